@@ -1,0 +1,150 @@
+"""Types shared by the three custom resources.
+
+The pydantic models in `streamops.api` are the single source of truth: the CRD schemas are
+generated from them (`streamops.api.crd`), the operator parses specs with them and the tests
+build objects with them. Server-side rules that pydantic cannot express as JSON Schema are
+attached as CEL (`x-kubernetes-validations`) next to the matching Python validator.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "streaming.streamops.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Bounded strings keep CEL cost estimates within the API server's budget.
+NAME_MAX = 253
+URL_MAX = 2048
+
+
+def cel(rule: str, message: str, reason: str | None = None, field_path: str | None = None) -> dict[str, str]:
+    """One `x-kubernetes-validations` entry."""
+    entry = {"rule": rule, "message": message}
+    if reason:
+        entry["reason"] = reason
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def validations(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+class KubeModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        """The object as the API server stores it (camelCase, no unset optionals)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class LocalObjectRef(KubeModel):
+    """A reference to an object of the same namespace."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the object (same namespace).")
+
+
+class SecretKeyRef(KubeModel):
+    """A key inside a Secret of the same namespace."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
+    key: str = Field(default="streamKey", min_length=1, max_length=NAME_MAX, description="Key inside the Secret.")
+
+
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+
+
+class ResourceAmounts(KubeModel):
+    cpu: str | None = Field(default=None, pattern=QUANTITY_PATTERN, max_length=32, description="e.g. 500m")
+    memory: str | None = Field(default=None, pattern=QUANTITY_PATTERN, max_length=32, description="e.g. 256Mi")
+
+
+class Resources(KubeModel):
+    """CPU/memory for the worker Pods (Kubernetes quantities)."""
+
+    requests: ResourceAmounts | None = None
+    limits: ResourceAmounts | None = None
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(KubeModel):
+    """A Kubernetes API convention condition (metav1.Condition)."""
+
+    type: str = Field(max_length=316)
+    status: ConditionStatus
+    reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+    message: str = Field(default="", max_length=32768)
+    last_transition_time: datetime
+    observed_generation: int | None = Field(default=None, ge=0)
+
+
+class ConditionedStatus(KubeModel):
+    """Status fields every kind has."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+# Schemes a user may hand to FFmpeg. Everything else (file:, concat:, subfile:, data:, pipe:...)
+# could read the worker's own files, so it is refused here and again by the worker.
+PUSH_TARGET_SCHEMES = ("rtmp", "rtmps", "srt")
+PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https")
+USERINFO_RE = re.compile(r"^[a-z]+://[^/?#]*@")
+
+
+def srt_mode_is_caller(uri: str) -> bool:
+    """SRT URIs may only dial out (mode=caller, FFmpeg's default when absent)."""
+    if not uri.startswith("srt://"):
+        return True
+    _, _, query = uri.partition("?")
+    return all(p == "mode=caller" for p in query.split("&") if p.startswith("mode="))
+
+
+def scheme_rule(schemes: tuple[str, ...], what: str) -> dict[str, str]:
+    alternatives = "|".join(schemes)
+    listed = ", ".join(f"{s}://" for s in schemes)
+    return cel(f"self.matches('^({alternatives})://[^\\\\s]+$')", f"{what} must be a {listed} URL without spaces")
+
+
+SRT_CALLER_RULE = cel(
+    "!self.startsWith('srt://') || self.split('?', 2).size() < 2 || "
+    "self.split('?', 2)[1].split('&').all(p, !p.startsWith('mode=') || p == 'mode=caller')",
+    "srt:// URLs support only mode=caller (streamops dials out); remove mode= or set mode=caller",
+)
+NO_USERINFO_RULE = cel(
+    "!self.matches('^[a-z]+://[^/?#]*@')",
+    "credentials in the URL are not allowed: put the key in a Secret and reference it",
+)
+
+
+def check_uri(uri: str, schemes: tuple[str, ...], what: str) -> str:
+    """Python twin of scheme_rule/SRT_CALLER_RULE/NO_USERINFO_RULE (operator-side parsing)."""
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme not in schemes or any(ch.isspace() for ch in uri):
+        raise ValueError(f"{what} must be a {', '.join(s + '://' for s in schemes)} URL without spaces")
+    if not srt_mode_is_caller(uri):
+        raise ValueError("srt:// URLs support only mode=caller (streamops dials out)")
+    if USERINFO_RE.match(uri):
+        raise ValueError("credentials in the URL are not allowed: put the key in a Secret and reference it")
+    return uri

@@ -1,0 +1,135 @@
+"""CustomResourceDefinitions generated from the pydantic models (`make crds`).
+
+pydantic emits JSON Schema; Kubernetes wants a *structural* OpenAPI v3 schema: no $ref, no
+anyOf-with-null for optionals, no additionalProperties beside properties, no titles. Defaults
+of nested objects become `{}` so the API server fills in their own field defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import core_schema, to_jsonable_python
+
+from streamops.api.common import GROUP, VERSION
+from streamops.api.kinds import KINDS, Kind
+
+_DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
+
+
+class _FactoryDefaults(GenerateJsonSchema):
+    """Also publish default_factory defaults (lists, nested objects) in the schema."""
+
+    def get_default_value(self, schema: core_schema.WithDefaultSchema) -> Any:
+        factory = schema.get("default_factory")
+        if factory is None or schema.get("default_factory_takes_data"):
+            return super().get_default_value(schema)
+        value = factory()  # type: ignore[call-arg]
+        return {} if isinstance(value, BaseModel) else to_jsonable_python(value)
+
+
+def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:
+    if isinstance(node, list):
+        return [_structural(item, defs, keep_defaults) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if "$ref" in node:
+        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
+        node = {**target, **node}
+    if "allOf" in node and len(node["allOf"]) == 1:
+        node = {**node.pop("allOf")[0], **node}
+        return _structural(node, defs, keep_defaults)
+    if "anyOf" in node:
+        # Optional[X] comes as anyOf [X, null]: the API server expresses optional by omission.
+        variants = [v for v in node.pop("anyOf") if v.get("type") != "null"]
+        if len(variants) != 1:
+            raise ValueError(f"cannot express a union in a structural schema: {variants}")
+        merged = {**variants[0], **node}
+        if merged.get("default", ...) is None:
+            del merged["default"]
+        return _structural(merged, defs, keep_defaults)
+    if node.get("default", ...) is None or (not keep_defaults and "default" in node):
+        node.pop("default", None)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED_KEYS:
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(prop, defs, keep_defaults) for name, prop in value.items()}
+        elif key in ("items",):
+            out[key] = _structural(value, defs, keep_defaults)
+        else:
+            out[key] = value
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def openapi_schema(model: type[BaseModel], keep_defaults: bool = True) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of a model, as a CRD embeds it."""
+    raw = model.model_json_schema(by_alias=True, schema_generator=_FactoryDefaults)
+    return _structural(raw, raw.get("$defs", {}), keep_defaults)
+
+
+def crd_manifest(kind: Kind) -> dict[str, Any]:
+    fields = kind.model.model_fields
+    spec_model = fields["spec"].annotation
+    status_model = fields["status"].annotation
+    status_model = next(a for a in status_model.__args__ if a is not type(None))  # type: ignore[union-attr]
+    schema = {
+        "type": "object",
+        "description": kind.description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": openapi_schema(spec_model),
+            # The operator writes status; defaults there would only hide missing observations.
+            "status": openapi_schema(status_model, keep_defaults=False),
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": kind.crd_name,
+            "labels": {"app.kubernetes.io/name": "streamops", "app.kubernetes.io/part-of": "streamops"},
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": [kind.short_name],
+                "categories": ["streaming"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": kind.printer_columns,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+def crd_yaml(kind: Kind) -> str:
+    header = "# Generated from the pydantic models in operator/streamops/api by `make crds`. Do not edit.\n"
+    return header + yaml.safe_dump(crd_manifest(kind), sort_keys=False, width=100)
+
+
+def crd_files() -> dict[str, str]:
+    """File name → content of every CRD, as `crds/` should hold them."""
+    return {f"{kind.crd_name}.yaml": crd_yaml(kind) for kind in KINDS}

@@ -1,0 +1,128 @@
+"""The three custom resources: their wire models and what their CRDs say about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeModel
+from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
+from streamops.api.recording import RecordingSpec, RecordingStatus
+from streamops.api.restream import RestreamSpec, RestreamStatus
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata the operator reads; the rest is kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    namespace: str | None = None
+    uid: str | None = None
+    generation: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+SpecT = TypeVar("SpecT", bound=KubeModel)
+StatusT = TypeVar("StatusT", bound=ConditionedStatus)
+
+
+class Resource(KubeModel, Generic[SpecT, StatusT]):
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: str = API_VERSION
+    kind: str
+    metadata: ObjectMeta
+    spec: SpecT
+    status: StatusT | None = None
+
+
+class LiveStream(Resource[LiveStreamSpec, LiveStreamStatus]):
+    kind: str = "LiveStream"
+
+
+class Recording(Resource[RecordingSpec, RecordingStatus]):
+    kind: str = "Recording"
+
+
+class Restream(Resource[RestreamSpec, RestreamStatus]):
+    kind: str = "Restream"
+
+
+def condition_column(type_: str) -> dict[str, Any]:
+    return {
+        "name": type_,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{type_}")].status',
+    }
+
+
+AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short_name: str
+    model: type[Resource[Any, Any]]
+    description: str
+    printer_columns: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+LIVESTREAM = Kind(
+    kind="LiveStream",
+    plural="livestreams",
+    short_name="lst",
+    model=LiveStream,
+    description="A live stream: RTMP/SRT push or pull ingest, HLS output with DVR, recording and restreaming.",
+    printer_columns=[
+        {"name": "Title", "type": "string", "jsonPath": ".spec.title", "priority": 1},
+        {"name": "Live", "type": "boolean", "jsonPath": ".status.live"},
+        {"name": "Recording", "type": "boolean", "jsonPath": ".status.recording"},
+        condition_column("Ready"),
+        {"name": "Resolution", "type": "integer", "jsonPath": ".status.videoHeight", "priority": 1},
+        {"name": "FPS", "type": "number", "jsonPath": ".status.frameRate", "priority": 1},
+        AGE_COLUMN,
+    ],
+)
+RECORDING = Kind(
+    kind="Recording",
+    plural="recordings",
+    short_name="rec",
+    model=Recording,
+    description="Records a live stream into video files; set spec.stopped to finish.",
+    printer_columns=[
+        {"name": "Stream", "type": "string", "jsonPath": ".spec.streamRef.name"},
+        {"name": "Recording", "type": "boolean", "jsonPath": ".status.recording"},
+        {"name": "Duration", "type": "number", "jsonPath": ".status.duration"},
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
+)
+RESTREAM = Kind(
+    kind="Restream",
+    plural="restreams",
+    short_name="rst",
+    model=Restream,
+    description="Forwards a live stream as is to one RTMP, RTMPS or SRT target.",
+    printer_columns=[
+        {"name": "Stream", "type": "string", "jsonPath": ".spec.streamRef.name"},
+        {"name": "Live", "type": "boolean", "jsonPath": ".status.live"},
+        {"name": "Reconnects", "type": "integer", "jsonPath": ".status.reconnects", "priority": 1},
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
+)
+KINDS = (LIVESTREAM, RECORDING, RESTREAM)

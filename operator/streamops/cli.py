@@ -1,0 +1,67 @@
+"""`streamops` command line: the operator, CRD generation (workers come with the data plane)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    import kopf
+
+    import streamops.control.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace or (),
+            liveness_endpoint=args.liveness,
+            standalone=True,
+        )
+    )
+    return 0
+
+
+def write_crds(args: argparse.Namespace) -> int:
+    from streamops.api.crd import crd_files
+
+    out = Path(args.out)
+    files = crd_files()
+    if args.check:
+        stale = [n for n, text in files.items() if not (out / n).is_file() or (out / n).read_text() != text]
+        extra = sorted(p.name for p in out.glob("*.yaml") if p.name not in files)
+        if stale or extra:
+            print(f"{out}/ is stale ({', '.join(stale + extra)}): run `make crds`", file=sys.stderr)
+            return 1
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+        print(out / name)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="streamops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    op = sub.add_parser("operator", help="run the operator (kopf)")
+    op.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
+    op.add_argument("--liveness", default="http://0.0.0.0:8081/healthz", help="liveness endpoint URL (kopf serves it)")
+    op.add_argument("-v", "--verbose", action="store_true")
+    op.set_defaults(func=run_operator)
+
+    crds = sub.add_parser("crds", help="write the CRD YAML generated from the API models")
+    crds.add_argument("--out", default="crds")
+    crds.add_argument("--check", action="store_true", help="fail when the files differ (stale)")
+    crds.set_defaults(func=write_crds)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Control plane: kopf handlers, manifest builders and status computation."""

@@ -1,0 +1,67 @@
+"""Conditions the Kubernetes way: lastTransitionTime moves only when status changes, and
+Reconciling/Stalled exist only while they are True (what kstatus, Flux and Argo CD expect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from streamops.api.common import Condition, ConditionStatus
+
+ABNORMAL_TRUE = ("Reconciling", "Stalled")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A condition as the status function decides it, before time bookkeeping."""
+
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+
+
+def merge_conditions(
+    previous: list[Condition], observed: list[Observed], generation: int | None, now: datetime
+) -> list[Condition]:
+    before = {c.type: c for c in previous}
+    merged: list[Condition] = []
+    for o in observed:
+        if o.type in ABNORMAL_TRUE and o.status != "True":
+            continue
+        old = before.get(o.type)
+        since = old.last_transition_time if old is not None and old.status == o.status else now
+        merged.append(
+            Condition(
+                type=o.type,
+                status=o.status,
+                reason=o.reason,
+                message=o.message,
+                last_transition_time=since,
+                observed_generation=generation,
+            )
+        )
+    return merged
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What an Event says about a condition that changed."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+def condition_transitions(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    before = {c.type: c.status for c in previous}
+    events = []
+    for c in current:
+        if before.get(c.type) == c.status or c.status == "Unknown":
+            continue
+        bad = (c.type == "Stalled" and c.status == "True") or (
+            c.type == "Ready" and c.status == "False" and before.get(c.type) == "True"
+        )
+        events.append(Transition("Warning" if bad else "Normal", c.reason, c.message or f"{c.type} is {c.status}"))
+    return events

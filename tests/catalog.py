@@ -1,0 +1,132 @@
+"""Manifests shared by the unit and cluster suites: the bad ones (each with what the API server
+must say about it) and builders for good ones."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streamops.api import API_VERSION
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def livestream(name: str = "cam", **spec: Any) -> dict[str, Any]:
+    body = {"title": "Camera", "source": {"push": {"protocols": ["rtmp", "srt"]}}}
+    body.update(spec)
+    return {"apiVersion": API_VERSION, "kind": "LiveStream", "metadata": {"name": name}, "spec": body}
+
+
+def recording(name: str = "rec", **spec: Any) -> dict[str, Any]:
+    body = {"streamRef": {"name": "cam"}}
+    body.update(spec)
+    return {"apiVersion": API_VERSION, "kind": "Recording", "metadata": {"name": name}, "spec": body}
+
+
+def restream(name: str = "out", **spec: Any) -> dict[str, Any]:
+    body = {"streamRef": {"name": "cam"}, "uri": "rtmp://127.0.0.1/live"}
+    body.update(spec)
+    return {"apiVersion": API_VERSION, "kind": "Restream", "metadata": {"name": name}, "spec": body}
+
+
+def pull(*urls: str) -> dict[str, Any]:
+    return {"pull": {"urls": list(urls)}}
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    manifest: dict[str, Any]
+    says: str  # what the API server's rejection must contain, so a user knows what to fix
+
+
+def _without(manifest: dict[str, Any], *path: str) -> dict[str, Any]:
+    out = copy.deepcopy(manifest)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return out
+
+
+BAD = [
+    Bad(
+        "dvr-too-short",
+        livestream(dvr={"enabled": True, "durationSeconds": 20}),
+        "spec.dvr.durationSeconds: Invalid value: 20: spec.dvr.durationSeconds in body should be greater than or equal to 30",
+    ),
+    Bad("dvr-too-long", livestream(dvr={"durationSeconds": 20000}), "should be less than or equal to 14400"),
+    Bad(
+        "push-and-pull",
+        livestream(source={"push": {}, "pull": {"urls": ["rtmp://127.0.0.1/a"]}}),
+        "set exactly one of source.push",
+    ),
+    Bad("no-source-kind", livestream(source={}), "set exactly one of source.push"),
+    Bad("no-source", _without(livestream(), "spec", "source"), "spec.source: Required value"),
+    Bad(
+        "pull-no-urls",
+        livestream(source=pull()),
+        "spec.source.pull.urls: Invalid value: 0: spec.source.pull.urls in body should have at least 1 items",
+    ),
+    Bad(
+        "pull-file-url",
+        livestream(source=pull("file:///etc/passwd")),
+        "a pull URL must be a rtmp://, rtmps://, srt://, http://, https:// URL",
+    ),
+    Bad(
+        "pull-concat-url",
+        livestream(source=pull("rtmp://127.0.0.1/a", "concat:/etc/passwd|/etc/shadow")),
+        "a pull URL must be a rtmp://",
+    ),
+    Bad("pull-srt-listener", livestream(source=pull("srt://127.0.0.1:9000?mode=listener")), "only mode=caller"),
+    Bad(
+        "push-protocol-rtmps",
+        livestream(source={"push": {"protocols": ["rtmps"]}}),
+        'Unsupported value: "rtmps": supported values: "rtmp", "srt"',
+    ),
+    Bad("hls-no-format", livestream(hls={"cmaf": False, "mpegts": False}), "at least one of cmaf or mpegts"),
+    Bad("hls-segment-zero", livestream(hls={"segmentSeconds": 0}), "spec.hls.segmentSeconds"),
+    Bad(
+        "screenshot-interval-huge",
+        livestream(screenshots={"intervalSeconds": 999999}),
+        "spec.screenshots.intervalSeconds",
+    ),
+    Bad(
+        "transcoded-without-renditions",
+        livestream(recording={"type": "transcoded"}),
+        "recording.type transcoded needs at least one transcoding rendition",
+    ),
+    Bad(
+        "rendition-too-small",
+        livestream(transcoding={"renditions": [{"name": "tiny", "height": 100, "videoBitrateKbps": 300}]}),
+        "spec.transcoding.renditions[0].height",
+    ),
+    Bad("restream-http", restream(uri="http://127.0.0.1/live"), "uri must be a rtmp://, rtmps://, srt:// URL"),
+    Bad("restream-file", restream(uri="file:///var/run/secrets/key"), "uri must be a rtmp://"),
+    Bad(
+        "restream-srt-listener",
+        restream(uri="srt://127.0.0.1:9000?latency=200&mode=listener"),
+        "srt:// URLs support only mode=caller",
+    ),
+    Bad(
+        "restream-credentials",
+        restream(uri="rtmp://user:secret@127.0.0.1/live"),
+        "credentials in the URL are not allowed",
+    ),
+    Bad("restream-no-uri", _without(restream(), "spec", "uri"), "spec.uri: Required value"),
+    Bad("restream-bad-source", restream(source="bogus"), 'Unsupported value: "bogus"'),
+    Bad("recording-no-stream", _without(recording(), "spec", "streamRef"), "spec.streamRef: Required value"),
+    Bad("recording-negative-window", recording(reconnectWindowSeconds=-1), "spec.reconnectWindowSeconds"),
+    Bad("recording-short-segment", recording(maxSegmentSeconds=1), "spec.maxSegmentSeconds"),
+]
+
+
+def example_documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from streamops.api import API_VERSION
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -57,7 +56,8 @@ BAD = [
     Bad(
         "dvr-too-short",
         livestream(dvr={"enabled": True, "durationSeconds": 20}),
-        "spec.dvr.durationSeconds: Invalid value: 20: spec.dvr.durationSeconds in body should be greater than or equal to 30",
+        "spec.dvr.durationSeconds: Invalid value: 20: "
+        "spec.dvr.durationSeconds in body should be greater than or equal to 30",
     ),
     Bad("dvr-too-long", livestream(dvr={"durationSeconds": 20000}), "should be less than or equal to 14400"),
     Bad(

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from streamops.api import KINDS, LIVESTREAM
 from streamops.api.crd import crd_files, crd_manifest
 from streamops.cli import main
@@ -68,7 +67,7 @@ def test_livestream_columns_and_defaults():
     assert columns["Live"] == ".status.live" and columns["Recording"] == ".status.recording"
     assert "Age" in columns
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    assert spec["properties"]["dvr"]["default"] == {}  # so the server fills in the nested defaults
+    assert spec["properties"]["dvr"]["default"] == {"enabled": False, "durationSeconds": 3600}
     dvr = spec["properties"]["dvr"]["properties"]["durationSeconds"]
     assert (dvr["minimum"], dvr["maximum"], dvr["default"]) == (30, 14400, 3600)
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]

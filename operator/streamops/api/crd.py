@@ -2,7 +2,7 @@
 
 pydantic emits JSON Schema; Kubernetes wants a *structural* OpenAPI v3 schema: no $ref, no
 anyOf-with-null for optionals, no additionalProperties beside properties, no titles. Defaults
-of nested objects become `{}` so the API server fills in their own field defaults.
+of nested objects are the whole default object.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ class _FactoryDefaults(GenerateJsonSchema):
         if factory is None or schema.get("default_factory_takes_data"):
             return super().get_default_value(schema)
         value = factory()  # type: ignore[call-arg]
-        return {} if isinstance(value, BaseModel) else to_jsonable_python(value)
+        if isinstance(value, BaseModel):
+            # The whole object, not {}: the API server validates a default (CEL included) before
+            # it would fill in the nested defaults.
+            return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return to_jsonable_python(value)
 
 
 def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:

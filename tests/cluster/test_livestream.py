@@ -1,0 +1,247 @@
+"""A LiveStream becomes a stream-key Secret, an ingest Pod and a Service owned by it; its status
+follows what is observed; deleting it garbage-collects the children (real controller-manager);
+restarting the operator changes nothing.
+
+No kubelet runs here: where a test needs a running ingest it sets the Pod's status through the
+pods/status subresource, exactly as a kubelet would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+from catalog import livestream
+from conftest import eventually
+
+GROUP = "streaming.streamops.dev"
+
+
+def condition(obj, type_):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def children(cluster, ns, name):
+    selector = f"{GROUP}/stream={name}"
+    return {
+        "pods": cluster.list("pods", ns, selector),
+        "services": cluster.list("services", ns, selector),
+        "secrets": cluster.list("secrets", ns, selector),
+    }
+
+
+def create_stream(cluster, ns, name="cam", **spec):
+    cluster.apply(ns, livestream(name, **spec))
+    return eventually(
+        lambda: (s := cluster.get("livestreams", ns, name)) and condition(s, "Ready") and s,
+        what="a Ready condition on the LiveStream",
+    )
+
+
+def set_pod_status(cluster, ns, pod_name, phase, ready):
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = {
+        "phase": phase,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now},
+        ],
+    }
+    cluster.core.patch_namespaced_pod_status(
+        pod_name, ns, {"status": status}, _content_type="application/merge-patch+json"
+    )
+
+
+def test_children_are_owned_and_labelled(cluster, operator, namespace):
+    stream = create_stream(cluster, namespace)
+    uid = stream["metadata"]["uid"]
+    kids = eventually(
+        lambda: (k := children(cluster, namespace, "cam")) and all(k.values()) and k, what="Pod, Service and Secret"
+    )
+    for kind, objs in kids.items():
+        assert len(objs) == 1, kind
+        refs = objs[0]["metadata"]["ownerReferences"]
+        assert refs == [
+            {
+                "apiVersion": f"{GROUP}/v1alpha1",
+                "kind": "LiveStream",
+                "name": "cam",
+                "uid": uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ], kind
+        assert objs[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "streamops"
+    assert kids["pods"][0]["metadata"]["name"] == "cam-ingest"
+    assert kids["services"][0]["spec"]["selector"].items() <= kids["pods"][0]["metadata"]["labels"].items()
+    assert len(base64.b64decode(kids["secrets"][0]["data"]["streamKey"])) >= 24
+
+
+def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
+    stream = create_stream(cluster, namespace)
+    assert stream["status"]["observedGeneration"] == stream["metadata"]["generation"]
+    ready = condition(stream, "Ready")
+    assert ready["status"] == "False" and ready["reason"] in ("IngestStarting", "IngestPending")
+    assert ready["observedGeneration"] == stream["metadata"]["generation"]
+    assert condition(stream, "Reconciling")["status"] == "True"
+    assert stream["status"]["ingest"]["pushUrl"] == f"rtmp://cam-ingest.{namespace}.svc:1935/live"
+
+    eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
+    set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=False)
+    s = eventually(
+        lambda: (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Ready")["status"] == "True" and s,
+        what="Ready True",
+    )
+    assert condition(s, "Reconciling") is None, "Reconciling exists only while true"
+    assert s["status"]["live"] is False
+
+    set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
+    s = eventually(
+        lambda: (s := cluster.get("livestreams", namespace, "cam")) and s["status"]["live"] and s, what="live true"
+    )
+    assert condition(s, "Live")["status"] == "True"
+    table = cluster.kubectl("get", "lst", "cam", "-n", namespace, "--no-headers").stdout.split()
+    assert table[1:4] == ["true", "false", "True"], table
+
+
+def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
+
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"title":"New"}}')
+    s = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", namespace, "cam")) and s["status"].get("observedGeneration") == 2 and s
+        ),
+        what="generation 2 observed",
+    )
+    assert condition(s, "Ready")["observedGeneration"] == 2
+    assert cluster.get("pods", namespace, "cam-ingest")["metadata"]["uid"] == pod["metadata"]["uid"]
+
+    cluster.kubectl(
+        "patch",
+        "lst",
+        "cam",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"dvr":{"enabled":true,"durationSeconds":60}}}',
+    )
+    new = eventually(
+        lambda: (
+            (p := cluster.get("pods", namespace, "cam-ingest")) and p["metadata"]["uid"] != pod["metadata"]["uid"] and p
+        ),
+        what="a new ingest Pod",
+    )
+    config = json.loads(new["spec"]["containers"][0]["env"][0]["value"])
+    assert config["dvr"] == {"enabled": True, "durationSeconds": 60}
+
+
+def test_inactive_stream_stops_ingest_and_keeps_the_rest(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"active":false}}')
+    eventually(lambda: cluster.get("pods", namespace, "cam-ingest") is None, what="ingest Pod deleted")
+    s = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Ready")["reason"] == "Inactive" and s
+        ),
+        what="Ready/Inactive",
+    )
+    assert s["status"]["active"] is False
+    assert cluster.get("services", namespace, "cam-ingest") is not None
+    assert cluster.get("secrets", namespace, "cam-stream-key") is not None
+
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p", '{"spec":{"active":true}}')
+    eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod back")
+
+
+def test_deleted_pod_is_recreated(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
+    cluster.kubectl("delete", "pod", "cam-ingest", "-n", namespace)
+    eventually(
+        lambda: (p := cluster.get("pods", namespace, "cam-ingest")) and p["metadata"]["uid"] != pod["metadata"]["uid"],
+        what="a replacement Pod",
+    )
+
+
+def test_missing_referenced_key_secret_stalls_then_recovers(cluster, operator, namespace):
+    s = create_stream(cluster, namespace, source={"push": {"streamKeySecretRef": {"name": "mine"}}})
+    s = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", namespace, "cam"))
+            and (c := condition(s, "Stalled"))
+            and c["status"] == "True"
+            and s
+        ),
+        what="Stalled",
+    )
+    assert condition(s, "Stalled")["reason"] == "StreamKeySecretNotFound"
+    assert cluster.get("pods", namespace, "cam-ingest") is None
+    cluster.kubectl("create", "secret", "generic", "mine", "-n", namespace, "--from-literal=streamKey=abcdef123456")
+    eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), timeout=40, what="ingest Pod once the key exists")
+    s = eventually(
+        lambda: (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Stalled") is None and s,
+        what="Stalled gone",
+    )
+    assert cluster.get("secrets", namespace, "cam-stream-key") is None, "no key generated when one is referenced"
+
+
+def test_no_key_material_in_status_events_or_logs(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    secret = eventually(lambda: cluster.get("secrets", namespace, "cam-stream-key"), what="generated key")
+    key = base64.b64decode(secret["data"]["streamKey"]).decode()
+    eventually(lambda: cluster.list("events", namespace), what="an Event")
+    stream = cluster.get("livestreams", namespace, "cam")
+    events = cluster.list("events", namespace)
+    reasons = {e["reason"] for e in events if e["involvedObject"]["kind"] == "LiveStream"}
+    assert reasons & {"IngestStarting", "IngestPending"}, reasons
+    for where, text in [
+        ("status", json.dumps(stream["status"])),
+        ("metadata", json.dumps(stream["metadata"])),
+        ("events", json.dumps(events)),
+        ("operator log", operator.logs()),
+    ]:
+        assert key not in text, f"stream key leaked into {where}"
+    annotations = stream["metadata"].get("annotations", {})
+    assert not [a for a in annotations if "kopf.zalando.org" in a], annotations
+    assert f"{GROUP}/last-handled-configuration" in annotations
+    assert "kopf" not in stream["status"]
+
+
+def test_delete_garbage_collects_children(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    eventually(lambda: all(children(cluster, namespace, "cam").values()), what="children")
+    cluster.kubectl("delete", "lst", "cam", "-n", namespace)
+    eventually(
+        lambda: not any(children(cluster, namespace, "cam").values()),
+        timeout=60,
+        what="children garbage-collected by kube-controller-manager",
+    )
+
+
+def test_operator_restart_changes_nothing(cluster, operator, namespace):
+    create_stream(cluster, namespace)
+    eventually(lambda: all(children(cluster, namespace, "cam").values()), what="children")
+    set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
+    before = eventually(
+        lambda: (s := cluster.get("livestreams", namespace, "cam")) and s["status"]["live"] and s, what="live"
+    )
+    uids = {k: [o["metadata"]["uid"] for o in v] for k, v in children(cluster, namespace, "cam").items()}
+    resumed = operator.logs().count("Handler 'livestream-resume' succeeded")
+
+    operator.restart()
+    eventually(
+        lambda: operator.logs().count("Handler 'livestream-resume' succeeded") > resumed,
+        timeout=60,
+        what="the restarted operator resumed the stream",
+    )
+    after = cluster.get("livestreams", namespace, "cam")
+    assert {k: [o["metadata"]["uid"] for o in v] for k, v in children(cluster, namespace, "cam").items()} == uids
+    assert after["status"] == before["status"]

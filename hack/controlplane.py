@@ -150,8 +150,7 @@ def ensure_pki(pki: Path) -> None:
     leaves = {
         "apiserver": (
             "/CN=kube-apiserver",
-            "keyUsage=critical,digitalSignature,keyEncipherment\n"
-            f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
+            f"keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
         ),
         "admin": ("/O=system:masters/CN=streamops-admin", client),
         "controller-manager": ("/CN=system:kube-controller-manager", client),
@@ -380,9 +379,7 @@ class ControlPlane:
             "kube-apiserver": _require_executable(self.bin_dir / "kube-apiserver", hint),
         }
         if self.controller_manager:
-            bins["kube-controller-manager"] = _require_executable(
-                self.bin_dir / "kube-controller-manager", hint
-            )
+            bins["kube-controller-manager"] = _require_executable(self.bin_dir / "kube-controller-manager", hint)
         return bins
 
     def _read_pids(self) -> list[_Proc]:
@@ -560,9 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("up", "down", "status"):
         p = sub.add_parser(name)
         p.add_argument("--dir", type=Path, required=True, help="state directory (certs, logs, pids)")
-        p.add_argument(
-            "--bin-dir", type=Path, default=None, help="kube binaries (default: as hack/versions.sh)"
-        )
+        p.add_argument("--bin-dir", type=Path, default=None, help="kube binaries (default: as hack/versions.sh)")
         if name == "up":
             p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
             p.add_argument(
@@ -571,9 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 help="run without kube-controller-manager (no GC, no default ServiceAccount)",
             )
     args = parser.parse_args(argv)
-    cp = ControlPlane(
-        args.dir, args.bin_dir, controller_manager=not getattr(args, "no_controller_manager", False)
-    )
+    cp = ControlPlane(args.dir, args.bin_dir, controller_manager=not getattr(args, "no_controller_manager", False))
 
     if args.cmd == "up":
         was_up = cp.is_up()

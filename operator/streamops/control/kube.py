@@ -16,6 +16,10 @@ from streamops.api.kinds import Kind
 MERGE_PATCH = "application/merge-patch+json"
 
 
+class NamespaceTerminating(Exception):
+    """Nothing can be created in a namespace being deleted: its objects are going away too."""
+
+
 def _data(response: Any) -> dict[str, Any]:
     return json.loads(response.data)
 
@@ -58,6 +62,8 @@ class KubeApi:
         except ApiException as e:
             if e.status == 409:
                 return None
+            if e.status == 403 and "NamespaceTerminating" in (e.body or ""):
+                raise NamespaceTerminating(meta["namespace"]) from None
             raise
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from streamops.api import LIVESTREAM, LiveStream
+from pydantic import ValidationError
+
+from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.control.conditions import Transition, condition_transitions
 from streamops.control.ingest import (
     Role,
@@ -18,8 +20,13 @@ from streamops.control.ingest import (
     stream_key_ref,
     stream_key_secret,
 )
-from streamops.control.kube import KubeApi
-from streamops.control.livestream_status import IngestObservation, PodObservation, livestream_status
+from streamops.control.kube import KubeApi, NamespaceTerminating
+from streamops.control.livestream_status import (
+    IngestObservation,
+    PodObservation,
+    invalid_spec_status,
+    livestream_status,
+)
 from streamops.control.naming import SPEC_HASH_ANNOTATION
 from streamops.control.settings import OperatorSettings
 from streamops.control.status_patch import status_patch
@@ -108,8 +115,26 @@ def reconcile_livestream(
     api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], now: datetime | None = None
 ) -> list[Transition]:
     """Idempotent: safe to run from any trigger, any number of times. Returns condition changes."""
-    raw = plain(body)
-    stream = LiveStream.model_validate(raw)
+    try:
+        return _reconcile(api, settings, plain(body), now or datetime.now(UTC))
+    except NamespaceTerminating:
+        return []
+
+
+def _write_status(api: KubeApi, raw: dict[str, Any], status: LiveStreamStatus) -> list[Transition]:
+    patch = status_patch(raw.get("status"), status.wire())
+    if patch is not None:
+        api.patch_status(LIVESTREAM, raw["metadata"]["namespace"], raw["metadata"]["name"], patch)
+    previous = LiveStreamStatus.model_validate(raw.get("status") or {})
+    return condition_transitions(previous.conditions, status.conditions)
+
+
+def _reconcile(api: KubeApi, settings: OperatorSettings, raw: dict[str, Any], now: datetime) -> list[Transition]:
+    try:
+        stream = LiveStream.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        return _write_status(api, raw, invalid_spec_status(raw, f"spec rejected by the operator: {problems}", now))
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
 
     missing_secret = _ensure_stream_key(api, stream)
@@ -129,9 +154,4 @@ def reconcile_livestream(
         if role in roles:
             pods[role] = PodObservation.of(names.pod, pod)
 
-    status = livestream_status(stream, IngestObservation(pods, missing_secret), now or datetime.now(UTC))
-    new = status.wire()
-    patch = status_patch(raw.get("status"), new)
-    if patch is not None:
-        api.patch_status(LIVESTREAM, namespace, name, patch)
-    return condition_transitions(stream.status.conditions if stream.status else [], status.conditions)
+    return _write_status(api, raw, livestream_status(stream, IngestObservation(pods, missing_secret), now))

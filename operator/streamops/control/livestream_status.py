@@ -113,3 +113,16 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         finished_at_primary=previous.finished_at_primary,
         recording=False,
     )
+
+
+def invalid_spec_status(raw: dict[str, Any], message: str, now: datetime) -> LiveStreamStatus:
+    """A spec the API server let through but the operator cannot use (e.g. a CRD older than the
+    operator): say so instead of retrying forever."""
+    previous = LiveStreamStatus.model_validate(raw.get("status") or {})
+    generation = raw.get("metadata", {}).get("generation")
+    observed = [
+        Observed(t, "True" if t == "Stalled" else "False", "InvalidSpec", message) for t in ("Ready", "Stalled")
+    ]
+    return LiveStreamStatus(
+        observed_generation=generation, conditions=merge_conditions(previous.conditions, observed, generation, now)
+    )

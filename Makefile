@@ -1,0 +1,76 @@
+# streamops — `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+CLUSTER   := .cluster
+KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
+KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
+PYTEST_ARGS ?=
+
+.PHONY: help deps venv kube crds crds-check lint format test test-unit test-cluster \
+        cluster-up cluster-down operator demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+deps: ## install Debian packages the tests and demo need (only the missing ones)
+	@bash hack/deps.sh
+
+$(VENV)/.installed: operator/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e 'operator[test]'
+	touch $@
+
+venv: $(VENV)/.installed ## create the Python venv with the operator and test tools (pinned)
+
+kube: deps ## build kube-apiserver, kube-controller-manager, kubectl from Go modules (cached by version)
+	@bash hack/build-kube.sh
+
+crds: venv ## regenerate crds/ from the pydantic models
+	$(VENV)/bin/streamops crds --out crds
+
+crds-check: venv ## fail when crds/ is stale
+	$(VENV)/bin/streamops crds --out crds --check
+
+lint: venv ## ruff lint + format check
+	$(VENV)/bin/ruff check operator tests hack
+	$(VENV)/bin/ruff format --check operator tests hack
+
+format: venv ## ruff format + autofix
+	$(VENV)/bin/ruff format operator tests hack
+	$(VENV)/bin/ruff check --fix operator tests hack
+
+test: deps venv kube lint crds-check ## everything: lint, unit and cluster tests on a real API server
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: venv ## unit tests only (no cluster)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
+	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
+
+cluster-up: deps venv kube ## start a local control plane in .cluster/ with the CRDs; prints KUBECONFIG
+	@$(PY) hack/controlplane.py up --dir $(CLUSTER) >/dev/null
+	@$(KUBECTL) apply -f crds >/dev/null
+	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
+	@echo "control plane up; use it with:"
+	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
+	@echo "  make operator    # run the operator against it (foreground)"
+
+cluster-down: ## stop the local control plane (and a demo operator) started from .cluster/
+	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
+	  rm -f $(CLUSTER)/operator.pid; fi
+	@$(PY) hack/controlplane.py down --dir $(CLUSTER)
+
+operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
+	KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
+
+demo: deps venv kube ## local control plane + operator + an example LiveStream, print its status (KEEP=1 keeps it up)
+	$(PY) hack/demo.py --dir $(CLUSTER) $(if $(KEEP),--keep)
+
+clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
+	-@$(PY) hack/controlplane.py down --dir $(CLUSTER) 2>/dev/null
+	rm -rf $(VENV) $(CLUSTER)

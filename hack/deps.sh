@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what `make test` / `make demo` need on a fresh machine, idempotently:
+# Debian packages (only when missing), then a check that Go can build the pinned Kubernetes.
+set -euo pipefail
+packages=(etcd-server openssl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "Go (>= 1.24) is needed to build Kubernetes from its modules" >&2; exit 1; }

@@ -112,3 +112,13 @@ def test_merge_drops_false_reconciling_and_events_follow_transitions():
     [event] = condition_transitions(before, after)
     assert (event.type, event.reason) == ("Warning", "IngestFailed")
     assert condition_transitions(after, after) == []
+
+
+def test_spec_the_operator_cannot_use_is_stalled_not_retried():
+    from streamops.control.livestream_status import invalid_spec_status
+
+    raw = livestream("cam")
+    raw["metadata"]["generation"] = 4
+    status = invalid_spec_status(raw, "spec rejected by the operator: source: boom", T0)
+    assert status.observed_generation == 4
+    assert conditions(status) == {"Ready": ("False", "InvalidSpec"), "Stalled": ("True", "InvalidSpec")}

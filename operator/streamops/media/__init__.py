@@ -1,0 +1,1 @@
+"""Data plane: worker supervisors around FFmpeg (ingest, recorder, pusher)."""

@@ -1,0 +1,252 @@
+"""Running FFmpeg safely: command lines (ffmpeg-python), protocol allow-lists, redaction of
+secrets, progress telemetry and stream facts read from its output.
+
+Facts this relies on (measured on Debian's FFmpeg 5.1): `-progress pipe:N` gives cumulative
+frame/out_time/speed every `-stats_period`; ffmpeg exits 0 when its input drops; a frozen peer
+hangs it unless `-rw_timeout` is set; `-protocol_whitelist` works on inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ffmpeg as ffmpeg_python
+
+from streamops.api.common import check_uri
+
+FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
+FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
+
+# The only protocols FFmpeg may open for a URL of each scheme: file:, concat:, subfile:, data:,
+# pipe: and friends can never be reached from user input, even through an HLS playlist.
+PROTOCOLS_BY_SCHEME = {
+    "rtmp": "rtmp,tcp",
+    "rtmps": "rtmps,rtmp,tls,tcp",
+    "srt": "srt,udp",
+    "http": "http,tcp,hls,httpproxy",
+    "https": "https,http,tls,tcp,hls,crypto,httpproxy",
+}
+RW_TIMEOUT_US = 5_000_000  # a frozen source or target makes ffmpeg fail after 5 s instead of hanging
+
+
+class UnsafeUri(ValueError):
+    """A URI FFmpeg must not open."""
+
+
+def protocol_whitelist(url: str, schemes: Iterable[str]) -> str:
+    """Check `url` (scheme allow-list, SRT caller only, no credentials) and return the
+    `-protocol_whitelist` for it."""
+    allowed = tuple(schemes)
+    try:
+        check_uri(url, allowed, "URL")
+    except ValueError as e:
+        raise UnsafeUri(str(e)) from None
+    return PROTOCOLS_BY_SCHEME[url.split("://", 1)[0]]
+
+
+class Redactor:
+    """Replaces secrets (stream keys, target keys) wherever text leaves the worker."""
+
+    MASK = "***"
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for s in secrets:
+            self.add(s)
+
+    def add(self, secret: str) -> None:
+        from urllib.parse import quote
+
+        for form in {secret, quote(secret, safe="")}:
+            if form and form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)  # longest first: a key containing another
+
+    def __call__(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, self.MASK)
+        return text
+
+
+PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its progress pipe
+
+
+def command(graph: Any, global_args: Sequence[str] = (), progress: bool = True, loglevel: str = "info") -> list[str]:
+    """The argv of an ffmpeg-python graph, with global options in front (ffmpeg-python would put
+    them last, where FFmpeg 5.1 may ignore them)."""
+    argv = ffmpeg_python.compile(graph, cmd=FFMPEG)
+    head = [argv[0], "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y"]
+    if progress:
+        head += ["-progress", PROGRESS_PIPE, "-stats_period", "0.5"]
+    return head + list(global_args) + argv[1:]
+
+
+@dataclass
+class Progress:
+    """One `-progress` block (cumulative values, as FFmpeg reports them)."""
+
+    frame: int = 0
+    out_time_us: int = 0
+    total_size: int = 0
+    speed: float | None = None
+    end: bool = False
+
+    @classmethod
+    def parse(cls, fields: dict[str, str]) -> Progress:
+        def num(key: str, kind: Callable[[str], Any] = int) -> Any:
+            value = fields.get(key, "").strip().rstrip("x")
+            try:
+                return kind(value)
+            except ValueError:
+                return None
+
+        return cls(
+            frame=num("frame") or 0,
+            out_time_us=num("out_time_us") or num("out_time_ms") or 0,
+            total_size=num("total_size") or 0,
+            speed=num("speed", float),
+            end=fields.get("progress") == "end",
+        )
+
+
+_STREAM_RE = re.compile(r"Stream #\d+:\d+(?:\[\w+\])?(?:\(\w+\))?: (Video|Audio): (\w+)")
+_SIZE_RE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
+_FPS_RE = re.compile(r", ([\d.]+) fps")
+
+
+@dataclass
+class StreamFacts:
+    """What the input stream is, read from FFmpeg's "Input #0" dump."""
+
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+    def read(self, line: str) -> None:
+        m = _STREAM_RE.search(line)
+        if not m:
+            return
+        kind, codec = m.groups()
+        if kind == "Video" and self.video_codec is None:
+            self.video_codec = codec
+            if size := _SIZE_RE.search(line):
+                self.width, self.height = int(size[1]), int(size[2])
+            if fps := _FPS_RE.search(line):
+                self.fps = float(fps[1])
+        elif kind == "Audio" and self.audio_codec is None:
+            self.audio_codec = codec
+
+
+@dataclass
+class FfmpegProcess:
+    """One FFmpeg run under asyncio: stderr redacted into the log (last lines kept for errors),
+    progress blocks delivered to a callback, stop = SIGTERM (FFmpeg finalises its outputs) then
+    SIGKILL."""
+
+    name: str
+    argv: list[str]
+    redact: Redactor
+    log: logging.Logger
+    on_progress: Callable[[Progress], None] | None = None
+    on_stderr: Callable[[str], None] | None = None
+    stdout: int | None = asyncio.subprocess.DEVNULL
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    process: asyncio.subprocess.Process | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> FfmpegProcess:
+        read_fd, write_fd = os.pipe() if PROGRESS_PIPE in self.argv else (None, None)
+        argv = [f"pipe:{write_fd}" if a == PROGRESS_PIPE else a for a in self.argv]
+        self.log.debug("starting %s: %s", self.name, self.redact(" ".join(argv)))
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=self.stdout,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(write_fd,) if write_fd is not None else (),
+                start_new_session=True,  # our signals only, never the worker's terminal's
+            )
+        finally:
+            if write_fd is not None:
+                os.close(write_fd)
+        self._tasks.append(asyncio.create_task(self._read_stderr()))
+        if read_fd is not None:
+            self._tasks.append(asyncio.create_task(self._read_progress(read_fd)))
+        return self
+
+    async def _read_stderr(self) -> None:
+        assert self.process and self.process.stderr
+        async for raw in self.process.stderr:
+            line = self.redact(raw.decode(errors="replace").rstrip())
+            if not line:
+                continue
+            self.tail.append(line)
+            if self.on_stderr:
+                self.on_stderr(line)
+            self.log.debug("%s: %s", self.name, line)
+
+    async def _read_progress(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        fields: dict[str, str] = {}
+        try:
+            async for raw in reader:
+                key, _, value = raw.decode(errors="replace").strip().partition("=")
+                fields[key] = value
+                if key == "progress":
+                    if self.on_progress is not None:
+                        self.on_progress(Progress.parse(fields))
+                    fields = {}
+        finally:
+            transport.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def last_error(self) -> str:
+        """The most telling recent line (already redacted)."""
+        for line in reversed(self.tail):
+            if any(w in line.lower() for w in ("error", "failed", "refused", "timed out", "invalid", "not on")):
+                return line
+        return self.tail[-1] if self.tail else ""
+
+    async def wait(self) -> int:
+        assert self.process is not None
+        rc = await self.process.wait()
+        for task in self._tasks:  # drain what it printed before it went
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=2)
+        return rc
+
+    async def stop(self, grace: float = 5.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), grace)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+        return await self.wait()

@@ -487,6 +487,9 @@ class ControlPlane:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true",
             "--kubelet-preferred-address-types=Hostname",
+            # The `kubernetes` Endpoints would point at 127.0.0.1, which Endpoints validation rejects
+            # (loopback): without this the apiserver logs an error every 10 s. The Service still exists.
+            "--endpoint-reconciler-type=none",
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             *admission,

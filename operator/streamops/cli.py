@@ -1,4 +1,4 @@
-"""`streamops` command line: the operator, CRD generation (workers come with the data plane)."""
+"""`streamops` command line: the operator, the media workers, CRD generation."""
 
 from __future__ import annotations
 
@@ -44,6 +44,19 @@ def write_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKERS = {
+    "ingest": "streamops.media.ingest",
+    "record": "streamops.media.recorder",
+    "push": "streamops.media.pusher",
+}
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import importlib
+
+    return int(importlib.import_module(WORKERS[args.worker]).main(args.worker_args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     crds.add_argument("--out", default="crds")
     crds.add_argument("--check", action="store_true", help="fail when the files differ (stale)")
     crds.set_defaults(func=write_crds)
+
+    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push) around FFmpeg")
+    worker.add_argument("worker", choices=sorted(WORKERS))
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
+    worker.set_defaults(func=run_worker)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -1,0 +1,553 @@
+"""The ingest worker: takes one publisher (RTMP via the key-checking gate, or SRT with the key
+as passphrase) or pulls from origins round-robin; writes HLS (fMP4 and MPEG-TS) with the DVR
+window, a screenshot every N s, and offers the live feed to recorders and pushers.
+
+    streamops worker ingest        (config: env STREAMOPS_INGEST_CONFIG or --config FILE, JSON)
+
+Each publish session is one FFmpeg process (`-c copy` to every output); idle listeners for both
+protocols wait, and the first one that gets a publisher makes the other stand down, so there is
+one live publisher at a time. Sessions write HLS into a directory of their own; HTTP serves the
+current one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import socket
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import ffmpeg as ffmpeg_python
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import Field
+
+from streamops.api.common import PULL_SOURCE_SCHEMES, KubeModel
+from streamops.api.livestream import DVR, HLS, Screenshots, Source, Transcoding
+from streamops.media.feed import FeedHub
+from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, StreamFacts, command
+from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
+from streamops.media.rtmp_gate import RtmpGate
+from streamops.media.worker_http import serve, worker_app
+
+log = logging.getLogger("streamops.ingest")
+
+LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live (the readiness probe follows)
+NON_DVR_PLAYLIST_SEGMENTS = 6
+
+
+class Ports(KubeModel):
+    rtmp: int = Field(default=1935, ge=0, le=65535)
+    srt: int = Field(default=9998, ge=0, le=65535)
+    http: int = Field(default=8080, ge=0, le=65535)
+
+
+class IngestConfig(KubeModel):
+    """What the operator puts in STREAMOPS_INGEST_CONFIG (see control.ingest.ingest_worker_config)."""
+
+    stream: str
+    role: Literal["primary", "backup"] = "primary"
+    source: Source
+    dvr: DVR = Field(default_factory=DVR)
+    hls: HLS = Field(default_factory=HLS)
+    screenshots: Screenshots = Field(default_factory=Screenshots)
+    transcoding: Transcoding | None = None
+    ports: Ports = Field(default_factory=Ports)
+    media_dir: str = "/var/lib/streamops"
+    stream_key_file: str | None = None
+    bind_address: str = "0.0.0.0"
+
+
+# --- pure builders -------------------------------------------------------------------------------
+
+
+def playlist_segments(dvr: DVR, hls: HLS) -> int:
+    if not dvr.enabled:
+        return NON_DVR_PLAYLIST_SEGMENTS
+    return max(1, math.ceil(dvr.duration_seconds / hls.segment_seconds))
+
+
+def hls_outputs(config: IngestConfig, stream: Any, session_dir: Path) -> list[Any]:
+    hls = config.hls
+    flags = "delete_segments+independent_segments+program_date_time"
+    if not hls.end_list_on_stop:
+        flags += "+omit_endlist"
+    common = {
+        "c": "copy",
+        "f": "hls",
+        "hls_time": hls.segment_seconds,
+        "hls_list_size": playlist_segments(config.dvr, hls),
+        "hls_delete_threshold": 2,
+        "hls_flags": flags,
+    }
+    outputs = []
+    if hls.cmaf:
+        (session_dir / "cmaf").mkdir(parents=True, exist_ok=True)
+        outputs.append(
+            ffmpeg_python.output(
+                stream,
+                str(session_dir / "cmaf" / "index.m3u8"),
+                hls_segment_type="fmp4",
+                hls_fmp4_init_filename="init.mp4",
+                hls_segment_filename=str(session_dir / "cmaf" / "seg-%06d.m4s"),
+                **{"bsf:a": "aac_adtstoasc"},  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
+                **common,
+            )
+        )
+    if hls.mpegts:
+        (session_dir / "ts").mkdir(parents=True, exist_ok=True)
+        outputs.append(
+            ffmpeg_python.output(
+                stream,
+                str(session_dir / "ts" / "index.m3u8"),
+                hls_segment_type="mpegts",
+                hls_segment_filename=str(session_dir / "ts" / "seg-%06d.ts"),
+                **common,
+            )
+        )
+    return outputs
+
+
+def session_command(config: IngestConfig, url: str, input_options: dict[str, Any], session_dir: Path) -> list[str]:
+    """One session: the input, copied to HLS and to the feed (MPEG-TS on stdout)."""
+    stream = ffmpeg_python.input(url, **input_options)
+    outputs = [*hls_outputs(config, stream, session_dir), ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts")]
+    return command(ffmpeg_python.merge_outputs(*outputs))
+
+
+# Probing only as long as needed: the live flag must follow the first packet within 2 s.
+FAST_PROBE = {"analyzeduration": 1_000_000, "probesize": 1_000_000, "fflags": "+nobuffer"}
+
+
+def rtmp_listen_input(port: int) -> tuple[str, dict[str, Any]]:
+    return f"rtmp://127.0.0.1:{port}/live/feed", {"listen": 1, "protocol_whitelist": "rtmp,tcp", **FAST_PROBE}
+
+
+def srt_listen_input(bind: str, port: int, key: str) -> tuple[str, dict[str, Any]]:
+    # The stream key is the SRT passphrase: a publisher with another key fails the handshake.
+    url = f"srt://{bind}:{port}?mode=listener&passphrase={key}"
+    return url, {"protocol_whitelist": "srt,udp", **FAST_PROBE}
+
+
+def pull_input(url: str) -> tuple[str, dict[str, Any]]:
+    return url, {
+        "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
+        "rw_timeout": RW_TIMEOUT_US,
+        **FAST_PROBE,
+    }
+
+
+# --- live telemetry ------------------------------------------------------------------------------
+
+
+class LiveMeter:
+    """Live values from deltas over the last few seconds (FFmpeg only reports cumulative ones)."""
+
+    WINDOW = 3.0
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int, int, int]] = deque()
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+    def add(self, now: float, progress: Progress, feed_bytes: int) -> None:
+        self.samples.append((now, progress.frame, progress.out_time_us, feed_bytes))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.WINDOW:
+            self.samples.popleft()
+
+    def rates(self) -> dict[str, float | None]:
+        if len(self.samples) < 2:
+            return {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
+        (t0, f0, o0, b0), (t1, f1, o1, b1) = self.samples[0], self.samples[-1]
+        dt = t1 - t0
+        if dt <= 0:
+            return {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
+        return {
+            "frameRate": round((f1 - f0) / dt, 2),
+            "transcodingSpeed": round((o1 - o0) / 1e6 / dt, 3),
+            "bitrate": round((b1 - b0) * 8 / dt),
+        }
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat().replace("+00:00", "Z") if ts else None
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Session:
+    """One FFmpeg process that is, or may become, a publish/pull session."""
+
+    def __init__(self, worker: IngestWorker, kind: str, url: str, options: dict[str, Any]) -> None:
+        self.worker, self.kind = worker, kind
+        self.dir = worker.sessions_dir / f"{int(time.time() * 1000)}-{kind}"
+        self.facts = StreamFacts()
+        self.started = False
+        self.key: bytes | None = None
+        self.process = FfmpegProcess(
+            name=f"ingest-{kind}",
+            argv=session_command(worker.config, url, options, self.dir),
+            redact=worker.redact,
+            log=log,
+            on_progress=self._progress,
+            on_stderr=self._stderr,
+            stdout=asyncio.subprocess.PIPE,
+        )
+
+    def _stderr(self, line: str) -> None:
+        self.facts.read(line)
+
+    def _progress(self, progress: Progress) -> None:
+        if self.started:
+            self.worker.meter.add(time.monotonic(), progress, self.worker.feed.bytes_in)
+
+    async def run(self) -> bool:
+        """Run to the end; True when media flowed (it was a session, not just a listener)."""
+        await self.process.start()
+        assert self.process.process and self.process.process.stdout
+        stdout = self.process.process.stdout
+        try:
+            while chunk := await stdout.read(65536):
+                if not self.started:
+                    self.started = True
+                    self.worker.session_started(self)
+                self.worker.feed.publish(chunk)
+                self.worker.last_media = time.monotonic()
+        finally:
+            rc = await self.process.stop()
+            if self.started:
+                self.worker.session_ended(self, rc)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return self.started
+
+
+class IngestWorker:
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.media_dir = Path(config.media_dir)
+        self.sessions_dir = self.media_dir / "sessions"
+        self.screenshot = self.media_dir / "screenshot.jpg"
+        self.redact = Redactor()
+        self.feed = FeedHub()
+        self.meter = LiveMeter()
+        self.current: Session | None = None
+        self.served_dir: Path | None = None  # HLS of the current (or last) session
+        self.facts = StreamFacts()
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.last_media = 0.0
+        self.active = True
+        self.deactivated_reason: str | None = None
+        self.pull_index = 0
+        self.listeners: list[Session] = []
+        self.stopping = asyncio.Event()
+        self.internal_rtmp_port = free_loopback_port()
+        self.gate: RtmpGate | None = None
+        self._metrics()
+
+    # --- telemetry -------------------------------------------------------------------------------
+    def _metrics(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"stream": self.config.stream, "role": self.config.role}
+        names = list(labels)
+        self.m_live = Gauge("streamops_ingest_live", "1 while media flows", names, registry=self.registry)
+        self.m_fps = Gauge("streamops_ingest_frame_rate", "frames per second (live)", names, registry=self.registry)
+        self.m_bitrate = Gauge("streamops_ingest_bitrate_bps", "feed bitrate (live)", names, registry=self.registry)
+        self.m_consumers = Gauge("streamops_ingest_feed_consumers", "feed readers", names, registry=self.registry)
+        self.m_sessions = Counter("streamops_ingest_sessions", "publish/pull sessions", names, registry=self.registry)
+        self.m_refused = Gauge(
+            "streamops_ingest_refused_publishers", "publishers refused", names, registry=self.registry
+        )
+        self._labels = labels
+
+    @property
+    def live(self) -> bool:
+        return self.feed.live and time.monotonic() - self.last_media < LIVE_SILENCE_SECONDS
+
+    def status(self) -> dict[str, Any]:
+        rates = self.meter.rates() if self.live else {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
+        facts = self.facts
+        status = {
+            "live": self.live,
+            "active": self.active,
+            "source": self.current.kind if self.current and self.live else None,
+            "startedAt": _iso(self.started_at),
+            "finishedAt": _iso(self.finished_at),
+            "videoWidth": facts.width,
+            "videoHeight": facts.height,
+            "videoCodec": facts.video_codec,
+            "audioCodec": facts.audio_codec,
+            **rates,
+            "feedConsumers": self.feed.consumers,
+            "refusedPublishers": self.gate.refused if self.gate else 0,
+        }
+        if self.deactivated_reason:
+            status["deactivatedReason"] = self.deactivated_reason
+        labels = self._labels
+        self.m_live.labels(**labels).set(1 if self.live else 0)
+        self.m_fps.labels(**labels).set(rates["frameRate"] or 0)
+        self.m_bitrate.labels(**labels).set(rates["bitrate"] or 0)
+        self.m_consumers.labels(**labels).set(self.feed.consumers)
+        self.m_refused.labels(**labels).set(status["refusedPublishers"])
+        return status
+
+    # --- sessions --------------------------------------------------------------------------------
+    def session_started(self, session: Session) -> None:
+        self.current = session
+        self.feed.start_session()
+        self.meter.reset()
+        self.facts = session.facts
+        self.started_at, self.finished_at = datetime.now(UTC), None
+        self.served_dir = session.dir
+        self.m_sessions.labels(**self._labels).inc()
+        log.info("%s session started", session.kind)
+        for other in self.listeners:  # one publisher at a time: the other protocol stands down
+            if other is not session:
+                asyncio.get_running_loop().create_task(other.process.stop(grace=1))
+        for old in self.sessions_dir.iterdir():
+            if old != session.dir and (self.current is None or old.name != session.dir.name):
+                shutil.rmtree(old, ignore_errors=True)
+
+    def session_ended(self, session: Session, rc: int | None) -> None:
+        if self.current is session:
+            self.current = None
+        self.feed.end_session()
+        self.finished_at = datetime.now(UTC)
+        log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
+
+    def may_publish(self) -> bool:
+        return self.active and self.current is None
+
+    def read_key(self) -> bytes | None:
+        if not self.config.stream_key_file:
+            return None
+        try:
+            key = Path(self.config.stream_key_file).read_bytes().strip()
+        except OSError:
+            return None
+        if key:
+            self.redact.add(key.decode(errors="replace"))
+        return key or None
+
+    def _listener(self, protocol: str, key: bytes | None) -> Session | None:
+        if protocol == "rtmp":
+            url, options = rtmp_listen_input(self.internal_rtmp_port)
+        elif key:
+            url, options = srt_listen_input(self.config.bind_address, self.config.ports.srt, key.decode())
+        else:
+            return None  # no key, no SRT: the passphrase is the key
+        session = Session(self, protocol, url, options)
+        session.key = key
+        return session
+
+    async def push_loop(self) -> None:
+        """Keep an idle listener per protocol while no one publishes; a listener that ends without
+        a session (refused publisher, bad handshake) is replaced, one that ran a session too."""
+        push = self.config.source.push
+        assert push is not None
+        running: dict[str, tuple[Session, asyncio.Task[bool]]] = {}
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                key = self.read_key()
+                if self.current is None:
+                    for protocol in push.protocols:
+                        if protocol not in running and (session := self._listener(protocol, key)) is not None:
+                            running[protocol] = (session, asyncio.create_task(session.run()))
+                    srt = running.get("srt")
+                    if srt is not None and srt[0].key != key:  # rotated key: SRT needs a new passphrase
+                        await srt[0].process.stop(grace=1)
+                self.listeners = [session for session, _ in running.values()]
+                tasks = [task for _, task in running.values()]
+                await asyncio.wait([*tasks, stop], timeout=1, return_when=asyncio.FIRST_COMPLETED)
+                for protocol, (_, task) in list(running.items()):
+                    if task.done():
+                        del running[protocol]
+                        if task.exception() is not None:
+                            log.error("%s listener failed: %s", protocol, self.redact(str(task.exception())))
+                        if task.exception() is not None or not task.result():
+                            await asyncio.sleep(0.05)  # a listener that failed at once must not spin
+        finally:
+            stop.cancel()
+            for session, task in running.values():
+                await session.process.stop(grace=3)
+                task.cancel()
+
+    async def pull_loop(self) -> None:
+        pull = self.config.source.pull
+        assert pull is not None
+        urls = pull.urls
+        self.last_media = time.monotonic()
+        failures_in_a_row = 0
+        while not self.stopping.is_set():
+            if time.monotonic() - self.last_media > pull.inactivity_timeout_seconds:
+                self.active = False
+                self.deactivated_reason = f"no data for {pull.inactivity_timeout_seconds} s from any pull URL"
+                log.warning("stream deactivated: %s", self.deactivated_reason)
+                return
+            index = self.pull_index % len(urls)
+            url, options = pull_input(urls[index])
+            session = Session(self, f"pull-{index}", url, options)
+            self.listeners = [session]
+            run = asyncio.create_task(session.run())
+            stop = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait([run, stop], return_when=asyncio.FIRST_COMPLETED)
+            if stop.done():
+                await session.process.stop()
+                run.cancel()
+                return
+            stop.cancel()
+            flowed = run.result()
+            if not flowed:
+                log.info("pull URL #%d gave no media: %s", index, session.process.last_error())
+            # Failed or stopped sending: the next URL becomes current (round-robin).
+            self.pull_index += 1
+            failures_in_a_row = 0 if flowed else failures_in_a_row + 1
+            if failures_in_a_row and failures_in_a_row % len(urls) == 0:
+                await asyncio.sleep(min(5.0, 0.5 * failures_in_a_row / len(urls)))
+
+    async def screenshot_loop(self) -> None:
+        interval = self.config.screenshots.interval_seconds
+        feed = f"http://127.0.0.1:{self.http_port}/feed"
+        while not self.stopping.is_set():
+            if self.live:
+                tmp = self.media_dir / "screenshot.tmp.jpg"
+                # The feed starts on a keyframe (GOP cache): one decoded frame, small probe, no audio.
+                argv = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-rw_timeout",
+                        str(RW_TIMEOUT_US), "-protocol_whitelist", "http,tcp", "-analyzeduration", "500000",
+                        "-probesize", "500000", "-i", feed, "-an", "-frames:v", "1", "-q:v", "4", "-f", "image2",
+                        str(tmp)]  # fmt: skip
+                shot = FfmpegProcess("screenshot", argv, self.redact, log)
+                await shot.start()
+                try:
+                    rc = await asyncio.wait_for(shot.wait(), timeout=10)
+                except TimeoutError:
+                    rc = await shot.stop()
+                if rc == 0 and tmp.exists():
+                    tmp.replace(self.screenshot)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.live else 0.5)
+
+    # --- HTTP --------------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = worker_app(self.status, lambda: self.live, self.registry)
+
+        async def feed(request: web.Request) -> web.StreamResponse:
+            if not self.live and not self.feed.live:
+                return web.Response(status=503, text="stream is not live")
+            response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
+            await response.prepare(request)
+            with contextlib.suppress(ConnectionError):
+                async for chunk in self.feed.subscribe():
+                    await response.write(chunk)
+            return response
+
+        content_types = {
+            ".m3u8": "application/vnd.apple.mpegurl",
+            ".m4s": "video/iso.segment",
+            ".mp4": "video/mp4",
+            ".ts": "video/mp2t",
+        }
+
+        async def hls(request: web.Request) -> web.StreamResponse:
+            variant, name = request.match_info["variant"], request.match_info["name"]
+            if self.served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
+                raise web.HTTPNotFound()
+            path = self.served_dir / variant / name
+            if not path.is_file():
+                raise web.HTTPNotFound()
+            headers = {"Content-Type": content_types.get(path.suffix, "application/octet-stream")}
+            if path.suffix == ".m3u8":
+                headers["Cache-Control"] = "no-cache"
+            return web.FileResponse(path, headers=headers)
+
+        async def screenshot(_: web.Request) -> web.StreamResponse:
+            if not self.screenshot.is_file():
+                raise web.HTTPNotFound()
+            return web.FileResponse(self.screenshot, headers={"Content-Type": "image/jpeg"})
+
+        app.router.add_get("/feed", feed)
+        app.router.add_get("/hls/{variant}/{name}", hls)
+        app.router.add_get("/screenshot.jpg", screenshot)
+        return app
+
+    async def run(self) -> None:
+        shutil.rmtree(self.sessions_dir, ignore_errors=True)
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
+        self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
+        push = self.config.source.push
+        if push is not None and "rtmp" in push.protocols:
+            self.gate = RtmpGate(
+                host=self.config.bind_address,
+                port=self.config.ports.rtmp,
+                upstream_port=self.internal_rtmp_port,
+                read_key=self.read_key,
+                may_publish=self.may_publish,
+                log=log,
+            )
+            await self.gate.start()
+        loops = [self.push_loop() if push is not None else self.pull_loop()]
+        if self.config.screenshots.enabled:
+            loops.append(self.screenshot_loop())
+        tasks = [asyncio.create_task(c) for c in loops]
+        try:
+            await self.stopping.wait()
+        finally:
+            for s in self.listeners:
+                await s.process.stop()
+            for t in tasks:
+                t.cancel()
+            if self.gate:
+                await self.gate.close()
+            self.feed.end_session()
+            await runner.cleanup()
+
+
+def load_config(path: str | None, env: str) -> dict[str, Any]:
+    if path:
+        return json.loads(Path(path).read_text())
+    if env not in os.environ:
+        raise SystemExit(f"no configuration: pass --config FILE or set {env}")
+    return json.loads(os.environ[env])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="streamops worker ingest")
+    parser.add_argument("--config", help="JSON config file (default: env STREAMOPS_INGEST_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    config = IngestConfig.model_validate(load_config(args.config, "STREAMOPS_INGEST_CONFIG"))
+    worker = IngestWorker(config)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stopping.set)
+        await worker.run()
+
+    asyncio.run(run())
+    return 0

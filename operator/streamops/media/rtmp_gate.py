@@ -1,0 +1,280 @@
+"""The RTMP front door: checks the stream key of a publisher, then relays it to FFmpeg.
+
+FFmpeg's RTMP listener takes any stream name (a wrong one only earns a warning, which would
+print the key into its log). So publishers connect here; the bytes are relayed to FFmpeg's
+listener on a loopback port as they come, while the client→server direction is parsed just far
+enough to find the commands that carry the key (releaseStream, FCPublish, publish). Those are
+held back until complete, the key is checked against the mounted Secret file, and the name is
+overwritten with a same-length mask before FFmpeg sees it: same length, so every RTMP chunk
+header stays valid. A wrong key closes the connection. After `publish` the relay is plain bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+HANDSHAKE_BYTES = 1537 + 1536  # C0+C1, then C2
+KEY_COMMANDS = {b"releaseStream", b"FCPublish", b"publish"}
+COMMAND_AMF0, COMMAND_AMF3, SET_CHUNK_SIZE = 20, 17, 1
+MASK = b"*"
+
+
+class Verdict(Enum):
+    PENDING = "pending"
+    PUBLISH = "publish"  # key accepted on `publish`: relay the rest as is
+    REFUSE = "refuse"
+
+
+@dataclass
+class _ChunkStream:
+    length: int = 0
+    type_id: int = 0
+    remaining: int = 0
+    extended_ts: bool = False
+    payload: bytearray = field(default_factory=bytearray)
+    spans: list[tuple[int, int]] = field(default_factory=list)  # (offset in held bytes, length)
+    held: bool = False
+
+
+def _amf0_string_at(payload: bytes, pos: int) -> tuple[bytes, int, int] | None:
+    """(value, offset of the value, next position) of an AMF0 string at pos."""
+    if pos + 3 > len(payload) or payload[pos] != 0x02:
+        return None
+    (n,) = struct.unpack_from(">H", payload, pos + 1)
+    return payload[pos + 3 : pos + 3 + n], pos + 3, pos + 3 + n
+
+
+def _skip_amf0(payload: bytes, pos: int) -> int:
+    """Position after the AMF0 value at pos (numbers, null, strings are all commands carry here)."""
+    marker = payload[pos]
+    if marker == 0x00:
+        return pos + 9
+    if marker in (0x05, 0x06):
+        return pos + 1
+    if marker == 0x02:
+        return pos + 3 + struct.unpack_from(">H", payload, pos + 1)[0]
+    raise ValueError(f"unexpected AMF0 marker {marker}")
+
+
+def stream_name(payload: bytes) -> tuple[bytes, bytes, int] | None:
+    """(command, stream name, offset of the name in the payload) of a key-carrying command."""
+    start = 1 if payload[:1] == b"\x00" else 0  # AMF3 command messages start with a 0 byte
+    command = _amf0_string_at(payload, start)
+    if command is None or command[0] not in KEY_COMMANDS:
+        return None
+    pos = _skip_amf0(payload, command[2])  # transaction id
+    pos = _skip_amf0(payload, pos)  # command object (null)
+    name = _amf0_string_at(payload, pos)
+    return (command[0], name[0], name[1]) if name else None
+
+
+class PublishInspector:
+    """Pure byte-stream state machine for the client→server direction. `feed()` returns the
+    bytes that may be forwarded now and the verdict so far."""
+
+    def __init__(self, key_matches: Callable[[bytes], bool]) -> None:
+        self._key_matches = key_matches
+        self._buffer = bytearray()  # not yet parsed
+        self._held = bytearray()  # parsed, but behind a held key-carrying message
+        self._chunk_size = 128
+        self._streams: dict[int, _ChunkStream] = {}
+        self._handshake_left = HANDSHAKE_BYTES
+        self._holding = 0  # messages held back right now
+        self.verdict = Verdict.PENDING
+        self.name_seen: bytes | None = None
+
+    def feed(self, data: bytes) -> tuple[bytes, Verdict]:
+        if self.verdict is not Verdict.PENDING:
+            return (data if self.verdict is Verdict.PUBLISH else b""), self.verdict
+        out = bytearray()
+        if self._handshake_left:
+            take = min(self._handshake_left, len(data))
+            out += data[:take]
+            self._handshake_left -= take
+            data = data[take:]
+        self._buffer += data
+        while self.verdict is Verdict.PENDING and self._parse_chunk(out):
+            pass
+        if self.verdict is Verdict.PUBLISH:
+            out += self._buffer  # the rest is media: no more parsing
+            self._buffer.clear()
+        if self.verdict is Verdict.REFUSE:
+            return b"", self.verdict
+        return bytes(out), self.verdict
+
+    def _parse_chunk(self, out: bytearray) -> bool:
+        buf = self._buffer
+        if not buf:
+            return False
+        fmt, csid, pos = buf[0] >> 6, buf[0] & 0x3F, 1
+        if csid == 0:
+            if len(buf) < 2:
+                return False
+            csid, pos = 64 + buf[1], 2
+        elif csid == 1:
+            if len(buf) < 3:
+                return False
+            csid, pos = 64 + buf[1] + 256 * buf[2], 3
+        cs = self._streams.setdefault(csid, _ChunkStream())
+        header = (11, 7, 3, 0)[fmt]
+        if len(buf) < pos + header:
+            return False
+        if fmt < 3:
+            timestamp = int.from_bytes(buf[pos : pos + 3], "big")
+            extended = timestamp == 0xFFFFFF
+        else:
+            extended = cs.extended_ts
+        length, type_id = cs.length, cs.type_id
+        if fmt <= 1:
+            length = int.from_bytes(buf[pos + 3 : pos + 6], "big")
+            type_id = buf[pos + 6]
+        pos += header + (4 if extended else 0)
+        starts_message = cs.remaining == 0
+        size = min(self._chunk_size, length if starts_message else cs.remaining)
+        if len(buf) < pos + size:
+            return False
+        # The whole chunk is here: commit it.
+        cs.extended_ts = extended
+        if starts_message:
+            cs.length, cs.type_id, cs.remaining = length, type_id, length
+            cs.payload, cs.spans = bytearray(), []
+            cs.held = type_id in (COMMAND_AMF0, COMMAND_AMF3) and self._carries_key(buf[pos : pos + size], type_id)
+            if cs.held:
+                self._holding += 1
+        target = self._held if (self._holding or cs.held) else out
+        base = len(target) + pos
+        target += buf[: pos + size]
+        if cs.held:
+            cs.spans.append((base, size))
+        cs.payload += buf[pos : pos + size]
+        cs.remaining -= size
+        del buf[: pos + size]
+        if cs.remaining == 0:
+            self._message_done(cs, out)
+        return True
+
+    @staticmethod
+    def _carries_key(first_chunk: bytes, type_id: int) -> bool:
+        start = 1 if type_id == COMMAND_AMF3 else 0
+        return any(first_chunk[start + 3 : start + 3 + len(c)] == c for c in KEY_COMMANDS)
+
+    def _message_done(self, cs: _ChunkStream, out: bytearray) -> None:
+        if cs.type_id == SET_CHUNK_SIZE and len(cs.payload) >= 4:
+            self._chunk_size = struct.unpack(">I", cs.payload[:4])[0] & 0x7FFFFFFF
+        if not cs.held:
+            return
+        cs.held = False
+        self._holding -= 1
+        found = stream_name(bytes(cs.payload))
+        if found is None:
+            self.verdict = Verdict.REFUSE
+            return
+        command, name, offset = found
+        self.name_seen = name
+        if not self._key_matches(name.split(b"?", 1)[0]):
+            self.verdict = Verdict.REFUSE
+            return
+        self._mask(cs, offset, len(name))
+        if self._holding == 0:
+            out += self._held
+            self._held.clear()
+        if command == b"publish":
+            self.verdict = Verdict.PUBLISH
+
+    def _mask(self, cs: _ChunkStream, offset: int, length: int) -> None:
+        """Overwrite payload bytes [offset, offset+length) where they sit in the held bytes."""
+        seen = 0
+        for base, size in cs.spans:
+            lo, hi = max(offset, seen), min(offset + length, seen + size)
+            if lo < hi:
+                start = base + (lo - seen)
+                self._held[start : start + (hi - lo)] = MASK * (hi - lo)
+            seen += size
+
+
+@dataclass
+class RtmpGate:
+    """Listens for publishers; relays the accepted one to FFmpeg's loopback listener."""
+
+    host: str
+    port: int
+    upstream_port: int
+    read_key: Callable[[], bytes | None]
+    may_publish: Callable[[], bool]  # False while another publisher is live
+    log: logging.Logger
+    refused: int = 0
+    _server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def _key_matches(self, name: bytes) -> bool:
+        key = self.read_key()  # read per publisher: a rotated Secret takes effect at once
+        return bool(key) and hmac.compare_digest(name, key or b"")
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if not self.may_publish():
+            self.refused += 1
+            self.log.info("refused RTMP publisher %s: the stream already has a live publisher", peer)
+            writer.close()
+            return
+        upstream = await self._connect_upstream()
+        if upstream is None:
+            self.log.warning("refused RTMP publisher %s: ingest is not listening", peer)
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+        inspector = PublishInspector(self._key_matches)
+        back = asyncio.create_task(_pump(up_reader, writer))
+        try:
+            while data := await reader.read(65536):
+                forward, verdict = inspector.feed(data)
+                if verdict is Verdict.REFUSE:
+                    self.refused += 1
+                    self.log.warning("refused RTMP publisher %s: wrong stream key", peer)
+                    break
+                if forward:
+                    up_writer.write(forward)
+                    await up_writer.drain()
+                if verdict is Verdict.PUBLISH and inspector.name_seen is not None:
+                    self.log.info("RTMP publisher %s accepted", peer)
+                    inspector.name_seen = None
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            back.cancel()
+            for w in (writer, up_writer):
+                w.close()
+                with contextlib.suppress(Exception):
+                    await w.wait_closed()
+
+    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        # FFmpeg's listener is restarted between sessions: give it a moment to come back.
+        for _ in range(40):
+            try:
+                return await asyncio.open_connection("127.0.0.1", self.upstream_port)
+            except OSError:
+                await asyncio.sleep(0.05)
+        return None
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    with contextlib.suppress(Exception):
+        writer.close()

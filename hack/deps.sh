@@ -2,7 +2,8 @@
 # Install what `make test` / `make demo` need on a fresh machine, idempotently:
 # Debian packages (only when missing), then a check that Go can build the pinned Kubernetes.
 set -euo pipefail
-packages=(etcd-server openssl ca-certificates)
+# etcd for the control plane; FFmpeg for the workers; nginx-rtmp and srt-tools as real peers in tests.
+packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

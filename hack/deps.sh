@@ -13,6 +13,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
+  # Packages like nginx and etcd would start system services listening beyond loopback: forbid
+  # service starts while installing (policy-rc.d exit 101), unless a policy is already in place.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod +x "$policy"
+    own_policy=true
+  fi
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if $own_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi
 fi
 command -v go >/dev/null || { echo "Go (>= 1.24) is needed to build Kubernetes from its modules" >&2; exit 1; }

@@ -1,0 +1,201 @@
+"""Ingest worker with real FFmpeg: RTMP and SRT push (key checked), pull failover, HLS fMP4 and
+MPEG-TS with the DVR window, screenshots, the live feed, /status and /metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+
+from conftest import http_get
+from peers import NginxRtmp, Publisher, ffprobe_streams, free_port, wait_for
+
+
+def video(streams):
+    return next(s for s in streams if s["codec_type"] == "video")
+
+
+def assert_serves_hls(ingest, variant: str, segment_ext: str) -> None:
+    code, playlist = http_get(f"{ingest.http}/hls/{variant}/index.m3u8")
+    assert code == 200, playlist
+    text = playlist.decode()
+    segments = re.findall(rf"^(\S+\.{segment_ext})$", text, re.M)
+    assert segments, text
+    path = ingest.workdir / "segment"
+    code, body = http_get(f"{ingest.http}/hls/{variant}/{segments[-1]}")
+    assert code == 200
+    if variant == "cmaf":
+        body = http_get(f"{ingest.http}/hls/cmaf/init.mp4")[1] + body
+    path.write_bytes(body)
+    v = video(ffprobe_streams(str(path)))
+    assert (v["codec_name"], v["width"], v["height"]) == ("h264", 1280, 720)
+
+
+def assert_live_status(ingest) -> dict:
+    status = wait_for(lambda: (s := ingest.status())["live"] and s.get("frameRate") and s, timeout=15)
+    assert (status["videoWidth"], status["videoHeight"]) == (1280, 720)
+    assert status["videoCodec"] == "h264" and status["audioCodec"] == "aac"
+    assert 27 <= status["frameRate"] <= 33, status
+    assert 0.8 <= status["transcodingSpeed"] <= 1.2, status
+    assert 1_000_000 < status["bitrate"] < 6_000_000, status
+    return status
+
+
+def assert_screenshot(ingest) -> None:
+    wait_for(lambda: http_get(f"{ingest.http}/screenshot.jpg")[0] == 200, timeout=15)
+    path = ingest.workdir / "shot.jpg"
+    path.write_bytes(http_get(f"{ingest.http}/screenshot.jpg")[1])
+    v = video(ffprobe_streams(str(path)))
+    assert (v["codec_name"], v["width"], v["height"]) == ("mjpeg", 1280, 720)
+
+
+def test_rtmp_push_serves_hls_screenshot_and_status(ingest):
+    refused = Publisher(ingest.rtmp_url("not-the-key"), duration=3).start()
+    assert refused.wait(timeout=15) != 0, "a wrong key must be refused"
+    assert not ingest.status()["live"] and ingest.status()["refusedPublishers"] == 1
+
+    with Publisher(ingest.rtmp_url(), duration=30):
+        assert_live_status(ingest)
+        wait_for(lambda: http_get(f"{ingest.http}/readyz")[0] == 200, timeout=5)
+        wait_for(lambda: http_get(f"{ingest.http}/hls/ts/index.m3u8")[0] == 200, timeout=10)
+        assert_serves_hls(ingest, "cmaf", "m4s")
+        assert_serves_hls(ingest, "ts", "ts")
+        assert_screenshot(ingest)
+        metrics = http_get(f"{ingest.http}/metrics")[1].decode()
+        assert re.search(r'^streamops_ingest_live\{role="primary",stream="cam"\} 1\.0$', metrics, re.M), metrics
+    assert_key_absent(ingest)
+
+
+def assert_key_absent(ingest) -> None:
+    assert ingest.KEY not in ingest.logs(), "the stream key leaked into the worker's log"
+    assert ingest.KEY not in json.dumps(ingest.status())
+
+
+def test_srt_push_same_and_wrong_passphrase_refused(ingest):
+    refused = Publisher(ingest.srt_url("wrong-passphrase-123"), duration=3).start()
+    assert refused.wait(timeout=15) != 0
+    assert not ingest.status()["live"]
+    with Publisher(ingest.srt_url(), duration=30):
+        status = assert_live_status(ingest)
+        assert status["source"] == "srt"
+        wait_for(lambda: http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[0] == 200, timeout=10)
+        assert_serves_hls(ingest, "cmaf", "m4s")
+        assert_serves_hls(ingest, "ts", "ts")
+        assert_screenshot(ingest)
+    assert_key_absent(ingest)
+
+
+def test_one_publisher_at_a_time_and_endlist_on_stop(ingest):
+    first = Publisher(ingest.rtmp_url(), duration=12).start()
+    try:
+        ingest.wait_live()
+        second = Publisher(ingest.rtmp_url(), duration=3).start()
+        assert second.wait(timeout=15) != 0, "a second RTMP publisher is refused"
+        srt = Publisher(ingest.srt_url(), duration=3).start()
+        assert srt.wait(timeout=20) != 0, "an SRT publisher is refused while RTMP is live"
+        assert ingest.status()["source"] == "rtmp"
+    finally:
+        first.stop()
+    wait_for(lambda: not ingest.status()["live"], timeout=10)
+    assert ingest.status()["finishedAt"]
+    for variant in ("cmaf", "ts"):
+        playlist = http_get(f"{ingest.http}/hls/{variant}/index.m3u8")[1].decode()
+        assert playlist.rstrip().endswith("#EXT-X-ENDLIST"), playlist
+    # The listener comes back: the next publisher is accepted.
+    with Publisher(ingest.srt_url(), duration=20):
+        assert ingest.wait_live()["source"] == "srt"
+
+
+def test_dvr_window_bounds_playlist_and_deletes_old_segments(ingest_factory):
+    ingest = ingest_factory(hls={"segmentSeconds": 1, "endListOnStop": False}, dvr={"enabled": False})
+    with Publisher(ingest.rtmp_url(), duration=40, gop_seconds=1):
+        ingest.wait_live()
+        wait_for(
+            lambda: (
+                len(re.findall(r"\.ts$", http_get(f"{ingest.http}/hls/ts/index.m3u8")[1].decode(), re.M)) >= 6
+                and time.sleep(4) is None
+            ),
+            timeout=20,
+        )
+        playlist = http_get(f"{ingest.http}/hls/ts/index.m3u8")[1].decode()
+        listed = re.findall(r"^(seg-\d+\.ts)$", playlist, re.M)
+        assert len(listed) == 6, playlist
+        assert listed[0] != "seg-000000.ts"
+        on_disk = list((ingest.workdir / "media" / "sessions").glob("*/ts/*.ts"))
+        assert len(on_disk) <= 6 + 3, "old segments are deleted"
+    wait_for(lambda: not ingest.status()["live"], timeout=10)
+    assert "#EXT-X-ENDLIST" not in http_get(f"{ingest.http}/hls/ts/index.m3u8")[1].decode()
+
+
+def test_dvr_enabled_keeps_the_window(ingest_factory):
+    ingest = ingest_factory(hls={"segmentSeconds": 1}, dvr={"enabled": True, "durationSeconds": 30})
+    with Publisher(ingest.rtmp_url(), duration=20, gop_seconds=1):
+        ingest.wait_live()
+        time.sleep(12)
+        listed = re.findall(r"^seg-\d+\.m4s$", http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[1].decode(), re.M)
+        assert len(listed) >= 10, "nothing dropped inside a 30 s DVR window"
+
+
+def read_feed(url: str, seconds: float, out: list[bytes]) -> None:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (chunk := r.read(65536)):
+            out.append(chunk)
+
+
+def test_feed_serves_many_consumers_starting_on_a_keyframe(ingest):
+    assert http_get(ingest.feed_url)[0] == 503, "no feed while offline"
+    with Publisher(ingest.rtmp_url(), duration=30):
+        ingest.wait_live()
+        time.sleep(1)  # join mid-GOP
+        long_reader: list[bytes] = []
+        reader = threading.Thread(target=read_feed, args=(ingest.feed_url, 8, long_reader))
+        reader.start()
+        short_reader: list[bytes] = []
+        read_feed(ingest.feed_url, 2, short_reader)  # joins and leaves
+        reader.join()
+        assert ingest.status()["live"], "consumers coming and going never disturb the publisher"
+        path = ingest.workdir / "feed.ts"
+        path.write_bytes(b"".join(long_reader))
+        frames = subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "frame=key_frame",
+                "-read_intervals",
+                "%+#3",
+                "-of",
+                "csv=p=0",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert frames[0] == "1", "a joining consumer starts on a keyframe"
+        assert sum(len(c) for c in long_reader) > 1_000_000, "≈8 s of a 2.5 Mbit/s stream"
+
+
+def test_pull_fails_over_round_robin(ingest_factory, tmp_path):
+    with NginxRtmp(workdir=tmp_path / "origin") as origin:
+        second = Publisher(origin.rtmp_url("live", "b"), duration=60).start()
+        third = Publisher(origin.rtmp_url("live", "c"), duration=60).start()
+        try:
+            time.sleep(2)
+            dead = f"rtmp://127.0.0.1:{free_port()}/live/a"  # nothing listens there
+            ingest = ingest_factory(
+                source={"pull": {"urls": [dead, origin.rtmp_url("live", "b"), origin.rtmp_url("live", "c")]}}
+            )
+            assert ingest.wait_live(timeout=30)["source"] == "pull-1", "dead first URL: the second takes over"
+            second.stop()
+            wait_for(lambda: (s := ingest.status())["live"] and s["source"] == "pull-2", timeout=30)
+        finally:
+            second.stop()
+            third.stop()

@@ -199,3 +199,49 @@ def test_pull_fails_over_round_robin(ingest_factory, tmp_path):
         finally:
             second.stop()
             third.stop()
+
+
+def test_transcoding_ladder_serves_renditions_and_transcoded_feed(ingest_factory):
+    ladder = [
+        {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+        {"name": "240p", "height": 240, "videoBitrateKbps": 400, "audioBitrateKbps": 64},
+    ]
+    ingest = ingest_factory(transcoding={"renditions": ladder}, hls={"segmentSeconds": 2, "mpegts": False})
+    with Publisher(ingest.rtmp_url(), duration=40):
+        ingest.wait_live(timeout=20)
+        master = wait_for(lambda: (r := http_get(f"{ingest.http}/hls/cmaf/index.m3u8"))[0] == 200 and r[1], timeout=10)
+        text = master.decode()
+        assert "RESOLUTION=640x360" in text and "RESOLUTION=426x240" in text, text
+        for name, height in (("360p", 360), ("240p", 240)):
+            playlist = wait_for(
+                lambda n=name: (
+                    (r := http_get(f"{ingest.http}/hls/cmaf/{n}/index.m3u8"))[0] == 200
+                    and b".m4s" in r[1]
+                    and r[1].decode()
+                ),
+                timeout=20,
+            )
+            segment = re.findall(r"^(seg-\d+\.m4s)$", playlist, re.M)[-1]
+            path = ingest.workdir / f"{name}.mp4"
+            path.write_bytes(
+                http_get(f"{ingest.http}/hls/cmaf/{name}/init.mp4")[1]
+                + http_get(f"{ingest.http}/hls/cmaf/{name}/{segment}")[1]
+            )
+            assert video(ffprobe_streams(str(path)))["height"] == height
+        chunks: list[bytes] = []
+        read_feed(ingest.feed_url + "/transcoded", 3, chunks)
+        path = ingest.workdir / "transcoded.ts"
+        path.write_bytes(b"".join(chunks))
+        assert video(ffprobe_streams(str(path)))["height"] == 360, "the transcoded feed is the top rendition"
+        origin: list[bytes] = []
+        read_feed(ingest.feed_url, 2, origin)
+        (ingest.workdir / "origin.ts").write_bytes(b"".join(origin))
+        assert video(ffprobe_streams(str(ingest.workdir / "origin.ts")))["height"] == 720, "origin feed is a copy"
+
+
+def test_pull_inactivity_deactivates_the_stream(ingest_factory):
+    dead = f"rtmp://127.0.0.1:{free_port()}/live/a"
+    ingest = ingest_factory(source={"pull": {"urls": [dead], "inactivityTimeoutSeconds": 10}})
+    status = wait_for(lambda: (s := ingest.status())["active"] is False and s, timeout=25)
+    assert "no data for 10 s" in status["deactivatedReason"]
+    assert not status["live"]

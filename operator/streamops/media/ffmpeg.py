@@ -161,6 +161,7 @@ class FfmpegProcess:
     on_progress: Callable[[Progress], None] | None = None
     on_stderr: Callable[[str], None] | None = None
     stdout: int | None = asyncio.subprocess.DEVNULL
+    pass_fds: tuple[int, ...] = ()  # write ends of extra output pipes: handed to FFmpeg, closed here
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     process: asyncio.subprocess.Process | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -175,12 +176,12 @@ class FfmpegProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=self.stdout,
                 stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,) if write_fd is not None else (),
+                pass_fds=((write_fd,) if write_fd is not None else ()) + self.pass_fds,
                 start_new_session=True,  # our signals only, never the worker's terminal's
             )
         finally:
-            if write_fd is not None:
-                os.close(write_fd)
+            for fd in ((write_fd,) if write_fd is not None else ()) + self.pass_fds:
+                os.close(fd)
         self._tasks.append(asyncio.create_task(self._read_stderr()))
         if read_fd is not None:
             self._tasks.append(asyncio.create_task(self._read_progress(read_fd)))

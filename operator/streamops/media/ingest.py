@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import Field
 
 from streamops.api.common import PULL_SOURCE_SCHEMES, KubeModel
-from streamops.api.livestream import DVR, HLS, Screenshots, Source, Transcoding
+from streamops.api.livestream import DVR, HLS, Rendition, Screenshots, Source, Transcoding
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, StreamFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
@@ -78,52 +78,108 @@ def playlist_segments(dvr: DVR, hls: HLS) -> int:
     return max(1, math.ceil(dvr.duration_seconds / hls.segment_seconds))
 
 
-def hls_outputs(config: IngestConfig, stream: Any, session_dir: Path) -> list[Any]:
+def hls_options(config: IngestConfig, segment_type: Literal["fmp4", "mpegts"], directory: Path) -> dict[str, Any]:
+    """Options of one HLS muxer writing `directory/index.m3u8`."""
     hls = config.hls
     flags = "delete_segments+independent_segments+program_date_time"
     if not hls.end_list_on_stop:
         flags += "+omit_endlist"
-    common = {
-        "c": "copy",
+    options: dict[str, Any] = {
         "f": "hls",
         "hls_time": hls.segment_seconds,
         "hls_list_size": playlist_segments(config.dvr, hls),
         "hls_delete_threshold": 2,
         "hls_flags": flags,
+        "hls_segment_type": segment_type,
     }
-    outputs = []
-    if hls.cmaf:
-        (session_dir / "cmaf").mkdir(parents=True, exist_ok=True)
-        outputs.append(
-            ffmpeg_python.output(
-                stream,
-                str(session_dir / "cmaf" / "index.m3u8"),
-                hls_segment_type="fmp4",
-                hls_fmp4_init_filename="init.mp4",
-                hls_segment_filename=str(session_dir / "cmaf" / "seg-%06d.m4s"),
-                **{"bsf:a": "aac_adtstoasc"},  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
-                **common,
-            )
-        )
-    if hls.mpegts:
-        (session_dir / "ts").mkdir(parents=True, exist_ok=True)
-        outputs.append(
-            ffmpeg_python.output(
-                stream,
-                str(session_dir / "ts" / "index.m3u8"),
-                hls_segment_type="mpegts",
-                hls_segment_filename=str(session_dir / "ts" / "seg-%06d.ts"),
-                **common,
-            )
-        )
-    return outputs
+    if segment_type == "fmp4":
+        options["hls_fmp4_init_filename"] = "init.mp4"
+        options["hls_segment_filename"] = str(directory / "seg-%06d.m4s")
+    else:
+        options["hls_segment_filename"] = str(directory / "seg-%06d.ts")
+    return options
 
 
-def session_command(config: IngestConfig, url: str, input_options: dict[str, Any], session_dir: Path) -> list[str]:
-    """One session: the input, copied to HLS and to the feed (MPEG-TS on stdout)."""
+def hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegts"]]]:
+    """(directory name, segment type) of the HLS flavours served: cmaf/ and/or ts/."""
+    variants: list[tuple[str, Literal["fmp4", "mpegts"]]] = []
+    if config.hls.cmaf:
+        variants.append(("cmaf", "fmp4"))
+    if config.hls.mpegts:
+        variants.append(("ts", "mpegts"))
+    return variants
+
+
+def renditions(config: IngestConfig) -> list[Rendition]:
+    """Highest first: the first one is also the transcoded feed."""
+    return sorted(config.transcoding.renditions if config.transcoding else [], key=lambda r: -r.height)
+
+
+def session_dirs(config: IngestConfig, session_dir: Path) -> list[Path]:
+    """Directories FFmpeg writes into (it does not create them)."""
+    names = [r.name for r in renditions(config)]
+    return [session_dir / v / n for v, _ in hls_variants(config) for n in (names or [""])]
+
+
+def _tee_target(options: dict[str, Any], path: str) -> str:
+    return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
+
+
+def session_command(
+    config: IngestConfig, url: str, input_options: dict[str, Any], session_dir: Path, transcoded_fd: int | None = None
+) -> list[str]:
+    """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
+    HLS; with renditions each is encoded once and teed to its HLS variants (and the first one to
+    the transcoded feed)."""
     stream = ffmpeg_python.input(url, **input_options)
-    outputs = [*hls_outputs(config, stream, session_dir), ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts")]
+    outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts")]
+    ladder = renditions(config)
+    if not ladder:
+        for variant, segment_type in hls_variants(config):
+            directory = session_dir / variant
+            options = hls_options(config, segment_type, directory)
+            if segment_type == "fmp4":
+                options["bsf:a"] = "aac_adtstoasc"  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
+            outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), c="copy", **options))
+        return command(ffmpeg_python.merge_outputs(*outputs))
+    split = stream.video.filter_multi_output("split", len(ladder))
+    segment = config.hls.segment_seconds
+    for i, r in enumerate(ladder):
+        targets = [
+            _tee_target(hls_options(config, t, session_dir / v / r.name), str(session_dir / v / r.name / "index.m3u8"))
+            for v, t in hls_variants(config)
+        ]
+        if i == 0 and transcoded_fd is not None:
+            targets.append(_tee_target({"f": "mpegts"}, f"pipe:{transcoded_fd}"))
+        encode = {
+            "vcodec": "libx264",
+            "preset": "veryfast",
+            "pix_fmt": "yuv420p",
+            "b:v": f"{r.video_bitrate_kbps}k",
+            "maxrate": f"{r.video_bitrate_kbps}k",
+            "bufsize": f"{2 * r.video_bitrate_kbps}k",
+            "sc_threshold": 0,
+            # Keyframes on segment boundaries, so every rendition's segments line up.
+            "force_key_frames": f"expr:gte(t,n_forced*{segment})",
+            "acodec": "aac",
+            "b:a": f"{r.audio_bitrate_kbps}k",
+            "f": "tee",
+        }
+        scaled = split[i].filter("scale", -2, r.height)
+        outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
     return command(ffmpeg_python.merge_outputs(*outputs))
+
+
+def master_playlist(config: IngestConfig, source_width: int | None, source_height: int | None) -> str:
+    """The multivariant playlist of a transcoded stream (one per HLS flavour, same text)."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in renditions(config):
+        attributes = [f"BANDWIDTH={(r.video_bitrate_kbps + r.audio_bitrate_kbps) * 1000}"]
+        if source_width and source_height:
+            width = round(source_width * r.height / source_height / 2) * 2
+            attributes.append(f"RESOLUTION={width}x{r.height}")
+        lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{r.name}/index.m3u8"]
+    return "\n".join(lines) + "\n"
 
 
 # Probing only as long as needed: the live flag must follow the first packet within 2 s.
@@ -203,14 +259,18 @@ class Session:
         self.facts = StreamFacts()
         self.started = False
         self.key: bytes | None = None
+        # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
+        self.transcoded_pipe = os.pipe() if renditions(worker.config) else None
+        write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
-            argv=session_command(worker.config, url, options, self.dir),
+            argv=session_command(worker.config, url, options, self.dir, write_fd),
             redact=worker.redact,
             log=log,
             on_progress=self._progress,
             on_stderr=self._stderr,
             stdout=asyncio.subprocess.PIPE,
+            pass_fds=(write_fd,) if write_fd is not None else (),
         )
 
     def _stderr(self, line: str) -> None:
@@ -220,11 +280,29 @@ class Session:
         if self.started:
             self.worker.meter.add(time.monotonic(), progress, self.worker.feed.bytes_in)
 
+    async def _read_transcoded(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        try:
+            while chunk := await reader.read(65536):
+                if self.started:
+                    self.worker.transcoded_feed.publish(chunk)
+        finally:
+            transport.close()
+
     async def run(self) -> bool:
         """Run to the end; True when media flowed (it was a session, not just a listener)."""
+        for directory in session_dirs(self.worker.config, self.dir):
+            directory.mkdir(parents=True, exist_ok=True)
         await self.process.start()
         assert self.process.process and self.process.process.stdout
         stdout = self.process.process.stdout
+        transcoded = (
+            asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
+        )
         try:
             while chunk := await stdout.read(65536):
                 if not self.started:
@@ -234,6 +312,9 @@ class Session:
                 self.worker.last_media = time.monotonic()
         finally:
             rc = await self.process.stop()
+            if transcoded is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(transcoded, timeout=2)
             if self.started:
                 self.worker.session_ended(self, rc)
             else:
@@ -249,6 +330,7 @@ class IngestWorker:
         self.screenshot = self.media_dir / "screenshot.jpg"
         self.redact = Redactor()
         self.feed = FeedHub()
+        self.transcoded_feed = FeedHub()
         self.meter = LiveMeter()
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
@@ -315,6 +397,11 @@ class IngestWorker:
     def session_started(self, session: Session) -> None:
         self.current = session
         self.feed.start_session()
+        if renditions(self.config):
+            self.transcoded_feed.start_session()
+            master = master_playlist(self.config, session.facts.width, session.facts.height)
+            for variant, _ in hls_variants(self.config):
+                (session.dir / variant / "index.m3u8").write_text(master)
         self.meter.reset()
         self.facts = session.facts
         self.started_at, self.finished_at = datetime.now(UTC), None
@@ -332,6 +419,7 @@ class IngestWorker:
         if self.current is session:
             self.current = None
         self.feed.end_session()
+        self.transcoded_feed.end_session()
         self.finished_at = datetime.now(UTC)
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
 
@@ -453,12 +541,13 @@ class IngestWorker:
         app = worker_app(self.status, lambda: self.live, self.registry)
 
         async def feed(request: web.Request) -> web.StreamResponse:
-            if not self.live and not self.feed.live:
+            hub = self.transcoded_feed if request.match_info.get("kind") == "transcoded" else self.feed
+            if not hub.live:
                 return web.Response(status=503, text="stream is not live")
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
             await response.prepare(request)
             with contextlib.suppress(ConnectionError):
-                async for chunk in self.feed.subscribe():
+                async for chunk in hub.subscribe():
                     await response.write(chunk)
             return response
 
@@ -469,11 +558,16 @@ class IngestWorker:
             ".ts": "video/mp2t",
         }
 
+        allowed_renditions = {r.name for r in renditions(self.config)}
+
         async def hls(request: web.Request) -> web.StreamResponse:
             variant, name = request.match_info["variant"], request.match_info["name"]
+            rendition = request.match_info.get("rendition")
             if self.served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
                 raise web.HTTPNotFound()
-            path = self.served_dir / variant / name
+            if rendition is not None and rendition not in allowed_renditions:
+                raise web.HTTPNotFound()
+            path = self.served_dir / variant / (rendition or "") / name
             if not path.is_file():
                 raise web.HTTPNotFound()
             headers = {"Content-Type": content_types.get(path.suffix, "application/octet-stream")}
@@ -487,7 +581,9 @@ class IngestWorker:
             return web.FileResponse(self.screenshot, headers={"Content-Type": "image/jpeg"})
 
         app.router.add_get("/feed", feed)
+        app.router.add_get("/feed/{kind:transcoded}", feed)
         app.router.add_get("/hls/{variant}/{name}", hls)
+        app.router.add_get("/hls/{variant}/{rendition}/{name}", hls)
         app.router.add_get("/screenshot.jpg", screenshot)
         return app
 

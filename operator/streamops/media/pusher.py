@@ -1,0 +1,543 @@
+"""The pusher worker: forwards a stream's live feed as is (`-c copy`) to one RTMP(S)/SRT target.
+
+    streamops worker push        (config: env STREAMOPS_PUSHER_CONFIG or --config FILE, JSON)
+
+One FFmpeg per connection, reading its own connection to the ingest's feed, so a failing target
+never touches the ingest or the other pushers. The loop:
+
+    waiting-for-source --feed answers 200--> connecting --bytes reach the target--> live
+    live/connecting --FFmpeg exits 0 (the feed ended)--> waiting-for-source   (no penalty)
+    live/connecting --target refused/failed/stalled--> backoff --delay--> waiting-for-source
+
+The stream key (a mounted Secret file) is read again at every connect and never leaves the
+process: FFmpeg's output is redacted before it reaches the log, /status or lastError.
+
+Facts measured on Debian's FFmpeg 5.1 that shape the command:
+- `-rw_timeout` on an rtmp output makes a frozen target (accepts TCP, never answers, or stops
+  reading) fail with "Connection timed out"; a frozen SRT peer fails by itself within ≈5 s.
+- A target that stops reading is only noticed once the socket buffers are full (≈20 s at
+  4 Mbit/s on loopback), and the trailer then waits for two more timeouts: the watchdog here
+  kills FFmpeg once no byte has gone out for STALL_SECONDS instead.
+- libsrt does not percent-decode `streamid=` in the URL (it sends "%23" as is, and turns "+" into
+  a space); its `-srt_streamid` option carries any key byte for byte, so the key goes there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import math
+import os
+import random
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import ffmpeg as ffmpeg_python
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import Enum as EnumMetric
+from pydantic import Field, field_validator, model_validator
+
+from streamops.api.common import PUSH_TARGET_SCHEMES, KubeModel, check_uri
+from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
+from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
+from streamops.media.worker_http import serve, worker_app
+
+log = logging.getLogger("streamops.pusher")
+
+CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
+FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: no hls, no proxy, no file
+FORMAT_BY_SCHEME = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts"}
+# The feed starts with PAT/PMT and a keyframe: 2 s is enough to see every track, and the probed
+# packets are flushed at once afterwards, so it delays the start, not the stream.
+ANALYZE_US = 2_000_000
+SILENT_AUDIO = "anullsrc=channel_layout=stereo:sample_rate=48000"
+LIVE_WINDOW_SECONDS = 2.0  # "live": bytes reached the target this recently
+STALL_SECONDS = 8.0  # live link with no byte out for this long: the target froze (see module doc)
+CONNECT_SECONDS = 20.0  # no byte out this long after start: give up (probe 2 s + connect 5 s + slack)
+FEED_POLL_SECONDS = 1.0
+FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
+MAX_KEY_LENGTH = {"rtmp": 1024, "rtmps": 1024, "srt": 512}  # SRT_STREAMID is at most 512 bytes
+
+State = Literal["waiting-for-source", "connecting", "live", "backoff"]
+STATES: tuple[State, ...] = ("waiting-for-source", "connecting", "live", "backoff")
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+class BackoffPolicy(KubeModel):
+    """Exponential backoff with full jitter between target failures."""
+
+    initial_seconds: float = Field(default=0.5, gt=0, le=60)
+    max_seconds: float = Field(default=10.0, gt=0, le=600)
+    reset_after_seconds: float = Field(
+        default=10.0, ge=0, description="A link that stayed up this long starts the schedule over."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackoffPolicy:
+        if self.max_seconds < self.initial_seconds:
+            raise ValueError("backoff maxSeconds must be >= initialSeconds")
+        return self
+
+
+class PusherConfig(KubeModel):
+    """What the operator puts in STREAMOPS_PUSHER_CONFIG for one Restream."""
+
+    name: str = Field(default="restream", max_length=253, description="Restream name (logs and metric labels).")
+    feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
+    uri: str = Field(description="Target: rtmp://, rtmps:// or srt:// (mode=caller), without the key.")
+    stream_key_file: str | None = Field(
+        default=None, description="Mounted Secret file with the target's key, read at every connect."
+    )
+    no_audio_mode: Literal["drop", "silence"] = "drop"
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
+
+    @field_validator("feed_url")
+    @classmethod
+    def _feed_is_http(cls, url: str) -> str:
+        return check_uri(url, ("http",), "feedUrl")
+
+    @field_validator("uri")
+    @classmethod
+    def _target_is_safe(cls, uri: str) -> str:
+        check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
+        if uri.startswith("srt://") and "?" not in uri.partition("://")[2].split("/", 1)[0] + "?":
+            pass  # host:port is checked by FFmpeg itself
+        return uri
+
+    @model_validator(mode="after")
+    def _one_place_for_the_key(self) -> PusherConfig:
+        if self.stream_key_file and self.uri.startswith("srt://") and "streamid" in query_keys(self.uri):
+            raise ValueError("uri already has a streamid: drop it from the uri or drop streamKeyFile")
+        return self
+
+
+def query_keys(uri: str) -> list[str]:
+    _, _, query = uri.partition("?")
+    return [p.partition("=")[0] for p in query.split("&") if p]
+
+
+def load_config(path: str | None, env: str = CONFIG_ENV) -> PusherConfig:
+    if path:
+        raw = Path(path).read_text()
+    elif env in os.environ:
+        raw = os.environ[env]
+    else:
+        raise ValueError(f"no configuration: pass --config FILE or set {env}")
+    return PusherConfig.model_validate(json.loads(raw))
+
+
+# --- pure decisions ------------------------------------------------------------------------------
+
+
+class KeyError_(ValueError):  # noqa: N801 - not the builtin KeyError
+    """The stream key file is missing, empty or holds something that cannot be a key."""
+
+
+def read_stream_key(path: str) -> str:
+    """The key from a mounted Secret file (trailing newline stripped). Errors never quote it."""
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise KeyError_(f"cannot read the stream key file {path}: {type(e).__name__}") from None
+    if not key:
+        raise KeyError_(f"the stream key file {path} is empty")
+    return key
+
+
+def check_stream_key(key: str, scheme: str) -> str:
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        raise KeyError_("the stream key contains whitespace or control characters")
+    if len(key.encode()) > MAX_KEY_LENGTH[scheme]:
+        raise KeyError_(f"the stream key is longer than {MAX_KEY_LENGTH[scheme]} bytes")
+    return key
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """Where FFmpeg pushes: the URL, the per-output options that carry the key, the muxer."""
+
+    url: str
+    options: dict[str, str]
+    format: str
+    whitelist: str
+
+
+def push_target(uri: str, key: str | None) -> PushTarget:
+    """The target with the key appended: rtmp(s) → `<uri>/<key>` (the stream name, query and all,
+    as platforms hand it out), srt → the SRT stream id (sent byte for byte, see module doc).
+    Refuses (UnsafeUri) anything FFmpeg must not open, before it runs."""
+    whitelist = whitelist_for(uri, PUSH_TARGET_SCHEMES)
+    scheme = uri.split("://", 1)[0]
+    options: dict[str, str] = {}
+    url = uri
+    if key is not None:
+        check_stream_key(key, scheme)
+        if scheme == "srt":
+            options["srt_streamid"] = key
+        else:
+            url = f"{uri.rstrip('/')}/{key}"
+            whitelist_for(url, PUSH_TARGET_SCHEMES)  # the key must not turn it into something else
+    return PushTarget(url=url, options=options, format=FORMAT_BY_SCHEME[scheme], whitelist=whitelist)
+
+
+def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[str]:
+    """FFmpeg: the feed (HTTP only, `-rw_timeout` so a frozen feed ends the run) copied to the target
+    (its own protocol allow-list and `-rw_timeout`). add_silence: a silent AAC track stands in for
+    the missing audio (the only thing ever encoded)."""
+    whitelist_for(feed_url, ("http",))
+    feed = ffmpeg_python.input(
+        feed_url,
+        f="mpegts",
+        protocol_whitelist=FEED_PROTOCOLS,
+        rw_timeout=RW_TIMEOUT_US,
+        analyzeduration=ANALYZE_US,
+    )
+    out_opts: dict[str, Any] = {
+        "f": target.format,
+        "protocol_whitelist": target.whitelist,
+        "rw_timeout": RW_TIMEOUT_US,
+        **target.options,
+    }
+    if target.format == "flv":
+        out_opts["flvflags"] = "no_duration_filesize"  # live: no seek back to patch the header
+    if add_silence:
+        silence = ffmpeg_python.input(SILENT_AUDIO, f="lavfi")
+        streams = [feed["v:0"], silence["a:0"]]
+        out_opts.update({"c:v": "copy", "c:a": "aac", "b:a": "96k", "shortest": None})
+    else:
+        streams = [feed["v:0?"], feed["a:0?"]]  # FLV carries one of each; extra tracks are dropped
+        out_opts["c"] = "copy"
+    graph = ffmpeg_python.output(*streams, target.url, **out_opts)
+    return command(graph, ["-nostats"])
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:
+    """Full jitter: uniform in [0, min(cap, initial·2^attempt)]; u is a uniform draw in [0, 1]."""
+    ceiling = cap if attempt >= 64 else min(cap, initial * math.pow(2, attempt))
+    return max(0.0, min(u, 1.0)) * ceiling
+
+
+class Backoff:
+    """The failure count behind backoff_delay; a link that stayed up long enough resets it."""
+
+    def __init__(self, policy: BackoffPolicy, rand: Callable[[], float] = random.random) -> None:
+        self.policy = policy
+        self.rand = rand
+        self.attempt = 0
+
+    def link_was_up(self, seconds: float) -> None:
+        if seconds >= self.policy.reset_after_seconds:
+            self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = backoff_delay(self.attempt, self.policy.initial_seconds, self.policy.max_seconds, self.rand())
+        self.attempt += 1
+        return delay
+
+
+class Outcome(enum.Enum):
+    SOURCE_ENDED = "source-ended"  # FFmpeg exited 0: the feed ended (publisher gone)
+    SOURCE_UNAVAILABLE = "source-unavailable"  # the feed could not be opened (503, refused)
+    TARGET_FAILED = "target-failed"
+    STOPPED = "stopped"  # we were asked to stop
+
+
+def classify_exit(returncode: int, lines: Iterable[str], feed_url: str) -> Outcome:
+    """Why a run ended. FFmpeg exits 0 when its input ends; input errors are printed prefixed
+    with the input URL; everything else that fails is the output (the target)."""
+    if returncode == 0:
+        return Outcome.SOURCE_ENDED
+    if any(line.startswith(f"{feed_url}:") for line in lines):
+        return Outcome.SOURCE_UNAVAILABLE
+    return Outcome.TARGET_FAILED
+
+
+# MPEG-TS stream_type values that carry audio (ISO 13818-1, ATSC A/52); 0x06 (PES private data)
+# may be Opus/AC-3 with a descriptor, so it counts as audio: adding silence would drop it.
+AUDIO_STREAM_TYPES = {0x03, 0x04, 0x06, 0x0F, 0x11, 0x1C, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87}
+TS_PACKET = 188
+
+
+def _psi_section(packet: bytes) -> bytes | None:
+    if len(packet) < TS_PACKET or packet[0] != 0x47 or not packet[1] & 0x40 or not packet[3] & 0x10:
+        return None
+    offset = 4
+    if packet[3] & 0x20:
+        offset += 1 + packet[4]
+    if offset >= TS_PACKET:
+        return None
+    start = offset + 1 + packet[offset]
+    return packet[start:] if start < TS_PACKET else None
+
+
+def ts_stream_types(data: bytes) -> list[int] | None:
+    """The stream_type of every elementary stream in the first program of an MPEG-TS, from its
+    PAT and PMT; None until both have been seen (sections are assumed to fit one packet, as
+    every muxer writes them for a handful of streams)."""
+    pmt_pid: int | None = None
+    start = data.find(b"\x47")
+    for offset in range(max(start, 0), len(data) - TS_PACKET + 1, TS_PACKET):
+        packet = data[offset : offset + TS_PACKET]
+        pid = ((packet[1] & 0x1F) << 8) | packet[2]
+        if pid == 0 or pid == pmt_pid:
+            section = _psi_section(packet)
+            if section is None or len(section) < 12:
+                continue
+            length = ((section[1] & 0x0F) << 8) | section[2]
+            end = min(3 + length - 4, len(section))  # minus the CRC
+            if pid == 0 and section[0] == 0x00:
+                for i in range(8, end - 3, 4):
+                    if (section[i] << 8) | section[i + 1]:  # program 0 is the network PID
+                        pmt_pid = ((section[i + 2] & 0x1F) << 8) | section[i + 3]
+                        break
+            elif pid == pmt_pid and section[0] == 0x02:
+                types = []
+                i = 12 + (((section[10] & 0x0F) << 8) | section[11])
+                while i + 5 <= end:
+                    types.append(section[i])
+                    i += 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
+                return types
+    return None
+
+
+def needs_silence(mode: str, stream_types: Sequence[int] | None) -> bool:
+    """silence mode adds a silent track only to a feed known to have none (unknown: forward as is)."""
+    return mode == "silence" and stream_types is not None and not AUDIO_STREAM_TYPES.intersection(stream_types)
+
+
+def is_live(last_byte_at: float | None, now: float, window: float = LIVE_WINDOW_SECONDS) -> bool:
+    return last_byte_at is not None and now - last_byte_at <= window
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts is not None else None
+
+
+class Pusher:
+    def __init__(self, config: PusherConfig, rand: Callable[[], float] = random.random) -> None:
+        self.config = config
+        self.redact = Redactor()
+        self.backoff = Backoff(config.backoff, rand)
+        self.stopping = asyncio.Event()
+        self.state: State = "waiting-for-source"
+        self.bytes_sent = 0  # cumulative across runs
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.started_at: float | None = None  # wall clock: the current live period began
+        self._run_base = 0  # bytes_sent before the current run
+        self._last_byte_at: float | None = None  # monotonic
+        self._proc: FfmpegProcess | None = None
+
+        self.registry = CollectorRegistry()
+        labels = {"restream": config.name}
+        self.m_live = Gauge("streamops_pusher_live", "1 while bytes reach the target", [*labels], registry=self.registry)
+        self.m_bytes = Counter(
+            "streamops_pusher_sent_bytes", "bytes pushed to the target", [*labels], registry=self.registry
+        )
+        self.m_reconnects = Counter(
+            "streamops_pusher_reconnects", "reconnects after a target failure", [*labels], registry=self.registry
+        )
+        self.m_state = EnumMetric(
+            "streamops_pusher_state", "pusher state", [*labels], states=list(STATES), registry=self.registry
+        )
+        self.m_live.labels(**labels).set_function(lambda: 1.0 if self.live else 0.0)
+        self._labels = labels
+
+    # --- telemetry ---------------------------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        return self._proc is not None and self._proc.running and is_live(self._last_byte_at, time.monotonic())
+
+    def _set_state(self, state: State) -> None:
+        if state != self.state:
+            log.info("%s: %s -> %s", self.config.name, self.state, state)
+        self.state = state
+        self.m_state.labels(**self._labels).state(state)
+
+    def status(self) -> dict[str, Any]:
+        live = self.live
+        state: State = "live" if live else ("connecting" if self.state == "live" else self.state)
+        return {
+            "live": live,
+            "state": state,
+            "startedAt": _iso(self.started_at) if live else None,
+            "bytesSent": self.bytes_sent,
+            "reconnects": self.reconnects,
+            "lastError": self.last_error,
+            "target": self.config.uri,
+        }
+
+    def _on_progress(self, progress: Progress) -> None:
+        total = self._run_base + progress.total_size
+        if total > self.bytes_sent:
+            self.m_bytes.labels(**self._labels).inc(total - self.bytes_sent)
+            self.bytes_sent = total
+            self._last_byte_at = time.monotonic()
+            if self.state != "live":
+                self.started_at = time.time()
+                self._set_state("live")
+
+    def _fail(self, message: str) -> None:
+        self.last_error = self.redact(message)[:4096]
+        self.reconnects += 1
+        self.m_reconnects.labels(**self._labels).inc()
+        log.warning("%s: target failed: %s", self.config.name, self.last_error)
+
+    # --- the loop ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        cfg = self.config
+        runner = await serve(worker_app(self.status, lambda: self.live, self.registry), cfg.http_host, cfg.http_port)
+        log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
+        try:
+            async with aiohttp.ClientSession() as http:
+                while not self.stopping.is_set():
+                    await self._cycle(http)
+        finally:
+            if self._proc is not None:
+                await self._proc.stop(grace=2)
+            await runner.cleanup()
+
+    async def _cycle(self, http: aiohttp.ClientSession) -> None:
+        self._set_state("waiting-for-source")
+        stream_types = await self._wait_for_feed(http)
+        if self.stopping.is_set():
+            return
+        try:
+            key = None
+            if self.config.stream_key_file:
+                key = read_stream_key(self.config.stream_key_file)
+                self.redact.add(key)  # before anything can print it
+            target = push_target(self.config.uri, key)
+        except (KeyError_, UnsafeUri) as e:
+            self._fail(str(e))
+            await self._back_off(0.0)
+            return
+        outcome, uptime, error = await self._push_once(target, needs_silence(self.config.no_audio_mode, stream_types))
+        self.started_at = None
+        if outcome is Outcome.TARGET_FAILED:
+            self._fail(error)
+            await self._back_off(uptime)
+        elif outcome is not Outcome.STOPPED:
+            self.backoff.link_was_up(uptime)
+            log.info("%s: %s", self.config.name, outcome.value)
+            if outcome is Outcome.SOURCE_UNAVAILABLE:
+                await self._sleep(FEED_POLL_SECONDS)
+
+    async def _back_off(self, uptime: float) -> None:
+        self.backoff.link_was_up(uptime)
+        delay = self.backoff.next_delay()
+        self._set_state("backoff")
+        log.info("%s: retrying in %.1f s", self.config.name, delay)
+        await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+    async def _wait_for_feed(self, http: aiohttp.ClientSession) -> list[int] | None:
+        """Poll the feed until it answers 200; return its track types (PMT) when they show."""
+        while not self.stopping.is_set():
+            try:
+                timeout = aiohttp.ClientTimeout(total=5, sock_connect=2)
+                async with http.get(self.config.feed_url, timeout=timeout) as resp:
+                    if resp.status == 200:
+                        data = b""
+                        while len(data) < FEED_PROBE_BYTES and (types := ts_stream_types(data)) is None:
+                            chunk = await resp.content.read(64 * 1024)
+                            if not chunk:
+                                break
+                            data += chunk
+                        else:
+                            return types if len(data) < FEED_PROBE_BYTES else None
+                        # the feed ended while we looked: wait for the next session
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                pass  # not up yet: the ingest starts with us or restarts
+            await self._sleep(FEED_POLL_SECONDS)
+        return None
+
+    async def _push_once(self, target: PushTarget, add_silence: bool) -> tuple[Outcome, float, str]:
+        """One FFmpeg run; returns why it ended, how long the link was up, the (redacted) error."""
+        self._set_state("connecting")
+        argv = push_command(self.config.feed_url, target, add_silence)
+        if add_silence:
+            log.info("%s: the feed has no audio: adding a silent track", self.config.name)
+        self._run_base = self.bytes_sent
+        self._last_byte_at = None
+        proc = FfmpegProcess("push", argv, self.redact, log, on_progress=self._on_progress)
+        self._proc = proc
+        started = time.monotonic()
+        first_byte: float | None = None
+        killed_for: str | None = None
+        await proc.start()
+        try:
+            while proc.running:
+                waiter = asyncio.ensure_future(proc.process.wait())  # type: ignore[union-attr]
+                stop = asyncio.ensure_future(self.stopping.wait())
+                await asyncio.wait({waiter, stop}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if self.stopping.is_set():
+                    await proc.stop(grace=2)
+                    return Outcome.STOPPED, 0.0, ""
+                now = time.monotonic()
+                if self._last_byte_at is not None and first_byte is None:
+                    first_byte = self._last_byte_at
+                if first_byte is None and now - started > CONNECT_SECONDS:
+                    killed_for = f"no data reached the target within {CONNECT_SECONDS:g} s"
+                elif self._last_byte_at is not None and now - self._last_byte_at > STALL_SECONDS:
+                    killed_for = f"the target stopped taking data for {STALL_SECONDS:g} s"
+                if killed_for:
+                    await proc.stop(grace=0.5)  # SIGTERM would only make it wait on the trailer
+                    break
+            rc = await proc.wait()
+        finally:
+            if proc.running:
+                await proc.stop(grace=0.5)
+            self._proc = None
+        uptime = (self._last_byte_at - first_byte) if first_byte and self._last_byte_at else 0.0
+        if killed_for:
+            return Outcome.TARGET_FAILED, uptime, killed_for
+        outcome = classify_exit(rc, proc.tail, self.config.feed_url)
+        error = proc.last_error() or f"ffmpeg exited with code {rc}"
+        return outcome, uptime, error
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="streamops worker push", description="Forward the live feed to one target.")
+    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log FFmpeg's output too (redacted)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    try:
+        config = load_config(args.config)
+    except (ValueError, OSError) as e:
+        print(f"streamops worker push: invalid configuration: {e}", flush=True)
+        return 2
+    pusher = Pusher(config)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, pusher.stopping.set)
+        await pusher.run()
+
+    asyncio.run(run())
+    return 0

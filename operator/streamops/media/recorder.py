@@ -1,0 +1,763 @@
+"""Recorder worker: records a stream's live feed into MP4 videos.
+
+    streamops worker record        (config: env STREAMOPS_RECORDER_CONFIG or --config FILE, JSON)
+
+The feed (offered by the ingest) is an MPEG-TS stream over HTTP: 200 while live, starting on a
+keyframe; 503 while not live; the response ends when the publisher's session ends. Each stretch
+of feed is copied (never transcoded) into a *part*: a fragmented MP4, so a killed FFmpeg or a
+killed recorder keeps everything but the last fragment. A *video* is one or more parts:
+
+- a source gap shorter than `reconnectWindowSeconds` continues the same video (next part);
+  a longer one closes it, and a resumed source opens a new video;
+- a video is full at `maxSegmentSeconds`: its part runs with `-t` = the time left, then the next
+  video starts at once;
+- closing a video finalises it in the background: parts joined by the concat demuxer into
+  `<outputDir>/<name>.mp4` with faststart (moov first), a JSON sidecar `<name>.json`, parts
+  deleted; a video shorter than `minDurationSeconds` is discarded instead (reason kept).
+
+`<outputDir>/.recorder-state.json` (written atomically) holds the video in progress, the videos
+being finalised and what was done, so a recorder killed with SIGKILL and started again picks up
+its parts: it continues the same video if the feed is back within the window, else finalises.
+
+Facts this relies on (FFmpeg 5.1): FFmpeg exits 0 when its input ends, so an exit is a drop
+unless the part reached its `-t`; a part cut short by SIGKILL ends in a partial fragment that
+makes the concat demuxer stop early *with exit code 0* (so joined durations are checked) and
+that a `-fflags +discardcorrupt -c copy` remux repairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+import ffmpeg as ffmpeg_python
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pydantic import Field, PlainSerializer, field_validator
+
+from streamops.api.common import KubeModel
+from streamops.media.ffmpeg import (
+    FFPROBE,
+    RW_TIMEOUT_US,
+    FfmpegProcess,
+    Progress,
+    Redactor,
+    command,
+    protocol_whitelist,
+)
+from streamops.media.worker_http import serve, worker_app
+
+log = logging.getLogger("streamops.recorder")
+
+CONFIG_ENV = "STREAMOPS_RECORDER_CONFIG"
+STATE_FILE = ".recorder-state.json"
+PARTS_DIR = ".parts"
+FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
+FEED_POLL_SECONDS = 0.2  # how often a waiting recorder asks the feed; bounds the start latency
+FEED_PROBE_TIMEOUT_SECONDS = 2.0
+# The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
+# packets, so FFmpeg's default 5 s of analysis would only delay the first bytes on disk.
+ANALYZE_DURATION_US = 500_000
+PROBE_SIZE_BYTES = 1_000_000
+SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
+JOIN_TOLERANCE_SECONDS = 1.0  # a joined video this much shorter than its parts lost some: repair
+EMPTY_PART_BACKOFF_SECONDS = 1.0  # the feed says live but FFmpeg got nothing: don't spin
+STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fragment)
+FRAGMENTED_MP4 = "frag_keyframe+empty_moov+default_base_moof"
+
+Phase = Literal["waiting", "recording", "reconnecting", "stopped"]
+PartOutcome = Literal["stopped", "split", "drop"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC to the second, as Kubernetes writes times: 2026-11-22T08:15:03Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UtcSeconds = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="json")]
+
+
+class RecorderConfig(KubeModel):
+    """What the operator puts in STREAMOPS_RECORDER_CONFIG."""
+
+    feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
+    output_dir: str = Field(description="Directory for videos, sidecars, parts and the state file.")
+    title: str = Field(default="", description="The stream's title (used in video titles).")
+    reconnect_window_seconds: float = Field(default=10, ge=0)
+    max_segment_seconds: float = Field(default=14400, ge=1)
+    min_duration_seconds: float = Field(default=10, ge=0)
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("feed_url")
+    @classmethod
+    def _plain_http(cls, url: str) -> str:
+        protocol_whitelist(url, ("http",))  # raises UnsafeUri (a ValueError) for anything else
+        return url
+
+
+# --- state (the on-disk truth: what a restarted recorder continues from) ---
+
+
+class PartState(KubeModel):
+    file: str = Field(description="File name inside the parts directory.")
+    seconds: float = 0.0
+    closed: bool = Field(default=False, description="Its FFmpeg ended by itself or on SIGTERM (trailer written).")
+
+
+class VideoState(KubeModel):
+    name: str = Field(description="File name stem of the final video.")
+    started_at: datetime
+    last_data_at: datetime | None = None
+    parts: list[PartState] = Field(default_factory=list)
+    ffmpeg_pid: int | None = None
+
+
+class VideoInfo(KubeModel):
+    """A finalised video: what /status lists and the sidecar holds."""
+
+    title: str
+    path: str
+    duration_seconds: float
+    size_bytes: int
+    started_at: UtcSeconds
+    ended_at: UtcSeconds
+
+
+class Discarded(KubeModel):
+    reason: str
+    duration_seconds: float
+    at: UtcSeconds
+
+
+class RecorderState(KubeModel):
+    started_at: UtcSeconds | None = None
+    ended_at: UtcSeconds | None = None
+    stopped: bool = False
+    current: VideoState | None = None
+    closing: list[VideoState] = Field(default_factory=list)
+    videos: list[VideoInfo] = Field(default_factory=list)
+    discarded: list[Discarded] = Field(default_factory=list)
+
+
+# --- decisions (pure) ---
+
+
+def after_gap(gap_seconds: float, window_seconds: float) -> Literal["continue", "new"]:
+    """A source gap shorter than the reconnect window continues the video; longer starts a new one."""
+    return "continue" if gap_seconds < window_seconds else "new"
+
+
+def reconnect_deadline(last_data_at: datetime, window_seconds: float) -> datetime:
+    return last_data_at + timedelta(seconds=window_seconds)
+
+
+def part_time_limit(video_seconds: float, max_segment_seconds: float) -> float:
+    """How long the next part of a video may record (its `-t`)."""
+    return max(0.0, max_segment_seconds - video_seconds)
+
+
+def video_is_full(video_seconds: float, max_segment_seconds: float) -> bool:
+    return part_time_limit(video_seconds, max_segment_seconds) < SPLIT_TOLERANCE_SECONDS
+
+
+def part_outcome(part_seconds: float, time_limit: float, stop_requested: bool) -> PartOutcome:
+    """Why a part ended. FFmpeg exits 0 on input EOF too, so only a part that reached its time
+    limit is a split; anything else that was not our stop is a source drop."""
+    if stop_requested:
+        return "stopped"
+    if part_seconds >= time_limit - SPLIT_TOLERANCE_SECONDS:
+        return "split"
+    return "drop"
+
+
+def discard_reason(duration_seconds: float, min_duration_seconds: float) -> str | None:
+    if duration_seconds < min_duration_seconds:
+        return f"recorded {duration_seconds:.1f} s, shorter than minDurationSeconds ({min_duration_seconds:g} s)"
+    return None
+
+
+def video_title(stream_title: str, ended_at: datetime) -> str:
+    """The hosted API's pattern: Stream Record: {title}, {recording end time UTC}."""
+    return f"Stream Record: {stream_title}, {ended_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def video_name(started_at: datetime, taken: Iterable[str]) -> str:
+    """A file name stem for a video starting at `started_at`, unique among `taken`."""
+    stem = f"record-{started_at.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    used = set(taken)
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def part_name(video: str, existing: Sequence[str]) -> str:
+    """The next part's file name: numbered after the highest existing one (removed parts leave gaps)."""
+    numbers = [int(p.rsplit(".", 2)[-2]) for p in existing if p.rsplit(".", 2)[-2].isdigit()]
+    return f"{video}.{max(numbers, default=0) + 1:03d}.mp4"
+
+
+def concat_list(part_files: Sequence[str]) -> str:
+    """An ffconcat script for part files in the script's own directory (safe names only)."""
+    lines = ["ffconcat version 1.0"]
+    for f in part_files:
+        if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
+            raise ValueError(f"unsafe part file name {f!r}")
+        lines.append(f"file '{f}'")
+    return "\n".join(lines) + "\n"
+
+
+def recorded_seconds(videos: Sequence[VideoInfo], open_videos: Sequence[VideoState], live_part_seconds: float) -> float:
+    """Seconds recorded so far: finished videos, videos in progress or being finalised, the running part."""
+    done = sum(v.duration_seconds for v in videos)
+    pending = sum(p.seconds for v in open_videos for p in v.parts)
+    return round(done + pending + live_part_seconds, 3)
+
+
+# --- FFmpeg command lines (pure) ---
+
+
+def part_command(feed_url: str, part_path: str, time_limit: float) -> list[str]:
+    """Copy the feed into one fragmented-MP4 part, for at most `time_limit` seconds."""
+    source = ffmpeg_python.input(
+        feed_url,
+        protocol_whitelist=FEED_PROTOCOLS,
+        rw_timeout=RW_TIMEOUT_US,
+        analyzeduration=ANALYZE_DURATION_US,
+        probesize=PROBE_SIZE_BYTES,
+    )
+    out = ffmpeg_python.output(
+        source["v:0?"],
+        source["a:0?"],
+        part_path,
+        c="copy",
+        t=f"{time_limit:.3f}",
+        movflags=FRAGMENTED_MP4,
+        f="mp4",
+        **{"bsf:a": "aac_adtstoasc"},  # ADTS (MPEG-TS) AAC → MP4's AudioSpecificConfig
+    )
+    return command(out)
+
+
+def repair_command(src: str, dst: str) -> list[str]:
+    """Remux a part, dropping the partial sample a killed FFmpeg left at its end."""
+    source = ffmpeg_python.input(src, protocol_whitelist="file", fflags="+discardcorrupt")
+    out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags=FRAGMENTED_MP4, f="mp4")
+    return command(out, progress=False, loglevel="warning")
+
+
+def join_command(list_path: str, dst: str) -> list[str]:
+    """Join parts (concat demuxer, copy) into a progressive MP4 with the moov in front."""
+    source = ffmpeg_python.input(list_path, f="concat", safe=1, protocol_whitelist="file")
+    out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags="+faststart", f="mp4")
+    return command(out, progress=False, loglevel="warning")
+
+
+# --- files ---
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write-then-rename (fsynced): a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+async def probe_duration(path: Path) -> float | None:
+    """The container duration ffprobe reports, None when the file is not readable media."""
+    proc = await asyncio.create_subprocess_exec(
+        FFPROBE,
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-show_entries",
+        "format=duration",
+        "-of",
+        "default=nw=1:nk=1",
+        str(path),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    try:
+        return float(out.decode().strip())
+    except ValueError:
+        return None
+
+
+def orphan_ffmpeg_alive(pid: int, part_file: str) -> bool:
+    """Is `pid` still our FFmpeg writing `part_file` (left behind by a killed recorder)?"""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(arg.endswith(part_file.encode()) for arg in cmdline)
+
+
+# --- the worker ---
+
+
+class Recorder:
+    def __init__(self, config: RecorderConfig, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.clock = clock
+        self.out_dir = Path(config.output_dir)
+        self.parts_dir = self.out_dir / PARTS_DIR
+        self.state_path = self.out_dir / STATE_FILE
+        self.state = RecorderState()
+        self.phase: Phase = "waiting"
+        self.last_error = ""
+        self.live_part_seconds = 0.0  # progress of the part being written (not yet in the state)
+        query = urlsplit(config.feed_url).query
+        self.redact = Redactor([query] if query else [])  # a token in the feed URL never leaves
+        self.stop_requested = asyncio.Event()
+        self.exit_requested = asyncio.Event()  # SIGTERM/SIGINT: stop, then the process exits
+        self.stopped = asyncio.Event()
+        self._finalise_lock = asyncio.Lock()
+        self._finalising: set[asyncio.Task[None]] = set()
+        self._last_save = 0.0
+
+        self.registry = CollectorRegistry()
+        recording = Gauge("streamops_recorder_recording", "1 while a video is open", registry=self.registry)
+        recording.set_function(lambda: 1 if self.recording else 0)
+        recorded = Gauge("streamops_recorder_recorded_seconds", "seconds recorded", registry=self.registry)
+        recorded.set_function(self._recorded_seconds)
+        self.m_parts = Counter("streamops_recorder_parts", "parts started", registry=self.registry)
+        self.m_drops = Counter("streamops_recorder_source_drops", "feed ended mid-video", registry=self.registry)
+        self.m_videos = Counter("streamops_recorder_videos", "videos finalised", registry=self.registry)
+        self.m_discarded = Counter("streamops_recorder_discarded", "videos discarded", registry=self.registry)
+        self.m_errors = Counter("streamops_recorder_errors", "failed finalisations", registry=self.registry)
+
+    # -- telemetry --
+
+    def status(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "state": self.phase,
+            "recording": self.recording,
+            "startedAt": iso(s.started_at) if s.started_at else None,
+            "endedAt": iso(s.ended_at) if s.ended_at else None,
+            "duration": self._recorded_seconds(),
+            "videos": [v.model_dump(by_alias=True, mode="json") for v in s.videos],
+            "discarded": [d.model_dump(by_alias=True, mode="json") for d in s.discarded],
+            "lastError": self.last_error or None,
+        }
+
+    def _recorded_seconds(self) -> float:
+        return recorded_seconds(self.state.videos, self._open_videos(), self.live_part_seconds)
+
+    @property
+    def recording(self) -> bool:
+        return self.phase in ("recording", "reconnecting")
+
+    def ready(self) -> bool:
+        return self.phase == "recording"
+
+    def app(self) -> web.Application:
+        app = worker_app(self.status, self.ready, self.registry)
+
+        async def stop(_: web.Request) -> web.Response:
+            self.stop_requested.set()
+            await self.stopped.wait()
+            return web.json_response(self.status())
+
+        app.router.add_post("/stop", stop)
+        return app
+
+    def request_exit(self) -> None:
+        self.exit_requested.set()
+        self.stop_requested.set()
+
+    def _open_videos(self) -> list[VideoState]:
+        return [*self.state.closing, *([self.state.current] if self.state.current else [])]
+
+    def _error(self, message: str) -> None:
+        self.last_error = self.redact(message)
+        log.warning("%s", self.last_error)
+
+    # -- state file --
+
+    def _save(self) -> None:
+        write_atomically(self.state_path, self.state.model_dump_json(by_alias=True, indent=1))
+        self._last_save = time.monotonic()
+
+    def _load(self) -> None:
+        try:
+            self.state = RecorderState.model_validate_json(self.state_path.read_text())
+        except FileNotFoundError:
+            self.state = RecorderState()
+        except ValueError as e:
+            # Unreadable state must not stop recording; the parts stay on disk for a human.
+            self._error(f"state file unreadable, starting afresh: {e}")
+            self.state = RecorderState()
+
+    # -- main loop --
+
+    async def run(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.parts_dir.mkdir(exist_ok=True)
+        self._load()
+        if not self.state.stopped:
+            await self._recover()
+            try:
+                await self._record_until_stopped()
+            finally:
+                if self.state.current is not None:
+                    self._close_video()
+        while self._finalising:  # finishing a video may not be cut short by the stop
+            await asyncio.gather(*list(self._finalising), return_exceptions=True)
+        if not self.state.stopped:
+            self.state.stopped, self.state.ended_at = True, self.clock()
+            self._save()
+        self.phase = "stopped"
+        self.live_part_seconds = 0.0
+        self.stopped.set()
+        log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))
+
+    async def _recover(self) -> None:
+        """Pick up what a previous run left: orphan FFmpeg, videos to finalise, the video in progress."""
+        for video in self._open_videos():
+            if video.ffmpeg_pid and video.parts and orphan_ffmpeg_alive(video.ffmpeg_pid, video.parts[-1].file):
+                # Two writers on one part would corrupt it; a truncated part is repaired at finalisation.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(video.ffmpeg_pid, signal.SIGKILL)
+            video.ffmpeg_pid = None
+            paths = [self.parts_dir / p.file for p in video.parts]
+            mtimes = [path.stat().st_mtime for path in paths if path.exists()]
+            if mtimes:
+                newest = datetime.fromtimestamp(max(mtimes), UTC)
+                video.last_data_at = max(video.last_data_at or newest, newest)
+        for video in list(self.state.closing):
+            self._finalise_later(video)
+        current = self.state.current
+        if current is not None:
+            gap = (self.clock() - (current.last_data_at or current.started_at)).total_seconds()
+            log.info("found video %s in progress (%d parts, source gap %.1f s)", current.name, len(current.parts), gap)
+            if after_gap(gap, self.config.reconnect_window_seconds) == "new":
+                self._close_video()
+        self._save()
+
+    async def _record_until_stopped(self) -> None:
+        window = self.config.reconnect_window_seconds
+        while not self.stop_requested.is_set():
+            video = self.state.current
+            if video is None:
+                if not await self._wait_for_feed(deadline=None, phase="waiting"):
+                    return
+                video = self._open_video()
+            elif video_is_full(self._video_seconds(video), self.config.max_segment_seconds):
+                self._close_video()
+                continue
+            else:
+                deadline = reconnect_deadline(video.last_data_at or video.started_at, window)
+                if not await self._wait_for_feed(deadline, phase="reconnecting"):
+                    if not self.stop_requested.is_set():
+                        log.info("source gone for %g s or more: closing %s", window, video.name)
+                        self._close_video()
+                    continue
+            outcome = await self._record_part(video)
+            if outcome == "split":
+                log.info("%s reached maxSegmentSeconds (%g s)", video.name, self.config.max_segment_seconds)
+                self._close_video()
+            elif outcome == "drop":
+                self.m_drops.inc()
+                if self.state.current is not None:
+                    log.info("source dropped: waiting up to %g s to continue %s", window, video.name)
+
+    async def _wait_for_feed(self, deadline: datetime | None, phase: Phase) -> bool:
+        """Poll the feed until it answers 200 (True), or until `deadline` or a stop (False).
+        `phase` is what /status says once the feed turns out not to be there."""
+        timeout = aiohttp.ClientTimeout(total=FEED_PROBE_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(force_close=True)) as http:
+            while not self.stop_requested.is_set():
+                try:
+                    async with http.get(self.config.feed_url) as response:
+                        response.close()  # we only asked whether it is live; FFmpeg reads the media
+                        if response.status == 200:
+                            return True
+                except (aiohttp.ClientError, TimeoutError):
+                    pass  # not there yet (refused, reset): just like 503
+                self.phase = phase
+                pause = FEED_POLL_SECONDS
+                if deadline is not None:
+                    left = (deadline - self.clock()).total_seconds()
+                    if left <= 0:
+                        return False
+                    pause = min(pause, left)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_requested.wait(), pause)
+        return False
+
+    def _open_video(self) -> VideoState:
+        now = self.clock()
+        taken = [Path(v.path).stem for v in self.state.videos] + [v.name for v in self._open_videos()]
+        taken += [p.stem for p in self.out_dir.glob("*.mp4")]
+        video = VideoState(name=video_name(now, taken), started_at=now)
+        self.state.current = video
+        log.info("new video %s", video.name)
+        return video
+
+    def _video_seconds(self, video: VideoState) -> float:
+        return sum(p.seconds for p in video.parts)
+
+    async def _record_part(self, video: VideoState) -> PartOutcome:
+        limit = part_time_limit(self._video_seconds(video), self.config.max_segment_seconds)
+        part = PartState(file=part_name(video.name, [p.file for p in video.parts]))
+        part_path = self.parts_dir / part.file
+        video.parts.append(part)
+        self.live_part_seconds = 0.0
+
+        def on_progress(progress: Progress) -> None:
+            seconds = progress.out_time_us / 1e6
+            if progress.total_size <= 0 or seconds <= self.live_part_seconds:
+                return  # nothing on disk yet, or no new media since the last report
+            self.live_part_seconds = seconds
+            video.last_data_at = self.clock()
+            if self.phase != "recording":
+                self.phase = "recording"
+                self.state.started_at = self.state.started_at or video.started_at
+                log.info("recording %s (part %s)", video.name, part.file)
+            if time.monotonic() - self._last_save >= STATE_SAVE_INTERVAL_SECONDS:
+                part.seconds = self.live_part_seconds
+                self._save()
+
+        ffmpeg = FfmpegProcess("record", part_command(self.config.feed_url, str(part_path), limit), self.redact, log)
+        ffmpeg.on_progress = on_progress
+        await ffmpeg.start()
+        self.m_parts.inc()
+        video.ffmpeg_pid = ffmpeg.pid
+        self._save()  # before any byte lands: a restart must know this part exists
+
+        exited = asyncio.ensure_future(ffmpeg.wait())
+        stop = asyncio.ensure_future(self.stop_requested.wait())
+        try:
+            await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not exited.done():
+                await ffmpeg.stop()  # SIGTERM: FFmpeg writes its last fragment
+            rc = await exited
+
+        part.seconds = max(part.seconds, self.live_part_seconds)
+        part.closed = rc >= 0  # killed by a signal (negative) may have left a partial fragment
+        video.ffmpeg_pid = None
+        self.live_part_seconds = 0.0
+        stopping = self.stop_requested.is_set()
+        if part.seconds <= 0 or file_size(part_path) == 0:
+            video.parts.remove(part)
+            part_path.unlink(missing_ok=True)
+            if not stopping:
+                self._error(f"feed gave no media: {ffmpeg.last_error() or f'ffmpeg exited {rc}'}")
+            if not video.parts and self.state.current is video:
+                self.state.current = None  # nothing recorded: not a video
+            self._save()
+            if not stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_requested.wait(), EMPTY_PART_BACKOFF_SECONDS)
+            return "stopped" if stopping else "drop"
+        self._save()
+        outcome = part_outcome(part.seconds, limit, stopping)
+        if outcome == "drop" and rc != 0:
+            self._error(f"feed failed: {ffmpeg.last_error() or f'ffmpeg exited {rc}'}")
+        return outcome
+
+    # -- finalisation --
+
+    def _close_video(self) -> None:
+        video = self.state.current
+        if video is None:
+            return
+        self.state.current = None
+        self.state.closing.append(video)
+        self._save()
+        self._finalise_later(video)
+
+    def _finalise_later(self, video: VideoState) -> None:
+        task = asyncio.create_task(self._finalise(video))
+        self._finalising.add(task)
+        task.add_done_callback(self._finalising.discard)
+
+    async def _finalise(self, video: VideoState) -> None:
+        async with self._finalise_lock:  # one join at a time, in order
+            try:
+                await self._finalise_video(video)
+            except Exception as e:  # keep recording; the parts stay for the next start to retry
+                self.m_errors.inc()
+                self._error(f"finalising {video.name} failed: {e}")
+                log.exception("finalising %s", video.name)
+
+    async def _finalise_video(self, video: VideoState) -> None:
+        parts = [p for p in video.parts if file_size(self.parts_dir / p.file) > 0]
+        for part in parts:
+            if not part.closed:
+                await self._repair(part)
+        durations: list[float] = []
+        for part in list(parts):
+            seconds = await probe_duration(self.parts_dir / part.file)
+            if seconds is None and part.closed:  # closed but unreadable after all: try a remux
+                await self._repair(part)
+                seconds = await probe_duration(self.parts_dir / part.file)
+            if not seconds:
+                self._error(f"{part.file} holds no readable media: left out of {video.name}")
+                parts.remove(part)
+                continue
+            part.seconds = seconds
+            durations.append(seconds)
+        total = sum(durations)
+        ended_at = video.last_data_at or self.clock()
+
+        reason = discard_reason(total, self.config.min_duration_seconds) if parts else "no readable media recorded"
+        if reason is not None:
+            log.warning("%s: %s", video.name, reason)
+            self.state.discarded.append(Discarded(reason=reason, duration_seconds=round(total, 3), at=ended_at))
+            self.m_discarded.inc()
+            self._forget(video)
+            return
+
+        final = self.out_dir / f"{video.name}.mp4"
+        joined = await self._join(video.name, parts)
+        seconds = await probe_duration(joined)
+        if seconds is None or seconds < total - JOIN_TOLERANCE_SECONDS:
+            # The concat demuxer stops at a damaged sample and still exits 0: remux every part, join again.
+            log.warning("%s: joined %.1f s of %.1f s, repairing parts", video.name, seconds or 0, total)
+            for part in parts:
+                await self._repair(part)
+            joined = await self._join(video.name, parts)
+            seconds = await probe_duration(joined)
+            if seconds is None:
+                raise RuntimeError("joined file is not readable")
+        os.replace(joined, final)
+        info = VideoInfo(
+            title=video_title(self.config.title, ended_at),
+            path=str(final),
+            duration_seconds=round(seconds, 3),
+            size_bytes=file_size(final),
+            started_at=video.started_at,
+            ended_at=ended_at,
+        )
+        write_atomically(final.with_suffix(".json"), info.model_dump_json(by_alias=True, indent=2) + "\n")
+        self.state.videos.append(info)
+        self.m_videos.inc()
+        log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))
+        self._forget(video)
+
+    def _forget(self, video: VideoState) -> None:
+        """The video is done with (finalised or discarded): drop it from the state, then its parts."""
+        self.state.closing = [v for v in self.state.closing if v is not video]
+        self._save()
+        for part in video.parts:
+            (self.parts_dir / part.file).unlink(missing_ok=True)
+        (self.parts_dir / f"{video.name}.ffconcat").unlink(missing_ok=True)
+
+    async def _join(self, name: str, parts: Sequence[PartState]) -> Path:
+        list_path = self.parts_dir / f"{name}.ffconcat"
+        list_path.write_text(concat_list([p.file for p in parts]))
+        joined = self.out_dir / f".{name}.joining.mp4"  # hidden until complete
+        await self._ffmpeg("join", join_command(str(list_path), str(joined)))
+        return joined
+
+    async def _repair(self, part: PartState) -> None:
+        path = self.parts_dir / part.file
+        fixed = path.with_name(f"{path.stem}.fixed.mp4")
+        if await self._ffmpeg("repair", repair_command(str(path), str(fixed))) == 0 and file_size(fixed) > 0:
+            os.replace(fixed, path)
+            part.closed = True
+            self._save()
+        else:
+            fixed.unlink(missing_ok=True)
+
+    async def _ffmpeg(self, name: str, argv: list[str]) -> int:
+        proc = await FfmpegProcess(name, argv, self.redact, log).start()
+        rc = await proc.wait()
+        if rc != 0:
+            self._error(f"{name}: {proc.last_error() or f'ffmpeg exited {rc}'}")
+        return rc
+
+
+# --- process ---
+
+
+def load_config(path: str | None) -> RecorderConfig:
+    if path:
+        return RecorderConfig.model_validate_json(Path(path).read_text())
+    if CONFIG_ENV not in os.environ:
+        raise SystemExit(f"no configuration: pass --config FILE or set {CONFIG_ENV}")
+    return RecorderConfig.model_validate_json(os.environ[CONFIG_ENV])
+
+
+async def run_worker(config: RecorderConfig) -> int:
+    recorder = Recorder(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, recorder.request_exit)
+    recording = asyncio.create_task(recorder.run())  # first: the feed is read before HTTP is up
+    runner = await serve(recorder.app(), config.http_host, config.http_port)
+    try:
+        # After POST /stop the worker keeps serving /status until it is terminated.
+        exit_requested = asyncio.ensure_future(recorder.exit_requested.wait())
+        await asyncio.wait({recording, exit_requested}, return_when=asyncio.FIRST_COMPLETED)
+        if recording.done() and recording.exception() is not None:
+            exit_requested.cancel()
+            log.error("recorder failed", exc_info=recording.exception())
+            return 1
+        await exit_requested
+        await recording
+        return 0
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="streamops worker record")
+    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    try:
+        config = load_config(args.config)
+    except ValueError as e:
+        print(f"invalid recorder configuration: {e}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_worker(config))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,12 +36,12 @@ crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
 lint: venv ## ruff lint + format check
-	$(VENV)/bin/ruff check operator tests hack
-	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/ruff check operator tests hack bench
+	$(VENV)/bin/ruff format --check operator tests hack bench
 
 format: venv ## ruff format + autofix
-	$(VENV)/bin/ruff format operator tests hack
-	$(VENV)/bin/ruff check --fix operator tests hack
+	$(VENV)/bin/ruff format operator tests hack bench
+	$(VENV)/bin/ruff check --fix operator tests hack bench
 
 test: deps venv kube lint crds-check ## everything: lint, unit and cluster tests on a real API server
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -3,14 +3,7 @@ synthetic publisher, with real peers (tests/media/peers.py). Every process is st
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,107 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import free_port, wait_for
+from workers import Ingest, Worker, http_get, http_json
 
-
-def http_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=3) as r:
-        return json.loads(r.read())
-
-
-def http_get(url: str, timeout: float = 3) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-class Worker:
-    """A `streamops worker <kind>` process with a JSON config, logs in a file."""
-
-    def __init__(self, kind: str, config: dict[str, Any], workdir: Path, http_port: int) -> None:
-        self.kind, self.config, self.workdir, self.http_port = kind, config, workdir, http_port
-        self.config_path = workdir / f"{kind}.json"
-        self.log_path = workdir / f"{kind}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self) -> Worker:
-        self.config_path.write_text(json.dumps(self.config))
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamops", "worker", self.kind, "--config", str(self.config_path), "-v"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(self._healthy, timeout=15)
-        return self
-
-    def _healthy(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"{self.kind} worker exited {self.process.returncode}:\n{self.logs()[-3000:]}")
-        try:
-            return http_get(self.http + "/healthz", timeout=1)[0] == 200
-        except OSError:
-            return False
-
-    def status(self) -> dict[str, Any]:
-        return http_json(self.http + "/status")
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        os.killpg(self.process.pid, sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(timeout=5)
-        finally:
-            # FFmpeg children are in their own sessions: make sure none outlives the worker.
-            subprocess.run(["pkill", "-KILL", "-f", str(self.workdir)], check=False)
-
-
-class Ingest(Worker):
-    KEY = "test-key-0123456789abcdef"
-
-    def __init__(self, workdir: Path, **overrides: Any) -> None:
-        self.ports = {"rtmp": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
-        key_file = workdir / "stream-key"
-        key_file.write_text(self.KEY + "\n")
-        config: dict[str, Any] = {
-            "stream": "cam",
-            "source": {"push": {"protocols": ["rtmp", "srt"]}},
-            "ports": self.ports,
-            "mediaDir": str(workdir / "media"),
-            "streamKeyFile": str(key_file),
-            "bindAddress": "127.0.0.1",
-            "screenshots": {"intervalSeconds": 2},
-        }
-        config.update(overrides)
-        super().__init__("ingest", config, workdir, self.ports["http"])
-
-    def rtmp_url(self, key: str | None = None) -> str:
-        return f"rtmp://127.0.0.1:{self.ports['rtmp']}/live/{key or self.KEY}"
-
-    def srt_url(self, key: str | None = None) -> str:
-        return f"srt://127.0.0.1:{self.ports['srt']}?mode=caller&passphrase={key or self.KEY}"
-
-    @property
-    def feed_url(self) -> str:
-        return self.http + "/feed"
-
-    def wait_live(self, timeout: float = 15) -> dict[str, Any]:
-        return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout)
+__all__ = ["Ingest", "Worker", "http_get", "http_json"]
 
 
 @pytest.fixture
@@ -141,7 +36,3 @@ def ingest_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def ingest(ingest_factory: Any) -> Ingest:
     return ingest_factory()
-
-
-def elapsed_since(t0: float) -> float:
-    return time.monotonic() - t0

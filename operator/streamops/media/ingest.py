@@ -183,7 +183,7 @@ def master_playlist(config: IngestConfig, source_width: int | None, source_heigh
 
 
 # Probing only as long as needed: the live flag must follow the first packet within 2 s.
-FAST_PROBE = {"analyzeduration": 1_000_000, "probesize": 1_000_000, "fflags": "+nobuffer"}
+FAST_PROBE = {"analyzeduration": 100_000, "probesize": 1_000_000, "fflags": "+nobuffer"}
 
 
 def rtmp_listen_input(port: int) -> tuple[str, dict[str, Any]]:

@@ -9,15 +9,15 @@ never touches the ingest or the other pushers. The loop:
     live/connecting --FFmpeg exits 0 (the feed ended)--> waiting-for-source   (no penalty)
     live/connecting --target refused/failed/stalled--> backoff --delay--> waiting-for-source
 
-The stream key (a mounted Secret file) is read again at every connect and never leaves the
-process: FFmpeg's output is redacted before it reaches the log, /status or lastError.
+The stream key (a mounted Secret file) is read again at every connect and handed to FFmpeg only:
+its command line and output are redacted before they reach the log, /status or lastError.
 
 Facts measured on Debian's FFmpeg 5.1 that shape the command:
 - `-rw_timeout` on an rtmp output makes a frozen target (accepts TCP, never answers, or stops
   reading) fail with "Connection timed out"; a frozen SRT peer fails by itself within ≈5 s.
-- A target that stops reading is only noticed once the socket buffers are full (≈20 s at
-  4 Mbit/s on loopback), and the trailer then waits for two more timeouts: the watchdog here
-  kills FFmpeg once no byte has gone out for STALL_SECONDS instead.
+- A target that stops reading is only noticed once the socket buffers are full (≈9 s of a
+  4.4 Mbit/s stream on loopback); FFmpeg then waits on the trailer and the close for two more
+  timeouts (≈24 s in all), so the watchdog here kills it once nothing went out for STALL_SECONDS.
 - libsrt does not percent-decode `streamid=` in the URL (it sends "%23" as is, and turns "+" into
   a space); its `-srt_streamid` option carries any key byte for byte, so the key goes there.
 """
@@ -34,6 +34,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -113,10 +114,7 @@ class PusherConfig(KubeModel):
     @field_validator("uri")
     @classmethod
     def _target_is_safe(cls, uri: str) -> str:
-        check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
-        if uri.startswith("srt://") and "?" not in uri.partition("://")[2].split("/", 1)[0] + "?":
-            pass  # host:port is checked by FFmpeg itself
-        return uri
+        return check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
 
     @model_validator(mode="after")
     def _one_place_for_the_key(self) -> PusherConfig:
@@ -143,7 +141,7 @@ def load_config(path: str | None, env: str = CONFIG_ENV) -> PusherConfig:
 # --- pure decisions ------------------------------------------------------------------------------
 
 
-class KeyError_(ValueError):  # noqa: N801 - not the builtin KeyError
+class StreamKeyError(ValueError):
     """The stream key file is missing, empty or holds something that cannot be a key."""
 
 
@@ -152,17 +150,17 @@ def read_stream_key(path: str) -> str:
     try:
         key = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
-        raise KeyError_(f"cannot read the stream key file {path}: {type(e).__name__}") from None
+        raise StreamKeyError(f"cannot read the stream key file {path}: {type(e).__name__}") from None
     if not key:
-        raise KeyError_(f"the stream key file {path} is empty")
+        raise StreamKeyError(f"the stream key file {path} is empty")
     return key
 
 
 def check_stream_key(key: str, scheme: str) -> str:
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
-        raise KeyError_("the stream key contains whitespace or control characters")
+        raise StreamKeyError("the stream key contains whitespace or control characters")
     if len(key.encode()) > MAX_KEY_LENGTH[scheme]:
-        raise KeyError_(f"the stream key is longer than {MAX_KEY_LENGTH[scheme]} bytes")
+        raise StreamKeyError(f"the stream key is longer than {MAX_KEY_LENGTH[scheme]} bytes")
     return key
 
 
@@ -189,7 +187,8 @@ def push_target(uri: str, key: str | None) -> PushTarget:
         if scheme == "srt":
             options["srt_streamid"] = key
         else:
-            url = f"{uri.rstrip('/')}/{key}"
+            base, sep, query = uri.partition("?")  # an app-level query stays at the end
+            url = f"{base.rstrip('/')}/{key}{sep}{query}"
             whitelist_for(url, PUSH_TARGET_SCHEMES)  # the key must not turn it into something else
     return PushTarget(url=url, options=options, format=FORMAT_BY_SCHEME[scheme], whitelist=whitelist)
 
@@ -205,6 +204,7 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[s
         protocol_whitelist=FEED_PROTOCOLS,
         rw_timeout=RW_TIMEOUT_US,
         analyzeduration=ANALYZE_US,
+        thread_queue_size=512,  # with the silence input it is read in a thread: room for the first burst
     )
     out_opts: dict[str, Any] = {
         "f": target.format,
@@ -266,6 +266,21 @@ def classify_exit(returncode: int, lines: Iterable[str], feed_url: str) -> Outco
     return Outcome.TARGET_FAILED
 
 
+_NOISE = ("Conversion failed!", "Last message repeated", "Exiting normally")
+_ERROR_WORDS = ("error", "failed", "refused", "timed out", "broken pipe", "reset", "invalid", "not found", "denied")
+
+
+def telling_error(lines: Sequence[str], target_uri: str, returncode: int) -> str:
+    """The line of FFmpeg's (redacted) output that says what went wrong: the first error about the
+    target, else the first error at all (the cause, not the "Conversion failed!" that follows)."""
+    useful = [line for line in lines if not any(n in line for n in _NOISE)]
+    errors = [line for line in useful if any(w in line.lower() for w in _ERROR_WORDS)]
+    about_target = [line for line in errors if target_uri.rstrip("/") in line]
+    if about_target or errors:
+        return (about_target or errors)[0]
+    return useful[-1] if useful else f"ffmpeg exited with code {returncode}"
+
+
 # MPEG-TS stream_type values that carry audio (ISO 13818-1, ATSC A/52); 0x06 (PES private data)
 # may be Opus/AC-3 with a descriptor, so it counts as audio: adding silence would drop it.
 AUDIO_STREAM_TYPES = {0x03, 0x04, 0x06, 0x0F, 0x11, 0x1C, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87}
@@ -284,8 +299,8 @@ def _psi_section(packet: bytes) -> bytes | None:
     return packet[start:] if start < TS_PACKET else None
 
 
-def ts_stream_types(data: bytes) -> list[int] | None:
-    """The stream_type of every elementary stream in the first program of an MPEG-TS, from its
+def ts_elementary_streams(data: bytes) -> list[tuple[int, int]] | None:
+    """(stream_type, PID) of every elementary stream in the first program of an MPEG-TS, from its
     PAT and PMT; None until both have been seen (sections are assumed to fit one packet, as
     every muxer writes them for a handful of streams)."""
     pmt_pid: int | None = None
@@ -305,18 +320,33 @@ def ts_stream_types(data: bytes) -> list[int] | None:
                         pmt_pid = ((section[i + 2] & 0x1F) << 8) | section[i + 3]
                         break
             elif pid == pmt_pid and section[0] == 0x02:
-                types = []
+                streams = []
                 i = 12 + (((section[10] & 0x0F) << 8) | section[11])
                 while i + 5 <= end:
-                    types.append(section[i])
+                    streams.append((section[i], ((section[i + 1] & 0x1F) << 8) | section[i + 2]))
                     i += 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
-                return types
+                return streams
     return None
+
+
+def ts_stream_types(data: bytes) -> list[int] | None:
+    streams = ts_elementary_streams(data)
+    return None if streams is None else [stream_type for stream_type, _ in streams]
 
 
 def needs_silence(mode: str, stream_types: Sequence[int] | None) -> bool:
     """silence mode adds a silent track only to a feed known to have none (unknown: forward as is)."""
     return mode == "silence" and stream_types is not None and not AUDIO_STREAM_TYPES.intersection(stream_types)
+
+
+def watchdog(started: float, first_byte: float | None, last_byte: float | None, now: float) -> str | None:
+    """Why a running FFmpeg must be killed as a target failure, or None: nothing reached the target
+    in CONNECT_SECONDS, or a live link sent nothing for STALL_SECONDS (monotonic seconds)."""
+    if first_byte is None:
+        return f"no data reached the target within {CONNECT_SECONDS:g} s" if now - started > CONNECT_SECONDS else None
+    if last_byte is not None and now - last_byte > STALL_SECONDS:
+        return f"the target stopped taking data for {STALL_SECONDS:g} s"
+    return None
 
 
 def is_live(last_byte_at: float | None, now: float, window: float = LIVE_WINDOW_SECONDS) -> bool:
@@ -346,19 +376,15 @@ class Pusher:
         self._proc: FfmpegProcess | None = None
 
         self.registry = CollectorRegistry()
-        labels = {"restream": config.name}
-        self.m_live = Gauge("streamops_pusher_live", "1 while bytes reach the target", [*labels], registry=self.registry)
-        self.m_bytes = Counter(
-            "streamops_pusher_sent_bytes", "bytes pushed to the target", [*labels], registry=self.registry
-        )
+        self._labels = {"restream": config.name}
+        names, reg = list(self._labels), self.registry
+        self.m_live = Gauge("streamops_pusher_live", "1 while bytes reach the target", names, registry=reg)
+        self.m_bytes = Counter("streamops_pusher_sent_bytes", "bytes pushed to the target", names, registry=reg)
         self.m_reconnects = Counter(
-            "streamops_pusher_reconnects", "reconnects after a target failure", [*labels], registry=self.registry
+            "streamops_pusher_reconnects", "reconnects after a target failure", names, registry=reg
         )
-        self.m_state = EnumMetric(
-            "streamops_pusher_state", "pusher state", [*labels], states=list(STATES), registry=self.registry
-        )
-        self.m_live.labels(**labels).set_function(lambda: 1.0 if self.live else 0.0)
-        self._labels = labels
+        self.m_state = EnumMetric("streamops_pusher_state", "pusher state", names, states=list(STATES), registry=reg)
+        self.m_live.labels(**self._labels).set_function(lambda: 1.0 if self.live else 0.0)
 
     # --- telemetry ---------------------------------------------------------------------------------
     @property
@@ -425,7 +451,7 @@ class Pusher:
                 key = read_stream_key(self.config.stream_key_file)
                 self.redact.add(key)  # before anything can print it
             target = push_target(self.config.uri, key)
-        except (KeyError_, UnsafeUri) as e:
+        except (StreamKeyError, UnsafeUri) as e:
             self._fail(str(e))
             await self._back_off(0.0)
             return
@@ -458,15 +484,15 @@ class Pusher:
                 timeout = aiohttp.ClientTimeout(total=5, sock_connect=2)
                 async with http.get(self.config.feed_url, timeout=timeout) as resp:
                     if resp.status == 200:
-                        data = b""
-                        while len(data) < FEED_PROBE_BYTES and (types := ts_stream_types(data)) is None:
-                            chunk = await resp.content.read(64 * 1024)
-                            if not chunk:
-                                break
+                        data, types = b"", None
+                        async for chunk in resp.content.iter_chunked(64 * 1024):
                             data += chunk
-                        else:
-                            return types if len(data) < FEED_PROBE_BYTES else None
-                        # the feed ended while we looked: wait for the next session
+                            types = ts_stream_types(data)
+                            if types is not None or len(data) >= FEED_PROBE_BYTES:
+                                break
+                        if data:
+                            return types  # None: no PMT seen, the tracks are unknown
+                        # 200 and no byte: that session ended while we looked; wait for the next
             except (aiohttp.ClientError, TimeoutError, OSError):
                 pass  # not up yet: the ingest starts with us or restarts
             await self._sleep(FEED_POLL_SECONDS)
@@ -486,36 +512,33 @@ class Pusher:
         first_byte: float | None = None
         killed_for: str | None = None
         await proc.start()
+        assert proc.process is not None
+        exited = asyncio.ensure_future(proc.process.wait())
+        stop = asyncio.ensure_future(self.stopping.wait())
         try:
-            while proc.running:
-                waiter = asyncio.ensure_future(proc.process.wait())  # type: ignore[union-attr]
-                stop = asyncio.ensure_future(self.stopping.wait())
-                await asyncio.wait({waiter, stop}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
-                if self.stopping.is_set():
+            while not exited.done():
+                await asyncio.wait({exited, stop}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                if stop.done():
                     await proc.stop(grace=2)
                     return Outcome.STOPPED, 0.0, ""
                 now = time.monotonic()
-                if self._last_byte_at is not None and first_byte is None:
+                if first_byte is None:
                     first_byte = self._last_byte_at
-                if first_byte is None and now - started > CONNECT_SECONDS:
-                    killed_for = f"no data reached the target within {CONNECT_SECONDS:g} s"
-                elif self._last_byte_at is not None and now - self._last_byte_at > STALL_SECONDS:
-                    killed_for = f"the target stopped taking data for {STALL_SECONDS:g} s"
+                killed_for = watchdog(started, first_byte, self._last_byte_at, now)
                 if killed_for:
-                    await proc.stop(grace=0.5)  # SIGTERM would only make it wait on the trailer
+                    await proc.stop(grace=0.5)  # SIGTERM alone would wait on the trailer
                     break
             rc = await proc.wait()
         finally:
+            stop.cancel()
             if proc.running:
                 await proc.stop(grace=0.5)
             self._proc = None
-        uptime = (self._last_byte_at - first_byte) if first_byte and self._last_byte_at else 0.0
+        uptime = self._last_byte_at - first_byte if first_byte is not None and self._last_byte_at is not None else 0.0
         if killed_for:
             return Outcome.TARGET_FAILED, uptime, killed_for
         outcome = classify_exit(rc, proc.tail, self.config.feed_url)
-        error = proc.last_error() or f"ffmpeg exited with code {rc}"
-        return outcome, uptime, error
+        return outcome, uptime, telling_error(list(proc.tail), self.config.uri, rc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -529,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except (ValueError, OSError) as e:
-        print(f"streamops worker push: invalid configuration: {e}", flush=True)
+        print(f"streamops worker push: invalid configuration: {e}", file=sys.stderr, flush=True)
         return 2
     pusher = Pusher(config)
 

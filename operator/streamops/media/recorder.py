@@ -76,6 +76,7 @@ JOIN_TOLERANCE_SECONDS = 1.0  # a joined video this much shorter than its parts 
 EMPTY_PART_BACKOFF_SECONDS = 1.0  # the feed says live but FFmpeg got nothing: don't spin
 STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fragment)
 FRAGMENTED_MP4 = "frag_keyframe+empty_moov+default_base_moof"
+FRAGMENT_US = 1_000_000  # also cut fragments between keyframes: a crash loses ≤ 1 s, whatever the GOP
 
 Phase = Literal["waiting", "recording", "reconnecting", "stopped"]
 PartOutcome = Literal["stopped", "split", "drop"]
@@ -225,11 +226,11 @@ def concat_list(part_files: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recorded_seconds(videos: Sequence[VideoInfo], open_videos: Sequence[VideoState], live_part_seconds: float) -> float:
-    """Seconds recorded so far: finished videos, videos in progress or being finalised, the running part."""
+def recorded_seconds(videos: Sequence[VideoInfo], open_videos: Sequence[VideoState]) -> float:
+    """Seconds recorded so far: finished videos, and the parts of videos in progress or being finalised."""
     done = sum(v.duration_seconds for v in videos)
     pending = sum(p.seconds for v in open_videos for p in v.parts)
-    return round(done + pending + live_part_seconds, 3)
+    return round(done + pending, 3)
 
 
 # --- FFmpeg command lines (pure) ---
@@ -251,6 +252,8 @@ def part_command(feed_url: str, part_path: str, time_limit: float) -> list[str]:
         c="copy",
         t=f"{time_limit:.3f}",
         movflags=FRAGMENTED_MP4,
+        frag_duration=FRAGMENT_US,
+        flush_packets=1,  # a finished fragment goes to disk now, not when FFmpeg's 32 KiB buffer fills
         f="mp4",
         **{"bsf:a": "aac_adtstoasc"},  # ADTS (MPEG-TS) AAC → MP4's AudioSpecificConfig
     )
@@ -343,7 +346,6 @@ class Recorder:
         self.state = RecorderState()
         self.phase: Phase = "waiting"
         self.last_error = ""
-        self.live_part_seconds = 0.0  # progress of the part being written (not yet in the state)
         query = urlsplit(config.feed_url).query
         self.redact = Redactor([query] if query else [])  # a token in the feed URL never leaves
         self.stop_requested = asyncio.Event()
@@ -380,7 +382,7 @@ class Recorder:
         }
 
     def _recorded_seconds(self) -> float:
-        return recorded_seconds(self.state.videos, self._open_videos(), self.live_part_seconds)
+        return recorded_seconds(self.state.videos, self._open_videos())
 
     @property
     def recording(self) -> bool:
@@ -434,6 +436,7 @@ class Recorder:
         self.parts_dir.mkdir(exist_ok=True)
         self._load()
         if not self.state.stopped:
+            self.state.ended_at = None  # left by a run that ended on SIGTERM: this one is not over
             await self._recover()
             try:
                 await self._record_until_stopped()
@@ -443,10 +446,12 @@ class Recorder:
         while self._finalising:  # finishing a video may not be cut short by the stop
             await asyncio.gather(*list(self._finalising), return_exceptions=True)
         if not self.state.stopped:
-            self.state.stopped, self.state.ended_at = True, self.clock()
+            self.state.ended_at = self.clock()
+            # POST /stop is stop_recording: it sticks across restarts. SIGTERM (pod deleted, node
+            # drained) only ends this process: a replacement recorder records again.
+            self.state.stopped = not self.exit_requested.is_set()
             self._save()
         self.phase = "stopped"
-        self.live_part_seconds = 0.0
         self.stopped.set()
         log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))
 
@@ -455,7 +460,7 @@ class Recorder:
         for video in self._open_videos():
             if video.ffmpeg_pid and video.parts and orphan_ffmpeg_alive(video.ffmpeg_pid, video.parts[-1].file):
                 # Two writers on one part would corrupt it; a truncated part is repaired at finalisation.
-                with contextlib.suppress(ProcessLookupError):
+                with contextlib.suppress(OSError):
                     os.kill(video.ffmpeg_pid, signal.SIGKILL)
             video.ffmpeg_pid = None
             paths = [self.parts_dir / p.file for p in video.parts]
@@ -485,11 +490,13 @@ class Recorder:
                 self._close_video()
                 continue
             else:
-                deadline = reconnect_deadline(video.last_data_at or video.started_at, window)
-                if not await self._wait_for_feed(deadline, phase="reconnecting"):
-                    if not self.stop_requested.is_set():
-                        log.info("source gone for %g s or more: closing %s", window, video.name)
-                        self._close_video()
+                last_data_at = video.last_data_at or video.started_at
+                live = await self._wait_for_feed(reconnect_deadline(last_data_at, window), phase="reconnecting")
+                if self.stop_requested.is_set():
+                    return
+                if not live or after_gap((self.clock() - last_data_at).total_seconds(), window) == "new":
+                    log.info("source gone for %g s or more: closing %s", window, video.name)
+                    self._close_video()
                     continue
             outcome = await self._record_part(video)
             if outcome == "split":
@@ -506,6 +513,8 @@ class Recorder:
         timeout = aiohttp.ClientTimeout(total=FEED_PROBE_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(force_close=True)) as http:
             while not self.stop_requested.is_set():
+                if deadline is not None and self.clock() >= deadline:
+                    return False
                 try:
                     async with http.get(self.config.feed_url) as response:
                         response.close()  # we only asked whether it is live; FFmpeg reads the media
@@ -541,20 +550,18 @@ class Recorder:
         part = PartState(file=part_name(video.name, [p.file for p in video.parts]))
         part_path = self.parts_dir / part.file
         video.parts.append(part)
-        self.live_part_seconds = 0.0
 
         def on_progress(progress: Progress) -> None:
             seconds = progress.out_time_us / 1e6
-            if progress.total_size <= 0 or seconds <= self.live_part_seconds:
+            if progress.total_size <= 0 or seconds <= part.seconds:
                 return  # nothing on disk yet, or no new media since the last report
-            self.live_part_seconds = seconds
+            part.seconds = seconds  # in memory at once (/status), on disk every few seconds
             video.last_data_at = self.clock()
             if self.phase != "recording":
                 self.phase = "recording"
                 self.state.started_at = self.state.started_at or video.started_at
                 log.info("recording %s (part %s)", video.name, part.file)
             if time.monotonic() - self._last_save >= STATE_SAVE_INTERVAL_SECONDS:
-                part.seconds = self.live_part_seconds
                 self._save()
 
         ffmpeg = FfmpegProcess("record", part_command(self.config.feed_url, str(part_path), limit), self.redact, log)
@@ -574,10 +581,8 @@ class Recorder:
                 await ffmpeg.stop()  # SIGTERM: FFmpeg writes its last fragment
             rc = await exited
 
-        part.seconds = max(part.seconds, self.live_part_seconds)
         part.closed = rc >= 0  # killed by a signal (negative) may have left a partial fragment
         video.ffmpeg_pid = None
-        self.live_part_seconds = 0.0
         stopping = self.stop_requested.is_set()
         if part.seconds <= 0 or file_size(part_path) == 0:
             video.parts.remove(part)
@@ -695,6 +700,7 @@ class Recorder:
     async def _repair(self, part: PartState) -> None:
         path = self.parts_dir / part.file
         fixed = path.with_name(f"{path.stem}.fixed.mp4")
+        log.info("repairing %s (its FFmpeg did not finish it)", part.file)
         if await self._ffmpeg("repair", repair_command(str(path), str(fixed))) == 0 and file_size(fixed) > 0:
             os.replace(fixed, path)
             part.closed = True
@@ -753,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
-    except ValueError as e:
+    except (OSError, ValueError) as e:
         print(f"invalid recorder configuration: {e}", file=sys.stderr)
         return 2
     return asyncio.run(run_worker(config))

@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""`make bench-media`: the media workers measured side by side with nginx-rtmp doing the same job,
+on this machine, in the same run. Writes bench/results/media.md.
+
+Measured (median of --runs runs where a run is cheap):
+- publish → first HLS segment on disk (streamops ingest, fMP4+TS) vs nginx-rtmp (hls on);
+- publish → /status live (streamops) vs publish → nginx-rtmp's /stat lists the publisher;
+- recorder start → first recorded bytes on disk, on a live feed (no peer: the hosted platform
+  documents 3–7 s);
+- added latency of a push hop: the same frames (matched by their coded bytes) timed where the
+  publisher emits them and where the target serves them, through streamops (ingest → pusher →
+  target) and through nginx-rtmp (nginx → push → target), each minus a direct publish to the target;
+- CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), and
+  pusher vs nginx-rtmp relaying with push.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers import NginxRtmp, Publisher, free_port, proc_cpu_seconds, proc_rss_bytes, wait_for  # noqa: E402
+from ts_frames import FrameClock, delays  # noqa: E402
+from workers import Ingest, Worker, http_json  # noqa: E402
+
+POLL = 0.01
+
+
+def first_time(probe: Callable[[], bool], timeout: float = 30) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return time.monotonic()
+        time.sleep(POLL)
+    raise TimeoutError("never happened")
+
+
+@contextlib.contextmanager
+def ingest_worker(tmp: Path, name: str = "ingest") -> Iterator[Ingest]:
+    workdir = tmp / name
+    workdir.mkdir()
+    worker = Ingest(workdir, screenshots={"enabled": False})
+    try:
+        yield worker.start()
+    finally:
+        worker.stop()
+
+
+def startup_streamops(tmp: Path) -> tuple[float, float]:
+    """(publish → first segment, publish → live) for one fresh ingest."""
+    with ingest_worker(tmp) as ingest:
+        sessions = ingest.workdir / "media" / "sessions"
+        with Publisher(ingest.rtmp_url(), duration=15) as publisher:
+            t0 = publisher.started_at
+            live = first_time(lambda: http_json(ingest.http + "/status")["live"])
+            segment = first_time(lambda: any(sessions.glob("*/cmaf/seg-*.m4s")) or any(sessions.glob("*/ts/seg-*.ts")))
+        return segment - t0, live - t0
+
+
+def startup_nginx(tmp: Path) -> tuple[float, float]:
+    with NginxRtmp(hls=True, workdir=tmp / "nginx") as nginx, Publisher(nginx.rtmp_url(), duration=15) as publisher:
+        t0 = publisher.started_at
+        live = first_time(lambda: bool(nginx.publishing()))
+        segment = first_time(lambda: bool(nginx.segments()))
+        return segment - t0, live - t0
+
+
+def recorder_first_bytes(tmp: Path) -> float:
+    with ingest_worker(tmp) as ingest, Publisher(ingest.rtmp_url(), duration=30):
+        ingest.wait_live()
+        time.sleep(1.5)
+        out = tmp / "recordings"
+        port = free_port()
+        recorder = Worker(
+            "record",
+            {
+                "feedUrl": ingest.feed_url,
+                "outputDir": str(out),
+                "title": "bench",
+                "httpHost": "127.0.0.1",
+                "httpPort": port,
+            },
+            tmp,
+            port,
+        )
+        t0 = time.monotonic()
+        recorder.start()
+        try:
+            t1 = first_time(lambda: any(p.is_file() and p.stat().st_size > 0 for p in out.rglob("*.mp4")))
+        finally:
+            recorder.stop()
+        return t1 - t0
+
+
+def cpu_window(pid: int, seconds: float) -> tuple[float, int]:
+    """(% of one core, peak RSS bytes) of a process tree over a window."""
+    c0, t0 = proc_cpu_seconds(pid), time.monotonic()
+    rss = 0
+    while time.monotonic() - t0 < seconds:
+        rss = max(rss, proc_rss_bytes(pid))
+        time.sleep(0.5)
+    return 100 * (proc_cpu_seconds(pid) - c0) / (time.monotonic() - t0), rss
+
+
+def pusher(tmp: Path, feed_url: str, target: str) -> Worker:
+    port = free_port()
+    return Worker("push", {"feedUrl": feed_url, "uri": target, "httpHost": "127.0.0.1", "httpPort": port}, tmp, port)
+
+
+def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int]]:
+    with (
+        NginxRtmp(workdir=tmp / "target") as target,
+        ingest_worker(tmp) as ingest,
+        Publisher(ingest.rtmp_url(), duration=seconds + 30),
+    ):
+        ingest.wait_live()
+        push = pusher(tmp, ingest.feed_url, target.rtmp_url("live", "out")).start()
+        try:
+            wait_for(lambda: push.status().get("live"), timeout=20)
+            time.sleep(3)
+            results: dict[str, tuple[float, int]] = {}
+            threads = [
+                threading.Thread(target=lambda: results.__setitem__("ingest", cpu_window(ingest.process.pid, seconds))),
+                threading.Thread(target=lambda: results.__setitem__("pusher", cpu_window(push.process.pid, seconds))),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return results
+        finally:
+            push.stop()
+
+
+def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int]]:
+    with NginxRtmp(workdir=tmp / "target") as target:
+        with (
+            NginxRtmp(hls=True, workdir=tmp / "hls") as hls,
+            Publisher(hls.rtmp_url(), duration=seconds + 20),
+        ):
+            wait_for(lambda: hls.segments(), timeout=20)
+            time.sleep(3)
+            hls_cost = cpu_window(hls.pid, seconds)
+        with (
+            NginxRtmp(push=target.rtmp_url("live"), workdir=tmp / "push") as relay,
+            Publisher(relay.rtmp_url(), duration=seconds + 20),
+        ):
+            wait_for(lambda: target.publishing(), timeout=20)
+            time.sleep(3)
+            push_cost = cpu_window(relay.pid, seconds)
+    return {"ingest": hls_cost, "pusher": push_cost}
+
+
+# --- latency -------------------------------------------------------------------------------------
+
+
+class Observer:
+    """Reads a stream (TS from a process's stdout) and times each frame's arrival."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.clock = FrameClock()
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout
+        while chunk := self.process.stdout.read1(65536):
+            self.clock.feed(chunk)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def tee_publisher(url: str, seconds: float) -> Observer:
+    """The synthetic publisher, also writing what it sends to its stdout (the chain's start)."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=sample_rate=48000",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "60", "-keyint_min", "60",
+            "-sc_threshold", "0", "-b:v", "2500k", "-c:a", "aac", "-t", str(seconds), "-map", "0:v", "-map", "1:a",
+            "-f", "tee", f"[f=flv:onfail=ignore]{url}|[f=mpegts]pipe:1"]  # fmt: skip
+    return Observer(argv)
+
+
+def play(url: str) -> Observer:
+    return Observer(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-fflags", "nobuffer",
+                     "-i", url, "-map", "0:v", "-c", "copy", "-f", "mpegts", "pipe:1"])  # fmt: skip
+
+
+def chain_latency(publish_url: str, play_url: str, seconds: float, ready: Callable[[], object]) -> float:
+    source = tee_publisher(publish_url, seconds)
+    try:
+        wait_for(ready, timeout=20)
+        sink = play(play_url)
+        time.sleep(seconds - 8)
+        sink.stop()
+    finally:
+        source.stop()
+    measured = sorted(delays(source.clock, sink.clock))
+    if len(measured) < 30:
+        raise RuntimeError(f"only {len(measured)} frames matched")
+    return statistics.median(measured)
+
+
+def latency(tmp: Path, seconds: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with NginxRtmp(workdir=tmp / "t-direct") as target:
+        out["direct"] = chain_latency(
+            target.rtmp_url("live", "s"), target.rtmp_url("live", "s"), seconds, lambda: target.publishing()
+        )
+    with (
+        NginxRtmp(workdir=tmp / "t-nginx") as target,
+        NginxRtmp(push=target.rtmp_url("live"), workdir=tmp / "relay") as relay,
+    ):
+        out["nginx"] = chain_latency(
+            relay.rtmp_url("live", "s"), target.rtmp_url("live", "s"), seconds, lambda: target.publishing()
+        )
+    with NginxRtmp(workdir=tmp / "t-streamops") as target, ingest_worker(tmp, "lat-ingest") as ingest:
+        push = pusher(tmp, ingest.feed_url, target.rtmp_url("live", "s")).start()
+        try:
+            out["streamops"] = chain_latency(
+                ingest.rtmp_url(), target.rtmp_url("live", "s"), seconds, lambda: target.publishing()
+            )
+        finally:
+            push.stop()
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state for CPU/RSS")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "media.md")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="streamops-bench-") as d:
+        tmp = Path(d)
+
+        def fresh(name: str) -> Path:
+            p = tmp / f"{name}-{time.monotonic_ns()}"
+            p.mkdir()
+            return p
+
+        ours = [startup_streamops(fresh("s")) for _ in range(args.runs)]
+        theirs = [startup_nginx(fresh("n")) for _ in range(args.runs)]
+        record = [recorder_first_bytes(fresh("r")) for _ in range(args.runs)]
+        cost_ours = cost_streamops(fresh("c"), args.window)
+        cost_theirs = cost_nginx(fresh("cn"), args.window)
+        lat = latency(fresh("l"), 30)
+
+    seg_o, live_o = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
+    seg_n, live_n = statistics.median(r[0] for r in theirs), statistics.median(r[1] for r in theirs)
+    rec = statistics.median(record)
+    added_o, added_n = lat["streamops"] - lat["direct"], lat["nginx"] - lat["direct"]
+    mb = 1024 * 1024
+    rows = [
+        ("publish → first HLS segment", f"{seg_o:.2f} s", f"{seg_n:.2f} s", ratio(seg_o, seg_n), "—"),
+        (
+            "publish → live (status / nginx stat)",
+            f"{live_o:.2f} s",
+            f"{live_n:.2f} s",
+            ratio(live_o, live_n),
+            "≤ 2 s" + (" ✅" if live_o <= 2 else " ❌"),
+        ),
+        (
+            "recorder start → first bytes on disk",
+            f"{rec:.2f} s",
+            "— (hosted: 3–7 s)",
+            "—",
+            "≤ 1 s" + (" ✅" if rec <= 1 else " ❌"),
+        ),
+        (
+            "added latency of a push hop",
+            f"{added_o * 1000:.0f} ms",
+            f"{added_n * 1000:.0f} ms",
+            ratio(added_o, added_n),
+            "≤ 150 ms" + (" ✅" if added_o <= 0.150 else " ❌"),
+        ),
+        (
+            "ingest CPU (copy, HLS) vs nginx hls on",
+            f"{cost_ours['ingest'][0]:.1f} %",
+            f"{cost_theirs['ingest'][0]:.1f} %",
+            ratio(cost_ours["ingest"][0], cost_theirs["ingest"][0]),
+            "≤ 1.2×" + (" ✅" if cost_ours["ingest"][0] <= 1.2 * cost_theirs["ingest"][0] else " ❌"),
+        ),
+        (
+            "ingest RSS",
+            f"{cost_ours['ingest'][1] / mb:.0f} MiB",
+            f"{cost_theirs['ingest'][1] / mb:.0f} MiB",
+            ratio(cost_ours["ingest"][1], cost_theirs["ingest"][1]),
+            "—",
+        ),
+        (
+            "pusher CPU vs nginx relaying with push",
+            f"{cost_ours['pusher'][0]:.1f} %",
+            f"{cost_theirs['pusher'][0]:.1f} %",
+            ratio(cost_ours["pusher"][0], cost_theirs["pusher"][0]),
+            "—",
+        ),
+        (
+            "pusher RSS",
+            f"{cost_ours['pusher'][1] / mb:.0f} MiB",
+            f"{cost_theirs['pusher'][1] / mb:.0f} MiB",
+            ratio(cost_ours["pusher"][1], cost_theirs["pusher"][1]),
+            "—",
+        ),
+    ]
+    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    lines = [
+        "# Media benchmark",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores; {ffmpeg_version}; nginx-rtmp from Debian.",
+        f"Publisher: testsrc2 1280x720 30 fps x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP; {args.runs} runs for",
+        f"start-up numbers (median), a {args.window:.0f} s steady window for CPU (% of one core, whole process",
+        "tree) and peak RSS. Latency: median over matched frames of (target arrival − publisher emission),",
+        f"minus a direct publish to the target (direct {lat['direct'] * 1000:.0f} ms, via nginx "
+        f"{lat['nginx'] * 1000:.0f} ms, via streamops {lat['streamops'] * 1000:.0f} ms).",
+        "",
+        "| metric | streamops | nginx-rtmp | ratio | target |",
+        "|---|---|---|---|---|",
+        *[f"| {' | '.join(r)} |" for r in rows],
+        "",
+        "Raw start-up runs (segment s, live s): streamops "
+        + ", ".join(f"({a:.2f}, {b:.2f})" for a, b in ours)
+        + "; nginx "
+        + ", ".join(f"({a:.2f}, {b:.2f})" for a, b in theirs)
+        + "; recorder "
+        + ", ".join(f"{r:.2f}" for r in record)
+        + ".",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

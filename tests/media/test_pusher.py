@@ -1,0 +1,513 @@
+"""Pusher worker with real FFmpeg: the ingest's live feed forwarded as is to nginx-rtmp and to an
+SRT listener, the key from a file and nowhere else, a dead or frozen target retried with backoff
+while the stream and the other targets carry on, a source that goes offline waited for.
+
+Measurements (CPU/RSS of the pusher, latency the hop adds) are printed with a MEASURED prefix:
+`pytest -s tests/media/test_pusher.py` shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import signal
+import socket
+import ssl
+import statistics
+import struct
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from peers import (
+    NginxRtmp,
+    Publisher,
+    ffprobe_streams,
+    free_port,
+    pid_alive,
+    proc_cpu_seconds,
+    proc_rss_bytes,
+    proc_tree,
+    wait_for,
+)
+from streamops.media.pusher import ts_elementary_streams
+from workers import Ingest, Worker, http_get
+
+BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
+
+
+def codecs(streams: list[dict[str, Any]]) -> dict[str, tuple[str, int | None, int | None]]:
+    return {s["codec_type"]: (s["codec_name"], s.get("width"), s.get("height")) for s in streams}
+
+
+# --- the feed --------------------------------------------------------------------------------------------
+
+
+class Feed:
+    """The live feed the pushers read: the ingest worker (GET /feed, the contract in DESIGN.md),
+    published into by a synthetic 720p30 H.264 (+ AAC) publisher. The one place to swap the source."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+        self.publisher: Publisher | None = None
+
+    @property
+    def url(self) -> str:
+        return self.ingest.feed_url
+
+    def publish(self, audio: bool = True) -> Feed:
+        log = self.ingest.workdir / "publisher.log"
+        self.publisher = Publisher(self.ingest.rtmp_url(), audio=audio, log_path=log).start()
+        self.ingest.wait_live()
+        return self
+
+    def unpublish(self) -> None:
+        if self.publisher is not None:
+            self.publisher.stop()
+            self.publisher = None
+
+    def status(self) -> dict[str, Any]:
+        return self.ingest.status()
+
+
+@pytest.fixture
+def feed(ingest: Ingest) -> Iterator[Feed]:
+    source = Feed(ingest)
+    try:
+        yield source
+    finally:
+        source.unpublish()
+
+
+# --- the pusher under test ----------------------------------------------------------------------------------
+
+
+class PushWorker(Worker):
+    """`streamops worker push` with its key in a file; stop() also kills, by PID, any FFmpeg it left
+    (they run in sessions of their own, out of reach of the worker's process group)."""
+
+    def __init__(self, workdir: Path, feed_url: str, uri: str, key: str | None, **extra: Any) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        config: dict[str, Any] = {
+            "name": workdir.name,
+            "feedUrl": feed_url,
+            "uri": uri,
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+            **extra,
+        }
+        if key is not None:
+            key_file = workdir / "stream-key"
+            key_file.write_text(key + "\n")
+            config["streamKeyFile"] = str(key_file)
+        super().__init__("push", config, workdir, port)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        tree = proc_tree(self.process.pid) if self.process and self.process.poll() is None else []
+        try:
+            return super().stop(sig, timeout)
+        finally:
+            for pid in tree[1:]:
+                if pid_alive(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def wait_live(self, timeout: float = 20) -> dict[str, Any]:
+        return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout, what=f"{self.workdir.name} live")
+
+    def texts(self) -> str:
+        """Everything the pusher tells the outside world."""
+        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode()
+
+
+@pytest.fixture
+def pushers(tmp_path: Path) -> Iterator[Callable[..., PushWorker]]:
+    started: list[PushWorker] = []
+
+    def make(name: str, feed_url: str, uri: str, key: str | None = None, **extra: Any) -> PushWorker:
+        worker = PushWorker(tmp_path / name, feed_url, uri, key, **extra)
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in reversed(started):
+        worker.stop()
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[NginxRtmp]:
+    with NginxRtmp(workdir=tmp_path / "nginx") as server:
+        yield server
+
+
+def measure_usage(pid: int, seconds: float = 5.0) -> tuple[float, float, int, int]:
+    """CPU % of one core (whole tree, FFmpeg alone) over a window, RSS bytes (whole tree, FFmpeg alone)."""
+    children = proc_tree(pid)[1:]
+    c0, f0, t0 = proc_cpu_seconds(pid), sum(proc_cpu_seconds(c) for c in children), time.monotonic()
+    time.sleep(seconds)
+    c1, f1, t1 = proc_cpu_seconds(pid), sum(proc_cpu_seconds(c) for c in children), time.monotonic()
+    rss_ffmpeg = sum(proc_rss_bytes(c, include_children=False) for c in children)
+    return 100 * (c1 - c0) / (t1 - t0), 100 * (f1 - f0) / (t1 - t0), proc_rss_bytes(pid), rss_ffmpeg
+
+
+# --- 1. RTMP ------------------------------------------------------------------------------------------------
+
+
+def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, pushers):
+    key = "rk-SECRET-7f3a9c-target-key"
+    feed.publish()
+    pusher = pushers("to-nginx", feed.url, nginx.app_url(), key)
+    status = pusher.wait_live()
+    assert status["state"] == "live" and status["target"] == nginx.app_url() and status["lastError"] is None
+    assert status["startedAt"] and status["reconnects"] == 0
+    assert http_get(pusher.http + "/readyz")[0] == 200
+
+    # The key is the stream name on the target; the media is the source's, untouched.
+    assert nginx.publishing() == {key}
+    source = codecs(ffprobe_streams(feed.url))
+    received = codecs(ffprobe_streams(nginx.rtmp_url(name=key)))
+    assert received["video"] == source["video"] == ("h264", 1280, 720)
+    assert received["audio"][0] == source["audio"][0] == "aac"
+
+    first = pusher.status()["bytesSent"]
+    cpu, ffmpeg_cpu, rss, ffmpeg_rss = measure_usage(pusher.process.pid)
+    second = pusher.status()["bytesSent"]
+    rate = (second - first) * 8 / 5
+    assert 1_000_000 < rate < 8_000_000, f"≈2.6 Mbit/s of a 2.5 Mbit/s stream, got {rate:.0f} bit/s"
+    print(
+        f"\nMEASURED pusher 720p30 copy to RTMP: tree {cpu:.1f}% of a core (FFmpeg {ffmpeg_cpu:.1f}%), "
+        f"RSS {rss / 2**20:.0f} MiB (FFmpeg {ffmpeg_rss / 2**20:.0f} MiB), {rate / 1e6:.2f} Mbit/s"
+    )
+    assert cpu < 30 and rss < 200 * 2**20, "a copy relay is cheap"
+    metrics = http_get(pusher.http + "/metrics")[1].decode()
+    assert "streamops_pusher_live" in metrics and "streamops_pusher_sent_bytes_total" in metrics
+
+    # The publisher leaves: FFmpeg ends with the feed, the pusher waits for the source, no penalty.
+    feed.unpublish()
+    waiting = wait_for(lambda: (s := pusher.status())["state"] == "waiting-for-source" and s, timeout=15)
+    assert not waiting["live"] and waiting["reconnects"] == 0 and waiting["lastError"] is None
+    assert http_get(pusher.http + "/readyz")[0] == 503
+    feed.publish()
+    back = pusher.wait_live()
+    assert back["bytesSent"] > waiting["bytesSent"] >= second, "bytesSent adds up across sessions"
+    assert back["reconnects"] == 0
+
+    assert key not in pusher.texts(), "the key appears nowhere: logs (debug included), /status, /metrics"
+    assert "rtmp://127.0.0.1" in pusher.logs() and "***" in pusher.logs(), "the debug log has the redacted URL"
+
+
+class TlsTerminator:
+    """RTMPS in front of nginx-rtmp (which speaks plain RTMP): TLS on 127.0.0.1, bytes relayed both
+    ways, with a throw-away self-signed certificate (FFmpeg does not verify it by default)."""
+
+    def __init__(self, workdir: Path, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        cert, key = workdir / "tls.crt", workdir / "tls.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> TlsTerminator:
+        self._thread.start()
+        self.server = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(5)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _serve(self) -> asyncio.Server:
+        return await asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self.context)
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            w.close()
+
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            client_w.close()
+            return
+        await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+
+    def __exit__(self, *exc: object) -> None:
+        async def close() -> None:
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # let them finish before the loop stops
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+def test_pushes_to_rtmps(feed, nginx, pushers, tmp_path):
+    key = "rtmps-KEY-5e8d1b"
+    feed.publish()
+    with TlsTerminator(tmp_path, nginx.rtmp_port) as tls:
+        uri = f"rtmps://127.0.0.1:{tls.port}/live"
+        pusher = pushers("to-rtmps", feed.url, uri, key)
+        assert pusher.wait_live()["target"] == uri
+        assert nginx.publishing() == {key}
+        assert codecs(ffprobe_streams(nginx.rtmp_url(name=key)))["video"] == ("h264", 1280, 720)
+        assert key not in pusher.texts()
+
+
+# --- 2. SRT -----------------------------------------------------------------------------------------------
+
+
+def _libsrt() -> ctypes.CDLL:
+    names = [ctypes.util.find_library(n) for n in ("srt-gnutls", "srt-openssl", "srt")]
+    for name in [*names, "libsrt-gnutls.so.1.5", "libsrt-openssl.so.1.5", "libsrt.so.1.5"]:
+        if name:
+            with contextlib.suppress(OSError):
+                return ctypes.CDLL(name)
+    raise RuntimeError("libsrt not found (Debian: libsrt1.5-gnutls, pulled in by srt-tools)")
+
+
+class SrtReceiver:
+    """An SRT listener on 127.0.0.1 in this process (libsrt through ctypes), so the test sees what
+    srt-live-transmit does not show: the caller's stream id, and each message as it arrives."""
+
+    SRTO_RCVTIMEO, SRTO_LATENCY, SRTO_STREAMID, SRT_EASYNCRCV = 14, 23, 46, 6003
+
+    def __init__(self, output: Path, on_data: Callable[[bytes, float], None] | None = None) -> None:
+        self.lib = _libsrt()
+        self.output, self.on_data = output, on_data
+        self.port = free_port("udp")
+        self.stream_ids: list[bytes] = []
+        self.received = 0
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"srt://127.0.0.1:{self.port}?mode=caller"
+
+    def __enter__(self) -> SrtReceiver:
+        lib = self.lib
+        lib.srt_startup()
+        self.sock = lib.srt_create_socket()
+        # No receive buffering (SRT's default is 120 ms), so what is measured is the pusher's own delay.
+        zero = ctypes.c_int(0)
+        lib.srt_setsockflag(self.sock, self.SRTO_LATENCY, ctypes.byref(zero), ctypes.sizeof(zero))
+        addr = struct.pack("=H", socket.AF_INET) + struct.pack("!H", self.port) + socket.inet_aton("127.0.0.1")
+        addr += bytes(8)
+        if lib.srt_bind(self.sock, addr, len(addr)) != 0 or lib.srt_listen(self.sock, 4) != 0:
+            lib.srt_close(self.sock)
+            raise RuntimeError(f"SRT listener cannot bind udp 127.0.0.1:{self.port}")
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        lib = self.lib
+        buf = ctypes.create_string_buffer(1500)
+        timeout = ctypes.c_int(200)
+        with self.output.open("ab") as out:
+            while not self._closing.is_set():
+                conn = lib.srt_accept(self.sock, None, None)  # returns -1 once the listener is closed
+                if conn < 0:
+                    return
+                sid, length = ctypes.create_string_buffer(600), ctypes.c_int(600)
+                lib.srt_getsockflag(conn, self.SRTO_STREAMID, sid, ctypes.byref(length))
+                self.stream_ids.append(sid.raw[: length.value])
+                lib.srt_setsockflag(conn, self.SRTO_RCVTIMEO, ctypes.byref(timeout), ctypes.sizeof(timeout))
+                while not self._closing.is_set():
+                    n = lib.srt_recvmsg(conn, buf, len(buf))
+                    if n < 0:
+                        if lib.srt_getlasterror(None) == self.SRT_EASYNCRCV:
+                            continue  # nothing within 200 ms: look at _closing again
+                        break  # the caller went away
+                    data = buf.raw[:n]
+                    if self.on_data:
+                        self.on_data(data, time.monotonic())
+                    out.write(data)
+                    out.flush()
+                    self.received += n
+                lib.srt_close(conn)
+
+    def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        self.lib.srt_close(self.sock)
+        self._thread.join(5)
+        self.lib.srt_cleanup()
+
+
+class FrameClock:
+    """When each video frame (by the hash of its H.264 bytes, which `-c copy` keeps) starts to
+    arrive in an MPEG-TS byte stream: the same frame seen at two places gives the delay between."""
+
+    def __init__(self) -> None:
+        self.first_seen: dict[bytes, float] = {}
+        self._head = b""
+        self._video_pid: int | None = None
+        self._pending = b""
+        self._pes: bytearray | None = None
+        self._pes_at = 0.0
+        self.lock = threading.Lock()
+
+    def feed(self, data: bytes, at: float) -> None:
+        with self.lock:
+            if self._video_pid is None:
+                self._head += data
+                streams = ts_elementary_streams(self._head)
+                if streams is None:
+                    return
+                self._video_pid = next(pid for stream_type, pid in streams if stream_type == 0x1B)
+                data, self._head = self._head, b""
+            data = self._pending + data
+            usable = len(data) - len(data) % 188
+            self._pending = data[usable:]
+            start = data.find(b"\x47")
+            for offset in range(max(start, 0), usable - 187, 188):
+                self._packet(data[offset : offset + 188], at)
+
+    def _packet(self, pkt: bytes, at: float) -> None:
+        if ((pkt[1] & 0x1F) << 8 | pkt[2]) != self._video_pid or not pkt[3] & 0x10:
+            return
+        payload = pkt[4 + (1 + pkt[4] if pkt[3] & 0x20 else 0) :]
+        if pkt[1] & 0x40:  # a new PES: the previous frame is complete
+            if self._pes is not None and len(self._pes) > 9:
+                frame = bytes(self._pes[9 + self._pes[8] :])
+                self.first_seen.setdefault(hashlib.blake2b(frame, digest_size=16).digest(), self._pes_at)
+            self._pes, self._pes_at = bytearray(payload), at
+        elif self._pes is not None:
+            self._pes += payload
+
+
+def read_into(url: str, clock: FrameClock, stop: threading.Event) -> None:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        while not stop.is_set() and (chunk := resp.read1(65536)):
+            clock.feed(chunk, time.monotonic())
+
+
+def test_pushes_to_an_srt_listener_in_caller_mode_with_the_key_as_stream_id(feed, pushers, tmp_path):
+    key = "sk#1&x=y/ü+%41?"  # everything a URL query would mangle
+    feed.publish()
+    at_feed, at_target, stop = FrameClock(), FrameClock(), threading.Event()
+    tap = threading.Thread(target=read_into, args=(feed.url, at_feed, stop), daemon=True)
+    with SrtReceiver(tmp_path / "srt-received.ts", on_data=at_target.feed) as target:
+        tap.start()
+        try:
+            pusher = pushers("to-srt", feed.url, target.url, key)
+            status = pusher.wait_live()
+            assert status["target"] == target.url and status["reconnects"] == 0
+            time.sleep(6)
+        finally:
+            stop.set()
+        assert target.stream_ids == [key.encode()], "the target gets the key byte for byte as the SRT stream id"
+        assert pusher.status()["live"]
+        received = codecs(ffprobe_streams(target.output))
+        assert received["video"] == ("h264", 1280, 720) and received["audio"][0] == "aac"
+        assert key not in pusher.texts()
+    tap.join(5)
+
+    # Latency of the push hop: the same frames as this test's own feed reader sees them vs as
+    # the SRT target receives them (steady state: after the start-up burst of the GOP cache).
+    delays = [at_target.first_seen[h] - t for h, t in at_feed.first_seen.items() if h in at_target.first_seen]
+    assert len(delays) > 100, f"only {len(delays)} frames matched between the feed and the target"
+    steady = sorted(delays[len(delays) // 3 :])
+    median, p90 = statistics.median(steady), steady[int(len(steady) * 0.9)]
+    print(
+        f"\nMEASURED push hop feed -> SRT target (SRT latency 0; a real target adds its own, 120 ms by default): "
+        f"median {median * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms over {len(steady)} frames"
+    )
+    assert median < 1.0
+
+
+# --- 3. a dead target ---------------------------------------------------------------------------------------
+
+
+def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_carry_on(feed, pushers, tmp_path):
+    key_a, key_b = "dead-target-KEY-a1", "healthy-target-KEY-b2"
+    feed.publish()
+    session = feed.status()["startedAt"]
+    with NginxRtmp(workdir=tmp_path / "nginx-a") as a, NginxRtmp(workdir=tmp_path / "nginx-b") as b:
+        to_a = pushers("to-a", feed.url, a.app_url(), key_a)
+        to_b = pushers("to-b", feed.url, b.app_url(), key_b)
+        to_a.wait_live()
+        to_b.wait_live()
+
+        a.stop()  # the target dies
+        down_at = time.monotonic()
+        states, last_b = set(), to_b.status()["bytesSent"]
+        while time.monotonic() - down_at < 20:
+            time.sleep(1)
+            sa, sb = to_a.status(), to_b.status()
+            states.add(sa["state"])
+            assert not sa["live"] or time.monotonic() - down_at < 3
+            assert sb["live"] and sb["bytesSent"] > last_b, "the other target never notices"
+            assert sb["reconnects"] == 0
+            last_b = sb["bytesSent"]
+            assert feed.status()["live"] and feed.status()["startedAt"] == session, "the stream never notices"
+        failed = to_a.status()
+        assert failed["reconnects"] >= 2 and "backoff" in states, failed
+        assert "Connection refused" in failed["lastError"] and "***" in failed["lastError"], failed["lastError"]
+        assert key_a not in failed["lastError"]
+
+        with NginxRtmp(workdir=tmp_path / "nginx-a", rtmp_port=a.rtmp_port, http_port=a.http_port) as a_again:
+            back_at = time.monotonic()
+            to_a.wait_live(timeout=BACKOFF_CAP + 10)
+            resumed = time.monotonic() - back_at
+            print(f"\nMEASURED resumed {resumed:.1f} s after the target came back (backoff cap {BACKOFF_CAP:g} s)")
+            assert resumed <= BACKOFF_CAP + 8, "within the backoff cap (+ one connect: feed probe and handshake)"
+            assert a_again.publishing() == {key_a}
+        assert to_b.status()["live"] and to_b.status()["reconnects"] == 0
+        assert feed.publisher is not None and feed.publisher.running
+        assert key_a not in to_a.texts() and key_b not in to_b.texts()
+
+
+# --- a frozen target ----------------------------------------------------------------------------------------
+
+
+def test_a_frozen_target_times_out_instead_of_hanging(feed, pushers):
+    """A target that accepts the connection and then never answers (a hung server)."""
+    feed.publish()
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(8)  # the kernel completes the TCP handshake; nobody ever reads
+        uri = f"rtmp://127.0.0.1:{blackhole.getsockname()[1]}/live"
+        started = time.monotonic()
+        pusher = pushers("to-frozen", feed.url, uri, "frozen-KEY-0042")
+        failed = wait_for(lambda: (s := pusher.status())["reconnects"] >= 1 and s, timeout=20)
+        print(f"\nMEASURED frozen target given up after {time.monotonic() - started:.1f} s")
+        assert "timed out" in failed["lastError"].lower() and not failed["live"], failed
+        assert "frozen-KEY-0042" not in pusher.texts()
+
+
+# --- noAudioMode ------------------------------------------------------------------------------------------------
+
+
+def test_no_audio_mode_silence_adds_a_silent_track_and_drop_forwards_as_is(feed, nginx, pushers):
+    feed.publish(audio=False)
+    silence = pushers("silence", feed.url, nginx.app_url(), "with-silence", noAudioMode="silence")
+    drop = pushers("drop", feed.url, nginx.app_url(), "as-is", noAudioMode="drop")
+    silence.wait_live()
+    drop.wait_live()
+    with_silence = codecs(ffprobe_streams(nginx.rtmp_url(name="with-silence")))
+    as_is = codecs(ffprobe_streams(nginx.rtmp_url(name="as-is")))
+    assert with_silence["video"] == as_is["video"] == ("h264", 1280, 720)
+    assert with_silence["audio"][0] == "aac"
+    assert "audio" not in as_is

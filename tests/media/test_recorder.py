@@ -1,0 +1,588 @@
+"""The recorder worker as a real process, recording a real feed with real FFmpeg, on 127.0.0.1.
+
+The feed comes from `FeedSource`, a stand-in for the ingest's live feed with the same contract:
+GET → 200 `video/mp2t` MPEG-TS that starts with PAT/PMT and the last video keyframe (GOP cache),
+503 while offline, and the response ends when the publisher's session ends. Its publisher is
+a synthetic FFmpeg (lavfi testsrc2 + sine, x264/AAC, real time); going offline stops it, so
+gaps are exactly controlled. Everything a test starts is stopped by PID, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
+FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
+OPERATOR_DIR = Path(__file__).resolve().parents[2] / "operator"
+
+pytestmark = pytest.mark.timeout(180)
+
+PUBLISHER = [
+    FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine",
+    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "60", "-c:a", "aac",
+    "-f", "mpegts", "pipe:1",
+]  # fmt: skip
+
+# MPEG-TS as FFmpeg's muxer writes it by default (the publisher above): these PIDs, and the
+# random_access_indicator set on video keyframes.
+TS_PACKET = 188
+PAT_PID, PMT_PID, VIDEO_PID = 0x0000, 0x1000, 0x0100
+
+
+def _pid(packet: bytes) -> int:
+    return ((packet[1] & 0x1F) << 8) | packet[2]
+
+
+def _starts_keyframe(packet: bytes) -> bool:
+    payload_start = packet[1] & 0x40
+    has_adaptation = packet[3] & 0x20
+    return bool(payload_start and has_adaptation and packet[4] > 0 and packet[5] & 0x40)
+
+
+@dataclass
+class Session:
+    """One publisher session: when its first byte came out, when it was stopped, what it sent."""
+
+    ts_path: Path
+    first_byte_at: float | None = None  # time.monotonic()
+    ended_at: float | None = None
+
+    @property
+    def wall_seconds(self) -> float:
+        assert self.first_byte_at is not None and self.ended_at is not None
+        return self.ended_at - self.first_byte_at
+
+    def media_seconds(self) -> float:
+        return ffprobe_duration(self.ts_path)
+
+
+@dataclass
+class FeedSource:
+    """Stand-in for the ingest's feed (see the module docstring)."""
+
+    workdir: Path
+    live: bool = False
+    sessions: list[Session] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clients: list[queue.Queue[bytes | None]] = field(default_factory=list)
+    _pat: bytes = b""
+    _pmt: bytes = b""
+    _gop: list[bytes] = field(default_factory=list)
+    _publisher: subprocess.Popen[bytes] | None = None
+    _pump: threading.Thread | None = None
+    _server: ThreadingHTTPServer | None = None
+
+    def start(self) -> FeedSource:
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                client = source._subscribe()
+                if client is None:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp2t")
+                self.end_headers()
+                try:
+                    while (chunk := client.get()) is not None:
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass  # the consumer went away
+                finally:
+                    source._unsubscribe(client)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="feed-http", daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/feed"
+
+    def go_online(self) -> Session:
+        assert not self.live
+        session = Session(self.workdir / f"published-{len(self.sessions) + 1}.ts")
+        self.sessions.append(session)
+        stderr = open(self.workdir / "publisher.log", "ab")  # noqa: SIM115 (closed with the process)
+        self._publisher = subprocess.Popen(PUBLISHER, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        stderr.close()
+        with self._lock:
+            self.live = True
+        self._pump = threading.Thread(target=self._read_publisher, args=(self._publisher, session), daemon=True)
+        self._pump.start()
+        return session
+
+    def go_offline(self) -> None:
+        """The publisher disconnects: what it sent is delivered, then every response ends."""
+        if self._publisher is not None:
+            self.sessions[-1].ended_at = time.monotonic()
+            stop_process(self._publisher)
+            self._publisher = None
+        if self._pump is not None:
+            self._pump.join(timeout=10)
+            self._pump = None
+        with self._lock:
+            self.live = False
+            for client in self._clients:
+                client.put(None)
+            self._clients.clear()
+            self._pat, self._pmt, self._gop = b"", b"", []
+
+    def close(self) -> None:
+        self.go_offline()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _read_publisher(self, publisher: subprocess.Popen[bytes], session: Session) -> None:
+        assert publisher.stdout is not None
+        fd = publisher.stdout.fileno()
+        pending = b""
+        with open(session.ts_path, "wb") as record:
+            while chunk := os.read(fd, 65536):
+                if session.first_byte_at is None:
+                    session.first_byte_at = time.monotonic()
+                record.write(chunk)
+                data = pending + chunk
+                usable = len(data) - len(data) % TS_PACKET
+                data, pending = data[:usable], data[usable:]
+                with self._lock:
+                    self._remember(data)
+                    for client in self._clients:
+                        client.put(data)
+
+    def _remember(self, data: bytes) -> None:
+        """Keep PAT, PMT and everything since the last video keyframe (the GOP cache)."""
+        for offset in range(0, len(data), TS_PACKET):
+            packet = data[offset : offset + TS_PACKET]
+            pid = _pid(packet)
+            if pid == PAT_PID:
+                self._pat = packet
+            elif pid == PMT_PID:
+                self._pmt = packet
+            else:
+                if pid == VIDEO_PID and _starts_keyframe(packet):
+                    self._gop = []
+                self._gop.append(packet)
+
+    def _subscribe(self) -> queue.Queue[bytes | None] | None:
+        with self._lock:
+            if not self.live:
+                return None
+            client: queue.Queue[bytes | None] = queue.Queue()
+            if self._pat and self._pmt and self._gop:
+                client.put(self._pat + self._pmt + b"".join(self._gop))
+            self._clients.append(client)
+            return client
+
+    def _unsubscribe(self, client: queue.Queue[bytes | None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._clients.remove(client)
+
+
+# --- processes ---
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> int:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def descendants(pid: int) -> list[int]:
+    """PIDs of the processes below `pid` (the recorder's FFmpeg runs in its own session)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def kill_pids(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes():  # still ours, not a reused PID
+                os.kill(pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RecorderProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    out_dir: Path
+    log_path: Path
+    started_at: float  # time.monotonic()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.get("/status")
+        assert code == 200, body
+        return json.loads(body)
+
+    def post_stop(self, timeout: float = 60) -> dict[str, Any]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stop", method="POST")
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return json.loads(r.read())
+
+    def terminate(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill_hard(self) -> None:
+        """SIGKILL, as an OOM kill or a node loss would: the recorder and its FFmpeg at once."""
+        children = descendants(self.proc.pid)
+        self.proc.kill()
+        self.proc.wait()
+        kill_pids(children)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Iterator[FeedSource]:
+    """THE feed source of these tests (swap in the real ingest here)."""
+    source = FeedSource(tmp_path).start()
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+RecorderFactory = Callable[..., RecorderProcess]
+
+
+@pytest.fixture
+def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
+    """Start recorder processes (`python -m streamops.media.recorder`); all are stopped by PID."""
+    started: list[RecorderProcess] = []
+
+    def start(**config: Any) -> RecorderProcess:
+        out_dir = tmp_path / "videos"
+        port = free_port()
+        settings = {
+            "feedUrl": feed.url,
+            "outputDir": str(out_dir),
+            "title": "Camera 1",
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+            **config,
+        }
+        config_path = tmp_path / f"recorder-{len(started) + 1}.json"
+        config_path.write_text(json.dumps(settings))
+        log_path = tmp_path / f"recorder-{len(started) + 1}.log"
+        env = {**os.environ, "PYTHONPATH": str(OPERATOR_DIR)}
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streamops.media.recorder", "--config", str(config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic())
+        started.append(recorder)
+        wait_for(lambda: recorder_answers(recorder), 10, "recorder HTTP up")
+        return recorder
+
+    try:
+        yield start
+    finally:
+        for recorder in started:
+            children = descendants(recorder.proc.pid) if recorder.proc.poll() is None else []
+            stop_process(recorder.proc, timeout=30)
+            kill_pids(children)
+
+
+def recorder_answers(recorder: RecorderProcess) -> bool:
+    if recorder.proc.poll() is not None:
+        raise AssertionError(f"recorder exited {recorder.proc.returncode}:\n{recorder.log()}")
+    try:
+        return recorder.get("/healthz")[0] == 200
+    except OSError:
+        return False
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+
+
+def wait_state(recorder: RecorderProcess, state: str, timeout: float = 15) -> dict[str, Any]:
+    return wait_for(lambda: (s := recorder.status())["state"] == state and s, timeout, f"state {state}")
+
+
+# --- media checks ---
+
+
+def ffprobe_duration(path: Path) -> float:
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.strip())
+
+
+def top_level_atoms(path: Path) -> list[str]:
+    atoms, offset, size_of_file = [], 0, path.stat().st_size
+    with open(path, "rb") as f:
+        while offset + 8 <= size_of_file:
+            f.seek(offset)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+            elif size == 0:
+                size = size_of_file - offset
+            atoms.append(kind.decode("latin-1"))
+            offset += size
+    return atoms
+
+
+TITLE_RE = re.compile(r"^Stream Record: Camera 1, (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC$")
+
+
+def check_videos(recorder: RecorderProcess, status: dict[str, Any]) -> list[float]:
+    """Every finished video is a faststart MP4 with the title pattern and a sidecar that matches
+    /status; no parts are left behind. Returns the videos' durations."""
+    durations = []
+    for video in status["videos"]:
+        path = Path(video["path"])
+        assert path.parent == recorder.out_dir and path.suffix == ".mp4"
+        atoms = top_level_atoms(path)
+        assert "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat"), atoms
+        assert "moof" not in atoms, "a final video is a progressive MP4, not fragments"
+        title = TITLE_RE.match(video["title"])
+        assert title, video["title"]
+        ended_at = datetime.fromisoformat(video["endedAt"].replace("Z", "+00:00"))
+        assert title[1] == ended_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        assert video["startedAt"] <= video["endedAt"]
+        assert json.loads(path.with_suffix(".json").read_text()) == video
+        assert video["sizeBytes"] == path.stat().st_size
+        assert abs(video["durationSeconds"] - ffprobe_duration(path)) < 0.01
+        durations.append(video["durationSeconds"])
+    assert not list((recorder.out_dir / ".parts").glob("*.mp4")), "parts must be deleted once joined"
+    assert sorted(p.name for p in recorder.out_dir.glob("*.mp4")) == sorted(
+        Path(v["path"]).name for v in status["videos"]
+    )
+    return durations
+
+
+def wait_recorded(recorder: RecorderProcess, seconds: float, timeout: float = 20) -> dict[str, Any]:
+    return wait_for(lambda: (s := recorder.status())["duration"] >= seconds and s, timeout, f"{seconds} s recorded")
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def broadcast(feed: FeedSource, seconds: float) -> Session:
+    session = feed.go_online()
+    time.sleep(seconds)
+    feed.go_offline()
+    return session
+
+
+# --- tests ---
+
+
+def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: RecorderFactory) -> None:
+    recorder = recorders(reconnectWindowSeconds=10, minDurationSeconds=2)
+    status = wait_state(recorder, "waiting")
+    assert status["recording"] is False and recorder.get("/readyz")[0] == 503
+
+    first = feed.go_online()
+    wait_state(recorder, "recording")
+    assert recorder.get("/readyz")[0] == 200
+    time.sleep(7)
+    feed.go_offline()
+    wait_state(recorder, "reconnecting")
+    time.sleep(3)
+    second = broadcast(feed, 7)
+    gap = second.first_byte_at - first.ended_at  # type: ignore[operator]
+    wait_state(recorder, "reconnecting")
+    assert recorder.terminate() == 0, recorder.log()
+
+    state = json.loads((recorder.out_dir / ".recorder-state.json").read_text())
+    assert state["current"] is None and state["closing"] == []
+    assert state["stopped"] is False, "SIGTERM is not stop_recording: a replacement pod records again"
+    check_videos(recorder, state)
+    [video] = state["videos"]
+    published = second.ended_at - first.first_byte_at  # type: ignore[operator]
+    assert video["durationSeconds"] == pytest.approx(published - gap, abs=0.5), (published, gap)
+    # and against what the publisher really sent (each session's MPEG-TS, ffprobed)
+    sent = first.media_seconds() + second.media_seconds()
+    assert video["durationSeconds"] == pytest.approx(sent, abs=0.5)
+    assert 2.5 < gap < 4.5
+
+
+def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFactory) -> None:
+    recorder = recorders(reconnectWindowSeconds=4, minDurationSeconds=2)
+    first = broadcast(feed, 6)
+    wait_state(recorder, "reconnecting")
+    wait_state(recorder, "waiting", timeout=10)  # window over: the video is closed
+    wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, "first video finalised")
+    sleep_until(first.ended_at + 6)  # type: ignore[operator]  (gap 6 s > window 4 s)
+    second = broadcast(feed, 6)
+    final = recorder.post_stop()
+    assert final["state"] == "stopped" and final["recording"] is False
+    assert recorder.status() == final, "after POST /stop it keeps serving the same status"
+
+    durations = check_videos(recorder, final)
+    assert durations == pytest.approx([first.media_seconds(), second.media_seconds()], abs=0.5)
+    assert final["duration"] == pytest.approx(sum(durations), abs=0.01)
+    assert final["discarded"] == []
+    assert recorder.terminate() == 0
+
+
+def test_drop_of_15_seconds_with_the_default_10_second_window(feed: FeedSource, recorders: RecorderFactory) -> None:
+    recorder = recorders(minDurationSeconds=2)  # reconnectWindowSeconds defaults to 10
+    first = broadcast(feed, 5)
+    wait_state(recorder, "reconnecting")
+    sleep_until(first.ended_at + 8.5)  # type: ignore[operator]
+    assert recorder.status()["state"] == "reconnecting", "still within the window: the video is open"
+    assert recorder.status()["videos"] == []
+    wait_state(recorder, "waiting", timeout=5)
+    sleep_until(first.ended_at + 15)  # type: ignore[operator]
+    second = broadcast(feed, 5)
+    assert second.first_byte_at - first.ended_at >= 15  # type: ignore[operator]
+    final = recorder.post_stop()
+    assert len(check_videos(recorder, final)) == 2
+
+
+def test_long_broadcast_is_cut_at_max_segment_seconds(feed: FeedSource, recorders: RecorderFactory) -> None:
+    recorder = recorders(maxSegmentSeconds=20, minDurationSeconds=2)
+    broadcast(feed, 50)
+    wait_state(recorder, "reconnecting")
+    final = recorder.post_stop()
+    first, second, third = check_videos(recorder, final)
+    assert first == pytest.approx(20, abs=0.6)
+    assert second == pytest.approx(20, abs=0.6)
+    # the next video starts on the feed's last keyframe (up to one GOP, 2 s, is in both)
+    assert 8.5 <= third <= 12.5
+    starts = [v["startedAt"] for v in final["videos"]]
+    assert starts == sorted(starts) and len(set(starts)) == 3
+
+
+def test_stop_before_min_duration_discards(feed: FeedSource, recorders: RecorderFactory) -> None:
+    feed.go_online()
+    time.sleep(1)  # live, with a keyframe in the GOP cache
+    recorder = recorders(minDurationSeconds=10)
+    parts = recorder.out_dir / ".parts"
+    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
+    first_bytes = time.monotonic() - recorder.started_at
+    print(f"recorder start → first bytes on disk: {first_bytes:.2f} s (process start included)")
+    assert first_bytes < 5
+    wait_recorded(recorder, 5)
+    status = recorder.post_stop()
+    assert status["state"] == "stopped" and status["recording"] is False
+    assert status["videos"] == []
+    [discarded] = status["discarded"]
+    assert "minDurationSeconds" in discarded["reason"]
+    assert 4 <= discarded["durationSeconds"] < 10
+    assert recorder.get("/readyz")[0] == 503
+    assert "streamops_recorder_discarded_total 1.0" in recorder.get("/metrics")[1].decode()
+    assert not list(recorder.out_dir.glob("*.mp4")) and not list(parts.glob("*.mp4"))
+    assert recorder.terminate() == 0
+
+    again = recorders(minDurationSeconds=10)  # the feed is still live
+    time.sleep(1.5)
+    assert again.status() == status, "stop_recording sticks across restarts"
+    assert not list(parts.glob("*.mp4"))
+
+
+def test_killed_recorder_continues_its_video(feed: FeedSource, recorders: RecorderFactory) -> None:
+    config = {"reconnectWindowSeconds": 10, "minDurationSeconds": 2}
+    recorder = recorders(**config)
+    feed.go_online()
+    before_kill = wait_recorded(recorder, 8)["duration"]
+    recorder.kill_hard()
+
+    again = recorders(**config)  # same output directory
+    wait_state(again, "recording")
+    time.sleep(4)
+    feed.go_offline()
+    wait_state(again, "reconnecting")
+    assert again.terminate() == 0, again.log()
+    state = json.loads((again.out_dir / ".recorder-state.json").read_text())
+    [video] = state["videos"]
+    check_videos(again, state)
+    assert video["durationSeconds"] >= before_kill - 2.5 + 3
+    assert video["durationSeconds"] <= feed.sessions[0].media_seconds() + 0.5
+
+
+def test_killed_recorder_finalises_after_the_window(feed: FeedSource, recorders: RecorderFactory) -> None:
+    config = {"reconnectWindowSeconds": 2, "minDurationSeconds": 2}
+    recorder = recorders(**config)
+    feed.go_online()
+    before_kill = wait_recorded(recorder, 7)["duration"]
+    recorder.kill_hard()
+    feed.go_offline()
+    time.sleep(2.5)
+
+    again = recorders(**config)
+    status = wait_for(lambda: (s := again.status())["videos"] and s, 15, "the killed video finalised")
+    [duration] = check_videos(again, status)
+    assert duration >= before_kill - 2.5
+    assert status["state"] == "waiting"
+    assert again.terminate() == 0

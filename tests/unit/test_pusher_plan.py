@@ -1,0 +1,332 @@
+"""Pusher decisions without processes: config validation, the key appended to the target, the
+FFmpeg command, backoff, how a run ended, the feed's tracks, the watchdog."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+from pydantic import ValidationError
+from streamops.media import pusher as P
+from streamops.media.ffmpeg import UnsafeUri
+
+FEED = "http://10.0.0.7:8080/feed"
+
+
+def config(**overrides) -> P.PusherConfig:
+    return P.PusherConfig.model_validate({"feedUrl": FEED, "uri": "rtmp://a.rtmp.youtube.com/live2", **overrides})
+
+
+def value(argv: list[str], flag: str, after: int = 0) -> str:
+    """The value of the first `flag` at or after index `after`."""
+    return argv[argv.index(flag, after) + 1]
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+def test_config_defaults_and_camel_case():
+    c = config(streamKeyFile="/secrets/key")
+    assert c.stream_key_file == "/secrets/key"
+    assert (c.no_audio_mode, c.http_host, c.http_port) == ("drop", "0.0.0.0", 8080)
+    assert (c.backoff.initial_seconds, c.backoff.max_seconds, c.backoff.reset_after_seconds) == (0.5, 10.0, 10.0)
+    assert config(uri="rtmps://live-api-s.facebook.com:443/rtmp/").uri.startswith("rtmps://")
+    assert config(uri="srt://push.example.com:9000?mode=caller&latency=200000").uri
+    assert config(uri="srt://push.example.com:9000").uri  # caller is FFmpeg's default
+
+
+BAD_URIS = {
+    "file:///etc/passwd": "must be a rtmp://, rtmps://, srt:// URL",
+    "concat:/etc/passwd|/etc/hosts": "must be a rtmp://, rtmps://, srt:// URL",
+    "subfile,,start,0,end,0,,:/etc/passwd": "must be a rtmp://, rtmps://, srt:// URL",
+    "data:text/plain;base64,aGVsbG8=": "must be a rtmp://, rtmps://, srt:// URL",
+    "http://example.com/live": "must be a rtmp://, rtmps://, srt:// URL",
+    "rtmp://example.com/live x": "must be a rtmp://, rtmps://, srt:// URL",
+    "srt://example.com:9000?mode=listener": "only mode=caller",
+    "srt://example.com:9000?latency=1&mode=rendezvous": "only mode=caller",
+    "rtmp://user:pass@example.com/live": "credentials in the URL are not allowed",
+    "rtmps://key@example.com/live": "credentials in the URL are not allowed",
+}
+
+
+@pytest.mark.parametrize("uri", BAD_URIS)
+def test_bad_target_uris_are_refused_by_the_config(uri):
+    with pytest.raises(ValidationError, match=BAD_URIS[uri]):
+        config(uri=uri)
+
+
+@pytest.mark.parametrize("uri", BAD_URIS)
+def test_bad_target_uris_are_refused_by_the_command_builder(uri):
+    # The builder checks again: nothing reaches FFmpeg without passing the allow-list.
+    with pytest.raises(UnsafeUri, match=BAD_URIS[uri]):
+        P.push_target(uri, "k")
+
+
+@pytest.mark.parametrize("feed", ["https://x/feed", "file:///feed.ts", "rtmp://x/live", "http://u:p@x/feed"])
+def test_feed_must_be_plain_http(feed):
+    with pytest.raises(ValidationError, match=r"feedUrl|credentials"):
+        config(feedUrl=feed)
+    with pytest.raises(UnsafeUri):
+        P.push_command(feed, P.push_target("rtmp://x/live", None), add_silence=False)
+
+
+def test_config_rejects_a_second_key_place_and_unknown_fields():
+    with pytest.raises(ValidationError, match="already has a streamid"):
+        config(uri="srt://x:9000?streamid=abc", streamKeyFile="/k")
+    assert config(uri="srt://x:9000?streamid=abc").uri  # a key-less target may carry its own id
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        config(streamKey="inline-keys-are-not-a-thing")
+    with pytest.raises(ValidationError, match="maxSeconds"):
+        config(backoff={"initialSeconds": 5, "maxSeconds": 1})
+
+
+def test_load_config_from_file_or_env(tmp_path, monkeypatch):
+    path = tmp_path / "c.json"
+    path.write_text(f'{{"feedUrl": "{FEED}", "uri": "srt://x:1"}}')
+    assert P.load_config(str(path)).uri == "srt://x:1"
+    monkeypatch.setenv(P.CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app"}}')
+    assert P.load_config(None).uri == "rtmp://x/app"
+    monkeypatch.delenv(P.CONFIG_ENV)
+    with pytest.raises(ValueError, match="--config FILE or set STREAMOPS_PUSHER_CONFIG"):
+        P.load_config(None)
+
+
+# --- the key ----------------------------------------------------------------------------------------
+
+
+def test_rtmp_key_is_the_stream_name():
+    t = P.push_target("rtmp://a.rtmp.youtube.com/live2", "abcd-efgh-ijkl-mnop")
+    assert (t.url, t.options, t.format, t.whitelist) == (
+        "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop",
+        {},
+        "flv",
+        "rtmp,tcp",
+    )
+    assert P.push_target("rtmp://h/app/", "k").url == "rtmp://h/app/k"  # no double slash
+    assert P.push_target("rtmp://h/app?token=t", "k").url == "rtmp://h/app/k?token=t"
+
+
+def test_rtmps_key_keeps_platform_query_as_is():
+    # Facebook-style keys carry their own query: the stream name is sent exactly as handed out.
+    key = "FB-1234567890-0-AbCdEf?s_bl=1&s_psm=1&a=Zz9"
+    t = P.push_target("rtmps://live-api-s.facebook.com:443/rtmp/", key)
+    assert t.url == f"rtmps://live-api-s.facebook.com:443/rtmp/{key}"
+    assert (t.format, t.whitelist) == ("flv", "rtmps,rtmp,tls,tcp")
+
+
+def test_srt_key_is_the_stream_id_byte_for_byte():
+    # FFmpeg 5.1 does not percent-decode `streamid=` (it would send "%23"), so the key travels in
+    # the -srt_streamid option instead, special characters and all; the URL stays the user's.
+    key = "sk#1&x=y/ü+%41?"
+    t = P.push_target("srt://push.example.com:9000?mode=caller", key)
+    assert t.url == "srt://push.example.com:9000?mode=caller"
+    assert t.options == {"srt_streamid": key}
+    assert (t.format, t.whitelist) == ("mpegts", "srt,udp")
+    argv = P.push_command(FEED, t, add_silence=False)
+    assert value(argv, "-srt_streamid") == key
+    assert argv[-1] == "srt://push.example.com:9000?mode=caller"
+
+
+def test_no_key_leaves_the_target_alone():
+    assert P.push_target("rtmp://h/app/stream", None).url == "rtmp://h/app/stream"
+    assert P.push_target("srt://h:1?mode=caller", None).options == {}
+
+
+@pytest.mark.parametrize("key", ["with space", "tab\there", "nl\nx", "nul\x00", "del\x7f"])
+def test_keys_with_whitespace_or_control_characters_are_refused_without_quoting_them(key):
+    for uri in ("rtmp://h/app", "srt://h:1"):
+        with pytest.raises(P.StreamKeyError) as err:
+            P.push_target(uri, key)
+        assert key not in str(err.value)
+
+
+def test_key_length_limits():
+    P.push_target("srt://h:1", "k" * 512)
+    with pytest.raises(P.StreamKeyError, match="longer than 512"):
+        P.push_target("srt://h:1", "k" * 513)
+    with pytest.raises(P.StreamKeyError, match="longer than 1024"):
+        P.push_target("rtmp://h/app", "k" * 1025)
+
+
+def test_read_stream_key(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("s3cret-value\n")  # Secrets written by hand often end with a newline
+    assert P.read_stream_key(str(path)) == "s3cret-value"
+    path.write_text("\n")
+    with pytest.raises(P.StreamKeyError, match="empty"):
+        P.read_stream_key(str(path))
+    with pytest.raises(P.StreamKeyError, match="cannot read") as err:
+        P.read_stream_key(str(tmp_path / "missing"))
+    assert "s3cret" not in str(err.value)
+
+
+# --- the FFmpeg command -------------------------------------------------------------------------------
+
+
+def test_command_copies_to_rtmp_with_allow_lists_and_timeouts():
+    argv = P.push_command(FEED, P.push_target("rtmp://h:1935/live", "k"), add_silence=False)
+    i = argv.index("-i")
+    assert argv[i + 1] == FEED
+    # input options (before -i): MPEG-TS over plain HTTP only, a frozen feed ends the run
+    assert value(argv, "-f") == "mpegts" and argv.index("-f") < i
+    assert value(argv, "-protocol_whitelist") == "http,tcp"
+    assert value(argv, "-rw_timeout") == str(P.RW_TIMEOUT_US)
+    # output options (after -i): copy, FLV, the target's own allow-list and timeout
+    assert value(argv, "-c", i) == "copy"
+    assert value(argv, "-f", i) == "flv"
+    assert value(argv, "-protocol_whitelist", i) == "rtmp,tcp"
+    assert value(argv, "-rw_timeout", i) == str(P.RW_TIMEOUT_US)
+    assert [argv[j + 1] for j, a in enumerate(argv) if a == "-map"] == ["0:v:0?", "0:a:0?"]
+    assert argv[-1] == "rtmp://h:1935/live/k"
+    assert "-progress" in argv and "libx264" not in argv and "-c:v" not in argv  # never a transcode
+
+
+def test_command_to_srt_is_mpegts():
+    argv = P.push_command(FEED, P.push_target("srt://h:9000?mode=caller", None), add_silence=False)
+    i = argv.index("-i")
+    assert (value(argv, "-f", i), value(argv, "-protocol_whitelist", i)) == ("mpegts", "srt,udp")
+
+
+def test_silence_adds_an_encoded_silent_track_and_copies_video():
+    argv = P.push_command(FEED, P.push_target("rtmp://h/live", "k"), add_silence=True)
+    assert argv.count("-i") == 2 and value(argv, "-i", argv.index("-i") + 1).startswith("anullsrc")
+    assert [argv[j + 1] for j, a in enumerate(argv) if a == "-map"] == ["0:v:0", "1:a:0"]
+    assert (value(argv, "-c:v"), value(argv, "-c:a")) == ("copy", "aac")
+    assert "-shortest" in argv  # the silent source never ends: the feed decides
+
+
+# --- backoff ----------------------------------------------------------------------------------------------
+
+
+def test_backoff_ceiling_doubles_to_the_cap():
+    ceilings = [P.backoff_delay(n, 0.5, 10.0, 1.0) for n in range(8)]
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+    assert P.backoff_delay(10_000, 0.5, 10.0, 1.0) == 10.0  # no overflow however long it fails
+    assert all(P.backoff_delay(n, 0.5, 10.0, 0.0) == 0.0 for n in range(8))
+
+
+def test_backoff_full_jitter_stays_within_zero_and_the_ceiling():
+    rng = random.Random(7)
+    backoff = P.Backoff(P.BackoffPolicy(), rand=rng.random)
+    delays = [backoff.next_delay() for _ in range(400)]
+    assert all(0.0 <= d <= 10.0 for d in delays)
+    assert all(d <= 0.5 * 2**n for n, d in enumerate(delays[:5]))
+    late = delays[10:]
+    assert min(late) < 2.0 and max(late) > 8.0  # jitter spreads over the whole [0, cap]
+
+
+def test_backoff_resets_only_after_the_link_stayed_up_long_enough():
+    backoff = P.Backoff(P.BackoffPolicy(), rand=lambda: 1.0)
+    assert [backoff.next_delay() for _ in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    backoff.link_was_up(9.9)
+    assert backoff.next_delay() == 8.0
+    backoff.link_was_up(10.0)
+    assert backoff.next_delay() == 0.5
+    custom = P.Backoff(P.BackoffPolicy(initialSeconds=1, maxSeconds=3, resetAfterSeconds=30), rand=lambda: 1.0)
+    assert [custom.next_delay() for _ in range(4)] == [1.0, 2.0, 3.0, 3.0]
+
+
+# --- how a run ended -----------------------------------------------------------------------------------
+
+
+def test_exit_zero_is_the_source_ending():
+    assert P.classify_exit(0, ["whatever"], FEED) is P.Outcome.SOURCE_ENDED
+
+
+def test_feed_errors_are_the_source_not_the_target():
+    lines = ["[http @ 0x1] HTTP error 503 Service Unavailable", f"{FEED}: Server returned 5XX Server Error reply"]
+    assert P.classify_exit(1, lines, FEED) is P.Outcome.SOURCE_UNAVAILABLE
+    assert P.classify_exit(1, [f"{FEED}: Connection refused"], FEED) is P.Outcome.SOURCE_UNAVAILABLE
+
+
+def test_everything_else_is_the_target():
+    refused = [
+        "[tcp @ 0x1] Connection to tcp://h:1935 failed: Connection refused",
+        "rtmp://h/live/***: Connection refused",
+    ]
+    assert P.classify_exit(1, refused, FEED) is P.Outcome.TARGET_FAILED
+    assert P.classify_exit(255, [], FEED) is P.Outcome.TARGET_FAILED
+
+
+def test_the_telling_error_is_the_cause_about_the_target():
+    lines = [
+        "Stream #0:1 -> #0:1 (copy)",
+        "av_interleaved_write_frame(): Broken pipe",
+        "    Last message repeated 2 times",
+        "Error writing trailer of rtmp://h/live/***: Broken pipe",
+        "Error closing file rtmp://h/live/***: Broken pipe",
+        "Conversion failed!",
+    ]
+    assert P.telling_error(lines, "rtmp://h/live", 1) == "Error writing trailer of rtmp://h/live/***: Broken pipe"
+    assert P.telling_error(lines[:3], "rtmp://h/live", 1) == "av_interleaved_write_frame(): Broken pipe"
+    assert P.telling_error(["Conversion failed!"], "rtmp://h/live", 1) == "ffmpeg exited with code 1"
+
+
+def test_watchdog():
+    assert P.watchdog(started=0, first_byte=None, last_byte=None, now=P.CONNECT_SECONDS - 1) is None
+    assert "within" in P.watchdog(started=0, first_byte=None, last_byte=None, now=P.CONNECT_SECONDS + 1)
+    assert P.watchdog(started=0, first_byte=3, last_byte=50, now=50 + P.STALL_SECONDS - 1) is None
+    assert "stopped taking data" in P.watchdog(started=0, first_byte=3, last_byte=50, now=50 + P.STALL_SECONDS + 1)
+
+
+def test_live_means_bytes_in_the_last_two_seconds():
+    assert P.is_live(100.0, 101.9) and not P.is_live(100.0, 102.5) and not P.is_live(None, 1.0)
+
+
+# --- the feed's tracks (PAT/PMT) -------------------------------------------------------------------------
+
+
+def ts_packet(pid: int, section: bytes) -> bytes:
+    header = struct.pack(">BHB", 0x47, 0x4000 | pid, 0x10) + b"\x00"  # PUSI, payload only, pointer 0
+    return (header + section).ljust(188, b"\xff")
+
+
+def pat(pmt_pid: int = 0x1000) -> bytes:
+    body = struct.pack(">HBBB", 1, 0xC1, 0, 0) + struct.pack(">HH", 1, 0xE000 | pmt_pid)
+    return ts_packet(0, struct.pack(">BH", 0x00, 0xB000 | (len(body) + 4)) + body + b"CRC!")
+
+
+def pmt(*streams: tuple[int, int], pmt_pid: int = 0x1000) -> bytes:
+    body = struct.pack(">HBBBHH", 1, 0xC1, 0, 0, 0xE100, 0xF000)
+    for stream_type, pid in streams:
+        body += struct.pack(">BHH", stream_type, 0xE000 | pid, 0xF000)
+    return ts_packet(pmt_pid, struct.pack(">BH", 0x02, 0xB000 | (len(body) + 4)) + body + b"CRC!")
+
+
+def test_ts_tracks_from_pat_and_pmt():
+    av = pat() + pmt((0x1B, 0x100), (0x0F, 0x101))
+    assert P.ts_elementary_streams(av) == [(0x1B, 0x100), (0x0F, 0x101)]
+    assert P.ts_stream_types(b"\x00\x01" + av) == [0x1B, 0x0F]  # finds the sync byte
+    assert P.ts_stream_types(pat() + pmt((0x1B, 0x100))) == [0x1B]
+    assert P.ts_stream_types(pat()) is None  # PMT not seen yet
+    assert P.ts_stream_types(pmt((0x1B, 0x100)) + pat()) is None  # a PMT before its PAT is unknown
+    assert P.ts_stream_types(b"") is None and P.ts_stream_types(b"\x47" * 400) is None
+
+
+def test_silence_only_when_the_feed_is_known_to_have_no_audio():
+    assert P.needs_silence("silence", [0x1B])
+    assert not P.needs_silence("silence", [0x1B, 0x0F])
+    assert not P.needs_silence("silence", [0x1B, 0x06])  # private data may be Opus/AC-3: keep it
+    assert not P.needs_silence("silence", None)
+    assert not P.needs_silence("drop", [0x1B])
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+
+def test_status_is_camel_case_and_errors_are_redacted():
+    pusher = P.Pusher(config(streamKeyFile="/k"))
+    pusher.redact.add("rk-SECRET/42")
+    pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET/42: Connection refused")
+    pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET%2F42: I/O error")
+    status = pusher.status()
+    assert status == {
+        "live": False,
+        "state": "waiting-for-source",
+        "startedAt": None,
+        "bytesSent": 0,
+        "reconnects": 2,
+        "lastError": "rtmp://a.rtmp.youtube.com/live2/***: I/O error",
+        "target": "rtmp://a.rtmp.youtube.com/live2",
+    }

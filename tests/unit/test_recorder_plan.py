@@ -1,0 +1,269 @@
+"""The recorder's decisions and command lines, without processes (see tests/media/test_recorder.py
+for the real thing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+from streamops.media.recorder import (
+    Discarded,
+    PartState,
+    Recorder,
+    RecorderConfig,
+    RecorderState,
+    VideoInfo,
+    VideoState,
+    after_gap,
+    concat_list,
+    discard_reason,
+    join_command,
+    part_command,
+    part_name,
+    part_outcome,
+    part_time_limit,
+    reconnect_deadline,
+    recorded_seconds,
+    repair_command,
+    video_is_full,
+    video_name,
+    video_title,
+)
+
+T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
+FEED = "http://cam-ingest.streams.svc:8080/feed"
+
+
+def config(**overrides: object) -> RecorderConfig:
+    return RecorderConfig.model_validate({"feedUrl": FEED, "outputDir": "/var/lib/streamops/rec", **overrides})
+
+
+# --- configuration ---
+
+
+def test_config_defaults_follow_the_hosted_api() -> None:
+    c = config(title="Camera 1")
+    assert (c.reconnect_window_seconds, c.max_segment_seconds, c.min_duration_seconds) == (10, 14400, 10)
+    assert (c.http_host, c.http_port) == ("0.0.0.0", 8080)
+    assert c.title == "Camera 1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "concat:/etc/passwd|/etc/shadow",
+        "rtmp://127.0.0.1/live/feed",
+        "https://example.com/feed",
+        "http://user:secret@127.0.0.1/feed",
+        "http://127.0.0.1/a feed",
+    ],
+)
+def test_config_takes_only_plain_http_feeds(url: str) -> None:
+    with pytest.raises(ValidationError):
+        config(feedUrl=url)
+
+
+def test_config_rejects_unknown_fields_and_nonsense() -> None:
+    with pytest.raises(ValidationError):
+        config(reconnectWindow=10)  # a typo must not silently become the default
+    with pytest.raises(ValidationError):
+        config(reconnectWindowSeconds=-1)
+    with pytest.raises(ValidationError):
+        config(maxSegmentSeconds=0)
+
+
+# --- source gaps ---
+
+
+@pytest.mark.parametrize(
+    ("gap", "window", "decision"),
+    [
+        (3, 10, "continue"),
+        (9.9, 10, "continue"),
+        (10, 10, "new"),  # "shorter than the window" continues; the window itself does not
+        (15, 10, "new"),
+        (0.5, 0, "new"),  # no window: every drop closes the video
+        (6, 4, "new"),
+    ],
+)
+def test_gap_continues_or_starts_a_new_video(gap: float, window: float, decision: str) -> None:
+    assert after_gap(gap, window) == decision
+
+
+def test_reconnect_deadline_is_counted_from_the_last_media() -> None:
+    assert reconnect_deadline(T0, 10) == T0 + timedelta(seconds=10)
+
+
+# --- splitting at maxSegmentSeconds ---
+
+
+def test_part_limit_is_the_time_left_in_the_video() -> None:
+    assert part_time_limit(0, 14400) == 14400
+    assert part_time_limit(14000, 14400) == 400
+    assert part_time_limit(12.5, 20) == 7.5  # after a drop, the next part only fills the video up
+    assert part_time_limit(21, 20) == 0
+
+
+def test_a_20_second_limit_over_50_seconds_gives_three_videos() -> None:
+    """Play the recorder's split rule over a 50 s broadcast with no drops."""
+    videos, left = [], 50.0
+    while left > 0:
+        part = min(part_time_limit(0, 20), left)
+        assert part_outcome(part, part_time_limit(0, 20), stop_requested=False) == ("split" if part == 20 else "drop")
+        videos.append(part)
+        left -= part
+    assert videos == [20, 20, 10]
+
+
+def test_video_is_full_within_the_split_tolerance() -> None:
+    assert not video_is_full(19, 20)
+    assert video_is_full(19.8, 20)
+    assert video_is_full(20, 20)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "limit", "stop", "outcome"),
+    [
+        (20.0, 20.0, False, "split"),
+        (19.97, 20.0, False, "split"),  # -t stops on the last packet before the limit
+        (12.0, 20.0, False, "drop"),  # FFmpeg exits 0 on input EOF: still a drop
+        (0.0, 20.0, False, "drop"),
+        (12.0, 20.0, True, "stopped"),
+        (20.0, 20.0, True, "stopped"),
+    ],
+)
+def test_why_a_part_ended(seconds: float, limit: float, stop: bool, outcome: str) -> None:
+    assert part_outcome(seconds, limit, stop) == outcome
+
+
+# --- discarding ---
+
+
+def test_short_video_is_discarded_with_a_reason() -> None:
+    reason = discard_reason(5.2, 10)
+    assert reason is not None and "5.2 s" in reason and "minDurationSeconds (10 s)" in reason
+    assert discard_reason(10, 10) is None
+    assert discard_reason(0.4, 0) is None
+
+
+# --- names and titles ---
+
+
+def test_title_pattern_uses_the_end_time_in_utc() -> None:
+    assert video_title("Camera 1", T0) == "Stream Record: Camera 1, 2026-11-22 08:15:03 UTC"
+    berlin = T0.astimezone(timezone(timedelta(hours=1)))
+    assert video_title("x", berlin) == "Stream Record: x, 2026-11-22 08:15:03 UTC"
+
+
+def test_video_names_are_unique() -> None:
+    assert video_name(T0, []) == "record-20261122T081503Z"
+    assert video_name(T0, ["record-20261122T081503Z"]) == "record-20261122T081503Z-2"
+    assert video_name(T0, ["record-20261122T081503Z", "record-20261122T081503Z-2"]) == "record-20261122T081503Z-3"
+
+
+def test_part_names_count_on_from_the_highest() -> None:
+    assert part_name("v", []) == "v.001.mp4"
+    assert part_name("v", ["v.001.mp4", "v.003.mp4"]) == "v.004.mp4"
+
+
+def test_concat_list_takes_only_plain_names() -> None:
+    assert concat_list(["v.001.mp4", "v.002.mp4"]) == "ffconcat version 1.0\nfile 'v.001.mp4'\nfile 'v.002.mp4'\n"
+    for bad in ["../v.mp4", "/etc/passwd", "a'b.mp4", ".hidden.mp4", ""]:
+        with pytest.raises(ValueError):
+            concat_list([bad])
+
+
+# --- command lines ---
+
+
+def test_part_command_copies_the_feed_into_fragmented_mp4() -> None:
+    argv = part_command(FEED, "/rec/.parts/v.001.mp4", 7.5)
+    i = argv.index("-i")
+    inputs, outputs = argv[:i], argv[i + 2 :]
+    assert argv[i + 1] == FEED
+    assert inputs[inputs.index("-protocol_whitelist") + 1] == "http,tcp"
+    assert "-rw_timeout" in inputs  # a frozen feed fails the part instead of hanging it
+    assert int(inputs[inputs.index("-analyzeduration") + 1]) <= 1_000_000  # no 5 s default probing
+    assert outputs[outputs.index("-c") + 1] == "copy"
+    assert outputs[outputs.index("-t") + 1] == "7.500"
+    assert outputs[outputs.index("-movflags") + 1] == "frag_keyframe+empty_moov+default_base_moof"
+    assert outputs[outputs.index("-bsf:a") + 1] == "aac_adtstoasc"
+    assert outputs[-1] == "/rec/.parts/v.001.mp4"
+
+
+def test_join_and_repair_commands_copy_and_read_local_files_only() -> None:
+    join = join_command("/rec/.parts/v.ffconcat", "/rec/.v.joining.mp4")
+    i = join.index("-i")
+    assert join[join.index("-f") + 1] == "concat" and join.index("-f") < i
+    assert join[join.index("-safe") + 1] == "1"
+    assert join[join.index("-protocol_whitelist") + 1] == "file"
+    assert join[join.index("-movflags") + 1] == "+faststart"
+    assert join[join.index("-c") + 1] == "copy"
+
+    repair = repair_command("/rec/.parts/v.001.mp4", "/rec/.parts/v.001.fixed.mp4")
+    assert repair[repair.index("-fflags") + 1] == "+discardcorrupt" and repair.index("-fflags") < repair.index("-i")
+    assert repair[repair.index("-c") + 1] == "copy"
+
+
+# --- status ---
+
+
+def video_info(seconds: float) -> VideoInfo:
+    return VideoInfo(
+        title=video_title("c", T0),
+        path="/rec/v.mp4",
+        duration_seconds=seconds,
+        size_bytes=1,
+        started_at=T0,
+        ended_at=T0,
+    )
+
+
+def test_recorded_seconds_count_finished_and_open_videos() -> None:
+    open_video = VideoState(name="v", started_at=T0, parts=[PartState(file="v.001.mp4", seconds=4.25)])
+    assert recorded_seconds([video_info(20), video_info(20)], [open_video]) == 44.25
+    assert recorded_seconds([], []) == 0
+
+
+def test_status_is_camel_case_with_times_to_the_second() -> None:
+    recorder = Recorder(config())
+    recorder.state = RecorderState(
+        started_at=T0,
+        videos=[video_info(12.5)],
+        discarded=[Discarded(reason="too short", duration_seconds=4.0, at=T0 + timedelta(microseconds=5))],
+    )
+    status = recorder.status()
+    assert status == {
+        "state": "waiting",
+        "recording": False,
+        "startedAt": "2026-11-22T08:15:03Z",
+        "endedAt": None,
+        "duration": 12.5,
+        "videos": [
+            {
+                "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
+                "path": "/rec/v.mp4",
+                "durationSeconds": 12.5,
+                "sizeBytes": 1,
+                "startedAt": "2026-11-22T08:15:03Z",
+                "endedAt": "2026-11-22T08:15:03Z",
+            }
+        ],
+        "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],
+        "lastError": None,
+    }
+    assert not recorder.ready()
+
+
+def test_state_file_round_trips() -> None:
+    state = RecorderState(
+        current=VideoState(
+            name="v", started_at=T0, last_data_at=T0, parts=[PartState(file="v.001.mp4", seconds=3, closed=True)]
+        ),
+        videos=[video_info(3)],
+    )
+    again = RecorderState.model_validate_json(state.model_dump_json(by_alias=True))
+    assert again == state
+    assert '"lastDataAt"' in state.model_dump_json(by_alias=True)

@@ -9,8 +9,8 @@ KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
 KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv kube crds crds-check lint format test test-unit test-cluster \
-        cluster-up cluster-down operator demo clean
+.PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
+        cluster-up cluster-down operator demo bench-media clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,11 +43,14 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator tests hack bench
 	$(VENV)/bin/ruff check --fix operator tests hack bench
 
-test: deps venv kube lint crds-check ## everything: lint, unit and cluster tests on a real API server
+test: deps venv kube lint crds-check ## everything: lint, unit, media (real FFmpeg + peers) and cluster tests on a real API server
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-media: deps venv ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
+	$(PY) -m pytest tests/media $(PYTEST_ARGS)
 
 test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
@@ -70,6 +73,9 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 
 demo: deps venv kube ## local control plane + operator + an example LiveStream, print its status (KEEP=1 keeps it up)
 	$(PY) hack/demo.py --dir $(CLUSTER) $(if $(KEEP),--keep)
+
+bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
+	$(PY) bench/media.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
 	-@$(PY) hack/controlplane.py down --dir $(CLUSTER) 2>/dev/null

@@ -156,7 +156,7 @@ def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int]]:
             time.sleep(3)
             hls_cost = cpu_window(hls.pid, seconds)
         with (
-            NginxRtmp(push=target.rtmp_url("live"), workdir=tmp / "push") as relay,
+            NginxRtmp(push=target.app_url(), workdir=tmp / "push") as relay,
             Publisher(relay.rtmp_url(), duration=seconds + 20),
         ):
             wait_for(lambda: target.publishing(), timeout=20)
@@ -229,7 +229,7 @@ def latency(tmp: Path, seconds: float) -> dict[str, float]:
         )
     with (
         NginxRtmp(workdir=tmp / "t-nginx") as target,
-        NginxRtmp(push=target.rtmp_url("live"), workdir=tmp / "relay") as relay,
+        NginxRtmp(push=target.app_url(), workdir=tmp / "relay") as relay,
     ):
         out["nginx"] = chain_latency(
             relay.rtmp_url("live", "s"), target.rtmp_url("live", "s"), seconds, lambda: target.publishing()

@@ -60,7 +60,7 @@ def test_ladder_encodes_each_rendition_once_and_tees_it():
     argv = session_command(c, "x://", {}, Path("/s"), transcoded_fd=7)
     assert argv.count("libx264") == 2 and argv.count("tee") == 2
     tee_720 = next(a for a in argv if a.startswith("[") and "/s/cmaf/720p/" in a)
-    assert tee_720.endswith("[f=mpegts]pipe:7"), "the top rendition is the transcoded feed"
+    assert tee_720.endswith("[f=mpegts:pes_payload_size=0]pipe:7"), "the top rendition is the transcoded feed"
     assert "split=2" in argv[argv.index("-filter_complex") + 1]
     assert [p.as_posix() for p in session_dirs(c, Path("/s"))] == [
         "/s/cmaf/720p",

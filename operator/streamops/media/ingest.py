@@ -132,7 +132,11 @@ def session_command(
     HLS; with renditions each is encoded once and teed to its HLS variants (and the first one to
     the transcoded feed)."""
     stream = ffmpeg_python.input(url, **input_options)
-    outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts")]
+    # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
+    # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
+    outputs = [
+        ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0, flush_packets=1)
+    ]
     ladder = renditions(config)
     if not ladder:
         for variant, segment_type in hls_variants(config):
@@ -150,7 +154,7 @@ def session_command(
             for v, t in hls_variants(config)
         ]
         if i == 0 and transcoded_fd is not None:
-            targets.append(_tee_target({"f": "mpegts"}, f"pipe:{transcoded_fd}"))
+            targets.append(_tee_target({"f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
         encode = {
             "vcodec": "libx264",
             "preset": "veryfast",

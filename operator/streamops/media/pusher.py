@@ -214,6 +214,8 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[s
     }
     if target.format == "flv":
         out_opts["flvflags"] = "no_duration_filesize"  # live: no seek back to patch the header
+    else:
+        out_opts["pes_payload_size"] = 0  # MPEG-TS: one PES per audio frame, no ≈180 ms audio batching
     if add_silence:
         silence = ffmpeg_python.input(SILENT_AUDIO, f="lavfi")
         streams = [feed["v:0"], silence["a:0"]]

@@ -134,9 +134,7 @@ def session_command(
     stream = ffmpeg_python.input(url, **input_options)
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
-    outputs = [
-        ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0, flush_packets=1)
-    ]
+    outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0, flush_packets=1)]
     ladder = renditions(config)
     if not ladder:
         for variant, segment_type in hls_variants(config):

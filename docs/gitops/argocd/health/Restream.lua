@@ -1,0 +1,53 @@
+-- Argo CD health check for streaming.streamops.dev/Restream (Lua 5.1 subset, as Argo CD runs it).
+-- Order: not yet observed -> Progressing; Stalled -> Degraded; switched off -> Suspended;
+-- Reconciling -> Progressing (e.g. the target is retried with backoff); Ready -> Healthy.
+local hs = {}
+local function condition(t)
+  if obj.status ~= nil and obj.status.conditions ~= nil then
+    for _, c in ipairs(obj.status.conditions) do
+      if c.type == t then return c end
+    end
+  end
+  return nil
+end
+if obj.status == nil or obj.status.observedGeneration == nil
+    or obj.status.observedGeneration < obj.metadata.generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe the latest spec"
+  return hs
+end
+local stalled = condition("Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = stalled.message or stalled.reason or "Stalled"
+  return hs
+end
+if obj.spec ~= nil and obj.spec.active == false then
+  hs.status = "Suspended"
+  hs.message = "Restream is switched off (spec.active: false)"
+  return hs
+end
+local reconciling = condition("Reconciling")
+if reconciling ~= nil and reconciling.status == "True" then
+  hs.status = "Progressing"
+  hs.message = reconciling.message or reconciling.reason or "Reconciling"
+  return hs
+end
+local ready = condition("Ready")
+if ready ~= nil and ready.status == "True" then
+  hs.status = "Healthy"
+  if obj.status.live == true then
+    hs.message = "Pushing to the target"
+  else
+    hs.message = ready.message or "Ready"
+  end
+  return hs
+end
+if ready ~= nil and ready.status == "False" then
+  hs.status = "Degraded"
+  hs.message = ready.message or ready.reason or "Not ready"
+  return hs
+end
+hs.status = "Progressing"
+hs.message = "Waiting for the Ready condition"
+return hs

@@ -1,0 +1,235 @@
+"""The Helm chart without a cluster: lint, what `helm template` renders for default and
+non-default values, values rejected by values.schema.json, generated files in step.
+(Server-side apply of the rendering and the RBAC proof run on the real API server:
+tests/cluster/test_chart_apply.py and test_chart_rbac.py.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+from chartlib import CHART, REPO, VALUES_DIR, find, helm, objects, render
+
+GROUP = "streaming.streamops.dev"
+
+
+@pytest.fixture(scope="module")
+def default() -> list[dict[str, Any]]:
+    return objects(render())
+
+
+@pytest.fixture(scope="module")
+def custom() -> list[dict[str, Any]]:
+    return objects(render(VALUES_DIR / "custom.yaml"))
+
+
+def container(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = find(objs, "Deployment")
+    (c,) = deployment["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def env(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(objs)["env"]}
+
+
+@pytest.mark.parametrize("values", ["default", "custom.yaml"])
+def test_lint(values: str) -> None:
+    args = ["lint", str(CHART), "--strict"]
+    if values != "default":
+        args += ["-f", str(VALUES_DIR / values)]
+    result = helm(*args)
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+def test_default_objects(default: list[dict[str, Any]]) -> None:
+    kinds = sorted((o["kind"], o["metadata"]["name"]) for o in default)
+    assert kinds == [
+        ("ClusterRole", "streamops"),
+        ("ClusterRoleBinding", "streamops"),
+        ("CustomResourceDefinition", f"livestreams.{GROUP}"),
+        ("CustomResourceDefinition", f"recordings.{GROUP}"),
+        ("CustomResourceDefinition", f"restreams.{GROUP}"),
+        ("Deployment", "streamops"),
+        ("ServiceAccount", "streamops"),
+    ]
+    for o in default:
+        if o["kind"] in ("Deployment", "ServiceAccount"):
+            assert o["metadata"]["namespace"] == "streamops-system"
+
+
+def test_deployment_is_one_restricted_replica(default: list[dict[str, Any]]) -> None:
+    (d,) = find(default, "Deployment")
+    spec = d["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "streamops"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    c = container(default)
+    assert c["image"] == "streamops-operator:0.1.0"
+    assert c["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"][0]["name"] == "tmp" and "emptyDir" in pod["volumes"][0]
+    assert c["resources"]["limits"]["memory"] == "256Mi"
+    # The probe hits the endpoint the operator is told to serve (streamops operator --liveness).
+    assert "--liveness=http://0.0.0.0:8081/healthz" in c["args"]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
+    assert not any(a.startswith("--namespace") for a in c["args"])  # cluster-wide by default
+
+
+def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
+    e = env(default)
+    assert e["STREAMOPS_WORKER_IMAGE"] == "streamops-worker:0.1.0"
+    assert e["STREAMOPS_WORKER_IMAGE_PULL_POLICY"] == "IfNotPresent"
+    assert e["STREAMOPS_RESYNC_SECONDS"] == "30"
+    assert e["STREAMOPS_HOST_NETWORK"] == "false"
+    assert e["STREAMOPS_PORT_RANGE"] == "40000-40999"
+    assert e["STREAMOPS_RECORDINGS_CLAIM"] == "streamops-recordings"
+    assert yaml.safe_load(e["STREAMOPS_WORKER_RESOURCES"])["limits"] == {"memory": "512Mi"}
+    c = env(custom)
+    assert c["STREAMOPS_WORKER_IMAGE"] == "registry.example.com/media/streamops-worker:0.1.0-rc1"
+    assert c["STREAMOPS_WORKER_IMAGE_PULL_POLICY"] == "Always"
+    assert c["STREAMOPS_HOST_NETWORK"] == "true"
+    assert c["STREAMOPS_PORT_RANGE"] == "40000-40099"
+    assert c["STREAMOPS_WORKER_ADDRESS"] == "media-node.example.com"
+    assert c["STREAMOPS_WORKER_BIND_ADDRESS"] == "::"
+    assert c["STREAMOPS_TELEMETRY_INTERVAL_SECONDS"] == "1"
+    assert c["STREAMOPS_METRICS_WRITE_SECONDS"] == "0"
+    assert c["STREAMOPS_RECORDINGS_CLAIM"] == "recordings"
+    assert c["STREAMOPS_RECORDINGS_STORAGE_CLASS"] == "fast"
+    assert c["STREAMOPS_RECORDINGS_CLAIM_SIZE"] == "200Gi"
+    assert c["STREAMOPS_RECORDINGS_ACCESS_MODE"] == "ReadWriteMany"
+    assert c["TZ"] == "UTC"
+
+
+# Set by the chart before the operator reads it (worker.resources); everything else must be a setting.
+AHEAD_OF_THE_OPERATOR = {"STREAMOPS_WORKER_RESOURCES"}
+
+
+@pytest.mark.parametrize("values", ["default", "custom.yaml"])
+def test_env_matches_operator_settings(values: str) -> None:
+    """The chart sets exactly the settings OperatorSettings.from_env reads, and they validate."""
+    from streamops.control.settings import ENV_PREFIX, OperatorSettings
+
+    objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
+    ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
+    fields = {ENV_PREFIX + f.upper() for f in OperatorSettings.model_fields}
+    assert fields - ours.keys() == set(), "OperatorSettings fields the chart does not set"
+    assert ours.keys() - fields == AHEAD_OF_THE_OPERATOR, "env the operator does not read"
+    settings = OperatorSettings.from_env(ours)  # raises on a value the operator would refuse
+    assert settings.worker_image == ours["STREAMOPS_WORKER_IMAGE"]
+
+
+def test_custom_values(custom: list[dict[str, Any]]) -> None:
+    c = container(custom)
+    assert c["image"] == "registry.example.com/media/streamops-operator:0.1.0-rc1"
+    assert "--namespace=studio-a" in c["args"] and "--namespace=studio-b" in c["args"]
+    assert "--verbose" in c["args"]
+    assert "--liveness=http://0.0.0.0:9099/healthz" in c["args"]
+    (d,) = find(custom, "Deployment", "live-ops")
+    pod = d["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "live-ops-sa"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert d["spec"]["template"]["metadata"]["annotations"] == {"example.com/scrape": "false"}
+    (sa,) = find(custom, "ServiceAccount", "live-ops-sa")
+    assert sa["metadata"]["annotations"] == {"example.com/team": "media"}
+    (sm,) = find(custom, "ServiceMonitor")
+    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["studio-a", "studio-b"]}
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
+def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
+    """Watching namespaces: the namespaced rules move from the ClusterRole to one Role per namespace."""
+    (cluster_role,) = find(default, "ClusterRole")
+    resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
+    assert {"livestreams", "livestreams/status", "pods", "customresourcedefinitions"} <= resources
+    assert "namespaces" not in resources  # cluster-wide kopf never lists namespaces
+
+    (narrow,) = find(custom, "ClusterRole")
+    narrow_resources = {r for rule in narrow["rules"] for r in rule["resources"]}
+    assert narrow_resources == {"customresourcedefinitions", "namespaces"}
+    roles = find(custom, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["studio-a", "studio-b"]
+    namespaced = [rule for rule in cluster_role["rules"] if "customresourcedefinitions" not in rule["resources"]]
+    for role in roles:
+        assert role["rules"] == namespaced
+    bindings = find(custom, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["studio-a", "studio-b"]
+    for b in bindings:
+        assert b["subjects"] == [{"kind": "ServiceAccount", "name": "live-ops-sa", "namespace": "streamops-system"}]
+        assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "live-ops"}
+
+
+def test_no_wildcards_and_status_is_patch_only(default: list[dict[str, Any]]) -> None:
+    (cluster_role,) = find(default, "ClusterRole")
+    for rule in cluster_role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
+        for r in rule["resources"]:
+            if r.endswith("/status"):
+                assert rule["verbs"] == ["patch"], rule
+
+
+def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
+    for crd in find(default, "CustomResourceDefinition"):
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        source = yaml.safe_load((REPO / "crds" / f"{crd['metadata']['name']}.yaml").read_text())
+        assert crd["spec"] == source["spec"]
+        assert crd["metadata"]["labels"] == source["metadata"]["labels"]
+    for crd in find(custom, "CustomResourceDefinition"):  # crds.keep: false
+        assert "annotations" not in crd["metadata"]
+    without = objects(render(sets=("crds.enabled=false",)))
+    assert find(without, "CustomResourceDefinition") == []
+
+
+@pytest.mark.parametrize(
+    ("values_file", "says"),
+    [
+        ("bad-unknown-key.yaml", "additional properties 'watchNamespace' not allowed"),
+        ("bad-pull-policy.yaml", "image.pullPolicy"),
+        ("bad-namespace.yaml", "watchNamespaces/0"),
+        ("bad-port.yaml", "portRange"),
+        ("bad-crds-type.yaml", "crds.enabled"),
+        ("bad-resync.yaml", "resyncSeconds"),
+        ("bad-size.yaml", "recordings.size"),
+        ("bad-port-order.yaml", "worker.portRange: min (31000) must not be greater than max (30000)"),
+    ],
+)
+def test_bad_values_are_rejected(values_file: str, says: str) -> None:
+    # helm lint reports a template's `fail` as INFO only: the schema cases must fail lint too.
+    commands = [["template", "streamops"]] + ([] if "order" in values_file else [["lint"]])
+    for command in commands:
+        result = helm(*command, str(CHART), "-f", str(VALUES_DIR / values_file), check=False)
+        assert result.returncode != 0, f"helm {command[0]} accepted {values_file}"
+        out = result.stderr + result.stdout
+        assert says in out.replace("/", ".") or says in out, out
+
+
+def test_generated_files_are_fresh() -> None:
+    """CRD templates, RBAC rules, deploy/streamops.yaml and the Argo CD ConfigMap match their
+    sources (`make chart` regenerates them)."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "hack" / "chart.py"), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_manifest_is_the_chart_without_crds() -> None:
+    deploy = objects((REPO / "deploy" / "streamops.yaml").read_text())
+    kinds = sorted(o["kind"] for o in deploy)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "ServiceAccount"]
+    (ns,) = find(deploy, "Namespace")
+    assert ns["metadata"]["name"] == "streamops-system"
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -52,9 +52,18 @@ class Video(KubeModel):
     ended_at: datetime
 
 
+class DiscardedFragment(KubeModel):
+    reason: str = Field(max_length=1024)
+    duration_seconds: float = Field(ge=0)
+    at: datetime
+
+
 class RecordingStatus(ConditionedStatus):
     recording: bool = False
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration: float | None = Field(default=None, ge=0)
     videos: list[Video] = Field(default_factory=list, max_length=10000)
+    discarded: list[DiscardedFragment] = Field(
+        default_factory=list, max_length=1000, description="Fragments shorter than minDurationSeconds, not kept."
+    )

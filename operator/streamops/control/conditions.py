@@ -54,11 +54,16 @@ class Transition:
     message: str
 
 
+# Only these post an Event on every change; Live/Recording/... have events that say more, posted by
+# each kind's own events function.
+EVENTFUL = ("Ready", "Stalled")
+
+
 def condition_transitions(previous: list[Condition], current: list[Condition]) -> list[Transition]:
     before = {c.type: c.status for c in previous}
     events = []
     for c in current:
-        if before.get(c.type) == c.status or c.status == "Unknown":
+        if c.type not in EVENTFUL or before.get(c.type) == c.status or c.status == "Unknown":
             continue
         bad = (c.type == "Stalled" and c.status == "True") or (
             c.type == "Ready" and c.status == "False" and before.get(c.type) == "True"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from base64 import b64encode
 from dataclasses import dataclass
@@ -12,20 +11,19 @@ from streamops.api import LiveStream
 from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import IngestEndpoints, Playback
 from streamops.control.naming import (
-    SPEC_HASH_ANNOTATION,
+    HOST_PORTS_ANNOTATION,
     STREAM_NAME_ANNOTATION,
     child_labels,
     child_name,
     owner_reference,
 )
 from streamops.control.settings import OperatorSettings
+from streamops.control.worker_pod import HTTP_PORT, WorkerContainer, secret_file_volume, worker_pod
 
 Role = Literal["primary", "backup"]
 
 RTMP_PORT = 1935
 SRT_PORT = 9998
-HTTP_PORT = 8080
-WORKER_UID = 10001
 STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
 STREAM_KEY_FILE = "stream-key"
 MEDIA_DIR = "/var/lib/streamops"
@@ -88,7 +86,14 @@ def stream_key_secret(stream: LiveStream, key: str) -> dict[str, Any]:
     }
 
 
-def ingest_worker_config(stream: LiveStream, role: Role) -> dict[str, Any]:
+IngestPorts = dict[str, int]  # "http", "rtmp", "srt" -> port
+POD_NETWORK_PORTS: IngestPorts = {"http": HTTP_PORT, "rtmp": RTMP_PORT, "srt": SRT_PORT}
+PORT_NAMES = tuple(POD_NETWORK_PORTS)
+
+
+def ingest_worker_config(
+    stream: LiveStream, role: Role, ports: IngestPorts | None = None, bind_address: str = "0.0.0.0"
+) -> dict[str, Any]:
     """What the ingest worker needs from the spec. Title, active, recording and resources are
     left out on purpose: changing them must not restart a live ingest."""
     spec = stream.spec
@@ -99,8 +104,9 @@ def ingest_worker_config(stream: LiveStream, role: Role) -> dict[str, Any]:
         "dvr": spec.dvr.wire(),
         "hls": spec.hls.wire(),
         "screenshots": spec.screenshots.wire(),
-        "ports": {"rtmp": RTMP_PORT, "srt": SRT_PORT, "http": HTTP_PORT},
+        "ports": dict(ports or POD_NETWORK_PORTS),
         "mediaDir": MEDIA_DIR,
+        "bindAddress": bind_address,
     }
     if spec.transcoding:
         config["transcoding"] = spec.transcoding.wire()
@@ -119,107 +125,69 @@ def _resources(stream: LiveStream) -> dict[str, Any]:
     return {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
 
 
-def _ports(stream: LiveStream) -> list[dict[str, Any]]:
-    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+def _ports(stream: LiveStream, ports: IngestPorts | None = None) -> dict[str, tuple[int, str]]:
+    ports = ports or POD_NETWORK_PORTS
+    out = {"http": (ports["http"], "TCP")}
     push = stream.spec.source.push
     if push and "rtmp" in push.protocols:
-        ports.append({"name": "rtmp", "containerPort": RTMP_PORT, "protocol": "TCP"})
+        out["rtmp"] = (ports["rtmp"], "TCP")
     if push and "srt" in push.protocols:
-        ports.append({"name": "srt", "containerPort": SRT_PORT, "protocol": "UDP"})
-    return ports
+        out["srt"] = (ports["srt"], "UDP")
+    return out
 
 
-def spec_hash(pod_spec: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def ingest_pod(stream: LiveStream, role: Role, settings: OperatorSettings) -> dict[str, Any]:
+def ingest_pod(
+    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPorts | None = None
+) -> dict[str, Any]:
+    """`host_ports`: the stream's allocation when workers run on the host network."""
     names = ingest_names(stream.metadata.name, role)
     key_ref = stream_key_ref(stream)
     volumes: list[dict[str, Any]] = [{"name": "media", "emptyDir": {}}]
     mounts: list[dict[str, Any]] = [{"name": "media", "mountPath": MEDIA_DIR}]
     if key_ref is not None:
-        # Mounted, not an env var: a rotated Secret reaches the running worker without a restart.
-        volumes.append(
-            {
-                "name": "stream-key",
-                "secret": {
-                    "secretName": key_ref.name,
-                    "items": [{"key": key_ref.key, "path": STREAM_KEY_FILE}],
-                },
-            }
-        )
+        volumes.append(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE))
         mounts.append({"name": "stream-key", "mountPath": STREAM_KEY_DIR, "readOnly": True})
-    probe_timing = {"periodSeconds": 1, "timeoutSeconds": 1}
-    spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "restartPolicy": "Always",
-        "terminationGracePeriodSeconds": 15,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": WORKER_UID,
-            "runAsGroup": WORKER_UID,
-            "fsGroup": WORKER_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
-            {
-                "name": "ingest",
-                "image": settings.worker_image,
-                "imagePullPolicy": settings.worker_image_pull_policy,
-                "args": ["worker", "ingest"],
-                "env": [
-                    {
-                        "name": "STREAMOPS_INGEST_CONFIG",
-                        "value": json.dumps(ingest_worker_config(stream, role), sort_keys=True),
-                    }
-                ],
-                "ports": _ports(stream),
-                # Ready only while media flows (the worker decides): that is what `live` means.
-                "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, **probe_timing},
-                "livenessProbe": {
-                    "httpGet": {"path": "/healthz", "port": "http"},
-                    "periodSeconds": 10,
-                    "failureThreshold": 3,
-                },
-                "resources": _resources(stream),
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "volumeMounts": mounts,
-            }
-        ],
-        "volumes": volumes,
-    }
-    metadata = _metadata(stream, names.pod, names.component)
-    metadata["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    worker = WorkerContainer(
+        name="ingest",
+        config_env="STREAMOPS_INGEST_CONFIG",
+        config=ingest_worker_config(stream, role, host_ports, settings.worker_bind_address),
+        # Ready only while media flows (the worker decides): that is what `live` means.
+        ports=_ports(stream, host_ports),
+        resources=_resources(stream),
+        volumes=volumes,
+        mounts=mounts,
+    )
+    return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports)
 
 
-def ingest_service(stream: LiveStream, role: Role) -> dict[str, Any]:
+def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPorts | None = None) -> dict[str, Any]:
+    """With host networking the allocation is recorded here: the Service outlives the Pods."""
     names = ingest_names(stream.metadata.name, role)
     ports = [
-        {"name": p["name"], "port": p["containerPort"], "targetPort": p["name"], "protocol": p["protocol"]}
-        for p in _ports(stream)
+        {"name": name, "port": port, "targetPort": name, "protocol": protocol}
+        for name, (port, protocol) in _ports(stream, host_ports).items()
     ]
     labels = child_labels(stream.metadata.name, names.component)
     selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    metadata = _metadata(stream, names.service, names.component)
+    if host_ports is not None:
+        metadata["annotations"][HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(stream, names.service, names.component),
+        "metadata": metadata,
         "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
     }
 
 
-def _host(stream: LiveStream, role: Role) -> str:
-    return f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
+def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str:
+    """Where the ingest is reached: the configured worker address, else the Service's DNS name."""
+    return worker_address or f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
 
 
-def ingest_endpoints(stream: LiveStream) -> IngestEndpoints | None:
+def ingest_endpoints(
+    stream: LiveStream, worker_address: str = "", ports: dict[Role, IngestPorts] | None = None
+) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name."""
     push = stream.spec.source.push
     if push is None:
@@ -228,17 +196,23 @@ def ingest_endpoints(stream: LiveStream) -> IngestEndpoints | None:
     for role, prefix in (("primary", ""), ("backup", "backup_")):
         if role not in ingest_roles(stream):
             continue
-        host = _host(stream, role)
+        host = ingest_host(stream, role, worker_address)
+        role_ports = (ports or {}).get(role) or POD_NETWORK_PORTS
         if "rtmp" in push.protocols:
-            urls[f"{prefix}push_url"] = f"rtmp://{host}:{RTMP_PORT}/live"
+            urls[f"{prefix}push_url"] = f"rtmp://{host}:{role_ports['rtmp']}/live"
         if "srt" in push.protocols:
-            urls[f"{prefix}push_url_srt"] = f"srt://{host}:{SRT_PORT}"
+            urls[f"{prefix}push_url_srt"] = f"srt://{host}:{role_ports['srt']}"
     key_ref = stream_key_ref(stream)
     return IngestEndpoints(stream_key_secret=key_ref.name if key_ref else None, **urls)
 
 
-def playback_urls(stream: LiveStream) -> Playback:
-    base = f"http://{_host(stream, 'primary')}:{HTTP_PORT}"
+def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> str:
+    """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
+    return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> Playback:
+    base = ingest_http_url(stream, worker_address, ports)
     hls = stream.spec.hls
     return Playback(
         hls_cmaf_url=f"{base}/hls/cmaf/index.m3u8" if hls.cmaf else None,

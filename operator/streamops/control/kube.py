@@ -14,6 +14,12 @@ from streamops.api.kinds import Kind
 
 # Always said explicitly: the client would otherwise pick json-patch for a dict body.
 MERGE_PATCH = "application/merge-patch+json"
+CORE_KINDS = {
+    "Pod": "pod",
+    "Service": "service",
+    "Secret": "secret",
+    "PersistentVolumeClaim": "persistent_volume_claim",
+}
 
 
 class NamespaceTerminating(Exception):
@@ -22,6 +28,11 @@ class NamespaceTerminating(Exception):
 
 def _data(response: Any) -> dict[str, Any]:
     return json.loads(response.data)
+
+
+def _creation_error(e: ApiException, namespace: str) -> None:
+    if e.status == 403 and "NamespaceTerminating" in (e.body or ""):
+        raise NamespaceTerminating(namespace) from None
 
 
 @dataclass
@@ -39,10 +50,9 @@ class KubeApi:
         client = kubernetes.client.ApiClient()
         return cls(core=kubernetes.client.CoreV1Api(client), custom=kubernetes.client.CustomObjectsApi(client))
 
-    # --- core objects (Pod, Service, Secret) -----------------------------------------------------
+    # --- core objects (Pod, Service, Secret, PersistentVolumeClaim) -----------------------------
     def _core_call(self, verb: str, kind: str, *args: Any, **kwargs: Any) -> Any:
-        snake = {"Pod": "pod", "Service": "service", "Secret": "secret"}[kind]
-        return getattr(self.core, f"{verb}_namespaced_{snake}")(*args, **kwargs)
+        return getattr(self.core, f"{verb}_namespaced_{CORE_KINDS[kind]}")(*args, **kwargs)
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -51,6 +61,14 @@ class KubeApi:
             if e.status == 404:
                 return None
             raise
+
+    def list(self, kind: str, label_selector: str) -> list[dict[str, Any]]:
+        """Objects of a kind in all namespaces (the operator's own, by label)."""
+        snake = CORE_KINDS[kind]
+        response = getattr(self.core, f"list_{snake}_for_all_namespaces")(
+            label_selector=label_selector, _preload_content=False
+        )
+        return _data(response).get("items") or []
 
     def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
         """Create; None when it already exists (another reconcile got there first)."""
@@ -62,8 +80,7 @@ class KubeApi:
         except ApiException as e:
             if e.status == 409:
                 return None
-            if e.status == 403 and "NamespaceTerminating" in (e.body or ""):
-                raise NamespaceTerminating(meta["namespace"]) from None
+            _creation_error(e, meta["namespace"])
             raise
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
@@ -87,7 +104,41 @@ class KubeApi:
                 return None
             raise
 
-    def patch_status(self, kind: Kind, namespace: str, name: str, status_patch: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, kind.plural, name, {"status": status_patch}, _content_type=MERGE_PATCH
-        )
+    def create_custom(self, kind: Kind, manifest: dict[str, Any]) -> dict[str, Any] | None:
+        namespace = manifest["metadata"]["namespace"]
+        try:
+            return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, manifest)
+        except ApiException as e:
+            if e.status == 409:
+                return None
+            _creation_error(e, namespace)
+            raise
+
+    def patch_custom(self, kind: Kind, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        try:
+            self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, kind.plural, name, patch, _content_type=MERGE_PATCH
+            )
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def delete_custom(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
+        body = kubernetes.client.V1DeleteOptions(preconditions={"uid": uid} if uid else None)
+        try:
+            self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, kind.plural, name, body=body)
+        except ApiException as e:
+            if e.status not in (404, 409):
+                raise
+
+    def patch_status(self, kind: Kind, namespace: str, name: str, status_patch: dict[str, Any]) -> bool:
+        """False when the object is gone."""
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, kind.plural, name, {"status": status_patch}, _content_type=MERGE_PATCH
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True

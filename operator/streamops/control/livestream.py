@@ -1,17 +1,21 @@
-"""Reconcile one LiveStream: make its children match the spec, then write the observed status."""
+"""Reconcile one LiveStream's children with its spec: key Secret, ingest Services and Pods, the
+auto Recording. Status is not written here: the status loop (status_loop.py) computes it from
+what is observed, using the outcome this returns."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
-from streamops.control.conditions import Transition, condition_transitions
+from streamops.api import RECORDING, LiveStream
+from streamops.control.children import ensure_pod, ensure_service, owned_by
 from streamops.control.ingest import (
+    PORT_NAMES,
+    IngestPorts,
     Role,
     ingest_names,
     ingest_pod,
@@ -21,15 +25,9 @@ from streamops.control.ingest import (
     stream_key_secret,
 )
 from streamops.control.kube import KubeApi, NamespaceTerminating
-from streamops.control.livestream_status import (
-    IngestObservation,
-    PodObservation,
-    invalid_spec_status,
-    livestream_status,
-)
-from streamops.control.naming import SPEC_HASH_ANNOTATION
+from streamops.control.ports import PortAllocator, ports_of
+from streamops.control.recorder import auto_recording, auto_recording_name
 from streamops.control.settings import OperatorSettings
-from streamops.control.status_patch import status_patch
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 
@@ -43,8 +41,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _owned_by(obj: dict[str, Any], uid: str | None) -> bool:
-    return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])
+def spec_problem(error: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors())
+    return f"spec rejected by the operator: {problems}"
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    """What reconciling found that only the API can tell (the status loop cannot ask cheaply)."""
+
+    generation: int | None
+    invalid_spec: str | None = None
+    key_secret_missing: str | None = None
+    host_ports: dict[Role, IngestPorts] = field(default_factory=dict)
 
 
 def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
@@ -63,95 +72,84 @@ def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
     return None
 
 
-def _ensure_service(api: KubeApi, desired: dict[str, Any], uid: str | None) -> None:
-    meta = desired["metadata"]
-    current = api.get("Service", meta["namespace"], meta["name"])
-    if current is None:
-        api.create(desired)
-        return
-    if not _owned_by(current, uid):
-        return  # someone else's Service: never touch it (the Pod's status will say why it is unreachable)
-    spec = current.get("spec", {})
-    drift = {k: v for k, v in desired["spec"].items() if k != "type" and _service_field(spec, k) != v}
-    if drift or not meta["labels"].items() <= (current["metadata"].get("labels") or {}).items():
-        api.patch(
-            "Service",
-            meta["namespace"],
-            meta["name"],
-            {"metadata": {"labels": meta["labels"]}, "spec": desired["spec"]},
-        )
+def _ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
+    """recording.auto keeps one Recording <stream>-auto (owned by the stream) that records every
+    live session; switching auto off stops it (videos finalised and kept)."""
+    namespace, name = stream.metadata.namespace or "", auto_recording_name(stream.metadata.name)
+    current = api.get_custom(RECORDING, namespace, name)
+    if current is not None and not owned_by(current, stream.metadata.uid):
+        return  # a user's own Recording of that name: leave it alone
+    stopped = bool(current and current.get("spec", {}).get("stopped"))
+    if stream.spec.recording.auto:
+        if current is not None and stopped and not current["metadata"].get("deletionTimestamp"):
+            # Switched off and on again: a fresh Recording (the stopped one's videos stay on the claim).
+            api.delete_custom(RECORDING, namespace, name, current["metadata"]["uid"])
+            current = None
+        if current is None:
+            api.create_custom(RECORDING, auto_recording(stream))
+    elif current is not None and not stopped:
+        api.patch_custom(RECORDING, namespace, name, {"spec": {"stopped": True}})
 
 
-def _service_field(spec: dict[str, Any], key: str) -> Any:
-    if key == "ports":  # the server adds nodePort/appProtocol defaults; compare what we set
-        fields = ("name", "port", "targetPort", "protocol")
-        return [{f: p.get(f) for f in fields} for p in spec.get("ports") or []]
-    return spec.get(key)
-
-
-def _ensure_pod(
-    api: KubeApi, desired: dict[str, Any] | None, namespace: str, name: str, uid: str | None
-) -> dict[str, Any] | None:
-    """Create the Pod, or delete one that is stale or unwanted (its DELETED event brings us back)."""
-    current = api.get("Pod", namespace, name)
-    if current is not None and not _owned_by(current, uid):
-        return current
-    if desired is None:
-        if current is not None:
-            api.delete("Pod", namespace, name, current["metadata"]["uid"])
-            return api.get("Pod", namespace, name)
+def _host_ports(allocator: PortAllocator | None, service: dict[str, Any] | None) -> IngestPorts | None:
+    if allocator is None:
         return None
-    if current is None:
-        return api.create(desired) or api.get("Pod", namespace, name)
-    want = desired["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
-    have = (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
-    if have != want and not current["metadata"].get("deletionTimestamp"):
-        api.delete("Pod", namespace, name, current["metadata"]["uid"])
-        return api.get("Pod", namespace, name)
-    return current
+    ports = ports_of(service)
+    if set(PORT_NAMES) <= ports.keys():
+        return {n: ports[n] for n in PORT_NAMES}
+    return allocator.allocate(PORT_NAMES)
 
 
 def reconcile_livestream(
-    api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], now: datetime | None = None
-) -> list[Transition]:
-    """Idempotent: safe to run from any trigger, any number of times. Returns condition changes."""
-    try:
-        return _reconcile(api, settings, plain(body), now or datetime.now(UTC))
-    except NamespaceTerminating:
-        return []
-
-
-def _write_status(api: KubeApi, raw: dict[str, Any], status: LiveStreamStatus) -> list[Transition]:
-    patch = status_patch(raw.get("status"), status.wire())
-    if patch is not None:
-        api.patch_status(LIVESTREAM, raw["metadata"]["namespace"], raw["metadata"]["name"], patch)
-    previous = LiveStreamStatus.model_validate(raw.get("status") or {})
-    return condition_transitions(previous.conditions, status.conditions)
-
-
-def _reconcile(api: KubeApi, settings: OperatorSettings, raw: dict[str, Any], now: datetime) -> list[Transition]:
+    api: KubeApi,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    allocator: PortAllocator | None = None,
+    auto_recording_exists: bool = True,
+) -> StreamOutcome:
+    """Idempotent: safe to run from any trigger, any number of times. `allocator` is given when
+    workers run on the host network; `auto_recording_exists` False (from the operator's index)
+    spares a read when auto recording is off."""
+    raw = plain(body)
+    generation = raw.get("metadata", {}).get("generation")
     try:
         stream = LiveStream.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        return _write_status(api, raw, invalid_spec_status(raw, f"spec rejected by the operator: {problems}", now))
-    namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
+        return StreamOutcome(generation, invalid_spec=spec_problem(e))
+    try:
+        return _reconcile(api, settings, stream, allocator, auto_recording_exists)
+    except NamespaceTerminating:
+        return StreamOutcome(generation)
 
+
+def _reconcile(
+    api: KubeApi,
+    settings: OperatorSettings,
+    stream: LiveStream,
+    allocator: PortAllocator | None,
+    auto_recording_exists: bool,
+) -> StreamOutcome:
+    namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
     missing_secret = _ensure_stream_key(api, stream)
     roles = ingest_roles(stream)
-    pods: dict[Role, PodObservation] = {}
+    allocated: dict[Role, IngestPorts] = {}
     for role in ROLES:
         names = ingest_names(name, role)
+        service = api.get("Service", namespace, names.service)
         if role in roles:
-            _ensure_service(api, ingest_service(stream, role), uid)
+            host_ports = _host_ports(allocator, service if owned_by(service, uid) else None)
+            if host_ports is not None:
+                allocated[role] = host_ports
+            ensure_service(api, ingest_service(stream, role, host_ports), service, uid)
         else:
-            service = api.get("Service", namespace, names.service)
-            if service is not None and _owned_by(service, uid):
+            host_ports = None
+            if service is not None and owned_by(service, uid):
                 api.delete("Service", namespace, names.service, service["metadata"]["uid"])
+                if allocator is not None:
+                    allocator.release(ports_of(service).values())
         run = role in roles and stream.spec.active and missing_secret is None
-        desired = ingest_pod(stream, role, settings) if run else None
-        pod = _ensure_pod(api, desired, namespace, names.pod, uid)
-        if role in roles:
-            pods[role] = PodObservation.of(names.pod, pod)
-
-    return _write_status(api, raw, livestream_status(stream, IngestObservation(pods, missing_secret), now))
+        desired = ingest_pod(stream, role, settings, host_ports) if run else None
+        ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
+    if stream.spec.recording.auto or auto_recording_exists:
+        _ensure_auto_recording(api, stream)
+    return StreamOutcome(stream.metadata.generation, key_secret_missing=missing_secret, host_ports=allocated)

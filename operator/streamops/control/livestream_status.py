@@ -2,49 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from streamops.api import LiveStream, LiveStreamStatus
-from streamops.control.conditions import Observed, merge_conditions
-from streamops.control.ingest import Role, ingest_endpoints, ingest_names, ingest_roles, playback_urls
+from streamops.api.common import ConditionedStatus
+from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.ingest import IngestPorts, Role, ingest_endpoints, ingest_names, ingest_roles, playback_urls
+from streamops.control.pod_observation import PodObservation
+from streamops.control.telemetry import parse_time
+
+__all__ = [
+    "IngestObservation",
+    "PodObservation",
+    "RecordingFacts",
+    "invalid_spec_status",
+    "livestream_events",
+    "livestream_status",
+]
 
 
 @dataclass(frozen=True)
-class PodObservation:
-    name: str
-    exists: bool = False
-    phase: str | None = None
-    ready: bool = False
-    deleting: bool = False
-    detail: str = ""
+class RecordingFacts:
+    """What the LiveStream shows of one of its Recordings (from the Recording's own status)."""
 
-    @classmethod
-    def of(cls, name: str, pod: dict[str, Any] | None) -> PodObservation:
-        if pod is None:
-            return cls(name=name)
-        status = pod.get("status") or {}
-        conditions = {c.get("type"): c for c in status.get("conditions") or []}
-        ready = conditions.get("Ready", {}).get("status") == "True"
-        scheduled = conditions.get("PodScheduled", {})
-        detail = status.get("message") or scheduled.get("message") or ""
-        if not detail and not pod.get("spec", {}).get("nodeName"):
-            detail = "waiting for a node to run it"
-        return cls(
-            name=name,
-            exists=True,
-            phase=status.get("phase") or "Pending",
-            ready=ready,
-            deleting=bool(pod.get("metadata", {}).get("deletionTimestamp")),
-            detail=detail,
-        )
+    name: str
+    recording: bool = False
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
 class IngestObservation:
     pods: dict[Role, PodObservation]
     key_secret_missing: str | None = None  # name of a referenced Secret that does not exist
+    telemetry: dict[Role, dict[str, Any]] = field(default_factory=dict)  # fresh worker /status per role
+    recordings: tuple[RecordingFacts, ...] = ()
+    host_ports: dict[Role, IngestPorts] = field(default_factory=dict)  # hostNetwork allocation
+    worker_address: str = ""
+    generation: int | None = None  # the generation the reconciler acted on (default: the object's)
 
 
 def _ingest_condition(pod: PodObservation) -> Observed:
@@ -58,12 +54,32 @@ def _ingest_condition(pod: PodObservation) -> Observed:
     return Observed("Ready", "False", "IngestFailed", f"ingest Pod {pod.name} is {pod.phase}: {pod.detail}")
 
 
+def _rounded(value: Any, digits: int) -> float | None:
+    return round(float(value), digits) if isinstance(value, int | float) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _live(pod: PodObservation | None, telemetry: dict[str, Any] | None) -> bool:
+    """The worker's own word when it can be asked (faster than the readiness probe), else readiness."""
+    if pod is None or not pod.exists or pod.deleting:
+        return False
+    if telemetry is not None:
+        return bool(telemetry.get("live"))
+    return pod.ready
+
+
 def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
     previous = stream.status or LiveStreamStatus()
-    generation = stream.metadata.generation
+    generation = observed.generation if observed.generation is not None else stream.metadata.generation
     primary = observed.pods.get("primary", PodObservation(ingest_names(stream.metadata.name, "primary").pod))
     backup = observed.pods.get("backup")
-    active = stream.spec.active
+    main = observed.telemetry.get("primary")
+    spare = observed.telemetry.get("backup")
+    deactivated = main is not None and main.get("active") is False
+    active = stream.spec.active and not deactivated
 
     conditions: list[Observed]
     if observed.key_secret_missing:
@@ -75,18 +91,21 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             Observed("Ready", "False", reason, message),
             Observed("Stalled", "True", reason, message),
         ]
-    elif not active:
+    elif not stream.spec.active:
         conditions = [
             Observed("Ready", "True", "Inactive", "stream is switched off (spec.active false): pushes are refused")
         ]
+    elif deactivated:
+        why = str((main or {}).get("deactivatedReason") or "no data from any pull URL")
+        conditions = [Observed("Ready", "True", "Deactivated", f"ingest deactivated itself: {why}"[:1024])]
     else:
         ready = _ingest_condition(primary)
         conditions = [ready]
         if ready.status != "True":
             conditions.append(Observed("Reconciling", "True", ready.reason, ready.message))
 
-    live = active and primary.ready
-    backup_live = bool(active and backup and backup.ready)
+    live = active and _live(primary, main)
+    backup_live = bool(active and _live(backup, spare))
     conditions.append(
         Observed("Live", "True", "MediaFlowing", "the primary ingest receives media")
         if live
@@ -98,7 +117,14 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             if backup_live
             else Observed("BackupLive", "False", "NoMedia" if active else "Inactive", "no media is arriving")
         )
-    conditions.append(Observed("Recording", "False", "NotRecording", "no Recording is running"))
+    running = next((r for r in observed.recordings if r.recording), None)
+    conditions.append(
+        Observed("Recording", "True", "Recording", f"Recording {running.name} is recording")
+        if running
+        else Observed("Recording", "False", "NotRecording", "no Recording is running")
+    )
+    on_air = main if live else (spare if backup_live else None)
+    metrics = on_air or {}
 
     return LiveStreamStatus(
         observed_generation=generation,
@@ -106,23 +132,51 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         live=live,
         backup_live=backup_live,
         active=active,
-        ingest=ingest_endpoints(stream),
-        playback=playback_urls(stream),
-        started_at_primary=previous.started_at_primary,
-        started_at_backup=previous.started_at_backup,
-        finished_at_primary=previous.finished_at_primary,
-        recording=False,
+        ingest=ingest_endpoints(stream, observed.worker_address, observed.host_ports),
+        playback=playback_urls(stream, observed.worker_address, observed.host_ports.get("primary")),
+        # Times are history: a worker that restarted (and forgot them) does not erase them.
+        started_at_primary=parse_time((main or {}).get("startedAt")) or previous.started_at_primary,
+        started_at_backup=parse_time((spare or {}).get("startedAt")) or previous.started_at_backup,
+        finished_at_primary=parse_time((main or {}).get("finishedAt")) or previous.finished_at_primary,
+        recording=running is not None,
+        recording_duration=_rounded(running.duration, 0) if running else None,
+        # Live metrics exist only while live (the hosted API's "current FPS ... if transcoding").
+        transcoding_speed=_rounded(metrics.get("transcodingSpeed"), 2),
+        frame_rate=_rounded(metrics.get("frameRate"), 1),
+        video_width=_int(metrics.get("videoWidth")),
+        video_height=_int(metrics.get("videoHeight")),
+        video_codec=metrics.get("videoCodec") or None,
+        audio_codec=metrics.get("audioCodec") or None,
+        bitrate=_int(metrics.get("bitrate")),
     )
 
 
-def invalid_spec_status(raw: dict[str, Any], message: str, now: datetime) -> LiveStreamStatus:
+def invalid_spec_status(
+    raw: dict[str, Any], message: str, now: datetime, model: type[ConditionedStatus] = LiveStreamStatus
+) -> ConditionedStatus:
     """A spec the API server let through but the operator cannot use (e.g. a CRD older than the
-    operator): say so instead of retrying forever."""
-    previous = LiveStreamStatus.model_validate(raw.get("status") or {})
+    operator): say so instead of retrying forever. Only conditions: nothing else is observed."""
+    previous = model.model_validate(raw.get("status") or {})
     generation = raw.get("metadata", {}).get("generation")
     observed = [
         Observed(t, "True" if t == "Stalled" else "False", "InvalidSpec", message) for t in ("Ready", "Stalled")
     ]
-    return LiveStreamStatus(
+    return ConditionedStatus(
         observed_generation=generation, conditions=merge_conditions(previous.conditions, observed, generation, now)
     )
+
+
+def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
+    """Went live / went offline (primary and backup); nothing on the first visit of an offline stream."""
+    events = condition_transitions(previous.conditions if previous else [], current.conditions)
+    for field_name, what in (("live", "WentLive"), ("backup_live", "BackupWentLive")):
+        before = bool(previous and getattr(previous, field_name))
+        now = getattr(current, field_name)
+        if before == now or (previous is None and not now):
+            continue
+        ingest = "backup ingest" if field_name == "backup_live" else "ingest"
+        if now:
+            events.append(Transition("Normal", what, f"media arrives at the {ingest}"))
+        else:
+            events.append(Transition("Normal", what.replace("Live", "Offline"), f"no media at the {ingest}"))
+    return events

@@ -16,6 +16,9 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 STREAM_LABEL = f"{GROUP}/stream"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 STREAM_NAME_ANNOTATION = f"{GROUP}/stream-name"
+HOST_PORTS_ANNOTATION = f"{GROUP}/host-ports"
+RECORDING_LABEL = f"{GROUP}/recording"
+RESTREAM_LABEL = f"{GROUP}/restream"
 
 _DNS_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 

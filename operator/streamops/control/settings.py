@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 ENV_PREFIX = "STREAMOPS_"
 
@@ -17,6 +17,53 @@ class OperatorSettings(BaseModel):
     resync_seconds: float = Field(
         default=30.0, gt=0, description="Level-based safety net: every object is reconciled this often."
     )
+    # --- worker addressing ---
+    host_network: bool = Field(
+        default=False,
+        description="Run worker Pods with hostNetwork and ports allocated from port_range (no CNI needed).",
+    )
+    port_range: str = Field(
+        default="30000-32767", pattern=r"^[0-9]+-[0-9]+$", description="Ports handed to hostNetwork workers."
+    )
+    worker_address: str = Field(
+        default="",
+        max_length=253,
+        description="Host name/IP at which workers are reached (URLs in status, feed URLs); "
+        "empty: the ingest Service's cluster DNS name.",
+    )
+    worker_bind_address: str = Field(default="0.0.0.0", description="Address the workers listen on.")
+    # --- telemetry ---
+    telemetry_interval_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often each object's worker /status is read."
+    )
+    metrics_write_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Changes of live metrics only (fps, bitrate, bytes, durations) are written at most this often.",
+    )
+    # --- recordings ---
+    recordings_claim: str = Field(
+        default="streamops-recordings",
+        max_length=253,
+        description="PVC (per namespace) recordings go to when a Recording names none; created when missing, "
+        "owned by nothing so videos outlive streams and Recordings.",
+    )
+    recordings_claim_size: str = Field(default="20Gi", description="Size of a created recordings PVC.")
+    recordings_storage_class: str = Field(default="", description="StorageClass of a created PVC (empty: default).")
+    recordings_access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+
+    @field_validator("port_range")
+    @classmethod
+    def _ordered(cls, value: str) -> str:
+        low, high = (int(p) for p in value.split("-"))
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError("port_range must be LOW-HIGH within 1024..65535")
+        return value
+
+    @property
+    def ports(self) -> range:
+        low, high = (int(p) for p in self.port_range.split("-"))
+        return range(low, high + 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> OperatorSettings:

@@ -1,0 +1,67 @@
+"""What the operator observes of one worker Pod: a small frozen summary (the pod index keeps
+one per worker Pod, so this is what memory holds instead of whole Pod bodies)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from streamops.control.naming import SPEC_HASH_ANNOTATION
+
+
+@dataclass(frozen=True)
+class PodObservation:
+    name: str
+    exists: bool = False
+    uid: str = ""
+    phase: str | None = None
+    ready: bool = False
+    deleting: bool = False
+    detail: str = ""
+    ip: str | None = None
+    http_port: int | None = None
+    spec_hash: str | None = None
+
+    @classmethod
+    def of(cls, name: str, pod: Mapping[str, Any] | None) -> PodObservation:
+        if pod is None:
+            return cls(name=name)
+        status = pod.get("status") or {}
+        meta = pod.get("metadata") or {}
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        ready = conditions.get("Ready", {}).get("status") == "True"
+        scheduled = conditions.get("PodScheduled", {})
+        detail = status.get("message") or scheduled.get("message") or ""
+        spec = pod.get("spec") or {}
+        if not detail and not spec.get("nodeName"):
+            detail = "waiting for a node to run it"
+        http_port = None
+        for container in spec.get("containers") or []:
+            for port in container.get("ports") or []:
+                if port.get("name") == "http":
+                    http_port = int(port["containerPort"])
+        return cls(
+            name=name,
+            exists=True,
+            uid=meta.get("uid") or "",
+            phase=status.get("phase") or "Pending",
+            ready=ready,
+            deleting=bool(meta.get("deletionTimestamp")),
+            detail=detail,
+            ip=status.get("podIP"),
+            http_port=http_port,
+            spec_hash=(meta.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.exists and not self.deleting and self.phase == "Running"
+
+    @property
+    def status_url(self) -> str | None:
+        """The worker's /status, when it can be asked (running, with an address)."""
+        if not self.running or not self.ip or not self.http_port:
+            return None
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"http://{host}:{self.http_port}/status"

@@ -1,0 +1,175 @@
+"""Pure builders of a Recording's children: the recorder Pod, the recordings PVC, and the
+Recording a stream with `recording.auto` gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streamops.api import API_VERSION, LiveStream, Recording
+from streamops.control.ingest import IngestPorts, ingest_http_url
+from streamops.control.naming import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    NAME_LABEL,
+    RECORDING_LABEL,
+    STREAM_NAME_ANNOTATION,
+    child_labels,
+    child_name,
+    label_value,
+    owner_reference,
+)
+from streamops.control.settings import OperatorSettings
+from streamops.control.worker_pod import HTTP_PORT, WorkerContainer, worker_pod
+
+RECORDINGS_MOUNT = "/recordings"
+AUTO_SUFFIX = "auto"
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """A Recording's effective settings: its own, else its stream's `recording` defaults."""
+
+    type: str
+    reconnect_window_seconds: int
+    max_segment_seconds: int
+    min_duration_seconds: int
+
+
+def recording_settings(recording: Recording, stream: LiveStream) -> RecordingSettings:
+    spec, defaults = recording.spec, stream.spec.recording
+    return RecordingSettings(
+        type=spec.type or defaults.type,
+        reconnect_window_seconds=(
+            spec.reconnect_window_seconds
+            if spec.reconnect_window_seconds is not None
+            else defaults.reconnect_window_seconds
+        ),
+        max_segment_seconds=spec.max_segment_seconds or defaults.max_segment_seconds,
+        min_duration_seconds=(
+            spec.min_duration_seconds if spec.min_duration_seconds is not None else defaults.min_duration_seconds
+        ),
+    )
+
+
+def recorder_pod_name(recording_name: str) -> str:
+    return child_name(recording_name, "recorder")
+
+
+def recordings_claim_name(recording: Recording, settings: OperatorSettings) -> str:
+    storage = recording.spec.storage
+    return storage.pvc.claim_name if storage and storage.pvc else settings.recordings_claim
+
+
+def recording_directory(recording: Recording) -> str:
+    """Directory of this Recording's videos inside the claim: unique per object (a Recording
+    deleted and created again under the same name starts afresh, the old videos stay)."""
+    assert recording.metadata.uid
+    own = f"{recording.metadata.name}-{recording.metadata.uid[:8]}"
+    storage = recording.spec.storage
+    sub = storage.pvc.sub_path if storage and storage.pvc and storage.pvc.sub_path else recording.metadata.namespace
+    return f"{sub}/{own}"
+
+
+def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPorts | None) -> str:
+    base = ingest_http_url(stream, worker_address, ingest_ports)
+    return f"{base}/feed/transcoded" if type_ == "transcoded" else f"{base}/feed"
+
+
+def recorder_config(
+    recording: Recording,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    ingest_ports: IngestPorts | None,
+    http_port: int,
+) -> dict[str, Any]:
+    effective = recording_settings(recording, stream)
+    return {
+        "feedUrl": feed_url(stream, effective.type, settings.worker_address, ingest_ports),
+        "outputDir": f"{RECORDINGS_MOUNT}/{recording_directory(recording)}",
+        "title": stream.spec.title or stream.metadata.name,
+        "reconnectWindowSeconds": effective.reconnect_window_seconds,
+        "maxSegmentSeconds": effective.max_segment_seconds,
+        "minDurationSeconds": effective.min_duration_seconds,
+        "httpHost": settings.worker_bind_address,
+        "httpPort": http_port,
+    }
+
+
+def recorder_pod(
+    recording: Recording,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    ingest_ports: IngestPorts | None = None,
+    host_ports: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """The recorder Pod, owned by the Recording (not by the stream: deleting the stream must not
+    cut a recording short before it is finalised)."""
+    name, namespace, uid = recording.metadata.name, recording.metadata.namespace, recording.metadata.uid
+    assert uid, "an object read from the API server has a uid"
+    http_port = host_ports["http"] if host_ports else HTTP_PORT
+    labels = {**child_labels(recording.spec.stream_ref.name, "recorder"), RECORDING_LABEL: label_value(name)}
+    metadata = {
+        "name": recorder_pod_name(name),
+        "namespace": namespace,
+        "labels": labels,
+        "annotations": {STREAM_NAME_ANNOTATION: recording.spec.stream_ref.name},
+        "ownerReferences": [owner_reference("Recording", name, uid)],
+    }
+    worker = WorkerContainer(
+        name="record",
+        config_env="STREAMOPS_RECORDER_CONFIG",
+        config=recorder_config(recording, stream, settings, ingest_ports, http_port),
+        ports={"http": (http_port, "TCP")},
+        # Copy remux into fragmented MP4, plus a concat join at the end of each video.
+        resources={"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        volumes=[
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": recordings_claim_name(recording, settings)}}
+        ],
+        mounts=[{"name": "recordings", "mountPath": RECORDINGS_MOUNT}],
+    )
+    return worker_pod(metadata, worker, settings, host_ports)
+
+
+def recordings_claim(namespace: str, settings: OperatorSettings) -> dict[str, Any]:
+    """The default recordings PVC: owned by nothing, so videos outlive every stream and Recording."""
+    spec: dict[str, Any] = {
+        "accessModes": [settings.recordings_access_mode],
+        "resources": {"requests": {"storage": settings.recordings_claim_size}},
+    }
+    if settings.recordings_storage_class:
+        spec["storageClassName"] = settings.recordings_storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": settings.recordings_claim,
+            "namespace": namespace,
+            "labels": {
+                NAME_LABEL: "streamops",
+                MANAGED_BY_LABEL: MANAGED_BY,
+                "app.kubernetes.io/component": "recordings",
+            },
+        },
+        "spec": spec,
+    }
+
+
+def auto_recording_name(stream_name: str) -> str:
+    return f"{stream_name}-{AUTO_SUFFIX}"[:253]
+
+
+def auto_recording(stream: LiveStream) -> dict[str, Any]:
+    """The Recording `recording.auto` keeps for a stream: owned by the stream, settings from it."""
+    assert stream.metadata.uid
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Recording",
+        "metadata": {
+            "name": auto_recording_name(stream.metadata.name),
+            "namespace": stream.metadata.namespace,
+            "labels": child_labels(stream.metadata.name, "auto-recording"),
+            "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
+        },
+        "spec": {"streamRef": {"name": stream.metadata.name}},
+    }

@@ -1,0 +1,92 @@
+"""Reconcile one Recording: the recordings PVC and the recorder Pod. Status is written by the
+status loop from what the recorder reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from streamops.api import LIVESTREAM, LiveStream, Recording
+from streamops.control.children import ensure_pod
+from streamops.control.ingest import ingest_names
+from streamops.control.kube import KubeApi, NamespaceTerminating
+from streamops.control.livestream import plain, spec_problem
+from streamops.control.ports import PortAllocator, ports_of
+from streamops.control.recorder import recorder_pod, recorder_pod_name, recording_directory, recordings_claim
+from streamops.control.settings import OperatorSettings
+
+
+@dataclass(frozen=True)
+class RecordingOutcome:
+    generation: int | None
+    invalid_spec: str | None = None
+    stream_exists: bool = True
+    directory: str = ""
+    waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
+    stream_uid: str | None = None  # the stream the Pod was built for
+
+
+def finalised_in_status(raw: Mapping[str, Any]) -> bool:
+    conditions = (raw.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Succeeded" and c.get("status") == "True" for c in conditions)
+
+
+def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
+    raw = api.get_custom(LIVESTREAM, namespace, name)
+    if raw is None:
+        return None
+    try:
+        return LiveStream.model_validate(raw)
+    except ValidationError:
+        return None  # the stream's own status says what is wrong with it
+
+
+def reconcile_recording(
+    api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], allocator: PortAllocator | None = None
+) -> RecordingOutcome:
+    """Idempotent. The recorder Pod exists from the start (it waits for the feed by itself, so it
+    starts within a fraction of a second of the stream going live) until the Recording is stopped
+    and its final status is written."""
+    raw = plain(body)
+    generation = raw.get("metadata", {}).get("generation")
+    try:
+        recording = Recording.model_validate(raw)
+    except ValidationError as e:
+        return RecordingOutcome(generation, invalid_spec=spec_problem(e))
+    namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
+    pod_name = recorder_pod_name(recording.metadata.name)
+    current = api.get("Pod", namespace, pod_name)
+    directory = recording_directory(recording)
+    try:
+        if recording.spec.stopped:
+            running = bool(current and (current.get("status") or {}).get("phase") == "Running")
+            if finalised_in_status(raw) or not running:
+                # Nothing left to finalise (or no recorder that could): the Pod goes, the videos stay.
+                ensure_pod(api, None, current, uid)
+                if allocator is not None and current is not None:
+                    allocator.release(ports_of(current).values())
+            return RecordingOutcome(generation, directory=directory)
+        stream = read_stream(api, namespace, recording.spec.stream_ref.name)
+        if stream is None:
+            return RecordingOutcome(generation, stream_exists=False, directory=directory, waiting_for_stream=True)
+        default_claim = recording.spec.storage is None or recording.spec.storage.pvc is None
+        if (
+            current is None
+            and default_claim
+            and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
+        ):
+            api.create(recordings_claim(namespace, settings))
+        ingest_ports = host_ports = None
+        if allocator is not None:
+            service = api.get("Service", namespace, ingest_names(stream.metadata.name, "primary").service)
+            ingest_ports = ports_of(service) or None
+            if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
+                return RecordingOutcome(generation, directory=directory, waiting_for_stream=True)
+            host_ports = ports_of(current) or allocator.allocate(["http"])
+        ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports), current, uid)
+        return RecordingOutcome(generation, directory=directory, stream_uid=stream.metadata.uid)
+    except NamespaceTerminating:
+        return RecordingOutcome(generation, directory=directory)

@@ -1,0 +1,186 @@
+"""Recording status, computed only from what is observed: the recorder Pod, the recorder's
+/status, and whether the stream is live."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streamops.api import Recording, RecordingStatus
+from streamops.api.recording import DiscardedFragment, Video
+from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.pod_observation import PodObservation
+from streamops.control.telemetry import parse_time
+
+
+@dataclass(frozen=True)
+class RecorderObservation:
+    pod: PodObservation
+    telemetry: dict[str, Any] | None = None  # the recorder's /status (fresh), None when unreachable
+    stream_exists: bool = True
+    stream_live: bool = False
+    directory: str = ""  # where the videos are inside the claim (paths in status are relative to it)
+    generation: int | None = None  # the generation the reconciler acted on
+
+
+def _videos(items: Any, directory: str) -> list[Video]:
+    videos = []
+    for v in items or []:
+        try:
+            name = posixpath.basename(str(v.get("path") or ""))
+            videos.append(
+                Video(
+                    title=str(v["title"])[:512],
+                    path=f"{directory}/{name}" if directory else name,
+                    duration_seconds=round(float(v["durationSeconds"]), 3),
+                    size_bytes=int(v["sizeBytes"]),
+                    started_at=v["startedAt"],
+                    ended_at=v["endedAt"],
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a worker of another version: show what can be shown
+    return videos
+
+
+def _discarded(items: Any) -> list[DiscardedFragment]:
+    out = []
+    for d in items or []:
+        try:
+            out.append(
+                DiscardedFragment(
+                    reason=str(d["reason"])[:1024], duration_seconds=float(d["durationSeconds"]), at=d["at"]
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
+    """Stopped, and the recorder said it is done (or there is no recorder left to finish)."""
+    if not recording.spec.stopped:
+        return False
+    if observed.telemetry is not None:
+        return observed.telemetry.get("state") == "stopped"
+    return not observed.pod.running
+
+
+def _pod_condition(pod: PodObservation) -> Observed:
+    if not pod.exists or pod.deleting:
+        return Observed("Ready", "False", "RecorderStarting", f"creating recorder Pod {pod.name}")
+    if pod.phase == "Pending":
+        detail = f": {pod.detail}" if pod.detail else ""
+        return Observed("Ready", "False", "RecorderPending", f"recorder Pod {pod.name} is Pending{detail}")
+    if pod.phase == "Running":
+        return Observed("Ready", "False", "RecorderStarting", f"recorder Pod {pod.name} is starting to record")
+    return Observed("Ready", "False", "RecorderFailed", f"recorder Pod {pod.name} is {pod.phase}: {pod.detail}")
+
+
+def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
+    previous = recording.status or RecordingStatus()
+    generation = observed.generation if observed.generation is not None else recording.metadata.generation
+    t = observed.telemetry
+    stream = recording.spec.stream_ref.name
+
+    recording_now = bool(t and t.get("recording"))
+    if t is not None:
+        started_at = parse_time(t.get("startedAt")) or previous.started_at
+        ended_at = parse_time(t.get("endedAt"))
+        duration = t.get("duration")
+        duration = round(float(duration), 0) if isinstance(duration, int | float) else previous.duration
+        videos = _videos(t.get("videos"), observed.directory) or previous.videos
+        discarded = _discarded(t.get("discarded")) or previous.discarded
+    else:  # the recorder is not there to ask: what it reported last still stands
+        started_at, ended_at, duration = previous.started_at, previous.ended_at, previous.duration
+        videos, discarded = previous.videos, previous.discarded
+
+    finalised = is_finalised(recording, observed)
+    conditions: list[Observed]
+    if finalised:
+        ended_at = ended_at or previous.ended_at or now
+        message = f"stopped: {len(videos)} video(s) saved"
+        conditions = [
+            Observed("Ready", "True", "Finished", message),
+            Observed("Succeeded", "True", "Finished", message),
+            Observed("Recording", "False", "Stopped", "spec.stopped is true"),
+        ]
+    elif recording.spec.stopped:
+        conditions = [
+            Observed("Ready", "False", "Stopping", "finalising the videos"),
+            Observed("Reconciling", "True", "Stopping", "finalising the videos"),
+            Observed("Recording", "False", "Stopping", "finalising the videos"),
+        ]
+    elif recording_now:
+        state = str((t or {}).get("state") or "recording")
+        message = (
+            f"source gone: waiting for {stream} to come back within the reconnect window"
+            if state == "reconnecting"
+            else f"recording {stream}"
+        )
+        conditions = [
+            Observed("Ready", "True", "Recording", message),
+            Observed("Recording", "True", "Recording", message),
+        ]
+    elif not observed.stream_exists:
+        message = f"LiveStream {stream} does not exist"
+        conditions = [
+            Observed("Ready", "False", "StreamNotFound", message),
+            Observed("Recording", "False", "StreamNotFound", message),
+        ]
+    elif not observed.stream_live:
+        message = f"waiting for LiveStream {stream} to go live"
+        conditions = [
+            Observed("Ready", "False", "StreamNotLive", message),
+            Observed("Recording", "False", "StreamNotLive", message),
+        ]
+    else:
+        ready = _pod_condition(observed.pod)
+        conditions = [
+            ready,
+            Observed("Reconciling", "True", ready.reason, ready.message),
+            Observed("Recording", "False", ready.reason, ready.message),
+        ]
+
+    if t is not None and t.get("lastError") and not finalised:
+        conditions = [
+            c
+            if c.type != "Ready"
+            else Observed(c.type, c.status, c.reason, f"{c.message}; last error: {t['lastError']}"[:4096])
+            for c in conditions
+        ]
+
+    return RecordingStatus(
+        observed_generation=generation,
+        conditions=merge_conditions(previous.conditions, conditions, generation, now),
+        recording=recording_now and not finalised,
+        started_at=started_at,
+        ended_at=ended_at if (finalised or ended_at) else None,
+        duration=duration,
+        videos=videos,
+        discarded=discarded,
+    )
+
+
+def recording_events(previous: RecordingStatus | None, current: RecordingStatus) -> list[Transition]:
+    """Recording started / split / finished / discarded (and Ready transitions)."""
+    before = previous or RecordingStatus()
+    events = condition_transitions(before.conditions, current.conditions)
+    if current.recording and not before.recording:
+        events.append(Transition("Normal", "RecordingStarted", "the recorder is recording the stream"))
+    known = {v.path for v in before.videos}
+    for video in current.videos:
+        if video.path in known:
+            continue
+        what = f"video {video.path} saved ({video.duration_seconds:.1f} s, {video.size_bytes} bytes): {video.title}"
+        if current.recording:
+            events.append(Transition("Normal", "RecordingSplit", what + "; recording continues in a new video"))
+        else:
+            events.append(Transition("Normal", "RecordingFinished", what))
+    seen = {(d.at, d.reason) for d in before.discarded}
+    for d in current.discarded:
+        if (d.at, d.reason) not in seen:
+            events.append(Transition("Warning", "RecordingDiscarded", f"fragment discarded: {d.reason}"))
+    return events

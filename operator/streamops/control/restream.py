@@ -1,0 +1,66 @@
+"""Reconcile one Restream: its owner reference to the stream and the pusher Pod. Status is
+written by the status loop from what the pusher reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from streamops.api import RESTREAM, Restream
+from streamops.control.children import ensure_pod
+from streamops.control.ingest import ingest_names
+from streamops.control.kube import KubeApi, NamespaceTerminating
+from streamops.control.livestream import plain, spec_problem
+from streamops.control.ports import PortAllocator, ports_of
+from streamops.control.pusher import pusher_pod, pusher_pod_name, restream_owner_patch
+from streamops.control.recording import read_stream
+from streamops.control.settings import OperatorSettings
+
+
+@dataclass(frozen=True)
+class RestreamOutcome:
+    generation: int | None
+    invalid_spec: str | None = None
+    stream_exists: bool = True
+    waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
+    stream_uid: str | None = None  # the stream the Pod was built for
+
+
+def reconcile_restream(
+    api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], allocator: PortAllocator | None = None
+) -> RestreamOutcome:
+    """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself)."""
+    raw = plain(body)
+    generation = raw.get("metadata", {}).get("generation")
+    try:
+        restream = Restream.model_validate(raw)
+    except ValidationError as e:
+        return RestreamOutcome(generation, invalid_spec=spec_problem(e))
+    namespace, uid = restream.metadata.namespace or "", restream.metadata.uid
+    current = api.get("Pod", namespace, pusher_pod_name(restream.metadata.name))
+    try:
+        if not restream.spec.active:
+            ensure_pod(api, None, current, uid)
+            if allocator is not None and current is not None:
+                allocator.release(ports_of(current).values())
+            return RestreamOutcome(generation)
+        stream = read_stream(api, namespace, restream.spec.stream_ref.name)
+        if stream is None:
+            return RestreamOutcome(generation, stream_exists=False, waiting_for_stream=True)
+        owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
+        if owner_patch is not None:
+            api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
+        ingest_ports = host_ports = None
+        if allocator is not None:
+            service = api.get("Service", namespace, ingest_names(stream.metadata.name, "primary").service)
+            ingest_ports = ports_of(service) or None
+            if ingest_ports is None:
+                return RestreamOutcome(generation, waiting_for_stream=True)
+            host_ports = ports_of(current) or allocator.allocate(["http"])
+        ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
+        return RestreamOutcome(generation, stream_uid=stream.metadata.uid)
+    except NamespaceTerminating:
+        return RestreamOutcome(generation)

@@ -1,0 +1,122 @@
+"""Restream status, computed only from what is observed: the pusher Pod, the pusher's /status,
+and whether the stream is live."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streamops.api import Restream, RestreamStatus
+from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.pod_observation import PodObservation
+from streamops.control.telemetry import parse_time
+
+# The pusher redacts the key it knows; this is a second net for anything that looks like a
+# credential in a URL (userinfo, key-ish query parameters, SRT passphrases and stream ids).
+_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<name>(?:key|passphrase|streamid|token|secret|password|auth)=)[^&\s'\"]*", re.IGNORECASE
+)
+_RTMP_PATH_KEY = re.compile(r"(?P<app>rtmps?://[^/\s]+/[^/\s]+/)[^\s'\"?]+", re.IGNORECASE)
+
+
+def redact_credentials(text: str) -> str:
+    text = _USERINFO.sub(r"\g<scheme>***@", text)
+    text = _SECRET_PARAM.sub(r"\g<name>***", text)
+    return _RTMP_PATH_KEY.sub(r"\g<app>***", text)
+
+
+@dataclass(frozen=True)
+class PusherObservation:
+    pod: PodObservation
+    telemetry: dict[str, Any] | None = None
+    stream_exists: bool = True
+    stream_live: bool = False
+    generation: int | None = None
+
+
+def _pod_condition(pod: PodObservation) -> Observed:
+    if not pod.exists or pod.deleting:
+        return Observed("Ready", "False", "PusherStarting", f"creating pusher Pod {pod.name}")
+    if pod.phase == "Pending":
+        detail = f": {pod.detail}" if pod.detail else ""
+        return Observed("Ready", "False", "PusherPending", f"pusher Pod {pod.name} is Pending{detail}")
+    if pod.phase == "Running":
+        return Observed("Ready", "False", "Connecting", f"pusher Pod {pod.name} is connecting to the target")
+    return Observed("Ready", "False", "PusherFailed", f"pusher Pod {pod.name} is {pod.phase}: {pod.detail}")
+
+
+def restream_status(restream: Restream, observed: PusherObservation, now: datetime) -> RestreamStatus:
+    previous = restream.status or RestreamStatus()
+    generation = observed.generation if observed.generation is not None else restream.metadata.generation
+    t = observed.telemetry
+    stream = restream.spec.stream_ref.name
+    live = bool(restream.spec.active and t and t.get("live"))
+    state = str((t or {}).get("state") or "")
+    last_error = (t or {}).get("lastError") if t is not None else previous.last_error
+    last_error = redact_credentials(str(last_error))[:4096] if last_error else None
+
+    conditions: list[Observed]
+    if not restream.spec.active:
+        message = "restream is switched off (spec.active false)"
+        conditions = [Observed("Ready", "True", "Inactive", message), Observed("Live", "False", "Inactive", message)]
+    elif live:
+        conditions = [
+            Observed("Ready", "True", "Pushing", "the target receives the stream"),
+            Observed("Live", "True", "Pushing", "the target receives the stream"),
+        ]
+    elif not observed.stream_exists:
+        message = f"LiveStream {stream} does not exist"
+        conditions = [
+            Observed("Ready", "False", "StreamNotFound", message),
+            Observed("Live", "False", "StreamNotFound", message),
+        ]
+    elif state == "backoff":
+        message = f"the target failed, retrying with backoff: {last_error or 'unknown error'}"[:4096]
+        conditions = [Observed("Ready", "False", "Backoff", message), Observed("Live", "False", "Backoff", message)]
+    elif not observed.stream_live:
+        message = f"waiting for LiveStream {stream} to go live"
+        conditions = [
+            Observed("Ready", "False", "StreamNotLive", message),
+            Observed("Live", "False", "StreamNotLive", message),
+        ]
+    else:
+        ready = _pod_condition(observed.pod)
+        conditions = [
+            ready,
+            Observed("Reconciling", "True", ready.reason, ready.message),
+            Observed("Live", "False", ready.reason, ready.message),
+        ]
+
+    def number(key: str, before: int | None) -> int | None:
+        value = (t or {}).get(key) if t is not None else before
+        return int(value) if isinstance(value, int | float) else before
+
+    return RestreamStatus(
+        observed_generation=generation,
+        conditions=merge_conditions(previous.conditions, conditions, generation, now),
+        live=live,
+        started_at=(parse_time((t or {}).get("startedAt")) or previous.started_at)
+        if restream.spec.active
+        else previous.started_at,
+        bytes_sent=number("bytesSent", previous.bytes_sent),
+        reconnects=number("reconnects", previous.reconnects),
+        last_error=last_error,
+    )
+
+
+def restream_events(previous: RestreamStatus | None, current: RestreamStatus) -> list[Transition]:
+    before = previous or RestreamStatus()
+    events = condition_transitions(before.conditions, current.conditions)
+    if current.live and not before.live:
+        events.append(Transition("Normal", "RestreamLive", "the target receives the stream"))
+    elif before.live and not current.live:
+        events.append(Transition("Normal", "RestreamOffline", "the target no longer receives the stream"))
+    if (current.reconnects or 0) > (before.reconnects or 0) and previous is not None:
+        error = current.last_error or "unknown error"
+        events.append(
+            Transition("Warning", "RestreamBackoff", f"the target failed, retrying with backoff: {error}"[:1024])
+        )
+    return events

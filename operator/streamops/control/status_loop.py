@@ -1,0 +1,353 @@
+"""How telemetry reaches status: one asyncio task per object (a kopf daemon) that every
+`telemetry_interval_seconds` (0.5 s):
+
+1. looks up the object's worker Pods in the pod index (kept by kopf from its Pod watch: no API call),
+2. reads each Running worker's `/status` at the Pod's IP (one small HTTP request, keep-alive),
+3. if any input changed since the last tick, computes the whole status with the kind's pure
+   status function (`livestream_status`, `recording_status`, `restream_status`),
+4. sends one merge patch of what differs from what it last wrote, and posts the Events the
+   change implies. Changes of live metrics only (fps, bitrate, bytes, durations) are written at
+   most every `metrics_write_seconds`, so a live stream does not turn into a write storm.
+
+The same task runs the level-based resync (the reconcile, every `resync_seconds`) and the few
+things only it can do: ask a stopped recorder to finalise (POST /stop) and remove the recorder
+Pod once its final status is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import kopf
+from pydantic import ValidationError
+
+from streamops.api import (
+    LIVESTREAM,
+    RECORDING,
+    RESTREAM,
+    LiveStream,
+    LiveStreamStatus,
+    Recording,
+    RecordingStatus,
+    Restream,
+    RestreamStatus,
+)
+from streamops.api.kinds import Kind
+from streamops.control.conditions import Transition
+from streamops.control.ingest import ingest_names
+from streamops.control.livestream import StreamOutcome, plain, reconcile_livestream
+from streamops.control.livestream_status import (
+    IngestObservation,
+    RecordingFacts,
+    invalid_spec_status,
+    livestream_events,
+    livestream_status,
+)
+from streamops.control.pod_observation import PodObservation
+from streamops.control.ports import PortExhausted
+from streamops.control.pusher import pusher_pod_name
+from streamops.control.recorder import recorder_pod_name
+from streamops.control.recording import RecordingOutcome, reconcile_recording
+from streamops.control.recording_status import RecorderObservation, recording_events, recording_status
+from streamops.control.restream import RestreamOutcome, reconcile_restream
+from streamops.control.restream_status import PusherObservation, restream_events, restream_status
+from streamops.control.state import ObjectKey, OperatorState
+from streamops.control.status_patch import status_patch
+from streamops.control.telemetry import TelemetryReader
+
+METRIC_FIELDS: dict[str, frozenset[str]] = {
+    LIVESTREAM.kind: frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration"}),
+    RECORDING.kind: frozenset({"duration"}),
+    RESTREAM.kind: frozenset({"bytesSent"}),
+}
+SELECTOR = "app.kubernetes.io/managed-by=streamops"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def index_values(index: Mapping[Any, Iterable[Any]], key: Any) -> list[Any]:
+    try:
+        return list(index[key])
+    except KeyError:
+        return []
+
+
+def worker_pod(
+    pods: Mapping[Any, Iterable[Any]], namespace: str, kind: str, owner: str, component: str
+) -> PodObservation | None:
+    found = index_values(pods, (namespace, kind, owner, component))
+    return found[0] if found else None
+
+
+# --- reconciling (sync, in a thread; serialised per object) ----------------------------------------
+
+
+def reconcile(state: OperatorState, kind: Kind, body: Mapping[str, Any], **extra: Any) -> Any:
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    key: ObjectKey = (kind.kind, namespace, name)
+    if body["metadata"].get("deletionTimestamp"):
+        return state.outcomes.get(key)  # going away: the garbage collector removes the children
+    run: Callable[..., Any] = {
+        LIVESTREAM.kind: reconcile_livestream,
+        RECORDING.kind: reconcile_recording,
+        RESTREAM.kind: reconcile_restream,
+    }[kind.kind]
+    with state.lock(key):
+        try:
+            outcome = run(state.api, state.settings, body, state.allocator, **extra)
+        except PortExhausted:
+            state.seed_ports(SELECTOR)
+            outcome = run(state.api, state.settings, body, state.allocator, **extra)
+        state.outcomes[key] = outcome
+        return outcome
+
+
+# --- writing status --------------------------------------------------------------------------------
+
+
+@dataclass
+class StatusWriter:
+    """Remembers what it last wrote (the body kopf hands out may lag behind our own patches)."""
+
+    kind: Kind
+    namespace: str
+    name: str
+    written: dict[str, Any]
+    metrics_every: float
+    last_write: float = 0.0
+
+    async def write(self, state: OperatorState, body: kopf.Body, new: dict[str, Any], events: list[Transition]) -> bool:
+        """True when nothing is left to write (written, or nothing changed)."""
+        patch = status_patch(self.written, new)
+        if patch is None:
+            return True
+        metrics_only = set(patch) <= METRIC_FIELDS[self.kind.kind]
+        if metrics_only and time.monotonic() - self.last_write < self.metrics_every:
+            return False
+        if not await asyncio.to_thread(state.api.patch_status, self.kind, self.namespace, self.name, patch):
+            return True  # the object is gone
+        self.written, self.last_write = new, time.monotonic()
+        for e in events:
+            kopf.event(body, type=e.type, reason=e.reason, message=e.message)
+        return True
+
+
+class ObjectLoop:
+    """Shared by the three kinds: ticking, resync, input fingerprint, status writing."""
+
+    def __init__(self, state: OperatorState, kind: Kind, body: kopf.Body) -> None:
+        self.state, self.kind, self.body = state, kind, body
+        self.namespace, self.name = body.metadata.namespace or "", body.metadata.name or ""
+        self.key: ObjectKey = (kind.kind, self.namespace, self.name)
+        self.writer = StatusWriter(
+            kind, self.namespace, self.name, plain(body.get("status") or {}), state.settings.metrics_write_seconds
+        )
+        self.last_inputs: Any = None
+        period = state.settings.resync_seconds
+        self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
+
+    def raw(self) -> dict[str, Any]:
+        """The object as last seen, with the status this loop last wrote."""
+        raw = plain(self.body)
+        raw["status"] = self.writer.written
+        return raw
+
+    async def resync_if_due(self, **extra: Any) -> None:
+        if time.monotonic() >= self.next_resync:
+            self.next_resync = time.monotonic() + self.state.settings.resync_seconds
+            await self.reconcile(**extra)
+
+    async def reconcile(self, **extra: Any) -> Any:
+        return await asyncio.to_thread(reconcile, self.state, self.kind, plain(self.body), **extra)
+
+    def changed(self, inputs: Any) -> bool:
+        if inputs == self.last_inputs:
+            return False
+        self.last_inputs = inputs
+        return True
+
+    async def write(self, new: dict[str, Any], events: list[Transition]) -> None:
+        if not await self.writer.write(self.state, self.body, new, events):
+            self.last_inputs = None  # deferred metrics: try again next tick
+
+    async def sleep(self, stopped: kopf.DaemonStopped) -> None:
+        await stopped.wait(self.state.settings.telemetry_interval_seconds)
+
+
+def _model(model: type[Any], raw: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+# --- LiveStream ---------------------------------------------------------------------------------
+
+
+async def livestream_loop(
+    state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, recordings: Any
+) -> None:
+    loop = ObjectLoop(state, LIVESTREAM, body)
+    readers = {"primary": TelemetryReader(), "backup": TelemetryReader()}
+    while not stopped:
+        auto = any(f.auto for f in index_values(recordings, (loop.namespace, loop.name)))
+        await loop.resync_if_due(auto_recording_exists=auto)
+        outcome: StreamOutcome | None = state.outcomes.get(loop.key)
+        if outcome is not None:
+            observed_pods = {
+                role: pod
+                for role in ("primary", "backup")
+                if (
+                    pod := worker_pod(
+                        pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_names("x", role).component
+                    )
+                )
+            }
+            telemetry = {}
+            for role, reader in readers.items():
+                data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
+                if data is not None:
+                    telemetry[role] = data
+            facts = tuple(
+                RecordingFacts(f.name, f.recording, f.duration)
+                for f in sorted(index_values(recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
+            )
+            inputs = (body.metadata.get("resourceVersion"), outcome, observed_pods, telemetry, facts)
+            if loop.changed(inputs):
+                raw = loop.raw()
+                previous = _model(LiveStreamStatus, raw["status"])
+                stream = None if outcome.invalid_spec else _model(LiveStream, raw)
+                if stream is None:
+                    status = invalid_spec_status(raw, outcome.invalid_spec or "spec rejected by the operator", utcnow())
+                else:
+                    observation = IngestObservation(
+                        pods=observed_pods,
+                        key_secret_missing=outcome.key_secret_missing,
+                        telemetry=telemetry,
+                        recordings=facts,
+                        host_ports=outcome.host_ports,
+                        worker_address=state.settings.worker_address,
+                        generation=outcome.generation,
+                    )
+                    status = livestream_status(stream, observation, utcnow())
+                await loop.write(status.wire(), livestream_events(previous if raw["status"] else None, status))
+        await loop.sleep(stopped)
+
+
+# --- Recording ----------------------------------------------------------------------------------
+
+
+async def post_stop(client: aiohttp.ClientSession, pod: PodObservation) -> None:
+    """stop_recording: the recorder finalises its videos and keeps serving /status."""
+    url = (pod.status_url or "").removesuffix("/status") + "/stop"
+    try:
+        async with client.post(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        pass  # the answer waits for the finalisation; /status tells when it is done
+
+
+async def recording_loop(
+    state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, streams: Any
+) -> None:
+    loop = ObjectLoop(state, RECORDING, body)
+    reader = TelemetryReader()
+    stop_sent_to = ""
+    stopping: asyncio.Task[None] | None = None  # the POST /stop in flight (a reference keeps it alive)
+    while not stopped:
+        await loop.resync_if_due()
+        outcome: RecordingOutcome | None = state.outcomes.get(loop.key)
+        if outcome is None:
+            await loop.sleep(stopped)
+            continue
+        stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
+        stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
+        if (outcome.waiting_for_stream and stream is not None) or (
+            outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
+        ):
+            outcome = await loop.reconcile()
+        pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
+        telemetry = await reader.read(state.client, pod) if state.client else None
+        stopped_spec = bool(body.spec.get("stopped"))
+        asking = stopped_spec and pod is not None and telemetry is not None and state.client is not None
+        if asking and telemetry.get("state") != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
+            stop_sent_to = pod.uid  # type: ignore[union-attr]
+            stopping = asyncio.get_running_loop().create_task(post_stop(state.client, pod))  # type: ignore[arg-type]
+        inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+        if loop.changed(inputs):
+            raw = loop.raw()
+            previous = _model(RecordingStatus, raw["status"])
+            recording = None if outcome.invalid_spec else _model(Recording, raw)
+            if recording is None:
+                status: Any = invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RecordingStatus)
+                events: list[Transition] = []
+            else:
+                observation = RecorderObservation(
+                    pod=pod or PodObservation(name=recorder_pod_name(loop.name)),
+                    telemetry=telemetry,
+                    stream_exists=stream is not None,
+                    stream_live=bool(stream and (stream.live or stream.backup_live)),
+                    directory=outcome.directory,
+                    generation=outcome.generation,
+                )
+                status = recording_status(recording, observation, utcnow())
+                events = recording_events(previous if raw["status"] else None, status)
+            await loop.write(status.wire(), events)
+            if stopped_spec and pod is not None and status.condition("Succeeded") is not None:
+                await loop.reconcile()  # final status written: the recorder Pod can go
+        await loop.sleep(stopped)
+    if stopping is not None:
+        stopping.cancel()
+
+
+# --- Restream -----------------------------------------------------------------------------------
+
+
+async def restream_loop(
+    state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, streams: Any
+) -> None:
+    loop = ObjectLoop(state, RESTREAM, body)
+    reader = TelemetryReader()
+    while not stopped:
+        await loop.resync_if_due()
+        outcome: RestreamOutcome | None = state.outcomes.get(loop.key)
+        if outcome is None:
+            await loop.sleep(stopped)
+            continue
+        stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
+        stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
+        if (outcome.waiting_for_stream and stream is not None) or (
+            outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
+        ):
+            outcome = await loop.reconcile()
+        pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")
+        telemetry = await reader.read(state.client, pod) if state.client else None
+        inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+        if loop.changed(inputs):
+            raw = loop.raw()
+            previous = _model(RestreamStatus, raw["status"])
+            restream = None if outcome.invalid_spec else _model(Restream, raw)
+            if restream is None:
+                status: Any = invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RestreamStatus)
+                events: list[Transition] = []
+            else:
+                observation = PusherObservation(
+                    pod=pod or PodObservation(name=pusher_pod_name(loop.name)),
+                    telemetry=telemetry,
+                    stream_exists=stream is not None,
+                    stream_live=bool(stream and (stream.live or stream.backup_live)),
+                    generation=outcome.generation,
+                )
+                status = restream_status(restream, observation, utcnow())
+                events = restream_events(previous if raw["status"] else None, status)
+            await loop.write(status.wire(), events)
+        await loop.sleep(stopped)

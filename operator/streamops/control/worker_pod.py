@@ -1,0 +1,106 @@
+"""The Pod every worker (ingest, recorder, pusher) runs in: one restricted container, probes on the
+worker's HTTP face, optional host networking with allocated ports, and a spec hash that says when
+a running Pod no longer matches what the spec asks for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.settings import OperatorSettings
+
+WORKER_UID = 10001
+HTTP_PORT = 8080
+
+
+def spec_hash(pod_spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def secret_file_volume(volume: str, secret: str, key: str, path: str) -> dict[str, Any]:
+    """A Secret key as a file (mounted, not an env var: a rotated Secret reaches the running worker)."""
+    return {"name": volume, "secret": {"secretName": secret, "items": [{"key": key, "path": path}]}}
+
+
+@dataclass(frozen=True)
+class WorkerContainer:
+    name: str  # also the `streamops worker <name>` argument
+    config_env: str
+    config: dict[str, Any]
+    ports: dict[str, tuple[int, str]]  # name -> (port, protocol); must contain "http"
+    resources: dict[str, Any]
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    ready_period_seconds: int = 1
+    writable_root: bool = False
+
+
+def worker_pod(
+    metadata: dict[str, Any], worker: WorkerContainer, settings: OperatorSettings, host_ports: dict[str, int] | None
+) -> dict[str, Any]:
+    """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the
+    allocation when the operator runs workers on the host network (then container ports = host ports)."""
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 15,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": WORKER_UID,
+            "runAsGroup": WORKER_UID,
+            "fsGroup": WORKER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": worker.name,
+                "image": settings.worker_image,
+                "imagePullPolicy": settings.worker_image_pull_policy,
+                "args": ["worker", worker.name],
+                "env": [{"name": worker.config_env, "value": json.dumps(worker.config, sort_keys=True)}],
+                "ports": [
+                    {"name": name, "containerPort": port, "protocol": protocol}
+                    for name, (port, protocol) in worker.ports.items()
+                ],
+                "readinessProbe": {
+                    "httpGet": {"path": "/readyz", "port": "http"},
+                    "periodSeconds": worker.ready_period_seconds,
+                    "timeoutSeconds": 1,
+                },
+                "livenessProbe": {
+                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "periodSeconds": 10,
+                    "failureThreshold": 3,
+                },
+                "resources": worker.resources,
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": not worker.writable_root,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volumeMounts": worker.mounts,
+            }
+        ],
+        "volumes": worker.volumes,
+    }
+    if host_ports is not None:
+        spec["hostNetwork"] = True
+        spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+    meta = {**metadata, "annotations": dict(metadata.get("annotations") or {})}
+    meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
+    if host_ports is not None:
+        meta["annotations"][HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def pod_http_port(pod: dict[str, Any]) -> int | None:
+    """The worker's HTTP port, as the Pod declares it."""
+    for container in pod.get("spec", {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == "http":
+                return int(port["containerPort"])
+    return None

@@ -44,6 +44,15 @@ def write_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_rbac(args: argparse.Namespace) -> int:
+    import yaml
+
+    from streamops.control.rbac import cluster_role
+
+    print(yaml.safe_dump(cluster_role(args.name), sort_keys=False), end="")
+    return 0
+
+
 WORKERS = {
     "ingest": "streamops.media.ingest",
     "record": "streamops.media.recorder",
@@ -71,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     crds.add_argument("--out", default="crds")
     crds.add_argument("--check", action="store_true", help="fail when the files differ (stale)")
     crds.set_defaults(func=write_crds)
+
+    rbac = sub.add_parser("rbac", help="print the operator's ClusterRole (least privilege)")
+    rbac.add_argument("--name", default="streamops")
+    rbac.set_defaults(func=write_rbac)
 
     worker = sub.add_parser("worker", help="run a media worker (ingest, record, push) around FFmpeg")
     worker.add_argument("worker", choices=sorted(WORKERS))

@@ -3,7 +3,13 @@ started once per test session on 127.0.0.1 and stopped at the end, with the CRDs
 applied by kubectl and the operator run as a real `streamops operator` process.
 
 No kubelet runs in this tier: Pods stay unscheduled unless a test sets their status itself
-(as a kubelet would) through the pods/status subresource.
+(as a kubelet would) through the pods/status subresource, or runs the Pod's worker as a local
+process (local_pods.py).
+
+The operator runs as it would in a cluster: under its own ServiceAccount bound to exactly the
+ClusterRole of streamops.control.rbac (a missing permission fails the tests), with worker Pods
+on the host network (STREAMOPS_HOST_NETWORK=true, ports from a private STREAMOPS_PORT_RANGE,
+workers reached at 127.0.0.1) so that a test can stand in for the kubelet with real workers.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 
 from controlplane import ControlPlane  # noqa: E402
+from local_pods import LocalPods  # noqa: E402
 
 T = TypeVar("T")
 
@@ -90,17 +97,60 @@ class Cluster:
         return json.loads(self.kubectl(*args).stdout)["items"]
 
 
+# A private slice of ports for hostNetwork workers, below the kernel's ephemeral range (where
+# free_port() and the control plane take theirs), different per test session.
+PORT_BASE = 20000 + (os.getpid() % 30) * 300
+OPERATOR_ENV = {
+    "STREAMOPS_RESYNC_SECONDS": "10",
+    "STREAMOPS_HOST_NETWORK": "true",
+    "STREAMOPS_PORT_RANGE": f"{PORT_BASE}-{PORT_BASE + 299}",
+    "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
+    "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
+    "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+}
+OPERATOR_NAMESPACE = "streamops-system"
+
+
+def operator_kubeconfig(cluster: Cluster, path: Path) -> Path:
+    """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py."""
+    from streamops.control.rbac import cluster_role
+
+    role = cluster_role("streamops")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "streamops"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "streamops"},
+        "subjects": [{"kind": "ServiceAccount", "name": "streamops", "namespace": OPERATOR_NAMESPACE}],
+    }
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "streamops", "namespace": OPERATOR_NAMESPACE},
+    }
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([account, role, binding]))
+    token = cluster.kubectl("create", "token", "streamops", "-n", OPERATOR_NAMESPACE, "--duration=24h").stdout.strip()
+    config = yaml.safe_load(cluster.kubectl("config", "view", "--raw", "--minify").stdout)
+    config["users"] = [{"name": "streamops", "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = "streamops"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 class Operator:
     """`streamops operator` as a real process, logs kept in a file the tests can search."""
 
-    def __init__(self, cluster: Cluster, log: Path) -> None:
+    def __init__(self, cluster: Cluster, log: Path, kubeconfig: Path | None = None) -> None:
         self.cluster = cluster
         self.log = log
+        self.kubeconfig = kubeconfig or cluster.kubeconfig
         self.process: subprocess.Popen[bytes] | None = None
         self.port = free_port()
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), "STREAMOPS_RESYNC_SECONDS": "10"}
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **OPERATOR_ENV}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
@@ -170,7 +220,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    op = Operator(cluster, tmp_path_factory.mktemp("operator") / "operator.log")
+    workdir = tmp_path_factory.mktemp("operator")
+    op = Operator(cluster, workdir / "operator.log", operator_kubeconfig(cluster, workdir / "kubeconfig"))
     op.start()
     try:
         yield op
@@ -184,3 +235,13 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     cluster.kubectl("create", "namespace", name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def local_pods(cluster: Cluster, tmp_path: Path) -> Iterator[LocalPods]:
+    """Worker Pods run as local processes (see local_pods.py); all stopped at teardown."""
+    pods = LocalPods(cluster, tmp_path)
+    try:
+        yield pods
+    finally:
+        pods.stop_all()

@@ -88,7 +88,10 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
     assert ready["status"] == "False" and ready["reason"] in ("IngestStarting", "IngestPending")
     assert ready["observedGeneration"] == stream["metadata"]["generation"]
     assert condition(stream, "Reconciling")["status"] == "True"
-    assert stream["status"]["ingest"]["pushUrl"] == f"rtmp://cam-ingest.{namespace}.svc:1935/live"
+    service = eventually(lambda: cluster.get("services", namespace, "cam-ingest"), what="ingest Service")
+    rtmp = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "rtmp")
+    # hostNetwork workers (see conftest): the allocated port, at STREAMOPS_WORKER_ADDRESS
+    assert stream["status"]["ingest"]["pushUrl"] == f"rtmp://127.0.0.1:{rtmp}/live"
 
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
     set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=False)

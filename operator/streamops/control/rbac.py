@@ -1,0 +1,56 @@
+"""The operator's least-privilege RBAC, next to the code that needs it (the Helm chart renders
+these rules; `streamops rbac` prints them as a ClusterRole; the cluster suite runs the operator
+under exactly these rules, so a missing one fails a test).
+
+Why each rule exists:
+- the three kinds: kopf watches them (list, watch), patches its annotations and finalizer
+  (patch); Recordings are created and deleted for `recording.auto`, and stopped (patch);
+  Restreams get the stream's ownerReference (patch);
+- their status subresources: the status loops write status (patch);
+- their finalizers subresources: children carry blockOwnerDeletion, which clusters with the
+  OwnerReferencesPermissionEnforcement admission plugin allow only to who may update them;
+- Pods: the workers (create, delete to roll; list/watch feed the pod index);
+- Services: ingest endpoints (create, patch on drift, delete the backup's; list to learn host-port
+  allocations at start);
+- Secrets: the generated stream key (create) and the existence check of referenced ones (get).
+  No list/watch: the operator never reads Secrets it was not pointed at;
+- PersistentVolumeClaims: the default recordings claim (get, create). Never deleted: videos outlive
+  everything the operator manages;
+- Events: transitions (create; patch lets kopf's poster aggregate repeats);
+- CRDs and Namespaces (list, watch): kopf's discovery of resources and namespaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamops.api import GROUP, KINDS
+
+READ = ["get", "list", "watch"]
+
+
+def cluster_role_rules() -> list[dict[str, Any]]:
+    plurals = {k.kind: k.plural for k in KINDS}
+    return [
+        {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*READ, "patch"]},
+        {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
+        {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["get", "patch"]},
+        {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": [*READ, "create", "delete"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "create", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+    ]
+
+
+def cluster_role(name: str = "streamops") -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "streamops"}},
+        "rules": cluster_role_rules(),
+    }

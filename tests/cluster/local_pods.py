@@ -1,0 +1,195 @@
+"""A kubelet stand-in for worker Pods: runs a Pod's one container as a local process.
+
+The operator under test runs with STREAMOPS_HOST_NETWORK=true, so every worker Pod it creates is a
+hostNetwork Pod whose ports the operator allocated from STREAMOPS_PORT_RANGE and wrote into the
+Pod (container ports and the worker config). `LocalPod.start()` does what a kubelet would:
+
+1. reads the Pod from the API server and takes the worker's JSON config from the container's env;
+2. materialises the Pod's volumes in a local directory (Secret volumes as files with the Secret's
+   data, emptyDir as a directory, a PVC as a directory shared by every Pod of that claim) and
+   rewrites the config's paths under each mountPath accordingly — nothing else changes: ports,
+   feed URLs (127.0.0.1, STREAMOPS_WORKER_ADDRESS) and settings are the operator's;
+3. starts `python -m streamops worker <kind> --config FILE` and waits for its /healthz;
+4. sets the Pod's status through pods/status: phase Running, podIP/hostIP 127.0.0.1, Ready.
+
+The operator then reads the worker's /status at podIP:port exactly as it would in a cluster.
+`stop()` ends the process tree by PID (TERM, then KILL for the worker and every FFmpeg under it).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "media"))
+
+from peers import proc_tree  # noqa: E402
+
+
+def _started(pid: int) -> str | None:
+    """A process's start time (field 22 of /proc/PID/stat): tells a PID from its reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()[19]
+
+
+def pod_config(pod: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(worker kind, env var, config) of a worker Pod."""
+    container = pod["spec"]["containers"][0]
+    kind = container["args"][1]
+    env = container["env"][0]
+    return kind, env["name"], json.loads(env["value"])
+
+
+def set_pod_status(cluster: Any, namespace: str, name: str, phase: str, ready: bool, ip: str | None = None) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status: dict[str, Any] = {
+        "phase": phase,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now},
+        ],
+    }
+    if ip:
+        status.update(podIP=ip, hostIP=ip, podIPs=[{"ip": ip}])
+    cluster.core.patch_namespaced_pod_status(
+        name, namespace, {"status": status}, _content_type="application/merge-patch+json"
+    )
+
+
+def _rewrite(value: Any, mounts: dict[str, Path]) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite(v, mounts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, mounts) for v in value]
+    if isinstance(value, str):
+        for mount, local in mounts.items():
+            if value == mount or value.startswith(mount + "/"):
+                return str(local) + value[len(mount) :]
+    return value
+
+
+class LocalPod:
+    def __init__(self, cluster: Any, namespace: str, name: str, root: Path) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, name
+        self.root = root
+        self.workdir = root / "pods" / namespace / name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pod: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.http_port = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "worker.log"
+
+    def claim_dir(self, claim: str) -> Path:
+        return self.root / "claims" / self.namespace / claim
+
+    def _volumes(self) -> dict[str, Path]:
+        spec = self.pod["spec"]
+        container = spec["containers"][0]
+        local: dict[str, Path] = {}
+        for volume in spec.get("volumes") or []:
+            name = volume["name"]
+            if "persistentVolumeClaim" in volume:
+                path = self.claim_dir(volume["persistentVolumeClaim"]["claimName"])
+            else:
+                path = self.workdir / "volumes" / name
+            path.mkdir(parents=True, exist_ok=True)
+            if "secret" in volume:
+                secret = self.cluster.core.read_namespaced_secret(volume["secret"]["secretName"], self.namespace)
+                for item in volume["secret"].get("items") or []:
+                    (path / item["path"]).write_bytes(base64.b64decode(secret.data[item["key"]]))
+            local[name] = path
+        return {m["mountPath"]: local[m["name"]] for m in container.get("volumeMounts") or []}
+
+    def start(self, timeout: float = 20) -> LocalPod:
+        self.pod = self.cluster.get("pods", self.namespace, self.name)
+        assert self.pod is not None, f"no Pod {self.name}"
+        assert self.pod["spec"].get("hostNetwork") is True, "the operator runs workers on the host network here"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        kind, _, config = pod_config(self.pod)
+        self.config = _rewrite(config, self._volumes())
+        ports = self.pod["spec"]["containers"][0]["ports"]
+        self.http_port = next(p["containerPort"] for p in ports if p["name"] == "http")
+        config_path = self.workdir / "config.json"
+        config_path.write_text(json.dumps(self.config))
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._healthy():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker of {self.name} not healthy:\n{self.logs()[-3000:]}")
+            time.sleep(0.1)
+        set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker of {self.name} exited {self.process.returncode}:\n{self.logs()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def status(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/status", timeout=3) as r:
+            return json.loads(r.read())
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, timeout: float = 20) -> None:
+        """TERM the worker (it stops its FFmpeg and finalises); KILL whatever is left, by PID."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        tree = {pid: _started(pid) for pid in proc_tree(self.process.pid)}
+        os.kill(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=timeout)
+        for pid, started in tree.items():
+            if started is not None and _started(pid) == started:  # the same process, not a reused PID
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.wait(timeout=5)
+
+
+class LocalPods:
+    """Every LocalPod a test started; stop_all() runs at teardown, pass or fail."""
+
+    def __init__(self, cluster: Any, root: Path) -> None:
+        self.cluster, self.root = cluster, root
+        self.pods: list[LocalPod] = []
+
+    def start(self, namespace: str, name: str) -> LocalPod:
+        pod = LocalPod(self.cluster, namespace, name, self.root)
+        self.pods.append(pod)
+        return pod.start()
+
+    def stop_all(self) -> None:
+        for pod in reversed(self.pods):
+            pod.stop()

@@ -1,0 +1,206 @@
+"""The whole control loop with real workers: a LiveStream, a Recording and Restreams driven by
+the operator, their workers run as local processes standing in for the Pods, media from a
+synthetic publisher, restream targets in a real nginx-rtmp.
+
+How the Pods run without a kubelet (see local_pods.py): the operator runs with
+STREAMOPS_HOST_NETWORK=true, so each worker Pod carries its config (env) and ports allocated by the
+operator. The test reads that config from the Pod, starts `python -m streamops worker ...` with it
+(only volume paths are mapped to local directories: Secrets become files, a PVC a directory shared
+by its Pods), then sets the Pod's status to Running with podIP 127.0.0.1 and Ready. From there the
+operator polls the worker's /status at podIP:port exactly as in a cluster. Every process a test
+starts is stopped by PID at teardown, pass or fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from catalog import livestream, recording, restream
+from conftest import eventually
+from local_pods import LocalPods  # (also puts tests/media on sys.path for peers)
+from peers import NginxRtmp, Publisher
+
+GROUP = "streaming.streamops.dev"
+TARGET_KEY = "target-key-Zq9Wv3x7Pk2"
+
+
+def condition(obj, type_):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def status_of(cluster, plural, ns, name, probe, what, timeout=30.0):
+    return eventually(lambda: (o := cluster.get(plural, ns, name)) and probe(o) and o, timeout=timeout, what=what)
+
+
+def events(cluster, ns, kind, name):
+    return [
+        e
+        for e in cluster.list("events", ns)
+        if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name
+    ]
+
+
+def reasons(cluster, ns, kind, name):
+    return [e["reason"] for e in events(cluster, ns, kind, name)]
+
+
+@pytest.fixture
+def nginx(tmp_path: Path):
+    with NginxRtmp(workdir=tmp_path / "nginx") as server:
+        yield server
+
+
+@pytest.fixture
+def publishers():
+    started: list[Publisher] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+def owner_kinds(obj):
+    return {(r["kind"], r["name"]) for r in obj["metadata"].get("ownerReferences") or []}
+
+
+def test_stream_record_restream_with_real_workers(
+    cluster, operator, namespace, local_pods: LocalPods, nginx, publishers
+):
+    ns = namespace
+    cluster.kubectl("create", "secret", "generic", "yt-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
+    cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=3))
+    cluster.apply(
+        ns,
+        restream("out", uri=nginx.app_url(), streamKeySecretRef={"name": "yt-key"}),
+        restream("dead", uri="rtmp://127.0.0.1:9/live/x"),  # nothing listens: backoff, never hurts the rest
+    )
+
+    # Children and owners: the recorder belongs to its Recording, the pusher to its Restream, and
+    # the Restreams to the stream (they go with it); the Recording to nobody.
+    for pod, owner in (("cam-ingest", "LiveStream"), ("rec-recorder", "Recording"), ("out-pusher", "Restream")):
+        p = eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
+        assert [r["kind"] for r in p["metadata"]["ownerReferences"]] == [owner]
+        assert p["spec"]["hostNetwork"] is True
+    stream = cluster.get("livestreams", ns, "cam")
+    out = status_of(cluster, "restreams", ns, "out", lambda o: ("LiveStream", "cam") in owner_kinds(o), "owner ref")
+    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == [stream["metadata"]["uid"]]
+    assert not cluster.get("recordings", ns, "rec")["metadata"].get("ownerReferences")
+
+    # Offline stream: the Recording and the Restream wait, saying why.
+    rec = status_of(
+        cluster, "recordings", ns, "rec", lambda o: condition(o, "Ready") is not None, "Recording conditions"
+    )
+    assert (condition(rec, "Ready")["status"], condition(rec, "Ready")["reason"]) == ("False", "StreamNotLive")
+    assert condition(rec, "Recording")["reason"] == "StreamNotLive"
+    assert rec["status"]["observedGeneration"] == rec["metadata"]["generation"]
+    out = status_of(cluster, "restreams", ns, "out", lambda o: condition(o, "Ready") is not None, "Restream status")
+    assert condition(out, "Ready")["reason"] == "StreamNotLive"
+
+    ingest = local_pods.start(ns, "cam-ingest")
+    recorder = local_pods.start(ns, "rec-recorder")
+    local_pods.start(ns, "out-pusher")
+    local_pods.start(ns, "dead-pusher")
+    key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+    rtmp_port = ingest.config["ports"]["rtmp"]
+
+    publisher = Publisher(f"rtmp://127.0.0.1:{rtmp_port}/live/{key}", size="320x180", rate=15, audio=True)
+    publishers.append(publisher.start())
+    eventually(lambda: ingest.status()["live"], timeout=20, interval=0.05, what="ingest worker live")
+    media_at = time.monotonic()
+    s = status_of(cluster, "livestreams", ns, "cam", lambda o: o["status"]["live"], "status.live", timeout=10)
+    assert time.monotonic() - media_at <= 2.0, "live must flip within 2 s of media arriving"
+    s = status_of(cluster, "livestreams", ns, "cam", lambda o: o["status"].get("frameRate"), "telemetry")
+    st = s["status"]
+    assert (st["videoWidth"], st["videoHeight"], st["videoCodec"]) == (320, 180, "h264")
+    assert st["audioCodec"] == "aac" and st["bitrate"] > 0 and st["startedAtPrimary"]
+    assert condition(s, "Live")["status"] == "True"
+
+    # The Recording starts by itself; the stream shows it.
+    rec = status_of(cluster, "recordings", ns, "rec", lambda o: o["status"].get("recording"), "recording", 20)
+    assert condition(rec, "Recording")["status"] == "True" and rec["status"]["startedAt"]
+    s = status_of(cluster, "livestreams", ns, "cam", lambda o: o["status"]["recording"], "stream recording", 10)
+    assert condition(s, "Recording")["status"] == "True"
+
+    # The Restream pushes (with its key) to nginx; the dead one backs off without disturbing it.
+    out = status_of(cluster, "restreams", ns, "out", lambda o: o["status"].get("live"), "restream live", 20)
+    assert condition(out, "Ready")["reason"] == "Pushing" and out["status"]["startedAt"]
+    assert TARGET_KEY in nginx.publishing()
+    dead = status_of(cluster, "restreams", ns, "dead", lambda o: o["status"].get("reconnects"), "backoff", 30)
+    assert condition(dead, "Ready")["status"] == "False" and dead["status"]["lastError"]
+    out = status_of(cluster, "restreams", ns, "out", lambda o: (o["status"].get("bytesSent") or 0) > 0, "bytes", 10)
+
+    # Operator restart mid-stream changes nothing observable.
+    pods_before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)}
+    went_live = reasons(cluster, ns, "LiveStream", "cam").count("WentLive")
+    operator.restart()
+    time.sleep(3)
+    s = cluster.get("livestreams", ns, "cam")
+    assert s["status"]["live"] is True and condition(s, "Live")["status"] == "True"
+    assert cluster.get("recordings", ns, "rec")["status"]["recording"] is True
+    assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)} == pods_before
+    assert reasons(cluster, ns, "LiveStream", "cam").count("WentLive") == went_live
+
+    # The source stops: live flips false (well within the reconnect window + 2 s).
+    time.sleep(2)
+    publisher.stop()
+    stopped_at = time.monotonic()
+    status_of(cluster, "livestreams", ns, "cam", lambda o: not o["status"]["live"], "offline", timeout=15)
+    assert time.monotonic() - stopped_at <= 10 + 2
+
+    # stop_recording: the video is finalised and listed, the recorder Pod goes away.
+    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = status_of(
+        cluster,
+        "recordings",
+        ns,
+        "rec",
+        lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
+        "final",
+        40,
+    )
+    assert rec["status"]["recording"] is False and rec["status"]["endedAt"]
+    [video] = rec["status"]["videos"]
+    assert video["title"].startswith("Stream Record: Camera, ") and video["durationSeconds"] >= 1
+    assert video["sizeBytes"] > 0
+    assert condition(rec, "Ready")["reason"] == "Finished"
+    eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="recorder Pod removed")
+    recorder.stop()
+    claim = recorder.claim_dir("streamops-recordings")
+    video_file = claim / video["path"]
+    assert video_file.is_file() and video_file.stat().st_size == video["sizeBytes"]
+    assert cluster.get("persistentvolumeclaims", ns, "streamops-recordings")["metadata"].get("ownerReferences") is None
+
+    eventually(lambda: "RecordingFinished" in reasons(cluster, ns, "Recording", "rec"), what="RecordingFinished")
+    stream_events = reasons(cluster, ns, "LiveStream", "cam")
+    assert "WentLive" in stream_events and "WentOffline" in stream_events
+    assert "RecordingStarted" in reasons(cluster, ns, "Recording", "rec")
+    assert "RestreamLive" in reasons(cluster, ns, "Restream", "out")
+    assert "RestreamBackoff" in reasons(cluster, ns, "Restream", "dead")
+
+    # No key material anywhere: statuses, Events, the operator's log.
+    everything = {
+        "statuses": json.dumps([o.get("status") for p in ("lst", "rec", "rst") for o in cluster.list(p, ns)]),
+        "events": json.dumps(cluster.list("events", ns)),
+        "operator log": operator.logs(),
+        "restream specs": json.dumps([o["spec"] for o in cluster.list("rst", ns)]),
+    }
+    for where, text in everything.items():
+        assert key not in text, f"stream key leaked into {where}"
+        assert TARGET_KEY not in text, f"restream key leaked into {where}"
+
+    # Deleting the stream takes its Restreams and Pods; the Recording and the video stay.
+    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    eventually(
+        lambda: not cluster.list("rst", ns) and cluster.get("pods", ns, "cam-ingest") is None,
+        timeout=60,
+        what="Restreams and ingest garbage-collected",
+    )
+    assert cluster.get("recordings", ns, "rec") is not None
+    assert video_file.is_file()

@@ -3,7 +3,8 @@
 # Debian packages (only when missing), then a check that Go can build the pinned Kubernetes.
 set -euo pipefail
 # etcd for the control plane; FFmpeg for the workers; nginx-rtmp and srt-tools as real peers in tests.
-packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl)
+# lua5.4 runs the Argo CD health checks (docs/gitops/argocd/health/*.lua) in the chart tests.
+packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

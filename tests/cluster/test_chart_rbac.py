@@ -1,0 +1,297 @@
+"""The chart's RBAC is exactly what the operator uses.
+
+A private control plane (kube-apiserver with an audit log of the operator's ServiceAccount only)
+gets the chart's ServiceAccount, ClusterRole and ClusterRoleBinding; `streamops operator` runs
+with a token minted for that ServiceAccount (`kubectl create token`), not as admin. Then:
+
+- sufficient: a LiveStream walked through every path of its reconciler (children created, Pods
+  becoming ready, spec changes that patch Services and roll Pods, backup removed) gets its
+  children and a Ready condition, and the audit log shows no request refused;
+- necessary: every verb the chart grants on the resources this scenario covers shows up in the
+  audit log as actually used;
+- a verb removed from the ClusterRole breaks the operator (the refused request is in the audit
+  log and in the operator's log, and the LiveStream never gets its Pod).
+
+(`make test-cluster-sa` runs the whole cluster suite with the operator under this
+ServiceAccount: tests/chart_sa_plugin.py.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from catalog import livestream
+from chartlib import RELEASE_NAMESPACE, find, objects, render
+from conftest import REPO, Cluster, Operator, eventually
+from controlplane import ControlPlane
+
+GROUP = "streaming.streamops.dev"
+SA = "streamops"
+SA_USER = f"system:serviceaccount:{RELEASE_NAMESPACE}:{SA}"
+# Resources the scenario below drives through every verb the reconciler has for them. A verb the
+# chart grants on one of these that the audit log never shows is a verb too many.
+COVERED = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"),
+    (GROUP, "livestreams"),
+    (GROUP, "livestreams/status"),
+    ("", "pods"),
+    ("", "services"),
+    ("", "secrets"),
+    ("", "events"),
+}
+
+
+class AuditedControlPlane(ControlPlane):
+    """The test control plane, plus an audit log of every request the operator's SA makes."""
+
+    def __init__(self, dir: Path, **kwargs: Any) -> None:
+        super().__init__(dir, **kwargs)
+        self.audit_log = self.dir / "audit.jsonl"
+        self.audit_policy = self.dir / "audit-policy.yaml"
+
+    def _spawn(self, name: str, argv: list[str]) -> Any:
+        if name == "kube-apiserver":
+            self.dir.mkdir(parents=True, exist_ok=True)
+            policy = {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                "omitStages": ["RequestReceived"],
+                "rules": [{"level": "Metadata", "users": [SA_USER]}, {"level": "None"}],
+            }
+            self.audit_policy.write_text(yaml.safe_dump(policy))
+            argv = [
+                *argv,
+                f"--audit-policy-file={self.audit_policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+            ]
+        return super()._spawn(name, argv)
+
+
+def audit_requests(log: Path, since: float = 0.0) -> list[dict[str, Any]]:
+    """(group, resource[/subresource], verb, code) of the SA's resource requests after `since`."""
+    out = []
+    if not log.exists():
+        return out
+    for line in log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef")
+        if event.get("user", {}).get("username") != SA_USER or not ref or "resource" not in ref:
+            continue
+        stamp = datetime.fromisoformat(event["requestReceivedTimestamp"].replace("Z", "+00:00")).timestamp()
+        if stamp < since:
+            continue
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        out.append(
+            {
+                "group": ref.get("apiGroup", ""),
+                "resource": resource,
+                "verb": event["verb"],
+                "code": event.get("responseStatus", {}).get("code", 0),
+                "name": ref.get("name", ""),
+            }
+        )
+    return out
+
+
+def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+
+
+class Rbac:
+    """The chart's RBAC objects on the private control plane, and a kubeconfig with the SA's token."""
+
+    def __init__(self, plane: AuditedControlPlane, admin: Cluster, work: Path) -> None:
+        self.plane, self.admin, self.work = plane, admin, work
+        self.objects = [
+            o for o in objects(render()) if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+        ]
+        (self.cluster_role,) = find(self.objects, "ClusterRole")
+        self.rules: list[dict[str, Any]] = copy.deepcopy(self.cluster_role["rules"])
+
+    def install(self) -> None:
+        self.admin.kubectl("create", "namespace", RELEASE_NAMESPACE)
+        self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(self.objects))
+
+    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+        role = copy.deepcopy(self.cluster_role)
+        role["rules"] = rules
+        self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
+
+    def kubeconfig(self) -> Path:
+        token = self.admin.kubectl("create", "token", SA, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "test",
+                    "cluster": {"server": self.plane.server, "certificate-authority": str(self.plane.pki / "ca.crt")},
+                }
+            ],
+            "users": [{"name": SA, "user": {"token": token}}],
+            "contexts": [{"name": SA, "context": {"cluster": "test", "user": SA}}],
+            "current-context": SA,
+        }
+        path = self.work / "sa.kubeconfig"
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+
+@pytest.fixture(scope="module")
+def rbac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rbac]:
+    # No controller-manager: nothing here needs garbage collection, and the plane starts faster.
+    plane = AuditedControlPlane(tmp_path_factory.mktemp("rbac-plane"), controller_manager=False)
+    plane.start()
+    try:
+        admin = Cluster(plane)
+        admin.kubectl("apply", "-f", str(REPO / "crds"))
+        admin.kubectl(
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout=60s",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=streamops",
+        )
+        r = Rbac(plane, admin, tmp_path_factory.mktemp("rbac"))
+        r.install()
+        yield r
+    finally:
+        plane.stop()
+
+
+def sa_operator(rbac: Rbac, name: str) -> Operator:
+    """`streamops operator` whose only credentials are the SA token (no admin kubeconfig)."""
+    view = SimpleNamespace(kubeconfig=rbac.kubeconfig())
+    return Operator(view, rbac.work / f"{name}.log")  # type: ignore[arg-type]
+
+
+def new_namespace(admin: Cluster) -> str:
+    ns = f"rb-{uuid.uuid4().hex[:8]}"
+    admin.kubectl("create", "namespace", ns)
+    return ns
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def run_pod(admin: Cluster, ns: str, pod: dict[str, Any]) -> None:
+    """What a kubelet would report for a running, ready ingest Pod."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status = {
+        "phase": "Running",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True", "lastTransitionTime": now},
+        ],
+    }
+    admin.core.patch_namespaced_pod_status(
+        pod["metadata"]["name"], ns, {"status": status}, _content_type="application/merge-patch+json"
+    )
+
+
+def kids(admin: Cluster, ns: str, plural: str) -> list[dict[str, Any]]:
+    return admin.list(plural, ns, f"{GROUP}/stream=cam")
+
+
+def exercise_livestream(admin: Cluster, ns: str) -> None:
+    """Every path of the LiveStream reconciler, as the operator's SA."""
+    push = {"protocols": ["rtmp", "srt"], "backup": True}
+    admin.apply(ns, livestream("cam", source={"push": push}))
+    # Created: key Secret, a Service and a Pod per ingest (primary, backup), a Ready condition.
+    eventually(lambda: len(kids(admin, ns, "pods")) == 2, timeout=60, what="primary and backup Pods")
+    eventually(lambda: len(kids(admin, ns, "services")) == 2, what="primary and backup Services")
+    assert len(kids(admin, ns, "secrets")) == 1
+    # Pods running (as a kubelet would say): Ready True, posted as an Event.
+    for pod in kids(admin, ns, "pods"):
+        run_pod(admin, ns, pod)
+    eventually(
+        lambda: (condition(admin.get("livestreams", ns, "cam"), "Ready") or {}).get("status") == "True",
+        timeout=60,
+        what="Ready=True once the Pods run",
+    )
+    eventually(
+        lambda: [e for e in admin.list("events", ns) if e["involvedObject"].get("kind") == "LiveStream"],
+        what="an Event on the LiveStream",
+    )
+    # A spec change the workers see: Services patched (SRT port gone), Pods rolled.
+    old = {p["metadata"]["uid"] for p in kids(admin, ns, "pods")}
+    admin.apply(ns, livestream("cam", source={"push": {**push, "protocols": ["rtmp"]}}))
+    eventually(
+        lambda: all(len(s["spec"]["ports"]) == 2 for s in kids(admin, ns, "services")),
+        timeout=60,
+        what="Services patched to rtmp + http",
+    )
+    eventually(
+        lambda: (p := kids(admin, ns, "pods")) and len(p) == 2 and not old & {x["metadata"]["uid"] for x in p},
+        timeout=60,
+        what="both Pods rolled",
+    )
+    # Backup removed: its Service and Pod are deleted.
+    admin.apply(ns, livestream("cam", source={"push": {**push, "protocols": ["rtmp"], "backup": False}}))
+    eventually(lambda: len(kids(admin, ns, "services")) == 1, timeout=60, what="backup Service deleted")
+    eventually(lambda: len(kids(admin, ns, "pods")) == 1, timeout=60, what="backup Pod deleted")
+
+
+def test_chart_rbac_is_enough_and_nothing_more(rbac: Rbac) -> None:
+    ns = new_namespace(rbac.admin)
+    op = sa_operator(rbac, "operator-full-rbac")
+    op.start()
+    try:
+        exercise_livestream(rbac.admin, ns)
+        time.sleep(1)  # the last Events and status writes of the scenario reach the audit log
+    finally:
+        op.stop()
+    requests = audit_requests(rbac.plane.audit_log)
+    refused = sorted({(r["group"], r["resource"], r["verb"], r["name"]) for r in requests if r["code"] == 403})
+    assert not refused, f"requests the chart's RBAC refused: {refused}\n{op.logs()[-3000:]}"
+    used = {(r["group"], r["resource"], r["verb"]) for r in requests}
+    allowed = granted(rbac.rules)
+    assert used <= allowed  # (no 403 means the same; said twice so the message is clear)
+    unused = sorted((g, r, v) for g, r, v in allowed - used if (g, r) in COVERED)
+    assert not unused, f"verbs the chart grants that the operator never used: {unused}"
+    assert "Forbidden" not in op.logs() and "forbidden" not in op.logs(), op.logs()[-3000:]
+
+
+def test_a_removed_verb_breaks_the_operator(rbac: Rbac) -> None:
+    without = copy.deepcopy(rbac.rules)
+    (pods,) = [r for r in without if r["apiGroups"] == [""] and r["resources"] == ["pods"]]
+    pods["verbs"].remove("create")
+    rbac.set_rules(without)
+    ns = new_namespace(rbac.admin)
+    op = sa_operator(rbac, "operator-no-pod-create")
+    since = time.time() - 1
+    op.start()
+    try:
+        rbac.admin.apply(ns, livestream("cam"))
+        refusal = re.compile(r'cannot create resource \\?"pods\\?"')  # quotes may be JSON-escaped in the log
+        eventually(lambda: refusal.search(op.logs()), timeout=60, what="the refused Pod creation logged")
+        refused = [
+            r for r in audit_requests(rbac.plane.audit_log, since) if r["code"] == 403 and r["resource"] == "pods"
+        ]
+        assert {r["verb"] for r in refused} == {"create"}
+        assert kids(rbac.admin, ns, "pods") == []
+        stream = rbac.admin.get("livestreams", ns, "cam")
+        assert (condition(stream, "Ready") or {}).get("status") != "True"
+    finally:
+        op.stop()
+        rbac.set_rules(rbac.rules)

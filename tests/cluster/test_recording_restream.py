@@ -1,0 +1,143 @@
+"""Recording and Restream objects without media: children and owners, waiting conditions,
+observedGeneration across spec changes, `active` toggling, auto recording, garbage collection.
+(The media side, with real workers, is in test_media_flow.py.)"""
+
+from __future__ import annotations
+
+import json
+
+from catalog import livestream, recording, restream
+from conftest import eventually
+
+GROUP = "streaming.streamops.dev"
+
+
+def condition(obj, type_):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def wait_status(cluster, plural, ns, name, probe, what, timeout=30.0):
+    return eventually(
+        lambda: (o := cluster.get(plural, ns, name)) and o.get("status") and probe(o) and o, timeout, what=what
+    )
+
+
+def patch(cluster, short, name, ns, body):
+    cluster.kubectl("patch", short, name, "-n", ns, "--type=merge", "-p", json.dumps(body))
+
+
+def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, restream("out", uri="rtmp://127.0.0.1:1935/live"))
+    r = wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Ready"), "Ready")
+    assert (condition(r, "Ready")["status"], condition(r, "Ready")["reason"]) == ("False", "StreamNotFound")
+    assert r["status"]["observedGeneration"] == 1 and condition(r, "Ready")["observedGeneration"] == 1
+    assert cluster.get("pods", ns, "out-pusher") is None
+
+    cluster.apply(ns, livestream("cam"))
+    pod = eventually(lambda: cluster.get("pods", ns, "out-pusher"), what="pusher Pod once the stream exists")
+    stream = cluster.get("livestreams", ns, "cam")
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
+    config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    ingest_http = json.loads(
+        cluster.get("services", ns, "cam-ingest")["metadata"]["annotations"][f"{GROUP}/host-ports"]
+    )
+    assert config["feedUrl"] == f"http://127.0.0.1:{ingest_http['http']}/feed"
+    r = wait_status(
+        cluster, "restreams", ns, "out", lambda o: condition(o, "Ready")["reason"] == "StreamNotLive", "StreamNotLive"
+    )
+    refs = r["metadata"]["ownerReferences"]
+    assert [(x["kind"], x["uid"]) for x in refs] == [("LiveStream", stream["metadata"]["uid"])]
+    assert condition(r, "Live")["status"] == "False" and r["status"]["live"] is False
+
+    patch(cluster, "rst", "out", ns, {"spec": {"active": False}})
+    eventually(lambda: cluster.get("pods", ns, "out-pusher") is None, what="pusher Pod removed")
+    r = wait_status(cluster, "restreams", ns, "out", lambda o: o["status"]["observedGeneration"] == 2, "generation 2")
+    assert (condition(r, "Ready")["status"], condition(r, "Ready")["reason"]) == ("True", "Inactive")
+    assert condition(r, "Reconciling") is None
+
+    patch(cluster, "rst", "out", ns, {"spec": {"active": True}})
+    first = eventually(lambda: cluster.get("pods", ns, "out-pusher"), what="pusher Pod back")
+    patch(cluster, "rst", "out", ns, {"spec": {"noAudioMode": "silence"}})
+    eventually(
+        lambda: (p := cluster.get("pods", ns, "out-pusher")) and p["metadata"]["uid"] != first["metadata"]["uid"],
+        what="pusher Pod rolled for a spec change it uses",
+    )
+    r = wait_status(cluster, "restreams", ns, "out", lambda o: o["status"]["observedGeneration"] == 4, "generation 4")
+    assert all(c["observedGeneration"] == 4 for c in r["status"]["conditions"])
+
+    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    eventually(lambda: cluster.get("restreams", ns, "out") is None, timeout=60, what="Restream deleted with its stream")
+
+
+def test_recording_conditions_follow_spec_and_stream(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, recording("rec"))
+    r = wait_status(cluster, "recordings", ns, "rec", lambda o: condition(o, "Ready"), "Ready")
+    assert condition(r, "Ready")["reason"] == "StreamNotFound" and cluster.get("pods", ns, "rec-recorder") is None
+
+    cluster.apply(ns, livestream("cam", recording={"reconnectWindowSeconds": 7}))
+    pod = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="recorder Pod")
+    config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    assert config["reconnectWindowSeconds"] == 7 and config["title"] == "Camera"
+    rec = cluster.get("recordings", ns, "rec")
+    assert config["outputDir"] == f"/recordings/{ns}/rec-{rec['metadata']['uid'][:8]}"
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "recordings")
+    assert volume["persistentVolumeClaim"]["claimName"] == "streamops-recordings"
+    claim = eventually(lambda: cluster.get("persistentvolumeclaims", ns, "streamops-recordings"), what="PVC")
+    assert not claim["metadata"].get("ownerReferences"), "videos outlive everything: the claim is owned by nothing"
+    r = wait_status(
+        cluster, "recordings", ns, "rec", lambda o: condition(o, "Ready")["reason"] == "StreamNotLive", "waiting"
+    )
+    assert condition(r, "Recording")["status"] == "False" and condition(r, "Recording")["reason"] == "StreamNotLive"
+    assert condition(r, "Reconciling") is None and condition(r, "Stalled") is None
+
+    patch(cluster, "rec", "rec", ns, {"spec": {"maxSegmentSeconds": 60}})
+    eventually(
+        lambda: (p := cluster.get("pods", ns, "rec-recorder")) and p["metadata"]["uid"] != pod["metadata"]["uid"],
+        what="recorder Pod rolled",
+    )
+    r = wait_status(cluster, "recordings", ns, "rec", lambda o: o["status"]["observedGeneration"] == 2, "generation 2")
+    assert all(c["observedGeneration"] == 2 for c in r["status"]["conditions"])
+
+    # Stopping a Recording whose recorder never ran: finalised at once, nothing recorded.
+    patch(cluster, "rec", "rec", ns, {"spec": {"stopped": True}})
+    r = wait_status(cluster, "recordings", ns, "rec", lambda o: condition(o, "Succeeded"), "Succeeded")
+    assert condition(r, "Ready")["status"] == "True" and r["status"]["videos"] == [] and r["status"]["endedAt"]
+    eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="recorder Pod removed")
+    events = [e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == "rec"]
+    assert {"StreamNotFound", "Finished"} <= {e["reason"] for e in events}  # Ready transitions
+
+
+def test_auto_recording_is_owned_by_the_stream_and_named_predictably(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, livestream("cam", recording={"auto": True}))
+    auto = eventually(lambda: cluster.get("recordings", ns, "cam-auto"), what="Recording cam-auto")
+    stream = cluster.get("livestreams", ns, "cam")
+    [ref] = auto["metadata"]["ownerReferences"]
+    assert (ref["kind"], ref["uid"], ref["controller"]) == ("LiveStream", stream["metadata"]["uid"], True)
+    assert auto["spec"] == {"streamRef": {"name": "cam"}, "stopped": False}
+    eventually(lambda: cluster.get("pods", ns, "cam-auto-recorder"), what="its recorder Pod")
+    wait_status(
+        cluster, "recordings", ns, "cam-auto", lambda o: condition(o, "Ready")["reason"] == "StreamNotLive", "waits"
+    )
+
+    patch(cluster, "lst", "cam", ns, {"spec": {"recording": {"auto": False}}})
+    eventually(lambda: cluster.get("recordings", ns, "cam-auto")["spec"]["stopped"], what="auto off stops it")
+    wait_status(cluster, "recordings", ns, "cam-auto", lambda o: condition(o, "Succeeded"), "finalised")
+    eventually(lambda: cluster.get("pods", ns, "cam-auto-recorder") is None, what="recorder Pod removed")
+
+    patch(cluster, "lst", "cam", ns, {"spec": {"recording": {"auto": True}}})
+    eventually(
+        lambda: (
+            (r := cluster.get("recordings", ns, "cam-auto"))
+            and r["metadata"]["uid"] != auto["metadata"]["uid"]
+            and not r["spec"]["stopped"]
+        ),
+        what="a fresh cam-auto when auto is switched on again",
+    )
+    cluster.kubectl("delete", "lst", "cam", "-n", ns)
+    eventually(lambda: cluster.get("recordings", ns, "cam-auto") is None, timeout=60, what="auto Recording GC'd")

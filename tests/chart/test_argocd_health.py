@@ -72,7 +72,7 @@ CASES = [
     (
         "LiveStream",
         obj("LiveStream", conditions=[cond("Ready", "False", message="ingest failed")]),
-        "Degraded",
+        "Progressing",
         "ingest failed",
     ),
     ("LiveStream", obj("LiveStream", conditions=[]), "Progressing", "Ready condition"),
@@ -119,6 +119,12 @@ CASES = [
         "retrying",
     ),
     ("Restream", obj("Restream", conditions=[cond("Ready", "True")], live=True), "Healthy", "Pushing"),
+    (
+        "Restream",
+        obj("Restream", conditions=[cond("Ready", "False", "StreamNotLive", "waiting for cam to go live")]),
+        "Progressing",
+        "waiting for cam",
+    ),
     (
         "Restream",
         obj("Restream", conditions=[cond("Stalled", "True", message="key Secret missing")]),

@@ -1,6 +1,8 @@
-"""The chart and deploy/ against the real API server: server-side dry-run apply of the rendering
-for default and non-default values, PodSecurity `restricted` for the operator Pod and for the
-worker Pods the operator creates, and the plain `kubectl apply -f crds/ -f deploy/` path."""
+"""The chart against the real API server of the cluster suite: server-side dry-run apply of the
+rendering for default and non-default values, PodSecurity `restricted` for the operator Pod, the
+NOTES a `helm install` prints. Nothing shared is changed (the session's operator runs under its
+own ServiceAccount and ClusterRole `streamops`): real installs happen on a private control plane
+in test_chart_install.py."""
 
 from __future__ import annotations
 
@@ -12,9 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from catalog import livestream
-from chartlib import CHART, REPO, VALUES_DIR, find, helm, objects, render
-from conftest import Cluster, eventually
+from chartlib import CHART, VALUES_DIR, find, helm, objects, render
+from conftest import Cluster
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -117,45 +118,6 @@ def test_operator_pod_is_restricted(cluster: Cluster, restricted_ns: str) -> Non
     weak["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
     code, out = dry_run(cluster, yaml.safe_dump(weak))
     assert code != 0 and "violates PodSecurity" in out and "allowPrivilegeEscalation" in out, out
-
-
-def test_worker_pods_are_restricted(cluster: Cluster, operator: Any, restricted_ns: str) -> None:
-    """The operator's ingest Pod is admitted in a namespace enforcing `restricted`."""
-    cluster.apply(restricted_ns, livestream("cam"))
-    pods = eventually(
-        lambda: cluster.list("pods", restricted_ns, "app.kubernetes.io/managed-by=streamops"),
-        timeout=60,
-        what="an ingest Pod admitted under PodSecurity restricted",
-    )
-    assert pods[0]["metadata"]["name"].startswith("cam-")
-    assert "would violate" not in operator.logs()
-
-
-def test_kubectl_apply_crds_and_deploy(cluster: Cluster) -> None:
-    """The plain path from the README, for real: `kubectl apply -f crds/ -f deploy/`. The
-    controller-manager's ReplicaSet controller then creates the operator Pod in the namespace
-    deploy/ labels `restricted` (no kubelet here, so it stays Pending)."""
-    result = cluster.kubectl("apply", "-f", str(REPO / "crds"), "-f", str(REPO / "deploy"))
-    try:
-        assert "namespace/streamops-system created" in result.stdout, result.stdout
-        assert "deployment.apps/streamops created" in result.stdout, result.stdout
-        pods = eventually(
-            lambda: cluster.list("pods", "streamops-system", "app.kubernetes.io/name=streamops"),
-            timeout=60,
-            what="the operator Pod created by the ReplicaSet under PodSecurity restricted",
-        )
-        assert pods[0]["spec"]["serviceAccountName"] == "streamops"
-        token = cluster.kubectl(
-            "auth", "can-i", "patch", "livestreams.streaming.streamops.dev", "--subresource=status",
-            "--as=system:serviceaccount:streamops-system:streamops", "-n", "default", check=False,
-        )  # fmt: skip
-        assert token.stdout.strip() == "yes", token.stdout + token.stderr
-    finally:
-        deploy = objects((REPO / "deploy" / "streamops.yaml").read_text())
-        for o in deploy:
-            if o["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-                cluster.kubectl("delete", o["kind"].lower(), o["metadata"]["name"], "--ignore-not-found")
-        cluster.kubectl("delete", "namespace", "streamops-system", "--wait=false")
 
 
 def test_notes_tell_how_to_create_a_first_livestream(cluster: Cluster) -> None:

@@ -1,6 +1,6 @@
 -- Argo CD health check for streaming.streamops.dev/LiveStream (Lua 5.1 subset, as Argo CD runs it).
 -- Order: not yet observed -> Progressing; Stalled -> Degraded; switched off -> Suspended;
--- Reconciling -> Progressing; Ready -> Healthy (live or waiting for a publisher).
+-- Reconciling -> Progressing; Ready -> Healthy (live or waiting for a publisher); else Progressing.
 local hs = {}
 local function condition(t)
   if obj.status ~= nil and obj.status.conditions ~= nil then
@@ -43,11 +43,11 @@ if ready ~= nil and ready.status == "True" then
   end
   return hs
 end
-if ready ~= nil and ready.status == "False" then
-  hs.status = "Degraded"
-  hs.message = ready.message or ready.reason or "Not ready"
-  return hs
-end
+-- Not ready, nothing stalled: waiting on something outside (a stream to go live, a Pod to run).
 hs.status = "Progressing"
-hs.message = "Waiting for the Ready condition"
+if ready ~= nil then
+  hs.message = ready.message or ready.reason or "Not ready"
+else
+  hs.message = "Waiting for the Ready condition"
+end
 return hs

@@ -114,7 +114,9 @@ def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
     if type != "DELETED":
         return
     state: OperatorState = memo.state
-    if state.allocator is not None:
+    component = (body.metadata.labels or {}).get(COMPONENT_LABEL, "")
+    if state.allocator is not None and not component.startswith("ingest"):
+        # (an ingest's ports belong to its Service, which outlives the Pod)
         state.allocator.release(ports_of(body).values())
     for ref in body.metadata.get("ownerReferences") or []:
         kind: Kind | None = KINDS_BY_NAME.get(ref.get("kind", ""))

@@ -1,0 +1,163 @@
+"""Recorder and pusher Pods, the auto Recording, the recordings claim, host-port allocation and
+the RBAC rules: pure builders, no cluster."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from catalog import livestream, recording, restream
+from streamops.api import LiveStream, Recording, Restream
+from streamops.control.ingest import ingest_endpoints, ingest_pod, ingest_service, playback_urls
+from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.ports import PortAllocator, PortExhausted, ports_of
+from streamops.control.pusher import pusher_pod, restream_owner_patch
+from streamops.control.rbac import cluster_role_rules
+from streamops.control.recorder import (
+    auto_recording,
+    recorder_pod,
+    recording_directory,
+    recording_settings,
+    recordings_claim,
+)
+from streamops.control.settings import OperatorSettings
+
+SETTINGS = OperatorSettings()
+HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
+INGEST_PORTS = {"http": 30001, "rtmp": 30002, "srt": 30003}
+
+
+def stream(**spec) -> LiveStream:
+    body = livestream("cam", **spec)
+    body["metadata"].update(namespace="media", uid="stream-uid", generation=1)
+    return LiveStream.model_validate(body)
+
+
+def rec(**spec) -> Recording:
+    body = recording("rec", **spec)
+    body["metadata"].update(namespace="media", uid="0123456789abcdef", generation=1)
+    return Recording.model_validate(body)
+
+
+def rst(**spec) -> Restream:
+    body = restream("out", **spec)
+    body["metadata"].update(namespace="media", uid="restream-uid", generation=1)
+    return Restream.model_validate(body)
+
+
+def config(pod) -> dict:
+    return json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+
+
+def test_recorder_pod_is_owned_by_the_recording_and_writes_to_the_claim():
+    pod = recorder_pod(rec(), stream(), SETTINGS)
+    assert [(r["kind"], r["uid"]) for r in pod["metadata"]["ownerReferences"]] == [("Recording", "0123456789abcdef")]
+    assert pod["metadata"]["name"] == "rec-recorder"
+    c = config(pod)
+    assert c["feedUrl"] == "http://cam-ingest.media.svc:8080/feed"
+    assert c["outputDir"] == "/recordings/media/rec-01234567"
+    assert (c["reconnectWindowSeconds"], c["maxSegmentSeconds"], c["minDurationSeconds"]) == (10, 14400, 10)
+    assert c["title"] == "Camera"
+    [volume] = pod["spec"]["volumes"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "streamops-recordings"}
+    assert "hostNetwork" not in pod["spec"]
+
+
+def test_recording_settings_fall_back_to_the_stream():
+    s = stream(recording={"reconnectWindowSeconds": 30, "minDurationSeconds": 5})
+    effective = recording_settings(rec(minDurationSeconds=0), s)
+    assert (effective.reconnect_window_seconds, effective.min_duration_seconds, effective.type) == (30, 0, "origin")
+    transcoded = stream(transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]})
+    assert config(recorder_pod(rec(type="transcoded"), transcoded, SETTINGS))["feedUrl"].endswith("/feed/transcoded")
+
+
+def test_recording_directory_and_claim_can_be_chosen():
+    r = rec(storage={"pvc": {"claimName": "archive", "subPath": "live/2026"}})
+    assert recording_directory(r) == "live/2026/rec-01234567"
+    pod = recorder_pod(r, stream(), SETTINGS)
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "archive"
+
+
+def test_recordings_claim_is_owned_by_nothing():
+    claim = recordings_claim("media", OperatorSettings(recordings_storage_class="fast"))
+    assert "ownerReferences" not in claim["metadata"]
+    assert claim["spec"]["storageClassName"] == "fast"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+
+
+def test_auto_recording_is_owned_by_the_stream():
+    r = auto_recording(stream(recording={"auto": True}))
+    assert r["metadata"]["name"] == "cam-auto"
+    assert r["metadata"]["ownerReferences"][0]["kind"] == "LiveStream"
+    assert r["spec"] == {"streamRef": {"name": "cam"}}
+
+
+def test_pusher_mounts_the_key_and_never_inlines_it():
+    pod = pusher_pod(rst(streamKeySecretRef={"name": "yt"}), stream(), SETTINGS)
+    c = config(pod)
+    assert c["uri"] == "rtmp://127.0.0.1/live" and c["streamKeyFile"].endswith("/stream-key")
+    [volume] = pod["spec"]["volumes"]
+    assert volume["secret"] == {"secretName": "yt", "items": [{"key": "streamKey", "path": "stream-key"}]}
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
+    assert "streamKeyFile" not in config(pusher_pod(rst(), stream(), SETTINGS))
+
+
+def test_restream_gets_the_stream_as_owner_once():
+    s = stream()
+    patch = restream_owner_patch({}, s)
+    [ref] = patch["metadata"]["ownerReferences"]
+    assert (ref["kind"], ref["uid"]) == ("LiveStream", "stream-uid") and "controller" not in ref
+    assert restream_owner_patch(patch["metadata"], s) is None
+    stale = {"ownerReferences": [{"kind": "LiveStream", "name": "cam", "uid": "old"}]}
+    assert [r["uid"] for r in restream_owner_patch(stale, s)["metadata"]["ownerReferences"]] == ["stream-uid"]
+
+
+def test_host_network_workers_use_allocated_ports_everywhere():
+    s = stream()
+    pod = ingest_pod(s, "primary", HOST, INGEST_PORTS)
+    assert pod["spec"]["hostNetwork"] is True
+    assert config(pod)["ports"] == INGEST_PORTS and config(pod)["bindAddress"] == "127.0.0.1"
+    assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == INGEST_PORTS
+    service = ingest_service(s, "primary", INGEST_PORTS)
+    assert ports_of(service) == INGEST_PORTS
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == INGEST_PORTS
+    endpoints = ingest_endpoints(s, "127.0.0.1", {"primary": INGEST_PORTS})
+    assert endpoints.push_url == "rtmp://127.0.0.1:30002/live" and endpoints.push_url_srt == "srt://127.0.0.1:30003"
+    assert playback_urls(s, "127.0.0.1", INGEST_PORTS).hls_cmaf_url == "http://127.0.0.1:30001/hls/cmaf/index.m3u8"
+    recorder = recorder_pod(rec(), s, HOST, INGEST_PORTS, {"http": 30010})
+    assert config(recorder)["feedUrl"] == "http://127.0.0.1:30001/feed" and config(recorder)["httpPort"] == 30010
+    assert json.loads(recorder["metadata"]["annotations"][HOST_PORTS_ANNOTATION]) == {"http": 30010}
+
+
+def test_spec_hash_ignores_nothing_the_worker_uses():
+    a = recorder_pod(rec(), stream(), SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+    b = recorder_pod(rec(maxSegmentSeconds=60), stream(), SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+    assert a != b
+
+
+def test_port_allocator_hands_out_free_ports_and_reuses_late():
+    allocator = PortAllocator(range(100, 106))
+    allocator.reserve([100])
+    first = allocator.allocate(["http", "rtmp", "srt"])
+    assert first == {"http": 101, "rtmp": 102, "srt": 103}
+    allocator.release([101])
+    assert allocator.allocate(["http"]) == {"http": 104}  # round-robin: the released one comes later
+    assert allocator.allocate(["a", "b"]) == {"a": 105, "b": 101}
+    with pytest.raises(PortExhausted):
+        allocator.allocate(["c"])
+    allocator.reset([100])
+    assert allocator.used == 1
+
+
+def test_ports_of_tolerates_garbage():
+    assert ports_of(None) == {}
+    assert ports_of({"metadata": {"annotations": {HOST_PORTS_ANNOTATION: "not json"}}}) == {}
+
+
+def test_rbac_is_least_privilege():
+    rules = cluster_role_rules()
+    verbs = {(g, r): set(rule["verbs"]) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]}
+    assert verbs[("", "secrets")] == {"get", "create"}, "never list or watch Secrets"
+    assert "delete" not in verbs[("", "persistentvolumeclaims")], "videos outlive everything"
+    assert not any("*" in v or r == "*" for (_, r), v in verbs.items())
+    assert verbs[("streaming.streamops.dev", "livestreams/status")] == {"get", "patch"}

@@ -11,9 +11,10 @@ PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-down operator demo bench-media clean
+.PHONY: helm chart chart-check images kind-up kind-e2e kind-down
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 deps: ## install Debian packages the tests and demo need (only the missing ones)
 	@bash hack/deps.sh
@@ -43,7 +44,7 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator tests hack bench
 	$(VENV)/bin/ruff check --fix operator tests hack bench
 
-test: deps venv kube lint crds-check ## everything: lint, unit, media (real FFmpeg + peers) and cluster tests on a real API server
+test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers) and cluster tests on a real API server
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
@@ -80,3 +81,27 @@ bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
 	-@$(PY) hack/controlplane.py down --dir $(CLUSTER) 2>/dev/null
 	rm -rf $(VENV) $(CLUSTER)
+
+helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
+	@bash hack/build-helm.sh
+
+chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/streamops.yaml, the Argo CD ConfigMap
+	$(PY) hack/chart.py
+
+chart-check: venv helm ## fail when a generated chart file, deploy/ or the Argo CD ConfigMap is stale
+	$(PY) hack/chart.py --check
+
+IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
+images: ## build the operator and worker images (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine" >&2; exit 1; }
+	docker build -f images/operator/Dockerfile -t streamops-operator:$(IMAGE_TAG) .
+	docker build -f images/worker/Dockerfile -t streamops-worker:$(IMAGE_TAG) .
+
+kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
+	@bash hack/kind.sh up
+
+kind-e2e: deps venv images ## kind cluster + images loaded + helm install + end-to-end tests (tests/e2e) against it
+	@bash hack/kind.sh e2e
+
+kind-down: ## delete the kind cluster
+	@bash hack/kind.sh down

@@ -5,3 +5,8 @@ KUBE_BIN_DIR="$STREAMOPS_CACHE/kube-$KUBE_VERSION/bin"
 # Helm, built from its Go module (hack/build-helm.sh) into the same cache.
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 HELM_BIN="$STREAMOPS_CACHE/helm-$HELM_VERSION/bin/helm"
+# kind (Kubernetes in Docker) for `make kind-up` / `make kind-e2e`, built from its Go module, and
+# the node image published for that kind release (pinned by digest, as kind's release notes ask).
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+KIND_BIN="$STREAMOPS_CACHE/kind-$KIND_VERSION/bin/kind"
+KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d}"

@@ -1,0 +1,113 @@
+"""The installed operator end to end: a LiveStream gets a running ingest Pod (PodSecurity
+`restricted` enforced), an RTMP push from FFmpeg makes it live and HLS is served, kstatus and the
+Argo CD health check call it Current/Healthy. Written for kind (`make kind-e2e`); not run on
+machines without a Docker engine."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from chartlib import argo_health, kstatus
+from conftest import Kube
+
+T = TypeVar("T")
+STREAM = {
+    "apiVersion": "streaming.streamops.dev/v1alpha1",
+    "kind": "LiveStream",
+    "metadata": {"name": "cam"},
+    "spec": {"title": "kind e2e", "source": {"push": {"protocols": ["rtmp"]}}},
+}
+
+
+def eventually(probe: Callable[[], T], timeout: float = 120.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    value: Any = None
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}: last value {value!r}")
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> str | None:
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c["status"]
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def port_forward(kube: Kube, namespace: str, target: str, remote: int) -> Iterator[int]:
+    local = free_port()
+    proc = subprocess.Popen(
+        [
+            kube.kubectl_bin,
+            "--kubeconfig",
+            kube.kubeconfig,
+            "-n",
+            namespace,
+            "port-forward",
+            target,
+            f"{local}:{remote}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        eventually(lambda: proc.stdout is not None and b"Forwarding" in proc.stdout.readline(), 30, "port-forward")
+        yield local
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_push_goes_live_and_serves_hls(kube: Kube, namespace: str) -> None:
+    kube.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(STREAM))
+    stream = eventually(
+        lambda: (s := kube.get("livestreams", namespace, "cam")) and condition(s, "Ready") == "True" and s,
+        what="Ready=True (ingest Pod running)",
+    )
+    assert kstatus(stream)[0] == "Current" and argo_health("LiveStream", stream)[0] == "Healthy"
+    secret = kube.get("secrets", namespace, stream["status"]["ingest"]["streamKeySecret"])
+    assert secret is not None
+    key = base64.b64decode(secret["data"]["streamKey"]).decode()
+    service = stream["status"]["ingest"]["pushUrl"].split("//", 1)[1].split(".", 1)[0]
+    with port_forward(kube, namespace, f"svc/{service}", 1935) as rtmp:
+        ffmpeg = subprocess.Popen(
+            [
+                "ffmpeg", "-nostdin", "-loglevel", "error", "-re",
+                "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440",
+                "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-c:a", "aac",
+                "-t", "60", "-f", "flv", f"rtmp://127.0.0.1:{rtmp}/live/{key}",
+            ]
+        )  # fmt: skip
+        try:
+            live = eventually(
+                lambda: (s := kube.get("livestreams", namespace, "cam")) and s["status"].get("live") and s,
+                what="status.live true",
+            )
+            assert condition(live, "Live") == "True"
+            assert argo_health("LiveStream", live) == ("Healthy", "Live")
+            with port_forward(kube, namespace, f"svc/{service}", 8080) as http:
+                url = f"http://127.0.0.1:{http}/hls/cmaf/index.m3u8"
+                playlist = eventually(lambda: urllib.request.urlopen(url, timeout=5).read().decode(), what="HLS")
+                assert playlist.startswith("#EXTM3U")
+        finally:
+            ffmpeg.terminate()
+            ffmpeg.wait(timeout=10)

@@ -5,6 +5,7 @@ tests/cluster/test_chart_apply.py and test_chart_rbac.py.)"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -233,3 +234,18 @@ def test_deploy_manifest_is_the_chart_without_crds() -> None:
     (ns,) = find(deploy, "Namespace")
     assert ns["metadata"]["name"] == "streamops-system"
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_cluster_role_is_the_codes_rules(default: list[dict[str, Any]]) -> None:
+    """One source: the chart's cluster-wide ClusterRole is rbac.py's rules (the cluster suite runs
+    its operator under those), minus namespace discovery, which kopf needs only when it watches a
+    list of namespaces (then it is in the chart's ClusterRole and the rest in per-namespace Roles)."""
+    from streamops.control.rbac import cluster_role_rules
+
+    def canon(rules: list[dict[str, Any]]) -> list[str]:
+        return sorted(json.dumps(r, sort_keys=True) for r in rules)
+
+    (cluster_role,) = find(default, "ClusterRole")
+    code = [r for r in cluster_role_rules() if r["resources"] != ["namespaces"]]
+    assert canon(cluster_role["rules"]) == canon(code)
+    assert len(code) == len(cluster_role_rules()) - 1  # exactly the namespaces rule was left out

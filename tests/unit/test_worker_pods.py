@@ -117,6 +117,11 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     pod = ingest_pod(s, "primary", HOST, INGEST_PORTS)
     assert pod["spec"]["hostNetwork"] is True
     assert config(pod)["ports"] == INGEST_PORTS and config(pod)["bindAddress"] == "127.0.0.1"
+    # The kubelet would probe the node's address; the worker listens on 127.0.0.1 only.
+    container = pod["spec"]["containers"][0]
+    assert (
+        container["readinessProbe"]["httpGet"]["host"] == container["livenessProbe"]["httpGet"]["host"] == "127.0.0.1"
+    )
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == INGEST_PORTS
     service = ingest_service(s, "primary", INGEST_PORTS)
     assert ports_of(service) == INGEST_PORTS

@@ -90,6 +90,11 @@ def worker_pod(
     if host_ports is not None:
         spec["hostNetwork"] = True
         spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+        if settings.worker_bind_address not in ("", "0.0.0.0", "::"):
+            # The kubelet probes the Pod IP, which on the host network is the node's address; a
+            # worker bound to one address (e.g. 127.0.0.1) is only reachable there.
+            for probe in ("readinessProbe", "livenessProbe"):
+                spec["containers"][0][probe]["httpGet"]["host"] = settings.worker_bind_address
     meta = {**metadata, "annotations": dict(metadata.get("annotations") or {})}
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
     if host_ports is not None:

@@ -11,7 +11,8 @@ shared control plane is touched:
 - kstatus (sigs.k8s.io/cli-utils rules) and the Argo CD Lua health checks classify the real
   objects: Failed/Degraded, InProgress/Progressing, Current/Healthy, Suspended, Terminating;
 - worker Pods the operator creates are admitted under PodSecurity `restricted` (without
-  hostNetwork; with it they are refused, as `restricted` demands).
+  hostNetwork; with it they are refused, as `restricted` demands);
+- `helm install`, an upgrade that changes a CRD, `helm uninstall` keeping the CRDs and the streams.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ import conftest
 import pytest
 import yaml
 from catalog import livestream, recording, restream
-from chartlib import RELEASE_NAMESPACE, argo_health, find, kstatus, objects, render
+from chartlib import CHART, RELEASE_NAMESPACE, argo_health, find, helm, kstatus, objects, render
 from conftest import REPO, Cluster, Operator, eventually
 from controlplane import ControlPlane
 
@@ -412,3 +414,39 @@ def test_a_removed_verb_breaks_the_operator(rbac: Rbac) -> None:
     finally:
         op.stop()
         rbac.set_rules(rbac.rules)
+
+
+def test_helm_install_upgrade_uninstall_keeps_crds(rbac: Rbac, tmp_path: Path) -> None:
+    """A real `helm install` (taking over the CRDs applied from crds/), an upgrade that changes a
+    CRD (it is a template, so the upgrade applies it), and an uninstall that removes the operator
+    but keeps the CRDs (crds.keep) and with them the user's LiveStreams."""
+    admin = rbac.admin
+    kubeconfig = str(rbac.plane.kubeconfig)
+    ns = new_namespace(admin)
+    admin.apply(ns, livestream("survivor"))
+    release = ["--kubeconfig", kubeconfig, "--namespace", "helm-e2e", "--create-namespace"]
+    helm("install", "trial", str(CHART), "--take-ownership", *release)
+    crd = admin.get("customresourcedefinitions", "", f"livestreams.{GROUP}")
+    assert crd is not None and crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == "trial"
+    assert admin.get("deployments", "helm-e2e", "trial-streamops") is not None
+
+    # A new version of the chart whose LiveStream CRD has one more printer column.
+    chart = tmp_path / "streamops"
+    shutil.copytree(CHART, chart)
+    template = chart / "templates" / "crds" / f"livestreams.{GROUP}.yaml"
+    text = template.read_text()
+    column = "    additionalPrinterColumns:\n"
+    assert column in text
+    extra = "    - name: Upgraded\n      type: string\n      jsonPath: .spec.title\n"
+    template.write_text(text.replace(column, column + extra, 1))
+    helm("upgrade", "trial", str(chart), *release)
+    crd = admin.get("customresourcedefinitions", "", f"livestreams.{GROUP}") or {}
+    columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+    assert "Upgraded" in columns
+
+    result = helm("uninstall", "trial", *release[:4])
+    assert "kept due to the resource policy" in result.stdout + result.stderr
+    eventually(lambda: admin.get("deployments", "helm-e2e", "trial-streamops") is None, what="operator removed")
+    assert admin.get("customresourcedefinitions", "", f"livestreams.{GROUP}") is not None
+    assert admin.get("livestreams", ns, "survivor") is not None

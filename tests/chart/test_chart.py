@@ -159,9 +159,19 @@ def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, A
     assert {"livestreams", "livestreams/status", "pods", "customresourcedefinitions"} <= resources
     assert "namespaces" not in resources  # cluster-wide kopf never lists namespaces
 
+    no_host = objects(render(sets=("watchNamespaces[0]=studio-a",)))
+    (narrow,) = find(no_host, "ClusterRole")
+    assert {r for rule in narrow["rules"] for r in rule["resources"]} == {"customresourcedefinitions", "namespaces"}
+    # custom.yaml also sets worker.hostNetwork: host ports are per node, so the operator lists its
+    # Pods and Services in all namespaces to know which are taken (list only, nothing else).
     (narrow,) = find(custom, "ClusterRole")
-    narrow_resources = {r for rule in narrow["rules"] for r in rule["resources"]}
-    assert narrow_resources == {"customresourcedefinitions", "namespaces"}
+    assert {r for rule in narrow["rules"] for r in rule["resources"]} == {
+        "customresourcedefinitions",
+        "namespaces",
+        "pods",
+        "services",
+    }
+    assert {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["list"]} in narrow["rules"]
     roles = find(custom, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["studio-a", "studio-b"]
     namespaced = [rule for rule in cluster_role["rules"] if "customresourcedefinitions" not in rule["resources"]]

@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,7 +37,7 @@ import pytest
 import yaml
 from catalog import livestream, recording, restream
 from chartlib import CHART, RELEASE_NAMESPACE, argo_health, find, helm, kstatus, objects, render
-from conftest import REPO, Cluster, Operator, eventually
+from conftest import REPO, Cluster, Operator, eventually, free_port
 from controlplane import ControlPlane
 
 GROUP = "streaming.streamops.dev"
@@ -450,3 +454,53 @@ def test_helm_install_upgrade_uninstall_keeps_crds(rbac: Rbac, tmp_path: Path) -
     eventually(lambda: admin.get("deployments", "helm-e2e", "trial-streamops") is None, what="operator removed")
     assert admin.get("customresourcedefinitions", "", f"livestreams.{GROUP}") is not None
     assert admin.get("livestreams", ns, "survivor") is not None
+
+
+@pytest.mark.parametrize("host_network", ["false", "true"])
+def test_namespaced_install_watches_only_its_namespace(rbac: Rbac, host_network: str) -> None:
+    """watchNamespaces: the chart's Role in the watched namespace (and the small ClusterRole) are
+    enough for `streamops operator --namespace`; a stream elsewhere is left alone."""
+    admin = rbac.admin
+    watched, other = new_namespace(admin), new_namespace(admin)
+    home = f"ops-{uuid.uuid4().hex[:6]}"
+    values = (f"watchNamespaces[0]={watched}", f"fullnameOverride={home}", f"worker.hostNetwork={host_network}")
+    objs = objects(render(namespace=home, sets=(*values, "namespace.create=true", "crds.enabled=false")))
+    rbac_objs = [o for o in objs if o["kind"] not in ("Deployment",)]
+    admin.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rbac_objs))
+    token = admin.kubectl("create", "token", home, "-n", home, "--duration=1h").stdout.strip()
+    config = yaml.safe_load(rbac.kubeconfig().read_text())
+    config["users"][0]["user"]["token"] = token
+    kubeconfig = rbac.work / f"{home}.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    log = rbac.work / f"{home}.log"
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), **conftest.OPERATOR_ENV}
+    env["STREAMOPS_HOST_NETWORK"] = host_network
+    argv = [sys.executable, "-m", "streamops", "operator", "--verbose", f"--namespace={watched}"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*argv, f"--liveness=http://127.0.0.1:{port}/healthz"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        admin.apply(watched, livestream("cam"))
+        admin.apply(other, livestream("cam"))
+        eventually(
+            lambda: condition(admin.get("livestreams", watched, "cam"), "Ready") and kids(admin, watched, "pods"),
+            timeout=60,
+            what="the watched namespace's stream reconciled",
+        )
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert "forbidden" not in log.read_text().lower(), log.read_text()[-3000:]
+        assert (admin.get("livestreams", other, "cam") or {}).get("status") is None
+        assert kids(admin, other, "pods") == []
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

@@ -56,17 +56,19 @@ test-media: deps venv ## media tests only (real FFmpeg workers, nginx-rtmp, srt-
 test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
-cluster-up: deps venv kube ## start a local control plane in .cluster/ with the CRDs; prints KUBECONFIG
+cluster-up: deps venv kube ## start a local control plane in .cluster/ with the CRDs (NODE=1: plus a real node: containerd + kubelet)
 	@$(PY) hack/controlplane.py up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@echo "control plane up; use it with:"
+	@if [ -n "$(NODE)" ]; then bash hack/build-kube.sh kubelet kube-scheduler && $(PY) hack/node.py up --dir $(CLUSTER); fi
+	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
 	@echo "  make operator    # run the operator against it (foreground)"
 
 cluster-down: ## stop the local control plane (and a demo operator) started from .cluster/
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
+	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) hack/node.py down --dir $(CLUSTER); fi
 	@$(PY) hack/controlplane.py down --dir $(CLUSTER)
 
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
@@ -79,6 +81,7 @@ bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, 
 	$(PY) bench/media.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
+	-@$(PY) hack/node.py down --dir $(CLUSTER) --purge 2>/dev/null
 	-@$(PY) hack/controlplane.py down --dir $(CLUSTER) 2>/dev/null
 	rm -rf $(VENV) $(CLUSTER)
 

@@ -15,7 +15,10 @@ class OperatorSettings(BaseModel):
     worker_image: str = Field(default="streamops-worker:0.1.0", description="Image of the FFmpeg workers.")
     worker_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     resync_seconds: float = Field(
-        default=30.0, gt=0, description="Level-based safety net: every object is reconciled this often."
+        default=120.0,
+        gt=0,
+        description="Level-based safety net: every object is reconciled this often (changes of the objects "
+        "and the deletion of their Pods trigger a reconcile at once anyway).",
     )
     # --- worker addressing ---
     host_network: bool = Field(
@@ -35,6 +38,12 @@ class OperatorSettings(BaseModel):
     # --- telemetry ---
     telemetry_interval_seconds: float = Field(
         default=0.5, gt=0, le=60, description="How often each object's worker /status is read."
+    )
+    idle_interval_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often an object without a running worker is looked at (Pod and spec changes).",
     )
     metrics_write_seconds: float = Field(
         default=10.0,

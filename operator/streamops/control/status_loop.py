@@ -75,10 +75,7 @@ def utcnow() -> datetime:
 
 
 def index_values(index: Mapping[Any, Iterable[Any]], key: Any) -> list[Any]:
-    try:
-        return list(index[key])
-    except KeyError:
-        return []
+    return list(index[key]) if key in index else []
 
 
 def worker_pod(
@@ -179,8 +176,13 @@ class ObjectLoop:
         if not await self.writer.write(self.state, self.body, new, events):
             self.last_inputs = None  # deferred metrics: try again next tick
 
-    async def sleep(self, stopped: kopf.DaemonStopped) -> None:
-        await stopped.wait(self.state.settings.telemetry_interval_seconds)
+    async def sleep(self, *pods: PodObservation | None) -> None:
+        """Short while a worker runs (its telemetry is read every tick), longer while there is
+        nothing to read. A plain sleep: kopf's `stopped` is checked by the loop, and a deleted
+        object's task is cancelled by kopf after its cancellation timeout anyway."""
+        settings = self.state.settings
+        polling = any(pod is not None and pod.status_url for pod in pods)
+        await asyncio.sleep(settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds)
 
 
 def _model(model: type[Any], raw: dict[str, Any]) -> Any:
@@ -240,7 +242,9 @@ async def livestream_loop(
                     )
                     status = livestream_status(stream, observation, utcnow())
                 await loop.write(status.wire(), livestream_events(previous if raw["status"] else None, status))
-        await loop.sleep(stopped)
+            await loop.sleep(*observed_pods.values())
+        else:
+            await loop.sleep()
 
 
 # --- Recording ----------------------------------------------------------------------------------
@@ -267,7 +271,7 @@ async def recording_loop(
         await loop.resync_if_due()
         outcome: RecordingOutcome | None = state.outcomes.get(loop.key)
         if outcome is None:
-            await loop.sleep(stopped)
+            await loop.sleep()
             continue
         stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
         stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
@@ -304,7 +308,7 @@ async def recording_loop(
             await loop.write(status.wire(), events)
             if stopped_spec and pod is not None and status.condition("Succeeded") is not None:
                 await loop.reconcile()  # final status written: the recorder Pod can go
-        await loop.sleep(stopped)
+        await loop.sleep(pod)
     if stopping is not None:
         stopping.cancel()
 
@@ -321,7 +325,7 @@ async def restream_loop(
         await loop.resync_if_due()
         outcome: RestreamOutcome | None = state.outcomes.get(loop.key)
         if outcome is None:
-            await loop.sleep(stopped)
+            await loop.sleep()
             continue
         stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
         stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
@@ -350,4 +354,4 @@ async def restream_loop(
                 status = restream_status(restream, observation, utcnow())
                 events = restream_events(previous if raw["status"] else None, status)
             await loop.write(status.wire(), events)
-        await loop.sleep(stopped)
+        await loop.sleep(pod)

@@ -93,7 +93,7 @@ def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]]
     e = env(default)
     assert e["STREAMOPS_WORKER_IMAGE"] == "streamops-worker:0.1.0"
     assert e["STREAMOPS_WORKER_IMAGE_PULL_POLICY"] == "IfNotPresent"
-    assert e["STREAMOPS_RESYNC_SECONDS"] == "30"
+    assert e["STREAMOPS_RESYNC_SECONDS"] == "120"
     assert e["STREAMOPS_HOST_NETWORK"] == "false"
     assert e["STREAMOPS_PORT_RANGE"] == "40000-40999"
     assert e["STREAMOPS_RECORDINGS_CLAIM"] == "streamops-recordings"
@@ -107,6 +107,7 @@ def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]]
     assert c["STREAMOPS_WORKER_BIND_ADDRESS"] == "::"
     assert c["STREAMOPS_TELEMETRY_INTERVAL_SECONDS"] == "1"
     assert c["STREAMOPS_METRICS_WRITE_SECONDS"] == "0"
+    assert c["STREAMOPS_IDLE_INTERVAL_SECONDS"] == "5"
     assert c["STREAMOPS_RECORDINGS_CLAIM"] == "recordings"
     assert c["STREAMOPS_RECORDINGS_STORAGE_CLASS"] == "fast"
     assert c["STREAMOPS_RECORDINGS_CLAIM_SIZE"] == "200Gi"
@@ -130,6 +131,24 @@ def test_env_matches_operator_settings(values: str) -> None:
     assert ours.keys() - fields == AHEAD_OF_THE_OPERATOR, "env the operator does not read"
     settings = OperatorSettings.from_env(ours)  # raises on a value the operator would refuse
     assert settings.worker_image == ours["STREAMOPS_WORKER_IMAGE"]
+
+
+# Chart defaults that differ from the operator's own on purpose.
+CHART_CHOICES = {
+    # The operator's default is the NodePort range; a chart install keeps host ports clear of it.
+    "port_range": "40000-40999",
+}
+
+
+def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]) -> None:
+    """`helm install` without values behaves like the operator's documented defaults."""
+    from streamops.control.settings import ENV_PREFIX, OperatorSettings
+
+    ours = {k: v for k, v in env(default).items() if k.startswith(ENV_PREFIX)}
+    from_chart = OperatorSettings.from_env(ours).model_dump()
+    builtin = OperatorSettings().model_dump()
+    differ = {k: from_chart[k] for k in builtin if from_chart[k] != builtin[k]}
+    assert differ == CHART_CHOICES
 
 
 def test_custom_values(custom: list[dict[str, Any]]) -> None:

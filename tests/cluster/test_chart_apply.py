@@ -135,3 +135,4 @@ def test_notes_tell_how_to_create_a_first_livestream(cluster: Cluster) -> None:
     assert "watching every namespace" in default
     narrow = notes("-f", str(VALUES_DIR / "custom.yaml"), "--set", "metrics.serviceMonitor.enabled=false")
     assert "watching: studio-a, studio-b" in narrow and "kubectl apply -n studio-a" in narrow
+    assert "host networking (ports 40000-40099" in narrow and "host networking" not in default

@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-down operator demo bench-media clean
-.PHONY: helm chart chart-check images kind-up kind-e2e kind-down
+.PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/
 
 chart-check: venv helm ## fail when a generated chart file, deploy/ or the Argo CD ConfigMap is stale
 	$(PY) hack/chart.py --check
+
+test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the operator under the chart's ServiceAccount/ClusterRole
+	PYTHONPATH=tests $(PY) -m pytest -p chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
 IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
 images: ## build the operator and worker images (needs a Docker engine)

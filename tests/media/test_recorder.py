@@ -530,9 +530,7 @@ def test_stop_before_min_duration_discards(feed: FeedSource, recorders: Recorder
     recorder = recorders(minDurationSeconds=10)
     parts = recorder.out_dir / ".parts"
     wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
-    first_bytes = time.monotonic() - recorder.started_at
-    print(f"recorder start → first bytes on disk: {first_bytes:.2f} s (process start included)")
-    assert first_bytes < 5
+    # How fast is `make bench-media`'s business (timed assertions flake on a loaded machine).
     wait_recorded(recorder, 5)
     status = recorder.post_stop()
     assert status["state"] == "stopped" and status["recording"] is False

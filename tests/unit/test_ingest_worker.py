@@ -112,6 +112,15 @@ def test_live_values_come_from_deltas_not_averages():
     assert rates == {"frameRate": 30.0, "transcodingSpeed": 1.0, "bitrate": 3_000_000}
 
 
+def test_live_values_wait_for_a_meaningful_span():
+    meter = LiveMeter()
+    meter.add(0.0, Progress(frame=0, out_time_us=0), 0)
+    meter.add(0.5, Progress(frame=40, out_time_us=500_000), 200_000)  # a start-up burst
+    assert meter.rates()["frameRate"] is None, "half a second of start-up burst says nothing"
+    meter.add(2.0, Progress(frame=85, out_time_us=2_000_000), 600_000)
+    assert meter.rates()["frameRate"] == 42.5
+
+
 def test_stream_facts_from_ffmpeg_dump():
     facts = StreamFacts()
     facts.read("  Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr")

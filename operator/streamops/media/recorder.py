@@ -38,12 +38,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import ffmpeg as ffmpeg_python
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import Field, PlainSerializer, field_validator
 
@@ -57,7 +55,9 @@ from streamops.media.ffmpeg import (
     command,
     protocol_whitelist,
 )
-from streamops.media.worker_http import serve, worker_app
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("streamops.recorder")
 
@@ -67,8 +67,11 @@ PARTS_DIR = ".parts"
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
 FEED_POLL_SECONDS = 0.2  # how often a waiting recorder asks the feed; bounds the start latency
 FEED_PROBE_TIMEOUT_SECONDS = 2.0
+HTTP_START_AFTER_SECONDS = 2.0  # serve HTTP by then even if the first recording attempt hangs
 # The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
-# packets, so FFmpeg's default 5 s of analysis would only delay the first bytes on disk.
+# packets, so FFmpeg's default 5 s of analysis would only delay the first bytes on disk. Not
+# less than 0.5 s: at 0.1 s the AAC parameters are sometimes not found yet and the MP4 muxer
+# refuses to start ("Error initializing output stream 0:1"), which loses a retry's worth of media.
 ANALYZE_DURATION_US = 500_000
 PROBE_SIZE_BYTES = 1_000_000
 SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
@@ -111,6 +114,28 @@ class RecorderConfig(KubeModel):
     def _plain_http(cls, url: str) -> str:
         protocol_whitelist(url, ("http",))  # raises UnsafeUri (a ValueError) for anything else
         return url
+
+
+async def feed_status(url: str, timeout: float) -> int | None:
+    """The HTTP status the feed answers (200 live, 503 not), None when it cannot be reached.
+
+    A bare HTTP/1.1 request rather than aiohttp's client: importing aiohttp costs ≈0.3 s, and the
+    recorder's first FFmpeg must not wait for it (HTTP is served once recording has begun)."""
+    parts = urlsplit(url)
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            try:
+                path = parts.path or "/"
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+                await writer.drain()
+                status_line = await reader.readline()
+            finally:
+                writer.close()
+    except (OSError, TimeoutError):
+        return None
+    fields = status_line.split()
+    return int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else None
 
 
 # --- state (the on-disk truth: what a restarted recorder continues from) ---
@@ -351,6 +376,7 @@ class Recorder:
         self.stop_requested = asyncio.Event()
         self.exit_requested = asyncio.Event()  # SIGTERM/SIGINT: stop, then the process exits
         self.stopped = asyncio.Event()
+        self.first_attempt = asyncio.Event()  # the first FFmpeg started, or the feed is not live
         self._finalise_lock = asyncio.Lock()
         self._finalising: set[asyncio.Task[None]] = set()
         self._last_save = 0.0
@@ -392,6 +418,10 @@ class Recorder:
         return self.phase == "recording"
 
     def app(self) -> web.Application:
+        from aiohttp import web
+
+        from streamops.media.worker_http import worker_app
+
         app = worker_app(self.status, self.ready, self.registry)
 
         async def stop(_: web.Request) -> web.Response:
@@ -453,6 +483,7 @@ class Recorder:
             self._save()
         self.phase = "stopped"
         self.stopped.set()
+        self.first_attempt.set()
         log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))
 
     async def _recover(self) -> None:
@@ -510,27 +541,21 @@ class Recorder:
     async def _wait_for_feed(self, deadline: datetime | None, phase: Phase) -> bool:
         """Poll the feed until it answers 200 (True), or until `deadline` or a stop (False).
         `phase` is what /status says once the feed turns out not to be there."""
-        timeout = aiohttp.ClientTimeout(total=FEED_PROBE_TIMEOUT_SECONDS)
-        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(force_close=True)) as http:
-            while not self.stop_requested.is_set():
-                if deadline is not None and self.clock() >= deadline:
+        while not self.stop_requested.is_set():
+            if deadline is not None and self.clock() >= deadline:
+                return False
+            if await feed_status(self.config.feed_url, FEED_PROBE_TIMEOUT_SECONDS) == 200:
+                return True
+            self.phase = phase
+            self.first_attempt.set()
+            pause = FEED_POLL_SECONDS
+            if deadline is not None:
+                left = (deadline - self.clock()).total_seconds()
+                if left <= 0:
                     return False
-                try:
-                    async with http.get(self.config.feed_url) as response:
-                        response.close()  # we only asked whether it is live; FFmpeg reads the media
-                        if response.status == 200:
-                            return True
-                except (aiohttp.ClientError, TimeoutError):
-                    pass  # not there yet (refused, reset): just like 503
-                self.phase = phase
-                pause = FEED_POLL_SECONDS
-                if deadline is not None:
-                    left = (deadline - self.clock()).total_seconds()
-                    if left <= 0:
-                        return False
-                    pause = min(pause, left)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop_requested.wait(), pause)
+                pause = min(pause, left)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), pause)
         return False
 
     def _open_video(self) -> VideoState:
@@ -567,6 +592,7 @@ class Recorder:
         ffmpeg = FfmpegProcess("record", part_command(self.config.feed_url, str(part_path), limit), self.redact, log)
         ffmpeg.on_progress = on_progress
         await ffmpeg.start()
+        self.first_attempt.set()
         self.m_parts.inc()
         video.ffmpeg_pid = ffmpeg.pid
         self._save()  # before any byte lands: a restart must know this part exists
@@ -732,7 +758,13 @@ async def run_worker(config: RecorderConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, recorder.request_exit)
-    recording = asyncio.create_task(recorder.run())  # first: the feed is read before HTTP is up
+    recording = asyncio.create_task(recorder.run())
+    # Recording first: HTTP (and aiohttp's import) only once the first FFmpeg runs or the feed
+    # turned out not to be live, so a recorder started on a live feed writes within ≈0.5 s.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(recorder.first_attempt.wait(), HTTP_START_AFTER_SECONDS)
+    from streamops.media.worker_http import serve
+
     runner = await serve(recorder.app(), config.http_host, config.http_port)
     try:
         # After POST /stop the worker keeps serving /status until it is terminated.

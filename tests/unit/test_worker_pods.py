@@ -10,6 +10,7 @@ from catalog import livestream, recording, restream
 from streamops.api import LiveStream, Recording, Restream
 from streamops.control.ingest import ingest_endpoints, ingest_pod, ingest_service, playback_urls
 from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.pod_observation import PodObservation
 from streamops.control.ports import PortAllocator, PortExhausted, ports_of
 from streamops.control.pusher import pusher_pod, restream_owner_patch
 from streamops.control.rbac import cluster_role_rules
@@ -123,6 +124,9 @@ def test_host_network_workers_use_allocated_ports_everywhere():
         container["readinessProbe"]["httpGet"]["host"] == container["livenessProbe"]["httpGet"]["host"] == "127.0.0.1"
     )
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == INGEST_PORTS
+    # ... and so does the operator when it reads the worker's /status (not the node's Pod IP).
+    running = {**pod, "status": {"phase": "Running", "podIP": "192.0.2.2"}}
+    assert PodObservation.of("cam-ingest", running).status_url == f"http://127.0.0.1:{INGEST_PORTS['http']}/status"
     service = ingest_service(s, "primary", INGEST_PORTS)
     assert ports_of(service) == INGEST_PORTS
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == INGEST_PORTS

@@ -37,10 +37,15 @@ class PodObservation:
         if not detail and not spec.get("nodeName"):
             detail = "waiting for a node to run it"
         http_port = None
+        probe_host = None
         for container in spec.get("containers") or []:
             for port in container.get("ports") or []:
                 if port.get("name") == "http":
                     http_port = int(port["containerPort"])
+            probe_host = probe_host or ((container.get("readinessProbe") or {}).get("httpGet") or {}).get("host")
+        # A hostNetwork worker bound to one address (worker_pod() points its probes there) is
+        # reached at that address, not at the Pod IP (which is the node's).
+        ip = probe_host if spec.get("hostNetwork") and probe_host else status.get("podIP")
         return cls(
             name=name,
             exists=True,
@@ -49,7 +54,7 @@ class PodObservation:
             ready=ready,
             deleting=bool(meta.get("deletionTimestamp")),
             detail=detail,
-            ip=status.get("podIP"),
+            ip=ip,
             http_port=http_port,
             spec_hash=(meta.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
         )

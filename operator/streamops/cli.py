@@ -9,6 +9,9 @@ from pathlib import Path
 
 
 def run_operator(args: argparse.Namespace) -> int:
+    # kopf imports the `kubernetes` client when it is installed (for its login), ≈33 MB of RSS the
+    # operator does not need: its own API client (control/kube.py) uses kopf's plain logins.
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     import kopf
 
     import streamops.control.handlers  # noqa: F401  (registers the handlers)

@@ -37,8 +37,13 @@ class IngestNames:
     component: str
 
 
+def ingest_component(role: Role) -> str:
+    """The component label of a role's ingest Pod and Service."""
+    return "ingest" if role == "primary" else "ingest-backup"
+
+
 def ingest_names(stream_name: str, role: Role) -> IngestNames:
-    component = "ingest" if role == "primary" else "ingest-backup"
+    component = ingest_component(role)
     name = child_name(stream_name, component)
     return IngestNames(pod=name, service=name, component=component)
 

@@ -41,7 +41,8 @@ from streamops.api import (
 )
 from streamops.api.kinds import Kind
 from streamops.control.conditions import Transition
-from streamops.control.ingest import ingest_names
+from streamops.control.indexes import StreamFacts
+from streamops.control.ingest import ingest_component
 from streamops.control.livestream import StreamOutcome, plain, reconcile_livestream
 from streamops.control.livestream_status import (
     IngestObservation,
@@ -195,6 +196,34 @@ def _model(model: type[Any], raw: dict[str, Any]) -> Any:
 # --- LiveStream ---------------------------------------------------------------------------------
 
 
+def livestream_update(
+    loop: ObjectLoop,
+    outcome: StreamOutcome,
+    pods: dict[Any, PodObservation],
+    telemetry: dict[Any, dict[str, Any]],
+    facts: tuple[RecordingFacts, ...],
+) -> tuple[dict[str, Any], list[Transition]]:
+    """The new status and its Events. (A function of its own so that nothing it builds — the
+    object as a model, copies of the body — outlives the tick in the loop's frame.)"""
+    raw = loop.raw()
+    previous = _model(LiveStreamStatus, raw["status"])
+    stream = None if outcome.invalid_spec else _model(LiveStream, raw)
+    if stream is None:
+        status = invalid_spec_status(raw, outcome.invalid_spec or "spec rejected by the operator", utcnow())
+        return status.wire(), []
+    observation = IngestObservation(
+        pods=pods,
+        key_secret_missing=outcome.key_secret_missing,
+        telemetry=telemetry,
+        recordings=facts,
+        host_ports=outcome.host_ports,
+        worker_address=loop.state.settings.worker_address,
+        generation=outcome.generation,
+    )
+    status = livestream_status(stream, observation, utcnow())
+    return status.wire(), livestream_events(previous if raw["status"] else None, status)
+
+
 async def livestream_loop(
     state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, recordings: Any
 ) -> None:
@@ -208,11 +237,7 @@ async def livestream_loop(
             observed_pods = {
                 role: pod
                 for role in ("primary", "backup")
-                if (
-                    pod := worker_pod(
-                        pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_names("x", role).component
-                    )
-                )
+                if (pod := worker_pod(pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_component(role)))
             }
             telemetry = {}
             for role, reader in readers.items():
@@ -225,23 +250,7 @@ async def livestream_loop(
             )
             inputs = (body.metadata.get("resourceVersion"), outcome, observed_pods, telemetry, facts)
             if loop.changed(inputs):
-                raw = loop.raw()
-                previous = _model(LiveStreamStatus, raw["status"])
-                stream = None if outcome.invalid_spec else _model(LiveStream, raw)
-                if stream is None:
-                    status = invalid_spec_status(raw, outcome.invalid_spec or "spec rejected by the operator", utcnow())
-                else:
-                    observation = IngestObservation(
-                        pods=observed_pods,
-                        key_secret_missing=outcome.key_secret_missing,
-                        telemetry=telemetry,
-                        recordings=facts,
-                        host_ports=outcome.host_ports,
-                        worker_address=state.settings.worker_address,
-                        generation=outcome.generation,
-                    )
-                    status = livestream_status(stream, observation, utcnow())
-                await loop.write(status.wire(), livestream_events(previous if raw["status"] else None, status))
+                await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts))
             await loop.sleep(*observed_pods.values())
         else:
             await loop.sleep()
@@ -258,6 +267,32 @@ async def post_stop(client: aiohttp.ClientSession, pod: PodObservation) -> None:
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError):
         pass  # the answer waits for the finalisation; /status tells when it is done
+
+
+def recording_update(
+    loop: ObjectLoop,
+    outcome: RecordingOutcome,
+    pod: PodObservation | None,
+    telemetry: dict[str, Any] | None,
+    stream: StreamFacts | None,
+) -> tuple[dict[str, Any], list[Transition], bool]:
+    """The new status, its Events, and whether it is final (see livestream_update)."""
+    raw = loop.raw()
+    previous = _model(RecordingStatus, raw["status"])
+    recording = None if outcome.invalid_spec else _model(Recording, raw)
+    if recording is None:
+        return invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RecordingStatus).wire(), [], False
+    observation = RecorderObservation(
+        pod=pod or PodObservation(name=recorder_pod_name(loop.name)),
+        telemetry=telemetry,
+        stream_exists=stream is not None,
+        stream_live=bool(stream and (stream.live or stream.backup_live)),
+        directory=outcome.directory,
+        generation=outcome.generation,
+    )
+    status = recording_status(recording, observation, utcnow())
+    final = status.condition("Succeeded") is not None
+    return status.wire(), recording_events(previous if raw["status"] else None, status), final
 
 
 async def recording_loop(
@@ -278,7 +313,7 @@ async def recording_loop(
         if (outcome.waiting_for_stream and stream is not None) or (
             outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
         ):
-            outcome = await loop.reconcile()
+            outcome = await loop.reconcile() or outcome
         pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
         telemetry = await reader.read(state.client, pod) if state.client else None
         stopped_spec = bool(body.spec.get("stopped"))
@@ -288,25 +323,9 @@ async def recording_loop(
             stopping = asyncio.get_running_loop().create_task(post_stop(state.client, pod))  # type: ignore[arg-type]
         inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
         if loop.changed(inputs):
-            raw = loop.raw()
-            previous = _model(RecordingStatus, raw["status"])
-            recording = None if outcome.invalid_spec else _model(Recording, raw)
-            if recording is None:
-                status: Any = invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RecordingStatus)
-                events: list[Transition] = []
-            else:
-                observation = RecorderObservation(
-                    pod=pod or PodObservation(name=recorder_pod_name(loop.name)),
-                    telemetry=telemetry,
-                    stream_exists=stream is not None,
-                    stream_live=bool(stream and (stream.live or stream.backup_live)),
-                    directory=outcome.directory,
-                    generation=outcome.generation,
-                )
-                status = recording_status(recording, observation, utcnow())
-                events = recording_events(previous if raw["status"] else None, status)
-            await loop.write(status.wire(), events)
-            if stopped_spec and pod is not None and status.condition("Succeeded") is not None:
+            new, events, final = recording_update(loop, outcome, pod, telemetry, stream)
+            await loop.write(new, events)
+            if stopped_spec and pod is not None and final:
                 await loop.reconcile()  # final status written: the recorder Pod can go
         await loop.sleep(pod)
     if stopping is not None:
@@ -314,6 +333,30 @@ async def recording_loop(
 
 
 # --- Restream -----------------------------------------------------------------------------------
+
+
+def restream_update(
+    loop: ObjectLoop,
+    outcome: RestreamOutcome,
+    pod: PodObservation | None,
+    telemetry: dict[str, Any] | None,
+    stream: StreamFacts | None,
+) -> tuple[dict[str, Any], list[Transition]]:
+    """The new status and its Events (see livestream_update)."""
+    raw = loop.raw()
+    previous = _model(RestreamStatus, raw["status"])
+    restream = None if outcome.invalid_spec else _model(Restream, raw)
+    if restream is None:
+        return invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RestreamStatus).wire(), []
+    observation = PusherObservation(
+        pod=pod or PodObservation(name=pusher_pod_name(loop.name)),
+        telemetry=telemetry,
+        stream_exists=stream is not None,
+        stream_live=bool(stream and (stream.live or stream.backup_live)),
+        generation=outcome.generation,
+    )
+    status = restream_status(restream, observation, utcnow())
+    return status.wire(), restream_events(previous if raw["status"] else None, status)
 
 
 async def restream_loop(
@@ -332,26 +375,10 @@ async def restream_loop(
         if (outcome.waiting_for_stream and stream is not None) or (
             outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
         ):
-            outcome = await loop.reconcile()
+            outcome = await loop.reconcile() or outcome
         pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")
         telemetry = await reader.read(state.client, pod) if state.client else None
         inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
         if loop.changed(inputs):
-            raw = loop.raw()
-            previous = _model(RestreamStatus, raw["status"])
-            restream = None if outcome.invalid_spec else _model(Restream, raw)
-            if restream is None:
-                status: Any = invalid_spec_status(raw, outcome.invalid_spec or "", utcnow(), RestreamStatus)
-                events: list[Transition] = []
-            else:
-                observation = PusherObservation(
-                    pod=pod or PodObservation(name=pusher_pod_name(loop.name)),
-                    telemetry=telemetry,
-                    stream_exists=stream is not None,
-                    stream_live=bool(stream and (stream.live or stream.backup_live)),
-                    generation=outcome.generation,
-                )
-                status = restream_status(restream, observation, utcnow())
-                events = restream_events(previous if raw["status"] else None, status)
-            await loop.write(status.wire(), events)
+            await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))
         await loop.sleep(pod)

@@ -45,7 +45,7 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff check --fix operator tests hack bench
 
 test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers) and cluster tests on a real API server
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests --ignore=tests/e2e/node $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

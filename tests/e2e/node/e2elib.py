@@ -1,0 +1,296 @@
+"""The end-to-end harness on a real node: control plane (hack/controlplane.py) + node (hack/node.py:
+containerd, runc, kubelet, kube-scheduler) + the operator as a real process, worker Pods really
+run by the kubelet from the locally built worker image.
+
+Used by the e2e tests (tests/e2e/node), `make demo` (hack/demo.py) and bench/e2e.py. Every process
+it starts is stopped by PID in stop(), which also runs when start() fails half-way.
+
+Networking: no CNI. The operator runs worker Pods with hostNetwork and ports from a private
+range, bound to and reached at 127.0.0.1 (STREAMOPS_HOST_NETWORK & co.). Recordings go to a
+hostPath PersistentVolume per namespace (made by recordings_volume()), so the host sees the
+videos the recorder Pods write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+for _p in (REPO / "hack", REPO / "tests", REPO / "tests" / "media"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from controlplane import ControlPlane  # noqa: E402
+from node import Node  # noqa: E402
+
+T = TypeVar("T")
+LOOPBACK = "127.0.0.1"
+RECORDINGS_CLAIM = "streamops-recordings"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def eventually(probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+    """Poll until probe() is truthy; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    value: Any = None
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {value!r}")
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """(status, body); (0, b"") when nothing answers. Never through a proxy."""
+    try:
+        with _NO_PROXY.open(url, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), b""
+    except OSError:
+        return 0, b""
+
+
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Timings:
+    """Named durations in seconds, measured by whoever uses the harness (the bench reads them)."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> float:
+        self.values.setdefault(name, []).append(round(seconds, 3))
+        return seconds
+
+
+class E2E:
+    """Control plane + node + operator rooted in `dir`."""
+
+    def __init__(self, dir: Path, port_range: str, *, reuse: bool = False) -> None:
+        self.dir = Path(dir).resolve()
+        self.port_range = port_range
+        self.reuse = reuse  # adopt a running control plane/node in dir (the demo's KEEP=1)
+        self.plane = ControlPlane(self.dir)
+        self.node = Node(self.dir, self.plane)
+        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator_log = self.dir / "logs" / "operator.log"
+        self.operator_port = 0
+        self.timings = Timings()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> E2E:
+        try:
+            began = time.monotonic()
+            self.plane.start()
+            self.timings.add("control plane start", time.monotonic() - began)
+            self.kubectl("apply", "-f", str(REPO / "crds"))
+            self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
+                         "app.kubernetes.io/part-of=streamops")  # fmt: skip
+            began = time.monotonic()
+            self.node.start()
+            self.timings.add("node start (images, containerd, kubelet Ready)", time.monotonic() - began)
+            self.start_operator()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def operator_env(self) -> dict[str, str]:
+        return {
+            "STREAMOPS_RESYNC_SECONDS": "10",
+            "STREAMOPS_HOST_NETWORK": "true",
+            "STREAMOPS_PORT_RANGE": self.port_range,
+            "STREAMOPS_WORKER_ADDRESS": LOOPBACK,
+            "STREAMOPS_WORKER_BIND_ADDRESS": LOOPBACK,
+            "STREAMOPS_WORKER_IMAGE": self.node.worker_image,
+            "STREAMOPS_WORKER_IMAGE_PULL_POLICY": "Never",
+            "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+        }
+
+    def start_operator(self) -> None:
+        self.operator_port = _free_port()
+        env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig), **self.operator_env()}
+        self.operator_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.operator_log.open("ab") as out:
+            self.operator = subprocess.Popen(
+                [sys.executable, "-m", "streamops", "operator", "--verbose",
+                 "--liveness", f"http://{LOOPBACK}:{self.operator_port}/healthz"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=self.dir,
+            )  # fmt: skip
+        (self.dir / "operator.pid").write_text(str(self.operator.pid))
+
+        def healthy() -> bool:
+            assert self.operator is not None
+            if self.operator.poll() is not None:
+                raise AssertionError(f"operator exited:\n{self.operator_logs()[-3000:]}")
+            return http_get(f"http://{LOOPBACK}:{self.operator_port}/healthz", timeout=1)[0] == 200
+
+        eventually(healthy, timeout=60, interval=0.2, what="operator liveness endpoint")
+
+    def stop_operator(self) -> None:
+        if self.operator is not None and self.operator.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.operator.pid, signal.SIGTERM)
+            try:
+                self.operator.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.operator.pid, signal.SIGKILL)
+                self.operator.wait(timeout=10)
+        self.operator = None
+        (self.dir / "operator.pid").unlink(missing_ok=True)
+
+    def stop(self) -> list[str]:
+        """Stop everything; returns what was left behind (empty when clean)."""
+        with contextlib.suppress(Exception):
+            self.stop_operator()
+        self.node.stop()
+        self.plane.stop()
+        return self.node.leftovers()
+
+    def detach(self) -> None:
+        """Leave everything running after this process exits (`make demo KEEP=1`)."""
+        self.node.detach()
+        self.plane.detach()
+        self.operator = None
+
+    def operator_logs(self) -> str:
+        return self.operator_log.read_text(errors="replace") if self.operator_log.exists() else ""
+
+    # -- API ------------------------------------------------------------------------------
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.plane.kubectl), "--kubeconfig", str(self.plane.kubeconfig), *args],
+            input=input, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def apply(self, namespace: str, *manifests: dict[str, Any]) -> None:
+        self.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(manifests))
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr:
+                return None
+            raise AssertionError(result.stderr)
+        return dict(json.loads(result.stdout))
+
+    def list(self, plural: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        args = ["get", plural, "-n", namespace, "-o", "json"]
+        if selector:
+            args += ["-l", selector]
+        return list(json.loads(self.kubectl(*args).stdout)["items"])
+
+    def wait_status(
+        self, plural: str, ns: str, name: str, probe: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30
+    ) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            obj = self.get(plural, ns, name)
+            try:
+                return obj if obj is not None and probe(obj) else None
+            except (KeyError, TypeError):  # no status (yet)
+                return None
+
+        try:
+            return eventually(check, timeout=timeout, interval=0.1, what=what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
+
+    def diagnose(self, ns: str) -> str:
+        """Pods, their recent logs and the operator's: what a failing test prints."""
+        out = [self.kubectl("get", "pods,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
+        for pod in self.list("pods", ns):
+            name = pod["metadata"]["name"]
+            logs = self.kubectl("logs", "-n", ns, name, "--tail=25", check=False)
+            out.append(f"--- logs of {name}:\n{logs.stdout}{logs.stderr}")
+        out.append("--- operator log tail:\n" + "\n".join(self.operator_logs().splitlines()[-25:]))
+        return "\n".join(out)
+
+    def pod_running(self, ns: str, name: str) -> dict[str, Any] | None:
+        pod = self.get("pods", ns, name)
+        if pod and pod.get("status", {}).get("phase") == "Running":
+            statuses = pod["status"].get("containerStatuses") or []
+            if statuses and all("running" in s.get("state", {}) for s in statuses):
+                return pod
+        return None
+
+    def stream_key(self, ns: str, stream: str) -> str:
+        import base64
+
+        secret = self.get("secrets", ns, f"{stream}-stream-key")
+        assert secret, f"no key Secret for {stream}"
+        return base64.b64decode(secret["data"]["streamKey"]).decode()
+
+    # -- namespaces and recordings ---------------------------------------------------------
+
+    def create_namespace(self, name: str) -> Path:
+        """A namespace and the hostPath volume its recordings PVC binds to; returns that directory."""
+        self.kubectl("create", "namespace", name)
+        return self.recordings_volume(name)
+
+    def recordings_volume(self, namespace: str) -> Path:
+        path = self.dir / "recordings" / namespace
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)  # hostPath gets no fsGroup: the workers (uid 10001) must write here
+        pv = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"recordings-{namespace}", "labels": {"streamops.dev/e2e": "true"}},
+            "spec": {
+                "capacity": {"storage": "20Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "hostPath": {"path": str(path), "type": "Directory"},
+                "claimRef": {"namespace": namespace, "name": RECORDINGS_CLAIM},
+            },
+        }
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump(pv))
+        return path
+
+    def delete_namespace(self, name: str) -> None:
+        self.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        self.kubectl("delete", "pv", f"recordings-{name}", "--wait=false", check=False)
+
+    def container_id(self, ns: str, pod: str) -> str:
+        obj = self.get("pods", ns, pod)
+        assert obj, pod
+        [status] = obj["status"]["containerStatuses"]
+        return str(status["containerID"]).removeprefix("containerd://")
+
+    def kill_container(self, ns: str, pod: str) -> None:
+        """SIGKILL the Pod's container process through containerd (the kubelet then restarts it)."""
+        self.node.ctr("tasks", "kill", "--signal", "SIGKILL", self.container_id(ns, pod))

@@ -1,0 +1,275 @@
+"""The whole flow with worker Pods really run by a kubelet: `kubectl apply` → the operator creates
+the Pods → containerd runs the worker image → a synthetic publisher pushes → status, HLS,
+recordings on the recordings volume, restreams to a real nginx-rtmp; and what happens when Pods
+or containers go away.
+
+Figures are recorded in e2e.timings (bench/e2e.py writes them to bench/results/e2e.md).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from catalog import livestream, recording, restream
+from e2elib import E2E, condition, eventually, http_get
+from peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
+
+# The first test of a session also pays the image build and the node start (minutes when cold).
+pytestmark = pytest.mark.timeout(1500)
+
+TARGET_KEY = "target-key-Hq4Lm8Tz1"
+SIZE, RATE = "640x360", 30
+
+
+@pytest.fixture
+def publishers() -> Iterator[list[Publisher]]:
+    started: list[Publisher] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+def publish(publishers: list[Publisher], url: str, **kw: Any) -> Publisher:
+    p = Publisher(url, size=SIZE, rate=RATE, audio=True, **kw)
+    publishers.append(p.start())
+    return p
+
+
+def start_stream(e2e: E2E, ns: str, name: str = "cam", **spec: Any) -> dict[str, Any]:
+    """Apply a LiveStream, wait for its ingest Pod to run; returns the stream with its status."""
+    applied = time.monotonic()
+    e2e.apply(ns, livestream(name, screenshots={"enabled": False}, **spec))
+    eventually(lambda: e2e.pod_running(ns, f"{name}-ingest"), timeout=60, what="ingest Pod Running")
+    e2e.timings.add("LiveStream apply -> ingest Pod Running", time.monotonic() - applied)
+    return e2e.wait_status("lst", ns, name, lambda o: (o.get("status") or {}).get("ingest"), "status.ingest")
+
+
+def rtmp_url(e2e: E2E, ns: str, stream: dict[str, Any]) -> str:
+    return f"{stream['status']['ingest']['pushUrl']}/{e2e.stream_key(ns, stream['metadata']['name'])}"
+
+
+def wait_live(e2e: E2E, ns: str, name: str = "cam", timeout: float = 20) -> dict[str, Any]:
+    return e2e.wait_status("lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
+
+
+def media_playlist(url: str) -> tuple[str, list[str]]:
+    """(media playlist URL, its segment URIs) from a master or media playlist URL; ("", []) if none yet."""
+    status, body = http_get(url)
+    if status != 200:
+        return "", []
+    text = body.decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    if "#EXT-X-STREAM-INF" in text and lines:
+        return media_playlist(url.rsplit("/", 1)[0] + "/" + lines[0])
+    return url, lines
+
+
+def first_segment(url: str) -> tuple[str, bytes] | None:
+    playlist, segments = media_playlist(url)
+    if not segments:
+        return None
+    seg_url = playlist.rsplit("/", 1)[0] + "/" + segments[0]
+    status, body = http_get(seg_url)
+    return (seg_url, body) if status == 200 and body else None
+
+
+def settled_fps(stream: dict[str, Any]) -> bool:
+    """The frame rate in status is a live value (from deltas): it settles at the source's rate."""
+    return abs((stream["status"].get("frameRate") or 0) - RATE) <= 2
+
+
+def check_live_status(stream: dict[str, Any]) -> None:
+    st = stream["status"]
+    assert (st["videoWidth"], st["videoHeight"]) == (640, 360)
+    assert st["frameRate"] > 0
+    assert st["videoCodec"] == "h264" and st["audioCodec"] == "aac" and st["bitrate"] > 0
+    assert condition(stream, "Live")["status"] == "True"  # type: ignore[index]
+
+
+# --- push → live → HLS -------------------------------------------------------------------------
+
+
+def test_rtmp_push_goes_live_with_telemetry_and_hls(e2e: E2E, namespace: str, publishers: list[Publisher]) -> None:
+    ns = namespace
+    stream = start_stream(e2e, ns)
+    pod = e2e.get("pods", ns, "cam-ingest")
+    assert pod and pod["spec"]["hostNetwork"] is True and pod["spec"]["nodeName"] == "localhost"
+    assert stream["status"]["live"] is False
+
+    published = time.monotonic()
+    publish(publishers, rtmp_url(e2e, ns, stream))
+    wait_live(e2e, ns)
+    e2e.timings.add("RTMP publish -> status.live", time.monotonic() - published)
+    hls = stream["status"]["playback"]["hlsCmafUrl"]
+    seg = eventually(lambda: first_segment(hls), timeout=20, interval=0.05, what="first HLS segment")
+    e2e.timings.add("RTMP publish -> first HLS segment served", time.monotonic() - published)
+
+    stream = e2e.wait_status("lst", ns, "cam", settled_fps, "telemetry in status")
+    check_live_status(stream)
+    assert len(seg[1]) > 1000
+    # The kubelet sees the worker Ready (it probes /readyz on 127.0.0.1: media flows).
+    eventually(
+        lambda: condition(e2e.get("pods", ns, "cam-ingest"), "Ready")["status"] == "True",  # type: ignore[index]
+        timeout=10,
+        what="ingest Pod Ready",
+    )
+    # And the MPEG-TS variant (on by default) is served too, from the same Pod.
+    ts = stream["status"]["playback"]["hlsMpegtsUrl"]
+    assert ts != hls and eventually(lambda: first_segment(ts), timeout=10, what="TS segment")
+
+
+def test_srt_push_goes_live_with_telemetry_and_hls(e2e: E2E, namespace: str, publishers: list[Publisher]) -> None:
+    ns = namespace
+    stream = start_stream(e2e, ns)
+    srt = stream["status"]["ingest"]["pushUrlSrt"]
+    key = e2e.stream_key(ns, "cam")
+    published = time.monotonic()
+    publish(publishers, f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}")
+    wait_live(e2e, ns)
+    e2e.timings.add("SRT publish -> status.live", time.monotonic() - published)
+    eventually(lambda: first_segment(stream["status"]["playback"]["hlsCmafUrl"]), timeout=20, what="HLS segment")
+    e2e.timings.add("SRT publish -> first HLS segment served", time.monotonic() - published)
+    stream = e2e.wait_status("lst", ns, "cam", settled_fps, "telemetry in status")
+    check_live_status(stream)
+
+
+# --- recordings --------------------------------------------------------------------------------
+
+
+def videos_on_disk(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.mp4") if not p.name.startswith("."))
+
+
+def any_bytes(root: Path) -> bool:
+    return any(p.is_file() and p.stat().st_size > 0 for p in root.rglob("*") if not p.name.endswith(".json"))
+
+
+def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(
+    e2e: E2E, namespace: Any, publishers: list[Publisher]
+) -> None:
+    ns, volume = namespace, namespace.recordings
+    stream = start_stream(e2e, ns)
+    first = publish(publishers, rtmp_url(e2e, ns, stream))
+    wait_live(e2e, ns)
+
+    # Recording created while live: bytes on disk fast (the hosted API takes 3-7 s).
+    applied = time.monotonic()
+    e2e.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=10))
+    eventually(lambda: any_bytes(volume), timeout=30, interval=0.02, what="first recorded bytes on disk")
+    first_bytes = time.monotonic()
+    e2e.timings.add("Recording apply (stream live) -> first bytes on disk", first_bytes - applied)
+    e2e.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 20)
+
+    time.sleep(6)
+    first.stop()
+    gap_started = time.monotonic()
+    e2e.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline during the gap", 15)
+    time.sleep(max(0.0, 3 - (time.monotonic() - gap_started)))
+    second = publish(publishers, rtmp_url(e2e, ns, stream))
+    resumed = time.monotonic()
+    wait_live(e2e, ns)
+    time.sleep(6)
+    second.stop()
+    ended = time.monotonic()
+    e2e.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 15)
+
+    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = e2e.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
+    )
+    [video] = rec["status"]["videos"]
+    assert video["title"].startswith("Stream Record: Camera, ")
+    path = volume / video["path"]
+    assert path.is_file() and path.stat().st_size == video["sizeBytes"]
+    assert videos_on_disk(volume) == [path], "one video: the 3 s gap is inside the reconnect window"
+    duration = ffprobe_duration(path)
+    assert duration == pytest.approx(video["durationSeconds"], abs=0.1)
+    # Both broadcasts are in it, the gap is not.
+    expected = (gap_started - first_bytes) + (ended - resumed)
+    assert duration == pytest.approx(expected, abs=1.5), (duration, expected)
+    assert duration < ended - first_bytes - 1.0, "the gap is not in the video"
+    streams = {s["codec_type"]: s for s in ffprobe_streams(path)}
+    assert streams["video"]["width"] == 640 and streams["audio"]["codec_name"] == "aac"
+
+    # Deleting the stream removes its Pods; the Recording, its status and the video stay.
+    e2e.kubectl("delete", "lst", "cam", "-n", ns)
+    eventually(lambda: not e2e.list("pods", ns), timeout=60, what="the stream's Pods gone")
+    assert path.is_file() and ffprobe_duration(path) == pytest.approx(duration, abs=0.01)
+    rec = e2e.get("rec", ns, "rec")
+    assert rec and [v["path"] for v in rec["status"]["videos"]] == [video["path"]]
+
+
+def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kill(
+    e2e: E2E, namespace: Any, publishers: list[Publisher]
+) -> None:
+    ns, volume = namespace, namespace.recordings
+    stream = start_stream(e2e, ns)
+    e2e.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=15))
+    publish(publishers, rtmp_url(e2e, ns, stream))
+    e2e.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 30)
+    recording_seen = time.monotonic()
+    time.sleep(8)
+
+    e2e.kill_container(ns, "cam-ingest")
+    killed = time.monotonic()
+    eventually(
+        lambda: (p := e2e.pod_running(ns, "cam-ingest")) and p["status"]["containerStatuses"][0]["restartCount"] >= 1,
+        timeout=60,
+        what="the kubelet restarts the ingest container",
+    )
+    # The stream comes back in the same Pod; the publisher reconnects (a new one, as an encoder would).
+    for p in publishers:
+        p.stop()
+    publish(publishers, rtmp_url(e2e, ns, stream))
+    wait_live(e2e, ns, timeout=30)
+    time.sleep(4)
+    for p in publishers:
+        p.stop()
+
+    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = e2e.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
+    )
+    paths = [volume / v["path"] for v in rec["status"]["videos"]]
+    assert paths and all(p.is_file() for p in paths)
+    durations = [ffprobe_duration(p) for p in paths]
+    # Everything recorded before the kill is there (at most one GOP, 2 s, was still in flight).
+    before_kill = killed - recording_seen
+    assert durations[0] >= before_kill - 2.0, (durations, before_kill)
+    assert sum(durations) >= before_kill + 4 - 3.0, (durations, before_kill)
+
+
+# --- restream ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[NginxRtmp]:
+    with NginxRtmp(workdir=tmp_path / "nginx") as server:
+        yield server
+
+
+def test_restream_delivers_to_nginx_rtmp(
+    e2e: E2E, namespace: str, publishers: list[Publisher], nginx: NginxRtmp
+) -> None:
+    ns = namespace
+    e2e.kubectl("create", "secret", "generic", "target-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    stream = start_stream(e2e, ns)
+    e2e.apply(ns, restream("out", uri=nginx.app_url(), streamKeySecretRef={"name": "target-key"}))
+    publish(publishers, rtmp_url(e2e, ns, stream))
+    wait_live(e2e, ns)
+    out = e2e.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 30)
+    assert condition(out, "Ready")["status"] == "True"  # type: ignore[index]
+    assert TARGET_KEY in nginx.publishing()
+    streams = {s["codec_type"]: s for s in ffprobe_streams(nginx.rtmp_url(name=TARGET_KEY), timeout=30)}
+    assert (streams["video"]["codec_name"], streams["video"]["width"], streams["video"]["height"]) == ("h264", 640, 360)
+    assert streams["audio"]["codec_name"] == "aac"
+    pusher = e2e.get("pods", ns, "out-pusher")
+    assert pusher and pusher["status"]["phase"] == "Running"
+    out = e2e.wait_status("rst", ns, "out", lambda o: (o["status"].get("bytesSent") or 0) > 0, "bytesSent", 15)
+    # The key never shows in the Restream's status or the pusher Pod's spec.
+    assert TARGET_KEY not in str(out.get("status")) and not re.search(TARGET_KEY, str(pusher["spec"]))

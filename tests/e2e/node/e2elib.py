@@ -278,7 +278,25 @@ class E2E:
                 "claimRef": {"namespace": namespace, "name": RECORDINGS_CLAIM},
             },
         }
-        self.kubectl("apply", "-f", "-", input=yaml.safe_dump(pv))
+        # The claim the operator would create on the first Recording, made (and bound) up front as
+        # an admin would: a first Recording then does not wait for the volume binder.
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": RECORDINGS_CLAIM, "namespace": namespace},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "volumeName": f"recordings-{namespace}",
+                "resources": {"requests": {"storage": "20Gi"}},
+            },
+        }
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([pv, pvc]))
+        eventually(
+            lambda: (c := self.get("pvc", namespace, RECORDINGS_CLAIM)) and c.get("status", {}).get("phase") == "Bound",
+            timeout=30,
+            what="recordings claim Bound",
+        )
         return path
 
     def delete_namespace(self, name: str) -> None:

@@ -46,7 +46,12 @@ def start_stream(e2e: E2E, ns: str, name: str = "cam", **spec: Any) -> dict[str,
     e2e.apply(ns, livestream(name, screenshots={"enabled": False}, **spec))
     eventually(lambda: e2e.pod_running(ns, f"{name}-ingest"), timeout=60, what="ingest Pod Running")
     e2e.timings.add("LiveStream apply -> ingest Pod Running", time.monotonic() - applied)
-    return e2e.wait_status("lst", ns, name, lambda o: (o.get("status") or {}).get("ingest"), "status.ingest")
+    stream = e2e.wait_status("lst", ns, name, lambda o: o["status"]["playback"]["hlsCmafUrl"], "status.playback")
+    # Running means the container started; the worker (Python + its listeners) takes a moment more.
+    base = stream["status"]["playback"]["hlsCmafUrl"].split("/hls/")[0]
+    eventually(lambda: http_get(f"{base}/healthz", timeout=1)[0] == 200, timeout=30, what="ingest worker /healthz")
+    e2e.timings.add("LiveStream apply -> ingest worker listening", time.monotonic() - applied)
+    return stream
 
 
 def rtmp_url(e2e: E2E, ns: str, stream: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-down operator demo bench-media clean
+        cluster-up cluster-down operator demo demo-down test-e2e bench-media clean
 .PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -27,8 +27,8 @@ $(VENV)/.installed: operator/pyproject.toml
 
 venv: $(VENV)/.installed ## create the Python venv with the operator and test tools (pinned)
 
-kube: deps ## build kube-apiserver, kube-controller-manager, kubectl from Go modules (cached by version)
-	@bash hack/build-kube.sh
+kube: deps ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler from Go modules (cached by version)
+	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler
 
 crds: venv ## regenerate crds/ from the pydantic models
 	$(VENV)/bin/streamops crds --out crds
@@ -60,7 +60,7 @@ cluster-up: deps venv kube ## start a local control plane in .cluster/ with the 
 	@$(PY) hack/controlplane.py up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@if [ -n "$(NODE)" ]; then bash hack/build-kube.sh kubelet kube-scheduler && $(PY) hack/node.py up --dir $(CLUSTER); fi
+	@if [ -n "$(NODE)" ]; then $(PY) hack/node.py up --dir $(CLUSTER); fi
 	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
 	@echo "  make operator    # run the operator against it (foreground)"
@@ -74,8 +74,15 @@ cluster-down: ## stop the local control plane (and a demo operator) started from
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
 	KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube ## local control plane + operator + an example LiveStream, print its status (KEEP=1 keeps it up)
+demo: deps venv kube ## the whole flow on a real local node: examples applied, synthetic push, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) hack/demo.py --dir $(CLUSTER) $(if $(KEEP),--keep)
+
+demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, operator, node, control plane)
+	@$(PY) hack/demo.py --dir $(CLUSTER) --down
+	@$(MAKE) --no-print-directory cluster-down
+
+test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
+	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
 bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)

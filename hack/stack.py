@@ -1,8 +1,9 @@
-"""The end-to-end harness on a real node: control plane (hack/controlplane.py) + node (hack/node.py:
-containerd, runc, kubelet, kube-scheduler) + the operator as a real process, worker Pods really
-run by the kubelet from the locally built worker image.
+"""The whole local stack: control plane (hack/controlplane.py) + node (hack/node.py: containerd,
+runc, kubelet, kube-scheduler) + the operator as a real process; worker Pods really run by the
+kubelet from the locally built worker image.
 
-Used by the e2e tests (tests/e2e/node), `make demo` (hack/demo.py) and bench/e2e.py. Every process
+Used by `make demo` (hack/demo.py), the e2e tests (tests/e2e/node) and bench/e2e.py; needs the
+project venv (PyYAML). Every process
 it starts is stopped by PID in stop(), which also runs when start() fails half-way.
 
 Networking: no CNI. The operator runs worker Pods with hostNetwork and ports from a private
@@ -30,10 +31,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
-for _p in (REPO / "hack", REPO / "tests", REPO / "tests" / "media"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+HACK_DIR = Path(__file__).resolve().parent
+REPO = HACK_DIR.parent
+sys.path.insert(0, str(HACK_DIR))
 
 from controlplane import ControlPlane  # noqa: E402
 from node import Node  # noqa: E402
@@ -91,7 +91,7 @@ class Timings:
         return seconds
 
 
-class E2E:
+class Stack:
     """Control plane + node + operator rooted in `dir`."""
 
     def __init__(self, dir: Path, port_range: str, *, reuse: bool = False) -> None:
@@ -107,7 +107,7 @@ class E2E:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> E2E:
+    def start(self) -> Stack:
         try:
             began = time.monotonic()
             self.plane.start()

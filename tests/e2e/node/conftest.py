@@ -1,4 +1,4 @@
-"""End-to-end suite on a real node (see e2elib.py): one control plane + node + operator per test
+"""End-to-end suite on a real node (see hack/stack.py): one control plane + node + operator per test
 session, on 127.0.0.1, stopped by PID at the end (pass or fail); the session fails if anything
 is left running or mounted.
 
@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2elib import E2E
+
+REPO = Path(__file__).resolve().parents[3]
+for _path in (REPO / "hack", REPO / "tests" / "media"):  # the stack; the media peers
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from stack import Stack  # noqa: E402
 
 # A private slice of ports for hostNetwork workers, below the kernel's ephemeral range and away from
 # the cluster suite's (20000-28999) and the demo's (32000-32199); different per test session.
@@ -24,8 +31,8 @@ PORT_BASE = 29000 + (os.getpid() % 10) * 300
 
 
 @pytest.fixture(scope="session")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    harness = E2E(tmp_path_factory.mktemp("e2e"), f"{PORT_BASE}-{PORT_BASE + 299}")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    harness = Stack(tmp_path_factory.mktemp("e2e"), f"{PORT_BASE}-{PORT_BASE + 299}")
     harness.start()
     try:
         yield harness
@@ -42,7 +49,7 @@ class Namespace(str):
 
 
 @pytest.fixture
-def namespace(e2e: E2E) -> Iterator[Namespace]:
+def namespace(e2e: Stack) -> Iterator[Namespace]:
     ns = Namespace(f"e2e-{uuid.uuid4().hex[:8]}")
     ns.recordings = e2e.create_namespace(str(ns))
     try:

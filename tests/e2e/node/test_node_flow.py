@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from catalog import livestream, recording, restream
-from e2elib import E2E, condition, eventually, http_get
 from peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
+from stack import Stack, condition, eventually, http_get
 
 # The first test of a session also pays the image build and the node start (minutes when cold).
 pytestmark = pytest.mark.timeout(1500)
@@ -40,7 +40,7 @@ def publish(publishers: list[Publisher], url: str, **kw: Any) -> Publisher:
     return p
 
 
-def start_stream(e2e: E2E, ns: str, name: str = "cam", **spec: Any) -> dict[str, Any]:
+def start_stream(e2e: Stack, ns: str, name: str = "cam", **spec: Any) -> dict[str, Any]:
     """Apply a LiveStream, wait for its ingest Pod to run; returns the stream with its status."""
     applied = time.monotonic()
     e2e.apply(ns, livestream(name, screenshots={"enabled": False}, **spec))
@@ -54,11 +54,11 @@ def start_stream(e2e: E2E, ns: str, name: str = "cam", **spec: Any) -> dict[str,
     return stream
 
 
-def rtmp_url(e2e: E2E, ns: str, stream: dict[str, Any]) -> str:
+def rtmp_url(e2e: Stack, ns: str, stream: dict[str, Any]) -> str:
     return f"{stream['status']['ingest']['pushUrl']}/{e2e.stream_key(ns, stream['metadata']['name'])}"
 
 
-def wait_live(e2e: E2E, ns: str, name: str = "cam", timeout: float = 20) -> dict[str, Any]:
+def wait_live(e2e: Stack, ns: str, name: str = "cam", timeout: float = 20) -> dict[str, Any]:
     return e2e.wait_status("lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
 
 
@@ -99,7 +99,7 @@ def check_live_status(stream: dict[str, Any]) -> None:
 # --- push → live → HLS -------------------------------------------------------------------------
 
 
-def test_rtmp_push_goes_live_with_telemetry_and_hls(e2e: E2E, namespace: str, publishers: list[Publisher]) -> None:
+def test_rtmp_push_goes_live_with_telemetry_and_hls(e2e: Stack, namespace: str, publishers: list[Publisher]) -> None:
     ns = namespace
     stream = start_stream(e2e, ns)
     pod = e2e.get("pods", ns, "cam-ingest")
@@ -128,7 +128,7 @@ def test_rtmp_push_goes_live_with_telemetry_and_hls(e2e: E2E, namespace: str, pu
     assert ts != hls and eventually(lambda: first_segment(ts), timeout=10, what="TS segment")
 
 
-def test_srt_push_goes_live_with_telemetry_and_hls(e2e: E2E, namespace: str, publishers: list[Publisher]) -> None:
+def test_srt_push_goes_live_with_telemetry_and_hls(e2e: Stack, namespace: str, publishers: list[Publisher]) -> None:
     ns = namespace
     stream = start_stream(e2e, ns)
     srt = stream["status"]["ingest"]["pushUrlSrt"]
@@ -155,7 +155,7 @@ def any_bytes(root: Path) -> bool:
 
 
 def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(
-    e2e: E2E, namespace: Any, publishers: list[Publisher]
+    e2e: Stack, namespace: Any, publishers: list[Publisher]
 ) -> None:
     ns, volume = namespace, namespace.recordings
     stream = start_stream(e2e, ns)
@@ -210,7 +210,7 @@ def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(
 
 
 def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kill(
-    e2e: E2E, namespace: Any, publishers: list[Publisher]
+    e2e: Stack, namespace: Any, publishers: list[Publisher]
 ) -> None:
     ns, volume = namespace, namespace.recordings
     stream = start_stream(e2e, ns)
@@ -259,7 +259,7 @@ def nginx(tmp_path: Path) -> Iterator[NginxRtmp]:
 
 
 def test_restream_delivers_to_nginx_rtmp(
-    e2e: E2E, namespace: str, publishers: list[Publisher], nginx: NginxRtmp
+    e2e: Stack, namespace: str, publishers: list[Publisher], nginx: NginxRtmp
 ) -> None:
     ns = namespace
     e2e.kubectl("create", "secret", "generic", "target-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")

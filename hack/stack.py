@@ -169,11 +169,12 @@ class Stack:
         self.operator = None
         (self.dir / "operator.pid").unlink(missing_ok=True)
 
-    def stop(self) -> list[str]:
-        """Stop everything; returns what was left behind (empty when clean)."""
+    def stop(self, purge: bool = False) -> list[str]:
+        """Stop everything; returns what was left behind (empty when clean). `purge` also drops
+        the node's image store (≈1.5 GB; a throwaway test directory should not keep it)."""
         with contextlib.suppress(Exception):
             self.stop_operator()
-        self.node.stop()
+        self.node.stop(purge=purge)
         self.plane.stop()
         return self.node.leftovers()
 

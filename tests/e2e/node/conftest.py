@@ -37,7 +37,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield harness
     finally:
-        left = harness.stop()
+        left = harness.stop(purge=True)
         out = os.environ.get("STREAMOPS_E2E_TIMINGS")
         if out:
             Path(out).write_text(json.dumps(harness.timings.values, indent=2) + "\n")

@@ -141,3 +141,16 @@ def test_auto_recording_is_owned_by_the_stream_and_named_predictably(cluster, op
     )
     cluster.kubectl("delete", "lst", "cam", "-n", ns)
     eventually(lambda: cluster.get("recordings", ns, "cam-auto") is None, timeout=60, what="auto Recording GC'd")
+
+
+def test_restream_with_a_missing_key_secret_stalls_until_it_exists(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, livestream("cam"), restream("out", streamKeySecretRef={"name": "yt"}))
+    r = wait_status(
+        cluster, "restreams", ns, "out", lambda o: (c := condition(o, "Stalled")) and c["status"] == "True", "Stalled"
+    )
+    assert condition(r, "Stalled")["reason"] == "StreamKeySecretNotFound"
+    assert cluster.get("pods", ns, "out-pusher") is None
+    cluster.kubectl("create", "secret", "generic", "yt", "-n", ns, "--from-literal=streamKey=k3y-value")
+    eventually(lambda: cluster.get("pods", ns, "out-pusher"), timeout=20, what="pusher Pod once the key exists")
+    wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Stalled") is None, "Stalled gone")

@@ -276,3 +276,9 @@ def test_index_entries_are_small_facts():
         "status": {"recording": True, "duration": 3},
     }
     assert recording_entry(body)[("media", "cam")].recording is True
+
+
+def test_restream_with_a_missing_key_secret_is_stalled():
+    status = restream_status(rst(), PusherObservation(pod=PodObservation("p"), key_secret_missing="yt"), T0)
+    assert kinds(status)["Stalled"] == ("True", "StreamKeySecretNotFound")
+    assert kinds(status)["Ready"][0] == "False"

@@ -26,6 +26,7 @@ class RestreamOutcome:
     invalid_spec: str | None = None
     stream_exists: bool = True
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
+    key_secret_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
     stream_uid: str | None = None  # the stream the Pod was built for
 
 
@@ -50,6 +51,13 @@ def reconcile_restream(
         stream = read_stream(api, namespace, restream.spec.stream_ref.name)
         if stream is None:
             return RestreamOutcome(generation, stream_exists=False, waiting_for_stream=True)
+        ref = restream.spec.stream_key_secret_ref
+        if ref is not None:
+            secret = api.get("Secret", namespace, ref.name)
+            if secret is None or ref.key not in (secret.get("data") or {}):
+                # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
+                missing = f"{ref.name} (key {ref.key})" if secret else ref.name
+                return RestreamOutcome(generation, key_secret_missing=missing)
         owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
         if owner_patch is not None:
             api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)

@@ -34,6 +34,7 @@ class PusherObservation:
     telemetry: dict[str, Any] | None = None
     stream_exists: bool = True
     stream_live: bool = False
+    key_secret_missing: str | None = None
     generation: int | None = None
 
 
@@ -62,6 +63,13 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
     if not restream.spec.active:
         message = "restream is switched off (spec.active false)"
         conditions = [Observed("Ready", "True", "Inactive", message), Observed("Live", "False", "Inactive", message)]
+    elif observed.key_secret_missing:
+        message = f"Secret {observed.key_secret_missing} named in streamKeySecretRef does not exist"
+        conditions = [
+            Observed("Ready", "False", "StreamKeySecretNotFound", message),
+            Observed("Stalled", "True", "StreamKeySecretNotFound", message),
+            Observed("Live", "False", "StreamKeySecretNotFound", message),
+        ]
     elif live:
         conditions = [
             Observed("Ready", "True", "Pushing", "the target receives the stream"),

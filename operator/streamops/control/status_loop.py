@@ -69,6 +69,7 @@ METRIC_FIELDS: dict[str, frozenset[str]] = {
     RESTREAM.kind: frozenset({"bytesSent"}),
 }
 SELECTOR = "app.kubernetes.io/managed-by=streamops"
+KEY_RETRY_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
@@ -353,6 +354,7 @@ def restream_update(
         telemetry=telemetry,
         stream_exists=stream is not None,
         stream_live=bool(stream and (stream.live or stream.backup_live)),
+        key_secret_missing=outcome.key_secret_missing,
         generation=outcome.generation,
     )
     status = restream_status(restream, observation, utcnow())
@@ -376,6 +378,8 @@ async def restream_loop(
             outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
         ):
             outcome = await loop.reconcile() or outcome
+        if outcome.key_secret_missing:  # look again soon: the Secret may be created any time
+            loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
         pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")
         telemetry = await reader.read(state.client, pod) if state.client else None
         inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)

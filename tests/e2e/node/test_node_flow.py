@@ -230,6 +230,8 @@ def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kil
     # The stream comes back in the same Pod; the publisher reconnects (a new one, as an encoder would).
     for p in publishers:
         p.stop()
+    base = stream["status"]["playback"]["hlsCmafUrl"].split("/hls/")[0]
+    eventually(lambda: http_get(f"{base}/healthz", timeout=1)[0] == 200, timeout=30, what="restarted worker up")
     publish(publishers, rtmp_url(e2e, ns, stream))
     wait_live(e2e, ns, timeout=30)
     time.sleep(4)

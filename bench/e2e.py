@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""End-to-end figures on the real local node (hack/stack.py) -> bench/results/e2e.md.
+
+    .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]
+
+Measures, with worker Pods really run by the kubelet (hostNetwork, 127.0.0.1):
+- node start with an empty image store (images imported) and with the images already there;
+- LiveStream apply -> ingest Pod Running -> worker listening;
+- RTMP publish -> status.live true; publish -> first HLS (CMAF) segment served over HTTP;
+- Recording apply (stream live, claim bound) -> first bytes on the recordings volume, split into
+  apply -> recorder Pod Running and Running -> first bytes;
+- an HLS glass-to-glass estimate from when segments appear vs. their media end time.
+Everything it starts is stopped by PID at the end (pass or fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for p in (REPO / "hack", REPO / "tests", REPO / "tests" / "media"):
+    sys.path.insert(0, str(p))
+
+from catalog import livestream, recording  # noqa: E402
+from peers import Publisher  # noqa: E402
+from stack import Stack, eventually, http_get  # noqa: E402
+
+PORT_RANGE = "31900-31999"
+
+
+def playlist_segments(url: str) -> list[tuple[str, float]]:
+    """(uri, EXTINF seconds) of a media playlist, following a master playlist's first variant."""
+    status, body = http_get(url, timeout=2)
+    if status != 200:
+        return []
+    text = body.decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if any(ln.startswith("#EXT-X-STREAM-INF") for ln in lines):
+        variant = next(ln for ln in lines if not ln.startswith("#"))
+        return playlist_segments(url.rsplit("/", 1)[0] + "/" + variant)
+    out, dur = [], 0.0
+    for ln in lines:
+        if ln.startswith("#EXTINF:"):
+            dur = float(ln[8:].split(",")[0])
+        elif not ln.startswith("#"):
+            out.append((ln, dur))
+    return out
+
+
+def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
+    def add(name: str, value: float) -> None:
+        figures.setdefault(name, []).append(value)
+
+    ns = f"bench-{uuid.uuid4().hex[:6]}"
+    volume = stack.create_namespace(ns)
+    publisher: Publisher | None = None
+    try:
+        applied = time.monotonic()
+        stack.apply(ns, livestream("cam", screenshots={"enabled": False}))
+        eventually(lambda: stack.pod_running(ns, "cam-ingest"), timeout=60, what="ingest Running")
+        add("LiveStream apply -> ingest Pod Running", time.monotonic() - applied)
+        s = stack.wait_status("lst", ns, "cam", lambda o: o["status"]["playback"]["hlsCmafUrl"], "playback")
+        hls = s["status"]["playback"]["hlsCmafUrl"]
+        base = hls.split("/hls/")[0]
+        eventually(lambda: http_get(f"{base}/healthz", timeout=1)[0] == 200, timeout=30, what="worker up")
+        add("LiveStream apply -> ingest worker listening", time.monotonic() - applied)
+
+        url = f"{s['status']['ingest']['pushUrl']}/{stack.stream_key(ns, 'cam')}"
+        published = time.monotonic()
+        publisher = Publisher(url, size="640x360", rate=30).start()
+        seen: dict[str, float] = {}
+        media_end: dict[str, float] = {}
+        live_at = None
+        deadline = published + 30
+        while time.monotonic() < deadline and (live_at is None or len(seen) < 6):
+            now = time.monotonic()
+            if live_at is None:
+                obj = stack.get("lst", ns, "cam")
+                if obj and obj.get("status", {}).get("live"):
+                    live_at = now
+            total = 0.0
+            for uri, dur in playlist_segments(hls):
+                total += dur
+                if uri not in seen:
+                    seen[uri], media_end[uri] = now, total
+            time.sleep(0.05)
+        assert live_at is not None and seen, "stream never went live / no segments"
+        add("RTMP publish -> status.live", live_at - published)
+        first = min(seen.values())
+        add("RTMP publish -> first HLS segment listed", first - published)
+        # Wall time a segment appears minus the wall time its last frame was captured (publisher
+        # start + media end time): an upper bound on packaging delay (includes ffmpeg's startup).
+        delays = [seen[u] - (published + media_end[u]) for u in seen]
+        add("HLS segment availability delay (upper bound)", statistics.median(delays))
+        target = max(d for _, d in playlist_segments(hls)) or 2.0
+        add("HLS target duration", target)
+
+        applied = time.monotonic()
+        stack.apply(ns, recording("rec", minDurationSeconds=1))
+        eventually(lambda: stack.pod_running(ns, "rec-recorder"), timeout=60, interval=0.02, what="recorder")
+        running = time.monotonic()
+        eventually(
+            lambda: any(p.is_file() and p.stat().st_size > 0 and p.suffix != ".json" for p in volume.rglob("*")),
+            timeout=30,
+            interval=0.02,
+            what="first recorded bytes",
+        )
+        done = time.monotonic()
+        add("Recording apply -> recorder Pod Running", running - applied)
+        add("recorder Pod Running -> first bytes on disk", done - running)
+        add("Recording apply -> first bytes on disk", done - applied)
+    finally:
+        if publisher is not None:
+            publisher.stop()
+        stack.delete_namespace(ns)
+
+
+def fmt(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results/e2e.md")
+    args = parser.parse_args()
+    figures: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="streamops-bench-e2e-") as tmp:
+        stack = Stack(Path(tmp), PORT_RANGE)
+        try:
+            began = time.monotonic()
+            stack.start()
+            figures["stack start, empty image store (control plane + node + operator)"] = [time.monotonic() - began]
+            stack.stop()
+            began = time.monotonic()
+            stack.start()
+            figures["stack start, images already in the store"] = [time.monotonic() - began]
+            for name, values in stack.timings.values.items():
+                figures[f"{name} [{len(values)} starts: cold, warm]"] = values
+            for i in range(args.runs):
+                print(f"run {i + 1}/{args.runs}", file=sys.stderr)
+                one_run(stack, figures)
+        finally:
+            left = stack.stop(purge=True)
+            if left:
+                print(f"left behind: {left}", file=sys.stderr)
+    target = statistics.median(figures.pop("HLS target duration"))
+    delay = statistics.median(figures["HLS segment availability delay (upper bound)"])
+    lines = [f"| {name} | {fmt(v)} |" for name, v in figures.items()]
+    lines.append(f"| glass-to-glass estimate, player 3 segments behind the edge (hls.js default): 3 x {target:g} s + "
+                 f"delay | {3 * target + delay:.2f} |")  # fmt: skip
+    lines.append(f"| glass-to-glass estimate, player 1 segment behind the edge | {target + delay:.2f} |")
+    table = "\n".join(["| figure (seconds) | median (min, max) |", "|---|---|", *lines])
+    print(table)
+    args.out.with_suffix(".table.tmp").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

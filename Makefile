@@ -60,7 +60,8 @@ cluster-up: deps venv kube ## start a local control plane in .cluster/ with the 
 	@$(PY) hack/controlplane.py up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@if [ -n "$(NODE)" ]; then $(PY) hack/node.py up --dir $(CLUSTER); fi
+	@if [ -n "$(NODE)" ]; then $(PY) hack/node.py up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
+	  echo "node localhost Ready; make operator runs workers on it (settings in $(CLUSTER)/operator.env)"; fi
 	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
 	@echo "  make operator    # run the operator against it (foreground)"
@@ -70,9 +71,11 @@ cluster-down: ## stop the local control plane (and a demo operator) started from
 	  rm -f $(CLUSTER)/operator.pid; fi
 	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) hack/node.py down --dir $(CLUSTER); fi
 	@$(PY) hack/controlplane.py down --dir $(CLUSTER)
+	@rm -f $(CLUSTER)/operator.env
 
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
-	KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
+	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
+	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
 demo: deps venv kube ## the whole flow on a real local node: examples applied, synthetic push, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) hack/demo.py --dir $(CLUSTER) $(if $(KEEP),--keep)

@@ -530,7 +530,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.detach()
         plane.detach()
         print(f"# node {NODE_NAME} Ready in {time.monotonic() - began:.1f}s", file=sys.stderr)
-        print(f"STREAMOPS_WORKER_IMAGE={node.worker_image}")
+        # What the operator needs to run workers on this node (`make operator` reads the environment).
+        print(
+            "export STREAMOPS_HOST_NETWORK=true STREAMOPS_PORT_RANGE=32000-32199 STREAMOPS_WORKER_ADDRESS=127.0.0.1"
+            f" STREAMOPS_WORKER_BIND_ADDRESS=127.0.0.1 STREAMOPS_WORKER_IMAGE={node.worker_image}"
+            " STREAMOPS_WORKER_IMAGE_PULL_POLICY=Never"
+        )
         return 0
     if args.cmd == "down":
         began = time.monotonic()

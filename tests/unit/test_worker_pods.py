@@ -169,4 +169,4 @@ def test_rbac_is_least_privilege():
     assert verbs[("", "secrets")] == {"get", "create"}, "never list or watch Secrets"
     assert "delete" not in verbs[("", "persistentvolumeclaims")], "videos outlive everything"
     assert not any("*" in v or r == "*" for (_, r), v in verbs.items())
-    assert verbs[("streaming.streamops.dev", "livestreams/status")] == {"get", "patch"}
+    assert verbs[("streaming.streamops.dev", "livestreams/status")] == {"patch"}

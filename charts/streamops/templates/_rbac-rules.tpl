@@ -19,7 +19,7 @@
   verbs: [get, list, watch, patch, create, delete]
 - apiGroups: [streaming.streamops.dev]
   resources: [livestreams/status, recordings/status, restreams/status]
-  verbs: [get, patch]
+  verbs: [patch]
 - apiGroups: [streaming.streamops.dev]
   resources: [livestreams/finalizers, recordings/finalizers, restreams/finalizers]
   verbs: [update]
@@ -37,8 +37,5 @@
   verbs: [get, create]
 - apiGroups: ['']
   resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end }}

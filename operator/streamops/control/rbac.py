@@ -6,7 +6,7 @@ Why each rule exists:
 - the three kinds: kopf watches them (list, watch), patches its annotations and finalizer
   (patch); Recordings are created and deleted for `recording.auto`, and stopped (patch);
   Restreams get the stream's ownerReference (patch);
-- their status subresources: the status loops write status (patch);
+- their status subresources: the status loops write status (patch; status is read with the object);
 - their finalizers subresources: children carry blockOwnerDeletion, which clusters with the
   OwnerReferencesPermissionEnforcement admission plugin allow only to who may update them;
 - Pods: the workers (create, delete to roll; list/watch feed the pod index);
@@ -16,7 +16,8 @@ Why each rule exists:
   No list/watch: the operator never reads Secrets it was not pointed at;
 - PersistentVolumeClaims: the default recordings claim (get, create). Never deleted: videos outlive
   everything the operator manages;
-- Events: transitions (create; patch lets kopf's poster aggregate repeats);
+- Events: transitions (create: kopf posts core/v1 Events and never patches them; the audited
+  RBAC test in tests/cluster/test_chart_install.py fails on any verb granted but unused);
 - CRDs and Namespaces (list, watch): kopf's discovery of resources and namespaces.
 """
 
@@ -34,14 +35,13 @@ def cluster_role_rules() -> list[dict[str, Any]]:
     return [
         {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*READ, "patch"]},
         {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
-        {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["get", "patch"]},
+        {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": [*READ, "create", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
     ]

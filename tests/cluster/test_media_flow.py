@@ -75,7 +75,8 @@ def test_stream_record_restream_with_real_workers(
     ns = namespace
     cluster.kubectl("create", "secret", "generic", "yt-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
-    cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=3))
+    cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=3, maxSegmentSeconds=10))
+    cluster.apply(ns, recording("short", minDurationSeconds=3600))  # whatever it records is discarded
     cluster.apply(
         ns,
         restream("out", uri=nginx.app_url(), streamKeySecretRef={"name": "yt-key"}),
@@ -105,6 +106,7 @@ def test_stream_record_restream_with_real_workers(
 
     ingest = local_pods.start(ns, "cam-ingest")
     recorder = local_pods.start(ns, "rec-recorder")
+    local_pods.start(ns, "short-recorder")
     local_pods.start(ns, "out-pusher")
     local_pods.start(ns, "dead-pusher")
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
@@ -147,8 +149,12 @@ def test_stream_record_restream_with_real_workers(
     assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)} == pods_before
     assert reasons(cluster, ns, "LiveStream", "cam").count("WentLive") == went_live
 
+    # maxSegmentSeconds: the first video is cut at 10 s and listed while recording goes on.
+    rec = status_of(cluster, "recordings", ns, "rec", lambda o: o["status"].get("videos"), "split", timeout=30)
+    assert rec["status"]["recording"] is True and len(rec["status"]["videos"]) == 1
+    time.sleep(3)
+
     # The source stops: live flips false (well within the reconnect window + 2 s).
-    time.sleep(2)
     publisher.stop()
     stopped_at = time.monotonic()
     status_of(cluster, "livestreams", ns, "cam", lambda o: not o["status"]["live"], "offline", timeout=15)
@@ -156,6 +162,7 @@ def test_stream_record_restream_with_real_workers(
 
     # stop_recording: the video is finalised and listed, the recorder Pod goes away.
     cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    cluster.kubectl("patch", "rec", "short", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
     rec = status_of(
         cluster,
         "recordings",
@@ -166,9 +173,10 @@ def test_stream_record_restream_with_real_workers(
         40,
     )
     assert rec["status"]["recording"] is False and rec["status"]["endedAt"]
-    [video] = rec["status"]["videos"]
+    *full, video = rec["status"]["videos"]
+    assert full and all(v["durationSeconds"] == pytest.approx(10, abs=1.5) for v in full), rec["status"]["videos"]
     assert video["title"].startswith("Stream Record: Camera, ") and video["durationSeconds"] >= 1
-    assert video["sizeBytes"] > 0
+    assert video["sizeBytes"] > 0 and len({v["path"] for v in rec["status"]["videos"]}) == len(full) + 1
     assert condition(rec, "Ready")["reason"] == "Finished"
     eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="recorder Pod removed")
     recorder.stop()
@@ -178,6 +186,11 @@ def test_stream_record_restream_with_real_workers(
     assert cluster.get("persistentvolumeclaims", ns, "streamops-recordings")["metadata"].get("ownerReferences") is None
 
     eventually(lambda: "RecordingFinished" in reasons(cluster, ns, "Recording", "rec"), what="RecordingFinished")
+    assert "RecordingSplit" in reasons(cluster, ns, "Recording", "rec")
+    short = status_of(cluster, "recordings", ns, "short", lambda o: condition(o, "Succeeded"), "short final", 40)
+    assert short["status"]["videos"] == [] and "minDurationSeconds" in short["status"]["discarded"][0]["reason"]
+    discarded = [e for e in events(cluster, ns, "Recording", "short") if e["reason"] == "RecordingDiscarded"]
+    assert discarded and discarded[0]["type"] == "Warning"
     stream_events = reasons(cluster, ns, "LiveStream", "cam")
     assert "WentLive" in stream_events and "WentOffline" in stream_events
     assert "RecordingStarted" in reasons(cluster, ns, "Recording", "rec")

@@ -282,3 +282,19 @@ def test_restream_with_a_missing_key_secret_is_stalled():
     status = restream_status(rst(), PusherObservation(pod=PodObservation("p"), key_secret_missing="yt"), T0)
     assert kinds(status)["Stalled"] == ("True", "StreamKeySecretNotFound")
     assert kinds(status)["Ready"][0] == "False"
+
+
+def test_backup_ingest_has_its_own_live_flag_and_events():
+    s = stream(source={"push": {"backup": True}})
+    backup_pod = PodObservation(name="cam-ingest-backup", exists=True, uid="b", phase="Running", ip="127.0.0.1")
+    observed = IngestObservation(
+        {"primary": RUNNING, "backup": backup_pod},
+        telemetry={"primary": {"live": False}, "backup": {**INGEST_LIVE, "startedAt": "2026-11-22T08:00:00Z"}},
+    )
+    quiet = {"primary": {"live": False}, "backup": {"live": False}}
+    before = livestream_status(s, IngestObservation({"primary": RUNNING, "backup": backup_pod}, telemetry=quiet), T0)
+    status = livestream_status(stream(status=before.wire(), source={"push": {"backup": True}}), observed, T0)
+    assert status.live is False and status.backup_live is True
+    assert kinds(status)["BackupLive"] == ("True", "MediaFlowing")
+    assert status.started_at_backup == T0 and status.video_height == 720, "metrics of the ingest on air"
+    assert [e.reason for e in livestream_events(before, status)] == ["BackupWentLive"]

@@ -357,12 +357,14 @@ def main() -> int:
             "—",
         ),
     ]
+    load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
     lines = [
         "# Media benchmark",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, "
-        f"{len(__import__('os').sched_getaffinity(0))} cores; {ffmpeg_version}; nginx-rtmp from Debian.",
+        f"{len(__import__('os').sched_getaffinity(0))} cores (load average at the end {load}); {ffmpeg_version};",
+        "nginx-rtmp from Debian.",
         f"Publisher: testsrc2 1280x720 30 fps x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP; {args.runs} runs for",
         f"start-up numbers (median), a {args.window:.0f} s steady window for CPU (% of one core, whole process",
         "tree) and peak RSS. Latency: median over matched frames of (target arrival − publisher emission),",

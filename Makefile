@@ -10,7 +10,7 @@ KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-down operator demo demo-down test-e2e bench-media clean
+        cluster-up cluster-down operator demo demo-down test-e2e bench-media bench-operator clean
 .PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -44,8 +44,8 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator tests hack bench
 	$(VENV)/bin/ruff check --fix operator tests hack bench
 
-test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers) and cluster tests on a real API server
-	$(PY) -m pytest tests --ignore=tests/e2e/node $(PYTEST_ARGS)
+test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server) and e2e (real node: containerd + kubelet) tests
+	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -89,6 +89,9 @@ test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + 
 
 bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
+
+bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
+	$(PY) bench/operator.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
 	-@$(PY) hack/node.py down --dir $(CLUSTER) --purge 2>/dev/null

@@ -15,7 +15,10 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
+import select
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -249,9 +252,12 @@ class RtmpGate:
                 if forward:
                     up_writer.write(forward)
                     await up_writer.drain()
-                if verdict is Verdict.PUBLISH and inspector.name_seen is not None:
-                    self.log.info("RTMP publisher %s accepted", peer)
-                    inspector.name_seen = None
+                if verdict is Verdict.PUBLISH:
+                    if inspector.name_seen is not None:
+                        self.log.info("RTMP publisher %s accepted", peer)
+                        inspector.name_seen = None
+                    if await _relay_in_kernel(reader, writer, up_writer):
+                        break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -278,3 +284,63 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             await writer.drain()
     with contextlib.suppress(Exception):
         writer.close()
+
+
+SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
+SPLICE_POLL_MS = 200  # how soon the relay thread notices a stop
+
+
+async def _relay_in_kernel(
+    reader: asyncio.StreamReader, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter
+) -> bool:
+    """After `publish` the rest is media: the kernel moves it (splice through a pipe, in a thread)
+    instead of asyncio reading and writing every chunk, which cost ≈3% of a core per 2.5 Mbit/s
+    publisher. Returns when the publisher or FFmpeg hangs up; False where splice is unavailable."""
+    client_socket, upstream_socket = client.get_extra_info("socket"), upstream.get_extra_info("socket")
+    if not hasattr(os, "splice") or client_socket is None or upstream_socket is None:
+        return False
+    client.transport.pause_reading()  # type: ignore[attr-defined]
+    # What asyncio already holds goes first, in order: read but not consumed, written but not sent.
+    pending = bytes(reader._buffer)  # StreamReader has no public "take what is buffered"
+    reader._buffer.clear()
+    if pending:
+        upstream.write(pending)
+    while upstream.transport.get_write_buffer_size():
+        await asyncio.sleep(0.005)
+    # The thread works on duplicates: the transports may close their descriptors (and the numbers
+    # be reused) before the thread has noticed the stop.
+    src, dst = os.dup(client_socket.fileno()), os.dup(upstream_socket.fileno())
+    stop = threading.Event()
+    try:
+        await asyncio.to_thread(_splice_until_closed, src, dst, stop)
+    finally:
+        stop.set()
+    return True
+
+
+def _splice_until_closed(src: int, dst: int, stop: threading.Event) -> None:
+    """socket → pipe → socket until EOF, an error or `stop`; closes src and dst."""
+    pipe_r, pipe_w = os.pipe()
+    readable, writable = select.poll(), select.poll()
+    readable.register(src, select.POLLIN)
+    writable.register(dst, select.POLLOUT)
+    try:
+        while not stop.is_set():
+            if not readable.poll(SPLICE_POLL_MS):
+                continue
+            try:
+                moved = os.splice(src, pipe_w, 1 << 16, flags=SPLICE_FLAGS)
+            except BlockingIOError:
+                continue
+            if moved == 0:
+                return  # the publisher hung up
+            while moved and not stop.is_set():
+                try:
+                    moved -= os.splice(pipe_r, dst, moved, flags=SPLICE_FLAGS)
+                except BlockingIOError:
+                    writable.poll(SPLICE_POLL_MS)  # FFmpeg is behind: wait for room
+    except OSError:
+        return  # reset, broken pipe: either side is gone
+    finally:
+        for fd in (pipe_r, pipe_w, src, dst):
+            os.close(fd)

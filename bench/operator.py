@@ -569,6 +569,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
+    # SIGTERM (timeout, make interrupted) unwinds like ^C: every finally stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     t_start = time.monotonic()

@@ -222,7 +222,11 @@ class _Peer:
             self._files.append(stdout)
         self.started_at = time.monotonic()
         try:
-            self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=log)
+            # A session of its own: stop() can then end the whole group, including processes the peer
+            # forked after we looked at its tree (nginx workers were seen outliving their master).
+            self._proc = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=log, start_new_session=True
+            )
             self._ready()
         except BaseException:
             self.stop()
@@ -266,6 +270,11 @@ class _Peer:
                 if pid_alive(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its session's group
+            deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously: see them gone
+            while any(pid_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
+                time.sleep(0.01)
         while self._files:
             self._files.pop().close()
         return proc.returncode if proc else None

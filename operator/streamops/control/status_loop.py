@@ -170,6 +170,17 @@ class ObjectLoop:
     async def reconcile(self, **extra: Any) -> Any:
         return await asyncio.to_thread(reconcile, self.state, self.kind, plain(self.body), **extra)
 
+    async def follow_stream(self, streams: Any, outcome: Any) -> tuple[Any, Any]:
+        """Recording and Restream: their stream from the index, and the outcome, reconciled again at
+        once when the stream they wait for appears or was replaced by a new object (another uid)."""
+        stream_ref = (self.body.spec.get("streamRef") or {}).get("name", "")
+        stream = next(iter(index_values(streams, (self.namespace, stream_ref))), None)
+        if stream is not None and (
+            outcome.waiting_for_stream or (outcome.stream_uid and stream.uid != outcome.stream_uid)
+        ):
+            return stream, await self.reconcile() or outcome
+        return stream, outcome
+
     def changed(self, inputs: Any) -> bool:
         if inputs == self.last_inputs:
             return False
@@ -318,12 +329,7 @@ async def recording_loop(
         if outcome is None:
             await loop.wait_for_outcome()
             continue
-        stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
-        stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
-        if (outcome.waiting_for_stream and stream is not None) or (
-            outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
-        ):
-            outcome = await loop.reconcile() or outcome
+        stream, outcome = await loop.follow_stream(streams, outcome)
         pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
         telemetry = await reader.read(state.client, pod) if state.client else None
         stopped_spec = bool(body.spec.get("stopped"))
@@ -381,12 +387,7 @@ async def restream_loop(
         if outcome is None:
             await loop.wait_for_outcome()
             continue
-        stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
-        stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
-        if (outcome.waiting_for_stream and stream is not None) or (
-            outcome.stream_uid and stream is not None and stream.uid != outcome.stream_uid
-        ):
-            outcome = await loop.reconcile() or outcome
+        stream, outcome = await loop.follow_stream(streams, outcome)
         if outcome.key_secret_missing:  # look again soon: the Secret may be created any time
             loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
         pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")

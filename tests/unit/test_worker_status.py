@@ -298,3 +298,19 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
     assert kinds(status)["BackupLive"] == ("True", "MediaFlowing")
     assert status.started_at_backup == T0 and status.video_height == 720, "metrics of the ingest on air"
     assert [e.reason for e in livestream_events(before, status)] == ["BackupWentLive"]
+
+
+def test_worker_pod_condition_reasons_follow_the_pod():
+    from streamops.control.pod_observation import PodObservation, worker_pod_condition
+
+    running = ("Connecting", "pusher Pod p is connecting to the target")
+    absent = worker_pod_condition(PodObservation(name="p"), "pusher", running)
+    assert (absent.reason, absent.message) == ("PusherStarting", "creating pusher Pod p")
+    pending = PodObservation(name="p", exists=True, phase="Pending", detail="no node")
+    got = worker_pod_condition(pending, "recorder", running)
+    assert (got.reason, got.message) == ("RecorderPending", "recorder Pod p is Pending: no node")
+    up = worker_pod_condition(PodObservation(name="p", exists=True, phase="Running"), "pusher", running)
+    assert (up.status, up.reason, up.message) == ("False", *running)
+    failed = PodObservation(name="p", exists=True, phase="Failed", detail="OOMKilled")
+    got = worker_pod_condition(failed, "pusher", running)
+    assert (got.reason, got.message) == ("PusherFailed", "pusher Pod p is Failed: OOMKilled")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from streamops.control.conditions import Observed
 from streamops.control.naming import SPEC_HASH_ANNOTATION
 
 
@@ -70,3 +71,17 @@ class PodObservation:
             return None
         host = f"[{self.ip}]" if ":" in self.ip else self.ip
         return f"http://{host}:{self.http_port}/status"
+
+
+def worker_pod_condition(pod: PodObservation, worker: str, running: tuple[str, str]) -> Observed:
+    """Ready=False while a recorder's or pusher's Pod is on its way; `running` is the (reason,
+    message) once it runs but has not done its job yet. Reasons are `<Worker>Starting/Pending/Failed`."""
+    prefix = worker.capitalize()
+    if not pod.exists or pod.deleting:
+        return Observed("Ready", "False", f"{prefix}Starting", f"creating {worker} Pod {pod.name}")
+    if pod.phase == "Pending":
+        detail = f": {pod.detail}" if pod.detail else ""
+        return Observed("Ready", "False", f"{prefix}Pending", f"{worker} Pod {pod.name} is Pending{detail}")
+    if pod.phase == "Running":
+        return Observed("Ready", "False", *running)
+    return Observed("Ready", "False", f"{prefix}Failed", f"{worker} Pod {pod.name} is {pod.phase}: {pod.detail}")

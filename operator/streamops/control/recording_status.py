@@ -11,7 +11,7 @@ from typing import Any
 from streamops.api import Recording, RecordingStatus
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.pod_observation import PodObservation
+from streamops.control.pod_observation import PodObservation, worker_pod_condition
 from streamops.control.telemetry import parse_time
 
 
@@ -69,14 +69,7 @@ def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
-    if not pod.exists or pod.deleting:
-        return Observed("Ready", "False", "RecorderStarting", f"creating recorder Pod {pod.name}")
-    if pod.phase == "Pending":
-        detail = f": {pod.detail}" if pod.detail else ""
-        return Observed("Ready", "False", "RecorderPending", f"recorder Pod {pod.name} is Pending{detail}")
-    if pod.phase == "Running":
-        return Observed("Ready", "False", "RecorderStarting", f"recorder Pod {pod.name} is starting to record")
-    return Observed("Ready", "False", "RecorderFailed", f"recorder Pod {pod.name} is {pod.phase}: {pod.detail}")
+    return worker_pod_condition(pod, "recorder", ("RecorderStarting", f"recorder Pod {pod.name} is starting to record"))
 
 
 def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:

@@ -10,7 +10,7 @@ from typing import Any
 
 from streamops.api import Restream, RestreamStatus
 from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.pod_observation import PodObservation
+from streamops.control.pod_observation import PodObservation, worker_pod_condition
 from streamops.control.telemetry import parse_time
 
 # The pusher redacts the key it knows; this is a second net for anything that looks like a
@@ -39,14 +39,7 @@ class PusherObservation:
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
-    if not pod.exists or pod.deleting:
-        return Observed("Ready", "False", "PusherStarting", f"creating pusher Pod {pod.name}")
-    if pod.phase == "Pending":
-        detail = f": {pod.detail}" if pod.detail else ""
-        return Observed("Ready", "False", "PusherPending", f"pusher Pod {pod.name} is Pending{detail}")
-    if pod.phase == "Running":
-        return Observed("Ready", "False", "Connecting", f"pusher Pod {pod.name} is connecting to the target")
-    return Observed("Ready", "False", "PusherFailed", f"pusher Pod {pod.name} is {pod.phase}: {pod.detail}")
+    return worker_pod_condition(pod, "pusher", ("Connecting", f"pusher Pod {pod.name} is connecting to the target"))
 
 
 def restream_status(restream: Restream, observed: PusherObservation, now: datetime) -> RestreamStatus:

@@ -23,6 +23,7 @@ def run_operator(args: argparse.Namespace) -> int:
             namespaces=args.namespace or (),
             liveness_endpoint=args.liveness,
             standalone=True,
+            memo=kopf.Memo(namespaces=tuple(args.namespace or ())),
         )
     )
     return 0

@@ -1,9 +1,12 @@
-"""kopf wiring. Handlers are thin: they call a reconciler (sync, in kopf's thread pool) or start an
-object's status loop (async daemon, see status_loop.py).
+"""kopf wiring. Handlers are thin: each object has one status loop (an async kopf daemon, see
+status_loop.py) that reconciles it and writes its status; watch events only wake that loop.
 
-Triggers are level-based: create/update/resume of an object, the deletion of one of its Pods, and
-a periodic resync inside the status loop. Every trigger runs the same idempotent reconcile, so a
-missed or duplicated event, or an operator restart, changes nothing observable.
+Reconciling is level-based: the loop reconciles when the object is new to it (created, or the
+operator restarted), when its spec changed (metadata.generation), when one of its Pods went away,
+and every resync period. Every trigger runs the same idempotent reconcile, so a missed or
+duplicated event, or an operator restart, changes nothing observable. There are no kopf
+create/update/delete handlers, so kopf writes nothing on the objects but its finalizer (which the
+daemons need): no diff-base or progress annotations, one API call less per object and change.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from typing import Any
 import kopf
 
 from streamops.api import GROUP, LIVESTREAM, RECORDING, RESTREAM, VERSION
-from streamops.api.kinds import Kind
-from streamops.control.indexes import recording_entry, stream_entry, worker_pod_entry
-from streamops.control.kube import KubeApi
+from streamops.control.indexes import controller_of, recording_entry, stream_entry, worker_pod_entry
+from streamops.control.kube import KubeApi, api_connection_limit, kopf_session
+from streamops.control.kube import login as kube_login
 from streamops.control.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.settings import OperatorSettings
-from streamops.control.state import OperatorState
-from streamops.control.status_loop import SELECTOR, livestream_loop, reconcile, recording_loop, restream_loop
+from streamops.control.state import ObjectKey, OperatorState
+from streamops.control.status_loop import SELECTOR, livestream_loop, recording_loop, restream_loop
 from streamops.control.telemetry import http_client
 
 FINALIZER = f"{GROUP}/finalizer"
@@ -46,7 +49,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # Events on user objects are ours (transitions); kopf's own only when something failed.
     settings.posting.level = logging.WARNING
     settings.peering.standalone = True  # one replica (Deployment strategy Recreate)
-    settings.execution.max_workers = 8
+    settings.execution.max_workers = 1  # every handler is async; API calls go to state.executor
     state = OperatorState(api=KubeApi.from_environment(), settings=SETTINGS, client=http_client())
     if SETTINGS.host_network:
         state.allocator = PortAllocator(SETTINGS.ports)
@@ -54,87 +57,72 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.state = state
 
 
+@kopf.on.login()
+async def login(memo: kopf.Memo, **_: Any) -> kopf.AiohttpSession:
+    return kopf_session(kube_login(), api_connection_limit(memo.get("namespaces") or ()))
+
+
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    if memo.get("state") is not None and memo.state.client is not None:
-        await memo.state.client.close()
+    if memo.get("state") is not None:
+        memo.state.executor.shutdown(wait=False, cancel_futures=True)
+        if memo.state.client is not None:
+            await memo.state.client.close()
 
 
 # --- indexes (kopf fills them from its watches before any handler runs) -------------------------
 
 
 @kopf.index("v1", "pods", **WORKER_PODS)
-def worker_pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def worker_pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return worker_pod_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-def streams(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def streams(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return stream_entry(body)
 
 
 @kopf.index(GROUP, VERSION, RECORDING.plural)
-def recordings(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def recordings(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return recording_entry(body)
 
 
-# --- reconcile triggers ----------------------------------------------------------------------
+# --- wake-ups (every watch event of an object or of its worker Pods) ------------------------
 
 
-def _auto_recording_exists(recordings: kopf.Index[Any, Any], body: kopf.Body) -> bool:
-    key = (body.metadata.namespace, body.metadata.name)
-    return key in recordings and any(f.auto for f in recordings[key])
+def _key(kind: str, body: kopf.Body) -> ObjectKey:
+    return (kind, body.metadata.namespace or "", body.metadata.name or "")
 
 
-@kopf.on.resume(GROUP, VERSION, LIVESTREAM.plural, id="livestream-resume")
-@kopf.on.create(GROUP, VERSION, LIVESTREAM.plural, id="livestream-create")
-@kopf.on.update(GROUP, VERSION, LIVESTREAM.plural, field="spec", id="livestream-update")
-def livestream_changed(body: kopf.Body, memo: kopf.Memo, recordings: kopf.Index[Any, Any], **_: Any) -> None:
-    reconcile(memo.state, LIVESTREAM, body, auto_recording_exists=_auto_recording_exists(recordings, body))
+@kopf.on.event(GROUP, VERSION, LIVESTREAM.plural)
+async def livestream_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.state.wake(_key(LIVESTREAM.kind, body))
 
 
-@kopf.on.resume(GROUP, VERSION, RECORDING.plural, id="recording-resume")
-@kopf.on.create(GROUP, VERSION, RECORDING.plural, id="recording-create")
-@kopf.on.update(GROUP, VERSION, RECORDING.plural, field="spec", id="recording-update")
-def recording_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    reconcile(memo.state, RECORDING, body)
+@kopf.on.event(GROUP, VERSION, RECORDING.plural)
+async def recording_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.state.wake(_key(RECORDING.kind, body))
 
 
-@kopf.on.resume(GROUP, VERSION, RESTREAM.plural, id="restream-resume")
-@kopf.on.create(GROUP, VERSION, RESTREAM.plural, id="restream-create")
-@kopf.on.update(GROUP, VERSION, RESTREAM.plural, field="spec", id="restream-update")
-def restream_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    reconcile(memo.state, RESTREAM, body)
+@kopf.on.event(GROUP, VERSION, RESTREAM.plural)
+async def restream_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    memo.state.wake(_key(RESTREAM.kind, body))
 
 
 @kopf.on.event("v1", "pods", **WORKER_PODS)
-def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A worker Pod went away (deleted, evicted, rolled): its owner puts it back right away.
-    Other Pod changes only update the pod index, which the status loops read."""
-    if type != "DELETED":
-        return
+async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A worker Pod changed: its owner's loop looks at once. One that went away (deleted,
+    evicted, rolled) makes the owner reconcile, which puts it back right away."""
     state: OperatorState = memo.state
-    component = (body.metadata.labels or {}).get(COMPONENT_LABEL, "")
-    if state.allocator is not None and not component.startswith("ingest"):
-        # (an ingest's ports belong to its Service, which outlives the Pod)
-        state.allocator.release(ports_of(body).values())
-    for ref in body.metadata.get("ownerReferences") or []:
-        kind: Kind | None = KINDS_BY_NAME.get(ref.get("kind", ""))
-        if kind is None or not ref.get("controller") or not ref.get("apiVersion", "").startswith(GROUP + "/"):
-            continue
-        owner = state.api.get_custom(kind, body.metadata.namespace or "", ref["name"])
-        if owner is not None and owner["metadata"].get("uid") == ref.get("uid"):
-            extra = {"auto_recording_exists": True} if kind is LIVESTREAM else {}
-            reconcile(state, kind, owner, **extra)
-
-
-@kopf.on.delete(GROUP, VERSION, LIVESTREAM.plural, id="livestream-forget", optional=True)
-@kopf.on.delete(GROUP, VERSION, RECORDING.plural, id="recording-forget", optional=True)
-@kopf.on.delete(GROUP, VERSION, RESTREAM.plural, id="restream-forget", optional=True)
-def forget(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    state: OperatorState = memo.state
-    kind = KINDS_BY_NAME[body.get("kind", "")]
-    state.forget((kind.kind, body.metadata.namespace or "", body.metadata.name or ""))
+    gone = type == "DELETED"
+    if gone and state.allocator is not None:
+        component = (body.metadata.labels or {}).get(COMPONENT_LABEL, "")
+        if not component.startswith("ingest"):  # (an ingest's ports belong to its Service, which outlives the Pod)
+            state.allocator.release(ports_of(body).values())
+    owner = controller_of(body.metadata)
+    if owner is not None and owner.get("kind") in KINDS_BY_NAME:
+        state.wake((str(owner["kind"]), body.metadata.namespace or "", str(owner.get("name"))), reconcile=gone)
 
 
 # --- status loops (one per object) ----------------------------------------------------------------

@@ -1,10 +1,13 @@
 """What the operator keeps in memory between handler calls: the API client, the HTTP client for
-worker telemetry, the port allocator, and the last reconcile outcome of every object. Nothing in
-here is needed to recover after a restart: every piece is rebuilt from the cluster."""
+worker telemetry, the port allocator, the last reconcile outcome of every object and the means to
+wake an object's status loop. Nothing in here is needed to recover after a restart: every piece
+is rebuilt from the cluster."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,7 @@ from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.settings import OperatorSettings
 
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
+API_THREADS = 8  # reconciles and status patches in flight; each thread keeps one API connection
 
 
 @dataclass
@@ -24,19 +28,49 @@ class OperatorState:
     allocator: PortAllocator | None = None
     client: aiohttp.ClientSession | None = None
     outcomes: dict[ObjectKey, Any] = field(default_factory=dict)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(API_THREADS, thread_name_prefix="streamops-api")
+    )
+    _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
+    _reconcile_requested: set[ObjectKey] = field(default_factory=set)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def lock(self, key: ObjectKey) -> threading.Lock:
-        """Per-object: the handlers, the pod events and the status loop of one object never
-        reconcile it at the same time (no double create, no Event posted twice)."""
+        """Per-object: a status loop's reconcile and the reconciles it asks for never overlap (no
+        double create, no Event posted twice)."""
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking API call in the operator's API threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: function(*args, **kwargs))
+
+    # --- waking status loops (from the event loop's thread only) -----------------------------
+    def waker(self, key: ObjectKey) -> asyncio.Event:
+        return self._wakers.setdefault(key, asyncio.Event())
+
+    def wake(self, key: ObjectKey, reconcile: bool = False) -> None:
+        """Something about the object changed: its loop looks now instead of at its next tick;
+        `reconcile` makes it reconcile too (e.g. one of its Pods went away)."""
+        if reconcile:
+            self._reconcile_requested.add(key)
+        event = self._wakers.get(key)
+        if event is not None:
+            event.set()
+
+    def take_reconcile_request(self, key: ObjectKey) -> bool:
+        if key in self._reconcile_requested:
+            self._reconcile_requested.discard(key)
+            return True
+        return False
 
     def forget(self, key: ObjectKey) -> None:
         with self._guard:
             self._locks.pop(key, None)
         self.outcomes.pop(key, None)
+        self._wakers.pop(key, None)
+        self._reconcile_requested.discard(key)
 
     def seed_ports(self, selector: str) -> None:
         """Learn every allocation from the objects the operator manages (at start, and whenever the

@@ -9,7 +9,8 @@
    change implies. Changes of live metrics only (fps, bitrate, bytes, durations) are written at
    most every `metrics_write_seconds`, so a live stream does not turn into a write storm.
 
-The same task runs the level-based resync (the reconcile, every `resync_seconds`) and the few
+The same task reconciles the object: first thing, whenever its spec changed (generation), when
+one of its Pods went away, and every `resync_seconds` (level-based safety net); and it does the few
 things only it can do: ask a stopped recorder to finalise (POST /stop) and remove the recorder
 Pod once its final status is written.
 """
@@ -17,6 +18,8 @@ Pod once its final status is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -70,7 +73,8 @@ METRIC_FIELDS: dict[str, frozenset[str]] = {
 }
 SELECTOR = "app.kubernetes.io/managed-by=streamops"
 KEY_RETRY_SECONDS = 5.0
-PENDING_FIRST_WAIT = 0.05  # first look for a reconcile outcome; doubles up to the idle interval
+RETRY_MAX_SECONDS = 60.0
+log = logging.getLogger("streamops.operator")
 
 
 def utcnow() -> datetime:
@@ -133,7 +137,7 @@ class StatusWriter:
         metrics_only = set(patch) <= METRIC_FIELDS[self.kind.kind]
         if metrics_only and time.monotonic() - self.last_write < self.metrics_every:
             return False
-        if not await asyncio.to_thread(state.api.patch_status, self.kind, self.namespace, self.name, patch):
+        if not await state.call(state.api.patch_status, self.kind, self.namespace, self.name, patch):
             return True  # the object is gone
         self.written, self.last_write = new, time.monotonic()
         for e in events:
@@ -142,7 +146,7 @@ class StatusWriter:
 
 
 class ObjectLoop:
-    """Shared by the three kinds: ticking, resync, input fingerprint, status writing."""
+    """Shared by the three kinds: reconciling when due, ticking, input fingerprint, status writing."""
 
     def __init__(self, state: OperatorState, kind: Kind, body: kopf.Body) -> None:
         self.state, self.kind, self.body = state, kind, body
@@ -152,7 +156,10 @@ class ObjectLoop:
             kind, self.namespace, self.name, plain(body.get("status") or {}), state.settings.metrics_write_seconds
         )
         self.last_inputs: Any = None
-        self.pending_wait = PENDING_FIRST_WAIT
+        self.woken = state.waker(self.key)
+        self.requested = False  # a reconcile was asked for (a Pod of the object went away)
+        self.failures = 0
+        self.retry_at = 0.0
         period = state.settings.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
 
@@ -162,13 +169,34 @@ class ObjectLoop:
         raw["status"] = self.writer.written
         return raw
 
-    async def resync_if_due(self, **extra: Any) -> None:
-        if time.monotonic() >= self.next_resync:
-            self.next_resync = time.monotonic() + self.state.settings.resync_seconds
-            await self.reconcile(**extra)
+    async def reconciled(self, **extra: Any) -> Any:
+        """The object's reconcile outcome, reconciling first when due: never done yet, the spec
+        changed (metadata.generation), a Pod of the object went away, or the resync period passed.
+        A failed reconcile is tried again after 1, 2, 4 … 60 s."""
+        self.requested |= self.state.take_reconcile_request(self.key)
+        outcome = self.state.outcomes.get(self.key)
+        now = time.monotonic()
+        stale = outcome is None or outcome.generation != self.body.metadata.get("generation")
+        if not (stale or self.requested or now >= self.next_resync) or now < self.retry_at:
+            return outcome
+        try:
+            outcome = await self.reconcile(**extra)
+        except Exception as e:  # the API refused or is unreachable: keep what was, try again later
+            self.failures += 1
+            delay = min(2.0 ** (self.failures - 1), RETRY_MAX_SECONDS)
+            self.retry_at = now + delay
+            log.warning("%s %s/%s: reconcile failed, again in %.0f s: %s", *self.key, delay, e)
+            if self.failures == 1:
+                kopf.event(self.body, type="Warning", reason="ReconcileFailed", message=str(e)[:500])
+            return self.state.outcomes.get(self.key)
+        level = logging.INFO if stale else logging.DEBUG  # first look (created, operator restarted) or spec changed
+        log.log(level, "%s %s/%s: reconciled (generation %s)", *self.key, getattr(outcome, "generation", None))
+        self.failures, self.retry_at, self.requested = 0, 0.0, False
+        self.next_resync = now + self.state.settings.resync_seconds
+        return outcome
 
     async def reconcile(self, **extra: Any) -> Any:
-        return await asyncio.to_thread(reconcile, self.state, self.kind, plain(self.body), **extra)
+        return await self.state.call(reconcile, self.state, self.kind, plain(self.body), **extra)
 
     async def follow_stream(self, streams: Any, outcome: Any) -> tuple[Any, Any]:
         """Recording and Restream: their stream from the index, and the outcome, reconciled again at
@@ -191,20 +219,22 @@ class ObjectLoop:
         if not await self.writer.write(self.state, self.body, new, events):
             self.last_inputs = None  # deferred metrics: try again next tick
 
-    async def wait_for_outcome(self) -> None:
-        """No reconcile outcome yet (the create handler is still running): look again soon, backing
-        off to the idle interval, so that Ready follows the first reconcile by a tick of
-        ≤ 0.05–0.4 s instead of a whole idle interval, without many wake-ups when it is slow."""
-        await asyncio.sleep(self.pending_wait)
-        self.pending_wait = min(2 * self.pending_wait, self.state.settings.idle_interval_seconds)
-
     async def sleep(self, *pods: PodObservation | None) -> None:
-        """Short while a worker runs (its telemetry is read every tick), longer while there is
-        nothing to read. A plain sleep: kopf's `stopped` is checked by the loop, and a deleted
-        object's task is cancelled by kopf after its cancellation timeout anyway."""
+        """Until the next tick, or until woken (the object or one of its Pods changed): short while
+        a worker runs (its telemetry is read every tick), longer while there is nothing to read.
+        kopf's `stopped` is checked by the loop, and a deleted object's task is cancelled by kopf
+        after its cancellation timeout anyway."""
         settings = self.state.settings
         polling = any(pod is not None and pod.status_url for pod in pods)
-        await asyncio.sleep(settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds)
+        timeout = settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds
+        if self.retry_at:
+            timeout = max(0.0, min(timeout, self.retry_at - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.woken.wait(), timeout)
+        self.woken.clear()
+
+    def close(self) -> None:
+        self.state.forget(self.key)
 
 
 def _model(model: type[Any], raw: dict[str, Any]) -> Any:
@@ -250,11 +280,13 @@ async def livestream_loop(
 ) -> None:
     loop = ObjectLoop(state, LIVESTREAM, body)
     readers = {"primary": TelemetryReader(), "backup": TelemetryReader()}
-    while not stopped:
-        auto = any(f.auto for f in index_values(recordings, (loop.namespace, loop.name)))
-        await loop.resync_if_due(auto_recording_exists=auto)
-        outcome: StreamOutcome | None = state.outcomes.get(loop.key)
-        if outcome is not None:
+    try:
+        while not stopped:
+            auto = any(f.auto for f in index_values(recordings, (loop.namespace, loop.name)))
+            outcome: StreamOutcome | None = await loop.reconciled(auto_recording_exists=auto)
+            if outcome is None:
+                await loop.sleep()
+                continue
             observed_pods = {
                 role: pod
                 for role in ("primary", "backup")
@@ -273,8 +305,8 @@ async def livestream_loop(
             if loop.changed(inputs):
                 await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts))
             await loop.sleep(*observed_pods.values())
-        else:
-            await loop.wait_for_outcome()
+    finally:
+        loop.close()
 
 
 # --- Recording ----------------------------------------------------------------------------------
@@ -323,29 +355,31 @@ async def recording_loop(
     reader = TelemetryReader()
     stop_sent_to = ""
     stopping: asyncio.Task[None] | None = None  # the POST /stop in flight (a reference keeps it alive)
-    while not stopped:
-        await loop.resync_if_due()
-        outcome: RecordingOutcome | None = state.outcomes.get(loop.key)
-        if outcome is None:
-            await loop.wait_for_outcome()
-            continue
-        stream, outcome = await loop.follow_stream(streams, outcome)
-        pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
-        telemetry = await reader.read(state.client, pod) if state.client else None
-        stopped_spec = bool(body.spec.get("stopped"))
-        asking = stopped_spec and pod is not None and telemetry is not None and state.client is not None
-        if asking and telemetry.get("state") != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
-            stop_sent_to = pod.uid  # type: ignore[union-attr]
-            stopping = asyncio.get_running_loop().create_task(post_stop(state.client, pod))  # type: ignore[arg-type]
-        inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
-        if loop.changed(inputs):
-            new, events, final = recording_update(loop, outcome, pod, telemetry, stream)
-            await loop.write(new, events)
-            if stopped_spec and pod is not None and final:
-                await loop.reconcile()  # final status written: the recorder Pod can go
-        await loop.sleep(pod)
-    if stopping is not None:
-        stopping.cancel()
+    try:
+        while not stopped:
+            outcome: RecordingOutcome | None = await loop.reconciled()
+            if outcome is None:
+                await loop.sleep()
+                continue
+            stream, outcome = await loop.follow_stream(streams, outcome)
+            pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
+            telemetry = await reader.read(state.client, pod) if state.client else None
+            stopped_spec = bool(body.spec.get("stopped"))
+            asking = stopped_spec and pod is not None and telemetry is not None and state.client is not None
+            if asking and telemetry.get("state") != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
+                stop_sent_to = pod.uid  # type: ignore[union-attr]
+                stopping = asyncio.get_running_loop().create_task(post_stop(state.client, pod))  # type: ignore[arg-type]
+            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+            if loop.changed(inputs):
+                new, events, final = recording_update(loop, outcome, pod, telemetry, stream)
+                await loop.write(new, events)
+                if stopped_spec and pod is not None and final:
+                    await loop.reconcile()  # final status written: the recorder Pod can go
+            await loop.sleep(pod)
+    finally:
+        if stopping is not None:
+            stopping.cancel()
+        loop.close()
 
 
 # --- Restream -----------------------------------------------------------------------------------
@@ -381,18 +415,20 @@ async def restream_loop(
 ) -> None:
     loop = ObjectLoop(state, RESTREAM, body)
     reader = TelemetryReader()
-    while not stopped:
-        await loop.resync_if_due()
-        outcome: RestreamOutcome | None = state.outcomes.get(loop.key)
-        if outcome is None:
-            await loop.wait_for_outcome()
-            continue
-        stream, outcome = await loop.follow_stream(streams, outcome)
-        if outcome.key_secret_missing:  # look again soon: the Secret may be created any time
-            loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
-        pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")
-        telemetry = await reader.read(state.client, pod) if state.client else None
-        inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
-        if loop.changed(inputs):
-            await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))
-        await loop.sleep(pod)
+    try:
+        while not stopped:
+            outcome: RestreamOutcome | None = await loop.reconciled()
+            if outcome is None:
+                await loop.sleep()
+                continue
+            stream, outcome = await loop.follow_stream(streams, outcome)
+            if outcome.key_secret_missing:  # look again soon: the Secret may be created any time
+                loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
+            pod = worker_pod(pods, loop.namespace, RESTREAM.kind, loop.name, "pusher")
+            telemetry = await reader.read(state.client, pod) if state.client else None
+            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+            if loop.changed(inputs):
+                await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))
+            await loop.sleep(pod)
+    finally:
+        loop.close()

@@ -17,7 +17,14 @@ from typing import Any
 import kopf
 
 from streamops.api import GROUP, LIVESTREAM, RECORDING, RESTREAM, VERSION
-from streamops.control.indexes import controller_of, recording_entry, stream_entry, worker_pod_entry
+from streamops.control.indexes import (
+    child_entry,
+    controller_of,
+    recording_entry,
+    stream_entry,
+    stream_object_entry,
+    worker_pod_entry,
+)
 from streamops.control.kube import KubeApi, api_connection_limit, kopf_session
 from streamops.control.kube import login as kube_login
 from streamops.control.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
@@ -30,6 +37,7 @@ from streamops.control.telemetry import http_client
 FINALIZER = f"{GROUP}/finalizer"
 SETTINGS = OperatorSettings.from_env()
 WORKER_PODS = {"labels": {MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}}
+OUR_SERVICES = {"labels": {MANAGED_BY_LABEL: MANAGED_BY}}
 KINDS_BY_NAME = {k.kind: k for k in (LIVESTREAM, RECORDING, RESTREAM)}
 
 
@@ -76,6 +84,21 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 @kopf.index("v1", "pods", **WORKER_PODS)
 async def worker_pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return worker_pod_entry(body)
+
+
+@kopf.index("v1", "pods", **WORKER_PODS)
+async def pod_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return child_entry(body)
+
+
+@kopf.index("v1", "services", **OUR_SERVICES)
+async def service_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return child_entry(body)
+
+
+@kopf.index(GROUP, VERSION, LIVESTREAM.plural)
+async def stream_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return stream_object_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
@@ -130,20 +153,23 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
 
 @kopf.daemon(GROUP, VERSION, LIVESTREAM.plural, id="livestream-status", cancellation_timeout=5, backoff=1)
 async def livestream_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, recordings: Any, **_: Any
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, recordings: Any, **kw: Any
 ) -> None:
+    memo.state.watch(kw)
     await livestream_loop(memo.state, body, stopped, worker_pods, recordings)
 
 
 @kopf.daemon(GROUP, VERSION, RECORDING.plural, id="recording-status", cancellation_timeout=5, backoff=1)
 async def recording_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **_: Any
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **kw: Any
 ) -> None:
+    memo.state.watch(kw)
     await recording_loop(memo.state, body, stopped, worker_pods, streams)
 
 
 @kopf.daemon(GROUP, VERSION, RESTREAM.plural, id="restream-status", cancellation_timeout=5, backoff=1)
 async def restream_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **_: Any
+    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **kw: Any
 ) -> None:
+    memo.state.watch(kw)
     await restream_loop(memo.state, body, stopped, worker_pods, streams)

@@ -66,3 +66,48 @@ def recording_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], RecordingI
         auto=bool(owner and owner.get("kind") == "LiveStream"),
     )
     return {(meta.get("namespace") or "", stream): facts}
+
+
+def child_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A worker Pod or ingest Service as the reconcilers read it (children.py, ports.py): identity,
+    owners, labels, our own annotations, a Service's spec, a Pod's phase. Not the Pod spec, the
+    managed fields or others' annotations, which are most of a body."""
+    meta = body.get("metadata") or {}
+    trimmed: dict[str, Any] = {
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(GROUP + "/")},
+            "ownerReferences": [dict(r) for r in meta.get("ownerReferences") or []],
+        }
+    }
+    if meta.get("deletionTimestamp"):
+        trimmed["metadata"]["deletionTimestamp"] = meta["deletionTimestamp"]
+    if body.get("kind") == "Service":
+        trimmed["spec"] = plain(body.get("spec") or {})
+    else:
+        trimmed["status"] = {"phase": (body.get("status") or {}).get("phase")}
+    return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def stream_object_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A LiveStream as Recordings and Restreams read it (its spec and identity, not its status)."""
+    meta = body.get("metadata") or {}
+    trimmed = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: plain(meta[k]) for k in ("name", "namespace", "uid", "generation", "labels") if k in meta},
+        "spec": plain(body.get("spec") or {}),
+    }
+    return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def plain(value: Any) -> Any:
+    """kopf hands out read-only mapping views; pydantic, comparisons and indexes want plain data."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

@@ -14,7 +14,7 @@ import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -120,9 +120,27 @@ def login() -> kopf.ConnectionInfo:
     return info
 
 
+def watched_object(index: Mapping[Any, Iterable[dict[str, Any]]], key: tuple[str, str]) -> dict[str, Any] | None:
+    """The object under `key` in a kopf index (read from an API thread while the event loop may
+    be updating it: a lookup that races with an update is simply done again)."""
+    for _ in range(3):
+        try:
+            found = list(index[key]) if key in index else []
+        except (KeyError, RuntimeError):
+            continue
+        return found[0] if found else None
+    return None
+
+
 @dataclass
 class KubeApi:
+    """`watched` maps a kind to the operator's index of those objects (kopf keeps it from its
+    watch): `get()` of such a kind answers from memory instead of asking the API server. The
+    index may lag a moment behind the server; the reconcilers are written for that (a create
+    that conflicts is done already, a delete has a uid precondition)."""
+
     info: kopf.ConnectionInfo
+    watched: dict[str, Mapping[Any, Iterable[dict[str, Any]]]] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
     _context: ssl.SSLContext | None = None
 
@@ -194,6 +212,9 @@ class KubeApi:
         return f"{path}/{quote(name)}" if name else path
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        index = self.watched.get(kind)
+        if index is not None:
+            return watched_object(index, (namespace, name))
         return self.request("GET", self._core(kind, namespace, name))
 
     def list(self, kind: str, label_selector: str) -> list[dict[str, Any]]:
@@ -241,6 +262,9 @@ class KubeApi:
         return f"{path}/{subresource}" if subresource else path
 
     def get_custom(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        index = self.watched.get(kind.kind)
+        if index is not None:
+            return watched_object(index, (namespace, name))
         return self.request("GET", self._custom(kind, namespace, name))
 
     def create_custom(self, kind: Kind, manifest: dict[str, Any]) -> dict[str, Any] | None:

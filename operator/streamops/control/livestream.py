@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from streamops.api import RECORDING, LiveStream
 from streamops.control.children import ensure_pod, ensure_service, owned_by
+from streamops.control.indexes import plain
 from streamops.control.ingest import (
     PORT_NAMES,
     IngestPorts,
@@ -30,15 +31,6 @@ from streamops.control.recorder import auto_recording, auto_recording_name
 from streamops.control.settings import OperatorSettings
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
-
-
-def plain(value: Any) -> Any:
-    """kopf hands out read-only mapping views; pydantic and comparisons want plain data."""
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def spec_problem(error: ValidationError) -> str:
@@ -62,11 +54,10 @@ def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
     push = stream.spec.source.push
     if ref is None or push is None:
         return None
-    secret = api.get("Secret", stream.metadata.namespace or "", ref.name)
     if push.stream_key_secret_ref is None:
-        if secret is None:
-            api.create(stream_key_secret(stream, secrets.token_urlsafe(24)))
+        api.create(stream_key_secret(stream, secrets.token_urlsafe(24)))  # refused (409) when it exists: fine
         return None
+    secret = api.get("Secret", stream.metadata.namespace or "", ref.name)
     if secret is None or ref.key not in (secret.get("data") or {}):
         return f"{ref.name} (key {ref.key})" if secret else ref.name
     return None

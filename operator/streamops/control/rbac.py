@@ -3,16 +3,19 @@ these rules; `streamops rbac` prints them as a ClusterRole; the cluster suite ru
 under exactly these rules, so a missing one fails a test).
 
 Why each rule exists:
-- the three kinds: kopf watches them (list, watch), patches its annotations and finalizer
-  (patch); Recordings are created and deleted for `recording.auto`, and stopped (patch);
-  Restreams get the stream's ownerReference (patch);
+- the three kinds: kopf watches them (list, watch) and patches its finalizer (patch); LiveStreams
+  are read from the operator's index of them (no get); Recordings are read (the `<stream>-auto`
+  one), created and deleted for `recording.auto`, and stopped (patch); Restreams get the stream's
+  ownerReference (patch);
 - their status subresources: the status loops write status (patch; status is read with the object);
 - their finalizers subresources: children carry blockOwnerDeletion, which clusters with the
   OwnerReferencesPermissionEnforcement admission plugin allow only to who may update them;
-- Pods: the workers (create, delete to roll; list/watch feed the pod index);
-- Services: ingest endpoints (create, patch on drift, delete the backup's; list to learn host-port
-  allocations at start);
-- Secrets: the generated stream key (create) and the existence check of referenced ones (get).
+- Pods: the workers (create, delete to roll; list/watch feed the pod indexes, from which the
+  reconcilers read them: no get);
+- Services: ingest endpoints (create, patch on drift, delete the backup's; list/watch feed the
+  service index the reconcilers read, and list learns host-port allocations at start);
+- Secrets: the generated stream key (create; a conflict means it exists) and the existence check of
+  referenced ones (get).
   No list/watch: the operator never reads Secrets it was not pointed at;
 - PersistentVolumeClaims: the default recordings claim (get, create). Never deleted: videos outlive
   everything the operator manages;
@@ -28,17 +31,18 @@ from typing import Any
 from streamops.api import GROUP, KINDS
 
 READ = ["get", "list", "watch"]
+WATCH = ["list", "watch"]
 
 
 def cluster_role_rules() -> list[dict[str, Any]]:
     plurals = {k.kind: k.plural for k in KINDS}
     return [
-        {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*READ, "patch"]},
+        {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*WATCH, "patch"]},
         {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": [*READ, "create", "delete"]},
-        {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "create", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "delete"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},

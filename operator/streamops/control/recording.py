@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream, Recording
 from streamops.control.children import ensure_pod
+from streamops.control.indexes import plain
 from streamops.control.ingest import ingest_names
 from streamops.control.kube import KubeApi, NamespaceTerminating
-from streamops.control.livestream import plain, spec_problem
+from streamops.control.livestream import spec_problem
 from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.recorder import recorder_pod, recorder_pod_name, recording_directory, recordings_claim
 from streamops.control.settings import OperatorSettings

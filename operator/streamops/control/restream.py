@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from streamops.api import RESTREAM, Restream
 from streamops.control.children import ensure_pod
+from streamops.control.indexes import plain
 from streamops.control.ingest import ingest_names
 from streamops.control.kube import KubeApi, NamespaceTerminating
-from streamops.control.livestream import plain, spec_problem
+from streamops.control.livestream import spec_problem
 from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.pusher import pusher_pod, pusher_pod_name, restream_owner_patch
 from streamops.control.recording import read_stream

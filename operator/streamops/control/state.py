@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,13 @@ class OperatorState:
     async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking API call in the operator's API threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: function(*args, **kwargs))
+
+    def watch(self, indexes: Mapping[str, Any]) -> None:
+        """Let the reconcilers read worker Pods, ingest Services and LiveStreams from kopf's
+        indexes (handed to every handler) instead of the API server."""
+        self.api.watched.update(
+            Pod=indexes["pod_objects"], Service=indexes["service_objects"], LiveStream=indexes["stream_objects"]
+        )
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:

@@ -44,9 +44,9 @@ from streamops.api import (
 )
 from streamops.api.kinds import Kind
 from streamops.control.conditions import Transition
-from streamops.control.indexes import StreamFacts
+from streamops.control.indexes import StreamFacts, plain
 from streamops.control.ingest import ingest_component
-from streamops.control.livestream import StreamOutcome, plain, reconcile_livestream
+from streamops.control.livestream import StreamOutcome, reconcile_livestream
 from streamops.control.livestream_status import (
     IngestObservation,
     RecordingFacts,

@@ -1,0 +1,74 @@
+"""What the operator keeps of the objects it watches, and how it talks to the API server."""
+
+from __future__ import annotations
+
+import json
+
+from streamops.api import GROUP
+from streamops.control.indexes import child_entry
+from streamops.control.kube import api_connection_limit, watched_object
+
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {
+        "name": "cam-ingest",
+        "namespace": "ns",
+        "uid": "u-pod",
+        "labels": {"app.kubernetes.io/managed-by": "streamops"},
+        "annotations": {
+            f"{GROUP}/spec-hash": "abc",
+            f"{GROUP}/host-ports": json.dumps({"http": 30001}),
+            "kubectl.kubernetes.io/last-applied-configuration": "x" * 4000,
+        },
+        "ownerReferences": [{"kind": "LiveStream", "name": "cam", "uid": "u-cam", "controller": True}],
+        "managedFields": [{"manager": "streamops", "fieldsV1": {"f:spec": {}}}] * 5,
+    },
+    "spec": {"containers": [{"name": "ingest", "image": "w", "env": [{"name": "X", "value": "y" * 2000}]}]},
+    "status": {"phase": "Running", "podIP": "127.0.0.1"},
+}
+
+
+def test_child_entry_keeps_what_reconcilers_read_and_little_else():
+    entry = child_entry(POD)
+    assert list(entry) == [("ns", "cam-ingest")]
+    kept = entry[("ns", "cam-ingest")]
+    assert kept["metadata"]["uid"] == "u-pod" and kept["status"] == {"phase": "Running"}
+    assert kept["metadata"]["ownerReferences"][0]["uid"] == "u-cam"
+    assert set(kept["metadata"]["annotations"]) == {f"{GROUP}/spec-hash", f"{GROUP}/host-ports"}
+    assert "spec" not in kept and not {"managedFields", "deletionTimestamp"} & kept["metadata"].keys()
+    assert len(json.dumps(kept)) < len(json.dumps(POD)) / 10
+
+    service = {**POD, "kind": "Service", "spec": {"ports": [{"name": "http", "port": 8080}]}}
+    deleting = {**service, "metadata": {**POD["metadata"], "deletionTimestamp": "2026-11-22T00:00:00Z"}}
+    kept = child_entry(deleting)[("ns", "cam-ingest")]
+    assert kept["spec"] == {"ports": [{"name": "http", "port": 8080}]} and "status" not in kept
+    assert kept["metadata"]["deletionTimestamp"]
+
+
+def test_watched_object_reads_an_index_shaped_mapping():
+    index = {("ns", "a"): [{"metadata": {"name": "a"}}]}
+    assert watched_object(index, ("ns", "a")) == {"metadata": {"name": "a"}}
+    assert watched_object(index, ("ns", "b")) is None
+
+
+def test_api_connection_limit_leaves_room_for_every_watch():
+    one = api_connection_limit(["ns"])
+    assert api_connection_limit([]) == one, "cluster-wide watches one stream per kind, like one namespace"
+    assert api_connection_limit(["a", "b", "c"]) - one == 2 * 4, "four watched kinds per extra namespace"
+    assert one > 4 + 2, "room for requests beside the watches"
+    assert api_connection_limit(["team-*"]) == 0, "a pattern matches any number of namespaces: no limit"
+
+
+def test_stream_object_entry_is_a_valid_livestream_without_status():
+    from catalog import livestream
+    from streamops.api import LiveStream
+    from streamops.control.indexes import stream_object_entry
+
+    body = livestream("cam")
+    body["metadata"].update(namespace="ns", uid="u-cam", generation=3, managedFields=[{"manager": "kubectl"}])
+    body["status"] = {"live": True}
+    kept = stream_object_entry(body)[("ns", "cam")]
+    assert "status" not in kept and "managedFields" not in kept["metadata"]
+    stream = LiveStream.model_validate(kept)
+    assert (stream.metadata.uid, stream.metadata.generation) == ("u-cam", 3)

@@ -328,11 +328,17 @@ class Round:
     total_seconds: float = 0.0
     load_before: str = ""
     load_after: str = ""
+    steady_n: int = 0
+    steady_rate: float = 0.0
+    steady_pod: list[float] = field(default_factory=list)
+    steady_ready: list[float] = field(default_factory=list)
+    steady_pusher: list[float] = field(default_factory=list)
+    steady_busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
 
 
 def run_round(
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
-    timeout: float, profile: str | None = None,
+    timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
 ) -> Round:  # fmt: skip
     ns = f"bench-{n}"
     kubectl("create", "namespace", ns)
@@ -409,33 +415,55 @@ def run_round(
             list(pool.map(create, names))
         result.apply_seconds = time.monotonic() - began
 
-        def complete() -> bool:
-            return ready_seen.count() >= n and pods_seen.count() >= 2 * n
+        def wait_for(count: int, deadline: float) -> None:
+            while not (ready_seen.count() >= count and pods_seen.count() >= 2 * count) and time.monotonic() < deadline:
+                if operator.process is not None and operator.process.poll() is not None:
+                    raise RuntimeError(f"operator exited with {operator.process.returncode}: see {operator.log}")
+                for w in watches:
+                    if not w.is_alive():
+                        raise RuntimeError(f"a watch ended early: {w.error!r}")
+                time.sleep(0.05)
 
-        deadline = began + timeout
-        while not complete() and time.monotonic() < deadline:
-            if operator.process is not None and operator.process.poll() is not None:
-                raise RuntimeError(f"operator exited with {operator.process.returncode}: see {operator.log}")
-            for w in watches:
-                if not w.is_alive():
-                    raise RuntimeError(f"a watch ended early: {w.error!r}")
-            time.sleep(0.05)
+        wait_for(n, began + timeout)
         busy_end = time.monotonic()
         result.total_seconds = busy_end - began
         time.sleep(idle)
         idle_end = time.monotonic()
+
+        def latencies(which: list[str]) -> tuple[list[float], list[float], list[float]]:
+            pod, ready_, pusher = [], [], []
+            for name in which:
+                if (t := pods_seen.times.get(f"{name}-ingest")) is not None:
+                    pod.append(t - sent[name])
+                if (t := ready_seen.times.get(name)) is not None:
+                    ready_.append(t - sent[name])
+                if (t := pods_seen.times.get(f"{name}-out-pusher")) is not None:
+                    pusher.append(t - restream_sent[name])
+            return pod, ready_, pusher
+
+        result.pod, result.ready, result.pusher = latencies(names)
+        if steady:
+            # At scale, not in a burst: with the N pairs in place, `steady` more pairs applied one
+            # after the other at `rate` pairs/s (each LiveStream, then its Restream), as streams
+            # are created in a running platform.
+            extra = [f"t{i:04d}" for i in range(steady)]
+            steady_began = time.monotonic()
+            for i, name in enumerate(extra):
+                time.sleep(max(0.0, steady_began + i / rate - time.monotonic()))
+                create(name)
+            wait_for(n + steady, time.monotonic() + timeout)
+            time.sleep(1)
+            result.steady_n, result.steady_rate = steady, rate
+            result.steady_pod, result.steady_ready, result.steady_pusher = latencies(extra)
+            result.steady_busy = sampler.window(steady_began, time.monotonic())
         sampler.stop()
 
-        for name in names:
-            if (t := pods_seen.times.get(f"{name}-ingest")) is not None:
-                result.pod.append(t - sent[name])
-            if (t := ready_seen.times.get(name)) is not None:
-                result.ready.append(t - sent[name])
-            if (t := pods_seen.times.get(f"{name}-out-pusher")) is not None:
-                result.pusher.append(t - restream_sent[name])
         result.missing = {
             k: n - len(v) for k, v in (("pod", result.pod), ("ready", result.ready), ("pusher", result.pusher))
         }
+        result.missing["steady"] = 3 * steady - sum(
+            len(v) for v in (result.steady_pod, result.steady_ready, result.steady_pusher)
+        )
         result.busy = sampler.window(began, busy_end)
         result.idle = sampler.window(busy_end + 1, idle_end)
         result.idle_seconds = idle_end - busy_end - 1
@@ -516,9 +544,11 @@ def report(rounds: list[Round], host_text: str, versions_text: str, storage: str
         "",
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 2 s, 8",
-        "handler threads), one real kube-apiserver + etcd + kube-controller-manager, no kubelet (Pods stay",
-        "Pending). N LiveStreams, each followed by a Restream, created by 4 client threads; times from",
-        "a client-side clock: create request sent → the Pod / the Ready condition seen by a watch.",
+        "API threads), one real kube-apiserver + etcd + kube-controller-manager, no kubelet (Pods stay",
+        "Pending). N LiveStreams, each followed by a Restream, created at once by 4 client threads (a",
+        "burst); after an idle window, more pairs applied one by one at a steady rate with the N in",
+        "place (at scale, not in a burst). Times from a client-side clock: create request sent → the",
+        "Pod / the Ready condition seen by a watch.",
         "RSS: /proc VmRSS sampled every 0.25 s (peak = VmHWM); CPU: % of one core, utime+stime.",
         "",
         "| | " + " | ".join(f"{r.n} stream{'s' if r.n > 1 else ''}" for r in rounds) + " | target (500) |",
@@ -539,8 +569,19 @@ def report(rounds: list[Round], host_text: str, versions_text: str, storage: str
     row("Restream create → pusher Pod, p50", [fmt_s(r.pusher, 50) for r in rounds])
     row("Restream create → pusher Pod, p99", [fmt_s(r.pusher, 99) for r in rounds])
     row("first create → everything done", [f"{r.total_seconds:.1f} s" for r in rounds])
-    missing = [f"{r.missing['pod']}/{r.missing['ready']}/{r.missing['pusher']}" for r in rounds]
-    row("not reached in time (pod/ready/pusher)", missing)
+    row("objects handled per second (2N / everything done)", [f"{2 * r.n / r.total_seconds:.0f}/s" for r in rounds])
+    if last.steady_n:
+        label = f"then {last.steady_n} more pairs at {last.steady_rate:g} pairs/s"
+        row(f"{label}: create → ingest Pod, p50", [fmt_s(r.steady_pod, 50) for r in rounds])
+        ok = bool(last.steady_pod) and pct(last.steady_pod, 99) <= TARGET_P99
+        row(f"{label}: create → ingest Pod, p99", [fmt_s(r.steady_pod, 99) for r in rounds], f"≤ 1 s {mark(ok)}")
+        row(f"{label}: create → Ready, p50", [fmt_s(r.steady_ready, 50) for r in rounds])
+        ok = bool(last.steady_ready) and pct(last.steady_ready, 99) <= TARGET_P99
+        row(f"{label}: create → Ready, p99", [fmt_s(r.steady_ready, 99) for r in rounds], f"≤ 1 s {mark(ok)}")
+        row(f"{label}: Restream create → pusher Pod, p99", [fmt_s(r.steady_pusher, 99) for r in rounds])
+        row(f"{label}: operator CPU, mean", [f"{r.steady_busy[0]:.0f} %" for r in rounds])
+    missing = [f"{r.missing['pod']}/{r.missing['ready']}/{r.missing['pusher']}/{r.missing['steady']}" for r in rounds]
+    row("not reached in time (pod/ready/pusher/steady)", missing)
     row("operator RSS before creating (idle)", [f"{r.baseline_rss_kb / 1024:.0f} MB" for r in rounds])
     ok_rss = last.hwm_kb / 1024 <= TARGET_RSS_MB
     row("operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], f"≤ 150 MB {mark(ok_rss)}")
@@ -560,6 +601,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="client threads creating objects")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle measurement after each round")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-round limit for everything to be done")
+    parser.add_argument("--steady", type=int, default=50, help="pairs applied at --rate after each burst (0: none)")
+    parser.add_argument("--rate", type=float, default=2.0, help="pairs per second of the steady phase")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--etcd-tmpfs", action="store_true", help="etcd's data in /dev/shm instead of on disk")
     parser.add_argument(
@@ -590,13 +633,15 @@ def main() -> int:
             for n in counts:
                 print(f"# round {n}: load {loadavg()}", file=sys.stderr, flush=True)
                 r = run_round(
-                    n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy
-                )
+                    n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy,
+                    args.steady, args.rate,
+                )  # fmt: skip
                 rounds.append(r)
                 print(
                     f"#   create {r.apply_seconds:.1f}s; pod p50/p99 {fmt_s(r.pod, 50)}/{fmt_s(r.pod, 99)}; "
                     f"ready p50/p99 {fmt_s(r.ready, 50)}/{fmt_s(r.ready, 99)}; missing {r.missing}; "
-                    f"RSS peak {r.hwm_kb / 1024:.0f} MB; CPU busy {r.busy[0]:.0f}% idle {r.idle[0]:.1f}%",
+                    f"RSS peak {r.hwm_kb / 1024:.0f} MB; CPU busy {r.busy[0]:.0f}% idle {r.idle[0]:.1f}%; "
+                    f"steady pod/ready p99 {fmt_s(r.steady_pod, 99)}/{fmt_s(r.steady_ready, 99)}",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -262,6 +262,14 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     admin.apply(ns, livestream("cam", source={"push": {**push, "protocols": ["rtmp"], "backup": False}}))
     eventually(lambda: len(kids(admin, ns, "services")) == 1, timeout=60, what="backup Service deleted")
     eventually(lambda: len(kids(admin, ns, "pods")) == 1, timeout=60, what="backup Pod deleted")
+    # A key Secret the user references is looked up (get), never generated or listed.
+    admin.apply(ns, livestream("byo", source={"push": {"streamKeySecretRef": {"name": "byo-key"}}}))
+    eventually(
+        lambda: (condition(admin.get("livestreams", ns, "byo"), "Ready") or {}).get("reason")
+        == "StreamKeySecretNotFound",
+        timeout=60,
+        what="the missing referenced key said in Ready",
+    )
 
 
 def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:

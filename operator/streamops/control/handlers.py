@@ -120,12 +120,26 @@ def _key(kind: str, body: kopf.Body) -> ObjectKey:
 
 @kopf.on.event(GROUP, VERSION, LIVESTREAM.plural)
 async def livestream_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The stream's own loop, and those of its Recordings and Restreams (they show whether it is live)."""
     memo.state.wake(_key(LIVESTREAM.kind, body))
+    memo.state.wake_followers(body.metadata.namespace or "", body.metadata.name or "")
 
 
 @kopf.on.event(GROUP, VERSION, RECORDING.plural)
 async def recording_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The Recording's loop, and its stream's (whose status shows `recording`, `recordingDuration`)."""
     memo.state.wake(_key(RECORDING.kind, body))
+    stream = (body.spec.get("streamRef") or {}).get("name")
+    if stream:
+        memo.state.wake((LIVESTREAM.kind, body.metadata.namespace or "", stream))
+
+
+@kopf.on.event("v1", "services", **OUR_SERVICES)
+async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """An ingest Service appeared or changed: the recorders and pushers of its stream need its ports."""
+    owner = controller_of(body.metadata)
+    if owner is not None and owner.get("kind") == LIVESTREAM.kind:
+        memo.state.wake_followers(body.metadata.namespace or "", str(owner.get("name")))
 
 
 @kopf.on.event(GROUP, VERSION, RESTREAM.plural)

@@ -40,10 +40,11 @@ class OperatorSettings(BaseModel):
         default=0.5, gt=0, le=60, description="How often each object's worker /status is read."
     )
     idle_interval_seconds: float = Field(
-        default=2.0,
+        default=10.0,
         gt=0,
         le=60,
-        description="How often an object without a running worker is looked at (Pod and spec changes).",
+        description="How often an object without a running worker is looked at anyway (a safety net: changes "
+        "of the object, its Pods, its stream and the stream's Recordings wake its loop at once).",
     )
     metrics_write_seconds: float = Field(
         default=10.0,

@@ -34,6 +34,8 @@ class OperatorState:
     )
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     _reconcile_requested: set[ObjectKey] = field(default_factory=set)
+    # (namespace, stream) → the keys of its Recordings and Restreams
+    _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,6 +69,14 @@ class OperatorState:
         if event is not None:
             event.set()
 
+    def follow(self, key: ObjectKey, namespace: str, stream: str) -> None:
+        """A Recording or Restream is woken when its stream (or the stream's ingest Service) changes."""
+        self._followers.setdefault((namespace, stream), set()).add(key)
+
+    def wake_followers(self, namespace: str, stream: str) -> None:
+        for key in self._followers.get((namespace, stream), ()):
+            self.wake(key)
+
     def take_reconcile_request(self, key: ObjectKey) -> bool:
         if key in self._reconcile_requested:
             self._reconcile_requested.discard(key)
@@ -79,6 +89,10 @@ class OperatorState:
         self.outcomes.pop(key, None)
         self._wakers.pop(key, None)
         self._reconcile_requested.discard(key)
+        for stream, keys in list(self._followers.items()):
+            keys.discard(key)
+            if not keys:
+                del self._followers[stream]
 
     def seed_ports(self, selector: str) -> None:
         """Learn every allocation from the objects the operator manages (at start, and whenever the

@@ -202,6 +202,7 @@ class ObjectLoop:
         """Recording and Restream: their stream from the index, and the outcome, reconciled again at
         once when the stream they wait for appears or was replaced by a new object (another uid)."""
         stream_ref = (self.body.spec.get("streamRef") or {}).get("name", "")
+        self.state.follow(self.key, self.namespace, stream_ref)
         stream = next(iter(index_values(streams, (self.namespace, stream_ref))), None)
         if stream is not None and (
             outcome.waiting_for_stream or (outcome.stream_uid and stream.uid != outcome.stream_uid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +18,10 @@ def run_operator(args: argparse.Namespace) -> int:
     import streamops.control.handlers  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    if not args.verbose:
+        # kopf says "Handler … succeeded" for every watch event the operator is woken by; the
+        # operator logs its own transitions (reconciled, failed) and kopf's warnings still show.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,

@@ -12,7 +12,7 @@ daemons need): no diff-base or progress annotations, one API call less per objec
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -41,15 +41,28 @@ OUR_SERVICES = {"labels": {MANAGED_BY_LABEL: MANAGED_BY}}
 KINDS_BY_NAME = {k.kind: k for k in (LIVESTREAM, RECORDING, RESTREAM)}
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf deep-copies every object on every watch event to diff it for create/update handlers
+    (≈10 % of the operator's CPU in a burst of new objects). The operator has none: its loops
+    reconcile by metadata.generation. So there is nothing to build, keep or compare."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Our own annotation prefix and finalizer: no kopf.zalando.org leftovers on user objects,
     # and nothing of kopf's in status (status is written only by the status loops).
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Watches end server-side before the client gives up, so a silent connection never stalls us.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

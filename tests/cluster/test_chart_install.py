@@ -265,8 +265,9 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     # A key Secret the user references is looked up (get), never generated or listed.
     admin.apply(ns, livestream("byo", source={"push": {"streamKeySecretRef": {"name": "byo-key"}}}))
     eventually(
-        lambda: (condition(admin.get("livestreams", ns, "byo"), "Ready") or {}).get("reason")
-        == "StreamKeySecretNotFound",
+        lambda: (
+            (condition(admin.get("livestreams", ns, "byo"), "Ready") or {}).get("reason") == "StreamKeySecretNotFound"
+        ),
         timeout=60,
         what="the missing referenced key said in Ready",
     )

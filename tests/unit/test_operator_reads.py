@@ -72,3 +72,32 @@ def test_stream_object_entry_is_a_valid_livestream_without_status():
     assert "status" not in kept and "managedFields" not in kept["metadata"]
     stream = LiveStream.model_validate(kept)
     assert (stream.metadata.uid, stream.metadata.generation) == ("u-cam", 3)
+
+
+def test_wakes_reach_the_object_and_the_followers_of_its_stream():
+    import asyncio
+
+    from streamops.control.settings import OperatorSettings
+    from streamops.control.state import OperatorState
+
+    async def scenario() -> None:
+        state = OperatorState(api=None, settings=OperatorSettings())  # type: ignore[arg-type]
+        stream, restream, other = ("LiveStream", "ns", "cam"), ("Restream", "ns", "yt"), ("Restream", "ns", "fb")
+        woken = {key: state.waker(key) for key in (stream, restream, other)}
+        state.follow(restream, "ns", "cam")
+        state.follow(other, "ns", "dog")
+
+        state.wake_followers("ns", "cam")
+        assert [k for k, e in woken.items() if e.is_set()] == [restream]
+
+        state.wake(stream, reconcile=True)
+        assert woken[stream].is_set() and state.take_reconcile_request(stream)
+        assert not state.take_reconcile_request(stream), "a request is taken once"
+
+        state.forget(restream)
+        woken[restream].clear()
+        state.wake_followers("ns", "cam")
+        assert not woken[restream].is_set(), "a forgotten loop is no longer woken"
+        state.executor.shutdown()
+
+    asyncio.run(scenario())

@@ -178,25 +178,22 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
 # --- status loops (one per object) ----------------------------------------------------------------
 
 
+LOOPS = {LIVESTREAM.kind: livestream_loop, RECORDING.kind: recording_loop, RESTREAM.kind: restream_loop}
+
+
 @kopf.daemon(GROUP, VERSION, LIVESTREAM.plural, id="livestream-status", cancellation_timeout=5, backoff=1)
-async def livestream_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, recordings: Any, **kw: Any
-) -> None:
-    memo.state.watch(kw)
-    await livestream_loop(memo.state, body, stopped, worker_pods, recordings)
-
-
 @kopf.daemon(GROUP, VERSION, RECORDING.plural, id="recording-status", cancellation_timeout=5, backoff=1)
-async def recording_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **kw: Any
-) -> None:
-    memo.state.watch(kw)
-    await recording_loop(memo.state, body, stopped, worker_pods, streams)
-
-
 @kopf.daemon(GROUP, VERSION, RESTREAM.plural, id="restream-status", cancellation_timeout=5, backoff=1)
-async def restream_status_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, worker_pods: Any, streams: Any, **kw: Any
+async def status_loop(
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    memo: kopf.Memo,
+    worker_pods: Any,
+    streams: Any,
+    recordings: Any,
+    **indexes: Any,
 ) -> None:
-    memo.state.watch(kw)
-    await restream_loop(memo.state, body, stopped, worker_pods, streams)
+    memo.state.watch(indexes)
+    # A stream's loop follows its Recordings; a Recording's or Restream's loop follows its stream.
+    related = recordings if body.get("kind") == LIVESTREAM.kind else streams
+    await LOOPS[body.get("kind", "")](memo.state, body, stopped, worker_pods, related)

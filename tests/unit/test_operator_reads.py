@@ -99,5 +99,6 @@ def test_wakes_reach_the_object_and_the_followers_of_its_stream():
         state.wake_followers("ns", "cam")
         assert not woken[restream].is_set(), "a forgotten loop is no longer woken"
         state.executor.shutdown()
+        state.status_executor.shutdown()
 
     asyncio.run(scenario())

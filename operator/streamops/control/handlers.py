@@ -87,6 +87,7 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.AiohttpSession:
 async def close(memo: kopf.Memo, **_: Any) -> None:
     if memo.get("state") is not None:
         memo.state.executor.shutdown(wait=False, cancel_futures=True)
+        memo.state.status_executor.shutdown(wait=False, cancel_futures=True)
         if memo.state.client is not None:
             await memo.state.client.close()
 

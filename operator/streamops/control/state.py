@@ -19,7 +19,8 @@ from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.settings import OperatorSettings
 
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
-API_THREADS = 8  # reconciles and status patches in flight; each thread keeps one API connection
+API_THREADS = 8  # reconciles in flight; each thread keeps one API connection
+STATUS_THREADS = 2
 
 
 @dataclass
@@ -31,6 +32,12 @@ class OperatorState:
     outcomes: dict[ObjectKey, Any] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(API_THREADS, thread_name_prefix="streamops-api")
+    )
+    # Status patches have threads of their own: behind a burst of reconciles (hundreds of objects
+    # created at once) they would wait for all of them, and an object whose Pod exists would show
+    # no status for many seconds.
+    status_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(STATUS_THREADS, thread_name_prefix="streamops-status")
     )
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     _reconcile_requested: set[ObjectKey] = field(default_factory=set)
@@ -46,8 +53,11 @@ class OperatorState:
             return self._locks.setdefault(key, threading.Lock())
 
     async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking API call in the operator's API threads."""
+        """Run a blocking API call (a reconcile) in the operator's API threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: function(*args, **kwargs))
+
+    async def write_status(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.status_executor, lambda: function(*args))
 
     def watch(self, indexes: Mapping[str, Any]) -> None:
         """Let the reconcilers read worker Pods, ingest Services and LiveStreams from kopf's

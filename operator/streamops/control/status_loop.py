@@ -137,7 +137,7 @@ class StatusWriter:
         metrics_only = set(patch) <= METRIC_FIELDS[self.kind.kind]
         if metrics_only and time.monotonic() - self.last_write < self.metrics_every:
             return False
-        if not await state.call(state.api.patch_status, self.kind, self.namespace, self.name, patch):
+        if not await state.write_status(state.api.patch_status, self.kind, self.namespace, self.name, patch):
             return True  # the object is gone
         self.written, self.last_write = new, time.monotonic()
         for e in events:

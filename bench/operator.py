@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -134,6 +135,47 @@ class Kubectl:
         if check and result.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result.stdout
+
+
+def api_counts(kubectl: Kubectl) -> dict[str, float]:
+    """Cumulative counts from the API server's /metrics: requests by kind (writes = POST, PUT,
+    PATCH, DELETE) and those of the operator, whose ServiceAccount's requests are dispatched
+    under API Priority and Fairness's `service-accounts` flow schema (the benchmark client and the
+    controller-manager authenticate otherwise)."""
+    counts = {"writes": 0.0, "reads": 0.0, "operator": 0.0}
+    for line in kubectl("get", "--raw", "/metrics").splitlines():
+        if not line.startswith(("apiserver_request_total{", "apiserver_flowcontrol_dispatched_requests_total{")):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
+        if line.startswith("apiserver_request_total"):
+            kind = "writes" if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE", "APPLY") else "reads"
+            counts[kind] += float(value)
+        elif labels.get("flow_schema") == "service-accounts":
+            counts["operator"] += float(value)
+    return counts
+
+
+def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, threads: int = 8) -> float:
+    """The peer: creates per second this API server + etcd take from the benchmark client alone
+    (ConfigMaps, `threads` client threads, no operator running) on the same machine."""
+    kubectl("create", "namespace", "bench-capacity")
+    local = threading.local()
+
+    def create(i: int) -> None:
+        if not hasattr(local, "core"):
+            local.core = kubernetes.client.CoreV1Api(
+                kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+            )
+        body = {"metadata": {"name": f"c{i:05d}"}, "data": {"k": "v"}}
+        local.core.create_namespaced_config_map("bench-capacity", body)
+
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(create, range(n)))
+    rate = n / (time.monotonic() - began)
+    kubectl("delete", "namespace", "bench-capacity", "--wait=true", "--timeout=120s")
+    return rate
 
 
 def operator_kubeconfig(kubectl: Kubectl, path: Path) -> Path:
@@ -328,6 +370,8 @@ class Round:
     total_seconds: float = 0.0
     load_before: str = ""
     load_after: str = ""
+    api_operator: float = 0.0  # the operator's API requests during the burst
+    api_writes: float = 0.0  # all clients' writes during the burst
     steady_n: int = 0
     steady_rate: float = 0.0
     steady_pod: list[float] = field(default_factory=list)
@@ -394,6 +438,7 @@ def run_round(
         time.sleep(3)  # settle: the baseline is the idle operator with its watches open
         result.baseline_rss_kb = proc_status_kb(operator.pid, "VmRSS")
 
+        before = api_counts(kubectl)
         names = [f"s{i:04d}" for i in range(n)]
         sent: dict[str, float] = {}
         restream_sent: dict[str, float] = {}
@@ -427,6 +472,9 @@ def run_round(
         wait_for(n, began + timeout)
         busy_end = time.monotonic()
         result.total_seconds = busy_end - began
+        after = api_counts(kubectl)
+        result.api_operator = after["operator"] - before["operator"]
+        result.api_writes = after["writes"] - before["writes"]
         time.sleep(idle)
         idle_end = time.monotonic()
 
@@ -534,13 +582,15 @@ def disk(path: Path) -> str:
     return " ".join(rows[0].split()) if rows and rows[0] else "unknown"
 
 
-def report(rounds: list[Round], host_text: str, versions_text: str, storage: str, started: str, wall: float) -> str:
+def report(
+    rounds: list[Round], host_text: str, versions_text: str, storage: str, started: str, wall: float, capacity: float
+) -> str:
     out = [
         "# Operator benchmark",
         "",
         f"Run {started} on {host_text}; {versions_text}; {storage}.",
         f"Whole run {wall:.0f} s wall. Load average (1/5/15 min) before → after each round is in the",
-        "table: other test runs shared these 2 cores, so latencies are upper bounds for an idle host.",
+        "table (below 1 before a round: nothing else was running on the 2 cores).",
         "",
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 2 s, 8",
@@ -550,6 +600,11 @@ def report(rounds: list[Round], host_text: str, versions_text: str, storage: str
         "place (at scale, not in a burst). Times from a client-side clock: create request sent → the",
         "Pod / the Ready condition seen by a watch.",
         "RSS: /proc VmRSS sampled every 0.25 s (peak = VmHWM); CPU: % of one core, utime+stime.",
+        "API requests: deltas of the API server's own /metrics over the burst (the operator's are its",
+        "ServiceAccount's, APF flow schema `service-accounts`).",
+        "",
+        f"**Peer: this API server + etcd alone take {capacity:.0f} creates/s** (1000 ConfigMaps from 8",
+        "client threads, no operator running): the ceiling for everything below.",
         "",
         "| | " + " | ".join(f"{r.n} stream{'s' if r.n > 1 else ''}" for r in rounds) + " | target (500) |",
         "|---|" + "---|" * len(rounds) + "---|",
@@ -570,6 +625,12 @@ def report(rounds: list[Round], host_text: str, versions_text: str, storage: str
     row("Restream create → pusher Pod, p99", [fmt_s(r.pusher, 99) for r in rounds])
     row("first create → everything done", [f"{r.total_seconds:.1f} s" for r in rounds])
     row("objects handled per second (2N / everything done)", [f"{2 * r.n / r.total_seconds:.0f}/s" for r in rounds])
+    row("operator API requests per pair during the burst", [f"{r.api_operator / r.n:.1f}" for r in rounds])
+    row(
+        "API writes per second during the burst (all clients)",
+        [f"{r.api_writes / r.total_seconds:.0f}/s ({100 * r.api_writes / r.total_seconds / capacity:.0f} % of the peer)"
+         for r in rounds],
+    )  # fmt: skip
     if last.steady_n:
         label = f"then {last.steady_n} more pairs at {last.steady_rate:g} pairs/s"
         row(f"{label}: create → ingest Pod, p50", [fmt_s(r.steady_pod, 50) for r in rounds])
@@ -630,6 +691,8 @@ def main() -> int:
             kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
                     "app.kubernetes.io/part-of=streamops")  # fmt: skip
             op_kubeconfig = operator_kubeconfig(kubectl, workdir / "operator.kubeconfig")
+            capacity = api_write_capacity(plane, kubectl)
+            print(f"# peer: the API server alone takes {capacity:.0f} creates/s", file=sys.stderr, flush=True)
             for n in counts:
                 print(f"# round {n}: load {loadavg()}", file=sys.stderr, flush=True)
                 r = run_round(
@@ -641,12 +704,13 @@ def main() -> int:
                     f"#   create {r.apply_seconds:.1f}s; pod p50/p99 {fmt_s(r.pod, 50)}/{fmt_s(r.pod, 99)}; "
                     f"ready p50/p99 {fmt_s(r.ready, 50)}/{fmt_s(r.ready, 99)}; missing {r.missing}; "
                     f"RSS peak {r.hwm_kb / 1024:.0f} MB; CPU busy {r.busy[0]:.0f}% idle {r.idle[0]:.1f}%; "
-                    f"steady pod/ready p99 {fmt_s(r.steady_pod, 99)}/{fmt_s(r.steady_ready, 99)}",
+                    f"steady pod/ready p99 {fmt_s(r.steady_pod, 99)}/{fmt_s(r.steady_ready, 99)}; "
+                    f"operator requests/pair {r.api_operator / r.n:.1f}, writes {r.api_writes / r.total_seconds:.0f}/s",
                     file=sys.stderr,
                     flush=True,
                 )
             storage = "etcd data in /dev/shm (tmpfs)" if args.etcd_tmpfs else f"etcd data on disk ({disk(workdir)})"
-            text = report(rounds, host(), versions(plane), storage, started, time.monotonic() - t_start)
+            text = report(rounds, host(), versions(plane), storage, started, time.monotonic() - t_start, capacity)
         except BaseException:
             logs = sorted(workdir.glob("operator-*.log"))
             if logs:

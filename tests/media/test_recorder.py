@@ -261,6 +261,7 @@ class RecorderProcess:
     out_dir: Path
     log_path: Path
     started_at: float  # time.monotonic()
+    config: dict[str, Any] = field(default_factory=dict)  # what a standby is sent by POST /start
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -273,6 +274,15 @@ class RecorderProcess:
         code, body = self.get("/status")
         assert code == 200, body
         return json.loads(body)
+
+    def post_start(self, config: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(config or self.config).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/start", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
     def post_stop(self, timeout: float = 60) -> dict[str, Any]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stop", method="POST")
@@ -312,7 +322,9 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
     """Start recorder processes (`python -m streamops.media.recorder`); all are stopped by PID."""
     started: list[RecorderProcess] = []
 
-    def start(**config: Any) -> RecorderProcess:
+    def start(standby: bool = False, **config: Any) -> RecorderProcess:
+        """`standby`: the process gets only its HTTP address and waits for POST /start (the
+        settings are then in `.config`)."""
         out_dir = tmp_path / "videos"
         port = free_port()
         settings = {
@@ -324,7 +336,9 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             **config,
         }
         config_path = tmp_path / f"recorder-{len(started) + 1}.json"
-        config_path.write_text(json.dumps(settings))
+        config_path.write_text(
+            json.dumps({"standby": True, "httpHost": "127.0.0.1", "httpPort": port} if standby else settings)
+        )
         log_path = tmp_path / f"recorder-{len(started) + 1}.log"
         env = {**os.environ, "PYTHONPATH": str(OPERATOR_DIR)}
         with open(log_path, "wb") as log:
@@ -335,7 +349,7 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
-        recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic())
+        recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)
         wait_for(lambda: recorder_answers(recorder), 10, "recorder HTTP up")
         return recorder
@@ -587,3 +601,33 @@ def test_killed_recorder_finalises_after_the_window(feed: FeedSource, recorders:
     assert duration >= before_kill - 2.5
     assert status["state"] == "waiting"
     assert again.terminate() == 0
+
+
+def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: RecorderFactory) -> None:
+    """A warm recorder (LiveStream `recording.standby`): up and ready with no configuration, it
+    records from the moment POST /start brings one, and is then an ordinary recorder."""
+    feed.go_online()
+    time.sleep(1)  # live, with a keyframe in the GOP cache
+    recorder = recorders(standby=True, minDurationSeconds=2)
+    assert recorder.status() == {"state": "standby", "recording": False}
+    assert recorder.get("/readyz")[0] == 200, "a standby is ready to take a recording"
+    assert recorder.post_start({"feedUrl": "rtmp://127.0.0.1/x", "outputDir": "/tmp"})[0] == 400
+    assert not recorder.out_dir.exists(), "nothing written before POST /start"
+
+    code, status = recorder.post_start()
+    assert code == 200 and status["state"] in ("waiting", "recording"), status
+    parts = recorder.out_dir / ".parts"
+    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
+    assert recorder.post_start()[0] == 200, "the same configuration again is fine (the operator retries)"
+    assert recorder.post_start({**recorder.config, "outputDir": str(recorder.out_dir / "other")})[0] == 409
+    wait_recorded(recorder, 4)
+    status = recorder.post_stop()
+    assert status["state"] == "stopped"
+    [duration] = check_videos(recorder, status)
+    assert duration >= 4
+    assert recorder.terminate() == 0
+
+
+def test_standby_recorder_exits_cleanly_on_sigterm(recorders: RecorderFactory) -> None:
+    recorder = recorders(standby=True)
+    assert recorder.terminate(timeout=10) == 0

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -114,6 +115,15 @@ class RecorderConfig(KubeModel):
     def _plain_http(cls, url: str) -> str:
         protocol_whitelist(url, ("http",))  # raises UnsafeUri (a ValueError) for anything else
         return url
+
+
+class StandbyConfig(KubeModel):
+    """A warm recorder (LiveStream `recording.standby`): it serves HTTP and waits for
+    `POST /start` with a RecorderConfig, so that a Recording starts without a Pod start."""
+
+    standby: Literal[True]
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
 
 
 async def feed_status(url: str, timeout: float) -> int | None:
@@ -362,7 +372,12 @@ def orphan_ffmpeg_alive(pid: int, part_file: str) -> bool:
 
 
 class Recorder:
-    def __init__(self, config: RecorderConfig, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        config: RecorderConfig,
+        clock: Callable[[], datetime] = utcnow,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.out_dir = Path(config.output_dir)
@@ -381,7 +396,7 @@ class Recorder:
         self._finalising: set[asyncio.Task[None]] = set()
         self._last_save = 0.0
 
-        self.registry = CollectorRegistry()
+        self.registry = registry or CollectorRegistry()
         recording = Gauge("streamops_recorder_recording", "1 while a video is open", registry=self.registry)
         recording.set_function(lambda: 1 if self.recording else 0)
         recorded = Gauge("streamops_recorder_recorded_seconds", "seconds recorded", registry=self.registry)
@@ -745,12 +760,30 @@ class Recorder:
 # --- process ---
 
 
-def load_config(path: str | None) -> RecorderConfig:
+def load_config(path: str | None) -> RecorderConfig | StandbyConfig:
     if path:
-        return RecorderConfig.model_validate_json(Path(path).read_text())
-    if CONFIG_ENV not in os.environ:
+        text = Path(path).read_text()
+    elif CONFIG_ENV in os.environ:
+        text = os.environ[CONFIG_ENV]
+    else:
         raise SystemExit(f"no configuration: pass --config FILE or set {CONFIG_ENV}")
-    return RecorderConfig.model_validate_json(os.environ[CONFIG_ENV])
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("standby") is True:
+        return StandbyConfig.model_validate(data)
+    return RecorderConfig.model_validate(data)
+
+
+async def _until_done(recorder: Recorder, recording: asyncio.Task[None]) -> int:
+    """After POST /stop the worker keeps serving /status until it is terminated."""
+    exit_requested = asyncio.ensure_future(recorder.exit_requested.wait())
+    await asyncio.wait({recording, exit_requested}, return_when=asyncio.FIRST_COMPLETED)
+    if recording.done() and recording.exception() is not None:
+        exit_requested.cancel()
+        log.error("recorder failed", exc_info=recording.exception())
+        return 1
+    await exit_requested
+    await recording
+    return 0
 
 
 async def run_worker(config: RecorderConfig) -> int:
@@ -767,16 +800,74 @@ async def run_worker(config: RecorderConfig) -> int:
 
     runner = await serve(recorder.app(), config.http_host, config.http_port)
     try:
-        # After POST /stop the worker keeps serving /status until it is terminated.
-        exit_requested = asyncio.ensure_future(recorder.exit_requested.wait())
-        await asyncio.wait({recording, exit_requested}, return_when=asyncio.FIRST_COMPLETED)
-        if recording.done() and recording.exception() is not None:
-            exit_requested.cancel()
-            log.error("recorder failed", exc_info=recording.exception())
-            return 1
-        await exit_requested
-        await recording
-        return 0
+        return await _until_done(recorder, recording)
+    finally:
+        await runner.cleanup()
+
+
+async def run_standby(config: StandbyConfig) -> int:
+    """Serve HTTP at once and record from the moment `POST /start` brings the configuration (a
+    second POST /start with the same configuration is answered like the first)."""
+    from aiohttp import web
+    from pydantic import ValidationError
+
+    from streamops.media.worker_http import serve, worker_app
+
+    registry = CollectorRegistry()
+    started: dict[str, Any] = {}  # "recorder", "task" once started
+    exit_now = asyncio.Event()
+
+    def status() -> dict[str, Any]:
+        return started["recorder"].status() if started else {"state": "standby", "recording": False}
+
+    def ready() -> bool:  # a standby is ready to take a recording
+        return started["recorder"].ready() if started else True
+
+    async def start(request: web.Request) -> web.Response:
+        try:
+            wanted = RecorderConfig.model_validate(await request.json())
+        except (ValueError, ValidationError) as e:
+            return web.json_response({"error": f"invalid recorder configuration: {e}"}, status=400)
+        if started:
+            same = started["recorder"].config.output_dir == wanted.output_dir
+            return web.json_response(status(), status=200 if same else 409)
+        recorder = Recorder(wanted, registry=registry)
+        started.update(recorder=recorder, task=asyncio.create_task(recorder.run()))
+        exit_now.set()  # hand over to the recorder's own lifecycle
+        log.info("standby recorder started for %s", wanted.output_dir)
+        return web.json_response(status())
+
+    async def stop(request: web.Request) -> web.Response:
+        if not started:
+            return web.json_response(status())
+        recorder = started["recorder"]
+        recorder.stop_requested.set()
+        await recorder.stopped.wait()
+        return web.json_response(status())
+
+    app = worker_app(status, ready, registry)
+    app.router.add_post("/start", start)
+    app.router.add_post("/stop", stop)
+    loop = asyncio.get_running_loop()
+    terminated = asyncio.Event()
+
+    def on_signal() -> None:
+        terminated.set()
+        exit_now.set()
+        if started:
+            started["recorder"].request_exit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    runner = await serve(app, config.http_host, config.http_port)
+    log.info("standby recorder listening on %s:%s", config.http_host, config.http_port)
+    try:
+        await exit_now.wait()
+        if not started:
+            return 0  # terminated while on standby
+        if terminated.is_set():
+            started["recorder"].request_exit()
+        return await _until_done(started["recorder"], started["task"])
     finally:
         await runner.cleanup()
 
@@ -794,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"invalid recorder configuration: {e}", file=sys.stderr)
         return 2
+    if isinstance(config, StandbyConfig):
+        return asyncio.run(run_standby(config))
     return asyncio.run(run_worker(config))
 
 

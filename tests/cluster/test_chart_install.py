@@ -271,6 +271,21 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         timeout=60,
         what="the missing referenced key said in Ready",
     )
+    # A warm recorder (recording.standby) handed over to a Recording: a patch of the Pod.
+    admin.apply(ns, livestream("warm", recording={"standby": True}))
+    standby = eventually(lambda: admin.get("pods", ns, "warm-recorder-1"), timeout=60, what="standby recorder")
+    run_pod(admin, ns, standby)
+    admin.apply(ns, recording("take", streamRef={"name": "warm"}))
+    eventually(
+        lambda: (
+            ((admin.get("pods", ns, "warm-recorder-1") or {})["metadata"].get("annotations") or {}).get(
+                f"{GROUP}/adopted-by"
+            )
+            == "take"
+        ),
+        timeout=60,
+        what="the standby adopted by the Recording",
+    )
 
 
 def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:

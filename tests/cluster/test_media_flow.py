@@ -217,3 +217,50 @@ def test_stream_record_restream_with_real_workers(
     )
     assert cluster.get("recordings", ns, "rec") is not None
     assert video_file.is_file()
+
+
+def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace, local_pods: LocalPods, publishers):
+    """`recording.standby`: the stream keeps a warm recorder; a Recording takes it over (no Pod
+    start on the way to the first bytes), and the stream starts its next standby."""
+    ns = namespace
+    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}, recording={"standby": True}))
+    standby = eventually(lambda: cluster.get("pods", ns, "cam-recorder-1"), what="the stream's standby recorder")
+    assert owner_kinds(standby) == {("LiveStream", "cam")}
+    assert standby["metadata"]["labels"]["app.kubernetes.io/component"] == "recorder-standby"
+    assert cluster.get("persistentvolumeclaims", ns, "streamops-recordings"), "the claim comes with the standby"
+
+    ingest = local_pods.start(ns, "cam-ingest")
+    warm = local_pods.start(ns, "cam-recorder-1")
+    assert warm.status() == {"state": "standby", "recording": False}
+    key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+    publisher = Publisher(f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}", size="320x180", rate=15)
+    publishers.append(publisher.start())
+    status_of(cluster, "livestreams", ns, "cam", lambda o: o["status"]["live"], "status.live", timeout=20)
+
+    cluster.apply(ns, recording("rec", minDurationSeconds=1))
+    rec = status_of(cluster, "recordings", ns, "rec", lambda o: o["status"].get("recording"), "recording", 20)
+    assert condition(rec, "Recording")["status"] == "True"
+    assert warm.status()["recording"] is True, "the warm recorder is the one recording"
+    adopted = cluster.get("pods", ns, "cam-recorder-1")
+    assert owner_kinds(adopted) == {("Recording", "rec")}
+    assert adopted["metadata"]["labels"]["app.kubernetes.io/component"] == "recorder"
+    assert adopted["metadata"]["annotations"][f"{GROUP}/adopted-by"] == "rec"
+    assert cluster.get("pods", ns, "rec-recorder") is None, "no recorder Pod was created"
+    nxt = eventually(lambda: cluster.get("pods", ns, "cam-recorder-2"), what="the stream's next standby")
+    assert owner_kinds(nxt) == {("LiveStream", "cam")}
+
+    time.sleep(2)
+    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = status_of(
+        cluster, "recordings", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
+        "final", 40,
+    )  # fmt: skip
+    [video] = rec["status"]["videos"]
+    assert video["durationSeconds"] >= 1 and video["path"].startswith(f"{ns}/rec-")
+    assert (warm.claim_dir("streamops-recordings") / video["path"]).stat().st_size == video["sizeBytes"]
+    eventually(lambda: cluster.get("pods", ns, "cam-recorder-1") is None, what="the adopted recorder removed")
+    assert cluster.get("pods", ns, "cam-recorder-2") is not None, "the stream's standby stays"
+
+    # Switched off: the standby goes, the stream stays.
+    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}, recording={"standby": False}))
+    eventually(lambda: cluster.get("pods", ns, "cam-recorder-2") is None, what="standby removed")

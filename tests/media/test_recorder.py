@@ -336,9 +336,10 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             **config,
         }
         config_path = tmp_path / f"recorder-{len(started) + 1}.json"
-        config_path.write_text(
-            json.dumps({"standby": True, "httpHost": "127.0.0.1", "httpPort": port} if standby else settings)
-        )
+        if standby:  # the claim is tmp_path; POST /start names the directory in it
+            settings["outputDir"] = out_dir.name
+            config = {"standby": True, "outputRoot": str(tmp_path), "httpHost": "127.0.0.1", "httpPort": port}
+        config_path.write_text(json.dumps(config if standby else settings))
         log_path = tmp_path / f"recorder-{len(started) + 1}.log"
         env = {**os.environ, "PYTHONPATH": str(OPERATOR_DIR)}
         with open(log_path, "wb") as log:
@@ -611,7 +612,9 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     recorder = recorders(standby=True, minDurationSeconds=2)
     assert recorder.status() == {"state": "standby", "recording": False}
     assert recorder.get("/readyz")[0] == 200, "a standby is ready to take a recording"
-    assert recorder.post_start({"feedUrl": "rtmp://127.0.0.1/x", "outputDir": "/tmp"})[0] == 400
+    assert recorder.post_start({"feedUrl": "rtmp://127.0.0.1/x", "outputDir": "videos"})[0] == 400
+    assert recorder.post_start({**recorder.config, "outputDir": "/tmp"})[0] == 400, "only inside the claim"
+    assert recorder.post_start({**recorder.config, "outputDir": "../x"})[0] == 400, "only inside the claim"
     assert not recorder.out_dir.exists(), "nothing written before POST /start"
 
     code, status = recorder.post_start()
@@ -619,7 +622,7 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     parts = recorder.out_dir / ".parts"
     wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
     assert recorder.post_start()[0] == 200, "the same configuration again is fine (the operator retries)"
-    assert recorder.post_start({**recorder.config, "outputDir": str(recorder.out_dir / "other")})[0] == 409
+    assert recorder.post_start({**recorder.config, "outputDir": "other"})[0] == 409, "one recording per recorder"
     wait_recorded(recorder, 4)
     status = recorder.post_stop()
     assert status["state"] == "stopped"

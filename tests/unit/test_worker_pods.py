@@ -170,3 +170,48 @@ def test_rbac_is_least_privilege():
     assert "delete" not in verbs[("", "persistentvolumeclaims")], "videos outlive everything"
     assert not any("*" in v or r == "*" for (_, r), v in verbs.items())
     assert verbs[("streaming.streamops.dev", "livestreams/status")] == {"patch"}
+
+
+def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
+    from streamops.control.recorder import RECORDINGS_MOUNT, recorder_standby_pod, standby_pod_name
+
+    s = stream(recording={"standby": True})
+    name = standby_pod_name("cam", 2)
+    assert name == "cam-recorder-2"
+    pod = recorder_standby_pod(s, name, HOST, {"http": 31000})
+    meta = pod["metadata"]
+    assert meta["name"] == name and [r["kind"] for r in meta["ownerReferences"]] == ["LiveStream"]
+    assert meta["labels"]["app.kubernetes.io/component"] == "recorder-standby"
+    assert config(pod) == {"standby": True, "outputRoot": RECORDINGS_MOUNT, "httpHost": "127.0.0.1", "httpPort": 31000}
+    [volume] = pod["spec"]["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == HOST.recordings_claim
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "recordings", "mountPath": RECORDINGS_MOUNT}]
+    assert pod["spec"]["hostNetwork"] is True and json.loads(meta["annotations"][HOST_PORTS_ANNOTATION]) == {
+        "http": 31000
+    }
+
+
+def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
+    from streamops.control.children import ensure_pod
+    from streamops.control.naming import ADOPTED_ANNOTATION
+    from streamops.control.recorder import adoption_patch, recorder_pod, recorder_standby_pod
+
+    patch = adoption_patch(rec())
+    assert patch["metadata"]["ownerReferences"][0]["uid"] == "0123456789abcdef"
+    assert patch["metadata"]["labels"]["app.kubernetes.io/component"] == "recorder"
+    assert patch["metadata"]["annotations"] == {ADOPTED_ANNOTATION: "rec"}
+
+    adopted = recorder_standby_pod(stream(recording={"standby": True}), "cam-recorder-1", SETTINGS)
+    adopted["metadata"].update(uid="pod-uid", ownerReferences=patch["metadata"]["ownerReferences"])
+    adopted["metadata"]["annotations"].update(patch["metadata"]["annotations"])
+
+    class NoCalls:
+        def __getattr__(self, name):
+            raise AssertionError(f"no API call expected, got {name}")
+
+    desired = recorder_pod(rec(), stream(), SETTINGS)
+    assert (
+        desired["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+        != adopted["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+    )
+    assert ensure_pod(NoCalls(), desired, adopted, "0123456789abcdef") is adopted, "an adopted standby is kept"

@@ -146,6 +146,12 @@ class RecordingDefaults(KubeModel):
     """Recording settings of the stream; Recordings inherit what they leave unset."""
 
     auto: bool = Field(default=False, description="Record every live session without creating a Recording.")
+    standby: bool = Field(
+        default=False,
+        description="Keep a warm recorder running beside the active stream, so that a Recording (using the "
+        "default recordings claim) starts writing within a second instead of after a Pod start. Costs one idle "
+        "recorder process per stream.",
+    )
     type: RecordType = Field(default="origin", description="Record the original feed or the transcoded one.")
     reconnect_window_seconds: int = Field(
         default=10, ge=0, le=3600, description="A source gap shorter than this continues the same video."

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamops.control.kube import KubeApi
-from streamops.control.naming import SPEC_HASH_ANNOTATION
+from streamops.control.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
 
 
 def owned_by(obj: dict[str, Any] | None, uid: str | None) -> bool:
@@ -31,7 +31,10 @@ def ensure_pod(
     if current is None:
         return api.create(desired) or api.get("Pod", meta["namespace"], meta["name"])
     want = meta["annotations"][SPEC_HASH_ANNOTATION]
-    have = (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
+    annotations = current["metadata"].get("annotations") or {}
+    if ADOPTED_ANNOTATION in annotations:
+        return current  # an adopted standby recorder: built for no Recording, configured by POST /start
+    have = annotations.get(SPEC_HASH_ANNOTATION)
     if have != want and not current["metadata"].get("deletionTimestamp"):
         api.delete("Pod", meta["namespace"], meta["name"], current["metadata"]["uid"])
         return api.get("Pod", meta["namespace"], meta["name"])

@@ -27,7 +27,13 @@ from streamops.control.indexes import (
 )
 from streamops.control.kube import KubeApi, api_connection_limit, kopf_session
 from streamops.control.kube import login as kube_login
-from streamops.control.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from streamops.control.naming import (
+    ADOPTED_ANNOTATION,
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    STREAM_NAME_ANNOTATION,
+)
 from streamops.control.ports import PortAllocator, ports_of
 from streamops.control.settings import OperatorSettings
 from streamops.control.state import ObjectKey, OperatorState
@@ -172,8 +178,13 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
         if not component.startswith("ingest"):  # (an ingest's ports belong to its Service, which outlives the Pod)
             state.allocator.release(ports_of(body).values())
     owner = controller_of(body.metadata)
+    namespace = body.metadata.namespace or ""
     if owner is not None and owner.get("kind") in KINDS_BY_NAME:
-        state.wake((str(owner["kind"]), body.metadata.namespace or "", str(owner.get("name"))), reconcile=gone)
+        state.wake((str(owner["kind"]), namespace, str(owner.get("name"))), reconcile=gone)
+    annotations = body.metadata.annotations or {}
+    if ADOPTED_ANNOTATION in annotations and STREAM_NAME_ANNOTATION in annotations:
+        # A Recording took the stream's standby recorder: the stream starts its next one.
+        state.wake((LIVESTREAM.kind, namespace, annotations[STREAM_NAME_ANNOTATION]), reconcile=True)
 
 
 # --- status loops (one per object) ----------------------------------------------------------------

@@ -78,6 +78,7 @@ def child_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]
             "name": meta.get("name"),
             "namespace": meta.get("namespace"),
             "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
             "labels": dict(meta.get("labels") or {}),
             "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(GROUP + "/")},
             "ownerReferences": [dict(r) for r in meta.get("ownerReferences") or []],

@@ -27,7 +27,13 @@ from streamops.control.ingest import (
 )
 from streamops.control.kube import KubeApi, NamespaceTerminating
 from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.recorder import auto_recording, auto_recording_name
+from streamops.control.recorder import (
+    auto_recording,
+    auto_recording_name,
+    recorder_standby_pod,
+    recordings_claim,
+    standby_pod_name,
+)
 from streamops.control.settings import OperatorSettings
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
@@ -82,6 +88,38 @@ def _ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
         api.patch_custom(RECORDING, namespace, name, {"spec": {"stopped": True}})
 
 
+def _ensure_standby(
+    api: KubeApi,
+    settings: OperatorSettings,
+    stream: LiveStream,
+    allocator: PortAllocator | None,
+    current_name: str | None,
+    wanted: bool,
+) -> None:
+    """`recording.standby`: one warm recorder per active stream. A Recording adopts it (it then
+    belongs to the Recording), and the next reconcile starts another under the next free name."""
+    namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
+    current = api.get("Pod", namespace, current_name) if current_name else None
+    if current is not None and not owned_by(current, uid):
+        current = None  # adopted meanwhile
+    if not wanted:
+        ensure_pod(api, None, current, uid)  # (its host port is released when the Pod is gone)
+        return
+    if current is not None:
+        desired = recorder_standby_pod(stream, current["metadata"]["name"], settings, ports_of(current) or None)
+        ensure_pod(api, desired, current, uid)
+        return
+    if api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None:
+        api.create(recordings_claim(namespace, settings))
+    number = 1
+    while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
+        number += 1
+    host_ports = allocator.allocate(["http"]) if allocator is not None else None
+    pod = recorder_standby_pod(stream, standby_pod_name(stream.metadata.name, number), settings, host_ports)
+    if api.create(pod) is None and allocator is not None and host_ports:
+        allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
+
+
 def _host_ports(allocator: PortAllocator | None, service: dict[str, Any] | None) -> IngestPorts | None:
     if allocator is None:
         return None
@@ -97,10 +135,12 @@ def reconcile_livestream(
     body: Mapping[str, Any],
     allocator: PortAllocator | None = None,
     auto_recording_exists: bool = True,
+    standby: str | None = None,
 ) -> StreamOutcome:
     """Idempotent: safe to run from any trigger, any number of times. `allocator` is given when
     workers run on the host network; `auto_recording_exists` False (from the operator's index)
-    spares a read when auto recording is off."""
+    spares a read when auto recording is off; `standby` is the name of the stream's warm recorder
+    Pod, when the pod index has one."""
     raw = plain(body)
     generation = raw.get("metadata", {}).get("generation")
     try:
@@ -108,7 +148,7 @@ def reconcile_livestream(
     except ValidationError as e:
         return StreamOutcome(generation, invalid_spec=spec_problem(e))
     try:
-        return _reconcile(api, settings, stream, allocator, auto_recording_exists)
+        return _reconcile(api, settings, stream, allocator, auto_recording_exists, standby)
     except NamespaceTerminating:
         return StreamOutcome(generation)
 
@@ -119,6 +159,7 @@ def _reconcile(
     stream: LiveStream,
     allocator: PortAllocator | None,
     auto_recording_exists: bool,
+    standby: str | None,
 ) -> StreamOutcome:
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
     missing_secret = _ensure_stream_key(api, stream)
@@ -141,6 +182,8 @@ def _reconcile(
         run = role in roles and stream.spec.active and missing_secret is None
         desired = ingest_pod(stream, role, settings, host_ports) if run else None
         ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
+    wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None
+    _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
     if stream.spec.recording.auto or auto_recording_exists:
         _ensure_auto_recording(api, stream)
     return StreamOutcome(stream.metadata.generation, key_secret_missing=missing_secret, host_ports=allocated)

@@ -17,6 +17,7 @@ STREAM_LABEL = f"{GROUP}/stream"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 STREAM_NAME_ANNOTATION = f"{GROUP}/stream-name"
 HOST_PORTS_ANNOTATION = f"{GROUP}/host-ports"
+ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"
 

@@ -11,7 +11,7 @@ Why each rule exists:
 - their finalizers subresources: children carry blockOwnerDeletion, which clusters with the
   OwnerReferencesPermissionEnforcement admission plugin allow only to who may update them;
 - Pods: the workers (create, delete to roll; list/watch feed the pod indexes, from which the
-  reconcilers read them: no get);
+  reconcilers read them: no get; patch hands a stream's standby recorder to a Recording);
 - Services: ingest endpoints (create, patch on drift, delete the backup's; list/watch feed the
   service index the reconcilers read, and list learns host-port allocations at start);
 - Secrets: the generated stream key (create; a conflict means it exists) and the existence check of
@@ -41,7 +41,7 @@ def cluster_role_rules() -> list[dict[str, Any]]:
         {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "delete"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},

@@ -1,5 +1,5 @@
-"""Reconcile one Recording: the recordings PVC and the recorder Pod. Status is written by the
-status loop from what the recorder reports."""
+"""Reconcile one Recording: the recordings PVC and the recorder Pod (a new one, or the stream's
+adopted standby recorder). Status is written by the status loop from what the recorder reports."""
 
 from __future__ import annotations
 
@@ -10,14 +10,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream, Recording
-from streamops.control.children import ensure_pod
+from streamops.control.children import ensure_pod, owned_by
 from streamops.control.indexes import plain
 from streamops.control.ingest import ingest_names
-from streamops.control.kube import KubeApi, NamespaceTerminating
+from streamops.control.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.livestream import spec_problem
+from streamops.control.naming import ADOPTED_ANNOTATION
 from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.recorder import recorder_pod, recorder_pod_name, recording_directory, recordings_claim
+from streamops.control.recorder import (
+    adoption_patch,
+    recorder_config,
+    recorder_pod,
+    recorder_pod_name,
+    recording_directory,
+    recordings_claim,
+)
 from streamops.control.settings import OperatorSettings
+from streamops.control.worker_pod import HTTP_PORT
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class RecordingOutcome:
     directory: str = ""
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     stream_uid: str | None = None  # the stream the Pod was built for
+    start_config: dict[str, Any] | None = None  # an adopted standby recorder is sent this by POST /start
 
 
 def finalised_in_status(raw: Mapping[str, Any]) -> bool:
@@ -45,12 +55,44 @@ def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
         return None  # the stream's own status says what is wrong with it
 
 
+def _adopt(
+    api: KubeApi, namespace: str, standby: str, recording: Recording, stream: LiveStream
+) -> dict[str, Any] | None:
+    """Take the stream's running standby recorder; None (create a Pod as usual) when there is none
+    or another Recording took it first (the patch carries the Pod's resourceVersion)."""
+    pod = api.get("Pod", namespace, standby)
+    if (
+        pod is None
+        or not owned_by(pod, stream.metadata.uid)
+        or (pod.get("status") or {}).get("phase") != "Running"
+        or pod["metadata"].get("deletionTimestamp")
+    ):
+        return None
+    patch = adoption_patch(recording)
+    patch["metadata"]["resourceVersion"] = pod["metadata"].get("resourceVersion")
+    try:
+        api.patch("Pod", namespace, standby, patch)
+    except ApiError as e:
+        if e.status == 409:
+            return None
+        raise
+    annotations = {**(pod["metadata"].get("annotations") or {}), **patch["metadata"]["annotations"]}
+    return {**pod, "metadata": {**pod["metadata"], "annotations": annotations}}
+
+
 def reconcile_recording(
-    api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], allocator: PortAllocator | None = None
+    api: KubeApi,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    allocator: PortAllocator | None = None,
+    recorder: str | None = None,
+    standby: str | None = None,
 ) -> RecordingOutcome:
     """Idempotent. The recorder Pod exists from the start (it waits for the feed by itself, so it
     starts within a fraction of a second of the stream going live) until the Recording is stopped
-    and its final status is written."""
+    and its final status is written. `recorder` is the name of the Pod the pod index says is this
+    Recording's (an adopted standby has its own name); `standby` the stream's warm recorder, which
+    a Recording with no recorder yet adopts instead of creating a Pod."""
     raw = plain(body)
     generation = raw.get("metadata", {}).get("generation")
     try:
@@ -59,7 +101,7 @@ def reconcile_recording(
         return RecordingOutcome(generation, invalid_spec=spec_problem(e))
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
     pod_name = recorder_pod_name(recording.metadata.name)
-    current = api.get("Pod", namespace, pod_name)
+    current = api.get("Pod", namespace, recorder or pod_name)
     directory = recording_directory(recording)
     try:
         if recording.spec.stopped:
@@ -86,6 +128,16 @@ def reconcile_recording(
             ingest_ports = ports_of(service) or None
             if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
                 return RecordingOutcome(generation, directory=directory, waiting_for_stream=True)
+        if current is None and default_claim and standby and stream.spec.recording.standby:
+            current = _adopt(api, namespace, standby, recording, stream)
+        if current is not None and ADOPTED_ANNOTATION in (current["metadata"].get("annotations") or {}):
+            http_port = ports_of(current).get("http", HTTP_PORT)
+            config = recorder_config(recording, stream, settings, ingest_ports, http_port)
+            config["outputDir"] = directory  # inside the claim: the standby knows where it is mounted
+            return RecordingOutcome(
+                generation, directory=directory, stream_uid=stream.metadata.uid, start_config=config
+            )
+        if allocator is not None:
             host_ports = ports_of(current) or allocator.allocate(["http"])
         ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports), current, uid)
         return RecordingOutcome(generation, directory=directory, stream_uid=stream.metadata.uid)

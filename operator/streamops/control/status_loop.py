@@ -57,7 +57,7 @@ from streamops.control.livestream_status import (
 from streamops.control.pod_observation import PodObservation
 from streamops.control.ports import PortExhausted
 from streamops.control.pusher import pusher_pod_name
-from streamops.control.recorder import recorder_pod_name
+from streamops.control.recorder import STANDBY_COMPONENT, recorder_pod_name
 from streamops.control.recording import RecordingOutcome, reconcile_recording
 from streamops.control.recording_status import RecorderObservation, recording_events, recording_status
 from streamops.control.restream import RestreamOutcome, reconcile_restream
@@ -158,6 +158,7 @@ class ObjectLoop:
         self.last_inputs: Any = None
         self.woken = state.waker(self.key)
         self.requested = False  # a reconcile was asked for (a Pod of the object went away)
+        self.extra: dict[str, Any] = {}  # what the reconciler is told from the indexes (see the kind's loop)
         self.failures = 0
         self.retry_at = 0.0
         period = state.settings.resync_seconds
@@ -196,6 +197,7 @@ class ObjectLoop:
         return outcome
 
     async def reconcile(self, **extra: Any) -> Any:
+        extra = {**self.extra, **extra}
         return await self.state.call(reconcile, self.state, self.kind, plain(self.body), **extra)
 
     async def follow_stream(self, streams: Any, outcome: Any) -> tuple[Any, Any]:
@@ -284,6 +286,8 @@ async def livestream_loop(
     try:
         while not stopped:
             auto = any(f.auto for f in index_values(recordings, (loop.namespace, loop.name)))
+            standby = worker_pod(pods, loop.namespace, LIVESTREAM.kind, loop.name, STANDBY_COMPONENT)
+            loop.extra = {"standby": standby.name if standby else None}
             outcome: StreamOutcome | None = await loop.reconciled(auto_recording_exists=auto)
             if outcome is None:
                 await loop.sleep()
@@ -323,6 +327,16 @@ async def post_stop(client: aiohttp.ClientSession, pod: PodObservation) -> None:
         pass  # the answer waits for the finalisation; /status tells when it is done
 
 
+async def post_start(client: aiohttp.ClientSession, pod: PodObservation, config: dict[str, Any]) -> None:
+    """A standby recorder adopted by a Recording starts recording (it answers once started)."""
+    url = (pod.status_url or "").removesuffix("/status") + "/start"
+    try:
+        async with client.post(url, json=config, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        pass  # /status says whether it started; asked again after 2 s
+
+
 def recording_update(
     loop: ObjectLoop,
     outcome: RecordingOutcome,
@@ -356,8 +370,14 @@ async def recording_loop(
     reader = TelemetryReader()
     stop_sent_to = ""
     stopping: asyncio.Task[None] | None = None  # the POST /stop in flight (a reference keeps it alive)
+    starting: asyncio.Task[None] | None = None  # the POST /start to an adopted standby
+    start_sent_at = 0.0
     try:
         while not stopped:
+            pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
+            stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
+            standby = worker_pod(pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
+            loop.extra = {"recorder": pod.name if pod else None, "standby": standby.name if standby else None}
             outcome: RecordingOutcome | None = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()
@@ -366,6 +386,13 @@ async def recording_loop(
             pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
             telemetry = await reader.read(state.client, pod) if state.client else None
             stopped_spec = bool(body.spec.get("stopped"))
+            waiting = telemetry is not None and telemetry.get("state") == "standby"
+            if waiting and outcome.start_config and not stopped_spec and time.monotonic() - start_sent_at > 2:
+                # An adopted standby (or one that restarted since): hand it the Recording.
+                start_sent_at = time.monotonic()
+                starting = asyncio.get_running_loop().create_task(
+                    post_start(state.client, pod, outcome.start_config)  # type: ignore[arg-type]
+                )
             asking = stopped_spec and pod is not None and telemetry is not None and state.client is not None
             if asking and telemetry.get("state") != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
                 stop_sent_to = pod.uid  # type: ignore[union-attr]
@@ -378,8 +405,9 @@ async def recording_loop(
                     await loop.reconcile()  # final status written: the recorder Pod can go
             await loop.sleep(pod)
     finally:
-        if stopping is not None:
-            stopping.cancel()
+        for task in (stopping, starting):
+            if task is not None:
+                task.cancel()
         loop.close()
 
 

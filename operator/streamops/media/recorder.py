@@ -122,6 +122,7 @@ class StandbyConfig(KubeModel):
     `POST /start` with a RecorderConfig, so that a Recording starts without a Pod start."""
 
     standby: Literal[True]
+    output_root: str = Field(description="Where the recordings claim is mounted; POST /start names a directory in it.")
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
@@ -825,8 +826,12 @@ async def run_standby(config: StandbyConfig) -> int:
 
     async def start(request: web.Request) -> web.Response:
         try:
-            wanted = RecorderConfig.model_validate(await request.json())
-        except (ValueError, ValidationError) as e:
+            data = await request.json()
+            relative = Path(str(data.get("outputDir") or ""))
+            if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+                raise ValueError("outputDir must be a directory inside the recordings claim (relative, no '..')")
+            wanted = RecorderConfig.model_validate({**data, "outputDir": str(Path(config.output_root) / relative)})
+        except (ValueError, ValidationError, AttributeError) as e:
             return web.json_response({"error": f"invalid recorder configuration: {e}"}, status=400)
         if started:
             same = started["recorder"].config.output_dir == wanted.output_dir

@@ -8,7 +8,8 @@ Measures, with worker Pods really run by the kubelet (hostNetwork, 127.0.0.1):
 - LiveStream apply -> ingest Pod Running -> worker listening;
 - RTMP publish -> status.live true; publish -> first HLS (CMAF) segment served over HTTP;
 - Recording apply (stream live, claim bound) -> first bytes on the recordings volume, split into
-  apply -> recorder Pod Running and Running -> first bytes;
+  apply -> recorder Pod Running and Running -> first bytes; and the same when the stream keeps a
+  warm recorder (recording.standby) that the Recording adopts;
 - an HLS glass-to-glass estimate from when segments appear vs. their media end time.
 Everything it starts is stopped by PID at the end (pass or fail).
 """
@@ -115,10 +116,41 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
         add("Recording apply -> recorder Pod Running", running - applied)
         add("recorder Pod Running -> first bytes on disk", done - running)
         add("Recording apply -> first bytes on disk", done - applied)
+
+        # The same with the stream's warm recorder (recording.standby): a second stream, its own
+        # publisher; the Recording adopts the running standby instead of starting a Pod.
+        stack.apply(ns, livestream("warm", screenshots={"enabled": False}, recording={"standby": True}))
+        eventually(lambda: stack.pod_running(ns, "warm-recorder-1"), timeout=60, what="standby Running")
+        w = stack.wait_status("lst", ns, "warm", lambda o: o["status"].get("ingest"), "warm ingest")
+        eventually(lambda: stack.pod_running(ns, "warm-ingest"), timeout=60, what="warm ingest Running")
+        warm_url = f"{w['status']['ingest']['pushUrl']}/{stack.stream_key(ns, 'warm')}"
+        warm_publisher = Publisher(warm_url, size="640x360", rate=30).start()
+        try:
+            stack.wait_status("lst", ns, "warm", lambda o: o["status"].get("live"), "warm live", 30)
+            eventually(lambda: http_get(warm_standby_url(stack, ns))[0] == 200, timeout=30, what="standby ready")
+            applied = time.monotonic()
+            stack.apply(ns, recording("fast", streamRef={"name": "warm"}, minDurationSeconds=1))
+            eventually(
+                lambda: any(p.is_file() and p.stat().st_size > 0 and p.suffix != ".json"
+                            for p in volume.glob(f"{ns}/fast-*/**/*")),
+                timeout=30,
+                interval=0.02,
+                what="first recorded bytes (warm)",
+            )  # fmt: skip
+            add("Recording apply -> first bytes on disk, warm recorder (recording.standby)", time.monotonic() - applied)
+        finally:
+            warm_publisher.stop()
     finally:
         if publisher is not None:
             publisher.stop()
         stack.delete_namespace(ns)
+
+
+def warm_standby_url(stack: Stack, ns: str) -> str:
+    """The standby recorder's /readyz (hostNetwork: its allocated port on 127.0.0.1)."""
+    pod = stack.get("pods", ns, "warm-recorder-1") or {}
+    ports = [p["containerPort"] for c in pod.get("spec", {}).get("containers", []) for p in c.get("ports", [])]
+    return f"http://127.0.0.1:{ports[0]}/readyz" if ports else "http://127.0.0.1:9/"
 
 
 def fmt(values: list[float]) -> str:

@@ -211,6 +211,43 @@ def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(
     assert rec and [v["path"] for v in rec["status"]["videos"]] == [video["path"]]
 
 
+def test_recording_on_the_streams_warm_recorder(e2e: Stack, namespace: Any, publishers: list[Publisher]) -> None:
+    """`recording.standby`: the Recording takes over a recorder that is already running, so its
+    first bytes need no Pod start (target ≤ 1 s from apply; the hosted API takes 3-7 s)."""
+    ns, volume = namespace, namespace.recordings
+    stream = start_stream(e2e, ns, recording={"standby": True})
+    eventually(lambda: e2e.pod_running(ns, "cam-recorder-1"), timeout=60, what="the standby recorder Running")
+    publish(publishers, rtmp_url(e2e, ns, stream))
+    wait_live(e2e, ns)
+    eventually(
+        lambda: (c := condition(e2e.get("pods", ns, "cam-recorder-1"), "Ready")) and c["status"] == "True",
+        timeout=30,
+        what="the standby ready",
+    )
+    assert not any_bytes(volume), "a standby writes nothing"
+
+    applied = time.monotonic()
+    e2e.apply(ns, recording("rec", minDurationSeconds=1))
+    eventually(lambda: any_bytes(volume), timeout=30, interval=0.02, what="first recorded bytes on disk")
+    e2e.timings.add("Recording apply (stream live, warm recorder) -> first bytes on disk", time.monotonic() - applied)
+    rec = e2e.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 20)
+    adopted = e2e.get("pods", ns, "cam-recorder-1")
+    assert adopted and {r["kind"] for r in adopted["metadata"]["ownerReferences"]} == {"Recording"}
+    assert e2e.get("pods", ns, "rec-recorder") is None, "no recorder Pod was started"
+    eventually(lambda: e2e.pod_running(ns, "cam-recorder-2"), timeout=60, what="the stream's next standby")
+
+    time.sleep(3)
+    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = e2e.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
+    )
+    [video] = rec["status"]["videos"]
+    path = volume / video["path"]
+    assert path.is_file() and ffprobe_duration(path) == pytest.approx(video["durationSeconds"], abs=0.1)
+    assert video["durationSeconds"] >= 3
+    eventually(lambda: e2e.get("pods", ns, "cam-recorder-1") is None, timeout=60, what="adopted recorder removed")
+
+
 def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kill(
     e2e: Stack, namespace: Any, publishers: list[Publisher]
 ) -> None:

@@ -511,6 +511,9 @@ class ControlPlane:
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # The PV binder retries a claim it could not bind at once only on this period
+                # (default 15 s): a pre-bound PV + PVC pair otherwise waits up to 15-30 s.
+                "--pvclaimbinder-sync-period=1s",
             ])  # fmt: skip
             sa = f"{self.server}/api/v1/namespaces/default/serviceaccounts/default"
             self._wait(lambda: _http_ok(sa, ctx), deadline, "the default ServiceAccount",

@@ -121,8 +121,10 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
         # publisher; the Recording adopts the running standby instead of starting a Pod.
         stack.apply(ns, livestream("warm", screenshots={"enabled": False}, recording={"standby": True}))
         eventually(lambda: stack.pod_running(ns, "warm-recorder-1"), timeout=60, what="standby Running")
-        w = stack.wait_status("lst", ns, "warm", lambda o: o["status"].get("ingest"), "warm ingest")
+        w = stack.wait_status("lst", ns, "warm", lambda o: o["status"]["playback"]["hlsCmafUrl"], "warm playback")
         eventually(lambda: stack.pod_running(ns, "warm-ingest"), timeout=60, what="warm ingest Running")
+        warm_base = w["status"]["playback"]["hlsCmafUrl"].split("/hls/")[0]
+        eventually(lambda: http_get(f"{warm_base}/healthz", timeout=1)[0] == 200, timeout=30, what="warm ingest up")
         warm_url = f"{w['status']['ingest']['pushUrl']}/{stack.stream_key(ns, 'warm')}"
         warm_publisher = Publisher(warm_url, size="640x360", rate=30).start()
         try:

@@ -169,6 +169,33 @@ def proc_rss_bytes(pid: int, include_children: bool = True) -> int:
     return total
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes whose process group is pgid."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def kill_group(pgid: int, within: float = 2.0) -> None:
+    """SIGKILL every process of the group until none is left: a dying nginx master can fork a
+    new worker between our signals, which would outlive a single killpg."""
+    deadline = time.monotonic() + within
+    while (left := group_members(pgid)) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        time.sleep(0.01)
+    if left:
+        raise RuntimeError(f"process group {pgid} still has {left} after SIGKILL")
+
+
 def pid_alive(pid: int) -> bool:
     """True while pid exists and is not a zombie."""
     try:
@@ -270,11 +297,14 @@ class _Peer:
                 if pid_alive(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its session's group
+            kill_group(proc.pid)  # whatever is left of its session's group
             deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously: see them gone
             while any(pid_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
                 time.sleep(0.01)
+        elif proc is not None:
+            # It ended by itself (e.g. an nginx master that died): its children may live on in its
+            # session's group, orphaned. (Its pid names the group: a session leader's group id.)
+            kill_group(proc.pid)
         while self._files:
             self._files.pop().close()
         return proc.returncode if proc else None

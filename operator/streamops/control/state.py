@@ -47,8 +47,9 @@ class OperatorState:
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def lock(self, key: ObjectKey) -> threading.Lock:
-        """Per-object: a status loop's reconcile and the reconciles it asks for never overlap (no
-        double create, no Event posted twice)."""
+        """Per-object: reconciles of one object never overlap (no double create). Its loop runs them
+        one after the other, but a loop kopf restarts after a failure, or the loop of an object
+        re-created under the same name, can start while the previous reconcile's thread still runs."""
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 

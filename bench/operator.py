@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "hack"))
@@ -53,8 +52,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from catalog import livestream, restream  # noqa: E402
 from controlplane import ControlPlane, free_port  # noqa: E402
+from kubectl import Kubectl  # noqa: E402
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION  # noqa: E402
-from streamops.control.rbac import cluster_role  # noqa: E402
+from streamops.control.rbac import operator_rbac_objects  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
 OPERATOR_NAMESPACE = "streamops-system"
@@ -120,30 +120,13 @@ def wait_for(probe: Callable[[], bool], timeout: float, what: str, interval: flo
 # ------------------------------------------------------------------------------ cluster bits
 
 
-class Kubectl:
-    def __init__(self, plane: ControlPlane) -> None:
-        self.plane = plane
-
-    def __call__(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
-            [str(self.plane.kubectl), "--kubeconfig", str(self.plane.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-        return result.stdout
-
-
 def api_counts(kubectl: Kubectl) -> dict[str, float]:
     """Cumulative counts from the API server's /metrics: requests by kind (writes = POST, PUT,
     PATCH, DELETE) and those of the operator, whose ServiceAccount's requests are dispatched
     under API Priority and Fairness's `service-accounts` flow schema (the benchmark client and the
     controller-manager authenticate otherwise)."""
     counts = {"writes": 0.0, "reads": 0.0, "operator": 0.0}
-    for line in kubectl("get", "--raw", "/metrics").splitlines():
+    for line in kubectl.kubectl("get", "--raw", "/metrics").stdout.splitlines():
         if not line.startswith(("apiserver_request_total{", "apiserver_flowcontrol_dispatched_requests_total{")):
             continue
         head, _, value = line.rpartition(" ")
@@ -159,7 +142,7 @@ def api_counts(kubectl: Kubectl) -> dict[str, float]:
 def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, threads: int = 8) -> float:
     """The peer: creates per second this API server + etcd take from the benchmark client alone
     (ConfigMaps, `threads` client threads, no operator running) on the same machine."""
-    kubectl("create", "namespace", "bench-capacity")
+    kubectl.kubectl("create", "namespace", "bench-capacity")
     local = threading.local()
 
     def create(i: int) -> None:
@@ -174,34 +157,8 @@ def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, thr
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(create, range(n)))
     rate = n / (time.monotonic() - began)
-    kubectl("delete", "namespace", "bench-capacity", "--wait=true", "--timeout=120s")
+    kubectl.kubectl("delete", "namespace", "bench-capacity", "--wait=true", "--timeout=120s")
     return rate
-
-
-def operator_kubeconfig(kubectl: Kubectl, path: Path) -> Path:
-    """As tests/cluster/conftest.py: a ServiceAccount bound to exactly the rbac.py ClusterRole."""
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "streamops"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "streamops"},
-        "subjects": [{"kind": "ServiceAccount", "name": "streamops", "namespace": OPERATOR_NAMESPACE}],
-    }
-    account = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": "streamops", "namespace": OPERATOR_NAMESPACE},
-    }
-    kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
-    kubectl("apply", "-f", "-", input=yaml.safe_dump_all([account, cluster_role("streamops"), binding]))
-    token = kubectl("create", "token", "streamops", "-n", OPERATOR_NAMESPACE, "--duration=2h").strip()
-    config = yaml.safe_load(kubectl("config", "view", "--raw", "--minify"))
-    config["users"] = [{"name": "streamops", "user": {"token": token}}]
-    for context in config["contexts"]:
-        context["context"]["user"] = "streamops"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
 
 
 class Operator:
@@ -385,7 +342,7 @@ def run_round(
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
 ) -> Round:  # fmt: skip
     ns = f"bench-{n}"
-    kubectl("create", "namespace", ns)
+    kubectl.kubectl("create", "namespace", ns)
     result = Round(n, load_before=loadavg())
     api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
     core, custom = kubernetes.client.CoreV1Api(api), kubernetes.client.CustomObjectsApi(api)
@@ -686,11 +643,14 @@ def main() -> int:
         plane = ControlPlane(workdir / "cp")
         try:
             plane.start()
-            kubectl = Kubectl(plane)
-            kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
+            kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
+            kubectl.kubectl("apply", "-f", str(ROOT / "crds"))
+            kubectl.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
                     "app.kubernetes.io/part-of=streamops")  # fmt: skip
-            op_kubeconfig = operator_kubeconfig(kubectl, workdir / "operator.kubeconfig")
+            op_kubeconfig = plane.service_account_kubeconfig(
+                workdir / "operator.kubeconfig", OPERATOR_NAMESPACE, "streamops",
+                operator_rbac_objects(OPERATOR_NAMESPACE), duration="2h",
+            )  # fmt: skip
             capacity = api_write_capacity(plane, kubectl)
             print(f"# peer: the API server alone takes {capacity:.0f} creates/s", file=sys.stderr, flush=True)
             for n in counts:

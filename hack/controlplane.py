@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 HACK_DIR = Path(__file__).resolve().parent
 SERVICE_CIDR = "10.96.0.0/16"  # only allocated from, never routed: nothing here sends to it
@@ -315,6 +316,38 @@ class ControlPlane:
     @property
     def kubectl(self) -> Path:
         return self.bin_dir / "kubectl"
+
+    def service_account_kubeconfig(
+        self,
+        path: Path,
+        namespace: str,
+        account: str,
+        objects: Sequence[dict[str, Any]] = (),
+        duration: str = "24h",
+    ) -> Path:
+        """Apply `objects` (typically the ServiceAccount `account` and its RBAC) as admin, then write
+        a kubeconfig at `path` for this server that authenticates with a token of `account`."""
+
+        def kubectl(*args: str, input: str | None = None, check: bool = True) -> str:
+            result = subprocess.run(
+                [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
+                input=input, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            if check and result.returncode != 0:
+                raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+            return result.stdout
+
+        kubectl("create", "namespace", namespace, check=False)
+        if objects:
+            kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+        token = kubectl("create", "token", account, "-n", namespace, f"--duration={duration}").strip()
+        config = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+        config["users"] = [{"name": account, "user": {"token": token}}]
+        for context in config["contexts"]:
+            context["context"]["user"] = account
+        path.write_text(json.dumps(config, indent=2))  # (JSON is YAML: every kubeconfig reader takes it)
+        path.chmod(0o600)
+        return path
 
     def start(self, timeout: float = 180.0) -> ControlPlane:
         """Start (or adopt an already running) control plane; idempotent."""

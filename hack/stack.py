@@ -15,7 +15,6 @@ videos the recorder Pods write.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -36,6 +35,7 @@ REPO = HACK_DIR.parent
 sys.path.insert(0, str(HACK_DIR))
 
 from controlplane import ControlPlane  # noqa: E402
+from kubectl import Kubectl  # noqa: E402
 from node import Node  # noqa: E402
 
 T = TypeVar("T")
@@ -91,14 +91,15 @@ class Timings:
         return seconds
 
 
-class Stack:
-    """Control plane + node + operator rooted in `dir`."""
+class Stack(Kubectl):
+    """Control plane + node + operator rooted in `dir` (kubectl as its admin: hack/kubectl.py)."""
 
     def __init__(self, dir: Path, port_range: str, *, reuse: bool = False) -> None:
         self.dir = Path(dir).resolve()
         self.port_range = port_range
         self.reuse = reuse  # adopt a running control plane/node in dir (the demo's KEEP=1)
         self.plane = ControlPlane(self.dir)
+        super().__init__(self.plane.kubectl, self.plane.kubeconfig)
         self.node = Node(self.dir, self.plane)
         self.operator: subprocess.Popen[bytes] | None = None
         self.operator_log = self.dir / "logs" / "operator.log"
@@ -188,32 +189,6 @@ class Stack:
         return self.operator_log.read_text(errors="replace") if self.operator_log.exists() else ""
 
     # -- API ------------------------------------------------------------------------------
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(self.plane.kubectl), "--kubeconfig", str(self.plane.kubeconfig), *args],
-            input=input, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def apply(self, namespace: str, *manifests: dict[str, Any]) -> None:
-        self.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(manifests))
-
-    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        return dict(json.loads(result.stdout))
-
-    def list(self, plural: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
-        args = ["get", plural, "-n", namespace, "-o", "json"]
-        if selector:
-            args += ["-l", selector]
-        return list(json.loads(self.kubectl(*args).stdout)["items"])
 
     def wait_status(
         self, plural: str, ns: str, name: str, probe: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30

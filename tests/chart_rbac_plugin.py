@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 USED: list[str] = []  # the ClusterRoles the operator was given, for the summary line
 
@@ -29,20 +28,11 @@ def chart_operator_kubeconfig(cluster: Any, path: Path) -> Path:
         if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
     ]
     (account,) = [o for o in rendered if o["kind"] == "ServiceAccount"]
-    cluster.kubectl("create", "namespace", namespace, check=False)
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rendered))
     (role,) = [o for o in rendered if o["kind"] == "ClusterRole"]
     USED.append(
         f"{role['metadata']['name']} ({role['metadata']['labels']['helm.sh/chart']}, {len(role['rules'])} rules)"
     )
-    name = account["metadata"]["name"]
-    token = cluster.kubectl("create", "token", name, "-n", namespace, "--duration=24h").stdout.strip()
-    config = yaml.safe_load(cluster.kubectl("config", "view", "--raw", "--minify").stdout)
-    config["users"] = [{"name": name, "user": {"token": token}}]
-    for context in config["contexts"]:
-        context["context"]["user"] = name
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return cluster.plane.service_account_kubeconfig(path, namespace, account["metadata"]["name"], rendered)
 
 
 @pytest.hookimpl(trylast=True)

@@ -14,7 +14,6 @@ workers reached at 127.0.0.1) so that a test can stand in for the kubelet with r
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -28,12 +27,12 @@ from typing import Any, TypeVar
 
 import kubernetes
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 
 from controlplane import ControlPlane  # noqa: E402
+from kubectl import Kubectl  # noqa: E402
 from local_pods import LocalPods  # noqa: E402
 
 T = TypeVar("T")
@@ -59,42 +58,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Cluster:
+class Cluster(Kubectl):
+    """kubectl (hack/kubectl.py) and the Python client as the cluster admin."""
+
     def __init__(self, plane: ControlPlane) -> None:
+        super().__init__(plane.kubectl, plane.kubeconfig, timeout=60)
         self.plane = plane
-        self.kubeconfig = plane.kubeconfig
         client = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
         self.core = kubernetes.client.CoreV1Api(client)
         self.custom = kubernetes.client.CustomObjectsApi(client)
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(self.plane.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def apply(self, namespace: str, *manifests: dict[str, Any]) -> None:
-        self.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(manifests))
-
-    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        return json.loads(result.stdout)
-
-    def list(self, plural: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
-        args = ["get", plural, "-n", namespace, "-o", "json"]
-        if selector:
-            args += ["-l", selector]
-        return json.loads(self.kubectl(*args).stdout)["items"]
 
 
 # A private slice of ports for hostNetwork workers, below the kernel's ephemeral range (where
@@ -113,30 +85,10 @@ OPERATOR_NAMESPACE = "streamops-system"
 
 def operator_kubeconfig(cluster: Cluster, path: Path) -> Path:
     """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py."""
-    from streamops.control.rbac import cluster_role
+    from streamops.control.rbac import operator_rbac_objects
 
-    role = cluster_role("streamops")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "streamops"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "streamops"},
-        "subjects": [{"kind": "ServiceAccount", "name": "streamops", "namespace": OPERATOR_NAMESPACE}],
-    }
-    account = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": "streamops", "namespace": OPERATOR_NAMESPACE},
-    }
-    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([account, role, binding]))
-    token = cluster.kubectl("create", "token", "streamops", "-n", OPERATOR_NAMESPACE, "--duration=24h").stdout.strip()
-    config = yaml.safe_load(cluster.kubectl("config", "view", "--raw", "--minify").stdout)
-    config["users"] = [{"name": "streamops", "user": {"token": token}}]
-    for context in config["contexts"]:
-        context["context"]["user"] = "streamops"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    objects = operator_rbac_objects(OPERATOR_NAMESPACE)
+    return cluster.plane.service_account_kubeconfig(path, OPERATOR_NAMESPACE, "streamops", objects)
 
 
 class Operator:

@@ -141,24 +141,7 @@ class Rbac:
         self.admin.kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
 
     def kubeconfig(self) -> Path:
-        token = self.admin.kubectl("create", "token", SA, "-n", RELEASE_NAMESPACE, "--duration=2h").stdout.strip()
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "test",
-                    "cluster": {"server": self.plane.server, "certificate-authority": str(self.plane.pki / "ca.crt")},
-                }
-            ],
-            "users": [{"name": SA, "user": {"token": token}}],
-            "contexts": [{"name": SA, "context": {"cluster": "test", "user": SA}}],
-            "current-context": SA,
-        }
-        path = self.work / "sa.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
-        return path
+        return self.plane.service_account_kubeconfig(self.work / "sa.kubeconfig", RELEASE_NAMESPACE, SA, duration="2h")
 
 
 @pytest.fixture(scope="module")
@@ -495,12 +478,7 @@ def test_namespaced_install_watches_only_its_namespace(rbac: Rbac, host_network:
     values = (f"watchNamespaces[0]={watched}", f"fullnameOverride={home}", f"worker.hostNetwork={host_network}")
     objs = objects(render(namespace=home, sets=(*values, "namespace.create=true", "crds.enabled=false")))
     rbac_objs = [o for o in objs if o["kind"] not in ("Deployment",)]
-    admin.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(rbac_objs))
-    token = admin.kubectl("create", "token", home, "-n", home, "--duration=1h").stdout.strip()
-    config = yaml.safe_load(rbac.kubeconfig().read_text())
-    config["users"][0]["user"]["token"] = token
-    kubeconfig = rbac.work / f"{home}.kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = rbac.plane.service_account_kubeconfig(rbac.work / f"{home}.kubeconfig", home, home, rbac_objs, "1h")
     log = rbac.work / f"{home}.log"
     port = free_port()
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), **conftest.OPERATOR_ENV}

@@ -58,3 +58,18 @@ def cluster_role(name: str = "streamops") -> dict[str, Any]:
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "streamops"}},
         "rules": cluster_role_rules(),
     }
+
+
+def operator_rbac_objects(namespace: str, name: str = "streamops") -> list[dict[str, Any]]:
+    """The operator's ServiceAccount in `namespace`, the ClusterRole and the binding between them:
+    what the chart installs, as plain manifests (the test and benchmark harnesses run the
+    operator under exactly these)."""
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+    return [account, cluster_role(name), binding]

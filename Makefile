@@ -36,9 +36,10 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package)
 	$(VENV)/bin/ruff check operator tests hack bench
 	$(VENV)/bin/ruff format --check operator tests hack bench
+	cd operator && ../$(VENV)/bin/mypy streamops
 
 format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator tests hack bench

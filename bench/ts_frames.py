@@ -12,14 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-from streamops.media.feed import PAT_PID, TS_PACKET, pmt_pids, video_pid
-
-
-def _payload(packet: bytes) -> bytes:
-    offset = 4
-    if packet[3] & 0x20:
-        offset += 1 + packet[4]
-    return packet[offset:] if packet[3] & 0x10 else b""
+from streamops.media.mpegts import PAT_PID, SYNC, TS_PACKET, packet_pid, payload, payload_start, pmt_pids, video_pid
 
 
 def _slices(pes: bytes) -> bytes:
@@ -52,10 +45,10 @@ class FrameClock:
         self._pending = data[usable:]
         for i in range(0, usable, TS_PACKET):
             packet = data[i : i + TS_PACKET]
-            if packet[0] != 0x47:
+            if packet[0] != SYNC:
                 continue
-            pid = ((packet[1] & 0x1F) << 8) | packet[2]
-            start = bool(packet[1] & 0x40)
+            pid = packet_pid(packet)
+            start = payload_start(packet)
             if pid == PAT_PID and start:
                 self._pmt = pmt_pids(packet)
             elif pid in self._pmt and start:
@@ -63,7 +56,7 @@ class FrameClock:
             elif pid == self._video:
                 if start and self._pes:
                     self._finish(now)
-                self._pes += _payload(packet)
+                self._pes += payload(packet)
 
     def _finish(self, now: float) -> None:
         coded = _slices(bytes(self._pes))

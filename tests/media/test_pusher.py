@@ -40,7 +40,7 @@ from peers import (
     proc_tree,
     wait_for,
 )
-from streamops.media.pusher import ts_elementary_streams
+from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
 from workers import Ingest, Worker, http_get
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
@@ -372,7 +372,7 @@ class FrameClock:
         with self.lock:
             if self._video_pid is None:
                 self._head += data
-                streams = ts_elementary_streams(self._head)
+                streams = program_streams(self._head)
                 if streams is None:
                     return
                 self._video_pid = next(pid for stream_type, pid in streams if stream_type == 0x1B)
@@ -385,16 +385,16 @@ class FrameClock:
                 self._packet(data[offset : offset + 188], at)
 
     def _packet(self, pkt: bytes, at: float) -> None:
-        if ((pkt[1] & 0x1F) << 8 | pkt[2]) != self._video_pid or not pkt[3] & 0x10:
+        if packet_pid(pkt) != self._video_pid or not pkt[3] & 0x10:
             return
-        payload = pkt[4 + (1 + pkt[4] if pkt[3] & 0x20 else 0) :]
-        if pkt[1] & 0x40:  # a new PES: the previous frame is complete
+        data = payload(pkt)
+        if payload_start(pkt):  # a new PES: the previous frame is complete
             if self._pes is not None and len(self._pes) > 9:
                 frame = bytes(self._pes[9 + self._pes[8] :])
                 self.first_seen.setdefault(hashlib.blake2b(frame, digest_size=16).digest(), self._pes_at)
-            self._pes, self._pes_at = bytearray(payload), at
+            self._pes, self._pes_at = bytearray(data), at
         elif self._pes is not None:
-            self._pes += payload
+            self._pes += data
 
 
 def read_into(url: str, clock: FrameClock, stop: threading.Event) -> None:

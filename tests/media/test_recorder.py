@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streamops.media.mpegts import PAT_PID, TS_PACKET, packet_pid, payload_start, random_access
 
 FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
 FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
@@ -47,18 +48,7 @@ PUBLISHER = [
 
 # MPEG-TS as FFmpeg's muxer writes it by default (the publisher above): these PIDs, and the
 # random_access_indicator set on video keyframes.
-TS_PACKET = 188
-PAT_PID, PMT_PID, VIDEO_PID = 0x0000, 0x1000, 0x0100
-
-
-def _pid(packet: bytes) -> int:
-    return ((packet[1] & 0x1F) << 8) | packet[2]
-
-
-def _starts_keyframe(packet: bytes) -> bool:
-    payload_start = packet[1] & 0x40
-    has_adaptation = packet[3] & 0x20
-    return bool(payload_start and has_adaptation and packet[4] > 0 and packet[5] & 0x40)
+PMT_PID, VIDEO_PID = 0x1000, 0x0100
 
 
 @dataclass
@@ -185,13 +175,13 @@ class FeedSource:
         """Keep PAT, PMT and everything since the last video keyframe (the GOP cache)."""
         for offset in range(0, len(data), TS_PACKET):
             packet = data[offset : offset + TS_PACKET]
-            pid = _pid(packet)
+            pid = packet_pid(packet)
             if pid == PAT_PID:
                 self._pat = packet
             elif pid == PMT_PID:
                 self._pmt = packet
             else:
-                if pid == VIDEO_PID and _starts_keyframe(packet):
+                if pid == VIDEO_PID and payload_start(packet) and random_access(packet):
                     self._gop = []
                 self._gop.append(packet)
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 from streamops.media import pusher as P
 from streamops.media.ffmpeg import UnsafeUri
+from streamops.media.mpegts import program_stream_types, program_streams
 
 FEED = "http://10.0.0.7:8080/feed"
 
@@ -296,12 +297,12 @@ def pmt(*streams: tuple[int, int], pmt_pid: int = 0x1000) -> bytes:
 
 def test_ts_tracks_from_pat_and_pmt():
     av = pat() + pmt((0x1B, 0x100), (0x0F, 0x101))
-    assert P.ts_elementary_streams(av) == [(0x1B, 0x100), (0x0F, 0x101)]
-    assert P.ts_stream_types(b"\x00\x01" + av) == [0x1B, 0x0F]  # finds the sync byte
-    assert P.ts_stream_types(pat() + pmt((0x1B, 0x100))) == [0x1B]
-    assert P.ts_stream_types(pat()) is None  # PMT not seen yet
-    assert P.ts_stream_types(pmt((0x1B, 0x100)) + pat()) is None  # a PMT before its PAT is unknown
-    assert P.ts_stream_types(b"") is None and P.ts_stream_types(b"\x47" * 400) is None
+    assert program_streams(av) == [(0x1B, 0x100), (0x0F, 0x101)]
+    assert program_stream_types(b"\x00\x01" + av) == [0x1B, 0x0F]  # finds the sync byte
+    assert program_stream_types(pat() + pmt((0x1B, 0x100))) == [0x1B]
+    assert program_stream_types(pat()) is None  # PMT not seen yet
+    assert program_stream_types(pmt((0x1B, 0x100)) + pat()) is None  # a PMT before its PAT is unknown
+    assert program_stream_types(b"") is None and program_stream_types(b"\x47" * 400) is None
 
 
 def test_silence_only_when_the_feed_is_known_to_have_no_audio():

@@ -14,60 +14,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-TS_PACKET = 188
-SYNC = 0x47
-PAT_PID = 0
-VIDEO_STREAM_TYPES = {0x01, 0x02, 0x1B, 0x24, 0x27}  # MPEG-1/2, H.264, HEVC
+from streamops.media.mpegts import (
+    PAT_PID,
+    SYNC,
+    TS_PACKET,
+    packet_pid,
+    payload_start,
+    pmt_pids,
+    random_access,
+    video_pid,
+)
+
 QUEUE_CHUNKS = 512  # per consumer; ≈ 30 s of a 3 Mbit/s feed read in 8 KiB chunks
-
-
-def _pid(packet: bytes | memoryview) -> int:
-    return ((packet[1] & 0x1F) << 8) | packet[2]
-
-
-def _payload_start(packet: bytes | memoryview) -> bool:
-    return bool(packet[1] & 0x40)
-
-
-def _random_access(packet: bytes | memoryview) -> bool:
-    """The adaptation field's random_access_indicator (FFmpeg sets it on video keyframes)."""
-    has_adaptation = packet[3] & 0x20
-    return bool(has_adaptation and packet[4] > 0 and packet[5] & 0x40)
-
-
-def _section(packet: bytes | memoryview) -> memoryview:
-    """The PSI section of a packet that starts one (after the pointer field)."""
-    offset = 4
-    if packet[3] & 0x20:
-        offset += 1 + packet[4]
-    pointer = packet[offset]
-    return memoryview(packet)[offset + 1 + pointer :]
-
-
-def pmt_pids(pat_packet: bytes) -> list[int]:
-    s = _section(pat_packet)
-    length = ((s[1] & 0x0F) << 8) | s[2]
-    pids = []
-    for i in range(8, 3 + length - 4, 4):  # program loop, minus the CRC
-        program = (s[i] << 8) | s[i + 1]
-        if program != 0:
-            pids.append(((s[i + 2] & 0x1F) << 8) | s[i + 3])
-    return pids
-
-
-def video_pid(pmt_packet: bytes) -> int | None:
-    s = _section(pmt_packet)
-    length = ((s[1] & 0x0F) << 8) | s[2]
-    info_length = ((s[10] & 0x0F) << 8) | s[11]
-    i = 12 + info_length
-    end = 3 + length - 4
-    while i + 5 <= end:
-        stream_type = s[i]
-        pid = ((s[i + 1] & 0x1F) << 8) | s[i + 2]
-        if stream_type in VIDEO_STREAM_TYPES:
-            return pid
-        i += 5 + (((s[i + 3] & 0x0F) << 8) | s[i + 4])
-    return None
 
 
 @dataclass
@@ -131,16 +89,16 @@ class FeedHub:
         view = memoryview(data)
         for offset in range(0, len(data), TS_PACKET):
             packet = view[offset : offset + TS_PACKET]
-            if packet[0] != SYNC or not _payload_start(packet):
+            if packet[0] != SYNC or not payload_start(packet):
                 continue
-            pid = _pid(packet)
+            pid = packet_pid(packet)
             if pid == PAT_PID:
                 self._pat = bytes(packet)
                 self._pmt_pids = pmt_pids(self._pat)
             elif pid in self._pmt_pids:
                 self._pmt = bytes(packet)
                 self._video_pid = video_pid(self._pmt)
-            elif pid == self._video_pid and _random_access(packet):
+            elif pid == self._video_pid and random_access(packet):
                 keyframe_at = offset
         return keyframe_at
 

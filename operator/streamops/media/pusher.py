@@ -51,6 +51,7 @@ from pydantic import Field, field_validator, model_validator
 from streamops.api.common import PUSH_TARGET_SCHEMES, KubeModel, check_uri
 from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
+from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
 from streamops.media.worker_http import serve, worker_app
 
 log = logging.getLogger("streamops.pusher")
@@ -283,59 +284,6 @@ def telling_error(lines: Sequence[str], target_uri: str, returncode: int) -> str
     return useful[-1] if useful else f"ffmpeg exited with code {returncode}"
 
 
-# MPEG-TS stream_type values that carry audio (ISO 13818-1, ATSC A/52); 0x06 (PES private data)
-# may be Opus/AC-3 with a descriptor, so it counts as audio: adding silence would drop it.
-AUDIO_STREAM_TYPES = {0x03, 0x04, 0x06, 0x0F, 0x11, 0x1C, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87}
-TS_PACKET = 188
-
-
-def _psi_section(packet: bytes) -> bytes | None:
-    if len(packet) < TS_PACKET or packet[0] != 0x47 or not packet[1] & 0x40 or not packet[3] & 0x10:
-        return None
-    offset = 4
-    if packet[3] & 0x20:
-        offset += 1 + packet[4]
-    if offset >= TS_PACKET:
-        return None
-    start = offset + 1 + packet[offset]
-    return packet[start:] if start < TS_PACKET else None
-
-
-def ts_elementary_streams(data: bytes) -> list[tuple[int, int]] | None:
-    """(stream_type, PID) of every elementary stream in the first program of an MPEG-TS, from its
-    PAT and PMT; None until both have been seen (sections are assumed to fit one packet, as
-    every muxer writes them for a handful of streams)."""
-    pmt_pid: int | None = None
-    start = data.find(b"\x47")
-    for offset in range(max(start, 0), len(data) - TS_PACKET + 1, TS_PACKET):
-        packet = data[offset : offset + TS_PACKET]
-        pid = ((packet[1] & 0x1F) << 8) | packet[2]
-        if pid == 0 or pid == pmt_pid:
-            section = _psi_section(packet)
-            if section is None or len(section) < 12:
-                continue
-            length = ((section[1] & 0x0F) << 8) | section[2]
-            end = min(3 + length - 4, len(section))  # minus the CRC
-            if pid == 0 and section[0] == 0x00:
-                for i in range(8, end - 3, 4):
-                    if (section[i] << 8) | section[i + 1]:  # program 0 is the network PID
-                        pmt_pid = ((section[i + 2] & 0x1F) << 8) | section[i + 3]
-                        break
-            elif pid == pmt_pid and section[0] == 0x02:
-                streams = []
-                i = 12 + (((section[10] & 0x0F) << 8) | section[11])
-                while i + 5 <= end:
-                    streams.append((section[i], ((section[i + 1] & 0x1F) << 8) | section[i + 2]))
-                    i += 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
-                return streams
-    return None
-
-
-def ts_stream_types(data: bytes) -> list[int] | None:
-    streams = ts_elementary_streams(data)
-    return None if streams is None else [stream_type for stream_type, _ in streams]
-
-
 def needs_silence(mode: str, stream_types: Sequence[int] | None) -> bool:
     """silence mode adds a silent track only to a feed known to have none (unknown: forward as is)."""
     return mode == "silence" and stream_types is not None and not AUDIO_STREAM_TYPES.intersection(stream_types)
@@ -489,7 +437,7 @@ class Pusher:
                         data, types = b"", None
                         async for chunk in resp.content.iter_chunked(64 * 1024):
                             data += chunk
-                            types = ts_stream_types(data)
+                            types = program_stream_types(data)
                             if types is not None or len(data) >= FEED_PROBE_BYTES:
                                 break
                         if data:

@@ -1,0 +1,147 @@
+"""The little of MPEG-TS (ISO 13818-1) the workers read: packet header fields, PSI sections, the
+PAT's PMT PIDs, the PMT's elementary streams and the random_access_indicator FFmpeg sets on video
+keyframes. One parser, for the feed's GOP cache (on every packet of the live feed: the per-packet
+readers take a packet as it is, a memoryview slice included, and allocate nothing), the pusher's
+look at the feed's tracks and the benchmarks' frame clock.
+
+Sections are assumed to fit one packet, as every muxer writes them for a handful of streams.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, TypeAlias
+
+TS_PACKET = 188
+SYNC = 0x47
+PAT_PID = 0x0000
+PAT_TABLE_ID = 0x00
+PMT_TABLE_ID = 0x02
+
+# stream_type values (ISO 13818-1, ATSC A/52).
+VIDEO_STREAM_TYPES = frozenset({0x01, 0x02, 0x1B, 0x24, 0x27})  # MPEG-1/2, H.264, HEVC
+# 0x06 (PES private data) may be Opus/AC-3 with a descriptor, so it counts as audio (a silent
+# track added in its place would drop it).
+AUDIO_STREAM_TYPES = frozenset({0x03, 0x04, 0x06, 0x0F, 0x11, 0x1C, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87})
+
+_MIN_SECTION = 12  # table header up to the PMT's program_info_length
+
+Packet: TypeAlias = bytes | bytearray | memoryview
+
+
+class ElementaryStream(NamedTuple):
+    stream_type: int
+    pid: int
+
+
+# --- packet header (per packet: no allocation) ----------------------------------------------------
+
+
+def packet_pid(packet: Packet) -> int:
+    return ((packet[1] & 0x1F) << 8) | packet[2]
+
+
+def payload_start(packet: Packet) -> bool:
+    """payload_unit_start_indicator: a PES or a PSI section starts in this packet."""
+    return bool(packet[1] & 0x40)
+
+
+def random_access(packet: Packet) -> bool:
+    """The adaptation field's random_access_indicator (FFmpeg sets it on video keyframes)."""
+    has_adaptation = packet[3] & 0x20
+    return bool(has_adaptation and packet[4] > 0 and packet[5] & 0x40)
+
+
+def payload_offset(packet: Packet) -> int:
+    """Where the payload starts: after the header and the adaptation field, if any."""
+    return 4 + (1 + packet[4] if packet[3] & 0x20 else 0)
+
+
+def payload(packet: bytes) -> bytes:
+    """The payload (PES or PSI bytes) of one packet; empty when it carries none."""
+    return packet[payload_offset(packet) :] if packet[3] & 0x10 else b""
+
+
+# --- PSI ----------------------------------------------------------------------------------------------
+
+
+def psi_section(packet: Packet, table_id: int) -> memoryview | None:
+    """The section of table `table_id` that starts in this packet (after the pointer field), or None
+    when the packet starts no such section."""
+    if len(packet) < TS_PACKET or packet[0] != SYNC or not packet[1] & 0x40 or not packet[3] & 0x10:
+        return None
+    offset = payload_offset(packet)
+    if offset >= TS_PACKET:
+        return None
+    start = offset + 1 + packet[offset]  # the pointer field
+    if start >= TS_PACKET:
+        return None
+    section = memoryview(packet)[start:]
+    if len(section) < _MIN_SECTION or section[0] != table_id:
+        return None
+    return section
+
+
+def _section_end(section: memoryview) -> int:
+    """The end of the section's loop: its length minus the CRC, within the packet."""
+    return min(3 + (((section[1] & 0x0F) << 8) | section[2]) - 4, len(section))
+
+
+def pmt_pids(pat_packet: Packet) -> list[int]:
+    """The PMT PID of every program in a PAT packet, in order (program 0, the network PID, left out);
+    empty when the packet starts no PAT."""
+    section = psi_section(pat_packet, PAT_TABLE_ID)
+    if section is None:
+        return []
+    pids = []
+    for i in range(8, _section_end(section) - 3, 4):
+        if (section[i] << 8) | section[i + 1]:
+            pids.append(((section[i + 2] & 0x1F) << 8) | section[i + 3])
+    return pids
+
+
+def elementary_streams(pmt_packet: Packet) -> list[ElementaryStream] | None:
+    """(stream_type, PID) of every elementary stream in a PMT packet, in order; None when the packet
+    starts no PMT."""
+    section = psi_section(pmt_packet, PMT_TABLE_ID)
+    if section is None:
+        return None
+    end = _section_end(section)
+    streams = []
+    i = 12 + (((section[10] & 0x0F) << 8) | section[11])  # after the program descriptors
+    while i + 5 <= end:
+        streams.append(ElementaryStream(section[i], ((section[i + 1] & 0x1F) << 8) | section[i + 2]))
+        i += 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
+    return streams
+
+
+def video_pid(pmt_packet: Packet) -> int | None:
+    """The PID of the first video stream in a PMT packet."""
+    for stream in elementary_streams(pmt_packet) or ():
+        if stream.stream_type in VIDEO_STREAM_TYPES:
+            return stream.pid
+    return None
+
+
+# --- a byte stream ------------------------------------------------------------------------------------
+
+
+def program_streams(data: bytes) -> list[ElementaryStream] | None:
+    """The elementary streams of the first program of an MPEG-TS byte stream (from the first sync
+    byte on), from its PAT and then its PMT; None until both have been seen."""
+    pmt_pid: int | None = None
+    start = data.find(SYNC)
+    for offset in range(max(start, 0), len(data) - TS_PACKET + 1, TS_PACKET):
+        packet = data[offset : offset + TS_PACKET]
+        pid = packet_pid(packet)
+        if pid == PAT_PID:
+            if pids := pmt_pids(packet):
+                pmt_pid = pids[0]
+        elif pid == pmt_pid and (streams := elementary_streams(packet)) is not None:
+            return streams
+    return None
+
+
+def program_stream_types(data: bytes) -> list[int] | None:
+    """The stream_type of every elementary stream of the first program (see `program_streams`)."""
+    streams = program_streams(data)
+    return None if streams is None else [stream.stream_type for stream in streams]

@@ -1,0 +1,124 @@
+"""The one MPEG-TS parser (streamops.media.mpegts) and the feed's GOP cache that runs on it."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from streamops.media import mpegts
+from streamops.media.feed import FeedHub
+
+PMT_A, PMT_B, VIDEO, AUDIO = 0x1000, 0x1001, 0x100, 0x101
+H264, HEVC, AAC, PRIVATE = 0x1B, 0x24, 0x0F, 0x06
+
+
+def packet(pid: int, payload: bytes, *, start: bool = True, adaptation: bytes | None = None) -> bytes:
+    """One 188-byte packet; `adaptation` is the adaptation field's body (flags first)."""
+    control = 0x10 | (0x20 if adaptation is not None else 0)
+    head = struct.pack(">BHB", mpegts.SYNC, (0x4000 if start else 0) | pid, control)
+    if adaptation is not None:
+        head += bytes([len(adaptation)]) + adaptation
+    return (head + payload).ljust(mpegts.TS_PACKET, b"\xff")
+
+
+def psi(pid: int, table_id: int, body: bytes, *, pointer: bytes = b"", adaptation: bytes | None = None) -> bytes:
+    section = struct.pack(">BH", table_id, 0xB000 | (len(body) + 4)) + body + b"\x00\x00\x00\x00"  # CRC unread
+    return packet(pid, bytes([len(pointer)]) + pointer + section, adaptation=adaptation)
+
+
+def pat_of(*programs: tuple[int, int]) -> bytes:
+    body = struct.pack(">HBBB", 1, 0xC1, 0, 0)
+    for number, pid in programs:
+        body += struct.pack(">HH", number, 0xE000 | pid)
+    return psi(mpegts.PAT_PID, mpegts.PAT_TABLE_ID, body)
+
+
+def pmt_of(pid: int, *streams: tuple[int, int], program_info: bytes = b"", es_info: bytes = b"") -> bytes:
+    body = struct.pack(">HBBBHH", 1, 0xC1, 0, 0, 0xE000 | VIDEO, 0xF000 | len(program_info)) + program_info
+    for stream_type, es_pid in streams:
+        body += struct.pack(">BHH", stream_type, 0xE000 | es_pid, 0xF000 | len(es_info)) + es_info
+    return psi(pid, mpegts.PMT_TABLE_ID, body)
+
+
+def video(*, keyframe: bool, start: bool = True, fill: bytes = b"\x00") -> bytes:
+    adaptation = b"\x40" if keyframe else None  # random_access_indicator
+    return packet(VIDEO, fill * 8, start=start, adaptation=adaptation)
+
+
+def test_packet_header_fields():
+    p = packet(0x1ABC, b"data", adaptation=b"\x40\x00")
+    assert mpegts.packet_pid(p) == 0x1ABC and mpegts.payload_start(p) and mpegts.random_access(p)
+    assert mpegts.payload_offset(p) == 4 + 1 + 2 and mpegts.payload(p).startswith(b"data")
+    plain = packet(VIDEO, b"data", start=False)
+    assert not mpegts.payload_start(plain) and not mpegts.random_access(plain)
+    assert mpegts.payload_offset(plain) == 4 and mpegts.payload(plain).startswith(b"data")
+    assert not mpegts.random_access(packet(VIDEO, b"", adaptation=b""))  # an empty adaptation field
+    assert not mpegts.random_access(packet(VIDEO, b"", adaptation=b"\x00"))
+    no_payload = bytearray(p)
+    no_payload[3] &= ~0x10
+    assert mpegts.payload(bytes(no_payload)) == b""
+    view = memoryview(p * 2)[mpegts.TS_PACKET :]  # what the feed hands over: a slice, not a copy
+    assert mpegts.packet_pid(view) == 0x1ABC and mpegts.random_access(view)
+
+
+def test_psi_section_after_pointer_field_and_adaptation_field():
+    pat = psi(0, mpegts.PAT_TABLE_ID, struct.pack(">HBBBHH", 1, 0xC1, 0, 0, 1, 0xE000 | PMT_A), pointer=b"\xaa" * 3)
+    assert mpegts.pmt_pids(pat) == [PMT_A]
+    stuffed = psi(0, 0, struct.pack(">HBBBHH", 1, 0xC1, 0, 0, 1, 0xE000 | PMT_B), adaptation=b"\x00" + b"\xff" * 20)
+    assert mpegts.pmt_pids(stuffed) == [PMT_B]
+    section = mpegts.psi_section(pat, mpegts.PAT_TABLE_ID)
+    assert section is not None and section[0] == mpegts.PAT_TABLE_ID
+    assert mpegts.psi_section(pat, mpegts.PMT_TABLE_ID) is None  # another table
+    assert mpegts.psi_section(pat[:100], mpegts.PAT_TABLE_ID) is None  # not a whole packet
+    assert mpegts.psi_section(b"\x00" + pat[1:], mpegts.PAT_TABLE_ID) is None  # no sync byte
+    continuation = packet(0, pat[4:], start=False)
+    assert mpegts.psi_section(continuation, mpegts.PAT_TABLE_ID) is None and mpegts.pmt_pids(continuation) == []
+    past_the_end = packet(0, b"\xff" * 184)  # a pointer field that points out of the packet
+    assert mpegts.psi_section(past_the_end, mpegts.PAT_TABLE_ID) is None
+
+
+def test_pat_lists_every_program_but_the_network_pid():
+    assert mpegts.pmt_pids(pat_of((0, 0x10), (1, PMT_A), (2, PMT_B))) == [PMT_A, PMT_B]
+    assert mpegts.pmt_pids(pat_of((0, 0x10))) == []
+    assert mpegts.pmt_pids(pmt_of(0, (H264, VIDEO))) == [], "a PMT on PID 0 is not a PAT"
+
+
+def test_pmt_elementary_streams_skip_descriptors():
+    descriptor = b"\x0a\x04eng\x00"  # ISO 639 language
+    pmt = pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO), program_info=b"\x05\x04CUEI", es_info=descriptor)
+    assert mpegts.elementary_streams(pmt) == [(AAC, AUDIO), (H264, VIDEO)]
+    assert mpegts.elementary_streams(pmt)[1].pid == VIDEO
+    assert mpegts.video_pid(pmt) == VIDEO, "the first video stream, wherever it stands"
+    assert mpegts.video_pid(pmt_of(PMT_A, (HEVC, 0x200), (H264, VIDEO))) == 0x200
+    assert mpegts.video_pid(pmt_of(PMT_A, (AAC, AUDIO), (PRIVATE, 0x102))) is None
+    assert mpegts.elementary_streams(pat_of((1, PMT_A))) is None and mpegts.video_pid(pat_of((1, PMT_A))) is None
+    assert mpegts.elementary_streams(pmt_of(PMT_A)) == []
+
+
+def test_program_streams_of_a_byte_stream_are_the_first_programs():
+    two = pat_of((1, PMT_A), (2, PMT_B)) + pmt_of(PMT_B, (AAC, AUDIO)) + pmt_of(PMT_A, (H264, VIDEO))
+    assert mpegts.program_streams(two) == [(H264, VIDEO)]
+    assert mpegts.program_stream_types(b"\x00" * 5 + two) == [H264]
+    assert mpegts.program_streams(two[: 2 * mpegts.TS_PACKET]) is None
+    assert {AAC, PRIVATE} <= mpegts.AUDIO_STREAM_TYPES and {H264, HEVC} <= mpegts.VIDEO_STREAM_TYPES
+
+
+def test_feed_gop_cache_starts_at_the_last_keyframe():
+    hub = FeedHub()
+    hub.start_session()
+    pat, pmt = pat_of((1, PMT_A)), pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO))
+    first_gop = video(keyframe=True, fill=b"\x01") + video(keyframe=False, fill=b"\x02")
+    hub.publish(pat + pmt + first_gop)
+    stray = video(keyframe=True, start=False, fill=b"\x03")  # random access without a payload start
+    second_gop = video(keyframe=True, fill=b"\x04") + video(keyframe=False, fill=b"\x05")
+    chunk = video(keyframe=False, fill=b"\x06") + stray + second_gop
+    hub.publish(chunk[:100])  # in pieces that are no whole packets
+    hub.publish(chunk[100:] + packet(AUDIO, b"\x07" * 8)[:50])
+
+    async def first_chunk() -> bytes:
+        async for data in hub.subscribe():
+            return data
+        return b""
+
+    assert asyncio.run(first_chunk()) == pat + pmt + second_gop
+    assert hub.bytes_in == len(pat + pmt + first_gop + chunk) + 50

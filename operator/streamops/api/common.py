@@ -65,29 +65,65 @@ QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 
 
 class ResourceAmounts(KubeModel):
-    cpu: str | None = Field(default=None, pattern=QUANTITY_PATTERN, max_length=32, description="e.g. 500m")
-    memory: str | None = Field(default=None, pattern=QUANTITY_PATTERN, max_length=32, description="e.g. 256Mi")
+    """Amounts of CPU and memory, as Kubernetes quantities."""
+
+    cpu: str | None = Field(
+        default=None,
+        pattern=QUANTITY_PATTERN,
+        max_length=32,
+        description="CPU as a Kubernetes quantity, in cores or millicores, e.g. 500m or 2.",
+    )
+    memory: str | None = Field(
+        default=None,
+        pattern=QUANTITY_PATTERN,
+        max_length=32,
+        description="Memory as a Kubernetes quantity in bytes, e.g. 256Mi or 1Gi.",
+    )
 
 
 class Resources(KubeModel):
-    """CPU/memory for the worker Pods (Kubernetes quantities)."""
+    """CPU/memory of the stream's ingest Pods (primary and backup), as Kubernetes quantities.
+    When unset: requests cpu 50m, memory 96Mi and a 512Mi memory limit for passthrough; requests
+    cpu 1, memory 256Mi and a 1Gi memory limit with transcoding renditions."""
 
-    requests: ResourceAmounts | None = None
-    limits: ResourceAmounts | None = None
+    requests: ResourceAmounts | None = Field(
+        default=None, description="What the ingest container is guaranteed (the scheduler reserves it)."
+    )
+    limits: ResourceAmounts | None = Field(
+        default=None, description="The most the ingest container may use (over the memory limit it is killed)."
+    )
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(KubeModel):
-    """A Kubernetes API convention condition (metav1.Condition)."""
+    """One aspect of the object's current state (Kubernetes metav1.Condition)."""
 
-    type: str = Field(max_length=316)
-    status: ConditionStatus
-    reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
-    message: str = Field(default="", max_length=32768)
-    last_transition_time: datetime
-    observed_generation: int | None = Field(default=None, ge=0)
+    type: str = Field(max_length=316, description="What this condition is about, e.g. Ready; one condition per type.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        description="Why the condition is in its status, as one CamelCase word (e.g. StreamNotLive, Backoff).",
+    )
+    message: str = Field(default="", max_length=32768, description="Human-readable details.")
+    last_transition_time: datetime = Field(
+        description="When the status last changed (RFC 3339); a new reason or message alone does not change it."
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The metadata.generation the condition was computed for."
+    )
+
+
+def conditions_field(description: str) -> Any:
+    """The `conditions` list of a status: one entry per type (a list-map keyed by type)."""
+    return Field(
+        default_factory=list,
+        max_length=32,
+        description=description,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
 
 
 class ConditionedStatus(KubeModel):
@@ -95,11 +131,15 @@ class ConditionedStatus(KubeModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    observed_generation: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        max_length=32,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    observed_generation: int | None = Field(
+        default=None,
+        ge=0,
+        description="The metadata.generation (spec version) the operator last acted on; when it is lower than "
+        "metadata.generation, the rest of the status may not reflect the latest spec yet.",
+    )
+    conditions: list[Condition] = conditions_field(
+        "Current state as Kubernetes conditions. Ready is always present; Reconciling and Stalled appear "
+        "only while true."
     )
 
     def condition(self, type_: str) -> Condition | None:

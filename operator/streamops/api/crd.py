@@ -66,6 +66,8 @@ def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:
             out[key] = {name: _structural(prop, defs, keep_defaults) for name, prop in value.items()}
         elif key in ("items",):
             out[key] = _structural(value, defs, keep_defaults)
+        elif key == "description" and isinstance(value, str):
+            out[key] = " ".join(value.split())  # a docstring's line breaks are not paragraphs
         else:
             out[key] = value
     if "enum" in out and "type" not in out:
@@ -76,22 +78,34 @@ def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:
 def openapi_schema(model: type[BaseModel], keep_defaults: bool = True) -> dict[str, Any]:
     """The structural OpenAPI v3 schema of a model, as a CRD embeds it."""
     raw = model.model_json_schema(by_alias=True, schema_generator=_FactoryDefaults)
-    return _structural(raw, raw.get("$defs", {}), keep_defaults)
+    schema: dict[str, Any] = _structural(raw, raw.get("$defs", {}), keep_defaults)
+    return schema
+
+
+def _model_of(annotation: Any) -> type[BaseModel]:
+    """The model of a field annotated `Model` or `Model | None`."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    raise TypeError(f"not a model annotation: {annotation!r}")
+
+
+_API_VERSION_DESCRIPTION = f"The versioned schema of this representation of an object: {GROUP}/{VERSION}."
+_KIND_DESCRIPTION = "The REST resource this object represents, in CamelCase."
 
 
 def crd_manifest(kind: Kind) -> dict[str, Any]:
     fields = kind.model.model_fields
-    spec_model = fields["spec"].annotation
-    status_model = fields["status"].annotation
-    status_model = next(a for a in status_model.__args__ if a is not type(None))  # type: ignore[union-attr]
+    spec_model = _model_of(fields["spec"].annotation)
+    status_model = _model_of(fields["status"].annotation)
     schema = {
         "type": "object",
         "description": kind.description,
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
+            "apiVersion": {"type": "string", "description": _API_VERSION_DESCRIPTION},
+            "kind": {"type": "string", "description": _KIND_DESCRIPTION},
+            "metadata": {"type": "object", "description": "Standard object metadata (name, namespace, labels...)."},
             "spec": openapi_schema(spec_model),
             # The operator writes status; defaults there would only hide missing observations.
             "status": openapi_schema(status_model, keep_defaults=False),

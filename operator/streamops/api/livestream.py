@@ -13,12 +13,14 @@ from streamops.api.common import (
     PULL_SOURCE_SCHEMES,
     SRT_CALLER_RULE,
     URL_MAX,
+    Condition,
     ConditionedStatus,
     KubeModel,
     Resources,
     SecretKeyRef,
     cel,
     check_uri,
+    conditions_field,
     scheme_rule,
     validations,
 )
@@ -27,22 +29,33 @@ PushProtocol = Literal["rtmp", "srt"]
 RecordType = Literal["origin", "transcoded"]
 
 
+def _all_push_protocols() -> list[PushProtocol]:
+    return ["rtmp", "srt"]
+
+
 class PushSource(KubeModel):
-    """Encoders (OBS, hardware) push to the stream's ingest endpoints."""
+    """Encoders (OBS, ffmpeg, hardware) push to the stream's ingest endpoints (status.ingest) with the
+    stream key."""
 
     protocols: list[PushProtocol] = Field(
-        default_factory=lambda: ["rtmp", "srt"],
+        default_factory=_all_push_protocols,
         min_length=1,
         max_length=2,
-        description="Protocols the ingest accepts. RTMPS is served by TLS termination in front of rtmp.",
+        description="Protocols the ingest accepts: rtmp and/or srt (default both). One publisher at a time; "
+        "for RTMPS, terminate TLS in front of the rtmp endpoint.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     stream_key_secret_ref: SecretKeyRef | None = Field(
         default=None,
-        description="Secret key holding the stream key. When absent a key is generated into "
-        "the Secret <stream>-stream-key (key streamKey).",
+        description="The Secret and key holding the stream key (RTMP: the stream name after /live; SRT: the "
+        "passphrase). When absent a random key is generated into the Secret <stream>-stream-key (key "
+        "streamKey). The key never appears in spec or status.",
     )
-    backup: bool = Field(default=False, description="Run a second (backup) ingest endpoint.")
+    backup: bool = Field(
+        default=False,
+        description="Run a second, backup ingest (Pod and Service <stream>-ingest-backup, URLs in "
+        "status.ingest.backupPushUrl*) accepting the same key. Default false.",
+    )
 
 
 class PullSource(KubeModel):
@@ -51,7 +64,9 @@ class PullSource(KubeModel):
     urls: list[str] = Field(
         min_length=1,
         max_length=16,
-        description="Origins tried in order; one that fails or stops sending makes the next current, cycling.",
+        description="Origins to pull from (1..16 rtmp://, rtmps://, srt:// with mode=caller, http:// or "
+        "https:// URLs, no credentials in the URL). Tried in order; one that fails or stops sending makes "
+        "the next current, cycling.",
         json_schema_extra={
             "items": {
                 "type": "string",
@@ -64,7 +79,8 @@ class PullSource(KubeModel):
         default=7200,
         ge=10,
         le=604800,
-        description="Without data for this long the stream is deactivated (status.active false).",
+        description="Seconds without data from any URL after which the stream deactivates itself "
+        "(status.active false, condition Ready reason Deactivated). 10..604800, default 7200 (2 h).",
     )
 
     @field_validator("urls")
@@ -90,8 +106,13 @@ class Source(KubeModel):
         )
     )
 
-    push: PushSource | None = None
-    pull: PullSource | None = None
+    push: PushSource | None = Field(
+        default=None,
+        description="Encoders push RTMP or SRT to the stream's ingest endpoints (status.ingest). Exclusive with pull.",
+    )
+    pull: PullSource | None = Field(
+        default=None, description="The stream pulls from a list of origin URLs. Exclusive with push."
+    )
 
     @model_validator(mode="after")
     def _push_xor_pull(self) -> Source:
@@ -101,22 +122,48 @@ class Source(KubeModel):
 
 
 class DVR(KubeModel):
-    enabled: bool = Field(default=False, description="Keep a rewind window in the HLS playlists.")
-    duration_seconds: int = Field(default=3600, ge=30, le=14400, description="DVR window, 30..14400 s.")
+    """Rewind (DVR) window of the live HLS playlists."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Keep durationSeconds of the broadcast in the HLS playlists so viewers can rewind. "
+        "Default false: the playlists hold only the last 6 segments.",
+    )
+    duration_seconds: int = Field(
+        default=3600,
+        ge=30,
+        le=14400,
+        description="How far back viewers can rewind, in seconds, when enabled. 30..14400 (4 h), default 3600.",
+    )
 
 
 class HLS(KubeModel):
+    """HLS output of the stream (URLs in status.playback)."""
+
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel("self.cmaf || self.mpegts", "hls needs at least one of cmaf or mpegts enabled")
         )
     )
 
-    segment_seconds: int = Field(default=2, ge=1, le=20, description="Target segment duration.")
-    cmaf: bool = Field(default=True, description="Serve fMP4 (CMAF) HLS.")
-    mpegts: bool = Field(default=True, description="Serve MPEG-TS HLS.")
+    segment_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="Target segment duration in seconds (segments are cut on keyframes). 1..20, default 2.",
+    )
+    cmaf: bool = Field(
+        default=True, description="Serve HLS with fMP4 (CMAF) segments (status.playback.hlsCmafUrl). Default true."
+    )
+    mpegts: bool = Field(
+        default=True,
+        description="Serve HLS with MPEG-TS segments for legacy players (status.playback.hlsMpegtsUrl). "
+        "Default true; at least one of cmaf and mpegts must be true.",
+    )
     end_list_on_stop: bool = Field(
-        default=True, description="Write #EXT-X-ENDLIST into the playlists when the broadcast ends."
+        default=True,
+        description="Write #EXT-X-ENDLIST into the playlists when the broadcast ends, so players stop "
+        "waiting for more. Default true.",
     )
 
     @model_validator(mode="after")
@@ -127,17 +174,35 @@ class HLS(KubeModel):
 
 
 class Rendition(KubeModel):
-    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", max_length=32, description="e.g. 720p")
-    height: int = Field(ge=144, le=2160)
-    video_bitrate_kbps: int = Field(ge=100, le=50000)
-    audio_bitrate_kbps: int = Field(default=128, ge=32, le=512)
+    """One quality of the transcoding ladder (H.264 + AAC)."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$",
+        max_length=32,
+        description="Unique name of the rendition, also its directory in the HLS output, e.g. 720p "
+        "(lowercase letters, digits and dashes, up to 32).",
+    )
+    height: int = Field(
+        ge=144,
+        le=2160,
+        description="Output frame height in pixels, 144..2160; the width follows the source's aspect ratio.",
+    )
+    video_bitrate_kbps: int = Field(
+        ge=100, le=50000, description="H.264 video bitrate in kbit/s (also the maximum rate), 100..50000."
+    )
+    audio_bitrate_kbps: int = Field(
+        default=128, ge=32, le=512, description="AAC audio bitrate in kbit/s, 32..512, default 128."
+    )
 
 
 class Transcoding(KubeModel):
+    """Optional transcoding of the stream into an adaptive-bitrate ladder."""
+
     renditions: list[Rendition] = Field(
         default_factory=list,
         max_length=6,
-        description="x264 renditions; empty means passthrough (copy).",
+        description="Up to 6 x264 renditions, served as one multivariant HLS playlist; the tallest one is "
+        "also the transcoded feed for recordings and restreams. Empty: passthrough (the source is copied).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
@@ -145,31 +210,63 @@ class Transcoding(KubeModel):
 class RecordingDefaults(KubeModel):
     """Recording settings of the stream; Recordings inherit what they leave unset."""
 
-    auto: bool = Field(default=False, description="Record every live session without creating a Recording.")
+    auto: bool = Field(
+        default=False,
+        description="Record every live session without creating a Recording: the operator keeps a Recording "
+        "<stream>-auto owned by the stream. Switching it off stops that Recording (its videos are kept). "
+        "Default false.",
+    )
     standby: bool = Field(
         default=False,
         description="Keep a warm recorder running beside the active stream, so that a Recording (using the "
         "default recordings claim) starts writing within a second instead of after a Pod start. Costs one idle "
-        "recorder process per stream.",
+        "recorder process per stream. Default false.",
     )
-    type: RecordType = Field(default="origin", description="Record the original feed or the transcoded one.")
+    type: RecordType = Field(
+        default="origin",
+        description="What Recordings record by default: origin (the source as received) or transcoded (the "
+        "tallest rendition; needs transcoding.renditions). Default origin.",
+    )
     reconnect_window_seconds: int = Field(
-        default=10, ge=0, le=3600, description="A source gap shorter than this continues the same video."
+        default=10,
+        ge=0,
+        le=3600,
+        description="A source gap shorter than this (seconds) continues the same video; a longer one closes "
+        "it and a resumed source starts a new one. 0..3600, default 10.",
     )
     max_segment_seconds: int = Field(
-        default=14400, ge=10, le=86400, description="Longer broadcasts are cut into several videos."
+        default=14400,
+        ge=10,
+        le=86400,
+        description="Broadcasts longer than this (seconds) are cut into several videos. 10..86400, "
+        "default 14400 (4 h).",
     )
     min_duration_seconds: int = Field(
-        default=10, ge=0, le=3600, description="A stop before this discards the fragment."
+        default=10,
+        ge=0,
+        le=3600,
+        description="A video shorter than this (seconds) is discarded with a Warning event instead of kept. "
+        "0..3600, default 10.",
     )
 
 
 class Screenshots(KubeModel):
-    enabled: bool = True
-    interval_seconds: int = Field(default=10, ge=1, le=3600)
+    """A JPEG snapshot of the live picture, refreshed while the stream is live."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Take screenshots while live and serve the latest at status.playback.screenshotUrl "
+        "(no history is kept). Default true.",
+    )
+    interval_seconds: int = Field(
+        default=10, ge=1, le=3600, description="Seconds between screenshots while live, 1..3600, default 10."
+    )
 
 
 class LiveStreamSpec(KubeModel):
+    """Desired state of the live stream: where media comes from, HLS output and DVR, transcoding,
+    recording defaults and screenshots."""
+
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
@@ -181,17 +278,48 @@ class LiveStreamSpec(KubeModel):
         )
     )
 
-    title: str = Field(default="", max_length=255, description="Free text, not unique.")
-    active: bool = Field(
-        default=True, description="On/off switch: off refuses pushes and stops pulling, deleting nothing."
+    title: str = Field(
+        default="",
+        max_length=255,
+        description="Human-readable name, free text up to 255 characters, not unique; recorded videos are "
+        "titled after it (the object's name when empty).",
     )
-    source: Source
-    dvr: DVR = Field(default_factory=DVR)
-    hls: HLS = Field(default_factory=HLS)
-    transcoding: Transcoding | None = None
-    recording: RecordingDefaults = Field(default_factory=RecordingDefaults)
-    screenshots: Screenshots = Field(default_factory=Screenshots)
-    resources: Resources | None = None
+    active: bool = Field(
+        default=True,
+        description="On/off switch (not a live indicator): false removes the ingest Pods, so pushes are refused "
+        "and pulling stops; Secret, Services and recorded videos are kept. Default true.",
+    )
+    source: Source = Field(
+        description="Where the media comes from: exactly one of push (encoders push to the stream) or pull "
+        "(the stream pulls from URLs)."
+    )
+    dvr: DVR = Field(
+        default_factory=DVR,
+        description="Rewind window of the HLS playlists. Default disabled (the playlists hold only the latest "
+        "segments).",
+    )
+    hls: HLS = Field(
+        default_factory=HLS,
+        description="HLS output: segment length and formats (fMP4/CMAF and MPEG-TS). URLs in status.playback.",
+    )
+    transcoding: Transcoding | None = Field(
+        default=None,
+        description="Optional x264 renditions (an adaptive-bitrate ladder). Unset or empty: passthrough, the "
+        "source is served as received.",
+    )
+    recording: RecordingDefaults = Field(
+        default_factory=RecordingDefaults,
+        description="Automatic recording, the warm recorder, and the defaults Recordings of this stream inherit.",
+    )
+    screenshots: Screenshots = Field(
+        default_factory=Screenshots,
+        description="JPEG screenshots of the live picture (status.playback.screenshotUrl). Default every 10 s.",
+    )
+    resources: Resources | None = Field(
+        default=None,
+        description="CPU/memory requests and limits of the ingest Pods. Unset: sized for passthrough, or for "
+        "transcoding when renditions are set.",
+    )
 
     @model_validator(mode="after")
     def _transcoded_needs_renditions(self) -> LiveStreamSpec:
@@ -203,34 +331,110 @@ class LiveStreamSpec(KubeModel):
 class IngestEndpoints(KubeModel):
     """Where encoders push: server URLs plus the name of the Secret with the key (never the key)."""
 
-    push_url: str | None = Field(default=None, max_length=URL_MAX)
-    push_url_srt: str | None = Field(default=None, max_length=URL_MAX)
-    backup_push_url: str | None = Field(default=None, max_length=URL_MAX)
-    backup_push_url_srt: str | None = Field(default=None, max_length=URL_MAX)
-    stream_key_secret: str | None = Field(default=None, max_length=NAME_MAX)
+    push_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="RTMP server URL of the primary ingest (rtmp://<host>:<port>/live); push with the stream "
+        "key as the stream name (OBS: Server = this URL, Stream Key = the key). Set when rtmp is enabled.",
+    )
+    push_url_srt: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="SRT URL of the primary ingest (srt://<host>:<port>); push in caller mode with the stream "
+        "key as the SRT passphrase. Set when srt is enabled.",
+    )
+    backup_push_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="RTMP server URL of the backup ingest, same key as pushUrl. Set with source.push.backup.",
+    )
+    backup_push_url_srt: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="SRT URL of the backup ingest, same key as pushUrlSrt. Set with source.push.backup.",
+    )
+    stream_key_secret: str | None = Field(
+        default=None,
+        max_length=NAME_MAX,
+        description="Name of the Secret that holds the stream key (the generated <stream>-stream-key or "
+        "streamKeySecretRef's); the key itself is never shown in status.",
+    )
 
 
 class Playback(KubeModel):
-    hls_cmaf_url: str | None = Field(default=None, max_length=URL_MAX)
-    hls_mpegts_url: str | None = Field(default=None, max_length=URL_MAX)
-    screenshot_url: str | None = Field(default=None, max_length=URL_MAX)
+    """Where viewers and players get the stream (served by the primary ingest)."""
+
+    hls_cmaf_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="HLS playlist with fMP4 (CMAF) segments (.m3u8). Set when hls.cmaf is true.",
+    )
+    hls_mpegts_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="HLS playlist with MPEG-TS segments for legacy players (.m3u8). Set when hls.mpegts is true.",
+    )
+    screenshot_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="The latest JPEG screenshot of the live picture. Set when screenshots.enabled is true.",
+    )
 
 
 class LiveStreamStatus(ConditionedStatus):
-    live: bool = False
-    backup_live: bool = False
-    active: bool | None = None
-    ingest: IngestEndpoints | None = None
-    playback: Playback | None = None
-    started_at_primary: datetime | None = None
-    started_at_backup: datetime | None = None
-    finished_at_primary: datetime | None = None
-    recording: bool = False
-    recording_duration: float | None = Field(default=None, ge=0)
-    transcoding_speed: float | None = Field(default=None, ge=0)
-    frame_rate: float | None = Field(default=None, ge=0)
-    video_width: int | None = Field(default=None, ge=0)
-    video_height: int | None = Field(default=None, ge=0)
-    video_codec: str | None = Field(default=None, max_length=64)
-    audio_codec: str | None = Field(default=None, max_length=64)
-    bitrate: int | None = Field(default=None, ge=0, description="bits per second")
+    """Observed state of the live stream, written by the operator from its Pods and worker telemetry."""
+
+    conditions: list[Condition] = conditions_field(
+        "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off), Live, "
+        "BackupLive (with source.push.backup) and Recording; Reconciling and Stalled appear only while true."
+    )
+    live: bool = Field(
+        default=False,
+        description="True while the primary ingest receives media; turns false a few seconds after media stops.",
+    )
+    backup_live: bool = Field(default=False, description="True while the backup ingest receives media.")
+    active: bool | None = Field(
+        default=None,
+        description="Whether the stream is switched on: false when spec.active is false, or when a pull stream "
+        "deactivated itself after inactivityTimeoutSeconds without data.",
+    )
+    ingest: IngestEndpoints | None = Field(
+        default=None,
+        description="Push endpoints for encoders and the name of the stream key's Secret. Only for push streams.",
+    )
+    playback: Playback | None = Field(default=None, description="HLS playlist and screenshot URLs for players.")
+    started_at_primary: datetime | None = Field(
+        default=None, description="When the primary ingest last started receiving media (start of the last session)."
+    )
+    started_at_backup: datetime | None = Field(
+        default=None, description="When the backup ingest last started receiving media."
+    )
+    finished_at_primary: datetime | None = Field(
+        default=None,
+        description="When the primary ingest's last session ended; not reset by a new session, so a startedAtPrimary "
+        "later than this means the broadcast is ongoing.",
+    )
+    recording: bool = Field(default=False, description="True while a Recording of this stream is recording.")
+    recording_duration: float | None = Field(
+        default=None, ge=0, description="Seconds recorded so far by the running Recording; unset when none runs."
+    )
+    transcoding_speed: float | None = Field(
+        default=None,
+        ge=0,
+        description="Processing speed relative to real time while live; about 1.0 is healthy, below 1.0 the "
+        "ingest falls behind.",
+    )
+    frame_rate: float | None = Field(
+        default=None, ge=0, description="Current frames per second of the source while live."
+    )
+    video_width: int | None = Field(default=None, ge=0, description="Frame width of the source in pixels while live.")
+    video_height: int | None = Field(default=None, ge=0, description="Frame height of the source in pixels while live.")
+    video_codec: str | None = Field(
+        default=None, max_length=64, description="Video codec of the source while live, e.g. h264."
+    )
+    audio_codec: str | None = Field(
+        default=None, max_length=64, description="Audio codec of the source while live, e.g. aac."
+    )
+    bitrate: int | None = Field(
+        default=None, ge=0, description="Current bitrate of the source in bits per second while live."
+    )

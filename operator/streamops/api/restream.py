@@ -12,29 +12,51 @@ from streamops.api.common import (
     PUSH_TARGET_SCHEMES,
     SRT_CALLER_RULE,
     URL_MAX,
+    Condition,
     ConditionedStatus,
     KubeModel,
     LocalObjectRef,
     SecretKeyRef,
     check_uri,
+    conditions_field,
     scheme_rule,
     validations,
 )
 
 
 class RestreamSpec(KubeModel):
-    stream_ref: LocalObjectRef = Field(description="The LiveStream to forward (same namespace).")
+    """Desired state of the restream: which stream goes to which target. Media is forwarded as is (no
+    transcoding); a failing target retries with backoff and never affects the stream or other targets."""
+
+    stream_ref: LocalObjectRef = Field(
+        description="The LiveStream to forward (same namespace); deleting it deletes this Restream."
+    )
     uri: str = Field(
         max_length=URL_MAX,
-        description="Target: rtmp://, rtmps:// or srt:// (mode=caller). The stream key, if any, "
-        "comes from streamKeySecretRef and is appended at run time.",
+        description="Target: rtmp://, rtmps:// or srt:// (mode=caller only), without credentials. The stream "
+        "key, if any, comes from streamKeySecretRef and is appended at run time.",
         json_schema_extra=validations(scheme_rule(PUSH_TARGET_SCHEMES, "uri"), SRT_CALLER_RULE, NO_USERINFO_RULE),
     )
-    stream_key_secret_ref: SecretKeyRef | None = None
-    active: bool = True
-    source: Literal["original", "transcoded"] = "original"
+    stream_key_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the target's stream key, read at every connect and never shown in spec, "
+        "status or logs: appended as the last path segment for rtmp/rtmps (<uri>/<key>), sent as the streamid "
+        "for srt. Optional.",
+    )
+    active: bool = Field(
+        default=True,
+        description="On/off switch: false stops pushing (the pusher Pod is removed) and keeps the object. "
+        "Default true.",
+    )
+    source: Literal["original", "transcoded"] = Field(
+        default="original",
+        description="Which feed to forward: original (the source as received, default) or transcoded (the "
+        "stream's tallest rendition; needs transcoding renditions on the stream).",
+    )
     no_audio_mode: Literal["drop", "silence"] = Field(
-        default="drop", description="What to send when the source has no audio track."
+        default="drop",
+        description="What to send when the source has no audio track: drop (video only, default) or silence "
+        "(a silent AAC track, for targets that require audio).",
     )
 
     @field_validator("uri")
@@ -44,8 +66,26 @@ class RestreamSpec(KubeModel):
 
 
 class RestreamStatus(ConditionedStatus):
-    live: bool = False
-    started_at: datetime | None = None
-    bytes_sent: int | None = Field(default=None, ge=0)
-    reconnects: int | None = Field(default=None, ge=0)
-    last_error: str | None = Field(default=None, max_length=4096, description="Credentials redacted.")
+    """Observed state of the restream, written by the operator from the pusher's telemetry."""
+
+    conditions: list[Condition] = conditions_field(
+        "Current state as Kubernetes conditions: Ready and Live (reasons such as StreamNotLive, Backoff, "
+        "Inactive); Reconciling and Stalled (e.g. StreamKeySecretNotFound) appear only while true."
+    )
+    live: bool = Field(
+        default=False, description="True while the target receives the stream (bytes reached it in the last 2 s)."
+    )
+    started_at: datetime | None = Field(
+        default=None, description="When the target last started receiving the stream (kept after it stops)."
+    )
+    bytes_sent: int | None = Field(
+        default=None, ge=0, description="Bytes sent to the target by the current pusher, summed over its reconnects."
+    )
+    reconnects: int | None = Field(
+        default=None, ge=0, description="How many times the target failed and the pusher retried with backoff."
+    )
+    last_error: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The last error pushing to the target, with credentials redacted.",
+    )

@@ -24,6 +24,8 @@ import signal
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import Field
 
 from streamops.api.common import PULL_SOURCE_SCHEMES, KubeModel
-from streamops.api.livestream import DVR, HLS, Rendition, Screenshots, Source, Transcoding
+from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition, Screenshots, Source, Transcoding
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, StreamFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
@@ -255,22 +257,45 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Session:
-    """One FFmpeg process that is, or may become, a publish/pull session."""
+@dataclass(frozen=True)
+class SessionEvents:
+    """What a session reports, to whoever runs it. All but `on_started` come only once media
+    flows (a listener that never gets a publisher reports nothing)."""
 
-    def __init__(self, worker: IngestWorker, kind: str, url: str, options: dict[str, Any]) -> None:
-        self.worker, self.kind = worker, kind
-        self.dir = worker.sessions_dir / f"{int(time.time() * 1000)}-{kind}"
+    on_started: Callable[[Session], None]  # the first media byte: this is now the live session
+    on_media: Callable[[bytes], None]  # the feed (MPEG-TS from FFmpeg's stdout)
+    on_transcoded: Callable[[bytes], None]  # the transcoded feed (the top rendition)
+    on_progress: Callable[[Progress], None]  # one -progress block
+    on_ended: Callable[[Session, int | None], None]  # FFmpeg of a started session exited (its code)
+
+
+class Session:
+    """One FFmpeg process that is, or may become, a publish/pull session: writes HLS into a
+    directory of its own under `sessions_dir` and reports through `events`."""
+
+    def __init__(
+        self,
+        kind: str,
+        url: str,
+        options: dict[str, Any],
+        *,
+        config: IngestConfig,
+        sessions_dir: Path,
+        redact: Redactor,
+        events: SessionEvents,
+    ) -> None:
+        self.kind, self.config, self.events = kind, config, events
+        self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = StreamFacts()
         self.started = False
         self.key: bytes | None = None
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
-        self.transcoded_pipe = os.pipe() if renditions(worker.config) else None
+        self.transcoded_pipe = os.pipe() if renditions(config) else None
         write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
-            argv=session_command(worker.config, url, options, self.dir, write_fd),
-            redact=worker.redact,
+            argv=session_command(config, url, options, self.dir, write_fd),
+            redact=redact,
             log=log,
             on_progress=self._progress,
             on_stderr=self._stderr,
@@ -283,7 +308,7 @@ class Session:
 
     def _progress(self, progress: Progress) -> None:
         if self.started:
-            self.worker.meter.add(time.monotonic(), progress, self.worker.feed.bytes_in)
+            self.events.on_progress(progress)
 
     async def _read_transcoded(self, fd: int) -> None:
         loop = asyncio.get_running_loop()
@@ -294,13 +319,13 @@ class Session:
         try:
             while chunk := await reader.read(65536):
                 if self.started:
-                    self.worker.transcoded_feed.publish(chunk)
+                    self.events.on_transcoded(chunk)
         finally:
             transport.close()
 
     async def run(self) -> bool:
         """Run to the end; True when media flowed (it was a session, not just a listener)."""
-        for directory in session_dirs(self.worker.config, self.dir):
+        for directory in session_dirs(self.config, self.dir):
             directory.mkdir(parents=True, exist_ok=True)
         await self.process.start()
         assert self.process.process and self.process.process.stdout
@@ -312,16 +337,15 @@ class Session:
             while chunk := await stdout.read(65536):
                 if not self.started:
                     self.started = True
-                    self.worker.session_started(self)
-                self.worker.feed.publish(chunk)
-                self.worker.last_media = time.monotonic()
+                    self.events.on_started(self)
+                self.events.on_media(chunk)
         finally:
             rc = await self.process.stop()
             if transcoded is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(transcoded, timeout=2)
             if self.started:
-                self.worker.session_ended(self, rc)
+                self.events.on_ended(self, rc)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
         return self.started
@@ -350,6 +374,13 @@ class IngestWorker:
         self.stopping = asyncio.Event()
         self.internal_rtmp_port = free_loopback_port()
         self.gate: RtmpGate | None = None
+        self.session_events = SessionEvents(
+            on_started=self.session_started,
+            on_media=self.session_media,
+            on_transcoded=self.transcoded_feed.publish,
+            on_progress=self.session_progress,
+            on_ended=self.session_ended,
+        )
         self._metrics()
 
     # --- telemetry -------------------------------------------------------------------------------
@@ -420,6 +451,13 @@ class IngestWorker:
             if old != session.dir and (self.current is None or old.name != session.dir.name):
                 shutil.rmtree(old, ignore_errors=True)
 
+    def session_media(self, chunk: bytes) -> None:
+        self.feed.publish(chunk)
+        self.last_media = time.monotonic()
+
+    def session_progress(self, progress: Progress) -> None:
+        self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
+
     def session_ended(self, session: Session, rc: int | None) -> None:
         if self.current is session:
             self.current = None
@@ -427,6 +465,17 @@ class IngestWorker:
         self.transcoded_feed.end_session()
         self.finished_at = datetime.now(UTC)
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
+
+    def new_session(self, kind: str, url: str, options: dict[str, Any]) -> Session:
+        return Session(
+            kind,
+            url,
+            options,
+            config=self.config,
+            sessions_dir=self.sessions_dir,
+            redact=self.redact,
+            events=self.session_events,
+        )
 
     def may_publish(self) -> bool:
         return self.active and self.current is None
@@ -442,14 +491,14 @@ class IngestWorker:
             self.redact.add(key.decode(errors="replace"))
         return key or None
 
-    def _listener(self, protocol: str, key: bytes | None) -> Session | None:
+    def _listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
         if protocol == "rtmp":
             url, options = rtmp_listen_input(self.internal_rtmp_port)
         elif key:
             url, options = srt_listen_input(self.config.bind_address, self.config.ports.srt, key.decode())
         else:
             return None  # no key, no SRT: the passphrase is the key
-        session = Session(self, protocol, url, options)
+        session = self.new_session(protocol, url, options)
         session.key = key
         return session
 
@@ -458,7 +507,7 @@ class IngestWorker:
         a session (refused publisher, bad handshake) is replaced, one that ran a session too."""
         push = self.config.source.push
         assert push is not None
-        running: dict[str, tuple[Session, asyncio.Task[bool]]] = {}
+        running: dict[PushProtocol, tuple[Session, asyncio.Task[bool]]] = {}
         stop = asyncio.create_task(self.stopping.wait())
         try:
             while not self.stopping.is_set():
@@ -500,7 +549,7 @@ class IngestWorker:
                 return
             index = self.pull_index % len(urls)
             url, options = pull_input(urls[index])
-            session = Session(self, f"pull-{index}", url, options)
+            session = self.new_session(f"pull-{index}", url, options)
             self.listeners = [session]
             run = asyncio.create_task(session.run())
             stop = asyncio.create_task(self.stopping.wait())
@@ -532,6 +581,7 @@ class IngestWorker:
                         str(tmp)]  # fmt: skip
                 shot = FfmpegProcess("screenshot", argv, self.redact, log)
                 await shot.start()
+                rc: int | None
                 try:
                     rc = await asyncio.wait_for(shot.wait(), timeout=10)
                 except TimeoutError:

@@ -58,7 +58,9 @@ class SecretKeyRef(KubeModel):
     """A key inside a Secret of the same namespace."""
 
     name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
-    key: str = Field(default="streamKey", min_length=1, max_length=NAME_MAX, description="Key inside the Secret.")
+    key: str = Field(
+        default="streamKey", min_length=1, max_length=NAME_MAX, description="Key inside the Secret. Default streamKey."
+    )
 
 
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"

@@ -180,7 +180,7 @@ class Rendition(KubeModel):
         pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$",
         max_length=32,
         description="Unique name of the rendition, also its directory in the HLS output, e.g. 720p "
-        "(lowercase letters, digits and dashes, up to 32).",
+        "(lowercase letters, digits and dashes, up to 32 characters).",
     )
     height: int = Field(
         ge=144,

@@ -141,7 +141,9 @@ class RecordingStatus(ConditionedStatus):
     started_at: datetime | None = Field(
         default=None, description="When recording started (the first video's start; recording_started_at)."
     )
-    ended_at: datetime | None = Field(default=None, description="When recording ended (after spec.stopped).")
+    ended_at: datetime | None = Field(
+        default=None, description="When recording ended, after spec.stopped; unset while it runs."
+    )
     duration: float | None = Field(
         default=None, ge=0, description="Seconds recorded so far, over all videos including the one in progress."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamops.media.ffmpeg import Progress, Redactor, StreamFacts, UnsafeUri, protocol_whitelist
+from streamops.media.ffmpeg import Progress, Redactor, SourceFacts, UnsafeUri, protocol_whitelist
 from streamops.media.ingest import (
     IngestConfig,
     LiveMeter,
@@ -121,14 +121,8 @@ def test_live_values_wait_for_a_meaningful_span():
     assert meter.rates()["frameRate"] == 42.5
 
 
-def test_stream_facts_from_ffmpeg_dump():
-    facts = StreamFacts()
+def test_source_facts_from_ffmpeg_dump():
+    facts = SourceFacts()
     facts.read("  Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr")
     facts.read("  Stream #0:1: Audio: aac (LC), 48000 Hz, stereo, fltp, 128 kb/s")
-    assert (facts.video_codec, facts.width, facts.height, facts.fps, facts.audio_codec) == (
-        "h264",
-        1280,
-        720,
-        30.0,
-        "aac",
-    )
+    assert (facts.video_codec, facts.width, facts.height, facts.audio_codec) == ("h264", 1280, 720, "aac")

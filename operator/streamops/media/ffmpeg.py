@@ -1,5 +1,5 @@
 """Running FFmpeg safely: command lines (ffmpeg-python), protocol allow-lists, redaction of
-secrets, progress telemetry and stream facts read from its output.
+secrets, progress telemetry and the source's facts read from its output.
 
 Facts this relies on (measured on Debian's FFmpeg 5.1): `-progress pipe:N` gives cumulative
 frame/out_time/speed every `-stats_period`; ffmpeg exits 0 when its input drops; a frozen peer
@@ -17,7 +17,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import ffmpeg as ffmpeg_python
 
@@ -83,11 +83,14 @@ PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its 
 def command(graph: Any, global_args: Sequence[str] = (), progress: bool = True, loglevel: str = "info") -> list[str]:
     """The argv of an ffmpeg-python graph, with global options in front (ffmpeg-python would put
     them last, where FFmpeg 5.1 may ignore them)."""
-    argv = ffmpeg_python.compile(graph, cmd=FFMPEG)
+    argv: list[str] = ffmpeg_python.compile(graph, cmd=FFMPEG)
     head = [argv[0], "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y"]
     if progress:
         head += ["-progress", PROGRESS_PIPE, "-stats_period", "0.5"]
     return head + list(global_args) + argv[1:]
+
+
+_N = TypeVar("_N", int, float)
 
 
 @dataclass
@@ -102,7 +105,7 @@ class Progress:
 
     @classmethod
     def parse(cls, fields: dict[str, str]) -> Progress:
-        def num(key: str, kind: Callable[[str], Any] = int) -> Any:
+        def num(key: str, kind: Callable[[str], _N]) -> _N | None:
             value = fields.get(key, "").strip().rstrip("x")
             try:
                 return kind(value)
@@ -110,9 +113,9 @@ class Progress:
                 return None
 
         return cls(
-            frame=num("frame") or 0,
-            out_time_us=num("out_time_us") or num("out_time_ms") or 0,
-            total_size=num("total_size") or 0,
+            frame=num("frame", int) or 0,
+            out_time_us=num("out_time_us", int) or num("out_time_ms", int) or 0,
+            total_size=num("total_size", int) or 0,
             speed=num("speed", float),
             end=fields.get("progress") == "end",
         )
@@ -120,18 +123,17 @@ class Progress:
 
 _STREAM_RE = re.compile(r"Stream #\d+:\d+(?:\[\w+\])?(?:\(\w+\))?: (Video|Audio): (\w+)")
 _SIZE_RE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
-_FPS_RE = re.compile(r", ([\d.]+) fps")
 
 
 @dataclass
-class StreamFacts:
-    """What the input stream is, read from FFmpeg's "Input #0" dump."""
+class SourceFacts:
+    """What the source is: codecs and picture size, read from the stream lines of FFmpeg's
+    "Input #0" dump on stderr (`read` every line; the first video and audio stream count)."""
 
     video_codec: str | None = None
     audio_codec: str | None = None
     width: int | None = None
     height: int | None = None
-    fps: float | None = None
 
     def read(self, line: str) -> None:
         m = _STREAM_RE.search(line)
@@ -142,8 +144,6 @@ class StreamFacts:
             self.video_codec = codec
             if size := _SIZE_RE.search(line):
                 self.width, self.height = int(size[1]), int(size[2])
-            if fps := _FPS_RE.search(line):
-                self.fps = float(fps[1])
         elif kind == "Audio" and self.audio_codec is None:
             self.audio_codec = codec
 

@@ -38,7 +38,7 @@ from pydantic import Field
 from streamops.api.common import PULL_SOURCE_SCHEMES, KubeModel
 from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition, Screenshots, Source, Transcoding
 from streamops.media.feed import FeedHub
-from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, StreamFacts, command
+from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.worker_http import serve, worker_app
@@ -286,7 +286,7 @@ class Session:
     ) -> None:
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
-        self.facts = StreamFacts()
+        self.facts = SourceFacts()
         self.started = False
         self.key: bytes | None = None
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
@@ -363,7 +363,7 @@ class IngestWorker:
         self.meter = LiveMeter()
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
-        self.facts = StreamFacts()
+        self.facts = SourceFacts()
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
         self.last_media = 0.0

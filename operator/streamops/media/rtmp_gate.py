@@ -62,7 +62,8 @@ def _skip_amf0(payload: bytes, pos: int) -> int:
     if marker in (0x05, 0x06):
         return pos + 1
     if marker == 0x02:
-        return pos + 3 + struct.unpack_from(">H", payload, pos + 1)[0]
+        length: int = struct.unpack_from(">H", payload, pos + 1)[0]
+        return pos + 3 + length
     raise ValueError(f"unexpected AMF0 marker {marker}")
 
 
@@ -103,14 +104,19 @@ class PublishInspector:
             self._handshake_left -= take
             data = data[take:]
         self._buffer += data
-        while self.verdict is Verdict.PENDING and self._parse_chunk(out):
-            pass
-        if self.verdict is Verdict.PUBLISH:
+        verdict = self._parse(out)
+        if verdict is Verdict.PUBLISH:
             out += self._buffer  # the rest is media: no more parsing
             self._buffer.clear()
-        if self.verdict is Verdict.REFUSE:
-            return b"", self.verdict
-        return bytes(out), self.verdict
+        if verdict is Verdict.REFUSE:
+            return b"", verdict
+        return bytes(out), verdict
+
+    def _parse(self, out: bytearray) -> Verdict:
+        """Parse whole chunks until the bytes run out or there is a verdict."""
+        while self.verdict is Verdict.PENDING and self._parse_chunk(out):
+            pass
+        return self.verdict
 
     def _parse_chunk(self, out: bytearray) -> bool:
         buf = self._buffer
@@ -164,7 +170,7 @@ class PublishInspector:
         return True
 
     @staticmethod
-    def _carries_key(first_chunk: bytes, type_id: int) -> bool:
+    def _carries_key(first_chunk: bytes | bytearray, type_id: int) -> bool:
         start = 1 if type_id == COMMAND_AMF3 else 0
         return any(first_chunk[start + 3 : start + 3 + len(c)] == c for c in KEY_COMMANDS)
 
@@ -297,12 +303,14 @@ async def _relay_in_kernel(
     instead of asyncio reading and writing every chunk, which cost ≈3% of a core per 2.5 Mbit/s
     publisher. Returns when the publisher or FFmpeg hangs up; False where splice is unavailable."""
     client_socket, upstream_socket = client.get_extra_info("socket"), upstream.get_extra_info("socket")
+    transport = client.transport  # a socket's: it reads too (StreamWriter types it write-only)
     if not hasattr(os, "splice") or client_socket is None or upstream_socket is None:
         return False
-    client.transport.pause_reading()  # type: ignore[attr-defined]
+    if not isinstance(transport, asyncio.ReadTransport):
+        return False
+    transport.pause_reading()
     # What asyncio already holds goes first, in order: read but not consumed, written but not sent.
-    pending = bytes(reader._buffer)  # StreamReader has no public "take what is buffered"
-    reader._buffer.clear()
+    pending = _take_buffered(reader)
     if pending:
         upstream.write(pending)
     while upstream.transport.get_write_buffer_size():
@@ -316,6 +324,15 @@ async def _relay_in_kernel(
     finally:
         stop.set()
     return True
+
+
+def _take_buffered(reader: asyncio.StreamReader) -> bytes:
+    """The bytes `reader` has read but not handed out, taken without waiting: StreamReader has no
+    public call for that, so this reads CPython's private buffer."""
+    buffer: bytearray = reader._buffer  # type: ignore[attr-defined]  # private, hence not in typeshed
+    pending = bytes(buffer)
+    buffer.clear()
+    return pending
 
 
 def _splice_until_closed(src: int, dst: int, stop: threading.Event) -> None:

@@ -23,7 +23,6 @@ import json
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,13 +31,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "media"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from peers import NginxRtmp, Publisher, free_port, proc_cpu_seconds, proc_rss_bytes, wait_for  # noqa: E402
-from ts_frames import FrameClock, delays  # noqa: E402
-from workers import Ingest, Worker, http_json  # noqa: E402
+from devtools.http_client import http_json
+from devtools.peers import NginxRtmp, Publisher
+from devtools.ports import free_port
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes
+from devtools.versions import REPO as ROOT
+from devtools.waits import wait_for
+from devtools.workers import Ingest, Worker
+from ts_frames import FrameClock, delays  # bench/ts_frames.py, beside this script
 
 POLL = 0.01
 
@@ -98,11 +98,19 @@ def recorder_first_bytes(tmp: Path, standby: bool = False) -> float:
         time.sleep(1.5)
         out = tmp / "recordings"
         port = free_port()
-        settings = {"feedUrl": ingest.feed_url, "outputDir": str(out), "title": "bench"}
+        settings = {
+            "feedUrl": ingest.feed_url,
+            "recordingsRoot": str(tmp),
+            "directory": out.name,
+            "title": "bench",
+            "reconnectWindowSeconds": 10,
+            "maxSegmentSeconds": 14400,
+            "minDurationSeconds": 10,
+        }
         address = {"httpHost": "127.0.0.1", "httpPort": port}
         if standby:
-            recorder = Worker("record", {"standby": True, "outputRoot": str(tmp), **address}, tmp, port).start()
-            body = json.dumps({**settings, "outputDir": out.name}).encode()
+            recorder = Worker("record", {"standby": True, "recordingsRoot": str(tmp), **address}, tmp, port).start()
+            body = json.dumps(settings).encode()
             request = urllib.request.Request(f"{recorder.http}/start", data=body, method="POST")
             t0 = time.monotonic()
             urllib.request.urlopen(request, timeout=10).close()
@@ -132,7 +140,12 @@ def cpu_window(pid: int, seconds: float) -> tuple[float, int, float]:
 
 def pusher(tmp: Path, feed_url: str, target: str) -> Worker:
     port = free_port()
-    return Worker("push", {"feedUrl": feed_url, "uri": target, "httpHost": "127.0.0.1", "httpPort": port}, tmp, port)
+    return Worker(
+        "push",
+        {"feedUrl": feed_url, "uri": target, "noAudioMode": "drop", "httpHost": "127.0.0.1", "httpPort": port},
+        tmp,
+        port,
+    )
 
 
 def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from catalog import livestream, recording, restream
-from conftest import eventually
+from devtools.catalog import livestream, recording, restream
+from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
 
@@ -84,7 +84,7 @@ def test_recording_conditions_follow_spec_and_stream(cluster, operator, namespac
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
     assert config["reconnectWindowSeconds"] == 7 and config["title"] == "Camera"
     rec = cluster.get("recordings", ns, "rec")
-    assert config["outputDir"] == f"/recordings/{ns}/rec-{rec['metadata']['uid'][:8]}"
+    assert config["directory"] == f"{ns}/rec-{rec['metadata']['uid'][:8]}" and config["recordingsRoot"] == "/recordings"
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "recordings")
     assert volume["persistentVolumeClaim"]["claimName"] == "streamops-recordings"
     claim = eventually(lambda: cluster.get("persistentvolumeclaims", ns, "streamops-recordings"), what="PVC")

@@ -29,19 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import (
-    NginxRtmp,
-    Publisher,
-    ffprobe_streams,
-    free_port,
-    pid_alive,
-    proc_cpu_seconds,
-    proc_rss_bytes,
-    proc_tree,
-    wait_for,
-)
+from devtools.http_client import http_get
+from devtools.peers import NginxRtmp, Publisher, ffprobe_streams
+from devtools.ports import free_port
+from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
+from devtools.waits import wait_for
+from devtools.workers import Ingest, Worker
 from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
-from workers import Ingest, Worker, http_get
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
 
@@ -103,6 +97,7 @@ class PushWorker(Worker):
             "name": workdir.name,
             "feedUrl": feed_url,
             "uri": uri,
+            "noAudioMode": "drop",
             "httpHost": "127.0.0.1",
             "httpPort": port,
             **extra,
@@ -119,7 +114,7 @@ class PushWorker(Worker):
             return super().stop(sig, timeout)
         finally:
             for pid in tree[1:]:
-                if pid_alive(pid):
+                if alive(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
 

@@ -319,16 +319,19 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
         port = free_port()
         settings = {
             "feedUrl": feed.url,
-            "outputDir": str(out_dir),
+            "recordingsRoot": str(tmp_path),  # the claim
+            "directory": out_dir.name,
             "title": "Camera 1",
+            "reconnectWindowSeconds": 10,
+            "maxSegmentSeconds": 14400,
+            "minDurationSeconds": 10,
             "httpHost": "127.0.0.1",
             "httpPort": port,
             **config,
         }
         config_path = tmp_path / f"recorder-{len(started) + 1}.json"
         if standby:  # the claim is tmp_path; POST /start names the directory in it
-            settings["outputDir"] = out_dir.name
-            config = {"standby": True, "outputRoot": str(tmp_path), "httpHost": "127.0.0.1", "httpPort": port}
+            config = {"standby": True, "recordingsRoot": str(tmp_path), "httpHost": "127.0.0.1", "httpPort": port}
         config_path.write_text(json.dumps(config if standby else settings))
         log_path = tmp_path / f"recorder-{len(started) + 1}.log"
         env = {**os.environ, "PYTHONPATH": str(OPERATOR_DIR)}
@@ -412,7 +415,7 @@ def check_videos(recorder: RecorderProcess, status: dict[str, Any]) -> list[floa
     /status; no parts are left behind. Returns the videos' durations."""
     durations = []
     for video in status["videos"]:
-        path = Path(video["path"])
+        path = recorder.out_dir.parent / video["path"]  # relative to the recordings root (the claim)
         assert path.parent == recorder.out_dir and path.suffix == ".mp4"
         atoms = top_level_atoms(path)
         assert "moov" in atoms and "mdat" in atoms and atoms.index("moov") < atoms.index("mdat"), atoms
@@ -602,9 +605,9 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     recorder = recorders(standby=True, minDurationSeconds=2)
     assert recorder.status() == {"state": "standby", "recording": False}
     assert recorder.get("/readyz")[0] == 200, "a standby is ready to take a recording"
-    assert recorder.post_start({"feedUrl": "rtmp://127.0.0.1/x", "outputDir": "videos"})[0] == 400
-    assert recorder.post_start({**recorder.config, "outputDir": "/tmp"})[0] == 400, "only inside the claim"
-    assert recorder.post_start({**recorder.config, "outputDir": "../x"})[0] == 400, "only inside the claim"
+    assert recorder.post_start({**recorder.config, "feedUrl": "rtmp://127.0.0.1/x"})[0] == 400
+    assert recorder.post_start({**recorder.config, "directory": "/tmp"})[0] == 400, "only inside the claim"
+    assert recorder.post_start({**recorder.config, "directory": "../x"})[0] == 400, "only inside the claim"
     assert not recorder.out_dir.exists(), "nothing written before POST /start"
 
     code, status = recorder.post_start()
@@ -612,7 +615,7 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     parts = recorder.out_dir / ".parts"
     wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
     assert recorder.post_start()[0] == 200, "the same configuration again is fine (the operator retries)"
-    assert recorder.post_start({**recorder.config, "outputDir": "other"})[0] == 409, "one recording per recorder"
+    assert recorder.post_start({**recorder.config, "directory": "other"})[0] == 409, "one recording per recorder"
     wait_recorded(recorder, 4)
     status = recorder.post_stop()
     assert status["state"] == "stopped"

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 from pydantic import ValidationError
+from streamops.contract.pusher import PusherConfig
 from streamops.media import pusher as P
 from streamops.media.ffmpeg import UnsafeUri
 from streamops.media.mpegts import program_stream_types, program_streams
@@ -15,8 +16,10 @@ from streamops.media.mpegts import program_stream_types, program_streams
 FEED = "http://10.0.0.7:8080/feed"
 
 
-def config(**overrides) -> P.PusherConfig:
-    return P.PusherConfig.model_validate({"feedUrl": FEED, "uri": "rtmp://a.rtmp.youtube.com/live2", **overrides})
+def config(**overrides) -> PusherConfig:
+    return PusherConfig.model_validate(
+        {"feedUrl": FEED, "uri": "rtmp://a.rtmp.youtube.com/live2", "noAudioMode": "drop", **overrides}
+    )
 
 
 def value(argv: list[str], flag: str, after: int = 0) -> str:
@@ -84,9 +87,9 @@ def test_config_rejects_a_second_key_place_and_unknown_fields():
 
 def test_load_config_from_file_or_env(tmp_path, monkeypatch):
     path = tmp_path / "c.json"
-    path.write_text(f'{{"feedUrl": "{FEED}", "uri": "srt://x:1"}}')
+    path.write_text(f'{{"feedUrl": "{FEED}", "uri": "srt://x:1", "noAudioMode": "drop"}}')
     assert P.load_config(str(path)).uri == "srt://x:1"
-    monkeypatch.setenv(P.CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app"}}')
+    monkeypatch.setenv(P.CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app", "noAudioMode": "silence"}}')
     assert P.load_config(None).uri == "rtmp://x/app"
     monkeypatch.delenv(P.CONFIG_ENV)
     with pytest.raises(ValueError, match="--config FILE or set STREAMOPS_PUSHER_CONFIG"):
@@ -321,7 +324,7 @@ def test_status_is_camel_case_and_errors_are_redacted():
     pusher.redact.add("rk-SECRET/42")
     pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET/42: Connection refused")
     pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET%2F42: I/O error")
-    status = pusher.status()
+    status = pusher.status().to_json_dict()
     assert status == {
         "live": False,
         "state": "waiting-for-source",

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+from streamops.api import LiveStreamSpec
+from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.recorder import RecorderConfig
 from streamops.media.recorder import (
-    Discarded,
     PartState,
     Recorder,
-    RecorderConfig,
     RecorderState,
-    VideoInfo,
     VideoState,
     after_gap,
     concat_list,
@@ -35,18 +35,38 @@ T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
 FEED = "http://cam-ingest.streams.svc:8080/feed"
 
 
+SETTINGS = {"reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 10}
+
+
 def config(**overrides: object) -> RecorderConfig:
-    return RecorderConfig.model_validate({"feedUrl": FEED, "outputDir": "/var/lib/streamops/rec", **overrides})
+    return RecorderConfig.model_validate(
+        {"feedUrl": FEED, "recordingsRoot": "/var/lib/streamops", "directory": "rec", **SETTINGS, **overrides}
+    )
 
 
 # --- configuration ---
 
 
 def test_config_defaults_follow_the_hosted_api() -> None:
+    defaults = LiveStreamSpec.model_validate({"source": {"push": {}}}).recording
+    assert (defaults.reconnect_window_seconds, defaults.max_segment_seconds, defaults.min_duration_seconds) == (
+        10,
+        14400,
+        10,
+    ), "the defaults live in the API (a stream's recording defaults), once"
+    for field in SETTINGS:
+        without = {k: v for k, v in SETTINGS.items() if k != field}
+        with pytest.raises(ValidationError):  # the operator always resolves them: no second default here
+            RecorderConfig.model_validate({"feedUrl": FEED, "directory": "rec", **without})
     c = config(title="Camera 1")
-    assert (c.reconnect_window_seconds, c.max_segment_seconds, c.min_duration_seconds) == (10, 14400, 10)
-    assert (c.http_host, c.http_port) == ("0.0.0.0", 8080)
+    assert (c.http_host, c.http_port, c.recordings_root) == ("0.0.0.0", 8080, "/var/lib/streamops")
     assert c.title == "Camera 1"
+
+
+@pytest.mark.parametrize("directory", ["/tmp", "../x", "a/../../b", "", "."])
+def test_config_directory_stays_inside_the_recordings_root(directory: str) -> None:
+    with pytest.raises(ValidationError, match="inside the recordings root"):
+        config(directory=directory)
 
 
 @pytest.mark.parametrize(
@@ -210,10 +230,10 @@ def test_join_and_repair_commands_copy_and_read_local_files_only() -> None:
 # --- status ---
 
 
-def video_info(seconds: float) -> VideoInfo:
-    return VideoInfo(
+def video_info(seconds: float) -> Video:
+    return Video(
         title=video_title("c", T0),
-        path="/rec/v.mp4",
+        path="rec/v.mp4",
         duration_seconds=seconds,
         size_bytes=1,
         started_at=T0,
@@ -232,9 +252,9 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
     recorder.state = RecorderState(
         started_at=T0,
         videos=[video_info(12.5)],
-        discarded=[Discarded(reason="too short", duration_seconds=4.0, at=T0 + timedelta(microseconds=5))],
+        discarded=[DiscardedFragment(reason="too short", duration_seconds=4.0, at=T0)],
     )
-    status = recorder.status()
+    status = recorder.status().to_json_dict()
     assert status == {
         "state": "waiting",
         "recording": False,
@@ -244,7 +264,8 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         "videos": [
             {
                 "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
-                "path": "/rec/v.mp4",
+                "path": "rec/v.mp4",
+                "url": None,
                 "durationSeconds": 12.5,
                 "sizeBytes": 1,
                 "startedAt": "2026-11-22T08:15:03Z",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from catalog import livestream, recording, restream
+from devtools.catalog import livestream, recording, restream
 from streamops.api import LiveStream, Recording, Restream
 from streamops.control.ingest import ingest_endpoints, ingest_pod, ingest_service, playback_urls
 from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
@@ -56,7 +56,7 @@ def test_recorder_pod_is_owned_by_the_recording_and_writes_to_the_claim():
     assert pod["metadata"]["name"] == "rec-recorder"
     c = config(pod)
     assert c["feedUrl"] == "http://cam-ingest.media.svc:8080/feed"
-    assert c["outputDir"] == "/recordings/media/rec-01234567"
+    assert (c["recordingsRoot"], c["directory"]) == ("/recordings", "media/rec-01234567")
     assert (c["reconnectWindowSeconds"], c["maxSegmentSeconds"], c["minDurationSeconds"]) == (10, 14400, 10)
     assert c["title"] == "Camera"
     [volume] = pod["spec"]["volumes"]
@@ -173,7 +173,8 @@ def test_rbac_is_least_privilege():
 
 
 def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
-    from streamops.control.recorder import RECORDINGS_MOUNT, recorder_standby_pod, standby_pod_name
+    from streamops.contract.recorder import RECORDINGS_ROOT
+    from streamops.control.recorder import recorder_standby_pod, standby_pod_name
 
     s = stream(recording={"standby": True})
     name = standby_pod_name("cam", 2)
@@ -182,10 +183,15 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
     meta = pod["metadata"]
     assert meta["name"] == name and [r["kind"] for r in meta["ownerReferences"]] == ["LiveStream"]
     assert meta["labels"]["app.kubernetes.io/component"] == "recorder-standby"
-    assert config(pod) == {"standby": True, "outputRoot": RECORDINGS_MOUNT, "httpHost": "127.0.0.1", "httpPort": 31000}
+    assert config(pod) == {
+        "standby": True,
+        "recordingsRoot": RECORDINGS_ROOT,
+        "httpHost": "127.0.0.1",
+        "httpPort": 31000,
+    }
     [volume] = pod["spec"]["volumes"]
     assert volume["persistentVolumeClaim"]["claimName"] == HOST.recordings_claim
-    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "recordings", "mountPath": RECORDINGS_MOUNT}]
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "recordings", "mountPath": RECORDINGS_ROOT}]
     assert pod["spec"]["hostNetwork"] is True and json.loads(meta["annotations"][HOST_PORTS_ANNOTATION]) == {
         "http": 31000
     }

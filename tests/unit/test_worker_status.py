@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from catalog import livestream, recording, restream
+from devtools.catalog import livestream, recording, restream
 from streamops.api import LiveStream, Recording, Restream
+from streamops.contract.ingest import IngestStatus
+from streamops.contract.pusher import PusherStatus
+from streamops.contract.recorder import RecorderStatus
 from streamops.control.indexes import recording_entry, stream_entry, worker_pod_entry
 from streamops.control.livestream_status import (
     IngestObservation,
@@ -30,7 +33,7 @@ INGEST_LIVE = {
     "audioCodec": "aac",
     "frameRate": 29.97,
     "transcodingSpeed": 1.0012,
-    "bitrate": 2500123.4,
+    "bitrate": 2500123,
 }
 
 
@@ -67,7 +70,7 @@ def rst(status=None, **spec) -> Restream:
 
 def test_telemetry_fills_the_hosted_fields_and_wins_over_readiness():
     pod = PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", ready=False, ip="127.0.0.1")
-    observed = IngestObservation({"primary": pod}, telemetry={"primary": INGEST_LIVE}, generation=1)
+    observed = IngestObservation({"primary": pod}, telemetry={"primary": ingest(INGEST_LIVE)}, generation=1)
     status = livestream_status(stream(), observed, T0)
     assert status.live is True and status.observed_generation == 1
     assert (status.video_width, status.video_height, status.video_codec, status.audio_codec) == (
@@ -82,16 +85,18 @@ def test_telemetry_fills_the_hosted_fields_and_wins_over_readiness():
 
 
 def test_offline_keeps_history_and_drops_live_metrics():
-    live = livestream_status(stream(), IngestObservation({"primary": RUNNING}, telemetry={"primary": INGEST_LIVE}), T0)
+    live = livestream_status(
+        stream(), IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(INGEST_LIVE)}), T0
+    )
     ended = {**INGEST_LIVE, "live": False, "finishedAt": "2026-11-22T08:00:05Z", "frameRate": None, "bitrate": None}
     status = livestream_status(
-        stream(status=live.wire()), IngestObservation({"primary": RUNNING}, telemetry={"primary": ended}), T0
+        stream(status=live.wire()), IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(ended)}), T0
     )
     assert status.live is False and status.frame_rate is None and status.bitrate is None
     assert status.finished_at_primary == datetime(2026, 11, 22, 8, 0, 5, tzinfo=UTC)
     forgot = livestream_status(
         stream(status=status.wire()),
-        IngestObservation({"primary": RUNNING}, telemetry={"primary": {"live": False}}),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest({"live": False})}),
         T0,
     )
     assert forgot.started_at_primary == status.started_at_primary, "a restarted worker does not erase history"
@@ -104,7 +109,7 @@ def test_offline_keeps_history_and_drops_live_metrics():
 def test_pull_stream_deactivated_by_its_worker():
     telemetry = {"live": False, "active": False, "deactivatedReason": "no data for 7200 s"}
     s = stream(source={"pull": {"urls": ["rtmp://origin/live/a"]}})
-    status = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": telemetry}), T0)
+    status = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(telemetry)}), T0)
     assert status.active is False and kinds(status)["Ready"] == ("True", "Deactivated")
     assert "7200" in status.condition("Ready").message
 
@@ -131,7 +136,7 @@ RECORDER = {
 }
 VIDEO = {
     "title": "Stream Record: Camera, 2026-11-22 08:00:09 UTC",
-    "path": "/recordings/media/rec-r/record-20261122T080000Z.mp4",
+    "path": "media/rec-r/record-20261122T080000Z.mp4",  # relative to the recordings root
     "durationSeconds": 9.0,
     "sizeBytes": 1234,
     "startedAt": "2026-11-22T08:00:00Z",
@@ -141,7 +146,9 @@ VIDEO = {
 
 def test_recording_waits_for_the_stream():
     status = recording_status(
-        rec(), RecorderObservation(pod=RUNNING, telemetry={**RECORDER, "state": "waiting", "recording": False}), T0
+        rec(),
+        RecorderObservation(pod=RUNNING, telemetry=recorder({**RECORDER, "state": "waiting", "recording": False})),
+        T0,
     )
     assert kinds(status)["Ready"] == ("False", "StreamNotLive") and kinds(status)["Recording"] == (
         "False",
@@ -154,20 +161,18 @@ def test_recording_waits_for_the_stream():
 
 
 def test_recording_mirrors_the_recorder_and_reports_videos_in_the_claim():
-    status = recording_status(rec(), RecorderObservation(pod=RUNNING, telemetry=RECORDER, directory="media/rec-r"), T0)
+    status = recording_status(rec(), RecorderObservation(pod=RUNNING, telemetry=recorder(RECORDER)), T0)
     assert status.recording is True and status.started_at == datetime(2026, 11, 22, 8, tzinfo=UTC)
     assert kinds(status)["Recording"] == ("True", "Recording") and status.duration == 4.0
     split = {**RECORDER, "videos": [VIDEO], "duration": 12.0}
-    after = recording_status(
-        rec(status=status.wire()), RecorderObservation(pod=RUNNING, telemetry=split, directory="media/rec-r"), T0
-    )
+    after = recording_status(rec(status=status.wire()), RecorderObservation(pod=RUNNING, telemetry=recorder(split)), T0)
     assert after.videos[0].path == "media/rec-r/record-20261122T080000Z.mp4"
     assert [e.reason for e in recording_events(status, after)] == ["RecordingSplit"]
     assert [e.reason for e in recording_events(None, status)] == ["Recording", "RecordingStarted"]
 
 
 def test_stop_finalises_and_discards_warn():
-    stopping = recording_status(rec(stopped=True), RecorderObservation(pod=RUNNING, telemetry=RECORDER), T0)
+    stopping = recording_status(rec(stopped=True), RecorderObservation(pod=RUNNING, telemetry=recorder(RECORDER)), T0)
     assert kinds(stopping)["Ready"] == ("False", "Stopping") and kinds(stopping)["Reconciling"][0] == "True"
     done = {
         **RECORDER,
@@ -184,7 +189,7 @@ def test_stop_finalises_and_discards_warn():
         ],
     }
     final = recording_status(
-        rec(stopped=True, status=stopping.wire()), RecorderObservation(pod=RUNNING, telemetry=done), T0
+        rec(stopped=True, status=stopping.wire()), RecorderObservation(pod=RUNNING, telemetry=recorder(done)), T0
     )
     assert kinds(final)["Succeeded"] == ("True", "Finished") and kinds(final)["Ready"] == ("True", "Finished")
     assert final.recording is False and final.ended_at == datetime(2026, 11, 22, 8, 0, 10, tzinfo=UTC)
@@ -208,13 +213,28 @@ PUSHER = {
 }
 
 
+def ingest(data: dict) -> IngestStatus:
+    """A worker's /status answer as the operator reads it (the typed contract)."""
+    return IngestStatus.model_validate(data)
+
+
+def recorder(data: dict) -> RecorderStatus:
+    return RecorderStatus.model_validate(data)
+
+
+def pusher(data: dict) -> PusherStatus:
+    return PusherStatus.model_validate(data)
+
+
 def test_restream_lifecycle():
     waiting = restream_status(
-        rst(), PusherObservation(pod=RUNNING, telemetry={**PUSHER, "live": False, "state": "waiting-for-source"}), T0
+        rst(),
+        PusherObservation(pod=RUNNING, telemetry=pusher({**PUSHER, "live": False, "state": "waiting-for-source"})),
+        T0,
     )
     assert kinds(waiting)["Ready"] == ("False", "StreamNotLive") and waiting.live is False
     live = restream_status(
-        rst(status=waiting.wire()), PusherObservation(pod=RUNNING, telemetry=PUSHER, stream_live=True), T0
+        rst(status=waiting.wire()), PusherObservation(pod=RUNNING, telemetry=pusher(PUSHER), stream_live=True), T0
     )
     assert kinds(live)["Ready"] == ("True", "Pushing") and live.bytes_sent == 1000 and live.started_at
     assert "RestreamLive" in [e.reason for e in restream_events(waiting, live)]
@@ -226,7 +246,7 @@ def test_restream_lifecycle():
         "lastError": "rtmp://yt/live2/SECRETKEY: refused",
     }
     backoff = restream_status(
-        rst(status=live.wire()), PusherObservation(pod=RUNNING, telemetry=failing, stream_live=True), T0
+        rst(status=live.wire()), PusherObservation(pod=RUNNING, telemetry=pusher(failing), stream_live=True), T0
     )
     assert kinds(backoff)["Ready"] == ("False", "Backoff") and "SECRETKEY" not in backoff.model_dump_json()
     assert [(e.type, e.reason) for e in restream_events(live, backoff)][-1] == ("Warning", "RestreamBackoff")
@@ -289,9 +309,12 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
     backup_pod = PodObservation(name="cam-ingest-backup", exists=True, uid="b", phase="Running", ip="127.0.0.1")
     observed = IngestObservation(
         {"primary": RUNNING, "backup": backup_pod},
-        telemetry={"primary": {"live": False}, "backup": {**INGEST_LIVE, "startedAt": "2026-11-22T08:00:00Z"}},
+        telemetry={
+            "primary": ingest({"live": False}),
+            "backup": ingest({**INGEST_LIVE, "startedAt": "2026-11-22T08:00:00Z"}),
+        },
     )
-    quiet = {"primary": {"live": False}, "backup": {"live": False}}
+    quiet = {"primary": ingest({"live": False}), "backup": ingest({"live": False})}
     before = livestream_status(s, IngestObservation({"primary": RUNNING, "backup": backup_pod}, telemetry=quiet), T0)
     status = livestream_status(stream(status=before.wire(), source={"push": {"backup": True}}), observed, T0)
     assert status.live is False and status.backup_live is True

@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 from base64 import b64encode
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from streamops.api import LiveStream
 from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import IngestEndpoints, Playback
+from streamops.contract.ingest import (
+    CONFIG_ENV,
+    HLS_CMAF_PLAYLIST,
+    HLS_MPEGTS_PLAYLIST,
+    MEDIA_DIR,
+    SCREENSHOT_PATH,
+    STREAM_KEY_DIR,
+    STREAM_KEY_FILE,
+    IngestConfig,
+    Role,
+)
+from streamops.contract.ingest import IngestPorts as IngestPortsConfig
 from streamops.control.naming import (
     HOST_PORTS_ANNOTATION,
     STREAM_NAME_ANNOTATION,
@@ -18,15 +30,8 @@ from streamops.control.naming import (
     owner_reference,
 )
 from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import HTTP_PORT, WorkerContainer, secret_file_volume, worker_pod
+from streamops.control.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 
-Role = Literal["primary", "backup"]
-
-RTMP_PORT = 1935
-SRT_PORT = 9998
-STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
-STREAM_KEY_FILE = "stream-key"
-MEDIA_DIR = "/var/lib/streamops"
 GENERATED_KEY_NAME = "streamKey"
 
 
@@ -91,34 +96,34 @@ def stream_key_secret(stream: LiveStream, key: str) -> dict[str, Any]:
     }
 
 
-IngestPorts = dict[str, int]  # "http", "rtmp", "srt" -> port
-POD_NETWORK_PORTS: IngestPorts = {"http": HTTP_PORT, "rtmp": RTMP_PORT, "srt": SRT_PORT}
+IngestPorts = dict[str, int]  # "http", "rtmp", "srt" -> port: a host-port allocation, or the pod network's
+POD_NETWORK_PORTS: IngestPorts = IngestPortsConfig().model_dump()
 PORT_NAMES = tuple(POD_NETWORK_PORTS)
 
 
 def ingest_worker_config(
     stream: LiveStream, role: Role, ports: IngestPorts | None = None, bind_address: str = "0.0.0.0"
-) -> dict[str, Any]:
-    """What the ingest worker needs from the spec. Title, active, recording and resources are
-    left out on purpose: changing them must not restart a live ingest."""
+) -> IngestConfig:
+    """What the ingest worker needs from the spec (see IngestConfig)."""
     spec = stream.spec
-    config: dict[str, Any] = {
-        "stream": stream.metadata.name,
-        "role": role,
-        "source": spec.source.wire(),
-        "dvr": spec.dvr.wire(),
-        "hls": spec.hls.wire(),
-        "screenshots": spec.screenshots.wire(),
-        "ports": dict(ports or POD_NETWORK_PORTS),
-        "mediaDir": MEDIA_DIR,
-        "bindAddress": bind_address,
-    }
-    if spec.transcoding:
-        config["transcoding"] = spec.transcoding.wire()
-    if spec.source.push:
-        config["source"]["push"].pop("streamKeySecretRef", None)
-        config["streamKeyFile"] = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
-    return config
+    source, key_file = spec.source, None
+    if source.push:
+        # The worker reads the key from the mounted file; the Secret's name is the operator's business.
+        source = source.model_copy(update={"push": source.push.model_copy(update={"stream_key_secret_ref": None})})
+        key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
+    return IngestConfig(
+        stream=stream.metadata.name,
+        role=role,
+        source=source,
+        dvr=spec.dvr,
+        hls=spec.hls,
+        screenshots=spec.screenshots,
+        transcoding=spec.transcoding,
+        ports=IngestPortsConfig.model_validate(ports or POD_NETWORK_PORTS),
+        media_dir=MEDIA_DIR,
+        stream_key_file=key_file,
+        bind_address=bind_address,
+    )
 
 
 def _resources(stream: LiveStream) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def ingest_pod(
         mounts.append({"name": "stream-key", "mountPath": STREAM_KEY_DIR, "readOnly": True})
     worker = WorkerContainer(
         name="ingest",
-        config_env="STREAMOPS_INGEST_CONFIG",
+        config_env=CONFIG_ENV,
         config=ingest_worker_config(stream, role, host_ports, settings.worker_bind_address),
         # Ready only while media flows (the worker decides): that is what `live` means.
         ports=_ports(stream, host_ports),
@@ -220,7 +225,7 @@ def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPor
     base = ingest_http_url(stream, worker_address, ports)
     hls = stream.spec.hls
     return Playback(
-        hls_cmaf_url=f"{base}/hls/cmaf/index.m3u8" if hls.cmaf else None,
-        hls_mpegts_url=f"{base}/hls/ts/index.m3u8" if hls.mpegts else None,
-        screenshot_url=f"{base}/screenshot.jpg" if stream.spec.screenshots.enabled else None,
+        hls_cmaf_url=f"{base}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
+        hls_mpegts_url=f"{base}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
+        screenshot_url=f"{base}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
     )

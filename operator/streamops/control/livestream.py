@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamops.api import RECORDING, LiveStream
+from streamops.contract.ingest import Role
 from streamops.control.children import ensure_pod, ensure_service, owned_by
 from streamops.control.indexes import plain
 from streamops.control.ingest import (
     PORT_NAMES,
     IngestPorts,
-    Role,
     ingest_names,
     ingest_pod,
     ingest_roles,

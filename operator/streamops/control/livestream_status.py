@@ -8,10 +8,10 @@ from typing import Any
 
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import ConditionedStatus
+from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.ingest import IngestPorts, Role, ingest_endpoints, ingest_names, ingest_roles, playback_urls
+from streamops.control.ingest import IngestPorts, ingest_endpoints, ingest_names, ingest_roles, playback_urls
 from streamops.control.pod_observation import PodObservation
-from streamops.control.telemetry import parse_time
 
 __all__ = [
     "IngestObservation",
@@ -36,7 +36,7 @@ class RecordingFacts:
 class IngestObservation:
     pods: dict[Role, PodObservation]
     key_secret_missing: str | None = None  # name of a referenced Secret that does not exist
-    telemetry: dict[Role, dict[str, Any]] = field(default_factory=dict)  # fresh worker /status per role
+    telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # fresh worker /status per role
     recordings: tuple[RecordingFacts, ...] = ()
     host_ports: dict[Role, IngestPorts] = field(default_factory=dict)  # hostNetwork allocation
     worker_address: str = ""
@@ -54,20 +54,16 @@ def _ingest_condition(pod: PodObservation) -> Observed:
     return Observed("Ready", "False", "IngestFailed", f"ingest Pod {pod.name} is {pod.phase}: {pod.detail}")
 
 
-def _rounded(value: Any, digits: int) -> float | None:
-    return round(float(value), digits) if isinstance(value, int | float) else None
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
-
-
-def _live(pod: PodObservation | None, telemetry: dict[str, Any] | None) -> bool:
+def _live(pod: PodObservation | None, telemetry: IngestStatus | None) -> bool:
     """The worker's own word when it can be asked (faster than the readiness probe), else readiness."""
     if pod is None or not pod.exists or pod.deleting:
         return False
     if telemetry is not None:
-        return bool(telemetry.get("live"))
+        return telemetry.live
     return pod.ready
 
 
@@ -78,7 +74,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     backup = observed.pods.get("backup")
     main = observed.telemetry.get("primary")
     spare = observed.telemetry.get("backup")
-    deactivated = main is not None and main.get("active") is False
+    deactivated = main is not None and not main.active
     active = stream.spec.active and not deactivated
 
     conditions: list[Observed]
@@ -96,7 +92,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             Observed("Ready", "True", "Inactive", "stream is switched off (spec.active false): pushes are refused")
         ]
     elif deactivated:
-        why = str((main or {}).get("deactivatedReason") or "no data from any pull URL")
+        why = (main.deactivated_reason if main else None) or "no data from any pull URL"
         conditions = [Observed("Ready", "True", "Deactivated", f"ingest deactivated itself: {why}"[:1024])]
     else:
         ready = _ingest_condition(primary)
@@ -124,7 +120,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         else Observed("Recording", "False", "NotRecording", "no Recording is running")
     )
     on_air = main if live else (spare if backup_live else None)
-    metrics = on_air or {}
+    metrics = on_air or IngestStatus()  # live metrics exist only while live
 
     return LiveStreamStatus(
         observed_generation=generation,
@@ -135,19 +131,19 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         ingest=ingest_endpoints(stream, observed.worker_address, observed.host_ports),
         playback=playback_urls(stream, observed.worker_address, observed.host_ports.get("primary")),
         # Times are history: a worker that restarted (and forgot them) does not erase them.
-        started_at_primary=parse_time((main or {}).get("startedAt")) or previous.started_at_primary,
-        started_at_backup=parse_time((spare or {}).get("startedAt")) or previous.started_at_backup,
-        finished_at_primary=parse_time((main or {}).get("finishedAt")) or previous.finished_at_primary,
+        started_at_primary=(main and main.started_at) or previous.started_at_primary,
+        started_at_backup=(spare and spare.started_at) or previous.started_at_backup,
+        finished_at_primary=(main and main.finished_at) or previous.finished_at_primary,
         recording=running is not None,
         recording_duration=_rounded(running.duration, 0) if running else None,
         # Live metrics exist only while live (the hosted API's "current FPS ... if transcoding").
-        transcoding_speed=_rounded(metrics.get("transcodingSpeed"), 2),
-        frame_rate=_rounded(metrics.get("frameRate"), 1),
-        video_width=_int(metrics.get("videoWidth")),
-        video_height=_int(metrics.get("videoHeight")),
-        video_codec=metrics.get("videoCodec") or None,
-        audio_codec=metrics.get("audioCodec") or None,
-        bitrate=_int(metrics.get("bitrate")),
+        transcoding_speed=_rounded(metrics.transcoding_speed, 2),
+        frame_rate=_rounded(metrics.frame_rate, 1),
+        video_width=metrics.video_width,
+        video_height=metrics.video_height,
+        video_codec=metrics.video_codec or None,
+        audio_codec=metrics.audio_codec or None,
+        bitrate=metrics.bitrate,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from streamops.contract.worker import STATUS_PATH
 from streamops.control.conditions import Observed
 from streamops.control.naming import SPEC_HASH_ANNOTATION
 
@@ -67,10 +68,14 @@ class PodObservation:
     @property
     def status_url(self) -> str | None:
         """The worker's /status, when it can be asked (running, with an address)."""
+        return self.worker_url(STATUS_PATH)
+
+    def worker_url(self, path: str) -> str | None:
+        """A path on the worker's HTTP face, when it can be reached (running, with an address)."""
         if not self.running or not self.ip or not self.http_port:
             return None
         host = f"[{self.ip}]" if ":" in self.ip else self.ip
-        return f"http://{host}:{self.http_port}/status"
+        return f"http://{host}:{self.http_port}{path}"
 
 
 def worker_pod_condition(pod: PodObservation, worker: str, running: tuple[str, str]) -> Observed:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from streamops.api import API_VERSION, LiveStream, Restream
+from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
+from streamops.contract.worker import HTTP_PORT
 from streamops.control.ingest import IngestPorts
 from streamops.control.naming import (
     RESTREAM_LABEL,
@@ -17,10 +19,7 @@ from streamops.control.naming import (
 )
 from streamops.control.recorder import feed_url
 from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import HTTP_PORT, WorkerContainer, secret_file_volume, worker_pod
-
-TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
-TARGET_KEY_FILE = "stream-key"
+from streamops.control.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 
 
 def pusher_pod_name(restream_name: str) -> str:
@@ -29,20 +28,18 @@ def pusher_pod_name(restream_name: str) -> str:
 
 def pusher_config(
     restream: Restream, stream: LiveStream, settings: OperatorSettings, ingest_ports: IngestPorts | None, http_port: int
-) -> dict[str, Any]:
+) -> PusherConfig:
     spec = restream.spec
     source = "transcoded" if spec.source == "transcoded" else "origin"
-    config: dict[str, Any] = {
-        "name": restream.metadata.name,
-        "feedUrl": feed_url(stream, source, settings.worker_address, ingest_ports),
-        "uri": spec.uri,
-        "noAudioMode": spec.no_audio_mode,
-        "httpHost": settings.worker_bind_address,
-        "httpPort": http_port,
-    }
-    if spec.stream_key_secret_ref is not None:
-        config["streamKeyFile"] = f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}"
-    return config
+    return PusherConfig(
+        name=restream.metadata.name,
+        feed_url=feed_url(stream, source, settings.worker_address, ingest_ports),
+        uri=spec.uri,
+        no_audio_mode=spec.no_audio_mode,
+        http_host=settings.worker_bind_address,
+        http_port=http_port,
+        stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,
+    )
 
 
 def pusher_pod(
@@ -72,7 +69,7 @@ def pusher_pod(
     }
     worker = WorkerContainer(
         name="push",
-        config_env="STREAMOPS_PUSHER_CONFIG",
+        config_env=CONFIG_ENV,
         config=pusher_config(restream, stream, settings, ingest_ports, http_port),
         ports={"http": (http_port, "TCP")},
         # Copy only: ≈2% of a core per target on the measurements the ingest shares.

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamops.api import API_VERSION, LiveStream, Recording
+from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH
+from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
+from streamops.contract.worker import HTTP_PORT, WorkerConfig
 from streamops.control.ingest import IngestPorts, ingest_http_url
 from streamops.control.naming import (
     ADOPTED_ANNOTATION,
@@ -22,9 +25,8 @@ from streamops.control.naming import (
     owner_reference,
 )
 from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import HTTP_PORT, WorkerContainer, worker_pod
+from streamops.control.worker_pod import WorkerContainer, worker_pod
 
-RECORDINGS_MOUNT = "/recordings"
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"
 
@@ -65,8 +67,9 @@ def recordings_claim_name(recording: Recording, settings: OperatorSettings) -> s
 
 
 def recording_directory(recording: Recording) -> str:
-    """Directory of this Recording's videos inside the claim: unique per object (a Recording
-    deleted and created again under the same name starts afresh, the old videos stay)."""
+    """Directory of this Recording's videos inside the claim (relative to its root, as the worker
+    and `status.videos[].path` use it): unique per object (a Recording deleted and created again
+    under the same name starts afresh, the old videos stay)."""
     assert recording.metadata.uid
     own = f"{recording.metadata.name}-{recording.metadata.uid[:8]}"
     storage = recording.spec.storage
@@ -76,7 +79,7 @@ def recording_directory(recording: Recording) -> str:
 
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPorts | None) -> str:
     base = ingest_http_url(stream, worker_address, ingest_ports)
-    return f"{base}/feed/transcoded" if type_ == "transcoded" else f"{base}/feed"
+    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
 
 
 def recorder_config(
@@ -85,18 +88,19 @@ def recorder_config(
     settings: OperatorSettings,
     ingest_ports: IngestPorts | None,
     http_port: int,
-) -> dict[str, Any]:
+) -> RecorderConfig:
     effective = recording_settings(recording, stream)
-    return {
-        "feedUrl": feed_url(stream, effective.type, settings.worker_address, ingest_ports),
-        "outputDir": f"{RECORDINGS_MOUNT}/{recording_directory(recording)}",
-        "title": stream.spec.title or stream.metadata.name,
-        "reconnectWindowSeconds": effective.reconnect_window_seconds,
-        "maxSegmentSeconds": effective.max_segment_seconds,
-        "minDurationSeconds": effective.min_duration_seconds,
-        "httpHost": settings.worker_bind_address,
-        "httpPort": http_port,
-    }
+    return RecorderConfig(
+        feed_url=feed_url(stream, effective.type, settings.worker_address, ingest_ports),
+        recordings_root=RECORDINGS_ROOT,
+        directory=recording_directory(recording),
+        title=stream.spec.title or stream.metadata.name,
+        reconnect_window_seconds=effective.reconnect_window_seconds,
+        max_segment_seconds=effective.max_segment_seconds,
+        min_duration_seconds=effective.min_duration_seconds,
+        http_host=settings.worker_bind_address,
+        http_port=http_port,
+    )
 
 
 def recorder_pod(
@@ -124,16 +128,16 @@ def recorder_pod(
     return worker_pod(metadata, worker, settings, host_ports)
 
 
-def _recorder(config: dict[str, Any], http_port: int, claim: str) -> WorkerContainer:
+def _recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
     return WorkerContainer(
         name="record",
-        config_env="STREAMOPS_RECORDER_CONFIG",
+        config_env=CONFIG_ENV,
         config=config,
         ports={"http": (http_port, "TCP")},
         # Copy remux into fragmented MP4, plus a concat join at the end of each video.
         resources={"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
         volumes=[{"name": "recordings", "persistentVolumeClaim": {"claimName": claim}}],
-        mounts=[{"name": "recordings", "mountPath": RECORDINGS_MOUNT}],
+        mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}],
     )
 
 
@@ -161,12 +165,9 @@ def recorder_standby_pod(
         "annotations": {STREAM_NAME_ANNOTATION: stream.metadata.name},
         "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
     }
-    config = {
-        "standby": True,
-        "outputRoot": RECORDINGS_MOUNT,
-        "httpHost": settings.worker_bind_address,
-        "httpPort": http_port,
-    }
+    config = StandbyConfig(
+        standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
+    )
     return worker_pod(metadata, _recorder(config, http_port, settings.recordings_claim), settings, host_ports)
 
 

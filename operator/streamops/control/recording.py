@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream, Recording
+from streamops.contract.recorder import RecorderConfig
+from streamops.contract.worker import HTTP_PORT
 from streamops.control.children import ensure_pod, owned_by
 from streamops.control.indexes import plain
 from streamops.control.ingest import ingest_names
@@ -22,11 +24,9 @@ from streamops.control.recorder import (
     recorder_config,
     recorder_pod,
     recorder_pod_name,
-    recording_directory,
     recordings_claim,
 )
 from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import HTTP_PORT
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,9 @@ class RecordingOutcome:
     generation: int | None
     invalid_spec: str | None = None
     stream_exists: bool = True
-    directory: str = ""
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     stream_uid: str | None = None  # the stream the Pod was built for
-    start_config: dict[str, Any] | None = None  # an adopted standby recorder is sent this by POST /start
+    start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
 
 
 def finalised_in_status(raw: Mapping[str, Any]) -> bool:
@@ -102,7 +101,6 @@ def reconcile_recording(
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
     pod_name = recorder_pod_name(recording.metadata.name)
     current = api.get("Pod", namespace, recorder or pod_name)
-    directory = recording_directory(recording)
     try:
         if recording.spec.stopped:
             running = bool(current and (current.get("status") or {}).get("phase") == "Running")
@@ -111,10 +109,10 @@ def reconcile_recording(
                 ensure_pod(api, None, current, uid)
                 if allocator is not None and current is not None:
                     allocator.release(ports_of(current).values())
-            return RecordingOutcome(generation, directory=directory)
+            return RecordingOutcome(generation)
         stream = read_stream(api, namespace, recording.spec.stream_ref.name)
         if stream is None:
-            return RecordingOutcome(generation, stream_exists=False, directory=directory, waiting_for_stream=True)
+            return RecordingOutcome(generation, stream_exists=False, waiting_for_stream=True)
         default_claim = recording.spec.storage is None or recording.spec.storage.pvc is None
         if (
             current is None
@@ -127,19 +125,16 @@ def reconcile_recording(
             service = api.get("Service", namespace, ingest_names(stream.metadata.name, "primary").service)
             ingest_ports = ports_of(service) or None
             if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
-                return RecordingOutcome(generation, directory=directory, waiting_for_stream=True)
+                return RecordingOutcome(generation, waiting_for_stream=True)
         if current is None and default_claim and standby and stream.spec.recording.standby:
             current = _adopt(api, namespace, standby, recording, stream)
         if current is not None and ADOPTED_ANNOTATION in (current["metadata"].get("annotations") or {}):
             http_port = ports_of(current).get("http", HTTP_PORT)
             config = recorder_config(recording, stream, settings, ingest_ports, http_port)
-            config["outputDir"] = directory  # inside the claim: the standby knows where it is mounted
-            return RecordingOutcome(
-                generation, directory=directory, stream_uid=stream.metadata.uid, start_config=config
-            )
+            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, start_config=config)
         if allocator is not None:
             host_ports = ports_of(current) or allocator.allocate(["http"])
         ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports), current, uid)
-        return RecordingOutcome(generation, directory=directory, stream_uid=stream.metadata.uid)
+        return RecordingOutcome(generation, stream_uid=stream.metadata.uid)
     except NamespaceTerminating:
-        return RecordingOutcome(generation, directory=directory)
+        return RecordingOutcome(generation)

@@ -3,60 +3,22 @@
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from streamops.api import Recording, RecordingStatus
-from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.recorder import RecorderStatus
 from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
 from streamops.control.pod_observation import PodObservation, worker_pod_condition
-from streamops.control.telemetry import parse_time
 
 
 @dataclass(frozen=True)
 class RecorderObservation:
     pod: PodObservation
-    telemetry: dict[str, Any] | None = None  # the recorder's /status (fresh), None when unreachable
+    telemetry: RecorderStatus | None = None  # the recorder's /status (fresh), None when unreachable
     stream_exists: bool = True
     stream_live: bool = False
-    directory: str = ""  # where the videos are inside the claim (paths in status are relative to it)
     generation: int | None = None  # the generation the reconciler acted on
-
-
-def _videos(items: Any, directory: str) -> list[Video]:
-    videos = []
-    for v in items or []:
-        try:
-            name = posixpath.basename(str(v.get("path") or ""))
-            videos.append(
-                Video(
-                    title=str(v["title"])[:512],
-                    path=f"{directory}/{name}" if directory else name,
-                    duration_seconds=round(float(v["durationSeconds"]), 3),
-                    size_bytes=int(v["sizeBytes"]),
-                    started_at=v["startedAt"],
-                    ended_at=v["endedAt"],
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            continue  # a worker of another version: show what can be shown
-    return videos
-
-
-def _discarded(items: Any) -> list[DiscardedFragment]:
-    out = []
-    for d in items or []:
-        try:
-            out.append(
-                DiscardedFragment(
-                    reason=str(d["reason"])[:1024], duration_seconds=float(d["durationSeconds"]), at=d["at"]
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
 
 
 def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
@@ -64,7 +26,7 @@ def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
     if not recording.spec.stopped:
         return False
     if observed.telemetry is not None:
-        return observed.telemetry.get("state") == "stopped"
+        return observed.telemetry.state == "stopped"
     return not observed.pod.running
 
 
@@ -78,14 +40,13 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
     t = observed.telemetry
     stream = recording.spec.stream_ref.name
 
-    recording_now = bool(t and t.get("recording"))
+    recording_now = bool(t and t.recording)
     if t is not None:
-        started_at = parse_time(t.get("startedAt")) or previous.started_at
-        ended_at = parse_time(t.get("endedAt"))
-        duration = t.get("duration")
-        duration = round(float(duration), 0) if isinstance(duration, int | float) else previous.duration
-        videos = _videos(t.get("videos"), observed.directory) or previous.videos
-        discarded = _discarded(t.get("discarded")) or previous.discarded
+        started_at = t.started_at or previous.started_at
+        ended_at = t.ended_at
+        duration = round(t.duration, 0) if t.duration is not None else previous.duration
+        videos = t.videos or previous.videos
+        discarded = t.discarded or previous.discarded
     else:  # the recorder is not there to ask: what it reported last still stands
         started_at, ended_at, duration = previous.started_at, previous.ended_at, previous.duration
         videos, discarded = previous.videos, previous.discarded
@@ -107,7 +68,7 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             Observed("Recording", "False", "Stopping", "finalising the videos"),
         ]
     elif recording_now:
-        state = str((t or {}).get("state") or "recording")
+        state = t.state if t is not None else "recording"
         message = (
             f"source gone: waiting for {stream} to come back within the reconnect window"
             if state == "reconnecting"
@@ -137,11 +98,11 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             Observed("Recording", "False", ready.reason, ready.message),
         ]
 
-    if t is not None and t.get("lastError") and not finalised:
+    if t is not None and t.last_error and not finalised:
         conditions = [
             c
             if c.type != "Ready"
-            else Observed(c.type, c.status, c.reason, f"{c.message}; last error: {t['lastError']}"[:4096])
+            else Observed(c.type, c.status, c.reason, f"{c.message}; last error: {t.last_error}"[:4096])
             for c in conditions
         ]
 

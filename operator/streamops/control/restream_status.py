@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from streamops.api import Restream, RestreamStatus
+from streamops.contract.pusher import PusherStatus
 from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
 from streamops.control.pod_observation import PodObservation, worker_pod_condition
-from streamops.control.telemetry import parse_time
 
 # The pusher redacts the key it knows; this is a second net for anything that looks like a
 # credential in a URL (userinfo, key-ish query parameters, SRT passphrases and stream ids).
@@ -31,7 +30,7 @@ def redact_credentials(text: str) -> str:
 @dataclass(frozen=True)
 class PusherObservation:
     pod: PodObservation
-    telemetry: dict[str, Any] | None = None
+    telemetry: PusherStatus | None = None  # the pusher's /status (fresh), None when unreachable
     stream_exists: bool = True
     stream_live: bool = False
     key_secret_missing: str | None = None
@@ -47,10 +46,10 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
     generation = observed.generation if observed.generation is not None else restream.metadata.generation
     t = observed.telemetry
     stream = restream.spec.stream_ref.name
-    live = bool(restream.spec.active and t and t.get("live"))
-    state = str((t or {}).get("state") or "")
-    last_error = (t or {}).get("lastError") if t is not None else previous.last_error
-    last_error = redact_credentials(str(last_error))[:4096] if last_error else None
+    live = bool(restream.spec.active and t and t.live)
+    state = t.state if t is not None else ""
+    last_error = t.last_error if t is not None else previous.last_error
+    last_error = redact_credentials(last_error)[:4096] if last_error else None
 
     conditions: list[Observed]
     if not restream.spec.active:
@@ -91,19 +90,13 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
             Observed("Live", "False", ready.reason, ready.message),
         ]
 
-    def number(key: str, before: int | None) -> int | None:
-        value = (t or {}).get(key) if t is not None else before
-        return int(value) if isinstance(value, int | float) else before
-
     return RestreamStatus(
         observed_generation=generation,
         conditions=merge_conditions(previous.conditions, conditions, generation, now),
         live=live,
-        started_at=(parse_time((t or {}).get("startedAt")) or previous.started_at)
-        if restream.spec.active
-        else previous.started_at,
-        bytes_sent=number("bytesSent", previous.bytes_sent),
-        reconnects=number("reconnects", previous.reconnects),
+        started_at=((t and t.started_at) or previous.started_at) if restream.spec.active else previous.started_at,
+        bytes_sent=t.bytes_sent if t is not None else previous.bytes_sent,
+        reconnects=t.reconnects if t is not None else previous.reconnects,
         last_error=last_error,
     )
 

@@ -43,6 +43,10 @@ from streamops.api import (
     RestreamStatus,
 )
 from streamops.api.kinds import Kind
+from streamops.contract.ingest import IngestStatus, Role
+from streamops.contract.pusher import PusherStatus
+from streamops.contract.recorder import RecorderConfig, RecorderStatus
+from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.conditions import Transition
 from streamops.control.indexes import StreamFacts, plain
 from streamops.control.ingest import ingest_component
@@ -254,7 +258,7 @@ def livestream_update(
     loop: ObjectLoop,
     outcome: StreamOutcome,
     pods: dict[Any, PodObservation],
-    telemetry: dict[Any, dict[str, Any]],
+    telemetry: dict[Role, IngestStatus],
     facts: tuple[RecordingFacts, ...],
 ) -> tuple[dict[str, Any], list[Transition]]:
     """The new status and its Events. (A function of its own so that nothing it builds — the
@@ -282,7 +286,10 @@ async def livestream_loop(
     state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, recordings: Any
 ) -> None:
     loop = ObjectLoop(state, LIVESTREAM, body)
-    readers = {"primary": TelemetryReader(), "backup": TelemetryReader()}
+    readers: dict[Role, TelemetryReader[IngestStatus]] = {
+        "primary": TelemetryReader(IngestStatus),
+        "backup": TelemetryReader(IngestStatus),
+    }
     try:
         while not stopped:
             auto = any(f.auto for f in index_values(recordings, (loop.namespace, loop.name)))
@@ -297,7 +304,7 @@ async def livestream_loop(
                 for role in ("primary", "backup")
                 if (pod := worker_pod(pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_component(role)))
             }
-            telemetry = {}
+            telemetry: dict[Role, IngestStatus] = {}
             for role, reader in readers.items():
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
                 if data is not None:
@@ -319,7 +326,9 @@ async def livestream_loop(
 
 async def post_stop(client: aiohttp.ClientSession, pod: PodObservation) -> None:
     """stop_recording: the recorder finalises its videos and keeps serving /status."""
-    url = (pod.status_url or "").removesuffix("/status") + "/stop"
+    url = pod.worker_url(STOP_PATH)
+    if url is None:
+        return
     try:
         async with client.post(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
             await response.read()
@@ -327,11 +336,13 @@ async def post_stop(client: aiohttp.ClientSession, pod: PodObservation) -> None:
         pass  # the answer waits for the finalisation; /status tells when it is done
 
 
-async def post_start(client: aiohttp.ClientSession, pod: PodObservation, config: dict[str, Any]) -> None:
+async def post_start(client: aiohttp.ClientSession, pod: PodObservation, config: RecorderConfig) -> None:
     """A standby recorder adopted by a Recording starts recording (it answers once started)."""
-    url = (pod.status_url or "").removesuffix("/status") + "/start"
+    url = pod.worker_url(START_PATH)
+    if url is None:
+        return
     try:
-        async with client.post(url, json=config, timeout=aiohttp.ClientTimeout(total=2)) as response:
+        async with client.post(url, json=config.wire(), timeout=aiohttp.ClientTimeout(total=2)) as response:
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError):
         pass  # /status says whether it started; asked again after 2 s
@@ -341,7 +352,7 @@ def recording_update(
     loop: ObjectLoop,
     outcome: RecordingOutcome,
     pod: PodObservation | None,
-    telemetry: dict[str, Any] | None,
+    telemetry: RecorderStatus | None,
     stream: StreamFacts | None,
 ) -> tuple[dict[str, Any], list[Transition], bool]:
     """The new status, its Events, and whether it is final (see livestream_update)."""
@@ -355,7 +366,6 @@ def recording_update(
         telemetry=telemetry,
         stream_exists=stream is not None,
         stream_live=bool(stream and (stream.live or stream.backup_live)),
-        directory=outcome.directory,
         generation=outcome.generation,
     )
     status = recording_status(recording, observation, utcnow())
@@ -367,7 +377,7 @@ async def recording_loop(
     state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, streams: Any
 ) -> None:
     loop = ObjectLoop(state, RECORDING, body)
-    reader = TelemetryReader()
+    reader = TelemetryReader(RecorderStatus)
     stop_sent_to = ""
     stopping: asyncio.Task[None] | None = None  # the POST /stop in flight (a reference keeps it alive)
     starting: asyncio.Task[None] | None = None  # the POST /start to an adopted standby
@@ -386,7 +396,7 @@ async def recording_loop(
             pod = worker_pod(pods, loop.namespace, RECORDING.kind, loop.name, "recorder")
             telemetry = await reader.read(state.client, pod) if state.client else None
             stopped_spec = bool(body.spec.get("stopped"))
-            waiting = telemetry is not None and telemetry.get("state") == "standby"
+            waiting = telemetry is not None and telemetry.state == "standby"
             if waiting and outcome.start_config and not stopped_spec and time.monotonic() - start_sent_at > 2:
                 # An adopted standby (or one that restarted since): hand it the Recording.
                 start_sent_at = time.monotonic()
@@ -394,7 +404,7 @@ async def recording_loop(
                     post_start(state.client, pod, outcome.start_config)  # type: ignore[arg-type]
                 )
             asking = stopped_spec and pod is not None and telemetry is not None and state.client is not None
-            if asking and telemetry.get("state") != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
+            if asking and telemetry.state != "stopped" and stop_sent_to != pod.uid:  # type: ignore[union-attr]
                 stop_sent_to = pod.uid  # type: ignore[union-attr]
                 stopping = asyncio.get_running_loop().create_task(post_stop(state.client, pod))  # type: ignore[arg-type]
             inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
@@ -418,7 +428,7 @@ def restream_update(
     loop: ObjectLoop,
     outcome: RestreamOutcome,
     pod: PodObservation | None,
-    telemetry: dict[str, Any] | None,
+    telemetry: PusherStatus | None,
     stream: StreamFacts | None,
 ) -> tuple[dict[str, Any], list[Transition]]:
     """The new status and its Events (see livestream_update)."""
@@ -443,7 +453,7 @@ async def restream_loop(
     state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, pods: Any, streams: Any
 ) -> None:
     loop = ObjectLoop(state, RESTREAM, body)
-    reader = TelemetryReader()
+    reader = TelemetryReader(PusherStatus)
     try:
         while not stopped:
             outcome: RestreamOutcome | None = await loop.reconciled()

@@ -6,26 +6,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
 import aiohttp
+from pydantic import ValidationError
 
+from streamops.contract.worker import WorkerStatus
 from streamops.control.pod_observation import PodObservation
 
 READ_TIMEOUT_SECONDS = 1.0
 # A failed read keeps the last good answer this long: one lost request must not flap `live`.
 STALE_AFTER_SECONDS = 3.0
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
 
 
 def http_client() -> aiohttp.ClientSession:
@@ -35,33 +26,37 @@ def http_client() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
 
 
-async def read_worker_status(client: aiohttp.ClientSession, url: str) -> dict[str, Any] | None:
+S = TypeVar("S", bound=WorkerStatus)
+
+
+async def read_worker_status(client: aiohttp.ClientSession, url: str, model: type[S]) -> S | None:
+    """The worker's typed /status; None when it cannot be read or is not what the contract says."""
     try:
         async with client.get(url) as response:
             if response.status != 200:
                 return None
-            data = await response.json(content_type=None)
-            return data if isinstance(data, dict) else None
-    except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
+            return model.model_validate_json(await response.read())
+    except (aiohttp.ClientError, TimeoutError, ValidationError, OSError):
         return None
 
 
 @dataclass
-class TelemetryReader:
+class TelemetryReader(Generic[S]):
     """The last good /status of one worker Pod (dropped when the Pod changes or it goes stale)."""
 
+    model: type[S]
     pod_uid: str = ""
-    data: dict[str, Any] | None = None
+    data: S | None = None
     at: float = 0.0
 
-    async def read(self, client: aiohttp.ClientSession, pod: PodObservation | None) -> dict[str, Any] | None:
+    async def read(self, client: aiohttp.ClientSession, pod: PodObservation | None) -> S | None:
         url = pod.status_url if pod is not None else None
         if pod is None or url is None:
             self.pod_uid, self.data = "", None
             return None
         if pod.uid != self.pod_uid:
             self.pod_uid, self.data = pod.uid, None
-        fresh = await read_worker_status(client, url)
+        fresh = await read_worker_status(client, url, self.model)
         now = time.monotonic()
         if fresh is not None:
             self.data, self.at = fresh, now

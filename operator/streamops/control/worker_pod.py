@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamops.contract.worker import HEALTH_PATH, READY_PATH, WorkerConfig
 from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.settings import OperatorSettings
 
 WORKER_UID = 10001
-HTTP_PORT = 8080
+READY_PERIOD_SECONDS = 1  # `live` follows readiness when the worker cannot be asked: probe often
 
 
 def spec_hash(pod_spec: dict[str, Any]) -> str:
@@ -29,13 +30,11 @@ def secret_file_volume(volume: str, secret: str, key: str, path: str) -> dict[st
 class WorkerContainer:
     name: str  # also the `streamops worker <name>` argument
     config_env: str
-    config: dict[str, Any]
+    config: WorkerConfig
     ports: dict[str, tuple[int, str]]  # name -> (port, protocol); must contain "http"
     resources: dict[str, Any]
     volumes: list[dict[str, Any]] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
-    ready_period_seconds: int = 1
-    writable_root: bool = False
 
 
 def worker_pod(
@@ -61,25 +60,25 @@ def worker_pod(
                 "image": settings.worker_image,
                 "imagePullPolicy": settings.worker_image_pull_policy,
                 "args": ["worker", worker.name],
-                "env": [{"name": worker.config_env, "value": json.dumps(worker.config, sort_keys=True)}],
+                "env": [{"name": worker.config_env, "value": worker.config.to_json()}],
                 "ports": [
                     {"name": name, "containerPort": port, "protocol": protocol}
                     for name, (port, protocol) in worker.ports.items()
                 ],
                 "readinessProbe": {
-                    "httpGet": {"path": "/readyz", "port": "http"},
-                    "periodSeconds": worker.ready_period_seconds,
+                    "httpGet": {"path": READY_PATH, "port": "http"},
+                    "periodSeconds": READY_PERIOD_SECONDS,
                     "timeoutSeconds": 1,
                 },
                 "livenessProbe": {
-                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "httpGet": {"path": HEALTH_PATH, "port": "http"},
                     "periodSeconds": 10,
                     "failureThreshold": 3,
                 },
                 "resources": worker.resources,
                 "securityContext": {
                     "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": not worker.writable_root,
+                    "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"]},
                 },
                 "volumeMounts": worker.mounts,
@@ -100,12 +99,3 @@ def worker_pod(
     if host_ports is not None:
         meta["annotations"][HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
-
-
-def pod_http_port(pod: dict[str, Any]) -> int | None:
-    """The worker's HTTP port, as the Pod declares it."""
-    for container in pod.get("spec", {}).get("containers") or []:
-        for port in container.get("ports") or []:
-            if port.get("name") == "http":
-                return int(port["containerPort"])
-    return None

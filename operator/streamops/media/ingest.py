@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
@@ -33,10 +32,18 @@ from typing import Any, Literal
 import ffmpeg as ffmpeg_python
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import Field
 
-from streamops.api.common import PULL_SOURCE_SCHEMES, KubeModel
-from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition, Screenshots, Source, Transcoding
+from streamops.api.common import PULL_SOURCE_SCHEMES
+from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
+from streamops.contract.ingest import (
+    CONFIG_ENV,
+    FEED_PATH,
+    SCREENSHOT_PATH,
+    TRANSCODED_FEED_PATH,
+    IngestConfig,
+    IngestStatus,
+)
+from streamops.contract.worker import read_config_json
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
@@ -47,28 +54,6 @@ log = logging.getLogger("streamops.ingest")
 
 LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live (the readiness probe follows)
 NON_DVR_PLAYLIST_SEGMENTS = 6
-
-
-class Ports(KubeModel):
-    rtmp: int = Field(default=1935, ge=0, le=65535)
-    srt: int = Field(default=9998, ge=0, le=65535)
-    http: int = Field(default=8080, ge=0, le=65535)
-
-
-class IngestConfig(KubeModel):
-    """What the operator puts in STREAMOPS_INGEST_CONFIG (see control.ingest.ingest_worker_config)."""
-
-    stream: str
-    role: Literal["primary", "backup"] = "primary"
-    source: Source
-    dvr: DVR = Field(default_factory=DVR)
-    hls: HLS = Field(default_factory=HLS)
-    screenshots: Screenshots = Field(default_factory=Screenshots)
-    transcoding: Transcoding | None = None
-    ports: Ports = Field(default_factory=Ports)
-    media_dir: str = "/var/lib/streamops"
-    stream_key_file: str | None = None
-    bind_address: str = "0.0.0.0"
 
 
 # --- pure builders -------------------------------------------------------------------------------
@@ -213,6 +198,13 @@ def pull_input(url: str) -> tuple[str, dict[str, Any]]:
 # --- live telemetry ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LiveRates:
+    frame_rate: float | None = None
+    transcoding_speed: float | None = None
+    bitrate: int | None = None
+
+
 class LiveMeter:
     """Live values from deltas over the last few seconds (FFmpeg only reports cumulative ones)."""
 
@@ -230,25 +222,21 @@ class LiveMeter:
         while len(self.samples) > 2 and now - self.samples[0][0] > self.WINDOW:
             self.samples.popleft()
 
-    def rates(self) -> dict[str, float | None]:
+    def rates(self) -> LiveRates:
         if len(self.samples) < 2:
-            return {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
+            return LiveRates()
         (t0, f0, o0, b0), (t1, f1, o1, b1) = self.samples[0], self.samples[-1]
         dt = t1 - t0
         if dt < self.MIN_SPAN:
-            return {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
-        return {
-            "frameRate": round((f1 - f0) / dt, 2),
-            "transcodingSpeed": round((o1 - o0) / 1e6 / dt, 3),
-            "bitrate": round((b1 - b0) * 8 / dt),
-        }
+            return LiveRates()
+        return LiveRates(
+            frame_rate=round((f1 - f0) / dt, 2),
+            transcoding_speed=round((o1 - o0) / 1e6 / dt, 3),
+            bitrate=round((b1 - b0) * 8 / dt),
+        )
 
 
 # --- the worker ----------------------------------------------------------------------------------
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts else None
 
 
 def free_loopback_port() -> int:
@@ -402,31 +390,32 @@ class IngestWorker:
     def live(self) -> bool:
         return self.feed.live and time.monotonic() - self.last_media < LIVE_SILENCE_SECONDS
 
-    def status(self) -> dict[str, Any]:
-        rates = self.meter.rates() if self.live else {"frameRate": None, "transcodingSpeed": None, "bitrate": None}
+    def status(self) -> IngestStatus:
+        rates = self.meter.rates() if self.live else LiveRates()
         facts = self.facts
-        status = {
-            "live": self.live,
-            "active": self.active,
-            "source": self.current.kind if self.current and self.live else None,
-            "startedAt": _iso(self.started_at),
-            "finishedAt": _iso(self.finished_at),
-            "videoWidth": facts.width,
-            "videoHeight": facts.height,
-            "videoCodec": facts.video_codec,
-            "audioCodec": facts.audio_codec,
-            **rates,
-            "feedConsumers": self.feed.consumers,
-            "refusedPublishers": self.gate.refused if self.gate else 0,
-        }
-        if self.deactivated_reason:
-            status["deactivatedReason"] = self.deactivated_reason
+        status = IngestStatus(
+            live=self.live,
+            active=self.active,
+            deactivated_reason=self.deactivated_reason,
+            source=self.current.kind if self.current and self.live else None,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            video_width=facts.width,
+            video_height=facts.height,
+            video_codec=facts.video_codec,
+            audio_codec=facts.audio_codec,
+            frame_rate=rates.frame_rate,
+            transcoding_speed=rates.transcoding_speed,
+            bitrate=rates.bitrate,
+            feed_consumers=self.feed.consumers,
+            refused_publishers=self.gate.refused if self.gate else 0,
+        )
         labels = self._labels
         self.m_live.labels(**labels).set(1 if self.live else 0)
-        self.m_fps.labels(**labels).set(rates["frameRate"] or 0)
-        self.m_bitrate.labels(**labels).set(rates["bitrate"] or 0)
+        self.m_fps.labels(**labels).set(rates.frame_rate or 0)
+        self.m_bitrate.labels(**labels).set(rates.bitrate or 0)
         self.m_consumers.labels(**labels).set(self.feed.consumers)
-        self.m_refused.labels(**labels).set(status["refusedPublishers"])
+        self.m_refused.labels(**labels).set(status.refused_publishers)
         return status
 
     # --- sessions --------------------------------------------------------------------------------
@@ -570,7 +559,7 @@ class IngestWorker:
 
     async def screenshot_loop(self) -> None:
         interval = self.config.screenshots.interval_seconds
-        feed = f"http://127.0.0.1:{self.http_port}/feed"
+        feed = f"http://127.0.0.1:{self.http_port}{FEED_PATH}"
         while not self.stopping.is_set():
             if self.live:
                 tmp = self.media_dir / "screenshot.tmp.jpg"
@@ -596,7 +585,7 @@ class IngestWorker:
         app = worker_app(self.status, lambda: self.live, self.registry)
 
         async def feed(request: web.Request) -> web.StreamResponse:
-            hub = self.transcoded_feed if request.match_info.get("kind") == "transcoded" else self.feed
+            hub = self.transcoded_feed if request.path == TRANSCODED_FEED_PATH else self.feed
             if not hub.live:
                 return web.Response(status=503, text="stream is not live")
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
@@ -635,11 +624,11 @@ class IngestWorker:
                 raise web.HTTPNotFound()
             return web.FileResponse(self.screenshot, headers={"Content-Type": "image/jpeg"})
 
-        app.router.add_get("/feed", feed)
-        app.router.add_get("/feed/{kind:transcoded}", feed)
+        app.router.add_get(FEED_PATH, feed)
+        app.router.add_get(TRANSCODED_FEED_PATH, feed)
         app.router.add_get("/hls/{variant}/{name}", hls)
         app.router.add_get("/hls/{variant}/{rendition}/{name}", hls)
-        app.router.add_get("/screenshot.jpg", screenshot)
+        app.router.add_get(SCREENSHOT_PATH, screenshot)
         return app
 
     async def run(self) -> None:
@@ -675,23 +664,15 @@ class IngestWorker:
             await runner.cleanup()
 
 
-def load_config(path: str | None, env: str) -> dict[str, Any]:
-    if path:
-        return json.loads(Path(path).read_text())
-    if env not in os.environ:
-        raise SystemExit(f"no configuration: pass --config FILE or set {env}")
-    return json.loads(os.environ[env])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamops worker ingest")
-    parser.add_argument("--config", help="JSON config file (default: env STREAMOPS_INGEST_CONFIG)")
+    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
-    config = IngestConfig.model_validate(load_config(args.config, "STREAMOPS_INGEST_CONFIG"))
+    config = IngestConfig.model_validate_json(read_config_json(args.config, CONFIG_ENV))
     worker = IngestWorker(config)
 
     async def run() -> None:

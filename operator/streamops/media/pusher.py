@@ -28,10 +28,8 @@ import argparse
 import asyncio
 import contextlib
 import enum
-import json
 import logging
 import math
-import os
 import random
 import signal
 import sys
@@ -40,15 +38,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import ffmpeg as ffmpeg_python
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client import Enum as EnumMetric
-from pydantic import Field, field_validator, model_validator
 
-from streamops.api.common import PUSH_TARGET_SCHEMES, KubeModel, check_uri
+from streamops.api.common import PUSH_TARGET_SCHEMES
+from streamops.contract.pusher import (
+    CONFIG_ENV,
+    PUSHER_STATES,
+    BackoffPolicy,
+    PusherConfig,
+    PusherState,
+    PusherStatus,
+)
+from streamops.contract.worker import read_config_json
 from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
@@ -56,7 +62,6 @@ from streamops.media.worker_http import serve, worker_app
 
 log = logging.getLogger("streamops.pusher")
 
-CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: no hls, no proxy, no file
 FORMAT_BY_SCHEME = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts"}
 # The feed starts with PAT/PMT and a keyframe: 2 s is enough to see every track, and the probed
@@ -70,73 +75,9 @@ FEED_POLL_SECONDS = 1.0
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 MAX_KEY_LENGTH = {"rtmp": 1024, "rtmps": 1024, "srt": 512}  # SRT_STREAMID is at most 512 bytes
 
-State = Literal["waiting-for-source", "connecting", "live", "backoff"]
-STATES: tuple[State, ...] = ("waiting-for-source", "connecting", "live", "backoff")
-
-
-# --- configuration -------------------------------------------------------------------------------
-
-
-class BackoffPolicy(KubeModel):
-    """Exponential backoff with full jitter between target failures."""
-
-    initial_seconds: float = Field(default=0.5, gt=0, le=60)
-    max_seconds: float = Field(default=10.0, gt=0, le=600)
-    reset_after_seconds: float = Field(
-        default=10.0, ge=0, description="A link that stayed up this long starts the schedule over."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> BackoffPolicy:
-        if self.max_seconds < self.initial_seconds:
-            raise ValueError("backoff maxSeconds must be >= initialSeconds")
-        return self
-
-
-class PusherConfig(KubeModel):
-    """What the operator puts in STREAMOPS_PUSHER_CONFIG for one Restream."""
-
-    name: str = Field(default="restream", max_length=253, description="Restream name (logs and metric labels).")
-    feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
-    uri: str = Field(description="Target: rtmp://, rtmps:// or srt:// (mode=caller), without the key.")
-    stream_key_file: str | None = Field(
-        default=None, description="Mounted Secret file with the target's key, read at every connect."
-    )
-    no_audio_mode: Literal["drop", "silence"] = "drop"
-    http_host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
-
-    @field_validator("feed_url")
-    @classmethod
-    def _feed_is_http(cls, url: str) -> str:
-        return check_uri(url, ("http",), "feedUrl")
-
-    @field_validator("uri")
-    @classmethod
-    def _target_is_safe(cls, uri: str) -> str:
-        return check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
-
-    @model_validator(mode="after")
-    def _one_place_for_the_key(self) -> PusherConfig:
-        if self.stream_key_file and self.uri.startswith("srt://") and "streamid" in query_keys(self.uri):
-            raise ValueError("uri already has a streamid: drop it from the uri or drop streamKeyFile")
-        return self
-
-
-def query_keys(uri: str) -> list[str]:
-    _, _, query = uri.partition("?")
-    return [p.partition("=")[0] for p in query.split("&") if p]
-
 
 def load_config(path: str | None, env: str = CONFIG_ENV) -> PusherConfig:
-    if path:
-        raw = Path(path).read_text()
-    elif env in os.environ:
-        raw = os.environ[env]
-    else:
-        raise ValueError(f"no configuration: pass --config FILE or set {env}")
-    return PusherConfig.model_validate(json.loads(raw))
+    return PusherConfig.model_validate_json(read_config_json(path, env))
 
 
 # --- pure decisions ------------------------------------------------------------------------------
@@ -306,17 +247,13 @@ def is_live(last_byte_at: float | None, now: float, window: float = LIVE_WINDOW_
 # --- the worker ----------------------------------------------------------------------------------
 
 
-def _iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts is not None else None
-
-
 class Pusher:
     def __init__(self, config: PusherConfig, rand: Callable[[], float] = random.random) -> None:
         self.config = config
         self.redact = Redactor()
         self.backoff = Backoff(config.backoff, rand)
         self.stopping = asyncio.Event()
-        self.state: State = "waiting-for-source"
+        self.state: PusherState = "waiting-for-source"
         self.bytes_sent = 0  # cumulative across runs
         self.reconnects = 0
         self.last_error: str | None = None
@@ -333,7 +270,9 @@ class Pusher:
         self.m_reconnects = Counter(
             "streamops_pusher_reconnects", "reconnects after a target failure", names, registry=reg
         )
-        self.m_state = EnumMetric("streamops_pusher_state", "pusher state", names, states=list(STATES), registry=reg)
+        self.m_state = EnumMetric(
+            "streamops_pusher_state", "pusher state", names, states=list(PUSHER_STATES), registry=reg
+        )
         self.m_live.labels(**self._labels).set_function(lambda: 1.0 if self.live else 0.0)
 
     # --- telemetry ---------------------------------------------------------------------------------
@@ -341,24 +280,24 @@ class Pusher:
     def live(self) -> bool:
         return self._proc is not None and self._proc.running and is_live(self._last_byte_at, time.monotonic())
 
-    def _set_state(self, state: State) -> None:
+    def _set_state(self, state: PusherState) -> None:
         if state != self.state:
             log.info("%s: %s -> %s", self.config.name, self.state, state)
         self.state = state
         self.m_state.labels(**self._labels).state(state)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> PusherStatus:
         live = self.live
-        state: State = "live" if live else ("connecting" if self.state == "live" else self.state)
-        return {
-            "live": live,
-            "state": state,
-            "startedAt": _iso(self.started_at) if live else None,
-            "bytesSent": self.bytes_sent,
-            "reconnects": self.reconnects,
-            "lastError": self.last_error,
-            "target": self.config.uri,
-        }
+        state: PusherState = "live" if live else ("connecting" if self.state == "live" else self.state)
+        return PusherStatus(
+            live=live,
+            state=state,
+            started_at=datetime.fromtimestamp(self.started_at, UTC) if live and self.started_at else None,
+            bytes_sent=self.bytes_sent,
+            reconnects=self.reconnects,
+            last_error=self.last_error,
+            target=self.config.uri,
+        )
 
     def _on_progress(self, progress: Progress) -> None:
         total = self._run_base + progress.total_size

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -39,14 +38,24 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import ffmpeg as ffmpeg_python
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import Field, PlainSerializer, field_validator
+from pydantic import Field
 
 from streamops.api.common import KubeModel
+from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.recorder import (
+    CONFIG_ENV,
+    Phase,
+    RecorderConfig,
+    RecorderStatus,
+    StandbyConfig,
+    parse_recorder_config,
+)
+from streamops.contract.worker import START_PATH, STOP_PATH, UtcTime, read_config_json, utc_seconds
 from streamops.media.ffmpeg import (
     FFPROBE,
     RW_TIMEOUT_US,
@@ -54,7 +63,6 @@ from streamops.media.ffmpeg import (
     Progress,
     Redactor,
     command,
-    protocol_whitelist,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("streamops.recorder")
 
-CONFIG_ENV = "STREAMOPS_RECORDER_CONFIG"
 STATE_FILE = ".recorder-state.json"
 PARTS_DIR = ".parts"
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
@@ -82,49 +89,11 @@ STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fra
 FRAGMENTED_MP4 = "frag_keyframe+empty_moov+default_base_moof"
 FRAGMENT_US = 1_000_000  # also cut fragments between keyframes: a crash loses ≤ 1 s, whatever the GOP
 
-Phase = Literal["waiting", "recording", "reconnecting", "stopped"]
 PartOutcome = Literal["stopped", "split", "drop"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC to the second, as Kubernetes writes times: 2026-11-22T08:15:03Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-UtcSeconds = Annotated[datetime, PlainSerializer(iso, return_type=str, when_used="json")]
-
-
-class RecorderConfig(KubeModel):
-    """What the operator puts in STREAMOPS_RECORDER_CONFIG."""
-
-    feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
-    output_dir: str = Field(description="Directory for videos, sidecars, parts and the state file.")
-    title: str = Field(default="", description="The stream's title (used in video titles).")
-    reconnect_window_seconds: float = Field(default=10, ge=0)
-    max_segment_seconds: float = Field(default=14400, ge=1)
-    min_duration_seconds: float = Field(default=10, ge=0)
-    http_host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=0, le=65535)
-
-    @field_validator("feed_url")
-    @classmethod
-    def _plain_http(cls, url: str) -> str:
-        protocol_whitelist(url, ("http",))  # raises UnsafeUri (a ValueError) for anything else
-        return url
-
-
-class StandbyConfig(KubeModel):
-    """A warm recorder (LiveStream `recording.standby`): it serves HTTP and waits for
-    `POST /start` with a RecorderConfig, so that a Recording starts without a Pod start."""
-
-    standby: Literal[True]
-    output_root: str = Field(description="Where the recordings claim is mounted; POST /start names a directory in it.")
-    http_host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=0, le=65535)
 
 
 async def feed_status(url: str, timeout: float) -> int | None:
@@ -166,31 +135,14 @@ class VideoState(KubeModel):
     ffmpeg_pid: int | None = None
 
 
-class VideoInfo(KubeModel):
-    """A finalised video: what /status lists and the sidecar holds."""
-
-    title: str
-    path: str
-    duration_seconds: float
-    size_bytes: int
-    started_at: UtcSeconds
-    ended_at: UtcSeconds
-
-
-class Discarded(KubeModel):
-    reason: str
-    duration_seconds: float
-    at: UtcSeconds
-
-
 class RecorderState(KubeModel):
-    started_at: UtcSeconds | None = None
-    ended_at: UtcSeconds | None = None
+    started_at: UtcTime | None = None
+    ended_at: UtcTime | None = None
     stopped: bool = False
     current: VideoState | None = None
     closing: list[VideoState] = Field(default_factory=list)
-    videos: list[VideoInfo] = Field(default_factory=list)
-    discarded: list[Discarded] = Field(default_factory=list)
+    videos: list[Video] = Field(default_factory=list)  # as /status and the Recording show them
+    discarded: list[DiscardedFragment] = Field(default_factory=list)
 
 
 # --- decisions (pure) ---
@@ -262,7 +214,7 @@ def concat_list(part_files: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def recorded_seconds(videos: Sequence[VideoInfo], open_videos: Sequence[VideoState]) -> float:
+def recorded_seconds(videos: Sequence[Video], open_videos: Sequence[VideoState]) -> float:
     """Seconds recorded so far: finished videos, and the parts of videos in progress or being finalised."""
     done = sum(v.duration_seconds for v in videos)
     pending = sum(p.seconds for v in open_videos for p in v.parts)
@@ -381,7 +333,7 @@ class Recorder:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.out_dir = Path(config.output_dir)
+        self.out_dir = Path(config.recordings_root) / config.directory
         self.parts_dir = self.out_dir / PARTS_DIR
         self.state_path = self.out_dir / STATE_FILE
         self.state = RecorderState()
@@ -410,18 +362,18 @@ class Recorder:
 
     # -- telemetry --
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> RecorderStatus:
         s = self.state
-        return {
-            "state": self.phase,
-            "recording": self.recording,
-            "startedAt": iso(s.started_at) if s.started_at else None,
-            "endedAt": iso(s.ended_at) if s.ended_at else None,
-            "duration": self._recorded_seconds(),
-            "videos": [v.model_dump(by_alias=True, mode="json") for v in s.videos],
-            "discarded": [d.model_dump(by_alias=True, mode="json") for d in s.discarded],
-            "lastError": self.last_error or None,
-        }
+        return RecorderStatus(
+            state=self.phase,
+            recording=self.recording,
+            started_at=s.started_at,
+            ended_at=s.ended_at,
+            duration=self._recorded_seconds(),
+            videos=s.videos,
+            discarded=s.discarded,
+            last_error=self.last_error or None,
+        )
 
     def _recorded_seconds(self) -> float:
         return recorded_seconds(self.state.videos, self._open_videos())
@@ -443,9 +395,9 @@ class Recorder:
         async def stop(_: web.Request) -> web.Response:
             self.stop_requested.set()
             await self.stopped.wait()
-            return web.json_response(self.status())
+            return web.json_response(self.status().to_json_dict())
 
-        app.router.add_post("/stop", stop)
+        app.router.add_post(STOP_PATH, stop)
         return app
 
     def request_exit(self) -> None:
@@ -692,7 +644,9 @@ class Recorder:
         reason = discard_reason(total, self.config.min_duration_seconds) if parts else "no readable media recorded"
         if reason is not None:
             log.warning("%s: %s", video.name, reason)
-            self.state.discarded.append(Discarded(reason=reason, duration_seconds=round(total, 3), at=ended_at))
+            self.state.discarded.append(
+                DiscardedFragment(reason=reason[:1024], duration_seconds=round(total, 3), at=utc_seconds(ended_at))
+            )
             self.m_discarded.inc()
             self._forget(video)
             return
@@ -710,15 +664,16 @@ class Recorder:
             if seconds is None:
                 raise RuntimeError("joined file is not readable")
         os.replace(joined, final)
-        info = VideoInfo(
-            title=video_title(self.config.title, ended_at),
-            path=str(final),
+        info = Video(
+            title=video_title(self.config.title, ended_at)[:512],
+            path=f"{self.config.directory}/{final.name}",  # relative to the recordings root, as status shows it
             duration_seconds=round(seconds, 3),
             size_bytes=file_size(final),
-            started_at=video.started_at,
-            ended_at=ended_at,
+            started_at=utc_seconds(video.started_at),
+            ended_at=utc_seconds(ended_at),
         )
-        write_atomically(final.with_suffix(".json"), info.model_dump_json(by_alias=True, indent=2) + "\n")
+        sidecar = info.model_dump_json(by_alias=True, indent=2)  # the video as /status shows it
+        write_atomically(final.with_suffix(".json"), sidecar + "\n")
         self.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))
@@ -762,16 +717,7 @@ class Recorder:
 
 
 def load_config(path: str | None) -> RecorderConfig | StandbyConfig:
-    if path:
-        text = Path(path).read_text()
-    elif CONFIG_ENV in os.environ:
-        text = os.environ[CONFIG_ENV]
-    else:
-        raise SystemExit(f"no configuration: pass --config FILE or set {CONFIG_ENV}")
-    data = json.loads(text)
-    if isinstance(data, dict) and data.get("standby") is True:
-        return StandbyConfig.model_validate(data)
-    return RecorderConfig.model_validate(data)
+    return parse_recorder_config(read_config_json(path, CONFIG_ENV))
 
 
 async def _until_done(recorder: Recorder, recording: asyncio.Task[None]) -> int:
@@ -818,41 +764,39 @@ async def run_standby(config: StandbyConfig) -> int:
     started: dict[str, Any] = {}  # "recorder", "task" once started
     exit_now = asyncio.Event()
 
-    def status() -> dict[str, Any]:
-        return started["recorder"].status() if started else {"state": "standby", "recording": False}
+    def status() -> RecorderStatus:
+        return started["recorder"].status() if started else RecorderStatus(state="standby")
 
     def ready() -> bool:  # a standby is ready to take a recording
         return started["recorder"].ready() if started else True
 
     async def start(request: web.Request) -> web.Response:
         try:
-            data = await request.json()
-            relative = Path(str(data.get("outputDir") or ""))
-            if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-                raise ValueError("outputDir must be a directory inside the recordings claim (relative, no '..')")
-            wanted = RecorderConfig.model_validate({**data, "outputDir": str(Path(config.output_root) / relative)})
+            # The standby knows where its storage is mounted: the Recording names a directory in it.
+            sent = RecorderConfig.model_validate(await request.json())
+            wanted = sent.model_copy(update={"recordings_root": config.recordings_root})
         except (ValueError, ValidationError, AttributeError) as e:
             return web.json_response({"error": f"invalid recorder configuration: {e}"}, status=400)
         if started:
-            same = started["recorder"].config.output_dir == wanted.output_dir
-            return web.json_response(status(), status=200 if same else 409)
+            same = started["recorder"].config.directory == wanted.directory
+            return web.json_response(status().to_json_dict(), status=200 if same else 409)
         recorder = Recorder(wanted, registry=registry)
         started.update(recorder=recorder, task=asyncio.create_task(recorder.run()))
         exit_now.set()  # hand over to the recorder's own lifecycle
-        log.info("standby recorder started for %s", wanted.output_dir)
-        return web.json_response(status())
+        log.info("standby recorder started for %s", wanted.directory)
+        return web.json_response(status().to_json_dict())
 
     async def stop(request: web.Request) -> web.Response:
         if not started:
-            return web.json_response(status())
+            return web.json_response(status().to_json_dict())
         recorder = started["recorder"]
         recorder.stop_requested.set()
         await recorder.stopped.wait()
-        return web.json_response(status())
+        return web.json_response(status().to_json_dict())
 
     app = worker_app(status, ready, registry)
-    app.router.add_post("/start", start)
-    app.router.add_post("/stop", stop)
+    app.router.add_post(START_PATH, start)
+    app.router.add_post(STOP_PATH, stop)
     loop = asyncio.get_running_loop()
     terminated = asyncio.Event()
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from streamops.contract.worker import HEALTH_PATH, METRICS_PATH, READY_PATH, STATUS_PATH, WorkerStatus
+
 
 def worker_app(
-    status: Callable[[], dict[str, Any]], ready: Callable[[], bool], registry: CollectorRegistry
+    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry
 ) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -19,16 +20,16 @@ def worker_app(
         return web.Response(text="ready") if ready() else web.Response(status=503, text="not ready")
 
     async def status_json(_: web.Request) -> web.Response:
-        return web.json_response(status())
+        return web.json_response(status().to_json_dict())
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/status", status_json)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get(HEALTH_PATH, healthz)
+    app.router.add_get(READY_PATH, readyz)
+    app.router.add_get(STATUS_PATH, status_json)
+    app.router.add_get(METRICS_PATH, metrics)
     return app
 
 

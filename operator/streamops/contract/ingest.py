@@ -1,0 +1,74 @@
+"""The ingest worker's contract: `IngestConfig` (env STREAMOPS_INGEST_CONFIG) and `IngestStatus`
+(`GET /status`), plus the ports, paths and URLs the ingest serves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from streamops.api.livestream import DVR, HLS, Screenshots, Source, Transcoding
+from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
+
+CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
+RTMP_PORT = 1935
+SRT_PORT = 9998
+MEDIA_DIR = "/var/lib/streamops"  # HLS sessions and the screenshot (an emptyDir)
+STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
+STREAM_KEY_FILE = "stream-key"
+
+# What the ingest serves on its HTTP port.
+FEED_PATH = "/feed"  # the live feed (MPEG-TS over HTTP) for recorders and pushers
+TRANSCODED_FEED_PATH = "/feed/transcoded"
+HLS_CMAF_PLAYLIST = "/hls/cmaf/index.m3u8"
+HLS_MPEGTS_PLAYLIST = "/hls/ts/index.m3u8"
+SCREENSHOT_PATH = "/screenshot.jpg"
+
+Role = Literal["primary", "backup"]
+
+
+class IngestPorts(WorkerConfig):
+    """Where the ingest listens: the pod network's fixed ports by default, an allocation of host
+    ports when workers run on the host network."""
+
+    http: int = Field(default=HTTP_PORT, ge=0, le=65535)
+    rtmp: int = Field(default=RTMP_PORT, ge=0, le=65535)
+    srt: int = Field(default=SRT_PORT, ge=0, le=65535)
+
+
+class IngestConfig(WorkerConfig):
+    """What the ingest needs from the LiveStream's spec. Title, active, recording and resources are
+    left out on purpose: changing them must not restart a live ingest."""
+
+    stream: str = Field(description="The LiveStream's name (logs and metric labels).")
+    role: Role = "primary"
+    source: Source = Field(description="The stream's source, without the key's Secret reference.")
+    dvr: DVR = Field(default_factory=DVR)
+    hls: HLS = Field(default_factory=HLS)
+    screenshots: Screenshots = Field(default_factory=Screenshots)
+    transcoding: Transcoding | None = None
+    ports: IngestPorts = Field(default_factory=IngestPorts)
+    media_dir: str = MEDIA_DIR
+    stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")
+    bind_address: str = "0.0.0.0"
+
+
+class IngestStatus(WorkerStatus):
+    """What the ingest reports: whether media flows, the source's facts and live rates (rates only
+    while live)."""
+
+    live: bool = False
+    active: bool = Field(default=True, description="False once a pull stream deactivated itself.")
+    deactivated_reason: str | None = None
+    source: str | None = Field(default=None, description="The live session's kind: rtmp, srt or pull-<n>.")
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
+    video_width: int | None = None
+    video_height: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    frame_rate: float | None = None
+    transcoding_speed: float | None = None
+    bitrate: int | None = None
+    feed_consumers: int = 0
+    refused_publishers: int = 0

@@ -1,0 +1,83 @@
+"""The pusher worker's contract: `PusherConfig` (env STREAMOPS_PUSHER_CONFIG) and `PusherStatus`
+(`GET /status`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
+from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
+
+CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
+TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
+TARGET_KEY_FILE = "stream-key"
+
+PusherState = Literal["waiting-for-source", "connecting", "live", "backoff"]
+PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff")
+NoAudioMode = Literal["drop", "silence"]  # Restream spec.noAudioMode
+
+
+class BackoffPolicy(WorkerConfig):
+    """Exponential backoff with full jitter between target failures."""
+
+    initial_seconds: float = Field(default=0.5, gt=0, le=60)
+    max_seconds: float = Field(default=10.0, gt=0, le=600)
+    reset_after_seconds: float = Field(
+        default=10.0, ge=0, description="A link that stayed up this long starts the schedule over."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackoffPolicy:
+        if self.max_seconds < self.initial_seconds:
+            raise ValueError("backoff maxSeconds must be >= initialSeconds")
+        return self
+
+
+def query_keys(uri: str) -> list[str]:
+    _, _, query = uri.partition("?")
+    return [p.partition("=")[0] for p in query.split("&") if p]
+
+
+class PusherConfig(WorkerConfig):
+    """One Restream's target and how to reach the stream's feed."""
+
+    name: str = Field(default="restream", max_length=253, description="Restream name (logs and metric labels).")
+    feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
+    uri: str = Field(description="Target: rtmp://, rtmps:// or srt:// (mode=caller), without the key.")
+    stream_key_file: str | None = Field(
+        default=None, description="Mounted Secret file with the target's key, read at every connect."
+    )
+    no_audio_mode: NoAudioMode
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
+    backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
+
+    @field_validator("feed_url")
+    @classmethod
+    def _feed_is_http(cls, url: str) -> str:
+        return check_uri(url, ("http",), "feedUrl")
+
+    @field_validator("uri")
+    @classmethod
+    def _target_is_safe(cls, uri: str) -> str:
+        return check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
+
+    @model_validator(mode="after")
+    def _one_place_for_the_key(self) -> PusherConfig:
+        if self.stream_key_file and self.uri.startswith("srt://") and "streamid" in query_keys(self.uri):
+            raise ValueError("uri already has a streamid: drop it from the uri or drop streamKeyFile")
+        return self
+
+
+class PusherStatus(WorkerStatus):
+    """What the pusher reports (the target without its key: the key is never in the uri)."""
+
+    live: bool = False
+    state: PusherState = "waiting-for-source"
+    started_at: UtcTime | None = None
+    bytes_sent: int = 0
+    reconnects: int = 0
+    last_error: str | None = None
+    target: str = ""

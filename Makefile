@@ -19,13 +19,13 @@ help: ## list the targets
 deps: ## install Debian packages the tests and demo need (only the missing ones)
 	@bash hack/deps.sh
 
-$(VENV)/.installed: operator/pyproject.toml
+$(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e 'operator[test]'
+	$(VENV)/bin/pip install -q -e 'operator[test]' -e devtools
 	touch $@
 
-venv: $(VENV)/.installed ## create the Python venv with the operator and test tools (pinned)
+venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
 
 kube: deps ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler from Go modules (cached by version)
 	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler
@@ -36,14 +36,15 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package)
-	$(VENV)/bin/ruff check operator tests hack bench
-	$(VENV)/bin/ruff format --check operator tests hack bench
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness)
+	$(VENV)/bin/ruff check operator devtools tests bench
+	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
+	cd devtools && ../$(VENV)/bin/mypy devtools
 
 format: venv ## ruff format + autofix
-	$(VENV)/bin/ruff format operator tests hack bench
-	$(VENV)/bin/ruff check --fix operator tests hack bench
+	$(VENV)/bin/ruff format operator devtools tests bench
+	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
 test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server) and e2e (real node: containerd + kubelet) tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -58,10 +59,10 @@ test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver +
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 cluster-up: deps venv kube ## start a local control plane in .cluster/ with the CRDs (NODE=1: plus a real node: containerd + kubelet)
-	@$(PY) hack/controlplane.py up --dir $(CLUSTER) >/dev/null
+	@$(PY) -m devtools.controlplane up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@if [ -n "$(NODE)" ]; then $(PY) hack/node.py up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
+	@if [ -n "$(NODE)" ]; then $(PY) -m devtools.node up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
 	  echo "node localhost Ready; make operator runs workers on it (settings in $(CLUSTER)/operator.env)"; fi
 	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
@@ -70,8 +71,8 @@ cluster-up: deps venv kube ## start a local control plane in .cluster/ with the 
 cluster-down: ## stop the local control plane (and a demo operator) started from .cluster/
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
-	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) hack/node.py down --dir $(CLUSTER); fi
-	@$(PY) hack/controlplane.py down --dir $(CLUSTER)
+	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) -m devtools.node down --dir $(CLUSTER); fi
+	@$(PY) -m devtools.controlplane down --dir $(CLUSTER)
 	@rm -f $(CLUSTER)/operator.env
 
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
@@ -79,10 +80,10 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
 demo: deps venv kube ## the whole flow on a real local node: examples applied, synthetic push, 20 s recording, restream, status (KEEP=1 keeps it up)
-	$(PY) hack/demo.py --dir $(CLUSTER) $(if $(KEEP),--keep)
+	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, operator, node, control plane)
-	@$(PY) hack/demo.py --dir $(CLUSTER) --down
+	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 
 test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
@@ -95,21 +96,21 @@ bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 Liv
 	$(PY) bench/operator.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
-	-@$(PY) hack/node.py down --dir $(CLUSTER) --purge 2>/dev/null
-	-@$(PY) hack/controlplane.py down --dir $(CLUSTER) 2>/dev/null
+	-@$(PY) -m devtools.node down --dir $(CLUSTER) --purge 2>/dev/null
+	-@$(PY) -m devtools.controlplane down --dir $(CLUSTER) 2>/dev/null
 	rm -rf $(VENV) $(CLUSTER)
 
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
 chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/streamops.yaml, the Argo CD ConfigMap
-	$(PY) hack/chart.py
+	$(PY) -m devtools.chart
 
 chart-check: venv helm ## fail when a generated chart file, deploy/ or the Argo CD ConfigMap is stale
-	$(PY) hack/chart.py --check
+	$(PY) -m devtools.chart --check
 
 test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the operator under the chart's ServiceAccount/ClusterRole
-	PYTHONPATH=tests $(PY) -m pytest -p chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
+	$(PY) -m pytest -p devtools.chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
 IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
 images: ## build the operator and worker images (needs a Docker engine)

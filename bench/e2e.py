@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end figures on the real local node (hack/stack.py) -> bench/results/e2e.md.
+"""End-to-end figures on the real local node (devtools.stack) -> bench/results/e2e.md.
 
     .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]
 
@@ -24,13 +24,12 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for p in (REPO / "hack", REPO / "tests", REPO / "tests" / "media"):
-    sys.path.insert(0, str(p))
-
-from catalog import livestream, recording  # noqa: E402
-from peers import Publisher  # noqa: E402
-from stack import Stack, eventually, http_get  # noqa: E402
+from devtools.catalog import livestream, recording
+from devtools.http_client import http_get
+from devtools.peers import Publisher
+from devtools.stack import Stack
+from devtools.versions import REPO
+from devtools.waits import eventually
 
 PORT_RANGE = "31900-31999"
 

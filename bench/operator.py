@@ -2,7 +2,7 @@
 """`make bench-operator`: the operator against a real API server at 1, 100 and 500 LiveStreams
 (each with a Restream). Writes bench/results/operator.md.
 
-One local control plane (hack/controlplane.py: etcd + kube-apiserver + kube-controller-manager,
+One local control plane (devtools.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
 fresh namespace and a fresh `streamops operator -n <namespace>` process, run as in the cluster
 suite (its own ServiceAccount bound to the ClusterRole of streamops.control.rbac, hostNetwork
@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,16 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "hack"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from catalog import livestream, restream  # noqa: E402
-from controlplane import ControlPlane, free_port  # noqa: E402
-from kubectl import Kubectl  # noqa: E402
-from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION  # noqa: E402
-from streamops.control.rbac import operator_rbac_objects  # noqa: E402
+from devtools.catalog import livestream, restream
+from devtools.cluster import Cluster
+from devtools.controlplane import ControlPlane
+from devtools.kubectl import Kubectl
+from devtools.operator_process import OperatorProcess
+from devtools.processes import proc_cpu_seconds
+from devtools.versions import REPO as ROOT
+from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
+from streamops.control.rbac import operator_rbac_objects
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
 OPERATOR_NAMESPACE = "streamops-system"
@@ -82,12 +80,6 @@ def pct(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def proc_wait_seconds(pid: int) -> float:
     """Time the process's threads spent runnable but waiting for a CPU (schedstat, all tasks)."""
     total = 0
@@ -106,15 +98,6 @@ def proc_status_kb(pid: int, key: str) -> int:
 
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def wait_for(probe: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
 # ------------------------------------------------------------------------------ cluster bits
@@ -161,48 +144,9 @@ def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, thr
     return rate
 
 
-class Operator:
+def operator_process(kubeconfig: Path, namespace: str, log: Path) -> OperatorProcess:
     """`streamops operator -n <namespace>` as a real process in its own session."""
-
-    def __init__(self, kubeconfig: Path, namespace: str, log: Path) -> None:
-        self.kubeconfig, self.namespace, self.log = kubeconfig, namespace, log
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **OPERATOR_ENV}
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamops", "operator", "-n", self.namespace,
-                 "--liveness", f"http://127.0.0.1:{self.port}/healthz"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            )  # fmt: skip
-        wait_for(self._healthy, 60, "the operator's liveness endpoint")
-
-    def _healthy(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"operator exited with {self.process.returncode}: see {self.log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+    return OperatorProcess(kubeconfig, log, OPERATOR_ENV, args=("-n", namespace))
 
 
 # ------------------------------------------------------------------------------ measurement
@@ -221,7 +165,11 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             try:
-                now, cpu, rss = time.monotonic(), proc_cpu_seconds(self.pid), proc_status_kb(self.pid, "VmRSS")
+                now, cpu, rss = (
+                    time.monotonic(),
+                    proc_cpu_seconds(self.pid, include_children=False),
+                    proc_status_kb(self.pid, "VmRSS"),
+                )
                 self.samples.append((now, cpu, rss, proc_wait_seconds(self.pid)))
                 self.hwm_kb = proc_status_kb(self.pid, "VmHWM")
             except (FileNotFoundError, ProcessLookupError):
@@ -379,7 +327,7 @@ def run_round(
     for w in watches:
         w.start()
 
-    operator = Operator(op_kubeconfig, ns, workdir / f"operator-{n}.log")
+    operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}.log")
     sampler: Sampler | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -417,7 +365,7 @@ def run_round(
             list(pool.map(create, names))
         result.apply_seconds = time.monotonic() - began
 
-        def wait_for(count: int, deadline: float) -> None:
+        def wait_until_done(count: int, deadline: float) -> None:
             while not (ready_seen.count() >= count and pods_seen.count() >= 2 * count) and time.monotonic() < deadline:
                 if operator.process is not None and operator.process.poll() is not None:
                     raise RuntimeError(f"operator exited with {operator.process.returncode}: see {operator.log}")
@@ -426,7 +374,7 @@ def run_round(
                         raise RuntimeError(f"a watch ended early: {w.error!r}")
                 time.sleep(0.05)
 
-        wait_for(n, began + timeout)
+        wait_until_done(n, began + timeout)
         busy_end = time.monotonic()
         result.total_seconds = busy_end - began
         after = api_counts(kubectl)
@@ -456,7 +404,7 @@ def run_round(
             for i, name in enumerate(extra):
                 time.sleep(max(0.0, steady_began + i / rate - time.monotonic()))
                 create(name)
-            wait_for(n + steady, time.monotonic() + timeout)
+            wait_until_done(n + steady, time.monotonic() + timeout)
             time.sleep(1)
             result.steady_n, result.steady_rate = steady, rate
             result.steady_pod, result.steady_ready, result.steady_pusher = latencies(extra)
@@ -643,10 +591,8 @@ def main() -> int:
         plane = ControlPlane(workdir / "cp")
         try:
             plane.start()
-            kubectl = Kubectl(plane.kubectl, plane.kubeconfig)
-            kubectl.kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
-                    "app.kubernetes.io/part-of=streamops")  # fmt: skip
+            kubectl = Cluster(plane)
+            kubectl.apply_crds()
             op_kubeconfig = plane.service_account_kubeconfig(
                 workdir / "operator.kubeconfig", OPERATOR_NAMESPACE, "streamops",
                 operator_rbac_objects(OPERATOR_NAMESPACE), duration="2h",

@@ -5,12 +5,8 @@ keep the slice data bit-identical) and measure the delay between them."""
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 from streamops.media.mpegts import PAT_PID, SYNC, TS_PACKET, packet_pid, payload, payload_start, pmt_pids, video_pid
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 # etcd for the control plane; FFmpeg for the workers; nginx-rtmp and srt-tools as real peers in tests.
 # lua5.4 runs the Argo CD health checks (docs/gitops/argocd/health/*.lua) in the chart tests.
-# The local node (hack/node.py): containerd + runc run the worker Pods, the CNI loopback plugin is
+# The local node (devtools/devtools/node.py): containerd + runc run the worker Pods, the CNI loopback plugin is
 # its only "network", debootstrap builds the worker image's root filesystem, gcc + a static libc
 # the pause binary.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4

@@ -4,9 +4,6 @@ from pathlib import Path
 
 import pytest
 
-# tests/ is not a package: make the shared catalog importable from every suite.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skipped test is a test that did not run: fail the run instead of going green."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 from streamops.api import API_VERSION
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from devtools.versions import REPO
+
+EXAMPLES = REPO / "examples"
 
 
 def livestream(name: str = "cam", **spec: Any) -> dict[str, Any]:
@@ -126,7 +127,7 @@ BAD = [
 
 
 def example_documents() -> list[dict[str, Any]]:
-    docs = []
+    docs: list[dict[str, Any]] = []
     for path in sorted(EXAMPLES.glob("*.yaml")):
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     return docs

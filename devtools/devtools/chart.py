@@ -1,8 +1,8 @@
-#!/usr/bin/env python3
-"""Keep the Helm chart and the plain manifest in step with the code (one source for each fact).
+"""The Helm chart: keep it and the plain manifest in step with the code (one source for each fact),
+and run helm, the Argo CD health checks (Lua) and kstatus for the chart and cluster suites.
 
-    python hack/chart.py          # write the generated chart files and deploy/streamops.yaml
-    python hack/chart.py --check  # fail (exit 1) when any of them is stale
+    python -m devtools.chart          # write the generated chart files and deploy/streamops.yaml (make chart)
+    python -m devtools.chart --check  # fail (exit 1) when any of them is stale (make chart-check)
 
 Generated from:
 - RBAC rules: `streamops.control.rbac.cluster_role_rules()` (Kubernetes PolicyRule dicts: every
@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,13 +31,16 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from devtools.versions import REPO, helm_bin
+
 CHART = REPO / "charts" / "streamops"
 RULES_TPL = CHART / "templates" / "_rbac-rules.tpl"
 CRD_TEMPLATES = CHART / "templates" / "crds"
 DEPLOY = REPO / "deploy" / "streamops.yaml"
 ARGO_HEALTH = REPO / "docs" / "gitops" / "argocd" / "health"
 ARGO_CM = REPO / "docs" / "gitops" / "argocd" / "argocd-cm.yaml"
+VALUES_DIR = REPO / "tests" / "chart" / "values"
+RELEASE_NAMESPACE = "streamops-system"
 GROUP = "streaming.streamops.dev"
 DEPLOY_NAMESPACE = "streamops-system"
 DEPLOY_VALUES = ["--set", "crds.enabled=false", "--set", "namespace.create=true"]
@@ -77,7 +81,7 @@ def load_rules() -> tuple[list[dict[str, Any]], str]:
     except ModuleNotFoundError as e:
         if e.name != "streamops.control.rbac":
             raise
-        return FIRST_RULES, "hack/chart.py FIRST_RULES (streamops.control.rbac does not exist yet)"
+        return FIRST_RULES, "devtools/chart.py FIRST_RULES (streamops.control.rbac does not exist yet)"
     rules = module.cluster_role_rules()
     if not isinstance(rules, list) or not rules:
         raise SystemExit("streamops.control.rbac.cluster_role_rules() returned no PolicyRule dicts")
@@ -158,18 +162,6 @@ def argocd_cm() -> str:
     return head + yaml.safe_dump(cm, sort_keys=False, width=200)
 
 
-def helm_binary() -> str:
-    if env := os.environ.get("HELM"):
-        return env
-    out = subprocess.run(
-        ["bash", "-c", f"source {REPO / 'hack' / 'versions.sh'} && echo $HELM_BIN"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
 def render_deploy(helm: str) -> str:
     result = subprocess.run(
         [helm, "template", "streamops", str(CHART), "--namespace", DEPLOY_NAMESPACE, *DEPLOY_VALUES],
@@ -196,11 +188,112 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
+# ------------------------------------------------------------------------- helm for the tests
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The pinned helm (`make helm`); a missing one is an error."""
+    binary = helm_bin()
+    if not binary.is_file():
+        raise AssertionError(f"{binary} is missing: run `make helm` (hack/build-helm.sh)")
+    result = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def render(*values_files: str | Path, namespace: str = RELEASE_NAMESPACE, sets: tuple[str, ...] = ()) -> str:
+    args = ["template", "streamops", str(CHART), "--namespace", namespace]
+    for f in values_files:
+        args += ["-f", str(f)]
+    for s in sets:
+        args += ["--set", s]
+    return helm(*args).stdout
+
+
+def objects(manifest: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(manifest) if d]
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+# --------------------------------------------------------------------------------- kstatus
+
+
+def kstatus(obj: dict[str, Any]) -> tuple[str, str]:
+    """Status of a custom resource by the rules of sigs.k8s.io/cli-utils pkg/kstatus/status
+    (Compute -> checkGenericProperties -> checkGeneration; no type-specific rules for CRs):
+    deletionTimestamp -> Terminating; status.observedGeneration present and != generation ->
+    InProgress; condition Reconciling=True -> InProgress; Stalled=True -> Failed; else Current."""
+    meta, status = obj.get("metadata", {}), obj.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return "Terminating", "Resource scheduled for deletion"
+    generation, observed = meta.get("generation"), status.get("observedGeneration")
+    if generation is not None and observed is not None and observed != generation:
+        return (
+            "InProgress",
+            f"{obj.get('kind')} generation is {generation}, but latest observed generation is {observed}",
+        )
+    for c in status.get("conditions") or []:
+        if c.get("type") == "Reconciling" and c.get("status") == "True":
+            return "InProgress", c.get("message", "")
+        if c.get("type") == "Stalled" and c.get("status") == "True":
+            return "Failed", c.get("message", "")
+    return "Current", "Resource is current"
+
+
+# ------------------------------------------------------------------------ Argo CD health (Lua)
+
+
+def lua_bin() -> str:
+    for name in ("lua5.4", "lua5.3", "lua5.1", "lua"):
+        if found := shutil.which(name):
+            return found
+    raise AssertionError("no Lua interpreter: run `make deps` (installs Debian's lua5.4)")
+
+
+def to_lua(value: Any) -> str:
+    """JSON-like data as a Lua table constructor (what Argo CD hands a health script as `obj`)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid Lua escapes for this data
+    if isinstance(value, list):
+        return "{" + ", ".join(to_lua(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"[{json.dumps(k)}] = {to_lua(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot express {type(value).__name__} in Lua")
+
+
+def argo_health(kind: str, obj: dict[str, Any]) -> tuple[str, str]:
+    """Run docs/gitops/argocd/health/<kind>.lua on obj, as Argo CD does (global `obj`, returns hs)."""
+    script = (ARGO_HEALTH / f"{kind}.lua").read_text()
+    program = (
+        f"obj = {to_lua(obj)}\n"
+        f"local hs = (function()\n{script}\nend)()\n"
+        'io.write(tostring(hs.status), "\\n", tostring(hs.message))\n'
+    )
+    result = subprocess.run([lua_bin(), "-"], input=program, capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise AssertionError(f"{kind}.lua failed: {result.stderr}")
+    status, _, message = result.stdout.partition("\n")
+    return status, message
+
+
+# -------------------------------------------------------------------------------------- CLI
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail when a generated file is stale")
     args = parser.parse_args()
-    helm = helm_binary()
+    helm_path = str(helm_bin())
     files = expected_files()
     stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
     extra = [p for p in CRD_TEMPLATES.glob("*.yaml") if p not in files]
@@ -211,7 +304,7 @@ def main() -> int:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
     # deploy/ is rendered from the chart as it is now on disk (after the writes above).
-    deploy = render_deploy(helm)
+    deploy = render_deploy(helm_path)
     if not DEPLOY.is_file() or DEPLOY.read_text() != deploy:
         stale.append(DEPLOY)
         if not args.check:

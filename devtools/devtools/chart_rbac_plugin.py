@@ -1,8 +1,8 @@
 """pytest plugin: run the cluster suite with the operator under the Helm chart's own
 ServiceAccount, ClusterRole and ClusterRoleBinding (as `helm template` renders them) instead of
-the ones tests/cluster/conftest.py builds from streamops.control.rbac:
+the ones devtools.cluster.operator_kubeconfig() builds from streamops.control.rbac:
 
-    PYTHONPATH=tests .venv/bin/python -m pytest -p chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
+    .venv/bin/python -m pytest -p devtools.chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
 
 Every cluster test passing this way shows the chart's RBAC is enough for everything the suite
 does (tests/cluster/test_chart_install.py shows it is not more than what is used).
@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from devtools import cluster as cluster_harness
+from devtools.chart import objects, render
+
 USED: list[str] = []  # the ClusterRoles the operator was given, for the summary line
 
 
 def chart_operator_kubeconfig(cluster: Any, path: Path) -> Path:
-    from chartlib import objects, render
-
     namespace = "streamops-system"
     rendered = [
         o
@@ -35,15 +36,15 @@ def chart_operator_kubeconfig(cluster: Any, path: Path) -> Path:
     return cluster.plane.service_account_kubeconfig(path, namespace, account["metadata"]["name"], rendered)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    cluster_harness.operator_kubeconfig = chart_operator_kubeconfig  # type: ignore[assignment]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    patched = 0
-    for plugin in session.config.pluginmanager.get_plugins():
-        if hasattr(plugin, "operator_kubeconfig") and hasattr(plugin, "Operator"):
-            plugin.operator_kubeconfig = chart_operator_kubeconfig
-            patched += 1
-    if session.items and not patched:
-        raise pytest.UsageError("chart_rbac_plugin: no conftest with operator_kubeconfig() to replace")
+    uses = [i for i in session.items if "operator" in getattr(i, "fixturenames", ())]
+    if session.items and not uses:
+        raise pytest.UsageError("chart_rbac_plugin: no collected test runs the cluster suite's `operator` fixture")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """A real, local Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager).
 
-Used by the cluster test tier and by hand (`make cluster-up`). Stdlib only, so it runs before
-any project dependency is installed.
+Used by the cluster test tier, the stack (`make demo`, the e2e suite), the operator benchmark and
+by hand (`make cluster-up`). Stdlib only.
 
-    python3 hack/controlplane.py up     --dir DIR [--timeout S] [--no-controller-manager]
-    python3 hack/controlplane.py status --dir DIR
-    python3 hack/controlplane.py down   --dir DIR
+    python -m devtools.controlplane up     --dir DIR [--timeout S] [--no-controller-manager]
+    python -m devtools.controlplane status --dir DIR
+    python -m devtools.controlplane down   --dir DIR
 
-    from controlplane import ControlPlane
+    from devtools.controlplane import ControlPlane
     with ControlPlane(tmp_path / "cp") as cp:
         ...  # cp.kubeconfig, cp.server
 
@@ -20,66 +20,33 @@ data is wiped on every fresh start and on stop, so each `up` begins from an empt
 from __future__ import annotations
 
 import argparse
-import atexit
-import base64
 import contextlib
-import ipaddress
 import json
 import os
-import re
-import secrets
 import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-HACK_DIR = Path(__file__).resolve().parent
+from devtools.http_client import http_ok
+from devtools.kubectl import Kubectl
+from devtools.pki import PkiError, ensure_pki, write_kubeconfig
+from devtools.ports import LOOPBACK, free_port
+from devtools.processes import Proc, ProcessRegistry, StartError, stop_procs
+from devtools.versions import kube_bin_dir
+
 SERVICE_CIDR = "10.96.0.0/16"  # only allocated from, never routed: nothing here sends to it
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
-LOOPBACK = "127.0.0.1"
-STOP_GRACE_SECONDS = 10.0
 # Started in this order, stopped in reverse: etcd must outlive the apiserver's shutdown.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager")
 
 
 class ControlPlaneError(RuntimeError):
     """Raised when the control plane cannot be started (the message carries the log tail)."""
-
-
-# --------------------------------------------------------------------------------- binaries
-
-
-def kube_version() -> str:
-    """The pinned version, read from hack/versions.sh so it is written down in one place."""
-    if env := os.environ.get("KUBE_VERSION"):
-        return env
-    text = (HACK_DIR / "versions.sh").read_text()
-    m = re.search(r'KUBE_VERSION="\$\{KUBE_VERSION:-([^}"]+)\}"', text)
-    if not m:
-        raise ControlPlaneError(f"cannot find the KUBE_VERSION default in {HACK_DIR / 'versions.sh'}")
-    return m.group(1)
-
-
-def default_bin_dir() -> Path:
-    """Same rule as hack/versions.sh: $KUBE_BIN_DIR, else <cache>/kube-<version>/bin."""
-    if env := os.environ.get("KUBE_BIN_DIR"):
-        return Path(env)
-    cache = os.environ.get("STREAMOPS_CACHE")
-    if not cache:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        cache = str(Path(xdg) / "streamops")
-    return Path(cache) / f"kube-{kube_version()}" / "bin"
 
 
 def _find_etcd() -> Path:
@@ -95,188 +62,6 @@ def _require_executable(path: Path, hint: str) -> Path:
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise ControlPlaneError(f"{path} is missing or not executable: {hint}")
     return path
-
-
-# ------------------------------------------------------------------------------------- PKI
-
-
-def _openssl(*args: str) -> None:
-    proc = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ControlPlaneError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()}")
-
-
-def _genkey(path: Path) -> None:
-    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(path))
-    path.chmod(0o600)
-
-
-def _sign(pki: Path, name: str, subject: str, extensions: str) -> None:
-    """Key + certificate `name` signed by the CA in `pki`, valid ten years (a throwaway cluster)."""
-    key, csr, crt = pki / f"{name}.key", pki / f"{name}.csr", pki / f"{name}.crt"
-    _genkey(key)
-    _openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
-    with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=pki, delete=False) as ext:
-        ext.write(extensions)
-    try:
-        _openssl(
-            "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
-            "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "3650", "-sha256",
-            "-extfile", ext.name, "-out", str(crt),
-        )  # fmt: skip
-    finally:
-        os.unlink(ext.name)
-        csr.unlink(missing_ok=True)
-
-
-def ensure_pki(pki: Path) -> None:
-    """Create whatever is missing; a new CA invalidates every leaf, so those are redone too."""
-    pki.mkdir(parents=True, exist_ok=True)
-    if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
-        for old in pki.glob("*"):
-            old.unlink()
-        _genkey(pki / "ca.key")
-        _openssl(
-            "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=streamops-local-ca",
-            "-days", "3650", "-sha256",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
-            "-out", str(pki / "ca.crt"),
-        )  # fmt: skip
-    service_ip = ipaddress.ip_network(SERVICE_CIDR)[1]
-    dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-    dns.append("kubernetes.default.svc.cluster.local")
-    sans = ",".join([f"IP:{LOOPBACK}", f"IP:{service_ip}", *(f"DNS:{d}" for d in dns)])
-    client = "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
-    leaves = {
-        "apiserver": (
-            "/CN=kube-apiserver",
-            f"keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
-        ),
-        "admin": ("/O=system:masters/CN=streamops-admin", client),
-        "controller-manager": ("/CN=system:kube-controller-manager", client),
-        # Lets the apiserver authenticate to a kubelet (logs/exec) if a later piece runs one.
-        "apiserver-kubelet-client": ("/O=system:masters/CN=kube-apiserver-kubelet-client", client),
-    }
-    for name, (subject, ext) in leaves.items():
-        if not (pki / f"{name}.crt").exists() or not (pki / f"{name}.key").exists():
-            _sign(pki, name, subject, ext)
-    if not (pki / "sa.key").exists() or not (pki / "sa.pub").exists():
-        _genkey(pki / "sa.key")
-        _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-def write_kubeconfig(path: Path, server: str, pki: Path, user: str, cert: str) -> None:
-    """Self-contained kubeconfig (certs embedded), so it can be copied or mounted anywhere."""
-    text = f"""apiVersion: v1
-kind: Config
-clusters:
-- name: streamops-local
-  cluster:
-    server: {server}
-    certificate-authority-data: {_b64(pki / "ca.crt")}
-users:
-- name: {user}
-  user:
-    client-certificate-data: {_b64(pki / f"{cert}.crt")}
-    client-key-data: {_b64(pki / f"{cert}.key")}
-contexts:
-- name: streamops-local
-  context:
-    cluster: streamops-local
-    user: {user}
-current-context: streamops-local
-"""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o600)
-    tmp.replace(path)
-
-
-# ------------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    """A port the kernel just handed out on loopback (a tiny race remains; start() retries)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks) of a live pid, None if gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces
-    return fields[0], int(fields[19])
-
-
-def _alive(pid: int, start_ticks: int | None = None) -> bool:
-    """True while pid runs; a zombie counts as dead (PID 1 here may never reap orphans), and a
-    recorded start time guards against a recycled pid being mistaken for ours."""
-    stat = _proc_stat(pid)
-    if stat is None or stat[0] in ("Z", "X"):
-        return False
-    return start_ticks is None or stat[1] == start_ticks
-
-
-def _child_env() -> dict[str, str]:
-    # Proxy variables could route loopback-adjacent traffic off the machine, and etcd treats every
-    # ETCD_* variable (e.g. our own ETCD_BIN) as a flag, so neither reaches the children.
-    drop = {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}
-    return {k: v for k, v in os.environ.items() if k.lower() not in drop and not k.startswith("ETCD_")}
-
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
-
-@dataclass
-class _Proc:
-    name: str
-    pid: int
-    start_ticks: int
-    popen: subprocess.Popen[bytes] | None = None  # only when this process started it
-
-
-def _stop_procs(procs: Sequence[_Proc], grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM each group, wait up to `grace`, then SIGKILL. Groups, because each component was
-    started in its own session and anything it forked must go with it."""
-
-    def signal_all(ps: Sequence[_Proc], sig: signal.Signals) -> None:
-        for p in ps:
-            if _alive(p.pid, p.start_ticks):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(p.pid, sig)
-
-    def wait_all(ps: Sequence[_Proc], deadline: float) -> bool:
-        while True:
-            for p in ps:
-                if p.popen is not None:
-                    p.popen.poll()  # reap our own children so they do not linger as zombies
-            if not any(_alive(p.pid, p.start_ticks) for p in ps):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)
-
-    # Everything but etcd first, so the apiserver can finish its shutdown against a live etcd.
-    for batch in ([p for p in procs if p.name != "etcd"], [p for p in procs if p.name == "etcd"]):
-        if not batch:
-            continue
-        signal_all(batch, signal.SIGTERM)
-        if not wait_all(batch, time.monotonic() + grace):
-            signal_all(batch, signal.SIGKILL)
-            wait_all(batch, time.monotonic() + 5)
 
 
 # ---------------------------------------------------------------------------- control plane
@@ -298,7 +83,7 @@ class ControlPlane:
         controller_manager: bool = True,
     ) -> None:
         self.dir = Path(dir).resolve()
-        self.bin_dir = Path(bin_dir) if bin_dir is not None else default_bin_dir()
+        self.bin_dir = Path(bin_dir) if bin_dir is not None else kube_bin_dir()
         self.etcd_bin = etcd_bin
         self.controller_manager = controller_manager
         self.pki = self.dir / "pki"
@@ -308,8 +93,7 @@ class ControlPlane:
         self.pid_file = self.dir / "pids.json"
         self.etcd_data = self.dir / "etcd"
         self.server = ""
-        self._procs: list[_Proc] = []
-        self._atexit_registered = False
+        self.procs = ProcessRegistry(self.pid_file, self.logs, self.stop)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -328,14 +112,10 @@ class ControlPlane:
         """Apply `objects` (typically the ServiceAccount `account` and its RBAC) as admin, then write
         a kubeconfig at `path` for this server that authenticates with a token of `account`."""
 
+        admin = Kubectl(self.kubectl, self.kubeconfig, timeout=60)
+
         def kubectl(*args: str, input: str | None = None, check: bool = True) -> str:
-            result = subprocess.run(
-                [str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
-                input=input, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            if check and result.returncode != 0:
-                raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-            return result.stdout
+            return admin.kubectl(*args, input=input, check=check).stdout
 
         kubectl("create", "namespace", namespace, check=False)
         if objects:
@@ -355,7 +135,10 @@ class ControlPlane:
             return self
         self.stop()  # a partial leftover (some pids dead) is cleared before starting afresh
         binaries = self._binaries()
-        ensure_pki(self.pki)
+        try:
+            ensure_pki(self.pki, SERVICE_CIDR)
+        except PkiError as e:
+            raise ControlPlaneError(str(e)) from None
         deadline = time.monotonic() + timeout
         for attempt in range(3):
             try:
@@ -372,24 +155,22 @@ class ControlPlane:
 
     def stop(self) -> None:
         """Stop every process this control plane recorded, then drop the pid file and etcd data."""
-        procs = list(self._procs) or self._read_pids()
-        _stop_procs(procs)
-        self._procs = []
-        self.pid_file.unlink(missing_ok=True)
+        procs = self.procs.recorded()
+        # Everything but etcd first, so the apiserver can finish its shutdown against a live etcd.
+        stop_procs([p for p in procs if p.name != "etcd"])
+        stop_procs([p for p in procs if p.name == "etcd"])
+        self.procs.forget()
         shutil.rmtree(self.etcd_data, ignore_errors=True)
-        if self._atexit_registered:
-            atexit.unregister(self.stop)
-            self._atexit_registered = False
 
     def detach(self) -> None:
         """Let the processes outlive this Python process (the CLI's `up`); `stop()` still works."""
-        if self._atexit_registered:
-            atexit.unregister(self.stop)
-            self._atexit_registered = False
+        self.procs.detach()
 
     def status(self) -> dict[str, bool]:
-        """Component name -> running, for whatever pids.json records."""
-        return {p.name: _alive(p.pid, p.start_ticks) for p in self._read_pids()}
+        """Component name -> running, for whatever pids.json records (and the server's address)."""
+        st = self.procs.status()
+        self.server = self.procs.meta.get("server", self.server)
+        return st
 
     def is_up(self) -> bool:
         st = self.status()
@@ -415,69 +196,24 @@ class ControlPlane:
             bins["kube-controller-manager"] = _require_executable(self.bin_dir / "kube-controller-manager", hint)
         return bins
 
-    def _read_pids(self) -> list[_Proc]:
-        try:
-            data = json.loads(self.pid_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return []
-        self.server = data.get("server", self.server)
-        return [_Proc(p["name"], int(p["pid"]), int(p["start_ticks"])) for p in data.get("procs", [])]
-
-    def _write_pids(self) -> None:
-        data = {
-            "server": self.server,
-            "procs": [{"name": p.name, "pid": p.pid, "start_ticks": p.start_ticks} for p in self._procs],
-        }
-        tmp = self.pid_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(self.pid_file)
-
     def _adopt(self) -> bool:
         """Reuse a control plane already running from this dir (e.g. started by the CLI)."""
-        procs = self._read_pids()
         wanted = {"etcd", "kube-apiserver"}
         if self.controller_manager:
             wanted.add("kube-controller-manager")
-        if procs and {p.name for p in procs} >= wanted and all(_alive(p.pid, p.start_ticks) for p in procs):
-            self._procs = procs
+        if self.procs.adopt(wanted):
+            self.server = self.procs.meta.get("server", self.server)
             return True
         return False
 
-    def _spawn(self, name: str, argv: list[str]) -> _Proc:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{name}.log", "ab") as log:
-            log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n".encode())
-            log.flush()
-            # New session: survives the CLI exiting and the terminal's ^C, and is killed as a group.
-            popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env=_child_env(), cwd=self.dir,
-            )  # fmt: skip
-        stat = _proc_stat(popen.pid)
-        proc = _Proc(name, popen.pid, stat[1] if stat else 0, popen)
-        self._procs.append(proc)
-        self._write_pids()  # written at once so `down` can find a half-started plane
-        if not self._atexit_registered:
-            atexit.register(self.stop)  # a test run that dies mid-way still cleans up
-            self._atexit_registered = True
-        return proc
+    def _spawn(self, name: str, argv: list[str]) -> Proc:
+        """Start one component (a hook: a subclass may add flags, e.g. an audit log)."""
+        self.procs.meta["server"] = self.server
+        return self.procs.spawn(name, argv, cwd=self.dir)
 
     def _stop_started(self) -> None:
         with contextlib.suppress(Exception):
             self.stop()
-
-    def _check_alive(self) -> None:
-        for p in self._procs:
-            if not _alive(p.pid, p.start_ticks):
-                log = self.logs / f"{p.name}.log"
-                tail = _tail(log)
-                if "address already in use" in tail:
-                    raise _PortTaken(p.name)
-                raise ControlPlaneError(f"{p.name} exited during startup; last lines of {log}:\n{tail}")
-
-    def _timeout(self, what: str, blame: str) -> ControlPlaneError:
-        log = self.logs / f"{blame}.log"
-        return ControlPlaneError(f"timed out waiting for {what}; last lines of {log}:\n{_tail(log)}")
 
     def _start_once(self, bins: dict[str, Path], deadline: float) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -497,7 +233,7 @@ class ControlPlane:
             f"--initial-cluster=streamops={peer_url}", "--initial-cluster-state=new",
             "--logger=zap", "--log-outputs=stderr",
         ])  # fmt: skip
-        self._wait(lambda: _http_ok(f"{etcd_url}/health"), deadline, "etcd /health", "etcd")
+        self._wait(lambda: http_ok(f"{etcd_url}/health"), deadline, "etcd /health", "etcd")
 
         pki = self.pki
         admission = (
@@ -528,7 +264,7 @@ class ControlPlane:
             *admission,
         ])  # fmt: skip
         ctx = self._ssl_context()
-        self._wait(lambda: _http_ok(f"{self.server}/readyz", ctx), deadline, "kube-apiserver /readyz",
+        self._wait(lambda: http_ok(f"{self.server}/readyz", ctx), deadline, "kube-apiserver /readyz",
                    "kube-apiserver")  # fmt: skip
 
         if self.controller_manager:
@@ -549,7 +285,7 @@ class ControlPlane:
                 "--pvclaimbinder-sync-period=1s",
             ])  # fmt: skip
             sa = f"{self.server}/api/v1/namespaces/default/serviceaccounts/default"
-            self._wait(lambda: _http_ok(sa, ctx), deadline, "the default ServiceAccount",
+            self._wait(lambda: http_ok(sa, ctx), deadline, "the default ServiceAccount",
                        "kube-controller-manager")  # fmt: skip
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -558,33 +294,16 @@ class ControlPlane:
         return ctx
 
     def _wait(self, probe: Callable[[], bool], deadline: float, what: str, blame: str) -> None:
-        while True:
-            self._check_alive()
-            if probe():
-                return
-            if time.monotonic() >= deadline:
-                raise self._timeout(what, blame)
-            time.sleep(0.25)
+        try:
+            self.procs.wait(probe, deadline, what, blame)
+        except StartError as e:
+            if e.exited and "address already in use" in e.tail:
+                raise _PortTaken(e.name) from None
+            raise ControlPlaneError(str(e)) from None
 
 
 class _PortTaken(Exception):
     """Another process grabbed a port between free_port() and the component binding it."""
-
-
-# Direct connections only: proxy settings from the environment must never see this traffic.
-_OPENER_PLAIN = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _http_ok(url: str, ctx: ssl.SSLContext | None = None) -> bool:
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
-    if ctx is not None:
-        handlers.append(urllib.request.HTTPSHandler(context=ctx))
-    opener = urllib.request.build_opener(*handlers) if ctx is not None else _OPENER_PLAIN
-    try:
-        with opener.open(url, timeout=5) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError, ssl.SSLError):
-        return False
 
 
 # -------------------------------------------------------------------------------------- CLI

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo`: the whole flow on this machine, with worker Pods really running.
 
 1. control plane + node (containerd, kubelet; images built and cached on the first run) + the
@@ -22,17 +21,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-HACK = Path(__file__).resolve().parent
-REPO = HACK.parent
-sys.path.insert(0, str(HACK))
-sys.path.insert(0, str(REPO / "tests" / "media"))  # the synthetic publisher and nginx-rtmp peer
-
-from peers import NginxRtmp, Publisher  # noqa: E402
-from stack import Stack, condition, eventually, http_get  # noqa: E402
+from devtools.http_client import http_get
+from devtools.peers import NginxRtmp, Publisher
+from devtools.stack import Stack, condition
+from devtools.versions import REPO
+from devtools.waits import eventually
 
 PORT_RANGE = "32000-32199"
 STREAM = "obs-studio"
@@ -157,9 +153,8 @@ def main() -> int:
         print(f"recording for {RECORD_SECONDS} s ...", flush=True)
         time.sleep(RECORD_SECONDS)
         stack.kubectl("patch", "rec", RECORDING, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        rec = stack.wait_status(
-            "rec", "default", RECORDING, lambda o: condition(o, "Succeeded")["status"] == "True", "video", 120
-        )
+        succeeded = lambda o: (condition(o, "Succeeded") or {}).get("status") == "True"  # noqa: E731
+        rec = stack.wait_status("rec", "default", RECORDING, succeeded, "video", 120)
         stack.wait_status("rst", "default", RESTREAM, lambda o: o["status"].get("live"), "restream live", 30)
 
         step("kubectl get lst,rec,rst")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Container images for the local node, built without Docker or a registry.
 
-    python3 hack/images.py build [--cache DIR]     # prints the image tarballs and their tags
+    python -m devtools.images build [--cache DIR]     # prints the image tarballs and their tags
 
 Two images, written as docker-archive tarballs that `ctr -n k8s.io images import` loads:
 
@@ -36,11 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-HACK_DIR = Path(__file__).resolve().parent
-REPO = HACK_DIR.parent
+from devtools.versions import REPO, cache_dir
+
 SUITE = "bookworm"
 # What the worker needs at run time (the Dockerfile installs the same).
 BASE_PACKAGES = ("python3", "python3-venv", "ffmpeg", "ca-certificates")
@@ -73,13 +74,6 @@ class Image:
     def short(self) -> str:
         """The name a Pod spec uses (no docker.io/library/ prefix)."""
         return self.tag.removeprefix("docker.io/library/")
-
-
-def default_cache() -> Path:
-    if env := os.environ.get("STREAMOPS_CACHE"):
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "streamops"
 
 
 def debian_mirror() -> str:
@@ -161,15 +155,15 @@ def _tar_dir(src: Path, out: Path, members: list[str] | None = None) -> None:
     tmp.replace(out)
 
 
-def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: dict[str, object]) -> None:
+def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: Mapping[str, object]) -> None:
     """docker-archive (what `docker save` writes): manifest.json + config + one tar per layer."""
     diff_ids = [f"sha256:{_sha256_file(layer)}" for layer in layers]
     image_config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": config,
+        "config": dict(config),
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": f"hack/images.py layer {i}"} for i in range(len(layers))],
+        "history": [{"created_by": f"devtools.images layer {i}"} for i in range(len(layers))],
     }
     config_bytes = json.dumps(image_config, sort_keys=True).encode()
     config_name = f"{hashlib.sha256(config_bytes).hexdigest()}.json"
@@ -191,7 +185,7 @@ def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: d
 
 class ImageBuilder:
     def __init__(self, cache: Path | None = None, log: object = None) -> None:
-        self.cache = (cache or default_cache()) / "images"
+        self.cache = (cache or cache_dir()) / "images"
         self.cache.mkdir(parents=True, exist_ok=True)
         self._log = log if callable(log) else (lambda msg: print(msg, file=sys.stderr))
 

@@ -1,4 +1,4 @@
-"""kubectl against one cluster, for the harnesses (tests, hack/stack.py, benchmarks): run it, apply
+"""kubectl against one cluster, for the harness (tests, the stack, the control plane, benchmarks): run it, apply
 manifests, get and list objects as JSON. Errors raise AssertionError with kubectl's message."""
 
 from __future__ import annotations

@@ -19,32 +19,17 @@ The operator then reads the worker's /status at podIP:port exactly as it would i
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "media"))
-
-from peers import proc_tree  # noqa: E402
-
-
-def _started(pid: int) -> str | None:
-    """A process's start time (field 22 of /proc/PID/stat): tells a PID from its reuse."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    return raw[raw.rindex(")") + 2 :].split()[19]
+from devtools.http_client import http_get, http_json
+from devtools.processes import stop_tree
+from devtools.waits import eventually
 
 
 def pod_config(pod: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -137,11 +122,7 @@ class LocalPod:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while not self._healthy():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"worker of {self.name} not healthy:\n{self.logs()[-3000:]}")
-            time.sleep(0.1)
+        eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
         set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
         return self
 
@@ -149,33 +130,18 @@ class LocalPod:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"worker of {self.name} exited {self.process.returncode}:\n{self.logs()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1)[0] == 200
 
     def status(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/status", timeout=3) as r:
-            return json.loads(r.read())
+        return http_json(f"http://127.0.0.1:{self.http_port}/status")
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self, timeout: float = 20) -> None:
         """TERM the worker (it stops its FFmpeg and finalises); KILL whatever is left, by PID."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        tree = {pid: _started(pid) for pid in proc_tree(self.process.pid)}
-        os.kill(self.process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=timeout)
-        for pid, started in tree.items():
-            if started is not None and _started(pid) == started:  # the same process, not a reused PID
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        if self.process.poll() is None:
-            self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_tree(self.process, signal.SIGTERM, timeout, group=False)
 
 
 class LocalPods:

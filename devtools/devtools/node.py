@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """A real node beside the local control plane: containerd + runc + kubelet (+ kube-scheduler).
 
-    python3 hack/node.py up     --dir DIR     # after `hack/controlplane.py up --dir DIR`
-    python3 hack/node.py status --dir DIR
-    python3 hack/node.py down   --dir DIR
+    python -m devtools.node up     --dir DIR     # after `python -m devtools.controlplane up --dir DIR`
+    python -m devtools.node status --dir DIR
+    python -m devtools.node down   --dir DIR
 
-    from node import Node
+    from devtools.node import Node
     with ControlPlane(d) as cp, Node(d, cp) as node:
         ...  # node.worker_image: the tag to put in Pods
 
 What it does, following what is known to work on these machines (issue 5):
 
-- images (hack/images.py): the pause image and the worker image, built from a debootstrapped
+- images (devtools.images): the pause image and the worker image, built from a debootstrapped
   root filesystem and cached by content hash, imported with `ctr -n k8s.io images import`
   (skipped when containerd already has the tag);
 - containerd with its own config, root, state and socket under DIR/node (the host's containerd,
@@ -34,7 +34,6 @@ is kept so the next `up` skips the import; `down --purge` removes it too.
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import hashlib
 import json
@@ -48,25 +47,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-HACK_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(HACK_DIR))
-
-from controlplane import (  # noqa: E402
-    LOOPBACK,
-    ControlPlane,
-    ControlPlaneError,
-    _alive,
-    _child_env,
-    _Proc,
-    _proc_stat,
-    _sign,
-    _stop_procs,
-    _tail,
-    free_port,
-    write_kubeconfig,
-)
-
-from images import Image, ImageBuilder, unmount_under  # noqa: E402
+from devtools.controlplane import ControlPlane, ControlPlaneError
+from devtools.images import Image, ImageBuilder, unmount_under
+from devtools.kubectl import Kubectl
+from devtools.pki import CLIENT, PkiError, ensure_leaves, write_kubeconfig
+from devtools.ports import LOOPBACK, free_port
+from devtools.processes import Proc, ProcessRegistry, StartError, alive, stat_fields, stop_procs
 
 NODE_NAME = "localhost"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
@@ -103,8 +89,7 @@ class Node:
         self.builder = builder or ImageBuilder()
         self.images: list[Image] = []
         self.worker_image = ""
-        self._procs: list[_Proc] = []
-        self._atexit = False
+        self.procs = ProcessRegistry(self.pid_file, self.logs, self.stop)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -125,12 +110,12 @@ class Node:
         return self
 
     def stop(self, purge: bool = False) -> None:
-        procs = list(self._procs) or self._read_pids()
+        procs = self.procs.recorded()
         # The kubelet first (it would restart what we kill), then the containers and their shims,
         # then containerd: it must not see its shims die and try to clean up half-way.
-        _stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler")])
+        stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler")])
         self._kill_containers()
-        _stop_procs([p for p in procs if p.name == "containerd"])
+        stop_procs([p for p in procs if p.name == "containerd"])
         self._kill_containers()  # anything containerd started while we were stopping it
         self._unmount()
         self._remove_cgroups()
@@ -138,19 +123,15 @@ class Node:
         shutil.rmtree(self.kubelet_root, ignore_errors=True)
         if purge:
             shutil.rmtree(self.root, ignore_errors=True)
-        self._procs = []
-        self.pid_file.unlink(missing_ok=True)
-        if self._atexit:
-            atexit.unregister(self.stop)
-            self._atexit = False
+        self.procs.forget()
 
     def detach(self) -> None:
-        if self._atexit:
-            atexit.unregister(self.stop)
-            self._atexit = False
+        self.procs.detach()
 
     def status(self) -> dict[str, bool]:
-        return {p.name: _alive(p.pid, p.start_ticks) for p in self._read_pids()}
+        st = self.procs.status()
+        self.worker_image = self.worker_image or self.procs.meta.get("worker_image", "")
+        return st
 
     def is_up(self) -> bool:
         st = self.status()
@@ -159,8 +140,8 @@ class Node:
     def leftovers(self) -> list[str]:
         """Mounts under the node dir and live processes recorded for it (empty after stop())."""
         out = [f"mount {m}" for m in self._mounts()]
-        out += [f"process {p.name} {p.pid}" for p in self._read_pids() if _alive(p.pid, p.start_ticks)]
-        out += [f"shim/container {pid}" for pid in self._container_pids() if _alive(pid)]
+        out += [f"process {p.name} {p.pid}" for p in self.procs.read() if p.alive]
+        out += [f"shim/container {pid}" for pid in self._container_pids() if alive(pid)]
         return out
 
     def ctr(self, *args: str, timeout: float = 120) -> str:
@@ -194,7 +175,7 @@ class Node:
         scheduler = self.plane.bin_dir / "kube-scheduler"
         for b in (kubelet, scheduler):
             if not os.access(b, os.X_OK):
-                raise NodeError(f"{b} missing: run hack/build-kube.sh kubelet kube-scheduler")
+                raise NodeError(f"{b} missing: run `make kube` (hack/build-kube.sh kubelet kube-scheduler)")
         if not self.plane.server:
             self.plane.status()  # reads the server address from the control plane's pid file
         if not self.plane.server:
@@ -220,7 +201,7 @@ class Node:
 
     def _certs(self) -> None:
         pki = self.plane.pki
-        client = "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+        client = CLIENT
         serving = (
             "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
             f"subjectAltName=DNS:{NODE_NAME},IP:{LOOPBACK}\n"
@@ -230,9 +211,10 @@ class Node:
             "kubelet-serving": (f"/CN={NODE_NAME}", serving),
             "scheduler": ("/CN=system:kube-scheduler", client),
         }
-        for name, (subject, ext) in leaves.items():
-            if not (pki / f"{name}.crt").exists() or not (pki / f"{name}.key").exists():
-                _sign(pki, name, subject, ext)
+        try:
+            ensure_leaves(pki, leaves)
+        except PkiError as e:
+            raise NodeError(str(e)) from None
         server = self.plane.server
         write_kubeconfig(self.root / "kubelet.kubeconfig", server, pki, f"system:node:{NODE_NAME}", "kubelet-client")
         write_kubeconfig(self.root / "scheduler.kubeconfig", server, pki, "system:kube-scheduler", "scheduler")
@@ -382,8 +364,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             with contextlib.suppress(OSError, ValueError):
                 init = int((bundle / "init.pid").read_text().strip())
                 pids.add(init)
-                stat = Path(f"/proc/{init}/stat").read_text()
-                pids.add(int(stat[stat.rindex(")") + 2 :].split()[1]))
+                pids.add(int(stat_fields(init)[1]))
         marker = f"-address\0{self.socket}\0".encode()
         for proc in Path("/proc").iterdir():
             if proc.name.isdigit():
@@ -395,12 +376,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         return sorted(pids)
 
     def _kill_containers(self) -> None:
-        pids = [p for p in self._container_pids() if _alive(p)]
+        pids = [p for p in self._container_pids() if alive(p)]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def _mounts(self) -> list[str]:
@@ -428,63 +409,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
     # -- processes ------------------------------------------------------------------------
 
-    def _read_pids(self) -> list[_Proc]:
-        try:
-            data = json.loads(self.pid_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return []
-        self.worker_image = self.worker_image or data.get("worker_image", "")
-        return [_Proc(p["name"], int(p["pid"]), int(p["start_ticks"])) for p in data.get("procs", [])]
-
-    def _write_pids(self) -> None:
-        data = {
-            "worker_image": self.worker_image,
-            "procs": [{"name": p.name, "pid": p.pid, "start_ticks": p.start_ticks} for p in self._procs],
-        }
-        tmp = self.pid_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(self.pid_file)
-
     def _adopt(self) -> bool:
-        procs = self._read_pids()
-        if {p.name for p in procs} >= {"containerd", "kubelet", "kube-scheduler"} and all(
-            _alive(p.pid, p.start_ticks) for p in procs
-        ):
-            self._procs = procs
+        if self.procs.adopt({"containerd", "kubelet", "kube-scheduler"}):
             self._import_images(prune=False)  # a changed worker image reaches a running node
-            self._write_pids()
+            self.procs.meta["worker_image"] = self.worker_image
+            self.procs.write()
             return True
         return False
 
-    def _spawn(self, name: str, argv: Sequence[str]) -> _Proc:
-        with open(self.logs / f"{name}.log", "ab") as log:
-            log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n".encode())
-            log.flush()
-            popen = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env=_child_env(), cwd=self.root,
-            )  # fmt: skip
-        stat = _proc_stat(popen.pid)
-        proc = _Proc(name, popen.pid, stat[1] if stat else 0, popen)
-        self._procs.append(proc)
-        self._write_pids()
-        if not self._atexit:
-            atexit.register(self.stop)
-            self._atexit = True
-        return proc
+    def _spawn(self, name: str, argv: Sequence[str]) -> Proc:
+        self.procs.meta["worker_image"] = self.worker_image
+        return self.procs.spawn(name, argv, cwd=self.root)
 
     def _wait(self, probe: Callable[[], bool], deadline: float, what: str, blame: str) -> None:
-        while True:
-            for p in self._procs:
-                if not _alive(p.pid, p.start_ticks):
-                    log = self.logs / f"{p.name}.log"
-                    raise NodeError(f"{p.name} exited during startup; last lines of {log}:\n{_tail(log)}")
-            if probe():
-                return
-            if time.monotonic() >= deadline:
-                log = self.logs / f"{blame}.log"
-                raise NodeError(f"timed out waiting for {what}; last lines of {log}:\n{_tail(log)}")
-            time.sleep(0.25)
+        try:
+            self.procs.wait(probe, deadline, what, blame)
+        except StartError as e:
+            raise NodeError(str(e)) from None
 
     def _ctr_ok(self) -> bool:
         if not self.socket.exists():
@@ -496,12 +437,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         return True
 
     def _node_ready(self) -> bool:
-        proc = subprocess.run(
-            [str(self.plane.kubectl), "--kubeconfig", str(self.plane.kubeconfig), "get", "node", NODE_NAME,
-             "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
-            capture_output=True, text=True, check=False, timeout=30,
-        )  # fmt: skip
-        return proc.stdout.strip() == "True"
+        admin = Kubectl(self.plane.kubectl, self.plane.kubeconfig, timeout=30)
+        jsonpath = "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
+        return admin.kubectl("get", "node", NODE_NAME, "-o", jsonpath, check=False).stdout.strip() == "True"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -519,7 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     node = Node(args.dir, plane)
     if args.cmd == "up":
         if not plane.is_up():
-            print("error: the control plane in --dir is not running (hack/controlplane.py up)", file=sys.stderr)
+            print(
+                "error: the control plane in --dir is not running (python -m devtools.controlplane up)", file=sys.stderr
+            )
             return 1
         began = time.monotonic()
         try:
@@ -550,8 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not st:
         print("down")
         return 1
-    for name, alive in st.items():
-        print(f"{name}: {'running' if alive else 'dead'}")
+    for name, running in st.items():
+        print(f"{name}: {'running' if running else 'dead'}")
     print(f"worker image: {node.worker_image}")
     return 0 if all(st.values()) else 1
 

@@ -28,67 +28,31 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal, Self, TypeVar
+from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
-LOOPBACK = "127.0.0.1"
+from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
+from devtools.processes import alive, kill_group, proc_tree
+from devtools.waits import wait_for
+
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
-T = TypeVar("T")
+
+# --- ffprobe ----------------------------------------------------------------------------------------
 
 
-# --- small helpers ------------------------------------------------------------------------------
-
-
-def free_port(kind: Literal["tcp", "udp"] = "tcp") -> int:
-    """A port that is free on 127.0.0.1 right now (the kernel picks it; racy only against other binders)."""
-    sock_type = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, sock_type) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.1, what: str = "") -> T:
-    """Poll predicate until it returns something truthy and return that; TimeoutError after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what or predicate!r}")
-        time.sleep(interval)
-
-
-def tcp_accepts(port: int, host: str = LOOPBACK) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def udp_bound(port: int) -> bool:
-    """True when some socket is bound to UDP 127.0.0.1:port or 0.0.0.0:port (UDP has no connect to probe)."""
-    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
-    with contextlib.suppress(OSError), open("/proc/net/udp") as table:
-        return any(line.split()[1] in wanted for line in list(table)[1:])
-    return False
-
-
-def ffprobe_streams(path_or_url: str | os.PathLike[str], timeout: float = 20.0) -> list[dict]:
+def ffprobe_streams(path_or_url: str | os.PathLike[str], timeout: float = 20.0) -> list[dict[str, Any]]:
     """ffprobe's `streams` array (codec_type, codec_name, width, height, …) for a file or a URL."""
     out = _ffprobe(["-show_streams"], path_or_url, timeout)
-    return out.get("streams", [])
+    return list(out.get("streams", []))
 
 
 def ffprobe_duration(path: str | os.PathLike[str], timeout: float = 20.0) -> float:
@@ -97,111 +61,13 @@ def ffprobe_duration(path: str | os.PathLike[str], timeout: float = 20.0) -> flo
     return float(out["format"]["duration"])
 
 
-def _ffprobe(args: Sequence[str], target: str | os.PathLike[str], timeout: float) -> dict:
+def _ffprobe(args: Sequence[str], target: str | os.PathLike[str], timeout: float) -> dict[str, Any]:
     # subprocess.run kills ffprobe on timeout, so a URL that never delivers cannot leak a process.
     cmd = ["ffprobe", "-v", "error", "-of", "json", *args, os.fspath(target)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"ffprobe {target} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout or "{}")
-
-
-# --- /proc accounting (benchmarks) -----------------------------------------------------------------
-
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the `(comm)`, which may itself contain spaces and parentheses."""
-    with open(f"/proc/{pid}/stat") as f:
-        raw = f.read()
-    return raw[raw.rindex(")") + 2 :].split()  # [0] is state (field 3), [1] is ppid (field 4)
-
-
-def proc_tree(pid: int) -> list[int]:
-    """pid followed by all its live descendants (processes whose ppid chain leads to pid)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int(_stat_fields(int(entry.name))[1])
-        except (OSError, ValueError, IndexError):
-            continue  # it exited while we looked
-        children.setdefault(ppid, []).append(int(entry.name))
-    tree, queue = [pid], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            tree.append(child)
-            queue.append(child)
-    return tree
-
-
-def proc_cpu_seconds(pid: int, include_children: bool = True) -> float:
-    """User+system CPU seconds of pid (and its live descendants, plus what they reaped: a monotonic counter).
-
-    Take deltas: `(cpu(t1) - cpu(t0)) / (t1 - t0)` is the share of one core over that window.
-    """
-    pids = proc_tree(pid) if include_children else [pid]
-    ticks = 0
-    for p in pids:
-        try:
-            fields = _stat_fields(p)
-        except OSError:
-            continue
-        # utime, stime are fields 14, 15; cutime, cstime (reaped children) are 16, 17.
-        ticks += int(fields[11]) + int(fields[12])
-        if include_children:
-            ticks += int(fields[13]) + int(fields[14])
-    return ticks / _CLK_TCK
-
-
-def proc_rss_bytes(pid: int, include_children: bool = True) -> int:
-    """Resident set size of pid (and its live descendants) in bytes; shared pages count once per process."""
-    total = 0
-    for p in proc_tree(pid) if include_children else [pid]:
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * _PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes whose process group is pgid."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat_fields(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
-
-
-def kill_group(pgid: int, within: float = 2.0) -> None:
-    """SIGKILL every process of the group until none is left: a dying nginx master can fork a
-    new worker between our signals, which would outlive a single killpg."""
-    deadline = time.monotonic() + within
-    while (left := group_members(pgid)) and time.monotonic() < deadline:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
-        time.sleep(0.01)
-    if left:
-        raise RuntimeError(f"process group {pgid} still has {left} after SIGKILL")
-
-
-def pid_alive(pid: int) -> bool:
-    """True while pid exists and is not a zombie."""
-    try:
-        return _stat_fields(pid)[0] != "Z"
-    except OSError:
-        return False
+    return dict(json.loads(done.stdout or "{}"))
 
 
 # --- process base -----------------------------------------------------------------------------------
@@ -294,12 +160,12 @@ class _Peer:
                 proc.wait(grace)
             # a graceful exit normally takes the children along; make sure nothing of the tree survives
             for pid in tree[1:]:
-                if pid_alive(pid):
+                if alive(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
             kill_group(proc.pid)  # whatever is left of its session's group
             deadline = time.monotonic() + 2  # SIGKILL is delivered asynchronously: see them gone
-            while any(pid_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
+            while any(alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
                 time.sleep(0.01)
         elif proc is not None:
             # It ended by itself (e.g. an nginx master that died): its children may live on in its

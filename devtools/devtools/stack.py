@@ -1,8 +1,8 @@
-"""The whole local stack: control plane (hack/controlplane.py) + node (hack/node.py: containerd,
+"""The whole local stack: control plane (devtools.controlplane) + node (devtools.node: containerd,
 runc, kubelet, kube-scheduler) + the operator as a real process; worker Pods really run by the
 kubelet from the locally built worker image.
 
-Used by `make demo` (hack/demo.py), the e2e tests (tests/e2e/node) and bench/e2e.py; needs the
+Used by `make demo` (devtools.demo), the e2e tests (tests/e2e/node) and bench/e2e.py; needs the
 project venv (PyYAML). Every process
 it starts is stopped by PID in stop(), which also runs when start() fails half-way.
 
@@ -14,57 +14,25 @@ videos the recorder Pods write.
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
-HACK_DIR = Path(__file__).resolve().parent
-REPO = HACK_DIR.parent
-sys.path.insert(0, str(HACK_DIR))
+from devtools.controlplane import ControlPlane
+from devtools.kubectl import Kubectl
+from devtools.node import Node
+from devtools.operator_process import OperatorProcess
+from devtools.ports import LOOPBACK
+from devtools.versions import REPO
+from devtools.waits import eventually
 
-from controlplane import ControlPlane  # noqa: E402
-from kubectl import Kubectl  # noqa: E402
-from node import Node  # noqa: E402
-
-T = TypeVar("T")
-LOOPBACK = "127.0.0.1"
 RECORDINGS_CLAIM = "streamops-recordings"
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def eventually(probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
-    """Poll until probe() is truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    value: Any = None
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {value!r}")
-
-
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """(status, body); (0, b"") when nothing answers. Never through a proxy."""
-    try:
-        with _NO_PROXY.open(url, timeout=timeout) as resp:
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as e:
-        return int(e.code), b""
-    except OSError:
-        return 0, b""
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
@@ -72,12 +40,6 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
         if c["type"] == type_:
             return c
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -92,7 +54,7 @@ class Timings:
 
 
 class Stack(Kubectl):
-    """Control plane + node + operator rooted in `dir` (kubectl as its admin: hack/kubectl.py)."""
+    """Control plane + node + operator rooted in `dir` (kubectl as its admin: devtools.kubectl)."""
 
     def __init__(self, dir: Path, port_range: str, *, reuse: bool = False) -> None:
         self.dir = Path(dir).resolve()
@@ -101,9 +63,10 @@ class Stack(Kubectl):
         self.plane = ControlPlane(self.dir)
         super().__init__(self.plane.kubectl, self.plane.kubeconfig)
         self.node = Node(self.dir, self.plane)
-        self.operator: subprocess.Popen[bytes] | None = None
         self.operator_log = self.dir / "logs" / "operator.log"
-        self.operator_port = 0
+        self.operator = OperatorProcess(
+            self.plane.kubeconfig, self.operator_log, cwd=self.dir, pid_file=self.dir / "operator.pid"
+        )
         self.timings = Timings()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -138,37 +101,11 @@ class Stack(Kubectl):
         }
 
     def start_operator(self) -> None:
-        self.operator_port = _free_port()
-        env = {**os.environ, "KUBECONFIG": str(self.plane.kubeconfig), **self.operator_env()}
-        self.operator_log.parent.mkdir(parents=True, exist_ok=True)
-        with self.operator_log.open("ab") as out:
-            self.operator = subprocess.Popen(
-                [sys.executable, "-m", "streamops", "operator", "--verbose",
-                 "--liveness", f"http://{LOOPBACK}:{self.operator_port}/healthz"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=self.dir,
-            )  # fmt: skip
-        (self.dir / "operator.pid").write_text(str(self.operator.pid))
-
-        def healthy() -> bool:
-            assert self.operator is not None
-            if self.operator.poll() is not None:
-                raise AssertionError(f"operator exited:\n{self.operator_logs()[-3000:]}")
-            return http_get(f"http://{LOOPBACK}:{self.operator_port}/healthz", timeout=1)[0] == 200
-
-        eventually(healthy, timeout=60, interval=0.2, what="operator liveness endpoint")
+        self.operator.env = self.operator_env()
+        self.operator.start()
 
     def stop_operator(self) -> None:
-        if self.operator is not None and self.operator.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.operator.pid, signal.SIGTERM)
-            try:
-                self.operator.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.operator.pid, signal.SIGKILL)
-                self.operator.wait(timeout=10)
-        self.operator = None
-        (self.dir / "operator.pid").unlink(missing_ok=True)
+        self.operator.stop()
 
     def stop(self, purge: bool = False) -> list[str]:
         """Stop everything; returns what was left behind (empty when clean). `purge` also drops
@@ -183,10 +120,10 @@ class Stack(Kubectl):
         """Leave everything running after this process exits (`make demo KEEP=1`)."""
         self.node.detach()
         self.plane.detach()
-        self.operator = None
+        self.operator.process = None  # keeps running; operator.pid names it (`make cluster-down`)
 
     def operator_logs(self) -> str:
-        return self.operator_log.read_text(errors="replace") if self.operator_log.exists() else ""
+        return self.operator.logs()
 
     # -- API ------------------------------------------------------------------------------
 
@@ -224,8 +161,6 @@ class Stack(Kubectl):
         return None
 
     def stream_key(self, ns: str, stream: str) -> str:
-        import base64
-
         secret = self.get("secrets", ns, f"{stream}-stream-key")
         assert secret, f"no key Secret for {stream}"
         return base64.b64decode(secret["data"]["streamKey"]).decode()

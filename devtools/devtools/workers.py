@@ -4,29 +4,16 @@ tests and the benchmarks. Each is stopped by PID, with every FFmpeg it started."
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from peers import free_port, wait_for
-
-
-def http_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=3) as r:
-        return json.loads(r.read())
-
-
-def http_get(url: str, timeout: float = 3) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+from devtools.http_client import http_get, http_json
+from devtools.ports import free_port
+from devtools.processes import stop_tree
+from devtools.waits import wait_for
 
 
 class Worker:
@@ -58,10 +45,7 @@ class Worker:
         assert self.process is not None
         if self.process.poll() is not None:
             raise AssertionError(f"{self.kind} worker exited {self.process.returncode}:\n{self.logs()[-3000:]}")
-        try:
-            return http_get(self.http + "/healthz", timeout=1)[0] == 200
-        except OSError:
-            return False
+        return http_get(self.http + "/healthz", timeout=1)[0] == 200
 
     def status(self) -> dict[str, Any]:
         return http_json(self.http + "/status")
@@ -70,17 +54,11 @@ class Worker:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        os.killpg(self.process.pid, sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(timeout=5)
-        finally:
-            # FFmpeg children are in their own sessions: make sure none outlives the worker.
-            subprocess.run(["pkill", "-KILL", "-f", str(self.workdir)], check=False)
+        """Signal the worker's group, KILL it after `timeout`; no FFmpeg it started outlives it
+        (they run in sessions of their own: stopped by PID, as recorded before the signal)."""
+        if self.process is None:
+            return None
+        return stop_tree(self.process, sig, timeout)
 
 
 class Ingest(Worker):

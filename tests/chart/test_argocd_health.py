@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chartlib import ARGO_HEALTH, argo_health, to_lua
+from devtools.chart import ARGO_HEALTH, argo_health, to_lua
 
 
 def cond(type_: str, status: str, reason: str = "Because", message: str = "") -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import CHART, REPO, VALUES_DIR, find, helm, objects, render
+from devtools.chart import CHART, REPO, VALUES_DIR, find, helm, objects, render
 
 GROUP = "streaming.streamops.dev"
 
@@ -251,7 +251,7 @@ def test_generated_files_are_fresh() -> None:
     """CRD templates, RBAC rules, deploy/streamops.yaml and the Argo CD ConfigMap match their
     sources (`make chart` regenerates them)."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "hack" / "chart.py"), "--check"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "devtools.chart", "--check"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from chartlib import REPO
+from devtools.chart import REPO
 
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 

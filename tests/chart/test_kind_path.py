@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import yaml
-from chartlib import REPO
+from devtools.chart import REPO
 
 
 def make_targets() -> set[str]:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chartlib import CHART, VALUES_DIR, find, helm, objects, render
-from conftest import Cluster
+from devtools.chart import CHART, VALUES_DIR, find, helm, objects, render
+from devtools.cluster import Cluster
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,13 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import conftest
 import pytest
 import yaml
-from catalog import livestream, recording, restream
-from chartlib import CHART, RELEASE_NAMESPACE, argo_health, find, helm, kstatus, objects, render
-from conftest import REPO, Cluster, Operator, eventually, free_port
-from controlplane import ControlPlane
+from devtools.catalog import livestream, recording, restream
+from devtools.chart import CHART, RELEASE_NAMESPACE, argo_health, find, helm, kstatus, objects, render
+from devtools.cluster import Cluster, Operator
+from devtools.controlplane import ControlPlane
+from devtools.operator_process import OperatorProcess
+from devtools.versions import REPO
+from devtools.waits import eventually
+
+from devtools import cluster as cluster_harness
 
 GROUP = "streaming.streamops.dev"
 SA = "streamops"
@@ -151,16 +151,7 @@ def rbac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rbac]:
     plane.start()
     try:
         admin = Cluster(plane)
-        admin.kubectl("apply", "-f", str(REPO / "crds"))
-        admin.kubectl(
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout=60s",
-            "crd",
-            "-l",
-            "app.kubernetes.io/part-of=streamops",
-        )
+        admin.apply_crds()
         r = Rbac(plane, admin, tmp_path_factory.mktemp("rbac"))
         r.install()
         yield r
@@ -390,7 +381,7 @@ def test_worker_pods_are_restricted(rbac: Rbac, monkeypatch: pytest.MonkeyPatch)
     """Without hostNetwork the ingest Pod is admitted where PodSecurity enforces `restricted`; with
     hostNetwork (chart value worker.hostNetwork) it is refused, so the namespace must allow it."""
     for host_network, name in (("false", "operator-restricted"), ("true", "operator-hostnet")):
-        monkeypatch.setitem(conftest.OPERATOR_ENV, "STREAMOPS_HOST_NETWORK", host_network)
+        monkeypatch.setitem(cluster_harness.OPERATOR_ENV, "STREAMOPS_HOST_NETWORK", host_network)
         ns = new_namespace(rbac.admin, RESTRICTED)
         op = sa_operator(rbac, name)
         op.start()
@@ -480,18 +471,8 @@ def test_namespaced_install_watches_only_its_namespace(rbac: Rbac, host_network:
     rbac_objs = [o for o in objs if o["kind"] not in ("Deployment",)]
     kubeconfig = rbac.plane.service_account_kubeconfig(rbac.work / f"{home}.kubeconfig", home, home, rbac_objs, "1h")
     log = rbac.work / f"{home}.log"
-    port = free_port()
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), **conftest.OPERATOR_ENV}
-    env["STREAMOPS_HOST_NETWORK"] = host_network
-    argv = [sys.executable, "-m", "streamops", "operator", "--verbose", f"--namespace={watched}"]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*argv, f"--liveness=http://127.0.0.1:{port}/healthz"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+    env = {**cluster_harness.OPERATOR_ENV, "STREAMOPS_HOST_NETWORK": host_network}
+    op = OperatorProcess(kubeconfig, log, env, args=("--verbose", f"--namespace={watched}")).start()
     try:
         admin.apply(watched, livestream("cam"))
         admin.apply(other, livestream("cam"))
@@ -500,14 +481,9 @@ def test_namespaced_install_watches_only_its_namespace(rbac: Rbac, host_network:
             timeout=60,
             what="the watched namespace's stream reconciled",
         )
-        assert proc.poll() is None, log.read_text()[-3000:]
+        assert op.running(), log.read_text()[-3000:]
         assert "forbidden" not in log.read_text().lower(), log.read_text()[-3000:]
         assert (admin.get("livestreams", other, "cam") or {}).get("status") is None
         assert kids(admin, other, "pods") == []
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        op.stop()

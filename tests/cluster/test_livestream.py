@@ -12,8 +12,8 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from catalog import livestream
-from conftest import eventually
+from devtools.catalog import livestream
+from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
 

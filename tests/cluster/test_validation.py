@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from catalog import BAD, EXAMPLES
+from devtools.catalog import BAD, EXAMPLES
 
 
 @pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])

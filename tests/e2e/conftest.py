@@ -11,50 +11,29 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from devtools.kubectl import Kubectl
 
 KUBECONFIG = os.environ.get("STREAMOPS_E2E_KUBECONFIG", "")
 collect_ignore_glob = [] if KUBECONFIG else ["test_*.py"]
 
 
-class Kube:
-    def __init__(self, kubeconfig: str) -> None:
-        self.kubeconfig = kubeconfig
-        self.kubectl_bin = os.environ.get("STREAMOPS_E2E_KUBECTL") or shutil.which("kubectl") or "kubectl"
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [self.kubectl_bin, "--kubeconfig", self.kubeconfig, *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-        return result
-
-    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        return json.loads(result.stdout)
+def kube_client() -> Kubectl:
+    """kubectl against the installed cluster (STREAMOPS_E2E_KUBECTL, else the one on PATH)."""
+    binary = os.environ.get("STREAMOPS_E2E_KUBECTL") or shutil.which("kubectl") or "kubectl"
+    return Kubectl(binary, KUBECONFIG)
 
 
 @pytest.fixture(scope="session")
-def kube() -> Kube:
-    return Kube(KUBECONFIG)
+def kube() -> Kubectl:
+    return kube_client()
 
 
 @pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
+def namespace(kube: Kubectl) -> Iterator[str]:
     name = f"e2e-{uuid.uuid4().hex[:8]}"
     body = {
         "apiVersion": "v1",

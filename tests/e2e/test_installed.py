@@ -8,34 +8,23 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from chartlib import argo_health, kstatus
-from conftest import Kube
+from devtools.chart import argo_health, kstatus
+from devtools.kubectl import Kubectl
+from devtools.ports import free_port
+from devtools.waits import eventually
 
-T = TypeVar("T")
 STREAM = {
     "apiVersion": "streaming.streamops.dev/v1alpha1",
     "kind": "LiveStream",
     "metadata": {"name": "cam"},
     "spec": {"title": "kind e2e", "source": {"push": {"protocols": ["rtmp"]}}},
 }
-
-
-def eventually(probe: Callable[[], T], timeout: float = 120.0, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    value: Any = None
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: last value {value!r}")
+WAIT = {"timeout": 120.0, "interval": 1.0}  # a real cluster pulling images: slower than the local tiers
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> str | None:
@@ -45,20 +34,14 @@ def condition(obj: dict[str, Any] | None, type_: str) -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def port_forward(kube: Kube, namespace: str, target: str, remote: int) -> Iterator[int]:
+def port_forward(kube: Kubectl, namespace: str, target: str, remote: int) -> Iterator[int]:
     local = free_port()
     proc = subprocess.Popen(
         [
-            kube.kubectl_bin,
+            kube.binary,
             "--kubeconfig",
-            kube.kubeconfig,
+            str(kube.kubeconfig),
             "-n",
             namespace,
             "port-forward",
@@ -69,18 +52,24 @@ def port_forward(kube: Kube, namespace: str, target: str, remote: int) -> Iterat
         stderr=subprocess.STDOUT,
     )
     try:
-        eventually(lambda: proc.stdout is not None and b"Forwarding" in proc.stdout.readline(), 30, "port-forward")
+        eventually(
+            lambda: proc.stdout is not None and b"Forwarding" in proc.stdout.readline(),
+            timeout=30,
+            interval=1,
+            what="port-forward",
+        )
         yield local
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def test_push_goes_live_and_serves_hls(kube: Kube, namespace: str) -> None:
+def test_push_goes_live_and_serves_hls(kube: Kubectl, namespace: str) -> None:
     kube.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(STREAM))
     stream = eventually(
         lambda: (s := kube.get("livestreams", namespace, "cam")) and condition(s, "Ready") == "True" and s,
         what="Ready=True (ingest Pod running)",
+        **WAIT,
     )
     assert kstatus(stream)[0] == "Current" and argo_health("LiveStream", stream)[0] == "Healthy"
     secret = kube.get("secrets", namespace, stream["status"]["ingest"]["streamKeySecret"])
@@ -101,12 +90,15 @@ def test_push_goes_live_and_serves_hls(kube: Kube, namespace: str) -> None:
             live = eventually(
                 lambda: (s := kube.get("livestreams", namespace, "cam")) and s["status"].get("live") and s,
                 what="status.live true",
+                **WAIT,
             )
             assert condition(live, "Live") == "True"
             assert argo_health("LiveStream", live) == ("Healthy", "Live")
             with port_forward(kube, namespace, f"svc/{service}", 8080) as http:
                 url = f"http://127.0.0.1:{http}/hls/cmaf/index.m3u8"
-                playlist = eventually(lambda: urllib.request.urlopen(url, timeout=5).read().decode(), what="HLS")
+                playlist = eventually(
+                    lambda: urllib.request.urlopen(url, timeout=5).read().decode(), what="HLS", **WAIT
+                )
                 assert playlist.startswith("#EXTM3U")
         finally:
             ffmpeg.terminate()

@@ -1,20 +1,14 @@
 """Media tier: the real workers as local processes with real FFmpeg on 127.0.0.1, fed by a
-synthetic publisher, with real peers (tests/media/peers.py). Every process is stopped by PID."""
+synthetic publisher, with real peers (devtools.peers). Every process is stopped by PID."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from workers import Ingest, Worker, http_get, http_json
-
-__all__ = ["Ingest", "Worker", "http_get", "http_json"]
+from devtools.workers import Ingest, Worker
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ import threading
 import time
 import urllib.request
 
-from conftest import http_get
-from peers import NginxRtmp, Publisher, ffprobe_streams, free_port, wait_for
+from devtools.http_client import http_get
+from devtools.peers import NginxRtmp, Publisher, ffprobe_streams
+from devtools.ports import free_port
+from devtools.waits import wait_for
 
 
 def video(streams):

@@ -13,21 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import peers
 import pytest
-from peers import (
-    NginxRtmp,
-    Publisher,
-    SrtListener,
-    ffprobe_duration,
-    ffprobe_streams,
-    free_port,
-    pid_alive,
-    proc_cpu_seconds,
-    proc_rss_bytes,
-    proc_tree,
-    wait_for,
-)
+from devtools.peers import NginxRtmp, Publisher, SrtListener, ffprobe_duration, ffprobe_streams
+from devtools.ports import free_port
+from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
+from devtools.waits import wait_for
+
+from devtools import peers
 
 P = TypeVar("P", bound=peers._Peer)
 TOOLS = ("ffmpeg", "ffprobe", "nginx", "srt-live-transmit")
@@ -71,8 +63,8 @@ class Started:
     def close(self) -> None:
         self.snapshot()
         self.stack.close()
-        alive = sorted(pid for pid in self.pids if pid_alive(pid))
-        assert not alive, f"still running after stop: {alive}"
+        running = sorted(pid for pid in self.pids if alive(pid))
+        assert not running, f"still running after stop: {running}"
         for marker in self.markers:
             found = pgrep(marker)
             assert not found, f"pgrep -f {marker!r} still finds {found}"
@@ -207,7 +199,7 @@ def test_publisher_stop_and_failed_start_leave_nothing(started: Started, tmp_pat
     pub = Publisher(f"rtmp://127.0.0.1:{port}/live/x", log_path=tmp_path / "pub.log")
     with pub:
         pass
-    assert pub.returncode is not None and not pid_alive(pub.pid)
+    assert pub.returncode is not None and not alive(pub.pid)
 
     # a taken port makes nginx fail to start: start() raises with nginx's log and stops what it started
     with socket.socket() as taken:
@@ -219,7 +211,7 @@ def test_publisher_stop_and_failed_start_leave_nothing(started: Started, tmp_pat
                 nginx.start()
         finally:
             nginx.stop()  # only does something if the test failed
-    assert nginx.pid is not None and not pid_alive(nginx.pid)
+    assert nginx.pid is not None and not alive(nginx.pid)
     assert not pgrep(str(tmp_path / "nginx"))
 
 
@@ -233,5 +225,5 @@ def test_stop_kills_a_tree_that_ignores_sigterm(tmp_path: Path):
     peer = Stubborn(tmp_path / "stubborn.log").start()
     tree = wait_for(lambda: len(proc_tree(peer.pid)) >= 3 and proc_tree(peer.pid), 5)
     peer.stop(grace=0.3)
-    assert not [pid for pid in tree if pid_alive(pid)]
+    assert not [pid for pid in tree if alive(pid)]
     assert not pgrep(marker)

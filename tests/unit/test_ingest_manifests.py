@@ -6,7 +6,7 @@ import base64
 import json
 import re
 
-from catalog import livestream, pull
+from devtools.catalog import livestream, pull
 from streamops.api import LiveStream
 from streamops.control.ingest import (
     ingest_endpoints,

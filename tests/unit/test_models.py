@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from catalog import BAD, example_documents, livestream, restream
+from devtools.catalog import BAD, example_documents, livestream, restream
 from pydantic import ValidationError
 from streamops.api import KINDS, LiveStream, Restream
 from streamops.api.common import check_uri, srt_mode_is_caller

@@ -61,7 +61,7 @@ def test_api_connection_limit_leaves_room_for_every_watch():
 
 
 def test_stream_object_entry_is_a_valid_livestream_without_status():
-    from catalog import livestream
+    from devtools.catalog import livestream
     from streamops.api import LiveStream
     from streamops.control.indexes import stream_object_entry
 

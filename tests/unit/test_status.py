@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from catalog import livestream
+from devtools.catalog import livestream
 from streamops.api import LiveStream
 from streamops.api.common import Condition
 from streamops.control.conditions import Observed, condition_transitions, merge_conditions

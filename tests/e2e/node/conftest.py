@@ -1,4 +1,4 @@
-"""End-to-end suite on a real node (see hack/stack.py): one control plane + node + operator per test
+"""End-to-end suite on a real node (see devtools.stack): one control plane + node + operator per test
 session, on 127.0.0.1, stopped by PID at the end (pass or fail); the session fails if anything
 is left running or mounted.
 
@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-for _path in (REPO / "hack", REPO / "tests" / "media"):  # the stack; the media peers
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from stack import Stack  # noqa: E402
+from devtools.stack import Stack
 
 # A private slice of ports for hostNetwork workers, below the kernel's ephemeral range and away from
 # the cluster suite's (20000-28999) and the demo's (32000-32199); different per test session.

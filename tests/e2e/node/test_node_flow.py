@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from catalog import livestream, recording, restream
-from peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
-from stack import Stack, condition, eventually, http_get
+from devtools.catalog import livestream, recording, restream
+from devtools.http_client import http_get
+from devtools.peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
+from devtools.stack import Stack, condition
+from devtools.waits import eventually
 
 # The first test of a session also pays the image build and the node start (minutes when cold).
 pytestmark = pytest.mark.timeout(1500)

@@ -1,0 +1,39 @@
+"""Plain HTTP probes for the harness: direct connections only (proxy settings from the
+environment never see this traffic)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _opener(ctx: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
+    if ctx is None:
+        return _DIRECT
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx))
+
+
+def http_get(url: str, timeout: float = 5.0, ctx: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """(status, body), also for error statuses; (0, b"") when nothing answers."""
+    try:
+        with _opener(ctx).open(url, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+    except (OSError, ssl.SSLError):
+        return 0, b""
+
+
+def http_ok(url: str, ctx: ssl.SSLContext | None = None, timeout: float = 5.0) -> bool:
+    return http_get(url, timeout, ctx)[0] == 200
+
+
+def http_json(url: str, timeout: float = 3.0) -> dict[str, Any]:
+    """The JSON document at url (raises on any failure)."""
+    with _DIRECT.open(url, timeout=timeout) as resp:
+        return dict(json.loads(resp.read()))

@@ -1,0 +1,123 @@
+"""Certificates and kubeconfigs of the local clusters (openssl; a throwaway CA per state directory)."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import secrets
+import subprocess
+import tempfile
+from pathlib import Path
+
+from devtools.ports import LOOPBACK
+
+CLIENT = "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+
+
+class PkiError(RuntimeError):
+    pass
+
+
+def _openssl(*args: str) -> None:
+    proc = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise PkiError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()}")
+
+
+def _genkey(path: Path) -> None:
+    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(path))
+    path.chmod(0o600)
+
+
+def sign(pki: Path, name: str, subject: str, extensions: str) -> None:
+    """Key + certificate `name` signed by the CA in `pki`, valid ten years (a throwaway cluster)."""
+    key, csr, crt = pki / f"{name}.key", pki / f"{name}.csr", pki / f"{name}.crt"
+    _genkey(key)
+    _openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
+    with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=pki, delete=False) as ext:
+        ext.write(extensions)
+    try:
+        _openssl(
+            "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+            "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "3650", "-sha256",
+            "-extfile", ext.name, "-out", str(crt),
+        )  # fmt: skip
+    finally:
+        os.unlink(ext.name)
+        csr.unlink(missing_ok=True)
+
+
+def ensure_leaves(pki: Path, leaves: dict[str, tuple[str, str]]) -> None:
+    """Sign each leaf name -> (subject, extensions) that is missing its key or certificate."""
+    for name, (subject, ext) in leaves.items():
+        if not (pki / f"{name}.crt").exists() or not (pki / f"{name}.key").exists():
+            sign(pki, name, subject, ext)
+
+
+def ensure_pki(pki: Path, service_cidr: str) -> None:
+    """The control plane's CA, serving and client certificates and ServiceAccount key pair: create
+    whatever is missing; a new CA invalidates every leaf, so those are redone too."""
+    pki.mkdir(parents=True, exist_ok=True)
+    if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
+        for old in pki.glob("*"):
+            old.unlink()
+        _genkey(pki / "ca.key")
+        _openssl(
+            "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=streamops-local-ca",
+            "-days", "3650", "-sha256",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
+            "-out", str(pki / "ca.crt"),
+        )  # fmt: skip
+    service_ip = ipaddress.ip_network(service_cidr)[1]
+    dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
+    dns.append("kubernetes.default.svc.cluster.local")
+    sans = ",".join([f"IP:{LOOPBACK}", f"IP:{service_ip}", *(f"DNS:{d}" for d in dns)])
+    ensure_leaves(
+        pki,
+        {
+            "apiserver": (
+                "/CN=kube-apiserver",
+                f"keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
+            ),
+            "admin": ("/O=system:masters/CN=streamops-admin", CLIENT),
+            "controller-manager": ("/CN=system:kube-controller-manager", CLIENT),
+            # Lets the apiserver authenticate to a kubelet (logs/exec).
+            "apiserver-kubelet-client": ("/O=system:masters/CN=kube-apiserver-kubelet-client", CLIENT),
+        },
+    )
+    if not (pki / "sa.key").exists() or not (pki / "sa.pub").exists():
+        _genkey(pki / "sa.key")
+        _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def write_kubeconfig(path: Path, server: str, pki: Path, user: str, cert: str) -> None:
+    """Self-contained kubeconfig (certs embedded), so it can be copied or mounted anywhere."""
+    text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: streamops-local
+  cluster:
+    server: {server}
+    certificate-authority-data: {_b64(pki / "ca.crt")}
+users:
+- name: {user}
+  user:
+    client-certificate-data: {_b64(pki / f"{cert}.crt")}
+    client-key-data: {_b64(pki / f"{cert}.key")}
+contexts:
+- name: streamops-local
+  context:
+    cluster: streamops-local
+    user: {user}
+current-context: streamops-local
+"""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)

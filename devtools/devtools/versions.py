@@ -1,0 +1,55 @@
+"""Where things are: the repository, the build cache and the pinned binaries (one source: hack/versions.sh)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VERSIONS_SH = REPO / "hack" / "versions.sh"
+
+
+class VersionsError(RuntimeError):
+    pass
+
+
+def sourced(var: str) -> str:
+    """A variable as hack/versions.sh sets it (with the environment's overrides)."""
+    out = subprocess.run(
+        ["bash", "-c", f"source {VERSIONS_SH} && echo ${var}"], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def cache_dir() -> Path:
+    """$STREAMOPS_CACHE, else $XDG_CACHE_HOME/streamops, else ~/.cache/streamops."""
+    if env := os.environ.get("STREAMOPS_CACHE"):
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "streamops"
+
+
+def kube_version() -> str:
+    """The pinned version, read from hack/versions.sh so it is written down in one place."""
+    if env := os.environ.get("KUBE_VERSION"):
+        return env
+    m = re.search(r'KUBE_VERSION="\$\{KUBE_VERSION:-([^}"]+)\}"', VERSIONS_SH.read_text())
+    if not m:
+        raise VersionsError(f"cannot find the KUBE_VERSION default in {VERSIONS_SH}")
+    return m.group(1)
+
+
+def kube_bin_dir() -> Path:
+    """Same rule as hack/versions.sh: $KUBE_BIN_DIR, else <cache>/kube-<version>/bin."""
+    if env := os.environ.get("KUBE_BIN_DIR"):
+        return Path(env)
+    return cache_dir() / f"kube-{kube_version()}" / "bin"
+
+
+def helm_bin() -> Path:
+    """The pinned helm ($HELM overrides), built by hack/build-helm.sh (`make helm`)."""
+    if env := os.environ.get("HELM"):
+        return Path(env)
+    return Path(sourced("HELM_BIN"))

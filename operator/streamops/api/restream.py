@@ -23,6 +23,8 @@ from streamops.api.common import (
     validations,
 )
 
+NoAudioMode = Literal["drop", "silence"]  # also the pusher's setting (streamops.contract.pusher)
+
 
 class RestreamSpec(KubeModel):
     """Desired state of the restream: which stream goes to which target. Media is forwarded as is (no
@@ -53,7 +55,7 @@ class RestreamSpec(KubeModel):
         description="Which feed to forward: original (the source as received, default) or transcoded (the "
         "stream's tallest rendition; needs transcoding renditions on the stream).",
     )
-    no_audio_mode: Literal["drop", "silence"] = Field(
+    no_audio_mode: NoAudioMode = Field(
         default="drop",
         description="What to send when the source has no audio track: drop (video only, default) or silence "
         "(a silent AAC track, for targets that require audio).",

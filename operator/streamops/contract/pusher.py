@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
+from streamops.api.restream import NoAudioMode
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
@@ -16,7 +17,6 @@ TARGET_KEY_FILE = "stream-key"
 
 PusherState = Literal["waiting-for-source", "connecting", "live", "backoff"]
 PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff")
-NoAudioMode = Literal["drop", "silence"]  # Restream spec.noAudioMode
 
 
 class BackoffPolicy(WorkerConfig):

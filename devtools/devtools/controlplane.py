@@ -36,7 +36,7 @@ from devtools.http_client import http_ok
 from devtools.kubectl import Kubectl
 from devtools.pki import PkiError, ensure_pki, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
-from devtools.processes import Proc, ProcessRegistry, StartError, stop_procs
+from devtools.processes import Proc, ProcessRegistry, StartError, print_status, stop_procs
 from devtools.versions import kube_bin_dir
 
 SERVICE_CIDR = "10.96.0.0/16"  # only allocated from, never routed: nothing here sends to it
@@ -345,13 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# control plane stopped in {time.monotonic() - began:.1f}s", file=sys.stderr)
         return 0
     st = cp.status()
-    if not st:
-        print("down")
-        return 1
-    for name, alive in st.items():
-        print(f"{name}: {'running' if alive else 'dead'}")
-    print(f"server: {cp.server}\nkubeconfig: {cp.kubeconfig}")
-    return 0 if all(st.values()) else 1
+    return print_status(st, f"server: {cp.server}", f"kubeconfig: {cp.kubeconfig}")
 
 
 if __name__ == "__main__":

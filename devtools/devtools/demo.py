@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 from devtools.http_client import http_get
+from devtools.kubectl import condition
 from devtools.peers import NginxRtmp, Publisher
-from devtools.stack import Stack, condition
+from devtools.stack import Stack
 from devtools.versions import REPO
 from devtools.waits import eventually
 

@@ -9,6 +9,14 @@ from pathlib import Path
 from typing import Any
 
 
+def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
+    """The condition `type_` in an object's status.conditions, None when absent."""
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return dict(c)
+    return None
+
+
 class Kubectl:
     def __init__(self, binary: Path | str, kubeconfig: Path | str, timeout: float = 120) -> None:
         self.binary, self.kubeconfig, self.timeout = str(binary), Path(kubeconfig), timeout

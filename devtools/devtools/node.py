@@ -52,7 +52,7 @@ from devtools.images import Image, ImageBuilder, unmount_under
 from devtools.kubectl import Kubectl
 from devtools.pki import CLIENT, PkiError, ensure_leaves, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
-from devtools.processes import Proc, ProcessRegistry, StartError, alive, stat_fields, stop_procs
+from devtools.processes import Proc, ProcessRegistry, StartError, alive, print_status, stat_fields, stop_procs
 
 NODE_NAME = "localhost"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
@@ -487,13 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     st = node.status()
-    if not st:
-        print("down")
-        return 1
-    for name, running in st.items():
-        print(f"{name}: {'running' if running else 'dead'}")
-    print(f"worker image: {node.worker_image}")
-    return 0 if all(st.values()) else 1
+    return print_status(st, f"worker image: {node.worker_image}")
 
 
 if __name__ == "__main__":

@@ -223,6 +223,18 @@ def stop_procs(procs: Sequence[Proc], grace: float = STOP_GRACE_SECONDS) -> None
         wait_all(time.monotonic() + 5)
 
 
+def print_status(status: dict[str, bool], *details: str) -> int:
+    """The CLIs' `status`: one line per component, then details; exit code 0 only when all run."""
+    if not status:
+        print("down")
+        return 1
+    for name, running in status.items():
+        print(f"{name}: {'running' if running else 'dead'}")
+    for line in details:
+        print(line)
+    return 0 if all(status.values()) else 1
+
+
 class StartError(RuntimeError):
     """A component died or did not become ready while starting (the message carries its log tail)."""
 

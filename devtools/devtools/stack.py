@@ -35,13 +35,6 @@ from devtools.waits import eventually
 RECORDINGS_CLAIM = "streamops-recordings"
 
 
-def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return None
-
-
 @dataclass
 class Timings:
     """Named durations in seconds, measured by whoever uses the harness (the bench reads them)."""

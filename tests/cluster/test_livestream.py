@@ -13,16 +13,10 @@ import json
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream
+from devtools.kubectl import condition
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
-
-
-def condition(obj, type_):
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return None
 
 
 def children(cluster, ns, name):

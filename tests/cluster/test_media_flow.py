@@ -20,19 +20,13 @@ from pathlib import Path
 
 import pytest
 from devtools.catalog import livestream, recording, restream
+from devtools.kubectl import condition
 from devtools.local_pods import LocalPods
 from devtools.peers import NginxRtmp, Publisher
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
 TARGET_KEY = "target-key-Zq9Wv3x7Pk2"
-
-
-def condition(obj, type_):
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return None
 
 
 def status_of(cluster, plural, ns, name, probe, what, timeout=30.0):

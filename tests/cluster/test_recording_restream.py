@@ -7,16 +7,10 @@ from __future__ import annotations
 import json
 
 from devtools.catalog import livestream, recording, restream
+from devtools.kubectl import condition
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
-
-
-def condition(obj, type_):
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c
-    return None
 
 
 def wait_status(cluster, plural, ns, name, probe, what, timeout=30.0):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from devtools.chart import argo_health, kstatus
-from devtools.kubectl import Kubectl
+from devtools.kubectl import Kubectl, condition
 from devtools.ports import free_port
 from devtools.waits import eventually
 
@@ -27,11 +27,8 @@ STREAM = {
 WAIT = {"timeout": 120.0, "interval": 1.0}  # a real cluster pulling images: slower than the local tiers
 
 
-def condition(obj: dict[str, Any] | None, type_: str) -> str | None:
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return c["status"]
-    return None
+def condition_status(obj: dict[str, Any] | None, type_: str) -> str | None:
+    return (condition(obj, type_) or {}).get("status")
 
 
 @contextlib.contextmanager
@@ -67,7 +64,7 @@ def port_forward(kube: Kubectl, namespace: str, target: str, remote: int) -> Ite
 def test_push_goes_live_and_serves_hls(kube: Kubectl, namespace: str) -> None:
     kube.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(STREAM))
     stream = eventually(
-        lambda: (s := kube.get("livestreams", namespace, "cam")) and condition(s, "Ready") == "True" and s,
+        lambda: (s := kube.get("livestreams", namespace, "cam")) and condition_status(s, "Ready") == "True" and s,
         what="Ready=True (ingest Pod running)",
         **WAIT,
     )
@@ -92,7 +89,7 @@ def test_push_goes_live_and_serves_hls(kube: Kubectl, namespace: str) -> None:
                 what="status.live true",
                 **WAIT,
             )
-            assert condition(live, "Live") == "True"
+            assert condition_status(live, "Live") == "True"
             assert argo_health("LiveStream", live) == ("Healthy", "Live")
             with port_forward(kube, namespace, f"svc/{service}", 8080) as http:
                 url = f"http://127.0.0.1:{http}/hls/cmaf/index.m3u8"

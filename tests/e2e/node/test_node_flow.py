@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from devtools.catalog import livestream, recording, restream
 from devtools.http_client import http_get
+from devtools.kubectl import condition
 from devtools.peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
-from devtools.stack import Stack, condition
+from devtools.stack import Stack
 from devtools.waits import eventually
 
 # The first test of a session also pays the image build and the node start (minutes when cold).

@@ -5,7 +5,7 @@
 One local control plane (devtools.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
 fresh namespace and a fresh `streamops operator -n <namespace>` process, run as in the cluster
-suite (its own ServiceAccount bound to the ClusterRole of streamops.control.rbac, hostNetwork
+suite (its own ServiceAccount bound to the ClusterRole of streamops.control.shared.rbac, hostNetwork
 workers with a private port range, default resync), so each round starts from an idle operator
 and only sees its own objects.
 
@@ -52,7 +52,7 @@ from devtools.operator_process import OperatorProcess
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
-from streamops.control.rbac import operator_rbac_objects
+from streamops.control.shared.rbac import operator_rbac_objects
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
 OPERATOR_NAMESPACE = "streamops-system"

@@ -1,6 +1,6 @@
 """pytest plugin: run the cluster suite with the operator under the Helm chart's own
 ServiceAccount, ClusterRole and ClusterRoleBinding (as `helm template` renders them) instead of
-the ones devtools.cluster.operator_kubeconfig() builds from streamops.control.rbac:
+the ones devtools.cluster.operator_kubeconfig() builds from streamops.control.shared.rbac:
 
     .venv/bin/python -m pytest -p devtools.chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def run_operator(args: argparse.Namespace) -> int:
     # kopf imports the `kubernetes` client when it is installed (for its login), ≈33 MB of RSS the
-    # operator does not need: its own API client (control/kube.py) uses kopf's plain logins.
+    # operator does not need: its own API client (control/shared/kube.py) uses kopf's plain logins.
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     import kopf
 
@@ -56,7 +56,7 @@ def write_crds(args: argparse.Namespace) -> int:
 def write_rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from streamops.control.rbac import cluster_role
+    from streamops.control.shared.rbac import cluster_role
 
     print(yaml.safe_dump(cluster_role(args.name), sort_keys=False), end="")
     return 0

@@ -122,7 +122,7 @@ AHEAD_OF_THE_OPERATOR = {"STREAMOPS_WORKER_RESOURCES"}
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
 def test_env_matches_operator_settings(values: str) -> None:
     """The chart sets exactly the settings OperatorSettings.from_env reads, and they validate."""
-    from streamops.control.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
@@ -142,7 +142,7 @@ CHART_CHOICES = {
 
 def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]) -> None:
     """`helm install` without values behaves like the operator's documented defaults."""
-    from streamops.control.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     ours = {k: v for k, v in env(default).items() if k.startswith(ENV_PREFIX)}
     from_chart = OperatorSettings.from_env(ours).model_dump()
@@ -269,7 +269,7 @@ def test_cluster_role_is_the_codes_rules(default: list[dict[str, Any]]) -> None:
     """One source: the chart's cluster-wide ClusterRole is rbac.py's rules (the cluster suite runs
     its operator under those), minus namespace discovery, which kopf needs only when it watches a
     list of namespaces (then it is in the chart's ClusterRole and the rest in per-namespace Roles)."""
-    from streamops.control.rbac import cluster_role_rules
+    from streamops.control.shared.rbac import cluster_role_rules
 
     def canon(rules: list[dict[str, Any]]) -> list[str]:
         return sorted(json.dumps(r, sort_keys=True) for r in rules)

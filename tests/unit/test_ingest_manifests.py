@@ -8,7 +8,7 @@ import re
 
 from devtools.catalog import livestream, pull
 from streamops.api import LiveStream
-from streamops.control.ingest import (
+from streamops.control.livestream.builders import (
     ingest_endpoints,
     ingest_pod,
     ingest_roles,
@@ -17,8 +17,8 @@ from streamops.control.ingest import (
     stream_key_ref,
     stream_key_secret,
 )
-from streamops.control.naming import SPEC_HASH_ANNOTATION, child_name, label_value
-from streamops.control.settings import OperatorSettings
+from streamops.control.shared.naming import SPEC_HASH_ANNOTATION, child_name, label_value
+from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 

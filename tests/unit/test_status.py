@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from devtools.catalog import livestream
 from streamops.api import LiveStream
 from streamops.api.common import Condition
-from streamops.control.conditions import Observed, condition_transitions, merge_conditions
-from streamops.control.livestream_status import IngestObservation, PodObservation, livestream_status
-from streamops.control.status_patch import status_patch
+from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
+from streamops.control.shared.conditions import Observed, condition_transitions, merge_conditions
+from streamops.control.shared.status_patch import status_patch
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -115,7 +115,7 @@ def test_merge_drops_false_reconciling_and_events_follow_transitions():
 
 
 def test_spec_the_operator_cannot_use_is_stalled_not_retried():
-    from streamops.control.livestream_status import invalid_spec_status
+    from streamops.control.livestream.status import invalid_spec_status
 
     raw = livestream("cam")
     raw["metadata"]["generation"] = 4

@@ -8,20 +8,20 @@ import json
 import pytest
 from devtools.catalog import livestream, recording, restream
 from streamops.api import LiveStream, Recording, Restream
-from streamops.control.ingest import ingest_endpoints, ingest_pod, ingest_service, playback_urls
-from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
-from streamops.control.pod_observation import PodObservation
-from streamops.control.ports import PortAllocator, PortExhausted, ports_of
-from streamops.control.pusher import pusher_pod, restream_owner_patch
-from streamops.control.rbac import cluster_role_rules
-from streamops.control.recorder import (
+from streamops.control.livestream.builders import ingest_endpoints, ingest_pod, ingest_service, playback_urls
+from streamops.control.recording.builders import (
     auto_recording,
     recorder_pod,
     recording_directory,
     recording_settings,
     recordings_claim,
 )
-from streamops.control.settings import OperatorSettings
+from streamops.control.restream.builders import pusher_pod, restream_owner_patch
+from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.ports import PortAllocator, PortExhausted, ports_of
+from streamops.control.shared.rbac import cluster_role_rules
+from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
@@ -174,7 +174,7 @@ def test_rbac_is_least_privilege():
 
 def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
     from streamops.contract.recorder import RECORDINGS_ROOT
-    from streamops.control.recorder import recorder_standby_pod, standby_pod_name
+    from streamops.control.recording.builders import recorder_standby_pod, standby_pod_name
 
     s = stream(recording={"standby": True})
     name = standby_pod_name("cam", 2)
@@ -198,9 +198,9 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
 
 
 def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
-    from streamops.control.children import ensure_pod
-    from streamops.control.naming import ADOPTED_ANNOTATION
-    from streamops.control.recorder import adoption_patch, recorder_pod, recorder_standby_pod
+    from streamops.control.recording.builders import adoption_patch, recorder_pod, recorder_standby_pod
+    from streamops.control.shared.children import ensure_pod
+    from streamops.control.shared.naming import ADOPTED_ANNOTATION
 
     patch = adoption_patch(rec())
     assert patch["metadata"]["ownerReferences"][0]["uid"] == "0123456789abcdef"

@@ -9,16 +9,16 @@ from streamops.api import LiveStream, Recording, Restream
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.contract.recorder import RecorderStatus
-from streamops.control.indexes import recording_entry, stream_entry, worker_pod_entry
-from streamops.control.livestream_status import (
+from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,
     RecordingFacts,
     livestream_events,
     livestream_status,
 )
-from streamops.control.recording_status import RecorderObservation, recording_events, recording_status
-from streamops.control.restream_status import PusherObservation, redact_credentials, restream_events, restream_status
+from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
+from streamops.control.restream.status import PusherObservation, redact_credentials, restream_events, restream_status
+from streamops.control.shared.indexes import recording_entry, stream_entry, worker_pod_entry
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RUNNING = PodObservation(name="p", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)
@@ -324,7 +324,7 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
 
 
 def test_worker_pod_condition_reasons_follow_the_pod():
-    from streamops.control.pod_observation import PodObservation, worker_pod_condition
+    from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
     running = ("Connecting", "pusher Pod p is connecting to the target")
     absent = worker_pod_condition(PodObservation(name="p"), "pusher", running)

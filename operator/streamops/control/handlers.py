@@ -17,7 +17,7 @@ from typing import Any, cast
 import kopf
 
 from streamops.api import GROUP, LIVESTREAM, RECORDING, RESTREAM, VERSION
-from streamops.control.indexes import (
+from streamops.control.shared.indexes import (
     child_entry,
     controller_of,
     recording_entry,
@@ -25,20 +25,20 @@ from streamops.control.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.kube import KubeApi, api_connection_limit, kopf_session
-from streamops.control.kube import login as kube_login
-from streamops.control.naming import (
+from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session
+from streamops.control.shared.kube import login as kube_login
+from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     STREAM_NAME_ANNOTATION,
 )
-from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.settings import OperatorSettings
-from streamops.control.state import ObjectKey, OperatorState
-from streamops.control.status_loop import SELECTOR, livestream_loop, recording_loop, restream_loop
-from streamops.control.telemetry import http_client
+from streamops.control.shared.object_loop import SELECTOR, livestream_loop, recording_loop, restream_loop
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.state import ObjectKey, OperatorState
+from streamops.control.shared.worker_client import http_client
 
 FINALIZER = f"{GROUP}/finalizer"
 SETTINGS = OperatorSettings.from_env()

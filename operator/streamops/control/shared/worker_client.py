@@ -12,7 +12,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from streamops.contract.worker import WorkerStatus
-from streamops.control.pod_observation import PodObservation
+from streamops.control.shared.pod_observation import PodObservation
 
 READ_TIMEOUT_SECONDS = 1.0
 # A failed read keeps the last good answer this long: one lost request must not flap `live`.

@@ -47,28 +47,28 @@ from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.pusher import PusherStatus
 from streamops.contract.recorder import RecorderConfig, RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.conditions import Transition
-from streamops.control.indexes import StreamFacts, plain
-from streamops.control.ingest import ingest_component
-from streamops.control.livestream import StreamOutcome, reconcile_livestream
-from streamops.control.livestream_status import (
+from streamops.control.livestream.builders import ingest_component
+from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
+from streamops.control.livestream.status import (
     IngestObservation,
     RecordingFacts,
     invalid_spec_status,
     livestream_events,
     livestream_status,
 )
-from streamops.control.pod_observation import PodObservation
-from streamops.control.ports import PortExhausted
-from streamops.control.pusher import pusher_pod_name
-from streamops.control.recorder import STANDBY_COMPONENT, recorder_pod_name
-from streamops.control.recording import RecordingOutcome, reconcile_recording
-from streamops.control.recording_status import RecorderObservation, recording_events, recording_status
-from streamops.control.restream import RestreamOutcome, reconcile_restream
-from streamops.control.restream_status import PusherObservation, restream_events, restream_status
-from streamops.control.state import ObjectKey, OperatorState
-from streamops.control.status_patch import status_patch
-from streamops.control.telemetry import TelemetryReader
+from streamops.control.recording.builders import STANDBY_COMPONENT, recorder_pod_name
+from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
+from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
+from streamops.control.restream.builders import pusher_pod_name
+from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
+from streamops.control.restream.status import PusherObservation, restream_events, restream_status
+from streamops.control.shared.conditions import Transition
+from streamops.control.shared.indexes import StreamFacts, plain
+from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.ports import PortExhausted
+from streamops.control.shared.state import ObjectKey, OperatorState
+from streamops.control.shared.status_patch import status_patch
+from streamops.control.shared.worker_client import TelemetryReader
 
 METRIC_FIELDS: dict[str, frozenset[str]] = {
     LIVESTREAM.kind: frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration"}),

@@ -9,9 +9,15 @@ from typing import Any
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import ConditionedStatus
 from streamops.contract.ingest import IngestStatus, Role
-from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.ingest import IngestPorts, ingest_endpoints, ingest_names, ingest_roles, playback_urls
-from streamops.control.pod_observation import PodObservation
+from streamops.control.livestream.builders import (
+    IngestPorts,
+    ingest_endpoints,
+    ingest_names,
+    ingest_roles,
+    playback_urls,
+)
+from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.shared.pod_observation import PodObservation
 
 __all__ = [
     "IngestObservation",

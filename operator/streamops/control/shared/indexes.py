@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamops.api import GROUP
-from streamops.control.naming import COMPONENT_LABEL
-from streamops.control.pod_observation import PodObservation
+from streamops.control.shared.naming import COMPONENT_LABEL
+from streamops.control.shared.pod_observation import PodObservation
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
 

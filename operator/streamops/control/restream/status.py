@@ -9,8 +9,8 @@ from datetime import datetime
 
 from streamops.api import Restream, RestreamStatus
 from streamops.contract.pusher import PusherStatus
-from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.pod_observation import PodObservation, worker_pod_condition
+from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 # The pusher redacts the key it knows; this is a second net for anything that looks like a
 # credential in a URL (userinfo, key-ish query parameters, SRT passphrases and stream ids).

@@ -10,15 +10,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from streamops.api import RESTREAM, Restream
-from streamops.control.children import ensure_pod
-from streamops.control.indexes import plain
-from streamops.control.ingest import ingest_names
-from streamops.control.kube import KubeApi, NamespaceTerminating
-from streamops.control.livestream import spec_problem
-from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.pusher import pusher_pod, pusher_pod_name, restream_owner_patch
-from streamops.control.recording import read_stream
-from streamops.control.settings import OperatorSettings
+from streamops.control.livestream.builders import ingest_names
+from streamops.control.livestream.reconcile import spec_problem
+from streamops.control.recording.reconcile import read_stream
+from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
+from streamops.control.shared.children import ensure_pod
+from streamops.control.shared.indexes import plain
+from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.settings import OperatorSettings
 
 
 @dataclass(frozen=True)

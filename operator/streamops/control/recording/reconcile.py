@@ -12,21 +12,21 @@ from pydantic import ValidationError
 from streamops.api import LIVESTREAM, LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.children import ensure_pod, owned_by
-from streamops.control.indexes import plain
-from streamops.control.ingest import ingest_names
-from streamops.control.kube import ApiError, KubeApi, NamespaceTerminating
-from streamops.control.livestream import spec_problem
-from streamops.control.naming import ADOPTED_ANNOTATION
-from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.recorder import (
+from streamops.control.livestream.builders import ingest_names
+from streamops.control.livestream.reconcile import spec_problem
+from streamops.control.recording.builders import (
     adoption_patch,
     recorder_config,
     recorder_pod,
     recorder_pod_name,
     recordings_claim,
 )
-from streamops.control.settings import OperatorSettings
+from streamops.control.shared.children import ensure_pod, owned_by
+from streamops.control.shared.indexes import plain
+from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
+from streamops.control.shared.naming import ADOPTED_ANNOTATION
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.settings import OperatorSettings
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamops.contract.worker import HEALTH_PATH, READY_PATH, WorkerConfig
-from streamops.control.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
-from streamops.control.settings import OperatorSettings
+from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.settings import OperatorSettings
 
 WORKER_UID = 10001
 READY_PERIOD_SECONDS = 1  # `live` follows readiness when the worker cannot be asked: probe often

@@ -8,8 +8,9 @@ from typing import Any
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.ingest import IngestPorts
-from streamops.control.naming import (
+from streamops.control.livestream.builders import IngestPorts
+from streamops.control.recording.builders import feed_url
+from streamops.control.shared.naming import (
     RESTREAM_LABEL,
     STREAM_NAME_ANNOTATION,
     child_labels,
@@ -17,9 +18,8 @@ from streamops.control.naming import (
     label_value,
     owner_reference,
 )
-from streamops.control.recorder import feed_url
-from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 
 
 def pusher_pod_name(restream_name: str) -> str:

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
-from streamops.control.conditions import Observed, Transition, condition_transitions, merge_conditions
-from streamops.control.pod_observation import PodObservation, worker_pod_condition
+from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamops.contract.worker import STATUS_PATH
-from streamops.control.conditions import Observed
-from streamops.control.naming import SPEC_HASH_ANNOTATION
+from streamops.control.shared.conditions import Observed
+from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 
 
 @dataclass(frozen=True)

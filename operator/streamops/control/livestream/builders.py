@@ -22,15 +22,15 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.contract.ingest import IngestPorts as IngestPortsConfig
-from streamops.control.naming import (
+from streamops.control.shared.naming import (
     HOST_PORTS_ANNOTATION,
     STREAM_NAME_ANNOTATION,
     child_labels,
     child_name,
     owner_reference,
 )
-from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 
 GENERATED_KEY_NAME = "streamKey"
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from streamops.control.naming import HOST_PORTS_ANNOTATION
+from streamops.control.shared.naming import HOST_PORTS_ANNOTATION
 
 
 def ports_of(obj: Mapping[str, Any] | None) -> dict[str, int]:

@@ -10,8 +10,8 @@ from streamops.api import API_VERSION, LiveStream, Recording
 from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
-from streamops.control.ingest import IngestPorts, ingest_http_url
-from streamops.control.naming import (
+from streamops.control.livestream.builders import IngestPorts, ingest_http_url
+from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     MANAGED_BY,
@@ -24,8 +24,8 @@ from streamops.control.naming import (
     label_value,
     owner_reference,
 )
-from streamops.control.settings import OperatorSettings
-from streamops.control.worker_pod import WorkerContainer, worker_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"

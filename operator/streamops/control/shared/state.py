@@ -14,9 +14,9 @@ from typing import Any
 
 import aiohttp
 
-from streamops.control.kube import KubeApi
-from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.settings import OperatorSettings
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.settings import OperatorSettings
 
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 API_THREADS = 8  # reconciles in flight; each thread keeps one API connection

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamops.control.kube import KubeApi
-from streamops.control.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
 
 
 def owned_by(obj: dict[str, Any] | None, uid: str | None) -> bool:

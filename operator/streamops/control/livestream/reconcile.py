@@ -13,9 +13,7 @@ from pydantic import ValidationError
 
 from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
-from streamops.control.children import ensure_pod, ensure_service, owned_by
-from streamops.control.indexes import plain
-from streamops.control.ingest import (
+from streamops.control.livestream.builders import (
     PORT_NAMES,
     IngestPorts,
     ingest_names,
@@ -25,16 +23,18 @@ from streamops.control.ingest import (
     stream_key_ref,
     stream_key_secret,
 )
-from streamops.control.kube import KubeApi, NamespaceTerminating
-from streamops.control.ports import PortAllocator, ports_of
-from streamops.control.recorder import (
+from streamops.control.recording.builders import (
     auto_recording,
     auto_recording_name,
     recorder_standby_pod,
     recordings_claim,
     standby_pod_name,
 )
-from streamops.control.settings import OperatorSettings
+from streamops.control.shared.children import ensure_pod, ensure_service, owned_by
+from streamops.control.shared.indexes import plain
+from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.settings import OperatorSettings
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 

@@ -1,0 +1,1 @@
+"""LiveStream: ingest builders, reconciler, status function and status loop."""

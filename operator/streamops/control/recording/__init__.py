@@ -1,0 +1,1 @@
+"""Recording: recorder builders, reconciler, status function and status loop."""

@@ -1,0 +1,1 @@
+"""Restream: pusher builders, reconciler, status function and status loop."""

@@ -29,14 +29,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from devtools.http_client import http_ok
 from devtools.kubectl import Kubectl
 from devtools.pki import PkiError, ensure_pki, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
-from devtools.processes import Proc, ProcessRegistry, StartError, print_status, stop_procs
+from devtools.processes import Proc, ProcessRegistry, StartError, Supervisor, print_status, stop_procs
 from devtools.versions import kube_bin_dir
 
 SERVICE_CIDR = "10.96.0.0/16"  # only allocated from, never routed: nothing here sends to it
@@ -67,7 +66,7 @@ def _require_executable(path: Path, hint: str) -> Path:
 # ---------------------------------------------------------------------------- control plane
 
 
-class ControlPlane:
+class ControlPlane(Supervisor):
     """etcd + kube-apiserver (+ kube-controller-manager) rooted in `dir`.
 
     `start()` returns once /readyz is ok and, with a controller-manager, once the `default`
@@ -129,7 +128,7 @@ class ControlPlane:
         path.chmod(0o600)
         return path
 
-    def start(self, timeout: float = 180.0) -> ControlPlane:
+    def start(self, timeout: float = 180.0) -> Self:
         """Start (or adopt an already running) control plane; idempotent."""
         if self._adopt():
             return self
@@ -162,27 +161,11 @@ class ControlPlane:
         self.procs.forget()
         shutil.rmtree(self.etcd_data, ignore_errors=True)
 
-    def detach(self) -> None:
-        """Let the processes outlive this Python process (the CLI's `up`); `stop()` still works."""
-        self.procs.detach()
-
     def status(self) -> dict[str, bool]:
         """Component name -> running, for whatever pids.json records (and the server's address)."""
         st = self.procs.status()
         self.server = self.procs.meta.get("server", self.server)
         return st
-
-    def is_up(self) -> bool:
-        st = self.status()
-        return bool(st) and all(st.values())
-
-    def __enter__(self) -> ControlPlane:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- internals ------------------------------------------------------------------------
 

@@ -45,14 +45,23 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 from devtools.controlplane import ControlPlane, ControlPlaneError
 from devtools.images import Image, ImageBuilder, unmount_under
 from devtools.kubectl import Kubectl
 from devtools.pki import CLIENT, PkiError, ensure_leaves, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
-from devtools.processes import Proc, ProcessRegistry, StartError, alive, print_status, stat_fields, stop_procs
+from devtools.processes import (
+    Proc,
+    ProcessRegistry,
+    StartError,
+    Supervisor,
+    alive,
+    print_status,
+    stat_fields,
+    stop_procs,
+)
 
 NODE_NAME = "localhost"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
@@ -70,7 +79,7 @@ def _find(binary: str, hint: str) -> str:
     return found
 
 
-class Node:
+class Node(Supervisor):
     """containerd + kubelet + kube-scheduler rooted in `dir`/node, joined to `plane`."""
 
     def __init__(self, dir: Path, plane: ControlPlane, *, builder: ImageBuilder | None = None) -> None:
@@ -93,7 +102,7 @@ class Node:
 
     # -- public ---------------------------------------------------------------------------
 
-    def start(self, timeout: float = 180.0) -> Node:
+    def start(self, timeout: float = 180.0) -> Self:
         """Build/import the images, start containerd, the scheduler and the kubelet, wait for the
         node to be Ready. Idempotent: a node already running from this dir is adopted."""
         pause, worker = self.builder.pause(), self.builder.worker()
@@ -125,17 +134,10 @@ class Node:
             shutil.rmtree(self.root, ignore_errors=True)
         self.procs.forget()
 
-    def detach(self) -> None:
-        self.procs.detach()
-
     def status(self) -> dict[str, bool]:
         st = self.procs.status()
         self.worker_image = self.worker_image or self.procs.meta.get("worker_image", "")
         return st
-
-    def is_up(self) -> bool:
-        st = self.status()
-        return bool(st) and all(st.values())
 
     def leftovers(self) -> list[str]:
         """Mounts under the node dir and live processes recorded for it (empty after stop())."""
@@ -155,14 +157,6 @@ class Node:
         if proc.returncode != 0:
             raise NodeError(f"ctr {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc.stdout
-
-    def __enter__(self) -> Node:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- start ----------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 STOP_GRACE_SECONDS = 10.0
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -233,6 +234,38 @@ def print_status(status: dict[str, bool], *details: str) -> int:
     for line in details:
         print(line)
     return 0 if all(status.values()) else 1
+
+
+class Supervisor:
+    """What the control plane and the node share around their ProcessRegistry `procs`: a context
+    manager (start/stop), is_up() from status(), detach()."""
+
+    procs: ProcessRegistry
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def status(self) -> dict[str, bool]:
+        return self.procs.status()
+
+    def is_up(self) -> bool:
+        st = self.status()
+        return bool(st) and all(st.values())
+
+    def detach(self) -> None:
+        """Let the processes outlive this Python process (the CLIs' `up`); stop() still works."""
+        self.procs.detach()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
 
 
 class StartError(RuntimeError):

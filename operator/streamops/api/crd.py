@@ -105,7 +105,9 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
         "properties": {
             "apiVersion": {"type": "string", "description": _API_VERSION_DESCRIPTION},
             "kind": {"type": "string", "description": _KIND_DESCRIPTION},
-            "metadata": {"type": "object", "description": "Standard object metadata (name, namespace, labels...)."},
+            # Nothing but the type: the API server refuses a CRD that says more about metadata (its
+            # description included); kubectl explain shows ObjectMeta's own documentation.
+            "metadata": {"type": "object"},
             "spec": openapi_schema(spec_model),
             # The operator writes status; defaults there would only hide missing observations.
             "status": openapi_schema(status_model, keep_defaults=False),

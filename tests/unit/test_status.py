@@ -115,10 +115,11 @@ def test_merge_drops_false_reconciling_and_events_follow_transitions():
 
 
 def test_spec_the_operator_cannot_use_is_stalled_not_retried():
-    from streamops.control.livestream.status import invalid_spec_status
+    from streamops.api import LiveStreamStatus
+    from streamops.control.shared.spec_checks import invalid_spec_status
 
     raw = livestream("cam")
     raw["metadata"]["generation"] = 4
-    status = invalid_spec_status(raw, "spec rejected by the operator: source: boom", T0)
+    status = invalid_spec_status(raw, "spec rejected by the operator: source: boom", T0, LiveStreamStatus)
     assert status.observed_generation == 4
     assert conditions(status) == {"Ready": ("False", "InvalidSpec"), "Stalled": ("True", "InvalidSpec")}

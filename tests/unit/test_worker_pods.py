@@ -146,7 +146,7 @@ def test_spec_hash_ignores_nothing_the_worker_uses():
 
 def test_port_allocator_hands_out_free_ports_and_reuses_late():
     allocator = PortAllocator(range(100, 106))
-    allocator.reserve([100])
+    allocator.reset([100])  # what the cluster says is in use (OperatorState.seed_ports)
     first = allocator.allocate(["http", "rtmp", "srt"])
     assert first == {"http": 101, "rtmp": 102, "srt": 103}
     allocator.release([101])

@@ -324,16 +324,19 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
 
 
 def test_worker_pod_condition_reasons_follow_the_pod():
+    from streamops.control.recording.reasons import RECORDER_POD
+    from streamops.control.restream import reasons as restream_reasons
     from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
-    running = ("Connecting", "pusher Pod p is connecting to the target")
-    absent = worker_pod_condition(PodObservation(name="p"), "pusher", running)
+    pusher = restream_reasons.PUSHER_POD
+    running = (restream_reasons.CONNECTING, "pusher Pod p is connecting to the target")
+    absent = worker_pod_condition(PodObservation(name="p"), "pusher", pusher, running)
     assert (absent.reason, absent.message) == ("PusherStarting", "creating pusher Pod p")
     pending = PodObservation(name="p", exists=True, phase="Pending", detail="no node")
-    got = worker_pod_condition(pending, "recorder", running)
+    got = worker_pod_condition(pending, "recorder", RECORDER_POD, running)
     assert (got.reason, got.message) == ("RecorderPending", "recorder Pod p is Pending: no node")
-    up = worker_pod_condition(PodObservation(name="p", exists=True, phase="Running"), "pusher", running)
+    up = worker_pod_condition(PodObservation(name="p", exists=True, phase="Running"), "pusher", pusher, running)
     assert (up.status, up.reason, up.message) == ("False", *running)
     failed = PodObservation(name="p", exists=True, phase="Failed", detail="OOMKilled")
-    got = worker_pod_condition(failed, "pusher", running)
+    got = worker_pod_condition(failed, "pusher", pusher, running)
     assert (got.reason, got.message) == ("PusherFailed", "pusher Pod p is Failed: OOMKilled")

@@ -1,5 +1,6 @@
 """kopf wiring. Handlers are thin: each object has one status loop (an async kopf daemon, see
-status_loop.py) that reconciles it and writes its status; watch events only wake that loop.
+each kind's loop.py, registered in kinds.py) that reconciles it and writes its status; watch events
+only wake that loop.
 
 Reconciling is level-based: the loop reconciles when the object is new to it (created, or the
 operator restarted), when its spec changed (metadata.generation), when one of its Pods went away,
@@ -16,8 +17,14 @@ from typing import Any, cast
 
 import kopf
 
-from streamops.api import GROUP, LIVESTREAM, RECORDING, RESTREAM, VERSION
+from streamops.api import GROUP, LIVESTREAM, RECORDING, VERSION
+from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.shared.indexes import (
+    ChildIndexes,
+    Indexes,
+    PodIndex,
+    RecordingIndex,
+    StreamIndex,
     child_entry,
     controller_of,
     recording_entry,
@@ -25,7 +32,7 @@ from streamops.control.shared.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session
+from streamops.control.shared.kube import KubeApi, ObjectIndex, api_connection_limit, kopf_session
 from streamops.control.shared.kube import login as kube_login
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
@@ -34,7 +41,7 @@ from streamops.control.shared.naming import (
     MANAGED_BY_LABEL,
     STREAM_NAME_ANNOTATION,
 )
-from streamops.control.shared.object_loop import SELECTOR, livestream_loop, recording_loop, restream_loop
+from streamops.control.shared.object_loop import SELECTOR
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import ObjectKey, OperatorState
@@ -42,9 +49,6 @@ from streamops.control.shared.worker_client import http_client
 
 FINALIZER = f"{GROUP}/finalizer"
 SETTINGS = OperatorSettings.from_env()
-WORKER_PODS = {"labels": {MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}}
-OUR_SERVICES = {"labels": {MANAGED_BY_LABEL: MANAGED_BY}}
-KINDS_BY_NAME = {k.kind: k for k in (LIVESTREAM, RECORDING, RESTREAM)}
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -101,60 +105,67 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 # --- indexes (kopf fills them from its watches before any handler runs) -------------------------
 
 
-@kopf.index("v1", "pods", **WORKER_PODS)
-async def worker_pods(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+# Worker Pods: ours, with a component (ingest, recorder, pusher...); Services: ours.
+# (The label filters are written out at each decorator: kopf's filter type is not public.)
+
+
+@kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
+async def worker_pods(body: kopf.Body, **_: Any) -> object:
     return worker_pod_entry(body)
 
 
-@kopf.index("v1", "pods", **WORKER_PODS)
-async def pod_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+@kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
+async def pod_objects(body: kopf.Body, **_: Any) -> object:
     return child_entry(body)
 
 
-@kopf.index("v1", "services", **OUR_SERVICES)
-async def service_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+@kopf.index("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
+async def service_objects(body: kopf.Body, **_: Any) -> object:
     return child_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def stream_objects(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def stream_objects(body: kopf.Body, **_: Any) -> object:
     return stream_object_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def streams(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def streams(body: kopf.Body, **_: Any) -> object:
     return stream_entry(body)
 
 
 @kopf.index(GROUP, VERSION, RECORDING.plural)
-async def recordings(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def recordings(body: kopf.Body, **_: Any) -> object:
     return recording_entry(body)
 
 
 # --- wake-ups (every watch event of an object or of its worker Pods) ------------------------
 
 
-def _key(kind: str, body: kopf.Body) -> ObjectKey:
-    return (kind, body.metadata.namespace or "", body.metadata.name or "")
+def _key(kind: ControlledKind, body: kopf.Body) -> ObjectKey:
+    return (kind.api.kind, body.metadata.namespace or "", body.metadata.name or "")
 
 
-@kopf.on.event(GROUP, VERSION, LIVESTREAM.plural)
-async def livestream_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The stream's own loop, and those of its Recordings and Restreams (they show whether it is live)."""
-    memo.state.wake(_key(LIVESTREAM.kind, body))
-    memo.state.wake_followers(body.metadata.namespace or "", body.metadata.name or "")
+async def _object_event(kind: ControlledKind, body: kopf.Body, state: OperatorState) -> None:
+    """The object's own loop; a stream's Recordings and Restreams (they show whether it is live);
+    a Recording's stream (whose status shows `recording`, `recordingDuration`)."""
+    state.wake(_key(kind, body))
+    namespace = body.metadata.namespace or ""
+    if kind.wakes_followers:
+        state.wake_followers(namespace, body.metadata.name or "")
+    if kind.wakes_stream:
+        stream = (body.spec.get("streamRef") or {}).get("name")
+        if stream:
+            state.wake((LIVESTREAM.kind, namespace, stream))
 
 
-@kopf.on.event(GROUP, VERSION, RECORDING.plural)
-async def recording_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The Recording's loop, and its stream's (whose status shows `recording`, `recordingDuration`)."""
-    memo.state.wake(_key(RECORDING.kind, body))
-    stream = (body.spec.get("streamRef") or {}).get("name")
-    if stream:
-        memo.state.wake((LIVESTREAM.kind, body.metadata.namespace or "", stream))
+def _wake_on_events(kind: ControlledKind) -> None:
+    @kopf.on.event(GROUP, VERSION, kind.api.plural, id=f"{kind.api.singular}-event")
+    async def object_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _object_event(kind, body, memo.state)
 
 
-@kopf.on.event("v1", "services", **OUR_SERVICES)
+@kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
 async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """An ingest Service appeared or changed: the recorders and pushers of its stream need its ports."""
     owner = controller_of(body.metadata)
@@ -162,12 +173,7 @@ async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> No
         memo.state.wake_followers(body.metadata.namespace or "", str(owner.get("name")))
 
 
-@kopf.on.event(GROUP, VERSION, RESTREAM.plural)
-async def restream_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    memo.state.wake(_key(RESTREAM.kind, body))
-
-
-@kopf.on.event("v1", "pods", **WORKER_PODS)
+@kopf.on.event("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
 async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A worker Pod changed: its owner's loop looks at once. One that went away (deleted,
     evicted, rolled) makes the owner reconcile, which puts it back right away."""
@@ -179,7 +185,7 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
             state.allocator.release(ports_of(body).values())
     owner = controller_of(body.metadata)
     namespace = body.metadata.namespace or ""
-    if owner is not None and owner.get("kind") in KINDS_BY_NAME:
+    if owner is not None and owner.get("kind") in BY_NAME:
         state.wake((str(owner["kind"]), namespace, str(owner.get("name"))), reconcile=gone)
     annotations = body.metadata.annotations or {}
     if ADOPTED_ANNOTATION in annotations and STREAM_NAME_ANNOTATION in annotations:
@@ -190,22 +196,24 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
 # --- status loops (one per object) ----------------------------------------------------------------
 
 
-LOOPS = {LIVESTREAM.kind: livestream_loop, RECORDING.kind: recording_loop, RESTREAM.kind: restream_loop}
+async def status_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **kwargs: Any) -> None:
+    """The kind's loop, given the indexes kopf passes to every handler by the index's name."""
+    state: OperatorState = memo.state
+    state.watch(
+        ChildIndexes(
+            pods=cast(ObjectIndex, kwargs["pod_objects"]),
+            services=cast(ObjectIndex, kwargs["service_objects"]),
+            streams=cast(ObjectIndex, kwargs["stream_objects"]),
+        )
+    )
+    indexes = Indexes(
+        pods=cast(PodIndex, kwargs["worker_pods"]),
+        streams=cast(StreamIndex, kwargs["streams"]),
+        recordings=cast(RecordingIndex, kwargs["recordings"]),
+    )
+    await BY_NAME[body.get("kind", "")].loop(state, body, stopped, indexes)
 
 
-@kopf.daemon(GROUP, VERSION, LIVESTREAM.plural, id="livestream-status", cancellation_timeout=5, backoff=1)
-@kopf.daemon(GROUP, VERSION, RECORDING.plural, id="recording-status", cancellation_timeout=5, backoff=1)
-@kopf.daemon(GROUP, VERSION, RESTREAM.plural, id="restream-status", cancellation_timeout=5, backoff=1)
-async def status_loop(
-    body: kopf.Body,
-    stopped: kopf.DaemonStopped,
-    memo: kopf.Memo,
-    worker_pods: Any,
-    streams: Any,
-    recordings: Any,
-    **indexes: Any,
-) -> None:
-    memo.state.watch(indexes)
-    # A stream's loop follows its Recordings; a Recording's or Restream's loop follows its stream.
-    related = recordings if body.get("kind") == LIVESTREAM.kind else streams
-    await LOOPS[body.get("kind", "")](memo.state, body, stopped, worker_pods, related)
+for _kind in KINDS:
+    _wake_on_events(_kind)
+    kopf.daemon(GROUP, VERSION, _kind.api.plural, id=_kind.daemon_id, cancellation_timeout=5, backoff=1)(status_loop)

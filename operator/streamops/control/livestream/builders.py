@@ -1,4 +1,5 @@
-"""Pure builders of a LiveStream's ingest children: stream-key Secret, ingest Pods and Services."""
+"""Pure builders of a LiveStream's ingest children (stream-key Secret, ingest Pods and Services) and
+of the ingest's URLs (push endpoints, playback, the live feed recorders and pushers read)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import IngestEndpoints, Playback
 from streamops.contract.ingest import (
     CONFIG_ENV,
+    FEED_PATH,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
     MEDIA_DIR,
     SCREENSHOT_PATH,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
+    TRANSCODED_FEED_PATH,
     IngestConfig,
     Role,
 )
@@ -219,6 +222,13 @@ def ingest_endpoints(
 def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> str:
     """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
     return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPorts | None) -> str:
+    """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
+    transcoded ladder's, else the origin)."""
+    base = ingest_http_url(stream, worker_address, ingest_ports)
+    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
 
 
 def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> Playback:

@@ -1,13 +1,11 @@
 """Reconcile one LiveStream's children with its spec: key Secret, ingest Services and Pods, the
-auto Recording. Status is not written here: the status loop (status_loop.py) computes it from
-what is observed, using the outcome this returns."""
+auto Recording, the warm recorder. Status is not written here: the status loop (loop.py) computes
+it from what is observed, using the outcome this returns."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -32,16 +30,12 @@ from streamops.control.recording.builders import (
 )
 from streamops.control.shared.children import ensure_pod, ensure_service, owned_by
 from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.kube import Body, KubeApi, Manifest, NamespaceTerminating
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_checks import missing_secret_key, spec_problem
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
-
-
-def spec_problem(error: ValidationError) -> str:
-    problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors())
-    return f"spec rejected by the operator: {problems}"
 
 
 @dataclass(frozen=True)
@@ -63,10 +57,7 @@ def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
     if push.stream_key_secret_ref is None:
         api.create(stream_key_secret(stream, secrets.token_urlsafe(24)))  # refused (409) when it exists: fine
         return None
-    secret = api.get("Secret", stream.metadata.namespace or "", ref.name)
-    if secret is None or ref.key not in (secret.get("data") or {}):
-        return f"{ref.name} (key {ref.key})" if secret else ref.name
-    return None
+    return missing_secret_key(api, stream.metadata.namespace or "", ref)
 
 
 def _ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
@@ -120,7 +111,7 @@ def _ensure_standby(
         allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
 
 
-def _host_ports(allocator: PortAllocator | None, service: dict[str, Any] | None) -> IngestPorts | None:
+def _host_ports(allocator: PortAllocator | None, service: Manifest | None) -> IngestPorts | None:
     if allocator is None:
         return None
     ports = ports_of(service)
@@ -132,7 +123,7 @@ def _host_ports(allocator: PortAllocator | None, service: dict[str, Any] | None)
 def reconcile_livestream(
     api: KubeApi,
     settings: OperatorSettings,
-    body: Mapping[str, Any],
+    body: Body,
     allocator: PortAllocator | None = None,
     auto_recording_exists: bool = True,
     standby: str | None = None,
@@ -187,3 +178,10 @@ def _reconcile(
     if stream.spec.recording.auto or auto_recording_exists:
         _ensure_auto_recording(api, stream)
     return StreamOutcome(stream.metadata.generation, key_secret_missing=missing_secret, host_ports=allocated)
+
+
+def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPorts | None:
+    """With host networking: the ports of the stream's primary ingest, which its recorders and
+    pushers read their feed from (None until the stream's reconcile allocated them)."""
+    service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)
+    return ports_of(service) or None

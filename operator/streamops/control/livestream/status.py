@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from streamops.api import LiveStream, LiveStreamStatus
-from streamops.api.common import ConditionedStatus
 from streamops.contract.ingest import IngestStatus, Role
+from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
     IngestPorts,
     ingest_endpoints,
@@ -16,14 +15,21 @@ from streamops.control.livestream.builders import (
     ingest_roles,
     playback_urls,
 )
-from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.shared.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    Observed,
+    Transition,
+    condition_transitions,
+    merge_conditions,
+)
 from streamops.control.shared.pod_observation import PodObservation
 
 __all__ = [
     "IngestObservation",
     "PodObservation",
     "RecordingFacts",
-    "invalid_spec_status",
     "livestream_events",
     "livestream_status",
 ]
@@ -51,13 +57,13 @@ class IngestObservation:
 
 def _ingest_condition(pod: PodObservation) -> Observed:
     if not pod.exists or pod.deleting:
-        return Observed("Ready", "False", "IngestStarting", f"creating ingest Pod {pod.name}")
+        return Observed(READY, "False", reasons.INGEST_STARTING, f"creating ingest Pod {pod.name}")
     if pod.phase == "Running":
-        return Observed("Ready", "True", "IngestRunning", f"ingest Pod {pod.name} is running")
+        return Observed(READY, "True", reasons.INGEST_RUNNING, f"ingest Pod {pod.name} is running")
     if pod.phase == "Pending":
         detail = f": {pod.detail}" if pod.detail else ""
-        return Observed("Ready", "False", "IngestPending", f"ingest Pod {pod.name} is Pending{detail}")
-    return Observed("Ready", "False", "IngestFailed", f"ingest Pod {pod.name} is {pod.phase}: {pod.detail}")
+        return Observed(READY, "False", reasons.INGEST_PENDING, f"ingest Pod {pod.name} is Pending{detail}")
+    return Observed(READY, "False", reasons.INGEST_FAILED, f"ingest Pod {pod.name} is {pod.phase}: {pod.detail}")
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -86,44 +92,46 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     conditions: list[Observed]
     if observed.key_secret_missing:
         reason, message = (
-            "StreamKeySecretNotFound",
+            reasons.STREAM_KEY_SECRET_NOT_FOUND,
             f"Secret {observed.key_secret_missing} named in source.push.streamKeySecretRef does not exist",
         )
         conditions = [
-            Observed("Ready", "False", reason, message),
-            Observed("Stalled", "True", reason, message),
+            Observed(READY, "False", reason, message),
+            Observed(STALLED, "True", reason, message),
         ]
     elif not stream.spec.active:
         conditions = [
-            Observed("Ready", "True", "Inactive", "stream is switched off (spec.active false): pushes are refused")
+            Observed(READY, "True", reasons.INACTIVE, "stream is switched off (spec.active false): pushes are refused")
         ]
     elif deactivated:
         why = (main.deactivated_reason if main else None) or "no data from any pull URL"
-        conditions = [Observed("Ready", "True", "Deactivated", f"ingest deactivated itself: {why}"[:1024])]
+        conditions = [Observed(READY, "True", reasons.DEACTIVATED, f"ingest deactivated itself: {why}"[:1024])]
     else:
         ready = _ingest_condition(primary)
         conditions = [ready]
         if ready.status != "True":
-            conditions.append(Observed("Reconciling", "True", ready.reason, ready.message))
+            conditions.append(Observed(RECONCILING, "True", ready.reason, ready.message))
 
     live = active and _live(primary, main)
     backup_live = bool(active and _live(backup, spare))
     conditions.append(
-        Observed("Live", "True", "MediaFlowing", "the primary ingest receives media")
+        Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media")
         if live
-        else Observed("Live", "False", "NoMedia" if active else "Inactive", "no media is arriving")
+        else Observed("Live", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, "no media is arriving")
     )
     if "backup" in ingest_roles(stream):
         conditions.append(
-            Observed("BackupLive", "True", "MediaFlowing", "the backup ingest receives media")
+            Observed("BackupLive", "True", reasons.MEDIA_FLOWING, "the backup ingest receives media")
             if backup_live
-            else Observed("BackupLive", "False", "NoMedia" if active else "Inactive", "no media is arriving")
+            else Observed(
+                "BackupLive", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, "no media is arriving"
+            )
         )
     running = next((r for r in observed.recordings if r.recording), None)
     conditions.append(
-        Observed("Recording", "True", "Recording", f"Recording {running.name} is recording")
+        Observed("Recording", "True", reasons.RECORDING, f"Recording {running.name} is recording")
         if running
-        else Observed("Recording", "False", "NotRecording", "no Recording is running")
+        else Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
     )
     on_air = main if live else (spare if backup_live else None)
     metrics = on_air or IngestStatus()  # live metrics exist only while live
@@ -153,32 +161,20 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     )
 
 
-def invalid_spec_status(
-    raw: dict[str, Any], message: str, now: datetime, model: type[ConditionedStatus] = LiveStreamStatus
-) -> ConditionedStatus:
-    """A spec the API server let through but the operator cannot use (e.g. a CRD older than the
-    operator): say so instead of retrying forever. Only conditions: nothing else is observed."""
-    previous = model.model_validate(raw.get("status") or {})
-    generation = raw.get("metadata", {}).get("generation")
-    observed = [
-        Observed(t, "True" if t == "Stalled" else "False", "InvalidSpec", message) for t in ("Ready", "Stalled")
-    ]
-    return ConditionedStatus(
-        observed_generation=generation, conditions=merge_conditions(previous.conditions, observed, generation, now)
-    )
-
-
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
     """Went live / went offline (primary and backup); nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
-    for field_name, what in (("live", "WentLive"), ("backup_live", "BackupWentLive")):
+    for field_name, went_live, went_offline in (
+        ("live", reasons.WENT_LIVE, reasons.WENT_OFFLINE),
+        ("backup_live", reasons.BACKUP_WENT_LIVE, reasons.BACKUP_WENT_OFFLINE),
+    ):
         before = bool(previous and getattr(previous, field_name))
         now = getattr(current, field_name)
         if before == now or (previous is None and not now):
             continue
         ingest = "backup ingest" if field_name == "backup_live" else "ingest"
         if now:
-            events.append(Transition("Normal", what, f"media arrives at the {ingest}"))
+            events.append(Transition("Normal", went_live, f"media arrives at the {ingest}"))
         else:
-            events.append(Transition("Normal", what.replace("Live", "Offline"), f"no media at the {ingest}"))
+            events.append(Transition("Normal", went_offline, f"no media at the {ingest}"))
     return events

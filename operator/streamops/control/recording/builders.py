@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamops.api import API_VERSION, LiveStream, Recording
-from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
-from streamops.control.livestream.builders import IngestPorts, ingest_http_url
+from streamops.control.livestream.builders import IngestPorts, feed_url
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
@@ -27,6 +26,7 @@ from streamops.control.shared.naming import (
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
+RECORDER_COMPONENT = "recorder"  # a Recording's recorder Pod (also an adopted standby)
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"
 
@@ -77,11 +77,6 @@ def recording_directory(recording: Recording) -> str:
     return f"{sub}/{own}"
 
 
-def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPorts | None) -> str:
-    base = ingest_http_url(stream, worker_address, ingest_ports)
-    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
-
-
 def recorder_config(
     recording: Recording,
     stream: LiveStream,
@@ -115,7 +110,7 @@ def recorder_pod(
     name, namespace, uid = recording.metadata.name, recording.metadata.namespace, recording.metadata.uid
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
-    labels = {**child_labels(recording.spec.stream_ref.name, "recorder"), RECORDING_LABEL: label_value(name)}
+    labels = {**child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT), RECORDING_LABEL: label_value(name)}
     metadata = {
         "name": recorder_pod_name(name),
         "namespace": namespace,
@@ -180,7 +175,7 @@ def adoption_patch(recording: Recording) -> dict[str, Any]:
     return {
         "metadata": {
             "ownerReferences": [owner_reference("Recording", name, uid)],
-            "labels": {COMPONENT_LABEL: "recorder", RECORDING_LABEL: label_value(name)},
+            "labels": {COMPONENT_LABEL: RECORDER_COMPONENT, RECORDING_LABEL: label_value(name)},
             "annotations": {ADOPTED_ANNOTATION: name},
         }
     }

@@ -3,17 +3,14 @@ adopted standby recorder). Status is written by the status loop from what the re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
-from streamops.api import LIVESTREAM, LiveStream, Recording
+from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.livestream.builders import ingest_names
-from streamops.control.livestream.reconcile import spec_problem
+from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.recording.builders import (
     adoption_patch,
     recorder_config,
@@ -21,42 +18,30 @@ from streamops.control.recording.builders import (
     recorder_pod_name,
     recordings_claim,
 )
-from streamops.control.shared.children import ensure_pod, owned_by
+from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
 from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
+from streamops.control.shared.kube import ApiError, Body, KubeApi, Manifest, NamespaceTerminating
 from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_checks import read_stream, spec_problem
 
 
 @dataclass(frozen=True)
 class RecordingOutcome:
     generation: int | None
     invalid_spec: str | None = None
-    stream_exists: bool = True
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     stream_uid: str | None = None  # the stream the Pod was built for
     start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
 
 
-def finalised_in_status(raw: Mapping[str, Any]) -> bool:
+def finalised_in_status(raw: Body) -> bool:
     conditions = (raw.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Succeeded" and c.get("status") == "True" for c in conditions)
 
 
-def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
-    raw = api.get_custom(LIVESTREAM, namespace, name)
-    if raw is None:
-        return None
-    try:
-        return LiveStream.model_validate(raw)
-    except ValidationError:
-        return None  # the stream's own status says what is wrong with it
-
-
-def _adopt(
-    api: KubeApi, namespace: str, standby: str, recording: Recording, stream: LiveStream
-) -> dict[str, Any] | None:
+def _adopt(api: KubeApi, namespace: str, standby: str, recording: Recording, stream: LiveStream) -> Manifest | None:
     """Take the stream's running standby recorder; None (create a Pod as usual) when there is none
     or another Recording took it first (the patch carries the Pod's resourceVersion)."""
     pod = api.get("Pod", namespace, standby)
@@ -82,7 +67,7 @@ def _adopt(
 def reconcile_recording(
     api: KubeApi,
     settings: OperatorSettings,
-    body: Mapping[str, Any],
+    body: Body,
     allocator: PortAllocator | None = None,
     recorder: str | None = None,
     standby: str | None = None,
@@ -106,13 +91,11 @@ def reconcile_recording(
             running = bool(current and (current.get("status") or {}).get("phase") == "Running")
             if finalised_in_status(raw) or not running:
                 # Nothing left to finalise (or no recorder that could): the Pod goes, the videos stay.
-                ensure_pod(api, None, current, uid)
-                if allocator is not None and current is not None:
-                    allocator.release(ports_of(current).values())
+                remove_pod(api, current, uid, allocator)
             return RecordingOutcome(generation)
         stream = read_stream(api, namespace, recording.spec.stream_ref.name)
         if stream is None:
-            return RecordingOutcome(generation, stream_exists=False, waiting_for_stream=True)
+            return RecordingOutcome(generation, waiting_for_stream=True)
         default_claim = recording.spec.storage is None or recording.spec.storage.pvc is None
         if (
             current is None
@@ -122,8 +105,7 @@ def reconcile_recording(
             api.create(recordings_claim(namespace, settings))
         ingest_ports = host_ports = None
         if allocator is not None:
-            service = api.get("Service", namespace, ingest_names(stream.metadata.name, "primary").service)
-            ingest_ports = ports_of(service) or None
+            ingest_ports = allocated_ingest_ports(api, stream)
             if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
                 return RecordingOutcome(generation, waiting_for_stream=True)
         if current is None and default_claim and standby and stream.spec.recording.standby:

@@ -8,7 +8,15 @@ from datetime import datetime
 
 from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
-from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.recording import reasons
+from streamops.control.shared.conditions import (
+    READY,
+    RECONCILING,
+    Observed,
+    Transition,
+    condition_transitions,
+    merge_conditions,
+)
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 
@@ -31,7 +39,8 @@ def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
-    return worker_pod_condition(pod, "recorder", ("RecorderStarting", f"recorder Pod {pod.name} is starting to record"))
+    running = (reasons.RECORDER_STARTING, f"recorder Pod {pod.name} is starting to record")
+    return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running)
 
 
 def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
@@ -57,15 +66,15 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         ended_at = ended_at or previous.ended_at or now
         message = f"stopped: {len(videos)} video(s) saved"
         conditions = [
-            Observed("Ready", "True", "Finished", message),
-            Observed("Succeeded", "True", "Finished", message),
-            Observed("Recording", "False", "Stopped", "spec.stopped is true"),
+            Observed(READY, "True", reasons.FINISHED, message),
+            Observed("Succeeded", "True", reasons.FINISHED, message),
+            Observed("Recording", "False", reasons.STOPPED, "spec.stopped is true"),
         ]
     elif recording.spec.stopped:
         conditions = [
-            Observed("Ready", "False", "Stopping", "finalising the videos"),
-            Observed("Reconciling", "True", "Stopping", "finalising the videos"),
-            Observed("Recording", "False", "Stopping", "finalising the videos"),
+            Observed(READY, "False", reasons.STOPPING, "finalising the videos"),
+            Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
+            Observed("Recording", "False", reasons.STOPPING, "finalising the videos"),
         ]
     elif recording_now:
         state = t.state if t is not None else "recording"
@@ -75,33 +84,33 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             else f"recording {stream}"
         )
         conditions = [
-            Observed("Ready", "True", "Recording", message),
-            Observed("Recording", "True", "Recording", message),
+            Observed(READY, "True", reasons.RECORDING, message),
+            Observed("Recording", "True", reasons.RECORDING, message),
         ]
     elif not observed.stream_exists:
         message = f"LiveStream {stream} does not exist"
         conditions = [
-            Observed("Ready", "False", "StreamNotFound", message),
-            Observed("Recording", "False", "StreamNotFound", message),
+            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
+            Observed("Recording", "False", reasons.STREAM_NOT_FOUND, message),
         ]
     elif not observed.stream_live:
         message = f"waiting for LiveStream {stream} to go live"
         conditions = [
-            Observed("Ready", "False", "StreamNotLive", message),
-            Observed("Recording", "False", "StreamNotLive", message),
+            Observed(READY, "False", reasons.STREAM_NOT_LIVE, message),
+            Observed("Recording", "False", reasons.STREAM_NOT_LIVE, message),
         ]
     else:
         ready = _pod_condition(observed.pod)
         conditions = [
             ready,
-            Observed("Reconciling", "True", ready.reason, ready.message),
+            Observed(RECONCILING, "True", ready.reason, ready.message),
             Observed("Recording", "False", ready.reason, ready.message),
         ]
 
     if t is not None and t.last_error and not finalised:
         conditions = [
             c
-            if c.type != "Ready"
+            if c.type != READY
             else Observed(c.type, c.status, c.reason, f"{c.message}; last error: {t.last_error}"[:4096])
             for c in conditions
         ]
@@ -123,18 +132,18 @@ def recording_events(previous: RecordingStatus | None, current: RecordingStatus)
     before = previous or RecordingStatus()
     events = condition_transitions(before.conditions, current.conditions)
     if current.recording and not before.recording:
-        events.append(Transition("Normal", "RecordingStarted", "the recorder is recording the stream"))
+        events.append(Transition("Normal", reasons.RECORDING_STARTED, "the recorder is recording the stream"))
     known = {v.path for v in before.videos}
     for video in current.videos:
         if video.path in known:
             continue
         what = f"video {video.path} saved ({video.duration_seconds:.1f} s, {video.size_bytes} bytes): {video.title}"
         if current.recording:
-            events.append(Transition("Normal", "RecordingSplit", what + "; recording continues in a new video"))
+            events.append(Transition("Normal", reasons.RECORDING_SPLIT, what + "; recording continues in a new video"))
         else:
-            events.append(Transition("Normal", "RecordingFinished", what))
+            events.append(Transition("Normal", reasons.RECORDING_FINISHED, what))
     seen = {(d.at, d.reason) for d in before.discarded}
     for d in current.discarded:
         if (d.at, d.reason) not in seen:
-            events.append(Transition("Warning", "RecordingDiscarded", f"fragment discarded: {d.reason}"))
+            events.append(Transition("Warning", reasons.RECORDING_DISCARDED, f"fragment discarded: {d.reason}"))
     return events

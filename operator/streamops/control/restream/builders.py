@@ -8,8 +8,7 @@ from typing import Any
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.livestream.builders import IngestPorts
-from streamops.control.recording.builders import feed_url
+from streamops.control.livestream.builders import IngestPorts, feed_url
 from streamops.control.shared.naming import (
     RESTREAM_LABEL,
     STREAM_NAME_ANNOTATION,
@@ -20,6 +19,8 @@ from streamops.control.shared.naming import (
 )
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+
+PUSHER_COMPONENT = "pusher"
 
 
 def pusher_pod_name(restream_name: str) -> str:
@@ -63,7 +64,7 @@ def pusher_pod(
     metadata = {
         "name": pusher_pod_name(name),
         "namespace": restream.metadata.namespace,
-        "labels": {**child_labels(restream.spec.stream_ref.name, "pusher"), RESTREAM_LABEL: label_value(name)},
+        "labels": {**child_labels(restream.spec.stream_ref.name, PUSHER_COMPONENT), RESTREAM_LABEL: label_value(name)},
         "annotations": {STREAM_NAME_ANNOTATION: restream.spec.stream_ref.name},
         "ownerReferences": [owner_reference("Restream", name, uid)],
     }

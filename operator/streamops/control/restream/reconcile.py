@@ -3,36 +3,32 @@ written by the status loop from what the pusher reports."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
 from streamops.api import RESTREAM, Restream
-from streamops.control.livestream.builders import ingest_names
-from streamops.control.livestream.reconcile import spec_problem
-from streamops.control.recording.reconcile import read_stream
+from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
-from streamops.control.shared.children import ensure_pod
+from streamops.control.shared.children import ensure_pod, remove_pod
 from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.kube import Body, KubeApi, NamespaceTerminating
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_checks import missing_secret_key, read_stream, spec_problem
 
 
 @dataclass(frozen=True)
 class RestreamOutcome:
     generation: int | None
     invalid_spec: str | None = None
-    stream_exists: bool = True
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     key_secret_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
     stream_uid: str | None = None  # the stream the Pod was built for
 
 
 def reconcile_restream(
-    api: KubeApi, settings: OperatorSettings, body: Mapping[str, Any], allocator: PortAllocator | None = None
+    api: KubeApi, settings: OperatorSettings, body: Body, allocator: PortAllocator | None = None
 ) -> RestreamOutcome:
     """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself)."""
     raw = plain(body)
@@ -45,27 +41,22 @@ def reconcile_restream(
     current = api.get("Pod", namespace, pusher_pod_name(restream.metadata.name))
     try:
         if not restream.spec.active:
-            ensure_pod(api, None, current, uid)
-            if allocator is not None and current is not None:
-                allocator.release(ports_of(current).values())
+            remove_pod(api, current, uid, allocator)
             return RestreamOutcome(generation)
         stream = read_stream(api, namespace, restream.spec.stream_ref.name)
         if stream is None:
-            return RestreamOutcome(generation, stream_exists=False, waiting_for_stream=True)
+            return RestreamOutcome(generation, waiting_for_stream=True)
         ref = restream.spec.stream_key_secret_ref
-        if ref is not None:
-            secret = api.get("Secret", namespace, ref.name)
-            if secret is None or ref.key not in (secret.get("data") or {}):
-                # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
-                missing = f"{ref.name} (key {ref.key})" if secret else ref.name
-                return RestreamOutcome(generation, key_secret_missing=missing)
+        missing = missing_secret_key(api, namespace, ref) if ref is not None else None
+        if missing is not None:
+            # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
+            return RestreamOutcome(generation, key_secret_missing=missing)
         owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
         if owner_patch is not None:
             api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
         ingest_ports = host_ports = None
         if allocator is not None:
-            service = api.get("Service", namespace, ingest_names(stream.metadata.name, "primary").service)
-            ingest_ports = ports_of(service) or None
+            ingest_ports = allocated_ingest_ports(api, stream)
             if ingest_ports is None:
                 return RestreamOutcome(generation, waiting_for_stream=True)
             host_ports = ports_of(current) or allocator.allocate(["http"])

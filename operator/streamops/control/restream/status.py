@@ -9,7 +9,16 @@ from datetime import datetime
 
 from streamops.api import Restream, RestreamStatus
 from streamops.contract.pusher import PusherStatus
-from streamops.control.shared.conditions import Observed, Transition, condition_transitions, merge_conditions
+from streamops.control.restream import reasons
+from streamops.control.shared.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    Observed,
+    Transition,
+    condition_transitions,
+    merge_conditions,
+)
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 # The pusher redacts the key it knows; this is a second net for anything that looks like a
@@ -38,7 +47,8 @@ class PusherObservation:
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
-    return worker_pod_condition(pod, "pusher", ("Connecting", f"pusher Pod {pod.name} is connecting to the target"))
+    running = (reasons.CONNECTING, f"pusher Pod {pod.name} is connecting to the target")
+    return worker_pod_condition(pod, "pusher", reasons.PUSHER_POD, running)
 
 
 def restream_status(restream: Restream, observed: PusherObservation, now: datetime) -> RestreamStatus:
@@ -54,39 +64,45 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
     conditions: list[Observed]
     if not restream.spec.active:
         message = "restream is switched off (spec.active false)"
-        conditions = [Observed("Ready", "True", "Inactive", message), Observed("Live", "False", "Inactive", message)]
+        conditions = [
+            Observed(READY, "True", reasons.INACTIVE, message),
+            Observed("Live", "False", reasons.INACTIVE, message),
+        ]
     elif observed.key_secret_missing:
         message = f"Secret {observed.key_secret_missing} named in streamKeySecretRef does not exist"
         conditions = [
-            Observed("Ready", "False", "StreamKeySecretNotFound", message),
-            Observed("Stalled", "True", "StreamKeySecretNotFound", message),
-            Observed("Live", "False", "StreamKeySecretNotFound", message),
+            Observed(READY, "False", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
+            Observed(STALLED, "True", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
+            Observed("Live", "False", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
         ]
     elif live:
         conditions = [
-            Observed("Ready", "True", "Pushing", "the target receives the stream"),
-            Observed("Live", "True", "Pushing", "the target receives the stream"),
+            Observed(READY, "True", reasons.PUSHING, "the target receives the stream"),
+            Observed("Live", "True", reasons.PUSHING, "the target receives the stream"),
         ]
     elif not observed.stream_exists:
         message = f"LiveStream {stream} does not exist"
         conditions = [
-            Observed("Ready", "False", "StreamNotFound", message),
-            Observed("Live", "False", "StreamNotFound", message),
+            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
+            Observed("Live", "False", reasons.STREAM_NOT_FOUND, message),
         ]
     elif state == "backoff":
         message = f"the target failed, retrying with backoff: {last_error or 'unknown error'}"[:4096]
-        conditions = [Observed("Ready", "False", "Backoff", message), Observed("Live", "False", "Backoff", message)]
+        conditions = [
+            Observed(READY, "False", reasons.BACKOFF, message),
+            Observed("Live", "False", reasons.BACKOFF, message),
+        ]
     elif not observed.stream_live:
         message = f"waiting for LiveStream {stream} to go live"
         conditions = [
-            Observed("Ready", "False", "StreamNotLive", message),
-            Observed("Live", "False", "StreamNotLive", message),
+            Observed(READY, "False", reasons.STREAM_NOT_LIVE, message),
+            Observed("Live", "False", reasons.STREAM_NOT_LIVE, message),
         ]
     else:
         ready = _pod_condition(observed.pod)
         conditions = [
             ready,
-            Observed("Reconciling", "True", ready.reason, ready.message),
+            Observed(RECONCILING, "True", ready.reason, ready.message),
             Observed("Live", "False", ready.reason, ready.message),
         ]
 
@@ -105,12 +121,12 @@ def restream_events(previous: RestreamStatus | None, current: RestreamStatus) ->
     before = previous or RestreamStatus()
     events = condition_transitions(before.conditions, current.conditions)
     if current.live and not before.live:
-        events.append(Transition("Normal", "RestreamLive", "the target receives the stream"))
+        events.append(Transition("Normal", reasons.RESTREAM_LIVE, "the target receives the stream"))
     elif before.live and not current.live:
-        events.append(Transition("Normal", "RestreamOffline", "the target no longer receives the stream"))
+        events.append(Transition("Normal", reasons.RESTREAM_OFFLINE, "the target no longer receives the stream"))
     if (current.reconnects or 0) > (before.reconnects or 0) and previous is not None:
         error = current.last_error or "unknown error"
         events.append(
-            Transition("Warning", "RestreamBackoff", f"the target failed, retrying with backoff: {error}"[:1024])
+            Transition("Warning", reasons.RESTREAM_BACKOFF, f"the target failed, retrying with backoff: {error}"[:1024])
         )
     return events

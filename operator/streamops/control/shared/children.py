@@ -4,19 +4,18 @@ own are never touched."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.kube import Body, KubeApi, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.ports import PortAllocator, ports_of
 
 
-def owned_by(obj: dict[str, Any] | None, uid: str | None) -> bool:
-    return bool(obj) and any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])  # type: ignore[union-attr]
+def owned_by(obj: Body | None, uid: str | None) -> bool:
+    if not obj:
+        return False
+    return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])
 
 
-def ensure_pod(
-    api: KubeApi, desired: dict[str, Any] | None, current: dict[str, Any] | None, uid: str | None
-) -> dict[str, Any] | None:
+def ensure_pod(api: KubeApi, desired: Manifest | None, current: Manifest | None, uid: str | None) -> Manifest | None:
     """`current` is the Pod as just read. Returns the Pod as it is now (None when there is none).
     A stale Pod is deleted, not replaced here: its DELETED event brings the owner back."""
     if current is not None and not owned_by(current, uid):
@@ -41,14 +40,14 @@ def ensure_pod(
     return current
 
 
-def _service_field(spec: dict[str, Any], key: str) -> Any:
+def _service_field(spec: Body, key: str) -> object:
     if key == "ports":  # the server adds nodePort/appProtocol defaults; compare what we set
         fields = ("name", "port", "targetPort", "protocol")
         return [{f: p.get(f) for f in fields} for p in spec.get("ports") or []]
     return spec.get(key)
 
 
-def ensure_service(api: KubeApi, desired: dict[str, Any], current: dict[str, Any] | None, uid: str | None) -> None:
+def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, uid: str | None) -> None:
     meta = desired["metadata"]
     if current is None:
         api.create(desired)
@@ -70,3 +69,11 @@ def ensure_service(api: KubeApi, desired: dict[str, Any], current: dict[str, Any
             meta["name"],
             {"metadata": {"labels": meta["labels"], "annotations": meta["annotations"]}, "spec": desired["spec"]},
         )
+
+
+def remove_pod(api: KubeApi, current: Manifest | None, uid: str | None, allocator: PortAllocator | None) -> None:
+    """No Pod wanted (a stopped Recording, an inactive Restream): ours goes, and its host ports are
+    given back at once."""
+    ensure_pod(api, None, current, uid)
+    if allocator is not None and current is not None:
+        allocator.release(ports_of(current).values())

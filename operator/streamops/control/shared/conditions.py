@@ -9,7 +9,15 @@ from typing import Literal
 
 from streamops.api.common import Condition, ConditionStatus
 
-ABNORMAL_TRUE = ("Reconciling", "Stalled")
+READY, STALLED, RECONCILING = "Ready", "Stalled", "Reconciling"
+ABNORMAL_TRUE = (RECONCILING, STALLED)
+
+# Reasons more than one kind gives, with one meaning (each kind's reasons.py names them again).
+INVALID_SPEC = "InvalidSpec"  # the API server let the spec through, the operator cannot use it
+INACTIVE = "Inactive"  # spec.active false
+STREAM_KEY_SECRET_NOT_FOUND = "StreamKeySecretNotFound"  # a referenced key Secret (or its key) is missing
+STREAM_NOT_FOUND = "StreamNotFound"  # the streamRef names no LiveStream
+STREAM_NOT_LIVE = "StreamNotLive"  # waiting for the stream to go live
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Transition:
 
 # Only these post an Event on every change; Live/Recording/... have events that say more, posted by
 # each kind's own events function.
-EVENTFUL = ("Ready", "Stalled")
+EVENTFUL = (READY, STALLED)
 
 
 def condition_transitions(previous: list[Condition], current: list[Condition]) -> list[Transition]:
@@ -65,8 +73,8 @@ def condition_transitions(previous: list[Condition], current: list[Condition]) -
     for c in current:
         if c.type not in EVENTFUL or before.get(c.type) == c.status or c.status == "Unknown":
             continue
-        bad = (c.type == "Stalled" and c.status == "True") or (
-            c.type == "Ready" and c.status == "False" and before.get(c.type) == "True"
+        bad = (c.type == STALLED and c.status == "True") or (
+            c.type == READY and c.status == "False" and before.get(c.type) == "True"
         )
         events.append(Transition("Warning" if bad else "Normal", c.reason, c.message or f"{c.type} is {c.status}"))
     return events

@@ -3,15 +3,17 @@ facts per object instead of whole bodies. Pure functions of one object's body.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from streamops.api import GROUP
+from streamops.control.shared.kube import Body, Manifest, ObjectIndex
 from streamops.control.shared.naming import COMPONENT_LABEL
 from streamops.control.shared.pod_observation import PodObservation
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
+ObjectRef = tuple[str, str]  # namespace, name
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,56 @@ class RecordingIndexFacts:
     auto: bool
 
 
-def controller_of(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
+# kopf indexes: a mapping of key to the values of every object filed under it.
+PodIndex = Mapping[PodKey, Iterable[PodObservation]]  # worker Pods by owner and component
+StreamIndex = Mapping[ObjectRef, Iterable[StreamFacts]]  # LiveStreams by (namespace, name)
+RecordingIndex = Mapping[ObjectRef, Iterable[RecordingIndexFacts]]  # Recordings by (namespace, stream)
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """What the status loops read from kopf's indexes (handlers.py names them)."""
+
+    pods: PodIndex
+    streams: StreamIndex
+    recordings: RecordingIndex
+
+
+@dataclass(frozen=True)
+class ChildIndexes:
+    """What the reconcilers read from kopf's indexes instead of the API server (KubeApi.watched)."""
+
+    pods: ObjectIndex
+    services: ObjectIndex
+    streams: ObjectIndex
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def index_values(index: Mapping[K, Iterable[V]], key: K) -> list[V]:
+    return list(index[key]) if key in index else []
+
+
+def worker_pod(pods: PodIndex, namespace: str, kind: str, owner: str, component: str) -> PodObservation | None:
+    """The worker Pod of an object with this component (e.g. a stream's "ingest")."""
+    found = index_values(pods, (namespace, kind, owner, component))
+    return found[0] if found else None
+
+
+def controller_of(meta: Body) -> Body | None:
     for ref in meta.get("ownerReferences") or []:
-        if ref.get("controller") and str(ref.get("apiVersion", "")).startswith(GROUP + "/"):
+        if (
+            isinstance(ref, Mapping)
+            and ref.get("controller")
+            and str(ref.get("apiVersion", "")).startswith(GROUP + "/")
+        ):
             return ref
     return None
 
 
-def worker_pod_entry(body: Mapping[str, Any]) -> dict[PodKey, PodObservation]:
+def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
     meta = body.get("metadata") or {}
     owner = controller_of(meta)
     if owner is None:
@@ -46,7 +90,7 @@ def worker_pod_entry(body: Mapping[str, Any]) -> dict[PodKey, PodObservation]:
     return {key: PodObservation.of(meta.get("name") or "", body)}
 
 
-def stream_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], StreamFacts]:
+def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     facts = StreamFacts(
         uid=meta.get("uid") or "", live=bool(status.get("live")), backup_live=bool(status.get("backupLive"))
@@ -54,7 +98,7 @@ def stream_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], StreamFacts]:
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
 
 
-def recording_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], RecordingIndexFacts]:
+def recording_entry(body: Body) -> dict[ObjectRef, RecordingIndexFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
     owner = controller_of(meta)
@@ -68,12 +112,12 @@ def recording_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], RecordingI
     return {(meta.get("namespace") or "", stream): facts}
 
 
-def child_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
     """A worker Pod or ingest Service as the reconcilers read it (children.py, ports.py): identity,
     owners, labels, our own annotations, a Service's spec, a Pod's phase. Not the Pod spec, the
     managed fields or others' annotations, which are most of a body."""
     meta = body.get("metadata") or {}
-    trimmed: dict[str, Any] = {
+    trimmed: Manifest = {
         "metadata": {
             "name": meta.get("name"),
             "namespace": meta.get("namespace"),
@@ -93,7 +137,7 @@ def child_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
 
 
-def stream_object_entry(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
     """A LiveStream as Recordings and Restreams read it (its spec and identity, not its status)."""
     meta = body.get("metadata") or {}
     trimmed = {

@@ -25,6 +25,12 @@ import kopf
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import Kind
 
+# Kubernetes objects are free-form JSON to this client and to the reconcilers (the typed views are
+# the pydantic models of streamops.api): named once here.
+Body = Mapping[str, Any]  # an object as read: from the API server, a kopf body or an index entry
+Manifest = dict[str, Any]  # an object (or merge patch) as the operator builds and sends it
+ObjectIndex = Mapping[tuple[str, str], Iterable[Manifest]]  # a kopf index: (namespace, name) -> the object
+
 MERGE_PATCH = "application/merge-patch+json"
 CORE_PLURALS = {
     "Pod": "pods",
@@ -120,7 +126,7 @@ def login() -> kopf.ConnectionInfo:
     return info
 
 
-def watched_object(index: Mapping[Any, Iterable[dict[str, Any]]], key: tuple[str, str]) -> dict[str, Any] | None:
+def watched_object(index: ObjectIndex, key: tuple[str, str]) -> Manifest | None:
     """The object under `key` in a kopf index (read from an API thread while the event loop may
     be updating it: a lookup that races with an update is simply done again)."""
     for _ in range(3):
@@ -140,7 +146,7 @@ class KubeApi:
     that conflicts is done already, a delete has a uid precondition)."""
 
     info: kopf.ConnectionInfo
-    watched: dict[str, Mapping[Any, Iterable[dict[str, Any]]]] = field(default_factory=dict)
+    watched: dict[str, ObjectIndex] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
     _context: ssl.SSLContext | None = None
 
@@ -174,8 +180,8 @@ class KubeApi:
         return conn
 
     def request(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-    ) -> dict[str, Any] | None:
+        self, method: str, path: str, body: Manifest | None = None, content_type: str = "application/json"
+    ) -> Manifest | None:
         """The decoded answer; None for 404. Raises ApiError for other failures."""
         payload = json.dumps(body).encode() if body is not None else None
         headers = self._headers()
@@ -211,18 +217,18 @@ class KubeApi:
         path = f"/api/v1/namespaces/{quote(namespace)}/{CORE_PLURALS[kind]}"
         return f"{path}/{quote(name)}" if name else path
 
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, kind: str, namespace: str, name: str) -> Manifest | None:
         index = self.watched.get(kind)
         if index is not None:
             return watched_object(index, (namespace, name))
         return self.request("GET", self._core(kind, namespace, name))
 
-    def list(self, kind: str, label_selector: str) -> list[dict[str, Any]]:
+    def list(self, kind: str, label_selector: str) -> list[Manifest]:
         """Objects of a kind in all namespaces (the operator's own, by label)."""
         answer = self.request("GET", f"/api/v1/{CORE_PLURALS[kind]}?{urlencode({'labelSelector': label_selector})}")
         return (answer or {}).get("items") or []
 
-    def _create(self, path: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    def _create(self, path: str, manifest: Manifest) -> Manifest | None:
         """Create; None when it already exists (another reconcile got there first)."""
         try:
             return self.request("POST", path, manifest)
@@ -233,17 +239,17 @@ class KubeApi:
                 raise NamespaceTerminating(manifest["metadata"]["namespace"]) from None
             raise
 
-    def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(self._core(manifest["kind"], manifest["metadata"]["namespace"]), manifest)
 
-    def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> None:
         self.request("PATCH", self._core(kind, namespace, name), patch, MERGE_PATCH)
 
     def _delete(self, path: str, uid: str | None) -> None:
         """Delete (only the object with this uid, when given); gone already is fine."""
-        options = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        options: Manifest = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
-            options["preconditions"] = {"uid": uid}  # type: ignore[assignment]
+            options["preconditions"] = {"uid": uid}
         try:
             self.request("DELETE", path, options)
         except ApiError as e:
@@ -261,22 +267,22 @@ class KubeApi:
             path += f"/{quote(name)}"
         return f"{path}/{subresource}" if subresource else path
 
-    def get_custom(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+    def get_custom(self, kind: Kind, namespace: str, name: str) -> Manifest | None:
         index = self.watched.get(kind.kind)
         if index is not None:
             return watched_object(index, (namespace, name))
         return self.request("GET", self._custom(kind, namespace, name))
 
-    def create_custom(self, kind: Kind, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(self._custom(kind, manifest["metadata"]["namespace"]), manifest)
 
-    def patch_custom(self, kind: Kind, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def patch_custom(self, kind: Kind, namespace: str, name: str, patch: Manifest) -> None:
         self.request("PATCH", self._custom(kind, namespace, name), patch, MERGE_PATCH)
 
     def delete_custom(self, kind: Kind, namespace: str, name: str, uid: str | None = None) -> None:
         self._delete(self._custom(kind, namespace, name), uid)
 
-    def patch_status(self, kind: Kind, namespace: str, name: str, status_patch: dict[str, Any]) -> bool:
+    def patch_status(self, kind: Kind, namespace: str, name: str, status_patch: Manifest) -> bool:
         """False when the object is gone."""
         path = self._custom(kind, namespace, name, "status")
         return self.request("PATCH", path, {"status": status_patch}, MERGE_PATCH) is not None

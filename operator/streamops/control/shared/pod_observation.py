@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streamops.contract.worker import STATUS_PATH
-from streamops.control.shared.conditions import Observed
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
+from streamops.control.shared.conditions import READY, Observed
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,6 @@ class PodObservation:
     detail: str = ""
     ip: str | None = None
     http_port: int | None = None
-    spec_hash: str | None = None
 
     @classmethod
     def of(cls, name: str, pod: Mapping[str, Any] | None) -> PodObservation:
@@ -58,7 +56,6 @@ class PodObservation:
             detail=detail,
             ip=ip,
             http_port=http_port,
-            spec_hash=(meta.get("annotations") or {}).get(SPEC_HASH_ANNOTATION),
         )
 
     @property
@@ -78,15 +75,22 @@ class PodObservation:
         return f"http://{host}:{self.http_port}{path}"
 
 
-def worker_pod_condition(pod: PodObservation, worker: str, running: tuple[str, str]) -> Observed:
+class PodReasons(NamedTuple):
+    """The Ready reasons of a worker Pod on its way (each kind's reasons.py names its own)."""
+
+    starting: str
+    pending: str
+    failed: str
+
+
+def worker_pod_condition(pod: PodObservation, worker: str, reasons: PodReasons, running: tuple[str, str]) -> Observed:
     """Ready=False while a recorder's or pusher's Pod is on its way; `running` is the (reason,
-    message) once it runs but has not done its job yet. Reasons are `<Worker>Starting/Pending/Failed`."""
-    prefix = worker.capitalize()
+    message) once it runs but has not done its job yet."""
     if not pod.exists or pod.deleting:
-        return Observed("Ready", "False", f"{prefix}Starting", f"creating {worker} Pod {pod.name}")
+        return Observed(READY, "False", reasons.starting, f"creating {worker} Pod {pod.name}")
     if pod.phase == "Pending":
         detail = f": {pod.detail}" if pod.detail else ""
-        return Observed("Ready", "False", f"{prefix}Pending", f"{worker} Pod {pod.name} is Pending{detail}")
+        return Observed(READY, "False", reasons.pending, f"{worker} Pod {pod.name} is Pending{detail}")
     if pod.phase == "Running":
-        return Observed("Ready", "False", *running)
-    return Observed("Ready", "False", f"{prefix}Failed", f"{worker} Pod {pod.name} is {pod.phase}: {pod.detail}")
+        return Observed(READY, "False", *running)
+    return Observed(READY, "False", reasons.failed, f"{worker} Pod {pod.name} is {pod.phase}: {pod.detail}")

@@ -44,10 +44,6 @@ class PortAllocator:
         self._lock = threading.Lock()
         self._next = ports.start
 
-    def reserve(self, ports: Iterable[int]) -> None:
-        with self._lock:
-            self._used.update(p for p in ports if p in self.range)
-
     def release(self, ports: Iterable[int]) -> None:
         with self._lock:
             self._used.difference_update(ports)

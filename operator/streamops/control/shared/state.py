@@ -1,16 +1,16 @@
 """What the operator keeps in memory between handler calls: the API client, the HTTP client for
-worker telemetry, the port allocator, the last reconcile outcome of every object and the means to
-wake an object's status loop. Nothing in here is needed to recover after a restart: every piece
-is rebuilt from the cluster."""
+worker telemetry, the port allocator, the per-object reconcile locks and the means to wake an
+object's status loop (each loop keeps its object's last reconcile outcome). Nothing in here is
+needed to recover after a restart: every piece is rebuilt from the cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -18,9 +18,14 @@ from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 
+if TYPE_CHECKING:
+    from streamops.control.shared.indexes import ChildIndexes
+
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 API_THREADS = 8  # reconciles in flight; each thread keeps one API connection
 STATUS_THREADS = 2
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,7 +34,6 @@ class OperatorState:
     settings: OperatorSettings
     allocator: PortAllocator | None = None
     client: aiohttp.ClientSession | None = None
-    outcomes: dict[ObjectKey, Any] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(API_THREADS, thread_name_prefix="streamops-api")
     )
@@ -53,19 +57,17 @@ class OperatorState:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+    async def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking API call (a reconcile) in the operator's API threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: function(*args, **kwargs))
 
-    async def write_status(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.status_executor, lambda: function(*args))
+    async def write_status(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.status_executor, lambda: function(*args, **kwargs))
 
-    def watch(self, indexes: Mapping[str, Any]) -> None:
+    def watch(self, indexes: ChildIndexes) -> None:
         """Let the reconcilers read worker Pods, ingest Services and LiveStreams from kopf's
         indexes (handed to every handler) instead of the API server."""
-        self.api.watched.update(
-            Pod=indexes["pod_objects"], Service=indexes["service_objects"], LiveStream=indexes["stream_objects"]
-        )
+        self.api.watched.update(Pod=indexes.pods, Service=indexes.services, LiveStream=indexes.streams)
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:
@@ -97,7 +99,6 @@ class OperatorState:
     def forget(self, key: ObjectKey) -> None:
         with self._guard:
             self._locks.pop(key, None)
-        self.outcomes.pop(key, None)
         self._wakers.pop(key, None)
         self._reconcile_requested.discard(key)
         for stream, keys in list(self._followers.items()):

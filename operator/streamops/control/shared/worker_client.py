@@ -1,6 +1,7 @@
-"""Worker telemetry: each worker serves `/status` (JSON) on its HTTP port; the operator reads it
-at the Pod's IP. One shared HTTP client for the whole operator, short timeouts, no retries (the
-next tick is the retry)."""
+"""The operator's side of the worker HTTP API: each worker serves `/status` (JSON) on its HTTP
+port, which the operator reads at the Pod's IP, and the recorder takes `POST /start` and
+`POST /stop`. One shared HTTP client for the whole operator, short timeouts, no retries (the next
+tick is the retry)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Generic, TypeVar
 import aiohttp
 from pydantic import ValidationError
 
-from streamops.contract.worker import WorkerStatus
+from streamops.contract.worker import WorkerConfig, WorkerStatus
 from streamops.control.shared.pod_observation import PodObservation
 
 READ_TIMEOUT_SECONDS = 1.0
+POST_TIMEOUT_SECONDS = 2.0
 # A failed read keeps the last good answer this long: one lost request must not flap `live`.
 STALE_AFTER_SECONDS = 3.0
 
@@ -63,3 +65,19 @@ class TelemetryReader(Generic[S]):
         elif self.data is not None and now - self.at > STALE_AFTER_SECONDS:
             self.data = None
         return self.data
+
+
+async def post(
+    client: aiohttp.ClientSession, pod: PodObservation, path: str, config: WorkerConfig | None = None
+) -> None:
+    """A command to the worker (`config` as the JSON body). Errors are not reported: /status tells
+    whether it took effect, and the caller asks again when it did not."""
+    url = pod.worker_url(path)
+    if url is None:
+        return
+    body = config.wire() if config is not None else None
+    try:
+        async with client.post(url, json=body, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)) as response:
+            await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        pass

@@ -1,0 +1,42 @@
+"""The one registry of the kinds the operator runs: for each, its API kind, its status loop (which
+reconciles it and writes its status) and how watch events wake loops. handlers.py wires kopf from
+this table; nothing else dispatches on the kind."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import kopf
+
+from streamops.api import LIVESTREAM, RECORDING, RESTREAM
+from streamops.api.kinds import Kind
+from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
+from streamops.control.recording.loop import RECORDING_LOOP, recording_loop
+from streamops.control.restream.loop import RESTREAM_LOOP, restream_loop
+from streamops.control.shared.indexes import Indexes
+from streamops.control.shared.object_loop import KindLoop, Outcome
+from streamops.control.shared.state import OperatorState
+
+StatusLoop = Callable[[OperatorState, kopf.Body, kopf.DaemonStopped, Indexes], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ControlledKind:
+    api: Kind
+    loop: StatusLoop  # one per object (a kopf daemon): reconciles it and writes its status
+    kind_loop: KindLoop[Outcome]  # its reconcile, status model and metric fields
+    wakes_followers: bool = False  # its events wake the loops that follow it (a stream's Recordings, Restreams)
+    wakes_stream: bool = False  # its events wake its stream's loop (a stream shows its Recordings)
+
+    @property
+    def daemon_id(self) -> str:
+        return f"{self.api.singular}-status"
+
+
+KINDS = (
+    ControlledKind(LIVESTREAM, livestream_loop, LIVESTREAM_LOOP, wakes_followers=True),
+    ControlledKind(RECORDING, recording_loop, RECORDING_LOOP, wakes_stream=True),
+    ControlledKind(RESTREAM, restream_loop, RESTREAM_LOOP),
+)
+BY_NAME = {k.api.kind: k for k in KINDS}

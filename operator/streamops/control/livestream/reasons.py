@@ -1,0 +1,25 @@
+"""The reasons a LiveStream's conditions and Events give (the status function, the loop and the
+tests use these names; the strings are what users and their tools read)."""
+
+from streamops.control.shared.conditions import INACTIVE as INACTIVE
+from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
+
+# Ready
+DEACTIVATED = "Deactivated"  # a pull ingest gave up after its inactivity timeout
+INGEST_STARTING = "IngestStarting"
+INGEST_PENDING = "IngestPending"
+INGEST_RUNNING = "IngestRunning"
+INGEST_FAILED = "IngestFailed"
+# Live, BackupLive
+MEDIA_FLOWING = "MediaFlowing"
+NO_MEDIA = "NoMedia"
+# Recording
+RECORDING = "Recording"
+NOT_RECORDING = "NotRecording"
+
+# Events
+WENT_LIVE = "WentLive"
+WENT_OFFLINE = "WentOffline"
+BACKUP_WENT_LIVE = "BackupWentLive"
+BACKUP_WENT_OFFLINE = "BackupWentOffline"

@@ -1,0 +1,52 @@
+"""Checks every kind makes of its spec and of the objects it refers to: a spec the operator
+cannot use, the stream a Recording or Restream names, a referenced key Secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from streamops.api import LIVESTREAM, LiveStream
+from streamops.api.common import ConditionedStatus, SecretKeyRef
+from streamops.control.shared.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
+from streamops.control.shared.kube import Body, KubeApi
+
+SPEC_REJECTED = "spec rejected by the operator"
+
+
+def spec_problem(error: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors())
+    return f"{SPEC_REJECTED}: {problems}"
+
+
+def invalid_spec_status(raw: Body, message: str, now: datetime, model: type[ConditionedStatus]) -> ConditionedStatus:
+    """A spec the API server let through but the operator cannot use (e.g. a CRD older than the
+    operator): say so instead of retrying forever. Only conditions: nothing else is observed.
+    `model` is the kind's status model, which reads the previous status (and its conditions)."""
+    previous = model.model_validate(raw.get("status") or {})
+    generation = raw.get("metadata", {}).get("generation")
+    observed = [Observed(t, "True" if t == STALLED else "False", INVALID_SPEC, message) for t in (READY, STALLED)]
+    return ConditionedStatus(
+        observed_generation=generation, conditions=merge_conditions(previous.conditions, observed, generation, now)
+    )
+
+
+def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
+    """The LiveStream a Recording or Restream names; None when there is none or it is invalid (the
+    stream's own status says what is wrong with it)."""
+    raw = api.get_custom(LIVESTREAM, namespace, name)
+    if raw is None:
+        return None
+    try:
+        return LiveStream.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def missing_secret_key(api: KubeApi, namespace: str, ref: SecretKeyRef) -> str | None:
+    """None when the referenced Secret has the key; else what is missing, as status says it."""
+    secret = api.get("Secret", namespace, ref.name)
+    if secret is None or ref.key not in (secret.get("data") or {}):
+        return f"{ref.name} (key {ref.key})" if secret else ref.name
+    return None

@@ -64,7 +64,7 @@ def write_rbac(args: argparse.Namespace) -> int:
 
 WORKERS = {
     "ingest": "streamops.media.ingest",
-    "record": "streamops.media.recorder",
+    "record": "streamops.media.recorder.process",
     "push": "streamops.media.pusher",
 }
 

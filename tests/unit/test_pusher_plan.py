@@ -12,6 +12,7 @@ from streamops.contract.pusher import PusherConfig
 from streamops.media import pusher as P
 from streamops.media.ffmpeg import UnsafeUri
 from streamops.media.mpegts import program_stream_types, program_streams
+from streamops.media.worker_process import ConfigError, load_config
 
 FEED = "http://10.0.0.7:8080/feed"
 
@@ -86,14 +87,24 @@ def test_config_rejects_a_second_key_place_and_unknown_fields():
 
 
 def test_load_config_from_file_or_env(tmp_path, monkeypatch):
+    def load(path: str | None) -> PusherConfig:
+        return load_config(path, P.CONFIG_ENV, PusherConfig.model_validate_json)
+
     path = tmp_path / "c.json"
     path.write_text(f'{{"feedUrl": "{FEED}", "uri": "srt://x:1", "noAudioMode": "drop"}}')
-    assert P.load_config(str(path)).uri == "srt://x:1"
+    assert load(str(path)).uri == "srt://x:1"
     monkeypatch.setenv(P.CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app", "noAudioMode": "silence"}}')
-    assert P.load_config(None).uri == "rtmp://x/app"
+    assert load(None).uri == "rtmp://x/app"
     monkeypatch.delenv(P.CONFIG_ENV)
-    with pytest.raises(ValueError, match="--config FILE or set STREAMOPS_PUSHER_CONFIG"):
-        P.load_config(None)
+    with pytest.raises(ConfigError, match="--config FILE or set STREAMOPS_PUSHER_CONFIG"):
+        load(None)
+    with pytest.raises(ConfigError, match=r"^cannot read /nonexistent: No such file or directory$"):
+        load("/nonexistent")
+    path.write_text(f'{{"feedUrl": "{FEED}", "noAudioMode": "loud"}}')
+    with pytest.raises(ConfigError) as error:  # one line, field names as in the JSON
+        load(str(path))
+    assert "\n" not in str(error.value)
+    assert "uri: Field required" in str(error.value) and "noAudioMode: Input should be" in str(error.value)
 
 
 # --- the key ----------------------------------------------------------------------------------------

@@ -10,26 +10,22 @@ from pydantic import ValidationError
 from streamops.api import LiveStreamSpec
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import RecorderConfig
-from streamops.media.recorder import (
-    PartState,
-    Recorder,
-    RecorderState,
-    VideoState,
+from streamops.media.recorder.commands import join_command, part_command, repair_command
+from streamops.media.recorder.plan import (
     after_gap,
     concat_list,
     discard_reason,
-    join_command,
-    part_command,
     part_name,
     part_outcome,
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
-    repair_command,
     video_is_full,
     video_name,
     video_title,
 )
+from streamops.media.recorder.recording import Recorder
+from streamops.media.recorder.state import PartState, RecorderState, VideoState
 
 T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
 FEED = "http://cam-ingest.streams.svc:8080/feed"

@@ -12,20 +12,18 @@ current one.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import math
 import os
 import shutil
-import signal
 import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,12 +41,12 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestStatus,
 )
-from streamops.contract.worker import read_config_json
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.worker_http import serve, worker_app
+from streamops.media.worker_process import utc_now, worker_main
 
 log = logging.getLogger("streamops.ingest")
 
@@ -429,7 +427,7 @@ class IngestWorker:
                 (session.dir / variant / "index.m3u8").write_text(master)
         self.meter.reset()
         self.facts = session.facts
-        self.started_at, self.finished_at = datetime.now(UTC), None
+        self.started_at, self.finished_at = utc_now(), None
         self.served_dir = session.dir
         self.m_sessions.labels(**self._labels).inc()
         log.info("%s session started", session.kind)
@@ -452,7 +450,7 @@ class IngestWorker:
             self.current = None
         self.feed.end_session()
         self.transcoded_feed.end_session()
-        self.finished_at = datetime.now(UTC)
+        self.finished_at = utc_now()
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
 
     def new_session(self, kind: str, url: str, options: dict[str, Any]) -> Session:
@@ -631,6 +629,10 @@ class IngestWorker:
         app.router.add_get(SCREENSHOT_PATH, screenshot)
         return app
 
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: stop every session and the HTTP face."""
+        self.stopping.set()
+
     async def run(self) -> None:
         shutil.rmtree(self.sessions_dir, ignore_errors=True)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
@@ -665,21 +667,5 @@ class IngestWorker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="streamops worker ingest")
-    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
-    )
-    config = IngestConfig.model_validate_json(read_config_json(args.config, CONFIG_ENV))
-    worker = IngestWorker(config)
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stopping.set)
-        await worker.run()
-
-    asyncio.run(run())
-    return 0
+    what = "Take one publisher or pull a source; serve HLS, a screenshot and the live feed."
+    return worker_main(argv, "ingest", CONFIG_ENV, IngestConfig.model_validate_json, IngestWorker, what)

@@ -24,19 +24,16 @@ Facts measured on Debian's FFmpeg 5.1 that shape the command:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import enum
 import logging
 import math
 import random
-import signal
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +51,11 @@ from streamops.contract.pusher import (
     PusherState,
     PusherStatus,
 )
-from streamops.contract.worker import read_config_json
 from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
 from streamops.media.worker_http import serve, worker_app
+from streamops.media.worker_process import utc_now, worker_main
 
 log = logging.getLogger("streamops.pusher")
 
@@ -74,10 +71,6 @@ CONNECT_SECONDS = 20.0  # no byte out this long after start: give up (probe 2 s 
 FEED_POLL_SECONDS = 1.0
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 MAX_KEY_LENGTH = {"rtmp": 1024, "rtmps": 1024, "srt": 512}  # SRT_STREAMID is at most 512 bytes
-
-
-def load_config(path: str | None, env: str = CONFIG_ENV) -> PusherConfig:
-    return PusherConfig.model_validate_json(read_config_json(path, env))
 
 
 # --- pure decisions ------------------------------------------------------------------------------
@@ -257,7 +250,7 @@ class Pusher:
         self.bytes_sent = 0  # cumulative across runs
         self.reconnects = 0
         self.last_error: str | None = None
-        self.started_at: float | None = None  # wall clock: the current live period began
+        self.started_at: datetime | None = None  # the current live period began
         self._run_base = 0  # bytes_sent before the current run
         self._last_byte_at: float | None = None  # monotonic
         self._proc: FfmpegProcess | None = None
@@ -292,7 +285,7 @@ class Pusher:
         return PusherStatus(
             live=live,
             state=state,
-            started_at=datetime.fromtimestamp(self.started_at, UTC) if live and self.started_at else None,
+            started_at=self.started_at if live else None,
             bytes_sent=self.bytes_sent,
             reconnects=self.reconnects,
             last_error=self.last_error,
@@ -306,7 +299,7 @@ class Pusher:
             self.bytes_sent = total
             self._last_byte_at = time.monotonic()
             if self.state != "live":
-                self.started_at = time.time()
+                self.started_at = utc_now()
                 self._set_state("live")
 
     def _fail(self, message: str) -> None:
@@ -316,6 +309,10 @@ class Pusher:
         log.warning("%s: target failed: %s", self.config.name, self.last_error)
 
     # --- the loop ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: stop pushing (FFmpeg ends cleanly) and the HTTP face."""
+        self.stopping.set()
+
     async def run(self) -> None:
         cfg = self.config
         runner = await serve(worker_app(self.status, lambda: self.live, self.registry), cfg.http_host, cfg.http_port)
@@ -431,25 +428,5 @@ class Pusher:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="streamops worker push", description="Forward the live feed to one target.")
-    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log FFmpeg's output too (redacted)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
-    try:
-        config = load_config(args.config)
-    except (ValueError, OSError) as e:
-        print(f"streamops worker push: invalid configuration: {e}", file=sys.stderr, flush=True)
-        return 2
-    pusher = Pusher(config)
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, pusher.stopping.set)
-        await pusher.run()
-
-    asyncio.run(run())
-    return 0
+    what = "Forward the live feed as is to one target."
+    return worker_main(argv, "push", CONFIG_ENV, PusherConfig.model_validate_json, Pusher, what)

@@ -1,99 +1,54 @@
-"""Recorder worker: records a stream's live feed into MP4 videos.
-
-    streamops worker record        (config: env STREAMOPS_RECORDER_CONFIG or --config FILE, JSON)
-
-The feed (offered by the ingest) is an MPEG-TS stream over HTTP: 200 while live, starting on a
-keyframe; 503 while not live; the response ends when the publisher's session ends. Each stretch
-of feed is copied (never transcoded) into a *part*: a fragmented MP4, so a killed FFmpeg or a
-killed recorder keeps everything but the last fragment. A *video* is one or more parts:
-
-- a source gap shorter than `reconnectWindowSeconds` continues the same video (next part);
-  a longer one closes it, and a resumed source opens a new video;
-- a video is full at `maxSegmentSeconds`: its part runs with `-t` = the time left, then the next
-  video starts at once;
-- closing a video finalises it in the background: parts joined by the concat demuxer into
-  `<outputDir>/<name>.mp4` with faststart (moov first), a JSON sidecar `<name>.json`, parts
-  deleted; a video shorter than `minDurationSeconds` is discarded instead (reason kept).
-
-`<outputDir>/.recorder-state.json` (written atomically) holds the video in progress, the videos
-being finalised and what was done, so a recorder killed with SIGKILL and started again picks up
-its parts: it continues the same video if the feed is back within the window, else finalises.
-
-Facts this relies on (FFmpeg 5.1): FFmpeg exits 0 when its input ends, so an exit is a drop
-unless the part reached its `-t`; a part cut short by SIGKILL ends in a partial fragment that
-makes the concat demuxer stop early *with exit code 0* (so joined durations are checked) and
-that a `-fflags +discardcorrupt -c copy` remux repairs.
-"""
+"""The Recorder: waits for the feed, records it part by part (reconnects within the window,
+splits at maxSegmentSeconds), finalises videos in the background and answers `/status`."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import ffmpeg as ffmpeg_python
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import Field
 
-from streamops.api.common import KubeModel
 from streamops.api.recording import DiscardedFragment, Video
-from streamops.contract.recorder import (
-    CONFIG_ENV,
-    Phase,
-    RecorderConfig,
-    RecorderStatus,
-    StandbyConfig,
-    parse_recorder_config,
+from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
+from streamops.contract.worker import STOP_PATH, utc_seconds
+from streamops.media.ffmpeg import FfmpegProcess, Progress, Redactor
+from streamops.media.recorder.commands import join_command, part_command, probe_duration, repair_command
+from streamops.media.recorder.plan import (
+    PartOutcome,
+    after_gap,
+    concat_list,
+    discard_reason,
+    part_name,
+    part_outcome,
+    part_time_limit,
+    reconnect_deadline,
+    recorded_seconds,
+    video_is_full,
+    video_name,
+    video_title,
 )
-from streamops.contract.worker import START_PATH, STOP_PATH, UtcTime, read_config_json, utc_seconds
-from streamops.media.ffmpeg import (
-    FFPROBE,
-    RW_TIMEOUT_US,
-    FfmpegProcess,
-    Progress,
-    Redactor,
-    command,
-)
+from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
+from streamops.media.worker_process import utc_now
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 log = logging.getLogger("streamops.recorder")
 
-STATE_FILE = ".recorder-state.json"
-PARTS_DIR = ".parts"
-FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
 FEED_POLL_SECONDS = 0.2  # how often a waiting recorder asks the feed; bounds the start latency
 FEED_PROBE_TIMEOUT_SECONDS = 2.0
-HTTP_START_AFTER_SECONDS = 2.0  # serve HTTP by then even if the first recording attempt hangs
-# The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
-# packets, so FFmpeg's default 5 s of analysis would only delay the first bytes on disk. Not
-# less than 0.5 s: at 0.1 s the AAC parameters are sometimes not found yet and the MP4 muxer
-# refuses to start ("Error initializing output stream 0:1"), which loses a retry's worth of media.
-ANALYZE_DURATION_US = 500_000
-PROBE_SIZE_BYTES = 1_000_000
-SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
 JOIN_TOLERANCE_SECONDS = 1.0  # a joined video this much shorter than its parts lost some: repair
 EMPTY_PART_BACKOFF_SECONDS = 1.0  # the feed says live but FFmpeg got nothing: don't spin
 STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fragment)
-FRAGMENTED_MP4 = "frag_keyframe+empty_moov+default_base_moof"
-FRAGMENT_US = 1_000_000  # also cut fragments between keyframes: a crash loses ≤ 1 s, whatever the GOP
-
-PartOutcome = Literal["stopped", "split", "drop"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def feed_status(url: str, timeout: float) -> int | None:
@@ -118,198 +73,11 @@ async def feed_status(url: str, timeout: float) -> int | None:
     return int(fields[1]) if len(fields) >= 2 and fields[1].isdigit() else None
 
 
-# --- state (the on-disk truth: what a restarted recorder continues from) ---
-
-
-class PartState(KubeModel):
-    file: str = Field(description="File name inside the parts directory.")
-    seconds: float = 0.0
-    closed: bool = Field(default=False, description="Its FFmpeg ended by itself or on SIGTERM (trailer written).")
-
-
-class VideoState(KubeModel):
-    name: str = Field(description="File name stem of the final video.")
-    started_at: datetime
-    last_data_at: datetime | None = None
-    parts: list[PartState] = Field(default_factory=list)
-    ffmpeg_pid: int | None = None
-
-
-class RecorderState(KubeModel):
-    started_at: UtcTime | None = None
-    ended_at: UtcTime | None = None
-    stopped: bool = False
-    current: VideoState | None = None
-    closing: list[VideoState] = Field(default_factory=list)
-    videos: list[Video] = Field(default_factory=list)  # as /status and the Recording show them
-    discarded: list[DiscardedFragment] = Field(default_factory=list)
-
-
-# --- decisions (pure) ---
-
-
-def after_gap(gap_seconds: float, window_seconds: float) -> Literal["continue", "new"]:
-    """A source gap shorter than the reconnect window continues the video; longer starts a new one."""
-    return "continue" if gap_seconds < window_seconds else "new"
-
-
-def reconnect_deadline(last_data_at: datetime, window_seconds: float) -> datetime:
-    return last_data_at + timedelta(seconds=window_seconds)
-
-
-def part_time_limit(video_seconds: float, max_segment_seconds: float) -> float:
-    """How long the next part of a video may record (its `-t`)."""
-    return max(0.0, max_segment_seconds - video_seconds)
-
-
-def video_is_full(video_seconds: float, max_segment_seconds: float) -> bool:
-    return part_time_limit(video_seconds, max_segment_seconds) < SPLIT_TOLERANCE_SECONDS
-
-
-def part_outcome(part_seconds: float, time_limit: float, stop_requested: bool) -> PartOutcome:
-    """Why a part ended. FFmpeg exits 0 on input EOF too, so only a part that reached its time
-    limit is a split; anything else that was not our stop is a source drop."""
-    if stop_requested:
-        return "stopped"
-    if part_seconds >= time_limit - SPLIT_TOLERANCE_SECONDS:
-        return "split"
-    return "drop"
-
-
-def discard_reason(duration_seconds: float, min_duration_seconds: float) -> str | None:
-    if duration_seconds < min_duration_seconds:
-        return f"recorded {duration_seconds:.1f} s, shorter than minDurationSeconds ({min_duration_seconds:g} s)"
-    return None
-
-
-def video_title(stream_title: str, ended_at: datetime) -> str:
-    """The hosted API's pattern: Stream Record: {title}, {recording end time UTC}."""
-    return f"Stream Record: {stream_title}, {ended_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def video_name(started_at: datetime, taken: Iterable[str]) -> str:
-    """A file name stem for a video starting at `started_at`, unique among `taken`."""
-    stem = f"record-{started_at.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-    used = set(taken)
-    name, n = stem, 1
-    while name in used:
-        n += 1
-        name = f"{stem}-{n}"
-    return name
-
-
-def part_name(video: str, existing: Sequence[str]) -> str:
-    """The next part's file name: numbered after the highest existing one (removed parts leave gaps)."""
-    numbers = [int(p.rsplit(".", 2)[-2]) for p in existing if p.rsplit(".", 2)[-2].isdigit()]
-    return f"{video}.{max(numbers, default=0) + 1:03d}.mp4"
-
-
-def concat_list(part_files: Sequence[str]) -> str:
-    """An ffconcat script for part files in the script's own directory (safe names only)."""
-    lines = ["ffconcat version 1.0"]
-    for f in part_files:
-        if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
-            raise ValueError(f"unsafe part file name {f!r}")
-        lines.append(f"file '{f}'")
-    return "\n".join(lines) + "\n"
-
-
-def recorded_seconds(videos: Sequence[Video], open_videos: Sequence[VideoState]) -> float:
-    """Seconds recorded so far: finished videos, and the parts of videos in progress or being finalised."""
-    done = sum(v.duration_seconds for v in videos)
-    pending = sum(p.seconds for v in open_videos for p in v.parts)
-    return round(done + pending, 3)
-
-
-# --- FFmpeg command lines (pure) ---
-
-
-def part_command(feed_url: str, part_path: str, time_limit: float) -> list[str]:
-    """Copy the feed into one fragmented-MP4 part, for at most `time_limit` seconds."""
-    source = ffmpeg_python.input(
-        feed_url,
-        protocol_whitelist=FEED_PROTOCOLS,
-        rw_timeout=RW_TIMEOUT_US,
-        analyzeduration=ANALYZE_DURATION_US,
-        probesize=PROBE_SIZE_BYTES,
-    )
-    out = ffmpeg_python.output(
-        source["v:0?"],
-        source["a:0?"],
-        part_path,
-        c="copy",
-        t=f"{time_limit:.3f}",
-        movflags=FRAGMENTED_MP4,
-        frag_duration=FRAGMENT_US,
-        flush_packets=1,  # a finished fragment goes to disk now, not when FFmpeg's 32 KiB buffer fills
-        f="mp4",
-        **{"bsf:a": "aac_adtstoasc"},  # ADTS (MPEG-TS) AAC → MP4's AudioSpecificConfig
-    )
-    return command(out)
-
-
-def repair_command(src: str, dst: str) -> list[str]:
-    """Remux a part, dropping the partial sample a killed FFmpeg left at its end."""
-    source = ffmpeg_python.input(src, protocol_whitelist="file", fflags="+discardcorrupt")
-    out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags=FRAGMENTED_MP4, f="mp4")
-    return command(out, progress=False, loglevel="warning")
-
-
-def join_command(list_path: str, dst: str) -> list[str]:
-    """Join parts (concat demuxer, copy) into a progressive MP4 with the moov in front."""
-    source = ffmpeg_python.input(list_path, f="concat", safe=1, protocol_whitelist="file")
-    out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags="+faststart", f="mp4")
-    return command(out, progress=False, loglevel="warning")
-
-
-# --- files ---
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write-then-rename (fsynced): a crash leaves the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 def file_size(path: Path) -> int:
     try:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-async def probe_duration(path: Path) -> float | None:
-    """The container duration ffprobe reports, None when the file is not readable media."""
-    proc = await asyncio.create_subprocess_exec(
-        FFPROBE,
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-show_entries",
-        "format=duration",
-        "-of",
-        "default=nw=1:nk=1",
-        str(path),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    out, _ = await proc.communicate()
-    try:
-        return float(out.decode().strip())
-    except ValueError:
-        return None
 
 
 def orphan_ffmpeg_alive(pid: int, part_file: str) -> bool:
@@ -321,14 +89,11 @@ def orphan_ffmpeg_alive(pid: int, part_file: str) -> bool:
     return any(arg.endswith(part_file.encode()) for arg in cmdline)
 
 
-# --- the worker ---
-
-
 class Recorder:
     def __init__(
         self,
         config: RecorderConfig,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utc_now,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.config = config
@@ -528,7 +293,7 @@ class Recorder:
 
     def _open_video(self) -> VideoState:
         now = self.clock()
-        taken = [Path(v.path).stem for v in self.state.videos] + [v.name for v in self._open_videos()]
+        taken = [Path(v.path).stem for v in self.state.videos if v.path] + [v.name for v in self._open_videos()]
         taken += [p.stem for p in self.out_dir.glob("*.mp4")]
         video = VideoState(name=video_name(now, taken), started_at=now)
         self.state.current = video
@@ -713,14 +478,7 @@ class Recorder:
         return rc
 
 
-# --- process ---
-
-
-def load_config(path: str | None) -> RecorderConfig | StandbyConfig:
-    return parse_recorder_config(read_config_json(path, CONFIG_ENV))
-
-
-async def _until_done(recorder: Recorder, recording: asyncio.Task[None]) -> int:
+async def run_until_exit(recorder: Recorder, recording: asyncio.Task[None]) -> int:
     """After POST /stop the worker keeps serving /status until it is terminated."""
     exit_requested = asyncio.ensure_future(recorder.exit_requested.wait())
     await asyncio.wait({recording, exit_requested}, return_when=asyncio.FIRST_COMPLETED)
@@ -731,113 +489,3 @@ async def _until_done(recorder: Recorder, recording: asyncio.Task[None]) -> int:
     await exit_requested
     await recording
     return 0
-
-
-async def run_worker(config: RecorderConfig) -> int:
-    recorder = Recorder(config)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, recorder.request_exit)
-    recording = asyncio.create_task(recorder.run())
-    # Recording first: HTTP (and aiohttp's import) only once the first FFmpeg runs or the feed
-    # turned out not to be live, so a recorder started on a live feed writes within ≈0.5 s.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(recorder.first_attempt.wait(), HTTP_START_AFTER_SECONDS)
-    from streamops.media.worker_http import serve
-
-    runner = await serve(recorder.app(), config.http_host, config.http_port)
-    try:
-        return await _until_done(recorder, recording)
-    finally:
-        await runner.cleanup()
-
-
-async def run_standby(config: StandbyConfig) -> int:
-    """Serve HTTP at once and record from the moment `POST /start` brings the configuration (a
-    second POST /start with the same configuration is answered like the first)."""
-    from aiohttp import web
-    from pydantic import ValidationError
-
-    from streamops.media.worker_http import serve, worker_app
-
-    registry = CollectorRegistry()
-    started: dict[str, Any] = {}  # "recorder", "task" once started
-    exit_now = asyncio.Event()
-
-    def status() -> RecorderStatus:
-        return started["recorder"].status() if started else RecorderStatus(state="standby")
-
-    def ready() -> bool:  # a standby is ready to take a recording
-        return started["recorder"].ready() if started else True
-
-    async def start(request: web.Request) -> web.Response:
-        try:
-            # The standby knows where its storage is mounted: the Recording names a directory in it.
-            sent = RecorderConfig.model_validate(await request.json())
-            wanted = sent.model_copy(update={"recordings_root": config.recordings_root})
-        except (ValueError, ValidationError, AttributeError) as e:
-            return web.json_response({"error": f"invalid recorder configuration: {e}"}, status=400)
-        if started:
-            same = started["recorder"].config.directory == wanted.directory
-            return web.json_response(status().to_json_dict(), status=200 if same else 409)
-        recorder = Recorder(wanted, registry=registry)
-        started.update(recorder=recorder, task=asyncio.create_task(recorder.run()))
-        exit_now.set()  # hand over to the recorder's own lifecycle
-        log.info("standby recorder started for %s", wanted.directory)
-        return web.json_response(status().to_json_dict())
-
-    async def stop(request: web.Request) -> web.Response:
-        if not started:
-            return web.json_response(status().to_json_dict())
-        recorder = started["recorder"]
-        recorder.stop_requested.set()
-        await recorder.stopped.wait()
-        return web.json_response(status().to_json_dict())
-
-    app = worker_app(status, ready, registry)
-    app.router.add_post(START_PATH, start)
-    app.router.add_post(STOP_PATH, stop)
-    loop = asyncio.get_running_loop()
-    terminated = asyncio.Event()
-
-    def on_signal() -> None:
-        terminated.set()
-        exit_now.set()
-        if started:
-            started["recorder"].request_exit()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    runner = await serve(app, config.http_host, config.http_port)
-    log.info("standby recorder listening on %s:%s", config.http_host, config.http_port)
-    try:
-        await exit_now.wait()
-        if not started:
-            return 0  # terminated while on standby
-        if terminated.is_set():
-            started["recorder"].request_exit()
-        return await _until_done(started["recorder"], started["task"])
-    finally:
-        await runner.cleanup()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="streamops worker record")
-    parser.add_argument("--config", help=f"JSON config file (default: env {CONFIG_ENV})")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
-    )
-    try:
-        config = load_config(args.config)
-    except (OSError, ValueError) as e:
-        print(f"invalid recorder configuration: {e}", file=sys.stderr)
-        return 2
-    if isinstance(config, StandbyConfig):
-        return asyncio.run(run_standby(config))
-    return asyncio.run(run_worker(config))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The recorder's decisions (pure): reconnect or new video, splits, discards, names and titles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from streamops.api.recording import Video
+from streamops.media.recorder.state import VideoState
+
+SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
+
+PartOutcome = Literal["stopped", "split", "drop"]
+
+
+def after_gap(gap_seconds: float, window_seconds: float) -> Literal["continue", "new"]:
+    """A source gap shorter than the reconnect window continues the video; longer starts a new one."""
+    return "continue" if gap_seconds < window_seconds else "new"
+
+
+def reconnect_deadline(last_data_at: datetime, window_seconds: float) -> datetime:
+    return last_data_at + timedelta(seconds=window_seconds)
+
+
+def part_time_limit(video_seconds: float, max_segment_seconds: float) -> float:
+    """How long the next part of a video may record (its `-t`)."""
+    return max(0.0, max_segment_seconds - video_seconds)
+
+
+def video_is_full(video_seconds: float, max_segment_seconds: float) -> bool:
+    return part_time_limit(video_seconds, max_segment_seconds) < SPLIT_TOLERANCE_SECONDS
+
+
+def part_outcome(part_seconds: float, time_limit: float, stop_requested: bool) -> PartOutcome:
+    """Why a part ended. FFmpeg exits 0 on input EOF too, so only a part that reached its time
+    limit is a split; anything else that was not our stop is a source drop."""
+    if stop_requested:
+        return "stopped"
+    if part_seconds >= time_limit - SPLIT_TOLERANCE_SECONDS:
+        return "split"
+    return "drop"
+
+
+def discard_reason(duration_seconds: float, min_duration_seconds: float) -> str | None:
+    if duration_seconds < min_duration_seconds:
+        return f"recorded {duration_seconds:.1f} s, shorter than minDurationSeconds ({min_duration_seconds:g} s)"
+    return None
+
+
+def video_title(stream_title: str, ended_at: datetime) -> str:
+    """The hosted API's pattern: Stream Record: {title}, {recording end time UTC}."""
+    return f"Stream Record: {stream_title}, {ended_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def video_name(started_at: datetime, taken: Iterable[str]) -> str:
+    """A file name stem for a video starting at `started_at`, unique among `taken`."""
+    stem = f"record-{started_at.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    used = set(taken)
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    return name
+
+
+def part_name(video: str, existing: Sequence[str]) -> str:
+    """The next part's file name: numbered after the highest existing one (removed parts leave gaps)."""
+    numbers = [int(p.rsplit(".", 2)[-2]) for p in existing if p.rsplit(".", 2)[-2].isdigit()]
+    return f"{video}.{max(numbers, default=0) + 1:03d}.mp4"
+
+
+def concat_list(part_files: Sequence[str]) -> str:
+    """An ffconcat script for part files in the script's own directory (safe names only)."""
+    lines = ["ffconcat version 1.0"]
+    for f in part_files:
+        if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
+            raise ValueError(f"unsafe part file name {f!r}")
+        lines.append(f"file '{f}'")
+    return "\n".join(lines) + "\n"
+
+
+def recorded_seconds(videos: Sequence[Video], open_videos: Sequence[VideoState]) -> float:
+    """Seconds recorded so far: finished videos, and the parts of videos in progress or being finalised."""
+    done = sum(v.duration_seconds for v in videos)
+    pending = sum(p.seconds for v in open_videos for p in v.parts)
+    return round(done + pending, 3)

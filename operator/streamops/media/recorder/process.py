@@ -1,0 +1,53 @@
+"""The recorder process: `streamops worker record` (and `python -m streamops.media.recorder`).
+
+A configured recorder records first and serves HTTP (and imports aiohttp) only once its first
+FFmpeg runs or the feed turned out not to be live, so a recorder started on a live feed writes
+within ≈0.5 s; a standby (`standby: true`) serves HTTP at once and waits for `POST /start`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from streamops.contract.recorder import CONFIG_ENV, RecorderConfig, StandbyConfig, parse_recorder_config
+from streamops.media.recorder.recording import Recorder, run_until_exit
+from streamops.media.worker_process import Worker, worker_main
+
+HTTP_START_AFTER_SECONDS = 2.0  # serve HTTP by then even if the first recording attempt hangs
+
+
+class RecorderProcess:
+    """One Recording's recorder, from start to SIGTERM (after POST /stop it keeps serving /status)."""
+
+    def __init__(self, config: RecorderConfig) -> None:
+        self.config = config
+        self.recorder = Recorder(config)
+
+    def stop(self) -> None:
+        self.recorder.request_exit()
+
+    async def run(self) -> int:
+        recorder = self.recorder
+        recording = asyncio.create_task(recorder.run())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(recorder.first_attempt.wait(), HTTP_START_AFTER_SECONDS)
+        from streamops.media.worker_http import serve
+
+        runner = await serve(recorder.app(), self.config.http_host, self.config.http_port)
+        try:
+            return await run_until_exit(recorder, recording)
+        finally:
+            await runner.cleanup()
+
+
+def start(config: RecorderConfig | StandbyConfig) -> Worker:
+    if isinstance(config, StandbyConfig):
+        from streamops.media.recorder.standby import Standby
+
+        return Standby(config)
+    return RecorderProcess(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    what = "Record the live feed into MP4 videos."
+    return worker_main(argv, "record", CONFIG_ENV, parse_recorder_config, start, what)

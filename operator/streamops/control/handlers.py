@@ -13,7 +13,7 @@ daemons need): no diff-base or progress annotations, one API call less per objec
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import cast
 
 import kopf
 
@@ -32,8 +32,9 @@ from streamops.control.shared.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.shared.kube import KubeApi, ObjectIndex, api_connection_limit, kopf_session
+from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session
 from streamops.control.shared.kube import login as kube_login
+from streamops.control.shared.manifests import ObjectIndex
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
@@ -56,7 +57,7 @@ class NoDiffBase(kopf.DiffBaseStorage):
     (≈10 % of the operator's CPU in a burst of new objects). The operator has none: its loops
     reconcile by metadata.generation. So there is nothing to build, keep or compare."""
 
-    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+    def build(self, *, body: kopf.Body, extra_fields: object = None) -> kopf.BodyEssence:
         return cast(kopf.BodyEssence, {})
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
@@ -67,7 +68,7 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
     # Our own annotation prefix and finalizer: no kopf.zalando.org leftovers on user objects,
     # and nothing of kopf's in status (status is written only by the status loops).
     settings.persistence.finalizer = FINALIZER
@@ -89,12 +90,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 
 @kopf.on.login()
-async def login(memo: kopf.Memo, **_: Any) -> kopf.AiohttpSession:
+async def login(memo: kopf.Memo, **_: object) -> kopf.AiohttpSession:
     return kopf_session(kube_login(), api_connection_limit(memo.get("namespaces") or ()))
 
 
 @kopf.on.cleanup()
-async def close(memo: kopf.Memo, **_: Any) -> None:
+async def close(memo: kopf.Memo, **_: object) -> None:
     if memo.get("state") is not None:
         memo.state.executor.shutdown(wait=False, cancel_futures=True)
         memo.state.status_executor.shutdown(wait=False, cancel_futures=True)
@@ -110,32 +111,32 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
-async def worker_pods(body: kopf.Body, **_: Any) -> object:
+async def worker_pods(body: kopf.Body, **_: object) -> object:
     return worker_pod_entry(body)
 
 
 @kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
-async def pod_objects(body: kopf.Body, **_: Any) -> object:
+async def pod_objects(body: kopf.Body, **_: object) -> object:
     return child_entry(body)
 
 
 @kopf.index("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
-async def service_objects(body: kopf.Body, **_: Any) -> object:
+async def service_objects(body: kopf.Body, **_: object) -> object:
     return child_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def stream_objects(body: kopf.Body, **_: Any) -> object:
+async def stream_objects(body: kopf.Body, **_: object) -> object:
     return stream_object_entry(body)
 
 
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def streams(body: kopf.Body, **_: Any) -> object:
+async def streams(body: kopf.Body, **_: object) -> object:
     return stream_entry(body)
 
 
 @kopf.index(GROUP, VERSION, RECORDING.plural)
-async def recordings(body: kopf.Body, **_: Any) -> object:
+async def recordings(body: kopf.Body, **_: object) -> object:
     return recording_entry(body)
 
 
@@ -161,12 +162,12 @@ async def _object_event(kind: ControlledKind, body: kopf.Body, state: OperatorSt
 
 def _wake_on_events(kind: ControlledKind) -> None:
     @kopf.on.event(GROUP, VERSION, kind.api.plural, id=f"{kind.api.singular}-event")
-    async def object_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    async def object_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
         await _object_event(kind, body, memo.state)
 
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
-async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """An ingest Service appeared or changed: the recorders and pushers of its stream need its ports."""
     owner = controller_of(body.metadata)
     if owner is not None and owner.get("kind") == LIVESTREAM.kind:
@@ -174,7 +175,7 @@ async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> No
 
 
 @kopf.on.event("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
-async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """A worker Pod changed: its owner's loop looks at once. One that went away (deleted,
     evicted, rolled) makes the owner reconcile, which puts it back right away."""
     state: OperatorState = memo.state
@@ -196,7 +197,7 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any
 # --- status loops (one per object) ----------------------------------------------------------------
 
 
-async def status_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **kwargs: Any) -> None:
+async def status_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **kwargs: object) -> None:
     """The kind's loop, given the indexes kopf passes to every handler by the index's name."""
     state: OperatorState = memo.state
     state.watch(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from base64 import b64encode
 from dataclasses import dataclass
-from typing import Any
 
 from streamops.api import LiveStream
 from streamops.api.common import SecretKeyRef
@@ -25,6 +24,7 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.contract.ingest import IngestPorts as IngestPortsConfig
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     HOST_PORTS_ANNOTATION,
     STREAM_NAME_ANNOTATION,
@@ -71,12 +71,12 @@ def stream_key_ref(stream: LiveStream) -> SecretKeyRef | None:
     return SecretKeyRef(name=child_name(stream.metadata.name, "stream-key")[:253], key=GENERATED_KEY_NAME)
 
 
-def _owner(stream: LiveStream) -> dict[str, Any]:
+def _owner(stream: LiveStream) -> Manifest:
     assert stream.metadata.uid, "an object read from the API server has a uid"
     return owner_reference(stream.kind, stream.metadata.name, stream.metadata.uid)
 
 
-def _metadata(stream: LiveStream, name: str, component: str) -> dict[str, Any]:
+def _metadata(stream: LiveStream, name: str, component: str) -> Manifest:
     return {
         "name": name,
         "namespace": stream.metadata.namespace,
@@ -86,7 +86,7 @@ def _metadata(stream: LiveStream, name: str, component: str) -> dict[str, Any]:
     }
 
 
-def stream_key_secret(stream: LiveStream, key: str) -> dict[str, Any]:
+def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
     """The generated stream-key Secret (owned by the stream: it goes away with it)."""
     ref = stream_key_ref(stream)
     assert ref is not None
@@ -129,7 +129,7 @@ def ingest_worker_config(
     )
 
 
-def _resources(stream: LiveStream) -> dict[str, Any]:
+def _resources(stream: LiveStream) -> Manifest:
     if stream.spec.resources:
         return stream.spec.resources.wire()
     # Copy remux measured at ≈2% of a core and ≈56 MB RSS; a 720p+360p x264 ladder at ≈80%.
@@ -151,12 +151,12 @@ def _ports(stream: LiveStream, ports: IngestPorts | None = None) -> dict[str, tu
 
 def ingest_pod(
     stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPorts | None = None
-) -> dict[str, Any]:
+) -> Manifest:
     """`host_ports`: the stream's allocation when workers run on the host network."""
     names = ingest_names(stream.metadata.name, role)
     key_ref = stream_key_ref(stream)
-    volumes: list[dict[str, Any]] = [{"name": "media", "emptyDir": {}}]
-    mounts: list[dict[str, Any]] = [{"name": "media", "mountPath": MEDIA_DIR}]
+    volumes: list[Manifest] = [{"name": "media", "emptyDir": {}}]
+    mounts: list[Manifest] = [{"name": "media", "mountPath": MEDIA_DIR}]
     if key_ref is not None:
         volumes.append(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE))
         mounts.append({"name": "stream-key", "mountPath": STREAM_KEY_DIR, "readOnly": True})
@@ -173,7 +173,7 @@ def ingest_pod(
     return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports)
 
 
-def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPorts | None = None) -> dict[str, Any]:
+def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPorts | None = None) -> Manifest:
     """With host networking the allocation is recorded here: the Service outlives the Pods."""
     names = ingest_names(stream.metadata.name, role)
     ports = [

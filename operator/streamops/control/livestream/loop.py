@@ -18,7 +18,7 @@ from streamops.control.livestream.status import (
 from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
-from streamops.control.shared.kube import Manifest
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.spec_checks import SPEC_REJECTED

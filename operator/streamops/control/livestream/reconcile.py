@@ -7,8 +7,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.builders import (
@@ -29,11 +27,11 @@ from streamops.control.recording.builders import (
     standby_pod_name,
 )
 from streamops.control.shared.children import ensure_pod, ensure_service, owned_by
-from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import Body, KubeApi, Manifest, NamespaceTerminating
+from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import missing_secret_key, spec_problem
+from streamops.control.shared.spec_checks import missing_secret_key, parse
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 
@@ -132,12 +130,10 @@ def reconcile_livestream(
     workers run on the host network; `auto_recording_exists` False (from the operator's index)
     spares a read when auto recording is off; `standby` is the name of the stream's warm recorder
     Pod, when the pod index has one."""
-    raw = plain(body)
-    generation = raw.get("metadata", {}).get("generation")
-    try:
-        stream = LiveStream.model_validate(raw)
-    except ValidationError as e:
-        return StreamOutcome(generation, invalid_spec=spec_problem(e))
+    parsed = parse(LiveStream, body)
+    generation, stream = parsed.generation, parsed.obj
+    if stream is None:
+        return StreamOutcome(generation, invalid_spec=parsed.problem)
     try:
         return _reconcile(api, settings, stream, allocator, auto_recording_exists, standby)
     except NamespaceTerminating:

@@ -4,12 +4,12 @@ stream with `recording.auto` gets, and the warm recorder a stream with `recordin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from streamops.api import API_VERSION, LiveStream, Recording
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
 from streamops.control.livestream.builders import IngestPorts, feed_url
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
@@ -104,7 +104,7 @@ def recorder_pod(
     settings: OperatorSettings,
     ingest_ports: IngestPorts | None = None,
     host_ports: dict[str, int] | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """The recorder Pod, owned by the Recording (not by the stream: deleting the stream must not
     cut a recording short before it is finalised)."""
     name, namespace, uid = recording.metadata.name, recording.metadata.namespace, recording.metadata.uid
@@ -147,7 +147,7 @@ def standby_pod_name(stream_name: str, number: int) -> str:
 
 def recorder_standby_pod(
     stream: LiveStream, name: str, settings: OperatorSettings, host_ports: dict[str, int] | None = None
-) -> dict[str, Any]:
+) -> Manifest:
     """A recorder with no Recording yet, owned by the stream, on the default recordings claim:
     started with the stream so that a Recording only has to POST /start to it (≈0.5 s to first
     bytes instead of a Pod start)."""
@@ -166,7 +166,7 @@ def recorder_standby_pod(
     return worker_pod(metadata, _recorder(config, http_port, settings.recordings_claim), settings, host_ports)
 
 
-def adoption_patch(recording: Recording) -> dict[str, Any]:
+def adoption_patch(recording: Recording) -> Manifest:
     """Hands a standby recorder to a Recording: its controller and component change, so the
     stream's next reconcile starts another standby and the Recording's status loop finds this one.
     The annotation tells `ensure_pod()` not to roll it for its (standby) spec hash."""
@@ -181,9 +181,9 @@ def adoption_patch(recording: Recording) -> dict[str, Any]:
     }
 
 
-def recordings_claim(namespace: str, settings: OperatorSettings) -> dict[str, Any]:
+def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
     """The default recordings PVC: owned by nothing, so videos outlive every stream and Recording."""
-    spec: dict[str, Any] = {
+    spec: Manifest = {
         "accessModes": [settings.recordings_access_mode],
         "resources": {"requests": {"storage": settings.recordings_claim_size}},
     }
@@ -209,7 +209,7 @@ def auto_recording_name(stream_name: str) -> str:
     return f"{stream_name}-{AUTO_SUFFIX}"[:253]
 
 
-def auto_recording(stream: LiveStream) -> dict[str, Any]:
+def auto_recording(stream: LiveStream) -> Manifest:
     """The Recording `recording.auto` keeps for a stream: owned by the stream, settings from it."""
     assert stream.metadata.uid
     return {

@@ -15,10 +15,10 @@ from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.builders import RECORDER_COMPONENT, STANDBY_COMPONENT, recorder_pod_name
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
-from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
+from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.kube import Manifest
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
@@ -54,7 +54,7 @@ def recording_update(
         generation=outcome.generation,
     )
     status = recording_status(recording, observation, utcnow())
-    final = status.condition("Succeeded") is not None
+    final = status.condition(SUCCEEDED) is not None
     return status.wire(), recording_events(previous, status), final
 
 

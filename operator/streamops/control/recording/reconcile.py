@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
@@ -18,13 +16,14 @@ from streamops.control.recording.builders import (
     recorder_pod_name,
     recordings_claim,
 )
+from streamops.control.recording.status import SUCCEEDED
 from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
-from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import ApiError, Body, KubeApi, Manifest, NamespaceTerminating
+from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
+from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_stream, spec_problem
+from streamops.control.shared.spec_checks import parse, read_stream
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class RecordingOutcome:
 
 def finalised_in_status(raw: Body) -> bool:
     conditions = (raw.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Succeeded" and c.get("status") == "True" for c in conditions)
+    return any(c.get("type") == SUCCEEDED and c.get("status") == "True" for c in conditions)
 
 
 def _adopt(api: KubeApi, namespace: str, standby: str, recording: Recording, stream: LiveStream) -> Manifest | None:
@@ -77,12 +76,10 @@ def reconcile_recording(
     and its final status is written. `recorder` is the name of the Pod the pod index says is this
     Recording's (an adopted standby has its own name); `standby` the stream's warm recorder, which
     a Recording with no recorder yet adopts instead of creating a Pod."""
-    raw = plain(body)
-    generation = raw.get("metadata", {}).get("generation")
-    try:
-        recording = Recording.model_validate(raw)
-    except ValidationError as e:
-        return RecordingOutcome(generation, invalid_spec=spec_problem(e))
+    parsed = parse(Recording, body)
+    raw, generation, recording = parsed.raw, parsed.generation, parsed.obj
+    if recording is None:
+        return RecordingOutcome(generation, invalid_spec=parsed.problem)
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
     pod_name = recorder_pod_name(recording.metadata.name)
     current = api.get("Pod", namespace, recorder or pod_name)

@@ -16,8 +16,15 @@ from streamops.control.shared.conditions import (
     Transition,
     condition_transitions,
     merge_conditions,
+    ready_and,
+    stream_not_found,
+    stream_not_live,
+    worker_on_its_way,
 )
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
+
+RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
+SUCCEEDED = "Succeeded"  # stopped, and every video finalised
 
 
 @dataclass(frozen=True)
@@ -67,14 +74,14 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         message = f"stopped: {len(videos)} video(s) saved"
         conditions = [
             Observed(READY, "True", reasons.FINISHED, message),
-            Observed("Succeeded", "True", reasons.FINISHED, message),
-            Observed("Recording", "False", reasons.STOPPED, "spec.stopped is true"),
+            Observed(SUCCEEDED, "True", reasons.FINISHED, message),
+            Observed(RECORDING, "False", reasons.STOPPED, "spec.stopped is true"),
         ]
     elif recording.spec.stopped:
         conditions = [
             Observed(READY, "False", reasons.STOPPING, "finalising the videos"),
             Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
-            Observed("Recording", "False", reasons.STOPPING, "finalising the videos"),
+            Observed(RECORDING, "False", reasons.STOPPING, "finalising the videos"),
         ]
     elif recording_now:
         state = t.state if t is not None else "recording"
@@ -83,29 +90,13 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             if state == "reconnecting"
             else f"recording {stream}"
         )
-        conditions = [
-            Observed(READY, "True", reasons.RECORDING, message),
-            Observed("Recording", "True", reasons.RECORDING, message),
-        ]
+        conditions = ready_and(RECORDING, "True", "True", reasons.RECORDING, message)
     elif not observed.stream_exists:
-        message = f"LiveStream {stream} does not exist"
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
-            Observed("Recording", "False", reasons.STREAM_NOT_FOUND, message),
-        ]
+        conditions = stream_not_found(RECORDING, stream)
     elif not observed.stream_live:
-        message = f"waiting for LiveStream {stream} to go live"
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_NOT_LIVE, message),
-            Observed("Recording", "False", reasons.STREAM_NOT_LIVE, message),
-        ]
+        conditions = stream_not_live(RECORDING, stream)
     else:
-        ready = _pod_condition(observed.pod)
-        conditions = [
-            ready,
-            Observed(RECONCILING, "True", ready.reason, ready.message),
-            Observed("Recording", "False", ready.reason, ready.message),
-        ]
+        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod))
 
     if t is not None and t.last_error and not finalised:
         conditions = [

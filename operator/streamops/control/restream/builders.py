@@ -3,12 +3,11 @@ Restream go away with its stream."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.livestream.builders import IngestPorts, feed_url
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     RESTREAM_LABEL,
     STREAM_NAME_ANNOTATION,
@@ -49,14 +48,14 @@ def pusher_pod(
     settings: OperatorSettings,
     ingest_ports: IngestPorts | None = None,
     host_ports: dict[str, int] | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """One pusher per Restream, owned by it; the target key is a mounted Secret file, read at every
     connect (a rotated key is used on the next reconnect, never written into the Pod spec)."""
     name, uid = restream.metadata.name, restream.metadata.uid
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
+    volumes: list[Manifest] = []
+    mounts: list[Manifest] = []
     ref = restream.spec.stream_key_secret_ref
     if ref is not None:
         volumes.append(secret_file_volume("target-key", ref.name, ref.key, TARGET_KEY_FILE))
@@ -81,7 +80,7 @@ def pusher_pod(
     return worker_pod(metadata, worker, settings, host_ports)
 
 
-def stream_owner_reference(stream: LiveStream) -> dict[str, Any]:
+def stream_owner_reference(stream: LiveStream) -> Manifest:
     """Restreams belong to their stream (deleting the stream deletes them) without being controlled
     by it: controller stays with whoever applied the Restream."""
     assert stream.metadata.uid
@@ -93,7 +92,7 @@ def stream_owner_reference(stream: LiveStream) -> dict[str, Any]:
     }
 
 
-def restream_owner_patch(restream_meta: dict[str, Any], stream: LiveStream) -> dict[str, Any] | None:
+def restream_owner_patch(restream_meta: Manifest, stream: LiveStream) -> Manifest | None:
     """A merge patch adding the stream to the Restream's ownerReferences (None when present)."""
     refs = list(restream_meta.get("ownerReferences") or [])
     if any(r.get("uid") == stream.metadata.uid for r in refs):

@@ -14,7 +14,7 @@ from streamops.control.restream.reconcile import RestreamOutcome, reconcile_rest
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.kube import Manifest
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from streamops.api import RESTREAM, Restream
 from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
 from streamops.control.shared.children import ensure_pod, remove_pod
-from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import Body, KubeApi, NamespaceTerminating
+from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.manifests import Body
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import missing_secret_key, read_stream, spec_problem
+from streamops.control.shared.spec_checks import missing_secret_key, parse, read_stream
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,10 @@ def reconcile_restream(
     api: KubeApi, settings: OperatorSettings, body: Body, allocator: PortAllocator | None = None
 ) -> RestreamOutcome:
     """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself)."""
-    raw = plain(body)
-    generation = raw.get("metadata", {}).get("generation")
-    try:
-        restream = Restream.model_validate(raw)
-    except ValidationError as e:
-        return RestreamOutcome(generation, invalid_spec=spec_problem(e))
+    parsed = parse(Restream, body)
+    raw, generation, restream = parsed.raw, parsed.generation, parsed.obj
+    if restream is None:
+        return RestreamOutcome(generation, invalid_spec=parsed.problem)
     namespace, uid = restream.metadata.namespace or "", restream.metadata.uid
     current = api.get("Pod", namespace, pusher_pod_name(restream.metadata.name))
     try:

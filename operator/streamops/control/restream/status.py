@@ -12,14 +12,19 @@ from streamops.contract.pusher import PusherStatus
 from streamops.control.restream import reasons
 from streamops.control.shared.conditions import (
     READY,
-    RECONCILING,
     STALLED,
     Observed,
     Transition,
     condition_transitions,
     merge_conditions,
+    ready_and,
+    stream_not_found,
+    stream_not_live,
+    worker_on_its_way,
 )
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
+
+LIVE = "Live"  # the Restream's own condition: the target receives the stream
 
 # The pusher redacts the key it knows; this is a second net for anything that looks like a
 # credential in a URL (userinfo, key-ish query parameters, SRT passphrases and stream ids).
@@ -63,48 +68,25 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
 
     conditions: list[Observed]
     if not restream.spec.active:
-        message = "restream is switched off (spec.active false)"
-        conditions = [
-            Observed(READY, "True", reasons.INACTIVE, message),
-            Observed("Live", "False", reasons.INACTIVE, message),
-        ]
+        conditions = ready_and(LIVE, "True", "False", reasons.INACTIVE, "restream is switched off (spec.active false)")
     elif observed.key_secret_missing:
         message = f"Secret {observed.key_secret_missing} named in streamKeySecretRef does not exist"
         conditions = [
             Observed(READY, "False", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
             Observed(STALLED, "True", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
-            Observed("Live", "False", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
+            Observed(LIVE, "False", reasons.STREAM_KEY_SECRET_NOT_FOUND, message),
         ]
     elif live:
-        conditions = [
-            Observed(READY, "True", reasons.PUSHING, "the target receives the stream"),
-            Observed("Live", "True", reasons.PUSHING, "the target receives the stream"),
-        ]
+        conditions = ready_and(LIVE, "True", "True", reasons.PUSHING, "the target receives the stream")
     elif not observed.stream_exists:
-        message = f"LiveStream {stream} does not exist"
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
-            Observed("Live", "False", reasons.STREAM_NOT_FOUND, message),
-        ]
+        conditions = stream_not_found(LIVE, stream)
     elif state == "backoff":
         message = f"the target failed, retrying with backoff: {last_error or 'unknown error'}"[:4096]
-        conditions = [
-            Observed(READY, "False", reasons.BACKOFF, message),
-            Observed("Live", "False", reasons.BACKOFF, message),
-        ]
+        conditions = ready_and(LIVE, "False", "False", reasons.BACKOFF, message)
     elif not observed.stream_live:
-        message = f"waiting for LiveStream {stream} to go live"
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_NOT_LIVE, message),
-            Observed("Live", "False", reasons.STREAM_NOT_LIVE, message),
-        ]
+        conditions = stream_not_live(LIVE, stream)
     else:
-        ready = _pod_condition(observed.pod)
-        conditions = [
-            ready,
-            Observed(RECONCILING, "True", ready.reason, ready.message),
-            Observed("Live", "False", ready.reason, ready.message),
-        ]
+        conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
 
     return RestreamStatus(
         observed_generation=generation,

@@ -4,7 +4,8 @@ own are never touched."""
 
 from __future__ import annotations
 
-from streamops.control.shared.kube import Body, KubeApi, Manifest
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 

@@ -30,6 +30,31 @@ class Observed:
     message: str = ""
 
 
+def ready_and(own: str, ready: ConditionStatus, status: ConditionStatus, reason: str, message: str) -> list[Observed]:
+    """Ready and the kind's own condition (a Restream's Live, a Recording's Recording), for one reason."""
+    return [Observed(READY, ready, reason, message), Observed(own, status, reason, message)]
+
+
+def stream_not_found(own: str, stream: str) -> list[Observed]:
+    """A Recording's or Restream's conditions while the LiveStream it names does not exist."""
+    return ready_and(own, "False", "False", STREAM_NOT_FOUND, f"LiveStream {stream} does not exist")
+
+
+def stream_not_live(own: str, stream: str) -> list[Observed]:
+    """A Recording's or Restream's conditions while its LiveStream is not live."""
+    return ready_and(own, "False", "False", STREAM_NOT_LIVE, f"waiting for LiveStream {stream} to go live")
+
+
+def worker_on_its_way(own: str, ready: Observed) -> list[Observed]:
+    """The worker Pod is being created or starting (`ready` says how far it is): not Ready,
+    Reconciling, and the kind's own condition False for the same reason."""
+    return [
+        ready,
+        Observed(RECONCILING, "True", ready.reason, ready.message),
+        Observed(own, "False", ready.reason, ready.message),
+    ]
+
+
 def merge_conditions(
     previous: list[Condition], observed: list[Observed], generation: int | None, now: datetime
 ) -> list[Condition]:

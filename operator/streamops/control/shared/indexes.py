@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streamops.api import GROUP
-from streamops.control.shared.kube import Body, Manifest, ObjectIndex
+from streamops.control.shared.manifests import Body, Manifest, ObjectIndex
 from streamops.control.shared.naming import COMPONENT_LABEL
 from streamops.control.shared.pod_observation import PodObservation
 

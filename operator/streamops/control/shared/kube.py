@@ -14,9 +14,8 @@ import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
@@ -24,12 +23,7 @@ import kopf
 
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import Kind
-
-# Kubernetes objects are free-form JSON to this client and to the reconcilers (the typed views are
-# the pydantic models of streamops.api): named once here.
-Body = Mapping[str, Any]  # an object as read: from the API server, a kopf body or an index entry
-Manifest = dict[str, Any]  # an object (or merge patch) as the operator builds and sends it
-ObjectIndex = Mapping[tuple[str, str], Iterable[Manifest]]  # a kopf index: (namespace, name) -> the object
+from streamops.control.shared.manifests import Manifest, ObjectIndex
 
 MERGE_PATCH = "application/merge-patch+json"
 CORE_PLURALS = {

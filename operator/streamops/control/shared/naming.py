@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
 
 from streamops.api.common import API_VERSION, GROUP
+from streamops.control.shared.manifests import Manifest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "streamops"
@@ -52,7 +52,7 @@ def child_labels(stream_name: str, component: str) -> dict[str, str]:
     }
 
 
-def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:
+def owner_reference(kind: str, name: str, uid: str) -> Manifest:
     """Makes the child garbage-collected with its owner (controller=True: one owner manages it)."""
     return {
         "apiVersion": API_VERSION,

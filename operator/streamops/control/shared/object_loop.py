@@ -33,7 +33,7 @@ from streamops.api.common import ConditionedStatus
 from streamops.api.kinds import Kind
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
-from streamops.control.shared.kube import Manifest
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import MANAGED_BY, MANAGED_BY_LABEL
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortExhausted

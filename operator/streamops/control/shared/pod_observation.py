@@ -3,12 +3,12 @@ one per worker Pod, so this is what memory holds instead of whole Pod bodies).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from streamops.contract.worker import STATUS_PATH
 from streamops.control.shared.conditions import READY, Observed
+from streamops.control.shared.manifests import Body
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class PodObservation:
     http_port: int | None = None
 
     @classmethod
-    def of(cls, name: str, pod: Mapping[str, Any] | None) -> PodObservation:
+    def of(cls, name: str, pod: Body | None) -> PodObservation:
         if pod is None:
             return cls(name=name)
         status = pod.get("status") or {}

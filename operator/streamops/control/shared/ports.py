@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
+from streamops.control.shared.manifests import Body
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION
 
 
-def ports_of(obj: Mapping[str, Any] | None) -> dict[str, int]:
+def ports_of(obj: Body | None) -> dict[str, int]:
     """The allocation recorded on a Service or Pod ({} when none or unreadable)."""
     if not obj:
         return {}

@@ -26,15 +26,14 @@ Why each rule exists:
 
 from __future__ import annotations
 
-from typing import Any
-
 from streamops.api import GROUP, KINDS
+from streamops.control.shared.manifests import Manifest, PolicyRule
 
 READ = ["get", "list", "watch"]
 WATCH = ["list", "watch"]
 
 
-def cluster_role_rules() -> list[dict[str, Any]]:
+def cluster_role_rules() -> list[PolicyRule]:
     plurals = {k.kind: k.plural for k in KINDS}
     return [
         {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*WATCH, "patch"]},
@@ -51,7 +50,7 @@ def cluster_role_rules() -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(name: str = "streamops") -> dict[str, Any]:
+def cluster_role(name: str = "streamops") -> Manifest:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -60,7 +59,7 @@ def cluster_role(name: str = "streamops") -> dict[str, Any]:
     }
 
 
-def operator_rbac_objects(namespace: str, name: str = "streamops") -> list[dict[str, Any]]:
+def operator_rbac_objects(namespace: str, name: str = "streamops") -> list[Manifest]:
     """The operator's ServiceAccount in `namespace`, the ClusterRole and the binding between them:
     what the chart installs, as plain manifests (the test and benchmark harnesses run the
     operator under exactly these)."""

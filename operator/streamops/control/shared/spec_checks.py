@@ -3,21 +3,46 @@ cannot use, the stream a Recording or Restream names, a referenced key Secret.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream
 from streamops.api.common import ConditionedStatus, SecretKeyRef
 from streamops.control.shared.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
-from streamops.control.shared.kube import Body, KubeApi
+from streamops.control.shared.indexes import plain
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.manifests import Body, Manifest
 
 SPEC_REJECTED = "spec rejected by the operator"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def spec_problem(error: ValidationError) -> str:
     problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in error.errors())
     return f"{SPEC_REJECTED}: {problems}"
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[ModelT]):
+    """An object as a reconcile reads it: the plain body, its generation, and the model or the
+    problem with its spec."""
+
+    raw: Manifest
+    generation: int | None
+    obj: ModelT | None = None
+    problem: str | None = None
+
+
+def parse(model: type[ModelT], body: Body) -> Parsed[ModelT]:
+    raw: Manifest = plain(body)
+    generation = raw.get("metadata", {}).get("generation")
+    try:
+        return Parsed(raw, generation, model.model_validate(raw))
+    except ValidationError as e:
+        return Parsed(raw, generation, problem=spec_problem(e))
 
 
 def invalid_spec_status(raw: Body, message: str, now: datetime, model: type[ConditionedStatus]) -> ConditionedStatus:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from streamops.control.shared.manifests import Manifest
 
 
-def status_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any] | None:
+def status_patch(old: Manifest | None, new: Manifest) -> Manifest | None:
     old = old or {}
-    patch: dict[str, Any] = {}
+    patch: Manifest = {}
     for key, value in new.items():
         before = old.get(key)
         if isinstance(before, dict) and isinstance(value, dict):

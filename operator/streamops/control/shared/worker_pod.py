@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from streamops.contract.worker import HEALTH_PATH, READY_PATH, WorkerConfig
+from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.settings import OperatorSettings
 
@@ -17,11 +17,11 @@ WORKER_UID = 10001
 READY_PERIOD_SECONDS = 1  # `live` follows readiness when the worker cannot be asked: probe often
 
 
-def spec_hash(pod_spec: dict[str, Any]) -> str:
+def spec_hash(pod_spec: Manifest) -> str:
     return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def secret_file_volume(volume: str, secret: str, key: str, path: str) -> dict[str, Any]:
+def secret_file_volume(volume: str, secret: str, key: str, path: str) -> Manifest:
     """A Secret key as a file (mounted, not an env var: a rotated Secret reaches the running worker)."""
     return {"name": volume, "secret": {"secretName": secret, "items": [{"key": key, "path": path}]}}
 
@@ -32,17 +32,17 @@ class WorkerContainer:
     config_env: str
     config: WorkerConfig
     ports: dict[str, tuple[int, str]]  # name -> (port, protocol); must contain "http"
-    resources: dict[str, Any]
-    volumes: list[dict[str, Any]] = field(default_factory=list)
-    mounts: list[dict[str, Any]] = field(default_factory=list)
+    resources: Manifest
+    volumes: list[Manifest] = field(default_factory=list)
+    mounts: list[Manifest] = field(default_factory=list)
 
 
 def worker_pod(
-    metadata: dict[str, Any], worker: WorkerContainer, settings: OperatorSettings, host_ports: dict[str, int] | None
-) -> dict[str, Any]:
+    metadata: Manifest, worker: WorkerContainer, settings: OperatorSettings, host_ports: dict[str, int] | None
+) -> Manifest:
     """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the
     allocation when the operator runs workers on the host network (then container ports = host ports)."""
-    spec: dict[str, Any] = {
+    spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "restartPolicy": "Always",

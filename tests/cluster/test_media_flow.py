@@ -225,7 +225,8 @@ def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace
 
     ingest = local_pods.start(ns, "cam-ingest")
     warm = local_pods.start(ns, "cam-recorder-1")
-    assert warm.status() == {"state": "standby", "recording": False}
+    waiting = warm.status()
+    assert (waiting["state"], waiting["recording"], waiting["videos"]) == ("standby", False, []), waiting
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
     publisher = Publisher(f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}", size="320x180", rate=15)
     publishers.append(publisher.start())

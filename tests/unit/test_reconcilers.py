@@ -197,7 +197,6 @@ def test_backup_ingest_is_a_second_service_and_pod_removed_with_the_backup(api):
     assert api.names("Pod") == ["cam-ingest"]
 
 
-@pytest.mark.xfail(strict=True, reason="source.push.backup is in the primary's worker config, which the worker ignores")
 def test_adding_a_backup_leaves_the_live_primary_ingest_running(api):
     put(api, livestream("cam", source={"push": {"protocols": ["rtmp"]}}))
     reconcile_stream(api)

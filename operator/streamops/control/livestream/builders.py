@@ -112,7 +112,10 @@ def ingest_worker_config(
     source, key_file = spec.source, None
     if source.push:
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
-        source = source.model_copy(update={"push": source.push.model_copy(update={"stream_key_secret_ref": None})})
+        # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
+        # a backup roll the live primary ingest (its spec hash) and cut off its publisher.
+        push = source.push.model_copy(update={"stream_key_secret_ref": None, "backup": False})
+        source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
     return IngestConfig(
         stream=stream.metadata.name,

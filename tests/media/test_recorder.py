@@ -15,7 +15,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -31,11 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.http_client import http_get
+from devtools.ports import free_port
+from devtools.processes import kill_recorded, proc_tree, start_ticks, stop_tree
+from devtools.waits import wait_for
 from streamops.media.mpegts import PAT_PID, TS_PACKET, packet_pid, payload_start, random_access
 
 FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
 FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
-OPERATOR_DIR = Path(__file__).resolve().parents[2] / "operator"
+POLL = 0.05  # how often the recorder and its files are looked at
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -215,33 +218,9 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> int:
     return proc.returncode
 
 
-def descendants(pid: int) -> list[int]:
-    """PIDs of the processes below `pid` (the recorder's FFmpeg runs in its own session)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [p for p, pp in parents.items() if pp == parent]
-        found += children
-        frontier += children
-    return found
-
-
-def kill_pids(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            if b"ffmpeg" in Path(f"/proc/{pid}/cmdline").read_bytes():  # still ours, not a reused PID
-                os.kill(pid, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def descendants(pid: int) -> dict[int, int | None]:
+    """The processes below `pid` with their start times (the recorder's FFmpeg runs in its own session)."""
+    return {p: start_ticks(p) for p in proc_tree(pid)[1:]}
 
 
 @dataclass
@@ -254,11 +233,7 @@ class RecorderProcess:
     config: dict[str, Any] = field(default_factory=dict)  # what a standby is sent by POST /start
 
     def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
+        return http_get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
 
     def status(self) -> dict[str, Any]:
         code, body = self.get("/status")
@@ -288,7 +263,7 @@ class RecorderProcess:
         children = descendants(self.proc.pid)
         self.proc.kill()
         self.proc.wait()
-        kill_pids(children)
+        kill_recorded(children)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -334,49 +309,33 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             config = {"standby": True, "recordingsRoot": str(tmp_path), "httpHost": "127.0.0.1", "httpPort": port}
         config_path.write_text(json.dumps(config if standby else settings))
         log_path = tmp_path / f"recorder-{len(started) + 1}.log"
-        env = {**os.environ, "PYTHONPATH": str(OPERATOR_DIR)}
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "streamops.media.recorder", "--config", str(config_path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
             )
         recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)
-        wait_for(lambda: recorder_answers(recorder), 10, "recorder HTTP up")
+        wait_for(lambda: recorder_answers(recorder), 10, POLL, "recorder HTTP up")
         return recorder
 
     try:
         yield start
     finally:
         for recorder in started:
-            children = descendants(recorder.proc.pid) if recorder.proc.poll() is None else []
-            stop_process(recorder.proc, timeout=30)
-            kill_pids(children)
+            stop_tree(recorder.proc, signal.SIGTERM, timeout=30, group=False)
 
 
 def recorder_answers(recorder: RecorderProcess) -> bool:
     if recorder.proc.poll() is not None:
         raise AssertionError(f"recorder exited {recorder.proc.returncode}:\n{recorder.log()}")
-    try:
-        return recorder.get("/healthz")[0] == 200
-    except OSError:
-        return False
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+    return recorder.get("/healthz")[0] == 200
 
 
 def wait_state(recorder: RecorderProcess, state: str, timeout: float = 15) -> dict[str, Any]:
-    return wait_for(lambda: (s := recorder.status())["state"] == state and s, timeout, f"state {state}")
+    return wait_for(lambda: (s := recorder.status())["state"] == state and s, timeout, POLL, f"state {state}")
 
 
 # --- media checks ---
@@ -437,7 +396,9 @@ def check_videos(recorder: RecorderProcess, status: dict[str, Any]) -> list[floa
 
 
 def wait_recorded(recorder: RecorderProcess, seconds: float, timeout: float = 20) -> dict[str, Any]:
-    return wait_for(lambda: (s := recorder.status())["duration"] >= seconds and s, timeout, f"{seconds} s recorded")
+    return wait_for(
+        lambda: (s := recorder.status())["duration"] >= seconds and s, timeout, POLL, f"{seconds} s recorded"
+    )
 
 
 def sleep_until(moment: float) -> None:
@@ -489,7 +450,7 @@ def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFacto
     first = broadcast(feed, 6)
     wait_state(recorder, "reconnecting")
     wait_state(recorder, "waiting", timeout=10)  # window over: the video is closed
-    wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, "first video finalised")
+    wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, POLL, "first video finalised")
     sleep_until(first.ended_at + 6)  # type: ignore[operator]  (gap 6 s > window 4 s)
     second = broadcast(feed, 6)
     final = recorder.post_stop()
@@ -540,7 +501,7 @@ def test_stop_before_min_duration_discards(feed: FeedSource, recorders: Recorder
     time.sleep(1)  # live, with a keyframe in the GOP cache
     recorder = recorders(minDurationSeconds=10)
     parts = recorder.out_dir / ".parts"
-    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
+    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, POLL, "first bytes on disk")
     # How fast is `make bench-media`'s business (timed assertions flake on a loaded machine).
     wait_recorded(recorder, 5)
     status = recorder.post_stop()
@@ -590,7 +551,7 @@ def test_killed_recorder_finalises_after_the_window(feed: FeedSource, recorders:
     time.sleep(2.5)
 
     again = recorders(**config)
-    status = wait_for(lambda: (s := again.status())["videos"] and s, 15, "the killed video finalised")
+    status = wait_for(lambda: (s := again.status())["videos"] and s, 15, POLL, "the killed video finalised")
     [duration] = check_videos(again, status)
     assert duration >= before_kill - 2.5
     assert status["state"] == "waiting"
@@ -613,7 +574,7 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     code, status = recorder.post_start()
     assert code == 200 and status["state"] in ("waiting", "recording"), status
     parts = recorder.out_dir / ".parts"
-    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, "first bytes on disk")
+    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, POLL, "first bytes on disk")
     assert recorder.post_start()[0] == 200, "the same configuration again is fine (the operator retries)"
     assert recorder.post_start({**recorder.config, "directory": "other"})[0] == 409, "one recording per recorder"
     wait_recorded(recorder, 4)

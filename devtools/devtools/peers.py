@@ -35,12 +35,11 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
-from devtools.processes import alive, kill_group, proc_tree
+from devtools.processes import Lifecycle, alive, kill_group, proc_tree
 from devtools.waits import wait_for
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -73,7 +72,7 @@ def _ffprobe(args: Sequence[str], target: str | os.PathLike[str], timeout: float
 # --- process base -----------------------------------------------------------------------------------
 
 
-class _Peer:
+class _Peer(Lifecycle):
     """One child process (tree) with a log file; stop() is idempotent and always runs on context exit."""
 
     stop_signal = signal.SIGTERM
@@ -194,14 +193,6 @@ class _Peer:
             raise RuntimeError(
                 f"{type(self).__name__} exited with {self._proc.returncode}; log {self.log_path}:\n{self.log_tail()}"
             )
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 # --- synthetic publisher -----------------------------------------------------------------------------

@@ -236,17 +236,29 @@ def print_status(status: dict[str, bool], *details: str) -> int:
     return 0 if all(status.values()) else 1
 
 
-class Supervisor:
-    """What the control plane and the node share around their ProcessRegistry `procs`: a context
-    manager (start/stop), is_up() from status(), detach()."""
-
-    procs: ProcessRegistry
+class Lifecycle:
+    """start() and stop() as a context manager: whatever `with` started is stopped on the way out."""
 
     def start(self) -> Self:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def stop(self) -> Any:
         raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class Supervisor(Lifecycle):
+    """What the control plane and the node share around their ProcessRegistry `procs`: a context
+    manager (start/stop), is_up() from status(), detach()."""
+
+    procs: ProcessRegistry
 
     def status(self) -> dict[str, bool]:
         return self.procs.status()
@@ -258,14 +270,6 @@ class Supervisor:
     def detach(self) -> None:
         """Let the processes outlive this Python process (the CLIs' `up`); stop() still works."""
         self.procs.detach()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 class StartError(RuntimeError):

@@ -564,7 +564,8 @@ def test_standby_recorder_records_from_post_start(feed: FeedSource, recorders: R
     feed.go_online()
     time.sleep(1)  # live, with a keyframe in the GOP cache
     recorder = recorders(standby=True, minDurationSeconds=2)
-    assert recorder.status() == {"state": "standby", "recording": False}
+    standby = recorder.status()
+    assert (standby["state"], standby["recording"], standby["videos"]) == ("standby", False, []), standby
     assert recorder.get("/readyz")[0] == 200, "a standby is ready to take a recording"
     assert recorder.post_start({**recorder.config, "feedUrl": "rtmp://127.0.0.1/x"})[0] == 400
     assert recorder.post_start({**recorder.config, "directory": "/tmp"})[0] == 400, "only inside the claim"

@@ -46,13 +46,8 @@ def recording_update(
     recording = loop.valid_object(raw, Recording, outcome)
     if recording is None:
         return loop.invalid_spec_status(raw, outcome), [], False
-    observation = RecorderObservation(
-        pod=pod or PodObservation(name=recorder_pod_name(loop.name)),
-        telemetry=telemetry,
-        stream_exists=stream is not None,
-        stream_live=bool(stream and (stream.live or stream.backup_live)),
-        generation=outcome.generation,
-    )
+    pod = pod or PodObservation(name=recorder_pod_name(loop.name))
+    observation = RecorderObservation.observe(pod, telemetry, stream, outcome.generation)
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None
     return status.wire(), recording_events(previous, status), final

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from streamops.api import Recording, RecordingStatus
@@ -21,19 +20,15 @@ from streamops.control.shared.conditions import (
     stream_not_live,
     worker_on_its_way,
 )
+from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised
 
 
-@dataclass(frozen=True)
-class RecorderObservation:
-    pod: PodObservation
-    telemetry: RecorderStatus | None = None  # the recorder's /status (fresh), None when unreachable
-    stream_exists: bool = True
-    stream_live: bool = False
-    generation: int | None = None  # the generation the reconciler acted on
+class RecorderObservation(FollowerObservation[RecorderStatus]):
+    """The recorder Pod, the recorder's /status and the stream."""
 
 
 def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
@@ -52,7 +47,7 @@ def _pod_condition(pod: PodObservation) -> Observed:
 
 def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
     previous = recording.status or RecordingStatus()
-    generation = observed.generation if observed.generation is not None else recording.metadata.generation
+    generation = observed.acted_generation(recording.metadata.generation)
     t = observed.telemetry
     stream = recording.spec.stream_ref.name
 

@@ -4,6 +4,7 @@ shared/object_loop.py for what every loop does)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import kopf
 
@@ -42,14 +43,9 @@ def restream_update(
     restream = loop.valid_object(raw, Restream, outcome)
     if restream is None:
         return loop.invalid_spec_status(raw, outcome), []
-    observation = PusherObservation(
-        pod=pod or PodObservation(name=pusher_pod_name(loop.name)),
-        telemetry=telemetry,
-        stream_exists=stream is not None,
-        stream_live=bool(stream and (stream.live or stream.backup_live)),
-        key_secret_missing=outcome.key_secret_missing,
-        generation=outcome.generation,
-    )
+    pod = pod or PodObservation(name=pusher_pod_name(loop.name))
+    observed = PusherObservation.observe(pod, telemetry, stream, outcome.generation)
+    observation = replace(observed, key_secret_missing=outcome.key_secret_missing)
     status = restream_status(restream, observation, utcnow())
     return status.wire(), restream_events(previous, status)
 

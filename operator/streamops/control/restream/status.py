@@ -22,6 +22,7 @@ from streamops.control.shared.conditions import (
     stream_not_live,
     worker_on_its_way,
 )
+from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
 
 LIVE = "Live"  # the Restream's own condition: the target receives the stream
@@ -42,13 +43,10 @@ def redact_credentials(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class PusherObservation:
-    pod: PodObservation
-    telemetry: PusherStatus | None = None  # the pusher's /status (fresh), None when unreachable
-    stream_exists: bool = True
-    stream_live: bool = False
+class PusherObservation(FollowerObservation[PusherStatus]):
+    """The pusher Pod, the pusher's /status, the stream, and whether the target key's Secret is missing."""
+
     key_secret_missing: str | None = None
-    generation: int | None = None
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
@@ -58,7 +56,7 @@ def _pod_condition(pod: PodObservation) -> Observed:
 
 def restream_status(restream: Restream, observed: PusherObservation, now: datetime) -> RestreamStatus:
     previous = restream.status or RestreamStatus()
-    generation = observed.generation if observed.generation is not None else restream.metadata.generation
+    generation = observed.acted_generation(restream.metadata.generation)
     t = observed.telemetry
     stream = restream.spec.stream_ref.name
     live = bool(restream.spec.active and t and t.live)

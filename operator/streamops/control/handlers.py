@@ -147,9 +147,11 @@ def _key(kind: ControlledKind, body: kopf.Body) -> ObjectKey:
     return (kind.api.kind, body.metadata.namespace or "", body.metadata.name or "")
 
 
-async def _object_event(kind: ControlledKind, body: kopf.Body, state: OperatorState) -> None:
+async def _object_event(kind: ControlledKind, type: str, body: kopf.Body, state: OperatorState) -> None:
     """The object's own loop; a stream's Recordings and Restreams (they show whether it is live);
-    a Recording's stream (whose status shows `recording`, `recordingDuration`)."""
+    a Recording's stream (whose status shows `recording`, `recordingDuration`). A Recording that
+    went away makes its stream reconcile, as a worker Pod does its owner: a stopped `<stream>-auto`
+    held by its finalizer is replaced as soon as it is gone, not at the next resync (120 s)."""
     state.wake(_key(kind, body))
     namespace = body.metadata.namespace or ""
     if kind.wakes_followers:
@@ -157,13 +159,13 @@ async def _object_event(kind: ControlledKind, body: kopf.Body, state: OperatorSt
     if kind.wakes_stream:
         stream = (body.spec.get("streamRef") or {}).get("name")
         if stream:
-            state.wake((LIVESTREAM.kind, namespace, stream))
+            state.wake((LIVESTREAM.kind, namespace, stream), reconcile=type == "DELETED")
 
 
 def _wake_on_events(kind: ControlledKind) -> None:
     @kopf.on.event(GROUP, VERSION, kind.api.plural, id=f"{kind.api.singular}-event")
-    async def object_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
-        await _object_event(kind, body, memo.state)
+    async def object_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
+        await _object_event(kind, type, body, memo.state)
 
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})

@@ -63,15 +63,9 @@ def livestream_update(
 async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
     loop = ObjectLoop(state, LIVESTREAM_LOOP, body)
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
-    auto_seen: bool | None = None  # whether the stream's auto Recording existed at the last look
     try:
         while not stopped:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
-            if auto_seen is not None and auto != auto_seen:
-                # The auto Recording came or went (e.g. a stopped one, kept by its finalizer, is gone
-                # at last): act now rather than at the next resync (up to 120 s later).
-                loop.requested = True
-            auto_seen = auto
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, STANDBY_COMPONENT)
             loop.hints = {"standby": standby.name if standby else None}
             outcome = await loop.reconciled(auto_recording_exists=auto)

@@ -21,9 +21,9 @@ from streamops.contract.ingest import (
     STREAM_KEY_FILE,
     TRANSCODED_FEED_PATH,
     IngestConfig,
+    IngestPorts,
     Role,
 )
-from streamops.contract.ingest import IngestPorts as IngestPortsConfig
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     HOST_PORTS_ANNOTATION,
@@ -99,13 +99,13 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
     }
 
 
-IngestPorts = dict[str, int]  # "http", "rtmp", "srt" -> port: a host-port allocation, or the pod network's
-POD_NETWORK_PORTS: IngestPorts = IngestPortsConfig().model_dump()
+IngestPortMap = dict[str, int]  # "http", "rtmp", "srt" -> port: a host-port allocation, or the pod network's
+POD_NETWORK_PORTS: IngestPortMap = IngestPorts().model_dump()
 PORT_NAMES = tuple(POD_NETWORK_PORTS)
 
 
 def ingest_worker_config(
-    stream: LiveStream, role: Role, ports: IngestPorts | None = None, bind_address: str = "0.0.0.0"
+    stream: LiveStream, role: Role, ports: IngestPortMap | None = None, bind_address: str = "0.0.0.0"
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig)."""
     spec = stream.spec
@@ -125,7 +125,7 @@ def ingest_worker_config(
         hls=spec.hls,
         screenshots=spec.screenshots,
         transcoding=spec.transcoding,
-        ports=IngestPortsConfig.model_validate(ports or POD_NETWORK_PORTS),
+        ports=IngestPorts.model_validate(ports or POD_NETWORK_PORTS),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
         bind_address=bind_address,
@@ -141,7 +141,7 @@ def _resources(stream: LiveStream) -> Manifest:
     return {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
 
 
-def _ports(stream: LiveStream, ports: IngestPorts | None = None) -> dict[str, tuple[int, str]]:
+def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, tuple[int, str]]:
     ports = ports or POD_NETWORK_PORTS
     out = {"http": (ports["http"], "TCP")}
     push = stream.spec.source.push
@@ -153,7 +153,7 @@ def _ports(stream: LiveStream, ports: IngestPorts | None = None) -> dict[str, tu
 
 
 def ingest_pod(
-    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPorts | None = None
+    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None = None
 ) -> Manifest:
     """`host_ports`: the stream's allocation when workers run on the host network."""
     names = ingest_names(stream.metadata.name, role)
@@ -176,7 +176,7 @@ def ingest_pod(
     return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports)
 
 
-def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPorts | None = None) -> Manifest:
+def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPortMap | None = None) -> Manifest:
     """With host networking the allocation is recorded here: the Service outlives the Pods."""
     names = ingest_names(stream.metadata.name, role)
     ports = [
@@ -202,7 +202,7 @@ def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str
 
 
 def ingest_endpoints(
-    stream: LiveStream, worker_address: str = "", ports: dict[Role, IngestPorts] | None = None
+    stream: LiveStream, worker_address: str = "", ports: dict[Role, IngestPortMap] | None = None
 ) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name."""
     push = stream.spec.source.push
@@ -222,19 +222,19 @@ def ingest_endpoints(
     return IngestEndpoints(stream_key_secret=key_ref.name if key_ref else None, **urls)
 
 
-def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> str:
+def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
     """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
     return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
 
 
-def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPorts | None) -> str:
+def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
     """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
     transcoded ladder's, else the origin)."""
     base = ingest_http_url(stream, worker_address, ingest_ports)
     return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
 
 
-def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPorts | None = None) -> Playback:
+def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> Playback:
     base = ingest_http_url(stream, worker_address, ports)
     hls = stream.spec.hls
     return Playback(

@@ -11,7 +11,7 @@ from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.builders import (
     PORT_NAMES,
-    IngestPorts,
+    IngestPortMap,
     ingest_names,
     ingest_pod,
     ingest_roles,
@@ -43,7 +43,7 @@ class StreamOutcome:
     generation: int | None
     invalid_spec: str | None = None
     key_secret_missing: str | None = None
-    host_ports: dict[Role, IngestPorts] = field(default_factory=dict)
+    host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
 
 
 def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
@@ -109,7 +109,7 @@ def _ensure_standby(
         allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
 
 
-def _host_ports(allocator: PortAllocator | None, service: Manifest | None) -> IngestPorts | None:
+def _host_ports(allocator: PortAllocator | None, service: Manifest | None) -> IngestPortMap | None:
     if allocator is None:
         return None
     ports = ports_of(service)
@@ -151,7 +151,7 @@ def _reconcile(
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
     missing_secret = _ensure_stream_key(api, stream)
     roles = ingest_roles(stream)
-    allocated: dict[Role, IngestPorts] = {}
+    allocated: dict[Role, IngestPortMap] = {}
     for role in ROLES:
         names = ingest_names(name, role)
         service = api.get("Service", namespace, names.service)
@@ -176,7 +176,7 @@ def _reconcile(
     return StreamOutcome(stream.metadata.generation, key_secret_missing=missing_secret, host_ports=allocated)
 
 
-def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPorts | None:
+def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:
     """With host networking: the ports of the stream's primary ingest, which its recorders and
     pushers read their feed from (None until the stream's reconcile allocated them)."""
     service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)

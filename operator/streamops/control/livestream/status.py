@@ -9,7 +9,7 @@ from streamops.api import LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
-    IngestPorts,
+    IngestPortMap,
     ingest_endpoints,
     ingest_names,
     ingest_roles,
@@ -50,7 +50,7 @@ class IngestObservation:
     key_secret_missing: str | None = None  # name of a referenced Secret that does not exist
     telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # fresh worker /status per role
     recordings: tuple[RecordingFacts, ...] = ()
-    host_ports: dict[Role, IngestPorts] = field(default_factory=dict)  # hostNetwork allocation
+    host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)  # hostNetwork allocation
     worker_address: str = ""
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
 

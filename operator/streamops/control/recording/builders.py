@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from streamops.api import API_VERSION, LiveStream, Recording
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
-from streamops.control.livestream.builders import IngestPorts, feed_url
+from streamops.control.livestream.builders import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
@@ -81,7 +81,7 @@ def recorder_config(
     recording: Recording,
     stream: LiveStream,
     settings: OperatorSettings,
-    ingest_ports: IngestPorts | None,
+    ingest_ports: IngestPortMap | None,
     http_port: int,
 ) -> RecorderConfig:
     effective = recording_settings(recording, stream)
@@ -102,7 +102,7 @@ def recorder_pod(
     recording: Recording,
     stream: LiveStream,
     settings: OperatorSettings,
-    ingest_ports: IngestPorts | None = None,
+    ingest_ports: IngestPortMap | None = None,
     host_ports: dict[str, int] | None = None,
 ) -> Manifest:
     """The recorder Pod, owned by the Recording (not by the stream: deleting the stream must not

@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.livestream.builders import IngestPorts, feed_url
+from streamops.control.livestream.builders import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     RESTREAM_LABEL,
@@ -27,7 +27,11 @@ def pusher_pod_name(restream_name: str) -> str:
 
 
 def pusher_config(
-    restream: Restream, stream: LiveStream, settings: OperatorSettings, ingest_ports: IngestPorts | None, http_port: int
+    restream: Restream,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    ingest_ports: IngestPortMap | None,
+    http_port: int,
 ) -> PusherConfig:
     spec = restream.spec
     source = "transcoded" if spec.source == "transcoded" else "origin"
@@ -46,7 +50,7 @@ def pusher_pod(
     restream: Restream,
     stream: LiveStream,
     settings: OperatorSettings,
-    ingest_ports: IngestPorts | None = None,
+    ingest_ports: IngestPortMap | None = None,
     host_ports: dict[str, int] | None = None,
 ) -> Manifest:
     """One pusher per Restream, owned by it; the target key is a mounted Secret file, read at every

@@ -9,6 +9,7 @@ string from the operator's builder to the worker, its state file, `/status` and 
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -69,8 +70,6 @@ class StandbyConfig(WorkerConfig):
 
 def parse_recorder_config(text: str) -> RecorderConfig | StandbyConfig:
     """The recorder's configuration: a standby's when it says `standby: true`."""
-    import json
-
     data = json.loads(text)
     if isinstance(data, dict) and data.get("standby") is True:
         return StandbyConfig.model_validate(data)

@@ -4,11 +4,12 @@
 set -euo pipefail
 # etcd for the control plane; FFmpeg for the workers; nginx-rtmp and srt-tools as real peers in tests.
 # lua5.4 runs the Argo CD health checks (docs/gitops/argocd/health/*.lua) in the chart tests.
-# The local node (devtools/devtools/node.py): containerd + runc run the worker Pods, the CNI loopback plugin is
-# its only "network", debootstrap builds the worker image's root filesystem, gcc + a static libc
-# the pause binary.
+# The local nodes (devtools/devtools/node.py): containerd + runc run the worker Pods; the CNI bridge, host-local,
+# portmap and loopback plugins give them the pod network; iptables + conntrack serve kube-proxy and the nodes' egress
+# rule (all inside the cluster's own network namespaces, devtools/devtools/network.py); debootstrap builds the images'
+# root filesystems, gcc + a static libc the pause binary.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
-          containerd runc containernetworking-plugins debootstrap gcc libc6-dev)
+          containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,15 +25,19 @@ import json
 import os
 import shutil
 import ssl
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from devtools import netns
 from devtools.http_client import http_ok
 from devtools.kubectl import Kubectl
-from devtools.pki import PkiError, ensure_pki, write_kubeconfig
+from devtools.network import API_IP, API_PORT, ClusterNetwork
+from devtools.network import SERVICE_CIDR as ISLAND_SERVICE_CIDR
+from devtools.pki import CLIENT, PkiError, ensure_leaves, ensure_pki, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
 from devtools.processes import Proc, ProcessRegistry, StartError, Supervisor, print_status, stop_procs
 from devtools.versions import kube_bin_dir
@@ -80,11 +84,15 @@ class ControlPlane(Supervisor):
         *,
         etcd_bin: Path | None = None,
         controller_manager: bool = True,
+        network: ClusterNetwork | None = None,
     ) -> None:
         self.dir = Path(dir).resolve()
         self.bin_dir = Path(bin_dir) if bin_dir is not None else kube_bin_dir()
         self.etcd_bin = etcd_bin
         self.controller_manager = controller_manager
+        # With a network (devtools.network) the control plane runs inside the island's control
+        # namespace at 10.241.0.2, with the scheduler, and the host reaches it through a portal.
+        self.network = network
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
         self.kubeconfig = self.dir / "kubeconfig"
@@ -135,7 +143,10 @@ class ControlPlane(Supervisor):
         self.stop()  # a partial leftover (some pids dead) is cleared before starting afresh
         binaries = self._binaries()
         try:
-            ensure_pki(self.pki, SERVICE_CIDR)
+            if self.network is None:
+                ensure_pki(self.pki, SERVICE_CIDR)
+            else:
+                ensure_pki(self.pki, self.service_cidr, (API_IP,))
         except PkiError as e:
             raise ControlPlaneError(str(e)) from None
         deadline = time.monotonic() + timeout
@@ -177,6 +188,8 @@ class ControlPlane(Supervisor):
         }
         if self.controller_manager:
             bins["kube-controller-manager"] = _require_executable(self.bin_dir / "kube-controller-manager", hint)
+        if self.network is not None:
+            bins["kube-scheduler"] = _require_executable(self.bin_dir / "kube-scheduler", hint)
         return bins
 
     def _adopt(self) -> bool:
@@ -184,6 +197,8 @@ class ControlPlane(Supervisor):
         wanted = {"etcd", "kube-apiserver"}
         if self.controller_manager:
             wanted.add("kube-controller-manager")
+        if self.network is not None:
+            wanted |= {"kube-scheduler", "portal"}
         if self.procs.adopt(wanted):
             self.server = self.procs.meta.get("server", self.server)
             return True
@@ -192,7 +207,18 @@ class ControlPlane(Supervisor):
     def _spawn(self, name: str, argv: list[str]) -> Proc:
         """Start one component (a hook: a subclass may add flags, e.g. an audit log)."""
         self.procs.meta["server"] = self.server
+        if self.network is not None and name != "portal":
+            argv = netns.nsenter(self.network.control, argv)
         return self.procs.spawn(name, argv, cwd=self.dir)
+
+    @property
+    def service_cidr(self) -> str:
+        return str(ISLAND_SERVICE_CIDR) if self.network is not None else SERVICE_CIDR
+
+    @property
+    def island_server(self) -> str:
+        """The API server as the island sees it (kubelets, kube-proxy, Pods through `kubernetes`)."""
+        return f"https://{API_IP}:{API_PORT}"
 
     def _stop_started(self) -> None:
         with contextlib.suppress(Exception):
@@ -201,11 +227,17 @@ class ControlPlane(Supervisor):
     def _start_once(self, bins: dict[str, Path], deadline: float) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.etcd_data, ignore_errors=True)  # every start begins from an empty cluster
-        etcd_client, etcd_peer, api_port = free_port(), free_port(), free_port()
-        self.server = f"https://{LOOPBACK}:{api_port}"
+        island = self.network is not None
+        # In the island's control namespace nothing else listens: the standard ports. The host
+        # reaches the API server through a portal on a free loopback port.
+        etcd_client, etcd_peer = (2379, 2380) if island else (free_port(), free_port())
+        api_port = API_PORT if island else free_port()
+        portal_port = free_port()
+        self.server = f"https://{LOOPBACK}:{portal_port if island else api_port}"
+        inner_server = f"https://{LOOPBACK}:{api_port}"  # as the control plane's own components see it
         write_kubeconfig(self.kubeconfig, self.server, self.pki, "streamops-admin", "admin")
         write_kubeconfig(
-            self.cm_kubeconfig, self.server, self.pki, "system:kube-controller-manager", "controller-manager"
+            self.cm_kubeconfig, inner_server, self.pki, "system:kube-controller-manager", "controller-manager"
         )
         etcd_url = f"http://{LOOPBACK}:{etcd_client}"
         peer_url = f"http://{LOOPBACK}:{etcd_peer}"
@@ -216,7 +248,13 @@ class ControlPlane(Supervisor):
             f"--initial-cluster=streamops={peer_url}", "--initial-cluster-state=new",
             "--logger=zap", "--log-outputs=stderr",
         ])  # fmt: skip
-        self._wait(lambda: http_ok(f"{etcd_url}/health"), deadline, "etcd /health", "etcd")
+        self._wait(lambda: self._http_ok_inside(f"{etcd_url}/health"), deadline, "etcd /health", "etcd")
+        if island:
+            assert self.network is not None
+            self._spawn("portal", [
+                sys.executable, "-m", "devtools.portal",
+                f"{LOOPBACK}:{portal_port}={self.network.control}/{API_IP}:{API_PORT}",
+            ])  # fmt: skip
 
         pki = self.pki
         admission = (
@@ -226,22 +264,32 @@ class ControlPlane(Supervisor):
             # ServiceAccount admission plugin would then refuse every pod.
             else ["--enable-admission-plugins=NodeRestriction", "--disable-admission-plugins=ServiceAccount"]
         )
+        if island:
+            # The `kubernetes` Service's endpoint is 10.241.0.2:6443, which Pods reach through kube-proxy.
+            addressing = [
+                "--bind-address=0.0.0.0", f"--advertise-address={API_IP}", f"--secure-port={api_port}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]  # fmt: skip
+        else:
+            addressing = [
+                f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}", f"--secure-port={api_port}",
+                "--kubelet-preferred-address-types=Hostname",
+                # The `kubernetes` Endpoints would point at 127.0.0.1, which Endpoints validation
+                # rejects (loopback): without this the apiserver logs an error every 10 s.
+                "--endpoint-reconciler-type=none",
+            ]  # fmt: skip
         self._spawn("kube-apiserver", [
             str(bins["kube-apiserver"]),
             f"--etcd-servers={etcd_url}",
-            f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}", f"--secure-port={api_port}",
+            *addressing,
             f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
             f"--service-account-issuer={SA_ISSUER}",
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--authorization-mode=Node,RBAC",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={self.service_cidr}",
             "--allow-privileged=true",
-            "--kubelet-preferred-address-types=Hostname",
-            # The `kubernetes` Endpoints would point at 127.0.0.1, which Endpoints validation rejects
-            # (loopback): without this the apiserver logs an error every 10 s. The Service still exists.
-            "--endpoint-reconciler-type=none",
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             *admission,
@@ -262,14 +310,44 @@ class ControlPlane(Supervisor):
                 "--leader-elect=false",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}",
                 f"--cluster-signing-key-file={pki / 'ca.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-cluster-ip-range={self.service_cidr}",
+                *self._node_lifecycle_flags(),
                 # The PV binder retries a claim it could not bind at once only on this period
                 # (default 15 s): a pre-bound PV + PVC pair otherwise waits up to 15-30 s.
                 "--pvclaimbinder-sync-period=1s",
             ])  # fmt: skip
+            if island:
+                self._spawn("kube-scheduler", [
+                    str(bins["kube-scheduler"]), f"--kubeconfig={self._scheduler_kubeconfig(inner_server)}",
+                    "--leader-elect=false", f"--bind-address={LOOPBACK}", "--secure-port=0",
+                ])  # fmt: skip
             sa = f"{self.server}/api/v1/namespaces/default/serviceaccounts/default"
             self._wait(lambda: http_ok(sa, ctx), deadline, "the default ServiceAccount",
                        "kube-controller-manager")  # fmt: skip
+
+    def _node_lifecycle_flags(self) -> list[str]:
+        """Node loss on the pod-network cluster: Kubernetes' default grace before a silent node is
+        NotReady is 50 s; 20 s here (kubelets report every 5 s) keeps the node-loss test short."""
+        return ["--node-monitor-grace-period=20s"] if self.network is not None else []
+
+    def _scheduler_kubeconfig(self, server: str) -> Path:
+        try:
+            ensure_leaves(self.pki, {"scheduler": ("/CN=system:kube-scheduler", CLIENT)})
+        except PkiError as e:
+            raise ControlPlaneError(str(e)) from None
+        path = self.dir / "scheduler.kubeconfig"
+        write_kubeconfig(path, server, self.pki, "system:kube-scheduler", "scheduler")
+        return path
+
+    def _http_ok_inside(self, url: str) -> bool:
+        """GET `url` from where the control plane runs (inside the island's namespace, if any)."""
+        if self.network is None:
+            return http_ok(url)
+        try:
+            netns.run(self.network.control, ["curl", "-fsS", "-m", "2", "-o", "/dev/null", url], timeout=5)
+        except (netns.NetnsError, subprocess.TimeoutExpired):
+            return False
+        return True
 
     def _ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))

@@ -47,9 +47,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
+from devtools import netns
 from devtools.controlplane import ControlPlane, ControlPlaneError
 from devtools.images import Image, ImageBuilder, unmount_under
 from devtools.kubectl import Kubectl
+from devtools.network import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, NodeAddress
 from devtools.pki import CLIENT, PkiError, ensure_leaves, write_kubeconfig
 from devtools.ports import LOOPBACK, free_port
 from devtools.processes import (
@@ -82,19 +84,34 @@ def _find(binary: str, hint: str) -> str:
 class Node(Supervisor):
     """containerd + kubelet + kube-scheduler rooted in `dir`/node, joined to `plane`."""
 
-    def __init__(self, dir: Path, plane: ControlPlane, *, builder: ImageBuilder | None = None) -> None:
+    def __init__(
+        self,
+        dir: Path,
+        plane: ControlPlane,
+        *,
+        builder: ImageBuilder | None = None,
+        address: NodeAddress | None = None,
+        extra_images: Callable[[], Sequence[Image]] | None = None,
+    ) -> None:
+        """`address`: a node of the pod-network cluster (devtools.network), run inside its namespace
+        with kube-proxy and the CNI bridge; without it, the single host-network node `localhost`.
+        `extra_images`: more images to import (the operator's, the cluster add-ons')."""
         self.dir = Path(dir).resolve()
         self.plane = plane
-        self.root = self.dir / "node"
-        self.logs = self.dir / "logs"
+        self.address = address
+        self.name = address.name if address else NODE_NAME
+        self.extra_images = extra_images
+        self.root = self.dir / "nodes" / self.name if address else self.dir / "node"
+        self.logs = self.dir / "logs" / self.name if address else self.dir / "logs"
         self.pid_file = self.root / "pids.json"
         self.containerd_root = self.root / "containerd" / "root"
         self.containerd_state = self.root / "containerd" / "state"
         self.socket = self.root / "containerd" / "containerd.sock"
         self.kubelet_root = self.root / "kubelet"
         self.pod_logs = self.root / "pod-logs"
-        # One cgroup root per node dir, so two nodes (a demo and a test run) never share pods' cgroups.
-        self.cgroup_root = "/streamops-" + hashlib.sha256(str(self.dir).encode()).hexdigest()[:8]
+        # One cgroup root per node, so two nodes (of one cluster, or a demo and a test run) never
+        # share Pods' cgroups.
+        self.cgroup_root = "/streamops-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:8]
         self.builder = builder or ImageBuilder()
         self.images: list[Image] = []
         self.worker_image = ""
@@ -107,6 +124,8 @@ class Node(Supervisor):
         node to be Ready. Idempotent: a node already running from this dir is adopted."""
         pause, worker = self.builder.pause(), self.builder.worker()
         self.images, self.worker_image = [pause, worker], worker.short
+        if self.extra_images is not None:
+            self.images += list(self.extra_images())
         if self._adopt():
             return self
         self.stop()
@@ -121,11 +140,13 @@ class Node(Supervisor):
     def stop(self, purge: bool = False) -> None:
         procs = self.procs.recorded()
         # The kubelet first (it would restart what we kill), then the containers and their shims,
-        # then containerd: it must not see its shims die and try to clean up half-way.
-        stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler")])
+        # then containerd: it must not see its shims die and try to clean up half-way. Last the
+        # holder of the node's mount namespace: with it go every mount the node made.
+        stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler", "kube-proxy")])
         self._kill_containers()
         stop_procs([p for p in procs if p.name == "containerd"])
         self._kill_containers()  # anything containerd started while we were stopping it
+        stop_procs([p for p in procs if p.name == "mounts"])
         self._unmount()
         self._remove_cgroups()
         shutil.rmtree(self.containerd_state, ignore_errors=True)
@@ -167,9 +188,10 @@ class Node(Supervisor):
         _find("ctr", "run `make deps` (Debian package containerd)")
         kubelet = self.plane.bin_dir / "kubelet"
         scheduler = self.plane.bin_dir / "kube-scheduler"
-        for b in (kubelet, scheduler):
+        proxy = self.plane.bin_dir / "kube-proxy"
+        for b in (kubelet, proxy) if self.address else (kubelet, scheduler):
             if not os.access(b, os.X_OK):
-                raise NodeError(f"{b} missing: run `make kube` (hack/build-kube.sh kubelet kube-scheduler)")
+                raise NodeError(f"{b} missing: run `make kube` (hack/build-kube.sh kubelet kube-scheduler kube-proxy)")
         if not self.plane.server:
             self.plane.status()  # reads the server address from the control plane's pid file
         if not self.plane.server:
@@ -178,40 +200,54 @@ class Node(Supervisor):
             d.mkdir(parents=True, exist_ok=True)
         self._certs()
         self._cgroups()
+        if self.address:
+            self._spawn_mount_holder(deadline)
         cfg = self._write_containerd_config(pause)
         self._spawn("containerd", [containerd, "--config", str(cfg)])
         self._wait(lambda: self._ctr_ok(), deadline, "containerd's socket", "containerd")
         self._import_images()
-        self._spawn("kube-scheduler", [
-            str(scheduler), f"--kubeconfig={self.root / 'scheduler.kubeconfig'}",
-            "--leader-elect=false", f"--bind-address={LOOPBACK}", "--secure-port=0",
-        ])  # fmt: skip
+        if self.address is None:
+            self._spawn("kube-scheduler", [
+                str(scheduler), f"--kubeconfig={self.root / 'scheduler.kubeconfig'}",
+                "--leader-elect=false", f"--bind-address={LOOPBACK}", "--secure-port=0",
+            ])  # fmt: skip
         kubelet_cfg = self._write_kubelet_config()
+        node_ip = [f"--node-ip={self.address.ip}"] if self.address else []
         self._spawn("kubelet", [
             str(kubelet), f"--config={kubelet_cfg}", f"--kubeconfig={self.root / 'kubelet.kubeconfig'}",
-            f"--hostname-override={NODE_NAME}", f"--root-dir={self.kubelet_root}", "--v=1",
+            f"--hostname-override={self.name}", f"--root-dir={self.kubelet_root}", "--v=1", *node_ip,
         ])  # fmt: skip
-        self._wait(self._node_ready, deadline, "node localhost Ready", "kubelet")
+        if self.address:
+            self._spawn("kube-proxy", [str(proxy), f"--config={self._write_proxy_config()}", "--v=1"])
+        self._wait(self._node_ready, deadline, f"node {self.name} Ready", "kubelet")
 
     def _certs(self) -> None:
         pki = self.plane.pki
         client = CLIENT
+        ip = self.address.ip if self.address else LOOPBACK
         serving = (
             "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-            f"subjectAltName=DNS:{NODE_NAME},IP:{LOOPBACK}\n"
+            f"subjectAltName=DNS:{self.name},IP:{ip}\n"
         )
+        # The single node keeps its historical file names (a state dir from before stays valid).
+        suffix = f"-{self.name}" if self.address else ""
         leaves = {
-            "kubelet-client": (f"/O=system:nodes/CN=system:node:{NODE_NAME}", client),
-            "kubelet-serving": (f"/CN={NODE_NAME}", serving),
+            f"kubelet-client{suffix}": (f"/O=system:nodes/CN=system:node:{self.name}", client),
+            f"kubelet-serving{suffix}": (f"/CN={self.name}", serving),
             "scheduler": ("/CN=system:kube-scheduler", client),
+            "kube-proxy": ("/CN=system:kube-proxy", client),
         }
         try:
             ensure_leaves(pki, leaves)
         except PkiError as e:
             raise NodeError(str(e)) from None
-        server = self.plane.server
-        write_kubeconfig(self.root / "kubelet.kubeconfig", server, pki, f"system:node:{NODE_NAME}", "kubelet-client")
+        self.serving_cert = f"kubelet-serving{suffix}"
+        server = self.plane.island_server if self.address else self.plane.server
+        write_kubeconfig(
+            self.root / "kubelet.kubeconfig", server, pki, f"system:node:{self.name}", f"kubelet-client{suffix}"
+        )
         write_kubeconfig(self.root / "scheduler.kubeconfig", server, pki, "system:kube-scheduler", "scheduler")
+        write_kubeconfig(self.root / "kube-proxy.kubeconfig", server, pki, "system:kube-proxy", "kube-proxy")
 
     def _cgroup_dirs(self) -> list[Path]:
         """The node's cgroup root in every mounted v1 hierarchy (cgroup v2: the single tree)."""
@@ -232,13 +268,14 @@ class Node(Supervisor):
 
     def _write_containerd_config(self, pause: Image) -> Path:
         cni_conf = self.root / "cni"
-        cni_conf.mkdir(exist_ok=True)
-        (cni_conf / "10-loopback.conflist").write_text(
-            json.dumps({"cniVersion": "1.0.0", "name": "streamops-loopback", "plugins": [{"type": "loopback"}]})
-        )
-        cni_bin = next((d for d in CNI_BIN_DIRS if Path(d, "loopback").exists()), None)
+        shutil.rmtree(cni_conf, ignore_errors=True)
+        cni_conf.mkdir()
+        (cni_conf / "10-streamops.conflist").write_text(json.dumps(self._cni_network()))
+        needed = ("bridge", "host-local", "portmap", "loopback") if self.address else ("loopback",)
+        cni_bin = next((d for d in CNI_BIN_DIRS if all(Path(d, p).exists() for p in needed)), None)
         if cni_bin is None:
-            raise NodeError("the CNI loopback plugin is missing: run `make deps` (containernetworking-plugins)")
+            raise NodeError(f"CNI plugins {needed} missing: run `make deps` (containernetworking-plugins)")
+        stream_address = self.address.ip if self.address else LOOPBACK
         cri = 'plugins."io.containerd.grpc.v1.cri"'
         text = f"""version = 2
 root = "{self.containerd_root}"
@@ -264,7 +301,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [{cri}]
   sandbox_image = "{pause.tag}"
   restrict_oom_score_adj = true
-  stream_server_address = "{LOOPBACK}"
+  stream_server_address = "{stream_address}"
   stream_server_port = "0"
   enable_selinux = false
   disable_apparmor = true
@@ -288,16 +325,43 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         path.write_text(text)
         return path
 
+    def _cni_network(self) -> dict[str, object]:
+        """The single host-network node: loopback only (Pods without hostNetwork cannot start).
+        A pod-network node: a bridge `cni0` in the node's namespace, addresses from its Pod range
+        (host-local, state in the node's private /var/lib/cni), portmap for hostPort."""
+        if self.address is None:
+            return {"cniVersion": "1.0.0", "name": "streamops-loopback", "plugins": [{"type": "loopback"}]}
+        bridge = {
+            "type": "bridge",
+            "bridge": "cni0",
+            "isGateway": True,
+            "ipMasq": False,  # the node's own rule masquerades only what leaves the Pod ranges
+            "hairpinMode": True,  # a Pod reaching itself through its Service
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": self.address.pod_cidr, "gateway": self.address.pod_gateway}]],
+                "routes": [{"dst": "0.0.0.0/0"}],
+            },
+        }
+        portmap = {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}
+        return {"cniVersion": "1.0.0", "name": "streamops", "plugins": [bridge, portmap]}
+
     def _write_kubelet_config(self) -> Path:
         pki = self.plane.pki
+        island = self.address is not None
+        resolv = self.root / "resolv.conf"
+        # No upstream resolver: the island reaches nothing outside it. Pods resolve through the
+        # cluster DNS (clusterDNS); the few with dnsPolicy Default get this empty file.
+        resolv.write_text("# streamops local cluster: no upstream resolver (a confined network)\n")
+        dns: dict[str, object] = {"clusterDNS": [DNS_IP], "resolvConf": str(resolv)} if island else {}
         config = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
-            "address": LOOPBACK,
-            "port": free_port(),
+            "address": self.address.ip if self.address else LOOPBACK,
+            "port": 10250 if island else free_port(),
             "readOnlyPort": 0,
             "healthzBindAddress": LOOPBACK,
-            "healthzPort": free_port(),
+            "healthzPort": 10248 if island else free_port(),
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             "cgroupDriver": "cgroupfs",
             "cgroupRoot": self.cgroup_root,
@@ -309,11 +373,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 "x509": {"clientCAFile": str(pki / "ca.crt")},
             },
             "authorization": {"mode": "AlwaysAllow"},
-            "tlsCertFile": str(pki / "kubelet-serving.crt"),
-            "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+            "tlsCertFile": str(pki / f"{self.serving_cert}.crt"),
+            "tlsPrivateKeyFile": str(pki / f"{self.serving_cert}.key"),
             "podLogsDir": str(self.pod_logs),
             "resolvConf": "/etc/resolv.conf",
-            "clusterDomain": "cluster.local",
+            "clusterDomain": CLUSTER_DOMAIN,
+            **dns,
             "makeIPTablesUtilChains": False,
             "serializeImagePulls": False,
             # A shared development machine: never evict the node's pods for the host's disk/memory.
@@ -330,6 +395,44 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         path = self.root / "kubelet.yaml"
         path.write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML
         return path
+
+    def _write_proxy_config(self) -> Path:
+        assert self.address is not None
+        config = {
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": str(self.root / "kube-proxy.kubeconfig")},
+            "hostnameOverride": self.name,
+            "mode": "iptables",
+            "clusterCIDR": str(CLUSTER_CIDR),
+            "bindAddress": self.address.ip,
+            "healthzBindAddress": f"{LOOPBACK}:10256",
+            "metricsBindAddress": f"{LOOPBACK}:10249",
+            # NodePorts on the node's LAN address only (not on its loopback or the Pod bridge).
+            "nodePortAddresses": [f"{self.address.ip}/32"],
+            # conntrack limits are machine-wide sysctls: leave them alone (0 = do not set).
+            "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        }
+        path = self.root / "kube-proxy.yaml"
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
+    def _spawn_mount_holder(self, deadline: float) -> None:
+        """A process holding the node's own mount namespace (inside its network namespace): the
+        Pods' network namespace files (/run/netns) and the CNI's state (/var/lib/cni) live on
+        tmpfs there, and every mount containerd and the kubelet make stays there. When the node's
+        processes are gone, the kernel drops all of it: nothing is left on the host."""
+        assert self.address is not None
+        Path("/var/lib/cni").mkdir(parents=True, exist_ok=True)
+        script = (
+            "mount -t tmpfs -o mode=0755 streamops-netns /run/netns"
+            " && mount -t tmpfs -o mode=0755 streamops-cni /var/lib/cni && echo ready && exec sleep infinity"
+        )
+        argv = netns.nsenter(self.address.netns, ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script])
+        self.procs.spawn("mounts", argv, cwd=self.root)
+        log = self.logs / "mounts.log"
+        self._wait(lambda: log.exists() and log.read_text().rstrip().endswith("ready"), deadline,
+                   "the node's mount namespace", "mounts")  # fmt: skip
 
     def _import_images(self, prune: bool = True) -> None:
         have = set(self.ctr("images", "ls", "-q").split())
@@ -404,7 +507,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     # -- processes ------------------------------------------------------------------------
 
     def _adopt(self) -> bool:
-        if self.procs.adopt({"containerd", "kubelet", "kube-scheduler"}):
+        wanted = (
+            {"containerd", "kubelet", "mounts", "kube-proxy"}
+            if self.address
+            else {"containerd", "kubelet", "kube-scheduler"}
+        )
+        if self.procs.adopt(wanted):
             self._import_images(prune=False)  # a changed worker image reaches a running node
             self.procs.meta["worker_image"] = self.worker_image
             self.procs.write()
@@ -413,6 +521,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
     def _spawn(self, name: str, argv: Sequence[str]) -> Proc:
         self.procs.meta["worker_image"] = self.worker_image
+        if self.address is not None:
+            holder = next(p for p in self.procs.procs if p.name == "mounts")
+            # Into the holder's mount and network namespaces (its /run/netns hides the island's
+            # names, so the network namespace is taken from the holder as well).
+            argv = ["nsenter", f"--target={holder.pid}", "--mount", "--net", "--", *argv]
         return self.procs.spawn(name, argv, cwd=self.root)
 
     def _wait(self, probe: Callable[[], bool], deadline: float, what: str, blame: str) -> None:
@@ -433,7 +546,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     def _node_ready(self) -> bool:
         admin = Kubectl(self.plane.kubectl, self.plane.kubeconfig, timeout=30)
         jsonpath = "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
-        return admin.kubectl("get", "node", NODE_NAME, "-o", jsonpath, check=False).stdout.strip() == "True"
+        return admin.kubectl("get", "node", self.name, "-o", jsonpath, check=False).stdout.strip() == "True"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

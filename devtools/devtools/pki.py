@@ -55,9 +55,10 @@ def ensure_leaves(pki: Path, leaves: dict[str, tuple[str, str]]) -> None:
             sign(pki, name, subject, ext)
 
 
-def ensure_pki(pki: Path, service_cidr: str) -> None:
+def ensure_pki(pki: Path, service_cidr: str, extra_ips: tuple[str, ...] = ()) -> None:
     """The control plane's CA, serving and client certificates and ServiceAccount key pair: create
-    whatever is missing; a new CA invalidates every leaf, so those are redone too."""
+    whatever is missing; a new CA invalidates every leaf, so those are redone too. `extra_ips`: more
+    addresses the API server is reached at (the pod-network cluster's 10.241.0.2)."""
     pki.mkdir(parents=True, exist_ok=True)
     if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
         for old in pki.glob("*"):
@@ -73,7 +74,12 @@ def ensure_pki(pki: Path, service_cidr: str) -> None:
     service_ip = ipaddress.ip_network(service_cidr)[1]
     dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     dns.append("kubernetes.default.svc.cluster.local")
-    sans = ",".join([f"IP:{LOOPBACK}", f"IP:{service_ip}", *(f"DNS:{d}" for d in dns)])
+    sans = ",".join([f"IP:{LOOPBACK}", f"IP:{service_ip}", *(f"IP:{a}" for a in extra_ips), *(f"DNS:{d}" for d in dns)])
+    # A state directory reused with other addresses (a single-node run, then a pod-network one):
+    # the serving certificate is signed again for the new names.
+    sans_file = pki / "apiserver.sans"
+    if (sans_file.read_text() if sans_file.exists() else "") != sans:
+        (pki / "apiserver.crt").unlink(missing_ok=True)
     ensure_leaves(
         pki,
         {
@@ -87,6 +93,7 @@ def ensure_pki(pki: Path, service_cidr: str) -> None:
             "apiserver-kubelet-client": ("/O=system:masters/CN=kube-apiserver-kubelet-client", CLIENT),
         },
     )
+    sans_file.write_text(sans)
     if not (pki / "sa.key").exists() or not (pki / "sa.pub").exists():
         _genkey(pki / "sa.key")
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))

@@ -1,0 +1,105 @@
+"""Network namespaces by name (`ip netns`): create, delete, run a command in one, and enter one from
+Python for the calling thread (a socket keeps the namespace it was created in, so a test can open a
+connection "from outside the cluster" and keep using it afterwards).
+
+Only `nsenter --net` is used to run processes in a namespace, never `ip netns exec`: the latter
+also remounts /sys for the command, which hides /sys/fs/cgroup from a kubelet or containerd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+NETNS_DIR = Path("/run/netns")
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NetnsError(RuntimeError):
+    pass
+
+
+def netns_path(name: str) -> Path:
+    return NETNS_DIR / name
+
+
+def exists(name: str) -> bool:
+    return netns_path(name).exists()
+
+
+def names() -> list[str]:
+    """Every named network namespace on the machine."""
+    return sorted(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else []
+
+
+def ip(*args: str, netns: str | None = None, check: bool = True) -> str:
+    """`ip ARGS` in the root namespace, or in `netns` (`ip -n`)."""
+    argv = ["ip", *(["-n", netns] if netns else []), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise NetnsError(f"{' '.join(argv)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def create(name: str) -> None:
+    if not exists(name):
+        ip("netns", "add", name)
+
+
+def delete(name: str) -> None:
+    """Remove the namespace's name; the kernel frees it (and its interfaces, routes and firewall
+    rules) once no process is left in it."""
+    if exists(name):
+        ip("netns", "delete", name, check=False)
+    if exists(name):  # a stale file whose mount is already gone
+        with contextlib.suppress(OSError):
+            netns_path(name).unlink()
+
+
+def nsenter(name: str, argv: Sequence[str]) -> list[str]:
+    """`argv` run in the network namespace `name` (nsenter execs it: the PID stays the command's)."""
+    return ["nsenter", f"--net={netns_path(name)}", "--", *argv]
+
+
+def run(name: str, argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> str:
+    proc = subprocess.run(nsenter(name, argv), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise NetnsError(f"{' '.join(argv)} in {name}: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise NetnsError(f"setns: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def entered(name: str) -> Iterator[None]:
+    """Run the block with the calling thread in network namespace `name`: sockets made inside stay
+    there. Threads started inside begin where the process's main namespace is, not here."""
+    own = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    target = os.open(netns_path(name), os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def inode(path: str | Path) -> int | None:
+    """The namespace identity behind a /proc/PID/ns/net link or a /run/netns file."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None

@@ -10,7 +10,7 @@ KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-down operator demo demo-down test-e2e bench-media bench-operator clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-operator clean
 .PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -27,8 +27,8 @@ $(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml
 
 venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
 
-kube: deps ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler from Go modules (cached by version)
-	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler
+kube: deps ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
+	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy
 
 crds: venv ## regenerate crds/ from the pydantic models
 	$(VENV)/bin/streamops crds --out crds
@@ -58,7 +58,18 @@ test-media: deps venv ## media tests only (real FFmpeg workers, nginx-rtmp, srt-
 test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
-cluster-up: deps venv kube ## start a local control plane in .cluster/ with the CRDs (NODE=1: plus a real node: containerd + kubelet)
+cluster-up: deps venv kube ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
+	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
+
+cluster-up-nodes: coredns traefik
+	@$(PY) -m devtools.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
+	@$(KUBECTL) apply -f crds >/dev/null
+	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
+	@echo "cluster up: $(NODES) nodes with a pod network in .cluster/ (the API server is reached through a loopback portal); use it with:"
+	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
+	@echo "  make cluster-down"
+
+cluster-up-plane:
 	@$(PY) -m devtools.controlplane up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
@@ -68,9 +79,10 @@ cluster-up: deps venv kube ## start a local control plane in .cluster/ with the 
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
 	@echo "  make operator    # run the operator against it (foreground)"
 
-cluster-down: ## stop the local control plane (and a demo operator) started from .cluster/
+cluster-down: ## stop the local cluster (and a demo operator) started from .cluster/, whichever kind it is
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
+	@if [ -d $(CLUSTER)/nodes ]; then $(PY) -m devtools.local_cluster down --dir $(CLUSTER); fi
 	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) -m devtools.node down --dir $(CLUSTER); fi
 	@$(PY) -m devtools.controlplane down --dir $(CLUSTER)
 	@rm -f $(CLUSTER)/operator.env

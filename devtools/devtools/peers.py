@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
+from devtools.netns import entered, nsenter
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.processes import Lifecycle, alive, kill_group, proc_tree
 from devtools.waits import wait_for
@@ -77,8 +78,10 @@ class _Peer(Lifecycle):
 
     stop_signal = signal.SIGTERM
 
-    def __init__(self, log_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, log_path: str | os.PathLike[str] | None = None, *, netns: str | None = None) -> None:
+        """`netns`: run in that network namespace (a client or server on the local cluster's LAN)."""
         self._log_path = Path(log_path) if log_path is not None else None
+        self.netns = netns
         self.started_at: float | None = None  # time.monotonic() right before launch
         self._proc: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
@@ -103,6 +106,10 @@ class _Peer(Lifecycle):
     def _ready(self) -> None:
         """Block until the peer serves (raise when it cannot); default: nothing to wait for."""
 
+    def _where(self) -> contextlib.AbstractContextManager[None]:
+        """Where to open sockets to the peer: its network namespace, if it has one."""
+        return entered(self.netns) if self.netns else contextlib.nullcontext()
+
     def start(self) -> Self:
         if self._proc is not None:
             raise RuntimeError(f"{type(self).__name__} already started")
@@ -116,8 +123,9 @@ class _Peer(Lifecycle):
         try:
             # A session of its own: stop() can then end the whole group, including processes the peer
             # forked after we looked at its tree (nginx workers were seen outliving their master).
+            argv = nsenter(self.netns, self.command()) if self.netns else self.command()
             self._proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=log, start_new_session=True
+                argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=log, start_new_session=True
             )
             self._ready()
         except BaseException:
@@ -232,8 +240,9 @@ class Publisher(_Peer):
         fmt: str | None = None,
         extra_args: Sequence[str] = (),
         log_path: str | os.PathLike[str] | None = None,
+        netns: str | None = None,
     ) -> None:
-        super().__init__(log_path)
+        super().__init__(log_path, netns=netns)
         self.url = _with_srt_linger(url)
         self.duration = duration
         self.size = size
@@ -290,11 +299,16 @@ class NginxRtmp(_Peer):
         worker_processes: int = 1,
         module: str | os.PathLike[str] = RTMP_MODULE,
         start_timeout: float = 10.0,
+        address: str = LOOPBACK,
+        netns: str | None = None,
     ) -> None:
+        """`address` + `netns`: listen there instead of the host's loopback (e.g. a restream
+        target on the local cluster's LAN, reachable from its Pods)."""
         self._own_dir = workdir is None  # remove only what we created; a tmp_path stays for post-mortems
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="streamops-nginx-")).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
-        super().__init__(self.dir / "error.log")
+        super().__init__(self.dir / "error.log", netns=netns)
+        self.address = address
         self.hls = hls
         self.push = [push] if isinstance(push, str) else list(push or [])
         self.app = app
@@ -317,10 +331,10 @@ class NginxRtmp(_Peer):
 
     def app_url(self, app: str | None = None) -> str:
         """The application URL, e.g. for another server's push= (which keeps the stream name)."""
-        return f"rtmp://{LOOPBACK}:{self.rtmp_port}/{app or self.app}"
+        return f"rtmp://{self.address}:{self.rtmp_port}/{app or self.app}"
 
     def hls_url(self, name: str = "stream") -> str:
-        return f"http://{LOOPBACK}:{self.http_port}/hls/{quote(name)}.m3u8"
+        return f"http://{self.address}:{self.http_port}/hls/{quote(name)}.m3u8"
 
     def playlist(self, name: str = "stream") -> Path:
         return self.hls_dir / f"{name}.m3u8"
@@ -353,7 +367,7 @@ error_log {self.log_path} info;
 events {{ worker_connections 1024; }}
 rtmp {{
     server {{
-        listen {LOOPBACK}:{self.rtmp_port};
+        listen {self.address}:{self.rtmp_port};
         application {self.app} {{
 {app_block}
         }}
@@ -364,7 +378,7 @@ http {{
 {temp_paths}
     types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; text/xml xml; }}
     server {{
-        listen {LOOPBACK}:{self.http_port};
+        listen {self.address}:{self.http_port};
         location /hls/ {{ alias {self.hls_dir}/; add_header Cache-Control no-cache; }}
         location /stat {{ rtmp_stat all; }}
     }}
@@ -394,17 +408,18 @@ http {{
             self._check_alive()  # a bad config or a taken port: fail now, with nginx's own words
             # Workers start only after every listen socket is bound; a bare connect could reach
             # whoever else holds the port while nginx is still retrying bind().
-            return (
-                "start worker process" in self.log_since_start()
-                and tcp_accepts(self.rtmp_port)
-                and tcp_accepts(self.http_port)
-            )
+            with self._where():
+                return (
+                    "start worker process" in self.log_since_start()
+                    and tcp_accepts(self.rtmp_port, self.address)
+                    and tcp_accepts(self.http_port, self.address)
+                )
 
-        wait_for(up, self.start_timeout, 0.05, f"nginx-rtmp on {LOOPBACK}:{self.rtmp_port}")
+        wait_for(up, self.start_timeout, 0.05, f"nginx-rtmp on {self.address}:{self.rtmp_port}")
 
     def stat(self) -> ET.Element:
         """The rtmp_stat XML document."""
-        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.http_port}/stat", timeout=5) as resp:
+        with self._where(), urllib.request.urlopen(f"http://{self.address}:{self.http_port}/stat", timeout=5) as resp:
             return ET.fromstring(resp.read())
 
     def publishing(self, app: str | None = None) -> set[str]:

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""A multi-node Kubernetes cluster with a real pod network, on this machine, without Docker.
+
+    python -m devtools.local_cluster up     --dir DIR [--nodes 2]
+    python -m devtools.local_cluster status --dir DIR
+    python -m devtools.local_cluster down   --dir DIR      # exits 1 and names anything left behind
+
+    from devtools.local_cluster import LocalCluster
+    with LocalCluster(d, nodes=2) as cluster:
+        cluster.kubectl("get", "nodes")           # admin kubectl through the API portal
+        with netns.entered(cluster.network.outside): ...  # a client on the cluster's LAN
+
+What runs (devtools.network draws the addresses):
+- the island of network namespaces: the outside LAN (bridge, 10.241.0.1: encoders, viewers, peers),
+  the control plane's, one per node; no route out of it; a loopback portal for the API server;
+- the control plane (devtools.controlplane) in its namespace: etcd, kube-apiserver at
+  10.241.0.2:6443, kube-controller-manager, kube-scheduler;
+- N nodes (devtools.node), each in its namespace with a mount namespace of its own: containerd +
+  runc, the kubelet (node-N at 10.241.0.(10+N)), kube-proxy (iptables), the CNI bridge with Pods in
+  10.242.N.0/24, routes to the other nodes' Pod ranges;
+- cluster DNS: CoreDNS (built from its Go module) as a Deployment behind the `kube-dns` Service at
+  10.243.0.10, serving cluster.local only (no upstream: the island reaches nothing outside it).
+
+Images (pause, worker, operator, CoreDNS, Traefik) are built without Docker (devtools.images) and
+imported into every node's containerd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+from devtools import addons, netns
+from devtools.controlplane import ControlPlane, ControlPlaneError
+from devtools.images import Image, ImageBuilder
+from devtools.kubectl import Kubectl
+from devtools.network import CLUSTER_DOMAIN, DNS_IP, ClusterNetwork, NetworkError
+from devtools.node import Node
+from devtools.processes import Lifecycle, print_status
+from devtools.versions import REPO
+from devtools.waits import eventually
+
+DEFAULT_NODES = 2
+
+
+class LocalCluster(Kubectl, Lifecycle):
+    """The island, its control plane and `nodes` nodes rooted in `dir`; kubectl as the admin."""
+
+    def __init__(self, dir: Path, nodes: int = DEFAULT_NODES, *, builder: ImageBuilder | None = None) -> None:
+        self.dir = Path(dir).resolve()
+        self.builder = builder or ImageBuilder()
+        self.network = ClusterNetwork(self.dir, nodes)
+        self.plane = ControlPlane(self.dir, network=self.network)
+        super().__init__(self.plane.kubectl, self.plane.kubeconfig, timeout=60)
+        self.nodes = [
+            Node(self.dir, self.plane, builder=self.builder, address=a, extra_images=self.cluster_images)
+            for a in self.network.nodes
+        ]
+        self.timings: dict[str, float] = {}
+        self._images: list[Image] | None = None
+
+    # -- images ---------------------------------------------------------------------------
+
+    def cluster_images(self) -> list[Image]:
+        """Besides pause and the worker: the operator (installed with the chart) and the add-ons."""
+        if self._images is None:
+            self._images = [self.builder.operator(), self.builder.coredns(), self.builder.traefik()]
+        return self._images
+
+    @property
+    def operator_image(self) -> Image:
+        return self.cluster_images()[0]
+
+    @property
+    def worker_image(self) -> Image:
+        return self.builder.worker()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, timeout: float = 300.0) -> Self:
+        try:
+            self._timed("network", self.network.up)
+            self._timed("control plane", lambda: self.plane.start(timeout=timeout))
+            self._timed("images", self.cluster_images)
+            # Nodes in parallel: each imports the images into its own containerd (the slow part).
+            with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+                began = time.monotonic()
+                for f in [pool.submit(n.start, timeout) for n in self.nodes]:
+                    f.result()
+                self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
+            self._timed("cluster DNS", self._start_dns)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
+        return self
+
+    def _timed(self, what: str, step: Any) -> None:
+        began = time.monotonic()
+        step()
+        self.timings[what] = round(time.monotonic() - began, 1)
+
+    def stop(self) -> list[str]:
+        """Stop every node, the control plane and the island; returns what was left behind."""
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.stop()
+        self.plane.stop()
+        self.network.down()
+        return self.leftovers()
+
+    def detach(self) -> None:
+        for node in self.nodes:
+            node.detach()
+        self.plane.detach()
+
+    def status(self) -> dict[str, bool]:
+        st = {f"control-plane/{k}": v for k, v in self.plane.status().items()}
+        for node in self.nodes:
+            st |= {f"{node.name}/{k}": v for k, v in node.status().items()}
+        return st
+
+    def is_up(self) -> bool:
+        st = self.status()
+        return bool(st) and all(st.values())
+
+    def leftovers(self) -> list[str]:
+        """Processes, mounts, cgroups, network namespaces (and with them interfaces, routes and
+        iptables rules) this cluster made that still exist."""
+        out = [f"process {p.name} {p.pid}" for p in self.plane.procs.read() if p.alive]
+        for node in self.nodes:
+            out += [f"{node.name}: {x}" for x in node.leftovers()]
+        return out + self.network.leftovers()
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def stop_node(self, name: str) -> None:
+        """Node loss: the node's kubelet, kube-proxy, containers and containerd are gone (killed,
+        not drained), and its address answers no more."""
+        node = self.node(name)
+        node.stop()
+        with contextlib.suppress(netns.NetnsError):
+            netns.ip("link", "set", "eth0", "down", netns=node.address.netns if node.address else None)
+
+    def start_node(self, name: str, timeout: float = 180.0) -> None:
+        node = self.node(name)
+        if node.address:
+            netns.ip("link", "set", "eth0", "up", netns=node.address.netns)
+        node.start(timeout)
+
+    # -- add-ons --------------------------------------------------------------------------
+
+    def apply(self, objects: Sequence[dict[str, Any]]) -> None:
+        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+    def _start_dns(self) -> None:
+        self.apply(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
+        self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+
+    def install_crds(self) -> None:
+        self.kubectl("apply", "-f", str(REPO / "crds"))
+        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
+                     "app.kubernetes.io/part-of=streamops")  # fmt: skip
+
+    def pods_on(self, node: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        scope = ["-n", namespace] if namespace else ["-A"]
+        out = self.kubectl("get", "pods", *scope, "--field-selector", f"spec.nodeName={node}", "-o", "json")
+        return list(json.loads(out.stdout)["items"])
+
+    def wait_ready_nodes(self, count: int, timeout: float = 120) -> None:
+        def ready() -> bool:
+            nodes = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+            ok = [
+                n for n in nodes
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+            ]  # fmt: skip
+            return len(ok) >= count
+
+        eventually(ready, timeout=timeout, interval=1, what=f"{count} Ready nodes")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("up", "down", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, required=True, help="state directory (certs, logs, pids, node roots)")
+        p.add_argument("--nodes", type=int, default=DEFAULT_NODES)
+        if name == "up":
+            p.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    cluster = LocalCluster(args.dir, args.nodes)
+    if args.cmd == "up":
+        began = time.monotonic()
+        try:
+            cluster.start(timeout=args.timeout)
+        except (ControlPlaneError, NetworkError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        cluster.detach()
+        steps = ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
+        print(f"# cluster of {args.nodes} nodes up in {time.monotonic() - began:.1f}s ({steps})", file=sys.stderr)
+        print(f"export KUBECONFIG={cluster.plane.kubeconfig}")
+        return 0
+    if args.cmd == "down":
+        began = time.monotonic()
+        left = cluster.stop()
+        print(f"# cluster stopped in {time.monotonic() - began:.1f}s", file=sys.stderr)
+        if left:
+            print("error: left behind: " + ", ".join(left), file=sys.stderr)
+            return 1
+        return 0
+    return print_status(cluster.status(), f"server: {cluster.plane.procs.meta.get('server', '')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

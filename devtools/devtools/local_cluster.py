@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from devtools import addons, netns
+from devtools import netns
 from devtools.controlplane import ControlPlane, ControlPlaneError
 from devtools.images import Image, ImageBuilder
 from devtools.kubectl import Kubectl
@@ -60,7 +60,7 @@ class LocalCluster(Kubectl, Lifecycle):
         self.plane = ControlPlane(self.dir, network=self.network)
         super().__init__(self.plane.kubectl, self.plane.kubeconfig, timeout=60)
         self.nodes = [
-            Node(self.dir, self.plane, builder=self.builder, address=a, extra_images=self.cluster_images)
+            Node(self.dir, self.plane, builder=self.builder, address=a, extra_images=lambda: self.cluster_images())
             for a in self.network.nodes
         ]
         self.timings: dict[str, float] = {}
@@ -73,6 +73,9 @@ class LocalCluster(Kubectl, Lifecycle):
         if self._images is None:
             self._images = [self.builder.operator(), self.builder.coredns(), self.builder.traefik()]
         return self._images
+
+    def build_images(self) -> list[Image]:
+        return [self.builder.pause(), self.builder.worker(), *self.cluster_images()]
 
     @property
     def operator_image(self) -> Image:
@@ -88,7 +91,8 @@ class LocalCluster(Kubectl, Lifecycle):
         try:
             self._timed("network", self.network.up)
             self._timed("control plane", lambda: self.plane.start(timeout=timeout))
-            self._timed("images", self.cluster_images)
+            # Built once, before the nodes start in parallel (each then finds them in the cache).
+            self._timed("images", self.build_images)
             # Nodes in parallel: each imports the images into its own containerd (the slow part).
             with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
                 began = time.monotonic()
@@ -164,6 +168,8 @@ class LocalCluster(Kubectl, Lifecycle):
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
     def _start_dns(self) -> None:
+        from devtools import addons  # noqa: PLC0415 (temporary)
+
         self.apply(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
         self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
 

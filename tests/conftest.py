@@ -1,8 +1,15 @@
+import json
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devtools.local_cluster import LocalCluster
+from devtools.release import Release
+
+from devtools import netns
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -17,6 +24,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# What the session's release sets beyond the locally built images: ingest Services reachable from
+# the LAN on every node's address (NodePort + the external host status URLs are built with).
+RELEASE_VALUES: dict[str, object] = {}
+
 # Timing-sensitive media tests first: the cluster and e2e session fixtures start control planes
 # and a node that stay up until the end of the run and would otherwise share the 2 cores with them.
 TIER_ORDER = ("unit", "chart", "media", "cluster", "e2e", "multinode")
@@ -28,3 +39,60 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return TIER_ORDER.index(parts[0]) if parts and parts[0] in TIER_ORDER else len(TIER_ORDER)
 
     items.sort(key=tier)  # stable: the order inside a tier is unchanged
+
+
+# --- the pod-network cluster, shared by the multinode tier and the installed-chart e2e suite --------
+
+
+def host_network_state() -> dict[str, str]:
+    """What the root namespace has: links, addresses, routes, firewall rules, named namespaces."""
+
+    def run(*argv: str) -> str:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    return {
+        "links": run("ip", "-o", "link", "show"),
+        "addresses": run("ip", "-o", "addr", "show"),
+        "routes": run("ip", "route", "show", "table", "all"),
+        "iptables": run("iptables-save"),
+        "namespaces": "\n".join(netns.names()),
+    }
+
+
+def mounts_mentioning(text: str) -> list[str]:
+    """Mount points anywhere on the machine (any process's mount namespace) under `text`."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                for line in (proc / "mountinfo").read_text().splitlines():
+                    if text in line.split()[4]:
+                        found.add(line.split()[4])
+            except OSError:
+                continue
+    return sorted(found)
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The pod-network cluster (devtools.local_cluster), started at its first use in the session.
+    The session fails if the teardown leaves anything behind: processes, mounts, network
+    namespaces, or any change to the host's interfaces, addresses, routes or firewall rules."""
+    before = host_network_state()
+    harness = LocalCluster(tmp_path_factory.mktemp("multinode"), nodes=2)
+    harness.start()
+    try:
+        yield harness
+    finally:
+        left = harness.stop()
+        after = host_network_state()
+        changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+        left += [f"mount {m}" for m in mounts_mentioning(str(harness.dir))]
+        assert not left, f"left behind after teardown: {left}"
+        assert not changed, f"the host's network changed: {json.dumps(changed, indent=1)}"
+
+
+@pytest.fixture(scope="session")
+def release(local_cluster: LocalCluster) -> Release:
+    """streamops installed with the chart (operator in-cluster, workers on the pod network)."""
+    return Release(local_cluster, values=RELEASE_VALUES).install()

@@ -39,6 +39,7 @@ from typing import Any, Self
 
 from devtools import netns
 from devtools.controlplane import ControlPlane, ControlPlaneError
+from devtools.http_client import http_get
 from devtools.images import Image, ImageBuilder
 from devtools.kubectl import Kubectl
 from devtools.network import CLUSTER_DOMAIN, DNS_IP, ClusterNetwork, NetworkError
@@ -162,13 +163,20 @@ class LocalCluster(Kubectl, Lifecycle):
             netns.ip("link", "set", "eth0", "up", netns=node.address.netns)
         node.start(timeout)
 
+    # -- the LAN (outside the cluster) ---------------------------------------------------------
+
+    def lan_get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """http_get from the cluster's LAN: what a viewer outside the cluster gets."""
+        with netns.entered(self.network.outside):
+            return http_get(url, timeout)
+
     # -- add-ons --------------------------------------------------------------------------
 
     def apply(self, objects: Sequence[dict[str, Any]]) -> None:
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
     def _start_dns(self) -> None:
-        from devtools import addons  # noqa: PLC0415 (temporary)
+        from devtools import addons
 
         self.apply(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
         self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
@@ -214,8 +222,9 @@ class LocalCluster(Kubectl, Lifecycle):
         }
         self.apply([pv, pvc])
         eventually(
-            lambda: self.kubectl("get", "pvc", "-n", namespace, claim, "-o", "jsonpath={.status.phase}").stdout
-            == "Bound",
+            lambda: (
+                self.kubectl("get", "pvc", "-n", namespace, claim, "-o", "jsonpath={.status.phase}").stdout == "Bound"
+            ),
             timeout=30,
             what="recordings claim Bound",
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording, restream
+from devtools.hls import first_segment
 from devtools.http_client import http_get
 from devtools.kubectl import condition
 from devtools.peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
@@ -63,27 +64,6 @@ def rtmp_url(e2e: Stack, ns: str, stream: dict[str, Any]) -> str:
 
 def wait_live(e2e: Stack, ns: str, name: str = "cam", timeout: float = 20) -> dict[str, Any]:
     return e2e.wait_status("lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
-
-
-def media_playlist(url: str) -> tuple[str, list[str]]:
-    """(media playlist URL, its segment URIs) from a master or media playlist URL; ("", []) if none yet."""
-    status, body = http_get(url)
-    if status != 200:
-        return "", []
-    text = body.decode(errors="replace")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if "#EXT-X-STREAM-INF" in text and lines:
-        return media_playlist(url.rsplit("/", 1)[0] + "/" + lines[0])
-    return url, lines
-
-
-def first_segment(url: str) -> tuple[str, bytes] | None:
-    playlist, segments = media_playlist(url)
-    if not segments:
-        return None
-    seg_url = playlist.rsplit("/", 1)[0] + "/" + segments[0]
-    status, body = http_get(seg_url)
-    return (seg_url, body) if status == 200 and body else None
 
 
 def settled_fps(stream: dict[str, Any]) -> bool:

@@ -1,0 +1,319 @@
+"""streamops as users run it, on the pod-network cluster: installed with the chart (operator in a Pod
+under PodSecurity `restricted`, workers on the pod network behind Services), encoders and viewers
+on the cluster's LAN using the URLs that status shows, a recorder and an ingest on different nodes,
+a restream to a server outside the cluster, and the faults: the operator Pod deleted mid-stream,
+a node lost mid-recording.
+
+Figures go to cluster.timings-like dicts that bench/e2e.py reads (STREAMOPS_MULTINODE_TIMINGS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.catalog import livestream, recording, restream
+from devtools.hls import first_segment
+from devtools.kubectl import condition
+from devtools.local_cluster import LocalCluster
+from devtools.network import OUTSIDE_IP
+from devtools.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.release import NAMESPACE as OPERATOR_NAMESPACE
+from devtools.release import Release
+from devtools.waits import eventually
+
+pytestmark = pytest.mark.timeout(900)
+
+SIZE, RATE = "640x360", 30
+TIMINGS: dict[str, list[float]] = {}
+
+
+def timing(name: str, seconds: float) -> None:
+    TIMINGS.setdefault(name, []).append(round(seconds, 3))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def write_timings() -> Iterator[None]:
+    yield
+    if out := os.environ.get("STREAMOPS_MULTINODE_TIMINGS"):
+        Path(out).write_text(json.dumps(TIMINGS, indent=2) + "\n")
+
+
+@pytest.fixture
+def publishers() -> Iterator[list[Publisher]]:
+    started: list[Publisher] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+def publish(cluster: LocalCluster, publishers: list[Publisher], url: str) -> Publisher:
+    """An encoder on the cluster's LAN (outside the cluster) pushing to `url`."""
+    p = Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside)
+    publishers.append(p.start())
+    return p
+
+
+def get(cluster: LocalCluster, plural: str, ns: str, name: str) -> dict[str, Any] | None:
+    return cluster.get(plural, ns, name)
+
+
+def wait_status(
+    cluster: LocalCluster, plural: str, ns: str, name: str, probe: Any, what: str, timeout: float = 60
+) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = cluster.get(plural, ns, name)
+        try:
+            return obj if obj is not None and probe(obj) else None
+        except (KeyError, TypeError):
+            return None
+
+    try:
+        return eventually(check, timeout=timeout, interval=0.2, what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{diagnose(cluster, ns)}") from None
+
+
+def diagnose(cluster: LocalCluster, ns: str) -> str:
+    out = [cluster.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
+    out.append(cluster.kubectl("get", "events", "-n", ns, check=False).stdout[-3000:])
+    out.append(cluster.kubectl("get", "lst", "-n", ns, "-o", "yaml", check=False).stdout[-3000:])
+    logs = cluster.kubectl("logs", "-n", OPERATOR_NAMESPACE, "deploy/streamops", "--tail=30", check=False)
+    out.append("--- operator log tail:\n" + logs.stdout + logs.stderr)
+    return "\n".join(out)
+
+
+def stream_key(cluster: LocalCluster, ns: str, stream: dict[str, Any]) -> str:
+    import base64
+
+    secret = cluster.get("secrets", ns, stream["status"]["ingest"]["streamKeySecret"])
+    assert secret
+    return base64.b64decode(secret["data"]["streamKey"]).decode()
+
+
+def ingest_node(cluster: LocalCluster, ns: str, name: str = "cam") -> str | None:
+    pod = cluster.get("pods", ns, f"{name}-ingest")
+    return (pod or {}).get("spec", {}).get("nodeName")
+
+
+def start_stream(
+    cluster: LocalCluster, ns: str, on: str | None = None, name: str = "cam", **spec: Any
+) -> dict[str, Any]:
+    """Apply a LiveStream (its ingest on node `on` when given: the other nodes are cordoned while the
+    scheduler places it) and wait until status shows push URLs usable from outside."""
+    others = [n.name for n in cluster.nodes if on and n.name != on]
+    for n in others:
+        cluster.kubectl("cordon", n)
+    try:
+        applied = time.monotonic()
+        cluster.apply([{**livestream(name, **spec), "metadata": {"name": name, "namespace": ns}}])
+        eventually(lambda: ingest_node(cluster, ns, name), timeout=60, what="ingest Pod scheduled")
+    finally:
+        for n in others:
+            cluster.kubectl("uncordon", n)
+    assert on is None or ingest_node(cluster, ns, name) == on
+    stream = wait_status(
+        cluster, "lst", ns, name,
+        lambda o: o["status"]["ingest"]["pushUrl"].startswith(f"rtmp://{cluster.network.nodes[0].ip}:")
+        and condition(o, "Ready")["status"] == "True",  # type: ignore[index]
+        "Ready with push URLs on the LAN", timeout=120,
+    )  # fmt: skip
+    timing("LiveStream apply -> Ready with external URLs (multi-node)", time.monotonic() - applied)
+    return stream
+
+
+def wait_live(cluster: LocalCluster, ns: str, name: str = "cam", timeout: float = 30) -> dict[str, Any]:
+    return wait_status(cluster, "lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
+
+
+def test_push_from_outside_to_the_node_port_urls_in_status(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    ingest = stream["status"]["ingest"]
+    assert ingest.get("exposure") == "NodePort", ingest
+    key = stream_key(cluster, ns, stream)
+    assert key not in json.dumps(stream["status"])
+
+    published = time.monotonic()
+    rtmp = publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
+    wait_live(cluster, ns)
+    timing("RTMP publish (from the LAN) -> status.live (multi-node)", time.monotonic() - published)
+    playback = stream["status"]["playback"]
+    seg = eventually(
+        lambda: first_segment(playback["hlsCmafUrl"], cluster.lan_get),
+        timeout=30,
+        interval=0.1,
+        what="HLS from the LAN",
+    )
+    timing("RTMP publish -> first HLS segment on the LAN (multi-node)", time.monotonic() - published)
+    assert len(seg[1]) > 1000
+    # The screenshot too, through the same exposure (CORS lets another origin's page use both).
+    if playback.get("screenshotUrl"):
+        _, body = eventually(
+            lambda: (r := cluster.lan_get(playback["screenshotUrl"])) and r[0] == 200 and r,
+            timeout=30,
+            what="screenshot",
+        )
+        assert body[:2] == b"\xff\xd8"  # JPEG
+
+    # SRT (UDP) shares the Service: the same node, its own NodePort.
+    rtmp.stop()
+    wait_status(cluster, "lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 30)
+    srt = ingest["pushUrlSrt"]
+    published = time.monotonic()
+    publish(cluster, publishers, f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}")
+    wait_live(cluster, ns)
+    timing("SRT publish (from the LAN) -> status.live (multi-node)", time.monotonic() - published)
+
+
+def test_recorder_and_ingest_on_different_nodes(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns = namespace
+    volume = cluster.recordings_volume(ns, "node-1")  # every recorder of the namespace runs on node-1
+    stream = start_stream(cluster, ns, on="node-2")
+    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    wait_live(cluster, ns)
+    applied = time.monotonic()
+    cluster.apply([{**recording("rec", minDurationSeconds=1), "metadata": {"name": "rec", "namespace": ns}}])
+    wait_status(cluster, "rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+    eventually(
+        lambda: any(p.stat().st_size > 0 for p in volume.rglob("*") if p.is_file() and p.suffix != ".json"),
+        timeout=60, what="recorded bytes on node-1's volume",
+    )  # fmt: skip
+    timing("Recording apply (stream live) -> first bytes, cold recorder Pod (multi-node)", time.monotonic() - applied)
+    recorders = [p for p in cluster.pods_on("node-1", ns) if p["metadata"]["name"].startswith("rec")]
+    assert recorders, "the recorder runs on node-1, next to its volume"
+    assert ingest_node(cluster, ns) == "node-2"
+    time.sleep(5)
+    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = wait_status(
+        cluster, "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
+    )
+    [video] = rec["status"]["videos"]
+    assert ffprobe_duration(volume / video["path"]) >= 4
+
+
+def test_restream_to_a_server_outside_the_cluster(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
+) -> None:
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    wait_live(cluster, ns)
+    with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
+        applied = time.monotonic()
+        out = restream("out", uri=target.app_url())
+        cluster.apply([{**out, "metadata": {"name": "out", "namespace": ns}}])
+        wait_status(cluster, "rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 60)
+        eventually(lambda: target.publishing(), timeout=30, what="nginx-rtmp on the LAN receives the restream")
+        timing("Restream apply (stream live) -> target receiving (multi-node)", time.monotonic() - applied)
+
+
+def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    before = wait_live(cluster, ns)
+    ingest_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
+    [old] = release.operator_pods()
+    cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, old["metadata"]["name"], "--wait=false")
+    deadline = time.monotonic() + 45
+    replaced = False
+    while time.monotonic() < deadline:
+        now = cluster.get("lst", ns, "cam")
+        assert now and now["status"]["live"] is True, "live stays true while the operator is replaced"
+        assert now["status"]["ingest"] == before["status"]["ingest"]
+        pods = release.operator_pods()
+        replaced = replaced or any(
+            p["metadata"]["uid"] != old["metadata"]["uid"]
+            and condition(p, "Ready")
+            and condition(p, "Ready")["status"] == "True"  # type: ignore[index]
+            for p in pods
+        )
+        if replaced and time.monotonic() > deadline - 30:
+            break
+        time.sleep(1)
+    assert replaced, f"a new operator Pod became Ready\n{release.diagnose()}"
+    assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == ingest_uid  # type: ignore[index]
+    after = cluster.get("lst", ns, "cam")
+    assert after and after["metadata"]["generation"] == before["metadata"]["generation"]
+    assert [(c["type"], c["status"]) for c in after["status"]["conditions"]] == [
+        (c["type"], c["status"]) for c in before["status"]["conditions"]
+    ]
+
+
+def test_node_lost_mid_recording(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    """node-2 (the ingest's) dies; the recorder (node-1, next to its volume) and the encoder (on the
+    LAN, pushing to node-1's address) survive. The ingest comes back on node-1, `live` returns once
+    the encoder reconnects, and the recording follows the reconnect-window rules: the outage is
+    longer than the window, so the first video is closed and a second one begins."""
+    ns = namespace
+    volume = cluster.recordings_volume(ns, "node-1")
+    stream = start_stream(cluster, ns, on="node-2")
+    url = f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}"
+    publish(cluster, publishers, url)
+    wait_live(cluster, ns)
+    cluster.apply(
+        [
+            {
+                **recording("rec", minDurationSeconds=1, reconnectWindowSeconds=5),
+                "metadata": {"name": "rec", "namespace": ns},
+            }
+        ]
+    )
+    wait_status(cluster, "rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+    time.sleep(5)
+
+    lost = time.monotonic()
+    cluster.stop_node("node-2")
+    try:
+        wait_status(cluster, "lst", ns, "cam", lambda o: not o["status"]["live"], "offline after the node died", 30)
+        timing("node lost -> status.live false", time.monotonic() - lost)
+        eventually(
+            lambda: (n := cluster.get("nodes", "", "node-2")) and condition(n, "Ready")["status"] != "True",  # type: ignore[index]
+            timeout=60, what="node-2 NotReady",
+        )  # fmt: skip
+        timing("node lost -> node NotReady", time.monotonic() - lost)
+
+        # The encoder reconnects, as OBS does, until the ingest takes it again (on node-1).
+        def reconnected() -> bool:
+            if ingest_node(cluster, ns) == "node-1" and (s := cluster.get("lst", ns, "cam")) and s["status"]["live"]:
+                return True
+            if not publishers[-1].running:
+                publish(cluster, publishers, url)
+            return False
+
+        eventually(reconnected, timeout=240, interval=1, what="ingest back on node-1 and live again")
+        timing("node lost -> live again on the other node", time.monotonic() - lost)
+        events = cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
+        reasons = {e["reason"] for e in json.loads(events)["items"]}
+        assert "NodeLost" in reasons, reasons
+        time.sleep(5)
+        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        rec = wait_status(
+            cluster,
+            "rec",
+            ns,
+            "rec",
+            lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
+            "finished",
+            90,
+        )
+        videos = rec["status"]["videos"]
+        assert len(videos) == 2, videos  # the outage was longer than the 5 s reconnect window
+        for v in videos:
+            assert (volume / v["path"]).is_file()
+    finally:
+        cluster.start_node("node-2")
+        cluster.wait_ready_nodes(2)

@@ -1,12 +1,16 @@
 """kubectl against one cluster, for the harness (tests, the stack, the control plane, benchmarks): run it, apply
-manifests, get and list objects as JSON. Errors raise AssertionError with kubectl's message."""
+manifests, get and list objects as JSON, wait for a status. Errors raise AssertionError with kubectl's message."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from devtools.waits import eventually
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
@@ -47,3 +51,41 @@ class Kubectl:
         if selector:
             args += ["-l", selector]
         return list(json.loads(self.kubectl(*args).stdout)["items"])
+
+    def wait_status(
+        self, plural: str, ns: str, name: str, probe: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30
+    ) -> dict[str, Any]:
+        """The object once probe(object) holds (a KeyError/TypeError from a status not there yet is a no);
+        on time-out the AssertionError carries diagnose(ns)."""
+
+        def check() -> dict[str, Any] | None:
+            obj = self.get(plural, ns, name)
+            try:
+                return obj if obj is not None and probe(obj) else None
+            except (KeyError, TypeError):  # no status (yet)
+                return None
+
+        try:
+            return eventually(check, timeout=timeout, interval=0.1, what=what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
+
+    def diagnose(self, ns: str) -> str:
+        """What a failing wait prints (subclasses add logs)."""
+        return self.kubectl("get", "pods,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout
+
+    def pod_running(self, ns: str, name: str) -> dict[str, Any] | None:
+        pod = self.get("pods", ns, name)
+        if pod and pod.get("status", {}).get("phase") == "Running":
+            statuses = pod["status"].get("containerStatuses") or []
+            if statuses and all("running" in s.get("state", {}) for s in statuses):
+                return pod
+        return None
+
+    def stream_key(self, ns: str, stream: str) -> str:
+        """The stream key from the LiveStream's Secret (generated, or the one its spec names)."""
+        obj = self.get("livestreams", ns, stream)
+        ref = ((obj or {}).get("status") or {}).get("ingest", {}).get("streamKeySecret") or f"{stream}-stream-key"
+        secret = self.get("secrets", ns, ref)
+        assert secret, f"no key Secret for {stream}"
+        return base64.b64decode(secret["data"]["streamKey"]).decode()

@@ -163,6 +163,13 @@ class LocalCluster(Kubectl, Lifecycle):
             netns.ip("link", "set", "eth0", "up", netns=node.address.netns)
         node.start(timeout)
 
+    def diagnose(self, ns: str) -> str:
+        """Objects, Events and the in-cluster operator's log tail: what a failing wait prints."""
+        out = [self.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
+        out.append(self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout[-3000:])
+        logs = self.kubectl("logs", "-n", "streamops-system", "deploy/streamops", "--tail=30", check=False)
+        return "\n".join([*out, "--- operator log tail:", logs.stdout + logs.stderr])
+
     # -- the LAN (outside the cluster) ---------------------------------------------------------
 
     def lan_get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -172,13 +179,14 @@ class LocalCluster(Kubectl, Lifecycle):
 
     # -- add-ons --------------------------------------------------------------------------
 
-    def apply(self, objects: Sequence[dict[str, Any]]) -> None:
+    def apply_objects(self, objects: Sequence[dict[str, Any]]) -> None:
+        """Apply objects of any namespaces (each names its own, or is cluster-scoped)."""
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
     def _start_dns(self) -> None:
         from devtools import addons
 
-        self.apply(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
+        self.apply_objects(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
         self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
 
     def install_crds(self) -> None:
@@ -220,7 +228,7 @@ class LocalCluster(Kubectl, Lifecycle):
                 "resources": {"requests": {"storage": "20Gi"}},
             },
         }
-        self.apply([pv, pvc])
+        self.apply_objects([pv, pvc])
         eventually(
             lambda: (
                 self.kubectl("get", "pvc", "-n", namespace, claim, "-o", "jsonpath={.status.phase}").stdout == "Bound"

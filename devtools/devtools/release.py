@@ -67,7 +67,7 @@ class Release:
             "kind": "Namespace",
             "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
         }
-        self.cluster.apply([namespace])
+        self.cluster.apply_objects([namespace])
         self._install_with_values()
         self.install_seconds = time.monotonic() - began
         return self

@@ -14,13 +14,10 @@ videos the recorder Pods write.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -120,21 +117,6 @@ class Stack(Kubectl):
 
     # -- API ------------------------------------------------------------------------------
 
-    def wait_status(
-        self, plural: str, ns: str, name: str, probe: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30
-    ) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            obj = self.get(plural, ns, name)
-            try:
-                return obj if obj is not None and probe(obj) else None
-            except (KeyError, TypeError):  # no status (yet)
-                return None
-
-        try:
-            return eventually(check, timeout=timeout, interval=0.1, what=what)
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
-
     def diagnose(self, ns: str) -> str:
         """Pods, their recent logs and the operator's: what a failing test prints."""
         out = [self.kubectl("get", "pods,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
@@ -144,19 +126,6 @@ class Stack(Kubectl):
             out.append(f"--- logs of {name}:\n{logs.stdout}{logs.stderr}")
         out.append("--- operator log tail:\n" + "\n".join(self.operator_logs().splitlines()[-25:]))
         return "\n".join(out)
-
-    def pod_running(self, ns: str, name: str) -> dict[str, Any] | None:
-        pod = self.get("pods", ns, name)
-        if pod and pod.get("status", {}).get("phase") == "Running":
-            statuses = pod["status"].get("containerStatuses") or []
-            if statuses and all("running" in s.get("state", {}) for s in statuses):
-                return pod
-        return None
-
-    def stream_key(self, ns: str, stream: str) -> str:
-        secret = self.get("secrets", ns, f"{stream}-stream-key")
-        assert secret, f"no key Secret for {stream}"
-        return base64.b64decode(secret["data"]["streamKey"]).decode()
 
     # -- namespaces and recordings ---------------------------------------------------------
 

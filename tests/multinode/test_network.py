@@ -92,7 +92,7 @@ def test_pods_reach_each_other_across_nodes(cluster: LocalCluster, namespace: st
 
 def test_cluster_ip_service_by_dns_name(cluster: LocalCluster, namespace: str) -> None:
     start_pods(cluster, namespace, [echo_pod(cluster, "client", "node-1"), echo_pod(cluster, "web", "node-2")])
-    cluster.apply([{**service("web"), "metadata": {"name": "web", "namespace": namespace}}])
+    cluster.apply(namespace, service("web"))
     url = f"http://web.{namespace}.svc.cluster.local/"
     assert eventually(lambda: fetch_in_pod(cluster, namespace, "client", url), timeout=30, what=url) == "web"
     # The short name, through the search path kubelet writes into the Pod's resolv.conf.
@@ -101,7 +101,7 @@ def test_cluster_ip_service_by_dns_name(cluster: LocalCluster, namespace: str) -
 
 def test_node_port_from_outside_the_cluster(cluster: LocalCluster, namespace: str) -> None:
     start_pods(cluster, namespace, [echo_pod(cluster, "site", "node-2")])
-    cluster.apply([{**service("site", "NodePort"), "metadata": {"name": "site", "namespace": namespace}}])
+    cluster.apply(namespace, service("site", "NodePort"))
     svc = json.loads(cluster.kubectl("get", "svc", "-n", namespace, "site", "-o", "json").stdout)
     node_port = svc["spec"]["ports"][0]["nodePort"]
 

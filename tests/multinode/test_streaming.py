@@ -58,43 +58,6 @@ def publish(cluster: LocalCluster, publishers: list[Publisher], url: str) -> Pub
     return p
 
 
-def get(cluster: LocalCluster, plural: str, ns: str, name: str) -> dict[str, Any] | None:
-    return cluster.get(plural, ns, name)
-
-
-def wait_status(
-    cluster: LocalCluster, plural: str, ns: str, name: str, probe: Any, what: str, timeout: float = 60
-) -> dict[str, Any]:
-    def check() -> dict[str, Any] | None:
-        obj = cluster.get(plural, ns, name)
-        try:
-            return obj if obj is not None and probe(obj) else None
-        except (KeyError, TypeError):
-            return None
-
-    try:
-        return eventually(check, timeout=timeout, interval=0.2, what=what)
-    except AssertionError as e:
-        raise AssertionError(f"{e}\n{diagnose(cluster, ns)}") from None
-
-
-def diagnose(cluster: LocalCluster, ns: str) -> str:
-    out = [cluster.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
-    out.append(cluster.kubectl("get", "events", "-n", ns, check=False).stdout[-3000:])
-    out.append(cluster.kubectl("get", "lst", "-n", ns, "-o", "yaml", check=False).stdout[-3000:])
-    logs = cluster.kubectl("logs", "-n", OPERATOR_NAMESPACE, "deploy/streamops", "--tail=30", check=False)
-    out.append("--- operator log tail:\n" + logs.stdout + logs.stderr)
-    return "\n".join(out)
-
-
-def stream_key(cluster: LocalCluster, ns: str, stream: dict[str, Any]) -> str:
-    import base64
-
-    secret = cluster.get("secrets", ns, stream["status"]["ingest"]["streamKeySecret"])
-    assert secret
-    return base64.b64decode(secret["data"]["streamKey"]).decode()
-
-
 def ingest_node(cluster: LocalCluster, ns: str, name: str = "cam") -> str | None:
     pod = cluster.get("pods", ns, f"{name}-ingest")
     return (pod or {}).get("spec", {}).get("nodeName")
@@ -110,14 +73,14 @@ def start_stream(
         cluster.kubectl("cordon", n)
     try:
         applied = time.monotonic()
-        cluster.apply([{**livestream(name, **spec), "metadata": {"name": name, "namespace": ns}}])
+        cluster.apply(ns, livestream(name, **spec))
         eventually(lambda: ingest_node(cluster, ns, name), timeout=60, what="ingest Pod scheduled")
     finally:
         for n in others:
             cluster.kubectl("uncordon", n)
     assert on is None or ingest_node(cluster, ns, name) == on
-    stream = wait_status(
-        cluster, "lst", ns, name,
+    stream = cluster.wait_status(
+        "lst", ns, name,
         lambda o: o["status"]["ingest"]["pushUrl"].startswith(f"rtmp://{cluster.network.nodes[0].ip}:")
         and condition(o, "Ready")["status"] == "True",  # type: ignore[index]
         "Ready with push URLs on the LAN", timeout=120,
@@ -126,8 +89,12 @@ def start_stream(
     return stream
 
 
+def rtmp_url(cluster: LocalCluster, ns: str, stream: dict[str, Any]) -> str:
+    return f"{stream['status']['ingest']['pushUrl']}/{cluster.stream_key(ns, stream['metadata']['name'])}"
+
+
 def wait_live(cluster: LocalCluster, ns: str, name: str = "cam", timeout: float = 30) -> dict[str, Any]:
-    return wait_status(cluster, "lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
+    return cluster.wait_status("lst", ns, name, lambda o: o["status"].get("live"), "status.live", timeout)
 
 
 def test_push_from_outside_to_the_node_port_urls_in_status(
@@ -137,7 +104,7 @@ def test_push_from_outside_to_the_node_port_urls_in_status(
     stream = start_stream(cluster, ns)
     ingest = stream["status"]["ingest"]
     assert ingest.get("exposure") == "NodePort", ingest
-    key = stream_key(cluster, ns, stream)
+    key = cluster.stream_key(ns, "cam")
     assert key not in json.dumps(stream["status"])
 
     published = time.monotonic()
@@ -164,7 +131,7 @@ def test_push_from_outside_to_the_node_port_urls_in_status(
 
     # SRT (UDP) shares the Service: the same node, its own NodePort.
     rtmp.stop()
-    wait_status(cluster, "lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 30)
+    cluster.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 30)
     srt = ingest["pushUrlSrt"]
     published = time.monotonic()
     publish(cluster, publishers, f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}")
@@ -178,11 +145,11 @@ def test_recorder_and_ingest_on_different_nodes(
     ns = namespace
     volume = cluster.recordings_volume(ns, "node-1")  # every recorder of the namespace runs on node-1
     stream = start_stream(cluster, ns, on="node-2")
-    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
     wait_live(cluster, ns)
     applied = time.monotonic()
-    cluster.apply([{**recording("rec", minDurationSeconds=1), "metadata": {"name": "rec", "namespace": ns}}])
-    wait_status(cluster, "rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+    cluster.apply(ns, recording("rec", minDurationSeconds=1))
+    cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
     eventually(
         lambda: any(p.stat().st_size > 0 for p in volume.rglob("*") if p.is_file() and p.suffix != ".json"),
         timeout=60, what="recorded bytes on node-1's volume",
@@ -193,8 +160,8 @@ def test_recorder_and_ingest_on_different_nodes(
     assert ingest_node(cluster, ns) == "node-2"
     time.sleep(5)
     cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = wait_status(
-        cluster, "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
+    rec = cluster.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
     )
     [video] = rec["status"]["videos"]
     assert ffprobe_duration(volume / video["path"]) >= 4
@@ -205,13 +172,13 @@ def test_restream_to_a_server_outside_the_cluster(
 ) -> None:
     ns = namespace
     stream = start_stream(cluster, ns)
-    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
     wait_live(cluster, ns)
     with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
         applied = time.monotonic()
         out = restream("out", uri=target.app_url())
-        cluster.apply([{**out, "metadata": {"name": "out", "namespace": ns}}])
-        wait_status(cluster, "rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 60)
+        cluster.apply(ns, out)
+        cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 60)
         eventually(lambda: target.publishing(), timeout=30, what="nginx-rtmp on the LAN receives the restream")
         timing("Restream apply (stream live) -> target receiving (multi-node)", time.monotonic() - applied)
 
@@ -221,7 +188,7 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
 ) -> None:
     ns = namespace
     stream = start_stream(cluster, ns)
-    publish(cluster, publishers, f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}")
+    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
     before = wait_live(cluster, ns)
     ingest_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
     [old] = release.operator_pods()
@@ -261,24 +228,17 @@ def test_node_lost_mid_recording(
     ns = namespace
     volume = cluster.recordings_volume(ns, "node-1")
     stream = start_stream(cluster, ns, on="node-2")
-    url = f"{stream['status']['ingest']['pushUrl']}/{stream_key(cluster, ns, stream)}"
+    url = rtmp_url(cluster, ns, stream)
     publish(cluster, publishers, url)
     wait_live(cluster, ns)
-    cluster.apply(
-        [
-            {
-                **recording("rec", minDurationSeconds=1, reconnectWindowSeconds=5),
-                "metadata": {"name": "rec", "namespace": ns},
-            }
-        ]
-    )
-    wait_status(cluster, "rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+    cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=5))
+    cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
     time.sleep(5)
 
     lost = time.monotonic()
     cluster.stop_node("node-2")
     try:
-        wait_status(cluster, "lst", ns, "cam", lambda o: not o["status"]["live"], "offline after the node died", 30)
+        cluster.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline after the node died", 30)
         timing("node lost -> status.live false", time.monotonic() - lost)
         eventually(
             lambda: (n := cluster.get("nodes", "", "node-2")) and condition(n, "Ready")["status"] != "True",  # type: ignore[index]
@@ -301,8 +261,7 @@ def test_node_lost_mid_recording(
         assert "NodeLost" in reasons, reasons
         time.sleep(5)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        rec = wait_status(
-            cluster,
+        rec = cluster.wait_status(
             "rec",
             ns,
             "rec",

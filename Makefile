@@ -10,7 +10,7 @@ KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-operator clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-operator clean
 .PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -103,6 +103,9 @@ test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + 
 
 bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
+
+bench-e2e: deps venv kube helm coredns traefik ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
+	$(PY) bench/e2e.py $(BENCH_ARGS)
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
 	$(PY) bench/operator.py $(BENCH_ARGS)

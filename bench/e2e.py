@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""End-to-end figures on the real local node (devtools.stack) -> bench/results/e2e.md.
+"""End-to-end figures on the real local node (devtools.stack) and on the multi-node pod-network
+cluster (devtools.local_cluster, streamops installed with the chart) -> bench/results/e2e.md.
 
-    .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]
+    .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]   (make bench-e2e)
 
-Measures, with worker Pods really run by the kubelet (hostNetwork, 127.0.0.1):
-- node start with an empty image store (images imported) and with the images already there;
+Measures, with worker Pods really run by the kubelets, once per site — host network on 127.0.0.1
+(one node, operator as a host process), and the pod network (two nodes, operator in a Pod, workers
+behind NodePort Services, the publisher and the viewer on the cluster's LAN):
+- the site's start with empty image stores (images imported) and with the images already there;
 - LiveStream apply -> ingest Pod Running -> worker listening;
 - RTMP publish -> status.live true; publish -> first HLS (CMAF) segment served over HTTP;
 - Recording apply (stream live, claim bound) -> first bytes on the recordings volume, split into
@@ -22,28 +25,48 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.catalog import livestream, recording
 from devtools.http_client import http_get
+from devtools.kubectl import Kubectl, condition
+from devtools.local_cluster import LocalCluster
 from devtools.peers import Publisher
+from devtools.release import Release
 from devtools.stack import Stack
 from devtools.versions import REPO
 from devtools.waits import eventually
 
 PORT_RANGE = "31900-31999"
+# The pod-network site: ingest Services on NodePorts, status URLs on node-1's address.
+RELEASE_VALUES: dict[str, object] = {}
 
 
-def playlist_segments(url: str) -> list[tuple[str, float]]:
+@dataclass
+class Site:
+    """Where a run happens: the cluster's kubectl, how a namespace gets its recordings volume, how
+    a viewer fetches, where the publisher runs."""
+
+    name: str
+    kube: Kubectl
+    create_namespace: Callable[[str], Path]
+    delete_namespace: Callable[[str], None]
+    get: Callable[[str], tuple[int, bytes]]
+    publisher_netns: str | None = None
+
+
+def playlist_segments(url: str, get: Callable[[str], tuple[int, bytes]] = http_get) -> list[tuple[str, float]]:
     """(uri, EXTINF seconds) of a media playlist, following a master playlist's first variant."""
-    status, body = http_get(url, timeout=2)
+    status, body = get(url)
     if status != 200:
         return []
     text = body.decode(errors="replace")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if any(ln.startswith("#EXT-X-STREAM-INF") for ln in lines):
         variant = next(ln for ln in lines if not ln.startswith("#"))
-        return playlist_segments(url.rsplit("/", 1)[0] + "/" + variant)
+        return playlist_segments(url.rsplit("/", 1)[0] + "/" + variant, get)
     out, dur = [], 0.0
     for ln in lines:
         if ln.startswith("#EXTINF:"):
@@ -53,12 +76,14 @@ def playlist_segments(url: str) -> list[tuple[str, float]]:
     return out
 
 
-def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
+def one_run(site: Site, figures: dict[str, list[float]]) -> None:
+    stack = site.kube
+
     def add(name: str, value: float) -> None:
-        figures.setdefault(name, []).append(value)
+        figures.setdefault(f"{name} [{site.name}]", []).append(value)
 
     ns = f"bench-{uuid.uuid4().hex[:6]}"
-    volume = stack.create_namespace(ns)
+    volume = site.create_namespace(ns)
     publisher: Publisher | None = None
     try:
         applied = time.monotonic()
@@ -68,12 +93,12 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
         s = stack.wait_status("lst", ns, "cam", lambda o: o["status"]["playback"]["hlsCmafUrl"], "playback")
         hls = s["status"]["playback"]["hlsCmafUrl"]
         base = hls.split("/hls/")[0]
-        eventually(lambda: http_get(f"{base}/healthz", timeout=1)[0] == 200, timeout=30, what="worker up")
+        eventually(lambda: site.get(f"{base}/healthz")[0] == 200, timeout=30, what="worker up")
         add("LiveStream apply -> ingest worker listening", time.monotonic() - applied)
 
         url = f"{s['status']['ingest']['pushUrl']}/{stack.stream_key(ns, 'cam')}"
         published = time.monotonic()
-        publisher = Publisher(url, size="640x360", rate=30).start()
+        publisher = Publisher(url, size="640x360", rate=30, netns=site.publisher_netns).start()
         seen: dict[str, float] = {}
         media_end: dict[str, float] = {}
         live_at = None
@@ -85,7 +110,7 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
                 if obj and obj.get("status", {}).get("live"):
                     live_at = now
             total = 0.0
-            for uri, dur in playlist_segments(hls):
+            for uri, dur in playlist_segments(hls, site.get):
                 total += dur
                 if uri not in seen:
                     seen[uri], media_end[uri] = now, total
@@ -98,7 +123,7 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
         # start + media end time): an upper bound on packaging delay (includes ffmpeg's startup).
         delays = [seen[u] - (published + media_end[u]) for u in seen]
         add("HLS segment availability delay (upper bound)", statistics.median(delays))
-        target = max(d for _, d in playlist_segments(hls)) or 2.0
+        target = max(d for _, d in playlist_segments(hls, site.get)) or 2.0
         add("HLS target duration", target)
 
         applied = time.monotonic()
@@ -123,12 +148,12 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
         w = stack.wait_status("lst", ns, "warm", lambda o: o["status"]["playback"]["hlsCmafUrl"], "warm playback")
         eventually(lambda: stack.pod_running(ns, "warm-ingest"), timeout=60, what="warm ingest Running")
         warm_base = w["status"]["playback"]["hlsCmafUrl"].split("/hls/")[0]
-        eventually(lambda: http_get(f"{warm_base}/healthz", timeout=1)[0] == 200, timeout=30, what="warm ingest up")
+        eventually(lambda: site.get(f"{warm_base}/healthz")[0] == 200, timeout=30, what="warm ingest up")
         warm_url = f"{w['status']['ingest']['pushUrl']}/{stack.stream_key(ns, 'warm')}"
-        warm_publisher = Publisher(warm_url, size="640x360", rate=30).start()
+        warm_publisher = Publisher(warm_url, size="640x360", rate=30, netns=site.publisher_netns).start()
         try:
             stack.wait_status("lst", ns, "warm", lambda o: o["status"].get("live"), "warm live", 30)
-            eventually(lambda: http_get(warm_standby_url(stack, ns))[0] == 200, timeout=30, what="standby ready")
+            eventually(lambda: pod_ready(stack, ns, "warm-recorder-1"), timeout=30, what="standby Ready")
             applied = time.monotonic()
             stack.apply(ns, recording("fast", streamRef={"name": "warm"}, minDurationSeconds=1))
             eventually(
@@ -144,14 +169,12 @@ def one_run(stack: Stack, figures: dict[str, list[float]]) -> None:
     finally:
         if publisher is not None:
             publisher.stop()
-        stack.delete_namespace(ns)
+        site.delete_namespace(ns)
 
 
-def warm_standby_url(stack: Stack, ns: str) -> str:
-    """The standby recorder's /readyz (hostNetwork: its allocated port on 127.0.0.1)."""
-    pod = stack.get("pods", ns, "warm-recorder-1") or {}
-    ports = [p["containerPort"] for c in pod.get("spec", {}).get("containers", []) for p in c.get("ports", [])]
-    return f"http://127.0.0.1:{ports[0]}/readyz" if ports else "http://127.0.0.1:9/"
+def pod_ready(kube: Kubectl, ns: str, name: str) -> bool:
+    """The kubelet's readiness probe says so (a standby recorder: ready to take a recording)."""
+    return ((condition(kube.get("pods", ns, name), "Ready") or {}).get("status")) == "True"
 
 
 def fmt(values: list[float]) -> str:
@@ -160,33 +183,82 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} (min {min(values):.2f}, max {max(values):.2f})"
 
 
+def host_network_site(tmp: Path, figures: dict[str, list[float]], runs: int) -> None:
+    stack = Stack(tmp / "host", PORT_RANGE)
+    try:
+        began = time.monotonic()
+        stack.start()
+        figures["stack start, empty image store (control plane + node + operator) [host network]"] = [
+            time.monotonic() - began
+        ]
+        stack.stop()
+        began = time.monotonic()
+        stack.start()
+        figures["stack start, images already in the store [host network]"] = [time.monotonic() - began]
+        for name, values in stack.timings.values.items():
+            figures[f"{name} [{len(values)} starts: cold, warm]"] = values
+        site = Site("host network", stack, stack.create_namespace, stack.delete_namespace, http_get)
+        for i in range(runs):
+            print(f"host network: run {i + 1}/{runs}", file=sys.stderr)
+            one_run(site, figures)
+    finally:
+        left = stack.stop(purge=True)
+        if left:
+            print(f"left behind: {left}", file=sys.stderr)
+
+
+def pod_network_site(tmp: Path, figures: dict[str, list[float]], runs: int) -> None:
+    cluster = LocalCluster(tmp / "multinode", nodes=2)
+    try:
+        for start in ("empty image stores", "images already in the stores"):
+            began = time.monotonic()
+            cluster.start()
+            figures[f"cluster start, 2 nodes, {start} [pod network]"] = [time.monotonic() - began]
+            for step, seconds in cluster.timings.items():
+                figures.setdefault(f"cluster start: {step} [cold, warm]", []).append(seconds)
+            if start == "empty image stores":
+                cluster.stop()
+        release = Release(cluster, values=RELEASE_VALUES).install()
+        figures["helm install -> operator Pod available [pod network]"] = [release.install_seconds]
+
+        def create_namespace(ns: str) -> Path:
+            cluster.kubectl("create", "namespace", ns)
+            return cluster.recordings_volume(ns, "node-1")
+
+        def delete_namespace(ns: str) -> None:
+            cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+            cluster.kubectl("delete", "pv", f"recordings-{ns}", "--wait=false", check=False)
+
+        site = Site(
+            "pod network", cluster, create_namespace, delete_namespace, cluster.lan_get, cluster.network.outside
+        )
+        for i in range(runs):
+            print(f"pod network: run {i + 1}/{runs}", file=sys.stderr)
+            one_run(site, figures)
+    finally:
+        left = cluster.stop()
+        for node in cluster.nodes:
+            node.stop(purge=True)
+        if left:
+            print(f"left behind: {left}", file=sys.stderr)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sites", default="host,pod", help="comma-separated: host (network), pod (network)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/e2e.md")
     args = parser.parse_args()
     figures: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="streamops-bench-e2e-") as tmp:
-        stack = Stack(Path(tmp), PORT_RANGE)
-        try:
-            began = time.monotonic()
-            stack.start()
-            figures["stack start, empty image store (control plane + node + operator)"] = [time.monotonic() - began]
-            stack.stop()
-            began = time.monotonic()
-            stack.start()
-            figures["stack start, images already in the store"] = [time.monotonic() - began]
-            for name, values in stack.timings.values.items():
-                figures[f"{name} [{len(values)} starts: cold, warm]"] = values
-            for i in range(args.runs):
-                print(f"run {i + 1}/{args.runs}", file=sys.stderr)
-                one_run(stack, figures)
-        finally:
-            left = stack.stop(purge=True)
-            if left:
-                print(f"left behind: {left}", file=sys.stderr)
-    target = statistics.median(figures.pop("HLS target duration"))
-    delay = statistics.median(figures["HLS segment availability delay (upper bound)"])
+        if "host" in args.sites:
+            host_network_site(Path(tmp), figures, args.runs)
+        if "pod" in args.sites:
+            pod_network_site(Path(tmp), figures, args.runs)
+    targets = [v for k in list(figures) if k.startswith("HLS target duration") for v in figures.pop(k)]
+    target = statistics.median(targets)
+    delays = [v for k, vs in figures.items() if k.startswith("HLS segment availability delay") for v in vs]
+    delay = statistics.median(delays)
     lines = [f"| {name} | {fmt(v)} |" for name, v in figures.items()]
     lines.append(f"| glass-to-glass estimate, player 3 segments behind the edge (hls.js default): 3 x {target:g} s + "
                  f"delay | {3 * target + delay:.2f} |")  # fmt: skip

@@ -91,10 +91,10 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube ## the whole flow on a real local node: examples applied, synthetic push, 20 s recording, restream, status (KEEP=1 keeps it up)
+demo: deps venv kube helm coredns traefik ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, operator, node, control plane)
+demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 

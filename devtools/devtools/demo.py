@@ -1,16 +1,18 @@
-"""`make demo`: the whole flow on this machine, with worker Pods really running.
+"""`make demo`: the whole flow on this machine, the way users run it.
 
-1. control plane + node (containerd, kubelet; images built and cached on the first run) + the
-   operator (hostNetwork workers on 127.0.0.1, ports 32000-32199), all in DIR (.cluster/);
+1. a 2-node cluster with a pod network (devtools.local_cluster: kube-proxy, CoreDNS; images built
+   and cached on the first run) in DIR (.cluster/), and streamops installed with the chart (`helm
+   install`: the operator in a Pod, workers on the pod network, ingest Services on NodePorts);
 2. `kubectl apply` of examples/livestream-push.yaml and examples/recording.yaml, and a Restream
-   shaped like examples/restream-youtube.yaml but aimed at a local nginx-rtmp (nothing here may
-   leave the machine);
-3. a synthetic publisher (ffmpeg testsrc2 + sine, 640x360 at 30 fps) pushes RTMP into the stream; the demo
-   records 20 s, stops the Recording and waits for the video;
+   shaped like examples/restream-youtube.yaml but aimed at an nginx-rtmp on the cluster's LAN
+   (nothing here may leave the machine);
+3. a synthetic encoder on the cluster's LAN (ffmpeg testsrc2 + sine, 640x360 at 30 fps) pushes RTMP
+   to the URL in status; the demo records 20 s, stops the Recording and waits for the video;
 4. prints `kubectl get lst,rec,rst`, the HLS URL and ffprobe's summary of the recorded file.
 
-Everything is stopped at the end, unless --keep (`make demo KEEP=1`): then the stack and the
-local RTMP server stay up for you to push from OBS or ffmpeg, and `make demo-down` stops them.
+Everything is stopped at the end, unless --keep (`make demo KEEP=1`): then the cluster and the
+RTMP server stay up, with loopback portals so that OBS or ffmpeg on this machine can push and play,
+and `make demo-down` stops them.
 """
 
 from __future__ import annotations
@@ -21,17 +23,21 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from devtools.http_client import http_get
 from devtools.kubectl import condition
+from devtools.local_cluster import LocalCluster
+from devtools.network import OUTSIDE_IP
 from devtools.peers import NginxRtmp, Publisher
-from devtools.stack import Stack
+from devtools.ports import LOOPBACK, free_port
+from devtools.release import Release
 from devtools.versions import REPO
-from devtools.waits import eventually
 
-PORT_RANGE = "32000-32199"
+# The release as the demo installs it: ingest Services on NodePorts, URLs on node-1's address.
+RELEASE_VALUES: dict[str, object] = {}
 STREAM = "obs-studio"
 RECORDING = "obs-studio-keynote"
 RESTREAM = "obs-studio-local"
@@ -103,6 +109,21 @@ def stop_demo_processes(dir: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def open_portals(dir: Path, lan: str, push_url: str, hls_url: str) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Loopback ports on this machine forwarded into the cluster's LAN (devtools.portal), for OBS and
+    players here: (the portal process, the RTMP port, the HTTP port)."""
+    rtmp, http = urlsplit(push_url), urlsplit(hls_url)
+    local_rtmp, local_http = free_port(), free_port()
+    log = open(dir / "logs" / "demo-portal.log", "ab")  # noqa: SIM115 - the process outlives this function
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.portal",
+         f"{LOOPBACK}:{local_rtmp}={lan}/{rtmp.hostname}:{rtmp.port}",
+         f"{LOOPBACK}:{local_http}={lan}/{http.hostname}:{http.port}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    return proc, local_rtmp, local_http
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dir", type=Path, default=REPO / ".cluster")
@@ -115,83 +136,89 @@ def main() -> int:
         return 0
 
     began = time.monotonic()
-    stack = Stack(dir, PORT_RANGE)
+    cluster = LocalCluster(dir, nodes=2)
     nginx: NginxRtmp | None = None
     publisher: Publisher | None = None
+    portals: subprocess.Popen[bytes] | None = None
     ok = False
     try:
         stop_demo_processes(dir)  # a previous kept demo's peers
-        old = dir / "operator.pid"
-        if old.exists():  # a previous demo's operator: replaced by one with this demo's settings
-            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
-                os.killpg(int(old.read_text()), signal.SIGTERM)
-            old.unlink(missing_ok=True)
-        step("control plane + node + operator (the first run builds the images: a few minutes)")
-        stack.start()
-        print(f"ready in {time.monotonic() - began:.0f}s; worker image {stack.node.worker_image}")
-        recordings = stack.recordings_volume("default")
+        step("a 2-node cluster with a pod network (the first run builds Kubernetes' images: a few minutes)")
+        cluster.start()
+        print(
+            f"ready in {time.monotonic() - began:.0f}s: " + ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
+        )
+        print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
+        step("helm install streamops charts/streamops (operator image and worker image built here)")
+        release = Release(cluster, values=RELEASE_VALUES).install()
+        print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
+        recordings = cluster.recordings_volume("default", "node-1")
 
-        step("a local RTMP server (nginx-rtmp) as the restream target")
-        nginx = NginxRtmp(workdir=dir / "demo-nginx").start()
+        step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
+        nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside).start()
         print(f"nginx-rtmp at {nginx.app_url()}")
 
-        step("kubectl apply -f examples/livestream-push.yaml -f examples/recording.yaml (+ a local Restream)")
-        print(stack.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml"),
-                            "-f", str(REPO / "examples/recording.yaml")).stdout.strip())  # fmt: skip
-        print(stack.kubectl("apply", "-f", "-", input=restream_manifest(nginx.app_url())).stdout.strip())
-        eventually(lambda: stack.pod_running("default", f"{STREAM}-ingest"), timeout=90, what="ingest Pod Running")
-        stream = stack.wait_status("lst", "default", STREAM, lambda o: o["status"]["playback"]["hlsCmafUrl"], "status")
-        base = stream["status"]["playback"]["hlsCmafUrl"].split("/hls/")[0]
-        eventually(lambda: http_get(f"{base}/healthz", timeout=1)[0] == 200, timeout=60, what="ingest worker up")
+        step("kubectl apply -f examples/livestream-push.yaml -f examples/recording.yaml (+ a Restream to the LAN)")
+        print(cluster.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml"),
+                              "-f", str(REPO / "examples/recording.yaml")).stdout.strip())  # fmt: skip
+        print(cluster.kubectl("apply", "-f", "-", input=restream_manifest(nginx.app_url())).stdout.strip())
+        ready = lambda o: (condition(o, "Ready") or {}).get("status") == "True"  # noqa: E731
+        stream = cluster.wait_status("lst", "default", STREAM, ready, "LiveStream Ready", 120)
         push_url = stream["status"]["ingest"]["pushUrl"]
-        key = stack.stream_key("default", STREAM)
+        key = cluster.stream_key("default", STREAM)
 
-        step(f"pushing a synthetic test stream (testsrc2 640x360 30 fps + 440 Hz) to {push_url}/<key>")
-        publisher = Publisher(f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log").start()
-        stack.wait_status("lst", "default", STREAM, lambda o: o["status"]["live"], "status.live", 60)
+        step(f"an encoder on the LAN pushes a test stream (testsrc2 640x360 30 fps + 440 Hz) to {push_url}/<key>")
+        publisher = Publisher(
+            f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log",
+            netns=cluster.network.outside,
+        ).start()  # fmt: skip
+        cluster.wait_status("lst", "default", STREAM, lambda o: o["status"]["live"], "status.live", 60)
         print("status.live is true")
-        stack.wait_status("rec", "default", RECORDING, lambda o: o["status"]["recording"], "recording", 60)
+        cluster.wait_status("rec", "default", RECORDING, lambda o: o["status"]["recording"], "recording", 90)
         print(f"recording for {RECORD_SECONDS} s ...", flush=True)
         time.sleep(RECORD_SECONDS)
-        stack.kubectl("patch", "rec", RECORDING, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        cluster.kubectl("patch", "rec", RECORDING, "--type=merge", "-p", '{"spec":{"stopped":true}}')
         succeeded = lambda o: (condition(o, "Succeeded") or {}).get("status") == "True"  # noqa: E731
-        rec = stack.wait_status("rec", "default", RECORDING, succeeded, "video", 120)
-        stack.wait_status("rst", "default", RESTREAM, lambda o: o["status"].get("live"), "restream live", 30)
+        rec = cluster.wait_status("rec", "default", RECORDING, succeeded, "video", 120)
+        cluster.wait_status("rst", "default", RESTREAM, lambda o: o["status"].get("live"), "restream live", 60)
 
         step("kubectl get lst,rec,rst")
-        print(stack.kubectl("get", "lst,rec,rst", "-o", "wide").stdout)
-        print(stack.kubectl("get", "pods", "-o", "wide").stdout)
-        hls = stream["status"]["playback"]["hlsCmafUrl"]
-        print(f"HLS (CMAF): {hls}\nHLS (TS):   {stream['status']['playback']['hlsMpegtsUrl']}")
+        print(cluster.kubectl("get", "lst,rec,rst", "-o", "wide").stdout)
+        print(cluster.kubectl("get", "pods", "-o", "wide").stdout)
+        playback = stream["status"]["playback"]
+        hls = playback["hlsCmafUrl"]
+        print(f"HLS (CMAF): {hls}\nHLS (TS):   {playback.get('hlsMpegtsUrl')}")
         print(f"restream target: {nginx.rtmp_url(name='demo-restream')} (publishing: {sorted(nginx.publishing())})")
         step("the recorded video (ffprobe)")
         for video in rec["status"]["videos"]:
             print(f"{video['title']}: {video['durationSeconds']} s")
             print(ffprobe_summary(recordings / video["path"]))
 
-        step("push from OBS or ffmpeg yourself")
-        print(f"  OBS: Settings > Stream > Service: Custom; Server: {push_url}; Stream Key: {key}")
-        srt = stream["status"]["ingest"].get("pushUrlSrt")
-        print(f"  ffmpeg: ffmpeg -re -i input.mp4 -c copy -f flv '{push_url}/{key}'")
-        if srt:
-            print(f"  SRT:    ffmpeg -re -i input.mp4 -c copy -f mpegts '{srt}?mode=caller&passphrase={key}'")
-        print(f"  watch:  ffplay {hls}   (one publisher at a time: stop the demo's first)")
+        step("push and play yourself")
+        lan = cluster.network.outside
+        print(f"  The URLs in status are on the cluster's LAN; a shell there: nsenter --net=/run/netns/{lan} bash")
+        print(f"  ffmpeg there: nsenter --net=/run/netns/{lan} ffmpeg -re -i in.mp4 -c copy -f flv '{push_url}/{key}'")
+        if args.keep:
+            portals, local_rtmp, local_http = open_portals(dir, lan, push_url, hls)
+            print(f"  OBS on this machine: Server rtmp://{LOOPBACK}:{local_rtmp}/live ; Stream Key: {key}")
+            print(f"  (a loopback portal into the LAN: {LOOPBACK}:{local_rtmp} -> {urlsplit(push_url).netloc})")
+            print(f"  watch on this machine: ffplay http://{LOOPBACK}:{local_http}{urlsplit(hls).path}")
         print(f"  record again: kubectl apply -f examples/recording.yaml after deleting rec {RECORDING}")
         ok = True
     finally:
         if args.keep and ok:
-            pids = [p.pid for p in (nginx, publisher) if p is not None and p.pid is not None]
+            pids = [p.pid for p in (nginx, publisher, portals) if p is not None and p.pid is not None]
             (dir / DEMO_PIDS).write_text(json.dumps(pids))
-            stack.detach()
+            cluster.detach()
             print("\nkept running, the synthetic publisher too: to push yourself, first stop it:")
             print(f"  kill {publisher.pid if publisher else ''}")
-            print(f"  export KUBECONFIG={stack.plane.kubeconfig} PATH={stack.plane.bin_dir}:$PATH")
+            print(f"  export KUBECONFIG={cluster.plane.kubeconfig} PATH={cluster.plane.bin_dir}:$PATH")
             print("  make demo-down    # stops everything the demo started")
         else:
             for peer in (publisher, nginx):
                 if peer is not None:
                     peer.stop()
-            left = stack.stop()
+            left = cluster.stop()
             print(f"\nstopped everything the demo started{f' (LEFT BEHIND: {left})' if left else ''};"
                   " `make demo KEEP=1` keeps it running")  # fmt: skip
     print(f"demo took {time.monotonic() - began:.0f}s")

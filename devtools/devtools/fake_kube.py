@@ -317,8 +317,10 @@ class FakeKubeApi(KubeApi):
     def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> None:
         self._patch(kind, namespace, name, patch)
 
-    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
-        self._remove(kind, namespace, name, uid)
+    def delete(
+        self, kind: str, namespace: str, name: str, uid: str | None = None, grace_seconds: int | None = None
+    ) -> None:
+        self._remove(kind, namespace, name, uid, grace_seconds)
 
     # --- the adapter: custom resources ---------------------------------------------------------
     def get_custom(self, kind: Kind, namespace: str, name: str) -> Manifest | None:
@@ -419,9 +421,11 @@ class FakeKubeApi(KubeApi):
             self.store[key] = self._merged(self.store[key], patch, subresources)
             self._log("patch", kind, namespace, name, patch)
 
-    def _remove(self, kind: str, namespace: str, name: str, uid: str | None) -> None:
+    def _remove(self, kind: str, namespace: str, name: str, uid: str | None, grace_seconds: int | None = None) -> None:
         key = (kind, namespace, name)
-        body = {"preconditions": {"uid": uid}} if uid else None
+        body: dict[str, Any] | None = {"preconditions": {"uid": uid}} if uid else None
+        if grace_seconds is not None:
+            body = {**(body or {}), "gracePeriodSeconds": grace_seconds}
         with self._lock:
             error = self._injected("delete", kind, name)
             obj = self.store.get(key)

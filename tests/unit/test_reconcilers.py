@@ -439,7 +439,9 @@ def test_recording_on_its_own_claim_creates_no_default_claim(api):
     put(api, recording("rec", storage={"pvc": {"claimName": "archive"}}))
     reconcile_rec(api)
     assert done(api) == [("create", "Pod", "rec-recorder")]
-    assert not [c for c in api.calls if c.kind == "PersistentVolumeClaim"]
+    # Its own claim is only read (its access modes decide where the recorder may run).
+    claim_calls = [(c.verb, c.name) for c in api.calls if c.kind == "PersistentVolumeClaim"]
+    assert claim_calls == [("get", "archive")]
 
 
 def adoptable_standby(api: FakeKubeApi) -> dict[str, Any]:

@@ -77,6 +77,7 @@ async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.D
                 for role in ROLES
                 if (pod := worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_component(role)))
             }
+            await loop.remove_lost_pods(standby, *observed_pods.values())
             telemetry: dict[Role, IngestStatus] = {}
             for role, reader in readers.items():
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None

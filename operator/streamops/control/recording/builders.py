@@ -3,9 +3,10 @@ stream with `recording.auto` gets, and the warm recorder a stream with `recordin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streamops.api import API_VERSION, LiveStream, Recording
+from streamops.api import API_VERSION, GROUP, LiveStream, Recording
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
 from streamops.control.livestream.builders import IngestPortMap, feed_url
@@ -27,6 +28,9 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 RECORDER_COMPONENT = "recorder"  # a Recording's recorder Pod (also an adopted standby)
+CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
+SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"
 
@@ -64,6 +68,17 @@ def recorder_pod_name(recording_name: str) -> str:
 def recordings_claim_name(recording: Recording, settings: OperatorSettings) -> str:
     storage = recording.spec.storage
     return storage.pvc.claim_name if storage and storage.pvc else settings.recordings_claim
+
+
+def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
+    """Recorders of a claim that only one node can mount (ReadWriteOnce, ReadWriteOncePod, or modes
+    unknown) must run where it is mounted: each requires the node of the other recorder Pods of
+    that claim (the scheduler lets the first one go anywhere, since it matches its own term).
+    A ReadWriteMany claim: anywhere (docs/design/recordings-placement.md)."""
+    if SHARED_ACCESS_MODES & set(access_modes):
+        return None
+    term = {"labelSelector": {"matchLabels": {CLAIM_LABEL: label_value(claim)}}, "topologyKey": HOSTNAME_TOPOLOGY}
+    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
 def recording_directory(recording: Recording) -> str:
@@ -104,13 +119,20 @@ def recorder_pod(
     settings: OperatorSettings,
     ingest_ports: IngestPortMap | None = None,
     host_ports: dict[str, int] | None = None,
+    claim_access_modes: Sequence[str] | None = None,
 ) -> Manifest:
     """The recorder Pod, owned by the Recording (not by the stream: deleting the stream must not
-    cut a recording short before it is finalised)."""
+    cut a recording short before it is finalised). `claim_access_modes` are those of the claim it
+    writes to (default: the default claim's, from the settings)."""
     name, namespace, uid = recording.metadata.name, recording.metadata.namespace, recording.metadata.uid
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
-    labels = {**child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT), RECORDING_LABEL: label_value(name)}
+    claim = recordings_claim_name(recording, settings)
+    labels = {
+        **child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT),
+        RECORDING_LABEL: label_value(name),
+        CLAIM_LABEL: label_value(claim),
+    }
     metadata = {
         "name": recorder_pod_name(name),
         "namespace": namespace,
@@ -119,8 +141,9 @@ def recorder_pod(
         "ownerReferences": [owner_reference("Recording", name, uid)],
     }
     config = recorder_config(recording, stream, settings, ingest_ports, http_port)
-    worker = _recorder(config, http_port, recordings_claim_name(recording, settings))
-    return worker_pod(metadata, worker, settings, host_ports)
+    worker = _recorder(config, http_port, claim)
+    modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
+    return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
 
 
 def _recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
@@ -156,14 +179,19 @@ def recorder_standby_pod(
     metadata = {
         "name": name,
         "namespace": stream.metadata.namespace,
-        "labels": child_labels(stream.metadata.name, STANDBY_COMPONENT),
+        "labels": {
+            **child_labels(stream.metadata.name, STANDBY_COMPONENT),
+            CLAIM_LABEL: label_value(settings.recordings_claim),
+        },
         "annotations": {STREAM_NAME_ANNOTATION: stream.metadata.name},
         "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
     }
     config = StandbyConfig(
         standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
     )
-    return worker_pod(metadata, _recorder(config, http_port, settings.recordings_claim), settings, host_ports)
+    worker = _recorder(config, http_port, settings.recordings_claim)
+    affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
+    return worker_pod(metadata, worker, settings, host_ports, affinity)
 
 
 def adoption_patch(recording: Recording) -> Manifest:

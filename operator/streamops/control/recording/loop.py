@@ -63,6 +63,7 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
     try:
         while not stopped:
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
+            await loop.remove_lost_pods(pod)
             stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
             loop.hints = {"recorder": pod.name if pod else None, "standby": standby.name if standby else None}
@@ -87,7 +88,9 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
                 if stopped_spec and telemetry.state != "stopped" and stop_sent_to != pod.uid:
                     stop_sent_to = pod.uid  # stop_recording: the recorder finalises and keeps serving /status
                     stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH))
-            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+            # (A recorder stuck on its volumes is said to be once STORAGE_WAIT_SECONDS have passed.)
+            stuck = bool(pod and pod.storage_stuck(utcnow()))
+            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream, stuck)
             if loop.changed(inputs):
                 new, events, final = recording_update(loop, outcome, pod, telemetry, stream)
                 await loop.write(new, events)

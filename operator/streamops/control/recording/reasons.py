@@ -4,6 +4,7 @@ tests use these names; the strings are what users and their tools read)."""
 from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
 from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
 from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
+from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
 
 RECORDING = "Recording"
@@ -11,7 +12,17 @@ FINISHED = "Finished"  # Ready and Succeeded once stopped and finalised
 STOPPED = "Stopped"  # the Recording condition once finalised
 STOPPING = "Stopping"  # spec.stopped: finalising the videos
 RECORDER_STARTING = "RecorderStarting"  # its Pod is created, or runs and has not started recording yet
-RECORDER_POD = PodReasons(starting=RECORDER_STARTING, pending="RecorderPending", failed="RecorderFailed")
+RECORDER_UNSCHEDULABLE = "RecorderUnschedulable"  # no node fits it (e.g. its claim's node is full or gone)
+STORAGE_UNAVAILABLE = "StorageUnavailable"  # scheduled, its claim not mounted (Multi-Attach, FailedMount)
+RECORDER_NODE_LOST = "RecorderNodeLost"  # evicted from an unreachable node: replaced once it is gone
+RECORDER_POD = PodReasons(
+    starting=RECORDER_STARTING,
+    pending="RecorderPending",
+    failed="RecorderFailed",
+    unschedulable=RECORDER_UNSCHEDULABLE,
+    storage_unavailable=STORAGE_UNAVAILABLE,
+    node_lost=RECORDER_NODE_LOST,
+)
 
 # Events
 RECORDING_STARTED = "RecordingStarted"

@@ -63,6 +63,16 @@ def _adopt(api: KubeApi, namespace: str, standby: str, recording: Recording, str
     return {**pod, "metadata": {**pod["metadata"], "annotations": annotations}}
 
 
+def _claim_access_modes(api: KubeApi, namespace: str, recording: Recording) -> tuple[str, ...] | None:
+    """A Recording's own claim's access modes, as the claim says (none when it does not exist yet:
+    treated as one node's); None for the default claim, whose mode is the operator's setting."""
+    storage = recording.spec.storage
+    if storage is None or storage.pvc is None:
+        return None
+    claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
+    return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
+
+
 def reconcile_recording(
     api: KubeApi,
     settings: OperatorSettings,
@@ -113,7 +123,8 @@ def reconcile_recording(
             return RecordingOutcome(generation, stream_uid=stream.metadata.uid, start_config=config)
         if allocator is not None:
             host_ports = ports_of(current) or allocator.allocate(["http"])
-        ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports), current, uid)
+        modes = _claim_access_modes(api, namespace, recording)
+        ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports, modes), current, uid)
         return RecordingOutcome(generation, stream_uid=stream.metadata.uid)
     except NamespaceTerminating:
         return RecordingOutcome(generation)

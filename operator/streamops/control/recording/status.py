@@ -40,9 +40,9 @@ def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
     return not observed.pod.running
 
 
-def _pod_condition(pod: PodObservation) -> Observed:
+def _pod_condition(pod: PodObservation, now: datetime) -> Observed:
     running = (reasons.RECORDER_STARTING, f"recorder Pod {pod.name} is starting to record")
-    return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running)
+    return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running, now)
 
 
 def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
@@ -86,12 +86,15 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             else f"recording {stream}"
         )
         conditions = ready_and(RECORDING, "True", "True", reasons.RECORDING, message)
+    elif observed.pod.evicted_from_lost_node:
+        # Said before the stream's state: its ingest may have been on the same node.
+        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
     elif not observed.stream_exists:
         conditions = stream_not_found(RECORDING, stream)
     elif not observed.stream_live:
         conditions = stream_not_live(RECORDING, stream)
     else:
-        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod))
+        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
 
     if t is not None and t.last_error and not finalised:
         conditions = [

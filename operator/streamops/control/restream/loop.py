@@ -55,6 +55,9 @@ async def restream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Dae
     reader = TelemetryReader(PusherStatus)
     try:
         while not stopped:
+            await loop.remove_lost_pods(
+                worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
+            )
             outcome = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()

@@ -6,11 +6,19 @@ from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
 from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
 from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
 from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
+from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
 
 PUSHING = "Pushing"
 BACKOFF = "Backoff"  # the target failed: retrying with backoff
-PUSHER_POD = PodReasons(starting="PusherStarting", pending="PusherPending", failed="PusherFailed")
+PUSHER_POD = PodReasons(
+    starting="PusherStarting",
+    pending="PusherPending",
+    failed="PusherFailed",
+    unschedulable="PusherUnschedulable",
+    storage_unavailable="PusherStorageUnavailable",
+    node_lost="PusherNodeLost",  # evicted from an unreachable node: replaced once it is gone
+)
 CONNECTING = "Connecting"  # its Pod runs, the target does not receive the stream yet
 
 # Events

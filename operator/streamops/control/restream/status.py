@@ -76,6 +76,8 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         ]
     elif live:
         conditions = ready_and(LIVE, "True", "True", reasons.PUSHING, "the target receives the stream")
+    elif observed.pod.evicted_from_lost_node:  # (before the stream's state: its ingest may have been there too)
+        conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
     elif not observed.stream_exists:
         conditions = stream_not_found(LIVE, stream)
     elif state == "backoff":

@@ -239,19 +239,24 @@ class KubeApi:
     def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> None:
         self.request("PATCH", self._core(kind, namespace, name), patch, MERGE_PATCH)
 
-    def _delete(self, path: str, uid: str | None) -> None:
-        """Delete (only the object with this uid, when given); gone already is fine."""
+    def _delete(self, path: str, uid: str | None, grace_seconds: int | None = None) -> None:
+        """Delete (only the object with this uid, when given); gone already is fine. `grace_seconds`
+        0 removes a Pod at once, without its kubelet's confirmation (node loss)."""
         options: Manifest = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             options["preconditions"] = {"uid": uid}
+        if grace_seconds is not None:
+            options["gracePeriodSeconds"] = grace_seconds
         try:
             self.request("DELETE", path, options)
         except ApiError as e:
             if e.status != 409:
                 raise
 
-    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
-        self._delete(self._core(kind, namespace, name), uid)
+    def delete(
+        self, kind: str, namespace: str, name: str, uid: str | None = None, grace_seconds: int | None = None
+    ) -> None:
+        self._delete(self._core(kind, namespace, name), uid, grace_seconds)
 
     # --- custom resources ------------------------------------------------------------------------
     @staticmethod

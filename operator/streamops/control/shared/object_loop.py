@@ -33,8 +33,10 @@ from streamops.api.common import ConditionedStatus
 from streamops.api.kinds import Kind
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
+from streamops.control.shared.kube import ApiError
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import MANAGED_BY, MANAGED_BY_LABEL
+from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortExhausted
 from streamops.control.shared.spec_checks import invalid_spec_status
@@ -149,6 +151,7 @@ class ObjectLoop(Generic[OutcomeT]):
         self.hints: Hints = {}  # what the reconciler is told from the indexes (see the kind's loop)
         self.failures = 0
         self.retry_at = 0.0
+        self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
         period = state.settings.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
 
@@ -228,16 +231,42 @@ class ObjectLoop(Generic[OutcomeT]):
         if not await self.writer.write(self.state, self.body, new, events):
             self.last_inputs = None  # deferred metrics: try again next tick
 
+    async def remove_lost_pods(self, *pods: PodObservation | None) -> None:
+        """Worker Pods of this object lost with their node (still terminating past their deadline,
+        shared/node_loss.py) are deleted for good, only that uid, and a Warning NodeLost Event
+        names the node; the object reconciles next, which creates them again where they can run."""
+        now = datetime.now(UTC)
+        margin = self.state.settings.node_lost_force_delete_seconds
+        for pod in pods:
+            if pod is None or pod.uid in self.force_deleted or not force_delete_due(pod, now, margin):
+                continue
+            try:
+                await self.state.call(self.state.api.delete, "Pod", self.namespace, pod.name, pod.uid, 0)
+            except (ApiError, OSError) as e:
+                log.warning("%s %s/%s: force-deleting lost Pod %s failed: %s", *self.key, pod.name, e)
+                continue
+            log.warning("%s %s/%s: Pod %s lost with node %s: deleted for good", *self.key, pod.name, pod.node)
+            self.force_deleted = {*list(self.force_deleted)[-7:], pod.uid}  # a few are enough: uids never repeat
+            kopf.event(self.body, type="Warning", reason=NODE_LOST, message=node_lost_event(pod, now))
+            self.requested = True
+            self.woken.set()
+
     async def sleep(self, *pods: PodObservation | None) -> None:
         """Until the next tick, or until woken (the object or one of its Pods changed): short while
-        a worker runs (its telemetry is read every tick), longer while there is nothing to read.
-        kopf's `stopped` is checked by the loop, and a deleted object's task is cancelled by kopf
-        after its cancellation timeout anyway."""
+        a worker runs (its telemetry is read every tick), longer while there is nothing to read, and
+        no later than when a terminating Pod counts as lost with its node. kopf's `stopped` is
+        checked by the loop, and a deleted object's task is cancelled by kopf after its
+        cancellation timeout anyway."""
         settings = self.state.settings
         polling = any(pod is not None and pod.status_url for pod in pods)
         timeout = settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds
         if self.retry_at:
             timeout = max(0.0, min(timeout, self.retry_at - time.monotonic()))
+        now = datetime.now(UTC)
+        for pod in pods:
+            lost_at = force_delete_at(pod, settings.node_lost_force_delete_seconds) if pod is not None else None
+            if lost_at is not None and lost_at > now:  # (one already due was handled by remove_lost_pods)
+                timeout = min(timeout, (lost_at - now).total_seconds() + 0.1)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.woken.wait(), timeout)
         self.woken.clear()

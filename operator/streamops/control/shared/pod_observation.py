@@ -4,11 +4,34 @@ one per worker Pod, so this is what memory holds instead of whole Pod bodies).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from streamops.contract.worker import STATUS_PATH
 from streamops.control.shared.conditions import READY, Observed
 from streamops.control.shared.manifests import Body
+
+# The taint eviction controller marks a Pod it deletes for a NoExecute taint (node unreachable or
+# not ready past the Pod's toleration) with this DisruptionTarget reason.
+TAINT_EVICTION = "DeletionByTaintManager"
+# A scheduled Pod whose sandbox has not started after this long is stuck on its volumes: the kubelet
+# attaches and mounts them before it creates the sandbox (a Multi-Attach or FailedMount holds it
+# there, and says so only in Events).
+STORAGE_WAIT_SECONDS = 60.0
+
+
+def timestamp(value: object) -> datetime | None:
+    """A Kubernetes timestamp (RFC 3339, `Z`); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _waiting_reason(container_status: Body) -> str:
+    return str(((container_status.get("state") or {}).get("waiting") or {}).get("reason") or "")
 
 
 @dataclass(frozen=True)
@@ -22,6 +45,12 @@ class PodObservation:
     detail: str = ""
     ip: str | None = None
     http_port: int | None = None
+    node: str = ""  # spec.nodeName
+    deletion_deadline: datetime | None = None  # metadata.deletionTimestamp: asked time + grace period
+    disruption: str = ""  # reason of the DisruptionTarget condition (TAINT_EVICTION: its node is lost)
+    unschedulable: str = ""  # the scheduler's message while PodScheduled is False for Unschedulable
+    mounting_since: datetime | None = None  # scheduled, sandbox not started yet (volumes first)
+    waiting: str = ""  # "reason: message" of a container that waits (ContainerCreating, ImagePullBackOff...)
 
     @classmethod
     def of(cls, name: str, pod: Body | None) -> PodObservation:
@@ -46,6 +75,24 @@ class PodObservation:
         # A hostNetwork worker bound to one address (worker_pod() points its probes there) is
         # reached at that address, not at the Pod IP (which is the node's).
         ip = probe_host if spec.get("hostNetwork") and probe_host else status.get("podIP")
+        disruption = conditions.get("DisruptionTarget", {})
+        statuses = status.get("containerStatuses") or []
+        mounting_since = None
+        if scheduled.get("status") == "True" and spec.get("nodeName") and status.get("phase", "Pending") == "Pending":
+            sandbox = conditions.get("PodReadyToStartContainers")
+            # (Kubelets without that condition: a container still being created says the same.)
+            creating = all(_waiting_reason(c) in ("", "ContainerCreating") for c in statuses)
+            if (sandbox.get("status") != "True") if sandbox is not None else creating:
+                mounting_since = timestamp(scheduled.get("lastTransitionTime"))
+        waiting = ""
+        for container in statuses:
+            if _waiting_reason(container) not in ("", "ContainerCreating"):
+                state = container["state"]["waiting"]
+                waiting = f"{state['reason']}: {state.get('message') or ''}".rstrip(": ")
+                break
+        unschedulable = ""
+        if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+            unschedulable = scheduled.get("message") or "no node fits it"
         return cls(
             name=name,
             exists=True,
@@ -56,11 +103,26 @@ class PodObservation:
             detail=detail,
             ip=ip,
             http_port=http_port,
+            node=spec.get("nodeName") or "",
+            deletion_deadline=timestamp(meta.get("deletionTimestamp")),
+            disruption=(disruption.get("reason") or "") if disruption.get("status") == "True" else "",
+            unschedulable=unschedulable,
+            mounting_since=mounting_since,
+            waiting=waiting,
         )
 
     @property
     def running(self) -> bool:
         return self.exists and not self.deleting and self.phase == "Running"
+
+    @property
+    def evicted_from_lost_node(self) -> bool:
+        """Deleted by the taint eviction controller: its node is unreachable or not ready."""
+        return self.deleting and self.disruption == TAINT_EVICTION
+
+    def storage_stuck(self, now: datetime) -> bool:
+        """Scheduled for longer than STORAGE_WAIT_SECONDS without its volumes mounted."""
+        return self.mounting_since is not None and now - self.mounting_since > timedelta(seconds=STORAGE_WAIT_SECONDS)
 
     @property
     def status_url(self) -> str | None:
@@ -81,15 +143,42 @@ class PodReasons(NamedTuple):
     starting: str
     pending: str
     failed: str
+    unschedulable: str  # no node fits it (the scheduler's message follows)
+    storage_unavailable: str  # scheduled, but its volumes are not mounted (Multi-Attach, FailedMount)
+    node_lost: str  # evicted from a node that is unreachable or not ready
 
 
-def worker_pod_condition(pod: PodObservation, worker: str, reasons: PodReasons, running: tuple[str, str]) -> Observed:
+def node_lost_message(pod: PodObservation, worker: str) -> str:
+    node = pod.node or "its node"
+    return (
+        f"{worker} Pod {pod.name} was evicted from node {node} (unreachable or not ready): "
+        "a new one is created once the old one is gone"
+    )
+
+
+def worker_pod_condition(
+    pod: PodObservation, worker: str, reasons: PodReasons, running: tuple[str, str], now: datetime | None = None
+) -> Observed:
     """Ready=False while a recorder's or pusher's Pod is on its way; `running` is the (reason,
-    message) once it runs but has not done its job yet."""
+    message) once it runs but has not done its job yet; `now` lets a Pod stuck on its volumes
+    say so."""
+    if pod.exists and pod.evicted_from_lost_node:
+        return Observed(READY, "False", reasons.node_lost, node_lost_message(pod, worker))
     if not pod.exists or pod.deleting:
         return Observed(READY, "False", reasons.starting, f"creating {worker} Pod {pod.name}")
     if pod.phase == "Pending":
-        detail = f": {pod.detail}" if pod.detail else ""
+        if pod.unschedulable:
+            message = f"{worker} Pod {pod.name} cannot be scheduled: {pod.unschedulable}"
+            return Observed(READY, "False", reasons.unschedulable, message)
+        if now is not None and pod.storage_stuck(now) and pod.mounting_since is not None:
+            waited = int((now - pod.mounting_since).total_seconds())
+            message = (
+                f"{worker} Pod {pod.name} has waited {waited} s on node {pod.node} for its volumes to be attached "
+                "and mounted (a ReadWriteOnce volume attached to another node: Multi-Attach, or a FailedMount; "
+                f"its Events say which)"
+            )
+            return Observed(READY, "False", reasons.storage_unavailable, message)
+        detail = f": {pod.waiting or pod.detail}" if pod.waiting or pod.detail else ""
         return Observed(READY, "False", reasons.pending, f"{worker} Pod {pod.name} is Pending{detail}")
     if pod.phase == "Running":
         return Observed(READY, "False", *running)

@@ -60,7 +60,26 @@ class OperatorSettings(BaseModel):
     )
     recordings_claim_size: str = Field(default="20Gi", description="Size of a created recordings PVC.")
     recordings_storage_class: str = Field(default="", description="StorageClass of a created PVC (empty: default).")
-    recordings_access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = "ReadWriteOnce"
+    recordings_access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = Field(
+        default="ReadWriteOnce",
+        description="Access mode of a created recordings PVC, and what the operator assumes of the default claim: "
+        "with ReadWriteOnce(Pod) every recorder of the claim is scheduled onto the node that has it mounted.",
+    )
+    # --- node loss (docs/design/node-loss.md) ---
+    node_lost_toleration_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=86400,
+        description="Worker Pods tolerate the node.kubernetes.io/unreachable and not-ready NoExecute taints this "
+        "long, then they are evicted (Kubernetes' default is 300 s).",
+    )
+    node_lost_force_delete_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A worker Pod still there this long after its deletion deadline (deletionTimestamp, which "
+        "includes its grace period) sits on a node whose kubelet is gone: it is force-deleted so that its "
+        "replacement can be created.",
+    )
 
     @field_validator("port_range")
     @classmethod

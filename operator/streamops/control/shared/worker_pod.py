@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from streamops.contract.worker import HEALTH_PATH, READY_PATH, WorkerConfig
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.node_loss import node_loss_tolerations
 from streamops.control.shared.settings import OperatorSettings
 
 WORKER_UID = 10001
@@ -38,10 +39,15 @@ class WorkerContainer:
 
 
 def worker_pod(
-    metadata: Manifest, worker: WorkerContainer, settings: OperatorSettings, host_ports: dict[str, int] | None
+    metadata: Manifest,
+    worker: WorkerContainer,
+    settings: OperatorSettings,
+    host_ports: dict[str, int] | None,
+    affinity: Manifest | None = None,
 ) -> Manifest:
     """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the
-    allocation when the operator runs workers on the host network (then container ports = host ports)."""
+    allocation when the operator runs workers on the host network (then container ports = host ports);
+    `affinity` where the Pod must run (recorders next to their ReadWriteOnce claim)."""
     spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -85,7 +91,11 @@ def worker_pod(
             }
         ],
         "volumes": worker.volumes,
+        # Evicted soon from a lost node (not after Kubernetes' default 300 s): see node_loss.py.
+        "tolerations": node_loss_tolerations(settings.node_lost_toleration_seconds),
     }
+    if affinity is not None:
+        spec["affinity"] = affinity
     if host_ports is not None:
         spec["hostNetwork"] = True
         spec["dnsPolicy"] = "ClusterFirstWithHostNet"

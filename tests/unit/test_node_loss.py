@@ -16,10 +16,12 @@ from streamops.api import LiveStream, Recording, Restream
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.recording.builders import recorder_pod, recorder_standby_pod
 from streamops.control.recording.loop import RECORDING_LOOP
+from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.restream.builders import pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status
 from streamops.control.shared import object_loop
+from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.node_loss import (
     NODE_LOST,
     force_delete_at,
@@ -243,3 +245,43 @@ def test_restream_says_its_pusher_node_is_lost():
     lost = PodObservation.of("out-pusher", evicted_pod(T0 + timedelta(seconds=10)))
     status = restream_status(rst(), PusherObservation(pod=lost, stream_live=False), T0)
     assert {c.type: (c.status, c.reason) for c in status.conditions}["Ready"] == ("False", "PusherNodeLost")
+
+
+def test_the_reconcile_waits_for_a_terminating_pod_and_replaces_it_once_gone(monkeypatch: pytest.MonkeyPatch):
+    """A Pod being deleted is left alone by ensure_pod (same name: no create is possible); once the
+    loop force-deleted it, the owner's reconcile creates the replacement."""
+    monkeypatch.setattr(object_loop.kopf, "event", lambda *a, **k: None)
+    api = FakeKubeApi()
+    api.watch("Pod", child_entry)
+    api.watch("Service", child_entry)
+    api.watch("LiveStream", stream_object_entry)
+    for body in (livestream("cam"), recording("rec")):
+        body["metadata"]["namespace"] = "media"
+        api.add(body)
+    rec_body = api.object("Recording", "media", "rec")
+    assert rec_body is not None
+    reconcile_recording(api, SETTINGS, rec_body)
+    first = api.object("Pod", "media", "rec-recorder")
+    assert first is not None
+    lost = evicted_pod(datetime.now(UTC) - timedelta(seconds=20))
+    deletion = {"deletionTimestamp": lost["metadata"]["deletionTimestamp"], "deletionGracePeriodSeconds": 15}
+    api.modify("Pod", "media", "rec-recorder", {"metadata": deletion, "spec": {"nodeName": "node-b"}})
+    api.modify("Pod", "media", "rec-recorder", {"status": lost["status"]})
+    stuck = api.object("Pod", "media", "rec-recorder")
+    assert stuck is not None and stuck["metadata"]["deletionTimestamp"]
+
+    api.clear_calls()
+    reconcile_recording(api, SETTINGS, rec_body)
+    assert not api.writes  # nothing to do while it terminates
+
+    async def run() -> None:
+        loop = _loop_with(api, SETTINGS)
+        await loop.remove_lost_pods(PodObservation.of("rec-recorder", stuck))
+        loop.state.executor.shutdown()
+        loop.state.status_executor.shutdown()
+
+    asyncio.run(run())
+    reconcile_recording(api, SETTINGS, rec_body)
+    new = api.object("Pod", "media", "rec-recorder")
+    assert new is not None and new["metadata"]["uid"] != first["metadata"]["uid"]
+    assert not new["metadata"].get("deletionTimestamp")

@@ -5,9 +5,11 @@ observedGeneration across spec changes, `active` toggling, auto recording, garba
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from devtools.catalog import livestream, recording, restream
 from devtools.kubectl import condition
+from devtools.local_pods import set_pod_status
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
@@ -148,3 +150,84 @@ def test_restream_with_a_missing_key_secret_stalls_until_it_exists(cluster, oper
     cluster.kubectl("create", "secret", "generic", "yt", "-n", ns, "--from-literal=streamKey=k3y-value")
     eventually(lambda: cluster.get("pods", ns, "out-pusher"), timeout=20, what="pusher Pod once the key exists")
     wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Stalled") is None, "Stalled gone")
+
+
+def test_recorder_lost_with_its_node_is_force_deleted_and_replaced(cluster, operator, namespace):
+    """Node loss (docs/design/node-loss.md), played as the control plane plays it, without a kubelet:
+    the recorder Pod is bound to a node and Running; the node dies; the taint eviction controller
+    marks the Pod (DisruptionTarget) and deletes it with its grace period; no kubelet ever confirms,
+    so it stays Terminating. The operator says RecorderNodeLost meanwhile, force-deletes it once the
+    grace period has passed by node_lost_force_delete_seconds, posts a NodeLost Warning Event naming
+    the node, and creates the recorder again."""
+    ns = namespace
+    node = f"lost-{ns}"
+    # A Node object, so that the pod GC does not take the Pod for an orphan (its node unknown) first.
+    cluster.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
+    try:
+        cluster.apply(ns, livestream("cam"), recording("rec"))
+        old = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="recorder Pod")
+        tolerations = {t["key"]: t for t in old["spec"]["tolerations"] if t.get("effect") == "NoExecute"}
+        assert tolerations["node.kubernetes.io/unreachable"]["tolerationSeconds"] == 30
+        assert tolerations["node.kubernetes.io/not-ready"]["tolerationSeconds"] == 30
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "rec-recorder"}}
+        binding["target"] = {"apiVersion": "v1", "kind": "Node", "name": node}
+        cluster.core.create_namespaced_pod_binding("rec-recorder", ns, binding, _preload_content=False)
+        set_pod_status(cluster, ns, "rec-recorder", "Running", ready=True, ip="127.0.0.1")
+
+        # The node is lost: not ready (node lifecycle controller), then evicted (taint eviction controller).
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        conditions = [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "False", "lastTransitionTime": now},
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "DeletionByTaintManager",
+                "message": "Taint manager: deleting due to NoExecute taint",
+                "lastTransitionTime": now,
+            },
+        ]
+        cluster.core.patch_namespaced_pod_status(
+            "rec-recorder", ns, {"status": {"conditions": conditions}}, _content_type="application/merge-patch+json"
+        )
+        cluster.core.delete_namespaced_pod("rec-recorder", ns, grace_period_seconds=15)
+        terminating = cluster.get("pods", ns, "rec-recorder")
+        assert terminating["metadata"]["uid"] == old["metadata"]["uid"] and terminating["metadata"]["deletionTimestamp"]
+
+        r = wait_status(
+            cluster,
+            "recordings",
+            ns,
+            "rec",
+            lambda o: condition(o, "Ready")["reason"] == "RecorderNodeLost",
+            "RecorderNodeLost while the Pod is stuck terminating",
+        )
+        assert node in condition(r, "Ready")["message"]
+
+        new = eventually(
+            lambda: (
+                (p := cluster.get("pods", ns, "rec-recorder")) and p["metadata"]["uid"] != old["metadata"]["uid"] and p
+            ),
+            timeout=60,
+            what="the lost recorder force-deleted after its grace period and created again",
+        )
+        assert not new["metadata"].get("deletionTimestamp") and not new["spec"].get("nodeName")
+        events = eventually(
+            lambda: (
+                cluster.core.list_namespaced_event(ns, field_selector="involvedObject.name=rec,reason=NodeLost").items
+            ),
+            what="NodeLost Event on the Recording",
+        )
+        assert (
+            events[0].type == "Warning" and node in events[0].message and events[0].involved_object.kind == "Recording"
+        )
+        wait_status(
+            cluster,
+            "recordings",
+            ns,
+            "rec",
+            lambda o: condition(o, "Ready")["reason"] in ("RecorderStarting", "RecorderPending", "StreamNotLive"),
+            "the Recording waits for its new recorder",
+        )
+    finally:
+        cluster.core.delete_node(node)

@@ -1,9 +1,11 @@
 """End-to-end tests against a cluster where streamops is installed with the chart and worker Pods
-really run (kind: `make kind-e2e`, GitHub Actions .github/workflows/kind-e2e.yaml).
+really run.
 
-They need STREAMOPS_E2E_KUBECONFIG (and optionally STREAMOPS_E2E_KUBECTL); without it this
-directory is not collected at all (no skips: under CI=true a skip fails the run), which is the case
-in `make test` on machines without a Docker engine.
+- By default: the session's local pod-network cluster (the `local_cluster` and `release` fixtures
+  of tests/conftest.py: 2 nodes, kube-proxy, CoreDNS, `helm install` with the images built here),
+  so `make test` runs them everywhere.
+- With STREAMOPS_E2E_KUBECONFIG (and optionally STREAMOPS_E2E_KUBECTL): that cluster, where the
+  chart is already installed (kind: `make kind-e2e`, GitHub Actions .github/workflows/kind-e2e.yaml).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import pytest
 from devtools.kubectl import Kubectl
 
 KUBECONFIG = os.environ.get("STREAMOPS_E2E_KUBECONFIG", "")
-collect_ignore_glob = [] if KUBECONFIG else ["test_*.py"]
 
 
 def kube_client() -> Kubectl:
@@ -28,8 +29,11 @@ def kube_client() -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def kube() -> Kubectl:
-    return kube_client()
+def kube(request: pytest.FixtureRequest) -> Kubectl:
+    if KUBECONFIG:
+        return kube_client()
+    release = request.getfixturevalue("release")  # the local cluster, chart installed
+    return Kubectl(release.cluster.binary, release.cluster.kubeconfig)
 
 
 @pytest.fixture

@@ -10,3 +10,12 @@ HELM_BIN="$STREAMOPS_CACHE/helm-$HELM_VERSION/bin/helm"
 KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 KIND_BIN="$STREAMOPS_CACHE/kind-$KIND_VERSION/bin/kind"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d}"
+# Cluster add-ons of the pod-network cluster (devtools.local_cluster), built from their Go modules
+# into the same cache: CoreDNS (hack/build-coredns.sh), Traefik (hack/build-traefik.sh), and the
+# Gateway API CRDs of the version Traefik's go.mod requires (hack/fetch-gateway-api.sh).
+COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
+COREDNS_BIN="$STREAMOPS_CACHE/coredns-$COREDNS_VERSION/bin/coredns"
+TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
+TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION/bin/traefik"
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
+GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"

@@ -53,3 +53,18 @@ def helm_bin() -> Path:
     if env := os.environ.get("HELM"):
         return Path(env)
     return Path(sourced("HELM_BIN"))
+
+
+def coredns_bin() -> Path:
+    """The pinned CoreDNS, built by hack/build-coredns.sh (`make coredns`)."""
+    return Path(sourced("COREDNS_BIN"))
+
+
+def traefik_bin() -> Path:
+    """The pinned Traefik, built by hack/build-traefik.sh (`make traefik`)."""
+    return Path(sourced("TRAEFIK_BIN"))
+
+
+def gateway_api_crds_dir() -> Path:
+    """The pinned Gateway API standard-channel CRDs, copied by hack/fetch-gateway-api.sh."""
+    return Path(sourced("GATEWAY_API_CRDS"))

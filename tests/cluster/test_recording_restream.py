@@ -231,3 +231,53 @@ def test_recorder_lost_with_its_node_is_force_deleted_and_replaced(cluster, oper
         )
     finally:
         cluster.core.delete_node(node)
+
+
+def test_recorders_of_a_claim_share_its_node_and_an_unschedulable_one_says_why(cluster, operator, namespace):
+    """Two Recordings on the default (ReadWriteOnce) claim: both recorder Pods are accepted by the
+    API server with a required podAffinity to the claim's recorders; one the scheduler cannot place
+    (written here as the scheduler would) turns its Recording's Ready to RecorderUnschedulable with
+    the scheduler's message, and an Event says so."""
+    ns = namespace
+    cluster.apply(ns, livestream("cam"), recording("rec"), recording("rec2"))
+    for name in ("rec-recorder", "rec2-recorder"):
+        pod = eventually(lambda n=name: cluster.get("pods", ns, n), what=name)
+        assert pod["metadata"]["labels"][f"{GROUP}/recordings-claim"] == "streamops-recordings"
+        (term,) = pod["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert term["labelSelector"]["matchLabels"] == {f"{GROUP}/recordings-claim": "streamops-recordings"}
+
+    message = "0/2 nodes are available: 1 node(s) didn't match pod affinity rules, 1 Insufficient cpu."
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scheduled = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastTransitionTime": now,
+    }
+    cluster.core.patch_namespaced_pod_status(
+        "rec2-recorder",
+        ns,
+        {"status": {"phase": "Pending", "conditions": [scheduled]}},
+        _content_type="application/merge-patch+json",
+    )
+    # The stream must be live for the recorder's own state to be what Ready says.
+    set_pod_status(cluster, ns, "cam-ingest", "Running", ready=True)
+    r = wait_status(
+        cluster,
+        "recordings",
+        ns,
+        "rec2",
+        lambda o: condition(o, "Ready")["reason"] == "RecorderUnschedulable",
+        "RecorderUnschedulable",
+    )
+    assert message in condition(r, "Ready")["message"] and condition(r, "Recording")["status"] == "False"
+    eventually(
+        lambda: (
+            cluster.core.list_namespaced_event(
+                ns, field_selector="involvedObject.name=rec2,reason=RecorderUnschedulable"
+            ).items
+        ),
+        what="RecorderUnschedulable Event",
+    )

@@ -13,7 +13,7 @@ from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream, Recording
 from streamops.control.recording.builders import CLAIM_LABEL, claim_affinity, recorder_pod, recorder_standby_pod
 from streamops.control.recording.reconcile import reconcile_recording
-from streamops.control.recording.status import RecorderObservation, recording_status
+from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
 from streamops.control.shared.settings import OperatorSettings
@@ -32,9 +32,11 @@ def stream() -> LiveStream:
     return LiveStream.model_validate(body)
 
 
-def rec(**spec: Any) -> Recording:
+def rec(status: dict[str, Any] | None = None, **spec: Any) -> Recording:
     body = recording("rec", **spec)
     body["metadata"].update(namespace=NS, uid="0123456789abcdef", generation=1)
+    if status:
+        body["status"] = status
     return Recording.model_validate(body)
 
 
@@ -182,3 +184,20 @@ def test_a_waiting_container_says_why():
     pod = PodObservation.of("rec-recorder", pending_pod([], node="node-a", waiting="ImagePullBackOff"))
     status = recording_status(rec(), RecorderObservation(pod=pod, stream_live=True), T0)
     assert ready(status)[1] == "RecorderPending" and "ImagePullBackOff" in ready(status)[2]
+
+
+def test_a_recorder_that_cannot_run_posts_a_warning_once():
+    pending = PodObservation.of("rec-recorder", pending_pod([], node=""))
+    before = recording_status(rec(), RecorderObservation(pod=pending, stream_live=True), T0)
+    assert ready(before)[:2] == ("False", "RecorderPending")
+    stuck = PodObservation.of("rec-recorder", UNSCHEDULABLE)
+    after = recording_status(
+        rec(status=before.wire()), RecorderObservation(pod=stuck, stream_live=True), T0 + timedelta(seconds=1)
+    )
+    events = recording_events(before, after)
+    assert [(e.type, e.reason) for e in events] == [("Warning", "RecorderUnschedulable")]
+    assert "didn't match pod affinity rules" in events[0].message
+    again = recording_status(
+        rec(status=after.wire()), RecorderObservation(pod=stuck, stream_live=True), T0 + timedelta(seconds=2)
+    )
+    assert recording_events(after, again) == []  # level-based: said once

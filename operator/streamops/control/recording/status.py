@@ -21,7 +21,7 @@ from streamops.control.shared.conditions import (
     worker_on_its_way,
 )
 from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
+from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised
@@ -120,6 +120,7 @@ def recording_events(previous: RecordingStatus | None, current: RecordingStatus)
     """Recording started / split / finished / discarded (and Ready transitions)."""
     before = previous or RecordingStatus()
     events = condition_transitions(before.conditions, current.conditions)
+    events += pod_problem_events(before.conditions, current.conditions, reasons.RECORDER_POD)
     if current.recording and not before.recording:
         events.append(Transition("Normal", reasons.RECORDING_STARTED, "the recorder is recording the stream"))
     known = {v.path for v in before.videos}

@@ -23,7 +23,7 @@ from streamops.control.shared.conditions import (
     worker_on_its_way,
 )
 from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
+from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 LIVE = "Live"  # the Restream's own condition: the target receives the stream
 
@@ -102,6 +102,7 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
 def restream_events(previous: RestreamStatus | None, current: RestreamStatus) -> list[Transition]:
     before = previous or RestreamStatus()
     events = condition_transitions(before.conditions, current.conditions)
+    events += pod_problem_events(before.conditions, current.conditions, reasons.PUSHER_POD)
     if current.live and not before.live:
         events.append(Transition("Normal", reasons.RESTREAM_LIVE, "the target receives the stream"))
     elif before.live and not current.live:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from streamops.api.common import Condition
 from streamops.contract.worker import STATUS_PATH
-from streamops.control.shared.conditions import READY, Observed
+from streamops.control.shared.conditions import READY, Observed, Transition
 from streamops.control.shared.manifests import Body
 
 # The taint eviction controller marks a Pod it deletes for a NoExecute taint (node unreachable or
@@ -146,6 +147,20 @@ class PodReasons(NamedTuple):
     unschedulable: str  # no node fits it (the scheduler's message follows)
     storage_unavailable: str  # scheduled, but its volumes are not mounted (Multi-Attach, FailedMount)
     node_lost: str  # evicted from a node that is unreachable or not ready
+
+
+def pod_problem_events(previous: list[Condition], current: list[Condition], reasons: PodReasons) -> list[Transition]:
+    """A Warning Event when Ready turns to a reason that needs someone (no node fits the Pod, its
+    storage cannot be mounted, its node is lost) while it stays False: the condition transition
+    Event comes only when the status changes."""
+    before = next((c for c in previous if c.type == READY), None)
+    now = next((c for c in current if c.type == READY), None)
+    problems = (reasons.unschedulable, reasons.storage_unavailable, reasons.node_lost)
+    if now is None or now.status != "False" or now.reason not in problems:
+        return []
+    if before is None or before.status != "False" or before.reason == now.reason:
+        return []  # (Ready True -> False is posted by condition_transitions already)
+    return [Transition("Warning", now.reason, now.message or now.reason)]
 
 
 def node_lost_message(pod: PodObservation, worker: str) -> str:

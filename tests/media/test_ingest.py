@@ -8,6 +8,7 @@ import re
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from devtools.http_client import http_get
@@ -56,6 +57,9 @@ def assert_screenshot(ingest) -> None:
 
 
 def test_rtmp_push_serves_hls_screenshot_and_status(ingest):
+    # Ready means "accepting publishers", before any media: the Service routes encoders to it.
+    wait_for(lambda: http_get(f"{ingest.http}/readyz")[0] == 200, timeout=5)
+    assert not ingest.status()["live"]
     refused = Publisher(ingest.rtmp_url("not-the-key"), duration=3).start()
     assert refused.wait(timeout=15) != 0, "a wrong key must be refused"
     assert not ingest.status()["live"] and ingest.status()["refusedPublishers"] == 1
@@ -249,3 +253,42 @@ def test_pull_inactivity_deactivates_the_stream(ingest_factory):
     status = wait_for(lambda: (s := ingest.status())["active"] is False and s, timeout=25)
     assert "no data for 10 s" in status["deactivatedReason"]
     assert not status["live"]
+
+
+def request(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, method=method, headers={"Origin": "https://player.example", **(headers or {})})
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_cors_and_the_path_prefix_an_ingress_routes_with(ingest_factory):
+    prefix = "/streams/media/cam"
+    ingest = ingest_factory(pathPrefix=prefix)
+    # A player on another origin: the preflight is answered for any path, errors carry CORS too.
+    code, headers, _ = request(f"{ingest.http}{prefix}/hls/cmaf/index.m3u8", "OPTIONS", {
+        "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"})  # fmt: skip
+    assert code == 204
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in headers["Access-Control-Allow-Methods"] and "Range" in headers["Access-Control-Allow-Headers"]
+    code, headers, _ = request(f"{ingest.http}/hls/cmaf/index.m3u8")
+    assert code == 404 and headers["Access-Control-Allow-Origin"] == "*"
+    with Publisher(ingest.rtmp_url(), duration=30):
+        ingest.wait_live()
+        for base in (ingest.http, ingest.http + prefix):
+            code, headers, playlist = wait_for(
+                lambda b=base: (r := request(f"{b}/hls/cmaf/index.m3u8"))[0] == 200 and r, timeout=15
+            )
+            assert headers["Access-Control-Allow-Origin"] == "*"
+            assert "Content-Length" in headers["Access-Control-Expose-Headers"]
+            segment = re.findall(r"^(\S+\.m4s)$", playlist.decode(), re.M)[-1]
+            code, headers, body = request(f"{base}/hls/cmaf/{segment}")
+            assert code == 200 and len(body) > 1000 and headers["Access-Control-Allow-Origin"] == "*"
+        code, headers, body = wait_for(
+            lambda: (r := request(f"{ingest.http}{prefix}/screenshot.jpg"))[0] == 200 and r, timeout=15
+        )
+        assert body[:2] == b"\xff\xd8" and headers["Access-Control-Allow-Origin"] == "*"
+    # Only the prefix it was given: other paths are not served.
+    assert request(f"{ingest.http}/streams/other/cam/screenshot.jpg")[0] == 404

@@ -9,14 +9,18 @@ import re
 from devtools.catalog import livestream, pull
 from streamops.api import LiveStream
 from streamops.control.livestream.builders import (
+    POD_NETWORK_PORTS,
+    in_cluster_host,
     ingest_endpoints,
     ingest_pod,
     ingest_roles,
     ingest_service,
+    playback_base,
     playback_urls,
     stream_key_ref,
     stream_key_secret,
 )
+from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION, child_name, label_value
 from streamops.control.shared.settings import OperatorSettings
 
@@ -72,15 +76,15 @@ def test_referenced_key_is_used():
 
 def test_pull_stream_has_no_key_and_no_push_ports():
     s = stream(source=pull("rtmp://127.0.0.1/live/a"))
-    assert stream_key_ref(s) is None and ingest_endpoints(s) is None
+    assert stream_key_ref(s) is None and ingest_endpoints(s, {}) is None
     pod = ingest_pod(s, "primary", SETTINGS)
     assert [p["name"] for p in pod["spec"]["containers"][0]["ports"]] == ["http"]
     assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
 
 
 def test_service_selects_its_pod_only():
-    primary = ingest_service(stream(source={"push": {"backup": True}}), "primary")
-    backup = ingest_service(stream(source={"push": {"backup": True}}), "backup")
+    primary = ingest_service(stream(source={"push": {"backup": True}}), "primary", SETTINGS)
+    backup = ingest_service(stream(source={"push": {"backup": True}}), "backup", SETTINGS)
     pod = ingest_pod(stream(source={"push": {"backup": True}}), "backup", SETTINGS)
     assert backup["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     assert not primary["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
@@ -101,11 +105,18 @@ def test_only_relevant_changes_roll_the_pod():
 def test_endpoints_and_playback_carry_no_key():
     s = stream(source={"push": {"backup": True}})
     assert ingest_roles(s) == ["primary", "backup"]
-    endpoints = ingest_endpoints(s)
+    reaches = {role: in_cluster(s, role) for role in ingest_roles(s)}
+    endpoints = ingest_endpoints(s, reaches)
     assert endpoints.push_url == "rtmp://cam-ingest.media.svc:1935/live"
     assert endpoints.backup_push_url_srt == "srt://cam-ingest-backup.media.svc:9998"
     assert endpoints.stream_key_secret == "cam-stream-key"
-    assert playback_urls(s).hls_cmaf_url == "http://cam-ingest.media.svc:8080/hls/cmaf/index.m3u8"
+    assert endpoints.exposure == "ClusterIP"
+    playback = playback_urls(s, playback_base(None, reaches["primary"]))
+    assert playback.hls_cmaf_url == "http://cam-ingest.media.svc:8080/hls/cmaf/index.m3u8"
+
+
+def in_cluster(s: LiveStream, role) -> Reach:
+    return ingest_reach(None, ReachInputs(in_cluster_host(s, role), POD_NETWORK_PORTS))
 
 
 def test_child_names_are_valid_service_names():

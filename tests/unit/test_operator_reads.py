@@ -42,7 +42,7 @@ def test_child_entry_keeps_what_reconcilers_read_and_little_else():
     service = {**POD, "kind": "Service", "spec": {"ports": [{"name": "http", "port": 8080}]}}
     deleting = {**service, "metadata": {**POD["metadata"], "deletionTimestamp": "2026-11-22T00:00:00Z"}}
     kept = child_entry(deleting)[("ns", "cam-ingest")]
-    assert kept["spec"] == {"ports": [{"name": "http", "port": 8080}]} and "status" not in kept
+    assert kept["spec"] == {"ports": [{"name": "http", "port": 8080}]} and kept["status"] == {"loadBalancer": {}}
     assert kept["metadata"]["deletionTimestamp"]
 
 

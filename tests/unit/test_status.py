@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from devtools.catalog import livestream
 from streamops.api import LiveStream
 from streamops.api.common import Condition
+from streamops.contract.ingest import IngestStatus
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.shared.conditions import Observed, condition_transitions, merge_conditions
 from streamops.control.shared.status_patch import status_patch
@@ -61,8 +62,15 @@ def test_running_pod_is_ready_and_reconciling_disappears():
     assert status.live is False and conditions(status)["Live"] == ("False", "NoMedia")
 
 
-def test_ready_pod_means_live():
+def test_ready_pod_is_not_live_only_the_worker_says_live():
+    # Ready means "accepting publishers": the Service routes encoders before media flows.
     status = livestream_status(stream(), observe(pod("Running", ready=True)), T0)
+    assert status.live is False and conditions(status)["Live"] == ("False", "NoMedia")
+    observed = IngestObservation(
+        {"primary": PodObservation.of("cam-ingest", pod("Running", ready=True))},
+        telemetry={"primary": IngestStatus(live=True)},
+    )
+    status = livestream_status(stream(), observed, T0)
     assert status.live is True and conditions(status)["Live"][0] == "True"
 
 
@@ -93,6 +101,8 @@ def test_status_has_no_key_material():
         "pushUrl": "rtmp://cam-ingest.media.svc:1935/live",
         "pushUrlSrt": "srt://cam-ingest.media.svc:9998",
         "streamKeySecret": "cam-stream-key",
+        "exposure": "ClusterIP",
+        "reachableFrom": "inside the cluster only",
     }
 
 

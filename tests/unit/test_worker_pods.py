@@ -8,7 +8,15 @@ import json
 import pytest
 from devtools.catalog import livestream, recording, restream
 from streamops.api import LiveStream, Recording, Restream
-from streamops.control.livestream.builders import ingest_endpoints, ingest_pod, ingest_service, playback_urls
+from streamops.control.livestream.builders import (
+    POD_NETWORK_PORTS,
+    ingest_endpoints,
+    ingest_pod,
+    ingest_service,
+    playback_base,
+    playback_urls,
+)
+from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.recording.builders import (
     auto_recording,
     recorder_pod,
@@ -127,12 +135,17 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     # ... and so does the operator when it reads the worker's /status (not the node's Pod IP).
     running = {**pod, "status": {"phase": "Running", "podIP": "192.0.2.2"}}
     assert PodObservation.of("cam-ingest", running).status_url == f"http://127.0.0.1:{INGEST_PORTS['http']}/status"
-    service = ingest_service(s, "primary", INGEST_PORTS)
+    service = ingest_service(s, "primary", HOST, INGEST_PORTS)
     assert ports_of(service) == INGEST_PORTS
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == INGEST_PORTS
-    endpoints = ingest_endpoints(s, "127.0.0.1", {"primary": INGEST_PORTS})
+    given = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, worker_address="127.0.0.1", host_network=True,
+                        host_ports=INGEST_PORTS)  # fmt: skip
+    reach = ingest_reach(ServiceObservation.of(service), given)
+    endpoints = ingest_endpoints(s, {"primary": reach})
     assert endpoints.push_url == "rtmp://127.0.0.1:30002/live" and endpoints.push_url_srt == "srt://127.0.0.1:30003"
-    assert playback_urls(s, "127.0.0.1", INGEST_PORTS).hls_cmaf_url == "http://127.0.0.1:30001/hls/cmaf/index.m3u8"
+    assert endpoints.exposure == "HostNetwork"
+    playback = playback_urls(s, playback_base(None, reach))
+    assert playback.hls_cmaf_url == "http://127.0.0.1:30001/hls/cmaf/index.m3u8"
     recorder = recorder_pod(rec(), s, HOST, INGEST_PORTS, {"http": 30010})
     assert config(recorder)["feedUrl"] == "http://127.0.0.1:30001/feed" and config(recorder)["httpPort"] == 30010
     assert json.loads(recorder["metadata"]["annotations"][HOST_PORTS_ANNOTATION]) == {"http": 30010}

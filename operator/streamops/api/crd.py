@@ -17,7 +17,7 @@ from pydantic_core import core_schema, to_jsonable_python
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import KINDS, Kind
 
-_DROPPED_KEYS = {"title", "additionalProperties", "$defs"}
+_DROPPED_KEYS = {"title", "$defs"}
 
 
 class _FactoryDefaults(GenerateJsonSchema):
@@ -61,6 +61,11 @@ def _structural(node: Any, defs: dict[str, Any], keep_defaults: bool) -> Any:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROPPED_KEYS:
+            continue
+        if key == "additionalProperties":
+            # false (a model refusing unknown fields) is the structural default; a schema is a map's values.
+            if isinstance(value, dict):
+                out[key] = _structural(value, defs, keep_defaults)
             continue
         if key == "properties":
             out[key] = {name: _structural(prop, defs, keep_defaults) for name, prop in value.items()}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from streamops.api.common import (
     NAME_MAX,
@@ -263,6 +264,230 @@ class Screenshots(KubeModel):
     )
 
 
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+TrafficPolicy = Literal["Cluster", "Local"]
+IngestExposure = Literal["LoadBalancer", "NodePort", "ClusterIP", "HostNetwork"]
+PlaybackExposure = Literal["Ingress", "HTTPRoute", "LoadBalancer", "NodePort", "ClusterIP", "HostNetwork"]
+# Annotations: the API server checks the keys; bounded here so CEL cost estimates stay small.
+ANNOTATIONS_SCHEMA: dict[str, JsonValue] = {
+    "maxProperties": 64,
+    "additionalProperties": {"type": "string", "maxLength": 4096},
+}
+# A URL path prefix an Ingress or HTTPRoute routes with pathType Prefix: "/" or segments without
+# a trailing slash (the ingest serves its HLS, screenshot and player under it).
+ROUTE_PATH_PATTERN = r"^(/|(/[A-Za-z0-9._~-]+)+)$"
+HOSTNAME_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def _node_port(what: str) -> Any:
+    return Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=f"Fixed nodePort of the {what} port; unset: the API server allocates one (status.ingest shows "
+        "it). Must lie in the cluster's NodePort range (30000-32767 unless the API server was told otherwise).",
+    )
+
+
+class IngestNodePorts(KubeModel):
+    """Fixed nodePorts for the ingest Service's ports (NodePort and LoadBalancer Services)."""
+
+    rtmp: int | None = _node_port("RTMP (TCP)")
+    srt: int | None = _node_port("SRT (UDP)")
+    http: int | None = _node_port("HTTP (HLS, screenshot)")
+
+
+class IngestService(KubeModel):
+    """How the ingest Service (<stream>-ingest, RTMP over TCP and SRT over UDP in one Service) is exposed.
+    Unset fields take the operator's defaults (chart values ingest.service.*)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.nodePorts) || (has(self.type) && self.type in ['NodePort', 'LoadBalancer'])",
+                "nodePorts needs type NodePort or LoadBalancer",
+            ),
+            cel(
+                "!has(self.loadBalancerClass) || (has(self.type) && self.type == 'LoadBalancer')",
+                "loadBalancerClass needs type LoadBalancer",
+            ),
+            cel(
+                "!has(self.externalTrafficPolicy) || (has(self.type) && self.type in ['NodePort', 'LoadBalancer'])",
+                "externalTrafficPolicy needs type NodePort or LoadBalancer",
+            ),
+        )
+    )
+
+    type: ServiceType | None = Field(
+        default=None,
+        description="ClusterIP (reachable inside the cluster only), NodePort (every node's address, URLs use the "
+        "operator's externalHost) or LoadBalancer (the load balancer's address). Unset: the operator's default "
+        "(chart value ingest.service.type, ClusterIP unless set).",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of the Service (e.g. for a cloud load balancer), merged over the operator's "
+        "defaults (chart value ingest.service.annotations); the stream's win.",
+        json_schema_extra=ANNOTATIONS_SCHEMA,
+    )
+    load_balancer_class: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX,
+        description="spec.loadBalancerClass of a LoadBalancer Service (which load balancer implementation serves "
+        "it). Immutable once set: the API server refuses a change.",
+    )
+    external_traffic_policy: TrafficPolicy | None = Field(
+        default=None,
+        description="Cluster (any node forwards) or Local (only the ingest's node answers, the encoder's source "
+        "address is kept). Unset: the operator's default, else Cluster.",
+    )
+    node_ports: IngestNodePorts | None = Field(
+        default=None,
+        description="Fixed nodePorts per port (type NodePort or LoadBalancer); unset ports are allocated by the "
+        "API server.",
+    )
+
+    @model_validator(mode="after")
+    def _type_dependent(self) -> IngestService:
+        if self.node_ports is not None and self.type not in ("NodePort", "LoadBalancer"):
+            raise ValueError("nodePorts needs type NodePort or LoadBalancer")
+        if self.load_balancer_class is not None and self.type != "LoadBalancer":
+            raise ValueError("loadBalancerClass needs type LoadBalancer")
+        if self.external_traffic_policy is not None and self.type not in ("NodePort", "LoadBalancer"):
+            raise ValueError("externalTrafficPolicy needs type NodePort or LoadBalancer")
+        return self
+
+
+class IngestSpec(KubeModel):
+    """How encoders outside the cluster reach the ingest."""
+
+    service: IngestService = Field(
+        default_factory=IngestService,
+        description="Type and options of the ingest Service (<stream>-ingest and <stream>-ingest-backup).",
+    )
+
+
+class PlaybackIngress(KubeModel):
+    """An Ingress (networking.k8s.io/v1, pathType Prefix) routing viewers to the primary ingest's HLS and
+    screenshot. Unset fields take the operator's defaults (chart values playback.ingress.*)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: no Ingress for this stream even when the operator's default creates one.",
+    )
+    class_name: str | None = Field(
+        default=None, min_length=1, max_length=NAME_MAX, description="ingressClassName (unset: the cluster's default)."
+    )
+    host: str | None = Field(
+        default=None,
+        max_length=NAME_MAX,
+        pattern=HOSTNAME_PATTERN,
+        description="Host name viewers use (status.playback URLs are built with it); unset: any host, and "
+        "status.playback keeps the in-cluster URLs.",
+    )
+    path: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=ROUTE_PATH_PATTERN,
+        description="Path prefix of the stream (pathType Prefix, no rewrite needed: the ingest serves under it). "
+        "Default /streams/<namespace>/<name>. Changing it restarts the ingest.",
+    )
+    tls_secret_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX,
+        description="A kubernetes.io/tls Secret for host: the Ingress terminates TLS and status shows https:// URLs.",
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of the Ingress, merged over the operator's defaults; the stream's win.",
+        json_schema_extra=ANNOTATIONS_SCHEMA,
+    )
+
+
+class ParentRef(KubeModel):
+    """A Gateway the HTTPRoute attaches to (gateway.networking.k8s.io/v1 parentRefs)."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Gateway.")
+    namespace: str | None = Field(
+        default=None, min_length=1, max_length=63, description="Namespace of the Gateway; unset: the stream's."
+    )
+    section_name: str | None = Field(
+        default=None, min_length=1, max_length=253, description="Listener of the Gateway to attach to."
+    )
+
+
+class PlaybackHttpRoute(KubeModel):
+    """A Gateway API HTTPRoute (gateway.networking.k8s.io/v1, PathPrefix match) routing viewers to the primary
+    ingest. Unset fields take the operator's defaults (chart values playback.httpRoute.*)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="false: no HTTPRoute for this stream even when the operator's default creates one.",
+    )
+    parent_refs: list[ParentRef] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Gateways to attach to; empty: the operator's default.",
+    )
+    hostnames: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Host names of the route; the first one builds status.playback's URLs. Empty: the operator's "
+        "default; none at all: status.playback keeps the in-cluster URLs.",
+        json_schema_extra={"items": {"type": "string", "maxLength": NAME_MAX, "pattern": HOSTNAME_PATTERN}},
+    )
+    path: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=ROUTE_PATH_PATTERN,
+        description="Path prefix of the stream (no rewrite needed: the ingest serves under it). Default "
+        "/streams/<namespace>/<name>. Changing it restarts the ingest.",
+    )
+    https: bool | None = Field(
+        default=None,
+        description="The Gateway's listener terminates TLS: status.playback shows https:// URLs. Unset: the "
+        "operator's default, else false.",
+    )
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hostnames(cls, hostnames: list[str]) -> list[str]:
+        for name in hostnames:
+            if len(name) > NAME_MAX or not re.match(HOSTNAME_PATTERN, name):
+                raise ValueError(f"hostname {name!r} is not a DNS name")
+        return hostnames
+
+
+class PlaybackSpec(KubeModel):
+    """How viewers outside the cluster reach the stream's HLS and screenshot."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.ingress) && has(self.httpRoute)) || "
+                "(has(self.ingress.enabled) && !self.ingress.enabled) || "
+                "(has(self.httpRoute.enabled) && !self.httpRoute.enabled)",
+                "set at most one of playback.ingress and playback.httpRoute",
+            )
+        )
+    )
+
+    ingress: PlaybackIngress | None = Field(
+        default=None, description="An Ingress for the stream's playback (exclusive with httpRoute)."
+    )
+    http_route: PlaybackHttpRoute | None = Field(
+        default=None, description="A Gateway API HTTPRoute for the stream's playback (exclusive with ingress)."
+    )
+
+    @model_validator(mode="after")
+    def _one_route(self) -> PlaybackSpec:
+        if self.ingress and self.ingress.enabled and self.http_route and self.http_route.enabled:
+            raise ValueError("set at most one of playback.ingress and playback.httpRoute")
+        return self
+
+
 class LiveStreamSpec(KubeModel):
     """Desired state of the live stream: where media comes from, HLS output and DVR, transcoding,
     recording defaults and screenshots."""
@@ -315,6 +540,16 @@ class LiveStreamSpec(KubeModel):
         default_factory=Screenshots,
         description="JPEG screenshots of the live picture (status.playback.screenshotUrl). Default every 10 s.",
     )
+    ingest: IngestSpec = Field(
+        default_factory=IngestSpec,
+        description="How encoders outside the cluster reach the ingest: the Service's type and options "
+        "(status.ingest shows the URLs that work and from where).",
+    )
+    playback: PlaybackSpec = Field(
+        default_factory=PlaybackSpec,
+        description="How viewers outside the cluster reach HLS and the screenshot: an optional Ingress or "
+        "HTTPRoute (status.playback shows the URLs that work and from where).",
+    )
     resources: Resources | None = Field(
         default=None,
         description="CPU/memory requests and limits of the ingest Pods. Unset: sized for passthrough, or for "
@@ -353,6 +588,18 @@ class IngestEndpoints(KubeModel):
         max_length=URL_MAX,
         description="SRT URL of the backup ingest, same key as pushUrlSrt. Set with source.push.backup.",
     )
+    exposure: IngestExposure | None = Field(
+        default=None,
+        description="What the push URLs go through: LoadBalancer (the load balancer's address), NodePort (the "
+        "operator's externalHost and the Service's nodePorts), HostNetwork (the ingest Pod's node address) or "
+        "ClusterIP (the Service's cluster DNS name: inside the cluster only).",
+    )
+    reachable_from: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Where the push URLs work from, and why not from elsewhere (e.g. a LoadBalancer still "
+        "waiting for its address).",
+    )
     stream_key_secret: str | None = Field(
         default=None,
         max_length=NAME_MAX,
@@ -379,6 +626,12 @@ class Playback(KubeModel):
         max_length=URL_MAX,
         description="The latest JPEG screenshot of the live picture. Set when screenshots.enabled is true.",
     )
+    exposure: PlaybackExposure | None = Field(
+        default=None,
+        description="What the URLs go through: Ingress or HTTPRoute (spec.playback), else the ingest Service's "
+        "exposure (LoadBalancer, NodePort, HostNetwork, or ClusterIP: inside the cluster only).",
+    )
+    reachable_from: str | None = Field(default=None, max_length=1024, description="Where the playback URLs work from.")
 
 
 class LiveStreamStatus(ConditionedStatus):

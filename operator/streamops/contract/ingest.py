@@ -51,6 +51,13 @@ class IngestConfig(WorkerConfig):
     media_dir: str = MEDIA_DIR
     stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")
     bind_address: str = "0.0.0.0"
+    path_prefix: str = Field(
+        default="",
+        max_length=512,
+        pattern=r"^((/[A-Za-z0-9._~-]+)+)?$",
+        description="HLS and the screenshot are also served under this prefix (e.g. /streams/<ns>/<name>), so an "
+        "Ingress or HTTPRoute with a plain Prefix match reaches them without rewriting.",
+    )
 
 
 class IngestStatus(WorkerStatus):

@@ -170,10 +170,14 @@ def _wake_on_events(kind: ControlledKind) -> None:
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
 async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
-    """An ingest Service appeared or changed: the recorders and pushers of its stream need its ports."""
+    """An ingest Service appeared or changed: its stream's status shows its nodePorts and load
+    balancer address (a cloud controller writes status.loadBalancer), and the recorders and pushers
+    of its stream need its ports."""
     owner = controller_of(body.metadata)
     if owner is not None and owner.get("kind") == LIVESTREAM.kind:
-        memo.state.wake_followers(body.metadata.namespace or "", str(owner.get("name")))
+        namespace = body.metadata.namespace or ""
+        memo.state.wake((LIVESTREAM.kind, namespace, str(owner.get("name"))))
+        memo.state.wake_followers(namespace, str(owner.get("name")))
 
 
 @kopf.on.event("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})

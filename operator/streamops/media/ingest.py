@@ -50,7 +50,7 @@ from streamops.media.worker_process import utc_now, worker_main
 
 log = logging.getLogger("streamops.ingest")
 
-LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live (the readiness probe follows)
+LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live
 NON_DVR_PLAYLIST_SEGMENTS = 6
 
 
@@ -360,6 +360,7 @@ class IngestWorker:
         self.stopping = asyncio.Event()
         self.internal_rtmp_port = free_loopback_port()
         self.gate: RtmpGate | None = None
+        self.listening = False  # the listeners (push) or the pull loop are up: see `accepting`
         self.session_events = SessionEvents(
             on_started=self.session_started,
             on_media=self.session_media,
@@ -387,6 +388,12 @@ class IngestWorker:
     @property
     def live(self) -> bool:
         return self.feed.live and time.monotonic() - self.last_media < LIVE_SILENCE_SECONDS
+
+    @property
+    def accepting(self) -> bool:
+        """Readiness: publishers are accepted (push) or the pull runs. Not `live`: the Service must
+        route to an ingest before media flows, or no encoder outside could ever make it live."""
+        return self.listening and self.active and not self.stopping.is_set()
 
     def status(self) -> IngestStatus:
         rates = self.meter.rates() if self.live else LiveRates()
@@ -580,7 +587,7 @@ class IngestWorker:
 
     # --- HTTP --------------------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = worker_app(self.status, lambda: self.live, self.registry)
+        app = worker_app(self.status, lambda: self.accepting, self.registry, cors=True)
 
         async def feed(request: web.Request) -> web.StreamResponse:
             hub = self.transcoded_feed if request.path == TRANSCODED_FEED_PATH else self.feed
@@ -624,9 +631,11 @@ class IngestWorker:
 
         app.router.add_get(FEED_PATH, feed)
         app.router.add_get(TRANSCODED_FEED_PATH, feed)
-        app.router.add_get("/hls/{variant}/{name}", hls)
-        app.router.add_get("/hls/{variant}/{rendition}/{name}", hls)
-        app.router.add_get(SCREENSHOT_PATH, screenshot)
+        # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed).
+        for prefix in dict.fromkeys(("", self.config.path_prefix)):
+            app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
+            app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
+            app.router.add_get(prefix + SCREENSHOT_PATH, screenshot)
         return app
 
     def stop(self) -> None:
@@ -653,6 +662,7 @@ class IngestWorker:
         if self.config.screenshots.enabled:
             loops.append(self.screenshot_loop())
         tasks = [asyncio.create_task(c) for c in loops]
+        self.listening = True
         try:
             await self.stopping.wait()
         finally:

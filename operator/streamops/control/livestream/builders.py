@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from base64 import b64encode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from streamops.api import LiveStream
 from streamops.api.common import SecretKeyRef
-from streamops.api.livestream import IngestEndpoints, Playback
+from streamops.api.livestream import IngestEndpoints, IngestService, Playback, PlaybackHttpRoute, PlaybackIngress
 from streamops.contract.ingest import (
     CONFIG_ENV,
     FEED_PATH,
@@ -24,16 +25,20 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
+from streamops.control.livestream.exposure import PlaybackBase, Reach
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     HOST_PORTS_ANNOTATION,
+    MANAGED_ANNOTATIONS_ANNOTATION,
+    PLAYBACK_ROUTE_ANNOTATION,
+    SPEC_HASH_ANNOTATION,
     STREAM_NAME_ANNOTATION,
     child_labels,
     child_name,
     owner_reference,
 )
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, spec_hash, worker_pod
 
 GENERATED_KEY_NAME = "streamKey"
 
@@ -105,7 +110,11 @@ PORT_NAMES = tuple(POD_NETWORK_PORTS)
 
 
 def ingest_worker_config(
-    stream: LiveStream, role: Role, ports: IngestPortMap | None = None, bind_address: str = "0.0.0.0"
+    stream: LiveStream,
+    role: Role,
+    ports: IngestPortMap | None = None,
+    bind_address: str = "0.0.0.0",
+    path_prefix: str = "",
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig)."""
     spec = stream.spec
@@ -129,6 +138,7 @@ def ingest_worker_config(
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
         bind_address=bind_address,
+        path_prefix=path_prefix,
     )
 
 
@@ -166,8 +176,13 @@ def ingest_pod(
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
-        config=ingest_worker_config(stream, role, host_ports, settings.worker_bind_address),
-        # Ready only while media flows (the worker decides): that is what `live` means.
+        # The prefix is the route's path even without a route: adding an Ingress later must not
+        # restart a live ingest (the config is part of the Pod's spec hash).
+        config=ingest_worker_config(
+            stream, role, host_ports, settings.worker_bind_address, _path_prefix(playback_path(stream, settings))
+        ),
+        # Ready while it accepts publishers (or pulls), not only while live: the Service must route
+        # encoders to it before media flows. `live` comes from the worker's /status.
         ports=_ports(stream, host_ports),
         resources=_resources(stream),
         volumes=volumes,
@@ -176,50 +191,279 @@ def ingest_pod(
     return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports)
 
 
-def ingest_service(stream: LiveStream, role: Role, host_ports: IngestPortMap | None = None) -> Manifest:
-    """With host networking the allocation is recorded here: the Service outlives the Pods."""
+def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> IngestService:
+    """The stream's spec.ingest.service over the operator's defaults."""
+    own = stream.spec.ingest.service
+    type_ = own.type or settings.ingest_service_type
+    external = type_ in ("NodePort", "LoadBalancer")
+    return IngestService.model_construct(
+        type=type_,
+        annotations={**settings.ingest_service_annotations, **own.annotations},
+        load_balancer_class=(own.load_balancer_class or settings.ingest_load_balancer_class or None)
+        if type_ == "LoadBalancer"
+        else None,
+        external_traffic_policy=(own.external_traffic_policy or settings.ingest_external_traffic_policy or "Cluster")
+        if external
+        else None,
+        node_ports=own.node_ports if external else None,
+    )
+
+
+def ingest_service(
+    stream: LiveStream,
+    role: Role,
+    settings: OperatorSettings,
+    host_ports: IngestPortMap | None = None,
+    playback_route_kind: str | None = None,
+) -> Manifest:
+    """RTMP (TCP), SRT (UDP) and HTTP in one Service of the type the stream (or the operator) asks
+    for. With host networking the allocation is recorded here: the Service outlives the Pods.
+    `playback_route_kind` (Ingress, HTTPRoute) records which route the stream has, so that a
+    removed one is found without reading every kind at every reconcile."""
     names = ingest_names(stream.metadata.name, role)
-    ports = [
-        {"name": name, "port": port, "targetPort": name, "protocol": protocol}
-        for name, (port, protocol) in _ports(stream, host_ports).items()
-    ]
+    options = ingest_service_options(stream, settings)
+    # Fixed nodePorts go to the primary: two Services cannot hold the same one.
+    fixed = options.node_ports.wire() if options.node_ports and role == "primary" else {}
+    ports: list[Manifest] = []
+    for name, (port, protocol) in _ports(stream, host_ports).items():
+        entry: Manifest = {"name": name, "port": port, "targetPort": name, "protocol": protocol}
+        if name in fixed:
+            entry["nodePort"] = fixed[name]
+        ports.append(entry)
     labels = child_labels(stream.metadata.name, names.component)
     selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
     metadata = _metadata(stream, names.service, names.component)
+    annotations = {**options.annotations, **metadata["annotations"]}
     if host_ports is not None:
-        metadata["annotations"][HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata,
-        "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
+        annotations[HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
+    if playback_route_kind and role == "primary":
+        annotations[PLAYBACK_ROUTE_ANNOTATION] = playback_route_kind
+    metadata["annotations"] = _with_managed_list(annotations)
+    spec: Manifest = {"type": options.type, "selector": selector, "ports": ports}
+    if options.load_balancer_class:
+        spec["loadBalancerClass"] = options.load_balancer_class
+    if options.external_traffic_policy:
+        spec["externalTrafficPolicy"] = options.external_traffic_policy
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def _with_managed_list(annotations: dict[str, str]) -> dict[str, str]:
+    """Annotations plus the list of their keys, so that a key dropped from the spec is removed
+    from the object later (and the operator's index keeps what it manages)."""
+    keys = sorted(k for k in annotations if k != MANAGED_ANNOTATIONS_ANNOTATION)
+    return {**annotations, MANAGED_ANNOTATIONS_ANNOTATION: json.dumps(keys)}
+
+
+# --- playback routes (Ingress, HTTPRoute) -----------------------------------------------------------
+
+RouteKind = Literal["Ingress", "HTTPRoute"]
+
+
+def playback_path(stream: LiveStream, settings: OperatorSettings) -> str:
+    """The path prefix players use through a route: the stream's own, else /streams/<ns>/<name>."""
+    route = stream.spec.playback
+    own = (route.ingress.path if route.ingress else None) or (route.http_route.path if route.http_route else None)
+    return own or f"/streams/{stream.metadata.namespace}/{stream.metadata.name}"
+
+
+def _path_prefix(path: str) -> str:
+    return "" if path == "/" else path
+
+
+@dataclass(frozen=True)
+class PlaybackRoute:
+    """A stream's Ingress or HTTPRoute with the operator's defaults filled in."""
+
+    kind: RouteKind
+    path: str
+    host: str = ""  # the host status URLs are built with ("" : none known)
+    https: bool = False
+    class_name: str = ""
+    tls_secret_name: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    hostnames: tuple[str, ...] = ()
+    parent_refs: tuple[tuple[tuple[str, str], ...], ...] = ()  # each a sorted tuple of (field, value)
+
+
+def playback_route(stream: LiveStream, settings: OperatorSettings) -> PlaybackRoute | None:
+    """None: the stream has no route (neither its spec nor the operator's defaults ask for one)."""
+    own = stream.spec.playback
+    path = playback_path(stream, settings)
+    ingress = (
+        own.ingress if own.ingress is not None else (PlaybackIngress() if settings.playback_ingress_enabled else None)
+    )
+    if ingress is not None and ingress.enabled and not (own.http_route and own.http_route.enabled):
+        host = ingress.host or settings.playback_ingress_host
+        tls = ingress.tls_secret_name or settings.playback_ingress_tls_secret_name
+        return PlaybackRoute(
+            kind="Ingress",
+            path=path,
+            host=host,
+            https=bool(tls and host),
+            class_name=ingress.class_name or settings.playback_ingress_class_name,
+            tls_secret_name=tls if host else "",
+            annotations={**settings.playback_ingress_annotations, **ingress.annotations},
+        )
+    route = own.http_route
+    if route is None and settings.playback_http_route_enabled:
+        route = PlaybackHttpRoute()
+    if route is not None and route.enabled:
+        hostnames = tuple(route.hostnames or settings.playback_http_route_hostnames)
+        parents = (
+            [p.wire() for p in route.parent_refs] if route.parent_refs else settings.playback_http_route_parent_refs
+        )
+        return PlaybackRoute(
+            kind="HTTPRoute",
+            path=path,
+            host=hostnames[0].removeprefix("*.") if hostnames and not hostnames[0].startswith("*") else "",
+            https=route.https if route.https is not None else settings.playback_http_route_https,
+            hostnames=hostnames,
+            parent_refs=tuple(tuple(sorted(p.items())) for p in parents),
+        )
+    return None
+
+
+def playback_route_name(stream_name: str) -> str:
+    return child_name(stream_name, "playback")
+
+
+def _route_metadata(stream: LiveStream, annotations: dict[str, str]) -> Manifest:
+    metadata = _metadata(stream, playback_route_name(stream.metadata.name), "playback")
+    metadata["annotations"] = _with_managed_list({**annotations, **metadata["annotations"]})
+    return metadata
+
+
+def _with_spec_hash(manifest: Manifest) -> Manifest:
+    """Routes carry the hash of what was asked: the server fills in defaults, so comparing specs
+    would always see a difference."""
+    manifest["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(
+        {"spec": manifest["spec"], "annotations": manifest["metadata"]["annotations"]}
+    )
+    return manifest
+
+
+def playback_ingress(stream: LiveStream, route: PlaybackRoute) -> Manifest:
+    """pathType Prefix on the stream's path, to the primary ingest Service's http port: the ingest
+    serves under that path, so no controller-specific rewrite is needed."""
+    service = ingest_names(stream.metadata.name, "primary").service
+    rule: Manifest = {
+        "http": {
+            "paths": [
+                {
+                    "path": route.path,
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": service, "port": {"name": "http"}}},
+                }
+            ]
+        }
     }
+    if route.host:
+        rule = {"host": route.host, **rule}
+    spec: Manifest = {"rules": [rule]}
+    if route.class_name:
+        spec["ingressClassName"] = route.class_name
+    if route.tls_secret_name and route.host:
+        spec["tls"] = [{"hosts": [route.host], "secretName": route.tls_secret_name}]
+    return _with_spec_hash(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": _route_metadata(stream, route.annotations),
+            "spec": spec,
+        }
+    )
+
+
+def playback_http_route(stream: LiveStream, route: PlaybackRoute, http_port: int) -> Manifest:
+    """A PathPrefix match on the stream's path to the primary ingest Service (`http_port` is its
+    http port: backendRefs name a port by number)."""
+    service = ingest_names(stream.metadata.name, "primary").service
+    spec: Manifest = {
+        "parentRefs": [dict(p) for p in route.parent_refs],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": route.path}}],
+                "backendRefs": [{"name": service, "port": http_port}],
+            }
+        ],
+    }
+    if route.hostnames:
+        spec["hostnames"] = list(route.hostnames)
+    return _with_spec_hash(
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": _route_metadata(stream, route.annotations),
+            "spec": spec,
+        }
+    )
+
+
+def in_cluster_host(stream: LiveStream, role: Role) -> str:
+    """The ingest Service's cluster DNS name."""
+    return f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
 
 
 def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str:
-    """Where the ingest is reached: the configured worker address, else the Service's DNS name."""
-    return worker_address or f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
+    """Where other workers reach the ingest: the explicit worker address override, else the
+    Service's DNS name (right on any number of nodes; with host networking too, through the
+    Service's endpoints at the Pod's node)."""
+    return worker_address or in_cluster_host(stream, role)
 
 
-def ingest_endpoints(
-    stream: LiveStream, worker_address: str = "", ports: dict[Role, IngestPortMap] | None = None
-) -> IngestEndpoints | None:
-    """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name."""
+def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEndpoints | None:
+    """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
+    `reaches`: where each role's ingest is reached from (exposure.py), the primary's said."""
     push = stream.spec.source.push
     if push is None:
         return None
     urls: dict[str, str] = {}
-    for role, prefix in (("primary", ""), ("backup", "backup_")):
-        if role not in ingest_roles(stream):
+    prefixes: tuple[tuple[Role, str], ...] = (("primary", ""), ("backup", "backup_"))
+    for role, prefix in prefixes:
+        reach = reaches.get(role)
+        if role not in ingest_roles(stream) or reach is None:
             continue
-        host = ingest_host(stream, role, worker_address)
-        role_ports = (ports or {}).get(role) or POD_NETWORK_PORTS
-        if "rtmp" in push.protocols:
-            urls[f"{prefix}push_url"] = f"rtmp://{host}:{role_ports['rtmp']}/live"
-        if "srt" in push.protocols:
-            urls[f"{prefix}push_url_srt"] = f"srt://{host}:{role_ports['srt']}"
+        if "rtmp" in push.protocols and "rtmp" in reach.ports:
+            urls[f"{prefix}push_url"] = f"rtmp://{reach.url_host}:{reach.ports['rtmp']}/live"
+        if "srt" in push.protocols and "srt" in reach.ports:
+            urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
     key_ref = stream_key_ref(stream)
-    return IngestEndpoints(stream_key_secret=key_ref.name if key_ref else None, **urls)
+    primary = reaches.get("primary")
+    return IngestEndpoints(
+        stream_key_secret=key_ref.name if key_ref else None,
+        exposure=primary.exposure if primary else None,
+        reachable_from=primary.reachable_from if primary else None,
+        **urls,
+    )
+
+
+def playback_base(route: PlaybackRoute | None, primary: Reach) -> PlaybackBase:
+    """Through the route when it has a host name; else the primary ingest's http port where it is
+    reached (a route without a host: its controller's address is not the operator's to know)."""
+    if route is not None and route.host:
+        scheme = "https" if route.https else "http"
+        return PlaybackBase(
+            f"{scheme}://{route.host}{_path_prefix(route.path)}",
+            route.kind,
+            f"anywhere that reaches {route.host} (the {route.kind})",
+        )
+    note = f"the {route.kind} has no host name, use its address with path {route.path}; " if route else ""
+    return PlaybackBase(
+        f"http://{primary.url_host}:{primary.ports.get('http', POD_NETWORK_PORTS['http'])}",
+        primary.exposure,
+        note + primary.reachable_from,
+    )
+
+
+def playback_urls(stream: LiveStream, base: PlaybackBase) -> Playback:
+    hls = stream.spec.hls
+    return Playback(
+        hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
+        hls_mpegts_url=f"{base.url}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
+        screenshot_url=f"{base.url}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
+        exposure=base.exposure,
+        reachable_from=base.reachable_from,
+    )
 
 
 def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
@@ -232,13 +476,3 @@ def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: 
     transcoded ladder's, else the origin)."""
     base = ingest_http_url(stream, worker_address, ingest_ports)
     return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
-
-
-def playback_urls(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> Playback:
-    base = ingest_http_url(stream, worker_address, ports)
-    hls = stream.spec.hls
-    return Playback(
-        hls_cmaf_url=f"{base}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
-        hls_mpegts_url=f"{base}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
-        screenshot_url=f"{base}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
-    )

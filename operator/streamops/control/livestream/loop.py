@@ -7,7 +7,8 @@ import kopf
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
-from streamops.control.livestream.builders import ingest_component
+from streamops.control.livestream.builders import ingest_component, ingest_names
+from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
     IngestObservation,
@@ -18,6 +19,7 @@ from streamops.control.livestream.status import (
 from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
+from streamops.control.shared.kube import watched_object
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.shared.pod_observation import PodObservation
@@ -39,6 +41,7 @@ def livestream_update(
     pods: dict[Role, PodObservation],
     telemetry: dict[Role, IngestStatus],
     facts: tuple[RecordingFacts, ...],
+    services: dict[Role, ServiceObservation],
 ) -> tuple[Manifest, list[Transition]]:
     """The new status and its Events. (A function of its own so that nothing it builds — the
     object as a model, copies of the body — outlives the tick in the loop's frame.)"""
@@ -53,11 +56,27 @@ def livestream_update(
         telemetry=telemetry,
         recordings=facts,
         host_ports=outcome.host_ports,
-        worker_address=loop.state.settings.worker_address,
+        services=services,
+        settings=loop.state.settings,
         generation=outcome.generation,
+        service_rejected=outcome.service_rejected,
+        route_rejected=outcome.route_rejected,
     )
     status = livestream_status(stream, observation, utcnow())
     return status.wire(), livestream_events(previous, status)
+
+
+def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:
+    """The stream's ingest Services as the service index holds them (the watch, no GET): their
+    type, nodePorts and load balancer address decide the URLs in status."""
+    index = state.api.watched.get("Service")
+    if index is None:
+        return {}
+    found = {
+        role: ServiceObservation.of(watched_object(index, (namespace, ingest_names(stream, role).service)))
+        for role in ROLES
+    }
+    return {role: service for role, service in found.items() if service is not None}
 
 
 async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
@@ -87,9 +106,10 @@ async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.D
                 RecordingFacts(f.name, f.recording, f.duration)
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
             )
-            inputs = (body.metadata.get("resourceVersion"), outcome, observed_pods, telemetry, facts)
+            services = observed_services(state, loop.namespace, loop.name)
+            inputs = (body.metadata.get("resourceVersion"), outcome, observed_pods, telemetry, facts, services)
             if loop.changed(inputs):
-                await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts))
+                await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts, services))
             await loop.sleep(*observed_pods.values())
     finally:
         loop.close()

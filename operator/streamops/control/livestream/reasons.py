@@ -11,6 +11,9 @@ INGEST_STARTING = "IngestStarting"
 INGEST_PENDING = "IngestPending"
 INGEST_RUNNING = "IngestRunning"
 INGEST_FAILED = "IngestFailed"
+# Ready, Stalled: the API server refused what the spec asks for (its message follows)
+SERVICE_REJECTED = "ServiceRejected"
+PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"
 # Live, BackupLive
 MEDIA_FLOWING = "MediaFlowing"
 NO_MEDIA = "NoMedia"

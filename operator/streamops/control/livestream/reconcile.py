@@ -4,18 +4,25 @@ it from what is observed, using the outcome this returns."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 
 from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.builders import (
+    POD_NETWORK_PORTS,
     PORT_NAMES,
     IngestPortMap,
+    PlaybackRoute,
     ingest_names,
     ingest_pod,
     ingest_roles,
     ingest_service,
+    playback_http_route,
+    playback_ingress,
+    playback_route,
+    playback_route_name,
     stream_key_ref,
     stream_key_secret,
 )
@@ -26,14 +33,16 @@ from streamops.control.recording.builders import (
     recordings_claim,
     standby_pod_name,
 )
-from streamops.control.shared.children import ensure_pod, ensure_service, owned_by
-from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
+from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
+from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import missing_secret_key, parse
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
+ROUTE_KINDS = ("Ingress", "HTTPRoute")
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class StreamOutcome:
     invalid_spec: str | None = None
     key_secret_missing: str | None = None
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
+    service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
+    route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
 
 
 def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
@@ -140,6 +151,60 @@ def reconcile_livestream(
         return StreamOutcome(generation)
 
 
+# The API server refusing what the spec asks for (bad value, forbidden by policy, API not served):
+# said in status (Stalled) instead of retried as if it were a transient failure.
+REFUSALS = frozenset({400, 403, 404, 422})
+
+
+def refusal(error: ApiError) -> str:
+    """The server's message (a Status object's `message`), bounded. Service and route manifests hold
+    no key material, so nothing secret can be echoed."""
+    try:
+        message = str(json.loads(error.body).get("message") or "")
+    except (ValueError, AttributeError):
+        message = ""
+    return (message or error.body or f"HTTP {error.status}")[:800]
+
+
+def _ensure_playback_route(
+    api: KubeApi,
+    stream: LiveStream,
+    route: PlaybackRoute | None,
+    had: str | None,
+    http_port: int,
+) -> str | None:
+    """The stream's Ingress or HTTPRoute; a route of the other kind it had (`had`, recorded on the
+    ingest Service) is deleted. Returns the server's refusal, if any."""
+    namespace, name, uid = (
+        stream.metadata.namespace or "",
+        playback_route_name(stream.metadata.name),
+        stream.metadata.uid,
+    )
+    for kind in ROUTE_KINDS:
+        wanted = route is not None and route.kind == kind
+        if not wanted and had != kind:
+            continue
+        desired = None
+        if route is not None and wanted:
+            desired = (
+                playback_ingress(stream, route) if kind == "Ingress" else playback_http_route(stream, route, http_port)
+            )
+        try:
+            current = api.get(kind, namespace, name)
+            ensure_owned(api, desired, current, kind, uid)
+            if desired is not None and current is None and api.get(kind, namespace, name) is None:
+                # Neither there nor created: the create's 404 (the adapter's None) — the API is not served.
+                raise ApiError(404, "")
+        except ApiError as e:
+            if e.status not in REFUSALS:
+                raise
+            if e.status == 404:
+                group = "gateway.networking.k8s.io/v1" if kind == "HTTPRoute" else "networking.k8s.io/v1"
+                return f"the cluster does not serve {kind} ({group}): install its CRDs or remove spec.playback"
+            return f"{kind} {name} refused: {refusal(e)}"
+    return None
+
+
 def _reconcile(
     api: KubeApi,
     settings: OperatorSettings,
@@ -152,20 +217,36 @@ def _reconcile(
     missing_secret = _ensure_stream_key(api, stream)
     roles = ingest_roles(stream)
     allocated: dict[Role, IngestPortMap] = {}
+    services = {role: api.get("Service", namespace, ingest_names(name, role).service) for role in ROLES}
+    for role in roles:
+        service = services[role]
+        host_ports = _host_ports(allocator, service if owned_by(service, uid) else None)
+        if host_ports is not None:
+            allocated[role] = host_ports
+    primary = services["primary"] if owned_by(services["primary"], uid) else None
+    route = playback_route(stream, settings)
+    had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
+    http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
+    route_rejected = _ensure_playback_route(api, stream, route, had, http_port)
+    service_rejected: str | None = None
     for role in ROLES:
         names = ingest_names(name, role)
-        service = api.get("Service", namespace, names.service)
+        service = services[role]
+        host_ports = allocated.get(role)
         if role in roles:
-            host_ports = _host_ports(allocator, service if owned_by(service, uid) else None)
-            if host_ports is not None:
-                allocated[role] = host_ports
-            ensure_service(api, ingest_service(stream, role, host_ports), service, uid)
-        else:
-            host_ports = None
-            if service is not None and owned_by(service, uid):
-                api.delete("Service", namespace, names.service, service["metadata"]["uid"])
-                if allocator is not None:
-                    allocator.release(ports_of(service).values())
+            # A route the server refused stays recorded as wanted: the next reconcile tries again.
+            desired_service = ingest_service(stream, role, settings, host_ports, route.kind if route else None)
+            try:
+                ensure_service(api, desired_service, service, uid)
+            except ApiError as e:
+                if e.status not in REFUSALS:
+                    raise
+                # The Pod still runs (reached as before, or not at all): other roles and streams go on.
+                service_rejected = f"Service {names.service} refused: {refusal(e)}"
+        elif service is not None and owned_by(service, uid):
+            api.delete("Service", namespace, names.service, service["metadata"]["uid"])
+            if allocator is not None:
+                allocator.release(ports_of(service).values())
         run = role in roles and stream.spec.active and missing_secret is None
         desired = ingest_pod(stream, role, settings, host_ports) if run else None
         ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
@@ -173,7 +254,13 @@ def _reconcile(
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
     if stream.spec.recording.auto or auto_recording_exists:
         _ensure_auto_recording(api, stream)
-    return StreamOutcome(stream.metadata.generation, key_secret_missing=missing_secret, host_ports=allocated)
+    return StreamOutcome(
+        stream.metadata.generation,
+        key_secret_missing=missing_secret,
+        host_ports=allocated,
+        service_rejected=service_rejected,
+        route_rejected=route_rejected,
+    )
 
 
 def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:

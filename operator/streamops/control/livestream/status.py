@@ -9,12 +9,17 @@ from streamops.api import LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
+    POD_NETWORK_PORTS,
     IngestPortMap,
+    in_cluster_host,
     ingest_endpoints,
     ingest_names,
     ingest_roles,
+    playback_base,
+    playback_route,
     playback_urls,
 )
+from streamops.control.livestream.exposure import Reach, ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
@@ -25,11 +30,13 @@ from streamops.control.shared.conditions import (
     merge_conditions,
 )
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.settings import OperatorSettings
 
 __all__ = [
     "IngestObservation",
     "PodObservation",
     "RecordingFacts",
+    "ServiceObservation",
     "livestream_events",
     "livestream_status",
 ]
@@ -51,8 +58,11 @@ class IngestObservation:
     telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # fresh worker /status per role
     recordings: tuple[RecordingFacts, ...] = ()
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)  # hostNetwork allocation
-    worker_address: str = ""
+    services: dict[Role, ServiceObservation] = field(default_factory=dict)  # the ingest Services as observed
+    settings: OperatorSettings = field(default_factory=OperatorSettings)  # addresses and route defaults
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
+    service_rejected: str | None = None  # the API server refused an ingest Service (its message)
+    route_rejected: str | None = None  # ... the playback Ingress/HTTPRoute
 
 
 def _ingest_condition(pod: PodObservation) -> Observed:
@@ -71,12 +81,28 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 
 def _live(pod: PodObservation | None, telemetry: IngestStatus | None) -> bool:
-    """The worker's own word when it can be asked (faster than the readiness probe), else readiness."""
-    if pod is None or not pod.exists or pod.deleting:
+    """Only the worker's own word: the Pod is Ready as soon as it accepts publishers, long before
+    (and after) media flows, so readiness says nothing about `live`."""
+    if pod is None or not pod.exists or pod.deleting or telemetry is None:
         return False
-    if telemetry is not None:
-        return telemetry.live
-    return pod.ready
+    return telemetry.live
+
+
+def _reach(stream: LiveStream, role: Role, observed: IngestObservation) -> Reach:
+    settings = observed.settings
+    pod = observed.pods.get(role)
+    return ingest_reach(
+        observed.services.get(role),
+        ReachInputs(
+            in_cluster_host=in_cluster_host(stream, role),
+            default_ports=POD_NETWORK_PORTS,
+            worker_address=settings.worker_address,
+            external_host=settings.external_host,
+            host_network=role in observed.host_ports,
+            host_ports=observed.host_ports.get(role),
+            pod_host_ip=pod.host_ip if pod is not None and pod.running else "",
+        ),
+    )
 
 
 def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
@@ -90,7 +116,17 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     active = stream.spec.active and not deactivated
 
     conditions: list[Observed]
-    if observed.key_secret_missing:
+    refused = (
+        (reasons.SERVICE_REJECTED, observed.service_rejected)
+        if observed.service_rejected
+        else (reasons.PLAYBACK_ROUTE_REJECTED, observed.route_rejected)
+        if observed.route_rejected
+        else None
+    )
+    if refused is not None:
+        # What the spec asks for cannot be had until the spec changes; the ingest keeps running as it is.
+        conditions = [Observed(READY, "False", *refused), Observed(STALLED, "True", *refused)]
+    elif observed.key_secret_missing:
         reason, message = (
             reasons.STREAM_KEY_SECRET_NOT_FOUND,
             f"Secret {observed.key_secret_missing} named in source.push.streamKeySecretRef does not exist",
@@ -134,6 +170,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         else Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
     )
     on_air = main if live else (spare if backup_live else None)
+    reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     metrics = on_air or IngestStatus()  # live metrics exist only while live
 
     return LiveStreamStatus(
@@ -142,8 +179,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         live=live,
         backup_live=backup_live,
         active=active,
-        ingest=ingest_endpoints(stream, observed.worker_address, observed.host_ports),
-        playback=playback_urls(stream, observed.worker_address, observed.host_ports.get("primary")),
+        ingest=ingest_endpoints(stream, reaches),
+        playback=playback_urls(stream, playback_base(playback_route(stream, observed.settings), reaches["primary"])),
         # Times are history: a worker that restarted (and forgot them) does not erase them.
         started_at_primary=(main and main.started_at) or previous.started_at_primary,
         started_at_backup=(spare and spare.started_at) or previous.started_at_backup,

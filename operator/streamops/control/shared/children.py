@@ -4,9 +4,11 @@ own are never touched."""
 
 from __future__ import annotations
 
+import json
+
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import ADOPTED_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 
 
@@ -41,14 +43,41 @@ def ensure_pod(api: KubeApi, desired: Manifest | None, current: Manifest | None,
     return current
 
 
-def _service_field(spec: Body, key: str) -> object:
-    if key == "ports":  # the server adds nodePort/appProtocol defaults; compare what we set
-        fields = ("name", "port", "targetPort", "protocol")
-        return [{f: p.get(f) for f in fields} for p in spec.get("ports") or []]
-    return spec.get(key)
+def _service_ports(spec: Body, desired: list[Manifest]) -> list[Manifest]:
+    """The server adds nodePort/appProtocol defaults: compare what we set (a nodePort only when we
+    ask for a fixed one)."""
+    fixed = {p["name"] for p in desired if "nodePort" in p}
+    fields = ("name", "port", "targetPort", "protocol")
+    return [
+        {f: p.get(f) for f in (*fields, "nodePort") if f in fields or p.get("name") in fixed}
+        for p in spec.get("ports") or []
+    ]
+
+
+# Fields only some Service types have: when the desired spec leaves one out, the patch clears it
+# (the API server refuses loadBalancerClass on a ClusterIP Service, externalTrafficPolicy on one
+# that is not reached from outside).
+_TYPE_DEPENDENT = ("loadBalancerClass", "externalTrafficPolicy")
+
+
+def annotations_patch(desired: Body, current: Body) -> Manifest | None:
+    """The annotations to write (with nulls for keys we set before and no longer want: listed in
+    MANAGED_ANNOTATIONS_ANNOTATION), None when nothing differs."""
+    have = current.get("annotations") or {}
+    want = dict(desired.get("annotations") or {})
+    try:
+        before = json.loads(have.get(MANAGED_ANNOTATIONS_ANNOTATION) or "[]")
+    except ValueError:
+        before = []
+    stale = {k: None for k in before if isinstance(k, str) and k in have and k not in want}
+    if not stale and want.items() <= have.items():
+        return None
+    return {**want, **stale}
 
 
 def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, uid: str | None) -> None:
+    """Create, or patch in place what drifted (type included: the Service keeps its name, its
+    cluster IP and the host-port annotation; the server allocates or drops nodePorts)."""
     meta = desired["metadata"]
     if current is None:
         api.create(desired)
@@ -56,20 +85,47 @@ def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, ui
     if not owned_by(current, uid):
         return  # someone else's Service: never touch it (the Pod's status will say why it is unreachable)
     spec = current.get("spec", {})
-    drift = {k: v for k, v in desired["spec"].items() if k != "type" and _service_field(spec, k) != v}
+    want = desired["spec"]
+    drift = {k for k, v in want.items() if (_service_ports(spec, v) if k == "ports" else spec.get(k)) != v}
+    # Type-dependent fields the desired spec leaves out but the Service has are cleared (the API
+    # server refuses loadBalancerClass on a Service that is no LoadBalancer, externalTrafficPolicy
+    # on a ClusterIP one).
+    clear = {k: None for k in _TYPE_DEPENDENT if k not in want and spec.get(k) and want["type"] == "ClusterIP"}
+    if "loadBalancerClass" not in want and spec.get("loadBalancerClass"):
+        clear["loadBalancerClass"] = None
     have_labels = current["metadata"].get("labels") or {}
-    have_annotations = current["metadata"].get("annotations") or {}
-    if (
-        drift
-        or not meta["labels"].items() <= have_labels.items()
-        or not meta["annotations"].items() <= have_annotations.items()
-    ):
-        api.patch(
-            "Service",
-            meta["namespace"],
-            meta["name"],
-            {"metadata": {"labels": meta["labels"], "annotations": meta["annotations"]}, "spec": desired["spec"]},
-        )
+    annotations = annotations_patch(meta, current["metadata"])
+    if drift or clear or not meta["labels"].items() <= have_labels.items() or annotations is not None:
+        ports = want["ports"]
+        if want["type"] != "ClusterIP" and spec.get("type") in ("NodePort", "LoadBalancer"):
+            # Keep the allocated nodePorts (the list is replaced whole by a merge patch).
+            allocated = {p.get("name"): p.get("nodePort") for p in spec.get("ports") or [] if p.get("nodePort")}
+            ports = [{"nodePort": allocated[p["name"]], **p} if p["name"] in allocated else p for p in ports]
+        patch: Manifest = {"metadata": {"labels": meta["labels"]}, "spec": {**want, "ports": ports, **clear}}
+        if annotations is not None:
+            patch["metadata"]["annotations"] = annotations
+        api.patch("Service", meta["namespace"], meta["name"], patch)
+
+
+def ensure_owned(api: KubeApi, desired: Manifest | None, current: Manifest | None, kind: str, uid: str | None) -> None:
+    """A child that carries the hash of its desired spec (SPEC_HASH_ANNOTATION: an Ingress, an
+    HTTPRoute): create it, patch it when the hash differs, delete it when no longer wanted."""
+    if current is not None and not owned_by(current, uid):
+        return
+    if desired is None:
+        if current is not None and not current["metadata"].get("deletionTimestamp"):
+            meta = current["metadata"]
+            api.delete(kind, meta["namespace"], meta["name"], meta["uid"])
+        return
+    meta = desired["metadata"]
+    if current is None:
+        api.create(desired)
+        return
+    have = (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
+    if have != meta["annotations"][SPEC_HASH_ANNOTATION]:
+        patch: Manifest = {"metadata": {"labels": meta["labels"]}, "spec": desired["spec"]}
+        patch["metadata"]["annotations"] = annotations_patch(meta, current["metadata"]) or meta["annotations"]
+        api.patch(kind, meta["namespace"], meta["name"], patch)
 
 
 def remove_pod(api: KubeApi, current: Manifest | None, uid: str | None, allocator: PortAllocator | None) -> None:

@@ -3,13 +3,14 @@ facts per object instead of whole bodies. Pure functions of one object's body.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streamops.api import GROUP
 from streamops.control.shared.manifests import Body, Manifest, ObjectIndex
-from streamops.control.shared.naming import COMPONENT_LABEL
+from streamops.control.shared.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
@@ -117,6 +118,11 @@ def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
     owners, labels, our own annotations, a Service's spec, a Pod's phase. Not the Pod spec, the
     managed fields or others' annotations, which are most of a body."""
     meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    try:  # the annotations the operator set (a Service's user-given ones too), to compare with
+        managed = set(json.loads(annotations.get(MANAGED_ANNOTATIONS_ANNOTATION) or "[]"))
+    except (TypeError, ValueError):
+        managed = set()
     trimmed: Manifest = {
         "metadata": {
             "name": meta.get("name"),
@@ -124,7 +130,7 @@ def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
             "uid": meta.get("uid"),
             "resourceVersion": meta.get("resourceVersion"),
             "labels": dict(meta.get("labels") or {}),
-            "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(GROUP + "/")},
+            "annotations": {k: v for k, v in annotations.items() if k.startswith(GROUP + "/") or k in managed},
             "ownerReferences": [dict(r) for r in meta.get("ownerReferences") or []],
         }
     }
@@ -132,6 +138,8 @@ def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
         trimmed["metadata"]["deletionTimestamp"] = meta["deletionTimestamp"]
     if body.get("kind") == "Service":
         trimmed["spec"] = plain(body.get("spec") or {})
+        # A LoadBalancer's address (its controller writes it): status.ingest shows it.
+        trimmed["status"] = {"loadBalancer": plain((body.get("status") or {}).get("loadBalancer") or {})}
     else:
         trimmed["status"] = {"phase": (body.get("status") or {}).get("phase")}
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}

@@ -32,6 +32,13 @@ CORE_PLURALS = {
     "Secret": "secrets",
     "PersistentVolumeClaim": "persistentvolumeclaims",
 }
+# Built-in kinds of other API groups the operator creates (a stream's playback route), by the same
+# get/create/patch/delete as the core ones. A 404 on a list path means the API is not served (the
+# Gateway API CRDs are not installed).
+GROUP_KINDS = {
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes"),
+}
 TIMEOUT_SECONDS = 30
 
 
@@ -205,10 +212,11 @@ class KubeApi:
             return json.loads(data) if data else {}
         raise AssertionError("unreachable")
 
-    # --- core objects (Pod, Service, Secret, PersistentVolumeClaim) -----------------------------
+    # --- core objects (Pod, Service, Secret, PersistentVolumeClaim) and Ingress, HTTPRoute ------------
     @staticmethod
     def _core(kind: str, namespace: str, name: str = "") -> str:
-        path = f"/api/v1/namespaces/{quote(namespace)}/{CORE_PLURALS[kind]}"
+        prefix, plural = GROUP_KINDS.get(kind) or ("/api/v1", CORE_PLURALS[kind])
+        path = f"{prefix}/namespaces/{quote(namespace)}/{plural}"
         return f"{path}/{quote(name)}" if name else path
 
     def get(self, kind: str, namespace: str, name: str) -> Manifest | None:

@@ -17,6 +17,9 @@ STREAM_LABEL = f"{GROUP}/stream"
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
 STREAM_NAME_ANNOTATION = f"{GROUP}/stream-name"
 HOST_PORTS_ANNOTATION = f"{GROUP}/host-ports"
+# The annotation keys the operator set on a child (JSON list): a key dropped from the spec is removed.
+MANAGED_ANNOTATIONS_ANNOTATION = f"{GROUP}/managed-annotations"
+PLAYBACK_ROUTE_ANNOTATION = f"{GROUP}/playback-route"  # on the ingest Service: the stream's route kind
 ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"

@@ -47,6 +47,7 @@ class PodObservation:
     ip: str | None = None
     http_port: int | None = None
     node: str = ""  # spec.nodeName
+    host_ip: str = ""  # status.hostIP: the node's address (hostNetwork ingests are reached there)
     deletion_deadline: datetime | None = None  # metadata.deletionTimestamp: asked time + grace period
     disruption: str = ""  # reason of the DisruptionTarget condition (TAINT_EVICTION: its node is lost)
     unschedulable: str = ""  # the scheduler's message while PodScheduled is False for Unschedulable
@@ -105,6 +106,7 @@ class PodObservation:
             ip=ip,
             http_port=http_port,
             node=spec.get("nodeName") or "",
+            host_ip=status.get("hostIP") or "",
             deletion_deadline=timestamp(meta.get("deletionTimestamp")),
             disruption=(disruption.get("reason") or "") if disruption.get("status") == "True" else "",
             unschedulable=unschedulable,

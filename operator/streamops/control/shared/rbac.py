@@ -14,6 +14,9 @@ Why each rule exists:
   reconcilers read them: no get; patch hands a stream's standby recorder to a Recording);
 - Services: ingest endpoints (create, patch on drift, delete the backup's; list/watch feed the
   service index the reconcilers read, and list learns host-port allocations at start);
+- Ingresses (networking.k8s.io) and HTTPRoutes (gateway.networking.k8s.io): a stream's playback
+  route (create, patch on a changed spec hash, delete when no longer wanted; get at reconcile: they
+  are not watched, the ingest Service records which kind a stream has);
 - Secrets: the generated stream key (create; a conflict means it exists) and the existence check of
   referenced ones (get).
   No list/watch: the operator never reads Secrets it was not pointed at;
@@ -42,6 +45,12 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "create", "patch", "delete"]},
+        {
+            "apiGroups": ["gateway.networking.k8s.io"],
+            "resources": ["httproutes"],
+            "verbs": ["get", "create", "patch", "delete"],
+        },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 ENV_PREFIX = "STREAMOPS_"
 
@@ -31,8 +32,9 @@ class OperatorSettings(BaseModel):
     worker_address: str = Field(
         default="",
         max_length=253,
-        description="Host name/IP at which workers are reached (URLs in status, feed URLs); "
-        "empty: the ingest Service's cluster DNS name.",
+        description="Explicit override: one host name/IP at which every worker is reached (URLs in status, feed "
+        "URLs), e.g. 127.0.0.1 on a one-node host-network setup. Empty (the default, right with several nodes): "
+        "feed URLs use the ingest Service's cluster DNS name, status URLs what docs/design/exposure.md says.",
     )
     worker_bind_address: str = Field(default="0.0.0.0", description="Address the workers listen on.")
     # --- telemetry ---
@@ -80,6 +82,70 @@ class OperatorSettings(BaseModel):
         "includes its grace period) sits on a node whose kubelet is gone: it is force-deleted so that its "
         "replacement can be created.",
     )
+
+    # --- exposure: ingest Services and playback routes (docs/design/exposure.md) ---
+    ingest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Type of ingest Services whose stream leaves spec.ingest.service.type unset."
+    )
+    ingest_service_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of every ingest Service (JSON object); a stream's own win.",
+    )
+    ingest_load_balancer_class: str = Field(
+        default="", max_length=253, description="loadBalancerClass of LoadBalancer ingest Services (empty: none)."
+    )
+    ingest_external_traffic_policy: Literal["", "Cluster", "Local"] = Field(
+        default="", description="externalTrafficPolicy of NodePort/LoadBalancer ingest Services (empty: Cluster)."
+    )
+    external_host: str = Field(
+        default="",
+        max_length=253,
+        description="Host name/IP of the cluster's nodes as encoders and viewers outside reach them: status URLs of "
+        "NodePort Services (and of LoadBalancer ones without an address yet) use it with the nodePorts. Empty: "
+        "NodePorts are not shown as URLs.",
+    )
+    playback_ingress_enabled: bool = Field(
+        default=False, description="Give every stream an Ingress for playback (spec.playback.ingress overrides)."
+    )
+    playback_ingress_class_name: str = Field(default="", max_length=253, description="Default ingressClassName.")
+    playback_ingress_host: str = Field(default="", max_length=253, description="Default Ingress host.")
+    playback_ingress_tls_secret_name: str = Field(
+        default="", max_length=253, description="Default kubernetes.io/tls Secret of the Ingress host (empty: no TLS)."
+    )
+    playback_ingress_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of every playback Ingress (JSON object); a stream's own win."
+    )
+    playback_http_route_enabled: bool = Field(
+        default=False, description="Give every stream an HTTPRoute for playback (spec.playback.httpRoute overrides)."
+    )
+    playback_http_route_parent_refs: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Default parentRefs of HTTPRoutes (JSON list of {name, namespace, sectionName}).",
+    )
+    playback_http_route_hostnames: list[str] = Field(
+        default_factory=list, description="Default hostnames of HTTPRoutes (JSON list)."
+    )
+    playback_http_route_https: bool = Field(
+        default=False, description="The Gateway terminates TLS: playback URLs through HTTPRoutes use https://."
+    )
+
+    @field_validator(
+        "ingest_service_annotations",
+        "playback_ingress_annotations",
+        "playback_http_route_parent_refs",
+        "playback_http_route_hostnames",
+        mode="before",
+    )
+    @classmethod
+    def _json(cls, value: object, info: ValidationInfo) -> object:
+        """Maps and lists come from the environment as JSON (the chart writes them with toJson)."""
+        if isinstance(value, str):
+            return (
+                json.loads(value)
+                if value.strip()
+                else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
+            )
+        return value
 
     @field_validator("port_range")
     @classmethod

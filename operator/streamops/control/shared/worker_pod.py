@@ -15,7 +15,9 @@ from streamops.control.shared.node_loss import node_loss_tolerations
 from streamops.control.shared.settings import OperatorSettings
 
 WORKER_UID = 10001
-READY_PERIOD_SECONDS = 1  # `live` follows readiness when the worker cannot be asked: probe often
+# Readiness routes Services (an ingest is Ready once it accepts publishers); `live` never follows it
+# (the operator reads /status). A short period lets a new ingest take pushes within a second.
+READY_PERIOD_SECONDS = 1
 
 
 def spec_hash(pod_spec: Manifest) -> str:

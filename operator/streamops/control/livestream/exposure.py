@@ -1,0 +1,137 @@
+"""Where encoders and viewers reach a stream from, decided from what is observed (pure).
+
+An ingest Service's URLs are only shown from where they work (docs/design/exposure.md):
+1. the operator's explicit `worker_address` override, when set;
+2. a LoadBalancer Service's ingress address (status.loadBalancer, written by its controller), with
+   the Service ports;
+3. a NodePort (or a LoadBalancer still without an address) with the operator's `external_host` and
+   the nodePorts the API server allocated (read back from the Service);
+4. with host networking, the ingest Pod's node address (status.hostIP) and its host ports;
+5. else the Service's cluster DNS name with its ports: inside the cluster only.
+Playback goes through the stream's Ingress or HTTPRoute when it has a host name, else the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streamops.api.livestream import IngestExposure, PlaybackExposure
+from streamops.control.shared.manifests import Body
+
+
+@dataclass(frozen=True)
+class ServiceObservation:
+    """What the operator observes of an ingest Service (from its watch)."""
+
+    name: str
+    type: str = "ClusterIP"
+    ports: Mapping[str, int] = field(default_factory=dict)  # port name -> Service port
+    node_ports: Mapping[str, int] = field(default_factory=dict)  # port name -> allocated nodePort
+    load_balancer: str = ""  # status.loadBalancer.ingress[0]: ip, else hostname
+
+    @classmethod
+    def of(cls, body: Body | None) -> ServiceObservation | None:
+        if not body:
+            return None
+        spec = body.get("spec") or {}
+        ports, node_ports = {}, {}
+        for port in spec.get("ports") or []:
+            name = str(port.get("name") or "")
+            if isinstance(port.get("port"), int):
+                ports[name] = int(port["port"])
+            if isinstance(port.get("nodePort"), int):
+                node_ports[name] = int(port["nodePort"])
+        ingress = ((body.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        first = ingress[0] if ingress and isinstance(ingress[0], Mapping) else {}
+        return cls(
+            name=str((body.get("metadata") or {}).get("name") or ""),
+            type=str(spec.get("type") or "ClusterIP"),
+            ports=ports,
+            node_ports=node_ports,
+            load_balancer=str(first.get("ip") or first.get("hostname") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One ingest as seen from where its URLs work: host, ports by name, what kind of exposure, and
+    a short sentence for users."""
+
+    host: str
+    ports: Mapping[str, int]
+    exposure: IngestExposure
+    reachable_from: str
+
+    @property
+    def url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
+@dataclass(frozen=True)
+class ReachInputs:
+    """What decides a reach besides the Service: the operator's settings and the Pod's node."""
+
+    in_cluster_host: str  # <svc>.<ns>.svc
+    default_ports: Mapping[str, int]  # the ports when the Service is not observed yet
+    worker_address: str = ""  # explicit override (STREAMOPS_WORKER_ADDRESS)
+    external_host: str = ""  # the nodes' address as seen from outside (STREAMOPS_EXTERNAL_HOST)
+    host_network: bool = False
+    host_ports: Mapping[str, int] | None = None  # hostNetwork allocation
+    pod_host_ip: str = ""  # status.hostIP of the ingest Pod
+
+
+def _node_ports_text(service: ServiceObservation) -> str:
+    return ", ".join(f"{name} {port}" for name, port in sorted(service.node_ports.items()))
+
+
+def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reach:
+    """See the module's docstring for the order."""
+    if given.worker_address:
+        return Reach(
+            given.worker_address,
+            given.host_ports or (service.ports if service else given.default_ports),
+            "HostNetwork" if given.host_network else "ClusterIP",
+            f"wherever {given.worker_address} reaches the workers (the operator's worker address override)",
+        )
+    waiting_for_lb = ""
+    if service is not None and service.type == "LoadBalancer":
+        if service.load_balancer:
+            return Reach(
+                service.load_balancer,
+                service.ports,
+                "LoadBalancer",
+                f"anywhere that reaches the load balancer's address {service.load_balancer}",
+            )
+        waiting_for_lb = "the LoadBalancer Service has no address yet (its controller sets status.loadBalancer); "
+    if service is not None and service.type in ("NodePort", "LoadBalancer") and service.node_ports:
+        if given.external_host:
+            return Reach(
+                given.external_host,
+                service.node_ports,
+                "NodePort",
+                f"{waiting_for_lb}outside the cluster through {given.external_host} (the nodes' address) and the "
+                "Service's nodePorts",
+            )
+        waiting_for_lb += (
+            f"nodePorts {_node_ports_text(service)} on every node's address (set the operator's externalHost to "
+            "see them as URLs); "
+        )
+    if given.host_network and given.pod_host_ip and given.host_ports:
+        return Reach(
+            given.pod_host_ip,
+            given.host_ports,
+            "HostNetwork",
+            f"{waiting_for_lb}wherever the ingest Pod's node address {given.pod_host_ip} is reachable (host network)",
+        )
+    ports = service.ports if service is not None and service.ports else (given.host_ports or given.default_ports)
+    return Reach(given.in_cluster_host, ports, "ClusterIP", f"{waiting_for_lb}inside the cluster only")
+
+
+@dataclass(frozen=True)
+class PlaybackBase:
+    """The base URL players use (the HLS and screenshot paths follow it), and what it goes through."""
+
+    url: str
+    exposure: PlaybackExposure
+    reachable_from: str

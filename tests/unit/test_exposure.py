@@ -94,6 +94,9 @@ def test_host_network_uses_the_ingest_pods_node_and_the_override_stays_an_overri
     assert ingest_reach(None, given).exposure == "ClusterIP", "no node yet: in-cluster, not a guess"
     override = ingest_reach(None, ReachInputs(**{**given.__dict__, "worker_address": "127.0.0.1"}))
     assert (override.host, override.exposure) == ("127.0.0.1", "HostNetwork")
+    # A stream's own LoadBalancer wins over the one-address override.
+    lb = ServiceObservation.of(service_body("LoadBalancer", lb={"ip": "198.51.100.9"}))
+    assert ingest_reach(lb, ReachInputs(**{**given.__dict__, "worker_address": "127.0.0.1"})).exposure == "LoadBalancer"
     ipv6 = ingest_reach(None, ReachInputs(**{**given.__dict__, "pod_host_ip": "fd00::5"}))
     assert ipv6.url_host == "[fd00::5]"
 

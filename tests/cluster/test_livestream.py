@@ -233,8 +233,10 @@ def test_operator_restart_changes_nothing(cluster, operator, namespace):
     create_stream(cluster, namespace)
     eventually(lambda: all(children(cluster, namespace, "cam").values()), what="children")
     set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
+    # (Ready: the ingest accepts publishers; live would need a worker's /status, test_media_flow's part.)
     before = eventually(
-        lambda: (s := cluster.get("livestreams", namespace, "cam")) and s["status"]["live"] and s, what="live"
+        lambda: (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Ready")["status"] == "True" and s,
+        what="Ready",
     )
     uids = {k: [o["metadata"]["uid"] for o in v] for k, v in children(cluster, namespace, "cam").items()}
     line = f"LiveStream {namespace}/cam: reconciled (generation"

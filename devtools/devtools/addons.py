@@ -271,13 +271,21 @@ TRAEFIK_RULES: list[Obj] = [
 ]
 
 
-def traefik_args(web_port: int = TRAEFIK_WEB_PORT, status_address: str | None = None) -> list[str]:
+def traefik_args(
+    web_port: int = TRAEFIK_WEB_PORT,
+    status_address: str | None = None,
+    *,
+    bind: str = "",
+    ping_port: int = TRAEFIK_PING_PORT,
+) -> list[str]:
     """Traefik's static configuration as flags: two entrypoints (web for traffic, ping for the
     probes), both providers, nothing that phones home (version check, anonymous usage) or serves
-    a dashboard (its assets are not even built: hack/build-traefik.sh)."""
+    a dashboard (its assets are not even built: hack/build-traefik.sh). `bind` is for Traefik as a
+    host process (tests): 127.0.0.1. A Gateway listener attaches to the entrypoint whose address
+    ends in `:<its port>`."""
     args = [
-        f"--entrypoints.web.address=:{web_port}/tcp",
-        f"--entrypoints.ping.address=:{TRAEFIK_PING_PORT}/tcp",
+        f"--entrypoints.web.address={bind}:{web_port}",
+        f"--entrypoints.ping.address={bind}:{ping_port}",
         "--ping=true",
         "--ping.entrypoint=ping",
         "--providers.kubernetesingress=true",

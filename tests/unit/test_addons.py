@@ -137,7 +137,7 @@ def test_traefik_objects() -> None:
     assert listener["protocol"] == "HTTP"
     assert listener["allowedRoutes"] == {"namespaces": {"from": "All"}}
     # Traefik attaches a listener to the entrypoint of the same port.
-    assert f"--entrypoints.web.address=:{listener['port']}/tcp" in pod["containers"][0]["args"]
+    assert f"--entrypoints.web.address=:{listener['port']}" in pod["containers"][0]["args"]
     assert gateway["spec"]["gatewayClassName"] == one(objects, "GatewayClass")["metadata"]["name"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -22,7 +23,7 @@ from devtools.controlplane import ControlPlane
 from devtools.images import ImageBuilder
 from devtools.kubectl import Kubectl
 from devtools.ports import free_port
-from devtools.versions import coredns_bin, traefik_bin
+from devtools.versions import coredns_bin, sourced, traefik_bin
 from devtools.waits import eventually
 
 from devtools import addons
@@ -203,6 +204,9 @@ class Backend(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# A cold cache builds Traefik from its module first (hack/build-traefik.sh): longer than the suite's
+# 600 s per test on 2 busy cores.
+@pytest.mark.timeout(2400)
 def test_traefik_serves_ingress_and_accepts_gateway_routes(plane: ControlPlane, admin: Kubectl, tmp_path: Path) -> None:
     apply(admin, addons.gateway_api_manifests(crds_only=True))
     for crd in ("gatewayclasses", "gateways", "httproutes"):
@@ -305,3 +309,15 @@ def test_traefik_serves_ingress_and_accepts_gateway_routes(plane: ControlPlane, 
     finally:
         traefik.stop()
         server.shutdown()
+
+
+def test_gateway_api_pin_follows_traefik() -> None:
+    """hack/versions.sh pins the Gateway API CRDs to the version Traefik's go.mod requires: the
+    API its kubernetesGateway provider speaks. Bump them together."""
+    traefik = f"github.com/traefik/traefik/v3@{sourced('TRAEFIK_VERSION')}"
+    out = subprocess.run(["go", "mod", "download", "-json", traefik], capture_output=True, text=True,
+                         env={**os.environ, "GOFLAGS": ""}, check=True)  # fmt: skip
+    gomod = Path(json.loads(out.stdout)["GoMod"]).read_text()
+    required = re.search(r"^\s*sigs\.k8s\.io/gateway-api (v\S+)", gomod, re.M)
+    assert required, "Traefik's go.mod no longer requires sigs.k8s.io/gateway-api"
+    assert sourced("GATEWAY_API_VERSION") == required.group(1)

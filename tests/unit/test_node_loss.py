@@ -13,7 +13,10 @@ import pytest
 from devtools.catalog import livestream, recording, restream
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream, Recording, Restream
+from streamops.control.livestream import reasons as stream_reasons
 from streamops.control.livestream.builders import ingest_pod
+from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
 from streamops.control.recording.builders import recorder_pod, recorder_standby_pod
 from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
@@ -241,6 +244,51 @@ def test_recording_ready_to_node_lost_posts_a_warning():
     assert [e.reason for e in warnings] == ["RecorderNodeLost"]
 
 
+def _ingest_status(pod: PodObservation, before: LiveStream | None = None, at: datetime = T0) -> Any:
+    return livestream_status(before or stream(), IngestObservation({"primary": pod}), at)
+
+
+def test_livestream_says_its_ingest_was_evicted_from_a_lost_node_and_warns():
+    running = PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", ready=True, node="node-b")
+    ready = _ingest_status(running)
+    assert {c.type: (c.status, c.reason) for c in ready.conditions}["Ready"] == ("True", "IngestRunning")
+    lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
+    after = _ingest_status(lost, stream_with(ready), T0 + timedelta(seconds=1))
+    conditions = {c.type: c for c in after.conditions}
+    assert (conditions["Ready"].status, conditions["Ready"].reason) == ("False", stream_reasons.INGEST_NODE_LOST)
+    assert "cam-ingest" in conditions["Ready"].message and "node-b" in conditions["Ready"].message
+    assert conditions["Reconciling"].reason == stream_reasons.INGEST_NODE_LOST  # it comes back by itself
+    assert "Stalled" not in conditions
+    # Ready True -> False is the condition transition's Warning, once.
+    events = [(e.type, e.reason) for e in livestream_events(ready, after)]
+    assert events == [("Warning", "IngestNodeLost")]
+
+
+def test_an_ingest_still_starting_on_a_lost_node_warns_too():
+    pending = PodObservation(name="cam-ingest", exists=True, uid="u", phase="Pending", node="node-b")
+    before = _ingest_status(pending)
+    assert {c.type: (c.status, c.reason) for c in before.conditions}["Ready"] == ("False", "IngestPending")
+    lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
+    after = _ingest_status(lost, stream_with(before), T0 + timedelta(seconds=1))
+    assert [(e.type, e.reason) for e in livestream_events(before, after)] == [("Warning", "IngestNodeLost")]
+    again = _ingest_status(lost, stream_with(after), T0 + timedelta(seconds=2))
+    assert livestream_events(after, again) == []  # no Event while it stays lost
+    # Force-deleted: the new Pod on its way says so in Ready, with no further Event.
+    gone = _ingest_status(PodObservation("cam-ingest"), stream_with(again), T0 + timedelta(seconds=30))
+    assert {c.type: c.reason for c in gone.conditions}["Ready"] == "IngestStarting"
+    assert livestream_events(again, gone) == []
+
+
+def test_an_ingest_deleted_otherwise_is_starting_not_lost():
+    rolled = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10), taint_eviction=False))
+    status = _ingest_status(rolled)
+    assert {c.type: c.reason for c in status.conditions}["Ready"] == "IngestStarting"
+
+
+def stream_with(status: Any) -> LiveStream:
+    return LiveStream.model_validate({**stream().model_dump(by_alias=True, exclude_none=True), "status": status.wire()})
+
+
 def test_restream_says_its_pusher_node_is_lost():
     lost = PodObservation.of("out-pusher", evicted_pod(T0 + timedelta(seconds=10)))
     status = restream_status(rst(), PusherObservation(pod=lost, stream_live=False), T0)
@@ -285,3 +333,33 @@ def test_the_reconcile_waits_for_a_terminating_pod_and_replaces_it_once_gone(mon
     new = api.object("Pod", "media", "rec-recorder")
     assert new is not None and new["metadata"]["uid"] != first["metadata"]["uid"]
     assert not new["metadata"].get("deletionTimestamp")
+
+
+def test_the_stream_reconcile_leaves_an_evicted_ingest_alone_and_replaces_it_once_gone():
+    api = FakeKubeApi()
+    api.watch("Pod", child_entry)
+    api.watch("Service", child_entry)
+    api.watch("LiveStream", stream_object_entry)
+    body = livestream("cam")
+    body["metadata"]["namespace"] = "media"
+    api.add(body)
+    stream_body = api.object("LiveStream", "media", "cam")
+    assert stream_body is not None
+    reconcile_livestream(api, SETTINGS, stream_body, auto_recording_exists=False)
+    first = api.object("Pod", "media", "cam-ingest")
+    assert first is not None
+    lost = evicted_pod(datetime.now(UTC) - timedelta(seconds=20))
+    deletion = {"deletionTimestamp": lost["metadata"]["deletionTimestamp"], "deletionGracePeriodSeconds": 15}
+    api.modify("Pod", "media", "cam-ingest", {"metadata": deletion, "spec": {"nodeName": "node-b"}})
+    api.modify("Pod", "media", "cam-ingest", {"status": lost["status"]})
+    stuck = api.object("Pod", "media", "cam-ingest")
+    assert stuck is not None and PodObservation.of("cam-ingest", stuck).evicted_from_lost_node
+
+    api.clear_calls()
+    reconcile_livestream(api, SETTINGS, stream_body, auto_recording_exists=False)
+    assert not [c for c in api.writes if c.kind == "Pod"]  # nothing to do while it terminates
+
+    api.delete("Pod", "media", "cam-ingest")  # what the loop's force delete does
+    reconcile_livestream(api, SETTINGS, stream_body, auto_recording_exists=False)
+    new = api.object("Pod", "media", "cam-ingest")
+    assert new is not None and new["metadata"]["uid"] != first["metadata"]["uid"]

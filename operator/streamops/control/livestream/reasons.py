@@ -11,6 +11,7 @@ INGEST_STARTING = "IngestStarting"
 INGEST_PENDING = "IngestPending"
 INGEST_RUNNING = "IngestRunning"
 INGEST_FAILED = "IngestFailed"
+INGEST_NODE_LOST = "IngestNodeLost"  # evicted from an unreachable node: replaced once it is gone
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"

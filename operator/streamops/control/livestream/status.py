@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamops.api import LiveStream, LiveStreamStatus
+from streamops.api.common import Condition
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
@@ -29,7 +30,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
 )
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.pod_observation import PodObservation, node_lost_message
 from streamops.control.shared.settings import OperatorSettings
 
 __all__ = [
@@ -66,6 +67,8 @@ class IngestObservation:
 
 
 def _ingest_condition(pod: PodObservation) -> Observed:
+    if pod.exists and pod.evicted_from_lost_node:
+        return Observed(READY, "False", reasons.INGEST_NODE_LOST, node_lost_message(pod, "ingest"))
     if not pod.exists or pod.deleting:
         return Observed(READY, "False", reasons.INGEST_STARTING, f"creating ingest Pod {pod.name}")
     if pod.phase == "Running":
@@ -198,9 +201,22 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     )
 
 
+def _node_lost_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """A Warning when Ready turns to IngestNodeLost while it stays False (an ingest still starting on
+    the node that died): condition_transitions posts only the True -> False change."""
+    before = next((c for c in previous if c.type == READY), None)
+    now = next((c for c in current if c.type == READY), None)
+    if now is None or now.status != "False" or now.reason != reasons.INGEST_NODE_LOST:
+        return []
+    if before is None or before.status != "False" or before.reason == now.reason:
+        return []
+    return [Transition("Warning", now.reason, now.message or now.reason)]
+
+
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
     """Went live / went offline (primary and backup); nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
+    events += _node_lost_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (
         ("live", reasons.WENT_LIVE, reasons.WENT_OFFLINE),
         ("backup_live", reasons.BACKUP_WENT_LIVE, reasons.BACKUP_WENT_OFFLINE),

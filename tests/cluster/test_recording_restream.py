@@ -237,7 +237,7 @@ def test_recorders_of_a_claim_share_its_node_and_an_unschedulable_one_says_why(c
     """Two Recordings on the default (ReadWriteOnce) claim: both recorder Pods are accepted by the
     API server with a required podAffinity to the claim's recorders; one the scheduler cannot place
     (written here as the scheduler would) turns its Recording's Ready to RecorderUnschedulable with
-    the scheduler's message, and an Event says so."""
+    the scheduler's message, and an Event says so, while the stream is not live yet."""
     ns = namespace
     cluster.apply(ns, livestream("cam"), recording("rec"), recording("rec2"))
     for name in ("rec-recorder", "rec2-recorder"):
@@ -262,8 +262,7 @@ def test_recorders_of_a_claim_share_its_node_and_an_unschedulable_one_says_why(c
         {"status": {"phase": "Pending", "conditions": [scheduled]}},
         _content_type="application/merge-patch+json",
     )
-    # The stream must be live for the recorder's own state to be what Ready says.
-    set_pod_status(cluster, ns, "cam-ingest", "Running", ready=True)
+    # Said while the stream is offline: a recorder that cannot run would miss its next live session.
     r = wait_status(
         cluster,
         "recordings",
@@ -273,6 +272,7 @@ def test_recorders_of_a_claim_share_its_node_and_an_unschedulable_one_says_why(c
         "RecorderUnschedulable",
     )
     assert message in condition(r, "Ready")["message"] and condition(r, "Recording")["status"] == "False"
+    assert not (cluster.get("livestreams", ns, "cam").get("status") or {}).get("live")
     eventually(
         lambda: (
             cluster.core.list_namespaced_event(

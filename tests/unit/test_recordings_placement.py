@@ -201,3 +201,27 @@ def test_a_recorder_that_cannot_run_posts_a_warning_once():
         rec(status=after.wire()), RecorderObservation(pod=stuck, stream_live=True), T0 + timedelta(seconds=2)
     )
     assert recording_events(after, again) == []  # level-based: said once
+
+
+def test_a_recorder_that_cannot_run_says_so_while_the_stream_is_offline():
+    """The recorder waits for the feed from the start: one that cannot run would miss the next live
+    session, so the Recording says why now rather than StreamNotLive (and warns once)."""
+    waiting = recording_status(rec(), RecorderObservation(pod=PodObservation("rec-recorder"), stream_live=False), T0)
+    assert ready(waiting)[1] == "StreamNotLive"
+    stuck = PodObservation.of("rec-recorder", UNSCHEDULABLE)
+    after = recording_status(
+        rec(status=waiting.wire()), RecorderObservation(pod=stuck, stream_live=False), T0 + timedelta(seconds=1)
+    )
+    assert ready(after)[:2] == ("False", "RecorderUnschedulable")
+    assert [(e.type, e.reason) for e in recording_events(waiting, after)] == [("Warning", "RecorderUnschedulable")]
+    late = T0 + timedelta(seconds=STORAGE_WAIT_SECONDS + 1)
+    mounting = PodObservation.of("rec-recorder", mounting_pod(T0))
+    assert ready(recording_status(rec(), RecorderObservation(pod=mounting, stream_live=False), late))[1] == (
+        "StorageUnavailable"
+    )
+    # A recorder on its way, or running and waiting for the feed, leaves the stream's state to be said.
+    for pod in (PodObservation.of("rec-recorder", pending_pod([], node="")), mounting):
+        assert ready(recording_status(rec(), RecorderObservation(pod=pod, stream_live=False), T0))[1] == "StreamNotLive"
+    # A missing stream is still what comes first.
+    gone = recording_status(rec(), RecorderObservation(pod=stuck, stream_exists=False), T0)
+    assert ready(gone)[1] == "StreamNotFound"

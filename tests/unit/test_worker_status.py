@@ -340,3 +340,14 @@ def test_worker_pod_condition_reasons_follow_the_pod():
     failed = PodObservation(name="p", exists=True, phase="Failed", detail="OOMKilled")
     got = worker_pod_condition(failed, "pusher", pusher, running)
     assert (got.reason, got.message) == ("PusherFailed", "pusher Pod p is Failed: OOMKilled")
+
+
+def test_an_unschedulable_pusher_says_so_while_the_stream_is_offline():
+    # It would not push when the stream goes live: said now, not StreamNotLive (and warned once).
+    waiting = restream_status(rst(), PusherObservation(pod=PodObservation(name="out-pusher")), T0)
+    assert kinds(waiting)["Ready"] == ("False", "StreamNotLive")
+    stuck = PodObservation(name="out-pusher", exists=True, phase="Pending", unschedulable="0/2 nodes are available")
+    after = restream_status(rst(status=waiting.wire()), PusherObservation(pod=stuck), T0)
+    assert kinds(after)["Ready"] == ("False", "PusherUnschedulable")
+    assert kinds(after)["Live"] == ("False", "PusherUnschedulable")
+    assert [(e.type, e.reason) for e in restream_events(waiting, after)] == [("Warning", "PusherUnschedulable")]

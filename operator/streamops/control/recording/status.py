@@ -91,6 +91,10 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
     elif not observed.stream_exists:
         conditions = stream_not_found(RECORDING, stream)
+    elif observed.pod.cannot_start(now):
+        # Said while the stream is offline too: a recorder that cannot run would miss the next live
+        # session, and the time to fix its node or claim is before that session starts.
+        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
     elif not observed.stream_live:
         conditions = stream_not_live(RECORDING, stream)
     else:

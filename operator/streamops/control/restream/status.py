@@ -80,6 +80,8 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
     elif not observed.stream_exists:
         conditions = stream_not_found(LIVE, stream)
+    elif observed.pod.cannot_start():  # (while the stream is offline too: it would not push when it goes live)
+        conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
     elif state == "backoff":
         message = f"the target failed, retrying with backoff: {last_error or 'unknown error'}"[:4096]
         conditions = ready_and(LIVE, "False", "False", reasons.BACKOFF, message)

@@ -127,6 +127,13 @@ class PodObservation:
         """Scheduled for longer than STORAGE_WAIT_SECONDS without its volumes mounted."""
         return self.mounting_since is not None and now - self.mounting_since > timedelta(seconds=STORAGE_WAIT_SECONDS)
 
+    def cannot_start(self, now: datetime | None = None) -> bool:
+        """Pending where it cannot run without someone's help: no node fits it, or (given `now`) its
+        volumes have not been mounted for STORAGE_WAIT_SECONDS."""
+        if not self.exists or self.deleting or self.phase != "Pending":
+            return False
+        return bool(self.unschedulable) or (now is not None and self.storage_stuck(now))
+
     @property
     def status_url(self) -> str | None:
         """The worker's /status, when it can be asked (running, with an address)."""

@@ -123,6 +123,72 @@ BAD = [
     Bad("recording-no-stream", _without(recording(), "spec", "streamRef"), "spec.streamRef: Required value"),
     Bad("recording-negative-window", recording(reconnectWindowSeconds=-1), "spec.reconnectWindowSeconds"),
     Bad("recording-short-segment", recording(maxSegmentSeconds=1), "spec.maxSegmentSeconds"),
+    # Exposure (spec.ingest.service, spec.playback): options that mean nothing for the type asked for.
+    Bad(
+        "ingest-nodeports-without-type",
+        livestream(ingest={"service": {"nodePorts": {"rtmp": 31935}}}),
+        'spec.ingest.service: Invalid value: "object": nodePorts needs type NodePort or LoadBalancer',
+    ),
+    Bad(
+        "ingest-nodeports-clusterip",
+        livestream(ingest={"service": {"type": "ClusterIP", "nodePorts": {"srt": 31936}}}),
+        "nodePorts needs type NodePort or LoadBalancer",
+    ),
+    Bad(
+        "ingest-lb-class-nodeport",
+        livestream(ingest={"service": {"type": "NodePort", "loadBalancerClass": "example.com/lb"}}),
+        'spec.ingest.service: Invalid value: "object": loadBalancerClass needs type LoadBalancer',
+    ),
+    Bad(
+        "ingest-traffic-policy-clusterip",
+        livestream(ingest={"service": {"type": "ClusterIP", "externalTrafficPolicy": "Local"}}),
+        "externalTrafficPolicy needs type NodePort or LoadBalancer",
+    ),
+    Bad(
+        "ingest-service-externalname",
+        livestream(ingest={"service": {"type": "ExternalName"}}),
+        'spec.ingest.service.type: Unsupported value: "ExternalName"',
+    ),
+    Bad(
+        "ingest-nodeport-too-big",
+        livestream(ingest={"service": {"type": "NodePort", "nodePorts": {"http": 70000}}}),
+        "spec.ingest.service.nodePorts.http: Invalid value: 70000",
+    ),
+    Bad(
+        "ingest-traffic-policy-bogus",
+        livestream(ingest={"service": {"type": "NodePort", "externalTrafficPolicy": "Nearest"}}),
+        'spec.ingest.service.externalTrafficPolicy: Unsupported value: "Nearest"',
+    ),
+    Bad(
+        "playback-ingress-and-route",
+        livestream(playback={"ingress": {"host": "tv.example.com"}, "httpRoute": {"parentRefs": [{"name": "gw"}]}}),
+        'spec.playback: Invalid value: "object": set at most one of playback.ingress and playback.httpRoute',
+    ),
+    Bad(
+        "playback-ingress-and-route-enabled",
+        livestream(playback={"ingress": {"enabled": True}, "httpRoute": {"enabled": True}}),
+        "set at most one of playback.ingress and playback.httpRoute",
+    ),
+    Bad(
+        "playback-path-trailing-slash",
+        livestream(playback={"ingress": {"path": "/live/"}}),
+        "spec.playback.ingress.path: Invalid value",
+    ),
+    Bad(
+        "playback-host-not-dns",
+        livestream(playback={"ingress": {"host": "TV_example.com"}}),
+        "spec.playback.ingress.host: Invalid value",
+    ),
+    Bad(
+        "playback-route-hostname-not-dns",
+        livestream(playback={"httpRoute": {"hostnames": ["tv.example.com/live"]}}),
+        "spec.playback.httpRoute.hostnames[0]: Invalid value",
+    ),
+    Bad(
+        "playback-route-parent-without-name",
+        livestream(playback={"httpRoute": {"parentRefs": [{"namespace": "gateways"}]}}),
+        "spec.playback.httpRoute.parentRefs[0].name: Required value",
+    ),
 ]
 
 

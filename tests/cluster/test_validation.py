@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from devtools.catalog import BAD, EXAMPLES
+from devtools.catalog import BAD, EXAMPLES, livestream
 
 
 @pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])
@@ -43,3 +43,20 @@ def test_short_names_category_and_columns(cluster, namespace):
     )
     for short in ("rec", "rst"):
         cluster.kubectl("get", short, "-n", namespace)
+
+
+@pytest.mark.parametrize(
+    "exposure",
+    [
+        {"ingest": {"service": {"type": "NodePort", "nodePorts": {"rtmp": 31935}, "externalTrafficPolicy": "Local"}}},
+        {"ingest": {"service": {"type": "LoadBalancer", "loadBalancerClass": "example.com/lb", "nodePorts": {}}}},
+        {"playback": {"ingress": {"host": "tv.example.com"}, "httpRoute": {"enabled": False}}},
+        {"playback": {"ingress": {"enabled": False}, "httpRoute": {"hostnames": ["tv.example.com"]}}},
+    ],
+    ids=["nodeport-local", "lb-class", "ingress-route-off", "route-ingress-off"],
+)
+def test_server_accepts_what_the_exposure_rules_allow(cluster, namespace, exposure):
+    """The CEL rules refuse only the combinations that mean nothing: a route switched off beside the
+    other one, and nodePorts or a traffic policy with a type that has them, pass."""
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(livestream("cam", **exposure)))
+    assert cluster.get("livestreams", namespace, "cam")["spec"]["title"] == "Camera"

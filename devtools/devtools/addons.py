@@ -293,6 +293,7 @@ def traefik_args(
         "--global.checknewversion=false",
         "--global.sendanonymoususage=false",
         "--log.level=INFO",
+        "--log.nocolor=true",  # kubectl logs, not a terminal
     ]
     if status_address:  # what Ingress and Gateway status show as their address
         args += [

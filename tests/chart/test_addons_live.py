@@ -76,6 +76,26 @@ class HostProcess:
         return self.log.read_text(errors="replace")[-3000:]
 
 
+def peers_of(pid: int) -> set[str]:
+    """The remote addresses of the process's TCP and UDP sockets (ss), connected ones only."""
+    out = subprocess.run(["ss", "-tunapH"], capture_output=True, text=True, check=True).stdout
+    peers = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if f"pid={pid}," in line and len(fields) >= 6:
+            host = fields[5].rpartition(":")[0].strip("[]")
+            if host not in ("*", "0.0.0.0", "::"):
+                peers.add(host)
+    return peers
+
+
+def assert_confined(pid: int) -> None:
+    """Host processes talk to 127.0.0.0/8 only (the network confinement rule)."""
+    peers = peers_of(pid)
+    assert peers, "no connection seen: the check would pass vacuously"  # the API server at least
+    assert all(p.startswith("127.") for p in peers), peers
+
+
 # -- a minimal DNS client (no dig needed) ---------------------------------------------------------
 
 
@@ -167,6 +187,7 @@ def test_coredns_resolves_services(plane: ControlPlane, admin: Kubectl, tmp_path
         # Anything else: NXDOMAIN at once, no upstream asked.
         assert dns_query(port, "example.com", 1) == (NXDOMAIN, [])
         assert dns_query(port, "1.2.0.192.in-addr.arpa", 12) == (NXDOMAIN, [])
+        assert_confined(coredns.proc.pid)
     except BaseException:
         print(coredns.tail())
         raise
@@ -302,6 +323,7 @@ def test_traefik_serves_ingress_and_accepts_gateway_routes(plane: ControlPlane, 
         route_accepted = '{.status.parents[0].conditions[?(@.type=="Accepted")].status}'
         eventually(lambda: condition("httproute", "playback", ns, route_accepted) == "True", timeout=30,
                    what="HTTPRoute Accepted")  # fmt: skip
+        assert_confined(traefik.proc.pid)
         assert "permission" not in traefik.tail().lower() and "forbidden" not in traefik.tail().lower(), traefik.tail()
     except BaseException:
         print(traefik.tail())  # shown by pytest with the failure

@@ -115,6 +115,56 @@ def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]]
     assert c["TZ"] == "UTC"
 
 
+def test_exposure_and_node_loss_values_reach_the_operator_as_env(
+    default: list[dict[str, Any]], custom: list[dict[str, Any]]
+) -> None:
+    """ingest.*, playback.* and worker.nodeLoss.* as STREAMOPS_* (maps and lists as JSON), and what
+    the operator makes of them."""
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
+
+    e = env(default)
+    assert e["STREAMOPS_INGEST_SERVICE_TYPE"] == "ClusterIP"
+    assert e["STREAMOPS_INGEST_SERVICE_ANNOTATIONS"] == "{}"
+    assert e["STREAMOPS_PLAYBACK_INGRESS_ENABLED"] == e["STREAMOPS_PLAYBACK_HTTP_ROUTE_ENABLED"] == "false"
+    assert e["STREAMOPS_PLAYBACK_HTTP_ROUTE_PARENT_REFS"] == e["STREAMOPS_PLAYBACK_HTTP_ROUTE_HOSTNAMES"] == "[]"
+    assert (e["STREAMOPS_NODE_LOST_TOLERATION_SECONDS"], e["STREAMOPS_NODE_LOST_FORCE_DELETE_SECONDS"]) == ("30", "10")
+
+    c = env(custom)
+    assert c["STREAMOPS_INGEST_SERVICE_TYPE"] == "LoadBalancer"
+    assert json.loads(c["STREAMOPS_INGEST_SERVICE_ANNOTATIONS"]) == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "example.com/team": "media",
+    }
+    assert c["STREAMOPS_INGEST_LOAD_BALANCER_CLASS"] == "service.k8s.aws/nlb"
+    assert c["STREAMOPS_INGEST_EXTERNAL_TRAFFIC_POLICY"] == "Local"
+    assert c["STREAMOPS_EXTERNAL_HOST"] == "edge.example.com"
+    assert c["STREAMOPS_PLAYBACK_INGRESS_ENABLED"] == "true"
+    assert c["STREAMOPS_PLAYBACK_INGRESS_CLASS_NAME"] == "traefik"
+    assert c["STREAMOPS_PLAYBACK_INGRESS_HOST"] == "tv.example.com"
+    assert c["STREAMOPS_PLAYBACK_INGRESS_TLS_SECRET_NAME"] == "tv-tls"
+    assert json.loads(c["STREAMOPS_PLAYBACK_INGRESS_ANNOTATIONS"]) == {
+        "traefik.ingress.kubernetes.io/router.entrypoints": "websecure"
+    }
+    assert c["STREAMOPS_PLAYBACK_HTTP_ROUTE_ENABLED"] == "false"
+    assert json.loads(c["STREAMOPS_PLAYBACK_HTTP_ROUTE_PARENT_REFS"]) == [
+        {"name": "public", "namespace": "gateways", "sectionName": "https"}
+    ]
+    assert json.loads(c["STREAMOPS_PLAYBACK_HTTP_ROUTE_HOSTNAMES"]) == ["watch.example.com", "*.watch.example.com"]
+    assert c["STREAMOPS_PLAYBACK_HTTP_ROUTE_HTTPS"] == "true"
+    assert c["STREAMOPS_NODE_LOST_TOLERATION_SECONDS"] == "45"
+    assert c["STREAMOPS_NODE_LOST_FORCE_DELETE_SECONDS"] == "12.5"
+
+    settings = OperatorSettings.from_env({k: v for k, v in c.items() if k.startswith(ENV_PREFIX)})
+    assert settings.ingest_service_type == "LoadBalancer" and settings.ingest_external_traffic_policy == "Local"
+    assert settings.ingest_service_annotations["example.com/team"] == "media"
+    assert settings.playback_ingress_enabled and not settings.playback_http_route_enabled
+    assert settings.playback_http_route_parent_refs == [
+        {"name": "public", "namespace": "gateways", "sectionName": "https"}
+    ]
+    assert settings.playback_http_route_https is True
+    assert (settings.node_lost_toleration_seconds, settings.node_lost_force_delete_seconds) == (45, 12.5)
+
+
 # Set by the chart before the operator reads it (worker.resources); everything else must be a setting.
 AHEAD_OF_THE_OPERATOR = {"STREAMOPS_WORKER_RESOURCES"}
 

@@ -100,7 +100,8 @@ def test_rtmp_push_goes_live_with_telemetry_and_hls(e2e: Stack, namespace: str, 
     stream = e2e.wait_status("lst", ns, "cam", settled_fps, "telemetry in status")
     check_live_status(stream)
     assert len(seg[1]) > 1000
-    # The kubelet sees the worker Ready (it probes /readyz on 127.0.0.1: media flows).
+    # The kubelet sees the worker Ready (it probes /readyz on 127.0.0.1: accepting publishers, true
+    # since the ingest listened, before media flowed; `live` above is the worker's own /status).
     eventually(
         lambda: condition(e2e.get("pods", ns, "cam-ingest"), "Ready")["status"] == "True",  # type: ignore[index]
         timeout=10,

@@ -7,6 +7,7 @@ may not hold loopback addresses) and accepts the Gateway and an HTTPRoute."""
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import json
 import os
 import re
@@ -343,3 +344,40 @@ def test_gateway_api_pin_follows_traefik() -> None:
     required = re.search(r"^\s*sigs\.k8s\.io/gateway-api (v\S+)", gomod, re.M)
     assert required, "Traefik's go.mod no longer requires sigs.k8s.io/gateway-api"
     assert sourced("GATEWAY_API_VERSION") == required.group(1)
+
+
+def test_addon_objects_pass_the_api_server_and_pod_security_restricted(plane: ControlPlane, admin: Kubectl) -> None:
+    """Every object is valid for the API server (server-side dry run: a fixed clusterIP in the
+    service range, the nodePort, the Gateway API objects against their CRDs), and each Pod template
+    is admitted by PodSecurity `restricted` (enforced on a Pod built from it)."""
+    apply(admin, addons.gateway_api_manifests(crds_only=True))
+    for crd in ("gatewayclasses", "gateways"):
+        admin.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd}.gateway.networking.k8s.io")
+    dns_ip = str(ipaddress.ip_network(plane.service_cidr)[10])
+    coredns = addons.coredns_manifests("streamops-coredns:x", dns_ip, reverse_cidrs=[plane.service_cidr])
+    traefik = addons.traefik_manifests("streamops-traefik:x", node_port=30080)
+    # The traefik Namespace must exist for a dry run of what lives in it.
+    apply(admin, [o for o in traefik if o["kind"] == "Namespace"])
+    for objects in (coredns, traefik):
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        admin.kubectl("apply", "--dry-run=server", "-f", "-", input=listed)
+
+    admin.kubectl("create", "namespace", "psa-restricted")
+    admin.kubectl("label", "namespace", "psa-restricted", "pod-security.kubernetes.io/enforce=restricted")
+    for deployment in [o for o in coredns + traefik if o["kind"] == "Deployment"]:
+        spec = dict(deployment["spec"]["template"]["spec"])
+        # Not PodSecurity's business: the priority class is kube-system's, the account absent here.
+        spec.pop("priorityClassName", None)
+        spec.pop("serviceAccountName", None)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": deployment["metadata"]["name"]}, "spec": spec}
+        result = admin.kubectl("-n", "psa-restricted", "create", "--dry-run=server", "-f", "-",
+                               input=json.dumps(pod), check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "violate" not in result.stderr, result.stderr
+        # The same Pod without its securityContexts is refused: the check above is not vacuous.
+        bare = {**spec, "securityContext": {}, "containers": [
+            {k: v for k, v in c.items() if k != "securityContext"} for c in spec["containers"]
+        ]}  # fmt: skip
+        refused = admin.kubectl("-n", "psa-restricted", "create", "--dry-run=server", "-f", "-",
+                                input=json.dumps({**pod, "spec": bare}), check=False)  # fmt: skip
+        assert refused.returncode != 0 and "restricted" in refused.stderr, refused.stderr

@@ -1,9 +1,11 @@
 """The local cluster's add-ons as Kubernetes objects (pure functions: lists of dicts to apply).
 
     from devtools import addons
-    objects = addons.coredns_manifests(builder.coredns().short, "10.243.0.10", "cluster.local")
-    objects = addons.gateway_api_manifests()          # apply first, wait for the CRDs Established
-    objects = addons.traefik_manifests(builder.traefik().short, node_port=30080)
+    builder = devtools.images.ImageBuilder()
+    addons.coredns_manifests(builder.coredns().short, "10.243.0.10", "cluster.local",
+                             reverse_cidrs=["10.243.0.0/16", "10.242.0.0/16"])  # PTR for Services, Pods
+    addons.gateway_api_manifests()      # apply first, then wait for the CRDs to be Established
+    addons.traefik_manifests(builder.traefik().short, node_port=30080)
 
 - **CoreDNS** (cluster DNS): serves the cluster domain (and the reverse zones of the ranges it is
   given) from the `kubernetes` plugin, and NXDOMAIN for every other name. There is no `forward`
@@ -29,11 +31,11 @@ from typing import Any
 
 import yaml
 
+from devtools.images import ADDON_UID  # the uid the add-on images run as (no passwd entry needed)
 from devtools.versions import REPO, gateway_api_crds_dir
 
 Obj = dict[str, Any]
 
-ADDON_UID = 65532  # the conventional "nonroot" uid of static images; no passwd entry is needed
 COREDNS_PORT = 1053  # inside the container: unprivileged; the Service maps 53 to it
 COREDNS_HEALTH_PORT = 8080
 COREDNS_READY_PORT = 8181

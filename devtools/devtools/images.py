@@ -59,7 +59,7 @@ BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # What the worker adds (images/worker/Dockerfile).
 MEDIA_PACKAGES = ("ffmpeg",)
 WORKER_UID = 10001
-ADDON_UID = 65532  # the add-on images (no passwd file: a numeric uid needs none)
+ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"
 # The environment both Dockerfiles set (ENV PATH=/opt/streamops/bin:$PATH HOME=/tmp ...).
 PYTHON_ENV = (

@@ -129,7 +129,7 @@ def test_cluster_dns_answers_only_cluster_names(cluster: LocalCluster, namespace
         "except OSError:\n"
         "    print('no upstream')\n"
     )
-    out = cluster.kubectl("exec", "-n", namespace, "resolver", "--", "python3", "-c", code).stdout.split()
+    out = cluster.kubectl("exec", "-n", namespace, "resolver", "--", "python3", "-c", code).stdout.splitlines()
     assert out == [cluster.plane.service_cidr.replace("0/16", "1"), "no upstream"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import ipaddress
 import os
 import secrets
@@ -49,10 +50,14 @@ def sign(pki: Path, name: str, subject: str, extensions: str) -> None:
 
 
 def ensure_leaves(pki: Path, leaves: dict[str, tuple[str, str]]) -> None:
-    """Sign each leaf name -> (subject, extensions) that is missing its key or certificate."""
-    for name, (subject, ext) in leaves.items():
-        if not (pki / f"{name}.crt").exists() or not (pki / f"{name}.key").exists():
-            sign(pki, name, subject, ext)
+    """Sign each leaf name -> (subject, extensions) that is missing its key or certificate. Under a
+    lock: nodes starting in parallel share some leaves (kube-proxy's), and one must not read a key
+    the other is still writing."""
+    with open(pki / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for name, (subject, ext) in leaves.items():
+            if not (pki / f"{name}.crt").exists() or not (pki / f"{name}.key").exists():
+                sign(pki, name, subject, ext)
 
 
 def ensure_pki(pki: Path, service_cidr: str, extra_ips: tuple[str, ...] = ()) -> None:

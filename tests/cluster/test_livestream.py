@@ -89,21 +89,26 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
     assert stream["status"]["ingest"]["pushUrl"] == f"rtmp://127.0.0.1:{rtmp}/live"
 
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), what="ingest Pod")
+    # Running, its listeners not up yet (readiness probe failing): not Ready, a push would be refused.
     set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=False)
+    s = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", namespace, "cam"))
+            and condition(s, "Ready")["message"].endswith("starting its listeners")
+            and s
+        ),
+        what="Ready False while the worker starts its listeners",
+    )
+    assert condition(s, "Ready")["status"] == "False" and condition(s, "Ready")["reason"] == "IngestStarting"
+
+    # Ready means "accepting publishers" (the Service routes to it); only the worker's /status says
+    # live, and no worker answers here (test_media_flow.py runs real ones).
+    set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
     s = eventually(
         lambda: (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Ready")["status"] == "True" and s,
         what="Ready True",
     )
     assert condition(s, "Reconciling") is None, "Reconciling exists only while true"
-    assert s["status"]["live"] is False
-
-    # Ready means "accepting publishers" (the Service routes to it); only the worker's /status says
-    # live, and no worker answers here (test_media_flow.py runs real ones).
-    set_pod_status(cluster, namespace, "cam-ingest", "Running", ready=True)
-    eventually(
-        lambda: (p := cluster.get("pods", namespace, "cam-ingest")) and condition(p, "Ready")["status"] == "True",
-        what="Pod Ready",
-    )
     time.sleep(1.5)  # a few status loop ticks
     s = cluster.get("livestreams", namespace, "cam")
     assert s["status"]["live"] is False and condition(s, "Live")["status"] == "False"

@@ -55,8 +55,11 @@ def test_pending_pod_says_why():
     assert ready.reason == "IngestPending" and "waiting for a node" in ready.message
 
 
-def test_running_pod_is_ready_and_reconciling_disappears():
-    status = livestream_status(stream(), observe(pod("Running")), T0)
+def test_running_pod_is_ready_only_once_it_accepts_publishers():
+    # Running but its readiness probe not passed yet: a push now would be refused by the Service.
+    starting = livestream_status(stream(), observe(pod("Running")), T0)
+    assert conditions(starting)["Ready"] == ("False", "IngestStarting")
+    status = livestream_status(stream(), observe(pod("Running", ready=True)), T0)
     assert conditions(status)["Ready"] == ("True", "IngestRunning")
     assert "Reconciling" not in conditions(status)
     assert status.live is False and conditions(status)["Live"] == ("False", "NoMedia")
@@ -75,8 +78,10 @@ def test_ready_pod_is_not_live_only_the_worker_says_live():
 
 
 def test_transition_time_moves_only_on_change():
-    first = livestream_status(stream(), observe(pod("Running")), T0)
-    again = livestream_status(stream(status=first.wire()), observe(pod("Running")), T0 + timedelta(minutes=5))
+    first = livestream_status(stream(), observe(pod("Running", ready=True)), T0)
+    again = livestream_status(
+        stream(status=first.wire()), observe(pod("Running", ready=True)), T0 + timedelta(minutes=5)
+    )
     assert again.condition("Ready").last_transition_time == T0
     flipped = livestream_status(stream(status=first.wire()), observe(pod("Failed")), T0 + timedelta(minutes=5))
     assert flipped.condition("Ready").last_transition_time == T0 + timedelta(minutes=5)

@@ -71,8 +71,12 @@ def _ingest_condition(pod: PodObservation) -> Observed:
         return Observed(READY, "False", reasons.INGEST_NODE_LOST, node_lost_message(pod, "ingest"))
     if not pod.exists or pod.deleting:
         return Observed(READY, "False", reasons.INGEST_STARTING, f"creating ingest Pod {pod.name}")
+    if pod.phase == "Running" and pod.ready:
+        return Observed(READY, "True", reasons.INGEST_RUNNING, f"ingest Pod {pod.name} accepts publishers")
     if pod.phase == "Running":
-        return Observed(READY, "True", reasons.INGEST_RUNNING, f"ingest Pod {pod.name} is running")
+        # Ready means an encoder can push now: the worker's listeners are up (its readiness probe),
+        # not merely its container started (a push then would be refused by the Service).
+        return Observed(READY, "False", reasons.INGEST_STARTING, f"ingest Pod {pod.name} is starting its listeners")
     if pod.phase == "Pending":
         detail = f": {pod.detail}" if pod.detail else ""
         return Observed(READY, "False", reasons.INGEST_PENDING, f"ingest Pod {pod.name} is Pending{detail}")

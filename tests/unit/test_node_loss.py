@@ -279,6 +279,20 @@ def test_an_ingest_still_starting_on_a_lost_node_warns_too():
     assert livestream_events(again, gone) == []
 
 
+def test_an_ingest_whose_node_stops_answering_warns_when_it_is_evicted():
+    """The node lifecycle controller marks the Pod not Ready first (Ready False already), then the
+    taint manager evicts it: that second step still posts the Warning."""
+    ready = PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", ready=True, node="node-b")
+    up = _ingest_status(ready)
+    unready = _ingest_status(
+        PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", node="node-b"), stream_with(up)
+    )
+    assert {c.type: c.status for c in unready.conditions}["Ready"] == "False"
+    lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
+    after = _ingest_status(lost, stream_with(unready), T0 + timedelta(seconds=1))
+    assert [(e.type, e.reason) for e in livestream_events(unready, after)] == [("Warning", "IngestNodeLost")]
+
+
 def test_an_ingest_deleted_otherwise_is_starting_not_lost():
     rolled = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10), taint_eviction=False))
     status = _ingest_status(rolled)

@@ -35,6 +35,9 @@ import contextlib
 import json
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -180,6 +183,25 @@ class LocalCluster(Kubectl, Lifecycle):
         """http_get from the cluster's LAN: what a viewer outside the cluster gets."""
         with netns.entered(self.network.outside):
             return http_get(url, timeout)
+
+    def lan_get_via_ingress(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """GET `url` (http://<host>/<path>, as status.playback shows with an Ingress or HTTPRoute)
+        from the LAN through the ingress controller: what a viewer gets whose DNS points <host> at
+        the cluster's front door (here Traefik's NodePort on node-1), Host header and all."""
+        parts = urllib.parse.urlsplit(url)
+        request = urllib.request.Request(
+            urllib.parse.urlunsplit(("http", self.ingress_address, parts.path, parts.query, "")),
+            headers={"Host": parts.netloc},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with netns.entered(self.network.outside):
+            try:
+                with opener.open(request, timeout=timeout) as resp:
+                    return int(resp.status), resp.read()
+            except urllib.error.HTTPError as e:
+                return int(e.code), e.read()
+            except OSError:
+                return 0, b""
 
     # -- add-ons --------------------------------------------------------------------------
 

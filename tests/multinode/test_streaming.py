@@ -51,11 +51,16 @@ def publishers() -> Iterator[list[Publisher]]:
         p.stop()
 
 
-def publish(cluster: LocalCluster, publishers: list[Publisher], url: str) -> Publisher:
-    """An encoder on the cluster's LAN (outside the cluster) pushing to `url`."""
-    p = Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside)
-    publishers.append(p.start())
-    return p
+def publish(cluster: LocalCluster, publishers: list[Publisher], url: str, tries: int = 10) -> Publisher:
+    """An encoder on the cluster's LAN (outside the cluster) pushing to `url`. Like OBS it tries
+    again when refused: kube-proxy programs a new endpoint a moment after the Pod turns Ready."""
+    for _ in range(tries):
+        p = Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside)
+        publishers.append(p.start())
+        time.sleep(2)
+        if p.running:
+            return p
+    raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{p.log_tail()}")
 
 
 def ingest_node(cluster: LocalCluster, ns: str, name: str = "cam") -> str | None:
@@ -167,6 +172,45 @@ def test_recorder_and_ingest_on_different_nodes(
     assert ffprobe_duration(volume / video["path"]) >= 4
 
 
+@pytest.mark.parametrize("route", ["ingress", "httpRoute"])
+def test_playback_through_the_ingress_controller(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], route: str
+) -> None:
+    """Traefik in the cluster serves the stream's Ingress (class traefik) or HTTPRoute (attached to
+    the Gateway traefik/traefik): status.playback shows the route's URLs and a viewer on the LAN
+    plays HLS and gets the screenshot through it, CORS headers included."""
+    ns = namespace
+    host = f"{route.lower()}.streams.example"
+    playback = (
+        {"ingress": {"className": "traefik", "host": host}}
+        if route == "ingress"
+        else {"httpRoute": {"parentRefs": [{"name": "traefik", "namespace": "traefik"}], "hostnames": [host]}}
+    )
+    stream = start_stream(cluster, ns, playback=playback)
+    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
+    wait_live(cluster, ns)
+    stream = cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"]["playback"]["hlsCmafUrl"].startswith(f"http://{host}/"), "route URLs"
+    )
+    urls = stream["status"]["playback"]
+    assert urls["exposure"] == ("Ingress" if route == "ingress" else "HTTPRoute"), urls
+    assert urls["hlsCmafUrl"].startswith(f"http://{host}/streams/{ns}/cam/")
+    seg = eventually(
+        lambda: first_segment(urls["hlsCmafUrl"], cluster.lan_get_via_ingress),
+        timeout=60,
+        interval=0.5,
+        what=f"HLS through Traefik ({route})",
+    )
+    assert len(seg[1]) > 1000
+    if urls.get("screenshotUrl"):
+        _, body = eventually(
+            lambda: (r := cluster.lan_get_via_ingress(urls["screenshotUrl"])) and r[0] == 200 and r,
+            timeout=30,
+            what="screenshot through Traefik",
+        )
+        assert body[:2] == b"\xff\xd8"
+
+
 def test_restream_to_a_server_outside_the_cluster(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
 ) -> None:
@@ -218,6 +262,31 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     ]
 
 
+def keep_operator_on(cluster: LocalCluster, release: Release, node: str) -> None:
+    """Move the operator Pod to `node` (if it runs elsewhere): cordon the others, delete it, wait
+    for its replacement there."""
+    [pod] = release.operator_pods()
+    if pod["spec"].get("nodeName") == node:
+        return
+    others = [n.name for n in cluster.nodes if n.name != node]
+    for n in others:
+        cluster.kubectl("cordon", n)
+    try:
+        cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, pod["metadata"]["name"])
+
+        def moved() -> bool:
+            pods = release.operator_pods()
+            return any(
+                p["spec"].get("nodeName") == node and (condition(p, "Ready") or {}).get("status") == "True"
+                for p in pods
+            )
+
+        eventually(moved, timeout=90, interval=1, what=f"the operator Pod Ready on {node}")
+    finally:
+        for n in others:
+            cluster.kubectl("uncordon", n)
+
+
 def test_node_lost_mid_recording(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
 ) -> None:
@@ -226,6 +295,7 @@ def test_node_lost_mid_recording(
     the encoder reconnects, and the recording follows the reconnect-window rules: the outage is
     longer than the window, so the first video is closed and a second one begins."""
     ns = namespace
+    keep_operator_on(cluster, release, "node-1")  # this test loses a worker node, not the operator
     volume = cluster.recordings_volume(ns, "node-1")
     stream = start_stream(cluster, ns, on="node-2")
     url = rtmp_url(cluster, ns, stream)

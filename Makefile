@@ -46,7 +46,7 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server) and e2e (real node: containerd + kubelet) tests
+test: deps venv kube helm coredns traefik lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
@@ -58,7 +58,7 @@ test-media: deps venv ## media tests only (real FFmpeg workers, nginx-rtmp, srt-
 test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
-cluster-up: deps venv kube ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
+cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
 cluster-up-nodes: coredns traefik

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from devtools.local_cluster import LocalCluster
+from devtools.peers import Publisher
 from devtools.release import Release
 
 from devtools import netns
@@ -92,3 +93,12 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 def release(local_cluster: LocalCluster) -> Release:
     """streamops installed with the chart (operator in-cluster, workers on the pod network)."""
     return Release(local_cluster).install()
+
+
+@pytest.fixture
+def publishers() -> Iterator[list[Publisher]]:
+    """Synthetic encoders a test starts (devtools.peers.Publisher), stopped by PID at its end."""
+    started: list[Publisher] = []
+    yield started
+    for p in started:
+        p.stop()

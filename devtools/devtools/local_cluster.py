@@ -50,6 +50,7 @@ from devtools.kubectl import Kubectl
 from devtools.network import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, SERVICE_CIDR, ClusterNetwork, NetworkError
 from devtools.node import Node
 from devtools.processes import Lifecycle, print_status
+from devtools.recordings_volume import provide_recordings_volume
 from devtools.versions import REPO
 from devtools.waits import eventually
 
@@ -234,49 +235,10 @@ class LocalCluster(Kubectl, Lifecycle):
         self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
                      "app.kubernetes.io/part-of=streamops")  # fmt: skip
 
-    def recordings_volume(self, namespace: str, node: str, claim: str = "streamops-recordings") -> Path:
-        """A `local` PersistentVolume on `node` (a directory of this machine: the host sees the
-        videos) pre-bound to the namespace's recordings claim, and the claim, as an admin would
-        provide them; returns the directory. The scheduler puts every Pod of the claim on `node`."""
-        path = self.dir / "recordings" / namespace
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o777)  # a local volume gets no fsGroup: the workers (uid 10001) must write here
-        pv_name = f"recordings-{namespace}"
-        on_node = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
-        pv = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": pv_name, "labels": {"streamops.dev/test": "true"}},
-            "spec": {
-                "capacity": {"storage": "20Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "local": {"path": str(path)},
-                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [on_node]}]}},
-                "claimRef": {"namespace": namespace, "name": claim},
-            },
-        }
-        pvc = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": pv_name,
-                "resources": {"requests": {"storage": "20Gi"}},
-            },
-        }
-        self.apply_objects([pv, pvc])
-        eventually(
-            lambda: (
-                self.kubectl("get", "pvc", "-n", namespace, claim, "-o", "jsonpath={.status.phase}").stdout == "Bound"
-            ),
-            timeout=30,
-            what="recordings claim Bound",
-        )
-        return path
+    def recordings_volume(self, namespace: str, node: str) -> Path:
+        """A `local` volume on `node` (a directory of this machine: the host sees the videos) pre-bound
+        to the namespace's recordings claim; every Pod of the claim then runs on `node`."""
+        return provide_recordings_volume(self, self.dir / "recordings" / namespace, namespace, node=node)
 
     def pods_on(self, node: str, namespace: str | None = None) -> list[dict[str, Any]]:
         scope = ["-n", namespace] if namespace else ["-A"]

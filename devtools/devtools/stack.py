@@ -19,17 +19,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from devtools.controlplane import ControlPlane
 from devtools.kubectl import Kubectl
 from devtools.node import Node
 from devtools.operator_process import OperatorProcess
 from devtools.ports import LOOPBACK
+from devtools.recordings_volume import provide_recordings_volume
 from devtools.versions import REPO
-from devtools.waits import eventually
-
-RECORDINGS_CLAIM = "streamops-recordings"
 
 
 @dataclass
@@ -135,42 +131,7 @@ class Stack(Kubectl):
         return self.recordings_volume(name)
 
     def recordings_volume(self, namespace: str) -> Path:
-        path = self.dir / "recordings" / namespace
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o777)  # hostPath gets no fsGroup: the workers (uid 10001) must write here
-        pv = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"recordings-{namespace}", "labels": {"streamops.dev/e2e": "true"}},
-            "spec": {
-                "capacity": {"storage": "20Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "hostPath": {"path": str(path), "type": "Directory"},
-                "claimRef": {"namespace": namespace, "name": RECORDINGS_CLAIM},
-            },
-        }
-        # The claim the operator would create on the first Recording, made (and bound) up front as
-        # an admin would: a first Recording then does not wait for the volume binder.
-        pvc = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": RECORDINGS_CLAIM, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": f"recordings-{namespace}",
-                "resources": {"requests": {"storage": "20Gi"}},
-            },
-        }
-        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([pv, pvc]))
-        eventually(
-            lambda: (c := self.get("pvc", namespace, RECORDINGS_CLAIM)) and c.get("status", {}).get("phase") == "Bound",
-            timeout=30,
-            what="recordings claim Bound",
-        )
-        return path
+        return provide_recordings_volume(self, self.dir / "recordings" / namespace, namespace)
 
     def delete_namespace(self, name: str) -> None:
         self.kubectl("delete", "namespace", name, "--wait=false", check=False)

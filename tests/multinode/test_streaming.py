@@ -43,14 +43,6 @@ def write_timings() -> Iterator[None]:
         Path(out).write_text(json.dumps(TIMINGS, indent=2) + "\n")
 
 
-@pytest.fixture
-def publishers() -> Iterator[list[Publisher]]:
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
-
-
 def publish(cluster: LocalCluster, publishers: list[Publisher], url: str, tries: int = 10) -> Publisher:
     """An encoder on the cluster's LAN (outside the cluster) pushing to `url`. Like OBS it tries
     again when refused: kube-proxy programs a new endpoint a moment after the Pod turns Ready."""

@@ -30,14 +30,6 @@ TARGET_KEY = "target-key-Hq4Lm8Tz1"
 SIZE, RATE = "640x360", 30
 
 
-@pytest.fixture
-def publishers() -> Iterator[list[Publisher]]:
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
-
-
 def publish(publishers: list[Publisher], url: str, **kw: Any) -> Publisher:
     p = Publisher(url, size=SIZE, rate=RATE, audio=True, **kw)
     publishers.append(p.start())

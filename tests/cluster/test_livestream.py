@@ -94,7 +94,7 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
     s = eventually(
         lambda: (
             (s := cluster.get("livestreams", namespace, "cam"))
-            and condition(s, "Ready")["message"].endswith("starting its listeners")
+            and "does not accept publishers" in condition(s, "Ready")["message"]
             and s
         ),
         what="Ready False while the worker starts its listeners",

@@ -76,7 +76,13 @@ def _ingest_condition(pod: PodObservation) -> Observed:
     if pod.phase == "Running":
         # Ready means an encoder can push now: the worker's listeners are up (its readiness probe),
         # not merely its container started (a push then would be refused by the Service).
-        return Observed(READY, "False", reasons.INGEST_STARTING, f"ingest Pod {pod.name} is starting its listeners")
+        return Observed(
+            READY,
+            "False",
+            reasons.INGEST_STARTING,
+            f"ingest Pod {pod.name} does not accept publishers: its listeners are starting, "
+            "or its node stopped answering",
+        )
     if pod.phase == "Pending":
         detail = f": {pod.detail}" if pod.detail else ""
         return Observed(READY, "False", reasons.INGEST_PENDING, f"ingest Pod {pod.name} is Pending{detail}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,32 @@ def corefile(
     return "\n".join(lines) + "\n"
 
 
+def service_account_with_cluster_role(
+    account: str, role: str, namespace: str, rules: Sequence[Obj], labels: Mapping[str, str]
+) -> list[Obj]:
+    """A ServiceAccount, a ClusterRole with `rules` and the binding of one to the other."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": account, "namespace": namespace, "labels": dict(labels)},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": role, "labels": dict(labels)},
+            "rules": list(rules),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": role, "labels": dict(labels)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        },
+    ]
+
+
 def coredns_manifests(
     image: str,
     cluster_ip: str,
@@ -173,20 +199,7 @@ def coredns_manifests(
         "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
     }
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", **meta}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "system:coredns", "labels": part_of},
-            "rules": rules,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "system:coredns", "labels": part_of},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
-            "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": namespace}],
-        },
+        *service_account_with_cluster_role("coredns", "system:coredns", namespace, rules, part_of),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -353,20 +366,7 @@ def traefik_manifests(
                 "labels": {**part_of, "pod-security.kubernetes.io/enforce": "restricted"},
             },
         },
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "traefik", **meta}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "traefik", "labels": part_of},
-            "rules": TRAEFIK_RULES,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": "traefik", "labels": part_of},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "traefik"},
-            "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": namespace}],
-        },
+        *service_account_with_cluster_role("traefik", "traefik", namespace, TRAEFIK_RULES, part_of),
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",

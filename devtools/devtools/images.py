@@ -274,14 +274,9 @@ class ImageBuilder:
         finally:
             unmount_under(tmp)
         # Trim what a read-only worker never uses.
-        for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info"):
-            target = tmp / sub
-            if target.is_dir():
-                for child in target.iterdir():
-                    if child.is_dir() and not child.is_symlink():
-                        shutil.rmtree(child)
-                    elif child.name != "lock":
-                        child.unlink()
+        _empty_dirs(
+            tmp, ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info")
+        )
         # The worker's user, as the Dockerfile's USER 10001:10001 (no passwd entry needed there,
         # but ffmpeg and Python are happier with a home and a name).
         with (tmp / "etc/passwd").open("a") as f:
@@ -499,8 +494,13 @@ def _apt_install(root: Path, packages: Sequence[str]) -> None:
             resolv.symlink_to(link)
         elif saved is not None:
             resolv.write_bytes(saved)
-    for sub in ("var/lib/apt/lists", "var/cache/apt", "var/log/apt", "usr/share/doc", "usr/share/man",
-                "usr/share/info"):  # fmt: skip
+    _empty_dirs(root, ("var/lib/apt/lists", "var/cache/apt", "var/log/apt", "usr/share/doc", "usr/share/man",
+                       "usr/share/info"))  # fmt: skip
+
+
+def _empty_dirs(root: Path, subdirs: Sequence[str]) -> None:
+    """Empty these directories of `root` (apt's lists and caches, docs), keeping them and apt's lock."""
+    for sub in subdirs:
         target = root / sub
         if target.is_dir():
             for child in target.iterdir():

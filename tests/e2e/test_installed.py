@@ -10,11 +10,12 @@ import base64
 import contextlib
 import json
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from devtools.chart import argo_health, kstatus
+from devtools.hls import media_playlist
+from devtools.http_client import http_get
 from devtools.kubectl import Kubectl, condition
 from devtools.ports import free_port
 from devtools.waits import eventually
@@ -94,10 +95,9 @@ def test_push_goes_live_and_serves_hls(kube: Kubectl, namespace: str) -> None:
             assert argo_health("LiveStream", live) == ("Healthy", "Live")
             with port_forward(kube, namespace, f"svc/{service}", 8080) as http:
                 url = f"http://127.0.0.1:{http}/hls/cmaf/index.m3u8"
-                playlist = eventually(
-                    lambda: urllib.request.urlopen(url, timeout=5).read().decode(), what="HLS", **WAIT
-                )
-                assert playlist.startswith("#EXTM3U")
+                # 404 until the first segment is written, a moment after `live`
+                playlist, _segments = eventually(lambda: (m := media_playlist(url)) and m[1] and m, what="HLS", **WAIT)
+                assert http_get(playlist)[1].startswith(b"#EXTM3U"), playlist
         finally:
             ffmpeg.terminate()
             ffmpeg.wait(timeout=10)

@@ -123,6 +123,27 @@ BAD = [
     Bad("recording-no-stream", _without(recording(), "spec", "streamRef"), "spec.streamRef: Required value"),
     Bad("recording-negative-window", recording(reconnectWindowSeconds=-1), "spec.reconnectWindowSeconds"),
     Bad("recording-short-segment", recording(maxSegmentSeconds=1), "spec.maxSegmentSeconds"),
+    # Paths joined to a root (a claim's directory, a URL prefix) never climb out of it.
+    Bad(
+        "recording-subpath-backstep",
+        recording(storage={"pvc": {"claimName": "videos", "subPath": "team/../../other-namespace"}}),
+        "spec.storage.pvc.subPath: Invalid value: \"string\": subPath must not contain '..' segments",
+    ),
+    Bad(
+        "recording-subpath-parent",
+        recording(storage={"pvc": {"claimName": "videos", "subPath": ".."}}),
+        "subPath must not contain '..' segments",
+    ),
+    Bad(
+        "playback-ingress-path-backstep",
+        livestream(playback={"ingress": {"path": "/streams/../admin"}}),
+        "spec.playback.ingress.path: Invalid value: \"string\": path must not contain '.' or '..' segments",
+    ),
+    Bad(
+        "playback-route-path-dot",
+        livestream(playback={"httpRoute": {"path": "/streams/./cam"}}),
+        "spec.playback.httpRoute.path: Invalid value: \"string\": path must not contain '.' or '..' segments",
+    ),
     # Exposure (spec.ingest.service, spec.playback): options that mean nothing for the type asked for.
     Bad(
         "ingest-nodeports-without-type",

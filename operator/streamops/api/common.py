@@ -180,6 +180,25 @@ NO_USERINFO_RULE = cel(
 )
 
 
+# A path a user writes is joined to a root the operator chose: a claim's directory (subPath), a URL
+# prefix an Ingress or HTTPRoute routes (path). A `..` segment climbs out of that root; without
+# these rules such an object passed admission and failed later, when its Pod or route was created
+# (Kubernetes refuses `..` in a volume's subPath and `.`/`..` segments in an Ingress path).
+def dot_segments_rule(what: str, segments: tuple[str, ...] = ("..",)) -> dict[str, str]:
+    """CEL: `self` (a /-separated path) has no segment equal to one of `segments`."""
+    test = " || ".join(f"s == '{s}'" for s in segments)
+    listed = " or ".join(f"'{s}'" for s in segments)
+    return cel(f"!self.split('/').exists(s, {test})", f"{what} must not contain {listed} segments")
+
+
+def check_dot_segments(path: str, what: str, segments: tuple[str, ...] = ("..",)) -> str:
+    """Python twin of dot_segments_rule."""
+    if any(part in segments for part in path.split("/")):
+        listed = " or ".join(f"'{s}'" for s in segments)
+        raise ValueError(f"{what} must not contain {listed} segments")
+    return path
+
+
 def check_uri(uri: str, schemes: tuple[str, ...], what: str) -> str:
     """Python twin of scheme_rule/SRT_CALLER_RULE/NO_USERINFO_RULE (operator-side parsing)."""
     scheme = uri.split("://", 1)[0] if "://" in uri else ""

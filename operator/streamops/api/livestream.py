@@ -20,8 +20,10 @@ from streamops.api.common import (
     Resources,
     SecretKeyRef,
     cel,
+    check_dot_segments,
     check_uri,
     conditions_field,
+    dot_segments_rule,
     scheme_rule,
     validations,
 )
@@ -277,6 +279,13 @@ ANNOTATIONS_SCHEMA: dict[str, JsonValue] = {
 # a trailing slash (the ingest serves its HLS, screenshot and player under it).
 ROUTE_PATH_PATTERN = r"^(/|(/[A-Za-z0-9._~-]+)+)$"
 HOSTNAME_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A route path has no dot segments either: an Ingress refuses them, and clients remove them from URLs.
+ROUTE_PATH_DOTS = (".", "..")
+ROUTE_PATH_RULES = validations(dot_segments_rule("path", ROUTE_PATH_DOTS))
+
+
+def _route_path(path: str | None) -> str | None:
+    return check_dot_segments(path, "path", ROUTE_PATH_DOTS) if path is not None else None
 
 
 def _node_port(what: str) -> Any:
@@ -390,6 +399,7 @@ class PlaybackIngress(KubeModel):
         default=None,
         max_length=512,
         pattern=ROUTE_PATH_PATTERN,
+        json_schema_extra=ROUTE_PATH_RULES,
         description="Path prefix of the stream (pathType Prefix, no rewrite needed: the ingest serves under it). "
         "Default /streams/<namespace>/<name>. Changing it restarts the ingest.",
     )
@@ -404,6 +414,8 @@ class PlaybackIngress(KubeModel):
         description="Annotations of the Ingress, merged over the operator's defaults; the stream's win.",
         json_schema_extra=ANNOTATIONS_SCHEMA,
     )
+
+    _path = field_validator("path")(_route_path)
 
 
 class ParentRef(KubeModel):
@@ -442,6 +454,7 @@ class PlaybackHttpRoute(KubeModel):
         default=None,
         max_length=512,
         pattern=ROUTE_PATH_PATTERN,
+        json_schema_extra=ROUTE_PATH_RULES,
         description="Path prefix of the stream (no rewrite needed: the ingest serves under it). Default "
         "/streams/<namespace>/<name>. Changing it restarts the ingest.",
     )
@@ -450,6 +463,8 @@ class PlaybackHttpRoute(KubeModel):
         description="The Gateway's listener terminates TLS: status.playback shows https:// URLs. Unset: the "
         "operator's default, else false.",
     )
+
+    _path = field_validator("path")(_route_path)
 
     @field_validator("hostnames")
     @classmethod

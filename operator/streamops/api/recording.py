@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from streamops.api.common import (
     NAME_MAX,
@@ -14,7 +14,11 @@ from streamops.api.common import (
     ConditionedStatus,
     KubeModel,
     LocalObjectRef,
+    cel,
+    check_dot_segments,
     conditions_field,
+    dot_segments_rule,
+    validations,
 )
 
 
@@ -31,9 +35,15 @@ class PersistentVolumeClaimStorage(KubeModel):
         default=None,
         max_length=1024,
         pattern=r"^[^/](.*[^/])?$",
-        description="Directory inside the claim, relative (no leading or trailing slash); the videos go to "
-        "<subPath>/<recording>-<uid prefix>/. Default: the namespace's name.",
+        description="Directory inside the claim, relative (no leading or trailing slash, no '..' segments); the "
+        "videos go to <subPath>/<recording>-<uid prefix>/. Default: the namespace's name.",
+        json_schema_extra=validations(dot_segments_rule("subPath")),
     )
+
+    @field_validator("sub_path")
+    @classmethod
+    def _inside_the_claim(cls, sub_path: str | None) -> str | None:
+        return check_dot_segments(sub_path, "subPath") if sub_path is not None else None
 
 
 class RecordingStorage(KubeModel):
@@ -62,7 +72,16 @@ class RecordingSpec(KubeModel):
     stopped: bool = Field(
         default=False,
         description="Set true to stop and finalise every video (stop_recording); the Recording then reports "
-        "Succeeded. Default false.",
+        "Succeeded. Default false. Final: it cannot be set back to false (create a new Recording instead).",
+        # A stopped Recording's recorder is gone and its videos are final: false again would silently
+        # do nothing forever, so the API server refuses it (a transition rule: updates only).
+        json_schema_extra=validations(
+            cel(
+                "self || !oldSelf",
+                "a stopped Recording cannot be restarted: create a new Recording to record the stream again",
+                reason="FieldValueForbidden",
+            )
+        ),
     )
     reconnect_window_seconds: int | None = Field(
         default=None,

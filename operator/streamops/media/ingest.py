@@ -41,6 +41,7 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestStatus,
 )
+from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
@@ -488,10 +489,12 @@ class IngestWorker:
     def _listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
         if protocol == "rtmp":
             url, options = rtmp_listen_input(self.internal_rtmp_port)
-        elif key:
+        elif key and srt_passphrase_problem(key) is None:
             url, options = srt_listen_input(self.config.bind_address, self.config.ports.srt, key.decode())
         else:
-            return None  # no key, no SRT: the passphrase is the key
+            # No key, no SRT: the passphrase is the key. Nor one SRT refuses (not 10..79 bytes): FFmpeg would
+            # exit at once and be started again every few ms; the LiveStream's status says why (operator).
+            return None
         session = self.new_session(protocol, url, options)
         session.key = key
         return session

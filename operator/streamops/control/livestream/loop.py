@@ -53,6 +53,7 @@ def livestream_update(
     observation = IngestObservation(
         pods=pods,
         key_secret_missing=outcome.key_secret_missing,
+        key_invalid_for_srt=outcome.key_invalid_for_srt,
         telemetry=telemetry,
         recordings=facts,
         host_ports=outcome.host_ports,

@@ -12,6 +12,8 @@ INGEST_PENDING = "IngestPending"
 INGEST_RUNNING = "IngestRunning"
 INGEST_FAILED = "IngestFailed"
 INGEST_NODE_LOST = "IngestNodeLost"  # evicted from an unreachable node: replaced once it is gone
+# Ready, Stalled: SRT needs a passphrase of 10..79 characters, and the referenced key is not one
+STREAM_KEY_INVALID_FOR_SRT = "StreamKeyInvalidForSrt"
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"

@@ -5,11 +5,11 @@ it from what is observed, using the outcome this returns."""
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 
 from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
+from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.builders import (
     POD_NETWORK_PORTS,
     PORT_NAMES,
@@ -39,7 +39,7 @@ from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import missing_secret_key, parse
+from streamops.control.shared.spec_checks import parse, read_secret_key
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 ROUTE_KINDS = ("Ingress", "HTTPRoute")
@@ -52,21 +52,35 @@ class StreamOutcome:
     generation: int | None
     invalid_spec: str | None = None
     key_secret_missing: str | None = None
+    key_invalid_for_srt: str | None = None  # why SRT cannot use the referenced key (never the key itself)
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
 
 
-def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> str | None:
-    """Generate the key Secret when none is referenced; return the name of a referenced one that is missing."""
+@dataclass(frozen=True)
+class KeyCheck:
+    missing: str | None = None  # a referenced Secret (or its key) that does not exist
+    invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
+
+
+def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> KeyCheck:
+    """Generate the key Secret when none is referenced (a generated key is always a valid SRT
+    passphrase); check a referenced one: it exists, and with srt its length suits SRT. A bad
+    length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
+    listener with it, so fixing the Secret needs no restart (the worker re-reads the key)."""
     ref = stream_key_ref(stream)
     push = stream.spec.source.push
     if ref is None or push is None:
-        return None
+        return KeyCheck()
     if push.stream_key_secret_ref is None:
-        api.create(stream_key_secret(stream, secrets.token_urlsafe(24)))  # refused (409) when it exists: fine
-        return None
-    return missing_secret_key(api, stream.metadata.namespace or "", ref)
+        api.create(stream_key_secret(stream, generate_stream_key()))  # refused (409) when it exists: fine
+        return KeyCheck()
+    key = read_secret_key(api, stream.metadata.namespace or "", ref)
+    if key.value is None:
+        return KeyCheck(missing=key.missing)
+    problem = srt_passphrase_problem(stream_key_bytes(key.value)) if "srt" in push.protocols else None
+    return KeyCheck(invalid_for_srt=problem)
 
 
 def _ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
@@ -214,7 +228,8 @@ def _reconcile(
     standby: str | None,
 ) -> StreamOutcome:
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
-    missing_secret = _ensure_stream_key(api, stream)
+    key_check = _ensure_stream_key(api, stream)
+    missing_secret = key_check.missing
     roles = ingest_roles(stream)
     allocated: dict[Role, IngestPortMap] = {}
     services = {role: api.get("Service", namespace, ingest_names(name, role).service) for role in ROLES}
@@ -257,6 +272,7 @@ def _reconcile(
     return StreamOutcome(
         stream.metadata.generation,
         key_secret_missing=missing_secret,
+        key_invalid_for_srt=key_check.invalid_for_srt,
         host_ports=allocated,
         service_rejected=service_rejected,
         route_rejected=route_rejected,

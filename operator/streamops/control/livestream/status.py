@@ -8,6 +8,7 @@ from datetime import datetime
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestStatus, Role
+from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
     POD_NETWORK_PORTS,
@@ -19,6 +20,7 @@ from streamops.control.livestream.builders import (
     playback_base,
     playback_route,
     playback_urls,
+    stream_key_ref,
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.shared.conditions import (
@@ -56,6 +58,7 @@ class RecordingFacts:
 class IngestObservation:
     pods: dict[Role, PodObservation]
     key_secret_missing: str | None = None  # name of a referenced Secret that does not exist
+    key_invalid_for_srt: str | None = None  # why SRT cannot take the referenced key (never the key)
     telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # fresh worker /status per role
     recordings: tuple[RecordingFacts, ...] = ()
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)  # hostNetwork allocation
@@ -118,6 +121,18 @@ def _reach(stream: LiveStream, role: Role, observed: IngestObservation) -> Reach
     )
 
 
+def _srt_key_message(stream: LiveStream, problem: str) -> str:
+    ref = stream_key_ref(stream)
+    where = f" in Secret {ref.name} (key {ref.key})" if ref else ""
+    others = [p for p in (stream.spec.source.push.protocols if stream.spec.source.push else []) if p != "srt"]
+    still = f"; {' and '.join(others)} publishers are accepted with it" if others else ""
+    return (
+        f"SRT cannot use the stream key{where} as its passphrase: {problem}, SRT needs "
+        f"{SRT_PASSPHRASE_MIN} to {SRT_PASSPHRASE_MAX}. The SRT listener stays off until the key is changed "
+        f"(no restart needed){still}"
+    )
+
+
 def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
     previous = stream.status or LiveStreamStatus()
     generation = observed.generation if observed.generation is not None else stream.metadata.generation
@@ -147,6 +162,13 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         conditions = [
             Observed(READY, "False", reason, message),
             Observed(STALLED, "True", reason, message),
+        ]
+    elif observed.key_invalid_for_srt:
+        # Only the user can fix the key; meanwhile the ingest runs without its SRT listener (RTMP works).
+        message = _srt_key_message(stream, observed.key_invalid_for_srt)
+        conditions = [
+            Observed(READY, "False", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
+            Observed(STALLED, "True", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
         ]
     elif not stream.spec.active:
         conditions = [

@@ -3,6 +3,7 @@ cannot use, the stream a Recording or Restream names, a referenced key Secret.""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -69,9 +70,23 @@ def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
         return None
 
 
+@dataclass(frozen=True)
+class ReferencedKey:
+    """A key a spec references in a Secret: its value, or what is missing (as status says it)."""
+
+    value: bytes | None = None
+    missing: str | None = None
+
+
+def read_secret_key(api: KubeApi, namespace: str, ref: SecretKeyRef) -> ReferencedKey:
+    """The referenced key's value (decoded; it never leaves the operator's memory)."""
+    secret = api.get("Secret", namespace, ref.name)
+    data = (secret or {}).get("data") or {}
+    if ref.key not in data:
+        return ReferencedKey(missing=f"{ref.name} (key {ref.key})" if secret else ref.name)
+    return ReferencedKey(value=base64.b64decode(data[ref.key]))
+
+
 def missing_secret_key(api: KubeApi, namespace: str, ref: SecretKeyRef) -> str | None:
     """None when the referenced Secret has the key; else what is missing, as status says it."""
-    secret = api.get("Secret", namespace, ref.name)
-    if secret is None or ref.key not in (secret.get("data") or {}):
-        return f"{ref.name} (key {ref.key})" if secret else ref.name
-    return None
+    return read_secret_key(api, namespace, ref).missing

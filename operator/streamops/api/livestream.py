@@ -654,7 +654,9 @@ class LiveStreamStatus(ConditionedStatus):
 
     conditions: list[Condition] = conditions_field(
         "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off), Live, "
-        "BackupLive (with source.push.backup) and Recording; Reconciling and Stalled appear only while true."
+        "BackupLive (with source.push.backup), Recording and BrowserPlayable (whether common browsers play the HLS: "
+        "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "
+        "Unknown while not live); Reconciling and Stalled appear only while true."
     )
     live: bool = Field(
         default=False,
@@ -699,6 +701,21 @@ class LiveStreamStatus(ConditionedStatus):
     video_height: int | None = Field(default=None, ge=0, description="Frame height of the source in pixels while live.")
     video_codec: str | None = Field(
         default=None, max_length=64, description="Video codec of the source while live, e.g. h264."
+    )
+    video_profile: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Profile of the source's video codec while live, e.g. High, High 10, Main 10 (condition "
+        "BrowserPlayable says whether common browsers play it).",
+    )
+    pixel_format: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Pixel format of the source while live, as FFmpeg names it, e.g. yuv420p (8-bit 4:2:0), "
+        "yuv420p10le (10-bit), yuv422p (4:2:2 chroma).",
+    )
+    bit_depth: int | None = Field(
+        default=None, ge=1, le=32, description="Bits per sample of the source's video while live, e.g. 8 or 10."
     )
     audio_codec: str | None = Field(
         default=None, max_length=64, description="Audio codec of the source while live, e.g. aac."

@@ -73,6 +73,9 @@ class IngestStatus(WorkerStatus):
     video_width: int | None = None
     video_height: int | None = None
     video_codec: str | None = None
+    video_profile: str | None = Field(default=None, description="The video codec's profile, e.g. High, High 10, Main.")
+    pixel_format: str | None = Field(default=None, description="FFmpeg's name of the pixel format, e.g. yuv420p10le.")
+    bit_depth: int | None = Field(default=None, description="Bits per video sample (8, 10, 12).")
     audio_codec: str | None = None
     frame_rate: float | None = None
     transcoding_speed: float | None = None

@@ -23,6 +23,7 @@ from streamops.control.livestream.builders import (
     stream_key_ref,
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ServiceObservation, ingest_reach
+from streamops.control.livestream.playability import BROWSER_PLAYABLE, NOT_BROWSER_PLAYABLE, browser_playability
 from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
@@ -207,6 +208,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     on_air = main if live else (spare if backup_live else None)
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     metrics = on_air or IngestStatus()  # live metrics exist only while live
+    renditions = bool(stream.spec.transcoding and stream.spec.transcoding.renditions)
+    conditions.append(browser_playability(on_air, transcoded=renditions))
 
     return LiveStreamStatus(
         observed_generation=generation,
@@ -228,6 +231,9 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         video_width=metrics.video_width,
         video_height=metrics.video_height,
         video_codec=metrics.video_codec or None,
+        video_profile=metrics.video_profile or None,
+        pixel_format=metrics.pixel_format or None,
+        bit_depth=metrics.bit_depth or None,
         audio_codec=metrics.audio_codec or None,
         bitrate=metrics.bitrate,
     )
@@ -245,10 +251,23 @@ def _node_lost_events(previous: list[Condition], current: list[Condition]) -> li
     return [Transition("Warning", now.reason, now.message or now.reason)]
 
 
+def _playability_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """A Warning when BrowserPlayable turns False, or gives another reason while False (the encoder's
+    settings changed): once per live session that will not play, not on every status write."""
+    before = next((c for c in previous if c.type == BROWSER_PLAYABLE), None)
+    now = next((c for c in current if c.type == BROWSER_PLAYABLE), None)
+    if now is None or now.status != "False":
+        return []
+    if before is not None and before.status == "False" and before.reason == now.reason:
+        return []
+    return [Transition("Warning", NOT_BROWSER_PLAYABLE, f"{now.reason}: {now.message}")]
+
+
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
     """Went live / went offline (primary and backup); nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
     events += _node_lost_events(previous.conditions if previous else [], current.conditions)
+    events += _playability_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (
         ("live", reasons.WENT_LIVE, reasons.WENT_OFFLINE),
         ("backup_live", reasons.BACKUP_WENT_LIVE, reasons.BACKUP_WENT_OFFLINE),

@@ -122,3 +122,110 @@ def test_feed_gop_cache_starts_at_the_last_keyframe():
 
     assert asyncio.run(first_chunk()) == pat + pmt + second_gop
     assert hub.bytes_in == len(pat + pmt + first_gop + chunk) + 50
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def audio(fill: bytes = b"\x00", *, start: bool = True) -> bytes:
+    return packet(AUDIO, fill * 8, start=start)
+
+
+def joined(hub: FeedHub) -> bytes:
+    async def first_chunk() -> bytes:
+        async for data in hub.subscribe():
+            return data
+        return b""
+
+    return asyncio.run(first_chunk())
+
+
+def audio_only_hub(**bounds) -> tuple[FeedHub, Clock, bytes]:
+    clock = Clock()
+    hub = FeedHub(clock=clock, **bounds)
+    hub.start_session()
+    head = pat_of((1, PMT_A)) + pmt_of(PMT_A, (AAC, AUDIO))
+    hub.publish(head)
+    return hub, clock, head
+
+
+def test_audio_only_feed_joins_at_the_newest_audio_frame_and_never_grows():
+    hub, clock, head = audio_only_hub()
+    for i in range(2000):  # ≈40 s of one-frame PES packets, 10 ms apart
+        clock.now += 0.01
+        hub.publish(audio(bytes([i % 250])) + audio(b"\xfe", start=False))
+    assert hub.cache_bytes == 2 * mpegts.TS_PACKET, "the last frame only, whatever the stream's length"
+    assert joined(hub) == head + audio(bytes([1999 % 250])) + audio(b"\xfe", start=False)
+
+
+def test_a_gop_past_the_byte_bound_gives_way_to_the_newest_audio_frame():
+    clock = Clock()
+    hub = FeedHub(clock=clock, max_cache_bytes=20 * mpegts.TS_PACKET)
+    hub.start_session()
+    head = pat_of((1, PMT_A)) + pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO))
+    hub.publish(head + video(keyframe=True, fill=b"\x01"))
+    for _ in range(5):  # a GOP of 1 + 15 packets with audio: within 20
+        hub.publish(video(keyframe=False) * 2 + audio(b"\x02"))
+    assert joined(hub).startswith(head + video(keyframe=True, fill=b"\x01")), "the GOP while it fits"
+    hub.publish(video(keyframe=False) * 3 + audio(b"\x03") + video(keyframe=False, fill=b"\x04"))
+    assert joined(hub) == head + audio(b"\x03") + video(keyframe=False, fill=b"\x04")
+    assert hub.cache_bytes <= 20 * mpegts.TS_PACKET
+    hub.publish(video(keyframe=True, fill=b"\x05"))
+    assert joined(hub) == head + video(keyframe=True, fill=b"\x05"), "the next keyframe is the join point again"
+
+
+def test_a_gop_past_the_age_bound_without_audio_leaves_no_cache_until_the_next_keyframe():
+    clock = Clock()
+    hub = FeedHub(clock=clock, max_cache_seconds=10)
+    hub.start_session()
+    head = pat_of((1, PMT_A)) + pmt_of(PMT_A, (H264, VIDEO))
+    hub.publish(head + video(keyframe=True))
+    for _ in range(10):
+        clock.now += 1.0
+        hub.publish(video(keyframe=False))
+    assert hub.cache_bytes == 11 * mpegts.TS_PACKET, "10 s of GOP are kept"
+    clock.now += 1.0
+    hub.publish(video(keyframe=False))
+    assert hub.cache_bytes == 0 and joined(hub) == head, "PAT/PMT, then live packets from the next keyframe"
+    hub.publish(video(keyframe=False))
+    assert hub.cache_bytes == 0
+    hub.publish(video(keyframe=True, fill=b"\x07"))
+    assert joined(hub) == head + video(keyframe=True, fill=b"\x07")
+
+
+def test_media_after_a_silence_never_brings_back_what_was_cached_before_it():
+    clock = Clock()
+    hub = FeedHub(clock=clock)
+    hub.start_session()
+    head = pat_of((1, PMT_A)) + pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO))
+    hub.publish(head + video(keyframe=True, fill=b"\x01") + video(keyframe=False, fill=b"\x02"))
+    assert hub.sending
+    clock.now += 1.9
+    assert hub.sending, "under 2 s of nothing is no silence"
+    clock.now += 0.2
+    assert not hub.sending and hub.live, "silent: the session is on, its media is not flowing"
+    hub.publish(video(keyframe=False, fill=b"\x03"))  # the publisher is back, mid-GOP
+    assert hub.sending
+    assert joined(hub) == head, "the GOP from before the silence is not served again"
+    hub.publish(audio(b"\x04"))
+    assert joined(hub) == head + audio(b"\x04")
+
+
+def test_an_ended_session_drops_the_cache_and_ends_every_consumer():
+    hub, _, head = audio_only_hub()
+    hub.publish(audio(b"\x01"))
+
+    async def read_all() -> list[bytes]:
+        chunks = []
+        async for data in hub.subscribe():
+            chunks.append(data)
+            hub.end_session()
+        return chunks
+
+    assert asyncio.run(read_all()) == [head + audio(b"\x01")]
+    assert not hub.live and not hub.sending and hub.cache_bytes == 0 and hub.head() == b""

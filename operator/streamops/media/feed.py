@@ -1,31 +1,51 @@
 """The live feed: one MPEG-TS stream from the ingest's FFmpeg, fanned out to any number of
 consumers (recorders, pushers, the screenshotter) over HTTP.
 
-A consumer that joins gets PAT/PMT and everything since the last video keyframe first (a GOP
-cache, as nginx-rtmp does), so its FFmpeg starts on a decodable frame at once. Each consumer has
-its own bounded queue: one that falls behind is cut off; the publisher and the others never wait
-for it.
+A consumer that joins gets PAT/PMT and the cache first, so its FFmpeg starts on a decodable frame
+at once. The cache starts at a join point: the last video keyframe (a GOP cache, as nginx-rtmp
+does) or, for a stream without video, the newest audio PES start (one audio frame: the feed writes
+a PES per frame). It is bounded by bytes and by age whatever the stream: a GOP that outgrows
+either bound (video whose keyframes are rare) gives way to the newest audio PES start, or to
+nothing until the next keyframe, so the cache never grows with the stream's length (an audio-only
+stream once grew it by ≈26 kB/s, and every joining consumer received the whole history).
+
+Media that arrives after a silence starts a new cache: what was cached before it is old news, and
+a consumer that rejoins after the silence (a recorder whose FFmpeg timed out) must not receive it
+again as if it were new.
+
+Each consumer has its own bounded queue: one that falls behind is cut off; the publisher and the
+others never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from streamops.media.mpegts import (
+    AUDIO_STREAM_TYPES,
     PAT_PID,
     SYNC,
     TS_PACKET,
+    VIDEO_STREAM_TYPES,
+    elementary_streams,
     packet_pid,
     payload_start,
     pmt_pids,
     random_access,
-    video_pid,
 )
 
 QUEUE_CHUNKS = 512  # per consumer; ≈ 30 s of a 3 Mbit/s feed read in 8 KiB chunks
+# Cache bounds. A 2 s GOP at 2.5 Mbit/s is ≈625 kB; OBS's default keyframe interval (x264's 250
+# frames, 8.3 s at 30 fps) at 6 Mbit/s ≈6.2 MB. 10 s and 16 MiB keep both, and 10 s at 13 Mbit/s.
+CACHE_MAX_BYTES = 16 << 20
+CACHE_MAX_SECONDS = 10.0
+# No media for this long is a silence (the ingest's `live` turns false after the same 2 s): the
+# next media starts a fresh cache.
+SILENCE_SECONDS = 2.0
 
 
 @dataclass
@@ -38,20 +58,39 @@ class _Consumer:
 class FeedHub:
     """Fed by `publish(chunk)` with raw TS bytes; read by `subscribe()`."""
 
-    live: bool = False
+    live: bool = False  # a session is on (it may be silent: see `sending`)
     bytes_in: int = 0
     consumers_dropped: int = 0
+    max_cache_bytes: int = CACHE_MAX_BYTES
+    max_cache_seconds: float = CACHE_MAX_SECONDS
+    silence_seconds: float = SILENCE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    last_media_at: float | None = None  # clock() of the last chunk published
     _consumers: list[_Consumer] = field(default_factory=list)
     _pending: bytes = b""
     _pat: bytes | None = None
     _pmt: bytes | None = None
     _pmt_pids: list[int] = field(default_factory=list)
     _video_pid: int | None = None
-    _gop: list[bytes] = field(default_factory=list)
+    _audio_pids: frozenset[int] = frozenset()
+    _cache: list[bytes] = field(default_factory=list)  # from a join point on, or empty
+    _cache_bytes: int = 0
+    _cache_since: float = 0.0  # clock() when its join point arrived
+    _cache_keyframe: bool = False  # the join point is a video keyframe (not an audio frame)
 
     @property
     def consumers(self) -> int:
         return len(self._consumers)
+
+    @property
+    def cache_bytes(self) -> int:
+        """What a consumer joining now receives first, PAT and PMT left out."""
+        return self._cache_bytes
+
+    @property
+    def sending(self) -> bool:
+        """A session is on and its media flows (nothing for `silence_seconds` is a silence)."""
+        return self.live and self.last_media_at is not None and self.clock() - self.last_media_at < self.silence_seconds
 
     def start_session(self) -> None:
         self.end_session()
@@ -60,14 +99,28 @@ class FeedHub:
     def end_session(self) -> None:
         """The publisher is gone: every consumer's response ends (EOF), caches are dropped."""
         self.live = False
+        self.last_media_at = None
         for consumer in self._consumers:
             self._offer(consumer, None)
         self._consumers.clear()
-        self._pending, self._pat, self._pmt, self._pmt_pids, self._video_pid, self._gop = b"", None, None, [], None, []
+        self._pending, self._pat, self._pmt, self._pmt_pids = b"", None, None, []
+        self._video_pid, self._audio_pids = None, frozenset()
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        self._cache, self._cache_bytes, self._cache_keyframe = [], 0, False
+
+    def _start_cache(self, data: bytes, now: float, keyframe: bool) -> None:
+        self._cache, self._cache_bytes = [data], len(data)
+        self._cache_since, self._cache_keyframe = now, keyframe
 
     def publish(self, chunk: bytes) -> None:
         if not self.live:
             return
+        now = self.clock()
+        if self.last_media_at is not None and now - self.last_media_at >= self.silence_seconds:
+            self._drop_cache()  # old news: never served again as if it were new
+        self.last_media_at = now
         self.bytes_in += len(chunk)
         data = self._pending + chunk
         usable = len(data) - len(data) % TS_PACKET
@@ -75,32 +128,54 @@ class FeedHub:
         if not usable:
             return
         data = data[:usable]
-        keyframe_at = self._scan(data)
-        if keyframe_at is None:
-            self._gop.append(data)
+        keyframe_at, audio_at = self._scan(data)
+        fits = (
+            self._cache_bytes + len(data) <= self.max_cache_bytes and now - self._cache_since <= self.max_cache_seconds
+        )
+        if keyframe_at is not None:
+            self._start_cache(data[keyframe_at:], now, keyframe=True)
+        elif self._cache_keyframe and fits:
+            self._cache.append(data)  # the GOP goes on
+            self._cache_bytes += len(data)
+        elif audio_at is not None:
+            # No video, or a GOP past the bounds: join at the newest audio frame.
+            self._start_cache(data[audio_at:], now, keyframe=False)
+        elif self._cache and fits:
+            self._cache.append(data)
+            self._cache_bytes += len(data)
         else:
-            self._gop = [data[keyframe_at:]]
+            self._drop_cache()  # no join point within the bounds: the next keyframe or audio frame makes one
         for consumer in list(self._consumers):
             self._offer(consumer, data)
 
-    def _scan(self, data: bytes) -> int | None:
-        """Learn PAT/PMT, and find the last video keyframe in this chunk."""
-        keyframe_at = None
+    def _scan(self, data: bytes) -> tuple[int | None, int | None]:
+        """Learn PAT/PMT; find the last video keyframe and the last audio PES start in this chunk."""
+        keyframe_at = audio_at = None
         view = memoryview(data)
         for offset in range(0, len(data), TS_PACKET):
             packet = view[offset : offset + TS_PACKET]
             if packet[0] != SYNC or not payload_start(packet):
                 continue
             pid = packet_pid(packet)
-            if pid == PAT_PID:
+            if pid == self._video_pid:
+                if random_access(packet):
+                    keyframe_at = offset
+            elif pid in self._audio_pids:
+                audio_at = offset
+            elif pid == PAT_PID:
                 self._pat = bytes(packet)
                 self._pmt_pids = pmt_pids(self._pat)
             elif pid in self._pmt_pids:
-                self._pmt = bytes(packet)
-                self._video_pid = video_pid(self._pmt)
-            elif pid == self._video_pid and random_access(packet):
-                keyframe_at = offset
-        return keyframe_at
+                self._learn_pmt(bytes(packet))
+        return keyframe_at, audio_at
+
+    def _learn_pmt(self, packet: bytes) -> None:
+        streams = elementary_streams(packet)
+        if streams is None:
+            return
+        self._pmt = packet
+        self._video_pid = next((s.pid for s in streams if s.stream_type in VIDEO_STREAM_TYPES), None)
+        self._audio_pids = frozenset(s.pid for s in streams if s.stream_type in AUDIO_STREAM_TYPES)
 
     def _offer(self, consumer: _Consumer, chunk: bytes | None) -> None:
         try:
@@ -115,11 +190,14 @@ class FeedHub:
                 consumer.queue.get_nowait()
             consumer.queue.put_nowait(None)
 
+    def head(self) -> bytes:
+        """What a consumer joining now receives first: PAT, PMT and the cache."""
+        return b"".join([b for b in (self._pat, self._pmt) if b] + self._cache)
+
     async def subscribe(self) -> AsyncIterator[bytes]:
-        """Yield the feed from the last keyframe on, until the session ends or we fall behind."""
+        """Yield the feed from the join point on, until the session ends or we fall behind."""
         consumer = _Consumer()
-        head = b"".join([b for b in (self._pat, self._pmt) if b] + self._gop)
-        if head:
+        if head := self.head():
             consumer.queue.put_nowait(head)  # one chunk, however long the GOP
         self._consumers.append(consumer)
         try:

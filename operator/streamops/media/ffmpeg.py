@@ -123,6 +123,22 @@ class Progress:
 
 _STREAM_RE = re.compile(r"Stream #\d+:\d+(?:\[\w+\])?(?:\(\w+\))?: (Video|Audio): (\w+)")
 _SIZE_RE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
+# After the codec: "(High 10)" (the profile, absent for some codecs), then "([27][0][0][0] / 0x001B)"
+# or "(HEVC / 0x43564548)" (the codec tag, absent from FLV), then ", yuv420p10le(progressive)".
+_VIDEO_DETAIL_RE = re.compile(r"Video: \w+(?: \((?P<profile>[^()]*)\))?(?: \([^()]*\))?, (?P<pix>[a-z][a-z0-9_]*)\b")
+# FFmpeg's pixel format names end in the bits per sample when they are not 8: yuv420p10le, p010le,
+# gray12be; 8-bit ones have no byte order (yuv420p, yuvj422p, nv12). Packed RGB names count the bits
+# of a whole pixel (rgb48le), so they say nothing here.
+_DEPTH_RE = re.compile(r"(?:^p0?|p|gray)(\d{1,2})(?:le|be)$")
+
+
+def bit_depth(pixel_format: str) -> int | None:
+    """Bits per sample of an FFmpeg pixel format name, None when the name does not say."""
+    if m := _DEPTH_RE.search(pixel_format):
+        return int(m[1])
+    if pixel_format.startswith(("yuv", "nv", "gray")) and not pixel_format.endswith(("le", "be")):
+        return 8
+    return None
 
 
 @dataclass
@@ -134,6 +150,9 @@ class SourceFacts:
     audio_codec: str | None = None
     width: int | None = None
     height: int | None = None
+    video_profile: str | None = None  # "High", "High 10", "High 4:2:2", "Main"
+    pixel_format: str | None = None  # "yuv420p", "yuv420p10le", "yuv422p"
+    bit_depth: int | None = None
 
     def read(self, line: str) -> None:
         m = _STREAM_RE.search(line)
@@ -144,6 +163,12 @@ class SourceFacts:
             self.video_codec = codec
             if size := _SIZE_RE.search(line):
                 self.width, self.height = int(size[1]), int(size[2])
+            if detail := _VIDEO_DETAIL_RE.search(line):
+                profile = detail["profile"]
+                self.video_profile = profile if profile and " / 0x" not in profile else None
+                if detail["pix"] != "none":
+                    self.pixel_format = detail["pix"]
+                    self.bit_depth = bit_depth(detail["pix"])
         elif kind == "Audio" and self.audio_codec is None:
             self.audio_codec = codec
 

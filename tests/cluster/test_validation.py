@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from devtools.catalog import BAD, EXAMPLES, livestream
+from devtools.catalog import BAD, EXAMPLES, livestream, recording
 
 
 @pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])
@@ -60,3 +60,27 @@ def test_server_accepts_what_the_exposure_rules_allow(cluster, namespace, exposu
     other one, and nodePorts or a traffic policy with a type that has them, pass."""
     cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(livestream("cam", **exposure)))
     assert cluster.get("livestreams", namespace, "cam")["spec"]["title"] == "Camera"
+
+
+def test_a_stopped_recording_cannot_be_restarted(cluster, namespace):
+    """spec.stopped is final (a CEL transition rule): false again would silently do nothing forever,
+    so the API server refuses it and says what to do instead. Creating a stopped Recording, stopping
+    one, and any other change to a stopped one stay allowed."""
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(recording("done", stopped=True)))
+    says = "spec.stopped: Forbidden: a stopped Recording cannot be restarted: create a new Recording"
+    for patch_type, patch in (
+        ("merge", '{"spec": {"stopped": false}}'),
+        ("json", '[{"op": "remove", "path": "/spec/stopped"}]'),  # the default (false) comes back
+    ):
+        result = cluster.kubectl(
+            "patch", "recording", "done", "-n", namespace, f"--type={patch_type}", "-p", patch, check=False
+        )
+        assert result.returncode != 0, f"{patch_type} patch to stopped: false was accepted"
+        assert says in result.stderr, result.stderr
+    assert cluster.get("recordings", namespace, "done")["spec"]["stopped"] is True
+
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump(recording("running")))
+    for patch in ('{"spec": {"stopped": true}}', '{"spec": {"minDurationSeconds": 5}}'):
+        cluster.kubectl("patch", "recording", "running", "-n", namespace, "--type=merge", "-p", patch)
+    cluster.kubectl("label", "recording", "running", "-n", namespace, "team=news")
+    assert cluster.get("recordings", namespace, "running")["spec"]["stopped"] is True

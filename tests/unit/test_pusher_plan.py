@@ -1,10 +1,12 @@
 """Pusher decisions without processes: config validation, the key appended to the target, the
-FFmpeg command, backoff, how a run ended, the feed's tracks, the watchdog."""
+FFmpeg command, backoff and the failure streak, reconnects, how a run ended, the feed's tracks,
+the watchdog, what counts as delivered to the target."""
 
 from __future__ import annotations
 
 import random
 import struct
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -12,6 +14,7 @@ from streamops.contract.pusher import PusherConfig
 from streamops.media import pusher as P
 from streamops.media.ffmpeg import UnsafeUri
 from streamops.media.mpegts import program_stream_types, program_streams
+from streamops.media.tcp_info import TcpCounters
 from streamops.media.worker_process import ConfigError, load_config
 
 FEED = "http://10.0.0.7:8080/feed"
@@ -341,7 +344,102 @@ def test_status_is_camel_case_and_errors_are_redacted():
         "state": "waiting-for-source",
         "startedAt": None,
         "bytesSent": 0,
-        "reconnects": 2,
+        "reconnects": 0,
+        "failures": 0,
+        "failingSince": None,
         "lastError": "rtmp://a.rtmp.youtube.com/live2/***: I/O error",
         "target": "rtmp://a.rtmp.youtube.com/live2",
     }
+
+
+# --- reconnects and the failure streak ------------------------------------------------------------------
+
+
+FEED_LINE = "Input #0, mpegts, from 'http://127.0.0.1:8080/feed':"
+
+
+def test_every_connection_after_the_first_is_a_reconnect_whatever_ended_the_last():
+    pusher = P.Pusher(config())
+    pusher._on_ffmpeg_line(FEED_LINE)  # first connection
+    assert pusher.status().reconnects == 0
+    for line in ("  Stream #0:0[0x100]: Video: h264", "Input #1, lavfi, from 'anullsrc':", "Output #0, flv"):
+        pusher._on_ffmpeg_line(line)  # not a new connection
+    assert pusher.status().reconnects == 0
+    pusher._on_ffmpeg_line(FEED_LINE)  # after the ingest restarted (no failure at all)
+    pusher._on_ffmpeg_line(FEED_LINE)  # after a target failure
+    assert pusher.status().reconnects == 2 and pusher.status().failures == 0
+    assert 'streamops_pusher_reconnects_total{restream="restream"} 2.0' in metrics_text(pusher)
+
+
+def metrics_text(pusher: P.Pusher) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(pusher.registry).decode()
+
+
+def test_the_failure_streak_counts_failures_until_the_link_stays_up():
+    backoff = P.Backoff(P.BackoffPolicy(resetAfterSeconds=10), rand=lambda: 0.5)
+    t0, t1 = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC), datetime(2026, 11, 22, 8, 0, 7, tzinfo=UTC)
+    backoff.next_delay(t0)
+    backoff.link_was_up(3)  # a short success does not end the streak
+    backoff.next_delay(t1)
+    assert (backoff.attempt, backoff.failing_since) == (2, t0)
+    backoff.link_was_up(10)
+    assert (backoff.attempt, backoff.failing_since) == (0, None)
+    backoff.next_delay(t1)
+    assert (backoff.attempt, backoff.failing_since) == (1, t1), "a new streak"
+
+
+def test_status_reports_the_streak():
+    pusher = P.Pusher(config())
+    pusher.backoff.next_delay(datetime(2026, 11, 22, 8, 0, 0, 400000, tzinfo=UTC))
+    pusher.backoff.next_delay(datetime(2026, 11, 22, 8, 0, 5, tzinfo=UTC))
+    status = pusher.status().to_json_dict()
+    assert (status["failures"], status["failingSince"]) == (2, "2026-11-22T08:00:00Z")
+
+
+# --- delivery: what reached the target ---------------------------------------------------------------------
+
+
+def counters(*acked: int | None) -> list[TcpCounters]:
+    return [TcpCounters(inode=i, peer=("127.0.0.1", 1935), bytes_acked=a, notsent=0) for i, a in enumerate(acked)]
+
+
+def test_the_target_socket_is_the_one_that_acknowledged_the_most():
+    assert P.target_acked(counters(180, 3_100_000)) == 3_100_000  # the feed's GET vs the media
+    assert P.target_acked(counters(None)) is None and P.target_acked([]) is None
+
+
+def test_delivery_by_what_ffmpeg_wrote_until_the_kernel_tells_acknowledgements():
+    d = P.Delivery()
+    d.written(1.0)
+    assert (d.first_at, d.last_at, d.by_acks) == (1.0, 1.0, False)
+    d.acked(None, 1.5, wrote_media=True)  # no TCP socket seen (yet): still by writes
+    d.written(2.0)
+    assert d.last_at == 2.0
+    d.acked(500_000, 2.5, wrote_media=True)
+    assert d.by_acks and d.last_at == 2.5
+    d.written(3.0)  # FFmpeg still writes (into its send buffer) ...
+    d.acked(500_000, 3.5, wrote_media=True)  # ... but the target took nothing more
+    assert d.last_at == 2.5 and not P.is_live(d.last_at, 5.0) and P.is_live(d.last_at, 4.0)
+    d.acked(900_000, 6.0, wrote_media=True)
+    assert d.last_at == 6.0 and d.uptime() == 5.0
+
+
+def test_the_handshake_alone_is_not_delivery():
+    d = P.Delivery()
+    d.acked(3_073, 0.5, wrote_media=False)  # RTMP handshake acknowledged, no media yet
+    assert d.first_at is None
+    d.acked(3_073, 1.0, wrote_media=True)  # media written, nothing new acknowledged
+    assert d.first_at is None
+    d.acked(70_000, 1.5, wrote_media=True)
+    assert d.first_at == 1.5
+
+
+def test_the_watchdog_stall_follows_delivery_not_writes():
+    d = P.Delivery()
+    d.acked(100_000, 1.0, wrote_media=True)
+    for t in (2.0, 3.0, 9.0):
+        d.written(t)
+        d.acked(100_000, t, wrote_media=True)
+    assert P.watchdog(0.0, d.first_at, d.last_at, 1.0 + P.STALL_SECONDS + 0.5) is not None

@@ -43,5 +43,5 @@
   verbs: [get, create]
 - apiGroups: ['']
   resources: [events]
-  verbs: [create]
+  verbs: [create, patch]
 {{- end }}

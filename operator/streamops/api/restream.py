@@ -75,7 +75,10 @@ class RestreamStatus(ConditionedStatus):
         "Inactive); Reconciling and Stalled (e.g. StreamKeySecretNotFound) appear only while true."
     )
     live: bool = Field(
-        default=False, description="True while the target receives the stream (bytes reached it in the last 2 s)."
+        default=False,
+        description="True while the target receives the stream: bytes reached it in the last 2 s (for rtmp and "
+        "rtmps, acknowledged by the target's TCP stack, so a target that stops reading turns it false within "
+        "seconds).",
     )
     started_at: datetime | None = Field(
         default=None, description="When the target last started receiving the stream (kept after it stops)."
@@ -84,7 +87,12 @@ class RestreamStatus(ConditionedStatus):
         default=None, ge=0, description="Bytes sent to the target by the current pusher, summed over its reconnects."
     )
     reconnects: int | None = Field(
-        default=None, ge=0, description="How many times the target failed and the pusher retried with backoff."
+        default=None,
+        ge=0,
+        description="How many times the current pusher connected to the target again after its first connection, "
+        "whatever ended the previous one: the target failed (refused, dropped, stopped reading), or the stream's "
+        "publisher or ingest restarted. Each is a new publish on the target. Failed attempts count; the failures "
+        "themselves are in the RestreamBackoff Warning Event (one per failure streak, its count growing).",
     )
     last_error: str | None = Field(
         default=None,

@@ -74,10 +74,20 @@ class PusherConfig(WorkerConfig):
 class PusherStatus(WorkerStatus):
     """What the pusher reports (the target without its key: the key is never in the uri)."""
 
-    live: bool = False
+    live: bool = Field(
+        default=False, description="Bytes reached the target in the last 2 s (TCP-acknowledged for rtmp(s))."
+    )
     state: PusherState = "waiting-for-source"
     started_at: UtcTime | None = None
     bytes_sent: int = 0
-    reconnects: int = 0
+    reconnects: int = Field(
+        default=0,
+        description="New connections to the target after the first, whatever the cause (target failure, publisher "
+        "or ingest restart): each is a new publish on the target.",
+    )
+    failures: int = Field(
+        default=0, description="Target failures in the current streak (0: none since the link last stayed up)."
+    )
+    failing_since: UtcTime | None = Field(default=None, description="When the current failure streak began.")
     last_error: str | None = None
     target: str = ""

@@ -12,12 +12,26 @@ never touches the ingest or the other pushers. The loop:
 The stream key (a mounted Secret file) is read again at every connect and handed to FFmpeg only:
 its command line and output are redacted before they reach the log, /status or lastError.
 
+`reconnects` counts every new connection to the target after the first, whatever made the
+previous one end (the target failed, the publisher or the ingest restarted): each is a new publish
+on the target. It is counted when FFmpeg has opened the feed (its "Input #0" line), right before it
+connects to the target; a run that could not open the feed never reached the target. A failure
+streak (`failures`, `failingSince`) is what backoff counts: target failures since the link last
+stayed up for `backoff.resetAfterSeconds`; the operator turns it into one aggregated Event.
+
+"Live" means bytes reached the target in the last LIVE_WINDOW_SECONDS. For rtmp(s) that is the
+target's TCP acknowledgements (media/tcp_info.py), not what FFmpeg wrote: measured with nginx-rtmp
+SIGSTOPped under a 2.5 Mbit/s push on loopback, acknowledgements stop ≈1.5 s after the freeze
+(its receive buffer is full) while FFmpeg's `total_size` kept growing for ≈6 s more (into its own
+send buffer). SRT targets (UDP) fall back to what FFmpeg wrote.
+
 Facts measured on Debian's FFmpeg 5.1 that shape the command:
 - `-rw_timeout` on an rtmp output makes a frozen target (accepts TCP, never answers, or stops
   reading) fail with "Connection timed out"; a frozen SRT peer fails by itself within ≈5 s.
-- A target that stops reading is only noticed once the socket buffers are full (≈9 s of a
-  4.4 Mbit/s stream on loopback); FFmpeg then waits on the trailer and the close for two more
-  timeouts (≈24 s in all), so the watchdog here kills it once nothing went out for STALL_SECONDS.
+- A target that stops reading blocks FFmpeg's writes only once the socket buffers are full (≈9 s
+  of a 4.4 Mbit/s stream on loopback); FFmpeg then waits on the trailer and the close for two more
+  timeouts (≈24 s in all), so the watchdog here kills it once nothing reached the target for
+  STALL_SECONDS.
 - libsrt does not percent-decode `streamid=` in the URL (it sends "%23" as is, and turns "+" into
   a space); its `-srt_streamid` option carries any key byte for byte, so the key goes there.
 """
@@ -54,6 +68,7 @@ from streamops.contract.pusher import (
 from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
+from streamops.media.tcp_info import TcpCounters, process_tcp
 from streamops.media.worker_http import serve, worker_app
 from streamops.media.worker_process import utc_now, worker_main
 
@@ -66,11 +81,13 @@ FORMAT_BY_SCHEME = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts"}
 ANALYZE_US = 2_000_000
 SILENT_AUDIO = "anullsrc=channel_layout=stereo:sample_rate=48000"
 LIVE_WINDOW_SECONDS = 2.0  # "live": bytes reached the target this recently
-STALL_SECONDS = 8.0  # live link with no byte out for this long: the target froze (see module doc)
+STALL_SECONDS = 8.0  # live link with no byte reaching the target for this long: it froze (see module doc)
 CONNECT_SECONDS = 20.0  # no byte out this long after start: give up (probe 2 s + connect 5 s + slack)
 FEED_POLL_SECONDS = 1.0
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 MAX_KEY_LENGTH = {"rtmp": 1024, "rtmps": 1024, "srt": 512}  # SRT_STREAMID is at most 512 bytes
+TCP_SCHEMES = ("rtmp", "rtmps")  # targets whose delivery the kernel's TCP counters show
+FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
 
 
 # --- pure decisions ------------------------------------------------------------------------------
@@ -169,18 +186,24 @@ def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:
 
 
 class Backoff:
-    """The failure count behind backoff_delay; a link that stayed up long enough resets it."""
+    """The failure streak behind backoff_delay: failures since the link last stayed up long enough
+    (`attempt`), and when the streak began (`failing_since`)."""
 
     def __init__(self, policy: BackoffPolicy, rand: Callable[[], float] = random.random) -> None:
         self.policy = policy
         self.rand = rand
         self.attempt = 0
+        self.failing_since: datetime | None = None
 
     def link_was_up(self, seconds: float) -> None:
         if seconds >= self.policy.reset_after_seconds:
             self.attempt = 0
+            self.failing_since = None
 
-    def next_delay(self) -> float:
+    def next_delay(self, at: datetime | None = None) -> float:
+        """One more failure (at `at`, which starts the streak if it is the first): the delay before the next try."""
+        if self.attempt == 0:
+            self.failing_since = at
         delay = backoff_delay(self.attempt, self.policy.initial_seconds, self.policy.max_seconds, self.rand())
         self.attempt += 1
         return delay
@@ -237,6 +260,47 @@ def is_live(last_byte_at: float | None, now: float, window: float = LIVE_WINDOW_
     return last_byte_at is not None and now - last_byte_at <= window
 
 
+def target_acked(sockets: Sequence[TcpCounters]) -> int | None:
+    """Bytes the target acknowledged, from the TCP sockets of a push FFmpeg (an rtmp(s) target):
+    the socket that acknowledged the most is the target's (the feed's carries only our HTTP request,
+    ≈200 bytes, the target's the RTMP handshake, 3 kB, then the media). None: nothing known."""
+    counts = [s.bytes_acked for s in sockets if s.bytes_acked is not None]
+    return max(counts) if counts else None
+
+
+class Delivery:
+    """When bytes reached the target during one run (monotonic seconds): acknowledged by its TCP
+    stack once the kernel reported any counter for it, else written by FFmpeg (see module doc)."""
+
+    def __init__(self) -> None:
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        self.by_acks = False
+        self._acked = 0
+
+    def written(self, now: float) -> None:
+        if not self.by_acks:
+            self._reached(now)
+
+    def acked(self, acked: int | None, now: float, wrote_media: bool) -> None:
+        """A sample of the target's acknowledged bytes (None: no TCP socket seen). Acknowledgements
+        count once FFmpeg wrote media: the RTMP handshake alone is not the stream."""
+        if acked is None:
+            return
+        self.by_acks = True
+        if acked > self._acked and wrote_media:
+            self._reached(now)
+        self._acked = max(self._acked, acked)
+
+    def _reached(self, now: float) -> None:
+        if self.first_at is None:
+            self.first_at = now
+        self.last_at = now
+
+    def uptime(self) -> float:
+        return self.last_at - self.first_at if self.first_at is not None and self.last_at is not None else 0.0
+
+
 # --- the worker ----------------------------------------------------------------------------------
 
 
@@ -251,8 +315,10 @@ class Pusher:
         self.reconnects = 0
         self.last_error: str | None = None
         self.started_at: datetime | None = None  # the current live period began
+        self._attempts = 0  # connections to the target so far (see module doc)
         self._run_base = 0  # bytes_sent before the current run
-        self._last_byte_at: float | None = None  # monotonic
+        self._delivery = Delivery()
+        self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
 
         self.registry = CollectorRegistry()
@@ -261,8 +327,9 @@ class Pusher:
         self.m_live = Gauge("streamops_pusher_live", "1 while bytes reach the target", names, registry=reg)
         self.m_bytes = Counter("streamops_pusher_sent_bytes", "bytes pushed to the target", names, registry=reg)
         self.m_reconnects = Counter(
-            "streamops_pusher_reconnects", "reconnects after a target failure", names, registry=reg
+            "streamops_pusher_reconnects", "new connections to the target after the first", names, registry=reg
         )
+        self.m_failures = Counter("streamops_pusher_target_failures", "target failures", names, registry=reg)
         self.m_state = EnumMetric(
             "streamops_pusher_state", "pusher state", names, states=list(PUSHER_STATES), registry=reg
         )
@@ -271,7 +338,7 @@ class Pusher:
     # --- telemetry ---------------------------------------------------------------------------------
     @property
     def live(self) -> bool:
-        return self._proc is not None and self._proc.running and is_live(self._last_byte_at, time.monotonic())
+        return self._proc is not None and self._proc.running and is_live(self._delivery.last_at, time.monotonic())
 
     def _set_state(self, state: PusherState) -> None:
         if state != self.state:
@@ -288,6 +355,8 @@ class Pusher:
             started_at=self.started_at if live else None,
             bytes_sent=self.bytes_sent,
             reconnects=self.reconnects,
+            failures=self.backoff.attempt,
+            failing_since=self.backoff.failing_since,
             last_error=self.last_error,
             target=self.config.uri,
         )
@@ -297,15 +366,31 @@ class Pusher:
         if total > self.bytes_sent:
             self.m_bytes.labels(**self._labels).inc(total - self.bytes_sent)
             self.bytes_sent = total
-            self._last_byte_at = time.monotonic()
-            if self.state != "live":
-                self.started_at = utc_now()
-                self._set_state("live")
+            self._delivery.written(time.monotonic())
+            self._note_delivery()
+
+    def _on_ffmpeg_line(self, line: str) -> None:
+        if line.startswith(FEED_OPENED):
+            if self._attempts:
+                self.reconnects += 1
+                self.m_reconnects.labels(**self._labels).inc()
+            self._attempts += 1
+
+    def _sample_target(self, pid: int | None) -> None:
+        """The target's TCP acknowledgements (rtmp, rtmps), read every watchdog tick."""
+        if self._tcp_target and pid is not None:
+            acked = target_acked(process_tcp(pid))
+            self._delivery.acked(acked, time.monotonic(), wrote_media=self.bytes_sent > self._run_base)
+            self._note_delivery()
+
+    def _note_delivery(self) -> None:
+        if self._delivery.first_at is not None and self.state != "live":
+            self.started_at = utc_now()
+            self._set_state("live")
 
     def _fail(self, message: str) -> None:
         self.last_error = self.redact(message)[:4096]
-        self.reconnects += 1
-        self.m_reconnects.labels(**self._labels).inc()
+        self.m_failures.labels(**self._labels).inc()
         log.warning("%s: target failed: %s", self.config.name, self.last_error)
 
     # --- the loop ----------------------------------------------------------------------------------
@@ -354,7 +439,7 @@ class Pusher:
 
     async def _back_off(self, uptime: float) -> None:
         self.backoff.link_was_up(uptime)
-        delay = self.backoff.next_delay()
+        delay = self.backoff.next_delay(utc_now())
         self._set_state("backoff")
         log.info("%s: retrying in %.1f s", self.config.name, delay)
         await self._sleep(delay)
@@ -391,11 +476,12 @@ class Pusher:
         if add_silence:
             log.info("%s: the feed has no audio: adding a silent track", self.config.name)
         self._run_base = self.bytes_sent
-        self._last_byte_at = None
-        proc = FfmpegProcess("push", argv, self.redact, log, on_progress=self._on_progress)
+        delivery = self._delivery = Delivery()
+        proc = FfmpegProcess(
+            "push", argv, self.redact, log, on_progress=self._on_progress, on_stderr=self._on_ffmpeg_line
+        )
         self._proc = proc
         started = time.monotonic()
-        first_byte: float | None = None
         killed_for: str | None = None
         await proc.start()
         assert proc.process is not None
@@ -407,10 +493,11 @@ class Pusher:
                 if stop.done():
                     await proc.stop(grace=2)
                     return Outcome.STOPPED, 0.0, ""
+                self._sample_target(proc.pid)
                 now = time.monotonic()
-                if first_byte is None:
-                    first_byte = self._last_byte_at
-                killed_for = watchdog(started, first_byte, self._last_byte_at, now)
+                if self.live:  # a link that stays up ends the failure streak now, not when it drops
+                    self.backoff.link_was_up(delivery.uptime())
+                killed_for = watchdog(started, delivery.first_at, delivery.last_at, now)
                 if killed_for:
                     await proc.stop(grace=0.5)  # SIGTERM alone would wait on the trailer
                     break
@@ -420,11 +507,10 @@ class Pusher:
             if proc.running:
                 await proc.stop(grace=0.5)
             self._proc = None
-        uptime = self._last_byte_at - first_byte if first_byte is not None and self._last_byte_at is not None else 0.0
         if killed_for:
-            return Outcome.TARGET_FAILED, uptime, killed_for
+            return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
         outcome = classify_exit(rc, proc.tail, self.config.feed_url)
-        return outcome, uptime, telling_error(list(proc.tail), self.config.uri, rc)
+        return outcome, delivery.uptime(), telling_error(list(proc.tail), self.config.uri, rc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,20 +1,34 @@
 """A Restream's status loop: its pusher's telemetry and its stream's facts into status (see
-shared/object_loop.py for what every loop does)."""
+shared/object_loop.py for what every loop does), and the pusher's failure streak into its one
+aggregated RestreamBackoff Event (restream/backoff_event.py; this loop is that Event's only writer)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
+from datetime import datetime
+from typing import Literal
 
 import kopf
 
 from streamops.api import RESTREAM, Restream, RestreamStatus
 from streamops.contract.pusher import PusherStatus
+from streamops.control.restream.backoff_event import (
+    FailureStreak,
+    RestreamRef,
+    WrittenSeries,
+    backoff_event,
+    backoff_event_update,
+    event_name,
+    next_write,
+)
 from streamops.control.restream.builders import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.shared.kube import ApiError, KubeApi
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.shared.pod_observation import PodObservation
@@ -28,6 +42,7 @@ RESTREAM_LOOP = KindLoop(
     metric_fields=frozenset({"bytesSent"}),
 )
 KEY_RETRY_SECONDS = 5.0  # a missing target-key Secret is looked for again this often
+log = logging.getLogger("streamops.operator")
 
 
 def restream_update(
@@ -50,9 +65,44 @@ def restream_update(
     return status.wire(), restream_events(previous, status)
 
 
+def write_backoff_event(
+    api: KubeApi, restream: RestreamRef, streak: FailureStreak, action: Literal["create", "update"], now: datetime
+) -> None:
+    """Create the streak's Event, or bring it up to date: a create that finds it (the operator
+    restarted mid-streak) updates it, an update that does not (the API server drops Events after
+    its --event-ttl, 1 h by default) creates it again."""
+    event = backoff_event(restream, streak, now)
+    if action == "create" and api.create(event) is not None:
+        return
+    if not api.patch("Event", restream.namespace, event["metadata"]["name"], backoff_event_update(streak, now)):
+        api.create(event)
+
+
+async def sync_backoff_event(
+    loop: ObjectLoop[RestreamOutcome], written: WrittenSeries, telemetry: PusherStatus | None
+) -> None:
+    """Every tick: the pusher's failure streak, if any, into its Event (see next_write for how often)."""
+    streak = FailureStreak.of(telemetry)
+    uid = loop.body.metadata.uid
+    if streak is None or not uid:
+        return
+    restream = RestreamRef(loop.namespace, loop.name, uid)
+    name, now = event_name(restream, streak.since), time.monotonic()
+    action = next_write(written, name, streak, now, loop.state.settings.metrics_write_seconds)
+    if action is None:
+        return
+    try:
+        await loop.state.write_status(write_backoff_event, loop.state.api, restream, streak, action, utcnow())
+    except (ApiError, OSError) as e:  # Events are auxiliary: the next tick tries again
+        log.warning("Restream %s/%s: writing its RestreamBackoff Event failed: %s", loop.namespace, loop.name, e)
+        return
+    written.name, written.count, written.at = name, streak.failures, now
+
+
 async def restream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
     loop = ObjectLoop(state, RESTREAM_LOOP, body)
     reader = TelemetryReader(PusherStatus)
+    series = WrittenSeries()
     try:
         while not stopped:
             await loop.remove_lost_pods(
@@ -70,6 +120,7 @@ async def restream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Dae
             inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
                 await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))
+            await sync_backoff_event(loop, series, telemetry)
             await loop.sleep(pod)
     finally:
         loop.close()

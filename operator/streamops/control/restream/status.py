@@ -109,9 +109,5 @@ def restream_events(previous: RestreamStatus | None, current: RestreamStatus) ->
         events.append(Transition("Normal", reasons.RESTREAM_LIVE, "the target receives the stream"))
     elif before.live and not current.live:
         events.append(Transition("Normal", reasons.RESTREAM_OFFLINE, "the target no longer receives the stream"))
-    if (current.reconnects or 0) > (before.reconnects or 0) and previous is not None:
-        error = current.last_error or "unknown error"
-        events.append(
-            Transition("Warning", reasons.RESTREAM_BACKOFF, f"the target failed, retrying with backoff: {error}"[:1024])
-        )
+    # Target failures are not transitions: their one Warning per streak is restream/backoff_event.py's.
     return events

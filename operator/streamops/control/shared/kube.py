@@ -31,6 +31,7 @@ CORE_PLURALS = {
     "Service": "services",
     "Secret": "secrets",
     "PersistentVolumeClaim": "persistentvolumeclaims",
+    "Event": "events",  # aggregated Events the operator writes itself (restream/backoff_event.py)
 }
 # Built-in kinds of other API groups the operator creates (a stream's playback route), by the same
 # get/create/patch/delete as the core ones. A 404 on a list path means the API is not served (the
@@ -244,8 +245,9 @@ class KubeApi:
     def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(self._core(manifest["kind"], manifest["metadata"]["namespace"]), manifest)
 
-    def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> None:
-        self.request("PATCH", self._core(kind, namespace, name), patch, MERGE_PATCH)
+    def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> bool:
+        """False when the object is gone."""
+        return self.request("PATCH", self._core(kind, namespace, name), patch, MERGE_PATCH) is not None
 
     def _delete(self, path: str, uid: str | None, grace_seconds: int | None = None) -> None:
         """Delete (only the object with this uid, when given); gone already is fine. `grace_seconds`

@@ -22,8 +22,10 @@ Why each rule exists:
   No list/watch: the operator never reads Secrets it was not pointed at;
 - PersistentVolumeClaims: the default recordings claim (get, create). Never deleted: videos outlive
   everything the operator manages;
-- Events: transitions (create: kopf posts core/v1 Events and never patches them; the audited
-  RBAC test in tests/cluster/test_chart_install.py fails on any verb granted but unused);
+- Events: transitions (create: kopf posts core/v1 Events and never patches them) and a Restream's
+  aggregated RestreamBackoff Warning (create, patch: one Event per failure streak, its count updated;
+  restream/backoff_event.py); the audited RBAC test in tests/cluster/test_chart_install.py fails on
+  any verb granted but unused;
 - CRDs and Namespaces (list, watch): kopf's discovery of resources and namespaces.
 """
 
@@ -53,7 +55,7 @@ def cluster_role_rules() -> list[PolicyRule]:
         },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
     ]

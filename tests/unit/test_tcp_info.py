@@ -1,0 +1,79 @@
+"""The kernel's TCP counters of a process's sockets (streamops.media.tcp_info): the netlink answer
+parsed from bytes, and read for real from a loopback connection of this test process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+
+import pytest
+from streamops.media import tcp_info as T
+
+
+def diag_message(inode: int, peer: tuple[str, int], info: bytes, family: int = socket.AF_INET) -> bytes:
+    dst = socket.inet_pton(family, peer[0]).ljust(16, b"\0")
+    body = T._DIAG_MSG.pack(
+        family, T.TCP_ESTABLISHED, 0, 0, struct.pack("!H", 40000), struct.pack("!H", peer[1]),
+        bytes(16), dst, 0, bytes(8), 0, 0, 0, 1000, inode,
+    )  # fmt: skip
+    attr = T._RTATTR.pack(T._RTATTR.size + len(info), T.INET_DIAG_INFO) + info
+    body += attr + bytes(-len(attr) % 4)
+    return T._NLMSGHDR.pack(T._NLMSGHDR.size + len(body), T.SOCK_DIAG_BY_FAMILY, 2, 1, 0) + body
+
+
+def tcp_info_bytes(acked: int, notsent: int, length: int = 232) -> bytes:
+    info = bytearray(length)
+    if length >= 128:
+        struct.pack_into("=Q", info, 120, acked)
+    if length >= 148:
+        struct.pack_into("=I", info, 144, notsent)
+    return bytes(info)
+
+
+def test_a_dump_is_parsed_into_sockets_until_done():
+    done = T._NLMSGHDR.pack(T._NLMSGHDR.size + 4, T.NLMSG_DONE, 2, 1, 0) + bytes(4)
+    data = diag_message(7, ("10.0.0.9", 1935), tcp_info_bytes(3_100_000, 4096))
+    data += diag_message(8, ("fd00::1", 443), tcp_info_bytes(12, 0), socket.AF_INET6) + done
+    sockets, complete = T.parse_dump(data)
+    assert complete
+    assert sockets == [
+        T.TcpCounters(7, ("10.0.0.9", 1935), 3_100_000, 4096),
+        T.TcpCounters(8, ("fd00::1", 443), 12, 0),
+    ]
+
+
+def test_an_old_kernels_short_tcp_info_gives_none_not_garbage():
+    sockets, complete = T.parse_dump(diag_message(7, ("10.0.0.9", 1935), tcp_info_bytes(1, 1, length=104)))
+    assert not complete and sockets == [T.TcpCounters(7, ("10.0.0.9", 1935), None, None)]
+
+
+def test_the_acknowledged_bytes_of_a_real_loopback_connection():
+    """What the peer's kernel acknowledged (plus one for the SYN), as `ss -ti` shows it."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with client, peer:
+            sent = 300_000
+            reader = threading.Thread(target=lambda: [peer.recv(1 << 16) for _ in range(64)], daemon=True)
+            reader.start()
+            client.sendall(b"x" * sent)
+            counters = []
+            for _ in range(100):  # the last ACK may come a moment after sendall returned
+                counters = [s for s in T.process_tcp(os.getpid()) if s.peer == server.getsockname()]
+                if counters and counters[0].bytes_acked == sent + 1:
+                    break
+                threading.Event().wait(0.01)
+            [mine] = counters
+            assert mine.bytes_acked == sent + 1 and mine.notsent == 0
+            assert mine.inode in T.socket_inodes(os.getpid())
+
+
+def test_a_process_without_sockets_or_gone_has_none():
+    assert T.process_tcp(2**22 + 12345) == []  # beyond pid_max: no such process
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
+def test_the_dump_of_this_namespace_is_readable_unprivileged(family):
+    assert isinstance(T.established_tcp((family,)), list)

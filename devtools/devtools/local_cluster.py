@@ -175,8 +175,10 @@ class LocalCluster(Kubectl, Lifecycle):
         """Objects, Events and the in-cluster operator's log tail: what a failing wait prints."""
         out = [self.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
         out.append(self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout[-3000:])
-        logs = self.kubectl("logs", "-n", "streamops-system", "deploy/streamops", "--tail=30", check=False)
-        return "\n".join([*out, "--- operator log tail:", logs.stdout + logs.stderr])
+        logs = self.kubectl("logs", "-n", "streamops-system", "deploy/streamops", "--tail=3000", check=False)
+        # kopf logs every handler call at debug level: the rest is what tells a story
+        lines = [ln for ln in logs.stdout.splitlines() if not ln.startswith(("Handler '", "Indexer '"))]
+        return "\n".join([*out, "--- operator log tail:", *lines[-40:], logs.stderr])
 
     # -- the LAN (outside the cluster) ---------------------------------------------------------
 

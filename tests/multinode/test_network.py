@@ -59,9 +59,12 @@ def service(name: str, type_: str = "ClusterIP") -> dict[str, Any]:
     }
 
 
-def fetch_in_pod(cluster: LocalCluster, ns: str, pod: str, url: str) -> str:
+def fetch_in_pod(cluster: LocalCluster, ns: str, pod: str, url: str) -> str | None:
+    """The body, or None while it fails: a new Service's rules reach kube-proxy a moment after it is
+    created (until then the node, which has no default route, answers "network unreachable")."""
     code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
-    return cluster.kubectl("exec", "-n", ns, pod, "--", "python3", "-c", code).stdout.strip()
+    result = cluster.kubectl("exec", "-n", ns, pod, "--", "python3", "-c", code, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def start_pods(cluster: LocalCluster, ns: str, pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -330,7 +330,10 @@ def test_node_lost_mid_recording(
             events = cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
             return {e["reason"] for e in json.loads(events)["items"]}
 
-        eventually(lambda: {"NodeLost", "IngestNodeLost"} <= reasons(), timeout=20, interval=1, what="NodeLost Events")
+        try:
+            eventually(lambda: {"NodeLost", "IngestNodeLost"} <= reasons(), timeout=20, interval=1, what="Events")
+        except AssertionError as e:
+            raise AssertionError(f"{e}: Events {sorted(reasons())}\n{cluster.diagnose(ns)}") from None
         time.sleep(5)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
         rec = cluster.wait_status(

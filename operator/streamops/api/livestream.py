@@ -28,25 +28,53 @@ from streamops.api.common import (
     validations,
 )
 
-PushProtocol = Literal["rtmp", "srt"]
+PushProtocol = Literal["rtmp", "rtmps", "srt"]
 RecordType = Literal["origin", "transcoded"]
 
 
 def _all_push_protocols() -> list[PushProtocol]:
+    # Not rtmps: it needs a certificate (tls.secretName), so it is only on when asked for.
     return ["rtmp", "srt"]
+
+
+class PushTLS(KubeModel):
+    """The certificate the RTMPS listener presents."""
+
+    secret_name: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description="A kubernetes.io/tls Secret of the stream's namespace (keys tls.crt and tls.key), e.g. the "
+        "one cert-manager writes for a Certificate. Mounted into the ingest Pods; a renewed certificate is "
+        "picked up for new connections without restarting the ingest or cutting a live publisher.",
+    )
 
 
 class PushSource(KubeModel):
     """Encoders (OBS, ffmpeg, hardware) push to the stream's ingest endpoints (status.ingest) with the
     stream key."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.protocols) || !('rtmps' in self.protocols) || has(self.tls)",
+                "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret "
+                "(e.g. one cert-manager writes)",
+            )
+        )
+    )
+
     protocols: list[PushProtocol] = Field(
         default_factory=_all_push_protocols,
         min_length=1,
-        max_length=2,
-        description="Protocols the ingest accepts: rtmp and/or srt (default both). One publisher at a time; "
-        "for RTMPS, terminate TLS in front of the rtmp endpoint.",
+        max_length=3,
+        description="Protocols the ingest accepts: rtmp, rtmps (RTMP over TLS, needs tls.secretName) and/or srt "
+        "(default rtmp and srt). One publisher at a time, whichever the protocol.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    tls: PushTLS | None = Field(
+        default=None,
+        description="The certificate of the rtmps endpoint (status.ingest.pushUrlRtmps). Required when protocols "
+        "lists rtmps.",
     )
     stream_key_secret_ref: SecretKeyRef | None = Field(
         default=None,
@@ -59,6 +87,12 @@ class PushSource(KubeModel):
         description="Run a second, backup ingest (Pod and Service <stream>-ingest-backup, URLs in "
         "status.ingest.backupPushUrl*) accepting the same key. Default false.",
     )
+
+    @model_validator(mode="after")
+    def _rtmps_needs_tls(self) -> PushSource:
+        if "rtmps" in self.protocols and self.tls is None:
+            raise ValueError("rtmps needs a certificate: set source.push.tls.secretName")
+        return self
 
 
 class PullSource(KubeModel):
@@ -111,7 +145,8 @@ class Source(KubeModel):
 
     push: PushSource | None = Field(
         default=None,
-        description="Encoders push RTMP or SRT to the stream's ingest endpoints (status.ingest). Exclusive with pull.",
+        description="Encoders push RTMP, RTMPS or SRT to the stream's ingest endpoints (status.ingest). Exclusive "
+        "with pull.",
     )
     pull: PullSource | None = Field(
         default=None, description="The stream pulls from a list of origin URLs. Exclusive with push."
@@ -302,12 +337,13 @@ class IngestNodePorts(KubeModel):
     """Fixed nodePorts for the ingest Service's ports (NodePort and LoadBalancer Services)."""
 
     rtmp: int | None = _node_port("RTMP (TCP)")
+    rtmps: int | None = _node_port("RTMPS (TCP)")
     srt: int | None = _node_port("SRT (UDP)")
     http: int | None = _node_port("HTTP (HLS, screenshot)")
 
 
 class IngestService(KubeModel):
-    """How the ingest Service (<stream>-ingest, RTMP over TCP and SRT over UDP in one Service) is exposed.
+    """How the ingest Service (<stream>-ingest, RTMP and RTMPS over TCP and SRT over UDP in one Service) is exposed.
     Unset fields take the operator's defaults (chart values ingest.service.*)."""
 
     model_config = ConfigDict(
@@ -587,6 +623,13 @@ class IngestEndpoints(KubeModel):
         description="RTMP server URL of the primary ingest (rtmp://<host>:<port>/live); push with the stream "
         "key as the stream name (OBS: Server = this URL, Stream Key = the key). Set when rtmp is enabled.",
     )
+    push_url_rtmps: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="RTMPS (RTMP over TLS) server URL of the primary ingest (rtmps://<host>:<port>/live), used like "
+        "pushUrl; the certificate is source.push.tls.secretName's, so encoders that verify it need its host name "
+        "in the certificate. Set when rtmps is enabled.",
+    )
     push_url_srt: str | None = Field(
         default=None,
         max_length=URL_MAX,
@@ -597,6 +640,12 @@ class IngestEndpoints(KubeModel):
         default=None,
         max_length=URL_MAX,
         description="RTMP server URL of the backup ingest, same key as pushUrl. Set with source.push.backup.",
+    )
+    backup_push_url_rtmps: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="RTMPS server URL of the backup ingest, same key and certificate as pushUrlRtmps. Set with "
+        "source.push.backup.",
     )
     backup_push_url_srt: str | None = Field(
         default=None,

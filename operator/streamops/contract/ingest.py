@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamops.api.livestream import DVR, HLS, Screenshots, Source, Transcoding
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
 RTMP_PORT = 1935
+# RTMPS beside RTMP on the next port, as MediaMTX and others do: unprivileged (the worker runs as
+# non-root under PodSecurity restricted, so 443 cannot be bound without a sysctl), and any encoder
+# takes the port from the URL.
+RTMPS_PORT = 1936
 SRT_PORT = 9998
 MEDIA_DIR = "/var/lib/streamops"  # HLS sessions and the screenshot (an emptyDir)
 STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
 STREAM_KEY_FILE = "stream-key"
+# The RTMPS certificate: a kubernetes.io/tls Secret's two keys, mounted as they are named.
+TLS_DIR = "/var/run/secrets/streamops/rtmps"
+TLS_CERT_FILE = "tls.crt"
+TLS_KEY_FILE = "tls.key"
 
 # What the ingest serves on its HTTP port.
 FEED_PATH = "/feed"  # the live feed (MPEG-TS over HTTP) for recorders and pushers
@@ -34,6 +42,9 @@ class IngestPorts(WorkerConfig):
     http: int = Field(default=HTTP_PORT, ge=0, le=65535)
     rtmp: int = Field(default=RTMP_PORT, ge=0, le=65535)
     srt: int = Field(default=SRT_PORT, ge=0, le=65535)
+    # Only with rtmps (RTMPS_PORT on the pod network): a default here would change every ingest's
+    # configuration, and with it its Pod's spec hash, and roll every live ingest on upgrade.
+    rtmps: int | None = Field(default=None, ge=0, le=65535)
 
 
 class IngestConfig(WorkerConfig):
@@ -50,6 +61,10 @@ class IngestConfig(WorkerConfig):
     ports: IngestPorts = Field(default_factory=IngestPorts)
     media_dir: str = MEDIA_DIR
     stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")
+    tls_cert_file: str | None = Field(
+        default=None, description="Mounted PEM certificate (chain) of the RTMPS listener; reloaded when it changes."
+    )
+    tls_key_file: str | None = Field(default=None, description="Mounted PEM private key of that certificate.")
     bind_address: str = "0.0.0.0"
     path_prefix: str = Field(
         default="",
@@ -58,6 +73,14 @@ class IngestConfig(WorkerConfig):
         description="HLS and the screenshot are also served under this prefix (e.g. /streams/<ns>/<name>), so an "
         "Ingress or HTTPRoute with a plain Prefix match reaches them without rewriting.",
     )
+
+    @model_validator(mode="after")
+    def _rtmps_has_its_listener(self) -> IngestConfig:
+        push = self.source.push
+        listener = self.ports.rtmps is not None and self.tls_cert_file and self.tls_key_file
+        if push and "rtmps" in push.protocols and not listener:
+            raise ValueError("rtmps needs ports.rtmps, tlsCertFile and tlsKeyFile")
+        return self
 
 
 class IngestStatus(WorkerStatus):
@@ -82,3 +105,9 @@ class IngestStatus(WorkerStatus):
     bitrate: int | None = None
     feed_consumers: int = 0
     refused_publishers: int = 0
+    tls_certificate_sha256: str | None = Field(
+        default=None, description="SHA-256 fingerprint of the certificate RTMPS presents to new connections."
+    )
+    tls_error: str | None = Field(
+        default=None, description="Why the RTMPS certificate (or its renewal) could not be loaded, if it could not."
+    )

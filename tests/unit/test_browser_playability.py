@@ -177,3 +177,8 @@ def test_a_restarted_operator_does_not_warn_again():
     high10 = livestream_status(stream(), observed(source("h264", "High 10", "yuv420p10le", 10)), T0)
     # The status loop starts from the status on the server: the condition is False already.
     assert warnings(high10, livestream_status(stream(high10), observed(source("h264", "High 10")), T0)) == []
+
+
+def test_a_bit_depth_outside_the_api_bounds_is_left_out_not_a_failed_status():
+    status = livestream_status(stream(), observed(source("h264", "High", "yuv420p", 99)), T0)
+    assert status.bit_depth is None and status.video_profile == "High"

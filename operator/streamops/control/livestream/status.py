@@ -233,7 +233,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         video_codec=metrics.video_codec or None,
         video_profile=metrics.video_profile or None,
         pixel_format=metrics.pixel_format or None,
-        bit_depth=metrics.bit_depth or None,
+        bit_depth=metrics.bit_depth if metrics.bit_depth and 0 < metrics.bit_depth <= 32 else None,  # (API bounds)
         audio_codec=metrics.audio_codec or None,
         bitrate=metrics.bitrate,
     )

@@ -85,9 +85,19 @@ BAD = [
     ),
     Bad("pull-srt-listener", livestream(source=pull("srt://127.0.0.1:9000?mode=listener")), "only mode=caller"),
     Bad(
-        "push-protocol-rtmps",
-        livestream(source={"push": {"protocols": ["rtmps"]}}),
-        'Unsupported value: "rtmps": supported values: "rtmp", "srt"',
+        "push-protocol-unknown",
+        livestream(source={"push": {"protocols": ["rtmpt"]}}),
+        'Unsupported value: "rtmpt": supported values: "rtmp", "rtmps", "srt"',
+    ),
+    Bad(
+        "rtmps-without-certificate",
+        livestream(source={"push": {"protocols": ["rtmp", "rtmps"]}}),
+        "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret",
+    ),
+    Bad(
+        "rtmps-tls-without-secret-name",
+        livestream(source={"push": {"protocols": ["rtmps"], "tls": {}}}),
+        "spec.source.push.tls.secretName: Required value",
     ),
     Bad("hls-no-format", livestream(hls={"cmaf": False, "mpegts": False}), "at least one of cmaf or mpegts"),
     Bad("hls-segment-zero", livestream(hls={"segmentSeconds": 0}), "spec.hls.segmentSeconds"),

@@ -9,6 +9,7 @@ import os
 import secrets
 import subprocess
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devtools.ports import LOOPBACK
@@ -133,3 +134,59 @@ current-context: streamops-local
     tmp.write_text(text)
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+# --- certificates the media and cluster tests control (RTMPS ingest) --------------------------------
+
+
+def new_ca(pki: Path, common_name: str) -> Path:
+    """A throwaway CA (ca.crt, ca.key) in `pki`, valid two days; returns ca.crt."""
+    pki.mkdir(parents=True, exist_ok=True)
+    _genkey(pki / "ca.key")
+    _openssl(
+        "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", f"/CN={common_name}", "-days", "2", "-sha256",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
+        "-out", str(pki / "ca.crt"),
+    )  # fmt: skip
+    return pki / "ca.crt"
+
+
+def sign_server(
+    pki: Path, name: str, hosts: tuple[str, ...], not_before: datetime, not_after: datetime
+) -> tuple[Path, Path]:
+    """`name`.crt and `name`.key in `pki`, a server certificate signed by pki's CA for `hosts` (IP
+    or DNS names), valid from `not_before` to `not_after` (in the past for an expired one: that
+    takes `openssl ca`, as `x509 -req` sets no start date in OpenSSL 3.0)."""
+    key, csr, crt = pki / f"{name}.key", pki / f"{name}.csr", pki / f"{name}.crt"
+    _genkey(key)
+    _openssl("req", "-new", "-key", str(key), "-subj", f"/CN={hosts[0]}", "-out", str(csr))
+    sans = ",".join(f"IP:{h}" if _is_ip(h) else f"DNS:{h}" for h in hosts)
+    with tempfile.TemporaryDirectory(dir=pki) as db:
+        (Path(db) / "index.txt").write_text("")
+        (Path(db) / "serial").write_text(f"{secrets.token_hex(16)}\n")
+        config = Path(db) / "ca.cnf"
+        config.write_text(
+            f"[ca]\ndefault_ca = leaf_ca\n[leaf_ca]\ndatabase = {db}/index.txt\nserial = {db}/serial\n"
+            f"new_certs_dir = {db}\ndefault_md = sha256\n"
+            "policy = policy\nunique_subject = no\nx509_extensions = leaf\n[policy]\ncommonName = supplied\n"
+            "[leaf]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\n"
+            f"extendedKeyUsage = serverAuth\nsubjectAltName = {sans}\n"
+        )
+        when = "%Y%m%d%H%M%SZ"
+        _openssl(
+            "ca", "-batch", "-notext", "-config", str(config),
+            "-cert", str(pki / "ca.crt"), "-keyfile", str(pki / "ca.key"), "-in", str(csr), "-out", str(crt),
+            "-startdate", not_before.astimezone(UTC).strftime(when),
+            "-enddate", not_after.astimezone(UTC).strftime(when),
+        )  # fmt: skip
+    csr.unlink()
+    return crt, key
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -78,10 +78,14 @@ class Ingest(Worker):
             "screenshots": {"intervalSeconds": 2},
         }
         config.update(overrides)
+        self.ports = config["ports"]  # the test's own, when it passes ports (e.g. with rtmps)
         super().__init__("ingest", config, workdir, self.ports["http"])
 
     def rtmp_url(self, key: str | None = None) -> str:
         return f"rtmp://127.0.0.1:{self.ports['rtmp']}/live/{key or self.KEY}"
+
+    def rtmps_url(self, key: str | None = None, host: str = "127.0.0.1") -> str:
+        return f"rtmps://{host}:{self.ports['rtmps']}/live/{key or self.KEY}"
 
     def srt_url(self, key: str | None = None) -> str:
         return f"srt://127.0.0.1:{self.ports['srt']}?mode=caller&passphrase={key or self.KEY}"

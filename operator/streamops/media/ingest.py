@@ -21,7 +21,7 @@ import shutil
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.rtmp_gate import RtmpGate
+from streamops.media.tls_reload import CertificateReloader
 from streamops.media.worker_http import serve, worker_app
 from streamops.media.worker_process import utc_now, worker_main
 
@@ -178,6 +179,13 @@ FAST_PROBE = {"analyzeduration": 100_000, "probesize": 1_000_000}
 
 def rtmp_listen_input(port: int) -> tuple[str, dict[str, Any]]:
     return f"rtmp://127.0.0.1:{port}/live/feed", {"listen": 1, "protocol_whitelist": "rtmp,tcp", **FAST_PROBE}
+
+
+def listener_protocols(protocols: Iterable[PushProtocol]) -> list[PushProtocol]:
+    """The FFmpeg listeners the push protocols need: RTMPS reaches the same loopback RTMP listener
+    as RTMP (the gate terminates TLS), so one rtmp listener serves both."""
+    wanted = set(protocols)
+    return [p for p in ("rtmp", "srt") if p in wanted or (p == "rtmp" and "rtmps" in wanted)]
 
 
 def srt_listen_input(bind: str, port: int, key: str) -> tuple[str, dict[str, Any]]:
@@ -415,6 +423,8 @@ class IngestWorker:
             bitrate=rates.bitrate,
             feed_consumers=self.feed.consumers,
             refused_publishers=self.gate.refused if self.gate else 0,
+            tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
+            tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
         )
         labels = self._labels
         self.m_live.labels(**labels).set(1 if self.live else 0)
@@ -510,7 +520,7 @@ class IngestWorker:
             while not self.stopping.is_set():
                 key = self.read_key()
                 if self.current is None:
-                    for protocol in push.protocols:
+                    for protocol in listener_protocols(push.protocols):
                         if protocol not in running and (session := self._listener(protocol, key)) is not None:
                             running[protocol] = (session, asyncio.create_task(session.run()))
                     srt = running.get("srt")
@@ -645,20 +655,30 @@ class IngestWorker:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""
         self.stopping.set()
 
+    def _rtmps(self) -> dict[str, Any]:
+        """The gate's TLS listener, with rtmps (the certificate files are mounted from the Secret)."""
+        push, config = self.config.source.push, self.config
+        if push is None or "rtmps" not in push.protocols:
+            return {}
+        assert config.ports.rtmps is not None and config.tls_cert_file and config.tls_key_file  # IngestConfig checks
+        reloader = CertificateReloader(config.tls_cert_file, config.tls_key_file, log)
+        return {"tls_port": config.ports.rtmps, "tls": reloader}
+
     async def run(self) -> None:
         shutil.rmtree(self.sessions_dir, ignore_errors=True)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
         self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
         push = self.config.source.push
-        if push is not None and "rtmp" in push.protocols:
+        if push is not None and {"rtmp", "rtmps"} & set(push.protocols):
             self.gate = RtmpGate(
                 host=self.config.bind_address,
-                port=self.config.ports.rtmp,
+                port=self.config.ports.rtmp if "rtmp" in push.protocols else None,
                 upstream_port=self.internal_rtmp_port,
                 read_key=self.read_key,
                 may_publish=self.may_publish,
                 log=log,
+                **self._rtmps(),
             )
             await self.gate.start()
         loops = [self.push_loop() if push is not None else self.pull_loop()]

@@ -7,6 +7,9 @@ enough to find the commands that carry the key (releaseStream, FCPublish, publis
 held back until complete, the key is checked against the mounted Secret file, and the name is
 overwritten with a same-length mask before FFmpeg sees it: same length, so every RTMP chunk
 header stays valid. A wrong key closes the connection. After `publish` the relay is plain bytes.
+
+RTMPS is the same gate behind a second listener that terminates TLS (tls_reload.py keeps its
+certificate current): no extra process, and one key check and one-publisher rule for both.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+
+from streamops.media.tls_reload import HANDSHAKE_TIMEOUT_SECONDS, CertificateReloader
 
 HANDSHAKE_BYTES = 1537 + 1536  # C0+C1, then C2
 KEY_COMMANDS = {b"releaseStream", b"FCPublish", b"publish"}
@@ -213,21 +218,39 @@ class RtmpGate:
     """Listens for publishers; relays the accepted one to FFmpeg's loopback listener."""
 
     host: str
-    port: int
+    port: int | None  # the RTMP listener (None: RTMPS only)
     upstream_port: int
     read_key: Callable[[], bytes | None]
     may_publish: Callable[[], bool]  # False while another publisher is live
     log: logging.Logger
+    tls_port: int | None = None  # the RTMPS listener (with `tls`)
+    tls: CertificateReloader | None = None
     refused: int = 0
     _server: asyncio.Server | None = None
+    _tls_server: asyncio.Server | None = None
+    _tls_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        if self.port is not None:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        if self.tls is not None and self.tls_port is not None:
+            self.tls.check()  # the first load; without a certificate handshakes fail until one loads
+            self._tls_server = await asyncio.start_server(
+                self._handle,
+                self.host,
+                self.tls_port,
+                ssl=self.tls.server_context(),
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+            )
+            self._tls_watch = asyncio.create_task(self.tls.watch())
 
     async def close(self) -> None:
-        if self._server:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._tls_watch:
+            self._tls_watch.cancel()
+        for server in (self._server, self._tls_server):
+            if server:
+                server.close()
+                await server.wait_closed()
 
     def _key_matches(self, name: bytes) -> bool:
         key = self.read_key()  # read per publisher: a rotated Secret takes effect at once
@@ -306,6 +329,8 @@ async def _relay_in_kernel(
     transport = client.transport  # a socket's: it reads too (StreamWriter types it write-only)
     if not hasattr(os, "splice") or client_socket is None or upstream_socket is None:
         return False
+    if client.get_extra_info("ssl_object") is not None:
+        return False  # RTMPS: the socket carries TLS records, only asyncio's relay decrypts them
     if not isinstance(transport, asyncio.ReadTransport):
         return False
     transport.pause_reading()

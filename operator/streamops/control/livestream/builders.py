@@ -17,9 +17,13 @@ from streamops.contract.ingest import (
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
     MEDIA_DIR,
+    RTMPS_PORT,
     SCREENSHOT_PATH,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
+    TLS_CERT_FILE,
+    TLS_DIR,
+    TLS_KEY_FILE,
     TRANSCODED_FEED_PATH,
     IngestConfig,
     IngestPorts,
@@ -38,7 +42,13 @@ from streamops.control.shared.naming import (
     owner_reference,
 )
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, spec_hash, worker_pod
+from streamops.control.shared.worker_pod import (
+    WorkerContainer,
+    secret_file_volume,
+    secret_files_volume,
+    spec_hash,
+    worker_pod,
+)
 
 GENERATED_KEY_NAME = "streamKey"
 
@@ -104,9 +114,29 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
     }
 
 
-IngestPortMap = dict[str, int]  # "http", "rtmp", "srt" -> port: a host-port allocation, or the pod network's
-POD_NETWORK_PORTS: IngestPortMap = IngestPorts().model_dump()
+IngestPortMap = dict[str, int]  # "http", "rtmp", "srt", "rtmps" -> port: a host-port allocation, or the pod network's
+POD_NETWORK_PORTS: IngestPortMap = {**IngestPorts().model_dump(exclude_none=True), "rtmps": RTMPS_PORT}
 PORT_NAMES = tuple(POD_NETWORK_PORTS)
+# Allocated to every push ingest on the host network, whatever its protocols: an allocation
+# outlives protocol changes. rtmps is added only for streams that list it (ingest_port_names).
+BASE_PORT_NAMES = ("http", "rtmp", "srt")
+TLS_VOLUME = "rtmps-tls"
+
+
+def ingest_port_names(stream: LiveStream) -> tuple[str, ...]:
+    """The ports a stream's ingest is given on the host network."""
+    return (*BASE_PORT_NAMES, "rtmps") if _rtmps(stream) else BASE_PORT_NAMES
+
+
+def _rtmps(stream: LiveStream) -> bool:
+    push = stream.spec.source.push
+    return push is not None and "rtmps" in push.protocols
+
+
+def tls_secret_name(stream: LiveStream) -> str | None:
+    """The kubernetes.io/tls Secret the RTMPS listener's certificate comes from (with rtmps)."""
+    push = stream.spec.source.push
+    return push.tls.secret_name if push is not None and push.tls is not None and _rtmps(stream) else None
 
 
 def ingest_worker_config(
@@ -115,15 +145,22 @@ def ingest_worker_config(
     ports: IngestPortMap | None = None,
     bind_address: str = "0.0.0.0",
     path_prefix: str = "",
+    primary_url: str | None = None,
 ) -> IngestConfig:
-    """What the ingest worker needs from the spec (see IngestConfig)."""
+    """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary."""
     spec = stream.spec
     source, key_file = spec.source, None
+    ports = dict(ports or POD_NETWORK_PORTS)
+    if not _rtmps(stream):
+        ports.pop("rtmps", None)  # unset, so a stream without rtmps keeps the configuration it had
     if source.push:
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
         # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
         # a backup roll the live primary ingest (its spec hash) and cut off its publisher.
+        # So is `failback` for the primary: the backup sends it along with its feed (backup_link.py).
         push = source.push.model_copy(update={"stream_key_secret_ref": None, "backup": False})
+        if role == "primary":
+            push = push.model_copy(update={"failback": None})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
     return IngestConfig(
@@ -134,11 +171,14 @@ def ingest_worker_config(
         hls=spec.hls,
         screenshots=spec.screenshots,
         transcoding=spec.transcoding,
-        ports=IngestPorts.model_validate(ports or POD_NETWORK_PORTS),
+        ports=IngestPorts.model_validate(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
+        tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if _rtmps(stream) else None,
+        tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if _rtmps(stream) else None,
         bind_address=bind_address,
         path_prefix=path_prefix,
+        primary_url=primary_url if role == "backup" else None,
     )
 
 
@@ -157,15 +197,22 @@ def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, 
     push = stream.spec.source.push
     if push and "rtmp" in push.protocols:
         out["rtmp"] = (ports["rtmp"], "TCP")
+    if push and "rtmps" in push.protocols:
+        out["rtmps"] = (ports.get("rtmps", RTMPS_PORT), "TCP")
     if push and "srt" in push.protocols:
         out["srt"] = (ports["srt"], "UDP")
     return out
 
 
 def ingest_pod(
-    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None = None
+    stream: LiveStream,
+    role: Role,
+    settings: OperatorSettings,
+    host_ports: IngestPortMap | None = None,
+    primary_ports: IngestPortMap | None = None,
 ) -> Manifest:
-    """`host_ports`: the stream's allocation when workers run on the host network."""
+    """`host_ports`: the role's allocation when workers run on the host network; `primary_ports`:
+    the primary's, where a backup sends its feed while the primary asks for it."""
     names = ingest_names(stream.metadata.name, role)
     key_ref = stream_key_ref(stream)
     volumes: list[Manifest] = [{"name": "media", "emptyDir": {}}]
@@ -173,13 +220,25 @@ def ingest_pod(
     if key_ref is not None:
         volumes.append(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE))
         mounts.append({"name": "stream-key", "mountPath": STREAM_KEY_DIR, "readOnly": True})
+    tls_secret = tls_secret_name(stream)
+    if tls_secret is not None:
+        # The whole key pair, not a subPath: the kubelet's updates (a renewal) reach the running
+        # worker, which reloads them. Group-readable only: fsGroup makes the worker's group own it.
+        files = {TLS_CERT_FILE: TLS_CERT_FILE, TLS_KEY_FILE: TLS_KEY_FILE}
+        volumes.append(secret_files_volume(TLS_VOLUME, tls_secret, files, mode=0o440))
+        mounts.append({"name": TLS_VOLUME, "mountPath": TLS_DIR, "readOnly": True})
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
         # The prefix is the route's path even without a route: adding an Ingress later must not
         # restart a live ingest (the config is part of the Pod's spec hash).
         config=ingest_worker_config(
-            stream, role, host_ports, settings.worker_bind_address, _path_prefix(playback_path(stream, settings))
+            stream,
+            role,
+            host_ports,
+            settings.worker_bind_address,
+            _path_prefix(playback_path(stream, settings)),
+            primary_url=ingest_http_url(stream, settings.worker_address, primary_ports) if role == "backup" else None,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
@@ -425,6 +484,8 @@ def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEn
             continue
         if "rtmp" in push.protocols and "rtmp" in reach.ports:
             urls[f"{prefix}push_url"] = f"rtmp://{reach.url_host}:{reach.ports['rtmp']}/live"
+        if "rtmps" in push.protocols and "rtmps" in reach.ports:
+            urls[f"{prefix}push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
         if "srt" in push.protocols and "srt" in reach.ports:
             urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
     key_ref = stream_key_ref(stream)

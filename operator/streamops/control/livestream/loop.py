@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import kopf
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
@@ -27,6 +29,7 @@ from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader
 
+TLS_SECRET_RETRY_SECONDS = 5.0  # a missing or unusable rtmps certificate Secret is looked at again this often
 LIVESTREAM_LOOP = KindLoop(
     api=LIVESTREAM,
     reconcile=reconcile_livestream,
@@ -62,6 +65,7 @@ def livestream_update(
         generation=outcome.generation,
         service_rejected=outcome.service_rejected,
         route_rejected=outcome.route_rejected,
+        tls_secret_problem=outcome.tls_secret_problem,
     )
     status = livestream_status(stream, observation, utcnow())
     return status.wire(), livestream_events(previous, status)
@@ -92,6 +96,8 @@ async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.D
             if outcome is None:
                 await loop.sleep()
                 continue
+            if outcome.tls_secret_problem:  # look again soon: cert-manager writes the Secret when it is issued
+                loop.next_resync = min(loop.next_resync, time.monotonic() + TLS_SECRET_RETRY_SECONDS)
             observed_pods = {
                 role: pod
                 for role in ROLES

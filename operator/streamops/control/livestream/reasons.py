@@ -14,6 +14,9 @@ INGEST_FAILED = "IngestFailed"
 INGEST_NODE_LOST = "IngestNodeLost"  # evicted from an unreachable node: replaced once it is gone
 # Ready, Stalled: SRT needs a passphrase of 10..79 characters, and the referenced key is not one
 STREAM_KEY_INVALID_FOR_SRT = "StreamKeyInvalidForSrt"
+# Ready, Stalled: the RTMPS certificate's Secret (source.push.tls.secretName) is missing or unusable
+TLS_SECRET_NOT_FOUND = "TLSSecretNotFound"
+TLS_SECRET_INVALID = "TLSSecretInvalid"
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"
@@ -29,3 +32,5 @@ WENT_LIVE = "WentLive"
 WENT_OFFLINE = "WentOffline"
 BACKUP_WENT_LIVE = "BackupWentLive"
 BACKUP_WENT_OFFLINE = "BackupWentOffline"
+BACKUP_TOOK_OVER = "BackupTookOver"  # status.activeIngest: backup (Warning: the primary's publisher sends nothing)
+PRIMARY_RESTORED = "PrimaryRestored"  # status.activeIngest: back from backup to primary

@@ -11,12 +11,13 @@ from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.builders import (
+    BASE_PORT_NAMES,
     POD_NETWORK_PORTS,
-    PORT_NAMES,
     IngestPortMap,
     PlaybackRoute,
     ingest_names,
     ingest_pod,
+    ingest_port_names,
     ingest_roles,
     ingest_service,
     playback_http_route,
@@ -25,7 +26,9 @@ from streamops.control.livestream.builders import (
     playback_route_name,
     stream_key_ref,
     stream_key_secret,
+    tls_secret_name,
 )
+from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.recording.builders import (
     auto_recording,
     auto_recording_name,
@@ -56,6 +59,7 @@ class StreamOutcome:
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
+    tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
 
 
 @dataclass(frozen=True)
@@ -134,13 +138,28 @@ def _ensure_standby(
         allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
 
 
-def _host_ports(allocator: PortAllocator | None, service: Manifest | None) -> IngestPortMap | None:
+def _host_ports(
+    allocator: PortAllocator | None, service: Manifest | None, names: tuple[str, ...]
+) -> IngestPortMap | None:
+    """The allocation recorded on the Service, kept (a live ingest keeps its ports), with a port
+    added or released when rtmps is switched on or off; a new one when there is none."""
     if allocator is None:
         return None
     ports = ports_of(service)
-    if set(PORT_NAMES) <= ports.keys():
-        return {n: ports[n] for n in PORT_NAMES}
-    return allocator.allocate(PORT_NAMES)
+    if not set(BASE_PORT_NAMES) <= ports.keys():
+        return allocator.allocate(names)
+    unused = [port for name, port in ports.items() if name not in names]
+    if unused:
+        allocator.release(unused)
+    missing = [name for name in names if name not in ports]
+    return {**{n: ports[n] for n in names if n in ports}, **(allocator.allocate(missing) if missing else {})}
+
+
+def _check_tls_secret(api: KubeApi, stream: LiveStream) -> tuple[str, str] | None:
+    name = tls_secret_name(stream)
+    if name is None:
+        return None
+    return tls_secret_problem(name, api.get("Secret", stream.metadata.namespace or "", name))
 
 
 def reconcile_livestream(
@@ -230,12 +249,13 @@ def _reconcile(
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
     key_check = _ensure_stream_key(api, stream)
     missing_secret = key_check.missing
+    tls_problem = _check_tls_secret(api, stream)
     roles = ingest_roles(stream)
     allocated: dict[Role, IngestPortMap] = {}
     services = {role: api.get("Service", namespace, ingest_names(name, role).service) for role in ROLES}
     for role in roles:
         service = services[role]
-        host_ports = _host_ports(allocator, service if owned_by(service, uid) else None)
+        host_ports = _host_ports(allocator, service if owned_by(service, uid) else None, ingest_port_names(stream))
         if host_ports is not None:
             allocated[role] = host_ports
     primary = services["primary"] if owned_by(services["primary"], uid) else None
@@ -262,8 +282,8 @@ def _reconcile(
             api.delete("Service", namespace, names.service, service["metadata"]["uid"])
             if allocator is not None:
                 allocator.release(ports_of(service).values())
-        run = role in roles and stream.spec.active and missing_secret is None
-        desired = ingest_pod(stream, role, settings, host_ports) if run else None
+        run = role in roles and stream.spec.active and missing_secret is None and tls_problem is None
+        desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
         ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
     wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
@@ -276,6 +296,7 @@ def _reconcile(
         host_ports=allocated,
         service_rejected=service_rejected,
         route_rejected=route_rejected,
+        tls_secret_problem=tls_problem,
     )
 
 

@@ -68,6 +68,7 @@ class IngestObservation:
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
     service_rejected: str | None = None  # the API server refused an ingest Service (its message)
     route_rejected: str | None = None  # ... the playback Ingress/HTTPRoute
+    tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
 
 
 def _ingest_condition(pod: PodObservation) -> Observed:
@@ -171,6 +172,10 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             Observed(READY, "False", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
             Observed(STALLED, "True", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
         ]
+    elif observed.tls_secret_problem:
+        # No ingest runs until the certificate's Secret is usable (cert-manager may still be issuing it).
+        reason, message = observed.tls_secret_problem
+        conditions = [Observed(READY, "False", reason, message), Observed(STALLED, "True", reason, message)]
     elif not stream.spec.active:
         conditions = [
             Observed(READY, "True", reasons.INACTIVE, "stream is switched off (spec.active false): pushes are refused")

@@ -29,6 +29,14 @@ def secret_file_volume(volume: str, secret: str, key: str, path: str) -> Manifes
     return {"name": volume, "secret": {"secretName": secret, "items": [{"key": key, "path": path}]}}
 
 
+def secret_files_volume(volume: str, secret: str, files: dict[str, str], mode: int | None = None) -> Manifest:
+    """Several keys of a Secret as files (key -> path), with `mode` (octal, e.g. 0o440) when given."""
+    source: Manifest = {"secretName": secret, "items": [{"key": k, "path": p} for k, p in files.items()]}
+    if mode is not None:
+        source["defaultMode"] = mode
+    return {"name": volume, "secret": source}
+
+
 @dataclass(frozen=True)
 class WorkerContainer:
     name: str  # also the `streamops worker <name>` argument

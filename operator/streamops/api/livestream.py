@@ -30,6 +30,7 @@ from streamops.api.common import (
 
 PushProtocol = Literal["rtmp", "rtmps", "srt"]
 RecordType = Literal["origin", "transcoded"]
+IngestRole = Literal["primary", "backup"]  # the two ingests of a push stream with source.push.backup
 
 
 def _all_push_protocols() -> list[PushProtocol]:
@@ -46,6 +47,19 @@ class PushTLS(KubeModel):
         description="A kubernetes.io/tls Secret of the stream's namespace (keys tls.crt and tls.key), e.g. the "
         "one cert-manager writes for a Certificate. Mounted into the ingest Pods; a renewed certificate is "
         "picked up for new connections without restarting the ingest or cutting a live publisher.",
+    )
+
+
+class Failback(KubeModel):
+    """When the backup ingest's media is on air, how the primary takes it back."""
+
+    stable_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=3600,
+        description="The primary ingest takes the air back once its own publisher has sent without a break for "
+        "this long (default 10). Until then the backup stays on air: a primary encoder that flaps never costs "
+        "more than one switch.",
     )
 
 
@@ -86,6 +100,12 @@ class PushSource(KubeModel):
         default=False,
         description="Run a second, backup ingest (Pod and Service <stream>-ingest-backup, URLs in "
         "status.ingest.backupPushUrl*) accepting the same key. Default false.",
+    )
+    failback: Failback | None = Field(
+        default=None,
+        description="With backup: when the primary takes the air back from the backup (absent: the defaults). "
+        "While the primary's publisher sends nothing (for 2 s), the backup's media is on air: the same playback "
+        "URLs, recordings and restreams go on from it (status.activeIngest).",
     )
 
     @model_validator(mode="after")
@@ -712,6 +732,11 @@ class LiveStreamStatus(ConditionedStatus):
         description="True while the primary ingest receives media; turns false a few seconds after media stops.",
     )
     backup_live: bool = Field(default=False, description="True while the backup ingest receives media.")
+    active_ingest: IngestRole | None = Field(
+        default=None,
+        description="Whose media playback, recordings and restreams get now: primary, or backup while the primary's "
+        "publisher sends nothing (source.push.backup). Unset while nothing is on air.",
+    )
     active: bool | None = Field(
         default=None,
         description="Whether the stream is switched on: false when spec.active is false, or when a pull stream "

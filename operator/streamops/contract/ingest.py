@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
-from streamops.api.livestream import DVR, HLS, Screenshots, Source, Transcoding
+from streamops.api.livestream import DVR, HLS, IngestRole, Screenshots, Source, Transcoding
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
@@ -31,8 +29,10 @@ TRANSCODED_FEED_PATH = "/feed/transcoded"
 HLS_CMAF_PLAYLIST = "/hls/cmaf/index.m3u8"
 HLS_MPEGTS_PLAYLIST = "/hls/ts/index.m3u8"
 SCREENSHOT_PATH = "/screenshot.jpg"
+# POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
+BACKUP_UPLINK_PATH = "/backup/uplink"
 
-Role = Literal["primary", "backup"]
+Role = IngestRole
 
 
 class IngestPorts(WorkerConfig):
@@ -53,6 +53,11 @@ class IngestConfig(WorkerConfig):
 
     stream: str = Field(description="The LiveStream's name (logs and metric labels).")
     role: Role = "primary"
+    primary_url: str | None = Field(
+        default=None,
+        description="A backup ingest's primary: the base URL of its HTTP face (http://host:port), where the backup "
+        "sends its feed while the primary asks for it.",
+    )
     source: Source = Field(description="The stream's source, without the key's Secret reference.")
     dvr: DVR = Field(default_factory=DVR)
     hls: HLS = Field(default_factory=HLS)
@@ -91,6 +96,16 @@ class IngestStatus(WorkerStatus):
     active: bool = Field(default=True, description="False once a pull stream deactivated itself.")
     deactivated_reason: str | None = None
     source: str | None = Field(default=None, description="The live session's kind: rtmp, srt or pull-<n>.")
+    active_ingest: Role | None = Field(
+        default=None,
+        description="Whose media this ingest serves now (feed, HLS, screenshot): its own (its role), or a primary's "
+        "backup's; None while nothing flows.",
+    )
+    backup_wanted: bool = Field(
+        default=False,
+        description="A primary asks its backup for its feed: its own source sends nothing, or has not been back "
+        "for failback.stableSeconds yet.",
+    )
     started_at: UtcTime | None = None
     finished_at: UtcTime | None = None
     video_width: int | None = None

@@ -106,6 +106,15 @@ def _live(pod: PodObservation | None, telemetry: IngestStatus | None) -> bool:
     return telemetry.live
 
 
+def _active_ingest(pod: PodObservation | None, telemetry: IngestStatus | None) -> Role | None:
+    """Whose media the primary ingest serves: playback, recordings and restreams all read it there.
+    None without a primary to serve anything, even while the backup receives media."""
+    if pod is None or not pod.exists or pod.deleting or telemetry is None:
+        return None
+    # A worker that predates the field serves its own media, whenever it is live.
+    return telemetry.active_ingest or ("primary" if telemetry.live else None)
+
+
 def _reach(stream: LiveStream, role: Role, observed: IngestObservation) -> Reach:
     settings = observed.settings
     pod = observed.pods.get(role)
@@ -210,7 +219,10 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         if running
         else Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
     )
-    on_air = main if live else (spare if backup_live else None)
+    active_ingest = _active_ingest(primary, main) if active else None
+    # The metrics of what is on air (the primary measures the backup's media it relays), else of
+    # the backup's own media while the primary is not there to relay it.
+    on_air = main if active_ingest is not None else (spare if backup_live else None)
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     metrics = on_air or IngestStatus()  # live metrics exist only while live
     renditions = bool(stream.spec.transcoding and stream.spec.transcoding.renditions)
@@ -221,6 +233,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         conditions=merge_conditions(previous.conditions, conditions, generation, now),
         live=live,
         backup_live=backup_live,
+        active_ingest=active_ingest,
         active=active,
         ingest=ingest_endpoints(stream, reaches),
         playback=playback_urls(stream, playback_base(playback_route(stream, observed.settings), reaches["primary"])),
@@ -268,9 +281,25 @@ def _playability_events(previous: list[Condition], current: list[Condition]) -> 
     return [Transition("Warning", NOT_BROWSER_PLAYABLE, f"{now.reason}: {now.message}")]
 
 
+def _switch_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
+    """The backup's media went on air, or the primary's came back (status.activeIngest)."""
+    before, now = (previous.active_ingest if previous else None), current.active_ingest
+    if now == before or now is None:
+        return []
+    if now == "backup":
+        what = "the primary ingest receives no media: playback, recordings and restreams go on from the backup ingest"
+        return [Transition("Warning", reasons.BACKUP_TOOK_OVER, what)]
+    if before == "backup":
+        what = "the primary ingest's media is back on air: its publisher sent for failback.stableSeconds, unbroken"
+        return [Transition("Normal", reasons.PRIMARY_RESTORED, what)]
+    return []
+
+
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
-    """Went live / went offline (primary and backup); nothing on the first visit of an offline stream."""
+    """Went live / went offline (primary and backup), the backup took over / the primary is back;
+    nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
+    events += _switch_events(previous, current)
     events += _node_lost_events(previous.conditions if previous else [], current.conditions)
     events += _playability_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (

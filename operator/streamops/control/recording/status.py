@@ -96,7 +96,7 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         # session, and the time to fix its node or claim is before that session starts.
         conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
     elif not observed.stream_live:
-        conditions = stream_not_live(RECORDING, stream)
+        conditions = stream_not_live(RECORDING, stream, observed.stream_backup_only)
     else:
         conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
 

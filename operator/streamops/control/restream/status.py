@@ -86,7 +86,7 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         message = f"the target failed, retrying with backoff: {last_error or 'unknown error'}"[:4096]
         conditions = ready_and(LIVE, "False", "False", reasons.BACKOFF, message)
     elif not observed.stream_live:
-        conditions = stream_not_live(LIVE, stream)
+        conditions = stream_not_live(LIVE, stream, observed.stream_backup_only)
     else:
         conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
 

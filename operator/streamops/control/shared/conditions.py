@@ -40,9 +40,16 @@ def stream_not_found(own: str, stream: str) -> list[Observed]:
     return ready_and(own, "False", "False", STREAM_NOT_FOUND, f"LiveStream {stream} does not exist")
 
 
-def stream_not_live(own: str, stream: str) -> list[Observed]:
-    """A Recording's or Restream's conditions while its LiveStream is not live."""
-    return ready_and(own, "False", "False", STREAM_NOT_LIVE, f"waiting for LiveStream {stream} to go live")
+def stream_not_live(own: str, stream: str, backup_only: bool = False) -> list[Observed]:
+    """A Recording's or Restream's conditions while its LiveStream is not live (`backup_only`: only
+    its backup ingest receives media, with no primary ingest to serve it)."""
+    message = f"waiting for LiveStream {stream} to go live"
+    if backup_only:
+        message = (
+            f"waiting for LiveStream {stream}: only its backup ingest receives media, and its primary ingest, "
+            "through which recordings and restreams get it, is not running"
+        )
+    return ready_and(own, "False", "False", STREAM_NOT_LIVE, message)
 
 
 def worker_on_its_way(own: str, ready: Observed) -> list[Observed]:

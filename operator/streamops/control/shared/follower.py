@@ -18,7 +18,11 @@ class FollowerObservation(Generic[S]):
     pod: PodObservation
     telemetry: S | None = None  # the worker's /status (fresh), None when unreachable
     stream_exists: bool = True
-    stream_live: bool = False  # primary or backup ingest receives media
+    # Media is on air: what the primary ingest serves (the feed recorders and pushers read), its own
+    # or its backup's. Not merely the backup receiving media: without a primary to relay it, nothing
+    # reaches the feed.
+    stream_live: bool = False
+    stream_backup_only: bool = False  # the backup receives media, and no primary ingest serves it
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
 
     @classmethod
@@ -26,11 +30,13 @@ class FollowerObservation(Generic[S]):
         cls, pod: PodObservation, telemetry: S | None, stream: StreamFacts | None, generation: int | None
     ) -> Self:
         """The observation from the loop's inputs (`stream` as the stream index shows it)."""
+        on_air = bool(stream and (stream.live or stream.active_ingest))
         return cls(
             pod=pod,
             telemetry=telemetry,
             stream_exists=stream is not None,
-            stream_live=bool(stream and (stream.live or stream.backup_live)),
+            stream_live=on_air,
+            stream_backup_only=bool(stream and stream.backup_live and not on_air),
             generation=generation,
         )
 

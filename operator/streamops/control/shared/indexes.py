@@ -22,6 +22,7 @@ class StreamFacts:
     uid: str
     live: bool
     backup_live: bool
+    active_ingest: str | None = None  # status.activeIngest: whose media the primary serves
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
 def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     facts = StreamFacts(
-        uid=meta.get("uid") or "", live=bool(status.get("live")), backup_live=bool(status.get("backupLive"))
+        uid=meta.get("uid") or "",
+        live=bool(status.get("live")),
+        backup_live=bool(status.get("backupLive")),
+        active_ingest=status.get("activeIngest") or None,
     )
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
 

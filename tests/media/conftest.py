@@ -3,11 +3,19 @@ synthetic publisher, with real peers (devtools.peers). Every process is stopped 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.http_client import http_get
+from devtools.ports import free_port
+from devtools.processes import alive, proc_tree
+from devtools.waits import wait_for
 from devtools.workers import Ingest, Worker
 
 
@@ -30,3 +38,61 @@ def ingest_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def ingest(ingest_factory: Any) -> Ingest:
     return ingest_factory()
+
+
+# --- the pusher worker ----------------------------------------------------------------------------------------
+
+
+class PushWorker(Worker):
+    """`streamops worker push` with its key in a file; stop() also kills, by PID, any FFmpeg it left
+    (they run in sessions of their own, out of reach of the worker's process group)."""
+
+    def __init__(self, workdir: Path, feed_url: str, uri: str, key: str | None, **extra: Any) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        config: dict[str, Any] = {
+            "name": workdir.name,
+            "feedUrl": feed_url,
+            "uri": uri,
+            "noAudioMode": "drop",
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+            **extra,
+        }
+        if key is not None:
+            key_file = workdir / "stream-key"
+            key_file.write_text(key + "\n")
+            config["streamKeyFile"] = str(key_file)
+        super().__init__("push", config, workdir, port)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        tree = proc_tree(self.process.pid) if self.process and self.process.poll() is None else []
+        try:
+            return super().stop(sig, timeout)
+        finally:
+            for pid in tree[1:]:
+                if alive(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+    def wait_live(self, timeout: float = 20) -> dict[str, Any]:
+        return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout, what=f"{self.workdir.name} live")
+
+    def texts(self) -> str:
+        """Everything the pusher tells the outside world."""
+        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode()
+
+
+@pytest.fixture
+def pushers(tmp_path: Path) -> Iterator[Callable[..., PushWorker]]:
+    """Start pusher workers (name, feed URL, target URI, key, config overrides); all stopped by PID."""
+    started: list[PushWorker] = []
+
+    def make(name: str, feed_url: str, uri: str, key: str | None = None, **extra: Any) -> PushWorker:
+        worker = PushWorker(tmp_path / name, feed_url, uri, key, **extra)
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in reversed(started):
+        worker.stop()

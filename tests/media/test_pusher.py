@@ -12,9 +12,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
-import json
-import os
-import signal
 import socket
 import statistics
 import struct
@@ -29,9 +26,9 @@ import pytest
 from devtools.http_client import http_get
 from devtools.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_streams
 from devtools.ports import free_port
-from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
+from devtools.workers import Ingest
 from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
@@ -78,63 +75,6 @@ def feed(ingest: Ingest) -> Iterator[Feed]:
         yield source
     finally:
         source.unpublish()
-
-
-# --- the pusher under test ----------------------------------------------------------------------------------
-
-
-class PushWorker(Worker):
-    """`streamops worker push` with its key in a file; stop() also kills, by PID, any FFmpeg it left
-    (they run in sessions of their own, out of reach of the worker's process group)."""
-
-    def __init__(self, workdir: Path, feed_url: str, uri: str, key: str | None, **extra: Any) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        config: dict[str, Any] = {
-            "name": workdir.name,
-            "feedUrl": feed_url,
-            "uri": uri,
-            "noAudioMode": "drop",
-            "httpHost": "127.0.0.1",
-            "httpPort": port,
-            **extra,
-        }
-        if key is not None:
-            key_file = workdir / "stream-key"
-            key_file.write_text(key + "\n")
-            config["streamKeyFile"] = str(key_file)
-        super().__init__("push", config, workdir, port)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
-        tree = proc_tree(self.process.pid) if self.process and self.process.poll() is None else []
-        try:
-            return super().stop(sig, timeout)
-        finally:
-            for pid in tree[1:]:
-                if alive(pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-
-    def wait_live(self, timeout: float = 20) -> dict[str, Any]:
-        return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout, what=f"{self.workdir.name} live")
-
-    def texts(self) -> str:
-        """Everything the pusher tells the outside world."""
-        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode()
-
-
-@pytest.fixture
-def pushers(tmp_path: Path) -> Iterator[Callable[..., PushWorker]]:
-    started: list[PushWorker] = []
-
-    def make(name: str, feed_url: str, uri: str, key: str | None = None, **extra: Any) -> PushWorker:
-        worker = PushWorker(tmp_path / name, feed_url, uri, key, **extra)
-        started.append(worker)
-        return worker.start()
-
-    yield make
-    for worker in reversed(started):
-        worker.stop()
 
 
 @pytest.fixture
@@ -436,7 +376,7 @@ def test_a_frozen_target_times_out_instead_of_hanging(feed, pushers):
         assert "frozen-KEY-0042" not in pusher.texts()
 
 
-def not_live_after(pusher: PushWorker, since: float, timeout: float = 30) -> float:
+def not_live_after(pusher: Any, since: float, timeout: float = 30) -> float:
     """Seconds from `since` until the pusher no longer reports live."""
     wait_for(lambda: not pusher.status()["live"], timeout=timeout, interval=0.05, what="live turns false")
     return time.monotonic() - since

@@ -145,8 +145,9 @@ def ingest_worker_config(
     ports: IngestPortMap | None = None,
     bind_address: str = "0.0.0.0",
     path_prefix: str = "",
+    primary_url: str | None = None,
 ) -> IngestConfig:
-    """What the ingest worker needs from the spec (see IngestConfig)."""
+    """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -156,7 +157,10 @@ def ingest_worker_config(
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
         # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
         # a backup roll the live primary ingest (its spec hash) and cut off its publisher.
+        # So is `failback` for the primary: the backup sends it along with its feed (backup_link.py).
         push = source.push.model_copy(update={"stream_key_secret_ref": None, "backup": False})
+        if role == "primary":
+            push = push.model_copy(update={"failback": None})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
     return IngestConfig(
@@ -174,6 +178,7 @@ def ingest_worker_config(
         tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if _rtmps(stream) else None,
         bind_address=bind_address,
         path_prefix=path_prefix,
+        primary_url=primary_url if role == "backup" else None,
     )
 
 
@@ -200,9 +205,14 @@ def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, 
 
 
 def ingest_pod(
-    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None = None
+    stream: LiveStream,
+    role: Role,
+    settings: OperatorSettings,
+    host_ports: IngestPortMap | None = None,
+    primary_ports: IngestPortMap | None = None,
 ) -> Manifest:
-    """`host_ports`: the stream's allocation when workers run on the host network."""
+    """`host_ports`: the role's allocation when workers run on the host network; `primary_ports`:
+    the primary's, where a backup sends its feed while the primary asks for it."""
     names = ingest_names(stream.metadata.name, role)
     key_ref = stream_key_ref(stream)
     volumes: list[Manifest] = [{"name": "media", "emptyDir": {}}]
@@ -223,7 +233,12 @@ def ingest_pod(
         # The prefix is the route's path even without a route: adding an Ingress later must not
         # restart a live ingest (the config is part of the Pod's spec hash).
         config=ingest_worker_config(
-            stream, role, host_ports, settings.worker_bind_address, _path_prefix(playback_path(stream, settings))
+            stream,
+            role,
+            host_ports,
+            settings.worker_bind_address,
+            _path_prefix(playback_path(stream, settings)),
+            primary_url=ingest_http_url(stream, settings.worker_address, primary_ports) if role == "backup" else None,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

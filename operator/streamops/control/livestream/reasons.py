@@ -32,3 +32,5 @@ WENT_LIVE = "WentLive"
 WENT_OFFLINE = "WentOffline"
 BACKUP_WENT_LIVE = "BackupWentLive"
 BACKUP_WENT_OFFLINE = "BackupWentOffline"
+BACKUP_TOOK_OVER = "BackupTookOver"  # status.activeIngest: backup (Warning: the primary's publisher sends nothing)
+PRIMARY_RESTORED = "PrimaryRestored"  # status.activeIngest: back from backup to primary

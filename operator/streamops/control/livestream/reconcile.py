@@ -283,7 +283,7 @@ def _reconcile(
             if allocator is not None:
                 allocator.release(ports_of(service).values())
         run = role in roles and stream.spec.active and missing_secret is None and tls_problem is None
-        desired = ingest_pod(stream, role, settings, host_ports) if run else None
+        desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
         ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
     wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)

@@ -19,6 +19,11 @@ Measured with Debian's tools (nginx 1.22 + libnginx-mod-rtmp, FFmpeg 5.1, srt-to
   is still in its send buffer: a 1 s push delivered nothing, a 3 s one ≈1.9 s. `linger=3` on the
   caller URL delivers all of it, so Publisher adds it to srt:// URLs that do not set it. A wrong or
   missing passphrase is rejected in the handshake (ffmpeg exits 1 at once); encryption works.
+- A frozen peer (`peer.frozen()`: SIGSTOP of its tree): nginx-rtmp's kernel still acknowledges into
+  its ≈470 KB receive buffer (≈1.5 s of a 2.5 Mbit/s push), then the window closes; an SRT caller
+  towards a frozen srt-live-transmit fails by itself after libsrt's 5 s peer idle timeout.
+- rtmps:// targets: TlsForwarder (TLS terminated in this process, relayed to nginx-rtmp), since the
+  RTMP module has no TLS.
 """
 
 from __future__ import annotations

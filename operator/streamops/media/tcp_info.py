@@ -100,7 +100,7 @@ def established_tcp(families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6
     """Every established TCP socket of this network namespace, with its counters."""
     found: list[TcpCounters] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG) as nl:
-        nl.settimeout(2.0)
+        nl.settimeout(0.5)  # the kernel answers at once; never hold the event loop long
         for family in families:
             request = _REQ_V2.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), 1 << TCP_ESTABLISHED)
             request += bytes(_SOCKID_SIZE)

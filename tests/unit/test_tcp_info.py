@@ -56,9 +56,16 @@ def test_the_acknowledged_bytes_of_a_real_loopback_connection():
         peer, _ = server.accept()
         with client, peer:
             sent = 300_000
-            reader = threading.Thread(target=lambda: [peer.recv(1 << 16) for _ in range(64)], daemon=True)
+
+            def read_all() -> None:
+                got = 0
+                while got < sent and (chunk := peer.recv(1 << 16)):
+                    got += len(chunk)
+
+            reader = threading.Thread(target=read_all, daemon=True)
             reader.start()
             client.sendall(b"x" * sent)
+            reader.join(5)
             counters = []
             for _ in range(100):  # the last ACK may come a moment after sendall returned
                 counters = [s for s in T.process_tcp(os.getpid()) if s.peer == server.getsockname()]

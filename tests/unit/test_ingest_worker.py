@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from streamops.media.ingest import (
     session_command,
     session_dirs,
     srt_listen_input,
+    srt_listen_script,
 )
 
 BASE = {"stream": "cam", "source": {"push": {}}}
@@ -74,11 +76,25 @@ def test_ladder_encodes_each_rendition_once_and_tees_it():
     assert "RESOLUTION=1280x720" in master and "BANDWIDTH=3128000" in master
 
 
-def test_srt_listener_uses_the_key_as_passphrase_and_redaction_hides_it():
-    url, options = srt_listen_input("127.0.0.1", 9998, "k3y-0123456789")
-    assert "passphrase=k3y-0123456789" in url and options["protocol_whitelist"] == "srt,udp"
-    redact = Redactor(["k3y-0123456789"])
-    assert "k3y" not in redact(f"Input #0, mpegts, from '{url}':")
+def test_srt_listener_uses_the_key_as_passphrase_off_the_command_line():
+    script = srt_listen_script("127.0.0.1", 9998, "k3y-01234'56789", latency_ms=None, timeout=5)
+    url, options = srt_listen_input(Path("/m/.private/srt.ffconcat"))
+    argv = session_command(config(), url, options, Path("/m/s"))
+    head = argv[: argv.index("-i") + 2]
+    assert not any("k3y" in a for a in argv)
+    pairs = set(itertools.pairwise(head))
+    assert {("-f", "concat"), ("-safe", "0"), ("-protocol_whitelist", "file,srt,udp")} <= pairs
+    assert ("-i", "/m/.private/srt.ffconcat") in pairs
+    # The key travels in the script (read from a FIFO), quoted the way FFmpeg's tokenizer unquotes it.
+    assert "option passphrase 'k3y-01234'\\''56789'\n" in script
+    assert "file 'srt://127.0.0.1:9998?mode=listener&timeout=5000000'\n" in script
+    redact = Redactor(["k3y-01234'56789"])
+    assert "k3y" not in redact("option passphrase k3y-01234'56789")
+
+
+def test_srt_listener_latency_is_in_microseconds():
+    script = srt_listen_script("0.0.0.0", 9998, "k3y-0123456789", latency_ms=1500, timeout=2.5)
+    assert "file 'srt://0.0.0.0:9998?mode=listener&timeout=2500000&latency=1500000'" in script
 
 
 @pytest.mark.parametrize(

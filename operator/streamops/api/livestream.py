@@ -63,6 +63,19 @@ class Failback(KubeModel):
     )
 
 
+class PushSrt(KubeModel):
+    """Options of the SRT listener."""
+
+    latency_ms: int | None = Field(
+        default=None,
+        ge=20,
+        le=8000,
+        description="SRT latency in milliseconds: how long the receiver buffers to recover lost packets. The "
+        "connection uses the larger of this and the encoder's own. 400..2000 suits most internet paths (about "
+        "4 round trips); 20..8000, default unset: libsrt's 120.",
+    )
+
+
 class PushSource(KubeModel):
     """Encoders (OBS, ffmpeg, hardware) push to the stream's ingest endpoints (status.ingest) with the
     stream key."""
@@ -90,6 +103,7 @@ class PushSource(KubeModel):
         description="The certificate of the rtmps endpoint (status.ingest.pushUrlRtmps). Required when protocols "
         "lists rtmps.",
     )
+    srt: PushSrt | None = Field(default=None, description="Options of the SRT listener (latencyMs).")
     stream_key_secret_ref: SecretKeyRef | None = Field(
         default=None,
         description="The Secret and key holding the stream key (RTMP: the stream name after /live; SRT: the "

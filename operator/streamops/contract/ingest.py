@@ -23,6 +23,11 @@ TLS_DIR = "/var/run/secrets/streamops/rtmps"
 TLS_CERT_FILE = "tls.crt"
 TLS_KEY_FILE = "tls.key"
 
+# A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
+# after this long. Above the 2 s after which the stream is no longer live, so a stall that TCP or
+# SRT recovers from is ridden out; a new publisher does not wait for it (it displaces a silent one).
+PUBLISHER_TIMEOUT_SECONDS = 5.0
+
 # What the ingest serves on its HTTP port.
 FEED_PATH = "/feed"  # the live feed (MPEG-TS over HTTP) for recorders and pushers
 TRANSCODED_FEED_PATH = "/feed/transcoded"
@@ -71,6 +76,16 @@ class IngestConfig(WorkerConfig):
     )
     tls_key_file: str | None = Field(default=None, description="Mounted PEM private key of that certificate.")
     bind_address: str = "0.0.0.0"
+    # None: PUBLISHER_TIMEOUT_SECONDS. Not the number itself: a new default in the configuration would
+    # change every ingest's Pod spec hash and roll every live ingest on upgrade.
+    publisher_timeout_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        le=300,
+        description="A publishing session that sends nothing for this long is ended and its connection closed "
+        f"(RTMP: by the gate; SRT: the listener's read timeout). Default {PUBLISHER_TIMEOUT_SECONDS:g}. A new "
+        "publisher is accepted before that as soon as the session is silent.",
+    )
     path_prefix: str = Field(
         default="",
         max_length=512,
@@ -86,6 +101,10 @@ class IngestConfig(WorkerConfig):
         if push and "rtmps" in push.protocols and not listener:
             raise ValueError("rtmps needs ports.rtmps, tlsCertFile and tlsKeyFile")
         return self
+
+    @property
+    def publisher_timeout(self) -> float:
+        return self.publisher_timeout_seconds or PUBLISHER_TIMEOUT_SECONDS
 
 
 class IngestStatus(WorkerStatus):

@@ -45,6 +45,7 @@ from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
+from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
 from streamops.media.worker_http import serve, worker_app
@@ -54,6 +55,7 @@ log = logging.getLogger("streamops.ingest")
 
 LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live
 NON_DVR_PLAYLIST_SEGMENTS = 6
+STANDBY_LISTEN_SECONDS = 10  # a standby RTMP listener nobody connects to exits after this
 
 
 # --- pure builders -------------------------------------------------------------------------------
@@ -188,10 +190,35 @@ def listener_protocols(protocols: Iterable[PushProtocol]) -> list[PushProtocol]:
     return [p for p in ("rtmp", "srt") if p in wanted or (p == "rtmp" and "rtmps" in wanted)]
 
 
-def srt_listen_input(bind: str, port: int, key: str) -> tuple[str, dict[str, Any]]:
-    # The stream key is the SRT passphrase: a publisher with another key fails the handshake.
-    url = f"srt://{bind}:{port}?mode=listener&passphrase={key}"
-    return url, {"protocol_whitelist": "srt,udp", **FAST_PROBE}
+def srt_listen_input(script: Path) -> tuple[str, dict[str, Any]]:
+    """The SRT listener, opened by FFmpeg's concat demuxer from a script (`srt_listen_script`) that
+    it reads from a FIFO: the passphrase is then neither on FFmpeg's command line, which any process
+    of the Pod reads in /proc/<pid>/cmdline while the listener waits, nor on disk. FFmpeg 5.1 has no
+    other way: `-passphrase` is a command line option too, and `-/opt file` only came with 7.0. The
+    script is ours, so `file` is allowed (for the FIFO) and `safe` off (its URL has a scheme)."""
+    return str(script), {"f": "concat", "safe": 0, "protocol_whitelist": "file,srt,udp", **FAST_PROBE}
+
+
+def _ffconcat_quote(value: str) -> str:
+    """One token of an ffconcat line (FFmpeg's av_get_token): single-quoted, quotes spliced in."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def srt_listen_script(bind: str, port: int, key: str, latency_ms: int | None, timeout: float) -> str:
+    """The concat script of the SRT listener. The stream key is the passphrase: a publisher with
+    another key fails the handshake. `timeout` (libsrt's read timeout): a publisher that sends
+    nothing for that long ends the session (SIGSTOPped publisher: released after 2.4 s with 2 s,
+    5.2 s without, libsrt's peer idle timeout); it does not apply while the listener waits."""
+    query = f"mode=listener&timeout={round(timeout * 1e6)}"
+    if latency_ms is not None:
+        query += f"&latency={latency_ms * 1000}"  # µs, both directions: the larger side's wins
+    lines = [
+        "ffconcat version 1.0",
+        f"file {_ffconcat_quote(f'srt://{bind}:{port}?{query}')}",
+        f"option passphrase {_ffconcat_quote(key)}",
+        *(f"option {name} {value}" for name, value in FAST_PROBE.items()),  # the inner input probes too
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def pull_input(url: str) -> tuple[str, dict[str, Any]]:
@@ -257,7 +284,9 @@ class SessionEvents:
     """What a session reports, to whoever runs it. All but `on_started` come only once media
     flows (a listener that never gets a publisher reports nothing)."""
 
-    on_started: Callable[[Session], None]  # the first media byte: this is now the live session
+    # The first media byte. True: this is now the live session; False: refused (another one is
+    # live), the session stops without publishing anything.
+    on_started: Callable[[Session], bool]
     on_media: Callable[[bytes], None]  # the feed (MPEG-TS from FFmpeg's stdout)
     on_transcoded: Callable[[bytes], None]  # the transcoded feed (the top rendition)
     on_progress: Callable[[Progress], None]  # one -progress block
@@ -278,12 +307,15 @@ class Session:
         sessions_dir: Path,
         redact: Redactor,
         events: SessionEvents,
+        secret_input: tuple[Path, str] | None = None,
     ) -> None:
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
         self.started = False
+        self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
+        self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
         self.transcoded_pipe = os.pipe() if renditions(config) else None
         write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
@@ -313,29 +345,56 @@ class Session:
         )
         try:
             while chunk := await reader.read(65536):
-                if self.started:
+                if self.accepted:
                     self.events.on_transcoded(chunk)
         finally:
             transport.close()
+
+    async def _write_secret_input(self, path: Path, text: str) -> None:
+        """Hand FFmpeg its input script through the FIFO once it opens it, then remove the FIFO."""
+        try:
+            while self.process.running:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:  # ENXIO: FFmpeg has not opened it for reading yet
+                    await asyncio.sleep(0.02)
+                    continue
+                try:
+                    os.write(fd, text.encode())  # a few hundred bytes: one write, into an empty pipe
+                finally:
+                    os.close(fd)
+                return
+        finally:
+            path.unlink(missing_ok=True)
 
     async def run(self) -> bool:
         """Run to the end; True when media flowed (it was a session, not just a listener)."""
         for directory in session_dirs(self.config, self.dir):
             directory.mkdir(parents=True, exist_ok=True)
+        if self.secret_input is not None:
+            self.secret_input[0].unlink(missing_ok=True)
+            os.mkfifo(self.secret_input[0], 0o600)
         await self.process.start()
         assert self.process.process and self.process.process.stdout
         stdout = self.process.process.stdout
         transcoded = (
             asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
         )
+        secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
         try:
             while chunk := await stdout.read(65536):
                 if not self.started:
                     self.started = True
-                    self.events.on_started(self)
+                    self.accepted = self.events.on_started(self)
+                    if not self.accepted:
+                        break  # refused: stop, publish nothing
                 self.events.on_media(chunk)
         finally:
             rc = await self.process.stop()
+            if secret is not None:
+                secret.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await secret
             if transcoded is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(transcoded, timeout=2)
@@ -369,6 +428,10 @@ class IngestWorker:
         self.stopping = asyncio.Event()
         self.internal_rtmp_port = free_loopback_port()
         self.gate: RtmpGate | None = None
+        self.private_dir = self.media_dir / ".private"  # the SRT listener's FIFO (never served: a dot name)
+        self.standby: Session | None = None  # an RTMP listener for the successor of a silent session
+        self.standby_port = 0
+        self._standby_tasks: set[asyncio.Task[None]] = set()
         self.listening = False  # the listeners (push) or the pull loop are up: see `accepting`
         self.session_events = SessionEvents(
             on_started=self.session_started,
@@ -388,6 +451,9 @@ class IngestWorker:
         self.m_fps = Gauge("streamops_ingest_frame_rate", "frames per second (live)", names, registry=self.registry)
         self.m_bitrate = Gauge("streamops_ingest_bitrate_bps", "feed bitrate (live)", names, registry=self.registry)
         self.m_consumers = Gauge("streamops_ingest_feed_consumers", "feed readers", names, registry=self.registry)
+        self.m_cache = Gauge(
+            "streamops_ingest_feed_cache_bytes", "what a joining feed reader gets first", names, registry=self.registry
+        )
         self.m_sessions = Counter("streamops_ingest_sessions", "publish/pull sessions", names, registry=self.registry)
         self.m_refused = Gauge(
             "streamops_ingest_refused_publishers", "publishers refused", names, registry=self.registry
@@ -417,6 +483,9 @@ class IngestWorker:
             video_width=facts.width,
             video_height=facts.height,
             video_codec=facts.video_codec,
+            video_profile=facts.video_profile,
+            pixel_format=facts.pixel_format,
+            bit_depth=facts.bit_depth,
             audio_codec=facts.audio_codec,
             frame_rate=rates.frame_rate,
             transcoding_speed=rates.transcoding_speed,
@@ -431,11 +500,20 @@ class IngestWorker:
         self.m_fps.labels(**labels).set(rates.frame_rate or 0)
         self.m_bitrate.labels(**labels).set(rates.bitrate or 0)
         self.m_consumers.labels(**labels).set(self.feed.consumers)
+        self.m_cache.labels(**labels).set(self.feed.cache_bytes)
         self.m_refused.labels(**labels).set(status.refused_publishers)
         return status
 
     # --- sessions --------------------------------------------------------------------------------
-    def session_started(self, session: Session) -> None:
+    def session_started(self, session: Session) -> bool:
+        previous = self.current
+        if previous is not None and previous is not session and self.live:
+            # It came back while the newcomer connected: a sending publisher is never displaced.
+            log.info("%s publisher refused: the %s session is live again", session.kind, previous.kind)
+            return False
+        if previous is not None and previous is not session:
+            log.info("%s publisher displaces the silent %s session", session.kind, previous.kind)
+            asyncio.get_running_loop().create_task(previous.process.stop(grace=1))
         self.current = session
         self.feed.start_session()
         if renditions(self.config):
@@ -455,6 +533,7 @@ class IngestWorker:
         for old in self.sessions_dir.iterdir():
             if old != session.dir and (self.current is None or old.name != session.dir.name):
                 shutil.rmtree(old, ignore_errors=True)
+        return True
 
     def session_media(self, chunk: bytes) -> None:
         self.feed.publish(chunk)
@@ -464,14 +543,18 @@ class IngestWorker:
         self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
 
     def session_ended(self, session: Session, rc: int | None) -> None:
-        if self.current is session:
-            self.current = None
+        if self.current is not session:  # refused, or displaced: the live session is another one
+            log.info("%s publisher gone (ffmpeg exit %s)", session.kind, rc)
+            return
+        self.current = None
         self.feed.end_session()
         self.transcoded_feed.end_session()
         self.finished_at = utc_now()
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
 
-    def new_session(self, kind: str, url: str, options: dict[str, Any]) -> Session:
+    def new_session(
+        self, kind: str, url: str, options: dict[str, Any], secret_input: tuple[Path, str] | None = None
+    ) -> Session:
         return Session(
             kind,
             url,
@@ -480,10 +563,52 @@ class IngestWorker:
             sessions_dir=self.sessions_dir,
             redact=self.redact,
             events=self.session_events,
+            secret_input=secret_input,
         )
 
-    def may_publish(self) -> bool:
-        return self.active and self.current is None
+    def rtmp_upstream(self) -> int | None:
+        """Where the RTMP gate relays a new publisher (the loopback port of an FFmpeg listener), or
+        None to refuse it: only a live, sending session holds the stream. While the session is
+        silent a standby listener takes the newcomer at once; its media, once it flows, displaces
+        the silent session (`session_started`), and a wrong key leaves the silent one untouched."""
+        if not self.active:
+            return None
+        if self.current is None:
+            return self.internal_rtmp_port
+        if self.live:
+            return None
+        if self.standby is None:
+            port = free_loopback_port()
+            url, options = rtmp_listen_input(port)
+            # FFmpeg's RTMP listen timeout (s): a standby that nobody reaches does not wait forever.
+            self.standby = self.new_session("rtmp", url, {**options, "timeout": STANDBY_LISTEN_SECONDS})
+            self.standby_port = port
+            task = asyncio.get_running_loop().create_task(self._run_standby(self.standby))
+            self._standby_tasks.add(task)
+            task.add_done_callback(self._standby_tasks.discard)
+        return self.standby_port
+
+    async def _run_standby(self, session: Session) -> None:
+        try:
+            await session.run()
+        except Exception as e:  # a listener's failure is logged; the gate refuses the next publisher
+            log.error("standby rtmp listener failed: %s", self.redact(str(e)))
+        finally:
+            if self.standby is session:
+                self.standby = None
+
+    async def silence_watch(self) -> None:
+        """End a session that sends nothing for `publisher_timeout` s, whatever its protocol: the RTMP
+        gate and SRT's read timeout cut a silent publisher's connection; this also catches one that
+        sends bytes but no media."""
+        timeout = self.config.publisher_timeout
+        while not self.stopping.is_set():
+            session = self.current
+            if session is not None and time.monotonic() - self.last_media >= timeout:
+                log.warning("%s session sent nothing for %g s: ending it", session.kind, timeout)
+                await session.process.stop(grace=1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=0.5)
 
     def read_key(self) -> bytes | None:
         if not self.config.stream_key_file:
@@ -499,8 +624,17 @@ class IngestWorker:
     def _listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
         if protocol == "rtmp":
             url, options = rtmp_listen_input(self.internal_rtmp_port)
-        elif key and srt_passphrase_problem(key) is None:
-            url, options = srt_listen_input(self.config.bind_address, self.config.ports.srt, key.decode())
+        elif key and srt_passphrase_problem(key) is None and key.decode(errors="replace").isprintable():
+            push = self.config.source.push
+            latency = push.srt.latency_ms if push and push.srt else None
+            script = srt_listen_script(
+                self.config.bind_address, self.config.ports.srt, key.decode(), latency, self.config.publisher_timeout
+            )
+            fifo = self.private_dir / f"srt-{time.monotonic_ns()}.ffconcat"
+            url, options = srt_listen_input(fifo)
+            session = self.new_session(protocol, url, options, secret_input=(fifo, script))
+            session.key = key
+            return session
         else:
             # No key, no SRT: the passphrase is the key. Nor one SRT refuses (not 10..79 bytes): FFmpeg would
             # exit at once and be started again every few ms; the LiveStream's status says why (operator).
@@ -604,7 +738,9 @@ class IngestWorker:
 
         async def feed(request: web.Request) -> web.StreamResponse:
             hub = self.transcoded_feed if request.path == TRANSCODED_FEED_PATH else self.feed
-            if not hub.live:
+            # Not while silent either: what is cached was sent before the silence, and a consumer
+            # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
+            if not hub.live or not self.feed.sending:
                 return web.Response(status=503, text="stream is not live")
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
             await response.prepare(request)
@@ -635,6 +771,8 @@ class IngestWorker:
             headers = {"Content-Type": content_types.get(path.suffix, "application/octet-stream")}
             if path.suffix == ".m3u8":
                 headers["Cache-Control"] = "no-cache"
+            if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
+                return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=headers)
             return web.FileResponse(path, headers=headers)
 
         async def screenshot(_: web.Request) -> web.StreamResponse:
@@ -667,6 +805,8 @@ class IngestWorker:
     async def run(self) -> None:
         shutil.rmtree(self.sessions_dir, ignore_errors=True)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.private_dir, ignore_errors=True)
+        self.private_dir.mkdir(mode=0o700, parents=True)
         runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
         self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
         push = self.config.source.push
@@ -674,14 +814,14 @@ class IngestWorker:
             self.gate = RtmpGate(
                 host=self.config.bind_address,
                 port=self.config.ports.rtmp if "rtmp" in push.protocols else None,
-                upstream_port=self.internal_rtmp_port,
                 read_key=self.read_key,
-                may_publish=self.may_publish,
+                admit=self.rtmp_upstream,
+                idle_timeout=self.config.publisher_timeout,
                 log=log,
                 **self._rtmps(),
             )
             await self.gate.start()
-        loops = [self.push_loop() if push is not None else self.pull_loop()]
+        loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
         if self.config.screenshots.enabled:
             loops.append(self.screenshot_loop())
         tasks = [asyncio.create_task(c) for c in loops]
@@ -689,7 +829,7 @@ class IngestWorker:
         try:
             await self.stopping.wait()
         finally:
-            for s in self.listeners:
+            for s in [*self.listeners, *(s for s in (self.standby, self.current) if s is not None)]:
                 await s.process.stop()
             for t in tasks:
                 t.cancel()

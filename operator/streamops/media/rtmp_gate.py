@@ -22,9 +22,11 @@ import os
 import select
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal
 
 from streamops.media.tls_reload import HANDSHAKE_TIMEOUT_SECONDS, CertificateReloader
 
@@ -219,10 +221,15 @@ class RtmpGate:
 
     host: str
     port: int | None  # the RTMP listener (None: RTMPS only)
-    upstream_port: int
     read_key: Callable[[], bytes | None]
-    may_publish: Callable[[], bool]  # False while another publisher is live
+    # The loopback port of the FFmpeg listener a new publisher is relayed to, or None to refuse it
+    # (another publisher is live). Asked per connection: a silent session's successor gets a listener
+    # of its own (ingest.py), so it is accepted before the silent one times out.
+    admit: Callable[[], int | None]
     log: logging.Logger
+    # A publisher that sends nothing for this long is cut, both sides closed: FFmpeg's RTMP listener
+    # sets no read timeout, so a frozen encoder's open connection held the session for minutes.
+    idle_timeout: float = 5.0
     tls_port: int | None = None  # the RTMPS listener (with `tls`)
     tls: CertificateReloader | None = None
     refused: int = 0
@@ -258,12 +265,13 @@ class RtmpGate:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if not self.may_publish():
+        port = self.admit()
+        if port is None:
             self.refused += 1
             self.log.info("refused RTMP publisher %s: the stream already has a live publisher", peer)
             writer.close()
             return
-        upstream = await self._connect_upstream()
+        upstream = await self._connect_upstream(port)
         if upstream is None:
             self.log.warning("refused RTMP publisher %s: ingest is not listening", peer)
             writer.close()
@@ -272,7 +280,7 @@ class RtmpGate:
         inspector = PublishInspector(self._key_matches)
         back = asyncio.create_task(_pump(up_reader, writer))
         try:
-            while data := await reader.read(65536):
+            while data := await asyncio.wait_for(reader.read(65536), self.idle_timeout):
                 forward, verdict = inspector.feed(data)
                 if verdict is Verdict.REFUSE:
                     self.refused += 1
@@ -285,8 +293,13 @@ class RtmpGate:
                     if inspector.name_seen is not None:
                         self.log.info("RTMP publisher %s accepted", peer)
                         inspector.name_seen = None
-                    if await _relay_in_kernel(reader, writer, up_writer):
+                    ended = await _relay_in_kernel(reader, writer, up_writer, self.idle_timeout)
+                    if ended == "idle":
+                        raise TimeoutError
+                    if ended is not None:
                         break
+        except TimeoutError:
+            self.log.warning("closed RTMP publisher %s: nothing received for %g s", peer, self.idle_timeout)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -296,11 +309,11 @@ class RtmpGate:
                 with contextlib.suppress(Exception):
                     await w.wait_closed()
 
-    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def _connect_upstream(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         # FFmpeg's listener is restarted between sessions: give it a moment to come back.
         for _ in range(40):
             try:
-                return await asyncio.open_connection("127.0.0.1", self.upstream_port)
+                return await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 await asyncio.sleep(0.05)
         return None
@@ -319,20 +332,24 @@ SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK"
 SPLICE_POLL_MS = 200  # how soon the relay thread notices a stop
 
 
+Ending = Literal["publisher", "upstream", "idle"]  # who ended a relay: hung up, or sent nothing
+
+
 async def _relay_in_kernel(
-    reader: asyncio.StreamReader, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter
-) -> bool:
+    reader: asyncio.StreamReader, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter, idle_timeout: float
+) -> Ending | None:
     """After `publish` the rest is media: the kernel moves it (splice through a pipe, in a thread)
     instead of asyncio reading and writing every chunk, which cost ≈3% of a core per 2.5 Mbit/s
-    publisher. Returns when the publisher or FFmpeg hangs up; False where splice is unavailable."""
+    publisher. Returns when the publisher or FFmpeg hangs up, or the publisher sent nothing for
+    `idle_timeout` s; None where splice is unavailable."""
     client_socket, upstream_socket = client.get_extra_info("socket"), upstream.get_extra_info("socket")
     transport = client.transport  # a socket's: it reads too (StreamWriter types it write-only)
     if not hasattr(os, "splice") or client_socket is None or upstream_socket is None:
-        return False
+        return None
     if client.get_extra_info("ssl_object") is not None:
-        return False  # RTMPS: the socket carries TLS records, only asyncio's relay decrypts them
+        return None  # RTMPS: the socket carries TLS records, only asyncio's relay decrypts them
     if not isinstance(transport, asyncio.ReadTransport):
-        return False
+        return None
     transport.pause_reading()
     # What asyncio already holds goes first, in order: read but not consumed, written but not sent.
     pending = _take_buffered(reader)
@@ -345,10 +362,9 @@ async def _relay_in_kernel(
     src, dst = os.dup(client_socket.fileno()), os.dup(upstream_socket.fileno())
     stop = threading.Event()
     try:
-        await asyncio.to_thread(_splice_until_closed, src, dst, stop)
+        return await asyncio.to_thread(_splice_until_closed, src, dst, stop, idle_timeout)
     finally:
         stop.set()
-    return True
 
 
 def _take_buffered(reader: asyncio.StreamReader) -> bytes:
@@ -360,29 +376,41 @@ def _take_buffered(reader: asyncio.StreamReader) -> bytes:
     return pending
 
 
-def _splice_until_closed(src: int, dst: int, stop: threading.Event) -> None:
-    """socket → pipe → socket until EOF, an error or `stop`; closes src and dst."""
+def _splice_until_closed(src: int, dst: int, stop: threading.Event, idle_timeout: float) -> Ending:
+    """socket → pipe → socket until EOF, an error, `stop` or `idle_timeout` s without a byte from
+    src; closes src and dst. FFmpeg hanging up is noticed too (POLLRDHUP on dst): when the ingest
+    ends a session (a silent one displaced), the publisher's connection must not linger."""
     pipe_r, pipe_w = os.pipe()
-    readable, writable = select.poll(), select.poll()
-    readable.register(src, select.POLLIN)
+    events, writable = select.poll(), select.poll()
+    events.register(src, select.POLLIN)
+    events.register(dst, select.POLLRDHUP)
     writable.register(dst, select.POLLOUT)
+    hangup = select.POLLRDHUP | select.POLLHUP | select.POLLERR
+    last_byte = time.monotonic()
     try:
         while not stop.is_set():
-            if not readable.poll(SPLICE_POLL_MS):
+            ready = dict(events.poll(SPLICE_POLL_MS))
+            if ready.get(dst, 0) & hangup:
+                return "upstream"
+            if not ready.get(src):
+                if time.monotonic() - last_byte >= idle_timeout:
+                    return "idle"
                 continue
             try:
                 moved = os.splice(src, pipe_w, 1 << 16, flags=SPLICE_FLAGS)
             except BlockingIOError:
                 continue
             if moved == 0:
-                return  # the publisher hung up
+                return "publisher"  # it hung up
+            last_byte = time.monotonic()
             while moved and not stop.is_set():
                 try:
                     moved -= os.splice(pipe_r, dst, moved, flags=SPLICE_FLAGS)
                 except BlockingIOError:
                     writable.poll(SPLICE_POLL_MS)  # FFmpeg is behind: wait for room
+        return "upstream"  # stopped: the handler is closing
     except OSError:
-        return  # reset, broken pipe: either side is gone
+        return "publisher"  # reset, broken pipe: either side is gone
     finally:
         for fd in (pipe_r, pipe_w, src, dst):
             os.close(fd)

@@ -1,0 +1,384 @@
+"""The ingest with the encoders a user may have (issue 12), real FFmpeg publishers on 127.0.0.1: a
+frozen publisher (SIGSTOP) and its successor, a recorder across the freeze, an audio-only stream,
+stream key rotation, SRT latency, what the encoder sends (profile, pixel format), HEVC as hvc1.
+
+Durations measured here (release of a frozen session, memory of an audio-only stream) are printed
+with "MEASURED" (pytest -s shows them); they are never asserted against a clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.http_client import http_get
+from devtools.peers import Publisher, ffprobe_duration, ffprobe_streams
+from devtools.ports import free_port
+from devtools.processes import proc_tree, stop_tree
+from devtools.waits import wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+NEW_KEY = "rotated-key-9876543210"
+
+
+def measured(what: str, value: float, unit: str) -> None:
+    print(f"MEASURED {what}: {value:.2f} {unit}", file=sys.stderr)
+
+
+def freeze(publisher: Publisher) -> float:
+    assert publisher.pid is not None
+    os.kill(publisher.pid, signal.SIGSTOP)  # its connection stays open, nothing is sent
+    return time.monotonic()
+
+
+def thaw(publisher: Publisher) -> None:
+    if publisher.pid is not None:
+        os.kill(publisher.pid, signal.SIGCONT)
+
+
+def session_ended(ingest: Any) -> bool:
+    return bool(ingest.status().get("finishedAt"))
+
+
+def feed_code(ingest: Any) -> int:
+    """The feed's answer; a 200 is not read (it streams), only its status is."""
+    try:
+        with urllib.request.urlopen(ingest.feed_url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def read_feed(url: str, seconds: float) -> bytes:
+    out = b""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (chunk := response.read1(65536)):
+            out += chunk
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    assert match, status
+    return int(match[1])
+
+
+def metric(ingest: Any, name: str) -> float:
+    text = http_get(f"{ingest.http}/metrics")[1].decode()
+    match = re.search(rf"^{name}\{{[^}}]*\}} (\S+)$", text, re.M)
+    assert match, text
+    return float(match[1])
+
+
+# --- a frozen publisher ----------------------------------------------------------------------------
+
+
+def test_frozen_rtmp_publisher_is_displaced_at_once_by_a_new_one(ingest):
+    first = Publisher(ingest.rtmp_url()).start()
+    try:
+        ingest.wait_live()
+        frozen_at = freeze(first)
+        wait_for(lambda: not ingest.status()["live"], timeout=10)
+        assert feed_code(ingest) == 503, "the feed of a silent session is not served as new"
+        silent_at = time.monotonic()
+        with Publisher(ingest.rtmp_url(), duration=30):
+            status = ingest.wait_live(timeout=15)
+            measured("RTMP successor live after the old session went silent", time.monotonic() - silent_at, "s")
+            assert status["source"] == "rtmp" and status["refusedPublishers"] == 0
+            # It took the stream from the silent session, which had not timed out yet.
+            assert "rtmp publisher displaces the silent rtmp session" in ingest.logs()
+            assert "sent nothing for" not in ingest.logs() and "nothing received for" not in ingest.logs()
+            assert feed_code(ingest) == 200
+            time.sleep(3)
+            assert ingest.status()["live"], "the successor stays on"
+        measured("freeze to successor's end", time.monotonic() - frozen_at, "s")
+    finally:
+        thaw(first)
+    assert first.wait(timeout=20) != 0, "the frozen publisher's connection was closed under it"
+
+
+def test_a_live_publisher_is_never_displaced(ingest):
+    with Publisher(ingest.rtmp_url(), duration=30):
+        ingest.wait_live()
+        second = Publisher(ingest.rtmp_url(), duration=5).start()
+        assert second.wait(timeout=20) != 0
+        assert ingest.status()["refusedPublishers"] == 1 and ingest.status()["live"]
+        assert "displaces" not in ingest.logs()
+
+
+def test_frozen_rtmp_publisher_is_released_after_the_timeout(ingest):
+    first = Publisher(ingest.rtmp_url()).start()
+    try:
+        ingest.wait_live()
+        frozen_at = freeze(first)
+        wait_for(lambda: session_ended(ingest), timeout=30)
+        measured("frozen RTMP publisher released after (default timeout 5 s)", time.monotonic() - frozen_at, "s")
+        assert re.search(r"closed RTMP publisher .*: nothing received for 5 s", ingest.logs()), ingest.logs()[-3000:]
+        assert feed_code(ingest) == 503
+        with Publisher(ingest.srt_url(), duration=30):  # the listeners are back, for either protocol
+            assert ingest.wait_live()["source"] == "srt"
+    finally:
+        thaw(first)
+    assert first.wait(timeout=20) != 0
+
+
+def test_frozen_srt_publisher_is_released_after_the_timeout(ingest_factory):
+    ingest = ingest_factory(publisherTimeoutSeconds=3)
+    first = Publisher(ingest.srt_url()).start()
+    try:
+        ingest.wait_live()
+        frozen_at = freeze(first)
+        wait_for(lambda: session_ended(ingest), timeout=30)
+        measured("frozen SRT publisher released after (timeout 3 s)", time.monotonic() - frozen_at, "s")
+        assert feed_code(ingest) == 503
+        with Publisher(ingest.srt_url(), duration=30):
+            assert ingest.wait_live()["source"] == "srt"
+    finally:
+        thaw(first)
+        first.stop()
+
+
+# --- a recorder across a freeze --------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorder_of(tmp_path: Path) -> Iterator[Any]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(feed_url: str) -> str:
+        port = free_port()
+        config = {
+            "feedUrl": feed_url,
+            "recordingsRoot": str(tmp_path),
+            "directory": "videos",
+            "title": "Camera 1",
+            "reconnectWindowSeconds": 10,
+            "minDurationSeconds": 2,
+            "maxSegmentSeconds": 14400,
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+        }
+        (tmp_path / "recorder.json").write_text(json.dumps(config))
+        with open(tmp_path / "recorder.log", "wb") as log:
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "streamops.media.recorder", "--config", str(tmp_path / "recorder.json")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_get(url + "/status", timeout=1)[0] == 200, timeout=15)
+        return url
+
+    yield start
+    for process in started:
+        stop_tree(process, signal.SIGTERM, timeout=30, group=False)
+
+
+def recorder_status(url: str) -> dict[str, Any]:
+    return dict(json.loads(http_get(url + "/status")[1]))
+
+
+def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, recorder_of, tmp_path):
+    recorder = recorder_of(ingest.feed_url)
+    first = Publisher(ingest.rtmp_url()).start()
+    try:
+        ingest.wait_live()
+        started_at = time.monotonic()
+        wait_for(lambda: recorder_status(recorder)["recording"], timeout=20)
+        time.sleep(8)
+        frozen_at = freeze(first)
+        first_sent = frozen_at - started_at + 1.0  # at most: it was live (sending) a moment before started_at
+        # Frozen for longer than the recorder's FFmpeg waits for data (5 s): the bug rejoined the
+        # cached GOP every ≈5 s and recorded it again each time.
+        time.sleep(9)
+        with Publisher(ingest.rtmp_url(), duration=8) as second:
+            ingest.wait_live()
+            assert second.wait(timeout=30) == 0
+        second_sent = 8.0
+    finally:
+        thaw(first)
+        first.stop()
+    wait_for(lambda: not ingest.status()["live"], timeout=10)
+    code, body = 0, b""
+    for _ in range(3):
+        request = urllib.request.Request(recorder + "/stop", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=90) as response:
+            code, body = response.status, response.read()
+        if code == 200:
+            break
+    final = json.loads(body)
+    videos = final["videos"]
+    assert len(videos) == 1, f"the freeze ({9 + 3} s in all, window 10 s) continues the same video: {videos}"
+    path = tmp_path / "videos" / Path(videos[0]["path"]).name
+    duration = ffprobe_duration(path)
+    measured("recorded vs at most published", duration, f"s of {first_sent + second_sent:.2f} s")
+    assert duration <= first_sent + second_sent + 0.5, "no second of media recorded twice"
+    assert duration >= second_sent, "the successor's media is in the video"
+
+
+# --- audio only ------------------------------------------------------------------------------------
+
+AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "150"))
+
+
+def test_audio_only_stream_keeps_the_feed_small(ingest):
+    assert ingest.process is not None
+    pid = ingest.process.pid
+    with Publisher(ingest.rtmp_url(), extra_args=["-vn", "-b:a", "256k"]) as publisher:
+        status = ingest.wait_live()
+        assert status["videoCodec"] is None and status["audioCodec"] == "aac"
+        time.sleep(10)
+        start_rss, started = rss_kb(pid), time.monotonic()
+        samples = []
+        while time.monotonic() - started < AUDIO_ONLY_SECONDS:
+            time.sleep(10)
+            assert publisher.running
+            samples.append((rss_kb(pid), metric(ingest, "streamops_ingest_feed_cache_bytes")))
+        end_rss = rss_kb(pid)
+        head = read_feed(ingest.feed_url, 0.2)
+        measured("audio-only ingest RSS start", start_rss / 1024, "MiB")
+        measured(f"audio-only ingest RSS after {AUDIO_ONLY_SECONDS:g} s", end_rss / 1024, "MiB")
+        measured("audio-only largest feed cache", max(c for _, c in samples), "bytes")
+        measured("audio-only joining consumer's first 0.2 s", len(head), "bytes")
+        assert max(c for _, c in samples) <= 8 * 188, "the cache is the newest audio frame, not the history"
+        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈4.8 MB in 150 s.
+        assert end_rss - start_rss < 2048, samples
+        # 0.2 s of 256 kbit/s audio is 6.4 kB; the history would be megabytes.
+        assert len(head) < 64 * 1024
+        # The feed still starts where a decoder can: its first audio frames decode.
+        path = ingest.workdir / "audio-join.ts"
+        path.write_bytes(read_feed(ingest.feed_url, 2))
+        [audio] = ffprobe_streams(path)
+        assert audio["codec_name"] == "aac" and float(audio.get("duration", 0)) > 1.0, audio
+
+
+# --- stream key rotation ------------------------------------------------------------------------------
+
+
+def rotate_key(ingest: Any, key: str) -> None:
+    Path(ingest.config["streamKeyFile"]).write_text(key + "\n")
+
+
+def frames_flow(ingest: Any, seconds: float) -> None:
+    """The live publisher keeps being live (and its frames counted) for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert ingest.status()["live"]
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("protocol", ["rtmp", "srt"])
+def test_key_rotation_takes_effect_for_the_next_publisher_and_never_cuts_the_live_one(ingest, protocol):
+    url = ingest.rtmp_url if protocol == "rtmp" else ingest.srt_url
+    with Publisher(url()) as live:
+        started = ingest.wait_live()["startedAt"]
+        rotate_key(ingest, NEW_KEY)
+        frames_flow(ingest, 6)  # the SRT listener is restarted only while nobody publishes
+        assert live.running and ingest.status()["startedAt"] == started, "the same session, never cut"
+    wait_for(lambda: not ingest.status()["live"], timeout=10)
+    old = Publisher(url(), duration=4).start()
+    assert old.wait(timeout=20) != 0, "the old key is refused"
+    assert not ingest.status()["live"]
+    with Publisher(url(NEW_KEY), duration=30):
+        assert ingest.wait_live()["source"] == protocol
+    assert NEW_KEY not in ingest.logs() and ingest.KEY not in ingest.logs()
+
+
+# --- SRT options ------------------------------------------------------------------------------------
+
+
+def test_srt_latency_is_applied_on_the_listener_and_the_passphrase_is_off_its_command_line(ingest_factory):
+    ingest = ingest_factory(source={"push": {"protocols": ["srt"], "srt": {"latencyMs": 1500}}})
+    stats = ingest.workdir / "srt-stats.json"
+    encoder = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi", "-i",
+         "testsrc2=size=640x360:rate=30", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-t", "8",
+         "-f", "mpegts", "pipe:1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    # srt-live-transmit calls with libsrt's default latency (120 ms) and reports what was agreed.
+    caller = subprocess.Popen(
+        ["srt-live-transmit", "-s:50", "-pf:json", f"-statsout:{stats}", "file://con",
+         f"srt://127.0.0.1:{ingest.ports['srt']}?passphrase={ingest.KEY}"],
+        stdin=encoder.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    assert encoder.stdout is not None
+    encoder.stdout.close()
+    try:
+        ingest.wait_live()
+        assert ingest.process is not None
+        argvs = _cmdlines(proc_tree(ingest.process.pid))
+        assert not any(ingest.KEY in argv for argv in argvs), "no process of the ingest shows the key"
+        assert any("-f concat" in argv and ".ffconcat" in argv for argv in argvs), argvs
+        wait_for(lambda: stats.exists() and "msTsbPdDelay" in stats.read_text(), timeout=15)
+        delays = {int(d) for d in re.findall(r'"msTsbPdDelay":(\d+)', stats.read_text())}
+        assert delays == {1500}, delays
+    finally:
+        for process in (caller, encoder):
+            stop_tree(process, signal.SIGTERM, timeout=10)
+
+
+def _cmdlines(pids: list[int]) -> list[str]:
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue  # gone meanwhile
+    return lines
+
+
+# --- what the encoder sends -----------------------------------------------------------------------------
+
+
+def test_high_10_publish_reports_profile_pixel_format_and_bit_depth(ingest):
+    with Publisher(ingest.srt_url(), size="640x360", extra_args=["-pix_fmt", "yuv420p10le", "-profile:v", "high10"]):
+        status = wait_for(lambda: (s := ingest.status())["live"] and s.get("videoProfile") and s, timeout=15)
+        assert (status["videoCodec"], status["videoProfile"]) == ("h264", "High 10")
+        assert (status["pixelFormat"], status["bitDepth"]) == ("yuv420p10le", 10)
+
+
+def test_422_rtmp_publish_reports_its_pixel_format(ingest):
+    with Publisher(ingest.rtmp_url(), size="640x360", extra_args=["-pix_fmt", "yuv422p", "-profile:v", "high422"]):
+        status = wait_for(lambda: (s := ingest.status())["live"] and s.get("videoProfile") and s, timeout=15)
+        assert (status["videoProfile"], status["pixelFormat"], status["bitDepth"]) == ("High 4:2:2", "yuv422p", 8)
+
+
+def test_hevc_over_srt_is_served_in_cmaf_as_hvc1(ingest):
+    hevc = ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=60:min-keyint=60:scenecut=0"]
+    with Publisher(ingest.srt_url(), size="640x360", video_bitrate="800k", extra_args=hevc):
+        status = ingest.wait_live(timeout=20)
+        assert (status["videoCodec"], status["videoProfile"], status["pixelFormat"]) == ("hevc", "Main", "yuv420p")
+        playlist = wait_for(
+            lambda: re.findall(r"^(\S+\.m4s)$", http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[1].decode(), re.M),
+            timeout=20,
+        )
+        code, init = http_get(f"{ingest.http}/hls/cmaf/init.mp4")
+        assert code == 200 and b"hvc1" in init and b"hev1" not in init
+        on_disk = next((ingest.workdir / "media" / "sessions").glob("*/cmaf/init.mp4")).read_bytes()
+        assert b"hev1" in on_disk, "FFmpeg wrote hev1: the rewrite is what makes it hvc1"
+        segment = http_get(f"{ingest.http}/hls/cmaf/{playlist[-1]}")[1]
+        path = ingest.workdir / "hevc.mp4"
+        path.write_bytes(init + segment)
+        [video] = [s for s in ffprobe_streams(path) if s["codec_type"] == "video"]
+        assert (video["codec_name"], video["codec_tag_string"], video["width"]) == ("hevc", "hvc1", 640)
+        decoded = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True, timeout=60
+        )
+        assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr[-2000:]

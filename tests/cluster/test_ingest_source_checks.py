@@ -14,6 +14,8 @@ import json
 
 from devtools.catalog import livestream
 from devtools.kubectl import condition
+from devtools.local_pods import LocalPods
+from devtools.peers import Publisher
 from devtools.waits import eventually
 
 SHORT_KEY = "Zq9wX3k"  # 7 characters: RTMP takes it, SRT does not (10..79)
@@ -60,3 +62,38 @@ def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluste
     # The operator reads the Secret when it reconciles (resync); the ingest is not restarted.
     stream_where(cluster, ns, lambda s: condition(s, "Stalled") is None, "Stalled gone", timeout=45)
     assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == pod_uid, "a fixed key needs no new Pod"
+
+
+def test_a_source_browsers_will_not_play_is_said_from_the_workers_telemetry(
+    cluster, operator, namespace, local_pods: LocalPods, publishers
+):
+    ns = namespace
+    cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False}))
+    eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    s = stream_where(cluster, ns, lambda s: condition(s, "BrowserPlayable"), "BrowserPlayable")
+    assert (condition(s, "BrowserPlayable")["status"], condition(s, "BrowserPlayable")["reason"]) == (
+        "Unknown",
+        "NoMedia",
+    )
+
+    ingest = local_pods.start(ns, "cam-ingest")
+    key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+    # What OBS sends with "Color Format: P010 (10-bit)": H.264 High 10.
+    ten_bit = ["-pix_fmt", "yuv420p10le", "-profile:v", "high10"]
+    url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
+    publishers.append(Publisher(url, size="320x180", rate=15, extra_args=ten_bit).start())
+
+    s = stream_where(cluster, ns, lambda s: s["status"].get("videoProfile"), "status.videoProfile", timeout=30)
+    st = s["status"]
+    assert (st["videoCodec"], st["videoProfile"], st["pixelFormat"], st["bitDepth"]) == (
+        "h264",
+        "High 10",
+        "yuv420p10le",
+        10,
+    )
+    playable = condition(s, "BrowserPlayable")
+    assert (playable["status"], playable["reason"]) == ("False", "High10Profile"), playable
+    assert "spec.transcoding.renditions" in playable["message"]
+    warning = eventually(lambda: events(cluster, ns, "NotBrowserPlayable"), what="the NotBrowserPlayable Warning")
+    assert warning[0]["type"] == "Warning" and "High10Profile" in warning[0]["message"]
+    assert condition(s, "Ready")["status"] == "True", "a stream browsers cannot play is still a working stream"

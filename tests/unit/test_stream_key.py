@@ -64,6 +64,17 @@ def test_srt_passphrase_length_bounds(length, problem):
         assert not key or key.decode() not in found, "says how the key is wrong, never what it is"
 
 
+@pytest.mark.parametrize("key", [b"0123456789\x00", b"01234\t56789", "0123456789\u00e9".encode("latin-1")])
+def test_a_key_that_is_not_printable_text_is_no_passphrase(key):
+    found = srt_passphrase_problem(key)
+    assert found is not None and ("not printable" in found or "not UTF-8" in found)
+
+
+def test_a_key_in_utf8_is_counted_in_bytes_as_srt_does():
+    assert srt_passphrase_problem("ééééé".encode()) is None  # 5 characters, 10 bytes
+    assert srt_passphrase_problem("ééééé".encode()[:-1] + b"x") is not None  # broken UTF-8
+
+
 def test_the_key_is_measured_as_the_worker_reads_it():
     # A key file written with echo ends in a newline; the worker strips it, so does the check.
     assert srt_passphrase_problem(stream_key_bytes(b"  0123456789\n")) is None

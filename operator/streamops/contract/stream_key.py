@@ -1,8 +1,9 @@
 """The stream key, as both halves treat it: the operator generates one (or reads a referenced
 Secret's), the ingest worker reads it from the mounted file, and over SRT the key is the
 passphrase, which SRT accepts only between 10 and 79 bytes long (libsrt refuses the socket
-option otherwise: FFmpeg's listener exits at once). The operator says so in the LiveStream's
-status, and the worker does not start its SRT listener with such a key (the same rule here)."""
+option otherwise: FFmpeg's listener exits at once), and which the worker passes on as printable
+text. The operator says so in the LiveStream's status, and the worker does not start its SRT
+listener with such a key (the same rule here)."""
 
 from __future__ import annotations
 
@@ -33,4 +34,12 @@ def srt_passphrase_problem(key: bytes) -> str | None:
         return f"the stream key is shorter than {SRT_PASSPHRASE_MIN} characters"
     if len(key) > SRT_PASSPHRASE_MAX:
         return f"the stream key is longer than {SRT_PASSPHRASE_MAX} characters"
+    # The worker hands the passphrase to FFmpeg as text (a line of a script): bytes that are not
+    # UTF-8, or a control character, would not arrive as they are.
+    try:
+        text = key.decode()
+    except UnicodeDecodeError:
+        return "the stream key is not UTF-8 text"
+    if not text.isprintable():
+        return "the stream key contains characters that are not printable text"
     return None

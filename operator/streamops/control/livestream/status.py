@@ -138,8 +138,9 @@ def _srt_key_message(stream: LiveStream, problem: str) -> str:
     others = [p for p in (stream.spec.source.push.protocols if stream.spec.source.push else []) if p != "srt"]
     still = f"; {' and '.join(others)} publishers are accepted with it" if others else ""
     return (
-        f"SRT cannot use the stream key{where} as its passphrase: {problem}, SRT needs "
-        f"{SRT_PASSPHRASE_MIN} to {SRT_PASSPHRASE_MAX}. The SRT listener stays off until the key is changed "
+        f"SRT cannot use the stream key{where} as its passphrase: {problem} (SRT needs "
+        f"{SRT_PASSPHRASE_MIN} to {SRT_PASSPHRASE_MAX} characters of printable text). The SRT listener stays off "
+        "until the key is changed "
         f"(no restart needed) or srt is removed from source.push.protocols{still}"
     )
 

@@ -32,8 +32,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streamops.api.common import PULL_SOURCE_SCHEMES
-from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
+from streamops.api.livestream import DVR, HLS, Failback, PushProtocol, Rendition
 from streamops.contract.ingest import (
+    BACKUP_UPLINK_PATH,
     CONFIG_ENV,
     FEED_PATH,
     SCREENSHOT_PATH,
@@ -42,10 +43,12 @@ from streamops.contract.ingest import (
     IngestStatus,
 )
 from streamops.contract.stream_key import srt_passphrase_problem
+from streamops.media.backup_link import BackupOffer
 from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.fmp4 import hvc1_init_segment
+from streamops.media.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
 from streamops.media.worker_http import serve, worker_app
@@ -80,6 +83,10 @@ def hls_options(config: IngestConfig, segment_type: Literal["fmp4", "mpegts"], d
         "hls_delete_threshold": 2,
         "hls_flags": flags,
         "hls_segment_type": segment_type,
+        # Media sequence numbers from the wall clock (seconds; segments last ≥ 1 s): the playlist of
+        # a later session — a publisher's reconnect, a switch to or from the backup — goes on with
+        # higher numbers. Counting from 0 again, a player would wait for numbers it already had.
+        "hls_start_number_source": "epoch",
     }
     if segment_type == "fmp4":
         options["hls_fmp4_init_filename"] = "init.mp4"
@@ -227,6 +234,11 @@ def pull_input(url: str) -> tuple[str, dict[str, Any]]:
         "rw_timeout": RW_TIMEOUT_US,
         **FAST_PROBE,
     }
+
+
+def relay_input(url: str) -> tuple[str, dict[str, Any]]:
+    """The backup's feed as a primary receives it (on_air.py): served on loopback, from a keyframe on."""
+    return url, {"protocol_whitelist": "http,tcp", "rw_timeout": RW_TIMEOUT_US, **FAST_PROBE}
 
 
 # --- live telemetry ------------------------------------------------------------------------------
@@ -412,8 +424,12 @@ class IngestWorker:
         self.sessions_dir = self.media_dir / "sessions"
         self.screenshot = self.media_dir / "screenshot.jpg"
         self.redact = Redactor()
-        self.feed = FeedHub()
+        self.feed = FeedHub()  # the own session's feed
         self.transcoded_feed = FeedHub()
+        # What /feed and /feed/transcoded serve: the hubs above, or a relay's of the backup's feed
+        # (on_air.py decides, go_on_air switches).
+        self.served_feed, self.served_transcoded_feed = self.feed, self.transcoded_feed
+        self.on_air = OnAir(self, relays=config.role == "primary" and config.source.push is not None, log=log)
         self.meter = LiveMeter()
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
@@ -470,14 +486,21 @@ class IngestWorker:
         route to an ingest before media flows, or no encoder outside could ever make it live."""
         return self.listening and self.active and not self.stopping.is_set()
 
+    @property
+    def on_air_live(self) -> bool:
+        """What is served flows: the own session's media, or a relay's of the backup's."""
+        return self.on_air.sending(time.monotonic())
+
     def status(self) -> IngestStatus:
-        rates = self.meter.rates() if self.live else LiveRates()
+        rates = self.meter.rates() if self.on_air_live else LiveRates()
         facts = self.facts
         status = IngestStatus(
             live=self.live,
             active=self.active,
             deactivated_reason=self.deactivated_reason,
             source=self.current.kind if self.current and self.live else None,
+            active_ingest=self.on_air.active_ingest(self.config.role, time.monotonic()),
+            backup_wanted=self.on_air.wanted,
             started_at=self.started_at,
             finished_at=self.finished_at,
             video_width=facts.width,
@@ -490,7 +513,7 @@ class IngestWorker:
             frame_rate=rates.frame_rate,
             transcoding_speed=rates.transcoding_speed,
             bitrate=rates.bitrate,
-            feed_consumers=self.feed.consumers,
+            feed_consumers=self.served_feed.consumers,
             refused_publishers=self.gate.refused if self.gate else 0,
             tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
             tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
@@ -499,8 +522,8 @@ class IngestWorker:
         self.m_live.labels(**labels).set(1 if self.live else 0)
         self.m_fps.labels(**labels).set(rates.frame_rate or 0)
         self.m_bitrate.labels(**labels).set(rates.bitrate or 0)
-        self.m_consumers.labels(**labels).set(self.feed.consumers)
-        self.m_cache.labels(**labels).set(self.feed.cache_bytes)
+        self.m_consumers.labels(**labels).set(self.served_feed.consumers)
+        self.m_cache.labels(**labels).set(self.served_feed.cache_bytes)
         self.m_refused.labels(**labels).set(status.refused_publishers)
         return status
 
@@ -518,29 +541,72 @@ class IngestWorker:
         self.feed.start_session()
         if renditions(self.config):
             self.transcoded_feed.start_session()
-            master = master_playlist(self.config, session.facts.width, session.facts.height)
-            for variant, _ in hls_variants(self.config):
-                (session.dir / variant / "index.m3u8").write_text(master)
-        self.meter.reset()
-        self.facts = session.facts
         self.started_at, self.finished_at = utc_now(), None
-        self.served_dir = session.dir
         self.m_sessions.labels(**self._labels).inc()
         log.info("%s session started", session.kind)
         for other in self.listeners:  # one publisher at a time: the other protocol stands down
             if other is not session:
                 asyncio.get_running_loop().create_task(other.process.stop(grace=1))
-        for old in self.sessions_dir.iterdir():
-            if old != session.dir and (self.current is None or old.name != session.dir.name):
-                shutil.rmtree(old, ignore_errors=True)
+        self.on_air.own_started(time.monotonic())  # on air at once, unless the backup's media holds the air
         return True
+
+    def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
+        """`session`'s media becomes what the feed, HLS and the screenshot serve (on_air.py decides)."""
+        for old, new in ((self.served_feed, feed), (self.served_transcoded_feed, transcoded)):
+            if old is not new and old.live:
+                # Its consumers come back for the new source (EOF, as on a publisher's reconnect);
+                # it goes on caching, for a switch back.
+                old.end_session()
+                old.start_session()
+        self.served_feed, self.served_transcoded_feed = feed, transcoded
+        if renditions(self.config):
+            master = master_playlist(self.config, session.facts.width, session.facts.height)
+            for variant, _ in hls_variants(self.config):
+                (session.dir / variant / "index.m3u8").write_text(master)
+        self.meter.reset()
+        self.facts = session.facts
+        self.served_dir = session.dir
+        running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
+        in_use = {s.dir for s in running if s is not None}
+        for directory in self.sessions_dir.iterdir():
+            if directory not in in_use:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def relay_session(self) -> Session:
+        """A session reading the backup's feed as this primary receives it (on_air.py runs it)."""
+        url, options = relay_input(f"http://{self.loopback_host}:{self.http_port}{RELAY_FEED_PATH}")
+        on_air = self.on_air
+        events = SessionEvents(
+            on_started=on_air.relay_started,
+            on_media=on_air.relay_media,
+            on_transcoded=on_air.relay_transcoded,
+            on_progress=on_air.relay_progress,
+            on_ended=on_air.relay_ended,
+        )
+        return Session(
+            "backup",
+            url,
+            options,
+            config=self.config,
+            sessions_dir=self.sessions_dir,
+            redact=self.redact,
+            events=events,
+        )
+
+    @property
+    def loopback_host(self) -> str:
+        """Where this worker reaches its own HTTP face."""
+        bind = self.config.bind_address
+        return "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
 
     def session_media(self, chunk: bytes) -> None:
         self.feed.publish(chunk)
         self.last_media = time.monotonic()
+        self.on_air.own_media(self.last_media)
 
     def session_progress(self, progress: Progress) -> None:
-        self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
+        if self.on_air.serves(self.current):
+            self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
 
     def session_ended(self, session: Session, rc: int | None) -> None:
         if self.current is not session:  # refused, or displaced: the live session is another one
@@ -551,6 +617,7 @@ class IngestWorker:
         self.transcoded_feed.end_session()
         self.finished_at = utc_now()
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
+        self.on_air.own_ended(time.monotonic())
 
     def new_session(
         self, kind: str, url: str, options: dict[str, Any], secret_input: tuple[Path, str] | None = None
@@ -711,9 +778,9 @@ class IngestWorker:
 
     async def screenshot_loop(self) -> None:
         interval = self.config.screenshots.interval_seconds
-        feed = f"http://127.0.0.1:{self.http_port}{FEED_PATH}"
+        feed = f"http://{self.loopback_host}:{self.http_port}{FEED_PATH}"
         while not self.stopping.is_set():
-            if self.live:
+            if self.on_air_live:
                 tmp = self.media_dir / "screenshot.tmp.jpg"
                 # The feed starts on a keyframe (GOP cache): one decoded frame, small probe, no audio.
                 argv = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-rw_timeout",
@@ -730,18 +797,30 @@ class IngestWorker:
                 if rc == 0 and tmp.exists():
                     tmp.replace(self.screenshot)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.live else 0.5)
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.on_air_live else 0.5)
 
     # --- HTTP --------------------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = worker_app(self.status, lambda: self.accepting, self.registry, cors=True)
 
         async def feed(request: web.Request) -> web.StreamResponse:
-            hub = self.transcoded_feed if request.path == TRANSCODED_FEED_PATH else self.feed
+            served = self.served_feed
+            hub = self.served_transcoded_feed if request.path == TRANSCODED_FEED_PATH else served
             # Not while silent either: what is cached was sent before the silence, and a consumer
             # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
-            if not hub.live or not self.feed.sending:
+            if not hub.live or not served.sending:
                 return web.Response(status=503, text="stream is not live")
+            return await stream(hub, request)
+
+        async def relay_feed(request: web.Request) -> web.StreamResponse:
+            # The backup's feed as it arrives, for this worker's relay session only.
+            if request.remote not in (self.loopback_host, "127.0.0.1", "::1"):
+                raise web.HTTPForbidden()
+            if not self.on_air.uplink.live:
+                return web.Response(status=503, text="no backup feed")
+            return await stream(self.on_air.uplink, request)
+
+        async def stream(hub: FeedHub, request: web.Request) -> web.StreamResponse:
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
             await response.prepare(request)
             with contextlib.suppress(ConnectionError):
@@ -782,6 +861,9 @@ class IngestWorker:
 
         app.router.add_get(FEED_PATH, feed)
         app.router.add_get(TRANSCODED_FEED_PATH, feed)
+        if self.on_air.relays:
+            app.router.add_post(BACKUP_UPLINK_PATH, self.on_air.receive_uplink)
+            app.router.add_get(RELAY_FEED_PATH, relay_feed)
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed).
         for prefix in dict.fromkeys(("", self.config.path_prefix)):
             app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
@@ -822,6 +904,11 @@ class IngestWorker:
             )
             await self.gate.start()
         loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
+        loops.append(self.on_air.run(self.stopping))
+        if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
+            stable = (push.failback or Failback()).stable_seconds
+            offer = BackupOffer(self.config.primary_url, self.config.stream, stable, self.read_key, log)
+            loops.append(offer.run(self.stopping, lambda: self.feed, lambda: self.live))
         if self.config.screenshots.enabled:
             loops.append(self.screenshot_loop())
         tasks = [asyncio.create_task(c) for c in loops]
@@ -831,6 +918,7 @@ class IngestWorker:
         finally:
             for s in [*self.listeners, *(s for s in (self.standby, self.current) if s is not None)]:
                 await s.process.stop()
+            await self.on_air.stop()
             for t in tasks:
                 t.cancel()
             if self.gate:

@@ -1,0 +1,264 @@
+"""Backup failover with real FFmpeg: a primary and a backup ingest (the backup sends its feed to the
+primary while the primary asks for it), publishers on both, and a recorder and a pusher (to
+nginx-rtmp) attached to the primary, as the operator attaches them.
+
+Measured here: the time from the primary's publisher stopping (or freezing) to the backup's media
+in the primary's HLS playlist, in its /status and at the pusher's target; and the switch back
+after failback.stableSeconds. Every process is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.http_client import http_get
+from devtools.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.ports import free_port
+from devtools.waits import wait_for
+from devtools.workers import Ingest, Worker
+
+pytestmark = pytest.mark.timeout(240)
+
+STABLE = 6  # failback.stableSeconds (the default is 10: shorter here, same rule)
+POLL = 0.05
+SIZE = "640x360"  # small publishers: four FFmpeg encoders and relays share two cores with the suite
+
+
+@dataclass
+class Pair:
+    """A push stream with a backup: two ingests and one publisher on each."""
+
+    primary: Ingest
+    backup: Ingest
+    workdir: Path
+    publishers: list[Publisher] = field(default_factory=list)
+
+    def publish(self, ingest: Ingest, name: str) -> Publisher:
+        publisher = Publisher(ingest.rtmp_url(), size=SIZE, log_path=self.workdir / f"{name}.log").start()
+        self.publishers.append(publisher)
+        return publisher
+
+    def status(self) -> dict[str, Any]:
+        return self.primary.status()
+
+    def served_playlist(self) -> str | None:
+        code, body = http_get(f"{self.primary.http}/hls/cmaf/index.m3u8", timeout=2)
+        return body.decode() if code == 200 else None
+
+    def serves_session(self, kind: str) -> bool:
+        """The primary's playlist is the newest `kind` session's (rtmp: its own; backup: the relay),
+        with media in it."""
+        dirs = sorted((self.primary.workdir / "media" / "sessions").glob(f"*-{kind}"))
+        served = self.served_playlist()
+        if not dirs or served is None or "#EXTINF" not in served:
+            return False
+        try:
+            return served == (dirs[-1] / "cmaf" / "index.m3u8").read_text()
+        except FileNotFoundError:
+            return False
+
+
+@pytest.fixture
+def pair(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> Iterator[Pair]:
+    primary = ingest_factory("primary", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
+    backup = ingest_factory(
+        "backup",
+        role="backup",
+        primaryUrl=primary.http,
+        source={"push": {"protocols": ["rtmp"], "failback": {"stableSeconds": STABLE}}},
+        screenshots={"enabled": False},
+    )
+    streams = Pair(primary, backup, tmp_path)
+    try:
+        yield streams
+    finally:
+        for p in streams.publishers:
+            p.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[str, dict[str, Any]], Worker]]:
+    started: list[Worker] = []
+
+    def start(kind: str, config: dict[str, Any]) -> Worker:
+        workdir = tmp_path / kind
+        workdir.mkdir()
+        port = free_port()
+        worker = Worker(kind, {**config, "httpHost": "127.0.0.1", "httpPort": port}, workdir, port)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in reversed(started):
+        worker.stop()
+
+
+def target(nginx: NginxRtmp, name: str) -> tuple[int, int] | None:
+    """(milliseconds since the publish began, bytes received) of the stream being published, or None."""
+    for stream in nginx.stat().iter("stream"):
+        if stream.findtext("name") == name and stream.find("publishing") is not None:
+            return int(stream.findtext("time") or 0), int(stream.findtext("bytes_in") or 0)
+    return None
+
+
+def republished_since(nginx: NginxRtmp, name: str, moment: float) -> bool:
+    """The target gets media from a publish that began after `moment` (time.monotonic())."""
+    try:
+        seen = target(nginx, name)
+    except (OSError, ET.ParseError):
+        return False
+    return seen is not None and seen[0] / 1000 < time.monotonic() - moment and seen[1] > 0
+
+
+def first_times(probes: dict[str, Callable[[], bool]], since: float, timeout: float) -> dict[str, float]:
+    """Seconds from `since` until each probe first holds (polled together, every POLL s)."""
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(probes) and time.monotonic() < deadline:
+        for name, probe in probes.items():
+            if name not in found and probe():
+                found[name] = round(time.monotonic() - since, 2)
+        time.sleep(POLL)
+    assert len(found) == len(probes), f"only {found} within {timeout} s"
+    return found
+
+
+def post(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as r:
+        return dict(json.loads(r.read()))
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
+def test_backup_takes_over_hls_recorder_and_pusher_and_the_primary_takes_back_once_stable(pair, workers, tmp_path):
+    pair.publish(pair.backup, "backup-publisher")
+    main = pair.publish(pair.primary, "primary-publisher")
+    pair.backup.wait_live()
+    assert pair.primary.wait_live()["activeIngest"] == "primary"
+    assert not pair.status()["backupWanted"], "a primary whose publisher sends wants nothing from its backup"
+
+    recorder = workers(
+        "record",
+        {
+            "feedUrl": pair.primary.feed_url,
+            "recordingsRoot": str(tmp_path),
+            "directory": "videos",
+            "title": "Camera 1",
+            "reconnectWindowSeconds": 10,
+            "maxSegmentSeconds": 14400,
+            "minDurationSeconds": 2,
+        },
+    )
+    with NginxRtmp(workdir=tmp_path / "nginx") as nginx:
+        push = {"name": "to-nginx", "feedUrl": pair.primary.feed_url, "uri": nginx.rtmp_url(), "noAudioMode": "drop"}
+        pusher = workers("push", push)
+        wait_for(lambda: recorder.status()["state"] == "recording", timeout=20)
+        wait_for(lambda: pusher.status()["live"], timeout=20)
+        wait_for(lambda: pair.serves_session("rtmp"), timeout=15)
+        time.sleep(3)
+
+        # The primary's publisher leaves: the backup's media goes on air.
+        stopped = time.monotonic()
+        main.stop()
+        failover = first_times(
+            {
+                "status": lambda: pair.status()["activeIngest"] == "backup",
+                "hls": lambda: pair.serves_session("backup"),
+                "pusher target": lambda: republished_since(nginx, "stream", stopped),
+            },
+            stopped,
+            timeout=20,
+        )
+        print(f"\nMEASURED failover, primary publisher stopped -> backup media: {failover} s ({load()})")
+        assert all(seconds <= 5 for seconds in failover.values()), failover
+        on_backup = pair.status()
+        assert not on_backup["live"] and on_backup["backupWanted"] and pair.backup.status()["live"]
+        assert on_backup["videoWidth"] == 640 and on_backup["frameRate"], "the metrics are the relayed media's"
+        wait_for(lambda: recorder.status()["state"] == "recording", timeout=10)
+        time.sleep(4)
+
+        # The primary's publisher is back: the backup stays on air until the primary is stable.
+        restarted = time.monotonic()
+        pair.publish(pair.primary, "primary-publisher-2")
+        pair.primary.wait_live()
+        assert pair.status()["activeIngest"] == "backup", "not before failback.stableSeconds"
+        failback = first_times(
+            {
+                "status": lambda: pair.status()["activeIngest"] == "primary",
+                "hls": lambda: pair.serves_session("rtmp"),
+                "pusher target": lambda: republished_since(nginx, "stream", restarted + STABLE),
+            },
+            restarted,
+            timeout=STABLE + 15,
+        )
+        print(f"MEASURED failback, primary publisher restarted -> primary media (stable {STABLE} s): {failback} s")
+        assert STABLE <= failback["status"] <= STABLE + 3, failback
+        # Its HLS was written all along: the playlist served from the switch on has its recent past.
+        assert pair.served_playlist().count("#EXTINF") >= 2
+        wait_for(lambda: not pair.status()["backupWanted"], timeout=5)
+        wait_for(lambda: recorder.status()["state"] == "recording", timeout=10)
+        time.sleep(3)
+
+        wall = time.monotonic() - recording_began(recorder)
+        final = post(recorder.http + "/stop")
+        pushed = pusher.status()
+
+    assert len(final["videos"]) == 1, f"one video across both switches (reconnect window 10 s): {final}"
+    video = final["videos"][0]
+    duration = ffprobe_duration(tmp_path / video["path"])
+    print(f"MEASURED recording across failover and failback: {duration:.1f} s of {wall:.1f} s wall, one video")
+    assert duration >= wall - 6, "at most a few seconds lost around each switch"
+    assert pushed["reconnects"] >= 2 and pushed["failures"] == 0, pushed
+
+
+def recording_began(recorder: Worker) -> float:
+    """time.monotonic() when the recorder's first video began (from its /status startedAt)."""
+    from datetime import datetime
+
+    started = datetime.fromisoformat(recorder.status()["startedAt"].replace("Z", "+00:00"))
+    return time.monotonic() - (datetime.now(started.tzinfo) - started).total_seconds()
+
+
+def test_a_frozen_primary_publisher_hands_over_to_the_backup(pair):
+    pair.publish(pair.backup, "backup-publisher")
+    main = pair.publish(pair.primary, "primary-publisher")
+    pair.backup.wait_live()
+    pair.primary.wait_live()
+    wait_for(lambda: pair.serves_session("rtmp"), timeout=15)
+    with main.frozen() as frozen:
+        failover = first_times(
+            {
+                "status": lambda: pair.status()["activeIngest"] == "backup",
+                "hls": lambda: pair.serves_session("backup"),
+            },
+            frozen,
+            timeout=15,
+        )
+    print(f"\nMEASURED failover, primary publisher frozen (SIGSTOP) -> backup media: {failover} s ({load()})")
+    assert failover["status"] <= 3.5 and failover["hls"] <= 5, failover
+
+
+def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
+    request = urllib.request.Request(
+        f"{pair.primary.http}/backup/uplink",
+        data=b"\x47" * 188 * 10,
+        method="POST",
+        headers={"X-Streamops-Backup-Auth": f"{int(time.time())}.00", "X-Streamops-Failback-Stable-Seconds": "10"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 403
+    assert http_get(f"{pair.primary.http}/backup/feed")[0] in (403, 503)
+    assert pair.status()["activeIngest"] is None

@@ -110,7 +110,9 @@ def test_active_ingest_follows_what_the_primary_serves():
     relayed = livestream_status(s, observe(RELAYING, LIVE_BACKUP), T0)
     assert (relayed.live, relayed.backup_live, relayed.active_ingest) == (False, True, "backup")
     assert relayed.frame_rate == 25 and relayed.video_width == 640, "the metrics of the media on air"
-    assert relayed.condition("Live").status == "False", "live is the primary's own media, as the hosted API says"
+    live_condition = relayed.condition("Live")
+    assert live_condition is not None and live_condition.status == "False", "live: the primary's own media"
+    assert "the backup ingest's media is on air" in (live_condition.message or "")
     nothing = livestream_status(s, observe(IngestStatus(backup_wanted=True), None), T0)
     assert nothing.active_ingest is None and "activeIngest" not in nothing.wire()
 

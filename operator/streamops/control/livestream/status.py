@@ -201,10 +201,14 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
 
     live = active and _live(primary, main)
     backup_live = bool(active and _live(backup, spare))
+    active_ingest = _active_ingest(primary, main) if active else None
+    no_media = "no media is arriving"
+    if active_ingest == "backup":
+        no_media = "the primary ingest receives no media: the backup ingest's media is on air (activeIngest)"
     conditions.append(
         Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media")
         if live
-        else Observed("Live", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, "no media is arriving")
+        else Observed("Live", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, no_media)
     )
     if "backup" in ingest_roles(stream):
         conditions.append(
@@ -220,7 +224,6 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         if running
         else Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
     )
-    active_ingest = _active_ingest(primary, main) if active else None
     # The metrics of what is on air (the primary measures the backup's media it relays), else of
     # the backup's own media while the primary is not there to relay it.
     on_air = main if active_ingest is not None else (spare if backup_live else None)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi
-from streamops.api import LiveStream, Recording
+from streamops.api import LIVESTREAM, LiveStream, Recording
+from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import CONFIG_ENV, IngestConfig, IngestStatus
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
@@ -183,6 +184,12 @@ def test_recordings_follow_what_is_on_air_not_merely_the_backup(stream_status, l
     else:
         assert ready.reason == "StreamNotLive"
         assert ("only its backup ingest receives media" in (ready.message or "")) == backup_only
+
+
+def test_kubectl_get_shows_whose_media_is_on_air():
+    crd = crd_manifest(LIVESTREAM)
+    columns = {c["name"]: c["jsonPath"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
+    assert columns["OnAir"] == ".status.activeIngest"
 
 
 def test_stream_index_keeps_active_ingest():

@@ -90,6 +90,8 @@ LIVESTREAM = Kind(
     printer_columns=[
         {"name": "Title", "type": "string", "jsonPath": ".spec.title", "priority": 1},
         {"name": "Live", "type": "boolean", "jsonPath": ".status.live"},
+        # Whose media is on air: "backup" while the primary's publisher sends nothing (Live false).
+        {"name": "OnAir", "type": "string", "jsonPath": ".status.activeIngest"},
         {"name": "Recording", "type": "boolean", "jsonPath": ".status.recording"},
         condition_column("Ready"),
         {"name": "Resolution", "type": "integer", "jsonPath": ".status.videoHeight", "priority": 1},

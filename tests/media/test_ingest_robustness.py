@@ -27,7 +27,10 @@ from devtools.ports import free_port
 from devtools.processes import proc_tree, stop_tree
 from devtools.waits import wait_for
 
-pytestmark = pytest.mark.timeout(300)
+# The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
+AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "150"))
+
+pytestmark = pytest.mark.timeout(max(300, AUDIO_ONLY_SECONDS + 120))
 
 NEW_KEY = "rotated-key-9876543210"
 
@@ -234,8 +237,6 @@ def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, reco
 
 # --- audio only ------------------------------------------------------------------------------------
 
-AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "150"))
-
 
 def test_audio_only_stream_keeps_the_feed_small(ingest):
     assert ingest.process is not None
@@ -251,16 +252,19 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
             assert publisher.running
             samples.append((rss_kb(pid), metric(ingest, "streamops_ingest_feed_cache_bytes")))
         end_rss = rss_kb(pid)
-        head = read_feed(ingest.feed_url, 0.2)
+        measured("load average (1 min) at the end", os.getloadavg()[0], "")
+        with urllib.request.urlopen(ingest.feed_url, timeout=5) as response:
+            head = response.read1(1 << 20)  # the first HTTP chunk: what the feed sends a joiner first
         measured("audio-only ingest RSS start", start_rss / 1024, "MiB")
         measured(f"audio-only ingest RSS after {AUDIO_ONLY_SECONDS:g} s", end_rss / 1024, "MiB")
         measured("audio-only largest feed cache", max(c for _, c in samples), "bytes")
-        measured("audio-only joining consumer's first 0.2 s", len(head), "bytes")
+        measured("audio-only joining consumer's first chunk", len(head), "bytes")
         assert max(c for _, c in samples) <= 8 * 188, "the cache is the newest audio frame, not the history"
         # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈4.8 MB in 150 s.
         assert end_rss - start_rss < 2048, samples
-        # 0.2 s of 256 kbit/s audio is 6.4 kB; the history would be megabytes.
-        assert len(head) < 64 * 1024
+        # PAT, PMT and the newest audio frame (or a burst of FFmpeg's output, ≤ 64 KiB); the history
+        # would be megabytes.
+        assert len(head) <= 64 * 1024
         # The feed still starts where a decoder can: its first audio frames decode.
         path = ingest.workdir / "audio-join.ts"
         path.write_bytes(read_feed(ingest.feed_url, 2))

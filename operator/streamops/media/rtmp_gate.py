@@ -8,6 +8,11 @@ held back until complete, the key is checked against the mounted Secret file, an
 overwritten with a same-length mask before FFmpeg sees it: same length, so every RTMP chunk
 header stays valid. A wrong key closes the connection. After `publish` the relay is plain bytes.
 
+A publisher that sends nothing for `idle_timeout` (a frozen encoder: a dead network path, a laptop
+asleep) is cut, both sides closed, and so is one whose FFmpeg went away (the ingest ended its silent
+session for a successor). Where a new publisher is relayed is the ingest's call (`admit`): its
+listener, a standby one while the session is silent, or nowhere while another publisher is live.
+
 RTMPS is the same gate behind a second listener that terminates TLS (tls_reload.py keeps its
 certificate current): no extra process, and one key check and one-publisher rule for both.
 """

@@ -63,6 +63,18 @@ def test_adding_a_backup_with_failback_settings_leaves_the_live_primary_untouche
     assert len(hashes) == 1, "the primary's Pod (its publisher) is not rolled"
 
 
+def test_the_backup_prefers_a_node_without_its_primary():
+    s = stream(source=BACKUP)
+    primary, backup = ingest_pod(s, "primary", SETTINGS), ingest_pod(s, "backup", SETTINGS)
+    assert "affinity" not in primary["spec"]
+    [preferred] = backup["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    term = preferred["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    labels = primary["metadata"]["labels"]
+    assert term["labelSelector"]["matchLabels"].items() <= labels.items()
+    assert not term["labelSelector"]["matchLabels"].items() <= backup["metadata"]["labels"].items()
+
+
 def test_reconcile_hands_the_backup_the_primary_host_ports():
     api = FakeKubeApi()
     api.watch("Pod", child_entry)

@@ -32,7 +32,10 @@ from streamops.contract.ingest import (
 from streamops.control.livestream.exposure import PlaybackBase, Reach
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
+    COMPONENT_LABEL,
     HOST_PORTS_ANNOTATION,
+    HOSTNAME_TOPOLOGY,
+    INSTANCE_LABEL,
     MANAGED_ANNOTATIONS_ANNOTATION,
     PLAYBACK_ROUTE_ANNOTATION,
     SPEC_HASH_ANNOTATION,
@@ -247,7 +250,24 @@ def ingest_pod(
         volumes=volumes,
         mounts=mounts,
     )
-    return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports)
+    affinity = backup_anti_affinity(stream) if role == "backup" else None
+    return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports, affinity)
+
+
+def backup_anti_affinity(stream: LiveStream) -> Manifest:
+    """The backup ingest prefers a node its primary does not run on, so that one lost node takes only
+    one of them. Preferred, not required: on one node both still run. Only the backup carries it,
+    so adding a backup leaves the live primary's Pod (its spec hash) untouched."""
+    primary = child_labels(stream.metadata.name, ingest_component("primary"))
+    term = {
+        "labelSelector": {"matchLabels": {k: primary[k] for k in (INSTANCE_LABEL, COMPONENT_LABEL)}},
+        "topologyKey": HOSTNAME_TOPOLOGY,
+    }
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]
+        }
+    }
 
 
 def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> IngestService:

@@ -14,6 +14,7 @@ from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
+    HOSTNAME_TOPOLOGY,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     NAME_LABEL,
@@ -29,7 +30,6 @@ from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 RECORDER_COMPONENT = "recorder"  # a Recording's recorder Pod (also an adopted standby)
 CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
-HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"
 SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"

@@ -23,6 +23,7 @@ PLAYBACK_ROUTE_ANNOTATION = f"{GROUP}/playback-route"  # on the ingest Service: 
 ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"
+HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"  # the well-known node label: one node per value
 
 _DNS_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 

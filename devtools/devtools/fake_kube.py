@@ -49,7 +49,7 @@ from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminatin
 
 Manifest = dict[str, Any]  # as streamops.control.shared.kube names it: an object or merge patch as sent
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
-IndexEntry = Callable[[Mapping[str, Any]], Mapping[tuple[str, str], Any]]
+IndexEntry = Callable[[Mapping[str, Any]], Mapping[Any, Any]]  # a kopf index function: key -> value (keys: any tuple)
 
 READS = frozenset({"get", "list"})
 WRITES = frozenset({"create", "patch", "delete", "patch_status"})
@@ -511,3 +511,18 @@ class FakeKubeApi(KubeApi):
     ) -> None:
         with self._lock:
             self.calls.append(Call(verb, kind, namespace, name, copy.deepcopy(body), source, result))
+
+
+def operator_view() -> FakeKubeApi:
+    """A fake API that reads what the operator reads from memory: Pods, Services and LiveStreams
+    from its watches (OperatorState.watch()), and what the status loops tell the reconcilers from
+    kopf's other indexes (handlers.py)."""
+    from streamops.control.shared.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
+
+    api = FakeKubeApi()
+    api.watch("Pod", child_entry)
+    api.watch("Service", child_entry)
+    api.watch("LiveStream", stream_object_entry)
+    api.index("Pod", worker_pod_entry)
+    api.index("Recording", recording_entry)
+    return api

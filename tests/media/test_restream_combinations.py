@@ -90,35 +90,21 @@ def self_signed(workdir: Path) -> tuple[Path, Path]:
 
 def rtmps_ingest(ingest_factory: Callable[..., Ingest], workdir: Path) -> Ingest:
     """An ingest taking rtmps (TLS in its RTMP gate, the certificate from files as a
-    kubernetes.io/tls Secret mounts them). Skips while the ingest has no RTMPS (it is being built:
-    issue 12 item 4); nothing else in this test needs changing once it has."""
-    if not hasattr(Ingest, "rtmps_url"):
-        pytest.skip("RTMPS ingest not available yet (devtools Ingest.rtmps_url, issue 12 item 4)")
+    kubernetes.io/tls Secret mounts them)."""
     cert, key = self_signed(workdir / "ingest-tls")
     ports = {"rtmp": free_port("tcp"), "rtmps": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
-    try:
-        return ingest_factory(
-            source={"push": {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}},
-            ports=ports,
-            tlsCertFile=str(cert),
-            tlsKeyFile=str(key),
-        )
-    except AssertionError as e:  # the worker refused the configuration: no RTMPS in this ingest yet
-        pytest.skip(f"RTMPS ingest not available yet: {str(e)[-300:]}")
+    return ingest_factory(
+        source={"push": {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}},
+        ports=ports,
+        tlsCertFile=str(cert),
+        tlsKeyFile=str(key),
+    )
 
 
 def publish_url(ingest: Ingest, protocol: str) -> str:
     if protocol == "rtmps":
-        return str(ingest.rtmps_url())  # type: ignore[attr-defined]  # (see rtmps_ingest)
+        return ingest.rtmps_url()
     return ingest.rtmp_url() if protocol == "rtmp" else ingest.srt_url()
-
-
-@pytest.fixture
-def publishers() -> Iterator[list[Publisher]]:
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
 
 
 # --- the combinations ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi
+from devtools.fake_kube import FakeKubeApi, operator_view
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
@@ -26,7 +26,6 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.shared.children import ensure_service
-from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
 from streamops.control.shared.settings import OperatorSettings
 
@@ -164,10 +163,7 @@ def test_service_options_that_cannot_work_are_refused(service: dict, says: str):
 
 
 def watched_api() -> FakeKubeApi:
-    api = FakeKubeApi()
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
+    api = operator_view()
     return api
 
 

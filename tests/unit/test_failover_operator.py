@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi
+from devtools.fake_kube import operator_view
 from streamops.api import LIVESTREAM, LiveStream, Recording
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import CONFIG_ENV, IngestConfig, IngestStatus
@@ -16,7 +16,7 @@ from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.recording.status import RecorderObservation, recording_status
-from streamops.control.shared.indexes import StreamFacts, child_entry, stream_entry, stream_object_entry
+from streamops.control.shared.indexes import StreamFacts, stream_entry
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
@@ -76,10 +76,7 @@ def test_the_backup_prefers_a_node_without_its_primary():
 
 
 def test_reconcile_hands_the_backup_the_primary_host_ports():
-    api = FakeKubeApi()
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
+    api = operator_view()
     body = livestream("cam", source=BACKUP)
     body["metadata"]["namespace"] = NS
     api.add(body)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording, restream
-from devtools.fake_kube import Call, FakeKubeApi
+from devtools.fake_kube import Call, FakeKubeApi, operator_view
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.shared.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
+from streamops.control.shared.indexes import recording_entry, worker_pod_entry
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 from streamops.control.shared.ports import PortAllocator, ports_of
@@ -30,14 +30,7 @@ KOPF_FINALIZER = "streaming.streamops.dev/finalizer"
 
 @pytest.fixture
 def api() -> FakeKubeApi:
-    api = FakeKubeApi()
-    # As OperatorState.watch(): Pods, Services and LiveStreams are read from the operator's indexes.
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
-    # ... and what the status loops tell the reconcilers comes from kopf's other indexes (handlers.py).
-    api.index("Pod", worker_pod_entry)
-    api.index("Recording", recording_entry)
+    api = operator_view()
     return api
 
 

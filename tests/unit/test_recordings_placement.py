@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording
-from devtools.fake_kube import FakeKubeApi
+from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream, Recording
 from streamops.control.recording.builders import CLAIM_LABEL, claim_affinity, recorder_pod, recorder_standby_pod
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
 from streamops.control.shared.settings import OperatorSettings
 
@@ -80,10 +79,7 @@ def test_claim_affinity_by_access_modes():
 
 @pytest.fixture
 def api() -> FakeKubeApi:
-    api = FakeKubeApi()
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
+    api = operator_view()
     return api
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi
+from devtools.fake_kube import FakeKubeApi, operator_view
 from devtools.pki import new_ca, sign_server
 from pydantic import ValidationError
 from streamops.api import LiveStream
@@ -35,7 +35,6 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
@@ -247,12 +246,7 @@ def test_tls_secret_problems_name_the_secret_and_never_its_content():
 
 @pytest.fixture
 def api() -> FakeKubeApi:
-    api = FakeKubeApi()
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
-    api.index("Pod", worker_pod_entry)
-    api.index("Recording", recording_entry)
+    api = operator_view()
     return api
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream
-from devtools.fake_kube import FakeKubeApi
+from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.stream_key import (
@@ -25,7 +25,6 @@ from streamops.contract.stream_key import (
 from streamops.control.livestream import reasons
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
-from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest import IngestWorker
 
@@ -86,10 +85,7 @@ def test_the_key_is_measured_as_the_worker_reads_it():
 
 @pytest.fixture
 def api() -> FakeKubeApi:
-    api = FakeKubeApi()
-    api.watch("Pod", child_entry)
-    api.watch("Service", child_entry)
-    api.watch("LiveStream", stream_object_entry)
+    api = operator_view()
     return api
 
 

@@ -1,0 +1,144 @@
+"""Issue 12's ingest features as users run them, on the pod-network cluster with the chart installed:
+an encoder on the LAN publishing RTMPS to the NodePort URL in status (the certificate from a
+kubernetes.io/tls Secret, verified by the encoder), and a backup ingest on another node taking over
+through the Services when the primary's encoder stops, then handing back."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from devtools.catalog import livestream, recording
+from devtools.hls import media_playlist
+from devtools.kubectl import condition
+from devtools.local_cluster import LocalCluster
+from devtools.peers import Publisher
+from devtools.pki import new_ca, sign_server
+from devtools.release import Release
+from devtools.waits import eventually
+
+pytestmark = pytest.mark.timeout(600)
+
+SIZE, RATE = "640x360", 30
+STABLE = 5  # failback.stableSeconds
+
+
+def encoder(cluster: LocalCluster, url: str, extra_args: tuple[str, ...] = ()) -> Publisher:
+    """An encoder on the cluster's LAN, started; like OBS it is started again by the test if refused."""
+    return Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside, extra_args=extra_args)
+
+
+def publish(cluster: LocalCluster, publishers: list[Publisher], url: str, extra_args: tuple[str, ...] = ()) -> None:
+    """Publish until the connection holds (kube-proxy programs an endpoint a moment after Ready)."""
+    for _ in range(10):
+        p = encoder(cluster, url, extra_args)
+        publishers.append(p.start())
+        time.sleep(2)
+        if p.running:
+            return
+    raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{p.log_tail()}")
+
+
+def reasons(cluster: LocalCluster, ns: str, name: str) -> list[str]:
+    return [e["reason"] for e in cluster.list("events", ns) if e["involvedObject"]["name"] == name]
+
+
+def test_rtmps_push_from_outside_with_a_verified_certificate(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
+) -> None:
+    ns = namespace
+    node_ips = tuple(n.ip for n in cluster.network.nodes)
+    ca = new_ca(tmp_path, "streamops test CA")
+    now = datetime.now(UTC)
+    crt, key = sign_server(tmp_path, "ingest", node_ips, now - timedelta(hours=1), now + timedelta(days=1))
+    cluster.kubectl("create", "secret", "tls", "cam-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
+    push = {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}
+    cluster.apply(ns, livestream("cam", source={"push": push}))
+    stream = cluster.wait_status(
+        "lst", ns, "cam",
+        lambda o: (o["status"].get("ingest") or {}).get("pushUrlRtmps", "").startswith(f"rtmps://{node_ips[0]}:")
+        and condition(o, "Ready")["status"] == "True",  # type: ignore[index]
+        "Ready with an rtmps URL on the LAN", timeout=120,
+    )  # fmt: skip
+    stream_key = cluster.stream_key(ns, "cam")
+    url = f"{stream['status']['ingest']['pushUrlRtmps']}/{stream_key}"
+    published = time.monotonic()
+    publish(cluster, publishers, url, ("-tls_verify", "1", "-ca_file", str(ca)))
+    cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("live"), "live over RTMPS", 30)
+    print(f"RTMPS publish from the LAN -> live: {time.monotonic() - published:.2f} s")
+    playlist = stream["status"]["playback"]["hlsCmafUrl"]
+    eventually(lambda: media_playlist(playlist, cluster.lan_get)[1], timeout=30, what="HLS from the LAN")
+    assert stream_key not in json.dumps(cluster.get("lst", ns, "cam"))
+
+    # An encoder that trusts another CA refuses the ingest's certificate: nothing is published.
+    other = new_ca(tmp_path / "other", "another CA")
+    refused = encoder(cluster, url, ("-tls_verify", "1", "-ca_file", str(other)))
+    publishers.append(refused.start())
+    eventually(lambda: not refused.running, timeout=20, what="the untrusting encoder gives up")
+    assert "certificate" in refused.log_tail().lower() or "verif" in refused.log_tail().lower(), refused.log_tail()
+
+
+def test_backup_on_another_node_takes_over_and_hands_back(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns = namespace
+    push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": STABLE}}
+    cluster.apply(ns, livestream("cam", source={"push": push}))
+    stream = cluster.wait_status(
+        "lst", ns, "cam",
+        lambda o: (o["status"].get("ingest") or {}).get("backupPushUrl") and condition(o, "Ready")["status"] == "True",  # type: ignore[index]
+        "Ready with primary and backup URLs", timeout=120,
+    )  # fmt: skip
+    nodes = {role: cluster.get("pods", ns, pod)["spec"]["nodeName"] for role, pod in  # type: ignore[index]
+             (("primary", "cam-ingest"), ("backup", "cam-ingest-backup"))}  # fmt: skip
+    assert nodes["primary"] != nodes["backup"], nodes  # the backup's preferred anti-affinity
+    key = cluster.stream_key(ns, "cam")
+    ingest = stream["status"]["ingest"]
+    publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
+    primary_encoder = publishers[-1]
+    publish(cluster, publishers, f"{ingest['backupPushUrl']}/{key}")
+    cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"].get("live") and o["status"].get("backupLive"), "both live", 30
+    )
+    cluster.recordings_volume(ns, nodes["primary"])
+    cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=10))
+    cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+    playlist = stream["status"]["playback"]["hlsCmafUrl"]
+    eventually(lambda: media_playlist(playlist, cluster.lan_get)[1], timeout=30, what="HLS from the LAN")
+    time.sleep(4)
+
+    # The primary's encoder stops: the backup (on the other node) goes on air through the primary.
+    stopped = time.monotonic()
+    primary_encoder.stop()
+    cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("activeIngest") == "backup", "backup on air", 30)
+    print(f"primary encoder stopped -> status.activeIngest backup: {time.monotonic() - stopped:.2f} s")
+    before = media_playlist(playlist, cluster.lan_get)[1]
+    eventually(
+        lambda: (segments := media_playlist(playlist, cluster.lan_get)[1]) and segments[-1] not in before,
+        timeout=20, interval=0.5, what="new HLS segments from the backup, at the same URL",
+    )  # fmt: skip
+    print(f"primary encoder stopped -> new HLS segment on the LAN: {time.monotonic() - stopped:.2f} s")
+    assert "BackupTookOver" in eventually(lambda: reasons(cluster, ns, "cam"), timeout=10, what="Events")
+    time.sleep(4)
+
+    # The primary's encoder is back: the primary takes the air back after stableSeconds.
+    back = time.monotonic()
+    publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
+    cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"].get("activeIngest") == "primary", "primary back on air", 60
+    )
+    handed_back = time.monotonic() - back
+    print(f"primary encoder back -> status.activeIngest primary: {handed_back:.2f} s (stableSeconds {STABLE})")
+    assert handed_back >= STABLE - 1  # deliberate: not before the primary was stable
+    eventually(lambda: "PrimaryRestored" in reasons(cluster, ns, "cam"), timeout=10, what="PrimaryRestored")
+    time.sleep(3)
+
+    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = cluster.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
+    )
+    # Both switches fell within the 10 s reconnect window: one video.
+    assert len(rec["status"]["videos"]) == 1, rec["status"]["videos"]

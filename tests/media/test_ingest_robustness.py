@@ -28,7 +28,9 @@ from devtools.processes import proc_tree, stop_tree
 from devtools.waits import wait_for
 
 # The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
-AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "150"))
+# 60 s is enough to fail on the old cache: it held ≈1.9 MB of history by then, against the ≤1.5 kB
+# cache and ≤64 KiB first chunk asserted (the 10-minute run: RSS +0.6 MiB, cache 564 B).
+AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "60"))
 
 pytestmark = pytest.mark.timeout(max(300, AUDIO_ONLY_SECONDS + 120))
 
@@ -260,7 +262,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
         measured("audio-only largest feed cache", max(c for _, c in samples), "bytes")
         measured("audio-only joining consumer's first chunk", len(head), "bytes")
         assert max(c for _, c in samples) <= 8 * 188, "the cache is the newest audio frame, not the history"
-        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈4.8 MB in 150 s.
+        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈1.9 MB in 60 s.
         assert end_rss - start_rss < 2048, samples
         # PAT, PMT and the newest audio frame (or a burst of FFmpeg's output, ≤ 64 KiB); the history
         # would be megabytes.

@@ -165,10 +165,11 @@ def coredns_manifests(
     domain: str = "cluster.local",
     *,
     reverse_cidrs: Sequence[str] = (),
-    replicas: int = 1,
+    replicas: int = 2,
     namespace: str = "kube-system",
 ) -> list[Obj]:
-    """CoreDNS behind the `kube-dns` Service at `cluster_ip` (the kubelets' --cluster-dns)."""
+    """CoreDNS behind the `kube-dns` Service at `cluster_ip` (the kubelets' --cluster-dns): two
+    replicas on different nodes where there are two."""
     labels = {"k8s-app": "kube-dns"}
     part_of = {**labels, "app.kubernetes.io/part-of": "streamops-local-cluster"}
     meta: Obj = {"namespace": namespace, "labels": part_of}
@@ -222,6 +223,21 @@ def coredns_manifests(
                         # The node's resolv.conf, not the cluster DNS (itself): CoreDNS resolves
                         # nothing anyway, it reaches the API server by the kubernetes Service IP.
                         "dnsPolicy": "Default",
+                        # One replica per node where possible, as kubeadm's CoreDNS: a lost node
+                        # must not take cluster DNS with it (the operator's peers resolve Services).
+                        "affinity": {
+                            "podAntiAffinity": {
+                                "preferredDuringSchedulingIgnoredDuringExecution": [
+                                    {
+                                        "weight": 100,
+                                        "podAffinityTerm": {
+                                            "labelSelector": {"matchLabels": labels},
+                                            "topologyKey": "kubernetes.io/hostname",
+                                        },
+                                    }
+                                ]
+                            }
+                        },
                         "securityContext": restricted_pod_security(),
                         "containers": [container],
                         "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],

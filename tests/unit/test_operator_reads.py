@@ -102,3 +102,14 @@ def test_wakes_reach_the_object_and_the_followers_of_its_stream():
         state.status_executor.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_in_cluster_the_operator_reaches_the_api_server_by_the_address_in_its_environment():
+    """Not by kubernetes.default.svc (kopf's default): that needs cluster DNS, gone for minutes
+    when CoreDNS ran on a lost node."""
+    from streamops.control.shared.kube import in_cluster_server
+
+    env = {"KUBERNETES_SERVICE_HOST": "10.243.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    assert in_cluster_server(env) == "https://10.243.0.1:443"
+    assert in_cluster_server({**env, "KUBERNETES_SERVICE_HOST": "fd00::1"}) == "https://[fd00::1]:443"
+    assert in_cluster_server({}) is None

@@ -8,13 +8,14 @@ so the operator does not load the `kubernetes` client library (≈33 MB of RSS o
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
 import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -122,10 +123,24 @@ def kopf_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:
 def login() -> kopf.ConnectionInfo:
     """In-cluster service account inside a Pod, else $KUBECONFIG / ~/.kube/config (kopf's logins)."""
     settings = kopf.OperatorSettings()
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
+    info = kopf.login_with_service_account(settings=settings)
+    if info is not None:
+        return dataclasses.replace(info, server=in_cluster_server(os.environ) or info.server)
+    info = kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise kopf.LoginError("no credentials: neither a service account nor a kubeconfig")
     return info
+
+
+def in_cluster_server(env: Mapping[str, str]) -> str | None:
+    """The API server at the address the kubelet puts into every Pod's environment, as client-go's
+    in-cluster config uses it. kopf's service-account login names https://kubernetes.default.svc,
+    which needs cluster DNS: with CoreDNS on a lost node the operator could not post an Event or
+    patch a status for minutes (seen on the 2-node cluster: "Temporary failure in name resolution")."""
+    host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def watched_object(index: ObjectIndex, key: tuple[str, str]) -> Manifest | None:

@@ -4,6 +4,7 @@ manifests, get and list objects as JSON, wait for a status. Errors raise Asserti
 from __future__ import annotations
 
 import base64
+import builtins  # `list` is also a method here
 import json
 import subprocess
 from collections.abc import Callable
@@ -51,6 +52,21 @@ class Kubectl:
         if selector:
             args += ["-l", selector]
         return list(json.loads(self.kubectl(*args).stdout)["items"])
+
+    def events(
+        self, namespace: str, kind: str | None = None, name: str | None = None, reason: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The namespace's Events: those of one object (kind and/or name) and of one reason when given."""
+        return [
+            e
+            for e in self.list("events", namespace)
+            if kind in (None, e["involvedObject"].get("kind"))
+            and name in (None, e["involvedObject"].get("name"))
+            and reason in (None, e.get("reason"))
+        ]
+
+    def event_reasons(self, namespace: str, kind: str | None = None, name: str | None = None) -> builtins.list[str]:
+        return [e["reason"] for e in self.events(namespace, kind, name)]
 
     def wait_status(
         self, plural: str, ns: str, name: str, probe: Callable[[dict[str, Any]], Any], what: str, timeout: float = 30

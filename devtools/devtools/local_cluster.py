@@ -49,6 +49,7 @@ from devtools.images import Image, ImageBuilder
 from devtools.kubectl import Kubectl
 from devtools.network import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, SERVICE_CIDR, ClusterNetwork, NetworkError
 from devtools.node import Node
+from devtools.peers import Publisher
 from devtools.processes import Lifecycle, print_status
 from devtools.recordings_volume import provide_recordings_volume
 from devtools.versions import REPO
@@ -181,6 +182,22 @@ class LocalCluster(Kubectl, Lifecycle):
         return "\n".join([*out, "--- operator log tail:", *lines[-40:], logs.stderr])
 
     # -- the LAN (outside the cluster) ---------------------------------------------------------
+
+    def lan_encoder(self, url: str, extra_args: Sequence[str] = ()) -> Publisher:
+        """A synthetic encoder on the cluster's LAN (640x360, 30 fps, with audio), not started."""
+        return Publisher(url, size="640x360", rate=30, audio=True, netns=self.network.outside, extra_args=extra_args)
+
+    def publish_from_lan(self, url: str, started: list[Publisher], extra_args: Sequence[str] = ()) -> Publisher:
+        """An encoder on the LAN pushing to `url` until its connection holds (each one started is
+        appended to `started`, for the caller to stop). Like OBS it tries again when refused:
+        kube-proxy programs a new endpoint a moment after the Pod turns Ready."""
+        for _ in range(10):
+            encoder = self.lan_encoder(url, extra_args)
+            started.append(encoder.start())
+            time.sleep(2)
+            if encoder.running:
+                return encoder
+        raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{encoder.log_tail()}")
 
     def lan_get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         """http_get from the cluster's LAN: what a viewer outside the cluster gets."""

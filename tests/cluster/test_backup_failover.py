@@ -30,14 +30,6 @@ def stream_status(cluster, ns, probe, what, timeout=30.0):
     )
 
 
-def reasons(cluster, ns, kind, name):
-    return [
-        e["reason"]
-        for e in cluster.list("events", ns)
-        if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name
-    ]
-
-
 def test_backup_failover_through_the_operator(cluster, operator, namespace, local_pods: LocalPods, publishers):
     ns = namespace
     push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": STABLE}}
@@ -66,7 +58,7 @@ def test_backup_failover_through_the_operator(cluster, operator, namespace, loca
     assert st["playback"]["hlsCmafUrl"].startswith(f"http://127.0.0.1:{primary.config['ports']['http']}/")
     rec = eventually(lambda: (o := cluster.get("recordings", ns, "rec"))["status"].get("recording") and o, 30)
     assert condition(rec, "Recording")["status"] == "True"
-    eventually(lambda: "BackupTookOver" in reasons(cluster, ns, "LiveStream", "cam"), what="BackupTookOver")
+    eventually(lambda: "BackupTookOver" in cluster.event_reasons(ns, "LiveStream", "cam"), what="BackupTookOver")
 
     # The primary's publisher comes: the backup stays on air for failback.stableSeconds, then the
     # primary takes the air back.
@@ -76,7 +68,7 @@ def test_backup_failover_through_the_operator(cluster, operator, namespace, loca
     assert st["activeIngest"] == "backup", "not before failback.stableSeconds"
     stream_status(cluster, ns, lambda s: s.get("activeIngest") == "primary", "back to primary", timeout=STABLE + 10)
     assert time.monotonic() - came >= STABLE - 1
-    eventually(lambda: "PrimaryRestored" in reasons(cluster, ns, "LiveStream", "cam"), what="PrimaryRestored")
+    eventually(lambda: "PrimaryRestored" in cluster.event_reasons(ns, "LiveStream", "cam"), what="PrimaryRestored")
 
     # The primary's publisher stops: the backup takes over within 5 s (status polled every 0.5 s).
     main.stop()

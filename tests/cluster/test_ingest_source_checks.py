@@ -27,16 +27,6 @@ def stream_where(cluster, ns, probe, what, timeout=30.0):
     )
 
 
-def events(cluster, ns, reason):
-    return [
-        e
-        for e in cluster.list("events", ns)
-        if e["involvedObject"]["kind"] == "LiveStream"
-        and e["involvedObject"]["name"] == "cam"
-        and e["reason"] == reason
-    ]
-
-
 def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluster, operator, namespace):
     ns = namespace
     cluster.kubectl("create", "secret", "generic", "mine", "-n", ns, f"--from-literal=streamKey={SHORT_KEY}")
@@ -51,7 +41,9 @@ def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluste
     assert "Secret mine (key streamKey)" in stalled["message"] and "10 to 79" in stalled["message"]
     # RTMP takes the key: the ingest runs (and its worker leaves SRT off, see tests/unit/test_stream_key.py).
     assert eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
-    warning = eventually(lambda: events(cluster, ns, "StreamKeyInvalidForSrt"), what="the Warning Event")
+    warning = eventually(
+        lambda: cluster.events(ns, "LiveStream", "cam", "StreamKeyInvalidForSrt"), what="the Warning Event"
+    )
     assert warning[0]["type"] == "Warning"
     for where, text in (("status", json.dumps(s["status"])), ("events", json.dumps(warning))):
         assert SHORT_KEY not in text, f"the key leaked into {where}"
@@ -94,6 +86,8 @@ def test_a_source_browsers_will_not_play_is_said_from_the_workers_telemetry(
     playable = condition(s, "BrowserPlayable")
     assert (playable["status"], playable["reason"]) == ("False", "High10Profile"), playable
     assert "spec.transcoding.renditions" in playable["message"]
-    warning = eventually(lambda: events(cluster, ns, "NotBrowserPlayable"), what="the NotBrowserPlayable Warning")
+    warning = eventually(
+        lambda: cluster.events(ns, "LiveStream", "cam", "NotBrowserPlayable"), what="the NotBrowserPlayable Warning"
+    )
     assert warning[0]["type"] == "Warning" and "High10Profile" in warning[0]["message"]
     assert condition(s, "Ready")["status"] == "True", "a stream browsers cannot play is still a working stream"

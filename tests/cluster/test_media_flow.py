@@ -33,18 +33,6 @@ def status_of(cluster, plural, ns, name, probe, what, timeout=30.0):
     return eventually(lambda: (o := cluster.get(plural, ns, name)) and probe(o) and o, timeout=timeout, what=what)
 
 
-def events(cluster, ns, kind, name):
-    return [
-        e
-        for e in cluster.list("events", ns)
-        if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == name
-    ]
-
-
-def reasons(cluster, ns, kind, name):
-    return [e["reason"] for e in events(cluster, ns, kind, name)]
-
-
 @pytest.fixture
 def nginx(tmp_path: Path):
     with NginxRtmp(workdir=tmp_path / "nginx") as server:
@@ -134,14 +122,14 @@ def test_stream_record_restream_with_real_workers(
 
     # Operator restart mid-stream changes nothing observable.
     pods_before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)}
-    went_live = reasons(cluster, ns, "LiveStream", "cam").count("WentLive")
+    went_live = cluster.event_reasons(ns, "LiveStream", "cam").count("WentLive")
     operator.restart()
     time.sleep(3)
     s = cluster.get("livestreams", ns, "cam")
     assert s["status"]["live"] is True and condition(s, "Live")["status"] == "True"
     assert cluster.get("recordings", ns, "rec")["status"]["recording"] is True
     assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)} == pods_before
-    assert reasons(cluster, ns, "LiveStream", "cam").count("WentLive") == went_live
+    assert cluster.event_reasons(ns, "LiveStream", "cam").count("WentLive") == went_live
 
     # maxSegmentSeconds: the first video is cut at 10 s and listed while recording goes on.
     rec = status_of(cluster, "recordings", ns, "rec", lambda o: o["status"].get("videos"), "split", timeout=30)
@@ -179,17 +167,17 @@ def test_stream_record_restream_with_real_workers(
     assert video_file.is_file() and video_file.stat().st_size == video["sizeBytes"]
     assert cluster.get("persistentvolumeclaims", ns, "streamops-recordings")["metadata"].get("ownerReferences") is None
 
-    eventually(lambda: "RecordingFinished" in reasons(cluster, ns, "Recording", "rec"), what="RecordingFinished")
-    assert "RecordingSplit" in reasons(cluster, ns, "Recording", "rec")
+    eventually(lambda: "RecordingFinished" in cluster.event_reasons(ns, "Recording", "rec"), what="RecordingFinished")
+    assert "RecordingSplit" in cluster.event_reasons(ns, "Recording", "rec")
     short = status_of(cluster, "recordings", ns, "short", lambda o: condition(o, "Succeeded"), "short final", 40)
     assert short["status"]["videos"] == [] and "minDurationSeconds" in short["status"]["discarded"][0]["reason"]
-    discarded = [e for e in events(cluster, ns, "Recording", "short") if e["reason"] == "RecordingDiscarded"]
+    discarded = cluster.events(ns, "Recording", "short", "RecordingDiscarded")
     assert discarded and discarded[0]["type"] == "Warning"
-    stream_events = reasons(cluster, ns, "LiveStream", "cam")
+    stream_events = cluster.event_reasons(ns, "LiveStream", "cam")
     assert "WentLive" in stream_events and "WentOffline" in stream_events
-    assert "RecordingStarted" in reasons(cluster, ns, "Recording", "rec")
-    assert "RestreamLive" in reasons(cluster, ns, "Restream", "out")
-    assert "RestreamBackoff" in reasons(cluster, ns, "Restream", "dead")
+    assert "RecordingStarted" in cluster.event_reasons(ns, "Recording", "rec")
+    assert "RestreamLive" in cluster.event_reasons(ns, "Restream", "out")
+    assert "RestreamBackoff" in cluster.event_reasons(ns, "Restream", "dead")
 
     # No key material anywhere: statuses, Events, the operator's log.
     everything = {

@@ -17,16 +17,6 @@ from devtools.waits import eventually
 TARGET_KEY = "down-target-KEY-8Hq2"
 
 
-def backoff_events(cluster, ns, name):
-    return [
-        e
-        for e in cluster.list("events", ns)
-        if e["involvedObject"]["kind"] == "Restream"
-        and e["involvedObject"]["name"] == name
-        and e["reason"] == "RestreamBackoff"
-    ]
-
-
 def when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -48,14 +38,16 @@ def test_a_target_down_for_a_while_yields_one_backoff_event_whose_count_grows(
     eventually(lambda: ingest.status()["live"], timeout=20, what="ingest live")
 
     # The first failure creates the streak's Event.
-    [first] = eventually(lambda: backoff_events(cluster, ns, "down"), timeout=40, what="a RestreamBackoff Event")
+    [first] = eventually(
+        lambda: cluster.events(ns, "Restream", "down", "RestreamBackoff"), timeout=40, what="a RestreamBackoff Event"
+    )
     assert first["type"] == "Warning" and first["count"] >= 1
     assert first["involvedObject"]["uid"] == cluster.get("restreams", ns, "down")["metadata"]["uid"]
     assert "Connection refused" in first["message"] and TARGET_KEY not in first["message"]
 
     # Later failures update it: still one Event, its count and lastTimestamp growing.
     def grown(since: dict, by: int) -> dict | None:
-        found = backoff_events(cluster, ns, "down")
+        found = cluster.events(ns, "Restream", "down", "RestreamBackoff")
         assert len(found) == 1, [(e["metadata"]["name"], e["count"]) for e in found]
         return found[0] if found[0]["count"] >= since["count"] + by else None
 
@@ -71,4 +63,4 @@ def test_a_target_down_for_a_while_yields_one_backoff_event_whose_count_grows(
     operator.restart()
     after_restart = eventually(lambda: grown(later, 1), timeout=60, what="the count grows after a restart")
     assert after_restart["metadata"]["name"] == first["metadata"]["name"]
-    assert TARGET_KEY not in str(backoff_events(cluster, ns, "down"))
+    assert TARGET_KEY not in str(cluster.events(ns, "Restream", "down", "RestreamBackoff"))

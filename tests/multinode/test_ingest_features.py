@@ -22,28 +22,7 @@ from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(600)
 
-SIZE, RATE = "640x360", 30
 STABLE = 5  # failback.stableSeconds
-
-
-def encoder(cluster: LocalCluster, url: str, extra_args: tuple[str, ...] = ()) -> Publisher:
-    """An encoder on the cluster's LAN, started; like OBS it is started again by the test if refused."""
-    return Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside, extra_args=extra_args)
-
-
-def publish(cluster: LocalCluster, publishers: list[Publisher], url: str, extra_args: tuple[str, ...] = ()) -> None:
-    """Publish until the connection holds (kube-proxy programs an endpoint a moment after Ready)."""
-    for _ in range(10):
-        p = encoder(cluster, url, extra_args)
-        publishers.append(p.start())
-        time.sleep(2)
-        if p.running:
-            return
-    raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{p.log_tail()}")
-
-
-def reasons(cluster: LocalCluster, ns: str, name: str) -> list[str]:
-    return [e["reason"] for e in cluster.list("events", ns) if e["involvedObject"]["name"] == name]
 
 
 def test_rtmps_push_from_outside_with_a_verified_certificate(
@@ -66,7 +45,7 @@ def test_rtmps_push_from_outside_with_a_verified_certificate(
     stream_key = cluster.stream_key(ns, "cam")
     url = f"{stream['status']['ingest']['pushUrlRtmps']}/{stream_key}"
     published = time.monotonic()
-    publish(cluster, publishers, url, ("-tls_verify", "1", "-ca_file", str(ca)))
+    cluster.publish_from_lan(url, publishers, ("-tls_verify", "1", "-ca_file", str(ca)))
     cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("live"), "live over RTMPS", 30)
     print(f"RTMPS publish from the LAN -> live: {time.monotonic() - published:.2f} s")
     playlist = stream["status"]["playback"]["hlsCmafUrl"]
@@ -75,7 +54,7 @@ def test_rtmps_push_from_outside_with_a_verified_certificate(
 
     # An encoder that trusts another CA refuses the ingest's certificate: nothing is published.
     other = new_ca(tmp_path / "other", "another CA")
-    refused = encoder(cluster, url, ("-tls_verify", "1", "-ca_file", str(other)))
+    refused = cluster.lan_encoder(url, ("-tls_verify", "1", "-ca_file", str(other)))
     publishers.append(refused.start())
     eventually(lambda: not refused.running, timeout=20, what="the untrusting encoder gives up")
     assert "certificate" in refused.log_tail().lower() or "verif" in refused.log_tail().lower(), refused.log_tail()
@@ -97,9 +76,8 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     assert nodes["primary"] != nodes["backup"], nodes  # the backup's preferred anti-affinity
     key = cluster.stream_key(ns, "cam")
     ingest = stream["status"]["ingest"]
-    publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
-    primary_encoder = publishers[-1]
-    publish(cluster, publishers, f"{ingest['backupPushUrl']}/{key}")
+    primary_encoder = cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
+    cluster.publish_from_lan(f"{ingest['backupPushUrl']}/{key}", publishers)
     cluster.wait_status(
         "lst", ns, "cam", lambda o: o["status"].get("live") and o["status"].get("backupLive"), "both live", 30
     )
@@ -121,19 +99,23 @@ def test_backup_on_another_node_takes_over_and_hands_back(
         timeout=20, interval=0.5, what="new HLS segments from the backup, at the same URL",
     )  # fmt: skip
     print(f"primary encoder stopped -> new HLS segment on the LAN: {time.monotonic() - stopped:.2f} s")
-    assert "BackupTookOver" in eventually(lambda: reasons(cluster, ns, "cam"), timeout=10, what="Events")
+    eventually(
+        lambda: "BackupTookOver" in cluster.event_reasons(ns, "LiveStream", "cam"), timeout=10, what="BackupTookOver"
+    )
     time.sleep(4)
 
     # The primary's encoder is back: the primary takes the air back after stableSeconds.
     back = time.monotonic()
-    publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
+    cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
     cluster.wait_status(
         "lst", ns, "cam", lambda o: o["status"].get("activeIngest") == "primary", "primary back on air", 60
     )
     handed_back = time.monotonic() - back
     print(f"primary encoder back -> status.activeIngest primary: {handed_back:.2f} s (stableSeconds {STABLE})")
     assert handed_back >= STABLE - 1  # deliberate: not before the primary was stable
-    eventually(lambda: "PrimaryRestored" in reasons(cluster, ns, "cam"), timeout=10, what="PrimaryRestored")
+    eventually(
+        lambda: "PrimaryRestored" in cluster.event_reasons(ns, "LiveStream", "cam"), timeout=10, what="PrimaryRestored"
+    )
     time.sleep(3)
 
     cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')

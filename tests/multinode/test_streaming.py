@@ -28,7 +28,6 @@ from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(900)
 
-SIZE, RATE = "640x360", 30
 TIMINGS: dict[str, list[float]] = {}
 
 
@@ -41,23 +40,6 @@ def write_timings() -> Iterator[None]:
     yield
     if out := os.environ.get("STREAMOPS_MULTINODE_TIMINGS"):
         Path(out).write_text(json.dumps(TIMINGS, indent=2) + "\n")
-
-
-def encoder(cluster: LocalCluster, url: str) -> Publisher:
-    """An encoder on the cluster's LAN (outside the cluster), not started."""
-    return Publisher(url, size=SIZE, rate=RATE, audio=True, netns=cluster.network.outside)
-
-
-def publish(cluster: LocalCluster, publishers: list[Publisher], url: str, tries: int = 10) -> Publisher:
-    """An encoder on the cluster's LAN (outside the cluster) pushing to `url`. Like OBS it tries
-    again when refused: kube-proxy programs a new endpoint a moment after the Pod turns Ready."""
-    for _ in range(tries):
-        p = encoder(cluster, url)
-        publishers.append(p.start())
-        time.sleep(2)
-        if p.running:
-            return p
-    raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{p.log_tail()}")
 
 
 def ingest_node(cluster: LocalCluster, ns: str, name: str = "cam") -> str | None:
@@ -110,7 +92,7 @@ def test_push_from_outside_to_the_node_port_urls_in_status(
     assert key not in json.dumps(stream["status"])
 
     published = time.monotonic()
-    rtmp = publish(cluster, publishers, f"{ingest['pushUrl']}/{key}")
+    rtmp = cluster.publish_from_lan(f"{ingest['pushUrl']}/{key}", publishers)
     wait_live(cluster, ns)
     timing("RTMP publish (from the LAN) -> status.live (multi-node)", time.monotonic() - published)
     playback = stream["status"]["playback"]
@@ -136,7 +118,7 @@ def test_push_from_outside_to_the_node_port_urls_in_status(
     cluster.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 30)
     srt = ingest["pushUrlSrt"]
     published = time.monotonic()
-    publish(cluster, publishers, f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}")
+    cluster.publish_from_lan(f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}", publishers)
     wait_live(cluster, ns)
     timing("SRT publish (from the LAN) -> status.live (multi-node)", time.monotonic() - published)
 
@@ -147,7 +129,7 @@ def test_recorder_and_ingest_on_different_nodes(
     ns = namespace
     volume = cluster.recordings_volume(ns, "node-1")  # every recorder of the namespace runs on node-1
     stream = start_stream(cluster, ns, on="node-2")
-    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
     applied = time.monotonic()
     cluster.apply(ns, recording("rec", minDurationSeconds=1))
@@ -184,7 +166,7 @@ def test_playback_through_the_ingress_controller(
         else {"httpRoute": {"parentRefs": [{"name": "traefik", "namespace": "traefik"}], "hostnames": [host]}}
     )
     stream = start_stream(cluster, ns, playback=playback)
-    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
     stream = cluster.wait_status(
         "lst", ns, "cam", lambda o: o["status"]["playback"]["hlsCmafUrl"].startswith(f"http://{host}/"), "route URLs"
@@ -213,7 +195,7 @@ def test_restream_to_a_server_outside_the_cluster(
 ) -> None:
     ns = namespace
     stream = start_stream(cluster, ns)
-    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
     with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
         applied = time.monotonic()
@@ -229,7 +211,7 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
 ) -> None:
     ns = namespace
     stream = start_stream(cluster, ns)
-    publish(cluster, publishers, rtmp_url(cluster, ns, stream))
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     before = wait_live(cluster, ns)
     ingest_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
     [old] = release.operator_pods()
@@ -296,7 +278,7 @@ def test_node_lost_mid_recording(
     volume = cluster.recordings_volume(ns, "node-1")
     stream = start_stream(cluster, ns, on="node-2")
     url = rtmp_url(cluster, ns, stream)
-    publish(cluster, publishers, url)
+    cluster.publish_from_lan(url, publishers)
     wait_live(cluster, ns)
     cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=5))
     cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
@@ -319,21 +301,24 @@ def test_node_lost_mid_recording(
             if ingest_node(cluster, ns) == "node-1" and (s := cluster.get("lst", ns, "cam")) and s["status"]["live"]:
                 return True
             if not publishers[-1].running:
-                publishers.append(encoder(cluster, url).start())
+                publishers.append(cluster.lan_encoder(url).start())
             return False
 
         eventually(reconnected, timeout=240, interval=1, what="ingest back on node-1 and live again")
         timing("node lost -> live again on the other node", time.monotonic() - lost)
 
         # kopf posts Events from a queue, after the handler: the replacement can be live first.
-        def reasons() -> set[str]:
-            events = cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
-            return {e["reason"] for e in json.loads(events)["items"]}
-
         try:
-            eventually(lambda: {"NodeLost", "IngestNodeLost"} <= reasons(), timeout=20, interval=1, what="Events")
+            eventually(
+                lambda: {"NodeLost", "IngestNodeLost"} <= set(cluster.event_reasons(ns)),
+                timeout=20,
+                interval=1,
+                what="Events",
+            )
         except AssertionError as e:
-            raise AssertionError(f"{e}: Events {sorted(reasons())}\n{cluster.diagnose(ns)}") from None
+            raise AssertionError(
+                f"{e}: Events {sorted(set(cluster.event_reasons(ns)))}\n{cluster.diagnose(ns)}"
+            ) from None
         time.sleep(5)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
         rec = cluster.wait_status(

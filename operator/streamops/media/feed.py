@@ -43,8 +43,8 @@ QUEUE_CHUNKS = 512  # per consumer; ≈ 30 s of a 3 Mbit/s feed read in 8 KiB ch
 # frames, 8.3 s at 30 fps) at 6 Mbit/s ≈6.2 MB. 10 s and 16 MiB keep both, and 10 s at 13 Mbit/s.
 CACHE_MAX_BYTES = 16 << 20
 CACHE_MAX_SECONDS = 10.0
-# No media for this long is a silence (the ingest's `live` turns false after the same 2 s): the
-# next media starts a fresh cache.
+# No media for this long is a silence: the ingest's `live` turns false (IngestWorker.live is the
+# feed's `sending`) and the next media starts a fresh cache.
 SILENCE_SECONDS = 2.0
 
 

@@ -56,7 +56,6 @@ from streamops.media.worker_process import utc_now, worker_main
 
 log = logging.getLogger("streamops.ingest")
 
-LIVE_SILENCE_SECONDS = 2.0  # no feed bytes for this long: not live
 NON_DVR_PLAYLIST_SEGMENTS = 6
 STANDBY_LISTEN_SECONDS = 10  # a standby RTMP listener nobody connects to exits after this
 
@@ -478,7 +477,7 @@ class IngestWorker:
 
     @property
     def live(self) -> bool:
-        return self.feed.live and time.monotonic() - self.last_media < LIVE_SILENCE_SECONDS
+        return self.feed.sending  # the feed's own session and its silence rule (feed.SILENCE_SECONDS)
 
     @property
     def accepting(self) -> bool:

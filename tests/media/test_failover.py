@@ -183,7 +183,11 @@ def test_backup_takes_over_hls_recorder_and_pusher_and_the_primary_takes_back_on
         )
         print(f"\nMEASURED failover, primary publisher stopped -> backup media: {failover} s ({load()})")
         assert all(seconds <= 5 for seconds in failover.values()), failover
-        on_backup = pair.status()
+        # Rates come from ≥1.5 s of the relay's progress reports after the switch (LiveMeter.MIN_SPAN),
+        # which can be later than the last of the times above.
+        on_backup = wait_for(
+            lambda: (status := pair.status())["frameRate"] and status, timeout=5, what="rates of the relayed media"
+        )
         assert not on_backup["live"] and on_backup["backupWanted"] and pair.backup.status()["live"]
         assert on_backup["videoWidth"] == 640 and on_backup["frameRate"], "the metrics are the relayed media's"
         wait_for(lambda: recorder.status()["state"] == "recording", timeout=10)

@@ -27,6 +27,7 @@ from streamops.api.common import (
     scheme_rule,
     validations,
 )
+from streamops.api.recording import RecordingStorage
 
 PushProtocol = Literal["rtmp", "rtmps", "srt"]
 RecordType = Literal["origin", "transcoded"]
@@ -319,6 +320,20 @@ class RecordingDefaults(KubeModel):
         le=3600,
         description="A video shorter than this (seconds) is discarded with a Warning event instead of kept. "
         "0..3600, default 10.",
+    )
+    storage: RecordingStorage | None = Field(
+        default=None,
+        description="Where Recordings of this stream that name no storage write their videos (pvc or s3). "
+        "Default: the chart's recordings storage (worker.recordings.s3 when set), else the namespace's shared "
+        "streamops-recordings claim.",
+    )
+    quota_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Byte limit of this stream's recorded videos (all its Recordings). At 80 % its Recordings "
+        "warn (condition StorageAlmostFull); at 100 % a new Recording is refused (condition NoSpace, 'no space "
+        "for recording the stream') and a running one is finalised. Default: only the namespace's limit "
+        "(chart worker.recordings.quotaBytes).",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamops.api.common import (
     NAME_MAX,
@@ -16,6 +16,7 @@ from streamops.api.common import (
     LocalObjectRef,
     cel,
     check_dot_segments,
+    check_uri,
     conditions_field,
     dot_segments_rule,
     validations,
@@ -46,14 +47,133 @@ class PersistentVolumeClaimStorage(KubeModel):
         return check_dot_segments(sub_path, "subPath") if sub_path is not None else None
 
 
+# Placeholders of an object key template (docs/design/object-storage.md). The time ones are the
+# video's start (UTC), filled in by the recorder; the others by the operator.
+KEY_NAME_PLACEHOLDERS = ("namespace", "stream", "recording", "uid")
+KEY_TIME_PLACEHOLDERS = ("year", "month", "day", "hour", "minute")
+DEFAULT_KEY_TEMPLATE = "streamops/{namespace}/{stream}/{year}/{month}/{day}/{hour}/{minute}/{recording}-{uid}"
+KEY_TEMPLATE_RE = r"^([A-Za-z0-9!_.*'()/-]|\{(namespace|stream|recording|uid|year|month|day|hour|minute)\})+$"
+BUCKET_RE = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+S3_ENDPOINT_SCHEMES = ("http", "https")
+CREDENTIAL_KEYS = ("accessKeyId", "secretAccessKey")  # keys of the credentials Secret
+
+
+class S3Storage(KubeModel):
+    """An S3-compatible bucket: the recorder keeps its parts on local scratch space (emptyDir), uploads each
+    finished video by multipart upload, verifies it, writes a JSON sidecar next to it and only then deletes
+    the local copy."""
+
+    endpoint: str = Field(
+        min_length=8,
+        max_length=URL_MAX,
+        description="S3 API endpoint as the recorders reach it, e.g. https://s3.eu-west-1.amazonaws.com or "
+        "http://minio.storage:9000 (no path, no credentials).",
+        json_schema_extra=validations(
+            cel(
+                "self.matches('^https?://[^/@\\\\s?#]+/?$')",
+                "endpoint must be an http:// or https:// URL with a host and no path, query or credentials",
+            )
+        ),
+    )
+    public_endpoint: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="Endpoint as people outside the cluster reach it: download links (`streamops video url`) are "
+        "signed for it. Default: endpoint.",
+        json_schema_extra=validations(
+            cel(
+                "self.matches('^https?://[^/@\\\\s?#]+/?$')",
+                "publicEndpoint must be an http:// or https:// URL with a host and no path, query or credentials",
+            )
+        ),
+    )
+    bucket: str = Field(
+        min_length=3,
+        max_length=63,
+        pattern=BUCKET_RE,
+        description="Bucket name (must exist: the operator does not create buckets).",
+    )
+    key_template: str = Field(
+        default=DEFAULT_KEY_TEMPLATE,
+        min_length=1,
+        max_length=512,
+        pattern=KEY_TEMPLATE_RE,
+        description="Object key prefix of each video; the video's file name is appended. Placeholders: "
+        "{namespace}, {stream}, {recording}, {uid} (the Recording's first 8 uid characters) and the video's "
+        "start in UTC: {year}, {month}, {day}, {hour}, {minute} (a dated path, as IVS's). Default "
+        f"{DEFAULT_KEY_TEMPLATE}.",
+        json_schema_extra=validations(
+            cel("!self.startsWith('/') && !self.endsWith('/')", "keyTemplate must not start or end with '/'"),
+            dot_segments_rule("keyTemplate", ("..", ".", "")),
+        ),
+    )
+    region: str = Field(default="us-east-1", min_length=1, max_length=64, description="Region. Default us-east-1.")
+    path_style: bool = Field(
+        default=True,
+        description="Path-style requests (https://endpoint/bucket/key), what self-hosted servers need; false for "
+        "virtual-hosted style (https://bucket.endpoint/key). Default true.",
+    )
+    credentials_secret: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description="Secret of the Recording's namespace with the keys accessKeyId and secretAccessKey. Never "
+        "copied into status, Events or logs.",
+    )
+    ca_secret: str | None = Field(
+        default=None,
+        max_length=NAME_MAX,
+        description="Secret (same namespace) whose key ca.crt is the CA bundle the endpoint's certificate is "
+        "checked against (a private CA). Default: the system's CAs.",
+    )
+    delete_after_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Delete each video (and its sidecar) this many days after it ended: a bucket lifecycle rule "
+        "where the server supports one, else the operator deletes them. Expiry is announced by Events. Default: "
+        "kept forever.",
+    )
+
+    @field_validator("endpoint", "public_endpoint")
+    @classmethod
+    def _endpoint(cls, endpoint: str | None) -> str | None:
+        if endpoint is None:
+            return None
+        check_uri(endpoint, S3_ENDPOINT_SCHEMES, "endpoint")
+        rest = endpoint.split("://", 1)[1].rstrip("/")
+        if not rest or any(c in rest for c in "/?#@"):
+            raise ValueError("endpoint must be an http:// or https:// URL with a host and no path or query")
+        return endpoint.rstrip("/")
+
+    @field_validator("key_template")
+    @classmethod
+    def _key_template(cls, template: str) -> str:
+        if template.startswith("/") or template.endswith("/"):
+            raise ValueError("keyTemplate must not start or end with '/'")
+        return check_dot_segments(template, "keyTemplate", ("..", ".", ""))
+
+
 class RecordingStorage(KubeModel):
-    """Where the videos are written."""
+    """Where the videos are written: one of pvc or s3 (neither: the defaults, see storage)."""
 
     pvc: PersistentVolumeClaimStorage | None = Field(
         default=None,
         description="Write videos to this PersistentVolumeClaim. Default: the namespace's shared "
         "streamops-recordings claim, created on first use and never deleted by the operator.",
     )
+    s3: S3Storage | None = Field(default=None, description="Upload videos to this S3-compatible bucket.")
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("!(has(self.pvc) && has(self.s3))", "set at most one of storage.pvc or storage.s3")
+        )
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RecordingStorage:
+        if self.pvc is not None and self.s3 is not None:
+            raise ValueError("set at most one of storage.pvc or storage.s3")
+        return self
 
 
 class RecordingSpec(KubeModel):
@@ -127,7 +247,17 @@ class Video(KubeModel):
     url: str | None = Field(
         default=None,
         max_length=URL_MAX,
-        description="URL of the video when it is stored outside a claim; unset for PVC storage.",
+        description="s3://<bucket>/<key> of the video in object storage (its JSON sidecar is <key without .mp4>"
+        ".json); unset for PVC storage. `streamops video url <recording> [n]` prints a download link.",
+    )
+    upload: Literal["pending", "uploading", "uploaded"] | None = Field(
+        default=None,
+        description="Object storage only: pending (finalised, waiting to be uploaded, e.g. while the storage is "
+        "unreachable), uploading, uploaded (verified in the bucket; the local copy is gone).",
+    )
+    expired_at: datetime | None = Field(
+        default=None,
+        description="When the video was deleted by the retention rule (deleteAfterDays); it is no longer stored.",
     )
     duration_seconds: float = Field(ge=0, description="Length of the video in seconds.")
     size_bytes: int = Field(ge=0, description="Size of the file in bytes.")
@@ -150,8 +280,10 @@ class RecordingStatus(ConditionedStatus):
 
     conditions: list[Condition] = conditions_field(
         "Current state as Kubernetes conditions: Ready, Recording (reason StreamNotLive or StreamNotFound while "
-        "waiting) and Succeeded (once stopped and every video is finalised); Reconciling and Stalled appear only "
-        "while true."
+        "waiting), Succeeded (once stopped and every video is finalised and uploaded) and, for object storage, "
+        "Uploaded (False with StorageUnreachable, StorageAccessDenied, BucketNotFound or UploadFailing while "
+        "videos wait); StorageAlmostFull (quota 80 %), NoSpace (quota or disk full), Reconciling and Stalled "
+        "appear only while true."
     )
     recording: bool = Field(
         default=False,
@@ -174,4 +306,10 @@ class RecordingStatus(ConditionedStatus):
     )
     discarded: list[DiscardedFragment] = Field(
         default_factory=list, max_length=1000, description="Fragments shorter than minDurationSeconds, not kept."
+    )
+    stored_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Bytes this Recording holds in its storage: its videos not expired, and the one in progress. "
+        "What the quotas (LiveStream recording.quotaBytes, the chart's per-namespace quotaBytes) count.",
     )

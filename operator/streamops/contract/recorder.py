@@ -10,12 +10,13 @@ string from the operator's builder to the worker, its state file, `/status` and 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import check_uri
+from streamops.api.common import KubeModel, check_uri
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
@@ -33,6 +34,33 @@ def relative_directory(directory: str) -> str:
     return str(path)
 
 
+# The credentials of an upload target reach the recorder as these environment variables (from the
+# Recording's credentials Secret by secretKeyRef), never in its JSON configuration.
+ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
+SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+CA_FILE = "/etc/streamops/s3-ca/ca.crt"  # where a ca bundle Secret is mounted in the recorder
+
+StorageProblem = Literal["StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing"]
+
+
+class UploadTarget(KubeModel):
+    """An S3-compatible bucket the recorder uploads finished videos to (api S3Storage, resolved):
+    `key_prefix` has the name placeholders filled in; the recorder fills in the time ones
+    ({year} … {minute}, the video's start in UTC) and appends `/<video file name>`."""
+
+    endpoint: str
+    bucket: str
+    key_prefix: str
+    region: str = "us-east-1"
+    path_style: bool = True
+    ca_file: str | None = Field(default=None, description="CA bundle file to verify the endpoint with.")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, url: str) -> str:
+        return check_uri(url, ("http", "https"), "endpoint")
+
+
 class RecorderConfig(WorkerConfig):
     """One Recording's settings, resolved by the operator (the Recording's own, else its stream's
     `recording` defaults: those defaults live in the API models, not here)."""
@@ -44,6 +72,17 @@ class RecorderConfig(WorkerConfig):
     reconnect_window_seconds: float = Field(ge=0)
     max_segment_seconds: float = Field(ge=1)
     min_duration_seconds: float = Field(ge=0)
+    upload: UploadTarget | None = Field(
+        default=None,
+        description="Upload each finished video here, then delete the local copy (recordings_root is scratch "
+        "space); None: the videos stay in recordings_root (a claim).",
+    )
+    min_free_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Free space kept on recordings_root beyond what finalising the open video needs; below it "
+        "the video is closed cleanly (status noSpace) instead of failing mid-write with ENOSPC.",
+    )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
 
@@ -88,3 +127,28 @@ class RecorderStatus(WorkerStatus):
     videos: list[Video] = Field(default_factory=list)
     discarded: list[DiscardedFragment] = Field(default_factory=list)
     last_error: str | None = None
+    stored_bytes: int = Field(default=0, description="Bytes of the finished videos (local or uploaded) and parts.")
+    no_space: bool = Field(
+        default=False, description="The local disk ran (nearly) out: the open video was closed, recording waits."
+    )
+    storage_problem: StorageProblem | None = Field(
+        default=None, description="Why uploads do not go through right now (object storage only)."
+    )
+    storage_error: str | None = Field(default=None, description="The storage's answer, credentials redacted.")
+
+
+def key_prefix(template: str, namespace: str, stream: str, recording: str, uid: str) -> str:
+    """The operator's half of an object key template: the name placeholders (time ones stay)."""
+    names = {"namespace": namespace, "stream": stream, "recording": recording, "uid": uid[:8]}
+    for name, value in names.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def object_key(prefix: str, started_at: datetime, file_name: str) -> str:
+    """The recorder's half: the video's start (UTC) into the time placeholders, then its file name."""
+    t = started_at.astimezone(UTC)
+    times = {"year": f"{t:%Y}", "month": f"{t:%m}", "day": f"{t:%d}", "hour": f"{t:%H}", "minute": f"{t:%M}"}
+    for name, value in times.items():
+        prefix = prefix.replace("{" + name + "}", value)
+    return f"{prefix}/{file_name}"

@@ -396,8 +396,12 @@ def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pus
     time.sleep(3)  # steady state, past the GOP-cache burst
     with nginx.frozen() as frozen_at:
         seen: list[dict[str, Any]] = []
-        wait_for(lambda: not (s := pusher.status())["live"] and seen.append(s) is None, timeout=30,
-                 interval=0.05, what="live turns false")
+        wait_for(
+            lambda: not (s := pusher.status())["live"] and seen.append(s) is None,
+            timeout=30,
+            interval=0.05,
+            what="live turns false",
+        )
         took = time.monotonic() - frozen_at
         print(f"\nMEASURED rtmp target SIGSTOPped: pusher live -> false after {took:.1f} s")
         first_not_live = seen[0]

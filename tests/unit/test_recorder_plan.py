@@ -262,6 +262,8 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
                 "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
                 "path": "rec/v.mp4",
                 "url": None,
+                "upload": None,
+                "expiredAt": None,
                 "durationSeconds": 12.5,
                 "sizeBytes": 1,
                 "startedAt": "2026-11-22T08:15:03Z",
@@ -270,6 +272,10 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         ],
         "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],
         "lastError": None,
+        "storedBytes": 0,
+        "noSpace": False,
+        "storageProblem": None,
+        "storageError": None,
     }
     assert not recorder.ready()
 

@@ -307,6 +307,11 @@ class RecordingStatus(ConditionedStatus):
     discarded: list[DiscardedFragment] = Field(
         default_factory=list, max_length=1000, description="Fragments shorter than minDurationSeconds, not kept."
     )
+    storage: RecordingStorage | None = Field(
+        default=None,
+        description="The storage the videos go to, resolved (the Recording's, else the stream's default, else the "
+        "chart's): what `streamops video url` signs download links for. Names only, never credentials.",
+    )
     stored_bytes: int | None = Field(
         default=None,
         ge=0,

@@ -1,4 +1,4 @@
-"""`streamops` command line: the operator, the media workers, CRD generation."""
+"""`streamops` command line: the operator, the media workers, CRD generation, video download links."""
 
 from __future__ import annotations
 
@@ -62,6 +62,29 @@ def write_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
+def video_url(args: argparse.Namespace) -> int:
+    from streamops.api import RECORDING, Recording
+    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.storage.download_link import NoLink, download_link
+
+    api = KubeApi.from_environment()
+    namespace = args.namespace or api.info.default_namespace or "default"
+    try:
+        raw = api.get_custom(RECORDING, namespace, args.recording)
+        if raw is None:
+            raise NoLink(f"recording {args.recording} not found in namespace {namespace}")
+        recording = Recording.model_validate(raw)
+        storage = recording.status.storage if recording.status else None
+        secret = None
+        if storage is not None and storage.s3 is not None:
+            secret = api.get("Secret", namespace, storage.s3.credentials_secret)
+        print(download_link(recording, args.number, secret, args.expires))
+    except (NoLink, ApiError) as e:
+        print(f"streamops video url: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 WORKERS = {
     "ingest": "streamops.media.ingest",
     "record": "streamops.media.recorder.process",
@@ -98,6 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("worker", choices=sorted(WORKERS))
     worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
     worker.set_defaults(func=run_worker)
+
+    video = sub.add_parser("video", help="the videos of a Recording").add_subparsers(dest="action", required=True)
+    url = video.add_parser(
+        "url",
+        help="print a time-limited download link to a video in object storage",
+        description="Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the "
+        "newest), signed for the storage's publicEndpoint with its credentials Secret. Play it in a browser or "
+        'download it: curl -fo video.mp4 "$(streamops video url my-recording)"',
+    )
+    url.add_argument("recording", help="name of the Recording")
+    url.add_argument("number", nargs="?", type=int, help="which video: 1 = oldest, -1 = newest (default)")
+    url.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
+    url.add_argument("--expires", type=int, default=3600, help="seconds the link works (default 3600, max 7 days)")
+    url.set_defaults(func=video_url)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

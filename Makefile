@@ -46,7 +46,7 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm coredns traefik lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+test: deps venv kube helm coredns traefik s3server lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
@@ -91,7 +91,7 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube helm coredns traefik ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+demo: deps venv kube helm coredns traefik s3server ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
@@ -101,10 +101,10 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
+bench-media: deps venv s3server ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
 
-bench-e2e: deps venv kube helm coredns traefik ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
+bench-e2e: deps venv kube helm coredns traefik s3server ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
@@ -118,9 +118,12 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik
+.PHONY: coredns traefik s3server
 coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
+
+s3server: deps ## build versitygw, the S3-compatible server of the tests and the demo, from its Go module (pinned, cached by version)
+	@bash hack/build-versitygw.sh
 
 traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
 	@bash hack/build-traefik.sh

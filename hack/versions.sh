@@ -19,3 +19,7 @@ TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
 TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION/bin/traefik"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
 GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"
+# The S3-compatible server of the tests and the demo (versitygw, posix backend), built from its Go
+# module (hack/build-versitygw.sh) into the same cache.
+VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
+VERSITYGW_BIN="$STREAMOPS_CACHE/versitygw-$VERSITYGW_VERSION/bin/versitygw"

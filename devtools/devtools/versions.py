@@ -68,3 +68,9 @@ def traefik_bin() -> Path:
 def gateway_api_crds_dir() -> Path:
     """The pinned Gateway API standard-channel CRDs, copied by hack/fetch-gateway-api.sh."""
     return Path(sourced("GATEWAY_API_CRDS"))
+
+
+def versitygw_bin() -> Path:
+    """The pinned versitygw (the S3 server of the tests and the demo), built by
+    hack/build-versitygw.sh (`make s3server`)."""
+    return Path(sourced("VERSITYGW_BIN"))

@@ -3,12 +3,15 @@
 1. a 2-node cluster with a pod network (devtools.local_cluster: kube-proxy, CoreDNS; images built
    and cached on the first run) in DIR (.cluster/), and streamops installed with the chart (`helm
    install`: the operator in a Pod, workers on the pod network, ingest Services on NodePorts);
-2. `kubectl apply` of examples/livestream-push.yaml and examples/recording.yaml, and a Restream
-   shaped like examples/restream-youtube.yaml but aimed at an nginx-rtmp on the cluster's LAN
-   (nothing here may leave the machine);
+2. `kubectl apply` of examples/livestream-push.yaml and examples/recording-s3.yaml (recording to
+   an S3 server, versitygw, on the cluster's LAN), and a Restream shaped like
+   examples/restream-youtube.yaml but aimed at an nginx-rtmp on the cluster's LAN (nothing here may
+   leave the machine);
 3. a synthetic encoder on the cluster's LAN (ffmpeg testsrc2 + sine, 640x360 at 30 fps) pushes RTMP
-   to the URL in status; the demo records 20 s, stops the Recording and waits for the video;
-4. prints `kubectl get lst,rec,rst`, the HLS URL and ffprobe's summary of the recorded file.
+   to the URL in status; the demo records 20 s, stops the Recording and waits for the video to be
+   uploaded;
+4. prints `kubectl get lst,rec,rst`, the HLS URL, the download command (`streamops video url`), and
+   ffprobe's summary of the video downloaded with it.
 
 Everything is stopped at the end, unless --keep (`make demo KEEP=1`): then the cluster and the
 RTMP server stay up, with loopback portals so that OBS or ffmpeg on this machine can push and play,
@@ -26,7 +29,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from devtools.kubectl import condition
 from devtools.local_cluster import LocalCluster
@@ -34,10 +40,11 @@ from devtools.network import OUTSIDE_IP
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import LOOPBACK, free_port
 from devtools.release import Release
+from devtools.s3_server import S3LanRelay, S3Server
 from devtools.versions import REPO
 
 STREAM = "obs-studio"
-RECORDING = "obs-studio-keynote"
+RECORDING = "obs-studio-keynote-s3"
 RESTREAM = "obs-studio-local"
 RECORD_SECONDS = 20
 DEMO_PIDS = "demo-pids.json"
@@ -88,8 +95,17 @@ spec:
 """
 
 
+def recording_s3_manifests(s3: S3Server, relay: S3LanRelay) -> list[dict[str, Any]]:
+    """examples/recording-s3.yaml with the demo server's credentials, CA and public endpoint."""
+    secret, rec = yaml.safe_load_all((REPO / "examples/recording-s3.yaml").read_text())
+    storage = rec["spec"]["storage"]["s3"]
+    storage["endpoint"], storage["publicEndpoint"] = relay.endpoint, s3.endpoint
+    credentials = s3.credentials_secret(secret["metadata"]["name"], "default")
+    return [credentials, s3.ca_secret(storage["caSecret"], "default"), rec]
+
+
 def stop_demo_processes(dir: Path) -> None:
-    """The demo's own nginx and publisher, by the pids it recorded (demo-down)."""
+    """The demo's own nginx, publisher, S3 server and relay, by the pids it recorded (demo-down)."""
     path = dir / DEMO_PIDS
     try:
         pids = [int(p) for p in json.loads(path.read_text())]
@@ -138,6 +154,8 @@ def main() -> int:
     nginx: NginxRtmp | None = None
     publisher: Publisher | None = None
     portals: subprocess.Popen[bytes] | None = None
+    s3: S3Server | None = None
+    relay: S3LanRelay | None = None
     ok = False
     try:
         stop_demo_processes(dir)  # a previous kept demo's peers
@@ -150,15 +168,20 @@ def main() -> int:
         step("helm install streamops charts/streamops (operator image and worker image built here)")
         release = Release(cluster).install()
         print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
-        recordings = cluster.recordings_volume("default", "node-1")
 
         step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
         nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside).start()
         print(f"nginx-rtmp at {nginx.app_url()}")
 
-        step("kubectl apply -f examples/livestream-push.yaml -f examples/recording.yaml (+ a Restream to the LAN)")
-        print(cluster.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml"),
-                              "-f", str(REPO / "examples/recording.yaml")).stdout.strip())  # fmt: skip
+        step("an S3 server (versitygw) on the cluster's LAN for the recordings")
+        s3 = S3Server(dir / "demo-s3").start()
+        s3.create_bucket("recordings")
+        relay = s3.lan_relay(cluster.network.outside).start()
+        print(f"S3 at {relay.endpoint} (Pods) and {s3.endpoint} (this machine), bucket recordings")
+
+        step("kubectl apply -f examples/livestream-push.yaml -f examples/recording-s3.yaml (+ a Restream to the LAN)")
+        print(cluster.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml")).stdout.strip())
+        cluster.apply("default", *recording_s3_manifests(s3, relay))
         print(cluster.kubectl("apply", "-f", "-", input=restream_manifest(nginx.app_url())).stdout.strip())
         ready = lambda o: (condition(o, "Ready") or {}).get("status") == "True"  # noqa: E731
         stream = cluster.wait_status("lst", "default", STREAM, ready, "LiveStream Ready", 120)
@@ -187,10 +210,19 @@ def main() -> int:
         hls = playback["hlsCmafUrl"]
         print(f"HLS (CMAF): {hls}\nHLS (TS):   {playback.get('hlsMpegtsUrl')}")
         print(f"restream target: {nginx.rtmp_url(name='demo-restream')} (publishing: {sorted(nginx.publishing())})")
-        step("the recorded video (ffprobe)")
+        step("the recorded video, downloaded from the bucket with the documented command")
+        print(f"$ streamops video url {RECORDING}")
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+        streamops = Path(sys.executable).with_name("streamops")
+        link = subprocess.run(
+            [str(streamops), "video", "url", RECORDING], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        print(link)
         for video in rec["status"]["videos"]:
-            print(f"{video['title']}: {video['durationSeconds']} s")
-            print(ffprobe_summary(recordings / video["path"]))
+            print(f"{video['title']}: {video['durationSeconds']} s at {video['url']} ({video['upload']})")
+        downloaded = dir / "demo-video.mp4"
+        subprocess.run(["curl", "-fsS", "--cacert", str(s3.ca_file), "-o", str(downloaded), link], check=True)
+        print(ffprobe_summary(downloaded))
 
         step("push and play yourself")
         lan = cluster.network.outside
@@ -201,11 +233,12 @@ def main() -> int:
             print(f"  OBS on this machine: Server rtmp://{LOOPBACK}:{local_rtmp}/live ; Stream Key: {key}")
             print(f"  (a loopback portal into the LAN: {LOOPBACK}:{local_rtmp} -> {urlsplit(push_url).netloc})")
             print(f"  watch on this machine: ffplay http://{LOOPBACK}:{local_http}{urlsplit(hls).path}")
-        print(f"  record again: kubectl apply -f examples/recording.yaml after deleting rec {RECORDING}")
+        print(f"  record again: kubectl apply -f examples/recording.yaml (to the PVC) or delete rec {RECORDING} and")
+        print("  apply examples/recording-s3.yaml with your own bucket; download: streamops video url <recording> [n]")
         ok = True
     finally:
         if args.keep and ok:
-            pids = [p.pid for p in (nginx, publisher, portals) if p is not None and p.pid is not None]
+            pids = [p.pid for p in (nginx, publisher, portals, relay, s3) if p is not None and p.pid is not None]
             (dir / DEMO_PIDS).write_text(json.dumps(pids))
             cluster.detach()
             print("\nkept running, the synthetic publisher too: to push yourself, first stop it:")
@@ -213,7 +246,7 @@ def main() -> int:
             print(f"  export KUBECONFIG={cluster.plane.kubeconfig} PATH={cluster.plane.bin_dir}:$PATH")
             print("  make demo-down    # stops everything the demo started")
         else:
-            for peer in (publisher, nginx):
+            for peer in (publisher, nginx, relay, s3):
                 if peer is not None:
                     peer.stop()
             left = cluster.stop()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from devtools.catalog import livestream, recording, restream
 from devtools.fake_kube import Call, FakeKubeApi, operator_view
+from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
@@ -410,7 +411,8 @@ def test_recording_creates_the_default_claim_and_its_recorder(api):
     stream = put(api, livestream("cam"))
     rec = put(api, recording("rec"))
     outcome = reconcile_rec(api)
-    assert outcome == RecordingOutcome(generation=1, stream_uid=stream["metadata"]["uid"])
+    storage = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings_claim))
+    assert outcome == RecordingOutcome(generation=1, stream_uid=stream["metadata"]["uid"], storage=storage)
     assert done(api) == [
         ("create", "PersistentVolumeClaim", SETTINGS.recordings_claim),
         ("create", "Pod", "rec-recorder"),

@@ -32,6 +32,8 @@ from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.recording.builders import (
     auto_recording,
     auto_recording_name,
+    default_storage,
+    on_default_claim,
     recorder_standby_pod,
     recordings_claim,
     standby_pod_name,
@@ -285,7 +287,9 @@ def _reconcile(
         run = role in roles and stream.spec.active and missing_secret is None and tls_problem is None
         desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
         ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
-    wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None
+    # A standby writes to the default claim: kept only while the stream's Recordings go there.
+    standby_usable = on_default_claim(default_storage(stream, settings), settings)
+    wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None and standby_usable
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
     if stream.spec.recording.auto or auto_recording_exists:
         _ensure_auto_recording(api, stream)

@@ -3,11 +3,23 @@ stream with `recording.auto` gets, and the warm recorder a stream with `recordin
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamops.api import API_VERSION, GROUP, LiveStream, Recording
-from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, StandbyConfig
+from streamops.api.recording import CREDENTIAL_KEYS, PersistentVolumeClaimStorage, RecordingStorage, S3Storage
+from streamops.contract.recorder import (
+    ACCESS_KEY_ENV,
+    CA_FILE,
+    CONFIG_ENV,
+    RECORDINGS_ROOT,
+    SECRET_KEY_ENV,
+    RecorderConfig,
+    StandbyConfig,
+    UploadTarget,
+    key_prefix,
+)
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
 from streamops.control.livestream.builders import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
@@ -19,6 +31,7 @@ from streamops.control.shared.naming import (
     MANAGED_BY_LABEL,
     NAME_LABEL,
     RECORDING_LABEL,
+    SPEC_HASH_ANNOTATION,
     STREAM_NAME_ANNOTATION,
     child_labels,
     child_name,
@@ -26,13 +39,15 @@ from streamops.control.shared.naming import (
     owner_reference,
 )
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
+from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, spec_hash, worker_pod
 
 RECORDER_COMPONENT = "recorder"  # a Recording's recorder Pod (also an adopted standby)
 CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
 SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"
+ACCESS_KEY_ID, SECRET_ACCESS_KEY = CREDENTIAL_KEYS  # keys of the credentials Secret
+CA_KEY = "ca.crt"  # key of the CA Secret
 
 
 @dataclass(frozen=True)
@@ -65,9 +80,51 @@ def recorder_pod_name(recording_name: str) -> str:
     return child_name(recording_name, "recorder")
 
 
-def recordings_claim_name(recording: Recording, settings: OperatorSettings) -> str:
-    storage = recording.spec.storage
-    return storage.pvc.claim_name if storage and storage.pvc else settings.recordings_claim
+# --- where the videos go ------------------------------------------------------------------------
+
+
+def default_storage(stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+    """Where a Recording of the stream that names no storage writes: the stream's recording
+    default, else the chart's object storage, else the namespace's default claim."""
+    own = stream.spec.recording.storage
+    if own is not None and (own.pvc is not None or own.s3 is not None):
+        return own
+    if settings.recordings_s3 is not None:
+        return RecordingStorage(s3=settings.recordings_s3)
+    return RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=settings.recordings_claim))
+
+
+def resolved_storage(recording: Recording, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+    """The Recording's storage (exactly one of pvc or s3): its own, else its stream's default."""
+    own = recording.spec.storage
+    if own is not None and (own.pvc is not None or own.s3 is not None):
+        return own
+    return default_storage(stream, settings)
+
+
+def on_default_claim(storage: RecordingStorage, settings: OperatorSettings) -> bool:
+    """The namespace's default claim: the one the operator creates, and the standby recorders' one."""
+    return storage.pvc is not None and storage.pvc.claim_name == settings.recordings_claim
+
+
+def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
+    """The recorder's half of an S3Storage: names filled into the key template, no credentials
+    (they reach the recorder by env from the Secret)."""
+    meta = recording.metadata
+    assert meta.uid, "an object read from the API server has a uid"
+    prefix = key_prefix(s3.key_template, meta.namespace or "", recording.spec.stream_ref.name, meta.name, meta.uid)
+    return UploadTarget(
+        endpoint=s3.endpoint,
+        bucket=s3.bucket,
+        key_prefix=prefix,
+        region=s3.region,
+        path_style=s3.path_style,
+        ca_file=CA_FILE if s3.ca_secret else None,
+    )
+
+
+def recordings_claim_name(storage: RecordingStorage, settings: OperatorSettings) -> str:
+    return storage.pvc.claim_name if storage.pvc else settings.recordings_claim
 
 
 def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
@@ -81,14 +138,14 @@ def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
     return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
-def recording_directory(recording: Recording) -> str:
-    """Directory of this Recording's videos inside the claim (relative to its root, as the worker
-    and `status.videos[].path` use it): unique per object (a Recording deleted and created again
-    under the same name starts afresh, the old videos stay)."""
+def recording_directory(recording: Recording, storage: RecordingStorage | None = None) -> str:
+    """Directory of this Recording's videos inside the claim (or the scratch space; relative to its
+    root, as the worker and `status.videos[].path` use it): unique per object (a Recording deleted
+    and created again under the same name starts afresh, the old videos stay)."""
     assert recording.metadata.uid
     own = f"{recording.metadata.name}-{recording.metadata.uid[:8]}"
-    storage = recording.spec.storage
-    sub = storage.pvc.sub_path if storage and storage.pvc and storage.pvc.sub_path else recording.metadata.namespace
+    pvc = (storage or recording.spec.storage or RecordingStorage()).pvc
+    sub = pvc.sub_path if pvc is not None and pvc.sub_path else recording.metadata.namespace
     return f"{sub}/{own}"
 
 
@@ -100,10 +157,12 @@ def recorder_config(
     http_port: int,
 ) -> RecorderConfig:
     effective = recording_settings(recording, stream)
+    storage = resolved_storage(recording, stream, settings)
     return RecorderConfig(
         feed_url=feed_url(stream, effective.type, settings.worker_address, ingest_ports),
         recordings_root=RECORDINGS_ROOT,
-        directory=recording_directory(recording),
+        directory=recording_directory(recording, storage),
+        upload=upload_target(storage.s3, recording) if storage.s3 is not None else None,
         title=stream.spec.title or stream.metadata.name,
         reconnect_window_seconds=effective.reconnect_window_seconds,
         max_segment_seconds=effective.max_segment_seconds,
@@ -123,16 +182,16 @@ def recorder_pod(
 ) -> Manifest:
     """The recorder Pod, owned by the Recording (not by the stream: deleting the stream must not
     cut a recording short before it is finalised). `claim_access_modes` are those of the claim it
-    writes to (default: the default claim's, from the settings)."""
+    writes to (default: the default claim's, from the settings). With object storage it keeps its
+    parts on an emptyDir and runs anywhere: nothing ties it to a node."""
     name, namespace, uid = recording.metadata.name, recording.metadata.namespace, recording.metadata.uid
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
-    claim = recordings_claim_name(recording, settings)
-    labels = {
-        **child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT),
-        RECORDING_LABEL: label_value(name),
-        CLAIM_LABEL: label_value(claim),
-    }
+    storage = resolved_storage(recording, stream, settings)
+    labels = {**child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT), RECORDING_LABEL: label_value(name)}
+    claim = recordings_claim_name(storage, settings) if storage.s3 is None else None
+    if claim is not None:
+        labels[CLAIM_LABEL] = label_value(claim)
     metadata = {
         "name": recorder_pod_name(name),
         "namespace": namespace,
@@ -141,9 +200,17 @@ def recorder_pod(
         "ownerReferences": [owner_reference("Recording", name, uid)],
     }
     config = recorder_config(recording, stream, settings, ingest_ports, http_port)
+    if storage.s3 is not None:
+        pod = worker_pod(metadata, _uploader(config, http_port, storage.s3, settings), settings, host_ports)
+        return with_credentials(pod, storage.s3)
+    assert claim is not None
     worker = _recorder(config, http_port, claim)
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
+
+
+# Copy remux into fragmented MP4, plus a concat join at the end of each video.
+RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 
 def _recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
@@ -152,11 +219,47 @@ def _recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContain
         config_env=CONFIG_ENV,
         config=config,
         ports={"http": (http_port, "TCP")},
-        # Copy remux into fragmented MP4, plus a concat join at the end of each video.
-        resources={"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        resources=RECORDER_RESOURCES,
         volumes=[{"name": "recordings", "persistentVolumeClaim": {"claimName": claim}}],
         mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}],
     )
+
+
+def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: OperatorSettings) -> WorkerContainer:
+    """A recorder uploading to object storage: scratch space for its parts and the videos waiting
+    to be uploaded, and the CA bundle when the storage names one."""
+    volumes: list[Manifest] = [{"name": "recordings", "emptyDir": {"sizeLimit": settings.recordings_scratch_size}}]
+    mounts: list[Manifest] = [{"name": "recordings", "mountPath": RECORDINGS_ROOT}]
+    if s3.ca_secret:
+        volumes.append(secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE)))
+        mounts.append({"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True})
+    return WorkerContainer(
+        name="record",
+        config_env=CONFIG_ENV,
+        config=config,
+        ports={"http": (http_port, "TCP")},
+        resources=RECORDER_RESOURCES,
+        volumes=volumes,
+        mounts=mounts,
+    )
+
+
+def credential_env(s3: S3Storage) -> list[Manifest]:
+    """The keys reach the recorder as env from the Secret (never in its configuration, status or
+    the Pod spec's values)."""
+    return [
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": s3.credentials_secret, "key": key}}}
+        for env, key in ((ACCESS_KEY_ENV, ACCESS_KEY_ID), (SECRET_KEY_ENV, SECRET_ACCESS_KEY))
+    ]
+
+
+def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
+    """`pod` with the credential env after its configuration (which stays the first env entry), and
+    a spec hash that covers it: another credentials Secret rolls the recorder."""
+    spec = pod["spec"]
+    spec["containers"][0]["env"] = [*spec["containers"][0]["env"], *credential_env(s3)]
+    pod["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
+    return pod
 
 
 # --- warm recorders (LiveStream recording.standby) ------------------------------------------------

@@ -1,25 +1,32 @@
 """A Recording's status loop: its recorder's telemetry and its stream's facts into status; it also
 does what only it can do: hand an adopted standby recorder its configuration (POST /start), ask a
-stopped recorder to finalise (POST /stop) and remove the recorder Pod once the final status is
-written (see shared/object_loop.py for what every loop does)."""
+stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), remove the recorder
+Pod once the final status is written, check the quotas (from the Recording index) and delete the
+videos retention expired (see shared/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import kopf
 
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
+from streamops.control.recording import reasons
 from streamops.control.recording.builders import RECORDER_COMPONENT, STANDBY_COMPONENT, recorder_pod_name
+from streamops.control.recording.quota import QuotaUse, quota_use
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
+from streamops.control.recording.retention import ExpiryFailed, delete_videos, expiry_due
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.shared.indexes import Indexes, StreamFacts, index_values, worker_pod
 from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader, post
@@ -28,9 +35,31 @@ RECORDING_LOOP = KindLoop(
     api=RECORDING,
     reconcile=reconcile_recording,
     status_model=RecordingStatus,
-    metric_fields=frozenset({"duration"}),
+    metric_fields=frozenset({"duration", "storedBytes"}),
 )
 START_AGAIN_SECONDS = 2.0  # a standby that still waits after a POST /start is sent it again
+SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
+# Usage changes at most every metrics_write_seconds per Recording (storedBytes is a metric field),
+# and the namespace's sum walks the index: no need to add it up on every 0.5 s tick.
+QUOTA_CHECK_SECONDS = 2.0
+log = logging.getLogger("streamops.operator")
+
+
+@dataclass
+class Extras:
+    """What the loop knows besides the outcome, the Pod, its telemetry and the stream: the quota
+    (checked every QUOTA_CHECK_SECONDS), and the videos retention deleted (url -> when)."""
+
+    quota: QuotaUse | None = None
+    quota_checked_at: float = float("-inf")
+    was_full: bool = False  # quota_full as the previous tick saw it
+    expired: dict[str, datetime] = field(default_factory=dict)
+    retention_checked_at: float = float("-inf")
+    expiry_failing: bool = False
+
+    @property
+    def quota_full(self) -> bool:
+        return self.quota is not None and self.quota.level == "full"
 
 
 def recording_update(
@@ -39,6 +68,7 @@ def recording_update(
     pod: PodObservation | None,
     telemetry: RecorderStatus | None,
     stream: StreamFacts | None,
+    extras: Extras | None = None,
 ) -> tuple[Manifest, list[Transition], bool]:
     """The new status, its Events, and whether it is final (see livestream_update)."""
     raw = loop.raw()
@@ -46,16 +76,73 @@ def recording_update(
     recording = loop.valid_object(raw, Recording, outcome)
     if recording is None:
         return loop.invalid_spec_status(raw, outcome), [], False
+    extras = extras or Extras()
     pod = pod or PodObservation(name=recorder_pod_name(loop.name))
-    observation = RecorderObservation.observe(pod, telemetry, stream, outcome.generation)
+    observation = replace(
+        RecorderObservation.observe(pod, telemetry, stream, outcome.generation),
+        storage=outcome.storage,
+        storage_refused=outcome.storage_refused if not pod.exists else None,
+        quota=extras.quota,
+        quota_refused=outcome.no_space and not pod.exists,
+        expired=dict(extras.expired),
+    )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None
     return status.wire(), recording_events(previous, status), final
 
 
+def check_quota(state: OperatorState, indexes: Indexes, namespace: str, stream: str, extras: Extras) -> None:
+    """The quota nearest its limit, at most every QUOTA_CHECK_SECONDS (none without a limit)."""
+    now = time.monotonic()
+    if now - extras.quota_checked_at < QUOTA_CHECK_SECONDS:
+        return
+    extras.quota_checked_at = now
+    facts = next(iter(index_values(indexes.streams, (namespace, stream))), None)
+    stream_limit = facts.recording_quota_bytes if facts else None
+    extras.quota = quota_use(indexes.recordings, namespace, stream, state.settings.recordings_quota_bytes, stream_limit)
+
+
+async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> None:
+    """Retention (retention.py), at most every retention_interval_seconds, from the status last
+    written (a stopped Recording's too: its loop keeps ticking at the idle interval, and this is a
+    scan of its videos until one is due). The deleted ones go into `extras.expired`, which the
+    status function marks."""
+    settings = loop.state.settings
+    now = time.monotonic()
+    if now - extras.retention_checked_at < settings.retention_interval_seconds:
+        return
+    extras.retention_checked_at = now
+    status = validated(RecordingStatus, loop.writer.written)
+    s3 = status.storage.s3 if status and status.storage else None
+    if status is None or s3 is None or not s3.delete_after_days:
+        return
+    due = [
+        v.url
+        for v in expiry_due(status.videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
+        if v.url and v.url not in extras.expired
+    ]
+    if not due:
+        return
+    try:
+        done = await loop.state.call(delete_videos, loop.state.api, loop.namespace, s3, due)
+        extras.expiry_failing = False
+    except ExpiryFailed as e:
+        done = e.done
+        log.warning("Recording %s/%s: deleting expired videos failed: %s", loop.namespace, loop.name, e)
+        if not extras.expiry_failing:  # one Warning per failure streak
+            kopf.event(loop.body, type="Warning", reason=reasons.VIDEO_EXPIRY_FAILED, message=str(e)[:1000])
+        extras.expiry_failing = True
+    deleted_at = utcnow()
+    for url in done:
+        extras.expired[url] = deleted_at
+    if done:
+        loop.woken.set()  # (the status is written on this tick's way round)
+
+
 async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
     loop = ObjectLoop(state, RECORDING_LOOP, body)
     reader = TelemetryReader(RecorderStatus)
+    extras = Extras()
     stop_sent_to = ""
     stopping: asyncio.Task[None] | None = None  # the POST /stop in flight (a reference keeps it alive)
     starting: asyncio.Task[None] | None = None  # the POST /start to an adopted standby
@@ -66,12 +153,22 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
             await loop.remove_lost_pods(pod)
             stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
-            loop.hints = {"recorder": pod.name if pod else None, "standby": standby.name if standby else None}
+            check_quota(state, indexes, loop.namespace, stream_ref, extras)
+            loop.hints = {
+                "recorder": pod.name if pod else None,
+                "standby": standby.name if standby else None,
+                "quota_full": extras.quota_full,
+            }
+            if pod is None and extras.quota_full != extras.was_full:
+                loop.requested = True  # space came back (or ran out) before the recorder started
+            extras.was_full = extras.quota_full
             outcome = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()
                 continue
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            if outcome.storage_refused:  # look again soon: the Secret may be created any time
+                loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             client = state.client
             telemetry = await reader.read(client, pod) if client else None
@@ -79,20 +176,33 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
             if client is not None and pod is not None and telemetry is not None:
                 waiting = telemetry.state == "standby"
                 start_due = time.monotonic() - start_sent_at > START_AGAIN_SECONDS
-                if waiting and outcome.start_config and not stopped_spec and start_due:
+                if waiting and outcome.start_config and not stopped_spec and start_due and not extras.quota_full:
                     # An adopted standby (or one that restarted since): hand it the Recording.
                     start_sent_at = time.monotonic()
                     starting = asyncio.get_running_loop().create_task(
                         post(client, pod, START_PATH, outcome.start_config)
                     )
-                if stopped_spec and telemetry.state != "stopped" and stop_sent_to != pod.uid:
-                    stop_sent_to = pod.uid  # stop_recording: the recorder finalises and keeps serving /status
+                finalise = stopped_spec or (extras.quota_full and not waiting)
+                if finalise and telemetry.state != "stopped" and stop_sent_to != pod.uid:
+                    # stop_recording, or no space left: the recorder finalises and keeps serving /status.
+                    stop_sent_to = pod.uid
                     stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH))
+            await expire_videos(loop, extras)
             # (A recorder stuck on its volumes is said to be once STORAGE_WAIT_SECONDS have passed.)
             stuck = bool(pod and pod.storage_stuck(utcnow()))
-            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream, stuck)
+            expired = tuple(extras.expired.items())
+            inputs = (
+                body.metadata.get("resourceVersion"),
+                outcome,
+                pod,
+                telemetry,
+                stream,
+                stuck,
+                extras.quota,
+                expired,
+            )
             if loop.changed(inputs):
-                new, events, final = recording_update(loop, outcome, pod, telemetry, stream)
+                new, events, final = recording_update(loop, outcome, pod, telemetry, stream, extras)
                 await loop.write(new, events)
                 if stopped_spec and pod is not None and final:
                     await loop.reconcile()  # final status written: the recorder Pod can go

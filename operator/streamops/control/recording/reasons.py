@@ -24,8 +24,21 @@ RECORDER_POD = PodReasons(
     node_lost=RECORDER_NODE_LOST,
 )
 
+# Object storage (status.storage.s3) and space
+UPLOADED = "Uploaded"  # the Uploaded condition (object storage only), and its reason while all is up
+UPLOAD_PENDING = "UploadPending"  # videos wait to be uploaded (no problem reported)
+STORAGE_CREDENTIALS_MISSING = "StorageCredentialsMissing"  # the credentials Secret (or a key) is missing
+CA_SECRET_MISSING = "CaSecretMissing"  # the CA Secret (or its ca.crt) is missing
+NO_SPACE = "NoSpace"  # condition, reason and Event: the quota is used up (the hosted 422)
+DISK_FULL = "DiskFull"  # the NoSpace reason when the recorder's own volume ran out
+STORAGE_ALMOST_FULL = "StorageAlmostFull"  # condition and Event: 80 % of a quota used
+NO_SPACE_MESSAGE = "no space for recording the stream"  # the hosted API's words
+
 # Events
 RECORDING_STARTED = "RecordingStarted"
 RECORDING_SPLIT = "RecordingSplit"
 RECORDING_FINISHED = "RecordingFinished"
 RECORDING_DISCARDED = "RecordingDiscarded"
+VIDEO_UPLOADED = "VideoUploaded"  # a video is verified in the bucket
+VIDEO_EXPIRED = "VideoExpired"  # a video (and its sidecar) deleted by deleteAfterDays
+VIDEO_EXPIRY_FAILED = "VideoExpiryFailed"  # deleting expired videos failed (tried again later)

@@ -1,22 +1,28 @@
 """Reconcile one Recording: the recordings PVC and the recorder Pod (a new one, or the stream's
-adopted standby recorder). Status is written by the status loop from what the recorder reports."""
+adopted standby recorder), or no Pod when its storage's Secrets are missing or the quota is full.
+Status is written by the status loop from what the recorder reports."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
+from streamops.api.recording import CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.livestream.reconcile import allocated_ingest_ports
+from streamops.control.recording import reasons
 from streamops.control.recording.builders import (
+    CA_KEY,
     adoption_patch,
+    on_default_claim,
     recorder_config,
     recorder_pod,
     recorder_pod_name,
     recordings_claim,
+    resolved_storage,
 )
-from streamops.control.recording.status import SUCCEEDED
+from streamops.control.recording.status import SUCCEEDED, StorageRefusal
 from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
@@ -33,6 +39,9 @@ class RecordingOutcome:
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     stream_uid: str | None = None  # the stream the Pod was built for
     start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
+    storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
+    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing
+    no_space: bool = False  # no Pod: the quota was full before the recorder started
 
 
 def finalised_in_status(raw: Body) -> bool:
@@ -63,14 +72,33 @@ def _adopt(api: KubeApi, namespace: str, standby: str, recording: Recording, str
     return {**pod, "metadata": {**pod["metadata"], "annotations": annotations}}
 
 
-def _claim_access_modes(api: KubeApi, namespace: str, recording: Recording) -> tuple[str, ...] | None:
-    """A Recording's own claim's access modes, as the claim says (none when it does not exist yet:
-    treated as one node's); None for the default claim, whose mode is the operator's setting."""
-    storage = recording.spec.storage
-    if storage is None or storage.pvc is None:
+def _claim_access_modes(
+    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+) -> tuple[str, ...] | None:
+    """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
+    node's); None for the default claim, whose mode is the operator's setting, and object storage."""
+    if storage.pvc is None or on_default_claim(storage, settings):
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
+
+
+def missing_storage_secret(api: KubeApi, namespace: str, s3: S3Storage) -> StorageRefusal | None:
+    """The storage's credentials Secret (both keys) and CA Secret (ca.crt) must exist before a
+    recorder Pod does: a Pod without them would hang in CreateContainerConfigError. Names only."""
+    secret = api.get("Secret", namespace, s3.credentials_secret)
+    data = (secret or {}).get("data") or {}
+    missing = [k for k in CREDENTIAL_KEYS if not data.get(k)]
+    if secret is None or missing:
+        what = "does not exist" if secret is None else f"has no key {' and no key '.join(missing)}"
+        message = f"Secret {s3.credentials_secret} (storage.s3.credentialsSecret) {what}"
+        return StorageRefusal(reasons.STORAGE_CREDENTIALS_MISSING, message)
+    if s3.ca_secret:
+        ca = api.get("Secret", namespace, s3.ca_secret)
+        if ca is None or not ((ca.get("data") or {}).get(CA_KEY)):
+            what = "does not exist" if ca is None else f"has no key {CA_KEY}"
+            return StorageRefusal(reasons.CA_SECRET_MISSING, f"Secret {s3.ca_secret} (storage.s3.caSecret) {what}")
+    return None
 
 
 def reconcile_recording(
@@ -80,12 +108,15 @@ def reconcile_recording(
     allocator: PortAllocator | None = None,
     recorder: str | None = None,
     standby: str | None = None,
+    quota_full: bool | None = None,
 ) -> RecordingOutcome:
     """Idempotent. The recorder Pod exists from the start (it waits for the feed by itself, so it
     starts within a fraction of a second of the stream going live) until the Recording is stopped
     and its final status is written. `recorder` is the name of the Pod the pod index says is this
     Recording's (an adopted standby has its own name); `standby` the stream's warm recorder, which
-    a Recording with no recorder yet adopts instead of creating a Pod."""
+    a Recording with no recorder yet adopts instead of creating a Pod (only when it records to the
+    default claim, the standby's); `quota_full` (from the status loop's quota check): a Recording
+    with no recorder yet gets none (a running one is finalised by its status loop)."""
     parsed = parse(Recording, body)
     raw, generation, recording = parsed.raw, parsed.generation, parsed.obj
     if recording is None:
@@ -103,7 +134,16 @@ def reconcile_recording(
         stream = read_stream(api, namespace, recording.spec.stream_ref.name)
         if stream is None:
             return RecordingOutcome(generation, waiting_for_stream=True)
-        default_claim = recording.spec.storage is None or recording.spec.storage.pvc is None
+        storage = resolved_storage(recording, stream, settings)
+        if current is None and quota_full:
+            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, no_space=True)
+        if current is None and storage.s3 is not None:
+            refused = missing_storage_secret(api, namespace, storage.s3)
+            if refused is not None:
+                return RecordingOutcome(
+                    generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=refused
+                )
+        default_claim = on_default_claim(storage, settings)
         if (
             current is None
             and default_claim
@@ -114,17 +154,17 @@ def reconcile_recording(
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)
             if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
-                return RecordingOutcome(generation, waiting_for_stream=True)
+                return RecordingOutcome(generation, waiting_for_stream=True, storage=storage)
         if current is None and default_claim and standby and stream.spec.recording.standby:
             current = _adopt(api, namespace, standby, recording, stream)
         if current is not None and ADOPTED_ANNOTATION in (current["metadata"].get("annotations") or {}):
             http_port = ports_of(current).get("http", HTTP_PORT)
             config = recorder_config(recording, stream, settings, ingest_ports, http_port)
-            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, start_config=config)
+            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, start_config=config, storage=storage)
         if allocator is not None:
             host_ports = ports_of(current) or allocator.allocate(["http"])
-        modes = _claim_access_modes(api, namespace, recording)
+        modes = _claim_access_modes(api, namespace, storage, settings)
         ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports, modes), current, uid)
-        return RecordingOutcome(generation, stream_uid=stream.metadata.uid)
+        return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage)
     except NamespaceTerminating:
         return RecordingOutcome(generation)

@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamops.api import Recording, RecordingStatus
+from streamops.api.common import Condition
+from streamops.api.recording import RecordingStorage, Video
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
+from streamops.control.recording.quota import QuotaUse
 from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
+    STALLED,
     Observed,
     Transition,
     condition_transitions,
@@ -25,10 +31,32 @@ from streamops.control.shared.pod_observation import PodObservation, pod_problem
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised
+UPLOADED = reasons.UPLOADED  # object storage: every video is in the bucket
+NO_SPACE = reasons.NO_SPACE  # only while true: the quota (or the recorder's disk) is full
+STORAGE_ALMOST_FULL = reasons.STORAGE_ALMOST_FULL  # only while true: 80 % of a quota
+STORAGE_PROBLEMS = ("StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing")
+WAITING_UPLOADS = ("pending", "uploading")
 
 
+@dataclass(frozen=True)
+class StorageRefusal:
+    """No recorder Pod: a Secret the storage names is missing (reason, and a message naming the
+    Secret and key, never a value)."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RecorderObservation(FollowerObservation[RecorderStatus]):
-    """The recorder Pod, the recorder's /status and the stream."""
+    """The recorder Pod, the recorder's /status and the stream; what the reconcile found (the
+    resolved storage, a refusal), the quota's usage, and the videos retention just deleted."""
+
+    storage: RecordingStorage | None = None  # None: not resolved this time (the status keeps its own)
+    storage_refused: StorageRefusal | None = None
+    quota: QuotaUse | None = None
+    quota_refused: bool = False  # no recorder Pod: the quota was full before it started
+    expired: Mapping[str, datetime] = field(default_factory=dict)  # video url -> deleted at
 
 
 def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
@@ -45,24 +73,91 @@ def _pod_condition(pod: PodObservation, now: datetime) -> Observed:
     return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running, now)
 
 
+def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired: Mapping[str, datetime]) -> list[Video]:
+    """The recorder's videos, and the ones it no longer reports (a new recorder Pod with fresh scratch
+    space knows only its own), oldest first; a video is the same one by url or by path (its local
+    path goes once uploaded); `expiredAt` once set stays, and is set for those just deleted."""
+    before = {key: v for v in previous for key in (v.url, v.path) if key}
+    seen: set[int] = set()
+    videos: list[Video] = []
+    for v in reported:
+        old = next((before[k] for k in (v.url, v.path) if k and k in before), None)
+        if old is not None:
+            seen.add(id(old))
+        videos.append(_expired(v, old.expired_at if old else None, expired))
+    videos += [_expired(v, v.expired_at, expired) for v in previous if id(v) not in seen]
+    return sorted(videos, key=lambda v: v.started_at)
+
+
+def _expired(video: Video, at: datetime | None, expired: Mapping[str, datetime]) -> Video:
+    at = at or (expired.get(video.url) if video.url else None)
+    return video.model_copy(update={"expired_at": at}) if at != video.expired_at else video
+
+
+def stored_bytes(
+    videos: Sequence[Video], telemetry: RecorderStatus | None, previous: RecordingStatus, finalised: bool
+) -> int:
+    """The videos not expired, and the one in progress (the recorder's count beyond its finished
+    videos; without a recorder to ask, what was counted before)."""
+    kept = sum(v.size_bytes for v in videos if v.expired_at is None)
+    if telemetry is not None:
+        in_progress = telemetry.stored_bytes - sum(v.size_bytes for v in telemetry.videos)
+    elif finalised:
+        in_progress = 0
+    else:
+        in_progress = (previous.stored_bytes or 0) - sum(v.size_bytes for v in previous.videos if v.expired_at is None)
+    return kept + max(0, in_progress)
+
+
+def _uploaded_condition(
+    bucket: str, videos: Sequence[Video], t: RecorderStatus | None, previous: Condition | None
+) -> Observed:
+    waiting = [v for v in videos if v.upload in WAITING_UPLOADS and v.expired_at is None]
+    if t is not None and t.storage_problem:
+        return Observed(UPLOADED, "False", t.storage_problem, t.storage_error or t.storage_problem)
+    if t is None and waiting and previous is not None and previous.reason in STORAGE_PROBLEMS:
+        return Observed(UPLOADED, "False", previous.reason, previous.message)  # (no recorder to say otherwise)
+    if waiting:
+        return Observed(UPLOADED, "False", reasons.UPLOAD_PENDING, f"{len(waiting)} video(s) waiting for s3://{bucket}")
+    done = sum(1 for v in videos if v.upload == "uploaded")
+    return Observed(UPLOADED, "True", reasons.UPLOADED, f"all {done} video(s) in s3://{bucket}")
+
+
+def _quota_stopped(recording: Recording, t: RecorderStatus | None) -> bool:
+    """The recorder finalised without spec.stopped: only the status loop asks that, when the quota
+    is full."""
+    return not recording.spec.stopped and t is not None and t.state == "stopped"
+
+
+def _with_message(conditions: list[Observed], type_: str, extra: str) -> list[Observed]:
+    return [
+        c if c.type != type_ else Observed(c.type, c.status, c.reason, f"{c.message}; {extra}"[:4096])
+        for c in conditions
+    ]
+
+
 def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
     previous = recording.status or RecordingStatus()
     generation = observed.acted_generation(recording.metadata.generation)
     t = observed.telemetry
     stream = recording.spec.stream_ref.name
+    storage = observed.storage or previous.storage
+    s3 = storage.s3 if storage is not None else None
 
     recording_now = bool(t and t.recording)
     if t is not None:
         started_at = t.started_at or previous.started_at
         ended_at = t.ended_at
         duration = round(t.duration, 0) if t.duration is not None else previous.duration
-        videos = t.videos or previous.videos
         discarded = t.discarded or previous.discarded
     else:  # the recorder is not there to ask: what it reported last still stands
         started_at, ended_at, duration = previous.started_at, previous.ended_at, previous.duration
-        videos, discarded = previous.videos, previous.discarded
+        discarded = previous.discarded
+    videos = merged_videos(previous.videos, t.videos if t is not None else [], observed.expired)
 
     finalised = is_finalised(recording, observed)
+    quota = observed.quota
+    no_space = f"{reasons.NO_SPACE_MESSAGE}: {quota.describe()}" if quota else reasons.NO_SPACE_MESSAGE
     conditions: list[Observed]
     if finalised:
         ended_at = ended_at or previous.ended_at or now
@@ -78,6 +173,17 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
             Observed(RECORDING, "False", reasons.STOPPING, "finalising the videos"),
         ]
+    elif observed.storage_refused is not None and not recording_now:
+        refused = observed.storage_refused
+        conditions = [
+            Observed(READY, "False", refused.reason, refused.message),
+            Observed(STALLED, "True", refused.reason, refused.message),
+            Observed(RECORDING, "False", refused.reason, refused.message),
+        ]
+    elif observed.quota_refused or _quota_stopped(recording, t):
+        if _quota_stopped(recording, t):
+            no_space = f"{no_space}; the recording was finalised"
+        conditions = ready_and(RECORDING, "False", "False", reasons.NO_SPACE, no_space)
     elif recording_now:
         state = t.state if t is not None else "recording"
         message = (
@@ -100,13 +206,23 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
     else:
         conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
 
-    if t is not None and t.last_error and not finalised:
-        conditions = [
-            c
-            if c.type != READY
-            else Observed(c.type, c.status, c.reason, f"{c.message}; last error: {t.last_error}"[:4096])
-            for c in conditions
-        ]
+    if t is not None and not finalised:
+        # Recording goes on locally while uploads fail: Ready stays as it is, and says so.
+        if s3 is not None and t.storage_problem:
+            problem = f"uploads to s3://{s3.bucket} fail ({t.storage_problem}): {t.storage_error or ''}".rstrip(": ")
+            conditions = _with_message(conditions, READY, problem)
+        if t.last_error and t.last_error != t.storage_error:
+            conditions = _with_message(conditions, READY, f"last error: {t.last_error}")
+
+    if s3 is not None:
+        conditions.append(_uploaded_condition(s3.bucket, videos, t, previous.condition(UPLOADED)))
+    if observed.quota_refused or _quota_stopped(recording, t):
+        conditions.append(Observed(NO_SPACE, "True", reasons.NO_SPACE, no_space))
+    elif t is not None and t.no_space and not finalised:
+        disk = t.last_error or "the recorder's volume is full: the video was closed"
+        conditions.append(Observed(NO_SPACE, "True", reasons.DISK_FULL, disk))
+    if quota is not None and quota.level == "almost" and not finalised:
+        conditions.append(Observed(STORAGE_ALMOST_FULL, "True", reasons.STORAGE_ALMOST_FULL, quota.describe()))
 
     return RecordingStatus(
         observed_generation=generation,
@@ -117,25 +233,65 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         duration=duration,
         videos=videos,
         discarded=discarded,
+        storage=storage,
+        stored_bytes=stored_bytes(videos, t, previous, finalised),
     )
 
 
+def _appeared(before: RecordingStatus, current: RecordingStatus, type_: str) -> Condition | None:
+    """The condition when it is True now and was not before."""
+    now, then = current.condition(type_), before.condition(type_)
+    if now is None or now.status != "True" or (then is not None and then.status == "True"):
+        return None
+    return now
+
+
+def _upload_events(before: RecordingStatus, current: RecordingStatus) -> list[Transition]:
+    """VideoUploaded per video, and the Uploaded condition's problems coming and going."""
+    events = []
+    was_uploaded = {v.url for v in before.videos if v.upload == "uploaded"}
+    for v in current.videos:
+        if v.url and v.upload == "uploaded" and v.url not in was_uploaded:
+            what = f"video uploaded to {v.url} ({v.duration_seconds:.1f} s, {v.size_bytes} bytes): {v.title}"
+            events.append(Transition("Normal", reasons.VIDEO_UPLOADED, what))
+    now, then = current.condition(UPLOADED), before.condition(UPLOADED)
+    then_problem = then is not None and then.reason in STORAGE_PROBLEMS
+    if now is not None and now.reason in STORAGE_PROBLEMS and (then is None or then.reason != now.reason):
+        events.append(Transition("Warning", now.reason, now.message or now.reason))
+    elif now is not None and then_problem and now.reason not in STORAGE_PROBLEMS:
+        assert then is not None
+        events.append(Transition("Normal", reasons.UPLOADED, f"uploads go through again (was {then.reason})"))
+    return events
+
+
 def recording_events(previous: RecordingStatus | None, current: RecordingStatus) -> list[Transition]:
-    """Recording started / split / finished / discarded (and Ready transitions)."""
+    """Recording started / split / finished / discarded, uploads, expiry, space (and Ready transitions)."""
     before = previous or RecordingStatus()
     events = condition_transitions(before.conditions, current.conditions)
     events += pod_problem_events(before.conditions, current.conditions, reasons.RECORDER_POD)
     if current.recording and not before.recording:
         events.append(Transition("Normal", reasons.RECORDING_STARTED, "the recorder is recording the stream"))
-    known = {v.path for v in before.videos}
+    known = {key for v in before.videos for key in (v.path, v.url) if key}
     for video in current.videos:
-        if video.path in known:
+        if video.path in known or video.url in known:
             continue
-        what = f"video {video.path} saved ({video.duration_seconds:.1f} s, {video.size_bytes} bytes): {video.title}"
+        where = video.path or video.url
+        what = f"video {where} saved ({video.duration_seconds:.1f} s, {video.size_bytes} bytes): {video.title}"
         if current.recording:
             events.append(Transition("Normal", reasons.RECORDING_SPLIT, what + "; recording continues in a new video"))
         else:
             events.append(Transition("Normal", reasons.RECORDING_FINISHED, what))
+    events += _upload_events(before, current)
+    expired_before = {v.url for v in before.videos if v.expired_at is not None}
+    days = current.storage.s3.delete_after_days if current.storage and current.storage.s3 else None
+    for v in current.videos:
+        if v.url and v.expired_at is not None and v.url not in expired_before:
+            after = f" after {days} day(s)" if days else ""
+            events.append(Transition("Normal", reasons.VIDEO_EXPIRED, f"video {v.url} expired{after}: deleted"))
+    for type_ in (NO_SPACE, STORAGE_ALMOST_FULL):
+        appeared = _appeared(before, current, type_)
+        if appeared is not None:
+            events.append(Transition("Warning", type_, appeared.message or type_))
     seen = {(d.at, d.reason) for d in before.discarded}
     for d in current.discarded:
         if (d.at, d.reason) not in seen:

@@ -23,6 +23,7 @@ class StreamFacts:
     live: bool
     backup_live: bool
     active_ingest: str | None = None  # status.activeIngest: whose media the primary serves
+    recording_quota_bytes: int | None = None  # spec.recording.quotaBytes: its Recordings' byte limit
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class RecordingIndexFacts:
     recording: bool
     duration: float | None
     auto: bool
+    stored_bytes: int = 0  # status.storedBytes: what the quotas count
 
 
 # kopf indexes: a mapping of key to the values of every object filed under it.
@@ -94,11 +96,13 @@ def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
 
 def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
+    quota = ((body.get("spec") or {}).get("recording") or {}).get("quotaBytes")
     facts = StreamFacts(
         uid=meta.get("uid") or "",
         live=bool(status.get("live")),
         backup_live=bool(status.get("backupLive")),
         active_ingest=status.get("activeIngest") or None,
+        recording_quota_bytes=quota if isinstance(quota, int) and quota > 0 else None,
     )
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
 
@@ -107,12 +111,13 @@ def recording_entry(body: Body) -> dict[ObjectRef, RecordingIndexFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
     owner = controller_of(meta)
-    duration = status.get("duration")
+    duration, stored = status.get("duration"), status.get("storedBytes")
     facts = RecordingIndexFacts(
         name=meta.get("name") or "",
         recording=bool(status.get("recording")),
         duration=float(duration) if isinstance(duration, int | float) else None,
         auto=bool(owner and owner.get("kind") == "LiveStream"),
+        stored_bytes=stored if isinstance(stored, int) and stored > 0 else 0,
     )
     return {(meta.get("namespace") or "", stream): facts}
 

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from streamops.api.recording import S3Storage
+
 ENV_PREFIX = "STREAMOPS_"
 
 
@@ -66,6 +68,36 @@ class OperatorSettings(BaseModel):
         default="ReadWriteOnce",
         description="Access mode of a created recordings PVC, and what the operator assumes of the default claim: "
         "with ReadWriteOnce(Pod) every recorder of the claim is scheduled onto the node that has it mounted.",
+    )
+    recordings_s3: S3Storage | None = Field(
+        default=None,
+        description="Default object storage of Recordings whose own spec and stream name none (JSON of a "
+        "Recording's storage.s3; empty or {}: none, the default claim). Its credentialsSecret (and caSecret) "
+        "must exist in each Recording's namespace.",
+    )
+    recordings_scratch_size: str = Field(
+        default="10Gi",
+        pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$",
+        description="sizeLimit of the emptyDir a recorder uploading to object storage keeps its parts and "
+        "finished videos in until they are uploaded.",
+    )
+    recordings_quota_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Byte limit of the recorded videos per namespace (the sum of its Recordings' "
+        "status.storedBytes; 0: none). At 80 % Recordings warn (StorageAlmostFull), at 100 % a new one is "
+        "refused (NoSpace) and running ones are finalised.",
+    )
+    retention_interval_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often a Recording with storage.s3.deleteAfterDays looks for videos to delete.",
+    )
+    retention_day_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="The length of a day for deleteAfterDays. A test and demo knob: a few seconds make videos "
+        "expire while one watches; leave it at 86400 anywhere else.",
     )
     # --- node loss (docs/design/node-loss.md) ---
     node_lost_toleration_seconds: int = Field(
@@ -146,6 +178,14 @@ class OperatorSettings(BaseModel):
                 else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
             )
         return value
+
+    @field_validator("recordings_s3", mode="before")
+    @classmethod
+    def _s3_json(cls, value: object) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is none."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else None
+        return value or None
 
     @field_validator("port_range")
     @classmethod

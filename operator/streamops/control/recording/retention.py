@@ -1,0 +1,84 @@
+"""Retention (issue 13, item 4): storage.s3.deleteAfterDays. The operator deletes expired videos
+itself, on every S3 server alike: versitygw (the tests' server) answers NotImplemented to bucket
+lifecycle calls, and PutBucketLifecycleConfiguration replaces a bucket's whole configuration, which
+would clobber rules its owner set. A Recording's status loop, at most every
+retention_interval_seconds, deletes each uploaded video (and its JSON sidecar) whose end is
+deleteAfterDays × retention_day_seconds ago; the status function then marks it `expiredAt` (one
+writer of status) and a VideoExpired Event names it."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+
+from streamops.api.recording import S3Storage, Video
+from streamops.control.recording.builders import CA_KEY
+from streamops.control.shared.kube import KubeApi
+from streamops.storage.download_link import NoLink, credentials
+from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
+
+
+class ExpiryFailed(Exception):
+    """Why expired videos could not be deleted (no credentials in the message), and the ones that
+    were deleted before the failure."""
+
+    def __init__(self, message: str, done: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.done = list(done)
+
+
+def expiry_due(
+    videos: Iterable[Video], delete_after_days: int | None, day_seconds: float, now: datetime
+) -> list[Video]:
+    """The uploaded videos, not expired yet, that ended deleteAfterDays (of day_seconds) ago or more."""
+    if not delete_after_days:
+        return []
+    age = timedelta(seconds=delete_after_days * day_seconds)
+    return [v for v in videos if v.url and v.upload == "uploaded" and v.expired_at is None and v.ended_at + age <= now]
+
+
+def sidecar_key(key: str) -> str:
+    """The JSON sidecar next to a video: <key without .mp4>.json."""
+    return str(PurePosixPath(key).with_suffix(".json"))
+
+
+def redacted(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[str]) -> list[str]:
+    """Delete each video and its sidecar (blocking: run it in a thread). The credentials come from
+    the storage's Secret, the CA bundle from its CA Secret, as the recorder gets them. Returns the
+    URLs deleted (a key already gone counts as deleted). Raises ExpiryFailed (redacted) at the first
+    failure, with the URLs deleted before it."""
+    try:
+        access, secret = credentials(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
+    except NoLink as e:
+        raise ExpiryFailed(str(e)) from None
+    with tempfile.TemporaryDirectory(prefix="streamops-ca-") as tmp:
+        ca_file = None
+        if s3.ca_secret:
+            data = (api.get("Secret", namespace, s3.ca_secret) or {}).get("data") or {}
+            if not data.get(CA_KEY):
+                raise ExpiryFailed(f"Secret {s3.ca_secret} (storage.s3.caSecret) has no key {CA_KEY}")
+            ca_file = str(Path(tmp) / CA_KEY)
+            Path(ca_file).write_bytes(base64.b64decode(str(data[CA_KEY])))
+        client = s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file))
+        done: list[str] = []
+        for url in urls:
+            bucket, key = parse_s3_url(url)
+            for k in (key, sidecar_key(key)):
+                try:
+                    client.delete_object(Bucket=bucket, Key=k)
+                except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
+                    if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
+                        message = redacted(f"deleting {url}: {e}", (access, secret))[:1000]
+                        raise ExpiryFailed(message, done) from None
+            done.append(url)
+        return done

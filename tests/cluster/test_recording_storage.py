@@ -1,0 +1,269 @@
+"""Recordings to object storage through the operator (issue 13), against the real S3 server
+(versitygw, devtools.s3_server) and real workers standing in for the Pods (devtools.local_pods:
+hostNetwork workers on 127.0.0.1, where the recorder reaches the server too):
+
+- a Secret the storage names is missing: no recorder Pod, StorageCredentialsMissing, then a Pod
+  once it exists;
+- wrong credentials: Uploaded False StorageAccessDenied within seconds, and no key anywhere;
+- a recording to S3: s3:// URLs, uploaded, Uploaded True, VideoUploaded, the object and its sidecar
+  in the bucket; retention (deleteAfterDays with a short test day): VideoExpired, both objects
+  gone, expiredAt set, storedBytes 0;
+- the namespace quota (set from the first video's size, operator restarted): StorageAlmostFull on
+  a new Recording at 80 %, a running one finalised with NoSpace at 100 %, a new one refused.
+
+One stream, one publisher, one S3 server for all of it. The operator runs with a short test day
+for retention and is given back its usual settings afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.catalog import livestream, recording
+from devtools.kubectl import condition
+from devtools.local_pods import LocalPod, LocalPods
+from devtools.peers import Publisher
+from devtools.s3_server import S3Server
+from devtools.waits import eventually
+
+BUCKET = "recordings"
+DAY_SECONDS = 20  # retention's day in this module: a video expires 20 s after it ended (deleteAfterDays 1)
+RETENTION_ENV = {"STREAMOPS_RETENTION_DAY_SECONDS": str(DAY_SECONDS), "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1"}
+QUOTA_ENV = "STREAMOPS_RECORDINGS_QUOTA_BYTES"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with S3Server(tmp_path_factory.mktemp("s3")) as server:
+        server.create_bucket(BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def storage_operator(operator):
+    """The session's operator with this module's settings; its own again afterwards."""
+    saved = dict(operator.env)
+    operator.env.update(RETENTION_ENV)
+    operator.restart()
+    try:
+        yield operator
+    finally:
+        operator.env.clear()
+        operator.env.update(saved)
+        operator.restart()
+
+
+def wait(cluster, plural: str, ns: str, name: str, probe, what: str, timeout: float = 30.0) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = cluster.get(plural, ns, name)
+        try:
+            return obj if obj is not None and probe(obj) else None
+        except (KeyError, TypeError):
+            return None
+
+    return eventually(check, timeout=timeout, interval=0.5, what=f"{name}: {what}")
+
+
+def is_true(obj: dict[str, Any], type_: str, reason: str | None = None) -> bool:
+    c = condition(obj, type_)
+    return bool(c and c["status"] == "True" and (reason is None or c["reason"] == reason))
+
+
+def cond(obj: dict[str, Any], type_: str) -> tuple[str, str] | None:
+    c = condition(obj, type_)
+    return (c["status"], c["reason"]) if c else None
+
+
+def s3_storage(s3: S3Server, credentials: str = "s3-creds", **extra: Any) -> dict[str, Any]:
+    return {
+        "s3": {
+            "endpoint": s3.endpoint,
+            "bucket": BUCKET,
+            "credentialsSecret": credentials,
+            "caSecret": "s3-ca",
+            "keyTemplate": "{namespace}/{stream}/{year}/{month}/{day}/{recording}-{uid}",
+            **extra,
+        }
+    }
+
+
+def start_recorder(cluster, local_pods: LocalPods, ns: str, name: str) -> LocalPod:
+    """Start the recorder as LocalPods does, with the env a kubelet would give it from the Secrets
+    the Pod's secretKeyRefs name (LocalPod passes only the worker's configuration)."""
+    pod = eventually(lambda: cluster.get("pods", ns, name), what=f"Pod {name}")
+    env: dict[str, str] = {}
+    for e in pod["spec"]["containers"][0]["env"][1:]:
+        ref = e["valueFrom"]["secretKeyRef"]
+        secret = cluster.get("secrets", ns, ref["name"])
+        env[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    with environment(env):
+        return local_pods.start(ns, name)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def record_for(cluster, ns: str, name: str, seconds: float) -> None:
+    wait(cluster, "recordings", ns, name, lambda o: o["status"]["recording"], "recording", 30)
+    time.sleep(seconds)
+    cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+
+
+def test_recordings_to_object_storage(
+    cluster, storage_operator, namespace, local_pods: LocalPods, s3: S3Server, tmp_path: Path
+):
+    ns, operator = namespace, storage_operator
+    wrong_secret = {"accessKeyId": "SOWRONGKEYID00000000", "secretAccessKey": "wrong-secret-value-4242424242"}
+    cluster.apply(
+        ns,
+        s3.credentials_secret("s3-creds", ns),
+        s3.ca_secret("s3-ca", ns),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "wrong-creds"},
+            "stringData": wrong_secret,
+        },
+        livestream("cam", screenshots={"enabled": False}),
+    )
+    ingest = local_pods.start(ns, "cam-ingest")
+    key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+    publisher = Publisher(
+        f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}",
+        size="320x180",
+        rate=15,
+        video_bitrate="300k",
+        log_path=tmp_path / "publisher.log",
+    )
+    with publisher:
+        wait(cluster, "livestreams", ns, "cam", lambda o: o["status"]["live"], "live", 30)
+
+        # A missing credentials Secret: no Pod, and the Recording says which Secret.
+        cluster.apply(ns, recording("nocreds", storage=s3_storage(s3, "absent")))
+        r = wait(cluster, "recordings", ns, "nocreds", lambda o: is_true(o, "Stalled"), "Stalled")
+        assert cond(r, "Ready") == ("False", "StorageCredentialsMissing")
+        assert "absent" in condition(r, "Ready")["message"]
+        assert cluster.get("pods", ns, "nocreds-recorder") is None
+        cluster.apply(ns, {**s3.credentials_secret("absent", ns)})
+        eventually(lambda: cluster.get("pods", ns, "nocreds-recorder"), timeout=20, what="Pod once the Secret exists")
+        cluster.kubectl("delete", "rec", "nocreds", "-n", ns)
+
+        # Wrong credentials: said within seconds, recording goes on locally.
+        cluster.apply(ns, recording("wrong", storage=s3_storage(s3, "wrong-creds"), minDurationSeconds=1))
+        wrong = start_recorder(cluster, local_pods, ns, "wrong-recorder")
+        started = time.monotonic()
+        r = wait(
+            cluster,
+            "recordings",
+            ns,
+            "wrong",
+            lambda o: cond(o, "Uploaded") == ("False", "StorageAccessDenied"),
+            "denied",
+        )
+        print(f"wrong credentials -> Uploaded False StorageAccessDenied in {time.monotonic() - started:.1f} s")
+        r = wait(cluster, "recordings", ns, "wrong", lambda o: o["status"]["recording"], "recording goes on locally")
+        assert cond(r, "Ready")[0] == "True" and cond(r, "Uploaded") == ("False", "StorageAccessDenied")
+        assert "StorageAccessDenied" in condition(r, "Ready")["message"]
+        assert "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong")
+        cluster.kubectl("delete", "rec", "wrong", "-n", ns)
+        wrong.stop()
+
+        # A recording to S3, retention after one (20 s) day.
+        cluster.apply(ns, recording("rec", storage=s3_storage(s3, deleteAfterDays=1), minDurationSeconds=1))
+        pod = cluster.get("pods", ns, "rec-recorder") or eventually(lambda: cluster.get("pods", ns, "rec-recorder"))
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert "emptyDir" in volumes["recordings"] and "affinity" not in pod["spec"]
+        start_recorder(cluster, local_pods, ns, "rec-recorder")
+        record_for(cluster, ns, "rec", 4)
+        stopped = time.monotonic()
+        r = wait(cluster, "recordings", ns, "rec", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
+        print(f"stop -> Succeeded (video uploaded) in {time.monotonic() - stopped:.1f} s")
+        [video] = r["status"]["videos"]
+        prefix = f"s3://{BUCKET}/{ns}/cam/"
+        assert video["url"].startswith(prefix) and video["url"].endswith(".mp4") and video["upload"] == "uploaded"
+        assert cond(r, "Uploaded") == ("True", "Uploaded")
+        assert r["status"]["storage"]["s3"]["bucket"] == BUCKET and r["status"]["storedBytes"] == video["sizeBytes"]
+        object_key = video["url"][len(f"s3://{BUCKET}/") :]
+        sidecar = object_key[: -len(".mp4")] + ".json"
+        objects = s3.objects(BUCKET, f"{ns}/")
+        assert objects.get(object_key) == video["sizeBytes"] and sidecar in objects
+        uploaded = cluster.events(ns, "Recording", "rec", "VideoUploaded")
+        assert uploaded and video["url"] in uploaded[0]["message"]
+
+        r = wait(cluster, "recordings", ns, "rec", lambda o: o["status"]["videos"][0].get("expiredAt"), "expired", 60)
+        ended = datetime.fromisoformat(video["endedAt"])
+        late = (datetime.fromisoformat(r["status"]["videos"][0]["expiredAt"]) - ended).total_seconds() - DAY_SECONDS
+        print(f"retention: deleted {late:.0f} s after the video's end + 1 day ({DAY_SECONDS} s)")
+        assert r["status"]["storedBytes"] == 0
+        assert not s3.objects(BUCKET, f"{ns}/"), "the video and its sidecar are deleted"
+        expired = cluster.events(ns, "Recording", "rec", "VideoExpired")
+        assert expired and video["url"] in expired[0]["message"]
+
+        # The namespace quota: what one 4 s video takes is 85 % of it.
+        cluster.apply(ns, recording("q1", storage=s3_storage(s3), minDurationSeconds=1))
+        start_recorder(cluster, local_pods, ns, "q1-recorder")
+        record_for(cluster, ns, "q1", 4)
+        q1 = wait(cluster, "recordings", ns, "q1", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
+        used = q1["status"]["storedBytes"]
+        limit = used * 100 // 85
+        operator.env[QUOTA_ENV] = str(limit)
+        operator.restart()
+
+        cluster.apply(ns, recording("q2", storage=s3_storage(s3), minDurationSeconds=1))
+        q2 = wait(cluster, "recordings", ns, "q2", lambda o: is_true(o, "StorageAlmostFull"), "StorageAlmostFull")
+        percent = used * 100 // limit
+        assert condition(q2, "StorageAlmostFull")["message"] == (
+            f"used {used} of {limit} bytes ({percent} %) of namespace quota"
+        )
+        almost = cluster.events(ns, "Recording", "q2", "StorageAlmostFull")
+        assert almost and almost[0]["type"] == "Warning"
+        q1 = cluster.get("recordings", ns, "q1")
+        assert condition(q1, "StorageAlmostFull") is None and is_true(q1, "Succeeded"), "a finished one is not warned"
+        start_recorder(cluster, local_pods, ns, "q2-recorder")
+        wait(cluster, "recordings", ns, "q2", lambda o: o["status"]["recording"], "recording")
+        recording_at = time.monotonic()
+        q2 = wait(cluster, "recordings", ns, "q2", lambda o: is_true(o, "NoSpace"), "NoSpace: finalised", 60)
+        print(f"quota: recording -> finalised with NoSpace in {time.monotonic() - recording_at:.1f} s")
+        assert cond(q2, "Recording") == ("False", "NoSpace")
+        q2 = wait(
+            cluster, "recordings", ns, "q2", lambda o: cond(o, "Uploaded") == ("True", "Uploaded"), "its video uploaded"
+        )
+        assert all(v["upload"] == "uploaded" for v in q2["status"]["videos"]), "finalised cleanly, nothing lost"
+
+        cluster.apply(ns, recording("q3", storage=s3_storage(s3)))
+        q3 = wait(cluster, "recordings", ns, "q3", lambda o: is_true(o, "NoSpace"), "refused")
+        assert cond(q3, "Ready") == ("False", "NoSpace")
+        assert condition(q3, "NoSpace")["message"].startswith("no space for recording the stream: used ")
+        assert cluster.get("pods", ns, "q3-recorder") is None
+        refused = cluster.events(ns, "Recording", "q3", "NoSpace")
+        assert any(e["type"] == "Warning" for e in refused)
+
+    # No key anywhere: statuses, Events, the operator's log.
+    everything = {
+        "statuses": json.dumps([o.get("status") for o in cluster.list("rec", ns)]),
+        "events": json.dumps(cluster.list("events", ns)),
+        "operator log": operator.logs(),
+    }
+    for where, text in everything.items():
+        for secret in (s3.access_key, s3.secret_key, *wrong_secret.values()):
+            assert secret not in text, f"a credential leaked into {where}"

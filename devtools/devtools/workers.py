@@ -12,15 +12,19 @@ from typing import Any
 
 from devtools.http_client import http_get, http_json
 from devtools.ports import free_port
-from devtools.processes import stop_tree
+from devtools.processes import child_env, stop_tree
 from devtools.waits import wait_for
 
 
 class Worker:
     """A `streamops worker <kind>` process with a JSON config, logs in a file."""
 
-    def __init__(self, kind: str, config: dict[str, Any], workdir: Path, http_port: int) -> None:
+    def __init__(
+        self, kind: str, config: dict[str, Any], workdir: Path, http_port: int, env: dict[str, str] | None = None
+    ) -> None:
+        """`env`: added to the worker's environment (e.g. the S3 keys a Pod gets by secretKeyRef)."""
         self.kind, self.config, self.workdir, self.http_port = kind, config, workdir, http_port
+        self.env = env or {}
         self.config_path = workdir / f"{kind}.json"
         self.log_path = workdir / f"{kind}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -37,6 +41,7 @@ class Worker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**child_env(), **self.env} if self.env else None,
             )
         wait_for(self._healthy, timeout=15)
         return self

@@ -204,7 +204,7 @@ def recorder_pod(
         pod = worker_pod(metadata, _uploader(config, http_port, storage.s3, settings), settings, host_ports)
         return with_credentials(pod, storage.s3)
     assert claim is not None
-    worker = _recorder(config, http_port, claim)
+    worker = _claim_recorder(config, http_port, claim)
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
 
@@ -213,35 +213,38 @@ def recorder_pod(
 RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 
-def _recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
+def _recorder(
+    config: WorkerConfig,
+    http_port: int,
+    recordings: Manifest,
+    volumes: Sequence[Manifest] = (),
+    mounts: Sequence[Manifest] = (),
+) -> WorkerContainer:
+    """`recordings`: the volume source mounted at RECORDINGS_ROOT (a claim, or scratch space)."""
     return WorkerContainer(
         name="record",
         config_env=CONFIG_ENV,
         config=config,
         ports={"http": (http_port, "TCP")},
         resources=RECORDER_RESOURCES,
-        volumes=[{"name": "recordings", "persistentVolumeClaim": {"claimName": claim}}],
-        mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}],
+        volumes=[{"name": "recordings", **recordings}, *volumes],
+        mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
     )
+
+
+def _claim_recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
+    return _recorder(config, http_port, {"persistentVolumeClaim": {"claimName": claim}})
 
 
 def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: OperatorSettings) -> WorkerContainer:
     """A recorder uploading to object storage: scratch space for its parts and the videos waiting
     to be uploaded, and the CA bundle when the storage names one."""
-    volumes: list[Manifest] = [{"name": "recordings", "emptyDir": {"sizeLimit": settings.recordings_scratch_size}}]
-    mounts: list[Manifest] = [{"name": "recordings", "mountPath": RECORDINGS_ROOT}]
-    if s3.ca_secret:
-        volumes.append(secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE)))
-        mounts.append({"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True})
-    return WorkerContainer(
-        name="record",
-        config_env=CONFIG_ENV,
-        config=config,
-        ports={"http": (http_port, "TCP")},
-        resources=RECORDER_RESOURCES,
-        volumes=volumes,
-        mounts=mounts,
-    )
+    scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
+    if not s3.ca_secret:
+        return _recorder(config, http_port, scratch)
+    ca = secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE))
+    mount = {"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True}
+    return _recorder(config, http_port, scratch, [ca], [mount])
 
 
 def credential_env(s3: S3Storage) -> list[Manifest]:
@@ -292,7 +295,7 @@ def recorder_standby_pod(
     config = StandbyConfig(
         standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
     )
-    worker = _recorder(config, http_port, settings.recordings_claim)
+    worker = _claim_recorder(config, http_port, settings.recordings_claim)
     affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
     return worker_pod(metadata, worker, settings, host_ports, affinity)
 

@@ -101,7 +101,7 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS) -> bench/results/media.md
+bench-media: deps venv s3server ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
 
 bench-e2e: deps venv kube helm coredns traefik s3server ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md

@@ -12,7 +12,11 @@ Measured (median of --runs runs where a run is cheap):
   publisher emits them and where the target serves them, through streamops (ingest → pusher →
   target) and through nginx-rtmp (nginx → push → target), each minus a direct publish to the target;
 - CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), and
-  pusher vs nginx-rtmp relaying with push.
+  pusher vs nginx-rtmp relaying with push;
+- recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
+  the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
+  upload of that video (sent and verified, from its log) vs curl PUTting the same file to the same
+  server (the reference client), as a throughput ratio.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import argparse
 import contextlib
 import json
 import platform
+import re
+import ssl
 import statistics
 import subprocess
 import tempfile
@@ -35,6 +41,7 @@ from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes
+from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
 from devtools.workers import Ingest, Worker
@@ -123,6 +130,60 @@ def recorder_first_bytes(tmp: Path, standby: bool = False) -> float:
         finally:
             recorder.stop()
         return t1 - t0
+
+
+UPLOADED_RE = re.compile(r"uploaded (s3://\S+): (\d+) bytes sent and verified in ([0-9.]+) s")
+
+
+def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float, int]:
+    """A recorder uploading to a real S3 server: (stop → video downloadable, our upload seconds,
+    curl's PUT seconds of the same file to the same server, its size). 8 Mbit/s for `seconds`."""
+    with S3Server(tmp / "s3") as s3, ingest_worker(tmp) as ingest:
+        s3.create_bucket("bench")
+        port = free_port()
+        config = {
+            "feedUrl": ingest.feed_url,
+            "recordingsRoot": str(tmp / "scratch"),
+            "directory": "rec",
+            "title": "bench",
+            "reconnectWindowSeconds": 10,
+            "maxSegmentSeconds": 14400,
+            "minDurationSeconds": 1,
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+            "upload": {"endpoint": s3.endpoint, "bucket": "bench", "keyPrefix": "bench/{year}{month}{day}",
+                       "caFile": str(s3.ca_file), "stream": "cam", "recording": "rec"},
+        }  # fmt: skip
+        keys = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        with Publisher(ingest.rtmp_url(), video_bitrate="8000k", log_path=tmp / "publisher.log"):
+            ingest.wait_live()
+            recorder = Worker("record", config, tmp, port, env=keys).start()
+            try:
+                wait_for(lambda: (recorder.status()["duration"] or 0) >= seconds, seconds + 30, 0.2)
+                t0 = time.monotonic()
+                urllib.request.urlopen(urllib.request.Request(f"{recorder.http}/stop", method="POST"), timeout=120)
+                uploaded = wait_for(
+                    lambda: [v for v in recorder.status()["videos"] if v.get("upload") == "uploaded"], 120, 0.02
+                )
+                bucket, key = uploaded[0]["url"].removeprefix("s3://").split("/", 1)
+                link = s3.client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+                ctx = ssl.create_default_context(cafile=str(s3.ca_file))
+                opener = urllib.request.build_opener(
+                    urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx)
+                )
+                with opener.open(urllib.request.Request(link, headers={"Range": "bytes=0-0"}), timeout=30) as r:
+                    assert r.status in (200, 206)
+                downloadable = time.monotonic() - t0
+                match = UPLOADED_RE.search(recorder.logs())
+                assert match, recorder.logs()[-2000:]
+                ours, size = float(match.group(3)), int(match.group(2))
+            finally:
+                recorder.stop()
+        copy = tmp / "copy.mp4"
+        copy.write_bytes(s3.client().get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert copy.stat().st_size == size
+        theirs = statistics.median(curl_put_seconds(s3, "bench", f"curl/{n}.mp4", copy) for n in range(3))
+        return downloadable, ours, theirs, size
 
 
 def cpu_window(pid: int, seconds: float) -> tuple[float, int, float]:
@@ -301,12 +362,17 @@ def main() -> int:
         cost_ours = cost_streamops(fresh("c"), args.window)
         cost_theirs = cost_nginx(fresh("cn"), args.window)
         lat = latency(fresh("l"), 30)
+        s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
 
     seg_o, live_o = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
     seg_n, live_n = statistics.median(r[0] for r in theirs), statistics.median(r[1] for r in theirs)
     rec, rec_warm = statistics.median(record), statistics.median(warm)
     added_o, added_n = lat["streamops"] - lat["direct"], lat["nginx"] - lat["direct"]
     mb = 1024 * 1024
+    s3_stop = statistics.median(r[0] for r in s3_runs)
+    s3_ours = statistics.median(r[1] for r in s3_runs)
+    s3_theirs = statistics.median(r[2] for r in s3_runs)
+    s3_size = int(statistics.median(r[3] for r in s3_runs))
     rows = [
         ("publish → first segment in the HLS playlist", f"{seg_o:.2f} s", f"{seg_n:.2f} s", ratio(seg_o, seg_n), "—"),
         (
@@ -377,6 +443,20 @@ def main() -> int:
             f"{cost_ours['pusher'][1] / mb:.0f} MiB",
             f"{cost_theirs['pusher'][1] / mb:.0f} MiB",
             ratio(cost_ours["pusher"][1], cost_theirs["pusher"][1]),
+            "—",
+        ),
+        (
+            "stop → video downloadable (S3: uploaded, verified, presigned GET answers)",
+            f"{s3_stop:.2f} s",
+            "— (hosted: minutes)",
+            "—",
+            "—",
+        ),
+        (
+            f"S3 upload of that video ({s3_size / mb:.0f} MiB): recorder (multipart, verified) vs curl PUT",
+            f"{s3_size / mb / s3_ours:.0f} MiB/s",
+            f"{s3_size / mb / s3_theirs:.0f} MiB/s",
+            ratio(s3_theirs, s3_ours) + " of curl's speed",
             "—",
         ),
     ]

@@ -272,7 +272,7 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         ],
         "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],
         "lastError": None,
-        "storedBytes": 0,
+        "storedBytes": 1,  # the finished video's size_bytes
         "noSpace": False,
         "storageProblem": None,
         "storageError": None,

@@ -54,6 +54,8 @@ class UploadTarget(KubeModel):
     region: str = "us-east-1"
     path_style: bool = True
     ca_file: str | None = Field(default=None, description="CA bundle file to verify the endpoint with.")
+    stream: str = Field(default="", description="The LiveStream's name, for each video's JSON sidecar.")
+    recording: str = Field(default="", description="The Recording's name, for each video's JSON sidecar.")
 
     @field_validator("endpoint")
     @classmethod

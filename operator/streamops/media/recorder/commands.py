@@ -1,9 +1,11 @@
-"""The recorder's FFmpeg command lines (pure) and the ffprobe of a file's duration."""
+"""The recorder's FFmpeg command lines (pure) and the ffprobe of a file's duration and codecs."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import ffmpeg as ffmpeg_python
 
@@ -58,25 +60,56 @@ def join_command(list_path: str, dst: str) -> list[str]:
     return command(out, progress=False, loglevel="warning")
 
 
-async def probe_duration(path: Path) -> float | None:
-    """The container duration ffprobe reports, None when the file is not readable media."""
+async def _ffprobe(path: Path, *args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         FFPROBE,
         "-v",
         "error",
         "-protocol_whitelist",
         "file",
-        "-show_entries",
-        "format=duration",
-        "-of",
-        "default=nw=1:nk=1",
+        *args,
         str(path),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     out, _ = await proc.communicate()
+    return out.decode(errors="replace")
+
+
+async def probe_duration(path: Path) -> float | None:
+    """The container duration ffprobe reports, None when the file is not readable media."""
+    out = await _ffprobe(path, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1")
     try:
-        return float(out.decode().strip())
+        return float(out.strip())
     except ValueError:
         return None
+
+
+def codecs_of(streams: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first video and audio stream of an ffprobe -show_streams answer, as a sidecar says them."""
+    codecs: dict[str, Any] = {}
+    for s in streams:
+        kind = s.get("codec_type")
+        if kind == "video" and "video" not in codecs:
+            codecs["video"] = {
+                "codec": s.get("codec_name"),
+                "profile": s.get("profile"),
+                "width": s.get("width"),
+                "height": s.get("height"),
+            }
+        elif kind == "audio" and "audio" not in codecs:
+            codecs["audio"] = {"codec": s.get("codec_name"), "sampleRate": int(s.get("sample_rate") or 0) or None}
+    return codecs
+
+
+async def probe_codecs(path: Path) -> dict[str, Any]:
+    """Video codec, profile and size, audio codec, of a media file ({} when it is not readable)."""
+    out = await _ffprobe(
+        path, "-show_entries", "stream=codec_type,codec_name,profile,width,height,sample_rate", "-of", "json"
+    )
+    try:
+        streams = json.loads(out).get("streams", [])
+    except ValueError:
+        return {}
+    return codecs_of(streams if isinstance(streams, list) else [])

@@ -1,4 +1,5 @@
-"""The recorder's decisions (pure): reconnect or new video, splits, discards, names and titles."""
+"""The recorder's decisions (pure): reconnect or new video, splits, discards, names and titles,
+and when the disk is too full to go on."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from streamops.api.recording import Video
 from streamops.media.recorder.state import VideoState
 
 SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
+JOIN_HEADROOM_BYTES = 1024 * 1024  # a join writes a copy of the parts, plus its moov and the state file
+NO_SPACE_MESSAGE = "no space left on the recordings volume: the video was closed"
 
-PartOutcome = Literal["stopped", "split", "drop"]
+PartOutcome = Literal["stopped", "split", "drop", "no_space"]
 
 
 def after_gap(gap_seconds: float, window_seconds: float) -> Literal["continue", "new"]:
@@ -32,11 +35,13 @@ def video_is_full(video_seconds: float, max_segment_seconds: float) -> bool:
     return part_time_limit(video_seconds, max_segment_seconds) < SPLIT_TOLERANCE_SECONDS
 
 
-def part_outcome(part_seconds: float, time_limit: float, stop_requested: bool) -> PartOutcome:
+def part_outcome(part_seconds: float, time_limit: float, stop_requested: bool, no_space: bool = False) -> PartOutcome:
     """Why a part ended. FFmpeg exits 0 on input EOF too, so only a part that reached its time
-    limit is a split; anything else that was not our stop is a source drop."""
+    limit is a split; anything else that was not our stop or a full disk is a source drop."""
     if stop_requested:
         return "stopped"
+    if no_space:
+        return "no_space"
     if part_seconds >= time_limit - SPLIT_TOLERANCE_SECONDS:
         return "split"
     return "drop"
@@ -85,3 +90,37 @@ def recorded_seconds(videos: Sequence[Video], open_videos: Sequence[VideoState])
     done = sum(v.duration_seconds for v in videos)
     pending = sum(p.seconds for v in open_videos for p in v.parts)
     return round(done + pending, 3)
+
+
+# --- disk space ---
+
+
+def space_short(free_bytes: int, unjoined_bytes: int, min_free_bytes: int) -> bool:
+    """Must the open video be closed now? Finalising copies the parts of every video not joined yet
+    (`unjoined_bytes`), and `min_free_bytes` stay free beyond that."""
+    return free_bytes < unjoined_bytes + min_free_bytes
+
+
+def room_to_record(free_bytes: int, unjoined_bytes: int, min_free_bytes: int, last_full_bytes: int) -> bool:
+    """May a new video start? Room for the joins still to do, the reserve, and to record and join a
+    video ¾ the size of the last one the disk stopped (at least another reserve's worth). A video
+    stopped for lack of space was about half of what was free when it began, so on a disk that
+    stays full (the joined video now takes that space) recording waits, instead of making ever
+    shorter videos; once the video is uploaded or deleted, the room is back."""
+    wanted = max(min_free_bytes, last_full_bytes * 3 // 2)
+    return free_bytes >= unjoined_bytes + min_free_bytes + wanted
+
+
+def room_to_join(free_bytes: int, parts_bytes: int) -> bool:
+    """Can a video whose join failed for lack of space be joined now?"""
+    return free_bytes >= parts_bytes + JOIN_HEADROOM_BYTES
+
+
+def says_no_space(error: str) -> bool:
+    """FFmpeg's (and the OS's) words for ENOSPC."""
+    return "No space left on device" in error
+
+
+def stored_bytes(videos: Sequence[Video], part_bytes: int) -> int:
+    """What the recording holds: its videos (local or uploaded, not expired) and the parts on disk."""
+    return sum(v.size_bytes for v in videos if v.expired_at is None) + part_bytes

@@ -1,10 +1,12 @@
 """The Recorder: waits for the feed, records it part by part (reconnects within the window,
-splits at maxSegmentSeconds), finalises videos in the background and answers `/status`."""
+splits at maxSegmentSeconds), finalises videos in the background, hands them to the uploader when
+they go to object storage, keeps the disk from filling up, and answers `/status`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -18,11 +20,13 @@ from urllib.parse import urlsplit
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streamops.api.recording import DiscardedFragment, Video
-from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
+from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess, Progress, Redactor
+from streamops.media.recorder.bucket import Bucket
 from streamops.media.recorder.commands import join_command, part_command, probe_duration, repair_command
 from streamops.media.recorder.plan import (
+    NO_SPACE_MESSAGE,
     PartOutcome,
     after_gap,
     concat_list,
@@ -32,11 +36,17 @@ from streamops.media.recorder.plan import (
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
+    room_to_join,
+    room_to_record,
+    says_no_space,
+    space_short,
+    stored_bytes,
     video_is_full,
     video_name,
     video_title,
 )
 from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
+from streamops.media.recorder.upload import Uploader
 from streamops.media.worker_process import utc_now
 
 if TYPE_CHECKING:
@@ -49,6 +59,14 @@ FEED_PROBE_TIMEOUT_SECONDS = 2.0
 JOIN_TOLERANCE_SECONDS = 1.0  # a joined video this much shorter than its parts lost some: repair
 EMPTY_PART_BACKOFF_SECONDS = 1.0  # the feed says live but FFmpeg got nothing: don't spin
 STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fragment)
+SPACE_POLL_SECONDS = 1.0  # how often a recorder waiting for disk space looks again
+# SIGTERM with videos not uploaded yet: keep uploading this long (the recorder Pod's grace period is
+# 15 s), then exit; the state file keeps the rest for the next start in the same Pod.
+EXIT_UPLOAD_GRACE_SECONDS = 10.0
+
+
+class OutOfSpace(Exception):
+    """An FFmpeg run of the finalisation failed with ENOSPC: the parts stay, it is retried later."""
 
 
 async def feed_status(url: str, timeout: float) -> int | None:
@@ -78,6 +96,12 @@ def file_size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def free_bytes(path: Path) -> int:
+    """Space an unprivileged writer may still use on the file system of `path`."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
 
 
 def orphan_ffmpeg_alive(pid: int, part_file: str) -> bool:
@@ -113,6 +137,18 @@ class Recorder:
         self._finalise_lock = asyncio.Lock()
         self._finalising: set[asyncio.Task[None]] = set()
         self._last_save = 0.0
+        self.no_space = False  # the disk is (nearly) full: the open video was closed, none starts
+        self._space_short = asyncio.Event()  # the progress tick found the disk too full for the open part
+        self._last_full_bytes = 0  # the parts of the last video closed for lack of space
+
+        self.uploader: Uploader | None = None
+        if config.upload is not None:
+            access_key, secret_key = os.environ.get(ACCESS_KEY_ENV, ""), os.environ.get(SECRET_KEY_ENV, "")
+            for key in (access_key, secret_key):
+                if key:
+                    self.redact.add(key)  # never in a log line, an error or /status
+            bucket = Bucket(config.upload, access_key, secret_key, self.redact)
+            self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, self._save)
 
         self.registry = registry or CollectorRegistry()
         recording = Gauge("streamops_recorder_recording", "1 while a video is open", registry=self.registry)
@@ -124,11 +160,16 @@ class Recorder:
         self.m_videos = Counter("streamops_recorder_videos", "videos finalised", registry=self.registry)
         self.m_discarded = Counter("streamops_recorder_discarded", "videos discarded", registry=self.registry)
         self.m_errors = Counter("streamops_recorder_errors", "failed finalisations", registry=self.registry)
+        pending = Gauge("streamops_recorder_uploads_pending", "videos waiting to be uploaded", registry=self.registry)
+        pending.set_function(lambda: self.uploader.pending if self.uploader else 0)
+        sent = Gauge("streamops_recorder_uploaded_bytes", "bytes sent to object storage", registry=self.registry)
+        sent.set_function(lambda: self.uploader.bytes_sent if self.uploader else 0)
 
     # -- telemetry --
 
     def status(self) -> RecorderStatus:
         s = self.state
+        uploader = self.uploader
         return RecorderStatus(
             state=self.phase,
             recording=self.recording,
@@ -138,6 +179,10 @@ class Recorder:
             videos=s.videos,
             discarded=s.discarded,
             last_error=self.last_error or None,
+            stored_bytes=stored_bytes(s.videos, self._unjoined_bytes()),
+            no_space=self.no_space,
+            storage_problem=uploader.problem if uploader else None,
+            storage_error=uploader.error if uploader else None,
         )
 
     def _recorded_seconds(self) -> float:
@@ -176,10 +221,59 @@ class Recorder:
         self.last_error = self.redact(message)
         log.warning("%s", self.last_error)
 
+    # -- disk space --
+
+    def _unjoined_bytes(self) -> int:
+        """Bytes of the parts on disk: what finalising the open videos will copy."""
+        return sum(file_size(self.parts_dir / p.file) for v in self._open_videos() for p in v.parts)
+
+    def _free_bytes(self) -> int:
+        try:
+            return free_bytes(self.out_dir)
+        except OSError:
+            return 0
+
+    async def _wait_for_room(self) -> bool:
+        """Before a new video: wait while the disk has no room for one (False: stopped meanwhile)."""
+        while not self.stop_requested.is_set():
+            min_free = self.config.min_free_bytes
+            if room_to_record(self._free_bytes(), self._unjoined_bytes(), min_free, self._last_full_bytes):
+                if self.no_space:
+                    log.info("space on the recordings volume is back: recording again")
+                    self.no_space = False
+                    if self.last_error.startswith("no space left"):
+                        self.last_error = ""
+                return True
+            if not self.no_space:
+                self.no_space = True
+                self._error("no space left on the recordings volume: waiting for space to record")
+            self.phase = "waiting"
+            self.first_attempt.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), SPACE_POLL_SECONDS)
+        return False
+
+    async def _wait_for_join_room(self, video: VideoState) -> bool:
+        """A join failed with ENOSPC: wait until its copy fits (False: the process is exiting)."""
+        parts = sum(file_size(self.parts_dir / p.file) for p in video.parts)
+        while not self.exit_requested.is_set():
+            if room_to_join(self._free_bytes(), parts):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.exit_requested.wait(), SPACE_POLL_SECONDS)
+        return False
+
     # -- state file --
 
     def _save(self) -> None:
-        write_atomically(self.state_path, self.state.model_dump_json(by_alias=True, indent=1))
+        try:
+            write_atomically(self.state_path, self.state.model_dump_json(by_alias=True, indent=1))
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+            # The reserve (minFreeBytes) normally prevents this; the previous state file stands.
+            self.no_space = True
+            log.warning("state file not saved: no space left on the recordings volume")
         self._last_save = time.monotonic()
 
     def _load(self) -> None:
@@ -198,26 +292,70 @@ class Recorder:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.parts_dir.mkdir(exist_ok=True)
         self._load()
-        if not self.state.stopped:
-            self.state.ended_at = None  # left by a run that ended on SIGTERM: this one is not over
-            await self._recover()
-            try:
-                await self._record_until_stopped()
-            finally:
-                if self.state.current is not None:
-                    self._close_video()
-        while self._finalising:  # finishing a video may not be cut short by the stop
-            await asyncio.gather(*list(self._finalising), return_exceptions=True)
-        if not self.state.stopped:
-            self.state.ended_at = self.clock()
-            # POST /stop is stop_recording: it sticks across restarts. SIGTERM (pod deleted, node
-            # drained) only ends this process: a replacement recorder records again.
-            self.state.stopped = not self.exit_requested.is_set()
-            self._save()
+        self._drop_uploaded_copies()
+        # Uploads (and boto3's import) wait for the first FFmpeg: recording starts as fast as without.
+        uploading = asyncio.create_task(self._upload_once_started()) if self.uploader else None
+        try:
+            if not self.state.stopped:
+                self.state.ended_at = None  # left by a run that ended on SIGTERM: this one is not over
+                await self._recover()
+                try:
+                    await self._record_until_stopped()
+                finally:
+                    if self.state.current is not None:
+                        self._close_video()
+            while self._finalising:  # finishing a video may not be cut short by the stop
+                await asyncio.gather(*list(self._finalising), return_exceptions=True)
+            if not self.state.stopped:
+                self.state.ended_at = self.clock()
+                # POST /stop is stop_recording: it sticks across restarts. SIGTERM (pod deleted, node
+                # drained) only ends this process: a replacement recorder records again.
+                self.state.stopped = not self.exit_requested.is_set()
+                self._save()
+            self.first_attempt.set()
+            await self._wait_for_uploads()
+        finally:
+            if uploading is not None:
+                uploading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await uploading
         self.phase = "stopped"
         self.stopped.set()
         self.first_attempt.set()
         log.info("stopped: %d video(s), %d discarded", len(self.state.videos), len(self.state.discarded))
+
+    async def _upload_once_started(self) -> None:
+        assert self.uploader is not None
+        await self.first_attempt.wait()
+        await self.uploader.run()
+
+    async def _wait_for_uploads(self) -> None:
+        """ "stopped" means every video is in the bucket: after POST /stop wait for the uploads however
+        long the storage takes; after SIGTERM only for EXIT_UPLOAD_GRACE_SECONDS."""
+        if self.uploader is None or not self.uploader.pending:
+            return
+        self.phase = "waiting"  # not recording any more, not done either
+        log.info("waiting for %d video(s) to be uploaded", self.uploader.pending)
+        drained = asyncio.ensure_future(self.uploader.drained())
+        try:
+            if not self.exit_requested.is_set():
+                exiting = asyncio.ensure_future(self.exit_requested.wait())
+                await asyncio.wait({drained, exiting}, return_when=asyncio.FIRST_COMPLETED)
+                exiting.cancel()
+            if not drained.done():
+                await asyncio.wait({drained}, timeout=EXIT_UPLOAD_GRACE_SECONDS)
+            if not drained.done():
+                log.warning("exiting with %d video(s) not uploaded: the state file keeps them", self.uploader.pending)
+        finally:
+            drained.cancel()
+
+    def _drop_uploaded_copies(self) -> None:
+        """Local copies of uploaded videos left by a run killed between marking and deleting them."""
+        for video in self.state.videos:
+            if video.upload == "uploaded" and video.url:
+                name = Path(urlsplit(video.url).path).name
+                for leftover in (self.out_dir / name, (self.out_dir / name).with_suffix(".json")):
+                    leftover.unlink(missing_ok=True)
 
     async def _recover(self) -> None:
         """Pick up what a previous run left: orphan FFmpeg, videos to finalise, the video in progress."""
@@ -247,6 +385,8 @@ class Recorder:
         while not self.stop_requested.is_set():
             video = self.state.current
             if video is None:
+                if not await self._wait_for_room():
+                    return
                 if not await self._wait_for_feed(deadline=None, phase="waiting"):
                     return
                 video = self._open_video()
@@ -265,6 +405,8 @@ class Recorder:
             outcome = await self._record_part(video)
             if outcome == "split":
                 log.info("%s reached maxSegmentSeconds (%g s)", video.name, self.config.max_segment_seconds)
+                self._close_video()
+            elif outcome == "no_space":
                 self._close_video()
             elif outcome == "drop":
                 self.m_drops.inc()
@@ -294,6 +436,7 @@ class Recorder:
     def _open_video(self) -> VideoState:
         now = self.clock()
         taken = [Path(v.path).stem for v in self.state.videos if v.path] + [v.name for v in self._open_videos()]
+        taken += [Path(urlsplit(v.url).path).stem for v in self.state.videos if v.url]
         taken += [p.stem for p in self.out_dir.glob("*.mp4")]
         video = VideoState(name=video_name(now, taken), started_at=now)
         self.state.current = video
@@ -321,6 +464,10 @@ class Recorder:
                 log.info("recording %s (part %s)", video.name, part.file)
             if time.monotonic() - self._last_save >= STATE_SAVE_INTERVAL_SECONDS:
                 self._save()
+            if not self._space_short.is_set() and space_short(
+                self._free_bytes(), self._unjoined_bytes(), self.config.min_free_bytes
+            ):
+                self._space_short.set()  # close the video while finalising it still fits
 
         ffmpeg = FfmpegProcess("record", part_command(self.config.feed_url, str(part_path), limit), self.redact, log)
         ffmpeg.on_progress = on_progress
@@ -330,12 +477,15 @@ class Recorder:
         video.ffmpeg_pid = ffmpeg.pid
         self._save()  # before any byte lands: a restart must know this part exists
 
+        self._space_short.clear()
         exited = asyncio.ensure_future(ffmpeg.wait())
         stop = asyncio.ensure_future(self.stop_requested.wait())
+        full = asyncio.ensure_future(self._space_short.wait())
         try:
-            await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({exited, stop, full}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
+            full.cancel()
             if not exited.done():
                 await ffmpeg.stop()  # SIGTERM: FFmpeg writes its last fragment
             rc = await exited
@@ -343,20 +493,28 @@ class Recorder:
         part.closed = rc >= 0  # killed by a signal (negative) may have left a partial fragment
         video.ffmpeg_pid = None
         stopping = self.stop_requested.is_set()
+        no_space = self._space_short.is_set() or says_no_space("\n".join(ffmpeg.tail))
+        if no_space:
+            self.no_space = True
+            self._last_full_bytes = max(self._last_full_bytes, self._unjoined_bytes())
+            self._error(NO_SPACE_MESSAGE)
         if part.seconds <= 0 or file_size(part_path) == 0:
             video.parts.remove(part)
             part_path.unlink(missing_ok=True)
-            if not stopping:
+            if not stopping and not no_space:
                 self._error(f"feed gave no media: {ffmpeg.last_error() or f'ffmpeg exited {rc}'}")
             if not video.parts and self.state.current is video:
                 self.state.current = None  # nothing recorded: not a video
             self._save()
-            if not stopping:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop_requested.wait(), EMPTY_PART_BACKOFF_SECONDS)
-            return "stopped" if stopping else "drop"
+            if stopping:
+                return "stopped"
+            if no_space:
+                return "no_space"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), EMPTY_PART_BACKOFF_SECONDS)
+            return "drop"
         self._save()
-        outcome = part_outcome(part.seconds, limit, stopping)
+        outcome = part_outcome(part.seconds, limit, stopping, no_space)
         if outcome == "drop" and rc != 0:
             self._error(f"feed failed: {ffmpeg.last_error() or f'ffmpeg exited {rc}'}")
         return outcome
@@ -379,12 +537,25 @@ class Recorder:
 
     async def _finalise(self, video: VideoState) -> None:
         async with self._finalise_lock:  # one join at a time, in order
-            try:
-                await self._finalise_video(video)
-            except Exception as e:  # keep recording; the parts stay for the next start to retry
-                self.m_errors.inc()
-                self._error(f"finalising {video.name} failed: {e}")
-                log.exception("finalising %s", video.name)
+            while True:
+                try:
+                    try:
+                        await self._finalise_video(video)
+                    except OSError as e:  # the concat list, the sidecar: written by us, not FFmpeg
+                        if e.errno == errno.ENOSPC:
+                            raise OutOfSpace(str(e)) from e
+                        raise
+                except OutOfSpace:  # never lose parts to a full disk: join them once there is room
+                    self.m_errors.inc()
+                    self.no_space = True
+                    self._error(f"finalising {video.name}: no space left on the recordings volume; parts kept")
+                    if await self._wait_for_join_room(video):
+                        continue
+                except Exception as e:  # keep recording; the parts stay for the next start to retry
+                    self.m_errors.inc()
+                    self._error(f"finalising {video.name} failed: {e}")
+                    log.exception("finalising %s", video.name)
+                return
 
     async def _finalise_video(self, video: VideoState) -> None:
         parts = [p for p in video.parts if file_size(self.parts_dir / p.file) > 0]
@@ -437,6 +608,8 @@ class Recorder:
             started_at=utc_seconds(video.started_at),
             ended_at=utc_seconds(ended_at),
         )
+        if self.uploader is not None:
+            self.uploader.enqueue(info, final.name)  # saved with the state below, in one write
         sidecar = info.model_dump_json(by_alias=True, indent=2)  # the video as /status shows it
         write_atomically(final.with_suffix(".json"), sidecar + "\n")
         self.state.videos.append(info)
@@ -456,14 +629,23 @@ class Recorder:
         list_path = self.parts_dir / f"{name}.ffconcat"
         list_path.write_text(concat_list([p.file for p in parts]))
         joined = self.out_dir / f".{name}.joining.mp4"  # hidden until complete
-        await self._ffmpeg("join", join_command(str(list_path), str(joined)))
+        try:
+            await self._ffmpeg("join", join_command(str(list_path), str(joined)))
+        except OutOfSpace:
+            joined.unlink(missing_ok=True)  # give the space back; the parts are untouched
+            raise
         return joined
 
     async def _repair(self, part: PartState) -> None:
         path = self.parts_dir / part.file
         fixed = path.with_name(f"{path.stem}.fixed.mp4")
         log.info("repairing %s (its FFmpeg did not finish it)", part.file)
-        if await self._ffmpeg("repair", repair_command(str(path), str(fixed))) == 0 and file_size(fixed) > 0:
+        try:
+            rc = await self._ffmpeg("repair", repair_command(str(path), str(fixed)))
+        except OutOfSpace:
+            fixed.unlink(missing_ok=True)
+            raise
+        if rc == 0 and file_size(fixed) > 0:
             os.replace(fixed, path)
             part.closed = True
             self._save()
@@ -475,6 +657,8 @@ class Recorder:
         rc = await proc.wait()
         if rc != 0:
             self._error(f"{name}: {proc.last_error() or f'ffmpeg exited {rc}'}")
+            if says_no_space("\n".join(proc.tail)):
+                raise OutOfSpace(proc.last_error())
         return rc
 
 

@@ -1,5 +1,7 @@
 """The recorder's on-disk state: what a restarted recorder continues from, in
-`<outputDir>/.recorder-state.json`, always written atomically."""
+`<outputDir>/.recorder-state.json`, always written atomically: the video in progress, the videos
+being finalised, the finished ones and, with object storage, each upload not yet verified (its
+multipart upload id and the parts the server acknowledged), so a killed recorder resumes it."""
 
 from __future__ import annotations
 
@@ -32,6 +34,22 @@ class VideoState(KubeModel):
     ffmpeg_pid: int | None = None
 
 
+class UploadedPart(KubeModel):
+    number: int = Field(ge=1)
+    etag: str
+    size: int = Field(ge=0)
+
+
+class UploadState(KubeModel):
+    """A finished video on its way to the bucket; it leaves the state once the object is verified."""
+
+    file: str = Field(description="The video's file name in the output directory.")
+    key: str = Field(description="Its object key.")
+    part_size: int = Field(ge=1)
+    upload_id: str | None = Field(default=None, description="The multipart upload, once created.")
+    parts: list[UploadedPart] = Field(default_factory=list, description="Parts the server acknowledged.")
+
+
 class RecorderState(KubeModel):
     started_at: UtcTime | None = None
     ended_at: UtcTime | None = None
@@ -40,16 +58,21 @@ class RecorderState(KubeModel):
     closing: list[VideoState] = Field(default_factory=list)
     videos: list[Video] = Field(default_factory=list)  # as /status and the Recording show them
     discarded: list[DiscardedFragment] = Field(default_factory=list)
+    uploads: list[UploadState] = Field(default_factory=list)  # in the order the videos ended
 
 
 def write_atomically(path: Path, text: str) -> None:
     """Write-then-rename (fsynced): a crash leaves the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: give back what the half-written copy took
+        raise
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:

@@ -1,0 +1,263 @@
+"""The uploader: takes each finished video to the bucket, oldest first, and forgets the local copy
+only once the object is verified.
+
+One video at a time: a multipart upload (parts of ≥ 8 MiB, each sent with its Content-MD5) whose
+id and acknowledged parts are saved in the state file after every part, so a recorder killed
+mid-upload lists the parts the server holds and sends only the missing ones; an upload id the
+server no longer knows starts over. After completing it, HEAD must show the local file's size and
+the ETag S3 derives from the parts' MD5s; only then the JSON sidecar goes up, the video is marked
+uploaded (saved) and the local files are deleted. A failure is reported as a storage problem and
+retried with backoff (1 s doubling to 30 s, reset by a success) while recording goes on and videos
+wait locally. The bucket is checked once at start, so a wrong setting shows within seconds.
+
+The S3 calls block: each runs in a thread (asyncio.to_thread), the state is changed in the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from streamops.api.recording import Video
+from streamops.contract.recorder import StorageProblem, UploadTarget, object_key
+from streamops.media.recorder.bucket import SIDECAR_TYPE, Bucket, StorageFailure, UploadGone
+from streamops.media.recorder.commands import probe_codecs
+from streamops.media.recorder.state import RecorderState, UploadedPart, UploadState
+from streamops.media.recorder.upload_plan import (
+    PartRange,
+    backoff_seconds,
+    expected_etag,
+    is_multipart,
+    part_ranges,
+    part_size,
+    same_etag,
+    sidecar,
+    sidecar_key,
+)
+
+log = logging.getLogger("streamops.recorder")
+
+
+def read_part(path: Path, part: PartRange) -> tuple[bytes, bytes]:
+    """A part's bytes and their MD5 (blocking: run it in a thread)."""
+    with open(path, "rb") as f:
+        f.seek(part.offset)
+        data = f.read(part.length)
+    if len(data) != part.length:
+        raise OSError(f"{path.name} is shorter than it was ({part.offset + len(data)} bytes)")
+    return data, hashlib.md5(data).digest()
+
+
+def file_md5s(path: Path, parts: list[PartRange]) -> list[bytes]:
+    return [read_part(path, p)[1] for p in parts]
+
+
+def s3_url(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+class Uploader:
+    def __init__(
+        self,
+        target: UploadTarget,
+        out_dir: Path,
+        bucket: Bucket,
+        state: Callable[[], RecorderState],
+        save: Callable[[], None],
+        probe: Callable[[Path], Awaitable[dict[str, Any]]] = probe_codecs,
+    ) -> None:
+        self.target = target
+        self.out_dir = out_dir
+        self.bucket = bucket
+        self.state = state  # the recorder's current state (replaced when it is loaded)
+        self.save = save
+        self.probe = probe
+        self.problem: StorageProblem | None = None
+        self.error: str | None = None
+        self.failures = 0  # in a row
+        self.checked = False  # the bucket answered once
+        self.parts_sent = 0
+        self.bytes_sent = 0
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+
+    # -- what the recorder asks --
+
+    def enqueue(self, video: Video, file: str) -> None:
+        """A finalised video (in the output directory as `file`) is to be uploaded."""
+        key = object_key(self.target.key_prefix, video.started_at, file)
+        video.url, video.upload = s3_url(self.target.bucket, key), "pending"
+        size = video.size_bytes
+        self.state().uploads.append(UploadState(file=file, key=key, part_size=part_size(size)))
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self.state().uploads)
+
+    async def drained(self) -> None:
+        """Until every queued video is uploaded."""
+        while self.state().uploads:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def run(self) -> None:
+        """Upload until cancelled."""
+        while True:
+            uploads = self.state().uploads
+            if not uploads and self.checked:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                if uploads:
+                    await self._upload(uploads[0])
+                else:
+                    await asyncio.to_thread(self.bucket.check)
+                    log.info("bucket s3://%s answers", self.target.bucket)
+            except StorageFailure as e:
+                self._failed(e.problem, e.message)
+            except OSError as e:  # the local copy cannot be read
+                self._failed("UploadFailing", f"reading {uploads[0].file}: {e.strerror or e}")
+            else:
+                self.failures, self.problem, self.error, self.checked = 0, None, None, True
+                continue
+            await asyncio.sleep(backoff_seconds(self.failures))
+
+    # -- one video --
+
+    def _video(self, upload: UploadState) -> Video:
+        url = s3_url(self.target.bucket, upload.key)
+        for video in self.state().videos:
+            if video.url == url:
+                return video
+        raise RuntimeError(f"no video for the upload {url}")  # the state file was edited by hand
+
+    def _failed(self, problem: StorageProblem, message: str) -> None:
+        self.failures += 1
+        self.problem, self.error = problem, message
+        for v in self.state().videos:
+            if v.upload == "uploading":
+                v.upload = "pending"
+        log.warning("upload: %s: %s (retrying in %g s)", problem, message, backoff_seconds(self.failures))
+
+    async def _upload(self, upload: UploadState) -> None:
+        video = self._video(upload)
+        local = self.out_dir / upload.file
+        if not local.exists():
+            # Deleted behind our back: nothing left to send, and it must not hold up the others.
+            self.state().uploads.remove(upload)
+            video.upload, video.path = None, None
+            self.save()
+            raise StorageFailure("UploadFailing", f"{upload.file}: the local copy is gone, it cannot be uploaded")
+        size = local.stat().st_size
+        began = time.monotonic()
+        video.upload = "uploading"
+        multipart = is_multipart(size, upload.part_size)
+        if multipart:
+            md5s = await self._multipart(upload, local, size, video.title)
+        else:
+            md5s = await self._single(upload, local, video.title)
+        expected = expected_etag(md5s, multipart)
+        if not await self._verified(upload.key, size, expected):
+            upload.upload_id, upload.parts = None, []  # start over: what is there is not our file
+            self.save()
+            raise StorageFailure("UploadFailing", f"{video.url} did not verify (size {size}, ETag {expected})")
+        verified = time.monotonic()
+
+        doc = sidecar(
+            title=video.title,
+            stream=self.target.stream,
+            recording=self.target.recording or self.out_dir.name,
+            url=video.url or "",
+            started_at=video.started_at,
+            ended_at=video.ended_at,
+            duration_seconds=video.duration_seconds,
+            size_bytes=size,
+            codecs=await self.probe(local),
+        )
+        data = (json.dumps(doc, indent=2) + "\n").encode()
+        md5 = hashlib.md5(data).digest()
+        await asyncio.to_thread(self.bucket.put, sidecar_key(upload.key), data, md5, SIDECAR_TYPE, video.title)
+
+        video.path, video.upload = None, "uploaded"
+        self.state().uploads.remove(upload)
+        self.save()  # before deleting: a crash in between leaves a local copy, never a lost video
+        local.unlink(missing_ok=True)
+        local.with_suffix(".json").unlink(missing_ok=True)
+        self._progress.set()
+        seconds = verified - began
+        log.info(
+            "uploaded %s: %d bytes sent and verified in %.2f s (%.1f MiB/s), ETag %s; sidecar %.2f s",
+            video.url,
+            size,
+            seconds,
+            size / 1024 / 1024 / max(seconds, 1e-6),
+            expected,
+            time.monotonic() - verified,
+        )
+
+    async def _single(self, upload: UploadState, local: Path, title: str) -> list[bytes]:
+        [whole] = part_ranges(local.stat().st_size, upload.part_size)
+        data, md5 = await asyncio.to_thread(read_part, local, whole)
+        await asyncio.to_thread(self.bucket.put, upload.key, data, md5, "video/mp4", title)
+        self.parts_sent += 1
+        self.bytes_sent += len(data)
+        return [md5]
+
+    async def _multipart(self, upload: UploadState, local: Path, size: int, title: str) -> list[bytes]:
+        ranges = part_ranges(size, upload.part_size)
+        held: dict[int, UploadedPart] = {}
+        if upload.upload_id is not None:
+            try:
+                held = await asyncio.to_thread(self.bucket.uploaded_parts, upload.key, upload.upload_id)
+                log.info("resuming upload of %s: the server holds %d of %d parts", upload.key, len(held), len(ranges))
+            except UploadGone:
+                md5s = await asyncio.to_thread(file_md5s, local, ranges)
+                if await self._verified(upload.key, size, expected_etag(md5s, True)):
+                    return md5s  # completed by the run that was killed before it could say so
+                log.info("upload of %s is gone from the server: starting over", upload.key)
+                upload.upload_id, upload.parts = None, []
+        if upload.upload_id is None:
+            upload.upload_id = await asyncio.to_thread(self.bucket.start_upload, upload.key, title)
+            upload.parts = []
+            self.save()
+        upload_id = upload.upload_id
+
+        md5s = []
+        try:
+            for r in ranges:
+                data, md5 = await asyncio.to_thread(read_part, local, r)
+                have = held.get(r.number)
+                if have is not None and have.size == r.length and same_etag(have.etag, md5.hex()):
+                    part = have  # sent by an earlier run and acknowledged: not again
+                else:
+                    etag = await asyncio.to_thread(self.bucket.upload_part, upload.key, upload_id, r.number, data, md5)
+                    part = UploadedPart(number=r.number, etag=etag, size=r.length)
+                    self.parts_sent += 1
+                    self.bytes_sent += r.length
+                    log.info("sent part %d/%d of %s (%d bytes)", r.number, len(ranges), upload.key, r.length)
+                upload.parts = [p for p in upload.parts if p.number != r.number] + [part]
+                self.save()
+                md5s.append(md5)
+            numbers = {r.number for r in ranges}
+            await asyncio.to_thread(
+                self.bucket.complete, upload.key, upload_id, [p for p in upload.parts if p.number in numbers]
+            )
+        except UploadGone:
+            # Completed by an earlier attempt whose answer was lost, or aborted by the server.
+            if len(md5s) == len(ranges) and await self._verified(upload.key, size, expected_etag(md5s, True)):
+                return md5s
+            upload.upload_id, upload.parts = None, []
+            self.save()
+            raise StorageFailure("UploadFailing", f"the upload of {upload.key} is gone from the server") from None
+        return md5s
+
+    async def _verified(self, key: str, size: int, etag: str) -> bool:
+        found = await asyncio.to_thread(self.bucket.head, key)
+        return found is not None and found.size == size and same_etag(found.etag, etag)

@@ -6,6 +6,7 @@ must not pay before its first FFmpeg starts, nor an operator that no Recording a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
@@ -13,6 +14,9 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# botocore's and urllib3's debug logs carry request headers (the access key id is in Authorization):
+# whoever builds a client turns them down, so a worker or operator run with -v never writes them.
+QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 CONNECT_TIMEOUT_SECONDS = 5.0  # an unreachable endpoint is reported within seconds, not minutes
 READ_TIMEOUT_SECONDS = 60.0
 
@@ -38,6 +42,9 @@ def s3_client(where: S3Endpoint, attempts: int = 1) -> S3Client:
     report each failure as it happens."""
     import boto3
     from botocore.config import Config
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     config = Config(
         region_name=where.region,

@@ -9,7 +9,6 @@ writer of status) and a VideoExpired Event names it."""
 from __future__ import annotations
 
 import base64
-import logging
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -20,10 +19,6 @@ from streamops.control.recording.builders import CA_KEY
 from streamops.control.shared.kube import KubeApi
 from streamops.storage.download_link import NoLink, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
-
-# botocore's and urllib3's debug logs carry request headers (the access key id is in Authorization):
-# an operator run with --verbose must not write them (measured: it did, in the cluster test).
-QUIET_LOGGERS = ("boto3", "botocore", "urllib3")
 
 
 class ExpiryFailed(Exception):
@@ -74,8 +69,6 @@ def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[st
                 raise ExpiryFailed(f"Secret {s3.ca_secret} (storage.s3.caSecret) has no key {CA_KEY}")
             ca_file = str(Path(tmp) / CA_KEY)
             Path(ca_file).write_bytes(base64.b64decode(str(data[CA_KEY])))
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
         client = s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file))
         done: list[str] = []
         for url in urls:

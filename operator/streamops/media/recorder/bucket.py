@@ -6,7 +6,6 @@ not delay the recorder's first FFmpeg."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -24,9 +23,6 @@ R = TypeVar("R")
 
 VIDEO_TYPE = "video/mp4"
 SIDECAR_TYPE = "application/json"
-# botocore's and urllib3's debug logs carry request headers (the access key is in Authorization):
-# a recorder run with -v must not write them.
-QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
 
 
 class StorageFailure(Exception):
@@ -153,8 +149,6 @@ class Bucket:
         if self._client is None:
             from streamops.storage.s3_client import S3Endpoint, s3_client
 
-            for name in QUIET_LOGGERS:
-                logging.getLogger(name).setLevel(logging.WARNING)
             t = self.target
             where = S3Endpoint(t.endpoint, self._access_key, self._secret_key, t.region, t.path_style, t.ca_file)
             self._client = s3_client(where)

@@ -345,8 +345,15 @@ def load() -> str:
 def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     s3: S3Server, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory, tmp_path: Path
 ) -> None:
+    publisher = publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    ingest.wait_live()
+    time.sleep(1)  # a keyframe in the feed's GOP cache
     recorder = recorders(reconnectWindowSeconds=10)
-    broadcast(publishers, ingest, recorder, 20)
+    parts = tmp_path / "scratch" / "rec" / ".parts"
+    wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, 0.01, "first bytes on disk")
+    first_bytes = time.monotonic() - recorder.started_at
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= 20, 60, 0.2, "20 s recorded")
+    publisher.stop()
     wait_for(lambda: recorder.status()["state"] == "reconnecting", 10, POLL, "the source gone")
     stop_pressed = time.monotonic()
     final = recorder.post_stop()
@@ -361,7 +368,8 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     assert duration >= 19
     assert set(s3.objects(BUCKET)) == {key_of(video), key_of(video)[: -len(".mp4")] + ".json"}
     line = logged_upload(recorder)
-    print(f"\nMEASURED stop -> object verified (POST /stop answered): {stop_to_verified:.2f} s ({load()})")
+    print(f"\nMEASURED recorder start -> first bytes on disk with upload set: {first_bytes:.2f} s (boto3 later)")
+    print(f"MEASURED stop -> object verified (POST /stop answered): {stop_to_verified:.2f} s ({load()})")
     print(f"MEASURED upload of {video['sizeBytes'] / 2**20:.1f} MiB: {line.split('uploaded ', 1)[1]}")
     assert s3.secret_key not in recorder.texts() and s3.access_key not in recorder.texts()
 
@@ -445,20 +453,22 @@ def test_wrong_keys_missing_bucket_and_no_server_are_reported_in_seconds_and_fix
     nothing_there = f"https://127.0.0.1:{free_port()}"
     publishers(ingest, size="640x360")
     ingest.wait_live()
-    cases = [
-        ("StorageAccessDenied", recorders("secret", keys=(s3.access_key, wrong_secret))),
-        ("StorageAccessDenied", recorders("key", keys=(wrong_key, s3.secret_key))),
-        ("BucketNotFound", recorders("bucket", upload={"bucket": "no-such-bucket"})),
-        ("StorageUnreachable", recorders("endpoint", endpoint=nothing_there)),
+    wrong = [
+        ("StorageAccessDenied", {"directory": "secret", "keys": (s3.access_key, wrong_secret)}),
+        ("StorageAccessDenied", {"directory": "key", "keys": (wrong_key, s3.secret_key)}),
+        ("BucketNotFound", {"directory": "bucket", "upload": {"bucket": "no-such-bucket"}}),
+        ("StorageUnreachable", {"directory": "endpoint", "endpoint": nothing_there}),
     ]
-    for problem, recorder in cases:
-        status = wait_for(lambda r=recorder: (s := r.status())["storageProblem"] and s, 15, POLL, problem)
+    cases = []
+    for problem, settings in wrong:
+        recorder = recorders(**settings)
+        status = wait_for(lambda r=recorder: (s := r.status())["storageProblem"] and s, 15, 0.02, problem)
         after = time.monotonic() - recorder.started_at
-        print(
-            f"\nMEASURED {problem} ({recorder.config['directory']}): reported {after:.2f} s after the recorder started"
-        )
+        print(f"\nMEASURED {problem} ({settings['directory']}): reported {after:.2f} s after the recorder started")
         assert status["storageProblem"] == problem, status
-        assert status["storageError"] and status["recording"], "recording goes on locally"
+        assert status["storageError"], status
+        wait_for(lambda r=recorder: r.status()["recording"], 10, POLL, "recording all the same, locally")
+        cases.append((problem, recorder))
     time.sleep(4)
     for _, recorder in cases:
         texts = recorder.texts()
@@ -544,3 +554,21 @@ def test_enospc_during_the_join_keeps_the_parts_and_joins_once_space_returns(
     assert ffprobe_duration(small_volume / video["path"]) == pytest.approx(video["durationSeconds"], abs=0.05)
     assert video["durationSeconds"] >= 4
     assert status["lastError"]
+
+
+def test_full_scratch_space_closes_the_video_and_its_upload_makes_room_again(
+    small_volume: Path, s3: S3Server, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory
+) -> None:
+    """The emptyDir of an S3 recorder fills up: the video is closed cleanly, uploaded, its local copy
+    deleted, and that room lets recording go on by itself."""
+    recorder = recorders(root=small_volume, minFreeBytes=4 * 1024 * 1024)
+    publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    full = wait_for(lambda: (s := recorder.status())["noSpace"] and s, 60, 0.1, "the scratch space full")
+    assert full["lastError"] == "no space left on the recordings volume: the video was closed", full
+    again = wait_for(lambda: (s := recorder.status())["recording"] and len(s["videos"]) == 1 and s, 30, 0.2)
+    assert again["videos"][0]["upload"] == "uploaded" and not again["noSpace"], again
+    time.sleep(3)
+    final = recorder.post_stop()
+    assert len(final["videos"]) == 2 and final["state"] == "stopped"
+    durations = check_uploaded(s3, final, small_volume / "rec", small_volume.parent)
+    assert durations[0] >= 5 and final["storedBytes"] == sum(v["sizeBytes"] for v in final["videos"])

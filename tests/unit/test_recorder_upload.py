@@ -521,3 +521,19 @@ def test_content_md5_is_base64_of_the_binary_digest() -> None:
 
     md5 = hashlib.md5(b"abc").digest()
     assert base64.b64decode(content_md5(md5)) == md5
+
+
+def test_an_unexpected_error_is_an_upload_failure_retried_not_the_end_of_uploads(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    probes: list[int] = []
+
+    async def flaky_probe(_: Path) -> dict[str, Any]:
+        probes.append(1)
+        if len(probes) == 1:
+            raise RuntimeError("ffprobe went away")
+        return {}
+
+    h.uploader.probe = flaky_probe
+    v, _ = h.add_video(1 * MIB)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert v.upload == "uploaded" and len(probes) == 2 and h.uploader.problem is None

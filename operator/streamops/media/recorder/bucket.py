@@ -51,7 +51,7 @@ class Bucket:
         self.target = target
         self.name = target.bucket
         self._access_key, self._secret_key = access_key, secret_key
-        self._redact = redact
+        self.redact = redact
         self._client: S3Client | None = None
 
     def __repr__(self) -> str:  # never the keys
@@ -171,8 +171,8 @@ class Bucket:
                 raise UploadGone(operation) from None
             text = str(error.get("Message") or "")
             message = f"{operation} s3://{self.name}: {code}{': ' + text if text else ''}"
-            raise StorageFailure(storage_problem(code, unreachable=False), self._redact(message)[:1024], code) from None
+            raise StorageFailure(storage_problem(code, unreachable=False), self.redact(message)[:1024], code) from None
         except BotoCoreError as e:
             unreachable = isinstance(e, NoConnection | HTTPClientError)  # refused, closed, timed out, TLS
             message = f"{operation} {self.target.endpoint}: {e}"
-            raise StorageFailure(storage_problem(None, unreachable), self._redact(message)[:1024]) from None
+            raise StorageFailure(storage_problem(None, unreachable), self.redact(message)[:1024]) from None

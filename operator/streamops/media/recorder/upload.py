@@ -124,6 +124,9 @@ class Uploader:
                 self._failed(e.problem, e.message)
             except OSError as e:  # the local copy cannot be read
                 self._failed("UploadFailing", f"reading {uploads[0].file}: {e.strerror or e}")
+            except Exception as e:  # a bug must not end the uploads (and a stop waiting for them)
+                log.exception("upload")
+                self._failed("UploadFailing", self.bucket.redact(f"{type(e).__name__}: {e}")[:1024])
             else:
                 self.failures, self.problem, self.error, self.checked = 0, None, None, True
                 continue
@@ -131,12 +134,9 @@ class Uploader:
 
     # -- one video --
 
-    def _video(self, upload: UploadState) -> Video:
+    def _video(self, upload: UploadState) -> Video | None:
         url = s3_url(self.target.bucket, upload.key)
-        for video in self.state().videos:
-            if video.url == url:
-                return video
-        raise RuntimeError(f"no video for the upload {url}")  # the state file was edited by hand
+        return next((v for v in self.state().videos if v.url == url), None)
 
     def _failed(self, problem: StorageProblem, message: str) -> None:
         self.failures += 1
@@ -149,6 +149,10 @@ class Uploader:
     async def _upload(self, upload: UploadState) -> None:
         video = self._video(upload)
         local = self.out_dir / upload.file
+        if video is None:  # the state file was edited by hand: nothing to report the upload in
+            self.state().uploads.remove(upload)
+            self.save()
+            raise StorageFailure("UploadFailing", f"{upload.file}: no such video in the state: not uploaded")
         if not local.exists():
             # Deleted behind our back: nothing left to send, and it must not hold up the others.
             self.state().uploads.remove(upload)

@@ -266,6 +266,15 @@ def broadcast(publish: Callable[..., Publisher], ingest: Ingest, recorder: Recor
     publisher.stop()
 
 
+def mid_upload(publish: Callable[..., Publisher], ingest: Ingest, recorder: RecorderWorker) -> dict[str, Any]:
+    """Record 20 s (3 parts); the video is closed 2 s later (reconnect window) and goes up through the
+    3 MiB/s relay: return the state file once the server acknowledged its first part."""
+    broadcast(publish, ingest, recorder, 20)
+    return wait_for(
+        lambda: (s := recorder.state_file()).get("uploads") and s["uploads"][0]["parts"] and s, 30, POLL, "a part sent"
+    )
+
+
 def multipart_etag(data: bytes, part: int = PART) -> str:
     digests = [hashlib.md5(data[i : i + part]).digest() for i in range(0, len(data), part)]
     if len(digests) == 1:
@@ -383,11 +392,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     tmp_path: Path,
 ) -> None:
     recorder = recorders(endpoint=relay.endpoint())
-    broadcast(publishers, ingest, recorder, 20)
-    # The video is closed 2 s later (reconnect window) and goes up at 3 MiB/s: kill after one part.
-    state = wait_for(
-        lambda: (s := recorder.state_file()).get("uploads") and s["uploads"][0]["parts"] and s, 30, POLL, "a part sent"
-    )
+    state = mid_upload(publishers, ingest, recorder)
     recorder.stop(signal.SIGKILL)
     [upload] = state["uploads"]
     sent_before_kill = relay.sent
@@ -426,8 +431,7 @@ def test_server_stopped_for_60_seconds_mid_upload_loses_nothing(
     tmp_path: Path,
 ) -> None:
     recorder = recorders(endpoint=relay.endpoint())
-    broadcast(publishers, ingest, recorder, 20)
-    wait_for(lambda: (s := recorder.state_file()).get("uploads") and s["uploads"][0]["parts"], 30, POLL, "a part")
+    mid_upload(publishers, ingest, recorder)
     s3.stop()
     down_at = time.monotonic()
     down = wait_for(lambda: (s := recorder.status())["storageProblem"] and s, 30, POLL, "the outage reported")

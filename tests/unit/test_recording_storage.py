@@ -105,6 +105,7 @@ def test_upload_target_fills_in_the_names_and_keeps_the_time_placeholders():
         False,
     )
     assert target.key_prefix == "streamops/media/cam/{year}/{month}/{day}/{hour}/{minute}/rec-01234567"
+    assert (target.stream, target.recording) == ("cam", "rec"), "the names of each video's sidecar"
     assert target.ca_file == CA_FILE
     assert recorder_config(rec(storage={"s3": S3}), stream(), SETTINGS, None, 8080).upload.ca_file is None
     assert recorder_config(rec(), stream(), SETTINGS, None, 8080).upload is None

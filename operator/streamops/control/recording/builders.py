@@ -120,6 +120,8 @@ def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
         region=s3.region,
         path_style=s3.path_style,
         ca_file=CA_FILE if s3.ca_secret else None,
+        stream=recording.spec.stream_ref.name,  # names in each video's JSON sidecar
+        recording=meta.name,
     )
 
 

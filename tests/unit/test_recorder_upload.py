@@ -537,3 +537,29 @@ def test_an_unexpected_error_is_an_upload_failure_retried_not_the_end_of_uploads
     v, _ = h.add_video(1 * MIB)
     asyncio.run(h.run_until(lambda: not h.state.uploads))
     assert v.upload == "uploaded" and len(probes) == 2 and h.uploader.problem is None
+
+
+def test_a_recorder_going_away_stops_waiting_on_a_storage_that_keeps_failing(tmp_path: Path) -> None:
+    """After SIGTERM the recorder waits for its uploads only while they can go through: three
+    failures in a row and `drained(give_up_after_failures=3)` returns with the video still queued
+    (the state file keeps it), where plain `drained()` would wait for the storage to come back."""
+
+    class Refusing(FakeBucket):
+        def start_upload(self, key: str, title: str) -> str:
+            self.calls.append("start")
+            raise StorageFailure("StorageAccessDenied", "CreateMultipartUpload: InvalidAccessKeyId")
+
+    h = Harness(tmp_path, Refusing())
+    h.add_video(20 * MIB)  # multipart: start_upload refuses
+
+    async def scenario() -> int:
+        task = asyncio.create_task(h.uploader.run())
+        try:
+            async with asyncio.timeout(10):
+                await h.uploader.drained(give_up_after_failures=3)
+            return h.uploader.failures
+        finally:
+            task.cancel()
+
+    assert asyncio.run(scenario()) >= 3
+    assert h.uploader.pending == 1 and (tmp_path / "rec" / "record-20261122T081503Z.mp4").exists()

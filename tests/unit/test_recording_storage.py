@@ -125,6 +125,8 @@ def test_s3_recorder_pod_uses_scratch_space_env_credentials_and_the_ca_and_runs_
     assert env[ACCESS_KEY_ENV]["valueFrom"] == {"secretKeyRef": {"name": "s3-creds", "key": "accessKeyId"}}
     assert env[SECRET_KEY_ENV]["valueFrom"] == {"secretKeyRef": {"name": "s3-creds", "key": "secretAccessKey"}}
     assert config(pod)["upload"]["bucket"] == "videos" and config(pod)["recordingsRoot"] == "/recordings"
+    # Its scratch space goes with the Pod: on SIGTERM it uploads for up to 295 s of its 300 s grace.
+    assert spec["terminationGracePeriodSeconds"] == 300 and config(pod)["exitUploadSeconds"] == 295
     small = OperatorSettings(recordings_scratch_size="2Gi")
     assert (
         recorder_pod(rec(storage={"s3": S3}), stream(), small)["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == "2Gi"
@@ -152,6 +154,7 @@ def test_a_pvc_recorder_pod_is_as_before():
     assert [e["name"] for e in container(pod)["env"]] == ["STREAMOPS_RECORDER_CONFIG"]
     assert pod["spec"]["volumes"][0]["persistentVolumeClaim"] == {"claimName": "streamops-recordings"}
     assert "upload" not in config(pod) and "affinity" in pod["spec"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 15 and config(pod)["exitUploadSeconds"] == 10
     # The stream's default claim, with its subPath, is the Recording's when it names none.
     by_stream = recorder_pod(
         rec(), stream(recording={"storage": {"pvc": {"claimName": "a", "subPath": "x"}}}), SETTINGS

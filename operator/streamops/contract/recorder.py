@@ -79,6 +79,12 @@ class RecorderConfig(WorkerConfig):
         description="Upload each finished video here, then delete the local copy (recordings_root is scratch "
         "space); None: the videos stay in recordings_root (a claim).",
     )
+    exit_upload_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="After SIGTERM (Pod deleted, node drained) keep uploading finished videos this long before "
+        "exiting: a scratch emptyDir goes with the Pod. The operator sets it a little under the Pod's grace period.",
+    )
     min_free_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=0,

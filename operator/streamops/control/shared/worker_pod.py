@@ -54,15 +54,17 @@ def worker_pod(
     settings: OperatorSettings,
     host_ports: dict[str, int] | None,
     affinity: Manifest | None = None,
+    grace_seconds: int = 15,
 ) -> Manifest:
     """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the
     allocation when the operator runs workers on the host network (then container ports = host ports);
-    `affinity` where the Pod must run (recorders next to their ReadWriteOnce claim)."""
+    `affinity` where the Pod must run (recorders next to their ReadWriteOnce claim); `grace_seconds`
+    how long it may take to exit after SIGTERM."""
     spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "restartPolicy": "Always",
-        "terminationGracePeriodSeconds": 15,
+        "terminationGracePeriodSeconds": grace_seconds,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": WORKER_UID,

@@ -59,10 +59,8 @@ FEED_PROBE_TIMEOUT_SECONDS = 2.0
 JOIN_TOLERANCE_SECONDS = 1.0  # a joined video this much shorter than its parts lost some: repair
 EMPTY_PART_BACKOFF_SECONDS = 1.0  # the feed says live but FFmpeg got nothing: don't spin
 STATE_SAVE_INTERVAL_SECONDS = 2.0  # progress is saved this often (about one fragment)
+EXIT_GIVE_UP_FAILURES = 3  # after SIGTERM, uploads failing this many times in a row: exit anyway
 SPACE_POLL_SECONDS = 1.0  # how often a recorder waiting for disk space looks again
-# SIGTERM with videos not uploaded yet: keep uploading this long (the recorder Pod's grace period is
-# 15 s), then exit; the state file keeps the rest for the next start in the same Pod.
-EXIT_UPLOAD_GRACE_SECONDS = 10.0
 
 
 class OutOfSpace(Exception):
@@ -331,7 +329,8 @@ class Recorder:
 
     async def _wait_for_uploads(self) -> None:
         """ "stopped" means every video is in the bucket: after POST /stop wait for the uploads however
-        long the storage takes; after SIGTERM only for EXIT_UPLOAD_GRACE_SECONDS."""
+        long the storage takes; after SIGTERM only for config.exit_upload_seconds (a little under the
+        Pod's grace period), then exit: the state file keeps the rest for a restart in the same Pod."""
         if self.uploader is None or not self.uploader.pending:
             return
         self.phase = "waiting"  # not recording any more, not done either
@@ -343,8 +342,12 @@ class Recorder:
                 await asyncio.wait({drained, exiting}, return_when=asyncio.FIRST_COMPLETED)
                 exiting.cancel()
             if not drained.done():
-                await asyncio.wait({drained}, timeout=EXIT_UPLOAD_GRACE_SECONDS)
-            if not drained.done():
+                # SIGTERM: up to exit_upload_seconds, unless the storage keeps failing (3 in a row,
+                # ≈7 s of backoff: a blip is waited out, wrong credentials are not).
+                drained.cancel()
+                drained = asyncio.ensure_future(self.uploader.drained(give_up_after_failures=EXIT_GIVE_UP_FAILURES))
+                await asyncio.wait({drained}, timeout=self.config.exit_upload_seconds)
+            if self.uploader.pending:
                 log.warning("exiting with %d video(s) not uploaded: the state file keeps them", self.uploader.pending)
         finally:
             drained.cancel()

@@ -100,9 +100,13 @@ class Uploader:
     def pending(self) -> int:
         return len(self.state().uploads)
 
-    async def drained(self) -> None:
-        """Until every queued video is uploaded."""
+    async def drained(self, give_up_after_failures: int | None = None) -> None:
+        """Until every queued video is uploaded, or (when given) the storage has failed this many
+        times in a row: a recorder that is going away must not wait minutes on a bucket that does
+        not take its videos (its replacement, e.g. with corrected credentials, waits for it)."""
         while self.state().uploads:
+            if give_up_after_failures is not None and self.failures >= give_up_after_failures:
+                return
             self._progress.clear()
             await self._progress.wait()
 
@@ -145,6 +149,7 @@ class Uploader:
             if v.upload == "uploading":
                 v.upload = "pending"
         log.warning("upload: %s: %s (retrying in %g s)", problem, message, backoff_seconds(self.failures))
+        self._progress.set()
 
     async def _upload(self, upload: UploadState) -> None:
         video = self._video(upload)

@@ -146,6 +146,20 @@ def test_force_delete_is_due_only_past_the_deadline_and_margin():
     assert force_delete_due(rolled, deadline + timedelta(seconds=11), 10) and not rolled.evicted_from_lost_node
 
 
+def test_a_long_grace_is_not_waited_for_on_a_lost_node():
+    """An uploading recorder has 300 s of grace; evicted from a lost node it is replaced as fast as
+    any worker (nothing there runs its grace, its scratch space is gone with the node)."""
+    deadline = T0 + timedelta(seconds=300 - 15)
+    long_grace = evicted_pod(deadline)
+    long_grace["metadata"]["deletionGracePeriodSeconds"] = 300
+    pod = PodObservation.of("rec-recorder", long_grace)
+    assert force_delete_at(pod, 10) == T0 + timedelta(seconds=10)
+    # Deleted by a user or a roll (its node not lost): its kubelet gets the whole grace.
+    rolled = evicted_pod(deadline, taint_eviction=False)
+    rolled["metadata"]["deletionGracePeriodSeconds"] = 300
+    assert force_delete_at(PodObservation.of("rec-recorder", rolled), 10) == deadline + timedelta(seconds=10)
+
+
 def test_pods_not_being_deleted_are_never_force_deleted():
     running = PodObservation(name="p", exists=True, uid="u", phase="Running", ready=False, node="node-b")
     assert force_delete_at(running, 0) is None and not force_delete_due(running, T0 + timedelta(days=1), 0)

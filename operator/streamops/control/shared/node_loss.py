@@ -21,6 +21,7 @@ from streamops.control.shared.pod_observation import PodObservation
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+LOST_NODE_GRACE_SECONDS = 15  # the grace of every worker but an uploading recorder
 NODE_LOST = "NodeLost"  # the Warning Event on the owner when its Pod is force-deleted
 
 
@@ -35,10 +36,16 @@ def node_loss_tolerations(seconds: int) -> list[Manifest]:
 
 def force_delete_at(pod: PodObservation, margin_seconds: float) -> datetime | None:
     """When the Pod counts as lost with its node: its deletion deadline (which includes its grace
-    period) plus a margin for a slow kubelet and clock skew; None while it is not being deleted."""
+    period) plus a margin for a slow kubelet and clock skew; None while it is not being deleted.
+    A Pod evicted from a lost node waits at most LOST_NODE_GRACE_SECONDS of its grace: no kubelet
+    runs its long grace (an uploading recorder's 300 s) there, and its emptyDir went with the node."""
     if not pod.exists or pod.deletion_deadline is None:
         return None
-    return pod.deletion_deadline + timedelta(seconds=margin_seconds)
+    deadline = pod.deletion_deadline
+    grace = pod.deletion_grace_seconds or 0
+    if pod.evicted_from_lost_node and grace > LOST_NODE_GRACE_SECONDS:
+        deadline -= timedelta(seconds=grace - LOST_NODE_GRACE_SECONDS)
+    return deadline + timedelta(seconds=margin_seconds)
 
 
 def force_delete_due(pod: PodObservation, now: datetime, margin_seconds: float) -> bool:

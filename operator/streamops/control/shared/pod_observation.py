@@ -49,6 +49,7 @@ class PodObservation:
     node: str = ""  # spec.nodeName
     host_ip: str = ""  # status.hostIP: the node's address (hostNetwork ingests are reached there)
     deletion_deadline: datetime | None = None  # metadata.deletionTimestamp: asked time + grace period
+    deletion_grace_seconds: int | None = None  # metadata.deletionGracePeriodSeconds
     disruption: str = ""  # reason of the DisruptionTarget condition (TAINT_EVICTION: its node is lost)
     unschedulable: str = ""  # the scheduler's message while PodScheduled is False for Unschedulable
     mounting_since: datetime | None = None  # scheduled, sandbox not started yet (volumes first)
@@ -108,6 +109,7 @@ class PodObservation:
             node=spec.get("nodeName") or "",
             host_ip=status.get("hostIP") or "",
             deletion_deadline=timestamp(meta.get("deletionTimestamp")),
+            deletion_grace_seconds=meta.get("deletionGracePeriodSeconds"),
             disruption=(disruption.get("reason") or "") if disruption.get("status") == "True" else "",
             unschedulable=unschedulable,
             mounting_since=mounting_since,

@@ -28,7 +28,10 @@ def test_examples_are_accepted_and_defaulted(cluster, namespace):
     assert spec["recording"]["maxSegmentSeconds"] == 14400
     assert spec["screenshots"] == {"enabled": True, "intervalSeconds": 10}
     applied = [r for r in cluster.list("recordings", namespace) if not r["metadata"].get("ownerReferences")]
-    assert len(applied) == 1  # (the operator may have added studio-b-auto for the auto-recorded stream)
+    # (the operator may have added studio-b-auto for the auto-recorded stream)
+    assert {r["metadata"]["name"] for r in applied} == {"obs-studio-keynote", "obs-studio-keynote-s3"}
+    [to_s3] = [r for r in applied if r["spec"].get("storage")]
+    assert to_s3["spec"]["storage"]["s3"]["keyTemplate"].startswith("streamops/{namespace}/")  # defaulted
     assert len(cluster.list("restreams", namespace)) == 2
 
 

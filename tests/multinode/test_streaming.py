@@ -210,6 +210,119 @@ def test_restream_to_a_server_outside_the_cluster(
         timing("Restream apply (stream live) -> target receiving (multi-node)", time.monotonic() - applied)
 
 
+# --- recordings in object storage ------------------------------------------------------------------
+# The S3 server listens on the host's loopback (where the download command's link points: the
+# storage's publicEndpoint) and, through a relay in the LAN namespace, at https://10.241.0.1:9443
+# for the Pods (the storage's endpoint): one server, one bucket, two addresses, one private CA.
+
+BUCKET = "videos"
+LAN_PORT = 9443
+STREAMOPS = Path(sys.executable).with_name("streamops")
+
+
+@pytest.fixture(scope="module")
+def s3(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    with server:
+        server.create_bucket(BUCKET)
+        with server.lan_relay(cluster.network.outside, OUTSIDE_IP, LAN_PORT):
+            yield server
+
+
+def on_node(cluster: LocalCluster, ns: str, manifest: dict[str, Any], node: str) -> str:
+    """Apply a Recording while the other nodes are cordoned: its recorder lands on `node`."""
+    others = [n.name for n in cluster.nodes if n.name != node]
+    for n in others:
+        cluster.kubectl("cordon", n)
+    try:
+        cluster.apply(ns, manifest)
+        name = manifest["metadata"]["name"]
+        return str(
+            eventually(
+                lambda: ((cluster.get("pods", ns, f"{name}-recorder") or {}).get("spec") or {}).get("nodeName"),
+                timeout=60,
+                what=f"{name}'s recorder scheduled",
+            )
+        )
+    finally:
+        for n in others:
+            cluster.kubectl("uncordon", n)
+
+
+def download_link(cluster: LocalCluster, ns: str, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    return subprocess.run(
+        [str(STREAMOPS), "video", "url", name, *args, "-n", ns], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_recorders_on_two_nodes_upload_and_the_host_downloads(
+    cluster: LocalCluster,
+    release: Release,
+    namespace: str,
+    publishers: list[Publisher],
+    s3: S3Server,
+    tmp_path: Path,
+) -> None:
+    ns = namespace
+    cluster.apply(ns, s3.credentials_secret("s3", ns), s3.ca_secret("s3-ca", ns))
+    stream = start_stream(cluster, ns)
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    wait_live(cluster, ns)
+    storage = {
+        "s3": {
+            "endpoint": f"https://{OUTSIDE_IP}:{LAN_PORT}",
+            "publicEndpoint": s3.endpoint,
+            "bucket": BUCKET,
+            "credentialsSecret": "s3",
+            "caSecret": "s3-ca",
+        }
+    }
+    nodes = {
+        name: on_node(cluster, ns, recording(name, minDurationSeconds=1, storage=storage), node)
+        for name, node in (("rec-a", "node-1"), ("rec-b", "node-2"))
+    }
+    assert set(nodes.values()) == {"node-1", "node-2"}, nodes
+    for name in nodes:
+        cluster.wait_status("rec", ns, name, lambda o: o["status"].get("recording"), "recording", 90)
+    time.sleep(8)
+
+    stopped = time.monotonic()
+    for name in nodes:
+        cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    for name in nodes:
+        rec = cluster.wait_status(
+            "rec", ns, name, lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 120
+        )
+        timing("Recording stopped -> video in S3, downloadable (multi-node)", time.monotonic() - stopped)
+        [video] = rec["status"]["videos"]
+        assert video["upload"] == "uploaded", video
+        assert video["url"].startswith(f"s3://{BUCKET}/streamops/{ns}/cam/"), video["url"]
+        assert (condition(rec, "Uploaded") or {}).get("status") == "True", rec["status"]["conditions"]
+        assert s3.secret_key not in json.dumps(rec["status"]) and s3.access_key not in json.dumps(rec["status"])
+
+        # The documented command, on the host, with the user's kubeconfig: a link, then the file.
+        answer = download_link(cluster, ns, name)
+        assert answer.returncode == 0, answer.stderr
+        link = answer.stdout.strip()
+        assert link.startswith(s3.endpoint + "/") and s3.secret_key not in link
+        out = tmp_path / f"{name}.mp4"
+        subprocess.run(["curl", "-fsS", "--cacert", str(s3.ca_file), "-o", str(out), link], check=True, timeout=60)
+        assert out.stat().st_size == video["sizeBytes"]
+        assert ffprobe_duration(out) >= 4
+        key = video["url"].split("/", 3)[3]
+        sidecar = json.loads(
+            s3.client().get_object(Bucket=BUCKET, Key=key.removesuffix(".mp4") + ".json")["Body"].read()
+        )
+        assert sidecar["title"] == video["title"] and sidecar["recording"] and sidecar["durationSeconds"] >= 4
+
+    refused = download_link(cluster, ns, "rec-a", "7")
+    assert refused.returncode == 1 and "choose 1..1" in refused.stderr
+
+
+# --- faults: the operator Pod, a node -------------------------------------------------------------
+
+
 def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
 ) -> None:
@@ -340,113 +453,3 @@ def test_node_lost_mid_recording(
     finally:
         cluster.start_node("node-2")
         cluster.wait_ready_nodes(2)
-
-
-# --- recordings in object storage ------------------------------------------------------------------
-# The S3 server listens on the host's loopback (where the download command's link points: the
-# storage's publicEndpoint) and, through a relay in the LAN namespace, at https://10.241.0.1:9443
-# for the Pods (the storage's endpoint): one server, one bucket, two addresses, one private CA.
-
-BUCKET = "videos"
-LAN_PORT = 9443
-STREAMOPS = Path(sys.executable).with_name("streamops")
-
-
-@pytest.fixture(scope="module")
-def s3(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3"))
-    with server:
-        server.create_bucket(BUCKET)
-        with server.lan_relay(cluster.network.outside, OUTSIDE_IP, LAN_PORT):
-            yield server
-
-
-def on_node(cluster: LocalCluster, ns: str, manifest: dict[str, Any], node: str) -> str:
-    """Apply a Recording while the other nodes are cordoned: its recorder lands on `node`."""
-    others = [n.name for n in cluster.nodes if n.name != node]
-    for n in others:
-        cluster.kubectl("cordon", n)
-    try:
-        cluster.apply(ns, manifest)
-        name = manifest["metadata"]["name"]
-        return str(
-            eventually(
-                lambda: ((cluster.get("pods", ns, f"{name}-recorder") or {}).get("spec") or {}).get("nodeName"),
-                timeout=60,
-                what=f"{name}'s recorder scheduled",
-            )
-        )
-    finally:
-        for n in others:
-            cluster.kubectl("uncordon", n)
-
-
-def download_link(cluster: LocalCluster, ns: str, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    return subprocess.run(
-        [str(STREAMOPS), "video", "url", name, *args, "-n", ns], env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-def test_recorders_on_two_nodes_upload_and_the_host_downloads(
-    cluster: LocalCluster,
-    release: Release,
-    namespace: str,
-    publishers: list[Publisher],
-    s3: S3Server,
-    tmp_path: Path,
-) -> None:
-    ns = namespace
-    cluster.apply(ns, s3.credentials_secret("s3", ns), s3.ca_secret("s3-ca", ns))
-    stream = start_stream(cluster, ns)
-    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
-    wait_live(cluster, ns)
-    storage = {
-        "s3": {
-            "endpoint": f"https://{OUTSIDE_IP}:{LAN_PORT}",
-            "publicEndpoint": s3.endpoint,
-            "bucket": BUCKET,
-            "credentialsSecret": "s3",
-            "caSecret": "s3-ca",
-        }
-    }
-    nodes = {
-        name: on_node(cluster, ns, recording(name, minDurationSeconds=1, storage=storage), node)
-        for name, node in (("rec-a", "node-1"), ("rec-b", "node-2"))
-    }
-    assert set(nodes.values()) == {"node-1", "node-2"}, nodes
-    for name in nodes:
-        cluster.wait_status("rec", ns, name, lambda o: o["status"].get("recording"), "recording", 90)
-    time.sleep(8)
-
-    stopped = time.monotonic()
-    for name in nodes:
-        cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    for name in nodes:
-        rec = cluster.wait_status(
-            "rec", ns, name, lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 120
-        )
-        timing("Recording stopped -> video in S3, downloadable (multi-node)", time.monotonic() - stopped)
-        [video] = rec["status"]["videos"]
-        assert video["upload"] == "uploaded", video
-        assert video["url"].startswith(f"s3://{BUCKET}/streamops/{ns}/cam/"), video["url"]
-        assert (condition(rec, "Uploaded") or {}).get("status") == "True", rec["status"]["conditions"]
-        assert s3.secret_key not in json.dumps(rec["status"]) and s3.access_key not in json.dumps(rec["status"])
-
-        # The documented command, on the host, with the user's kubeconfig: a link, then the file.
-        answer = download_link(cluster, ns, name)
-        assert answer.returncode == 0, answer.stderr
-        link = answer.stdout.strip()
-        assert link.startswith(s3.endpoint + "/") and s3.secret_key not in link
-        out = tmp_path / f"{name}.mp4"
-        subprocess.run(["curl", "-fsS", "--cacert", str(s3.ca_file), "-o", str(out), link], check=True, timeout=60)
-        assert out.stat().st_size == video["sizeBytes"]
-        assert ffprobe_duration(out) >= 4
-        key = video["url"].split("/", 3)[3]
-        sidecar = json.loads(
-            s3.client().get_object(Bucket=BUCKET, Key=key.removesuffix(".mp4") + ".json")["Body"].read()
-        )
-        assert sidecar["title"] == video["title"] and sidecar["recording"] and sidecar["durationSeconds"] >= 4
-
-    refused = download_link(cluster, ns, "rec-a", "7")
-    assert refused.returncode == 1 and "choose 1..1" in refused.stderr

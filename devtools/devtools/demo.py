@@ -168,6 +168,9 @@ def main() -> int:
         step("helm install streamops charts/streamops (operator image and worker image built here)")
         release = Release(cluster).install()
         print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
+        # The namespace's default claim (the stream's warm standby recorder and examples/recording.yaml
+        # use it; the demo's Recording goes to S3).
+        cluster.recordings_volume("default", "node-1")
 
         step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
         nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside).start()

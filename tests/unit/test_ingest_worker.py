@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from streamops.media.ffmpeg import Progress, Redactor, SourceFacts, UnsafeUri, protocol_whitelist
+from streamops.media.ffmpeg import Progress, SourceFacts, UnsafeUri, protocol_whitelist
 from streamops.media.ingest import (
     IngestConfig,
     LiveMeter,
@@ -19,6 +19,7 @@ from streamops.media.ingest import (
     srt_listen_input,
     srt_listen_script,
 )
+from streamops.redaction import Redactor
 
 BASE = {"stream": "cam", "source": {"push": {}}}
 

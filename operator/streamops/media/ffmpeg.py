@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import check_uri
+from streamops.redaction import Redactor
 
 FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
 FFPROBE = os.environ.get("STREAMOPS_FFPROBE", "ffprobe")
@@ -51,30 +52,6 @@ def protocol_whitelist(url: str, schemes: Iterable[str]) -> str:
     except ValueError as e:
         raise UnsafeUri(str(e)) from None
     return PROTOCOLS_BY_SCHEME[url.split("://", 1)[0]]
-
-
-class Redactor:
-    """Replaces secrets (stream keys, target keys) wherever text leaves the worker."""
-
-    MASK = "***"
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: list[str] = []
-        for s in secrets:
-            self.add(s)
-
-    def add(self, secret: str) -> None:
-        from urllib.parse import quote
-
-        for form in {secret, quote(secret, safe="")}:
-            if form and form not in self._secrets:
-                self._secrets.append(form)
-        self._secrets.sort(key=len, reverse=True)  # longest first: a key containing another
-
-    def __call__(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, self.MASK)
-        return text
 
 
 PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its progress pipe

@@ -45,7 +45,7 @@ from streamops.contract.ingest import (
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.backup_link import BackupOffer
 from streamops.media.feed import FeedHub
-from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, SourceFacts, command
+from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
@@ -53,6 +53,7 @@ from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
 from streamops.media.worker_http import serve, worker_app
 from streamops.media.worker_process import utc_now, worker_main
+from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
 

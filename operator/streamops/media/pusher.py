@@ -65,12 +65,13 @@ from streamops.contract.pusher import (
     PusherState,
     PusherStatus,
 )
-from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, Redactor, UnsafeUri, command
+from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
 from streamops.media.tcp_info import TcpCounters, process_tcp
 from streamops.media.worker_http import serve, worker_app
 from streamops.media.worker_process import utc_now, worker_main
+from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.pusher")
 

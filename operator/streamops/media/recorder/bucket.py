@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from streamops.contract.recorder import StorageProblem, UploadTarget
-from streamops.media.ffmpeg import Redactor
 from streamops.media.recorder.state import UploadedPart
 from streamops.media.recorder.upload_plan import content_md5, metadata_title, storage_problem
+from streamops.redaction import Redactor
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

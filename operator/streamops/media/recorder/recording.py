@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
-from streamops.media.ffmpeg import FfmpegProcess, Progress, Redactor
+from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.recorder.bucket import Bucket
 from streamops.media.recorder.commands import join_command, part_command, probe_duration, repair_command
 from streamops.media.recorder.plan import (
@@ -48,6 +48,7 @@ from streamops.media.recorder.plan import (
 from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
 from streamops.media.recorder.upload import Uploader
 from streamops.media.worker_process import utc_now
+from streamops.redaction import Redactor
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -65,6 +66,11 @@ SPACE_POLL_SECONDS = 1.0  # how often a recorder waiting for disk space looks ag
 
 class OutOfSpace(Exception):
     """An FFmpeg run of the finalisation failed with ENOSPC: the parts stay, it is retried later."""
+
+
+def out_of_space(error: BaseException) -> bool:
+    """FFmpeg's ENOSPC, or ours (the concat list, the sidecar: written by the recorder itself)."""
+    return isinstance(error, OutOfSpace) or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
 
 
 async def feed_status(url: str, timeout: float) -> int | None:
@@ -542,22 +548,18 @@ class Recorder:
         async with self._finalise_lock:  # one join at a time, in order
             while True:
                 try:
-                    try:
-                        await self._finalise_video(video)
-                    except OSError as e:  # the concat list, the sidecar: written by us, not FFmpeg
-                        if e.errno == errno.ENOSPC:
-                            raise OutOfSpace(str(e)) from e
-                        raise
-                except OutOfSpace:  # never lose parts to a full disk: join them once there is room
+                    await self._finalise_video(video)
+                except Exception as e:  # keep recording; the parts stay for the next start to retry
                     self.m_errors.inc()
+                    if not out_of_space(e):
+                        self._error(f"finalising {video.name} failed: {e}")
+                        log.exception("finalising %s", video.name)
+                        return
+                    # Never lose parts to a full disk: join them once there is room.
                     self.no_space = True
                     self._error(f"finalising {video.name}: no space left on the recordings volume; parts kept")
                     if await self._wait_for_join_room(video):
                         continue
-                except Exception as e:  # keep recording; the parts stay for the next start to retry
-                    self.m_errors.inc()
-                    self._error(f"finalising {video.name} failed: {e}")
-                    log.exception("finalising %s", video.name)
                 return
 
     async def _finalise_video(self, video: VideoState) -> None:

@@ -1,0 +1,31 @@
+"""Secrets out of text: the one redaction every part uses on what leaves it (worker logs, /status,
+errors; the operator's retention errors). A secret is masked as is and percent-encoded, as it
+appears in URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class Redactor:
+    """Replaces secrets (stream keys, target keys) wherever text leaves the worker."""
+
+    MASK = "***"
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for s in secrets:
+            self.add(s)
+
+    def add(self, secret: str) -> None:
+        from urllib.parse import quote
+
+        for form in {secret, quote(secret, safe="")}:
+            if form and form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)  # longest first: a key containing another
+
+    def __call__(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, self.MASK)
+        return text

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from streamops.api.recording import Video
-from streamops.contract.recorder import UploadTarget, object_key
-from streamops.media.ffmpeg import Redactor
+from streamops.contract.recorder import UploadTarget, object_key, sidecar_key
 from streamops.media.recorder.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
 from streamops.media.recorder.commands import codecs_of
 from streamops.media.recorder.plan import (
@@ -41,9 +40,9 @@ from streamops.media.recorder.upload_plan import (
     part_size,
     same_etag,
     sidecar,
-    sidecar_key,
     storage_problem,
 )
+from streamops.redaction import Redactor
 
 T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
 TARGET = UploadTarget(

@@ -160,3 +160,10 @@ def object_key(prefix: str, started_at: datetime, file_name: str) -> str:
     for name, value in times.items():
         prefix = prefix.replace("{" + name + "}", value)
     return f"{prefix}/{file_name}"
+
+
+def sidecar_key(video_key: str) -> str:
+    """The JSON sidecar sits next to its video: the same key with .json instead of .mp4 (the
+    recorder writes it, the operator's retention deletes it with the video)."""
+    stem = video_key[: -len(".mp4")] if video_key.endswith(".mp4") else video_key
+    return f"{stem}.json"

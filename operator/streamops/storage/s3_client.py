@@ -70,6 +70,11 @@ def s3_client(where: S3Endpoint, attempts: int = 1) -> S3Client:
     return cast("S3Client", client)
 
 
+def s3_url(bucket: str, key: str) -> str:
+    """How a video's place in a bucket is written (status.videos[].url)."""
+    return f"s3://{bucket}/{key}"
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """s3://bucket/key → (bucket, key)."""
     parts = urlsplit(url)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from streamops.api.recording import Video
-from streamops.contract.recorder import StorageProblem, UploadTarget, object_key
-from streamops.media.recorder.bucket import SIDECAR_TYPE, Bucket, StorageFailure, UploadGone
+from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
+from streamops.media.recorder.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
 from streamops.media.recorder.commands import probe_codecs
 from streamops.media.recorder.state import RecorderState, UploadedPart, UploadState
 from streamops.media.recorder.upload_plan import (
@@ -37,8 +37,8 @@ from streamops.media.recorder.upload_plan import (
     part_size,
     same_etag,
     sidecar,
-    sidecar_key,
 )
+from streamops.storage.s3_client import s3_url
 
 log = logging.getLogger("streamops.recorder")
 
@@ -55,10 +55,6 @@ def read_part(path: Path, part: PartRange) -> tuple[bytes, bytes]:
 
 def file_md5s(path: Path, parts: list[PartRange]) -> list[bytes]:
     return [read_part(path, p)[1] for p in parts]
-
-
-def s3_url(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"
 
 
 class Uploader:
@@ -214,7 +210,7 @@ class Uploader:
     async def _single(self, upload: UploadState, local: Path, title: str) -> list[bytes]:
         [whole] = part_ranges(local.stat().st_size, upload.part_size)
         data, md5 = await asyncio.to_thread(read_part, local, whole)
-        await asyncio.to_thread(self.bucket.put, upload.key, data, md5, "video/mp4", title)
+        await asyncio.to_thread(self.bucket.put, upload.key, data, md5, VIDEO_TYPE, title)
         self.parts_sent += 1
         self.bytes_sent += len(data)
         return [md5]

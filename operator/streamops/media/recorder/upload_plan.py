@@ -114,12 +114,6 @@ def metadata_title(title: str) -> str:
     return f"=?UTF-8?B?{base64.b64encode(title.encode()).decode()}?="
 
 
-def sidecar_key(video_key: str) -> str:
-    """The sidecar sits next to the video: the same key with .json instead of .mp4."""
-    stem = video_key[: -len(".mp4")] if video_key.endswith(".mp4") else video_key
-    return f"{stem}.json"
-
-
 def sidecar(
     *,
     title: str,

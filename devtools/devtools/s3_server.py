@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS
+
 from devtools import pki
 from devtools.http_client import http_ok
 from devtools.network import OUTSIDE_IP
@@ -50,8 +52,6 @@ if TYPE_CHECKING:
 DEFAULT_REGION = "us-east-1"
 LAN_RELAY_PORT = 9443  # where Pods reach the server on the local cluster's LAN (https://10.241.0.1:9443)
 HEALTH_PATH = "/health"
-CREDENTIALS_KEYS = ("accessKeyId", "secretAccessKey")  # the keys of S3Storage.credentialsSecret
-CA_KEY = "ca.crt"  # the key of S3Storage.caSecret
 
 
 def versitygw() -> Path:
@@ -158,7 +158,7 @@ class S3Server(_Peer):
 
     def credentials_secret(self, name: str, namespace: str) -> dict[str, Any]:
         """A v1 Secret manifest with the root credentials, as S3Storage.credentialsSecret names it."""
-        return _secret(name, namespace, dict(zip(CREDENTIALS_KEYS, (self.access_key, self.secret_key), strict=True)))
+        return _secret(name, namespace, dict(zip(CREDENTIAL_KEYS, (self.access_key, self.secret_key), strict=True)))
 
     def ca_secret(self, name: str, namespace: str) -> dict[str, Any]:
         """A v1 Secret manifest with the CA bundle (key ca.crt), as S3Storage.caSecret names it."""

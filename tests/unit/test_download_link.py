@@ -76,8 +76,8 @@ def test_the_link_is_signed_for_the_public_endpoint_and_expires() -> None:
         ([video("k.mp4")], 2, SECRET_OBJ, 60, "choose 1..1"),
         ([video("k.mp4", upload="pending")], 1, SECRET_OBJ, 60, "not in the bucket yet (upload: pending)"),
         ([video("k.mp4", expiredAt=T)], 1, SECRET_OBJ, 60, "was deleted at 2026-11-23 10:00:00 UTC"),
-        ([video("k.mp4")], 1, None, 60, "Secret s3-creds (the storage's credentialsSecret) not found"),
-        ([video("k.mp4")], 1, {"data": {"accessKeyId": "QQ=="}}, 60, "has no secretAccessKey"),
+        ([video("k.mp4")], 1, None, 60, "Secret s3-creds (storage.s3.credentialsSecret) does not exist"),
+        ([video("k.mp4")], 1, {"data": {"accessKeyId": "QQ=="}}, 60, "has no key secretAccessKey"),
         ([video("k.mp4")], 1, SECRET_OBJ, 8 * 24 * 3600, "--expires must be"),
     ],
 )

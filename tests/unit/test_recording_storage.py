@@ -17,7 +17,7 @@ from devtools.catalog import livestream, recording
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream, Recording
 from streamops.api.recording import S3Storage, Video
-from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus
+from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus, sidecar_key
 from streamops.control.recording.builders import (
     CLAIM_LABEL,
     recorder_config,
@@ -26,7 +26,7 @@ from streamops.control.recording.builders import (
 )
 from streamops.control.recording.quota import QuotaUse, quota, quota_use
 from streamops.control.recording.reconcile import reconcile_recording
-from streamops.control.recording.retention import expiry_due, redacted, sidecar_key
+from streamops.control.recording.retention import expiry_due
 from streamops.control.recording.status import (
     RecorderObservation,
     StorageRefusal,
@@ -38,6 +38,7 @@ from streamops.control.shared.indexes import RecordingIndexFacts, recording_entr
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.settings import OperatorSettings
+from streamops.redaction import Redactor
 
 NS = "media"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -440,4 +441,5 @@ def test_retention_selects_uploaded_videos_older_than_the_days():
 
 def test_sidecar_key_and_redaction():
     assert sidecar_key("a/b/record-1.mp4") == "a/b/record-1.json"
-    assert redacted("bad key AKID and SECRET", ("AKID", "SECRET", "")) == "bad key [redacted] and [redacted]"
+    # (retention's errors go through the workers' Redactor)
+    assert Redactor(["AKID", "SECRET", ""])("bad key AKID and SECRET") == "bad key *** and ***"

@@ -56,6 +56,7 @@ KEY_TEMPLATE_RE = r"^([A-Za-z0-9!_.*'()/-]|\{(namespace|stream|recording|uid|yea
 BUCKET_RE = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 S3_ENDPOINT_SCHEMES = ("http", "https")
 CREDENTIAL_KEYS = ("accessKeyId", "secretAccessKey")  # keys of the credentials Secret
+CA_KEY = "ca.crt"  # key of the CA Secret
 
 
 class S3Storage(KubeModel):

@@ -4,11 +4,11 @@ Recording uploads with (the caller's kubeconfig must be allowed to read it)."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 
 from streamops.api import Recording
-from streamops.api.recording import CREDENTIAL_KEYS, S3Storage, Video
+from streamops.api.recording import S3Storage, Video
+from streamops.storage.credentials import StorageSecretMissing, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, presigned_get
 
 DEFAULT_EXPIRES_SECONDS = 3600
@@ -52,19 +52,6 @@ def object_of(video: Video, number_text: str) -> tuple[str, str]:
     return parse_s3_url(video.url)
 
 
-def credentials(secret: Mapping[str, object] | None, secret_name: str) -> tuple[str, str]:
-    """accessKeyId and secretAccessKey of the Secret (values never in a message)."""
-    if secret is None:
-        raise NoLink(f"Secret {secret_name} (the storage's credentialsSecret) not found or not readable")
-    data = secret.get("data") or {}
-    assert isinstance(data, Mapping)
-    missing = [k for k in CREDENTIAL_KEYS if not data.get(k)]
-    if missing:
-        raise NoLink(f"Secret {secret_name} has no {' or '.join(missing)}")
-    access, secret_key = (base64.b64decode(str(data[k])).decode().strip() for k in CREDENTIAL_KEYS)
-    return access, secret_key
-
-
 def download_link(
     recording: Recording, number: int | None, secret: Mapping[str, object] | None, expires_seconds: int
 ) -> str:
@@ -73,7 +60,10 @@ def download_link(
     storage = s3_storage_of(recording)
     video = chosen_video(recording, number)
     bucket, key = object_of(video, "newest" if number is None else str(number))
-    access, secret_key = credentials(secret, storage.credentials_secret)
+    try:
+        access, secret_key = credentials(secret, storage.credentials_secret)
+    except StorageSecretMissing as e:
+        raise NoLink(str(e)) from None
     # The link is signed for the host the viewer uses: the public endpoint, not the in-cluster one.
     where = S3Endpoint(
         storage.public_endpoint or storage.endpoint, access, secret_key, storage.region, storage.path_style

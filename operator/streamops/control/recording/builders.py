@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamops.api import API_VERSION, GROUP, LiveStream, Recording
-from streamops.api.recording import CREDENTIAL_KEYS, PersistentVolumeClaimStorage, RecordingStorage, S3Storage
+from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, PersistentVolumeClaimStorage, RecordingStorage, S3Storage
 from streamops.contract.recorder import (
     ACCESS_KEY_ENV,
     CA_FILE,
@@ -47,7 +47,6 @@ SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at
 STANDBY_COMPONENT = "recorder-standby"
 AUTO_SUFFIX = "auto"
 ACCESS_KEY_ID, SECRET_ACCESS_KEY = CREDENTIAL_KEYS  # keys of the credentials Secret
-CA_KEY = "ca.crt"  # key of the CA Secret
 
 
 @dataclass(frozen=True)

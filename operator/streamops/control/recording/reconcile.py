@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
-from streamops.api.recording import CREDENTIAL_KEYS, RecordingStorage, S3Storage
+from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.recording import reasons
 from streamops.control.recording.builders import (
-    CA_KEY,
     adoption_patch,
     on_default_claim,
     recorder_config,
@@ -30,6 +29,7 @@ from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.storage.credentials import ca_problem, credentials_problem
 
 
 @dataclass(frozen=True)
@@ -86,18 +86,13 @@ def _claim_access_modes(
 def missing_storage_secret(api: KubeApi, namespace: str, s3: S3Storage) -> StorageRefusal | None:
     """The storage's credentials Secret (both keys) and CA Secret (ca.crt) must exist before a
     recorder Pod does: a Pod without them would hang in CreateContainerConfigError. Names only."""
-    secret = api.get("Secret", namespace, s3.credentials_secret)
-    data = (secret or {}).get("data") or {}
-    missing = [k for k in CREDENTIAL_KEYS if not data.get(k)]
-    if secret is None or missing:
-        what = "does not exist" if secret is None else f"has no key {' and no key '.join(missing)}"
-        message = f"Secret {s3.credentials_secret} (storage.s3.credentialsSecret) {what}"
-        return StorageRefusal(reasons.STORAGE_CREDENTIALS_MISSING, message)
+    problem = credentials_problem(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
+    if problem is not None:
+        return StorageRefusal(reasons.STORAGE_CREDENTIALS_MISSING, problem)
     if s3.ca_secret:
-        ca = api.get("Secret", namespace, s3.ca_secret)
-        if ca is None or not ((ca.get("data") or {}).get(CA_KEY)):
-            what = "does not exist" if ca is None else f"has no key {CA_KEY}"
-            return StorageRefusal(reasons.CA_SECRET_MISSING, f"Secret {s3.ca_secret} (storage.s3.caSecret) {what}")
+        problem = ca_problem(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret)
+        if problem is not None:
+            return StorageRefusal(reasons.CA_SECRET_MISSING, problem)
     return None
 
 

@@ -8,16 +8,16 @@ writer of status) and a VideoExpired Event names it."""
 
 from __future__ import annotations
 
-import base64
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from streamops.api.recording import S3Storage, Video
-from streamops.control.recording.builders import CA_KEY
+from streamops.api.recording import CA_KEY, S3Storage, Video
+from streamops.contract.recorder import sidecar_key
 from streamops.control.shared.kube import KubeApi
-from streamops.storage.download_link import NoLink, credentials
+from streamops.redaction import Redactor
+from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
 
 
@@ -40,18 +40,6 @@ def expiry_due(
     return [v for v in videos if v.url and v.upload == "uploaded" and v.expired_at is None and v.ended_at + age <= now]
 
 
-def sidecar_key(key: str) -> str:
-    """The JSON sidecar next to a video: <key without .mp4>.json."""
-    return str(PurePosixPath(key).with_suffix(".json"))
-
-
-def redacted(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[str]) -> list[str]:
     """Delete each video and its sidecar (blocking: run it in a thread). The credentials come from
     the storage's Secret, the CA bundle from its CA Secret, as the recorder gets them. Returns the
@@ -59,16 +47,15 @@ def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[st
     failure, with the URLs deleted before it."""
     try:
         access, secret = credentials(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
-    except NoLink as e:
+        ca = ca_bundle(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret) if s3.ca_secret else None
+    except StorageSecretMissing as e:
         raise ExpiryFailed(str(e)) from None
+    redact = Redactor([access, secret])
     with tempfile.TemporaryDirectory(prefix="streamops-ca-") as tmp:
         ca_file = None
-        if s3.ca_secret:
-            data = (api.get("Secret", namespace, s3.ca_secret) or {}).get("data") or {}
-            if not data.get(CA_KEY):
-                raise ExpiryFailed(f"Secret {s3.ca_secret} (storage.s3.caSecret) has no key {CA_KEY}")
+        if ca is not None:
             ca_file = str(Path(tmp) / CA_KEY)
-            Path(ca_file).write_bytes(base64.b64decode(str(data[CA_KEY])))
+            Path(ca_file).write_bytes(ca)
         client = s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file))
         done: list[str] = []
         for url in urls:
@@ -78,7 +65,7 @@ def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[st
                     client.delete_object(Bucket=bucket, Key=k)
                 except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
                     if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
-                        message = redacted(f"deleting {url}: {e}", (access, secret))[:1000]
+                        message = redact(f"deleting {url}: {e}")[:1000]
                         raise ExpiryFailed(message, done) from None
             done.append(url)
         return done

@@ -68,11 +68,6 @@ class OutOfSpace(Exception):
     """An FFmpeg run of the finalisation failed with ENOSPC: the parts stay, it is retried later."""
 
 
-def out_of_space(error: BaseException) -> bool:
-    """FFmpeg's ENOSPC, or ours (the concat list, the sidecar: written by the recorder itself)."""
-    return isinstance(error, OutOfSpace) or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
-
-
 async def feed_status(url: str, timeout: float) -> int | None:
     """The HTTP status the feed answers (200 live, 503 not), None when it cannot be reached.
 
@@ -548,18 +543,22 @@ class Recorder:
         async with self._finalise_lock:  # one join at a time, in order
             while True:
                 try:
-                    await self._finalise_video(video)
-                except Exception as e:  # keep recording; the parts stay for the next start to retry
+                    try:
+                        await self._finalise_video(video)
+                    except OSError as e:  # the concat list, the sidecar: written by us, not FFmpeg
+                        if e.errno == errno.ENOSPC:
+                            raise OutOfSpace(str(e)) from e
+                        raise
+                except OutOfSpace:  # never lose parts to a full disk: join them once there is room
                     self.m_errors.inc()
-                    if not out_of_space(e):
-                        self._error(f"finalising {video.name} failed: {e}")
-                        log.exception("finalising %s", video.name)
-                        return
-                    # Never lose parts to a full disk: join them once there is room.
                     self.no_space = True
                     self._error(f"finalising {video.name}: no space left on the recordings volume; parts kept")
                     if await self._wait_for_join_room(video):
                         continue
+                except Exception as e:  # keep recording; the parts stay for the next start to retry
+                    self.m_errors.inc()
+                    self._error(f"finalising {video.name} failed: {e}")
+                    log.exception("finalising %s", video.name)
                 return
 
     async def _finalise_video(self, video: VideoState) -> None:

@@ -210,12 +210,32 @@ class DVR(KubeModel):
     )
 
 
+LatencyMode = Literal["standard", "low"]
+# 200 ms: a whole number of frames at 25, 30, 50 and 60 fps (FFmpeg cuts parts on frames); measured
+# glass-to-glass in bench/results/latency.md.
+DEFAULT_PART_MILLISECONDS = 200
+LOW_LATENCY_NEEDS_CMAF = "hls.latencyMode low needs hls.cmaf: LL-HLS parts are fMP4 (CMAF), not MPEG-TS"
+PART_BELOW_SEGMENT = "hls.partMilliseconds must be below hls.segmentSeconds (a part is a piece of a segment)"
+DVR_HOLDS_THREE_SEGMENTS = (
+    "dvr.durationSeconds must be at least 3 x hls.segmentSeconds: a live playlist holds at least three target "
+    "durations (RFC 8216bis)"
+)
+DASH_WITHOUT_RENDITIONS = (
+    "dash serves the source as received: it cannot be combined with transcoding renditions (use HLS for the ladder)"
+)
+
+
 class HLS(KubeModel):
     """HLS output of the stream (URLs in status.playback)."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            cel("self.cmaf || self.mpegts", "hls needs at least one of cmaf or mpegts enabled")
+            cel("self.cmaf || self.mpegts", "hls needs at least one of cmaf or mpegts enabled"),
+            cel("!has(self.latencyMode) || self.latencyMode != 'low' || self.cmaf", LOW_LATENCY_NEEDS_CMAF),
+            cel(
+                "!has(self.partMilliseconds) || self.partMilliseconds < self.segmentSeconds * 1000",
+                PART_BELOW_SEGMENT,
+            ),
         )
     )
 
@@ -238,12 +258,41 @@ class HLS(KubeModel):
         description="Write #EXT-X-ENDLIST into the playlists when the broadcast ends, so players stop "
         "waiting for more. Default true.",
     )
+    # None, not the default itself, for both: a new default in the ingest's configuration would change
+    # every ingest's Pod spec hash and roll every live ingest on upgrade.
+    latency_mode: LatencyMode | None = Field(
+        default=None,
+        description="standard (default): segments only, players stay about 3 segments (≈6 s with 2 s "
+        "segments) behind live. low: Low-Latency HLS on the CMAF playlist — partial segments (partMilliseconds), "
+        "blocking playlist reload and preload hints, ≈1.5 s behind live in LL-HLS players (hls.js, Safari); other "
+        "players play it as standard HLS. Needs cmaf.",
+    )
+    part_milliseconds: int | None = Field(
+        default=None,
+        ge=100,
+        le=2000,
+        description=f"Length of the LL-HLS partial segments in ms with latencyMode low, below segmentSeconds. "
+        f"Parts are cut on frames, so a part lasts a whole number of frames (200 ms is 6 frames at 30 fps, 5 at "
+        f"25). 100..2000, default {DEFAULT_PART_MILLISECONDS}.",
+    )
 
     @model_validator(mode="after")
     def _one_format(self) -> HLS:
         if not (self.cmaf or self.mpegts):
             raise ValueError("hls needs at least one of cmaf or mpegts enabled")
+        if self.latency_mode == "low" and not self.cmaf:
+            raise ValueError(LOW_LATENCY_NEEDS_CMAF)
+        if self.part_milliseconds is not None and self.part_milliseconds >= self.segment_seconds * 1000:
+            raise ValueError(PART_BELOW_SEGMENT)
         return self
+
+    @property
+    def low_latency(self) -> bool:
+        return self.latency_mode == "low"
+
+    @property
+    def part_seconds(self) -> float:
+        return (self.part_milliseconds or DEFAULT_PART_MILLISECONDS) / 1000
 
 
 class Rendition(KubeModel):
@@ -600,6 +649,17 @@ class LiveStreamSpec(KubeModel):
                 "size(self.transcoding.renditions) > 0)",
                 "recording.type transcoded needs at least one transcoding rendition",
             ),
+            cel(
+                "!has(self.dvr) || !has(self.dvr.enabled) || !self.dvr.enabled || "
+                "(has(self.dvr.durationSeconds) ? self.dvr.durationSeconds : 3600) >= "
+                "3 * (has(self.hls) && has(self.hls.segmentSeconds) ? self.hls.segmentSeconds : 2)",
+                DVR_HOLDS_THREE_SEGMENTS,
+            ),
+            cel(
+                "!has(self.dash) || !self.dash || !has(self.transcoding) || !has(self.transcoding.renditions) || "
+                "size(self.transcoding.renditions) == 0",
+                DASH_WITHOUT_RENDITIONS,
+            ),
         )
     )
 
@@ -626,6 +686,11 @@ class LiveStreamSpec(KubeModel):
     hls: HLS = Field(
         default_factory=HLS,
         description="HLS output: segment length and formats (fMP4/CMAF and MPEG-TS). URLs in status.playback.",
+    )
+    dash: bool = Field(
+        default=False,
+        description="Also serve MPEG-DASH (a live MPD with CMAF segments of hls.segmentSeconds, the DVR window "
+        "included; status.playback.dashUrl). Default false. The source as received: not with transcoding renditions.",
     )
     transcoding: Transcoding | None = Field(
         default=None,
@@ -660,6 +725,10 @@ class LiveStreamSpec(KubeModel):
     def _transcoded_needs_renditions(self) -> LiveStreamSpec:
         if self.recording.type == "transcoded" and not (self.transcoding and self.transcoding.renditions):
             raise ValueError("recording.type transcoded needs at least one transcoding rendition")
+        if self.dvr.enabled and self.dvr.duration_seconds < 3 * self.hls.segment_seconds:
+            raise ValueError(DVR_HOLDS_THREE_SEGMENTS)
+        if self.dash and self.transcoding and self.transcoding.renditions:
+            raise ValueError(DASH_WITHOUT_RENDITIONS)
         return self
 
 
@@ -738,6 +807,15 @@ class Playback(KubeModel):
         default=None,
         max_length=URL_MAX,
         description="The latest JPEG screenshot of the live picture. Set when screenshots.enabled is true.",
+    )
+    dash_url: str | None = Field(
+        default=None, max_length=URL_MAX, description="The live MPEG-DASH manifest (.mpd). Set when dash is true."
+    )
+    player_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="A web page that plays the stream (hls.js, LL-HLS when hls.latencyMode is low; ?format=dash "
+        "plays the MPD with dash.js): open it, or embed it in an <iframe> on any site.",
     )
     exposure: PlaybackExposure | None = Field(
         default=None,

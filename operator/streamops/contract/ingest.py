@@ -34,6 +34,9 @@ TRANSCODED_FEED_PATH = "/feed/transcoded"
 HLS_CMAF_PLAYLIST = "/hls/cmaf/index.m3u8"
 HLS_MPEGTS_PLAYLIST = "/hls/ts/index.m3u8"
 SCREENSHOT_PATH = "/screenshot.jpg"
+DASH_MANIFEST = "/dash/manifest.mpd"
+CLOCK_PATH = "/time"  # the server's clock (ISO 8601, ms) for dash.js's UTCTiming
+PLAYER_PAGE = "/player"  # the player page (media/player), at the path prefix too
 # POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
 BACKUP_UPLINK_PATH = "/backup/uplink"
 
@@ -68,6 +71,7 @@ class IngestConfig(WorkerConfig):
     hls: HLS = Field(default_factory=HLS)
     screenshots: Screenshots = Field(default_factory=Screenshots)
     transcoding: Transcoding | None = None
+    dash: bool | None = Field(default=None, description="Serve MPEG-DASH too (None: no, as the spec's default).")
     ports: IngestPorts = Field(default_factory=IngestPorts)
     media_dir: str = MEDIA_DIR
     stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,8 +35,12 @@ from streamops.api.common import PULL_SOURCE_SCHEMES
 from streamops.api.livestream import DVR, HLS, Failback, PushProtocol, Rendition
 from streamops.contract.ingest import (
     BACKUP_UPLINK_PATH,
+    CLOCK_PATH,
     CONFIG_ENV,
+    DASH_MANIFEST,
     FEED_PATH,
+    HLS_CMAF_PLAYLIST,
+    HLS_MPEGTS_PLAYLIST,
     SCREENSHOT_PATH,
     TRANSCODED_FEED_PATH,
     IngestConfig,
@@ -48,7 +52,10 @@ from streamops.media.feed import FeedHub
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progress, SourceFacts, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.fmp4 import hvc1_init_segment
+from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
+from streamops.media.llhls.playlist import INIT_URI
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
 from streamops.media.worker_http import serve, worker_app
@@ -106,15 +113,70 @@ def hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegt
     return variants
 
 
+def muxed_hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegts"]]]:
+    """The flavours FFmpeg's hls muxer writes: with LL-HLS, cmaf/ is the packager's (llhls/)."""
+    return [(v, t) for v, t in hls_variants(config) if not (v == "cmaf" and config.hls.low_latency)]
+
+
+LL_VARIANT = "cmaf"
+
+
+def fragmented_mp4_options(hls: HLS) -> dict[str, Any]:
+    """FFmpeg's mp4 muxer writing one fragment per LL-HLS part to a pipe (llhls/fragments.py):
+    a fragment at every keyframe and every part length, the moov first and empty, no index at the
+    end (a pipe cannot seek), each fragment flushed as soon as it is complete."""
+    return {
+        "f": "mp4",
+        "movflags": "empty_moov+default_base_moof+frag_keyframe+skip_trailer",
+        "frag_duration": round(hls.part_seconds * 1_000_000),
+        "flush_packets": 1,
+    }
+
+
+def dash_options(config: IngestConfig) -> dict[str, Any]:
+    """FFmpeg's dash muxer: a live MPD with templated CMAF segments of the HLS segment length over
+    the DVR window (same window as the playlists)."""
+    return {
+        "f": "dash",
+        "seg_duration": config.hls.segment_seconds,
+        "window_size": playlist_segments(config.dvr, config.hls),
+        "extra_window_size": 2,
+        "use_template": 1,
+        "use_timeline": 1,
+        "remove_at_exit": 0,
+        "init_seg_name": "init-$RepresentationID$.m4s",
+        "media_seg_name": "chunk-$RepresentationID$-$Number%06d$.m4s",
+        "format_options": "movflags=cmaf",
+    }
+
+
+def packager_settings(config: IngestConfig) -> PackagerSettings:
+    return PackagerSettings(
+        segment_seconds=config.hls.segment_seconds,
+        part_seconds=config.hls.part_seconds,
+        window_segments=playlist_segments(config.dvr, config.hls),
+        end_list_on_stop=config.hls.end_list_on_stop,
+    )
+
+
 def renditions(config: IngestConfig) -> list[Rendition]:
     """Highest first: the first one is also the transcoded feed."""
     return sorted(config.transcoding.renditions if config.transcoding else [], key=lambda r: -r.height)
 
 
 def session_dirs(config: IngestConfig, session_dir: Path) -> list[Path]:
-    """Directories FFmpeg writes into (it does not create them)."""
+    """Directories FFmpeg and the LL-HLS packagers write into (they do not create them)."""
     names = [r.name for r in renditions(config)]
-    return [session_dir / v / n for v, _ in hls_variants(config) for n in (names or [""])]
+    dirs = [session_dir / v / n for v, _ in hls_variants(config) for n in (names or [""])]
+    return dirs + ([session_dir / "dash"] if config.dash else [])
+
+
+def ll_renditions(config: IngestConfig) -> list[str]:
+    """The LL-HLS packagers of a session, by rendition name ("" without renditions): each one
+    reads FFmpeg's fragmented MP4 from a pipe of its own."""
+    if not config.hls.low_latency:
+        return []
+    return [r.name for r in renditions(config)] or [""]
 
 
 def _tee_target(options: dict[str, Any], path: str) -> str:
@@ -122,31 +184,46 @@ def _tee_target(options: dict[str, Any], path: str) -> str:
 
 
 def session_command(
-    config: IngestConfig, url: str, input_options: dict[str, Any], session_dir: Path, transcoded_fd: int | None = None
+    config: IngestConfig,
+    url: str,
+    input_options: dict[str, Any],
+    session_dir: Path,
+    transcoded_fd: int | None = None,
+    ll_fds: dict[str, int] | None = None,
 ) -> list[str]:
     """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
-    HLS; with renditions each is encoded once and teed to its HLS variants (and the first one to
-    the transcoded feed)."""
+    HLS (and DASH); with renditions each is encoded once and teed to its HLS variants (and the
+    first one to the transcoded feed). `ll_fds`: the LL-HLS packagers' pipes, by rendition."""
+    ll_fds = ll_fds or {}
     stream = ffmpeg_python.input(url, **input_options)
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
     outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0)]
     ladder = renditions(config)
+    raw_aac = {"bsf:a": "aac_adtstoasc"}  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
     if not ladder:
-        for variant, segment_type in hls_variants(config):
+        for variant, segment_type in muxed_hls_variants(config):
             directory = session_dir / variant
             options = hls_options(config, segment_type, directory)
             if segment_type == "fmp4":
-                options["bsf:a"] = "aac_adtstoasc"  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
+                options.update(raw_aac)
             outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), c="copy", **options))
+        if "" in ll_fds:
+            ll = {**fragmented_mp4_options(config.hls), **raw_aac}
+            outputs.append(ffmpeg_python.output(stream, f"pipe:{ll_fds['']}", c="copy", **ll))
+        if config.dash:
+            manifest = str(session_dir / "dash" / "manifest.mpd")
+            outputs.append(ffmpeg_python.output(stream, manifest, c="copy", **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
     split = stream.video.filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds
     for i, r in enumerate(ladder):
         targets = [
             _tee_target(hls_options(config, t, session_dir / v / r.name), str(session_dir / v / r.name / "index.m3u8"))
-            for v, t in hls_variants(config)
+            for v, t in muxed_hls_variants(config)
         ]
+        if r.name in ll_fds:
+            targets.append(_tee_target(fragmented_mp4_options(config.hls), f"pipe:{ll_fds[r.name]}"))
         if i == 0 and transcoded_fd is not None:
             targets.append(_tee_target({"f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
         encode = {
@@ -331,15 +408,22 @@ class Session:
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
         self.transcoded_pipe = os.pipe() if renditions(config) else None
         write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
+        # LL-HLS: each rendition's fragmented MP4 on a pipe to its packager.
+        self.ll_pipes = {name: os.pipe() for name in ll_renditions(config)}
+        settings = packager_settings(config)
+        self.packagers = {
+            name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)
+        }
+        ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
-            argv=session_command(config, url, options, self.dir, write_fd),
+            argv=session_command(config, url, options, self.dir, write_fd, ll_write),
             redact=redact,
             log=log,
             on_progress=self._progress,
             on_stderr=self._stderr,
             stdout=asyncio.subprocess.PIPE,
-            pass_fds=(write_fd,) if write_fd is not None else (),
+            pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
         )
 
     def _stderr(self, line: str) -> None:
@@ -349,18 +433,30 @@ class Session:
         if self.started:
             self.events.on_progress(progress)
 
-    async def _read_transcoded(self, fd: int) -> None:
+    async def _read_pipe(self, fd: int, consume: Callable[[bytes], None]) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 20)
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
         )
         try:
-            while chunk := await reader.read(65536):
-                if self.accepted:
-                    self.events.on_transcoded(chunk)
+            while chunk := await reader.read(1 << 18):
+                consume(chunk)
         finally:
             transport.close()
+
+    def _transcoded(self, chunk: bytes) -> None:
+        if self.accepted:
+            self.events.on_transcoded(chunk)
+
+    async def _package(self, name: str) -> None:
+        packager = self.packagers[name]
+        try:
+            await self._read_pipe(self.ll_pipes[name][0], packager.feed)
+        except ValueError as e:  # FFmpeg's output is ours: a parse error is a bug, said once, not a crash loop
+            log.error("LL-HLS packaging of %r stopped: %s", name or "the stream", e)
+        finally:
+            packager.finish()
 
     async def _write_secret_input(self, path: Path, text: str) -> None:
         """Hand FFmpeg its input script through the FIFO once it opens it, then remove the FIFO."""
@@ -390,8 +486,11 @@ class Session:
         assert self.process.process and self.process.process.stdout
         stdout = self.process.process.stdout
         transcoded = (
-            asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
+            asyncio.create_task(self._read_pipe(self.transcoded_pipe[0], self._transcoded))
+            if self.transcoded_pipe
+            else None
         )
+        packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
         secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
         try:
             while chunk := await stdout.read(65536):
@@ -407,9 +506,9 @@ class Session:
                 secret.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await secret
-            if transcoded is not None:
+            for reader in [t for t in (transcoded, *packaging) if t is not None]:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(transcoded, timeout=2)
+                    await asyncio.wait_for(reader, timeout=2)
             if self.started:
                 self.events.on_ended(self, rc)
             else:
@@ -433,6 +532,7 @@ class IngestWorker:
         self.meter = LiveMeter()
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
+        self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
         self.facts = SourceFacts()
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
@@ -566,6 +666,7 @@ class IngestWorker:
         self.meter.reset()
         self.facts = session.facts
         self.served_dir = session.dir
+        self.served_packagers = session.packagers
         running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
         in_use = {s.dir for s in running if s is not None}
         for directory in self.sessions_dir.iterdir():
@@ -836,6 +937,7 @@ class IngestWorker:
         }
 
         allowed_renditions = {r.name for r in renditions(self.config)}
+        ll_names = set(ll_renditions(self.config))
 
         async def hls(request: web.Request) -> web.StreamResponse:
             variant, name = request.match_info["variant"], request.match_info["name"]
@@ -844,6 +946,10 @@ class IngestWorker:
                 raise web.HTTPNotFound()
             if rendition is not None and rendition not in allowed_renditions:
                 raise web.HTTPNotFound()
+            if variant == LL_VARIANT and (rendition or "") in ll_names:
+                packager = self.served_packagers.get(rendition or "")
+                if packager is not None:
+                    return await ll_hls(request, packager, name)
             path = self.served_dir / variant / (rendition or "") / name
             if not path.is_file():
                 raise web.HTTPNotFound()
@@ -853,6 +959,54 @@ class IngestWorker:
             if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
                 return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=headers)
             return web.FileResponse(path, headers=headers)
+
+        async def ll_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:
+            """LL-HLS: the playlist (blocking reload: _HLS_msn, _HLS_part; delta: _HLS_skip), parts from
+            memory (the preload-hinted one once written), segments and the init segment from disk."""
+            if name == "index.m3u8":
+                try:
+                    msn, part = (_query_int(request, key) for key in ("_HLS_msn", "_HLS_part"))
+                    if part is not None and msn is None:
+                        raise PlaylistRequestError("_HLS_part without _HLS_msn")
+                    text = await packager.playlist(msn, part, skip=request.query.get("_HLS_skip") in ("YES", "v2"))
+                except PlaylistRequestError as e:
+                    raise web.HTTPBadRequest(text=str(e)) from None
+                if text is None:
+                    return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
+                return web.Response(
+                    text=text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
+                )
+            if name == INIT_URI:
+                if packager.init is None:
+                    raise web.HTTPNotFound()
+                return web.Response(body=hvc1_init_segment(packager.init.data), content_type="video/mp4")
+            if (number := _uri_number(name, "part-")) is not None:
+                body = await packager.part(number)
+                if body is None:
+                    raise web.HTTPNotFound()
+                return web.Response(body=body, content_type="video/iso.segment")
+            path = packager.dir / name
+            if _uri_number(name, "seg-") is None or not path.is_file():
+                raise web.HTTPNotFound()
+            return web.FileResponse(path, headers={"Content-Type": "video/iso.segment"})
+
+        async def dash(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            if self.served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
+                raise web.HTTPNotFound()
+            path = self.served_dir / "dash" / name
+            if not path.is_file():
+                raise web.HTTPNotFound()
+            if path.suffix == ".mpd":
+                return web.Response(
+                    body=path.read_bytes(), content_type="application/dash+xml", headers={"Cache-Control": "no-cache"}
+                )
+            return web.FileResponse(path, headers={"Content-Type": "video/iso.segment"})
+
+        async def clock(_: web.Request) -> web.Response:
+            # The players' time source (dash.js's UTCTiming, http-xsdate): never a public time server.
+            now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            return web.Response(text=now, headers={"Cache-Control": "no-store"})
 
         async def screenshot(_: web.Request) -> web.StreamResponse:
             if not self.screenshot.is_file():
@@ -869,7 +1023,22 @@ class IngestWorker:
             app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
             app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
             app.router.add_get(prefix + SCREENSHOT_PATH, screenshot)
+            app.router.add_get(prefix + "/dash/{name}", dash)
+            app.router.add_get(prefix + CLOCK_PATH, clock)
+            add_player_routes(app, prefix, self.player_options())
         return app
+
+    def player_options(self) -> PlayerOptions:
+        """What the player page plays: paths relative to the page (at the prefix, like the media)."""
+        hls = self.config.hls
+        playlist = HLS_CMAF_PLAYLIST if hls.cmaf else HLS_MPEGTS_PLAYLIST
+        return PlayerOptions(
+            stream=self.config.stream,
+            hls_path=playlist.lstrip("/"),
+            dash_path=DASH_MANIFEST.lstrip("/") if self.config.dash else None,
+            low_latency=hls.low_latency,
+            poster_path=SCREENSHOT_PATH.lstrip("/") if self.config.screenshots.enabled else None,
+        )
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""
@@ -925,6 +1094,21 @@ class IngestWorker:
                 await self.gate.close()
             self.feed.end_session()
             await runner.cleanup()
+
+
+def _query_int(request: web.Request, key: str) -> int | None:
+    value = request.query.get(key)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise PlaylistRequestError(f"{key} must be a non-negative integer")
+    return int(value)
+
+
+def _uri_number(name: str, prefix: str) -> int | None:
+    """N of `<prefix>N.m4s`, None for any other name."""
+    digits = name.removeprefix(prefix).removesuffix(".m4s")
+    return int(digits) if name.startswith(prefix) and name.endswith(".m4s") and digits.isdigit() else None
 
 
 def main(argv: list[str] | None = None) -> int:

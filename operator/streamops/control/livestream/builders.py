@@ -13,10 +13,12 @@ from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import IngestEndpoints, IngestService, Playback, PlaybackHttpRoute, PlaybackIngress
 from streamops.contract.ingest import (
     CONFIG_ENV,
+    DASH_MANIFEST,
     FEED_PATH,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
     MEDIA_DIR,
+    PLAYER_PAGE,
     RTMPS_PORT,
     SCREENSHOT_PATH,
     STREAM_KEY_DIR,
@@ -174,6 +176,7 @@ def ingest_worker_config(
         hls=spec.hls,
         screenshots=spec.screenshots,
         transcoding=spec.transcoding,
+        dash=spec.dash or None,  # None, not False: the configuration (and the Pod's hash) of older ingests stays
         ports=IngestPorts.model_validate(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
@@ -542,6 +545,8 @@ def playback_urls(stream: LiveStream, base: PlaybackBase) -> Playback:
         hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
         hls_mpegts_url=f"{base.url}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
         screenshot_url=f"{base.url}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
+        dash_url=f"{base.url}{DASH_MANIFEST}" if stream.spec.dash else None,
+        player_url=f"{base.url}{PLAYER_PAGE}",
         exposure=base.exposure,
         reachable_from=base.reachable_from,
     )

@@ -220,6 +220,27 @@ BAD = [
         livestream(playback={"httpRoute": {"parentRefs": [{"namespace": "gateways"}]}}),
         "spec.playback.httpRoute.parentRefs[0].name: Required value",
     ),
+    Bad(
+        "part-not-below-segment",
+        livestream(hls={"latencyMode": "low", "segmentSeconds": 1, "partMilliseconds": 1000}),
+        "hls.partMilliseconds must be below hls.segmentSeconds",
+    ),
+    Bad(
+        "low-latency-mpegts-only",
+        livestream(hls={"latencyMode": "low", "cmaf": False, "mpegts": True}),
+        "hls.latencyMode low needs hls.cmaf",
+    ),
+    Bad("latency-mode-unknown", livestream(hls={"latencyMode": "ultra"}), 'supported values: "standard", "low"'),
+    Bad(
+        "dvr-shorter-than-three-segments",
+        livestream(dvr={"enabled": True, "durationSeconds": 30}, hls={"segmentSeconds": 12}),
+        "dvr.durationSeconds must be at least 3 x hls.segmentSeconds",
+    ),
+    Bad(
+        "dash-with-renditions",
+        livestream(dash=True, transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}),
+        "dash serves the source as received",
+    ),
 ]
 
 

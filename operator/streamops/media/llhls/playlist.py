@@ -46,8 +46,9 @@ SKIP_TARGET_DURATIONS = 6
 
 
 def target_duration(segments: list[Segment], segment_seconds: int) -> int:
+    """RFC 8216 §4.3.3.1: every EXTINF, rounded to the nearest integer, fits the target duration."""
     longest = max((s.duration for s in segments if s.complete), default=0.0)
-    return max(segment_seconds, math.ceil(longest - 1e-3)) if longest else segment_seconds
+    return max(segment_seconds, math.floor(longest + 0.5))
 
 
 def part_target(segments: list[Segment], part_seconds: float) -> float:

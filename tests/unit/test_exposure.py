@@ -227,6 +227,9 @@ def test_ingress_is_a_prefix_route_to_the_primary_ingest_and_status_shows_https(
     assert ingress["spec"]["tls"] == [{"hosts": ["tv.example"], "secretName": "tv-tls"}]
     status = livestream_status(s, IngestObservation({}), T0)
     assert status.playback.hls_cmaf_url == "https://tv.example/streams/media/cam/hls/cmaf/index.m3u8"
+    # The player page and its media go through the same route: one prefix, no rewriting.
+    assert status.playback.player_url == "https://tv.example/streams/media/cam/player"
+    assert status.playback.dash_url is None, "dash is off by default"
     assert status.playback.exposure == "Ingress"
     assert status.ingest.exposure == "ClusterIP", "the Ingress carries HTTP only; pushes go to the Service"
 

@@ -100,6 +100,10 @@ def test_only_relevant_changes_roll_the_pod():
     assert digest(recording={"auto": True}) == base
     assert digest(dvr={"enabled": True}) != base
     assert digest(hls={"segmentSeconds": 4}) != base
+    assert digest(hls={"latencyMode": "low"}) != base
+    assert digest(dash=True) != base
+    # Unset, the new settings are left out of the configuration: upgrading rolls no live ingest.
+    assert digest(hls={"latencyMode": None}, dash=False) == base
 
 
 def test_endpoints_and_playback_carry_no_key():
@@ -113,6 +117,11 @@ def test_endpoints_and_playback_carry_no_key():
     assert endpoints.exposure == "ClusterIP"
     playback = playback_urls(s, playback_base(None, reaches["primary"]))
     assert playback.hls_cmaf_url == "http://cam-ingest.media.svc:8080/hls/cmaf/index.m3u8"
+    assert playback.player_url == "http://cam-ingest.media.svc:8080/player"
+    dash = stream(dash=True)
+    assert playback_urls(dash, playback_base(None, in_cluster(dash, "primary"))).dash_url == (
+        "http://cam-ingest.media.svc:8080/dash/manifest.mpd"
+    )
 
 
 def in_cluster(s: LiveStream, role) -> Reach:

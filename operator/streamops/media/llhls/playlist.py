@@ -55,7 +55,7 @@ def part_target(segments: list[Segment], part_seconds: float) -> float:
     """The configured part length, or the longest part listed when FFmpeg's fragments came out
     longer (a frame rate the length is not a multiple of): every part MUST fit PART-TARGET."""
     longest = max((p.duration for s in segments for p in s.parts), default=0.0)
-    return max(part_seconds, round(longest + 5e-4, 3))
+    return max(part_seconds, math.ceil(longest * 1000 - 1e-6) / 1000)  # printed with 3 decimals: never below
 
 
 def media_playlist(
@@ -77,8 +77,7 @@ def media_playlist(
         "#EXTM3U",
         "#EXT-X-VERSION:9",
         f"#EXT-X-TARGETDURATION:{target}",
-        f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skip_until:.1f},"
-        f"PART-HOLD-BACK={3 * ptarget:.3f}",
+        f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={skip_until:.1f},PART-HOLD-BACK={3 * ptarget:.3f}",
         f"#EXT-X-PART-INF:PART-TARGET={ptarget:.3f}",
         f"#EXT-X-MEDIA-SEQUENCE:{segments[0].msn if segments else 0}",
         "#EXT-X-INDEPENDENT-SEGMENTS",

@@ -11,7 +11,8 @@ Measured (median of --runs runs where a run is cheap):
 - added latency of a push hop: the same frames (matched by their coded bytes) timed where the
   publisher emits them and where the target serves them, through streamops (ingest → pusher →
   target) and through nginx-rtmp (nginx → push → target), each minus a direct publish to the target;
-- CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), and
+- CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), the
+  ingest with LL-HLS on vs off (same publisher, same run), and
   pusher vs nginx-rtmp relaying with push;
 - recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
   the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
@@ -36,6 +37,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
@@ -68,10 +70,10 @@ def lists_segment(playlist: Path) -> bool:
 
 
 @contextlib.contextmanager
-def ingest_worker(tmp: Path, name: str = "ingest") -> Iterator[Ingest]:
+def ingest_worker(tmp: Path, name: str = "ingest", **overrides: Any) -> Iterator[Ingest]:
     workdir = tmp / name
     workdir.mkdir()
-    worker = Ingest(workdir, screenshots={"enabled": False})
+    worker = Ingest(workdir, screenshots={"enabled": False}, **overrides)
     try:
         yield worker.start()
     finally:
@@ -234,6 +236,14 @@ def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, flo
             push.stop()
 
 
+def cost_ingest(tmp: Path, seconds: float, **overrides: Any) -> tuple[float, int, float]:
+    """The ingest alone (no pusher): to compare LL-HLS on and off in the same run."""
+    with ingest_worker(tmp, **overrides) as ingest, Publisher(ingest.rtmp_url(), duration=seconds + 30):
+        ingest.wait_live()
+        time.sleep(3)
+        return cpu_window(ingest.process.pid, seconds)
+
+
 def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
     with NginxRtmp(workdir=tmp / "target") as target:
         with (
@@ -361,6 +371,8 @@ def main() -> int:
         warm = [recorder_first_bytes(fresh("w"), standby=True) for _ in range(args.runs)]
         cost_ours = cost_streamops(fresh("c"), args.window)
         cost_theirs = cost_nginx(fresh("cn"), args.window)
+        cost_standard = cost_ingest(fresh("cs"), args.window)
+        cost_low = cost_ingest(fresh("cl"), args.window, hls={"latencyMode": "low"})
         lat = latency(fresh("l"), 30)
         s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
 
@@ -429,6 +441,20 @@ def main() -> int:
             f"{cost_ours['ingest'][1] / mb:.0f} MiB",
             f"{cost_theirs['ingest'][1] / mb:.0f} MiB",
             ratio(cost_ours["ingest"][1], cost_theirs["ingest"][1]),
+            "—",
+        ),
+        (
+            "ingest CPU, LL-HLS on (hls.latencyMode low) vs off, same publisher",
+            f"{cost_low[0]:.1f} %",
+            f"{cost_standard[0]:.1f} % (off)",
+            ratio(cost_low[0], cost_standard[0]) + " of off",
+            "—",
+        ),
+        (
+            "ingest RSS, LL-HLS on vs off",
+            f"{cost_low[1] / mb:.0f} MiB",
+            f"{cost_standard[1] / mb:.0f} MiB (off)",
+            ratio(cost_low[1], cost_standard[1]) + " of off",
             "—",
         ),
         (

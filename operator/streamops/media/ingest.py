@@ -411,9 +411,7 @@ class Session:
         # LL-HLS: each rendition's fragmented MP4 on a pipe to its packager.
         self.ll_pipes = {name: os.pipe() for name in ll_renditions(config)}
         settings = packager_settings(config)
-        self.packagers = {
-            name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)
-        }
+        self.packagers = {name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)}
         ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",

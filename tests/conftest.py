@@ -27,7 +27,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Timing-sensitive media tests first: the cluster and e2e session fixtures start control planes
 # and a node that stay up until the end of the run and would otherwise share the 2 cores with them.
-TIER_ORDER = ("unit", "chart", "media", "cluster", "e2e", "multinode")
+TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

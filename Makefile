@@ -10,7 +10,7 @@ KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-operator clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator clean
 .PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -46,13 +46,13 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm coredns traefik s3server lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+test: deps venv kube helm coredns traefik s3server player lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-media: deps venv ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
+test-media: deps venv player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PYTEST_ARGS)
 
 test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
@@ -91,7 +91,7 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube helm coredns traefik s3server ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+demo: deps venv kube helm coredns traefik s3server player ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
@@ -101,11 +101,14 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
+bench-media: deps venv s3server player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
 
 bench-e2e: deps venv kube helm coredns traefik s3server ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)
+
+bench-latency: deps venv player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS (median, p95) -> bench/results/latency.md
+	$(PY) bench/latency.py $(BENCH_ARGS)
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
 	$(PY) bench/operator.py $(BENCH_ARGS)
@@ -129,6 +132,25 @@ traefik: deps ## build Traefik from its Go module (pinned, cached by version) an
 	@bash hack/build-traefik.sh
 	@bash hack/fetch-gateway-api.sh
 
+# The player page's libraries, served by the ingest (no CDN): minified builds and their licences,
+# gzipped beside them (aiohttp sends the .gz to browsers that accept it). Redone when the lock changes.
+PLAYER_ASSETS := operator/streamops/media/player/assets
+.PHONY: player
+player: $(PLAYER_ASSETS)/VERSIONS ## fetch hls.js and dash.js (pinned, npm ci) into the worker's package
+
+$(PLAYER_ASSETS)/VERSIONS: player/package-lock.json player/package.json
+	@command -v npm >/dev/null || { echo "make player needs node and npm (Debian: apt-get install npm)" >&2; exit 1; }
+	cd player && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(PLAYER_ASSETS) && mkdir -p $(PLAYER_ASSETS)
+	cp player/node_modules/hls.js/dist/hls.min.js $(PLAYER_ASSETS)/hls.min.js
+	cp player/node_modules/hls.js/LICENSE $(PLAYER_ASSETS)/hls.js.LICENSE
+	cp player/node_modules/dashjs/dist/modern/umd/dash.all.min.js $(PLAYER_ASSETS)/dash.all.min.js
+	cp player/node_modules/dashjs/dist/modern/umd/dash.all.min.js.LICENSE.txt $(PLAYER_ASSETS)/dash.all.min.js.LICENSE.txt
+	cp player/node_modules/dashjs/LICENSE.md $(PLAYER_ASSETS)/dashjs.LICENSE.md
+	gzip -9 -k -n $(PLAYER_ASSETS)/hls.min.js $(PLAYER_ASSETS)/dash.all.min.js
+	cd player && node -e 'for (const p of ["hls.js", "dashjs"]) console.log(p, JSON.parse(require("fs").readFileSync(`node_modules/$${p}/package.json`)).version)' > ../$(PLAYER_ASSETS)/VERSIONS.tmp
+	mv $(PLAYER_ASSETS)/VERSIONS.tmp $@
+
 chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/streamops.yaml, the Argo CD ConfigMap
 	$(PY) -m devtools.chart
 
@@ -139,7 +161,7 @@ test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the opera
 	$(PY) -m pytest -p devtools.chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
 IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
-images: ## build the operator and worker images (needs a Docker engine)
+images: player ## build the operator and worker images (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine" >&2; exit 1; }
 	docker build -f images/operator/Dockerfile -t streamops-operator:$(IMAGE_TAG) .
 	docker build -f images/worker/Dockerfile -t streamops-worker:$(IMAGE_TAG) .

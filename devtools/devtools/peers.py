@@ -405,7 +405,11 @@ http {{
     types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; text/xml xml; }}
     server {{
         listen {self.address}:{self.http_port};
-        location /hls/ {{ alias {self.hls_dir}/; add_header Cache-Control no-cache; }}
+        location /hls/ {{
+            alias {self.hls_dir}/;
+            add_header Cache-Control no-cache;
+            add_header Access-Control-Allow-Origin *;  # a player page on another origin (bench-latency)
+        }}
         location /stat {{ rtmp_stat all; }}
     }}
 }}

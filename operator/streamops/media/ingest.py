@@ -971,9 +971,11 @@ class IngestWorker:
                     raise web.HTTPBadRequest(text=str(e)) from None
                 if text is None:
                     return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
-                return web.Response(
+                response = web.Response(
                     text=text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
                 )
+                response.last_modified = packager.updated_at  # as FileResponse gives the standard playlists
+                return response
             if name == INIT_URI:
                 if packager.init is None:
                     raise web.HTTPNotFound()
@@ -996,9 +998,11 @@ class IngestWorker:
             if not path.is_file():
                 raise web.HTTPNotFound()
             if path.suffix == ".mpd":
-                return web.Response(
+                response = web.Response(
                     body=path.read_bytes(), content_type="application/dash+xml", headers={"Cache-Control": "no-cache"}
                 )
+                response.last_modified = path.stat().st_mtime
+                return response
             return web.FileResponse(path, headers={"Content-Type": "video/iso.segment"})
 
         async def clock(_: web.Request) -> web.Response:

@@ -67,6 +67,7 @@ class LlHlsPackager:
         self._pending: list[bytes] = []  # the current segment's parts
         self._clock: tuple[float, float] | None = None  # (media time, wall clock) of the first fragment
         self._changed = asyncio.Event()
+        self.updated_at = time.time()  # the playlist's Last-Modified (players judge freshness by it)
 
     # --- input ---------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
@@ -130,6 +131,7 @@ class LlHlsPackager:
         self._notify()
 
     def _notify(self) -> None:
+        self.updated_at = time.time()
         self._changed.set()
         self._changed = asyncio.Event()
 

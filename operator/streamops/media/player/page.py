@@ -21,7 +21,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-PLAYER_PATH = "/player"
+from streamops.contract.ingest import PLAYER_PAGE
+
+PLAYER_PATH = PLAYER_PAGE  # the contract's: the operator builds status.playback.playerUrl from it
 
 HERE = Path(__file__).parent
 ASSETS_DIR = HERE / "assets"  # filled by `make player`

@@ -52,6 +52,7 @@
 
   // --- state -------------------------------------------------------------------------------------
 
+  let announced = false; // the embedding page has been told the state
   function setState(state, why) {
     api.error = state === 'offline' ? (why || null) : null;
     const changed = api.state !== state;
@@ -69,6 +70,12 @@
       log(`state ${state}${why ? ` (${why})` : ''}`);
       if (state === 'offline') refreshPoster();
       window.dispatchEvent(new CustomEvent('streamopsplayer', { detail: { state } }));
+    }
+    // Embedded: the embedding page learns the state the way video embeds tell it (a message, no
+    // access to the parent's document either way); the first state too, though it is no change.
+    if (window.parent !== window && (changed || !announced)) {
+      announced = true;
+      window.parent.postMessage({ source: 'streamops-player', state, format }, '*');
     }
   }
 

@@ -1,0 +1,125 @@
+"""The player page (status.playback.playerUrl) in headless Chromium against a real ingest and FFmpeg:
+standard HLS, LL-HLS (hls.js) and DASH (dash.js) play for 30 s without a stall and seek in the DVR
+window; a page embedded in an iframe on another origin, opened before the stream is live, goes
+offline → live → ended by itself. Glass-to-glass is printed (measured in bench/results/latency.md,
+never asserted as a time here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.browser import Browser, Page
+from devtools.clock_source import ClockPublisher, glass_to_glass
+from devtools.workers import Ingest
+
+PLAYING = (
+    "(() => { const p = window.streamopsPlayer; return !!p && p.state === 'live' && !p.video.paused "
+    "&& p.video.currentTime > 0 && p.video.readyState >= 3; })()"
+)
+VIDEO = "window.streamopsPlayer.video"
+DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
+
+
+@pytest.fixture
+def ingest_factory(tmp_path: Path) -> Iterator[Callable[..., Ingest]]:
+    started: list[Ingest] = []
+
+    def make(name: str = "ingest", **overrides: Any) -> Ingest:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        started.append(Ingest(workdir, **overrides))
+        return started[-1].start()
+
+    yield make
+    for worker in started:
+        worker.stop()
+
+
+def plays_without_stall(page: Page, seconds: float = 30) -> None:
+    stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
+    sample = glass_to_glass(page, VIDEO, seconds)
+    print(f"{page.evaluate('window.streamopsPlayer.format', await_promise=False)}: {sample.summary()}")
+    assert sample.waiting == 0, f"stalled: {sample.summary()}\n{page.console_tail()}"
+    assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
+    # Playback kept up with the clock (a stall or a freeze would leave it behind).
+    assert sample.played_seconds >= 0.8 * sample.elapsed_seconds, sample.summary()
+    assert sample.decoded >= 0.5 * sample.presented > 0, "the pictures shown are the publisher's"
+    assert page.evaluate("window.streamopsPlayer.state", await_promise=False) == "live"
+
+
+SEEK_BACK = """(async () => {
+  const p = window.streamopsPlayer, v = p.video;
+  const start = v.seekable.start(0), end = v.seekable.end(v.seekable.length - 1);
+  const target = Math.max(start + 1, end - 15);
+  const seeked = new Promise((resolve) => v.addEventListener('seeked', resolve, { once: true }));
+  v.currentTime = target;
+  await seeked;
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  return { start, end, target, now: v.currentTime, behind: p.behind, paused: v.paused };
+})()"""
+
+
+def seeks_in_the_dvr_window(page: Page) -> None:
+    seek = page.evaluate(SEEK_BACK, timeout=30)
+    print(f"DVR seek: {seek}")
+    assert seek["end"] - seek["start"] >= 20, f"a DVR window of 30 s, {seek}"
+    assert not seek["paused"] and seek["target"] - 1 <= seek["now"] <= seek["target"] + 6, seek
+    assert seek["behind"] >= 8, f"the page shows it is behind live: {seek}"
+    page.evaluate("window.streamopsPlayer.goLive()", await_promise=False)
+    page.wait_until("window.streamopsPlayer.behind < 3 && !window.streamopsPlayer.video.paused", timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("settings", "query"),
+    [({}, ""), ({"hls": {"latencyMode": "low"}}, ""), ({"dash": True}, "?format=dash")],
+    ids=["hls", "ll-hls", "dash"],
+)
+def test_player_page_plays_live_without_stall_and_seeks_in_the_dvr_window(
+    browser: Browser, ingest_factory, settings, query
+):
+    ingest = ingest_factory(**DVR, **settings)
+    with ClockPublisher(ingest.rtmp_url(), log_path=ingest.workdir / "publisher.log"):
+        ingest.wait_live()
+        page = browser.open(f"{ingest.http}/player{query}")
+        try:
+            page.wait_until(PLAYING, timeout=60)
+            expected = "dash" if query else "hls"
+            assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
+            low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
+            assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
+            plays_without_stall(page)
+            seeks_in_the_dvr_window(page)
+        finally:
+            page.close()
+
+
+EMBED = """<!doctype html><meta charset="utf-8"><title>embed</title>
+<script>window.states = []; addEventListener('message', (e) => {
+  if (e.data && e.data.source === 'streamops-player') window.states.push([e.origin, e.data.state]);
+});</script>
+<iframe src="%s" width="640" height="360" allow="autoplay; fullscreen" allowfullscreen></iframe>
+"""
+
+
+def test_embedded_on_another_origin_the_page_goes_offline_live_ended_by_itself(
+    browser: Browser, ingest_factory, static_site
+):
+    ingest = ingest_factory(hls={"latencyMode": "low"})
+    (static_site.root / "index.html").write_text(EMBED % f"{ingest.http}/player")
+    page = browser.open(static_site.url("index.html"))
+    origin = ingest.http
+    try:
+        assert page.evaluate("location.origin", await_promise=False) != origin, "the embedding page is elsewhere"
+        page.wait_until(f"window.states.some(([o, s]) => o === {origin!r} && s === 'offline')", timeout=20)
+        with ClockPublisher(ingest.rtmp_url(), log_path=ingest.workdir / "publisher.log"):
+            ingest.wait_live()
+            page.wait_until(f"window.states.some(([o, s]) => o === {origin!r} && s === 'live')", timeout=60)
+        # The publisher left: ENDLIST, and the embedded page says so.
+        page.wait_until("window.states.at(-1)[1] === 'ended'", timeout=30)
+        states = [s for _, s in page.evaluate("window.states", await_promise=False)]
+        assert states[0] == "offline" and states.index("live") < states.index("ended"), states
+    finally:
+        page.close()

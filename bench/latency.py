@@ -38,17 +38,12 @@ from aiohttp import web
 from devtools.browser import Browser
 from devtools.clock_source import ClockPublisher, LatencySample, glass_to_glass
 from devtools.peers import NginxRtmp
+from devtools.player_page import PLAYING, VIDEO
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
 from devtools.workers import Ingest
 from streamops.media.player.page import PlayerOptions, add_player_routes
-
-PLAYING = (
-    "(() => { const p = window.streamopsPlayer; "
-    "return !!p && p.state === 'live' && !p.video.paused && p.video.currentTime > 0 && p.video.readyState >= 3; })()"
-)
-VIDEO = "window.streamopsPlayer.video"
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devtools.local_cluster import LocalCluster
 from devtools.peers import Publisher
 from devtools.release import Release
+from devtools.workers import Ingest
 
 from devtools import netns
 
@@ -36,6 +38,27 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return TIER_ORDER.index(parts[0]) if parts and parts[0] in TIER_ORDER else len(TIER_ORDER)
 
     items.sort(key=tier)  # stable: the order inside a tier is unchanged
+
+
+# --- workers as local processes (media and browser tiers) ----------------------------------------
+
+
+@pytest.fixture
+def ingest_factory(tmp_path: Path) -> Iterator[Any]:
+    """make(name="ingest", **config overrides): an ingest worker started on 127.0.0.1, stopped
+    (by PID) after the test."""
+    started: list[Ingest] = []
+
+    def make(name: str = "ingest", **overrides: Any) -> Ingest:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        worker = Ingest(workdir, **overrides)
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in started:
+        worker.stop()
 
 
 # --- the pod-network cluster, shared by the multinode tier and the installed-chart e2e suite --------

@@ -6,36 +6,12 @@ never asserted as a time here)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from devtools.browser import Browser, Page
 from devtools.clock_source import ClockPublisher, glass_to_glass
-from devtools.workers import Ingest
+from devtools.player_page import PLAYING, VIDEO
 
-PLAYING = (
-    "(() => { const p = window.streamopsPlayer; return !!p && p.state === 'live' && !p.video.paused "
-    "&& p.video.currentTime > 0 && p.video.readyState >= 3; })()"
-)
-VIDEO = "window.streamopsPlayer.video"
 DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
-
-
-@pytest.fixture
-def ingest_factory(tmp_path: Path) -> Iterator[Callable[..., Ingest]]:
-    started: list[Ingest] = []
-
-    def make(name: str = "ingest", **overrides: Any) -> Ingest:
-        workdir = tmp_path / name
-        workdir.mkdir()
-        started.append(Ingest(workdir, **overrides))
-        return started[-1].start()
-
-    yield make
-    for worker in started:
-        worker.stop()
 
 
 def plays_without_stall(page: Page, seconds: float = 30) -> None:

@@ -18,21 +18,8 @@ from devtools.processes import alive, proc_tree
 from devtools.waits import wait_for
 from devtools.workers import Ingest, Worker
 
-
-@pytest.fixture
-def ingest_factory(tmp_path: Path) -> Iterator[Any]:
-    started: list[Worker] = []
-
-    def make(name: str = "ingest", **overrides: Any) -> Ingest:
-        workdir = tmp_path / name
-        workdir.mkdir()
-        worker = Ingest(workdir, **overrides)
-        started.append(worker)
-        return worker.start()
-
-    yield make
-    for worker in started:
-        worker.stop()
+# ingest_factory (an ingest worker per call, stopped after the test) is tests/conftest.py's: the
+# browser tier plays from ingests too.
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, FfmpegProcess, Progres
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
-from streamops.media.llhls.playlist import INIT_URI
+from streamops.media.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
@@ -929,10 +929,21 @@ class IngestWorker:
 
         content_types = {
             ".m3u8": "application/vnd.apple.mpegurl",
+            ".mpd": "application/dash+xml",
             ".m4s": "video/iso.segment",
             ".mp4": "video/mp4",
             ".ts": "video/mp2t",
         }
+
+        def media_headers(path: Path) -> dict[str, str]:
+            headers = {"Content-Type": content_types.get(path.suffix, "application/octet-stream")}
+            if path.suffix in (".m3u8", ".mpd"):  # manifests change under the same name
+                headers["Cache-Control"] = "no-cache"
+            return headers
+
+        def media_file(path: Path) -> web.FileResponse:
+            # FileResponse sends Last-Modified too: the player page judges a manifest's freshness by it.
+            return web.FileResponse(path, headers=media_headers(path))
 
         allowed_renditions = {r.name for r in renditions(self.config)}
         ll_names = set(ll_renditions(self.config))
@@ -951,12 +962,9 @@ class IngestWorker:
             path = self.served_dir / variant / (rendition or "") / name
             if not path.is_file():
                 raise web.HTTPNotFound()
-            headers = {"Content-Type": content_types.get(path.suffix, "application/octet-stream")}
-            if path.suffix == ".m3u8":
-                headers["Cache-Control"] = "no-cache"
             if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
-                return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=headers)
-            return web.FileResponse(path, headers=headers)
+                return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=media_headers(path))
+            return media_file(path)
 
         async def ll_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:
             """LL-HLS: the playlist (blocking reload: _HLS_msn, _HLS_part; delta: _HLS_skip), parts from
@@ -980,15 +988,15 @@ class IngestWorker:
                 if packager.init is None:
                     raise web.HTTPNotFound()
                 return web.Response(body=hvc1_init_segment(packager.init.data), content_type="video/mp4")
-            if (number := _uri_number(name, "part-")) is not None:
+            if (number := part_number(name)) is not None:
                 body = await packager.part(number)
                 if body is None:
                     raise web.HTTPNotFound()
                 return web.Response(body=body, content_type="video/iso.segment")
             path = packager.dir / name
-            if _uri_number(name, "seg-") is None or not path.is_file():
+            if segment_number(name) is None or not path.is_file():
                 raise web.HTTPNotFound()
-            return web.FileResponse(path, headers={"Content-Type": "video/iso.segment"})
+            return media_file(path)
 
         async def dash(request: web.Request) -> web.StreamResponse:
             name = request.match_info["name"]
@@ -997,13 +1005,7 @@ class IngestWorker:
             path = self.served_dir / "dash" / name
             if not path.is_file():
                 raise web.HTTPNotFound()
-            if path.suffix == ".mpd":
-                response = web.Response(
-                    body=path.read_bytes(), content_type="application/dash+xml", headers={"Cache-Control": "no-cache"}
-                )
-                response.last_modified = path.stat().st_mtime
-                return response
-            return web.FileResponse(path, headers={"Content-Type": "video/iso.segment"})
+            return media_file(path)
 
         async def clock(_: web.Request) -> web.Response:
             # The players' time source (dash.js's UTCTiming, http-xsdate): never a public time server.
@@ -1105,12 +1107,6 @@ def _query_int(request: web.Request, key: str) -> int | None:
     if not value.isdigit():
         raise PlaylistRequestError(f"{key} must be a non-negative integer")
     return int(value)
-
-
-def _uri_number(name: str, prefix: str) -> int | None:
-    """N of `<prefix>N.m4s`, None for any other name."""
-    digits = name.removeprefix(prefix).removesuffix(".m4s")
-    return int(digits) if name.startswith(prefix) and name.endswith(".m4s") and digits.isdigit() else None
 
 
 def main(argv: list[str] | None = None) -> int:

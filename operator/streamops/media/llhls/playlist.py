@@ -28,12 +28,30 @@ class Segment:
         return sum(p.duration for p in self.parts)
 
 
+_PART, _SEGMENT, _MEDIA = "part-", "seg-", ".m4s"
+
+
 def part_uri(number: int) -> str:
-    return f"part-{number}.m4s"
+    return f"{_PART}{number}{_MEDIA}"
 
 
 def segment_uri(msn: int) -> str:
-    return f"seg-{msn}.m4s"
+    return f"{_SEGMENT}{msn}{_MEDIA}"
+
+
+def _uri_number(uri: str, prefix: str) -> int | None:
+    digits = uri.removeprefix(prefix).removesuffix(_MEDIA)
+    return int(digits) if uri.startswith(prefix) and uri.endswith(_MEDIA) and digits.isdigit() else None
+
+
+def part_number(uri: str) -> int | None:
+    """The number in a part_uri(), None for any other name."""
+    return _uri_number(uri, _PART)
+
+
+def segment_number(uri: str) -> int | None:
+    """The sequence number in a segment_uri(), None for any other name."""
+    return _uri_number(uri, _SEGMENT)
 
 
 INIT_URI = "init.mp4"

@@ -280,7 +280,7 @@
     // With lowLatencyMode the target latency comes from the playlist's PART-HOLD-BACK, which
     // setting liveSyncDuration(Count) would override. Standard HLS: 2 segments behind the newest
     // instead of hls.js's 3: with 2 s segments glass-to-glass measured 6.9 s with hls.js's 3 and
-    // 4.9 s with 2 (bench/results/latency.md and its first run in git); ?liveSyncSegments=3 restores 3.
+    // 5.0 s with 2 (bench/results/latency.md and its first run in git); ?liveSyncSegments=3 restores 3.
     const syncSegments = Number(params.get('liveSyncSegments')) || 2;
     const hls = new Hls(lowLatency ? { lowLatencyMode: true } : { lowLatencyMode: false, liveSyncDurationCount: syncSegments });
     hls.on(Hls.Events.ERROR, (_, data) => {

@@ -47,16 +47,20 @@ def reconcile_restream(
         if missing is not None:
             # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
             return RestreamOutcome(generation, key_secret_missing=missing)
-        owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
-        if owner_patch is not None:
-            api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)
-            if ingest_ports is None:
-                return RestreamOutcome(generation, waiting_for_stream=True)
-            host_ports = ports_of(current) or allocator.allocate(["http"])
-        ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
+        if allocator is None or ingest_ports is not None:
+            if allocator is not None:
+                host_ports = ports_of(current) or allocator.allocate(["http"])
+            ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
+        # The stream as an owner (its deletion takes the Restream along): after the Pod, which is
+        # what a new Restream waits for, and also while the stream's ports are not there yet.
+        owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
+        if owner_patch is not None:
+            api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
+        if allocator is not None and ingest_ports is None:
+            return RestreamOutcome(generation, waiting_for_stream=True)
         return RestreamOutcome(generation, stream_uid=stream.metadata.uid)
     except NamespaceTerminating:
         return RestreamOutcome(generation)

@@ -44,6 +44,10 @@ class OperatorState:
         default_factory=lambda: ThreadPoolExecutor(STATUS_THREADS, thread_name_prefix="streamops-status")
     )
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
+    # Loops per key: an object deleted and created again under its name has a new loop while the
+    # old one is being cancelled (no finalizer holds the old object back): the key's waker, lock
+    # and followers go with the last of them.
+    _holders: dict[ObjectKey, int] = field(default_factory=dict)
     _reconcile_requested: set[ObjectKey] = field(default_factory=set)
     # (namespace, stream) → the keys of its Recordings and Restreams
     _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
@@ -71,6 +75,8 @@ class OperatorState:
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:
+        """The key's waker, for the loop that starts now (its close() calls forget())."""
+        self._holders[key] = self._holders.get(key, 0) + 1
         return self._wakers.setdefault(key, asyncio.Event())
 
     def wake(self, key: ObjectKey, reconcile: bool = False) -> None:
@@ -97,6 +103,11 @@ class OperatorState:
         return False
 
     def forget(self, key: ObjectKey) -> None:
+        held = self._holders.get(key, 0) - 1
+        if held > 0:
+            self._holders[key] = held
+            return
+        self._holders.pop(key, None)
         with self._guard:
             self._locks.pop(key, None)
         self._wakers.pop(key, None)

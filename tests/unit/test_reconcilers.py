@@ -577,8 +577,17 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
     stream = put(api, livestream("cam"))
     rst = put(api, restream("out"))
     outcome = reconcile_rst(api)
-    assert outcome == RestreamOutcome(generation=1, stream_uid=stream["metadata"]["uid"])
+    patched_at = rst["metadata"]["resourceVersion"]
+    assert outcome == RestreamOutcome(generation=1, stream_uid=stream["metadata"]["uid"], owner_patched_at=patched_at)
     assert done(api) == [("create", "Pod", "out-pusher"), ("patch", "Restream", "out")], "the pusher first"
+    # The loop's body lags behind the patch until the watch shows it: no second patch meanwhile ...
+    api.clear_calls()
+    assert reconcile_restream(api, SETTINGS, rst, owner_patched_at=patched_at).owner_patched_at == patched_at
+    assert done(api) == []
+    # ... but a newer body without the owner (someone removed it) gets it again.
+    newer = {**rst, "metadata": {**rst["metadata"], "resourceVersion": "newer"}}
+    assert reconcile_restream(api, SETTINGS, newer, owner_patched_at=patched_at).owner_patched_at == "newer"
+    assert done(api) == [("patch", "Restream", "out")]
     assert owners(api.object("Restream", NS, "out")) == [("LiveStream", stream["metadata"]["uid"])]
     assert owners(api.object("Pod", NS, "out-pusher")) == [("Restream", rst["metadata"]["uid"])]
     assert api.object("Restream", NS, "out")["metadata"]["generation"] == 1, "metadata only: no new generation"

@@ -39,6 +39,7 @@ RESTREAM_LOOP = KindLoop(
     reconcile=reconcile_restream,
     status_model=RestreamStatus,
     metric_fields=frozenset({"bytesSent"}),
+    carried=lambda outcome: {"owner_patched_at": outcome.owner_patched_at},
 )
 KEY_RETRY_SECONDS = 5.0  # a missing target-key Secret is looked for again this often
 log = logging.getLogger("streamops.operator")

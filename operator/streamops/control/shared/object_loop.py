@@ -86,6 +86,8 @@ class KindLoop(Generic[OutcomeT_co]):
     reconcile: Callable[..., OutcomeT_co]  # (api, settings, body, allocator, **hints) -> outcome
     status_model: type[ConditionedStatus]
     metric_fields: frozenset[str]  # status fields written at most every metrics_write_seconds
+    # What a reconcile is told of the previous one's outcome (a Restream: the owner patch it sent).
+    carried: Callable[[OutcomeT_co], Hints] | None = None
 
 
 def utcnow() -> datetime:
@@ -203,7 +205,8 @@ class ObjectLoop(Generic[OutcomeT]):
             return outcome
 
     async def reconcile(self, **hints: str | bool | None) -> OutcomeT | None:
-        return await self.state.call(self._reconcile_now, plain(self.body), {**self.hints, **hints})
+        carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
+        return await self.state.call(self._reconcile_now, plain(self.body), {**self.hints, **carried, **hints})
 
     async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
         """The object's reconcile outcome, reconciling first when due: never done yet, the spec

@@ -1,4 +1,4 @@
-"""How telemetry reaches status: one asyncio task per object (a kopf daemon) that every
+"""How telemetry reaches status: one asyncio task per object (shared/object_tasks.py) that every
 `telemetry_interval_seconds` (0.5 s):
 
 1. looks up the object's worker Pods in the pod index (kept by kopf from its Pod watch: no API call),

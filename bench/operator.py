@@ -348,9 +348,9 @@ def run_round(
     spy: subprocess.Popen[bytes] | None = None
     try:
         operator.start()
-        if profile is not None:  # py-spy (not a project dependency): collapsed stacks per round
+        if profile is not None:  # py-spy (not a project dependency): collapsed stacks of CPU (not idle) time per round
             spy = subprocess.Popen(
-                [profile, "record", "-p", str(operator.pid), "-r", "50", "-f", "raw", "--threads", "--idle",
+                [profile, "record", "-p", str(operator.pid), "-r", "50", "-f", "raw", "--threads", "--nonblocking",
                  "-o", str(Path(tempfile.gettempdir()) / f"operator-{n}.pyspy.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip

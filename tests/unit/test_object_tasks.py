@@ -123,3 +123,24 @@ def test_two_loops_of_one_name_share_the_waker_until_the_last_goes():
         state.status_executor.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_a_loop_keeps_no_managed_fields_or_last_applied_copy():
+    raw = {
+        "apiVersion": "streaming.streamops.dev/v1alpha1",
+        "kind": "LiveStream",
+        "metadata": {
+            "name": "cam",
+            "namespace": "ns",
+            "uid": "a",
+            "generation": 2,
+            "annotations": {object_tasks.LAST_APPLIED: "{...}", "team": "news"},
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {"title": "Camera"},
+        "status": {"observedGeneration": 2},
+    }
+    body = object_tasks.kept(kopf.Body(raw))
+    assert body.metadata.get("managedFields") is None and dict(body.metadata.annotations) == {"team": "news"}
+    assert (body.metadata.uid, body.metadata.get("generation"), body.spec["title"]) == ("a", 2, "Camera")
+    assert body.status["observedGeneration"] == 2 and raw["metadata"]["managedFields"], "the event's body is untouched"

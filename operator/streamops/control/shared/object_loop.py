@@ -285,7 +285,8 @@ class ObjectLoop(Generic[OutcomeT]):
             if lost_at is not None and lost_at > now:  # (one already due was handled by remove_lost_pods)
                 timeout = min(timeout, (lost_at - now).total_seconds() + 0.1)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.woken.wait(), timeout)
+            async with asyncio.timeout(timeout):  # (not wait_for: no task of its own per tick)
+                await self.woken.wait()
         self.woken.clear()
 
     def close(self) -> None:

@@ -24,11 +24,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import cast
 
 import kopf
 
 from streamops.control.shared.state import ObjectKey
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 RESTART_SECONDS = 1.0  # a loop that failed unexpectedly starts again after this (kopf's daemon backoff was 1 s)
 log = logging.getLogger("streamops.operator")
 
@@ -44,6 +46,18 @@ class LiveObject:
 
 
 Loop = Callable[[LiveObject], Awaitable[None]]
+
+
+def kept(body: kopf.Body) -> kopf.Body:
+    """The body a loop keeps: without what no loop reads and what is much of a body, kept for
+    every object between events: managedFields (each writer's field sets, the operator's own status
+    writes among them) and kubectl's last-applied copy of the whole object."""
+    meta = body.get("metadata") or {}
+    trimmed = {k: v for k, v in meta.items() if k != "managedFields"}
+    annotations = meta.get("annotations") or {}
+    if LAST_APPLIED in annotations:
+        trimmed["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return kopf.Body(cast(kopf.RawBody, {**body, "metadata": trimmed}))
 
 
 @dataclass
@@ -63,9 +77,9 @@ class ObjectTasks:
             return
         running = self._running.get(uid)
         if running is not None:
-            running[0].body = body
+            running[0].body = kept(body)
             return
-        obj = LiveObject(key, body)
+        obj = LiveObject(key, kept(body))
         task = asyncio.get_running_loop().create_task(self._supervised(obj, loop), name=f"{key[0]} {key[1]}/{key[2]}")
         self._running[uid] = (obj, task)
         task.add_done_callback(lambda done: self._finished(uid, done))

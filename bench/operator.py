@@ -516,7 +516,7 @@ def report(
         "",
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 10 s,",
-        "8 API threads + 2 for status), one real kube-apiserver + etcd + kube-controller-manager, no",
+        "16 API threads + 4 for status), one real kube-apiserver + etcd + kube-controller-manager, no",
         "kubelet (Pods stay Pending). N LiveStreams, each followed by a Restream, created at once by 4",
         "client threads (a burst); after an idle window, more pairs applied one by one at a steady rate",
         "with the N in place (at scale, not in a burst). Times from a client-side clock: create request",

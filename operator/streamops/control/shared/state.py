@@ -22,8 +22,12 @@ if TYPE_CHECKING:
     from streamops.control.shared.indexes import ChildIndexes
 
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
-API_THREADS = 8  # reconciles in flight; each thread keeps one API connection
-STATUS_THREADS = 2
+# Reconciles in flight; each thread keeps one API connection. In a burst the operator's requests
+# wait on the API server beside the clients creating objects: 16 + 4 threads (against 8 + 2)
+# brought Ready p99 of 500 + 500 from 20.1 to 17.4 s and the writes/s from 162 to 182 (one run
+# each, bench-operator, 2026-11-23), for ≈3 MB more at the peak.
+API_THREADS = 16
+STATUS_THREADS = 4
 P = ParamSpec("P")
 T = TypeVar("T")
 

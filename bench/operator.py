@@ -512,7 +512,7 @@ def report(
         "",
         f"Run {started} on {host_text}; {versions_text}; {storage}.",
         f"Whole run {wall:.0f} s wall. Load average (1/5/15 min) before → after each round is in the",
-        "table (below 1 before a round: nothing else was running on the 2 cores).",
+        "table (other work on the machine shows there: quote it with the figures).",
         "",
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 10 s,",

@@ -64,7 +64,10 @@ OPERATOR_ENV = {
     "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
 }
 FINDINGS = "## Findings"
-TARGET_P99 = 1.0
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
+TARGET_P99 = 1.0  # one pair created at a time, with the N in place
+TARGET_BURST_P99 = 5.0  # issue 15: Ready p99 of the 500 + 500 burst
+TARGET_WRITE_SHARE = 80.0  # issue 15: writes/s during the burst, % of what the API server alone takes
 TARGET_RSS_MB = 150.0
 SAMPLE_SECONDS = 0.25
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -115,11 +118,23 @@ def api_counts(kubectl: Kubectl) -> dict[str, float]:
         head, _, value = line.rpartition(" ")
         labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
         if line.startswith("apiserver_request_total"):
-            kind = "writes" if labels.get("verb") in ("POST", "PUT", "PATCH", "DELETE", "APPLY") else "reads"
+            verb = labels.get("verb", "")
+            kind = "writes" if verb in WRITE_VERBS else "reads"
             counts[kind] += float(value)
+            if kind == "writes":  # by what: "POST pods", "PATCH livestreams/status", ...
+                what = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+                counts[f"{verb} {what}"] = counts.get(f"{verb} {what}", 0.0) + float(value)
         elif labels.get("flow_schema") == "service-accounts":
             counts["operator"] += float(value)
     return counts
+
+
+def writes_by_what(before: dict[str, float], after: dict[str, float], pairs: int) -> str:
+    """All clients' writes during the burst per pair, by verb and resource, largest first (the
+    benchmark client's own are its 2 creates: POST livestreams and POST restreams, 1 each)."""
+    per = {k: (after[k] - before.get(k, 0.0)) / pairs for k in after if k.split(" ")[0] in WRITE_VERBS}
+    shown = sorted(((v, k) for k, v in per.items() if v >= 0.05), reverse=True)
+    return ", ".join(f"{k} {v:.1f}" for v, k in shown) or "—"
 
 
 def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, threads: int = 8) -> float:
@@ -277,6 +292,7 @@ class Round:
     load_after: str = ""
     api_operator: float = 0.0  # the operator's API requests during the burst
     api_writes: float = 0.0  # all clients' writes during the burst
+    api_by_what: str = ""  # those writes per pair, by verb and resource
     steady_n: int = 0
     steady_rate: float = 0.0
     steady_pod: list[float] = field(default_factory=list)
@@ -332,9 +348,9 @@ def run_round(
     spy: subprocess.Popen[bytes] | None = None
     try:
         operator.start()
-        if profile is not None:  # py-spy (not a project dependency): collapsed stacks per round
+        if profile is not None:  # py-spy (not a project dependency): collapsed stacks of CPU (not idle) time per round
             spy = subprocess.Popen(
-                [profile, "record", "-p", str(operator.pid), "-r", "50", "-f", "raw", "--threads", "--idle",
+                [profile, "record", "-p", str(operator.pid), "-r", "50", "-f", "raw", "--threads", "--nonblocking",
                  "-o", str(Path(tempfile.gettempdir()) / f"operator-{n}.pyspy.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
@@ -380,6 +396,7 @@ def run_round(
         after = api_counts(kubectl)
         result.api_operator = after["operator"] - before["operator"]
         result.api_writes = after["writes"] - before["writes"]
+        result.api_by_what = writes_by_what(before, after, n)
         time.sleep(idle)
         idle_end = time.monotonic()
 
@@ -495,11 +512,11 @@ def report(
         "",
         f"Run {started} on {host_text}; {versions_text}; {storage}.",
         f"Whole run {wall:.0f} s wall. Load average (1/5/15 min) before → after each round is in the",
-        "table (below 1 before a round: nothing else was running on the 2 cores).",
+        "table (other work on the machine shows there: quote it with the figures).",
         "",
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 10 s,",
-        "8 API threads + 2 for status), one real kube-apiserver + etcd + kube-controller-manager, no",
+        "16 API threads + 4 for status), one real kube-apiserver + etcd + kube-controller-manager, no",
         "kubelet (Pods stay Pending). N LiveStreams, each followed by a Restream, created at once by 4",
         "client threads (a burst); after an idle window, more pairs applied one by one at a steady rate",
         "with the N in place (at scale, not in a burst). Times from a client-side clock: create request",
@@ -521,21 +538,31 @@ def report(
 
     row("create N LiveStreams + N Restreams (wall)", [f"{r.apply_seconds:.2f} s" for r in rounds])
     row("create → ingest Pod, p50", [fmt_s(r.pod, 50) for r in rounds])
-    ok_pod = bool(last.pod) and pct(last.pod, 99) <= TARGET_P99 and not last.missing["pod"]
-    row("create → ingest Pod, p99", [fmt_s(r.pod, 99) for r in rounds], f"≤ 1 s {mark(ok_pod)}")
+    row("create → ingest Pod, p99", [fmt_s(r.pod, 99) for r in rounds])
     row("create → Ready + observedGeneration, p50", [fmt_s(r.ready, 50) for r in rounds])
-    ok_ready = bool(last.ready) and pct(last.ready, 99) <= TARGET_P99 and not last.missing["ready"]
-    row("create → Ready + observedGeneration, p99", [fmt_s(r.ready, 99) for r in rounds], f"≤ 1 s {mark(ok_ready)}")
+    ok_ready = bool(last.ready) and pct(last.ready, 99) <= TARGET_BURST_P99 and not last.missing["ready"]
+    row(
+        "create → Ready + observedGeneration, p99",
+        [fmt_s(r.ready, 99) for r in rounds],
+        f"≤ {TARGET_BURST_P99:g} s {mark(ok_ready)}",
+    )
     row("Restream create → pusher Pod, p50", [fmt_s(r.pusher, 50) for r in rounds])
     row("Restream create → pusher Pod, p99", [fmt_s(r.pusher, 99) for r in rounds])
     row("first create → everything done", [f"{r.total_seconds:.1f} s" for r in rounds])
     row("objects handled per second (2N / everything done)", [f"{2 * r.n / r.total_seconds:.0f}/s" for r in rounds])
     row("operator API requests per pair during the burst", [f"{r.api_operator / r.n:.1f}" for r in rounds])
+
+    def per_second(count: float, r: Round) -> str:
+        return f"{count / r.total_seconds:.0f}/s ({100 * count / r.total_seconds / capacity:.0f} % of the peer)"
+
+    share = 100 * last.api_writes / last.total_seconds / capacity
     row(
         "API writes per second during the burst (all clients)",
-        [f"{r.api_writes / r.total_seconds:.0f}/s ({100 * r.api_writes / r.total_seconds / capacity:.0f} % of the peer)"
-         for r in rounds],
-    )  # fmt: skip
+        [per_second(r.api_writes, r) for r in rounds],
+        f"≥ {TARGET_WRITE_SHARE:.0f} % {mark(share >= TARGET_WRITE_SHARE)}",
+    )
+    row("the operator's API requests per second during the burst", [per_second(r.api_operator, r) for r in rounds])
+    row("API writes per pair during the burst, by what (all clients)", [r.api_by_what for r in rounds])
     if last.steady_n:
         label = f"then {last.steady_n} more pairs at {last.steady_rate:g} pairs/s"
         row(f"{label}: create → ingest Pod, p50", [fmt_s(r.steady_pod, 50) for r in rounds])
@@ -550,7 +577,9 @@ def report(
     row("not reached in time (pod/ready/pusher/steady)", missing)
     row("operator RSS before creating (idle)", [f"{r.baseline_rss_kb / 1024:.0f} MB" for r in rounds])
     ok_rss = last.hwm_kb / 1024 <= TARGET_RSS_MB
-    row("operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], f"≤ 150 MB {mark(ok_rss)}")
+    row(
+        "operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], f"≤ 150 MB (aim 100) {mark(ok_rss)}"
+    )
     row("operator RSS at the end of the idle window", [f"{r.idle[2] / 1024:.0f} MB" for r in rounds])
     row("operator CPU while busy, mean", [f"{r.busy[0]:.0f} %" for r in rounds])
     row("operator CPU while busy, peak (1 s)", [f"{r.busy[1]:.0f} %" for r in rounds])

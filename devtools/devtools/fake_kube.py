@@ -293,7 +293,12 @@ class FakeKubeApi(KubeApi):
 
     # --- the adapter: core objects -----------------------------------------------------------------
     def request(
-        self, method: str, path: str, body: Manifest | None = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Manifest | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Manifest | None:
         raise AssertionError(f"FakeKubeApi has no transport: {method} {path} (a method the fake lacks?)")
 
@@ -325,6 +330,10 @@ class FakeKubeApi(KubeApi):
     # --- the adapter: custom resources ---------------------------------------------------------
     def get_custom(self, kind: Kind, namespace: str, name: str) -> Manifest | None:
         return self._get(kind.kind, namespace, name)
+
+    def custom_uids(self, kind: Kind, namespace: str) -> set[str]:
+        self._log("list", kind.kind, namespace, "", "")
+        return {o["metadata"]["uid"] for o in self.objects(kind.kind, namespace)}
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(kind.kind, manifest)

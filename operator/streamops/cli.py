@@ -12,7 +12,11 @@ from pathlib import Path
 def run_operator(args: argparse.Namespace) -> int:
     # kopf imports the `kubernetes` client when it is installed (for its login), ≈33 MB of RSS the
     # operator does not need: its own API client (control/shared/kube.py) uses kopf's plain logins.
+    # Likewise `kubernetes_asyncio` (kopf only recognises its objects; the kubernetes 36 wheel the
+    # harness installs ships it): 88 → 55 MB of RSS after the operator's imports, and 1.8 s less
+    # importing (measured 2026-11-23). The image has neither.
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
     import kopf
 
     import streamops.control.handlers  # noqa: F401  (registers the handlers)

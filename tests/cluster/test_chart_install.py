@@ -264,6 +264,20 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         timeout=60,
         what="the standby adopted by the Recording",
     )
+    # A stream from a version whose loops were kopf daemons carries kopf's finalizer: the operator
+    # removes it (the one patch of a LiveStream itself; status goes through livestreams/status).
+    upgraded = livestream("old")
+    upgraded["metadata"]["finalizers"] = [f"{GROUP}/finalizer"]
+    admin.apply(ns, upgraded)
+    eventually(
+        lambda: (
+            not (admin.get("livestreams", ns, "old") or {"metadata": {"finalizers": ["?"]}})["metadata"].get(
+                "finalizers"
+            )
+        ),
+        timeout=60,
+        what="the earlier version's finalizer removed",
+    )
 
 
 def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:

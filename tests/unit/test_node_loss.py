@@ -32,6 +32,7 @@ from streamops.control.shared.node_loss import (
     node_lost_event,
 )
 from streamops.control.shared.object_loop import ObjectLoop
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import OperatorState
@@ -181,7 +182,7 @@ def _loop_with(api: FakeKubeApi, settings: OperatorSettings) -> ObjectLoop[Any]:
     body = recording("rec")
     body["metadata"].update(namespace="media", uid="r", generation=1)
     state = OperatorState(api=api, settings=settings)
-    return ObjectLoop(state, RECORDING_LOOP, kopf.Body(body))
+    return ObjectLoop(state, RECORDING_LOOP, LiveObject(("Recording", "media", "rec"), kopf.Body(body)))
 
 
 def test_loop_force_deletes_a_lost_pod_once_with_a_uid_precondition(monkeypatch: pytest.MonkeyPatch):

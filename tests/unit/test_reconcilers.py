@@ -7,6 +7,7 @@ builders put into each manifest is test_worker_pods.py's and test_ingest_manifes
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -118,12 +119,17 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
     stream = put(api, livestream("cam"))
     outcome = reconcile_stream(api)
 
-    assert outcome == StreamOutcome(generation=1)
+    created = outcome.created.get("primary")
+    assert outcome == StreamOutcome(generation=1, created={"primary": created})
+    assert created is not None and (created.name, created.exists, created.phase) == ("cam-ingest", True, "Pending"), (
+        "the Pod as the create answered: the status shows it before the Pod watch does"
+    )
     assert done(api) == [
         ("create", "Secret", "cam-stream-key"),
         ("create", "Service", "cam-ingest"),
         ("create", "Pod", "cam-ingest"),
     ]
+    assert reconcile_stream(api).created == {}, "only the reconcile that created a Pod says so"
     assert api.server_reads == [], "Pods, Services and LiveStreams come from the indexes; the key is created blind"
     uid = stream["metadata"]["uid"]
     for kind, name in (("Secret", "cam-stream-key"), ("Service", "cam-ingest"), ("Pod", "cam-ingest")):
@@ -347,7 +353,7 @@ def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
     assert pod["spec"]["hostNetwork"] is True
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == ports
 
-    assert assert_idempotent(api, lambda: reconcile_stream(api, allocator=allocator)) == outcome
+    assert assert_idempotent(api, lambda: reconcile_stream(api, allocator=allocator)) == replace(outcome, created={})
     assert allocator.used == 3
 
     api.delete("Pod", NS, "cam-ingest")  # evicted: the re-created Pod keeps the Service's ports
@@ -571,8 +577,17 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
     stream = put(api, livestream("cam"))
     rst = put(api, restream("out"))
     outcome = reconcile_rst(api)
-    assert outcome == RestreamOutcome(generation=1, stream_uid=stream["metadata"]["uid"])
-    assert done(api) == [("patch", "Restream", "out"), ("create", "Pod", "out-pusher")]
+    patched_at = rst["metadata"]["resourceVersion"]
+    assert outcome == RestreamOutcome(generation=1, stream_uid=stream["metadata"]["uid"], owner_patched_at=patched_at)
+    assert done(api) == [("create", "Pod", "out-pusher"), ("patch", "Restream", "out")], "the pusher first"
+    # The loop's body lags behind the patch until the watch shows it: no second patch meanwhile ...
+    api.clear_calls()
+    assert reconcile_restream(api, SETTINGS, rst, owner_patched_at=patched_at).owner_patched_at == patched_at
+    assert done(api) == []
+    # ... but a newer body without the owner (someone removed it) gets it again.
+    newer = {**rst, "metadata": {**rst["metadata"], "resourceVersion": "newer"}}
+    assert reconcile_restream(api, SETTINGS, newer, owner_patched_at=patched_at).owner_patched_at == "newer"
+    assert done(api) == [("patch", "Restream", "out")]
     assert owners(api.object("Restream", NS, "out")) == [("LiveStream", stream["metadata"]["uid"])]
     assert owners(api.object("Pod", NS, "out-pusher")) == [("Restream", rst["metadata"]["uid"])]
     assert api.object("Restream", NS, "out")["metadata"]["generation"] == 1, "metadata only: no new generation"

@@ -1,18 +1,21 @@
-"""kopf wiring. Handlers are thin: each object has one status loop (an async kopf daemon, see
-each kind's loop.py, registered in kinds.py) that reconciles it and writes its status; watch events
-only wake that loop.
+"""kopf wiring. Handlers are thin: each object has one status loop (an asyncio task its own watch
+events start and stop, shared/object_tasks.py; each kind's loop.py) that reconciles it and writes
+its status; watch events only wake that loop.
 
 Reconciling is level-based: the loop reconciles when the object is new to it (created, or the
 operator restarted), when its spec changed (metadata.generation), when one of its Pods went away,
 and every resync period. Every trigger runs the same idempotent reconcile, so a missed or
 duplicated event, or an operator restart, changes nothing observable. There are no kopf
-create/update/delete handlers, so kopf writes nothing on the objects but its finalizer (which the
-daemons need): no diff-base or progress annotations, one API call less per object and change.
+create/update/delete handlers and no kopf daemons, so kopf writes nothing on the objects: no
+diff-base or progress annotations and no finalizer (object_tasks.py says why none is needed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Mapping
 from typing import cast
 
 import kopf
@@ -43,13 +46,15 @@ from streamops.control.shared.naming import (
     STREAM_NAME_ANNOTATION,
 )
 from streamops.control.shared.object_loop import SELECTOR
+from streamops.control.shared.object_tasks import LiveObject, ObjectTasks
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.worker_client import http_client
 
-FINALIZER = f"{GROUP}/finalizer"
+FINALIZER = f"{GROUP}/finalizer"  # what earlier versions put on every object: kopf removes it
 SETTINGS = OperatorSettings.from_env()
+log = logging.getLogger("streamops.operator")
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -69,8 +74,9 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
-    # Our own annotation prefix and finalizer: no kopf.zalando.org leftovers on user objects,
-    # and nothing of kopf's in status (status is written only by the status loops).
+    # Our own annotation prefix: no kopf.zalando.org leftovers on user objects, and nothing of
+    # kopf's in status (status is written only by the status loops). No handler needs a finalizer;
+    # naming the one earlier versions put on objects makes kopf remove it (once per object).
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = NoDiffBase()
@@ -87,6 +93,28 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
         state.allocator = PortAllocator(SETTINGS.ports)
         state.seed_ports(SELECTOR)
     memo.state = state
+    memo.tasks = ObjectTasks()
+    memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
+
+
+async def sweep_vanished(state: OperatorState, tasks: ObjectTasks) -> None:
+    """Every resync period: the loops of objects that no listing has any more are stopped. (A watch
+    kopf lists again after a 410 Gone brings no DELETED event for what was deleted meanwhile; a
+    loop left running would recreate the children the garbage collector removes.) One request per
+    kind and namespace with loops, object metadata only."""
+    while True:
+        await asyncio.sleep(state.settings.resync_seconds)
+        for kind in KINDS:
+            for namespace in sorted(tasks.namespaces(kind.api.kind)):
+                asked = time.monotonic()
+                try:
+                    listed = await state.call(state.api.custom_uids, kind.api, namespace)
+                except Exception as e:  # the API is unreachable: next period
+                    log.warning("listing %s in %s failed: %s", kind.api.plural, namespace, e)
+                    continue
+                for uid in tasks.stale(kind.api.kind, namespace, listed, asked):
+                    log.info("%s %s (uid) is gone, no DELETED event came: its loop stops", kind.api.kind, uid)
+                    tasks.stop(uid)
 
 
 @kopf.on.login()
@@ -96,6 +124,10 @@ async def login(memo: kopf.Memo, **_: object) -> kopf.AiohttpSession:
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: object) -> None:
+    if memo.get("sweeper") is not None:
+        memo.sweeper.cancel()
+    if memo.get("tasks") is not None:
+        await memo.tasks.close()
     if memo.get("state") is not None:
         memo.state.executor.shutdown(wait=False, cancel_futures=True)
         memo.state.status_executor.shutdown(wait=False, cancel_futures=True)
@@ -164,8 +196,14 @@ async def _object_event(kind: ControlledKind, type: str, body: kopf.Body, state:
 
 def _wake_on_events(kind: ControlledKind) -> None:
     @kopf.on.event(GROUP, VERSION, kind.api.plural, id=f"{kind.api.singular}-event")
-    async def object_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
-        await _object_event(kind, type, body, memo.state)
+    async def object_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: object) -> None:
+        state: OperatorState = memo.state
+
+        def loop(obj: LiveObject) -> Awaitable[None]:
+            return kind.loop(state, obj, _indexes(state, kwargs))
+
+        memo.tasks.observe(type, _key(kind, body), body, loop)
+        await _object_event(kind, type or "", body, state)
 
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
@@ -203,9 +241,9 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
 # --- status loops (one per object) ----------------------------------------------------------------
 
 
-async def status_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **kwargs: object) -> None:
-    """The kind's loop, given the indexes kopf passes to every handler by the index's name."""
-    state: OperatorState = memo.state
+def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
+    """The indexes kopf passes to every handler by the index's name: the status loops' view, and
+    the reconcilers' (KubeApi.watched)."""
     state.watch(
         ChildIndexes(
             pods=cast(ObjectIndex, kwargs["pod_objects"]),
@@ -213,14 +251,12 @@ async def status_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.M
             streams=cast(ObjectIndex, kwargs["stream_objects"]),
         )
     )
-    indexes = Indexes(
+    return Indexes(
         pods=cast(PodIndex, kwargs["worker_pods"]),
         streams=cast(StreamIndex, kwargs["streams"]),
         recordings=cast(RecordingIndex, kwargs["recordings"]),
     )
-    await BY_NAME[body.get("kind", "")].loop(state, body, stopped, indexes)
 
 
 for _kind in KINDS:
     _wake_on_events(_kind)
-    kopf.daemon(GROUP, VERSION, _kind.api.plural, id=_kind.daemon_id, cancellation_timeout=5, backoff=1)(status_loop)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import kopf
-
 from streamops.api import LIVESTREAM, RECORDING, RESTREAM
 from streamops.api.kinds import Kind
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
@@ -16,22 +14,19 @@ from streamops.control.recording.loop import RECORDING_LOOP, recording_loop
 from streamops.control.restream.loop import RESTREAM_LOOP, restream_loop
 from streamops.control.shared.indexes import Indexes
 from streamops.control.shared.object_loop import KindLoop, Outcome
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.state import OperatorState
 
-StatusLoop = Callable[[OperatorState, kopf.Body, kopf.DaemonStopped, Indexes], Awaitable[None]]
+StatusLoop = Callable[[OperatorState, LiveObject, Indexes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ControlledKind:
     api: Kind
-    loop: StatusLoop  # one per object (a kopf daemon): reconciles it and writes its status
+    loop: StatusLoop  # one per object (a task, object_tasks.py): reconciles it and writes its status
     kind_loop: KindLoop[Outcome]  # its reconcile, status model and metric fields
     wakes_followers: bool = False  # its events wake the loops that follow it (a stream's Recordings, Restreams)
     wakes_stream: bool = False  # its events wake its stream's loop (a stream shows its Recordings)
-
-    @property
-    def daemon_id(self) -> str:
-        return f"{self.api.singular}-status"
 
 
 KINDS = (

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import kopf
-
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream.builders import ingest_component, ingest_names
@@ -24,6 +22,7 @@ from streamops.control.shared.indexes import Indexes, index_values, worker_pod
 from streamops.control.shared.kube import watched_object
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.shared.state import OperatorState
@@ -84,11 +83,11 @@ def observed_services(state: OperatorState, namespace: str, stream: str) -> dict
     return {role: service for role, service in found.items() if service is not None}
 
 
-async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
-    loop = ObjectLoop(state, LIVESTREAM_LOOP, body)
+async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
+    loop = ObjectLoop(state, LIVESTREAM_LOOP, obj)
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
     try:
-        while not stopped:
+        while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, STANDBY_COMPONENT)
             loop.hints = {"standby": standby.name if standby else None}
@@ -101,7 +100,10 @@ async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.D
             observed_pods = {
                 role: pod
                 for role in ROLES
-                if (pod := worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_component(role)))
+                if (
+                    pod := worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, ingest_component(role))
+                    or outcome.created.get(role)  # (until the Pod watch shows it)
+                )
             }
             await loop.remove_lost_pods(standby, *observed_pods.values())
             telemetry: dict[Role, IngestStatus] = {}
@@ -114,7 +116,7 @@ async def livestream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.D
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
             )
             services = observed_services(state, loop.namespace, loop.name)
-            inputs = (body.metadata.get("resourceVersion"), outcome, observed_pods, telemetry, facts, services)
+            inputs = (loop.body.metadata.get("generation"), outcome, observed_pods, telemetry, facts, services)
             if loop.changed(inputs):
                 await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts, services))
             await loop.sleep(*observed_pods.values())

@@ -42,6 +42,7 @@ from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_s
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION
+from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
@@ -62,6 +63,9 @@ class StreamOutcome:
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    # The ingest Pods this reconcile created, as the API server answered the create: the status
+    # shows them before the Pod watch does (one status write instead of "creating" then "Pending").
+    created: dict[Role, PodObservation] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,7 @@ def _reconcile(
     tls_problem = _check_tls_secret(api, stream)
     roles = ingest_roles(stream)
     allocated: dict[Role, IngestPortMap] = {}
+    created: dict[Role, PodObservation] = {}
     services = {role: api.get("Service", namespace, ingest_names(name, role).service) for role in ROLES}
     for role in roles:
         service = services[role]
@@ -286,7 +291,10 @@ def _reconcile(
                 allocator.release(ports_of(service).values())
         run = role in roles and stream.spec.active and missing_secret is None and tls_problem is None
         desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
-        ensure_pod(api, desired, api.get("Pod", namespace, names.pod), uid)
+        current = api.get("Pod", namespace, names.pod)
+        pod = ensure_pod(api, desired, current, uid)
+        if current is None and pod is not None:
+            created[role] = PodObservation.of(names.pod, pod)
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
     standby_usable = on_default_claim(default_storage(stream, settings), settings)
     wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None and standby_usable
@@ -301,6 +309,7 @@ def _reconcile(
         service_rejected=service_rejected,
         route_rejected=route_rejected,
         tls_secret_problem=tls_problem,
+        created=created,
     )
 
 

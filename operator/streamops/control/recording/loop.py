@@ -27,6 +27,7 @@ from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, index_values, worker_pod
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader, post
@@ -139,8 +140,8 @@ async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> N
         loop.woken.set()  # (the status is written on this tick's way round)
 
 
-async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
-    loop = ObjectLoop(state, RECORDING_LOOP, body)
+async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
+    loop = ObjectLoop(state, RECORDING_LOOP, obj)
     reader = TelemetryReader(RecorderStatus)
     extras = Extras()
     stop_sent_to = ""
@@ -148,10 +149,10 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
     starting: asyncio.Task[None] | None = None  # the POST /start to an adopted standby
     start_sent_at = 0.0
     try:
-        while not stopped:
+        while loop.running:
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             await loop.remove_lost_pods(pod)
-            stream_ref = (body.spec.get("streamRef") or {}).get("name", "")
+            stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
             check_quota(state, indexes, loop.namespace, stream_ref, extras)
             loop.hints = {
@@ -172,7 +173,7 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             client = state.client
             telemetry = await reader.read(client, pod) if client else None
-            stopped_spec = bool(body.spec.get("stopped"))
+            stopped_spec = bool(loop.body.spec.get("stopped"))
             if client is not None and pod is not None and telemetry is not None:
                 waiting = telemetry.state == "standby"
                 start_due = time.monotonic() - start_sent_at > START_AGAIN_SECONDS
@@ -192,7 +193,7 @@ async def recording_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Da
             stuck = bool(pod and pod.storage_stuck(utcnow()))
             expired = tuple(extras.expired.items())
             inputs = (
-                body.metadata.get("resourceVersion"),
+                loop.body.metadata.get("generation"),
                 outcome,
                 pod,
                 telemetry,

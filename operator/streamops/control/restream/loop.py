@@ -10,8 +10,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-import kopf
-
 from streamops.api import RESTREAM, Restream, RestreamStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.control.restream.backoff_event import (
@@ -31,6 +29,7 @@ from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.shared.kube import ApiError, KubeApi
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader
@@ -40,6 +39,7 @@ RESTREAM_LOOP = KindLoop(
     reconcile=reconcile_restream,
     status_model=RestreamStatus,
     metric_fields=frozenset({"bytesSent"}),
+    carried=lambda outcome: {"owner_patched_at": outcome.owner_patched_at},
 )
 KEY_RETRY_SECONDS = 5.0  # a missing target-key Secret is looked for again this often
 log = logging.getLogger("streamops.operator")
@@ -99,12 +99,12 @@ async def sync_backoff_event(
     written.name, written.count, written.at = name, streak.failures, now
 
 
-async def restream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.DaemonStopped, indexes: Indexes) -> None:
-    loop = ObjectLoop(state, RESTREAM_LOOP, body)
+async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
+    loop = ObjectLoop(state, RESTREAM_LOOP, obj)
     reader = TelemetryReader(PusherStatus)
     series = WrittenSeries()
     try:
-        while not stopped:
+        while loop.running:
             await loop.remove_lost_pods(
                 worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
             )
@@ -117,7 +117,7 @@ async def restream_loop(state: OperatorState, body: kopf.Body, stopped: kopf.Dae
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
             telemetry = await reader.read(state.client, pod) if state.client else None
-            inputs = (body.metadata.get("resourceVersion"), outcome, pod, telemetry, stream)
+            inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
                 await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))
             await sync_backoff_event(loop, series, telemetry)

@@ -23,12 +23,20 @@ class RestreamOutcome:
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     key_secret_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
     stream_uid: str | None = None  # the stream the Pod was built for
+    # The resourceVersion of the body the owner patch was sent with: a reconcile that is handed the
+    # same body again (the watch has not shown the patch yet) does not send it again.
+    owner_patched_at: str | None = None
 
 
 def reconcile_restream(
-    api: KubeApi, settings: OperatorSettings, body: Body, allocator: PortAllocator | None = None
+    api: KubeApi,
+    settings: OperatorSettings,
+    body: Body,
+    allocator: PortAllocator | None = None,
+    owner_patched_at: str | None = None,
 ) -> RestreamOutcome:
-    """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself)."""
+    """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself).
+    `owner_patched_at` is the previous outcome's (see RestreamOutcome)."""
     parsed = parse(Restream, body)
     raw, generation, restream = parsed.raw, parsed.generation, parsed.obj
     if restream is None:
@@ -47,16 +55,25 @@ def reconcile_restream(
         if missing is not None:
             # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
             return RestreamOutcome(generation, key_secret_missing=missing)
-        owner_patch = restream_owner_patch(raw.get("metadata", {}), stream)
-        if owner_patch is not None:
-            api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)
-            if ingest_ports is None:
-                return RestreamOutcome(generation, waiting_for_stream=True)
-            host_ports = ports_of(current) or allocator.allocate(["http"])
-        ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
-        return RestreamOutcome(generation, stream_uid=stream.metadata.uid)
+        if allocator is None or ingest_ports is not None:
+            if allocator is not None:
+                host_ports = ports_of(current) or allocator.allocate(["http"])
+            ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
+        # The stream as an owner (its deletion takes the Restream along): after the Pod, which is
+        # what a new Restream waits for, and also while the stream's ports are not there yet.
+        meta = raw.get("metadata", {})
+        owner_patch = restream_owner_patch(meta, stream)
+        version = meta.get("resourceVersion")
+        if owner_patch is None or owner_patched_at != version:
+            owner_patched_at = None
+        if owner_patch is not None and owner_patched_at is None:
+            api.patch_custom(RESTREAM, namespace, restream.metadata.name, owner_patch)
+            owner_patched_at = version
+        if allocator is not None and ingest_ports is None:
+            return RestreamOutcome(generation, waiting_for_stream=True, owner_patched_at=owner_patched_at)
+        return RestreamOutcome(generation, stream_uid=stream.metadata.uid, owner_patched_at=owner_patched_at)
     except NamespaceTerminating:
         return RestreamOutcome(generation)

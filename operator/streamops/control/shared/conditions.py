@@ -105,6 +105,10 @@ def condition_transitions(previous: list[Condition], current: list[Condition]) -
     for c in current:
         if c.type not in EVENTFUL or before.get(c.type) == c.status or c.status == "Unknown":
             continue
+        if c.type == READY and c.status == "False" and READY not in before:
+            # A new object not ready yet (its Pod being created, its stream not live): nothing
+            # changed, its status says so. (In a burst of 500 streams + 500 Restreams, 1000 Events.)
+            continue
         bad = (c.type == STALLED and c.status == "True") or (
             c.type == READY and c.status == "False" and before.get(c.type) == "True"
         )

@@ -27,6 +27,8 @@ from streamops.api.kinds import Kind
 from streamops.control.shared.manifests import Manifest, ObjectIndex
 
 MERGE_PATCH = "application/merge-patch+json"
+# A list of objects' metadata only (what `kubectl get` uses for tables): no spec, no status.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 CORE_PLURALS = {
     "Pod": "pods",
     "Service": "services",
@@ -197,11 +199,16 @@ class KubeApi:
         return conn
 
     def request(
-        self, method: str, path: str, body: Manifest | None = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Manifest | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Manifest | None:
         """The decoded answer; None for 404. Raises ApiError for other failures."""
         payload = json.dumps(body).encode() if body is not None else None
-        headers = self._headers()
+        headers = {**self._headers(), "Accept": accept}
         if payload is not None:
             headers["Content-Type"] = content_type
         prefix = urlsplit(self.info.server).path.rstrip("/")
@@ -219,7 +226,7 @@ class KubeApi:
                 continue
             if response.status == 401 and attempt == 0:
                 self.info = login()  # rotated service-account token
-                headers = {**headers, **self._headers()}
+                headers = {**headers, **self._headers(), "Accept": accept}
                 continue
             if response.status == 404:
                 return None
@@ -296,6 +303,11 @@ class KubeApi:
         if index is not None:
             return watched_object(index, (namespace, name))
         return self.request("GET", self._custom(kind, namespace, name))
+
+    def custom_uids(self, kind: Kind, namespace: str) -> set[str]:
+        """The uids of a kind's objects in a namespace, as the API server has them now."""
+        answer = self.request("GET", self._custom(kind, namespace), accept=METADATA_LIST) or {}
+        return {uid for item in answer.get("items") or [] if (uid := (item.get("metadata") or {}).get("uid"))}
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(self._custom(kind, manifest["metadata"]["namespace"]), manifest)

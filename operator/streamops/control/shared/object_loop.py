@@ -1,4 +1,4 @@
-"""How telemetry reaches status: one asyncio task per object (a kopf daemon) that every
+"""How telemetry reaches status: one asyncio task per object (shared/object_tasks.py) that every
 `telemetry_interval_seconds` (0.5 s):
 
 1. looks up the object's worker Pods in the pod index (kept by kopf from its Pod watch: no API call),
@@ -37,6 +37,7 @@ from streamops.control.shared.kube import ApiError
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import MANAGED_BY, MANAGED_BY_LABEL
 from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
+from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortExhausted
 from streamops.control.shared.spec_checks import invalid_spec_status
@@ -85,6 +86,8 @@ class KindLoop(Generic[OutcomeT_co]):
     reconcile: Callable[..., OutcomeT_co]  # (api, settings, body, allocator, **hints) -> outcome
     status_model: type[ConditionedStatus]
     metric_fields: frozenset[str]  # status fields written at most every metrics_write_seconds
+    # What a reconcile is told of the previous one's outcome (a Restream: the owner patch it sent).
+    carried: Callable[[OutcomeT_co], Hints] | None = None
 
 
 def utcnow() -> datetime:
@@ -132,8 +135,9 @@ class StatusWriter:
 class ObjectLoop(Generic[OutcomeT]):
     """Shared by the three kinds: reconciling when due, ticking, input fingerprint, status writing."""
 
-    def __init__(self, state: OperatorState, kind: KindLoop[OutcomeT], body: kopf.Body) -> None:
-        self.state, self.kind, self.body = state, kind, body
+    def __init__(self, state: OperatorState, kind: KindLoop[OutcomeT], obj: LiveObject) -> None:
+        self.state, self.kind, self.obj = state, kind, obj
+        body = obj.body
         self.namespace, self.name = body.metadata.namespace or "", body.metadata.name or ""
         self.key: ObjectKey = (kind.api.kind, self.namespace, self.name)
         self.writer = StatusWriter(
@@ -154,6 +158,16 @@ class ObjectLoop(Generic[OutcomeT]):
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
         period = state.settings.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
+
+    @property
+    def body(self) -> kopf.Body:
+        """The object as its newest watch event showed it."""
+        return self.obj.body
+
+    @property
+    def running(self) -> bool:
+        """Until the object's DELETED event (its task is cancelled then, too)."""
+        return not self.obj.gone
 
     def raw(self) -> Manifest:
         """The object as last seen, with the status this loop last wrote."""
@@ -191,7 +205,8 @@ class ObjectLoop(Generic[OutcomeT]):
             return outcome
 
     async def reconcile(self, **hints: str | bool | None) -> OutcomeT | None:
-        return await self.state.call(self._reconcile_now, plain(self.body), {**self.hints, **hints})
+        carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
+        return await self.state.call(self._reconcile_now, plain(self.body), {**self.hints, **carried, **hints})
 
     async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
         """The object's reconcile outcome, reconciling first when due: never done yet, the spec
@@ -222,6 +237,9 @@ class ObjectLoop(Generic[OutcomeT]):
     # --- ticking -----------------------------------------------------------------------------------
 
     def changed(self, inputs: object) -> bool:
+        """Whether the status inputs differ from the last tick's. They name the object by its
+        generation, not its resourceVersion: the watch event of the loop's own status write (and of
+        any metadata change) would otherwise recompute an unchanged status."""
         if inputs == self.last_inputs:
             return False
         self.last_inputs = inputs
@@ -254,9 +272,8 @@ class ObjectLoop(Generic[OutcomeT]):
     async def sleep(self, *pods: PodObservation | None) -> None:
         """Until the next tick, or until woken (the object or one of its Pods changed): short while
         a worker runs (its telemetry is read every tick), longer while there is nothing to read, and
-        no later than when a terminating Pod counts as lost with its node. kopf's `stopped` is
-        checked by the loop, and a deleted object's task is cancelled by kopf after its
-        cancellation timeout anyway."""
+        no later than when a terminating Pod counts as lost with its node. `running` is
+        checked by the loop, and a deleted object's task is cancelled anyway (object_tasks.py)."""
         settings = self.state.settings
         polling = any(pod is not None and pod.status_url for pod in pods)
         timeout = settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds
@@ -268,7 +285,8 @@ class ObjectLoop(Generic[OutcomeT]):
             if lost_at is not None and lost_at > now:  # (one already due was handled by remove_lost_pods)
                 timeout = min(timeout, (lost_at - now).total_seconds() + 0.1)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.woken.wait(), timeout)
+            async with asyncio.timeout(timeout):  # (not wait_for: no task of its own per tick)
+                await self.woken.wait()
         self.woken.clear()
 
     def close(self) -> None:

@@ -3,7 +3,8 @@ these rules; `streamops rbac` prints them as a ClusterRole; the cluster suite ru
 under exactly these rules, so a missing one fails a test).
 
 Why each rule exists:
-- the three kinds: kopf watches them (list, watch) and patches its finalizer (patch); LiveStreams
+- the three kinds: kopf watches them (list, watch; the operator's sweep lists their metadata too)
+  and removes the finalizer earlier versions put on them (patch); LiveStreams
   are read from the operator's index of them (no get); Recordings are read (the `<stream>-auto`
   one), created and deleted for `recording.auto`, and stopped (patch); Restreams get the stream's
   ownerReference (patch);

@@ -42,7 +42,7 @@ from typing import Any
 from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
-from devtools.processes import proc_cpu_seconds, proc_rss_bytes
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
@@ -263,6 +263,126 @@ def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]
     return {"ingest": hls_cost, "pusher": push_cost}
 
 
+# --- many restreams of one stream (issue 15) ------------------------------------------------------
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size of processes (smaps_rollup): a page shared by n processes counts 1/n,
+    so the sum over all pushers is what they cost the machine together."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
+def trees(pids: list[int]) -> list[int]:
+    return [p for pid in pids for p in proc_tree(pid)]
+
+
+def tree_cpu(pids: list[int]) -> float:
+    return sum(proc_cpu_seconds(pid) for pid in pids)
+
+
+def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tuple[float, int]]:
+    """(% of one core, peak PSS bytes) of each group of process trees over the same window. PSS is
+    sampled 4 times (smaps_rollup walks every mapping: sampling 100 processes every 0.5 s would cost
+    more CPU than what it measures)."""
+    c0, t0 = {k: tree_cpu(v) for k, v in groups.items()}, time.monotonic()
+    pss = dict.fromkeys(groups, 0)
+    for _ in range(4):
+        time.sleep(seconds / 4)
+        for name, pids in groups.items():
+            pss[name] = max(pss[name], pss_bytes(trees(pids)))
+    elapsed = time.monotonic() - t0
+    return {k: (100 * (tree_cpu(v) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
+
+
+def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
+    """One ingest, n pushers (one process each, as n Restream Pods) to n stream names on one nginx."""
+    with (
+        NginxRtmp(workdir=tmp / "target") as target,
+        ingest_worker(tmp) as ingest,
+        Publisher(ingest.rtmp_url(), duration=seconds + 300),
+    ):
+        ingest.wait_live()
+        pushers: list[Worker] = []
+        try:
+            for i in range(n):
+                workdir = tmp / f"push{i}"
+                workdir.mkdir()
+                pushers.append(pusher(workdir, ingest.feed_url, target.rtmp_url("live", f"r{i}")).start())
+            wait_for(lambda: all(p.status().get("live") for p in pushers), timeout=120, interval=1)
+            time.sleep(5)
+            pids = [p.process.pid for p in pushers if p.process]
+            ffmpegs = [c for pid in pids for c in proc_tree(pid)[1:]]
+            cost = group_window({"ingest": [ingest.process.pid], "pushers": pids}, seconds)
+            split = {"python": pss_bytes(pids), "ffmpeg": pss_bytes(ffmpegs)}
+            live = sum(1 for p in pushers if p.status().get("live"))
+            at_target = len(target.publishing())
+        finally:
+            for p in pushers:
+                p.stop()
+    return {"cost": cost, "split": split, "live": live, "at_target": at_target}
+
+
+def restreams_nginx(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
+    """nginx-rtmp taking the publish and relaying it with n push directives to n names on one nginx."""
+    with NginxRtmp(workdir=tmp / "target") as target:
+        pushes = [f"{target.app_url()} name=r{i}" for i in range(n)]
+        with (
+            NginxRtmp(push=pushes, workdir=tmp / "relay") as relay,
+            Publisher(relay.rtmp_url(), duration=seconds + 120),
+        ):
+            wait_for(lambda: len(target.publishing()) >= n, timeout=60, interval=0.5)
+            time.sleep(5)
+            cost = group_window({"relay": [relay.pid]}, seconds)
+            at_target = len(target.publishing())
+    return {"cost": cost, "at_target": at_target}
+
+
+def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[tuple[str, ...]]:
+    mb = 1024 * 1024
+    ingest_cpu, _ = ours["cost"]["ingest"]
+    push_cpu, push_pss = ours["cost"]["pushers"]
+    relay_cpu, relay_pss = theirs["cost"]["relay"]
+    all_live = ours["live"] == n and ours["at_target"] >= n
+    return [
+        (
+            f"{n} Restreams of one stream: all live (pusher /status; publishing at the target)",
+            f"{ours['live']} of {n}; {ours['at_target']} at the target",
+            f"{theirs['at_target']} of {n} at the target",
+            "—",
+            f"all {n}" + (" ✅" if all_live else " ❌"),
+        ),
+        (
+            f"… ingest CPU with {n} feed consumers vs nginx relaying to {n} pushes (whole process)",
+            f"{ingest_cpu:.1f} %",
+            f"{relay_cpu:.1f} %",
+            ratio(ingest_cpu, relay_cpu),
+            "—",
+        ),
+        (
+            f"… total CPU of the {n} pushers (Python + FFmpeg)",
+            f"{push_cpu:.1f} % ({push_cpu / n:.2f} % each)",
+            "— (in nginx's figure above)",
+            ratio(ingest_cpu + push_cpu, relay_cpu) + " (ingest + pushers vs nginx)",
+            "—",
+        ),
+        (
+            f"… proportional memory (PSS) of the {n} pushers vs nginx's relay",
+            f"{push_pss / mb:.0f} MiB ({push_pss / n / mb:.1f} MiB each: Python "
+            f"{ours['split']['python'] / n / mb:.1f}, FFmpeg {ours['split']['ffmpeg'] / n / mb:.1f})",
+            f"{relay_pss / mb:.0f} MiB",
+            ratio(push_pss, relay_pss),
+            "—",
+        ),
+    ]
+
+
 # --- latency -------------------------------------------------------------------------------------
 
 
@@ -354,6 +474,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state for CPU/RSS")
+    parser.add_argument("--restreams", type=int, default=50, help="Restreams of one stream (0: skip that row)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "media.md")
     args = parser.parse_args()
 
@@ -375,6 +496,11 @@ def main() -> int:
         cost_low = cost_ingest(fresh("cl"), args.window, hls={"latencyMode": "low"})
         lat = latency(fresh("l"), 30)
         s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
+        many: list[tuple[str, ...]] = []
+        if args.restreams:
+            many_ours = restreams_streamops(fresh("m"), args.restreams, args.window)
+            many_theirs = restreams_nginx(fresh("mn"), args.restreams, args.window)
+            many = restream_rows(many_ours, many_theirs, args.restreams)
 
     seg_o, live_o = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
     seg_n, live_n = statistics.median(r[0] for r in theirs), statistics.median(r[1] for r in theirs)
@@ -485,6 +611,7 @@ def main() -> int:
             ratio(s3_theirs, s3_ours) + " of curl's speed",
             "—",
         ),
+        *many,
     ]
     load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]

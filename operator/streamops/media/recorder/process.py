@@ -1,6 +1,6 @@
 """The recorder process: `streamops worker record` (and `python -m streamops.media.recorder`).
 
-A configured recorder records first and serves HTTP (and imports aiohttp) only once its first
+A configured recorder records first and serves HTTP (and imports its server) only once its first
 FFmpeg runs or the feed turned out not to be live, so a recorder started on a live feed writes
 within ≈0.5 s; a standby (`standby: true`) serves HTTP at once and waits for `POST /start`."""
 
@@ -31,13 +31,13 @@ class RecorderProcess:
         recording = asyncio.create_task(recorder.run())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(recorder.first_attempt.wait(), HTTP_START_AFTER_SECONDS)
-        from streamops.media.worker_http import serve
+        from streamops.media.small_http import serve
 
-        runner = await serve(recorder.app(), self.config.http_host, self.config.http_port)
+        server = await serve(recorder.routes(), self.config.http_host, self.config.http_port)
         try:
             return await run_until_exit(recorder, recording)
         finally:
-            await runner.cleanup()
+            await server.cleanup()
 
 
 def start(config: RecorderConfig | StandbyConfig) -> Worker:

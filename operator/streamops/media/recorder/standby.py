@@ -16,7 +16,7 @@ from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.media.recorder.recording import Recorder, run_until_exit
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from streamops.media.small_http import Route
 
 log = logging.getLogger("streamops.recorder")
 
@@ -52,39 +52,38 @@ class Standby:
         self.exit_now.set()  # hand over to the recorder's own lifecycle
         log.info("standby recorder started for %s", wanted.directory)
 
-    def app(self) -> web.Application:
-        from aiohttp import web
+    def routes(self) -> dict[tuple[str, str], Route]:
+        from streamops.media.small_http import Reply, worker_routes
 
-        from streamops.media.worker_http import worker_app
-
-        async def start(request: web.Request) -> web.Response:
+        async def start(body: bytes) -> Reply:
             try:
                 # The standby knows where its storage is mounted: the Recording names a directory in it.
-                sent = RecorderConfig.model_validate(await request.json())
+                sent = RecorderConfig.model_validate_json(body)
                 wanted = sent.model_copy(update={"recordings_root": self.config.recordings_root})
-            except (ValueError, ValidationError, AttributeError) as e:
-                return web.json_response({"error": f"invalid recorder configuration: {e}"}, status=400)
+            except (ValueError, ValidationError) as e:
+                return Reply.json({"error": f"invalid recorder configuration: {e}"}, status=400)
             if self.recorder is not None:
                 same = self.recorder.config.directory == wanted.directory
-                return web.json_response(self.status().to_json_dict(), status=200 if same else 409)
+                return Reply.json(self.status().to_json_dict(), status=200 if same else 409)
             self.start(wanted)
-            return web.json_response(self.status().to_json_dict())
+            return Reply.json(self.status().to_json_dict())
 
-        async def stop(_: web.Request) -> web.Response:
+        async def stop(_: bytes) -> Reply:
             if self.recorder is not None:
                 self.recorder.stop_requested.set()
                 await self.recorder.stopped.wait()
-            return web.json_response(self.status().to_json_dict())
+            return Reply.json(self.status().to_json_dict())
 
-        app = worker_app(self.status, self.ready, self.registry)
-        app.router.add_post(START_PATH, start)
-        app.router.add_post(STOP_PATH, stop)
-        return app
+        return {
+            **worker_routes(self.status, self.ready, self.registry),
+            ("POST", START_PATH): start,
+            ("POST", STOP_PATH): stop,
+        }
 
     async def run(self) -> int:
-        from streamops.media.worker_http import serve
+        from streamops.media.small_http import serve
 
-        runner = await serve(self.app(), self.config.http_host, self.config.http_port)
+        server = await serve(self.routes(), self.config.http_host, self.config.http_port)
         log.info("standby recorder listening on %s:%s", self.config.http_host, self.config.http_port)
         try:
             await self.exit_now.wait()
@@ -94,4 +93,4 @@ class Standby:
                 self.recorder.request_exit()
             return await run_until_exit(self.recorder, self.recording)
         finally:
-            await runner.cleanup()
+            await server.cleanup()

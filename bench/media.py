@@ -263,6 +263,41 @@ def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]
     return {"ingest": hls_cost, "pusher": push_cost}
 
 
+# --- the recorder's cost (issue 15) --------------------------------------------------------------
+
+
+def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
+    """A recorder recording the live feed (CPU, peak RSS, own CPU as cpu_window), and a standby
+    recorder (LiveStream recording.standby) waiting: its RSS after /status and /metrics were asked."""
+    port = free_port()
+    standby = Worker("record", {"standby": True, "recordingsRoot": str(tmp), "httpHost": "127.0.0.1",
+                                "httpPort": port}, tmp, port).start()  # fmt: skip
+    try:
+        standby.status()
+        urllib.request.urlopen(f"{standby.http}/metrics", timeout=5).close()
+        assert standby.process is not None
+        idle = (0.0, proc_rss_bytes(standby.process.pid), 0.0)
+    finally:
+        standby.stop()
+    workdir = tmp / "recording"
+    workdir.mkdir()
+    with ingest_worker(tmp) as ingest, Publisher(ingest.rtmp_url(), duration=seconds + 40):
+        ingest.wait_live()
+        port = free_port()
+        config = {"feedUrl": ingest.feed_url, "recordingsRoot": str(workdir), "directory": "rec", "title": "bench",
+                  "reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 1,
+                  "httpHost": "127.0.0.1", "httpPort": port}  # fmt: skip
+        recorder = Worker("record", config, workdir, port).start()
+        try:
+            wait_for(lambda: recorder.status().get("recording"), timeout=20)
+            time.sleep(3)
+            assert recorder.process is not None
+            recording = cpu_window(recorder.process.pid, seconds)
+        finally:
+            recorder.stop()
+    return {"standby": idle, "recording": recording}
+
+
 # --- many restreams of one stream (issue 15) ------------------------------------------------------
 
 
@@ -496,6 +531,7 @@ def main() -> int:
         cost_low = cost_ingest(fresh("cl"), args.window, hls={"latencyMode": "low"})
         lat = latency(fresh("l"), 30)
         s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
+        recorders = recorder_costs(fresh("rc"), args.window)
         many: list[tuple[str, ...]] = []
         if args.restreams:
             many_ours = restreams_streamops(fresh("m"), args.restreams, args.window)
@@ -591,10 +627,24 @@ def main() -> int:
             "—",
         ),
         (
-            "pusher RSS",
+            "pusher RSS (Python + FFmpeg)",
             f"{cost_ours['pusher'][1] / mb:.0f} MiB",
             f"{cost_theirs['pusher'][1] / mb:.0f} MiB",
             ratio(cost_ours["pusher"][1], cost_theirs["pusher"][1]),
+            "≤ 60 MiB" + (" ✅" if cost_ours["pusher"][1] <= 60 * mb else " ❌"),
+        ),
+        (
+            "standby recorder RSS (recording.standby, waiting, no FFmpeg)",
+            f"{recorders['standby'][1] / mb:.0f} MiB",
+            "—",
+            "—",
+            "≤ 30 MiB" + (" ✅" if recorders["standby"][1] <= 30 * mb else " ❌"),
+        ),
+        (
+            "recorder recording (copy to fMP4): CPU, peak RSS (Python + FFmpeg)",
+            f"{recorders['recording'][0]:.1f} %, {recorders['recording'][1] / mb:.0f} MiB",
+            "—",
+            "—",
             "—",
         ),
         (

@@ -10,7 +10,7 @@ import socket
 
 from prometheus_client import CollectorRegistry, Counter
 from streamops.contract.pusher import PusherStatus
-from streamops.media.small_http import Reply, Route, serve, worker_routes
+from streamops.media.small_http import Reply, Route, registry_metrics, serve, worker_routes
 
 
 def run_against(routes: dict[tuple[str, str], Route], client: object) -> None:
@@ -30,7 +30,9 @@ def test_worker_routes_answer_on_one_kept_alive_connection() -> None:
     registry = CollectorRegistry()
     Counter("streamops_test_bytes", "bytes", registry=registry).inc(5)
     ready = {"now": False}
-    routes = worker_routes(lambda: PusherStatus(live=True, bytes_sent=7), lambda: ready["now"], registry)
+    routes = worker_routes(
+        lambda: PusherStatus(live=True, bytes_sent=7), lambda: ready["now"], registry_metrics(lambda: registry)
+    )
 
     def client(port: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

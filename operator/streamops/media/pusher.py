@@ -53,8 +53,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ffmpeg as ffmpeg_python
-from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client import Enum as EnumMetric
 
 from streamops.api.common import PUSH_TARGET_SCHEMES
 from streamops.contract.pusher import (
@@ -68,7 +66,7 @@ from streamops.contract.pusher import (
 from streamops.media.ffmpeg import RW_TIMEOUT_US, FfmpegProcess, Progress, UnsafeUri, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES, program_stream_types
-from streamops.media.small_http import serve, worker_routes
+from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
 from streamops.media.tcp_info import TcpCounters, process_tcp
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -332,6 +330,30 @@ async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
         writer.close()
 
 
+def pusher_metrics(
+    restream: str, live: bool, bytes_sent: int, reconnects: int, failures: int, state: PusherState
+) -> bytes:
+    """/metrics in Prometheus' text format, made from the pusher's own counters when asked: what
+    prometheus-client wrote for these five metrics, without its ≈4 MiB per pusher process (issue 15)."""
+    label = 'restream="' + restream.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
+        name += "_total" if kind == "counter" else ""  # the family is named as its sample (0.0.4)
+        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}"))
+        lines.extend(f"{name}{{{label}{extra}}} {float(value)!r}" for extra, value in samples)
+
+    metric("streamops_pusher_live", "gauge", "1 while bytes reach the target", [("", 1.0 if live else 0.0)])
+    metric("streamops_pusher_sent_bytes", "counter", "bytes pushed to the target", [("", bytes_sent)])
+    metric(
+        "streamops_pusher_reconnects", "counter", "new connections to the target after the first", [("", reconnects)]
+    )
+    metric("streamops_pusher_target_failures", "counter", "target failures", [("", failures)])
+    states = [(f',streamops_pusher_state="{s}"', 1.0 if s == state else 0.0) for s in PUSHER_STATES]
+    metric("streamops_pusher_state", "gauge", "pusher state", states)
+    return ("\n".join(lines) + "\n").encode()
+
+
 # --- the worker ----------------------------------------------------------------------------------
 
 
@@ -352,19 +374,7 @@ class Pusher:
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
 
-        self.registry = CollectorRegistry()
-        self._labels = {"restream": config.name}
-        names, reg = list(self._labels), self.registry
-        self.m_live = Gauge("streamops_pusher_live", "1 while bytes reach the target", names, registry=reg)
-        self.m_bytes = Counter("streamops_pusher_sent_bytes", "bytes pushed to the target", names, registry=reg)
-        self.m_reconnects = Counter(
-            "streamops_pusher_reconnects", "new connections to the target after the first", names, registry=reg
-        )
-        self.m_failures = Counter("streamops_pusher_target_failures", "target failures", names, registry=reg)
-        self.m_state = EnumMetric(
-            "streamops_pusher_state", "pusher state", names, states=list(PUSHER_STATES), registry=reg
-        )
-        self.m_live.labels(**self._labels).set_function(lambda: 1.0 if self.live else 0.0)
+        self.target_failures = 0  # every target failure since start (the metric; `failures` is the streak)
 
     # --- telemetry ---------------------------------------------------------------------------------
     @property
@@ -375,7 +385,6 @@ class Pusher:
         if state != self.state:
             log.info("%s: %s -> %s", self.config.name, self.state, state)
         self.state = state
-        self.m_state.labels(**self._labels).state(state)
 
     def status(self) -> PusherStatus:
         live = self.live
@@ -392,10 +401,18 @@ class Pusher:
             target=self.config.uri,
         )
 
+    def metrics(self) -> Reply:
+        return Reply(
+            200,
+            pusher_metrics(
+                self.config.name, self.live, self.bytes_sent, self.reconnects, self.target_failures, self.state
+            ),
+            METRICS_CONTENT_TYPE,
+        )
+
     def _on_progress(self, progress: Progress) -> None:
         total = self._run_base + progress.total_size
         if total > self.bytes_sent:
-            self.m_bytes.labels(**self._labels).inc(total - self.bytes_sent)
             self.bytes_sent = total
             self._delivery.written(time.monotonic())
             self._note_delivery()
@@ -404,7 +421,6 @@ class Pusher:
         if line.startswith(FEED_OPENED):
             if self._attempts:
                 self.reconnects += 1
-                self.m_reconnects.labels(**self._labels).inc()
             self._attempts += 1
 
     def _sample_target(self, pid: int | None) -> None:
@@ -421,7 +437,7 @@ class Pusher:
 
     def _fail(self, message: str) -> None:
         self.last_error = self.redact(message)[:4096]
-        self.m_failures.labels(**self._labels).inc()
+        self.target_failures += 1
         log.warning("%s: target failed: %s", self.config.name, self.last_error)
 
     # --- the loop ----------------------------------------------------------------------------------
@@ -431,7 +447,7 @@ class Pusher:
 
     async def run(self) -> None:
         cfg = self.config
-        server = await serve(worker_routes(self.status, lambda: self.live, self.registry), cfg.http_host, cfg.http_port)
+        server = await serve(worker_routes(self.status, lambda: self.live, self.metrics), cfg.http_host, cfg.http_port)
         log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
         try:
             while not self.stopping.is_set():

@@ -17,15 +17,21 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from streamops.contract.http import HEALTH_PATH, METRICS_PATH, READY_PATH, STATUS_PATH
 
-from streamops.contract.worker import HEALTH_PATH, METRICS_PATH, READY_PATH, STATUS_PATH, WorkerStatus
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+# Imported by neither this module nor the routes until asked: a standby recorder answers with a
+# constant /status and an empty /metrics while it waits (contract/standby.py).
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 IDLE_SECONDS = 75.0  # a kept-alive connection with no request this long is closed (aiohttp's default)
 TEXT = "text/plain; charset=utf-8"
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,31 @@ Route = Callable[[bytes], Awaitable[Reply]]  # the request body in, the reply ou
 Routes = Mapping[tuple[str, str], Route]  # (method, path) → route; GET routes answer HEAD too
 
 
+class JsonStatus(Protocol):
+    def to_json_dict(self) -> dict[str, object]: ...
+
+
+def registry_metrics(registry: Callable[[], CollectorRegistry | None]) -> Callable[[], Reply]:
+    """/metrics from a prometheus-client registry (imported on the first scrape; none before
+    `registry()` has one)."""
+
+    def metrics() -> Reply:
+        if (metrics_of := registry()) is None:
+            return Reply(200, b"", METRICS_CONTENT_TYPE)
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Reply(200, generate_latest(metrics_of), CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
 def worker_routes(
-    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry
+    status: Callable[[], JsonStatus | dict[str, object]],
+    ready: Callable[[], bool],
+    metrics: Callable[[], Reply],
 ) -> dict[tuple[str, str], Route]:
-    """What every worker answers: liveness, readiness, its typed status, its metrics."""
+    """What every worker answers: liveness, readiness, its typed status (a WorkerStatus, or its JSON
+    object), its metrics."""
 
     async def healthz(_: bytes) -> Reply:
         return Reply.text("ok")
@@ -59,16 +86,17 @@ def worker_routes(
         return Reply.text("ready") if ready() else Reply.text("not ready", 503)
 
     async def status_json(_: bytes) -> Reply:
-        return Reply.json(status().to_json_dict())
+        answer = status()
+        return Reply.json(answer if isinstance(answer, dict) else answer.to_json_dict())
 
-    async def metrics(_: bytes) -> Reply:
-        return Reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+    async def metrics_text(_: bytes) -> Reply:
+        return metrics()
 
     return {
         ("GET", HEALTH_PATH): healthz,
         ("GET", READY_PATH): readyz,
         ("GET", STATUS_PATH): status_json,
-        ("GET", METRICS_PATH): metrics,
+        ("GET", METRICS_PATH): metrics_text,
     }
 
 

@@ -46,6 +46,15 @@ def pusher_config(
     )
 
 
+# Measured (issue 15, bench/results/media.md and smaps_rollup of a live pusher, 2.5 Mbit/s copy to
+# nginx-rtmp): CPU 1.9-3.1 % of a core (Python + FFmpeg); RSS ≈95 MiB (Python 38, FFmpeg 57) of
+# which 39 MiB is the processes' own (anonymous) memory, the rest Debian FFmpeg's ≈200 shared
+# libraries, shared by every FFmpeg on the node (PSS ≈57 MiB for one pusher). Request what one
+# pusher costs a node (its PSS) and the CPU it uses; limit ≈2.7x its whole RSS: FFmpeg's buffers
+# grow while a target stalls (for up to the pusher's 8 s watchdog) and a restart maps everything again.
+PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "30m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+
+
 def pusher_pod(
     restream: Restream,
     stream: LiveStream,
@@ -76,8 +85,7 @@ def pusher_pod(
         config_env=CONFIG_ENV,
         config=pusher_config(restream, stream, settings, ingest_ports, http_port),
         ports={"http": (http_port, "TCP")},
-        # Copy only: ≈2% of a core per target on the measurements the ingest shares.
-        resources={"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}},
+        resources=PUSHER_RESOURCES,
         volumes=volumes,
         mounts=mounts,
     )

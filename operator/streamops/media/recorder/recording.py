@@ -195,14 +195,17 @@ class Recorder:
         return self.phase == "recording"
 
     def routes(self) -> dict[tuple[str, str], Route]:
-        from streamops.media.small_http import Reply, worker_routes
+        from streamops.media.small_http import Reply, registry_metrics, worker_routes
 
         async def stop(_: bytes) -> Reply:
             self.stop_requested.set()
             await self.stopped.wait()
             return Reply.json(self.status().to_json_dict())
 
-        return {**worker_routes(self.status, self.ready, self.registry), ("POST", STOP_PATH): stop}
+        return {
+            **worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry)),
+            ("POST", STOP_PATH): stop,
+        }
 
     def request_exit(self) -> None:
         self.exit_requested.set()

@@ -14,6 +14,11 @@ Measured (median of --runs runs where a run is cheap):
 - CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), the
   ingest with LL-HLS on vs off (same publisher, same run), and
   pusher vs nginx-rtmp relaying with push;
+- a standby recorder's RSS while it waits, and a recording recorder's CPU and RSS (issue 15);
+- N Restreams of one stream (--restreams, default 50, Cloudflare's limit): N pusher processes from one
+  ingest to N names on one nginx-rtmp, vs nginx-rtmp relaying the publish with N push directives:
+  all live, the ingest's CPU, the pushers' total CPU and their proportional set size (PSS, from
+  smaps_rollup: shared library pages counted once across all of them);
 - recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
   the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
   upload of that video (sent and verified, from its log) vs curl PUTting the same file to the same
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import re
 import ssl
@@ -42,7 +48,7 @@ from typing import Any
 from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
-from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stat_fields
 from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
@@ -314,26 +320,44 @@ def pss_bytes(pids: list[int]) -> int:
     return total
 
 
-def trees(pids: list[int]) -> list[int]:
-    return [p for pid in pids for p in proc_tree(pid)]
+def trees(roots: list[int]) -> list[int]:
+    """The roots and all their descendants, from one scan of /proc (devtools' proc_tree scans once
+    per root: 100 scans per sample with 50 pushers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+    found, queue = list(roots), list(roots)
+    while queue:
+        kids = children.get(queue.pop(), [])
+        found += kids
+        queue += kids
+    return found
 
 
-def tree_cpu(pids: list[int]) -> float:
-    return sum(proc_cpu_seconds(pid) for pid in pids)
+def cpu_ticks_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes, with what they reaped (a monotonic counter)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat_fields(pid)
+            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tuple[float, int]]:
     """(% of one core, peak PSS bytes) of each group of process trees over the same window. PSS is
     sampled 4 times (smaps_rollup walks every mapping: sampling 100 processes every 0.5 s would cost
     more CPU than what it measures)."""
-    c0, t0 = {k: tree_cpu(v) for k, v in groups.items()}, time.monotonic()
+    c0, t0 = {k: cpu_ticks_seconds(trees(v)) for k, v in groups.items()}, time.monotonic()
     pss = dict.fromkeys(groups, 0)
     for _ in range(4):
         time.sleep(seconds / 4)
-        for name, pids in groups.items():
-            pss[name] = max(pss[name], pss_bytes(trees(pids)))
+        for name, roots in groups.items():
+            pss[name] = max(pss[name], pss_bytes(trees(roots)))
     elapsed = time.monotonic() - t0
-    return {k: (100 * (tree_cpu(v) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
+    return {k: (100 * (cpu_ticks_seconds(trees(v)) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
 
 
 def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
@@ -353,7 +377,7 @@ def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
             wait_for(lambda: all(p.status().get("live") for p in pushers), timeout=120, interval=1)
             time.sleep(5)
             pids = [p.process.pid for p in pushers if p.process]
-            ffmpegs = [c for pid in pids for c in proc_tree(pid)[1:]]
+            ffmpegs = [c for c in trees(pids) if c not in pids]
             cost = group_window({"ingest": [ingest.process.pid], "pushers": pids}, seconds)
             split = {"python": pss_bytes(pids), "ffmpeg": pss_bytes(ffmpegs)}
             live = sum(1 for p in pushers if p.status().get("live"))
@@ -367,7 +391,7 @@ def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
 def restreams_nginx(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
     """nginx-rtmp taking the publish and relaying it with n push directives to n names on one nginx."""
     with NginxRtmp(workdir=tmp / "target") as target:
-        pushes = [f"{target.app_url()} name=r{i}" for i in range(n)]
+        pushes = [f"{target.app_url()} playPath=r{i}" for i in range(n)]  # name= would filter by name
         with (
             NginxRtmp(push=pushes, workdir=tmp / "relay") as relay,
             Publisher(relay.rtmp_url(), duration=seconds + 120),

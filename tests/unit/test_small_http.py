@@ -83,8 +83,18 @@ def test_post_body_404_405_and_connection_close() -> None:
         r.read()
         conn.close()
 
+    def curl_like(port: int) -> None:  # a body sent only after "100 Continue"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            body = b"{" + b" " * 2000 + b"}"
+            head = f"POST /start HTTP/1.1\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+            s.sendall(head.encode())
+            assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body)
+            assert s.recv(4096).startswith(b"HTTP/1.1 201 Created\r\n")
+
     run_against({("POST", "/start"): start}, client)
-    assert seen == [b'{"a": 1}']
+    run_against({("POST", "/start"): start}, curl_like)
+    assert seen[0] == b'{"a": 1}' and len(seen[1]) == 2002
 
 
 def test_garbage_is_a_400_and_the_connection_ends() -> None:

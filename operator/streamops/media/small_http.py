@@ -112,7 +112,7 @@ class Request:
     body: bytes
 
 
-async def read_request(reader: asyncio.StreamReader) -> Request | None:
+async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
     """One request from the connection; None when the client closed it between requests."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -142,6 +142,8 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
         raise BadRequest("bad Content-Length") from None
     if not 0 <= length <= MAX_BODY_BYTES:
         raise BadRequest("body too large")
+    if length and headers.get("expect", "").lower() == "100-continue":  # curl, for bodies over 1 KiB
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     body = await reader.readexactly(length) if length else b""
     connection = headers.get("connection", "").lower()
     keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
@@ -192,7 +194,7 @@ class SmallHttpServer:
         try:
             while True:
                 try:
-                    request = await asyncio.wait_for(read_request(reader), IDLE_SECONDS)
+                    request = await asyncio.wait_for(read_request(reader, writer), IDLE_SECONDS)
                 except (BadRequest, asyncio.IncompleteReadError) as e:
                     writer.write(response_bytes(Reply.text(f"bad request: {e}", 400), keep_alive=False))
                     break

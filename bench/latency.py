@@ -131,7 +131,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="streamops-latency-") as d, Browser() as browser:
         tmp = Path(d)
         scenarios: list[tuple[str, Any, str, float | None]] = [
-            ("streamops, standard HLS (CMAF, 2 s segments), hls.js 2 segments behind", lambda: ingest_source(tmp), "", 6000),
+            (
+                "streamops, standard HLS (CMAF, 2 s segments), hls.js 2 segments behind",
+                lambda: ingest_source(tmp),
+                "",
+                6000,
+            ),
             (
                 "streamops, LL-HLS (200 ms parts, 2 s segments), hls.js lowLatencyMode",
                 lambda: ingest_source(tmp, hls={"latencyMode": "low"}),
@@ -139,7 +144,12 @@ def main() -> int:
                 2000,
             ),
             ("streamops, DASH (2 s segments), dash.js", lambda: ingest_source(tmp, dash=True), "?format=dash", None),
-            ("nginx-rtmp HLS (1 s fragments, 3 s playlist), hls.js 2 segments behind", lambda: nginx_source(tmp), "", None),
+            (
+                "nginx-rtmp HLS (1 s fragments, 3 s playlist), hls.js 2 segments behind",
+                lambda: nginx_source(tmp),
+                "",
+                None,
+            ),
         ]
         for name, source, query, target in scenarios:
             with source() as url:

@@ -17,9 +17,11 @@ from devtools.netns import entered
 from devtools.ports import LOOPBACK
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the session (≈0.5 s to start); tests open their own pages."""
+    """One Chromium per test module (≈0.5 s to start); tests open their own pages. Not per session:
+    a session-wide one stays up through the cluster tiers that run after this one (its GPU process
+    alone used ≈5 % of a core there)."""
     with Browser() as started:
         yield started
 

@@ -109,3 +109,38 @@ def test_garbage_is_a_400_and_the_connection_ends() -> None:
             assert s.recv(4096).startswith(b"HTTP/1.1 400 ")
 
     run_against({}, client)
+
+
+def test_the_operators_client_reads_and_posts_on_kept_alive_connections() -> None:
+    """The operator's own HTTP client (control/shared/worker_client.py: aiohttp, keep-alive, short
+    timeouts) against the small server: typed /status reads and a POST with a JSON body."""
+    from streamops.contract.recorder import RecorderStatus
+    from streamops.control.shared.worker_client import http_client, read_worker_status
+
+    posted: list[bytes] = []
+
+    async def start(body: bytes) -> Reply:
+        posted.append(body)
+        return Reply.json({"state": "recording"})
+
+    routes = {
+        **worker_routes(lambda: RecorderStatus(state="standby"), lambda: True, lambda: Reply(200, b"")),
+        ("POST", "/start"): start,
+    }
+
+    async def main() -> None:
+        server = await serve(routes, "127.0.0.1", 0)
+        try:
+            async with http_client() as client:
+                url = f"http://127.0.0.1:{server.port}/status"
+                for _ in range(5):
+                    status = await read_worker_status(client, url, RecorderStatus)
+                    assert status is not None and status.state == "standby"
+                async with client.post(f"http://127.0.0.1:{server.port}/start", json={"directory": "d"}) as r:
+                    assert r.status == 200 and (await r.json()) == {"state": "recording"}
+                assert len(server._connections) == 1, "one kept-alive connection for all six requests"
+        finally:
+            await server.cleanup()
+
+    asyncio.run(main())
+    assert json.loads(posted[0]) == {"directory": "d"}

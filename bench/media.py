@@ -405,7 +405,7 @@ def restreams_nginx(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
 
 def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[tuple[str, ...]]:
     mb = 1024 * 1024
-    ingest_cpu, _ = ours["cost"]["ingest"]
+    ingest_cpu, ingest_pss = ours["cost"]["ingest"]
     push_cpu, push_pss = ours["cost"]["pushers"]
     relay_cpu, relay_pss = theirs["cost"]["relay"]
     all_live = ours["live"] == n and ours["at_target"] >= n
@@ -419,7 +419,7 @@ def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[
         ),
         (
             f"… ingest CPU with {n} feed consumers vs nginx relaying to {n} pushes (whole process)",
-            f"{ingest_cpu:.1f} %",
+            f"{ingest_cpu:.1f} % (PSS {ingest_pss / mb:.0f} MiB)",
             f"{relay_cpu:.1f} %",
             ratio(ingest_cpu, relay_cpu),
             "—",
@@ -648,6 +648,13 @@ def main() -> int:
             f"{cost_ours['pusher'][0]:.1f} %",
             f"{cost_theirs['pusher'][0]:.1f} %",
             ratio(cost_ours["pusher"][0], cost_theirs["pusher"][0]),
+            "—",
+        ),
+        (
+            "… of which the pusher's Python supervisor",
+            f"{cost_ours['pusher'][2]:.1f} %",
+            "—",
+            "—",
             "—",
         ),
         (

@@ -46,13 +46,13 @@ def pusher_config(
     )
 
 
-# Measured (issue 15, bench/results/media.md and smaps_rollup of a live pusher, 2.5 Mbit/s copy to
-# nginx-rtmp): CPU 1.9-3.1 % of a core (Python + FFmpeg); RSS ≈95 MiB (Python 38, FFmpeg 57) of
-# which 39 MiB is the processes' own (anonymous) memory, the rest Debian FFmpeg's ≈200 shared
-# libraries, shared by every FFmpeg on the node (PSS ≈57 MiB for one pusher). Request what one
-# pusher costs a node (its PSS) and the CPU it uses; limit ≈2.7x its whole RSS: FFmpeg's buffers
-# grow while a target stalls (for up to the pusher's 8 s watchdog) and a restart maps everything again.
-PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "30m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
+# Measured (issue 15, bench/results/media.md 2026-11-23 19:56, 2.5 Mbit/s copy to nginx-rtmp): one
+# pusher 2.1 % of a core (Python 0.3 %), RSS 94 MiB (Python 36, FFmpeg 57, mostly Debian FFmpeg's
+# ≈200 shared libraries); 50 pushers of one stream 1.4 % of a core and 34.8 MiB of PSS each (the
+# libraries counted once per node), of which ≈37 MiB per pusher is its own anonymous memory
+# (smaps_rollup). Request the CPU it uses and its share of a node's memory; limit ≈2.7x one
+# pusher's whole RSS: FFmpeg's buffers grow while a target stalls (up to the 8 s watchdog).
+PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
 
 
 def pusher_pod(

@@ -14,6 +14,11 @@ Measured (median of --runs runs where a run is cheap):
 - CPU% (of one core) and RSS over a steady window: ingest (copy, HLS) vs nginx-rtmp (hls on), the
   ingest with LL-HLS on vs off (same publisher, same run), and
   pusher vs nginx-rtmp relaying with push;
+- a standby recorder's RSS while it waits, and a recording recorder's CPU and RSS (issue 15);
+- N Restreams of one stream (--restreams, default 50, Cloudflare's limit): N pusher processes from one
+  ingest to N names on one nginx-rtmp, vs nginx-rtmp relaying the publish with N push directives:
+  all live, the ingest's CPU, the pushers' total CPU and their proportional set size (PSS, from
+  smaps_rollup: shared library pages counted once across all of them);
 - recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
   the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
   upload of that video (sent and verified, from its log) vs curl PUTting the same file to the same
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import re
 import ssl
@@ -42,7 +48,7 @@ from typing import Any
 from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
-from devtools.processes import proc_cpu_seconds, proc_rss_bytes
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stat_fields
 from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
@@ -263,6 +269,179 @@ def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]
     return {"ingest": hls_cost, "pusher": push_cost}
 
 
+# --- the recorder's cost (issue 15) --------------------------------------------------------------
+
+
+def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
+    """A recorder recording the live feed (CPU, peak RSS, own CPU as cpu_window), and a standby
+    recorder (LiveStream recording.standby) waiting: its RSS after /status and /metrics were asked."""
+    port = free_port()
+    standby = Worker("record", {"standby": True, "recordingsRoot": str(tmp), "httpHost": "127.0.0.1",
+                                "httpPort": port}, tmp, port).start()  # fmt: skip
+    try:
+        standby.status()
+        urllib.request.urlopen(f"{standby.http}/metrics", timeout=5).close()
+        assert standby.process is not None
+        idle = (0.0, proc_rss_bytes(standby.process.pid), 0.0)
+    finally:
+        standby.stop()
+    workdir = tmp / "recording"
+    workdir.mkdir()
+    with ingest_worker(tmp) as ingest, Publisher(ingest.rtmp_url(), duration=seconds + 40):
+        ingest.wait_live()
+        port = free_port()
+        config = {"feedUrl": ingest.feed_url, "recordingsRoot": str(workdir), "directory": "rec", "title": "bench",
+                  "reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 1,
+                  "httpHost": "127.0.0.1", "httpPort": port}  # fmt: skip
+        recorder = Worker("record", config, workdir, port).start()
+        try:
+            wait_for(lambda: recorder.status().get("recording"), timeout=20)
+            time.sleep(3)
+            assert recorder.process is not None
+            recording = cpu_window(recorder.process.pid, seconds)
+        finally:
+            recorder.stop()
+    return {"standby": idle, "recording": recording}
+
+
+# --- many restreams of one stream (issue 15) ------------------------------------------------------
+
+
+def pss_bytes(pids: list[int]) -> int:
+    """Proportional set size of processes (smaps_rollup): a page shared by n processes counts 1/n,
+    so the sum over all pushers is what they cost the machine together."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
+def trees(roots: list[int]) -> list[int]:
+    """The roots and all their descendants, from one scan of /proc (devtools' proc_tree scans once
+    per root: 100 scans per sample with 50 pushers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+    found, queue = list(roots), list(roots)
+    while queue:
+        kids = children.get(queue.pop(), [])
+        found += kids
+        queue += kids
+    return found
+
+
+def cpu_ticks_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes, with what they reaped (a monotonic counter)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat_fields(pid)
+            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tuple[float, int]]:
+    """(% of one core, peak PSS bytes) of each group of process trees over the same window. PSS is
+    sampled 4 times (smaps_rollup walks every mapping: sampling 100 processes every 0.5 s would cost
+    more CPU than what it measures)."""
+    c0, t0 = {k: cpu_ticks_seconds(trees(v)) for k, v in groups.items()}, time.monotonic()
+    pss = dict.fromkeys(groups, 0)
+    for _ in range(4):
+        time.sleep(seconds / 4)
+        for name, roots in groups.items():
+            pss[name] = max(pss[name], pss_bytes(trees(roots)))
+    elapsed = time.monotonic() - t0
+    return {k: (100 * (cpu_ticks_seconds(trees(v)) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
+
+
+def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
+    """One ingest, n pushers (one process each, as n Restream Pods) to n stream names on one nginx."""
+    with (
+        NginxRtmp(workdir=tmp / "target") as target,
+        ingest_worker(tmp) as ingest,
+        Publisher(ingest.rtmp_url(), duration=seconds + 300),
+    ):
+        ingest.wait_live()
+        pushers: list[Worker] = []
+        try:
+            for i in range(n):
+                workdir = tmp / f"push{i}"
+                workdir.mkdir()
+                pushers.append(pusher(workdir, ingest.feed_url, target.rtmp_url("live", f"r{i}")).start())
+            wait_for(lambda: all(p.status().get("live") for p in pushers), timeout=120, interval=1)
+            time.sleep(5)
+            pids = [p.process.pid for p in pushers if p.process]
+            ffmpegs = [c for c in trees(pids) if c not in pids]
+            cost = group_window({"ingest": [ingest.process.pid], "pushers": pids}, seconds)
+            split = {"python": pss_bytes(pids), "ffmpeg": pss_bytes(ffmpegs)}
+            live = sum(1 for p in pushers if p.status().get("live"))
+            at_target = len(target.publishing())
+        finally:
+            for p in pushers:
+                p.stop()
+    return {"cost": cost, "split": split, "live": live, "at_target": at_target}
+
+
+def restreams_nginx(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
+    """nginx-rtmp taking the publish and relaying it with n push directives to n names on one nginx."""
+    with NginxRtmp(workdir=tmp / "target") as target:
+        pushes = [f"{target.app_url()} playPath=r{i}" for i in range(n)]  # name= would filter by name
+        with (
+            NginxRtmp(push=pushes, workdir=tmp / "relay") as relay,
+            Publisher(relay.rtmp_url(), duration=seconds + 120),
+        ):
+            wait_for(lambda: len(target.publishing()) >= n, timeout=60, interval=0.5)
+            time.sleep(5)
+            cost = group_window({"relay": [relay.pid]}, seconds)
+            at_target = len(target.publishing())
+    return {"cost": cost, "at_target": at_target}
+
+
+def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[tuple[str, ...]]:
+    mb = 1024 * 1024
+    ingest_cpu, ingest_pss = ours["cost"]["ingest"]
+    push_cpu, push_pss = ours["cost"]["pushers"]
+    relay_cpu, relay_pss = theirs["cost"]["relay"]
+    all_live = ours["live"] == n and ours["at_target"] >= n
+    return [
+        (
+            f"{n} Restreams of one stream: all live (pusher /status; publishing at the target)",
+            f"{ours['live']} of {n}; {ours['at_target']} at the target",
+            f"{theirs['at_target']} of {n} at the target",
+            "—",
+            f"all {n}" + (" ✅" if all_live else " ❌"),
+        ),
+        (
+            f"… ingest CPU with {n} feed consumers vs nginx relaying to {n} pushes (whole process)",
+            f"{ingest_cpu:.1f} % (PSS {ingest_pss / mb:.0f} MiB)",
+            f"{relay_cpu:.1f} %",
+            ratio(ingest_cpu, relay_cpu),
+            "—",
+        ),
+        (
+            f"… total CPU of the {n} pushers (Python + FFmpeg)",
+            f"{push_cpu:.1f} % ({push_cpu / n:.2f} % each)",
+            "— (in nginx's figure above)",
+            ratio(ingest_cpu + push_cpu, relay_cpu) + " (ingest + pushers vs nginx)",
+            "—",
+        ),
+        (
+            f"… proportional memory (PSS) of the {n} pushers vs nginx's relay",
+            f"{push_pss / mb:.0f} MiB ({push_pss / n / mb:.1f} MiB each: Python "
+            f"{ours['split']['python'] / n / mb:.1f}, FFmpeg {ours['split']['ffmpeg'] / n / mb:.1f})",
+            f"{relay_pss / mb:.0f} MiB",
+            ratio(push_pss, relay_pss),
+            "—",
+        ),
+    ]
+
+
 # --- latency -------------------------------------------------------------------------------------
 
 
@@ -354,6 +533,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state for CPU/RSS")
+    parser.add_argument("--restreams", type=int, default=50, help="Restreams of one stream (0: skip that row)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "media.md")
     args = parser.parse_args()
 
@@ -375,6 +555,12 @@ def main() -> int:
         cost_low = cost_ingest(fresh("cl"), args.window, hls={"latencyMode": "low"})
         lat = latency(fresh("l"), 30)
         s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
+        recorders = recorder_costs(fresh("rc"), args.window)
+        many: list[tuple[str, ...]] = []
+        if args.restreams:
+            many_ours = restreams_streamops(fresh("m"), args.restreams, args.window)
+            many_theirs = restreams_nginx(fresh("mn"), args.restreams, args.window)
+            many = restream_rows(many_ours, many_theirs, args.restreams)
 
     seg_o, live_o = statistics.median(r[0] for r in ours), statistics.median(r[1] for r in ours)
     seg_n, live_n = statistics.median(r[0] for r in theirs), statistics.median(r[1] for r in theirs)
@@ -465,10 +651,31 @@ def main() -> int:
             "—",
         ),
         (
-            "pusher RSS",
+            "… of which the pusher's Python supervisor",
+            f"{cost_ours['pusher'][2]:.1f} %",
+            "—",
+            "—",
+            "—",
+        ),
+        (
+            "pusher RSS (Python + FFmpeg)",
             f"{cost_ours['pusher'][1] / mb:.0f} MiB",
             f"{cost_theirs['pusher'][1] / mb:.0f} MiB",
             ratio(cost_ours["pusher"][1], cost_theirs["pusher"][1]),
+            "≤ 60 MiB" + (" ✅" if cost_ours["pusher"][1] <= 60 * mb else " ❌"),
+        ),
+        (
+            "standby recorder RSS (recording.standby, waiting, no FFmpeg)",
+            f"{recorders['standby'][1] / mb:.0f} MiB",
+            "—",
+            "—",
+            "≤ 30 MiB" + (" ✅" if recorders["standby"][1] <= 30 * mb else " ❌"),
+        ),
+        (
+            "recorder recording (copy to fMP4): CPU, peak RSS (Python + FFmpeg)",
+            f"{recorders['recording'][0]:.1f} %, {recorders['recording'][1] / mb:.0f} MiB",
+            "—",
+            "—",
             "—",
         ),
         (
@@ -485,6 +692,7 @@ def main() -> int:
             ratio(s3_theirs, s3_ours) + " of curl's speed",
             "—",
         ),
+        *many,
     ]
     load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]

@@ -372,9 +372,7 @@ def test_every_connection_after_the_first_is_a_reconnect_whatever_ended_the_last
 
 
 def metrics_text(pusher: P.Pusher) -> str:
-    from prometheus_client import generate_latest
-
-    return generate_latest(pusher.registry).decode()
+    return pusher.metrics().body.decode()
 
 
 def test_the_failure_streak_counts_failures_until_the_link_stays_up():
@@ -443,3 +441,24 @@ def test_the_watchdog_stall_follows_delivery_not_writes():
         d.written(t)
         d.acked(100_000, t, wrote_media=True)
     assert P.watchdog(0.0, d.first_at, d.last_at, 1.0 + P.STALL_SECONDS + 0.5) is not None
+
+
+def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
+    """The pusher writes its five metrics itself (no prometheus-client in its process): the text is
+    prometheus-client's for the same values, less the optional `_created` samples."""
+    from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, generate_latest
+
+    reg, names, labels = CollectorRegistry(), ["restream"], {"restream": 'we"ird\\name'}
+    Gauge("streamops_pusher_live", "1 while bytes reach the target", names, registry=reg).labels(**labels).set(1)
+    Counter("streamops_pusher_sent_bytes", "bytes pushed to the target", names, registry=reg).labels(**labels).inc(
+        123456
+    )
+    Counter("streamops_pusher_reconnects", "new connections to the target after the first", names, registry=reg).labels(
+        **labels
+    ).inc(2)
+    Counter("streamops_pusher_target_failures", "target failures", names, registry=reg).labels(**labels).inc(3)
+    Enum("streamops_pusher_state", "pusher state", names, states=list(P.PUSHER_STATES), registry=reg).labels(
+        **labels
+    ).state("backoff")
+    theirs = [line for line in generate_latest(reg).decode().splitlines() if "_created" not in line]
+    assert P.pusher_metrics(labels["restream"], True, 123456, 2, 3, "backoff").decode().splitlines() == theirs

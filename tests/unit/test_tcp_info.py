@@ -84,3 +84,28 @@ def test_a_process_without_sockets_or_gone_has_none():
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
 def test_the_dump_of_this_namespace_is_readable_unprivileged(family):
     assert isinstance(T.established_tcp((family,)), list)
+
+
+def test_one_socket_is_read_again_by_its_addresses_until_it_closes():
+    """The pusher finds its target's socket in a dump once, then reads just that one each tick:
+    the exact lookup gives the same socket, its counters moving, and None once it is closed."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with peer:
+            [found] = [s for s in T.process_tcp(os.getpid()) if s.peer == server.getsockname()]
+            assert found.local == client.getsockname()
+            client.sendall(b"x" * 5000)
+            assert peer.recv(1 << 16)
+            again = None
+            for _ in range(100):  # the ACK may come a moment after sendall returned
+                again = T.socket_counters(found)
+                if again and again.bytes_acked == (found.bytes_acked or 0) + 5000:
+                    break
+                threading.Event().wait(0.01)
+            assert again is not None and again.inode == found.inode
+            assert again.bytes_acked == (found.bytes_acked or 0) + 5000
+            client.close()
+            assert T.socket_counters(found) is None
+    gone = T.TcpCounters(found.inode, found.peer, None, None)  # no local address known
+    assert T.socket_counters(gone) is None

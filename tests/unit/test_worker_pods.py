@@ -234,3 +234,29 @@ def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
         != adopted["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
     )
     assert ensure_pod(NoCalls(), desired, adopted, "0123456789abcdef") is adopted, "an adopted standby is kept"
+
+
+def test_default_requests_and_limits_are_the_measured_ones():
+    """Requests and limits come from bench-media and smaps_rollup (issue 15; the figures are cited
+    beside each default): every worker Pod gets them, requests never above limits, and the memory
+    limit leaves at least 2x the request (a pusher's FFmpeg buffers while a target stalls, a
+    recorder's join and upload)."""
+    from streamops.control.recording.builders import RECORDER_RESOURCES, recorder_standby_pod
+    from streamops.control.restream.builders import PUSHER_RESOURCES
+
+    def resources(pod):
+        [container] = pod["spec"]["containers"]
+        return container["resources"]
+
+    def mi(quantity: str) -> int:
+        return int(quantity.removesuffix("Mi")) if quantity.endswith("Mi") else int(quantity.removesuffix("Gi")) * 1024
+
+    s = stream(recording={"standby": True})
+    assert resources(pusher_pod(rst(), s, SETTINGS)) == PUSHER_RESOURCES
+    assert resources(recorder_pod(rec(), s, SETTINGS)) == RECORDER_RESOURCES
+    assert resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == RECORDER_RESOURCES
+    ingest = resources(ingest_pod(s, "primary", SETTINGS))
+    assert ingest == {"requests": {"cpu": "75m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    for r in (PUSHER_RESOURCES, RECORDER_RESOURCES, ingest):
+        assert mi(r["limits"]["memory"]) >= 2 * mi(r["requests"]["memory"])
+        assert "cpu" not in r["limits"]  # a CPU limit throttles FFmpeg mid-stream: requests only

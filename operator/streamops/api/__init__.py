@@ -1,10 +1,41 @@
-"""API types (group streaming.streamops.dev, version v1alpha1)."""
+"""API types (group streaming.streamops.dev, version v1alpha1).
 
-from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
-from streamops.api.kinds import KINDS, LIVESTREAM, RECORDING, RESTREAM, LiveStream, Recording, Restream
-from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
-from streamops.api.recording import RecordingSpec, RecordingStatus
-from streamops.api.restream import RestreamSpec, RestreamStatus
+The names below are loaded on first use (PEP 562): a worker process imports `streamops.api.common`
+or one model module through `streamops.contract` without building every CRD model (≈0.2 s and
+≈9 MiB of RSS measured with `python -X importtime` and smaps_rollup, issue 15)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
+    from streamops.api.kinds import KINDS, LIVESTREAM, RECORDING, RESTREAM, LiveStream, Recording, Restream
+    from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
+    from streamops.api.recording import RecordingSpec, RecordingStatus
+    from streamops.api.restream import RestreamSpec, RestreamStatus
+
+_MODULE_OF = {
+    "API_VERSION": "common",
+    "GROUP": "common",
+    "VERSION": "common",
+    "Condition": "common",
+    "SecretKeyRef": "common",
+    "KINDS": "kinds",
+    "LIVESTREAM": "kinds",
+    "RECORDING": "kinds",
+    "RESTREAM": "kinds",
+    "LiveStream": "kinds",
+    "Recording": "kinds",
+    "Restream": "kinds",
+    "LiveStreamSpec": "livestream",
+    "LiveStreamStatus": "livestream",
+    "RecordingSpec": "recording",
+    "RecordingStatus": "recording",
+    "RestreamSpec": "restream",
+    "RestreamStatus": "restream",
+}
 
 __all__ = [
     "API_VERSION",
@@ -26,3 +57,11 @@ __all__ = [
     "RestreamStatus",
     "SecretKeyRef",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value

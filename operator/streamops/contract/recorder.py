@@ -9,7 +9,6 @@ string from the operator's builder to the worker, its state file, `/status` and 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Literal
@@ -18,10 +17,9 @@ from pydantic import Field, field_validator
 
 from streamops.api.common import KubeModel, check_uri
 from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
+from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
-
-CONFIG_ENV = "STREAMOPS_RECORDER_CONFIG"
-RECORDINGS_ROOT = "/recordings"  # where the recordings claim is mounted in the recorder
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
 
@@ -107,20 +105,13 @@ class RecorderConfig(WorkerConfig):
 
 class StandbyConfig(WorkerConfig):
     """A warm recorder (LiveStream `recording.standby`): it serves HTTP and waits for `POST /start`
-    with a RecorderConfig, so that a Recording starts without a Pod start."""
+    with a RecorderConfig, so that a Recording starts without a Pod start. The standby reads it
+    without pydantic (contract.standby), held to this model by a unit test."""
 
     standby: Literal[True]
     recordings_root: str = Field(default=RECORDINGS_ROOT, description="Where the recordings storage is mounted.")
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
-
-
-def parse_recorder_config(text: str) -> RecorderConfig | StandbyConfig:
-    """The recorder's configuration: a standby's when it says `standby: true`."""
-    data = json.loads(text)
-    if isinstance(data, dict) and data.get("standby") is True:
-        return StandbyConfig.model_validate(data)
-    return RecorderConfig.model_validate(data)
 
 
 class RecorderStatus(WorkerStatus):

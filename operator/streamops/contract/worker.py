@@ -1,12 +1,10 @@
-"""What every worker shares: its HTTP face (port and paths), how it reads its configuration, the
-base models of configurations and status answers, and the time format on the wire."""
+"""What every worker shares: its HTTP face (port and paths, defined in `contract.http`), the base
+models of configurations and status answers, and the time format on the wire."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
@@ -14,14 +12,14 @@ from pydantic.alias_generators import to_camel
 
 from streamops.api.common import KubeModel
 
-HTTP_PORT = 8080  # every worker's HTTP face on the pod network (status, probes, metrics, media)
-
-STATUS_PATH = "/status"  # GET: the worker's typed status (below, per worker)
-READY_PATH = "/readyz"
-HEALTH_PATH = "/healthz"
-METRICS_PATH = "/metrics"
-START_PATH = "/start"  # POST (warm recorder): the RecorderConfig to record with
-STOP_PATH = "/stop"  # POST (recorder): finalise every video and keep serving /status
+# Re-exported (`as`): the contract's names, importable from here as before.
+from streamops.contract.http import HEALTH_PATH as HEALTH_PATH
+from streamops.contract.http import HTTP_PORT as HTTP_PORT
+from streamops.contract.http import METRICS_PATH as METRICS_PATH
+from streamops.contract.http import READY_PATH as READY_PATH
+from streamops.contract.http import START_PATH as START_PATH
+from streamops.contract.http import STATUS_PATH as STATUS_PATH
+from streamops.contract.http import STOP_PATH as STOP_PATH
 
 
 def utc_seconds(moment: datetime) -> datetime:
@@ -55,12 +53,3 @@ class WorkerStatus(BaseModel):
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
-
-
-def read_config_json(path: str | None, env: str) -> str:
-    """The configuration's JSON text: `--config FILE`, else the environment variable."""
-    if path:
-        return Path(path).read_text()
-    if env not in os.environ:
-        raise ValueError(f"no configuration: pass --config FILE or set {env}")
-    return os.environ[env]

@@ -17,7 +17,7 @@ import itertools
 import os
 import socket
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -34,6 +34,7 @@ _RTATTR = struct.Struct("=HH")
 # Offsets in struct tcp_info (include/uapi/linux/tcp.h), present when the kernel's struct is long enough.
 _BYTES_ACKED = (120, "=Q")  # Linux 4.1
 _NOTSENT = (144, "=I")  # Linux 4.6
+_NO_COOKIE = b"\xff" * 8  # INET_DIAG_NOCOOKIE: an exact lookup by addresses alone
 _seq = itertools.count(1)
 
 
@@ -46,6 +47,13 @@ class TcpCounters:
     peer: tuple[str, int]
     bytes_acked: int | None
     notsent: int | None
+    # Where it is bound and its TCP state: what an exact lookup (`socket_counters`) needs and checks.
+    local: tuple[str, int] | None = field(default=None, compare=False)
+    state: int = field(default=TCP_ESTABLISHED, compare=False)
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if ":" in self.peer[0] else socket.AF_INET
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -79,8 +87,10 @@ def parse_dump(data: bytes) -> tuple[list[TcpCounters], bool]:
             return found, True
         body = data[offset + _NLMSGHDR.size : offset + length]
         if len(body) >= _DIAG_MSG.size:
-            family, _, _, _, _, dport, _, dst, _, _, _, _, _, _, inode = _DIAG_MSG.unpack_from(body)
-            address = socket.inet_ntop(family, dst[: 4 if family == socket.AF_INET else 16])
+            family, state, _, _, sport, dport, src, dst, _, _, _, _, _, _, inode = _DIAG_MSG.unpack_from(body)
+            size = 4 if family == socket.AF_INET else 16
+            address = socket.inet_ntop(family, dst[:size])
+            local = (socket.inet_ntop(family, src[:size]), struct.unpack("!H", sport)[0])
             info = b""
             at = _DIAG_MSG.size
             while at + _RTATTR.size <= len(body):
@@ -91,7 +101,8 @@ def parse_dump(data: bytes) -> tuple[list[TcpCounters], bool]:
                     info = body[at + _RTATTR.size : at + attr_len]
                 at += (attr_len + 3) & ~3
             peer = (address, struct.unpack("!H", dport)[0])
-            found.append(TcpCounters(inode, peer, _field(info, _BYTES_ACKED), _field(info, _NOTSENT)))
+            counters = _field(info, _BYTES_ACKED), _field(info, _NOTSENT)
+            found.append(TcpCounters(inode, peer, *counters, local=local, state=state))
         offset += (length + 3) & ~3
     return found, False
 
@@ -114,6 +125,29 @@ def established_tcp(families: tuple[int, ...] = (socket.AF_INET, socket.AF_INET6
                 sockets, done = parse_dump(nl.recv(1 << 16))
                 found += sockets
     return found
+
+
+def socket_counters(known: TcpCounters) -> TcpCounters | None:
+    """The counters of one socket now, by an exact sock_diag lookup of its addresses (no dump of
+    the namespace); None when it is gone, no longer established, or cannot be read."""
+    if known.local is None:
+        return None
+    family = known.family
+    request = _REQ_V2.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), 1 << TCP_ESTABLISHED)
+    request += struct.pack("!HH", known.local[1], known.peer[1])
+    request += socket.inet_pton(family, known.local[0]).ljust(16, b"\0")
+    request += socket.inet_pton(family, known.peer[0]).ljust(16, b"\0")
+    request += struct.pack("=I", 0) + _NO_COOKIE
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG) as nl:
+            nl.settimeout(0.5)
+            nl.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, next(_seq), 0)
+                    + request)  # fmt: skip
+            found, _ = parse_dump(nl.recv(1 << 16))
+    except OSError:
+        return None
+    now = [s for s in found if s.inode == known.inode and s.state == TCP_ESTABLISHED]
+    return now[0] if now else None
 
 
 def process_tcp(pid: int) -> list[TcpCounters]:

@@ -6,7 +6,8 @@ environment variable; parsed into the worker's contract model), and the worker's
 with SIGTERM and SIGINT wired to its `stop()`. A configuration that cannot be read or is invalid
 is one line on stderr and exit code 2, never a traceback.
 
-Nothing here imports aiohttp: the recorder serves HTTP only once its first FFmpeg runs.
+Nothing here imports aiohttp or pydantic: the recorder serves HTTP only once its first FFmpeg
+runs, and a standby recorder waits without pydantic (contract/standby.py).
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
-
-from pydantic import ValidationError
-
-from streamops.contract.worker import read_config_json
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 C = TypeVar("C")
 
@@ -49,10 +48,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def one_line(error: ValidationError) -> str:
-    """A pydantic error as one line: `field.path: message; ...` (field names as in the JSON)."""
+def read_config_json(path: str | None, env: str) -> str:
+    """The configuration's JSON text: `--config FILE`, else the environment variable."""
+    if path:
+        return Path(path).read_text()
+    if env not in os.environ:
+        raise ValueError(f"no configuration: pass --config FILE or set {env}")
+    return os.environ[env]
+
+
+def one_line(errors: Iterable[Mapping[str, Any]]) -> str:
+    """A pydantic error's `errors()` as one line: `field.path: message; ...` (field names as in the JSON)."""
     problems = []
-    for e in error.errors():
+    for e in errors:
         where = ".".join(str(part) for part in e["loc"])
         problems.append(f"{where}: {e['msg']}" if where else e["msg"])
     return "; ".join(problems)
@@ -65,10 +73,9 @@ def load_config(path: str | None, env: str, parse: Callable[[str], C]) -> C:
         return parse(read_config_json(path, env))
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
-    except ValidationError as e:
-        raise ConfigError(one_line(e)) from None
-    except ValueError as e:  # no configuration at all, or not JSON
-        raise ConfigError(str(e).replace("\n", " ")) from None
+    except ValueError as e:  # pydantic's ValidationError is one; else no configuration at all, or not JSON
+        errors = getattr(e, "errors", None)
+        raise ConfigError(one_line(errors()) if callable(errors) else str(e).replace("\n", " ")) from None
 
 
 def parse_arguments(prog: str, description: str, config_env: str, argv: list[str] | None) -> argparse.Namespace:

@@ -191,10 +191,14 @@ def ingest_worker_config(
 def _resources(stream: LiveStream) -> Manifest:
     if stream.spec.resources:
         return stream.spec.resources.wire()
-    # Copy remux measured at ≈2% of a core and ≈56 MB RSS; a 720p+360p x264 ladder at ≈80%.
+    # A 720p+360p x264 ladder measured at ≈80 % of a core.
     if stream.spec.transcoding and stream.spec.transcoding.renditions:
         return {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
-    return {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
+    # Copy (bench/results/media.md, 2026-11-23, 2.5 Mbit/s publisher, HLS fMP4 + TS): 6.4-7.2 % of
+    # a core and 109-113 MiB peak RSS (Python supervisor ≈55 MiB, FFmpeg ≈50); LL-HLS adds 3 %. With
+    # 50 Restreams reading its feed: 20.5 % and 70 MiB of PSS. The limit leaves room for the GOP
+    # cache and the feed's fan-out to many consumers.
+    return {"requests": {"cpu": "75m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
 
 
 def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, tuple[int, str]]:

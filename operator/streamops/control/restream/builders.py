@@ -46,6 +46,15 @@ def pusher_config(
     )
 
 
+# Measured (issue 15, bench/results/media.md 2026-11-23 19:56, 2.5 Mbit/s copy to nginx-rtmp): one
+# pusher 2.1 % of a core (Python 0.3 %), RSS 94 MiB (Python 36, FFmpeg 57, mostly Debian FFmpeg's
+# ≈200 shared libraries); 50 pushers of one stream 1.4 % of a core and 34.8 MiB of PSS each (the
+# libraries counted once per node), of which ≈37 MiB per pusher is its own anonymous memory
+# (smaps_rollup). Request the CPU it uses and its share of a node's memory; limit ≈2.7x one
+# pusher's whole RSS: FFmpeg's buffers grow while a target stalls (up to the 8 s watchdog).
+PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
+
+
 def pusher_pod(
     restream: Restream,
     stream: LiveStream,
@@ -76,8 +85,7 @@ def pusher_pod(
         config_env=CONFIG_ENV,
         config=pusher_config(restream, stream, settings, ingest_ports, http_port),
         ports={"http": (http_port, "TCP")},
-        # Copy only: ≈2% of a core per target on the measurements the ingest shares.
-        resources={"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}},
+        resources=PUSHER_RESOURCES,
         volumes=volumes,
         mounts=mounts,
     )

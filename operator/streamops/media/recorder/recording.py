@@ -51,7 +51,7 @@ from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from streamops.media.small_http import Route
 
 log = logging.getLogger("streamops.recorder")
 
@@ -194,20 +194,18 @@ class Recorder:
     def ready(self) -> bool:
         return self.phase == "recording"
 
-    def app(self) -> web.Application:
-        from aiohttp import web
+    def routes(self) -> dict[tuple[str, str], Route]:
+        from streamops.media.small_http import Reply, registry_metrics, worker_routes
 
-        from streamops.media.worker_http import worker_app
-
-        app = worker_app(self.status, self.ready, self.registry)
-
-        async def stop(_: web.Request) -> web.Response:
+        async def stop(_: bytes) -> Reply:
             self.stop_requested.set()
             await self.stopped.wait()
-            return web.json_response(self.status().to_json_dict())
+            return Reply.json(self.status().to_json_dict())
 
-        app.router.add_post(STOP_PATH, stop)
-        return app
+        return {
+            **worker_routes(self.status, self.ready, registry_metrics(lambda: self.registry)),
+            ("POST", STOP_PATH): stop,
+        }
 
     def request_exit(self) -> None:
         self.exit_requested.set()

@@ -55,6 +55,7 @@ from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
 from streamops.media.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.pipe_batches import pipe_batches
 from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
@@ -410,6 +411,7 @@ class Session:
         self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
         self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
+        self.feed_pipe = os.pipe()  # FFmpeg's stdout: the feed
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
         self.transcoded_pipe = os.pipe() if renditions(config) else None
         write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
@@ -425,7 +427,7 @@ class Session:
             log=log,
             on_progress=self._progress,
             on_stderr=self._stderr,
-            stdout=asyncio.subprocess.PIPE,
+            stdout=self.feed_pipe[1],
             pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
         )
 
@@ -448,9 +450,14 @@ class Session:
         finally:
             transport.close()
 
-    def _transcoded(self, chunk: bytes) -> None:
-        if self.accepted:
-            self.events.on_transcoded(chunk)
+    async def _read_transcoded(self, fd: int) -> None:
+        try:
+            async with contextlib.aclosing(pipe_batches(fd)) as batches:
+                async for chunk in batches:
+                    if self.accepted:
+                        self.events.on_transcoded(chunk)
+        finally:
+            os.close(fd)
 
     async def _package(self, name: str) -> None:
         packager = self.packagers[name]
@@ -485,25 +492,29 @@ class Session:
         if self.secret_input is not None:
             self.secret_input[0].unlink(missing_ok=True)
             os.mkfifo(self.secret_input[0], 0o600)
-        await self.process.start()
-        assert self.process.process and self.process.process.stdout
-        stdout = self.process.process.stdout
+        try:
+            await self.process.start()
+        except BaseException:
+            os.close(self.feed_pipe[0])
+            raise
+        finally:
+            os.close(self.feed_pipe[1])  # FFmpeg's now (or nobody's): EOF comes when it exits
         transcoded = (
-            asyncio.create_task(self._read_pipe(self.transcoded_pipe[0], self._transcoded))
-            if self.transcoded_pipe
-            else None
+            asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
         )
         packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
         secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
         try:
-            while chunk := await stdout.read(65536):
-                if not self.started:
-                    self.started = True
-                    self.accepted = self.events.on_started(self)
-                    if not self.accepted:
-                        break  # refused: stop, publish nothing
-                self.events.on_media(chunk)
+            async with contextlib.aclosing(pipe_batches(self.feed_pipe[0])) as batches:
+                async for chunk in batches:
+                    if not self.started:
+                        self.started = True
+                        self.accepted = self.events.on_started(self)
+                        if not self.accepted:
+                            break  # refused: stop, publish nothing
+                    self.events.on_media(chunk)
         finally:
+            os.close(self.feed_pipe[0])
             rc = await self.process.stop()
             if secret is not None:
                 secret.cancel()

@@ -514,8 +514,8 @@ class Session:
                             break  # refused: stop, publish nothing
                     self.events.on_media(chunk)
         finally:
-            os.close(self.feed_pipe[0])
             rc = await self.process.stop()
+            os.close(self.feed_pipe[0])  # after: FFmpeg's stdout stays open until it is stopped
             if secret is not None:
                 secret.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -339,7 +339,7 @@ SPLICE_BYTES = 1 << 16  # a pipe's default capacity: at most what one splice mov
 # Once what had arrived is moved, the relay lets the next packets gather for this long instead of
 # waking for each TCP segment of the publisher (≈130 wakes a second at 2.5 Mbit/s): one wake per
 # batch, for up to 20 ms of added latency; FFmpeg then reads each batch at once and wakes less too
-# (≈200 → ≈55 context switches a second).
+# (≈200 → 60–100 context switches a second).
 RELAY_BATCH_SECONDS = 0.02
 
 

@@ -55,7 +55,7 @@ from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
 from streamops.media.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
-from streamops.media.pipe_batches import pipe_batches
+from streamops.media.pipe_batches import PipeReader, pipe_batches
 from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
@@ -504,16 +504,22 @@ class Session:
         )
         packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
         secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
+
+        def media(chunk: bytes) -> None:
+            if not self.started:
+                self.started = True
+                self.accepted = self.events.on_started(self)
+                if not self.accepted:
+                    feed.stop()  # refused: stop, publish nothing
+                    return
+            self.events.on_media(chunk)
+
+        # Callbacks, not a task: one event-loop round per 20 ms batch, the feed readers' writes included.
+        feed = PipeReader(self.feed_pipe[0], media)
         try:
-            async with contextlib.aclosing(pipe_batches(self.feed_pipe[0])) as batches:
-                async for chunk in batches:
-                    if not self.started:
-                        self.started = True
-                        self.accepted = self.events.on_started(self)
-                        if not self.accepted:
-                            break  # refused: stop, publish nothing
-                    self.events.on_media(chunk)
+            await feed.ended
         finally:
+            feed.stop()
             rc = await self.process.stop()
             os.close(self.feed_pipe[0])  # after: FFmpeg's stdout stays open until it is stopped
             if secret is not None:
@@ -937,6 +943,18 @@ class IngestWorker:
 
         async def stream(hub: FeedHub, request: web.Request) -> web.StreamResponse:
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
+            if request.version >= (1, 1) and request.transport is not None:
+                # The hub writes each batch to the transport itself (ChunkedSink): no task wake-up and
+                # no aiohttp write per chunk and reader.
+                response.enable_chunked_encoding()
+                await response.prepare(request)  # the headers go at once (a StreamResponse's)
+                sink = ChunkedSink(request.transport)
+                hub.attach(sink)
+                try:
+                    await sink.done
+                finally:
+                    hub.detach(sink)
+                return response  # aiohttp ends the chunked body
             await response.prepare(request)
             with contextlib.suppress(ConnectionError):
                 async for chunk in hub.subscribe():
@@ -1114,6 +1132,29 @@ class IngestWorker:
                 await self.gate.close()
             self.feed.end_session()
             await runner.cleanup()
+
+
+class ChunkedSink:
+    """A feed reader's HTTP/1.1 response body, written by the FeedHub straight to its transport in
+    chunked encoding (the response's headers said so and went out already)."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def send(self, chunk: bytes) -> None:
+        self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+
+    def backlog(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def closed(self) -> bool:
+        return self.transport.is_closing()
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _query_int(request: web.Request, key: str) -> int | None:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 BATCH_SECONDS = 0.02
 # The pipe holds what arrives between two batches: 1 MiB (Linux's limit for an unprivileged process)
@@ -69,3 +69,59 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         await ready
     finally:
         loop.remove_reader(fd)
+
+
+class PipeReader:
+    """`pipe_batches` without a task: `on_chunk` is called from the event loop's timer (or, after a
+    pause, its reader) callback, so a batch costs one loop round, not the two of a task's sleep and
+    wake-up. `ended` resolves at EOF (or an error, which it carries). The caller closes `fd`."""
+
+    def __init__(self, fd: int, on_chunk: Callable[[bytes], None], interval: float = BATCH_SECONDS) -> None:
+        self.fd, self.on_chunk, self.interval = fd, on_chunk, interval
+        self.loop = asyncio.get_running_loop()
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self._timer: asyncio.Handle | None = None
+        self._watching = False
+        os.set_blocking(fd, False)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._timer = self.loop.call_soon(self._read)
+
+    def _read(self) -> None:
+        self._timer = None
+        if self._watching:
+            self.loop.remove_reader(self.fd)
+            self._watching = False
+        try:
+            data, eof = _read_available(self.fd)
+            if data:
+                self.on_chunk(data)
+        except Exception as e:  # the consumer's failure ends the reading, as in a task
+            self._end(e)
+            return
+        if self.ended.done():
+            return  # stopped by `on_chunk`
+        if eof:
+            self._end(None)
+        elif data:
+            self._timer = self.loop.call_later(self.interval, self._read)  # let the next packets gather
+        else:
+            self.loop.add_reader(self.fd, self._read)
+            self._watching = True
+
+    def _end(self, error: BaseException | None) -> None:
+        if not self.ended.done():
+            if error is None:
+                self.ended.set_result(None)
+            else:
+                self.ended.set_exception(error)
+
+    def stop(self) -> None:
+        """No more reading (before the caller closes `fd`)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watching:
+            self.loop.remove_reader(self.fd)
+            self._watching = False
+        self._end(None)

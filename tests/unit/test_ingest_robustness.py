@@ -4,6 +4,7 @@ configuration of the publisher timeout and the SRT latency."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
@@ -14,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 from streamops.api.livestream import PushSource
 from streamops.contract.ingest import PUBLISHER_TIMEOUT_SECONDS, IngestConfig
+from streamops.media import rtmp_gate
 from streamops.media.ffmpeg import SourceFacts, bit_depth
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.rtmp_gate import _splice_until_closed
@@ -172,6 +174,40 @@ def test_relay_ends_when_ffmpeg_hangs_up_while_the_publisher_is_frozen():
         assert publisher.recv(1024) == b""
     finally:
         publisher.close()
+
+
+def test_relay_moves_all_that_has_arrived_before_it_pauses(monkeypatch: pytest.MonkeyPatch):
+    """The pause between batches comes once what had arrived is moved, however many splices (64 KiB
+    each at most) that takes: a pause after every splice would cap the relay at 64 KiB per pause."""
+    monkeypatch.setattr(rtmp_gate, "RELAY_BATCH_SECONDS", 3600.0)
+    publisher, gate_in = socket.socketpair()
+    gate_in.setblocking(False)
+    publisher.setblocking(False)
+    sent = bytearray()
+    with contextlib.suppress(BlockingIOError):
+        while True:  # fill the publisher's socket before the relay's first splice
+            block = os.urandom(4096)
+            sent += block[: publisher.send(block)]
+    assert len(sent) > 2 * rtmp_gate.SPLICE_BYTES
+    gate_out, ffmpeg = socket.socketpair()
+    gate_out.setblocking(False)
+    src, dst = os.dup(gate_in.fileno()), os.dup(gate_out.fileno())
+    gate_in.close()
+    gate_out.close()
+    stop = threading.Event()
+    thread = threading.Thread(target=_splice_until_closed, args=(src, dst, stop, 7200))
+    thread.start()
+    try:
+        ffmpeg.settimeout(5)
+        received = bytearray()
+        while len(received) < len(sent):
+            received += ffmpeg.recv(1 << 20)  # a pause before the end: socket.timeout
+        assert received == sent
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        publisher.close()
+        ffmpeg.close()
 
 
 # --- configuration -----------------------------------------------------------------------------------

@@ -37,6 +37,12 @@ def test_copy_session_writes_both_hls_flavours_and_the_feed():
     assert "aac_adtstoasc" in text
 
 
+def test_no_stats_line_on_stderr():
+    """-progress reports the same; the stats line (ended by \\r, never \\n) only woke the stderr reader."""
+    argv = session_command(config(), "rtmp://127.0.0.1:1/live/feed", {"listen": 1}, Path("/m/s"))
+    assert "-nostats" in argv and argv.index("-nostats") < argv.index("-i")
+
+
 def test_hls_flags_follow_the_spec():
     text = " ".join(session_command(config(hls={"endListOnStop": False, "mpegts": False}), "x://", {}, Path("/s")))
     assert "omit_endlist" in text and "/s/ts/" not in text

@@ -229,3 +229,51 @@ def test_an_ended_session_drops_the_cache_and_ends_every_consumer():
 
     assert asyncio.run(read_all()) == [head + audio(b"\x01")]
     assert not hub.live and not hub.sending and hub.cache_bytes == 0 and hub.head() == b""
+
+
+class Sink:
+    """A FeedSink that keeps what it is sent; `backlog` is set by the test (a reader that lags)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.lag, self.gone, self.ended = 0, False, False
+
+    def send(self, chunk: bytes) -> None:
+        self.sent.append(chunk)
+
+    def backlog(self) -> int:
+        return self.lag
+
+    def closed(self) -> bool:
+        return self.gone
+
+    def end(self) -> None:
+        self.ended = True
+
+
+def test_sinks_get_the_head_then_every_chunk_until_the_session_ends():
+    hub, _, head = audio_only_hub()
+    hub.publish(audio(b"\x01"))
+    sink = Sink()
+    hub.attach(sink)
+    assert hub.consumers == 1 and sink.sent == [head + audio(b"\x01")]
+    hub.publish(audio(b"\x02"))
+    assert sink.sent[1:] == [audio(b"\x02")] and not sink.ended
+    hub.end_session()
+    assert sink.ended and hub.consumers == 0
+
+
+def test_a_sink_that_falls_behind_or_goes_away_is_cut_off_and_the_others_go_on():
+    hub, _, _ = audio_only_hub()
+    slow, gone, fine = Sink(), Sink(), Sink()
+    for sink in (slow, gone, fine):
+        hub.attach(sink)
+    slow.lag = hub.max_sink_backlog - len(audio()) + 1  # one more chunk would pass the bound
+    gone.gone = True
+    hub.publish(audio(b"\x03"))
+    assert slow.ended and gone.ended and not fine.ended
+    assert hub.consumers == 1 and hub.consumers_dropped == 1, "a reader that went away is no drop"
+    assert fine.sent[-1] == audio(b"\x03") and audio(b"\x03") not in slow.sent + gone.sent
+    hub.detach(fine)
+    hub.publish(audio(b"\x04"))
+    assert hub.consumers == 0 and fine.sent[-1] == audio(b"\x03")

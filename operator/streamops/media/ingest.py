@@ -55,6 +55,7 @@ from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
 from streamops.media.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.pipe_batches import PipeReader, pipe_batches
 from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
@@ -183,6 +184,11 @@ def _tee_target(options: dict[str, Any], path: str) -> str:
     return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
 
 
+# No stats line on stderr every -stats_period: the -progress pipe reports the same, and the line
+# (ended by \r, not \n) only made the stderr reader wake and buffer it.
+SESSION_GLOBAL_ARGS = ["-nostats"]
+
+
 def session_command(
     config: IngestConfig,
     url: str,
@@ -214,7 +220,7 @@ def session_command(
         if config.dash:
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, c="copy", **dash_options(config), **raw_aac))
-        return command(ffmpeg_python.merge_outputs(*outputs))
+        return command(ffmpeg_python.merge_outputs(*outputs), SESSION_GLOBAL_ARGS)
     split = stream.video.filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds
     for i, r in enumerate(ladder):
@@ -242,7 +248,7 @@ def session_command(
         }
         scaled = split[i].filter("scale", -2, r.height)
         outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
-    return command(ffmpeg_python.merge_outputs(*outputs))
+    return command(ffmpeg_python.merge_outputs(*outputs), SESSION_GLOBAL_ARGS)
 
 
 def master_playlist(config: IngestConfig, source_width: int | None, source_height: int | None) -> str:
@@ -405,6 +411,7 @@ class Session:
         self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
         self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
+        self.feed_pipe = os.pipe()  # FFmpeg's stdout: the feed
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
         self.transcoded_pipe = os.pipe() if renditions(config) else None
         write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
@@ -420,7 +427,7 @@ class Session:
             log=log,
             on_progress=self._progress,
             on_stderr=self._stderr,
-            stdout=asyncio.subprocess.PIPE,
+            stdout=self.feed_pipe[1],
             pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
         )
 
@@ -443,9 +450,14 @@ class Session:
         finally:
             transport.close()
 
-    def _transcoded(self, chunk: bytes) -> None:
-        if self.accepted:
-            self.events.on_transcoded(chunk)
+    async def _read_transcoded(self, fd: int) -> None:
+        try:
+            async with contextlib.aclosing(pipe_batches(fd)) as batches:
+                async for chunk in batches:
+                    if self.accepted:
+                        self.events.on_transcoded(chunk)
+        finally:
+            os.close(fd)
 
     async def _package(self, name: str) -> None:
         packager = self.packagers[name]
@@ -480,26 +492,36 @@ class Session:
         if self.secret_input is not None:
             self.secret_input[0].unlink(missing_ok=True)
             os.mkfifo(self.secret_input[0], 0o600)
-        await self.process.start()
-        assert self.process.process and self.process.process.stdout
-        stdout = self.process.process.stdout
+        try:
+            await self.process.start()
+        except BaseException:
+            os.close(self.feed_pipe[0])
+            raise
+        finally:
+            os.close(self.feed_pipe[1])  # FFmpeg's now (or nobody's): EOF comes when it exits
         transcoded = (
-            asyncio.create_task(self._read_pipe(self.transcoded_pipe[0], self._transcoded))
-            if self.transcoded_pipe
-            else None
+            asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
         )
         packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
         secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
+
+        def media(chunk: bytes) -> None:
+            if not self.started:
+                self.started = True
+                self.accepted = self.events.on_started(self)
+                if not self.accepted:
+                    feed.stop()  # refused: stop, publish nothing
+                    return
+            self.events.on_media(chunk)
+
+        # Callbacks, not a task: one event-loop round per 20 ms batch, the feed readers' writes included.
+        feed = PipeReader(self.feed_pipe[0], media)
         try:
-            while chunk := await stdout.read(65536):
-                if not self.started:
-                    self.started = True
-                    self.accepted = self.events.on_started(self)
-                    if not self.accepted:
-                        break  # refused: stop, publish nothing
-                self.events.on_media(chunk)
+            await feed.ended
         finally:
+            feed.stop()
             rc = await self.process.stop()
+            os.close(self.feed_pipe[0])  # after: FFmpeg's stdout stays open until it is stopped
             if secret is not None:
                 secret.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -921,6 +943,18 @@ class IngestWorker:
 
         async def stream(hub: FeedHub, request: web.Request) -> web.StreamResponse:
             response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
+            if request.version >= (1, 1) and request.transport is not None:
+                # The hub writes each batch to the transport itself (ChunkedSink): no task wake-up and
+                # no aiohttp write per chunk and reader.
+                response.enable_chunked_encoding()
+                await response.prepare(request)  # the headers go at once (a StreamResponse's)
+                sink = ChunkedSink(request.transport)
+                hub.attach(sink)
+                try:
+                    await sink.done
+                finally:
+                    hub.detach(sink)
+                return response  # aiohttp ends the chunked body
             await response.prepare(request)
             with contextlib.suppress(ConnectionError):
                 async for chunk in hub.subscribe():
@@ -1098,6 +1132,29 @@ class IngestWorker:
                 await self.gate.close()
             self.feed.end_session()
             await runner.cleanup()
+
+
+class ChunkedSink:
+    """A feed reader's HTTP/1.1 response body, written by the FeedHub straight to its transport in
+    chunked encoding (the response's headers said so and went out already)."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def send(self, chunk: bytes) -> None:
+        self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+
+    def backlog(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def closed(self) -> bool:
+        return self.transport.is_closing()
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _query_int(request: web.Request, key: str) -> int | None:

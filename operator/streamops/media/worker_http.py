@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from streamops.contract.worker import HEALTH_PATH, METRICS_PATH, READY_PATH, STATUS_PATH, WorkerStatus
+from streamops.contract.worker import WorkerStatus
+from streamops.media.small_http import Route, registry_metrics, worker_routes
 
 # What a browser player on another origin needs: any origin (the media is public to whoever has the URL,
 # like the URL itself), byte ranges (hls.js asks for them), and the headers it reads back.
@@ -39,26 +40,25 @@ async def _cors_headers(_: web.Request, response: web.StreamResponse) -> None:
 def worker_app(
     status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry, cors: bool = False
 ) -> web.Application:
-    async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def readyz(_: web.Request) -> web.Response:
-        return web.Response(text="ready") if ready() else web.Response(status=503, text="not ready")
-
-    async def status_json(_: web.Request) -> web.Response:
-        return web.json_response(status().to_json_dict())
-
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
+    """The routes every worker answers (small_http.worker_routes, the pusher's and recorder's server
+    too), on aiohttp for the ingest, which serves its media beside them."""
     app = web.Application(middlewares=[_preflight] if cors else [])
     if cors:
         app.on_response_prepare.append(_cors_headers)
-    app.router.add_get(HEALTH_PATH, healthz)
-    app.router.add_get(READY_PATH, readyz)
-    app.router.add_get(STATUS_PATH, status_json)
-    app.router.add_get(METRICS_PATH, metrics)
+    for (method, path), route in worker_routes(status, ready, registry_metrics(lambda: registry)).items():
+        if method == "GET":
+            app.router.add_get(path, _aiohttp_handler(route))  # HEAD too, as small_http answers it
+        else:
+            app.router.add_route(method, path, _aiohttp_handler(route))
     return app
+
+
+def _aiohttp_handler(route: Route) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        reply = await route(await request.read())
+        return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+
+    return handle
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:

@@ -579,3 +579,54 @@ def test_full_scratch_space_closes_the_video_and_its_upload_makes_room_again(
     assert len(final["videos"]) == 2 and final["state"] == "stopped"
     durations = check_uploaded(s3, final, small_volume / "rec", small_volume.parent)
     assert durations[0] >= 5 and final["storedBytes"] == sum(v["sizeBytes"] for v in final["videos"])
+
+
+def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_volume: Path, tmp_path: Path) -> None:
+    """FFmpeg 5.1 exits 0 when ENOSPC hits its last writes: a remux (repair) or join cut short by a
+    full disk must say no space and leave the part as it was, never stand in for it (seen in CI:
+    the recorded part was replaced by a truncated remux and then discarded as unreadable)."""
+    import asyncio
+
+    from streamops.contract.recorder import RecorderConfig
+    from streamops.media.recorder.recording import OutOfSpace, Recorder
+    from streamops.media.recorder.state import PartState
+
+    source = tmp_path / "source.mp4"  # one keyframe: its remux is one fragment, written at the end
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "6",
+         "-c:v", "libx264", "-b:v", "4000k", "-g", "300",
+         "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(source)],
+        check=True,
+    )  # fmt: skip
+    config = RecorderConfig(
+        feed_url="http://127.0.0.1:9/feed",
+        recordings_root=str(small_volume),
+        directory="rec",
+        reconnect_window_seconds=10,
+        max_segment_seconds=3600,
+        min_duration_seconds=0,
+    )
+    recorder = Recorder(config)
+    recorder.parts_dir.mkdir(parents=True, exist_ok=True)
+    part_path = recorder.parts_dir / "v.001.mp4"
+    shutil.copyfile(source, part_path)
+    recorded = part_path.read_bytes()
+    filler = small_volume / "filler"
+    stat = os.statvfs(small_volume)
+    with open(filler, "wb") as f:  # 256 KiB left: the part's remux starts, and cannot fit
+        f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 256 * 1024))
+    part = PartState(file=part_path.name, closed=False)
+    with pytest.raises(OutOfSpace):
+        asyncio.run(recorder._repair(part))
+    assert part_path.read_bytes() == recorded and not part.closed, "the part stands as recorded"
+    assert not list(recorder.parts_dir.glob("*.fixed.mp4")), "the cut-short remux is gone"
+    with pytest.raises(OutOfSpace):
+        asyncio.run(recorder._join("v", [part]))
+    assert part_path.read_bytes() == recorded
+    assert not list(recorder.out_dir.glob(".*.joining.mp4"))
+
+    filler.unlink()  # room again: the same part is repaired and joined whole
+    asyncio.run(recorder._repair(part))
+    assert part.closed
+    joined = asyncio.run(recorder._join("v", [part]))
+    assert ffprobe_duration(joined) == pytest.approx(6.0, abs=0.1)

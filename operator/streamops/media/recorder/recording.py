@@ -647,7 +647,11 @@ class Recorder:
         except OutOfSpace:
             fixed.unlink(missing_ok=True)
             raise
-        if rc == 0 and file_size(fixed) > 0:
+        # Only a remux that reads back as media replaces the part: a truncated one must never stand
+        # in for what was recorded (seen in CI: a repair cut short by a full disk exited 0).
+        repaired = await probe_duration(fixed) if rc == 0 and file_size(fixed) > 0 else None
+        original = await probe_duration(path) if repaired is not None else None
+        if repaired is not None and repaired >= (original or 0) - JOIN_TOLERANCE_SECONDS:
             os.replace(fixed, path)
             part.closed = True
             self._save()
@@ -657,7 +661,9 @@ class Recorder:
     async def _ffmpeg(self, name: str, argv: list[str]) -> int:
         proc = await FfmpegProcess(name, argv, self.redact, log).start()
         rc = await proc.wait()
-        if rc != 0:
+        # FFmpeg 5.1 exits 0 when ENOSPC hits its last writes ("Error closing file ...: No space left
+        # on device", measured here): its words decide, not only its exit code.
+        if rc != 0 or says_no_space("\n".join(proc.tail)):
             self._error(f"{name}: {proc.last_error() or f'ffmpeg exited {rc}'}")
             if says_no_space("\n".join(proc.tail)):
                 raise OutOfSpace(proc.last_error())

@@ -61,7 +61,9 @@ def command(graph: Any, global_args: Sequence[str] = (), progress: bool = True, 
     """The argv of an ffmpeg-python graph, with global options in front (ffmpeg-python would put
     them last, where FFmpeg 5.1 may ignore them)."""
     argv: list[str] = ffmpeg_python.compile(graph, cmd=FFMPEG)
-    head = [argv[0], "-hide_banner", "-nostdin", "-loglevel", loglevel, "-y"]
+    # -nostats: the numbers come from -progress; the stats line (ended by \r, every -stats_period)
+    # only woke the stderr reader.
+    head = [argv[0], "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, "-y"]
     if progress:
         head += ["-progress", PROGRESS_PIPE, "-stats_period", "0.5"]
     return head + list(global_args) + argv[1:]
@@ -150,6 +152,23 @@ class SourceFacts:
             self.audio_codec = codec
 
 
+STDERR_READ_BYTES = 65536
+MAX_STDERR_LINE = 8192  # FFmpeg's longest lines (an input dump's metadata) are far shorter
+
+
+def stderr_lines(rest: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
+    r"""FFmpeg's stderr split into lines at \n or \r (its stats line ends with \r only), and the
+    unfinished rest; a rest over MAX_STDERR_LINE is passed on as a line. asyncio's line reader
+    (64 KiB limit) died on \r-only output and left FFmpeg blocked on its full stderr pipe
+    (measured: hung once ≈128 KiB of stats were unread, ≈8 min at -stats_period 0.5)."""
+    parts = re.split(rb"[\r\n]", rest + chunk)
+    rest = parts.pop()
+    if len(rest) > MAX_STDERR_LINE:
+        parts.append(rest)
+        rest = b""
+    return [p for p in parts if p], rest
+
+
 @dataclass
 class FfmpegProcess:
     """One FFmpeg run under asyncio: stderr redacted into the log (last lines kept for errors),
@@ -191,14 +210,21 @@ class FfmpegProcess:
 
     async def _read_stderr(self) -> None:
         assert self.process and self.process.stderr
-        async for raw in self.process.stderr:
-            line = self.redact(raw.decode(errors="replace").rstrip())
-            if not line:
-                continue
-            self.tail.append(line)
-            if self.on_stderr:
-                self.on_stderr(line)
-            self.log.debug("%s: %s", self.name, line)
+        rest = b""
+        while chunk := await self.process.stderr.read(STDERR_READ_BYTES):
+            lines, rest = stderr_lines(rest, chunk)
+            for raw in lines:
+                self._stderr_line(raw)
+        self._stderr_line(rest)
+
+    def _stderr_line(self, raw: bytes) -> None:
+        line = self.redact(raw.decode(errors="replace").rstrip())
+        if not line:
+            return
+        self.tail.append(line)
+        if self.on_stderr:
+            self.on_stderr(line)
+        self.log.debug("%s: %s", self.name, line)
 
     async def _read_progress(self, fd: int) -> None:
         loop = asyncio.get_running_loop()

@@ -184,11 +184,6 @@ def _tee_target(options: dict[str, Any], path: str) -> str:
     return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
 
 
-# No stats line on stderr every -stats_period: the -progress pipe reports the same, and the line
-# (ended by \r, not \n) only made the stderr reader wake and buffer it.
-SESSION_GLOBAL_ARGS = ["-nostats"]
-
-
 def session_command(
     config: IngestConfig,
     url: str,
@@ -220,7 +215,7 @@ def session_command(
         if config.dash:
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, c="copy", **dash_options(config), **raw_aac))
-        return command(ffmpeg_python.merge_outputs(*outputs), SESSION_GLOBAL_ARGS)
+        return command(ffmpeg_python.merge_outputs(*outputs))
     split = stream.video.filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds
     for i, r in enumerate(ladder):
@@ -248,7 +243,7 @@ def session_command(
         }
         scaled = split[i].filter("scale", -2, r.height)
         outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
-    return command(ffmpeg_python.merge_outputs(*outputs), SESSION_GLOBAL_ARGS)
+    return command(ffmpeg_python.merge_outputs(*outputs))
 
 
 def master_playlist(config: IngestConfig, source_width: int | None, source_height: int | None) -> str:

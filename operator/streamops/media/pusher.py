@@ -176,7 +176,7 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[s
         streams = [feed["v:0?"], feed["a:0?"]]  # FLV carries one of each; extra tracks are dropped
         out_opts["c"] = "copy"
     graph = ffmpeg_python.output(*streams, target.url, **out_opts)
-    return command(graph, ["-nostats"])
+    return command(graph)
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:

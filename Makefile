@@ -46,16 +46,16 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm coredns traefik s3server player lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+test: deps venv kube helm coredns traefik s3server ffmpeg player lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-media: deps venv player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
+test-media: deps venv ffmpeg player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PYTEST_ARGS)
 
-test-cluster: deps venv kube ## cluster tests only (real etcd + kube-apiserver + controller-manager)
+test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
@@ -91,23 +91,23 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube helm coredns traefik s3server player ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+demo: deps venv kube helm coredns traefik s3server ffmpeg player ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 
-test-e2e: deps venv kube ## end-to-end tests on a real local node (containerd + kubelet; needs root)
+test-e2e: deps venv kube ffmpeg ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
+bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
 
-bench-e2e: deps venv kube helm coredns traefik s3server ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
+bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)
 
-bench-latency: deps venv player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS (median, p95) -> bench/results/latency.md
+bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS (median, p95) -> bench/results/latency.md
 	$(PY) bench/latency.py $(BENCH_ARGS)
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
@@ -121,7 +121,10 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik s3server
+.PHONY: coredns traefik s3server ffmpeg
+ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+	@bash hack/build-ffmpeg.sh
+
 coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
 

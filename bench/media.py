@@ -51,6 +51,7 @@ from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stat_fields
 from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from devtools.workers import Ingest, Worker
 from ts_frames import FrameClock, delays  # bench/ts_frames.py, beside this script
@@ -696,7 +697,10 @@ def main() -> int:
         *many,
     ]
     load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
-    ffmpeg_version = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    ffmpeg_version = subprocess.run(
+        [worker_ffmpeg_env()["STREAMOPS_FFMPEG"], "-version"], capture_output=True, text=True
+    ).stdout.split("\n")[0]
+    ffmpeg_version = f"workers: {ffmpeg_version} (hack/build-ffmpeg.sh); publishers and peers: Debian's FFmpeg"
     lines = [
         "# Media benchmark",
         "",

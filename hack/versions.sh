@@ -23,3 +23,11 @@ GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"
 # module (hack/build-versitygw.sh) into the same cache.
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
 VERSITYGW_BIN="$STREAMOPS_CACHE/versitygw-$VERSITYGW_VERSION/bin/versitygw"
+# The workers' FFmpeg: Debian's FFmpeg 5.1 source (the version the media tests measured and the
+# image shipped), built with only what the workers use (hack/build-ffmpeg.sh) into the same cache,
+# keyed by the Debian version and the configuration's hash.
+FFMPEG_DEBIAN_VERSION="${FFMPEG_DEBIAN_VERSION:-5.1.9-0+deb12u1}"
+FFMPEG_UPSTREAM_VERSION="${FFMPEG_DEBIAN_VERSION%%-*}"
+FFMPEG_ORIG_SHA256="d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176"
+FFMPEG_DEBIAN_SHA256="71b20472ecd2764bc98e3229d34c0f7c8dcfe4a6cbacc23fd5604c23bac04632"
+FFMPEG_POOL="${FFMPEG_POOL:-http://deb.debian.org/debian-security/pool/updates/main/f/ffmpeg}"

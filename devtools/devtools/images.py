@@ -14,8 +14,9 @@ Images written as docker-archive tarballs that `ctr -n k8s.io images import` loa
      python3, python3-venv and ca-certificates;
   2. deps: a venv in /opt/streamops with the project's runtime dependencies from PyPI (pinned in
      operator/pyproject.toml), installed with the rootfs's own Python, plus the `streamops` script;
-  3. media (worker only): ffmpeg, installed by apt in the base rootfs seen through an overlay
-     mount, whose upper directory is the layer (deletions become OCI whiteouts);
+  3. media (worker only): the workers' FFmpeg (hack/build-ffmpeg.sh) in /usr/local/bin and the
+     libraries it links, installed by apt in the base rootfs seen through an overlay mount, whose
+     upper directory is the layer (deletions become OCI whiteouts);
   4. app: the `streamops` package itself (operator/streamops/).
   The worker is base+deps+media+app, the operator base+deps+app: a containerd holding both
   unpacks base and deps once, and a change of the package re-imports only the small app layer.
@@ -51,13 +52,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.versions import REPO, cache_dir, coredns_bin, traefik_bin
+from devtools.versions import REPO, cache_dir, coredns_bin, traefik_bin, worker_ffmpeg_dir
 
 SUITE = "bookworm"
 # What the operator and the worker need at run time (their Dockerfiles install the same).
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
-# What the worker adds (images/worker/Dockerfile).
-MEDIA_PACKAGES = ("ffmpeg",)
+# What the worker adds (images/worker/Dockerfile): the shared libraries its FFmpeg (hack/build-ffmpeg.sh,
+# copied into /usr/local/bin) links besides libc's and zlib, which the base has.
+MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30")
 WORKER_UID = 10001
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"
@@ -344,16 +346,20 @@ class ImageBuilder:
         return layer, key
 
     def _media(self, root: Path, base_key: str) -> Path:
-        """Layer with ffmpeg: apt-get install in the base rootfs seen through an overlay mount (the
-        base stays as it is); the overlay's upper directory, whiteouts converted, is the layer.
-        Measured: 51 s on 2 busy cores, 446 MiB (the same size ffmpeg added to the base before)."""
-        key = _hash(base_key, *MEDIA_PACKAGES, "media-v1")
+        """Layer with the workers' FFmpeg: its libraries apt-get installed in the base rootfs seen
+        through an overlay mount (the base stays as it is), ffmpeg and ffprobe in /usr/local/bin; the
+        overlay's upper directory, whiteouts converted, is the layer. (Debian's ffmpeg package made
+        it 446 MiB.)"""
+        ffmpeg_dir = worker_ffmpeg_dir()
+        if not (ffmpeg_dir / "bin" / "ffmpeg").exists():
+            raise ImageError(f"the workers' FFmpeg is not built ({ffmpeg_dir}): run `make ffmpeg`")
+        key = _hash(base_key, *MEDIA_PACKAGES, ffmpeg_dir.name, "media-v2")
         layer = self.cache / f"media-{key}.tar"
         if layer.exists():
             return layer
         if os.geteuid() != 0:
             raise ImageError("building the worker image's media layer needs root (overlay mount, chroot)")
-        self.log(f"installing {', '.join(MEDIA_PACKAGES)} into the worker's media layer (apt, first run only)")
+        self.log(f"installing FFmpeg and {', '.join(MEDIA_PACKAGES)} into the worker's media layer (first run only)")
         began = time.monotonic()
         with tempfile.TemporaryDirectory(dir=self.cache, prefix="media-") as tmp:
             upper, work, merged = Path(tmp, "upper"), Path(tmp, "work"), Path(tmp, "merged")
@@ -363,6 +369,8 @@ class ImageBuilder:
                   str(merged)])  # fmt: skip
             try:
                 _apt_install(merged, MEDIA_PACKAGES)
+                for name in ("ffmpeg", "ffprobe"):
+                    shutil.copy2(ffmpeg_dir / "bin" / name, merged / "usr/local/bin" / name)
             finally:
                 unmount_under(merged)
             _overlay_to_oci(upper)

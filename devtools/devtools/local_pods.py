@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_get, http_json
-from devtools.processes import stop_tree
+from devtools.processes import child_env, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import eventually
 
 
@@ -121,6 +122,7 @@ class LocalPod:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env={**child_env(), **worker_ffmpeg_env()},  # the FFmpeg of the worker image
             )
         eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
         set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -74,3 +75,22 @@ def versitygw_bin() -> Path:
     """The pinned versitygw (the S3 server of the tests and the demo), built by
     hack/build-versitygw.sh (`make s3server`)."""
     return Path(sourced("VERSITYGW_BIN"))
+
+
+def worker_ffmpeg_dir() -> Path:
+    """Where hack/build-ffmpeg.sh puts the workers' FFmpeg (bin/ffmpeg, bin/ffprobe): the cache
+    directory keyed by the Debian version and the configuration's hash (`make ffmpeg` builds it)."""
+    out = subprocess.run(
+        ["bash", str(REPO / "hack" / "build-ffmpeg.sh"), "--print-dir"], capture_output=True, text=True, check=True
+    )
+    return Path(out.stdout.strip())
+
+
+@functools.cache
+def worker_ffmpeg_env() -> dict[str, str]:
+    """STREAMOPS_FFMPEG/STREAMOPS_FFPROBE for a worker run as a local process: the FFmpeg its image
+    ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it."""
+    bin_dir = worker_ffmpeg_dir() / "bin"
+    if not (bin_dir / "ffmpeg").exists() or not (bin_dir / "ffprobe").exists():
+        raise VersionsError(f"the workers' FFmpeg is not built ({bin_dir}): run `make ffmpeg`")
+    return {"STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"), "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe")}

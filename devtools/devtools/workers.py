@@ -13,6 +13,7 @@ from typing import Any
 from devtools.http_client import http_get, http_json
 from devtools.ports import free_port
 from devtools.processes import child_env, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 
@@ -41,7 +42,7 @@ class Worker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**child_env(), **self.env} if self.env else None,
+                env={**child_env(), **worker_ffmpeg_env(), **self.env},
             )
         wait_for(self._healthy, timeout=15)
         return self

@@ -256,7 +256,7 @@ def test_default_requests_and_limits_are_the_measured_ones():
     assert resources(recorder_pod(rec(), s, SETTINGS)) == RECORDER_RESOURCES
     assert resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == RECORDER_RESOURCES
     ingest = resources(ingest_pod(s, "primary", SETTINGS))
-    assert ingest == {"requests": {"cpu": "75m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    assert ingest == {"requests": {"cpu": "75m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
     for r in (PUSHER_RESOURCES, RECORDER_RESOURCES, ingest):
         assert mi(r["limits"]["memory"]) >= 2 * mi(r["requests"]["memory"])
         assert "cpu" not in r["limits"]  # a CPU limit throttles FFmpeg mid-stream: requests only

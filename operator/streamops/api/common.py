@@ -85,7 +85,7 @@ class ResourceAmounts(KubeModel):
 
 class Resources(KubeModel):
     """CPU/memory of the stream's ingest Pods (primary and backup), as Kubernetes quantities.
-    When unset: requests cpu 75m, memory 128Mi and a 512Mi memory limit for passthrough; requests
+    When unset: requests cpu 75m, memory 96Mi and a 512Mi memory limit for passthrough; requests
     cpu 1, memory 256Mi and a 1Gi memory limit with transcoding renditions."""
 
     requests: ResourceAmounts | None = Field(

@@ -194,11 +194,11 @@ def _resources(stream: LiveStream) -> Manifest:
     # A 720p+360p x264 ladder measured at ≈80 % of a core.
     if stream.spec.transcoding and stream.spec.transcoding.renditions:
         return {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
-    # Copy (bench/results/media.md, 2026-11-23, 2.5 Mbit/s publisher, HLS fMP4 + TS): 6.4-7.2 % of
-    # a core and 109-113 MiB peak RSS (Python supervisor ≈55 MiB, FFmpeg ≈50); LL-HLS adds 3 %. With
-    # 50 Restreams reading its feed: 20.5 % and 70 MiB of PSS. The limit leaves room for the GOP
-    # cache and the feed's fan-out to many consumers.
-    return {"requests": {"cpu": "75m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}
+    # Copy (bench/results/media.md, 2026-11-23 23:16, idle, 2.5 Mbit/s publisher, HLS fMP4 + TS, the
+    # workers' FFmpeg build): 6.2 % of a core and 71 MiB peak RSS (Python supervisor 53.5 MiB, FFmpeg
+    # 15.6); LL-HLS adds 4 %. With 50 Restreams reading its feed: 11.0 % and 46 MiB of PSS. The
+    # limit leaves room for the GOP cache and the feed's fan-out to many consumers.
+    return {"requests": {"cpu": "75m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
 
 
 def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, tuple[int, str]]:

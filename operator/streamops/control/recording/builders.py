@@ -219,14 +219,14 @@ def recorder_pod(
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
 
 
-# Measured (issue 15, bench/results/media.md 2026-11-23 19:56, 2.5 Mbit/s copy into fragmented
-# MP4): a recording recorder uses 1.1 % of a core and 92 MiB RSS (Python 39, FFmpeg 53, smaps_rollup);
-# finalising runs a second FFmpeg (the concat join, ≈55 MiB) beside the next part's, and an upload
-# adds boto3 and an S3 client (≈30 MiB) and 8 MiB parts: ≈190 MiB at the peak. A standby
-# (recording.standby) waits in 23 MiB but becomes this recorder in the same Pod, so it requests the
-# same. Request the recording recorder's CPU and RSS; limit ≈2.7x the peak (a join of a 4 h video
-# reads and writes through the page cache, which counts here too).
-RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
+# Measured (issue 15, bench/results/media.md 2026-11-23 23:16, idle, 2.5 Mbit/s copy into fragmented
+# MP4, the workers' FFmpeg build): a recording recorder uses 1.0 % of a core and 52 MiB RSS (its
+# FFmpeg ≈15, as the ingest's copy measured); finalising runs a second FFmpeg (the concat join,
+# ≈15 MiB) beside the next part's, and an upload adds boto3 and an S3 client (≈30 MiB) and 8 MiB
+# parts: ≈110 MiB at the peak. A standby (recording.standby) waits in 23 MiB but becomes this recorder in the same Pod, so it
+# requests the same. Request the recording recorder's CPU and RSS with some room; limit ≈4.7x the
+# peak (a join of a 4 h video reads and writes through the page cache, which counts here too).
+RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 
 def _recorder(

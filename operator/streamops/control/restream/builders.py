@@ -46,12 +46,12 @@ def pusher_config(
     )
 
 
-# Measured (issue 15, bench/results/media.md 2026-11-23 19:56, 2.5 Mbit/s copy to nginx-rtmp): one
-# pusher 2.1 % of a core (Python 0.3 %), RSS 94 MiB (Python 36, FFmpeg 57, mostly Debian FFmpeg's
-# ≈200 shared libraries); 50 pushers of one stream 1.4 % of a core and 34.8 MiB of PSS each (the
-# libraries counted once per node), of which ≈37 MiB per pusher is its own anonymous memory
-# (smaps_rollup). Request the CPU it uses and its share of a node's memory; limit ≈2.7x one
-# pusher's whole RSS: FFmpeg's buffers grow while a target stalls (up to the 8 s watchdog).
+# Measured (issue 15, bench/results/media.md 2026-11-23 23:16, idle, 2.5 Mbit/s copy to nginx-rtmp,
+# the workers' FFmpeg build): one pusher 1.8 % of a core (Python 0.2 %), RSS 54 MiB (its Python
+# ≈36); 50 pushers of one stream 1.25 % of a core and 26.1 MiB of PSS each (Python 21.5, FFmpeg
+# 4.4: shared pages count once per node). Request the CPU it uses and a little over its share of a
+# node's memory; limit ≈4.7x one pusher's whole RSS: FFmpeg's buffers grow while a target stalls
+# (up to the 8 s watchdog).
 PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
 
 

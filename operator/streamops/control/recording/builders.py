@@ -223,9 +223,10 @@ def recorder_pod(
 # MP4, the workers' FFmpeg build): a recording recorder uses 1.0 % of a core and 52 MiB RSS (its
 # FFmpeg ≈15, as the ingest's copy measured); finalising runs a second FFmpeg (the concat join,
 # ≈15 MiB) beside the next part's, and an upload adds boto3 and an S3 client (≈30 MiB) and 8 MiB
-# parts: ≈110 MiB at the peak. A standby (recording.standby) waits in 23 MiB but becomes this recorder in the same Pod, so it
-# requests the same. Request the recording recorder's CPU and RSS with some room; limit ≈4.7x the
-# peak (a join of a 4 h video reads and writes through the page cache, which counts here too).
+# parts: ≈110 MiB at the peak. A standby (recording.standby) waits in 23 MiB but becomes this
+# recorder in the same Pod, so it requests the same. Request the recording recorder's CPU and RSS
+# with some room; limit ≈4.7x the peak (a join of a 4 h video reads and writes through the page
+# cache, which counts here too).
 RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 

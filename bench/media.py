@@ -48,7 +48,7 @@ from typing import Any
 from devtools.http_client import http_json
 from devtools.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
-from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stat_fields
+from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_trees
 from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
@@ -321,44 +321,18 @@ def pss_bytes(pids: list[int]) -> int:
     return total
 
 
-def trees(roots: list[int]) -> list[int]:
-    """The roots and all their descendants, from one scan of /proc (devtools' proc_tree scans once
-    per root: 100 scans per sample with 50 pushers)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(int(entry.name))
-    found, queue = list(roots), list(roots)
-    while queue:
-        kids = children.get(queue.pop(), [])
-        found += kids
-        queue += kids
-    return found
-
-
-def cpu_ticks_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of the processes, with what they reaped (a monotonic counter)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat_fields(pid)
-            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tuple[float, int]]:
     """(% of one core, peak PSS bytes) of each group of process trees over the same window. PSS is
     sampled 4 times (smaps_rollup walks every mapping: sampling 100 processes every 0.5 s would cost
     more CPU than what it measures)."""
-    c0, t0 = {k: cpu_ticks_seconds(trees(v)) for k, v in groups.items()}, time.monotonic()
+    c0, t0 = {k: cpu_seconds(proc_trees(v)) for k, v in groups.items()}, time.monotonic()
     pss = dict.fromkeys(groups, 0)
     for _ in range(4):
         time.sleep(seconds / 4)
         for name, roots in groups.items():
-            pss[name] = max(pss[name], pss_bytes(trees(roots)))
+            pss[name] = max(pss[name], pss_bytes(proc_trees(roots)))
     elapsed = time.monotonic() - t0
-    return {k: (100 * (cpu_ticks_seconds(trees(v)) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
+    return {k: (100 * (cpu_seconds(proc_trees(v)) - c0[k]) / elapsed, pss[k]) for k, v in groups.items()}
 
 
 def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
@@ -378,7 +352,7 @@ def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
             wait_for(lambda: all(p.status().get("live") for p in pushers), timeout=120, interval=1)
             time.sleep(5)
             pids = [p.process.pid for p in pushers if p.process]
-            ffmpegs = [c for c in trees(pids) if c not in pids]
+            ffmpegs = [c for c in proc_trees(pids) if c not in pids]
             cost = group_window({"ingest": [ingest.process.pid], "pushers": pids}, seconds)
             split = {"python": pss_bytes(pids), "ffmpeg": pss_bytes(ffmpegs)}
             live = sum(1 for p in pushers if p.status().get("live"))
@@ -696,7 +670,7 @@ def main() -> int:
         ),
         *many,
     ]
-    load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     ffmpeg_version = subprocess.run(
         [worker_ffmpeg_env()["STREAMOPS_FFMPEG"], "-version"], capture_output=True, text=True
     ).stdout.split("\n")[0]
@@ -705,7 +679,7 @@ def main() -> int:
         "# Media benchmark",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, "
-        f"{len(__import__('os').sched_getaffinity(0))} cores (load average at the end {load}); {ffmpeg_version};",
+        f"{len(os.sched_getaffinity(0))} cores (load average at the end {load}); {ffmpeg_version};",
         "nginx-rtmp from Debian.",
         f"Publisher: testsrc2 1280x720 30 fps x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP; {args.runs} runs for",
         f"start-up numbers (median), a {args.window:.0f} s steady window for CPU (% of one core, whole process",

@@ -55,7 +55,7 @@ from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.llhls.packager import LlHlsPackager, PackagerSettings, PlaylistRequestError
 from streamops.media.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.on_air import RELAY_FEED_PATH, OnAir
-from streamops.media.pipe_batches import PipeReader, pipe_batches
+from streamops.media.pipe_batches import PipeReader
 from streamops.media.player.page import PlayerOptions, add_player_routes
 from streamops.media.rtmp_gate import RtmpGate
 from streamops.media.tls_reload import CertificateReloader
@@ -446,12 +446,15 @@ class Session:
             transport.close()
 
     async def _read_transcoded(self, fd: int) -> None:
+        def transcoded(chunk: bytes) -> None:
+            if self.accepted:
+                self.events.on_transcoded(chunk)
+
+        reader = PipeReader(fd, transcoded)  # in 20 ms batches, as the feed
         try:
-            async with contextlib.aclosing(pipe_batches(fd)) as batches:
-                async for chunk in batches:
-                    if self.accepted:
-                        self.events.on_transcoded(chunk)
+            await reader.ended
         finally:
+            reader.stop()
             os.close(fd)
 
     async def _package(self, name: str) -> None:

@@ -14,32 +14,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 
 BATCH_SECONDS = 0.02
 # The pipe holds what arrives between two batches: 1 MiB (Linux's limit for an unprivileged process)
 # is 400 ms at 20 Mbit/s. Pipe pages are allocated as they fill, so an empty pipe costs nothing.
 PIPE_BYTES = 1 << 20
 READ_BYTES = 1 << 18
-
-
-async def pipe_batches(fd: int, interval: float = BATCH_SECONDS) -> AsyncGenerator[bytes, None]:
-    """Yield what `fd` (a pipe's read end; the caller closes it) delivers until EOF, one chunk per
-    batch: the first bytes at once after a pause, then what gathered during each `interval`."""
-    loop = asyncio.get_running_loop()
-    os.set_blocking(fd, False)
-    with contextlib.suppress(OSError):  # not a pipe, or over the limit: the default size works, later
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    while True:
-        data, ended = _read_available(fd)
-        if data:
-            yield data
-        if ended:
-            return
-        if data:
-            await asyncio.sleep(interval)  # let the next packets gather
-        else:
-            await _readable(loop, fd)
 
 
 def _read_available(fd: int) -> tuple[bytes, bool]:
@@ -57,24 +38,12 @@ def _read_available(fd: int) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
-
-
 class PipeReader:
-    """`pipe_batches` without a task: `on_chunk` is called from the event loop's timer (or, after a
-    pause, its reader) callback, so a batch costs one loop round, not the two of a task's sleep and
-    wake-up. `ended` resolves at EOF (or an error, which it carries). The caller closes `fd`."""
+    """Reads `fd` (a pipe's read end; the caller closes it) until EOF, handing `on_chunk` the first
+    bytes at once after a pause, then what gathered during each `interval`. It is called from the
+    event loop's timer (or, after a pause, its reader) callback, so a batch costs one loop round,
+    not the two of a task's sleep and wake-up. `ended` resolves at EOF (or an error, which it
+    carries)."""
 
     def __init__(self, fd: int, on_chunk: Callable[[bytes], None], interval: float = BATCH_SECONDS) -> None:
         self.fd, self.on_chunk, self.interval = fd, on_chunk, interval
@@ -83,7 +52,7 @@ class PipeReader:
         self._timer: asyncio.Handle | None = None
         self._watching = False
         os.set_blocking(fd, False)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # not a pipe, or over the limit: the default size works, later
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._timer = self.loop.call_soon(self._read)
 

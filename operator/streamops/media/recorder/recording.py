@@ -663,9 +663,10 @@ class Recorder:
         rc = await proc.wait()
         # FFmpeg 5.1 exits 0 when ENOSPC hits its last writes ("Error closing file ...: No space left
         # on device", measured here): its words decide, not only its exit code.
-        if rc != 0 or says_no_space("\n".join(proc.tail)):
+        no_space = says_no_space("\n".join(proc.tail))
+        if rc != 0 or no_space:
             self._error(f"{name}: {proc.last_error() or f'ffmpeg exited {rc}'}")
-            if says_no_space("\n".join(proc.tail)):
+            if no_space:
                 raise OutOfSpace(proc.last_error())
         return rc
 

@@ -77,20 +77,22 @@ def versitygw_bin() -> Path:
     return Path(sourced("VERSITYGW_BIN"))
 
 
+@functools.cache
 def worker_ffmpeg_dir() -> Path:
-    """Where hack/build-ffmpeg.sh puts the workers' FFmpeg (bin/ffmpeg, bin/ffprobe): the cache
-    directory keyed by the Debian version and the configuration's hash (`make ffmpeg` builds it)."""
+    """The workers' FFmpeg as hack/build-ffmpeg.sh built it (bin/ffmpeg, bin/ffprobe): the cache
+    directory keyed by the Debian version and the configuration's hash. Raises VersionsError when
+    it is not built yet (`make ffmpeg`)."""
     out = subprocess.run(
         ["bash", str(REPO / "hack" / "build-ffmpeg.sh"), "--print-dir"], capture_output=True, text=True, check=True
     )
-    return Path(out.stdout.strip())
+    built = Path(out.stdout.strip())
+    if not all((built / "bin" / name).exists() for name in ("ffmpeg", "ffprobe")):
+        raise VersionsError(f"the workers' FFmpeg is not built ({built}): run `make ffmpeg`")
+    return built
 
 
-@functools.cache
 def worker_ffmpeg_env() -> dict[str, str]:
     """STREAMOPS_FFMPEG/STREAMOPS_FFPROBE for a worker run as a local process: the FFmpeg its image
     ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it."""
     bin_dir = worker_ffmpeg_dir() / "bin"
-    if not (bin_dir / "ffmpeg").exists() or not (bin_dir / "ffprobe").exists():
-        raise VersionsError(f"the workers' FFmpeg is not built ({bin_dir}): run `make ffmpeg`")
     return {"STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"), "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe")}

@@ -357,7 +357,11 @@ def test_clock_publisher_drops_frames_rather_than_queueing_them(tmp_path: Path):
         frames = publisher.frames()
     assert len(frames) > count
     during = [f for f in frames if frozen_at <= f.ms < thawed_at]
-    assert len(during) <= 1, during
+    # The frame in flight, and on a loaded machine possibly the first one after the thaw: the clock
+    # reads around os.kill are not where FFmpeg really stopped and resumed reading (seen in a CI run:
+    # slots 17 and 61 both inside the window). A queueing generator would log a run of slots here.
+    assert len(during) <= 2, during
+    assert all(b.slot - a.slot >= int(frozen_for * rate) - 3 for a, b in itertools.pairwise(during)), during
     gaps = [b.slot - a.slot for a, b in itertools.pairwise(frames)]
     # the schedule moved on by the frozen time, minus the frame in flight and rounding
     assert max(gaps) >= int(frozen_for * rate) - 3, gaps

@@ -630,3 +630,51 @@ def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_v
     assert part.closed
     joined = asyncio.run(recorder._join("v", [part]))
     assert ffprobe_duration(joined) == pytest.approx(6.0, abs=0.1)
+
+
+def test_a_part_cut_inside_a_moof_is_cut_back_and_joined(tmp_path: Path) -> None:
+    """FFmpeg stopped by a full disk can leave a part ending inside a moof, and FFmpeg 5.1 then reads
+    none of it ("error reading header"; seen in CI: the part was discarded as "no readable media").
+    The recorder cuts it back to its last whole fragment and makes a video of that."""
+    import asyncio
+    import struct
+
+    from streamops.contract.recorder import RecorderConfig
+    from streamops.media.recorder.recording import Recorder
+    from streamops.media.recorder.state import PartState, VideoState
+
+    config = RecorderConfig(
+        feed_url="http://127.0.0.1:9/feed",
+        recordings_root=str(tmp_path),
+        directory="rec",
+        reconnect_window_seconds=10,
+        max_segment_seconds=3600,
+        min_duration_seconds=0,
+    )
+    recorder = Recorder(config)
+    recorder.parts_dir.mkdir(parents=True, exist_ok=True)
+    part_path = recorder.parts_dir / "v.001.mp4"
+    subprocess.run(  # as the recorder writes a part: 1 s fragments, H.264 and AAC
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine",
+         "-t", "6", "-c:v", "libx264", "-g", "60", "-c:a", "aac", "-frag_duration", "1000000",
+         "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(part_path)],
+        check=True,
+    )  # fmt: skip
+    data, moofs, pos = part_path.read_bytes(), [], 0
+    while pos < len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        moofs += [pos] if kind == b"moof" else []
+        pos += size
+    assert len(moofs) >= 5
+    part_path.write_bytes(data[: moofs[3] + 40])  # as ENOSPC left it: 40 bytes into the 4th moof
+    with pytest.raises(RuntimeError, match="Invalid data"):
+        ffprobe_duration(part_path)  # FFmpeg reads none of it as it is
+
+    video = VideoState(name="v", started_at=recorder.clock(), parts=[PartState(file=part_path.name, closed=True)])
+    recorder.state.closing.append(video)
+    asyncio.run(recorder._finalise_video(video))
+    assert not recorder.state.discarded, recorder.state.discarded
+    [made] = recorder.state.videos
+    assert made.duration_seconds == pytest.approx(3.0, abs=0.2), "its three whole fragments (audio runs a little past)"
+    assert ffprobe_duration(tmp_path / made.path) == pytest.approx(made.duration_seconds, abs=0.05)
+    assert not list(recorder.parts_dir.glob("*.mp4")), "the part is gone once joined"

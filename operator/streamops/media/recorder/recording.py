@@ -23,6 +23,7 @@ from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess, Progress
+from streamops.media.fmp4 import readable_length
 from streamops.media.recorder.bucket import Bucket
 from streamops.media.recorder.commands import join_command, part_command, probe_duration, repair_command
 from streamops.media.recorder.plan import (
@@ -492,10 +493,12 @@ class Recorder:
                 await ffmpeg.stop()  # SIGTERM: FFmpeg writes its last fragment
             rc = await exited
 
-        part.closed = rc >= 0  # killed by a signal (negative) may have left a partial fragment
         video.ffmpeg_pid = None
         stopping = self.stop_requested.is_set()
-        no_space = self._space_short.is_set() or says_no_space("\n".join(ffmpeg.tail))
+        disk_full = says_no_space("\n".join(ffmpeg.tail))
+        no_space = self._space_short.is_set() or disk_full
+        # Killed by a signal (negative), or its last writes failed: it may end in a partial fragment.
+        part.closed = rc >= 0 and not disk_full
         if no_space:
             self.no_space = True
             self._last_full_bytes = max(self._last_full_bytes, self._unjoined_bytes())
@@ -562,6 +565,7 @@ class Recorder:
     async def _finalise_video(self, video: VideoState) -> None:
         parts = [p for p in video.parts if file_size(self.parts_dir / p.file) > 0]
         for part in parts:
+            self._cut_partial_box(part)
             if not part.closed:
                 await self._repair(part)
         durations: list[float] = []
@@ -637,6 +641,16 @@ class Recorder:
             joined.unlink(missing_ok=True)  # give the space back; the parts are untouched
             raise
         return joined
+
+    def _cut_partial_box(self, part: PartState) -> None:
+        """A part whose FFmpeg stopped mid-write (a full disk, a kill) may end inside a moof, which makes
+        the whole file unreadable (seen in CI: a part cut by ENOSPC discarded as "no readable media"):
+        cut it back to its last complete fragment, which needs no space, before anything reads it."""
+        path = self.parts_dir / part.file
+        size, keep = file_size(path), readable_length(path)
+        if keep < size:
+            log.warning("%s ends inside a box (cut short mid-write): %d bytes cut off", part.file, size - keep)
+            os.truncate(path, keep)
 
     async def _repair(self, part: PartState) -> None:
         path = self.parts_dir / part.file

@@ -51,6 +51,7 @@ from devtools.kubectl import Kubectl
 from devtools.operator_process import OperatorProcess
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
+from operator_replay import Replay, capture, replay
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
 from streamops.control.shared.rbac import operator_rbac_objects
 
@@ -298,6 +299,7 @@ class Round:
     steady_pod: list[float] = field(default_factory=list)
     steady_ready: list[float] = field(default_factory=list)
     steady_pusher: list[float] = field(default_factory=list)
+    replay: Replay | None = None  # the same writes with no operator (bench/operator_replay.py)
     steady_busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
 
 
@@ -562,6 +564,30 @@ def report(
         f"≥ {TARGET_WRITE_SHARE:.0f} % {mark(share >= TARGET_WRITE_SHARE)}",
     )
     row("the operator's API requests per second during the burst", [per_second(r.api_operator, r) for r in rounds])
+    replays = [r.replay for r in rounds]
+    if all(replays):
+
+        def replayed(cell: Callable[[Round, Replay], str]) -> list[str]:
+            return [cell(r, r.replay) if r.replay else "—" for r in rounds]
+
+        row(
+            "**peer 2**, the same writes with no operator: first create → last write",
+            replayed(lambda r, p: f"{p.seconds:.1f} s (operator: {r.total_seconds:.1f} s)"),
+        )
+        row(
+            "peer 2: create → Ready written, p50 / p99",
+            replayed(lambda r, p: f"{fmt_s(p.ready, 50)} / {fmt_s(p.ready, 99)}"),
+        )
+        row(
+            "peer 2: API writes per second (all clients); the operator's burst as % of it",
+            replayed(
+                lambda r, p: (
+                    f"{p.writes / p.seconds:.0f}/s; "
+                    f"{100 * (r.api_writes / r.total_seconds) / (p.writes / p.seconds):.0f} %"
+                )
+            ),
+        )
+        row("peer 2: load average before → after", replayed(lambda r, p: f"{p.load_before} → {p.load_after}"))
     row("API writes per pair during the burst, by what (all clients)", [r.api_by_what for r in rounds])
     if last.steady_n:
         label = f"then {last.steady_n} more pairs at {last.steady_rate:g} pairs/s"
@@ -635,6 +661,20 @@ def main() -> int:
                     args.steady, args.rate,
                 )  # fmt: skip
                 rounds.append(r)
+                api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+                try:
+                    burst = [p for p in capture(api, f"bench-{n}") if p.stream["metadata"]["name"].startswith("s")]
+                finally:
+                    api.close()
+                r.replay = replay(
+                    burst, plane, kubectl, f"replay-{n}", args.threads, lambda: api_counts(kubectl), loadavg
+                )
+                print(
+                    f"#   replay with no operator: {r.replay.seconds:.1f}s, ready p99 {fmt_s(r.replay.ready, 99)}, "
+                    f"writes {r.replay.writes / r.replay.seconds:.0f}/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 print(
                     f"#   create {r.apply_seconds:.1f}s; pod p50/p99 {fmt_s(r.pod, 50)}/{fmt_s(r.pod, 99)}; "
                     f"ready p50/p99 {fmt_s(r.ready, 50)}/{fmt_s(r.ready, 99)}; missing {r.missing}; "

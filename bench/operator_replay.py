@@ -7,7 +7,8 @@ own. This peer takes what the operator wrote in a round (its namespace afterward
 the ingest Services and Pods, the pusher Pods, the Restreams' owner references, both kinds'
 status) and writes exactly that again into a fresh namespace, with nothing deciding anything:
 4 client threads create the LiveStreams and Restreams as the round's client does, and 16 threads
-(the operator's API threads) write each object's children and status as soon as it is created.
+(the operator's API threads) write each object's children and status as soon as it is created,
+in the operator's order (a stream's writes before any Restream's that wait).
 What this takes is what the API server and its controller-manager take of this write mix on this
 machine: an operator that cost nothing would do as well, none can do better.
 
@@ -18,6 +19,7 @@ a little ahead there).
 from __future__ import annotations
 
 import copy
+import itertools
 import queue
 import threading
 import time
@@ -30,6 +32,7 @@ import kubernetes
 from devtools.controlplane import ControlPlane
 from devtools.kubectl import Kubectl
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
+from streamops.control.shared.api_threads import FIRST, LATER
 
 OPERATOR_THREADS = 16  # streamops' API threads (bench/operator.py's report says the same)
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink")
@@ -63,9 +66,8 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     for key in (*SERVER_SET, "namespace", "ownerReferences"):
         meta.pop(key, None)
     body.pop("status", None)
-    if body.get("kind") == "Service":
-        for key in ("clusterIP", "clusterIPs"):
-            body.get("spec", {}).pop(key, None)
+    for key in ("clusterIP", "clusterIPs"):  # a Service's: listed items carry no kind to test
+        body.get("spec", {}).pop(key, None)
     return body
 
 
@@ -113,7 +115,9 @@ def replay(
     kubectl.kubectl("create", "namespace", namespace)
     result = Replay(len(pairs), load_before=load())
     local = threading.local()
-    work: queue.Queue[Callable[[], None] | None] = queue.Queue()
+    # The operator's order (control/shared/api_threads.py): a stream's writes before any Restream's.
+    work: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = queue.PriorityQueue()
+    order = itertools.count()
     sent: dict[str, float] = {}
     written: dict[str, float] = {}
     last_write = [0.0]
@@ -182,16 +186,16 @@ def replay(
         stream = custom.create_namespaced_custom_object(
             GROUP, VERSION, namespace, LIVESTREAM.plural, _clean(pair.stream)
         )
-        work.put(lambda: stream_children(pair, stream))
+        work.put((FIRST, next(order), lambda: stream_children(pair, stream)))
         restream = custom.create_namespaced_custom_object(
             GROUP, VERSION, namespace, RESTREAM.plural, _clean(pair.restream)
         )
-        work.put(lambda: restream_children(pair, restream, stream))
+        work.put((LATER, next(order), lambda: restream_children(pair, restream, stream)))
 
     errors: list[BaseException] = []
 
     def operator_thread() -> None:
-        while (job := work.get()) is not None:
+        while (job := work.get()[2]) is not None:
             try:
                 job()
             except Exception as e:  # counted: a peer that failed writes is no peer
@@ -208,11 +212,13 @@ def replay(
         result.apply_seconds = time.monotonic() - began
     finally:
         for _ in workers:
-            work.put(None)
+            work.put((LATER + 1, next(order), None))
         for w in workers:
             w.join()
     if errors:
-        raise RuntimeError(f"the replay failed {len(errors)} write(s), first: {errors[0]!r}")
+        first = errors[0]
+        why = f"{first.status} {first.body}" if isinstance(first, kubernetes.client.ApiException) else repr(first)
+        raise RuntimeError(f"the replay failed {len(errors)} write(s), first: {why[:600]}")
     result.seconds = last_write[0] - began
     result.writes = counts()["writes"] - before["writes"]
     result.ready = [written[name] - sent[name] for name in sent]

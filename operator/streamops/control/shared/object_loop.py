@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from streamops.api.common import ConditionedStatus
 from streamops.api.kinds import Kind
+from streamops.control.shared.api_threads import LATER
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
 from streamops.control.shared.kube import ApiError
@@ -88,6 +89,8 @@ class KindLoop(Generic[OutcomeT_co]):
     metric_fields: frozenset[str]  # status fields written at most every metrics_write_seconds
     # What a reconcile is told of the previous one's outcome (a Restream: the owner patch it sent).
     carried: Callable[[OutcomeT_co], Hints] | None = None
+    # Its reconciles and status writes, when they queue for the API threads (api_threads.py).
+    priority: int = LATER
 
 
 def utcnow() -> datetime:
@@ -114,6 +117,7 @@ class StatusWriter:
     written: Manifest
     metric_fields: frozenset[str]
     metrics_every: float
+    priority: int = LATER
     last_write: float = 0.0
 
     async def write(self, state: OperatorState, body: kopf.Body, new: Manifest, events: list[Transition]) -> bool:
@@ -124,7 +128,10 @@ class StatusWriter:
         metrics_only = set(patch) <= self.metric_fields
         if metrics_only and time.monotonic() - self.last_write < self.metrics_every:
             return False
-        if not await state.write_status(state.api.patch_status, self.kind, self.namespace, self.name, patch):
+        written = await state.write_status_at(
+            self.priority, state.api.patch_status, self.kind, self.namespace, self.name, patch
+        )
+        if not written:
             return True  # the object is gone
         self.written, self.last_write = new, time.monotonic()
         for e in events:
@@ -147,6 +154,7 @@ class ObjectLoop(Generic[OutcomeT]):
             plain(body.get("status") or {}),
             kind.metric_fields,
             state.settings.metrics_write_seconds,
+            kind.priority,
         )
         self.outcome: OutcomeT | None = None  # the last reconcile's
         self.last_inputs: object = None
@@ -206,7 +214,8 @@ class ObjectLoop(Generic[OutcomeT]):
 
     async def reconcile(self, **hints: str | bool | None) -> OutcomeT | None:
         carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
-        return await self.state.call(self._reconcile_now, plain(self.body), {**self.hints, **carried, **hints})
+        merged = {**self.hints, **carried, **hints}
+        return await self.state.call_at(self.kind.priority, self._reconcile_now, plain(self.body), merged)
 
     async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
         """The object's reconcile outcome, reconciling first when due: never done yet, the spec

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import aiohttp
 
+from streamops.control.shared.api_threads import LATER, ApiThreads
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
@@ -38,15 +38,11 @@ class OperatorState:
     settings: OperatorSettings
     allocator: PortAllocator | None = None
     client: aiohttp.ClientSession | None = None
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(API_THREADS, thread_name_prefix="streamops-api")
-    )
+    executor: ApiThreads = field(default_factory=lambda: ApiThreads(API_THREADS, "streamops-api"))
     # Status patches have threads of their own: behind a burst of reconciles (hundreds of objects
     # created at once) they would wait for all of them, and an object whose Pod exists would show
     # no status for many seconds.
-    status_executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(STATUS_THREADS, thread_name_prefix="streamops-status")
-    )
+    status_executor: ApiThreads = field(default_factory=lambda: ApiThreads(STATUS_THREADS, "streamops-status"))
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     # Loops per key: an object deleted and created again under its name has a new loop while the
     # old one is being cancelled (no finalizer holds the old object back): the key's waker, lock
@@ -67,10 +63,17 @@ class OperatorState:
 
     async def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking API call (a reconcile) in the operator's API threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: function(*args, **kwargs))
+        return await self.call_at(LATER, function, *args, **kwargs)
+
+    async def call_at(self, priority: int, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, ahead of (api_threads.FIRST) or among (LATER) the calls waiting for a thread."""
+        return await asyncio.wrap_future(self.executor.submit(priority, lambda: function(*args, **kwargs)))
 
     async def write_status(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.status_executor, lambda: function(*args, **kwargs))
+        return await self.write_status_at(LATER, function, *args, **kwargs)
+
+    async def write_status_at(self, priority: int, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.wrap_future(self.status_executor.submit(priority, lambda: function(*args, **kwargs)))
 
     def watch(self, indexes: ChildIndexes) -> None:
         """Let the reconcilers read worker Pods, ingest Services and LiveStreams from kopf's

@@ -155,12 +155,21 @@ def test_source_facts_from_ffmpeg_dump():
     assert (facts.video_codec, facts.width, facts.height, facts.audio_codec) == ("h264", 1280, 720, "aac")
 
 
-def test_ingest_and_pusher_import_aiohttp_without_the_system_certificates():
-    """Their Python opens no verified TLS connection: aiohttp's import-time verified context holds
-    no CA certificate (≈2 MiB less), and the environment FFmpeg inherits is as it was."""
-    from streamops.cli import NO_TLS_CLIENT
+@pytest.mark.parametrize("worker", ["ingest", "record", "push"])
+def test_only_the_workers_that_import_aiohttp_import_it_without_certificates(worker: str) -> None:
+    """The trust-store trick is for a worker whose own modules import aiohttp (the ingest); run for
+    the pusher it imported aiohttp into a process that never needs it (+6 MiB measured)."""
+    from streamops.cli import NO_TLS_CLIENT, WORKERS
 
+    script = f"import sys, {WORKERS[worker]}\nprint('aiohttp' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert (out.stdout.strip() == "True") == (worker in NO_TLS_CLIENT)
     assert "record" not in NO_TLS_CLIENT, "the recorder verifies its object storage"
+
+
+def test_the_ingest_imports_aiohttp_without_the_system_certificates():
+    """Its Python opens no verified TLS connection: aiohttp's import-time verified context holds
+    no CA certificate (≈2 MiB less), and the environment FFmpeg inherits is as it was."""
     script = (
         "import os, ssl\n"
         "from streamops.cli import import_aiohttp_without_system_certificates as lean\n"

@@ -54,6 +54,7 @@ from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from devtools.workers import Ingest, Worker
+from report_file import write_report  # bench/report_file.py, beside this script
 from ts_frames import FrameClock, delays  # bench/ts_frames.py, beside this script
 
 POLL = 0.01
@@ -702,8 +703,7 @@ def main() -> int:
         + ".",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    write_report(args.out, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -52,6 +52,7 @@ from devtools.operator_process import OperatorProcess
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
 from operator_replay import Replay, capture, replay
+from report_file import write_report
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
 from streamops.control.shared.rbac import operator_rbac_objects
 
@@ -64,7 +65,6 @@ OPERATOR_ENV = {
     "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
     "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
 }
-FINDINGS = "## Findings"
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 TARGET_P99 = 1.0  # one pair created at a time, with the N in place
 TARGET_BURST_P99 = 5.0  # issue 15: Ready p99 of the 500 + 500 burst
@@ -694,11 +694,7 @@ def main() -> int:
             raise
         finally:
             plane.stop()
-    # Findings written by hand under FINDINGS in an earlier report are kept.
-    if args.out.exists() and FINDINGS in (old := args.out.read_text()):
-        text += "\n" + old[old.index(FINDINGS) :]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_report(args.out, text)
     print(text)
     return 0
 

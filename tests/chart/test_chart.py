@@ -97,10 +97,13 @@ def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]]
     assert e["STREAMOPS_HOST_NETWORK"] == "false"
     assert e["STREAMOPS_PORT_RANGE"] == "40000-40999"
     assert e["STREAMOPS_RECORDINGS_CLAIM"] == "streamops-recordings"
-    assert yaml.safe_load(e["STREAMOPS_WORKER_RESOURCES"])["limits"] == {"memory": "512Mi"}
+    assert yaml.safe_load(e["STREAMOPS_WORKER_RESOURCES"]) == {}, "the operator's measured defaults"
     c = env(custom)
     assert c["STREAMOPS_WORKER_IMAGE"] == "registry.example.com/media/streamops-worker:0.1.0-rc1"
     assert c["STREAMOPS_WORKER_IMAGE_PULL_POLICY"] == "Always"
+    assert yaml.safe_load(c["STREAMOPS_WORKER_RESOURCES"]) == {
+        "pusher": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+    }
     assert c["STREAMOPS_HOST_NETWORK"] == "true"
     assert c["STREAMOPS_PORT_RANGE"] == "40000-40099"
     assert c["STREAMOPS_WORKER_ADDRESS"] == "media-node.example.com"
@@ -165,10 +168,6 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert (settings.node_lost_toleration_seconds, settings.node_lost_force_delete_seconds) == (45, 12.5)
 
 
-# Set by the chart before the operator reads it (worker.resources); everything else must be a setting.
-AHEAD_OF_THE_OPERATOR = {"STREAMOPS_WORKER_RESOURCES"}
-
-
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
 def test_env_matches_operator_settings(values: str) -> None:
     """The chart sets exactly the settings OperatorSettings.from_env reads, and they validate."""
@@ -178,7 +177,7 @@ def test_env_matches_operator_settings(values: str) -> None:
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
     fields = {ENV_PREFIX + f.upper() for f in OperatorSettings.model_fields}
     assert fields - ours.keys() == set(), "OperatorSettings fields the chart does not set"
-    assert ours.keys() - fields == AHEAD_OF_THE_OPERATOR, "env the operator does not read"
+    assert ours.keys() - fields == set(), "env the operator does not read"
     settings = OperatorSettings.from_env(ours)  # raises on a value the operator would refuse
     assert settings.worker_image == ours["STREAMOPS_WORKER_IMAGE"]
 
@@ -284,6 +283,7 @@ def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: li
         ("bad-crds-type.yaml", "crds.enabled"),
         ("bad-resync.yaml", "resyncSeconds"),
         ("bad-size.yaml", "recordings.size"),
+        ("bad-worker-resources.yaml", "additional properties 'requests' not allowed"),
         ("bad-port-order.yaml", "worker.portRange: min (31000) must not be greater than max (30000)"),
     ],
 )

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from devtools.catalog import livestream, recording, restream
+from pydantic import ValidationError
 from streamops.api import LiveStream, Recording, Restream
 from streamops.control.livestream.builders import (
     POD_NETWORK_PORTS,
@@ -241,22 +242,46 @@ def test_default_requests_and_limits_are_the_measured_ones():
     beside each default): every worker Pod gets them, requests never above limits, and the memory
     limit leaves at least 2x the request (a pusher's FFmpeg buffers while a target stalls, a
     recorder's join and upload)."""
-    from streamops.control.recording.builders import RECORDER_RESOURCES, recorder_standby_pod
-    from streamops.control.restream.builders import PUSHER_RESOURCES
-
-    def resources(pod):
-        [container] = pod["spec"]["containers"]
-        return container["resources"]
+    from streamops.control.recording.builders import recorder_standby_pod
 
     def mi(quantity: str) -> int:
         return int(quantity.removesuffix("Mi")) if quantity.endswith("Mi") else int(quantity.removesuffix("Gi")) * 1024
 
     s = stream(recording={"standby": True})
-    assert resources(pusher_pod(rst(), s, SETTINGS)) == PUSHER_RESOURCES
-    assert resources(recorder_pod(rec(), s, SETTINGS)) == RECORDER_RESOURCES
-    assert resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == RECORDER_RESOURCES
-    ingest = resources(ingest_pod(s, "primary", SETTINGS))
+    pusher = container_resources(pusher_pod(rst(), s, SETTINGS))
+    recorder = container_resources(recorder_pod(rec(), s, SETTINGS))
+    assert container_resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == recorder
+    ingest = container_resources(ingest_pod(s, "primary", SETTINGS))
     assert ingest == {"requests": {"cpu": "75m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
-    for r in (PUSHER_RESOURCES, RECORDER_RESOURCES, ingest):
+    assert pusher == {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
+    assert recorder == {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+    for r in (pusher, recorder, ingest):
         assert mi(r["limits"]["memory"]) >= 2 * mi(r["requests"]["memory"])
         assert "cpu" not in r["limits"]  # a CPU limit throttles FFmpeg mid-stream: requests only
+
+
+def container_resources(pod):
+    [container] = pod["spec"]["containers"]
+    return container["resources"]
+
+
+def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_still_wins():
+    """STREAMOPS_WORKER_RESOURCES (the chart's worker.resources): a worker named there gets exactly
+    that, the others keep their measured default; a LiveStream's spec.resources wins for its ingest;
+    a misspelt worker is refused when the operator starts."""
+    from streamops.control.recording.builders import recorder_standby_pod
+
+    pusher = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
+    env = {"STREAMOPS_WORKER_RESOURCES": json.dumps({"pusher": pusher, "recorder": {"limits": {"memory": "1Gi"}}})}
+    settings = SETTINGS.model_copy(update={"worker_resources": OperatorSettings.from_env(env).worker_resources})
+    s = stream(recording={"standby": True})
+    assert container_resources(pusher_pod(rst(), s, settings)) == pusher
+    assert container_resources(recorder_standby_pod(s, "cam-recorder-1", settings)) == {"limits": {"memory": "1Gi"}}
+    assert container_resources(ingest_pod(s, "primary", settings)) == container_resources(
+        ingest_pod(s, "primary", SETTINGS)
+    )
+    own = {"requests": {"cpu": "200m"}}
+    assert container_resources(ingest_pod(stream(resources=own), "primary", settings)) == own
+    assert OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": "{}"}).worker_resources == SETTINGS.worker_resources
+    with pytest.raises(ValidationError, match="pushers"):
+        OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": json.dumps({"pushers": pusher})})

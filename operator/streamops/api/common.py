@@ -85,8 +85,9 @@ class ResourceAmounts(KubeModel):
 
 class Resources(KubeModel):
     """CPU/memory of the stream's ingest Pods (primary and backup), as Kubernetes quantities.
-    When unset: requests cpu 75m, memory 96Mi and a 512Mi memory limit for passthrough; requests
-    cpu 1, memory 256Mi and a 1Gi memory limit with transcoding renditions."""
+    When unset: the operator's defaults (the chart's worker.resources), unless changed there
+    requests cpu 75m, memory 96Mi and a 512Mi memory limit for passthrough; requests cpu 1,
+    memory 256Mi and a 1Gi memory limit with transcoding renditions."""
 
     requests: ResourceAmounts | None = Field(
         default=None, description="What the ingest container is guaranteed (the scheduler reserves it)."

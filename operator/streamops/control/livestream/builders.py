@@ -188,17 +188,13 @@ def ingest_worker_config(
     )
 
 
-def _resources(stream: LiveStream) -> Manifest:
+def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
+    """The stream's own, else the operator's default for its kind of ingest (worker_resources.py)."""
     if stream.spec.resources:
         return stream.spec.resources.wire()
-    # A 720p+360p x264 ladder measured at ≈80 % of a core.
-    if stream.spec.transcoding and stream.spec.transcoding.renditions:
-        return {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
-    # Copy (bench/results/media.md, 2026-11-23 23:16, idle, 2.5 Mbit/s publisher, HLS fMP4 + TS, the
-    # workers' FFmpeg build): 6.2 % of a core and 71 MiB peak RSS (Python supervisor 53.5 MiB, FFmpeg
-    # 15.6); LL-HLS adds 4 %. With 50 Restreams reading its feed: 11.0 % and 46 MiB of PSS. The
-    # limit leaves room for the GOP cache and the feed's fan-out to many consumers.
-    return {"requests": {"cpu": "75m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
+    defaults = settings.worker_resources
+    transcoding = stream.spec.transcoding and stream.spec.transcoding.renditions
+    return (defaults.transcoding if transcoding else defaults.ingest).wire()
 
 
 def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, tuple[int, str]]:
@@ -253,7 +249,7 @@ def ingest_pod(
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
         ports=_ports(stream, host_ports),
-        resources=_resources(stream),
+        resources=_resources(stream, settings),
         volumes=volumes,
         mounts=mounts,
     )

@@ -214,26 +214,16 @@ def recorder_pod(
         pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=UPLOADER_GRACE_SECONDS)
         return with_credentials(pod, storage.s3)
     assert claim is not None
-    worker = _claim_recorder(config, http_port, claim)
+    worker = _claim_recorder(config, http_port, claim, settings)
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
-
-
-# Measured (issue 15, bench/results/media.md 2026-11-23 23:16, idle, 2.5 Mbit/s copy into fragmented
-# MP4, the workers' FFmpeg build): a recording recorder uses 1.0 % of a core and 52 MiB RSS (its
-# FFmpeg ≈15, as the ingest's copy measured); finalising runs a second FFmpeg (the concat join,
-# ≈15 MiB) beside the next part's, and an upload adds boto3 and an S3 client (≈30 MiB) and 8 MiB
-# parts: ≈110 MiB at the peak. A standby (recording.standby) waits in 23 MiB but becomes this
-# recorder in the same Pod, so it requests the same. Request the recording recorder's CPU and RSS
-# with some room; limit ≈4.7x the peak (a join of a 4 h video reads and writes through the page
-# cache, which counts here too).
-RECORDER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
 
 
 def _recorder(
     config: WorkerConfig,
     http_port: int,
     recordings: Manifest,
+    settings: OperatorSettings,
     volumes: Sequence[Manifest] = (),
     mounts: Sequence[Manifest] = (),
 ) -> WorkerContainer:
@@ -243,14 +233,14 @@ def _recorder(
         config_env=CONFIG_ENV,
         config=config,
         ports={"http": (http_port, "TCP")},
-        resources=RECORDER_RESOURCES,
+        resources=settings.worker_resources.recorder.wire(),  # measured: worker_resources.py
         volumes=[{"name": "recordings", **recordings}, *volumes],
         mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
     )
 
 
-def _claim_recorder(config: WorkerConfig, http_port: int, claim: str) -> WorkerContainer:
-    return _recorder(config, http_port, {"persistentVolumeClaim": {"claimName": claim}})
+def _claim_recorder(config: WorkerConfig, http_port: int, claim: str, settings: OperatorSettings) -> WorkerContainer:
+    return _recorder(config, http_port, {"persistentVolumeClaim": {"claimName": claim}}, settings)
 
 
 def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: OperatorSettings) -> WorkerContainer:
@@ -258,10 +248,10 @@ def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: Ope
     to be uploaded, and the CA bundle when the storage names one."""
     scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
     if not s3.ca_secret:
-        return _recorder(config, http_port, scratch)
+        return _recorder(config, http_port, scratch, settings)
     ca = secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE))
     mount = {"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True}
-    return _recorder(config, http_port, scratch, [ca], [mount])
+    return _recorder(config, http_port, scratch, settings, [ca], [mount])
 
 
 def credential_env(s3: S3Storage) -> list[Manifest]:
@@ -312,7 +302,7 @@ def recorder_standby_pod(
     config = StandbyConfig(
         standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
     )
-    worker = _claim_recorder(config, http_port, settings.recordings_claim)
+    worker = _claim_recorder(config, http_port, settings.recordings_claim, settings)
     affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
     return worker_pod(metadata, worker, settings, host_ports, affinity)
 

@@ -46,15 +46,6 @@ def pusher_config(
     )
 
 
-# Measured (issue 15, bench/results/media.md 2026-11-23 23:16, idle, 2.5 Mbit/s copy to nginx-rtmp,
-# the workers' FFmpeg build): one pusher 1.8 % of a core (Python 0.2 %), RSS 54 MiB (its Python
-# ≈36); 50 pushers of one stream 1.25 % of a core and 26.1 MiB of PSS each (Python 21.5, FFmpeg
-# 4.4: shared pages count once per node). Request the CPU it uses and a little over its share of a
-# node's memory; limit ≈4.7x one pusher's whole RSS: FFmpeg's buffers grow while a target stalls
-# (up to the 8 s watchdog).
-PUSHER_RESOURCES: Manifest = {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
-
-
 def pusher_pod(
     restream: Restream,
     stream: LiveStream,
@@ -85,7 +76,7 @@ def pusher_pod(
         config_env=CONFIG_ENV,
         config=pusher_config(restream, stream, settings, ingest_ports, http_port),
         ports={"http": (http_port, "TCP")},
-        resources=PUSHER_RESOURCES,
+        resources=settings.worker_resources.pusher.wire(),  # measured: worker_resources.py
         volumes=volumes,
         mounts=mounts,
     )

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from streamops.api.recording import S3Storage
+from streamops.control.shared.worker_resources import WorkerResources
 
 ENV_PREFIX = "STREAMOPS_"
 
@@ -17,6 +18,12 @@ ENV_PREFIX = "STREAMOPS_"
 class OperatorSettings(BaseModel):
     worker_image: str = Field(default="streamops-worker:0.1.0", description="Image of the FFmpeg workers.")
     worker_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    worker_resources: WorkerResources = Field(
+        default_factory=WorkerResources,
+        description="Requests and limits of the worker containers by worker (JSON object with any of ingest, "
+        "transcoding, pusher, recorder; one given replaces that worker's measured default whole). A "
+        "LiveStream's spec.resources wins for its ingest.",
+    )
     resync_seconds: float = Field(
         default=120.0,
         gt=0,
@@ -177,6 +184,14 @@ class OperatorSettings(BaseModel):
                 if value.strip()
                 else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
             )
+        return value
+
+    @field_validator("worker_resources", mode="before")
+    @classmethod
+    def _worker_resources_json(cls, value: object) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is the measured defaults."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
         return value
 
     @field_validator("recordings_s3", mode="before")

@@ -8,6 +8,8 @@ CLUSTER   := .cluster
 KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
 KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: the media tier mostly waits (tests/conftest.py says how tests are grouped).
+PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator clean
@@ -47,13 +49,13 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
 test: deps venv kube helm coredns traefik s3server ffmpeg player lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-media: deps venv ffmpeg player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
-	$(PY) -m pytest tests/media $(PYTEST_ARGS)
+	$(PY) -m pytest tests/media $(PARALLEL) $(PYTEST_ARGS)
 
 test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ from devtools.local_cluster import LocalCluster
 from devtools.peers import Publisher
 from devtools.release import Release
 from devtools.workers import Ingest
+from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
 
@@ -31,13 +32,47 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # and a node that stay up until the end of the run and would otherwise share the 2 cores with them.
 TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode")
 
+# `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than
+# it computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
+# the rest. What changes the host's network namespaces, links or firewall, or starts the session's
+# control planes and nodes, is one scope on one worker, in the order above and first in line, so
+# the other worker takes the media tests from the start and local_cluster's before/after check of
+# the host's network sees no other test's namespace. A scheduler of our own, because pytest 9.2
+# ignores the `@group` suffix pytest-xdist 3.8's loadgroup writes into `item._nodeid`.
+HOST_SCOPE = "host"
+HOST_TIERS = ("browser", "cluster", "e2e", "multinode")
+HOST_MODULES = ("media/test_s3_server.py",)  # a throwaway network namespace
+
+
+def in_host_scope(path: str) -> bool:
+    """`path` is relative to tests/: `cluster/test_validation.py`."""
+    return path.split("/", 1)[0] in HOST_TIERS or path in HOST_MODULES
+
+
+def _relative(item: pytest.Item) -> str:
+    return "/".join(Path(str(item.path)).relative_to(Path(__file__).resolve().parent).parts)
+
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     def tier(item: pytest.Item) -> int:
-        parts = Path(str(item.path)).relative_to(Path(__file__).resolve().parent).parts
-        return TIER_ORDER.index(parts[0]) if parts and parts[0] in TIER_ORDER else len(TIER_ORDER)
+        name = _relative(item).split("/", 1)[0]
+        return TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)
 
     items.sort(key=tier)  # stable: the order inside a tier is unchanged
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        items.sort(key=lambda item: not in_host_scope(_relative(item)))
+
+
+class HostScopeScheduling(LoadScopeScheduling):
+    """loadscope, with every host-group test in one scope (one worker, in collection order)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0].removeprefix("tests/")
+        return HOST_SCOPE if in_host_scope(path) else super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return HostScopeScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
 
 
 # --- workers as local processes (media and browser tiers) ----------------------------------------

@@ -28,8 +28,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-# Timing-sensitive media tests first: the cluster and e2e session fixtures start control planes
-# and a node that stay up until the end of the run and would otherwise share the 2 cores with them.
+# In one process, timing-sensitive media tests first: the cluster and e2e session fixtures start
+# control planes and a node that stay up until the end of the run.
 TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode")
 
 # `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than

@@ -114,8 +114,11 @@ def test_wrong_credentials_and_missing_bucket_are_refused(s3: S3Server) -> None:
     with pytest.raises(ClientError) as refused:
         wrong.head_bucket(Bucket="media")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # A request without a body: versitygw answers a PUT to a missing bucket before reading the body
+    # and closes, so under load the client's write can meet the closed TLS stream (SSLError, EOF)
+    # instead of the answer (one CI run, 2026-11-25).
     with pytest.raises(ClientError) as missing:
-        s3.client().put_object(Bucket="no-such-bucket", Key="a", Body=b"x")
+        s3.client().list_objects_v2(Bucket="no-such-bucket")
     assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
 
 

@@ -35,9 +35,10 @@ TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode"
 # `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than
 # it computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
 # the rest. What changes the host's network namespaces, links or firewall, or starts the session's
-# control planes and nodes, is one scope on one worker, in the order above and first in line, so
-# the other worker takes the media tests from the start and local_cluster's before/after check of
-# the host's network sees no other test's namespace. A scheduler of our own, because pytest 9.2
+# control planes and nodes, is one scope on one worker, in the order above. loadscope hands out the
+# largest scope first and this one is (140 of 978 tests), so the other worker takes the media tests
+# from the start; and local_cluster's before/after check of the host's network sees no other test's
+# namespace. A scheduler of our own, because pytest 9.2
 # ignores the `@group` suffix pytest-xdist 3.8's loadgroup writes into `item._nodeid`.
 HOST_SCOPE = "host"
 HOST_TIERS = ("browser", "cluster", "e2e", "multinode")
@@ -59,8 +60,6 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)
 
     items.sort(key=tier)  # stable: the order inside a tier is unchanged
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        items.sort(key=lambda item: not in_host_scope(_relative(item)))
 
 
 class HostScopeScheduling(LoadScopeScheduling):

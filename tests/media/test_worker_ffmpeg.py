@@ -5,6 +5,7 @@ and pusher there runs this build."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -51,7 +52,8 @@ def test_an_ingest_session_runs_the_workers_ffmpeg_not_the_hosts(ingest: Ingest,
         )
         lean = os.path.realpath(worker_ffmpeg_env()["STREAMOPS_FFMPEG"])
         assert set(ffmpegs.values()) == {lean}
-        session = min(ffmpegs, key=lambda p: start_ticks(p) or 0)  # the screenshot's FFmpeg comes and goes
+        # the oldest (the screenshot's FFmpeg comes and goes; one that has gone sorts last)
+        session = min(ffmpegs, key=lambda p: start_ticks(p) or math.inf)
         maps = Path(f"/proc/{session}/maps").read_text()
         assert "libavcodec" not in maps and "libSDL" not in maps, "libav* linked in, no desktop libraries"
     finally:

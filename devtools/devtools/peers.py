@@ -20,10 +20,12 @@ Measured with Debian's tools (nginx 1.22 + libnginx-mod-rtmp, FFmpeg 5.1, srt-to
   caller URL delivers all of it, so Publisher adds it to srt:// URLs that do not set it. A wrong or
   missing passphrase is rejected in the handshake (ffmpeg exits 1 at once); encryption works.
 - A frozen peer (`peer.frozen()`: SIGSTOP of its tree): nginx-rtmp's kernel still acknowledges into
-  its ≈470 KB receive buffer (≈1.5 s of a 2.5 Mbit/s push), then the window closes; an SRT caller
-  towards a frozen srt-live-transmit fails by itself after libsrt's 5 s peer idle timeout.
+  its receive buffer, ≈470 KB on an idle machine (≈1.5 s of a 2.5 Mbit/s push) but grown by
+  autotuning to over 30 s of it under load, then the window closes; an SRT caller towards a frozen
+  srt-live-transmit fails by itself after libsrt's 5 s peer idle timeout.
 - rtmps:// targets: TlsForwarder (TLS terminated in this process, relayed to nginx-rtmp), since the
-  RTMP module has no TLS.
+  RTMP module has no TLS. TcpForwarder, its plain-TCP base, gives a target a receive buffer of a
+  chosen size and a `frozen()` that stops reading: the big-buffer case, every run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -552,47 +555,82 @@ class SrtListener(_Peer):
 # --- TLS in front of a plain TCP peer -------------------------------------------------------------------
 
 
-class TlsForwarder(Lifecycle):
-    """An rtmps:// target: TLS terminated on 127.0.0.1 with a throw-away self-signed certificate
-    (FFmpeg does not verify a target's certificate by default), bytes relayed both ways to a plain
-    TCP server such as nginx-rtmp (whose RTMP module has no TLS). An asyncio server in a thread of
-    this process; `port` is where to push: rtmps://127.0.0.1:<port>/<app>."""
+class TcpForwarder(Lifecycle):
+    """A target in front of a plain TCP server such as nginx-rtmp: bytes relayed both ways by an
+    asyncio server in a thread of this process; `port` is where to push:
+    rtmp://127.0.0.1:<port>/<app>. `receive_buffer` (bytes) is set on its listening socket, so each
+    connection has that receive buffer (the kernel doubles it and caps the request at
+    net.core.rmem_max): what a target's buffer looks like once autotuning grew it. `frozen()`
+    stops reading what clients send: a hung server whose kernel still takes bytes."""
 
-    def __init__(self, upstream_port: int, workdir: str | os.PathLike[str], upstream_host: str = LOOPBACK) -> None:
+    scheme = "rtmp"
+
+    def __init__(
+        self,
+        upstream_port: int,
+        workdir: str | os.PathLike[str],
+        upstream_host: str = LOOPBACK,
+        receive_buffer: int | None = None,
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
-        self.cert, self.key = Path(workdir) / "tls.crt", Path(workdir) / "tls.key"
+        self.workdir = Path(workdir)
+        self.receive_buffer = receive_buffer
         self.port = 0
-        self.connections = 0  # TLS handshakes completed (one per push attempt)
+        self.connections = 0  # connections accepted (with TLS: handshakes completed), one per push attempt
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
+        self._reading: asyncio.Event | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        return None
 
     def start(self) -> Self:
-        self.cert.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(self.key), "-out", str(self.cert)],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert, self.key)
+        context = self._ssl_context()
+        listener = socket.socket()
+        if self.receive_buffer is not None:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+        listener.bind((LOOPBACK, 0))
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="tls-forwarder", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
         self._thread.start()
-        serve = asyncio.start_server(self._relay, LOOPBACK, 0, ssl=context)
-        self._server = asyncio.run_coroutine_threadsafe(serve, self._loop).result(5)
+
+        async def serve() -> asyncio.Server:
+            self._reading = asyncio.Event()
+            self._reading.set()
+            return await asyncio.start_server(self._relay, sock=listener, ssl=context)
+
+        self._server = asyncio.run_coroutine_threadsafe(serve(), self._loop).result(5)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     def url(self, app: str = "live") -> str:
-        return f"rtmps://{LOOPBACK}:{self.port}/{app}"
+        return f"{self.scheme}://{LOOPBACK}:{self.port}/{app}"
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[float]:
+        """Stop reading what clients send for the `with` block (what was read goes on upstream):
+        their bytes pile up in this side's receive buffer, acknowledged by the kernel. Yields
+        time.monotonic() at the freeze."""
+        loop, reading = self._loop, self._reading
+        if loop is None or reading is None:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        loop.call_soon_threadsafe(reading.clear)
+        try:
+            yield time.monotonic()
+        finally:
+            loop.call_soon_threadsafe(reading.set)
 
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self.connections += 1
+        reading = self._reading
+        assert reading is not None
 
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, gate: asyncio.Event | None) -> None:
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-                while data := await r.read(65536):
+                # asyncio's reader buffers up to 2 x 64 KiB ahead of read() and then pauses the
+                # socket: a closed gate stops the kernel's buffer draining within 128 KiB.
+                while (gate is None or await gate.wait()) and (data := await r.read(65536)):
                     w.write(data)
                     await w.drain()
             w.close()
@@ -602,7 +640,7 @@ class TlsForwarder(Lifecycle):
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+        await asyncio.gather(pipe(client_r, up_w, reading), pipe(up_r, client_w, None))
 
     def stop(self) -> None:
         loop, server = self._loop, self._server
@@ -624,3 +662,31 @@ class TlsForwarder(Lifecycle):
             self._thread.join(5)
         loop.close()
         self._loop = self._server = self._thread = None
+
+
+class TlsForwarder(TcpForwarder):
+    """An rtmps:// target: TLS terminated on 127.0.0.1 with a throw-away self-signed certificate
+    (FFmpeg does not verify a target's certificate by default), bytes relayed both ways to a plain
+    TCP server such as nginx-rtmp (whose RTMP module has no TLS); `port` is where to push:
+    rtmps://127.0.0.1:<port>/<app>."""
+
+    scheme = "rtmps"
+
+    @property
+    def cert(self) -> Path:
+        return self.workdir / "tls.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.workdir / "tls.key"
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(self.key), "-out", str(self.cert)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context

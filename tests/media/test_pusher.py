@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_streams
+from devtools.peers import NginxRtmp, Publisher, SrtListener, TcpForwarder, TlsForwarder, ffprobe_streams
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
 from devtools.workers import Ingest
 from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
+from streamops.media.tcp_info import established_tcp
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
 
@@ -384,11 +385,10 @@ def not_live_after(pusher: Any, since: float, timeout: float = 30) -> float:
 
 def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pushers):
     """nginx-rtmp SIGSTOPped mid-stream: its kernel still takes what fits in its receive buffer, and
-    FFmpeg's writes go on into its send buffer for ≈6 s more; `live` follows what the target's TCP
-    stack acknowledged, so it turns false ≈1.5 s (buffer) + 2 s (live window) after the freeze
-    (6.1 s once in CI under load, where the receive buffer had grown larger). What must hold
-    whatever the load: `live` turns false while the link is still up (no failure yet: the watchdog
-    gives up only STALL_SECONDS after the last acknowledgement, the live window is 2 s)."""
+    FFmpeg's writes go on into its send buffer for ≈6 s more; `live` follows what the target read
+    (its receive window's edge), so it turns false ≈2 s (the live window) after the freeze. What
+    must hold whatever the load: `live` turns false while the link is still up (no failure yet:
+    the watchdog gives up only STALL_SECONDS after the target last read, the live window is 2 s)."""
     key = "frozen-reader-KEY-77"
     feed.publish()
     pusher = pushers("to-stopped-nginx", feed.url, nginx.app_url(), key)
@@ -415,6 +415,49 @@ def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pus
         assert "stopped taking data" in failed["lastError"] or "timed out" in failed["lastError"].lower(), failed
     back = pusher.wait_live(timeout=BACKOFF_CAP + 20)  # thawed: the target takes the stream again
     assert back["reconnects"] >= 1 and nginx.publishing() == {key}
+    assert key not in pusher.texts()
+
+
+def acknowledged_from(port: int) -> int:
+    """Bytes the kernel of this test process's listener on `port` acknowledged to its clients
+    (the client sockets' bytes_acked, read from the host's socket table)."""
+    return sum(s.bytes_acked or 0 for s in established_tcp((socket.AF_INET,)) if s.peer == ("127.0.0.1", port))
+
+
+def test_a_target_that_stops_reading_behind_a_big_receive_buffer_is_not_live_within_seconds(
+    feed, nginx, pushers, tmp_path
+):
+    """What acknowledgements alone missed (a CI run under load: nginx-rtmp SIGSTOPped, its
+    autotuned receive buffer acknowledged the push for over 30 s): a target whose 8 MiB receive
+    buffer goes on taking ≈20 s of a 2.5 Mbit/s push after it stopped reading. `live` turns false
+    while its kernel still acknowledges, and the link is given up before the buffer is full."""
+    key = "big-buffer-KEY-19"
+    feed.publish()
+    with TcpForwarder(nginx.rtmp_port, tmp_path / "relay", receive_buffer=4 << 20) as target:
+        pusher = pushers("to-big-buffer", feed.url, target.url(), key)
+        pusher.wait_live()
+        time.sleep(3)  # steady state, past the GOP-cache burst
+        with target.frozen() as frozen_at:
+            seen: list[dict[str, Any]] = []
+            wait_for(
+                lambda: not (s := pusher.status())["live"] and seen.append(s) is None,
+                timeout=30,
+                interval=0.05,
+                what="live turns false",
+            )
+            took = time.monotonic() - frozen_at
+            acked = acknowledged_from(target.port)
+            time.sleep(1)
+            more = acknowledged_from(target.port) - acked
+            print(f"\nMEASURED 8 MiB-buffer target stopped reading: live -> false after {took:.1f} s, "
+                  f"its kernel still acknowledged {more / 1e3:.0f} kB in the next second")  # fmt: skip
+            assert more > 0, "live turned false only once the target's buffer was full: acknowledgements, not reads"
+            assert seen[0]["failures"] == 0 and seen[0]["state"] != "live", seen[0]
+            failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=30, what="a failure")
+            print(f"MEASURED given up after {time.monotonic() - frozen_at:.1f} s")
+            assert "stopped taking data" in failed["lastError"], failed
+        back = pusher.wait_live(timeout=BACKOFF_CAP + 20)  # reading again: the target takes the stream
+        assert back["reconnects"] >= 1 and nginx.publishing() == {key}
     assert key not in pusher.texts()
 
 

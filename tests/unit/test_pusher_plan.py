@@ -403,43 +403,82 @@ def counters(*acked: int | None) -> list[TcpCounters]:
     return [TcpCounters(inode=i, peer=("127.0.0.1", 1935), bytes_acked=a, notsent=0) for i, a in enumerate(acked)]
 
 
+def sample(acked: int, window: int | None = None, inode: int = 1) -> TcpCounters:
+    return TcpCounters(inode=inode, peer=("127.0.0.1", 1935), bytes_acked=acked, notsent=0, snd_wnd=window)
+
+
 def test_the_target_socket_is_the_one_that_acknowledged_the_most():
-    assert P.target_acked(counters(180, 3_100_000)) == 3_100_000  # the feed's GET vs the media
-    assert P.target_acked(counters(None)) is None and P.target_acked([]) is None
+    found = P.target_socket(counters(180, 3_100_000))  # the feed's GET vs the media
+    assert found is not None and found.bytes_acked == 3_100_000
+    assert P.target_socket(counters(None)) is None and P.target_socket([]) is None
+
+
+def test_the_target_read_when_its_window_edge_kept_up_with_its_acknowledgements():
+    assert P.target_read(245_000, 245_000)  # reading as it comes: the edge moves with the acks
+    assert P.target_read(245_000, 933_000)  # a backlog read at once
+    assert P.target_read(0, 64_000)  # a full window reopened: read, nothing new acknowledged yet
+    # SIGSTOPped behind an 8 MiB buffer (measured, 0.5 s samples): acknowledged, the edge crept 3 %
+    assert not P.target_read(245_000, 7_800)
+    assert not P.target_read(0, 0) and not P.target_read(245_000, 0)
+    assert P.target_read(1, None) and not P.target_read(0, None)  # no window reported: the acks alone
 
 
 def test_delivery_by_what_ffmpeg_wrote_until_the_kernel_tells_acknowledgements():
     d = P.Delivery()
     d.written(1.0)
     assert (d.first_at, d.last_at, d.by_acks) == (1.0, 1.0, False)
-    d.acked(None, 1.5, wrote_media=True)  # no TCP socket seen (yet): still by writes
+    d.sampled(None, 1.5, wrote_media=True)  # no TCP socket seen (yet): still by writes
     d.written(2.0)
     assert d.last_at == 2.0
-    d.acked(500_000, 2.5, wrote_media=True)
+    d.sampled(sample(500_000), 2.5, wrote_media=True)
     assert d.by_acks and d.last_at == 2.5
     d.written(3.0)  # FFmpeg still writes (into its send buffer) ...
-    d.acked(500_000, 3.5, wrote_media=True)  # ... but the target took nothing more
+    d.sampled(sample(500_000), 3.5, wrote_media=True)  # ... but the target took nothing more
     assert d.last_at == 2.5 and not P.is_live(d.last_at, 5.0) and P.is_live(d.last_at, 4.0)
-    d.acked(900_000, 6.0, wrote_media=True)
+    d.sampled(sample(900_000), 6.0, wrote_media=True)
     assert d.last_at == 6.0 and d.uptime() == 5.0
+
+
+def test_a_target_acknowledging_into_its_buffer_without_reading_is_not_delivery():
+    """The case acknowledgements alone miss: a big receive buffer still taking bytes, its window
+    closing because nothing reads it."""
+    d = P.Delivery()
+    d.sampled(sample(1_000_000, 8_000_000), 1.0, wrote_media=True)
+    d.sampled(sample(1_245_000, 8_000_000), 1.5, wrote_media=True)  # read as it came
+    assert d.last_at == 1.5
+    acked, window = 1_245_000, 8_000_000
+    for t in (2.0, 2.5, 3.0, 3.5, 4.0):  # stopped reading: the window closes by what is acknowledged
+        acked, window = acked + 245_000, window - 245_000 + 7_800
+        d.sampled(sample(acked, window), t, wrote_media=True)
+    assert d.last_at == 1.5 and not P.is_live(d.last_at, 4.0)
+    assert P.watchdog(0.0, d.first_at, d.last_at, 1.5 + P.STALL_SECONDS + 0.5) is not None
+    d.sampled(sample(acked, 8_000_000), 4.5, wrote_media=True)  # read again: the window reopens
+    assert d.last_at == 4.5
+
+
+def test_another_socket_s_window_is_no_baseline():
+    d = P.Delivery()
+    d.sampled(sample(200, 6_000_000, inode=1), 0.5, wrote_media=False)  # the feed's socket, big window
+    d.sampled(sample(70_000, 64_000, inode=2), 1.0, wrote_media=True)  # the target's, once media flows
+    assert d.first_at == 1.0
 
 
 def test_the_handshake_alone_is_not_delivery():
     d = P.Delivery()
-    d.acked(3_073, 0.5, wrote_media=False)  # RTMP handshake acknowledged, no media yet
+    d.sampled(sample(3_073), 0.5, wrote_media=False)  # RTMP handshake acknowledged, no media yet
     assert d.first_at is None
-    d.acked(3_073, 1.0, wrote_media=True)  # media written, nothing new acknowledged
+    d.sampled(sample(3_073), 1.0, wrote_media=True)  # media written, nothing new acknowledged
     assert d.first_at is None
-    d.acked(70_000, 1.5, wrote_media=True)
+    d.sampled(sample(70_000), 1.5, wrote_media=True)
     assert d.first_at == 1.5
 
 
 def test_the_watchdog_stall_follows_delivery_not_writes():
     d = P.Delivery()
-    d.acked(100_000, 1.0, wrote_media=True)
+    d.sampled(sample(100_000), 1.0, wrote_media=True)
     for t in (2.0, 3.0, 9.0):
         d.written(t)
-        d.acked(100_000, t, wrote_media=True)
+        d.sampled(sample(100_000), t, wrote_media=True)
     assert P.watchdog(0.0, d.first_at, d.last_at, 1.0 + P.STALL_SECONDS + 0.5) is not None
 
 

@@ -76,9 +76,9 @@ class RestreamStatus(ConditionedStatus):
     )
     live: bool = Field(
         default=False,
-        description="True while the target receives the stream: bytes reached it in the last 2 s (for rtmp and "
-        "rtmps, acknowledged by the target's TCP stack, so a target that stops reading turns it false within "
-        "seconds).",
+        description="True while the target receives the stream: it took bytes in the last 2 s (for rtmp and "
+        "rtmps, read by the target as its TCP stack tells, acknowledgements and receive window, so a target that "
+        "stops reading turns it false within seconds).",
     )
     started_at: datetime | None = Field(
         default=None, description="When the target last started receiving the stream (kept after it stops)."

@@ -75,7 +75,7 @@ class PusherStatus(WorkerStatus):
     """What the pusher reports (the target without its key: the key is never in the uri)."""
 
     live: bool = Field(
-        default=False, description="Bytes reached the target in the last 2 s (TCP-acknowledged for rtmp(s))."
+        default=False, description="The target took bytes in the last 2 s (for rtmp(s): read, by its TCP window)."
     )
     state: PusherState = "waiting-for-source"
     started_at: UtcTime | None = None

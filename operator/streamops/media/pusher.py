@@ -19,11 +19,13 @@ connects to the target; a run that could not open the feed never reached the tar
 streak (`failures`, `failingSince`) is what backoff counts: target failures since the link last
 stayed up for `backoff.resetAfterSeconds`; the operator turns it into one aggregated Event.
 
-"Live" means bytes reached the target in the last LIVE_WINDOW_SECONDS. For rtmp(s) that is the
-target's TCP acknowledgements (media/tcp_info.py), not what FFmpeg wrote: measured with nginx-rtmp
-SIGSTOPped under a 2.5 Mbit/s push on loopback, acknowledgements stop ≈1.5 s after the freeze
-(its receive buffer is full) while FFmpeg's `total_size` kept growing for ≈6 s more (into its own
-send buffer). SRT targets (UDP) fall back to what FFmpeg wrote.
+"Live" means the target took bytes in the last LIVE_WINDOW_SECONDS. For rtmp(s) that is what the
+target's TCP stack says (media/tcp_info.py), not what FFmpeg wrote: measured with nginx-rtmp
+SIGSTOPped under a 2.5 Mbit/s push on loopback, FFmpeg's `total_size` kept growing ≈6 s after its
+acknowledgements stopped (into its own send buffer). Acknowledgements stop only when the target's
+receive buffer is full, ≈1.5 s with its usual ≈470 KB but over 30 s once autotuning had grown it
+under load, so the target's application counts as reading while its receive window's right edge
+moves (`target_read`). SRT targets (UDP) fall back to what FFmpeg wrote.
 
 Facts measured on Debian's FFmpeg 5.1 that shape the command:
 - `-rw_timeout` on an rtmp output makes a frozen target (accepts TCP, never answers, or stops
@@ -260,12 +262,27 @@ def is_live(last_byte_at: float | None, now: float, window: float = LIVE_WINDOW_
     return last_byte_at is not None and now - last_byte_at <= window
 
 
-def target_acked(sockets: Sequence[TcpCounters]) -> int | None:
-    """Bytes the target acknowledged, from the TCP sockets of a push FFmpeg (an rtmp(s) target):
-    the socket that acknowledged the most is the target's (the feed's carries only our HTTP request,
-    ≈200 bytes, the target's the RTMP handshake, 3 kB, then the media). None: nothing known."""
-    counts = [s.bytes_acked for s in sockets if s.bytes_acked is not None]
-    return max(counts) if counts else None
+def target_socket(sockets: Sequence[TcpCounters]) -> TcpCounters | None:
+    """The target's socket among a push FFmpeg's (an rtmp(s) target): the one that acknowledged the
+    most (the feed's carries only our HTTP request, ≈200 bytes, the target's the RTMP handshake,
+    3 kB, then the media). None: nothing known."""
+    known = [s for s in sockets if s.bytes_acked is not None]
+    return max(known, key=lambda s: s.bytes_acked or 0) if known else None
+
+
+def target_read(acked: int, edge: int | None) -> bool:
+    """Whether the target took data between two samples of its socket: `acked` more bytes
+    acknowledged by its kernel, the right edge of its receive window `edge` bytes further (None:
+    the kernel does not report the window). Acknowledgements alone hold only until the target's
+    receive buffer is full, and an autotuned buffer grows to tens of MB (tcp_rmem here allows
+    32 MiB): in a CI run under load a SIGSTOPped nginx-rtmp went on acknowledging a 2.5 Mbit/s
+    push for more than 30 s. Its window's edge stops when its application stops reading (≈3 % of
+    the acknowledged bytes, measured, the kernel's rounding), so the target read when the edge
+    moved by at least a quarter of what was acknowledged; a window reopening with nothing new
+    acknowledged is a read too."""
+    if edge is None:
+        return acked > 0
+    return edge > 0 and 4 * edge >= acked
 
 
 class TargetSocket:
@@ -278,41 +295,49 @@ class TargetSocket:
     def __init__(self) -> None:
         self.known: TcpCounters | None = None
 
-    def acked(self, pid: int, wrote_media: bool) -> int | None:
+    def read(self, pid: int, wrote_media: bool) -> TcpCounters | None:
         if self.known is not None:
             if (now := socket_counters(self.known)) is not None:
-                return now.bytes_acked
+                return now
             self.known = None  # closed: look again
-        sockets = process_tcp(pid)
-        if wrote_media and sockets:
-            best = max(sockets, key=lambda s: s.bytes_acked or 0)
-            self.known = best if best.bytes_acked else None
-        return target_acked(sockets)
+        best = target_socket(process_tcp(pid))
+        if wrote_media and best is not None and best.bytes_acked:
+            self.known = best
+        return best
 
 
 class Delivery:
-    """When bytes reached the target during one run (monotonic seconds): acknowledged by its TCP
-    stack once the kernel reported any counter for it, else written by FFmpeg (see module doc)."""
+    """When bytes reached the target during one run (monotonic seconds): read by the target (its
+    acknowledgements and receive window, `target_read`) once the kernel reported any counter for
+    it, else written by FFmpeg (see module doc)."""
 
     def __init__(self) -> None:
         self.first_at: float | None = None
         self.last_at: float | None = None
         self.by_acks = False
         self._acked = 0
+        self._edge: int | None = None  # of the socket `_inode`: another socket's edge is no baseline
+        self._inode: int | None = None
 
     def written(self, now: float) -> None:
         if not self.by_acks:
             self._reached(now)
 
-    def acked(self, acked: int | None, now: float, wrote_media: bool) -> None:
-        """A sample of the target's acknowledged bytes (None: no TCP socket seen). Acknowledgements
-        count once FFmpeg wrote media: the RTMP handshake alone is not the stream."""
-        if acked is None:
+    def sampled(self, target: TcpCounters | None, now: float, wrote_media: bool) -> None:
+        """A sample of the target's socket (None: no TCP socket seen). It counts once FFmpeg wrote
+        media: the RTMP handshake alone is not the stream."""
+        if target is None or target.bytes_acked is None:
             return
         self.by_acks = True
-        if acked > self._acked and wrote_media:
+        if target.inode != self._inode:
+            self._edge, self._inode = None, target.inode
+        acked, edge = target.bytes_acked, target.window_edge
+        moved = None if edge is None or self._edge is None else edge - self._edge
+        if wrote_media and target_read(acked - self._acked, moved):
             self._reached(now)
         self._acked = max(self._acked, acked)
+        if edge is not None:
+            self._edge = max(self._edge or 0, edge)
 
     def _reached(self, now: float) -> None:
         if self.first_at is None:
@@ -320,7 +345,7 @@ class Delivery:
         self.last_at = now
 
     def uptime(self) -> float:
-        return self.last_at - self.first_at if self.first_at is not None and self.last_at is not None else 0.0
+        return self.last_at - self.first_at if self.last_at is not None and self.first_at is not None else 0.0
 
 
 async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
@@ -447,11 +472,11 @@ class Pusher:
             self._attempts += 1
 
     def _sample_target(self, pid: int | None) -> None:
-        """The target's TCP acknowledgements (rtmp, rtmps), read every watchdog tick."""
+        """The target's TCP socket (rtmp, rtmps), read every watchdog tick."""
         if self._tcp_target and pid is not None:
             wrote_media = self.bytes_sent > self._run_base
-            acked = self._target_socket.acked(pid, wrote_media)
-            self._delivery.acked(acked, time.monotonic(), wrote_media=wrote_media)
+            target = self._target_socket.read(pid, wrote_media)
+            self._delivery.sampled(target, time.monotonic(), wrote_media=wrote_media)
             self._note_delivery()
 
     def _note_delivery(self) -> None:

@@ -276,8 +276,8 @@ def target_read(acked: int, edge: int | None) -> bool:
     the kernel does not report the window). Acknowledgements alone hold only until the target's
     receive buffer is full, and an autotuned buffer grows to tens of MB (tcp_rmem here allows
     32 MiB): in a CI run under load a SIGSTOPped nginx-rtmp went on acknowledging a 2.5 Mbit/s
-    push for more than 30 s. Its window's edge stops when its application stops reading (≈3 % of
-    the acknowledged bytes, measured, the kernel's rounding), so the target read when the edge
+    push for more than 30 s. Its window's edge holds when its application stops reading (it moved
+    by 2-5 % of the acknowledged bytes, measured on loopback), so the target read when the edge
     moved by at least a quarter of what was acknowledged; a window reopening with nothing new
     acknowledged is a read too."""
     if edge is None:
@@ -345,7 +345,7 @@ class Delivery:
         self.last_at = now
 
     def uptime(self) -> float:
-        return self.last_at - self.first_at if self.last_at is not None and self.first_at is not None else 0.0
+        return self.last_at - self.first_at if self.first_at is not None and self.last_at is not None else 0.0
 
 
 async def probe_feed(url: str) -> tuple[bool, list[int] | None]:

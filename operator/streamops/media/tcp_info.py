@@ -58,11 +58,11 @@ class TcpCounters:
     @property
     def window_edge(self) -> int | None:
         """The right edge of the peer's receive window, in bytes of this connection: acknowledged
-        plus the window it still offers. The peer's kernel moves it as its application reads (a
-        window never shrinks), so an application that stopped reading holds it still while its
-        kernel goes on acknowledging into the buffer; measured on Linux 6.18 with an 8 MiB buffer,
-        it crept by ≈3 % of what was acknowledged while the reader was stopped (the kernel's
-        window rounding), and moved with every byte read otherwise."""
+        plus the window it still offers. The peer's kernel moves it as its application reads and
+        does not take back a window it offered, so an application that stopped reading holds it
+        still while its kernel goes on acknowledging into the buffer; measured on Linux 6.18 with an 8 MiB buffer,
+        it moved by 2-5 % of what was acknowledged while the reader was stopped, and with every
+        byte read otherwise."""
         if self.bytes_acked is None or self.snd_wnd is None:
             return None
         return self.bytes_acked + self.snd_wnd

@@ -105,8 +105,11 @@ class LocalPod:
         return {m["mountPath"]: local[m["name"]] for m in container.get("volumeMounts") or []}
 
     def start(self, timeout: float = 20) -> LocalPod:
-        self.pod = self.cluster.get("pods", self.namespace, self.name)
-        assert self.pod is not None, f"no Pod {self.name}"
+        # The operator makes the Pod after the test's apply: wait for it rather than race it (a CI
+        # run under load asked a moment too early and failed "no Pod cam-ingest").
+        self.pod = eventually(
+            lambda: self.cluster.get("pods", self.namespace, self.name), timeout=30, what=f"Pod {self.name}"
+        )
         assert self.pod["spec"].get("hostNetwork") is True, "the operator runs workers on the host network here"
         self.workdir.mkdir(parents=True, exist_ok=True)
         kind, _, config = pod_config(self.pod)

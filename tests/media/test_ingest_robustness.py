@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,6 +87,45 @@ def metric(ingest: Any, name: str) -> float:
     match = re.search(rf"^{name}\{{[^}}]*\}} (\S+)$", text, re.M)
     assert match, text
     return float(match[1])
+
+
+# --- its own listener's port -----------------------------------------------------------------------
+
+
+def rtmp_listener(ingest: Any) -> tuple[int, int] | None:
+    """(pid, port) of the ingest's idle FFmpeg RTMP listener on loopback, if one runs."""
+    for pid in proc_tree(ingest.process.pid)[1:]:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for arg in argv:
+            if found := re.match(rb"rtmp://127\.0\.0\.1:(\d+)/", arg):
+                return pid, int(found.group(1))
+    return None
+
+
+def test_a_listener_whose_port_was_taken_moves_to_another(ingest):
+    """The ingest's FFmpeg listens on a loopback port probed free, and any connect() on the host
+    may get that port as its source port before FFmpeg binds it again (a CI run: "Address already
+    in use" every 60 ms for 20 s, the stream never live). Here the listener is killed and its port
+    held by another socket before the ingest starts the next one: it must listen elsewhere."""
+    pid, port = wait_for(lambda: rtmp_listener(ingest), timeout=10, what="the RTMP listener")
+    with socket.socket() as squatter:
+        os.kill(pid, signal.SIGKILL)
+
+        def bound() -> bool:
+            try:
+                squatter.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+        wait_for(bound, timeout=5, interval=0.001, what="the listener's port freed")
+        with Publisher(ingest.rtmp_url(), duration=30):
+            ingest.wait_live(timeout=20)
+        listener = rtmp_listener(ingest)
+        assert listener is None or listener[1] != port
 
 
 # --- a frozen publisher ----------------------------------------------------------------------------

@@ -856,6 +856,11 @@ class IngestWorker:
                             log.error("%s listener failed: %s", protocol, self.redact(str(task.exception())))
                         if task.exception() is not None or not task.result():
                             await asyncio.sleep(0.05)  # a listener that failed at once must not spin
+                            if protocol == "rtmp":
+                                # Its port may have been taken between our probe and FFmpeg's bind
+                                # (any connect() can get it as its source port): a CI run spun on
+                                # "Address already in use" for 20 s. The gate asks for the port anew.
+                                self.internal_rtmp_port = free_loopback_port()
         finally:
             stop.cancel()
             for session, task in running.values():

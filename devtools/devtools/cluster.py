@@ -21,8 +21,8 @@ from devtools.kubectl import Kubectl
 from devtools.operator_process import OperatorProcess
 from devtools.versions import REPO
 
-# A private slice of ports for hostNetwork workers, below the kernel's ephemeral range (where
-# free_port() and the control plane take theirs), different per test session.
+# A private slice of ports for hostNetwork workers, below the kernel's ephemeral range and above
+# free_port()'s 10300-19999 (devtools/ports.py), different per test session.
 PORT_BASE = 20000 + (os.getpid() % 30) * 300
 OPERATOR_ENV = {
     "STREAMOPS_RESYNC_SECONDS": "10",

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import socket
 from typing import Literal
 
 LOOPBACK = "127.0.0.1"
 
+# Test servers get ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 here) and below the harness's hostNetwork worker ports (20000-32199: cluster.py,
+# tests/e2e/node, the demo). A port the kernel picks for bind(0) is also one it hands out as the
+# source port of any connect(), so a busy host could take it before the server bound it: a
+# two-worker CI run failed an ingest's bind with EADDRINUSE. Each pytest-xdist worker draws from
+# its own slice, so two workers never race for one port either.
+TEST_PORTS = range(10300, 20000)
+_next = itertools.count(random.randrange(1 << 16))
+
+
+def port_slice() -> range:
+    """This process's slice of TEST_PORTS: one per pytest-xdist worker, all of it otherwise."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = len(TEST_PORTS) // max(count, 1)
+    return TEST_PORTS[index * size : (index + 1) * size] if count > 1 else TEST_PORTS
+
 
 def free_port(kind: Literal["tcp", "udp"] = "tcp") -> int:
-    """A port that is free on 127.0.0.1 right now (the kernel picks it; racy only against other binders)."""
+    """A port free on 127.0.0.1 right now, from this process's slice of TEST_PORTS (see above),
+    taken in turn from a random start so that consecutive calls do not hand out one port twice."""
     sock_type = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, sock_type) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    ports = port_slice()
+    for _ in range(len(ports)):
+        port = ports[next(_next) % len(ports)]
+        with socket.socket(socket.AF_INET, sock_type) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue  # in use (or a TIME_WAIT a server could bind anyway: skipped all the same)
+            return port
+    raise OSError(f"no free {kind} port on {LOOPBACK} in {ports.start}-{ports.stop - 1}")
 
 
 def tcp_accepts(port: int, host: str = LOOPBACK) -> bool:

@@ -552,7 +552,7 @@ class SrtListener(_Peer):
             return 0
 
 
-# --- TLS in front of a plain TCP peer -------------------------------------------------------------------
+# --- relays in front of a plain TCP peer: a chosen receive buffer, a freeze, TLS ------------------------
 
 
 class TcpForwarder(Lifecycle):

@@ -95,12 +95,8 @@ def metric(ingest: Any, name: str) -> float:
 def rtmp_listener(ingest: Any) -> tuple[int, int] | None:
     """(pid, port) of the ingest's idle FFmpeg RTMP listener on loopback, if one runs."""
     for pid in proc_tree(ingest.process.pid)[1:]:
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for arg in argv:
-            if found := re.match(rb"rtmp://127\.0\.0\.1:(\d+)/", arg):
+        for line in _cmdlines([pid]):
+            if found := re.search(r"rtmp://127\.0\.0\.1:(\d+)/", line):
                 return pid, int(found.group(1))
     return None
 

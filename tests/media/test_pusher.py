@@ -377,9 +377,19 @@ def test_a_frozen_target_times_out_instead_of_hanging(feed, pushers):
         assert "frozen-KEY-0042" not in pusher.texts()
 
 
+def first_not_live(pusher: Any, timeout: float = 30) -> dict[str, Any]:
+    """The first status in which the pusher no longer reports live."""
+
+    def not_live() -> dict[str, Any] | None:
+        status: dict[str, Any] = pusher.status()
+        return None if status["live"] else status
+
+    return wait_for(not_live, timeout=timeout, interval=0.05, what="live turns false")
+
+
 def not_live_after(pusher: Any, since: float, timeout: float = 30) -> float:
     """Seconds from `since` until the pusher no longer reports live."""
-    wait_for(lambda: not pusher.status()["live"], timeout=timeout, interval=0.05, what="live turns false")
+    first_not_live(pusher, timeout)
     return time.monotonic() - since
 
 
@@ -395,21 +405,14 @@ def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pus
     pusher.wait_live()
     time.sleep(3)  # steady state, past the GOP-cache burst
     with nginx.frozen() as frozen_at:
-        seen: list[dict[str, Any]] = []
-        wait_for(
-            lambda: not (s := pusher.status())["live"] and seen.append(s) is None,
-            timeout=30,
-            interval=0.05,
-            what="live turns false",
-        )
+        first = first_not_live(pusher)
         took = time.monotonic() - frozen_at
         print(f"\nMEASURED rtmp target SIGSTOPped: pusher live -> false after {took:.1f} s")
-        first_not_live = seen[0]
-        assert first_not_live["failures"] == 0 and first_not_live["state"] != "backoff", (
+        assert first["failures"] == 0 and first["state"] != "backoff", (
             "live turned false only when the link failed, not when the target stopped acknowledging",
-            first_not_live,
+            first,
         )
-        assert first_not_live["state"] != "live"
+        assert first["state"] != "live"
         failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=30, what="a failure")
         print(f"MEASURED frozen rtmp target given up after {time.monotonic() - frozen_at:.1f} s")
         assert "stopped taking data" in failed["lastError"] or "timed out" in failed["lastError"].lower(), failed
@@ -438,13 +441,7 @@ def test_a_target_that_stops_reading_behind_a_big_receive_buffer_is_not_live_wit
         pusher.wait_live()
         time.sleep(3)  # steady state, past the GOP-cache burst
         with target.frozen() as frozen_at:
-            seen: list[dict[str, Any]] = []
-            wait_for(
-                lambda: not (s := pusher.status())["live"] and seen.append(s) is None,
-                timeout=30,
-                interval=0.05,
-                what="live turns false",
-            )
+            first = first_not_live(pusher)
             took = time.monotonic() - frozen_at
             acked = acknowledged_from(target.port)
             time.sleep(1)
@@ -452,7 +449,7 @@ def test_a_target_that_stops_reading_behind_a_big_receive_buffer_is_not_live_wit
             print(f"\nMEASURED 8 MiB-buffer target stopped reading: live -> false after {took:.1f} s, "
                   f"its kernel still acknowledged {more / 1e3:.0f} kB in the next second")  # fmt: skip
             assert more > 0, "live turned false only once the target's buffer was full: acknowledgements, not reads"
-            assert seen[0]["failures"] == 0 and seen[0]["state"] != "live", seen[0]
+            assert first["failures"] == 0 and first["state"] != "live", first
             failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=30, what="a failure")
             print(f"MEASURED given up after {time.monotonic() - frozen_at:.1f} s")
             assert "stopped taking data" in failed["lastError"], failed

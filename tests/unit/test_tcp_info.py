@@ -62,12 +62,7 @@ def test_the_acknowledged_bytes_of_a_real_loopback_connection():
         with client, peer:
             sent = 300_000
 
-            def read_all() -> None:
-                got = 0
-                while got < sent and (chunk := peer.recv(1 << 16)):
-                    got += len(chunk)
-
-            reader = threading.Thread(target=read_all, daemon=True)
+            reader = threading.Thread(target=lambda: read_exactly(peer, sent), daemon=True)
             reader.start()
             client.sendall(b"x" * sent)
             reader.join(5)

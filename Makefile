@@ -38,11 +38,12 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness)
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind)
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
+	$(PY) -m devtools.import_rules operator/streamops
 
 format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench

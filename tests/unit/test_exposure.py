@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.builders import (
-    POD_NETWORK_PORTS,
     ingest_pod,
     ingest_service,
     playback_http_route,
@@ -26,6 +25,7 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.shared.children import ensure_service
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
 from streamops.control.shared.settings import OperatorSettings
 

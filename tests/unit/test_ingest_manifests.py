@@ -9,8 +9,6 @@ import re
 from devtools.catalog import livestream, pull
 from streamops.api import LiveStream
 from streamops.control.livestream.builders import (
-    POD_NETWORK_PORTS,
-    in_cluster_host,
     ingest_endpoints,
     ingest_pod,
     ingest_roles,
@@ -21,6 +19,7 @@ from streamops.control.livestream.builders import (
     stream_key_secret,
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION, child_name, label_value
 from streamops.control.shared.settings import OperatorSettings
 

@@ -17,7 +17,7 @@ from streamops.control.livestream import reasons as stream_reasons
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
-from streamops.control.recording.builders import recorder_pod, recorder_standby_pod
+from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
@@ -34,6 +34,7 @@ from streamops.control.shared.node_loss import (
 from streamops.control.shared.object_loop import ObjectLoop
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.recorder_pod import recorder_standby_pod
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import OperatorState
 

@@ -15,13 +15,13 @@ from devtools.catalog import livestream, recording, restream
 from devtools.fake_kube import Call, FakeKubeApi, operator_view
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
-from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.shared.indexes import recording_entry, worker_pod_entry
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"

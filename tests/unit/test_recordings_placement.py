@@ -11,10 +11,12 @@ import pytest
 from devtools.catalog import livestream, recording
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream, Recording
-from streamops.control.recording.builders import CLAIM_LABEL, claim_affinity, recorder_pod, recorder_standby_pod
+from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.shared.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
+from streamops.control.shared.recorder_pod import recorder_standby_pod
+from streamops.control.shared.recordings_claim import CLAIM_LABEL, claim_affinity
 from streamops.control.shared.settings import OperatorSettings
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

@@ -24,17 +24,12 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.control.livestream import reasons
-from streamops.control.livestream.builders import (
-    POD_NETWORK_PORTS,
-    in_cluster_host,
-    ingest_endpoints,
-    ingest_pod,
-    ingest_service,
-)
+from streamops.control.livestream.builders import ingest_endpoints, ingest_pod, ingest_service
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings

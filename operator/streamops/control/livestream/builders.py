@@ -1,5 +1,5 @@
-"""Pure builders of a LiveStream's ingest children (stream-key Secret, ingest Pods and Services) and
-of the ingest's URLs (push endpoints, playback, the live feed recorders and pushers read)."""
+"""Pure builders of a LiveStream's children (stream-key Secret, ingest Pods and Services, playback
+route, the auto Recording) and of the URLs its status shows (push endpoints, playback)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import Literal
 
-from streamops.api import LiveStream
+from streamops.api import API_VERSION, LiveStream
 from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import IngestEndpoints, IngestService, Playback, PlaybackHttpRoute, PlaybackIngress
 from streamops.contract.ingest import (
     CONFIG_ENV,
     DASH_MANIFEST,
-    FEED_PATH,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
     MEDIA_DIR,
@@ -26,12 +25,18 @@ from streamops.contract.ingest import (
     TLS_CERT_FILE,
     TLS_DIR,
     TLS_KEY_FILE,
-    TRANSCODED_FEED_PATH,
     IngestConfig,
     IngestPorts,
     Role,
 )
 from streamops.control.livestream.exposure import PlaybackBase, Reach
+from streamops.control.shared.ingest_address import (
+    POD_NETWORK_PORTS,
+    IngestPortMap,
+    ingest_component,
+    ingest_http_url,
+    ingest_names,
+)
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     COMPONENT_LABEL,
@@ -56,24 +61,6 @@ from streamops.control.shared.worker_pod import (
 )
 
 GENERATED_KEY_NAME = "streamKey"
-
-
-@dataclass(frozen=True)
-class IngestNames:
-    pod: str
-    service: str
-    component: str
-
-
-def ingest_component(role: Role) -> str:
-    """The component label of a role's ingest Pod and Service."""
-    return "ingest" if role == "primary" else "ingest-backup"
-
-
-def ingest_names(stream_name: str, role: Role) -> IngestNames:
-    component = ingest_component(role)
-    name = child_name(stream_name, component)
-    return IngestNames(pod=name, service=name, component=component)
 
 
 def ingest_roles(stream: LiveStream) -> list[Role]:
@@ -119,8 +106,6 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
     }
 
 
-IngestPortMap = dict[str, int]  # "http", "rtmp", "srt", "rtmps" -> port: a host-port allocation, or the pod network's
-POD_NETWORK_PORTS: IngestPortMap = {**IngestPorts().model_dump(exclude_none=True), "rtmps": RTMPS_PORT}
 PORT_NAMES = tuple(POD_NETWORK_PORTS)
 # Allocated to every push ingest on the host network, whatever its protocols: an allocation
 # outlives protocol changes. rtmps is added only for streams that list it (ingest_port_names).
@@ -481,18 +466,6 @@ def playback_http_route(stream: LiveStream, route: PlaybackRoute, http_port: int
     )
 
 
-def in_cluster_host(stream: LiveStream, role: Role) -> str:
-    """The ingest Service's cluster DNS name."""
-    return f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
-
-
-def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str:
-    """Where other workers reach the ingest: the explicit worker address override, else the
-    Service's DNS name (right on any number of nodes; with host networking too, through the
-    Service's endpoints at the Pod's node)."""
-    return worker_address or in_cluster_host(stream, role)
-
-
 def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
     `reaches`: where each role's ingest is reached from (exposure.py), the primary's said."""
@@ -552,13 +525,21 @@ def playback_urls(stream: LiveStream, base: PlaybackBase) -> Playback:
     )
 
 
-def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
-    """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
-    return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+def auto_recording_name(stream_name: str) -> str:
+    return f"{stream_name}-auto"[:253]
 
 
-def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
-    """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
-    transcoded ladder's, else the origin)."""
-    base = ingest_http_url(stream, worker_address, ingest_ports)
-    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
+def auto_recording(stream: LiveStream) -> Manifest:
+    """The Recording `recording.auto` keeps for a stream: owned by the stream, settings from it."""
+    assert stream.metadata.uid
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Recording",
+        "metadata": {
+            "name": auto_recording_name(stream.metadata.name),
+            "namespace": stream.metadata.namespace,
+            "labels": child_labels(stream.metadata.name, "auto-recording"),
+            "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
+        },
+        "spec": {"streamRef": {"name": stream.metadata.name}},
+    }

@@ -7,7 +7,6 @@ import time
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
-from streamops.control.livestream.builders import ingest_component, ingest_names
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
@@ -16,15 +15,16 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.recording.builders import STANDBY_COMPONENT
 from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
+from streamops.control.shared.ingest_address import ingest_component, ingest_names
 from streamops.control.shared.kube import watched_object
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader

@@ -12,10 +12,9 @@ from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.builders import (
     BASE_PORT_NAMES,
-    POD_NETWORK_PORTS,
-    IngestPortMap,
     PlaybackRoute,
-    ingest_names,
+    auto_recording,
+    auto_recording_name,
     ingest_pod,
     ingest_port_names,
     ingest_roles,
@@ -29,21 +28,15 @@ from streamops.control.livestream.builders import (
     tls_secret_name,
 )
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.recording.builders import (
-    auto_recording,
-    auto_recording_name,
-    default_storage,
-    on_default_claim,
-    recorder_standby_pod,
-    recordings_claim,
-    standby_pod_name,
-)
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
+from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
 
@@ -311,10 +304,3 @@ def _reconcile(
         tls_secret_problem=tls_problem,
         created=created,
     )
-
-
-def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:
-    """With host networking: the ports of the stream's primary ingest, which its recorders and
-    pushers read their feed from (None until the stream's reconcile allocated them)."""
-    service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)
-    return ports_of(service) or None

@@ -11,11 +11,7 @@ from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
 from streamops.control.livestream.builders import (
-    POD_NETWORK_PORTS,
-    IngestPortMap,
-    in_cluster_host,
     ingest_endpoints,
-    ingest_names,
     ingest_roles,
     playback_base,
     playback_route,
@@ -33,6 +29,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
 )
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, in_cluster_host, ingest_names
 from streamops.control.shared.pod_observation import PodObservation, node_lost_message
 from streamops.control.shared.settings import OperatorSettings
 

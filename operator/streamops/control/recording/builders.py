@@ -1,5 +1,5 @@
-"""Pure builders of a Recording's children: the recorder Pod, the recordings PVC, the Recording a
-stream with `recording.auto` gets, and the warm recorder a stream with `recording.standby` keeps."""
+"""Pure builders of a Recording's children: its recorder Pod (on a claim, or uploading to a bucket),
+the settings it inherits from its stream, and the patch that adopts a stream's warm recorder."""
 
 from __future__ import annotations
 
@@ -7,29 +7,23 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streamops.api import API_VERSION, GROUP, LiveStream, Recording
-from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, PersistentVolumeClaimStorage, RecordingStorage, S3Storage
+from streamops.api import LiveStream, Recording
+from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import (
     ACCESS_KEY_ENV,
     CA_FILE,
-    CONFIG_ENV,
     RECORDINGS_ROOT,
     SECRET_KEY_ENV,
     RecorderConfig,
-    StandbyConfig,
     UploadTarget,
     key_prefix,
 )
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
-from streamops.control.livestream.builders import IngestPortMap, feed_url
+from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
-    HOSTNAME_TOPOLOGY,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    NAME_LABEL,
     RECORDING_LABEL,
     SPEC_HASH_ANNOTATION,
     STREAM_NAME_ANNOTATION,
@@ -38,14 +32,16 @@ from streamops.control.shared.naming import (
     label_value,
     owner_reference,
 )
+from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, claim_recorder_container, recorder_container
+from streamops.control.shared.recordings_claim import (
+    CLAIM_LABEL,
+    claim_affinity,
+    default_storage,
+    recordings_claim_name,
+)
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, spec_hash, worker_pod
 
-RECORDER_COMPONENT = "recorder"  # a Recording's recorder Pod (also an adopted standby)
-CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
-SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
-STANDBY_COMPONENT = "recorder-standby"
-AUTO_SUFFIX = "auto"
 ACCESS_KEY_ID, SECRET_ACCESS_KEY = CREDENTIAL_KEYS  # keys of the credentials Secret
 
 
@@ -79,31 +75,12 @@ def recorder_pod_name(recording_name: str) -> str:
     return child_name(recording_name, "recorder")
 
 
-# --- where the videos go ------------------------------------------------------------------------
-
-
-def default_storage(stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
-    """Where a Recording of the stream that names no storage writes: the stream's recording
-    default, else the chart's object storage, else the namespace's default claim."""
-    own = stream.spec.recording.storage
-    if own is not None and (own.pvc is not None or own.s3 is not None):
-        return own
-    if settings.recordings_s3 is not None:
-        return RecordingStorage(s3=settings.recordings_s3)
-    return RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=settings.recordings_claim))
-
-
 def resolved_storage(recording: Recording, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
     """The Recording's storage (exactly one of pvc or s3): its own, else its stream's default."""
     own = recording.spec.storage
     if own is not None and (own.pvc is not None or own.s3 is not None):
         return own
     return default_storage(stream, settings)
-
-
-def on_default_claim(storage: RecordingStorage, settings: OperatorSettings) -> bool:
-    """The namespace's default claim: the one the operator creates, and the standby recorders' one."""
-    return storage.pvc is not None and storage.pvc.claim_name == settings.recordings_claim
 
 
 def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
@@ -122,21 +99,6 @@ def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
         stream=recording.spec.stream_ref.name,  # names in each video's JSON sidecar
         recording=meta.name,
     )
-
-
-def recordings_claim_name(storage: RecordingStorage, settings: OperatorSettings) -> str:
-    return storage.pvc.claim_name if storage.pvc else settings.recordings_claim
-
-
-def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
-    """Recorders of a claim that only one node can mount (ReadWriteOnce, ReadWriteOncePod, or modes
-    unknown) must run where it is mounted: each requires the node of the other recorder Pods of
-    that claim (the scheduler lets the first one go anywhere, since it matches its own term).
-    A ReadWriteMany claim: anywhere (docs/design/recordings-placement.md)."""
-    if SHARED_ACCESS_MODES & set(access_modes):
-        return None
-    term = {"labelSelector": {"matchLabels": {CLAIM_LABEL: label_value(claim)}}, "topologyKey": HOSTNAME_TOPOLOGY}
-    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
 def recording_directory(recording: Recording, storage: RecordingStorage | None = None) -> str:
@@ -214,33 +176,9 @@ def recorder_pod(
         pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=UPLOADER_GRACE_SECONDS)
         return with_credentials(pod, storage.s3)
     assert claim is not None
-    worker = _claim_recorder(config, http_port, claim, settings)
+    worker = claim_recorder_container(config, http_port, claim, settings)
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
-
-
-def _recorder(
-    config: WorkerConfig,
-    http_port: int,
-    recordings: Manifest,
-    settings: OperatorSettings,
-    volumes: Sequence[Manifest] = (),
-    mounts: Sequence[Manifest] = (),
-) -> WorkerContainer:
-    """`recordings`: the volume source mounted at RECORDINGS_ROOT (a claim, or scratch space)."""
-    return WorkerContainer(
-        name="record",
-        config_env=CONFIG_ENV,
-        config=config,
-        ports={"http": (http_port, "TCP")},
-        resources=settings.worker_resources.recorder.wire(),  # measured: worker_resources.py
-        volumes=[{"name": "recordings", **recordings}, *volumes],
-        mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
-    )
-
-
-def _claim_recorder(config: WorkerConfig, http_port: int, claim: str, settings: OperatorSettings) -> WorkerContainer:
-    return _recorder(config, http_port, {"persistentVolumeClaim": {"claimName": claim}}, settings)
 
 
 def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: OperatorSettings) -> WorkerContainer:
@@ -248,10 +186,10 @@ def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: Ope
     to be uploaded, and the CA bundle when the storage names one."""
     scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
     if not s3.ca_secret:
-        return _recorder(config, http_port, scratch, settings)
+        return recorder_container(config, http_port, scratch, settings)
     ca = secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE))
     mount = {"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True}
-    return _recorder(config, http_port, scratch, settings, [ca], [mount])
+    return recorder_container(config, http_port, scratch, settings, [ca], [mount])
 
 
 def credential_env(s3: S3Storage) -> list[Manifest]:
@@ -272,41 +210,6 @@ def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
     return pod
 
 
-# --- warm recorders (LiveStream recording.standby) ------------------------------------------------
-
-
-def standby_pod_name(stream_name: str, number: int) -> str:
-    """Standbys are numbered: an adopted one keeps its name (Pods cannot be renamed) under its
-    Recording, and the stream's next standby takes the next free number."""
-    return child_name(stream_name, f"recorder-{number}")
-
-
-def recorder_standby_pod(
-    stream: LiveStream, name: str, settings: OperatorSettings, host_ports: dict[str, int] | None = None
-) -> Manifest:
-    """A recorder with no Recording yet, owned by the stream, on the default recordings claim:
-    started with the stream so that a Recording only has to POST /start to it (≈0.5 s to first
-    bytes instead of a Pod start)."""
-    assert stream.metadata.uid, "an object read from the API server has a uid"
-    http_port = host_ports["http"] if host_ports else HTTP_PORT
-    metadata = {
-        "name": name,
-        "namespace": stream.metadata.namespace,
-        "labels": {
-            **child_labels(stream.metadata.name, STANDBY_COMPONENT),
-            CLAIM_LABEL: label_value(settings.recordings_claim),
-        },
-        "annotations": {STREAM_NAME_ANNOTATION: stream.metadata.name},
-        "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
-    }
-    config = StandbyConfig(
-        standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
-    )
-    worker = _claim_recorder(config, http_port, settings.recordings_claim, settings)
-    affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
-    return worker_pod(metadata, worker, settings, host_ports, affinity)
-
-
 def adoption_patch(recording: Recording) -> Manifest:
     """Hands a standby recorder to a Recording: its controller and component change, so the
     stream's next reconcile starts another standby and the Recording's status loop finds this one.
@@ -319,48 +222,4 @@ def adoption_patch(recording: Recording) -> Manifest:
             "labels": {COMPONENT_LABEL: RECORDER_COMPONENT, RECORDING_LABEL: label_value(name)},
             "annotations": {ADOPTED_ANNOTATION: name},
         }
-    }
-
-
-def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
-    """The default recordings PVC: owned by nothing, so videos outlive every stream and Recording."""
-    spec: Manifest = {
-        "accessModes": [settings.recordings_access_mode],
-        "resources": {"requests": {"storage": settings.recordings_claim_size}},
-    }
-    if settings.recordings_storage_class:
-        spec["storageClassName"] = settings.recordings_storage_class
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {
-            "name": settings.recordings_claim,
-            "namespace": namespace,
-            "labels": {
-                NAME_LABEL: "streamops",
-                MANAGED_BY_LABEL: MANAGED_BY,
-                "app.kubernetes.io/component": "recordings",
-            },
-        },
-        "spec": spec,
-    }
-
-
-def auto_recording_name(stream_name: str) -> str:
-    return f"{stream_name}-{AUTO_SUFFIX}"[:253]
-
-
-def auto_recording(stream: LiveStream) -> Manifest:
-    """The Recording `recording.auto` keeps for a stream: owned by the stream, settings from it."""
-    assert stream.metadata.uid
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Recording",
-        "metadata": {
-            "name": auto_recording_name(stream.metadata.name),
-            "namespace": stream.metadata.namespace,
-            "labels": child_labels(stream.metadata.name, "auto-recording"),
-            "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
-        },
-        "spec": {"streamRef": {"name": stream.metadata.name}},
     }

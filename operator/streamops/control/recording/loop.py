@@ -18,7 +18,7 @@ from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording import reasons
-from streamops.control.recording.builders import RECORDER_COMPONENT, STANDBY_COMPONENT, recorder_pod_name
+from streamops.control.recording.builders import recorder_pod_name
 from streamops.control.recording.quota import QuotaUse, quota_use
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.recording.retention import ExpiryFailed, delete_videos, expiry_due
@@ -29,6 +29,7 @@ from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader, post
 

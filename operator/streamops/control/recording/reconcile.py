@@ -10,23 +10,22 @@ from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.recording import reasons
 from streamops.control.recording.builders import (
     adoption_patch,
-    on_default_claim,
     recorder_config,
     recorder_pod,
     recorder_pod_name,
-    recordings_claim,
     resolved_storage,
 )
 from streamops.control.recording.status import SUCCEEDED, StorageRefusal
 from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
+from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.storage.credentials import ca_problem, credentials_problem

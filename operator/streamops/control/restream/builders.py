@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.livestream.builders import IngestPortMap, feed_url
+from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     RESTREAM_LABEL,

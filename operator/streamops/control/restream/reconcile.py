@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import RESTREAM, Restream
-from streamops.control.livestream.reconcile import allocated_ingest_ports
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
 from streamops.control.shared.children import ensure_pod, remove_pod
+from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body
 from streamops.control.shared.ports import PortAllocator, ports_of

@@ -1,0 +1,156 @@
+"""The import rules `make lint` checks on the operator's package: no import cycle between its modules
+(imports under TYPE_CHECKING and inside functions count: they are cycles a reader must untangle),
+and no `control/<kind>/` folder importing another kind's folder (what kinds share lives in
+`control/shared/`, which imports no kind). Usage: `python -m devtools.import_rules operator/streamops`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED = "shared"  # control/shared/: what every kind uses
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the imported module of the same package
+    line: int
+
+
+def module_names(root: Path) -> dict[str, Path]:
+    """Every module of the package at `root`, by dotted name (a package by its own name)."""
+    names: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _resolved(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest prefix of `name` that is a module of the package (`a.b.func` -> `a.b`)."""
+    while name:
+        if name in modules:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def _base(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module a `from … import` names, relative imports resolved."""
+    if not node.level:
+        return node.module or ""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    package = package[: len(package) - (node.level - 1)]
+    return ".".join([*package, node.module] if node.module else package)
+
+
+def package_imports(root: Path) -> list[Import]:
+    """Every import between modules of the package, wherever it stands in a module."""
+    modules = module_names(root)
+    found: list[Import] = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _base(module, path, node)
+                # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod.
+                targets = [f"{base}.{alias.name}" for alias in node.names]
+            for name in targets:
+                target = _resolved(name, modules)
+                if target is not None and target != module:
+                    found.append(Import(module, target, node.lineno))
+    return found
+
+
+def cycles(imports: Iterable[Import]) -> list[list[str]]:
+    """The import cycles: strongly connected components of more than one module (Tarjan)."""
+    graph: dict[str, set[str]] = {}
+    for edge in imports:
+        graph.setdefault(edge.source, set()).add(edge.target)
+        graph.setdefault(edge.target, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in sorted(graph[node]):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(graph) + 100))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _kind_folder(module: str, control: str) -> str | None:
+    """`livestream` for `<pkg>.control.livestream.builders`; None outside a control subfolder."""
+    if not module.startswith(control + "."):
+        return None
+    parts = module[len(control) + 1 :].split(".")
+    return parts[0] if len(parts) > 1 else None
+
+
+def kind_crossings(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports from one `control/<kind>/` folder into another's, or from `control/shared/` into a kind's."""
+    control = f"{package}.control"
+    crossing: list[Import] = []
+    for edge in imports:
+        source, target = _kind_folder(edge.source, control), _kind_folder(edge.target, control)
+        if source is not None and target is not None and target != SHARED and source != target:
+            crossing.append(edge)
+    return crossing
+
+
+def problems(root: Path) -> list[str]:
+    """What breaks the rules, one readable line each (empty when the package keeps them)."""
+    imports = package_imports(root)
+    lines = [f"import cycle: {' <-> '.join(component)}" for component in cycles(imports)]
+    for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
+        lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("package", type=Path, help="the package's folder, e.g. operator/streamops")
+    args = parser.parse_args(argv)
+    found = problems(args.package.resolve())
+    for line in found:
+        print(line, file=sys.stderr)
+    if not found:
+        print(f"import rules: {args.package} has no import cycle and no kind folder importing another")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

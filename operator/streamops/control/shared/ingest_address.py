@@ -1,0 +1,64 @@
+"""Where a stream's ingest is reached: its Pod and Service names, ports, hosts and the live feed URL
+that recorders and pushers read. Every kind that talks to an ingest uses this one module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import FEED_PATH, RTMPS_PORT, TRANSCODED_FEED_PATH, IngestPorts, Role
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.naming import child_name
+from streamops.control.shared.ports import ports_of
+
+IngestPortMap = dict[str, int]  # "http", "rtmp", "srt", "rtmps" -> port: a host-port allocation, or the pod network's
+POD_NETWORK_PORTS: IngestPortMap = {**IngestPorts().model_dump(exclude_none=True), "rtmps": RTMPS_PORT}
+
+
+@dataclass(frozen=True)
+class IngestNames:
+    pod: str
+    service: str
+    component: str
+
+
+def ingest_component(role: Role) -> str:
+    """The component label of a role's ingest Pod and Service."""
+    return "ingest" if role == "primary" else "ingest-backup"
+
+
+def ingest_names(stream_name: str, role: Role) -> IngestNames:
+    component = ingest_component(role)
+    name = child_name(stream_name, component)
+    return IngestNames(pod=name, service=name, component=component)
+
+
+def in_cluster_host(stream: LiveStream, role: Role) -> str:
+    """The ingest Service's cluster DNS name."""
+    return f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
+
+
+def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str:
+    """Where other workers reach the ingest: the explicit worker address override, else the
+    Service's DNS name (right on any number of nodes; with host networking too, through the
+    Service's endpoints at the Pod's node)."""
+    return worker_address or in_cluster_host(stream, role)
+
+
+def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
+    """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
+    return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
+    """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
+    transcoded ladder's, else the origin)."""
+    base = ingest_http_url(stream, worker_address, ingest_ports)
+    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
+
+
+def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:
+    """With host networking: the ports of the stream's primary ingest, which its recorders and
+    pushers read their feed from (None until the stream's reconcile allocated them)."""
+    service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)
+    return ports_of(service) or None

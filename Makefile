@@ -13,7 +13,7 @@ PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator clean
-.PHONY: helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
+.PHONY: hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lint: venv ## ruff lint + format check + mypy (strict on the streamops package, 
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
+
+hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
+	git config core.hooksPath hack/hooks
 
 format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench

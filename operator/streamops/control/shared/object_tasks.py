@@ -1,20 +1,7 @@
 """One status loop per object, as an asyncio task that the object's own watch events start, feed
-and stop (handlers.py).
-
-kopf's daemons would do the same, but kopf puts its finalizer on every object that has a daemon, to
-stop the daemon before the object may go: a PATCH when the object appears and another when it is
-deleted, each followed by one more watch event to process (2 of the 12 API requests per LiveStream +
-Restream pair in `make bench-operator`). Nothing of this operator has to run before an object goes:
-its children go with it by their ownerReferences (garbage collection: worker Pods, ingest Services,
-the generated key Secret, playback routes, a stream's auto Recording and its Restreams), recorded
-videos stay by design (the recordings claim and the bucket belong to no object), a recorder
-finalises on the SIGTERM its Pod's deletion sends, and retention only concerns existing Recordings.
-So the loops are plain tasks: started by an object's first event (its creation, or the listing when
-the operator starts), given each newer body, cancelled by its DELETED event.
-
-A watch that kopf has to list again (the API server answered 410 Gone) brings no DELETED event for
-an object deleted meanwhile: `stale()` names the tasks of objects that a later listing no longer
-has, and the operator stops them (handlers.py, every resync period)."""
+and stop (handlers.py): started by its first event, given each newer body, cancelled by its DELETED
+event; `stale()` names the tasks of objects a relisting no longer has. Why not kopf daemons (their
+finalizers): docs/design/status-loops.md."""
 
 from __future__ import annotations
 

@@ -1,34 +1,6 @@
-"""The operator's least-privilege RBAC, next to the code that needs it (the Helm chart renders
-these rules; `streamops rbac` prints them as a ClusterRole; the cluster suite runs the operator
-under exactly these rules, so a missing one fails a test).
-
-Why each rule exists:
-- the three kinds: kopf watches them (list, watch; the operator's sweep lists their metadata too)
-  and removes the finalizer earlier versions put on them (patch); LiveStreams
-  are read from the operator's index of them (no get); Recordings are read (the `<stream>-auto`
-  one), created and deleted for `recording.auto`, and stopped (patch); Restreams get the stream's
-  ownerReference (patch);
-- their status subresources: the status loops write status (patch; status is read with the object);
-- their finalizers subresources: children carry blockOwnerDeletion, which clusters with the
-  OwnerReferencesPermissionEnforcement admission plugin allow only to who may update them;
-- Pods: the workers (create, delete to roll; list/watch feed the pod indexes, from which the
-  reconcilers read them: no get; patch hands a stream's standby recorder to a Recording);
-- Services: ingest endpoints (create, patch on drift, delete the backup's; list/watch feed the
-  service index the reconcilers read, and list learns host-port allocations at start);
-- Ingresses (networking.k8s.io) and HTTPRoutes (gateway.networking.k8s.io): a stream's playback
-  route (create, patch on a changed spec hash, delete when no longer wanted; get at reconcile: they
-  are not watched, the ingest Service records which kind a stream has);
-- Secrets: the generated stream key (create; a conflict means it exists) and the existence check of
-  referenced ones (get).
-  No list/watch: the operator never reads Secrets it was not pointed at;
-- PersistentVolumeClaims: the default recordings claim (get, create). Never deleted: videos outlive
-  everything the operator manages;
-- Events: transitions (create: kopf posts core/v1 Events and never patches them) and a Restream's
-  aggregated RestreamBackoff Warning (create, patch: one Event per failure streak, its count updated;
-  restream/backoff_event.py); the audited RBAC test in tests/cluster/test_chart_install.py fails on
-  any verb granted but unused;
-- CRDs and Namespaces (list, watch): kopf's discovery of resources and namespaces.
-"""
+"""The operator's least-privilege RBAC rules, next to the code that needs them: the Helm chart
+renders them, `streamops rbac` prints them as a ClusterRole, and the cluster suite runs the operator
+under exactly these rules. Why each rule exists: docs/design/rbac.md."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the C
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
 cluster-up-nodes: coredns traefik
-	@$(PY) -m devtools.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
+	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
 	@echo "cluster up: $(NODES) nodes with a pod network in .cluster/ (the API server is reached through a loopback portal); use it with:"
@@ -76,10 +76,10 @@ cluster-up-nodes: coredns traefik
 	@echo "  make cluster-down"
 
 cluster-up-plane:
-	@$(PY) -m devtools.controlplane up --dir $(CLUSTER) >/dev/null
+	@$(PY) -m devtools.cluster.controlplane up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@if [ -n "$(NODE)" ]; then $(PY) -m devtools.node up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
+	@if [ -n "$(NODE)" ]; then $(PY) -m devtools.cluster.node up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
 	  echo "node localhost Ready; make operator runs workers on it (settings in $(CLUSTER)/operator.env)"; fi
 	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
@@ -88,9 +88,9 @@ cluster-up-plane:
 cluster-down: ## stop the local cluster (and a demo operator) started from .cluster/, whichever kind it is
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
-	@if [ -d $(CLUSTER)/nodes ]; then $(PY) -m devtools.local_cluster down --dir $(CLUSTER); fi
-	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) -m devtools.node down --dir $(CLUSTER); fi
-	@$(PY) -m devtools.controlplane down --dir $(CLUSTER)
+	@if [ -d $(CLUSTER)/nodes ]; then $(PY) -m devtools.cluster.local_cluster down --dir $(CLUSTER); fi
+	@if [ -f $(CLUSTER)/node/pids.json ] || [ -d $(CLUSTER)/node/containerd/state ]; then $(PY) -m devtools.cluster.node down --dir $(CLUSTER); fi
+	@$(PY) -m devtools.cluster.controlplane down --dir $(CLUSTER)
 	@rm -f $(CLUSTER)/operator.env
 
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
@@ -120,8 +120,8 @@ bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 Liv
 	$(PY) bench/operator.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
-	-@$(PY) -m devtools.node down --dir $(CLUSTER) --purge 2>/dev/null
-	-@$(PY) -m devtools.controlplane down --dir $(CLUSTER) 2>/dev/null
+	-@$(PY) -m devtools.cluster.node down --dir $(CLUSTER) --purge 2>/dev/null
+	-@$(PY) -m devtools.cluster.controlplane down --dir $(CLUSTER) 2>/dev/null
 	rm -rf $(VENV) $(CLUSTER)
 
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
@@ -143,7 +143,7 @@ traefik: deps ## build Traefik from its Go module (pinned, cached by version) an
 
 # The player page's libraries, served by the ingest (no CDN): minified builds and their licences,
 # gzipped beside them (aiohttp sends the .gz to browsers that accept it). Redone when the lock changes.
-PLAYER_ASSETS := operator/streamops/media/player/assets
+PLAYER_ASSETS := operator/streamops/media/ingest/player/assets
 .PHONY: player
 player: $(PLAYER_ASSETS)/VERSIONS ## fetch hls.js and dash.js (pinned, npm ci) into the worker's package
 

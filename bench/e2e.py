@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end figures on the real local node (devtools.stack) and on the multi-node pod-network
-cluster (devtools.local_cluster, streamops installed with the chart) -> bench/results/e2e.md.
+"""End-to-end figures on the real local node (devtools.cluster.stack) and on the multi-node pod-network
+cluster (devtools.cluster.local_cluster, streamops installed with the chart) -> bench/results/e2e.md.
 
     .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]   (make bench-e2e)
 
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.catalog import livestream, recording
+from devtools.cluster.kubectl import Kubectl, condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.cluster.stack import Stack
 from devtools.http_client import http_get
-from devtools.kubectl import Kubectl, condition
-from devtools.local_cluster import LocalCluster
-from devtools.peers import Publisher
-from devtools.release import Release
-from devtools.stack import Stack
+from devtools.media.peers import Publisher
 from devtools.versions import REPO
 from devtools.waits import eventually
 

@@ -2,9 +2,9 @@
 """`make bench-latency`: glass-to-glass latency measured in a real browser. Writes
 bench/results/latency.md.
 
-A clock publisher (devtools.clock_source: the wall clock burned into every frame, 640x360 30 fps,
+A clock publisher (devtools.media.clock_source: the wall clock burned into every frame, 640x360 30 fps,
 x264 zerolatency, 1 s GOP) pushes RTMP to each server in turn; headless Chromium
-(devtools.browser, confined to loopback) opens the player page and reads the clock back from every
+(devtools.media.browser, confined to loopback) opens the player page and reads the clock back from every
 presented picture (requestVideoFrameCallback + canvas): latency = when the picture reaches the
 screen − the time burned into it. Both run on this machine, so they share the clock.
 
@@ -35,15 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from devtools.browser import Browser
-from devtools.clock_source import ClockPublisher, LatencySample, glass_to_glass
-from devtools.peers import NginxRtmp
-from devtools.player_page import PLAYING, VIDEO
+from devtools.media.browser import Browser
+from devtools.media.clock_source import ClockPublisher, LatencySample, glass_to_glass
+from devtools.media.peers import NginxRtmp
+from devtools.media.player_page import PLAYING, VIDEO
+from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
-from devtools.workers import Ingest
-from streamops.media.player.page import PlayerOptions, add_player_routes
+from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
 
 
 @dataclass(frozen=True)

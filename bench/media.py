@@ -46,14 +46,14 @@ from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_json
-from devtools.peers import NginxRtmp, Publisher
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.s3_server import S3Server, curl_put_seconds
+from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_trees
-from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
 from report_file import write_report  # bench/report_file.py, beside this script
 from ts_frames import FrameClock, delays  # bench/ts_frames.py, beside this script
 

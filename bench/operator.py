@@ -2,7 +2,7 @@
 """`make bench-operator`: the operator against a real API server at 1, 100 and 500 LiveStreams
 (each with a Restream). Writes bench/results/operator.md.
 
-One local control plane (devtools.controlplane: etcd + kube-apiserver + kube-controller-manager,
+One local control plane (devtools.cluster.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
 fresh namespace and a fresh `streamops operator -n <namespace>` process, run as in the cluster
 suite (its own ServiceAccount bound to the ClusterRole of streamops.control.shared.rbac, hostNetwork
@@ -45,10 +45,10 @@ from typing import Any
 
 import kubernetes
 from devtools.catalog import livestream, restream
-from devtools.cluster import Cluster
-from devtools.controlplane import ControlPlane
-from devtools.kubectl import Kubectl
-from devtools.operator_process import OperatorProcess
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.kubectl import Kubectl
+from devtools.cluster.operator_process import OperatorProcess
+from devtools.cluster.suite import Cluster
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
 from operator_replay import Replay, capture, replay

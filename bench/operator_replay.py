@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
-from devtools.controlplane import ControlPlane
-from devtools.kubectl import Kubectl
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.kubectl import Kubectl
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
 from streamops.control.shared.api_threads import FIRST, LATER
 

@@ -4,14 +4,14 @@
 set -euo pipefail
 # etcd for the control plane; FFmpeg for the workers; nginx-rtmp and srt-tools as real peers in tests.
 # lua5.4 runs the Argo CD health checks (docs/gitops/argocd/health/*.lua) in the chart tests.
-# The local nodes (devtools/devtools/node.py): containerd + runc run the worker Pods; the CNI bridge, host-local,
-# portmap and loopback plugins give them the pod network; iptables + conntrack serve kube-proxy and the nodes' egress
-# rule (all inside the cluster's own network namespaces, devtools/devtools/network.py); debootstrap builds the images'
-# root filesystems, gcc + a static libc the pause binary.
+# The local nodes (devtools/devtools/cluster/node.py): containerd + runc run the worker Pods; the CNI bridge,
+# host-local, portmap and loopback plugins give them the pod network; iptables + conntrack serve kube-proxy and the
+# nodes' egress rule (all inside the cluster's own network namespaces, devtools/devtools/cluster/network.py);
+# debootstrap builds the images' root filesystems, gcc + a static libc the pause binary.
 # nasm, pkg-config and the -dev packages: hack/build-ffmpeg.sh builds the workers' FFmpeg against
 # Debian's libx264, libsrt and GnuTLS (Debian's ffmpeg stays: the tests' publishers and probes use it).
 # chromium: the browser tier (tests/browser) plays the player page headless and measures glass-to-glass latency;
-# Debian's build plays H.264 + AAC through Media Source Extensions (devtools/devtools/browser.py).
+# Debian's build plays H.264 + AAC through Media Source Extensions (devtools/devtools/media/browser.py).
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils)

@@ -10,7 +10,7 @@ HELM_BIN="$STREAMOPS_CACHE/helm-$HELM_VERSION/bin/helm"
 KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 KIND_BIN="$STREAMOPS_CACHE/kind-$KIND_VERSION/bin/kind"
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d}"
-# Cluster add-ons of the pod-network cluster (devtools.local_cluster), built from their Go modules
+# Cluster add-ons of the pod-network cluster (devtools.cluster.local_cluster), built from their Go modules
 # into the same cache: CoreDNS (hack/build-coredns.sh), Traefik (hack/build-traefik.sh), and the
 # Gateway API CRDs of the version Traefik's go.mod requires (hack/fetch-gateway-api.sh).
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.local_cluster import LocalCluster
-from devtools.peers import Publisher
-from devtools.release import Release
-from devtools.workers import Ingest
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.media.peers import Publisher
+from devtools.media.workers import Ingest
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
@@ -129,7 +129,7 @@ def mounts_mentioning(text: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """The pod-network cluster (devtools.local_cluster), started at its first use in the session.
+    """The pod-network cluster (devtools.cluster.local_cluster), started at its first use in the session.
     The session fails if the teardown leaves anything behind: processes, mounts, network
     namespaces, or any change to the host's interfaces, addresses, routes or firewall rules."""
     before = host_network_state()
@@ -154,7 +154,7 @@ def release(local_cluster: LocalCluster) -> Release:
 
 @pytest.fixture
 def publishers() -> Iterator[list[Publisher]]:
-    """Synthetic encoders a test starts (devtools.peers.Publisher), stopped by PID at its end."""
+    """Synthetic encoders a test starts (devtools.media.peers.Publisher), stopped by PID at its end."""
     started: list[Publisher] = []
     yield started
     for p in started:

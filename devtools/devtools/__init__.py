@@ -1,13 +1,13 @@
 """The streamops harness, one copy of each piece, used by tests/, `make demo`, `make cluster-up` and bench/.
 
-- versions: the repository, the cache, the pinned Kubernetes and helm binaries (hack/versions.sh)
-- waits, ports, http_client, processes: polling, free loopback ports, plain HTTP probes, process
-  bookkeeping (pid files, stop by PID with a start-time check, process trees)
-- pki, controlplane, node, images, kubectl: the local control plane (etcd + kube-apiserver +
-  kube-controller-manager), the local node (containerd + kubelet + kube-scheduler), its images
-- operator_process, cluster, local_pods, stack, demo: the operator as a real process, the cluster
-  suite's admin client, worker Pods run as local processes, the whole local stack, `make demo`
-- peers, workers: real media peers (nginx-rtmp, srt-live-transmit, ffmpeg) and the workers as processes
-- chart, chart_rbac_plugin, catalog: chart generation and helm/Lua/kstatus checks, the pytest plugin
-  running the cluster suite under the chart's RBAC, the manifests the suites share
+- devtools.cluster: what stands up a Kubernetes cluster (control plane, nodes, images, network
+  island, add-ons, chart release, the operator as a process, kubectl)
+- devtools.media: what stands up the media peers (publishers, nginx-rtmp, SRT, S3, the browser and
+  its clock source, HLS viewers, the workers as processes)
+- shared by both, here: versions, waits, ports, http_client, processes, netns, pki, address_plan;
+  for the suites: catalog (shared manifests), fake_kube (the operator's API adapter in memory)
+- tools, here: chart (`make chart`), chart_rbac_plugin (`make test-cluster-chart-rbac`), demo
+  (`make demo`), import_rules (`make lint`)
+
+Layout and the one dependency across the groups: docs/design/test-harness.md.
 """

@@ -4,17 +4,13 @@ and run helm, the Argo CD health checks (Lua) and kstatus for the chart and clus
     python -m devtools.chart          # write the generated chart files and deploy/streamops.yaml (make chart)
     python -m devtools.chart --check  # fail (exit 1) when any of them is stale (make chart-check)
 
-Generated from:
-- RBAC rules: `streamops.control.shared.rbac.cluster_role_rules()` (Kubernetes PolicyRule dicts: every
-  verb the control plane uses). They are split into cluster-scoped rules (ClusterRole) and
-  namespaced ones (ClusterRole when the operator watches the whole cluster, a Role per namespace otherwise):
-  charts/streamops/templates/_rbac-rules.tpl.
-- CRDs: crds/*.yaml (themselves generated from the pydantic models by `make crds`), wrapped
-  in `crds.enabled` / `crds.keep`: charts/streamops/templates/crds/*.yaml.
-- docs/gitops/argocd/argocd-cm.yaml: the Argo CD health checks (docs/gitops/argocd/health/*.lua)
-  as the argocd-cm keys Argo CD reads them from.
-- deploy/streamops.yaml: `helm template` of the chart for `kubectl apply -f crds/ -f deploy/`
-  (CRDs come from crds/, so the rendering leaves them out).
+Generated: charts/streamops/templates/_rbac-rules.tpl from `streamops.control.shared.rbac.cluster_role_rules()`
+(every verb the control plane uses; cluster-scoped rules in the ClusterRole, namespaced ones in it too
+when the operator watches the whole cluster, else in a Role per namespace); templates/crds/*.yaml:
+crds/*.yaml (from the pydantic models, `make crds`) wrapped in `crds.enabled` / `crds.keep`;
+docs/gitops/argocd/argocd-cm.yaml: the health checks of docs/gitops/argocd/health/*.lua as the
+argocd-cm keys Argo CD reads; deploy/streamops.yaml: `helm template` without the CRDs, for
+`kubectl apply -f crds/ -f deploy/`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """pytest plugin: run the cluster suite with the operator under the Helm chart's own
 ServiceAccount, ClusterRole and ClusterRoleBinding (as `helm template` renders them) instead of
-the ones devtools.cluster.operator_kubeconfig() builds from streamops.control.shared.rbac:
+the ones devtools.cluster.suite.operator_kubeconfig() builds from streamops.control.shared.rbac:
 
     .venv/bin/python -m pytest -p devtools.chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from devtools import cluster as cluster_harness
 from devtools.chart import objects, render
+from devtools.cluster import suite as cluster_harness
 
 USED: list[str] = []  # the ClusterRoles the operator was given, for the summary line
 

@@ -1,21 +1,13 @@
 """`make demo`: the whole flow on this machine, the way users run it.
 
-1. a 2-node cluster with a pod network (devtools.local_cluster: kube-proxy, CoreDNS; images built
-   and cached on the first run) in DIR (.cluster/), and streamops installed with the chart (`helm
-   install`: the operator in a Pod, workers on the pod network, ingest Services on NodePorts);
-2. `kubectl apply` of examples/livestream-push.yaml and examples/recording-s3.yaml (recording to
-   an S3 server, versitygw, on the cluster's LAN), and a Restream shaped like
-   examples/restream-youtube.yaml but aimed at an nginx-rtmp on the cluster's LAN (nothing here may
-   leave the machine);
-3. a synthetic encoder on the cluster's LAN (ffmpeg testsrc2 + sine, 640x360 at 30 fps) pushes RTMP
-   to the URL in status; the demo records 20 s, stops the Recording and waits for the video to be
-   uploaded;
-4. prints `kubectl get lst,rec,rst`, the HLS URL, the download command (`streamops video url`), and
-   ffprobe's summary of the video downloaded with it.
-
-Everything is stopped at the end, unless --keep (`make demo KEEP=1`): then the cluster and the
-RTMP server stay up, with loopback portals so that OBS or ffmpeg on this machine can push and play,
-and `make demo-down` stops them.
+A 2-node pod-network cluster in DIR (.cluster/) with streamops installed by `helm install`;
+examples/livestream-push.yaml, examples/recording-s3.yaml (to an S3 server, versitygw, on the
+cluster's LAN) and a Restream shaped like examples/restream-youtube.yaml but aimed at an nginx-rtmp
+on the LAN (nothing may leave the machine); a synthetic encoder on the LAN (testsrc2 + sine,
+640x360 at 30 fps) pushes RTMP to the URL in status; 20 s recorded, stopped, uploaded; then
+`kubectl get lst,rec,rst`, the HLS URL, the download command (`streamops video url`) and ffprobe's
+summary of the video downloaded with it. Everything is stopped at the end unless --keep (`make
+demo KEEP=1`: loopback portals let OBS or ffmpeg here push and play; `make demo-down` stops it).
 """
 
 from __future__ import annotations
@@ -34,13 +26,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from devtools.kubectl import condition
-from devtools.local_cluster import LocalCluster
-from devtools.network import OUTSIDE_IP
-from devtools.peers import NginxRtmp, Publisher
+from devtools.address_plan import OUTSIDE_IP
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.s3_server import S3LanRelay, S3Server
 from devtools.ports import LOOPBACK, free_port
-from devtools.release import Release
-from devtools.s3_server import S3LanRelay, S3Server
 from devtools.versions import REPO
 
 STREAM = "obs-studio"
@@ -124,13 +116,13 @@ def stop_demo_processes(dir: Path) -> None:
 
 
 def open_portals(dir: Path, lan: str, push_url: str, hls_url: str) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Loopback ports on this machine forwarded into the cluster's LAN (devtools.portal), for OBS and
+    """Loopback ports on this machine forwarded into the cluster's LAN (devtools.cluster.portal), for OBS and
     players here: (the portal process, the RTMP port, the HTTP port)."""
     rtmp, http = urlsplit(push_url), urlsplit(hls_url)
     local_rtmp, local_http = free_port(), free_port()
     log = open(dir / "logs" / "demo-portal.log", "ab")  # noqa: SIM115 - the process outlives this function
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devtools.portal",
+        [sys.executable, "-m", "devtools.cluster.portal",
          f"{LOOPBACK}:{local_rtmp}={lan}/{rtmp.hostname}:{rtmp.port}",
          f"{LOOPBACK}:{local_http}={lan}/{http.hostname}:{http.port}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -1,35 +1,13 @@
 """An in-memory stand-in for the operator's own API adapter (`streamops.control.shared.kube.KubeApi`),
 for unit tests of the reconcilers: no API server, no HTTP, no mocks of Kubernetes.
 
-`FakeKubeApi` is a `KubeApi` (a subclass overriding every method the reconcilers call, with the
-same signatures), so it goes wherever the operator passes its adapter. It keeps the semantics the
-reconcilers rely on, as the real adapter exposes them:
-
-- objects keyed by (kind, namespace, name); the server's bookkeeping: `uid`, a cluster-wide
-  `resourceVersion`, `generation` (1 on create, +1 when `spec` changes), `creationTimestamp`;
-  a created Pod starts `Pending` (`set_phase()` plays the kubelet);
-- `create` of an existing object is refused with 409, which the adapter answers as None; a create
-  in a namespace being deleted (`terminate_namespace()`) is the server's 403 NamespaceTerminating,
-  which the adapter raises as `NamespaceTerminating`;
-- `patch` is a JSON merge patch (RFC 7386) and honours a `metadata.resourceVersion` in it as a
-  precondition (409 `ApiError` when the object changed meanwhile); a patch of a missing object is
-  the adapter's silent 404; `status` is a subresource of the custom kinds (`patch_custom` ignores
-  it, `patch_status` writes only it);
-- `delete` honours a uid precondition (a mismatch is the adapter's swallowed 409) and finalizers
-  (an object with finalizers gets a `deletionTimestamp` and stays until `remove_finalizers()`);
-- `list` by label selector (equality, inequality, existence, `in`/`notin`);
-- `watched`, as on the real adapter: kinds read from the operator's indexes instead of GETs.
-  `watch(kind, entry)` installs a live index computed from the stored objects with the operator's
-  own index function (`child_entry`, `stream_object_entry`), so reads see the trimmed copies the
-  reconcilers see in production; `lagging()` freezes those indexes for a while (a watch behind the
-  server);
-- `fail()` injects an `ApiError` into the next matching call, converted the way the adapter
-  converts the server's answers (404 → None, a create's 409 → None, a delete's 409 → nothing);
-- `calls` logs every call (reads with where they were answered from), so a test can assert what
-  was written, or that nothing was (`writes`).
-
-Changes made by someone else — a user, the kubelet, another operator — go through `add()`,
-`modify()`, `set_phase()`, `remove_finalizers()`: they are not logged as calls of the adapter.
+`FakeKubeApi` is a `KubeApi` (every method the reconcilers call, same signatures), so it goes
+wherever the operator passes its adapter, with the server's semantics as the adapter exposes them:
+bookkeeping (uid, resourceVersion, generation), the adapter's 404/409/403 conversions, merge
+patches with resourceVersion preconditions, finalizers, label selectors, live indexes that can lag,
+injected failures (`fail()`), and a log of every call (`calls`, `writes`). Changes by someone else
+(a user, the kubelet) go through `add()`, `modify()`, `set_phase()`, `remove_finalizers()`, not
+logged. The semantics one by one: docs/design/test-harness.md, "The operator's API adapter in memory".
 """
 
 from __future__ import annotations
@@ -170,7 +148,8 @@ def _now() -> str:
 
 
 class FakeKubeApi(KubeApi):
-    """See the module's docstring. Thread-safe (the operator calls its adapter from a thread pool)."""
+    """See the module's docstring and docs/design/test-harness.md. Thread-safe (the operator calls its
+    adapter from a thread pool)."""
 
     def __init__(self) -> None:
         # The real adapter's fields, so that everything written for a KubeApi finds them.

@@ -58,13 +58,14 @@ def package_imports(root: Path) -> list[Import]:
     found: list[Import] = []
     for module, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 base = _base(module, path, node)
                 # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod.
                 targets = [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
             for name in targets:
                 target = _resolved(name, modules)
                 if target is not None and target != module:

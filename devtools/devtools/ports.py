@@ -11,7 +11,7 @@ from typing import Literal
 LOOPBACK = "127.0.0.1"
 
 # Test servers get ports below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
-# 32768-60999 here) and below the harness's hostNetwork worker ports (20000-32199: cluster.py,
+# 32768-60999 here) and below the harness's hostNetwork worker ports (20000-32199: cluster/suite.py,
 # tests/e2e/node, the demo). A port the kernel picks for bind(0) is also one it hands out as the
 # source port of any connect(), so a busy host could take it before the server bound it: a
 # two-worker CI run failed an ingest's bind with EADDRINUSE. Each pytest-xdist worker draws from

@@ -91,9 +91,9 @@ def video_url(args: argparse.Namespace) -> int:
 
 
 WORKERS = {
-    "ingest": "streamops.media.ingest",
+    "ingest": "streamops.media.ingest.worker",
     "record": "streamops.media.recorder.process",
-    "push": "streamops.media.pusher",
+    "push": "streamops.media.pusher.worker",
 }
 
 

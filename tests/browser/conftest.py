@@ -1,4 +1,4 @@
-"""Browser tier: headless Chromium (devtools.browser), confined to loopback, playing pages and media
+"""Browser tier: headless Chromium (devtools.media.browser), confined to loopback, playing pages and media
 that the tests serve on 127.0.0.1. Every process is stopped by PID."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.browser import Browser, Page
+from devtools.media.browser import Browser, Page
 from devtools.netns import entered
 from devtools.ports import LOOPBACK
 

@@ -1,5 +1,5 @@
 """The browser harness itself: confined headless Chromium, H.264 + AAC through Media Source
-Extensions, and the clock strip (devtools.clock_source) read back from a playing <video>."""
+Extensions, and the clock strip (devtools.media.clock_source) read back from a playing <video>."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.browser import CHROMIUM, Browser, DevToolsError, JavaScriptError, Page, inet_sockets
-from devtools.clock_source import (
+from devtools.media import peers
+from devtools.media.browser import CHROMIUM, Browser, DevToolsError, JavaScriptError, Page, inet_sockets
+from devtools.media.clock_source import (
     ClockFrames,
     ClockPublisher,
     crc16,
@@ -26,10 +27,10 @@ from devtools.clock_source import (
     install_clock_strip,
     read_strip,
 )
-from devtools.peers import NginxRtmp, ffprobe_streams
+from devtools.media.peers import NginxRtmp, ffprobe_streams
 from devtools.processes import alive, proc_tree
 
-from devtools import netns, peers
+from devtools import netns
 
 pytestmark = [
     pytest.mark.skipif(

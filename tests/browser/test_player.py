@@ -7,9 +7,9 @@ never asserted as a time here)."""
 from __future__ import annotations
 
 import pytest
-from devtools.browser import Browser, Page
-from devtools.clock_source import ClockPublisher, glass_to_glass
-from devtools.player_page import PLAYING, VIDEO
+from devtools.media.browser import Browser, Page
+from devtools.media.clock_source import ClockPublisher, glass_to_glass
+from devtools.media.player_page import PLAYING, VIDEO
 
 DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
 

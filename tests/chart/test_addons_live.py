@@ -1,5 +1,5 @@
 """The cluster add-ons' binaries against a real API server, as host processes on 127.0.0.1 under
-the ServiceAccounts and RBAC that devtools.addons ships (so a missing rule fails here, not in the
+the ServiceAccounts and RBAC that devtools.cluster.addons ships (so a missing rule fails here, not in the
 multi-node cluster): CoreDNS answers Services of the cluster domain and NXDOMAIN for the rest,
 Traefik serves an Ingress (to a backend on 127.0.0.1, through an ExternalName Service: Endpoints
 may not hold loopback addresses) and accepts the Gateway and an HTTPRoute."""
@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.controlplane import ControlPlane
-from devtools.images import ImageBuilder
-from devtools.kubectl import Kubectl
+from devtools.cluster import addons
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.images import ImageBuilder
+from devtools.cluster.kubectl import Kubectl
 from devtools.ports import free_port
 from devtools.versions import coredns_bin, sourced, traefik_bin
 from devtools.waits import eventually
-
-from devtools import addons
 
 LOOPBACK = "127.0.0.1"
 

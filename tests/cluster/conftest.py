@@ -1,11 +1,11 @@
-"""Cluster suite: a real etcd + kube-apiserver + kube-controller-manager (devtools.controlplane),
+"""Cluster suite: a real etcd + kube-apiserver + kube-controller-manager (devtools.cluster.controlplane),
 started once per test session on 127.0.0.1 and stopped at the end, with the CRDs from crds/
-applied by kubectl and the operator run as a real `streamops operator` process (devtools.cluster:
+applied by kubectl and the operator run as a real `streamops operator` process (devtools.cluster.suite:
 under its own ServiceAccount, hostNetwork workers).
 
 No kubelet runs in this tier: Pods stay unscheduled unless a test sets their status itself
 (as a kubelet would) through the pods/status subresource, or runs the Pod's worker as a local
-process (devtools.local_pods).
+process (devtools.cluster.local_pods).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devtools.cluster import Cluster, Operator
-from devtools.controlplane import ControlPlane
-from devtools.local_pods import LocalPods
-
-from devtools import cluster as cluster_harness
+from devtools.cluster import suite as cluster_harness
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.local_pods import LocalPods
+from devtools.cluster.suite import Cluster, Operator
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +56,7 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 
 @pytest.fixture
 def local_pods(cluster: Cluster, tmp_path: Path) -> Iterator[LocalPods]:
-    """Worker Pods run as local processes (devtools.local_pods); all stopped at teardown."""
+    """Worker Pods run as local processes (devtools.cluster.local_pods); all stopped at teardown."""
     pods = LocalPods(cluster, tmp_path)
     try:
         yield pods

@@ -1,5 +1,5 @@
 """Backup failover through the operator: a LiveStream with a backup ingest, both ingest Pods and a
-recorder run as local processes (devtools.local_pods: hostNetwork, the ports the operator
+recorder run as local processes (devtools.cluster.local_pods: hostNetwork, the ports the operator
 allocated), publishers on each ingest. The backup finds its primary at the primary's allocated
 port, which the operator put into the backup's configuration.
 
@@ -14,9 +14,9 @@ import base64
 import time
 
 from devtools.catalog import livestream, recording
-from devtools.kubectl import condition
-from devtools.local_pods import LocalPods
-from devtools.peers import Publisher
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.peers import Publisher
 from devtools.waits import eventually
 
 STABLE = 4

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from devtools.chart import CHART, VALUES_DIR, find, helm, objects, render
-from devtools.cluster import Cluster
+from devtools.cluster.suite import Cluster
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",

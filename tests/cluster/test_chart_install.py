@@ -32,13 +32,12 @@ import pytest
 import yaml
 from devtools.catalog import livestream, recording, restream
 from devtools.chart import CHART, RELEASE_NAMESPACE, argo_health, find, helm, kstatus, objects, render
-from devtools.cluster import Cluster, Operator
-from devtools.controlplane import ControlPlane
-from devtools.operator_process import OperatorProcess
+from devtools.cluster import suite as cluster_harness
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.operator_process import OperatorProcess
+from devtools.cluster.suite import Cluster, Operator
 from devtools.versions import REPO
 from devtools.waits import eventually
-
-from devtools import cluster as cluster_harness
 
 GROUP = "streaming.streamops.dev"
 SA = "streamops"

@@ -4,7 +4,7 @@ common browsers will not play (BrowserPlayable False from the real ingest worker
 a Warning Event).
 
 The second test runs the ingest worker as a local process standing in for its Pod (see
-devtools/local_pods.py and tests/cluster/test_media_flow.py) and publishes 10-bit H.264 to it.
+devtools/cluster/local_pods.py and tests/cluster/test_media_flow.py) and publishes 10-bit H.264 to it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import base64
 import json
 
 from devtools.catalog import livestream
-from devtools.kubectl import condition
-from devtools.local_pods import LocalPods
-from devtools.peers import Publisher
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.peers import Publisher
 from devtools.waits import eventually
 
 SHORT_KEY = "Zq9wX3k"  # 7 characters: RTMP takes it, SRT does not (10..79)

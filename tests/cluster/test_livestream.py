@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream
-from devtools.kubectl import condition
+from devtools.cluster.kubectl import condition
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"

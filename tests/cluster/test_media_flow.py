@@ -2,7 +2,7 @@
 the operator, their workers run as local processes standing in for the Pods, media from a
 synthetic publisher, restream targets in a real nginx-rtmp.
 
-How the Pods run without a kubelet (see devtools/local_pods.py): the operator runs with
+How the Pods run without a kubelet (see devtools/cluster/local_pods.py): the operator runs with
 STREAMOPS_HOST_NETWORK=true, so each worker Pod carries its config (env) and ports allocated by the
 operator. The test reads that config from the Pod, starts `python -m streamops worker ...` with it
 (only volume paths are mapped to local directories: Secrets become files, a PVC a directory shared
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from devtools.catalog import livestream, recording, restream
-from devtools.kubectl import condition
-from devtools.local_pods import LocalPods
-from devtools.peers import NginxRtmp, Publisher
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.peers import NginxRtmp, Publisher
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"

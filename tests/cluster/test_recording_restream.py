@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream, recording, restream
-from devtools.kubectl import condition
-from devtools.local_pods import set_pod_status
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import set_pod_status
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"

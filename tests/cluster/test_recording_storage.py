@@ -1,5 +1,5 @@
 """Recordings to object storage through the operator (issue 13), against the real S3 server
-(versitygw, devtools.s3_server) and real workers standing in for the Pods (devtools.local_pods:
+(versitygw, devtools.media.s3_server) and real workers standing in for the Pods (devtools.cluster.local_pods:
 hostNetwork workers on 127.0.0.1, where the recorder reaches the server too):
 
 - a Secret the storage names is missing: no recorder Pod, StorageCredentialsMissing, then a Pod
@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording
-from devtools.kubectl import condition
-from devtools.local_pods import LocalPod, LocalPods
-from devtools.peers import Publisher
-from devtools.s3_server import S3Server
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import LocalPod, LocalPods
+from devtools.media.peers import Publisher
+from devtools.media.s3_server import S3Server
 from devtools.waits import eventually
 
 BUCKET = "recordings"

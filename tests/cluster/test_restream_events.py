@@ -2,7 +2,7 @@
 RestreamBackoff Warning per failure streak, whose count grows (as client-go aggregates repeated
 Events), instead of one Event per attempt (≈600 an hour). The operator runs under its own RBAC
 rules (rbac.py): the Event's create and patch must both be granted. Workers run as local processes
-(devtools.local_pods); the target is a port nothing listens on."""
+(devtools.cluster.local_pods); the target is a port nothing listens on."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import base64
 from datetime import datetime
 
 from devtools.catalog import livestream, restream
-from devtools.local_pods import LocalPods
-from devtools.peers import Publisher
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.peers import Publisher
 from devtools.waits import eventually
 
 TARGET_KEY = "down-target-KEY-8Hq2"

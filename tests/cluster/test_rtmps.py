@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from devtools.catalog import livestream
-from devtools.kubectl import condition
+from devtools.cluster.kubectl import condition
 from devtools.pki import new_ca, sign_server
 from devtools.waits import eventually
 

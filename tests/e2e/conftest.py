@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from devtools.kubectl import Kubectl
+from devtools.cluster.kubectl import Kubectl
 
 KUBECONFIG = os.environ.get("STREAMOPS_E2E_KUBECONFIG", "")
 

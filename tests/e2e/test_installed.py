@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from devtools.chart import argo_health, kstatus
-from devtools.hls import media_playlist
+from devtools.cluster.kubectl import Kubectl, condition
 from devtools.http_client import http_get
-from devtools.kubectl import Kubectl, condition
+from devtools.media.hls import media_playlist
 from devtools.ports import free_port
 from devtools.waits import eventually
 

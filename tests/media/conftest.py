@@ -1,5 +1,5 @@
 """Media tier: the real workers as local processes with real FFmpeg on 127.0.0.1, fed by a
-synthetic publisher, with real peers (devtools.peers). Every process is stopped by PID."""
+synthetic publisher, with real peers (devtools.media.peers). Every process is stopped by PID."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
+from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import alive, proc_tree
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
 
 # ingest_factory (an ingest worker per call, stopped after the test) is tests/conftest.py's: the
 # browser tier plays from ingests too.

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
 
 pytestmark = pytest.mark.timeout(240)
 

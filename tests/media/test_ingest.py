@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from devtools.http_client import http_get
-from devtools.peers import NginxRtmp, Publisher, ffprobe_streams
+from devtools.media.peers import NginxRtmp, Publisher, ffprobe_streams
 from devtools.ports import free_port
 from devtools.waits import wait_for
 

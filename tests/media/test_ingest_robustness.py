@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import Publisher, ffprobe_duration, ffprobe_streams
+from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.ports import free_port
 from devtools.processes import proc_tree, stop_tree
 from devtools.waits import wait_for

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 
 from devtools.http_client import http_get
-from devtools.peers import Publisher, ffprobe_streams
+from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.waits import wait_for
 
 LOW = {"hls": {"latencyMode": "low"}}

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from devtools.peers import NginxRtmp, Publisher, SrtListener, ffprobe_duration, ffprobe_streams
+from devtools.media import peers
+from devtools.media.peers import NginxRtmp, Publisher, SrtListener, ffprobe_duration, ffprobe_streams
 from devtools.ports import free_port
 from devtools.processes import alive, proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
-
-from devtools import peers
 
 P = TypeVar("P", bound=peers._Peer)
 TOOLS = ("ffmpeg", "ffprobe", "nginx", "srt-live-transmit")

@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import NginxRtmp, Publisher, SrtListener, TcpForwarder, TlsForwarder, ffprobe_streams
+from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TcpForwarder, TlsForwarder, ffprobe_streams
+from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
-from devtools.workers import Ingest
 from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
-from streamops.media.tcp_info import established_tcp
+from streamops.media.pusher.tcp_info import established_tcp
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
 

@@ -1,6 +1,6 @@
 """The recorder with object storage, all real: a synthetic publisher (FFmpeg) pushing RTMP to the
 ingest worker, the recorder worker recording the ingest's feed, and the real S3 server (versitygw,
-devtools.s3_server) over HTTPS with its private CA. Faults are real too: wrong keys, a missing
+devtools.media.s3_server) over HTTPS with its private CA. Faults are real too: wrong keys, a missing
 bucket, nothing listening, the recorder SIGKILLed mid-upload, the server stopped for 60 s, and a
 recordings volume that fills up (a small tmpfs).
 
@@ -34,12 +34,12 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import Publisher, ffprobe_duration, ffprobe_streams
+from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
+from devtools.media.s3_server import S3Server
+from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env
-from devtools.s3_server import S3Server
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -5,7 +5,7 @@ restreams and transcoded recordings.
 Real processes on 127.0.0.1: a synthetic 720p30 H.264 + AAC publisher pushing into the ingest worker
 by the ingest protocol, the pusher worker reading the ingest's feed (`/feed`, or `/feed/transcoded`
 for the stream's tallest rendition) and a real peer as the target: nginx-rtmp (rtmp), a TLS forwarder
-in front of it (rtmps, devtools.peers.TlsForwarder), srt-live-transmit (srt). What the target got
+in front of it (rtmps, devtools.media.peers.TlsForwarder), srt-live-transmit (srt). What the target got
 is read back with ffprobe: the source's codecs and picture as they were (copy), or the rendition's.
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_duration, ffprobe_streams
+from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_duration, ffprobe_streams
+from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
-from devtools.workers import Ingest, Worker
 
 TARGET_KEY = "combo-TARGET-key-4c1e"
 RENDITION = {"name": "360p", "height": 360, "videoBitrateKbps": 800, "audioBitrateKbps": 96}

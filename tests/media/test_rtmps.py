@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from devtools.http_client import http_get
-from devtools.peers import Publisher, ffprobe_streams
+from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.pki import new_ca, sign_server
 from devtools.ports import free_port
 from devtools.waits import wait_for

@@ -1,4 +1,4 @@
-"""The S3 server of the tests itself (devtools.s3_server): real versitygw on 127.0.0.1, real boto3 and
+"""The S3 server of the tests itself (devtools.media.s3_server): real versitygw on 127.0.0.1, real boto3 and
 curl against its private CA, and the LAN relay in a throw-away network namespace."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from devtools.media.s3_server import S3Server, curl_put_seconds
 from devtools.ports import tcp_accepts
 from devtools.processes import alive, proc_tree
-from devtools.s3_server import S3Server, curl_put_seconds
 from devtools.versions import versitygw_bin
 
 from devtools import netns

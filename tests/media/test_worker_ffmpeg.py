@@ -10,11 +10,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from devtools.peers import Publisher
+from devtools.media.peers import Publisher
+from devtools.media.workers import Ingest
 from devtools.processes import proc_tree, start_ticks
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
-from devtools.workers import Ingest
 from streamops.media.ffmpeg import PROTOCOLS_BY_SCHEME
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from devtools.local_cluster import LocalCluster
+from devtools.cluster.local_cluster import LocalCluster
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from devtools.catalog import livestream, recording
-from devtools.hls import media_playlist
-from devtools.kubectl import condition
-from devtools.local_cluster import LocalCluster
-from devtools.peers import Publisher
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.media.hls import media_playlist
+from devtools.media.peers import Publisher
 from devtools.pki import new_ca, sign_server
-from devtools.release import Release
 from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(600)

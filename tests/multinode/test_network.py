@@ -10,8 +10,8 @@ import json
 import urllib.request
 from typing import Any
 
-from devtools.local_cluster import LocalCluster
-from devtools.network import CLUSTER_CIDR, OUTSIDE_IP, UNROUTABLE_PROBE
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import CLUSTER_CIDR, OUTSIDE_IP, UNROUTABLE_PROBE
 from devtools.waits import eventually
 
 from devtools import netns

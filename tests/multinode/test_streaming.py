@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording, restream
-from devtools.hls import first_segment
-from devtools.kubectl import condition
-from devtools.local_cluster import LocalCluster
-from devtools.network import OUTSIDE_IP
-from devtools.peers import NginxRtmp, Publisher, ffprobe_duration
-from devtools.release import NAMESPACE as OPERATOR_NAMESPACE
-from devtools.release import Release
-from devtools.s3_server import S3Server
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import OUTSIDE_IP
+from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
+from devtools.cluster.release import Release
+from devtools.media.hls import first_segment
+from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration
+from devtools.media.s3_server import S3Server
 from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(900)

@@ -1,4 +1,4 @@
-"""The local cluster's add-on manifests (devtools.addons): CoreDNS answers the cluster domain only,
+"""The local cluster's add-on manifests (devtools.cluster.addons): CoreDNS answers the cluster domain only,
 with nothing that forwards; Traefik's RBAC covers what its two providers read; every Pod is
 PodSecurity `restricted`; the Gateway API CRDs are the standard channel of the pinned version."""
 
@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from devtools.cluster import addons
 from devtools.versions import sourced
-
-from devtools import addons
 
 DNS_IP = "10.243.0.10"
 

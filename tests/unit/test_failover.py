@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from streamops.media.backup_link import TOKEN_MAX_AGE_SECONDS, uplink_token, uplink_token_valid
-from streamops.media.failover import (
+from streamops.media.ingest.backup_link import TOKEN_MAX_AGE_SECONDS, uplink_token, uplink_token_valid
+from streamops.media.ingest.failover import (
     BREAK_SECONDS,
     PREPARE_SILENCE_SECONDS,
     SWITCH_SILENCE_SECONDS,

@@ -15,10 +15,10 @@ import pytest
 from pydantic import ValidationError
 from streamops.api.livestream import PushSource
 from streamops.contract.ingest import PUBLISHER_TIMEOUT_SECONDS, IngestConfig
-from streamops.media import rtmp_gate
 from streamops.media.ffmpeg import SourceFacts, bit_depth
 from streamops.media.fmp4 import hvc1_init_segment
-from streamops.media.rtmp_gate import _splice_until_closed
+from streamops.media.ingest import rtmp_gate
+from streamops.media.ingest.rtmp_gate import _splice_until_closed
 
 # --- what the encoder sends ---------------------------------------------------------------------
 

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamops.contract.ingest import IngestConfig
 from streamops.media.ffmpeg import Progress, SourceFacts, UnsafeUri, protocol_whitelist
-from streamops.media.ingest import (
-    IngestConfig,
-    LiveMeter,
-    LiveRates,
+from streamops.media.ingest.commands import (
     master_playlist,
     playlist_segments,
     pull_input,
@@ -22,6 +20,7 @@ from streamops.media.ingest import (
     srt_listen_input,
     srt_listen_script,
 )
+from streamops.media.ingest.session import LiveMeter, LiveRates
 from streamops.redaction import Redactor
 
 BASE = {"stream": "cam", "source": {"push": {}}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from streamops.media.llhls.playlist import Part, Segment, media_playlist, part_target, target_duration
+from streamops.media.ingest.llhls.playlist import Part, Segment, media_playlist, part_target, target_duration
 
 
 def window(count: int, parts_per_segment: int = 10, part: float = 0.2, in_progress: int = 3) -> list[Segment]:

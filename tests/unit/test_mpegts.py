@@ -6,7 +6,7 @@ import asyncio
 import struct
 
 from streamops.media import mpegts
-from streamops.media.feed import FeedHub
+from streamops.media.ingest.feed import FeedHub
 
 PMT_A, PMT_B, VIDEO, AUDIO = 0x1000, 0x1001, 0x100, 0x101
 H264, HEVC, AAC, PRIVATE = 0x1B, 0x24, 0x0F, 0x06

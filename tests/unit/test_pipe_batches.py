@@ -1,4 +1,4 @@
-"""Reading FFmpeg's feed pipe in batches (streamops.media.pipe_batches.PipeReader): every byte, in order, what
+"""Reading FFmpeg's feed pipe in batches (streamops.media.ingest.pipe_batches.PipeReader): every byte, in order, what
 gathered during a pause as one chunk, the end of the pipe as the end."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 import os
 
 import pytest
-from streamops.media.pipe_batches import READ_BYTES, PipeReader
+from streamops.media.ingest.pipe_batches import READ_BYTES, PipeReader
 
 
 def test_what_gathers_during_the_pause_comes_as_one_chunk():

@@ -1,4 +1,4 @@
-"""The ingest's player page (streamops.media.player): what it serves, with which headers, and the
+"""The ingest's player page (streamops.media.ingest.player): what it serves, with which headers, and the
 options the page's script reads. The browser side (playback, offline/online, DVR) is the media and
 browser tests' business; here: the HTTP face, the JSON injection and the pinned packages."""
 
@@ -20,8 +20,8 @@ from urllib.parse import urljoin
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from streamops.media.player import PLAYER_PATH, PlayerOptions, add_player_routes
-from streamops.media.player import page as player_page
+from streamops.media.ingest.player import PLAYER_PATH, PlayerOptions, add_player_routes
+from streamops.media.ingest.player import page as player_page
 
 REPO = Path(__file__).resolve().parents[2]
 OPTIONS = PlayerOptions(
@@ -226,7 +226,7 @@ def test_prefix_must_be_a_path_without_trailing_slash(prefix):
 
 
 def test_page_script_is_plain_and_leaves_the_embedding_page_alone():
-    script = (REPO / "operator/streamops/media/player/player.js").read_text()
+    script = (REPO / "operator/streamops/media/ingest/player/player.js").read_text()
     code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
     # The only use of the parent: a message with the state (what embedding pages listen for).
     code = code.replace("window.parent !== window", "").replace("window.parent.postMessage(", "")
@@ -235,7 +235,7 @@ def test_page_script_is_plain_and_leaves_the_embedding_page_alone():
     assert "lowLatencyMode" in script and "liveSyncDuration:" not in script  # PART-HOLD-BACK decides
     node = shutil.which("node")
     if node:
-        subprocess.run([node, "--check", str(REPO / "operator/streamops/media/player/player.js")], check=True)
+        subprocess.run([node, "--check", str(REPO / "operator/streamops/media/ingest/player/player.js")], check=True)
 
 
 def test_player_packages_are_pinned_exactly():
@@ -250,7 +250,7 @@ def test_player_packages_are_pinned_exactly():
 
 def test_package_data_ships_the_page_and_the_assets():
     pyproject = (REPO / "operator/pyproject.toml").read_text()
-    data = re.search(r'"streamops\.media\.player" = \[(.*?)\]', pyproject)
+    data = re.search(r'"streamops\.media\.ingest\.player" = \[(.*?)\]', pyproject)
     assert data
     patterns = {p.strip().strip('"') for p in data.group(1).split(",")}
     assert {"*.html", "*.js", "assets/*"} <= patterns

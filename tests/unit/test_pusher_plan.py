@@ -10,11 +10,22 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-from streamops.contract.pusher import PusherConfig
-from streamops.media import pusher as P
-from streamops.media.ffmpeg import UnsafeUri
+from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, BackoffPolicy, PusherConfig
+from streamops.media.ffmpeg import RW_TIMEOUT_US, UnsafeUri
 from streamops.media.mpegts import program_stream_types, program_streams
-from streamops.media.tcp_info import TcpCounters
+from streamops.media.pusher.commands import StreamKeyError, needs_silence, push_command, push_target, read_stream_key
+from streamops.media.pusher.delivery import (
+    CONNECT_SECONDS,
+    STALL_SECONDS,
+    Delivery,
+    is_live,
+    target_read,
+    target_socket,
+    watchdog,
+)
+from streamops.media.pusher.plan import Backoff, Outcome, backoff_delay, classify_exit, telling_error
+from streamops.media.pusher.tcp_info import TcpCounters
+from streamops.media.pusher.worker import Pusher, pusher_metrics
 from streamops.media.worker_process import ConfigError, load_config
 
 FEED = "http://10.0.0.7:8080/feed"
@@ -68,7 +79,7 @@ def test_bad_target_uris_are_refused_by_the_config(uri):
 def test_bad_target_uris_are_refused_by_the_command_builder(uri):
     # The builder checks again: nothing reaches FFmpeg without passing the allow-list.
     with pytest.raises(UnsafeUri, match=BAD_URIS[uri]):
-        P.push_target(uri, "k")
+        push_target(uri, "k")
 
 
 @pytest.mark.parametrize("feed", ["https://x/feed", "file:///feed.ts", "rtmp://x/live", "http://u:p@x/feed"])
@@ -76,7 +87,7 @@ def test_feed_must_be_plain_http(feed):
     with pytest.raises(ValidationError, match=r"feedUrl|credentials"):
         config(feedUrl=feed)
     with pytest.raises(UnsafeUri):
-        P.push_command(feed, P.push_target("rtmp://x/live", None), add_silence=False)
+        push_command(feed, push_target("rtmp://x/live", None), add_silence=False)
 
 
 def test_config_rejects_a_second_key_place_and_unknown_fields():
@@ -91,14 +102,14 @@ def test_config_rejects_a_second_key_place_and_unknown_fields():
 
 def test_load_config_from_file_or_env(tmp_path, monkeypatch):
     def load(path: str | None) -> PusherConfig:
-        return load_config(path, P.CONFIG_ENV, PusherConfig.model_validate_json)
+        return load_config(path, CONFIG_ENV, PusherConfig.model_validate_json)
 
     path = tmp_path / "c.json"
     path.write_text(f'{{"feedUrl": "{FEED}", "uri": "srt://x:1", "noAudioMode": "drop"}}')
     assert load(str(path)).uri == "srt://x:1"
-    monkeypatch.setenv(P.CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app", "noAudioMode": "silence"}}')
+    monkeypatch.setenv(CONFIG_ENV, f'{{"feedUrl": "{FEED}", "uri": "rtmp://x/app", "noAudioMode": "silence"}}')
     assert load(None).uri == "rtmp://x/app"
-    monkeypatch.delenv(P.CONFIG_ENV)
+    monkeypatch.delenv(CONFIG_ENV)
     with pytest.raises(ConfigError, match="--config FILE or set STREAMOPS_PUSHER_CONFIG"):
         load(None)
     with pytest.raises(ConfigError, match=r"^cannot read /nonexistent: No such file or directory$"):
@@ -114,21 +125,21 @@ def test_load_config_from_file_or_env(tmp_path, monkeypatch):
 
 
 def test_rtmp_key_is_the_stream_name():
-    t = P.push_target("rtmp://a.rtmp.youtube.com/live2", "abcd-efgh-ijkl-mnop")
+    t = push_target("rtmp://a.rtmp.youtube.com/live2", "abcd-efgh-ijkl-mnop")
     assert (t.url, t.options, t.format, t.whitelist) == (
         "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop",
         {},
         "flv",
         "rtmp,tcp",
     )
-    assert P.push_target("rtmp://h/app/", "k").url == "rtmp://h/app/k"  # no double slash
-    assert P.push_target("rtmp://h/app?token=t", "k").url == "rtmp://h/app/k?token=t"
+    assert push_target("rtmp://h/app/", "k").url == "rtmp://h/app/k"  # no double slash
+    assert push_target("rtmp://h/app?token=t", "k").url == "rtmp://h/app/k?token=t"
 
 
 def test_rtmps_key_keeps_platform_query_as_is():
     # Facebook-style keys carry their own query: the stream name is sent exactly as handed out.
     key = "FB-1234567890-0-AbCdEf?s_bl=1&s_psm=1&a=Zz9"
-    t = P.push_target("rtmps://live-api-s.facebook.com:443/rtmp/", key)
+    t = push_target("rtmps://live-api-s.facebook.com:443/rtmp/", key)
     assert t.url == f"rtmps://live-api-s.facebook.com:443/rtmp/{key}"
     assert (t.format, t.whitelist) == ("flv", "rtmps,rtmp,tls,tcp")
 
@@ -137,45 +148,45 @@ def test_srt_key_is_the_stream_id_byte_for_byte():
     # FFmpeg 5.1 does not percent-decode `streamid=` (it would send "%23"), so the key travels in
     # the -srt_streamid option instead, special characters and all; the URL stays the user's.
     key = "sk#1&x=y/ü+%41?"
-    t = P.push_target("srt://push.example.com:9000?mode=caller", key)
+    t = push_target("srt://push.example.com:9000?mode=caller", key)
     assert t.url == "srt://push.example.com:9000?mode=caller"
     assert t.options == {"srt_streamid": key}
     assert (t.format, t.whitelist) == ("mpegts", "srt,udp")
-    argv = P.push_command(FEED, t, add_silence=False)
+    argv = push_command(FEED, t, add_silence=False)
     assert value(argv, "-srt_streamid") == key
     assert argv[-1] == "srt://push.example.com:9000?mode=caller"
 
 
 def test_no_key_leaves_the_target_alone():
-    assert P.push_target("rtmp://h/app/stream", None).url == "rtmp://h/app/stream"
-    assert P.push_target("srt://h:1?mode=caller", None).options == {}
+    assert push_target("rtmp://h/app/stream", None).url == "rtmp://h/app/stream"
+    assert push_target("srt://h:1?mode=caller", None).options == {}
 
 
 @pytest.mark.parametrize("key", ["with space", "tab\there", "nl\nx", "nul\x00", "del\x7f"])
 def test_keys_with_whitespace_or_control_characters_are_refused_without_quoting_them(key):
     for uri in ("rtmp://h/app", "srt://h:1"):
-        with pytest.raises(P.StreamKeyError) as err:
-            P.push_target(uri, key)
+        with pytest.raises(StreamKeyError) as err:
+            push_target(uri, key)
         assert key not in str(err.value)
 
 
 def test_key_length_limits():
-    P.push_target("srt://h:1", "k" * 512)
-    with pytest.raises(P.StreamKeyError, match="longer than 512"):
-        P.push_target("srt://h:1", "k" * 513)
-    with pytest.raises(P.StreamKeyError, match="longer than 1024"):
-        P.push_target("rtmp://h/app", "k" * 1025)
+    push_target("srt://h:1", "k" * 512)
+    with pytest.raises(StreamKeyError, match="longer than 512"):
+        push_target("srt://h:1", "k" * 513)
+    with pytest.raises(StreamKeyError, match="longer than 1024"):
+        push_target("rtmp://h/app", "k" * 1025)
 
 
 def test_read_stream_key(tmp_path):
     path = tmp_path / "key"
     path.write_text("s3cret-value\n")  # Secrets written by hand often end with a newline
-    assert P.read_stream_key(str(path)) == "s3cret-value"
+    assert read_stream_key(str(path)) == "s3cret-value"
     path.write_text("\n")
-    with pytest.raises(P.StreamKeyError, match="empty"):
-        P.read_stream_key(str(path))
-    with pytest.raises(P.StreamKeyError, match="cannot read") as err:
-        P.read_stream_key(str(tmp_path / "missing"))
+    with pytest.raises(StreamKeyError, match="empty"):
+        read_stream_key(str(path))
+    with pytest.raises(StreamKeyError, match="cannot read") as err:
+        read_stream_key(str(tmp_path / "missing"))
     assert "s3cret" not in str(err.value)
 
 
@@ -183,31 +194,31 @@ def test_read_stream_key(tmp_path):
 
 
 def test_command_copies_to_rtmp_with_allow_lists_and_timeouts():
-    argv = P.push_command(FEED, P.push_target("rtmp://h:1935/live", "k"), add_silence=False)
+    argv = push_command(FEED, push_target("rtmp://h:1935/live", "k"), add_silence=False)
     i = argv.index("-i")
     assert argv[i + 1] == FEED
     # input options (before -i): MPEG-TS over plain HTTP only, a frozen feed ends the run
     assert value(argv, "-f") == "mpegts" and argv.index("-f") < i
     assert value(argv, "-protocol_whitelist") == "http,tcp"
-    assert value(argv, "-rw_timeout") == str(P.RW_TIMEOUT_US)
+    assert value(argv, "-rw_timeout") == str(RW_TIMEOUT_US)
     # output options (after -i): copy, FLV, the target's own allow-list and timeout
     assert value(argv, "-c", i) == "copy"
     assert value(argv, "-f", i) == "flv"
     assert value(argv, "-protocol_whitelist", i) == "rtmp,tcp"
-    assert value(argv, "-rw_timeout", i) == str(P.RW_TIMEOUT_US)
+    assert value(argv, "-rw_timeout", i) == str(RW_TIMEOUT_US)
     assert [argv[j + 1] for j, a in enumerate(argv) if a == "-map"] == ["0:v:0?", "0:a:0?"]
     assert argv[-1] == "rtmp://h:1935/live/k"
     assert "-progress" in argv and "libx264" not in argv and "-c:v" not in argv  # never a transcode
 
 
 def test_command_to_srt_is_mpegts():
-    argv = P.push_command(FEED, P.push_target("srt://h:9000?mode=caller", None), add_silence=False)
+    argv = push_command(FEED, push_target("srt://h:9000?mode=caller", None), add_silence=False)
     i = argv.index("-i")
     assert (value(argv, "-f", i), value(argv, "-protocol_whitelist", i)) == ("mpegts", "srt,udp")
 
 
 def test_silence_adds_an_encoded_silent_track_and_copies_video():
-    argv = P.push_command(FEED, P.push_target("rtmp://h/live", "k"), add_silence=True)
+    argv = push_command(FEED, push_target("rtmp://h/live", "k"), add_silence=True)
     assert argv.count("-i") == 2 and value(argv, "-i", argv.index("-i") + 1).startswith("anullsrc")
     assert [argv[j + 1] for j, a in enumerate(argv) if a == "-map"] == ["0:v:0", "1:a:0"]
     assert (value(argv, "-c:v"), value(argv, "-c:a")) == ("copy", "aac")
@@ -218,15 +229,15 @@ def test_silence_adds_an_encoded_silent_track_and_copies_video():
 
 
 def test_backoff_ceiling_doubles_to_the_cap():
-    ceilings = [P.backoff_delay(n, 0.5, 10.0, 1.0) for n in range(8)]
+    ceilings = [backoff_delay(n, 0.5, 10.0, 1.0) for n in range(8)]
     assert ceilings == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
-    assert P.backoff_delay(10_000, 0.5, 10.0, 1.0) == 10.0  # no overflow however long it fails
-    assert all(P.backoff_delay(n, 0.5, 10.0, 0.0) == 0.0 for n in range(8))
+    assert backoff_delay(10_000, 0.5, 10.0, 1.0) == 10.0  # no overflow however long it fails
+    assert all(backoff_delay(n, 0.5, 10.0, 0.0) == 0.0 for n in range(8))
 
 
 def test_backoff_full_jitter_stays_within_zero_and_the_ceiling():
     rng = random.Random(7)
-    backoff = P.Backoff(P.BackoffPolicy(), rand=rng.random)
+    backoff = Backoff(BackoffPolicy(), rand=rng.random)
     delays = [backoff.next_delay() for _ in range(400)]
     assert all(0.0 <= d <= 10.0 for d in delays)
     assert all(d <= 0.5 * 2**n for n, d in enumerate(delays[:5]))
@@ -235,13 +246,13 @@ def test_backoff_full_jitter_stays_within_zero_and_the_ceiling():
 
 
 def test_backoff_resets_only_after_the_link_stayed_up_long_enough():
-    backoff = P.Backoff(P.BackoffPolicy(), rand=lambda: 1.0)
+    backoff = Backoff(BackoffPolicy(), rand=lambda: 1.0)
     assert [backoff.next_delay() for _ in range(4)] == [0.5, 1.0, 2.0, 4.0]
     backoff.link_was_up(9.9)
     assert backoff.next_delay() == 8.0
     backoff.link_was_up(10.0)
     assert backoff.next_delay() == 0.5
-    custom = P.Backoff(P.BackoffPolicy(initialSeconds=1, maxSeconds=3, resetAfterSeconds=30), rand=lambda: 1.0)
+    custom = Backoff(BackoffPolicy(initialSeconds=1, maxSeconds=3, resetAfterSeconds=30), rand=lambda: 1.0)
     assert [custom.next_delay() for _ in range(4)] == [1.0, 2.0, 3.0, 3.0]
 
 
@@ -249,13 +260,13 @@ def test_backoff_resets_only_after_the_link_stayed_up_long_enough():
 
 
 def test_exit_zero_is_the_source_ending():
-    assert P.classify_exit(0, ["whatever"], FEED) is P.Outcome.SOURCE_ENDED
+    assert classify_exit(0, ["whatever"], FEED) is Outcome.SOURCE_ENDED
 
 
 def test_feed_errors_are_the_source_not_the_target():
     lines = ["[http @ 0x1] HTTP error 503 Service Unavailable", f"{FEED}: Server returned 5XX Server Error reply"]
-    assert P.classify_exit(1, lines, FEED) is P.Outcome.SOURCE_UNAVAILABLE
-    assert P.classify_exit(1, [f"{FEED}: Connection refused"], FEED) is P.Outcome.SOURCE_UNAVAILABLE
+    assert classify_exit(1, lines, FEED) is Outcome.SOURCE_UNAVAILABLE
+    assert classify_exit(1, [f"{FEED}: Connection refused"], FEED) is Outcome.SOURCE_UNAVAILABLE
 
 
 def test_everything_else_is_the_target():
@@ -263,8 +274,8 @@ def test_everything_else_is_the_target():
         "[tcp @ 0x1] Connection to tcp://h:1935 failed: Connection refused",
         "rtmp://h/live/***: Connection refused",
     ]
-    assert P.classify_exit(1, refused, FEED) is P.Outcome.TARGET_FAILED
-    assert P.classify_exit(255, [], FEED) is P.Outcome.TARGET_FAILED
+    assert classify_exit(1, refused, FEED) is Outcome.TARGET_FAILED
+    assert classify_exit(255, [], FEED) is Outcome.TARGET_FAILED
 
 
 def test_the_telling_error_is_the_cause_about_the_target():
@@ -276,20 +287,20 @@ def test_the_telling_error_is_the_cause_about_the_target():
         "Error closing file rtmp://h/live/***: Broken pipe",
         "Conversion failed!",
     ]
-    assert P.telling_error(lines, "rtmp://h/live", 1) == "Error writing trailer of rtmp://h/live/***: Broken pipe"
-    assert P.telling_error(lines[:3], "rtmp://h/live", 1) == "av_interleaved_write_frame(): Broken pipe"
-    assert P.telling_error(["Conversion failed!"], "rtmp://h/live", 1) == "ffmpeg exited with code 1"
+    assert telling_error(lines, "rtmp://h/live", 1) == "Error writing trailer of rtmp://h/live/***: Broken pipe"
+    assert telling_error(lines[:3], "rtmp://h/live", 1) == "av_interleaved_write_frame(): Broken pipe"
+    assert telling_error(["Conversion failed!"], "rtmp://h/live", 1) == "ffmpeg exited with code 1"
 
 
 def test_watchdog():
-    assert P.watchdog(started=0, first_byte=None, last_byte=None, now=P.CONNECT_SECONDS - 1) is None
-    assert "within" in P.watchdog(started=0, first_byte=None, last_byte=None, now=P.CONNECT_SECONDS + 1)
-    assert P.watchdog(started=0, first_byte=3, last_byte=50, now=50 + P.STALL_SECONDS - 1) is None
-    assert "stopped taking data" in P.watchdog(started=0, first_byte=3, last_byte=50, now=50 + P.STALL_SECONDS + 1)
+    assert watchdog(started=0, first_byte=None, last_byte=None, now=CONNECT_SECONDS - 1) is None
+    assert "within" in watchdog(started=0, first_byte=None, last_byte=None, now=CONNECT_SECONDS + 1)
+    assert watchdog(started=0, first_byte=3, last_byte=50, now=50 + STALL_SECONDS - 1) is None
+    assert "stopped taking data" in watchdog(started=0, first_byte=3, last_byte=50, now=50 + STALL_SECONDS + 1)
 
 
 def test_live_means_bytes_in_the_last_two_seconds():
-    assert P.is_live(100.0, 101.9) and not P.is_live(100.0, 102.5) and not P.is_live(None, 1.0)
+    assert is_live(100.0, 101.9) and not is_live(100.0, 102.5) and not is_live(None, 1.0)
 
 
 # --- the feed's tracks (PAT/PMT) -------------------------------------------------------------------------
@@ -323,18 +334,18 @@ def test_ts_tracks_from_pat_and_pmt():
 
 
 def test_silence_only_when_the_feed_is_known_to_have_no_audio():
-    assert P.needs_silence("silence", [0x1B])
-    assert not P.needs_silence("silence", [0x1B, 0x0F])
-    assert not P.needs_silence("silence", [0x1B, 0x06])  # private data may be Opus/AC-3: keep it
-    assert not P.needs_silence("silence", None)
-    assert not P.needs_silence("drop", [0x1B])
+    assert needs_silence("silence", [0x1B])
+    assert not needs_silence("silence", [0x1B, 0x0F])
+    assert not needs_silence("silence", [0x1B, 0x06])  # private data may be Opus/AC-3: keep it
+    assert not needs_silence("silence", None)
+    assert not needs_silence("drop", [0x1B])
 
 
 # --- status ------------------------------------------------------------------------------------------------
 
 
 def test_status_is_camel_case_and_errors_are_redacted():
-    pusher = P.Pusher(config(streamKeyFile="/k"))
+    pusher = Pusher(config(streamKeyFile="/k"))
     pusher.redact.add("rk-SECRET/42")
     pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET/42: Connection refused")
     pusher._fail("rtmp://a.rtmp.youtube.com/live2/rk-SECRET%2F42: I/O error")
@@ -359,7 +370,7 @@ FEED_LINE = "Input #0, mpegts, from 'http://127.0.0.1:8080/feed':"
 
 
 def test_every_connection_after_the_first_is_a_reconnect_whatever_ended_the_last():
-    pusher = P.Pusher(config())
+    pusher = Pusher(config())
     pusher._on_ffmpeg_line(FEED_LINE)  # first connection
     assert pusher.status().reconnects == 0
     for line in ("  Stream #0:0[0x100]: Video: h264", "Input #1, lavfi, from 'anullsrc':", "Output #0, flv"):
@@ -371,12 +382,12 @@ def test_every_connection_after_the_first_is_a_reconnect_whatever_ended_the_last
     assert 'streamops_pusher_reconnects_total{restream="restream"} 2.0' in metrics_text(pusher)
 
 
-def metrics_text(pusher: P.Pusher) -> str:
+def metrics_text(pusher: Pusher) -> str:
     return pusher.metrics().body.decode()
 
 
 def test_the_failure_streak_counts_failures_until_the_link_stays_up():
-    backoff = P.Backoff(P.BackoffPolicy(resetAfterSeconds=10), rand=lambda: 0.5)
+    backoff = Backoff(BackoffPolicy(resetAfterSeconds=10), rand=lambda: 0.5)
     t0, t1 = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC), datetime(2026, 11, 22, 8, 0, 7, tzinfo=UTC)
     backoff.next_delay(t0)
     backoff.link_was_up(3)  # a short success does not end the streak
@@ -389,7 +400,7 @@ def test_the_failure_streak_counts_failures_until_the_link_stays_up():
 
 
 def test_status_reports_the_streak():
-    pusher = P.Pusher(config())
+    pusher = Pusher(config())
     pusher.backoff.next_delay(datetime(2026, 11, 22, 8, 0, 0, 400000, tzinfo=UTC))
     pusher.backoff.next_delay(datetime(2026, 11, 22, 8, 0, 5, tzinfo=UTC))
     status = pusher.status().to_json_dict()
@@ -408,23 +419,23 @@ def sample(acked: int, window: int | None = None, inode: int = 1) -> TcpCounters
 
 
 def test_the_target_socket_is_the_one_that_acknowledged_the_most():
-    found = P.target_socket(counters(180, 3_100_000))  # the feed's GET vs the media
+    found = target_socket(counters(180, 3_100_000))  # the feed's GET vs the media
     assert found is not None and found.bytes_acked == 3_100_000
-    assert P.target_socket(counters(None)) is None and P.target_socket([]) is None
+    assert target_socket(counters(None)) is None and target_socket([]) is None
 
 
 def test_the_target_read_when_its_window_edge_kept_up_with_its_acknowledgements():
-    assert P.target_read(245_000, 245_000)  # reading as it comes: the edge moves with the acks
-    assert P.target_read(245_000, 933_000)  # a backlog read at once
-    assert P.target_read(0, 64_000)  # a full window reopened: read, nothing new acknowledged yet
+    assert target_read(245_000, 245_000)  # reading as it comes: the edge moves with the acks
+    assert target_read(245_000, 933_000)  # a backlog read at once
+    assert target_read(0, 64_000)  # a full window reopened: read, nothing new acknowledged yet
     # SIGSTOPped behind an 8 MiB buffer (measured, 0.5 s samples): acknowledged, the edge crept 3 %
-    assert not P.target_read(245_000, 7_800)
-    assert not P.target_read(0, 0) and not P.target_read(245_000, 0)
-    assert P.target_read(1, None) and not P.target_read(0, None)  # no window reported: the acks alone
+    assert not target_read(245_000, 7_800)
+    assert not target_read(0, 0) and not target_read(245_000, 0)
+    assert target_read(1, None) and not target_read(0, None)  # no window reported: the acks alone
 
 
 def test_delivery_by_what_ffmpeg_wrote_until_the_kernel_tells_acknowledgements():
-    d = P.Delivery()
+    d = Delivery()
     d.written(1.0)
     assert (d.first_at, d.last_at, d.by_acks) == (1.0, 1.0, False)
     d.sampled(None, 1.5, wrote_media=True)  # no TCP socket seen (yet): still by writes
@@ -434,7 +445,7 @@ def test_delivery_by_what_ffmpeg_wrote_until_the_kernel_tells_acknowledgements()
     assert d.by_acks and d.last_at == 2.5
     d.written(3.0)  # FFmpeg still writes (into its send buffer) ...
     d.sampled(sample(500_000), 3.5, wrote_media=True)  # ... but the target took nothing more
-    assert d.last_at == 2.5 and not P.is_live(d.last_at, 5.0) and P.is_live(d.last_at, 4.0)
+    assert d.last_at == 2.5 and not is_live(d.last_at, 5.0) and is_live(d.last_at, 4.0)
     d.sampled(sample(900_000), 6.0, wrote_media=True)
     assert d.last_at == 6.0 and d.uptime() == 5.0
 
@@ -442,7 +453,7 @@ def test_delivery_by_what_ffmpeg_wrote_until_the_kernel_tells_acknowledgements()
 def test_a_target_acknowledging_into_its_buffer_without_reading_is_not_delivery():
     """The case acknowledgements alone miss: a big receive buffer still taking bytes, its window
     closing because nothing reads it."""
-    d = P.Delivery()
+    d = Delivery()
     d.sampled(sample(1_000_000, 8_000_000), 1.0, wrote_media=True)
     d.sampled(sample(1_245_000, 8_000_000), 1.5, wrote_media=True)  # read as it came
     assert d.last_at == 1.5
@@ -450,21 +461,21 @@ def test_a_target_acknowledging_into_its_buffer_without_reading_is_not_delivery(
     for t in (2.0, 2.5, 3.0, 3.5, 4.0):  # stopped reading: the window closes by what is acknowledged
         acked, window = acked + 245_000, window - 245_000 + 7_800
         d.sampled(sample(acked, window), t, wrote_media=True)
-    assert d.last_at == 1.5 and not P.is_live(d.last_at, 4.0)
-    assert P.watchdog(0.0, d.first_at, d.last_at, 1.5 + P.STALL_SECONDS + 0.5) is not None
+    assert d.last_at == 1.5 and not is_live(d.last_at, 4.0)
+    assert watchdog(0.0, d.first_at, d.last_at, 1.5 + STALL_SECONDS + 0.5) is not None
     d.sampled(sample(acked, 8_000_000), 4.5, wrote_media=True)  # read again: the window reopens
     assert d.last_at == 4.5
 
 
 def test_another_socket_s_window_is_no_baseline():
-    d = P.Delivery()
+    d = Delivery()
     d.sampled(sample(200, 6_000_000, inode=1), 0.5, wrote_media=False)  # the feed's socket, big window
     d.sampled(sample(70_000, 64_000, inode=2), 1.0, wrote_media=True)  # the target's, once media flows
     assert d.first_at == 1.0
 
 
 def test_the_handshake_alone_is_not_delivery():
-    d = P.Delivery()
+    d = Delivery()
     d.sampled(sample(3_073), 0.5, wrote_media=False)  # RTMP handshake acknowledged, no media yet
     assert d.first_at is None
     d.sampled(sample(3_073), 1.0, wrote_media=True)  # media written, nothing new acknowledged
@@ -474,12 +485,12 @@ def test_the_handshake_alone_is_not_delivery():
 
 
 def test_the_watchdog_stall_follows_delivery_not_writes():
-    d = P.Delivery()
+    d = Delivery()
     d.sampled(sample(100_000), 1.0, wrote_media=True)
     for t in (2.0, 3.0, 9.0):
         d.written(t)
         d.sampled(sample(100_000), t, wrote_media=True)
-    assert P.watchdog(0.0, d.first_at, d.last_at, 1.0 + P.STALL_SECONDS + 0.5) is not None
+    assert watchdog(0.0, d.first_at, d.last_at, 1.0 + STALL_SECONDS + 0.5) is not None
 
 
 def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
@@ -496,8 +507,8 @@ def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
         **labels
     ).inc(2)
     Counter("streamops_pusher_target_failures", "target failures", names, registry=reg).labels(**labels).inc(3)
-    Enum("streamops_pusher_state", "pusher state", names, states=list(P.PUSHER_STATES), registry=reg).labels(
+    Enum("streamops_pusher_state", "pusher state", names, states=list(PUSHER_STATES), registry=reg).labels(
         **labels
     ).state("backoff")
     theirs = [line for line in generate_latest(reg).decode().splitlines() if "_created" not in line]
-    assert P.pusher_metrics(labels["restream"], True, 123456, 2, 3, "backoff").decode().splitlines() == theirs
+    assert pusher_metrics(labels["restream"], True, 123456, 2, 3, "backoff").decode().splitlines() == theirs

@@ -7,7 +7,7 @@ import os
 import struct
 
 import pytest
-from streamops.media.rtmp_gate import HANDSHAKE_BYTES, PublishInspector, Verdict, stream_name
+from streamops.media.ingest.rtmp_gate import HANDSHAKE_BYTES, PublishInspector, Verdict, stream_name
 
 KEY = b"live-key-0123456789"
 

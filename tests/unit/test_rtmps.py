@@ -33,7 +33,7 @@ from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluste
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.media.tls_reload import CertificateReloader
+from streamops.media.ingest.tls_reload import CertificateReloader
 
 NS = "media"
 SETTINGS = OperatorSettings()

@@ -26,7 +26,7 @@ from streamops.control.livestream import reasons
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.shared.settings import OperatorSettings
-from streamops.media.ingest import IngestWorker
+from streamops.media.ingest.worker import IngestWorker
 
 NS = "media"
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

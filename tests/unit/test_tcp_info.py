@@ -1,4 +1,4 @@
-"""The kernel's TCP counters of a process's sockets (streamops.media.tcp_info): the netlink answer
+"""The kernel's TCP counters of a process's sockets (streamops.media.pusher.tcp_info): the netlink answer
 parsed from bytes, and read for real from a loopback connection of this test process."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import struct
 import threading
 
 import pytest
-from streamops.media import tcp_info as T
+from streamops.media.pusher import tcp_info as T
 
 
 def diag_message(inode: int, peer: tuple[str, int], info: bytes, family: int = socket.AF_INET) -> bytes:

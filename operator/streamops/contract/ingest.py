@@ -36,7 +36,7 @@ HLS_MPEGTS_PLAYLIST = "/hls/ts/index.m3u8"
 SCREENSHOT_PATH = "/screenshot.jpg"
 DASH_MANIFEST = "/dash/manifest.mpd"
 CLOCK_PATH = "/time"  # the server's clock (ISO 8601, ms) for dash.js's UTCTiming
-PLAYER_PAGE = "/player"  # the player page (media/player), at the path prefix too
+PLAYER_PAGE = "/player"  # the player page (media/ingest/player), at the path prefix too
 # POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
 BACKUP_UPLINK_PATH = "/backup/uplink"
 

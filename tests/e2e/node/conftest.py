@@ -1,4 +1,4 @@
-"""End-to-end suite on a real node (see devtools.stack): one control plane + node + operator per test
+"""End-to-end suite on a real node (see devtools.cluster.stack): one control plane + node + operator per test
 session, on 127.0.0.1, stopped by PID at the end (pass or fail); the session fails if anything
 is left running or mounted.
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devtools.stack import Stack
+from devtools.cluster.stack import Stack
 
 # A private slice of ports for hostNetwork workers, below the kernel's ephemeral range and away from
 # the cluster suite's (20000-28999) and the demo's (32000-32199); different per test session.

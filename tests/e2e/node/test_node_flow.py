@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from devtools.catalog import livestream, recording, restream
-from devtools.hls import first_segment
+from devtools.cluster.kubectl import condition
+from devtools.cluster.stack import Stack
 from devtools.http_client import http_get
-from devtools.kubectl import condition
-from devtools.peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
-from devtools.stack import Stack
+from devtools.media.hls import first_segment
+from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration, ffprobe_streams
 from devtools.waits import eventually
 
 # The first test of a session also pays the image build and the node start (minutes when cold).

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""A multi-node Kubernetes cluster with a real pod network, on this machine, without Docker.
+
+    python -m devtools.cluster.local_cluster up     --dir DIR [--nodes 2]
+    python -m devtools.cluster.local_cluster status --dir DIR
+    python -m devtools.cluster.local_cluster down   --dir DIR      # exits 1 and names anything left behind
+
+    from devtools.cluster.local_cluster import LocalCluster
+    with LocalCluster(d, nodes=2) as cluster:
+        cluster.kubectl("get", "nodes")           # admin kubectl through the API portal
+        with netns.entered(cluster.network.outside): ...  # a client on the cluster's LAN
+
+The island (devtools.cluster.network), its control plane and N nodes (containerd, kubelet,
+kube-proxy, the CNI bridge), CoreDNS and Traefik, with the images built here (devtools.cluster.images)
+imported into every node: docs/design/local-cluster.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+from devtools import netns
+from devtools.address_plan import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP, SERVICE_CIDR
+from devtools.cluster import addons
+from devtools.cluster.controlplane import ControlPlane, ControlPlaneError
+from devtools.cluster.images import Image, ImageBuilder
+from devtools.cluster.kubectl import Kubectl
+from devtools.cluster.network import ClusterNetwork, NetworkError
+from devtools.cluster.node import Node
+from devtools.cluster.recordings_volume import provide_recordings_volume
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher
+from devtools.processes import Lifecycle, print_status
+from devtools.versions import REPO
+from devtools.waits import eventually
+
+DEFAULT_NODES = 2
+INGRESS_NODE_PORT = 30080  # Traefik's web entrypoint on every node (a fixed NodePort)
+
+
+class LocalCluster(Kubectl, Lifecycle):
+    """The island, its control plane and `nodes` nodes rooted in `dir`; kubectl as the admin."""
+
+    def __init__(self, dir: Path, nodes: int = DEFAULT_NODES, *, builder: ImageBuilder | None = None) -> None:
+        self.dir = Path(dir).resolve()
+        self.builder = builder or ImageBuilder()
+        self.network = ClusterNetwork(self.dir, nodes)
+        self.plane = ControlPlane(self.dir, network=self.network)
+        super().__init__(self.plane.kubectl, self.plane.kubeconfig, timeout=60)
+        self.nodes = [
+            Node(self.dir, self.plane, builder=self.builder, address=a, extra_images=lambda: self.cluster_images())
+            for a in self.network.nodes
+        ]
+        self.timings: dict[str, float] = {}
+        self._images: list[Image] | None = None
+
+    # -- images ---------------------------------------------------------------------------
+
+    def cluster_images(self) -> list[Image]:
+        """Besides pause and the worker: the operator (installed with the chart) and the add-ons."""
+        if self._images is None:
+            self._images = [self.builder.operator(), self.builder.coredns(), self.builder.traefik()]
+        return self._images
+
+    def build_images(self) -> list[Image]:
+        return [self.builder.pause(), self.builder.worker(), *self.cluster_images()]
+
+    @property
+    def operator_image(self) -> Image:
+        return self.cluster_images()[0]
+
+    @property
+    def worker_image(self) -> Image:
+        return self.builder.worker()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, timeout: float = 300.0) -> Self:
+        try:
+            self._timed("network", self.network.up)
+            self._timed("control plane", lambda: self.plane.start(timeout=timeout))
+            # Built once, before the nodes start in parallel (each then finds them in the cache).
+            self._timed("images", self.build_images)
+            # Nodes in parallel: each imports the images into its own containerd (the slow part).
+            with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+                began = time.monotonic()
+                for f in [pool.submit(n.start, timeout) for n in self.nodes]:
+                    f.result()
+                self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
+            self._timed("cluster DNS", self._start_dns)
+            self._timed("ingress controller", self._start_ingress_controller)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
+        return self
+
+    def _timed(self, what: str, step: Any) -> None:
+        began = time.monotonic()
+        step()
+        self.timings[what] = round(time.monotonic() - began, 1)
+
+    def stop(self) -> list[str]:
+        """Stop every node, the control plane and the island; returns what was left behind."""
+        for node in self.nodes:
+            with contextlib.suppress(Exception):
+                node.stop()
+        self.plane.stop()
+        self.network.down()
+        return self.leftovers()
+
+    def detach(self) -> None:
+        for node in self.nodes:
+            node.detach()
+        self.plane.detach()
+
+    def status(self) -> dict[str, bool]:
+        st = {f"control-plane/{k}": v for k, v in self.plane.status().items()}
+        for node in self.nodes:
+            st |= {f"{node.name}/{k}": v for k, v in node.status().items()}
+        return st
+
+    def is_up(self) -> bool:
+        st = self.status()
+        return bool(st) and all(st.values())
+
+    def leftovers(self) -> list[str]:
+        """Processes, mounts, cgroups, network namespaces (and with them interfaces, routes and
+        iptables rules) this cluster made that still exist."""
+        out = [f"process {p.name} {p.pid}" for p in self.plane.procs.read() if p.alive]
+        for node in self.nodes:
+            out += [f"{node.name}: {x}" for x in node.leftovers()]
+        return out + self.network.leftovers()
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def stop_node(self, name: str) -> None:
+        """Node loss: the node's kubelet, kube-proxy, containers and containerd are gone (killed,
+        not drained), and its address answers no more."""
+        node = self.node(name)
+        node.stop()
+        with contextlib.suppress(netns.NetnsError):
+            netns.ip("link", "set", "eth0", "down", netns=node.address.netns if node.address else None)
+
+    def start_node(self, name: str, timeout: float = 180.0) -> None:
+        node = self.node(name)
+        if node.address:
+            netns.ip("link", "set", "eth0", "up", netns=node.address.netns)
+        node.start(timeout)
+
+    def diagnose(self, ns: str) -> str:
+        """Objects, Events and the in-cluster operator's log tail: what a failing wait prints."""
+        out = [self.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
+        out.append(self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout[-3000:])
+        logs = self.kubectl("logs", "-n", "streamops-system", "deploy/streamops", "--tail=3000", check=False)
+        # kopf logs every handler call at debug level: the rest is what tells a story
+        lines = [ln for ln in logs.stdout.splitlines() if not ln.startswith(("Handler '", "Indexer '"))]
+        return "\n".join([*out, "--- operator log tail:", *lines[-40:], logs.stderr])
+
+    # -- the LAN (outside the cluster) ---------------------------------------------------------
+
+    def lan_encoder(self, url: str, extra_args: Sequence[str] = ()) -> Publisher:
+        """A synthetic encoder on the cluster's LAN (640x360, 30 fps, with audio), not started."""
+        return Publisher(url, size="640x360", rate=30, audio=True, netns=self.network.outside, extra_args=extra_args)
+
+    def publish_from_lan(self, url: str, started: list[Publisher], extra_args: Sequence[str] = ()) -> Publisher:
+        """An encoder on the LAN pushing to `url` until its connection holds (each one started is
+        appended to `started`, for the caller to stop). Like OBS it tries again when refused:
+        kube-proxy programs a new endpoint a moment after the Pod turns Ready."""
+        for _ in range(10):
+            encoder = self.lan_encoder(url, extra_args)
+            started.append(encoder.start())
+            time.sleep(2)
+            if encoder.running:
+                return encoder
+        raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{encoder.log_tail()}")
+
+    def lan_get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """http_get from the cluster's LAN: what a viewer outside the cluster gets."""
+        with netns.entered(self.network.outside):
+            return http_get(url, timeout)
+
+    def lan_get_via_ingress(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """GET `url` (http://<host>/<path>, as status.playback shows with an Ingress or HTTPRoute)
+        from the LAN through the ingress controller: what a viewer gets whose DNS points <host> at
+        the cluster's front door (here Traefik's NodePort on node-1), Host header and all."""
+        parts = urllib.parse.urlsplit(url)
+        request = urllib.request.Request(
+            urllib.parse.urlunsplit(("http", self.ingress_address, parts.path, parts.query, "")),
+            headers={"Host": parts.netloc},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with netns.entered(self.network.outside):
+            try:
+                with opener.open(request, timeout=timeout) as resp:
+                    return int(resp.status), resp.read()
+            except urllib.error.HTTPError as e:
+                return int(e.code), e.read()
+            except OSError:
+                return 0, b""
+
+    # -- add-ons --------------------------------------------------------------------------
+
+    def apply_objects(self, objects: Sequence[dict[str, Any]]) -> None:
+        """Apply objects of any namespaces (each names its own, or is cluster-scoped)."""
+        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
+
+    def _start_dns(self) -> None:
+        reverse = [str(CLUSTER_CIDR), str(SERVICE_CIDR)]
+        image = self.builder.coredns().short
+        self.apply_objects(addons.coredns_manifests(image, DNS_IP, CLUSTER_DOMAIN, reverse_cidrs=reverse))
+        self.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+
+    def _start_ingress_controller(self) -> None:
+        """Traefik (Ingress and Gateway API routes from one binary) on every node at INGRESS_NODE_PORT:
+        the front door viewers on the LAN use for status.playback's Ingress/HTTPRoute URLs."""
+        self.apply_objects(addons.gateway_api_manifests(crds_only=True))
+        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd",
+                     "gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")  # fmt: skip
+        self.apply_objects(addons.traefik_manifests(self.builder.traefik().short, INGRESS_NODE_PORT))
+        self.kubectl("-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "deployment/traefik", "--timeout=120s")
+
+    @property
+    def ingress_address(self) -> str:
+        """host:port of the ingress controller as the LAN reaches it (any node's address)."""
+        return f"{self.network.nodes[0].ip}:{INGRESS_NODE_PORT}"
+
+    def install_crds(self) -> None:
+        self.kubectl("apply", "-f", str(REPO / "crds"))
+        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
+                     "app.kubernetes.io/part-of=streamops")  # fmt: skip
+
+    def recordings_volume(self, namespace: str, node: str) -> Path:
+        """A `local` volume on `node` (a directory of this machine: the host sees the videos) pre-bound
+        to the namespace's recordings claim; every Pod of the claim then runs on `node`."""
+        return provide_recordings_volume(self, self.dir / "recordings" / namespace, namespace, node=node)
+
+    def pods_on(self, node: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        scope = ["-n", namespace] if namespace else ["-A"]
+        out = self.kubectl("get", "pods", *scope, "--field-selector", f"spec.nodeName={node}", "-o", "json")
+        return list(json.loads(out.stdout)["items"])
+
+    def wait_ready_nodes(self, count: int, timeout: float = 120) -> None:
+        def ready() -> bool:
+            nodes = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+            ok = [
+                n for n in nodes
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
+            ]  # fmt: skip
+            return len(ok) >= count
+
+        eventually(ready, timeout=timeout, interval=1, what=f"{count} Ready nodes")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("up", "down", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, required=True, help="state directory (certs, logs, pids, node roots)")
+        p.add_argument("--nodes", type=int, default=DEFAULT_NODES)
+        if name == "up":
+            p.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    cluster = LocalCluster(args.dir, args.nodes)
+    if args.cmd == "up":
+        began = time.monotonic()
+        try:
+            cluster.start(timeout=args.timeout)
+        except (ControlPlaneError, NetworkError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        cluster.detach()
+        steps = ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
+        print(f"# cluster of {args.nodes} nodes up in {time.monotonic() - began:.1f}s ({steps})", file=sys.stderr)
+        print(f"export KUBECONFIG={cluster.plane.kubeconfig}")
+        return 0
+    if args.cmd == "down":
+        began = time.monotonic()
+        left = cluster.stop()
+        print(f"# cluster stopped in {time.monotonic() - began:.1f}s", file=sys.stderr)
+        if left:
+            print("error: left behind: " + ", ".join(left), file=sys.stderr)
+            return 1
+        return 0
+    return print_status(cluster.status(), f"server: {cluster.plane.procs.meta.get('server', '')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

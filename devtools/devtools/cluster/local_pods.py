@@ -1,0 +1,160 @@
+"""A kubelet stand-in for worker Pods: runs a Pod's one container as a local process (tests/cluster).
+
+The operator under test runs with STREAMOPS_HOST_NETWORK=true, so its worker Pods are hostNetwork
+Pods with ports it allocated (STREAMOPS_PORT_RANGE). `LocalPod.start()` does what a kubelet would:
+reads the Pod and the worker's JSON config from its env; materialises its volumes in a local
+directory (Secret items as files, emptyDir as a directory, a PVC as a directory shared by the
+claim's Pods) and rewrites the config's paths under each mountPath, nothing else (ports, feed URLs
+and settings stay the operator's); starts `python -m streamops worker <kind>` and waits for its
+/healthz; sets the Pod Running and Ready at 127.0.0.1 through pods/status. The operator then reads
+/status as in a cluster. `stop()` ends the tree by PID (TERM, then KILL for the worker and its FFmpeg).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from devtools.http_client import http_get, http_json
+from devtools.processes import child_env, stop_tree
+from devtools.versions import worker_ffmpeg_env
+from devtools.waits import eventually
+
+
+def pod_config(pod: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(worker kind, env var, config) of a worker Pod."""
+    container = pod["spec"]["containers"][0]
+    kind = container["args"][1]
+    env = container["env"][0]
+    return kind, env["name"], json.loads(env["value"])
+
+
+def set_pod_status(cluster: Any, namespace: str, name: str, phase: str, ready: bool, ip: str | None = None) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status: dict[str, Any] = {
+        "phase": phase,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now},
+        ],
+    }
+    if ip:
+        status.update(podIP=ip, hostIP=ip, podIPs=[{"ip": ip}])
+    cluster.core.patch_namespaced_pod_status(
+        name, namespace, {"status": status}, _content_type="application/merge-patch+json"
+    )
+
+
+def _rewrite(value: Any, mounts: dict[str, Path]) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite(v, mounts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, mounts) for v in value]
+    if isinstance(value, str):
+        for mount, local in mounts.items():
+            if value == mount or value.startswith(mount + "/"):
+                return str(local) + value[len(mount) :]
+    return value
+
+
+class LocalPod:
+    def __init__(self, cluster: Any, namespace: str, name: str, root: Path) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, name
+        self.root = root
+        self.workdir = root / "pods" / namespace / name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pod: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.http_port = 0
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "worker.log"
+
+    def claim_dir(self, claim: str) -> Path:
+        return self.root / "claims" / self.namespace / claim
+
+    def _volumes(self) -> dict[str, Path]:
+        spec = self.pod["spec"]
+        container = spec["containers"][0]
+        local: dict[str, Path] = {}
+        for volume in spec.get("volumes") or []:
+            name = volume["name"]
+            if "persistentVolumeClaim" in volume:
+                path = self.claim_dir(volume["persistentVolumeClaim"]["claimName"])
+            else:
+                path = self.workdir / "volumes" / name
+            path.mkdir(parents=True, exist_ok=True)
+            if "secret" in volume:
+                secret = self.cluster.core.read_namespaced_secret(volume["secret"]["secretName"], self.namespace)
+                for item in volume["secret"].get("items") or []:
+                    (path / item["path"]).write_bytes(base64.b64decode(secret.data[item["key"]]))
+            local[name] = path
+        return {m["mountPath"]: local[m["name"]] for m in container.get("volumeMounts") or []}
+
+    def start(self, timeout: float = 20) -> LocalPod:
+        # The operator makes the Pod after the test's apply: wait for it rather than race it (a CI
+        # run under load asked a moment too early and failed "no Pod cam-ingest").
+        self.pod = eventually(
+            lambda: self.cluster.get("pods", self.namespace, self.name), timeout=30, what=f"Pod {self.name}"
+        )
+        assert self.pod["spec"].get("hostNetwork") is True, "the operator runs workers on the host network here"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        kind, _, config = pod_config(self.pod)
+        self.config = _rewrite(config, self._volumes())
+        ports = self.pod["spec"]["containers"][0]["ports"]
+        self.http_port = next(p["containerPort"] for p in ports if p["name"] == "http")
+        config_path = self.workdir / "config.json"
+        config_path.write_text(json.dumps(self.config))
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**child_env(), **worker_ffmpeg_env()},  # the FFmpeg of the worker image
+            )
+        eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
+        set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker of {self.name} exited {self.process.returncode}:\n{self.logs()[-3000:]}")
+        return http_get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1)[0] == 200
+
+    def status(self) -> dict[str, Any]:
+        return http_json(f"http://127.0.0.1:{self.http_port}/status")
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, timeout: float = 20) -> None:
+        """TERM the worker (it stops its FFmpeg and finalises); KILL whatever is left, by PID."""
+        if self.process is not None:
+            stop_tree(self.process, signal.SIGTERM, timeout, group=False)
+
+
+class LocalPods:
+    """Every LocalPod a test started; stop_all() runs at teardown, pass or fail."""
+
+    def __init__(self, cluster: Any, root: Path) -> None:
+        self.cluster, self.root = cluster, root
+        self.pods: list[LocalPod] = []
+
+    def start(self, namespace: str, name: str) -> LocalPod:
+        pod = LocalPod(self.cluster, namespace, name, self.root)
+        self.pods.append(pod)
+        return pod.start()
+
+    def stop_all(self) -> None:
+        for pod in reversed(self.pods):
+            pod.stop()

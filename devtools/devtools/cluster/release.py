@@ -1,0 +1,120 @@
+"""streamops installed the way users install it: `helm install` of charts/streamops into the local
+cluster (devtools.cluster.local_cluster), with the operator and worker images built here (pullPolicy Never:
+every node's containerd already has them) and the release namespace under PodSecurity `restricted`.
+
+    from devtools.cluster.release import Release
+    release = Release(cluster).install()   # + local_values(cluster): NodePorts, external host
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from devtools.cluster.images import Image
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.versions import REPO, helm_bin
+
+RELEASE = "streamops"
+NAMESPACE = "streamops-system"
+CHART = REPO / "charts" / "streamops"
+
+
+# Node loss: worker Pods tolerate an unreachable node 5 s (the chart's default is 30 s) so that the
+# node-loss test and demo do not wait half a minute more than they must.
+LOCAL_NODE_LOSS_TOLERATION_SECONDS = 5
+
+
+class ReleaseError(RuntimeError):
+    pass
+
+
+def local_values(cluster: LocalCluster) -> dict[str, Any]:
+    """The values a user of this cluster would set: ingest Services on NodePorts, with the first
+    node's address as the external host status URLs are built with (any node's works: the
+    Services' externalTrafficPolicy is Cluster)."""
+    return {
+        "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
+        "worker": {"nodeLoss": {"tolerationSeconds": LOCAL_NODE_LOSS_TOLERATION_SECONDS}},
+    }
+
+
+def image_values(image: Image) -> dict[str, str]:
+    repository, _, tag = image.short.rpartition(":")
+    return {"repository": repository, "tag": tag, "pullPolicy": "Never"}
+
+
+def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merged(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
+
+
+class Release:
+    def __init__(self, cluster: LocalCluster, values: Mapping[str, Any] | None = None) -> None:
+        self.cluster = cluster
+        self.values = merged(
+            merged(
+                {
+                    "image": image_values(cluster.operator_image),
+                    "worker": {"image": image_values(cluster.worker_image)},
+                    "operator": {"verbose": True},
+                },
+                local_values(cluster),
+            ),
+            values or {},
+        )
+        self.install_seconds = 0.0
+
+    def helm(self, *args: str, timeout: float = 300) -> str:
+        argv = [str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig), *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise ReleaseError(f"helm {args[0]} failed: {(proc.stderr or proc.stdout).strip()}")
+        return proc.stdout
+
+    def install(self) -> Release:
+        """`helm upgrade --install` and wait for the operator Deployment to be available."""
+        began = time.monotonic()
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+        }
+        self.cluster.apply_objects([namespace])
+        self._install_with_values()
+        self.install_seconds = time.monotonic() - began
+        return self
+
+    def _install_with_values(self) -> None:
+        argv = [
+            str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig),
+            "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
+            "--values", "-", "--wait", "--timeout", "240s",
+        ]  # fmt: skip
+        proc = subprocess.run(argv, input=json.dumps(self.values), capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise ReleaseError(f"helm install failed: {(proc.stderr or proc.stdout).strip()}\n{self.diagnose()}")
+
+    def operator_pods(self) -> list[dict[str, Any]]:
+        out = self.cluster.kubectl(
+            "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "json"
+        )
+        return list(json.loads(out.stdout)["items"])
+
+    def operator_logs(self, tail: int = 40) -> str:
+        return self.cluster.kubectl(
+            "logs", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", f"--tail={tail}", check=False
+        ).stdout
+
+    def diagnose(self) -> str:
+        pods = self.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False).stdout
+        events = self.cluster.kubectl("get", "events", "-n", NAMESPACE, check=False).stdout
+        return f"{pods}\n{events}\n--- operator log tail:\n{self.operator_logs()}"
+
+    def uninstall(self) -> None:
+        self.helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait")

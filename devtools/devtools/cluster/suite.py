@@ -1,0 +1,75 @@
+"""The cluster suite's view of a control plane: kubectl and the Python client as the admin, the
+operator's settings and ServiceAccount, and the operator as a real process (tests/cluster).
+
+The operator runs as it would in a cluster: under its own ServiceAccount bound to exactly the
+ClusterRole of streamops.control.shared.rbac (a missing permission fails the tests), with worker Pods
+on the host network (STREAMOPS_HOST_NETWORK=true, ports from a private STREAMOPS_PORT_RANGE,
+workers reached at 127.0.0.1) so that a test can stand in for the kubelet with real workers
+(devtools.cluster.local_pods). `python -m pytest -p devtools.chart_rbac_plugin` replaces
+operator_kubeconfig() to run it under the chart's RBAC instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import kubernetes
+
+from devtools.cluster.controlplane import ControlPlane
+from devtools.cluster.kubectl import Kubectl
+from devtools.cluster.operator_process import OperatorProcess
+from devtools.versions import REPO
+
+# A private slice of ports for hostNetwork workers, below the kernel's ephemeral range and above
+# free_port()'s 10300-19999 (devtools/ports.py), different per test session.
+PORT_BASE = 20000 + (os.getpid() % 30) * 300
+OPERATOR_ENV = {
+    "STREAMOPS_RESYNC_SECONDS": "10",
+    "STREAMOPS_HOST_NETWORK": "true",
+    "STREAMOPS_PORT_RANGE": f"{PORT_BASE}-{PORT_BASE + 299}",
+    "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
+    "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
+    "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+}
+OPERATOR_NAMESPACE = "streamops-system"
+
+
+class Cluster(Kubectl):
+    """kubectl (devtools.cluster.kubectl) and the Python client as the cluster admin."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        super().__init__(plane.kubectl, plane.kubeconfig, timeout=60)
+        self.plane = plane
+        client = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+        self.core = kubernetes.client.CoreV1Api(client)
+        self.custom = kubernetes.client.CustomObjectsApi(client)
+
+    def apply_crds(self) -> None:
+        """crds/ applied and Established."""
+        self.kubectl("apply", "-f", str(REPO / "crds"))
+        self.kubectl(
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout=60s",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=streamops",
+        )
+
+
+def operator_kubeconfig(cluster: Cluster, path: Path) -> Path:
+    """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py."""
+    from streamops.control.shared.rbac import operator_rbac_objects
+
+    objects = operator_rbac_objects(OPERATOR_NAMESPACE)
+    return cluster.plane.service_account_kubeconfig(path, OPERATOR_NAMESPACE, "streamops", objects)
+
+
+class Operator(OperatorProcess):
+    """`streamops operator --verbose` with the suite's OPERATOR_ENV (read at each start)."""
+
+    def __init__(self, cluster: Cluster, log: Path, kubeconfig: Path | None = None) -> None:
+        super().__init__(kubeconfig or cluster.kubeconfig, log, OPERATOR_ENV)
+        self.cluster = cluster

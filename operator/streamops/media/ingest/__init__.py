@@ -1,0 +1,22 @@
+"""Ingest worker: takes one publisher (RTMP, RTMPS, SRT) or pulls a source, and serves HLS, DASH,
+the screenshot and the live feed (`streamops worker ingest`: worker.main).
+
+Modules, one job each:
+
+| module | what |
+|---|---|
+| `commands` | FFmpeg command lines, pure: a session's inputs and outputs (feed, HLS, DASH, LL-HLS), the screenshot |
+| `session` | one publish/pull session: its FFmpeg, pipes and LL-HLS packagers; `SessionEvents`, `LiveMeter` |
+| `worker` | the `IngestWorker`: listeners, pull loop, standby, silence watch, screenshots, telemetry; `main` |
+| `routes` | the HTTP surface (aiohttp): feed, HLS and LL-HLS, DASH, screenshot, clock, player page, backup uplink |
+| `on_air` | whose media is served: the own session's or the backup's relay (`OnAirHost`: what it needs of the worker) |
+| `failover` | pure: when to switch to the backup and back |
+| `backup_link` | a backup's feed to its primary: the signed uplink, and the backup's side that offers it |
+| `feed` | `FeedHub`: the live MPEG-TS feed fanned out to its readers, with a GOP cache |
+| `pipe_batches` | FFmpeg's output pipes read in 20 ms batches |
+| `rtmp_gate` | the RTMP(S) front door: key check and mask, idle cut, admission |
+| `tls_reload` | the RTMPS certificate, reloaded when the mounted Secret changes |
+| `worker_http` | the worker routes (/healthz, /readyz, /status, /metrics) on aiohttp, CORS |
+| `llhls/` | LL-HLS packaging of FFmpeg's fragmented MP4: parts, segments, the playlist |
+| `player/` | the player page and its scripts (package data) |
+"""

@@ -1,0 +1,279 @@
+"""The ingest's FFmpeg command lines, pure: one session's argv (the feed on stdout, HLS, DASH, the
+LL-HLS pipes, renditions), its inputs (RTMP/SRT listeners, pulls, the backup's relayed feed), the
+HLS/DASH muxer options, the multivariant playlist and the screenshot's argv. Nothing here runs a
+process or touches a file: the session (session.py) and the worker (worker.py) do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import ffmpeg as ffmpeg_python
+
+from streamops.api.common import PULL_SOURCE_SCHEMES
+from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
+from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
+from streamops.media.ingest.llhls.packager import PackagerSettings
+
+NON_DVR_PLAYLIST_SEGMENTS = 6
+
+
+def playlist_segments(dvr: DVR, hls: HLS) -> int:
+    if not dvr.enabled:
+        return NON_DVR_PLAYLIST_SEGMENTS
+    return max(1, math.ceil(dvr.duration_seconds / hls.segment_seconds))
+
+
+def hls_options(config: IngestConfig, segment_type: Literal["fmp4", "mpegts"], directory: Path) -> dict[str, Any]:
+    """Options of one HLS muxer writing `directory/index.m3u8`."""
+    hls = config.hls
+    flags = "delete_segments+independent_segments+program_date_time"
+    if not hls.end_list_on_stop:
+        flags += "+omit_endlist"
+    options: dict[str, Any] = {
+        "f": "hls",
+        "hls_time": hls.segment_seconds,
+        "hls_list_size": playlist_segments(config.dvr, hls),
+        "hls_delete_threshold": 2,
+        "hls_flags": flags,
+        "hls_segment_type": segment_type,
+        # Media sequence numbers from the wall clock (seconds; segments last ≥ 1 s): the playlist of
+        # a later session — a publisher's reconnect, a switch to or from the backup — goes on with
+        # higher numbers. Counting from 0 again, a player would wait for numbers it already had.
+        "hls_start_number_source": "epoch",
+    }
+    if segment_type == "fmp4":
+        options["hls_fmp4_init_filename"] = "init.mp4"
+        options["hls_segment_filename"] = str(directory / "seg-%06d.m4s")
+    else:
+        options["hls_segment_filename"] = str(directory / "seg-%06d.ts")
+    return options
+
+
+def hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegts"]]]:
+    """(directory name, segment type) of the HLS flavours served: cmaf/ and/or ts/."""
+    variants: list[tuple[str, Literal["fmp4", "mpegts"]]] = []
+    if config.hls.cmaf:
+        variants.append(("cmaf", "fmp4"))
+    if config.hls.mpegts:
+        variants.append(("ts", "mpegts"))
+    return variants
+
+
+def muxed_hls_variants(config: IngestConfig) -> list[tuple[str, Literal["fmp4", "mpegts"]]]:
+    """The flavours FFmpeg's hls muxer writes: with LL-HLS, cmaf/ is the packager's (llhls/)."""
+    return [(v, t) for v, t in hls_variants(config) if not (v == "cmaf" and config.hls.low_latency)]
+
+
+LL_VARIANT = "cmaf"
+
+
+def fragmented_mp4_options(hls: HLS) -> dict[str, Any]:
+    """FFmpeg's mp4 muxer writing one fragment per LL-HLS part to a pipe (llhls/fragments.py):
+    a fragment at every keyframe and every part length, the moov first and empty, no index at the
+    end (a pipe cannot seek), each fragment flushed as soon as it is complete."""
+    return {
+        "f": "mp4",
+        "movflags": "empty_moov+default_base_moof+frag_keyframe+skip_trailer",
+        "frag_duration": round(hls.part_seconds * 1_000_000),
+        "flush_packets": 1,
+    }
+
+
+def dash_options(config: IngestConfig) -> dict[str, Any]:
+    """FFmpeg's dash muxer: a live MPD with templated CMAF segments of the HLS segment length over
+    the DVR window (same window as the playlists)."""
+    return {
+        "f": "dash",
+        "seg_duration": config.hls.segment_seconds,
+        "window_size": playlist_segments(config.dvr, config.hls),
+        "extra_window_size": 2,
+        "use_template": 1,
+        "use_timeline": 1,
+        "remove_at_exit": 0,
+        "init_seg_name": "init-$RepresentationID$.m4s",
+        "media_seg_name": "chunk-$RepresentationID$-$Number%06d$.m4s",
+        "format_options": "movflags=cmaf",
+    }
+
+
+def packager_settings(config: IngestConfig) -> PackagerSettings:
+    return PackagerSettings(
+        segment_seconds=config.hls.segment_seconds,
+        part_seconds=config.hls.part_seconds,
+        window_segments=playlist_segments(config.dvr, config.hls),
+        end_list_on_stop=config.hls.end_list_on_stop,
+    )
+
+
+def renditions(config: IngestConfig) -> list[Rendition]:
+    """Highest first: the first one is also the transcoded feed."""
+    return sorted(config.transcoding.renditions if config.transcoding else [], key=lambda r: -r.height)
+
+
+def session_dirs(config: IngestConfig, session_dir: Path) -> list[Path]:
+    """Directories FFmpeg and the LL-HLS packagers write into (they do not create them)."""
+    names = [r.name for r in renditions(config)]
+    dirs = [session_dir / v / n for v, _ in hls_variants(config) for n in (names or [""])]
+    return dirs + ([session_dir / "dash"] if config.dash else [])
+
+
+def ll_renditions(config: IngestConfig) -> list[str]:
+    """The LL-HLS packagers of a session, by rendition name ("" without renditions): each one
+    reads FFmpeg's fragmented MP4 from a pipe of its own."""
+    if not config.hls.low_latency:
+        return []
+    return [r.name for r in renditions(config)] or [""]
+
+
+def _tee_target(options: dict[str, Any], path: str) -> str:
+    return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
+
+
+def session_command(
+    config: IngestConfig,
+    url: str,
+    input_options: dict[str, Any],
+    session_dir: Path,
+    transcoded_fd: int | None = None,
+    ll_fds: dict[str, int] | None = None,
+) -> list[str]:
+    """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
+    HLS (and DASH); with renditions each is encoded once and teed to its HLS variants (and the
+    first one to the transcoded feed). `ll_fds`: the LL-HLS packagers' pipes, by rendition."""
+    ll_fds = ll_fds or {}
+    stream = ffmpeg_python.input(url, **input_options)
+    # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
+    # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
+    outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0)]
+    ladder = renditions(config)
+    raw_aac = {"bsf:a": "aac_adtstoasc"}  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
+    if not ladder:
+        for variant, segment_type in muxed_hls_variants(config):
+            directory = session_dir / variant
+            options = hls_options(config, segment_type, directory)
+            if segment_type == "fmp4":
+                options.update(raw_aac)
+            outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), c="copy", **options))
+        if "" in ll_fds:
+            ll = {**fragmented_mp4_options(config.hls), **raw_aac}
+            outputs.append(ffmpeg_python.output(stream, f"pipe:{ll_fds['']}", c="copy", **ll))
+        if config.dash:
+            manifest = str(session_dir / "dash" / "manifest.mpd")
+            outputs.append(ffmpeg_python.output(stream, manifest, c="copy", **dash_options(config), **raw_aac))
+        return command(ffmpeg_python.merge_outputs(*outputs))
+    split = stream.video.filter_multi_output("split", len(ladder))
+    segment = config.hls.segment_seconds
+    for i, r in enumerate(ladder):
+        targets = [
+            _tee_target(hls_options(config, t, session_dir / v / r.name), str(session_dir / v / r.name / "index.m3u8"))
+            for v, t in muxed_hls_variants(config)
+        ]
+        if r.name in ll_fds:
+            targets.append(_tee_target(fragmented_mp4_options(config.hls), f"pipe:{ll_fds[r.name]}"))
+        if i == 0 and transcoded_fd is not None:
+            targets.append(_tee_target({"f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
+        encode = {
+            "vcodec": "libx264",
+            "preset": "veryfast",
+            "pix_fmt": "yuv420p",
+            "b:v": f"{r.video_bitrate_kbps}k",
+            "maxrate": f"{r.video_bitrate_kbps}k",
+            "bufsize": f"{2 * r.video_bitrate_kbps}k",
+            "sc_threshold": 0,
+            # Keyframes on segment boundaries, so every rendition's segments line up.
+            "force_key_frames": f"expr:gte(t,n_forced*{segment})",
+            "acodec": "aac",
+            "b:a": f"{r.audio_bitrate_kbps}k",
+            "f": "tee",
+        }
+        scaled = split[i].filter("scale", -2, r.height)
+        outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
+    return command(ffmpeg_python.merge_outputs(*outputs))
+
+
+def master_playlist(config: IngestConfig, source_width: int | None, source_height: int | None) -> str:
+    """The multivariant playlist of a transcoded stream (one per HLS flavour, same text)."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for r in renditions(config):
+        attributes = [f"BANDWIDTH={(r.video_bitrate_kbps + r.audio_bitrate_kbps) * 1000}"]
+        if source_width and source_height:
+            width = round(source_width * r.height / source_height / 2) * 2
+            attributes.append(f"RESOLUTION={width}x{r.height}")
+        lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{r.name}/index.m3u8"]
+    return "\n".join(lines) + "\n"
+
+
+# Probing only as long as needed: the live flag must follow the first packet within 2 s. Never
+# `-fflags nobuffer`: it drops the packets read while probing, the first keyframe among them, so
+# copy outputs wait a whole GOP for the next one (measured: live 2.3 s → 0.4 s after publish).
+FAST_PROBE = {"analyzeduration": 100_000, "probesize": 1_000_000}
+
+
+def rtmp_listen_input(port: int) -> tuple[str, dict[str, Any]]:
+    return f"rtmp://127.0.0.1:{port}/live/feed", {"listen": 1, "protocol_whitelist": "rtmp,tcp", **FAST_PROBE}
+
+
+def listener_protocols(protocols: Iterable[PushProtocol]) -> list[PushProtocol]:
+    """The FFmpeg listeners the push protocols need: RTMPS reaches the same loopback RTMP listener
+    as RTMP (the gate terminates TLS), so one rtmp listener serves both."""
+    wanted = set(protocols)
+    return [p for p in ("rtmp", "srt") if p in wanted or (p == "rtmp" and "rtmps" in wanted)]
+
+
+def srt_listen_input(script: Path) -> tuple[str, dict[str, Any]]:
+    """The SRT listener, opened by FFmpeg's concat demuxer from a script (`srt_listen_script`) that
+    it reads from a FIFO: the passphrase is then neither on FFmpeg's command line, which any process
+    of the Pod reads in /proc/<pid>/cmdline while the listener waits, nor on disk. FFmpeg 5.1 has no
+    other way: `-passphrase` is a command line option too, and `-/opt file` only came with 7.0. The
+    script is ours, so `file` is allowed (for the FIFO) and `safe` off (its URL has a scheme)."""
+    return str(script), {"f": "concat", "safe": 0, "protocol_whitelist": "file,srt,udp", **FAST_PROBE}
+
+
+def _ffconcat_quote(value: str) -> str:
+    """One token of an ffconcat line (FFmpeg's av_get_token): single-quoted, quotes spliced in."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def srt_listen_script(bind: str, port: int, key: str, latency_ms: int | None, timeout: float) -> str:
+    """The concat script of the SRT listener. The stream key is the passphrase: a publisher with
+    another key fails the handshake. `timeout` (libsrt's read timeout): a publisher that sends
+    nothing for that long ends the session (SIGSTOPped publisher: released after 2.4 s with 2 s,
+    5.2 s without, libsrt's peer idle timeout); it does not apply while the listener waits."""
+    query = f"mode=listener&timeout={round(timeout * 1e6)}"
+    if latency_ms is not None:
+        query += f"&latency={latency_ms * 1000}"  # µs, both directions: the larger side's wins
+    lines = [
+        "ffconcat version 1.0",
+        f"file {_ffconcat_quote(f'srt://{bind}:{port}?{query}')}",
+        f"option passphrase {_ffconcat_quote(key)}",
+        *(f"option {name} {value}" for name, value in FAST_PROBE.items()),  # the inner input probes too
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def pull_input(url: str) -> tuple[str, dict[str, Any]]:
+    return url, {
+        "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
+        "rw_timeout": RW_TIMEOUT_US,
+        **FAST_PROBE,
+    }
+
+
+def relay_input(url: str) -> tuple[str, dict[str, Any]]:
+    """The backup's feed as a primary receives it (on_air.py): served on loopback, from a keyframe on."""
+    return url, {"protocol_whitelist": "http,tcp", "rw_timeout": RW_TIMEOUT_US, **FAST_PROBE}
+
+
+def screenshot_command(feed_url: str, out: Path) -> list[str]:
+    """One JPEG of the live feed. The feed starts on a keyframe (GOP cache): one decoded frame,
+    small probe, no audio."""
+    return [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-rw_timeout",
+            str(RW_TIMEOUT_US), "-protocol_whitelist", "http,tcp", "-analyzeduration", "500000",
+            "-probesize", "500000", "-i", feed_url, "-an", "-frames:v", "1", "-q:v", "4", "-f", "image2",
+            str(out)]  # fmt: skip

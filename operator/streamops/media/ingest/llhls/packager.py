@@ -1,0 +1,191 @@
+"""LL-HLS packaging of one session's rendition: FFmpeg's fragmented MP4 (one fragment per part,
+fragments.py) becomes parts served from memory and segments written to disk (a segment is its
+parts' bytes), and the playlist (playlist.py) answers blocking reloads. FFmpeg 5.1's hls muxer has
+no parts, so this decides the structure: a part that starts on a keyframe begins a new segment once
+the current one has reached the segment length. Why: docs/design/low-latency.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamops.media.ingest.llhls.fragments import Fragment, FragmentedStream, InitSegment
+from streamops.media.ingest.llhls.playlist import (
+    INIT_URI,
+    PARTS_KEPT_TARGET_DURATIONS,
+    Part,
+    Segment,
+    media_playlist,
+    segment_uri,
+    target_duration,
+)
+
+log = logging.getLogger("streamops.ingest.llhls")
+
+# A segment boundary is taken at the first keyframe once the segment is this close to its length:
+# keyframes forced every N s land a few ms either side of N in the fragments' timestamps.
+SEGMENT_SLACK_SECONDS = 0.02
+SEGMENT_FILES_KEPT_BEYOND_WINDOW = 2  # players that fetched the playlist just before a segment left it
+BLOCKING_TARGET_DURATIONS = 3  # RFC 8216bis §6.2.5.2: answer 503 after three target durations
+
+
+class PlaylistRequestError(ValueError):
+    """A blocking reload asked for a segment more than two ahead of the live edge (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class PackagerSettings:
+    segment_seconds: int
+    part_seconds: float
+    window_segments: int  # complete segments in the playlist (the DVR window)
+    end_list_on_stop: bool
+
+
+class LlHlsPackager:
+    def __init__(self, directory: Path, settings: PackagerSettings, first_msn: int | None = None) -> None:
+        self.dir = directory
+        self.settings = settings
+        self.stream = FragmentedStream()
+        self.init: InitSegment | None = None
+        self.segments: list[Segment] = []
+        self.parts: OrderedDict[int, bytes] = OrderedDict()
+        # Media sequence numbers from the wall clock, like the standard playlists (ingest.hls_options):
+        # a later session's playlist goes on with higher numbers.
+        self.next_msn = int(time.time()) if first_msn is None else first_msn
+        self.next_part = 0
+        self.ended = False
+        self._pending: list[bytes] = []  # the current segment's parts
+        self._clock: tuple[float, float] | None = None  # (media time, wall clock) of the first fragment
+        self._changed = asyncio.Event()
+        self.updated_at = time.time()  # the playlist's Last-Modified (players judge freshness by it)
+
+    # --- input ---------------------------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        for item in self.stream.feed(chunk):
+            if isinstance(item, InitSegment):
+                self.init = item
+                (self.dir / INIT_URI).write_bytes(item.data)
+            else:
+                self._add(item)
+        self._notify()
+
+    def _add(self, fragment: Fragment) -> None:
+        if self._clock is None:
+            self._clock = (fragment.start, time.time())
+        current = self.segments[-1] if self.segments and not self.segments[-1].complete else None
+        full = current is not None and current.duration >= self.settings.segment_seconds - SEGMENT_SLACK_SECONDS
+        if current is None or (fragment.independent and full):
+            if current is not None:
+                self._complete(current)
+            media_time, wall = self._clock
+            current = Segment(self.next_msn, wall + fragment.start - media_time)
+            self.next_msn += 1
+            self.segments.append(current)
+        part = Part(self.next_part, fragment.duration, fragment.independent)
+        self.next_part += 1
+        current.parts.append(part)
+        self.parts[part.number] = fragment.data
+        self._pending.append(fragment.data)
+
+    def _complete(self, segment: Segment) -> None:
+        tmp = self.dir / f".{segment_uri(segment.msn)}"
+        tmp.write_bytes(b"".join(self._pending))
+        tmp.replace(self.dir / segment_uri(segment.msn))
+        self._pending = []
+        segment.complete = True
+        window = self.settings.window_segments
+        complete = [s for s in self.segments if s.complete]
+        for old in complete[: max(0, len(complete) - window)]:
+            self.segments.remove(old)
+        gone = complete[: max(0, len(complete) - window - SEGMENT_FILES_KEPT_BEYOND_WINDOW)]
+        for old in gone:
+            (self.dir / segment_uri(old.msn)).unlink(missing_ok=True)
+        # Parts are served for the segments the playlist lists them for, and one more.
+        target = target_duration(self.segments, self.settings.segment_seconds)
+        keep_seconds = (PARTS_KEPT_TARGET_DURATIONS + 1) * target
+        kept: set[int] = set()
+        elapsed = 0.0
+        for s in reversed(self.segments):
+            kept.update(p.number for p in s.parts)
+            elapsed += s.duration
+            if elapsed > keep_seconds:
+                break
+        for number in [n for n in self.parts if n not in kept]:
+            del self.parts[number]
+
+    def finish(self) -> None:
+        """FFmpeg's output ended: the segment being written is complete, and the playlist ends."""
+        if self.segments and not self.segments[-1].complete and self.segments[-1].parts:
+            self._complete(self.segments[-1])
+        self.ended = True
+        self._notify()
+
+    def _notify(self) -> None:
+        self.updated_at = time.time()
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _until(self, ready: Callable[[], bool], timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not ready():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0 or self.ended:
+                return ready()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return True
+
+    # --- output --------------------------------------------------------------------------------
+    @property
+    def has_media(self) -> bool:
+        return self.init is not None and bool(self.segments)
+
+    def _blocking_timeout(self) -> float:
+        return BLOCKING_TARGET_DURATIONS * target_duration(self.segments, self.settings.segment_seconds)
+
+    def _has(self, msn: int, part: int | None) -> bool:
+        for s in reversed(self.segments):
+            if s.msn < msn:
+                break
+            if s.msn > msn and (s.complete or s.parts):
+                return True
+            if s.msn == msn:
+                if s.complete:
+                    # Asked for a part past the last one of a complete segment: the next one's first
+                    # part answers (RFC 8216bis §6.2.5.2).
+                    return part is None or part < len(s.parts) or self._has(msn + 1, 0)
+                return part is not None and part < len(s.parts)
+        return False
+
+    async def playlist(self, msn: int | None = None, part: int | None = None, skip: bool = False) -> str | None:
+        """The playlist, once it has segment `msn` (part `part`) when asked for (blocking reload);
+        None when it has not come within the blocking timeout (HTTP 503)."""
+        if msn is not None:
+            last = self.segments[-1].msn if self.segments else self.next_msn
+            if self.segments and msn > last + 2:
+                raise PlaylistRequestError(f"_HLS_msn={msn} is more than two segments ahead of {last}")
+            if not await self._until(lambda: self._has(msn, part), self._blocking_timeout()):
+                return None
+        if not self.has_media:
+            return None
+        return media_playlist(
+            self.segments,
+            segment_seconds=self.settings.segment_seconds,
+            part_seconds=self.settings.part_seconds,
+            next_part=None if self.ended else self.next_part,
+            ended=self.ended and self.settings.end_list_on_stop,
+            skip=skip,
+        )
+
+    async def part(self, number: int) -> bytes | None:
+        """A part's bytes; the next one (the preload hint) once FFmpeg has written it."""
+        if number == self.next_part and not self.ended:
+            await self._until(lambda: number in self.parts, self._blocking_timeout())
+        return self.parts.get(number)

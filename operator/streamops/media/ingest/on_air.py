@@ -1,0 +1,217 @@
+"""Whose media the ingest serves (/feed, /feed/transcoded, HLS, the screenshot): its own session's,
+or, on a primary whose backup ingest sends its feed (backup_link.py), the relay session's that
+reads it. `OnAir` follows both flows, asks failover.decide() which goes on air and has its host
+switch (`OnAirHost.go_on_air`); it also answers the backup's uplink (BACKUP_UPLINK_PATH). Roles in
+decide() are the primary's view: "primary" is this ingest's own session.
+Why: docs/design/backup-failover.md (sections 1 and 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+from aiohttp import web
+
+from streamops.api.livestream import Failback
+from streamops.contract.ingest import IngestConfig, Role
+from streamops.media.ffmpeg import Progress
+from streamops.media.ingest.backup_link import AUTH_HEADER, FAILBACK_HEADER, uplink_token_valid
+from streamops.media.ingest.failover import Flow, decide
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.session import LiveMeter, Session
+
+# Decisions driven by time (silence, stability) come at most this late.
+TICK_SECONDS = 0.2
+# An uplink that brings nothing for this long is over (the backup froze or its network path died).
+UPLINK_READ_TIMEOUT_SECONDS = 3.0
+RELAY_STOP_SECONDS = 5.0  # the relay's FFmpeg reads the rest of its input and exits by itself, normally
+RELAY_FEED_PATH = "/backup/feed"  # loopback only: the uplinked feed, as the relay session's FFmpeg reads it
+
+
+class OnAirHost(Protocol):
+    """What OnAir uses of the worker that owns it (worker.IngestWorker)."""
+
+    @property
+    def config(self) -> IngestConfig: ...
+
+    @property
+    def current(self) -> Session | None:
+        """The own live session, if any."""
+        ...
+
+    @property
+    def feed(self) -> FeedHub:
+        """The own session's feed."""
+        ...
+
+    @property
+    def transcoded_feed(self) -> FeedHub: ...
+
+    @property
+    def meter(self) -> LiveMeter:
+        """The live rates of what is on air: the relay's progress goes there while it is."""
+        ...
+
+    def read_key(self) -> bytes | None:
+        """The stream key (the uplink's signature is checked with it)."""
+        ...
+
+    def relay_session(self) -> Session:
+        """A new session reading the uplinked feed (RELAY_FEED_PATH), reporting to this OnAir."""
+        ...
+
+    def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
+        """Serve `session`'s HLS and screenshot, and `feed`/`transcoded` as /feed and /feed/transcoded."""
+        ...
+
+
+class OnAir:
+    def __init__(self, worker: OnAirHost, relays: bool, log: logging.Logger) -> None:
+        """`relays`: a primary of a push stream, whose backup may send its feed."""
+        self.worker, self.relays, self.log = worker, relays, log
+        self.own = Flow()  # the worker's own session
+        self.backup = Flow()  # the relay of the backup's feed
+        self.session: Session | None = None  # whose media is served (it may have ended since)
+        self.role: Role | None = None  # decide()'s name for it
+        self.wanted = False  # ask the backup for its feed (IngestStatus.backup_wanted)
+        self.stable_seconds = Failback().stable_seconds  # until a backup's uplink says otherwise
+        self.uplink = FeedHub()  # the backup's feed as it arrives, served at RELAY_FEED_PATH
+        self.relay: Session | None = None
+        self.relay_feed, self.relay_transcoded_feed = FeedHub(), FeedHub()
+        self.receiving = False  # an uplink is being received (one at a time)
+        self.switches = 0
+
+    # --- what the worker reports -------------------------------------------------------------------
+    def sending(self, now: float) -> bool:
+        """Media of the source on air flows: the output is live."""
+        if self.session is None:
+            return False
+        return (self.backup if self.role == "backup" else self.own).sending(now)
+
+    def active_ingest(self, own_role: Role, now: float) -> Role | None:
+        if not self.sending(now):
+            return None
+        return "backup" if self.role == "backup" else own_role
+
+    def serves(self, session: Session | None) -> bool:
+        return session is not None and session is self.session
+
+    # --- the worker's own sessions ----------------------------------------------------------------
+    def own_started(self, now: float) -> None:
+        self.own = Flow.started(now)
+        self.update(now)
+
+    def own_media(self, now: float) -> None:
+        self.own = self.own.media(now)
+
+    def own_ended(self, now: float) -> None:
+        self.own = Flow()
+        self.update(now)
+
+    # --- the decision -------------------------------------------------------------------------------
+    def update(self, now: float) -> None:
+        decision = decide(now, self.own, self.backup, self.role, self.stable_seconds)
+        self.wanted = self.relays and decision.wanted
+        worker = self.worker
+        target = worker.current if decision.on_air == "primary" else self.relay if decision.on_air == "backup" else None
+        if target is None or target is self.session or not target.started:
+            return
+        before = self.role
+        self.session, self.role = target, decision.on_air
+        if decision.on_air == "backup":
+            worker.go_on_air(target, self.relay_feed, self.relay_transcoded_feed)
+        else:
+            worker.go_on_air(target, worker.feed, worker.transcoded_feed)
+        if before is not None and before != decision.on_air:
+            self.switches += 1
+            if decision.on_air == "backup":
+                self.log.warning("the backup ingest's media is on air: the primary's own sends nothing")
+            else:
+                self.log.info("the primary's own media is back on air (stable for %d s)", self.stable_seconds)
+        elif decision.on_air == "backup":
+            self.log.info("the backup ingest's media is on air")
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self.update(time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), TICK_SECONDS)
+
+    # --- the relay session (its SessionEvents) ------------------------------------------------------
+    def relay_started(self, session: Session) -> bool:
+        self.relay_feed.start_session()
+        if session.transcoded_pipe is not None:
+            self.relay_transcoded_feed.start_session()
+        self.backup = Flow.started(time.monotonic())
+        self.log.info("relaying the backup's feed")
+        self.update(time.monotonic())
+        return True
+
+    def relay_media(self, chunk: bytes) -> None:
+        self.relay_feed.publish(chunk)
+        self.backup = self.backup.media(time.monotonic())
+
+    def relay_transcoded(self, chunk: bytes) -> None:
+        self.relay_transcoded_feed.publish(chunk)
+
+    def relay_progress(self, progress: Progress) -> None:
+        if self.serves(self.relay):
+            self.worker.meter.add(time.monotonic(), progress, self.relay_feed.bytes_in)
+
+    def relay_ended(self, session: Session, rc: int | None) -> None:
+        self.relay_feed.end_session()
+        self.relay_transcoded_feed.end_session()
+        self.backup = Flow()
+        self.log.info("relay of the backup's feed ended (ffmpeg exit %s)", rc)
+        self.update(time.monotonic())
+
+    # --- the backup's uplink (BACKUP_UPLINK_PATH) ----------------------------------------------------
+    def _signed(self, request: web.Request) -> int | None:
+        """The uplink's failback.stableSeconds when it is signed with our stream key, else None."""
+        key = self.worker.read_key()
+        stable = request.headers.get(FAILBACK_HEADER, "")
+        if key is None or not stable.isdigit() or not 1 <= int(stable) <= 3600:
+            return None
+        token = request.headers.get(AUTH_HEADER, "")
+        valid = uplink_token_valid(key, self.worker.config.stream, int(stable), token, time.time())
+        return int(stable) if valid else None
+
+    async def receive_uplink(self, request: web.Request) -> web.StreamResponse:
+        stable = self._signed(request)
+        if stable is None:
+            return web.Response(status=403, text="not signed with the stream's key")
+        if not self.wanted:
+            return web.Response(status=409, text="the primary does not want the backup's feed now")
+        if self.receiving:
+            return web.Response(status=409, text="the primary receives another backup feed")
+        self.receiving, self.stable_seconds = True, stable
+        self.uplink.start_session()
+        relay = self.relay = self.worker.relay_session()
+        task = asyncio.create_task(relay.run())
+        try:
+            # Taken for as long as the primary wants it: the relay is on air, or prepared for a switch.
+            while self.wanted and not task.done():
+                try:
+                    chunk = await asyncio.wait_for(request.content.readany(), UPLINK_READ_TIMEOUT_SECONDS)
+                except TimeoutError:
+                    self.log.warning("the backup's feed sent nothing for %g s", UPLINK_READ_TIMEOUT_SECONDS)
+                    break
+                if not chunk:
+                    break
+                self.uplink.publish(chunk)
+        finally:
+            self.uplink.end_session()  # the relay reads to the end and exits
+            done, _ = await asyncio.wait({task}, timeout=RELAY_STOP_SECONDS)
+            if not done:
+                await relay.process.stop(grace=1)
+                await asyncio.wait({task}, timeout=RELAY_STOP_SECONDS)
+            self.receiving = False
+        return web.Response(status=204)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.process.stop(grace=1)

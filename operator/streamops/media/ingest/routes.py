@@ -1,0 +1,304 @@
+"""The ingest's HTTP surface (aiohttp): the worker routes (worker_http.py), the live feed and the
+transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS) and DASH of the
+session on air, the screenshot, the players' clock, the player page and, on a primary that relays
+its backup, the uplink and the loopback relay feed. Media paths answer at / and under the path
+prefix. What is served changes at every switch (on_air.py), so it is read from the host per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streamops.contract.ingest import (
+    BACKUP_UPLINK_PATH,
+    CLOCK_PATH,
+    DASH_MANIFEST,
+    FEED_PATH,
+    HLS_CMAF_PLAYLIST,
+    HLS_MPEGTS_PLAYLIST,
+    SCREENSHOT_PATH,
+    TRANSCODED_FEED_PATH,
+    IngestConfig,
+    IngestStatus,
+)
+from streamops.media.fmp4 import hvc1_init_segment
+from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
+from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
+from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
+from streamops.media.ingest.worker_http import worker_app
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".ts": "video/mp2t",
+}
+
+
+class IngestHttpHost(Protocol):
+    """What the HTTP surface reads of the worker (worker.IngestWorker)."""
+
+    @property
+    def config(self) -> IngestConfig: ...
+
+    def status(self) -> IngestStatus: ...
+
+    @property
+    def accepting(self) -> bool:
+        """Readiness (/readyz)."""
+        ...
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """What /metrics exports."""
+        ...
+
+    @property
+    def on_air(self) -> OnAir:
+        """The backup's uplink: received (BACKUP_UPLINK_PATH) and relayed (RELAY_FEED_PATH)."""
+        ...
+
+    @property
+    def served_feed(self) -> FeedHub:
+        """/feed: the feed of the source on air."""
+        ...
+
+    @property
+    def served_transcoded_feed(self) -> FeedHub: ...
+
+    @property
+    def served_dir(self) -> Path | None:
+        """The HLS and DASH of the session on air (or of the last one), None before the first."""
+        ...
+
+    @property
+    def served_packagers(self) -> Mapping[str, LlHlsPackager]:
+        """Its LL-HLS packagers, by rendition name ("" without renditions)."""
+        ...
+
+    @property
+    def screenshot(self) -> Path: ...
+
+    @property
+    def loopback_host(self) -> str:
+        """The address this worker reaches its own HTTP face at (the relay's only client)."""
+        ...
+
+
+def ingest_app(host: IngestHttpHost) -> web.Application:
+    return IngestRoutes(host).app()
+
+
+class IngestRoutes:
+    """The media handlers of one worker, as methods: each reads what is on air from `host`."""
+
+    def __init__(self, host: IngestHttpHost) -> None:
+        self.host = host
+        self.allowed_renditions = {r.name for r in renditions(host.config)}
+        self.ll_names = set(ll_renditions(host.config))
+
+    def app(self) -> web.Application:
+        host, config = self.host, self.host.config
+        app = worker_app(host.status, lambda: host.accepting, host.registry, cors=True)
+        app.router.add_get(FEED_PATH, self.feed)
+        app.router.add_get(TRANSCODED_FEED_PATH, self.feed)
+        if host.on_air.relays:
+            app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
+            app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
+        # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed).
+        for prefix in dict.fromkeys(("", config.path_prefix)):
+            app.router.add_get(prefix + "/hls/{variant}/{name}", self.hls)
+            app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", self.hls)
+            app.router.add_get(prefix + SCREENSHOT_PATH, self.screenshot)
+            app.router.add_get(prefix + "/dash/{name}", self.dash)
+            app.router.add_get(prefix + CLOCK_PATH, clock)
+            add_player_routes(app, prefix, player_options(config))
+        return app
+
+    # --- the live feed -------------------------------------------------------------------------------
+    async def feed(self, request: web.Request) -> web.StreamResponse:
+        """FEED_PATH and TRANSCODED_FEED_PATH: the feed of the source on air."""
+        served = self.host.served_feed
+        hub = self.host.served_transcoded_feed if request.path == TRANSCODED_FEED_PATH else served
+        # Not while silent either: what is cached was sent before the silence, and a consumer
+        # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
+        if not hub.live or not served.sending:
+            return web.Response(status=503, text="stream is not live")
+        return await stream_feed(hub, request)
+
+    async def relay_feed(self, request: web.Request) -> web.StreamResponse:
+        """The backup's feed as it arrives, for this worker's relay session only."""
+        if request.remote not in (self.host.loopback_host, "127.0.0.1", "::1"):
+            raise web.HTTPForbidden()
+        uplink = self.host.on_air.uplink
+        if not uplink.live:
+            return web.Response(status=503, text="no backup feed")
+        return await stream_feed(uplink, request)
+
+    # --- HLS, DASH, the screenshot -------------------------------------------------------------------
+    async def hls(self, request: web.Request) -> web.StreamResponse:
+        variant, name = request.match_info["variant"], request.match_info["name"]
+        rendition = request.match_info.get("rendition")
+        served_dir = self.host.served_dir
+        if served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
+            raise web.HTTPNotFound()
+        if rendition is not None and rendition not in self.allowed_renditions:
+            raise web.HTTPNotFound()
+        if variant == LL_VARIANT and (rendition or "") in self.ll_names:
+            packager = self.host.served_packagers.get(rendition or "")
+            if packager is not None:
+                return await low_latency_hls(request, packager, name)
+        path = served_dir / variant / (rendition or "") / name
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
+            return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=media_headers(path))
+        return media_file(path)
+
+    async def dash(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        served_dir = self.host.served_dir
+        if served_dir is None or not self.host.config.dash or name.startswith(".") or "/" in name:
+            raise web.HTTPNotFound()
+        path = served_dir / "dash" / name
+        if not path.is_file():
+            raise web.HTTPNotFound()
+        return media_file(path)
+
+    async def screenshot(self, _: web.Request) -> web.StreamResponse:
+        if not self.host.screenshot.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(self.host.screenshot, headers={"Content-Type": "image/jpeg"})
+
+
+async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:
+    """LL-HLS: the playlist (blocking reload: _HLS_msn, _HLS_part; delta: _HLS_skip), parts from
+    memory (the preload-hinted one once written), segments and the init segment from disk."""
+    if name == "index.m3u8":
+        try:
+            msn, part = (_query_int(request, key) for key in ("_HLS_msn", "_HLS_part"))
+            if part is not None and msn is None:
+                raise PlaylistRequestError("_HLS_part without _HLS_msn")
+            text = await packager.playlist(msn, part, skip=request.query.get("_HLS_skip") in ("YES", "v2"))
+        except PlaylistRequestError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+        if text is None:
+            return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
+        response = web.Response(
+            text=text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
+        )
+        response.last_modified = packager.updated_at  # as FileResponse gives the standard playlists
+        return response
+    if name == INIT_URI:
+        if packager.init is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=hvc1_init_segment(packager.init.data), content_type="video/mp4")
+    if (number := part_number(name)) is not None:
+        body = await packager.part(number)
+        if body is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=body, content_type="video/iso.segment")
+    path = packager.dir / name
+    if segment_number(name) is None or not path.is_file():
+        raise web.HTTPNotFound()
+    return media_file(path)
+
+
+async def clock(_: web.Request) -> web.Response:
+    """The players' time source (dash.js's UTCTiming, http-xsdate): never a public time server."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return web.Response(text=now, headers={"Cache-Control": "no-store"})
+
+
+def media_headers(path: Path) -> dict[str, str]:
+    headers = {"Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")}
+    if path.suffix in (".m3u8", ".mpd"):  # manifests change under the same name
+        headers["Cache-Control"] = "no-cache"
+    return headers
+
+
+def media_file(path: Path) -> web.FileResponse:
+    # FileResponse sends Last-Modified too: the player page judges a manifest's freshness by it.
+    return web.FileResponse(path, headers=media_headers(path))
+
+
+def player_options(config: IngestConfig) -> PlayerOptions:
+    """What the player page plays: paths relative to the page (at the prefix, like the media)."""
+    hls = config.hls
+    playlist = HLS_CMAF_PLAYLIST if hls.cmaf else HLS_MPEGTS_PLAYLIST
+    return PlayerOptions(
+        stream=config.stream,
+        hls_path=playlist.lstrip("/"),
+        dash_path=DASH_MANIFEST.lstrip("/") if config.dash else None,
+        low_latency=hls.low_latency,
+        poster_path=SCREENSHOT_PATH.lstrip("/") if config.screenshots.enabled else None,
+    )
+
+
+def _query_int(request: web.Request, key: str) -> int | None:
+    value = request.query.get(key)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise PlaylistRequestError(f"{key} must be a non-negative integer")
+    return int(value)
+
+
+# --- feed readers ------------------------------------------------------------------------------------
+
+
+async def stream_feed(hub: FeedHub, request: web.Request) -> web.StreamResponse:
+    """One feed reader's response, for as long as the hub's session lasts (or the reader stays)."""
+    response = web.StreamResponse(headers={"Content-Type": "video/mp2t", "Cache-Control": "no-cache"})
+    if request.version >= (1, 1) and request.transport is not None:
+        # The hub writes each batch to the transport itself (ChunkedSink): no task wake-up and
+        # no aiohttp write per chunk and reader.
+        response.enable_chunked_encoding()
+        await response.prepare(request)  # the headers go at once (a StreamResponse's)
+        sink = ChunkedSink(request.transport)
+        hub.attach(sink)
+        try:
+            await sink.done
+        finally:
+            hub.detach(sink)
+        return response  # aiohttp ends the chunked body
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        async for chunk in hub.subscribe():
+            await response.write(chunk)
+    return response
+
+
+class ChunkedSink:
+    """A feed reader's HTTP/1.1 response body, written by the FeedHub straight to its transport in
+    chunked encoding (the response's headers said so and went out already): a feed.FeedSink."""
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def send(self, chunk: bytes) -> None:
+        self.transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+
+    def backlog(self) -> int:
+        return self.transport.get_write_buffer_size()
+
+    def closed(self) -> bool:
+        return self.transport.is_closing()
+
+    def end(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)

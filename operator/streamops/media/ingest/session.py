@@ -1,0 +1,238 @@
+"""One publish/pull session: an FFmpeg process (commands.session_command) that writes HLS into a
+directory of its own and reports through `SessionEvents` to whoever runs it (the worker, or on_air
+for the backup's relay). Also `LiveMeter`: the live rates of the session on air, from the deltas of
+FFmpeg's cumulative -progress values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
+from streamops.media.ingest.commands import (
+    LL_VARIANT,
+    ll_renditions,
+    packager_settings,
+    renditions,
+    session_command,
+    session_dirs,
+)
+from streamops.media.ingest.llhls.packager import LlHlsPackager
+from streamops.media.ingest.pipe_batches import PipeReader
+from streamops.redaction import Redactor
+
+log = logging.getLogger("streamops.ingest")
+
+
+@dataclass(frozen=True)
+class LiveRates:
+    frame_rate: float | None = None
+    transcoding_speed: float | None = None
+    bitrate: int | None = None
+
+
+class LiveMeter:
+    """Live values from deltas over the last few seconds (FFmpeg only reports cumulative ones)."""
+
+    WINDOW = 3.0
+    MIN_SPAN = 1.5  # fewer seconds than this (a session's first progress reports) say nothing reliable
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int, int, int]] = deque()
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+    def add(self, now: float, progress: Progress, feed_bytes: int) -> None:
+        self.samples.append((now, progress.frame, progress.out_time_us, feed_bytes))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.WINDOW:
+            self.samples.popleft()
+
+    def rates(self) -> LiveRates:
+        if len(self.samples) < 2:
+            return LiveRates()
+        (t0, f0, o0, b0), (t1, f1, o1, b1) = self.samples[0], self.samples[-1]
+        dt = t1 - t0
+        if dt < self.MIN_SPAN:
+            return LiveRates()
+        return LiveRates(
+            frame_rate=round((f1 - f0) / dt, 2),
+            transcoding_speed=round((o1 - o0) / 1e6 / dt, 3),
+            bitrate=round((b1 - b0) * 8 / dt),
+        )
+
+
+@dataclass(frozen=True)
+class SessionEvents:
+    """What a session reports, to whoever runs it. All but `on_started` come only once media
+    flows (a listener that never gets a publisher reports nothing)."""
+
+    # The first media byte. True: this is now the live session; False: refused (another one is
+    # live), the session stops without publishing anything.
+    on_started: Callable[[Session], bool]
+    on_media: Callable[[bytes], None]  # the feed (MPEG-TS from FFmpeg's stdout)
+    on_transcoded: Callable[[bytes], None]  # the transcoded feed (the top rendition)
+    on_progress: Callable[[Progress], None]  # one -progress block
+    on_ended: Callable[[Session, int | None], None]  # FFmpeg of a started session exited (its code)
+
+
+class Session:
+    """One FFmpeg process that is, or may become, a publish/pull session: writes HLS into a
+    directory of its own under `sessions_dir` and reports through `events`."""
+
+    def __init__(
+        self,
+        kind: str,
+        url: str,
+        options: dict[str, Any],
+        *,
+        config: IngestConfig,
+        sessions_dir: Path,
+        redact: Redactor,
+        events: SessionEvents,
+        secret_input: tuple[Path, str] | None = None,
+    ) -> None:
+        self.kind, self.config, self.events = kind, config, events
+        self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
+        self.facts = SourceFacts()
+        self.started = False
+        self.accepted = False  # started and made the live session (not refused)
+        self.key: bytes | None = None
+        self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
+        self.feed_pipe = os.pipe()  # FFmpeg's stdout: the feed
+        # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
+        self.transcoded_pipe = os.pipe() if renditions(config) else None
+        write_fd = self.transcoded_pipe[1] if self.transcoded_pipe else None
+        # LL-HLS: each rendition's fragmented MP4 on a pipe to its packager.
+        self.ll_pipes = {name: os.pipe() for name in ll_renditions(config)}
+        settings = packager_settings(config)
+        self.packagers = {name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)}
+        ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
+        self.process = FfmpegProcess(
+            name=f"ingest-{kind}",
+            argv=session_command(config, url, options, self.dir, write_fd, ll_write),
+            redact=redact,
+            log=log,
+            on_progress=self._progress,
+            on_stderr=self._stderr,
+            stdout=self.feed_pipe[1],
+            pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
+        )
+
+    def _stderr(self, line: str) -> None:
+        self.facts.read(line)
+
+    def _progress(self, progress: Progress) -> None:
+        if self.started:
+            self.events.on_progress(progress)
+
+    async def _read_pipe(self, fd: int, consume: Callable[[bytes], None]) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        try:
+            while chunk := await reader.read(1 << 18):
+                consume(chunk)
+        finally:
+            transport.close()
+
+    async def _read_transcoded(self, fd: int) -> None:
+        def transcoded(chunk: bytes) -> None:
+            if self.accepted:
+                self.events.on_transcoded(chunk)
+
+        reader = PipeReader(fd, transcoded)  # in 20 ms batches, as the feed
+        try:
+            await reader.ended
+        finally:
+            reader.stop()
+            os.close(fd)
+
+    async def _package(self, name: str) -> None:
+        packager = self.packagers[name]
+        try:
+            await self._read_pipe(self.ll_pipes[name][0], packager.feed)
+        except ValueError as e:  # FFmpeg's output is ours: a parse error is a bug, said once, not a crash loop
+            log.error("LL-HLS packaging of %r stopped: %s", name or "the stream", e)
+        finally:
+            packager.finish()
+
+    async def _write_secret_input(self, path: Path, text: str) -> None:
+        """Hand FFmpeg its input script through the FIFO once it opens it, then remove the FIFO."""
+        try:
+            while self.process.running:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:  # ENXIO: FFmpeg has not opened it for reading yet
+                    await asyncio.sleep(0.02)
+                    continue
+                try:
+                    os.write(fd, text.encode())  # a few hundred bytes: one write, into an empty pipe
+                finally:
+                    os.close(fd)
+                return
+        finally:
+            path.unlink(missing_ok=True)
+
+    async def run(self) -> bool:
+        """Run to the end; True when media flowed (it was a session, not just a listener)."""
+        for directory in session_dirs(self.config, self.dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        if self.secret_input is not None:
+            self.secret_input[0].unlink(missing_ok=True)
+            os.mkfifo(self.secret_input[0], 0o600)
+        try:
+            await self.process.start()
+        except BaseException:
+            os.close(self.feed_pipe[0])
+            raise
+        finally:
+            os.close(self.feed_pipe[1])  # FFmpeg's now (or nobody's): EOF comes when it exits
+        transcoded = (
+            asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
+        )
+        packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
+        secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
+
+        def media(chunk: bytes) -> None:
+            if not self.started:
+                self.started = True
+                self.accepted = self.events.on_started(self)
+                if not self.accepted:
+                    feed.stop()  # refused: stop, publish nothing
+                    return
+            self.events.on_media(chunk)
+
+        # Callbacks, not a task: one event-loop round per 20 ms batch, the feed readers' writes included.
+        feed = PipeReader(self.feed_pipe[0], media)
+        try:
+            await feed.ended
+        finally:
+            feed.stop()
+            rc = await self.process.stop()
+            os.close(self.feed_pipe[0])  # after: FFmpeg's stdout stays open until it is stopped
+            if secret is not None:
+                secret.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await secret
+            for reader in [t for t in (transcoded, *packaging) if t is not None]:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reader, timeout=2)
+            if self.started:
+                self.events.on_ended(self, rc)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return self.started

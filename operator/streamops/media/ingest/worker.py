@@ -1,0 +1,512 @@
+"""The ingest worker: takes one publisher (RTMP through the key-checking gate, RTMPS, or SRT with
+the key as passphrase) or pulls from origins round-robin, one live session at a time; serves HLS
+(and DASH) with the DVR window, a screenshot every N s and the live feed (routes.py).
+
+    streamops worker ingest        (config: env STREAMOPS_INGEST_CONFIG or --config FILE, JSON)
+
+Sessions (session.py) report here through SessionEvents; on_air.py decides whose media is served.
+Why: docs/design/ingest-robustness.md (standby listener, silence watch), backup-failover.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from streamops.api.livestream import Failback, PushProtocol
+from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
+from streamops.contract.stream_key import srt_passphrase_problem
+from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
+from streamops.media.ingest.backup_link import BackupOffer
+from streamops.media.ingest.commands import (
+    hls_variants,
+    listener_protocols,
+    master_playlist,
+    pull_input,
+    relay_input,
+    renditions,
+    rtmp_listen_input,
+    screenshot_command,
+    srt_listen_input,
+    srt_listen_script,
+)
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.llhls.packager import LlHlsPackager
+from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.routes import ingest_app
+from streamops.media.ingest.rtmp_gate import RtmpGate
+from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
+from streamops.media.ingest.tls_reload import CertificateReloader
+from streamops.media.ingest.worker_http import serve
+from streamops.media.worker_process import utc_now, worker_main
+from streamops.redaction import Redactor
+
+log = logging.getLogger("streamops.ingest")
+
+STANDBY_LISTEN_SECONDS = 10  # a standby RTMP listener nobody connects to exits after this
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class IngestWorker:
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.media_dir = Path(config.media_dir)
+        self.sessions_dir = self.media_dir / "sessions"
+        self.screenshot = self.media_dir / "screenshot.jpg"
+        self.redact = Redactor()
+        self.feed = FeedHub()  # the own session's feed
+        self.transcoded_feed = FeedHub()
+        # What /feed and /feed/transcoded serve: the hubs above, or a relay's of the backup's feed
+        # (on_air.py decides, go_on_air switches).
+        self.served_feed, self.served_transcoded_feed = self.feed, self.transcoded_feed
+        self.on_air = OnAir(self, relays=config.role == "primary" and config.source.push is not None, log=log)
+        self.meter = LiveMeter()
+        self.current: Session | None = None
+        self.served_dir: Path | None = None  # HLS of the current (or last) session
+        self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
+        self.facts = SourceFacts()
+        self.started_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.last_media = 0.0
+        self.active = True
+        self.deactivated_reason: str | None = None
+        self.pull_index = 0
+        self.listeners: list[Session] = []
+        self.stopping = asyncio.Event()
+        self.internal_rtmp_port = free_loopback_port()
+        self.gate: RtmpGate | None = None
+        self.private_dir = self.media_dir / ".private"  # the SRT listener's FIFO (never served: a dot name)
+        self.standby: Session | None = None  # an RTMP listener for the successor of a silent session
+        self.standby_port = 0
+        self._standby_tasks: set[asyncio.Task[None]] = set()
+        self.listening = False  # the listeners (push) or the pull loop are up: see `accepting`
+        self.session_events = SessionEvents(
+            on_started=self.session_started,
+            on_media=self.session_media,
+            on_transcoded=self.transcoded_feed.publish,
+            on_progress=self.session_progress,
+            on_ended=self.session_ended,
+        )
+        self._metrics()
+
+    # --- telemetry -------------------------------------------------------------------------------
+    def _metrics(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"stream": self.config.stream, "role": self.config.role}
+        names = list(labels)
+        self.m_live = Gauge("streamops_ingest_live", "1 while media flows", names, registry=self.registry)
+        self.m_fps = Gauge("streamops_ingest_frame_rate", "frames per second (live)", names, registry=self.registry)
+        self.m_bitrate = Gauge("streamops_ingest_bitrate_bps", "feed bitrate (live)", names, registry=self.registry)
+        self.m_consumers = Gauge("streamops_ingest_feed_consumers", "feed readers", names, registry=self.registry)
+        self.m_cache = Gauge(
+            "streamops_ingest_feed_cache_bytes", "what a joining feed reader gets first", names, registry=self.registry
+        )
+        self.m_sessions = Counter("streamops_ingest_sessions", "publish/pull sessions", names, registry=self.registry)
+        self.m_refused = Gauge(
+            "streamops_ingest_refused_publishers", "publishers refused", names, registry=self.registry
+        )
+        self._labels = labels
+
+    @property
+    def live(self) -> bool:
+        return self.feed.sending  # the feed's own session and its silence rule (feed.SILENCE_SECONDS)
+
+    @property
+    def accepting(self) -> bool:
+        """Readiness: publishers are accepted (push) or the pull runs. Not `live`: the Service must
+        route to an ingest before media flows, or no encoder outside could ever make it live."""
+        return self.listening and self.active and not self.stopping.is_set()
+
+    @property
+    def on_air_live(self) -> bool:
+        """What is served flows: the own session's media, or a relay's of the backup's."""
+        return self.on_air.sending(time.monotonic())
+
+    def status(self) -> IngestStatus:
+        rates = self.meter.rates() if self.on_air_live else LiveRates()
+        facts = self.facts
+        status = IngestStatus(
+            live=self.live,
+            active=self.active,
+            deactivated_reason=self.deactivated_reason,
+            source=self.current.kind if self.current and self.live else None,
+            active_ingest=self.on_air.active_ingest(self.config.role, time.monotonic()),
+            backup_wanted=self.on_air.wanted,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            video_width=facts.width,
+            video_height=facts.height,
+            video_codec=facts.video_codec,
+            video_profile=facts.video_profile,
+            pixel_format=facts.pixel_format,
+            bit_depth=facts.bit_depth,
+            audio_codec=facts.audio_codec,
+            frame_rate=rates.frame_rate,
+            transcoding_speed=rates.transcoding_speed,
+            bitrate=rates.bitrate,
+            feed_consumers=self.served_feed.consumers,
+            refused_publishers=self.gate.refused if self.gate else 0,
+            tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
+            tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
+        )
+        labels = self._labels
+        self.m_live.labels(**labels).set(1 if self.live else 0)
+        self.m_fps.labels(**labels).set(rates.frame_rate or 0)
+        self.m_bitrate.labels(**labels).set(rates.bitrate or 0)
+        self.m_consumers.labels(**labels).set(self.served_feed.consumers)
+        self.m_cache.labels(**labels).set(self.served_feed.cache_bytes)
+        self.m_refused.labels(**labels).set(status.refused_publishers)
+        return status
+
+    # --- sessions --------------------------------------------------------------------------------
+    def session_started(self, session: Session) -> bool:
+        previous = self.current
+        if previous is not None and previous is not session and self.live:
+            # It came back while the newcomer connected: a sending publisher is never displaced.
+            log.info("%s publisher refused: the %s session is live again", session.kind, previous.kind)
+            return False
+        if previous is not None and previous is not session:
+            log.info("%s publisher displaces the silent %s session", session.kind, previous.kind)
+            asyncio.get_running_loop().create_task(previous.process.stop(grace=1))
+        self.current = session
+        self.feed.start_session()
+        if renditions(self.config):
+            self.transcoded_feed.start_session()
+        self.started_at, self.finished_at = utc_now(), None
+        self.m_sessions.labels(**self._labels).inc()
+        log.info("%s session started", session.kind)
+        for other in self.listeners:  # one publisher at a time: the other protocol stands down
+            if other is not session:
+                asyncio.get_running_loop().create_task(other.process.stop(grace=1))
+        self.on_air.own_started(time.monotonic())  # on air at once, unless the backup's media holds the air
+        return True
+
+    def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
+        """`session`'s media becomes what the feed, HLS and the screenshot serve (on_air.py decides)."""
+        for old, new in ((self.served_feed, feed), (self.served_transcoded_feed, transcoded)):
+            if old is not new and old.live:
+                # Its consumers come back for the new source (EOF, as on a publisher's reconnect);
+                # it goes on caching, for a switch back.
+                old.end_session()
+                old.start_session()
+        self.served_feed, self.served_transcoded_feed = feed, transcoded
+        if renditions(self.config):
+            master = master_playlist(self.config, session.facts.width, session.facts.height)
+            for variant, _ in hls_variants(self.config):
+                (session.dir / variant / "index.m3u8").write_text(master)
+        self.meter.reset()
+        self.facts = session.facts
+        self.served_dir = session.dir
+        self.served_packagers = session.packagers
+        running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
+        in_use = {s.dir for s in running if s is not None}
+        for directory in self.sessions_dir.iterdir():
+            if directory not in in_use:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def relay_session(self) -> Session:
+        """A session reading the backup's feed as this primary receives it (on_air.py runs it)."""
+        url, options = relay_input(f"http://{self.loopback_host}:{self.http_port}{RELAY_FEED_PATH}")
+        on_air = self.on_air
+        events = SessionEvents(
+            on_started=on_air.relay_started,
+            on_media=on_air.relay_media,
+            on_transcoded=on_air.relay_transcoded,
+            on_progress=on_air.relay_progress,
+            on_ended=on_air.relay_ended,
+        )
+        return Session(
+            "backup",
+            url,
+            options,
+            config=self.config,
+            sessions_dir=self.sessions_dir,
+            redact=self.redact,
+            events=events,
+        )
+
+    @property
+    def loopback_host(self) -> str:
+        """Where this worker reaches its own HTTP face."""
+        bind = self.config.bind_address
+        return "127.0.0.1" if bind in ("", "0.0.0.0", "::") else bind
+
+    def session_media(self, chunk: bytes) -> None:
+        self.feed.publish(chunk)
+        self.last_media = time.monotonic()
+        self.on_air.own_media(self.last_media)
+
+    def session_progress(self, progress: Progress) -> None:
+        if self.on_air.serves(self.current):
+            self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
+
+    def session_ended(self, session: Session, rc: int | None) -> None:
+        if self.current is not session:  # refused, or displaced: the live session is another one
+            log.info("%s publisher gone (ffmpeg exit %s)", session.kind, rc)
+            return
+        self.current = None
+        self.feed.end_session()
+        self.transcoded_feed.end_session()
+        self.finished_at = utc_now()
+        log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
+        self.on_air.own_ended(time.monotonic())
+
+    def new_session(
+        self, kind: str, url: str, options: dict[str, Any], secret_input: tuple[Path, str] | None = None
+    ) -> Session:
+        return Session(
+            kind,
+            url,
+            options,
+            config=self.config,
+            sessions_dir=self.sessions_dir,
+            redact=self.redact,
+            events=self.session_events,
+            secret_input=secret_input,
+        )
+
+    def rtmp_upstream(self) -> int | None:
+        """Where the RTMP gate relays a new publisher (the loopback port of an FFmpeg listener), or
+        None to refuse it: only a live, sending session holds the stream. While the session is
+        silent a standby listener takes the newcomer at once; its media, once it flows, displaces
+        the silent session (`session_started`), and a wrong key leaves the silent one untouched."""
+        if not self.active:
+            return None
+        if self.current is None:
+            return self.internal_rtmp_port
+        if self.live:
+            return None
+        if self.standby is None:
+            port = free_loopback_port()
+            url, options = rtmp_listen_input(port)
+            # FFmpeg's RTMP listen timeout (s): a standby that nobody reaches does not wait forever.
+            self.standby = self.new_session("rtmp", url, {**options, "timeout": STANDBY_LISTEN_SECONDS})
+            self.standby_port = port
+            task = asyncio.get_running_loop().create_task(self._run_standby(self.standby))
+            self._standby_tasks.add(task)
+            task.add_done_callback(self._standby_tasks.discard)
+        return self.standby_port
+
+    async def _run_standby(self, session: Session) -> None:
+        try:
+            await session.run()
+        except Exception as e:  # a listener's failure is logged; the gate refuses the next publisher
+            log.error("standby rtmp listener failed: %s", self.redact(str(e)))
+        finally:
+            if self.standby is session:
+                self.standby = None
+
+    async def silence_watch(self) -> None:
+        """End a session that sends nothing for `publisher_timeout` s, whatever its protocol: the RTMP
+        gate and SRT's read timeout cut a silent publisher's connection; this also catches one that
+        sends bytes but no media."""
+        timeout = self.config.publisher_timeout
+        while not self.stopping.is_set():
+            session = self.current
+            if session is not None and time.monotonic() - self.last_media >= timeout:
+                log.warning("%s session sent nothing for %g s: ending it", session.kind, timeout)
+                await session.process.stop(grace=1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=0.5)
+
+    def read_key(self) -> bytes | None:
+        if not self.config.stream_key_file:
+            return None
+        try:
+            key = Path(self.config.stream_key_file).read_bytes().strip()
+        except OSError:
+            return None
+        if key:
+            self.redact.add(key.decode(errors="replace"))
+        return key or None
+
+    def _listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
+        if protocol == "rtmp":
+            url, options = rtmp_listen_input(self.internal_rtmp_port)
+        elif key and srt_passphrase_problem(key) is None and key.decode(errors="replace").isprintable():
+            push = self.config.source.push
+            latency = push.srt.latency_ms if push and push.srt else None
+            script = srt_listen_script(
+                self.config.bind_address, self.config.ports.srt, key.decode(), latency, self.config.publisher_timeout
+            )
+            fifo = self.private_dir / f"srt-{time.monotonic_ns()}.ffconcat"
+            url, options = srt_listen_input(fifo)
+            session = self.new_session(protocol, url, options, secret_input=(fifo, script))
+            session.key = key
+            return session
+        else:
+            # No key, no SRT: the passphrase is the key. Nor one SRT refuses (not 10..79 bytes): FFmpeg would
+            # exit at once and be started again every few ms; the LiveStream's status says why (operator).
+            return None
+        session = self.new_session(protocol, url, options)
+        session.key = key
+        return session
+
+    async def push_loop(self) -> None:
+        """Keep an idle listener per protocol while no one publishes; a listener that ends without
+        a session (refused publisher, bad handshake) is replaced, one that ran a session too."""
+        push = self.config.source.push
+        assert push is not None
+        running: dict[PushProtocol, tuple[Session, asyncio.Task[bool]]] = {}
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                key = self.read_key()
+                if self.current is None:
+                    for protocol in listener_protocols(push.protocols):
+                        if protocol not in running and (session := self._listener(protocol, key)) is not None:
+                            running[protocol] = (session, asyncio.create_task(session.run()))
+                    srt = running.get("srt")
+                    if srt is not None and srt[0].key != key:  # rotated key: SRT needs a new passphrase
+                        await srt[0].process.stop(grace=1)
+                self.listeners = [session for session, _ in running.values()]
+                tasks = [task for _, task in running.values()]
+                await asyncio.wait([*tasks, stop], timeout=1, return_when=asyncio.FIRST_COMPLETED)
+                for protocol, (_, task) in list(running.items()):
+                    if task.done():
+                        del running[protocol]
+                        if task.exception() is not None:
+                            log.error("%s listener failed: %s", protocol, self.redact(str(task.exception())))
+                        if task.exception() is not None or not task.result():
+                            await asyncio.sleep(0.05)  # a listener that failed at once must not spin
+                            if protocol == "rtmp":
+                                # Its port may have been taken between our probe and FFmpeg's bind
+                                # (any connect() can get it as its source port): a CI run spun on
+                                # "Address already in use" for 20 s. The gate asks for the port anew.
+                                self.internal_rtmp_port = free_loopback_port()
+        finally:
+            stop.cancel()
+            for session, task in running.values():
+                await session.process.stop(grace=3)
+                task.cancel()
+
+    async def pull_loop(self) -> None:
+        pull = self.config.source.pull
+        assert pull is not None
+        urls = pull.urls
+        self.last_media = time.monotonic()
+        failures_in_a_row = 0
+        while not self.stopping.is_set():
+            if time.monotonic() - self.last_media > pull.inactivity_timeout_seconds:
+                self.active = False
+                self.deactivated_reason = f"no data for {pull.inactivity_timeout_seconds} s from any pull URL"
+                log.warning("stream deactivated: %s", self.deactivated_reason)
+                return
+            index = self.pull_index % len(urls)
+            url, options = pull_input(urls[index])
+            session = self.new_session(f"pull-{index}", url, options)
+            self.listeners = [session]
+            run = asyncio.create_task(session.run())
+            stop = asyncio.create_task(self.stopping.wait())
+            await asyncio.wait([run, stop], return_when=asyncio.FIRST_COMPLETED)
+            if stop.done():
+                await session.process.stop()
+                run.cancel()
+                return
+            stop.cancel()
+            flowed = run.result()
+            if not flowed:
+                log.info("pull URL #%d gave no media: %s", index, session.process.last_error())
+            # Failed or stopped sending: the next URL becomes current (round-robin).
+            self.pull_index += 1
+            failures_in_a_row = 0 if flowed else failures_in_a_row + 1
+            if failures_in_a_row and failures_in_a_row % len(urls) == 0:
+                await asyncio.sleep(min(5.0, 0.5 * failures_in_a_row / len(urls)))
+
+    async def screenshot_loop(self) -> None:
+        interval = self.config.screenshots.interval_seconds
+        feed = f"http://{self.loopback_host}:{self.http_port}{FEED_PATH}"
+        while not self.stopping.is_set():
+            if self.on_air_live:
+                tmp = self.media_dir / "screenshot.tmp.jpg"
+                shot = FfmpegProcess("screenshot", screenshot_command(feed, tmp), self.redact, log)
+                await shot.start()
+                rc: int | None
+                try:
+                    rc = await asyncio.wait_for(shot.wait(), timeout=10)
+                except TimeoutError:
+                    rc = await shot.stop()
+                if rc == 0 and tmp.exists():
+                    tmp.replace(self.screenshot)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.on_air_live else 0.5)
+
+    # --- HTTP and the run ----------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        """The HTTP surface (routes.py), reading what is on air from this worker."""
+        return ingest_app(self)
+
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: stop every session and the HTTP face."""
+        self.stopping.set()
+
+    def _rtmps(self) -> dict[str, Any]:
+        """The gate's TLS listener, with rtmps (the certificate files are mounted from the Secret)."""
+        push, config = self.config.source.push, self.config
+        if push is None or "rtmps" not in push.protocols:
+            return {}
+        assert config.ports.rtmps is not None and config.tls_cert_file and config.tls_key_file  # IngestConfig checks
+        reloader = CertificateReloader(config.tls_cert_file, config.tls_key_file, log)
+        return {"tls_port": config.ports.rtmps, "tls": reloader}
+
+    async def run(self) -> None:
+        shutil.rmtree(self.sessions_dir, ignore_errors=True)
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.private_dir, ignore_errors=True)
+        self.private_dir.mkdir(mode=0o700, parents=True)
+        runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
+        self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
+        push = self.config.source.push
+        if push is not None and {"rtmp", "rtmps"} & set(push.protocols):
+            self.gate = RtmpGate(
+                host=self.config.bind_address,
+                port=self.config.ports.rtmp if "rtmp" in push.protocols else None,
+                read_key=self.read_key,
+                admit=self.rtmp_upstream,
+                idle_timeout=self.config.publisher_timeout,
+                log=log,
+                **self._rtmps(),
+            )
+            await self.gate.start()
+        loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
+        loops.append(self.on_air.run(self.stopping))
+        if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
+            stable = (push.failback or Failback()).stable_seconds
+            offer = BackupOffer(self.config.primary_url, self.config.stream, stable, self.read_key, log)
+            loops.append(offer.run(self.stopping, lambda: self.feed, lambda: self.live))
+        if self.config.screenshots.enabled:
+            loops.append(self.screenshot_loop())
+        tasks = [asyncio.create_task(c) for c in loops]
+        self.listening = True
+        try:
+            await self.stopping.wait()
+        finally:
+            for s in [*self.listeners, *(s for s in (self.standby, self.current) if s is not None)]:
+                await s.process.stop()
+            await self.on_air.stop()
+            for t in tasks:
+                t.cancel()
+            if self.gate:
+                await self.gate.close()
+            self.feed.end_session()
+            await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    what = "Take one publisher or pull a source; serve HLS, a screenshot and the live feed."
+    return worker_main(argv, "ingest", CONFIG_ENV, IngestConfig.model_validate_json, IngestWorker, what)

@@ -1,0 +1,71 @@
+"""The ingest's worker routes on aiohttp: /healthz, /readyz, /status (JSON) and /metrics, as
+small_http.worker_routes answers them for the pusher and the recorder, beside the ingest's media;
+optionally CORS for media a web page on another origin fetches (HLS, the screenshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry
+
+from streamops.contract.worker import WorkerStatus
+from streamops.media.small_http import Route, registry_metrics, worker_routes
+
+# What a browser player on another origin needs: any origin (the media is public to whoever has the URL,
+# like the URL itself), byte ranges (hls.js asks for them), and the headers it reads back.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age",
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range, Origin, Accept, Content-Type, Cache-Control",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@web.middleware
+async def _preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS":  # answered for every path: no route has to know about CORS
+        return web.Response(status=204, headers=PREFLIGHT_HEADERS)
+    return await handler(request)
+
+
+async def _cors_headers(_: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(CORS_HEADERS)  # errors (404 while not live) too: players read their status
+
+
+def worker_app(
+    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry, cors: bool = False
+) -> web.Application:
+    """The routes every worker answers (small_http.worker_routes, the pusher's and recorder's server
+    too), on aiohttp for the ingest, which serves its media beside them."""
+    app = web.Application(middlewares=[_preflight] if cors else [])
+    if cors:
+        app.on_response_prepare.append(_cors_headers)
+    for (method, path), route in worker_routes(status, ready, registry_metrics(lambda: registry)).items():
+        if method == "GET":
+            app.router.add_get(path, _aiohttp_handler(route))  # HEAD too, as small_http answers it
+        else:
+            app.router.add_route(method, path, _aiohttp_handler(route))
+    return app
+
+
+def _aiohttp_handler(route: Route) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        reply = await route(await request.read())
+        return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+
+    return handle
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start serving; the caller keeps the runner and calls `cleanup()` on the way out."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

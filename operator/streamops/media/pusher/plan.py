@@ -1,0 +1,77 @@
+"""Pure decisions about one push run and the next: how it ended (`classify_exit`), the line of
+FFmpeg's output that says why (`telling_error`), and backoff: the failure streak (`Backoff`:
+`failures`, `failingSince` in the status) and the full-jitter delay before the next try.
+Why: docs/design/restream-accounting.md ("Failures").
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from streamops.contract.pusher import BackoffPolicy
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:
+    """Full jitter: uniform in [0, min(cap, initial·2^attempt)]; u is a uniform draw in [0, 1]."""
+    ceiling = cap if attempt >= 64 else min(cap, initial * math.pow(2, attempt))
+    return max(0.0, min(u, 1.0)) * ceiling
+
+
+class Backoff:
+    """The failure streak behind backoff_delay: failures since the link last stayed up long enough
+    (`attempt`), and when the streak began (`failing_since`)."""
+
+    def __init__(self, policy: BackoffPolicy, rand: Callable[[], float] = random.random) -> None:
+        self.policy = policy
+        self.rand = rand
+        self.attempt = 0
+        self.failing_since: datetime | None = None
+
+    def link_was_up(self, seconds: float) -> None:
+        if seconds >= self.policy.reset_after_seconds:
+            self.attempt = 0
+            self.failing_since = None
+
+    def next_delay(self, at: datetime | None = None) -> float:
+        """One more failure (at `at`, which starts the streak if it is the first): the delay before the next try."""
+        if self.attempt == 0:
+            self.failing_since = at
+        delay = backoff_delay(self.attempt, self.policy.initial_seconds, self.policy.max_seconds, self.rand())
+        self.attempt += 1
+        return delay
+
+
+class Outcome(enum.Enum):
+    SOURCE_ENDED = "source-ended"  # FFmpeg exited 0: the feed ended (publisher gone)
+    SOURCE_UNAVAILABLE = "source-unavailable"  # the feed could not be opened (503, refused)
+    TARGET_FAILED = "target-failed"
+    STOPPED = "stopped"  # we were asked to stop
+
+
+def classify_exit(returncode: int, lines: Iterable[str], feed_url: str) -> Outcome:
+    """Why a run ended. FFmpeg exits 0 when its input ends; input errors are printed prefixed
+    with the input URL; everything else that fails is the output (the target)."""
+    if returncode == 0:
+        return Outcome.SOURCE_ENDED
+    if any(line.startswith(f"{feed_url}:") for line in lines):
+        return Outcome.SOURCE_UNAVAILABLE
+    return Outcome.TARGET_FAILED
+
+
+_NOISE = ("Conversion failed!", "Last message repeated", "Exiting normally")
+_ERROR_WORDS = ("error", "failed", "refused", "timed out", "broken pipe", "reset", "invalid", "not found", "denied")
+
+
+def telling_error(lines: Sequence[str], target_uri: str, returncode: int) -> str:
+    """The line of FFmpeg's (redacted) output that says what went wrong: the first error about the
+    target, else the first error at all (the cause, not the "Conversion failed!" that follows)."""
+    useful = [line for line in lines if not any(n in line for n in _NOISE)]
+    errors = [line for line in useful if any(w in line.lower() for w in _ERROR_WORDS)]
+    about_target = [line for line in errors if target_uri.rstrip("/") in line]
+    if about_target or errors:
+        return (about_target or errors)[0]
+    return useful[-1] if useful else f"ffmpeg exited with code {returncode}"

@@ -1,0 +1,302 @@
+"""The pusher worker: forwards a stream's live feed as is (`-c copy`) to one RTMP(S)/SRT target, one
+FFmpeg per connection, with backoff, a watchdog, `/status` and `/metrics` (docs/design/restream-accounting.md).
+
+    streamops worker push        (config: env STREAMOPS_PUSHER_CONFIG or --config FILE, JSON)
+
+    waiting-for-source --feed answers 200--> connecting --bytes reach the target--> live
+    live/connecting --FFmpeg exits 0 (the feed ended)--> waiting-for-source   (no penalty)
+    live/connecting --target refused/failed/stalled--> backoff --delay--> waiting-for-source
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
+from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri
+from streamops.media.mpegts import program_stream_types
+from streamops.media.pusher.commands import (
+    PushTarget,
+    StreamKeyError,
+    needs_silence,
+    push_command,
+    push_target,
+    read_stream_key,
+)
+from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
+from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, telling_error
+from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
+from streamops.media.worker_process import utc_now, worker_main
+from streamops.redaction import Redactor
+
+log = logging.getLogger("streamops.pusher")
+
+FEED_POLL_SECONDS = 1.0
+FEED_PROBE_TIMEOUT_SECONDS = 5.0  # connect, answer and the PMT (it comes first)
+FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
+FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
+
+
+async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
+    """GET the feed: (it answered 200 with media, its track types from the PMT once they show).
+
+    HTTP/1.0 on a bare connection rather than aiohttp's client (≈13 MiB of RSS in every pusher):
+    an HTTP/1.0 answer is neither chunked nor kept alive, so the body is the bytes up to the close.
+    Raises OSError/TimeoutError when the ingest cannot be reached."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        writer.write(f"GET {path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        fields = head.split(b" ", 2)
+        if len(fields) < 2 or fields[1] != b"200":
+            return False, None
+        data, types = b"", None
+        while len(data) < FEED_PROBE_BYTES and (chunk := await reader.read(64 * 1024)):
+            data += chunk
+            types = program_stream_types(data)
+            if types is not None:
+                break
+        return bool(data), types
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return False, None
+    finally:
+        writer.close()
+
+
+def pusher_metrics(
+    restream: str, live: bool, bytes_sent: int, reconnects: int, failures: int, state: PusherState
+) -> bytes:
+    """/metrics in Prometheus' text format, made from the pusher's own counters when asked: what
+    prometheus-client wrote for these five metrics, without its ≈4 MiB per pusher process (issue 15)."""
+    label = 'restream="' + restream.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
+        name += "_total" if kind == "counter" else ""  # the family is named as its sample (0.0.4)
+        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}"))
+        lines.extend(f"{name}{{{label}{extra}}} {float(value)!r}" for extra, value in samples)
+
+    metric("streamops_pusher_live", "gauge", "1 while bytes reach the target", [("", 1.0 if live else 0.0)])
+    metric("streamops_pusher_sent_bytes", "counter", "bytes pushed to the target", [("", bytes_sent)])
+    metric(
+        "streamops_pusher_reconnects", "counter", "new connections to the target after the first", [("", reconnects)]
+    )
+    metric("streamops_pusher_target_failures", "counter", "target failures", [("", failures)])
+    states = [(f',streamops_pusher_state="{s}"', 1.0 if s == state else 0.0) for s in PUSHER_STATES]
+    metric("streamops_pusher_state", "gauge", "pusher state", states)
+    return ("\n".join(lines) + "\n").encode()
+
+
+# --- the worker ----------------------------------------------------------------------------------
+
+
+class Pusher:
+    def __init__(self, config: PusherConfig, rand: Callable[[], float] = random.random) -> None:
+        self.config = config
+        self.redact = Redactor()
+        self.backoff = Backoff(config.backoff, rand)
+        self.stopping = asyncio.Event()
+        self.state: PusherState = "waiting-for-source"
+        self.bytes_sent = 0  # cumulative across runs
+        self.reconnects = 0
+        self.last_error: str | None = None
+        self.started_at: datetime | None = None  # the current live period began
+        self._attempts = 0  # connections to the target so far (`reconnects` counts all but the first)
+        self._run_base = 0  # bytes_sent before the current run
+        self._delivery = Delivery()
+        self._target_socket = TargetSocket()
+        self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
+        self._proc: FfmpegProcess | None = None
+
+        self.target_failures = 0  # every target failure since start (the metric; `failures` is the streak)
+
+    # --- telemetry ---------------------------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        return self._proc is not None and self._proc.running and is_live(self._delivery.last_at, time.monotonic())
+
+    def _set_state(self, state: PusherState) -> None:
+        if state != self.state:
+            log.info("%s: %s -> %s", self.config.name, self.state, state)
+        self.state = state
+
+    def status(self) -> PusherStatus:
+        live = self.live
+        state: PusherState = "live" if live else ("connecting" if self.state == "live" else self.state)
+        return PusherStatus(
+            live=live,
+            state=state,
+            started_at=self.started_at if live else None,
+            bytes_sent=self.bytes_sent,
+            reconnects=self.reconnects,
+            failures=self.backoff.attempt,
+            failing_since=self.backoff.failing_since,
+            last_error=self.last_error,
+            target=self.config.uri,
+        )
+
+    def metrics(self) -> Reply:
+        return Reply(
+            200,
+            pusher_metrics(
+                self.config.name, self.live, self.bytes_sent, self.reconnects, self.target_failures, self.state
+            ),
+            METRICS_CONTENT_TYPE,
+        )
+
+    def _on_progress(self, progress: Progress) -> None:
+        total = self._run_base + progress.total_size
+        if total > self.bytes_sent:
+            self.bytes_sent = total
+            self._delivery.written(time.monotonic())
+            self._note_delivery()
+
+    def _on_ffmpeg_line(self, line: str) -> None:
+        if line.startswith(FEED_OPENED):
+            if self._attempts:
+                self.reconnects += 1
+            self._attempts += 1
+
+    def _sample_target(self, pid: int | None) -> None:
+        """The target's TCP socket (rtmp, rtmps), read every watchdog tick."""
+        if self._tcp_target and pid is not None:
+            wrote_media = self.bytes_sent > self._run_base
+            target = self._target_socket.read(pid, wrote_media)
+            self._delivery.sampled(target, time.monotonic(), wrote_media=wrote_media)
+            self._note_delivery()
+
+    def _note_delivery(self) -> None:
+        if self._delivery.first_at is not None and self.state != "live":
+            self.started_at = utc_now()
+            self._set_state("live")
+
+    def _fail(self, message: str) -> None:
+        self.last_error = self.redact(message)[:4096]
+        self.target_failures += 1
+        log.warning("%s: target failed: %s", self.config.name, self.last_error)
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: stop pushing (FFmpeg ends cleanly) and the HTTP face."""
+        self.stopping.set()
+
+    async def run(self) -> None:
+        cfg = self.config
+        server = await serve(worker_routes(self.status, lambda: self.live, self.metrics), cfg.http_host, cfg.http_port)
+        log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
+        try:
+            while not self.stopping.is_set():
+                await self._cycle()
+        finally:
+            if self._proc is not None:
+                await self._proc.stop(grace=2)
+            await server.cleanup()
+
+    async def _cycle(self) -> None:
+        self._set_state("waiting-for-source")
+        stream_types = await self._wait_for_feed()
+        if self.stopping.is_set():
+            return
+        try:
+            key = None
+            if self.config.stream_key_file:
+                key = read_stream_key(self.config.stream_key_file)
+                self.redact.add(key)  # before anything can print it
+            target = push_target(self.config.uri, key)
+        except (StreamKeyError, UnsafeUri) as e:
+            self._fail(str(e))
+            await self._back_off(0.0)
+            return
+        outcome, uptime, error = await self._push_once(target, needs_silence(self.config.no_audio_mode, stream_types))
+        self.started_at = None
+        if outcome is Outcome.TARGET_FAILED:
+            self._fail(error)
+            await self._back_off(uptime)
+        elif outcome is not Outcome.STOPPED:
+            self.backoff.link_was_up(uptime)
+            log.info("%s: %s", self.config.name, outcome.value)
+            if outcome is Outcome.SOURCE_UNAVAILABLE:
+                await self._sleep(FEED_POLL_SECONDS)
+
+    async def _back_off(self, uptime: float) -> None:
+        self.backoff.link_was_up(uptime)
+        delay = self.backoff.next_delay(utc_now())
+        self._set_state("backoff")
+        log.info("%s: retrying in %.1f s", self.config.name, delay)
+        await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+    async def _wait_for_feed(self) -> list[int] | None:
+        """Poll the feed until it answers 200; return its track types (PMT) when they show."""
+        while not self.stopping.is_set():
+            # Not up yet (refused, timed out): the ingest starts with us or restarts.
+            with contextlib.suppress(TimeoutError, OSError, ValueError):
+                async with asyncio.timeout(FEED_PROBE_TIMEOUT_SECONDS):
+                    answered, types = await probe_feed(self.config.feed_url)
+                if answered:
+                    return types  # None: no PMT seen, the tracks are unknown
+                # 200 and no byte: that session ended while we looked; wait for the next
+            await self._sleep(FEED_POLL_SECONDS)
+        return None
+
+    async def _push_once(self, target: PushTarget, add_silence: bool) -> tuple[Outcome, float, str]:
+        """One FFmpeg run; returns why it ended, how long the link was up, the (redacted) error."""
+        self._set_state("connecting")
+        argv = push_command(self.config.feed_url, target, add_silence)
+        if add_silence:
+            log.info("%s: the feed has no audio: adding a silent track", self.config.name)
+        self._run_base = self.bytes_sent
+        delivery = self._delivery = Delivery()
+        self._target_socket = TargetSocket()
+        proc = FfmpegProcess(
+            "push", argv, self.redact, log, on_progress=self._on_progress, on_stderr=self._on_ffmpeg_line
+        )
+        self._proc = proc
+        started = time.monotonic()
+        killed_for: str | None = None
+        await proc.start()
+        assert proc.process is not None
+        exited = asyncio.ensure_future(proc.process.wait())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while not exited.done():
+                await asyncio.wait({exited, stop}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                if stop.done():
+                    await proc.stop(grace=2)
+                    return Outcome.STOPPED, 0.0, ""
+                self._sample_target(proc.pid)
+                now = time.monotonic()
+                if self.live:  # a link that stays up ends the failure streak now, not when it drops
+                    self.backoff.link_was_up(delivery.uptime())
+                killed_for = watchdog(started, delivery.first_at, delivery.last_at, now)
+                if killed_for:
+                    await proc.stop(grace=0.5)  # SIGTERM alone would wait on the trailer
+                    break
+            rc = await proc.wait()
+        finally:
+            stop.cancel()
+            if proc.running:
+                await proc.stop(grace=0.5)
+            self._proc = None
+        if killed_for:
+            return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
+        outcome = classify_exit(rc, proc.tail, self.config.feed_url)
+        return outcome, delivery.uptime(), telling_error(list(proc.tail), self.config.uri, rc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    what = "Forward the live feed as is to one target."
+    return worker_main(argv, "push", CONFIG_ENV, PusherConfig.model_validate_json, Pusher, what)

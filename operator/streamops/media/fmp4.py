@@ -1,15 +1,7 @@
 """The little of ISO BMFF (fragmented MP4) the workers touch: the ingest rewrites an HEVC init
-segment's sample entry; the recorder cuts a part that ends inside a box back to what reads.
-
-FFmpeg's MP4 muxers write HEVC as `hev1` (parameter sets may also travel in the samples). Apple's
-players (Safari, iOS, tvOS) play HEVC only as `hvc1`, and FFmpeg writes that only with `-tag:v hvc1`,
-which fails for H.264 inputs — and an ingest's session command is built before the codec is known.
-So the init segment is rewritten as it is served: the sample entry's four bytes become `hvc1`, and
-its hvcC marks the VPS/SPS/PPS arrays complete (ISO/IEC 14496-15 §8.4.1: with `hvc1` every parameter
-set is in the sample entry, array_completeness 1, which FFmpeg itself writes with `-tag:v hvc1`).
-Same length in, same length out: no box size changes, media segments are untouched (FFmpeg's
-encoders repeat the parameter sets in-band at keyframes, which players accept either way).
-"""
+segment's `hev1` sample entry as `hvc1` as it is served (same length in and out, media segments
+untouched); the recorder cuts a part that ends inside a box back to what reads. Why `hvc1` (Apple's
+players) and why at serving time: docs/design/ingest-robustness.md."""
 
 from __future__ import annotations
 

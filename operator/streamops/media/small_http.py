@@ -1,13 +1,9 @@
 """The HTTP face of the pusher and the recorder without aiohttp: a small HTTP/1.1 server on asyncio
 streams for a handful of fixed routes (/healthz, /readyz, /status, /metrics; the recorder's POST
 /start and /stop), keep-alive included (the operator reads /status every 0.5 s on one connection).
-
-Why not aiohttp's server (the ingest keeps it: it serves media, ranges, CORS): importing it costs
-a worker ≈13 MiB of RSS and ≈0.1 s of start-up (smaps_rollup and `python -X importtime`, issue 15)
-for four routes that answer a few hundred bytes. Requests are small and trusted to be HTTP: the
-request line and headers are capped at 16 KiB and a body at 1 MiB; anything else is answered 400
-and the connection closed.
-"""
+Requests are small and trusted to be HTTP: request line and headers capped at 16 KiB, a body at
+1 MiB; anything else is answered 400 and the connection closed. Why not aiohttp's server (≈13 MiB
+of RSS per worker): docs/design/lean-workers.md."""
 
 from __future__ import annotations
 

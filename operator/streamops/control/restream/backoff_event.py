@@ -1,16 +1,8 @@
 """The RestreamBackoff Warning, aggregated the Kubernetes way: one core/v1 Event per failure streak
 of the pusher (its `failures` since `failingSince`), created at the streak's first failure and then
-updated in place (count, lastTimestamp, message), as client-go's EventCorrelator does with repeated
-Events; `kubectl describe` shows it as "(x42 over 7m)". Without it, a target down for an hour posted
-≈600 Warnings per Restream (one per attempt: a 5 s connect timeout plus full-jitter backoff capped
-at 10 s).
-
-The Event is named after the Restream's uid and the streak's start, so an operator restarted
-mid-streak finds the same Event and updates it: nothing needed is kept only in memory. Updates are
-written at most every `metrics_write_seconds` (the count is always the pusher's current one), so
-a streak costs a handful of writes per minute, not one per attempt. Pure functions: the loop does
-the writing (restream/loop.py).
-"""
+updated in place (count, lastTimestamp, message), named after the Restream's uid and the streak's
+start so a restarted operator finds it again, updated at most every `metrics_write_seconds`. Pure
+functions: the loop does the writing (restream/loop.py). Why: docs/design/restream-accounting.md."""
 
 from __future__ import annotations
 

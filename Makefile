@@ -67,7 +67,7 @@ test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apis
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
-cluster-up-nodes: coredns traefik
+cluster-up-nodes: coredns traefik ffmpeg player
 	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
@@ -76,6 +76,7 @@ cluster-up-nodes: coredns traefik
 	@echo "  make cluster-down"
 
 cluster-up-plane:
+	@if [ -n "$(NODE)" ]; then $(MAKE) -s --no-print-directory ffmpeg player; fi
 	@$(PY) -m devtools.cluster.controlplane up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
@@ -104,13 +105,13 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 
-test-e2e: deps venv kube ffmpeg ## end-to-end tests on a real local node (containerd + kubelet; needs root)
+test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
 bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
 	$(PY) bench/media.py $(BENCH_ARGS)
 
-bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
+bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)
 
 bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS (median, p95) -> bench/results/latency.md

@@ -162,3 +162,20 @@ def test_overlay_upper_becomes_an_oci_layer(tmp_path: Path) -> None:
     assert (upper / "etc/.wh.gone.conf").is_file()
     for path in [upper, *upper.rglob("*")]:
         assert not [a for a in os.listxattr(path, follow_symlinks=False) if a.startswith("trusted.overlay.")]
+
+
+def test_the_worker_image_is_refused_without_the_player_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone that never ran `make player` would build (and cache) a worker whose player page
+    cannot play; the build stops with what to run instead."""
+    from devtools.cluster import images
+    from devtools.versions import VersionsError
+
+    assert images.missing_player_assets(REPO / "operator/streamops") == [], "make test runs make player first"
+    bare = tmp_path / "repo"
+    shutil.copytree(REPO / "operator/streamops", bare / "operator/streamops", ignore=shutil.ignore_patterns("assets"))
+    assert "hls.min.js" in images.missing_player_assets(bare / "operator/streamops")
+    monkeypatch.setattr(images, "REPO", bare)
+    with pytest.raises(VersionsError, match="make player"):
+        ImageBuilder(cache=tmp_path / "cache")._app()

@@ -29,6 +29,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamops
+from streamops.media.ingest.player.page import ASSETS as PLAYER_ASSETS
+
 from devtools.versions import REPO, VersionsError, cache_dir, coredns_bin, traefik_bin, worker_ffmpeg_dir
 
 SUITE = "bookworm"
@@ -135,6 +138,16 @@ def _hash(*parts: bytes | str) -> str:
         h.update(p.encode() if isinstance(p, str) else p)
         h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def missing_player_assets(package: Path) -> list[str]:
+    """The files `make player` copies into the streamops package at `package` that are not there."""
+    installed = Path(streamops.__file__).parent
+    return [
+        name
+        for name, asset in PLAYER_ASSETS.items()
+        if asset.vendored and not (package / asset.path.relative_to(installed)).exists()
+    ]
 
 
 def _tree_hash(root: Path) -> str:
@@ -308,8 +321,13 @@ class ImageBuilder:
         return layer
 
     def _app(self) -> tuple[Path, str]:
-        """Layer with the streamops package, copied into the venv's site-packages."""
+        """Layer with the streamops package, copied into the venv's site-packages. Refused while the
+        player page's scripts are missing (`make player`): the image would serve a page that cannot
+        play, and its cache key would keep it."""
         src = REPO / "operator/streamops"
+        missing = missing_player_assets(src)
+        if missing:
+            raise VersionsError(f"the player page's {', '.join(missing)} are not in {src}: run `make player`")
         key = _tree_hash(src)
         layer = self.cache / f"app-{key}.tar"
         if not layer.exists():

@@ -38,7 +38,7 @@ from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.media.s3_server import S3Server
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
-from devtools.processes import child_env
+from devtools.processes import child_env, proc_tree
 from devtools.waits import wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -130,6 +130,14 @@ def publishers(tmp_path: Path) -> Iterator[Callable[..., Publisher]]:
 
 
 RecorderFactory = Callable[..., RecorderWorker]
+
+
+def environment_of(pid: int) -> str:
+    """A process's environment as /proc shows it ("" once it has exited)."""
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 @pytest.fixture
@@ -362,6 +370,14 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, 0.01, "first bytes on disk")
     first_bytes = time.monotonic() - recorder.started_at
     wait_for(lambda: (recorder.status()["duration"] or 0) >= 20, 60, 0.2, "20 s recorded")
+    assert recorder.process is not None
+    held = environment_of(recorder.process.pid)
+    assert s3.secret_key in held and s3.access_key in held, "the recorder itself holds the keys (for boto3)"
+    children = proc_tree(recorder.process.pid)[1:]
+    assert children, "the recorder's FFmpeg is running"
+    for child in children:  # issue 25: FFmpeg never needs them, and root on the node reads environ
+        seen = environment_of(child) + Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
+        assert s3.secret_key not in seen and s3.access_key not in seen, f"the S3 keys reached child {child}"
     publisher.stop()
     wait_for(lambda: recorder.status()["state"] == "reconnecting", 10, POLL, "the source gone")
     stop_pressed = time.monotonic()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import check_uri
+from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.redaction import Redactor
 
 FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")
@@ -169,6 +170,16 @@ def stderr_lines(rest: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
     return [p for p in parts if p], rest
 
 
+CREDENTIAL_ENV = frozenset({ACCESS_KEY_ENV, SECRET_KEY_ENV})
+
+
+def child_environment() -> dict[str, str]:
+    """The worker's environment without the credentials it holds (the recorder's S3 keys arrive as
+    env from a Secret): no FFmpeg or ffprobe child needs them, and a process's /proc/PID/environ is
+    readable by its user and by root on the node."""
+    return {name: value for name, value in os.environ.items() if name not in CREDENTIAL_ENV}
+
+
 @dataclass
 class FfmpegProcess:
     """One FFmpeg run under asyncio: stderr redacted into the log (last lines kept for errors),
@@ -199,6 +210,7 @@ class FfmpegProcess:
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=((write_fd,) if write_fd is not None else ()) + self.pass_fds,
                 start_new_session=True,  # our signals only, never the worker's terminal's
+                env=child_environment(),
             )
         finally:
             for fd in ((write_fd,) if write_fd is not None else ()) + self.pass_fds:

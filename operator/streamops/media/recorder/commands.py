@@ -9,7 +9,7 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
-from streamops.media.ffmpeg import FFPROBE, RW_TIMEOUT_US, command
+from streamops.media.ffmpeg import FFPROBE, RW_TIMEOUT_US, child_environment, command
 
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
 # The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
@@ -72,6 +72,7 @@ async def _ffprobe(path: Path, *args: str) -> str:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        env=child_environment(),
     )
     out, _ = await proc.communicate()
     return out.decode(errors="replace")

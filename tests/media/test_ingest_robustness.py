@@ -192,6 +192,36 @@ def test_frozen_srt_publisher_is_released_after_the_timeout(ingest_factory):
         first.stop()
 
 
+def test_an_srt_successor_of_a_frozen_srt_session_waits_for_its_timeout(ingest_factory):
+    """SRT cannot match RTMP's displacement (docs/design/ingest-robustness.md): the frozen
+    session's FFmpeg holds the UDP port and libsrt answers the newcomer's handshake only once that
+    session is released. The newcomer, retrying as encoders do, is live right after the timeout."""
+    ingest = ingest_factory()  # the default publisherTimeoutSeconds: 5
+    first = Publisher(ingest.srt_url()).start()
+    try:
+        ingest.wait_live()
+        frozen_at = freeze(first)
+        wait_for(lambda: not ingest.status()["live"], timeout=10)
+        silent_at = time.monotonic()
+        attempts: list[Publisher] = []
+        try:
+            while not ingest.status()["live"] and time.monotonic() - silent_at < 30:
+                if not attempts or not attempts[-1].running:
+                    attempts.append(Publisher(ingest.srt_url(), duration=30).start())  # an encoder retrying
+                time.sleep(0.1)
+            measured("SRT successor live after the freeze (default timeout 5 s)", time.monotonic() - frozen_at, "s")
+            measured("SRT successor's connection attempts", len(attempts), "")
+            assert ingest.status()["live"] and ingest.status()["source"] == "srt"
+            assert time.monotonic() - frozen_at > 5, "not before the frozen session's timeout"
+            assert "displaces" not in ingest.logs(), "not displaced: its timeout released the frozen session"
+        finally:
+            for attempt in attempts:
+                attempt.stop()
+    finally:
+        thaw(first)
+        first.stop()
+
+
 # --- a recorder across a freeze --------------------------------------------------------------------
 
 

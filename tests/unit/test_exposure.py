@@ -23,10 +23,11 @@ from streamops.control.livestream.builders import (
 )
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.shared.children import ensure_service
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
+from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"
@@ -319,3 +320,39 @@ def test_a_missing_gateway_api_is_a_clear_reason_and_switching_routes_deletes_th
     reconcile(api)
     assert api.names("Ingress") == []
     assert PLAYBACK_ROUTE_ANNOTATION not in api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
+
+
+def test_a_route_event_wakes_its_stream_and_a_route_gone_or_without_its_hash_reconciles_it():
+    """What a watch event of a playback route does (handlers.playback_route_event): it wakes the
+    stream that owns it; one that went away, or lost its spec hash, asks for the reconcile that puts
+    it back at once (before, only the resync did, up to 120 s later)."""
+    api = watched_api()
+    put(api, playback={"ingress": {"host": "tv.example"}})
+    reconcile(api)
+    ingress = api.object("Ingress", NS, "cam-playback")
+    assert ingress is not None
+    key = ("LiveStream", NS, "cam")
+    # Seen (None: kopf's initial listing), created, changed (e.g. the controller wrote its status).
+    for event_type in (None, "ADDED", "MODIFIED"):
+        assert playback_route_wake(event_type, ingress) == (key, False), event_type
+    assert playback_route_wake("DELETED", ingress) == (key, True)
+    # Deleted by hand: the reconcile it asks for creates it again.
+    api.delete("Ingress", NS, "cam-playback")
+    reconcile(api)
+    again = api.object("Ingress", NS, "cam-playback")
+    assert again is not None and again["metadata"]["uid"] != ingress["metadata"]["uid"]
+    # Its spec hash dropped (an apply or edit without it): the reconcile puts the spec back with it.
+    asked = again["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+    api.modify("Ingress", NS, "cam-playback", {"metadata": {"annotations": {SPEC_HASH_ANNOTATION: None}}})
+    edited = api.object("Ingress", NS, "cam-playback")
+    assert playback_route_wake("MODIFIED", edited or {}) == (key, True)
+    reconcile(api)
+    restored = api.object("Ingress", NS, "cam-playback") or {}
+    assert restored["metadata"]["annotations"][SPEC_HASH_ANNOTATION] == asked
+    # An HTTPRoute the same way; a route no LiveStream controls wakes nothing.
+    s = stream(playback={"httpRoute": {"parentRefs": [{"name": "web"}]}})
+    route = playback_route(s, SETTINGS)
+    assert route is not None
+    http_route = playback_http_route(s, route, POD_NETWORK_PORTS["http"])
+    assert playback_route_wake("DELETED", http_route) == (key, True)
+    assert playback_route_wake("DELETED", {"metadata": {"name": "cam-playback", "namespace": NS}}) is None

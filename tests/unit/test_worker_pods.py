@@ -180,6 +180,8 @@ def test_rbac_is_least_privilege():
     assert "delete" not in verbs[("", "persistentvolumeclaims")], "videos outlive everything"
     assert not any("*" in v or r == "*" for (_, r), v in verbs.items())
     assert verbs[("streaming.streamops.dev", "livestreams/status")] == {"patch"}
+    for route in (("networking.k8s.io", "ingresses"), ("gateway.networking.k8s.io", "httproutes")):
+        assert {"list", "watch"} <= verbs[route], "playback routes are watched: a deleted one is put back at once"
 
 
 def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():

@@ -3,11 +3,12 @@ events start and stop, shared/object_tasks.py; each kind's loop.py) that reconci
 its status; watch events only wake that loop.
 
 Reconciling is level-based: the loop reconciles when the object is new to it (created, or the
-operator restarted), when its spec changed (metadata.generation), when one of its Pods went away,
-and every resync period. Every trigger runs the same idempotent reconcile, so a missed or
-duplicated event, or an operator restart, changes nothing observable. There are no kopf
-create/update/delete handlers and no kopf daemons, so kopf writes nothing on the objects: no
-diff-base or progress annotations and no finalizer (object_tasks.py says why none is needed).
+operator restarted), when its spec changed (metadata.generation), when one of its Pods or its
+playback route went away, and every resync period. Every trigger runs the same idempotent
+reconcile, so a missed or duplicated event, or an operator restart, changes nothing observable.
+There are no kopf create/update/delete handlers and no kopf daemons, so kopf writes nothing on
+the objects: no diff-base or progress annotations and no finalizer (object_tasks.py says why none
+is needed).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import kopf
 
 from streamops.api import GROUP, LIVESTREAM, RECORDING, VERSION
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
+from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.shared.indexes import (
     ChildIndexes,
     Indexes,
@@ -52,6 +54,11 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.worker_client import http_client
 
+# A stream's playback route: an Ingress, or an HTTPRoute. Where the Gateway API is not served, kopf
+# warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD
+# appears (it watches CRDs).
+ROUTES = (("networking.k8s.io", "ingresses"), ("gateway.networking.k8s.io", "httproutes"))
+UNRESOLVED = "Unresolved resources cannot be served"  # kopf's warning (kopf._core.reactor.observation)
 FINALIZER = f"{GROUP}/finalizer"  # what earlier versions put on every object: kopf removes it
 SETTINGS = OperatorSettings.from_env()
 log = logging.getLogger("streamops.operator")
@@ -72,6 +79,25 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+class OnceEach(logging.Filter):
+    """kopf repeats its UNRESOLVED warning on every event of every CRD in the cluster for as long as
+    a resource it has handlers for is not served: 35 times while the Gateway API's CRDs were being
+    applied, and forever where something keeps patching CRDs. Each distinct message passes once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(UNRESOLVED):
+            return True
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
     # Our own annotation prefix: no kopf.zalando.org leftovers on user objects, and nothing of
@@ -84,6 +110,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # Only our playback routes cross the wire (a handler's label filter is applied client-side).
+    for group, plural in ROUTES:
+        settings.watching.label_selectors[group, plural] = SELECTOR
+    logging.getLogger("kopf._core.reactor.observation").addFilter(OnceEach())  # (startup runs before it)
     # Events on user objects are ours (transitions); kopf's own only when something failed.
     settings.posting.level = logging.WARNING
     settings.peering.standalone = True  # one replica (Deployment strategy Recreate)
@@ -172,7 +202,7 @@ async def recordings(body: kopf.Body, **_: object) -> object:
     return recording_entry(body)
 
 
-# --- wake-ups (every watch event of an object or of its worker Pods) ------------------------
+# --- wake-ups (every watch event of an object, of its worker Pods or of its route) -----------
 
 
 def _key(kind: ControlledKind, body: kopf.Body) -> ObjectKey:
@@ -236,6 +266,17 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
     if ADOPTED_ANNOTATION in annotations and STREAM_NAME_ANNOTATION in annotations:
         # A Recording took the stream's standby recorder: the stream starts its next one.
         state.wake((LIVESTREAM.kind, namespace, annotations[STREAM_NAME_ANNOTATION]), reconcile=True)
+
+
+@kopf.on.event("networking.k8s.io", "v1", "ingresses", labels={MANAGED_BY_LABEL: MANAGED_BY})
+@kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes", labels={MANAGED_BY_LABEL: MANAGED_BY})
+async def playback_route_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
+    """A stream's Ingress or HTTPRoute changed: its loop looks at once. One that went away (or lost
+    its spec hash) makes the stream reconcile, which puts it back right away."""
+    wake = playback_route_wake(type, body)
+    if wake is not None:
+        key, reconcile = wake
+        memo.state.wake(key, reconcile=reconcile)
 
 
 # --- status loops (one per object) ----------------------------------------------------------------

@@ -20,11 +20,11 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "create", "patch", "delete"]},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": [*READ, "create", "patch", "delete"]},
         {
             "apiGroups": ["gateway.networking.k8s.io"],
             "resources": ["httproutes"],
-            "verbs": ["get", "create", "patch", "delete"],
+            "verbs": [*READ, "create", "patch", "delete"],
         },
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},

@@ -62,6 +62,17 @@ CASES = [
         "Suspended",
         "switched off",
     ),
+    # A pull stream deactivated after its inactivity timeout waits for the user, as a switched-off one.
+    (
+        "LiveStream",
+        obj(
+            "LiveStream",
+            spec={"source": {"pull": {"urls": ["rtmp://origin/live/a"]}}},
+            conditions=[cond("Ready", "False", "Deactivated", "pull stream deactivated: no data for 7200 s")],
+        ),
+        "Suspended",
+        "deactivated",
+    ),
     # A stalled stream is Degraded even when switched off: the user has something to fix.
     (
         "LiveStream",

@@ -250,6 +250,114 @@ def test_changed_spec_rolls_the_pod_once_it_is_gone(api):
     assert_idempotent(api, lambda: reconcile_stream(api))
 
 
+# --- a pull stream's deactivation (control/livestream/deactivation.py) ----------------------------
+
+DEACTIVATED = "streaming.streamops.dev/deactivated"
+NO_DATA = "no data for 10 s from any pull URL"
+
+
+def pull_stream(api: FakeKubeApi) -> dict[str, Any]:
+    body = livestream("cam", source={"pull": {"urls": ["rtmp://origin/live/a"], "inactivityTimeoutSeconds": 10}})
+    return put(api, body)
+
+
+def worker_gave_up(api: FakeKubeApi, name: str = "cam") -> StreamOutcome:
+    """The status loop's reconcile when the primary ingest's telemetry says it deactivated itself."""
+    body = api.object("LiveStream", NS, name)
+    pod = api.object("Pod", NS, f"{name}-ingest")
+    assert body is not None and pod is not None
+    uid = pod["metadata"]["uid"]
+    return reconcile_livestream(api, SETTINGS, body, None, False, None, deactivated=NO_DATA, deactivated_pod=uid)
+
+
+def deactivated_pull_stream(api: FakeKubeApi) -> dict[str, Any]:
+    stream = pull_stream(api)
+    reconcile_stream(api)
+    api.set_phase(NS, "cam-ingest", "Running")
+    assert worker_gave_up(api).deactivation_recorded
+    assert reconcile_stream(api).deactivation is not None
+    return stream
+
+
+def test_pull_deactivation_is_recorded_on_the_stream_and_outlives_the_ingest_pod(api):
+    stream = pull_stream(api)
+    reconcile_stream(api)
+    api.set_phase(NS, "cam-ingest", "Running")
+    api.clear_calls()
+
+    recorded = worker_gave_up(api)
+    assert done(api) == [("patch", "LiveStream", "cam")]
+    record = json.loads(api.object("LiveStream", NS, "cam")["metadata"]["annotations"][DEACTIVATED])
+    assert record == {"uid": stream["metadata"]["uid"], "generation": 1, "reason": NO_DATA}
+    assert recorded.deactivation_recorded and recorded.deactivation is None
+    assert api.names("Pod") == ["cam-ingest"], "kept until the stream shows the record: its worker holds the fact"
+
+    # The object shows the record (the watch): no ingest from now on, like `active: false`.
+    in_force = reconcile_stream(api)
+    assert in_force.deactivation is not None and in_force.deactivation.reason == NO_DATA
+    assert api.objects("Pod") == []
+    assert api.names("Service") == ["cam-ingest"], "the Service (and its allocation) stays, as for active: false"
+    # The Pod gone (deleted, evicted, its node lost) or the operator restarted: the next reconciles,
+    # with no worker to report anything, leave the stream deactivated.
+    assert_idempotent(api, lambda: reconcile_stream(api))
+    assert api.objects("Pod") == []
+
+
+def test_spec_change_reactivates_a_deactivated_pull_stream(api):
+    deactivated_pull_stream(api)
+    api.modify("LiveStream", NS, "cam", {"spec": {"source": {"pull": {"urls": ["rtmp://origin/live/b"]}}}})
+    outcome = reconcile_stream(api)
+    assert outcome.deactivation is None
+    assert DEACTIVATED not in (api.object("LiveStream", NS, "cam")["metadata"].get("annotations") or {})
+    assert api.names("Pod") == ["cam-ingest"], "a fresh ingest pulls again"
+    assert_idempotent(api, lambda: reconcile_stream(api))
+
+
+def test_switching_off_and_on_reactivates_a_deactivated_pull_stream(api):
+    deactivated_pull_stream(api)
+    api.modify("LiveStream", NS, "cam", {"spec": {"active": False}})
+    assert reconcile_stream(api).deactivation is None and api.objects("Pod") == []
+    api.modify("LiveStream", NS, "cam", {"spec": {"active": True}})
+    reconcile_stream(api)
+    assert api.names("Pod") == ["cam-ingest"]
+
+
+def test_removing_the_annotation_reactivates_a_deactivated_pull_stream(api):
+    deactivated_pull_stream(api)
+    api.modify("LiveStream", NS, "cam", {"metadata": {"annotations": {DEACTIVATED: None}}})  # kubectl annotate ...-
+    assert reconcile_stream(api).deactivation is None
+    assert api.names("Pod") == ["cam-ingest"] and api.object("LiveStream", NS, "cam")["metadata"]["generation"] == 1
+
+
+def test_a_record_of_another_object_or_a_hand_edit_is_not_in_force(api):
+    pull_stream(api)
+    for value in ('{"uid":"uid-of-a-deleted-stream","generation":1,"reason":"x"}', "yes"):
+        api.modify("LiveStream", NS, "cam", {"metadata": {"annotations": {DEACTIVATED: value}}})
+        assert reconcile_stream(api).deactivation is None
+        assert api.names("Pod") == ["cam-ingest"]
+        assert DEACTIVATED not in (api.object("LiveStream", NS, "cam")["metadata"].get("annotations") or {})
+
+
+def test_a_report_from_an_ingest_built_for_an_older_spec_is_not_recorded(api):
+    pull_stream(api)
+    reconcile_stream(api)
+    api.set_phase(NS, "cam-ingest", "Running")
+    api.modify("LiveStream", NS, "cam", {"spec": {"source": {"pull": {"urls": ["rtmp://origin/live/b"]}}}})
+    outcome = worker_gave_up(api)
+    assert not outcome.deactivation_recorded and outcome.deactivation is None
+    assert DEACTIVATED not in (api.object("LiveStream", NS, "cam")["metadata"].get("annotations") or {})
+    assert api.objects("Pod") == [], "the old ingest is rolled: the new one pulls the new URLs"
+
+
+def test_a_push_stream_is_never_deactivated(api):
+    put(api, livestream("cam"))
+    reconcile_stream(api)
+    api.set_phase(NS, "cam-ingest", "Running")
+    outcome = worker_gave_up(api)
+    assert not outcome.deactivation_recorded and outcome.deactivation is None
+    assert api.names("Pod") == ["cam-ingest"]
+
+
 def test_a_pod_of_the_same_name_that_is_not_ours_is_left_alone(api):
     put(api, livestream("cam"))
     put(api, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cam-ingest"}, "spec": {}})

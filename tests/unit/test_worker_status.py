@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from devtools.catalog import livestream, recording, restream
-from streamops.api import LiveStream, Recording, Restream
+from streamops.api import LiveStream, LiveStreamStatus, Recording, Restream
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.contract.recorder import RecorderStatus
+from streamops.control.livestream.deactivation import Deactivation, WorkerReport, worker_report
 from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,
@@ -106,12 +108,90 @@ def test_offline_keeps_history_and_drops_live_metrics():
     assert first_visit == ["IngestRunning"], "Ready is announced, no WentOffline on the first visit"
 
 
+PULL = {"pull": {"urls": ["rtmp://origin/live/a"]}}
+GAVE_UP = {"live": False, "active": False, "deactivatedReason": "no data for 7200 s from any pull URL"}
+
+
 def test_pull_stream_deactivated_by_its_worker():
-    telemetry = {"live": False, "active": False, "deactivatedReason": "no data for 7200 s"}
-    s = stream(source={"pull": {"urls": ["rtmp://origin/live/a"]}})
-    status = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(telemetry)}), T0)
-    assert status.active is False and kinds(status)["Ready"] == ("True", "Deactivated")
-    assert "7200" in status.condition("Ready").message
+    s = stream(source=PULL)
+    status = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(GAVE_UP)}), T0)
+    assert status.active is False and status.live is False
+    assert kinds(status)["Ready"] == ("False", "Deactivated"), "the spec asks for a running stream: not Ready"
+    assert kinds(status)["Live"] == ("False", "Deactivated")
+    assert "Stalled" not in kinds(status) and "Reconciling" not in kinds(status), "nothing failed, nothing to wait for"
+    message = status.condition("Ready").message
+    assert "7200" in message and "streaming.streamops.dev/deactivated" in message, "says what activates it again"
+
+
+def deactivated_record(s: LiveStream) -> Deactivation:
+    return Deactivation(s.metadata.uid or "", s.metadata.generation or 0, GAVE_UP["deactivatedReason"])
+
+
+def test_deactivation_recorded_on_the_stream_shows_with_no_ingest_and_says_the_same():
+    s = stream(source=PULL)
+    by_worker = livestream_status(
+        s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(GAVE_UP)}), T0
+    )
+    # Recorded on the LiveStream, its ingest Pod gone (deleted by the operator, or lost), the operator restarted.
+    gone = PodObservation(name="cam-ingest")
+    recorded = livestream_status(
+        stream(status=by_worker.wire(), source=PULL),
+        IngestObservation({"primary": gone}, deactivation=deactivated_record(s)),
+        T0,
+    )
+    assert recorded.active is False and kinds(recorded) == kinds(by_worker)
+    assert recorded.condition("Ready") == by_worker.condition("Ready"), "same message, same transition time"
+
+
+def test_the_deactivated_event_is_posted_once():
+    s = stream(source=PULL)
+    running = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest({})}), T0)
+    assert kinds(running)["Ready"] == ("True", "IngestRunning")
+    gave_up = livestream_status(
+        stream(status=running.wire(), source=PULL),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(GAVE_UP)}),
+        T0,
+    )
+    events = livestream_events(running, gave_up)
+    assert [(e.type, e.reason) for e in events] == [("Warning", "Deactivated")]
+    assert "7200" in events[0].message
+    # Recorded, its Pod deleted; then the operator restarts (it reads the status it wrote): no Event again.
+    recorded = livestream_status(
+        stream(status=gave_up.wire(), source=PULL),
+        IngestObservation({"primary": PodObservation(name="cam-ingest")}, deactivation=deactivated_record(s)),
+        T0,
+    )
+    assert livestream_events(gave_up, recorded) == []
+    restarted = LiveStreamStatus.model_validate(recorded.wire())
+    again = livestream_status(
+        stream(status=recorded.wire(), source=PULL),
+        IngestObservation({"primary": PodObservation(name="cam-ingest")}, deactivation=deactivated_record(s)),
+        T0,
+    )
+    assert livestream_events(restarted, again) == []
+
+
+def test_a_pull_stream_deactivated_before_its_ingest_was_ready_warns_too():
+    starting = PodObservation(name="cam-ingest", exists=True, uid="u1", phase="Pending")
+    before = livestream_status(stream(source=PULL), IngestObservation({"primary": starting}), T0)
+    assert kinds(before)["Ready"] == ("False", "IngestPending")
+    s = stream(status=before.wire(), source=PULL)
+    after = livestream_status(s, IngestObservation({"primary": starting}, deactivation=deactivated_record(s)), T0)
+    assert [(e.type, e.reason) for e in livestream_events(before, after)] == [("Warning", "Deactivated")]
+
+
+def test_switched_off_wins_over_deactivated():
+    s = stream(source=PULL, active=False)
+    status = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(GAVE_UP)}), T0)
+    assert kinds(status)["Ready"] == ("True", "Inactive")
+
+
+def test_worker_report_comes_from_a_running_ingest_that_gave_up():
+    assert worker_report(RUNNING, ingest(GAVE_UP)) == WorkerReport("u1", GAVE_UP["deactivatedReason"])
+    assert worker_report(RUNNING, ingest({"active": False})) == WorkerReport("u1", "no data from any pull URL")
+    assert worker_report(RUNNING, ingest({})) is None, "still pulling"
+    assert worker_report(RUNNING, None) is None
+    assert worker_report(replace(RUNNING, deleting=True), ingest(GAVE_UP)) is None, "on its way out"
 
 
 def test_recording_of_the_stream_shows_on_it():

@@ -152,7 +152,8 @@ class PullSource(KubeModel):
         ge=10,
         le=604800,
         description="Seconds without data from any URL after which the stream deactivates itself "
-        "(status.active false, condition Ready reason Deactivated). 10..604800, default 7200 (2 h).",
+        "(status.active false, condition Ready false with reason Deactivated, no ingest running) until its spec "
+        "changes or the annotation streaming.streamops.dev/deactivated is removed. 10..604800, default 7200 (2 h).",
     )
 
     @field_validator("urls")
@@ -829,7 +830,8 @@ class LiveStreamStatus(ConditionedStatus):
     """Observed state of the live stream, written by the operator from its Pods and worker telemetry."""
 
     conditions: list[Condition] = conditions_field(
-        "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off), Live, "
+        "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off; false with "
+        "reason Deactivated for a pull stream deactivated after its inactivity timeout), Live, "
         "BackupLive (with source.push.backup), Recording and BrowserPlayable (whether common browsers play the HLS: "
         "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "
         "Unknown while not live); Reconciling and Stalled appear only while true."

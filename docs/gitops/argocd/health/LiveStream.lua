@@ -1,5 +1,6 @@
 -- Argo CD health check for streaming.streamops.dev/LiveStream (Lua 5.1 subset, as Argo CD runs it).
--- Order: not yet observed -> Progressing; Stalled -> Degraded; switched off -> Suspended;
+-- Order: not yet observed -> Progressing; Stalled -> Degraded; switched off, or a pull stream
+-- deactivated after its inactivity timeout (Ready reason Deactivated: it waits for the user) -> Suspended;
 -- Reconciling -> Progressing; Ready -> Healthy (live or waiting for a publisher); else Progressing.
 local hs = {}
 local function condition(t)
@@ -27,13 +28,18 @@ if obj.spec ~= nil and obj.spec.active == false then
   hs.message = "Stream is switched off (spec.active: false)"
   return hs
 end
+local ready = condition("Ready")
+if ready ~= nil and ready.status == "False" and ready.reason == "Deactivated" then
+  hs.status = "Suspended"
+  hs.message = ready.message or "Pull stream deactivated"
+  return hs
+end
 local reconciling = condition("Reconciling")
 if reconciling ~= nil and reconciling.status == "True" then
   hs.status = "Progressing"
   hs.message = reconciling.message or reconciling.reason or "Reconciling"
   return hs
 end
-local ready = condition("Ready")
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
   if obj.status.live == true then

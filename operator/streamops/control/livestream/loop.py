@@ -7,6 +7,7 @@ import time
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
+from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
@@ -69,6 +70,7 @@ def livestream_update(
         service_rejected=outcome.service_rejected,
         route_rejected=outcome.route_rejected,
         tls_secret_problem=outcome.tls_secret_problem,
+        deactivation=outcome.deactivation,
     )
     status = livestream_status(stream, observation, utcnow())
     return status.wire(), livestream_events(previous, status)
@@ -90,11 +92,14 @@ def observed_services(state: OperatorState, namespace: str, stream: str) -> dict
 async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
     loop = ObjectLoop(state, LIVESTREAM_LOOP, obj)
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
+    reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
     try:
         while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, STANDBY_COMPONENT)
             loop.hints = {"standby": standby.name if standby else None}
+            if loop.outcome is not None and annotation_value(loop.body) != loop.outcome.deactivation_annotation:
+                loop.requested = True  # the deactivation was recorded, or a user removed it: act now, not at resync
             outcome = await loop.reconciled(auto_recording_exists=auto)
             if outcome is None:
                 await loop.sleep()
@@ -115,6 +120,13 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
                 if data is not None:
                     telemetry[role] = data
+            report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
+            if report is not None and outcome.deactivation is None and report.pod_uid != reported:
+                # The worker gave up: recorded on the LiveStream at once, where it outlives the Pod.
+                loop.requested = True
+                hints = {"deactivated": report.reason, "deactivated_pod": report.pod_uid}
+                outcome = await loop.reconciled(auto_recording_exists=auto, **hints) or outcome
+                reported = report.pod_uid if outcome.deactivation_recorded else reported
             facts = tuple(
                 RecordingFacts(f.name, f.recording, f.duration)
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)

@@ -6,7 +6,7 @@ from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
 from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
 
 # Ready
-DEACTIVATED = "Deactivated"  # a pull ingest gave up after its inactivity timeout
+DEACTIVATED = "Deactivated"  # (also Live) a pull stream gave up after its inactivity timeout: deactivation.py
 INGEST_STARTING = "IngestStarting"
 INGEST_PENDING = "IngestPending"
 INGEST_RUNNING = "IngestRunning"

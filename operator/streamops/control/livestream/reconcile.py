@@ -5,9 +5,9 @@ it from what is observed, using the outcome this returns."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from streamops.api import RECORDING, LiveStream
+from streamops.api import LIVESTREAM, RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.builders import (
@@ -27,12 +27,19 @@ from streamops.control.livestream.builders import (
     stream_key_secret,
     tls_secret_name,
 )
+from streamops.control.livestream.deactivation import (
+    DEACTIVATED_ANNOTATION,
+    Deactivation,
+    annotation_patch,
+    annotation_value,
+    in_force,
+)
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION
+from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
@@ -59,6 +66,12 @@ class StreamOutcome:
     # The ingest Pods this reconcile created, as the API server answered the create: the status
     # shows them before the Pod watch does (one status write instead of "creating" then "Pending").
     created: dict[Role, PodObservation] = field(default_factory=dict)
+    # A pull stream's deactivation in force (deactivation.py): no ingest runs. With the annotation's
+    # value as this reconcile read it (the loop reconciles again when the object shows another), and
+    # whether this reconcile recorded a worker's report (in force once the object shows it).
+    deactivation: Deactivation | None = None
+    deactivation_annotation: str | None = None
+    deactivation_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,19 +181,25 @@ def reconcile_livestream(
     allocator: PortAllocator | None = None,
     auto_recording_exists: bool = True,
     standby: str | None = None,
+    deactivated: str | None = None,
+    deactivated_pod: str | None = None,
 ) -> StreamOutcome:
     """Idempotent: safe to run from any trigger, any number of times. `allocator` is given when
     workers run on the host network; `auto_recording_exists` False (from the operator's index)
     spares a read when auto recording is off; `standby` is the name of the stream's warm recorder
-    Pod, when the pod index has one."""
+    Pod, when the pod index has one; `deactivated` is why the worker of the primary ingest Pod
+    `deactivated_pod` (a uid) says it deactivated itself, when its telemetry says so."""
     parsed = parse(LiveStream, body)
     generation, stream = parsed.generation, parsed.obj
+    seen = annotation_value(parsed.raw)
     if stream is None:
-        return StreamOutcome(generation, invalid_spec=parsed.problem)
+        return StreamOutcome(generation, invalid_spec=parsed.problem, deactivation_annotation=seen)
+    report = (deactivated, deactivated_pod) if deactivated and deactivated_pod else None
     try:
-        return _reconcile(api, settings, stream, allocator, auto_recording_exists, standby)
+        outcome = _reconcile(api, settings, stream, allocator, auto_recording_exists, standby, report)
     except NamespaceTerminating:
-        return StreamOutcome(generation)
+        outcome = StreamOutcome(generation)
+    return replace(outcome, deactivation_annotation=seen)
 
 
 # The API server refusing what the spec asks for (bad value, forbidden by policy, API not served):
@@ -237,6 +256,33 @@ def _ensure_playback_route(
     return None
 
 
+def _deactivation(
+    api: KubeApi,
+    settings: OperatorSettings,
+    stream: LiveStream,
+    host_ports: IngestPortMap | None,
+    report: tuple[str, str] | None,
+) -> tuple[Deactivation | None, bool]:
+    """The deactivation in force (no ingest runs), and whether a worker's report was recorded now.
+    A record that no longer holds (a new spec, another object) is removed. A report is recorded
+    when it comes from the primary ingest Pod the current spec asks for (a spec changed since would
+    have rolled it: the fresh Pod pulls again); it is in force once the object shows it, and until
+    then the worker that gave up keeps the fact (its Pod is left running idle)."""
+    namespace, name = stream.metadata.namespace or "", stream.metadata.name
+    recorded, current = stream.metadata.annotations.get(DEACTIVATED_ANNOTATION), in_force(stream)
+    wanted = current
+    if current is None and report is not None and stream.spec.source.pull is not None and stream.spec.active:
+        reason, reporter = report
+        pod = (api.get("Pod", namespace, ingest_names(name, "primary").pod) or {}).get("metadata") or {}
+        have = (pod.get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
+        want = ingest_pod(stream, "primary", settings, host_ports, host_ports)["metadata"]["annotations"]
+        if pod.get("uid") == reporter and not pod.get("deletionTimestamp") and have == want[SPEC_HASH_ANNOTATION]:
+            wanted = Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
+    if (wanted is None and recorded is not None) or (wanted is not None and wanted != Deactivation.parse(recorded)):
+        api.patch_custom(LIVESTREAM, namespace, name, annotation_patch(wanted))
+    return current, wanted is not None and current is None
+
+
 def _reconcile(
     api: KubeApi,
     settings: OperatorSettings,
@@ -244,6 +290,7 @@ def _reconcile(
     allocator: PortAllocator | None,
     auto_recording_exists: bool,
     standby: str | None,
+    report: tuple[str, str] | None = None,
 ) -> StreamOutcome:
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
     key_check = _ensure_stream_key(api, stream)
@@ -263,6 +310,7 @@ def _reconcile(
     had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
     route_rejected = _ensure_playback_route(api, stream, route, had, http_port)
+    deactivation, recorded = _deactivation(api, settings, stream, allocated.get("primary"), report)
     service_rejected: str | None = None
     for role in ROLES:
         names = ingest_names(name, role)
@@ -282,7 +330,8 @@ def _reconcile(
             api.delete("Service", namespace, names.service, service["metadata"]["uid"])
             if allocator is not None:
                 allocator.release(ports_of(service).values())
-        run = role in roles and stream.spec.active and missing_secret is None and tls_problem is None
+        run = role in roles and stream.spec.active and deactivation is None
+        run = run and missing_secret is None and tls_problem is None
         desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
         current = api.get("Pod", namespace, names.pod)
         pod = ensure_pod(api, desired, current, uid)
@@ -291,6 +340,7 @@ def _reconcile(
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
     standby_usable = on_default_claim(default_storage(stream, settings), settings)
     wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None and standby_usable
+    wants_standby = wants_standby and deactivation is None
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
     if stream.spec.recording.auto or auto_recording_exists:
         _ensure_auto_recording(api, stream)
@@ -303,4 +353,6 @@ def _reconcile(
         route_rejected=route_rejected,
         tls_secret_problem=tls_problem,
         created=created,
+        deactivation=deactivation,
+        deactivation_recorded=recorded,
     )

@@ -18,6 +18,7 @@ from streamops.control.livestream.builders import (
     playback_urls,
     stream_key_ref,
 )
+from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.livestream.playability import BROWSER_PLAYABLE, NOT_BROWSER_PLAYABLE, browser_playability
 from streamops.control.shared.conditions import (
@@ -66,6 +67,7 @@ class IngestObservation:
     service_rejected: str | None = None  # the API server refused an ingest Service (its message)
     route_rejected: str | None = None  # ... the playback Ingress/HTTPRoute
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
 
 
 def _ingest_condition(pod: PodObservation) -> Observed:
@@ -149,7 +151,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     backup = observed.pods.get("backup")
     main = observed.telemetry.get("primary")
     spare = observed.telemetry.get("backup")
-    deactivated = main is not None and not main.active
+    # Recorded on the object (no ingest runs), or said by the worker that gave up (not recorded yet).
+    deactivated = observed.deactivation is not None or (main is not None and not main.active)
     active = stream.spec.active and not deactivated
 
     conditions: list[Observed]
@@ -188,8 +191,10 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             Observed(READY, "True", reasons.INACTIVE, "stream is switched off (spec.active false): pushes are refused")
         ]
     elif deactivated:
-        why = (main.deactivated_reason if main else None) or "no data from any pull URL"
-        conditions = [Observed(READY, "True", reasons.DEACTIVATED, f"ingest deactivated itself: {why}"[:1024])]
+        # Not Ready: the spec asks for a running stream, and only the user can have one again. Not
+        # Stalled: nothing failed (GitOps tools would report the stream's whole application degraded).
+        why = observed.deactivation.reason if observed.deactivation else (main and main.deactivated_reason) or NO_DATA
+        conditions = [Observed(READY, "False", reasons.DEACTIVATED, deactivated_message(why))]
     else:
         ready = _ingest_condition(primary)
         conditions = [ready]
@@ -205,7 +210,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     conditions.append(
         Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media")
         if live
-        else Observed("Live", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, no_media)
+        else Observed("Live", "False", _not_live_reason(active, deactivated), no_media)
     )
     if "backup" in ingest_roles(stream):
         conditions.append(
@@ -258,12 +263,24 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     )
 
 
-def _node_lost_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
-    """A Warning when Ready turns to IngestNodeLost while it stays False (an ingest still starting on
-    the node that died): condition_transitions posts only the True -> False change."""
+def _not_live_reason(active: bool, deactivated: bool) -> str:
+    if active:
+        return reasons.NO_MEDIA
+    return reasons.DEACTIVATED if deactivated else reasons.INACTIVE
+
+
+# Not-Ready reasons that are news even when Ready was False already (condition_transitions posts
+# only the True -> False change): the node died under an ingest still starting; a pull stream
+# deactivated before its ingest was ever Ready.
+NEWS_WHILE_NOT_READY = (reasons.INGEST_NODE_LOST, reasons.DEACTIVATED)
+
+
+def _not_ready_news_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """A Warning when Ready turns to one of NEWS_WHILE_NOT_READY while it stays False; none on the
+    first visit (status lost: nothing happened that the Events did not say already)."""
     before = next((c for c in previous if c.type == READY), None)
     now = next((c for c in current if c.type == READY), None)
-    if now is None or now.status != "False" or now.reason != reasons.INGEST_NODE_LOST:
+    if now is None or now.status != "False" or now.reason not in NEWS_WHILE_NOT_READY:
         return []
     if before is None or before.status != "False" or before.reason == now.reason:
         return []
@@ -301,7 +318,7 @@ def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStat
     nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
     events += _switch_events(previous, current)
-    events += _node_lost_events(previous.conditions if previous else [], current.conditions)
+    events += _not_ready_news_events(previous.conditions if previous else [], current.conditions)
     events += _playability_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (
         ("live", reasons.WENT_LIVE, reasons.WENT_OFFLINE),

@@ -2,16 +2,20 @@
 # Build the workers' FFmpeg (ffmpeg + ffprobe) from Debian's FFmpeg 5.1 source package — the release
 # Debian ships and the media tests measured — configured with only the protocols, formats, codecs and
 # filters the workers use (hack/ffmpeg/configure-flags), libav* linked in statically, libx264, libsrt
-# and GnuTLS from Debian. Into the cache outside the repo, keyed by the Debian version and the flags'
-# hash; later runs are a no-op. Why: Debian's ffmpeg loads ≈214 shared libraries, ≈55 MiB of RSS in
-# every FFmpeg of every worker (docs/design/lean-workers.md). ≈4 min on 2 cores the first time.
+# and GnuTLS from Debian, plus our patches (hack/ffmpeg/patches). Into the cache outside the repo,
+# keyed by the Debian version, the flags and our patches; later runs are a no-op. Why: Debian's
+# ffmpeg loads ≈214 shared libraries, ≈55 MiB of RSS in every FFmpeg of every worker
+# (docs/design/lean-workers.md). ≈4 min on 2 cores the first time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
 flags_file="$here/ffmpeg/configure-flags"
 mapfile -t flags < <(grep -v '^\s*#' "$flags_file" | grep -v '^\s*$')
-key=$(printf '%s\n' "$FFMPEG_DEBIAN_VERSION" "${flags[@]}" | sha256sum | cut -c1-12)
+shopt -s nullglob
+patches=("$here"/ffmpeg/patches/*.patch)  # ours, after Debian's (each says why)
+shopt -u nullglob
+key=$(printf '%s\n' "$FFMPEG_DEBIAN_VERSION" "${flags[@]}" | cat - "${patches[@]}" | sha256sum | cut -c1-12)
 out="$STREAMOPS_CACHE/ffmpeg-$FFMPEG_DEBIAN_VERSION-$key"
 if [ "${1:-}" = "--print-dir" ]; then echo "$out"; exit 0; fi
 [ -x "$out/bin/ffmpeg" ] && [ -x "$out/bin/ffprobe" ] && exit 0
@@ -42,6 +46,9 @@ while read -r patch; do  # Debian's patches, in its order (quilt's series file)
   case "$patch" in ''|'#'*) continue ;; esac
   patch -s -p1 -d "$src" < "$src/debian/patches/$patch"
 done < "$src/debian/patches/series"
+for patch in "${patches[@]}"; do
+  patch -s -p1 -d "$src" < "$patch"
+done
 cd "$src"
 ./configure --prefix="$out" --extra-version="streamops-$key" --toolchain=hardened "${flags[@]}" > "$work/configure.log" \
   || { tail -30 "$work/configure.log" ffbuild/config.log >&2; exit 1; }

@@ -7,6 +7,7 @@ with "MEASURED" (pytest -s shows them); they are never asserted against a clock.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
+from devtools.media.workers import Worker
 from devtools.ports import free_port
 from devtools.processes import proc_tree, stop_tree
 from devtools.waits import wait_for
@@ -301,6 +303,116 @@ def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, reco
     measured("recorded vs at most published", duration, f"s of {first_sent + second_sent:.2f} s")
     assert duration <= first_sent + second_sent + 0.5, "no second of media recorded twice"
     assert duration >= second_sent, "the successor's media is in the video"
+
+
+# --- a publisher whose timestamps restart -------------------------------------------------------------
+
+
+def video_timestamps(path: Path) -> list[float]:
+    """The video packets' DTS of a file, in file order (seconds)."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=dts_time", "-of", "csv=p=0",
+         str(path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return [float(line.split(",")[0]) for line in done.stdout.split() if line.split(",")[0] not in ("", "N/A")]
+
+
+def decode_errors(path: Path, stream: str) -> str:
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{stream}", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.stderr.strip() if done.returncode == 0 else f"exit {done.returncode}: {done.stderr.strip()}"
+
+
+def hls_across(ingest: Any, into: Path) -> None:
+    """The session's CMAF playlist holds both halves, and its segments play as one timeline."""
+    code, body = http_get(f"{ingest.http}/hls/cmaf/index.m3u8")
+    assert code == 200, code
+    playlist = body.decode()
+    durations = [float(d) for d in re.findall(r"^#EXTINF:([\d.]+),", playlist, re.M)]
+    segments = re.findall(r"^(\S+\.m4s)$", playlist, re.M)
+    measured("HLS across the reset", sum(durations), f"s in {len(durations)} segments, longest {max(durations):.2f} s")
+    assert sum(durations) >= 16 and max(durations) <= 2.5, playlist  # the last segment may still be open
+    with into.open("wb") as out:
+        out.write(http_get(f"{ingest.http}/hls/cmaf/init.mp4")[1])
+        for name in segments:
+            out.write(http_get(f"{ingest.http}/hls/cmaf/{name}")[1])
+    dts = video_timestamps(into)
+    assert all(b > a for a, b in itertools.pairwise(dts)), "the segments' timestamps go forward"
+    assert dts[-1] - dts[0] >= sum(durations) - 0.1, f"{dts[-1] - dts[0]:.2f} s of timeline in the segments"
+
+
+@pytest.mark.parametrize("path", ["srt-gateway", "rtmp"])
+def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_factory, tmp_path, path):
+    """An encoder restarted after 10 s: its timestamps start again at 0. Over RTMP that is a new
+    connection (a new session). Behind an SRT gateway (srt-live-transmit, which keeps its caller
+    connection to the ingest up) the restart happens inside one SRT connection: the ingest's session
+    sees its input's timestamps jump back. Either way the recorder must write one video of what
+    was published, its timestamps going forward, its audio decodable (the regression: 20 s
+    recorded as 10.02 s, the second half over the first)."""
+    ingest = ingest_factory(dvr={"enabled": True, "durationSeconds": 60})  # the playlist keeps both halves
+    recorder = Worker(
+        "record",
+        {
+            "feedUrl": ingest.feed_url,
+            "recordingsRoot": str(tmp_path),
+            "directory": "videos",
+            "title": "Camera 1",
+            "reconnectWindowSeconds": 10,
+            "minDurationSeconds": 2,
+            "maxSegmentSeconds": 14400,
+            "httpHost": "127.0.0.1",
+            "httpPort": (port := free_port()),
+        },
+        tmp_path,
+        port,
+    )
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        recorder.start()
+        if path == "srt-gateway":
+            udp = free_port("udp")
+            url = f"udp://127.0.0.1:{udp}?pkt_size=1316"
+            gateway = subprocess.Popen(
+                ["srt-live-transmit", "-q", f"udp://127.0.0.1:{udp}", ingest.srt_url()],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        else:
+            url = ingest.rtmp_url()
+        with Publisher(url, size="640x360", duration=10) as first:
+            session = ingest.wait_live()["startedAt"] if path == "srt-gateway" else None
+            wait_for(lambda: recorder.status()["recording"], timeout=20)
+            assert first.wait(timeout=30) == 0
+        with Publisher(url, size="640x360", duration=10) as second:
+            assert second.wait(timeout=30) == 0
+        if session is not None:
+            assert ingest.status()["startedAt"] == session, "the gateway's one SRT connection: one session"
+            hls_across(ingest, tmp_path / "hls.mp4")
+        if gateway is not None:
+            stop_tree(gateway, signal.SIGTERM, timeout=10)
+        wait_for(lambda: not ingest.status()["live"], timeout=15)
+        request = urllib.request.Request(recorder.http + "/stop", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=90) as response:
+            final = json.loads(response.read())
+    finally:
+        if gateway is not None:
+            stop_tree(gateway, signal.SIGTERM, timeout=10)
+        recorder.stop()
+    videos = final["videos"]
+    assert len(videos) == 1, videos
+    video = tmp_path / "videos" / Path(videos[0]["path"]).name
+    duration = ffprobe_duration(video)
+    dts = video_timestamps(video)
+    measured(f"{path}: recorded of 20 s published", duration, f"s ({len(dts)} video frames)")
+    backwards = [(a, b) for a, b in itertools.pairwise(dts) if b <= a]
+    assert not backwards, f"video DTS go back {len(backwards)} times, first {backwards[:3]}"
+    assert duration >= 18, f"{duration:.2f} s recorded of 20 s published"
+    assert len(dts) >= 18 * 30
+    assert decode_errors(video, "a:0") == "", "the audio decodes"
+    assert decode_errors(video, "v:0") == "", "the video decodes"
 
 
 # --- audio only ------------------------------------------------------------------------------------

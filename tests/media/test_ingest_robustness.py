@@ -227,23 +227,28 @@ def test_an_srt_successor_of_a_frozen_srt_session_waits_for_its_timeout(ingest_f
 # --- a recorder across a freeze --------------------------------------------------------------------
 
 
+def recorder_config(feed_url: str, root: Path, port: int) -> dict[str, Any]:
+    """A recorder of `feed_url` into `root`/videos, serving /status on 127.0.0.1:`port`."""
+    return {
+        "feedUrl": feed_url,
+        "recordingsRoot": str(root),
+        "directory": "videos",
+        "title": "Camera 1",
+        "reconnectWindowSeconds": 10,
+        "minDurationSeconds": 2,
+        "maxSegmentSeconds": 14400,
+        "httpHost": "127.0.0.1",
+        "httpPort": port,
+    }
+
+
 @pytest.fixture
 def recorder_of(tmp_path: Path) -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(feed_url: str) -> str:
         port = free_port()
-        config = {
-            "feedUrl": feed_url,
-            "recordingsRoot": str(tmp_path),
-            "directory": "videos",
-            "title": "Camera 1",
-            "reconnectWindowSeconds": 10,
-            "minDurationSeconds": 2,
-            "maxSegmentSeconds": 14400,
-            "httpHost": "127.0.0.1",
-            "httpPort": port,
-        }
+        config = recorder_config(feed_url, tmp_path, port)
         (tmp_path / "recorder.json").write_text(json.dumps(config))
         with open(tmp_path / "recorder.log", "wb") as log:
             started.append(
@@ -353,22 +358,8 @@ def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_f
     was published, its timestamps going forward, its audio decodable (the regression: 20 s
     recorded as 10.02 s, the second half over the first)."""
     ingest = ingest_factory(dvr={"enabled": True, "durationSeconds": 60})  # the playlist keeps both halves
-    recorder = Worker(
-        "record",
-        {
-            "feedUrl": ingest.feed_url,
-            "recordingsRoot": str(tmp_path),
-            "directory": "videos",
-            "title": "Camera 1",
-            "reconnectWindowSeconds": 10,
-            "minDurationSeconds": 2,
-            "maxSegmentSeconds": 14400,
-            "httpHost": "127.0.0.1",
-            "httpPort": (port := free_port()),
-        },
-        tmp_path,
-        port,
-    )
+    port = free_port()
+    recorder = Worker("record", recorder_config(ingest.feed_url, tmp_path, port), tmp_path, port)
     gateway: subprocess.Popen[bytes] | None = None
     try:
         recorder.start()

@@ -106,7 +106,6 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
     }
 
 
-PORT_NAMES = tuple(POD_NETWORK_PORTS)
 # Allocated to every push ingest on the host network, whatever its protocols: an allocation
 # outlives protocol changes. rtmps is added only for streams that list it (ingest_port_names).
 BASE_PORT_NAMES = ("http", "rtmp", "srt")

@@ -6,7 +6,7 @@ import asyncio
 import struct
 
 from streamops.media import mpegts
-from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.feed import RESUME_SECONDS, FeedHub
 
 PMT_A, PMT_B, VIDEO, AUDIO = 0x1000, 0x1001, 0x100, 0x101
 H264, HEVC, AAC, PRIVATE = 0x1B, 0x24, 0x0F, 0x06
@@ -210,10 +210,34 @@ def test_media_after_a_silence_never_brings_back_what_was_cached_before_it():
     clock.now += 0.2
     assert not hub.sending and hub.live, "silent: the session is on, its media is not flowing"
     hub.publish(video(keyframe=False, fill=b"\x03"))  # the publisher is back, mid-GOP
-    assert hub.sending
     assert joined(hub) == head, "the GOP from before the silence is not served again"
+    clock.now += RESUME_SECONDS
     hub.publish(audio(b"\x04"))
+    assert hub.sending, "media flowed again for RESUME_SECONDS"
     assert joined(hub) == head + audio(b"\x04")
+
+
+def test_a_burst_after_a_silence_is_not_sending_until_media_keeps_flowing():
+    """A frozen publisher's session, released at its timeout, flushes what FFmpeg still held (its
+    muxer's queue) in one burst before its EOF: measured here 40 ms of `live` in the ingest's
+    /status, 5.1 s after the freeze. That burst is no publisher coming back."""
+    clock = Clock()
+    hub = FeedHub(clock=clock)
+    hub.start_session()
+    head = pat_of((1, PMT_A)) + pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO))
+    hub.publish(head + video(keyframe=True, fill=b"\x01"))
+    assert hub.sending, "a session's first media is sending at once"
+    clock.now += 5.0
+    for fill in (b"\x02", b"\x03", b"\x04"):  # the dying session's last flush
+        hub.publish(video(keyframe=False, fill=fill))
+        clock.now += 0.01
+    assert hub.live and not hub.sending
+    clock.now += RESUME_SECONDS
+    assert not hub.sending, "nothing came after the burst"
+    for _ in range(round(RESUME_SECONDS / 0.02) + 1):  # a publisher really back: media every 20 ms
+        clock.now += 0.02
+        hub.publish(audio(b"\x06"))
+    assert hub.sending
 
 
 def test_an_ended_session_drops_the_cache_and_ends_every_consumer():

@@ -37,6 +37,10 @@ CACHE_MAX_SECONDS = 10.0
 # No media for this long is a silence: the ingest's `live` turns false (IngestWorker.live is the
 # feed's `sending`) and the next media starts a fresh cache.
 SILENCE_SECONDS = 2.0
+# Media after a silence is sending again once it has flowed this long. A frozen publisher's session,
+# released at its timeout, flushes what FFmpeg's muxer still held in one burst just before its EOF
+# (measured here: `live` for 40 ms, 5.1 s after the freeze): that burst is no publisher coming back.
+RESUME_SECONDS = 0.5
 
 
 class FeedSink(Protocol):
@@ -73,6 +77,8 @@ class FeedHub:
     silence_seconds: float = SILENCE_SECONDS
     clock: Callable[[], float] = time.monotonic
     last_media_at: float | None = None  # clock() of the last chunk published
+    resumed_at: float | None = None  # clock() of the first chunk after the last silence, if any
+    resume_seconds: float = RESUME_SECONDS
     _consumers: list[_Consumer] = field(default_factory=list)
     _sinks: list[FeedSink] = field(default_factory=list)
     max_sink_backlog: int = SINK_BACKLOG_BYTES
@@ -98,8 +104,12 @@ class FeedHub:
 
     @property
     def sending(self) -> bool:
-        """A session is on and its media flows (nothing for `silence_seconds` is a silence)."""
-        return self.live and self.last_media_at is not None and self.clock() - self.last_media_at < self.silence_seconds
+        """A session is on and its media flows: nothing for `silence_seconds` is a silence, and media
+        after a silence flows again once it has lasted `resume_seconds`."""
+        last = self.last_media_at
+        if not self.live or last is None or self.clock() - last >= self.silence_seconds:
+            return False
+        return self.resumed_at is None or last - self.resumed_at >= self.resume_seconds
 
     def start_session(self) -> None:
         self.end_session()
@@ -108,7 +118,7 @@ class FeedHub:
     def end_session(self) -> None:
         """The publisher is gone: every consumer's response ends (EOF), caches are dropped."""
         self.live = False
-        self.last_media_at = None
+        self.last_media_at = self.resumed_at = None
         for consumer in self._consumers:
             self._offer(consumer, None)
         self._consumers.clear()
@@ -132,6 +142,7 @@ class FeedHub:
         now = self.clock()
         if self.last_media_at is not None and now - self.last_media_at >= self.silence_seconds:
             self._drop_cache()  # old news: never served again as if it were new
+            self.resumed_at = now
         self.last_media_at = now
         self.bytes_in += len(chunk)
         data = self._pending + chunk

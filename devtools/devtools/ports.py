@@ -53,11 +53,12 @@ def tcp_accepts(port: int, host: str = LOOPBACK) -> bool:
         return False
 
 
-def udp_bound(port: int) -> bool:
-    """True when some socket is bound to UDP 127.0.0.1:port or 0.0.0.0:port (UDP has no connect to probe)."""
-    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
+def udp_bound(port: int, address: str = LOOPBACK) -> bool:
+    """True when some socket is bound to UDP `address`:port or 0.0.0.0:port (UDP has no connect to
+    probe), in the calling thread's network namespace (netns.entered)."""
+    wanted = {f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}", f"00000000:{port:04X}"}
     try:
-        with open("/proc/net/udp") as table:
+        with open("/proc/thread-self/net/udp") as table:
             return any(line.split()[1] in wanted for line in list(table)[1:])
     except OSError:
         return False

@@ -392,3 +392,19 @@ class ProcessRegistry:
         if self._atexit:
             atexit.unregister(self.on_exit)
             self._atexit = False
+
+
+def command_line(pid: int) -> str:
+    """/proc/<pid>/cmdline (any process on the host reads it), arguments joined by spaces; "" once gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def environment(pid: int) -> str:
+    """/proc/<pid>/environ (its user and root read it), one VAR=value per line; "" once gone."""
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b"\n").decode(errors="replace")
+    except OSError:
+        return ""

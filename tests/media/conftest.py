@@ -15,7 +15,7 @@ import pytest
 from devtools.http_client import http_get
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
-from devtools.processes import alive, proc_tree
+from devtools.processes import alive, command_line, environment, proc_tree
 from devtools.waits import wait_for
 
 # ingest_factory (an ingest worker per call, stopped after the test) is tests/conftest.py's: the
@@ -66,8 +66,18 @@ class PushWorker(Worker):
         return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout, what=f"{self.workdir.name} live")
 
     def texts(self) -> str:
-        """Everything the pusher tells the outside world."""
-        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode()
+        """Everything the pusher tells the outside world: its logs, /status, /metrics, and the
+        command lines and environments of its processes (the worker's and FFmpeg's)."""
+        assert self.process is not None
+        exposed = "".join(command_line(pid) + environment(pid) for pid in proc_tree(self.process.pid))
+        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode() + exposed
+
+    def ffmpeg_command_line(self) -> str:
+        """The command line of the pusher's running FFmpeg, as any process on the host reads it."""
+        assert self.process is not None
+        children = proc_tree(self.process.pid)[1:]
+        assert children, "FFmpeg runs"
+        return command_line(children[0])
 
 
 @pytest.fixture

@@ -138,6 +138,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
     assert back["failures"] == 0 and back["lastError"] is None, "... not a failure"
 
     assert key not in pusher.texts(), "the key appears nowhere: logs (debug included), /status, /metrics"
+    assert "-args_file" in pusher.ffmpeg_command_line(), "nor on FFmpeg's command line: in the FIFO"
     assert "rtmp://127.0.0.1" in pusher.logs() and "***" in pusher.logs(), "the debug log has the redacted URL"
 
 
@@ -299,7 +300,7 @@ def test_pushes_to_an_srt_listener_in_caller_mode_with_the_key_as_stream_id(feed
         assert pusher.status()["live"]
         received = codecs(ffprobe_streams(target.output))
         assert received["video"] == ("h264", 1280, 720) and received["audio"][0] == "aac"
-        assert key not in pusher.texts()
+        assert key not in pusher.texts() and "-args_file" in pusher.ffmpeg_command_line()
     tap.join(5)
 
     # Latency of the push hop: the same frames as this test's own feed reader sees them vs as
@@ -471,6 +472,12 @@ def test_an_srt_target_that_stops_reading_is_not_live_within_seconds(feed, pushe
             took = not_live_after(pusher, frozen_at, timeout=15)
             print(f"\nMEASURED srt target SIGSTOPped: pusher live -> false after {took:.1f} s")
             wait_for(lambda: pusher.status()["failures"] >= 1, timeout=30, what="a failure")
+        wait_for(lambda: pusher.status()["live"] or not target.running, timeout=BACKOFF_CAP + 20, what="live")
+        if not target.running:
+            # srt-live-transmit 1.5.1 itself sometimes exits (255, "recvmsg: Connection was broken")
+            # when, thawed, it finds the link broken: 1 run in 48 here under load. The target comes
+            # back as one restarted on its port; the pusher, retrying, must take it.
+            target.restart()
         back = pusher.wait_live(timeout=BACKOFF_CAP + 20)
         assert back["reconnects"] >= 1
 

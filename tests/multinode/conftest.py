@@ -11,6 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import OUTSIDE_IP
+from devtools.media.s3_server import S3Server
+
+# The S3 server listens on the host's loopback (where the download command's link points: the
+# storage's publicEndpoint) and, through a relay in the LAN namespace, at https://10.241.0.1:9443
+# for the Pods (the storage's endpoint): one server, one bucket, two addresses, one private CA.
+BUCKET = "videos"
+LAN_PORT = 9443
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +34,26 @@ def namespace(cluster: LocalCluster) -> Iterator[str]:
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def s3(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    with server:
+        server.create_bucket(BUCKET)
+        with server.lan_relay(cluster.network.outside, OUTSIDE_IP, LAN_PORT):
+            yield server
+
+
+@pytest.fixture
+def s3_storage(s3: S3Server) -> dict[str, dict[str, str]]:
+    """A Recording's storage in the module's S3 server, with Secrets named "s3" and "s3-ca"."""
+    return {
+        "s3": {
+            "endpoint": f"https://{OUTSIDE_IP}:{LAN_PORT}",
+            "publicEndpoint": s3.endpoint,
+            "bucket": BUCKET,
+            "credentialsSecret": "s3",
+            "caSecret": "s3-ca",
+        }
+    }

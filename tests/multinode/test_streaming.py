@@ -211,22 +211,9 @@ def test_restream_to_a_server_outside_the_cluster(
 
 
 # --- recordings in object storage ------------------------------------------------------------------
-# The S3 server listens on the host's loopback (where the download command's link points: the
-# storage's publicEndpoint) and, through a relay in the LAN namespace, at https://10.241.0.1:9443
-# for the Pods (the storage's endpoint): one server, one bucket, two addresses, one private CA.
+# The module's S3 server: see the `s3` fixture (conftest.py).
 
-BUCKET = "videos"
-LAN_PORT = 9443
 STREAMOPS = Path(sys.executable).with_name("streamops")
-
-
-@pytest.fixture(scope="module")
-def s3(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3"))
-    with server:
-        server.create_bucket(BUCKET)
-        with server.lan_relay(cluster.network.outside, OUTSIDE_IP, LAN_PORT):
-            yield server
 
 
 def on_node(cluster: LocalCluster, ns: str, manifest: dict[str, Any], node: str) -> str:
@@ -262,6 +249,7 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
     namespace: str,
     publishers: list[Publisher],
     s3: S3Server,
+    s3_storage: dict[str, dict[str, str]],
     tmp_path: Path,
 ) -> None:
     ns = namespace
@@ -269,15 +257,8 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
     stream = start_stream(cluster, ns)
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
-    storage = {
-        "s3": {
-            "endpoint": f"https://{OUTSIDE_IP}:{LAN_PORT}",
-            "publicEndpoint": s3.endpoint,
-            "bucket": BUCKET,
-            "credentialsSecret": "s3",
-            "caSecret": "s3-ca",
-        }
-    }
+    storage = s3_storage
+    bucket = storage["s3"]["bucket"]
     nodes = {
         name: on_node(cluster, ns, recording(name, minDurationSeconds=1, storage=storage), node)
         for name, node in (("rec-a", "node-1"), ("rec-b", "node-2"))
@@ -297,7 +278,7 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
         timing("Recording stopped -> video in S3, downloadable (multi-node)", time.monotonic() - stopped)
         [video] = rec["status"]["videos"]
         assert video["upload"] == "uploaded", video
-        assert video["url"].startswith(f"s3://{BUCKET}/streamops/{ns}/cam/"), video["url"]
+        assert video["url"].startswith(f"s3://{bucket}/streamops/{ns}/cam/"), video["url"]
         assert (condition(rec, "Uploaded") or {}).get("status") == "True", rec["status"]["conditions"]
         assert s3.secret_key not in json.dumps(rec["status"]) and s3.access_key not in json.dumps(rec["status"])
 
@@ -312,7 +293,7 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
         assert ffprobe_duration(out) >= 4
         key = video["url"].split("/", 3)[3]
         sidecar = json.loads(
-            s3.client().get_object(Bucket=BUCKET, Key=key.removesuffix(".mp4") + ".json")["Body"].read()
+            s3.client().get_object(Bucket=bucket, Key=key.removesuffix(".mp4") + ".json")["Body"].read()
         )
         assert sidecar["title"] == video["title"] and sidecar["recording"] and sidecar["durationSeconds"] >= 4
 

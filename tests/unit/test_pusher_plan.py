@@ -7,13 +7,21 @@ from __future__ import annotations
 import random
 import struct
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, BackoffPolicy, PusherConfig
-from streamops.media.ffmpeg import RW_TIMEOUT_US, UnsafeUri
+from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, UnsafeUri, args_file_text
 from streamops.media.mpegts import program_stream_types, program_streams
-from streamops.media.pusher.commands import StreamKeyError, needs_silence, push_command, push_target, read_stream_key
+from streamops.media.pusher.commands import (
+    PushTarget,
+    StreamKeyError,
+    needs_silence,
+    push_command,
+    push_target,
+    read_stream_key,
+)
 from streamops.media.pusher.delivery import (
     CONNECT_SECONDS,
     STALL_SECONDS,
@@ -87,7 +95,7 @@ def test_feed_must_be_plain_http(feed):
     with pytest.raises(ValidationError, match=r"feedUrl|credentials"):
         config(feedUrl=feed)
     with pytest.raises(UnsafeUri):
-        push_command(feed, push_target("rtmp://x/live", None), add_silence=False)
+        push_command(feed, push_target("rtmp://x/live", None), add_silence=False, args_file=ARGS)
 
 
 def test_config_rejects_a_second_key_place_and_unknown_fields():
@@ -152,7 +160,7 @@ def test_srt_key_is_the_stream_id_byte_for_byte():
     assert t.url == "srt://push.example.com:9000?mode=caller"
     assert t.options == {"srt_streamid": key}
     assert (t.format, t.whitelist) == ("mpegts", "srt,udp")
-    argv = push_command(FEED, t, add_silence=False)
+    argv = expanded(push_command(FEED, t, add_silence=False, args_file=ARGS), t)
     assert value(argv, "-srt_streamid") == key
     assert argv[-1] == "srt://push.example.com:9000?mode=caller"
 
@@ -192,9 +200,39 @@ def test_read_stream_key(tmp_path):
 
 # --- the FFmpeg command -------------------------------------------------------------------------------
 
+ARGS = Path("/run/streamops/private/target.args")
+
+
+def expanded(argv: list[str], target: PushTarget) -> list[str]:
+    """The command line our FFmpeg acts on: `-args_file` (last) replaced by what the worker writes."""
+    i = argv.index(ARGS_FILE_OPTION)
+    assert argv[i + 1 :] == [str(ARGS)], "-args_file ends the command line: the output URL's place"
+    return argv[:i] + target.secret_args()
+
+
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        ("rtmp://a.rtmp.youtube.com/live2", "yt-key-abcd-efgh"),
+        ("rtmps://live-api-s.facebook.com:443/rtmp/", "FB-123-0-AbC?s_bl=1&a=Zz9"),
+        ("srt://push.example.com:9000?mode=caller", "srt-key#1"),
+    ],
+)
+def test_the_key_and_the_target_url_are_never_on_the_command_line(uri, key):
+    """Any process on the node reads /proc/<pid>/cmdline: the key reaches FFmpeg through the FIFO."""
+    target = push_target(uri, key)
+    for silence in (False, True):
+        argv = push_command(FEED, target, add_silence=silence, args_file=ARGS)
+        assert not any(key in a for a in argv) and target.url not in argv
+        assert key in "".join(target.secret_args())
+    assert args_file_text(["-srt_streamid", "a b", "srt://h:1"]) == b"-srt_streamid\0a b\0srt://h:1\0"
+    with pytest.raises(ValueError, match="NUL"):
+        args_file_text(["bad\0arg"])
+
 
 def test_command_copies_to_rtmp_with_allow_lists_and_timeouts():
-    argv = push_command(FEED, push_target("rtmp://h:1935/live", "k"), add_silence=False)
+    target = push_target("rtmp://h:1935/live", "k")
+    argv = expanded(push_command(FEED, target, add_silence=False, args_file=ARGS), target)
     i = argv.index("-i")
     assert argv[i + 1] == FEED
     # input options (before -i): MPEG-TS over plain HTTP only, a frozen feed ends the run
@@ -212,13 +250,15 @@ def test_command_copies_to_rtmp_with_allow_lists_and_timeouts():
 
 
 def test_command_to_srt_is_mpegts():
-    argv = push_command(FEED, push_target("srt://h:9000?mode=caller", None), add_silence=False)
+    target = push_target("srt://h:9000?mode=caller", None)
+    argv = expanded(push_command(FEED, target, add_silence=False, args_file=ARGS), target)
     i = argv.index("-i")
     assert (value(argv, "-f", i), value(argv, "-protocol_whitelist", i)) == ("mpegts", "srt,udp")
 
 
 def test_silence_adds_an_encoded_silent_track_and_copies_video():
-    argv = push_command(FEED, push_target("rtmp://h/live", "k"), add_silence=True)
+    target = push_target("rtmp://h/live", "k")
+    argv = expanded(push_command(FEED, target, add_silence=True, args_file=ARGS), target)
     assert argv.count("-i") == 2 and value(argv, "-i", argv.index("-i") + 1).startswith("anullsrc")
     assert [argv[j + 1] for j, a in enumerate(argv) if a == "-map"] == ["0:v:0", "1:a:0"]
     assert (value(argv, "-c:v"), value(argv, "-c:a")) == ("copy", "aac")

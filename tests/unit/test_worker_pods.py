@@ -102,8 +102,12 @@ def test_pusher_mounts_the_key_and_never_inlines_it():
     pod = pusher_pod(rst(streamKeySecretRef={"name": "yt"}), stream(), SETTINGS)
     c = config(pod)
     assert c["uri"] == "rtmp://127.0.0.1/live" and c["streamKeyFile"].endswith("/stream-key")
-    [volume] = pod["spec"]["volumes"]
-    assert volume["secret"] == {"secretName": "yt", "items": [{"key": "streamKey", "path": "stream-key"}]}
+    private, key = pod["spec"]["volumes"]
+    assert key["secret"] == {"secretName": "yt", "items": [{"key": "streamKey", "path": "stream-key"}]}
+    # The FIFO that hands FFmpeg the target and its key: in memory, where the worker may write.
+    assert private["emptyDir"]["medium"] == "Memory"
+    mounts = {m["name"]: m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["private"] == c["privateDir"]
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
     assert "streamKeyFile" not in config(pusher_pod(rst(), stream(), SETTINGS))
 

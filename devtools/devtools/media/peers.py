@@ -177,6 +177,12 @@ class _Peer(Lifecycle):
             self._files.pop().close()
         return proc.returncode if proc else None
 
+    def restart(self) -> Self:
+        """Stop it (if it still runs) and start it again: the same ports, the log appended to."""
+        self.stop()
+        self._proc = None
+        return self.start()
+
     @contextlib.contextmanager
     def frozen(self) -> Iterator[float]:
         """SIGSTOP the peer's whole process tree for the `with` block, SIGCONT after: its sockets stay
@@ -481,8 +487,13 @@ class SrtListener(_Peer):
         passphrase: str | None = None,
         log_path: str | os.PathLike[str] | None = None,
         start_timeout: float = 5.0,
+        address: str = LOOPBACK,
+        netns: str | None = None,
     ) -> None:
-        super().__init__(log_path)
+        """`address` + `netns`: listen there instead of the host's loopback (e.g. a restream
+        target on the local cluster's LAN, reachable from its Pods)."""
+        super().__init__(log_path, netns=netns)
+        self.address = address
         if output is None:
             fd, name = tempfile.mkstemp(prefix="streamops-srt-", suffix=".ts")
             os.close(fd)
@@ -502,11 +513,11 @@ class SrtListener(_Peer):
     @property
     def url(self) -> str:
         """Where a publisher pushes to."""
-        return f"srt://{LOOPBACK}:{self.port}?{self._query('caller')}"
+        return f"srt://{self.address}:{self.port}?{self._query('caller')}"
 
     @property
     def listen_url(self) -> str:
-        return f"srt://{LOOPBACK}:{self.port}?{self._query('listener')}"
+        return f"srt://{self.address}:{self.port}?{self._query('listener')}"
 
     def command(self) -> list[str]:
         if self.tool == "srt-live-transmit":
@@ -525,9 +536,10 @@ class SrtListener(_Peer):
     def _ready(self) -> None:
         def up() -> bool:
             self._check_alive()
-            return udp_bound(self.port)
+            with self._where():
+                return udp_bound(self.port, self.address)
 
-        wait_for(up, self.start_timeout, 0.05, f"SRT listener on udp {LOOPBACK}:{self.port}")
+        wait_for(up, self.start_timeout, 0.05, f"SRT listener on udp {self.address}:{self.port}")
 
     def received_bytes(self) -> int:
         try:

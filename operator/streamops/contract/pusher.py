@@ -14,6 +14,7 @@ from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerSt
 CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
 TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
 TARGET_KEY_FILE = "stream-key"
+PRIVATE_DIR = "/run/streamops/private"  # the pusher Pod's memory-backed emptyDir (the root is read-only)
 
 PusherState = Literal["waiting-for-source", "connecting", "live", "backoff"]
 PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff")
@@ -50,6 +51,11 @@ class PusherConfig(WorkerConfig):
         default=None, description="Mounted Secret file with the target's key, read at every connect."
     )
     no_audio_mode: NoAudioMode
+    private_dir: str | None = Field(
+        default=None,
+        description="A directory only the worker reads, for the FIFO that hands FFmpeg the target's URL "
+        "and key (default: a new one in the system's temporary directory).",
+    )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
     backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)

@@ -55,6 +55,18 @@ def protocol_whitelist(url: str, schemes: Iterable[str]) -> str:
     return PROTOCOLS_BY_SCHEME[url.split("://", 1)[0]]
 
 
+# Our FFmpeg's `-args_file PATH` (hack/ffmpeg/patches/args-file.patch): the NUL-separated arguments
+# read from PATH stand in its place, so secrets in them are not on the command line.
+ARGS_FILE_OPTION = "-args_file"
+
+
+def args_file_text(args: Sequence[str]) -> bytes:
+    """What `-args_file` reads: each argument NUL-terminated (an argument cannot hold a NUL)."""
+    if any("\0" in a for a in args):
+        raise ValueError("an FFmpeg argument cannot contain a NUL character")
+    return b"".join(a.encode() + b"\0" for a in args)
+
+
 PROGRESS_PIPE = "pipe:PROGRESS"  # replaced by FfmpegProcess with the fd of its progress pipe
 
 

@@ -4,7 +4,7 @@ Restream go away with its stream."""
 from __future__ import annotations
 
 from streamops.api import API_VERSION, LiveStream, Restream
-from streamops.contract.pusher import CONFIG_ENV, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
+from streamops.contract.pusher import CONFIG_ENV, PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
@@ -43,6 +43,7 @@ def pusher_config(
         http_host=settings.worker_bind_address,
         http_port=http_port,
         stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,
+        private_dir=PRIVATE_DIR,
     )
 
 
@@ -58,8 +59,10 @@ def pusher_pod(
     name, uid = restream.metadata.name, restream.metadata.uid
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
-    volumes: list[Manifest] = []
-    mounts: list[Manifest] = []
+    # The FIFO that hands FFmpeg the target's URL and key (off its command line): in memory, the
+    # root filesystem being read-only.
+    volumes: list[Manifest] = [{"name": "private", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
+    mounts: list[Manifest] = [{"name": "private", "mountPath": PRIVATE_DIR}]
     ref = restream.spec.stream_key_secret_ref
     if ref is not None:
         volumes.append(secret_file_volume("target-key", ref.name, ref.key, TARGET_KEY_FILE))

@@ -30,6 +30,7 @@ from streamops.media.ingest.commands import (
 )
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.pipe_batches import PipeReader
+from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
@@ -170,30 +171,12 @@ class Session:
         finally:
             packager.finish()
 
-    async def _write_secret_input(self, path: Path, text: str) -> None:
-        """Hand FFmpeg its input script through the FIFO once it opens it, then remove the FIFO."""
-        try:
-            while self.process.running:
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-                except OSError:  # ENXIO: FFmpeg has not opened it for reading yet
-                    await asyncio.sleep(0.02)
-                    continue
-                try:
-                    os.write(fd, text.encode())  # a few hundred bytes: one write, into an empty pipe
-                finally:
-                    os.close(fd)
-                return
-        finally:
-            path.unlink(missing_ok=True)
-
     async def run(self) -> bool:
         """Run to the end; True when media flowed (it was a session, not just a listener)."""
         for directory in session_dirs(self.config, self.dir):
             directory.mkdir(parents=True, exist_ok=True)
         if self.secret_input is not None:
-            self.secret_input[0].unlink(missing_ok=True)
-            os.mkfifo(self.secret_input[0], 0o600)
+            make_fifo(self.secret_input[0])
         try:
             await self.process.start()
         except BaseException:
@@ -205,7 +188,10 @@ class Session:
             asyncio.create_task(self._read_transcoded(self.transcoded_pipe[0])) if self.transcoded_pipe else None
         )
         packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
-        secret = asyncio.create_task(self._write_secret_input(*self.secret_input)) if self.secret_input else None
+        secret = None
+        if self.secret_input is not None:
+            fifo, text = self.secret_input
+            secret = asyncio.create_task(hand_over(fifo, text.encode(), lambda: self.process.running))
 
         def media(chunk: bytes) -> None:
             if not self.started:

@@ -1,7 +1,9 @@
 """The pusher's FFmpeg command, pure: the stream key (read from its mounted file, checked) put
-where the target's protocol carries it, the feed copied to the target, and a silent audio track
-for a feed without one (`noAudioMode: silence`). Refuses (UnsafeUri) anything FFmpeg must not open.
-Why the command is so: docs/design/restream-accounting.md ("The push loop and the FFmpeg facts").
+where the target's protocol carries it, off the command line (the target's arguments go through
+`-args_file`: any process on the node reads /proc/<pid>/cmdline), the feed copied to the target,
+and a silent audio track for a feed without one (`noAudioMode: silence`). Refuses (UnsafeUri)
+anything FFmpeg must not open. Why the command is so: docs/design/restream-accounting.md ("The
+push loop and the FFmpeg facts").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import PUSH_TARGET_SCHEMES
-from streamops.media.ffmpeg import RW_TIMEOUT_US, command
+from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES
 
@@ -59,6 +61,11 @@ class PushTarget:
     format: str
     whitelist: str
 
+    def secret_args(self) -> list[str]:
+        """The arguments that hold the key, for `-args_file`: its options, then the URL. They end
+        FFmpeg's command line where `-args_file` stands (output options before their URL)."""
+        return [*(a for name, value in self.options.items() for a in (f"-{name}", value)), self.url]
+
 
 def push_target(uri: str, key: str | None) -> PushTarget:
     """The target with the key appended: rtmp(s) → `<uri>/<key>` (the stream name, query and all,
@@ -79,10 +86,11 @@ def push_target(uri: str, key: str | None) -> PushTarget:
     return PushTarget(url=url, options=options, format=FORMAT_BY_SCHEME[scheme], whitelist=whitelist)
 
 
-def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[str]:
+def push_command(feed_url: str, target: PushTarget, add_silence: bool, args_file: Path) -> list[str]:
     """FFmpeg: the feed (HTTP only, `-rw_timeout` so a frozen feed ends the run) copied to the target
     (its own protocol allow-list and `-rw_timeout`). add_silence: a silent AAC track stands in for
-    the missing audio (the only thing ever encoded)."""
+    the missing audio (the only thing ever encoded). The target's URL and key-bearing options are
+    not in it: FFmpeg reads them from `args_file` (`target.secret_args()`, written by the worker)."""
     whitelist_for(feed_url, ("http",))
     feed = ffmpeg_python.input(
         feed_url,
@@ -96,7 +104,6 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[s
         "f": target.format,
         "protocol_whitelist": target.whitelist,
         "rw_timeout": RW_TIMEOUT_US,
-        **target.options,
     }
     if target.format == "flv":
         out_opts["flvflags"] = "no_duration_filesize"  # live: no seek back to patch the header
@@ -110,7 +117,9 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool) -> list[s
         streams = [feed["v:0?"], feed["a:0?"]]  # FLV carries one of each; extra tracks are dropped
         out_opts["c"] = "copy"
     graph = ffmpeg_python.output(*streams, target.url, **out_opts)
-    return command(graph)
+    argv = command(graph)
+    assert argv[-1] == target.url, "ffmpeg-python puts the output URL last"
+    return [*argv[:-1], ARGS_FILE_OPTION, str(args_file)]
 
 
 def needs_silence(mode: str, stream_types: Sequence[int] | None) -> bool:

@@ -14,13 +14,16 @@ import asyncio
 import contextlib
 import logging
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
-from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri
+from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
 from streamops.media.mpegts import program_stream_types
 from streamops.media.pusher.commands import (
     PushTarget,
@@ -32,6 +35,7 @@ from streamops.media.pusher.commands import (
 )
 from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
 from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, telling_error
+from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -117,6 +121,7 @@ class Pusher:
         self._target_socket = TargetSocket()
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
+        self._private_dir = Path(config.private_dir or tempfile.gettempdir())  # run() makes it
 
         self.target_failures = 0  # every target failure since start (the metric; `failures` is the streak)
 
@@ -192,6 +197,11 @@ class Pusher:
 
     async def run(self) -> None:
         cfg = self.config
+        if cfg.private_dir:
+            self._private_dir = Path(cfg.private_dir)
+            self._private_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        else:
+            self._private_dir = Path(tempfile.mkdtemp(prefix="streamops-push-"))
         server = await serve(worker_routes(self.status, lambda: self.live, self.metrics), cfg.http_host, cfg.http_port)
         log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
         try:
@@ -201,6 +211,8 @@ class Pusher:
             if self._proc is not None:
                 await self._proc.stop(grace=2)
             await server.cleanup()
+            if not cfg.private_dir:
+                shutil.rmtree(self._private_dir, ignore_errors=True)
 
     async def _cycle(self) -> None:
         self._set_state("waiting-for-source")
@@ -255,7 +267,9 @@ class Pusher:
     async def _push_once(self, target: PushTarget, add_silence: bool) -> tuple[Outcome, float, str]:
         """One FFmpeg run; returns why it ended, how long the link was up, the (redacted) error."""
         self._set_state("connecting")
-        argv = push_command(self.config.feed_url, target, add_silence)
+        args_file = self._private_dir / f"target-{time.monotonic_ns()}.args"
+        argv = push_command(self.config.feed_url, target, add_silence, args_file)
+        make_fifo(args_file)
         if add_silence:
             log.info("%s: the feed has no audio: adding a silent track", self.config.name)
         self._run_base = self.bytes_sent
@@ -267,8 +281,13 @@ class Pusher:
         self._proc = proc
         started = time.monotonic()
         killed_for: str | None = None
-        await proc.start()
+        try:
+            await proc.start()
+        except BaseException:
+            args_file.unlink(missing_ok=True)
+            raise
         assert proc.process is not None
+        handed = asyncio.ensure_future(hand_over(args_file, args_file_text(target.secret_args()), lambda: proc.running))
         exited = asyncio.ensure_future(proc.process.wait())
         stop = asyncio.ensure_future(self.stopping.wait())
         try:
@@ -290,6 +309,9 @@ class Pusher:
             stop.cancel()
             if proc.running:
                 await proc.stop(grace=0.5)
+            handed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handed  # its `finally` removes the FIFO
             self._proc = None
         if killed_for:
             return Outcome.TARGET_FAILED, delivery.uptime(), killed_for

@@ -6,7 +6,8 @@ and run helm, the Argo CD health checks (Lua) and kstatus for the chart and clus
 
 Generated: charts/streamops/templates/_rbac-rules.tpl from `streamops.control.shared.rbac.cluster_role_rules()`
 (every verb the control plane uses; cluster-scoped rules in the ClusterRole, namespaced ones in it too
-when the operator watches the whole cluster, else in a Role per namespace); templates/crds/*.yaml:
+when the operator watches the whole cluster, else in a Role per namespace) and `leader_election_rules()`
+(a Role in the release namespace); templates/crds/*.yaml:
 crds/*.yaml (from the pydantic models, `make crds`) wrapped in `crds.enabled` / `crds.keep`;
 docs/gitops/argocd/argocd-cm.yaml: the health checks of docs/gitops/argocd/health/*.lua as the
 argocd-cm keys Argo CD reads; deploy/streamops.yaml: `helm template` without the CRDs, for
@@ -57,6 +58,13 @@ def load_rules() -> tuple[list[dict[str, Any]], str]:
     return [dict(r) for r in rules], "streamops.control.shared.rbac.cluster_role_rules()"
 
 
+def load_leader_election_rules() -> list[dict[str, Any]]:
+    """The leader election Lease's rules (a Role in the release namespace), from the code too."""
+    from streamops.control.shared.rbac import leader_election_rules
+
+    return [dict(r) for r in leader_election_rules()]
+
+
 def split_rules(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """cluster: always in the ClusterRole; namespaces: only when watching a list of namespaces;
     namespaced: ClusterRole (cluster-wide) or one Role per watched namespace."""
@@ -75,9 +83,9 @@ def split_rules(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def rules_template(rules: list[dict[str, Any]], source: str) -> str:
-    parts = [HEADER, f"{{{{/* Source: {source}. */}}}}\n"]
-    for name, group in split_rules(rules).items():
+def rules_template(rules: list[dict[str, Any]], source: str, leader_election: list[dict[str, Any]]) -> str:
+    parts = [HEADER, f"{{{{/* Source: {source} and leader_election_rules(). */}}}}\n"]
+    for name, group in {**split_rules(rules), "leaderElection": leader_election}.items():
         body = yaml.safe_dump(group, sort_keys=False, default_flow_style=None, width=200) if group else "[]\n"
         parts.append(f'{{{{- define "streamops.rbac.{name}Rules" }}}}\n{body}{{{{- end }}}}\n')
     return "".join(parts)
@@ -151,7 +159,7 @@ def render_deploy(helm: str) -> str:
 
 def expected_files() -> dict[Path, str]:
     rules, source = load_rules()
-    files = {RULES_TPL: rules_template(rules, source), ARGO_CM: argocd_cm()}
+    files = {RULES_TPL: rules_template(rules, source, load_leader_election_rules()), ARGO_CM: argocd_cm()}
     for crd in sorted((REPO / "crds").glob("*.yaml")):
         files[CRD_TEMPLATES / crd.name] = crd_template(crd.read_text())
     return files

@@ -1,6 +1,7 @@
 """pytest plugin: run the cluster suite with the operator under the Helm chart's own
-ServiceAccount, ClusterRole and ClusterRoleBinding (as `helm template` renders them) instead of
-the ones devtools.cluster.suite.operator_kubeconfig() builds from streamops.control.shared.rbac:
+ServiceAccount, ClusterRole, ClusterRoleBinding and leader election Role (as `helm template` renders
+them) instead of the ones devtools.cluster.suite.operator_kubeconfig() builds from
+streamops.control.shared.rbac:
 
     .venv/bin/python -m pytest -p devtools.chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
 
@@ -23,10 +24,11 @@ USED: list[str] = []  # the ClusterRoles the operator was given, for the summary
 
 def chart_operator_kubeconfig(cluster: Any, path: Path) -> Path:
     namespace = "streamops-system"
+    # (the Role and RoleBinding: the leader election Lease's, in the release namespace)
     rendered = [
         o
         for o in objects(render(namespace=namespace))
-        if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+        if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
     ]
     (account,) = [o for o in rendered if o["kind"] == "ServiceAccount"]
     (role,) = [o for o in rendered if o["kind"] == "ClusterRole"]

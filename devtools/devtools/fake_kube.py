@@ -30,7 +30,7 @@ ObjectKey = tuple[str, str, str]  # kind, namespace, name
 IndexEntry = Callable[[Mapping[str, Any]], Mapping[Any, Any]]  # a kopf index function: key -> value (keys: any tuple)
 
 READS = frozenset({"get", "list"})
-WRITES = frozenset({"create", "patch", "delete", "patch_status"})
+WRITES = frozenset({"create", "replace", "patch", "delete", "patch_status"})
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class FakeKubeApi(KubeApi):
     def fail(
         self, verb: str, kind: str, name: str | None = None, status: int = 500, body: str = "", times: int = 1
     ) -> None:
-        """The next `times` calls `verb` ("get", "list", "create", "patch", "delete", "patch_status")
+        """The next `times` calls `verb` ("get", "list", "create", "replace", "patch", "delete", "patch_status")
         on `kind` (and `name`, when given) answer with this HTTP error instead of doing anything;
         the adapter's own conversions apply (a 404 read is None, a create's 409 is None...)."""
         error = ApiError(status, body or f"injected {status} for {verb} {kind}")
@@ -297,6 +297,35 @@ class FakeKubeApi(KubeApi):
 
     def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(manifest["kind"], manifest)
+
+    def replace(self, manifest: Manifest) -> Manifest | None:
+        """PUT: refused with a conflict (None) unless the body's resourceVersion is the stored one;
+        None also when the object is gone (KubeApi.request's 404)."""
+        kind, meta = manifest["kind"], manifest["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        key = (kind, namespace, name)
+        with self._lock:
+            error = self._injected("replace", kind, name)
+            if error is None and key not in self.store:
+                error = ApiError(404, "not found")
+            if error is None and meta.get("resourceVersion") != self.store[key]["metadata"].get("resourceVersion"):
+                message = f"Operation cannot be fulfilled on {kind} {name}: the object has been modified"
+                error = ApiError(409, f'{{"reason":"Conflict","message":"{message}"}}')
+            if error is not None:
+                if error.status in (404, 409):
+                    result = "not-found" if error.status == 404 else "conflict"
+                    self._log("replace", kind, namespace, name, manifest, result=result)
+                    return None
+                self._log("replace", kind, namespace, name, manifest, result=f"error {error.status}")
+                raise error
+            stored = self.store[key]
+            replaced = copy.deepcopy(manifest)
+            for server_field in ("uid", "generation", "creationTimestamp"):
+                if server_field in stored["metadata"]:
+                    replaced["metadata"][server_field] = stored["metadata"][server_field]
+            self.store[key] = self._bumped(replaced, spec_before=stored.get("spec"))
+            self._log("replace", kind, namespace, name, manifest)
+            return copy.deepcopy(self.store[key])
 
     def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> bool:
         return self._patch(kind, namespace, name, patch)

@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 
@@ -27,16 +30,36 @@ def run_operator(args: argparse.Namespace) -> int:
         # kopf says "Handler … succeeded" for every watch event the operator is woken by; the
         # operator logs its own transitions (reconciled, failed) and kopf's warnings still show.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    asyncio.run(
-        kopf.operator(
+
+    async def operate(stop_flag: asyncio.Event | None = None) -> None:
+        await kopf.operator(
             clusterwide=not args.namespace,
             namespaces=args.namespace or (),
             liveness_endpoint=args.liveness,
-            standalone=True,
-            memo=kopf.Memo(namespaces=tuple(args.namespace or ())),
+            standalone=True,  # kopf's own peering stays off: leader election is the Lease's
+            # handlers.close() raises the stop flag, whatever stopped kopf (see run_elected()).
+            memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag),
+            stop_flag=stop_flag,
         )
-    )
-    return 0
+
+    if not args.leader_election:
+        asyncio.run(operate())
+        return 0
+    return asyncio.run(run_elected_operator(args, operate))
+
+
+async def run_elected_operator(args: argparse.Namespace, operate: Callable[[asyncio.Event], Awaitable[None]]) -> int:
+    """`operate` (kopf) only while this process holds the leader election Lease (docs/design/operator-ha.md)."""
+    from streamops.control.leader_election import LeaderElection, run_elected
+    from streamops.control.shared.kube import KubeApi, login
+    from streamops.control.shared.leader_lease import LeaseTiming
+
+    timing = LeaseTiming(args.lease_duration, args.renew_deadline, args.retry_period)
+    # Its own client with a short timeout (controller-runtime's: half the renew deadline).
+    api = KubeApi(login(), timeout=timing.renew_deadline_seconds / 2)
+    namespace = args.lease_namespace or api.info.default_namespace or "default"
+    election = LeaderElection(api, args.lease_name, namespace, args.identity, timing)
+    return await run_elected(election, operate, args.liveness)
 
 
 def write_crds(args: argparse.Namespace) -> int:
@@ -141,6 +164,24 @@ def main(argv: list[str] | None = None) -> int:
     op.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
     op.add_argument("--liveness", default="http://0.0.0.0:8081/healthz", help="liveness endpoint URL (kopf serves it)")
     op.add_argument("-v", "--verbose", action="store_true")
+    election = op.add_argument_group("leader election (several replicas: one leads, the others wait)")
+    election.add_argument(
+        "--leader-election", action="store_true", help="reconcile only while holding a coordination.k8s.io Lease"
+    )
+    election.add_argument("--lease-name", default="streamops", help="the Lease's name (default: streamops)")
+    election.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the service account's or kubeconfig's)",
+    )
+    election.add_argument(
+        "--identity",
+        default=os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}",
+        help="this replica's name in the Lease (default: $POD_NAME, else host name and a random suffix)",
+    )
+    election.add_argument("--lease-duration", type=int, default=15, help="seconds (default 15)")
+    election.add_argument("--renew-deadline", type=float, default=10.0, help="seconds (default 10)")
+    election.add_argument("--retry-period", type=float, default=2.0, help="seconds (default 2)")
     op.set_defaults(func=run_operator)
 
     crds = sub.add_parser("crds", help="write the CRD YAML generated from the API models")

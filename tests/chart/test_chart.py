@@ -55,18 +55,21 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),
         ("Deployment", "streamops"),
+        ("Role", "streamops-leader-election"),
+        ("RoleBinding", "streamops-leader-election"),
         ("ServiceAccount", "streamops"),
     ]
     for o in default:
-        if o["kind"] in ("Deployment", "ServiceAccount"):
+        if o["kind"] in ("Deployment", "ServiceAccount", "Role", "RoleBinding"):
             assert o["metadata"]["namespace"] == "streamops-system"
 
 
-def test_deployment_is_one_restricted_replica(default: list[dict[str, Any]]) -> None:
+def test_deployment_is_two_restricted_replicas(default: list[dict[str, Any]]) -> None:
     (d,) = find(default, "Deployment")
     spec = d["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    # Safe with leader election: the new Pod waits as a standby until the old one released the Lease.
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "streamops"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -87,6 +90,52 @@ def test_deployment_is_one_restricted_replica(default: list[dict[str, Any]]) -> 
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
     assert not any(a.startswith("--namespace") for a in c["args"])  # cluster-wide by default
+
+
+def test_replicas_elect_a_leader_on_different_nodes(default: list[dict[str, Any]]) -> None:
+    """Leader election on a Lease named after the release, the Pod's name and namespace from the
+    downward API; replicas preferably on different nodes; evicted from a lost node after 30 s."""
+    c = container(default)
+    assert "--leader-election" in c["args"] and "--lease-name=streamops" in c["args"]
+    e = env(default)
+    assert e["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert e["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    (d,) = find(default, "Deployment")
+    pod = d["spec"]["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == d["spec"]["selector"]["matchLabels"]
+    assert pod["tolerations"] == [
+        {"key": f"node.kubernetes.io/{taint}", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}
+        for taint in ("unreachable", "not-ready")
+    ]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["operator"]["nodeLoss"]["tolerationSeconds"] == values["worker"]["nodeLoss"]["tolerationSeconds"]
+    (role,) = find(default, "Role")
+    from streamops.control.shared.rbac import leader_election_rules
+
+    assert role["rules"] == leader_election_rules()
+    (binding,) = find(default, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "streamops", "namespace": "streamops-system"}]
+
+
+def test_operator_placement_values(custom: list[dict[str, Any]]) -> None:
+    """custom.yaml: one replica, Kubernetes' own node-loss toleration (null), a toleration of its
+    own; an affinity of one's own replaces the anti-affinity."""
+    (d,) = find(custom, "Deployment", "live-ops")
+    assert d["spec"]["replicas"] == 1
+    pod = d["spec"]["template"]["spec"]
+    assert pod["tolerations"] == [{"key": "media", "operator": "Exists", "effect": "NoSchedule"}]
+    assert "--lease-name=live-ops" in container(custom)["args"]
+    own = objects(render(sets=("affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.x=y",)))
+    (d,) = find(own, "Deployment")
+    assert d["spec"]["template"]["spec"]["affinity"] == {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"x": "y"}}
+    }
+    both = objects(render(VALUES_DIR / "custom.yaml", sets=("operator.nodeLoss.tolerationSeconds=5",)))
+    (d,) = find(both, "Deployment")
+    assert [t.get("tolerationSeconds") for t in d["spec"]["template"]["spec"]["tolerations"]] == [5, 5, None]
 
 
 def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
@@ -240,12 +289,12 @@ def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, A
         "services",
     }
     assert {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["list"]} in narrow["rules"]
-    roles = find(custom, "Role")
+    roles = find(custom, "Role", "live-ops")  # (beside the leader election Role in the release namespace)
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["studio-a", "studio-b"]
     namespaced = [rule for rule in cluster_role["rules"] if "customresourcedefinitions" not in rule["resources"]]
     for role in roles:
         assert role["rules"] == namespaced
-    bindings = find(custom, "RoleBinding")
+    bindings = find(custom, "RoleBinding", "live-ops")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["studio-a", "studio-b"]
     for b in bindings:
         assert b["subjects"] == [{"kind": "ServiceAccount", "name": "live-ops-sa", "namespace": "streamops-system"}]
@@ -309,7 +358,15 @@ def test_generated_files_are_fresh() -> None:
 def test_deploy_manifest_is_the_chart_without_crds() -> None:
     deploy = objects((REPO / "deploy" / "streamops.yaml").read_text())
     kinds = sorted(o["kind"] for o in deploy)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Namespace", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Namespace",
+        "Role",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
     (ns,) = find(deploy, "Namespace")
     assert ns["metadata"]["name"] == "streamops-system"
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

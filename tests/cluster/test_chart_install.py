@@ -4,10 +4,11 @@ shared control plane is touched:
 
 - `kubectl apply -f crds/ -f deploy/` (the README's plain path) works and the ReplicaSet controller
   gets the operator Pod admitted in the namespace deploy/ labels PodSecurity `restricted`;
-- the chart's RBAC is exactly what the operator uses: `streamops operator` runs with a token minted
-  for the chart's ServiceAccount (`kubectl create token`), a LiveStream is walked through every path
-  of its reconciler, the audit log shows no refused request and every verb the chart grants on the
-  resources exercised is used; a verb removed from the ClusterRole breaks the operator;
+- the chart's RBAC is exactly what the operator uses: `streamops operator --leader-election` runs
+  with a token minted for the chart's ServiceAccount (`kubectl create token`), a LiveStream is walked
+  through every path of its reconciler, the audit log shows no refused request and every verb the
+  chart grants on the resources exercised (the Lease's too) is used; a verb removed from the
+  ClusterRole breaks the operator;
 - kstatus (sigs.k8s.io/cli-utils rules) and the Argo CD Lua health checks classify the real
   objects: Failed/Degraded, InProgress/Progressing, Current/Healthy, Suspended, Terminating;
 - worker Pods the operator creates are admitted under PodSecurity `restricted` (without
@@ -53,6 +54,7 @@ COVERED = {
     ("", "secrets"),
     ("", "events"),
     ("events.k8s.io", "events"),
+    ("coordination.k8s.io", "leases"),  # the operator runs with leader election, as the chart runs it
 }
 # Verbs on covered resources that only another scenario uses: Events are patched only to update a
 # Restream's aggregated RestreamBackoff Warning (tests/cluster/test_restream_events.py needs it,
@@ -127,11 +129,11 @@ class Rbac:
 
     def __init__(self, plane: AuditedControlPlane, admin: Cluster, work: Path) -> None:
         self.plane, self.admin, self.work = plane, admin, work
-        self.objects = [
-            o for o in objects(render()) if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
-        ]
+        kinds = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+        self.objects = [o for o in objects(render()) if o["kind"] in kinds]
         (self.cluster_role,) = find(self.objects, "ClusterRole")
         self.rules: list[dict[str, Any]] = copy.deepcopy(self.cluster_role["rules"])
+        (self.leader_election_role,) = find(self.objects, "Role")  # the Lease, in the release namespace
 
     def install(self) -> None:
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RELEASE_NAMESPACE}}
@@ -165,6 +167,12 @@ def rbac(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rbac]:
 def sa_operator(rbac: Rbac, name: str) -> Operator:
     """`streamops operator` whose only credentials are the SA token (no admin kubeconfig)."""
     return Operator(rbac.admin, rbac.work / f"{name}.log", kubeconfig=rbac.kubeconfig())
+
+
+def elected_sa_operator(rbac: Rbac, name: str) -> OperatorProcess:
+    """The same, with leader election in the release namespace as the chart runs it."""
+    args = ("--verbose", "--leader-election", f"--lease-namespace={RELEASE_NAMESPACE}")
+    return OperatorProcess(rbac.kubeconfig(), rbac.work / f"{name}.log", cluster_harness.OPERATOR_ENV, args=args)
 
 
 def new_namespace(admin: Cluster, labels: dict[str, str] | None = None) -> str:
@@ -303,19 +311,19 @@ def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:
 
 def test_chart_rbac_is_enough_and_nothing_more(rbac: Rbac) -> None:
     ns = new_namespace(rbac.admin)
-    op = sa_operator(rbac, "operator-full-rbac")
+    op = elected_sa_operator(rbac, "operator-full-rbac")
     since = time.time() - 1
     op.start()
     try:
         exercise_livestream(rbac.admin, ns)
         time.sleep(1)  # the last Events and status writes of the scenario reach the audit log
     finally:
-        op.stop()
+        op.stop()  # (the Lease is released: an update)
     requests = audit_requests(rbac.plane.audit_log, since)
     refused = sorted({(r["group"], r["resource"], r["verb"], r["name"]) for r in requests if r["code"] == 403})
     assert not refused, f"requests the chart's RBAC refused: {refused}\n{op.logs()[-3000:]}"
     used = {(r["group"], r["resource"], r["verb"]) for r in requests}
-    allowed = granted(rbac.rules)
+    allowed = granted(rbac.rules) | granted(rbac.leader_election_role["rules"])
     assert used <= allowed  # (no 403 means the same; said twice so the message is clear)
     unused = sorted((g, r, v) for g, r, v in allowed - used - ELSEWHERE if (g, r) in COVERED)
     assert not unused, (

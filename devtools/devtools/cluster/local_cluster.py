@@ -160,13 +160,27 @@ class LocalCluster(Kubectl, Lifecycle):
         node = self.node(name)
         if node.address:
             netns.ip("link", "set", "eth0", "up", netns=node.address.netns)
+            # eth0 going down (stop_node) took the routes through it along: without them the node's
+            # Pods answer nothing from another node's Pods (the operator's /status reads).
+            for other in self.network.nodes:
+                if other.ip != node.address.ip:
+                    netns.ip(
+                        "route", "replace", other.pod_cidr, "via", other.ip, "dev", "eth0", netns=node.address.netns
+                    )
         node.start(timeout)
 
     def diagnose(self, ns: str) -> str:
         """Objects, Events and the in-cluster operator's log tail: what a failing wait prints."""
         out = [self.kubectl("get", "pods,svc,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout]
         out.append(self.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout[-3000:])
-        logs = self.kubectl("logs", "-n", "streamops-system", "deploy/streamops", "--tail=3000", check=False)
+        # The replica holding the leader election Lease is the one that reconciles.
+        try:
+            lease = self.get("leases", "streamops-system", "streamops") or {}
+        except AssertionError:  # (what a failing wait prints must not fail itself)
+            lease = {}
+        leader = (lease.get("spec") or {}).get("holderIdentity")
+        which = f"pod/{leader}" if leader else "deploy/streamops"
+        logs = self.kubectl("logs", "-n", "streamops-system", which, "--tail=3000", check=False)
         # kopf logs every handler call at debug level: the rest is what tells a story
         lines = [ln for ln in logs.stdout.splitlines() if not ln.startswith(("Handler '", "Indexer '"))]
         return "\n".join([*out, "--- operator log tail:", *lines[-40:], logs.stderr])

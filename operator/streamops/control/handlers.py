@@ -116,7 +116,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     logging.getLogger("kopf._core.reactor.observation").addFilter(OnceEach())  # (startup runs before it)
     # Events on user objects are ours (transitions); kopf's own only when something failed.
     settings.posting.level = logging.WARNING
-    settings.peering.standalone = True  # one replica (Deployment strategy Recreate)
+    settings.peering.standalone = True  # no kopf peering: replicas elect a leader on a Lease (leader_election.py)
     settings.execution.max_workers = 1  # every handler is async; API calls go to state.executor
     state = OperatorState(api=KubeApi.from_environment(), settings=SETTINGS, client=http_client())
     if SETTINGS.host_network:
@@ -154,6 +154,8 @@ async def login(memo: kopf.Memo, **_: object) -> kopf.AiohttpSession:
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: object) -> None:
+    if memo.get("stop_flag") is not None:  # stopped by a signal: kopf's waiter of the flag ends too
+        memo.stop_flag.set()
     if memo.get("sweeper") is not None:
         memo.sweeper.cancel()
     if memo.get("tasks") is not None:

@@ -36,12 +36,13 @@ CORE_PLURALS = {
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Event": "events",  # aggregated Events the operator writes itself (restream/backoff_event.py)
 }
-# Built-in kinds of other API groups the operator creates (a stream's playback route), by the same
-# get/create/patch/delete as the core ones. A 404 on a list path means the API is not served (the
-# Gateway API CRDs are not installed).
+# Built-in kinds of other API groups the operator creates (a stream's playback route; its leader
+# election Lease), by the same get/create/patch/delete as the core ones. A 404 on a list path means
+# the API is not served (the Gateway API CRDs are not installed).
 GROUP_KINDS = {
     "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes"),
+    "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
 }
 TIMEOUT_SECONDS = 30
 
@@ -168,6 +169,9 @@ class KubeApi:
 
     info: kopf.ConnectionInfo
     watched: dict[str, ObjectIndex] = field(default_factory=dict)
+    # Seconds a request may take (connect, send, each read). Leader election uses a shorter one than
+    # the reconcilers, so that a silent API server is noticed within its renew deadline.
+    timeout: float = TIMEOUT_SECONDS
     _local: threading.local = field(default_factory=threading.local)
     _context: ssl.SSLContext | None = None
 
@@ -193,10 +197,10 @@ class KubeApi:
                 if self._context is None:
                     self._context = ssl_context(self.info)
                 conn = http.client.HTTPSConnection(
-                    url.hostname or "", url.port or 443, context=self._context, timeout=TIMEOUT_SECONDS
+                    url.hostname or "", url.port or 443, context=self._context, timeout=self.timeout
                 )
             else:
-                conn = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=TIMEOUT_SECONDS)
+                conn = http.client.HTTPConnection(url.hostname or "", url.port or 80, timeout=self.timeout)
             self._local.conn = conn
         return conn
 
@@ -268,6 +272,17 @@ class KubeApi:
 
     def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(self._core(manifest["kind"], manifest["metadata"]["namespace"]), manifest)
+
+    def replace(self, manifest: Manifest) -> Manifest | None:
+        """Replace (PUT) the object with `manifest`, whose metadata.resourceVersion is the one read:
+        the object as written, or None when someone else changed it since (409) or it is gone."""
+        meta = manifest["metadata"]
+        try:
+            return self.request("PUT", self._core(manifest["kind"], meta["namespace"], meta["name"]), manifest)
+        except ApiError as e:
+            if e.status == 409:
+                return None
+            raise
 
     def patch(self, kind: str, namespace: str, name: str, patch: Manifest) -> bool:
         """False when the object is gone."""

@@ -34,6 +34,12 @@ def cluster_role_rules() -> list[PolicyRule]:
     ]
 
 
+def leader_election_rules() -> list[PolicyRule]:
+    """The leader election Lease (control/leader_election.py), in the operator's own namespace
+    only (a Role there): read it, create it the first time, renew, take over and release it."""
+    return [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}]
+
+
 def cluster_role(name: str = "streamops") -> Manifest:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -44,15 +50,30 @@ def cluster_role(name: str = "streamops") -> Manifest:
 
 
 def operator_rbac_objects(namespace: str, name: str = "streamops") -> list[Manifest]:
-    """The operator's ServiceAccount in `namespace`, the ClusterRole and the binding between them:
-    what the chart installs, as plain manifests (the test and benchmark harnesses run the
-    operator under exactly these)."""
+    """The operator's ServiceAccount in `namespace`, the ClusterRole, the leader election Role in
+    `namespace` and the bindings: what the chart installs, as plain manifests (the test and
+    benchmark harnesses run the operator under exactly these)."""
     account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
+    subjects = [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
         "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        "subjects": subjects,
     }
-    return [account, cluster_role(name), binding]
+    election = {"name": f"{name}-leader-election", "namespace": namespace}
+    role: Manifest = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": dict(election),
+        "rules": leader_election_rules(),
+    }
+    role_binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": dict(election),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": election["name"]},
+        "subjects": subjects,
+    }
+    return [account, cluster_role(name), binding, role, role_binding]

@@ -6,6 +6,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 CLUSTER   := .cluster
 KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
+HELM_DIR  := $(shell source hack/versions.sh && dirname $$HELM_BIN)
 KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
 # Two pytest-xdist workers: the media tier mostly waits (tests/conftest.py says how tests are grouped).
@@ -71,8 +72,12 @@ cluster-up-nodes: coredns traefik ffmpeg player
 	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
-	@echo "cluster up: $(NODES) nodes with a pod network in .cluster/ (the API server is reached through a loopback portal); use it with:"
-	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):\$$PATH"
+	@$(PY) -m devtools.cluster.hand_install --dir $(CLUSTER) >/dev/null
+	@echo "cluster up: $(NODES) nodes with a pod network in $(CLUSTER)/ (the API server is reached through a loopback portal); use it with:"
+	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):$(HELM_DIR):\$$PATH"
+	@echo "  helm install streamops charts/streamops -n streamops-system --create-namespace -f $(CLUSTER)/values.yaml"
+	@echo "  kubectl apply -f $(CLUSTER)/recordings-volume.yaml   # namespace default's recordings, on node-1"
+	@echo "  Ingress/HTTPRoute playback: Traefik on any node's address, port 30080 (README: Try the chart by hand)"
 	@echo "  make cluster-down"
 
 cluster-up-plane:

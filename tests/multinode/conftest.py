@@ -46,8 +46,10 @@ def s3(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture
-def s3_storage(s3: S3Server) -> dict[str, dict[str, str]]:
-    """A Recording's storage in the module's S3 server, with Secrets named "s3" and "s3-ca"."""
+def s3_storage(cluster: LocalCluster, namespace: str, s3: S3Server) -> dict[str, dict[str, str]]:
+    """A Recording's storage in the module's S3 server, its Secrets ("s3": the keys, "s3-ca": the
+    CA) applied in the test's namespace."""
+    cluster.apply(namespace, s3.credentials_secret("s3", namespace), s3.ca_secret("s3-ca", namespace))
     return {
         "s3": {
             "endpoint": f"https://{OUTSIDE_IP}:{LAN_PORT}",

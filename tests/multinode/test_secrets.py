@@ -64,13 +64,7 @@ def test_no_key_on_any_command_line_and_no_s3_key_in_an_ffmpeg_environment(
     tmp_path: Path,
 ) -> None:
     ns = namespace
-    cluster.apply(
-        ns,
-        s3.credentials_secret("s3", ns),
-        s3.ca_secret("s3-ca", ns),
-        key_secret("rtmp-target", RTMP_TARGET_KEY),
-        key_secret("srt-target", SRT_TARGET_KEY),
-    )
+    cluster.apply(ns, key_secret("rtmp-target", RTMP_TARGET_KEY), key_secret("srt-target", SRT_TARGET_KEY))
     stream = start_stream(cluster, ns)
     stream_key = cluster.stream_key(ns, "cam")
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)

@@ -253,7 +253,6 @@ def test_recorders_on_two_nodes_upload_and_the_host_downloads(
     tmp_path: Path,
 ) -> None:
     ns = namespace
-    cluster.apply(ns, s3.credentials_secret("s3", ns), s3.ca_secret("s3-ca", ns))
     stream = start_stream(cluster, ns)
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
@@ -312,7 +311,9 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     before = wait_live(cluster, ns)
     ingest_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
-    [old] = release.operator_pods()
+    old = release.leader_pod()  # the replica that reconciles (the other waits as a standby)
+    assert old is not None, f"an operator Pod holds the Lease\n{release.diagnose()}"
+    running = {p["metadata"]["uid"] for p in release.operator_pods()}
     cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, old["metadata"]["name"], "--wait=false")
     deadline = time.monotonic() + 45
     replaced = False
@@ -322,15 +323,13 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
         assert now["status"]["ingest"] == before["status"]["ingest"]
         pods = release.operator_pods()
         replaced = replaced or any(
-            p["metadata"]["uid"] != old["metadata"]["uid"]
-            and condition(p, "Ready")
-            and condition(p, "Ready")["status"] == "True"  # type: ignore[index]
-            for p in pods
+            p["metadata"]["uid"] not in running and (condition(p, "Ready") or {}).get("status") == "True" for p in pods
         )
         if replaced and time.monotonic() > deadline - 30:
             break
         time.sleep(1)
     assert replaced, f"a new operator Pod became Ready\n{release.diagnose()}"
+    assert release.leader() not in ("", old["metadata"]["name"]), "another replica took the Lease over"
     assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == ingest_uid  # type: ignore[index]
     after = cluster.get("lst", ns, "cam")
     assert after and after["metadata"]["generation"] == before["metadata"]["generation"]
@@ -340,25 +339,29 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
 
 
 def keep_operator_on(cluster: LocalCluster, release: Release, node: str) -> None:
-    """Move the operator Pod to `node` (if it runs elsewhere): cordon the others, delete it, wait
-    for its replacement there."""
-    [pod] = release.operator_pods()
-    if pod["spec"].get("nodeName") == node:
+    """Move the operator Pods to `node` (those running elsewhere): cordon the others, delete them,
+    wait for their replacements there and for the Lease to be held there."""
+    away = [p for p in release.operator_pods() if p["spec"].get("nodeName") != node]
+    if not away:
         return
     others = [n.name for n in cluster.nodes if n.name != node]
     for n in others:
         cluster.kubectl("cordon", n)
     try:
-        cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, pod["metadata"]["name"])
+        for pod in away:
+            cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, pod["metadata"]["name"])
 
         def moved() -> bool:
             pods = release.operator_pods()
-            return any(
-                p["spec"].get("nodeName") == node and (condition(p, "Ready") or {}).get("status") == "True"
-                for p in pods
+            leader = release.leader_pod()
+            return (
+                all(p["spec"].get("nodeName") == node for p in pods)
+                and all((condition(p, "Ready") or {}).get("status") == "True" for p in pods)
+                and leader is not None
+                and leader["spec"].get("nodeName") == node
             )
 
-        eventually(moved, timeout=90, interval=1, what=f"the operator Pod Ready on {node}")
+        eventually(moved, timeout=90, interval=1, what=f"the operator Pods Ready on {node}, one leading")
     finally:
         for n in others:
             cluster.kubectl("uncordon", n)

@@ -12,6 +12,7 @@ import json
 import subprocess
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from devtools.cluster.images import Image
@@ -90,15 +91,21 @@ class Release:
         self.install_seconds = time.monotonic() - began
         return self
 
-    def _install_with_values(self) -> None:
+    def _install_with_values(self, values: Mapping[str, Any] | None = None, chart: Path = CHART) -> None:
         argv = [
             str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig),
-            "upgrade", "--install", RELEASE, str(CHART), "--namespace", NAMESPACE,
+            "upgrade", "--install", RELEASE, str(chart), "--namespace", NAMESPACE,
             "--values", "-", "--wait", "--timeout", "240s",
         ]  # fmt: skip
-        proc = subprocess.run(argv, input=json.dumps(self.values), capture_output=True, text=True, timeout=300)
+        values = self.values if values is None else values
+        proc = subprocess.run(argv, input=json.dumps(values), capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise ReleaseError(f"helm install failed: {(proc.stderr or proc.stdout).strip()}\n{self.diagnose()}")
+
+    def upgrade(self, values: Mapping[str, Any] | None = None, chart: Path = CHART) -> None:
+        """`helm upgrade` (waiting for the rollout) with `values` over the install's, as a user edits
+        their values file; `chart`: another version of the chart. `upgrade()` puts the install back."""
+        self._install_with_values(merged(self.values, values or {}), chart)
 
     def operator_pods(self) -> list[dict[str, Any]]:
         out = self.cluster.kubectl(
@@ -106,10 +113,21 @@ class Release:
         )
         return list(json.loads(out.stdout)["items"])
 
+    def leader(self) -> str:
+        """The operator Pod holding the leader election Lease (named after the release): the one that
+        reconciles; "" while none does."""
+        lease = self.cluster.get("leases", NAMESPACE, RELEASE) or {}
+        return str((lease.get("spec") or {}).get("holderIdentity") or "")
+
+    def leader_pod(self) -> dict[str, Any] | None:
+        name = self.leader()
+        return next((p for p in self.operator_pods() if p["metadata"]["name"] == name), None)
+
     def operator_logs(self, tail: int = 40) -> str:
-        return self.cluster.kubectl(
-            "logs", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", f"--tail={tail}", check=False
-        ).stdout
+        """The leader's log (the standbys only wait), else every operator Pod's."""
+        leader = self.leader()
+        which = [f"pod/{leader}"] if leader else ["-l", f"app.kubernetes.io/instance={RELEASE}"]
+        return self.cluster.kubectl("logs", "-n", NAMESPACE, *which, f"--tail={tail}", check=False).stdout
 
     def diagnose(self) -> str:
         pods = self.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide", check=False).stdout

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -113,11 +113,21 @@ class InetSocket:
         return loopback(self.local[0]) and (not remote_set or loopback(self.remote[0]))
 
 
-def chromium_flags(profile_dir: Path, *, allowed_hosts: Iterable[str] = (), window_size: str = "1280,720") -> list[str]:
+def chromium_flags(
+    profile_dir: Path,
+    *,
+    allowed_hosts: Iterable[str] = (),
+    window_size: str = "1280,720",
+    mapped_hosts: Mapping[str, str] | None = None,
+) -> list[str]:
     """The command-line flags of a confined headless Chromium (its three layers of confinement:
-    docs/design/test-harness.md, "The browser")."""
+    docs/design/test-harness.md, "The browser"). `mapped_hosts`: name → "address:port" it resolves
+    to (a viewer whose DNS points a stream's Ingress host at the cluster's front door)."""
+    mapped = dict(mapped_hosts or {})
     allowed = [*LOOPBACK_HOSTS, *allowed_hosts]
-    resolver_rules = "MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {host}" for host in allowed)
+    maps = "".join(f"MAP {name} {target}, " for name, target in mapped.items())  # before `MAP *`: first match wins
+    resolver_rules = maps + "MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {host}" for host in allowed)
+    allowed += list(mapped)  # direct, not through the dead proxy
     return [
         "--headless",
         f"--user-data-dir={profile_dir}",
@@ -396,13 +406,15 @@ class Browser(_Peer):
 
     `netns`: run in that network namespace; `allowed_hosts`: names or addresses besides loopback
     that pages may reach (only sensible inside a namespace whose other addresses are the
-    harness's own). Chromium's stderr goes to the log (log_tail() in failure messages)."""
+    harness's own); `mapped_hosts`: names resolved to a given "address:port" (chromium_flags).
+    Chromium's stderr goes to the log (log_tail() in failure messages)."""
 
     def __init__(
         self,
         *,
         netns: str | None = None,
         allowed_hosts: Iterable[str] = (),
+        mapped_hosts: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
         executable: str | os.PathLike[str] = CHROMIUM,
         window_size: str = "1280,720",
@@ -410,6 +422,7 @@ class Browser(_Peer):
     ) -> None:
         super().__init__(log_path, netns=netns)
         self.allowed_hosts = list(allowed_hosts)
+        self.mapped_hosts = dict(mapped_hosts or {})
         self.executable = Path(executable)
         self.window_size = window_size
         self.start_timeout = start_timeout
@@ -438,7 +451,12 @@ class Browser(_Peer):
             f"XDG_CACHE_HOME={self.profile_dir / 'cache'}",
             f"TMPDIR={self.profile_dir}",
         ]
-        flags = chromium_flags(self.profile_dir, allowed_hosts=self.allowed_hosts, window_size=self.window_size)
+        flags = chromium_flags(
+            self.profile_dir,
+            allowed_hosts=self.allowed_hosts,
+            window_size=self.window_size,
+            mapped_hosts=self.mapped_hosts,
+        )
         return [*env, str(self.executable), *flags]
 
     def start(self) -> Self:

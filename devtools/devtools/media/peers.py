@@ -567,10 +567,17 @@ class TcpForwarder(Lifecycle):
         workdir: str | os.PathLike[str],
         upstream_host: str = LOOPBACK,
         receive_buffer: int | None = None,
+        address: str = LOOPBACK,
+        netns: str | None = None,
     ) -> None:
+        """`address` + `netns`: listen there (e.g. a target on the local cluster's LAN, reachable from
+        its Pods) while the upstream is still reached from this process's namespace (the host's
+        loopback): the listening socket is made inside `netns`, the relay's thread stays outside."""
         self.upstream = (upstream_host, upstream_port)
         self.workdir = Path(workdir)
         self.receive_buffer = receive_buffer
+        self.address = address
+        self.netns = netns
         self.port = 0
         self.connections = 0  # connections accepted (with TLS: handshakes completed), one per push attempt
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -583,10 +590,11 @@ class TcpForwarder(Lifecycle):
 
     def start(self) -> Self:
         context = self._ssl_context()
-        listener = socket.socket()
+        with entered(self.netns) if self.netns else contextlib.nullcontext():
+            listener = socket.socket()
         if self.receive_buffer is not None:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
-        listener.bind((LOOPBACK, 0))
+        listener.bind((self.address, 0))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
         self._thread.start()
@@ -601,7 +609,7 @@ class TcpForwarder(Lifecycle):
         return self
 
     def url(self, app: str = "live") -> str:
-        return f"{self.scheme}://{LOOPBACK}:{self.port}/{app}"
+        return f"{self.scheme}://{self.address}:{self.port}/{app}"
 
     @contextlib.contextmanager
     def frozen(self) -> Iterator[float]:

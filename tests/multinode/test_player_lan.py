@@ -1,0 +1,80 @@
+"""The player page as a viewer on the LAN opens it (issue 25): Chromium in the cluster's LAN namespace,
+the stream's Ingress host resolved to the cluster's front door (Traefik's NodePort), the page at
+`status.playback.playerUrl` through Traefik; standard HLS, LL-HLS and DASH play for 30 s without a
+stall and seek in the DVR window (the same checks as tests/browser/test_player.py on loopback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.media.browser import Browser
+from devtools.media.clock_source import ClockPublisher
+from devtools.media.player_page import PLAYING
+
+from tests.browser.test_player import DVR, plays_without_stall, seeks_in_the_dvr_window
+from tests.multinode.test_streaming import start_stream, wait_live
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@contextlib.contextmanager
+def clock_from_lan(cluster: LocalCluster, url: str, workdir: Path) -> Iterator[ClockPublisher]:
+    """The clock source on the LAN pushing to `url` until its connection holds: like OBS (and
+    LocalCluster.publish_from_lan) it tries again when refused, as kube-proxy programs a new
+    endpoint a moment after the ingest Pod turns Ready."""
+    started: list[ClockPublisher] = []
+    try:
+        for attempt in range(10):
+            log = workdir / f"clock-{attempt}.log"
+            started.append(ClockPublisher(url, netns=cluster.network.outside, log_path=log).start())
+            time.sleep(2)
+            if started[-1].running:
+                yield started[-1]
+                return
+        raise AssertionError(f"the clock source could not connect:\n{started[-1].log_tail()}")
+    finally:
+        for publisher in started:
+            publisher.stop()
+
+
+@pytest.mark.parametrize(
+    ("settings", "query"),
+    [({}, ""), ({"hls": {"latencyMode": "low"}}, ""), ({"dash": True}, "?format=dash")],
+    ids=["hls", "ll-hls", "dash"],
+)
+def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(
+    cluster: LocalCluster, release: Release, namespace: str, settings: dict[str, Any], query: str, tmp_path: Path
+) -> None:
+    ns = namespace
+    host = "watch.streams.example"
+    stream = start_stream(cluster, ns, playback={"ingress": {"className": "traefik", "host": host}}, **DVR, **settings)
+    key = cluster.stream_key(ns, "cam")
+    with clock_from_lan(cluster, f"{stream['status']['ingest']['pushUrl']}/{key}", tmp_path):
+        wait_live(cluster, ns, timeout=60)
+        stream = cluster.wait_status(
+            "lst", ns, "cam", lambda o: o["status"]["playback"].get("playerUrl", "").startswith(f"http://{host}/"),
+            "the player URL on the Ingress host",
+        )  # fmt: skip
+        player = stream["status"]["playback"]["playerUrl"]
+        assert urlsplit(player).hostname == host
+        with Browser(netns=cluster.network.outside, mapped_hosts={host: cluster.ingress_address}) as browser:
+            page = browser.open(player + query)
+            try:
+                page.wait_until(PLAYING, timeout=90)
+                expected = "dash" if query else "hls"
+                assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
+                low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
+                assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
+                plays_without_stall(page)  # 30 s: the DVR window then holds the 20 s the seek needs
+                seeks_in_the_dvr_window(page)
+            finally:
+                page.close()

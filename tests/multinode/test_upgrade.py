@@ -1,0 +1,158 @@
+"""`helm upgrade` while streams are live (issue 25): a chart upgrade that changes only the operator
+(its log level, resources, Pod annotations: a new ReplicaSet) rolls no worker Pod, cuts no
+publisher, splits no recording and counts no restream reconnect; a chart whose CRD schema changed
+(a new optional field) keeps the live objects, which go on being reconciled. The session's release
+is put back as installed after each test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.catalog import recording, restream
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import OUTSIDE_IP
+from devtools.cluster.release import CHART, Release
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.waits import eventually
+
+from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+
+pytestmark = pytest.mark.timeout(900)
+
+OPERATOR_ONLY = {
+    "operator": {"verbose": False},
+    "resources": {"requests": {"cpu": "60m", "memory": "140Mi"}, "limits": {"memory": "300Mi"}},
+    "podAnnotations": {"streamops.test/upgrade": "operator-only"},
+}
+
+
+@pytest.fixture
+def restored(release: Release) -> Iterator[Release]:
+    """The session's release, upgraded back to the install's chart and values afterwards."""
+    try:
+        yield release
+    finally:
+        release.upgrade()
+
+
+def worker_pods(cluster: LocalCluster, ns: str) -> dict[str, str]:
+    """name → uid of the namespace's Pods (all of them the operator's workers)."""
+    return {p["metadata"]["name"]: p["metadata"]["uid"] for p in cluster.list("pods", ns)}
+
+
+def observed(cluster: LocalCluster, ns: str) -> dict[str, Any]:
+    """What must not change across the upgrade, as the API shows it."""
+    stream = cluster.get("lst", ns, "cam") or {}
+    rec = cluster.get("rec", ns, "rec") or {}
+    out = cluster.get("rst", ns, "out") or {}
+    return {
+        "live": stream.get("status", {}).get("live"),
+        "session started": stream.get("status", {}).get("startedAtPrimary"),
+        "recording": rec.get("status", {}).get("recording"),
+        "videos": len(rec.get("status", {}).get("videos") or []),
+        "recording started": rec.get("status", {}).get("startedAt"),
+        "restream live": out.get("status", {}).get("live"),
+        "restream reconnects": out.get("status", {}).get("reconnects"),
+    }
+
+
+def test_an_operator_only_upgrade_while_live_touches_no_worker(
+    cluster: LocalCluster,
+    restored: Release,
+    namespace: str,
+    publishers: list[Publisher],
+    s3_storage: dict[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    encoder = cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    wait_live(cluster, ns)
+    with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
+        cluster.apply(
+            ns,
+            recording("rec", minDurationSeconds=1, reconnectWindowSeconds=5, storage=s3_storage),
+            restream("out", uri=target.app_url()),
+        )
+        cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+        cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
+        time.sleep(5)
+        pods, before = worker_pods(cluster, ns), observed(cluster, ns)
+        assert before["restream reconnects"] == 0 and before["videos"] == 0, before
+        assert before["session started"] and before["recording started"], before
+        operators = {p["metadata"]["uid"] for p in restored.operator_pods()}
+
+        restored.upgrade(OPERATOR_ONLY)  # waits for the rollout
+        # The old Pods may still be terminating when helm's wait ends: see them gone.
+        new = eventually(
+            lambda: (pods := restored.operator_pods())
+            and operators.isdisjoint(p["metadata"]["uid"] for p in pods)
+            and pods,
+            timeout=90, interval=1, what="only the upgrade's operator Pods",
+        )  # fmt: skip
+        assert all(p["metadata"]["annotations"].get("streamops.test/upgrade") for p in new)
+        # The new operator reconciles every object at its start: watch for a while, past that.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert observed(cluster, ns) == before, f"changed by the upgrade:\n{restored.diagnose()}"
+            assert worker_pods(cluster, ns) == pods, "no worker Pod was replaced"
+            time.sleep(2)
+        assert encoder.running, "the publisher was never cut"
+        assert target.publishing(), "the restream target still receives"
+
+        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        rec = cluster.wait_status(
+            "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 120
+        )
+        [video] = rec["status"]["videos"]  # one video across the upgrade
+        assert video["upload"] == "uploaded", video
+
+
+def test_a_crd_schema_change_with_live_objects_keeps_them(
+    cluster: LocalCluster, restored: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
+) -> None:
+    """The next chart version's LiveStream CRD has a new optional field; `helm upgrade` applies it
+    (the CRDs are templates of the chart) over live objects."""
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    before = wait_live(cluster, ns)
+    chart = tmp_path / "streamops"
+    shutil.copytree(CHART, chart)
+    crd_file = chart / "templates" / "crds" / "livestreams.streaming.streamops.dev.yaml"
+    text = crd_file.read_text()
+    anchor = "            properties:\n              title:\n"
+    assert text.count(anchor) == 1, "the spec's properties start with title"
+    crd_file.write_text(
+        text.replace(
+            anchor,
+            "            properties:\n"
+            "              nextVersionNote:\n"
+            "                type: string\n"
+            "                description: A field the next chart version adds (test).\n"
+            "              title:\n",
+        )
+    )
+    restored.upgrade(chart=chart)
+    crd = cluster.get("crd", "default", "livestreams.streaming.streamops.dev") or {}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert "nextVersionNote" in spec_schema["properties"], "the upgrade applied the new schema"
+
+    after = cluster.get("lst", ns, "cam") or {}
+    assert after["metadata"]["uid"] == before["metadata"]["uid"] and after["spec"] == before["spec"]
+    assert after["status"]["live"] and after["status"]["startedAtPrimary"] == before["status"]["startedAtPrimary"]
+    # Still reconciled: a spec change is observed (a new generation), the stream stays live.
+    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", '{"spec":{"title":"After the upgrade"}}')
+    generation = (cluster.get("lst", ns, "cam") or {})["metadata"]["generation"]
+    cluster.wait_status(
+        "lst", ns, "cam",
+        lambda o: o["status"].get("observedGeneration") == generation and o["status"]["live"],
+        "the new generation observed, live", 60,
+    )  # fmt: skip

@@ -103,8 +103,14 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
 	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
 
-demo: deps venv kube helm coredns traefik s3server ffmpeg player ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+# What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
+# debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
+demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+	@$(MAKE) --no-print-directory -j3 kube helm s3server demo-images
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
+
+demo-images: venv ffmpeg coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
+	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down

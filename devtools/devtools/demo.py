@@ -142,7 +142,7 @@ def main() -> int:
         return 0
 
     began = time.monotonic()
-    cluster = LocalCluster(dir, nodes=2)
+    cluster = LocalCluster(dir, nodes=2, ingress_controller=False)  # the demo plays through NodePorts
     nginx: NginxRtmp | None = None
     publisher: Publisher | None = None
     portals: subprocess.Popen[bytes] | None = None

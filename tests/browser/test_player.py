@@ -6,6 +6,8 @@ never asserted as a time here)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from devtools.media.browser import Browser, Page
 from devtools.media.clock_source import ClockPublisher, glass_to_glass
@@ -48,6 +50,18 @@ def seeks_in_the_dvr_window(page: Page) -> None:
     page.wait_until("window.streamopsPlayer.behind < 3 && !window.streamopsPlayer.video.paused", timeout=20)
 
 
+def plays_and_seeks(page: Page, settings: dict[str, Any], query: str, timeout: float = 60) -> None:
+    """The page plays the format its query asks for (hls.js in low-latency mode exactly when the
+    stream is LL-HLS), 30 s without a stall, and seeks in the DVR window."""
+    page.wait_until(PLAYING, timeout=timeout)
+    expected = "dash" if query else "hls"
+    assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
+    low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
+    assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
+    plays_without_stall(page)
+    seeks_in_the_dvr_window(page)
+
+
 @pytest.mark.parametrize(
     ("settings", "query"),
     [({}, ""), ({"hls": {"latencyMode": "low"}}, ""), ({"dash": True}, "?format=dash")],
@@ -61,13 +75,7 @@ def test_player_page_plays_live_without_stall_and_seeks_in_the_dvr_window(
         ingest.wait_live()
         page = browser.open(f"{ingest.http}/player{query}")
         try:
-            page.wait_until(PLAYING, timeout=60)
-            expected = "dash" if query else "hls"
-            assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
-            low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
-            assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
-            plays_without_stall(page)
-            seeks_in_the_dvr_window(page)
+            plays_and_seeks(page, settings, query)
         finally:
             page.close()
 

@@ -18,9 +18,8 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.browser import Browser
 from devtools.media.clock_source import ClockPublisher
-from devtools.media.player_page import PLAYING
 
-from tests.browser.test_player import DVR, plays_without_stall, seeks_in_the_dvr_window
+from tests.browser.test_player import DVR, plays_and_seeks
 from tests.multinode.test_streaming import start_stream, wait_live
 
 pytestmark = pytest.mark.timeout(600)
@@ -69,12 +68,6 @@ def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(
         with Browser(netns=cluster.network.outside, mapped_hosts={host: cluster.ingress_address}) as browser:
             page = browser.open(player + query)
             try:
-                page.wait_until(PLAYING, timeout=90)
-                expected = "dash" if query else "hls"
-                assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
-                low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
-                assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
-                plays_without_stall(page)  # 30 s: the DVR window then holds the 20 s the seek needs
-                seeks_in_the_dvr_window(page)
+                plays_and_seeks(page, settings, query, timeout=90)
             finally:
                 page.close()

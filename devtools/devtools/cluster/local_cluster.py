@@ -52,8 +52,18 @@ INGRESS_NODE_PORT = 30080  # Traefik's web entrypoint on every node (a fixed Nod
 class LocalCluster(Kubectl, Lifecycle):
     """The island, its control plane and `nodes` nodes rooted in `dir`; kubectl as the admin."""
 
-    def __init__(self, dir: Path, nodes: int = DEFAULT_NODES, *, builder: ImageBuilder | None = None) -> None:
+    def __init__(
+        self,
+        dir: Path,
+        nodes: int = DEFAULT_NODES,
+        *,
+        builder: ImageBuilder | None = None,
+        ingress_controller: bool = True,
+    ) -> None:
+        """`ingress_controller`: Traefik on every node (Ingress and HTTPRoute playback); the demo,
+        which uses neither, goes without (its build is ≈6 min of a cold first run)."""
         self.dir = Path(dir).resolve()
+        self.ingress_controller = ingress_controller
         self.builder = builder or ImageBuilder()
         self.network = ClusterNetwork(self.dir, nodes)
         self.plane = ControlPlane(self.dir, network=self.network)
@@ -70,7 +80,9 @@ class LocalCluster(Kubectl, Lifecycle):
     def cluster_images(self) -> list[Image]:
         """Besides pause and the worker: the operator (installed with the chart) and the add-ons."""
         if self._images is None:
-            self._images = [self.builder.operator(), self.builder.coredns(), self.builder.traefik()]
+            self._images = [self.builder.operator(), self.builder.coredns()]
+            if self.ingress_controller:
+                self._images.append(self.builder.traefik())
         return self._images
 
     def build_images(self) -> list[Image]:
@@ -99,7 +111,8 @@ class LocalCluster(Kubectl, Lifecycle):
                     f.result()
                 self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
             self._timed("cluster DNS", self._start_dns)
-            self._timed("ingress controller", self._start_ingress_controller)
+            if self.ingress_controller:
+                self._timed("ingress controller", self._start_ingress_controller)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.stop()

@@ -16,21 +16,14 @@ from pathlib import Path
 
 import pytest
 from devtools.cluster import suite as cluster_harness
-from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.local_pods import LocalPods
 from devtools.cluster.suite import Cluster, Operator
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"))
-    plane.start()
-    try:
-        c = Cluster(plane)
-        c.apply_crds()
+    with cluster_harness.started_cluster(tmp_path_factory.mktemp("controlplane")) as c:
         yield c
-    finally:
-        plane.stop()
 
 
 @pytest.fixture(scope="session")

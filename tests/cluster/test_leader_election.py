@@ -27,12 +27,12 @@ from typing import Any
 import pytest
 from devtools.catalog import livestream
 from devtools.cluster import suite as cluster_harness
-from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster
 from devtools.waits import eventually
 from streamops.control.leader_election import LOST_LEADERSHIP_EXIT
-from streamops.control.shared.leader_lease import LeaseTiming, parse_time
+from streamops.control.shared.leader_lease import LeaseTiming, micro_time
+from streamops.control.shared.manifests import timestamp
 
 GROUP = "streaming.streamops.dev"
 LEASE_DURATION = timedelta(seconds=LeaseTiming().lease_duration_seconds)
@@ -41,14 +41,8 @@ Start = Callable[[str], OperatorProcess]
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    control_plane = ControlPlane(tmp_path_factory.mktemp("election-plane"))
-    control_plane.start()
-    try:
-        admin = Cluster(control_plane)
-        admin.apply_crds()
+    with cluster_harness.started_cluster(tmp_path_factory.mktemp("election-plane")) as admin:
         yield admin
-    finally:
-        control_plane.stop()
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +98,7 @@ def holder(plane: Cluster, name: str) -> str:
 
 
 def spec_time(obj: dict[str, Any], field: str) -> datetime:
-    parsed = parse_time(obj["spec"][field])
+    parsed = timestamp(obj["spec"][field])
     assert parsed is not None, obj
     return parsed
 
@@ -119,14 +113,22 @@ def reconciles(op: OperatorProcess, ns: str, name: str) -> bool:
     return f"LiveStream {ns}/{name}: reconciled" in op.logs()
 
 
+def leader_and_standby(
+    plane: Cluster, replicas: Start, lease_name: str, leader: str, standby: str
+) -> tuple[OperatorProcess, OperatorProcess]:
+    """`leader` started first and holding the Lease, then `standby` started and waiting."""
+    first = replicas(leader)
+    eventually(lambda: holder(plane, lease_name) == leader, timeout=30, what=f"{leader} holds the Lease")
+    second = replicas(standby)
+    eventually(lambda: "standby: lease" in second.logs(), timeout=30, what=f"{standby} waiting as a standby")
+    return first, second
+
+
 def test_one_replica_leads_and_a_standby_takes_over(
     plane: Cluster, replicas: Start, lease_name: str, namespace: str
 ) -> None:
     ns = namespace
-    a = replicas("op-a")
-    eventually(lambda: holder(plane, lease_name) == "op-a", timeout=30, what="op-a holds the Lease")
-    b = replicas("op-b")
-    eventually(lambda: "standby: lease" in b.logs(), timeout=30, what="op-b waiting as a standby")
+    a, b = leader_and_standby(plane, replicas, lease_name, "op-a", "op-b")
 
     # Exactly one reconciles.
     plane.apply(ns, livestream("one"))
@@ -157,10 +159,7 @@ def test_a_clean_stop_hands_the_lease_over_at_once(
     plane: Cluster, replicas: Start, lease_name: str, namespace: str
 ) -> None:
     ns = namespace
-    b = replicas("op-b")
-    eventually(lambda: holder(plane, lease_name) == "op-b", timeout=30, what="op-b holds the Lease")
-    c = replicas("op-c")
-    eventually(lambda: "standby: lease" in c.logs(), timeout=30, what="op-c waiting as a standby")
+    b, c = leader_and_standby(plane, replicas, lease_name, "op-b", "op-c")
     renewed = spec_time(lease(plane, lease_name), "renewTime")
 
     stopped = time.monotonic()
@@ -185,7 +184,7 @@ def test_a_leader_that_lost_its_lease_stops(plane: Cluster, replicas: Start, lea
     eventually(lambda: holder(plane, lease_name) == "op-c", timeout=30, what="op-c holds the Lease")
     plane.apply(ns, livestream("four"))
     eventually(lambda: reconciled(plane, ns, "four"), timeout=60, what="stream four reconciled")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = micro_time(datetime.now(UTC))
     patch = {"spec": {"holderIdentity": "elsewhere", "renewTime": now, "acquireTime": now}}
     plane.kubectl("patch", "lease", lease_name, "-n", OPERATOR_NAMESPACE, "--type=merge", "-p", json.dumps(patch))
     assert c.process is not None

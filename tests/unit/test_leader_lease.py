@@ -20,7 +20,8 @@ from streamops.control.leader_election import (
     Outcome,
     run_elected,
 )
-from streamops.control.shared.leader_lease import Action, LeaseTiming, decide, micro_time, parse_time, released
+from streamops.control.shared.leader_lease import Action, LeaseTiming, decide, micro_time, released
+from streamops.control.shared.manifests import timestamp
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 NS, NAME = "streamops-system", "streamops"
@@ -130,9 +131,9 @@ def test_release_clears_the_holder_only_of_our_own_lease() -> None:
 def test_micro_time_round_trips() -> None:
     moment = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     assert micro_time(moment) == "2026-01-02T03:04:05.678901Z"
-    assert parse_time(micro_time(moment)) == moment
-    assert parse_time("2026-01-02T03:04:05Z") == moment.replace(microsecond=0)
-    assert parse_time("garbage") is None and parse_time(None) is None
+    assert timestamp(micro_time(moment)) == moment
+    assert timestamp("2026-01-02T03:04:05Z") == moment.replace(microsecond=0)
+    assert timestamp("garbage") is None and timestamp(None) is None
 
 
 @pytest.mark.parametrize(("duration", "deadline", "retry"), [(15, 15.0, 2.0), (15, 10.0, 10.0), (15, 10.0, 0.0)])

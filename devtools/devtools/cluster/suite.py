@@ -11,7 +11,9 @@ operator_kubeconfig() to run it under the chart's RBAC instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes
@@ -57,6 +59,20 @@ class Cluster(Kubectl):
             "-l",
             "app.kubernetes.io/part-of=streamops",
         )
+
+
+@contextlib.contextmanager
+def started_cluster(directory: Path) -> Iterator[Cluster]:
+    """A control plane started in `directory` with crds/ applied, as the admin sees it; stopped
+    after the block."""
+    plane = ControlPlane(directory)
+    plane.start()
+    try:
+        cluster = Cluster(plane)
+        cluster.apply_crds()
+        yield cluster
+    finally:
+        plane.stop()
 
 
 def operator_kubeconfig(cluster: Cluster, path: Path) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from streamops.control.shared.manifests import Manifest
+from streamops.control.shared.manifests import Manifest, timestamp
 
 LEASE_API_VERSION = "coordination.k8s.io/v1"
 LEASE_KIND = "Lease"
@@ -62,20 +62,10 @@ def micro_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def expiry(spec: Manifest, duration_seconds: int) -> datetime | None:
     """When a held Lease runs out: its last renewal (else its acquisition) plus its own
     leaseDurationSeconds (ours when it states none). None: no time on it, expired already."""
-    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+    renewed = timestamp(spec.get("renewTime")) or timestamp(spec.get("acquireTime"))
     if renewed is None:
         return None
     seconds = spec.get("leaseDurationSeconds")

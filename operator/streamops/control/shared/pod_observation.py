@@ -10,7 +10,7 @@ from typing import NamedTuple
 from streamops.api.common import Condition
 from streamops.contract.worker import STATUS_PATH
 from streamops.control.shared.conditions import READY, Observed, Transition
-from streamops.control.shared.manifests import Body
+from streamops.control.shared.manifests import Body, timestamp
 
 # The taint eviction controller marks a Pod it deletes for a NoExecute taint (node unreachable or
 # not ready past the Pod's toleration) with this DisruptionTarget reason.
@@ -19,16 +19,6 @@ TAINT_EVICTION = "DeletionByTaintManager"
 # attaches and mounts them before it creates the sandbox (a Multi-Attach or FailedMount holds it
 # there, and says so only in Events).
 STORAGE_WAIT_SECONDS = 60.0
-
-
-def timestamp(value: object) -> datetime | None:
-    """A Kubernetes timestamp (RFC 3339, `Z`); None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _waiting_reason(container_status: Body) -> str:

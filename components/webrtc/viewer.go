@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// viewerMaxQueue: a viewer this far behind (≈ 3 s of 2.5 Mbit/s video) loses its backlog and
+// resumes at the next keyframe, rather than holding memory or slowing the others.
+const viewerMaxQueue = 768
+
+type queuedPacket struct {
+	kind mediaKind
+	p    *rtp.Packet
+}
+
+// viewer is one WHEP session: its own tracks (so the GOP cache can be sent to it alone) fed from a
+// queue by its own goroutine (so a slow viewer never blocks the hub).
+type viewer struct {
+	id       string
+	pc       *webrtc.PeerConnection
+	tracks   [2]*webrtc.TrackLocalStaticRTP // audio is nil when the offer had no Opus
+	joinedAt time.Time
+	st       *counters
+
+	waitKeyframe bool // guarded by hub.mu: video is dropped until a keyframe starts
+
+	mu    sync.Mutex
+	queue []queuedPacket
+	wake  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newViewer(id string, pc *webrtc.PeerConnection, st *counters) *viewer {
+	return &viewer{id: id, pc: pc, st: st, joinedAt: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// offerLocked is called by the hub (hub.mu held) with every packet of the current source.
+func (v *viewer) offerLocked(kind mediaKind, p *rtp.Packet, keyframeStart bool) {
+	if v.tracks[kind] == nil {
+		return
+	}
+	if kind == videoKind && v.waitKeyframe {
+		if !keyframeStart {
+			return
+		}
+		v.waitKeyframe = false
+	}
+	if !v.enqueue(kind, p) {
+		v.waitKeyframe = true
+	}
+}
+
+// enqueue reports false when the queue overflowed and was dropped.
+func (v *viewer) enqueue(kind mediaKind, p *rtp.Packet) bool {
+	v.mu.Lock()
+	if len(v.queue) >= viewerMaxQueue {
+		v.st.viewerPacketsDropped.Add(uint64(len(v.queue)))
+		clear(v.queue)
+		v.queue = v.queue[:0]
+		v.mu.Unlock()
+		return false
+	}
+	v.queue = append(v.queue, queuedPacket{kind, p})
+	v.mu.Unlock()
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// run writes the queue to the tracks until stop.
+func (v *viewer) run() {
+	var batch []queuedPacket
+	for {
+		select {
+		case <-v.done:
+			return
+		case <-v.wake:
+		}
+		v.mu.Lock()
+		batch, v.queue = v.queue, batch[:0]
+		v.mu.Unlock()
+		for _, q := range batch {
+			// WriteRTP copies the header before setting this viewer's SSRC and payload type, so
+			// the packet shared by all viewers stays untouched.
+			if err := v.tracks[q.kind].WriteRTP(q.p); err == nil {
+				v.st.packetsOut.Add(1)
+				v.st.bytesOut.Add(uint64(len(q.p.Payload)))
+			}
+		}
+		clear(batch)
+	}
+}
+
+// readRTCP drains a sender's RTCP (the interceptors need it read: NACKs are answered there) and
+// passes keyframe requests on.
+func (v *viewer) readRTCP(s *webrtc.RTPSender, onKeyframeRequest func()) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				onKeyframeRequest()
+			}
+		}
+	}
+}
+
+func (v *viewer) stop() error {
+	var err error
+	v.once.Do(func() {
+		close(v.done)
+		err = v.pc.Close()
+	})
+	if errors.Is(err, webrtc.ErrConnectionClosed) {
+		return nil
+	}
+	return err
+}

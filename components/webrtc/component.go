@@ -18,6 +18,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// sessionConnectTimeout: a session whose peer never connects (it vanished after its POST) frees
+// its slot after this.
+const sessionConnectTimeout = 15 * time.Second
+
 // component is the whole process: the shared ICE ports, the hub, the sessions and the control API.
 type component struct {
 	cfg   Config
@@ -34,8 +38,9 @@ type component struct {
 	pub     *publisher // nil, or the one WHIP session (set before its offer is answered)
 	viewers map[string]*viewer
 
-	ln  net.Listener
-	srv *http.Server
+	ln        net.Listener
+	srv       *http.Server
+	closeOnce sync.Once
 }
 
 func newComponent(cfg Config, log *slog.Logger) (c *component, err error) {
@@ -103,8 +108,12 @@ func (c *component) routes() http.Handler {
 	return mux
 }
 
-// close ends every session and releases every port.
+// close ends every session and releases every port (once; later calls do nothing).
 func (c *component) close() {
+	c.closeOnce.Do(c.closeNow)
+}
+
+func (c *component) closeNow() {
 	if c.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = c.srv.Shutdown(ctx)

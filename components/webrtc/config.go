@@ -126,6 +126,14 @@ func (c Config) validate() error {
 	if len(c.AdvertiseIPs) == 0 && (c.AdvertiseUDPPort != 0 || c.AdvertiseTCPPort != 0) {
 		return errors.New("--advertise-udp-port/--advertise-tcp-port need --advertise-ip")
 	}
+	if c.AdvertiseUDPPort != c.AdvertiseTCPPort && c.AdvertiseUDPPort != 0 && c.AdvertiseTCPPort != 0 && c.ICETCP != "" {
+		_, up, _ := net.SplitHostPort(c.ICEUDP)
+		_, tp, _ := net.SplitHostPort(c.ICETCP)
+		if up == tp && up != "0" {
+			// pion rewrites candidate ports by the listening port alone, whatever the protocol.
+			return errors.New("different --advertise-udp-port and --advertise-tcp-port need different --ice-udp and --ice-tcp ports")
+		}
+	}
 	for _, p := range []int{c.AdvertiseUDPPort, c.AdvertiseTCPPort, c.WHIPOutVideoPort, c.WHIPOutAudioPort, c.RTPInVideoPort, c.RTPInAudioPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("port %d out of range", p)

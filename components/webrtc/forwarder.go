@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -19,6 +20,7 @@ const (
 // per kind for the life of the process, so a publisher reconnect looks like one stream to FFmpeg.
 type rtpForwarder struct {
 	conns [2]*net.UDPConn
+	rtcp  [2]*net.UDPConn // port + 1: sender reports, so FFmpeg syncs audio and video by wall clock
 	ssrc  [2]uint32
 	pt    [2]uint8
 	buf   []byte // used under hub.mu only
@@ -37,6 +39,10 @@ func newRTPForwarder(videoPort, audioPort int, st *counters) (*rtpForwarder, err
 			return nil, fmt.Errorf("forward %s RTP: %w", mediaKind(kind), err)
 		}
 		f.conns[kind] = c
+		if f.rtcp[kind], err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1}); err != nil {
+			f.close()
+			return nil, fmt.Errorf("forward %s RTCP: %w", mediaKind(kind), err)
+		}
 	}
 	return f, nil
 }
@@ -61,8 +67,22 @@ func (f *rtpForwarder) send(kind mediaKind, p *rtp.Packet) {
 	}
 }
 
+// sendSenderReport passes the publisher's wall-clock/RTP-time pair on (rtpTime already in the
+// renumbered timeline). Without it FFmpeg starts each stream's clock at its first packet, and the
+// audio/video offset of a recording would be whatever the first packets' arrival made it.
+func (f *rtpForwarder) sendSenderReport(kind mediaKind, ntpTime uint64, rtpTime uint32) {
+	c := f.rtcp[kind]
+	if c == nil {
+		return
+	}
+	b, err := (&rtcp.SenderReport{SSRC: f.ssrc[kind], NTPTime: ntpTime, RTPTime: rtpTime}).Marshal()
+	if err == nil {
+		_, _ = c.Write(b)
+	}
+}
+
 func (f *rtpForwarder) close() {
-	for _, c := range f.conns {
+	for _, c := range append(f.conns[:], f.rtcp[:]...) {
 		if c != nil {
 			_ = c.Close()
 		}

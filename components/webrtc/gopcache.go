@@ -2,9 +2,10 @@ package main
 
 import "github.com/pion/rtp"
 
-// gopCacheMaxPackets bounds the cache (≈ 5 MB): a source whose keyframes are further apart than
-// this is not cached and joiners wait for its next keyframe instead.
-const gopCacheMaxPackets = 4096
+// gopCacheMaxPackets bounds the cache (≈ 1.8 MB, ≈ 5 s of 2.5 Mbit/s video): a source whose
+// keyframes are further apart is not cached and joiners wait for its next keyframe instead. It
+// stays below viewerMaxQueue so a whole cache always fits a joiner's queue.
+const gopCacheMaxPackets = 1536
 
 // gopCache holds the video RTP packets since the last keyframe start. A viewer that joins gets
 // them first, so its decoder starts on a keyframe at once, without asking the encoder for a new

@@ -44,17 +44,16 @@ type hub struct {
 	rtpInLiveTimeout     time.Duration
 	viewerPLIMinInterval time.Duration
 
-	mu         sync.Mutex
-	whipActive bool // a WHIP session exists: the RTP input is ignored meanwhile
-	current    sourceKind
-	epoch      uint64 // bumps at every source change
-	seq        [2]sequencer
-	gop        gopCache
-	viewers    map[*viewer]struct{}
-	rtpInLast  time.Time
-	toFFmpeg   *rtpForwarder     // WHIP media to FFmpeg; nil when off
-	keyframeUp func() bool       // asks the WHIP publisher for a keyframe; nil without one
-	lastUpPLI  time.Time
+	mu        sync.Mutex
+	pub       *publisher // the WHIP session whose packets count (the RTP input is ignored meanwhile)
+	current   sourceKind
+	epoch     uint64 // bumps at every source change
+	seq       [2]sequencer
+	gop       gopCache
+	viewers   map[*viewer]struct{}
+	rtpInLast time.Time
+	toFFmpeg  *rtpForwarder // WHIP media to FFmpeg; nil when off
+	lastUpPLI time.Time
 }
 
 func newHub(st *counters, rtpInLiveTimeout, viewerPLIMinInterval time.Duration, toFFmpeg *rtpForwarder) *hub {
@@ -68,19 +67,38 @@ func newHub(st *counters, rtpInLiveTimeout, viewerPLIMinInterval time.Duration, 
 	}
 }
 
-// push takes one packet from a source. p is not modified (nor kept).
-func (h *hub) push(src sourceKind, kind mediaKind, p *rtp.Packet) {
-	now := time.Now()
-	h.st.packetsIn.Add(1)
-	h.st.bytesIn.Add(uint64(len(p.Payload)))
+// pushFromPublisher takes a packet of a WHIP session; a session that is no longer the current
+// one (its readers still draining after DELETE) is ignored, so two publishers never mix.
+func (h *hub) pushFromPublisher(from *publisher, kind mediaKind, p *rtp.Packet) {
+	h.count(p)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if src == sourceRTPIn {
-		h.rtpInLast = now
-		if h.whipActive {
-			return
-		}
+	if from != h.pub {
+		return
 	}
+	h.pushLocked(sourceWHIP, kind, p)
+}
+
+// pushFromRTPInput takes a packet from FFmpeg's RTP; while a WHIP session exists it only keeps the
+// input's liveness up to date.
+func (h *hub) pushFromRTPInput(kind mediaKind, p *rtp.Packet) {
+	h.count(p)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rtpInLast = time.Now()
+	if h.pub != nil {
+		return
+	}
+	h.pushLocked(sourceRTPIn, kind, p)
+}
+
+func (h *hub) count(p *rtp.Packet) {
+	h.st.packetsIn.Add(1)
+	h.st.bytesIn.Add(uint64(len(p.Payload)))
+}
+
+// pushLocked renumbers, caches and fans out one packet (p is neither modified nor kept).
+func (h *hub) pushLocked(src sourceKind, kind mediaKind, p *rtp.Packet) {
 	if src != h.current {
 		h.switchSourceLocked(src)
 	}
@@ -88,7 +106,7 @@ func (h *hub) push(src sourceKind, kind mediaKind, p *rtp.Packet) {
 		h.seq[kind].skip()
 		return
 	}
-	out := h.seq[kind].rewrite(p, h.epoch, now)
+	out := h.seq[kind].rewrite(p, h.epoch, time.Now())
 	key := false
 	if kind == videoKind {
 		key = h.gop.add(out)
@@ -99,6 +117,18 @@ func (h *hub) push(src sourceKind, kind mediaKind, p *rtp.Packet) {
 	for v := range h.viewers {
 		v.offerLocked(kind, out, key)
 	}
+}
+
+// senderReport forwards a WHIP publisher's sender report to FFmpeg, its RTP time moved into the
+// renumbered timeline (only while that SSRC is the one being forwarded).
+func (h *hub) senderReport(from *publisher, kind mediaKind, ssrc uint32, ntpTime uint64, rtpTime uint32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := &h.seq[kind]
+	if from != h.pub || h.current != sourceWHIP || h.toFFmpeg == nil || !s.started || s.inSSRC != ssrc {
+		return
+	}
+	h.toFFmpeg.sendSenderReport(kind, ntpTime, rtpTime+s.tsOffset)
 }
 
 // switchSourceLocked: the cache of the old source is useless to the new one's decoder, and
@@ -112,13 +142,25 @@ func (h *hub) switchSourceLocked(src sourceKind) {
 	}
 }
 
-// setWHIP marks a WHIP session as present (true) or gone; keyframeUp asks it for a keyframe.
-func (h *hub) setWHIP(active bool, keyframeUp func() bool) {
+// setPublisher makes p the WHIP source (the RTP input is ignored from now on).
+func (h *hub) setPublisher(p *publisher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.whipActive = active
-	h.keyframeUp = keyframeUp
-	if !active && h.current == sourceWHIP {
+	h.pub = p
+	if h.current == sourceWHIP { // a new session starts a new stream: new epoch at its first packet
+		h.switchSourceLocked(sourceNone)
+	}
+}
+
+// clearPublisher ends p's part (if it is still the current session).
+func (h *hub) clearPublisher(p *publisher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pub != p {
+		return
+	}
+	h.pub = nil
+	if h.current == sourceWHIP {
 		h.switchSourceLocked(sourceNone)
 	}
 }
@@ -131,7 +173,7 @@ func (h *hub) live() bool {
 }
 
 func (h *hub) liveLocked() bool {
-	return h.whipActive || (!h.rtpInLast.IsZero() && time.Since(h.rtpInLast) < h.rtpInLiveTimeout)
+	return h.pub != nil || (!h.rtpInLast.IsZero() && time.Since(h.rtpInLast) < h.rtpInLiveTimeout)
 }
 
 // addViewer starts sending to v (once its connection is up, so nothing is lost before the
@@ -139,13 +181,22 @@ func (h *hub) liveLocked() bool {
 func (h *hub) addViewer(v *viewer) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	select {
+	case <-v.done: // ended while connecting: endViewer stops the viewer before removing it
+		return
+	default:
+	}
 	v.waitKeyframe = true
-	if cached := h.gop.snapshot(); len(cached) > 0 {
+	if cached := h.gop.snapshot(); len(cached) > 0 && v.tracks[videoKind] != nil {
 		v.waitKeyframe = false
 		for _, p := range cached {
-			v.enqueue(videoKind, p)
+			if !v.enqueue(videoKind, p) { // cannot happen while the cache fits the queue
+				v.waitKeyframe = true
+				break
+			}
 		}
 	}
+	v.joinedAt.Store(time.Now().UnixNano())
 	h.viewers[v] = struct{}{}
 }
 
@@ -160,28 +211,28 @@ func (h *hub) removeViewer(v *viewer) {
 // RTP from FFmpeg has no way back: its GOP length bounds the recovery.
 func (h *hub) viewerKeyframeRequest(v *viewer) {
 	h.st.viewerKeyframeRequests.Add(1)
-	if time.Since(v.joinedAt) < viewerJoinGrace {
+	if joined := v.joinedAt.Load(); joined == 0 || time.Since(time.Unix(0, joined)) < viewerJoinGrace {
 		return
 	}
 	h.mu.Lock()
-	up, due := h.keyframeUp, time.Since(h.lastUpPLI) >= h.viewerPLIMinInterval
-	if up != nil && due {
+	pub, due := h.pub, time.Since(h.lastUpPLI) >= h.viewerPLIMinInterval
+	if pub != nil && due {
 		h.lastUpPLI = time.Now()
 	}
 	h.mu.Unlock()
-	if up != nil && due {
-		up()
+	if pub != nil && due {
+		pub.requestKeyframe()
 	}
 }
 
 // hubStatus is the hub's part of GET /status.
 type hubStatus struct {
-	live                       bool
-	source                     sourceKind
-	rtpInLive                  bool
-	viewers                    int
-	keyframes                  uint64
-	gopPackets, gopBytes       int
+	live                 bool
+	source               sourceKind
+	rtpInLive            bool
+	viewers              int
+	keyframes            uint64
+	gopPackets, gopBytes int
 }
 
 func (h *hub) status() hubStatus {

@@ -13,6 +13,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// socketBuffer: every viewer's media leaves through the one UDP socket (50 viewers of 2.5 Mbit/s
+// ≈ 16 MB/s); the kernel caps it at net.core.[rw]mem_max.
+const socketBuffer = 4 << 20
+
 // iceTransport owns the one UDP port (and the one TCP port) that every peer connection shares.
 type iceTransport struct {
 	udpMux  ice.UDPMux
@@ -58,6 +62,8 @@ func newICETransport(c Config, f candidateFilter, lf logging.LoggerFactory) (*ic
 		if err != nil {
 			return nil, fmt.Errorf("ICE UDP: %w", err)
 		}
+		_ = conn.SetReadBuffer(socketBuffer)
+		_ = conn.SetWriteBuffer(socketBuffer)
 		t.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("udpmux"), conn)
 		t.udpAddr = []net.Addr{conn.LocalAddr()}
 	} else {
@@ -71,6 +77,8 @@ func newICETransport(c Config, f candidateFilter, lf logging.LoggerFactory) (*ic
 			ice.UDPMuxFromPortWithInterfaceFilter(f.allowsInterface),
 			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
 			ice.UDPMuxFromPortWithLogger(lf.NewLogger("udpmux")),
+			ice.UDPMuxFromPortWithReadBufferSize(socketBuffer),
+			ice.UDPMuxFromPortWithWriteBufferSize(socketBuffer),
 		}
 		if f.allowsLoopback() {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
@@ -122,21 +130,9 @@ func settingEngine(c Config, f candidateFilter, t *iceTransport, lf logging.Logg
 	}
 	s.SetNetworkTypes(networks)
 	if len(c.AdvertiseIPs) > 0 {
-		rules := []webrtc.ICEAddressRewriteRule{{
-			External:        c.AdvertiseIPs,
-			AsCandidateType: webrtc.ICECandidateTypeHost,
-			Mode:            webrtc.ICEAddressRewriteReplace,
-			Networks:        []webrtc.NetworkType{webrtc.NetworkTypeUDP4},
-			NewPort:         c.AdvertiseUDPPort,
-		}}
+		rules := []webrtc.ICEAddressRewriteRule{advertiseRule(c.AdvertiseIPs, webrtc.NetworkTypeUDP4, t.udpAddr[0], c.AdvertiseUDPPort)}
 		if t.tcpMux != nil {
-			rules = append(rules, webrtc.ICEAddressRewriteRule{
-				External:        c.AdvertiseIPs,
-				AsCandidateType: webrtc.ICECandidateTypeHost,
-				Mode:            webrtc.ICEAddressRewriteReplace,
-				Networks:        []webrtc.NetworkType{webrtc.NetworkTypeTCP4},
-				NewPort:         c.AdvertiseTCPPort,
-			})
+			rules = append(rules, advertiseRule(c.AdvertiseIPs, webrtc.NetworkTypeTCP4, t.tcpAddr, c.AdvertiseTCPPort))
 		}
 		if err := s.SetICEAddressRewriteRules(rules...); err != nil {
 			return s, fmt.Errorf("advertised addresses: %w", err)
@@ -157,4 +153,30 @@ func containsIP(nets []netip.Prefix, ip net.IP) bool {
 		}
 	}
 	return false
+}
+
+// advertiseRule puts the advertised IPs (and port, when the Service maps it) in place of the
+// local ones. pion matches a port rewrite by the original port only, not by network: hence
+// OriginalPort (and the check in validate that UDP and TCP do not share a port then).
+func advertiseRule(ips []string, network webrtc.NetworkType, listen net.Addr, port int) webrtc.ICEAddressRewriteRule {
+	r := webrtc.ICEAddressRewriteRule{
+		External:        ips,
+		AsCandidateType: webrtc.ICECandidateTypeHost,
+		Mode:            webrtc.ICEAddressRewriteReplace,
+		Networks:        []webrtc.NetworkType{network},
+	}
+	if port != 0 {
+		r.OriginalPort, r.NewPort = addrPort(listen), port
+	}
+	return r
+}
+
+func addrPort(a net.Addr) int {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.Port
+	case *net.TCPAddr:
+		return a.Port
+	}
+	return 0
 }

@@ -12,8 +12,8 @@ import (
 // Payload types of the codecs we answer with. Only H.264 (packetization-mode 1, the one that
 // fragments) and Opus: what the hosted platform takes over WHIP and what every browser plays.
 var h264Profiles = []struct {
-	pt  webrtc.PayloadType
-	pli string
+	pt             webrtc.PayloadType
+	profileLevelID string
 }{
 	{102, "42001f"}, // baseline
 	{106, "42e01f"}, // constrained baseline (browsers' default)
@@ -41,7 +41,7 @@ func newAPI(s webrtc.SettingEngine, lf logging.LoggerFactory) (*webrtc.API, erro
 	for _, p := range h264Profiles {
 		err := m.RegisterCodec(webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264FmtpStart + p.pli, RTCPFeedback: videoFeedback,
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264FmtpStart + p.profileLevelID, RTCPFeedback: videoFeedback,
 			},
 			PayloadType: p.pt,
 		}, webrtc.RTPCodecTypeVideo)

@@ -17,8 +17,11 @@ type publisher struct {
 	pc        *webrtc.PeerConnection
 	hub       *hub
 	st        *counters
-	videoSSRC atomic.Uint32 // 0 until the video track arrives
-	connected atomic.Bool
+	videoSSRC atomic.Uint32              // 0 until the video track arrives
+	connected atomic.Bool                // now
+	joined    atomic.Bool                // ever (the connect deadline looks at this)
+	deadline  atomic.Pointer[time.Timer] // ends the session if it never connects
+	tracks    [2]atomic.Bool             // a track of this kind is already read into the hub
 	done      chan struct{}
 	once      sync.Once
 	mu        sync.Mutex // guards stopped and wg.Add against stop's wg.Wait
@@ -28,18 +31,23 @@ type publisher struct {
 
 func newPublisher(id string, pc *webrtc.PeerConnection, h *hub, st *counters, keyframeInterval time.Duration) *publisher {
 	p := &publisher{id: id, pc: pc, hub: h, st: st, done: make(chan struct{})}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		kind := audioKind
 		if t.Kind() == webrtc.RTPCodecTypeVideo {
 			kind = videoKind
-			p.videoSSRC.Store(uint32(t.SSRC()))
-			p.requestKeyframe() // start FFmpeg and the cache on a keyframe
+			if p.videoSSRC.CompareAndSwap(0, uint32(t.SSRC())) {
+				p.requestKeyframe() // start FFmpeg and the cache on a keyframe
+			}
 		}
+		// One track per kind goes to the hub: a second one (simulcast layers, another camera)
+		// would interleave two streams. It is still read, so that pion's buffers drain.
+		toHub := p.tracks[kind].CompareAndSwap(false, true)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.stopped {
-			p.wg.Add(1)
-			go p.read(t, kind)
+			p.wg.Add(2)
+			go p.read(t, kind, toHub)
+			go p.readRTCP(r, uint32(t.SSRC()), kind, toHub)
 		}
 	})
 	if keyframeInterval > 0 {
@@ -49,14 +57,32 @@ func newPublisher(id string, pc *webrtc.PeerConnection, h *hub, st *counters, ke
 	return p
 }
 
-func (p *publisher) read(t *webrtc.TrackRemote, kind mediaKind) {
+func (p *publisher) read(t *webrtc.TrackRemote, kind mediaKind, toHub bool) {
 	defer p.wg.Done()
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
-		p.hub.push(sourceWHIP, kind, pkt)
+		if toHub {
+			p.hub.pushFromPublisher(p, kind, pkt)
+		}
+	}
+}
+
+// readRTCP passes the publisher's sender reports on (FFmpeg's A/V sync).
+func (p *publisher) readRTCP(r *webrtc.RTPReceiver, ssrc uint32, kind mediaKind, toHub bool) {
+	defer p.wg.Done()
+	for {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if sr, ok := pkt.(*rtcp.SenderReport); ok && toHub && sr.SSRC == ssrc {
+				p.hub.senderReport(p, kind, ssrc, sr.NTPTime, sr.RTPTime)
+			}
+		}
 	}
 }
 
@@ -95,6 +121,9 @@ func (p *publisher) stop() error {
 		p.mu.Lock()
 		p.stopped = true
 		p.mu.Unlock()
+		if t := p.deadline.Load(); t != nil {
+			t.Stop()
+		}
 		close(p.done)
 		err = p.pc.Close() // ends the track readers
 		p.wg.Wait()

@@ -58,7 +58,7 @@ func (in *rtpInput) readRTP(c *net.UDPConn, kind mediaKind, h *hub) {
 		if p.Unmarshal(append([]byte(nil), buf[:n]...)) != nil {
 			continue
 		}
-		h.push(sourceRTPIn, kind, p)
+		h.pushFromRTPInput(kind, p)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -10,9 +11,19 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// viewerMaxQueue: a viewer this far behind (≈ 3 s of 2.5 Mbit/s video) loses its backlog and
-// resumes at the next keyframe, rather than holding memory or slowing the others.
-const viewerMaxQueue = 768
+// viewerMaxQueue: a viewer this far behind (≈ 8 s of 2.5 Mbit/s video; the packets are shared,
+// the queue holds pointers) loses its backlog and resumes at the next keyframe, rather than
+// holding memory or slowing the others.
+const viewerMaxQueue = 2048
+
+// A backlog (the GOP cache sent to a joiner, then the live packets that queued meanwhile) is sent
+// paced: paceBurst packets per pacePause, ≈ 2000 packets/s ≈ 19 Mbit/s. Unpaced, the burst of a
+// cached GOP overflowed the receiver's socket buffer after ≈ 90 packets even on loopback (the
+// viewer NACKed the lost ones back); on a real path a bottleneck queue would drop it likewise.
+const (
+	paceBurst = 8
+	pacePause = 4 * time.Millisecond
+)
 
 type queuedPacket struct {
 	kind mediaKind
@@ -25,8 +36,9 @@ type viewer struct {
 	id       string
 	pc       *webrtc.PeerConnection
 	tracks   [2]*webrtc.TrackLocalStaticRTP // audio is nil when the offer had no Opus
-	joinedAt time.Time
+	joinedAt atomic.Int64                   // unix ns of the hub join (the connection up, the cache sent)
 	st       *counters
+	deadline atomic.Pointer[time.Timer] // ends the session if it never connects
 
 	waitKeyframe bool // guarded by hub.mu: video is dropped until a keyframe starts
 
@@ -38,7 +50,7 @@ type viewer struct {
 }
 
 func newViewer(id string, pc *webrtc.PeerConnection, st *counters) *viewer {
-	return &viewer{id: id, pc: pc, st: st, joinedAt: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &viewer{id: id, pc: pc, st: st, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // offerLocked is called by the hub (hub.mu held) with every packet of the current source.
@@ -88,7 +100,14 @@ func (v *viewer) run() {
 		v.mu.Lock()
 		batch, v.queue = v.queue, batch[:0]
 		v.mu.Unlock()
-		for _, q := range batch {
+		for i, q := range batch {
+			if len(batch) > 2*paceBurst && i > 0 && i%paceBurst == 0 {
+				select {
+				case <-v.done:
+					return
+				case <-time.After(pacePause):
+				}
+			}
 			// WriteRTP copies the header before setting this viewer's SSRC and payload type, so
 			// the packet shared by all viewers stays untouched.
 			if err := v.tracks[q.kind].WriteRTP(q.p); err == nil {
@@ -120,6 +139,9 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, onKeyframeRequest func()) {
 func (v *viewer) stop() error {
 	var err error
 	v.once.Do(func() {
+		if t := v.deadline.Load(); t != nil {
+			t.Stop()
+		}
 		close(v.done)
 		err = v.pc.Close()
 	})

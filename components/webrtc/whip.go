@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -22,28 +23,29 @@ func (c *component) postWHIP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, missing+": WHIP needs H.264 video and Opus audio", http.StatusNotAcceptable)
 		return
 	}
+	c.mu.Lock()
+	if c.pub != nil {
+		c.mu.Unlock()
+		http.Error(w, "a WHIP publisher is already connected to this stream", http.StatusConflict)
+		return
+	}
 	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
+		c.mu.Unlock()
 		http.Error(w, "peer connection: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	id := newSessionID()
 	p := newPublisher(id, pc, c.hub, c.st, c.cfg.KeyframeInterval)
-	c.mu.Lock()
-	if c.pub != nil {
-		c.mu.Unlock()
-		_ = p.stop()
-		http.Error(w, "a WHIP publisher is already connected to this stream", http.StatusConflict)
-		return
-	}
 	c.pub = p // the slot is taken from here on: a concurrent POST gets 409
+	c.hub.setPublisher(p)
 	c.mu.Unlock()
-	c.hub.setWHIP(true, p.requestKeyframe)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.log.Info("publisher connection", "session", id, "state", s.String())
+		p.connected.Store(s == webrtc.PeerConnectionStateConnected)
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
-			p.connected.Store(true)
+			p.joined.Store(true)
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go c.endPublisher(p) // not from pion's callback goroutine: stop waits for it
 		}
@@ -67,6 +69,12 @@ func (c *component) postWHIP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no H.264 (packetization-mode=1) or Opus format of the offer could be accepted", http.StatusNotAcceptable)
 		return
 	}
+	p.deadline.Store(time.AfterFunc(sessionConnectTimeout, func() {
+		if !p.joined.Load() {
+			c.log.Warn("WHIP publisher never connected", "session", id)
+			c.endPublisher(p)
+		}
+	}))
 	c.log.Info("WHIP publisher", "session", id)
 	writeAnswer(w, "/whip/"+id, answer)
 }
@@ -76,8 +84,8 @@ func (c *component) endPublisher(p *publisher) {
 	c.mu.Lock()
 	if c.pub == p {
 		c.pub = nil
-		c.hub.setWHIP(false, nil)
 	}
+	c.hub.clearPublisher(p)
 	c.mu.Unlock()
 	if err := p.stop(); err != nil {
 		c.log.Warn("closing publisher", "session", p.id, "err", err)

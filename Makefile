@@ -39,12 +39,14 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind)
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
+	@unformatted=$$(gofmt -l components/webrtc); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	cd components/webrtc && go vet ./...
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks
@@ -53,7 +55,7 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm coredns traefik s3server ffmpeg player lint crds-check chart-check ## everything: lint, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+test: deps venv kube helm coredns traefik s3server ffmpeg player lint crds-check chart-check test-webrtc ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no cluster)
@@ -139,7 +141,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik s3server ffmpeg
+.PHONY: coredns traefik s3server ffmpeg webrtc test-webrtc
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
@@ -148,6 +150,12 @@ coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; on
 
 s3server: deps ## build versitygw, the S3-compatible server of the tests and the demo, from its Go module (pinned, cached by version)
 	@bash hack/build-versitygw.sh
+
+webrtc: ## build streamops-webrtc (components/webrtc: WHIP ingest and WHEP fan-out on pion, pinned in go.sum) into the cache, keyed by its sources
+	@bash hack/build-webrtc.sh
+
+test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
+	cd components/webrtc && go test -count=1 ./...
 
 traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
 	@bash hack/build-traefik.sh

@@ -43,8 +43,9 @@ type component struct {
 	closeOnce sync.Once
 }
 
-func newComponent(cfg Config, log *slog.Logger) (c *component, err error) {
-	c = &component{cfg: cfg, log: log, st: &counters{}, viewers: map[string]*viewer{}}
+func newComponent(cfg Config, log *slog.Logger) (_ *component, err error) {
+	// c is not the named result: `return nil, err` must leave it for the deferred close.
+	c := &component{cfg: cfg, log: log, st: &counters{}, viewers: map[string]*viewer{}}
 	defer func() {
 		if err != nil {
 			c.close()

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +72,22 @@ func TestSequencerContinuesAcrossSources(t *testing.T) {
 	}
 	if d.Timestamp != c.Timestamp+90000 {
 		t.Errorf("timestamp after the switch %d, want %d", d.Timestamp, c.Timestamp+90000)
+	}
+}
+
+// A port that cannot be bound is an error naming it, with what was opened before released (a
+// deferred close on a nil component once panicked here instead).
+func TestStartFailsCleanlyOnABusyPort(t *testing.T) {
+	busy, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig()
+	cfg.RTPInVideoPort = busy.LocalAddr().(*net.UDPAddr).Port
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := newComponent(cfg, log)
+	if err == nil || c != nil || !strings.Contains(err.Error(), "RTP input") {
+		t.Fatalf("component %v, error %v", c, err)
 	}
 }

@@ -96,3 +96,13 @@ def worker_ffmpeg_env() -> dict[str, str]:
     ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it."""
     bin_dir = worker_ffmpeg_dir() / "bin"
     return {"STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"), "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe")}
+
+
+@functools.cache
+def webrtc_bin() -> Path:
+    """streamops-webrtc (components/webrtc) as hack/build-webrtc.sh builds it: the cache path keyed
+    by its sources, built here on first use (≈40 s cold; a no-op after)."""
+    script = str(REPO / "hack" / "build-webrtc.sh")
+    subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())

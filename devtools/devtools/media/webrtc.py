@@ -1,0 +1,93 @@
+"""streamops-webrtc (components/webrtc) as a local process on loopback: WHIP and WHEP through its
+control API, candidates on 127.0.0.0/8 only, one UDP and one TCP port for every peer connection.
+What the Python ingest worker will run in its Pod; here tests and benchmarks drive it directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from typing import Any
+
+from devtools.media.peers import _Peer
+from devtools.ports import LOOPBACK, free_port, tcp_accepts
+from devtools.versions import webrtc_bin
+from devtools.waits import wait_for
+
+
+def rtp_ports(taken: set[int]) -> int:
+    """A UDP port free on loopback whose next one (RTCP, bound too by FFmpeg and the component) is
+    free as well, neither in `taken` (both added to it)."""
+    for _ in range(100):
+        port = free_port("udp")
+        pair = {port, port + 1}
+        if not pair & taken and udp_free(port + 1):
+            taken |= pair
+            return port
+    raise OSError("no free pair of UDP ports on loopback")
+
+
+def udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
+class WebRtcComponent(_Peer):
+    """One streamops-webrtc: `whip_out` ports (RTP of the WHIP publisher, for FFmpeg: each port + 1
+    is RTCP, so they are 2 apart) and `rtp_in` ports (H.264 and Opus RTP from FFmpeg for the
+    viewers). The SDP file of the WHIP output is `sdp_path` once started."""
+
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        *,
+        whip_out: bool = True,
+        rtp_in: bool = True,
+        ice_tcp: bool = True,
+        extra_args: list[str] | None = None,
+        netns: str | None = None,
+    ) -> None:
+        super().__init__(os.path.join(workdir, "webrtc.log"), netns=netns)
+        self.workdir = os.fspath(workdir)
+        self.control_port = free_port()
+        self.ice_port = free_port("udp")
+        self.ice_tcp_port = free_port() if ice_tcp else None
+        taken = {self.ice_port}
+        self.whip_out_ports = (rtp_ports(taken), rtp_ports(taken)) if whip_out else None
+        self.rtp_in_ports = (rtp_ports(taken), rtp_ports(taken)) if rtp_in else None
+        self.sdp_path = os.path.join(self.workdir, "whip.sdp")
+        self.extra_args = extra_args or []
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.control_port}"
+
+    def command(self) -> list[str]:
+        cmd = [str(webrtc_bin()), "--control", f"{LOOPBACK}:{self.control_port}"]
+        cmd += ["--ice-udp", f"{LOOPBACK}:{self.ice_port}", "--ice-allow-ip", "127.0.0.0/8"]
+        cmd += ["--ice-tcp", f"{LOOPBACK}:{self.ice_tcp_port}" if self.ice_tcp_port else ""]
+        if self.whip_out_ports:
+            video, audio = self.whip_out_ports
+            cmd += ["--whip-out-video-port", str(video), "--whip-out-audio-port", str(audio)]
+            cmd += ["--whip-out-sdp", self.sdp_path]
+        if self.rtp_in_ports:
+            video, audio = self.rtp_in_ports
+            cmd += ["--rtp-in-video-port", str(video), "--rtp-in-audio-port", str(audio)]
+        return [*cmd, *self.extra_args]
+
+    def _ready(self) -> None:
+        def up() -> bool:
+            self._check_alive()
+            with self._where():
+                return tcp_accepts(self.control_port)
+
+        wait_for(up, timeout=10, what="streamops-webrtc's control API")
+
+    def status(self) -> dict[str, Any]:
+        with self._where(), urllib.request.urlopen(f"{self.control_url}/status", timeout=3) as resp:
+            return dict(json.loads(resp.read()))

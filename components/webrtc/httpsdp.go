@@ -28,6 +28,20 @@ func readSDPBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
+// readOffer reads a POSTed SDP offer and the codecs it offers; false: the error was answered.
+func readOffer(w http.ResponseWriter, r *http.Request) ([]byte, offerCodecs, bool) {
+	offer, ok := readSDPBody(w, r)
+	if !ok {
+		return nil, offerCodecs{}, false
+	}
+	codecs, err := inspectSDP(offer)
+	if err != nil {
+		writeOfferError(w, err)
+		return nil, offerCodecs{}, false
+	}
+	return offer, codecs, true
+}
+
 // answerOffer applies the offer and returns the complete answer: all our candidates are in it
 // (host candidates on the shared ports only, gathered at once), so no trickle ICE is needed.
 func answerOffer(pc *webrtc.PeerConnection, offer []byte) (string, error) {

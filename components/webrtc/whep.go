@@ -11,13 +11,8 @@ import (
 
 // postWHEP: POST /whep with an SDP offer adds a viewer of whatever the source is.
 func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
-	offer, ok := readSDPBody(w, r)
+	offer, codecs, ok := readOffer(w, r)
 	if !ok {
-		return
-	}
-	codecs, err := inspectSDP(offer)
-	if err != nil {
-		writeOfferError(w, err)
 		return
 	}
 	if !codecs.h264 {

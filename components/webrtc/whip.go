@@ -10,13 +10,8 @@ import (
 
 // postWHIP: POST /whip with an SDP offer starts the one publisher session.
 func (c *component) postWHIP(w http.ResponseWriter, r *http.Request) {
-	offer, ok := readSDPBody(w, r)
+	offer, codecs, ok := readOffer(w, r)
 	if !ok {
-		return
-	}
-	codecs, err := inspectSDP(offer)
-	if err != nil {
-		writeOfferError(w, err)
 		return
 	}
 	if missing := codecs.missingForWHIP(); missing != "" {

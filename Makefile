@@ -14,7 +14,7 @@ PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator clean
-.PHONY: hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
+.PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,8 +55,15 @@ format: venv ## ruff format + autofix
 	$(VENV)/bin/ruff format operator devtools tests bench
 	$(VENV)/bin/ruff check --fix operator devtools tests bench
 
-test: deps venv kube helm coredns traefik s3server ffmpeg player lint crds-check chart-check test-webrtc ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+# A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
+# images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
+test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc test-images
+	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
+
+test-images: venv ffmpeg coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik), from a root filesystem into the cache
+	@$(PY) -m devtools.cluster.images build >/dev/null
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -121,8 +128,9 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md
-	$(PY) bench/media.py $(BENCH_ARGS)
+bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
+	$(if $(FANOUT_ONLY),,$(PY) bench/media.py $(BENCH_ARGS))
+	$(PY) bench/webrtc_fanout.py $(FANOUT_ARGS)
 
 bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)

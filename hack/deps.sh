@@ -12,9 +12,11 @@ set -euo pipefail
 # Debian's libx264, libsrt and GnuTLS (Debian's ffmpeg stays: the tests' publishers and probes use it).
 # chromium: the browser tier (tests/browser) plays the player page headless and measures glass-to-glass latency;
 # Debian's build plays H.264 + AAC through Media Source Extensions (devtools/devtools/media/browser.py).
+# janus: the reference WebRTC server of the fan-out benchmark (bench/webrtc_fanout.py runs its own, from a private
+# config, in a network namespace of its own: devtools/devtools/media/janus.py); its system service is never started.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
-          make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils)
+          make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils janus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  # Packages like nginx and etcd would start system services listening beyond loopback: forbid
+  # Packages like nginx, etcd and janus would start system services listening beyond loopback: forbid
   # service starts while installing (policy-rc.d exit 101), unless a policy is already in place.
   policy=/usr/sbin/policy-rc.d
   own_policy=false

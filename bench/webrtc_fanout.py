@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""The WebRTC fan-out row of `make bench-media` (issue 26): streamops-webrtc (components/webrtc)
+and Janus (Debian's 1.1.2, streaming plugin) serving the same RTP to 1, 50, 200 receive-only
+viewers, in the same run, on loopback only. Writes bench/results/webrtc-fanout.md.
+
+Every process runs in a network namespace made for the run (devtools.media.janus.janus_namespace:
+`lo`, plus a veth pair with both ends inside holding 127.0.0.2/32, the one address Janus 1.1.2 can be made to
+gather ICE candidates on; it skips loopback interfaces) and deleted after it. The component, the
+encoder's RTP, both HTTP APIs and the viewers use 127.0.0.1; Janus's candidates are 127.0.0.2; the
+load client refuses any server candidate off 127.0.0.0/8. Janus's viewers gather on 127.0.0.2 as
+well (libnice, in Janus, never connects 127.0.0.2 with 127.0.0.1), the component's on 127.0.0.1.
+
+- One FFmpeg encode (testsrc2 1280x720 30 fps, x264 veryfast `-tune zerolatency -bf 0`, 2.5 Mbit/s,
+  a keyframe every 2 s, Opus 64 kbit/s) sent through the tee muxer to four RTP destinations: the
+  component's RTP input ports and the Janus mountpoint's ports (same packets' payloads, one encode).
+- Baseline: both servers fed, no viewer, CPU over the window.
+- For each N and each server in turn: the load client (components/webrtc/cmd/whep-load, pion:
+  receive + SRTP decrypt, no decode; WHEP for the component, Janus's HTTP API for Janus) opens N
+  viewers; once every viewer is connected (+ a settle time), the server's CPU (% of one core, from
+  /proc/PID/stat) is taken over the same window the load client counts packets in (it prints
+  `window-start` and `result` lines); peak RSS sampled each second. Per-viewer CPU = (CPU with N −
+  CPU with 0) / N. "Full frame rate": every viewer connected and its video timestamps changing
+  ≥ 29 times a second (the source makes 30), audio ≥ 45 packets/s (Opus 20 ms: 50).
+- The load client's and the encoder's CPU are reported too: all of it shares the same cores.
+
+Bounded: each load run ≤ 60 s (join timeout + settle + window), every process (encoder, component,
+Janus, load client) is a devtools `_Peer` stopped by PID, also on failure.
+
+  bench/webrtc_fanout.py [--counts 1,50,200] [--window 20] [--out bench/results/webrtc-fanout.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from devtools.media.janus import AUDIO_PT, ICE_ADDRESS, VIDEO_PT, Janus, janus_namespace
+from devtools.media.peers import _Peer
+from devtools.media.webrtc import WebRtcComponent
+from devtools.ports import LOOPBACK
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes
+from devtools.versions import REPO as ROOT
+from devtools.versions import cache_dir
+from devtools.waits import wait_for
+from report_file import write_report  # bench/report_file.py, beside this script
+
+COMPONENT = ROOT / "components" / "webrtc"
+LOAD_SRC = COMPONENT / "cmd" / "whep-load"
+FPS = 30
+MIN_FPS = 29.0  # over a ≥ 20 s window a viewer of a 30 fps source counts 600 ± 1 frames
+MIN_AUDIO_PPS = 45.0
+JOIN_TIMEOUT = 25.0
+SETTLE = 2.0
+
+
+# --- the load client ------------------------------------------------------------------------------
+
+
+def load_client_bin() -> Path:
+    """cmd/whep-load built with the component's go.mod into the cache, keyed by its sources and the
+    Go version (a no-op once built)."""
+    go_version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout
+    digest = hashlib.sha256(go_version.encode())
+    for path in sorted([COMPONENT / "go.mod", COMPONENT / "go.sum", *LOAD_SRC.glob("*.go")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    out = cache_dir() / f"whep-load-{digest.hexdigest()[:12]}" / "whep-load"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+        subprocess.run(
+            ["go", "build", "-trimpath", "-o", f"{out}.tmp", "./cmd/whep-load"], cwd=COMPONENT, env=env, check=True
+        )
+        os.replace(f"{out}.tmp", out)
+    return out
+
+
+class LoadClient(_Peer):
+    """One whep-load run; its JSON lines land in `out` (polled: `wait_event`)."""
+
+    def __init__(
+        self, binary: Path, workdir: Path, target: str, url: str, viewers: int, window: float, netns: str
+    ) -> None:
+        super().__init__(workdir / f"load-{target}-{viewers}.log", netns=netns)
+        self.out = workdir / f"load-{target}-{viewers}.jsonl"
+        # Janus's viewers gather on its ICE address too: libnice (in Janus) never connects its
+        # 127.0.0.2 candidate with a viewer's 127.0.0.1 one (ICE fails; same address: it connects).
+        ice_ip = ICE_ADDRESS if target == "janus" else LOOPBACK
+        self.argv = [str(binary), "--target", target, "--url", url, "--viewers", str(viewers), "--window",
+                     f"{window}s", "--settle", f"{SETTLE}s", "--join-timeout", f"{JOIN_TIMEOUT}s",
+                     "--ice-ip", ice_ip]  # fmt: skip
+
+    def command(self) -> list[str]:
+        return self.argv
+
+    def _stdout(self) -> IO[bytes] | int:
+        return open(self.out, "wb")  # closed in stop()
+
+    def events(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.out.read_text().splitlines()
+        except OSError:
+            return []
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def wait_event(self, name: str, timeout: float) -> dict[str, Any]:
+        def seen() -> dict[str, Any] | None:
+            found = [e for e in self.events() if e.get("event") == name]
+            if found:
+                return found[0]
+            self._check_alive()
+            return None
+
+        return wait_for(seen, timeout=timeout, interval=0.01, what=f"whep-load's {name!r}")
+
+
+# --- the encoder ----------------------------------------------------------------------------------
+
+
+class RtpEncoder(_Peer):
+    """One live x264 + Opus encode, its RTP sent to every (video port, audio port) pair given, on
+    127.0.0.1, through the tee muxer (one encode, one packetisation per destination)."""
+
+    def __init__(self, workdir: Path, destinations: list[tuple[int, int]], seconds: float, netns: str) -> None:
+        super().__init__(workdir / "encoder.log", netns=netns)
+        self.destinations = destinations
+        self.seconds = seconds
+
+    def command(self) -> list[str]:
+        slaves = []
+        for video, audio in self.destinations:
+            # payload_type pinned to what the Janus mountpoint announces (FFmpeg's defaults anyway)
+            # 1200-byte packets, as WebRTC senders make them; sockets bound to 127.0.0.1, not 0.0.0.0
+            query = f"localaddr={LOOPBACK}&pkt_size=1200"
+            slaves.append(f"[select=v:f=rtp:payload_type={VIDEO_PT}]rtp://{LOOPBACK}:{video}?{query}")
+            slaves.append(f"[select=a:f=rtp:payload_type={AUDIO_PT}]rtp://{LOOPBACK}:{audio}?{query}")
+        return [
+            "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+            "-re", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}",
+            "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(self.seconds), "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "baseline",
+            "-pix_fmt", "yuv420p", "-bf", "0", "-g", str(2 * FPS), "-keyint_min", str(2 * FPS), "-sc_threshold", "0",
+            "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "1250k",
+            "-c:a", "libopus", "-b:a", "64k", "-ar", "48000", "-ac", "2",
+            "-f", "tee", "|".join(slaves),
+        ]  # fmt: skip
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """CPU (% of one core) of named processes over one window, and each one's peak RSS."""
+
+    pids: dict[str, int]
+    cpu0: dict[str, float] = field(default_factory=dict)
+    t0: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    rss: dict[str, int] = field(default_factory=dict)
+    last_cpu: dict[str, float] = field(default_factory=dict)  # sampled each second: a process gone at end()
+    busy: float = 0.0  # the whole machine's busy share of all cores over the window, %
+    _stat0: list[int] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _sampler: threading.Thread | None = None
+
+    def start(self) -> Window:
+        self.cpu0 = {k: proc_cpu_seconds(p) for k, p in self.pids.items()}
+        self._stat0 = machine_ticks()
+        self.t0 = time.monotonic()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while True:
+            for k, p in self.pids.items():
+                self.rss[k] = max(self.rss.get(k, 0), proc_rss_bytes(p))
+                self.last_cpu[k] = max(self.last_cpu.get(k, 0.0), proc_cpu_seconds(p))
+            if self._stop.wait(1.0):
+                return
+
+    def end(self) -> Window:
+        elapsed = time.monotonic() - self.t0
+        # a process that ended meanwhile (the load client closing its sessions) reads 0: its last sample
+        now = {k: max(proc_cpu_seconds(p), self.last_cpu.get(k, 0.0)) for k, p in self.pids.items()}
+        self.cpu = {k: 100 * (now[k] - self.cpu0[k]) / elapsed for k in self.pids}
+        stat1 = machine_ticks()
+        total = sum(stat1) - sum(self._stat0)
+        idle = (stat1[3] + stat1[4]) - (self._stat0[3] + self._stat0[4])
+        self.busy = 100 * (total - idle) / total if total else 0.0
+        self._stop.set()
+        if self._sampler:
+            self._sampler.join()
+        return self
+
+
+def machine_ticks() -> list[int]:
+    """The `cpu` line of /proc/stat (user nice system idle iowait irq softirq steal …)."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass
+class Run:
+    side: str  # "component" or "janus"
+    n: int
+    window: Window | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    joined: dict[str, Any] = field(default_factory=dict)
+    server_viewers: int | None = None  # what the server counted during the window
+    dropped: int | None = None  # the component's viewerPacketsDropped over the run
+    error: str = ""
+    load_before: str = ""
+    load_after: str = ""
+
+    @property
+    def full_rate(self) -> bool:
+        r = self.result
+        return (
+            bool(r)
+            and r["connected"] == self.n
+            and r["fpsMin"] >= MIN_FPS
+            and r["audioPacketsPerSecondMin"] >= MIN_AUDIO_PPS
+        )
+
+
+def run_load(
+    side: str,
+    n: int,
+    binary: Path,
+    workdir: Path,
+    url: str,
+    server: _Peer,
+    others: dict[str, int],
+    window: float,
+    server_viewers: Callable[[], int],
+    settle_down: Callable[[], bool],
+) -> Run:
+    run = Run(side, n, load_before=loadavg())
+    target = "whep" if side == "component" else "janus"
+    load = LoadClient(binary, workdir, target, url, n, window, server.netns or "")
+    try:
+        with load:
+            assert load.pid is not None and server.pid is not None
+            run.joined = load.wait_event("joined", JOIN_TIMEOUT + 10)
+            load.wait_event("window-start", SETTLE + 10)
+            run.window = Window({"server": server.pid, "load client": load.pid, **others}).start()
+            time.sleep(window / 2)
+            run.server_viewers = server_viewers()
+            run.result = load.wait_event("result", window + 10)
+            run.window.end()
+            load.wait(10)
+    except Exception as exc:  # reported in the table: where it broke
+        run.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        if run.window and not run.window.cpu:
+            run.window.end()
+    # the next run starts from a server without viewers
+    try:
+        wait_for(settle_down, timeout=20, interval=0.2, what=f"{side}'s viewers to leave")
+    except Exception as exc:
+        run.error += f" (viewers still there 20 s after the run: {exc})"
+    run.load_after = loadavg()
+    return run
+
+
+def janus_viewers(janus: Janus) -> int:
+    return int(janus.mountpoint_info().get("viewers", -1))
+
+
+def janus_fed(janus: Janus) -> bool:
+    media = janus.mountpoint_info().get("media", [])
+    return len(media) == 2 and all(0 <= m.get("age_ms", 10**9) < 500 for m in media)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def pct(x: float) -> str:
+    return f"{x:.1f} %"
+
+
+def mib(x: int) -> str:
+    return f"{x / 1024 / 1024:.1f} MiB"
+
+
+def run_row(run: Run, base_cpu: float) -> str:
+    w, r = run.window, run.result
+    name = "streamops-webrtc" if run.side == "component" else "Janus"
+    if not r or w is None:
+        return f"| {run.n} | {name} | — | — | — | — | — | — | — | — | broke: {run.error} |"
+    per = (w.cpu["server"] - base_cpu) / run.n
+    ok = "✅" if run.full_rate else "❌"
+    fps = f"{r['fpsMin']:.1f} / {r['fpsMedian']:.1f}"
+    note = run.error or ""
+    lossy = [v["lost"] for v in r["perViewer"] if v["lost"]]
+    if lossy:
+        note += f" losses at {len(lossy)} viewers (max {max(lossy)})"
+    if run.dropped:
+        note += f" {run.dropped} packets dropped for slow viewers"
+    return (
+        f"| {run.n} | {name} | {pct(w.cpu['server'])} | {mib(w.rss['server'])} | {per:.2f} % "
+        f"| {r['connected']} of {run.n} (server: {run.server_viewers}) | {fps} {ok} "
+        f"| {r['audioPacketsPerSecondMin']:.0f} "
+        f"| {r['mbitPerViewer']:.2f} ({r['mbitTotal']:.0f} total) | {r['lostPackets']} "
+        f"| {pct(w.cpu['load client'])} | {pct(w.cpu['encoder'])}, machine {w.busy:.0f} % busy "
+        f"| {run.load_before} → {run.load_after} {note}|"
+    )
+
+
+def per_viewer(run: Run, base: float) -> float | None:
+    if not run.result or run.window is None:
+        return None
+    return (run.window.cpu["server"] - base) / run.n
+
+
+def report(args: argparse.Namespace, base: Window, runs: list[Run], meta: dict[str, str]) -> str:
+    base_c, base_j = base.cpu["component"], base.cpu["janus"]
+    lines = [
+        "# WebRTC fan-out: streamops-webrtc vs Janus",
+        "",
+        "`make bench-media` (its last row; alone: `make bench-media FANOUT_ONLY=1`, or",
+        "`.venv/bin/python bench/webrtc_fanout.py`), written by bench/webrtc_fanout.py. Issue 26's fan-out row:",
+        "one 720p30 stream, N receive-only WebRTC viewers, the component (components/webrtc, WHEP, fed by",
+        "FFmpeg's RTP on its input ports) against Janus (Debian's 1.1.2, streaming plugin, an rtp mountpoint",
+        "fed with the same encode), same run, same machine. Everything runs in a network namespace made for",
+        "the run: `lo` (127.0.0.1: the component, RTP, both HTTP APIs, the component's viewers) and a veth",
+        f"pair (both ends inside) holding {ICE_ADDRESS}/32, Janus's only ICE address (Janus 1.1.2 skips loopback",
+        "interfaces when it gathers: devtools/devtools/media/janus.py); Janus's viewers use it too (libnice never",
+        "pairs it with 127.0.0.1); the load client refuses any server candidate off 127.0.0.0/8.",
+        "",
+        f"Run {meta['date']} on {platform.machine()}, {os.cpu_count()} cores; commit {meta['commit']};",
+        f"load average (1, 5, 15 min) before {meta['load_before']}, after {meta['load_after']}; {meta['go']};",
+        f"{meta['janus']}; {meta['ffmpeg']}.",
+        "Source: one FFmpeg encode (testsrc2 1280x720 30 fps, x264 veryfast baseline `-tune zerolatency",
+        "-bf 0`, 2.5 Mbit/s, keyframe every 2 s; Opus 64 kbit/s), sent by the tee muxer as RTP to both servers.",
+        "Load client: components/webrtc/cmd/whep-load (pion; receive + SRTP decrypt, no decode, no NACK/RTCP;",
+        "WHEP for the component, Janus's HTTP API: create, attach, `watch`, answer with `start`, keepalives),",
+        f"one process per run, 4 joins in flight. Window: {args.window:.0f} s once all N viewers are connected",
+        f"+ {SETTLE:.0f} s, the same window for the server's CPU (utime + stime from /proc/PID/stat, % of",
+        "one core) and the viewers' counters; RSS: peak over the window. CPU per viewer = (CPU with N −",
+        "CPU with 0 viewers) / N. Full frame rate (✅): every viewer connected, ≥ 29 video frames/s",
+        "(timestamp changes; the source has 30) and ≥ 45 audio packets/s. The load client and the",
+        'encoder run on the same cores (their CPU in the table); "machine busy": all cores, over the window.',
+        "",
+        f"Baseline (both servers fed, no viewer, {args.window:.0f} s): streamops-webrtc {pct(base_c)}, "
+        f"{mib(base.rss['component'])}; Janus {pct(base_j)}, {mib(base.rss['janus'])}; "
+        f"encoder {pct(base.cpu['encoder'])}; machine {base.busy:.0f} % busy.",
+        "",
+        "| viewers | server | server CPU | server RSS | CPU per viewer | connected | video fps min / median "
+        "| audio pkt/s min | Mbit/s per viewer | lost packets | load client CPU | encoder CPU | load avg |",
+        "|---:|---|---:|---:|---:|---|---|---:|---|---:|---:|---|---|",
+    ]
+    for run in runs:
+        lines.append(run_row(run, base_c if run.side == "component" else base_j))
+    lines += [
+        "",
+        "| viewers | CPU per viewer: streamops-webrtc / Janus | target | RSS per viewer (Δ over 0 viewers / N) |",
+        "|---:|---|---|---|",
+    ]
+    for n in args.counts:
+        ours_run = next((r for r in runs if r.side == "component" and r.n == n), None)
+        theirs_run = next((r for r in runs if r.side == "janus" and r.n == n), None)
+        ours = per_viewer(ours_run, base_c) if ours_run else None
+        theirs = per_viewer(theirs_run, base_j) if theirs_run else None
+        rss = "n/a"
+        if ours_run and ours_run.window and theirs_run and theirs_run.window:
+            rss_c = (ours_run.window.rss["server"] - base.rss["component"]) / n
+            rss_j = (theirs_run.window.rss["server"] - base.rss["janus"]) / n
+            rss = f"{rss_c / 1024:.0f} KiB / {rss_j / 1024:.0f} KiB"
+        if ours is None or theirs is None or theirs <= 0:
+            lines.append(f"| {n} | n/a | ≤ 1.0× | {rss} |")
+        else:
+            ok = "✅" if ours <= theirs else "❌"
+            lines.append(f"| {n} | {ours:.3f} % / {theirs:.3f} % = **{ours / theirs:.2f}×** | ≤ 1.0× {ok} | {rss} |")
+    broke = [r for r in runs if not r.full_rate]
+    lines.append("")
+    if broke:
+        lines.append("Not served at full rate: " + "; ".join(f"{r.side} at N={r.n} ({why(r)})" for r in broke) + ".")
+    else:
+        lines.append("Every run served every viewer at full frame rate.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def why(run: Run) -> str:
+    r = run.result
+    if not r:
+        return run.error or "no result"
+    parts = []
+    if r["connected"] < run.n:
+        parts.append(
+            f"{r['connected']} of {run.n} connected, {r['joinErrors']} join errors: {r.get('firstJoinError', '')}"
+        )
+    if r["fpsMin"] < MIN_FPS:
+        slow = sum(1 for v in r["perViewer"] if v["frames"] / r["windowSeconds"] < MIN_FPS)
+        parts.append(f"{slow} viewers below {MIN_FPS:g} fps, min {r['fpsMin']:.1f}")
+    if r["audioPacketsPerSecondMin"] < MIN_AUDIO_PPS:
+        parts.append(f"audio min {r['audioPacketsPerSecondMin']:.0f} pkt/s")
+    return ", ".join(parts)
+
+
+def versions() -> dict[str, str]:
+    def out(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+        except OSError:
+            return ""
+
+    commit = out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
+    dirty = out(["git", "-C", str(ROOT), "status", "--porcelain", "--", "components/webrtc", "bench"]).strip()
+    janus = "Janus " + out(["dpkg-query", "-W", "-f", "${Version}", "janus"]) + " (Debian)"
+    return {
+        "commit": commit + (" (+ uncommitted changes in components/webrtc or bench)" if dirty else ""),
+        "go": out(["go", "version"]).strip(),
+        "janus": janus.strip(),
+        "ffmpeg": out(["ffmpeg", "-version"]).split("\n")[0].split(" Copyright")[0],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", default="1,50,200", help="viewer counts, comma-separated")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state (20 to 30)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "webrtc-fanout.md")
+    args = parser.parse_args()
+    args.counts = [int(c) for c in args.counts.split(",") if c.strip()]
+    if not 20 <= args.window <= 30:
+        parser.error("--window: 20 to 30 s (each load run stays under 60 s)")
+
+    meta = {"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}", "load_before": loadavg(), **versions()}
+    binary = load_client_bin()
+    runs: list[Run] = []
+    # the encoder runs the whole benchmark: baseline + counts x 2 runs of ≤ 60 s (+ settling)
+    seconds = 120 + len(args.counts) * 2 * 90
+    with (
+        tempfile.TemporaryDirectory(prefix="streamops-fanout-") as d,
+        janus_namespace(f"sofanout{os.getpid()}") as ns,
+    ):
+        tmp = Path(d)
+        (tmp / "janus").mkdir()
+        with (
+            WebRtcComponent(tmp, whip_out=False, ice_tcp=False, extra_args=["--log-level", "warn"], netns=ns) as comp,
+            Janus(tmp / "janus", netns=ns) as janus,
+        ):
+            assert comp.rtp_in_ports is not None
+            feeds = [comp.rtp_in_ports, (janus.video_port, janus.audio_port)]
+            with RtpEncoder(tmp, feeds, seconds, ns) as encoder:
+                wait_for(lambda: comp.status().get("rtpInLive"), timeout=15, what="RTP at the component")
+                wait_for(lambda: janus_fed(janus), timeout=15, what="RTP at Janus's mountpoint")
+                time.sleep(3)  # past the encoder's start-up
+                assert comp.pid and janus.pid and encoder.pid
+                pids = {"component": comp.pid, "janus": janus.pid, "encoder": encoder.pid}
+                base = Window(pids).start()
+                time.sleep(args.window)
+                base.end()
+                print(f"baseline: {base.cpu} busy {base.busy:.0f} %", flush=True)
+                for n in args.counts:
+                    dropped0 = comp.status().get("viewerPacketsDropped", 0)
+                    run = run_load(
+                        "component", n, binary, tmp, comp.control_url, comp,
+                        {"janus": janus.pid, "encoder": encoder.pid}, args.window,
+                        lambda: int(comp.status().get("viewers", -1)),
+                        lambda: comp.status().get("viewerSessions") == 0,
+                    )  # fmt: skip
+                    run.dropped = comp.status().get("viewerPacketsDropped", 0) - dropped0
+                    runs.append(run)
+                    print(run_row(run, base.cpu["component"]), flush=True)
+                    run = run_load(
+                        "janus", n, binary, tmp, janus.api_url, janus,
+                        {"component": comp.pid, "encoder": encoder.pid}, args.window,
+                        lambda: janus_viewers(janus),
+                        lambda: janus_viewers(janus) == 0,
+                    )  # fmt: skip
+                    runs.append(run)
+                    print(run_row(run, base.cpu["janus"]), flush=True)
+                    for proc in (comp, janus, encoder):
+                        proc._check_alive()
+    meta["load_after"] = loadavg()
+    text = report(args, base, runs, meta)
+    write_report(args.out, text)
+    print(text)
+    return 0 if all(r.full_rate for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

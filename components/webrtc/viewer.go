@@ -91,6 +91,9 @@ func (v *viewer) enqueue(kind mediaKind, p *rtp.Packet) bool {
 // run writes the queue to the tracks until stop.
 func (v *viewer) run() {
 	var batch []queuedPacket
+	// One timer for the pacing pauses (time.After allocated one per 8 packets of a backlog).
+	pace := time.NewTimer(pacePause)
+	defer pace.Stop()
 	for {
 		select {
 		case <-v.done:
@@ -102,10 +105,11 @@ func (v *viewer) run() {
 		v.mu.Unlock()
 		for i, q := range batch {
 			if len(batch) > 2*paceBurst && i > 0 && i%paceBurst == 0 {
+				pace.Reset(pacePause) // Go >= 1.23: no stale tick survives a Reset
 				select {
 				case <-v.done:
 					return
-				case <-time.After(pacePause):
+				case <-pace.C:
 				}
 			}
 			// WriteRTP copies the header before setting this viewer's SSRC and payload type, so

@@ -188,13 +188,8 @@ func (h *hub) addViewer(v *viewer) {
 	}
 	v.waitKeyframe = true
 	if cached := h.gop.snapshot(); len(cached) > 0 && v.tracks[videoKind] != nil {
-		v.waitKeyframe = false
-		for _, p := range cached {
-			if !v.enqueue(videoKind, p) { // cannot happen while the cache fits the queue
-				v.waitKeyframe = true
-				break
-			}
-		}
+		// false cannot happen while the cache (1536 packets at most) fits the queue
+		v.waitKeyframe = !v.enqueueBacklog(videoKind, cached)
 	}
 	v.joinedAt.Store(time.Now().UnixNano())
 	h.viewers[v] = struct{}{}

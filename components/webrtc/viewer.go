@@ -16,7 +16,7 @@ import (
 // holding memory or slowing the others.
 const viewerMaxQueue = 2048
 
-// A backlog (the GOP cache sent to a joiner, then the live packets that queued meanwhile) is sent
+// A joiner's backlog (the GOP cache, then the live packets that queued meanwhile) is sent
 // paced: paceBurst packets per pacePause, ≈ 2000 packets/s ≈ 19 Mbit/s. Unpaced, the burst of a
 // cached GOP overflowed the receiver's socket buffer after ≈ 90 packets even on loopback (the
 // viewer NACKed the lost ones back); on a real path a bottleneck queue would drop it likewise.
@@ -42,11 +42,12 @@ type viewer struct {
 
 	waitKeyframe bool // guarded by hub.mu: video is dropped until a keyframe starts
 
-	mu    sync.Mutex
-	queue []queuedPacket
-	wake  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	mu         sync.Mutex
+	queue      []queuedPacket
+	catchingUp bool // a backlog was queued: pace until a batch is small (caught up with live)
+	wake       chan struct{}
+	done       chan struct{}
+	once       sync.Once
 }
 
 func newViewer(id string, pc *webrtc.PeerConnection, st *counters) *viewer {
@@ -88,6 +89,26 @@ func (v *viewer) enqueue(kind mediaKind, p *rtp.Packet) bool {
 	return true
 }
 
+// enqueueBacklog queues a joiner's GOP cache in one step (so run takes it as one batch and paces
+// it); false when it does not fit the queue (nothing queued).
+func (v *viewer) enqueueBacklog(kind mediaKind, pkts []*rtp.Packet) bool {
+	v.mu.Lock()
+	if len(v.queue)+len(pkts) > viewerMaxQueue {
+		v.mu.Unlock()
+		return false
+	}
+	for _, p := range pkts {
+		v.queue = append(v.queue, queuedPacket{kind, p})
+	}
+	v.catchingUp = true
+	v.mu.Unlock()
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
 // run writes the queue to the tracks until stop.
 func (v *viewer) run() {
 	var batch []queuedPacket
@@ -102,9 +123,13 @@ func (v *viewer) run() {
 		}
 		v.mu.Lock()
 		batch, v.queue = v.queue, batch[:0]
+		// Live bursts after the catch-up (a keyframe queued under load) go out at once: pacing
+		// them would add their pacing time to the viewer's latency.
+		pacing := v.catchingUp && len(batch) > 2*paceBurst
+		v.catchingUp = pacing
 		v.mu.Unlock()
 		for i, q := range batch {
-			if len(batch) > 2*paceBurst && i > 0 && i%paceBurst == 0 {
+			if pacing && i > 0 && i%paceBurst == 0 {
 				pace.Reset(pacePause) // Go >= 1.23: no stale tick survives a Reset
 				select {
 				case <-v.done:

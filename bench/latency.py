@@ -14,6 +14,17 @@ Rows, each on a fresh server and a fresh page, sampled for --seconds after --set
 - streamops, DASH (FFmpeg's dash muxer, 2 s segments) in dash.js;
 - the peer: nginx-rtmp's HLS with the smallest fragment it cuts with a 1 s GOP (hls_fragment 1s,
   hls_playlist_length 3s), played by the same page and hls.js (its defaults).
+
+WebRTC rows (`--rows webrtc` runs only these; streamops-webrtc, components/webrtc), each a fresh
+component, Chromium and namespace (devtools.media.webrtc_stand: everything on the loopback of a
+namespace with only lo), WHEP played in the harness's page (devtools.media.webrtc_pages):
+- WHIP from Chromium: its fake camera reads the clock camera's Y4M (devtools.media.webrtc_camera,
+  rewritten every 4 ms: the burned time is 0-4 ms older than the capture), OpenH264 + Opus;
+- RTMP push of the clock publisher → FFmpeg (copy + h264_mp4toannexb, AAC → Opus) → RTP into the
+  component's input ports (devtools.media.webrtc_rtp_feed): the component's path for RTMP sources,
+  which the ingest worker does not run yet;
+- for both sources, --joins fresh viewers: time from the WHEP POST to the first picture shown, and
+  the latency over the first second after it (the GOP cache starts a joiner in the past).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,10 +47,19 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from devtools.media import webrtc_pages
 from devtools.media.browser import Browser
-from devtools.media.clock_source import ClockPublisher, LatencySample, glass_to_glass
+from devtools.media.clock_source import (
+    ClockPublisher,
+    LatencySample,
+    glass_to_glass,
+    install_clock_strip,
+    strip_layout,
+)
 from devtools.media.peers import NginxRtmp
 from devtools.media.player_page import PLAYING, VIDEO
+from devtools.media.webrtc_rtp_feed import RtmpToRtp
+from devtools.media.webrtc_stand import WebRtcStand, webrtc_stand
 from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
@@ -120,43 +141,232 @@ def measure(browser: Browser, url: str, settle: float, seconds: float) -> Latenc
         page.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30.0, help="sampling window per row")
-    parser.add_argument("--settle", type=float, default=10.0, help="seconds of play before sampling")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.md")
-    args = parser.parse_args()
+# --- WebRTC rows ------------------------------------------------------------------------------------
 
+WEBRTC_HEADING = "## WebRTC: WHIP and WHEP (streamops-webrtc)"
+
+
+@dataclass(frozen=True)
+class JoinRow:
+    """--joins fresh viewers of one source: WHEP POST → first picture shown (ms), that picture's own
+    glass-to-glass (ms: how far in the past a joiner starts), and the median glass-to-glass over
+    the first second after it (ms)."""
+
+    name: str
+    first_frame_ms: list[float]
+    first_picture_age_ms: list[float]
+    first_second_ms: list[float]
+    target_ms: float
+
+
+@contextlib.contextmanager
+def whip_source(stand: WebRtcStand) -> Iterator[None]:
+    """Chromium publishing its clock camera over WHIP, until the block ends (then DELETE)."""
+    page = stand.open_page()
+    try:
+        result = page.evaluate(webrtc_pages.publish_expression(stand.pages.whip_url), timeout=30)
+        if result["status"] != 201:
+            raise RuntimeError(f"WHIP: {webrtc_pages.exchange_summary(result)}\n{page.console_tail()}")
+        page.wait_until(webrtc_pages.CONNECTED, timeout=20)
+        time.sleep(1)  # past the encoder's first seconds (its bandwidth estimate ramps up from the start)
+        yield
+        print(f"  publisher: {page.evaluate('streamopsWebRtc.stats()')}", flush=True)
+        page.evaluate("streamopsWebRtc.stop()")
+    finally:
+        page.close()
+
+
+@contextlib.contextmanager
+def rtmp_rtp_source(stand: WebRtcStand) -> Iterator[None]:
+    """The clock publisher pushing RTMP to FFmpeg, which sends H.264 + Opus RTP to the component."""
+    workdir = Path(stand.component.workdir)
+    assert stand.component.rtp_in_ports is not None
+    feed_log = str(workdir / "rtmp-to-rtp.log")
+    with (
+        RtmpToRtp(stand.component.rtp_in_ports, netns=stand.netns, log_path=feed_log) as feed,
+        ClockPublisher(feed.rtmp_url, netns=stand.netns, log_path=workdir / "publisher.log"),
+    ):
+        wait_for(lambda: stand.status()["rtpInLive"], timeout=20, what="RTP from FFmpeg at the component")
+        time.sleep(1)
+        yield
+
+
+def play_webrtc(stand: WebRtcStand) -> Any:
+    """A fresh viewer page playing WHEP, the clock of its first picture read. Returns the page."""
+    page = stand.open_page()
+    install_clock_strip(page)
+    expression = webrtc_pages.play_expression(stand.pages.whep_url, clock_layout=strip_layout())
+    result = page.evaluate(expression, timeout=30)
+    if result["status"] != 201:
+        page.close()
+        raise RuntimeError(f"WHEP: {webrtc_pages.exchange_summary(result)}")
+    page.wait_until(webrtc_pages.PLAYING, timeout=30)
+    return page
+
+
+def measure_webrtc(stand: WebRtcStand, settle: float, seconds: float) -> LatencySample:
+    page = play_webrtc(stand)
+    try:
+        time.sleep(settle)
+        sample = glass_to_glass(page, webrtc_pages.VIDEO, seconds)
+        print(f"  viewer: {page.evaluate('streamopsWebRtc.stats()')}", flush=True)
+        page.evaluate("streamopsWebRtc.stop()")
+        return sample
+    finally:
+        page.close()
+
+
+def measure_joins(stand: WebRtcStand, name: str, joins: int) -> JoinRow:
+    first_frame, first_age, first_second = [], [], []
+    for _ in range(joins):
+        page = play_webrtc(stand)
+        try:
+            first = page.evaluate("streamopsWebRtc.firstFrame", timeout=10)
+            first_frame.append(float(first["sincePostMs"]))
+            if first["burnedMs"] is not None:  # None: its strip did not read (checksum)
+                first_age.append(float(first["shownAt"]) - float(first["burnedMs"]))
+            first_second.append(glass_to_glass(page, webrtc_pages.VIDEO, 1.0).median)
+            page.evaluate("streamopsWebRtc.stop()")
+        finally:
+            page.close()
+        time.sleep(0.5)  # joins spread over the GOP (1 s for RTP, 2 s keyframe requests for WHIP)
+    print(
+        f"{name} joins: first frame {first_frame} ms after the POST, its latency {first_age} ms; first-second "
+        f"latency {first_second} ms",
+        flush=True,
+    )
+    return JoinRow(name, first_frame, first_age, first_second, 1000)
+
+
+def webrtc_rows(tmp: Path, settle: float, seconds: float, joins: int) -> tuple[list[Row], list[JoinRow]]:
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="streamops-latency-") as d, Browser() as browser:
-        tmp = Path(d)
-        scenarios: list[tuple[str, Any, str, float | None]] = [
-            (
-                "streamops, standard HLS (CMAF, 2 s segments), hls.js 2 segments behind",
-                lambda: ingest_source(tmp),
-                "",
-                6000,
-            ),
-            (
-                "streamops, LL-HLS (200 ms parts, 2 s segments), hls.js lowLatencyMode",
-                lambda: ingest_source(tmp, hls={"latencyMode": "low"}),
-                "",
-                2000,
-            ),
-            ("streamops, DASH (2 s segments), dash.js", lambda: ingest_source(tmp, dash=True), "?format=dash", None),
-            (
-                "nginx-rtmp HLS (1 s fragments, 3 s playlist), hls.js 2 segments behind",
-                lambda: nginx_source(tmp),
-                "",
-                None,
-            ),
-        ]
-        for name, source, query, target in scenarios:
-            with source() as url:
-                sample = measure(browser, url + query, args.settle, args.seconds)
+    join_rows: list[JoinRow] = []
+    sources: list[tuple[str, str, Any, float]] = [
+        (
+            "WHIP from Chromium (fake camera: the clock Y4M; OpenH264 + Opus) → streamops-webrtc → WHEP in Chromium",
+            "WHIP source",
+            whip_source,
+            300,
+        ),
+        (
+            "RTMP push (clock publisher, x264 zerolatency, no B-frames) → FFmpeg (copy + h264_mp4toannexb, AAC → "
+            "Opus) → RTP → streamops-webrtc → WHEP in Chromium (the component's path: the ingest does not run it yet)",
+            "RTMP → RTP source",
+            rtmp_rtp_source,
+            500,
+        ),
+    ]
+    for name, short, source, target in sources:
+        with webrtc_stand(tmp / f"webrtc-{time.monotonic_ns()}") as stand, source(stand):
+            sample = measure_webrtc(stand, settle, seconds)
             print(f"{name}: {sample.summary()}", flush=True)
             rows.append(Row(name, sample, target))
+            join_rows.append(measure_joins(stand, short, joins))
+            print(f"  component: {stand.status()}", flush=True)
+    return rows, join_rows
 
+
+def quantile(values: list[float], q: int) -> float:
+    """The q-th percentile (inclusive method, as LatencySample.p95)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def webrtc_section(rows: list[Row], joins: list[JoinRow], args: argparse.Namespace, load_before: str) -> list[str]:
+    lines = [
+        WEBRTC_HEADING,
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"commit {commit()}; /proc/loadavg before: {load_before}, after: {loadavg()}; headless Chromium "
+        f"{browser_version()} from Debian, streamops-webrtc as hack/build-webrtc.sh builds it.",
+        "",
+        "Each source on a fresh component, Chromium and network namespace (only lo: every candidate on "
+        "127.0.0.1, no STUN/TURN); the viewer a fresh page of the harness (devtools.media.webrtc_pages) playing "
+        f"WHEP, sampled for {args.seconds:.0f} s after {args.settle:.0f} s of play. The WHIP camera is Chromium's "
+        "fake device reading a one-frame Y4M rewritten with the clock every 4 ms (devtools.media.webrtc_camera): "
+        "its burned time is 0-4 ms older than the capture, so these rows read up to 4 ms (2 ms on average) high. "
+        "The RTMP row's publisher is the clock publisher of the rows above (640x360 30 fps, 1 s GOP).",
+        "",
+        "| row | median | p95 | stalls | frames read | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = row.sample
+        target = row.target_ms or 0
+        verdict = f"median ≤ {target / 1000:.1f} s " + ("✅" if s.median <= target else "❌")
+        lines.append(
+            f"| {row.name} | {s.median / 1000:.3f} s | {s.p95 / 1000:.3f} s | {s.waiting} | {s.decoded}/{s.presented} "
+            f"| {verdict} |"
+        )
+    lines += [
+        "",
+        f"Joining: {args.joins} fresh viewer pages per source, one after another (0.5 s apart), each from the WHEP "
+        "POST (offer complete, ICE gathered) to the first picture presented (requestVideoFrameCallback's "
+        "expectedDisplayTime); the clock in that first picture (how far in the past the GOP cache starts a "
+        "joiner), then glass-to-glass over its first second of play.",
+        "",
+        "| source | joins | WHEP POST → first picture: median | p95 | max | first picture's latency: median | max "
+        "| latency in the first second: median of the joins | worst join | target (POST → picture) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for join in joins:
+        ff, fs, age = join.first_frame_ms, join.first_second_ms, join.first_picture_age_ms or [float("nan")]
+        verdict = f"≤ {join.target_ms / 1000:.1f} s " + ("✅" if quantile(ff, 95) <= join.target_ms else "❌")
+        lines.append(
+            f"| {join.name} | {len(ff)} | {statistics.median(ff) / 1000:.3f} s | {quantile(ff, 95) / 1000:.3f} s | "
+            f"{max(ff) / 1000:.3f} s | {statistics.median(age) / 1000:.3f} s ({len(join.first_picture_age_ms)} read) | "
+            f"{max(age) / 1000:.3f} s | {statistics.median(fs) / 1000:.3f} s | {max(fs) / 1000:.3f} s | {verdict} |"
+        )
+    lines += ["", "Raw: " + "; ".join(f"{r.name}: {r.sample.summary()}" for r in rows) + ".", ""]
+    return lines
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+def commit() -> str:
+    """HEAD, and whether the tree had changes (read only: rev-parse and status)."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True)
+    name = head.stdout.strip() or "?"
+    return f"{name} (with uncommitted changes)" if dirty.stdout.strip() else name
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def hls_rows(tmp: Path, browser: Browser, settle: float, seconds: float) -> list[Row]:
+    rows: list[Row] = []
+    scenarios: list[tuple[str, Any, str, float | None]] = [
+        (
+            "streamops, standard HLS (CMAF, 2 s segments), hls.js 2 segments behind",
+            lambda: ingest_source(tmp),
+            "",
+            6000,
+        ),
+        (
+            "streamops, LL-HLS (200 ms parts, 2 s segments), hls.js lowLatencyMode",
+            lambda: ingest_source(tmp, hls={"latencyMode": "low"}),
+            "",
+            2000,
+        ),
+        ("streamops, DASH (2 s segments), dash.js", lambda: ingest_source(tmp, dash=True), "?format=dash", None),
+        (
+            "nginx-rtmp HLS (1 s fragments, 3 s playlist), hls.js 2 segments behind",
+            lambda: nginx_source(tmp),
+            "",
+            None,
+        ),
+    ]
+    for name, source, query, target in scenarios:
+        with source() as url:
+            sample = measure(browser, url + query, settle, seconds)
+        print(f"{name}: {sample.summary()}", flush=True)
+        rows.append(Row(name, sample, target))
+    return rows
+
+
+def hls_section(rows: list[Row], args: argparse.Namespace) -> list[str]:
     peer = rows[-1].sample.median
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
@@ -185,10 +395,54 @@ def main() -> int:
             f"{s.decoded}/{s.presented} | {verdict} |"
         )
     lines += ["", "Raw: " + "; ".join(f"{r.name}: {r.sample.summary()}" for r in rows) + ".", ""]
+    return lines
+
+
+def merged_report(previous: str, hls: list[str] | None, webrtc: list[str] | None) -> str:
+    """The report with the sections measured now, the others kept from the previous one: the
+    WebRTC section starts at WEBRTC_HEADING, the HLS one is everything before it."""
+    old_hls, _, old_webrtc = previous.partition(WEBRTC_HEADING)
+    hls_text = "\n".join(hls) if hls is not None else old_hls.rstrip("\n") + "\n"
+    webrtc_text = "\n".join(webrtc) if webrtc is not None else (WEBRTC_HEADING + old_webrtc if old_webrtc else "")
+    return hls_text.rstrip("\n") + "\n" + ("\n" + webrtc_text.rstrip("\n") + "\n" if webrtc_text else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0, help="sampling window per row")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds of play before sampling")
+    parser.add_argument(
+        "--rows",
+        choices=("all", "hls", "webrtc"),
+        default="all",
+        help="which rows (the others stay in --out as they are)",
+    )
+    parser.add_argument("--joins", type=int, default=10, help="WebRTC: fresh viewers per source for the join times")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.md")
+    args = parser.parse_args()
+
+    load_before = loadavg()
+    hls: list[Row] = []
+    webrtc: list[Row] = []
+    joins: list[JoinRow] = []
+    with tempfile.TemporaryDirectory(prefix="streamops-latency-") as d:
+        tmp = Path(d)
+        if args.rows in ("all", "hls"):
+            with Browser() as browser:
+                hls = hls_rows(tmp, browser, args.settle, args.seconds)
+        if args.rows in ("all", "webrtc"):
+            webrtc, joins = webrtc_rows(tmp, args.settle, args.seconds, args.joins)
+
+    previous = args.out.read_text() if args.out.exists() else ""
+    report = merged_report(
+        previous,
+        hls_section(hls, args) if hls else None,
+        webrtc_section(webrtc, joins, args, load_before) if webrtc else None,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
-    return 0 if all(r.sample.frames for r in rows) else 1
+    args.out.write_text(report)
+    print(report)
+    return 0 if all(r.sample.frames for r in [*hls, *webrtc]) else 1
 
 
 def browser_version() -> str:

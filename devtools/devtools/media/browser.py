@@ -119,10 +119,15 @@ def chromium_flags(
     allowed_hosts: Iterable[str] = (),
     window_size: str = "1280,720",
     mapped_hosts: Mapping[str, str] | None = None,
+    extra_flags: Iterable[str] = (),
+    disabled_features: Iterable[str] = (),
 ) -> list[str]:
     """The command-line flags of a confined headless Chromium (its three layers of confinement:
     docs/design/test-harness.md, "The browser"). `mapped_hosts`: name → "address:port" it resolves
-    to (a viewer whose DNS points a stream's Ingress host at the cluster's front door)."""
+    to (a viewer whose DNS points a stream's Ingress host at the cluster's front door).
+    `extra_flags` come after the harness's own (e.g. the fake camera of WebRTC tests);
+    `disabled_features` join DISABLED_FEATURES in the one --disable-features (Chromium reads only
+    the last of repeated switches)."""
     mapped = dict(mapped_hosts or {})
     allowed = [*LOOPBACK_HOSTS, *allowed_hosts]
     maps = "".join(f"MAP {name} {target}, " for name, target in mapped.items())  # before `MAP *`: first match wins
@@ -152,7 +157,7 @@ def chromium_flags(
         "--no-service-autorun",
         "--password-store=basic",  # no keyring over D-Bus
         "--disable-quic",
-        f"--disable-features={','.join(DISABLED_FEATURES)}",
+        f"--disable-features={','.join([*DISABLED_FEATURES, *disabled_features])}",
         # and what still tries cannot leave loopback
         f"--host-resolver-rules={resolver_rules}",
         f"--proxy-server={DEAD_PROXY}",
@@ -165,6 +170,7 @@ def chromium_flags(
         "--disable-dev-shm-usage",
         "--hide-scrollbars",
         *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium refuses to sandbox as root
+        *extra_flags,
         "about:blank",
     ]
 
@@ -406,8 +412,9 @@ class Browser(_Peer):
 
     `netns`: run in that network namespace; `allowed_hosts`: names or addresses besides loopback
     that pages may reach (only sensible inside a namespace whose other addresses are the
-    harness's own); `mapped_hosts`: names resolved to a given "address:port" (chromium_flags).
-    Chromium's stderr goes to the log (log_tail() in failure messages)."""
+    harness's own); `mapped_hosts`: names resolved to a given "address:port"; `extra_flags` and
+    `disabled_features`: added to the harness's own (chromium_flags; devtools.media.webrtc_browser
+    has WebRTC's). Chromium's stderr goes to the log (log_tail() in failure messages)."""
 
     def __init__(
         self,
@@ -419,6 +426,8 @@ class Browser(_Peer):
         executable: str | os.PathLike[str] = CHROMIUM,
         window_size: str = "1280,720",
         start_timeout: float = 30.0,
+        extra_flags: Iterable[str] = (),
+        disabled_features: Iterable[str] = (),
     ) -> None:
         super().__init__(log_path, netns=netns)
         self.allowed_hosts = list(allowed_hosts)
@@ -426,6 +435,8 @@ class Browser(_Peer):
         self.executable = Path(executable)
         self.window_size = window_size
         self.start_timeout = start_timeout
+        self.extra_flags = list(extra_flags)
+        self.disabled_features = list(disabled_features)
         self._profile_dir: Path | None = None  # made by start(), removed by stop()
         self.connection: DevToolsConnection | None = None
         self.pages: list[Page] = []
@@ -456,6 +467,8 @@ class Browser(_Peer):
             allowed_hosts=self.allowed_hosts,
             window_size=self.window_size,
             mapped_hosts=self.mapped_hosts,
+            extra_flags=self.extra_flags,
+            disabled_features=self.disabled_features,
         )
         return [*env, str(self.executable), *flags]
 

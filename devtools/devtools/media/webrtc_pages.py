@@ -19,7 +19,6 @@ import contextlib
 import json
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
@@ -27,6 +26,7 @@ from aiohttp import web
 
 from devtools.netns import entered
 from devtools.ports import LOOPBACK, free_port
+from devtools.processes import Lifecycle
 
 CLIENT_JS = Path(__file__).with_name("webrtc_client.js").read_text()
 
@@ -60,7 +60,7 @@ CONNECTED = "streamopsWebRtc.connectionState === 'connected'"
 PLAYING = f"(() => {{ const v = {VIDEO}; return v.videoWidth > 0 && v.currentTime > 0 && v.readyState >= 2; }})()"
 
 
-class WebRtcPages:
+class WebRtcPages(Lifecycle):
     """An aiohttp server in a thread of its own (in `netns` when given: its listening socket and its
     connections to the component are made there), on 127.0.0.1:`port`."""
 
@@ -147,14 +147,6 @@ class WebRtcPages:
         if loop is not None and thread is not None and thread.is_alive():
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 async def _client_session() -> aiohttp.ClientSession:

@@ -103,9 +103,10 @@ def test_chromium_publishes_over_whip_and_another_page_plays_over_whep(stand: We
     assert frames_decoded(viewer) >= decoded + 20, viewer.evaluate("streamopsWebRtc.stats()")
     assert viewer.evaluate(f"{VIDEO}.currentTime") >= played_at + 1.5
     # the camera's 640x360, or less: Chromium's encoder scales down while its bandwidth estimate
-    # ramps up or the CPU is busy (seen: 320x180 at load average 3.5)
+    # ramps up or the CPU is busy (seen: 320x180 at load average 3.5), its steps rounded to whole
+    # pixels (3/16 of 360 is 67.5)
     width, height = viewer.evaluate(f"[{VIDEO}.videoWidth, {VIDEO}.videoHeight]")
-    assert 0 < width <= 640 and width * 9 == height * 16, (width, height)
+    assert 0 < width <= 640 and abs(width * 9 - height * 16) <= 16, (width, height)
     # ... and its pictures are the publisher's: the clock burned into the camera's frames reads back
     sample = glass_to_glass(viewer, VIDEO, 3)
     print("WHIP -> WHEP glass-to-glass:", sample.summary())

@@ -39,7 +39,7 @@ SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # What the worker adds (images/worker/Dockerfile): the shared libraries its FFmpeg (hack/build-ffmpeg.sh,
 # copied into /usr/local/bin) links besides libc's and zlib, which the base has.
-MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30")
+MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0")
 WORKER_UID = 10001
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"

@@ -62,6 +62,29 @@ def delete(name: str) -> None:
             netns_path(name).unlink()
 
 
+def link_names(name: str) -> list[str]:
+    """The interfaces of namespace `name`, sorted (a veth end without its `@peer` suffix)."""
+    links = ip("-o", "link", "show", netns=name).splitlines()
+    return sorted(line.split(":")[1].strip().split("@")[0] for line in links)
+
+
+@contextlib.contextmanager
+def loopback_namespace(name: str) -> Iterator[str]:
+    """A new network namespace with `lo` up and no other interface (checked); deleted on exit, also
+    when the block fails. Yields its name (for netns= of the peers and the browser); a caller may
+    add interfaces of its own inside it (they go with it)."""
+    if exists(name):
+        raise NetnsError(f"network namespace {name} exists already: not ours to reuse")
+    create(name)
+    try:
+        ip("link", "set", "lo", "up", netns=name)
+        if (found := link_names(name)) != ["lo"]:
+            raise NetnsError(f"namespace {name} has more than lo: {found}")
+        yield name
+    finally:
+        delete(name)
+
+
 def nsenter(name: str, argv: Sequence[str]) -> list[str]:
     """`argv` run in the network namespace `name` (nsenter execs it: the PID stays the command's)."""
     return ["nsenter", f"--net={netns_path(name)}", "--", *argv]

@@ -72,23 +72,15 @@ def janus_namespace(name: str) -> Iterator[str]:
     """A new network namespace with `lo` up and a veth pair (both ends in it, one holding
     ICE_ADDRESS/32), and no other interface (checked); deleted on exit, also when the block fails. Yields its name, for
     netns= of Janus and of every peer that talks to it."""
-    if netns.exists(name):
-        raise RuntimeError(f"network namespace {name} exists already: not ours to reuse")
-    netns.create(name)
-    try:
-        netns.ip("link", "set", "lo", "up", netns=name)
+    with netns.loopback_namespace(name):
         # both ends of the pair in the namespace (its carrier is up: Janus skips links not RUNNING)
         netns.ip("link", "add", ICE_LINK, "type", "veth", "peer", "name", ICE_PEER_LINK, netns=name)
         netns.ip("address", "add", f"{ICE_ADDRESS}/32", "dev", ICE_LINK, netns=name)
         for link in (ICE_LINK, ICE_PEER_LINK):
             netns.ip("link", "set", link, "up", netns=name)
-        links = netns.ip("-o", "link", "show", netns=name).splitlines()
-        names = sorted(line.split(":")[1].strip().split("@")[0] for line in links)
-        if names != sorted(["lo", ICE_LINK, ICE_PEER_LINK]):
-            raise RuntimeError(f"namespace {name} has other interfaces: {names}")
+        if (found := netns.link_names(name)) != sorted(["lo", ICE_LINK, ICE_PEER_LINK]):
+            raise RuntimeError(f"namespace {name} has other interfaces: {found}")
         yield name
-    finally:
-        netns.delete(name)
 
 
 class Janus(_Peer):

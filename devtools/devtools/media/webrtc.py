@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 from typing import Any
 
 from devtools.media.peers import _Peer
-from devtools.ports import LOOPBACK, free_port, tcp_accepts
+from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.versions import webrtc_bin
 from devtools.waits import wait_for
 
@@ -22,19 +21,10 @@ def rtp_ports(taken: set[int]) -> int:
     for _ in range(100):
         port = free_port("udp")
         pair = {port, port + 1}
-        if not pair & taken and udp_free(port + 1):
+        if not pair & taken and not udp_bound(port + 1):
             taken |= pair
             return port
     raise OSError("no free pair of UDP ports on loopback")
-
-
-def udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-        return True
 
 
 class WebRtcComponent(_Peer):

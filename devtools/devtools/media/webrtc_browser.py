@@ -2,7 +2,7 @@
 that make Chromium's camera a file and let it gather loopback candidates, and the SDP reading that
 proves where the candidates are.
 
-    with loopback_namespace("sowebrtc123") as ns, ClockCamera(tmp / "cam.y4m") as camera:
+    with netns.loopback_namespace("sowebrtc123") as ns, ClockCamera(tmp / "cam.y4m") as camera:
         with WebRtcComponent(tmp, netns=ns) as component, Browser(netns=ns, **webrtc_browser_options(camera.path)):
             ...
 
@@ -15,15 +15,11 @@ The component (pion) is told the same by `--ice-allow-ip 127.0.0.0/8` (devtools.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from devtools import netns
 
 # Chromium's WebRTC switches. Every one has a reason:
 WEBRTC_FLAGS = (
@@ -48,24 +44,6 @@ def webrtc_browser_options(camera: str | os.PathLike[str] | None = None) -> dict
     if camera is not None:
         flags.append(f"--use-file-for-fake-video-capture={Path(camera)}")
     return {"extra_flags": flags, "disabled_features": list(WEBRTC_DISABLED_FEATURES)}
-
-
-@contextlib.contextmanager
-def loopback_namespace(name: str) -> Iterator[str]:
-    """A new network namespace with `lo` up and no other interface (checked); deleted on exit, also
-    when the block fails. Yields its name (for netns= of the peers and the browser)."""
-    if netns.exists(name):
-        raise RuntimeError(f"network namespace {name} exists already: not ours to reuse")
-    netns.create(name)
-    try:
-        netns.ip("link", "set", "lo", "up", netns=name)
-        links = netns.ip("-o", "link", "show", netns=name).splitlines()
-        names = [line.split(":")[1].strip().split("@")[0] for line in links]
-        if names != ["lo"]:
-            raise RuntimeError(f"namespace {name} has more than lo: {names}")
-        yield name
-    finally:
-        netns.delete(name)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 from devtools import netns as netns_module
 from devtools.media.browser import Browser, Page
 from devtools.media.webrtc import WebRtcComponent
-from devtools.media.webrtc_browser import loopback_namespace, webrtc_browser_options
+from devtools.media.webrtc_browser import webrtc_browser_options
 from devtools.media.webrtc_camera import ClockCamera
 from devtools.media.webrtc_pages import WebRtcPages
 
@@ -68,7 +68,7 @@ def webrtc_stand(
     workdir.mkdir(parents=True, exist_ok=True)
     name = namespace_name()
     with (
-        loopback_namespace(name) as ns,
+        netns_module.loopback_namespace(name) as ns,
         ClockCamera(workdir / "camera.y4m", size=camera_size, rate=camera_rate) as camera,
         WebRtcComponent(workdir, netns=ns, rtp_in=rtp_in, extra_args=list(component_args)) as component,
         WebRtcPages(component.control_url, netns=ns) as pages,

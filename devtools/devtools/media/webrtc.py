@@ -4,11 +4,10 @@ What the Python ingest worker will run in its Pod; here tests and benchmarks dri
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from typing import Any
 
+from devtools.http_client import http_json
 from devtools.media.peers import _Peer
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.versions import webrtc_bin
@@ -79,5 +78,5 @@ class WebRtcComponent(_Peer):
         wait_for(up, timeout=10, what="streamops-webrtc's control API")
 
     def status(self) -> dict[str, Any]:
-        with self._where(), urllib.request.urlopen(f"{self.control_url}/status", timeout=3) as resp:
-            return dict(json.loads(resp.read()))
+        with self._where():
+            return http_json(f"{self.control_url}/status")

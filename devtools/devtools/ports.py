@@ -56,9 +56,24 @@ def tcp_accepts(port: int, host: str = LOOPBACK) -> bool:
 def udp_bound(port: int, address: str = LOOPBACK) -> bool:
     """True when some socket is bound to UDP `address`:port or 0.0.0.0:port (UDP has no connect to
     probe), in the calling thread's network namespace (netns.entered)."""
+    return _in_socket_table("udp", port, address)
+
+
+def tcp_listening(port: int, address: str = LOOPBACK) -> bool:
+    """A TCP socket listens on `address`:port or 0.0.0.0:port in the calling thread's network
+    namespace: unlike tcp_accepts' connect, it does not use up an `ffmpeg -listen 1`."""
+    return _in_socket_table("tcp", port, address, state="0A")  # 0A: TCP_LISTEN
+
+
+def _in_socket_table(table: str, port: int, address: str, state: str | None = None) -> bool:
+    """A row of /proc/thread-self/net/<table> with that local address (or 0.0.0.0) and port, and
+    `state` when given."""
     wanted = {f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}", f"00000000:{port:04X}"}
     try:
-        with open("/proc/thread-self/net/udp") as table:
-            return any(line.split()[1] in wanted for line in list(table)[1:])
+        with open(f"/proc/thread-self/net/{table}") as rows:
+            return any(
+                (fields := line.split())[1] in wanted and (state is None or fields[3] == state)
+                for line in list(rows)[1:]
+            )
     except OSError:
         return False

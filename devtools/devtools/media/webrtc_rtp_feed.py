@@ -15,24 +15,11 @@ path once SRTP, UDP and IP are added (FFmpeg's default, 1472, does not).
 
 from __future__ import annotations
 
-import socket
-
 from devtools.media.peers import _Peer
-from devtools.ports import LOOPBACK, free_port
+from devtools.ports import LOOPBACK, free_port, tcp_listening
 from devtools.waits import wait_for
 
 RTP_PACKET_BYTES = 1200
-
-
-def tcp_listening(port: int, address: str = LOOPBACK) -> bool:
-    """A TCP socket listens on address:port (or 0.0.0.0:port) in the calling thread's network
-    namespace, read from /proc: unlike a probing connect, it does not use up `-listen 1`."""
-    wanted = {f"{socket.inet_aton(address)[::-1].hex().upper()}:{port:04X}", f"00000000:{port:04X}"}
-    try:
-        with open("/proc/thread-self/net/tcp") as table:
-            return any(line.split()[1] in wanted and line.split()[3] == "0A" for line in list(table)[1:])
-    except OSError:
-        return False
 
 
 class RtmpToRtp(_Peer):

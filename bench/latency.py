@@ -64,6 +64,7 @@ from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
+from report_file import commit, loadavg  # bench/report_file.py, beside this script
 from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
 
 
@@ -318,18 +319,6 @@ def webrtc_section(rows: list[Row], joins: list[JoinRow], args: argparse.Namespa
         )
     lines += ["", "Raw: " + "; ".join(f"{r.name}: {r.sample.summary()}" for r in rows) + ".", ""]
     return lines
-
-
-def loadavg() -> str:
-    return Path("/proc/loadavg").read_text().strip()
-
-
-def commit() -> str:
-    """HEAD, and whether the tree had changes (read only: rev-parse and status)."""
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True)
-    name = head.stdout.strip() or "?"
-    return f"{name} (with uncommitted changes)" if dirty.stdout.strip() else name
 
 
 # --- the report -------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from devtools.cluster.suite import Cluster
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
 from operator_replay import Replay, capture, replay
-from report_file import write_report
+from report_file import loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
 from streamops.control.shared.rbac import operator_rbac_objects
 
@@ -98,10 +98,6 @@ def proc_status_kb(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 # ------------------------------------------------------------------------------ cluster bits

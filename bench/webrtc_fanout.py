@@ -54,7 +54,7 @@ from devtools.processes import proc_cpu_seconds, proc_rss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import cache_dir
 from devtools.waits import wait_for
-from report_file import write_report  # bench/report_file.py, beside this script
+from report_file import commit, loadavg, write_report  # bench/report_file.py, beside this script
 
 COMPONENT = ROOT / "components" / "webrtc"
 LOAD_SRC = COMPONENT / "cmd" / "whep-load"
@@ -211,10 +211,6 @@ def machine_ticks() -> list[int]:
     """The `cpu` line of /proc/stat (user nice system idle iowait irq softirq steal …)."""
     with open("/proc/stat") as f:
         return [int(x) for x in f.readline().split()[1:]]
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 @dataclass
@@ -424,11 +420,9 @@ def versions() -> dict[str, str]:
         except OSError:
             return ""
 
-    commit = out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
-    dirty = out(["git", "-C", str(ROOT), "status", "--porcelain", "--", "components/webrtc", "bench"]).strip()
     janus = "Janus " + out(["dpkg-query", "-W", "-f", "${Version}", "janus"]) + " (Debian)"
     return {
-        "commit": commit + (" (+ uncommitted changes in components/webrtc or bench)" if dirty else ""),
+        "commit": commit("components/webrtc", "bench"),
         "go": out(["go", "version"]).strip(),
         "janus": janus.strip(),
         "ffmpeg": out(["ffmpeg", "-version"]).split("\n")[0].split(" Copyright")[0],

@@ -29,13 +29,15 @@ from streamops.api.common import (
 )
 from streamops.api.recording import RecordingStorage
 
-PushProtocol = Literal["rtmp", "rtmps", "srt"]
+PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 RecordType = Literal["origin", "transcoded"]
 IngestRole = Literal["primary", "backup"]  # the two ingests of a push stream with source.push.backup
 
 
 def _all_push_protocols() -> list[PushProtocol]:
-    # Not rtmps: it needs a certificate (tls.secretName), so it is only on when asked for.
+    # Not rtmps: it needs a certificate (tls.secretName), so it is only on when asked for. Not whip
+    # either: a default here would change every existing stream's ingest configuration (and roll its
+    # live Pod on upgrade); WHIP is one word away (docs/design/webrtc.md).
     return ["rtmp", "srt"]
 
 
@@ -94,9 +96,11 @@ class PushSource(KubeModel):
     protocols: list[PushProtocol] = Field(
         default_factory=_all_push_protocols,
         min_length=1,
-        max_length=3,
-        description="Protocols the ingest accepts: rtmp, rtmps (RTMP over TLS, needs tls.secretName) and/or srt "
-        "(default rtmp and srt). One publisher at a time, whichever the protocol.",
+        max_length=4,
+        description="Protocols the ingest accepts: rtmp, rtmps (RTMP over TLS, needs tls.secretName), srt and/or "
+        "whip (WebRTC from browsers and OBS 30+: H.264 and Opus, the stream key as the WHIP bearer token; primary "
+        "ingest only, status.ingest.pushUrlWhip). Default rtmp and srt. One publisher at a time, whichever the "
+        "protocol: a second one is refused (WHIP: 409).",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     tls: PushTLS | None = Field(
@@ -438,7 +442,9 @@ class IngestNodePorts(KubeModel):
     rtmp: int | None = _node_port("RTMP (TCP)")
     rtmps: int | None = _node_port("RTMPS (TCP)")
     srt: int | None = _node_port("SRT (UDP)")
-    http: int | None = _node_port("HTTP (HLS, screenshot)")
+    http: int | None = _node_port("HTTP (HLS, screenshot, WHIP/WHEP signalling)")
+    webrtc_udp: int | None = _node_port("WebRTC media (UDP: every WHIP and WHEP peer connection on one port)")
+    webrtc_tcp: int | None = _node_port("WebRTC media over ICE-TCP (TCP: the fallback for networks that block UDP)")
 
 
 class IngestService(KubeModel):
@@ -503,13 +509,67 @@ class IngestService(KubeModel):
         return self
 
 
+ADDRESS_PATTERN = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$"
+ICE_TCP_NODE_PORT = "nodePorts.webrtcTcp needs ingest.webrtc.iceTcp: ICE-TCP is off"
+
+
+class IngestWebRtc(KubeModel):
+    """How WebRTC peers (WHIP publishers, WHEP viewers) reach the ingest's media ports: one UDP port for every
+    peer connection (ICE multiplexing) and one ICE-TCP port, on the ingest Service beside RTMP and SRT."""
+
+    advertise_addresses: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description="IPv4 addresses (or DNS names, resolved by the ingest at start) that ICE candidates announce "
+        "instead of the one the exposure gives: by default the LoadBalancer's address, the operator's externalHost "
+        "with the Service's nodePorts, the node's address with host networking, the Pod's own address with "
+        "ClusterIP. Set it when peers reach the nodes through an address the operator does not know (a NAT).",
+        json_schema_extra={"items": {"type": "string", "maxLength": NAME_MAX, "pattern": ADDRESS_PATTERN}},
+    )
+    ice_tcp: bool = Field(
+        default=True,
+        description="Offer ICE-TCP candidates too (port webrtc-tcp): peers behind networks that block UDP connect "
+        "over TCP. Default true.",
+    )
+
+    @field_validator("advertise_addresses")
+    @classmethod
+    def _addresses(cls, addresses: list[str]) -> list[str]:
+        for address in addresses:
+            if len(address) > NAME_MAX or not re.match(ADDRESS_PATTERN, address):
+                raise ValueError(f"advertiseAddresses: {address!r} is neither an IPv4 address nor a DNS name")
+        return addresses
+
+
 class IngestSpec(KubeModel):
     """How encoders outside the cluster reach the ingest."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.service) || !has(self.service.nodePorts) || !has(self.service.nodePorts.webrtcTcp) || "
+                "!has(self.webrtc) || !has(self.webrtc.iceTcp) || self.webrtc.iceTcp",
+                ICE_TCP_NODE_PORT,
+            )
+        )
+    )
 
     service: IngestService = Field(
         default_factory=IngestService,
         description="Type and options of the ingest Service (<stream>-ingest and <stream>-ingest-backup).",
     )
+    webrtc: IngestWebRtc = Field(
+        default_factory=IngestWebRtc,
+        description="WebRTC's media ports (WHIP ingest, WHEP playback): the addresses announced in ICE candidates "
+        "and ICE-TCP.",
+    )
+
+    @model_validator(mode="after")
+    def _ice_tcp_port(self) -> IngestSpec:
+        ports = self.service.node_ports
+        if ports is not None and ports.webrtc_tcp is not None and not self.webrtc.ice_tcp:
+            raise ValueError(ICE_TCP_NODE_PORT)
+        return self
 
 
 class PlaybackIngress(KubeModel):
@@ -610,6 +670,27 @@ class PlaybackHttpRoute(KubeModel):
         return hostnames
 
 
+BFramesPolicy = Literal["transcode", "refuse"]
+
+
+class PlaybackWebRtc(KubeModel):
+    """WebRTC playback (WHEP, status.playback.whepUrl): sub-second, every viewer from one copy of the stream
+    (no encode per viewer)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Serve WHEP viewers (the player page plays WebRTC first, falling back to LL-HLS/HLS). Default "
+        "true, whatever the source (RTMP, RTMPS, SRT, WHIP, pull).",
+    )
+    b_frames: BFramesPolicy = Field(
+        default="transcode",
+        description="WebRTC players take no B-frames (OBS's default x264 profile has them). transcode (default): a "
+        "source with B-frames is encoded once more for WebRTC (x264 without B-frames, about a third of a core at "
+        "720p30); refuse: no WebRTC playback for such a source, condition WebRtcPlayable says why. Sources "
+        "without B-frames (WHIP, x264 tune zerolatency) are passed through either way.",
+    )
+
+
 class PlaybackSpec(KubeModel):
     """How viewers outside the cluster reach the stream's HLS and screenshot."""
 
@@ -629,6 +710,10 @@ class PlaybackSpec(KubeModel):
     )
     http_route: PlaybackHttpRoute | None = Field(
         default=None, description="A Gateway API HTTPRoute for the stream's playback (exclusive with ingress)."
+    )
+    webrtc: PlaybackWebRtc = Field(
+        default_factory=PlaybackWebRtc,
+        description="WebRTC (WHEP) playback: on by default; what to do with a source that has B-frames.",
     )
 
     @model_validator(mode="after")
@@ -755,6 +840,14 @@ class IngestEndpoints(KubeModel):
         description="SRT URL of the primary ingest (srt://<host>:<port>); push in caller mode with the stream "
         "key as the SRT passphrase. Set when srt is enabled.",
     )
+    push_url_whip: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="WHIP endpoint of the primary ingest (RFC 9725): POST an SDP offer with the header "
+        "Authorization: Bearer <stream key> (OBS 30+: Service WHIP, Server = this URL, Bearer Token = the key; a "
+        "browser: the player's /publish page). H.264 video and Opus audio. The key is never in the URL. Set when "
+        "whip is enabled; primary only (no backup WHIP).",
+    )
     backup_push_url: str | None = Field(
         default=None,
         max_length=URL_MAX,
@@ -817,6 +910,13 @@ class Playback(KubeModel):
         max_length=URL_MAX,
         description="A web page that plays the stream (hls.js, LL-HLS when hls.latencyMode is low; ?format=dash "
         "plays the MPD with dash.js): open it, or embed it in an <iframe> on any site.",
+    )
+    whep_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="WebRTC playback endpoint (WHEP): POST an SDP offer, get the answer; sub-second latency. The "
+        "signalling goes where the other URLs go, the media to the ingest Service's webrtc-udp (or webrtc-tcp) "
+        "port. Set when playback.webrtc.enabled is true.",
     )
     exposure: PlaybackExposure | None = Field(
         default=None,

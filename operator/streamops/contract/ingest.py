@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from streamops.api.livestream import DVR, HLS, IngestRole, Screenshots, Source, Transcoding
+from streamops.api.livestream import DVR, HLS, BFramesPolicy, IngestRole, Screenshots, Source, Transcoding
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
@@ -15,6 +15,11 @@ RTMP_PORT = 1935
 # takes the port from the URL.
 RTMPS_PORT = 1936
 SRT_PORT = 9998
+# WebRTC media (components/webrtc): every peer connection on one UDP port (ICE multiplexing) and one
+# ICE-TCP port. Two numbers, not one: the component rewrites candidates' ports by listening port, and
+# a Service's two nodePorts differ.
+WEBRTC_UDP_PORT = 8189
+WEBRTC_TCP_PORT = 8190
 MEDIA_DIR = "/var/lib/streamops"  # HLS sessions and the screenshot (an emptyDir)
 STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
 STREAM_KEY_FILE = "stream-key"
@@ -37,6 +42,9 @@ SCREENSHOT_PATH = "/screenshot.jpg"
 DASH_MANIFEST = "/dash/manifest.mpd"
 CLOCK_PATH = "/time"  # the server's clock (ISO 8601, ms) for dash.js's UTCTiming
 PLAYER_PAGE = "/player"  # the player page (media/ingest/player), at the path prefix too
+PUBLISH_PAGE = "/publish"  # publish from this browser (WHIP with a pasted key), at the path prefix too
+WHIP_PATH = "/whip"  # POST an offer (Authorization: Bearer <stream key>); the session resource below it
+WHEP_PATH = "/whep"  # POST an offer; the session resource below it
 # POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
 BACKUP_UPLINK_PATH = "/backup/uplink"
 
@@ -53,6 +61,35 @@ class IngestPorts(WorkerConfig):
     # Only with rtmps (RTMPS_PORT on the pod network): a default here would change every ingest's
     # configuration, and with it its Pod's spec hash, and roll every live ingest on upgrade.
     rtmps: int | None = Field(default=None, ge=0, le=65535)
+    # Only with WebRTC (IngestConfig.webrtc), for the same reason.
+    webrtc_udp: int | None = Field(default=None, ge=0, le=65535)
+    webrtc_tcp: int | None = Field(default=None, ge=0, le=65535)
+
+
+class IngestWebRtc(WorkerConfig):
+    """The WebRTC component's settings (docs/design/webrtc.md): what its ICE candidates announce, and
+    what WHEP does with a source that has B-frames. Present only when the stream takes WHIP or serves
+    WHEP."""
+
+    whep: bool = Field(default=True, description="Serve WHEP viewers (RTP of every source fed to the component).")
+    b_frames: BFramesPolicy = "transcode"
+    ice_tcp: bool = True
+    advertise_hosts: list[str] = Field(
+        default_factory=list,
+        description="IPv4 addresses or DNS names (resolved at start) announced in the host candidates instead of "
+        "the local address; empty: the local one (the Pod's).",
+    )
+    advertise_udp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="The port announced for ports.webrtcUdp (a nodePort)."
+    )
+    advertise_tcp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="The port announced for ports.webrtcTcp (a nodePort)."
+    )
+    ice_allow: list[str] = Field(
+        default_factory=list,
+        description="CIDRs whose local addresses gather candidates (and get the UDP port). Empty: the Pod's IP "
+        "(env STREAMOPS_POD_IP) when set, else bind_address when it is one address, else every non-loopback one.",
+    )
 
 
 class IngestConfig(WorkerConfig):
@@ -80,6 +117,10 @@ class IngestConfig(WorkerConfig):
     )
     tls_key_file: str | None = Field(default=None, description="Mounted PEM private key of that certificate.")
     bind_address: str = "0.0.0.0"
+    webrtc: IngestWebRtc | None = Field(
+        default=None,
+        description="WHIP ingest (source.push.protocols has whip) and/or WHEP playback; None: no WebRTC component.",
+    )
     # None: PUBLISHER_TIMEOUT_SECONDS. Not the number itself: a new default in the configuration would
     # change every ingest's Pod spec hash and roll every live ingest on upgrade.
     publisher_timeout_seconds: float | None = Field(
@@ -104,11 +145,31 @@ class IngestConfig(WorkerConfig):
         listener = self.ports.rtmps is not None and self.tls_cert_file and self.tls_key_file
         if push and "rtmps" in push.protocols and not listener:
             raise ValueError("rtmps needs ports.rtmps, tlsCertFile and tlsKeyFile")
+        if self.webrtc is not None and self.ports.webrtc_udp is None:
+            raise ValueError("webrtc needs ports.webrtcUdp")
+        if push and "whip" in push.protocols and self.webrtc is None:
+            raise ValueError("whip needs webrtc")
         return self
 
     @property
     def publisher_timeout(self) -> float:
         return self.publisher_timeout_seconds or PUBLISHER_TIMEOUT_SECONDS
+
+
+class WebRtcStatus(WorkerStatus):
+    """The WebRTC component as the ingest sees it (its /status, read every few seconds)."""
+
+    running: bool = False
+    whip_publisher: bool = Field(default=False, description="A WHIP publisher's peer connection is up.")
+    whep_viewers: int = Field(default=0, description="Connected WHEP viewers.")
+    whep_live: bool = Field(default=False, description="A WHEP viewer would be served now.")
+    whep_transcoded: bool = Field(
+        default=False, description="WHEP gets a B-frame-free encode of the source (bFrames: transcode)."
+    )
+    whep_problem: str | None = Field(
+        default=None, description="Why WHEP viewers get nothing although the stream is live (e.g. B-frames refused)."
+    )
+    error: str | None = Field(default=None, description="Why the component does not run, if it does not.")
 
 
 class IngestStatus(WorkerStatus):
@@ -118,7 +179,7 @@ class IngestStatus(WorkerStatus):
     live: bool = False
     active: bool = Field(default=True, description="False once a pull stream deactivated itself.")
     deactivated_reason: str | None = None
-    source: str | None = Field(default=None, description="The live session's kind: rtmp, srt or pull-<n>.")
+    source: str | None = Field(default=None, description="The live session's kind: rtmp, srt, whip or pull-<n>.")
     active_ingest: Role | None = Field(
         default=None,
         description="Whose media this ingest serves now (feed, HLS, screenshot): its own (its role), or a primary's "
@@ -149,3 +210,4 @@ class IngestStatus(WorkerStatus):
     tls_error: str | None = Field(
         default=None, description="Why the RTMPS certificate (or its renewal) could not be loaded, if it could not."
     )
+    webrtc: WebRtcStatus | None = Field(default=None, description="With IngestConfig.webrtc.")

@@ -87,12 +87,34 @@ BAD = [
     Bad(
         "push-protocol-unknown",
         livestream(source={"push": {"protocols": ["rtmpt"]}}),
-        'Unsupported value: "rtmpt": supported values: "rtmp", "rtmps", "srt"',
+        'Unsupported value: "rtmpt": supported values: "rtmp", "rtmps", "srt", "whip"',
     ),
     Bad(
         "rtmps-without-certificate",
         livestream(source={"push": {"protocols": ["rtmp", "rtmps"]}}),
         "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret",
+    ),
+    Bad(
+        "backup-with-whip-only",
+        livestream(source={"push": {"protocols": ["whip"], "backup": True}}),
+        "source.push.backup needs rtmp, rtmps or srt: WHIP has no backup ingest",
+    ),
+    Bad(
+        "webrtc-tcp-node-port-without-ice-tcp",
+        livestream(
+            ingest={"service": {"type": "NodePort", "nodePorts": {"webrtcTcp": 31190}}, "webrtc": {"iceTcp": False}}
+        ),
+        "nodePorts.webrtcTcp needs ingest.webrtc.iceTcp: ICE-TCP is off",
+    ),
+    Bad(
+        "webrtc-advertise-address-not-a-host",
+        livestream(ingest={"webrtc": {"advertiseAddresses": ["http://203.0.113.7"]}}),
+        "spec.ingest.webrtc.advertiseAddresses[0]",
+    ),
+    Bad(
+        "webrtc-b-frames-unknown",
+        livestream(playback={"webrtc": {"bFrames": "drop"}}),
+        'Unsupported value: "drop": supported values: "transcode", "refuse"',
     ),
     Bad(
         "rtmps-tls-without-secret-name",

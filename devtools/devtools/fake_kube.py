@@ -163,6 +163,7 @@ class FakeKubeApi(KubeApi):
         self._failures: list[_Failure] = []
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
+        self._node_ports = itertools.count(30100)
         self._lock = threading.RLock()
         self._indexes: dict[tuple[str, IndexEntry], LiveIndex] = {}
 
@@ -409,6 +410,10 @@ class FakeKubeApi(KubeApi):
                 self._log("create", kind, namespace, name, manifest, result=f"error {error.status}")
                 raise error
             stored = self._fill(copy.deepcopy(manifest), keep_identity=False)
+            if kind == "Service" and stored.get("spec", {}).get("type") in ("NodePort", "LoadBalancer"):
+                # As the API server does: every port without a fixed nodePort gets one.
+                for port in stored["spec"].get("ports") or []:
+                    port.setdefault("nodePort", next(self._node_ports))
             self.store[(kind, namespace, name)] = stored
             self._log("create", kind, namespace, name, manifest)
             return copy.deepcopy(stored)

@@ -144,8 +144,10 @@ def test_service_type_and_options_from_the_stream_over_the_operators_defaults():
     assert {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]}["rtmp"] == 30935
     backup = ingest_service(s, "backup", defaults)
     assert all("nodePort" not in p for p in backup["spec"]["ports"]), "two Services cannot hold one nodePort"
-    # RTMP (TCP) and SRT (UDP) in one Service.
-    assert {p["name"]: p["protocol"] for p in svc["spec"]["ports"]} == {"http": "TCP", "rtmp": "TCP", "srt": "UDP"}
+    # RTMP (TCP), SRT (UDP) and WebRTC's two (WHEP is on by default) in one Service.
+    protocols = {p["name"]: p["protocol"] for p in svc["spec"]["ports"]}
+    assert protocols == {"http": "TCP", "rtmp": "TCP", "srt": "UDP", "webrtc-udp": "UDP", "webrtc-tcp": "TCP"}
+    assert {p["name"] for p in backup["spec"]["ports"]} == {"http", "rtmp", "srt"}, "WebRTC is the primary's only"
     assert "externalTrafficPolicy" not in ingest_service(stream(), "primary", SETTINGS)["spec"]
 
 

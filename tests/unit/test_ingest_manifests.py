@@ -52,7 +52,8 @@ def test_pod_is_owned_labelled_and_restricted():
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-    assert {p["name"]: p["protocol"] for p in container["ports"]} == {"http": "TCP", "rtmp": "TCP", "srt": "UDP"}
+    protocols = {p["name"]: p["protocol"] for p in container["ports"]}
+    assert protocols == {"http": "TCP", "rtmp": "TCP", "srt": "UDP", "webrtc-udp": "UDP", "webrtc-tcp": "TCP"}
 
 
 def test_key_is_mounted_never_inlined():
@@ -77,7 +78,8 @@ def test_pull_stream_has_no_key_and_no_push_ports():
     s = stream(source=pull("rtmp://127.0.0.1/live/a"))
     assert stream_key_ref(s) is None and ingest_endpoints(s, {}) is None
     pod = ingest_pod(s, "primary", SETTINGS)
-    assert [p["name"] for p in pod["spec"]["containers"][0]["ports"]] == ["http"]
+    # No push ports; WebRTC playback's (WHEP is for every source).
+    assert [p["name"] for p in pod["spec"]["containers"][0]["ports"]] == ["http", "webrtc-udp", "webrtc-tcp"]
     assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
 
 
@@ -87,7 +89,8 @@ def test_service_selects_its_pod_only():
     pod = ingest_pod(stream(source={"push": {"backup": True}}), "backup", SETTINGS)
     assert backup["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     assert not primary["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
-    assert [p["port"] for p in primary["spec"]["ports"]] == [8080, 1935, 9998]
+    assert [p["port"] for p in primary["spec"]["ports"]] == [8080, 1935, 9998, 8189, 8190]
+    assert [p["port"] for p in backup["spec"]["ports"]] == [8080, 1935, 9998]
 
 
 def test_only_relevant_changes_roll_the_pod():

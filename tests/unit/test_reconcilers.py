@@ -455,20 +455,22 @@ def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
     outcome = reconcile_stream(api, allocator=allocator)
     service = api.object("Service", NS, "cam-ingest")
     ports = ports_of(service)
-    assert set(ports) == {"http", "rtmp", "srt"} and outcome.host_ports == {"primary": ports}
-    assert allocator.used == 3
+    assert set(ports) == {"http", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"} and outcome.host_ports == {
+        "primary": ports
+    }
+    assert allocator.used == 5
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod["spec"]["hostNetwork"] is True
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == ports
 
     assert assert_idempotent(api, lambda: reconcile_stream(api, allocator=allocator)) == replace(outcome, created={})
-    assert allocator.used == 3
+    assert allocator.used == 5
 
     api.delete("Pod", NS, "cam-ingest")  # evicted: the re-created Pod keeps the Service's ports
     reconcile_stream(api, allocator=allocator)
     pod = api.object("Pod", NS, "cam-ingest")
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == ports
-    assert allocator.used == 3
+    assert allocator.used == 5
 
     # A restarted operator (an empty allocator) takes the ports the Service holds: no new allocation.
     fresh = PortAllocator(HOST.ports)
@@ -479,10 +481,10 @@ def test_removed_backup_gives_its_ports_back(api):
     allocator = PortAllocator(HOST.ports)
     put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api, allocator=allocator)
-    assert allocator.used == 6
+    assert allocator.used == 8  # the primary's WebRTC ports too
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": False}}}})
     outcome = reconcile_stream(api, allocator=allocator)
-    assert allocator.used == 3 and set(outcome.host_ports) == {"primary"}
+    assert allocator.used == 5 and set(outcome.host_ports) == {"primary"}
 
 
 def test_stream_in_a_terminating_namespace_is_not_an_error(api):
@@ -669,13 +671,13 @@ def test_host_network_recorder_waits_for_the_streams_ports_and_gives_its_own_bac
     assert not reconcile_rec(api, allocator=allocator).waiting_for_stream
     pod = api.object("Pod", NS, "rec-recorder")
     [http] = ports_of(pod).values()
-    assert http not in ingest.values() and allocator.used == 4
+    assert http not in ingest.values() and allocator.used == 6  # the ingest's 5 (WebRTC's two among them), its own
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
     assert config["feedUrl"] == f"http://127.0.0.1:{ingest['http']}/feed"
 
     api.modify("Recording", NS, "rec", {"spec": {"stopped": True}})
     reconcile_rec(api, allocator=allocator)  # Pending: nothing to finalise
-    assert api.names("Pod") == ["cam-ingest"] and allocator.used == 3
+    assert api.names("Pod") == ["cam-ingest"] and allocator.used == 5
 
 
 # --- Restream -------------------------------------------------------------------------------------
@@ -755,9 +757,9 @@ def test_restream_with_host_ports_keeps_its_port(api):
     reconcile_stream(api, allocator=allocator)
     reconcile_rst(api, allocator=allocator)
     port = ports_of(api.object("Pod", NS, "out-pusher"))
-    assert set(port) == {"http"} and allocator.used == 4
+    assert set(port) == {"http"} and allocator.used == 6
     assert_idempotent(api, lambda: reconcile_rst(api, allocator=allocator))
-    assert allocator.used == 4
+    assert allocator.used == 6
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     reconcile_rst(api, allocator=allocator)
-    assert allocator.used == 3
+    assert allocator.used == 5

@@ -29,7 +29,7 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host, ingest_ports
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
@@ -37,6 +37,7 @@ from streamops.media.ingest.tls_reload import CertificateReloader
 
 NS = "media"
 SETTINGS = OperatorSettings()
+NO_WEBRTC = OperatorSettings(webrtc_playback=False)
 HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CRDS = Path(__file__).resolve().parents[2] / "crds"
@@ -92,10 +93,10 @@ def test_crd_carries_the_rule_the_api_server_enforces():
     push = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["source"][
         "properties"
     ]["push"]
-    assert push["properties"]["protocols"]["items"]["enum"] == ["rtmp", "rtmps", "srt"]
-    assert push["properties"]["protocols"]["maxItems"] == 3
+    assert push["properties"]["protocols"]["items"]["enum"] == ["rtmp", "rtmps", "srt", "whip"]
+    assert push["properties"]["protocols"]["maxItems"] == 4
     assert push["properties"]["tls"]["required"] == ["secretName"]
-    (rule,) = push["x-kubernetes-validations"]
+    rule, _backup_without_whip = push["x-kubernetes-validations"]
     assert "'rtmps' in self.protocols" in rule["rule"] and "tls.secretName" in rule["message"]
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert {"pushUrlRtmps", "backupPushUrlRtmps"} <= status["ingest"]["properties"].keys()
@@ -121,6 +122,8 @@ def test_pod_mounts_the_tls_secret_and_listens_on_rtmps():
         "rtmp": (1935, "TCP"),
         "rtmps": (1936, "TCP"),
         "srt": (9998, "UDP"),
+        "webrtc-udp": (8189, "UDP"),
+        "webrtc-tcp": (8190, "TCP"),
     }
     config = IngestConfig.model_validate(config_of(pod))
     assert config.ports.rtmps == 1936
@@ -136,14 +139,15 @@ def test_pod_mounts_the_tls_secret_and_listens_on_rtmps():
 
 
 def test_without_rtmps_the_pod_is_what_it_was():
-    """No rtmps: no port, no volume and no new configuration field, so upgrading the operator does
-    not change a live ingest's spec hash (which would restart it)."""
-    pod = ingest_pod(plain_stream(), "primary", SETTINGS)
+    """No rtmps (and WebRTC playback off, the chart value an operator sets before upgrading to keep
+    live ingests running): no port, no volume and no new configuration field, so upgrading the
+    operator does not change a live ingest's spec hash (which would restart it)."""
+    pod = ingest_pod(plain_stream(), "primary", NO_WEBRTC)
     assert "rtmps" not in json.dumps(pod["spec"]) and "tls" not in json.dumps(config_of(pod)).lower()
     assert config_of(pod)["ports"] == {"http": 8080, "rtmp": 1935, "srt": 9998}
     # rtmps only: no plain RTMP port.
     only = ingest_pod(
-        stream(source={"push": {"protocols": ["rtmps"], "tls": {"secretName": "t"}}}), "primary", SETTINGS
+        stream(source={"push": {"protocols": ["rtmps"], "tls": {"secretName": "t"}}}), "primary", NO_WEBRTC
     )
     assert {p["name"] for p in only["spec"]["containers"][0]["ports"]} == {"http", "rtmps"}
     # Another certificate Secret rolls the Pod (its volume changes); the certificate itself never does.
@@ -281,23 +285,23 @@ def test_host_ports_gain_and_give_back_the_rtmps_port(api):
     api.add(stream_body(source={"push": {"protocols": ["rtmp", "srt"]}}))
     reconcile(api, allocator)
     before = ports_of(api.object("Service", NS, "cam-ingest"))
-    assert set(before) == {"http", "rtmp", "srt"} and allocator.used == 3
+    assert set(before) == {"http", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"} and allocator.used == 5
 
     api.add(tls_secret(tls_crt=PEM_CERT, tls_key=PEM_KEY))
     api.modify("LiveStream", NS, "cam", {"spec": {"source": RTMPS}})
     reconcile(api, allocator)
     after = ports_of(api.object("Service", NS, "cam-ingest"))
-    assert set(after) == {"http", "rtmp", "srt", "rtmps"} and allocator.used == 4
+    assert set(after) == {"http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp"} and allocator.used == 6
     assert {n: after[n] for n in before} == before, "the ports a live ingest has are kept"
     reconcile(api, allocator)  # the old Pod was deleted (its spec changed); the new one comes now
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod is not None
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == after
-    assert config_of(pod)["ports"] == after
+    assert config_of(pod)["ports"] == ingest_ports(after).wire()
 
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"protocols": ["rtmp", "srt"], "tls": None}}}})
     reconcile(api, allocator)
-    assert ports_of(api.object("Service", NS, "cam-ingest")) == before and allocator.used == 3
+    assert ports_of(api.object("Service", NS, "cam-ingest")) == before and allocator.used == 5
 
 
 # --- the worker's certificate reloader --------------------------------------------------------------

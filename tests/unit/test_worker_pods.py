@@ -20,7 +20,7 @@ from streamops.control.livestream.builders import (
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, ingest_ports
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, PortExhausted, ports_of
@@ -30,7 +30,7 @@ from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
-INGEST_PORTS = {"http": 30001, "rtmp": 30002, "srt": 30003}
+INGEST_PORTS = {"http": 30001, "rtmp": 30002, "srt": 30003, "webrtc-udp": 30004, "webrtc-tcp": 30005}
 
 
 def stream(**spec) -> LiveStream:
@@ -126,7 +126,8 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     s = stream()
     pod = ingest_pod(s, "primary", HOST, INGEST_PORTS)
     assert pod["spec"]["hostNetwork"] is True
-    assert config(pod)["ports"] == INGEST_PORTS and config(pod)["bindAddress"] == "127.0.0.1"
+    assert config(pod)["ports"] == ingest_ports(INGEST_PORTS).wire() and config(pod)["bindAddress"] == "127.0.0.1"
+    assert config(pod)["ports"]["webrtcUdp"] == 30004 and config(pod)["webrtc"]["iceTcp"] is True
     # The kubelet would probe the node's address; the worker listens on 127.0.0.1 only.
     container = pod["spec"]["containers"][0]
     assert (

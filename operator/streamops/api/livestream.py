@@ -79,6 +79,9 @@ class PushSrt(KubeModel):
     )
 
 
+BACKUP_WITHOUT_WHIP = "source.push.backup needs rtmp, rtmps or srt: WHIP has no backup ingest"
+
+
 class PushSource(KubeModel):
     """Encoders (OBS, ffmpeg, hardware) push to the stream's ingest endpoints (status.ingest) with the
     stream key."""
@@ -89,7 +92,11 @@ class PushSource(KubeModel):
                 "!has(self.protocols) || !('rtmps' in self.protocols) || has(self.tls)",
                 "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret "
                 "(e.g. one cert-manager writes)",
-            )
+            ),
+            cel(
+                "!has(self.backup) || !self.backup || !has(self.protocols) || self.protocols.exists(p, p != 'whip')",
+                BACKUP_WITHOUT_WHIP,
+            ),
         )
     )
 
@@ -131,6 +138,8 @@ class PushSource(KubeModel):
     def _rtmps_needs_tls(self) -> PushSource:
         if "rtmps" in self.protocols and self.tls is None:
             raise ValueError("rtmps needs a certificate: set source.push.tls.secretName")
+        if self.backup and set(self.protocols) <= {"whip"}:
+            raise ValueError(BACKUP_WITHOUT_WHIP)
         return self
 
 
@@ -677,10 +686,11 @@ class PlaybackWebRtc(KubeModel):
     """WebRTC playback (WHEP, status.playback.whepUrl): sub-second, every viewer from one copy of the stream
     (no encode per viewer)."""
 
-    enabled: bool = Field(
-        default=True,
-        description="Serve WHEP viewers (the player page plays WebRTC first, falling back to LL-HLS/HLS). Default "
-        "true, whatever the source (RTMP, RTMPS, SRT, WHIP, pull).",
+    enabled: bool | None = Field(
+        default=None,
+        description="Serve WHEP viewers, whatever the source (RTMP, RTMPS, SRT, WHIP, pull); the player page then "
+        "plays WebRTC first and falls back to LL-HLS/HLS. Unset: the operator's default (chart value "
+        "playback.webrtc.enabled, true unless set).",
     )
     b_frames: BFramesPolicy = Field(
         default="transcode",

@@ -25,17 +25,22 @@ from streamops.contract.ingest import (
     TLS_CERT_FILE,
     TLS_DIR,
     TLS_KEY_FILE,
+    WHEP_PATH,
+    WHIP_PATH,
     IngestConfig,
-    IngestPorts,
+    IngestWebRtc,
     Role,
 )
-from streamops.control.livestream.exposure import PlaybackBase, Reach
+from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
 from streamops.control.shared.ingest_address import (
     POD_NETWORK_PORTS,
+    WEBRTC_PORT_NAMES,
     IngestPortMap,
+    in_cluster_host,
     ingest_component,
     ingest_http_url,
     ingest_names,
+    ingest_ports,
 )
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
@@ -112,9 +117,43 @@ BASE_PORT_NAMES = ("http", "rtmp", "srt")
 TLS_VOLUME = "rtmps-tls"
 
 
-def ingest_port_names(stream: LiveStream) -> tuple[str, ...]:
-    """The ports a stream's ingest is given on the host network."""
-    return (*BASE_PORT_NAMES, "rtmps") if _rtmps(stream) else BASE_PORT_NAMES
+def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings) -> tuple[str, ...]:
+    """The ports a role's ingest is given on the host network."""
+    names = (*BASE_PORT_NAMES, "rtmps") if _rtmps(stream) else BASE_PORT_NAMES
+    if not webrtc_on(stream, role, settings):
+        return names
+    return (*names, "webrtc-udp", "webrtc-tcp") if stream.spec.ingest.webrtc.ice_tcp else (*names, "webrtc-udp")
+
+
+def whip_on(stream: LiveStream, role: Role) -> bool:
+    """WHIP is the primary's only: the hosted platform has no backup WHIP link either."""
+    push = stream.spec.source.push
+    return role == "primary" and push is not None and "whip" in push.protocols
+
+
+def whep_on(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """WebRTC playback: the stream's choice, else the operator's default."""
+    own = stream.spec.playback.webrtc.enabled
+    return settings.webrtc_playback if own is None else own
+
+
+def webrtc_on(stream: LiveStream, role: Role, settings: OperatorSettings) -> bool:
+    """The primary ingest runs the WebRTC component when it takes WHIP or serves WHEP."""
+    return role == "primary" and (whip_on(stream, role) or whep_on(stream, settings))
+
+
+def ingest_webrtc(stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | None) -> IngestWebRtc:
+    """The component's settings from the spec and where the exposure says peers reach it."""
+    own = stream.spec.ingest.webrtc
+    advertise = advertise or WebRtcAdvertise()
+    return IngestWebRtc(
+        whep=whep,
+        b_frames=stream.spec.playback.webrtc.b_frames,
+        ice_tcp=own.ice_tcp,
+        advertise_hosts=list(advertise.hosts),
+        advertise_udp_port=advertise.udp_port if advertise.hosts else None,
+        advertise_tcp_port=advertise.tcp_port if advertise.hosts and own.ice_tcp else None,
+    )
 
 
 def _rtmps(stream: LiveStream) -> bool:
@@ -135,13 +174,23 @@ def ingest_worker_config(
     bind_address: str = "0.0.0.0",
     path_prefix: str = "",
     primary_url: str | None = None,
+    advertise: WebRtcAdvertise | None = None,
+    whep: bool = False,
 ) -> IngestConfig:
-    """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary."""
+    """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
+    `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
+    (whep_on)."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
     if not _rtmps(stream):
         ports.pop("rtmps", None)  # unset, so a stream without rtmps keeps the configuration it had
+    webrtc = role == "primary" and (whip_on(stream, role) or whep)
+    if not webrtc:  # likewise
+        for name in WEBRTC_PORT_NAMES:
+            ports.pop(name, None)
+    elif not spec.ingest.webrtc.ice_tcp:
+        ports.pop("webrtc-tcp", None)
     if source.push:
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
         # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
@@ -150,6 +199,8 @@ def ingest_worker_config(
         push = source.push.model_copy(update={"stream_key_secret_ref": None, "backup": False})
         if role == "primary":
             push = push.model_copy(update={"failback": None})
+        else:  # no backup WHIP (whip_on)
+            push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
     return IngestConfig(
@@ -161,7 +212,7 @@ def ingest_worker_config(
         screenshots=spec.screenshots,
         transcoding=spec.transcoding,
         dash=spec.dash or None,  # None, not False: the configuration (and the Pod's hash) of older ingests stays
-        ports=IngestPorts.model_validate(ports),
+        ports=ingest_ports(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
         tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if _rtmps(stream) else None,
@@ -169,6 +220,7 @@ def ingest_worker_config(
         bind_address=bind_address,
         path_prefix=path_prefix,
         primary_url=primary_url if role == "backup" else None,
+        webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
     )
 
 
@@ -181,7 +233,9 @@ def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
     return (defaults.transcoding if transcoding else defaults.ingest).wire()
 
 
-def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, tuple[int, str]]:
+def _ports(
+    stream: LiveStream, role: Role, settings: OperatorSettings, ports: IngestPortMap | None = None
+) -> dict[str, tuple[int, str]]:
     ports = ports or POD_NETWORK_PORTS
     out = {"http": (ports["http"], "TCP")}
     push = stream.spec.source.push
@@ -191,7 +245,16 @@ def _ports(stream: LiveStream, ports: IngestPortMap | None = None) -> dict[str, 
         out["rtmps"] = (ports.get("rtmps", RTMPS_PORT), "TCP")
     if push and "srt" in push.protocols:
         out["srt"] = (ports["srt"], "UDP")
+    if webrtc_on(stream, role, settings):
+        out["webrtc-udp"] = (ports.get("webrtc-udp", POD_NETWORK_PORTS["webrtc-udp"]), "UDP")
+        if stream.spec.ingest.webrtc.ice_tcp:
+            out["webrtc-tcp"] = (ports.get("webrtc-tcp", POD_NETWORK_PORTS["webrtc-tcp"]), "TCP")
     return out
+
+
+# The Pod's own address, for the WebRTC component: only it gathers ICE candidates (with host networking
+# that is the node's address, never another interface of the node).
+POD_IP_ENV: Manifest = {"name": "STREAMOPS_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
 
 
 def ingest_pod(
@@ -200,9 +263,11 @@ def ingest_pod(
     settings: OperatorSettings,
     host_ports: IngestPortMap | None = None,
     primary_ports: IngestPortMap | None = None,
+    advertise: WebRtcAdvertise | None = None,
 ) -> Manifest:
     """`host_ports`: the role's allocation when workers run on the host network; `primary_ports`:
-    the primary's, where a backup sends its feed while the primary asks for it."""
+    the primary's, where a backup sends its feed while the primary asks for it; `advertise`: where
+    WebRTC peers reach the primary (exposure.webrtc_advertise)."""
     names = ingest_names(stream.metadata.name, role)
     key_ref = stream_key_ref(stream)
     volumes: list[Manifest] = [{"name": "media", "emptyDir": {}}]
@@ -229,13 +294,16 @@ def ingest_pod(
             settings.worker_bind_address,
             _path_prefix(playback_path(stream, settings)),
             primary_url=ingest_http_url(stream, settings.worker_address, primary_ports) if role == "backup" else None,
+            advertise=advertise,
+            whep=whep_on(stream, settings),
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
-        ports=_ports(stream, host_ports),
+        ports=_ports(stream, role, settings, host_ports),
         resources=_resources(stream, settings),
         volumes=volumes,
         mounts=mounts,
+        env=[POD_IP_ENV] if webrtc_on(stream, role, settings) else [],
     )
     affinity = backup_anti_affinity(stream) if role == "backup" else None
     return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports, affinity)
@@ -289,9 +357,10 @@ def ingest_service(
     names = ingest_names(stream.metadata.name, role)
     options = ingest_service_options(stream, settings)
     # Fixed nodePorts go to the primary: two Services cannot hold the same one.
-    fixed = options.node_ports.wire() if options.node_ports and role == "primary" else {}
+    fixed = options.node_ports.model_dump(exclude_none=True) if options.node_ports and role == "primary" else {}
+    fixed = {name.replace("_", "-"): port for name, port in fixed.items()}  # webrtc_udp -> port webrtc-udp
     ports: list[Manifest] = []
-    for name, (port, protocol) in _ports(stream, host_ports).items():
+    for name, (port, protocol) in _ports(stream, role, settings, host_ports).items():
         entry: Manifest = {"name": name, "port": port, "targetPort": name, "protocol": protocol}
         if name in fixed:
             entry["nodePort"] = fixed[name]
@@ -465,9 +534,12 @@ def playback_http_route(stream: LiveStream, route: PlaybackRoute, http_port: int
     )
 
 
-def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEndpoints | None:
+def ingest_endpoints(
+    stream: LiveStream, reaches: dict[Role, Reach], playback: PlaybackBase | None = None
+) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
-    `reaches`: where each role's ingest is reached from (exposure.py), the primary's said."""
+    `reaches`: where each role's ingest is reached from (exposure.py), the primary's said; `playback`:
+    where the primary's HTTP face is reached (WHIP's signalling goes there, like WHEP's)."""
     push = stream.spec.source.push
     if push is None:
         return None
@@ -483,6 +555,8 @@ def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEn
             urls[f"{prefix}push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
         if "srt" in push.protocols and "srt" in reach.ports:
             urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
+    if playback is not None and whip_on(stream, "primary"):
+        urls["push_url_whip"] = f"{playback.url}{WHIP_PATH}"
     key_ref = stream_key_ref(stream)
     primary = reaches.get("primary")
     return IngestEndpoints(
@@ -490,6 +564,21 @@ def ingest_endpoints(stream: LiveStream, reaches: dict[Role, Reach]) -> IngestEn
         exposure=primary.exposure if primary else None,
         reachable_from=primary.reachable_from if primary else None,
         **urls,
+    )
+
+
+def reach_inputs(
+    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, pod_host_ip: str = ""
+) -> ReachInputs:
+    """What decides where a role's ingest is reached, besides its Service (exposure.ingest_reach)."""
+    return ReachInputs(
+        in_cluster_host=in_cluster_host(stream, role),
+        default_ports=POD_NETWORK_PORTS,
+        worker_address=settings.worker_address,
+        external_host=settings.external_host,
+        host_network=host_ports is not None,
+        host_ports=host_ports,
+        pod_host_ip=pod_host_ip,
     )
 
 
@@ -511,7 +600,8 @@ def playback_base(route: PlaybackRoute | None, primary: Reach) -> PlaybackBase:
     )
 
 
-def playback_urls(stream: LiveStream, base: PlaybackBase) -> Playback:
+def playback_urls(stream: LiveStream, base: PlaybackBase, whep: bool = False) -> Playback:
+    """`whep`: WebRTC playback on (whep_on)."""
     hls = stream.spec.hls
     return Playback(
         hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
@@ -519,6 +609,7 @@ def playback_urls(stream: LiveStream, base: PlaybackBase) -> Playback:
         screenshot_url=f"{base.url}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
         dash_url=f"{base.url}{DASH_MANIFEST}" if stream.spec.dash else None,
         player_url=f"{base.url}{PLAYER_PAGE}",
+        whep_url=f"{base.url}{WHEP_PATH}" if whep else None,
         exposure=base.exposure,
         reachable_from=base.reachable_from,
     )

@@ -14,7 +14,7 @@ Playback goes through the stream's Ingress or HTTPRoute when it has a host name,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamops.api.livestream import IngestExposure, PlaybackExposure
@@ -136,3 +136,25 @@ class PlaybackBase:
     url: str
     exposure: PlaybackExposure
     reachable_from: str
+
+
+@dataclass(frozen=True)
+class WebRtcAdvertise:
+    """What the WebRTC component announces in its ICE candidates instead of its own address."""
+
+    hosts: tuple[str, ...] = ()
+    udp_port: int | None = None
+    tcp_port: int | None = None
+
+
+def webrtc_advertise(reach: Reach, addresses: Sequence[str] = ()) -> WebRtcAdvertise:
+    """WebRTC peers reach the media ports where encoders reach the push ports: a LoadBalancer's
+    address, or the nodes' externalHost with the Service's nodePorts. With host networking or
+    ClusterIP the Pod's own address is the right one, so nothing is rewritten. `addresses`
+    (spec.ingest.webrtc.advertiseAddresses) replace the host, never the ports the exposure maps."""
+    external = reach.exposure in ("LoadBalancer", "NodePort")
+    hosts = tuple(addresses) or ((reach.host,) if external else ())
+    if not hosts:
+        return WebRtcAdvertise()
+    ports = reach.ports if external else {}
+    return WebRtcAdvertise(hosts, ports.get("webrtc-udp"), ports.get("webrtc-tcp"))

@@ -126,3 +126,35 @@ def browser_playability(on_air: IngestStatus | None, transcoded: bool) -> Observ
         UNSUPPORTED_CODEC,
         f"the source's video is {_describe(on_air)}, which no common browser plays from HLS: {FIX}",
     )
+
+
+WEBRTC_PLAYABLE = "WebRtcPlayable"
+# Reasons of the WebRtcPlayable condition (besides NO_MEDIA)
+WEBRTC_SERVED = "Served"  # WHEP viewers get the source as it is
+WEBRTC_TRANSCODED = "BFramesTranscoded"  # a B-frame-free encode of the source
+WEBRTC_REFUSED = "BFramesRefused"  # the source has B-frames and playback.webrtc.bFrames is refuse
+WEBRTC_UNAVAILABLE = "ComponentUnavailable"  # the ingest's WebRTC component does not run
+WEBRTC_WAITING = "Waiting"  # live, the component has no media yet
+
+
+def webrtc_playability(on_air: IngestStatus | None) -> Observed:
+    """The WebRtcPlayable condition (with playback.webrtc.enabled): whether WHEP viewers get the
+    stream now. `on_air`: the primary ingest's telemetry while live, else None."""
+    if on_air is None:
+        return Observed(WEBRTC_PLAYABLE, "Unknown", NO_MEDIA, "known once media arrives")
+    webrtc = on_air.webrtc
+    if webrtc is None or not webrtc.running:
+        why = webrtc.error if webrtc is not None and webrtc.error else "the ingest reports no WebRTC component"
+        return Observed(WEBRTC_PLAYABLE, "False", WEBRTC_UNAVAILABLE, why)
+    if webrtc.whep_problem:
+        return Observed(WEBRTC_PLAYABLE, "False", WEBRTC_REFUSED, webrtc.whep_problem)
+    if not webrtc.whep_live:
+        return Observed(WEBRTC_PLAYABLE, "Unknown", WEBRTC_WAITING, "the WebRTC component has no media yet")
+    if webrtc.whep_transcoded:
+        return Observed(
+            WEBRTC_PLAYABLE,
+            "True",
+            WEBRTC_TRANSCODED,
+            "the source has B-frames, which WebRTC players cannot play: WHEP viewers get an encode without them",
+        )
+    return Observed(WEBRTC_PLAYABLE, "True", WEBRTC_SERVED, "WHEP viewers get the source as it is")

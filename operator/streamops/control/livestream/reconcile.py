@@ -23,9 +23,11 @@ from streamops.control.livestream.builders import (
     playback_ingress,
     playback_route,
     playback_route_name,
+    reach_inputs,
     stream_key_ref,
     stream_key_secret,
     tls_secret_name,
+    webrtc_on,
 )
 from streamops.control.livestream.deactivation import (
     DEACTIVATED_ANNOTATION,
@@ -34,6 +36,7 @@ from streamops.control.livestream.deactivation import (
     annotation_value,
     in_force,
 )
+from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
@@ -262,6 +265,7 @@ def _deactivation(
     stream: LiveStream,
     host_ports: IngestPortMap | None,
     report: tuple[str, str] | None,
+    advertise: WebRtcAdvertise | None = None,
 ) -> tuple[Deactivation | None, bool]:
     """The deactivation in force (no ingest runs), and whether a worker's report was recorded now.
     A record that no longer holds (a new spec, another object) is removed. A report is recorded
@@ -275,12 +279,27 @@ def _deactivation(
         reason, reporter = report
         pod = (api.get("Pod", namespace, ingest_names(name, "primary").pod) or {}).get("metadata") or {}
         have = (pod.get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
-        want = ingest_pod(stream, "primary", settings, host_ports, host_ports)["metadata"]["annotations"]
+        want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)["metadata"]["annotations"]
         if pod.get("uid") == reporter and not pod.get("deletionTimestamp") and have == want[SPEC_HASH_ANNOTATION]:
             wanted = Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
     if (wanted is None and recorded is not None) or (wanted is not None and wanted != Deactivation.parse(recorded)):
         api.patch_custom(LIVESTREAM, namespace, name, annotation_patch(wanted))
     return current, wanted is not None and current is None
+
+
+def _webrtc_advertise(
+    stream: LiveStream,
+    role: Role,
+    settings: OperatorSettings,
+    service: Manifest | None,
+    host_ports: IngestPortMap | None,
+) -> WebRtcAdvertise | None:
+    """Where WebRTC peers reach the primary: read from its Service as just created or observed, so
+    a new stream's ingest starts with its nodePorts announced."""
+    if not webrtc_on(stream, role, settings):
+        return None
+    reach = ingest_reach(ServiceObservation.of(service), reach_inputs(stream, role, settings, host_ports))
+    return webrtc_advertise(reach, stream.spec.ingest.webrtc.advertise_addresses)
 
 
 def _reconcile(
@@ -302,7 +321,8 @@ def _reconcile(
     services = {role: api.get("Service", namespace, ingest_names(name, role).service) for role in ROLES}
     for role in roles:
         service = services[role]
-        host_ports = _host_ports(allocator, service if owned_by(service, uid) else None, ingest_port_names(stream))
+        owned = service if owned_by(service, uid) else None
+        host_ports = _host_ports(allocator, owned, ingest_port_names(stream, role, settings))
         if host_ports is not None:
             allocated[role] = host_ports
     primary = services["primary"] if owned_by(services["primary"], uid) else None
@@ -310,7 +330,8 @@ def _reconcile(
     had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
     route_rejected = _ensure_playback_route(api, stream, route, had, http_port)
-    deactivation, recorded = _deactivation(api, settings, stream, allocated.get("primary"), report)
+    advertise = _webrtc_advertise(stream, "primary", settings, primary, allocated.get("primary"))
+    deactivation, recorded = _deactivation(api, settings, stream, allocated.get("primary"), report, advertise)
     service_rejected: str | None = None
     for role in ROLES:
         names = ingest_names(name, role)
@@ -320,7 +341,7 @@ def _reconcile(
             # A route the server refused stays recorded as wanted: the next reconcile tries again.
             desired_service = ingest_service(stream, role, settings, host_ports, route.kind if route else None)
             try:
-                ensure_service(api, desired_service, service, uid)
+                service = ensure_service(api, desired_service, service, uid)
             except ApiError as e:
                 if e.status not in REFUSALS:
                     raise
@@ -332,7 +353,8 @@ def _reconcile(
                 allocator.release(ports_of(service).values())
         run = role in roles and stream.spec.active and deactivation is None
         run = run and missing_secret is None and tls_problem is None
-        desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary")) if run else None
+        advertise = _webrtc_advertise(stream, role, settings, service, host_ports) if run else None
+        desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary"), advertise) if run else None
         current = api.get("Pod", namespace, names.pod)
         pod = ensure_pod(api, desired, current, uid)
         if current is None and pod is not None:

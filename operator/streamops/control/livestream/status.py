@@ -16,11 +16,18 @@ from streamops.control.livestream.builders import (
     playback_base,
     playback_route,
     playback_urls,
+    reach_inputs,
     stream_key_ref,
+    whep_on,
 )
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
-from streamops.control.livestream.exposure import Reach, ReachInputs, ServiceObservation, ingest_reach
-from streamops.control.livestream.playability import BROWSER_PLAYABLE, NOT_BROWSER_PLAYABLE, browser_playability
+from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach
+from streamops.control.livestream.playability import (
+    BROWSER_PLAYABLE,
+    NOT_BROWSER_PLAYABLE,
+    browser_playability,
+    webrtc_playability,
+)
 from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
@@ -30,7 +37,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
 )
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, in_cluster_host, ingest_names
+from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
 from streamops.control.shared.pod_observation import PodObservation, node_lost_message
 from streamops.control.shared.settings import OperatorSettings
 
@@ -115,20 +122,10 @@ def _active_ingest(pod: PodObservation | None, telemetry: IngestStatus | None) -
 
 
 def _reach(stream: LiveStream, role: Role, observed: IngestObservation) -> Reach:
-    settings = observed.settings
     pod = observed.pods.get(role)
-    return ingest_reach(
-        observed.services.get(role),
-        ReachInputs(
-            in_cluster_host=in_cluster_host(stream, role),
-            default_ports=POD_NETWORK_PORTS,
-            worker_address=settings.worker_address,
-            external_host=settings.external_host,
-            host_network=role in observed.host_ports,
-            host_ports=observed.host_ports.get(role),
-            pod_host_ip=pod.host_ip if pod is not None and pod.running else "",
-        ),
-    )
+    host_ip = pod.host_ip if pod is not None and pod.running else ""
+    given = reach_inputs(stream, role, observed.settings, observed.host_ports.get(role), host_ip)
+    return ingest_reach(observed.services.get(role), given)
 
 
 def _srt_key_message(stream: LiveStream, problem: str) -> str:
@@ -230,9 +227,12 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     # the backup's own media while the primary is not there to relay it.
     on_air = main if active_ingest is not None else (spare if backup_live else None)
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
+    base = playback_base(playback_route(stream, observed.settings), reaches["primary"])
     metrics = on_air or IngestStatus()  # live metrics exist only while live
     renditions = bool(stream.spec.transcoding and stream.spec.transcoding.renditions)
     conditions.append(browser_playability(on_air, transcoded=renditions))
+    if whep_on(stream, observed.settings):
+        conditions.append(webrtc_playability(main if main is not None and main.live else None))
 
     return LiveStreamStatus(
         observed_generation=generation,
@@ -241,8 +241,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         backup_live=backup_live,
         active_ingest=active_ingest,
         active=active,
-        ingest=ingest_endpoints(stream, reaches),
-        playback=playback_urls(stream, playback_base(playback_route(stream, observed.settings), reaches["primary"])),
+        ingest=ingest_endpoints(stream, reaches, base),
+        playback=playback_urls(stream, base, whep_on(stream, observed.settings)),
         # Times are history: a worker that restarted (and forgot them) does not erase them.
         started_at_primary=(main and main.started_at) or previous.started_at_primary,
         started_at_backup=(spare and spare.started_at) or previous.started_at_backup,

@@ -75,15 +75,15 @@ def annotations_patch(desired: Body, current: Body) -> Manifest | None:
     return {**want, **stale}
 
 
-def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, uid: str | None) -> None:
+def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, uid: str | None) -> Manifest | None:
     """Create, or patch in place what drifted (type included: the Service keeps its name, its
-    cluster IP and the host-port annotation; the server allocates or drops nodePorts)."""
+    cluster IP and the host-port annotation; the server allocates or drops nodePorts). Returns the
+    Service as created (its nodePorts allocated), or as it was before a patch."""
     meta = desired["metadata"]
     if current is None:
-        api.create(desired)
-        return
+        return api.create(desired)
     if not owned_by(current, uid):
-        return  # someone else's Service: never touch it (the Pod's status will say why it is unreachable)
+        return None  # someone else's Service: never touch it (the Pod's status will say why it is unreachable)
     spec = current.get("spec", {})
     want = desired["spec"]
     drift = {k for k, v in want.items() if (_service_ports(spec, v) if k == "ports" else spec.get(k)) != v}
@@ -105,6 +105,7 @@ def ensure_service(api: KubeApi, desired: Manifest, current: Manifest | None, ui
         if annotations is not None:
             patch["metadata"]["annotations"] = annotations
         api.patch("Service", meta["namespace"], meta["name"], patch)
+    return current
 
 
 def ensure_owned(api: KubeApi, desired: Manifest | None, current: Manifest | None, kind: str, uid: str | None) -> None:

@@ -6,13 +6,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import LiveStream
-from streamops.contract.ingest import FEED_PATH, RTMPS_PORT, TRANSCODED_FEED_PATH, IngestPorts, Role
+from streamops.contract.ingest import (
+    FEED_PATH,
+    RTMPS_PORT,
+    TRANSCODED_FEED_PATH,
+    WEBRTC_TCP_PORT,
+    WEBRTC_UDP_PORT,
+    IngestPorts,
+    Role,
+)
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.naming import child_name
 from streamops.control.shared.ports import ports_of
 
-IngestPortMap = dict[str, int]  # "http", "rtmp", "srt", "rtmps" -> port: a host-port allocation, or the pod network's
-POD_NETWORK_PORTS: IngestPortMap = {**IngestPorts().model_dump(exclude_none=True), "rtmps": RTMPS_PORT}
+# Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
+# port names) -> port: a host-port allocation, or the pod network's.
+IngestPortMap = dict[str, int]
+WEBRTC_PORT_NAMES = ("webrtc-udp", "webrtc-tcp")
+POD_NETWORK_PORTS: IngestPortMap = {
+    **IngestPorts().model_dump(exclude_none=True),
+    "rtmps": RTMPS_PORT,
+    "webrtc-udp": WEBRTC_UDP_PORT,
+    "webrtc-tcp": WEBRTC_TCP_PORT,
+}
+
+
+def ingest_ports(ports: IngestPortMap) -> IngestPorts:
+    """The worker's view of a port map (port names have dashes, the configuration's fields do not)."""
+    return IngestPorts.model_validate({name.replace("-", "_"): port for name, port in ports.items()})
 
 
 @dataclass(frozen=True)

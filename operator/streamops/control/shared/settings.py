@@ -123,6 +123,10 @@ class OperatorSettings(BaseModel):
     )
 
     # --- exposure: ingest Services and playback routes (docs/design/exposure.md) ---
+    webrtc_playback: bool = Field(
+        default=True,
+        description="Serve WebRTC (WHEP) playback for streams whose spec.playback.webrtc.enabled is unset.",
+    )
     ingest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="ClusterIP", description="Type of ingest Services whose stream leaves spec.ingest.service.type unset."
     )

@@ -46,6 +46,7 @@ class WorkerContainer:
     resources: Manifest
     volumes: list[Manifest] = field(default_factory=list)
     mounts: list[Manifest] = field(default_factory=list)
+    env: list[Manifest] = field(default_factory=list)  # beside the configuration (e.g. the downward API's)
 
 
 def worker_pod(
@@ -78,7 +79,7 @@ def worker_pod(
                 "image": settings.worker_image,
                 "imagePullPolicy": settings.worker_image_pull_policy,
                 "args": ["worker", worker.name],
-                "env": [{"name": worker.config_env, "value": worker.config.to_json()}],
+                "env": [{"name": worker.config_env, "value": worker.config.to_json()}, *worker.env],
                 "ports": [
                     {"name": name, "containerPort": port, "protocol": protocol}
                     for name, (port, protocol) in worker.ports.items()

@@ -62,7 +62,7 @@ test: deps venv ## everything: lint, the WebRTC component's go tests, unit, medi
 	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik), from a root filesystem into the cache
+test-images: venv ffmpeg webrtc coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 test-unit: venv ## unit tests only (no cluster)
@@ -118,7 +118,7 @@ demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart
 	@$(MAKE) --no-print-directory -j3 kube helm s3server demo-images
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
+demo-images: venv ffmpeg webrtc coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)

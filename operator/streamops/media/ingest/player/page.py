@@ -1,8 +1,13 @@
 """The player page: GET {prefix}/player (player.html with the stream's options as a JSON blob) and
-its scripts under {prefix}/player/: player.js, and hls.js and dash.js as `make player` copies them
-into assets/ (pinned in player/package-lock.json; no CDN). Without them the page still renders,
-saying what is missing, and their routes answer 500 with the command to run. Embeddable in an
-iframe on any origin: no frame-blocking headers. Why: docs/design/low-latency.md ("The player page").
+its scripts under {prefix}/player/: player.js, webrtc.js (WHEP/WHIP), and hls.js and dash.js as
+`make player` copies them into assets/ (pinned in player/package-lock.json; no CDN). Without them the
+page still renders, saying what is missing, and their routes answer 500 with the command to run.
+Embeddable in an iframe on any origin: no frame-blocking headers. Why: docs/design/low-latency.md
+("The player page"). With `whep` the page plays WebRTC first and falls back to HLS (player.js).
+
+The publish page: GET {prefix}/publish (publish.html, the same look: theme.html), publishing this
+browser's camera and microphone over WHIP to {prefix}/whip with a pasted stream key (publish.js);
+its scripts are the player's assets, under {prefix}/player/.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streamops.contract.ingest import PLAYER_PAGE
+from streamops.contract.ingest import PLAYER_PAGE, PUBLISH_PAGE, WHEP_PATH, WHIP_PATH
 
 PLAYER_PATH = PLAYER_PAGE  # the contract's: the operator builds status.playback.playerUrl from it
+PUBLISH_PATH = PUBLISH_PAGE
 
 HERE = Path(__file__).parent
 ASSETS_DIR = HERE / "assets"  # filled by `make player`
 PAGE_TEMPLATE = HERE / "player.html"
+PUBLISH_TEMPLATE = HERE / "publish.html"
+THEME = HERE / "theme.html"  # the <style> both pages share
 
 JS = "text/javascript; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
@@ -37,12 +45,37 @@ MISSING = (
 
 
 @dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server for the pages' peer connections (RTCIceServer)."""
+
+    urls: tuple[str, ...]  # "stun:host:port", "turn:host:port?transport=udp", ...
+    username: str | None = None
+    credential: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        value: dict[str, object] = {"urls": list(self.urls)}
+        if self.username is not None:
+            value["username"] = self.username
+        if self.credential is not None:
+            value["credential"] = self.credential
+        return value
+
+
+@dataclass(frozen=True)
 class PlayerOptions:
     stream: str  # the LiveStream's name: the page title
     hls_path: str | None  # relative to the page URL, e.g. "hls/cmaf/index.m3u8" (None: no HLS)
     dash_path: str | None  # relative, e.g. "dash/manifest.mpd" (None: no DASH)
     low_latency: bool  # the HLS playlist is LL-HLS: hls.js lowLatencyMode on
     poster_path: str | None  # relative, e.g. "screenshot.jpg"
+    # The ingest serves WHEP at {prefix}/whep: the player tries WebRTC first (?format=auto).
+    whep: bool = False
+    # The ingest takes WHIP at {prefix}/whip (source.push.protocols has whip): the publish page's
+    # Start button is on (without it the page says the stream does not take WHIP).
+    whip: bool = False
+    # STUN/TURN servers for the pages' peer connections; none by default (the ingest's candidates
+    # name its exposure, docs/design/webrtc.md).
+    ice_servers: tuple[IceServer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +87,8 @@ class Asset:
 
 ASSETS: dict[str, Asset] = {
     "player.js": Asset(HERE / "player.js", JS, vendored=False),
+    "webrtc.js": Asset(HERE / "webrtc.js", JS, vendored=False),
+    "publish.js": Asset(HERE / "publish.js", JS, vendored=False),
     "hls.min.js": Asset(ASSETS_DIR / "hls.min.js", JS, vendored=True),
     "dash.all.min.js": Asset(ASSETS_DIR / "dash.all.min.js", JS, vendored=True),
     # The licences the minified builds point at (dash.all.min.js names its third-party notices file).
@@ -94,24 +129,51 @@ def json_for_script(value: object) -> str:
 
 def render_page(options: PlayerOptions) -> str:
     """The page's HTML for `options`, with the current assets' versioned URLs."""
-    config = {
+    scripts = {"hls": asset_url("hls.min.js"), "dash": asset_url("dash.all.min.js")}
+    config: dict[str, object] = {
         "stream": options.stream,
         "hls": options.hls_path,
         "dash": options.dash_path,
         "lowLatency": options.low_latency,
         "poster": options.poster_path,
-        "scripts": {"hls": asset_url("hls.min.js"), "dash": asset_url("dash.all.min.js")},
+        "scripts": scripts,
     }
+    # Only with WebRTC: a stream without it gets exactly the page it had before.
+    if options.whep:
+        config["whep"] = WHEP_PATH.lstrip("/")  # relative to the page: {prefix}/whep
+        scripts["webrtc"] = asset_url("webrtc.js")
+        if options.ice_servers:
+            config["iceServers"] = [server.to_json() for server in options.ice_servers]
     return (
         PAGE_TEMPLATE.read_text()
+        .replace("{{THEME}}", THEME.read_text())
         .replace("{{TITLE}}", html.escape(options.stream))
         .replace("{{SCRIPT}}", html.escape(asset_url("player.js") or "player/player.js"))
         .replace("{{OPTIONS}}", json_for_script(config))
     )
 
 
+def render_publish_page(options: PlayerOptions) -> str:
+    """The publish page's HTML for `options`."""
+    config = {
+        "stream": options.stream,
+        "whip": WHIP_PATH.lstrip("/") if options.whip else None,  # relative to the page: {prefix}/whip
+        "player": PLAYER_PATH.lstrip("/"),
+        "iceServers": [server.to_json() for server in options.ice_servers],
+    }
+    return (
+        PUBLISH_TEMPLATE.read_text()
+        .replace("{{THEME}}", THEME.read_text())
+        .replace("{{TITLE}}", html.escape(options.stream))
+        .replace("{{WEBRTC}}", html.escape(asset_url("webrtc.js") or "player/webrtc.js"))
+        .replace("{{SCRIPT}}", html.escape(asset_url("publish.js") or "player/publish.js"))
+        .replace("{{OPTIONS}}", json_for_script(config))
+    )
+
+
 def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions) -> None:
-    """GET {prefix}/player: the page; {prefix}/player/<asset>: hls.min.js, dash.all.min.js, the page's own JS.
+    """GET {prefix}/player: the page; {prefix}/player/<asset>: hls.min.js, dash.all.min.js, the pages' own JS;
+    GET {prefix}/publish: the publish page (WHIP from this browser; its Start button off unless `options.whip`).
 
     `prefix` is "" or a path without a trailing slash ("/live/cam1"). Relative URLs in `options`
     resolve against {prefix}/player, i.e. from {prefix}/.
@@ -119,16 +181,30 @@ def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions)
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
         raise ValueError(f"path prefix {prefix!r}: empty, or starting with / and not ending with one")
     page_path = prefix + PLAYER_PATH
+    publish_path = prefix + PUBLISH_PATH
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(
             body=render_page(options).encode(), headers={"Content-Type": HTML, "Cache-Control": NO_CACHE}
         )
 
+    async def publish_page(_: web.Request) -> web.Response:
+        # The key is typed into this page: it may not be framed by another origin (clickjacking), nor
+        # cached, nor send a referrer (no-referrer in the page too).
+        headers = {
+            "Content-Type": HTML,
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "frame-ancestors 'none'",
+            "Referrer-Policy": "no-referrer",
+        }
+        return web.Response(body=render_publish_page(options).encode(), headers=headers)
+
     async def slash(request: web.Request) -> web.Response:
         # {prefix}/player/ would resolve the page's relative URLs under player/: send it to the page.
         query = f"?{request.query_string}" if request.query_string else ""
-        raise web.HTTPFound(f"../player{query}")
+        name = PUBLISH_PATH if request.path.rstrip("/").endswith(PUBLISH_PATH) else PLAYER_PATH
+        raise web.HTTPFound(f"..{name}{query}")
 
     async def asset(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -146,3 +222,5 @@ def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions)
     app.router.add_get(page_path, page)
     app.router.add_get(page_path + "/", slash)
     app.router.add_get(page_path + "/{name}", asset)
+    app.router.add_get(publish_path, publish_page)
+    app.router.add_get(publish_path + "/", slash)

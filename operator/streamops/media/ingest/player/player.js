@@ -1,14 +1,31 @@
 // The ingest's player page (streamops/media/ingest/player/page.py serves it, with the stream's options as
-// JSON in #streamops-player-options). hls.js (or dash.js with ?format=dash) plays the stream in the
-// <video>. Without a live manifest the page shows the stream's screenshot and "offline", and looks
-// again every 2 s: a page opened before the stream goes live starts playing by itself when it does.
+// JSON in #streamops-player-options). WebRTC (WHEP) first when the stream serves it, else hls.js (or
+// dash.js with ?format=dash) plays the stream in the <video>. Without a live stream the page shows the
+// stream's screenshot and "offline", and looks again every 2 s: a page opened before the stream goes
+// live starts playing by itself when it does.
 //
-// Query parameters: format=dash (the MPD, when the stream has one), latency=standard (hls.js without
-// its low-latency mode, for comparisons), debug=1 (a line of numbers over the video).
+// Query parameters: format=auto|webrtc|hls|dash (auto, the default: WebRTC when the stream serves
+// WHEP, this browser has RTCPeerConnection and the WHEP POST answers 201 within a few seconds, else
+// HLS; webrtc: WHEP only, retried while the stream is not live; hls, dash: that format only),
+// latency=standard (hls.js without its low-latency mode, for comparisons), debug=1 (a line of
+// numbers over the video).
 //
-// For tests, window.streamopsPlayer: {state: 'offline'|'live'|'ended', format: 'hls'|'dash'|null,
-// video, stalls, engine, goLive(), behind, latency, starts, error, lowLatency}, and a
-// 'streamopsplayer' event on window at each change of state.
+// WebRTC in auto mode: a WHEP 404 (the stream is not live) or 503 (the ingest's WebRTC restarts)
+// leaves the page waiting as HLS does (HLS plays if it can), and WHEP is tried again every few
+// seconds (every 10 s while HLS plays: WebRTC takes over when it answers 201); another answer (403
+// no WHEP, 409 a source WebRTC cannot play, 406 ...), no answer within 5 s, or a connection that
+// fails (ICE failed, or disconnected for more than 5 s) falls back to HLS for the rest of the page's
+// life. Non-trickle ICE: the complete offer is POSTed once gathered (at most 2 s).
+// The WHEP session is DELETEd when the page goes away (pagehide) or leaves WebRTC.
+//
+// For tests, window.streamopsPlayer: {state: 'offline'|'live'|'ended', mode and format (the same:
+// 'webrtc'|'hls'|'dash'|null, what plays or is tried next), requested ('auto'|'webrtc'|'hls'|'dash'),
+// fallback (why WebRTC was given up, or null), firstFrame ({mode, ms since the page's start,
+// sinceStartMs since its engine started, sincePostMs since the WHEP POST (WebRTC), shownAt on the
+// Date.now() clock} of the first picture shown, or null), webrtc ({status, body, location, offer,
+// answer, connectionState, attempts} of the last WHEP exchange; stats()), video, stalls, engine,
+// goLive(), behind, latency, starts, error, lowLatency}, and a 'streamopsplayer' event on window at
+// each change of state.
 //
 // The page may sit in an iframe on another origin: it never reaches out of its own frame.
 (function () {
@@ -17,6 +34,12 @@
   const RETRY_MS = 2000; // offline: how often the manifest is looked at again
   const POSTER_MS = 10000; // offline: how often the screenshot is fetched again
   const BENIGN_DASH_ERRORS = new Set([16, 33]); // time sync failed (falls back), a subtitle did not parse
+  const WHEP_RETRY_MS = 3000; // WHEP answered 404 (not live): again after this
+  const WHEP_UPGRADE_MS = 10000; // ... while HLS/DASH plays instead
+  const WHEP_ANSWER_MS = 5000; // no answer to the WHEP POST within this: HLS
+  const ICE_GRACE_MS = 5000; // ICE disconnected this long: HLS
+  const CONNECT_MS = 10000; // a 201 whose connection is not up after this: HLS
+  const SILENT_MS = 4000; // WebRTC connected but no video packet for this long: offline (the source left)
 
   const options = JSON.parse(document.getElementById('streamops-player-options').textContent);
   const params = new URLSearchParams(location.search);
@@ -25,19 +48,41 @@
   const liveButton = document.getElementById('live');
   const debugBox = document.getElementById('debug');
 
-  const format = (params.get('format') === 'dash' && options.dash) ? 'dash'
-    : options.hls ? 'hls' : options.dash ? 'dash' : null;
+  const asked = params.get('format');
+  const requested = ['auto', 'webrtc', 'hls', 'dash'].includes(asked) ? asked : 'auto';
+  // The HTTP format: the one that plays unless WebRTC does (none with format=webrtc).
+  const format = requested === 'webrtc' ? null
+    : (requested === 'dash' && options.dash) ? 'dash' : options.hls ? 'hls' : options.dash ? 'dash' : null;
   const manifestUrl = format && new URL(format === 'hls' ? options.hls : options.dash, location.href).href;
   const lowLatency = format === 'hls' && options.lowLatency && params.get('latency') !== 'standard';
   const debug = params.get('debug') === '1';
+  const whepUrl = options.whep ? new URL(options.whep, location.href).href : null;
+  const rtcAvailable = typeof window.RTCPeerConnection === 'function';
+  // Why WebRTC is not tried (null: it is)
+  const noWebRtc = requested !== 'auto' && requested !== 'webrtc' ? `format=${requested}`
+    : !whepUrl ? 'this stream does not serve WebRTC (WHEP)'
+      : !rtcAvailable ? 'this browser has no WebRTC (RTCPeerConnection)'
+        : !(options.scripts && options.scripts.webrtc) ? 'webrtc.js is missing from the worker' : null;
 
-  let engine = null; // the hls.js or dash.js instance playing now (null: offline)
+  let engine = null; // hls.js, dash.js or the WebRTC session playing now (null: offline)
   let manifest = null; // what probe() found when it started: {url, target, lowLatency}
   let playing = false; // 'playing' seen since the engine started: 'waiting' after it is a stall
+  let webrtcBroken = null; // auto: why WebRTC was given up for good (then HLS/DASH only)
+  let nextWhepAt = 0; // performance.now() of the next WHEP attempt
+  const pageStart = performance.now();
 
   const api = {
     state: 'offline',
-    format,
+    mode: requested === 'webrtc' || !noWebRtc ? 'webrtc' : format,
+    get format() { return this.mode; },
+    requested,
+    fallback: null,
+    firstFrame: null,
+    webrtc: {
+      status: null, body: null, location: null, offer: null, answer: null, attempts: 0, error: null,
+      get connectionState() { return engine && engine.webrtc ? engine.pc.connectionState : 'closed'; },
+      stats: () => webrtcStats(),
+    },
     video,
     stalls: 0,
     engine: null,
@@ -58,9 +103,10 @@
     const changed = api.state !== state;
     api.state = state;
     document.body.dataset.state = state;
+    document.body.dataset.mode = api.mode || '';
     overlay.hidden = state === 'live';
     overlay.textContent = state;
-    if (why && (debug || why.includes('make player') || !format)) {
+    if (why && (debug || why.includes('make player') || (!format && noWebRtc))) {
       const small = document.createElement('small');
       small.textContent = why;
       overlay.appendChild(small);
@@ -69,13 +115,13 @@
     if (changed) {
       log(`state ${state}${why ? ` (${why})` : ''}`);
       if (state === 'offline') refreshPoster();
-      window.dispatchEvent(new CustomEvent('streamopsplayer', { detail: { state } }));
+      window.dispatchEvent(new CustomEvent('streamopsplayer', { detail: { state, mode: api.mode } }));
     }
     // Embedded: the embedding page learns the state the way video embeds tell it (a message, no
     // access to the parent's document either way); the first state too, though it is no change.
     if (window.parent !== window && (changed || !announced)) {
       announced = true;
-      window.parent.postMessage({ source: 'streamops-player', state, format }, '*');
+      window.parent.postMessage({ source: 'streamops-player', state, format: api.mode }, '*');
     }
   }
 
@@ -170,6 +216,27 @@
   }
 
   async function tick() {
+    if (engine && engine.webrtc) {
+      await webrtcTick(engine);
+      return;
+    }
+    if (wantWebRtc() && performance.now() >= nextWhepAt) {
+      const outcome = await tryWebRtc();
+      if (outcome.started) return;
+      nextWhepAt = performance.now() + (engine ? WHEP_UPGRADE_MS : WHEP_RETRY_MS);
+      if (!format) { // format=webrtc (or a stream with WHEP only): wait for WHEP
+        if (!engine) setState('offline', outcome.why);
+        return;
+      }
+    }
+    if (!format) {
+      if (!engine && !wantWebRtc()) setState('offline', noWebRtc || webrtcBroken || 'nothing to play');
+      return;
+    }
+    await httpTick();
+  }
+
+  async function httpTick() {
     const running = engine;
     if (!running || api.state === 'ended') {
       const found = await probe(manifestUrl);
@@ -177,17 +244,24 @@
       if (found.status === 'ended' && running) return; // still the ended session, playable
       if (running) stop(); // ended, and now a new session (or nothing at all)
       if (found.status === 'fresh' || found.status === 'ended') await start(found);
-      else setState('offline', found.why || (found.status === 'stale' ? 'not live' : null));
+      else offline(found.why || (found.status === 'stale' ? 'not live' : null));
       return;
     }
     const verdict = await check(manifest.url, manifest.target);
     if (engine !== running || api.state !== 'live') return;
     if (verdict === 'missing' || verdict === 'stale') {
       stop();
-      setState('offline', `manifest ${verdict}`);
+      offline(`manifest ${verdict}`);
     }
   }
 
+  // Offline, and what is tried next is what the page shows as its mode.
+  function offline(why) {
+    api.mode = requested === 'webrtc' || wantWebRtc() ? 'webrtc' : format;
+    setState('offline', why);
+  }
+
+  let wake = null; // resolves the loop's wait early (a failure to act on now)
   async function loop() {
     for (;;) {
       try {
@@ -195,7 +269,11 @@
       } catch (e) {
         log(`tick: ${e}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, RETRY_MS);
+        wake = () => { clearTimeout(timer); resolve(); };
+      });
+      wake = null;
     }
   }
 
@@ -223,13 +301,13 @@
     const src = options.scripts[format];
     if (!src) {
       const name = format === 'hls' ? 'hls.min.js' : 'dash.all.min.js';
-      setState('offline', `${name} is missing from the worker: run make player`);
+      offline(`${name} is missing from the worker: run make player`);
       return;
     }
     try {
       await loadScript(src);
     } catch (e) {
-      setState('offline', String(e.message || e));
+      offline(String(e.message || e));
       return;
     }
     if (engine) return;
@@ -238,7 +316,10 @@
     playing = false;
     video.muted = true;
     video.autoplay = !ended; // an ended stream's window plays when asked to
+    api.mode = format;
     engine = api.engine = format === 'hls' ? startHls(ended) : startDash(found, ended);
+    engine.startedAt = performance.now();
+    watchFirstFrame(engine);
     api.starts += 1;
     setState(ended ? 'ended' : 'live');
   }
@@ -254,6 +335,7 @@
     } catch (e) {
       log(`destroy: ${e}`);
     }
+    video.srcObject = null;
     video.removeAttribute('src'); // back to the poster
     video.load();
   }
@@ -262,7 +344,7 @@
   function fail(failed, why) {
     if (failed !== engine) return;
     stop();
-    setState('offline', why);
+    offline(why);
   }
 
   function ended(which) {
@@ -333,18 +415,224 @@
     return player;
   }
 
+  // --- WebRTC (WHEP) ------------------------------------------------------------------------------
+
+  function wantWebRtc() {
+    return !noWebRtc && !webrtcBroken;
+  }
+
+  // Give WebRTC up for the rest of the page's life (auto; format=webrtc keeps trying).
+  function giveUpWebRtc(why) {
+    api.fallback = why;
+    if (requested === 'auto' && format) {
+      webrtcBroken = why;
+      log(`WebRTC given up: ${why}; ${format} from now on`);
+    }
+  }
+
+  // One WHEP exchange: {started: true} when WebRTC plays now, else {why}. Errors other than
+  // "not live" give WebRTC up (auto).
+  async function tryWebRtc() {
+    const rtc = await loadScript(options.scripts.webrtc).then(() => window.streamopsRtc, (e) => {
+      giveUpWebRtc(String(e.message || e));
+      return null;
+    });
+    if (!rtc) return { why: webrtcBroken };
+    api.webrtc.attempts += 1;
+    let pc = null;
+    try {
+      pc = rtc.peerConnection(options.iceServers);
+      const stream = new MediaStream();
+      for (const kind of ['video', 'audio']) {
+        rtc.preferCodecs(pc.addTransceiver(kind, { direction: 'recvonly' }), kind, 'recvonly');
+      }
+      pc.addEventListener('track', (event) => stream.addTrack(event.track));
+      const result = await rtc.exchange(pc, whepUrl, { answerTimeoutMs: WHEP_ANSWER_MS });
+      Object.assign(api.webrtc, {
+        status: result.status, body: result.body, location: result.location, offer: result.offer,
+        answer: result.answer, error: null,
+      });
+      // Not live (or no WHEP route at all), or the ingest's WebRTC restarting: wait, as HLS does
+      // (HLS plays meanwhile when it can)
+      if (result.status === 404 || result.status === 502 || result.status === 503 || result.status === 504) {
+        pc.close();
+        return { why: `WebRTC: ${result.body.trim() || 'not live'}` };
+      }
+      if (result.status !== 201) {
+        pc.close();
+        giveUpWebRtc(`WHEP answered ${result.status}: ${result.body.trim().slice(0, 200)}`);
+        return { why: api.fallback };
+      }
+      if (engine && engine.webrtc) { // another session won meanwhile
+        pc.close();
+        rtc.remove(result.location);
+        return { started: true };
+      }
+      startWebRtc(rtc, pc, stream, result);
+      return { started: true };
+    } catch (e) {
+      if (pc) pc.close();
+      api.webrtc.error = String(e.message || e);
+      giveUpWebRtc(`WebRTC: ${api.webrtc.error}`);
+      return { why: api.fallback };
+    }
+  }
+
+  function startWebRtc(rtc, pc, stream, result) {
+    if (engine) stop(); // HLS or DASH played meanwhile: WebRTC takes over
+    const session = {
+      webrtc: true,
+      pc,
+      location: result.location,
+      postedAt: result.postedAt,
+      startedAt: performance.now(),
+      connected: false,
+      packets: 0, // video packets received when last looked at
+      progressAt: performance.now(), // when they last grew (or the session started)
+      destroy() {
+        unwatch();
+        clearTimeout(connectTimer);
+        // DELETE, then close: closed first, the ingest would end the session itself and answer 404
+        rtc.remove(this.location).finally(() => pc.close());
+      },
+    };
+    let connectTimer = null;
+    const failed = (why) => {
+      if (session !== engine) return;
+      giveUpWebRtc(why);
+      stop();
+      offline(why);
+      if (wake) wake(); // HLS now, not in 2 s
+    };
+    const unwatch = rtc.watch(pc, {
+      onConnected: () => {
+        session.connected = true;
+        clearTimeout(connectTimer);
+      },
+      onFailed: failed,
+    }, ICE_GRACE_MS);
+    connectTimer = setTimeout(() => {
+      const state = pc.iceConnectionState;
+      if (!session.connected && state !== 'connected' && state !== 'completed') {
+        failed(`WebRTC: not connected ${CONNECT_MS / 1000} s after the answer`);
+      }
+    }, CONNECT_MS);
+    playing = false;
+    api.mode = 'webrtc';
+    engine = api.engine = session;
+    video.muted = true;
+    video.autoplay = true;
+    video.srcObject = stream;
+    watchFirstFrame(session);
+    play();
+    api.starts += 1;
+    setState('live');
+  }
+
+  // Connected, the stream is live while video packets arrive; the session stays up while the source
+  // is away (the ingest keeps its viewers and sends the next source's keyframe). Silent for longer
+  // than HLS would call its playlist stale while HLS is fresh (auto): WebRTC gets no video although
+  // the stream is live (e.g. the ingest stopped feeding WHEP), so HLS for good.
+  async function webrtcTick(session) {
+    const video_ = await inboundVideo(session.pc);
+    if (session !== engine) return;
+    const now = performance.now();
+    if (video_ && video_.packetsReceived > session.packets) {
+      session.packets = video_.packetsReceived;
+      session.progressAt = now;
+      if (api.state !== 'live') setState('live');
+      return;
+    }
+    const silent = now - session.progressAt;
+    if (silent <= SILENT_MS) return;
+    if (api.state === 'live') setState('offline', 'no video from the ingest');
+    if (requested !== 'auto' || !format || now < (session.probeAt || 0)) return;
+    session.probeAt = now + RETRY_MS * 2;
+    const found = await probe(manifestUrl);
+    if (session !== engine || found.status !== 'fresh' || silent <= staleAfterMs(found.target)) return;
+    const why = `WebRTC: no video for ${Math.round(silent / 1000)} s while ${format} is live`;
+    giveUpWebRtc(why);
+    stop();
+    offline(why);
+    if (wake) wake();
+  }
+
+  async function inboundVideo(pc) {
+    try {
+      let found = null;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') found = s;
+      });
+      return found;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function webrtcStats() {
+    const session = engine && engine.webrtc ? engine : null;
+    const out = { connectionState: session ? session.pc.connectionState : 'closed' };
+    if (!session) return out;
+    const report = await session.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp') {
+        const codec = s.codecId ? report.get(s.codecId) : null;
+        out[s.kind] = {
+          packets: s.packetsReceived, bytes: s.bytesReceived, packetsLost: s.packetsLost,
+          framesDecoded: s.framesDecoded, framesDropped: s.framesDropped,
+          jitterBufferDelay: s.jitterBufferDelay, jitterBufferEmittedCount: s.jitterBufferEmittedCount,
+          codec: codec ? `${codec.mimeType} ${codec.sdpFmtpLine || ''}`.trim() : null,
+        };
+      }
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+        const local = report.get(s.localCandidateId);
+        const remote = report.get(s.remoteCandidateId);
+        out.selectedPair = `${local.address}:${local.port}/${local.protocol} -> ${remote.address}:${remote.port}/${remote.protocol}`;
+      }
+    });
+    return out;
+  }
+
+  // The first picture the page shows (once per page: api.firstFrame).
+  function watchFirstFrame(running) {
+    if (api.firstFrame) return;
+    const seen = (shownAt, displayTime) => {
+      if (api.firstFrame || running !== engine) return;
+      api.firstFrame = {
+        mode: api.mode,
+        ms: displayTime - pageStart,
+        sinceStartMs: displayTime - running.startedAt,
+        sincePostMs: running.webrtc ? displayTime - running.postedAt : null,
+        shownAt,
+      };
+      log(`first frame (${api.mode}) after ${api.firstFrame.ms.toFixed(0)} ms`);
+    };
+    if (typeof video.requestVideoFrameCallback === 'function') {
+      const onFrame = (_, metadata) => seen(performance.timeOrigin + metadata.expectedDisplayTime, metadata.expectedDisplayTime);
+      // A new source starts a load (in a later task) that drops earlier requests: ask again then.
+      video.addEventListener('loadstart', () => video.requestVideoFrameCallback(onFrame), { once: true });
+      video.requestVideoFrameCallback(onFrame);
+    }
+    // A hidden page presents no frames (no callback): then 'playing' is the first frame's time.
+    video.addEventListener('playing', () => {
+      if (typeof video.requestVideoFrameCallback !== 'function' || document.visibilityState !== 'visible') {
+        seen(Date.now(), performance.now());
+      }
+    }, { once: true });
+  }
+
   // --- the live edge and DVR ----------------------------------------------------------------------
 
   function latencySeconds() {
-    if (!engine || engine.native) return NaN;
-    if (format === 'hls') return engine.latestLevelDetails ? engine.latency : NaN;
+    if (!engine || engine.native || engine.webrtc) return NaN;
+    if (api.mode === 'hls') return engine.latestLevelDetails ? engine.latency : NaN;
     const latency = engine.getCurrentLiveLatency();
     return Number.isFinite(latency) ? latency : NaN;
   }
 
   function behindSeconds() {
-    if (!engine || engine.native || api.state !== 'live') return 0;
-    const target = format === 'hls' ? engine.targetLatency : engine.getTargetLiveDelay();
+    if (!engine || engine.native || engine.webrtc || api.state !== 'live') return 0;
+    const target = api.mode === 'hls' ? engine.targetLatency : engine.getTargetLiveDelay();
     const latency = latencySeconds();
     if (!(latency > 0) || !(target > 0)) return 0;
     return Math.max(0, latency - target);
@@ -352,9 +640,11 @@
 
   function goLive() {
     if (!engine || api.state !== 'live') return;
-    if (engine.native) {
+    if (engine.webrtc) {
+      // always at the edge
+    } else if (engine.native) {
       if (video.seekable.length) video.currentTime = video.seekable.end(video.seekable.length - 1);
-    } else if (format === 'hls') {
+    } else if (api.mode === 'hls') {
       const position = engine.liveSyncPosition;
       if (position !== null && Number.isFinite(position)) video.currentTime = position;
     } else {
@@ -377,12 +667,15 @@
     const buffered = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0;
     const seekable = video.seekable.length
       ? `${video.seekable.start(0).toFixed(1)}-${video.seekable.end(video.seekable.length - 1).toFixed(1)}` : '-';
-    const version = engine && !engine.native ? (format === 'hls' ? window.Hls.version : engine.getVersion()) : '-';
+    let version = '-';
+    if (engine && engine.webrtc) version = engine.pc.connectionState;
+    else if (engine && !engine.native) version = api.mode === 'hls' ? window.Hls.version : engine.getVersion();
     debugBox.textContent = [
-      `${api.state} ${format || '-'} ${version}${lowLatency ? ' low-latency' : ''}`,
+      `${api.state} ${api.mode || '-'} ${version}${lowLatency && api.mode === 'hls' ? ' low-latency' : ''}`,
       `t ${video.currentTime.toFixed(2)}  seekable ${seekable}  buffer ${buffered.toFixed(2)} s`,
       `latency ${latencySeconds().toFixed(2)} s  behind ${behindSeconds().toFixed(2)} s`,
       `stalls ${api.stalls}  starts ${api.starts}${api.error ? `  ${api.error}` : ''}`,
+      ...(api.fallback ? [`fallback: ${api.fallback}`] : []),
     ].join('\n');
   }
 
@@ -404,6 +697,17 @@
     if (engine && playing && !video.seeking) api.stalls += 1; // a seek's wait is not a stall
   });
   liveButton.addEventListener('click', goLive);
+  // Leaving the page ends the WHEP session at once (else the ingest ends it when ICE fails, ≈15 s).
+  // The page's teardown closes the peer connection.
+  window.addEventListener('pagehide', () => {
+    if (engine && engine.webrtc && engine.location) {
+      fetch(engine.location, { method: 'DELETE', keepalive: true, credentials: 'omit' }).catch(() => {});
+      engine.location = null;
+    }
+  });
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) location.reload(); // back from the back/forward cache: the session is gone
+  });
 
   setInterval(() => {
     updateLiveButton();
@@ -415,8 +719,8 @@
 
   debugBox.hidden = !debug;
   refreshPoster();
-  if (!format) {
-    setState('offline', 'this stream has no HLS or DASH output');
+  if (!format && noWebRtc) {
+    setState('offline', requested === 'webrtc' ? noWebRtc : 'this stream has no HLS or DASH output');
   } else {
     setState('offline');
     loop();

@@ -29,6 +29,21 @@ def http_get(url: str, timeout: float = 5.0, ctx: ssl.SSLContext | None = None) 
         return 0, b""
 
 
+def http_request(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of any request, error statuses included; (0, {}, b"") when nothing
+    answers."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with _DIRECT.open(request, timeout=timeout) as resp:
+            return int(resp.status), dict(resp.headers.items()), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), dict(e.headers.items()), e.read()
+    except OSError:
+        return 0, {}, b""
+
+
 def http_ok(url: str, ctx: ssl.SSLContext | None = None, timeout: float = 5.0) -> bool:
     return http_get(url, timeout, ctx)[0] == 200
 

@@ -4,14 +4,55 @@ What the Python ingest worker will run in its Pod; here tests and benchmarks dri
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_json
 from devtools.media.peers import _Peer
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
-from devtools.versions import webrtc_bin
+from devtools.versions import REPO, cache_dir, webrtc_bin
 from devtools.waits import wait_for
+
+COMPONENT_DIR = REPO / "components" / "webrtc"
+WHEP_LOAD_DIR = COMPONENT_DIR / "cmd" / "whep-load"
+
+
+def whep_load_bin() -> Path:
+    """cmd/whep-load (many receive-only pion viewers in one process; JSON lines on stdout) built
+    with the component's go.mod into the cache, keyed by its sources and the Go version (a no-op
+    once built)."""
+    go_version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout
+    digest = hashlib.sha256(go_version.encode())
+    for path in sorted([COMPONENT_DIR / "go.mod", COMPONENT_DIR / "go.sum", *WHEP_LOAD_DIR.glob("*.go")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    out = cache_dir() / f"whep-load-{digest.hexdigest()[:12]}" / "whep-load"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+        subprocess.run(
+            ["go", "build", "-trimpath", "-o", f"{out}.tmp", "./cmd/whep-load"], cwd=COMPONENT_DIR, env=env, check=True
+        )
+        os.replace(f"{out}.tmp", out)
+    return out
+
+
+def watch_whep(base_url: str, viewers: int = 1, window: float = 2.0, join_timeout: float = 10.0) -> dict[str, Any]:
+    """`viewers` receive-only WHEP viewers (whep-load) of `base_url` (POST base_url + "/whep", every
+    candidate on 127.0.0.0/8) for `window` s once connected; whep-load's `result` line (connected,
+    joinErrors, firstJoinError, fpsMin, audioPacketsPerSecondMin, perViewer, …). Bounded: whep-load
+    ends by itself after join_timeout + 0.5 s + window, and is killed 15 s later at the latest."""
+    argv = [str(whep_load_bin()), "--target", "whep", "--url", base_url, "--viewers", str(viewers),
+            "--window", f"{window}s", "--settle", "0.5s", "--join-timeout", f"{join_timeout}s",
+            "--ice-ip", LOOPBACK]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=join_timeout + window + 15)
+    results = [json.loads(line) for line in done.stdout.splitlines() if '"event":"result"' in line]
+    if not results:
+        raise RuntimeError(f"whep-load gave no result (exit {done.returncode}): {done.stderr[-2000:]}")
+    return dict(results[-1])
 
 
 def rtp_ports(taken: set[int]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from devtools.http_client import http_get, http_json
 from devtools.ports import free_port
 from devtools.processes import child_env, stop_tree
-from devtools.versions import worker_ffmpeg_env
+from devtools.versions import webrtc_bin, worker_ffmpeg_env
 from devtools.waits import wait_for
 
 
@@ -70,8 +70,12 @@ class Worker:
 class Ingest(Worker):
     KEY = "test-key-0123456789abcdef"
 
-    def __init__(self, workdir: Path, **overrides: Any) -> None:
+    def __init__(self, workdir: Path, webrtc: dict[str, Any] | None = None, **overrides: Any) -> None:
+        """`webrtc`: the config's `webrtc` (e.g. `{}` for the defaults); with it the ingest gets free
+        ports.webrtcUdp/webrtcTcp and runs streamops-webrtc (built here on first use)."""
         self.ports = {"rtmp": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
+        if webrtc is not None:
+            self.ports |= {"webrtcUdp": free_port("udp"), "webrtcTcp": free_port("tcp")}
         key_file = workdir / "stream-key"
         key_file.write_text(self.KEY + "\n")
         config: dict[str, Any] = {
@@ -83,9 +87,12 @@ class Ingest(Worker):
             "bindAddress": "127.0.0.1",
             "screenshots": {"intervalSeconds": 2},
         }
+        if webrtc is not None:
+            config["webrtc"] = webrtc
         config.update(overrides)
         self.ports = config["ports"]  # the test's own, when it passes ports (e.g. with rtmps)
-        super().__init__("ingest", config, workdir, self.ports["http"])
+        env = {"STREAMOPS_WEBRTC": str(webrtc_bin())} if config.get("webrtc") is not None else {}
+        super().__init__("ingest", config, workdir, self.ports["http"], env=env)
 
     def rtmp_url(self, key: str | None = None) -> str:
         return f"rtmp://127.0.0.1:{self.ports['rtmp']}/live/{key or self.KEY}"
@@ -99,6 +106,14 @@ class Ingest(Worker):
     @property
     def feed_url(self) -> str:
         return self.http + "/feed"
+
+    @property
+    def whip_url(self) -> str:
+        return self.http + "/whip"
+
+    @property
+    def whep_url(self) -> str:
+        return self.http + "/whep"
 
     def wait_live(self, timeout: float = 15) -> dict[str, Any]:
         return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout)

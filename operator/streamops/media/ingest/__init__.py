@@ -1,5 +1,5 @@
-"""Ingest worker: takes one publisher (RTMP, RTMPS, SRT) or pulls a source, and serves HLS, DASH,
-the screenshot and the live feed (`streamops worker ingest`: worker.main).
+"""Ingest worker: takes one publisher (RTMP, RTMPS, SRT, WHIP) or pulls a source, and serves HLS,
+DASH, the screenshot, the live feed and WHEP (`streamops worker ingest`: worker.main).
 
 Modules, one job each:
 
@@ -18,5 +18,6 @@ Modules, one job each:
 | `tls_reload` | the RTMPS certificate, reloaded when the mounted Secret changes |
 | `worker_http` | the worker routes (/healthz, /readyz, /status, /metrics) on aiohttp, CORS |
 | `llhls/` | LL-HLS packaging of FFmpeg's fragmented MP4: parts, segments, the playlist |
+| `webrtc/` | WHIP publishers and WHEP viewers through the streamops-webrtc component (its own table) |
 | `player/` | the player page and its scripts (package data) |
 """

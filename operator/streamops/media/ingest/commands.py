@@ -142,30 +142,35 @@ def session_command(
     session_dir: Path,
     transcoded_fd: int | None = None,
     ll_fds: dict[str, int] | None = None,
+    audio_codec: str = "copy",
 ) -> list[str]:
     """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
     HLS (and DASH); with renditions each is encoded once and teed to its HLS variants (and the
-    first one to the transcoded feed). `ll_fds`: the LL-HLS packagers' pipes, by rendition."""
+    first one to the transcoded feed). `ll_fds`: the LL-HLS packagers' pipes, by rendition.
+    `audio_codec`: what the copied outputs' audio becomes ("aac" for a WHIP publisher's Opus: the
+    feed's readers and HLS take AAC), video staying as it came."""
     ll_fds = ll_fds or {}
     stream = ffmpeg_python.input(url, **input_options)
+    codecs = {"c": "copy"} if audio_codec == "copy" else {"c:v": "copy", "c:a": audio_codec}
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
-    outputs = [ffmpeg_python.output(stream, "pipe:1", c="copy", f="mpegts", pes_payload_size=0)]
+    outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, f="mpegts", pes_payload_size=0)]
     ladder = renditions(config)
-    raw_aac = {"bsf:a": "aac_adtstoasc"}  # SRT/TS carries ADTS AAC; fMP4 wants raw AAC
+    # SRT/TS carries ADTS AAC; fMP4 wants raw AAC (FFmpeg's AAC encoder writes raw AAC already).
+    raw_aac = {"bsf:a": "aac_adtstoasc"} if audio_codec == "copy" else {}
     if not ladder:
         for variant, segment_type in muxed_hls_variants(config):
             directory = session_dir / variant
             options = hls_options(config, segment_type, directory)
             if segment_type == "fmp4":
                 options.update(raw_aac)
-            outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), c="copy", **options))
+            outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), **codecs, **options))
         if "" in ll_fds:
             ll = {**fragmented_mp4_options(config.hls), **raw_aac}
-            outputs.append(ffmpeg_python.output(stream, f"pipe:{ll_fds['']}", c="copy", **ll))
+            outputs.append(ffmpeg_python.output(stream, f"pipe:{ll_fds['']}", **codecs, **ll))
         if config.dash:
             manifest = str(session_dir / "dash" / "manifest.mpd")
-            outputs.append(ffmpeg_python.output(stream, manifest, c="copy", **dash_options(config), **raw_aac))
+            outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
     split = stream.video.filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds

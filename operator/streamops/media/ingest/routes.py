@@ -1,8 +1,9 @@
 """The ingest's HTTP surface (aiohttp): the worker routes (worker_http.py), the live feed and the
 transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS) and DASH of the
-session on air, the screenshot, the players' clock, the player page and, on a primary that relays
-its backup, the uplink and the loopback relay feed. Media paths answer at / and under the path
-prefix. What is served changes at every switch (on_air.py), so it is read from the host per request.
+session on air, the screenshot, the players' clock, the player page, WHIP and WHEP
+(webrtc/routes.py) and, on a primary that relays its backup, the uplink and the loopback relay feed.
+Media paths answer at / and under the path prefix. What is served changes at every switch
+(on_air.py), so it is read from the host per request.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequest
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
+from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
+from streamops.media.ingest.webrtc.routes import add_webrtc_routes
+from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import worker_app
 
 CONTENT_TYPES = {
@@ -96,6 +100,11 @@ class IngestHttpHost(Protocol):
         """The address this worker reaches its own HTTP face at (the relay's only client)."""
         ...
 
+    @property
+    def webrtc(self) -> WebRtcRunner:
+        """WHIP publishers and WHEP viewers (webrtc/routes.py)."""
+        ...
+
 
 def ingest_app(host: IngestHttpHost) -> web.Application:
     return IngestRoutes(host).app()
@@ -118,7 +127,9 @@ class IngestRoutes:
             app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
             app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed).
-        for prefix in dict.fromkeys(("", config.path_prefix)):
+        prefixes = list(dict.fromkeys(("", config.path_prefix)))
+        add_webrtc_routes(app, prefixes, host.webrtc)
+        for prefix in prefixes:
             app.router.add_get(prefix + "/hls/{variant}/{name}", self.hls)
             app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", self.hls)
             app.router.add_get(prefix + SCREENSHOT_PATH, self.screenshot)
@@ -244,6 +255,8 @@ def player_options(config: IngestConfig) -> PlayerOptions:
         dash_path=DASH_MANIFEST.lstrip("/") if config.dash else None,
         low_latency=hls.low_latency,
         poster_path=SCREENSHOT_PATH.lstrip("/") if config.screenshots.enabled else None,
+        whep=serves_whep(config),
+        whip=takes_whip(config),
     )
 
 

@@ -103,7 +103,9 @@ class Session:
         redact: Redactor,
         events: SessionEvents,
         secret_input: tuple[Path, str] | None = None,
+        audio_codec: str = "copy",
     ) -> None:
+        """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC)."""
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
@@ -122,7 +124,7 @@ class Session:
         ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
-            argv=session_command(config, url, options, self.dir, write_fd, ll_write),
+            argv=session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec),
             redact=redact,
             log=log,
             on_progress=self._progress,

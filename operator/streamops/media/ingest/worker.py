@@ -1,6 +1,6 @@
-"""The ingest worker: takes one publisher (RTMP through the key-checking gate, RTMPS, or SRT with
-the key as passphrase) or pulls from origins round-robin, one live session at a time; serves HLS
-(and DASH) with the DVR window, a screenshot every N s and the live feed (routes.py).
+"""The ingest worker: takes one publisher (RTMP through the key-checking gate, RTMPS, SRT with the
+key as passphrase, or WHIP: webrtc/) or pulls from origins round-robin, one live session at a time;
+serves HLS (and DASH) with the DVR window, a screenshot every N s, the live feed (routes.py) and WHEP.
 
     streamops worker ingest        (config: env STREAMOPS_INGEST_CONFIG or --config FILE, JSON)
 
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import shutil
-import socket
 import time
 from datetime import datetime
 from pathlib import Path
@@ -47,19 +46,15 @@ from streamops.media.ingest.routes import ingest_app
 from streamops.media.ingest.rtmp_gate import RtmpGate
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.tls_reload import CertificateReloader
+from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
+from streamops.media.loopback_ports import free_loopback_port
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
 
 STANDBY_LISTEN_SECONDS = 10  # a standby RTMP listener nobody connects to exits after this
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class IngestWorker:
@@ -103,6 +98,7 @@ class IngestWorker:
             on_ended=self.session_ended,
         )
         self._metrics()
+        self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:
@@ -163,6 +159,7 @@ class IngestWorker:
             refused_publishers=self.gate.refused if self.gate else 0,
             tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
             tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
+            webrtc=self.webrtc.status(),
         )
         labels = self._labels
         self.m_live.labels(**labels).set(1 if self.live else 0)
@@ -213,6 +210,7 @@ class IngestWorker:
         self.facts = session.facts
         self.served_dir = session.dir
         self.served_packagers = session.packagers
+        self.webrtc.on_air_changed()
         running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
         in_use = {s.dir for s in running if s is not None}
         for directory in self.sessions_dir.iterdir():
@@ -265,9 +263,15 @@ class IngestWorker:
         self.finished_at = utc_now()
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
         self.on_air.own_ended(time.monotonic())
+        self.webrtc.on_air_changed()
 
     def new_session(
-        self, kind: str, url: str, options: dict[str, Any], secret_input: tuple[Path, str] | None = None
+        self,
+        kind: str,
+        url: str,
+        options: dict[str, Any],
+        secret_input: tuple[Path, str] | None = None,
+        audio_codec: str = "copy",
     ) -> Session:
         return Session(
             kind,
@@ -278,6 +282,7 @@ class IngestWorker:
             redact=self.redact,
             events=self.session_events,
             secret_input=secret_input,
+            audio_codec=audio_codec,
         )
 
     def rtmp_upstream(self) -> int | None:
@@ -485,6 +490,7 @@ class IngestWorker:
             await self.gate.start()
         loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
         loops.append(self.on_air.run(self.stopping))
+        loops.append(self.webrtc.run(self.stopping))
         if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
             stable = (push.failback or Failback()).stable_seconds
             offer = BackupOffer(self.config.primary_url, self.config.stream, stable, self.read_key, log)
@@ -499,6 +505,7 @@ class IngestWorker:
             for s in [*self.listeners, *(s for s in (self.standby, self.current) if s is not None)]:
                 await s.process.stop()
             await self.on_air.stop()
+            await self.webrtc.stop()
             for t in tasks:
                 t.cancel()
             if self.gate:

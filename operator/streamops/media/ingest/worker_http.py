@@ -30,13 +30,17 @@ PREFLIGHT_HEADERS = {
 
 @web.middleware
 async def _preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "OPTIONS":  # answered for every path: no route has to know about CORS
+    # Answered for every path, so no media route has to know about CORS; a route with a preflight of
+    # its own (WHIP, WHEP: other methods and headers) answers it.
+    if request.method == "OPTIONS" and request.match_info.route.method != "OPTIONS":
         return web.Response(status=204, headers=PREFLIGHT_HEADERS)
     return await handler(request)
 
 
 async def _cors_headers(_: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(CORS_HEADERS)  # errors (404 while not live) too: players read their status
+    # Errors (404 while not live) too: players read their status. A route's own CORS headers stay.
+    for name, value in CORS_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def worker_app(

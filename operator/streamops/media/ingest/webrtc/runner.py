@@ -1,0 +1,170 @@
+"""What the ingest worker runs for WebRTC (IngestConfig.webrtc): the component (component.py) with
+its loopback ports and its advertised addresses resolved at each start, WHIP publishers (whip.py),
+the WHEP feeder (whep_feed.py), WHEP offers passed through, and the component's /status read every
+STATUS_SECONDS into IngestStatus.webrtc and the metrics. Without IngestConfig.webrtc it runs nothing
+and its endpoints refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from streamops.contract.ingest import FEED_PATH, WebRtcStatus
+from streamops.media.ingest.webrtc.commands import ComponentPorts, component_command, serves_whep, takes_whip
+from streamops.media.ingest.webrtc.component import UNAVAILABLE, Component, ComponentClient, ControlReply
+from streamops.media.ingest.webrtc.whep_feed import WhepFeeder, WhepFeedHost
+from streamops.media.ingest.webrtc.whip import WhipHost, WhipIngest
+from streamops.media.loopback_ports import free_loopback_port, free_rtp_port
+from streamops.redaction import Redactor
+
+STATUS_SECONDS = 2.0
+POD_IP_ENV = "STREAMOPS_POD_IP"
+WHIP_SDP_FILE = "whip.sdp"
+
+
+class WebRtcHost(WhipHost, WhepFeedHost, Protocol):
+    """What WebRTC uses of the worker (worker.IngestWorker)."""
+
+    @property
+    def loopback_host(self) -> str: ...
+
+    @property
+    def http_port(self) -> int: ...
+
+
+async def resolve_ipv4(hosts: list[str]) -> list[str]:
+    """Each host's IPv4 addresses (a literal stays as it is), in order, without repeats. Raises
+    OSError when one does not resolve: candidates naming a wrong address help nobody."""
+    loop = asyncio.get_running_loop()
+    found: dict[str, None] = {}
+    for host in hosts:
+        for *_, address in await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM):
+            found[str(address[0])] = None
+    return list(found)
+
+
+class WebRtcRunner:
+    def __init__(
+        self,
+        host: WebRtcHost,
+        private_dir: Path,
+        registry: CollectorRegistry,
+        labels: dict[str, str],
+        redact: Redactor,
+        log: logging.Logger,
+    ) -> None:
+        """`private_dir`: never served (the SDP file goes there); `labels`: the worker's metric labels."""
+        self.host, self.config, self.log = host, host.config, log
+        self.enabled = self.config.webrtc is not None
+        self.sdp_path = private_dir / WHIP_SDP_FILE
+        self.ports = self._pick_ports()
+        self.client = ComponentClient(lambda: f"http://127.0.0.1:{self.ports.control}")
+        self.component = Component(self._command, self._repick, self.client, redact, log)
+        self.whip = WhipIngest(host, self.component, self.sdp_path, self._refused, log)
+        policy = self.config.webrtc.b_frames if self.config.webrtc else "transcode"
+        self.feeder = WhepFeeder(host, self.component, self._rtp_in, policy, redact, log)
+        self._status: dict[str, Any] | None = None
+        self._component_task: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        names = list(labels)
+        self._labels = labels
+        self.m_viewers = Gauge("streamops_ingest_whep_viewers", "connected WHEP viewers", names, registry=registry)
+        self.m_refused = Counter(
+            "streamops_ingest_whip_refused", "WHIP offers refused, by reason", [*names, "reason"], registry=registry
+        )
+
+    # --- the component's command line -------------------------------------------------------------------
+    def _pick_ports(self) -> ComponentPorts:
+        if not self.enabled:
+            return ComponentPorts(control=0, whip_out=None, rtp_in=None)
+        taken: set[int] = set()
+        whip = (free_rtp_port(taken), free_rtp_port(taken)) if takes_whip(self.config) else None
+        rtp_in = (free_rtp_port(taken), free_rtp_port(taken)) if serves_whep(self.config) else None
+        return ComponentPorts(control=free_loopback_port(), whip_out=whip, rtp_in=rtp_in)
+
+    def _repick(self) -> None:
+        self.ports = self._pick_ports()
+
+    def _rtp_in(self) -> tuple[int, int]:
+        assert self.ports.rtp_in is not None
+        return self.ports.rtp_in
+
+    async def _command(self) -> list[str]:
+        assert self.config.webrtc is not None
+        advertised = await resolve_ipv4(self.config.webrtc.advertise_hosts)
+        return component_command(self.config, self.ports, self.sdp_path, advertised, os.environ.get(POD_IP_ENV))
+
+    # --- what the worker asks -------------------------------------------------------------------------
+    def _refused(self, reason: str) -> None:
+        self.m_refused.labels(**self._labels, reason=reason).inc()
+
+    def on_air_changed(self) -> None:
+        self.feeder.on_air_changed()
+
+    def status(self) -> WebRtcStatus | None:
+        if not self.enabled:
+            return None
+        seen = self._status or {}
+        running = self.component.running
+        return WebRtcStatus(
+            running=running,
+            whip_publisher=running and bool(seen.get("publisherConnected")),
+            whep_viewers=int(seen.get("viewers") or 0) if running else 0,
+            whep_live=running and bool(seen.get("live")),
+            whep_transcoded=self.feeder.transcoded,
+            whep_problem=self.feeder.problem,
+            error=self.component.error,
+        )
+
+    async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:
+        if not serves_whep(self.config):
+            return ControlReply.text(403, "this stream does not serve WHEP (playback.webrtc.enabled is false)")
+        if self.feeder.problem is not None:
+            return ControlReply.text(409, self.feeder.problem)
+        if not self.component.running:
+            return UNAVAILABLE
+        return await self.client.post_whep(offer, content_type)
+
+    async def delete_whep(self, resource: str) -> ControlReply:
+        if not self.component.running:
+            return ControlReply.text(404, "no such WHEP session")
+        return await self.client.delete(resource)
+
+    # --- the run ------------------------------------------------------------------------------------------
+    async def _poll_status(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            self._status = await self.client.status() if self.component.running else None
+            viewers = int((self._status or {}).get("viewers") or 0)
+            self.m_viewers.labels(**self._labels).set(viewers)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), STATUS_SECONDS)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The component, the status poll and the feeder, until `stopping`; then `stop()`. The
+        worker's HTTP face serves already (the feeder reads it)."""
+        if not self.enabled:
+            return
+        feed_url = f"http://{self.host.loopback_host}:{self.host.http_port}{FEED_PATH}"
+        self._component_task = asyncio.create_task(self.component.run(stopping))
+        self._loops = [asyncio.create_task(self._poll_status(stopping))]
+        if serves_whep(self.config):
+            self._loops.append(asyncio.create_task(self.feeder.run(stopping, feed_url)))
+        await stopping.wait()
+
+    async def stop(self) -> None:
+        """After `stopping` was set: WHIP's session and the feeder's FFmpeg end, then the
+        component (it stops itself on `stopping`), each by its PID: none outlives the worker."""
+        await self.whip.stop()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._component_task is not None:
+            await asyncio.gather(self._component_task, return_exceptions=True)

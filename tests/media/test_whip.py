@@ -6,6 +6,7 @@ failure (the fixtures' and the peers' context managers)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,6 +134,9 @@ def test_whip_refusals_say_why_and_never_echo_the_key(whip_ingest: Ingest, whip:
     assert 'streamops_ingest_whip_refused_total{reason="unauthorized",role="primary",stream="cam"} 3.0' in metrics
     assert 'reason="offer"' in metrics
     assert KEY not in whip_ingest.logs()
+    # What the operator turns into a WhipPublisherRefused Event: how many, and the last answer.
+    webrtc = wait_for(lambda: (w := whip_ingest.status()["webrtc"])["whipRefused"] >= 7 and w, timeout=5)
+    assert webrtc["lastWhipRefusal"].startswith("401 ") and KEY not in json.dumps(webrtc)
 
 
 def test_a_stream_without_whip_refuses_it(ingest_factory: Callable[..., Ingest]) -> None:

@@ -16,7 +16,13 @@ from streamops.control.livestream.builders import ingest_pod, ingest_service, re
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.playability import webrtc_playability
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
+from streamops.control.livestream.status import (
+    IngestObservation,
+    PodObservation,
+    livestream_events,
+    livestream_status,
+    publisher_refusal_events,
+)
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
 from streamops.control.shared.settings import OperatorSettings
 
@@ -195,3 +201,26 @@ def test_webrtc_playable_follows_the_components_word():
     status = livestream_status(stream(), observed(live(whep_live=True)), T0)
     playable = status.condition("WebRtcPlayable")
     assert playable is not None and playable.status == "True"
+
+
+def test_refused_whip_offers_become_one_warning_per_look():
+    def seen(refused: int, last: str | None = None) -> IngestStatus:
+        return IngestStatus(live=False, webrtc=WebRtcStatus(running=True, whip_refused=refused, last_whip_refusal=last))
+
+    assert publisher_refusal_events(None, seen(0)) == []
+    [event] = publisher_refusal_events(seen(0), seen(3, "401 the bearer token is not this stream's key"))
+    assert (event.type, event.reason) == ("Warning", "WhipPublisherRefused")
+    assert event.message == "3 WHIP offers refused; the last answer: 401 the bearer token is not this stream's key"
+    assert publisher_refusal_events(seen(3), seen(3, "401 …")) == [], "nothing new: no Event"
+    [restarted] = publisher_refusal_events(seen(5), seen(1, "409 another publisher (rtmp) is live"))
+    assert restarted.message.startswith("1 WHIP offer refused"), "a restarted worker counts from 0"
+
+
+def test_webrtc_not_playable_is_a_warning_once():
+    refused = IngestStatus(live=True, webrtc=WebRtcStatus(running=True, whep_problem="the source has B-frames"))
+    s = stream()
+    first = livestream_status(s, observed(refused), T0)
+    events = livestream_events(None, first)
+    assert [e.reason for e in events if e.type == "Warning"] == ["WebRtcNotPlayable"]
+    again = livestream_status(s.model_copy(update={"status": first}), observed(refused), T0)
+    assert [e for e in livestream_events(first, again) if e.reason == "WebRtcNotPlayable"] == []

@@ -170,6 +170,10 @@ class WebRtcStatus(WorkerStatus):
         default=None, description="Why WHEP viewers get nothing although the stream is live (e.g. B-frames refused)."
     )
     error: str | None = Field(default=None, description="Why the component does not run, if it does not.")
+    whip_refused: int = Field(default=0, description="WHIP offers refused since the worker started.")
+    last_whip_refusal: str | None = Field(
+        default=None, description="The last one: its HTTP status and the answer's text (never a key or a token)."
+    )
 
 
 class IngestStatus(WorkerStatus):

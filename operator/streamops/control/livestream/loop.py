@@ -15,6 +15,7 @@ from streamops.control.livestream.status import (
     RecordingFacts,
     livestream_events,
     livestream_status,
+    publisher_refusal_events,
 )
 from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
@@ -49,9 +50,11 @@ def livestream_update(
     telemetry: dict[Role, IngestStatus],
     facts: tuple[RecordingFacts, ...],
     services: dict[Role, ServiceObservation],
+    primary_before: IngestStatus | None = None,
 ) -> tuple[Manifest, list[Transition]]:
-    """The new status and its Events. (A function of its own so that nothing it builds — the
-    object as a model, copies of the body — outlives the tick in the loop's frame.)"""
+    """The new status and its Events (`primary_before`: the primary's telemetry at the last write).
+    (A function of its own so that nothing it builds — the object as a model, copies of the body —
+    outlives the tick in the loop's frame.)"""
     raw = loop.raw()
     previous = loop.previous_status(raw, LiveStreamStatus)
     stream = loop.valid_object(raw, LiveStream, outcome)
@@ -73,7 +76,8 @@ def livestream_update(
         deactivation=outcome.deactivation,
     )
     status = livestream_status(stream, observation, utcnow())
-    return status.wire(), livestream_events(previous, status)
+    refusals = publisher_refusal_events(primary_before, telemetry.get("primary"))
+    return status.wire(), livestream_events(previous, status) + refusals
 
 
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:
@@ -93,6 +97,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     loop = ObjectLoop(state, LIVESTREAM_LOOP, obj)
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
     reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
+    primary_before: IngestStatus | None = None  # the primary's telemetry at the last status write
     try:
         while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
@@ -134,7 +139,9 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             services = observed_services(state, loop.namespace, loop.name)
             inputs = (loop.body.metadata.get("generation"), outcome, observed_pods, telemetry, facts, services)
             if loop.changed(inputs):
-                await loop.write(*livestream_update(loop, outcome, observed_pods, telemetry, facts, services))
+                update = livestream_update(loop, outcome, observed_pods, telemetry, facts, services, primary_before)
+                await loop.write(*update)
+                primary_before = telemetry.get("primary") or primary_before
             await loop.sleep(*observed_pods.values())
     finally:
         loop.close()

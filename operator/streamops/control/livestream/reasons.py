@@ -34,3 +34,5 @@ BACKUP_WENT_LIVE = "BackupWentLive"
 BACKUP_WENT_OFFLINE = "BackupWentOffline"
 BACKUP_TOOK_OVER = "BackupTookOver"  # status.activeIngest: backup (Warning: the primary's publisher sends nothing)
 PRIMARY_RESTORED = "PrimaryRestored"  # status.activeIngest: back from backup to primary
+WEBRTC_NOT_PLAYABLE = "WebRtcNotPlayable"  # WebRtcPlayable turned False (B-frames refused, no component)
+WHIP_PUBLISHER_REFUSED = "WhipPublisherRefused"  # the primary ingest refused WHIP offers (401, 403, 409, 4xx)

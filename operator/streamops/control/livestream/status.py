@@ -25,6 +25,7 @@ from streamops.control.livestream.exposure import Reach, ServiceObservation, ing
 from streamops.control.livestream.playability import (
     BROWSER_PLAYABLE,
     NOT_BROWSER_PLAYABLE,
+    WEBRTC_PLAYABLE,
     browser_playability,
     webrtc_playability,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "ServiceObservation",
     "livestream_events",
     "livestream_status",
+    "publisher_refusal_events",
 ]
 
 
@@ -313,10 +315,44 @@ def _switch_events(previous: LiveStreamStatus | None, current: LiveStreamStatus)
     return []
 
 
+def _webrtc_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """A Warning when WebRtcPlayable turns False, or gives another reason while False."""
+    before = next((c for c in previous if c.type == WEBRTC_PLAYABLE), None)
+    now = next((c for c in current if c.type == WEBRTC_PLAYABLE), None)
+    if now is None or now.status != "False":
+        return []
+    if before is not None and before.status == "False" and before.reason == now.reason:
+        return []
+    return [Transition("Warning", reasons.WEBRTC_NOT_PLAYABLE, f"{now.reason}: {now.message}")]
+
+
+def publisher_refusal_events(before: IngestStatus | None, now: IngestStatus | None) -> list[Transition]:
+    """A Warning when the primary ingest refused WHIP offers since the last look (its counter; a
+    restarted worker counts from 0 again), with the last answer: bad input that concerns the stream
+    (a wrong key, a second publisher, an offer without H.264 or Opus). One Event per look, however
+    many offers: a publisher retrying in a loop does not flood the namespace's Events."""
+    after = now.webrtc if now is not None else None
+    if after is None or not after.whip_refused:
+        return []
+    seen = before.webrtc.whip_refused if before is not None and before.webrtc is not None else 0
+    new = after.whip_refused - seen if after.whip_refused >= seen else after.whip_refused
+    if new <= 0:
+        return []
+    offers = "offer" if new == 1 else "offers"
+    return [
+        Transition(
+            "Warning",
+            reasons.WHIP_PUBLISHER_REFUSED,
+            f"{new} WHIP {offers} refused; the last answer: {after.last_whip_refusal or 'unknown'}",
+        )
+    ]
+
+
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:
     """Went live / went offline (primary and backup), the backup took over / the primary is back;
     nothing on the first visit of an offline stream."""
     events = condition_transitions(previous.conditions if previous else [], current.conditions)
+    events += _webrtc_events(previous.conditions if previous else [], current.conditions)
     events += _switch_events(previous, current)
     events += _not_ready_news_events(previous.conditions if previous else [], current.conditions)
     events += _playability_events(previous.conditions if previous else [], current.conditions)

@@ -72,6 +72,9 @@ class WebRtcRunner:
         policy = self.config.webrtc.b_frames if self.config.webrtc else "transcode"
         self.feeder = WhepFeeder(host, self.component, self._rtp_in, policy, redact, log)
         self._status: dict[str, Any] | None = None
+        # What status.webrtc says of refused offers (the operator turns them into Events).
+        self.refusals = 0
+        self.last_refusal: str | None = None
         self._component_task: asyncio.Task[None] | None = None
         self._loops: list[asyncio.Task[None]] = []
         names = list(labels)
@@ -103,8 +106,11 @@ class WebRtcRunner:
         return component_command(self.config, self.ports, self.sdp_path, advertised, os.environ.get(POD_IP_ENV))
 
     # --- what the worker asks -------------------------------------------------------------------------
-    def _refused(self, reason: str) -> None:
+    def _refused(self, reason: str, answer: str) -> None:
+        """`answer`: the refusal's status and text, as the publisher got it (never the key)."""
         self.m_refused.labels(**self._labels, reason=reason).inc()
+        self.refusals += 1
+        self.last_refusal = answer[:300]
 
     def on_air_changed(self) -> None:
         self.feeder.on_air_changed()
@@ -122,6 +128,8 @@ class WebRtcRunner:
             whep_transcoded=self.feeder.transcoded,
             whep_problem=self.feeder.problem,
             error=self.component.error,
+            whip_refused=self.refusals,
+            last_whip_refusal=self.last_refusal,
         )
 
     async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:

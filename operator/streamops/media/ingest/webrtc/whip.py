@@ -65,10 +65,10 @@ class WhipIngest:
         host: WhipHost,
         component: Component,
         sdp_path: Path,
-        refused: Callable[[str], None],
+        refused: Callable[[str, str], None],
         log: logging.Logger,
     ) -> None:
-        """`refused(reason)`: counts a refusal (admission.py's reasons)."""
+        """`refused(reason, answer)`: counts a refusal (admission.py's reasons; the answer's status and text)."""
         self.host, self.component, self.sdp_path, self.refused, self.log = host, component, sdp_path, refused, log
         self.session: Session | None = None  # the FFmpeg reading the SDP file
         self.resource: str | None = None  # the component's session: /whip/<id>
@@ -76,7 +76,7 @@ class WhipIngest:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _refuse(self, refusal: Refusal) -> ControlReply:
-        self.refused(refusal.reason)
+        self.refused(refusal.reason, f"{refusal.status} {refusal.message}")
         self.log.info("WHIP publisher refused: %s %s", refusal.status, refusal.message)
         return refusal_reply(refusal)
 
@@ -95,11 +95,12 @@ class WhipIngest:
                 return self._refuse(refusal)  # someone went live while we waited
             await self._end(self.session, self.resource, "a new WHIP publisher displaces the silent one")
             if not self.component.running:
-                self.refused(UNAVAILABLE)
+                self.refused(UNAVAILABLE, "503 the WebRTC component is not running")
                 return ControlReply.text(503, "the WebRTC component is not running", {"Retry-After": "2"})
             reply = await self.component.client.post_whip(offer, content_type)
             if reply.status != 201 or not reply.location:
-                self.refused(OFFER if reply.status in (400, 406, 415) else UNAVAILABLE)
+                answer = f"{reply.status} {reply.body[:200].decode(errors='replace').strip()}"
+                self.refused(OFFER if reply.status in (400, 406, 415) else UNAVAILABLE, answer)
                 self.log.info("WHIP offer refused by the component: %s %s", reply.status, reply.body[:200])
                 return reply
             self.resource = reply.location

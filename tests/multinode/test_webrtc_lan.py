@@ -72,7 +72,8 @@ def assert_offer_stays_on_the_lan(offer: str) -> None:
 
 @contextlib.contextmanager
 def chromium(cluster: LocalCluster, camera: Path | None = None) -> Iterator[Browser]:
-    with Browser(netns=cluster.network.outside, **webrtc_browser_options(camera)) as browser:
+    nodes = [node.ip for node in cluster.network.nodes]  # the exposure: direct, not the harness's dead proxy
+    with Browser(netns=cluster.network.outside, allowed_hosts=nodes, **webrtc_browser_options(camera)) as browser:
         yield browser
 
 

@@ -103,7 +103,16 @@ def test_chromium_publishes_whip_and_another_chromium_plays_whep_from_the_lan(
         publish.wait_until(f"!!{PUBLISHER}", timeout=30)
         publish.evaluate(start_publishing(key), await_promise=False)
         published = time.monotonic()
-        publish.wait_until(f"{PUBLISHER}.state === 'live'", timeout=60)
+        try:
+            publish.wait_until(f"{PUBLISHER}.state === 'live'", timeout=60)
+        except AssertionError as e:
+            seen = publish.evaluate(
+                f"JSON.stringify({{state: {PUBLISHER}.state, status: {PUBLISHER}.status, "
+                f"message: {PUBLISHER}.message, answer: {PUBLISHER}.answer}})",
+                await_promise=False,
+            )
+            logs = cluster.kubectl("logs", "-n", ns, "cam-ingest", "--tail=40", check=False).stdout
+            raise AssertionError(f"{e}\npublisher: {seen}\ningest log:\n{logs}") from None
         state = publish.evaluate(f"({{offer: {PUBLISHER}.offer, answer: {PUBLISHER}.answer}})", await_promise=False)
         wait_live(cluster, ns, timeout=60)
         print(f"Chromium WHIP publish from the LAN -> status.live (multi-node): {time.monotonic() - published:.2f} s")

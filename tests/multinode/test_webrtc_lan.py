@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from devtools.address_plan import FABRIC, OUTSIDE_IP
@@ -71,10 +72,29 @@ def assert_offer_stays_on_the_lan(offer: str) -> None:
 
 
 @contextlib.contextmanager
-def chromium(cluster: LocalCluster, camera: Path | None = None) -> Iterator[Browser]:
+def chromium(cluster: LocalCluster, camera: Path | None = None, secure_origin: str = "") -> Iterator[Browser]:
+    """A WebRTC Chromium on the LAN. `secure_origin`: an http:// origin Chromium treats as secure. A
+    browser opens the camera only on a secure origin (https://, or localhost), so users publish from
+    /publish through an Ingress or HTTPRoute with TLS (the README says so, and the page tells a user who
+    opened it over http://); the harness's Traefik has no TLS entrypoint, so the test says
+    http://<node>:<port> is secure instead, which changes nothing else."""
+    options = webrtc_browser_options(camera)
+    if secure_origin:
+        options["extra_flags"].append(f"--unsafely-treat-insecure-origin-as-secure={secure_origin}")
     nodes = [node.ip for node in cluster.network.nodes]  # the exposure: direct, not the harness's dead proxy
-    with Browser(netns=cluster.network.outside, allowed_hosts=nodes, **webrtc_browser_options(camera)) as browser:
+    with Browser(netns=cluster.network.outside, allowed_hosts=nodes, **options) as browser:
         yield browser
+
+
+def whip_stream(cluster: LocalCluster, ns: str) -> dict[str, Any]:
+    """A stream taking WHIP and RTMP, its ingest on node-2, once status shows the WHIP URL on node-1's
+    address (the exposure: NodePort with node-1 as externalHost)."""
+    start_stream(cluster, ns, on="node-2", **WHIP_AND_RTMP)
+    node_ip = cluster.network.nodes[0].ip
+    return cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"]["ingest"].get("pushUrlWhip", "").startswith(f"http://{node_ip}:"),
+        "the WHIP URL on the LAN", 60,
+    )  # fmt: skip
 
 
 def page_base(stream: dict[str, Any]) -> str:
@@ -85,19 +105,20 @@ def test_chromium_publishes_whip_and_another_chromium_plays_whep_from_the_lan(
     cluster: LocalCluster, release: Release, namespace: str, tmp_path: Path
 ) -> None:
     ns = namespace
-    stream = start_stream(cluster, ns, on="node-2", **WHIP_AND_RTMP)
+    stream = whip_stream(cluster, ns)
     node_ip = cluster.network.nodes[0].ip
-    stream = cluster.wait_status(
-        "lst", ns, "cam", lambda o: o["status"]["ingest"].get("pushUrlWhip", "").startswith(f"http://{node_ip}:"),
-        "the WHIP URL on the LAN", 60,
-    )  # fmt: skip
     playback = stream["status"]["playback"]
     assert playback["whepUrl"] == page_base(stream) + "/whep"
     key = cluster.stream_key(ns, "cam")
     ports = node_ports(cluster, ns)
     assert {"webrtc-udp", "webrtc-tcp"} <= ports.keys(), ports
 
-    with ClockCamera(tmp_path / "camera.y4m") as camera, chromium(cluster, camera.path) as publisher_browser:
+    parts = urlsplit(page_base(stream))
+    origin = f"{parts.scheme}://{parts.netloc}"
+    with (
+        ClockCamera(tmp_path / "camera.y4m") as camera,
+        chromium(cluster, camera.path, secure_origin=origin) as publisher_browser,
+    ):
         publish: Page = publisher_browser.open(page_base(stream) + "/publish")
         publish.call("Page.bringToFront")
         publish.wait_until(f"!!{PUBLISHER}", timeout=30)
@@ -155,12 +176,7 @@ def test_a_whip_stream_is_recorded_as_one_video_across_a_reconnect_and_restreame
 ) -> None:
     ns = namespace
     volume = cluster.recordings_volume(ns, "node-1")
-    stream = start_stream(cluster, ns, on="node-2", **WHIP_AND_RTMP)
-    node_ip = cluster.network.nodes[0].ip
-    stream = cluster.wait_status(
-        "lst", ns, "cam", lambda o: o["status"]["ingest"].get("pushUrlWhip", "").startswith(f"http://{node_ip}:"),
-        "the WHIP URL on the LAN", 60,
-    )  # fmt: skip
+    stream = whip_stream(cluster, ns)
     url, key = stream["status"]["ingest"]["pushUrlWhip"], cluster.stream_key(ns, "cam")
 
     def whip(name: str, **options: Any) -> WhipPublisher:
@@ -211,12 +227,7 @@ def test_a_publisher_limited_to_ice_tcp_goes_live_through_the_tcp_node_port(
     cluster: LocalCluster, release: Release, namespace: str, tmp_path: Path
 ) -> None:
     ns = namespace
-    start_stream(cluster, ns, on="node-2", **WHIP_AND_RTMP)
-    node_ip = cluster.network.nodes[0].ip
-    stream = cluster.wait_status(
-        "lst", ns, "cam", lambda o: o["status"]["ingest"].get("pushUrlWhip", "").startswith(f"http://{node_ip}:"),
-        "the WHIP URL on the LAN", 60,
-    )  # fmt: skip
+    stream = whip_stream(cluster, ns)
     publisher = WhipPublisher(
         stream["status"]["ingest"]["pushUrlWhip"], tmp_path, token=cluster.stream_key(ns, "cam"), size="640x360",
         ice_allow=f"{OUTSIDE_IP}/32", ice_tcp_only=True, netns=cluster.network.outside,

@@ -97,6 +97,19 @@ def whip_stream(cluster: LocalCluster, ns: str) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def started(publisher: WhipPublisher, attempts: int = 10) -> WhipPublisher:
+    """`publisher` started once its POST is answered: like OBS it tries again while the NodePort
+    refuses the connection (kube-proxy programs a new endpoint a moment after the Pod turns Ready)."""
+    for attempt in range(attempts):
+        try:
+            return publisher.start() if attempt == 0 else publisher.restart()
+        except RuntimeError as e:
+            if "connection refused" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def page_base(stream: dict[str, Any]) -> str:
     return stream["status"]["ingest"]["pushUrlWhip"].removesuffix("/whip")
 
@@ -187,7 +200,7 @@ def test_a_whip_stream_is_recorded_as_one_video_across_a_reconnect_and_restreame
         )  # fmt: skip
 
     with NginxRtmp(workdir=tmp_path / "nginx", address=OUTSIDE_IP, netns=cluster.network.outside) as target:
-        first = whip("first").start()
+        first = started(whip("first"))
         try:
             first.wait_connected(30)
             wait_live(cluster, ns, timeout=60)
@@ -206,7 +219,7 @@ def test_a_whip_stream_is_recorded_as_one_video_across_a_reconnect_and_restreame
         cluster.wait_status("lst", ns, "cam", lambda o: not o["status"].get("live"), "not live after DELETE", 30)
 
         # The publisher comes back within the recording's reconnect window.
-        second = whip("second").start()
+        second = started(whip("second"))
         try:
             second.wait_connected(30)
             wait_live(cluster, ns, timeout=30)
@@ -229,10 +242,10 @@ def test_a_publisher_limited_to_ice_tcp_goes_live_through_the_tcp_node_port(
 ) -> None:
     ns = namespace
     stream = whip_stream(cluster, ns)
-    publisher = WhipPublisher(
+    publisher = started(WhipPublisher(
         stream["status"]["ingest"]["pushUrlWhip"], tmp_path, token=cluster.stream_key(ns, "cam"), size="640x360",
         ice_allow=f"{OUTSIDE_IP}/32", ice_tcp_only=True, netns=cluster.network.outside,
-    ).start()  # fmt: skip
+    ))  # fmt: skip
     try:
         publisher.wait_connected(30)
         wait_live(cluster, ns, timeout=60)

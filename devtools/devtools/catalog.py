@@ -117,6 +117,16 @@ BAD = [
         'Unsupported value: "drop": supported values: "transcode", "refuse"',
     ),
     Bad(
+        "webrtc-ice-servers-key-not-a-secret-key",
+        livestream(playback={"webrtc": {"iceServersSecretRef": {"name": "turn", "key": "ice servers"}}}),
+        "spec.playback.webrtc.iceServersSecretRef.key",
+    ),
+    Bad(
+        "webrtc-ice-servers-without-secret-name",
+        livestream(playback={"webrtc": {"iceServersSecretRef": {"key": "iceServers"}}}),
+        "spec.playback.webrtc.iceServersSecretRef.name: Required value",
+    ),
+    Bad(
         "rtmps-tls-without-secret-name",
         livestream(source={"push": {"protocols": ["rtmps"], "tls": {}}}),
         "spec.source.push.tls.secretName: Required value",

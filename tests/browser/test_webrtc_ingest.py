@@ -2,7 +2,8 @@
 `webrtc`, devtools.media.workers.Ingest): the publish page publishes Chromium's camera over WHIP
 with a pasted key (a wrong key: the 401 message; an encoder already live: the 409 message), the
 player page plays the stream over WebRTC in its default (auto) mode, and falls back to HLS when the
-stream serves no WHEP or the WebRTC connection fails. Pages are used under the stream's path prefix.
+stream serves no WHEP or the WebRTC connection fails, and plays through the stream's TURN server
+(coturn in the namespace) when told to use relays only. Pages are used under the stream's path prefix.
 
 Confinement as in test_webrtc.py: the worker (with its FFmpeg and streamops-webrtc), the RTMP
 publisher and Chromium run in a network namespace whose only interface is `lo`, and every ICE
@@ -27,6 +28,7 @@ from devtools.http_client import http_get
 from devtools.media.browser import CHROMIUM, Browser, Page
 from devtools.media.clock_source import ClockPublisher, glass_to_glass
 from devtools.media.player_page import PLAYING_HLS, PLAYING_WEBRTC, PUBLISHER, start_publishing
+from devtools.media.turn_server import TurnServer, turnserver_available
 from devtools.media.webrtc_browser import candidates, webrtc_browser_options
 from devtools.media.webrtc_camera import ClockCamera
 from devtools.media.webrtc_stand import namespace_name
@@ -263,3 +265,37 @@ def test_player_falls_back_to_hls_when_the_webrtc_connection_fails(ingest_stand)
         message = publisher.wait_until("document.getElementById('message').textContent", timeout=10)
         assert "does not take WHIP" in message, message
         assert shown(publisher, "document.getElementById('start').disabled") is True
+
+
+@pytest.mark.skipif(not turnserver_available(), reason="needs coturn's turnserver (hack/deps.sh)")
+def test_the_player_plays_through_the_streams_turn_server_when_relays_only_are_allowed(ingest_stand, tmp_path):
+    """playback.webrtc.iceServersSecretRef's file names a TURN server (coturn on 127.0.0.1 in the
+    namespace); the player page, forced to relays (?ice=relay: iceTransportPolicy relay, what a
+    viewer behind a network that lets nothing else through ends up with), plays over WebRTC through
+    it: its offer has relay candidates only, the selected pair is local relay, coturn allocated."""
+    ice_file = tmp_path / "ice-servers.json"
+    stand = ingest_stand(webrtc={"iceServersFile": str(ice_file)})
+    with TurnServer(tmp_path / "turn", netns=stand.netns) as turn, stand.rtmp_publisher():
+        ice_file.write_text(json.dumps([turn.ice_server()]))
+        stand.wait_status(lambda s: s["live"] and s["webrtc"]["whepLive"], "WHEP live with the RTMP publisher", 30)
+        assert stand.status()["webrtc"].get("iceServersProblem") is None
+        viewer = stand.open("player?format=webrtc&ice=relay")
+        viewer.wait_until(PLAYING_WEBRTC, timeout=40)
+        webrtc = shown(viewer, f"{PLAYER}.webrtc")
+        found = candidates(webrtc["offer"])
+        assert found and {c.type for c in found} == {"relay"} and all(c.on_loopback for c in found), found
+        print("WHEP offer (relay only):", [str(c) for c in found])
+        advances(viewer)
+        stats = viewer.evaluate(f"{PLAYER}.webrtc.stats()")
+        print("WebRTC through TURN:", stats)
+        assert stats["selectedPairTypes"]["local"] == "relay", stats
+        assert turn.relayed() >= 1, turn.log_tail()
+        # The 201's Link header named the same server: the page keeps it for its next connections.
+        assert shown(viewer, "window.streamopsRtc.linkServers") == [
+            {"urls": turn.ice_server()["urls"][0], "username": turn.username, "credential": turn.credential}
+        ]
+        sample = glass_to_glass(viewer, f"{PLAYER}.video", 3)
+        print("RTMP -> ingest -> TURN -> player page (WebRTC) glass-to-glass:", sample.summary())
+        assert turn.credential not in stand.ingest.logs()
+    sockets = stand.browser.sockets()
+    assert sockets and all(s.on_loopback for s in sockets), [s for s in sockets if not s.on_loopback]

@@ -680,6 +680,20 @@ class PlaybackHttpRoute(KubeModel):
 
 
 BFramesPolicy = Literal["transcode", "refuse"]
+ICE_SERVERS_KEY = "iceServers"
+
+
+class IceServersSecretRef(KubeModel):
+    """A key of a Secret of the stream's namespace holding the STUN/TURN servers WebRTC clients get."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
+    key: str = Field(
+        default=ICE_SERVERS_KEY,
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description=f"Key inside the Secret. Default {ICE_SERVERS_KEY}.",
+    )
 
 
 class PlaybackWebRtc(KubeModel):
@@ -698,6 +712,18 @@ class PlaybackWebRtc(KubeModel):
         "source with B-frames is encoded once more for WebRTC (x264 without B-frames, about a third of a core at "
         "720p30); refuse: no WebRTC playback for such a source, condition WebRtcPlayable says why. Sources "
         "without B-frames (WHIP, x264 tune zerolatency) are passed through either way.",
+    )
+    ice_servers_secret_ref: IceServersSecretRef | None = Field(
+        default=None,
+        description="A Secret key holding the STUN/TURN servers that WebRTC clients (WHEP viewers, WHIP publishers) "
+        'use, as RTCIceServer JSON: [{"urls": ["turn:turn.example.com:3478?transport=udp", '
+        '"turns:turn.example.com:5349"], "username": "...", "credential": "..."}]. For clients behind networks that '
+        "block UDP and TCP to the nodes. The ingest gives them to the player and publish pages and in Link "
+        "rel=ice-server headers of its WHIP/WHEP answers (RFC 9725): anyone who can load the player page can read "
+        "these credentials (inherent to TURN in browsers), so prefer short-lived ones, rotated in the Secret. "
+        "Mounted into the primary ingest: setting or changing this reference restarts it, a changed Secret is "
+        "picked up without a restart (once the kubelet has synced it); a missing or invalid Secret leaves clients "
+        "without these servers (a Warning Event IceServersInvalid says why).",
     )
 
 

@@ -27,6 +27,9 @@ STREAM_KEY_FILE = "stream-key"
 TLS_DIR = "/var/run/secrets/streamops/rtmps"
 TLS_CERT_FILE = "tls.crt"
 TLS_KEY_FILE = "tls.key"
+# The STUN/TURN servers for WebRTC clients (playback.webrtc.iceServersSecretRef): RTCIceServer JSON.
+ICE_SERVERS_DIR = "/var/run/secrets/streamops/ice-servers"
+ICE_SERVERS_FILE = "ice-servers.json"
 
 # A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
 # after this long. Above the 2 s after which the stream is no longer live, so a stall that TCP or
@@ -89,6 +92,12 @@ class IngestWebRtc(WorkerConfig):
         default_factory=list,
         description="CIDRs whose local addresses gather candidates (and get the UDP port). Empty: the Pod's IP "
         "(env STREAMOPS_POD_IP) when set, else bind_address when it is one address, else every non-loopback one.",
+    )
+    # None unless the stream names a Secret: a default here would change every ingest's Pod spec hash.
+    ice_servers_file: str | None = Field(
+        default=None,
+        description="Mounted Secret file with the STUN/TURN servers for WebRTC clients (RTCIceServer JSON), read "
+        "again when it changes; given to the pages and in the WHIP/WHEP answers' Link headers.",
     )
 
 
@@ -173,6 +182,11 @@ class WebRtcStatus(WorkerStatus):
     whip_refused: int = Field(default=0, description="WHIP offers refused since the worker started.")
     last_whip_refusal: str | None = Field(
         default=None, description="The last one: its HTTP status and the answer's text (never a key or a token)."
+    )
+    ice_servers_problem: str | None = Field(
+        default=None,
+        description="Why WebRTC clients get none of the STUN/TURN servers of IngestConfig.webrtc.iceServersFile "
+        "(missing, not JSON, not RTCIceServer's shape); never a credential.",
     )
 
 

@@ -10,12 +10,21 @@ from typing import Literal
 
 from streamops.api import API_VERSION, LiveStream
 from streamops.api.common import SecretKeyRef
-from streamops.api.livestream import IngestEndpoints, IngestService, Playback, PlaybackHttpRoute, PlaybackIngress
+from streamops.api.livestream import (
+    IceServersSecretRef,
+    IngestEndpoints,
+    IngestService,
+    Playback,
+    PlaybackHttpRoute,
+    PlaybackIngress,
+)
 from streamops.contract.ingest import (
     CONFIG_ENV,
     DASH_MANIFEST,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
+    ICE_SERVERS_DIR,
+    ICE_SERVERS_FILE,
     MEDIA_DIR,
     PLAYER_PAGE,
     RTMPS_PORT,
@@ -115,6 +124,7 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
 # outlives protocol changes. rtmps is added only for streams that list it (ingest_port_names).
 BASE_PORT_NAMES = ("http", "rtmp", "srt")
 TLS_VOLUME = "rtmps-tls"
+ICE_SERVERS_VOLUME = "ice-servers"
 
 
 def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings) -> tuple[str, ...]:
@@ -153,7 +163,13 @@ def ingest_webrtc(stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | N
         advertise_hosts=list(advertise.hosts),
         advertise_udp_port=advertise.udp_port if advertise.hosts else None,
         advertise_tcp_port=advertise.tcp_port if advertise.hosts and own.ice_tcp else None,
+        ice_servers_file=f"{ICE_SERVERS_DIR}/{ICE_SERVERS_FILE}" if ice_servers_ref(stream) else None,
     )
+
+
+def ice_servers_ref(stream: LiveStream) -> IceServersSecretRef | None:
+    """The Secret key with the STUN/TURN servers for WebRTC clients, if the stream names one."""
+    return stream.spec.playback.webrtc.ice_servers_secret_ref
 
 
 def _rtmps(stream: LiveStream) -> bool:
@@ -282,6 +298,15 @@ def ingest_pod(
         files = {TLS_CERT_FILE: TLS_CERT_FILE, TLS_KEY_FILE: TLS_KEY_FILE}
         volumes.append(secret_files_volume(TLS_VOLUME, tls_secret, files, mode=0o440))
         mounts.append({"name": TLS_VOLUME, "mountPath": TLS_DIR, "readOnly": True})
+    ice_servers = ice_servers_ref(stream)
+    if ice_servers is not None and webrtc_on(stream, role, settings):
+        # A file, not an env var: a rotated credential reaches the running worker (it reads the file
+        # again when it changes). Optional: a missing Secret or key must not keep the ingest from
+        # starting; the worker reports it (status.webrtc.iceServersProblem) and serves no servers.
+        volumes.append(
+            secret_file_volume(ICE_SERVERS_VOLUME, ice_servers.name, ice_servers.key, ICE_SERVERS_FILE, optional=True)
+        )
+        mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,

@@ -13,6 +13,7 @@ from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconci
 from streamops.control.livestream.status import (
     IngestObservation,
     RecordingFacts,
+    ice_servers_events,
     livestream_events,
     livestream_status,
     publisher_refusal_events,
@@ -76,8 +77,9 @@ def livestream_update(
         deactivation=outcome.deactivation,
     )
     status = livestream_status(stream, observation, utcnow())
-    refusals = publisher_refusal_events(primary_before, telemetry.get("primary"))
-    return status.wire(), livestream_events(previous, status) + refusals
+    primary = telemetry.get("primary")
+    worker_news = publisher_refusal_events(primary_before, primary) + ice_servers_events(primary_before, primary)
+    return status.wire(), livestream_events(previous, status) + worker_news
 
 
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:

@@ -36,3 +36,4 @@ BACKUP_TOOK_OVER = "BackupTookOver"  # status.activeIngest: backup (Warning: the
 PRIMARY_RESTORED = "PrimaryRestored"  # status.activeIngest: back from backup to primary
 WEBRTC_NOT_PLAYABLE = "WebRtcNotPlayable"  # WebRtcPlayable turned False (B-frames refused, no component)
 WHIP_PUBLISHER_REFUSED = "WhipPublisherRefused"  # the primary ingest refused WHIP offers (401, 403, 409, 4xx)
+ICE_SERVERS_INVALID = "IceServersInvalid"  # playback.webrtc.iceServersSecretRef: missing or not RTCIceServer JSON

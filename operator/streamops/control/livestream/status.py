@@ -47,6 +47,7 @@ __all__ = [
     "PodObservation",
     "RecordingFacts",
     "ServiceObservation",
+    "ice_servers_events",
     "livestream_events",
     "livestream_status",
     "publisher_refusal_events",
@@ -346,6 +347,18 @@ def publisher_refusal_events(before: IngestStatus | None, now: IngestStatus | No
             f"{new} WHIP {offers} refused; the last answer: {after.last_whip_refusal or 'unknown'}",
         )
     ]
+
+
+def ice_servers_events(before: IngestStatus | None, now: IngestStatus | None) -> list[Transition]:
+    """A Warning when the primary ingest cannot give WebRTC clients the STUN/TURN servers of
+    playback.webrtc.iceServersSecretRef (the Secret or key missing, not RTCIceServer JSON), once per
+    new reason: the worker validates the file (the operator never reads that Secret). Its reason
+    names the field, never a credential."""
+    problem = now.webrtc.ice_servers_problem if now is not None and now.webrtc is not None else None
+    seen = before.webrtc.ice_servers_problem if before is not None and before.webrtc is not None else None
+    if problem is None or problem == seen:
+        return []
+    return [Transition("Warning", reasons.ICE_SERVERS_INVALID, f"WebRTC clients get no STUN/TURN servers: {problem}")]
 
 
 def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStatus) -> list[Transition]:

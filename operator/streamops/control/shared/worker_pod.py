@@ -24,9 +24,13 @@ def spec_hash(pod_spec: Manifest) -> str:
     return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def secret_file_volume(volume: str, secret: str, key: str, path: str) -> Manifest:
-    """A Secret key as a file (mounted, not an env var: a rotated Secret reaches the running worker)."""
-    return {"name": volume, "secret": {"secretName": secret, "items": [{"key": key, "path": path}]}}
+def secret_file_volume(volume: str, secret: str, key: str, path: str, optional: bool = False) -> Manifest:
+    """A Secret key as a file (mounted, not an env var: a rotated Secret reaches the running worker).
+    `optional`: the Pod starts without the Secret or its key (the file is then absent until they exist)."""
+    source: Manifest = {"secretName": secret, "items": [{"key": key, "path": path}]}
+    if optional:
+        source["optional"] = True
+    return {"name": volume, "secret": source}
 
 
 def secret_files_volume(volume: str, secret: str, files: dict[str, str], mode: int | None = None) -> Manifest:

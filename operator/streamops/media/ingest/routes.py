@@ -36,7 +36,7 @@ from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
-from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
+from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
@@ -135,7 +135,8 @@ class IngestRoutes:
             app.router.add_get(prefix + SCREENSHOT_PATH, self.screenshot)
             app.router.add_get(prefix + "/dash/{name}", self.dash)
             app.router.add_get(prefix + CLOCK_PATH, clock)
-            add_player_routes(app, prefix, player_options(config))
+            # At each page request: the ICE servers' file may have changed (a rotated credential).
+            add_player_routes(app, prefix, lambda: player_options(config, host.webrtc.ice_servers.servers))
         return app
 
     # --- the live feed -------------------------------------------------------------------------------
@@ -245,8 +246,9 @@ def media_file(path: Path) -> web.FileResponse:
     return web.FileResponse(path, headers=media_headers(path))
 
 
-def player_options(config: IngestConfig) -> PlayerOptions:
-    """What the player page plays: paths relative to the page (at the prefix, like the media)."""
+def player_options(config: IngestConfig, ice_servers: tuple[IceServer, ...] = ()) -> PlayerOptions:
+    """What the player page plays: paths relative to the page (at the prefix, like the media);
+    `ice_servers`: the STUN/TURN servers of the pages' peer connections (webrtc/ice_servers.py)."""
     hls = config.hls
     playlist = HLS_CMAF_PLAYLIST if hls.cmaf else HLS_MPEGTS_PLAYLIST
     return PlayerOptions(
@@ -257,6 +259,7 @@ def player_options(config: IngestConfig) -> PlayerOptions:
         poster_path=SCREENSHOT_PATH.lstrip("/") if config.screenshots.enabled else None,
         whep=serves_whep(config),
         whip=takes_whip(config),
+        ice_servers=ice_servers,
     )
 
 

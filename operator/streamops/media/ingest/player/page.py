@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,8 @@ class PlayerOptions:
     # Start button is on (without it the page says the stream does not take WHIP).
     whip: bool = False
     # STUN/TURN servers for the pages' peer connections; none by default (the ingest's candidates
-    # name its exposure, docs/design/webrtc.md).
+    # name its exposure, docs/design/webrtc.md); the worker's come from playback.webrtc.iceServersSecretRef.
+    # In the page: whoever can load it can read a TURN credential (inherent to TURN in browsers).
     ice_servers: tuple[IceServer, ...] = ()
 
 
@@ -171,21 +173,23 @@ def render_publish_page(options: PlayerOptions) -> str:
     )
 
 
-def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions) -> None:
+def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions | Callable[[], PlayerOptions]) -> None:
     """GET {prefix}/player: the page; {prefix}/player/<asset>: hls.min.js, dash.all.min.js, the pages' own JS;
     GET {prefix}/publish: the publish page (WHIP from this browser; its Start button off unless `options.whip`).
 
     `prefix` is "" or a path without a trailing slash ("/live/cam1"). Relative URLs in `options`
-    resolve against {prefix}/player, i.e. from {prefix}/.
+    resolve against {prefix}/player, i.e. from {prefix}/. `options` may be a function: asked at each
+    page request (the ICE servers' credentials change while the worker runs).
     """
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
         raise ValueError(f"path prefix {prefix!r}: empty, or starting with / and not ending with one")
     page_path = prefix + PLAYER_PATH
     publish_path = prefix + PUBLISH_PATH
+    current = options if callable(options) else lambda: options
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(
-            body=render_page(options).encode(), headers={"Content-Type": HTML, "Cache-Control": NO_CACHE}
+            body=render_page(current()).encode(), headers={"Content-Type": HTML, "Cache-Control": NO_CACHE}
         )
 
     async def publish_page(_: web.Request) -> web.Response:
@@ -198,7 +202,7 @@ def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions)
             "Content-Security-Policy": "frame-ancestors 'none'",
             "Referrer-Policy": "no-referrer",
         }
-        return web.Response(body=render_publish_page(options).encode(), headers=headers)
+        return web.Response(body=render_publish_page(current()).encode(), headers=headers)
 
     async def slash(request: web.Request) -> web.Response:
         # {prefix}/player/ would resolve the page's relative URLs under player/: send it to the page.

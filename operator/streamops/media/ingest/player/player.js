@@ -8,7 +8,8 @@
 // WHEP, this browser has RTCPeerConnection and the WHEP POST answers 201 within a few seconds, else
 // HLS; webrtc: WHEP only, retried while the stream is not live; hls, dash: that format only),
 // latency=standard (hls.js without its low-latency mode, for comparisons), debug=1 (a line of
-// numbers over the video).
+// numbers over the video), ice=relay (WebRTC through the TURN servers only: iceTransportPolicy relay,
+// to check a TURN setup).
 //
 // WebRTC in auto mode: a WHEP 404 (the stream is not live) or 503 (the ingest's WebRTC restarts)
 // leaves the page waiting as HLS does (HLS plays if it can), and WHEP is tried again every few
@@ -56,6 +57,7 @@
   const manifestUrl = format && new URL(format === 'hls' ? options.hls : options.dash, location.href).href;
   const lowLatency = format === 'hls' && options.lowLatency && params.get('latency') !== 'standard';
   const debug = params.get('debug') === '1';
+  const relayOnly = params.get('ice') === 'relay';
   const whepUrl = options.whep ? new URL(options.whep, location.href).href : null;
   const rtcAvailable = typeof window.RTCPeerConnection === 'function';
   // Why WebRTC is not tried (null: it is)
@@ -441,7 +443,7 @@
     api.webrtc.attempts += 1;
     let pc = null;
     try {
-      pc = rtc.peerConnection(options.iceServers);
+      pc = rtc.peerConnection(options.iceServers, { relay: relayOnly });
       const stream = new MediaStream();
       for (const kind of ['video', 'audio']) {
         rtc.preferCodecs(pc.addTransceiver(kind, { direction: 'recvonly' }), kind, 'recvonly');
@@ -588,6 +590,7 @@
         const local = report.get(s.localCandidateId);
         const remote = report.get(s.remoteCandidateId);
         out.selectedPair = `${local.address}:${local.port}/${local.protocol} -> ${remote.address}:${remote.port}/${remote.protocol}`;
+        out.selectedPairTypes = { local: local.candidateType, remote: remote.candidateType }; // host, srflx, prflx, relay
       }
     });
     return out;

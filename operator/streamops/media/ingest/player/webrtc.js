@@ -1,7 +1,8 @@
 // WHIP and WHEP in the ingest's pages (page.py serves it at {prefix}/player/webrtc.js): the player
 // loads it when the stream serves WHEP, the publish page always. Defines window.streamopsRtc:
-//   peerConnection(iceServers)       -> an RTCPeerConnection (no STUN/TURN unless the page's options
-//                                       or a Link rel="ice-server" header of an earlier answer name some)
+//   peerConnection(iceServers, {relay}) -> an RTCPeerConnection (no STUN/TURN unless the page's options
+//                                       or a Link rel="ice-server" header of an earlier answer name some;
+//                                       relay: TURN relays only, iceTransportPolicy 'relay')
 //   preferCodecs(transceiver, kind, direction) -> H.264 (packetization-mode=1 first) or Opus only;
 //                                       throws an RtcError 'codec' when the browser has none
 //   exchange(pc, endpoint, {headers, answerTimeoutMs}) -> {status, body, location, offer, answer,
@@ -26,9 +27,18 @@
     }
   }
 
-  function peerConnection(iceServers) {
-    const servers = [...(iceServers || []), ...linkServers];
-    return new RTCPeerConnection({ iceServers: servers, bundlePolicy: 'max-bundle' });
+  // The page's servers, less the URLs a Link header named since: those credentials are fresher (the
+  // page may have been loaded before a rotation).
+  function peerConnection(iceServers, { relay = false } = {}) {
+    const learned = new Set(linkServers.map((s) => s.urls));
+    const own = (iceServers || [])
+      .map((s) => ({ ...s, urls: [].concat(s.urls).filter((url) => !learned.has(url)) }))
+      .filter((s) => s.urls.length);
+    return new RTCPeerConnection({
+      iceServers: [...own, ...linkServers],
+      bundlePolicy: 'max-bundle',
+      iceTransportPolicy: relay ? 'relay' : 'all',
+    });
   }
 
   // Only what the ingest's WebRTC component takes: H.264 with packetization-mode=1 (first, then the
@@ -69,24 +79,28 @@
   }
 
   // Link: <stun:stun.example.net>; rel="ice-server", <turn:...>; rel="ice-server"; username="u";
-  // credential="c"; credential-type="password" (RFC 9725 4.6): used by later peer connections of the
-  // page (the offer of this one is already out: no trickle).
+  // credential="c"; credential-type="password" (RFC 9725 4.6), one link or several per header, values
+  // as tokens or quoted-strings (\" and \\ escaped; commas and semicolons inside quotes are theirs).
+  // Used by later peer connections of the page (the offer of this one is already out: no trickle); a
+  // URL named again replaces its entry: the freshest credential wins.
+  const LINK = /<([^>]*)>((?:\s*;\s*[\w!#$%&'*+.^`|~-]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^\s;,"]*))?)*)/g;
+  const PARAM = /;\s*([\w!#$%&'*+.^`|~-]+)(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;,"]*)))?/g;
   function learnIceServers(header) {
     if (!header) return;
-    for (const part of header.split(/,(?=\s*<)/)) {
-      const match = /^\s*<([^>]+)>(.*)$/.exec(part);
-      if (!match) continue;
+    for (const link of header.matchAll(LINK)) {
+      const url = link[1].trim();
       const params = {};
-      for (const p of match[2].split(';')) {
-        const kv = /^\s*([\w-]+)\s*=\s*"?([^"]*)"?\s*$/.exec(p);
-        if (kv) params[kv[1].toLowerCase()] = kv[2];
+      for (const p of link[2].matchAll(PARAM)) {
+        const name = p[1].toLowerCase();
+        if (!(name in params)) params[name] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] || '');
       }
-      if ((params.rel || '').toLowerCase() !== 'ice-server' || !/^(stuns?|turns?):/.test(match[1])) continue;
-      if (linkServers.some((s) => s.urls === match[1])) continue;
-      const server = { urls: match[1] };
-      if (params.username) server.username = params.username;
-      if (params.credential) server.credential = params.credential;
-      linkServers.push(server);
+      if (!(params.rel || '').toLowerCase().split(/\s+/).includes('ice-server') || !/^(stuns?|turns?):/i.test(url)) continue;
+      const server = { urls: url };
+      if (params.username !== undefined) server.username = params.username;
+      if (params.credential !== undefined) server.credential = params.credential;
+      const known = linkServers.findIndex((s) => s.urls === url);
+      if (known >= 0) linkServers.splice(known, 1, server);
+      else linkServers.push(server);
     }
   }
 
@@ -181,5 +195,7 @@
     };
   }
 
-  window.streamopsRtc = { RtcError, peerConnection, preferCodecs, exchange, remove, candidates, watch, linkServers };
+  window.streamopsRtc = {
+    RtcError, peerConnection, preferCodecs, exchange, remove, candidates, watch, linkServers, learnIceServers,
+  };
 })();

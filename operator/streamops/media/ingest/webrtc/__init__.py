@@ -11,6 +11,7 @@ Modules, one job each:
 | `component` | the component's process (restarts with backoff) and the client of its control API |
 | `whip` | WHIP publishers: the offer to the component, the session reading its SDP, DELETE, clean-up |
 | `whep_feed` | the WHEP feeder: the live feed as RTP into the component, B-frames probed first |
+| `ice_servers` | the clients' STUN/TURN servers: the mounted file parsed (read again on change), the Link headers |
 | `runner` | what the worker runs: ports, addresses, the loops above, WHEP offers, status and metrics |
-| `routes` | the HTTP endpoints (POST/DELETE/PATCH/OPTIONS of /whip and /whep) with CORS |
+| `routes` | the HTTP endpoints (POST/DELETE/PATCH/OPTIONS of /whip and /whep) with CORS and the Link headers |
 """

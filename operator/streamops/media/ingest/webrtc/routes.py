@@ -2,7 +2,8 @@
 `POST {WHIP_PATH}` (bearer: the stream key), `DELETE {WHIP_PATH}/<id>`, `POST {WHEP_PATH}`,
 `DELETE {WHEP_PATH}/<id>`, PATCH refused (405: no trickle ICE, no ICE restart), and their CORS
 preflight, so that pages on other origins publish and play. The component's `Location` is mapped
-onto the public path the offer came in at.
+onto the public path the offer came in at. With STUN/TURN servers for the clients (ice_servers.py),
+a 201 answer and the endpoints' OPTIONS carry them as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Expose-Headers": "Location, Link",
 }
 PREFLIGHT_HEADERS = {**CORS_HEADERS, "Access-Control-Max-Age": "86400"}
 OFFER_MAX_BYTES = 64 * 1024  # a browser's offer is ≈4-6 kB
@@ -28,15 +29,27 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # the component's ids; never
 NOT_SUPPORTED = "ICE restart and trickle ICE (PATCH) are not supported: DELETE the session and POST a new offer"
 
 
-def response(reply: ControlReply, prefix: str = "") -> web.Response:
+def response(reply: ControlReply, prefix: str = "", links: Iterable[str] = ()) -> web.Response:
+    """`links`: `Link` header values (the ICE servers), one header each; only on a 201."""
     headers = {**reply.headers, **CORS_HEADERS, "Content-Type": reply.content_type}
     if reply.location is not None:
         headers["Location"] = prefix + reply.location  # the component's /whip/<id> as our public path
-    return web.Response(status=reply.status, body=reply.body, headers=headers)
+    answer = web.Response(status=reply.status, body=reply.body, headers=headers)
+    return _with_links(answer, links) if reply.status == 201 else answer
+
+
+def _with_links(answer: web.Response, links: Iterable[str]) -> web.Response:
+    for link in links:
+        answer.headers.add("Link", link)  # one header per URI, as RFC 9725's examples
+    return answer
+
+
+def preflight_response(links: Iterable[str] = ()) -> web.Response:
+    return _with_links(web.Response(status=204, headers=PREFLIGHT_HEADERS), links)
 
 
 async def preflight(_: web.Request) -> web.Response:
-    return web.Response(status=204, headers=PREFLIGHT_HEADERS)
+    return preflight_response()
 
 
 async def not_supported(_: web.Request) -> web.Response:
@@ -65,7 +78,7 @@ class WebRtcEndpoints:
             return offer
         authorization = request.headers.get("Authorization")
         reply = await self.runner.whip.publish(authorization, offer, request.headers.get("Content-Type", ""))
-        return response(reply, self.prefix)
+        return response(reply, self.prefix, self.runner.ice_servers.links)
 
     async def delete_whip(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
@@ -79,7 +92,12 @@ class WebRtcEndpoints:
         if isinstance(offer, web.Response):
             return offer
         reply = await self.runner.post_whep(offer, request.headers.get("Content-Type", ""))
-        return response(reply, self.prefix)
+        return response(reply, self.prefix, self.runner.ice_servers.links)
+
+    async def options(self, _: web.Request) -> web.Response:
+        """The endpoint's OPTIONS: CORS, and the ICE servers for a client that asks before its offer (a
+        browser's preflight cannot show them to the page: it gets them with the 201)."""
+        return preflight_response(self.runner.ice_servers.links)
 
     async def delete_whep(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
@@ -96,7 +114,7 @@ def add_webrtc_routes(app: web.Application, prefixes: Iterable[str], runner: Web
             (WHEP_PATH, endpoints.post_whep, endpoints.delete_whep),
         ):
             app.router.add_post(prefix + path, post)
-            app.router.add_route("OPTIONS", prefix + path, preflight)
+            app.router.add_route("OPTIONS", prefix + path, endpoints.options)
             resource = prefix + path + "/{id}"
             app.router.add_delete(resource, delete)
             app.router.add_route("PATCH", resource, not_supported)

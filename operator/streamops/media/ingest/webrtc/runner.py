@@ -1,8 +1,8 @@
 """What the ingest worker runs for WebRTC (IngestConfig.webrtc): the component (component.py) with
 its loopback ports and its advertised addresses resolved at each start, WHIP publishers (whip.py),
-the WHEP feeder (whep_feed.py), WHEP offers passed through, and the component's /status read every
-STATUS_SECONDS into IngestStatus.webrtc and the metrics. Without IngestConfig.webrtc it runs nothing
-and its endpoints refuse.
+the WHEP feeder (whep_feed.py), WHEP offers passed through, the clients' STUN/TURN servers
+(ice_servers.py), and the component's /status read every STATUS_SECONDS into IngestStatus.webrtc and
+the metrics. Without IngestConfig.webrtc it runs nothing and its endpoints refuse.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from streamops.contract.ingest import FEED_PATH, WebRtcStatus
 from streamops.media.ingest.webrtc.commands import ComponentPorts, component_command, serves_whep, takes_whip
 from streamops.media.ingest.webrtc.component import UNAVAILABLE, Component, ComponentClient, ControlReply
+from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.ingest.webrtc.whep_feed import WhepFeeder, WhepFeedHost
 from streamops.media.ingest.webrtc.whip import WhipHost, WhipIngest
 from streamops.media.loopback_ports import free_loopback_port, free_rtp_port
@@ -71,6 +72,8 @@ class WebRtcRunner:
         self.whip = WhipIngest(host, self.component, self.sdp_path, self._refused, log)
         policy = self.config.webrtc.b_frames if self.config.webrtc else "transcode"
         self.feeder = WhepFeeder(host, self.component, self._rtp_in, policy, redact, log)
+        # The STUN/TURN servers for the clients (the pages, the Link headers); the component needs none.
+        self.ice_servers = IceServersFile(self.config.webrtc.ice_servers_file if self.config.webrtc else None, log)
         self._status: dict[str, Any] | None = None
         # What status.webrtc says of refused offers (the operator turns them into Events).
         self.refusals = 0
@@ -130,6 +133,7 @@ class WebRtcRunner:
             error=self.component.error,
             whip_refused=self.refusals,
             last_whip_refusal=self.last_refusal,
+            ice_servers_problem=self.ice_servers.problem,
         )
 
     async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:

@@ -189,7 +189,8 @@ def test_webrtc_playable_follows_the_components_word():
 
     cases = [
         (None, "Unknown", "NoMedia"),
-        (IngestStatus(live=True), "False", "ComponentUnavailable"),
+        (IngestStatus(live=True), "Unknown", "NotReported"),
+        (IngestStatus(live=True, webrtc=WebRtcStatus(running=False)), "False", "ComponentUnavailable"),
         (live(whep_live=True), "True", "Served"),
         (live(whep_live=True, whep_transcoded=True), "True", "BFramesTranscoded"),
         (live(whep_problem="the source has B-frames"), "False", "BFramesRefused"),

@@ -135,6 +135,7 @@ WEBRTC_TRANSCODED = "BFramesTranscoded"  # a B-frame-free encode of the source
 WEBRTC_REFUSED = "BFramesRefused"  # the source has B-frames and playback.webrtc.bFrames is refuse
 WEBRTC_UNAVAILABLE = "ComponentUnavailable"  # the ingest's WebRTC component does not run
 WEBRTC_WAITING = "Waiting"  # live, the component has no media yet
+WEBRTC_NOT_REPORTED = "NotReported"  # the ingest says nothing of WebRTC (a worker older than the operator)
 
 
 def webrtc_playability(on_air: IngestStatus | None) -> Observed:
@@ -143,8 +144,10 @@ def webrtc_playability(on_air: IngestStatus | None) -> Observed:
     if on_air is None:
         return Observed(WEBRTC_PLAYABLE, "Unknown", NO_MEDIA, "known once media arrives")
     webrtc = on_air.webrtc
-    if webrtc is None or not webrtc.running:
-        why = webrtc.error if webrtc is not None and webrtc.error else "the ingest reports no WebRTC component"
+    if webrtc is None:  # an ingest started by an older operator, until it is replaced: nothing to judge
+        return Observed(WEBRTC_PLAYABLE, "Unknown", WEBRTC_NOT_REPORTED, "the ingest does not report WebRTC")
+    if not webrtc.running:
+        why = webrtc.error or "the ingest's WebRTC component does not run"
         return Observed(WEBRTC_PLAYABLE, "False", WEBRTC_UNAVAILABLE, why)
     if webrtc.whep_problem:
         return Observed(WEBRTC_PLAYABLE, "False", WEBRTC_REFUSED, webrtc.whep_problem)

@@ -21,10 +21,25 @@ namespace with only lo), WHEP played in the harness's page (devtools.media.webrt
 - WHIP from Chromium: its fake camera reads the clock camera's Y4M (devtools.media.webrtc_camera,
   rewritten every 4 ms: the burned time is 0-4 ms older than the capture), OpenH264 + Opus;
 - RTMP push of the clock publisher → FFmpeg (copy + h264_mp4toannexb, AAC → Opus) → RTP into the
-  component's input ports (devtools.media.webrtc_rtp_feed): the component's path for RTMP sources,
-  which the ingest worker does not run yet;
+  component's input ports (devtools.media.webrtc_rtp_feed): the component alone, fed as the
+  ingest's WHEP feeder feeds it but by FFmpeg reading the RTMP push itself (the ingest's rows below);
 - for both sources, --joins fresh viewers: time from the WHEP POST to the first picture shown, and
   the latency over the first second after it (the GOP cache starts a joiner in the past).
+
+WebRTC rows through the ingest worker (`--rows ingest-webrtc` runs only these): the real
+`streamops worker ingest` with `webrtc` (it runs streamops-webrtc, the WHIP session's FFmpeg and the
+WHEP feeder), its pages under a path prefix, each row a fresh worker, Chromium and namespace with
+only lo (devtools.media.ingest_webrtc), every ICE candidate of every offer and answer checked to be
+a host candidate on 127.0.0.0/8:
+- WHIP from the product's publish page (the clock camera, the stream key typed in: Bearer) → ingest
+  → WHEP in the product's player page (?format=webrtc);
+- RTMP push of the clock publisher → ingest (its WHEP feeder: the served feed → FFmpeg → RTP into
+  the component) → WHEP in the player page;
+- WHIP from the publish page → ingest (the WHIP session's FFmpeg, LL-HLS: hls.latencyMode low) →
+  the player page playing HLS (?format=hls: hls.js lowLatencyMode), the hosted platform's path;
+- for both WebRTC sources, --joins fresh player pages: WHEP POST → first picture (the page's own
+  firstFrame), its clock (read before the page's scripts run: a first-picture hook) and the latency
+  over its first second.
 """
 
 from __future__ import annotations
@@ -56,15 +71,16 @@ from devtools.media.clock_source import (
     install_clock_strip,
     strip_layout,
 )
+from devtools.media.ingest_webrtc import IngestWebRtcStand, ingest_webrtc_stand, loopback_candidates
 from devtools.media.peers import NginxRtmp
-from devtools.media.player_page import PLAYING, VIDEO
+from devtools.media.player_page import PLAYING, PLAYING_WEBRTC, PUBLISHER, VIDEO, start_publishing
 from devtools.media.webrtc_rtp_feed import RtmpToRtp
 from devtools.media.webrtc_stand import WebRtcStand, webrtc_stand
 from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
-from report_file import commit, loadavg  # bench/report_file.py, beside this script
+from report_file import FINDINGS, commit, loadavg  # bench/report_file.py, beside this script
 from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
 
 
@@ -73,6 +89,7 @@ class Row:
     name: str
     sample: LatencySample
     target_ms: float | None
+    note: str = ""  # for the raw line (the WebRTC viewer's jitter buffers)
 
 
 @contextlib.contextmanager
@@ -251,7 +268,7 @@ def webrtc_rows(tmp: Path, settle: float, seconds: float, joins: int) -> tuple[l
         ),
         (
             "RTMP push (clock publisher, x264 zerolatency, no B-frames) → FFmpeg (copy + h264_mp4toannexb, AAC → "
-            "Opus) → RTP → streamops-webrtc → WHEP in Chromium (the component's path: the ingest does not run it yet)",
+            "Opus) → RTP → streamops-webrtc → WHEP in Chromium (the component alone, no ingest)",
             "RTMP → RTP source",
             rtmp_rtp_source,
             500,
@@ -321,6 +338,253 @@ def webrtc_section(rows: list[Row], joins: list[JoinRow], args: argparse.Namespa
     return lines
 
 
+# --- WebRTC through the ingest worker ---------------------------------------------------------------
+
+INGEST_HEADING = "## WebRTC through the ingest worker (streamops worker ingest)"
+PLAYER = "window.streamopsPlayer"
+WHIP_PROTOCOLS = {"push": {"protocols": ["rtmp", "srt", "whip"]}}
+
+
+@dataclass(frozen=True)
+class IngestJoins(JoinRow):
+    """JoinRow, plus the page's own start → first picture (navigation, scripts, ICE gathering, POST)."""
+
+    page_start_ms: list[float]
+
+
+def ingest_live(stand: IngestWebRtcStand, source: str, whep: bool) -> dict[str, Any]:
+    """Wait until the worker is live from `source` (and, with whep, a WHEP viewer would be served)."""
+
+    def live() -> dict[str, Any] | None:
+        status = stand.status()
+        webrtc = status.get("webrtc") or {}
+        return (
+            status
+            if status["live"] and status.get("source") == source and (webrtc.get("whepLive") or not whep)
+            else None
+        )
+
+    return wait_for(live, timeout=30, what=f"the ingest live from {source}" + (" with WHEP" if whep else ""))
+
+
+@contextlib.contextmanager
+def ingest_whip_source(stand: IngestWebRtcStand, whep: bool = True) -> Iterator[None]:
+    """The product's publish page publishing Chromium's clock camera over WHIP (the stream key typed
+    in, as a person would: POST {prefix}/whip with Authorization: Bearer <key>); Stop at the end."""
+    page = stand.open("publish")
+    try:
+        page.wait_until(f"{PUBLISHER}.preview", timeout=15)
+        page.evaluate(start_publishing(Ingest.KEY), await_promise=False)
+        state = page.wait_until(f"['live', 'failed'].includes({PUBLISHER}.state) && {PUBLISHER}.state", timeout=30)
+        if state != "live":
+            shown = page.evaluate(f"[{PUBLISHER}.status, {PUBLISHER}.message]", await_promise=False)
+            raise RuntimeError(f"the publish page failed: {shown}\n{page.console_tail()}")
+        offer, answer = page.evaluate(f"[{PUBLISHER}.offer, {PUBLISHER}.answer]", await_promise=False)
+        loopback_candidates(offer, "WHIP offer (publish page)")
+        loopback_candidates(answer, "WHIP answer (ingest)")
+        ingest_live(stand, "whip", whep)
+        time.sleep(1)  # past the encoder's first seconds (its bandwidth estimate ramps up from the start)
+        yield
+        print(f"  publisher: {page.evaluate(f'{PUBLISHER}.stats()')}", flush=True)
+        page.evaluate("document.getElementById('stop').click()", await_promise=False)
+        page.wait_until(f"{PUBLISHER}.state === 'stopped'", timeout=10)
+    finally:
+        page.close()
+
+
+@contextlib.contextmanager
+def ingest_rtmp_source(stand: IngestWebRtcStand) -> Iterator[None]:
+    """The clock publisher pushing RTMP to the worker; its WHEP feeder sends the feed to the component."""
+    with stand.rtmp_publisher():
+        ingest_live(stand, "rtmp", whep=True)
+        time.sleep(1)
+        yield
+
+
+def play_ingest_webrtc(stand: IngestWebRtcStand) -> Any:
+    """A fresh player page in WebRTC mode (the first-picture clock hook in it) playing; its WHEP
+    offer's and answer's candidates checked. Returns the page."""
+    page = stand.open("player?format=webrtc", first_clock=True)
+    try:
+        page.wait_until(PLAYING_WEBRTC, timeout=30)
+        webrtc = page.evaluate(f"{PLAYER}.webrtc", await_promise=False)
+        if webrtc["status"] != 201:
+            raise RuntimeError(f"WHEP: {webrtc['status']} {str(webrtc.get('body'))[:200]!r}")
+        loopback_candidates(webrtc["offer"], "WHEP offer (player page)")
+        loopback_candidates(webrtc["answer"], "WHEP answer (ingest)")
+    except BaseException:
+        page.close()
+        raise
+    return page
+
+
+def jitter_buffers(stats: dict[str, Any]) -> str:
+    """The viewer's mean jitter buffer delay per kind (getStats: jitterBufferDelay over
+    jitterBufferEmittedCount), since its start: Chromium holds video back to play it in sync with
+    the audio, so the audio's buffer shows in the video's latency."""
+    parts = []
+    for kind in ("video", "audio"):
+        s = stats.get(kind) or {}
+        if s.get("jitterBufferEmittedCount"):
+            parts.append(f"{kind} {1000 * s['jitterBufferDelay'] / s['jitterBufferEmittedCount']:.0f} ms")
+    return "Chromium's jitter buffers (mean since the start): " + ", ".join(parts) if parts else ""
+
+
+def measure_ingest_webrtc(stand: IngestWebRtcStand, settle: float, seconds: float) -> tuple[LatencySample, str]:
+    page = play_ingest_webrtc(stand)
+    try:
+        time.sleep(settle)
+        sample = glass_to_glass(page, VIDEO, seconds)
+        stats = page.evaluate(f"{PLAYER}.webrtc.stats()")
+        print(f"  viewer: {stats}", flush=True)
+        return sample, jitter_buffers(stats)
+    finally:
+        page.close()  # pagehide: the page DELETEs its WHEP session
+
+
+def measure_ingest_hls(stand: IngestWebRtcStand, settle: float, seconds: float) -> LatencySample:
+    page = stand.open("player?format=hls")
+    try:
+        page.wait_until(PLAYING, timeout=60)
+        mode = page.evaluate(f"[{PLAYER}.mode, {PLAYER}.lowLatency]", await_promise=False)
+        if mode != ["hls", True]:
+            raise RuntimeError(f"the player page plays {mode}, not LL-HLS")
+        time.sleep(settle)
+        return glass_to_glass(page, VIDEO, seconds)
+    finally:
+        page.close()
+
+
+def measure_ingest_joins(stand: IngestWebRtcStand, name: str, joins: int) -> IngestJoins:
+    first_frame, page_start, first_age, first_second = [], [], [], []
+    for _ in range(joins):
+        page = play_ingest_webrtc(stand)
+        try:
+            first = page.wait_until(f"{PLAYER}.firstFrame", timeout=10)
+            first_frame.append(float(first["sincePostMs"]))
+            page_start.append(float(first["ms"]))
+            clock = page.wait_until("window.streamopsFirstClock", timeout=10)
+            if clock["burnedMs"] is not None:  # None: its strip did not read (checksum)
+                first_age.append(float(clock["shownAt"]) - float(clock["burnedMs"]))
+            first_second.append(glass_to_glass(page, VIDEO, 1.0).median)
+        finally:
+            page.close()
+        time.sleep(0.5)  # joins spread over the GOP
+    print(
+        f"{name} joins: first frame {first_frame} ms after the POST ({page_start} ms after the page's start), its "
+        f"latency {first_age} ms; first-second latency {first_second} ms",
+        flush=True,
+    )
+    return IngestJoins(name, first_frame, first_age, first_second, 1000, page_start)
+
+
+def ingest_webrtc_rows(tmp: Path, settle: float, seconds: float, joins: int) -> tuple[list[Row], list[IngestJoins]]:
+    rows: list[Row] = []
+    join_rows: list[IngestJoins] = []
+    quiet = {"screenshots": {"enabled": False}}
+    webrtc_sources: list[tuple[str, str, dict[str, Any], Any, float]] = [
+        (
+            "WHIP from the publish page (Chromium, the clock camera; OpenH264 + Opus) → ingest → WHEP in the player "
+            "page (format=webrtc)",
+            "WHIP (publish page) → ingest",
+            {"source": WHIP_PROTOCOLS},
+            ingest_whip_source,
+            300,
+        ),
+        (
+            "RTMP push (clock publisher, x264 zerolatency, no B-frames) → ingest (WHEP feeder: feed → FFmpeg copy + "
+            "AAC → Opus → RTP → streamops-webrtc) → WHEP in the player page (format=webrtc)",
+            "RTMP → ingest (feeder)",
+            {},
+            ingest_rtmp_source,
+            500,
+        ),
+    ]
+    for name, short, config, source, target in webrtc_sources:
+        with (
+            ingest_webrtc_stand(tmp / f"ingest-webrtc-{time.monotonic_ns()}", **quiet, **config) as stand,
+            source(stand),
+        ):
+            sample, note = measure_ingest_webrtc(stand, settle, seconds)
+            print(f"{name}: {sample.summary()}; {note}", flush=True)
+            rows.append(Row(name, sample, target, note))
+            join_rows.append(measure_ingest_joins(stand, short, joins))
+            print(f"  ingest: {stand.status().get('webrtc')}; component: {stand.component_status()}", flush=True)
+    name = (
+        "WHIP from the publish page → ingest (the WHIP session's FFmpeg: LL-HLS, 200 ms parts) → LL-HLS in the player "
+        "page (format=hls, hls.js lowLatencyMode)"
+    )
+    with (
+        ingest_webrtc_stand(
+            tmp / f"ingest-llhls-{time.monotonic_ns()}", source=WHIP_PROTOCOLS, hls={"latencyMode": "low"}, **quiet
+        ) as stand,
+        ingest_whip_source(stand, whep=False),
+    ):
+        sample = measure_ingest_hls(stand, settle, seconds)
+        print(f"{name}: {sample.summary()}", flush=True)
+        rows.append(Row(name, sample, 2000))
+    return rows, join_rows
+
+
+def ingest_webrtc_section(
+    rows: list[Row], joins: list[IngestJoins], args: argparse.Namespace, load_before: str
+) -> list[str]:
+    lines = [
+        INGEST_HEADING,
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"commit {commit()}; /proc/loadavg before: {load_before}, after: {loadavg()}; headless Chromium "
+        f"{browser_version()} from Debian, streamops-webrtc as hack/build-webrtc.sh builds it.",
+        "",
+        "Each row on a fresh `streamops worker ingest` with `webrtc` (it runs streamops-webrtc, the WHIP session's "
+        "FFmpeg reading the component's SDP and, for other sources, the WHEP feeder), a fresh Chromium and a network "
+        "namespace whose only interface is lo (devtools.media.ingest_webrtc): every ICE candidate of every offer and "
+        "answer checked to be a host candidate on 127.0.0.0/8, no STUN/TURN. Publisher and viewers are the product's "
+        f"own pages under the path prefix: the publish page (the stream key typed in and Start pressed: WHIP with "
+        f"Authorization: Bearer) and the player page, sampled for {args.seconds:.0f} s after {args.settle:.0f} s of "
+        "play. The WHIP camera is Chromium's fake device reading the clock Y4M (devtools.media.webrtc_camera, "
+        "rewritten every 4 ms: up to 4 ms high); the RTMP row's publisher is the clock publisher of the first "
+        "section (640x360 30 fps, 1 s GOP). Screenshots off.",
+        "",
+        "| row | median | p95 | stalls | frames read | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = row.sample
+        target = row.target_ms or 0
+        verdict = f"median ≤ {target / 1000:.1f} s " + ("✅" if s.median <= target else "❌")
+        lines.append(
+            f"| {row.name} | {s.median / 1000:.3f} s | {s.p95 / 1000:.3f} s | {s.waiting} | {s.decoded}/{s.presented} "
+            f"| {verdict} |"
+        )
+    lines += [
+        "",
+        f"Joining: {args.joins} fresh player pages (format=webrtc) per source, one after another (0.5 s apart): from "
+        "the WHEP POST (offer complete, ICE gathered) to the first picture presented (the page's own "
+        "streamopsPlayer.firstFrame: requestVideoFrameCallback's expectedDisplayTime), and from the page's start "
+        "(navigation, scripts, ICE gathering and the POST included); the clock in that first picture (read in its "
+        "requestVideoFrameCallback by a hook installed before the page's scripts: how far in the past the GOP cache "
+        "starts a joiner), then glass-to-glass over its first second of play.",
+        "",
+        "| source | joins | WHEP POST → first picture: median | p95 | max | page start → first picture: median "
+        "| first picture's latency: median | max | latency in the first second: median of the joins | worst join "
+        "| target (POST → picture, p95) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for join in joins:
+        ff, fs, age = join.first_frame_ms, join.first_second_ms, join.first_picture_age_ms or [float("nan")]
+        verdict = f"≤ {join.target_ms / 1000:.1f} s " + ("✅" if quantile(ff, 95) <= join.target_ms else "❌")
+        lines.append(
+            f"| {join.name} | {len(ff)} | {statistics.median(ff) / 1000:.3f} s | {quantile(ff, 95) / 1000:.3f} s | "
+            f"{max(ff) / 1000:.3f} s | {statistics.median(join.page_start_ms) / 1000:.3f} s | "
+            f"{statistics.median(age) / 1000:.3f} s ({len(join.first_picture_age_ms)} read) | "
+            f"{max(age) / 1000:.3f} s | {statistics.median(fs) / 1000:.3f} s | {max(fs) / 1000:.3f} s | {verdict} |"
+        )
+    raw = "; ".join(f"{r.name}: {r.sample.summary()}" + (f"; {r.note}" if r.note else "") for r in rows)
+    lines += ["", f"Raw: {raw}.", ""]
+    return lines
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 
@@ -387,13 +651,29 @@ def hls_section(rows: list[Row], args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def merged_report(previous: str, hls: list[str] | None, webrtc: list[str] | None) -> str:
-    """The report with the sections measured now, the others kept from the previous one: the
-    WebRTC section starts at WEBRTC_HEADING, the HLS one is everything before it."""
-    old_hls, _, old_webrtc = previous.partition(WEBRTC_HEADING)
-    hls_text = "\n".join(hls) if hls is not None else old_hls.rstrip("\n") + "\n"
-    webrtc_text = "\n".join(webrtc) if webrtc is not None else (WEBRTC_HEADING + old_webrtc if old_webrtc else "")
-    return hls_text.rstrip("\n") + "\n" + ("\n" + webrtc_text.rstrip("\n") + "\n" if webrtc_text else "")
+SECTIONS = ("hls", "webrtc", "ingest-webrtc")  # the report's order
+HEADINGS = {"webrtc": WEBRTC_HEADING, "ingest-webrtc": INGEST_HEADING}
+
+
+def report_sections(text: str) -> dict[str, str]:
+    """A report cut into its sections: `hls` (everything before the first known heading), each
+    WebRTC section from its heading, and FINDINGS (written by hand) from its heading to the end."""
+    marks = sorted(
+        (text.index(heading), key) for key, heading in [*HEADINGS.items(), (FINDINGS, FINDINGS)] if heading in text
+    )
+    sections = {"hls": text[: marks[0][0]] if marks else text}
+    for (start, key), (end, _) in zip(marks, [*marks[1:], (len(text), "")], strict=True):
+        sections[key] = text[start:end]
+    return {key: value.strip("\n") for key, value in sections.items() if value.strip()}
+
+
+def merged_report(previous: str, measured: dict[str, list[str]]) -> str:
+    """The report with the sections measured now, the others (and the findings) kept from the
+    previous one."""
+    sections = report_sections(previous)
+    sections.update({key: "\n".join(lines).strip("\n") for key, lines in measured.items()})
+    ordered = [sections[key] for key in (*SECTIONS, FINDINGS) if key in sections]
+    return "\n\n".join(ordered) + "\n"
 
 
 def main() -> int:
@@ -402,7 +682,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of play before sampling")
     parser.add_argument(
         "--rows",
-        choices=("all", "hls", "webrtc"),
+        choices=("all", *SECTIONS),
         default="all",
         help="which rows (the others stay in --out as they are)",
     )
@@ -410,28 +690,33 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latency.md")
     args = parser.parse_args()
 
-    load_before = loadavg()
-    hls: list[Row] = []
-    webrtc: list[Row] = []
-    joins: list[JoinRow] = []
+    wanted = SECTIONS if args.rows == "all" else (args.rows,)
+    measured: dict[str, list[str]] = {}
+    samples: list[LatencySample] = []
     with tempfile.TemporaryDirectory(prefix="streamops-latency-") as d:
         tmp = Path(d)
-        if args.rows in ("all", "hls"):
+        if "hls" in wanted:
             with Browser() as browser:
                 hls = hls_rows(tmp, browser, args.settle, args.seconds)
-        if args.rows in ("all", "webrtc"):
+            measured["hls"] = hls_section(hls, args)
+            samples += [r.sample for r in hls]
+        if "webrtc" in wanted:
+            load_before = loadavg()
             webrtc, joins = webrtc_rows(tmp, args.settle, args.seconds, args.joins)
+            measured["webrtc"] = webrtc_section(webrtc, joins, args, load_before)
+            samples += [r.sample for r in webrtc]
+        if "ingest-webrtc" in wanted:
+            load_before = loadavg()
+            ingest, ingest_joins = ingest_webrtc_rows(tmp, args.settle, args.seconds, args.joins)
+            measured["ingest-webrtc"] = ingest_webrtc_section(ingest, ingest_joins, args, load_before)
+            samples += [r.sample for r in ingest]
 
     previous = args.out.read_text() if args.out.exists() else ""
-    report = merged_report(
-        previous,
-        hls_section(hls, args) if hls else None,
-        webrtc_section(webrtc, joins, args, load_before) if webrtc else None,
-    )
+    report = merged_report(previous, measured)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(report)
-    return 0 if all(r.sample.frames for r in [*hls, *webrtc]) else 1
+    return 0 if all(s.frames for s in samples) else 1
 
 
 def browser_version() -> str:

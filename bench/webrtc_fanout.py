@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The WebRTC fan-out row of `make bench-media` (issue 26): streamops-webrtc (components/webrtc)
-and Janus (Debian's 1.1.2, streaming plugin) serving the same RTP to 1, 50, 200 receive-only
-viewers, in the same run, on loopback only. Writes bench/results/webrtc-fanout.md.
+"""The WebRTC fan-out row of `make bench-media` (issue 26): the ingest worker (`streamops worker
+ingest` with `webrtc`: its WHEP feeder sends an RTMP source to the streamops-webrtc it runs),
+streamops-webrtc alone (components/webrtc) and Janus (Debian's 1.1.2, streaming plugin) serving
+the same encode to 1, 50, 200 receive-only viewers, in the same run, on loopback only. Writes
+bench/results/webrtc-fanout.md.
 
 Every process runs in a network namespace made for the run (devtools.media.janus.janus_namespace:
 `lo`, plus a veth pair with both ends inside holding 127.0.0.2/32, the one address Janus 1.1.2 can be made to
@@ -11,16 +13,21 @@ load client refuses any server candidate off 127.0.0.0/8. Janus's viewers gather
 well (libnice, in Janus, never connects 127.0.0.2 with 127.0.0.1), the component's on 127.0.0.1.
 
 - One FFmpeg encode (testsrc2 1280x720 30 fps, x264 veryfast `-tune zerolatency -bf 0`, 2.5 Mbit/s,
-  a keyframe every 2 s, Opus 64 kbit/s) sent through the tee muxer to four RTP destinations: the
-  component's RTP input ports and the Janus mountpoint's ports (same packets' payloads, one encode).
-- Baseline: both servers fed, no viewer, CPU over the window.
-- For each N and each server in turn: the load client (components/webrtc/cmd/whep-load, pion:
-  receive + SRTP decrypt, no decode; WHEP for the component, Janus's HTTP API for Janus) opens N
-  viewers; once every viewer is connected (+ a settle time), the server's CPU (% of one core, from
-  /proc/PID/stat) is taken over the same window the load client counts packets in (it prints
-  `window-start` and `result` lines); peak RSS sampled each second. Per-viewer CPU = (CPU with N −
-  CPU with 0) / N. "Full frame rate": every viewer connected and its video timestamps changing
-  ≥ 29 times a second (the source makes 30), audio ≥ 45 packets/s (Opus 20 ms: 50).
+  a keyframe every 2 s; audio encoded twice, Opus 64 kbit/s and AAC 128 kbit/s) sent through the
+  tee muxer to five destinations: RTP (H.264 + Opus) to the component's input ports and to the
+  Janus mountpoint's ports, and an RTMP push (FLV: the same H.264 + AAC) to the ingest worker, whose
+  WHEP feeder (FFmpeg: its served feed, video copied, AAC → Opus) sends it as RTP to the component
+  it runs. Same video bitstream everywhere, one encode.
+- Baseline: every server fed, no viewer, CPU over the window.
+- For each N and each server in turn (the component alone, the ingest, Janus): the load client
+  (components/webrtc/cmd/whep-load, pion: receive + SRTP decrypt, no decode; WHEP for the
+  component and the ingest, Janus's HTTP API for Janus) opens N viewers; once every viewer is
+  connected (+ a settle time), the server's CPU (% of one core, from /proc/PID/stat; for the ingest
+  its whole process tree: the worker, streamops-webrtc, every FFmpeg, and what they reaped) is
+  taken over the same window the load client counts packets in (it prints `window-start` and
+  `result` lines); peak RSS (the tree's sum for the ingest) sampled each second. Per-viewer CPU =
+  (CPU with N − CPU with 0) / N. "Full frame rate": every viewer connected and its video
+  timestamps changing ≥ 29 times a second (the source makes 30), audio ≥ 45 packets/s (Opus 20 ms: 50).
 - The load client's and the encoder's CPU are reported too: all of it shares the same cores.
 
 Bounded: each load run ≤ 60 s (join timeout + settle + window), every process (encoder, component,
@@ -32,7 +39,6 @@ Janus, load client) is a devtools `_Peer` stopped by PID, also on failure.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -46,18 +52,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from devtools.media.ingest_webrtc import component_status, ingest_status, process_roles, start_ingest
 from devtools.media.janus import AUDIO_PT, ICE_ADDRESS, VIDEO_PT, Janus, janus_namespace
 from devtools.media.peers import _Peer
-from devtools.media.webrtc import WebRtcComponent
+from devtools.media.webrtc import WebRtcComponent, whep_load_bin
+from devtools.media.workers import Ingest
 from devtools.ports import LOOPBACK
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes
 from devtools.versions import REPO as ROOT
-from devtools.versions import cache_dir
 from devtools.waits import wait_for
 from report_file import commit, loadavg, write_report  # bench/report_file.py, beside this script
 
-COMPONENT = ROOT / "components" / "webrtc"
-LOAD_SRC = COMPONENT / "cmd" / "whep-load"
 FPS = 30
 MIN_FPS = 29.0  # over a ≥ 20 s window a viewer of a 30 fps source counts 600 ± 1 frames
 MIN_AUDIO_PPS = 45.0
@@ -68,32 +73,14 @@ SETTLE = 2.0
 # --- the load client ------------------------------------------------------------------------------
 
 
-def load_client_bin() -> Path:
-    """cmd/whep-load built with the component's go.mod into the cache, keyed by its sources and the
-    Go version (a no-op once built)."""
-    go_version = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout
-    digest = hashlib.sha256(go_version.encode())
-    for path in sorted([COMPONENT / "go.mod", COMPONENT / "go.sum", *LOAD_SRC.glob("*.go")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    out = cache_dir() / f"whep-load-{digest.hexdigest()[:12]}" / "whep-load"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false"}
-        subprocess.run(
-            ["go", "build", "-trimpath", "-o", f"{out}.tmp", "./cmd/whep-load"], cwd=COMPONENT, env=env, check=True
-        )
-        os.replace(f"{out}.tmp", out)
-    return out
-
-
 class LoadClient(_Peer):
     """One whep-load run; its JSON lines land in `out` (polled: `wait_event`)."""
 
     def __init__(
-        self, binary: Path, workdir: Path, target: str, url: str, viewers: int, window: float, netns: str
+        self, binary: Path, workdir: Path, target: str, url: str, viewers: int, window: float, netns: str, side: str
     ) -> None:
-        super().__init__(workdir / f"load-{target}-{viewers}.log", netns=netns)
-        self.out = workdir / f"load-{target}-{viewers}.jsonl"
+        super().__init__(workdir / f"load-{side}-{viewers}.log", netns=netns)
+        self.out = workdir / f"load-{side}-{viewers}.jsonl"
         # Janus's viewers gather on its ICE address too: libnice (in Janus) never connects its
         # 127.0.0.2 candidate with a viewer's 127.0.0.1 one (ICE fails; same address: it connects).
         ice_ip = ICE_ADDRESS if target == "janus" else LOOPBACK
@@ -129,13 +116,18 @@ class LoadClient(_Peer):
 
 
 class RtpEncoder(_Peer):
-    """One live x264 + Opus encode, its RTP sent to every (video port, audio port) pair given, on
-    127.0.0.1, through the tee muxer (one encode, one packetisation per destination)."""
+    """One live x264 encode with its audio as Opus and as AAC: RTP (H.264 + Opus) sent to every
+    (video port, audio port) pair given, on 127.0.0.1, and the same H.264 with the AAC pushed over
+    RTMP to `rtmp_url` when given, through the tee muxer (one encode, one packetisation per
+    destination). Output streams: 0 video, 1 Opus, 2 AAC."""
 
-    def __init__(self, workdir: Path, destinations: list[tuple[int, int]], seconds: float, netns: str) -> None:
+    def __init__(
+        self, workdir: Path, destinations: list[tuple[int, int]], seconds: float, netns: str, rtmp_url: str | None
+    ) -> None:
         super().__init__(workdir / "encoder.log", netns=netns)
         self.destinations = destinations
         self.seconds = seconds
+        self.rtmp_url = rtmp_url
 
     def command(self) -> list[str]:
         slaves = []
@@ -143,17 +135,21 @@ class RtpEncoder(_Peer):
             # payload_type pinned to what the Janus mountpoint announces (FFmpeg's defaults anyway)
             # 1200-byte packets, as WebRTC senders make them; sockets bound to 127.0.0.1, not 0.0.0.0
             query = f"localaddr={LOOPBACK}&pkt_size=1200"
-            slaves.append(f"[select=v:f=rtp:payload_type={VIDEO_PT}]rtp://{LOOPBACK}:{video}?{query}")
-            slaves.append(f"[select=a:f=rtp:payload_type={AUDIO_PT}]rtp://{LOOPBACK}:{audio}?{query}")
+            slaves.append(f"[select=0:f=rtp:payload_type={VIDEO_PT}]rtp://{LOOPBACK}:{video}?{query}")
+            slaves.append(f"[select=1:f=rtp:payload_type={AUDIO_PT}]rtp://{LOOPBACK}:{audio}?{query}")
+        if self.rtmp_url:
+            # the ingest's push: the video and the AAC (FLV takes no Opus); a broken push must not
+            # stop the RTP (the ingest's runs then report it)
+            slaves.append(f"[select=\\'0,2\\':f=flv:onfail=ignore]{self.rtmp_url}")
         return [
             "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
             "-re", "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}",
             "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", str(self.seconds), "-map", "0:v", "-map", "1:a",
+            "-t", str(self.seconds), "-map", "0:v", "-map", "1:a", "-map", "1:a",
             "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "baseline",
             "-pix_fmt", "yuv420p", "-bf", "0", "-g", str(2 * FPS), "-keyint_min", str(2 * FPS), "-sc_threshold", "0",
             "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "1250k",
-            "-c:a", "libopus", "-b:a", "64k", "-ar", "48000", "-ac", "2",
+            "-c:a:0", "libopus", "-b:a:0", "64k", "-c:a:1", "aac", "-b:a:1", "128k", "-ar", "48000", "-ac", "2",
             "-f", "tee", "|".join(slaves),
         ]  # fmt: skip
 
@@ -213,9 +209,16 @@ def machine_ticks() -> list[int]:
         return [int(x) for x in f.readline().split()[1:]]
 
 
+SIDES = ("component", "ingest", "janus")
+SERVER_NAMES = {"component": "streamops-webrtc", "ingest": "ingest (worker tree)", "janus": "Janus"}
+# the ingest tree's parts (devtools.media.ingest_webrtc.process_roles), in the breakdown's order
+INGEST_PARTS = ("streamops-webrtc", "ffmpeg: session", "ffmpeg: WHEP feeder")
+PART = "part: "  # Window keys of the ingest's parts: "part: <role> <pid>"
+
+
 @dataclass
 class Run:
-    side: str  # "component" or "janus"
+    side: str  # "component", "ingest" or "janus"
     n: int
     window: Window | None = None
     result: dict[str, Any] = field(default_factory=dict)
@@ -243,21 +246,22 @@ def run_load(
     binary: Path,
     workdir: Path,
     url: str,
-    server: _Peer,
+    server_pid: int,
+    netns: str,
     others: dict[str, int],
     window: float,
     server_viewers: Callable[[], int],
     settle_down: Callable[[], bool],
 ) -> Run:
     run = Run(side, n, load_before=loadavg())
-    target = "whep" if side == "component" else "janus"
-    load = LoadClient(binary, workdir, target, url, n, window, server.netns or "")
+    target = "janus" if side == "janus" else "whep"
+    load = LoadClient(binary, workdir, target, url, n, window, netns, side)
     try:
         with load:
-            assert load.pid is not None and server.pid is not None
+            assert load.pid is not None
             run.joined = load.wait_event("joined", JOIN_TIMEOUT + 10)
             load.wait_event("window-start", SETTLE + 10)
-            run.window = Window({"server": server.pid, "load client": load.pid, **others}).start()
+            run.window = Window({"server": server_pid, "load client": load.pid, **others}).start()
             time.sleep(window / 2)
             run.server_viewers = server_viewers()
             run.result = load.wait_event("result", window + 10)
@@ -286,6 +290,17 @@ def janus_fed(janus: Janus) -> bool:
     return len(media) == 2 and all(0 <= m.get("age_ms", 10**9) < 500 for m in media)
 
 
+def ingest_parts(ingest: Ingest) -> dict[str, int]:
+    """Window keys for the ingest's children worth naming (the component, the session's FFmpeg,
+    the WHEP feeder), each its own process (no children)."""
+    return {f"{PART}{role} {pid}": pid for pid, role in process_roles(ingest).items() if role in INGEST_PARTS}
+
+
+def ingest_feeding(ingest: Ingest, ns: str) -> bool:
+    status = ingest_status(ingest, ns)
+    return bool(status["live"] and (status.get("webrtc") or {}).get("whepLive") and component_status(ingest, ns))
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 
@@ -299,9 +314,9 @@ def mib(x: int) -> str:
 
 def run_row(run: Run, base_cpu: float) -> str:
     w, r = run.window, run.result
-    name = "streamops-webrtc" if run.side == "component" else "Janus"
+    name = SERVER_NAMES[run.side]
     if not r or w is None:
-        return f"| {run.n} | {name} | — | — | — | — | — | — | — | — | broke: {run.error} |"
+        return f"| {run.n} | {name} | — | — | — | — | — | — | — | — | — | — | broke: {run.error} |"
     per = (w.cpu["server"] - base_cpu) / run.n
     ok = "✅" if run.full_rate else "❌"
     fps = f"{r['fpsMin']:.1f} / {r['fpsMedian']:.1f}"
@@ -321,75 +336,119 @@ def run_row(run: Run, base_cpu: float) -> str:
     )
 
 
-def per_viewer(run: Run, base: float) -> float | None:
-    if not run.result or run.window is None:
+def per_viewer(run: Run | None, base: float) -> float | None:
+    if run is None or not run.result or run.window is None:
         return None
     return (run.window.cpu["server"] - base) / run.n
 
 
+def rss_per_viewer(run: Run | None, base: Window, key: str) -> str:
+    if run is None or run.window is None or not run.result:
+        return "n/a"
+    return f"{(run.window.rss['server'] - base.rss[key]) / run.n / 1024:.0f} KiB"
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None or theirs <= 0:
+        return "n/a"
+    ok = "✅" if ours <= theirs else "❌"
+    return f"{ours:.3f} % / {theirs:.3f} % = **{ours / theirs:.2f}×** {ok}"
+
+
+def breakdown(window: Window, server: str) -> dict[str, float]:
+    """The ingest tree's CPU by part over a window: the component, the session's FFmpeg, the WHEP
+    feeder, and the worker itself (with what it reaped: the tree's rest)."""
+    parts = {role: 0.0 for role in INGEST_PARTS}
+    for key, cpu in window.cpu.items():
+        if key.startswith(PART):
+            parts[key.removeprefix(PART).rsplit(" ", 1)[0]] += cpu
+    return {"worker (Python)": window.cpu[server] - sum(parts.values()), **parts}
+
+
 def report(args: argparse.Namespace, base: Window, runs: list[Run], meta: dict[str, str]) -> str:
-    base_c, base_j = base.cpu["component"], base.cpu["janus"]
+    bases = {"component": base.cpu["component"], "ingest": base.cpu["ingest"], "janus": base.cpu["janus"]}
     lines = [
-        "# WebRTC fan-out: streamops-webrtc vs Janus",
+        "# WebRTC fan-out: the ingest worker and streamops-webrtc vs Janus",
         "",
         "`make bench-media` (its last row; alone: `make bench-media FANOUT_ONLY=1`, or",
         "`.venv/bin/python bench/webrtc_fanout.py`), written by bench/webrtc_fanout.py. Issue 26's fan-out row:",
-        "one 720p30 stream, N receive-only WebRTC viewers, the component (components/webrtc, WHEP, fed by",
-        "FFmpeg's RTP on its input ports) against Janus (Debian's 1.1.2, streaming plugin, an rtp mountpoint",
-        "fed with the same encode), same run, same machine. Everything runs in a network namespace made for",
-        "the run: `lo` (127.0.0.1: the component, RTP, both HTTP APIs, the component's viewers) and a veth",
-        f"pair (both ends inside) holding {ICE_ADDRESS}/32, Janus's only ICE address (Janus 1.1.2 skips loopback",
-        "interfaces when it gathers: devtools/devtools/media/janus.py); Janus's viewers use it too (libnice never",
-        "pairs it with 127.0.0.1); the load client refuses any server candidate off 127.0.0.0/8.",
+        "one 720p30 stream, N receive-only WebRTC viewers, three servers in turn, same run, same machine:",
+        "the **ingest worker** (`streamops worker ingest` with `webrtc`: the stream published to it over RTMP,",
+        "its WHEP feeder sends it as RTP to the streamops-webrtc it runs; measured as its whole process tree:",
+        "the worker, the component, the session's FFmpeg, the feeder's FFmpeg), **streamops-webrtc alone**",
+        "(components/webrtc, fed by the encoder's RTP on its input ports: the component's own cost) and",
+        "**Janus** (Debian's 1.1.2, streaming plugin, an rtp mountpoint fed with the same encode). Everything",
+        "runs in a network namespace made for the run: `lo` (127.0.0.1: the ingest, the component, RTP, RTMP,",
+        "every HTTP API, the viewers of both streamops servers) and a veth pair (both ends inside) holding",
+        f"{ICE_ADDRESS}/32, Janus's only ICE address (Janus 1.1.2 skips loopback interfaces when it gathers:",
+        "devtools/devtools/media/janus.py); Janus's viewers use it too (libnice never pairs it with 127.0.0.1);",
+        "the load client refuses any server candidate off 127.0.0.0/8.",
         "",
         f"Run {meta['date']} on {platform.machine()}, {os.cpu_count()} cores; commit {meta['commit']};",
         f"load average (1, 5, 15 min) before {meta['load_before']}, after {meta['load_after']}; {meta['go']};",
         f"{meta['janus']}; {meta['ffmpeg']}.",
         "Source: one FFmpeg encode (testsrc2 1280x720 30 fps, x264 veryfast baseline `-tune zerolatency",
-        "-bf 0`, 2.5 Mbit/s, keyframe every 2 s; Opus 64 kbit/s), sent by the tee muxer as RTP to both servers.",
-        "Load client: components/webrtc/cmd/whep-load (pion; receive + SRTP decrypt, no decode, no NACK/RTCP;",
-        "WHEP for the component, Janus's HTTP API: create, attach, `watch`, answer with `start`, keepalives),",
-        f"one process per run, 4 joins in flight. Window: {args.window:.0f} s once all N viewers are connected",
-        f"+ {SETTLE:.0f} s, the same window for the server's CPU (utime + stime from /proc/PID/stat, % of",
-        "one core) and the viewers' counters; RSS: peak over the window. CPU per viewer = (CPU with N −",
-        "CPU with 0 viewers) / N. Full frame rate (✅): every viewer connected, ≥ 29 video frames/s",
-        "(timestamp changes; the source has 30) and ≥ 45 audio packets/s. The load client and the",
-        'encoder run on the same cores (their CPU in the table); "machine busy": all cores, over the window.',
+        "-bf 0`, 2.5 Mbit/s, keyframe every 2 s; Opus 64 kbit/s and AAC 128 kbit/s), sent by the tee muxer",
+        "as RTP (H.264 + Opus) to the component and Janus and as RTMP (the same H.264 + AAC) to the ingest",
+        "(config: `webrtc: {}`, screenshots off, everything else the worker's defaults; its feeder copies the",
+        "video and encodes the AAC to Opus). Load client: components/webrtc/cmd/whep-load (pion; receive + SRTP",
+        "decrypt, no decode, no NACK/RTCP; WHEP for the component and the ingest (POST /whep on the worker),",
+        "Janus's HTTP API: create, attach, `watch`, answer with `start`, keepalives), one process per run, 4",
+        f"joins in flight. Window: {args.window:.0f} s once all N viewers are connected + {SETTLE:.0f} s, the",
+        "same window for the server's CPU (utime + stime from /proc/PID/stat, % of one core; the ingest: its",
+        "process tree, with what it reaped) and the viewers' counters; RSS: peak over the window (the ingest:",
+        "the tree's sum). CPU per viewer = (CPU with N − CPU with 0 viewers) / N. Full frame rate (✅): every",
+        "viewer connected, ≥ 29 video frames/s (timestamp changes; the source has 30) and ≥ 45 audio",
+        "packets/s. The load client and the encoder run on the same cores (their CPU in the table);",
+        '"machine busy": all cores, over the window.',
         "",
-        f"Baseline (both servers fed, no viewer, {args.window:.0f} s): streamops-webrtc {pct(base_c)}, "
-        f"{mib(base.rss['component'])}; Janus {pct(base_j)}, {mib(base.rss['janus'])}; "
-        f"encoder {pct(base.cpu['encoder'])}; machine {base.busy:.0f} % busy.",
+        f"Baseline (every server fed, no viewer, {args.window:.0f} s): ingest tree {pct(bases['ingest'])}, "
+        f"{mib(base.rss['ingest'])}; streamops-webrtc alone {pct(bases['component'])}, {mib(base.rss['component'])}; "
+        f"Janus {pct(bases['janus'])}, {mib(base.rss['janus'])}; encoder {pct(base.cpu['encoder'])}; "
+        f"machine {base.busy:.0f} % busy.",
         "",
         "| viewers | server | server CPU | server RSS | CPU per viewer | connected | video fps min / median "
         "| audio pkt/s min | Mbit/s per viewer | lost packets | load client CPU | encoder CPU | load avg |",
         "|---:|---|---:|---:|---:|---|---|---:|---|---:|---:|---|---|",
     ]
     for run in runs:
-        lines.append(run_row(run, base_c if run.side == "component" else base_j))
+        lines.append(run_row(run, bases[run.side]))
+
+    def find(side: str, n: int) -> Run | None:
+        return next((r for r in runs if r.side == side and r.n == n), None)
+
     lines += [
         "",
-        "| viewers | CPU per viewer: streamops-webrtc / Janus | target | RSS per viewer (Δ over 0 viewers / N) |",
+        "| viewers | CPU per viewer: ingest tree / Janus (target ≤ 1.0×) | streamops-webrtc alone / Janus "
+        "| RSS per viewer (Δ over 0 viewers / N): ingest tree / streamops-webrtc / Janus |",
         "|---:|---|---|---|",
     ]
     for n in args.counts:
-        ours_run = next((r for r in runs if r.side == "component" and r.n == n), None)
-        theirs_run = next((r for r in runs if r.side == "janus" and r.n == n), None)
-        ours = per_viewer(ours_run, base_c) if ours_run else None
-        theirs = per_viewer(theirs_run, base_j) if theirs_run else None
-        rss = "n/a"
-        if ours_run and ours_run.window and theirs_run and theirs_run.window:
-            rss_c = (ours_run.window.rss["server"] - base.rss["component"]) / n
-            rss_j = (theirs_run.window.rss["server"] - base.rss["janus"]) / n
-            rss = f"{rss_c / 1024:.0f} KiB / {rss_j / 1024:.0f} KiB"
-        if ours is None or theirs is None or theirs <= 0:
-            lines.append(f"| {n} | n/a | ≤ 1.0× | {rss} |")
-        else:
-            ok = "✅" if ours <= theirs else "❌"
-            lines.append(f"| {n} | {ours:.3f} % / {theirs:.3f} % = **{ours / theirs:.2f}×** | ≤ 1.0× {ok} | {rss} |")
+        pv = {side: per_viewer(find(side, n), bases[side]) for side in SIDES}
+        rss = " / ".join(rss_per_viewer(find(side, n), base, side) for side in SIDES)
+        lines.append(f"| {n} | {ratio(pv['ingest'], pv['janus'])} | {ratio(pv['component'], pv['janus'])} | {rss} |")
+    lines += [
+        "",
+        "The ingest tree by part (CPU % of one core over each window; the worker: the Python process with what it "
+        "reaped, i.e. the tree less the named parts):",
+        "",
+        "| viewers | " + " | ".join(["worker (Python)", *INGEST_PARTS]) + " | tree |",
+        "|---:|" + "---:|" * (len(INGEST_PARTS) + 2),
+    ]
+    for label, window in [("0", base), *((str(r.n), r.window) for r in runs if r.side == "ingest" and r.result)]:
+        if window is None:
+            continue
+        server = "ingest" if window is base else "server"
+        parts = breakdown(window, server)
+        lines.append(f"| {label} | " + " | ".join(pct(v) for v in parts.values()) + f" | {pct(window.cpu[server])} |")
     broke = [r for r in runs if not r.full_rate]
     lines.append("")
     if broke:
-        lines.append("Not served at full rate: " + "; ".join(f"{r.side} at N={r.n} ({why(r)})" for r in broke) + ".")
+        lines.append(
+            "Not served at full rate: "
+            + "; ".join(f"{SERVER_NAMES[r.side]} at N={r.n} ({why(r)})" for r in broke)
+            + "."
+        )
     else:
         lines.append("Every run served every viewer at full frame rate.")
     lines.append("")
@@ -422,7 +481,7 @@ def versions() -> dict[str, str]:
 
     janus = "Janus " + out(["dpkg-query", "-W", "-f", "${Version}", "janus"]) + " (Debian)"
     return {
-        "commit": commit("components/webrtc", "bench"),
+        "commit": commit("components/webrtc", "operator/streamops/media", "devtools/devtools/media", "bench"),
         "go": out(["go", "version"]).strip(),
         "janus": janus.strip(),
         "ffmpeg": out(["ffmpeg", "-version"]).split("\n")[0].split(" Copyright")[0],
@@ -440,53 +499,76 @@ def main() -> int:
         parser.error("--window: 20 to 30 s (each load run stays under 60 s)")
 
     meta = {"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}", "load_before": loadavg(), **versions()}
-    binary = load_client_bin()
+    binary = whep_load_bin()
     runs: list[Run] = []
-    # the encoder runs the whole benchmark: baseline + counts x 2 runs of ≤ 60 s (+ settling)
-    seconds = 120 + len(args.counts) * 2 * 90
+    # the encoder runs the whole benchmark: baseline + counts x 3 runs of ≤ 60 s (+ settling)
+    seconds = 120 + len(args.counts) * len(SIDES) * 90
     with (
         tempfile.TemporaryDirectory(prefix="streamops-fanout-") as d,
         janus_namespace(f"sofanout{os.getpid()}") as ns,
     ):
         tmp = Path(d)
         (tmp / "janus").mkdir()
-        with (
-            WebRtcComponent(tmp, whip_out=False, ice_tcp=False, extra_args=["--log-level", "warn"], netns=ns) as comp,
-            Janus(tmp / "janus", netns=ns) as janus,
-        ):
-            assert comp.rtp_in_ports is not None
-            feeds = [comp.rtp_in_ports, (janus.video_port, janus.audio_port)]
-            with RtpEncoder(tmp, feeds, seconds, ns) as encoder:
-                wait_for(lambda: comp.status().get("rtpInLive"), timeout=15, what="RTP at the component")
-                wait_for(lambda: janus_fed(janus), timeout=15, what="RTP at Janus's mountpoint")
-                time.sleep(3)  # past the encoder's start-up
-                assert comp.pid and janus.pid and encoder.pid
-                pids = {"component": comp.pid, "janus": janus.pid, "encoder": encoder.pid}
-                base = Window(pids).start()
-                time.sleep(args.window)
-                base.end()
-                print(f"baseline: {base.cpu} busy {base.busy:.0f} %", flush=True)
-                for n in args.counts:
-                    dropped0 = comp.status().get("viewerPacketsDropped", 0)
-                    run = run_load(
-                        "component", n, binary, tmp, comp.control_url, comp,
-                        {"janus": janus.pid, "encoder": encoder.pid}, args.window,
-                        lambda: int(comp.status().get("viewers", -1)),
-                        lambda: comp.status().get("viewerSessions") == 0,
-                    )  # fmt: skip
-                    run.dropped = comp.status().get("viewerPacketsDropped", 0) - dropped0
-                    runs.append(run)
-                    print(run_row(run, base.cpu["component"]), flush=True)
-                    run = run_load(
-                        "janus", n, binary, tmp, janus.api_url, janus,
-                        {"component": comp.pid, "encoder": encoder.pid}, args.window,
-                        lambda: janus_viewers(janus),
-                        lambda: janus_viewers(janus) == 0,
-                    )  # fmt: skip
-                    runs.append(run)
-                    print(run_row(run, base.cpu["janus"]), flush=True)
-                    for proc in (comp, janus, encoder):
-                        proc._check_alive()
+        ingest = start_ingest(ns, tmp / "ingest", screenshots={"enabled": False})
+        try:
+            with (
+                WebRtcComponent(
+                    tmp, whip_out=False, ice_tcp=False, extra_args=["--log-level", "warn"], netns=ns
+                ) as comp,
+                Janus(tmp / "janus", netns=ns) as janus,
+            ):
+                assert comp.rtp_in_ports is not None and ingest.process is not None
+                feeds = [comp.rtp_in_ports, (janus.video_port, janus.audio_port)]
+                with RtpEncoder(tmp, feeds, seconds, ns, ingest.rtmp_url()) as encoder:
+                    wait_for(lambda: comp.status().get("rtpInLive"), timeout=15, what="RTP at the component")
+                    wait_for(lambda: janus_fed(janus), timeout=15, what="RTP at Janus's mountpoint")
+                    wait_for(lambda: ingest_feeding(ingest, ns), timeout=30, what="the ingest live, feeding WHEP")
+                    time.sleep(3)  # past the encoder's and the feeder's start-up
+                    assert comp.pid and janus.pid and encoder.pid
+                    worker = ingest.process.pid
+                    pids = {"component": comp.pid, "janus": janus.pid, "encoder": encoder.pid, "ingest": worker}
+                    base = Window({**pids, **ingest_parts(ingest)}).start()
+                    time.sleep(args.window)
+                    base.end()
+                    print(f"baseline: {base.cpu} busy {base.busy:.0f} %", flush=True)
+                    for n in args.counts:
+                        dropped0 = comp.status().get("viewerPacketsDropped", 0)
+                        run = run_load(
+                            "component", n, binary, tmp, comp.control_url, comp.pid, ns,
+                            {"janus": janus.pid, "encoder": encoder.pid, "ingest": worker}, args.window,
+                            lambda: int(comp.status().get("viewers", -1)),
+                            lambda: comp.status().get("viewerSessions") == 0,
+                        )  # fmt: skip
+                        run.dropped = comp.status().get("viewerPacketsDropped", 0) - dropped0
+                        runs.append(run)
+                        print(run_row(run, base.cpu["component"]), flush=True)
+
+                        dropped0 = component_status(ingest, ns).get("viewerPacketsDropped", 0)
+                        run = run_load(
+                            "ingest", n, binary, tmp, ingest.http, worker, ns,
+                            {"component": comp.pid, "janus": janus.pid, "encoder": encoder.pid,
+                             **ingest_parts(ingest)}, args.window,
+                            lambda: int(component_status(ingest, ns).get("viewers", -1)),
+                            lambda: component_status(ingest, ns).get("viewerSessions") == 0,
+                        )  # fmt: skip
+                        run.dropped = component_status(ingest, ns).get("viewerPacketsDropped", 0) - dropped0
+                        runs.append(run)
+                        print(run_row(run, base.cpu["ingest"]), flush=True)
+
+                        run = run_load(
+                            "janus", n, binary, tmp, janus.api_url, janus.pid, ns,
+                            {"component": comp.pid, "encoder": encoder.pid, "ingest": worker}, args.window,
+                            lambda: janus_viewers(janus),
+                            lambda: janus_viewers(janus) == 0,
+                        )  # fmt: skip
+                        runs.append(run)
+                        print(run_row(run, base.cpu["janus"]), flush=True)
+                        for proc in (comp, janus, encoder):
+                            proc._check_alive()
+                        if not ingest_feeding(ingest, ns):
+                            raise RuntimeError(f"the ingest stopped feeding WHEP:\n{ingest.logs()[-3000:]}")
+        finally:
+            ingest.stop()
     meta["load_after"] = loadavg()
     text = report(args, base, runs, meta)
     write_report(args.out, text)

@@ -128,14 +128,14 @@ demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server,
 test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
+bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, the ingest worker and streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
 	$(if $(FANOUT_ONLY),,$(PY) bench/media.py $(BENCH_ARGS))
 	$(PY) bench/webrtc_fanout.py $(FANOUT_ARGS)
 
 bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) bench/e2e.py $(BENCH_ARGS)
 
-bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS (median, p95) -> bench/results/latency.md
+bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
 	$(PY) bench/latency.py $(BENCH_ARGS)
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md

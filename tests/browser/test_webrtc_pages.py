@@ -23,6 +23,7 @@ from devtools.media.webrtc import WebRtcComponent
 from devtools.media.webrtc_browser import candidates, webrtc_browser_options
 from devtools.media.webrtc_camera import ClockCamera
 from devtools.media.webrtc_stand import namespace_name
+from devtools.waits import eventually
 
 from devtools import netns
 from tests.browser.webrtc_standin import KEY, ProductPages
@@ -146,7 +147,11 @@ def test_publish_page_refuses_a_wrong_key_then_goes_live_and_the_player_plays_it
     viewer.wait_until(f"{PLAYER}.state === 'offline'", timeout=15)
     # the player leaves: pagehide DELETEs its WHEP session
     viewer.navigate("about:blank")
-    assert any(m == "DELETE" and "/whep/" in p and s == 200 for m, p, s in stand.pages.requests), stand.pages.requests
+    eventually(  # sent on pagehide (keepalive): it may reach the server just after the navigation
+        lambda: any(m == "DELETE" and "/whep/" in p and s == 200 for m, p, s in stand.pages.requests),
+        timeout=5,
+        what=f"the player's DELETE of its WHEP session in {stand.pages.requests}",
+    )
     sockets = stand.browser.sockets()
     assert sockets and all(s.on_loopback for s in sockets)
 

@@ -234,9 +234,9 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     old = {p["metadata"]["uid"] for p in kids(admin, ns, "pods")}
     admin.apply(ns, livestream("cam", source={"push": {**push, "protocols": ["rtmp"]}}))
     eventually(
-        lambda: all(len(s["spec"]["ports"]) == 2 for s in kids(admin, ns, "services")),
+        lambda: all("srt" not in {p["name"] for p in s["spec"]["ports"]} for s in kids(admin, ns, "services")),
         timeout=60,
-        what="Services patched to rtmp + http",
+        what="Services patched without the SRT port",
     )
     eventually(
         lambda: (p := kids(admin, ns, "pods")) and len(p) == 2 and not old & {x["metadata"]["uid"] for x in p},

@@ -33,7 +33,7 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
     # the worker address's (exposure.py); pushUrlRtmps follows the same rule as pushUrl.
     service = cluster.get("services", namespace, "cam-ingest")
     ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
-    assert ports.keys() == {"http", "rtmp", "rtmps"} and ports["rtmps"] != ports["rtmp"]
+    assert ports.keys() == {"http", "rtmp", "rtmps", "webrtc-udp", "webrtc-tcp"} and ports["rtmps"] != ports["rtmp"]
     ingest = stream["status"]["ingest"]
     host = ingest["pushUrl"].removeprefix("rtmp://").split(":")[0]
     assert ingest["pushUrl"] == f"rtmp://{host}:{ports['rtmp']}/live"

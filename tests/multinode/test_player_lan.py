@@ -47,7 +47,8 @@ def clock_from_lan(cluster: LocalCluster, url: str, workdir: Path) -> Iterator[C
 
 @pytest.mark.parametrize(
     ("settings", "query"),
-    [({}, ""), ({"hls": {"latencyMode": "low"}}, ""), ({"dash": True}, "?format=dash")],
+    # format=hls: the page's default (auto) plays WebRTC first (WHEP is on by default; test_webrtc_lan.py).
+    [({}, "?format=hls"), ({"hls": {"latencyMode": "low"}}, "?format=hls"), ({"dash": True}, "?format=dash")],
     ids=["hls", "ll-hls", "dash"],
 )
 def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(

@@ -309,7 +309,11 @@ def test_operator_pod_deleted_mid_stream_changes_nothing_observable(
     ns = namespace
     stream = start_stream(cluster, ns)
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
-    before = wait_live(cluster, ns)
+    wait_live(cluster, ns)
+    # Settled: WebRtcPlayable turns True once the WHEP feeder's first media reaches the component.
+    before = cluster.wait_status(
+        "lst", ns, "cam", lambda o: (condition(o, "WebRtcPlayable") or {}).get("status") == "True", "WebRTC", 30
+    )
     ingest_uid = cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
     old = release.leader_pod()  # the replica that reconciles (the other waits as a standby)
     assert old is not None, f"an operator Pod holds the Lease\n{release.diagnose()}"

@@ -289,6 +289,20 @@ def quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+def webrtc_table(rows: list[Row]) -> list[str]:
+    """The latency table of WebRTC rows (median, p95, stalls, frames, the median's target)."""
+    lines = ["| row | median | p95 | stalls | frames read | target |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        s = row.sample
+        target = row.target_ms or 0
+        verdict = f"median ≤ {target / 1000:.1f} s " + ("✅" if s.median <= target else "❌")
+        lines.append(
+            f"| {row.name} | {s.median / 1000:.3f} s | {s.p95 / 1000:.3f} s | {s.waiting} | {s.decoded}/{s.presented} "
+            f"| {verdict} |"
+        )
+    return lines
+
+
 def webrtc_section(rows: list[Row], joins: list[JoinRow], args: argparse.Namespace, load_before: str) -> list[str]:
     lines = [
         WEBRTC_HEADING,
@@ -304,17 +318,8 @@ def webrtc_section(rows: list[Row], joins: list[JoinRow], args: argparse.Namespa
         "its burned time is 0-4 ms older than the capture, so these rows read up to 4 ms (2 ms on average) high. "
         "The RTMP row's publisher is the clock publisher of the rows above (640x360 30 fps, 1 s GOP).",
         "",
-        "| row | median | p95 | stalls | frames read | target |",
-        "|---|---|---|---|---|---|",
+        *webrtc_table(rows),
     ]
-    for row in rows:
-        s = row.sample
-        target = row.target_ms or 0
-        verdict = f"median ≤ {target / 1000:.1f} s " + ("✅" if s.median <= target else "❌")
-        lines.append(
-            f"| {row.name} | {s.median / 1000:.3f} s | {s.p95 / 1000:.3f} s | {s.waiting} | {s.decoded}/{s.presented} "
-            f"| {verdict} |"
-        )
     lines += [
         "",
         f"Joining: {args.joins} fresh viewer pages per source, one after another (0.5 s apart), each from the WHEP "
@@ -546,17 +551,8 @@ def ingest_webrtc_section(
         "rewritten every 4 ms: up to 4 ms high); the RTMP row's publisher is the clock publisher of the first "
         "section (640x360 30 fps, 1 s GOP). Screenshots off.",
         "",
-        "| row | median | p95 | stalls | frames read | target |",
-        "|---|---|---|---|---|---|",
+        *webrtc_table(rows),
     ]
-    for row in rows:
-        s = row.sample
-        target = row.target_ms or 0
-        verdict = f"median ≤ {target / 1000:.1f} s " + ("✅" if s.median <= target else "❌")
-        lines.append(
-            f"| {row.name} | {s.median / 1000:.3f} s | {s.p95 / 1000:.3f} s | {s.waiting} | {s.decoded}/{s.presented} "
-            f"| {verdict} |"
-        )
     lines += [
         "",
         f"Joining: {args.joins} fresh player pages (format=webrtc) per source, one after another (0.5 s apart): from "

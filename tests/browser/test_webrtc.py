@@ -7,15 +7,13 @@ as a time (bench/results/latency.md has the numbers)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.media.browser import CHROMIUM, Page
+from devtools.media.browser import Page
 from devtools.media.clock_source import glass_to_glass
 from devtools.media.webrtc_browser import candidates, media_codecs
 from devtools.media.webrtc_pages import (
@@ -30,15 +28,9 @@ from devtools.media.webrtc_stand import WebRtcStand, webrtc_stand
 from devtools.waits import eventually
 
 from devtools import netns
+from tests.browser.webrtc_requirements import webrtc_marks
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs {CHROMIUM} (Debian's chromium)"),
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("nsenter") is None,
-        reason="needs root and nsenter: Chromium and the component run in a network namespace with only lo",
-    ),
-    pytest.mark.timeout(120),
-]
+pytestmark = webrtc_marks("the component", timeout=120)
 
 
 @pytest.fixture

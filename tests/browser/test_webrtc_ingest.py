@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.media.browser import CHROMIUM, Browser, Page
+from devtools.media.browser import Browser, Page
 from devtools.media.clock_source import ClockPublisher, glass_to_glass
 from devtools.media.player_page import PLAYING_HLS, PLAYING_WEBRTC, PUBLISHER, start_publishing
 from devtools.media.turn_server import TurnServer, turnserver_available
@@ -36,15 +35,9 @@ from devtools.media.workers import Ingest
 from devtools.waits import eventually
 
 from devtools import netns
+from tests.browser.webrtc_requirements import webrtc_marks
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs {CHROMIUM} (Debian's chromium)"),
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("nsenter") is None,
-        reason="needs root and nsenter: Chromium and the ingest run in a network namespace with only lo",
-    ),
-    pytest.mark.timeout(240),
-]
+pytestmark = webrtc_marks("the ingest", timeout=240)
 
 PREFIX = "/streams/default/cam"
 PLAYER = "window.streamopsPlayer"

@@ -8,15 +8,13 @@ test_webrtc_ingest.py."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from devtools.media.browser import CHROMIUM, Browser, Page
+from devtools.media.browser import Browser, Page
 from devtools.media.clock_source import glass_to_glass
 from devtools.media.player_page import PLAYING_WEBRTC, PUBLISHER, start_publishing
 from devtools.media.webrtc import WebRtcComponent
@@ -26,16 +24,10 @@ from devtools.media.webrtc_stand import namespace_name
 from devtools.waits import eventually
 
 from devtools import netns
+from tests.browser.webrtc_requirements import webrtc_marks
 from tests.browser.webrtc_standin import KEY, ProductPages
 
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs {CHROMIUM} (Debian's chromium)"),
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("nsenter") is None,
-        reason="needs root and nsenter: Chromium and the component run in a network namespace with only lo",
-    ),
-    pytest.mark.timeout(150),
-]
+pytestmark = webrtc_marks("the component", timeout=150)
 
 PLAYER = "window.streamopsPlayer"
 

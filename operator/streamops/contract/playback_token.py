@@ -1,0 +1,150 @@
+"""Signed playback tokens, as the signer (`streamops playback url`) writes them and the verifiers
+(the ingest worker; the edge's Lua twin, media/edge/) check them. Format, answers and key files:
+docs/design/playback.md, "The contract". Pure: no clock, no files, no I/O.
+
+    v1~<kid>~<exp>~<ip>~<sig>     sig = b64url(HMAC-SHA256(key, "v1~<kid>~<exp>~<ip>~<ns>/<name>"))
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+VERSION = "v1"
+SEPARATOR = "~"
+# The path segment that carries a token: <prefix>/t/<token>/<rest>.
+TOKEN_SEGMENT = "t"
+# Seconds a token is still honoured after its expiry, for clocks a little apart.
+CLOCK_SKEW_SECONDS = 5
+# A signer uses `previous` until `current` is this old: mounted Secrets reach Pods within about a
+# minute (kubelet's sync period), so every verifier has the new key by then.
+KEY_PROPAGATION_SECONDS = 120
+KEY_BYTES = 32
+KEYS_SECRET = "streamops-playback-keys"
+CURRENT_KEY = "current"
+PREVIOUS_KEY = "previous"
+ROTATED_AT_ANNOTATION = "streaming.streamops.dev/rotated-at"
+
+_TOKEN = re.compile(r"^v1~([A-Za-z0-9_-]{8})~([0-9]{1,12})~([0-9A-Fa-f.:]{0,45})~([A-Za-z0-9_-]{43})$")
+
+
+class Refusal(Enum):
+    """Why a request is refused: the HTTP status and the body (one line; never the token)."""
+
+    MISSING = (401, "playback of this stream needs a signed URL (streamops playback url)")
+    INVALID = (403, "playback token is not valid for this stream")
+    EXPIRED = (403, "playback token expired")
+    UNKNOWN_KEY = (403, "playback token was signed with a key this stream no longer accepts")
+    OTHER_VIEWER = (403, "playback token is restricted to another viewer address")
+
+    @property
+    def status(self) -> int:
+        return self.value[0]
+
+    @property
+    def body(self) -> str:
+        return self.value[1]
+
+    @property
+    def reason(self) -> str:
+        """The metric label: missing, invalid, expired, unknown_key, other_viewer."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Token:
+    kid: str
+    expires: int
+    ip: str
+    signature: str
+
+
+def key_id(key: bytes) -> str:
+    return _b64(hashlib.sha256(key).digest())[:8]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _signed_text(kid: str, expires: int, ip: str, stream: str) -> bytes:
+    return SEPARATOR.join((VERSION, kid, str(expires), ip, stream)).encode()
+
+
+def sign(key: bytes, stream: str, expires: int, ip: str = "") -> str:
+    """A token for `stream` ("<namespace>/<name>") valid until `expires` (Unix seconds), for any
+    viewer or only for the client address `ip`."""
+    if "/" not in stream:
+        raise ValueError("stream is <namespace>/<name>")
+    kid = key_id(key)
+    signature = _b64(hmac.new(key, _signed_text(kid, expires, ip, stream), hashlib.sha256).digest())
+    return SEPARATOR.join((VERSION, kid, str(expires), ip, signature))
+
+
+def parse(token: str) -> Token | None:
+    match = _TOKEN.match(token)
+    if match is None:
+        return None
+    kid, expires, ip, signature = match.groups()
+    return Token(kid, int(expires), ip, signature)
+
+
+def verify(token: str | None, keys: list[bytes], stream: str, now: float, client: str) -> Refusal | None:
+    """None when `token` lets `client` watch `stream` at `now` with one of `keys` (current and
+    previous), else why not. The signature is compared in constant time."""
+    if not token:
+        return Refusal.MISSING
+    parsed = parse(token)
+    if parsed is None:
+        return Refusal.INVALID
+    key = next((k for k in keys if key_id(k) == parsed.kid), None)
+    if key is None:
+        return Refusal.UNKNOWN_KEY
+    expected = _b64(
+        hmac.new(key, _signed_text(parsed.kid, parsed.expires, parsed.ip, stream), hashlib.sha256).digest()
+    )
+    if not hmac.compare_digest(expected, parsed.signature):
+        return Refusal.INVALID
+    if now >= parsed.expires + CLOCK_SKEW_SECONDS:
+        return Refusal.EXPIRED
+    if parsed.ip and parsed.ip != client:
+        return Refusal.OTHER_VIEWER
+    return None
+
+
+def split_token_path(path: str, prefix: str = "") -> tuple[str | None, str]:
+    """(token, path without the token segment) for `<prefix>/t/<token>/<rest>` (or `/t/<token>/<rest>`
+    at the root); (None, path) when the path carries no token."""
+    for base in dict.fromkeys((prefix, "")):
+        head = f"{base}/{TOKEN_SEGMENT}/"
+        if path.startswith(head):
+            token, slash, rest = path[len(head) :].partition("/")
+            if slash and token:
+                return token, base + "/" + rest
+    return None, path
+
+
+def client_address(forwarded_for: str | None, peer: str | None) -> str:
+    """The address a token's `ip` restriction is checked against: the first X-Forwarded-For entry
+    (the proxy in front replaces what untrusted clients send), else the peer's."""
+    if forwarded_for:
+        first = forwarded_for.split(",", 1)[0].strip()
+        if first:
+            return first
+    return peer or ""
+
+
+def session_hash(session: str) -> str:
+    """What leaves a server for a viewer session: 16 hex characters, no address or token."""
+    return hashlib.sha256(session.encode()).hexdigest()[:16]
+
+
+def session_id(sid: str | None, client: str, user_agent: str | None) -> str:
+    """The `_sid` query parameter when present, else the client address and User-Agent."""
+    if sid:
+        return sid
+    return hashlib.sha256(f"{client}\n{user_agent or ''}".encode()).hexdigest()

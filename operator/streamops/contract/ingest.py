@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from streamops.api.livestream import DVR, HLS, BFramesPolicy, IngestRole, Screenshots, Source, Transcoding
@@ -30,11 +32,20 @@ TLS_KEY_FILE = "tls.key"
 # The STUN/TURN servers for WebRTC clients (playback.webrtc.iceServersSecretRef): RTCIceServer JSON.
 ICE_SERVERS_DIR = "/var/run/secrets/streamops/ice-servers"
 ICE_SERVERS_FILE = "ice-servers.json"
+# The namespace's playback signing keys (Secret streamops-playback-keys: files `current`, `previous`),
+# mounted for a signed stream (docs/design/playback.md, "Signing keys").
+PLAYBACK_KEYS_DIR = "/var/run/secrets/streamops/playback-keys"
 
 # A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
 # after this long. Above the 2 s after which the stream is no longer live, so a stall that TCP or
 # SRT recovers from is ridden out; a new publisher does not wait for it (it displaces a silent one).
 PUBLISHER_TIMEOUT_SECONDS = 5.0
+
+# A viewer session counts while it made a successful media request within this many seconds
+# (docs/design/playback.md, "Viewer sessions").
+VIEWER_WINDOW_SECONDS = 30
+# At most this many session hashes per protocol in IngestStatus.viewers and /viewers (≈19 bytes each).
+VIEWER_SESSIONS_LISTED = 5000
 
 # What the ingest serves on its HTTP port.
 FEED_PATH = "/feed"  # the live feed (MPEG-TS over HTTP) for recorders and pushers
@@ -50,6 +61,9 @@ WHIP_PATH = "/whip"  # POST an offer (Authorization: Bearer <stream key>); the s
 WHEP_PATH = "/whep"  # POST an offer; the session resource below it
 # POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
 BACKUP_UPLINK_PATH = "/backup/uplink"
+VIEWERS_PATH = "/viewers"  # the viewer sessions for the operator to union with the edges' (not playback)
+# A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.
+EDGE_HEADER = "X-Streamops-Edge"
 
 Role = IngestRole
 
@@ -101,6 +115,49 @@ class IngestWebRtc(WorkerConfig):
     )
 
 
+PlaybackAccess = Literal["public", "signed"]
+
+
+class IngestPlayback(WorkerConfig):
+    """Who may play the stream and how viewers are counted (docs/design/playback.md). Present only
+    for a signed stream (or a test): None keeps a public stream's configuration, and its Pod's spec
+    hash, what it was."""
+
+    namespace: str = Field(
+        min_length=1,
+        max_length=63,
+        description="The LiveStream's namespace: with `stream`, the identity <namespace>/<stream> a token signs "
+        "and /viewers reports.",
+    )
+    access: PlaybackAccess = Field(
+        default="public",
+        description="public: anyone with the URL plays (a /t/<token>/ segment is ignored); signed: every playback "
+        "request needs a valid token in the path (streamops playback url).",
+    )
+    keys_dir: str | None = Field(
+        default=None,
+        description="The mounted Secret streamops-playback-keys (files `current` and `previous`), read again when "
+        "a file's mtime changes. Required with access signed.",
+    )
+    viewer_window_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description=f"A viewer session counts while it made a media request within this long. Default "
+        f"{VIEWER_WINDOW_SECONDS} (the contract's; shorter in tests).",
+    )
+
+    @model_validator(mode="after")
+    def _signed_has_keys(self) -> IngestPlayback:
+        if self.access == "signed" and not self.keys_dir:
+            raise ValueError("access signed needs keysDir")
+        return self
+
+    @property
+    def viewer_window(self) -> float:
+        return self.viewer_window_seconds or VIEWER_WINDOW_SECONDS
+
+
 class IngestConfig(WorkerConfig):
     """What the ingest needs from the LiveStream's spec. Title, active, recording and resources are
     left out on purpose: changing them must not restart a live ingest."""
@@ -140,6 +197,11 @@ class IngestConfig(WorkerConfig):
         f"(RTMP: by the gate; SRT: the listener's read timeout). Default {PUBLISHER_TIMEOUT_SECONDS:g}. A new "
         "publisher is accepted before that as soon as the session is silent.",
     )
+    playback: IngestPlayback | None = Field(
+        default=None,
+        description="Signed playback and the stream's namespace; None: public, viewers reported under the "
+        "stream's name alone.",
+    )
     path_prefix: str = Field(
         default="",
         max_length=512,
@@ -163,6 +225,19 @@ class IngestConfig(WorkerConfig):
     @property
     def publisher_timeout(self) -> float:
         return self.publisher_timeout_seconds or PUBLISHER_TIMEOUT_SECONDS
+
+    @property
+    def signed(self) -> bool:
+        return self.playback is not None and self.playback.access == "signed"
+
+    @property
+    def stream_id(self) -> str:
+        """<namespace>/<stream>: what a token signs and /viewers keys; the bare name without a namespace."""
+        return f"{self.playback.namespace}/{self.stream}" if self.playback else self.stream
+
+    @property
+    def viewer_window(self) -> float:
+        return self.playback.viewer_window if self.playback else VIEWER_WINDOW_SECONDS
 
 
 class WebRtcStatus(WorkerStatus):
@@ -188,6 +263,33 @@ class WebRtcStatus(WorkerStatus):
         description="Why WebRTC clients get none of the STUN/TURN servers of IngestConfig.webrtc.iceServersFile "
         "(missing, not JSON, not RTCIceServer's shape); never a credential.",
     )
+
+
+class ViewerCounts(WorkerStatus):
+    """Viewers now, by protocol: sessions with a media request in the window; WebRTC: WHEP sessions."""
+
+    hls: int = 0
+    llhls: int = 0
+    dash: int = 0
+    webrtc: int = 0
+
+
+class ViewerSessionHashes(WorkerStatus):
+    """The sessions behind the counts, as session_hash (16 hex characters: no address, no token), at
+    most VIEWER_SESSIONS_LISTED each, for the operator to union with the edges' lists."""
+
+    hls: list[str] = Field(default_factory=list)
+    llhls: list[str] = Field(default_factory=list)
+    dash: list[str] = Field(default_factory=list)
+
+
+class IngestViewers(WorkerStatus):
+    """The ingest's own viewers (requests from an edge, with EDGE_HEADER, are not counted)."""
+
+    window_seconds: float = VIEWER_WINDOW_SECONDS
+    counts: ViewerCounts = Field(default_factory=ViewerCounts)
+    sessions: ViewerSessionHashes = Field(default_factory=ViewerSessionHashes)
+    truncated: bool = Field(default=False, description="A list was cut at VIEWER_SESSIONS_LISTED.")
 
 
 class IngestStatus(WorkerStatus):
@@ -229,3 +331,4 @@ class IngestStatus(WorkerStatus):
         default=None, description="Why the RTMPS certificate (or its renewal) could not be loaded, if it could not."
     )
     webrtc: WebRtcStatus | None = Field(default=None, description="With IngestConfig.webrtc.")
+    viewers: IngestViewers | None = Field(default=None, description="Viewer sessions now (None from older workers).")

@@ -2,7 +2,9 @@
 transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS) and DASH of the
 session on air, the screenshot, the players' clock, the player page, WHIP and WHEP
 (webrtc/routes.py) and, on a primary that relays its backup, the uplink and the loopback relay feed.
-Media paths answer at / and under the path prefix. What is served changes at every switch
+Media paths answer at / and under the path prefix, and at both also under `/t/<token>/` (a signed
+URL: docs/design/playback.md); every playback route goes through the playback gate
+(playback_access.py: tokens, request and viewer counts). What is served changes at every switch
 (on_air.py), so it is read from the host per request.
 """
 
@@ -27,6 +29,7 @@ from streamops.contract.ingest import (
     HLS_MPEGTS_PLAYLIST,
     SCREENSHOT_PATH,
     TRANSCODED_FEED_PATH,
+    VIEWERS_PATH,
     IngestConfig,
     IngestStatus,
 )
@@ -36,7 +39,9 @@ from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
+from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
@@ -105,6 +110,11 @@ class IngestHttpHost(Protocol):
         """WHIP publishers and WHEP viewers (webrtc/routes.py)."""
         ...
 
+    @property
+    def playback(self) -> PlaybackGate:
+        """Tokens of a signed stream, request and viewer counts (playback_access.py)."""
+        ...
+
 
 def ingest_app(host: IngestHttpHost) -> web.Application:
     return IngestRoutes(host).app()
@@ -126,18 +136,30 @@ class IngestRoutes:
         if host.on_air.relays:
             app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
             app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
-        # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed).
+        app.router.add_get(VIEWERS_PATH, self.viewers)
+        # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
+        # at each of them with a token segment (a public stream ignores the token).
         prefixes = list(dict.fromkeys(("", config.path_prefix)))
-        add_webrtc_routes(app, prefixes, host.webrtc)
-        for prefix in prefixes:
-            app.router.add_get(prefix + "/hls/{variant}/{name}", self.hls)
-            app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", self.hls)
-            app.router.add_get(prefix + SCREENSHOT_PATH, self.screenshot)
-            app.router.add_get(prefix + "/dash/{name}", self.dash)
-            app.router.add_get(prefix + CLOCK_PATH, clock)
-            # At each page request: the ICE servers' file may have changed (a rotated credential).
-            add_player_routes(app, prefix, lambda: player_options(config, host.webrtc.ice_servers.servers))
+        gate = host.playback
+        guard = gate.guard
+        add_webrtc_routes(app, prefixes, host.webrtc, guard)
+        hls = gate.guard_by_name(hls_kind, self.hls)
+
+        def options() -> PlayerOptions:  # at each page request: a rotated TURN credential shows at once
+            return player_options(config, host.webrtc.ice_servers.servers)
+
+        for prefix in (p for base in prefixes for p in (base, base + TOKEN_ROUTE)):
+            app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
+            app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
+            app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, self.screenshot))
+            app.router.add_get(prefix + "/dash/{name}", guard(RequestKind.DASH, self.dash))
+            app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
+            add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
         return app
+
+    async def viewers(self, _: web.Request) -> web.Response:
+        """VIEWERS_PATH: this stream's viewer sessions (docs/design/playback.md), for the operator."""
+        return web.json_response(self.host.playback.viewers_document(), headers={"Cache-Control": "no-store"})
 
     # --- the live feed -------------------------------------------------------------------------------
     async def feed(self, request: web.Request) -> web.StreamResponse:
@@ -193,6 +215,17 @@ class IngestRoutes:
         if not self.host.screenshot.is_file():
             raise web.HTTPNotFound()
         return web.FileResponse(self.host.screenshot, headers={"Content-Type": "image/jpeg"})
+
+
+def hls_kind(name: str) -> RequestKind:
+    """What an HLS file name is: a playlist, an LL-HLS part, the init segment or a media segment."""
+    if name.endswith(".m3u8"):
+        return RequestKind.PLAYLIST
+    if part_number(name) is not None:
+        return RequestKind.PART
+    if name.startswith("init"):
+        return RequestKind.INIT
+    return RequestKind.SEGMENT
 
 
 async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:

@@ -42,6 +42,7 @@ from streamops.media.ingest.commands import (
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.routes import ingest_app
 from streamops.media.ingest.rtmp_gate import RtmpGate
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
@@ -99,6 +100,7 @@ class IngestWorker:
         )
         self._metrics()
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
+        self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:
@@ -160,6 +162,7 @@ class IngestWorker:
             tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
             tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
             webrtc=self.webrtc.status(),
+            viewers=self.playback.viewers.report(self.webrtc.whep_viewers),
         )
         labels = self._labels
         self.m_live.labels(**labels).set(1 if self.live else 0)
@@ -470,6 +473,7 @@ class IngestWorker:
         return {"tls_port": config.ports.rtmps, "tls": reloader}
 
     async def run(self) -> None:
+        install_token_path_filter()  # logging is set up by now (worker_main)
         shutil.rmtree(self.sessions_dir, ignore_errors=True)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.private_dir, ignore_errors=True)

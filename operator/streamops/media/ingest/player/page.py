@@ -22,6 +22,8 @@ from pathlib import Path
 from aiohttp import web
 
 from streamops.contract.ingest import PLAYER_PAGE, PUBLISH_PAGE, WHEP_PATH, WHIP_PATH
+from streamops.media.ingest.playback_access import Guard, no_guard
+from streamops.media.ingest.viewers import RequestKind
 
 PLAYER_PATH = PLAYER_PAGE  # the contract's: the operator builds status.playback.playerUrl from it
 PUBLISH_PATH = PUBLISH_PAGE
@@ -173,9 +175,17 @@ def render_publish_page(options: PlayerOptions) -> str:
     )
 
 
-def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions | Callable[[], PlayerOptions]) -> None:
+def add_player_routes(
+    app: web.Application,
+    prefix: str,
+    options: PlayerOptions | Callable[[], PlayerOptions],
+    guard: Guard = no_guard,
+    publish: bool = True,
+) -> None:
     """GET {prefix}/player: the page; {prefix}/player/<asset>: hls.min.js, dash.all.min.js, the pages' own JS;
     GET {prefix}/publish: the publish page (WHIP from this browser; its Start button off unless `options.whip`).
+    The player's routes go through `guard` (playback_access.py: a signed stream's token); `publish`:
+    False under a token segment (publishing is not playback).
 
     `prefix` is "" or a path without a trailing slash ("/live/cam1"). Relative URLs in `options`
     resolve against {prefix}/player, i.e. from {prefix}/. `options` may be a function: asked at each
@@ -223,8 +233,9 @@ def add_player_routes(app: web.Application, prefix: str, options: PlayerOptions 
         cache = IMMUTABLE if request.query.get("v") == version else NO_CACHE
         return web.FileResponse(known.path, headers={"Content-Type": known.content_type, "Cache-Control": cache})
 
-    app.router.add_get(page_path, page)
+    app.router.add_get(page_path, guard(RequestKind.OTHER, page))
     app.router.add_get(page_path + "/", slash)
-    app.router.add_get(page_path + "/{name}", asset)
-    app.router.add_get(publish_path, publish_page)
-    app.router.add_get(publish_path + "/", slash)
+    app.router.add_get(page_path + "/{name}", guard(RequestKind.OTHER, asset))
+    if publish:
+        app.router.add_get(publish_path, publish_page)
+        app.router.add_get(publish_path + "/", slash)

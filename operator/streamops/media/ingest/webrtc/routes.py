@@ -1,9 +1,11 @@
 """The WHIP and WHEP endpoints of the ingest's HTTP face (aiohttp), at / and under the path prefix:
 `POST {WHIP_PATH}` (bearer: the stream key), `DELETE {WHIP_PATH}/<id>`, `POST {WHEP_PATH}`,
 `DELETE {WHEP_PATH}/<id>`, PATCH refused (405: no trickle ICE, no ICE restart), and their CORS
-preflight, so that pages on other origins publish and play. The component's `Location` is mapped
-onto the public path the offer came in at. With STUN/TURN servers for the clients (ice_servers.py),
-a 201 answer and the endpoints' OPTIONS carry them as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6).
+preflight, so that pages on other origins publish and play. WHEP (playback) is also served under
+`/t/<token>/` and goes through the playback gate (playback_access.py). The component's `Location` is
+mapped onto the public path the offer came in at (a signed offer's session keeps its token). With
+STUN/TURN servers for the clients (ice_servers.py), a 201 answer and the endpoints' OPTIONS carry them
+as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from streamops.contract.ingest import WHEP_PATH, WHIP_PATH
+from streamops.contract.playback_token import TOKEN_SEGMENT
+from streamops.media.ingest.playback_access import TOKEN_ROUTE, Guard, no_guard
+from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.component import ControlReply
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 
@@ -26,6 +31,7 @@ CORS_HEADERS = {
 PREFLIGHT_HEADERS = {**CORS_HEADERS, "Access-Control-Max-Age": "86400"}
 OFFER_MAX_BYTES = 64 * 1024  # a browser's offer is ≈4-6 kB
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # the component's ids; never its own paths (keyframe, sdp)
+URL_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.~:-]{1,200}$")  # what goes back into a Location header as it came
 NOT_SUPPORTED = "ICE restart and trickle ICE (PATCH) are not supported: DELETE the session and POST a new offer"
 
 
@@ -92,7 +98,10 @@ class WebRtcEndpoints:
         if isinstance(offer, web.Response):
             return offer
         reply = await self.runner.post_whep(offer, request.headers.get("Content-Type", ""))
-        return response(reply, self.prefix, self.runner.ice_servers.links)
+        # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
+        token = request.match_info.get("token")
+        prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.match(token) else "")
+        return response(reply, prefix, self.runner.ice_servers.links)
 
     async def options(self, _: web.Request) -> web.Response:
         """The endpoint's OPTIONS: CORS, and the ICE servers for a client that asks before its offer (a
@@ -106,16 +115,23 @@ class WebRtcEndpoints:
         return response(await self.runner.delete_whep(f"{WHEP_PATH}/{session}"))
 
 
-def add_webrtc_routes(app: web.Application, prefixes: Iterable[str], runner: WebRtcRunner) -> None:
+def add_webrtc_routes(
+    app: web.Application, prefixes: Iterable[str], runner: WebRtcRunner, guard: Guard = no_guard
+) -> None:
+    """WHIP at each prefix; WHEP at each prefix and under its token segment, its POST, DELETE and
+    OPTIONS (the ICE servers' Link headers) through `guard`."""
     for prefix in prefixes:
         endpoints = WebRtcEndpoints(runner, prefix)
-        for path, post, delete in (
-            (WHIP_PATH, endpoints.post_whip, endpoints.delete_whip),
-            (WHEP_PATH, endpoints.post_whep, endpoints.delete_whep),
+        whep = (guard(RequestKind.OTHER, endpoints.post_whep), guard(RequestKind.OTHER, endpoints.delete_whep))
+        whep_options = guard(RequestKind.OTHER, endpoints.options)
+        for base, path, (post, delete), options in (
+            (prefix, WHIP_PATH, (endpoints.post_whip, endpoints.delete_whip), endpoints.options),
+            (prefix, WHEP_PATH, whep, whep_options),
+            (prefix + TOKEN_ROUTE, WHEP_PATH, whep, whep_options),
         ):
-            app.router.add_post(prefix + path, post)
-            app.router.add_route("OPTIONS", prefix + path, endpoints.options)
-            resource = prefix + path + "/{id}"
+            app.router.add_post(base + path, post)
+            app.router.add_route("OPTIONS", base + path, options)
+            resource = base + path + "/{id}"
             app.router.add_delete(resource, delete)
             app.router.add_route("PATCH", resource, not_supported)
             app.router.add_route("OPTIONS", resource, preflight)

@@ -136,6 +136,11 @@ class WebRtcRunner:
             ice_servers_problem=self.ice_servers.problem,
         )
 
+    @property
+    def whep_viewers(self) -> int:
+        """Connected WHEP viewers, as the component said at its last status poll."""
+        return int((self._status or {}).get("viewers") or 0) if self.component.running else 0
+
     async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:
         if not serves_whep(self.config):
             return ControlReply.text(403, "this stream does not serve WHEP (playback.webrtc.enabled is false)")

@@ -29,6 +29,10 @@
 // each change of state.
 //
 // The page may sit in an iframe on another origin: it never reaches out of its own frame.
+//
+// Every manifest, playlist, part, segment and WHEP request carries ?_sid=<random, per page load>: the
+// ingest and the edges count viewers per page, not per address (docs/design/playback.md). Every URL
+// is relative to the page, so a signed page (<prefix>/t/<token>/player) fetches inside its token.
 (function () {
   'use strict';
 
@@ -49,16 +53,24 @@
   const liveButton = document.getElementById('live');
   const debugBox = document.getElementById('debug');
 
+  // 16 hex digits from crypto.getRandomValues (randomUUID needs a secure context; plain http is not one).
+  const sid = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+  function withSid(url) { // url relative to the page, or absolute
+    const u = new URL(url, location.href);
+    u.searchParams.set('_sid', sid);
+    return u.href;
+  }
+
   const asked = params.get('format');
   const requested = ['auto', 'webrtc', 'hls', 'dash'].includes(asked) ? asked : 'auto';
   // The HTTP format: the one that plays unless WebRTC does (none with format=webrtc).
   const format = requested === 'webrtc' ? null
     : (requested === 'dash' && options.dash) ? 'dash' : options.hls ? 'hls' : options.dash ? 'dash' : null;
-  const manifestUrl = format && new URL(format === 'hls' ? options.hls : options.dash, location.href).href;
+  const manifestUrl = format && withSid(format === 'hls' ? options.hls : options.dash);
   const lowLatency = format === 'hls' && options.lowLatency && params.get('latency') !== 'standard';
   const debug = params.get('debug') === '1';
   const relayOnly = params.get('ice') === 'relay';
-  const whepUrl = options.whep ? new URL(options.whep, location.href).href : null;
+  const whepUrl = options.whep ? withSid(options.whep) : null;
   const rtcAvailable = typeof window.RTCPeerConnection === 'function';
   // Why WebRTC is not tried (null: it is)
   const noWebRtc = requested !== 'auto' && requested !== 'webrtc' ? `format=${requested}`
@@ -78,6 +90,7 @@
     mode: requested === 'webrtc' || !noWebRtc ? 'webrtc' : format,
     get format() { return this.mode; },
     requested,
+    sid,
     fallback: null,
     firstFrame: null,
     webrtc: {
@@ -150,7 +163,11 @@
     let response, text;
     try {
       response = await fetch(url, { cache: 'no-cache' });
-      if (!response.ok) return { status: 'missing', why: `${response.status} for the manifest` };
+      if (!response.ok) {
+        // A signed stream's refusal (401, 403) says why in one line: shown as it is.
+        const said = response.status === 401 || response.status === 403 ? `: ${(await response.text()).trim()}` : '';
+        return { status: 'missing', why: `${response.status} for the manifest${said}` };
+      }
       text = await response.text();
     } catch (e) {
       return { status: 'missing', why: String(e) };
@@ -366,7 +383,10 @@
     // instead of hls.js's 3: with 2 s segments glass-to-glass measured 6.9 s with hls.js's 3 and
     // 5.0 s with 2 (bench/results/latency.md and its first run in git); ?liveSyncSegments=3 restores 3.
     const syncSegments = Number(params.get('liveSyncSegments')) || 2;
-    const hls = new Hls(lowLatency ? { lowLatencyMode: true } : { lowLatencyMode: false, liveSyncDurationCount: syncSegments });
+    const settings = lowLatency ? { lowLatencyMode: true } : { lowLatencyMode: false, liveSyncDurationCount: syncSegments };
+    // Opened here with the session's _sid (hls.js opens the request itself only when this did not).
+    settings.xhrSetup = (xhr, url) => { xhr.open('GET', withSid(url), true); };
+    const hls = new Hls(settings);
     hls.on(Hls.Events.ERROR, (_, data) => {
       if (data.fatal) fail(hls, `hls.js: ${data.type} ${data.details}${data.response ? ` (${data.response.code})` : ''}`);
     });
@@ -396,6 +416,10 @@
   function startDash(found, ended_) {
     const dashjs = window.dashjs;
     const player = dashjs.MediaPlayer().create();
+    player.addRequestInterceptor((request) => { // every MPD, init and media segment request: the _sid
+      request.url = withSid(request.url);
+      return Promise.resolve(request);
+    });
     // A low-latency MPD (ServiceDescription, availabilityTimeOffset): dash.js's own low-latency
     // settings apply; a live delay set here would override the MPD's target latency. Otherwise
     // 2.5 segments behind the edge (dash.js's default is 4). dash.js counts from the wall clock's

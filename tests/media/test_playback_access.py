@@ -1,0 +1,229 @@
+"""Signed playback and viewer counts on a real ingest worker with real FFmpeg (docs/design/playback.md):
+a signed stream refuses every playback path without a valid token with the contract's answers and
+serves it with one (at the root and under the path prefix), keys rotate by rewriting the mounted
+files, no token reaches the worker's log; viewers are counted per `_sid`, else per client and
+User-Agent, by protocol, edge-tagged requests are served but not counted, and sessions expire."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from devtools.http_client import http_get, http_request
+from devtools.media.peers import Publisher
+from devtools.waits import wait_for
+from streamops.contract.playback_token import Refusal, sign
+
+NAMESPACE = "media"
+STREAM = f"{NAMESPACE}/cam"  # the Ingest harness names its stream "cam"
+PREFIX = "/streams/media/cam"
+CMAF = "hls/cmaf/index.m3u8"
+PART = re.compile(r'#EXT-X-PART:DURATION=[\d.]+,URI="(part-\d+\.m4s)"')
+SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
+
+
+def keys_dir(workdir: Path, current: bytes, previous: bytes | None = None) -> Path:
+    """A mounted Secret's directory as kubelet writes it (files replaced, never edited in place)."""
+    directory = workdir / "playback-keys"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, key in (("current", current), ("previous", previous)):
+        path = directory / name
+        if key is None:
+            path.unlink(missing_ok=True)
+        else:
+            tmp = directory / f".{name}.tmp"
+            tmp.write_bytes(key)
+            tmp.replace(path)
+    return directory
+
+
+def signed_ingest(ingest_factory: Any, tmp_path: Path, key: bytes, **extra: Any) -> Any:
+    directory = keys_dir(tmp_path / "keys", key)
+    playback = {"namespace": NAMESPACE, "access": "signed", "keysDir": str(directory)}
+    return ingest_factory(playback=playback, pathPrefix=PREFIX, **extra)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    return http_request("GET", url, headers=headers, timeout=15)
+
+
+def metric(ingest: Any, name: str, **labels: str) -> float:
+    text = http_get(ingest.http + "/metrics")[1].decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def assert_refused(ingest: Any, url: str, refusal: Refusal, headers: dict[str, str] | None = None) -> None:
+    status, answer_headers, body = get(url, headers)
+    assert (status, body.decode()) == (refusal.status, refusal.body + "\n"), (url, status, body[:200])
+    assert answer_headers.get("Cache-Control") == "no-store", answer_headers
+    assert answer_headers.get("Access-Control-Allow-Origin") == "*", "a page on another origin reads the refusal"
+
+
+def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(ingest_factory, tmp_path):
+    key, other_key = os.urandom(32), os.urandom(32)
+    ingest = signed_ingest(ingest_factory, tmp_path, key, hls={"latencyMode": "low"}, dash=True)
+    expires = int(time.time()) + 600
+    token = sign(key, STREAM, expires)
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
+        ingest.wait_live()
+
+        def ready() -> str | None:
+            code, _, body = get(f"{ingest.http}/t/{token}/{CMAF}")
+            text = body.decode()
+            return text if code == 200 and PART.search(text) and SEGMENT.search(text) else None
+
+        playlist = wait_for(ready, timeout=30, what="an LL-HLS playlist with parts and segments")
+        wait_for(lambda: get(f"{ingest.http}/t/{token}/screenshot.jpg")[0] == 200, timeout=20, what="a screenshot")
+        wait_for(lambda: get(f"{ingest.http}/t/{token}/dash/manifest.mpd")[0] == 200, timeout=20, what="the MPD")
+        paths = [
+            CMAF,
+            f"{CMAF}?_HLS_msn=0&_HLS_part=0",
+            "hls/cmaf/" + PART.findall(playlist)[-1],
+            "hls/cmaf/" + SEGMENT.findall(playlist)[-1],
+            "hls/cmaf/init.mp4",
+            "dash/manifest.mpd",
+            "screenshot.jpg",
+            "player",
+            "player/player.js",
+            "time",
+        ]
+        for base in (ingest.http, ingest.http + PREFIX):
+            for path in paths:
+                status, headers, body = get(f"{base}/t/{token}/{path}")
+                assert status == 200 and body, (base, path, status, body[:200])
+                assert_refused(ingest, f"{base}/{path}", Refusal.MISSING)
+
+        cases = {
+            Refusal.INVALID: [
+                token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # forged signature
+                sign(key, "media/other", expires),  # another stream's
+                sign(key, "other/cam", expires),  # the same name in another namespace
+                "v1~not-a-token",
+            ],
+            Refusal.EXPIRED: [sign(key, STREAM, int(time.time()) - 60)],
+            Refusal.UNKNOWN_KEY: [sign(other_key, STREAM, expires)],
+        }
+        for refusal, tokens in cases.items():
+            for bad in tokens:
+                assert_refused(ingest, f"{ingest.http}{PREFIX}/t/{bad}/{CMAF}", refusal)
+
+        # A token for one viewer address: the first X-Forwarded-For entry (the proxy in front) decides.
+        mine = sign(key, STREAM, expires, ip="10.1.2.3")
+        url = f"{ingest.http}/t/{mine}/{CMAF}"
+        assert_refused(ingest, url, Refusal.OTHER_VIEWER)  # the peer is 127.0.0.1
+        assert_refused(ingest, url, Refusal.OTHER_VIEWER, {"X-Forwarded-For": "10.9.9.9, 10.1.2.3"})
+        assert get(url, {"X-Forwarded-For": "10.1.2.3, 192.0.2.1"})[0] == 200
+
+        # The worker's own endpoints and publishing are not playback: no token needed.
+        for path in ("/status", "/healthz", "/metrics", "/viewers"):
+            assert http_get(ingest.http + path)[0] == 200, path
+        assert http_get(ingest.http + "/publish")[0] == 200
+
+    refusals = {r.reason: metric(ingest, "streamops_playback_refusals_total", reason=r.reason) for r in Refusal}
+    assert refusals == {
+        "missing": 2 * len(paths),
+        "invalid": 4,
+        "expired": 1,
+        "unknown_key": 1,
+        "other_viewer": 2,
+    }, refusals
+    assert metric(ingest, "streamops_playback_requests_total", kind="part", via="direct") >= 2
+    log = ingest.logs()
+    for secret in (token, mine, *cases[Refusal.INVALID][:3]):
+        assert secret not in log and secret.split("~")[-1] not in log
+
+
+def test_keys_rotate_by_rewriting_the_mounted_files_and_missing_keys_refuse_all(ingest_factory, tmp_path):
+    old, new = os.urandom(32), os.urandom(32)
+    ingest = signed_ingest(ingest_factory, tmp_path, old)
+    directory = tmp_path / "keys" / "playback-keys"
+    expires = int(time.time()) + 600
+    page = f"{ingest.http}/t/{{}}/player"
+    old_token, new_token = sign(old, STREAM, expires), sign(new, STREAM, expires)
+    assert get(page.format(old_token))[0] == 200
+    assert_refused(ingest, page.format(new_token), Refusal.UNKNOWN_KEY)
+
+    keys_dir(directory.parent, new, previous=old)  # the rotation: previous := current, current := new
+    wait_for(lambda: get(page.format(new_token))[0] == 200, timeout=5, what="the new key read")
+    assert get(page.format(old_token))[0] == 200, "the previous key is still accepted"
+
+    keys_dir(directory.parent, new)  # a second rotation later: the old key is gone
+    wait_for(lambda: get(page.format(old_token))[0] == 403, timeout=5, what="the old key dropped")
+    assert_refused(ingest, page.format(old_token), Refusal.UNKNOWN_KEY)
+
+    for name in ("current", "previous"):
+        (directory / name).unlink(missing_ok=True)
+    wait_for(lambda: get(page.format(new_token))[0] == 503, timeout=5, what="the keys missing")
+    status, headers, body = get(page.format(new_token))
+    assert body.decode().strip() == "playback of this stream is unavailable: this server has no playback signing keys"
+    assert headers.get("Cache-Control") == "no-store"
+    assert_refused(ingest, f"{ingest.http}/player", Refusal.MISSING)
+    log = ingest.logs()
+    assert "no playback signing key in" in log, log[-2000:]
+    for secret in (old_token, new_token, old.hex(), new.hex()):
+        assert secret not in log
+    assert old not in (ingest.log_path.read_bytes()) and new not in ingest.log_path.read_bytes()
+
+
+def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window(ingest_factory):
+    playback = {"namespace": NAMESPACE, "viewerWindowSeconds": 4}  # public
+    ingest = ingest_factory(playback=playback, hls={"latencyMode": "low"}, dash=True, pathPrefix=PREFIX)
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
+        ingest.wait_live()
+
+        def ready() -> str | None:
+            code, _, body = get(f"{ingest.http}/{CMAF}")
+            text = body.decode()
+            return text if code == 200 and PART.search(text) else None
+
+        playlist = wait_for(ready, timeout=30, what="an LL-HLS playlist")
+        wait_for(lambda: get(f"{ingest.http}/dash/manifest.mpd")[0] == 200, timeout=20, what="the MPD")
+        part = "hls/cmaf/" + PART.findall(playlist)[-1]
+        edge_before = metric(ingest, "streamops_playback_requests_total", via="edge")
+
+        # Two pages (their _sid), one of them LL-HLS (a part), from the same address and browser.
+        for sid, path in (("page-a", CMAF), ("page-a", part), ("page-b", CMAF), ("page-b", "hls/cmaf/init.mp4")):
+            assert get(f"{ingest.http}/{path}?_sid={sid}", {"User-Agent": "Chromium"})[0] == 200
+        # Two players without _sid: one session per address and User-Agent (a token segment is ignored:
+        # the stream is public).
+        for client in ("10.0.0.1", "10.0.0.2"):
+            headers = {"X-Forwarded-For": client, "User-Agent": "VLC"}
+            assert get(f"{ingest.http}{PREFIX}/t/anything/{CMAF}", headers)[0] == 200
+            assert get(f"{ingest.http}/{CMAF}", headers)[0] == 200
+        assert get(f"{ingest.http}/dash/manifest.mpd?_sid=page-c")[0] == 200
+        # An edge's requests: served, counted as requests, not as viewers.
+        for _ in range(5):
+            assert get(f"{ingest.http}/{part}?_sid=behind-edge", {"X-Streamops-Edge": "edge-0"})[0] == 200
+        assert get(f"{ingest.http}/hls/cmaf/nothing.m4s?_sid=page-d")[0] == 404  # not a 2xx: no viewer
+
+        viewers = ingest.status()["viewers"]
+        assert viewers["counts"] == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 0}, viewers
+        assert viewers["windowSeconds"] == 4
+        document = json.loads(http_get(ingest.http + "/viewers")[1])
+        assert document["windowSeconds"] == 4 and list(document["streams"]) == [STREAM], document
+        sessions = document["streams"][STREAM]
+        assert {p: len(h) for p, h in sessions.items()} == {"hls": 3, "llhls": 1, "dash": 1}, sessions
+        assert all(re.fullmatch(r"[0-9a-f]{16}", h) for hashes in sessions.values() for h in hashes)
+        assert sessions == viewers["sessions"]
+        assert "page-a" not in json.dumps(document) and "10.0.0.1" not in json.dumps(document)
+        assert metric(ingest, "streamops_viewers", protocol="hls") == 3
+        assert metric(ingest, "streamops_viewers", protocol="llhls") == 1
+        assert metric(ingest, "streamops_playback_requests_total", via="edge") - edge_before == 5
+        assert metric(ingest, "streamops_playback_requests_total", kind="part", via="edge") >= 5
+
+        expired = wait_for(
+            lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0}
+            and v,
+            timeout=10,
+            what="sessions expired after the window",
+        )
+        assert expired["sessions"] == {"hls": [], "llhls": [], "dash": []}
+        assert metric(ingest, "streamops_viewers", protocol="hls") == 0

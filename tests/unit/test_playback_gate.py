@@ -1,0 +1,239 @@
+"""The ingest's playback gate without FFmpeg (streamops.media.ingest.playback_access, viewers.py): the
+viewer window and protocol detection, the keys' reload, the configuration's defaults, and the real
+worker's HTTP face (its aiohttp app, nothing started): every playback path at the root and under the
+prefix, with and without a token segment, publishing and the worker endpoints never behind it.
+With media: tests/media/test_playback_access.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from streamops.contract.ingest import VIEWER_SESSIONS_LISTED, IngestConfig
+from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
+from streamops.media.ingest.playback_access import PlaybackGate, PlaybackKeys, TokenPathFilter, mask_token_paths
+from streamops.media.ingest.routes import hls_kind
+from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
+from streamops.media.ingest.worker import IngestWorker
+
+BASE: dict[str, Any] = {"stream": "cam", "source": {"push": {}}}
+log = logging.getLogger("test.playback")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- the configuration -------------------------------------------------------------------------------
+
+
+def test_a_public_stream_keeps_the_configuration_it_had():
+    """No new key in the JSON of a stream without `playback`: its Pod's spec hash does not change."""
+    assert "playback" not in IngestConfig.model_validate(BASE).to_json()
+    config = IngestConfig.model_validate(BASE)
+    assert (config.signed, config.stream_id, config.viewer_window) == (False, "cam", 30)
+
+
+def test_a_signed_stream_needs_its_keys_and_is_named_with_its_namespace():
+    with pytest.raises(ValueError, match="keysDir"):
+        IngestConfig.model_validate({**BASE, "playback": {"namespace": "ns", "access": "signed"}})
+    signed = {"namespace": "ns", "access": "signed", "keysDir": "/k", "viewerWindowSeconds": 2}
+    config = IngestConfig.model_validate({**BASE, "playback": signed})
+    assert (config.signed, config.stream_id, config.viewer_window) == (True, "ns/cam", 2)
+
+
+# --- viewers -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("index.m3u8", RequestKind.PLAYLIST),
+        ("part-000012.m4s", RequestKind.PART),
+        ("seg-000003.m4s", RequestKind.SEGMENT),
+        ("seg-000003.ts", RequestKind.SEGMENT),
+        ("init.mp4", RequestKind.INIT),
+    ],
+)
+def test_hls_request_kinds(name, kind):
+    assert hls_kind(name) is kind
+
+
+def test_ll_hls_is_told_by_its_blocking_arguments_or_a_part():
+    assert viewer_protocol(RequestKind.PLAYLIST, {}) == "hls"
+    assert viewer_protocol(RequestKind.PLAYLIST, {"_HLS_msn": "4"}) == "llhls"
+    assert viewer_protocol(RequestKind.PLAYLIST, {"_HLS_part": "1", "_HLS_msn": "4"}) == "llhls"
+    assert viewer_protocol(RequestKind.PART, {}) == "llhls"
+    assert viewer_protocol(RequestKind.SEGMENT, {"_HLS_skip": "YES"}) == "hls"
+    assert viewer_protocol(RequestKind.DASH, {}) == "dash"
+    assert viewer_protocol(RequestKind.OTHER, {"_HLS_msn": "1"}) is None
+
+
+def test_sessions_are_per_sid_else_per_address_and_user_agent_and_expire_after_the_window():
+    clock = Clock()
+    window = ViewerWindow(30, clock)
+    window.saw("llhls", "page-1", "10.0.0.1", "Chrome")
+    window.saw("hls", "page-1", "10.0.0.1", "Chrome")  # the same page's segment: still one LL-HLS viewer
+    window.saw("hls", "page-2", "10.0.0.1", "Chrome")
+    window.saw("hls", None, "10.0.0.2", "VLC")
+    window.saw("hls", None, "10.0.0.2", "VLC")
+    window.saw("hls", None, "10.0.0.2", "ffplay")
+    window.saw("dash", None, "10.0.0.3", "VLC")
+    report = window.report(webrtc=2)
+    assert report.counts.model_dump() == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 2}
+    assert report.sessions.llhls == [session_hash("page-1")]
+    assert session_hash(session_id(None, "10.0.0.2", "VLC")) in report.sessions.hls
+    assert not report.truncated
+
+    clock.now += 20
+    window.saw("hls", "page-2", "10.0.0.1", "Chrome")
+    clock.now += 10.5  # the others' last request was 30.5 s ago
+    assert window.sessions() == {"hls": [session_hash("page-2")], "llhls": [], "dash": []}
+    clock.now += 20
+    assert window.report(0).counts.model_dump() == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0}
+
+
+def test_the_lists_are_bounded_the_counts_are_not():
+    clock = Clock()
+    window = ViewerWindow(30, clock)
+    for i in range(VIEWER_SESSIONS_LISTED + 10):
+        window.saw("hls", f"s{i}", "10.0.0.1", None)
+    report = window.report(0)
+    assert report.counts.hls == VIEWER_SESSIONS_LISTED + 10
+    assert len(report.sessions.hls) == VIEWER_SESSIONS_LISTED and report.truncated
+    assert report.sessions.hls[0] == session_hash(f"s{VIEWER_SESSIONS_LISTED + 9}"), "the newest first"
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def write_key(path: Path, key: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(key)
+    tmp.replace(path)  # a new inode, as kubelet's symlink swap gives
+
+
+def test_keys_are_read_again_when_a_file_changes_at_most_once_a_second(tmp_path, caplog):
+    clock = Clock()
+    one, two = os.urandom(32), os.urandom(31) + b"\n"  # raw bytes, a trailing newline byte kept
+    keys = PlaybackKeys(str(tmp_path), log, clock)
+    with caplog.at_level(logging.INFO, logger=log.name):
+        assert keys.keys() == [] and keys.problem
+        assert "no playback signing key in" in caplog.text
+        write_key(tmp_path / "current", one)
+        assert keys.keys() == [], "not looked at again within the second"
+        clock.now += 1
+        assert keys.keys() == [one] and keys.problem is None
+        write_key(tmp_path / "previous", one)
+        write_key(tmp_path / "current", two)
+        clock.now += 1
+        assert keys.keys() == [two, one]
+        (tmp_path / "previous").unlink()
+        clock.now += 1
+        assert keys.keys() == [two]
+    assert one.hex() not in caplog.text and repr(one) not in caplog.text
+
+
+# --- the worker's HTTP face ----------------------------------------------------------------------------
+
+
+def serve(worker: IngestWorker, check: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
+    async def run() -> None:
+        async with TestClient(TestServer(worker.app(), host="127.0.0.1", port=0)) as client:
+            await check(client)
+
+    asyncio.run(run())
+
+
+def worker(tmp_path: Path, **overrides: Any) -> IngestWorker:
+    config = {**BASE, "mediaDir": str(tmp_path / "media"), "pathPrefix": "/streams/ns/cam", **overrides}
+    return IngestWorker(IngestConfig.model_validate(config))
+
+
+PLAYBACK_PATHS = ["player", "player/player.js", "time"]
+NOT_LIVE = ["hls/cmaf/index.m3u8", "hls/cmaf/part-000001.m4s", "hls/ts/seg-000001.ts", "dash/manifest.mpd"]
+
+
+def test_a_public_stream_serves_every_path_with_or_without_a_token_segment(tmp_path):
+    async def check(client: TestClient[Any, Any]) -> None:
+        for base in ("", "/streams/ns/cam"):
+            for token in ("", "/t/anything", "/t/v1~abcdefgh~1~~x"):
+                for path in PLAYBACK_PATHS:
+                    response = await client.get(f"{base}{token}/{path}")
+                    assert response.status == 200, (base, token, path)
+                for path in NOT_LIVE:  # routed (the handler answers: nothing on air yet)
+                    response = await client.get(f"{base}{token}/{path}")
+                    assert response.status == 404 and response.headers["Access-Control-Allow-Origin"] == "*"
+        # Under a token segment only playback: no publish page, no worker endpoint, no feed.
+        for path in ("/t/x/publish", "/t/x/status", "/t/x/feed", "/t/x/whip", "/t/x/viewers"):
+            assert (await client.get(path)).status in (404, 405), path
+        assert (await client.get("/publish")).status == 200
+
+    serve(worker(tmp_path), check)
+
+
+def test_a_signed_stream_refuses_playback_paths_without_a_valid_token(tmp_path):
+    key = os.urandom(32)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "current").write_bytes(key)
+    playback = {"namespace": "ns", "access": "signed", "keysDir": str(tmp_path / "keys")}
+    ingest = worker(tmp_path, playback=playback)
+    good = sign(key, "ns/cam", int(time.time()) + 60)
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        for base in ("", "/streams/ns/cam"):
+            for path in [*PLAYBACK_PATHS, *NOT_LIVE, "screenshot.jpg"]:
+                response = await client.get(f"{base}/{path}")
+                assert response.status == 401, (base, path)
+                assert await response.text() == Refusal.MISSING.body + "\n"
+                assert response.headers["Cache-Control"] == "no-store"
+                assert response.headers["Access-Control-Allow-Origin"] == "*"
+                response = await client.get(f"{base}/t/{good}/{path}")
+                assert response.status in (200, 404), (base, path)  # 404: nothing on air
+            response = await client.post(f"{base}/whep", data=b"v=0")
+            assert response.status == 401
+            response = await client.options(f"{base}/whep")
+            assert response.status == 401, "the OPTIONS answer names the ICE servers: playback too"
+            response = await client.post(f"{base}/t/{good}/whep", data=b"v=0")
+            assert response.status == 403 and "does not serve WHEP" in await response.text()
+        # Not playback: never behind the gate.
+        for path in ("/status", "/healthz", "/metrics", "/viewers", "/publish"):
+            assert (await client.get(path)).status == 200, path
+        assert (await client.get("/readyz")).status == 503  # not started
+
+    serve(ingest, check)
+
+
+def test_refusals_and_requests_are_counted_with_the_ingest_labels(tmp_path):
+    registry = CollectorRegistry()
+    config = IngestConfig.model_validate(
+        {**BASE, "playback": {"namespace": "ns", "access": "signed", "keysDir": str(tmp_path)}}
+    )
+    PlaybackGate(config, registry, {"stream": "cam", "role": "primary"}, log)
+    labels = {"stream": "cam", "role": "primary", "kind": "part", "via": "edge"}
+    assert registry.get_sample_value("streamops_playback_requests_total", labels) == 0
+    labels = {"stream": "cam", "role": "primary", "reason": "no_keys"}
+    assert registry.get_sample_value("streamops_playback_refusals_total", labels) == 0
+    assert registry.get_sample_value("streamops_viewers", {"stream": "cam", "role": "primary", "protocol": "llhls"}) == 0
+
+
+def test_token_paths_are_masked_in_log_records():
+    token = "v1~abcdefgh~1700000000~~" + "s" * 43
+    assert mask_token_paths(f"GET /streams/ns/cam/t/{token}/hls/cmaf/index.m3u8 failed") == (
+        "GET /streams/ns/cam/t/***/hls/cmaf/index.m3u8 failed"
+    )
+    record = logging.LogRecord("aiohttp.server", logging.ERROR, "", 0, "Bad request %s", (f"/t/{token}/x",), None)
+    TokenPathFilter().filter(record)
+    assert token not in record.getMessage() and "/t/***/x" in record.getMessage()

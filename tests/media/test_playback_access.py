@@ -97,7 +97,7 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
         ]
         for base in (ingest.http, ingest.http + PREFIX):
             for path in paths:
-                status, headers, body = get(f"{base}/t/{token}/{path}")
+                status, _, body = get(f"{base}/t/{token}/{path}")
                 assert status == 200 and body, (base, path, status, body[:200])
                 assert_refused(ingest, f"{base}/{path}", Refusal.MISSING)
 
@@ -163,6 +163,7 @@ def test_keys_rotate_by_rewriting_the_mounted_files_and_missing_keys_refuse_all(
         (directory / name).unlink(missing_ok=True)
     wait_for(lambda: get(page.format(new_token))[0] == 503, timeout=5, what="the keys missing")
     status, headers, body = get(page.format(new_token))
+    assert status == 503
     assert body.decode().strip() == "playback of this stream is unavailable: this server has no playback signing keys"
     assert headers.get("Cache-Control") == "no-store"
     assert_refused(ingest, f"{ingest.http}/player", Refusal.MISSING)
@@ -220,8 +221,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         assert metric(ingest, "streamops_playback_requests_total", kind="part", via="edge") >= 5
 
         expired = wait_for(
-            lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0}
-            and v,
+            lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0} and v,
             timeout=10,
             what="sessions expired after the window",
         )

@@ -226,7 +226,8 @@ def test_refusals_and_requests_are_counted_with_the_ingest_labels(tmp_path):
     assert registry.get_sample_value("streamops_playback_requests_total", labels) == 0
     labels = {"stream": "cam", "role": "primary", "reason": "no_keys"}
     assert registry.get_sample_value("streamops_playback_refusals_total", labels) == 0
-    assert registry.get_sample_value("streamops_viewers", {"stream": "cam", "role": "primary", "protocol": "llhls"}) == 0
+    labels = {"stream": "cam", "role": "primary", "protocol": "llhls"}
+    assert registry.get_sample_value("streamops_viewers", labels) == 0
 
 
 def test_token_paths_are_masked_in_log_records():

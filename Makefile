@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback clean
 .PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -39,14 +39,15 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc and components/hlsload
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
-	@unformatted=$$(gofmt -l components/webrtc); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	@unformatted=$$(gofmt -l components/webrtc components/hlsload); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && go vet ./...
+	cd components/hlsload && go vet ./...
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks
@@ -58,8 +59,8 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc test-images
-	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc hlsload test-images
+	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-hlsload
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-images: venv ffmpeg webrtc coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik), from a root filesystem into the cache
@@ -138,6 +139,9 @@ bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to 
 bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
 	$(PY) bench/latency.py $(BENCH_ARGS)
 
+bench-playback: deps venv ffmpeg hlsload ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 part/segment lag passes one part/segment, vs nginx serving the same HLS statically; ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost (BENCH_ARGS="--rows ingest") -> bench/results/playback.md
+	$(PY) bench/playback.py $(BENCH_ARGS)
+
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
 	$(PY) bench/operator.py $(BENCH_ARGS)
 
@@ -149,7 +153,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik s3server ffmpeg webrtc test-webrtc
+.PHONY: coredns traefik s3server ffmpeg webrtc test-webrtc hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
@@ -164,6 +168,12 @@ webrtc: ## build streamops-webrtc (components/webrtc: WHIP ingest and WHEP fan-o
 
 test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
 	cd components/webrtc && go test -count=1 ./...
+
+hlsload: ## build hlsload (components/hlsload: the LL-HLS/HLS load client of bench-playback, Go stdlib only) into the cache, keyed by its sources
+	@bash hack/build-hlsload.sh
+
+test-hlsload: ## the load client's go tests, against an LL-HLS origin in the test process (httptest, 127.0.0.1)
+	cd components/hlsload && go test -count=1 -race ./...
 
 traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
 	@bash hack/build-traefik.sh

@@ -106,3 +106,13 @@ def webrtc_bin() -> Path:
     subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
     out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
     return Path(out.stdout.strip())
+
+
+@functools.cache
+def hlsload_bin() -> Path:
+    """hlsload (components/hlsload, the load client of `make bench-playback`) as
+    hack/build-hlsload.sh builds it: the cache path keyed by its sources, built here on first use."""
+    script = str(REPO / "hack" / "build-hlsload.sh")
+    subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())

@@ -1,0 +1,3 @@
+module streamops.dev/components/hlsload
+
+go 1.25

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func config(url, mode string, viewers int, window time.Duration) *Config {
+	return &Config{URL: url, Mode: mode, Viewers: viewers, Duration: window, Ramp: 200 * time.Millisecond,
+		Timeout: 5 * time.Second, Grace: 2 * time.Second, Run: "t", Delta: true}
+}
+
+func TestLowLatencyViewersGetEveryPartWithTheirSessionId(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	s := Run(config(server.URL+"/master.m3u8", "llhls", 5, 1500*time.Millisecond))
+	if s.Joined != 5 || s.Delivery.ViewersComplete != 5 || s.Delivery.Expected == 0 {
+		t.Fatalf("not every viewer got every part: %+v", s.Delivery)
+	}
+	// ≈1.5 s of 50 ms parts from each viewer's join: at least 25 parts each.
+	if s.Delivery.Expected < 5*25 || s.Delivery.Received != s.Delivery.Expected {
+		t.Fatalf("expected/received: %+v", s.Delivery)
+	}
+	if s.Requests["playlist_blocking"]["200"] < 5*20 || s.Requests["part_hinted"]["200"] < 5*20 {
+		t.Fatalf("not playing by blocking reloads and preload hints: %v", s.Requests)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kinds["init"] != 5 || f.kinds["multivariant"] != 5 || f.kinds["segment"] != 0 {
+		t.Fatalf("init once per viewer, one multivariant load each, no segments: %v", f.kinds)
+	}
+	if f.noSid != 0 || len(f.sids) != 5 {
+		t.Fatalf("every request carries its viewer's _sid: %d without, sessions %v", f.noSid, f.sids)
+	}
+	for i := range 5 {
+		if f.sids[fmt.Sprintf("t-%d", i)] == 0 {
+			t.Fatalf("no request with _sid=t-%d: %v", i, f.sids)
+		}
+	}
+	// A hinted part is asked for before it exists: its lag includes its production (one part).
+	if s.LagMs.Count == 0 || s.LagMs.P50 < 20 || s.LagMs.Max > 2000 || s.PartTarget != 0.05 {
+		t.Fatalf("lag: %+v (part target %v)", s.LagMs, s.PartTarget)
+	}
+	if s.Client.CPUSeconds <= 0 || s.Bytes == 0 {
+		t.Fatalf("client cost and bytes: %+v %d", s.Client, s.Bytes)
+	}
+}
+
+func TestStandardViewersPollAndGetEverySegment(t *testing.T) {
+	f, server := newFakeLive(t, 100*time.Millisecond, 5) // 0.5 s segments, target duration 1
+	s := Run(config(server.URL+"/std/index.m3u8", "hls", 4, 3*time.Second))
+	if s.Joined != 4 || s.Delivery.ViewersComplete != 4 || s.Delivery.Expected < 4*4 {
+		t.Fatalf("not every viewer got every segment: %+v", s.Delivery)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// One reload per target duration / 2 (0.5 s) for ≈3.2 s: about 7 each, no blocking reloads, no parts.
+	if n := f.kinds["playlist"]; n < 4*5 || n > 4*9 || f.kinds["playlist_blocking"] != 0 || f.kinds["part"] != 0 {
+		t.Fatalf("requests: %v", f.kinds)
+	}
+}
+
+func TestMissingPartsAreCounted(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	f.refuse = func(part int) bool { return part%7 == 0 }
+	s := Run(config(server.URL+"/ll/index.m3u8", "llhls", 3, 1500*time.Millisecond))
+	if s.Delivery.ViewersComplete != 0 || s.Delivery.MostMissed < 2 || s.Errors["http_404"] == 0 {
+		t.Fatalf("refused parts not counted as missing: %+v %v", s.Delivery, s.Errors)
+	}
+}
+
+func TestStopGapDetection(t *testing.T) {
+	f, server := newFakeLive(t, 50*time.Millisecond, 4)
+	go func() {
+		time.Sleep(900 * time.Millisecond)
+		f.pause(true)
+		time.Sleep(time.Second)
+		f.pause(false)
+	}()
+	cfg := config(server.URL+"/ll/index.m3u8", "llhls", 3, 2500*time.Millisecond)
+	cfg.GapThreshold = 700 * time.Millisecond
+	cfg.PerViewer = true
+	s := Run(cfg)
+	if s.ViewersGapOver == nil || *s.ViewersGapOver != 3 || s.GapMs.Max < 900 {
+		t.Fatalf("a 1 s stall of the origin not seen as a gap: %+v over=%v", s.GapMs, s.ViewersGapOver)
+	}
+	if s.Delivery.ViewersComplete != 3 || len(s.PerViewer) != 3 {
+		t.Fatalf("after the stall every viewer still has every part: %+v", s.Delivery)
+	}
+}
+
+func TestParseDeltaPlaylistKeepsSequenceNumbers(t *testing.T) {
+	text := strings.Join([]string{
+		"#EXTM3U", "#EXT-X-TARGETDURATION:2",
+		"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.0,PART-HOLD-BACK=0.600",
+		"#EXT-X-PART-INF:PART-TARGET=0.200", "#EXT-X-MEDIA-SEQUENCE:100", `#EXT-X-MAP:URI="init.mp4"`,
+		"#EXT-X-SKIP:SKIPPED-SEGMENTS=4",
+		`#EXT-X-PART:DURATION=0.20000,URI="part-50.m4s",INDEPENDENT=YES`, "#EXTINF:0.2,", "seg-104.m4s",
+		`#EXT-X-PART:DURATION=0.20000,URI="part-51.m4s"`, `#EXT-X-PART:DURATION=0.20000,URI="part-52.m4s"`,
+		`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-53.m4s"`,
+	}, "\n")
+	p := ParsePlaylist(text)
+	msn, part := p.NextPosition()
+	if msn != 105 || part != 2 || p.Segments[0].MSN != 104 || p.PreloadHint != "part-53.m4s" || p.Map != "init.mp4" {
+		t.Fatalf("parsed %+v: next %d/%d", p, msn, part)
+	}
+	if p.PartTarget != 0.2 || !p.CanBlockReload || p.CanSkipUntil != 12 {
+		t.Fatalf("server control: %+v", p)
+	}
+	if a := attributes(`TYPE=PART,URI="a,b.m4s",X=1`); a["URI"] != "a,b.m4s" || a["X"] != "1" {
+		t.Fatalf("attributes: %v", a)
+	}
+	for uri, want := range map[string]int64{"part-123.m4s": 123, "seg-000042.ts?x=1": 42, "/t/v1~a~9/7.ts": 7, "init.mp4": -1, "x.ts": -1} {
+		if got := uriNumber(uri); got != want {
+			t.Fatalf("uriNumber(%q) = %d, want %d", uri, got, want)
+		}
+	}
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// item is one part (LL-HLS) or segment (HLS) a viewer tracks, by its number.
+type item struct {
+	announced time.Time // when the playlist that first named it (hint or listed) was received
+	state     int
+	hinted    bool
+}
+
+const (
+	inFlight = iota + 1
+	received
+	failed
+)
+
+// viewer is one emulated player: its own HTTP client (keep-alive connections of its own, as a
+// browser tab has), its session id, and what it announced and received.
+type viewer struct {
+	id     int
+	sid    string
+	cfg    *Config
+	client *http.Client
+	url    string // the media playlist (after picking a rendition)
+
+	mu        sync.Mutex
+	items     map[int64]*item
+	first     int64 // the first item it tracks (-1 until its first playlist)
+	receipts  []time.Time
+	lags      []float64 // ms, of items announced within the measuring window
+	requests  map[string]map[string]int
+	errs      map[string]int
+	bytes     int64
+	joined    time.Time
+	fetches   sync.WaitGroup
+	initDone  bool
+	partTgt   float64
+	targetDur float64
+}
+
+func newViewer(id int, cfg *Config) *viewer {
+	transport := &http.Transport{
+		Proxy:               nil, // loopback and the URL given: never a proxy from the environment
+		DialContext:         (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4, // a blocking playlist request, a hinted part and a listed part at once
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &viewer{
+		id:       id,
+		sid:      fmt.Sprintf("%s-%d", cfg.Run, id),
+		cfg:      cfg,
+		client:   &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		url:      cfg.URL,
+		items:    map[int64]*item{},
+		first:    -1,
+		requests: map[string]map[string]int{},
+		errs:     map[string]int{},
+	}
+}
+
+// withSid adds the viewer's session id (docs/design/playback.md, "Viewer sessions") to a URL.
+func (v *viewer) withSid(raw string) string {
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	return raw + sep + "_sid=" + url.QueryEscape(v.sid)
+}
+
+func (v *viewer) count(kind, status string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	byStatus := v.requests[kind]
+	if byStatus == nil {
+		byStatus = map[string]int{}
+		v.requests[kind] = byStatus
+	}
+	byStatus[status]++
+}
+
+func (v *viewer) fail(what string) {
+	v.mu.Lock()
+	v.errs[what]++
+	v.mu.Unlock()
+}
+
+var errStatus = errors.New("HTTP status")
+
+// get fetches a URL (with _sid), returning the body when keep is set, else discarding it; the
+// time is when its last byte arrived. A request cut by ctx (the run's end) is not counted.
+func (v *viewer) get(ctx context.Context, kind, raw string, keep bool) ([]byte, time.Time, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.withSid(raw), nil)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	resp, err := v.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, time.Time{}, ctx.Err()
+		}
+		v.count(kind, "error")
+		v.fail(classify(err))
+		return nil, time.Time{}, err
+	}
+	defer resp.Body.Close()
+	var body []byte
+	var n int64
+	if keep {
+		body, err = io.ReadAll(resp.Body)
+		n = int64(len(body))
+	} else {
+		n, err = io.Copy(io.Discard, resp.Body)
+	}
+	done := time.Now()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, time.Time{}, ctx.Err()
+		}
+		v.count(kind, "error")
+		v.fail(classify(err))
+		return nil, time.Time{}, err
+	}
+	v.count(kind, fmt.Sprint(resp.StatusCode))
+	v.mu.Lock()
+	v.bytes += n
+	v.mu.Unlock()
+	if resp.StatusCode != http.StatusOK {
+		v.fail(fmt.Sprintf("http_%d", resp.StatusCode))
+		return nil, done, fmt.Errorf("%w %d", errStatus, resp.StatusCode)
+	}
+	return body, done, nil
+}
+
+func classify(err error) string {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return "timeout"
+	}
+	return "connection"
+}
+
+// playlist fetches and parses a playlist; the time is when its last byte arrived.
+func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, time.Time, error) {
+	body, at, err := v.get(ctx, kind, raw, true)
+	if err != nil {
+		return nil, at, err
+	}
+	return ParsePlaylist(string(body)), at, nil
+}
+
+func (v *viewer) resolve(ref string) string {
+	base, err := url.Parse(v.url)
+	if err != nil {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return base.ResolveReference(r).String()
+}
+
+// mediaPlaylist loads the given URL until it answers, picking a rendition of a multivariant
+// playlist; nil when the run ends first.
+func (v *viewer) mediaPlaylist(ctx context.Context) (*Playlist, time.Time) {
+	kind := "playlist"
+	for ctx.Err() == nil {
+		pl, at, err := v.playlist(ctx, kind, v.url)
+		if err != nil {
+			sleep(ctx, time.Second/2)
+			continue
+		}
+		if !pl.Multivariant {
+			return pl, at
+		}
+		if len(pl.Variants) == 0 {
+			v.fail("empty_multivariant")
+			return nil, at
+		}
+		v.count("multivariant", "picked")
+		i := v.cfg.Rendition
+		if i < 0 || i >= len(pl.Variants) {
+			i = 0
+		}
+		v.url = v.resolve(pl.Variants[i])
+	}
+	return nil, time.Time{}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (v *viewer) fetchInit(fetchCtx context.Context, pl *Playlist) {
+	v.mu.Lock()
+	if pl.Map == "" || v.initDone {
+		v.mu.Unlock()
+		return
+	}
+	v.initDone = true
+	v.mu.Unlock()
+	target := v.resolve(pl.Map)
+	v.fetches.Add(1)
+	go func() {
+		defer v.fetches.Done()
+		if _, _, err := v.get(fetchCtx, "init", target, false); err != nil && fetchCtx.Err() == nil {
+			v.mu.Lock()
+			v.initDone = false // fetched again with the next playlist
+			v.mu.Unlock()
+		}
+	}()
+}
+
+// track starts fetching item n (uri) when it is new to this viewer, or failed before and is now
+// listed (not only hinted); announced is when the playlist naming it arrived.
+func (v *viewer) track(fetchCtx context.Context, kind string, n int64, uri string, announced time.Time, hint bool) {
+	v.mu.Lock()
+	it := v.items[n]
+	switch {
+	case it == nil:
+		it = &item{announced: announced, state: inFlight, hinted: hint}
+		v.items[n] = it
+	case it.state == failed && !hint:
+		it.state = inFlight
+	default:
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	target := v.resolve(uri)
+	v.fetches.Add(1)
+	go func() {
+		defer v.fetches.Done()
+		_, at, err := v.get(fetchCtx, kind, target, false)
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if err != nil {
+			it.state = failed
+			return
+		}
+		it.state = received
+		v.receipts = append(v.receipts, at)
+		if !it.announced.Before(v.cfg.windowStart) && it.announced.Before(v.cfg.deadline) {
+			v.lags = append(v.lags, float64(at.Sub(it.announced).Microseconds())/1000)
+		}
+	}()
+}
+
+// runLowLatency plays as hls.js does in low-latency mode: the media playlist, the init segment
+// once, then blocking reloads (_HLS_msn/_HLS_part of the next part, with _HLS_skip=YES delta
+// updates when the server offers them), every part newly listed and the preload-hinted part as
+// soon as it is hinted. It joins at the live edge: the first part it tracks is the first hint.
+func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
+	pl, at := v.mediaPlaylist(ctx)
+	if pl == nil {
+		return
+	}
+	if pl.PartTarget == 0 || !pl.CanBlockReload {
+		v.fail("not_low_latency")
+		return
+	}
+	v.mu.Lock()
+	v.joined, v.partTgt, v.targetDur = at, pl.PartTarget, pl.TargetDuration
+	if pl.PreloadHint != "" {
+		v.first = uriNumber(pl.PreloadHint)
+	} else if len(pl.TailParts) > 0 {
+		v.first = uriNumber(pl.TailParts[len(pl.TailParts)-1].URI) + 1
+	}
+	v.mu.Unlock()
+	v.announceParts(fetchCtx, pl, at)
+	for ctx.Err() == nil && !pl.EndList {
+		msn, part := pl.NextPosition()
+		query := fmt.Sprintf("_HLS_msn=%d&_HLS_part=%d", msn, part)
+		if v.cfg.Delta && pl.CanSkipUntil > 0 {
+			query += "&_HLS_skip=YES"
+		}
+		next, at, err := v.playlist(ctx, "playlist_blocking", v.url+"?"+query)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// Behind or ahead of the server (a 400 or 503): start again from a full playlist.
+			sleep(ctx, time.Duration(pl.PartTarget*float64(time.Second)))
+			if next, at, err = v.playlist(ctx, "playlist", v.url); err != nil {
+				continue
+			}
+		}
+		if next.Skipped > 0 && len(next.Segments) == 0 && len(next.TailParts) == 0 {
+			v.fail("empty_delta")
+		}
+		pl = next
+		v.announceParts(fetchCtx, pl, at)
+	}
+}
+
+func (v *viewer) announceParts(fetchCtx context.Context, pl *Playlist, at time.Time) {
+	v.fetchInit(fetchCtx, pl)
+	v.mu.Lock()
+	first := v.first
+	v.mu.Unlock()
+	if first < 0 {
+		return
+	}
+	listed := func(parts []Part) {
+		for _, p := range parts {
+			if n := uriNumber(p.URI); n >= first {
+				v.track(fetchCtx, "part", n, p.URI, at, false)
+			}
+		}
+	}
+	for _, s := range pl.Segments {
+		listed(s.Parts)
+	}
+	listed(pl.TailParts)
+	if pl.PreloadHint != "" {
+		if n := uriNumber(pl.PreloadHint); n >= first {
+			v.track(fetchCtx, "part_hinted", n, pl.PreloadHint, at, true)
+		}
+	}
+}
+
+// runStandard plays standard HLS: the playlist every target duration / 2, each new segment once
+// (and the init segment once). It joins with the newest segment listed.
+func (v *viewer) runStandard(ctx, fetchCtx context.Context) {
+	pl, at := v.mediaPlaylist(ctx)
+	if pl == nil {
+		return
+	}
+	if len(pl.Segments) == 0 {
+		for ctx.Err() == nil && len(pl.Segments) == 0 {
+			sleep(ctx, time.Second/2)
+			if p, t, err := v.playlist(ctx, "playlist", v.url); err == nil {
+				pl, at = p, t
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	v.mu.Lock()
+	v.joined, v.targetDur, v.partTgt = at, pl.TargetDuration, pl.PartTarget
+	v.first = pl.Segments[len(pl.Segments)-1].MSN
+	v.mu.Unlock()
+	interval := time.Duration(pl.TargetDuration / 2 * float64(time.Second))
+	if interval <= 0 {
+		interval = time.Second
+	}
+	next := time.Now()
+	for {
+		v.fetchInit(fetchCtx, pl)
+		for _, s := range pl.Segments {
+			if s.MSN >= v.first {
+				v.track(fetchCtx, "segment", s.MSN, s.URI, at, false)
+			}
+		}
+		if pl.EndList {
+			return
+		}
+		next = next.Add(interval)
+		sleep(ctx, time.Until(next))
+		if ctx.Err() != nil {
+			return
+		}
+		p, t, err := v.playlist(ctx, "playlist", v.url)
+		if err == nil {
+			pl, at = p, t
+		}
+	}
+}
+
+func (v *viewer) run(ctx, fetchCtx context.Context) {
+	if v.cfg.Mode == "llhls" {
+		v.runLowLatency(ctx, fetchCtx)
+	} else {
+		v.runStandard(ctx, fetchCtx)
+	}
+	v.fetches.Wait()
+	v.client.CloseIdleConnections()
+}
+
+func warn(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "hlsload: "+format+"\n", args...)
+}

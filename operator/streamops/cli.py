@@ -1,4 +1,5 @@
-"""`streamops` command line: the operator, the media workers, CRD generation, video download links."""
+"""`streamops` command line: the operator, the media workers, CRD generation, video download links,
+signed playback URLs and their keys."""
 
 from __future__ import annotations
 
@@ -113,6 +114,92 @@ def video_url(args: argparse.Namespace) -> int:
     return 0
 
 
+def playback_url(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from streamops.api import LIVESTREAM
+    from streamops.contract.playback_token import KEYS_SECRET
+    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.playback_cli import (
+        PlaybackCliError,
+        parse_expires,
+        playback_url,
+        signed_url,
+        stream_access,
+        viewer_address,
+    )
+
+    try:
+        expires, ip = parse_expires(args.expires), viewer_address(args.ip)
+        api = KubeApi.from_environment()
+        namespace = args.namespace or api.info.default_namespace or "default"
+        stream = api.get_custom(LIVESTREAM, namespace, args.stream)
+        if stream is None:
+            raise PlaybackCliError(f"livestream {args.stream} not found in namespace {namespace}")
+        access = stream_access(stream)
+        if access == "public":
+            print(playback_url(stream, args.format))
+            print(f"livestream {args.stream} is public (spec.playback.access): the URL needs no token", file=sys.stderr)
+            return 0
+        secret = api.get("Secret", namespace, KEYS_SECRET)
+        if secret is None:
+            if access is None:  # the operator's default decides; it creates the Secret for a signed stream
+                print(playback_url(stream, args.format))
+                print(
+                    f"livestream {args.stream} leaves spec.playback.access to the operator's default and namespace "
+                    f"{namespace} has no secret {KEYS_SECRET}: the stream is public, the URL needs no token",
+                    file=sys.stderr,
+                )
+                return 0
+            raise PlaybackCliError(
+                f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
+                "`streamops playback rotate-key` creates one)"
+            )
+        print(signed_url(stream, secret, args.format, expires, ip, datetime.now(UTC)))
+    except (PlaybackCliError, ApiError) as e:
+        print(f"streamops playback url: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def playback_rotate_key(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from streamops.contract.playback_token import KEY_PROPAGATION_SECONDS, KEYS_SECRET
+    from streamops.control.livestream.edge import playback_keys_secret
+    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.playback_cli import PlaybackCliError, describe, rotated, too_soon
+
+    try:
+        api = KubeApi.from_environment()
+        namespace = args.namespace or api.info.default_namespace or "default"
+        now = datetime.now(UTC)
+        secret = api.get("Secret", namespace, KEYS_SECRET)
+        if secret is None:
+            created = api.create(playback_keys_secret(namespace, now))
+            if created is None:
+                raise PlaybackCliError(f"secret {KEYS_SECRET} was created meanwhile: run the command again")
+            print(f"created secret {KEYS_SECRET} in namespace {namespace}: {describe(created)}")
+            return 0
+        wait = too_soon(secret, now)
+        if wait is not None and not args.force:
+            raise PlaybackCliError(
+                f"the last rotation is less than {KEY_PROPAGATION_SECONDS} s old: URLs signed since then use the "
+                f"previous key, which another rotation now would drop; wait {wait:.0f} s (or --force)"
+            )
+        written = api.replace(rotated(secret, now))
+        if written is None:
+            raise PlaybackCliError(f"secret {KEYS_SECRET} changed meanwhile: run the command again")
+        print(
+            f"rotated the playback signing key of namespace {namespace}: {describe(written)}; new URLs are signed "
+            f"with the new key from {KEY_PROPAGATION_SECONDS} s on, URLs signed before stay valid until they expire"
+        )
+    except (PlaybackCliError, ApiError) as e:
+        print(f"streamops playback rotate-key: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 WORKERS = {
     "ingest": "streamops.media.ingest.worker",
     "record": "streamops.media.recorder.process",
@@ -211,6 +298,40 @@ def main(argv: list[str] | None = None) -> int:
     url.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
     url.add_argument("--expires", type=int, default=3600, help="seconds the link works (default 3600, max 7 days)")
     url.set_defaults(func=video_url)
+
+    from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS
+
+    playback = sub.add_parser("playback", help="signed playback URLs and their keys").add_subparsers(
+        dest="action", required=True
+    )
+    signed = playback.add_parser(
+        "url",
+        help="print a playback URL of a LiveStream, signed when its playback is",
+        description="Print STREAM's playback URL (status.playback) with a token in its path (t/<token>/ after the "
+        "stream's path prefix), signed with the namespace's Secret streamops-playback-keys, valid for --expires. "
+        "Any player plays it: every URL in the playlist or page is relative, so the token goes along. A public "
+        'stream gets its plain URL (said on stderr). Example: ffplay "$(streamops playback url cam --format hls)"',
+    )
+    signed.add_argument("stream", help="name of the LiveStream")
+    signed.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
+    signed.add_argument(
+        "--expires",
+        default=DEFAULT_EXPIRES,
+        help=f"how long the URL works: 90s, 30m, 1h, 7d (default {DEFAULT_EXPIRES})",
+    )
+    signed.add_argument("--ip", help="only this viewer address may use it (as the proxy in front sees it)")
+    signed.add_argument("--format", choices=FORMATS, default="player", help="which URL (default: the player page)")
+    signed.set_defaults(func=playback_url)
+    rotate = playback.add_parser(
+        "rotate-key",
+        help="rotate the namespace's playback signing key",
+        description="previous := current, a new current key, in the Secret streamops-playback-keys (created when "
+        "missing). URLs signed before stay valid until they expire; new URLs use the new key once it is 120 s old "
+        "(mounted copies have it by then). Refused within 120 s of the last rotation unless --force.",
+    )
+    rotate.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
+    rotate.add_argument("--force", action="store_true", help="rotate even within 120 s of the last rotation")
+    rotate.set_defaults(func=playback_rotate_key)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

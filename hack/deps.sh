@@ -14,12 +14,14 @@ set -euo pipefail
 # Debian's build plays H.264 + AAC through Media Source Extensions (devtools/devtools/media/browser.py).
 # janus: the reference WebRTC server of the fan-out benchmark (bench/webrtc_fanout.py runs its own, from a private
 # config, in a network namespace of its own: devtools/devtools/media/janus.py); its system service is never started.
+# libnginx-mod-http-lua (LuaJIT, lua-resty-core): the edge tier (operator/streamops/media/edge), run on the host by the
+# media tests (devtools/devtools/media/edge.py); nghttp2-client: h2load, the edge's token-check benchmark.
 # coturn: the TURN relay the browser tier plays through (tests/browser/test_webrtc_ingest.py; 127.0.0.1 only, in the
 # test's network namespace, no configuration file: devtools/devtools/media/turn_server.py); its service never starts.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev janus
-          coturn)
+          coturn libnginx-mod-http-lua nghttp2-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

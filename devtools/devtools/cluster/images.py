@@ -3,9 +3,10 @@
 
     python -m devtools.cluster.images build [--cache DIR] [NAME...]  # prints the image tarballs and their tags
 
-pause, worker and operator (the content of images/*/Dockerfile, on shared Debian layers), coredns
-and traefik, as docker-archive tarballs that `ctr -n k8s.io images import` loads. Every piece is
-cached under $STREAMOPS_CACHE/images by a hash of its inputs, and the tag carries the content hash.
+pause, worker and operator (the content of images/*/Dockerfile, on shared Debian layers), edge
+(images/edge/Dockerfile: nginx and its Lua module on a Debian rootfs of its own), coredns and
+traefik, as docker-archive tarballs that `ctr -n k8s.io images import` loads. Every piece is cached
+under $STREAMOPS_CACHE/images by a hash of its inputs, and the tag carries the content hash.
 Needs root (debootstrap, chroot, mount), debootstrap, gcc with a static libc, tar, Go (the add-ons'
 binaries). The layers and why: docs/design/local-cluster.md, "Images".
 """
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamops
+from streamops.media import edge as edge_files
 from streamops.media.ingest.player.page import ASSETS as PLAYER_ASSETS
 
 from devtools.versions import (
@@ -48,9 +50,15 @@ BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # What the worker adds (images/worker/Dockerfile): the shared libraries its FFmpeg (hack/build-ffmpeg.sh,
 # copied into /usr/local/bin) links besides libc's and zlib, which the base has.
 MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0")
+# The edge (images/edge/Dockerfile): Debian's nginx and its Lua module (LuaJIT, lua-resty-core come
+# with it); no Python. nginx's postinst would start the service: _apt_install forbids that.
+EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")
 WORKER_UID = 10001
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"
+# Where the edge image keeps streamops/media/edge's files, and the state directory nginx writes.
+EDGE_DIR = edge_files.IMAGE_DIR
+EDGE_STATE_DIR = edge_files.STATE_DIR
 # The environment both Dockerfiles set (ENV PATH=/opt/streamops/bin:$PATH HOME=/tmp ...).
 PYTHON_ENV = (
     f"PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -72,7 +80,7 @@ int main(void) {
 """
 
 
-IMAGES = ("pause", "worker", "operator", "coredns", "traefik")
+IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik")
 
 
 class ImageError(RuntimeError):
@@ -439,6 +447,86 @@ class ImageBuilder:
         }
         return self._python_image("operator", False, config)
 
+    # -- edge ---------------------------------------------------------------------------
+
+    def _edge_rootfs(self) -> Path:
+        """Layer: minbase bookworm with EDGE_PACKAGES (apt-get in the chroot, services forbidden),
+        docs and apt's lists trimmed. Its own rootfs, not the Python base: the edge runs no Python."""
+        mirror = debian_mirror()
+        key = _hash(SUITE, mirror, *EDGE_PACKAGES, "edge-rootfs-v1")
+        layer = self.cache / f"edge-rootfs-{key}.tar"
+        if layer.exists():
+            return layer
+        if os.geteuid() != 0:
+            raise ImageError("building the edge image's root filesystem needs root (debootstrap, chroot)")
+        if not shutil.which("debootstrap"):
+            raise ImageError("debootstrap not found: run `make deps`")
+        self.log(f"debootstrap {SUITE} from {mirror} with {', '.join(EDGE_PACKAGES)} (first run only)")
+        began = time.monotonic()
+        tmp = self.cache / f"edge-rootfs-{key}.partial"
+        unmount_under(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _run(["debootstrap", "--variant=minbase", SUITE, str(tmp), mirror])
+        finally:
+            unmount_under(tmp)
+        try:
+            _apt_install(tmp, EDGE_PACKAGES)
+            # What nginx-common's packaging leaves that the edge never uses (it runs with -p and -c).
+            for unused in ("etc/nginx/sites-enabled/default", "var/www/html/index.nginx-debian.html"):
+                (tmp / unused).unlink(missing_ok=True)
+            _empty_dirs(tmp, ("var/log/nginx", "var/lib/nginx"))
+            _tar_dir(tmp, layer)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.log(f"edge rootfs built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
+        return layer
+
+    def _edge_files(self) -> tuple[Path, str]:
+        """Layer: streamops/media/edge's files in EDGE_DIR, and the state directory nginx writes,
+        owned by the edge's uid (an emptyDir replaces it in the Pod; without one it still works)."""
+        src = edge_files.FILES_DIR
+        key = _tree_hash(src)
+        layer = self.cache / f"edge-files-{key}.tar"
+        if not layer.exists():
+            with tempfile.TemporaryDirectory(dir=self.cache) as tmp:
+                root = Path(tmp)
+                target = root / EDGE_DIR.lstrip("/")
+                target.mkdir(parents=True)
+                for path in src.iterdir():
+                    if path.suffix in (".lua", ".template", ".sh"):
+                        shutil.copy(path, target / path.name)
+                        (target / path.name).chmod(0o755 if path.suffix == ".sh" else 0o644)
+                state = root / EDGE_STATE_DIR.lstrip("/")
+                state.mkdir(parents=True)
+                os.chown(state, edge_files.UID, edge_files.UID)
+                _tar_dir(root, layer, [f"./{EDGE_DIR.lstrip('/')}", f"./{EDGE_STATE_DIR.lstrip('/')}"])
+        return layer, key
+
+    def edge(self) -> Image:
+        """images/edge/Dockerfile: nginx + its Lua module + streamops/media/edge, as uid 65532,
+        ENTRYPOINT the edge's entrypoint.sh (renders the config from the environment), ports 8080
+        (viewers) and 8081 (probes, /viewers, /metrics)."""
+        with self._locked("edge"):
+            layers = [self._edge_rootfs()]
+            files_layer, files_key = self._edge_files()
+        layers.append(files_layer)
+        config = {
+            "Entrypoint": [f"{EDGE_DIR}/entrypoint.sh"],
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "ExposedPorts": {"8080/tcp": {}, "8081/tcp": {}},
+            "User": f"{edge_files.UID}:{edge_files.UID}",
+            "WorkingDir": "/",
+        }
+        key = _hash(layers[0].name, files_key, json.dumps(config, sort_keys=True))
+        tag = f"docker.io/library/streamops-edge:{key}"
+        archive = self.cache / f"edge-{key}.tar"
+        if not archive.exists():
+            for old in self.cache.glob("edge-[0-9a-f]*.tar"):
+                old.unlink()
+            write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
+        return Image(tag, archive)
+
     # -- add-ons: one static Go binary each -------------------------------------------------
 
     def _static(self, name: str, binary: Path, build_script: str, config: Mapping[str, object]) -> Image:
@@ -477,7 +565,7 @@ class ImageBuilder:
         return self._static("traefik", traefik_bin(), "build-traefik.sh", config)
 
     def all(self) -> list[Image]:
-        return [self.pause(), self.worker(), self.operator(), self.coredns(), self.traefik()]
+        return [self.pause(), self.worker(), self.operator(), self.edge(), self.coredns(), self.traefik()]
 
     @contextlib.contextmanager
     def _locked(self, what: str) -> Iterator[None]:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import kopf
 from streamops.api.kinds import Kind
@@ -294,6 +295,22 @@ class FakeKubeApi(KubeApi):
             self._log("list", kind, "", "", label_selector)
             return [
                 o for o in self.objects(kind) if matches_selector(o["metadata"].get("labels") or {}, label_selector)
+            ]
+
+    def list_in(self, kind: str, namespace: str, query: str) -> list[Manifest]:
+        """`query`: labelSelector=... (url-encoded), as KubeApi.list_in takes it."""
+        selector = parse_qs(query).get("labelSelector", [""])[0]
+        with self._lock:
+            error = self._injected("list", kind, "")
+            if error is not None:
+                self._log("list", kind, namespace, "", selector, result=f"error {error.status}")
+                raise error
+            self._log("list", kind, namespace, "", selector)
+            return [
+                o
+                for o in self.objects(kind)
+                if o["metadata"].get("namespace") == namespace
+                and matches_selector(o["metadata"].get("labels") or {}, selector)
             ]
 
     def create(self, manifest: Manifest) -> Manifest | None:

@@ -93,6 +93,7 @@ LIVESTREAM = Kind(
         # Whose media is on air: "backup" while the primary's publisher sends nothing (Live false).
         {"name": "OnAir", "type": "string", "jsonPath": ".status.activeIngest"},
         {"name": "Recording", "type": "boolean", "jsonPath": ".status.recording"},
+        {"name": "Viewers", "type": "integer", "jsonPath": ".status.viewers.total"},
         condition_column("Ready"),
         {"name": "Resolution", "type": "integer", "jsonPath": ".status.videoHeight", "priority": 1},
         {"name": "FPS", "type": "number", "jsonPath": ".status.frameRate", "priority": 1},

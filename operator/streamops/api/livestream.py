@@ -28,6 +28,7 @@ from streamops.api.common import (
     validations,
 )
 from streamops.api.recording import RecordingStorage
+from streamops.contract.playback_token import KEYS_SECRET
 
 PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 RecordType = Literal["origin", "transcoded"]
@@ -727,6 +728,22 @@ class PlaybackWebRtc(KubeModel):
     )
 
 
+PlaybackAccess = Literal["public", "signed"]
+
+
+class PlaybackEdge(KubeModel):
+    """The edge tier (docs/design/playback.md): a Deployment of caching proxies per namespace, scaled by a
+    HorizontalPodAutoscaler, that serves the stream's viewers so the ingest serves the edge only."""
+
+    enabled: bool | None = Field(
+        default=None,
+        description="Route the stream's Ingress or HTTPRoute to the namespace's edge (streamops-edge) instead of the "
+        "ingest: N viewers waiting for the same LL-HLS part cause one request to the ingest. Status URLs keep "
+        "their shape. Unset: the operator's default (chart value edge.enabled). Only with a playback Ingress or "
+        "HTTPRoute: viewers on the ingest's own address are served by the ingest.",
+    )
+
+
 class PlaybackSpec(KubeModel):
     """How viewers outside the cluster reach the stream's HLS and screenshot."""
 
@@ -750,6 +767,21 @@ class PlaybackSpec(KubeModel):
     webrtc: PlaybackWebRtc = Field(
         default_factory=PlaybackWebRtc,
         description="WebRTC (WHEP) playback: on by default; what to do with a source that has B-frames.",
+    )
+    access: PlaybackAccess | None = Field(
+        default=None,
+        description="public: anyone with a playback URL watches. signed: every playback request (HLS and LL-HLS "
+        "playlists, parts and segments, DASH, the screenshot, the player page, WHEP) needs a token that names the "
+        "stream and an expiry (optionally one viewer address), signed with the namespace's key Secret "
+        f"{KEYS_SECRET}; `streamops playback url` prints such URLs, and they play in any player (the token is a "
+        "path segment). Checked at the edge and at the ingest: a missing token is answered 401, an expired or "
+        "forged one 403. Unset: the operator's default (chart value playback.access, public unless set). Changing "
+        "it restarts the stream's ingest.",
+    )
+    edge: PlaybackEdge = Field(
+        default_factory=PlaybackEdge,
+        description="Serve viewers through the namespace's edge tier (a cache in front of the ingest) instead of "
+        "the ingest itself.",
     )
 
     @model_validator(mode="after")
@@ -962,6 +994,23 @@ class Playback(KubeModel):
     reachable_from: str | None = Field(default=None, max_length=1024, description="Where the playback URLs work from.")
 
 
+class Viewers(KubeModel):
+    """Concurrent viewers: distinct playback sessions seen within the window, where viewers are served (the
+    edge replicas and the ingest, a session counted once however many of them it reached)."""
+
+    total: int = Field(default=0, ge=0, description="Viewers of every protocol.")
+    hls: int = Field(default=0, ge=0, description="Standard HLS viewers (MPEG-TS or CMAF).")
+    llhls: int = Field(default=0, ge=0, description="Low-latency HLS viewers (blocking playlist reloads, parts).")
+    dash: int = Field(default=0, ge=0, description="MPEG-DASH viewers.")
+    webrtc: int = Field(default=0, ge=0, description="WebRTC (WHEP) viewers connected now.")
+    window_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="A HTTP session counts while it fetched media within this many seconds (the player page's "
+        "sessions are one per page load; other players one per client address and User-Agent).",
+    )
+
+
 class LiveStreamStatus(ConditionedStatus):
     """Observed state of the live stream, written by the operator from its Pods and worker telemetry."""
 
@@ -992,6 +1041,9 @@ class LiveStreamStatus(ConditionedStatus):
         description="Push endpoints for encoders and the name of the stream key's Secret. Only for push streams.",
     )
     playback: Playback | None = Field(default=None, description="HLS playlist and screenshot URLs for players.")
+    viewers: Viewers | None = Field(
+        default=None, description="Concurrent viewers by protocol while the stream's ingest runs."
+    )
     started_at_primary: datetime | None = Field(
         default=None, description="When the primary ingest last started receiving media (start of the last session)."
     )

@@ -18,6 +18,8 @@ from streamops.api.livestream import (
     PlaybackHttpRoute,
     PlaybackIngress,
 )
+from streamops.contract.edge import EDGE_NAME
+from streamops.contract.edge import HTTP_PORT as EDGE_HTTP_PORT
 from streamops.contract.ingest import (
     CONFIG_ENV,
     DASH_MANIFEST,
@@ -26,6 +28,7 @@ from streamops.contract.ingest import (
     ICE_SERVERS_DIR,
     ICE_SERVERS_FILE,
     MEDIA_DIR,
+    PLAYBACK_KEYS_DIR,
     PLAYER_PAGE,
     RTMPS_PORT,
     SCREENSHOT_PATH,
@@ -37,9 +40,11 @@ from streamops.contract.ingest import (
     WHEP_PATH,
     WHIP_PATH,
     IngestConfig,
+    IngestPlayback,
     IngestWebRtc,
     Role,
 )
+from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
 from streamops.control.shared.ingest_address import (
     POD_NETWORK_PORTS,
@@ -54,6 +59,7 @@ from streamops.control.shared.ingest_address import (
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     COMPONENT_LABEL,
+    EDGE_OWNER_ANNOTATION,
     HOST_PORTS_ANNOTATION,
     HOSTNAME_TOPOLOGY,
     INSTANCE_LABEL,
@@ -125,6 +131,18 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
 BASE_PORT_NAMES = ("http", "rtmp", "srt")
 TLS_VOLUME = "rtmps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
+PLAYBACK_KEYS_VOLUME = "playback-keys"
+
+
+def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """spec.playback.access, else the operator's default."""
+    return (stream.spec.playback.access or settings.playback_access) == "signed"
+
+
+def edge_on(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """spec.playback.edge.enabled, else the operator's default; only for a stream with a route."""
+    enabled = stream.spec.playback.edge.enabled
+    return settings.edge_enabled if enabled is None else enabled
 
 
 def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings) -> tuple[str, ...]:
@@ -192,10 +210,11 @@ def ingest_worker_config(
     primary_url: str | None = None,
     advertise: WebRtcAdvertise | None = None,
     whep: bool = False,
+    signed: bool = False,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
-    (whep_on)."""
+    (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR)."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -237,6 +256,10 @@ def ingest_worker_config(
         path_prefix=path_prefix,
         primary_url=primary_url if role == "backup" else None,
         webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
+        # None for a public stream: its configuration (and Pod hash) stays what it was before signing existed.
+        playback=IngestPlayback(namespace=stream.metadata.namespace or "", access="signed", keys_dir=PLAYBACK_KEYS_DIR)
+        if signed
+        else None,
     )
 
 
@@ -307,6 +330,12 @@ def ingest_pod(
             secret_file_volume(ICE_SERVERS_VOLUME, ice_servers.name, ice_servers.key, ICE_SERVERS_FILE, optional=True)
         )
         mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
+    signed = playback_signed(stream, settings)
+    if signed:
+        # The directory, not files: a rotation (a new `current`, the old one as `previous`) reaches the
+        # running worker. Not optional: the operator creates the Secret before the Pod.
+        volumes.append({"name": PLAYBACK_KEYS_VOLUME, "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
+        mounts.append({"name": PLAYBACK_KEYS_VOLUME, "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
@@ -321,6 +350,7 @@ def ingest_pod(
             primary_url=ingest_http_url(stream, settings.worker_address, primary_ports) if role == "backup" else None,
             advertise=advertise,
             whep=whep_on(stream, settings),
+            signed=signed,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
@@ -374,11 +404,13 @@ def ingest_service(
     settings: OperatorSettings,
     host_ports: IngestPortMap | None = None,
     playback_route_kind: str | None = None,
+    edge_owner: bool = False,
 ) -> Manifest:
     """RTMP (TCP), SRT (UDP) and HTTP in one Service of the type the stream (or the operator) asks
     for. With host networking the allocation is recorded here: the Service outlives the Pods.
     `playback_route_kind` (Ingress, HTTPRoute) records which route the stream has, so that a
-    removed one is found without reading every kind at every reconcile."""
+    removed one is found without reading every kind at every reconcile; `edge_owner` likewise
+    records that the stream is an owner of the namespace's edge."""
     names = ingest_names(stream.metadata.name, role)
     options = ingest_service_options(stream, settings)
     # Fixed nodePorts go to the primary: two Services cannot hold the same one.
@@ -398,6 +430,8 @@ def ingest_service(
         annotations[HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
     if playback_route_kind and role == "primary":
         annotations[PLAYBACK_ROUTE_ANNOTATION] = playback_route_kind
+    if edge_owner and role == "primary":
+        annotations[EDGE_OWNER_ANNOTATION] = "true"
     metadata["annotations"] = _with_managed_list(annotations)
     spec: Manifest = {"type": options.type, "selector": selector, "ports": ports}
     if options.load_balancer_class:
@@ -443,6 +477,13 @@ class PlaybackRoute:
     annotations: dict[str, str] = field(default_factory=dict)
     hostnames: tuple[str, ...] = ()
     parent_refs: tuple[tuple[tuple[str, str], ...], ...] = ()  # each a sorted tuple of (field, value)
+    edge: bool = False  # to the namespace's edge (its Service streamops-edge), not the primary ingest
+
+    def backend(self, stream_name: str, http_port: int) -> tuple[str, int]:
+        """The Service (and port) the route sends viewers to."""
+        if self.edge:
+            return EDGE_NAME, EDGE_HTTP_PORT
+        return ingest_names(stream_name, "primary").service, http_port
 
 
 def playback_route(stream: LiveStream, settings: OperatorSettings) -> PlaybackRoute | None:
@@ -457,6 +498,7 @@ def playback_route(stream: LiveStream, settings: OperatorSettings) -> PlaybackRo
         tls = ingress.tls_secret_name or settings.playback_ingress_tls_secret_name
         return PlaybackRoute(
             kind="Ingress",
+            edge=edge_on(stream, settings),
             path=path,
             host=host,
             https=bool(tls and host),
@@ -474,6 +516,7 @@ def playback_route(stream: LiveStream, settings: OperatorSettings) -> PlaybackRo
         )
         return PlaybackRoute(
             kind="HTTPRoute",
+            edge=edge_on(stream, settings),
             path=path,
             host=hostnames[0].removeprefix("*.") if hostnames and not hostnames[0].startswith("*") else "",
             https=route.https if route.https is not None else settings.playback_http_route_https,
@@ -503,9 +546,9 @@ def _with_spec_hash(manifest: Manifest) -> Manifest:
 
 
 def playback_ingress(stream: LiveStream, route: PlaybackRoute) -> Manifest:
-    """pathType Prefix on the stream's path, to the primary ingest Service's http port: the ingest
-    serves under that path, so no controller-specific rewrite is needed."""
-    service = ingest_names(stream.metadata.name, "primary").service
+    """pathType Prefix on the stream's path, to the primary ingest Service's http port (or the
+    edge's): both serve under that path, so no controller-specific rewrite is needed."""
+    service, _ = route.backend(stream.metadata.name, 0)
     rule: Manifest = {
         "http": {
             "paths": [
@@ -536,14 +579,14 @@ def playback_ingress(stream: LiveStream, route: PlaybackRoute) -> Manifest:
 
 def playback_http_route(stream: LiveStream, route: PlaybackRoute, http_port: int) -> Manifest:
     """A PathPrefix match on the stream's path to the primary ingest Service (`http_port` is its
-    http port: backendRefs name a port by number)."""
-    service = ingest_names(stream.metadata.name, "primary").service
+    http port: backendRefs name a port by number), or to the edge's."""
+    service, port = route.backend(stream.metadata.name, http_port)
     spec: Manifest = {
         "parentRefs": [dict(p) for p in route.parent_refs],
         "rules": [
             {
                 "matches": [{"path": {"type": "PathPrefix", "value": route.path}}],
-                "backendRefs": [{"name": service, "port": http_port}],
+                "backendRefs": [{"name": service, "port": port}],
             }
         ],
     }

@@ -20,6 +20,7 @@ from streamops.control.livestream.status import (
 )
 from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
+from streamops.control.shared.edge_viewers import Sessions
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
 from streamops.control.shared.ingest_address import ingest_component, ingest_names
 from streamops.control.shared.kube import watched_object
@@ -37,7 +38,7 @@ LIVESTREAM_LOOP = KindLoop(
     api=LIVESTREAM,
     reconcile=reconcile_livestream,
     status_model=LiveStreamStatus,
-    metric_fields=frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration"}),
+    metric_fields=frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration", "viewers"}),
     # Streams before Restreams and Recordings in a burst: those follow a stream and need its ingest
     # Service anyway (500 + 500 at once: measured in bench/results/operator.md).
     priority=FIRST,
@@ -52,6 +53,7 @@ def livestream_update(
     facts: tuple[RecordingFacts, ...],
     services: dict[Role, ServiceObservation],
     primary_before: IngestStatus | None = None,
+    edge_sessions: Sessions | None = None,
 ) -> tuple[Manifest, list[Transition]]:
     """The new status and its Events (`primary_before`: the primary's telemetry at the last write).
     (A function of its own so that nothing it builds — the object as a model, copies of the body —
@@ -73,6 +75,8 @@ def livestream_update(
         generation=outcome.generation,
         service_rejected=outcome.service_rejected,
         route_rejected=outcome.route_rejected,
+        edge_rejected=outcome.edge_rejected,
+        edge_sessions=edge_sessions,
         tls_secret_problem=outcome.tls_secret_problem,
         deactivation=outcome.deactivation,
     )
@@ -139,9 +143,12 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
             )
             services = observed_services(state, loop.namespace, loop.name)
-            inputs = (loop.body.metadata.get("generation"), outcome, observed_pods, telemetry, facts, services)
+            edge = await state.edge_sessions(loop.namespace, loop.name) if outcome.edge else None
+            inputs = (loop.body.metadata.get("generation"), outcome, observed_pods, telemetry, facts, services, edge)
             if loop.changed(inputs):
-                update = livestream_update(loop, outcome, observed_pods, telemetry, facts, services, primary_before)
+                update = livestream_update(
+                    loop, outcome, observed_pods, telemetry, facts, services, primary_before, edge
+                )
                 await loop.write(*update)
                 primary_before = telemetry.get("primary") or primary_before
             await loop.sleep(*observed_pods.values())

@@ -20,6 +20,7 @@ TLS_SECRET_INVALID = "TLSSecretInvalid"
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"
+EDGE_REJECTED = "EdgeRejected"  # the namespace's edge tier (Deployment, Service, autoscaler) was refused
 # Live, BackupLive
 MEDIA_FLOWING = "MediaFlowing"
 NO_MEDIA = "NoMedia"

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from streamops.api import LIVESTREAM, RECORDING, LiveStream
+from streamops.contract.edge import EDGE_NAME
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.builders import (
@@ -23,6 +24,7 @@ from streamops.control.livestream.builders import (
     playback_ingress,
     playback_route,
     playback_route_name,
+    playback_signed,
     reach_inputs,
     stream_key_ref,
     stream_key_secret,
@@ -36,13 +38,14 @@ from streamops.control.livestream.deactivation import (
     annotation_value,
     in_force,
 )
+from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.control.shared.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
@@ -65,6 +68,8 @@ class StreamOutcome:
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
+    edge_rejected: str | None = None  # ... to the namespace's edge (Deployment, Service, autoscaler, routes)
+    edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
     # The ingest Pods this reconcile created, as the API server answered the create: the status
     # shows them before the Pod watch does (one status write instead of "creating" then "Pending").
@@ -329,6 +334,18 @@ def _reconcile(
     route = playback_route(stream, settings)
     had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
+    if playback_signed(stream, settings):
+        ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
+    edge_rejected: str | None = None
+    edge = route is not None and route.edge
+    had_edge = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(EDGE_OWNER_ANNOTATION) == "true"
+    try:  # before the route that sends viewers to it
+        if edge or had_edge:
+            ensure_edge(api, stream, settings, edge, route.path if route else "")
+    except ApiError as e:
+        if e.status not in REFUSALS:
+            raise
+        edge_rejected = f"the edge {EDGE_NAME} refused: {refusal(e)}"
     route_rejected = _ensure_playback_route(api, stream, route, had, http_port)
     advertise = _webrtc_advertise(stream, "primary", settings, primary, allocated.get("primary"))
     deactivation, recorded = _deactivation(api, settings, stream, allocated.get("primary"), report, advertise)
@@ -339,7 +356,9 @@ def _reconcile(
         host_ports = allocated.get(role)
         if role in roles:
             # A route the server refused stays recorded as wanted: the next reconcile tries again.
-            desired_service = ingest_service(stream, role, settings, host_ports, route.kind if route else None)
+            desired_service = ingest_service(
+                stream, role, settings, host_ports, route.kind if route else None, edge and edge_rejected is None
+            )
             try:
                 service = ensure_service(api, desired_service, service, uid)
             except ApiError as e:
@@ -373,6 +392,8 @@ def _reconcile(
         host_ports=allocated,
         service_rejected=service_rejected,
         route_rejected=route_rejected,
+        edge_rejected=edge_rejected,
+        edge=edge,
         tls_secret_problem=tls_problem,
         created=created,
         deactivation=deactivation,

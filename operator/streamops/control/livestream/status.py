@@ -7,6 +7,8 @@ from datetime import datetime
 
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import Condition
+from streamops.api.livestream import Viewers
+from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
@@ -38,6 +40,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
 )
+from streamops.control.shared.edge_viewers import Sessions, merge_sessions
 from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
 from streamops.control.shared.pod_observation import PodObservation, node_lost_message
 from streamops.control.shared.settings import OperatorSettings
@@ -76,6 +79,8 @@ class IngestObservation:
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
     service_rejected: str | None = None  # the API server refused an ingest Service (its message)
     route_rejected: str | None = None  # ... the playback Ingress/HTTPRoute
+    edge_rejected: str | None = None  # ... the namespace's edge
+    edge_sessions: Sessions | None = None  # the stream's viewer sessions at its namespace's edge (when on)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
 
@@ -161,6 +166,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         if observed.service_rejected
         else (reasons.PLAYBACK_ROUTE_REJECTED, observed.route_rejected)
         if observed.route_rejected
+        else (reasons.EDGE_REJECTED, observed.edge_rejected)
+        if observed.edge_rejected
         else None
     )
     if refused is not None:
@@ -263,6 +270,27 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         bit_depth=metrics.bit_depth if metrics.bit_depth and 0 < metrics.bit_depth <= 32 else None,  # (API bounds)
         audio_codec=metrics.audio_codec or None,
         bitrate=metrics.bitrate,
+        viewers=stream_viewers(main, observed.edge_sessions),
+    )
+
+
+def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers | None:
+    """The union of the ingest's own sessions and the edge replicas' (a session counted once); None
+    while nothing reports viewers (no ingest, or a worker older than viewer counting)."""
+    own = main.viewers if main is not None else None
+    if own is None and not edge:
+        return None
+    ingest: Sessions = {p: set(getattr(own.sessions, p)) for p in PROTOCOLS} if own is not None else {}
+    merged = merge_sessions([ingest, edge or {}])
+    counts = {p: len(merged[p]) for p in PROTOCOLS}
+    if own is not None and own.truncated:  # its lists were cut: its counts are the better lower bound
+        counts = {p: max(counts[p], getattr(own.counts, p)) for p in PROTOCOLS}
+    webrtc = own.counts.webrtc if own is not None else 0
+    return Viewers(
+        total=sum(counts.values()) + webrtc,
+        webrtc=webrtc,
+        window_seconds=round(own.window_seconds) if own is not None else VIEWER_WINDOW_SECONDS,
+        **counts,
     )
 
 

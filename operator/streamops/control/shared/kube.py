@@ -35,6 +35,7 @@ CORE_PLURALS = {
     "Secret": "secrets",
     "PersistentVolumeClaim": "persistentvolumeclaims",
     "Event": "events",  # aggregated Events the operator writes itself (restream/backoff_event.py)
+    "ConfigMap": "configmaps",  # the edge's routes (control/edge/)
 }
 # Built-in kinds of other API groups the operator creates (a stream's playback route; its leader
 # election Lease), by the same get/create/patch/delete as the core ones. A 404 on a list path means
@@ -43,6 +44,8 @@ GROUP_KINDS = {
     "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
     "HTTPRoute": ("/apis/gateway.networking.k8s.io/v1", "httproutes"),
     "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
+    "Deployment": ("/apis/apps/v1", "deployments"),  # a namespace's edge tier (control/edge/)
+    "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
 }
 TIMEOUT_SECONDS = 30
 
@@ -253,6 +256,11 @@ class KubeApi:
         if index is not None:
             return watched_object(index, (namespace, name))
         return self.request("GET", self._core(kind, namespace, name))
+
+    def list_in(self, kind: str, namespace: str, query: str) -> list[Manifest]:
+        """Objects of a kind in one namespace; `query` an encoded query string (labelSelector=...)."""
+        answer = self.request("GET", f"{self._core(kind, namespace)}?{query}")
+        return (answer or {}).get("items") or []
 
     def list(self, kind: str, label_selector: str) -> list[Manifest]:
         """Objects of a kind in all namespaces (the operator's own, by label)."""

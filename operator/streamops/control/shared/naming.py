@@ -20,6 +20,9 @@ HOST_PORTS_ANNOTATION = f"{GROUP}/host-ports"
 # The annotation keys the operator set on a child (JSON list): a key dropped from the spec is removed.
 MANAGED_ANNOTATIONS_ANNOTATION = f"{GROUP}/managed-annotations"
 PLAYBACK_ROUTE_ANNOTATION = f"{GROUP}/playback-route"  # on the ingest Service: the stream's route kind
+# On a primary ingest Service: its stream is an owner of the namespace's edge (livestream/edge.py), so
+# a stream that stops wanting the edge is taken off without reading the edge at every reconcile.
+EDGE_OWNER_ANNOTATION = f"{GROUP}/edge-owner"
 ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"

@@ -172,7 +172,41 @@ class OperatorSettings(BaseModel):
         default=False, description="The Gateway terminates TLS: playback URLs through HTTPRoutes use https://."
     )
 
+    # --- the playback plane (docs/design/playback.md) ---
+    playback_access: Literal["public", "signed"] = Field(
+        default="public", description="Access of streams whose spec.playback.access is unset."
+    )
+    edge_enabled: bool = Field(
+        default=False,
+        description="Serve viewers of streams with a playback route through their namespace's edge tier "
+        "(spec.playback.edge.enabled overrides).",
+    )
+    edge_image: str = Field(default="streamops-edge:0.1.0", description="Image of the edge (nginx + Lua).")
+    edge_replicas: int = Field(default=2, ge=1, le=100, description="Edge replicas (the autoscaler's minimum).")
+    edge_max_replicas: int = Field(
+        default=10, ge=1, le=1000, description="The autoscaler's maximum number of edge replicas."
+    )
+    edge_target_cpu_percent: int = Field(
+        default=70, ge=1, le=100, description="The autoscaler's target: average CPU use of the request, in percent."
+    )
+    edge_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        description="Requests and limits of the edge container (JSON); the autoscaler needs a CPU request.",
+    )
+    edge_cache_size: str = Field(
+        default="256Mi",
+        pattern=r"^[0-9]+(Ki|Mi|Gi)$",
+        description="Size of each edge replica's cache (an emptyDir in memory: parts and segments of the DVR "
+        "window of its streams, most recent first).",
+    )
+    cluster_domain: str = Field(
+        default="cluster.local",
+        max_length=253,
+        description="The cluster's DNS domain (the edge reaches ingests by it).",
+    )
+
     @field_validator(
+        "edge_resources",
         "ingest_service_annotations",
         "playback_ingress_annotations",
         "playback_http_route_parent_refs",

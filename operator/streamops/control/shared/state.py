@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import aiohttp
 
 from streamops.control.shared.api_threads import LATER, ApiThreads
+from streamops.control.shared.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
@@ -43,6 +44,7 @@ class OperatorState:
     # created at once) they would wait for all of them, and an object whose Pod exists would show
     # no status for many seconds.
     status_executor: ApiThreads = field(default_factory=lambda: ApiThreads(STATUS_THREADS, "streamops-status"))
+    edge_viewers: EdgeViewers | None = None  # set by the handlers' startup (needs the HTTP client)
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     # Loops per key: an object deleted and created again under its name has a new loop while the
     # old one is being cancelled (no finalizer holds the old object back): the key's waker, lock
@@ -53,6 +55,16 @@ class OperatorState:
     _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    async def edge_sessions(self, namespace: str, stream: str) -> dict[str, set[str]]:
+        """The stream's viewer sessions at its namespace's edge (edge_viewers.py)."""
+        if self.edge_viewers is None:
+
+            async def ready(ns: str) -> list[tuple[str, str]]:
+                return ready_edge_pods(await self.call(self.api.list_in, "Pod", ns, EDGE_POD_SELECTOR))
+
+            self.edge_viewers = EdgeViewers(self.client, ready)
+        return await self.edge_viewers.sessions(namespace, stream)
 
     def lock(self, key: ObjectKey) -> threading.Lock:
         """Per-object: reconciles of one object never overlap (no double create). Its loop runs them

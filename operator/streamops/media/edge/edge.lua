@@ -135,7 +135,8 @@ end
 function M.handle()
     local var = ngx.var
     local uri = var.uri
-    -- Logged instead of the request line: the token segment blanked, no query (it may hold _sid).
+    -- Logged instead of the request line: the token segment blanked; of the query only the HLS
+    -- arguments (added below), never _sid.
     var.edge_log_path = (re_gsub(uri, [[/t/[^/]+/]], "/t/-/", "jo"))
     local name, prefix, rest = route(uri)
     if not name or not re_match(rest, SAFE_PATH, "jo") then
@@ -178,6 +179,7 @@ function M.handle()
     end
 
     local query = #args > 0 and "?" .. table.concat(args, "&") or ""
+    var.edge_log_path = var.edge_log_path .. query
     var.edge_origin = origin_for(name)
     if kind == "other" then
         -- Passed as asked (a page's own arguments), but never the viewer's session id.

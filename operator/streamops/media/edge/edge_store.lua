@@ -131,10 +131,12 @@ local function respond(answer, cache)
             ngx.header[name] = value
         end
     end
+    local body = answer:sub(head_end + 2)
     ngx.status = status
+    ngx.header["Content-Length"] = #body
     ngx.header["X-Streamops-Edge-Cache"] = cache
     ngx.var.edge_cache = cache
-    ngx.print(answer:sub(head_end + 2))
+    ngx.print(body)
 end
 
 -- Serves `req` (key, kind, origin, upstream_uri, log_path, stream_label) from the memory cache.

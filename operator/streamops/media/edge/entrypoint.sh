@@ -58,7 +58,11 @@ error_log_level=${STREAMOPS_EDGE_ERROR_LOG_LEVEL:-crit}
 case $error_log_level in debug | info | notice | warn | error | crit | alert | emerg) ;;
     *) fail "STREAMOPS_EDGE_ERROR_LOG_LEVEL must be an nginx log level, not '$error_log_level'" ;;
 esac
-[ "$access_log" = off ] || case $access_log in /*) ;; *) fail "STREAMOPS_EDGE_ACCESS_LOG must be an absolute path or off" ;; esac
+case $access_log in
+    off) ;;
+    /*) access_log="$access_log edge" ;;
+    *) fail "STREAMOPS_EDGE_ACCESS_LOG must be an absolute path or off" ;;
+esac
 
 # nginx resolves the origins' names itself (proxy_pass with variables), with the Pod's resolver.
 # No search domains: the origin template names the Service fully.

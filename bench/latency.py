@@ -80,7 +80,7 @@ from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
-from report_file import FINDINGS, commit, loadavg  # bench/report_file.py, beside this script
+from report_file import commit, loadavg, merged_report  # bench/report_file.py, beside this script
 from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
 
 
@@ -651,27 +651,6 @@ SECTIONS = ("hls", "webrtc", "ingest-webrtc")  # the report's order
 HEADINGS = {"webrtc": WEBRTC_HEADING, "ingest-webrtc": INGEST_HEADING}
 
 
-def report_sections(text: str) -> dict[str, str]:
-    """A report cut into its sections: `hls` (everything before the first known heading), each
-    WebRTC section from its heading, and FINDINGS (written by hand) from its heading to the end."""
-    marks = sorted(
-        (text.index(heading), key) for key, heading in [*HEADINGS.items(), (FINDINGS, FINDINGS)] if heading in text
-    )
-    sections = {"hls": text[: marks[0][0]] if marks else text}
-    for (start, key), (end, _) in zip(marks, [*marks[1:], (len(text), "")], strict=True):
-        sections[key] = text[start:end]
-    return {key: value.strip("\n") for key, value in sections.items() if value.strip()}
-
-
-def merged_report(previous: str, measured: dict[str, list[str]]) -> str:
-    """The report with the sections measured now, the others (and the findings) kept from the
-    previous one."""
-    sections = report_sections(previous)
-    sections.update({key: "\n".join(lines).strip("\n") for key, lines in measured.items()})
-    ordered = [sections[key] for key in (*SECTIONS, FINDINGS) if key in sections]
-    return "\n\n".join(ordered) + "\n"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0, help="sampling window per row")
@@ -708,7 +687,7 @@ def main() -> int:
             samples += [r.sample for r in ingest]
 
     previous = args.out.read_text() if args.out.exists() else ""
-    report = merged_report(previous, measured)
+    report = merged_report(previous, measured, HEADINGS, SECTIONS)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(report)

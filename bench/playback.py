@@ -1,0 +1,449 @@
+#!/usr/bin/env python3
+"""`make bench-playback`: how many viewers of one stream one ingest serves (issue 27, "measure
+first"), with nginx serving the same HLS files statically as the peer, in the same run. Writes
+bench/results/playback.md.
+
+Row `ingest` (`--rows ingest`): a real ingest worker (`streamops worker ingest`, LL-HLS on: 2 s
+segments, 200 ms parts, the defaults) fed by the synthetic 720p30 publisher (testsrc2, x264
+veryfast 2.5 Mbit/s + AAC, 2 s GOP), with a recorder and a pusher (to nginx-rtmp) reading its
+feed, as in a Pod with a Recording and a Restream. Viewers come from hlsload (components/hlsload,
+compiled, on the same 2 cores): first none (the baseline), then steps of --steps viewers, each
+joining over --ramp and then measured for --window seconds:
+
+- LL-HLS viewers (blocking reloads, preload-hinted parts, as hls.js) of /hls/cmaf/index.m3u8;
+- standard HLS viewers (the playlist every target duration / 2, new segments) of /hls/ts/index.m3u8;
+- the peer: the same standard HLS viewers of the same ts/ files served by nginx (Debian's, one
+  worker, sendfile, no access log) from the ingest's session directory. Static nginx cannot answer
+  blocking reloads or preload hints (they need the packager's state), so it has no LL-HLS row.
+
+A step passes when every viewer received every part (segment) and p99 lag ≤ 2 part durations
+for LL-HLS (≤ 1 segment duration for HLS). Lag (hlsload's README) = last byte of the part received
+− the playlist that first named it received; a hinted part is asked for before it exists, so its
+lag includes its own production (≈ 1 part duration): 2 part durations is "at most one part
+duration behind the preload hint's part being complete". The steps of a mode stop at the first
+failing one, or when the ingest's Python process (single-threaded: where viewers are served)
+used ≥ 95 % of a core over the window: saturated. The single-ingest limit is the last passing,
+unsaturated step. The machine's busy % is reported beside it (it is shared with other work).
+
+Per step: the ingest's CPU (% of one core: the whole process tree, and its Python process alone,
+where viewers are served) and RSS from /proc, per viewer above the baseline; hlsload's own CPU
+(getrusage); the machine's busy %; the recorder's recorded seconds per second (1.00: it gets every
+frame) and bytes written per second, and the pusher's bytes sent per second, vs the baseline.
+
+Row `edge` (`--rows edge`): reserved for the edge tier in front of the ingest (issue 27's targets);
+this script says so when the harness for it (devtools.media.edge) is not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from devtools.media.nginx_static import NginxStatic
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.workers import Ingest, Worker
+from devtools.ports import free_port
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stop_tree
+from devtools.versions import REPO as ROOT
+from devtools.versions import hlsload_bin
+from devtools.waits import wait_for
+from report_file import commit, loadavg, markdown_table, merged_report  # bench/report_file.py, beside this script
+
+SECTIONS = ("ingest", "edge")
+EDGE_HEADING = "## Through the edge"
+HEADINGS = {"edge": EDGE_HEADING}
+SATURATED_PCT = 95.0
+MIB = 1024 * 1024
+
+
+# --- the stand: ingest, publisher, recorder, pusher, static nginx ------------------------------------
+
+
+@dataclass
+class Stand:
+    ingest: Ingest
+    recorder: Worker
+    pusher: Worker
+    recordings: Path
+    static: NginxStatic
+
+    def url(self, mode: str) -> str:
+        return self.ingest.http + ("/hls/cmaf/index.m3u8" if mode == "llhls" else "/hls/ts/index.m3u8")
+
+
+def worker(kind: str, config: dict[str, Any], workdir: Path) -> Worker:
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    return Worker(kind, {**config, "httpHost": "127.0.0.1", "httpPort": port}, workdir, port)
+
+
+@contextlib.contextmanager
+def stand(tmp: Path) -> Iterator[Stand]:
+    """Everything on 127.0.0.1, stopped by PID on the way out (whatever happened)."""
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(NginxRtmp(workdir=tmp / "target"))
+        (tmp / "ingest").mkdir()
+        ingest = Ingest(tmp / "ingest", screenshots={"enabled": False}, hls={"latencyMode": "low"})
+        stack.callback(ingest.stop)
+        ingest.start()
+        stack.enter_context(Publisher(ingest.rtmp_url(), log_path=tmp / "publisher.log"))
+        ingest.wait_live()
+        playlist = wait_for(lambda: sorted((tmp / "ingest" / "media" / "sessions").glob("*/ts/index.m3u8")), 20)[-1]
+        wait_for(lambda: playlist.read_text().count("#EXTINF") >= 3, 30)
+        recordings = tmp / "recordings"
+        recorder = worker("record", {"feedUrl": ingest.feed_url, "recordingsRoot": str(recordings), "directory": "rec",
+                                     "title": "bench", "reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400,
+                                     "minDurationSeconds": 1}, tmp / "recorder")  # fmt: skip
+        stack.callback(recorder.stop)
+        recorder.start()
+        pusher = worker("push", {"feedUrl": ingest.feed_url, "uri": target.rtmp_url("live", "out"),
+                                 "noAudioMode": "drop"}, tmp / "pusher")  # fmt: skip
+        stack.callback(pusher.stop)
+        pusher.start()
+        wait_for(lambda: recorder.status().get("recording") and pusher.status().get("live"), 30)
+        static = stack.enter_context(NginxStatic(playlist.parent.parent, tmp / "static"))
+        yield Stand(ingest, recorder, pusher, recordings, static)
+
+
+# --- one window's readings ------------------------------------------------------------------------
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine (/proc/stat's first line), all cores."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def recorded_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+@dataclass
+class Counters:
+    at: float
+    ingest: float
+    ingest_own: float
+    peer: float
+    machine: tuple[int, int]
+    recorded_seconds: float
+    recorded_bytes: int
+    pushed_bytes: int
+
+
+def counters(s: Stand, peer_pid: int | None) -> Counters:
+    pid = s.ingest.process.pid if s.ingest.process else 0
+    return Counters(
+        at=time.monotonic(),
+        ingest=proc_cpu_seconds(pid),
+        ingest_own=proc_cpu_seconds(pid, include_children=False),
+        peer=proc_cpu_seconds(peer_pid) if peer_pid else 0.0,
+        machine=machine_jiffies(),
+        recorded_seconds=float(s.recorder.status().get("duration") or 0.0),
+        recorded_bytes=recorded_bytes(s.recordings),
+        pushed_bytes=int(s.pusher.status().get("bytes_sent") or 0),
+    )
+
+
+@dataclass
+class Window:
+    """Rates over one window: CPU in % of one core, RSS peaks in bytes."""
+
+    ingest_cpu: float
+    ingest_own_cpu: float
+    ingest_rss: int
+    peer_cpu: float
+    peer_rss: int
+    machine_busy: float  # % of all cores
+    recorded_per_second: float  # recorded seconds per wall second
+    recorded_kbps: float
+    pushed_kbps: float
+
+
+def window(s: Stand, seconds: float, peer_pid: int | None = None) -> Window:
+    pid = s.ingest.process.pid if s.ingest.process else 0
+    a = counters(s, peer_pid)
+    rss, peer_rss = 0, 0
+    while time.monotonic() - a.at < seconds:
+        rss = max(rss, proc_rss_bytes(pid))
+        if peer_pid:
+            peer_rss = max(peer_rss, proc_rss_bytes(peer_pid))
+        time.sleep(min(2.0, max(0.0, seconds - (time.monotonic() - a.at))))
+    b = counters(s, peer_pid)
+    dt = b.at - a.at
+    return Window(
+        ingest_cpu=100 * (b.ingest - a.ingest) / dt,
+        ingest_own_cpu=100 * (b.ingest_own - a.ingest_own) / dt,
+        ingest_rss=rss,
+        peer_cpu=100 * (b.peer - a.peer) / dt,
+        peer_rss=peer_rss,
+        machine_busy=100 * (b.machine[0] - a.machine[0]) / max(1, b.machine[1] - a.machine[1]),
+        recorded_per_second=(b.recorded_seconds - a.recorded_seconds) / dt,
+        recorded_kbps=8 * (b.recorded_bytes - a.recorded_bytes) / dt / 1000,
+        pushed_kbps=8 * (b.pushed_bytes - a.pushed_bytes) / dt / 1000,
+    )
+
+
+# --- a step: N viewers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    server: str  # "ingest" or "nginx"
+    mode: str  # "llhls" or "hls"
+    viewers: int
+    load: dict[str, Any]  # hlsload's JSON
+    window: Window
+
+    @property
+    def limit_ms(self) -> float:
+        """The p99 lag a passing step stays within (the module docstring says why)."""
+        if self.mode == "llhls":
+            return 2000 * float(self.load["part_target_s"] or 0.2)
+        return 1000 * float(self.load["target_duration_s"] or 2)
+
+    @property
+    def complete(self) -> bool:
+        return int(self.load["delivery"]["viewers_complete"]) == self.viewers
+
+    @property
+    def passed(self) -> bool:
+        return self.complete and float(self.load["lag_ms"]["p99"]) <= self.limit_ms
+
+    @property
+    def saturated(self) -> bool:
+        """The ingest's Python process used (nearly) a whole core: it cannot serve more."""
+        return self.server == "ingest" and self.window.ingest_own_cpu >= SATURATED_PCT
+
+
+def step(s: Stand, server: str, mode: str, viewers: int, args: argparse.Namespace) -> Step:
+    url = s.static.url("ts/index.m3u8") if server == "nginx" else s.url(mode)
+    argv = [str(hlsload_bin()), "-url", url, "-mode", mode, "-viewers", str(viewers), "-ramp", f"{args.ramp}s",
+            "-duration", f"{args.window}s", "-run", f"{server}-{mode}-{viewers}", "-gap-threshold", "2s"]  # fmt: skip
+    client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        time.sleep(args.ramp + 1)  # everyone joined: measure the steady part of the window
+        measured = window(s, args.window - 2, s.static.pid if server == "nginx" else None)
+        out, err = client.communicate(timeout=args.window + 60)
+    finally:
+        stop_tree(client)  # a no-op once it exited
+    if client.returncode != 0:
+        raise RuntimeError(f"hlsload exited {client.returncode}: {err.decode(errors='replace')[-2000:]}")
+    result = Step(server, mode, viewers, json.loads(out), measured)
+    print(f"{server} {mode} {viewers}: " + summary(result), file=sys.stderr, flush=True)
+    return result
+
+
+def summary(r: Step) -> str:
+    d, lag = r.load["delivery"], r.load["lag_ms"]
+    return (
+        f"complete {d['viewers_complete']}/{r.viewers}, lag p50 {lag['p50']} p99 {lag['p99']} ms, "
+        f"ingest {r.window.ingest_cpu:.0f} % (python {r.window.ingest_own_cpu:.0f} %), "
+        f"nginx {r.window.peer_cpu:.0f} %, "
+        f"client {r.load['client']['cpu_pct_of_core']} %, machine {r.window.machine_busy:.0f} %, "
+        f"{'pass' if r.passed else 'FAIL'}"
+    )
+
+
+def ramp(s: Stand, server: str, mode: str, counts: list[int], args: argparse.Namespace) -> list[Step]:
+    """Steps of `counts` viewers until one fails or the machine saturates (that one included)."""
+    steps: list[Step] = []
+    for n in counts:
+        steps.append(step(s, server, mode, n, args))
+        if not steps[-1].passed or steps[-1].saturated:
+            break
+    return steps
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def limit(steps: list[Step]) -> str:
+    """The single-ingest limit: the last passing step (before the first failing one)."""
+    passed = [r.viewers for r in steps if r.passed and not r.saturated]
+    failed = [r for r in steps if not r.passed or r.saturated]
+    if not passed:
+        return f"fewer than {steps[0].viewers}" if steps else "not measured"
+    if not failed:
+        return f"at least {passed[-1]} (the largest step; it did not fail)"
+    return f"{passed[-1]} (failed at {failed[0].viewers})"
+
+
+def per_viewer(value: float, base: float, viewers: int) -> float:
+    return (value - base) / viewers
+
+
+def step_rows(steps: list[Step], base: Window) -> list[list[str]]:
+    rows = []
+    for r in steps:
+        w, load = r.window, r.load
+        d, lag = load["delivery"], load["lag_ms"]
+        nginx = r.server == "nginx"
+        cpu, base_cpu = (w.peer_cpu, 0.0) if nginx else (w.ingest_cpu, base.ingest_cpu)
+        rss, base_rss = (w.peer_rss, 0) if nginx else (w.ingest_rss, base.ingest_rss)
+        server_cpu = f"{cpu:.1f} %" if nginx else f"{cpu:.1f} % ({w.ingest_own_cpu:.1f} %)"
+        verdict = f"p99 ≤ {r.limit_ms:.0f} ms, all received " + ("✅" if r.passed else "❌")
+        if r.saturated:
+            verdict += " (ingest saturated)"
+        rows.append([
+            "nginx (static)" if nginx else "ingest",
+            "LL-HLS" if r.mode == "llhls" else "HLS",
+            str(r.viewers),
+            f"{d['viewers_complete_pct']:.0f} % ({d['received']}/{d['expected']})",
+            f"{lag['p50']:.0f} / {lag['p99']:.0f} ms",
+            f"{load['max_gap_ms']['max'] / 1000:.1f} s",
+            server_cpu,
+            f"{per_viewer(cpu, base_cpu, r.viewers):.3f} %",
+            f"{rss / MIB:.0f} MiB",
+            f"{per_viewer(rss, base_rss, r.viewers) / 1024:.0f} KiB",
+            f"{load['client']['cpu_pct_of_core']:.0f} % ({load['requests_per_s']:.0f} req/s)",
+            f"{w.machine_busy:.0f} %",
+            f"{w.recorded_per_second:.2f} s/s, {w.recorded_kbps / max(base.recorded_kbps, 1e-9):.2f}×",
+            f"{w.pushed_kbps / max(base.pushed_kbps, 1e-9):.2f}×",
+            verdict,
+        ])  # fmt: skip
+    return rows
+
+
+STEP_HEADER = [
+    "server", "mode", "viewers", "all parts/segments received (viewers; items)", "lag p50 / p99",
+    "longest stall", "server CPU (tree; Python)", "CPU per viewer", "RSS", "RSS per viewer",
+    "hlsload CPU", "machine busy", "recorder: recorded s per s, bytes vs baseline", "pusher bytes vs baseline",
+    "verdict",
+]  # fmt: skip
+
+
+def ratio_rows(ingest: list[Step], nginx: list[Step], base: Window) -> list[list[str]]:
+    theirs = {r.viewers: r for r in nginx}
+    rows = []
+    for r in ingest:
+        peer = theirs.get(r.viewers)
+        if peer is None:
+            continue
+        ours = per_viewer(r.window.ingest_cpu, base.ingest_cpu, r.viewers)
+        own = per_viewer(r.window.ingest_own_cpu, base.ingest_own_cpu, r.viewers)
+        their = peer.window.peer_cpu / r.viewers
+        rows.append([
+            str(r.viewers),
+            f"{ours:.3f} % (Python {own:.3f} %)",
+            f"{their:.3f} %",
+            f"{ours / their:.1f}×" if their > 0 else "n/a",
+        ])  # fmt: skip
+    return rows
+
+
+def ingest_section(
+    base: Window, ll: list[Step], hls: list[Step], nginx: list[Step], args: argparse.Namespace, load_before: str
+) -> list[str]:
+    ll_limit, hls_limit = limit(ll), limit(hls)
+    client = max((r.load["client"]["cpu_pct_of_core"] for r in [*ll, *hls, *nginx]), default=0)
+    lines = [
+        "# Playback benchmark: viewers of one stream",
+        "",
+        f"**One ingest Pod alone: {ll_limit} LL-HLS viewers, {hls_limit} HLS viewers on this machine** "
+        "(every viewer received every part/segment, p99 lag ≤ 2 part durations for LL-HLS, ≤ 1 segment for HLS; "
+        "the load client on the same 2 cores).",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"commit {commit()}; /proc/loadavg before: {load_before}, after: {loadavg()} (the machine is shared: "
+        "'machine busy' below is all of its CPU over each window, this bench's processes included).",
+        "",
+        "Stand (bench/playback.py): `streamops worker ingest` with LL-HLS on (2 s segments, 200 ms parts; cmaf/ is "
+        "the LL-HLS playlist, ts/ FFmpeg's standard HLS), screenshots off, fed over RTMP by the synthetic "
+        "publisher (testsrc2 1280x720 30 fps, x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP); a recorder and a pusher "
+        "(to nginx-rtmp) on its feed; nginx (Debian's, 1 worker, sendfile, no access log) serving the same session "
+        "directory's ts/ files. Load: hlsload (components/hlsload, Go), each viewer with its own keep-alive "
+        f"connections and `_sid`; viewers join over {args.ramp:.0f} s, then a {args.window:.0f} s window "
+        f"(CPU and RSS over its middle {args.window - 2:.0f} s). LL-HLS viewers do blocking reloads "
+        "(`_HLS_msn`/`_HLS_part`, `_HLS_skip=YES` delta updates) and fetch each part as soon as it is hinted; HLS "
+        "viewers reload the playlist every target duration / 2 and fetch each new segment. Static nginx cannot "
+        "answer blocking reloads or preload hints, so the peer plays standard HLS only.",
+        "",
+        "Lag = the part's (segment's) last byte received − the playlist that first named it (preload hint or "
+        "listed) received, by that viewer; a hinted part's lag includes its own production (≈ one part). "
+        "Longest stall: the longest stretch any viewer went without a new part/segment. CPU is % of one core; "
+        "per viewer = (step − no-viewer baseline) / viewers (nginx: its whole CPU / viewers). Recorder: recorded "
+        "seconds per wall second (1.00: every frame kept up) and bytes written vs the baseline; pusher: bytes "
+        "sent vs the baseline.",
+        "",
+        "Baseline, no viewers: "
+        f"ingest {base.ingest_cpu:.1f} % of a core (Python {base.ingest_own_cpu:.1f} %), "
+        f"RSS {base.ingest_rss / MIB:.0f} MiB; recorder {base.recorded_per_second:.2f} s/s, "
+        f"{base.recorded_kbps:.0f} kbit/s; pusher "
+        f"{base.pushed_kbps:.0f} kbit/s; machine busy {base.machine_busy:.0f} %.",
+        "",
+        *markdown_table(STEP_HEADER, step_rows([*ll, *hls, *nginx], base)),
+        "",
+        "CPU per HLS viewer, the ingest vs static nginx serving the same files at the same viewer counts:",
+        "",
+        *markdown_table(["viewers", "ingest", "nginx (static)", "ratio"], ratio_rows(hls, nginx, base)),
+        "",
+        f"The load client's own cost: at most {client:.0f} % of one core over a step (getrusage of hlsload, "
+        "ramp and window), in the hlsload CPU column per step.",
+        "",
+    ]
+    return lines
+
+
+def edge_section() -> list[str]:
+    return [
+        EDGE_HEADING,
+        "",
+        "Not measured yet: the edge row (1,000 LL-HLS viewers of a 360p stream through the edge, the ingest's "
+        "request rate, edge CPU vs static nginx) needs the edge harness (devtools.media.edge).",
+        "",
+    ]
+
+
+def parse_counts(text: str) -> list[int]:
+    return sorted({int(x) for x in text.split(",") if x.strip()})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--rows", choices=("all", *SECTIONS), default="ingest", help="which rows (the others stay in --out)"
+    )
+    parser.add_argument("--steps", default="25,50,100,200,400,800,1600", help="viewer counts, ascending")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds measured per step (after the ramp)")
+    parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which a step's viewers join")
+    parser.add_argument("--baseline", type=float, default=20.0, help="seconds of the no-viewer baseline")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "playback.md")
+    args = parser.parse_args()
+    counts = parse_counts(args.steps)
+    wanted = SECTIONS if args.rows == "all" else (args.rows,)
+    measured: dict[str, list[str]] = {}
+    hlsload_bin()  # built before anything starts (a no-op when built)
+    if "ingest" in wanted:
+        load_before = loadavg()
+        with tempfile.TemporaryDirectory(prefix="streamops-playback-") as d, stand(Path(d)) as s:
+            time.sleep(3)
+            base = window(s, args.baseline)
+            ll = ramp(s, "ingest", "llhls", counts, args)
+            hls = ramp(s, "ingest", "hls", counts, args)
+            nginx = [step(s, "nginx", "hls", r.viewers, args) for r in hls]
+        measured["ingest"] = ingest_section(base, ll, hls, nginx, args, load_before)
+    if "edge" in wanted:
+        measured["edge"] = edge_section()
+    previous = args.out.read_text() if args.out.exists() else ""
+    report = merged_report(previous, measured, HEADINGS, SECTIONS)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

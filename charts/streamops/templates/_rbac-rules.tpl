@@ -44,6 +44,15 @@
 - apiGroups: ['']
   resources: [events]
   verbs: [create, patch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, update, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, create]
+- apiGroups: ['']
+  resources: [configmaps]
+  verbs: [get, create, update]
 {{- end }}
 {{- define "streamops.rbac.leaderElectionRules" }}
 - apiGroups: [coordination.k8s.io]

@@ -78,11 +78,12 @@ class LocalCluster(Kubectl, Lifecycle):
     # -- images ---------------------------------------------------------------------------
 
     def cluster_images(self) -> list[Image]:
-        """Besides pause and the worker: the operator (installed with the chart) and the add-ons."""
+        """Besides pause and the worker: the operator (installed with the chart), the add-ons and,
+        with the ingress controller, the edge (it serves what routes bring)."""
         if self._images is None:
             self._images = [self.builder.operator(), self.builder.coredns()]
             if self.ingress_controller:
-                self._images.append(self.builder.traefik())
+                self._images += [self.builder.traefik(), self.builder.edge()]
         return self._images
 
     def build_images(self) -> list[Image]:
@@ -95,6 +96,10 @@ class LocalCluster(Kubectl, Lifecycle):
     @property
     def worker_image(self) -> Image:
         return self.builder.worker()
+
+    @property
+    def edge_image(self) -> Image | None:
+        return self.builder.edge() if self.ingress_controller else None
 
     # -- lifecycle ------------------------------------------------------------------------
 

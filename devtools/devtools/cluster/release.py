@@ -58,17 +58,14 @@ def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 class Release:
     def __init__(self, cluster: LocalCluster, values: Mapping[str, Any] | None = None) -> None:
         self.cluster = cluster
-        self.values = merged(
-            merged(
-                {
-                    "image": image_values(cluster.operator_image),
-                    "worker": {"image": image_values(cluster.worker_image)},
-                    "operator": {"verbose": True},
-                },
-                local_values(cluster),
-            ),
-            values or {},
-        )
+        images: dict[str, Any] = {
+            "image": image_values(cluster.operator_image),
+            "worker": {"image": image_values(cluster.worker_image)},
+            "operator": {"verbose": True},
+        }
+        if cluster.edge_image is not None:
+            images["edge"] = {"image": image_values(cluster.edge_image)}
+        self.values = merged(merged(images, local_values(cluster)), values or {})
         self.install_seconds = 0.0
 
     def helm(self, *args: str, timeout: float = 300) -> str:

@@ -24,10 +24,11 @@ ENV_CLUSTER_DOMAIN = "STREAMOPS_EDGE_CLUSTER_DOMAIN"
 ENV_ORIGIN = "STREAMOPS_EDGE_ORIGIN"  # template: {name}, {namespace}, {domain}; tests point it at 127.0.0.1
 ENV_CACHE_SIZE = "STREAMOPS_EDGE_CACHE_SIZE"
 ENV_VIEWER_WINDOW = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
+ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name, sent to the ingest in EDGE_HEADER
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
-CACHE_DIR = "/var/cache/streamops-edge"
+CACHE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the disk cache
 PROTOCOLS = ("hls", "llhls", "dash")
 # Session hashes a server lists per stream and protocol at most (the operator unions them).
 MAX_SESSIONS = 5000

@@ -76,21 +76,34 @@ def _child_owner(deployment: Manifest) -> Manifest:
         "name": meta["name"],
         "uid": meta["uid"],
         "controller": True,
-        "blockOwnerDeletion": True,
+        # Not True: that needs update on deployments/finalizers where OwnerReferencesPermissionEnforcement runs.
+        "blockOwnerDeletion": False,
     }
+
+
+_UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+
+
+def nginx_cache_size(quantity: str) -> str:
+    """The disk cache's max_size for an emptyDir of `quantity` (Ki/Mi/Gi): 90 % of it, in nginx's
+    kilobytes, leaving room for the rendered config and temp files in the same directory."""
+    number, unit = int(quantity[:-2]), quantity[-2:]
+    return f"{number * _UNITS[unit] * 9 // 10 // 1024}k"
 
 
 def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
     env = [
         {"name": contract.ENV_NAMESPACE, "value": namespace},
         {"name": contract.ENV_CLUSTER_DOMAIN, "value": settings.cluster_domain},
-        {"name": contract.ENV_CACHE_SIZE, "value": settings.edge_cache_size},
+        {"name": contract.ENV_CACHE_SIZE, "value": nginx_cache_size(settings.edge_cache_size)},
+        # Sent to the ingest with every origin request (EDGE_HEADER): whose request it was.
+        {"name": contract.ENV_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     probe = {"httpGet": {"path": contract.HEALTH_PATH, "port": "status"}, "periodSeconds": 5}
     container: Manifest = {
         "name": "edge",
         "image": settings.edge_image,
-        "imagePullPolicy": settings.worker_image_pull_policy,
+        "imagePullPolicy": settings.edge_image_pull_policy,
         "env": env,
         "ports": [
             {"name": "http", "containerPort": contract.HTTP_PORT, "protocol": "TCP"},

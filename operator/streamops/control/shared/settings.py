@@ -182,6 +182,7 @@ class OperatorSettings(BaseModel):
         "(spec.playback.edge.enabled overrides).",
     )
     edge_image: str = Field(default="streamops-edge:0.1.0", description="Image of the edge (nginx + Lua).")
+    edge_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     edge_replicas: int = Field(default=2, ge=1, le=100, description="Edge replicas (the autoscaler's minimum).")
     edge_max_replicas: int = Field(
         default=10, ge=1, le=1000, description="The autoscaler's maximum number of edge replicas."
@@ -191,7 +192,8 @@ class OperatorSettings(BaseModel):
     )
     edge_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
-        description="Requests and limits of the edge container (JSON); the autoscaler needs a CPU request.",
+        description="Requests and limits of the edge container (JSON; empty or {}: these); the autoscaler needs a "
+        "CPU request.",
     )
     edge_cache_size: str = Field(
         default="256Mi",
@@ -206,7 +208,6 @@ class OperatorSettings(BaseModel):
     )
 
     @field_validator(
-        "edge_resources",
         "ingest_service_annotations",
         "playback_ingress_annotations",
         "playback_http_route_parent_refs",
@@ -223,6 +224,14 @@ class OperatorSettings(BaseModel):
                 else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
             )
         return value
+
+    @field_validator("edge_resources", mode="before")
+    @classmethod
+    def _edge_resources_json(cls, value: object) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is the default."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        return value or cls.model_fields["edge_resources"].get_default(call_default_factory=True)
 
     @field_validator("worker_resources", mode="before")
     @classmethod

@@ -36,7 +36,8 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_pod import spec_hash
 
 EDGE_UID = 65532  # the image's user (nonroot)
-TMP_SIZE = "64Mi"  # nginx's pid file, temp files of proxied bodies that do not fit in memory
+TMP_SIZE = "64Mi"
+PRE_STOP_SECONDS = 3  # nginx's pid file, temp files of proxied bodies that do not fit in memory
 
 
 def edge_labels() -> dict[str, str]:
@@ -110,6 +111,9 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
             {"name": "status", "containerPort": contract.STATUS_PORT, "protocol": "TCP"},
         ],
         "readinessProbe": {**probe, "periodSeconds": 2},
+        # Out of the Service's endpoints (and Traefik's) before nginx stops taking requests: a viewer's
+        # next request goes to another replica instead of a closed port.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "livenessProbe": {**probe, "failureThreshold": 6},
         "resources": settings.edge_resources,
         "securityContext": {

@@ -1,0 +1,212 @@
+"""The playback plane on the 2-node pod-network cluster (issue 27, docs/design/playback.md): viewers on
+the LAN reach a stream through Traefik → the namespace's edge → the ingest; the ingest sees the edge's
+collapsed requests only; `status.viewers` follows viewers joining and leaving; a signed stream refuses
+an unsigned request and plays a signed URL (`streamops playback url`) in Chromium; an edge Pod deleted
+under load loses no viewer for longer than one segment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import Release
+from devtools.media.browser import Browser
+from devtools.media.peers import Publisher
+from devtools.media.player_page import PLAYING
+from devtools.versions import REPO, hlsload_bin
+from devtools.waits import eventually
+from streamops.contract.edge import EDGE_NAME
+from streamops.contract.playback_token import Refusal
+
+from devtools import netns
+from tests.multinode.test_streaming import start_stream, wait_live
+
+pytestmark = pytest.mark.timeout(900)
+
+LOW_LATENCY = {"hls": {"latencyMode": "low"}}
+SEGMENT_SECONDS = 2  # the default hls.segmentSeconds
+VIEWERS = 20
+
+
+def edge_ready(cluster: LocalCluster, ns: str, replicas: int = 2) -> dict[str, Any]:
+    return cluster.wait_status(
+        "deployments", ns, EDGE_NAME, lambda o: (o.get("status") or {}).get("readyReplicas", 0) >= replicas,
+        f"{replicas} edge replicas Ready", timeout=180,
+    )  # fmt: skip
+
+
+def lan_request(url: str, cluster: LocalCluster, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """GET from the LAN (status, headers, body), to `url` as it is or, with `host`, through the
+    ingress controller's address with that Host header."""
+    parts = urlsplit(url)
+    target = url if host is None else f"http://{cluster.ingress_address}{parts.path}"
+    request = urllib.request.Request(target, headers={"Host": host} if host else {})
+    with netns.entered(cluster.network.outside):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+
+@contextmanager
+def hlsload_on_lan(cluster: LocalCluster, url: str, seconds: float, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`VIEWERS` LL-HLS players on the LAN (components/hlsload), stopped by PID whatever happens."""
+    argv = [str(hlsload_bin()), "-url", url, "-mode", "llhls", "-viewers", str(VIEWERS), "-ramp", "3s",
+            "-duration", f"{seconds:.0f}s", *args]  # fmt: skip
+    proc = subprocess.Popen(
+        netns.nsenter(cluster.network.outside, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def load_result(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    return dict(json.loads(out))
+
+
+def ingest_requests(cluster: LocalCluster, ns: str) -> dict[str, float]:
+    """The ingest's playback requests by `via` (edge, direct), read from its /metrics on its http nodePort."""
+    service = cluster.get("services", ns, "cam-ingest")
+    assert service is not None
+    port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "http")
+    status, _, body = lan_request(f"http://{cluster.network.nodes[0].ip}:{port}/metrics", cluster)
+    assert status == 200
+    by_via: dict[str, float] = {}
+    for line in body.decode().splitlines():
+        if line.startswith("streamops_playback_requests_total{"):
+            via = re.search(r'via="([a-z]+)"', line)
+            if via:
+                by_via[via.group(1)] = by_via.get(via.group(1), 0) + float(line.rsplit(" ", 1)[1])
+    return by_via
+
+
+def viewers(cluster: LocalCluster, ns: str) -> dict[str, Any]:
+    obj = cluster.get("livestreams", ns, "cam") or {}
+    return dict((obj.get("status") or {}).get("viewers") or {})
+
+
+def live_stream_with_edge(
+    cluster: LocalCluster, ns: str, publishers: list[Publisher], **playback: Any
+) -> dict[str, Any]:
+    stream = start_stream(cluster, ns, playback={"edge": {"enabled": True}, **playback}, **LOW_LATENCY)
+    key = cluster.stream_key(ns, "cam")
+    cluster.publish_from_lan(f"{stream['status']['ingest']['pushUrl']}/{key}", publishers)
+    wait_live(cluster, ns, timeout=60)
+    edge_ready(cluster, ns)
+    return stream
+
+
+def test_lan_viewers_come_through_traefik_and_the_edge_and_are_counted(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns = namespace
+    live_stream_with_edge(cluster, ns, publishers, ingress={"className": "traefik"})
+    # The Ingress has no host: Traefik routes the stream's path whatever the Host.
+    url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
+    ingress = cluster.get("ingresses", ns, "cam-playback")
+    assert ingress is not None
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == EDGE_NAME
+    _, headers, body = eventually(
+        lambda: (r := lan_request(url, cluster))[0] == 200 and r, timeout=60, what="the playlist through the edge"
+    )
+    assert body.startswith(b"#EXTM3U") and "X-Streamops-Edge-Cache" in headers, headers
+    before = ingest_requests(cluster, ns)
+    with hlsload_on_lan(cluster, url, 45) as load:
+        counted = eventually(
+            lambda: (v := viewers(cluster, ns)).get("llhls", 0) >= VIEWERS and v,
+            timeout=60, what=f"status.viewers.llhls reaching {VIEWERS}",
+        )  # fmt: skip
+        assert counted["total"] >= VIEWERS and counted["windowSeconds"] == 30
+        result = load_result(load, timeout=120)
+    after = ingest_requests(cluster, ns)
+    served = sum(int(n) for kind in result["requests"].values() for n in kind.values())
+    from_edge = after.get("edge", 0) - before.get("edge", 0)
+    direct = after.get("direct", 0) - before.get("direct", 0)
+    # 20 viewers' requests, collapsed by 2 replicas: the ingest sees a small fraction of them.
+    assert 0 < from_edge * 4 < served, (from_edge, served, result["requests"])
+    assert direct < 10, f"viewers reached the ingest directly: {direct}"
+    delivery = result["delivery"]
+    assert delivery["received"] >= 0.95 * delivery["expected"], delivery
+    # Viewers leave: gone from status once the window (30 s) and a metrics write (10 s) have passed.
+    eventually(lambda: viewers(cluster, ns).get("total", 0) == 0, timeout=90, what="status.viewers back to 0")
+
+
+def playback_url(cluster: LocalCluster, ns: str, *args: str) -> str:
+    """`streamops playback url` as a user runs it, against the cluster's API server."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    argv = [str(REPO / ".venv" / "bin" / "streamops"), "playback", "url", "cam", "-n", ns, *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_a_signed_stream_refuses_unsigned_viewers_and_plays_a_signed_url_in_chromium(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    ns, host = namespace, "signed.streams.example"
+    live_stream_with_edge(cluster, ns, publishers, ingress={"className": "traefik", "host": host}, access="signed")
+    stream = cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"]["playback"]["playerUrl"].startswith(f"http://{host}/"), "player URL"
+    )
+    player = stream["status"]["playback"]["playerUrl"]
+    playlist = stream["status"]["playback"]["hlsCmafUrl"]
+    for unsigned in (player, playlist):
+        status, _, body = lan_request(unsigned, cluster, host)
+        assert (status, body.decode().strip()) == (401, Refusal.MISSING.body), (unsigned, status, body)
+    forged = playlist.replace("/hls/", "/t/v1~AAAAAAAA~9999999999~~" + "A" * 43 + "/hls/")
+    status, _, body = lan_request(forged, cluster, host)
+    assert status == 403, (status, body)
+
+    signed_player = playback_url(cluster, ns, "--format", "player", "--expires", "10m")
+    assert urlsplit(signed_player).hostname == host and "/t/v1~" in signed_player
+    status, _, body = lan_request(playback_url(cluster, ns, "--format", "llhls"), cluster, host)
+    assert status == 200 and body.startswith(b"#EXTM3U"), (status, body[:200])
+    with Browser(netns=cluster.network.outside, mapped_hosts={host: cluster.ingress_address}) as browser:
+        page = browser.open(signed_player + "?format=hls")
+        try:
+            page.wait_until(PLAYING, timeout=90)
+            assert page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False) is True
+        finally:
+            page.close()
+
+
+def test_an_edge_pod_deleted_under_load_loses_no_viewer_for_longer_than_a_segment(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
+) -> None:
+    ns = namespace
+    live_stream_with_edge(cluster, ns, publishers, ingress={"className": "traefik"})
+    url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
+    eventually(lambda: lan_request(url, cluster)[0] == 200, timeout=60, what="the playlist through the edge")
+    pods = json.loads(
+        cluster.kubectl("get", "pods", "-n", ns, "-l", "app.kubernetes.io/component=edge", "-o", "json").stdout
+    )["items"]
+    assert len(pods) >= 2
+    with hlsload_on_lan(cluster, url, 40, "-gap-threshold", f"{SEGMENT_SECONDS}s") as load:
+        time.sleep(15)  # 3 s ramp-up, then viewers on both replicas
+        victim = pods[0]["metadata"]["name"]
+        cluster.kubectl("delete", "pod", "-n", ns, victim, "--wait=false")
+        result = load_result(load, timeout=120)
+    (tmp_path / "hlsload.json").write_text(json.dumps(result, indent=1))
+    assert result["viewers_gap_over_threshold"] == 0, result["max_gap_ms"]
+    assert result["max_gap_ms"]["max"] <= SEGMENT_SECONDS * 1000, result["max_gap_ms"]
+    edge_ready(cluster, ns)

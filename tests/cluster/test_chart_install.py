@@ -55,6 +55,9 @@ COVERED = {
     ("", "events"),
     ("events.k8s.io", "events"),
     ("coordination.k8s.io", "leases"),  # the operator runs with leader election, as the chart runs it
+    ("apps", "deployments"),  # the edge tier (playback.edge)
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("", "configmaps"),
 }
 # Verbs on covered resources that only another scenario uses: Events are patched only to update a
 # Restream's aggregated RestreamBackoff Warning (tests/cluster/test_restream_events.py needs it,
@@ -271,6 +274,7 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         timeout=60,
         what="the standby adopted by the Recording",
     )
+    exercise_edge(admin, ns)
     # A stream from a version whose loops were kopf daemons carries kopf's finalizer: the operator
     # removes it (the one patch of a LiveStream itself; status goes through livestreams/status).
     upgraded = livestream("old")
@@ -285,6 +289,33 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         timeout=60,
         what="the earlier version's finalizer removed",
     )
+
+
+def exercise_edge(admin: Cluster, ns: str) -> None:
+    """The namespace's edge tier (docs/design/playback.md) shared by two streams, one with its own path
+    (the routes ConfigMap), both leaving it; a signed stream's playback keys Secret."""
+    routed = {"ingress": {"host": "tv.example"}, "edge": {"enabled": True}}
+    admin.apply(ns, livestream("e1", playback=routed))
+    admin.apply(ns, livestream("e2", playback={**routed, "ingress": {"host": "tv.example", "path": "/live/e2"}}))
+
+    def owners() -> list[str]:
+        deployment = admin.get("deployments", ns, "streamops-edge") or {"metadata": {}}
+        return sorted(o["name"] for o in deployment["metadata"].get("ownerReferences") or [])
+
+    eventually(lambda: owners() == ["e1", "e2"], timeout=60, what="the edge owned by both streams")
+    eventually(lambda: admin.get("horizontalpodautoscalers", ns, "streamops-edge"), what="the edge's autoscaler")
+    eventually(
+        lambda: (
+            "/live/e2 e2" in ((admin.get("configmaps", ns, "streamops-edge") or {}).get("data") or {}).get("routes", "")
+        ),
+        timeout=60,
+        what="e2's own path in the edge's routes",
+    )
+    for name in ("e2", "e1"):
+        admin.apply(ns, livestream(name, playback={**routed, "edge": {"enabled": False}}))
+    eventually(lambda: admin.get("deployments", ns, "streamops-edge") is None, timeout=60, what="the edge deleted")
+    admin.apply(ns, livestream("sig", playback={"access": "signed"}))
+    eventually(lambda: admin.get("secrets", ns, "streamops-playback-keys"), timeout=60, what="the playback keys")
 
 
 def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:

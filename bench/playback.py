@@ -30,8 +30,16 @@ where viewers are served) and RSS from /proc, per viewer above the baseline; hls
 (getrusage); the machine's busy %; the recorder's recorded seconds per second (1.00: it gets every
 frame) and bytes written per second, and the pusher's bytes sent per second, vs the baseline.
 
-Row `edge` (`--rows edge`): reserved for the edge tier in front of the ingest (issue 27's targets);
-this script says so when the harness for it (devtools.media.edge) is not there.
+Row `edge` (`--rows edge`): the edge (streamops/media/edge: nginx + Lua, devtools.media.edge, 2
+workers) on 127.0.0.1 in front of a fresh public LL-HLS ingest of a 360p stream (testsrc2 640x360
+30 fps, 800 kbit/s, 2 s GOP; recorder and pusher left out: this row is about the edge). One viewer
+straight to the ingest first (the reference request rate), then --edge-viewers LL-HLS viewers
+through the edge: every part received, p99 lag, and the ingest's request rate from its own
+counter (streamops_playback_requests_total{via="edge"}) vs one viewer's, which issue 27 wants
+≤ 2× per edge replica (request collapsing). Then the same number of standard HLS viewers through
+the edge and of static nginx (2 workers, like the edge) serving the ingest's ts/ files: CPU of
+the edge vs nginx, per viewer and per request (LL-HLS viewers make ≈10 requests/s each, HLS ones
+≈1; static nginx cannot serve LL-HLS at all).
 """
 
 from __future__ import annotations
@@ -45,12 +53,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from devtools.http_client import http_get
+from devtools.media.edge import Edge
 from devtools.media.nginx_static import NginxStatic
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.workers import Ingest, Worker
@@ -59,6 +69,7 @@ from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stop_tree
 from devtools.versions import REPO as ROOT
 from devtools.versions import hlsload_bin
 from devtools.waits import wait_for
+from prometheus_client.parser import text_string_to_metric_families
 from report_file import commit, loadavg, markdown_table, merged_report  # bench/report_file.py, beside this script
 
 SECTIONS = ("ingest", "edge")
@@ -66,6 +77,7 @@ EDGE_HEADING = "## Through the edge"
 HEADINGS = {"edge": EDGE_HEADING}
 SATURATED_PCT = 95.0
 MIB = 1024 * 1024
+T = TypeVar("T")
 
 
 # --- the stand: ingest, publisher, recorder, pusher, static nginx ------------------------------------
@@ -228,20 +240,31 @@ class Step:
         return self.server == "ingest" and self.window.ingest_own_cpu >= SATURATED_PCT
 
 
-def step(s: Stand, server: str, mode: str, viewers: int, args: argparse.Namespace) -> Step:
-    url = s.static.url("ts/index.m3u8") if server == "nginx" else s.url(mode)
-    argv = [str(hlsload_bin()), "-url", url, "-mode", mode, "-viewers", str(viewers), "-ramp", f"{args.ramp}s",
-            "-duration", f"{args.window}s", "-run", f"{server}-{mode}-{viewers}", "-gap-threshold", "2s"]  # fmt: skip
+def hlsload(
+    url: str, mode: str, viewers: int, ramp: float, seconds: float, run: str, measure: Callable[[], T]
+) -> tuple[dict[str, Any], T]:
+    """hlsload's JSON for `viewers` of `url` joining over `ramp` and playing `seconds`, and what
+    `measure` read over the steady part of that window (it starts once everyone joined)."""
+    argv = [str(hlsload_bin()), "-url", url, "-mode", mode, "-viewers", str(viewers), "-ramp", f"{ramp}s",
+            "-duration", f"{seconds}s", "-run", run, "-gap-threshold", "2s"]  # fmt: skip
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        time.sleep(args.ramp + 1)  # everyone joined: measure the steady part of the window
-        measured = window(s, args.window - 2, s.static.pid if server == "nginx" else None)
-        out, err = client.communicate(timeout=args.window + 60)
+        time.sleep(ramp + 1)
+        measured = measure()
+        out, err = client.communicate(timeout=seconds + 60)
     finally:
         stop_tree(client)  # a no-op once it exited
     if client.returncode != 0:
         raise RuntimeError(f"hlsload exited {client.returncode}: {err.decode(errors='replace')[-2000:]}")
-    result = Step(server, mode, viewers, json.loads(out), measured)
+    return json.loads(out), measured
+
+
+def step(s: Stand, server: str, mode: str, viewers: int, args: argparse.Namespace) -> Step:
+    url = s.static.url("ts/index.m3u8") if server == "nginx" else s.url(mode)
+    peer = s.static.pid if server == "nginx" else None
+    load, measured = hlsload(url, mode, viewers, args.ramp, args.window, f"{server}-{mode}-{viewers}",
+                             lambda: window(s, args.window - 2, peer))  # fmt: skip
+    result = Step(server, mode, viewers, load, measured)
     print(f"{server} {mode} {viewers}: " + summary(result), file=sys.stderr, flush=True)
     return result
 
@@ -258,27 +281,32 @@ def summary(r: Step) -> str:
 
 
 def ramp(s: Stand, server: str, mode: str, counts: list[int], args: argparse.Namespace) -> list[Step]:
-    """Steps of `counts` viewers until one fails or the machine saturates (that one included)."""
+    """Steps of `counts` viewers until one fails or saturates the ingest (that one included), then
+    one step halfway between the last good count and that one (--refine), ordered by viewers."""
     steps: list[Step] = []
     for n in counts:
         steps.append(step(s, server, mode, n, args))
         if not steps[-1].passed or steps[-1].saturated:
             break
-    return steps
+    if args.refine and len(steps) >= 2 and not (steps[-1].passed and not steps[-1].saturated):
+        mid = round((steps[-2].viewers + steps[-1].viewers) / 20) * 10
+        if steps[-2].viewers < mid < steps[-1].viewers:
+            steps.append(step(s, server, mode, mid, args))
+    return sorted(steps, key=lambda r: r.viewers)
 
 
 # --- the report -----------------------------------------------------------------------------------
 
 
 def limit(steps: list[Step]) -> str:
-    """The single-ingest limit: the last passing step (before the first failing one)."""
-    passed = [r.viewers for r in steps if r.passed and not r.saturated]
-    failed = [r for r in steps if not r.passed or r.saturated]
-    if not passed:
+    """The single-ingest limit: the largest passing step below the smallest failing one."""
+    bad = [r.viewers for r in steps if not r.passed or r.saturated]
+    good = [r.viewers for r in steps if r.passed and not r.saturated and (not bad or r.viewers < min(bad))]
+    if not good:
         return f"fewer than {steps[0].viewers}" if steps else "not measured"
-    if not failed:
-        return f"at least {passed[-1]} (the largest step; it did not fail)"
-    return f"{passed[-1]} (failed at {failed[0].viewers})"
+    if not bad:
+        return f"at least {good[-1]} (the largest step; none failed)"
+    return f"{good[-1]} (failed at {min(bad)})"
 
 
 def per_viewer(value: float, base: float, viewers: int) -> float:
@@ -397,12 +425,162 @@ def ingest_section(
     return lines
 
 
-def edge_section() -> list[str]:
+# --- the edge row -----------------------------------------------------------------------------------
+
+EDGE_NAMESPACE, EDGE_STREAM = "bench", "cam"
+
+
+def ingest_requests(ingest: Ingest) -> dict[tuple[str, str], float]:
+    """The ingest's streamops_playback_requests_total by (kind, via)."""
+    text = http_get(ingest.http + "/metrics")[1].decode()
+    out: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "streamops_playback_requests_total":
+                key = (sample.labels["kind"], sample.labels["via"])
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+@dataclass
+class EdgeStep:
+    name: str
+    viewers: int
+    load: dict[str, Any]
+    server_cpu: float  # % of one core: the edge's or static nginx's whole tree
+    server_rss: int
+    ingest_cpu: float
+    ingest_rate: dict[str, float]  # requests per second the ingest served, by via (and kind)
+    machine_busy: float
+
+
+def edge_step(
+    name: str, url: str, mode: str, viewers: int, server_pid: int | None, ingest: Ingest, args: argparse.Namespace
+) -> EdgeStep:
+    ingest_pid = ingest.process.pid if ingest.process else 0
+
+    def readings() -> tuple[float, float, float, dict[tuple[str, str], float], tuple[int, int]]:
+        server = proc_cpu_seconds(server_pid) if server_pid else 0.0
+        return time.monotonic(), server, proc_cpu_seconds(ingest_pid), ingest_requests(ingest), machine_jiffies()
+
+    def measure() -> tuple[tuple[Any, ...], tuple[Any, ...], int]:
+        before, rss = readings(), 0
+        while time.monotonic() - before[0] < args.window - 2:
+            rss = max(rss, proc_rss_bytes(server_pid)) if server_pid else 0
+            time.sleep(2)
+        return before, readings(), rss
+
+    load, ((t0, c0, i0, r0, m0), (t1, c1, i1, r1, m1), rss) = hlsload(
+        url, mode, viewers, args.edge_ramp, args.window, f"edge-{mode}-{viewers}", measure
+    )
+    dt = t1 - t0
+    rate: dict[str, float] = {}
+    for (kind, via), value in r1.items():
+        delta = (value - r0.get((kind, via), 0.0)) / dt
+        rate[via] = rate.get(via, 0.0) + delta
+        rate[f"{via}:{kind}"] = delta
+    result = EdgeStep(name, viewers, load, 100 * (c1 - c0) / dt, rss, 100 * (i1 - i0) / dt, rate,
+                      100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]))  # fmt: skip
+    lag, d = load["lag_ms"], load["delivery"]
+    print(f"{name} {viewers}: complete {d['viewers_complete']}/{viewers}, lag p50 {lag['p50']} p99 {lag['p99']} ms, "
+          f"server {result.server_cpu:.0f} %, ingest {result.ingest_cpu:.0f} %, ingest req/s {rate}, "
+          f"client {load['client']['cpu_pct_of_core']} %", file=sys.stderr, flush=True)  # fmt: skip
+    return result
+
+
+def edge_row(tmp: Path, args: argparse.Namespace) -> list[EdgeStep]:
+    prefix = f"/streams/{EDGE_NAMESPACE}/{EDGE_STREAM}"
+    with contextlib.ExitStack() as stack:
+        (tmp / "ingest").mkdir()
+        ingest = Ingest(tmp / "ingest", screenshots={"enabled": False}, hls={"latencyMode": "low"}, pathPrefix=prefix,
+                        playback={"namespace": EDGE_NAMESPACE, "access": "public"})  # fmt: skip
+        stack.callback(ingest.stop)
+        ingest.start()
+        stack.enter_context(Publisher(ingest.rtmp_url(), size="640x360", video_bitrate="800k",
+                                      log_path=tmp / "publisher.log"))  # fmt: skip
+        ingest.wait_live()
+        playlist = wait_for(lambda: sorted((tmp / "ingest" / "media" / "sessions").glob("*/ts/index.m3u8")), 20)[-1]
+        wait_for(lambda: playlist.read_text().count("#EXTINF") >= 3, 30)
+        edge = Edge(tmp / "edge", EDGE_NAMESPACE, f"http://127.0.0.1:{ingest.http_port}", workers=2)
+        stack.callback(edge.stop)
+        edge.start()
+        static = stack.enter_context(NginxStatic(playlist.parent.parent, tmp / "static", worker_processes=2))
+        edge_pid = edge.process.pid if edge.process else None
+        ll = f"{prefix}/hls/cmaf/index.m3u8"
+        n = args.edge_viewers
+        return [
+            edge_step("one viewer, straight to the ingest", ingest.http + ll, "llhls", 1, None, ingest, args),
+            edge_step("LL-HLS through the edge", edge.http + ll, "llhls", n, edge_pid, ingest, args),
+            edge_step(
+                "HLS through the edge", edge.http + f"{prefix}/hls/ts/index.m3u8", "hls", n, edge_pid, ingest, args
+            ),
+            edge_step("HLS from static nginx", static.url("ts/index.m3u8"), "hls", n, static.pid, ingest, args),
+        ]
+
+
+def edge_section(steps: list[EdgeStep], args: argparse.Namespace, load_before: str) -> list[str]:
+    one, ll, hls, static = steps
+    single = one.ingest_rate.get("direct", 0.0)
+    via_edge = ll.ingest_rate.get("edge", 0.0)
+    collapsing = via_edge / single if single else float("nan")
+    rows = []
+    for r in steps:
+        d, lag = r.load["delivery"], r.load["lag_ms"]
+        rps = float(r.load["requests_per_s"])
+        rows.append([
+            r.name, str(r.viewers),
+            f"{d['viewers_complete_pct']:.0f} % ({d['received']}/{d['expected']})",
+            f"{lag['p50']:.0f} / {lag['p99']:.0f} ms",
+            f"{r.load['max_gap_ms']['max'] / 1000:.1f} s",
+            f"{rps:.0f}",
+            "—" if r is one else f"{r.server_cpu:.1f} %, {r.server_rss / MIB:.0f} MiB",
+            "—" if r is one else f"{r.server_cpu / max(rps, 1e-9) * 1000:.2f} %",
+            f"{r.ingest_cpu:.1f} %",
+            f"{r.ingest_rate.get('edge', 0.0) + r.ingest_rate.get('direct', 0.0):.1f}",
+            f"{r.load['client']['cpu_pct_of_core']:.0f} %",
+            f"{r.machine_busy:.0f} %",
+        ])  # fmt: skip
+    part_ms = 1000 * float(ll.load["part_target_s"] or 0.2)
+    ll_ok = ll.load["delivery"]["viewers_complete"] == ll.viewers and ll.load["lag_ms"]["p99"] <= 2 * part_ms
+    per_request = (ll.server_cpu / max(ll.load["requests_per_s"], 1e-9)) / (
+        static.server_cpu / max(static.load["requests_per_s"], 1e-9)
+    ) if static.server_cpu else float("nan")  # fmt: skip
+    same_load = hls.server_cpu / static.server_cpu if static.server_cpu else float("nan")
     return [
         EDGE_HEADING,
         "",
-        "Not measured yet: the edge row (1,000 LL-HLS viewers of a 360p stream through the edge, the ingest's "
-        "request rate, edge CPU vs static nginx) needs the edge harness (devtools.media.edge).",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}; /proc/loadavg before: {load_before}, after: "
+        f"{loadavg()}. A fresh public LL-HLS ingest (200 ms parts, 2 s segments) of a 360p stream (testsrc2 640x360 "
+        "30 fps, x264 800 kbit/s + AAC), the edge (nginx + Lua, 2 workers) in front of it on 127.0.0.1, static nginx "
+        f"(2 workers) serving the ingest's ts/ files; hlsload viewers joining over {args.edge_ramp:.0f} s, measured "
+        f"over {args.window - 2:.0f} s. The ingest's request rate is its own counter "
+        "(streamops_playback_requests_total, by via=edge|direct).",
+        "",
+        f"- {ll.viewers} LL-HLS viewers through one edge: every part to every viewer and p99 lag ≤ "
+        f"{2 * part_ms:.0f} ms: {'✅' if ll_ok else '❌'} (p99 {ll.load['lag_ms']['p99']:.0f} ms).",
+        f"- The ingest's request rate with them: {via_edge:.1f}/s vs {single:.1f}/s for one viewer straight to it: "
+        f"{collapsing:.2f}× (target ≤ 2× per edge replica, one replica here) {'✅' if collapsing <= 2 else '❌'}.",
+        f"- Edge CPU vs static nginx at the same load ({hls.viewers} HLS viewers each): {hls.server_cpu:.1f} % vs "
+        f"{static.server_cpu:.1f} % of a core: {same_load:.2f}× (target ≤ 1.5×) {'✅' if same_load <= 1.5 else '❌'}; "
+        f"LL-HLS through the edge per request vs static HLS per request: {per_request:.2f}×.",
+        "",
+        *markdown_table(
+            [
+                "row",
+                "viewers",
+                "all parts/segments received",
+                "lag p50 / p99",
+                "longest stall",
+                "requests/s",
+                "server CPU, RSS",
+                "server CPU per 1,000 req/s",
+                "ingest CPU",
+                "ingest requests/s",
+                "hlsload CPU",
+                "machine busy",
+            ],
+            rows,
+        ),
         "",
     ]
 
@@ -416,10 +594,18 @@ def main() -> int:
     parser.add_argument(
         "--rows", choices=("all", *SECTIONS), default="ingest", help="which rows (the others stay in --out)"
     )
-    parser.add_argument("--steps", default="25,50,100,200,400,800,1600", help="viewer counts, ascending")
+    parser.add_argument("--steps", default="50,100,200,400,800,1600", help="viewer counts, ascending")
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one step between the last good and the first bad count",
+    )
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured per step (after the ramp)")
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which a step's viewers join")
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds of the no-viewer baseline")
+    parser.add_argument("--edge-viewers", type=int, default=1000, help="edge row: LL-HLS (and HLS) viewers")
+    parser.add_argument("--edge-ramp", type=float, default=10.0, help="edge row: seconds over which viewers join")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "playback.md")
     args = parser.parse_args()
     counts = parse_counts(args.steps)
@@ -436,7 +622,9 @@ def main() -> int:
             nginx = [step(s, "nginx", "hls", r.viewers, args) for r in hls]
         measured["ingest"] = ingest_section(base, ll, hls, nginx, args, load_before)
     if "edge" in wanted:
-        measured["edge"] = edge_section()
+        load_before = loadavg()
+        with tempfile.TemporaryDirectory(prefix="streamops-playback-edge-") as d:
+            measured["edge"] = edge_section(edge_row(Path(d), args), args, load_before)
     previous = args.out.read_text() if args.out.exists() else ""
     report = merged_report(previous, measured, HEADINGS, SECTIONS)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -165,7 +165,7 @@ def counters(s: Stand, peer_pid: int | None) -> Counters:
         machine=machine_jiffies(),
         recorded_seconds=float(s.recorder.status().get("duration") or 0.0),
         recorded_bytes=recorded_bytes(s.recordings),
-        pushed_bytes=int(s.pusher.status().get("bytes_sent") or 0),
+        pushed_bytes=int(s.pusher.status().get("bytesSent") or 0),
     )
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_get, http_request
 from devtools.media.peers import Publisher
+from devtools.media.webrtc import watch_whep
 from devtools.waits import wait_for
 from streamops.contract.playback_token import Refusal, sign
 
@@ -80,22 +82,23 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
             text = body.decode()
             return text if code == 200 and PART.search(text) and SEGMENT.search(text) else None
 
-        playlist = wait_for(ready, timeout=30, what="an LL-HLS playlist with parts and segments")
+        wait_for(ready, timeout=30, what="an LL-HLS playlist with parts and segments")
         wait_for(lambda: get(f"{ingest.http}/t/{token}/screenshot.jpg")[0] == 200, timeout=20, what="a screenshot")
         wait_for(lambda: get(f"{ingest.http}/t/{token}/dash/manifest.mpd")[0] == 200, timeout=20, what="the MPD")
-        paths = [
-            CMAF,
-            f"{CMAF}?_HLS_msn=0&_HLS_part=0",
-            "hls/cmaf/" + PART.findall(playlist)[-1],
-            "hls/cmaf/" + SEGMENT.findall(playlist)[-1],
-            "hls/cmaf/init.mp4",
-            "dash/manifest.mpd",
-            "screenshot.jpg",
-            "player",
-            "player/player.js",
-            "time",
-        ]
         for base in (ingest.http, ingest.http + PREFIX):
+            playlist = ready() or ""  # fresh: parts leave memory a few segments later
+            paths = [
+                CMAF,
+                f"{CMAF}?_HLS_msn=0&_HLS_part=0",
+                "hls/cmaf/" + PART.findall(playlist)[-1],
+                "hls/cmaf/" + SEGMENT.findall(playlist)[-1],
+                "hls/cmaf/init.mp4",
+                "dash/manifest.mpd",
+                "screenshot.jpg",
+                "player",
+                "player/player.js",
+                "time",
+            ]
             for path in paths:
                 status, _, body = get(f"{base}/t/{token}/{path}")
                 assert status == 200 and body, (base, path, status, body[:200])
@@ -180,13 +183,16 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
     with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
         ingest.wait_live()
 
+        # The test's own waits as an edge would ask: not viewers.
+        edge = {"X-Streamops-Edge": "edge-0"}
+
         def ready() -> str | None:
-            code, _, body = get(f"{ingest.http}/{CMAF}")
+            code, _, body = get(f"{ingest.http}/{CMAF}", edge)
             text = body.decode()
             return text if code == 200 and PART.search(text) else None
 
         playlist = wait_for(ready, timeout=30, what="an LL-HLS playlist")
-        wait_for(lambda: get(f"{ingest.http}/dash/manifest.mpd")[0] == 200, timeout=20, what="the MPD")
+        wait_for(lambda: get(f"{ingest.http}/dash/manifest.mpd", edge)[0] == 200, timeout=20, what="the MPD")
         part = "hls/cmaf/" + PART.findall(playlist)[-1]
         edge_before = metric(ingest, "streamops_playback_requests_total", via="edge")
 
@@ -227,3 +233,37 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         )
         assert expired["sessions"] == {"hls": [], "llhls": [], "dash": []}
         assert metric(ingest, "streamops_viewers", protocol="hls") == 0
+
+
+def test_whep_of_a_signed_stream_needs_the_token_and_its_viewers_are_counted(ingest_factory, tmp_path):
+    """whep-load's pion viewers POST to <base>/whep: with a token in the base they pass the gate and
+    are the ingest's webrtc viewers; without one the offer is refused. (The Location under the token
+    and the page's DELETE: tests/browser/test_signed_player.py.)"""
+    key = os.urandom(32)
+    ingest = signed_ingest(ingest_factory, tmp_path, key, webrtc={})
+    token = sign(key, STREAM, int(time.time()) + 600)
+    wait_for(lambda: (ingest.status().get("webrtc") or {}).get("running"), timeout=15, what="the WebRTC component")
+    with Publisher(ingest.rtmp_url(), size="640x360", log_path=tmp_path / "rtmp.log"):
+        ingest.wait_live()
+        wait_for(lambda: ingest.status()["webrtc"]["whepLive"], timeout=15, what="WHEP live")
+        refused = watch_whep(ingest.http, join_timeout=3)
+        assert refused["connected"] == 0 and "401" in json.dumps(refused), refused
+
+        counted: list[int] = []
+
+        def poll() -> None:
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline and not counted:
+                webrtc = ingest.status()["viewers"]["counts"]["webrtc"]
+                if webrtc:
+                    counted.append(webrtc)
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=poll)
+        watcher.start()
+        seen = watch_whep(f"{ingest.http}{PREFIX}/t/{token}", viewers=2, window=6)
+        watcher.join()
+        assert seen["connected"] == 2 and seen["fpsMin"] > 20, seen
+        assert counted == [2], "the WHEP sessions are the ingest's webrtc viewers"
+    assert metric(ingest, "streamops_playback_refusals_total", reason="missing") >= 1
+    assert token not in ingest.logs()

@@ -1,0 +1,126 @@
+"""`streamops playback url` and `rotate-key` against a real kube-apiserver, as a user runs them (the
+installed command, the user's kubeconfig): the Secret is created, rotated (previous := current), a
+second rotation within the propagation time is refused; the URL's token is the stream's, signed with
+`previous` until `current` has propagated, then with `current`; a public stream gets its plain URL,
+a signed stream without a key Secret an error. No operator runs: the test writes the LiveStream's
+status itself, as the operator would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from devtools.catalog import livestream
+from devtools.cluster.suite import Cluster
+from streamops.contract.playback_token import (
+    KEYS_SECRET,
+    ROTATED_AT_ANNOTATION,
+    key_id,
+    parse,
+    split_token_path,
+    verify,
+)
+
+STREAMOPS = Path(sys.executable).with_name("streamops")
+
+
+def streamops(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    return subprocess.run([str(STREAMOPS), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def live_stream(cluster: Cluster, ns: str, name: str, access: str) -> str:
+    """A LiveStream with the status URLs the operator writes for a route at /streams/<ns>/<name>."""
+    base = f"https://live.example.com/streams/{ns}/{name}"
+    cluster.apply(ns, livestream(name, hls={"latencyMode": "low"}, playback={"access": access}))
+    playback = {
+        "playerUrl": f"{base}/player",
+        "hlsCmafUrl": f"{base}/hls/cmaf/index.m3u8",
+        "whepUrl": f"{base}/whep",
+    }
+    patch = json.dumps({"status": {"playback": playback}})
+    cluster.kubectl("patch", "livestream", name, "-n", ns, "--subresource=status", "--type=merge", "-p", patch)
+    return base
+
+
+def keys(cluster: Cluster, ns: str) -> dict[str, Any]:
+    secret = cluster.get("secret", ns, KEYS_SECRET)
+    assert secret is not None
+    return {
+        "data": {k: base64.b64decode(v) for k, v in secret["data"].items()},
+        "rotatedAt": secret["metadata"]["annotations"][ROTATED_AT_ANNOTATION],
+    }
+
+
+def token_of(url: str, base: str) -> str:
+    prefix = base.removeprefix("https://live.example.com")
+    token, rest = split_token_path(url.removeprefix("https://live.example.com"), prefix)
+    assert token is not None and rest.startswith(prefix + "/"), url
+    return token
+
+
+def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, namespace: str):
+    ns = namespace
+    base = live_stream(cluster, ns, "cam", "signed")
+
+    missing = streamops(cluster, "playback", "url", "cam", "-n", ns)
+    assert missing.returncode == 1 and f"has no secret {KEYS_SECRET}" in missing.stderr, missing.stderr
+
+    created = streamops(cluster, "playback", "rotate-key", "-n", ns)
+    assert created.returncode == 0 and "created secret" in created.stdout, created.stderr
+    first = keys(cluster, ns)["data"]["current"]
+    assert len(first) == 32 and "previous" not in keys(cluster, ns)["data"]
+
+    answer = streamops(cluster, "playback", "url", "cam", "-n", ns, "--expires", "2h", "--ip", "10.1.2.3")
+    assert answer.returncode == 0, answer.stderr
+    url = answer.stdout.strip()
+    assert url.startswith(f"{base}/t/v1~") and url.endswith("/player"), url
+    token = token_of(url, base)
+    now = time.time()
+    assert verify(token, [first], f"{ns}/cam", now, "10.1.2.3") is None
+    assert verify(token, [first], f"{ns}/other", now, "10.1.2.3") is not None
+    parsed = parse(token)
+    assert parsed is not None and abs(parsed.expires - (now + 7200)) < 60 and parsed.ip == "10.1.2.3"
+    assert first.hex() not in answer.stdout + answer.stderr
+
+    # A rotation: previous := current. Until the new key is 120 s old, URLs are signed with the previous.
+    rotated = streamops(cluster, "playback", "rotate-key", "-n", ns)
+    assert rotated.returncode == 0 and "rotated" in rotated.stdout, rotated.stderr
+    after = keys(cluster, ns)
+    assert after["data"]["previous"] == first and after["data"]["current"] != first
+    assert key_id(after["data"]["current"]) in rotated.stdout and key_id(first) in rotated.stdout
+    for fmt, suffix in (("llhls", "/hls/cmaf/index.m3u8"), ("whep", "/whep"), ("player", "/player")):
+        answer = streamops(cluster, "playback", "url", "cam", "-n", ns, "--format", fmt)
+        assert answer.returncode == 0 and answer.stdout.strip().endswith(suffix), answer.stderr
+        token = token_of(answer.stdout.strip(), base)
+        assert parse(token).kid == key_id(first), "signed with the previous key: the new one may not be mounted yet"
+
+    refused = streamops(cluster, "playback", "rotate-key", "-n", ns)
+    assert refused.returncode == 1 and "less than 120 s old" in refused.stderr, refused.stderr
+    assert keys(cluster, ns)["data"] == after["data"], "nothing changed"
+
+    # Once the new key is old enough, it signs.
+    old = (datetime.now(UTC) - timedelta(seconds=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cluster.kubectl("annotate", "secret", KEYS_SECRET, "-n", ns, f"{ROTATED_AT_ANNOTATION}={old}", "--overwrite")
+    answer = streamops(cluster, "playback", "url", "cam", "-n", ns)
+    assert parse(token_of(answer.stdout.strip(), base)).kid == key_id(after["data"]["current"])
+
+    forced = streamops(cluster, "playback", "rotate-key", "-n", ns, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert keys(cluster, ns)["data"]["previous"] == after["data"]["current"]
+
+    # A public stream: its plain URL, and a word on stderr.
+    public_base = live_stream(cluster, ns, "open", "public")
+    answer = streamops(cluster, "playback", "url", "open", "-n", ns)
+    assert answer.returncode == 0 and answer.stdout.strip() == f"{public_base}/player", answer
+    assert "is public" in answer.stderr
+
+    gone = streamops(cluster, "playback", "url", "nothing", "-n", ns)
+    assert gone.returncode == 1 and "livestream nothing not found" in gone.stderr

@@ -1,0 +1,315 @@
+"""The edge (streamops/media/edge: Debian's nginx + its Lua module) in front of a real signed LL-HLS
+ingest worker with real FFmpeg, on 127.0.0.1 (docs/design/playback.md, "The edge"): viewers
+blocking on the same part cause one origin request, parts and segments repeat from the cache, a
+playlist without blocking arguments is never a part behind the origin, the edge answers bad tokens
+itself, keys rotate, no token reaches its logs, viewers are counted by session and protocol and
+/metrics is Prometheus text."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from devtools.http_client import http_get, http_request
+from devtools.media.edge import Edge, missing_packages
+from devtools.media.peers import Publisher
+from devtools.media.workers import Ingest
+from devtools.waits import wait_for
+from prometheus_client.parser import text_string_to_metric_families
+from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
+
+pytestmark = pytest.mark.skipif(bool(missing_packages()), reason=f"needs {' '.join(missing_packages())}")
+
+NAMESPACE, NAME = "demo", "cam"
+STREAM = f"{NAMESPACE}/{NAME}"
+PREFIX = f"/streams/{NAMESPACE}/{NAME}"
+PLAYLIST = "hls/cmaf/index.m3u8"
+LISTED_PART = re.compile(r'#EXT-X-PART:DURATION=[\d.]+,URI="part-(\d+)\.m4s"')
+SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
+CACHE = "X-Streamops-Edge-Cache"
+WINDOW_SECONDS = 3
+
+
+@dataclass
+class Stand:
+    ingest: Ingest
+    edge: Edge
+    keys: Path
+    current: bytes
+
+    def token(self, key: bytes | None = None, expires_in: int = 600, ip: str = "") -> str:
+        return sign(key or self.current, STREAM, int(time.time()) + expires_in, ip)
+
+    def edge_url(self, path: str, token: str | None = "", query: str = "") -> str:
+        """`token`: "" signs with the current key, None sends none."""
+        token = self.token() if token == "" else token
+        return f"{self.edge.http}{PREFIX}{f'/t/{token}' if token else ''}/{path}{query}"
+
+    def origin_url(self, path: str, query: str = "") -> str:
+        return f"{self.ingest.http}{PREFIX}/t/{self.token()}/{path}{query}"
+
+    def origin_requests(self, kind: str) -> float:
+        return self.edge.total("streamops_edge_origin_requests_total", stream=NAME, kind=kind)
+
+    def ingest_requests_via_edge(self, kind: str) -> float:
+        """The ingest's own count of requests an edge sent it (streamops_playback_requests_total)."""
+        text = http_get(self.ingest.http + "/metrics")[1].decode()
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "streamops_playback_requests_total" and (s.labels["kind"], s.labels["via"]) == (kind, "edge")
+        )
+
+
+def write_keys(directory: Path, current: bytes, previous: bytes | None) -> None:
+    """As kubelet updates a mounted Secret: files replaced, never edited in place."""
+    for name, key in (("current", current), ("previous", previous)):
+        path = directory / name
+        if key is None:
+            path.unlink(missing_ok=True)
+        else:
+            tmp = directory / f".{name}.tmp"
+            tmp.write_bytes(key)
+            tmp.replace(path)
+
+
+@pytest.fixture(scope="module")
+def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
+    """One signed LL-HLS ingest (200 ms parts, 1 s GOP) on air, and an edge with two workers (so that
+    collapsing across workers is exercised) and a 3 s viewer window in front of it."""
+    work = tmp_path_factory.mktemp("edge")
+    keys = work / "keys"
+    keys.mkdir()
+    current = os.urandom(32)
+    write_keys(keys, current, os.urandom(32))
+    (work / "ingest").mkdir()
+    playback = {"namespace": NAMESPACE, "access": "signed", "keysDir": str(keys)}
+    ingest = Ingest(work / "ingest", hls={"latencyMode": "low"}, pathPrefix=PREFIX, playback=playback)
+    edge = Edge(
+        work / "edge",
+        NAMESPACE,
+        f"http://127.0.0.1:{ingest.http_port}",
+        keys_dir=keys,
+        env={"STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS": str(WINDOW_SECONDS)},
+    )
+    publisher = None
+    try:
+        ingest.start()
+        edge.start()
+        publisher = Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1)
+        publisher.start()
+        ingest.wait_live()
+        stand = Stand(ingest, edge, keys, current)
+        wait_for(lambda: http_get(stand.origin_url(PLAYLIST))[1].count(b"#EXTINF") >= 2, timeout=30, what="2 segments")
+        yield stand
+    finally:
+        if publisher is not None:
+            publisher.stop()
+        edge.stop()
+        ingest.stop()
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    return http_request("GET", url, headers=headers, timeout=20)
+
+
+def live_position(text: str) -> int:
+    """The number of the last part a playlist lists (parts are numbered across segments)."""
+    return max(int(n) for n in LISTED_PART.findall(text))
+
+
+def test_fifty_viewers_blocking_on_the_next_part_make_one_origin_request(stand: Stand) -> None:
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+    # The first part of the segment after the one in progress: 0.2-2 s away, so all 50 wait for it.
+    query = f"?_HLS_msn={sequence + text.count('#EXTINF') + 1}&_HLS_part=0"
+    origin_before = stand.origin_requests("playlist_blocking")
+    ingest_before = stand.ingest_requests_via_edge("playlist")
+    log_before = stand.edge.access_log.read_text()
+
+    start = threading.Barrier(50)
+    answers: list[tuple[int, dict[str, str], bytes]] = []
+
+    def viewer(i: int) -> None:
+        start.wait()
+        answers.append(get(stand.edge_url(PLAYLIST, query=query + f"&_sid=viewer-{i}")))
+
+    threads = [threading.Thread(target=viewer, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert [a[0] for a in answers] == [200] * 50, [(a[0], a[2][:100]) for a in answers if a[0] != 200]
+    assert len({a[2] for a in answers}) == 1, "one answer for all"
+    ways = [a[1].get(CACHE) for a in answers]
+    assert ways.count("miss") == 1 and ways.count("collapsed") >= 25, ways
+    print(f"50 blocking reloads: {dict(Counter(ways))}")
+    # Counted three ways: the edge's metrics, its own log of origin requests, the ingest's counter.
+    assert stand.origin_requests("playlist_blocking") - origin_before == 1
+    new_log = stand.edge.access_log.read_text()[len(log_before) :]
+    origin_lines = [line for line in new_log.splitlines() if "kind=origin" in line and query in line]
+    assert len(origin_lines) == 1, origin_lines
+    assert stand.ingest_requests_via_edge("playlist") - ingest_before == 1
+
+
+def test_parts_and_segments_repeat_from_the_cache(stand: Stand) -> None:
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    part = f"hls/cmaf/part-{live_position(text) - 1}.m4s"
+    segment = "hls/cmaf/" + SEGMENT.findall(text)[-1]
+    for path, kind, first, again in ((part, "part", "miss", "hit"), (segment, "segment", "MISS", "HIT")):
+        before = stand.origin_requests(kind)
+        origin = get(stand.origin_url(path))[2]
+        answers = [get(stand.edge_url(path)) for _ in range(3)]
+        assert [(a[0], a[1].get(CACHE)) for a in answers] == [(200, first), (200, again), (200, again)], path
+        assert all(a[2] == origin for a in answers), f"{path}: the origin's bytes"
+        assert stand.origin_requests(kind) - before == 1, path
+
+
+def test_a_playlist_without_blocking_arguments_is_never_a_part_behind_the_origin(stand: Stand) -> None:
+    hits_before = stand.edge.total("streamops_edge_requests_total", stream=NAME, kind="playlist", cache="hit")
+    behind = []
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        for _ in range(3):  # back to back: the later ones may come from the cache
+            edge = live_position(get(stand.edge_url(PLAYLIST))[2].decode())
+            origin = live_position(get(stand.origin_url(PLAYLIST))[2].decode())  # asked after the edge's
+            behind.append(origin - edge)
+        time.sleep(0.05)
+    assert max(behind) <= 1, f"parts the edge's playlist was behind the origin's: {behind}"
+    hits = stand.edge.total("streamops_edge_requests_total", stream=NAME, kind="playlist", cache="hit")
+    assert hits > hits_before, "some answers came from the cache"
+    print(f"edge playlist behind the origin's (parts: samples): {dict(Counter(behind))}")
+
+
+@pytest.mark.parametrize(
+    "case, refusal",
+    [
+        ("forged", Refusal.INVALID),
+        ("other stream", Refusal.INVALID),
+        ("expired", Refusal.EXPIRED),
+        ("unknown key", Refusal.UNKNOWN_KEY),
+        ("other viewer", Refusal.OTHER_VIEWER),
+    ],
+)
+def test_the_edge_refuses_a_bad_token_itself(stand: Stand, case: str, refusal: Refusal) -> None:
+    token = {
+        "forged": stand.token()[:-4] + "AAAA",
+        "other stream": sign(stand.current, f"{NAMESPACE}/other", int(time.time()) + 600),
+        "expired": stand.token(expires_in=-60),
+        "unknown key": stand.token(key=os.urandom(32)),
+        "other viewer": stand.token(ip="10.9.8.7"),
+    }[case]
+    origin_before = sum(v for _, v in stand.edge.samples("streamops_edge_origin_requests_total"))
+    refused_before = stand.edge.total("streamops_playback_refusals_total", stream=NAME, reason=refusal.reason)
+    for path in (PLAYLIST, "hls/cmaf/part-1.m4s", "hls/cmaf/seg-000001.m4s", "player"):
+        status, headers, body = get(stand.edge_url(path, token=token))
+        assert (status, body.decode()) == (refusal.status, refusal.body + "\n"), (path, status, body)
+        assert headers.get("Cache-Control") == "no-store" and headers.get("Access-Control-Allow-Origin") == "*"
+    assert sum(v for _, v in stand.edge.samples("streamops_edge_origin_requests_total")) == origin_before
+    refused = stand.edge.total("streamops_playback_refusals_total", stream=NAME, reason=refusal.reason)
+    assert refused - refused_before == 4
+
+
+def test_an_unsigned_request_reaches_the_ingest_which_refuses_it_and_that_is_cached(stand: Stand) -> None:
+    before = stand.origin_requests("part")
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    path = f"hls/cmaf/part-{live_position(text)}.m4s"
+    answers = [get(stand.edge_url(path, token=None)) for _ in range(3)]
+    assert [(a[0], a[2].decode()) for a in answers] == [(401, Refusal.MISSING.body + "\n")] * 3
+    assert [a[1].get(CACHE) for a in answers] == ["miss", "hit", "hit"], "401 kept a second"
+    assert stand.origin_requests("part") - before == 1
+    # The signed request for the same part has a cache entry of its own.
+    assert get(stand.edge_url(path))[0] == 200
+
+
+def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stand) -> None:
+    old, new = stand.current, os.urandom(32)
+    old_token, new_token = stand.token(), stand.token(key=new)
+    assert get(stand.edge_url(PLAYLIST, token=new_token))[0] == 403, "not yet known"
+    try:
+        write_keys(stand.keys, new, old)  # rotate: previous := current, current := new
+        # Both read the files again within a second; the ingest sees the request the edge passes.
+        direct = f"{stand.ingest.http}{PREFIX}/t/{new_token}/{PLAYLIST}"
+        wait_for(lambda: get(direct)[0] == 200, timeout=5, what="the ingest has the new key")
+        wait_for(lambda: get(stand.edge_url(PLAYLIST, token=new_token))[0] == 200, timeout=5, what="new key")
+        assert get(stand.edge_url(PLAYLIST, token=old_token))[0] == 200
+        write_keys(stand.keys, new, None)  # the next rotation drops the old key
+        wait_for(lambda: get(stand.edge_url(PLAYLIST, token=old_token))[0] == 403, timeout=5, what="old key gone")
+        status, _, body = get(stand.edge_url(PLAYLIST, token=old_token))
+        assert (status, body.decode()) == (Refusal.UNKNOWN_KEY.status, Refusal.UNKNOWN_KEY.body + "\n")
+        wait_for(lambda: get(stand.edge_url(PLAYLIST, token=new_token))[0] == 200, timeout=5, what="new key plays")
+    finally:
+        write_keys(stand.keys, old, os.urandom(32))
+        # The ingest reads the same files (within a second too): until it has them back, it refuses
+        # what the edge lets through, and the edge keeps that 403 a second.
+        wait_for(lambda: get(stand.origin_url(PLAYLIST))[0] == 200, timeout=5, what="ingest keys back")
+        time.sleep(1.1)
+        wait_for(lambda: get(stand.edge_url(PLAYLIST, token=old_token))[0] == 200, timeout=5, what="edge keys back")
+
+
+def test_no_token_reaches_the_edge_logs(stand: Stand) -> None:
+    tokens = [stand.token(), stand.token(expires_in=-60), stand.token()[:-4] + "AAAA"]
+    for token in tokens:
+        for path in (PLAYLIST, "hls/cmaf/init.mp4", "player", "no-such-file"):
+            get(stand.edge_url(path, token=token, query="?_HLS_msn=999999&_sid=secret-session"))
+    logs = stand.edge.logs()
+    assert "/t/-/" in logs, "the requests were logged, token blanked"
+    for token in tokens:
+        assert token not in logs and token.rsplit("~", 1)[-1] not in logs
+    assert "secret-session" not in logs, "nor the session id"
+
+
+def test_viewers_follow_sessions_joining_and_leaving(stand: Stand) -> None:
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    part = f"hls/cmaf/part-{live_position(text)}.m4s"
+    segment = "hls/cmaf/" + SEGMENT.findall(text)[-1]
+    agent = "edge-test-player/1.0"
+    get(stand.edge_url(part, query="?_sid=ll-one"))  # LL-HLS: a part
+    get(stand.edge_url(PLAYLIST, query="?_sid=ll-two"))
+    get(stand.edge_url(part, query="?_sid=ll-two"))  # plain playlist then a part: llhls only
+    get(stand.edge_url(segment, query="?_sid=hls-one"))  # standard HLS
+    get(stand.edge_url(PLAYLIST), headers={"User-Agent": agent})  # no _sid: client address + UA
+    get(stand.edge_url(PLAYLIST, token=stand.token()[:-4] + "AAAA", query="?_sid=refused"))  # not a viewer
+
+    viewers = stand.edge.viewers()
+    assert viewers["windowSeconds"] == WINDOW_SECONDS
+    seen = viewers["streams"][STREAM]
+    assert set(seen["llhls"]) >= {session_hash("ll-one"), session_hash("ll-two")}, seen
+    assert session_hash("hls-one") in seen["hls"] and session_hash("ll-two") not in seen["hls"], seen
+    assert session_hash(session_id(None, "127.0.0.1", agent)) in seen["hls"]
+    assert session_hash("refused") not in seen["hls"] + seen["llhls"]
+    gauge = stand.edge.total("streamops_viewers", namespace=NAMESPACE, stream=NAME, protocol="llhls")
+    assert gauge == len(seen["llhls"]) >= 2
+
+    def left() -> bool:
+        return not stand.edge.viewers()["streams"].get(STREAM, {}).get("llhls")
+
+    wait_for(left, timeout=WINDOW_SECONDS + 3, what="sessions expired")
+    assert stand.edge.total("streamops_viewers", stream=NAME, protocol="llhls") == 0
+
+
+def test_metrics_are_prometheus_text_with_bounded_labels(stand: Stand) -> None:
+    get(stand.edge_url(PLAYLIST))
+    families = {f.name: f for f in text_string_to_metric_families(stand.edge.metrics_text())}
+    expected = {
+        "streamops_edge_requests": ("counter", {"namespace", "stream", "kind", "cache"}),
+        "streamops_edge_origin_requests": ("counter", {"namespace", "stream", "kind"}),
+        "streamops_playback_refusals": ("counter", {"namespace", "stream", "reason"}),
+        "streamops_viewers": ("gauge", {"namespace", "stream", "protocol"}),
+    }
+    for name, (kind, labels) in expected.items():
+        assert families[name].type == kind, name
+        for sample in families[name].samples:
+            assert set(sample.labels) == labels, sample
+            assert sample.labels["namespace"] == NAMESPACE
+    kinds = {s.labels["kind"] for s in families["streamops_edge_requests"].samples}
+    assert kinds <= {"playlist", "playlist_blocking", "part", "segment", "init", "manifest", "other"}, kinds

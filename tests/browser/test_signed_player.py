@@ -67,6 +67,33 @@ def test_the_signed_player_page_plays_ll_hls_inside_its_token_and_counts_its_ses
     assert token not in ingest.logs()
 
 
+def test_the_signed_player_page_plays_dash_inside_its_token_with_its_session_on_every_request(
+    browser: Browser, ingest_factory: Any, tmp_path: Path
+):
+    """dash.js's requests (MPD, init, segments: its request interceptor adds the _sid) are one session."""
+    key = os.urandom(32)
+    keys = tmp_path / "playback-keys"
+    keys.mkdir()
+    (keys / "current").write_bytes(key)
+    playback = {"namespace": "media", "access": "signed", "keysDir": str(keys)}
+    ingest = ingest_factory(playback=playback, dash=True)
+    token = sign(key, "media/cam", int(time.time()) + 600)
+    with Publisher(ingest.rtmp_url(), size="640x360", log_path=ingest.workdir / "publisher.log"):
+        ingest.wait_live()
+        page = browser.open(f"{ingest.http}/t/{token}/player?format=dash")
+        try:
+            page.wait_until(PLAYING, timeout=60)
+            assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == "dash"
+            sid = page.evaluate("window.streamopsPlayer.sid", await_promise=False)
+            page.evaluate("new Promise((resolve) => setTimeout(resolve, 3000))", timeout=10)
+            viewers = ingest.status()["viewers"]
+            assert viewers["sessions"]["dash"] == [session_hash(sid)], viewers
+            assert viewers["counts"]["hls"] == viewers["counts"]["llhls"] == 0, viewers
+            assert refusals(ingest) == 0, "every URL dash.js built resolved inside /t/<token>/"
+        finally:
+            page.close()
+
+
 def webrtc_test(test: Any) -> Any:
     for mark in webrtc_marks("the ingest", timeout=240):
         test = mark(test)

@@ -453,7 +453,7 @@ class ImageBuilder:
         """Layer: minbase bookworm with EDGE_PACKAGES (apt-get in the chroot, services forbidden),
         docs and apt's lists trimmed. Its own rootfs, not the Python base: the edge runs no Python."""
         mirror = debian_mirror()
-        key = _hash(SUITE, mirror, *EDGE_PACKAGES, "edge-rootfs-v1")
+        key = _hash(SUITE, mirror, *EDGE_PACKAGES, "edge-rootfs-v2")
         layer = self.cache / f"edge-rootfs-{key}.tar"
         if layer.exists():
             return layer
@@ -475,7 +475,8 @@ class ImageBuilder:
             # What nginx-common's packaging leaves that the edge never uses (it runs with -p and -c).
             for unused in ("etc/nginx/sites-enabled/default", "var/www/html/index.nginx-debian.html"):
                 (tmp / unused).unlink(missing_ok=True)
-            _empty_dirs(tmp, ("var/log/nginx", "var/lib/nginx"))
+            # Translations (32 MiB of the 125): nothing here speaks to a terminal.
+            _empty_dirs(tmp, ("var/log/nginx", "var/lib/nginx", "usr/share/locale"))
             _tar_dir(tmp, layer)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -522,8 +523,9 @@ class ImageBuilder:
         tag = f"docker.io/library/streamops-edge:{key}"
         archive = self.cache / f"edge-{key}.tar"
         if not archive.exists():
-            for old in self.cache.glob("edge-[0-9a-f]*.tar"):
-                old.unlink()
+            for old in self.cache.glob("edge-*.tar"):
+                if re.fullmatch(r"edge-[0-9a-f]{16}\.tar", old.name):  # not the edge-rootfs/edge-files layers
+                    old.unlink()
             write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
         return Image(tag, archive)
 

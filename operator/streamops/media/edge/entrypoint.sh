@@ -15,7 +15,9 @@
 #   STREAMOPS_EDGE_WORKERS               [auto] nginx worker processes (auto counts the node's CPUs)
 #   STREAMOPS_EDGE_HTTP_PORT [8080], STREAMOPS_EDGE_STATUS_PORT [8081], STREAMOPS_EDGE_LISTEN_ADDRESS [0.0.0.0]
 #   STREAMOPS_EDGE_NAME                  [$HOSTNAME] sent to the ingest as X-Streamops-Edge
-#   STREAMOPS_EDGE_ACCESS_LOG            [/dev/stdout] a path, or "off"
+#   STREAMOPS_EDGE_ACCESS_LOG            [off] a file (e.g. on the state emptyDir). Not /dev/stdout: nginx
+#                                        opens the path again, and a non-root worker may not reopen
+#                                        the container's stdout pipe (EACCES, measured with a root-owned pipe)
 #   STREAMOPS_EDGE_ERROR_LOG_LEVEL       [crit]
 #   STREAMOPS_EDGE_RESOLV_CONF           [/etc/resolv.conf] its first nameserver resolves the origins
 #   STREAMOPS_EDGE_NGINX [nginx], STREAMOPS_EDGE_MODULES_DIR [/usr/lib/nginx/modules]
@@ -27,7 +29,7 @@ edge_dir=$(cd "$(dirname "$0")" && pwd)
 : "${STREAMOPS_EDGE_NAMESPACE:?STREAMOPS_EDGE_NAMESPACE: the namespace this edge serves}"
 state_dir=${STREAMOPS_EDGE_STATE_DIR:-/var/cache/streamops-edge}
 resolv_conf=${STREAMOPS_EDGE_RESOLV_CONF:-/etc/resolv.conf}
-access_log=${STREAMOPS_EDGE_ACCESS_LOG:-/dev/stdout}
+access_log=${STREAMOPS_EDGE_ACCESS_LOG:-off}
 edge_name=${STREAMOPS_EDGE_NAME:-${HOSTNAME:-$(cat /etc/hostname 2>/dev/null || echo edge)}}
 
 fail() {

@@ -174,20 +174,26 @@ def test_parts_and_segments_repeat_from_the_cache(stand: Stand) -> None:
         assert stand.origin_requests(kind) - before == 1, path
 
 
-def test_a_playlist_without_blocking_arguments_is_never_a_part_behind_the_origin(stand: Stand) -> None:
-    hits_before = stand.edge.total("streamops_edge_requests_total", stream=NAME, kind="playlist", cache="hit")
+def test_a_playlist_without_blocking_arguments_is_cached_less_than_a_part(stand: Stand) -> None:
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    part = float(re.search(r"#EXT-X-PART-INF:PART-TARGET=([\d.]+)", text)[1])  # type: ignore[index]
+    # Cached: back-to-back requests share an answer.
+    ways = [get(stand.edge_url(PLAYLIST))[1].get(CACHE) for _ in range(10)]
+    assert "hit" in ways, ways
+    # Never longer than one part: a part after a fetch, the next request fetches again.
+    for _ in range(5):
+        get(stand.edge_url(PLAYLIST))
+        time.sleep(part)
+        assert get(stand.edge_url(PLAYLIST))[1].get(CACHE) == "miss"
+
+    # How far behind the origin's that makes it, in parts (the origin asked right after the edge):
+    # printed, not asserted (a loaded machine publishes parts in bursts).
     behind = []
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
-        for _ in range(3):  # back to back: the later ones may come from the cache
-            edge = live_position(get(stand.edge_url(PLAYLIST))[2].decode())
-            origin = live_position(get(stand.origin_url(PLAYLIST))[2].decode())  # asked after the edge's
-            behind.append(origin - edge)
-        time.sleep(0.05)
-    assert max(behind) <= 1, f"parts the edge's playlist was behind the origin's: {behind}"
-    hits = stand.edge.total("streamops_edge_requests_total", stream=NAME, kind="playlist", cache="hit")
-    assert hits > hits_before, "some answers came from the cache"
-    print(f"edge playlist behind the origin's (parts: samples): {dict(Counter(behind))}")
+        edge = live_position(get(stand.edge_url(PLAYLIST))[2].decode())
+        behind.append(live_position(get(stand.origin_url(PLAYLIST))[2].decode()) - edge)
+    print(f"edge playlist behind the origin's (parts: samples): {dict(sorted(Counter(behind).items()))}")
 
 
 @pytest.mark.parametrize(
@@ -229,6 +235,25 @@ def test_an_unsigned_request_reaches_the_ingest_which_refuses_it_and_that_is_cac
     assert stand.origin_requests("part") - before == 1
     # The signed request for the same part has a cache entry of its own.
     assert get(stand.edge_url(path))[0] == 200
+
+
+def test_a_stream_listed_public_has_its_token_stripped_not_checked(stand: Stand) -> None:
+    """The contract: a public stream ignores a token. The edge learns it from the routes file; here the
+    ingest is signed, so the token-less request the edge forwards is the ingest's 401 (not the edge's
+    403), which shows the edge neither refused nor forwarded the expired token."""
+    expired = stand.token(expires_in=-60)
+    before = stand.origin_requests("playlist")
+    stand.edge.set_routes({PREFIX: NAME}, public={NAME})
+    try:
+        answer = wait_for(
+            lambda: (a := get(stand.edge_url(PLAYLIST, token=expired)))[0] != 403 and a, timeout=5, what="public"
+        )
+        assert (answer[0], answer[2].decode()) == (401, Refusal.MISSING.body + "\n")
+        assert stand.origin_requests("playlist") > before
+    finally:
+        stand.edge.set_routes({})
+        time.sleep(1.1)  # every worker reads the file again within a second
+        assert get(stand.edge_url(PLAYLIST, token=expired))[0] == 403
 
 
 def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stand) -> None:

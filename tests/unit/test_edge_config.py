@@ -124,4 +124,6 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
 def test_the_routes_file_lists_custom_prefixes() -> None:
     text = edge.routes_file({"/live/main": "cam", "/events/keynote": "keynote"})
     assert text == "/events/keynote keynote\n/live/main cam\n"
+    public = edge.routes_file({"/streams/demo/lobby": "lobby", "/live/main": "cam"}, public={"lobby"})
+    assert public == "/live/main cam\n/streams/demo/lobby lobby public\n"
     assert edge.default_path_prefix("demo", "cam") == "/streams/demo/cam"

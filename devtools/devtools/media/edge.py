@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +100,10 @@ class Edge:
         """The default playback path of a stream of this edge's namespace."""
         return edge_files.default_path_prefix(self.namespace, stream)
 
-    def set_routes(self, routes: Mapping[str, str]) -> None:
+    def set_routes(self, routes: Mapping[str, str], public: Collection[str] = ()) -> None:
         """Rewrite the routes file (the edge reads it again within a second)."""
         tmp = self.routes_path.with_suffix(".tmp")
-        tmp.write_text(edge_files.routes_file(routes))
+        tmp.write_text(edge_files.routes_file(routes, public))
         tmp.replace(self.routes_path)
 
     def _command(self, *args: str) -> list[str]:

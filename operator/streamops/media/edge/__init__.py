@@ -7,7 +7,7 @@ docs/design/playback.md."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 # This directory: the image copies it to IMAGE_DIR; the host harness runs ENTRYPOINT from here.
@@ -50,7 +50,7 @@ ENV_HTTP_PORT = "STREAMOPS_EDGE_HTTP_PORT"
 ENV_STATUS_PORT = "STREAMOPS_EDGE_STATUS_PORT"
 ENV_LISTEN_ADDRESS = "STREAMOPS_EDGE_LISTEN_ADDRESS"
 ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name (fieldRef metadata.name); default $HOSTNAME
-ENV_ACCESS_LOG = "STREAMOPS_EDGE_ACCESS_LOG"
+ENV_ACCESS_LOG = "STREAMOPS_EDGE_ACCESS_LOG"  # a file, or off (the default: not /dev/stdout, see entrypoint.sh)
 ENV_ERROR_LOG_LEVEL = "STREAMOPS_EDGE_ERROR_LOG_LEVEL"
 ENV_RESOLV_CONF = "STREAMOPS_EDGE_RESOLV_CONF"
 
@@ -65,7 +65,9 @@ def default_path_prefix(namespace: str, name: str) -> str:
     return f"/streams/{namespace}/{name}"
 
 
-def routes_file(routes: Mapping[str, str]) -> str:
+def routes_file(routes: Mapping[str, str], public: Collection[str] = ()) -> str:
     """The routes file (a ConfigMap key): a line `<prefix> <name>` per stream whose playback path is
-    not the default one. `routes`: prefix -> stream name."""
-    return "".join(f"{prefix} {name}\n" for prefix, name in sorted(routes.items()))
+    not the default one (`routes`: prefix -> stream name), `<prefix> <name> public` for a public
+    stream (on its default path too: list it in `routes`), whose token segment the edge then strips
+    unverified as the contract says, where it would otherwise refuse a stale or foreign token."""
+    return "".join(f"{prefix} {name}{' public' if name in public else ''}\n" for prefix, name in sorted(routes.items()))

@@ -44,7 +44,9 @@ local function origin_for(name)
     }))
 end
 
--- The routes file: lines "<prefix> <name>" for streams with a playback path of their own.
+-- The routes file: lines "<prefix> <name>" for streams with a playback path of their own, and
+-- "<prefix> <name> public" for public streams (also on the default path): the edge then strips a
+-- token unverified, as the contract says a public stream does, instead of refusing a stale one.
 local function current_routes()
     local t = ngx.now()
     if t - routes_checked_at < ROUTES_CHECK_SECONDS then
@@ -60,9 +62,9 @@ local function current_routes()
         routes_seen = text
         local parsed = {}
         for line in text:gmatch("[^\n]+") do
-            local prefix, name = line:match("^%s*(/[%w._~/-]*[%w._~-])%s+([%w.-]+)%s*$")
-            if prefix then
-                parsed[#parsed + 1] = { prefix = prefix, name = name }
+            local prefix, name, access = line:match("^%s*(/[%w._~/-]*[%w._~-])%s+([%w.-]+)%s*(%a*)%s*$")
+            if prefix and (access == "" or access == "public") then
+                parsed[#parsed + 1] = { prefix = prefix, name = name, public = access == "public" }
             end
         end
         table.sort(parsed, function(a, b) return #a.prefix > #b.prefix end)
@@ -73,18 +75,18 @@ end
 
 local NAME = [[^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$]]
 
--- (name, prefix, rest of the path) of a stream this edge serves, or nil.
+-- (name, prefix, rest of the path, public) of a stream this edge serves, or nil.
 local function route(uri)
     for _, r in ipairs(current_routes()) do
         local p = r.prefix
         if uri == p or uri:sub(1, #p + 1) == p .. "/" then
-            return r.name, p, uri:sub(#p + 1)
+            return r.name, p, uri:sub(#p + 1), r.public
         end
     end
     local ns, name = uri:match("^/streams/([^/]+)/([^/]+)")
     if ns == config.namespace and re_match(name, NAME, "jo") then
         local prefix = "/streams/" .. ns .. "/" .. name
-        return name, prefix, uri:sub(#prefix + 1)
+        return name, prefix, uri:sub(#prefix + 1), false
     end
     return nil
 end
@@ -138,13 +140,15 @@ function M.handle()
     -- Logged instead of the request line: the token segment blanked; of the query only the HLS
     -- arguments (added below), never _sid.
     var.edge_log_path = (re_gsub(uri, [[/t/[^/]+/]], "/t/-/", "jo"))
-    local name, prefix, rest = route(uri)
+    local name, prefix, rest, public = route(uri)
     if not name or not re_match(rest, SAFE_PATH, "jo") then
         return refuse(404, "no such stream on this edge")
     end
     local tok, after = rest:match("^/t/([^/]+)(/.*)$")
     if not tok then
         after = rest
+    elseif public then
+        tok, uri = nil, prefix .. after -- ignored, as the ingest of a public stream does
     end
     local stream_label = stats.stream_label(name)
     local client = client_address(var)

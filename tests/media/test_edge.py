@@ -1,6 +1,6 @@
 """The edge (streamops/media/edge: Debian's nginx + its Lua module) in front of a real signed LL-HLS
 ingest worker with real FFmpeg, on 127.0.0.1 (docs/design/playback.md, "The edge"): viewers
-blocking on the same part cause one origin request, parts and segments repeat from the cache, a
+blocking on the same part cause one origin request, parts, init and segments repeat from the cache, a
 playlist without blocking arguments is never a part behind the origin, the edge answers bad tokens
 itself, keys rotate, no token reaches its logs, viewers are counted by session and protocol and
 /metrics is Prometheus text."""
@@ -161,11 +161,13 @@ def test_fifty_viewers_blocking_on_the_next_part_make_one_origin_request(stand: 
     assert stand.ingest_requests_via_edge("playlist") - ingest_before == 1
 
 
-def test_parts_and_segments_repeat_from_the_cache(stand: Stand) -> None:
+def test_parts_init_and_segments_repeat_from_the_cache(stand: Stand) -> None:
     text = get(stand.origin_url(PLAYLIST))[2].decode()
     part = f"hls/cmaf/part-{live_position(text) - 1}.m4s"
     segment = "hls/cmaf/" + SEGMENT.findall(text)[-1]
-    for path, kind, first, again in ((part, "part", "miss", "hit"), (segment, "segment", "MISS", "HIT")):
+    init = "hls/cmaf/init.mp4"
+    cases = ((part, "part", "miss", "hit"), (init, "init", "miss", "hit"), (segment, "segment", "MISS", "HIT"))
+    for path, kind, first, again in cases:
         before = stand.origin_requests(kind)
         origin = get(stand.origin_url(path))[2]
         answers = [get(stand.edge_url(path)) for _ in range(3)]

@@ -1,8 +1,8 @@
 -- The edge's request flow (nginx.conf.template's `location /`): route the path to a stream of the
 -- namespace (the default /streams/<ns>/<name> or a prefix of the routes file), take the token
 -- segment out and verify it, classify the request and send it where it is cached:
---   playlists, manifests, parts -> edge_store (memory, collapsed, sub-second TTLs);
---   segments, init segments     -> @segment/@init (nginx's proxy_cache, collapsed by its lock);
+--   playlists, manifests, parts, init segments -> edge_store (memory, collapsed, short TTLs);
+--   segments                    -> @segment (nginx's proxy_cache, collapsed by its lock);
 --   anything else (player page, screenshot, clock, WHEP) -> @pass (not cached).
 -- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments
 -- (never _sid), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
@@ -108,7 +108,7 @@ local function classify(rest, blocking)
     return "other"
 end
 
-local MEMORY_KINDS = { playlist = true, playlist_blocking = true, manifest = true, part = true }
+local MEMORY_KINDS = { playlist = true, playlist_blocking = true, manifest = true, part = true, init = true }
 local HLS_ARGS = { { "_HLS_msn", "^[0-9]{1,12}$" }, { "_HLS_part", "^[0-9]{1,12}$" }, { "_HLS_skip", "^(YES|v2)$" } }
 local SAFE_PATH = [[^[A-Za-z0-9._~/-]*$]]
 
@@ -209,7 +209,7 @@ function M.handle()
             log_path = var.edge_log_path, stream_label = stream_label,
         })
     end
-    return ngx.exec(kind == "init" and "@init" or "@segment")
+    return ngx.exec("@segment")
 end
 
 function M.log()

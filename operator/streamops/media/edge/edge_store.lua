@@ -1,5 +1,5 @@
 -- The edge's memory cache for what LL-HLS players wait on: playlists (blocking or not), DASH
--- manifests and parts. Identical requests collapse into one origin request: within a worker the
+-- manifests, parts and init segments. Identical requests collapse into one origin request: within a worker the
 -- first one leads and the others wait on a semaphore (woken the moment it answers); across
 -- workers a lock in a shared dict elects one leader and the other workers' leaders poll for its
 -- answer every POLL_SECONDS. nginx's proxy_cache_lock collapses too, but its waiters look again
@@ -23,6 +23,9 @@ local WAIT_SECONDS = 16
 -- Parts are fetched near the live edge only (listed for ~3 target durations): 10 s covers every
 -- live viewer, and a restarted ingest's new part-0 does not meet an old one for long.
 local PART_TTL = 10
+-- init.mp4 keeps its name across publishing sessions whose codec settings may differ; every
+-- viewer fetches it once when it joins (small: here rather than behind nginx's 500 ms lock wait).
+local INIT_TTL = 2
 -- A blocking reload's answer (the playlist once the asked part exists) is what any later request
 -- for the same _HLS_msn/_HLS_part may get: kept about a segment's lifetime.
 local BLOCKING_TTL = 6
@@ -48,6 +51,8 @@ local function ttl(kind, status, body)
     if status == 200 then
         if kind == "part" then
             return PART_TTL
+        elseif kind == "init" then
+            return INIT_TTL
         elseif kind == "playlist_blocking" then
             return BLOCKING_TTL
         end

@@ -66,7 +66,9 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
     assert hpa is not None and hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["scaleTargetRef"]["name"] == EDGE_NAME
     routes = api.object("ConfigMap", NS, EDGE_NAME)
-    assert routes is not None and routes["data"][ROUTES_FILE] == "/live/stage stage\n", "only a custom path is listed"
+    # Public streams (the edge strips their tokens unverified) and custom paths are listed.
+    assert routes is not None
+    assert routes["data"][ROUTES_FILE] == "/live/stage stage public\n/streams/media/cam cam public\n"
     # Routes send viewers to the edge; the stream without a route keeps its ingest.
     ingress = api.object("Ingress", NS, "cam-playback")
     assert ingress is not None
@@ -85,7 +87,7 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     reconcile(api, "stage")
     assert owners(api) == ["cam"]
     routes = api.object("ConfigMap", NS, EDGE_NAME)
-    assert routes is not None and routes["data"][ROUTES_FILE] == ""
+    assert routes is not None and routes["data"][ROUTES_FILE] == "/streams/media/cam cam public\n"
     stage_route = api.object("Ingress", NS, "stage-playback")
     assert stage_route is not None
     assert stage_route["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "stage-ingest"
@@ -93,6 +95,13 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     api.modify("LiveStream", NS, "cam", {"spec": {"playback": {"edge": {"enabled": False}}}})
     reconcile(api, "cam")
     assert api.object("Deployment", NS, EDGE_NAME) is None
+
+
+def test_a_signed_stream_on_its_default_path_needs_no_route_line():
+    api = operator_view()
+    put(api, "cam", playback={**ROUTED, "access": "signed"})
+    reconcile(api, "cam")
+    assert owners(api) == ["cam"] and api.object("ConfigMap", NS, EDGE_NAME) is None
 
 
 def test_streams_without_the_edge_never_read_it():

@@ -233,17 +233,17 @@ def edge_autoscaler(deployment: Manifest, settings: OperatorSettings) -> Manifes
 
 
 def parse_routes(text: str) -> dict[str, str]:
-    """The routes file: `<path prefix> <stream name>` a line."""
+    """The routes file: `<path prefix> <stream name>[ public]` a line (prefix -> the rest)."""
     routes: dict[str, str] = {}
     for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            routes[parts[0]] = parts[1]
+        prefix, _, rest = line.strip().partition(" ")
+        if prefix and rest:
+            routes[prefix] = rest.strip()
     return routes
 
 
 def render_routes(routes: dict[str, str]) -> str:
-    return "".join(f"{prefix} {name}\n" for prefix, name in sorted(routes.items()))
+    return "".join(f"{prefix} {rest}\n" for prefix, rest in sorted(routes.items()))
 
 
 def edge_routes(deployment: Manifest, routes: dict[str, str]) -> Manifest:
@@ -285,9 +285,21 @@ def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
         api.create(playback_keys_secret(namespace, datetime.now(UTC)))
 
 
-def ensure_edge(api: KubeApi, stream: LiveStream, settings: OperatorSettings, wanted: bool, path: str) -> None:
-    """The namespace's edge with `stream` among its owners (and its own playback path among the
-    routes when it is not the default), or without it."""
+def route_line(stream: LiveStream, path: str, public: bool) -> str | None:
+    """The stream's entry in the edge's routes file (the edge's contract: media/edge/__init__.py's
+    routes_file): its own playback path, and `public` so that the edge strips a token unverified (a
+    public stream ignores one, docs/design/playback.md); None when the defaults say it all (a signed
+    stream on the default path)."""
+    if path == default_playback_path(stream) and not public:
+        return None
+    return f"{stream.metadata.name}{' public' if public else ''}"
+
+
+def ensure_edge(
+    api: KubeApi, stream: LiveStream, settings: OperatorSettings, wanted: bool, path: str, public: bool = True
+) -> None:
+    """The namespace's edge with `stream` among its owners (and its line among the routes when it
+    needs one: route_line), or without it."""
     namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
     current = api.get("Deployment", namespace, contract.EDGE_NAME)
     owners: list[Manifest] = list((current or {}).get("metadata", {}).get("ownerReferences") or [])
@@ -322,21 +334,22 @@ def ensure_edge(api: KubeApi, stream: LiveStream, settings: OperatorSettings, wa
         api.create(edge_service(current))
     if api.get("HorizontalPodAutoscaler", namespace, contract.EDGE_NAME) is None:
         api.create(edge_autoscaler(current, settings))
-    _ensure_route(api, current, stream, path if path != default_playback_path(stream) else None)
+    line = route_line(stream, path, public)
+    _ensure_route(api, current, stream, (path, line) if line else None)
 
 
-def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, path: str | None) -> None:
-    """The stream's own playback path in the routes ConfigMap (None: not there)."""
+def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, entry: tuple[str, str] | None) -> None:
+    """The stream's (prefix, line) in the routes ConfigMap (None: not there)."""
     namespace, name = deployment["metadata"]["namespace"], stream.metadata.name
     current = api.get("ConfigMap", namespace, contract.EDGE_NAME)
     routes = parse_routes(((current or {}).get("data") or {}).get(contract.ROUTES_FILE, ""))
-    wanted = {p: n for p, n in routes.items() if n != name}
-    if path is not None:
-        wanted[path] = name
+    wanted = {p: rest for p, rest in routes.items() if rest.split()[0] != name}
+    if entry is not None:
+        wanted[entry[0]] = entry[1]
     if wanted == routes and current is not None:
         return
     if current is None:
-        if path is not None:
+        if entry is not None:
             api.create(edge_routes(deployment, wanted))
         return
     api.replace({**current, "data": {contract.ROUTES_FILE: render_routes(wanted)}})

@@ -341,7 +341,8 @@ def _reconcile(
     had_edge = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(EDGE_OWNER_ANNOTATION) == "true"
     try:  # before the route that sends viewers to it
         if edge or had_edge:
-            ensure_edge(api, stream, settings, edge, route.path if route else "")
+            public = not playback_signed(stream, settings)
+            ensure_edge(api, stream, settings, edge, route.path if route else "", public)
     except ApiError as e:
         if e.status not in REFUSALS:
             raise

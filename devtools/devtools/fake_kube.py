@@ -286,17 +286,6 @@ class FakeKubeApi(KubeApi):
     def get(self, kind: str, namespace: str, name: str) -> Manifest | None:
         return self._get(kind, namespace, name)
 
-    def list(self, kind: str, label_selector: str) -> list[Manifest]:
-        with self._lock:
-            error = self._injected("list", kind, "")
-            if error is not None:
-                self._log("list", kind, "", "", label_selector, result=f"error {error.status}")
-                raise error
-            self._log("list", kind, "", "", label_selector)
-            return [
-                o for o in self.objects(kind) if matches_selector(o["metadata"].get("labels") or {}, label_selector)
-            ]
-
     def list_in(self, kind: str, namespace: str, query: str) -> list[Manifest]:
         """`query`: labelSelector=... (url-encoded), as KubeApi.list_in takes it."""
         selector = parse_qs(query).get("labelSelector", [""])[0]
@@ -311,6 +300,17 @@ class FakeKubeApi(KubeApi):
                 for o in self.objects(kind)
                 if o["metadata"].get("namespace") == namespace
                 and matches_selector(o["metadata"].get("labels") or {}, selector)
+            ]
+
+    def list(self, kind: str, label_selector: str) -> list[Manifest]:
+        with self._lock:
+            error = self._injected("list", kind, "")
+            if error is not None:
+                self._log("list", kind, "", "", label_selector, result=f"error {error.status}")
+                raise error
+            self._log("list", kind, "", "", label_selector)
+            return [
+                o for o in self.objects(kind) if matches_selector(o["metadata"].get("labels") or {}, label_selector)
             ]
 
     def create(self, manifest: Manifest) -> Manifest | None:

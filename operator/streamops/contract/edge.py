@@ -6,32 +6,31 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+# The ingest answers /viewers alike, takes the edge's header, and counts over the same window.
+from streamops.contract.ingest import EDGE_HEADER as EDGE_HEADER
+from streamops.contract.ingest import VIEWER_SESSIONS_LISTED as MAX_SESSIONS
+from streamops.contract.ingest import VIEWER_WINDOW_SECONDS as VIEWER_WINDOW_SECONDS
+from streamops.contract.ingest import VIEWERS_PATH as VIEWERS_PATH
+
 EDGE_NAME = "streamops-edge"  # the Deployment, Service, autoscaler and routes ConfigMap of a namespace
 EDGE_COMPONENT = "edge"
 HTTP_PORT = 8080  # viewers (through the Ingress/HTTPRoute)
 STATUS_PORT = 8081  # /healthz, /viewers, /metrics: the operator and Prometheus, not viewers
 HEALTH_PATH = "/healthz"
-VIEWERS_PATH = "/viewers"
 METRICS_PATH = "/metrics"
-# Requests an edge sends to an ingest carry this header (the edge's Pod name): the ingest serves them
-# but does not count them as viewers, the edge counts its own.
-EDGE_HEADER = "X-Streamops-Edge"
 SESSION_PARAM = "_sid"
-VIEWER_WINDOW_SECONDS = 30
 
 ENV_NAMESPACE = "STREAMOPS_EDGE_NAMESPACE"
 ENV_CLUSTER_DOMAIN = "STREAMOPS_EDGE_CLUSTER_DOMAIN"
 ENV_ORIGIN = "STREAMOPS_EDGE_ORIGIN"  # template: {name}, {namespace}, {domain}; tests point it at 127.0.0.1
 ENV_CACHE_SIZE = "STREAMOPS_EDGE_CACHE_SIZE"
-ENV_VIEWER_WINDOW = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
+ENV_VIEWER_WINDOW_SECONDS = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
 ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name, sent to the ingest in EDGE_HEADER
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
-CACHE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the disk cache
+STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the disk cache
 PROTOCOLS = ("hls", "llhls", "dash")
-# Session hashes a server lists per stream and protocol at most (the operator unions them).
-MAX_SESSIONS = 5000
 
 
 class StreamSessions(BaseModel):

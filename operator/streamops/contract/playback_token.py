@@ -104,9 +104,7 @@ def verify(token: str | None, keys: list[bytes], stream: str, now: float, client
     key = next((k for k in keys if key_id(k) == parsed.kid), None)
     if key is None:
         return Refusal.UNKNOWN_KEY
-    expected = _b64(
-        hmac.new(key, _signed_text(parsed.kid, parsed.expires, parsed.ip, stream), hashlib.sha256).digest()
-    )
+    expected = _b64(hmac.new(key, _signed_text(parsed.kid, parsed.expires, parsed.ip, stream), hashlib.sha256).digest())
     if not hmac.compare_digest(expected, parsed.signature):
         return Refusal.INVALID
     if now >= parsed.expires + CLOCK_SKEW_SECONDS:

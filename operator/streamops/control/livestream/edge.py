@@ -122,7 +122,7 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [
-            {"name": "cache", "mountPath": contract.CACHE_DIR},
+            {"name": "cache", "mountPath": contract.STATE_DIR},
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "keys", "mountPath": contract.KEYS_DIR, "readOnly": True},
             {"name": "routes", "mountPath": contract.ROUTES_DIR, "readOnly": True},

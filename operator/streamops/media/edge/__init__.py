@@ -10,46 +10,45 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from streamops.contract.edge import EDGE_HEADER as EDGE_HEADER
+from streamops.contract.edge import ENV_CACHE_SIZE as ENV_CACHE_SIZE
+from streamops.contract.edge import ENV_CLUSTER_DOMAIN as ENV_CLUSTER_DOMAIN
+from streamops.contract.edge import ENV_NAME as ENV_NAME
+from streamops.contract.edge import ENV_NAMESPACE as ENV_NAMESPACE
+from streamops.contract.edge import ENV_ORIGIN as ENV_ORIGIN
+from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS as ENV_VIEWER_WINDOW_SECONDS
+from streamops.contract.edge import HEALTH_PATH as HEALTH_PATH
+from streamops.contract.edge import HTTP_PORT as HTTP_PORT
+from streamops.contract.edge import KEYS_DIR as KEYS_DIR
+from streamops.contract.edge import METRICS_PATH as METRICS_PATH
+from streamops.contract.edge import ROUTES_DIR as ROUTES_DIR
+from streamops.contract.edge import ROUTES_FILE as ROUTES_KEY
+
+# What the operator and the edge share (ports, paths, the header, mounts, variables): defined once there.
+from streamops.contract.edge import STATE_DIR as STATE_DIR
+from streamops.contract.edge import STATUS_PORT as STATUS_PORT
+from streamops.contract.edge import VIEWER_WINDOW_SECONDS as VIEWER_WINDOW_SECONDS
+from streamops.contract.edge import VIEWERS_PATH as VIEWERS_PATH
+
 # This directory: the image copies it to IMAGE_DIR; the host harness runs ENTRYPOINT from here.
 FILES_DIR = Path(__file__).parent
 ENTRYPOINT = "entrypoint.sh"
 IMAGE_DIR = "/opt/streamops-edge"
 UID = 65532
 
-HTTP_PORT = 8080  # viewers (the Service's port; Traefik routes the playback paths here)
-STATUS_PORT = 8081  # probes and scrapes, not for viewers
-HEALTH_PATH = "/healthz"  # liveness and readiness: nginx answers
-VIEWERS_PATH = "/viewers"  # {"windowSeconds": 30, "streams": {"<ns>/<name>": {"hls": [...], ...}}}
-METRICS_PATH = "/metrics"  # Prometheus text
 
-# What the edge sends the ingest (the ingest does not count these requests as viewers) and viewers.
-EDGE_HEADER = "X-Streamops-Edge"
 CACHE_HEADER = "X-Streamops-Edge-Cache"  # hit, miss, collapsed (memory) or nginx's HIT/MISS/EXPIRED...
-
-# Mounts: the namespace's playback keys Secret (files `current`, `previous`; optional: a namespace
-# without signed streams has none), the routes ConfigMap, and a writable emptyDir for the state
-# (rendered config, temp files, the disk cache: give it CACHE_MAX_SIZE plus ~10 %).
-KEYS_DIR = "/etc/streamops-edge/keys"
-ROUTES_DIR = "/etc/streamops-edge/routes"
-ROUTES_KEY = "routes"
 ROUTES_FILE = f"{ROUTES_DIR}/{ROUTES_KEY}"
-STATE_DIR = "/var/cache/streamops-edge"
 
 # The environment entrypoint.sh reads (defaults there).
-ENV_NAMESPACE = "STREAMOPS_EDGE_NAMESPACE"
-ENV_ORIGIN = "STREAMOPS_EDGE_ORIGIN"  # {name}, {namespace}, {domain}
-ENV_CLUSTER_DOMAIN = "STREAMOPS_EDGE_CLUSTER_DOMAIN"
 ENV_KEYS_DIR = "STREAMOPS_EDGE_KEYS_DIR"
 ENV_ROUTES_FILE = "STREAMOPS_EDGE_ROUTES_FILE"
-ENV_VIEWER_WINDOW_SECONDS = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
 ENV_STATE_DIR = "STREAMOPS_EDGE_STATE_DIR"
-ENV_CACHE_SIZE = "STREAMOPS_EDGE_CACHE_SIZE"
 ENV_MEMORY_CACHE_SIZE = "STREAMOPS_EDGE_MEMORY_CACHE_SIZE"
 ENV_WORKERS = "STREAMOPS_EDGE_WORKERS"
 ENV_HTTP_PORT = "STREAMOPS_EDGE_HTTP_PORT"
 ENV_STATUS_PORT = "STREAMOPS_EDGE_STATUS_PORT"
 ENV_LISTEN_ADDRESS = "STREAMOPS_EDGE_LISTEN_ADDRESS"
-ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name (fieldRef metadata.name); default $HOSTNAME
 ENV_ACCESS_LOG = "STREAMOPS_EDGE_ACCESS_LOG"  # a file, or off (the default: not /dev/stdout, see entrypoint.sh)
 ENV_ERROR_LOG_LEVEL = "STREAMOPS_EDGE_ERROR_LOG_LEVEL"
 ENV_RESOLV_CONF = "STREAMOPS_EDGE_RESOLV_CONF"
@@ -57,7 +56,6 @@ ENV_RESOLV_CONF = "STREAMOPS_EDGE_RESOLV_CONF"
 DEFAULT_ORIGIN_TEMPLATE = "http://{name}-ingest.{namespace}.svc.{domain}:8080"
 DEFAULT_CACHE_SIZE = "1g"
 DEFAULT_MEMORY_CACHE_SIZE = "64m"
-VIEWER_WINDOW_SECONDS = 30
 
 
 def default_path_prefix(namespace: str, name: str) -> str:

@@ -29,8 +29,12 @@ def hadolint() -> str:
     return found
 
 
-def test_both_images_exist() -> None:
-    assert [p.parent.name for p in DOCKERFILES] == ["operator", "worker"]
+# The uid each image runs as: the workers' and the operator's, and the edge's (nginx; the add-ons' nonroot).
+IMAGE_USERS = {"operator": "10001:10001", "worker": "10001:10001", "edge": "65532:65532"}
+
+
+def test_every_image_exists() -> None:
+    assert [p.parent.name for p in DOCKERFILES] == sorted(IMAGE_USERS)
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -52,7 +56,7 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
 def test_non_root_pinned_documented(dockerfile: Path) -> None:
     text = dockerfile.read_text()
     users = re.findall(r"^USER (\S+)$", text, re.M)
-    assert users and users[-1] == "10001:10001"  # the uid the chart and the worker Pods run as
+    assert users and users[-1] == IMAGE_USERS[dockerfile.parent.name]  # the uid the chart's Pods run as
     for base in re.findall(r"^ARG \w+_IMAGE=(\S+)$", text, re.M):
         assert re.fullmatch(r"[a-z0-9./-]+:\d+(\.\d+)+[a-z0-9.-]*(@sha256:[0-9a-f]{64})?", base), base
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))

@@ -59,7 +59,7 @@ def test_the_defaults_are_the_pods(tmp_path: Path) -> None:
     conf = rendered(tmp_path)
     assert f"listen 0.0.0.0:{edge.HTTP_PORT} reuseport;" in conf
     assert f"listen 0.0.0.0:{edge.STATUS_PORT};" in conf
-    assert "max_size=1g" in conf and "lua_shared_dict edge_objects 64m;" in conf
+    assert 'files_max = "1g"' in conf and "lua_shared_dict edge_objects 64m;" in conf
     assert 'proxy_set_header X-Streamops-Edge "streamops-edge-7d9f-abcde";' in conf
     assert "worker_processes auto;" in conf and "\nuser " not in conf
     assert "error_log stderr crit;" in conf and "access_log off;" in conf
@@ -81,7 +81,7 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         },
     )
     assert "listen [::1]:18080 reuseport;" in conf and "listen [::1]:18081;" in conf
-    assert "max_size=300m" in conf and "lua_shared_dict edge_objects 16m;" in conf
+    assert 'files_max = "300m"' in conf and "lua_shared_dict edge_objects 16m;" in conf
     assert "worker_processes 2;" in conf and "\nuser root;" in conf
 
 

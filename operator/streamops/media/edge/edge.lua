@@ -1,16 +1,18 @@
 -- The edge's request flow (nginx.conf.template's `location /`): route the path to a stream of the
 -- namespace (the default /streams/<ns>/<name> or a prefix of the routes file), take the token
 -- segment out and verify it, classify the request and send it where it is cached:
---   playlists, manifests, parts, init segments -> edge_store (memory, collapsed, short TTLs);
---   segments                    -> @segment (nginx's proxy_cache, collapsed by its lock);
+--   playlists, manifests, parts, init segments, segments -> edge_store (collapsed, TTLs by kind);
 --   anything else (player page, screenshot, clock, WHEP) -> @pass (not cached).
 -- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments
 -- (never _sid), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
+-- Everything that follows from the path alone is worked out once per worker and path (a viewer
+-- asks for the same paths as every other), and counting happens here, not in a log phase.
 local token = require "edge_token"
 local stats = require "edge_stats"
 local store = require "edge_store"
 
 local re_match, re_gsub = ngx.re.match, ngx.re.gsub
+local find, concat = string.find, table.concat
 
 local M = {}
 
@@ -19,6 +21,9 @@ local routes = {} -- {prefix, name}, longest prefix first
 local routes_seen
 local routes_checked_at = -math.huge
 local ROUTES_CHECK_SECONDS = 1
+-- path -> what follows from it (derive below); emptied when the routes change or when full.
+local paths, path_count = {}, 0
+local MAX_PATHS = 20000
 
 local function env(name, default)
     local value = os.getenv(name)
@@ -28,14 +33,28 @@ local function env(name, default)
     return value
 end
 
--- init_by_lua: the environment the entrypoint passed (nginx.conf's `env` lines).
-function M.init()
+local function bytes(size) -- nginx's size syntax (entrypoint.sh checked it): 64m, 1g, 4096
+    local n, unit = size:match("^(%d+)([kKmMgG]?)$")
+    local scale = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 }
+    return tonumber(n) * scale[unit:lower()]
+end
+
+-- init_by_lua: the environment the entrypoint passed (nginx.conf's `env` lines), and `settings`
+-- (files_dir, files_max: a size, access_log: whether the $edge_* log variables are wanted).
+function M.init(settings)
     config.namespace = assert(env("STREAMOPS_EDGE_NAMESPACE"), "STREAMOPS_EDGE_NAMESPACE is not set")
     config.domain = env("STREAMOPS_EDGE_CLUSTER_DOMAIN", "cluster.local")
     config.origin_template = env("STREAMOPS_EDGE_ORIGIN", "http://{name}-ingest.{namespace}.svc.{domain}:8080")
     config.routes_file = env("STREAMOPS_EDGE_ROUTES_FILE", "/etc/streamops-edge/routes/routes")
+    config.access_log = settings.access_log
     token.configure(env("STREAMOPS_EDGE_KEYS_DIR", "/etc/streamops-edge/keys"))
     stats.configure(config.namespace, tonumber(env("STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS", "30")))
+    store.configure(settings.files_dir, "/_edge_files/", bytes(settings.files_max))
+end
+
+function M.init_worker()
+    stats.init_worker()
+    store.init_worker()
 end
 
 local function origin_for(name)
@@ -69,6 +88,7 @@ local function current_routes()
         end
         table.sort(parsed, function(a, b) return #a.prefix > #b.prefix end)
         routes = parsed
+        paths, path_count = {}, 0
     end
     return routes
 end
@@ -77,7 +97,7 @@ local NAME = [[^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$]]
 
 -- (name, prefix, rest of the path, public) of a stream this edge serves, or nil.
 local function route(uri)
-    for _, r in ipairs(current_routes()) do
+    for _, r in ipairs(routes) do
         local p = r.prefix
         if uri == p or uri:sub(1, #p + 1) == p .. "/" then
             return r.name, p, uri:sub(#p + 1), r.public
@@ -91,11 +111,12 @@ local function route(uri)
     return nil
 end
 
--- What a request asks for, from its file name: decides cache, TTL and the viewer's protocol.
-local function classify(rest, blocking)
+-- What a request asks for, from its file name: decides cache, TTL and the viewer's protocol
+-- ("playlist" becomes "playlist_blocking" with blocking arguments).
+local function classify(rest)
     local file = rest:match("([^/]*)$")
     if file:find("%.m3u8$") then
-        return blocking and "playlist_blocking" or "playlist"
+        return "playlist"
     elseif file:find("^part%-%d+%.m4s$") then
         return "part"
     elseif file == "init.mp4" or file:find("^init%-.*%.m4s$") then
@@ -108,9 +129,37 @@ local function classify(rest, blocking)
     return "other"
 end
 
-local MEMORY_KINDS = { playlist = true, playlist_blocking = true, manifest = true, part = true, init = true }
 local HLS_ARGS = { { "_HLS_msn", "^[0-9]{1,12}$" }, { "_HLS_part", "^[0-9]{1,12}$" }, { "_HLS_skip", "^(YES|v2)$" } }
 local SAFE_PATH = [[^[A-Za-z0-9._~/-]*$]]
+
+-- What follows from a request's path alone: {log_path} for no stream of this edge, else also the
+-- stream, its label, the token segment, the kind, the origin and the cache key without arguments.
+local function derive(uri)
+    -- Logged instead of the request line: the token segment blanked.
+    local log_path = (re_gsub(uri, [[/t/[^/]+/]], "/t/-/", "jo"))
+    local name, prefix, rest, public = route(uri)
+    if not name or not re_match(rest, SAFE_PATH, "jo") then
+        return { log_path = log_path }
+    end
+    local tok, after = rest:match("^/t/([^/]+)(/.*)$")
+    local pass_path = uri
+    if not tok then
+        after = rest
+    elseif public then
+        tok, pass_path = nil, prefix .. after -- ignored, as the ingest of a public stream does
+    end
+    -- The contract's cache key: the path without the token, the HLS arguments, whether a valid
+    -- token came with it.
+    local signed = tok and "|t" or "|-"
+    local upstream = prefix .. (tok and "/t/" .. tok or "") .. after
+    return {
+        log_path = log_path, name = name, stream = config.namespace .. "/" .. name,
+        label = stats.stream_label(name), tok = tok, kind = classify(after),
+        dash = after:find("^/dash/") ~= nil, origin = origin_for(name), pass_path = pass_path,
+        path_key = prefix .. after, signed = signed, key = prefix .. after .. signed, upstream = upstream,
+        ext = after:match("%.%w+$") or "",
+    }
+end
 
 local function refuse(status, body)
     ngx.status = status
@@ -122,7 +171,8 @@ local function refuse(status, body)
 end
 
 -- The client address a token's ip restriction is checked against (playback_token.client_address).
-local function client_address(var)
+local function client_address()
+    local var = ngx.var
     local forwarded = var.http_x_forwarded_for
     if forwarded then
         local first = forwarded:match("^%s*([^,%s]+)")
@@ -133,87 +183,113 @@ local function client_address(var)
     return var.remote_addr
 end
 
+local function user_agent()
+    return ngx.var.http_user_agent
+end
+
 -- content_by_lua of `location /`.
 function M.handle()
     local var = ngx.var
     local uri = var.uri
-    -- Logged instead of the request line: the token segment blanked; of the query only the HLS
-    -- arguments (added below), never _sid.
-    var.edge_log_path = (re_gsub(uri, [[/t/[^/]+/]], "/t/-/", "jo"))
-    local name, prefix, rest, public = route(uri)
-    if not name or not re_match(rest, SAFE_PATH, "jo") then
+    current_routes()
+    local d = paths[uri]
+    if not d then
+        d = derive(uri)
+        if path_count >= MAX_PATHS then
+            paths, path_count = {}, 0
+        end
+        paths[uri] = d
+        path_count = path_count + 1
+    end
+    local log = config.access_log
+    if log then
+        var.edge_log_path = d.log_path
+    end
+    local name = d.name
+    if not name then
         return refuse(404, "no such stream on this edge")
     end
-    local tok, after = rest:match("^/t/([^/]+)(/.*)$")
-    if not tok then
-        after = rest
-    elseif public then
-        tok, uri = nil, prefix .. after -- ignored, as the ingest of a public stream does
-    end
-    local stream_label = stats.stream_label(name)
-    local client = client_address(var)
-    var.edge_stream, var.edge_stream_name, var.edge_client = stream_label, name, client
+    local label, kind = d.label, d.kind
 
-    local args, blocking = {}, false
-    for _, a in ipairs(HLS_ARGS) do
-        local value = var["arg_" .. a[1]]
-        if value then
-            if not re_match(value, a[2], "jo") then
-                var.edge_kind = "playlist"
-                return refuse(400, a[1] .. " is not valid")
+    -- Of the query only the HLS arguments go on (to the key, the origin, the log), never _sid.
+    local args = var.args
+    local query = ""
+    if args and find(args, "_HLS_", 1, true) then
+        local present, blocking = {}, false
+        for _, a in ipairs(HLS_ARGS) do
+            local value = var["arg_" .. a[1]]
+            if value then
+                if not re_match(value, a[2], "jo") then
+                    if log then
+                        var.edge_kind = "playlist"
+                    end
+                    stats.request(label, "playlist", "none")
+                    return refuse(400, a[1] .. " is not valid")
+                end
+                present[#present + 1] = a[1] .. "=" .. value
+                blocking = blocking or a[1] ~= "_HLS_skip"
             end
-            args[#args + 1] = a[1] .. "=" .. value
-            blocking = blocking or a[1] ~= "_HLS_skip"
+        end
+        if #present > 0 then
+            query = "?" .. concat(present, "&")
+        end
+        if blocking and kind == "playlist" then
+            kind = "playlist_blocking"
         end
     end
     local method = ngx.req.get_method()
-    local kind = classify(after, blocking)
     if method ~= "GET" and method ~= "HEAD" then
         kind = "other"
     end
-    var.edge_kind = kind
+    if log then
+        var.edge_kind = kind
+    end
 
-    if tok then
-        local reason = token.verify(tok, config.namespace .. "/" .. name, client)
+    if d.tok then
+        local reason = token.verify(d.tok, d.stream, client_address)
         if reason then
-            stats.refusal(stream_label, reason)
+            stats.refusal(label, reason)
+            stats.request(label, kind, "none")
             local refusal = token.REFUSALS[reason]
             return refuse(refusal[1], refusal[2])
         end
     end
 
-    local query = #args > 0 and "?" .. table.concat(args, "&") or ""
-    var.edge_log_path = var.edge_log_path .. query
-    var.edge_origin = origin_for(name)
+    local log_path = d.log_path
+    if query ~= "" then
+        log_path = log_path .. query
+        if log then
+            var.edge_log_path = log_path
+        end
+    end
     if kind == "other" then
         -- Passed as asked (a page's own arguments), but never the viewer's session id.
-        local other = var.args and re_gsub(var.args, [[(^|&)_sid=[^&]*]], "", "jo") or ""
+        local other = args and re_gsub(args, [[(^|&)_sid=[^&]*]], "", "jo") or ""
         other = other:gsub("^&", "")
-        var.edge_upstream_uri = uri .. (other ~= "" and "?" .. other or "")
+        var.edge_origin = d.origin
+        var.edge_upstream_uri = d.pass_path .. (other ~= "" and "?" .. other or "")
+        stats.request(label, kind, "pass")
+        stats.origin_request(label, kind)
         return ngx.exec("@pass")
     end
-    var.edge_upstream_uri = prefix .. (tok and "/t/" .. tok or "") .. after .. query
-    if kind ~= "manifest" and kind ~= "other" then
-        var.edge_protocol = (after:find("^/dash/") and "dash") or
-            ((kind == "part" or kind == "playlist_blocking") and "llhls") or "hls"
-    else
-        var.edge_protocol = "dash"
-    end
-    -- The contract's cache key: the path without the token, the HLS arguments, whether a valid
-    -- token came with it.
-    local key = prefix .. after .. query .. "|" .. (tok and "t" or "-")
-    var.edge_cache_key = key
-    if MEMORY_KINDS[kind] then
-        return store.serve({
-            key = key, kind = kind, origin = var.edge_origin, upstream_uri = var.edge_upstream_uri,
-            log_path = var.edge_log_path, stream_label = stream_label,
-        })
-    end
-    return ngx.exec("@segment")
-end
 
-function M.log()
-    stats.log()
+    local key, upstream = d.key, d.upstream
+    if query ~= "" then
+        key, upstream = d.path_key .. query .. d.signed, upstream .. query
+    end
+    local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, label, d.ext)
+    stats.request(label, kind, cache)
+    local status = a.status
+    if status >= 200 and status < 300 then
+        local protocol = "hls"
+        if kind == "manifest" or d.dash then
+            protocol = "dash"
+        elseif kind == "part" or kind == "playlist_blocking" then
+            protocol = "llhls"
+        end
+        stats.viewer(name, protocol, args and var.arg__sid, client_address, user_agent)
+    end
+    return store.respond(a, cache, log)
 end
 
 return M

@@ -2,11 +2,19 @@
 -- (counters), viewer sessions (one key per stream/protocol/session that expires after the window);
 -- and the status port's answers, /viewers (JSON, docs/design/playback.md) and /metrics
 -- (Prometheus text). Labels are bounded: kinds and reasons are fixed sets, streams are capped.
+--
+-- Per request, the shared dicts are written as little as possible (each write takes the dict's
+-- lock and hashes the key; docs/design/playback.md, "What a request costs"): request counters
+-- add up in a table of the worker and reach the dict every FLUSH_SECONDS (and /metrics waits for
+-- every worker's next flush, so what was answered before a scrape is in it); a session this worker
+-- wrote less than window/10 ago is not written again (its key lives a window: it may leave the
+-- list up to window/10 early, never late). Origin requests and refusals are rare: written at once.
 local crypto = require "edge_crypto"
 
 local metrics = ngx.shared.edge_metrics
 local viewers = ngx.shared.edge_viewers
 local streams = ngx.shared.edge_streams
+local now = ngx.now
 
 local M = {}
 
@@ -19,14 +27,22 @@ local PROTOCOLS = { "hls", "llhls", "dash" }
 -- Hashes listed per stream and protocol at most (streamops.contract.edge.MAX_SESSIONS): the
 -- operator unions the replicas' lists; the gauge counts them all.
 local MAX_SESSIONS = 5000
+local FLUSH_SECONDS = 0.1
+local FLUSHED = "#flushed\t" -- .. worker id: when that worker last flushed
+local SCRAPE_WAIT_SECONDS = 0.5
 
 local namespace = ""
 local window = 30
+local refresh = 3 -- seconds a session this worker wrote is not written again
 local known_streams = {} -- this worker's names already admitted
+local pending = {} -- stream -> {"kind\tcache" -> requests not yet in the shared dict}
+local seen = {} -- stream -> protocol -> session id (or client\nUA) -> when this worker wrote it
+local swept_at = 0
 
 function M.configure(ns, window_seconds)
     namespace = ns
     window = window_seconds
+    refresh = window / 10
 end
 
 function M.window()
@@ -51,8 +67,8 @@ function M.stream_label(name)
     return name
 end
 
-local function incr(key)
-    local _, err = metrics:incr(key, 1, 0)
+local function incr(key, n)
+    local _, err = metrics:incr(key, n or 1, 0)
     if err then
         ngx.log(ngx.CRIT, "edge metrics dict: ", err)
     end
@@ -66,7 +82,33 @@ function M.refusal(stream, reason)
     incr("f\t" .. stream .. "\t" .. reason)
 end
 
-local function session_hash(client, user_agent, sid)
+-- "kind\tcache" strings, made once: the per-request count concatenates nothing.
+local KIND_CACHE = setmetatable({}, {
+    __index = function(t, kind)
+        local by_cache = setmetatable({}, {
+            __index = function(c, cache)
+                local s = kind .. "\t" .. cache
+                c[cache] = s
+                return s
+            end,
+        })
+        t[kind] = by_cache
+        return by_cache
+    end,
+})
+
+-- A viewer request the edge answered: `cache` is hit, miss, collapsed, pass or none.
+function M.request(stream, kind, cache)
+    local counts = pending[stream]
+    if not counts then
+        counts = {}
+        pending[stream] = counts
+    end
+    local key = KIND_CACHE[kind][cache]
+    counts[key] = (counts[key] or 0) + 1
+end
+
+local function session_hash(sid, client, user_agent)
     if sid and sid ~= "" then
         return crypto.sha256_hex16(ngx.unescape_uri(sid))
     end
@@ -74,34 +116,74 @@ local function session_hash(client, user_agent, sid)
     return crypto.sha256_hex16(crypto.hex(crypto.sha256(client .. "\n" .. (user_agent or ""))))
 end
 
-local PROXIED_HIT = { HIT = true, STALE = true, UPDATING = true, REVALIDATED = true }
-
--- The log phase of every viewer request the router took (ngx.var.edge_stream set).
-function M.log()
-    local var = ngx.var
-    local stream = var.edge_stream
-    if stream == nil or stream == "" then
+-- A successful media request of a session (`sid`: the _sid argument, or nil: then `client` and
+-- `user_agent`, which are functions, called only then, identify it).
+function M.viewer(name, protocol, sid, client, user_agent)
+    local by_protocol = seen[name]
+    if not by_protocol then
+        by_protocol = {}
+        seen[name] = by_protocol
+    end
+    local sessions = by_protocol[protocol]
+    if not sessions then
+        sessions = {}
+        by_protocol[protocol] = sessions
+    end
+    local id, c, ua = sid, nil, nil
+    if not id or id == "" then
+        c, ua = client(), user_agent()
+        id = "\0" .. c .. "\n" .. (ua or "")
+    end
+    local t = now()
+    local written = sessions[id]
+    if written and t - written < refresh then
         return
     end
-    local kind = var.edge_kind
-    local cache = var.edge_cache
-    if cache == "" then -- proxied (nginx's cache or passed through)
-        local status = var.upstream_cache_status
-        if status and PROXIED_HIT[status] then
-            cache = "hit"
-        elseif var.upstream_addr and var.upstream_addr ~= "" then
-            cache = status and status ~= "" and "miss" or "pass"
-            M.origin_request(stream, kind)
-        else
-            cache = "none"
+    sessions[id] = t
+    local hash = session_hash(sid, c, ua)
+    viewers:set(name .. "\t" .. protocol .. "\t" .. hash, true, window)
+end
+
+-- The worker's timer: its counts into the shared dict, its old session stamps dropped.
+local function flush(premature)
+    local counts = pending
+    pending = {}
+    for stream, by_key in pairs(counts) do
+        for key, n in pairs(by_key) do
+            incr("r\t" .. stream .. "\t" .. key, n)
         end
     end
-    incr("r\t" .. stream .. "\t" .. kind .. "\t" .. cache)
-    local protocol = var.edge_protocol
-    local status = ngx.status
-    if protocol ~= "" and status >= 200 and status < 300 then
-        local session = session_hash(var.edge_client, var.http_user_agent, var.arg__sid)
-        viewers:set(var.edge_stream_name .. "\t" .. protocol .. "\t" .. session, true, window)
+    local t = now()
+    metrics:set(FLUSHED .. ngx.worker.id(), t)
+    if t - swept_at >= refresh and not premature then
+        swept_at = t
+        for _, by_protocol in pairs(seen) do
+            for _, sessions in pairs(by_protocol) do
+                for id, written in pairs(sessions) do
+                    if t - written >= refresh then
+                        sessions[id] = nil
+                    end
+                end
+            end
+        end
+    end
+end
+
+-- init_worker_by_lua.
+function M.init_worker()
+    local ok, err = ngx.timer.every(FLUSH_SECONDS, flush)
+    if not ok then
+        ngx.log(ngx.CRIT, "edge stats timer: ", err)
+    end
+end
+
+-- Until every worker flushed after `since` (at most SCRAPE_WAIT_SECONDS).
+local function wait_for_flushes(since)
+    local deadline = since + SCRAPE_WAIT_SECONDS
+    for id = 0, ngx.worker.count() - 1 do
+        while (metrics:get(FLUSHED .. id) or 0) <= since and now() < deadline do
+            ngx.sleep(FLUSH_SECONDS / 4)
+        end
     end
 end
 
@@ -177,6 +259,8 @@ local FAMILIES = {
 }
 
 function M.metrics_text()
+    ngx.update_time()
+    wait_for_flushes(now())
     local samples = { r = {}, o = {}, f = {} }
     for _, key in ipairs(metrics:get_keys(0)) do
         local family = key:sub(1, 1)

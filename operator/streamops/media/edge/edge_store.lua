@@ -1,15 +1,22 @@
--- The edge's memory cache for what LL-HLS players wait on: playlists (blocking or not), DASH
--- manifests, parts and init segments. Identical requests collapse into one origin request: within a worker the
--- first one leads and the others wait on a semaphore (woken the moment it answers); across
--- workers a lock in a shared dict elects one leader and the other workers' leaders poll for its
--- answer every POLL_SECONDS. nginx's proxy_cache_lock collapses too, but its waiters look again
--- only every 500 ms (ngx_http_file_cache_lock_wait: a timer, no wake-up), more than two 200 ms
--- parts: measured in docs/design/playback.md, "The edge".
+-- The edge's cache: every cached answer (playlists blocking or not, DASH manifests, parts, init
+-- segments, segments) is an entry of a shared dict (all workers) with its TTL; a segment's body is a
+-- file of its own (nginx sends it with sendfile, from offset 0), every other body is in the entry.
+-- Identical requests collapse into one origin request: within a worker the first one leads and the
+-- others wait on a semaphore (woken the moment it answers); across workers a lock in a shared dict
+-- elects one leader and the other workers' leaders poll for its answer every POLL_SECONDS. nginx's
+-- proxy_cache_lock collapses too, but its waiters look again only every 500 ms
+-- (ngx_http_file_cache_lock_wait: a timer, no wake-up), more than two 200 ms parts; and
+-- proxy_cache keeps its header in front of the body, so sendfile starts mid-page, which cost 2.4×
+-- the CPU of an aligned send of a 200 kB segment over loopback: docs/design/playback.md, "The edge".
+--
+-- A worker keeps the answers it served, decoded, until they expire (the shared dict's copy out and
+-- parsing were ~3 µs of a cached part): at most LOCAL_BYTES of bodies, emptied when over.
 local semaphore = require "ngx.semaphore"
 local stats = require "edge_stats"
 
 local objects = ngx.shared.edge_objects
 local locks = ngx.shared.edge_locks
+local files = ngx.shared.edge_files
 local capture = ngx.location.capture
 local re_match = ngx.re.match
 local now, sleep = ngx.now, ngx.sleep
@@ -26,6 +33,10 @@ local PART_TTL = 10
 -- init.mp4 keeps its name across publishing sessions whose codec settings may differ; every
 -- viewer fetches it once when it joins (small: here rather than behind nginx's 500 ms lock wait).
 local INIT_TTL = 2
+-- Segments: immutable names, complete when listed. Kept a minute (a DVR viewer fetches an old one
+-- again at most once a minute; a restarted ingest that reuses a name is served its own after a
+-- minute at worst).
+local SEGMENT_TTL = 60
 -- A blocking reload's answer (the playlist once the asked part exists) is what any later request
 -- for the same _HLS_msn/_HLS_part may get: kept about a segment's lifetime.
 local BLOCKING_TTL = 6
@@ -38,14 +49,31 @@ local LIVE_TTL_MIN = 0.05
 local ERROR_TTL = 0.05
 local NOT_FOUND_TTL = 0.1
 local REFUSED_TTL = 1
+-- A segment file outlives its entry this long before it is removed: a request that read the entry
+-- just before it expired still opens it.
+local FILE_GRACE = 10
+local SWEEP_SECONDS = 5
+local FILE_BYTES = "#bytes"
+local LOCAL_BYTES = 16 * 1024 * 1024
 
--- Origin headers kept with a cached answer (the rest are per-connection or nginx's own).
+-- Origin headers kept with a cached answer (the rest are per-connection or nginx's own). A
+-- segment file gets nginx's own Last-Modified and ETag (of the file) instead of the origin's.
 local KEPT_HEADERS = {
     "Content-Type", "Cache-Control", "Last-Modified", "ETag",
     "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
 }
+local FILE_SKIPPED = { ["Last-Modified"] = true, ETag = true }
 
+local files_dir, files_uri, files_max
+local file_serial = 0
 local inflight = {} -- key -> {sema, waiters, answer}: this worker's origin requests in flight
+local decoded, decoded_bytes = {}, 0 -- key -> answer (below): this worker's copies
+
+-- `dir`: where segment files go (emptied by entrypoint.sh at start); `uri`: the internal location
+-- that serves it; `max_bytes`: their total at most (past it, segments stay in memory).
+function M.configure(dir, uri, max_bytes)
+    files_dir, files_uri, files_max = dir, uri, max_bytes
+end
 
 local function ttl(kind, status, body)
     if status == 200 then
@@ -53,6 +81,8 @@ local function ttl(kind, status, body)
             return PART_TTL
         elseif kind == "init" then
             return INIT_TTL
+        elseif kind == "segment" then
+            return SEGMENT_TTL
         elseif kind == "playlist_blocking" then
             return BLOCKING_TTL
         end
@@ -67,19 +97,99 @@ local function ttl(kind, status, body)
     return ERROR_TTL
 end
 
--- An answer as one string: "<status>\n<Name: value>\n...\n\n<body>".
-local function encode(status, headers, body)
-    local lines = { tostring(status) }
+-- An answer as one string: "<expires> <status> <file or ->\n<Name: value>\n...\n\n<body>".
+local function encode(expires, status, headers, body, file)
+    local lines = { ("%.3f %d %s"):format(expires, status, file or "-") }
     for _, name in ipairs(KEPT_HEADERS) do
         local value = headers[name]
         if type(value) == "table" then
             value = value[1]
         end
-        if value then
+        if value and not (file and FILE_SKIPPED[name]) then
             lines[#lines + 1] = name .. ": " .. value
         end
     end
     return table.concat(lines, "\n") .. "\n\n" .. (body or "")
+end
+
+-- {expires, status, file or false, headers {name, value, ...}, body}
+local function decode(answer)
+    local head_end = answer:find("\n\n", 1, true)
+    local first_end = answer:find("\n", 1, true)
+    local expires, status, file = answer:sub(1, first_end - 1):match("^(%S+) (%d+) (%S+)$")
+    local headers = {}
+    if head_end > first_end then
+        for line in answer:sub(first_end + 1, head_end - 1):gmatch("[^\n]+") do
+            local name, value = line:match("^([^:]+): (.*)$")
+            headers[#headers + 1] = name
+            headers[#headers + 1] = value
+        end
+    end
+    return {
+        expires = tonumber(expires), status = tonumber(status), file = file ~= "-" and file,
+        headers = headers, body = answer:sub(head_end + 2),
+    }
+end
+
+local function write_file(name, body)
+    local tmp = files_dir .. "/." .. name
+    local f = io.open(tmp, "wb")
+    if not f then
+        return false
+    end
+    local ok = f:write(body)
+    f:close()
+    if not ok or not os.rename(tmp, files_dir .. "/" .. name) then
+        os.remove(tmp)
+        return false
+    end
+    return true
+end
+
+-- A segment's body into a file of its own (named after nothing of the request: the path could
+-- carry anything), or nil when the files are full or the write failed (then it stays in memory).
+local function store_file(body, expires, ext)
+    local size = #body
+    local total = files:incr(FILE_BYTES, size, 0)
+    if not total or total > files_max then
+        files:incr(FILE_BYTES, -size, 0)
+        return nil
+    end
+    file_serial = file_serial + 1
+    local name = ("%d-%d%s"):format(ngx.worker.pid(), file_serial, ext)
+    if not write_file(name, body) or not files:set(name, expires, 0, size) then
+        os.remove(files_dir .. "/" .. name)
+        files:incr(FILE_BYTES, -size, 0)
+        return nil
+    end
+    return name
+end
+
+-- worker 0's timer: files whose entry expired more than FILE_GRACE ago are removed.
+local function sweep(premature)
+    if premature then
+        return
+    end
+    local t = now()
+    for _, name in ipairs(files:get_keys(0)) do
+        if name ~= FILE_BYTES then
+            local expires, size = files:get(name)
+            if expires and expires + FILE_GRACE < t then
+                os.remove(files_dir .. "/" .. name)
+                files:delete(name)
+                files:incr(FILE_BYTES, -(size or 0), 0)
+            end
+        end
+    end
+end
+
+function M.init_worker()
+    if ngx.worker.id() == 0 then
+        local ok, err = ngx.timer.every(SWEEP_SECONDS, sweep)
+        if not ok then
+            ngx.log(ngx.CRIT, "edge store timer: ", err)
+        end
+    end
 end
 
 local function origin_fetch(req)
@@ -92,7 +202,11 @@ local function origin_fetch(req)
     if res.truncated then
         status = 502
     end
-    return encode(status, res.header, status < 500 and res.body or "origin error\n"), status, res.body
+    local body = status < 500 and res.body or "origin error\n"
+    local t = ttl(req.kind, status, body)
+    local expires = now() + t
+    local file = status == 200 and req.kind == "segment" and store_file(body, expires, req.ext)
+    return encode(expires, status, res.header, not file and body or nil, file), t
 end
 
 -- The answer for `req.key`: from the shared dict, or from one origin request for all who ask.
@@ -100,10 +214,10 @@ local function lead(req)
     local deadline = now() + WAIT_SECONDS
     while true do
         if locks:add(req.key, true, WAIT_SECONDS) then
-            local ok, answer, status, body = pcall(origin_fetch, req)
+            local ok, answer, t = pcall(origin_fetch, req)
             if ok then
                 -- A refused set (no memory) only costs other workers an origin request of their own.
-                objects:set(req.key, answer, ttl(req.kind, status, body))
+                objects:set(req.key, answer, t)
             end
             locks:delete(req.key)
             if not ok then
@@ -119,58 +233,81 @@ local function lead(req)
             end
         until not locks:get(req.key) or now() > deadline
         if now() > deadline then
-            return encode(504, {}, "origin timed out\n"), "collapsed"
+            return encode(now(), 504, {}, "origin timed out\n"), "collapsed"
         end
     end
 end
 
-local function respond(answer, cache)
-    local head_end = answer:find("\n\n", 1, true)
-    local head = answer:sub(1, head_end - 1)
-    local status
-    for line in head:gmatch("[^\n]+") do
-        if not status then
-            status = tonumber(line)
-        else
-            local name, value = line:match("^([^:]+): (.*)$")
-            ngx.header[name] = value
-        end
+local function keep(key, a)
+    if a.expires <= now() then
+        return
     end
-    local body = answer:sub(head_end + 2)
-    ngx.status = status
-    ngx.header["Content-Length"] = #body
-    ngx.header["X-Streamops-Edge-Cache"] = cache
-    ngx.var.edge_cache = cache
-    ngx.print(body)
+    local size = #a.body + 256 -- the entry's own
+    if decoded_bytes + size > LOCAL_BYTES then
+        decoded, decoded_bytes = {}, 0
+    end
+    decoded[key] = a
+    decoded_bytes = decoded_bytes + size
 end
 
--- Serves `req` (key, kind, origin, upstream_uri, log_path, stream_label) from the memory cache.
-function M.serve(req)
-    local answer = objects:get(req.key)
+-- Sends answer `a` (from M.fetch); `cache` says how it was found; `log`: also into $edge_cache.
+function M.respond(a, cache, log)
+    local header = ngx.header
+    local headers = a.headers
+    for i = 1, #headers, 2 do
+        header[headers[i]] = headers[i + 1]
+    end
+    header["X-Streamops-Edge-Cache"] = cache
+    if log then
+        ngx.var.edge_cache = cache
+    end
+    if a.file then
+        return ngx.exec(files_uri .. a.file)
+    end
+    ngx.status = a.status
+    header["Content-Length"] = #a.body
+    ngx.print(a.body)
+end
+
+-- The answer for `key` (`a.status`, for the counters) and how it was found (hit, miss, collapsed):
+-- from this worker's copies, the shared dict, or the origin (`origin`, `upstream_uri`, `log_path`,
+-- `stream_label`, `ext`: the origin request's), once for all who ask at the same time.
+function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext)
+    local a = decoded[key]
+    if a and a.expires > now() then
+        return a, "hit"
+    end
+    local answer = objects:get(key)
     if answer then
-        return respond(answer, "hit")
+        a = decode(answer)
+        keep(key, a)
+        return a, "hit"
     end
-    local flight = inflight[req.key]
+    local flight = inflight[key]
     if flight then
         flight.waiters = flight.waiters + 1
         local ok = flight.sema:wait(WAIT_SECONDS)
-        if ok and flight.answer then
-            return respond(flight.answer, "collapsed")
-        end
-        return respond(encode(504, {}, "origin timed out\n"), "collapsed")
+        return ok and flight.answer or decode(encode(now(), 504, {}, "origin timed out\n")), "collapsed"
     end
     flight = { sema = semaphore.new(), waiters = 0 }
-    inflight[req.key] = flight
-    local ok, answer, cache = pcall(lead, req)
-    inflight[req.key] = nil
-    flight.answer = ok and answer or nil
+    inflight[key] = flight
+    local req = {
+        key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
+        stream_label = stream_label, ext = ext,
+    }
+    local ok, cache
+    ok, answer, cache = pcall(lead, req)
+    inflight[key] = nil
+    a = ok and decode(answer) or nil
+    flight.answer = a
     if flight.waiters > 0 then
         flight.sema:post(flight.waiters)
     end
     if not ok then
         error(answer)
     end
-    return respond(answer, cache)
+    keep(key, a)
+    return a, cache
 end
 
 return M

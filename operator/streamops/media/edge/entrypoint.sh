@@ -10,8 +10,8 @@
 #   STREAMOPS_EDGE_ROUTES_FILE           [/etc/streamops-edge/routes/routes]  "<prefix> <name>" lines
 #   STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS [30]
 #   STREAMOPS_EDGE_STATE_DIR             [/var/cache/streamops-edge]  config, temp files, the cache
-#   STREAMOPS_EDGE_CACHE_SIZE        [1g]   proxy_cache on disk (segments, init segments)
-#   STREAMOPS_EDGE_MEMORY_CACHE_SIZE     [64m]  playlists and parts, in shared memory
+#   STREAMOPS_EDGE_CACHE_SIZE            [1g]   segment files on disk, at most (past it, in memory)
+#   STREAMOPS_EDGE_MEMORY_CACHE_SIZE     [64m]  playlists, parts, init segments, in shared memory
 #   STREAMOPS_EDGE_WORKERS               [auto] nginx worker processes (auto counts the node's CPUs)
 #   STREAMOPS_EDGE_HTTP_PORT [8080], STREAMOPS_EDGE_STATUS_PORT [8081], STREAMOPS_EDGE_LISTEN_ADDRESS [0.0.0.0]
 #   STREAMOPS_EDGE_NAME                  [$HOSTNAME] sent to the ingest as X-Streamops-Edge
@@ -85,7 +85,9 @@ escape() { # for the right-hand side of sed's s|||
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
-mkdir -p "$state_dir/tmp" "$state_dir/cache"
+# The segment files of an earlier run are not listed anywhere any more (edge_store.lua).
+rm -rf "$state_dir/objects" "$state_dir/cache"
+mkdir -p "$state_dir/tmp" "$state_dir/objects"
 sed -e "s|@WORKERS@|$(escape "$workers")|g" \
     -e "s|@USER@|$user_line|g" \
     -e "s|@STATE_DIR@|$(escape "$state_dir")|g" \

@@ -63,6 +63,10 @@ local function origin_for(name)
     }))
 end
 
+local function longer_prefix_first(a, b)
+    return #a.prefix > #b.prefix
+end
+
 -- The routes file: lines "<prefix> <name>" for streams with a playback path of their own, and
 -- "<prefix> <name> public" for public streams (also on the default path): the edge then strips a
 -- token unverified, as the contract says a public stream does, instead of refusing a stale one.
@@ -86,7 +90,9 @@ local function current_routes()
                 parsed[#parsed + 1] = { prefix = prefix, name = name, public = access == "public" }
             end
         end
-        table.sort(parsed, function(a, b) return #a.prefix > #b.prefix end)
+        -- Not an inline function: a function that makes closures ends every return with UCLO,
+        -- which LuaJIT 2.1 does not compile, and this one runs on every request.
+        table.sort(parsed, longer_prefix_first)
         routes = parsed
         paths, path_count = {}, 0
     end

@@ -176,6 +176,20 @@ def test_parts_init_and_segments_repeat_from_the_cache(stand: Stand) -> None:
         assert stand.origin_requests(kind) - before == 1, path
 
 
+def test_a_cached_segment_is_sent_whole_or_in_ranges_with_the_origins_type(stand: Stand) -> None:
+    """Segments are files of the edge's own (sendfile from offset 0): a viewer's Range is answered
+    from it, and the origin's Content-Type and CORS headers come along."""
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    segment = "hls/cmaf/" + SEGMENT.findall(text)[-2]
+    _, origin_headers, origin = get(stand.origin_url(segment))
+    status, headers, _ = get(stand.edge_url(segment))
+    assert status == 200 and headers.get("Content-Type") == origin_headers.get("Content-Type")
+    assert headers.get("Access-Control-Allow-Origin") == origin_headers.get("Access-Control-Allow-Origin")
+    status, headers, body = get(stand.edge_url(segment), headers={"Range": "bytes=100-1099"})
+    assert (status, headers.get(CACHE), body) == (206, "hit", origin[100:1100])
+    assert headers.get("Content-Range") == f"bytes 100-1099/{len(origin)}"
+
+
 def test_a_playlist_without_blocking_arguments_is_cached_less_than_a_part(stand: Stand) -> None:
     text = get(stand.origin_url(PLAYLIST))[2].decode()
     part = float(re.search(r"#EXT-X-PART-INF:PART-TARGET=([\d.]+)", text)[1])  # type: ignore[index]

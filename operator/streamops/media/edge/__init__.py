@@ -37,7 +37,7 @@ IMAGE_DIR = "/opt/streamops-edge"
 UID = 65532
 
 
-CACHE_HEADER = "X-Streamops-Edge-Cache"  # hit, miss, collapsed (memory) or nginx's HIT/MISS/EXPIRED...
+CACHE_HEADER = "X-Streamops-Edge-Cache"  # hit, miss or collapsed
 ROUTES_FILE = f"{ROUTES_DIR}/{ROUTES_KEY}"
 
 # The environment entrypoint.sh reads (defaults there).

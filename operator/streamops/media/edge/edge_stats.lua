@@ -7,8 +7,8 @@
 -- lock and hashes the key; docs/design/playback.md, "What a request costs"): request counters
 -- add up in a table of the worker and reach the dict every FLUSH_SECONDS (and /metrics waits for
 -- every worker's next flush, so what was answered before a scrape is in it); a session this worker
--- wrote less than window/10 ago is not written again (its key lives a window: it may leave the
--- list up to window/10 early, never late). Origin requests and refusals are rare: written at once.
+-- wrote less than window/10 ago is not written again (its key lives window + window/10: it leaves
+-- the list up to window/10 late, never early). Origin requests and refusals are rare: written at once.
 local crypto = require "edge_crypto"
 
 local metrics = ngx.shared.edge_metrics
@@ -141,7 +141,7 @@ function M.viewer(name, protocol, sid, client, user_agent)
     end
     sessions[id] = t
     local hash = session_hash(sid, c, ua)
-    viewers:set(name .. "\t" .. protocol .. "\t" .. hash, true, window)
+    viewers:set(name .. "\t" .. protocol .. "\t" .. hash, true, window + refresh)
 end
 
 -- The worker's timer: its counts into the shared dict, its old session stamps dropped.

@@ -40,6 +40,9 @@ counter (streamops_playback_requests_total{via="edge"}) vs one viewer's, which i
 the edge and of static nginx (2 workers, like the edge) serving the ingest's ts/ files: CPU of
 the edge vs nginx, per viewer and per request (LL-HLS viewers make ≈10 requests/s each, HLS ones
 ≈1; static nginx cannot serve LL-HLS at all).
+
+Row `cluster` (`--rows cluster`): the same target on the 2-node pod-network cluster, the edge
+installed by the chart, viewers on the cluster's LAN (bench/playback_cluster.py says how).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from devtools.media.edge import Edge
 from devtools.media.nginx_static import NginxStatic
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.workers import Ingest, Worker
+from devtools.netns import nsenter
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stop_tree
 from devtools.versions import REPO as ROOT
@@ -72,9 +76,9 @@ from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from report_file import commit, loadavg, markdown_table, merged_report  # bench/report_file.py, beside this script
 
-SECTIONS = ("ingest", "edge")
+SECTIONS = ("ingest", "edge", "cluster")
 EDGE_HEADING = "## Through the edge"
-HEADINGS = {"edge": EDGE_HEADING}
+HEADINGS = {"edge": EDGE_HEADING, "cluster": "## On the 2-node cluster"}
 SATURATED_PCT = 95.0
 MIB = 1024 * 1024
 T = TypeVar("T")
@@ -266,12 +270,21 @@ class Step:
 
 
 def hlsload(
-    url: str, mode: str, viewers: int, ramp: float, seconds: float, run: str, measure: Callable[[], T]
+    url: str,
+    mode: str,
+    viewers: int,
+    ramp: float,
+    seconds: float,
+    run: str,
+    measure: Callable[[], T],
+    netns: str | None = None,
 ) -> tuple[dict[str, Any], T]:
     """hlsload's JSON for `viewers` of `url` joining over `ramp` and playing `seconds`, and what
-    `measure` read over the steady part of that window (it starts once everyone joined)."""
+    `measure` read over the steady part of that window (it starts once everyone joined); run in
+    the network namespace `netns` when given (a cluster's LAN)."""
     argv = [str(hlsload_bin()), "-url", url, "-mode", mode, "-viewers", str(viewers), "-ramp", f"{ramp}s",
             "-duration", f"{seconds}s", "-run", run, "-gap-threshold", "2s"]  # fmt: skip
+    argv = nsenter(netns, argv) if netns else argv
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         time.sleep(ramp + 1)
@@ -636,6 +649,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds of the no-viewer baseline")
     parser.add_argument("--edge-viewers", type=int, default=1000, help="edge row: LL-HLS (and HLS) viewers")
     parser.add_argument("--edge-ramp", type=float, default=10.0, help="edge row: seconds over which viewers join")
+    parser.add_argument("--cluster-steps", default="250,500,1000", help="cluster row: LL-HLS viewer counts")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "playback.md")
     parser.add_argument(
         "--nice",
@@ -664,6 +678,10 @@ def main() -> int:
         load_before = loadavg()
         with tempfile.TemporaryDirectory(prefix="streamops-playback-edge-") as d:
             measured["edge"] = edge_section(edge_row(Path(d), args), args, load_before)
+    if "cluster" in wanted:
+        import playback_cluster  # beside this script; it uses this module's stand pieces
+
+        measured["cluster"] = playback_cluster.measure(args)
     previous = args.out.read_text() if args.out.exists() else ""
     report = merged_report(previous, measured, HEADINGS, SECTIONS)
     args.out.parent.mkdir(parents=True, exist_ok=True)

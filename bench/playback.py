@@ -420,7 +420,7 @@ def ingest_section(
         "# Playback benchmark: viewers of one stream",
         "",
         f"**One ingest Pod alone: {ll_limit} LL-HLS viewers, {hls_limit} HLS viewers on this machine** "
-        "(every viewer received every part/segment, p99 lag ≤ 2 part durations for LL-HLS, ≤ 1 segment for HLS; "
+        "(every viewer received every part/segment, p99 lag ≤ 2 × PART-TARGET for LL-HLS, ≤ 1 segment for HLS; "
         "the load client on the same 2 cores).",
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
@@ -429,8 +429,9 @@ def ingest_section(
         f"everything it starts ran at nice {os.getpriority(os.PRIO_PROCESS, 0)}).",
         "",
         "Stand (bench/playback.py): `streamops worker ingest` with LL-HLS on (2 s segments, 200 ms parts; cmaf/ is "
-        "the LL-HLS playlist, ts/ FFmpeg's standard HLS), screenshots off, fed over RTMP by the synthetic "
-        "publisher (testsrc2 1280x720 30 fps, x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP); a recorder and a pusher "
+        "the LL-HLS playlist, ts/ FFmpeg's standard HLS), screenshots off, fed over RTMP with the synthetic "
+        "publisher's stream (testsrc2 1280x720 30 fps, x264 veryfast 2.5 Mbit/s + AAC, 2 s GOP) encoded once and "
+        "looped with -c copy (a live encode would take ≈40 % of a core from what is measured); a recorder and a pusher "
         "(to nginx-rtmp) on its feed; nginx (Debian's, 1 worker, sendfile, no access log) serving the same session "
         "directory's ts/ files. Load: hlsload (components/hlsload, Go), each viewer with its own keep-alive "
         f"connections and `_sid`; viewers join over {args.ramp:.0f} s, then a {args.window:.0f} s window "

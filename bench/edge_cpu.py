@@ -7,13 +7,16 @@ way viewers do (every request with its viewer's `_sid`, --sessions of them in tu
 whole process tree over the run, per request. The origin is a small Python server answering every
 path (the edge asks it once per cache key and TTL), so what is measured is the edge's hit path:
 
-- segment: a 200 kB `.ts` (2 s of 800 kbit/s), nginx's proxy_cache;
+- segment: a 200 kB `.ts` (2 s of 800 kbit/s), a file the edge sends with sendfile (before: nginx's proxy_cache);
 - part: a 20 kB `part-N.m4s` (200 ms), the Lua memory store;
 - playlist: a standard HLS playlist (its 500 ms TTL: a miss every half second), the memory store;
 - blocking: an LL-HLS blocking reload (`_HLS_msn`/`_HLS_part`), the memory store;
 each without and with a token (the check: one HMAC-SHA256). Writes bench/results/edge-cpu.md.
 
     python bench/edge_cpu.py [--requests 30000] [--clients 50] [--workers 1] [--rounds 3]
+    # another commit's edge, for a before/after:
+    git archive <commit> operator/streamops/media/edge | tar -x -C /tmp/old
+    python bench/edge_cpu.py --edge-dir /tmp/old/operator/streamops/media/edge --out /tmp/old.md
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from devtools.media.edge import Edge
 from devtools.media.nginx_static import NginxStatic
@@ -36,6 +41,19 @@ from devtools.processes import proc_cpu_seconds
 from streamops.contract.playback_token import sign
 
 RESULTS = Path(__file__).parent / "results" / "edge-cpu.md"
+
+
+class EdgeFrom(Edge):
+    """The edge run from another directory of its files (another commit's)."""
+
+    def __init__(self, files_dir: Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.files_dir = files_dir
+
+    def _command(self, *args: str) -> list[str]:
+        return ["sh", str(self.files_dir / "entrypoint.sh"), *args]
+
+
 NAMESPACE, NAME = "bench", "cam"
 
 SEGMENT = b"\x47" * 200_000
@@ -128,6 +146,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs of each kind")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ",".join(KINDS))
     parser.add_argument("--access-log", action="store_true", help="the edge writes its access log (off by default)")
+    parser.add_argument("--edge-dir", type=Path, help="the edge's files from elsewhere (default: this tree's)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
@@ -143,7 +162,7 @@ def main() -> int:
             (root / static_path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
             (root / static_path.lstrip("/")).write_bytes(body)
         key = os.urandom(32)
-        edge = Edge(
+        edge = (partial(EdgeFrom, args.edge_dir) if args.edge_dir else Edge)(
             work / "edge",
             NAMESPACE,
             f"http://127.0.0.1:{server.server_port}",
@@ -183,7 +202,8 @@ def main() -> int:
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPUs; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after. {args.workers} nginx worker(s) each; h2load --h1, "
         f"{args.clients} keep-alive connections, {args.sessions} `_sid` values in turn, {args.rounds} interleaved "
-        f"rounds of {args.requests} requests per row; edge access log {'on' if args.access_log else 'off'}. CPU: "
+        f"rounds of {args.requests} requests per row; edge access log {'on' if args.access_log else 'off'}; edge "
+        f"files: {args.edge_dir or 'this tree'}. CPU: "
         "the server's whole process tree (user + system), over the requests it answered.",
         "",
         "| kind | server | requests | requests/s (mean) | CPU µs/request | vs static nginx |",

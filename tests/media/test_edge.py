@@ -285,6 +285,7 @@ def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stan
         assert get(stand.edge_url(PLAYLIST, token=old_token))[0] == 200
         write_keys(stand.keys, new, None)  # the next rotation drops the old key
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=old_token))[0] == 403, timeout=5, what="old key gone")
+        time.sleep(1.1)  # one worker has read the files again; every one has within a second
         status, _, body = get(stand.edge_url(PLAYLIST, token=old_token))
         assert (status, body.decode()) == (Refusal.UNKNOWN_KEY.status, Refusal.UNKNOWN_KEY.body + "\n")
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=new_token))[0] == 200, timeout=5, what="new key plays")

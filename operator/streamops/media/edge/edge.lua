@@ -12,7 +12,7 @@ local stats = require "edge_stats"
 local store = require "edge_store"
 
 local re_match, re_gsub = ngx.re.match, ngx.re.gsub
-local find, concat = string.find, table.concat
+local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
 
 local M = {}
 
@@ -135,7 +135,33 @@ local function classify(rest)
     return "other"
 end
 
-local HLS_ARGS = { { "_HLS_msn", "^[0-9]{1,12}$" }, { "_HLS_part", "^[0-9]{1,12}$" }, { "_HLS_skip", "^(YES|v2)$" } }
+local function number(value)
+    return #value <= 12 and find(value, "^%d+$") ~= nil
+end
+
+local function skip(value)
+    return value == "YES" or value == "v2"
+end
+
+-- name, what "name=" looks like in a query, its check.
+local HLS_ARGS = { { "_HLS_msn", "_HLS_msn=", number }, { "_HLS_part", "_HLS_part=", number }, { "_HLS_skip", "_HLS_skip=", skip } }
+
+-- The raw value of the first `name=` argument of `args` (as nginx's $arg_<name>, but with the
+-- name's case: the ingest's is too), without ngx.var's lookup and parse per argument.
+local function arg_value(args, name_eq)
+    local init = 1
+    while true do
+        local s, e = find(args, name_eq, init, true)
+        if not s then
+            return nil
+        end
+        if s == 1 or byte(args, s - 1) == 38 then -- "&"
+            local stop = find(args, "&", e + 1, true)
+            return sub(args, e + 1, stop and stop - 1 or -1)
+        end
+        init = e + 1
+    end
+end
 local SAFE_PATH = [[^[A-Za-z0-9._~/-]*$]]
 
 -- What follows from a request's path alone: {log_path} for no stream of this edge, else also the
@@ -223,9 +249,9 @@ function M.handle()
     if args and find(args, "_HLS_", 1, true) then
         local present, blocking = {}, false
         for _, a in ipairs(HLS_ARGS) do
-            local value = var["arg_" .. a[1]]
+            local value = arg_value(args, a[2])
             if value then
-                if not re_match(value, a[2], "jo") then
+                if not a[3](value) then
                     if log then
                         var.edge_kind = "playlist"
                     end
@@ -293,7 +319,7 @@ function M.handle()
         elseif kind == "part" or kind == "playlist_blocking" then
             protocol = "llhls"
         end
-        stats.viewer(name, protocol, args and var.arg__sid, client_address, user_agent)
+        stats.viewer(name, protocol, args and arg_value(args, "_sid="), client_address, user_agent)
     end
     return store.respond(a, cache, log)
 end

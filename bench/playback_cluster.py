@@ -73,6 +73,13 @@ class PodCgroups:
     nodes: list[str]
     cpu: list[Path]
     memory: list[Path]
+    namespace: str
+    selector: str
+
+    def restarts(self, cluster: LocalCluster) -> int:
+        """Container restarts of these Pods so far (an OOM kill or a failed liveness probe shows here)."""
+        pods = [p for p in cluster.list("pods", self.namespace, self.selector) if p["metadata"]["name"] in self.names]
+        return sum(int(c.get("restartCount", 0)) for p in pods for c in p["status"].get("containerStatuses") or [])
 
     def cpu_seconds(self) -> float:
         return sum(int((d / "cpuacct.usage").read_text()) for d in self.cpu) / 1e9
@@ -121,6 +128,8 @@ def pod_cgroups(cluster: LocalCluster, namespace: str, selector: str = "", name:
         nodes=[p["spec"]["nodeName"] for p in pods],
         cpu=[pod_cgroup_dir(cluster, p, CPUACCT) for p in pods],
         memory=[pod_cgroup_dir(cluster, p, ("memory",)) for p in pods],
+        namespace=namespace,
+        selector=selector,
     )
 
 
@@ -341,6 +350,7 @@ class Window:
     machine_busy: float  # % of all cores
     softirq: float  # % of all cores
     top: list[tuple[str, float]]  # (command, % of one core), the largest first
+    restarts: dict[str, int]  # container restarts by Pod group since the stand was up
 
 
 def window(s: Stand, seconds: float) -> Window:
@@ -364,6 +374,7 @@ def window(s: Stand, seconds: float) -> Window:
         machine_busy=100 * (b.machine[0] - a.machine[0]) / max(1, total),
         softirq=100 * (b.machine[1] - a.machine[1]) / max(1, total),
         top=sorted(by_command.items(), key=lambda kv: -kv[1])[:6],
+        restarts={k: v.restarts(s.cluster) for k, v in s.pods.items()},
     )
 
 
@@ -431,12 +442,12 @@ def step(s: Stand, path: str, viewers: int, args: argparse.Namespace) -> Step:
 
 def run_steps(s: Stand, args: argparse.Namespace) -> list[Step]:
     counts = sorted({int(x) for x in args.cluster_steps.split(",") if x.strip()})
-    steps = [step(s, "ingest", 1, args)]
-    steps += [step(s, "edge", n, args) for n in counts]
-    for n in counts:
-        steps.append(step(s, "traefik", n, args))
-        if not steps[-1].passed:
-            break
+    steps, traefik_failed = [step(s, "ingest", 1, args)], False
+    for n in counts:  # interleaved: a Traefik step never follows a failed (overloaded) edge step of more viewers
+        steps.append(step(s, "edge", n, args))
+        if not traefik_failed:
+            steps.append(step(s, "traefik", n, args))
+            traefik_failed = not steps[-1].passed
     steps += [step(s, "edge-hls", counts[-1], args), step(s, "static-hls", counts[-1], args)]
     return steps
 
@@ -448,7 +459,7 @@ HEADER = [
     "path", "viewers", "all parts/segments received", "lag p50 / p99", "longest stall", "requests/s",
     "server CPU, working set", "server CPU per 1,000 req/s", "Traefik CPU", "ingest CPU",
     "ingest req/s (edge / direct)", "ingest rate ÷ (1 viewer × replicas)", "hlsload CPU", "machine busy (softirq)",
-    "passed",
+    "client errors; Pod restarts", "passed",
 ]  # fmt: skip
 
 
@@ -459,6 +470,12 @@ def collapsing(r: Step, single: float) -> float:
 
 def top_text(w: Window, n: int = 4) -> str:
     return ", ".join(f"{comm} {pct:.0f} %" for comm, pct in w.top[:n])
+
+
+def errors_text(r: Step) -> str:
+    errors = ", ".join(f"{kind} {n}" for kind, n in sorted(r.load["errors"].items())) or "none"
+    restarts = ", ".join(f"{k} {n}" for k, n in r.window.restarts.items() if n) or "none"
+    return f"{errors}; {restarts}"
 
 
 def verdict(ok: bool) -> str:
@@ -489,6 +506,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
     per_request = edge.server_cpu_per_krps / static.server_cpu_per_krps if static.window.cpu["static"] else nan
     same_load = edge_hls.window.cpu["edge"] / static.window.cpu["static"] if static.window.cpu["static"] else nan
     passing = [r.viewers for r in steps if r.path == "edge" and r.passed]
+    best = max((r for r in steps if r.path == "edge" and r.passed), key=lambda r: r.viewers, default=None)
     bullets = [
         f"- **{top} LL-HLS viewers straight to the edge Service**, every part to every viewer and p99 lag ≤ "
         f"{2 * part_ms:.0f} ms: {verdict(edge.passed)} ({edge.load['delivery']['viewers_complete']}/{top} viewers "
@@ -512,12 +530,21 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         f"viewers): {edge.server_cpu_per_krps:.1f} % vs {static.server_cpu_per_krps:.1f} % of a core: "
         f"{per_request:.2f}× (target ≤ 1.5×) {verdict(per_request <= 1.5)}. The same {top} HLS viewers through the "
         f"edge vs static nginx: {edge_hls.window.cpu['edge']:.1f} % vs {static.window.cpu['static']:.1f} %: "
-        f"{same_load:.2f}×.",
+        f"{same_load:.2f}×."
+        + (
+            ""
+            if edge.passed or best is None
+            else (
+                f" The {top}-viewer step failed; at the largest passing one ({best.viewers} LL-HLS viewers, "
+                f"{best.rps:.0f} requests/s) the edge used {best.server_cpu_per_krps:.1f} % per 1,000 requests/s: "
+                f"{best.server_cpu_per_krps / static.server_cpu_per_krps:.2f}× static nginx's."
+            )
+        ),
         f"- The edge Service patched to NodePort was {'still' if nodeport_kept else 'no longer'} NodePort at the end "
         "(the operator creates the Service when it is missing and leaves an existing one alone).",
     ]
     rows = []
-    for r in steps:
+    for r in sorted(steps, key=lambda r: (list(PATHS).index(r.path), r.viewers)):
         d, lag, w = r.load["delivery"], r.load["lag_ms"], r.window
         server = "—" if r.path == "ingest" else (
             f"{w.cpu[r.server]:.1f} %, {w.working_set[r.server] / MIB:.0f} MiB"
@@ -531,9 +558,9 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
             f"{w.ingest_rate.get('edge', 0):.1f} / {w.ingest_rate.get('direct', 0):.1f}",
             f"{collapsing(r, single):.2f}×" if r.path in ("edge", "traefik") else "—",
             f"{r.load['client']['cpu_pct_of_core']:.0f} %", f"{w.machine_busy:.0f} % ({w.softirq:.0f} %)",
-            verdict(r.passed),
+            errors_text(r), verdict(r.passed),
         ])  # fmt: skip
-    cpu_rows = [[PATHS[r.path], str(r.viewers), top_text(r.window, 6)] for r in steps]
+    cpu_rows = [[PATHS[r.path], str(r.viewers), top_text(r.window, 6)] for r in steps]  # in the order run
     return [
         HEADINGS["cluster"],
         "",
@@ -560,8 +587,9 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         "",
         *markdown_table(HEADER, rows),
         "",
-        "Where the CPU went (per step, % of one core, by command name over the window; `nginx` includes both the "
-        "edge's and the static Pods' workers, `python` the ingest and the operator):",
+        "Where the CPU went (per step in the order run, % of one core, by command name over the window, every "
+        "process on the machine: other sessions' work on it included; `nginx` is the edge's and the static Pods' "
+        "workers and any other nginx, `python` the ingest, the operator and any other Python):",
         "",
         *markdown_table(["path", "viewers", "the most CPU"], cpu_rows),
         "",

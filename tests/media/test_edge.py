@@ -155,9 +155,14 @@ def test_fifty_viewers_blocking_on_the_next_part_make_one_origin_request(stand: 
     print(f"50 blocking reloads: {dict(Counter(ways))}")
     # Counted three ways: the edge's metrics, its own log of origin requests, the ingest's counter.
     assert stand.origin_requests("playlist_blocking") - origin_before == 1
-    new_log = stand.edge.access_log.read_text()[len(log_before) :]
-    origin_lines = [line for line in new_log.splitlines() if "kind=origin" in line and query in line]
-    assert len(origin_lines) == 1, origin_lines
+
+    def origin_lines() -> list[str]:
+        new_log = stand.edge.access_log.read_text()[len(log_before) :]
+        return [line for line in new_log.splitlines() if "kind=origin" in line and query in line]
+
+    wait_for(origin_lines, timeout=5, what="the access log (flushed every second)")
+    time.sleep(1.1)  # and anything that came with it
+    assert len(origin_lines()) == 1, origin_lines()
     assert stand.ingest_requests_via_edge("playlist") - ingest_before == 1
 
 
@@ -303,6 +308,8 @@ def test_no_token_reaches_the_edge_logs(stand: Stand) -> None:
     for token in tokens:
         for path in (PLAYLIST, "hls/cmaf/init.mp4", "player", "no-such-file"):
             get(stand.edge_url(path, token=token, query="?_HLS_msn=999999&_sid=secret-session"))
+    wait_for(lambda: "/t/-/" in stand.edge.logs(), timeout=5, what="the access log (flushed every second)")
+    time.sleep(1.1)  # every line of the requests above: the log is flushed every second
     logs = stand.edge.logs()
     assert "/t/-/" in logs, "the requests were logged, token blanked"
     for token in tokens:

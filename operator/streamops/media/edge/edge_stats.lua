@@ -36,7 +36,10 @@ local window = 30
 local refresh = 3 -- seconds a session this worker wrote is not written again
 local known_streams = {} -- this worker's names already admitted
 local pending = {} -- stream -> {"kind\tcache" -> requests not yet in the shared dict}
-local seen = {} -- stream -> protocol -> session id (or client\nUA) -> when this worker wrote it
+-- stream -> protocol -> session id (or "\0" client "\n" UA) -> {when this worker wrote it, hash}:
+-- kept a window, so that a session's hash is computed once per worker (SHA-256 and its hex were
+-- 2.6 % of the edge's CPU with 1,000 HLS viewers, each written every 3 s by both workers).
+local seen = {}
 local swept_at = 0
 
 function M.configure(ns, window_seconds)
@@ -135,13 +138,17 @@ function M.viewer(name, protocol, sid, client, user_agent)
         id = "\0" .. c .. "\n" .. (ua or "")
     end
     local t = now()
-    local written = sessions[id]
-    if written and t - written < refresh then
-        return
+    local entry = sessions[id]
+    if entry then
+        if t - entry[1] < refresh then
+            return
+        end
+        entry[1] = t
+    else
+        entry = { t, session_hash(sid, c, ua) }
+        sessions[id] = entry
     end
-    sessions[id] = t
-    local hash = session_hash(sid, c, ua)
-    viewers:set(name .. "\t" .. protocol .. "\t" .. hash, true, window + refresh)
+    viewers:set(name .. "\t" .. protocol .. "\t" .. entry[2], true, window + refresh)
 end
 
 -- The worker's timer: its counts into the shared dict, its old session stamps dropped.
@@ -159,8 +166,8 @@ local function flush(premature)
         swept_at = t
         for _, by_protocol in pairs(seen) do
             for _, sessions in pairs(by_protocol) do
-                for id, written in pairs(sessions) do
-                    if t - written >= refresh then
+                for id, entry in pairs(sessions) do
+                    if t - entry[1] >= window then
                         sessions[id] = nil
                     end
                 end

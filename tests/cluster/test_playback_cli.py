@@ -2,8 +2,8 @@
 installed command, the user's kubeconfig): the Secret is created, rotated (previous := current), a
 second rotation within the propagation time is refused; the URL's token is the stream's, signed with
 `previous` until `current` has propagated, then with `current`; a public stream gets its plain URL,
-a signed stream without a key Secret an error. No operator runs: the test writes the LiveStream's
-status itself, as the operator would."""
+a signed stream without a key Secret an error. The test writes the LiveStream's status itself, as
+the operator would."""
 
 from __future__ import annotations
 
@@ -69,6 +69,9 @@ def token_of(url: str, base: str) -> str:
 def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, namespace: str):
     ns = namespace
     base = live_stream(cluster, ns, "cam", "signed")
+    # An operator of another test of the session may be running: it creates the namespace's keys for a
+    # signed stream at its reconcile. Gone now, they are not back before the stream changes again.
+    cluster.kubectl("delete", "secret", KEYS_SECRET, "-n", ns, "--ignore-not-found")
 
     missing = streamops(cluster, "playback", "url", "cam", "-n", ns)
     assert missing.returncode == 1 and f"has no secret {KEYS_SECRET}" in missing.stderr, missing.stderr

@@ -38,7 +38,7 @@ def test_examples_are_accepted_and_defaulted(cluster, namespace):
 def test_short_names_category_and_columns(cluster, namespace):
     cluster.kubectl("apply", "-n", namespace, "-f", str(EXAMPLES / "livestream-push.yaml"))
     table = cluster.kubectl("get", "lst", "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "LIVE", "ONAIR", "RECORDING", "READY", "AGE"]
+    assert table[0].split() == ["NAME", "LIVE", "ONAIR", "RECORDING", "VIEWERS", "READY", "AGE"]
     assert table[1].split()[0] == "obs-studio"
     assert (
         "livestream.streaming.streamops.dev/obs-studio"

@@ -199,8 +199,8 @@ def test_viewers_are_the_union_of_the_edge_replicas_and_the_ingest():
     # A worker that listed only part of its sessions: its counts are the lower bound.
     cut = stream_viewers(ingest_with({"hls": ["x"]}, truncated_counts={"hls": 7000}), None)
     assert cut is not None and cut.hls == 7000
-    assert stream_viewers(None, None) is None
-    assert stream_viewers(IngestStatus(live=True), None) is None, "an older worker reports no viewers"
+    assert stream_viewers(None, None).total == 0, "zeros, not nothing: the field does not come and go"
+    assert stream_viewers(IngestStatus(live=True), None).total == 0, "an older worker reports no viewers"
 
 
 def test_only_ready_edge_pods_are_read():

@@ -1042,7 +1042,7 @@ class LiveStreamStatus(ConditionedStatus):
     )
     playback: Playback | None = Field(default=None, description="HLS playlist and screenshot URLs for players.")
     viewers: Viewers | None = Field(
-        default=None, description="Concurrent viewers by protocol while the stream's ingest runs."
+        default=None, description="Concurrent viewers by protocol (zeros while nobody watches or nothing runs)."
     )
     started_at_primary: datetime | None = Field(
         default=None, description="When the primary ingest last started receiving media (start of the last session)."

@@ -274,12 +274,11 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     )
 
 
-def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers | None:
-    """The union of the ingest's own sessions and the edge replicas' (a session counted once); None
-    while nothing reports viewers (no ingest, or a worker older than viewer counting)."""
+def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers:
+    """The union of the ingest's own sessions and the edge replicas' (a session counted once); zeros
+    while nothing reports any (always there, so the column says 0 rather than nothing, and a stream
+    that stops does not make the field come and go)."""
     own = main.viewers if main is not None else None
-    if own is None and not edge:
-        return None
     ingest: Sessions = {p: set(getattr(own.sessions, p)) for p in PROTOCOLS} if own is not None else {}
     merged = merge_sessions([ingest, edge or {}])
     counts = {p: len(merged[p]) for p in PROTOCOLS}

@@ -69,6 +69,16 @@ def _stream_owner(stream: LiveStream) -> Manifest:
     }
 
 
+def _child_metadata(deployment: Manifest) -> Manifest:
+    """The Service's, the autoscaler's and the routes': the Deployment's, named like it."""
+    return {
+        "name": contract.EDGE_NAME,
+        "namespace": deployment["metadata"]["namespace"],
+        "labels": edge_labels(),
+        "ownerReferences": [_child_owner(deployment)],
+    }
+
+
 def _child_owner(deployment: Manifest) -> Manifest:
     meta = deployment["metadata"]
     return {
@@ -187,12 +197,7 @@ def edge_service(deployment: Manifest) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {
-            "name": contract.EDGE_NAME,
-            "namespace": deployment["metadata"]["namespace"],
-            "labels": edge_labels(),
-            "ownerReferences": [_child_owner(deployment)],
-        },
+        "metadata": _child_metadata(deployment),
         "spec": {
             "type": "ClusterIP",
             "selector": edge_selector(),
@@ -209,12 +214,7 @@ def edge_autoscaler(deployment: Manifest, settings: OperatorSettings) -> Manifes
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {
-            "name": contract.EDGE_NAME,
-            "namespace": deployment["metadata"]["namespace"],
-            "labels": edge_labels(),
-            "ownerReferences": [_child_owner(deployment)],
-        },
+        "metadata": _child_metadata(deployment),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": contract.EDGE_NAME},
             "minReplicas": settings.edge_replicas,
@@ -250,12 +250,7 @@ def edge_routes(deployment: Manifest, routes: dict[str, str]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": contract.EDGE_NAME,
-            "namespace": deployment["metadata"]["namespace"],
-            "labels": edge_labels(),
-            "ownerReferences": [_child_owner(deployment)],
-        },
+        "metadata": _child_metadata(deployment),
         "data": {contract.ROUTES_FILE: render_routes(routes)},
     }
 

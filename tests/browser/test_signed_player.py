@@ -14,6 +14,7 @@ from typing import Any
 from devtools.http_client import http_get
 from devtools.media.browser import Browser
 from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
 from devtools.media.player_page import PLAYING, PLAYING_WEBRTC
 from streamops.contract.playback_token import Refusal, session_hash, sign
 
@@ -36,9 +37,7 @@ def test_the_signed_player_page_plays_ll_hls_inside_its_token_and_counts_its_ses
     browser: Browser, ingest_factory: Any, tmp_path: Path
 ):
     key = os.urandom(32)
-    keys = tmp_path / "playback-keys"
-    keys.mkdir()
-    (keys / "current").write_bytes(key)
+    keys = write_playback_keys(tmp_path / "playback-keys", key)
     playback = {"namespace": "media", "access": "signed", "keysDir": str(keys)}
     ingest = ingest_factory(playback=playback, pathPrefix=PREFIX, hls={"latencyMode": "low"})
     token = sign(key, "media/cam", int(time.time()) + 600)
@@ -72,9 +71,7 @@ def test_the_signed_player_page_plays_dash_inside_its_token_with_its_session_on_
 ):
     """dash.js's requests (MPD, init, segments: its request interceptor adds the _sid) are one session."""
     key = os.urandom(32)
-    keys = tmp_path / "playback-keys"
-    keys.mkdir()
-    (keys / "current").write_bytes(key)
+    keys = write_playback_keys(tmp_path / "playback-keys", key)
     playback = {"namespace": "media", "access": "signed", "keysDir": str(keys)}
     ingest = ingest_factory(playback=playback, dash=True)
     token = sign(key, "media/cam", int(time.time()) + 600)

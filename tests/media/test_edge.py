@@ -20,6 +20,7 @@ import pytest
 from devtools.http_client import http_get, http_request
 from devtools.media.edge import Edge, missing_packages
 from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
 from devtools.media.workers import Ingest
 from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
@@ -70,15 +71,7 @@ class Stand:
 
 
 def write_keys(directory: Path, current: bytes, previous: bytes | None) -> None:
-    """As kubelet updates a mounted Secret: files replaced, never edited in place."""
-    for name, key in (("current", current), ("previous", previous)):
-        path = directory / name
-        if key is None:
-            path.unlink(missing_ok=True)
-        else:
-            tmp = directory / f".{name}.tmp"
-            tmp.write_bytes(key)
-            tmp.replace(path)
+    write_playback_keys(directory, current, previous)
 
 
 @pytest.fixture(scope="module")

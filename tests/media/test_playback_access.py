@@ -16,6 +16,7 @@ from typing import Any
 
 from devtools.http_client import http_get, http_request
 from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
 from devtools.media.webrtc import watch_whep
 from devtools.waits import wait_for
 from streamops.contract.playback_token import Refusal, sign
@@ -29,18 +30,8 @@ SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
 
 
 def keys_dir(workdir: Path, current: bytes, previous: bytes | None = None) -> Path:
-    """A mounted Secret's directory as kubelet writes it (files replaced, never edited in place)."""
-    directory = workdir / "playback-keys"
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, key in (("current", current), ("previous", previous)):
-        path = directory / name
-        if key is None:
-            path.unlink(missing_ok=True)
-        else:
-            tmp = directory / f".{name}.tmp"
-            tmp.write_bytes(key)
-            tmp.replace(path)
-    return directory
+    """A mounted Secret's directory as kubelet writes it."""
+    return write_playback_keys(workdir / "playback-keys", current, previous)
 
 
 def signed_ingest(ingest_factory: Any, tmp_path: Path, key: bytes, **extra: Any) -> Any:

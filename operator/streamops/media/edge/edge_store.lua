@@ -65,6 +65,7 @@ local KEPT_HEADERS = {
 local FILE_SKIPPED = { ["Last-Modified"] = true, ETag = true }
 
 local files_dir, files_uri, files_max
+local file_prefix -- this worker's: its pid and start time (a later worker may get the same pid)
 local file_serial = 0
 local inflight = {} -- key -> {sema, waiters, answer}: this worker's origin requests in flight
 local decoded, decoded_bytes = {}, 0 -- key -> answer (below): this worker's copies
@@ -156,7 +157,7 @@ local function store_file(body, expires, ext)
         return nil
     end
     file_serial = file_serial + 1
-    local name = ("%d-%d%s"):format(ngx.worker.pid(), file_serial, ext)
+    local name = ("%s-%d%s"):format(file_prefix, file_serial, ext)
     if not write_file(name, body) or not files:set(name, expires, 0, size) then
         os.remove(files_dir .. "/" .. name)
         files:incr(FILE_BYTES, -size, 0)
@@ -184,6 +185,7 @@ local function sweep(premature)
 end
 
 function M.init_worker()
+    file_prefix = ("%d-%d"):format(ngx.worker.pid(), ngx.now() * 1000)
     if ngx.worker.id() == 0 then
         local ok, err = ngx.timer.every(SWEEP_SECONDS, sweep)
         if not ok then

@@ -35,6 +35,7 @@ end
 
 local function bytes(size) -- nginx's size syntax (entrypoint.sh checked it): 64m, 1g, 4096
     local n, unit = size:match("^(%d+)([kKmMgG]?)$")
+    assert(n, "STREAMOPS_EDGE_CACHE_SIZE must be a size like 1g")
     local scale = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 }
     return tonumber(n) * scale[unit:lower()]
 end

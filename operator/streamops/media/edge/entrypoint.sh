@@ -87,8 +87,6 @@ escape() { # for the right-hand side of sed's s|||
     printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'
 }
 
-# The segment files of an earlier run are not listed anywhere any more (edge_store.lua).
-rm -rf "$state_dir/objects" "$state_dir/cache"
 mkdir -p "$state_dir/tmp" "$state_dir/objects"
 sed -e "s|@WORKERS@|$(escape "$workers")|g" \
     -e "s|@USER@|$user_line|g" \
@@ -108,4 +106,8 @@ sed -e "s|@WORKERS@|$(escape "$workers")|g" \
 mv "$state_dir/nginx.conf.tmp" "$state_dir/nginx.conf"
 
 [ "${1:-}" = --render ] && exit 0
+# The segment files of an earlier run are listed nowhere any more (edge_store.lua lists them in
+# shared memory); an older edge's proxy_cache directory is not used.
+rm -rf "$state_dir/objects" "$state_dir/cache"
+mkdir -p "$state_dir/objects"
 exec "${STREAMOPS_EDGE_NGINX:-nginx}" -p "$state_dir" -c "$state_dir/nginx.conf" -e stderr -g 'daemon off;'

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge clean
 .PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -141,6 +141,10 @@ bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chr
 
 bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md
 	$(PY) bench/playback.py $(BENCH_ARGS)
+
+bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md
+	$(PY) bench/edge_cpu.py $(BENCH_ARGS)
+	$(PY) bench/edge_token.py
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
 	$(PY) bench/operator.py $(BENCH_ARGS)

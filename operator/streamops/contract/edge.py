@@ -29,7 +29,7 @@ ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name, sent to the ingest in EDGE_H
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
-STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the disk cache
+STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the segment files
 PROTOCOLS = ("hls", "llhls", "dash")
 
 

@@ -96,8 +96,8 @@ _UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
 
 
 def nginx_cache_size(quantity: str) -> str:
-    """The disk cache's max_size for an emptyDir of `quantity` (Ki/Mi/Gi): 90 % of it, in nginx's
-    kilobytes, leaving room for the rendered config and temp files in the same directory."""
+    """The segment files' cap (STREAMOPS_EDGE_CACHE_SIZE) for an emptyDir of `quantity` (Ki/Mi/Gi):
+    90 % of it, in nginx's kilobytes, leaving room for the rendered config and temp files beside them."""
     number, unit = int(quantity[:-2]), quantity[-2:]
     return f"{number * _UNITS[unit] * 9 // 10 // 1024}k"
 

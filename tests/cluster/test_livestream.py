@@ -113,7 +113,7 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
     s = cluster.get("livestreams", namespace, "cam")
     assert s["status"]["live"] is False and condition(s, "Live")["status"] == "False"
     table = cluster.kubectl("get", "lst", "cam", "-n", namespace, "--no-headers").stdout.split()
-    assert table[1:4] == ["false", "false", "True"], table
+    assert table[1:5] == ["false", "false", "0", "True"], table  # LIVE, RECORDING, VIEWERS, READY (ONAIR empty)
 
 
 def test_spec_changes_roll_the_pod_only_when_needed(cluster, operator, namespace):

@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 # The ingest answers /viewers alike, takes the edge's header, and counts over the same window.
 from streamops.contract.ingest import EDGE_HEADER as EDGE_HEADER
-from streamops.contract.ingest import VIEWER_SESSIONS_LISTED as MAX_SESSIONS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS as VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWERS_PATH as VIEWERS_PATH
+from streamops.contract.ingest import ViewerSessionHashes
 
 EDGE_NAME = "streamops-edge"  # the Deployment, Service, autoscaler and routes ConfigMap of a namespace
 EDGE_COMPONENT = "edge"
@@ -33,18 +33,10 @@ STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp f
 PROTOCOLS = ("hls", "llhls", "dash")
 
 
-class StreamSessions(BaseModel):
-    """One stream's viewer sessions seen within the window, by protocol (session_hash values)."""
-
-    hls: list[str] = Field(default_factory=list, max_length=MAX_SESSIONS)
-    llhls: list[str] = Field(default_factory=list, max_length=MAX_SESSIONS)
-    dash: list[str] = Field(default_factory=list, max_length=MAX_SESSIONS)
-
-
 class ViewerSessions(BaseModel):
     """GET /viewers of an edge replica (and of an ingest, for its own stream)."""
 
     window_seconds: int = Field(default=VIEWER_WINDOW_SECONDS, alias="windowSeconds")
-    streams: dict[str, StreamSessions] = Field(default_factory=dict, description='By "<namespace>/<name>".')
+    streams: dict[str, ViewerSessionHashes] = Field(default_factory=dict, description='By "<namespace>/<name>".')
 
     model_config = {"populate_by_name": True}

@@ -278,9 +278,9 @@ class ViewerSessionHashes(WorkerStatus):
     """The sessions behind the counts, as session_hash (16 hex characters: no address, no token), at
     most VIEWER_SESSIONS_LISTED each, for the operator to union with the edges' lists."""
 
-    hls: list[str] = Field(default_factory=list)
-    llhls: list[str] = Field(default_factory=list)
-    dash: list[str] = Field(default_factory=list)
+    hls: list[str] = Field(default_factory=list, max_length=VIEWER_SESSIONS_LISTED)
+    llhls: list[str] = Field(default_factory=list, max_length=VIEWER_SESSIONS_LISTED)
+    dash: list[str] = Field(default_factory=list, max_length=VIEWER_SESSIONS_LISTED)
 
 
 class IngestViewers(WorkerStatus):

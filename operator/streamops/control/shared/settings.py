@@ -225,21 +225,14 @@ class OperatorSettings(BaseModel):
             )
         return value
 
-    @field_validator("edge_resources", mode="before")
+    @field_validator("edge_resources", "worker_resources", mode="before")
     @classmethod
-    def _edge_resources_json(cls, value: object) -> object:
-        """JSON from the environment; empty or {} (the chart's default) is the default."""
+    def _resources_json(cls, value: object, info: ValidationInfo) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is the field's default (the
+        measured defaults, for the workers)."""
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else {}
-        return value or cls.model_fields["edge_resources"].get_default(call_default_factory=True)
-
-    @field_validator("worker_resources", mode="before")
-    @classmethod
-    def _worker_resources_json(cls, value: object) -> object:
-        """JSON from the environment; empty or {} (the chart's default) is the measured defaults."""
-        if isinstance(value, str):
-            value = json.loads(value) if value.strip() else {}
-        return value
+        return value or cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
 
     @field_validator("recordings_s3", mode="before")
     @classmethod

@@ -332,17 +332,17 @@ def _reconcile(
             allocated[role] = host_ports
     primary = services["primary"] if owned_by(services["primary"], uid) else None
     route = playback_route(stream, settings)
-    had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
+    recorded = (primary or {}).get("metadata", {}).get("annotations") or {}  # on the primary ingest Service
+    had = recorded.get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
-    if playback_signed(stream, settings):
+    signed = playback_signed(stream, settings)
+    if signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
     edge_rejected: str | None = None
     edge = route is not None and route.edge
-    had_edge = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(EDGE_OWNER_ANNOTATION) == "true"
     try:  # before the route that sends viewers to it
-        if edge or had_edge:
-            public = not playback_signed(stream, settings)
-            ensure_edge(api, stream, settings, edge, route.path if route else "", public)
+        if edge or recorded.get(EDGE_OWNER_ANNOTATION) == "true":
+            ensure_edge(api, stream, settings, edge, route.path if route else "", public=not signed)
     except ApiError as e:
         if e.status not in REFUSALS:
             raise

@@ -1,0 +1,295 @@
+"""Every Prometheus metric streamops exports, defined once (issue 28): name, type, help, labels and
+who exports it. The workers and the operator build their collectors from these entries; the chart's
+alerts and dashboards may only query names listed here (a unit test reads them), and the cluster
+test checks that a real Prometheus scrapes them through the ServiceMonitors. Conventions
+(docs/design/observability.md): `streamops_` prefix, base units in the name (`_seconds`, `_bytes`,
+`_bits_per_second`, `_pixels`, `_ratio`), counters end in `_total`, bounded labels only.
+
+Labels: a worker's series carry `stream` (the LiveStream's name); Prometheus adds `namespace` from
+the scrape target. The operator's series carry `namespace` themselves (its ServiceMonitor endpoint
+honours labels). No label ever holds a viewer, a URL, a key or free text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["gauge", "counter", "histogram"]
+Exporter = Literal["ingest", "recorder", "pusher", "edge", "operator"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str  # as exposed: a counter's name ends in _total here (the family's sample name)
+    type: MetricType
+    help: str
+    labels: tuple[str, ...]
+    exporter: Exporter
+    # Present on every scrape of its exporter once it runs (a labelled child created up front);
+    # False: appears with its first event (a refusal reason, a failure).
+    always: bool = True
+
+    @property
+    def family(self) -> str:
+        """The name prometheus-client is given (it appends _total to a counter)."""
+        return self.name.removesuffix("_total") if self.type == "counter" else self.name
+
+
+# Bounded label values (enums), so a stream's series count has a ceiling.
+ROLES = ("primary", "backup")
+VIEWER_PROTOCOLS = ("hls", "llhls", "dash", "webrtc")
+
+S = ("stream",)
+INGEST = ("stream", "role")
+
+INGEST_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("streamops_ingest_live", "gauge", "1 while media flows", INGEST, "ingest"),
+    MetricSpec("streamops_ingest_frame_rate", "gauge", "frames per second (live)", INGEST, "ingest"),
+    MetricSpec(
+        "streamops_ingest_bitrate_bits_per_second", "gauge", "feed bitrate over the last seconds", INGEST, "ingest"
+    ),
+    MetricSpec("streamops_ingest_video_width_pixels", "gauge", "video width (0 before media)", INGEST, "ingest"),
+    MetricSpec("streamops_ingest_video_height_pixels", "gauge", "video height (0 before media)", INGEST, "ingest"),
+    MetricSpec(
+        "streamops_ingest_keyframe_interval_seconds",
+        "gauge",
+        "time between the last two video keyframes of the feed (0 before two)",
+        INGEST,
+        "ingest",
+    ),
+    MetricSpec(
+        "streamops_ingest_segment_target_seconds",
+        "gauge",
+        "the HLS segment duration asked for (hls.segmentSeconds)",
+        INGEST,
+        "ingest",
+    ),
+    MetricSpec(
+        "streamops_ingest_playlist_updated_timestamp_seconds",
+        "gauge",
+        "Unix time the HLS playlist last gained a segment (0 before the first)",
+        INGEST,
+        "ingest",
+    ),
+    MetricSpec(
+        "streamops_ingest_transcoding_speed_ratio",
+        "gauge",
+        "encoder speed relative to real time (1 = keeping up; copy streams report their remux speed)",
+        INGEST,
+        "ingest",
+    ),
+    MetricSpec("streamops_ingest_feed_consumers", "gauge", "recorders and pushers reading the feed", INGEST, "ingest"),
+    MetricSpec("streamops_ingest_sessions_total", "counter", "publish or pull sessions started", INGEST, "ingest"),
+    MetricSpec(
+        "streamops_ingest_publishers_refused_total",
+        "counter",
+        "publishers refused (wrong key, already publishing, inactive)",
+        INGEST,
+        "ingest",
+    ),
+    MetricSpec(
+        "streamops_viewers",
+        "gauge",
+        "viewer sessions in the window, by protocol",
+        (*INGEST, "protocol"),
+        "ingest",
+    ),
+    MetricSpec(
+        "streamops_playback_requests_total",
+        "counter",
+        "playback requests served, by kind (playlist, media, other) and whether an edge sent them",
+        (*INGEST, "kind", "via"),
+        "ingest",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_playback_refusals_total",
+        "counter",
+        "playback requests refused (signed streams), by reason",
+        (*INGEST, "reason"),
+        "ingest",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_ingest_whip_refused_total",
+        "counter",
+        "WHIP offers refused, by reason",
+        (*INGEST, "reason"),
+        "ingest",
+        always=False,
+    ),
+)
+
+REC = ("stream", "recording")
+RECORDER_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("streamops_recorder_recording", "gauge", "1 while a video is open", REC, "recorder"),
+    MetricSpec("streamops_recorder_recorded_seconds", "gauge", "seconds in the open video", REC, "recorder"),
+    MetricSpec("streamops_recorder_videos_total", "counter", "videos finalised", REC, "recorder"),
+    MetricSpec("streamops_recorder_discarded_total", "counter", "videos discarded (too short)", REC, "recorder"),
+    MetricSpec("streamops_recorder_errors_total", "counter", "failed finalisations", REC, "recorder"),
+    MetricSpec("streamops_recorder_source_drops_total", "counter", "feed ended mid-video", REC, "recorder"),
+    MetricSpec("streamops_recorder_uploads_pending", "gauge", "videos waiting to be uploaded", REC, "recorder"),
+    MetricSpec(
+        "streamops_recorder_upload_lag_seconds",
+        "gauge",
+        "age of the oldest video waiting to be uploaded (0 when none waits)",
+        REC,
+        "recorder",
+    ),
+    MetricSpec("streamops_recorder_uploaded_bytes_total", "counter", "bytes sent to object storage", REC, "recorder"),
+    MetricSpec(
+        "streamops_recorder_upload_failures_total",
+        "counter",
+        "upload attempts that failed (each retried)",
+        REC,
+        "recorder",
+    ),
+)
+
+PUSH = ("stream", "target")  # target: the Restream's name (never its URI)
+PUSHER_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("streamops_pusher_live", "gauge", "1 while bytes reach the target", PUSH, "pusher"),
+    MetricSpec(
+        "streamops_pusher_state",
+        "gauge",
+        "1 for the pusher's current state (waiting-for-source, connecting, live, backoff)",
+        (*PUSH, "state"),
+        "pusher",
+    ),
+    MetricSpec("streamops_pusher_sent_bytes_total", "counter", "bytes pushed to the target", PUSH, "pusher"),
+    MetricSpec(
+        "streamops_pusher_reconnects_total", "counter", "new connections to the target after the first", PUSH, "pusher"
+    ),
+    MetricSpec("streamops_pusher_target_failures_total", "counter", "target failures", PUSH, "pusher"),
+)
+
+OPERATOR_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("streamops_operator_leader", "gauge", "1 while this operator process reconciles", (), "operator"),
+    MetricSpec(
+        "streamops_operator_reconciles_total",
+        "counter",
+        "reconciles by kind and result (ok, error)",
+        ("kind", "result"),
+        "operator",
+    ),
+    MetricSpec(
+        "streamops_operator_reconcile_duration_seconds",
+        "histogram",
+        "time one reconcile took",
+        ("kind",),
+        "operator",
+    ),
+    MetricSpec(
+        "streamops_operator_queue_latency_seconds",
+        "histogram",
+        "from a change being seen (watch event) to its reconcile starting",
+        ("kind",),
+        "operator",
+    ),
+    MetricSpec("streamops_operator_objects", "gauge", "objects the operator follows, by kind", ("kind",), "operator"),
+    MetricSpec(
+        "streamops_livestream_active",
+        "gauge",
+        "1 when the LiveStream's spec.active is true (the stream should take media)",
+        ("namespace", "stream"),
+        "operator",
+    ),
+    MetricSpec(
+        "streamops_worker_restarts",
+        "gauge",
+        "container restarts of a stream's worker Pods, by worker (ingest, recorder, pusher)",
+        ("namespace", "stream", "worker"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_recording_storage_used_bytes",
+        "gauge",
+        "recorded bytes counted against a quota, by scope (namespace; stream for a stream's own quota)",
+        ("namespace", "stream", "scope"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_recording_storage_limit_bytes",
+        "gauge",
+        "the quota in bytes (only scopes that have one)",
+        ("namespace", "stream", "scope"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_webhook_deliveries_total",
+        "counter",
+        "webhook delivery attempts by result (delivered, failed)",
+        ("namespace", "webhook", "result"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_webhook_delivery_latency_seconds",
+        "histogram",
+        "from an event being recorded in the outbox to the receiver's 2xx",
+        ("namespace", "webhook"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_webhook_backlog",
+        "gauge",
+        "events waiting to be delivered to a subscription",
+        ("namespace", "webhook"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_webhook_consecutive_failures",
+        "gauge",
+        "failed attempts since the subscription's last delivery",
+        ("namespace", "webhook"),
+        "operator",
+        always=False,
+    ),
+    MetricSpec(
+        "streamops_webhook_expired_total",
+        "counter",
+        "events dropped after 24 h without a delivery",
+        ("namespace", "webhook"),
+        "operator",
+        always=False,
+    ),
+)
+
+# The edge (nginx + Lua, media/edge/) writes its text format itself.
+EDGE_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "streamops_edge_requests_total", "counter", "requests answered by the edge", ("kind", "cache"), "edge", False
+    ),
+    MetricSpec(
+        "streamops_edge_origin_requests_total", "counter", "requests the edge sent to an ingest", ("kind",), "edge", False
+    ),
+    MetricSpec("streamops_viewers", "gauge", "viewer sessions at this edge replica", ("protocol",), "edge", False),
+    MetricSpec(
+        "streamops_playback_refusals_total", "counter", "requests refused at the edge", ("reason",), "edge", False
+    ),
+)
+
+ALL_METRICS: tuple[MetricSpec, ...] = (
+    *INGEST_METRICS,
+    *RECORDER_METRICS,
+    *PUSHER_METRICS,
+    *OPERATOR_METRICS,
+    *EDGE_METRICS,
+)
+METRIC_NAMES: frozenset[str] = frozenset(m.name for m in ALL_METRICS)
+# A stream with one ingest, one recording and one restream exposes at most this many series from its
+# workers (counted by tests/media/test_metrics_series.py against the real workers).
+MAX_SERIES_PER_STREAM = 30
+
+
+def spec(name: str, exporter: Exporter) -> MetricSpec:
+    """The catalogue's entry for `name` as `exporter` exports it."""
+    for m in ALL_METRICS:
+        if m.name == name and m.exporter == exporter:
+            return m
+    raise KeyError(f"{name} ({exporter}) is not in streamops.contract.metrics")

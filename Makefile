@@ -63,8 +63,9 @@ test: deps venv ## everything: lint, the WebRTC component's go tests, unit, medi
 	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-hlsload
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik), from a root filesystem into the cache
+test-images: venv ffmpeg webrtc coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the Prometheus Operator's CRDs
 	@$(PY) -m devtools.cluster.images build >/dev/null
+	@bash hack/fetch-prometheus-operator-crds.sh
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -19,6 +19,11 @@ TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
 TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION/bin/traefik"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
 GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"
+# The Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs, from its Go module
+# (hack/fetch-prometheus-operator-crds.sh): what the multinode tier's Prometheus reads the chart's
+# monitoring objects against (devtools/devtools/cluster/prometheus.py).
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+PROMETHEUS_OPERATOR_CRDS="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
 # The S3-compatible server of the tests and the demo (versitygw, posix backend), built from its Go
 # module (hack/build-versitygw.sh) into the same cache.
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"

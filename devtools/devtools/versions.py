@@ -71,6 +71,11 @@ def gateway_api_crds_dir() -> Path:
     return Path(sourced("GATEWAY_API_CRDS"))
 
 
+def prometheus_operator_crds_dir() -> Path:
+    """The pinned Prometheus Operator's monitoring CRDs, copied by hack/fetch-prometheus-operator-crds.sh."""
+    return Path(sourced("PROMETHEUS_OPERATOR_CRDS"))
+
+
 def versitygw_bin() -> Path:
     """The pinned versitygw (the S3 server of the tests and the demo), built by
     hack/build-versitygw.sh (`make s3server`)."""

@@ -63,9 +63,8 @@ test: deps venv ## everything: lint, the WebRTC component's go tests, unit, medi
 	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-hlsload
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc coredns traefik player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the Prometheus Operator's CRDs
+test-images: venv ffmpeg webrtc coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build >/dev/null
-	@bash hack/fetch-prometheus-operator-crds.sh
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -158,7 +157,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik s3server ffmpeg webrtc test-webrtc hlsload test-hlsload
+.PHONY: coredns traefik prometheus s3server ffmpeg webrtc test-webrtc hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
@@ -183,6 +182,10 @@ test-hlsload: ## the load client's go tests, against an LL-HLS origin in the tes
 traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
 	@bash hack/build-traefik.sh
 	@bash hack/fetch-gateway-api.sh
+
+prometheus: ## build Prometheus from its Go module (pinned, cached by version; Kubernetes service discovery only) and fetch the Prometheus Operator's monitoring CRDs (the multinode tier's monitoring test)
+	@bash hack/build-prometheus.sh
+	@bash hack/fetch-prometheus-operator-crds.sh
 
 # The player page's libraries, served by the ingest (no CDN): minified builds and their licences,
 # gzipped beside them (aiohttp sends the .gz to browsers that accept it). Redone when the lock changes.

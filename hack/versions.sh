@@ -19,6 +19,11 @@ TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
 TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION/bin/traefik"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
 GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"
+# Prometheus for the multinode tier's monitoring test, built from its Go module with Kubernetes service
+# discovery only (hack/build-prometheus.sh; Debian's package has no Kubernetes discovery). The module's
+# v0.316.0 is Prometheus 3.16.0.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+PROMETHEUS_BIN="$STREAMOPS_CACHE/prometheus-$PROMETHEUS_VERSION/bin/prometheus"
 # The Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs, from its Go module
 # (hack/fetch-prometheus-operator-crds.sh): what the multinode tier's Prometheus reads the chart's
 # monitoring objects against (devtools/devtools/cluster/prometheus.py).

@@ -71,6 +71,12 @@ def gateway_api_crds_dir() -> Path:
     return Path(sourced("GATEWAY_API_CRDS"))
 
 
+def prometheus_bin() -> Path:
+    """The pinned Prometheus (Kubernetes service discovery only), built by hack/build-prometheus.sh
+    (`make prometheus`)."""
+    return Path(sourced("PROMETHEUS_BIN"))
+
+
 def prometheus_operator_crds_dir() -> Path:
     """The pinned Prometheus Operator's monitoring CRDs, copied by hack/fetch-prometheus-operator-crds.sh."""
     return Path(sourced("PROMETHEUS_OPERATOR_CRDS"))

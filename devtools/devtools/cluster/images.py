@@ -4,12 +4,11 @@
     python -m devtools.cluster.images build [--cache DIR] [NAME...]  # prints the image tarballs and their tags
 
 pause, worker and operator (the content of images/*/Dockerfile, on shared Debian layers), edge
-(images/edge/Dockerfile: nginx and its Lua module on a Debian rootfs of its own), coredns and
-traefik, and prometheus (Debian's binary and the two libraries it links; the multinode tests'
-monitoring), as docker-archive tarballs that `ctr -n k8s.io images import` loads. Every piece is cached
-under $STREAMOPS_CACHE/images by a hash of its inputs, and the tag carries the content hash.
-Needs root (debootstrap, chroot, mount), debootstrap, gcc with a static libc, tar, Go (the add-ons'
-binaries). The layers and why: docs/design/local-cluster.md, "Images".
+(images/edge/Dockerfile: nginx and its Lua module on a Debian rootfs of its own), coredns, traefik
+and prometheus (the multinode tests' monitoring), as docker-archive tarballs that `ctr -n k8s.io
+images import` loads. Every piece is cached under $STREAMOPS_CACHE/images by a hash of its inputs,
+and the tag carries the content hash. Needs root (debootstrap, chroot, mount), debootstrap, gcc
+with a static libc, tar, Go (the add-ons' binaries). The layers and why: docs/design/local-cluster.md, "Images".
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from devtools.versions import (
     VersionsError,
     cache_dir,
     coredns_bin,
+    prometheus_bin,
     traefik_bin,
     webrtc_bin,
     worker_ffmpeg_dir,
@@ -56,8 +56,6 @@ MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0")
 EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")
 WORKER_UID = 10001
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
-# Debian's Prometheus (package prometheus, `make deps`): a Go binary built with cgo, linking libc only.
-PROMETHEUS_BINARY = Path("/usr/bin/prometheus")
 VENV = "/opt/streamops"
 # Where the edge image keeps streamops/media/edge's files, and the state directory nginx writes.
 EDGE_DIR = edge_files.IMAGE_DIR
@@ -544,15 +542,7 @@ class ImageBuilder:
                     proc = subprocess.run(["bash", str(REPO / "hack" / build_script)], check=False)
                     if proc.returncode != 0 or not os.access(binary, os.X_OK):
                         raise ImageError(f"hack/{build_script} did not produce {binary}")
-        return self._files_image(name, {f"/{name}": binary}, config)
-
-    def _files_image(self, name: str, files: Mapping[str, Path], config: Mapping[str, object]) -> Image:
-        """A one-layer image of `files` (path in the image -> file here, symlinks followed), tagged
-        with the hash of their content, where they go and the config (/<name> alone keeps the key
-        the add-on images always had)."""
-        placed = [dest for dest in sorted(files) if dest != f"/{name}"]
-        shas = [_sha256_file(src) for _, src in sorted(files.items())]
-        key = _hash(name, *shas, *placed, json.dumps(config, sort_keys=True))
+        key = _hash(name, _sha256_file(binary), json.dumps(config, sort_keys=True))
         tag = f"docker.io/library/streamops-{name}:{key}"
         archive = self.cache / f"{name}-{key}.tar"
         if archive.exists():
@@ -560,12 +550,8 @@ class ImageBuilder:
         with tempfile.TemporaryDirectory(dir=self.cache) as tmp:
             root = Path(tmp, "rootfs")
             root.mkdir()
-            for dest, src in files.items():
-                target = root / dest.lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.parent.chmod(0o755)
-                shutil.copy(src, target)
-                target.chmod(0o755)
+            shutil.copy(binary, root / name)
+            (root / name).chmod(0o755)
             layer = Path(tmp, "layer.tar")
             _tar_dir(root, layer)
             write_docker_archive(archive, tag.removeprefix("docker.io/library/"), [layer], config)
@@ -582,14 +568,10 @@ class ImageBuilder:
         return self._static("traefik", traefik_bin(), "build-traefik.sh", config)
 
     def prometheus(self) -> Image:
-        """Debian's Prometheus as /prometheus with its ELF interpreter and libc (what ldd lists), as
-        uid 65532; the Deployment (devtools.cluster.prometheus) passes its flags and an emptyDir for
-        the TSDB. One layer of ≈50 MB: no Debian root filesystem (it reads no other file)."""
-        if not os.access(PROMETHEUS_BINARY, os.X_OK):
-            raise ImageError(f"{PROMETHEUS_BINARY} not found: run `make deps` (Debian package prometheus)")
-        files = {"/prometheus": PROMETHEUS_BINARY, **{str(lib): lib for lib in linked_libraries(PROMETHEUS_BINARY)}}
+        """Prometheus (hack/build-prometheus.sh: upstream's, with Kubernetes service discovery, which
+        Debian's package leaves out) as uid 65532; devtools.cluster.prometheus passes its flags."""
         config = {"Entrypoint": ["/prometheus"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
-        return self._files_image("prometheus", files, config)
+        return self._static("prometheus", prometheus_bin(), "build-prometheus.sh", config)
 
     def all(self) -> list[Image]:
         return [self.pause(), self.worker(), self.operator(), self.edge(), self.coredns(), self.traefik(),
@@ -635,16 +617,6 @@ def _apt_install(root: Path, packages: Sequence[str]) -> None:
             resolv.write_bytes(saved)
     _empty_dirs(root, ("var/lib/apt/lists", "var/cache/apt", "var/log/apt", "usr/share/doc", "usr/share/man",
                        "usr/share/info"))  # fmt: skip
-
-
-def linked_libraries(binary: Path) -> list[Path]:
-    """The shared libraries and the ELF interpreter `binary` loads, as ldd names them (absolute
-    paths; the vDSO, which is no file, left out)."""
-    proc = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ImageError(f"ldd {binary} failed: {proc.stderr.strip()}")
-    found = re.findall(r"(?:=>\s*)?(/\S+)\s+\(0x", proc.stdout)
-    return [Path(p) for p in found]
 
 
 def _empty_dirs(root: Path, subdirs: Sequence[str]) -> None:

@@ -18,7 +18,10 @@
   resources: [recordings]
   verbs: [get, list, watch, patch, create, delete]
 - apiGroups: [streaming.streamops.dev]
-  resources: [livestreams/status, recordings/status, restreams/status]
+  resources: [streamwebhooks]
+  verbs: [list, watch]
+- apiGroups: [streaming.streamops.dev]
+  resources: [livestreams/status, recordings/status, restreams/status, streamwebhooks/status]
   verbs: [patch]
 - apiGroups: [streaming.streamops.dev]
   resources: [livestreams/finalizers, recordings/finalizers, restreams/finalizers]
@@ -52,7 +55,7 @@
   verbs: [get, create]
 - apiGroups: ['']
   resources: [configmaps]
-  verbs: [get, create, update]
+  verbs: [get, list, create, update, delete]
 {{- end }}
 {{- define "streamops.rbac.leaderElectionRules" }}
 - apiGroups: [coordination.k8s.io]

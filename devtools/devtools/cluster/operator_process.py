@@ -35,6 +35,7 @@ class OperatorProcess:
         self.args, self.cwd, self.pid_file = list(args), cwd, pid_file
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.metrics_port = 0
 
     @property
     def pid(self) -> int:
@@ -45,13 +46,19 @@ class OperatorProcess:
     def liveness(self) -> str:
         return f"http://{LOOPBACK}:{self.port}/healthz"
 
+    @property
+    def metrics_url(self) -> str:
+        """Its Prometheus endpoint (on loopback: the operator's default, 0.0.0.0:8080, is a Pod's)."""
+        return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
+
     def start(self, timeout: float = 60.0) -> OperatorProcess:
-        self.port = free_port()
+        self.port, self.metrics_port = free_port(), free_port()
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.env}
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        metrics = ["--metrics-address", LOOPBACK, "--metrics-port", str(self.metrics_port)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamops", "operator", *self.args, "--liveness", self.liveness],
+                [sys.executable, "-m", "streamops", "operator", *self.args, "--liveness", self.liveness, *metrics],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True, cwd=self.cwd,
             )  # fmt: skip
@@ -87,6 +94,16 @@ class OperatorProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def kill(self) -> None:
+        """SIGKILL its group (a crash: no cleanup handler runs); start() brings it back."""
+        if self.running():
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

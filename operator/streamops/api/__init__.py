@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
-    from streamops.api.kinds import KINDS, LIVESTREAM, RECORDING, RESTREAM, LiveStream, Recording, Restream
+    from streamops.api.kinds import (
+        KINDS,
+        LIVESTREAM,
+        RECORDING,
+        RESTREAM,
+        STREAM_WEBHOOK,
+        LiveStream,
+        Recording,
+        Restream,
+        StreamWebhook,
+    )
     from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
     from streamops.api.recording import RecordingSpec, RecordingStatus
     from streamops.api.restream import RestreamSpec, RestreamStatus
@@ -26,6 +36,8 @@ _MODULE_OF = {
     "LIVESTREAM": "kinds",
     "RECORDING": "kinds",
     "RESTREAM": "kinds",
+    "STREAM_WEBHOOK": "kinds",
+    "StreamWebhook": "kinds",
     "LiveStream": "kinds",
     "Recording": "kinds",
     "Restream": "kinds",
@@ -44,6 +56,7 @@ __all__ = [
     "LIVESTREAM",
     "RECORDING",
     "RESTREAM",
+    "STREAM_WEBHOOK",
     "VERSION",
     "Condition",
     "LiveStream",
@@ -53,6 +66,7 @@ __all__ = [
     "RecordingSpec",
     "RecordingStatus",
     "Restream",
+    "StreamWebhook",
     "RestreamSpec",
     "RestreamStatus",
     "SecretKeyRef",

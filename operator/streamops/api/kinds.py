@@ -11,6 +11,7 @@ from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeMode
 from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
 from streamops.api.recording import RecordingSpec, RecordingStatus
 from streamops.api.restream import RestreamSpec, RestreamStatus
+from streamops.api.webhook import StreamWebhookSpec, StreamWebhookStatus
 
 
 class ObjectMeta(BaseModel):
@@ -50,6 +51,10 @@ class Recording(Resource[RecordingSpec, RecordingStatus]):
 
 class Restream(Resource[RestreamSpec, RestreamStatus]):
     kind: str = "Restream"
+
+
+class StreamWebhook(Resource[StreamWebhookSpec, StreamWebhookStatus]):
+    kind: str = "StreamWebhook"
 
 
 def condition_column(type_: str) -> dict[str, Any]:
@@ -128,4 +133,18 @@ RESTREAM = Kind(
         AGE_COLUMN,
     ],
 )
-KINDS = (LIVESTREAM, RECORDING, RESTREAM)
+STREAM_WEBHOOK = Kind(
+    kind="StreamWebhook",
+    plural="streamwebhooks",
+    short_name="swh",
+    model=StreamWebhook,
+    description="Sends the events of a namespace's streams to an HTTP receiver as signed CloudEvents.",
+    printer_columns=[
+        {"name": "URL", "type": "string", "jsonPath": ".spec.url", "priority": 1},
+        {"name": "Backlog", "type": "integer", "jsonPath": ".status.backlog"},
+        {"name": "Failures", "type": "integer", "jsonPath": ".status.consecutiveFailures"},
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
+)
+KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK)

@@ -21,7 +21,7 @@ from typing import cast
 
 import kopf
 
-from streamops.api import GROUP, LIVESTREAM, RECORDING, VERSION
+from streamops.api import GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.shared.indexes import (
@@ -53,6 +53,7 @@ from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.worker_client import http_client
+from streamops.control.webhook.notifier import Notifier, webhook_session
 
 # A stream's playback route: an Ingress, or an HTTPRoute. Where the Gateway API is not served, kopf
 # warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD
@@ -124,6 +125,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
         state.seed_ports(SELECTOR)
     memo.state = state
     memo.tasks = ObjectTasks()
+    memo.notifier = Notifier(state, webhook_session())
     memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
 
 
@@ -160,6 +162,8 @@ async def close(memo: kopf.Memo, **_: object) -> None:
         memo.sweeper.cancel()
     if memo.get("tasks") is not None:
         await memo.tasks.close()
+    if memo.get("notifier") is not None:
+        await memo.notifier.close()
     if memo.get("state") is not None:
         memo.state.executor.shutdown(wait=False, cancel_futures=True)
         memo.state.status_executor.shutdown(wait=False, cancel_futures=True)
@@ -236,6 +240,13 @@ def _wake_on_events(kind: ControlledKind) -> None:
 
         memo.tasks.observe(type, _key(kind, body), body, loop)
         await _object_event(kind, type or "", body, state)
+        memo.notifier.observe(kind.api.kind, type, body)
+
+
+@kopf.on.event(GROUP, VERSION, STREAM_WEBHOOK.plural)
+async def stream_webhook_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
+    """A webhook subscription: its delivery task starts, learns its new spec, or stops."""
+    memo.notifier.observe_subscription(type, body)
 
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})

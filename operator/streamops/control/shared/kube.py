@@ -94,9 +94,9 @@ def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
     return context
 
 
-# LiveStreams, Recordings, Restreams, Pods, Services, Ingresses, HTTPRoutes (where served): one
+# LiveStreams, Recordings, Restreams, StreamWebhooks, Pods, Services, Ingresses, HTTPRoutes (where served): one
 # long-lived watch each per namespace.
-WATCHED_KINDS = 7
+WATCHED_KINDS = 8
 DISCOVERY_WATCHES = 2  # kopf's CRD and Namespace observers
 REQUEST_CONNECTIONS = 12  # kopf's own requests (finalizers, Events) in flight at once
 

@@ -16,8 +16,10 @@ def cluster_role_rules() -> list[PolicyRule]:
     return [
         {"apiGroups": [GROUP], "resources": [plurals["LiveStream"], plurals["Restream"]], "verbs": [*WATCH, "patch"]},
         {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
+        # Webhook subscriptions are only read (their status is written through /status).
+        {"apiGroups": [GROUP], "resources": [plurals["StreamWebhook"]], "verbs": WATCH},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
-        {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS], "verbs": ["update"]},
+        {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS[:3]], "verbs": ["update"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": [*READ, "create", "patch", "delete"]},
@@ -32,7 +34,9 @@ def cluster_role_rules() -> list[PolicyRule]:
         # A namespace's edge tier (livestream/edge.py): owners and routes rewritten with PUT (update).
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "update", "delete"]},
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "create"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
+        # ... and the webhooks' outboxes, one per stream (webhook/store.py): listed once per namespace,
+        # deleted once drained.
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "update", "delete"]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
     ]

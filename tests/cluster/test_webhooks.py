@@ -1,0 +1,268 @@
+"""Webhooks through the operator (issue 28): StreamWebhooks deliver the events of a stream, its
+backup, its Recording and its Restream to real HTTP receivers (devtools.media.webhook_receiver:
+aiohttp + the CloudEvents SDK, in their own processes) on 127.0.0.1, with real workers as local
+processes and media from synthetic publishers.
+
+What a receiver sees: every event as a valid structured CloudEvent, signed (a wrong secret does
+not verify), in sequence order per stream; a receiver that is down for 60 s gets everything once
+it is back, also when the operator was SIGKILLed meanwhile, with duplicates only of what it had
+(same id, same sequence); a slow receiver delays no one else."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+from devtools.catalog import livestream, recording, restream
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.webhook_receiver import WebhookReceiver
+from devtools.ports import free_port
+from devtools.waits import eventually
+
+SECRET = "whsec-test-Hq8v2LmN4"
+GROUP = "streaming.streamops.dev/v1alpha1"
+
+
+def webhook(name: str, url: str, **spec: object) -> dict:
+    body = {"url": url, "secretRef": {"name": "hook-secret"}, **spec}
+    return {"apiVersion": GROUP, "kind": "StreamWebhook", "metadata": {"name": name}, "spec": body}
+
+
+def types_of(receiver: WebhookReceiver) -> list[str]:
+    return [e["type"].removeprefix("dev.streamops.") for e in receiver.events()]
+
+
+def received(receiver: WebhookReceiver, *wanted: str, timeout: float = 30.0) -> list[dict]:
+    eventually(lambda: set(wanted) <= set(types_of(receiver)), timeout=timeout, what=f"{wanted} received")
+    return receiver.events()
+
+
+@pytest.fixture
+def publishers():
+    started: list[Publisher] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture
+def receivers(tmp_path: Path):
+    started: list[WebhookReceiver] = []
+
+    def start(name: str, secrets: list[str], delay: float = 0.0, port: int | None = None) -> WebhookReceiver:
+        r = WebhookReceiver("127.0.0.1", port or free_port(), tmp_path / f"{name}.jsonl", secrets, delay)
+        started.append(r)
+        return r.start()
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+def in_order_per_stream(events: list[dict]) -> None:
+    """Sequence numbers only grow per stream (duplicates repeat a sequence with the same id)."""
+    seen: dict[str, dict[int, str]] = {}
+    last: dict[str, int] = {}
+    for e in events:
+        seq = int(e["sequence"])
+        ids = seen.setdefault(e["source"], {})
+        if seq in ids:
+            assert ids[seq] == e["id"], "one sequence number, two events"
+            continue
+        assert seq > last.get(e["source"], 0), f"out of order: {seq} after {last[e['source']]}"
+        ids[seq], last[e["source"]] = e["id"], seq
+
+
+def test_every_stream_recording_and_restream_event_reaches_the_receiver(
+    cluster, operator, namespace, local_pods: LocalPods, publishers, receivers, tmp_path: Path
+):
+    ns = namespace
+    hooks = receivers("hooks", [SECRET])
+    wrong = receivers("wrong", ["not-the-secret"])
+    slow = receivers("slow", [SECRET], delay=4.0)
+    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.apply(
+        ns,
+        webhook("hooks", hooks.url),
+        webhook("wrong-secret", wrong.url, events=["stream.*"]),
+        webhook("slow", slow.url, events=["stream.active", "stream.idle"], timeoutSeconds=10),
+        webhook("other", hooks.url, streamSelector={"matchLabels": {"tier": "none"}}),  # selects nothing
+    )
+    target = NginxRtmp(workdir=tmp_path / "nginx").start()
+    rtmp_port = int(target.app_url().split(":")[2].split("/")[0])
+    try:
+        push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": 3}}
+        cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}))
+        cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=30))
+        cluster.apply(ns, restream("out", uri=target.app_url()))
+        for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "out-pusher"):
+            eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
+        primary = local_pods.start(ns, "cam-ingest")
+        backup = local_pods.start(ns, "cam-ingest-backup")
+        local_pods.start(ns, "rec-recorder")
+        local_pods.start(ns, "out-pusher")
+        key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+
+        def publish(ingest) -> Publisher:
+            url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
+            publishers.append(Publisher(url, size="320x180", rate=15).start())
+            return publishers[-1]
+
+        # The backup alone: the stream is active on its backup; recording and restream start.
+        on_backup = publish(backup)
+        received(hooks, "stream.active", "stream.backup_active", "recording.started", "restream.connected", timeout=40)
+        # The slow receiver (4 s per answer) got its first event meanwhile; the others did not wait for it.
+        active_at = next(e for e in hooks.entries() if e["event"]["type"].endswith("stream.active"))["arrived"]
+        main = publish(primary)
+        received(hooks, "stream.primary_restored", timeout=30)
+        on_backup.stop()
+
+        # The target goes away and comes back on its port: failing, then recovered.
+        target.stop()
+        received(hooks, "restream.failing", timeout=30)
+        target = NginxRtmp(workdir=tmp_path / "nginx2", rtmp_port=rtmp_port).start()
+        received(hooks, "restream.recovered", timeout=60)
+
+        main.stop()
+        received(hooks, "stream.idle", timeout=30)
+        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        events = received(hooks, "recording.video_ready", "recording.stopped", timeout=60)
+    finally:
+        target.stop()
+
+    # Valid CloudEvents (the SDK parsed each), signed with the secret, about this stream, in order.
+    entries = hooks.entries()
+    assert all(e["error"] is None and e["verified"] for e in entries), entries
+    assert all(e["contentType"].startswith("application/cloudevents+json") for e in entries)
+    assert all(e["webhookId"] == e["event"]["id"] for e in entries)
+    stream_uid = cluster.get("livestreams", ns, "cam")["metadata"]["uid"]
+    assert {e["source"] for e in events} == {f"/apis/streaming.streamops.dev/v1alpha1/namespaces/{ns}/livestreams/cam"}
+    assert all(e["id"] == f"{stream_uid}-{e['sequence']}" for e in events)
+    in_order_per_stream(events)
+    kinds = types_of(hooks)
+    assert kinds.index("stream.active") < kinds.index("stream.primary_restored") < kinds.index("stream.idle")
+    assert kinds.index("restream.connected") < kinds.index("restream.failing") < kinds.index("restream.recovered")
+    ready = next(e for e in events if e["type"].endswith("recording.video_ready"))
+    assert ready["subject"] == "recordings/rec" and ready["data"]["download"] == {"recording": "rec", "number": 1}
+    assert ready["data"]["location"].startswith("pvc://streamops-recordings/") and ready["data"]["sizeBytes"] > 0
+    assert (
+        ready["data"]["namespace"] == ns
+        and ready["data"]["stream"] == "cam"
+        and ready["data"]["streamTitle"] == "Camera"
+    )
+
+    # The wrong secret does not verify; the selector that selects nothing got nothing extra.
+    eventually(lambda: wrong.entries(), what="the wrong-secret receiver got events")
+    assert not any(e["verified"] for e in wrong.entries())
+    assert len(hooks.entries()) == len([e for e in hooks.entries() if e["event"]])  # (nothing for "other")
+    assert {e["event"]["type"] for e in wrong.entries()} <= {
+        f"dev.streamops.stream.{t}" for t in ("active", "idle", "backup_active", "primary_restored")
+    }
+
+    # The slow receiver got its events too, and the fast one was not held up by it.
+    eventually(
+        lambda: (
+            {"dev.streamops.stream.active", "dev.streamops.stream.idle"}
+            <= set(e["event"]["type"] for e in slow.entries())
+        ),
+        timeout=30,
+        what="slow receiver served",
+    )
+    assert active_at - min(e["arrived"] for e in hooks.entries()) < 4.0
+
+    # Status of each subscription; nothing secret anywhere.
+    status = eventually(
+        lambda: (
+            (o := cluster.get("streamwebhooks", ns, "hooks"))["status"].get("backlog") == 0
+            and o["status"].get("delivered", 0) >= len(events) - 2
+            and o["status"]
+        ),
+        timeout=15,
+        what="hooks status",
+    )
+    assert [c["status"] for c in status["conditions"] if c["type"] == "Ready"] == ["True"]
+    assert status["lastDelivery"]["httpStatus"] == 200 and status["consecutiveFailures"] == 0
+    everything = json.dumps([cluster.list("streamwebhooks", ns), cluster.list("events", ns)]) + operator.logs()
+    assert SECRET not in everything and key not in json.dumps(entries)
+
+
+def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
+    cluster, operator, namespace, local_pods: LocalPods, publishers, receivers
+):
+    ns = namespace
+    port = free_port()
+    hooks = receivers("hooks", [SECRET], port=port)
+    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.apply(ns, webhook("hooks", hooks.url, events=["stream.*"]))
+    cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False}))
+    eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="ingest Pod")
+    ingest = local_pods.start(ns, "cam-ingest")
+    key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+    url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
+
+    def session() -> None:
+        publisher = Publisher(url, size="320x180", rate=15).start()
+        publishers.append(publisher)
+        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), timeout=20, what="live")
+        publisher.stop()
+        eventually(lambda: not cluster.get("livestreams", ns, "cam")["status"].get("live"), timeout=20, what="idle")
+
+    session()
+    received(hooks, "stream.active", "stream.idle")
+    delivered_before = len(hooks.events())
+
+    # The receiver goes down for 60 s; meanwhile two more sessions, and the operator is SIGKILLed
+    # with their events in its outbox, then started again.
+    hooks.stop()
+    down_at = time.monotonic()
+    session()
+    eventually(
+        lambda: (cluster.get("streamwebhooks", ns, "hooks").get("status") or {}).get("backlog", 0) >= 2,
+        timeout=15,
+        what="a backlog",
+    )
+    operator.kill()
+    operator.start()
+    session()
+    outbox = cluster.get("configmaps", ns, "streamops-events-cam")
+    assert len(json.loads(outbox["data"]["outbox.json"])["events"]) == 4, "the outbox in etcd holds the backlog"
+    failing = eventually(
+        lambda: (
+            (s := cluster.get("streamwebhooks", ns, "hooks").get("status") or {}).get("consecutiveFailures", 0) >= 5
+            and s
+        ),
+        timeout=60,
+        what="failures counted",
+    )
+    assert [c["reason"] for c in failing["conditions"] if c["type"] == "Ready"] == ["DeliveryFailing"]
+    eventually(lambda: "DeliveryFailing" in cluster.event_reasons(ns, "StreamWebhook", "hooks"), what="Warning Event")
+    time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
+
+    hooks.start()
+    back_at = time.time()
+    eventually(lambda: len({e["id"] for e in hooks.events()}) >= delivered_before + 4, timeout=45, what="backlog")
+    events = hooks.events()
+    took = max(e["arrived"] for e in hooks.entries()) - back_at
+    print(f"backlog of 4 delivered {took:.1f} s after the receiver came back")
+    in_order_per_stream(events)
+    assert [e["type"].removeprefix("dev.streamops.") for e in events[delivered_before:]][:4] == [
+        "stream.active",
+        "stream.idle",
+        "stream.active",
+        "stream.idle",
+    ]
+    assert [int(e["sequence"]) for e in events] == sorted(int(e["sequence"]) for e in events)
+    assert len({e["id"] for e in events}) == 6  # nothing lost; a duplicate would repeat an id
+    eventually(lambda: "DeliveryRecovered" in cluster.event_reasons(ns, "StreamWebhook", "hooks"), what="recovered")
+    # Drained: the outbox holds no events any more.
+    eventually(
+        lambda: (
+            json.loads(cluster.get("configmaps", ns, "streamops-events-cam")["data"]["outbox.json"])["events"] == []
+        ),
+        timeout=15,
+        what="outbox drained",
+    )

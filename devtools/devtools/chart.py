@@ -196,6 +196,27 @@ def find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> list
     return [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
 
 
+# ----------------------------------------------------------------------- the observability pack
+
+ALERTS_DIR = CHART / "monitoring" / "alerts"
+DASHBOARDS_DIR = CHART / "dashboards"
+
+
+def alert_names() -> list[str]:
+    """Every alert the chart has (charts/streamops/monitoring/alerts/<group>/<Alert>.yaml)."""
+    return sorted(p.stem for p in ALERTS_DIR.glob("*/*.yaml"))
+
+
+def prometheus_rule_groups(*sets: str, all_alerts: bool = False) -> list[dict[str, Any]]:
+    """spec.groups of the PrometheusRule the chart renders (metrics.prometheusRule.enabled plus
+    `sets`; all_alerts: also those off by default): a rules file for promtool or a real Prometheus
+    holds exactly these, so what is tested is what the chart installs."""
+    switches = [f"metrics.prometheusRule.alerts.{a}.enabled=true" for a in alert_names()] if all_alerts else []
+    (rule,) = find(objects(render(sets=("metrics.prometheusRule.enabled=true", *switches, *sets))), "PrometheusRule")
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
 # --------------------------------------------------------------------------------- kstatus
 
 

@@ -57,10 +57,11 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("Deployment", "streamops"),
         ("Role", "streamops-leader-election"),
         ("RoleBinding", "streamops-leader-election"),
+        ("Service", "streamops-metrics"),
         ("ServiceAccount", "streamops"),
     ]
     for o in default:
-        if o["kind"] in ("Deployment", "ServiceAccount", "Role", "RoleBinding"):
+        if o["kind"] in ("Deployment", "ServiceAccount", "Role", "RoleBinding", "Service"):
             assert o["metadata"]["namespace"] == "streamops-system"
 
 
@@ -89,6 +90,12 @@ def test_deployment_is_two_restricted_replicas(default: list[dict[str, Any]]) ->
     assert "--liveness=http://0.0.0.0:8081/healthz" in c["args"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
+    # /metrics on the port the Service streamops-metrics targets by name.
+    assert "--metrics-port=8080" in c["args"] and "--metrics-address=0.0.0.0" in c["args"]
+    assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in c["ports"]
+    (service,) = find(default, "Service", "streamops-metrics")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == spec["selector"]["matchLabels"]
     assert not any(a.startswith("--namespace") for a in c["args"])  # cluster-wide by default
 
 
@@ -263,10 +270,50 @@ def test_custom_values(custom: list[dict[str, Any]]) -> None:
     assert d["spec"]["template"]["metadata"]["annotations"] == {"example.com/scrape": "false"}
     (sa,) = find(custom, "ServiceAccount", "live-ops-sa")
     assert sa["metadata"]["annotations"] == {"example.com/team": "media"}
-    (sm,) = find(custom, "ServiceMonitor")
-    assert sm["spec"]["namespaceSelector"] == {"matchNames": ["studio-a", "studio-b"]}
-    assert sm["metadata"]["labels"]["release"] == "prometheus"
-    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert "--metrics-port=9090" in c["args"] and "--metrics-address=::" in c["args"]
+
+
+def test_monitors_find_workers_and_operator(custom: list[dict[str, Any]]) -> None:
+    """custom.yaml turns the ServiceMonitors on: the workers' by their Services (ingests on http, edges
+    on status), the recorders and pushers (no Service) by Pod, the operator's with honorLabels (its
+    series name the namespace of the object they describe); the workers' target namespace wins."""
+    found = find(custom, "ServiceMonitor") + find(custom, "PodMonitor")
+    monitors = sorted((m["kind"], m["metadata"]["name"]) for m in found)
+    assert monitors == [
+        ("PodMonitor", "live-ops-workers"),
+        ("ServiceMonitor", "live-ops-operator"),
+        ("ServiceMonitor", "live-ops-workers"),
+    ]
+    (workers,) = find(custom, "ServiceMonitor", "live-ops-workers")
+    (operator,) = find(custom, "ServiceMonitor", "live-ops-operator")
+    (pods,) = find(custom, "PodMonitor", "live-ops-workers")
+    for m in (workers, operator, pods):
+        assert m["metadata"]["labels"]["release"] == "prometheus"
+        assert m["metadata"]["namespace"] == "streamops-system"
+    for m in (workers, pods):
+        assert m["spec"]["namespaceSelector"] == {"matchNames": ["studio-a", "studio-b"]}
+        assert m["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/managed-by": "streamops"}
+    assert pods["spec"]["selector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/component", "operator": "In", "values": ["recorder", "pusher"]}
+    ]
+    http, status = workers["spec"]["endpoints"]
+    assert (http["port"], status["port"]) == ("http", "status")
+    edge = [r for r in http["relabelings"] if r.get("regex") == "edge"]
+    assert edge[0]["action"] == "drop" and status["relabelings"][0]["action"] == "keep"
+    (pod_endpoint,) = pods["spec"]["podMetricsEndpoints"]
+    for endpoint in (http, status, pod_endpoint):
+        assert endpoint["path"] == "/metrics" and endpoint["interval"] == "30s"
+        assert endpoint["honorLabels"] is False
+        assert {"targetLabel": "job", "replacement": "streamops-workers"} in endpoint["relabelings"]
+        assert any(r.get("targetLabel") == "worker" for r in endpoint["relabelings"])
+    (op_endpoint,) = operator["spec"]["endpoints"]
+    assert op_endpoint == {"port": "metrics", "path": "/metrics", "interval": "30s", "honorLabels": True}
+    assert operator["spec"]["namespaceSelector"] == {"matchNames": ["streamops-system"]}
+    (service,) = find(custom, "Service", "live-ops-metrics")
+    assert operator["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert service["spec"]["ports"][0]["port"] == 9090
+    # The operator's Service is the chart's (managed-by Helm): the workers' monitor never selects it.
+    assert service["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
 
 
 def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
@@ -365,6 +412,7 @@ def test_deploy_manifest_is_the_chart_without_crds() -> None:
         "Namespace",
         "Role",
         "RoleBinding",
+        "Service",
         "ServiceAccount",
     ]
     (ns,) = find(deploy, "Namespace")

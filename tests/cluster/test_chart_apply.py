@@ -16,30 +16,21 @@ import pytest
 import yaml
 from devtools.chart import CHART, VALUES_DIR, find, helm, objects, render
 from devtools.cluster.suite import Cluster
+from devtools.versions import prometheus_operator_crds_dir
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
 }
-# Just enough of the Prometheus Operator's CRD for the API server to accept a ServiceMonitor.
-SERVICEMONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {"kind": "ServiceMonitor", "plural": "servicemonitors", "singular": "servicemonitor"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-            }
-        ],
-    },
-}
+
+
+def monitoring_crds() -> list[dict[str, Any]]:
+    """The Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs (`make prometheus`
+    fetches them): the dry run checks the chart's monitoring objects against their real schemas."""
+    directory = prometheus_operator_crds_dir()
+    files = sorted(directory.glob("monitoring.coreos.com_*.yaml"))
+    assert len(files) == 3, f"{directory}: run `make prometheus` (hack/fetch-prometheus-operator-crds.sh)"
+    return [yaml.safe_load(f.read_text()) for f in files]
 
 
 def make_namespace(cluster: Cluster, name: str, labels: dict[str, str]) -> None:
@@ -71,12 +62,15 @@ def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns:
     manifest = render(*files, namespace=restricted_ns)
     objs = objects(manifest)
     created: list[str] = []
+    crds = monitoring_crds() if values != "default" else []
     if values != "default":
-        for ns in ("studio-a", "studio-b"):  # the custom values watch these: Roles go in them
+        # The custom values watch studio-a/b (Roles go in them) and put the dashboards in grafana.
+        for ns in ("studio-a", "studio-b", "grafana"):
             make_namespace(cluster, ns, {})
             created.append(ns)
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(SERVICEMONITOR_CRD))
-        cluster.kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
+        for crd in crds:
+            cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(crd))
+            cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}")
     try:
         code, out = dry_run(cluster, manifest)
         assert code == 0, out
@@ -84,12 +78,16 @@ def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns:
         for o in objs:
             assert f"{o['metadata']['name']} serverside-applied (server dry run)" in out, (o["kind"], out)
         assert "would violate PodSecurity" not in out, out
-        assert find(objs, "ServiceMonitor") == ([] if values == "default" else find(objs, "ServiceMonitor"))
+        monitoring = [o["kind"] for o in objs if o["apiVersion"] == "monitoring.coreos.com/v1"]
+        if values == "default":
+            assert monitoring == []
+        else:  # accepted against the real CRDs' schemas
+            assert sorted(monitoring) == ["PodMonitor", "PrometheusRule", "ServiceMonitor", "ServiceMonitor"]
     finally:
         for ns in created:
             cluster.kubectl("delete", "namespace", ns, "--wait=false")
-        if values != "default":
-            cluster.kubectl("delete", "crd", "servicemonitors.monitoring.coreos.com", "--wait=false")
+        for crd in crds:
+            cluster.kubectl("delete", "crd", crd["metadata"]["name"], "--wait=false")
 
 
 def operator_pod(deployment: dict[str, Any], namespace: str) -> dict[str, Any]:
@@ -133,6 +131,9 @@ def test_notes_tell_how_to_create_a_first_livestream(cluster: Cluster) -> None:
     assert "kind: LiveStream" in default
     assert "kubectl get lst my-first-stream" in default
     assert "watching every namespace" in default
-    narrow = notes("-f", str(VALUES_DIR / "custom.yaml"), "--set", "metrics.serviceMonitor.enabled=false")
+    narrow = notes(
+        "-f", str(VALUES_DIR / "custom.yaml"), "--set", "metrics.serviceMonitor.enabled=false",
+        "--set", "metrics.prometheusRule.enabled=false", "--set", "metrics.grafanaDashboard.enabled=false",
+    )  # fmt: skip
     assert "watching: studio-a, studio-b" in narrow and "kubectl apply -n studio-a" in narrow
     assert "host networking (ports 40000-40099" in narrow and "host networking" not in default

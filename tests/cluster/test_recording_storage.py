@@ -33,6 +33,8 @@ from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPod, LocalPods
 from devtools.media.peers import Publisher
 from devtools.media.s3_server import S3Server
+from devtools.media.webhook_receiver import WebhookReceiver
+from devtools.ports import free_port
 from devtools.waits import eventually
 
 BUCKET = "recordings"
@@ -134,6 +136,42 @@ def test_recordings_to_object_storage(
 ):
     ns, operator = namespace, storage_operator
     wrong_secret = {"accessKeyId": "SOWRONGKEYID00000000", "secretAccessKey": "wrong-secret-value-4242424242"}
+    # A webhook receiver for the recordings' events (upload failing, video ready in the bucket, no space).
+    receiver = WebhookReceiver("127.0.0.1", free_port(), tmp_path / "hooks.jsonl", ["hook-secret-value"]).start()
+    cluster.apply(
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "hook"},
+            "stringData": {"secret": "hook-secret-value"},
+        },
+        {
+            "apiVersion": "streaming.streamops.dev/v1alpha1",
+            "kind": "StreamWebhook",
+            "metadata": {"name": "hooks"},
+            "spec": {"url": receiver.url, "secretRef": {"name": "hook"}, "events": ["recording.*"]},
+        },
+    )
+    try:
+        storage_flow(cluster, operator, ns, local_pods, s3, tmp_path, wrong_secret)
+        events = receiver.events()
+    finally:
+        receiver.stop()
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_type.setdefault(e["type"].removeprefix("dev.streamops."), []).append(e)
+    assert all(e["verified"] for e in receiver.entries())
+    assert [e["subject"] for e in by_type["recording.upload_failing"]] == ["recordings/wrong"]
+    assert by_type["recording.upload_failing"][0]["data"]["reason"] == "StorageAccessDenied"
+    in_bucket = [e["data"]["location"] for e in by_type["recording.video_ready"] if e["subject"] == "recordings/rec"]
+    assert in_bucket and all(loc.startswith(f"s3://{BUCKET}/") for loc in in_bucket)
+    assert {e["subject"] for e in by_type["recording.no_space"]} >= {"recordings/q2", "recordings/q3"}
+    for secret in (s3.access_key, s3.secret_key, *wrong_secret.values()):
+        assert secret not in json.dumps(events), "a credential leaked into a webhook"
+
+
+def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server, tmp_path: Path, wrong_secret) -> None:
     cluster.apply(
         ns,
         s3.credentials_secret("s3-creds", ns),

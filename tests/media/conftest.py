@@ -39,6 +39,7 @@ class PushWorker(Worker):
         port = free_port()
         config: dict[str, Any] = {
             "name": workdir.name,
+            "stream": "cam",
             "feedUrl": feed_url,
             "uri": uri,
             "noAudioMode": "drop",

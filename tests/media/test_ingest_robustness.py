@@ -84,13 +84,6 @@ def rss_kb(pid: int) -> int:
     return int(match[1])
 
 
-def metric(ingest: Any, name: str) -> float:
-    text = http_get(f"{ingest.http}/metrics")[1].decode()
-    match = re.search(rf"^{name}\{{[^}}]*\}} (\S+)$", text, re.M)
-    assert match, text
-    return float(match[1])
-
-
 # --- its own listener's port -----------------------------------------------------------------------
 
 
@@ -425,7 +418,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
         while time.monotonic() - started < AUDIO_ONLY_SECONDS:
             time.sleep(10)
             assert publisher.running
-            samples.append((rss_kb(pid), metric(ingest, "streamops_ingest_feed_cache_bytes")))
+            samples.append((rss_kb(pid), ingest.status()["feedCacheBytes"]))
         end_rss = rss_kb(pid)
         measured("load average (1 min) at the end", os.getloadavg()[0], "")
         with urllib.request.urlopen(ingest.feed_url, timeout=5) as response:

@@ -129,7 +129,7 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
         "unknown_key": 1,
         "other_viewer": 2,
     }, refusals
-    assert metric(ingest, "streamops_playback_requests_total", kind="part", via="direct") >= 2
+    assert metric(ingest, "streamops_playback_requests_total", kind="media", via="direct") >= 2
     log = ingest.logs()
     for secret in (token, mine, *cases[Refusal.INVALID][:3]):
         assert secret not in log and secret.split("~")[-1] not in log
@@ -215,7 +215,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         assert metric(ingest, "streamops_viewers", protocol="hls") == 3
         assert metric(ingest, "streamops_viewers", protocol="llhls") == 1
         assert metric(ingest, "streamops_playback_requests_total", via="edge") - edge_before == 5
-        assert metric(ingest, "streamops_playback_requests_total", kind="part", via="edge") >= 5
+        assert metric(ingest, "streamops_playback_requests_total", kind="media", via="edge") >= 5
 
         expired = wait_for(
             lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0} and v,

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import re
 import socket
 import statistics
 import struct
@@ -124,7 +125,8 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
     )
     assert cpu < 30 and rss < 200 * 2**20, "a copy relay is cheap"
     metrics = http_get(pusher.http + "/metrics")[1].decode()
-    assert "streamops_pusher_live" in metrics and "streamops_pusher_sent_bytes_total" in metrics
+    assert 'streamops_pusher_state{state="live",stream="cam",target="to-nginx"} 1.0' in metrics
+    assert re.search(r'^streamops_pusher_sent_bytes_total\{stream="cam",target="to-nginx"\} [1-9]', metrics, re.M)
 
     # The publisher leaves: FFmpeg ends with the feed, the pusher waits for the source, no penalty.
     feed.unpublish()

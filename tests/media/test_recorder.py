@@ -297,6 +297,8 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             "recordingsRoot": str(tmp_path),  # the claim
             "directory": out_dir.name,
             "title": "Camera 1",
+            "stream": "cam",
+            "recording": "rec",
             "reconnectWindowSeconds": 10,
             "maxSegmentSeconds": 14400,
             "minDurationSeconds": 10,
@@ -511,7 +513,8 @@ def test_stop_before_min_duration_discards(feed: FeedSource, recorders: Recorder
     assert "minDurationSeconds" in discarded["reason"]
     assert 4 <= discarded["durationSeconds"] < 10
     assert recorder.get("/readyz")[0] == 503
-    assert "streamops_recorder_discarded_total 1.0" in recorder.get("/metrics")[1].decode()
+    metrics = recorder.get("/metrics")[1].decode()
+    assert 'streamops_recorder_discarded_total{recording="rec",stream="cam"} 1.0' in metrics
     assert not list(recorder.out_dir.glob("*.mp4")) and not list(parts.glob("*.mp4"))
     assert recorder.terminate() == 0
 

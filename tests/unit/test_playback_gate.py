@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
-from streamops.contract.ingest import VIEWER_SESSIONS_LISTED, IngestConfig
+from streamops.contract.ingest import EDGE_HEADER, VIEWER_SESSIONS_LISTED, IngestConfig
 from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
 from streamops.media.ingest.playback_access import PlaybackGate, PlaybackKeys, TokenPathFilter, mask_token_paths
-from streamops.media.ingest.routes import hls_kind
+from streamops.media.ingest.routes import dash_kind, hls_kind
 from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
 from streamops.media.ingest.worker import IngestWorker
 
@@ -77,7 +77,7 @@ def test_ll_hls_is_told_by_its_blocking_arguments_or_a_part():
     assert viewer_protocol(RequestKind.PLAYLIST, {"_HLS_part": "1", "_HLS_msn": "4"}) == "llhls"
     assert viewer_protocol(RequestKind.PART, {}) == "llhls"
     assert viewer_protocol(RequestKind.SEGMENT, {"_HLS_skip": "YES"}) == "hls"
-    assert viewer_protocol(RequestKind.DASH, {}) == "dash"
+    assert viewer_protocol(RequestKind.DASH, {}) == viewer_protocol(RequestKind.MANIFEST, {}) == "dash"
     assert viewer_protocol(RequestKind.OTHER, {"_HLS_msn": "1"}) is None
 
 
@@ -222,12 +222,62 @@ def test_refusals_and_requests_are_counted_with_the_ingest_labels(tmp_path):
         {**BASE, "playback": {"namespace": "ns", "access": "signed", "keysDir": str(tmp_path)}}
     )
     PlaybackGate(config, registry, {"stream": "cam", "role": "primary"}, log)
-    labels = {"stream": "cam", "role": "primary", "kind": "part", "via": "edge"}
-    assert registry.get_sample_value("streamops_playback_requests_total", labels) == 0
-    labels = {"stream": "cam", "role": "primary", "reason": "no_keys"}
-    assert registry.get_sample_value("streamops_playback_refusals_total", labels) == 0
-    labels = {"stream": "cam", "role": "primary", "protocol": "llhls"}
+    labels = {"stream": "cam", "role": "primary", "protocol": "hls"}
     assert registry.get_sample_value("streamops_viewers", labels) == 0
+    # Children as they are first needed: nothing requested or refused yet, no LL-HLS, DASH or WHEP served.
+    for name in ("streamops_playback_requests_total", "streamops_playback_refusals_total"):
+        assert not [s for m in registry.collect() for s in m.samples if s.name == name], name
+    assert registry.get_sample_value("streamops_viewers", {**labels, "protocol": "llhls"}) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "metric_kind"),
+    [
+        (RequestKind.PLAYLIST, "playlist"),
+        (RequestKind.MANIFEST, "playlist"),
+        (RequestKind.PART, "media"),
+        (RequestKind.SEGMENT, "media"),
+        (RequestKind.INIT, "media"),
+        (RequestKind.DASH, "media"),
+        (RequestKind.OTHER, "other"),
+    ],
+)
+def test_request_kinds_count_as_playlist_media_or_other(kind, metric_kind):
+    assert kind.metric_kind == metric_kind
+    assert dash_kind("manifest.mpd") is RequestKind.MANIFEST and dash_kind("chunk-0-00001.m4s") is RequestKind.DASH
+
+
+def test_the_worker_counts_each_request_by_kind_and_via_and_each_refusal_by_reason(tmp_path):
+    key = os.urandom(32)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "current").write_bytes(key)
+    playback = {"namespace": "ns", "access": "signed", "keysDir": str(tmp_path / "keys")}
+    ingest = worker(tmp_path, playback=playback, hls={"latencyMode": "low"}, dash=True)
+    good = sign(key, "ns/cam", int(time.time()) + 60)
+
+    def value(name: str, **labels: str) -> float | None:
+        return ingest.registry.get_sample_value(name, {"stream": "cam", "role": "primary", **labels})
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        for path in ("hls/cmaf/index.m3u8", "dash/manifest.mpd", "hls/cmaf/part-000001.m4s", "dash/init.m4s"):
+            await client.get(f"/t/{good}/{path}")
+        await client.get(f"/t/{good}/player")
+        await client.get(f"/t/{good}/hls/ts/seg-000001.ts", headers={EDGE_HEADER: "edge-0"})
+        await client.get("/hls/cmaf/index.m3u8")  # no token: refused, not counted as a request
+        await client.get(f"/t/{good}x/hls/cmaf/index.m3u8")
+
+    serve(ingest, check)
+    assert value("streamops_playback_requests_total", kind="playlist", via="direct") == 2
+    assert value("streamops_playback_requests_total", kind="media", via="direct") == 2
+    assert value("streamops_playback_requests_total", kind="other", via="direct") == 1
+    assert value("streamops_playback_requests_total", kind="media", via="edge") == 1
+    assert value("streamops_playback_requests_total", kind="playlist", via="edge") is None  # none asked: no series
+    assert value("streamops_playback_refusals_total", reason="missing") == 1
+    assert value("streamops_playback_refusals_total", reason="invalid") == 1
+    assert value("streamops_playback_refusals_total", reason="expired") is None
+    for protocol in ("hls", "llhls", "dash"):
+        assert value("streamops_viewers", protocol=protocol) == 0, protocol
+    assert value("streamops_viewers", protocol="webrtc") is None  # no WHEP served
 
 
 def test_token_paths_are_masked_in_log_records():

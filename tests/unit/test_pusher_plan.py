@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from streamops.contract.metrics import PUSHER_METRICS
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, BackoffPolicy, PusherConfig
 from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, UnsafeUri, args_file_text
 from streamops.media.mpegts import program_stream_types, program_streams
@@ -41,7 +42,7 @@ FEED = "http://10.0.0.7:8080/feed"
 
 def config(**overrides) -> PusherConfig:
     return PusherConfig.model_validate(
-        {"feedUrl": FEED, "uri": "rtmp://a.rtmp.youtube.com/live2", "noAudioMode": "drop", **overrides}
+        {"stream": "cam", "feedUrl": FEED, "uri": "rtmp://a.rtmp.youtube.com/live2", "noAudioMode": "drop", **overrides}
     )
 
 
@@ -419,7 +420,7 @@ def test_every_connection_after_the_first_is_a_reconnect_whatever_ended_the_last
     pusher._on_ffmpeg_line(FEED_LINE)  # after the ingest restarted (no failure at all)
     pusher._on_ffmpeg_line(FEED_LINE)  # after a target failure
     assert pusher.status().reconnects == 2 and pusher.status().failures == 0
-    assert 'streamops_pusher_reconnects_total{restream="restream"} 2.0' in metrics_text(pusher)
+    assert 'streamops_pusher_reconnects_total{stream="cam",target="restream"} 2.0' in metrics_text(pusher)
 
 
 def metrics_text(pusher: Pusher) -> str:
@@ -534,21 +535,20 @@ def test_the_watchdog_stall_follows_delivery_not_writes():
 
 
 def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
-    """The pusher writes its five metrics itself (no prometheus-client in its process): the text is
-    prometheus-client's for the same values, less the optional `_created` samples."""
-    from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, generate_latest
+    """The pusher writes its metrics itself (no prometheus-client in its process): the text is
+    prometheus-client's for the same catalogue entries and values (without `_created` samples)."""
+    from prometheus_client import generate_latest
+    from streamops.media.worker_metrics import counter, gauge, worker_registry
 
-    reg, names, labels = CollectorRegistry(), ["restream"], {"restream": 'we"ird\\name'}
-    Gauge("streamops_pusher_live", "1 while bytes reach the target", names, registry=reg).labels(**labels).set(1)
-    Counter("streamops_pusher_sent_bytes", "bytes pushed to the target", names, registry=reg).labels(**labels).inc(
-        123456
-    )
-    Counter("streamops_pusher_reconnects", "new connections to the target after the first", names, registry=reg).labels(
-        **labels
-    ).inc(2)
-    Counter("streamops_pusher_target_failures", "target failures", names, registry=reg).labels(**labels).inc(3)
-    Enum("streamops_pusher_state", "pusher state", names, states=list(PUSHER_STATES), registry=reg).labels(
-        **labels
-    ).state("backoff")
-    theirs = [line for line in generate_latest(reg).decode().splitlines() if "_created" not in line]
-    assert pusher_metrics(labels["restream"], True, 123456, 2, 3, "backoff").decode().splitlines() == theirs
+    reg, labels = worker_registry(), {"stream": "cam", "target": 'we"ird\\name\nx'}
+    state = gauge("streamops_pusher_state", "pusher", reg)
+    for s in PUSHER_STATES:
+        state.labels(**labels, state=s).set(1 if s == "backoff" else 0)
+    counter("streamops_pusher_sent_bytes_total", "pusher", reg).labels(**labels).inc(123456)
+    counter("streamops_pusher_reconnects_total", "pusher", reg).labels(**labels).inc(2)
+    counter("streamops_pusher_target_failures_total", "pusher", reg).labels(**labels).inc(3)
+    ours = pusher_metrics("cam", labels["target"], 123456, 2, 3, "backoff").decode()
+    assert ours.splitlines() == generate_latest(reg).decode().splitlines()
+    assert {line.split()[2] for line in ours.splitlines() if line.startswith("# TYPE")} == {
+        m.name for m in PUSHER_METRICS
+    }

@@ -323,6 +323,9 @@ class IngestStatus(WorkerStatus):
     transcoding_speed: float | None = None
     bitrate: int | None = None
     feed_consumers: int = 0
+    feed_cache_bytes: int = Field(
+        default=0, description="What a feed reader joining now gets first (the GOP cache), PAT and PMT left out."
+    )
     refused_publishers: int = 0
     tls_certificate_sha256: str | None = Field(
         default=None, description="SHA-256 fingerprint of the certificate RTMPS presents to new connections."

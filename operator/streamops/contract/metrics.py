@@ -7,7 +7,9 @@ test checks that a real Prometheus scrapes them through the ServiceMonitors. Con
 
 Labels: a worker's series carry `stream` (the LiveStream's name); Prometheus adds `namespace` from
 the scrape target. The operator's series carry `namespace` themselves (its ServiceMonitor endpoint
-honours labels). No label ever holds a viewer, a URL, a key or free text."""
+honours labels), and so do the edge's (one edge serves one namespace). No label ever holds a viewer,
+a URL, a key or free text: every label but an object's name (stream, recording, target, namespace,
+webhook) has its values listed here (`MetricSpec.values`), so a stream's series have a ceiling."""
 
 from __future__ import annotations
 
@@ -26,36 +28,73 @@ class MetricSpec:
     labels: tuple[str, ...]
     exporter: Exporter
     # Present on every scrape of its exporter once it runs (a labelled child created up front);
-    # False: appears with its first event (a refusal reason, a failure).
+    # False: appears with its first event (a refusal reason, a failure), or only where it applies
+    # (the upload metrics: a recorder that uploads to object storage).
     always: bool = True
+    # The values of each enumerated label (label, values): every label but the object names.
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def family(self) -> str:
         """The name prometheus-client is given (it appends _total to a counter)."""
         return self.name.removesuffix("_total") if self.type == "counter" else self.name
 
+    def allowed(self, label: str) -> tuple[str, ...] | None:
+        """The values `label` may take; None for an object's name (bounded by the objects)."""
+        return dict(self.values).get(label)
+
 
 # Bounded label values (enums), so a stream's series count has a ceiling.
 ROLES = ("primary", "backup")
 VIEWER_PROTOCOLS = ("hls", "llhls", "dash", "webrtc")
+REQUEST_KINDS = ("playlist", "media", "other")  # playlists and DASH manifests; parts, segments, init
+REQUESTS_VIA = ("edge", "direct")
+# contract.playback_token.Refusal's reasons, and no_keys (the ingest has no keys to check with).
+PLAYBACK_REFUSAL_REASONS = ("missing", "invalid", "expired", "unknown_key", "other_viewer", "no_keys")
+WHIP_REFUSAL_REASONS = ("not_whip", "unauthorized", "busy", "offer", "unavailable")  # webrtc/admission.py
+PUSHER_STATES = ("waiting-for-source", "connecting", "live", "backoff")  # contract.pusher.PUSHER_STATES
+EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment", "manifest", "other")
+EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
+EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
+EDGE_REFUSAL_REASONS = PLAYBACK_REFUSAL_REASONS[:-1]  # edge_token.lua's REFUSALS
+# The kinds with a status loop (control/kinds.py), by Kind.singular; streamwebhook: issue 28 adds it.
+OPERATOR_KINDS = ("livestream", "recording", "restream", "streamwebhook")
+RESULTS = ("ok", "error")
+WORKERS = ("ingest", "recorder", "pusher")
+QUOTA_SCOPES = ("namespace", "stream")
 
-S = ("stream",)
 INGEST = ("stream", "role")
+IN_ROLE = (("role", ROLES),)
 
 INGEST_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("streamops_ingest_live", "gauge", "1 while media flows", INGEST, "ingest"),
-    MetricSpec("streamops_ingest_frame_rate", "gauge", "frames per second (live)", INGEST, "ingest"),
+    MetricSpec("streamops_ingest_live", "gauge", "1 while media flows", INGEST, "ingest", values=IN_ROLE),
+    MetricSpec("streamops_ingest_frame_rate", "gauge", "frames per second (live)", INGEST, "ingest", values=IN_ROLE),
     MetricSpec(
-        "streamops_ingest_bitrate_bits_per_second", "gauge", "feed bitrate over the last seconds", INGEST, "ingest"
+        "streamops_ingest_bitrate_bits_per_second",
+        "gauge",
+        "feed bitrate over the last seconds",
+        INGEST,
+        "ingest",
+        values=IN_ROLE,
     ),
-    MetricSpec("streamops_ingest_video_width_pixels", "gauge", "video width (0 before media)", INGEST, "ingest"),
-    MetricSpec("streamops_ingest_video_height_pixels", "gauge", "video height (0 before media)", INGEST, "ingest"),
+    MetricSpec(
+        "streamops_ingest_video_width_pixels", "gauge", "video width (0 before media)", INGEST, "ingest", values=IN_ROLE
+    ),
+    MetricSpec(
+        "streamops_ingest_video_height_pixels",
+        "gauge",
+        "video height (0 before media)",
+        INGEST,
+        "ingest",
+        values=IN_ROLE,
+    ),
     MetricSpec(
         "streamops_ingest_keyframe_interval_seconds",
         "gauge",
         "time between the last two video keyframes of the feed (0 before two)",
         INGEST,
         "ingest",
+        values=IN_ROLE,
     ),
     MetricSpec(
         "streamops_ingest_segment_target_seconds",
@@ -63,6 +102,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "the HLS segment duration asked for (hls.segmentSeconds)",
         INGEST,
         "ingest",
+        values=IN_ROLE,
     ),
     MetricSpec(
         "streamops_ingest_playlist_updated_timestamp_seconds",
@@ -70,6 +110,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "Unix time the HLS playlist last gained a segment (0 before the first)",
         INGEST,
         "ingest",
+        values=IN_ROLE,
     ),
     MetricSpec(
         "streamops_ingest_transcoding_speed_ratio",
@@ -77,15 +118,31 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "encoder speed relative to real time (1 = keeping up; copy streams report their remux speed)",
         INGEST,
         "ingest",
+        values=IN_ROLE,
     ),
-    MetricSpec("streamops_ingest_feed_consumers", "gauge", "recorders and pushers reading the feed", INGEST, "ingest"),
-    MetricSpec("streamops_ingest_sessions_total", "counter", "publish or pull sessions started", INGEST, "ingest"),
+    MetricSpec(
+        "streamops_ingest_feed_consumers",
+        "gauge",
+        "recorders and pushers reading the feed",
+        INGEST,
+        "ingest",
+        values=IN_ROLE,
+    ),
+    MetricSpec(
+        "streamops_ingest_sessions_total",
+        "counter",
+        "publish or pull sessions started",
+        INGEST,
+        "ingest",
+        values=IN_ROLE,
+    ),
     MetricSpec(
         "streamops_ingest_publishers_refused_total",
         "counter",
         "publishers refused (wrong key, already publishing, inactive)",
         INGEST,
         "ingest",
+        values=IN_ROLE,
     ),
     MetricSpec(
         "streamops_viewers",
@@ -93,6 +150,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "viewer sessions in the window, by protocol",
         (*INGEST, "protocol"),
         "ingest",
+        values=(*IN_ROLE, ("protocol", VIEWER_PROTOCOLS)),
     ),
     MetricSpec(
         "streamops_playback_requests_total",
@@ -101,6 +159,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         (*INGEST, "kind", "via"),
         "ingest",
         always=False,
+        values=(*IN_ROLE, ("kind", REQUEST_KINDS), ("via", REQUESTS_VIA)),
     ),
     MetricSpec(
         "streamops_playback_refusals_total",
@@ -109,6 +168,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         (*INGEST, "reason"),
         "ingest",
         always=False,
+        values=(*IN_ROLE, ("reason", PLAYBACK_REFUSAL_REASONS)),
     ),
     MetricSpec(
         "streamops_ingest_whip_refused_total",
@@ -117,6 +177,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         (*INGEST, "reason"),
         "ingest",
         always=False,
+        values=(*IN_ROLE, ("reason", WHIP_REFUSAL_REASONS)),
     ),
 )
 
@@ -128,33 +189,46 @@ RECORDER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("streamops_recorder_discarded_total", "counter", "videos discarded (too short)", REC, "recorder"),
     MetricSpec("streamops_recorder_errors_total", "counter", "failed finalisations", REC, "recorder"),
     MetricSpec("streamops_recorder_source_drops_total", "counter", "feed ended mid-video", REC, "recorder"),
-    MetricSpec("streamops_recorder_uploads_pending", "gauge", "videos waiting to be uploaded", REC, "recorder"),
+    # Only a recorder that uploads to object storage exports these four (always=False), all from its start.
+    MetricSpec(
+        "streamops_recorder_uploads_pending", "gauge", "videos waiting to be uploaded", REC, "recorder", always=False
+    ),
     MetricSpec(
         "streamops_recorder_upload_lag_seconds",
         "gauge",
-        "age of the oldest video waiting to be uploaded (0 when none waits)",
+        "age of the oldest video waiting to be uploaded, from its end (0 when none waits)",
         REC,
         "recorder",
+        always=False,
     ),
-    MetricSpec("streamops_recorder_uploaded_bytes_total", "counter", "bytes sent to object storage", REC, "recorder"),
+    MetricSpec(
+        "streamops_recorder_uploaded_bytes_total",
+        "counter",
+        "bytes sent to object storage",
+        REC,
+        "recorder",
+        always=False,
+    ),
     MetricSpec(
         "streamops_recorder_upload_failures_total",
         "counter",
         "upload attempts that failed (each retried)",
         REC,
         "recorder",
+        always=False,
     ),
 )
 
 PUSH = ("stream", "target")  # target: the Restream's name (never its URI)
+# No streamops_pusher_live: it was streamops_pusher_state{state="live"} again (one series less).
 PUSHER_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("streamops_pusher_live", "gauge", "1 while bytes reach the target", PUSH, "pusher"),
     MetricSpec(
         "streamops_pusher_state",
         "gauge",
-        "1 for the pusher's current state (waiting-for-source, connecting, live, backoff)",
+        "1 for the pusher's current state (waiting-for-source, connecting, live: bytes reach the target, backoff)",
         (*PUSH, "state"),
         "pusher",
+        values=(("state", PUSHER_STATES),),
     ),
     MetricSpec("streamops_pusher_sent_bytes_total", "counter", "bytes pushed to the target", PUSH, "pusher"),
     MetricSpec(
@@ -171,6 +245,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         "reconciles by kind and result (ok, error)",
         ("kind", "result"),
         "operator",
+        values=(("kind", OPERATOR_KINDS), ("result", RESULTS)),
     ),
     MetricSpec(
         "streamops_operator_reconcile_duration_seconds",
@@ -178,6 +253,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         "time one reconcile took",
         ("kind",),
         "operator",
+        values=(("kind", OPERATOR_KINDS),),
     ),
     MetricSpec(
         "streamops_operator_queue_latency_seconds",
@@ -185,8 +261,16 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         "from a change being seen (watch event) to its reconcile starting",
         ("kind",),
         "operator",
+        values=(("kind", OPERATOR_KINDS),),
     ),
-    MetricSpec("streamops_operator_objects", "gauge", "objects the operator follows, by kind", ("kind",), "operator"),
+    MetricSpec(
+        "streamops_operator_objects",
+        "gauge",
+        "objects the operator follows, by kind",
+        ("kind",),
+        "operator",
+        values=(("kind", OPERATOR_KINDS),),
+    ),
     MetricSpec(
         "streamops_livestream_active",
         "gauge",
@@ -201,6 +285,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         ("namespace", "stream", "worker"),
         "operator",
         always=False,
+        values=(("worker", WORKERS),),
     ),
     MetricSpec(
         "streamops_recording_storage_used_bytes",
@@ -209,6 +294,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         ("namespace", "stream", "scope"),
         "operator",
         always=False,
+        values=(("scope", QUOTA_SCOPES),),
     ),
     MetricSpec(
         "streamops_recording_storage_limit_bytes",
@@ -217,6 +303,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         ("namespace", "stream", "scope"),
         "operator",
         always=False,
+        values=(("scope", QUOTA_SCOPES),),
     ),
     MetricSpec(
         "streamops_webhook_deliveries_total",
@@ -225,6 +312,7 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
         ("namespace", "webhook", "result"),
         "operator",
         always=False,
+        values=(("result", ("delivered", "failed")),),
     ),
     MetricSpec(
         "streamops_webhook_delivery_latency_seconds",
@@ -260,17 +348,45 @@ OPERATOR_METRICS: tuple[MetricSpec, ...] = (
     ),
 )
 
-# The edge (nginx + Lua, media/edge/) writes its text format itself.
+# The edge (nginx + Lua, media/edge/edge_stats.lua) writes its text format itself, with the
+# namespace it serves; past 500 stream names it counts new ones as stream="_other".
+EDGE = ("namespace", "stream")
 EDGE_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
-        "streamops_edge_requests_total", "counter", "requests answered by the edge", ("kind", "cache"), "edge", False
+        "streamops_edge_requests_total",
+        "counter",
+        "viewer requests the edge answered, by kind and how (hit, miss, collapsed, pass, none)",
+        (*EDGE, "kind", "cache"),
+        "edge",
+        always=False,
+        values=(("kind", EDGE_REQUEST_KINDS), ("cache", EDGE_CACHE)),
     ),
     MetricSpec(
-        "streamops_edge_origin_requests_total", "counter", "requests the edge sent to an ingest", ("kind",), "edge", False
+        "streamops_edge_origin_requests_total",
+        "counter",
+        "requests the edge sent to the stream's ingest, by kind",
+        (*EDGE, "kind"),
+        "edge",
+        always=False,
+        values=(("kind", EDGE_REQUEST_KINDS),),
     ),
-    MetricSpec("streamops_viewers", "gauge", "viewer sessions at this edge replica", ("protocol",), "edge", False),
     MetricSpec(
-        "streamops_playback_refusals_total", "counter", "requests refused at the edge", ("reason",), "edge", False
+        "streamops_viewers",
+        "gauge",
+        "viewer sessions seen in the last window at this edge replica, by protocol",
+        (*EDGE, "protocol"),
+        "edge",
+        always=False,
+        values=(("protocol", EDGE_VIEWER_PROTOCOLS),),
+    ),
+    MetricSpec(
+        "streamops_playback_refusals_total",
+        "counter",
+        "playback requests refused by the edge, by reason",
+        (*EDGE, "reason"),
+        "edge",
+        always=False,
+        values=(("reason", EDGE_REFUSAL_REASONS),),
     ),
 )
 
@@ -283,7 +399,9 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
 )
 METRIC_NAMES: frozenset[str] = frozenset(m.name for m in ALL_METRICS)
 # A stream with one ingest, one recording and one restream exposes at most this many series from its
-# workers (counted by tests/media/test_metrics_series.py against the real workers).
+# workers (counted by tests/media/test_metrics_series.py against the real workers: an LL-HLS stream
+# played directly, a recording to a claim). The ceiling from the enums (every protocol, kind, reason
+# and the upload metrics at once) is higher: the test computes it from `values`.
 MAX_SERIES_PER_STREAM = 30
 
 

@@ -44,7 +44,10 @@ def query_keys(uri: str) -> list[str]:
 class PusherConfig(WorkerConfig):
     """One Restream's target and how to reach the stream's feed."""
 
-    name: str = Field(default="restream", max_length=253, description="Restream name (logs and metric labels).")
+    name: str = Field(
+        default="restream", max_length=253, description="Restream name (logs; the metric label `target`)."
+    )
+    stream: str = Field(default="", max_length=253, description="The LiveStream's name (the metric label `stream`).")
     feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
     uri: str = Field(description="Target: rtmp://, rtmps:// or srt:// (mode=caller), without the key.")
     stream_key_file: str | None = Field(

@@ -65,6 +65,8 @@ class RecorderConfig(WorkerConfig):
     """One Recording's settings, resolved by the operator (the Recording's own, else its stream's
     `recording` defaults: those defaults live in the API models, not here)."""
 
+    stream: str = Field(default="", max_length=253, description="The LiveStream's name (the metric label `stream`).")
+    recording: str = Field(default="", max_length=253, description="The Recording's name (the metric label).")
     feed_url: str = Field(description="The ingest's live feed (http://…/feed, MPEG-TS).")
     recordings_root: str = Field(default=RECORDINGS_ROOT, description="Where the recordings storage is mounted.")
     directory: str = Field(description="This Recording's directory inside the recordings root.")

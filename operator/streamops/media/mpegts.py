@@ -1,6 +1,6 @@
 """The little of MPEG-TS (ISO 13818-1) the workers read: packet header fields, PSI sections, the
-PAT's PMT PIDs, the PMT's elementary streams and the random_access_indicator FFmpeg sets on video
-keyframes. One parser, for the feed's GOP cache (on every packet of the live feed: the per-packet
+PAT's PMT PIDs, the PMT's elementary streams, the random_access_indicator FFmpeg sets on video
+keyframes and the PTS of a PES. One parser, for the feed's GOP cache (on every packet of the live feed: the per-packet
 readers take a packet as it is, a memoryview slice included, and allocate nothing), the pusher's
 look at the feed's tracks and the benchmarks' frame clock.
 
@@ -59,6 +59,22 @@ def payload_offset(packet: Packet) -> int:
 def payload(packet: bytes) -> bytes:
     """The payload (PES or PSI bytes) of one packet; empty when it carries none."""
     return packet[payload_offset(packet) :] if packet[3] & 0x10 else b""
+
+
+PTS_CLOCK = 90_000  # PES timestamps count 90 kHz ticks
+PTS_WRAP = 1 << 33
+
+
+def pes_pts(packet: Packet) -> int | None:
+    """The PTS of the PES that starts in this packet (90 kHz ticks), None when it starts none or
+    carries no PTS."""
+    if not packet[1] & 0x40 or not packet[3] & 0x10:
+        return None
+    i = payload_offset(packet)
+    if i + 14 > len(packet) or packet[i] != 0 or packet[i + 1] != 0 or packet[i + 2] != 1 or not packet[i + 7] & 0x80:
+        return None
+    b0, b1, b2, b3, b4 = packet[i + 9 : i + 14]
+    return ((b0 & 0x0E) << 29) | (b1 << 22) | ((b2 & 0xFE) << 14) | (b3 << 7) | (b4 >> 1)
 
 
 # --- PSI ----------------------------------------------------------------------------------------------

@@ -129,6 +129,8 @@ def recorder_config(
     effective = recording_settings(recording, stream)
     storage = resolved_storage(recording, stream, settings)
     return RecorderConfig(
+        stream=recording.spec.stream_ref.name,
+        recording=recording.metadata.name,
         feed_url=feed_url(stream, effective.type, settings.worker_address, ingest_ports),
         recordings_root=RECORDINGS_ROOT,
         directory=recording_directory(recording, storage),

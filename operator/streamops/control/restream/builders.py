@@ -37,6 +37,7 @@ def pusher_config(
     source = "transcoded" if spec.source == "transcoded" else "origin"
     return PusherConfig(
         name=restream.metadata.name,
+        stream=spec.stream_ref.name,
         feed_url=feed_url(stream, source, settings.worker_address, ingest_ports),
         uri=spec.uri,
         no_audio_mode=spec.no_audio_mode,

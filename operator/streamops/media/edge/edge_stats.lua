@@ -255,14 +255,16 @@ function M.viewers_json()
     return '{"windowSeconds": ' .. window .. ', "streams": {' .. table.concat(parts, ", ") .. "}}\n"
 end
 
+-- Names, types, help and labels: streamops.contract.metrics.EDGE_METRICS (a unit test compares them).
+local VIEWERS_HELP = "viewer sessions seen in the last window at this edge replica, by protocol"
 local FAMILIES = {
     { "r", "streamops_edge_requests_total", "counter",
-      "Viewer requests the edge answered, by kind and how (hit, miss, collapsed, pass, none).",
+      "viewer requests the edge answered, by kind and how (hit, miss, collapsed, pass, none)",
       { "stream", "kind", "cache" } },
     { "o", "streamops_edge_origin_requests_total", "counter",
-      "Requests the edge sent to the stream's ingest, by kind.", { "stream", "kind" } },
+      "requests the edge sent to the stream's ingest, by kind", { "stream", "kind" } },
     { "f", "streamops_playback_refusals_total", "counter",
-      "Playback requests refused by the edge, by reason.", { "stream", "reason" } },
+      "playback requests refused by the edge, by reason", { "stream", "reason" } },
 }
 
 function M.metrics_text()
@@ -292,7 +294,7 @@ function M.metrics_text()
                 name, namespace, table.concat(values, ","), metrics:get(key) or 0)
         end
     end
-    out[#out + 1] = "# HELP streamops_viewers Viewer sessions seen in the last window, by protocol."
+    out[#out + 1] = "# HELP streamops_viewers " .. VIEWERS_HELP
     out[#out + 1] = "# TYPE streamops_viewers gauge"
     local all = sessions()
     for _, stream in ipairs(sorted_keys(all)) do

@@ -18,11 +18,14 @@ from typing import Protocol
 from streamops.media.mpegts import (
     AUDIO_STREAM_TYPES,
     PAT_PID,
+    PTS_CLOCK,
+    PTS_WRAP,
     SYNC,
     TS_PACKET,
     VIDEO_STREAM_TYPES,
     elementary_streams,
     packet_pid,
+    pes_pts,
     pmt_pids,
     random_access,
 )
@@ -41,6 +44,8 @@ SILENCE_SECONDS = 2.0
 # released at its timeout, flushes what FFmpeg's muxer still held in one burst just before its EOF
 # (measured here: `live` for 40 ms, 5.1 s after the freeze): that burst is no publisher coming back.
 RESUME_SECONDS = 0.5
+# Keyframes further apart than this (by PTS) are a timestamp jump, not an interval.
+MAX_KEYFRAME_INTERVAL_SECONDS = 60
 
 
 class FeedSink(Protocol):
@@ -92,6 +97,8 @@ class FeedHub:
     _cache_bytes: int = 0
     _cache_since: float = 0.0  # clock() when its join point arrived
     _cache_keyframe: bool = False  # the join point is a video keyframe (not an audio frame)
+    _keyframe_pts: int | None = None  # the last video keyframe's PTS
+    keyframe_interval: float = 0.0  # seconds between the last two video keyframes (PTS), 0 before two
 
     @property
     def consumers(self) -> int:
@@ -127,6 +134,7 @@ class FeedHub:
         self._sinks.clear()
         self._pending, self._pat, self._pmt, self._pmt_pids = b"", None, None, []
         self._video_pid, self._audio_pids = None, frozenset()
+        self._keyframe_pts, self.keyframe_interval = None, 0.0
         self._drop_cache()
 
     def _drop_cache(self) -> None:
@@ -157,6 +165,7 @@ class FeedHub:
         )
         if keyframe_at is not None:
             self._start_cache(data[keyframe_at:], now, keyframe=True)
+            self._keyframe(pes_pts(data[keyframe_at : keyframe_at + TS_PACKET]))
         elif self._cache_keyframe and fits:
             self._cache.append(data)  # the GOP goes on
             self._cache_bytes += len(data)
@@ -172,6 +181,17 @@ class FeedHub:
             self._offer(consumer, data)
         for sink in list(self._sinks):
             self._send(sink, data)
+
+    def _keyframe(self, pts: int | None) -> None:
+        """The keyframe interval from the PTS of consecutive keyframes (the last one of each chunk:
+        chunks are 20 ms batches, shorter than any GOP but an all-intra stream's)."""
+        if pts is None:
+            return
+        if self._keyframe_pts is not None:
+            ticks = (pts - self._keyframe_pts) % PTS_WRAP
+            if 0 < ticks <= MAX_KEYFRAME_INTERVAL_SECONDS * PTS_CLOCK:  # else a timestamp jump (a restarted encoder)
+                self.keyframe_interval = ticks / PTS_CLOCK
+        self._keyframe_pts = pts
 
     def _scan(self, data: bytes) -> tuple[int | None, int | None]:
         """Learn PAT/PMT; find the last video keyframe and the last audio PES start in this chunk."""

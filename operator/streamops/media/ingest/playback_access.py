@@ -2,7 +2,8 @@
 (routes.py wraps each handler with `PlaybackGate.guard`). For a signed stream it checks the token
 of the path (`/t/<token>/`, the route's `{token}`) against the mounted keys and answers the
 contract's refusals (docs/design/playback.md); for every stream it counts the request
-(streamops_playback_requests_total{kind,via}) and, unless an edge sent it, the viewer session.
+(streamops_playback_requests_total{kind,via}; kind: playlist, media or other) and, unless an edge
+sent it, the viewer session.
 
 Tokens never reach a log: the worker has no access log (worker_http.serve), and TokenPathFilter
 masks a token path in any log line that would quote one.
@@ -19,18 +20,19 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 
 from streamops.contract.ingest import EDGE_HEADER, IngestConfig
 from streamops.contract.playback_token import (
     CURRENT_KEY,
     PREVIOUS_KEY,
     TOKEN_SEGMENT,
-    Refusal,
     client_address,
     verify,
 )
 from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
+from streamops.media.ingest.webrtc.commands import serves_whep
+from streamops.media.worker_metrics import counter, gauge
 
 # The route segment a token path adds after the prefix: <prefix>/t/<token>/...
 TOKEN_ROUTE = f"/{TOKEN_SEGMENT}/{{token}}"
@@ -99,6 +101,13 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+def served_protocols(config: IngestConfig) -> list[str]:
+    """The viewer protocols this ingest serves (a gauge child each, contract.metrics.VIEWER_PROTOCOLS):
+    HLS always (an LL-HLS playlist's plain players count as hls), LL-HLS, DASH and WHEP as configured."""
+    served = ["hls"] + (["llhls"] if config.hls.low_latency else []) + (["dash"] if config.dash else [])
+    return served + (["webrtc"] if serves_whep(config) else [])
+
+
 def refusal_response(status: int, body: str) -> web.Response:
     # CORS headers come from the app's on_response_prepare (worker_http), as on every media answer.
     return web.Response(status=status, text=body + "\n", headers=REFUSAL_HEADERS)
@@ -126,35 +135,34 @@ class PlaybackGate:
         self.viewers = ViewerWindow(config.viewer_window)
         self.webrtc_viewers = webrtc_viewers
         self.clock = clock
-        names = list(labels)
-        requests = Counter(
-            "streamops_playback_requests",
-            "playback requests served, by kind and by whether an edge (X-Streamops-Edge) or a viewer sent them",
-            [*names, "kind", "via"],
-            registry=registry,
-        )
-        refusals = Counter(
-            "streamops_playback_refusals",
-            "playback requests refused (signed streams), by reason",
-            [*names, "reason"],
-            registry=registry,
-        )
-        viewers = Gauge(
-            "streamops_viewers", "viewer sessions in the window, by protocol", [*names, "protocol"], registry=registry
-        )
-        # The children once: a labels() lookup per request costs a lock and a tuple.
-        self._requests = {
-            (kind, via): requests.labels(**labels, kind=kind.value, via=via)
-            for kind in RequestKind
-            for via in ("edge", "direct")
-        }
-        reasons = [r.reason for r in Refusal] + [NO_KEYS_REASON]
-        self._refusals = {reason: refusals.labels(**labels, reason=reason) for reason in reasons}
-        for protocol in ("hls", "llhls", "dash"):
-            viewers.labels(**labels, protocol=protocol).set_function(
-                lambda protocol=protocol: self.viewers.count(protocol)  # type: ignore[misc]
-            )
-        viewers.labels(**labels, protocol="webrtc").set_function(lambda: self.webrtc_viewers())
+        self.labels = labels
+        self.m_requests = counter("streamops_playback_requests_total", "ingest", registry)
+        self.m_refusals = counter("streamops_playback_refusals_total", "ingest", registry)
+        # Children as they are first needed (a public stream refuses nothing), kept: a labels()
+        # lookup per request costs a lock and a tuple.
+        self._requests: dict[tuple[str, str], Counter] = {}
+        self._refusals: dict[str, Counter] = {}
+        viewers = gauge("streamops_viewers", "ingest", registry)
+        for protocol in served_protocols(config):
+            if protocol == "webrtc":
+                viewers.labels(**labels, protocol=protocol).set_function(lambda: self.webrtc_viewers())
+            else:
+                viewers.labels(**labels, protocol=protocol).set_function(
+                    lambda protocol=protocol: self.viewers.count(protocol)  # type: ignore[misc]
+                )
+
+    def _count_request(self, kind: RequestKind, via: str) -> None:
+        key = (kind.metric_kind, via)
+        child = self._requests.get(key)
+        if child is None:
+            child = self._requests[key] = self.m_requests.labels(**self.labels, kind=key[0], via=via)
+        child.inc()
+
+    def _count_refusal(self, reason: str) -> None:
+        child = self._refusals.get(reason)
+        if child is None:
+            child = self._refusals[reason] = self.m_refusals.labels(**self.labels, reason=reason)
+        child.inc()
 
     def refusal(self, request: web.Request) -> web.Response | None:
         """The answer refusing `request`, or None when it may be served."""
@@ -163,13 +171,13 @@ class PlaybackGate:
         token = request.match_info.get("token")
         keys = self.keys.keys()
         if token and not keys:
-            self._refusals[NO_KEYS_REASON].inc()
+            self._count_refusal(NO_KEYS_REASON)
             return refusal_response(NO_KEYS_STATUS, NO_KEYS_BODY)
         client = client_address(request.headers.get("X-Forwarded-For"), request.remote)
         why = verify(token, keys, self.stream, self.clock(), client)
         if why is None:
             return None
-        self._refusals[why.reason].inc()
+        self._count_refusal(why.reason)
         return refusal_response(why.status, why.body)
 
     def guard(self, kind: RequestKind, handler: Handler) -> Handler:
@@ -178,7 +186,7 @@ class PlaybackGate:
             if refused is not None:
                 return refused
             edge = EDGE_HEADER in request.headers
-            self._requests[kind, "edge" if edge else "direct"].inc()
+            self._count_request(kind, "edge" if edge else "direct")
             response = await handler(request)
             if not edge and 200 <= response.status < 300:
                 self.saw(kind, request)

@@ -144,6 +144,7 @@ class IngestRoutes:
         guard = gate.guard
         add_webrtc_routes(app, prefixes, host.webrtc, guard)
         hls = gate.guard_by_name(hls_kind, self.hls)
+        dash = gate.guard_by_name(dash_kind, self.dash)
 
         def options() -> PlayerOptions:  # at each page request: a rotated TURN credential shows at once
             return player_options(config, host.webrtc.ice_servers.servers)
@@ -152,7 +153,7 @@ class IngestRoutes:
             app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
             app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
             app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, self.screenshot))
-            app.router.add_get(prefix + "/dash/{name}", guard(RequestKind.DASH, self.dash))
+            app.router.add_get(prefix + "/dash/{name}", dash)
             app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
             add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
         return app
@@ -226,6 +227,11 @@ def hls_kind(name: str) -> RequestKind:
     if name.startswith("init"):
         return RequestKind.INIT
     return RequestKind.SEGMENT
+
+
+def dash_kind(name: str) -> RequestKind:
+    """What a DASH file name is: the manifest, or a segment (the init ones included)."""
+    return RequestKind.MANIFEST if name.endswith(".mpd") else RequestKind.DASH
 
 
 async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: str) -> web.StreamResponse:

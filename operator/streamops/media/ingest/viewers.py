@@ -22,23 +22,33 @@ MAX_SESSIONS = 100_000
 
 
 class RequestKind(Enum):
-    """What a playback request fetched: the label of streamops_playback_requests_total."""
+    """What a playback request fetched (its `metric_kind` is the label of
+    streamops_playback_requests_total)."""
 
     PLAYLIST = "playlist"
     PART = "part"
     SEGMENT = "segment"
     INIT = "init"
-    DASH = "dash"
+    MANIFEST = "manifest"  # DASH's
+    DASH = "dash"  # DASH's init and media segments
     OTHER = "other"  # the player page, its assets, the screenshot, the clock, WHEP
+
+    @property
+    def metric_kind(self) -> str:
+        """playlist, media or other (contract.metrics.REQUEST_KINDS): few values, few series."""
+        if self in (RequestKind.PLAYLIST, RequestKind.MANIFEST):
+            return "playlist"
+        return "other" if self is RequestKind.OTHER else "media"
 
 
 HLS_KINDS = frozenset((RequestKind.PLAYLIST, RequestKind.PART, RequestKind.SEGMENT, RequestKind.INIT))
+DASH_KINDS = frozenset((RequestKind.MANIFEST, RequestKind.DASH))
 LL_HLS_QUERY = ("_HLS_msn", "_HLS_part")
 
 
 def viewer_protocol(kind: RequestKind, query: Mapping[str, str]) -> str | None:
     """The protocol a media request counts a viewer for: llhls, hls, dash; None for other requests."""
-    if kind is RequestKind.DASH:
+    if kind in DASH_KINDS:
         return "dash"
     if kind not in HLS_KINDS:
         return None

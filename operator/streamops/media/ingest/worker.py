@@ -15,12 +15,12 @@ import contextlib
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streamops.api.livestream import Failback, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
@@ -31,6 +31,7 @@ from streamops.media.ingest.commands import (
     hls_variants,
     listener_protocols,
     master_playlist,
+    muxed_hls_variants,
     pull_input,
     relay_input,
     renditions,
@@ -50,6 +51,7 @@ from streamops.media.ingest.tls_reload import CertificateReloader
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
 from streamops.media.loopback_ports import free_loopback_port
+from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
 
@@ -104,21 +106,48 @@ class IngestWorker:
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:
-        self.registry = CollectorRegistry()
-        labels = {"stream": self.config.stream, "role": self.config.role}
-        names = list(labels)
-        self.m_live = Gauge("streamops_ingest_live", "1 while media flows", names, registry=self.registry)
-        self.m_fps = Gauge("streamops_ingest_frame_rate", "frames per second (live)", names, registry=self.registry)
-        self.m_bitrate = Gauge("streamops_ingest_bitrate_bps", "feed bitrate (live)", names, registry=self.registry)
-        self.m_consumers = Gauge("streamops_ingest_feed_consumers", "feed readers", names, registry=self.registry)
-        self.m_cache = Gauge(
-            "streamops_ingest_feed_cache_bytes", "what a joining feed reader gets first", names, registry=self.registry
-        )
-        self.m_sessions = Counter("streamops_ingest_sessions", "publish/pull sessions", names, registry=self.registry)
-        self.m_refused = Gauge(
-            "streamops_ingest_refused_publishers", "publishers refused", names, registry=self.registry
-        )
-        self._labels = labels
+        """The catalogue's ingest metrics (contract/metrics.py), read from the worker at each scrape."""
+        self.registry = registry = worker_registry()
+        self._labels = labels = {"stream": self.config.stream, "role": self.config.role}
+
+        def read(name: str, value: Callable[[], float]) -> None:
+            read_gauge(name, "ingest", registry, labels, value)
+
+        read("streamops_ingest_live", lambda: 1 if self.live else 0)
+        read("streamops_ingest_frame_rate", lambda: self.live_rates().frame_rate or 0)
+        read("streamops_ingest_bitrate_bits_per_second", lambda: self.live_rates().bitrate or 0)
+        read("streamops_ingest_video_width_pixels", lambda: self.facts.width or 0)
+        read("streamops_ingest_video_height_pixels", lambda: self.facts.height or 0)
+        read("streamops_ingest_keyframe_interval_seconds", lambda: self.served_feed.keyframe_interval)
+        read("streamops_ingest_segment_target_seconds", lambda: self.config.hls.segment_seconds)
+        read("streamops_ingest_playlist_updated_timestamp_seconds", self.playlist_updated_at)
+        read("streamops_ingest_transcoding_speed_ratio", lambda: self.live_rates().transcoding_speed or 0)
+        read("streamops_ingest_feed_consumers", lambda: self.served_feed.consumers)
+        self.m_sessions = counter("streamops_ingest_sessions_total", "ingest", registry).labels(**labels)
+        refused = "streamops_ingest_publishers_refused_total"
+        read_counter(refused, "ingest", registry, labels, lambda: self.gate.refused if self.gate else 0)
+
+    def live_rates(self) -> LiveRates:
+        """Frame rate, speed and bitrate of what is on air (none while nothing is)."""
+        return self.meter.rates() if self.on_air_live else LiveRates()
+
+    def playlist_updated_at(self) -> float:
+        """Unix time the HLS playlist served first (the top rendition's) last gained a segment, 0
+        before the first: the LL-HLS packager's, else the time FFmpeg last rewrote its playlist
+        (its hls muxer does so as each segment completes)."""
+        served = self.served_dir
+        ladder = renditions(self.config)
+        top = ladder[0].name if ladder else ""
+        packager = self.served_packagers.get(top)
+        if packager is not None:
+            return packager.segment_completed_at
+        muxed = muxed_hls_variants(self.config)
+        if served is None or not muxed:
+            return 0.0
+        try:
+            return (served / muxed[0][0] / top / "index.m3u8").stat().st_mtime
+        except OSError:
+            return 0.0
 
     @property
     def live(self) -> bool:
@@ -136,7 +165,7 @@ class IngestWorker:
         return self.on_air.sending(time.monotonic())
 
     def status(self) -> IngestStatus:
-        rates = self.meter.rates() if self.on_air_live else LiveRates()
+        rates = self.live_rates()
         facts = self.facts
         status = IngestStatus(
             live=self.live,
@@ -163,14 +192,8 @@ class IngestWorker:
             tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
             webrtc=self.webrtc.status(),
             viewers=self.playback.viewers.report(self.webrtc.whep_viewers),
+            feed_cache_bytes=self.served_feed.cache_bytes,
         )
-        labels = self._labels
-        self.m_live.labels(**labels).set(1 if self.live else 0)
-        self.m_fps.labels(**labels).set(rates.frame_rate or 0)
-        self.m_bitrate.labels(**labels).set(rates.bitrate or 0)
-        self.m_consumers.labels(**labels).set(self.served_feed.consumers)
-        self.m_cache.labels(**labels).set(self.served_feed.cache_bytes)
-        self.m_refused.labels(**labels).set(status.refused_publishers)
         return status
 
     # --- sessions --------------------------------------------------------------------------------
@@ -188,7 +211,7 @@ class IngestWorker:
         if renditions(self.config):
             self.transcoded_feed.start_session()
         self.started_at, self.finished_at = utc_now(), None
-        self.m_sessions.labels(**self._labels).inc()
+        self.m_sessions.inc()
         log.info("%s session started", session.kind)
         for other in self.listeners:  # one publisher at a time: the other protocol stands down
             if other is not session:

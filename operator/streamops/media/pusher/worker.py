@@ -22,8 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from streamops.contract.metrics import spec
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
 from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
+from streamops.media.metrics_text import exposition
 from streamops.media.mpegts import program_stream_types
 from streamops.media.pusher.commands import (
     PushTarget,
@@ -78,27 +80,21 @@ async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
 
 
 def pusher_metrics(
-    restream: str, live: bool, bytes_sent: int, reconnects: int, failures: int, state: PusherState
+    stream: str, target: str, bytes_sent: int, reconnects: int, failures: int, state: PusherState
 ) -> bytes:
     """/metrics in Prometheus' text format, made from the pusher's own counters when asked: what
-    prometheus-client wrote for these five metrics, without its ≈4 MiB per pusher process (issue 15)."""
-    label = 'restream="' + restream.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
-        name += "_total" if kind == "counter" else ""  # the family is named as its sample (0.0.4)
-        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}"))
-        lines.extend(f"{name}{{{label}{extra}}} {float(value)!r}" for extra, value in samples)
-
-    metric("streamops_pusher_live", "gauge", "1 while bytes reach the target", [("", 1.0 if live else 0.0)])
-    metric("streamops_pusher_sent_bytes", "counter", "bytes pushed to the target", [("", bytes_sent)])
-    metric(
-        "streamops_pusher_reconnects", "counter", "new connections to the target after the first", [("", reconnects)]
+    prometheus-client would write for these metrics (contract/metrics.py), without its ≈4 MiB per
+    pusher process (issue 15)."""
+    labels = {"stream": stream, "target": target}
+    states = [({**labels, "state": s}, 1.0 if s == state else 0.0) for s in PUSHER_STATES]
+    return exposition(
+        [
+            (spec("streamops_pusher_state", "pusher"), states),
+            (spec("streamops_pusher_sent_bytes_total", "pusher"), [(labels, bytes_sent)]),
+            (spec("streamops_pusher_reconnects_total", "pusher"), [(labels, reconnects)]),
+            (spec("streamops_pusher_target_failures_total", "pusher"), [(labels, failures)]),
+        ]
     )
-    metric("streamops_pusher_target_failures", "counter", "target failures", [("", failures)])
-    states = [(f',streamops_pusher_state="{s}"', 1.0 if s == state else 0.0) for s in PUSHER_STATES]
-    metric("streamops_pusher_state", "gauge", "pusher state", states)
-    return ("\n".join(lines) + "\n").encode()
 
 
 # --- the worker ----------------------------------------------------------------------------------
@@ -151,13 +147,11 @@ class Pusher:
         )
 
     def metrics(self) -> Reply:
-        return Reply(
-            200,
-            pusher_metrics(
-                self.config.name, self.live, self.bytes_sent, self.reconnects, self.target_failures, self.state
-            ),
-            METRICS_CONTENT_TYPE,
+        cfg, status = self.config, self.status()  # the state as /status says it (live: bytes reach the target)
+        text = pusher_metrics(
+            cfg.stream, cfg.name, self.bytes_sent, self.reconnects, self.target_failures, status.state
         )
+        return Reply(200, text, METRICS_CONTENT_TYPE)
 
     def _on_progress(self, progress: Progress) -> None:
         total = self._run_base + progress.total_size

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
@@ -48,6 +48,7 @@ from streamops.media.recorder.plan import (
 )
 from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
 from streamops.media.recorder.upload import Uploader
+from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
 
@@ -150,20 +151,35 @@ class Recorder:
             bucket = Bucket(config.upload, access_key, secret_key, self.redact)
             self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, self._save)
 
-        self.registry = registry or CollectorRegistry()
-        recording = Gauge("streamops_recorder_recording", "1 while a video is open", registry=self.registry)
-        recording.set_function(lambda: 1 if self.recording else 0)
-        recorded = Gauge("streamops_recorder_recorded_seconds", "seconds recorded", registry=self.registry)
-        recorded.set_function(self._recorded_seconds)
-        self.m_parts = Counter("streamops_recorder_parts", "parts started", registry=self.registry)
-        self.m_drops = Counter("streamops_recorder_source_drops", "feed ended mid-video", registry=self.registry)
-        self.m_videos = Counter("streamops_recorder_videos", "videos finalised", registry=self.registry)
-        self.m_discarded = Counter("streamops_recorder_discarded", "videos discarded", registry=self.registry)
-        self.m_errors = Counter("streamops_recorder_errors", "failed finalisations", registry=self.registry)
-        pending = Gauge("streamops_recorder_uploads_pending", "videos waiting to be uploaded", registry=self.registry)
-        pending.set_function(lambda: self.uploader.pending if self.uploader else 0)
-        sent = Gauge("streamops_recorder_uploaded_bytes", "bytes sent to object storage", registry=self.registry)
-        sent.set_function(lambda: self.uploader.bytes_sent if self.uploader else 0)
+        self.registry = registry or worker_registry()
+        self._metrics()
+
+    def _metrics(self) -> None:
+        """The catalogue's recorder metrics (contract/metrics.py): the upload ones only when uploading."""
+        registry, labels = self.registry, {"stream": self.config.stream, "recording": self.config.recording}
+        read_gauge("streamops_recorder_recording", "recorder", registry, labels, lambda: 1 if self.recording else 0)
+        read_gauge("streamops_recorder_recorded_seconds", "recorder", registry, labels, self._recorded_seconds)
+        self.m_videos = counter("streamops_recorder_videos_total", "recorder", registry).labels(**labels)
+        self.m_discarded = counter("streamops_recorder_discarded_total", "recorder", registry).labels(**labels)
+        self.m_errors = counter("streamops_recorder_errors_total", "recorder", registry).labels(**labels)
+        self.m_drops = counter("streamops_recorder_source_drops_total", "recorder", registry).labels(**labels)
+        uploader = self.uploader
+        if uploader is None:
+            return
+        read_gauge("streamops_recorder_uploads_pending", "recorder", registry, labels, lambda: uploader.pending)
+        read_gauge(
+            "streamops_recorder_upload_lag_seconds",
+            "recorder",
+            registry,
+            labels,
+            lambda: uploader.lag_seconds(self.clock()),
+        )
+        read_counter(
+            "streamops_recorder_uploaded_bytes_total", "recorder", registry, labels, lambda: uploader.bytes_sent
+        )
+        read_counter(
+            "streamops_recorder_upload_failures_total", "recorder", registry, labels, lambda: uploader.failed_attempts
+        )
 
     # -- telemetry --
 
@@ -476,7 +492,6 @@ class Recorder:
         ffmpeg.on_progress = on_progress
         await ffmpeg.start()
         self.first_attempt.set()
-        self.m_parts.inc()
         video.ffmpeg_pid = ffmpeg.pid
         self._save()  # before any byte lands: a restart must know this part exists
 

@@ -51,11 +51,10 @@ class Standby:
             self.recorder.request_exit()
 
     def start(self, wanted: RecorderConfig) -> None:
-        from prometheus_client import CollectorRegistry
-
         from streamops.media.recorder.recording import Recorder
+        from streamops.media.worker_metrics import worker_registry
 
-        self.registry = CollectorRegistry()
+        self.registry = worker_registry()
         recorder = Recorder(wanted, registry=self.registry)
         self.recorder, self.recording = recorder, asyncio.create_task(recorder.run())
         self.exit_now.set()  # hand over to the recorder's own lifecycle

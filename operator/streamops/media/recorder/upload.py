@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ class Uploader:
         self.problem: StorageProblem | None = None
         self.error: str | None = None
         self.failures = 0  # in a row
+        self.failed_attempts = 0  # since start (the metric)
         self.checked = False  # the bucket answered once
         self.parts_sent = 0
         self.bytes_sent = 0
@@ -95,6 +97,12 @@ class Uploader:
     @property
     def pending(self) -> int:
         return len(self.state().uploads)
+
+    def lag_seconds(self, now: datetime) -> float:
+        """How long the oldest video waiting to be uploaded has been over (its end); 0 when none waits."""
+        uploads = self.state().uploads
+        video = self._video(uploads[0]) if uploads else None
+        return max(0.0, (now - video.ended_at).total_seconds()) if video is not None else 0.0
 
     async def drained(self, give_up_after_failures: int | None = None) -> None:
         """Until every queued video is uploaded, or (when given) the storage has failed this many
@@ -140,6 +148,7 @@ class Uploader:
 
     def _failed(self, problem: StorageProblem, message: str) -> None:
         self.failures += 1
+        self.failed_attempts += 1
         self.problem, self.error = problem, message
         for v in self.state().videos:
             if v.upload == "uploading":

@@ -65,6 +65,7 @@ class LlHlsPackager:
         self._clock: tuple[float, float] | None = None  # (media time, wall clock) of the first fragment
         self._changed = asyncio.Event()
         self.updated_at = time.time()  # the playlist's Last-Modified (players judge freshness by it)
+        self.segment_completed_at = 0.0  # Unix time the playlist last gained a complete segment
 
     # --- input ---------------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> None:
@@ -100,6 +101,7 @@ class LlHlsPackager:
         tmp.replace(self.dir / segment_uri(segment.msn))
         self._pending = []
         segment.complete = True
+        self.segment_completed_at = time.time()
         window = self.settings.window_segments
         complete = [s for s in self.segments if s.complete]
         for old in complete[: max(0, len(complete) - window)]:

@@ -1,8 +1,8 @@
 """What the ingest worker runs for WebRTC (IngestConfig.webrtc): the component (component.py) with
 its loopback ports and its advertised addresses resolved at each start, WHIP publishers (whip.py),
 the WHEP feeder (whep_feed.py), WHEP offers passed through, the clients' STUN/TURN servers
-(ice_servers.py), and the component's /status read every STATUS_SECONDS into IngestStatus.webrtc and
-the metrics. Without IngestConfig.webrtc it runs nothing and its endpoints refuse.
+(ice_servers.py), and the component's /status read every STATUS_SECONDS into IngestStatus.webrtc (and
+streamops_viewers{protocol="webrtc"}). Without IngestConfig.webrtc it runs nothing and its endpoints refuse.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import FEED_PATH, WebRtcStatus
 from streamops.media.ingest.webrtc.commands import ComponentPorts, component_command, serves_whep, takes_whip
@@ -24,6 +24,7 @@ from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.ingest.webrtc.whep_feed import WhepFeeder, WhepFeedHost
 from streamops.media.ingest.webrtc.whip import WhipHost, WhipIngest
 from streamops.media.loopback_ports import free_loopback_port, free_rtp_port
+from streamops.media.worker_metrics import counter
 from streamops.redaction import Redactor
 
 STATUS_SECONDS = 2.0
@@ -80,12 +81,9 @@ class WebRtcRunner:
         self.last_refusal: str | None = None
         self._component_task: asyncio.Task[None] | None = None
         self._loops: list[asyncio.Task[None]] = []
-        names = list(labels)
         self._labels = labels
-        self.m_viewers = Gauge("streamops_ingest_whep_viewers", "connected WHEP viewers", names, registry=registry)
-        self.m_refused = Counter(
-            "streamops_ingest_whip_refused", "WHIP offers refused, by reason", [*names, "reason"], registry=registry
-        )
+        # (WHEP viewers are streamops_viewers{protocol="webrtc"}: the playback gate's.)
+        self.m_refused = counter("streamops_ingest_whip_refused_total", "ingest", registry)
 
     # --- the component's command line -------------------------------------------------------------------
     def _pick_ports(self) -> ComponentPorts:
@@ -159,8 +157,6 @@ class WebRtcRunner:
     async def _poll_status(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             self._status = await self.client.status() if self.component.running else None
-            viewers = int((self._status or {}).get("viewers") or 0)
-            self.m_viewers.labels(**self._labels).set(viewers)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), STATUS_SECONDS)
 

@@ -111,7 +111,8 @@ cluster-down: ## stop the local cluster (and a demo operator) started from .clus
 
 operator: venv ## run the operator in the foreground against .cluster/ (after make cluster-up)
 	@if [ -f $(CLUSTER)/operator.env ]; then source $(CLUSTER)/operator.env; fi; \
-	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz
+	  KUBECONFIG=$(CLUSTER)/kubeconfig $(VENV)/bin/streamops operator --liveness http://127.0.0.1:8081/healthz \
+	    --metrics-address 127.0.0.1 --metrics-port 8080
 
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).

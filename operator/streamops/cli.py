@@ -32,21 +32,32 @@ def run_operator(args: argparse.Namespace) -> int:
         # operator logs its own transitions (reconciled, failed) and kopf's warnings still show.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
-    async def operate(stop_flag: asyncio.Event | None = None) -> None:
-        await kopf.operator(
-            clusterwide=not args.namespace,
-            namespaces=args.namespace or (),
-            liveness_endpoint=args.liveness,
-            standalone=True,  # kopf's own peering stays off: leader election is the Lease's
-            # handlers.close() raises the stop flag, whatever stopped kopf (see run_elected()).
-            memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag),
-            stop_flag=stop_flag,
-        )
+    from streamops.control.shared.operator_metrics import metrics_server, set_leader
 
-    if not args.leader_election:
-        asyncio.run(operate())
-        return 0
-    return asyncio.run(run_elected_operator(args, operate))
+    async def operate(stop_flag: asyncio.Event | None = None) -> None:
+        set_leader(True)
+        try:
+            await kopf.operator(
+                clusterwide=not args.namespace,
+                namespaces=args.namespace or (),
+                liveness_endpoint=args.liveness,
+                standalone=True,  # kopf's own peering stays off: leader election is the Lease's
+                # handlers.close() raises the stop flag, whatever stopped kopf (see run_elected()).
+                memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag),
+                stop_flag=stop_flag,
+            )
+        finally:
+            set_leader(False)
+
+    async def run() -> int:
+        # /metrics for the whole process: a standby answers too (streamops_operator_leader 0).
+        async with metrics_server(args.metrics_address, args.metrics_port):
+            if not args.leader_election:
+                await operate()
+                return 0
+            return await run_elected_operator(args, operate)
+
+    return asyncio.run(run())
 
 
 async def run_elected_operator(args: argparse.Namespace, operate: Callable[[asyncio.Event], Awaitable[None]]) -> int:
@@ -250,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     op = sub.add_parser("operator", help="run the operator (kopf)")
     op.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
     op.add_argument("--liveness", default="http://0.0.0.0:8081/healthz", help="liveness endpoint URL (kopf serves it)")
+    op.add_argument(
+        "--metrics-port", type=int, default=8080, help="port of the Prometheus /metrics endpoint (0: off; default 8080)"
+    )
+    op.add_argument(
+        "--metrics-address", default="0.0.0.0", help="address /metrics listens on (default 0.0.0.0: a Pod's)"
+    )
     op.add_argument("-v", "--verbose", action="store_true")
     election = op.add_argument_group("leader election (several replicas: one leads, the others wait)")
     election.add_argument(

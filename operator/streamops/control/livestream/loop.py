@@ -18,6 +18,7 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
+from streamops.control.shared import operator_metrics
 from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.edge_viewers import Sessions
@@ -126,6 +127,8 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 )
             }
             await loop.remove_lost_pods(standby, *observed_pods.values())
+            operator_metrics.stream_active(loop.namespace, loop.name, loop.body.spec.get("active") is not False)
+            loop.report_restarts(loop.name, {"ingest": observed_pods.values(), "recorder": [standby]})
             telemetry: dict[Role, IngestStatus] = {}
             for role, reader in readers.items():
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
@@ -154,3 +157,5 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             await loop.sleep(*observed_pods.values())
     finally:
         loop.close()
+        if not loop.running:  # deleted (not the operator stopping, nor the loop starting again)
+            operator_metrics.stream_deleted(loop.namespace, loop.name)

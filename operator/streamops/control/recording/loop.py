@@ -19,10 +19,11 @@ from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording import reasons
 from streamops.control.recording.builders import recorder_pod_name
-from streamops.control.recording.quota import QuotaUse, quota_use
+from streamops.control.recording.quota import QuotaUse, nearest_limit, quota_uses
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.recording.retention import ExpiryFailed, delete_videos, expiry_due
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
+from streamops.control.shared import operator_metrics
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, index_values, worker_pod
 from streamops.control.shared.manifests import Manifest
@@ -101,7 +102,9 @@ def check_quota(state: OperatorState, indexes: Indexes, namespace: str, stream: 
     extras.quota_checked_at = now
     facts = next(iter(index_values(indexes.streams, (namespace, stream))), None)
     stream_limit = facts.recording_quota_bytes if facts else None
-    extras.quota = quota_use(indexes.recordings, namespace, stream, state.settings.recordings_quota_bytes, stream_limit)
+    uses = quota_uses(indexes.recordings, namespace, stream, state.settings.recordings_quota_bytes, stream_limit)
+    extras.quota = nearest_limit(uses)
+    operator_metrics.storage_quota(namespace, stream, {u.scope: (u.used, u.limit) for u in uses})
 
 
 async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> None:
@@ -172,6 +175,7 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             if outcome.storage_refused:  # look again soon: the Secret may be created any time
                 loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
+            loop.report_restarts(stream_ref, {"recorder": [pod]})
             client = state.client
             telemetry = await reader.read(client, pod) if client else None
             stopped_spec = bool(loop.body.spec.get("stopped"))

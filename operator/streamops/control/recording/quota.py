@@ -48,18 +48,28 @@ def stored(facts: Iterable[RecordingIndexFacts]) -> int:
     return sum(f.stored_bytes for f in facts)
 
 
-def quota_use(
+def quota_uses(
     index: RecordingIndex, namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
-) -> QuotaUse | None:
-    """The scope nearest its limit (the fuller level first, then the higher share); None when
-    neither scope has a limit. The namespace's usage walks the index's keys: done only when the
-    namespace has a limit."""
+) -> list[QuotaUse]:
+    """The usage of each scope that has a limit. The namespace's usage walks the index's keys: done
+    only when the namespace has a limit."""
     uses: list[QuotaUse] = []
     if namespace_limit > 0:
         facts = (f for key, values in index.items() if key[0] == namespace for f in values)
         uses.append(QuotaUse("namespace", stored(facts), namespace_limit))
     if stream_limit:
         uses.append(QuotaUse("stream", stored(index_values(index, (namespace, stream))), stream_limit))
-    if not uses:
-        return None
-    return max(uses, key=lambda u: (_SEVERITY[u.level], u.used / u.limit))
+    return uses
+
+
+def nearest_limit(uses: Iterable[QuotaUse]) -> QuotaUse | None:
+    """The scope nearest its limit (the fuller level first, then the higher share); None when
+    neither scope has a limit."""
+    return max(uses, key=lambda u: (_SEVERITY[u.level], u.used / u.limit), default=None)
+
+
+def quota_use(
+    index: RecordingIndex, namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
+) -> QuotaUse | None:
+    """The scope nearest its limit, of those that have one (quota_uses)."""
+    return nearest_limit(quota_uses(index, namespace, stream, namespace_limit, stream_limit))

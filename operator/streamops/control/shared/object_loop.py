@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, Protocol, TypeVar
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 from streamops.api.common import ConditionedStatus
 from streamops.api.kinds import Kind
+from streamops.control.shared import operator_metrics
 from streamops.control.shared.api_threads import LATER
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
@@ -166,6 +167,11 @@ class ObjectLoop(Generic[OutcomeT]):
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
         period = state.settings.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
+        self.metric_kind = kind.api.singular  # the `kind` label of the operator's metrics
+        self.owner = body.metadata.uid or "/".join(self.key)  # whose worker restarts it reports
+        # The watch event its next reconcile answers (queue latency): the first one, to begin with.
+        self._event_at, obj.unanswered_since = obj.unanswered_since, None
+        operator_metrics.loop_started(self.metric_kind)
 
     @property
     def body(self) -> kopf.Body:
@@ -199,34 +205,46 @@ class ObjectLoop(Generic[OutcomeT]):
 
     # --- reconciling (sync, in an API thread; serialised per object) ------------------------------
 
-    def _reconcile_now(self, raw: Manifest, hints: Hints) -> OutcomeT | None:
+    def _reconcile_now(self, raw: Manifest, hints: Hints, event_at: float | None) -> OutcomeT | None:
         if raw["metadata"].get("deletionTimestamp"):
             return self.outcome  # going away: the garbage collector removes the children
         state = self.state
         with state.lock(self.key):
+            started, ok = time.monotonic(), False
+            if event_at is not None:
+                operator_metrics.queued(self.metric_kind, started - event_at)
             try:
-                outcome = self.kind.reconcile(state.api, state.settings, raw, state.allocator, **hints)
-            except PortExhausted:
-                state.seed_ports(SELECTOR)
-                outcome = self.kind.reconcile(state.api, state.settings, raw, state.allocator, **hints)
+                try:
+                    outcome = self.kind.reconcile(state.api, state.settings, raw, state.allocator, **hints)
+                except PortExhausted:
+                    state.seed_ports(SELECTOR)
+                    outcome = self.kind.reconcile(state.api, state.settings, raw, state.allocator, **hints)
+                ok = True
+            finally:
+                operator_metrics.reconciled(self.metric_kind, time.monotonic() - started, ok)
             self.outcome = outcome
             return outcome
 
     async def reconcile(self, **hints: str | bool | None) -> OutcomeT | None:
         carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
         merged = {**self.hints, **carried, **hints}
-        return await self.state.call_at(self.kind.priority, self._reconcile_now, plain(self.body), merged)
+        event_at, self._event_at = self._event_at, None
+        body = plain(self.body)
+        return await self.state.call_at(self.kind.priority, self._reconcile_now, body, merged, event_at)
 
     async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
         """The object's reconcile outcome, reconciling first when due: never done yet, the spec
         changed (metadata.generation), a Pod of the object went away, or the resync period passed.
         A failed reconcile is tried again after 1, 2, 4 … 60 s."""
         self.requested |= self.state.take_reconcile_request(self.key)
+        woken_at = self.state.take_woken_at(self.key)
         outcome = self.outcome
         now = time.monotonic()
         stale = outcome is None or outcome.generation != self.body.metadata.get("generation")
         if not (stale or self.requested or now >= self.next_resync) or now < self.retry_at:
             return outcome
+        if (stale or self.requested) and self._event_at is None:
+            self._event_at = woken_at  # (a resync answers no event: no queue latency)
         try:
             outcome = await self.reconcile(**hints)
         except Exception as e:  # the API refused or is unreachable: keep what was, try again later
@@ -298,8 +316,20 @@ class ObjectLoop(Generic[OutcomeT]):
                 await self.woken.wait()
         self.woken.clear()
 
+    def report_restarts(self, stream: str, pods: Mapping[str, Iterable[PodObservation | None]]) -> None:
+        """The container restarts of the object's worker Pods, by worker (ingest, recorder, pusher);
+        a worker none of whose Pods exists has no series."""
+        counts: dict[str, int] = {}
+        for worker, observed in pods.items():
+            found = [p.restarts for p in observed if p is not None and p.exists]
+            if found:
+                counts[worker] = sum(found)
+        operator_metrics.WORKER_RESTARTS.report(self.owner, self.namespace, stream, counts)
+
     def close(self) -> None:
         self.state.forget(self.key)
+        operator_metrics.loop_stopped(self.metric_kind)
+        operator_metrics.WORKER_RESTARTS.forget(self.owner)
 
 
 async def follow_stream(

@@ -30,6 +30,12 @@ class LiveObject:
     body: kopf.Body
     gone: bool = False
     since: float = field(default_factory=time.monotonic)  # when the operator first saw it
+    # That first sight, until a loop's first reconcile answers it (the start of its queue latency;
+    # a loop started again after a failure answers no event).
+    unanswered_since: float | None = None
+
+    def __post_init__(self) -> None:
+        self.unanswered_since = self.since
 
 
 Loop = Callable[[LiveObject], Awaitable[None]]

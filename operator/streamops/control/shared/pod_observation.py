@@ -44,6 +44,7 @@ class PodObservation:
     unschedulable: str = ""  # the scheduler's message while PodScheduled is False for Unschedulable
     mounting_since: datetime | None = None  # scheduled, sandbox not started yet (volumes first)
     waiting: str = ""  # "reason: message" of a container that waits (ContainerCreating, ImagePullBackOff...)
+    restarts: int = 0  # restartCount of its containers, summed (streamops_worker_restarts)
 
     @classmethod
     def of(cls, name: str, pod: Body | None) -> PodObservation:
@@ -104,6 +105,7 @@ class PodObservation:
             unschedulable=unschedulable,
             mounting_since=mounting_since,
             waiting=waiting,
+            restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
         )
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -51,6 +52,8 @@ class OperatorState:
     # and followers go with the last of them.
     _holders: dict[ObjectKey, int] = field(default_factory=dict)
     _reconcile_requested: set[ObjectKey] = field(default_factory=set)
+    # When a loop was first woken since it last looked (monotonic): its queue latency's start.
+    _woken_at: dict[ObjectKey, float] = field(default_factory=dict)
     # (namespace, stream) → the keys of its Recordings and Restreams
     _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
@@ -105,6 +108,7 @@ class OperatorState:
             self._reconcile_requested.add(key)
         event = self._wakers.get(key)
         if event is not None:
+            self._woken_at.setdefault(key, time.monotonic())
             event.set()
 
     def follow(self, key: ObjectKey, namespace: str, stream: str) -> None:
@@ -114,6 +118,10 @@ class OperatorState:
     def wake_followers(self, namespace: str, stream: str) -> None:
         for key in self._followers.get((namespace, stream), ()):
             self.wake(key)
+
+    def take_woken_at(self, key: ObjectKey) -> float | None:
+        """When the key's loop was first woken since this was last asked (monotonic), if it was."""
+        return self._woken_at.pop(key, None)
 
     def take_reconcile_request(self, key: ObjectKey) -> bool:
         if key in self._reconcile_requested:
@@ -130,6 +138,7 @@ class OperatorState:
         with self._guard:
             self._locks.pop(key, None)
         self._wakers.pop(key, None)
+        self._woken_at.pop(key, None)
         self._reconcile_requested.discard(key)
         for stream, keys in list(self._followers.items()):
             keys.discard(key)

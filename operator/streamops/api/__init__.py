@@ -66,10 +66,10 @@ __all__ = [
     "RecordingSpec",
     "RecordingStatus",
     "Restream",
-    "StreamWebhook",
     "RestreamSpec",
     "RestreamStatus",
     "SecretKeyRef",
+    "StreamWebhook",
 ]
 
 

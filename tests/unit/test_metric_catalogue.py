@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
-from streamops.api import KINDS
 from streamops.contract import metrics
 from streamops.contract.metrics import ALL_METRICS, METRIC_NAMES, MetricSpec, spec
 from streamops.contract.playback_token import Refusal
 from streamops.contract.pusher import PUSHER_STATES
+from streamops.control.kinds import KINDS
 from streamops.media.ingest.playback_access import NO_KEYS_REASON
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc import admission
@@ -60,7 +60,7 @@ def test_the_enums_are_the_values_the_code_writes():
     assert whip == metrics.WHIP_REFUSAL_REASONS
     assert metrics.PUSHER_STATES == PUSHER_STATES
     assert set(metrics.REQUEST_KINDS) == {kind.metric_kind for kind in RequestKind}
-    assert {k.singular for k in KINDS} <= set(metrics.OPERATOR_KINDS)
+    assert tuple(k.api.singular for k in KINDS) == metrics.OPERATOR_KINDS
 
 
 # --- the edge (nginx + Lua writes its text format itself) ----------------------------------------------

@@ -52,6 +52,8 @@ def test_every_operator_metric_is_the_catalogues():
         assert (family.type, family.documentation) == (entry.type, entry.help), entry.name
         assert operator_metric(entry.name)._labelnames == entry.labels
     assert sample("streamops_operator_leader") in (0.0, 1.0)
+    for kind in ("livestream", "recording", "restream"):  # from the start: a first error is an increase
+        assert sample("streamops_operator_reconciles_total", kind=kind, result="error") is not None
     assert not [s for f in families.values() for s in f.samples if s.name.endswith("_created")]
     with pytest.raises(KeyError, match="not an operator metric"):
         operator_metric("streamops_ingest_live")
@@ -102,7 +104,7 @@ def test_a_loop_counts_its_reconciles_their_time_and_the_queue_from_the_event(mo
     async def run() -> None:
         start = now()
         loop = ObjectLoop(state, kind, obj)
-        assert since(start) == [0, 0, 0, 0, 1], "one object more; its reconciles' series at 0"
+        assert since(start) == [0, 0, 0, 0, 1], "one object more"
         await loop.reconciled()  # the first: answers the event that showed the object
         assert since(start) == [1, 0, 1, 1, 1]
         state.wake(loop.key)  # its own status write's echo: no reconcile, no latency

@@ -57,8 +57,7 @@ EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment"
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
 EDGE_REFUSAL_REASONS = PLAYBACK_REFUSAL_REASONS[:-1]  # edge_token.lua's REFUSALS
-# The kinds with a status loop (control/kinds.py), by Kind.singular; streamwebhook: issue 28 adds it.
-OPERATOR_KINDS = ("livestream", "recording", "restream", "streamwebhook")
+OPERATOR_KINDS = ("livestream", "recording", "restream")  # the kinds with a status loop (control/kinds.py)
 RESULTS = ("ok", "error")
 WORKERS = ("ingest", "recorder", "pusher")
 QUOTA_SCOPES = ("namespace", "stream")

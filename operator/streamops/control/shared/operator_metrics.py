@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 
 from streamops.contract.http import METRICS_PATH
-from streamops.contract.metrics import OPERATOR_METRICS, RESULTS, MetricSpec
+from streamops.contract.metrics import OPERATOR_KINDS, OPERATOR_METRICS, RESULTS, MetricSpec
 
 # Seconds, for the reconcile duration and the queue latency: a reconcile is a few API calls (tens of
 # ms); a burst of 500 new objects queues them for seconds (bench/results/operator.md).
@@ -46,8 +46,12 @@ def _collector(entry: MetricSpec) -> Gauge | Counter | Histogram:
     return Histogram(entry.family, entry.help, entry.labels, registry=REGISTRY, buckets=buckets)
 
 
-# Every family up front: /metrics lists them all from the start (HELP, TYPE), children as they come.
+# Every family up front: /metrics lists them all from the start (HELP, TYPE), children as they come;
+# the reconcile counters of every kind at 0, so that a first error is an increase.
 _COLLECTORS = {entry.name: _collector(entry) for entry in OPERATOR_METRICS}
+for _kind in OPERATOR_KINDS:
+    for _result in RESULTS:
+        _COLLECTORS["streamops_operator_reconciles_total"].labels(kind=_kind, result=_result)
 
 
 def operator_metric(name: str) -> Any:
@@ -69,11 +73,8 @@ def set_leader(leading: bool) -> None:
 
 
 def loop_started(kind: str) -> None:
-    """A status loop of `kind` (Kind.singular) began: one more object followed; its kind's reconcile
-    series exist from now on (at 0), so that the first error is an increase."""
+    """A status loop of `kind` (Kind.singular) began: one more object followed."""
     operator_metric("streamops_operator_objects").labels(kind=kind).inc()
-    for result in RESULTS:
-        operator_metric("streamops_operator_reconciles_total").labels(kind=kind, result=result)
 
 
 def loop_stopped(kind: str) -> None:

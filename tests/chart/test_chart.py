@@ -54,6 +54,7 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),
+        ("CustomResourceDefinition", f"streamwebhooks.{GROUP}"),
         ("Deployment", "streamops"),
         ("Role", "streamops-leader-election"),
         ("RoleBinding", "streamops-leader-election"),

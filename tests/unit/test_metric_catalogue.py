@@ -106,3 +106,18 @@ def test_the_edges_label_values_are_the_catalogues():
     assert tuple(re.findall(r"^\s+(\w+) = \{", table, re.M)) == metrics.EDGE_REFUSAL_REASONS
     protocols = re.search(r"local PROTOCOLS = \{([^}]*)\}", lua("edge_stats.lua"))
     assert protocols and tuple(re.findall(r'"(\w+)"', protocols[1])) == metrics.EDGE_VIEWER_PROTOCOLS
+
+
+# --- the design note ---------------------------------------------------------------------------------
+
+
+def test_the_design_notes_table_lists_every_metric_of_the_catalogue():
+    note = (Path(__file__).parents[2] / "docs" / "design" / "observability.md").read_text()
+    section = note[note.index("## Metrics\n") : note.index("\n## ", note.index("## Metrics\n") + 1)]
+    rows = re.findall(r"^\| `(streamops_\w+)` \| (\w+) \| (\w+) \| ([^|]*) \|", section, re.M)
+    listed = {(name, exporter): (kind, labels.strip()) for name, exporter, kind, labels in rows}
+    assert len(rows) == len(listed) == len(ALL_METRICS)
+    for m in ALL_METRICS:
+        kind, labels = listed[m.name, m.exporter]
+        assert kind == m.type, m.name
+        assert [part.split(":")[0] for part in labels.split("; ")] == list(m.labels or ["–"]), m.name

@@ -124,6 +124,51 @@ def test_feed_gop_cache_starts_at_the_last_keyframe():
     assert hub.bytes_in == len(pat + pmt + first_gop + chunk) + 50
 
 
+def pes(pts: int | None) -> bytes:
+    """A PES header (stream 0xE0) with `pts` (90 kHz), or without one."""
+    if pts is None:
+        return b"\x00\x00\x01\xe0\x00\x00\x80\x00\x00"
+    b = bytes(
+        [
+            0x21 | ((pts >> 29) & 0x0E),
+            (pts >> 22) & 0xFF,
+            0x01 | ((pts >> 14) & 0xFE),
+            (pts >> 7) & 0xFF,
+            0x01 | ((pts << 1) & 0xFE),
+        ]
+    )
+    return b"\x00\x00\x01\xe0\x00\x00\x80\x80\x05" + b
+
+
+def keyframe_at(pts: int | None) -> bytes:
+    return packet(VIDEO, pes(pts), adaptation=b"\x40")
+
+
+def test_pes_pts_reads_the_33_bit_timestamp_of_a_pes_start():
+    for pts in (0, 1, 90_000, 2**32 + 12345, 2**33 - 1):
+        assert mpegts.pes_pts(keyframe_at(pts)) == pts
+    assert mpegts.pes_pts(keyframe_at(None)) is None, "no PTS"
+    assert mpegts.pes_pts(packet(VIDEO, pes(90_000), start=False)) is None, "no PES starts here"
+    assert mpegts.pes_pts(packet(VIDEO, b"\x47" * 20)) is None, "not a PES"
+
+
+def test_the_keyframe_interval_is_the_pts_difference_of_the_last_two_keyframes():
+    hub = FeedHub()
+    hub.start_session()
+    hub.publish(pat_of((1, PMT_A)) + pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO)))
+    hub.publish(keyframe_at(1_000_000))
+    assert hub.keyframe_interval == 0, "one keyframe: no interval yet"
+    hub.publish(video(keyframe=False) + keyframe_at(1_000_000 + 180_000))
+    assert hub.keyframe_interval == 2.0
+    hub.publish(keyframe_at(mpegts.PTS_WRAP - 45_000))  # far ahead: a jump, not an interval
+    hub.publish(keyframe_at(45_000))  # across the 33-bit wrap
+    assert hub.keyframe_interval == 1.0
+    hub.publish(keyframe_at(0))  # backwards (an encoder restarted): no interval
+    assert hub.keyframe_interval == 1.0
+    hub.end_session()
+    assert hub.keyframe_interval == 0
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0

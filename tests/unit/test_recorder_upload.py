@@ -9,7 +9,7 @@ import base64
 import email.header
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -494,7 +494,18 @@ def test_failures_are_reported_retried_and_cleared_by_a_success(tmp_path: Path) 
         (None, "uploaded"),
     ]
     assert h.uploader.failures == 0 and h.uploader.error is None
+    assert h.uploader.failed_attempts == 2, "the metric counts every failed attempt, not the streak"
     assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part2", "part3"]
+
+
+def test_the_upload_lag_is_the_age_of_the_oldest_waiting_video_from_its_end(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    assert h.uploader.lag_seconds(T0 + timedelta(hours=1)) == 0, "none waits"
+    h.add_video(3 * MIB)  # ended at T0
+    assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 90
+    assert h.uploader.lag_seconds(T0 - timedelta(seconds=5)) == 0, "a clock behind the video's end is no lag"
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 0
 
 
 def test_a_verification_mismatch_keeps_the_local_copy_and_starts_over(tmp_path: Path) -> None:

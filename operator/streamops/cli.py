@@ -103,22 +103,14 @@ def write_rbac(args: argparse.Namespace) -> int:
 
 
 def video_url(args: argparse.Namespace) -> int:
-    from streamops.api import RECORDING, Recording
     from streamops.control.shared.kube import ApiError, KubeApi
-    from streamops.storage.download_link import NoLink, download_link
+    from streamops.storage.download_link import NoLink
+    from streamops.video_cli import video_link
 
-    api = KubeApi.from_environment()
-    namespace = args.namespace or api.info.default_namespace or "default"
     try:
-        raw = api.get_custom(RECORDING, namespace, args.recording)
-        if raw is None:
-            raise NoLink(f"recording {args.recording} not found in namespace {namespace}")
-        recording = Recording.model_validate(raw)
-        storage = recording.status.storage if recording.status else None
-        secret = None
-        if storage is not None and storage.s3 is not None:
-            secret = api.get("Secret", namespace, storage.s3.credentials_secret)
-        print(download_link(recording, args.number, secret, args.expires))
+        api = KubeApi.from_environment()
+        namespace = args.namespace or api.info.default_namespace or "default"
+        print(video_link(api, namespace, args.recording, args.number, args.expires))
     except (NoLink, ApiError) as e:
         print(f"streamops video url: {e}", file=sys.stderr)
         return 1
@@ -129,16 +121,8 @@ def playback_url(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from streamops.api import LIVESTREAM
-    from streamops.contract.playback_token import KEYS_SECRET
     from streamops.control.shared.kube import ApiError, KubeApi
-    from streamops.playback_cli import (
-        PlaybackCliError,
-        parse_expires,
-        playback_url,
-        signed_url,
-        stream_access,
-        viewer_address,
-    )
+    from streamops.playback_cli import PlaybackCliError, parse_expires, stream_url, viewer_address
 
     try:
         expires, ip = parse_expires(args.expires), viewer_address(args.ip)
@@ -147,26 +131,10 @@ def playback_url(args: argparse.Namespace) -> int:
         stream = api.get_custom(LIVESTREAM, namespace, args.stream)
         if stream is None:
             raise PlaybackCliError(f"livestream {args.stream} not found in namespace {namespace}")
-        access = stream_access(stream)
-        if access == "public":
-            print(playback_url(stream, args.format))
-            print(f"livestream {args.stream} is public (spec.playback.access): the URL needs no token", file=sys.stderr)
-            return 0
-        secret = api.get("Secret", namespace, KEYS_SECRET)
-        if secret is None:
-            if access is None:  # the operator's default decides; it creates the Secret for a signed stream
-                print(playback_url(stream, args.format))
-                print(
-                    f"livestream {args.stream} leaves spec.playback.access to the operator's default and namespace "
-                    f"{namespace} has no secret {KEYS_SECRET}: the stream is public, the URL needs no token",
-                    file=sys.stderr,
-                )
-                return 0
-            raise PlaybackCliError(
-                f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
-                "`streamops playback rotate-key` creates one)"
-            )
-        print(signed_url(stream, secret, args.format, expires, ip, datetime.now(UTC)))
+        found = stream_url(api, stream, args.format, expires, ip, datetime.now(UTC))
+        print(found.url)
+        if found.note:
+            print(found.note, file=sys.stderr)
     except (PlaybackCliError, ApiError) as e:
         print(f"streamops playback url: {e}", file=sys.stderr)
         return 1
@@ -176,35 +144,13 @@ def playback_url(args: argparse.Namespace) -> int:
 def playback_rotate_key(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from streamops.contract.playback_token import KEY_PROPAGATION_SECONDS, KEYS_SECRET
-    from streamops.control.livestream.edge import playback_keys_secret
     from streamops.control.shared.kube import ApiError, KubeApi
-    from streamops.playback_cli import PlaybackCliError, describe, rotated, too_soon
+    from streamops.playback_cli import PlaybackCliError, rotate_playback_key
 
     try:
         api = KubeApi.from_environment()
         namespace = args.namespace or api.info.default_namespace or "default"
-        now = datetime.now(UTC)
-        secret = api.get("Secret", namespace, KEYS_SECRET)
-        if secret is None:
-            created = api.create(playback_keys_secret(namespace, now))
-            if created is None:
-                raise PlaybackCliError(f"secret {KEYS_SECRET} was created meanwhile: run the command again")
-            print(f"created secret {KEYS_SECRET} in namespace {namespace}: {describe(created)}")
-            return 0
-        wait = too_soon(secret, now)
-        if wait is not None and not args.force:
-            raise PlaybackCliError(
-                f"the last rotation is less than {KEY_PROPAGATION_SECONDS} s old: URLs signed since then use the "
-                f"previous key, which another rotation now would drop; wait {wait:.0f} s (or --force)"
-            )
-        written = api.replace(rotated(secret, now))
-        if written is None:
-            raise PlaybackCliError(f"secret {KEYS_SECRET} changed meanwhile: run the command again")
-        print(
-            f"rotated the playback signing key of namespace {namespace}: {describe(written)}; new URLs are signed "
-            f"with the new key from {KEY_PROPAGATION_SECONDS} s on, URLs signed before stay valid until they expire"
-        )
+        print(rotate_playback_key(api, namespace, args.force, datetime.now(UTC)))
     except (PlaybackCliError, ApiError) as e:
         print(f"streamops playback rotate-key: {e}", file=sys.stderr)
         return 1
@@ -303,17 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     worker.set_defaults(func=run_worker)
 
     video = sub.add_parser("video", help="the videos of a Recording").add_subparsers(dest="action", required=True)
+    from streamops import video_cli
+
     url = video.add_parser(
-        "url",
-        help="print a time-limited download link to a video in object storage",
-        description="Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the "
-        "newest), signed for the storage's publicEndpoint with its credentials Secret. Play it in a browser or "
-        'download it: curl -fo video.mp4 "$(streamops video url my-recording)"',
+        "url", help="print a time-limited download link to a video in object storage", description=video_cli.DESCRIPTION
     )
-    url.add_argument("recording", help="name of the Recording")
-    url.add_argument("number", nargs="?", type=int, help="which video: 1 = oldest, -1 = newest (default)")
-    url.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
-    url.add_argument("--expires", type=int, default=3600, help="seconds the link works (default 3600, max 7 days)")
+    video_cli.add_arguments(url)
     url.set_defaults(func=video_url)
 
     from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS

@@ -3,6 +3,8 @@ status.playback URL with `t/<token>/` inserted after its path prefix (at the roo
 one), the token signed with the namespace's key Secret streamops-playback-keys. `streamops playback
 rotate-key`: previous := current, a new current, the rotated-at annotation (the Secret is created when
 missing). The caller's kubeconfig must be allowed to read (and, to rotate, write) that Secret.
+`kubectl streamops url|play|rotate-key --playback` (streamops/kubectl/) call the same stream_url()
+and rotate_playback_key().
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from streamops.contract.ingest import (
@@ -36,6 +38,9 @@ from streamops.contract.playback_token import (
     key_id,
     sign,
 )
+
+if TYPE_CHECKING:
+    from streamops.control.shared.kube import KubeApi
 
 Manifest = dict[str, Any]
 Format = Literal["player", "hls", "llhls", "dash", "whep"]
@@ -186,3 +191,59 @@ def describe(secret: Mapping[str, Any]) -> str:
     keys = secret_keys(secret)
     previous = f", previous {key_id(keys.previous)}" if keys.previous else ""
     return f"current {key_id(keys.current)}{previous}"
+
+
+@dataclass(frozen=True)
+class StreamUrl:
+    url: str
+    note: str | None = None  # for stderr: why the URL carries no token
+
+
+def stream_url(api: KubeApi, stream: Mapping[str, Any], fmt: Format, expires: int, ip: str, now: datetime) -> StreamUrl:
+    """The URL a viewer of `stream` uses for `fmt`: signed with the namespace's key Secret when the
+    stream's playback is signed (or left to the operator's default and the Secret exists), plain
+    when it is public (`streamops playback url`, `kubectl streamops url|play`)."""
+    meta = stream.get("metadata") or {}
+    name, namespace = meta.get("name", "?"), meta.get("namespace", "?")
+    access = stream_access(stream)
+    if access == "public":
+        note = f"livestream {name} is public (spec.playback.access): the URL needs no token"
+        return StreamUrl(playback_url(stream, fmt), note)
+    secret = api.get("Secret", namespace, KEYS_SECRET)
+    if secret is None:
+        if access is None:  # the operator's default decides; it creates the Secret for a signed stream
+            note = (
+                f"livestream {name} leaves spec.playback.access to the operator's default and namespace "
+                f"{namespace} has no secret {KEYS_SECRET}: the stream is public, the URL needs no token"
+            )
+            return StreamUrl(playback_url(stream, fmt), note)
+        raise PlaybackCliError(
+            f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
+            "`streamops playback rotate-key` creates one)"
+        )
+    return StreamUrl(signed_url(stream, secret, fmt, expires, ip, now))
+
+
+def rotate_playback_key(api: KubeApi, namespace: str, force: bool, now: datetime) -> str:
+    """Rotate (or create) the namespace's playback signing keys; what was done, in words."""
+    from streamops.control.livestream.edge import playback_keys_secret
+
+    secret = api.get("Secret", namespace, KEYS_SECRET)
+    if secret is None:
+        created = api.create(playback_keys_secret(namespace, now))
+        if created is None:
+            raise PlaybackCliError(f"secret {KEYS_SECRET} was created meanwhile: run the command again")
+        return f"created secret {KEYS_SECRET} in namespace {namespace}: {describe(created)}"
+    wait = too_soon(secret, now)
+    if wait is not None and not force:
+        raise PlaybackCliError(
+            f"the last rotation is less than {KEY_PROPAGATION_SECONDS} s old: URLs signed since then use the "
+            f"previous key, which another rotation now would drop; wait {wait:.0f} s (or --force)"
+        )
+    written = api.replace(rotated(secret, now))
+    if written is None:
+        raise PlaybackCliError(f"secret {KEYS_SECRET} changed meanwhile: run the command again")
+    return (
+        f"rotated the playback signing key of namespace {namespace}: {describe(written)}; new URLs are signed "
+        f"with the new key from {KEY_PROPAGATION_SECONDS} s on, URLs signed before stay valid until they expire"
+    )

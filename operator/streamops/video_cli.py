@@ -1,0 +1,45 @@
+"""`streamops video url <recording> [n]` (and `kubectl streamops video url`): a time-limited download
+link to one of a Recording's videos, read from the Recording's status and its storage's credentials
+Secret (storage/download_link.py signs it)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamops.control.shared.kube import KubeApi
+
+DESCRIPTION = (
+    "Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the newest), signed "
+    "for the storage's publicEndpoint with its credentials Secret. Play it in a browser or download it: "
+    'curl -fo video.mp4 "$(streamops video url my-recording)"'
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
+    """The command's arguments, the same in both command lines (`namespace`: add -n, which the
+    kubectl plugin's commands get from a common parent)."""
+    parser.add_argument("recording", help="name of the Recording")
+    parser.add_argument("number", nargs="?", type=int, help="which video: 1 = oldest, -1 = newest (default)")
+    if namespace:
+        parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
+    # No default here: the command lines build their parsers at every start (a worker's too), and the
+    # module that knows it (storage/download_link.py) imports the API models.
+    parser.add_argument("--expires", type=int, help="seconds the link works (default 3600, max 7 days)")
+
+
+def video_link(api: KubeApi, namespace: str, recording_name: str, number: int | None, expires: int | None) -> str:
+    """The link (valid `expires` seconds, None: the default), or NoLink saying why there is none."""
+    from streamops.api import RECORDING, Recording
+    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, download_link
+
+    raw = api.get_custom(RECORDING, namespace, recording_name)
+    if raw is None:
+        raise NoLink(f"recording {recording_name} not found in namespace {namespace}")
+    recording = Recording.model_validate(raw)
+    storage = recording.status.storage if recording.status else None
+    secret = None
+    if storage is not None and storage.s3 is not None:
+        secret = api.get("Secret", namespace, storage.s3.credentials_secret)
+    return download_link(recording, number, secret, DEFAULT_EXPIRES_SECONDS if expires is None else expires)

@@ -129,7 +129,10 @@ class Notifier:
             if self._pruner is None:
                 self._pruner = asyncio.create_task(self._prune_forever(), name="webhook-prune")
         else:
+            spec_changed = delivery.sub.spec != sub.spec
             delivery.changed(sub, body)
+            if not spec_changed:
+                return  # (its own status written, metadata): nothing to compare again
         self._schedule_namespace(namespace)
 
     # --- comparing and recording ----------------------------------------------------------------

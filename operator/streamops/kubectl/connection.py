@@ -52,9 +52,12 @@ def custom_path(kind: Kind, namespace: str | None) -> str:
 
 
 def list_custom(api: KubeApi, kind: Kind, namespace: str | None) -> list[Manifest]:
-    """Every object of `kind` in `namespace` (None: all namespaces) in one unpaginated LIST: the API
-    server answers it from its watch cache."""
-    answer = api.request("GET", custom_path(kind, namespace))
+    """Every object of `kind` in `namespace` (None: all namespaces) in one unpaginated LIST, served
+    from the API server's watch cache (resourceVersion=0): no quorum read of etcd, which for 1,000
+    LiveStreams took 0.90 s against 0.16 s from the cache (docs/design/kubectl-plugin.md). The cache
+    trails etcd by the watch's delay (milliseconds); the statuses it holds are rewritten every few
+    seconds anyway."""
+    answer = api.request("GET", f"{custom_path(kind, namespace)}?resourceVersion=0")
     return list((answer or {}).get("items") or [])
 
 

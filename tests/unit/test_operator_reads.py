@@ -55,7 +55,7 @@ def test_watched_object_reads_an_index_shaped_mapping():
 def test_api_connection_limit_leaves_room_for_every_watch():
     one = api_connection_limit(["ns"])
     assert api_connection_limit([]) == one, "cluster-wide watches one stream per kind, like one namespace"
-    assert api_connection_limit(["a", "b", "c"]) - one == 2 * 7, "seven watched kinds per extra namespace"
+    assert api_connection_limit(["a", "b", "c"]) - one == 2 * 8, "eight watched kinds per extra namespace"
     assert one > 7 + 2, "room for requests beside the watches"
     assert api_connection_limit(["team-*"]) == 0, "a pattern matches any number of namespaces: no limit"
 

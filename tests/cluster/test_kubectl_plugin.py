@@ -8,6 +8,9 @@ port-forward endpoint is devtools.cluster.port_forward_kubelet (this tier runs n
 status.playback rewritten to the Service's cluster DNS name as a ClusterIP exposure has it (this
 tier's operator reports host-network URLs), and ffplay replaced by a recorder of its argv that
 fetches the URL it was given: the playlist must come through the port-forward.
+
+Every command runs at least once as a process; their variants and refusals run the plugin's main()
+in the test's process against the same API server (a process costs ≈1 s of CPU in imports).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from devtools.http_client import http_get
 from devtools.media.peers import Publisher
 from devtools.ports import tcp_accepts
 from devtools.waits import eventually
+from streamops.kubectl.main import main
 
 BIN = Path(sys.executable).parent  # kubectl-streamops and streamops, installed with the package
 PLAYER = """#!{python}
@@ -70,6 +74,23 @@ def plugins(env: dict[str, str], *commands: tuple[str, ...]) -> list[subprocess.
         return list(pool.map(lambda args: plugin(env, *args), commands))
 
 
+@pytest.fixture
+def here(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The plugin's main() in this process, against the same API server: the variants and refusals of
+    commands that also run as processes below (each process costs ≈1 s of CPU for its imports)."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["kubectl", "streamops", *args], code, out, err)
+
+    return run
+
+
 def failed(result: subprocess.CompletedProcess[str], says: str) -> bool:
     """Non-zero, one line on stderr saying `says`, nothing on stdout."""
     lines = result.stderr.strip().splitlines()
@@ -97,6 +118,7 @@ def test_every_command_on_a_live_stream(
     local_pods: LocalPods,
     kubelet: PortForwardKubelet,
     user_env: dict[str, str],
+    here: Callable[..., subprocess.CompletedProcess[str]],
     publishers: list[Publisher],
     tmp_path: Path,
 ) -> None:
@@ -110,18 +132,17 @@ def test_every_command_on_a_live_stream(
     key = secret_value(cluster, ns, "cam-stream-key", "streamKey")
 
     # push-url: masked unless asked; with --show-key the URL a publisher goes live with.
-    masked, shown, obs, srt, whip = plugins(
-        env,
-        ("push-url", "cam", "-n", ns),
-        ("push-url", "cam", "-n", ns, "--show-key"),
-        ("push-url", "cam", "-n", ns, "--obs", "--show-key"),
-        ("push-url", "cam", "-n", ns, "--protocol", "srt"),
-        ("push-url", "cam", "-n", ns, "--protocol", "whip"),
+    masked, shown = plugins(env, ("push-url", "cam", "-n", ns), ("push-url", "cam", "-n", ns, "--show-key"))
+    obs, srt, whip = (
+        here("push-url", "cam", "-n", ns, "--obs", "--show-key"),
+        here("push-url", "cam", "-n", ns, "--protocol", "srt"),
+        here("push-url", "cam", "-n", ns, "--protocol", "whip"),
     )
     assert masked.returncode == 0 and masked.stdout == f"{stream['status']['ingest']['pushUrl']}/********\n"
     assert "--show-key" in masked.stderr and key not in masked.stdout + masked.stderr
     assert shown.returncode == 0 and shown.stdout.strip().endswith(f"/live/{key}"), shown.stderr
-    assert obs.stdout.splitlines()[1:] == [f"Server: {stream['status']['ingest']['pushUrl']}", f"Stream Key: {key}"]
+    assert obs.stdout.splitlines() == [f"Server: {stream['status']['ingest']['pushUrl']}", f"Stream Key: {key}"]
+    assert "Service: Custom..." in obs.stderr
     assert srt.stdout.strip().endswith("?mode=caller&passphrase=********") and key not in srt.stdout + srt.stderr
     assert failed(whip, "does not accept whip")
     publishers.append(Publisher(shown.stdout.strip(), size="320x180", rate=15, audio=True).start())
@@ -143,9 +164,7 @@ def test_every_command_on_a_live_stream(
     started = plugin(env, "record", "start", "cam", "-n", ns, "--name", "take-1")
     assert started.returncode == 0 and "recording take-1 created" in started.stdout, started.stderr
     assert cluster.get("recordings", ns, "take-1")["spec"] == {"streamRef": {"name": "cam"}, "stopped": False}
-    assert failed(
-        plugin(env, "record", "start", "cam", "-n", ns), "already has a recording that is not stopped (take-1)"
-    )
+    assert failed(here("record", "start", "cam", "-n", ns), "already has a recording that is not stopped (take-1)")
     stopped = plugin(env, "record", "stop", "cam", "-n", ns)
     assert stopped.returncode == 0 and "take-1" in stopped.stdout, stopped.stderr
     assert cluster.get("recordings", ns, "take-1")["spec"]["stopped"] is True
@@ -192,34 +211,32 @@ def test_every_command_on_a_live_stream(
     assert mine.stderr.split(": ", 1)[1] == theirs.stderr.split(": ", 1)[1]
 
 
-def test_errors_are_one_line(cluster: Cluster, namespace: str, user_env: dict[str, str]) -> None:
-    ns, env = namespace, user_env
+def test_errors_are_one_line(
+    cluster: Cluster, namespace: str, user_env: dict[str, str], here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    ns = namespace
     cluster.apply(ns, livestream("lobby", source={"pull": {"urls": ["rtmp://127.0.0.1:9/live/a"]}}))
-    forbidden = {**env, "KUBECONFIG": str(Path(env["KUBECONFIG"]).with_name("nobody"))}
-    results = plugins(
-        env,
-        ("status", "nothing", "-n", ns),
-        ("push-url", "lobby", "-n", ns),
-        ("rotate-key", "lobby", "-n", ns),
-        ("record", "stop", "nothing", "-n", ns),
-        ("url", "lobby", "-n", ns, "--format", "dash"),
-        ("status", "lobby", "-A"),
-    )
-    says = [
-        f"livestream nothing not found in namespace {ns}",
-        "pulls from origins",
-        "pulls from origins",
-        "no recording and no livestream named nothing",
-        "no dash URL in status.playback",
-        "a NAME or -A, not both",
-    ]
-    for result, words in zip(results, says, strict=True):
-        assert failed(result, words), (result.args, result.stderr)
+    refusals = {
+        ("status", "nothing", "-n", ns): f"livestream nothing not found in namespace {ns}",
+        ("push-url", "lobby", "-n", ns): "pulls from origins",
+        ("rotate-key", "lobby", "-n", ns): "pulls from origins",
+        ("record", "stop", "nothing", "-n", ns): "no recording and no livestream named nothing",
+        ("url", "lobby", "-n", ns, "--format", "dash"): "no dash URL in status.playback",
+        ("status", "lobby", "-A"): "a NAME or -A, not both",
+    }
+    for args, says in refusals.items():
+        assert failed(here(*args), says), args
+    # As a process: no usable credentials is one line too.
+    forbidden = {**user_env, "KUBECONFIG": str(Path(user_env["KUBECONFIG"]).with_name("nobody"))}
     assert failed(plugin(forbidden, "status", "-A"), "no usable kubeconfig")
 
 
 def test_video_url_is_streamops_video_url(
-    cluster: Cluster, operator: Operator, namespace: str, user_env: dict[str, str]
+    cluster: Cluster,
+    operator: Operator,
+    namespace: str,
+    user_env: dict[str, str],
+    here: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """A video uploaded to object storage (the status as a recorder's upload leaves it): the same presigned
     link as `streamops video url` prints."""
@@ -244,15 +261,17 @@ def test_video_url_is_streamops_video_url(
     }
     patch = json.dumps({"status": {"videos": [video], "storage": {"s3": s3}}})
     cluster.kubectl("patch", "recording", "archive", "-n", ns, "--subresource=status", "--type=merge", "-p", patch)
-    mine = plugin(env, "video", "url", "archive", "1", "-n", ns, "--expires", "600")
-    theirs = subprocess.run(
-        [str(BIN / "streamops"), "video", "url", "archive", "1", "-n", ns, "--expires", "600"],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ours = pool.submit(plugin, env, "video", "url", "archive", "1", "-n", ns, "--expires", "600")
+        theirs = subprocess.run(
+            [str(BIN / "streamops"), "video", "url", "archive", "1", "-n", ns, "--expires", "600"],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        mine = ours.result()
     assert mine.returncode == 0 and theirs.returncode == 0, (mine.stderr, theirs.stderr)
     link, same = mine.stdout.strip(), theirs.stdout.strip()
     assert link.startswith("https://videos.example.com/vods/streamops/cam/archive.mp4?"), link
     assert "X-Amz-Expires=600" in link and "X-Amz-Signature=" in link and "example-secret-key" not in link
     # Signed a moment apart: the same link but for the signing time and the signature.
     assert link.split("X-Amz-Date")[0] == same.split("X-Amz-Date")[0]
-    assert failed(plugin(env, "video", "url", "archive", "2", "-n", ns), "has 1 video(s): choose 1..1")
+    assert failed(here("video", "url", "archive", "2", "-n", ns), "has 1 video(s): choose 1..1")

@@ -19,6 +19,7 @@ from streamops.kubectl.render import (
     bitrate,
     duration,
     not_ok,
+    obs_service,
     push_lines,
     push_url,
     recording_state,
@@ -182,7 +183,7 @@ def test_status_screen_of_a_live_stream_with_backup_recordings_and_restreams():
         "  Ingest:     push, accepts rtmp, srt",
         "  Video:      1280x720 h264 High, 30 fps, yuv420p",
         "  Audio:      aac",
-        "  Bitrate:    4.52 Mb/s (speed 1x)",
+        "  Bitrate:    4.52 Mb/s (speed 1.00x)",
         "  Viewers:    7 (hls 2, llhls 4, webrtc 1)",
         "  Recordings: now recording 5m12s, 0 videos",
         "              old finished 1h00m, 0 videos",
@@ -231,10 +232,12 @@ def test_push_url_puts_the_key_where_the_ingest_takes_it(protocol, server, with_
 def test_push_lines_and_obs_fields():
     rtmp = "rtmp://10.0.0.5:1935/live"
     assert push_lines(rtmp, "rtmp", None, obs=False) == [f"{rtmp}/{MASK}"]
-    assert push_lines(rtmp, "rtmp", KEY, obs=True) == ["Service: Custom...", f"Server: {rtmp}", f"Stream Key: {KEY}"]
-    assert push_lines(rtmp, "rtmp", None, obs=True)[2] == f"Stream Key: {MASK}"
+    assert push_lines(rtmp, "rtmp", KEY, obs=True) == [f"Server: {rtmp}", f"Stream Key: {KEY}"]
+    assert push_lines(rtmp, "rtmps", None, obs=True) == [f"Server: {rtmp}", f"Stream Key: {MASK}"]
+    assert obs_service("rtmp") == "OBS: Settings → Stream → Service: Custom..., then these fields"
     srt = push_lines("srt://h:9998", "srt", None, obs=True)
-    assert srt[1] == f"Server: srt://h:9998?mode=caller&passphrase={MASK}" and srt[2] == "Stream Key: (leave empty)"
+    assert srt == [f"Server: srt://h:9998?mode=caller&passphrase={MASK}", "Stream Key:"]
     whip = "http://h:8080/whip"
     assert push_lines(whip, "whip", KEY, obs=False) == [whip, f"Authorization: Bearer {KEY}"]
-    assert push_lines(whip, "whip", None, obs=True) == ["Service: WHIP", f"Server: {whip}", f"Bearer Token: {MASK}"]
+    assert push_lines(whip, "whip", None, obs=True) == [f"Server: {whip}", f"Bearer Token: {MASK}"]
+    assert "Service: WHIP" in obs_service("whip")

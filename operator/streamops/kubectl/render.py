@@ -293,7 +293,7 @@ def status_screen(
         codec = f"{status.video_codec or '?'}{profile}"
         field("Video", f"{resolution(stream)} {codec}, {fps(status.frame_rate)} fps{pixels}")
         field("Audio", status.audio_codec or "none")
-        speed = f" (speed {status.transcoding_speed:g}x)" if status.transcoding_speed is not None else ""
+        speed = f" (speed {status.transcoding_speed:.2f}x)" if status.transcoding_speed is not None else ""
         field("Bitrate", f"{bitrate(status.bitrate)}{speed}")
     viewers = status.viewers if status else None
     if viewers is not None:
@@ -376,14 +376,20 @@ def push_url(server: str, protocol: PushProtocol, key: str | None) -> str:
 
 def push_lines(server: str, protocol: PushProtocol, key: str | None, obs: bool) -> list[str]:
     """What `push-url` prints on stdout: the URL (WHIP: and its Authorization header), or with
-    `obs` the fields of OBS's Stream settings."""
+    `obs` the two fields of OBS's Stream settings to fill in (obs_service() names the Service)."""
     shown = MASK if key is None else key
     if protocol == "whip":
         if obs:
-            return ["Service: WHIP", f"Server: {server}", f"Bearer Token: {shown}"]
+            return [f"Server: {server}", f"Bearer Token: {shown}"]
         return [server, f"Authorization: Bearer {shown}"]
     if obs:
-        if protocol == "srt":  # OBS takes SRT as one URL (Service: Custom), the key field stays empty
-            return ["Service: Custom...", f"Server: {push_url(server, protocol, key)}", "Stream Key: (leave empty)"]
-        return ["Service: Custom...", f"Server: {server}", f"Stream Key: {shown}"]
+        if protocol == "srt":  # OBS takes SRT as one URL; its Stream Key field stays empty
+            return [f"Server: {push_url(server, protocol, key)}", "Stream Key:"]
+        return [f"Server: {server}", f"Stream Key: {shown}"]
     return [push_url(server, protocol, key)]
+
+
+def obs_service(protocol: PushProtocol) -> str:
+    """Where the fields go, said on stderr."""
+    service = "WHIP" if protocol == "whip" else "Custom..."
+    return f"OBS: Settings → Stream → Service: {service}, then these fields"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from streamops.kubectl.connection import Manifest, get_stream, list_custom
 from streamops.kubectl.errors import CommandError
 from streamops.kubectl.port_forward import cluster_service
-from streamops.kubectl.render import PushProtocol, push_lines
+from streamops.kubectl.render import PushProtocol, obs_service, push_lines
 
 if TYPE_CHECKING:
     from streamops.api.common import SecretKeyRef
@@ -103,6 +103,8 @@ def push_url(
     key = read_key(api, namespace, key_ref(stream)) if show_key else None
     if ingest.get("exposure") == "ClusterIP":
         print(f"note: {cluster_only_hint(server, chosen, ingest.get('reachableFrom'))}", file=sys.stderr)
+    if obs:
+        print(obs_service(chosen), file=sys.stderr)
     if key is None:
         print(
             f"the stream key is masked: add --show-key to read it from secret {key_ref(stream).name}",

@@ -24,12 +24,21 @@ from devtools.ports import free_port
 from devtools.waits import eventually
 
 SECRET = "whsec-test-Hq8v2LmN4"
+NEW_SECRET = "whsec-rotated-Tz5c9WbK1"
 GROUP = "streaming.streamops.dev/v1alpha1"
 
 
 def webhook(name: str, url: str, **spec: object) -> dict:
     body = {"url": url, "secretRef": {"name": "hook-secret"}, **spec}
     return {"apiVersion": GROUP, "kind": "StreamWebhook", "metadata": {"name": name}, "spec": body}
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def kinds_index(entries: list[dict], kind: str) -> int:
+    return next(i for i, e in enumerate(entries) if e["event"]["type"] == f"dev.streamops.{kind}")
 
 
 def types_of(receiver: WebhookReceiver) -> list[str]:
@@ -81,7 +90,7 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     cluster, operator, namespace, local_pods: LocalPods, publishers, receivers, tmp_path: Path
 ):
     ns = namespace
-    hooks = receivers("hooks", [SECRET])
+    hooks = receivers("hooks", [SECRET, NEW_SECRET])
     wrong = receivers("wrong", ["not-the-secret"])
     slow = receivers("slow", [SECRET], delay=4.0)
     cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
@@ -127,6 +136,11 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         target = NginxRtmp(workdir=tmp_path / "nginx2", rtmp_port=rtmp_port).start()
         received(hooks, "restream.recovered", timeout=60)
 
+        # The secret is rotated (the old one kept as `previous`): from now on two signatures, each verifies.
+        rotated = {"data": {"secret": b64(NEW_SECRET), "previous": b64(SECRET)}}
+        rotated_at = time.time()
+        cluster.kubectl("patch", "secret", "hook-secret", "-n", ns, "--type=merge", "-p", json.dumps(rotated))
+        time.sleep(6)  # (the delivery task reads a changed Secret within 5 s)
         main.stop()
         received(hooks, "stream.idle", timeout=30)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
@@ -137,6 +151,10 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     # Valid CloudEvents (the SDK parsed each), signed with the secret, about this stream, in order.
     entries = hooks.entries()
     assert all(e["error"] is None and e["verified"] for e in entries), entries
+    before = [e for e in entries if e["arrived"] < rotated_at]
+    after = entries[kinds_index(entries, "stream.idle") :]  # (sent more than 5 s after the rotation)
+    assert before and all(e["signatures"] == 1 and e["verifiedWith"] == [0] for e in before)
+    assert all(e["signatures"] == 2 and e["verifiedWith"] == [0, 1] for e in after), after
     assert all(e["contentType"].startswith("application/cloudevents+json") for e in entries)
     assert all(e["webhookId"] == e["event"]["id"] for e in entries)
     stream_uid = cluster.get("livestreams", ns, "cam")["metadata"]["uid"]
@@ -187,7 +205,7 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     assert [c["status"] for c in status["conditions"] if c["type"] == "Ready"] == ["True"]
     assert status["lastDelivery"]["httpStatus"] == 200 and status["consecutiveFailures"] == 0
     everything = json.dumps([cluster.list("streamwebhooks", ns), cluster.list("events", ns)]) + operator.logs()
-    assert SECRET not in everything and key not in json.dumps(entries)
+    assert SECRET not in everything and NEW_SECRET not in everything and key not in json.dumps(entries)
 
 
 def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(

@@ -58,6 +58,9 @@ def serve(args: argparse.Namespace) -> None:
             "event": parsed,
             "error": error,
             "verified": any(verify(headers, body, s) for s in secrets),
+            # Which of its secrets verified it (a rotation signs with two), and how many signatures came.
+            "verifiedWith": [i for i, s in enumerate(secrets) if verify(headers, body, s)],
+            "signatures": len(headers.get("webhook-signature", "").split()),
             "contentType": headers.get("Content-Type"),
             "webhookId": headers.get("webhook-id"),
         }

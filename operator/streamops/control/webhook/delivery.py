@@ -101,7 +101,7 @@ class SubscriptionDelivery:
             while True:
                 self.wake.clear()
                 now = time.monotonic()
-                if self.sub.spec.active and now >= self._retry_at:
+                if self.sub.spec.active and now >= self._retry_at and await self._outboxes_read():
                     secrets = await self._read_secrets()
                     if secrets is not None:
                         self._start_lanes(secrets)
@@ -215,6 +215,17 @@ class SubscriptionDelivery:
     def _event(self, type_: str, reason: str, message: str) -> None:
         if self.body is not None:
             kopf.event(self.body, type=type_, reason=reason, message=message)
+
+    async def _outboxes_read(self) -> bool:
+        """The namespace's outboxes are in memory (a new leader's first look reads them: a backlog
+        left by the previous leader goes out without waiting for a new event)."""
+        try:
+            await self.store.load(self.sub.namespace)
+        except (ApiError, OSError) as e:
+            log.warning("webhook %s/%s: reading the outboxes failed: %s", self.sub.namespace, self.sub.name, e)
+            self._retry_at = time.monotonic() + 1.0
+            return False
+        return True
 
     async def _read_secrets(self) -> list[bytes] | None:
         read_at, secrets = self._secrets

@@ -226,6 +226,8 @@ def test_errors_are_one_line(
     }
     for args, says in refusals.items():
         assert failed(here(*args), says), args
+    empty = here("status", "-n", f"{ns}-none")  # nothing to show is no failure, said as kubectl says it
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", f"no livestreams in namespace {ns}-none\n")
     # As a process: no usable credentials is one line too.
     forbidden = {**user_env, "KUBECONFIG": str(Path(user_env["KUBECONFIG"]).with_name("nobody"))}
     assert failed(plugin(forbidden, "status", "-A"), "no usable kubeconfig")

@@ -148,12 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
         if args.name and args.all_namespaces:
             raise CommandError("a NAME or -A, not both")
-        text = (
-            one_stream(api, namespace, args.name)
-            if args.name
-            else all_streams(api, None if args.all_namespaces else namespace)
-        )
-        print(text)
+        if args.name:
+            print(one_stream(api, namespace, args.name))
+        elif text := all_streams(api, None if args.all_namespaces else namespace):
+            print(text)
+        else:  # as kubectl says it: on stderr, and no failure
+            print("no livestreams" + ("" if args.all_namespaces else f" in namespace {namespace}"), file=sys.stderr)
         return 0
     if command == "push-url":
         from streamops.kubectl.stream_key import push_url

@@ -44,7 +44,7 @@ def stream_of(raw: Manifest) -> tuple[str, str]:
 
 
 def all_streams(api: KubeApi, namespace: str | None) -> str:
-    """The table for `namespace` (None: every namespace)."""
+    """The table for `namespace` (None: every namespace); empty without any stream."""
     from streamops.api import LIVESTREAM, RESTREAM
     from streamops.api.kinds import LiveStream, Restream
 
@@ -59,8 +59,7 @@ def all_streams(api: KubeApi, namespace: str | None) -> str:
         restream = read(Restream, raw)
         if isinstance(restream, Restream):
             by_stream.setdefault(stream_of(raw), []).append(restream)
-    text = status_table(streams, by_stream, all_namespaces=namespace is None)
-    return text or (f"no livestreams in namespace {namespace}" if namespace else "no livestreams in any namespace")
+    return status_table(streams, by_stream, all_namespaces=namespace is None)
 
 
 def one_stream(api: KubeApi, namespace: str, name: str) -> str:

@@ -237,7 +237,7 @@ def report(
     lines = [
         "# `kubectl streamops status -A`",
         "",
-        f"Run {started} on {host()}; {versions(plane)}; commit {commit('operator/streamops/kubectl', 'bench')}.",
+        f"Run {started} on {host()}; {versions(plane)}; commit {commit('operator/streamops/kubectl', 'bench/kubectl_status.py')}.",
         f"Load average (1/5/15 min) before → after the timed runs: {load_before} → {load_after} "
         f"({os.cpu_count()} cores: other work on the machine shows there).",
         "",

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-webhooks clean
 .PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -152,6 +152,9 @@ bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 Liv
 
 bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveStreams with full statuses, end to end (median, p95; target 2 s) vs `kubectl get lst -A`, and its LIST alone -> bench/results/kubectl.md
 	$(PY) bench/kubectl_status.py $(BENCH_ARGS)
+
+bench-webhooks: deps venv kube ffmpeg ## StreamWebhook delivery latency (status change -> receiver, p50/p99; target p99 2 s) with real ingests, the Kubernetes Event as the peer; the operator's CPU, RSS and API writes at 500 streams without / with a webhook (idle, subscribe, status churn) -> bench/results/webhooks.md
+	$(PY) bench/webhooks.py $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
 	-@$(PY) -m devtools.cluster.node down --dir $(CLUSTER) --purge 2>/dev/null

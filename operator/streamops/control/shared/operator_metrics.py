@@ -30,7 +30,25 @@ from streamops.contract.metrics import OPERATOR_KINDS, OPERATOR_METRICS, RESULTS
 # ms); a burst of 500 new objects queues them for seconds (bench/results/operator.md).
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # A webhook delivery: p99 ≤ 2 s when the receiver is up, up to 24 h of retries when it is not.
-DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0)
+DELIVERY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    21600.0,
+    86400.0,
+)
 BUCKETS = {"streamops_webhook_delivery_latency_seconds": DELIVERY_BUCKETS}
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series: nothing queries them

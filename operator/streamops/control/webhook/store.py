@@ -35,6 +35,7 @@ class OutboxStore:
     versions: dict[StreamKey, str] = field(default_factory=dict)
     _locks: dict[StreamKey, asyncio.Lock] = field(default_factory=dict)
     _loaded: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    _by_namespace: dict[str, dict[str, Outbox]] = field(default_factory=dict)
 
     async def load(self, namespace: str) -> None:
         """The namespace's outboxes, read once (the first caller lists, the others wait for it)."""
@@ -53,13 +54,22 @@ class OutboxStore:
                 outbox = outbox_of(item)
                 stream = (item.get("metadata") or {}).get("labels", {}).get(STREAM_LABEL)
                 if outbox is not None and stream == outbox.stream:
-                    self.outboxes[namespace, stream] = outbox
+                    self._keep((namespace, stream), outbox)
                     self.versions[namespace, stream] = item["metadata"]["resourceVersion"]
             loading.set_result(None)
         await asyncio.shield(loading)
 
     def in_namespace(self, namespace: str) -> list[tuple[StreamKey, Outbox]]:
-        return [(k, o) for k, o in self.outboxes.items() if k[0] == namespace]
+        return [((namespace, stream), o) for stream, o in self._by_namespace.get(namespace, {}).items()]
+
+    def _keep(self, key: StreamKey, outbox: Outbox | None) -> None:
+        """The in-memory copy, also indexed by namespace (each delivery task looks at its own only)."""
+        if outbox is None:
+            self.outboxes.pop(key, None)
+            self._by_namespace.get(key[0], {}).pop(key[1], None)
+        else:
+            self.outboxes[key] = outbox
+            self._by_namespace.setdefault(key[0], {})[key[1]] = outbox
 
     def lock(self, key: StreamKey) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -87,30 +97,22 @@ class OutboxStore:
         if new is None:
             if version is not None:
                 await self.state.call(api.delete, "ConfigMap", namespace, outbox_name(stream))
-            self.outboxes.pop(key, None)
+            self._keep(key, None)
             self.versions.pop(key, None)
             return True
         manifest = outbox_manifest(namespace, new, version)
         written = await self.state.call(api.replace if version else api.create, manifest)
         if written is None:
             return False
-        self.outboxes[key] = new
+        self._keep(key, new)
         self.versions[key] = written["metadata"]["resourceVersion"]
         return True
 
     async def _reread(self, key: StreamKey) -> None:
         namespace, stream = key
-        found = await self.state.call(self.state.api.request, "GET", _path(namespace, stream))
-        outbox = outbox_of(found) if found else None
-        if found is None or outbox is None:
-            self.outboxes.pop(key, None)
+        found = await self.state.call(self.state.api.get, "ConfigMap", namespace, outbox_name(stream))
+        self._keep(key, outbox_of(found) if found else None)
+        if found is None:
             self.versions.pop(key, None)
-            if found is not None:  # unreadable: overwritten by the next write
-                self.versions[key] = found["metadata"]["resourceVersion"]
-            return
-        self.outboxes[key] = outbox
-        self.versions[key] = found["metadata"]["resourceVersion"]
-
-
-def _path(namespace: str, stream: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/configmaps/{outbox_name(stream)}"
+        else:  # (an unreadable one is overwritten by the next write)
+            self.versions[key] = found["metadata"]["resourceVersion"]

@@ -34,23 +34,7 @@ EventType = Literal[
     "restream.failing",
     "restream.recovered",
 ]
-EventFilter = Literal[
-    "stream.*",
-    "recording.*",
-    "restream.*",
-    "stream.active",
-    "stream.idle",
-    "stream.backup_active",
-    "stream.primary_restored",
-    "recording.started",
-    "recording.stopped",
-    "recording.video_ready",
-    "recording.upload_failing",
-    "recording.no_space",
-    "restream.connected",
-    "restream.failing",
-    "restream.recovered",
-]
+EventFilter = Literal[EventType, "stream.*", "recording.*", "restream.*"]  # a type, or every type of a kind
 
 
 class LabelSelectorRequirement(KubeModel):

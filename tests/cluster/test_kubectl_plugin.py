@@ -103,14 +103,6 @@ def secret_value(cluster: Cluster, ns: str, name: str, key: str) -> str:
     return base64.b64decode(secret["data"][key]).decode()
 
 
-@pytest.fixture
-def publishers() -> Iterator[list[Publisher]]:
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
-
-
 def test_every_command_on_a_live_stream(
     cluster: Cluster,
     operator: Operator,

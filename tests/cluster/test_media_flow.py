@@ -39,14 +39,6 @@ def nginx(tmp_path: Path):
         yield server
 
 
-@pytest.fixture
-def publishers():
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
-
-
 def owner_kinds(obj):
     return {(r["kind"], r["name"]) for r in obj["metadata"].get("ownerReferences") or []}
 

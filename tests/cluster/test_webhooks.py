@@ -51,14 +51,6 @@ def received(receiver: WebhookReceiver, *wanted: str, timeout: float = 30.0) -> 
 
 
 @pytest.fixture
-def publishers():
-    started: list[Publisher] = []
-    yield started
-    for p in started:
-        p.stop()
-
-
-@pytest.fixture
 def receivers(tmp_path: Path):
     started: list[WebhookReceiver] = []
 

@@ -76,6 +76,7 @@ def live_stream_status(
             "pixelFormat": "yuv420p",
             "bitDepth": 8,
             "audioCodec": "aac",
+            "protocol": "rtmp",
             "bitrate": bitrate,
         }
         if recording:

@@ -95,7 +95,7 @@ def test_stream_record_restream_with_real_workers(
     s = status_of(cluster, "livestreams", ns, "cam", lambda o: o["status"].get("frameRate"), "telemetry")
     st = s["status"]
     assert (st["videoWidth"], st["videoHeight"], st["videoCodec"]) == (320, 180, "h264")
-    assert st["audioCodec"] == "aac" and st["bitrate"] > 0 and st["startedAtPrimary"]
+    assert st["audioCodec"] == "aac" and st["bitrate"] > 0 and st["startedAtPrimary"] and st["protocol"] == "rtmp"
     assert condition(s, "Live")["status"] == "True"
 
     # The Recording starts by itself; the stream shows it.

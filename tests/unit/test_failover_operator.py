@@ -108,23 +108,24 @@ def observe(primary: IngestStatus | None, backup: IngestStatus | None, primary_p
     return IngestObservation(pods, telemetry=telemetry)
 
 
-LIVE_PRIMARY = IngestStatus(live=True, active_ingest="primary", video_width=1280, frame_rate=30)
+LIVE_PRIMARY = IngestStatus(live=True, active_ingest="primary", video_width=1280, frame_rate=30, source="rtmp")
 RELAYING = IngestStatus(live=False, active_ingest="backup", backup_wanted=True, video_width=640, frame_rate=25)
-LIVE_BACKUP = IngestStatus(live=True, active_ingest="backup", video_width=640, frame_rate=25.5)
+LIVE_BACKUP = IngestStatus(live=True, active_ingest="backup", video_width=640, frame_rate=25.5, source="srt")
 
 
 def test_active_ingest_follows_what_the_primary_serves():
     s = stream(source=BACKUP)
     both = livestream_status(s, observe(LIVE_PRIMARY, LIVE_BACKUP), T0)
-    assert (both.live, both.backup_live, both.active_ingest) == (True, True, "primary")
+    assert (both.live, both.backup_live, both.active_ingest, both.protocol) == (True, True, "primary", "rtmp")
     relayed = livestream_status(s, observe(RELAYING, LIVE_BACKUP), T0)
     assert (relayed.live, relayed.backup_live, relayed.active_ingest) == (False, True, "backup")
     assert relayed.frame_rate == 25 and relayed.video_width == 640, "the metrics of the media on air"
+    assert relayed.protocol == "srt", "how the media on air arrives (the backup's publisher)"
     live_condition = relayed.condition("Live")
     assert live_condition is not None and live_condition.status == "False", "live: the primary's own media"
     assert "the backup ingest's media is on air" in (live_condition.message or "")
     nothing = livestream_status(s, observe(IngestStatus(backup_wanted=True), None), T0)
-    assert nothing.active_ingest is None and "activeIngest" not in nothing.wire()
+    assert nothing.active_ingest is None and "activeIngest" not in nothing.wire() and nothing.protocol is None
 
 
 def test_primary_pod_gone_the_backup_is_live_but_nothing_is_on_air():

@@ -140,7 +140,7 @@ def test_status_table_one_line_per_stream_sorted_by_namespace_and_name():
         "cam",
         "yes",
         "primary",
-        "rtmp,srt",
+        "rtmp",  # the protocol on air (the stream accepts rtmp and srt)
         "4.52",
         "Mb/s",
         "30",
@@ -180,7 +180,7 @@ def test_status_screen_of_a_live_stream_with_backup_recordings_and_restreams():
         'livestream live/cam  "Camera"',
         "  Live:       yes, on air: primary since 2026-11-25 04:10:00 UTC (12m30s)",
         "  Backup:     live since 2026-11-25 04:11:00 UTC (11m30s)",
-        "  Ingest:     push, accepts rtmp, srt",
+        "  Ingest:     push, accepts rtmp, srt, live over rtmp",
         "  Video:      1280x720 h264 High, 30 fps, yuv420p",
         "  Audio:      aac",
         "  Bitrate:    4.52 Mb/s (speed 1.00x)",

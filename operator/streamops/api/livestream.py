@@ -30,6 +30,7 @@ from streamops.api.common import (
 from streamops.api.recording import RecordingStorage
 from streamops.contract.playback_token import KEYS_SECRET
 
+SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
 PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 RecordType = Literal["origin", "transcoded"]
 IngestRole = Literal["primary", "backup"]  # the two ingests of a push stream with source.push.backup
@@ -1090,6 +1091,11 @@ class LiveStreamStatus(ConditionedStatus):
     )
     audio_codec: str | None = Field(
         default=None, max_length=64, description="Audio codec of the source while live, e.g. aac."
+    )
+    protocol: SessionProtocol | None = Field(
+        default=None,
+        description="How the media on air arrives while live: rtmp (also for rtmps: TLS ends at the ingest), srt, "
+        "whip, or pull.",
     )
     bitrate: int | None = Field(
         default=None, ge=0, description="Current bitrate of the source in bits per second while live."

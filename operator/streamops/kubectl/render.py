@@ -118,6 +118,9 @@ def on_air(stream: LiveStream) -> str:
 
 
 def source(stream: LiveStream) -> str:
+    """The protocol on air while live; else what the stream accepts."""
+    if stream.status is not None and stream.status.protocol and stream.status.active_ingest:
+        return stream.status.protocol
     push = stream.spec.source.push
     return ",".join(push.protocols) if push is not None else "pull"
 
@@ -283,7 +286,8 @@ def status_screen(
         else:
             field("Backup", "not live")
     if push is not None:
-        field("Ingest", f"push, accepts {', '.join(push.protocols)}")
+        now_on = f", live over {status.protocol}" if status is not None and status.protocol else ""
+        field("Ingest", f"push, accepts {', '.join(push.protocols)}{now_on}")
     else:
         pull = stream.spec.source.pull
         field("Ingest", f"pull from {len(pull.urls) if pull else 0} URL(s), round-robin")

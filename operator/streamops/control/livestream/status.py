@@ -7,7 +7,7 @@ from datetime import datetime
 
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import Condition
-from streamops.api.livestream import Viewers
+from streamops.api.livestream import SessionProtocol, Viewers
 from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
@@ -239,6 +239,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     base = playback_base(playback_route(stream, observed.settings), reaches["primary"])
     metrics = on_air or IngestStatus()  # live metrics exist only while live
+    # The ingest whose publisher sends what is on air (the primary relays a backup's: the backup).
+    publisher = {"primary": main, "backup": spare}.get(active_ingest) if active_ingest else None
     renditions = bool(stream.spec.transcoding and stream.spec.transcoding.renditions)
     conditions.append(browser_playability(on_air, transcoded=renditions))
     if whep_on(stream, observed.settings):
@@ -269,9 +271,20 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         pixel_format=metrics.pixel_format or None,
         bit_depth=metrics.bit_depth if metrics.bit_depth and 0 < metrics.bit_depth <= 32 else None,  # (API bounds)
         audio_codec=metrics.audio_codec or None,
+        protocol=session_protocol(publisher.source if publisher is not None else None),
         bitrate=metrics.bitrate,
         viewers=stream_viewers(main, observed.edge_sessions),
     )
+
+
+def session_protocol(source: str | None) -> SessionProtocol | None:
+    """The ingest's session kind (rtmp, srt, whip, pull-<n>) as status says it."""
+    if source is None:
+        return None
+    if source.startswith("pull"):
+        return "pull"
+    known: dict[str, SessionProtocol] = {"rtmp": "rtmp", "srt": "srt", "whip": "whip"}
+    return known.get(source)
 
 
 def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers:

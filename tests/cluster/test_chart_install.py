@@ -275,6 +275,7 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
         what="the standby adopted by the Recording",
     )
     exercise_edge(admin, ns)
+    exercise_webhooks(admin, ns)
     # A stream from a version whose loops were kopf daemons carries kopf's finalizer: the operator
     # removes it (the one patch of a LiveStream itself; status goes through livestreams/status).
     upgraded = livestream("old")
@@ -316,6 +317,25 @@ def exercise_edge(admin: Cluster, ns: str) -> None:
     eventually(lambda: admin.get("deployments", ns, "streamops-edge") is None, timeout=60, what="the edge deleted")
     admin.apply(ns, livestream("sig", playback={"access": "signed"}))
     eventually(lambda: admin.get("secrets", ns, "streamops-playback-keys"), timeout=60, what="the playback keys")
+
+
+def exercise_webhooks(admin: Cluster, ns: str) -> None:
+    """A StreamWebhook (docs/design/webhooks.md): the namespace's outboxes listed, one created per
+    selected stream, its status written; deleted, the drained outboxes go."""
+    admin.kubectl("create", "secret", "generic", "hook", "-n", ns, "--from-literal=secret=s3cret-value")
+    hook = {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "StreamWebhook",
+        "metadata": {"name": "hook"},
+        "spec": {"url": "http://127.0.0.1:9/hook", "secretRef": {"name": "hook"}},
+    }
+    admin.apply(ns, hook)
+    eventually(lambda: admin.get("configmaps", ns, "streamops-events-cam"), timeout=60, what="cam's outbox")
+    eventually(lambda: (admin.get("streamwebhooks", ns, "hook") or {}).get("status"), what="the webhook's status")
+    admin.kubectl("delete", "streamwebhook", "hook", "-n", ns)
+    eventually(
+        lambda: admin.get("configmaps", ns, "streamops-events-cam") is None, timeout=60, what="the outbox deleted"
+    )
 
 
 def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:

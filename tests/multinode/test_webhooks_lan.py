@@ -28,7 +28,7 @@ from devtools.cluster.release import RELEASE, Release
 from devtools.media.peers import Publisher
 from devtools.media.webhook_receiver import WebhookReceiver
 from devtools.ports import free_port
-from devtools.waits import eventually
+from devtools.waits import WaitTimeout, eventually
 
 from tests.cluster.test_webhooks import in_order_per_stream, webhook
 from tests.multinode.test_operator_ha import ready, replicas_apart
@@ -59,7 +59,6 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
 ) -> None:
     ns = namespace
     began = time.monotonic()
-    leader, standby = replicas_apart(cluster, release)  # the Lease moves to the other node below
     receiver = WebhookReceiver(
         OUTSIDE_IP, free_port(), tmp_path / "hooks.jsonl", [SECRET], netns=cluster.network.outside
     )
@@ -95,13 +94,22 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
 
         # 3. The leader's Pod deleted: the standby on the other node takes over (and a replacement
         # Pod comes up as the new standby).
+        # (Looked up now, not at the start: an earlier test's helm upgrade may still be rolling Pods.)
+        leader, standby = replicas_apart(cluster, release)
         old_pods = {p["metadata"]["uid"] for p in release.operator_pods()}
         deleted = time.monotonic()
         cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, leader["metadata"]["name"], "--wait=false")
-        eventually(
-            lambda: release.leader() == standby["metadata"]["name"],
-            timeout=60, interval=0.2, what="the standby holding the Lease",
-        )  # fmt: skip
+
+        def new_leader() -> str | None:
+            holder = release.leader()
+            return holder if holder and holder != leader["metadata"]["name"] else None
+
+        try:
+            holder = eventually(new_leader, timeout=90, interval=0.2, what="another operator Pod holding the Lease")
+        except WaitTimeout:
+            pods = [(p["metadata"]["name"], p["spec"].get("nodeName"), ready(p)) for p in release.operator_pods()]
+            raise AssertionError(f"no new leader: Lease {release.leader()!r}, Pods {pods}") from None
+        assert holder == standby["metadata"]["name"], f"the standby on the other node, not {holder}"
         took_over = time.monotonic() - deleted
         acquired = at((cluster.get("leases", OPERATOR_NAMESPACE, RELEASE) or {})["spec"]["acquireTime"])
         # The new leader read the outbox from etcd and tried the backlog (the receiver is still down).

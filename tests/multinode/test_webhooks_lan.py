@@ -95,21 +95,29 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
         # 3. The leader's Pod deleted: the standby on the other node takes over (and a replacement
         # Pod comes up as the new standby).
         # (Looked up now, not at the start: an earlier test's helm upgrade may still be rolling Pods.)
+        # The leader's node is cordoned while its Pod goes, so that whoever takes the Lease — the
+        # standby, or the ReplicaSet's replacement if it is quicker (seen) — runs on the other node.
         leader, standby = replicas_apart(cluster, release)
         old_pods = {p["metadata"]["uid"] for p in release.operator_pods()}
-        deleted = time.monotonic()
-        cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, leader["metadata"]["name"], "--wait=false")
-
-        def new_leader() -> str | None:
-            holder = release.leader()
-            return holder if holder and holder != leader["metadata"]["name"] else None
-
+        leader_node = leader["spec"]["nodeName"]
+        cluster.kubectl("cordon", leader_node)
         try:
-            holder = eventually(new_leader, timeout=90, interval=0.2, what="another operator Pod holding the Lease")
-        except WaitTimeout:
-            pods = [(p["metadata"]["name"], p["spec"].get("nodeName"), ready(p)) for p in release.operator_pods()]
-            raise AssertionError(f"no new leader: Lease {release.leader()!r}, Pods {pods}") from None
-        assert holder == standby["metadata"]["name"], f"the standby on the other node, not {holder}"
+            deleted = time.monotonic()
+            cluster.kubectl("delete", "pod", "-n", OPERATOR_NAMESPACE, leader["metadata"]["name"], "--wait=false")
+
+            def taken_over() -> dict | None:
+                holder = release.leader_pod()
+                return holder if holder and holder["metadata"]["name"] != leader["metadata"]["name"] else None
+
+            try:
+                holder = eventually(taken_over, timeout=90, interval=0.2, what="another operator Pod holding the Lease")
+            except WaitTimeout:
+                pods = [(p["metadata"]["name"], p["spec"].get("nodeName"), ready(p)) for p in release.operator_pods()]
+                raise AssertionError(f"no new leader: Lease {release.leader()!r}, Pods {pods}") from None
+        finally:
+            cluster.kubectl("uncordon", leader_node)
+        assert holder["spec"]["nodeName"] != leader_node, "the operator moved to the other node"
+        standby = holder  # (what the lines below report as the new leader)
         took_over = time.monotonic() - deleted
         acquired = at((cluster.get("leases", OPERATOR_NAMESPACE, RELEASE) or {})["spec"]["acquireTime"])
         # The new leader read the outbox from etcd and tried the backlog (the receiver is still down).
@@ -174,8 +182,8 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
     assert SECRET not in logs + json.dumps([status, cluster.list("events", ns), outbox_events(cluster, ns)])
 
     lease_moved = (
-        f"leader {leader['metadata']['name']} on {leader['spec']['nodeName']} deleted, standby "
-        f"{standby['metadata']['name']} on {standby['spec']['nodeName']} held the Lease after {took_over:.1f} s, "
+        f"leader {leader['metadata']['name']} on {leader['spec']['nodeName']} deleted, "
+        f"{standby['metadata']['name']} on {standby['spec']['nodeName']} took the Lease after {took_over:.1f} s, "
         f"replacement {replacement['metadata']['name']} on {replacement['spec']['nodeName']}"
     )
     print(f"\nMEASURED webhooks on the LAN: {lease_moved}")

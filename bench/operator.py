@@ -48,16 +48,14 @@ from devtools.catalog import livestream, restream
 from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.kubectl import Kubectl
 from devtools.cluster.operator_process import OperatorProcess
-from devtools.cluster.suite import Cluster
+from devtools.cluster.suite import Cluster, operator_kubeconfig
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
 from operator_replay import Replay, capture, replay
 from report_file import loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
-from streamops.control.shared.rbac import operator_rbac_objects
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
-OPERATOR_NAMESPACE = "streamops-system"
 # Nothing binds these (no kubelet): the operator only hands them out. Wide enough for every round.
 OPERATOR_ENV = {
     "STREAMOPS_HOST_NETWORK": "true",
@@ -644,10 +642,7 @@ def main() -> int:
             plane.start()
             kubectl = Cluster(plane)
             kubectl.apply_crds()
-            op_kubeconfig = plane.service_account_kubeconfig(
-                workdir / "operator.kubeconfig", OPERATOR_NAMESPACE, "streamops",
-                operator_rbac_objects(OPERATOR_NAMESPACE), duration="2h",
-            )  # fmt: skip
+            op_kubeconfig = operator_kubeconfig(kubectl, workdir / "operator.kubeconfig", duration="2h")
             capacity = api_write_capacity(plane, kubectl)
             print(f"# peer: the API server alone takes {capacity:.0f} creates/s", file=sys.stderr, flush=True)
             for n in counts:

@@ -55,7 +55,7 @@ from devtools.catalog import livestream
 from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.local_pods import LocalPods, set_pod_status
 from devtools.cluster.operator_process import OperatorProcess
-from devtools.cluster.suite import Cluster
+from devtools.cluster.suite import Cluster, operator_kubeconfig
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher
 from devtools.media.webhook_receiver import WebhookReceiver
@@ -65,7 +65,6 @@ from devtools.waits import eventually
 from report_file import commit, loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, VERSION
 from streamops.control.livestream.reasons import WENT_LIVE, WENT_OFFLINE
-from streamops.control.shared.rbac import operator_rbac_objects
 from streamops.control.webhook.events import changes_between, stream_facts
 from streamops.control.webhook.outbox import OUTBOX_SELECTOR
 
@@ -84,7 +83,6 @@ def _bench_operator() -> ModuleType:
 ops = _bench_operator()
 
 RESULTS = ROOT / "bench" / "results" / "webhooks.md"
-OPERATOR_NAMESPACE = "streamops-system"
 SECRET = "whsec-bench-6fK2pQ9x"
 # hostNetwork port slices of their own. Latency: above the cluster suite's 20000-28999 (tests may
 # run beside the bench), below the kernel's ephemeral range (32768-). Cost rounds: an ingest takes 5
@@ -917,10 +915,7 @@ def main() -> int:
             plane.start()
             cluster = Cluster(plane)
             cluster.apply_crds()
-            op_kubeconfig = plane.service_account_kubeconfig(
-                workdir / "operator.kubeconfig", OPERATOR_NAMESPACE, "streamops",
-                operator_rbac_objects(OPERATOR_NAMESPACE), duration="2h",
-            )  # fmt: skip
+            op_kubeconfig = operator_kubeconfig(cluster, workdir / "operator.kubeconfig", duration="2h")
             lat = latency_round(cluster, op_kubeconfig, workdir, args.streams, args.cycles, args.hold, args.gap)
             log(
                 f"latency: {lat.delivered}/{lat.transitions} events, p50/p95/p99/max {summary(lat.latency)}; "

@@ -75,12 +75,13 @@ def started_cluster(directory: Path) -> Iterator[Cluster]:
         plane.stop()
 
 
-def operator_kubeconfig(cluster: Cluster, path: Path) -> Path:
-    """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py."""
+def operator_kubeconfig(cluster: Cluster, path: Path, duration: str = "24h") -> Path:
+    """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py (the
+    cluster suite's and the benchmarks')."""
     from streamops.control.shared.rbac import operator_rbac_objects
 
     objects = operator_rbac_objects(OPERATOR_NAMESPACE)
-    return cluster.plane.service_account_kubeconfig(path, OPERATOR_NAMESPACE, "streamops", objects)
+    return cluster.plane.service_account_kubeconfig(path, OPERATOR_NAMESPACE, "streamops", objects, duration)
 
 
 class Operator(OperatorProcess):

@@ -161,6 +161,7 @@ WORKERS = {
     "ingest": "streamops.media.ingest.worker",
     "record": "streamops.media.recorder.process",
     "push": "streamops.media.pusher.worker",
+    "clip": "streamops.media.clipper.process",
 }
 
 
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     rbac.add_argument("--name", default="streamops")
     rbac.set_defaults(func=write_rbac)
 
-    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push) around FFmpeg")
+    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push, clip) around FFmpeg")
     worker.add_argument("worker", choices=sorted(WORKERS))
     worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
     worker.set_defaults(func=run_worker)

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
+    from streamops.api.clip import ClipSpec, ClipStatus
     from streamops.api.kinds import (
+        CLIP,
         KINDS,
         LIVESTREAM,
         RECORDING,
         RESTREAM,
         STREAM_WEBHOOK,
+        Clip,
         LiveStream,
         Recording,
         Restream,
@@ -32,6 +35,10 @@ _MODULE_OF = {
     "VERSION": "common",
     "Condition": "common",
     "SecretKeyRef": "common",
+    "CLIP": "kinds",
+    "Clip": "kinds",
+    "ClipSpec": "clip",
+    "ClipStatus": "clip",
     "KINDS": "kinds",
     "LIVESTREAM": "kinds",
     "RECORDING": "kinds",
@@ -51,6 +58,7 @@ _MODULE_OF = {
 
 __all__ = [
     "API_VERSION",
+    "CLIP",
     "GROUP",
     "KINDS",
     "LIVESTREAM",
@@ -58,6 +66,9 @@ __all__ = [
     "RESTREAM",
     "STREAM_WEBHOOK",
     "VERSION",
+    "Clip",
+    "ClipSpec",
+    "ClipStatus",
     "Condition",
     "LiveStream",
     "LiveStreamSpec",

@@ -1,4 +1,4 @@
-"""The three custom resources: their wire models and what their CRDs say about them."""
+"""The custom resources: their wire models and what their CRDs say about them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamops.api.clip import ClipSpec, ClipStatus
 from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeModel
 from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
 from streamops.api.recording import RecordingSpec, RecordingStatus
@@ -55,6 +56,10 @@ class Restream(Resource[RestreamSpec, RestreamStatus]):
 
 class StreamWebhook(Resource[StreamWebhookSpec, StreamWebhookStatus]):
     kind: str = "StreamWebhook"
+
+
+class Clip(Resource[ClipSpec, ClipStatus]):
+    kind: str = "Clip"
 
 
 def condition_column(type_: str) -> dict[str, Any]:
@@ -147,4 +152,19 @@ STREAM_WEBHOOK = Kind(
         AGE_COLUMN,
     ],
 )
-KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK)
+CLIP = Kind(
+    kind="Clip",
+    plural="clips",
+    short_name="clip",
+    model=Clip,
+    description="A piece of a live stream's DVR window (a time range or the last N seconds) cut into one video.",
+    printer_columns=[
+        {"name": "Stream", "type": "string", "jsonPath": ".spec.streamRef.name"},
+        {"name": "Duration", "type": "number", "jsonPath": ".status.videos[0].durationSeconds"},
+        {"name": "Mode", "type": "string", "jsonPath": ".spec.mode", "priority": 1},
+        condition_column("Succeeded"),
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
+)
+KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP)

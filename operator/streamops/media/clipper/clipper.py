@@ -1,0 +1,277 @@
+"""The `Clipper`: reads the stream's DVR playlist from the ingest, waits (bounded) for an end that
+is still to come, joins the segments the range needs, cuts them (commands.py), stores the video
+like a recorder does (a claim: the MP4 and its JSON sidecar; a bucket: the recorder's `Uploader`)
+and reports it; then it keeps serving `/status` until its Pod is deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from streamops.api.recording import Video
+from streamops.contract.clipper import ClipperConfig, ClipperStatus, Phase, Refusal
+from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
+from streamops.contract.worker import utc_seconds
+from streamops.media.clipper.commands import exact_cut, keyframe_cut, probe_keyframes
+from streamops.media.clipper.playlist import (
+    MediaPlaylist,
+    PlaylistError,
+    covering,
+    holds_end,
+    parse_media_playlist,
+    start_outside_window,
+)
+from streamops.media.ffmpeg import child_environment
+from streamops.media.recorder.commands import probe_duration
+from streamops.media.recorder.state import RecorderState, write_atomically
+from streamops.media.worker_process import utc_now
+from streamops.redaction import Redactor
+
+log = logging.getLogger("streamops.clipper")
+
+POLL_SECONDS = 1.0  # the playlist is read again this often while the end is still to come
+HTTP_TIMEOUT_SECONDS = 10.0
+PARALLEL_DOWNLOADS = 4  # segments fetched at once (≈2 MB each at 6 Mbit/s and 2 s segments)
+# A playlist that cannot be read (the stream went offline: its DVR went with its session) is tried
+# again this long before the clip fails.
+UNREADABLE_PLAYLIST_SECONDS = 20.0
+STORE_GIVE_UP_FAILURES = None  # the upload retries with backoff until the Pod is deleted
+WORK_DIR = ".clip-work"
+
+
+class ClipRefused(Exception):
+    def __init__(self, refusal: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.refusal = refusal
+
+
+def fetch(url: str, timeout: float = HTTP_TIMEOUT_SECONDS) -> bytes:
+    """One GET inside the cluster (blocking: run it in a thread)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return bytes(response.read())
+
+
+class Clipper:
+    def __init__(self, config: ClipperConfig, clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.clock = clock
+        self.out_dir = Path(config.recordings_root) / config.directory
+        self.phase: Phase = "waiting"
+        self.message: str | None = "reading the stream's DVR playlist"
+        self.refusal: Refusal | None = None
+        self.video: Video | None = None
+        self.started_at: datetime | None = None
+        self.ended_at: datetime | None = None
+        self.cut_seconds: float | None = None
+        self.redact = Redactor([])
+        self.state = RecorderState()  # what the recorder's Uploader reads and updates (the one video)
+        self.uploader = None
+        if config.upload is not None:
+            from streamops.media.recorder.bucket import Bucket
+            from streamops.media.recorder.upload import Uploader
+
+            access_key, secret_key = os.environ.get(ACCESS_KEY_ENV, ""), os.environ.get(SECRET_KEY_ENV, "")
+            for key in (access_key, secret_key):
+                if key:
+                    self.redact.add(key)
+            bucket = Bucket(config.upload, access_key, secret_key, self.redact)
+            self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, lambda: None)
+        self.done = asyncio.Event()
+        self.exit_requested = asyncio.Event()
+
+    # -- telemetry --
+
+    def status(self) -> ClipperStatus:
+        uploader = self.uploader
+        video = self.state.videos[0] if self.state.videos else self.video
+        return ClipperStatus(
+            state=self.phase,
+            video=video,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            refusal=self.refusal,
+            message=self.message,
+            cut_seconds=self.cut_seconds,
+            storage_problem=uploader.problem if uploader else None,
+            storage_error=uploader.error if uploader else None,
+        )
+
+    def routes(self) -> dict[tuple[str, str], object]:
+        from streamops.media.small_http import registry_metrics, worker_routes
+
+        return dict(worker_routes(self.status, lambda: True, registry_metrics(lambda: None)))
+
+    # -- the one job --
+
+    async def run(self) -> None:
+        began = time.monotonic()
+        try:
+            playlist = await self._wait_for_range()
+            self.phase, self.message = "cutting", "cutting the clip"
+            final = await self._cut(playlist)
+            self.cut_seconds = round(time.monotonic() - began, 3)
+            self.phase, self.message = "storing", "storing the video"
+            await self._store(final)
+            self.phase, self.message = "succeeded", None
+            log.info("clip stored in %.2f s: %s", time.monotonic() - began, self.video)
+        except ClipRefused as e:
+            self._fail(e.refusal, str(e))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug, or FFmpeg failed: the Clip says so
+            log.exception("clip")
+            self._fail("ClipFailed", self.redact(f"{type(e).__name__}: {e}")[:1024])
+        finally:
+            shutil.rmtree(self.out_dir / WORK_DIR, ignore_errors=True)
+            self.done.set()
+
+    def _fail(self, refusal: Refusal, message: str) -> None:
+        self.phase, self.refusal, self.message = "failed", refusal, message
+        log.warning("clip refused (%s): %s", refusal, message)
+
+    async def _read_playlist(self) -> MediaPlaylist:
+        url = self.config.playlist_url
+        text = (await asyncio.to_thread(fetch, url)).decode()
+        return parse_media_playlist(text, url)
+
+    async def _wait_for_range(self) -> MediaPlaylist:
+        """The playlist once it holds [start, end], or once waiting longer makes no sense (the end
+        is past by end_wait_seconds, the stream ended): then what it holds of the range."""
+        config = self.config
+        deadline = config.end + timedelta(seconds=config.end_wait_seconds)
+        unreadable_since: float | None = None
+        while True:
+            try:
+                playlist = await self._read_playlist()
+                unreadable_since = None
+            except (OSError, urllib.error.URLError, PlaylistError, UnicodeDecodeError) as e:
+                unreadable_since = unreadable_since or time.monotonic()
+                if time.monotonic() - unreadable_since > UNREADABLE_PLAYLIST_SECONDS:
+                    raise ClipRefused(
+                        "ClipFailed", f"the ingest's DVR playlist cannot be read (is the stream live?): {e}"
+                    ) from None
+                self.message = f"the ingest's DVR playlist cannot be read yet: {e}"[:1024]
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if start_outside_window(playlist, config.start):
+                first = playlist.window_start
+                held = f"it holds media from {first.isoformat()}" if first else "it holds no media"
+                raise ClipRefused(
+                    "OutsideDvrWindow",
+                    f"the clip starts at {config.start.isoformat()}, which the stream's DVR no longer (or never) held: "
+                    f"{held}",
+                )
+            if holds_end(playlist, config.end):
+                return playlist
+            if playlist.ended or self.clock() > deadline:
+                if not covering(playlist.segments, config.start, config.end):
+                    raise ClipRefused("ClipFailed", "the DVR holds nothing of the clip's range")
+                return playlist  # what there is: the stream ended before `end`
+            last = playlist.window_end
+            self.phase = "waiting"
+            self.message = f"waiting for the DVR to hold the end ({config.end.isoformat()}; it holds up to {last})"
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _download(self, playlist: MediaPlaylist, work: Path) -> tuple[Path, datetime]:
+        """The segments of the range joined into one local file, and the wall clock of its first one."""
+        segments = covering(playlist.segments, self.config.start, self.config.end)
+        if not segments:
+            raise ClipRefused("ClipFailed", "the DVR holds nothing of the clip's range")
+        if any(s.discontinuity for s in segments[1:]):
+            # Another session's media (a reconnect, a switch to the backup): its timestamps start over.
+            raise ClipRefused("ClipFailed", "the range spans a discontinuity (a publisher reconnect): cut it in two")
+        semaphore = asyncio.Semaphore(PARALLEL_DOWNLOADS)
+
+        async def get(url: str) -> bytes:
+            async with semaphore:
+                return await asyncio.to_thread(fetch, url)
+
+        uris = ([playlist.init_uri] if playlist.init_uri else []) + [s.uri for s in segments]
+        try:
+            bodies = await asyncio.gather(*(get(u) for u in uris))
+        except (OSError, urllib.error.URLError) as e:
+            # A segment deleted from the window meanwhile (404): the range slid out while we read it.
+            raise ClipRefused(
+                "OutsideDvrWindow", f"a segment of the range left the DVR while it was read: {e}"
+            ) from None
+        joined = work / ("joined.mp4" if playlist.init_uri else "joined.ts")
+        with open(joined, "wb") as f:  # MPEG-TS segments concatenate; so do an init segment and its fragments
+            for body in bodies:
+                f.write(body)
+        return joined, segments[0].start
+
+    async def _cut(self, playlist: MediaPlaylist) -> Path:
+        config = self.config
+        work = self.out_dir / WORK_DIR
+        work.mkdir(parents=True, exist_ok=True)
+        joined, first_wall = await self._download(playlist, work)
+        keyframes = await probe_keyframes(joined)
+        media_zero = keyframes.times[0]  # the first segment's first frame: its PROGRAM-DATE-TIME
+
+        def media_time(wall: datetime) -> float:
+            return media_zero + (wall - first_wall).total_seconds()
+
+        want_start, want_end = media_time(config.start), media_time(min(config.end, playlist.window_end or config.end))
+        if config.mode == "keyframe":
+            begin = keyframes.at_or_before(max(want_start, media_zero))
+            argv = keyframe_cut(joined, work / "clip.mp4", begin - keyframes.start, want_end - begin)
+        else:
+            begin = max(want_start, media_zero)
+            argv = exact_cut(joined, work / "clip.mp4", begin - keyframes.start, want_end - begin)
+        await self._ffmpeg(argv)
+        out = work / "clip.mp4"
+        seconds = await probe_duration(out)
+        if not seconds:
+            raise ClipRefused("ClipFailed", "the cut holds no readable media")
+        started = first_wall + timedelta(seconds=begin - media_zero)
+        self.started_at, self.ended_at = started, started + timedelta(seconds=seconds)
+        self.video = Video(
+            title=config.title,
+            path=f"{config.directory}/{config.file_name}",
+            duration_seconds=round(seconds, 3),
+            size_bytes=out.stat().st_size,
+            started_at=utc_seconds(started),
+            ended_at=utc_seconds(self.ended_at),
+        )
+        return out
+
+    async def _ffmpeg(self, argv: list[str]) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=child_environment(),
+        )
+        _, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise ClipRefused("ClipFailed", f"FFmpeg failed: {self.redact(err.decode(errors='replace'))[-800:]}")
+
+    async def _store(self, cut: Path) -> None:
+        """Next to where a recorder keeps its videos: the MP4 and its sidecar in the Clip's
+        directory; with a bucket, the recorder's Uploader takes both there (and verifies them)."""
+        video = self.video
+        assert video is not None
+        final = self.out_dir / self.config.file_name
+        os.replace(cut, final)
+        write_atomically(final.with_suffix(".json"), video.model_dump_json(by_alias=True, indent=2) + "\n")
+        self.state.videos = [video]
+        if self.uploader is None:
+            return
+        self.uploader.enqueue(video, final.name)
+        uploads = asyncio.get_running_loop().create_task(self.uploader.run())
+        try:
+            await self.uploader.drained()
+        finally:
+            uploads.cancel()
+
+    def stop(self) -> None:
+        self.exit_requested.set()

@@ -1,0 +1,99 @@
+"""The clipper's FFmpeg command lines (pure) and the ffprobe of where a joined file's keyframes are.
+
+Both cuts read the joined segments (one local MPEG-TS or fragmented-MP4 file) and write a
+progressive MP4 with the moov in front (faststart: a browser plays it while it downloads)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamops.media.ffmpeg import FFMPEG, FFPROBE, child_environment
+
+# exact mode re-encodes: x264 veryfast at CRF 20 keeps a 720p30 source visually unchanged and
+# encodes ≈3x real time per core (measured: docs/design/clips.md); AAC 128 kbit/s.
+EXACT_PRESET = "veryfast"
+EXACT_CRF = 20
+EXACT_AUDIO_BITRATE = "128k"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.6f}"
+
+
+def keyframe_cut(src: Path, dst: Path, seek: float, duration: float) -> list[str]:
+    """Stream copy from `seek` (a keyframe's offset in `src`: the demuxer lands on it exactly, so
+    nothing before it is kept and no edit list hides a head) for `duration` seconds."""
+    return [
+        FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-protocol_whitelist", "file",
+        "-ss", _seconds(seek), "-i", str(src),
+        "-t", _seconds(duration),
+        "-map", "0:v:0?", "-map", "0:a:0?",
+        "-c", "copy",
+        "-avoid_negative_ts", "make_zero",
+        "-movflags", "+faststart",
+        "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+def exact_cut(src: Path, dst: Path, seek: float, duration: float) -> list[str]:
+    """Frame-exact: an input seek while decoding is exact (FFmpeg decodes from the keyframe before
+    and drops what precedes `seek`), and the whole clip is re-encoded (H.264 8-bit 4:2:0 + AAC: what
+    every browser plays). docs/design/clips.md says why not only the edges."""
+    return [
+        FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-protocol_whitelist", "file",
+        "-ss", _seconds(seek), "-i", str(src),
+        "-t", _seconds(duration),
+        "-map", "0:v:0?", "-map", "0:a:0?",
+        "-c:v", "libx264", "-preset", EXACT_PRESET, "-crf", str(EXACT_CRF), "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", EXACT_AUDIO_BITRATE,
+        "-movflags", "+faststart",
+        "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Keyframes:
+    """Where a file's media starts (ffprobe's format start_time, what an input seek counts from) and
+    the presentation times of its video keyframes, seconds, ascending."""
+
+    start: float
+    times: tuple[float, ...]
+
+    def at_or_before(self, t: float) -> float:
+        """The last keyframe at or before `t` (the first one when `t` is before all of them)."""
+        earlier = [k for k in self.times if k <= t + 1e-6]
+        return earlier[-1] if earlier else self.times[0]
+
+
+def parse_keyframes(format_start: str, packets: str) -> Keyframes:
+    """ffprobe's `format=start_time` answer and its `packet=pts_time,flags` CSV lines of the video."""
+    times = []
+    for line in packets.splitlines():
+        fields = line.strip().split(",")
+        if len(fields) >= 2 and fields[1].startswith("K") and fields[0] not in ("", "N/A"):
+            times.append(float(fields[0]))
+    if not times:
+        raise ValueError("no video keyframe in the segments")
+    start = float(format_start.strip()) if format_start.strip() not in ("", "N/A") else min(times)
+    return Keyframes(start, tuple(sorted(times)))
+
+
+async def _ffprobe(path: Path, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        FFPROBE, "-v", "error", "-protocol_whitelist", "file", *args, str(path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env=child_environment(),
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return out.decode(errors="replace")
+
+
+async def probe_keyframes(path: Path) -> Keyframes:
+    """Reads packets only (no decoding): ≈0.1 s for a minute of 720p."""
+    start = await _ffprobe(path, "-show_entries", "format=start_time", "-of", "default=nw=1:nk=1")
+    packets = await _ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0")
+    return parse_keyframes(start, packets)

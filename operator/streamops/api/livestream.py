@@ -408,7 +408,8 @@ class Screenshots(KubeModel):
     enabled: bool = Field(
         default=True,
         description="Take screenshots while live and serve the latest at status.playback.screenshotUrl "
-        "(no history is kept). Default true.",
+        "(no history is kept): a JPEG at most 1080 pixels wide, a wider picture scaled down keeping its "
+        "aspect ratio. Default true.",
     )
     interval_seconds: int = Field(
         default=10, ge=1, le=3600, description="Seconds between screenshots while live, 1..3600, default 10."

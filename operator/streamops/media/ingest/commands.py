@@ -275,10 +275,16 @@ def relay_input(url: str) -> tuple[str, dict[str, Any]]:
     return url, {"protocol_whitelist": "http,tcp", "rw_timeout": RW_TIMEOUT_US, **FAST_PROBE}
 
 
+# The hosted API's screenshots: "1080 pixels wide, or less if the original stream has a lower resolution".
+SCREENSHOT_MAX_WIDTH = 1080
+
+
 def screenshot_command(feed_url: str, out: Path) -> list[str]:
-    """One JPEG of the live feed. The feed starts on a keyframe (GOP cache): one decoded frame,
-    small probe, no audio."""
+    """One JPEG of the live feed, at most SCREENSHOT_MAX_WIDTH wide: a wider picture is scaled down
+    keeping its aspect ratio (an even height: 1920x1080 gives 1080x608), a narrower one kept as it is.
+    The feed starts on a keyframe (GOP cache): one decoded frame, small probe, no audio."""
+    scale = f"scale=w='min({SCREENSHOT_MAX_WIDTH},iw)':h=-2"
     return [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-rw_timeout",
             str(RW_TIMEOUT_US), "-protocol_whitelist", "http,tcp", "-analyzeduration", "500000",
-            "-probesize", "500000", "-i", feed_url, "-an", "-frames:v", "1", "-q:v", "4", "-f", "image2",
-            str(out)]  # fmt: skip
+            "-probesize", "500000", "-i", feed_url, "-an", "-frames:v", "1", "-vf", scale, "-q:v", "4",
+            "-f", "image2", str(out)]  # fmt: skip

@@ -110,9 +110,10 @@ def video_url(args: argparse.Namespace) -> int:
     try:
         api = KubeApi.from_environment()
         namespace = args.namespace or api.info.default_namespace or "default"
-        print(video_link(api, namespace, args.recording, args.number, args.expires))
+        page = args.action == "page"
+        print(video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page))
     except (NoLink, ApiError) as e:
-        print(f"streamops video url: {e}", file=sys.stderr)
+        print(f"streamops video {args.action}: {e}", file=sys.stderr)
         return 1
     return 0
 
@@ -257,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     video_cli.add_arguments(url)
     url.set_defaults(func=video_url)
+    page = video.add_parser(
+        "page",
+        help="print a time-limited link to a video's VOD page (embeddable)",
+        description=video_cli.PAGE_DESCRIPTION,
+    )
+    video_cli.add_arguments(page)
+    page.set_defaults(func=video_url)
 
     from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS
 

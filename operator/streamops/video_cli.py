@@ -1,6 +1,7 @@
-"""`streamops video url <recording> [n]` (and `kubectl streamops video url`): a time-limited download
-link to one of a Recording's videos, read from the Recording's status and its storage's credentials
-Secret (storage/download_link.py signs it)."""
+"""`streamops video url <recording> [n] [--quality q]` and `streamops video page <recording> [n]` (and
+the same under `kubectl streamops video`): a time-limited download link to one of a Recording's
+videos (or one of its renditions), or the link to its VOD page, read from the Recording's status and
+its storage's credentials Secret (storage/download_link.py signs them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ if TYPE_CHECKING:
 DESCRIPTION = (
     "Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the newest), signed "
     "for the storage's publicEndpoint with its credentials Secret. Play it in a browser or download it: "
-    'curl -fo video.mp4 "$(streamops video url my-recording)"'
+    'curl -fo video.mp4 "$(streamops video url my-recording)". A transcoded recording keeps every rendition: '
+    "--quality 360p names one (the default is the tallest, the video's own file)."
+)
+PAGE_DESCRIPTION = (
+    "Print a presigned link to the VOD page of video N of RECORDING (1 = oldest, -1 = newest; default the newest): "
+    "a player with a quality menu, embeddable in an <iframe> on any site. Its #fragment carries presigned links to "
+    "the video and each rendition; the page and the links expire together (--expires). Object storage only."
 )
 
 
@@ -27,12 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> No
     # No default here: the command lines build their parsers at every start (a worker's too), and the
     # module that knows it (storage/download_link.py) imports the API models.
     parser.add_argument("--expires", type=int, help="seconds the link works (default 3600, max 7 days)")
+    parser.add_argument(
+        "--quality", help="a rendition of a transcoded recording, e.g. 720p (page: the one it starts with)"
+    )
 
 
-def video_link(api: KubeApi, namespace: str, recording_name: str, number: int | None, expires: int | None) -> str:
-    """The link (valid `expires` seconds, None: the default), or NoLink saying why there is none."""
+def video_link(
+    api: KubeApi,
+    namespace: str,
+    recording_name: str,
+    number: int | None,
+    expires: int | None,
+    quality: str | None = None,
+    page: bool = False,
+) -> str:
+    """The link (valid `expires` seconds, None: the default) to the video, its rendition `quality`,
+    or (`page`) its VOD page; or NoLink saying why there is none."""
     from streamops.api import RECORDING, Recording
-    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, download_link
+    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, download_link, page_link
 
     raw = api.get_custom(RECORDING, namespace, recording_name)
     if raw is None:
@@ -42,4 +61,5 @@ def video_link(api: KubeApi, namespace: str, recording_name: str, number: int | 
     secret = None
     if storage is not None and storage.s3 is not None:
         secret = api.get("Secret", namespace, storage.s3.credentials_secret)
-    return download_link(recording, number, secret, DEFAULT_EXPIRES_SECONDS if expires is None else expires)
+    link = page_link if page else download_link
+    return link(recording, number, secret, DEFAULT_EXPIRES_SECONDS if expires is None else expires, quality)

@@ -402,7 +402,9 @@ def test_a_small_video_is_one_put_with_a_plain_md5_etag(tmp_path: Path) -> None:
     h = Harness(tmp_path, FakeBucket())
     v, data = h.add_video(3 * MIB)
     asyncio.run(h.run_until(lambda: not h.state.uploads))
-    assert v.upload == "uploaded" and h.bucket.calls.count("put") == 2 and "start" not in h.bucket.calls
+    # The video, its JSON sidecar and its VOD page (storage/vod_page.py): one PUT each.
+    assert v.upload == "uploaded" and h.bucket.calls.count("put") == 3 and "start" not in h.bucket.calls
+    assert b"window.streamopsPlayer" in h.bucket.objects[h_key(v)[: -len(".mp4")] + ".html"]
     found = h.bucket.head(h_key(v))
     assert found is not None and same_etag(found.etag, hashlib.md5(data).hexdigest())
 

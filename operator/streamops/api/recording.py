@@ -232,6 +232,25 @@ class RecordingSpec(KubeModel):
     )
 
 
+class VideoRendition(KubeModel):
+    """One quality of a transcoded recording's video: an MP4 of its own (a download is one playable
+    file), the tallest being the video's own file."""
+
+    name: str = Field(max_length=32, description="The stream's rendition name, e.g. 720p.")
+    width: int = Field(ge=0, description="Frame width in pixels.")
+    height: int = Field(ge=0, description="Frame height in pixels.")
+    path: str | None = Field(
+        default=None, max_length=4096, description="Path of the MP4 file relative to the claim's root (PVC storage)."
+    )
+    url: str | None = Field(
+        default=None, max_length=URL_MAX, description="s3://<bucket>/<key> of the MP4 in object storage."
+    )
+    size_bytes: int = Field(ge=0, description="Size of the file in bytes.")
+    upload: Literal["pending", "uploading", "uploaded"] | None = Field(
+        default=None, description="Object storage only: as the video's upload."
+    )
+
+
 class Video(KubeModel):
     """One finished video file (MP4, faststart)."""
 
@@ -264,6 +283,19 @@ class Video(KubeModel):
     size_bytes: int = Field(ge=0, description="Size of the file in bytes.")
     started_at: datetime = Field(description="When the video's first media was recorded.")
     ended_at: datetime = Field(description="When the video's last media was recorded (the time in its title).")
+    renditions: list[VideoRendition] = Field(
+        default_factory=list,
+        max_length=6,
+        description="A transcoded recording of a stream with renditions: every rendition as an MP4 of its own, "
+        "tallest first (its entry is the video's own file; the others are derived from it with the ladder's "
+        "settings once the video is finalised). `streamops video url <recording> [n] --quality <name>` prints "
+        "a link to one. Empty for origin recordings.",
+    )
+
+    def stored_size(self) -> int:
+        """Bytes the video holds in its storage: its file and the other renditions' files (the first
+        rendition is the video's own file)."""
+        return self.size_bytes + sum(r.size_bytes for r in self.renditions[1:])
 
 
 class DiscardedFragment(KubeModel):

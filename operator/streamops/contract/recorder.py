@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from streamops.api.common import KubeModel, check_uri
+from streamops.api.livestream import Rendition
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
 from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
@@ -90,6 +91,14 @@ class RecorderConfig(WorkerConfig):
         ge=0,
         description="Free space kept on recordings_root beyond what finalising the open video needs; below it "
         "the video is closed cleanly (status noSpace) instead of failing mid-write with ENOSPC.",
+    )
+    renditions: list[Rendition] = Field(
+        default_factory=list,
+        description="A transcoded recording of a stream with a ladder: its renditions, tallest first. The feed "
+        "is the tallest; each finalised video gets the others derived from it (media/recorder/renditions.py).",
+    )
+    segment_seconds: float = Field(
+        default=2.0, gt=0, description="The stream's HLS segment length: the renditions' keyframe interval."
     )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)

@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     from streamops.kubectl.stream_key import PROTOCOLS
     from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS
     from streamops.video_cli import DESCRIPTION as VIDEO_URL_DESCRIPTION
+    from streamops.video_cli import PAGE_DESCRIPTION as VIDEO_PAGE_DESCRIPTION
     from streamops.video_cli import add_arguments as video_url_arguments
 
     common = _common()
@@ -134,6 +135,13 @@ def parser() -> argparse.ArgumentParser:
         description=VIDEO_URL_DESCRIPTION.replace("streamops video url", "kubectl streamops video url"),
     )
     video_url_arguments(video_url, namespace=False)
+    video_page = video.add_parser(
+        "page",
+        parents=[common],
+        help="a time-limited link to a video's VOD page (embeddable in an iframe)",
+        description=VIDEO_PAGE_DESCRIPTION.replace("streamops video", "kubectl streamops video"),
+    )
+    video_url_arguments(video_page, namespace=False)
     return top
 
 
@@ -194,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     if command == "video":
         from streamops.kubectl.recording import video_url
 
-        print(video_url(api, namespace, args.recording, args.number, args.expires))
+        page = args.action == "page"
+        print(video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page))
         return 0
     raise AssertionError(command)
 

@@ -1,6 +1,6 @@
-"""`kubectl streamops record start|stop` and `video url`: Recordings as the hosted API's
+"""`kubectl streamops record start|stop` and `video url|page`: Recordings as the hosted API's
 start_recording / stop_recording (a Recording object; spec.stopped), and a video's download link
-(streamops/video_cli.py, the same code as `streamops video url`)."""
+or VOD page link (streamops/video_cli.py, the same code as `streamops video url|page`)."""
 
 from __future__ import annotations
 
@@ -110,11 +110,19 @@ def _auto_recording_of(api: KubeApi, namespace: str, recording: Manifest) -> str
     return stream_name if ((stream.get("spec") or {}).get("recording") or {}).get("auto") else None
 
 
-def video_url(api: KubeApi, namespace: str, recording: str, number: int | None, expires: int | None) -> str:
+def video_url(
+    api: KubeApi,
+    namespace: str,
+    recording: str,
+    number: int | None,
+    expires: int | None,
+    quality: str | None = None,
+    page: bool = False,
+) -> str:
     from streamops.storage.download_link import NoLink
     from streamops.video_cli import video_link
 
     try:
-        return video_link(api, namespace, recording, number, expires)
+        return video_link(api, namespace, recording, number, expires, quality, page)
     except NoLink as e:
         raise CommandError(str(e)) from None

@@ -1,5 +1,6 @@
-"""`streamops video url <recording> [n]`: a time-limited download link to one of a Recording's
-videos in object storage, signed for the storage's public endpoint with the credentials Secret the
+"""`streamops video url <recording> [n] [--quality q]`: a time-limited download link to one of a
+Recording's videos (or one of its renditions) in object storage, and `streamops video page`: the
+link to its VOD page, signed for the storage's public endpoint with the credentials Secret the
 Recording uploads with (the caller's kubeconfig must be allowed to read it)."""
 
 from __future__ import annotations
@@ -7,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from streamops.api import Recording
-from streamops.api.recording import S3Storage, Video
+from streamops.api.recording import S3Storage, Video, VideoRendition
 from streamops.storage.credentials import StorageSecretMissing, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, presigned_get
+from streamops.storage.vod_page import PageSource, page_key, page_url
 
 DEFAULT_EXPIRES_SECONDS = 3600
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600  # SigV4's limit
@@ -33,39 +35,102 @@ def chosen_video(recording: Recording, number: int | None) -> Video:
     return videos[number - 1 if number > 0 else number]
 
 
-def s3_storage_of(recording: Recording) -> S3Storage:
+def s3_storage_of(recording: Recording, what: str = "download link") -> S3Storage:
     storage = recording.status.storage if recording.status else None
     if storage is None or storage.s3 is None:
         claim = storage.pvc.claim_name if storage and storage.pvc else "the recordings claim"
         raise NoLink(
             f"recording {recording.metadata.name} writes to {claim} (a PersistentVolumeClaim), not to object "
-            "storage: its videos' paths are relative to the claim's root (status.videos[].path)"
+            f"storage: there is no {what} (nothing serves a claim over HTTP; docs/design/recording-export.md); "
+            "its videos' paths are relative to the claim's root (status.videos[].path)"
         )
     return storage.s3
 
 
-def object_of(video: Video, number_text: str) -> tuple[str, str]:
-    if video.expired_at is not None:
+def object_of(video: Video | VideoRendition, number_text: str) -> tuple[str, str]:
+    if isinstance(video, Video) and video.expired_at is not None:
         raise NoLink(f"video {number_text} was deleted at {video.expired_at:%Y-%m-%d %H:%M:%S} UTC (deleteAfterDays)")
     if video.url is None or video.upload != "uploaded":
-        raise NoLink(f"video {number_text} is not in the bucket yet (upload: {video.upload or 'pending'})")
+        what = f"video {number_text}" + (f" in {video.name}" if isinstance(video, VideoRendition) else "")
+        raise NoLink(f"{what} is not in the bucket yet (upload: {video.upload or 'pending'})")
     return parse_s3_url(video.url)
 
 
-def download_link(
-    recording: Recording, number: int | None, secret: Mapping[str, object] | None, expires_seconds: int
-) -> str:
-    if not 1 <= expires_seconds <= MAX_EXPIRES_SECONDS:
-        raise NoLink(f"--expires must be 1..{MAX_EXPIRES_SECONDS} seconds")
-    storage = s3_storage_of(recording)
-    video = chosen_video(recording, number)
-    bucket, key = object_of(video, "newest" if number is None else str(number))
+def chosen_rendition(recording: Recording, video: Video, quality: str, number_text: str) -> VideoRendition:
+    """The rendition named `quality` of a transcoded recording's video."""
+    if not video.renditions:
+        raise NoLink(
+            f"recording {recording.metadata.name} keeps one quality per video (an origin recording, or one made "
+            "before renditions were kept): leave out --quality; a `type: transcoded` recording of a stream with "
+            "transcoding renditions keeps every rendition"
+        )
+    found = next((r for r in video.renditions if r.name == quality), None)
+    if found is None:
+        names = ", ".join(r.name for r in video.renditions)
+        raise NoLink(f"video {number_text} has no quality {quality!r}: it has {names}")
+    return found
+
+
+def signer(storage: S3Storage, secret: Mapping[str, object] | None) -> S3Endpoint:
+    """Where links are signed for: the public endpoint (the host the viewer uses), not the
+    in-cluster one, with the credentials Secret's keys."""
     try:
         access, secret_key = credentials(secret, storage.credentials_secret)
     except StorageSecretMissing as e:
         raise NoLink(str(e)) from None
-    # The link is signed for the host the viewer uses: the public endpoint, not the in-cluster one.
-    where = S3Endpoint(
+    return S3Endpoint(
         storage.public_endpoint or storage.endpoint, access, secret_key, storage.region, storage.path_style
     )
-    return presigned_get(where, bucket, key, expires_seconds)
+
+
+def checked_expiry(expires_seconds: int) -> int:
+    if not 1 <= expires_seconds <= MAX_EXPIRES_SECONDS:
+        raise NoLink(f"--expires must be 1..{MAX_EXPIRES_SECONDS} seconds")
+    return expires_seconds
+
+
+def download_link(
+    recording: Recording,
+    number: int | None,
+    secret: Mapping[str, object] | None,
+    expires_seconds: int,
+    quality: str | None = None,
+) -> str:
+    """A presigned link to video `number`'s file, or to its rendition `quality`."""
+    checked_expiry(expires_seconds)
+    storage = s3_storage_of(recording)
+    video = chosen_video(recording, number)
+    number_text = "newest" if number is None else str(number)
+    bucket, key = object_of(video, number_text)
+    if quality is not None:
+        bucket, key = object_of(chosen_rendition(recording, video, quality, number_text), number_text)
+    return presigned_get(signer(storage, secret), bucket, key, expires_seconds)
+
+
+def page_link(
+    recording: Recording,
+    number: int | None,
+    secret: Mapping[str, object] | None,
+    expires_seconds: int,
+    quality: str | None = None,
+) -> str:
+    """The video's VOD page (the object the recorder uploaded next to it), presigned, with a
+    fragment holding presigned links to the video and each uploaded rendition: all signed with the
+    same expiry, so the page and what it plays stop working together."""
+    checked_expiry(expires_seconds)
+    storage = s3_storage_of(recording, "VOD page")
+    video = chosen_video(recording, number)
+    number_text = "newest" if number is None else str(number)
+    bucket, key = object_of(video, number_text)
+    if quality is not None:
+        chosen_rendition(recording, video, quality, number_text)  # refused early when unknown
+    where = signer(storage, secret)
+    sources = [
+        PageSource(r.name, r.width, r.height, presigned_get(where, *parse_s3_url(r.url), expires_seconds))
+        for r in video.renditions
+        if r.url is not None and r.upload == "uploaded"
+    ]
+    if not sources:  # an origin recording: the video's one file
+        sources = [PageSource("source", 0, 0, presigned_get(where, bucket, key, expires_seconds))]
+    page = presigned_get(where, bucket, page_key(key), expires_seconds)
+    return page_url(page, video.title, sources, quality)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
+from streamops.api.livestream import Rendition
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import (
     ACCESS_KEY_ENV,
@@ -119,6 +120,13 @@ UPLOADER_GRACE_SECONDS = 300
 EXIT_MARGIN_SECONDS = 5  # the recorder exits this long before the kubelet's SIGKILL
 
 
+def recorded_renditions(stream: LiveStream, type_: str) -> list[Rendition]:
+    """A transcoded recording keeps every rendition of the ladder (tallest first: the feed's)."""
+    if type_ != "transcoded" or stream.spec.transcoding is None:
+        return []
+    return sorted(stream.spec.transcoding.renditions, key=lambda r: -r.height)
+
+
 def recorder_config(
     recording: Recording,
     stream: LiveStream,
@@ -140,6 +148,8 @@ def recorder_config(
         reconnect_window_seconds=effective.reconnect_window_seconds,
         max_segment_seconds=effective.max_segment_seconds,
         min_duration_seconds=effective.min_duration_seconds,
+        renditions=recorded_renditions(stream, effective.type),
+        segment_seconds=stream.spec.hls.segment_seconds,
         http_host=settings.worker_bind_address,
         http_port=http_port,
     )

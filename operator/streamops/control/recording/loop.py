@@ -122,7 +122,7 @@ async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> N
     if status is None or s3 is None or not s3.delete_after_days:
         return
     due = [
-        v.url
+        v
         for v in expiry_due(status.videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
         if v.url and v.url not in extras.expired
     ]

@@ -19,6 +19,7 @@ from streamops.control.shared.kube import KubeApi
 from streamops.redaction import Redactor
 from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
+from streamops.storage.vod_page import page_key
 
 
 class ExpiryFailed(Exception):
@@ -40,11 +41,18 @@ def expiry_due(
     return [v for v in videos if v.url and v.upload == "uploaded" and v.expired_at is None and v.ended_at + age <= now]
 
 
-def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[str]) -> list[str]:
-    """Delete each video and its sidecar (blocking: run it in a thread). The credentials come from
-    the storage's Secret, the CA bundle from its CA Secret, as the recorder gets them. Returns the
-    URLs deleted (a key already gone counts as deleted). Raises ExpiryFailed (redacted) at the first
-    failure, with the URLs deleted before it."""
+def stored_objects(video: Video) -> list[str]:
+    """The keys' URLs of a video's files: its other renditions first, its own file last (so a
+    video marked expired has nothing left behind)."""
+    own = [video.url] if video.url else []
+    return [r.url for r in video.renditions if r.url and r.url != video.url] + own
+
+
+def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, videos: Sequence[Video]) -> list[str]:
+    """Delete each video, its other renditions, their sidecars and its VOD page (blocking: run it
+    in a thread). The credentials come from the storage's Secret, the CA bundle from its CA Secret,
+    as the recorder gets them. Returns the videos' URLs deleted (a key already gone counts as
+    deleted). Raises ExpiryFailed (redacted) at the first failure, with the URLs deleted before it."""
     try:
         access, secret = credentials(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
         ca = ca_bundle(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret) if s3.ca_secret else None
@@ -58,14 +66,17 @@ def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, urls: Sequence[st
             Path(ca_file).write_bytes(ca)
         client = s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file))
         done: list[str] = []
-        for url in urls:
-            bucket, key = parse_s3_url(url)
-            for k in (key, sidecar_key(key)):
-                try:
-                    client.delete_object(Bucket=bucket, Key=k)
-                except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
-                    if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
-                        message = redact(f"deleting {url}: {e}")[:1000]
-                        raise ExpiryFailed(message, done) from None
-            done.append(url)
+        for video in videos:
+            for url in stored_objects(video):
+                bucket, key = parse_s3_url(url)
+                keys = (key, sidecar_key(key), page_key(key)) if url == video.url else (key, sidecar_key(key))
+                for k in keys:
+                    try:
+                        client.delete_object(Bucket=bucket, Key=k)
+                    except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
+                        if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
+                            message = redact(f"deleting {url}: {e}")[:1000]
+                            raise ExpiryFailed(message, done) from None
+            if video.url:
+                done.append(video.url)
         return done

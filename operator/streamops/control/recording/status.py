@@ -99,13 +99,15 @@ def stored_bytes(
 ) -> int:
     """The videos not expired, and the one in progress (the recorder's count beyond its finished
     videos; without a recorder to ask, what was counted before)."""
-    kept = sum(v.size_bytes for v in videos if v.expired_at is None)
+    kept = sum(v.stored_size() for v in videos if v.expired_at is None)
     if telemetry is not None:
-        in_progress = telemetry.stored_bytes - sum(v.size_bytes for v in telemetry.videos)
+        in_progress = telemetry.stored_bytes - sum(v.stored_size() for v in telemetry.videos)
     elif finalised:
         in_progress = 0
     else:
-        in_progress = (previous.stored_bytes or 0) - sum(v.size_bytes for v in previous.videos if v.expired_at is None)
+        in_progress = (previous.stored_bytes or 0) - sum(
+            v.stored_size() for v in previous.videos if v.expired_at is None
+        )
     return kept + max(0, in_progress)
 
 

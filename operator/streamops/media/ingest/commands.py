@@ -135,6 +135,24 @@ def _tee_target(options: dict[str, Any], path: str) -> str:
     return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
 
 
+def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
+    """One rendition's x264 + AAC encode options: the ingest's live ladder and the recorder's
+    renditions derived from a transcoded recording (media/recorder/commands.py) use the same."""
+    return {
+        "vcodec": "libx264",
+        "preset": "veryfast",
+        "pix_fmt": "yuv420p",
+        "b:v": f"{r.video_bitrate_kbps}k",
+        "maxrate": f"{r.video_bitrate_kbps}k",
+        "bufsize": f"{2 * r.video_bitrate_kbps}k",
+        "sc_threshold": 0,
+        # Keyframes on segment boundaries, so every rendition's segments line up.
+        "force_key_frames": f"expr:gte(t,n_forced*{segment_seconds})",
+        "acodec": "aac",
+        "b:a": f"{r.audio_bitrate_kbps}k",
+    }
+
+
 def session_command(
     config: IngestConfig,
     url: str,
@@ -183,20 +201,7 @@ def session_command(
             targets.append(_tee_target(fragmented_mp4_options(config.hls), f"pipe:{ll_fds[r.name]}"))
         if i == 0 and transcoded_fd is not None:
             targets.append(_tee_target({"f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
-        encode = {
-            "vcodec": "libx264",
-            "preset": "veryfast",
-            "pix_fmt": "yuv420p",
-            "b:v": f"{r.video_bitrate_kbps}k",
-            "maxrate": f"{r.video_bitrate_kbps}k",
-            "bufsize": f"{2 * r.video_bitrate_kbps}k",
-            "sc_threshold": 0,
-            # Keyframes on segment boundaries, so every rendition's segments line up.
-            "force_key_frames": f"expr:gte(t,n_forced*{segment})",
-            "acodec": "aac",
-            "b:a": f"{r.audio_bitrate_kbps}k",
-            "f": "tee",
-        }
+        encode = {**rendition_encode(r, segment), "f": "tee"}
         scaled = split[i].filter("scale", -2, r.height)
         outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
     return command(ffmpeg_python.merge_outputs(*outputs))

@@ -123,4 +123,4 @@ def says_no_space(error: str) -> bool:
 
 def stored_bytes(videos: Sequence[Video], part_bytes: int) -> int:
     """What the recording holds: its videos (local or uploaded, not expired) and the parts on disk."""
-    return sum(v.size_bytes for v in videos if v.expired_at is None) + part_bytes
+    return sum(v.stored_size() for v in videos if v.expired_at is None) + part_bytes

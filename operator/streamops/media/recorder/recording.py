@@ -9,6 +9,7 @@ import contextlib
 import errno
 import logging
 import os
+import resource
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -19,13 +20,19 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from streamops.api.recording import DiscardedFragment, Video
+from streamops.api.recording import DiscardedFragment, Video, VideoRendition
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.fmp4 import readable_length
 from streamops.media.recorder.bucket import Bucket
-from streamops.media.recorder.commands import join_command, part_command, probe_duration, repair_command
+from streamops.media.recorder.commands import (
+    join_command,
+    part_command,
+    probe_codecs,
+    probe_duration,
+    repair_command,
+)
 from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
@@ -46,6 +53,7 @@ from streamops.media.recorder.plan import (
     video_name,
     video_title,
 )
+from streamops.media.recorder.renditions import derive_command, derived, hidden, rendition_file
 from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
 from streamops.media.recorder.upload import Uploader
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
@@ -97,6 +105,12 @@ def file_size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def children_cpu_seconds() -> float:
+    """CPU (user + system) of the child processes waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_bytes(path: Path) -> int:
@@ -371,10 +385,12 @@ class Recorder:
     def _drop_uploaded_copies(self) -> None:
         """Local copies of uploaded videos left by a run killed between marking and deleting them."""
         for video in self.state.videos:
-            if video.upload == "uploaded" and video.url:
-                name = Path(urlsplit(video.url).path).name
-                for leftover in (self.out_dir / name, (self.out_dir / name).with_suffix(".json")):
-                    leftover.unlink(missing_ok=True)
+            entries: list[Video | VideoRendition] = [video, *video.renditions]
+            for entry in entries:
+                if entry.upload == "uploaded" and entry.url:
+                    name = Path(urlsplit(entry.url).path).name
+                    for leftover in (self.out_dir / name, (self.out_dir / name).with_suffix(".json")):
+                        leftover.unlink(missing_ok=True)
 
     async def _recover(self) -> None:
         """Pick up what a previous run left: orphan FFmpeg, videos to finalise, the video in progress."""
@@ -621,6 +637,7 @@ class Recorder:
             if seconds is None:
                 raise RuntimeError("joined file is not readable")
         os.replace(joined, final)
+        renditions = await self._renditions(final)
         info = Video(
             title=video_title(self.config.title, ended_at)[:512],
             path=f"{self.config.directory}/{final.name}",  # relative to the recordings root, as status shows it
@@ -628,15 +645,65 @@ class Recorder:
             size_bytes=file_size(final),
             started_at=utc_seconds(video.started_at),
             ended_at=utc_seconds(ended_at),
+            renditions=renditions,
         )
         if self.uploader is not None:
             self.uploader.enqueue(info, final.name)  # saved with the state below, in one write
+            if renditions:
+                renditions[0].url, renditions[0].upload = info.url, info.upload  # the video's own file
+            for r in renditions[1:]:
+                self.uploader.enqueue_rendition(info, r, Path(r.path or "").name)
         sidecar = info.model_dump_json(by_alias=True, indent=2)  # the video as /status shows it
         write_atomically(final.with_suffix(".json"), sidecar + "\n")
         self.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))
         self._forget(video)
+
+    async def _renditions(self, final: Path) -> list[VideoRendition]:
+        """A transcoded recording's renditions (config.renditions, tallest first: `final` is the
+        tallest): the others derived from `final` into MP4s next to it. A failed derivation keeps
+        the video with the renditions it has (an error in /status); ENOSPC retries the finalisation."""
+        ladder = self.config.renditions
+        if not ladder:
+            return []
+        outputs = [(r, self.out_dir / rendition_file(final.name, r.name)) for r in derived(ladder)]
+        made = [(ladder[0], final)]
+        if outputs:
+            began, cpu = time.monotonic(), children_cpu_seconds()
+            argv = derive_command(str(final), [(r, str(hidden(p))) for r, p in outputs], self.config.segment_seconds)
+            try:
+                rc = await self._ffmpeg("renditions", argv)
+            except OutOfSpace:
+                for _, path in outputs:
+                    hidden(path).unlink(missing_ok=True)
+                raise
+            for r, path in outputs:
+                if rc == 0 and file_size(hidden(path)) > 0:
+                    os.replace(hidden(path), path)
+                    made.append((r, path))
+                else:
+                    hidden(path).unlink(missing_ok=True)
+            log.info(
+                "%s: %d rendition(s) derived in %.1f s, %.1f s of CPU",
+                final.name,
+                len(made) - 1,
+                time.monotonic() - began,
+                children_cpu_seconds() - cpu,
+            )
+        found = []
+        for r, path in made:
+            video = (await probe_codecs(path)).get("video") or {}
+            found.append(
+                VideoRendition(
+                    name=r.name,
+                    width=int(video.get("width") or 0),
+                    height=int(video.get("height") or r.height),
+                    path=f"{self.config.directory}/{path.name}",
+                    size_bytes=file_size(path),
+                )
+            )
+        return found
 
     def _forget(self, video: VideoState) -> None:
         """The video is done with (finalised or discarded): drop it from the state, then its parts."""

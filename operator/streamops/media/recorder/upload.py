@@ -22,9 +22,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from streamops.api.recording import Video
+from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
 from streamops.media.recorder.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
 from streamops.media.recorder.commands import probe_codecs
@@ -40,6 +40,7 @@ from streamops.media.recorder.upload_plan import (
     sidecar,
 )
 from streamops.storage.s3_client import s3_url
+from streamops.storage.vod_page import PAGE_TYPE, page_key, render_vod_page
 
 log = logging.getLogger("streamops.recorder")
 
@@ -94,6 +95,13 @@ class Uploader:
         self.state().uploads.append(UploadState(file=file, key=key, part_size=part_size(size)))
         self._wake.set()
 
+    def enqueue_rendition(self, video: Video, rendition: VideoRendition, file: str) -> None:
+        """Another rendition of a finalised video (`file`, next to it) is to be uploaded, after it."""
+        key = object_key(self.target.key_prefix, video.started_at, file)
+        rendition.url, rendition.upload = s3_url(self.target.bucket, key), "pending"
+        self.state().uploads.append(UploadState(file=file, key=key, part_size=part_size(rendition.size_bytes)))
+        self._wake.set()
+
     @property
     def pending(self) -> int:
         return len(self.state().uploads)
@@ -144,15 +152,27 @@ class Uploader:
 
     def _video(self, upload: UploadState) -> Video | None:
         url = s3_url(self.target.bucket, upload.key)
-        return next((v for v in self.state().videos if v.url == url), None)
+        return next((v for v in self.state().videos if url in (v.url, *(r.url for r in v.renditions))), None)
+
+    def _mark(self, video: Video, key: str, upload: Literal["uploading", "uploaded"] | None) -> None:
+        """The upload state of the file `key` in the video's status: the video's own, a rendition's."""
+        url = s3_url(self.target.bucket, key)
+        entries: list[Video | VideoRendition] = [video, *video.renditions]
+        for entry in entries:
+            if entry.url == url:
+                entry.upload = upload
+                if upload != "uploading":
+                    entry.path = None  # uploaded (the local copy goes) or gone
 
     def _failed(self, problem: StorageProblem, message: str) -> None:
         self.failures += 1
         self.failed_attempts += 1
         self.problem, self.error = problem, message
         for v in self.state().videos:
-            if v.upload == "uploading":
-                v.upload = "pending"
+            entries: list[Video | VideoRendition] = [v, *v.renditions]
+            for entry in entries:
+                if entry.upload == "uploading":
+                    entry.upload = "pending"
         log.warning("upload: %s: %s (retrying in %g s)", problem, message, backoff_seconds(self.failures))
         self._progress.set()
 
@@ -166,12 +186,12 @@ class Uploader:
         if not local.exists():
             # Deleted behind our back: nothing left to send, and it must not hold up the others.
             self.state().uploads.remove(upload)
-            video.upload, video.path = None, None
+            self._mark(video, upload.key, None)
             self.save()
             raise StorageFailure("UploadFailing", f"{upload.file}: the local copy is gone, it cannot be uploaded")
         size = local.stat().st_size
         began = time.monotonic()
-        video.upload = "uploading"
+        self._mark(video, upload.key, "uploading")
         multipart = is_multipart(size, upload.part_size)
         if multipart:
             md5s = await self._multipart(upload, local, size, video.title)
@@ -188,7 +208,7 @@ class Uploader:
             title=video.title,
             stream=self.target.stream,
             recording=self.target.recording or self.out_dir.name,
-            url=video.url or "",
+            url=s3_url(self.target.bucket, upload.key),  # the video's, or one of its renditions'
             started_at=video.started_at,
             ended_at=video.ended_at,
             duration_seconds=video.duration_seconds,
@@ -198,8 +218,12 @@ class Uploader:
         data = (json.dumps(doc, indent=2) + "\n").encode()
         md5 = hashlib.md5(data).digest()
         await asyncio.to_thread(self.bucket.put, sidecar_key(upload.key), data, md5, SIDECAR_TYPE, video.title)
+        if s3_url(self.target.bucket, upload.key) == video.url:  # the video's own file: its VOD page too
+            page = render_vod_page(video.title).encode()
+            md5 = hashlib.md5(page).digest()
+            await asyncio.to_thread(self.bucket.put, page_key(upload.key), page, md5, PAGE_TYPE, video.title)
 
-        video.path, video.upload = None, "uploaded"
+        self._mark(video, upload.key, "uploaded")
         self.state().uploads.remove(upload)
         self.save()  # before deleting: a crash in between leaves a local copy, never a lost video
         local.unlink(missing_ok=True)
@@ -208,7 +232,7 @@ class Uploader:
         seconds = verified - began
         log.info(
             "uploaded %s: %d bytes sent and verified in %.2f s (%.1f MiB/s), ETag %s; sidecar %.2f s",
-            video.url,
+            s3_url(self.target.bucket, upload.key),
             size,
             seconds,
             size / 1024 / 1024 / max(seconds, 1e-6),

@@ -33,6 +33,12 @@ def restream(name: str = "out", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": "Restream", "metadata": {"name": name}, "spec": body}
 
 
+def clip(name: str = "clip", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"streamRef": {"name": "cam"}}
+    body.update(spec or {"lastSeconds": 30})
+    return {"apiVersion": API_VERSION, "kind": "Clip", "metadata": {"name": name}, "spec": body}
+
+
 def pull(*urls: str) -> dict[str, Any]:
     return {"pull": {"urls": list(urls)}}
 
@@ -273,6 +279,24 @@ BAD = [
         livestream(dash=True, transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}),
         "dash serves the source as received",
     ),
+    Bad(
+        "clip-range-and-last-seconds",
+        clip(start="2026-01-01T10:00:00Z", end="2026-01-01T10:01:00Z", lastSeconds=60),
+        "set either start and end, or lastSeconds",
+    ),
+    Bad("clip-start-without-end", clip(start="2026-01-01T10:00:00Z"), "set either start and end, or lastSeconds"),
+    Bad(
+        "clip-end-before-start",
+        clip(start="2026-01-01T10:01:00Z", end="2026-01-01T10:00:00Z"),
+        "end must be after start",
+    ),
+    Bad(
+        "clip-longer-than-4h",
+        clip(start="2026-01-01T10:00:00Z", end="2026-01-01T15:00:00Z"),
+        "a clip lasts at most 14400 s",
+    ),
+    Bad("clip-last-seconds-too-long", clip(lastSeconds=20000), "should be less than or equal to 14400"),
+    Bad("clip-mode-unknown", clip(lastSeconds=10, mode="smart"), 'supported values: "keyframe", "exact"'),
 ]
 
 

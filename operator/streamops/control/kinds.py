@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from streamops.api import LIVESTREAM, RECORDING, RESTREAM
+from streamops.api import CLIP, LIVESTREAM, RECORDING, RESTREAM
 from streamops.api.kinds import Kind
+from streamops.control.clip.loop import CLIP_LOOP, clip_loop
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
 from streamops.control.recording.loop import RECORDING_LOOP, recording_loop
 from streamops.control.restream.loop import RESTREAM_LOOP, restream_loop
@@ -33,5 +34,6 @@ KINDS = (
     ControlledKind(LIVESTREAM, livestream_loop, LIVESTREAM_LOOP, wakes_followers=True),
     ControlledKind(RECORDING, recording_loop, RECORDING_LOOP, wakes_stream=True),
     ControlledKind(RESTREAM, restream_loop, RESTREAM_LOOP),
+    ControlledKind(CLIP, clip_loop, CLIP_LOOP),
 )
 BY_NAME = {k.api.kind: k for k in KINDS}

@@ -18,8 +18,14 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [GROUP], "resources": [plurals["Recording"]], "verbs": [*READ, "patch", "create", "delete"]},
         # Webhook subscriptions are only read (their status is written through /status).
         {"apiGroups": [GROUP], "resources": [plurals["StreamWebhook"]], "verbs": WATCH},
+        # Clips are only read (a Clip's spec is immutable; its status is written through /status).
+        {"apiGroups": [GROUP], "resources": [plurals["Clip"]], "verbs": [*WATCH]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
-        {"apiGroups": [GROUP], "resources": [f"{k.plural}/finalizers" for k in KINDS[:3]], "verbs": ["update"]},
+        {
+            "apiGroups": [GROUP],
+            "resources": [f"{plurals[k]}/finalizers" for k in ("LiveStream", "Recording", "Restream", "Clip")],
+            "verbs": ["update"],
+        },
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": [*READ, "create", "patch", "delete"]},

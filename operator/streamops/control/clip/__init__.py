@@ -1,0 +1,1 @@
+"""The Clip kind's control plane: builders (its clipper Pod), reconcile, status and its loop."""

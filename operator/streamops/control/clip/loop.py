@@ -1,0 +1,77 @@
+"""A Clip's status loop: its clipper's telemetry into status (see shared/object_loop.py for what
+every loop does); once the final status is written, a reconcile removes the clipper Pod."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from streamops.api import CLIP, Clip, ClipStatus
+from streamops.contract.clipper import ClipperStatus
+from streamops.control.clip.builders import CLIPPER_COMPONENT, clipper_pod_name
+from streamops.control.clip.reconcile import ClipOutcome, reconcile_clip
+from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
+from streamops.control.shared.conditions import Transition
+from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.shared.manifests import Manifest
+from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.shared.object_tasks import LiveObject
+from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.state import OperatorState
+from streamops.control.shared.worker_client import TelemetryReader
+
+CLIP_LOOP = KindLoop(api=CLIP, reconcile=reconcile_clip, status_model=ClipStatus, metric_fields=frozenset())
+SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
+
+
+def clip_update(
+    loop: ObjectLoop[ClipOutcome],
+    outcome: ClipOutcome,
+    pod: PodObservation | None,
+    telemetry: ClipperStatus | None,
+    stream: StreamFacts | None,
+) -> tuple[Manifest, list[Transition], bool]:
+    """The new status, its Events, and whether it is final."""
+    raw = loop.raw()
+    previous = loop.previous_status(raw, ClipStatus)
+    clip = loop.valid_object(raw, Clip, outcome)
+    if clip is None:
+        return loop.invalid_spec_status(raw, outcome), [], False
+    pod = pod or PodObservation(name=clipper_pod_name(loop.name))
+    observation = replace(
+        ClipperObservation.observe(pod, telemetry, stream, outcome.generation),
+        refused=outcome.refused,
+        storage=outcome.storage,
+        storage_refused=outcome.storage_refused,
+    )
+    status = clip_status(clip, observation, utcnow())
+    return status.wire(), clip_events(previous, status), is_final(status)
+
+
+async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
+    loop = ObjectLoop(state, CLIP_LOOP, obj)
+    reader = TelemetryReader(ClipperStatus)
+    try:
+        while loop.running:
+            await loop.remove_lost_pods(
+                worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
+            )
+            outcome = await loop.reconciled()
+            if outcome is None:
+                await loop.sleep()
+                continue
+            stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            if outcome.storage_refused:  # look again soon: the Secret may be created any time
+                loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
+            pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
+            loop.report_restarts((loop.body.spec.get("streamRef") or {}).get("name", ""), {"clipper": [pod]})
+            telemetry = await reader.read(state.client, pod) if state.client else None
+            inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
+            if loop.changed(inputs):
+                new, events, final = clip_update(loop, outcome, pod, telemetry, stream)
+                await loop.write(new, events)
+                if final and pod is not None:
+                    await loop.reconcile(final=True)  # final status written: the clipper Pod can go
+            await loop.sleep(pod)
+    finally:
+        loop.close()

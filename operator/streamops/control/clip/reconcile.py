@@ -1,0 +1,125 @@
+"""Reconcile one Clip: the checks that refuse it before any Pod (its stream, DVR, range and
+rendition; its storage's Secrets), then the recordings claim and the clipper Pod, which exists
+until the Clip's final status is written. Status is written by the status loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import Clip, LiveStream
+from streamops.api.clip import MAX_FUTURE_END_SECONDS
+from streamops.api.recording import RecordingStorage
+from streamops.control.clip import reasons
+from streamops.control.clip.builders import (
+    clip_range,
+    clipper_pod,
+    clipper_pod_name,
+    created_at,
+    rendition_problem,
+    resolved_storage,
+)
+from streamops.control.shared.children import ensure_pod, remove_pod
+from streamops.control.shared.ingest_address import allocated_ingest_ports
+from streamops.control.shared.kube import KubeApi, NamespaceTerminating
+from streamops.control.shared.manifests import Body
+from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The Clip cannot be made: why (a reason of reasons.REFUSALS) and what to do about it."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ClipOutcome:
+    generation: int | None
+    invalid_spec: str | None = None
+    waiting_for_stream: bool = False  # no Pod: the stream (or its ingest ports) is missing
+    stream_uid: str | None = None
+    refused: Refused | None = None  # no Pod: the Clip is refused before any cut
+    storage: RecordingStorage | None = None
+    storage_refused: StorageRefusal | None = None  # no Pod yet: a Secret of the storage is missing
+
+
+def final_in_status(raw: Body) -> bool:
+    """Succeeded is True or False (stored, refused or failed): the Clip is done for good."""
+    conditions = (raw.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == reasons.SUCCEEDED and c.get("status") in ("True", "False") for c in conditions)
+
+
+def refusal(clip: Clip, stream: LiveStream) -> Refused | None:
+    """What the spec and the stream's spec alone refuse (the clipper checks the DVR it reads)."""
+    name = stream.metadata.name
+    if not stream.spec.dvr.enabled:
+        return Refused(reasons.NO_DVR, f"LiveStream {name} keeps no DVR window (dvr.enabled is false): nothing to clip")
+    span, created = clip_range(clip), created_at(clip)
+    ahead = (span.end - created).total_seconds()
+    if ahead > MAX_FUTURE_END_SECONDS:
+        return Refused(
+            reasons.END_TOO_FAR_IN_FUTURE,
+            f"the end is {ahead:.0f} s after the Clip's creation; at most {MAX_FUTURE_END_SECONDS} s is waited for "
+            "(record the stream with a Recording instead)",
+        )
+    window = stream.spec.dvr.duration_seconds
+    if (created - span.start).total_seconds() > window:
+        return Refused(
+            reasons.OUTSIDE_DVR_WINDOW,
+            f"the start {span.start.isoformat()} is older than LiveStream {name}'s DVR window ({window} s) holds",
+        )
+    problem = rendition_problem(clip, stream)
+    return Refused(reasons.CLIP_FAILED, problem) if problem else None
+
+
+def reconcile_clip(
+    api: KubeApi,
+    settings: OperatorSettings,
+    body: Body,
+    allocator: PortAllocator | None = None,
+    final: bool | None = None,
+) -> ClipOutcome:
+    """Idempotent. Once the final status is written the Pod goes (the video stays); `final`: the
+    loop has just written it (the body it hands over may not show it yet)."""
+    parsed = parse(Clip, body)
+    raw, generation, clip = parsed.raw, parsed.generation, parsed.obj
+    if clip is None:
+        return ClipOutcome(generation, invalid_spec=parsed.problem)
+    namespace, uid = clip.metadata.namespace or "", clip.metadata.uid
+    current = api.get("Pod", namespace, clipper_pod_name(clip.metadata.name))
+    try:
+        if final or final_in_status(raw):
+            remove_pod(api, current, uid, allocator)
+            return ClipOutcome(generation)
+        stream = read_stream(api, namespace, clip.spec.stream_ref.name)
+        if stream is None:
+            return ClipOutcome(generation, waiting_for_stream=True)
+        refused = refusal(clip, stream)
+        if refused is not None:
+            return ClipOutcome(generation, stream_uid=stream.metadata.uid, refused=refused)
+        storage = resolved_storage(clip, stream, settings)
+        if current is None and storage.s3 is not None:
+            missing = missing_storage_secret(api, namespace, storage.s3)
+            if missing is not None:
+                return ClipOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=missing)
+        if (
+            current is None
+            and on_default_claim(storage, settings)
+            and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
+        ):
+            api.create(recordings_claim(namespace, settings))
+        ingest_ports = host_ports = None
+        if allocator is not None:
+            ingest_ports = allocated_ingest_ports(api, stream)
+            if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
+                return ClipOutcome(generation, waiting_for_stream=True, storage=storage)
+            host_ports = ports_of(current) or allocator.allocate(["http"])
+        ensure_pod(api, clipper_pod(clip, stream, settings, ingest_ports, host_ports), current, uid)
+        return ClipOutcome(generation, stream_uid=stream.metadata.uid, storage=storage)
+    except NamespaceTerminating:
+        return ClipOutcome(generation)

@@ -1,0 +1,129 @@
+"""Clip status, computed only from what is observed: the reconcile's refusals, the clipper Pod,
+the clipper's /status, and the status already written (a final one stays as it is: the clipper
+Pod goes once it is written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from streamops.api import Clip, ClipStatus
+from streamops.api.recording import RecordingStorage
+from streamops.contract.clipper import ClipperStatus
+from streamops.control.clip import reasons
+from streamops.control.clip.reconcile import Refused
+from streamops.control.shared.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    Observed,
+    Transition,
+    condition_transitions,
+    merge_conditions,
+)
+from streamops.control.shared.follower import FollowerObservation
+from streamops.control.shared.pod_observation import pod_problem_events, worker_pod_condition
+from streamops.control.shared.video_storage import StorageRefusal
+
+SUCCEEDED = reasons.SUCCEEDED
+
+
+@dataclass(frozen=True)
+class ClipperObservation(FollowerObservation[ClipperStatus]):
+    """The clipper Pod, its /status and the stream; what the reconcile found (a refusal, the
+    resolved storage, a missing storage Secret)."""
+
+    refused: Refused | None = None
+    storage: RecordingStorage | None = None
+    storage_refused: StorageRefusal | None = None
+
+
+def is_final(status: ClipStatus) -> bool:
+    succeeded = status.condition(SUCCEEDED)
+    return succeeded is not None and succeeded.status in ("True", "False")
+
+
+def _refused(reason: str, message: str) -> list[Observed]:
+    return [
+        Observed(READY, "False", reason, message),
+        Observed(SUCCEEDED, "False", reason, message),
+        Observed(STALLED, "True", reason, message),
+    ]
+
+
+def _on_its_way(ready: Observed) -> list[Observed]:
+    return [
+        ready,
+        Observed(SUCCEEDED, "Unknown", ready.reason, ready.message),
+        Observed(RECONCILING, "True", *_rm(ready)),
+    ]
+
+
+def _rm(o: Observed) -> tuple[str, str]:
+    return o.reason, o.message
+
+
+def _stored(t: ClipperStatus) -> bool:
+    return t.state == "succeeded" and t.video is not None and t.video.upload in (None, "uploaded")
+
+
+def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> ClipStatus:
+    previous = clip.status or ClipStatus()
+    generation = observed.acted_generation(clip.metadata.generation)
+    if is_final(previous):
+        return previous.model_copy(update={"observed_generation": previous.observed_generation or generation})
+    t = observed.telemetry
+    stream = clip.spec.stream_ref.name
+    conditions: list[Observed]
+    if observed.refused is not None:
+        conditions = _refused(observed.refused.reason, observed.refused.message)
+    elif t is not None and t.state == "failed":
+        conditions = _refused(t.refusal or reasons.CLIP_FAILED, t.message or "the clip failed")
+    elif t is not None and _stored(t):
+        where = (t.video.url or t.video.path) if t.video else ""
+        message = f"stored {t.video.duration_seconds if t.video else 0:.3f} s as {where}"
+        conditions = [
+            Observed(READY, "True", reasons.CLIPPED, message),
+            Observed(SUCCEEDED, "True", reasons.CLIPPED, message),
+        ]
+    elif not observed.stream_exists and t is None:
+        message = f"LiveStream {stream} does not exist"
+        conditions = [
+            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
+            Observed(SUCCEEDED, "Unknown", reasons.STREAM_NOT_FOUND, message),
+            Observed(STALLED, "True", reasons.STREAM_NOT_FOUND, message),
+        ]
+    elif observed.storage_refused is not None and not observed.pod.exists:
+        r = observed.storage_refused
+        conditions = [
+            Observed(READY, "False", r.reason, r.message),
+            Observed(SUCCEEDED, "Unknown", r.reason, r.message),
+            Observed(STALLED, "True", r.reason, r.message),
+        ]
+    elif t is not None:
+        reason = {"waiting": reasons.WAITING, "cutting": reasons.CUTTING}.get(t.state, reasons.STORING)
+        message = t.message or reason
+        if t.storage_problem:
+            message = f"uploading the video: {t.storage_problem}: {t.storage_error or ''}".rstrip(": ")
+        conditions = _on_its_way(Observed(READY, "False", reason, message))
+    else:
+        running = (reasons.CUTTING, f"clipper Pod {observed.pod.name} is starting")
+        conditions = _on_its_way(worker_pod_condition(observed.pod, "clipper", reasons.CLIPPER_POD, running, now))
+
+    video = t.video if t is not None and _stored(t) else None
+    return ClipStatus(
+        observed_generation=generation,
+        conditions=merge_conditions(previous.conditions, conditions, generation, now),
+        videos=[video] if video is not None else previous.videos,
+        storage=observed.storage or previous.storage,
+        started_at=(t.started_at if t is not None and t.started_at else previous.started_at),
+        ended_at=(t.ended_at if t is not None and t.ended_at else previous.ended_at),
+    )
+
+
+def clip_events(previous: ClipStatus | None, current: ClipStatus) -> list[Transition]:
+    """Ready and Stalled transitions (a refusal: its one Warning, Stalled with its reason; stored:
+    Ready with Clipped), and the clipper Pod's problems."""
+    before = previous or ClipStatus()
+    events = condition_transitions(before.conditions, current.conditions)
+    return events + pod_problem_events(before.conditions, current.conditions, reasons.CLIPPER_POD)

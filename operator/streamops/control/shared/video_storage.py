@@ -1,0 +1,102 @@
+"""Where a kind that writes videos (a Recording's recorder, a Clip's clipper) puts them: its storage
+resolved against its stream's default, the worker's upload target (names only: the keys reach it
+by env from the Secret), the scratch or claim volume, and the check that the storage's Secrets
+exist before a Pod needs them. What the kinds share lives here, not in one kind's folder."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from streamops.api import LiveStream
+from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
+from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.manifests import Manifest
+from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
+from streamops.control.shared.recordings_claim import default_storage
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.worker_pod import secret_file_volume, spec_hash
+from streamops.storage.credentials import ca_problem, credentials_problem
+
+STORAGE_CREDENTIALS_MISSING = "StorageCredentialsMissing"  # the credentials Secret (or a key) is missing
+CA_SECRET_MISSING = "CaSecretMissing"  # the CA Secret (or its ca.crt) is missing
+
+
+@dataclass(frozen=True)
+class StorageRefusal:
+    """No worker Pod: a Secret the storage names is missing (reason, and a message naming the
+    Secret and key, never a value)."""
+
+    reason: str
+    message: str
+
+
+def resolve_storage(own: RecordingStorage | None, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+    """The object's own storage (exactly one of pvc or s3), else its stream's default."""
+    if own is not None and (own.pvc is not None or own.s3 is not None):
+        return own
+    return default_storage(stream, settings)
+
+
+def videos_directory(namespace: str, name: str, uid: str, storage: RecordingStorage) -> str:
+    """Directory of an object's videos inside the claim (or the scratch space), relative to its
+    root: `<subPath or namespace>/<name>-<uid prefix>`, unique per object."""
+    pvc = storage.pvc
+    sub = pvc.sub_path if pvc is not None and pvc.sub_path else namespace
+    return f"{sub}/{name}-{uid[:8]}"
+
+
+def upload_target(s3: S3Storage, namespace: str, stream: str, name: str, uid: str) -> UploadTarget:
+    """The worker's half of an S3Storage: names filled into the key template (`name`: the Recording's
+    or the Clip's, also the {recording} placeholder), no credentials."""
+    return UploadTarget(
+        endpoint=s3.endpoint,
+        bucket=s3.bucket,
+        key_prefix=key_prefix(s3.key_template, namespace, stream, name, uid),
+        region=s3.region,
+        path_style=s3.path_style,
+        ca_file=CA_FILE if s3.ca_secret else None,
+        stream=stream,  # names in the video's JSON sidecar
+        recording=name,
+    )
+
+
+def ca_volume(s3: S3Storage) -> tuple[list[Manifest], list[Manifest]]:
+    """The CA bundle Secret as a file at CA_FILE (volumes, mounts): none when the storage names none."""
+    if not s3.ca_secret:
+        return [], []
+    volume = secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE))
+    return [volume], [{"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True}]
+
+
+def credential_env(s3: S3Storage) -> list[Manifest]:
+    """The keys reach the worker as env from the Secret (never in its configuration, status or the
+    Pod spec's values)."""
+    access_key_id, secret_access_key = CREDENTIAL_KEYS
+    return [
+        {"name": env, "valueFrom": {"secretKeyRef": {"name": s3.credentials_secret, "key": key}}}
+        for env, key in ((ACCESS_KEY_ENV, access_key_id), (SECRET_KEY_ENV, secret_access_key))
+    ]
+
+
+def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
+    """`pod` with the credential env after its configuration (which stays the first env entry), and
+    a spec hash that covers it: another credentials Secret rolls the worker."""
+    spec = pod["spec"]
+    spec["containers"][0]["env"] = [*spec["containers"][0]["env"], *credential_env(s3)]
+    pod["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
+    return pod
+
+
+def missing_storage_secret(api: KubeApi, namespace: str, s3: S3Storage) -> StorageRefusal | None:
+    """The storage's credentials Secret (both keys) and CA Secret (ca.crt) must exist before a
+    worker Pod does: a Pod without them would hang in CreateContainerConfigError. Names only."""
+    problem = credentials_problem(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
+    if problem is not None:
+        return StorageRefusal(STORAGE_CREDENTIALS_MISSING, problem)
+    if s3.ca_secret:
+        problem = ca_problem(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret)
+        if problem is not None:
+            return StorageRefusal(CA_SECRET_MISSING, problem)
+    return None

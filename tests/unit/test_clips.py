@@ -1,0 +1,275 @@
+"""The Clip kind without a cluster: what the CRD refuses at admission (its CEL rules; the cluster
+suite runs them on the real API server: tests/cluster/test_validation.py), the model, segment
+selection from a playlist with PROGRAM-DATE-TIME, the keyframe pick, the refusals before any Pod,
+the clipper Pod, and the status a refusal and a stored clip give."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from devtools.catalog import clip, livestream
+from pydantic import ValidationError
+from streamops.api import CLIP, Clip, LiveStream
+from streamops.api.crd import crd_manifest
+from streamops.contract.clipper import ClipperConfig, ClipperStatus
+from streamops.contract.recorder import ACCESS_KEY_ENV
+from streamops.control.clip import reasons
+from streamops.control.clip.builders import clip_range, clip_title, clipper_pod, playlist_url
+from streamops.control.clip.reconcile import refusal
+from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
+from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.settings import OperatorSettings
+from streamops.media.clipper.commands import exact_cut, keyframe_cut, parse_keyframes
+from streamops.media.clipper.playlist import (
+    PlaylistError,
+    covering,
+    holds_end,
+    parse_media_playlist,
+    start_outside_window,
+)
+
+NS = "studio"
+CREATED = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+SETTINGS = OperatorSettings()
+DVR = {"enabled": True, "durationSeconds": 600}
+RUNNING = PodObservation(name="c", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)
+
+
+def stream(**spec: Any) -> LiveStream:
+    body = livestream("cam", **({"dvr": DVR} | spec))
+    body["metadata"].update(namespace=NS, uid="stream-uid", generation=1)
+    return LiveStream.model_validate(body)
+
+
+def a_clip(status: dict[str, Any] | None = None, **spec: Any) -> Clip:
+    body = clip("best", **spec)
+    body["metadata"].update(
+        namespace=NS, uid="0123456789abcdef", generation=1, creationTimestamp=CREATED.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    if status:
+        body["status"] = status
+    return Clip.model_validate(body)
+
+
+def at(seconds: float) -> str:
+    return (CREATED + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- admission and the model -------------------------------------------------------------------------
+
+
+def test_the_crd_says_one_range_end_after_start_and_immutable():
+    schema = crd_manifest(CLIP)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    rules = {r["rule"]: r for r in schema["x-kubernetes-validations"]}
+    assert "has(self.start) == has(self.end) && has(self.start) != has(self.lastSeconds)" in rules
+    assert rules["self == oldSelf"]["reason"] == "FieldValueForbidden"
+    assert any("timestamp(self.end) > timestamp(self.start)" in r for r in rules)
+    for name in ("start", "end"):  # bounded: timestamp() on them stays within the CEL cost budget
+        assert schema["properties"][name]["format"] == "date-time" and schema["properties"][name]["maxLength"] == 64
+    assert schema["properties"]["lastSeconds"]["maximum"] == 14400
+    assert schema["properties"]["mode"]["default"] == "keyframe"
+
+
+def test_model_takes_either_range():
+    assert a_clip(lastSeconds=60).spec.mode == "keyframe"
+    both = a_clip(start=at(-60), end=at(-10), mode="exact")
+    assert clip_range(both).end - clip_range(both).start == timedelta(seconds=50)
+    last = clip_range(a_clip(lastSeconds=60))
+    assert (last.start, last.end) == (CREATED - timedelta(seconds=60), CREATED)
+    with pytest.raises(ValidationError, match="set either start and end, or lastSeconds"):
+        a_clip(start=at(-60), end=at(-10), lastSeconds=5)
+
+
+# --- the playlist ---------------------------------------------------------------------------------
+
+
+PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:1764151200
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.000+0000
+#EXTINF:2.000000,
+seg-000001.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:02.000+0000
+#EXTINF:2.000000,
+seg-000002.ts
+#EXTINF:1.960000,
+seg-000003.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:05.960+0000
+#EXTINF:2.040000,
+seg-000004.ts
+"""
+URL = "http://cam-ingest.studio.svc:8080/hls/ts/index.m3u8"
+
+
+def test_segments_get_their_wall_clock_and_absolute_uris():
+    playlist = parse_media_playlist(PLAYLIST, URL)
+    starts = [s.start for s in playlist.segments]
+    assert starts[2] == CREATED + timedelta(seconds=4), "no PROGRAM-DATE-TIME: where the previous one ended"
+    assert starts[3] == CREATED + timedelta(seconds=5.96)
+    assert playlist.segments[0].uri == "http://cam-ingest.studio.svc:8080/hls/ts/seg-000001.ts"
+    assert playlist.window_end == CREATED + timedelta(seconds=8) and not playlist.ended
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "numbers"),
+    [
+        (0.0, 8.0, [1, 2, 3, 4]),
+        (2.5, 4.5, [2, 3]),  # the segment holding the start (its keyframe is at or before it) to the end's
+        (2.0, 4.0, [2]),  # a start on a boundary needs nothing earlier, an end on one nothing later
+        (7.9, 9.0, [4]),
+    ],
+)
+def test_covering_picks_the_segments_of_the_range(start, end, numbers):
+    segments = parse_media_playlist(PLAYLIST, URL).segments
+    chosen = covering(segments, CREATED + timedelta(seconds=start), CREATED + timedelta(seconds=end))
+    assert [int(s.uri[-9:-3]) for s in chosen] == numbers
+
+
+def test_window_checks():
+    playlist = parse_media_playlist(PLAYLIST, URL)
+    assert not start_outside_window(playlist, CREATED - timedelta(seconds=0.4)), "within the slack"
+    assert start_outside_window(playlist, CREATED - timedelta(seconds=2))
+    assert holds_end(playlist, CREATED + timedelta(seconds=8))
+    assert not holds_end(playlist, CREATED + timedelta(seconds=9))
+
+
+def test_cmaf_playlist_keeps_its_init_segment():
+    text = PLAYLIST.replace("#EXT-X-VERSION:3", '#EXT-X-VERSION:7\n#EXT-X-MAP:URI="init.mp4"') + "#EXT-X-ENDLIST\n"
+    playlist = parse_media_playlist(text, URL.replace("/ts/", "/cmaf/"))
+    assert playlist.init_uri == "http://cam-ingest.studio.svc:8080/hls/cmaf/init.mp4" and playlist.ended
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("#EXTM3U\n#EXTINF:2.0,\nseg-1.ts\n", "no EXT-X-PROGRAM-DATE-TIME"),
+        ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n720p/index.m3u8\n", "multivariant"),
+        ("<html>", "not an HLS playlist"),
+    ],
+)
+def test_playlists_the_clipper_cannot_use(text, says):
+    with pytest.raises(PlaylistError, match=says):
+        parse_media_playlist(text, URL)
+
+
+def test_keyframe_pick_and_the_cuts():
+    keyframes = parse_keyframes("1.400000\n", "1.400000,K__\n1.440000,___\n2.400000,K__\n3.400000,K_\n")
+    assert keyframes.start == 1.4 and keyframes.times == (1.4, 2.4, 3.4)
+    assert keyframes.at_or_before(3.39) == 2.4 and keyframes.at_or_before(2.4) == 2.4
+    assert keyframes.at_or_before(0.5) == 1.4
+    copy = keyframe_cut("in.ts", "out.mp4", 1.0, 5.5)  # type: ignore[arg-type]
+    assert copy[copy.index("-c") + 1] == "copy" and "+faststart" in copy
+    assert copy.index("-ss") < copy.index("-i"), "an input seek: lands on the keyframe"
+    exact = exact_cut("in.ts", "out.mp4", 1.25, 5.5)  # type: ignore[arg-type]
+    assert "libx264" in exact and exact[exact.index("-t") + 1] == "5.500000" and "+faststart" in exact
+
+
+# --- refusals before any Pod ------------------------------------------------------------------------
+
+
+def test_refusals():
+    assert refusal(a_clip(lastSeconds=30), stream(dvr={"enabled": False})).reason == reasons.NO_DVR
+    far = refusal(a_clip(start=at(200), end=at(301)), stream())
+    assert far is not None and far.reason == reasons.END_TOO_FAR_IN_FUTURE and "301 s" in far.message
+    assert refusal(a_clip(start=at(200), end=at(300)), stream()) is None, "300 s ahead is waited for"
+    old = refusal(a_clip(start=at(-601), end=at(-500)), stream())
+    assert old is not None and old.reason == reasons.OUTSIDE_DVR_WINDOW
+    assert refusal(a_clip(lastSeconds=600), stream()) is None
+    wrong = refusal(a_clip(lastSeconds=30, rendition="4k"), stream())
+    assert wrong is not None and wrong.reason == reasons.CLIP_FAILED and "not transcoded" in wrong.message
+
+
+# --- the clipper Pod ------------------------------------------------------------------------------
+
+
+def config_of(pod: dict[str, Any]) -> ClipperConfig:
+    return ClipperConfig.model_validate_json(pod["spec"]["containers"][0]["env"][0]["value"])
+
+
+def test_clipper_pod_on_the_default_claim():
+    pod = clipper_pod(a_clip(lastSeconds=60), stream(title="Keynote"), SETTINGS)
+    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Clip"
+    assert pod["spec"]["containers"][0]["args"] == ["worker", "clip"]
+    assert {"persistentVolumeClaim": {"claimName": SETTINGS.recordings_claim}}.items() <= pod["spec"]["volumes"][
+        0
+    ].items()
+    config = config_of(pod)
+    assert (config.start, config.end) == (CREATED - timedelta(seconds=60), CREATED)
+    assert config.playlist_url == "http://cam-ingest.studio.svc:8080/hls/ts/index.m3u8"
+    assert config.directory == "studio/best-01234567" and config.upload is None
+    assert config.title == "Clip: Keynote, 2026-11-26 09:59:00 UTC"
+
+
+def test_clipper_pod_uploads_without_keys_in_its_config():
+    s3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
+    pod = clipper_pod(a_clip(lastSeconds=60, storage={"s3": s3}, title="Goal"), stream(), SETTINGS)
+    env = pod["spec"]["containers"][0]["env"]
+    assert {e["name"] for e in env[1:]} >= {ACCESS_KEY_ENV}
+    config = config_of(pod)
+    assert config.upload is not None and config.upload.bucket == "videos" and config.title == "Goal"
+    assert "s3-creds" not in json.dumps(config.wire())
+
+
+def test_a_transcoded_stream_is_clipped_from_its_tallest_rendition_or_the_one_asked():
+    ladder = {
+        "renditions": [
+            {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+            {"name": "720p", "height": 720, "videoBitrateKbps": 2500},
+        ]
+    }
+    transcoded = stream(transcoding=ladder, hls={"mpegts": False})
+    assert playlist_url(a_clip(lastSeconds=5), transcoded).endswith("/hls/cmaf/720p/index.m3u8")
+    assert playlist_url(a_clip(lastSeconds=5, rendition="360p"), transcoded).endswith("/hls/cmaf/360p/index.m3u8")
+    assert clip_title(a_clip(lastSeconds=5), transcoded).startswith("Clip: Camera, 2026-11-26 09:59:55")
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def conditions(status: Any) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+def test_a_refusal_is_final_stalled_and_one_warning():
+    from streamops.control.clip.reconcile import Refused
+
+    observed = ClipperObservation(pod=PodObservation(name="c"), refused=Refused(reasons.NO_DVR, "no DVR"))
+    status = clip_status(a_clip(lastSeconds=5), observed, CREATED)
+    assert conditions(status) == {
+        "Ready": ("False", "NoDvr"),
+        "Succeeded": ("False", "NoDvr"),
+        "Stalled": ("True", "NoDvr"),
+    }
+    events = clip_events(None, status)
+    assert [(e.type, e.reason) for e in events] == [("Warning", "NoDvr")]
+    again = clip_status(a_clip(status=status.wire(), lastSeconds=5), ClipperObservation(pod=RUNNING), CREATED)
+    assert conditions(again) == conditions(status) and clip_events(status, again) == []
+
+
+def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
+    video = {
+        "title": "Clip",
+        "path": "studio/best-01234567/clip.mp4",
+        "durationSeconds": 60.04,
+        "sizeBytes": 1000,
+        "startedAt": "2026-11-26T09:59:00Z",
+        "endedAt": "2026-11-26T10:00:00Z",
+    }
+    waiting = ClipperStatus.model_validate({"state": "waiting", "message": "waiting for the end"})
+    on_way = clip_status(a_clip(lastSeconds=60), ClipperObservation(pod=RUNNING, telemetry=waiting), CREATED)
+    assert conditions(on_way)["Succeeded"] == ("Unknown", "Waiting") and "Stalled" not in conditions(on_way)
+    done = ClipperStatus.model_validate(
+        {"state": "succeeded", "video": video, "startedAt": video["startedAt"], "endedAt": video["endedAt"]}
+    )
+    status = clip_status(a_clip(lastSeconds=60), ClipperObservation(pod=RUNNING, telemetry=done), CREATED)
+    assert conditions(status) == {"Ready": ("True", "Clipped"), "Succeeded": ("True", "Clipped")}
+    assert status.videos[0].path == video["path"] and status.started_at == CREATED - timedelta(seconds=60)
+    assert [(e.type, e.reason) for e in clip_events(on_way, status)] == [("Normal", "Clipped")]
+    gone = clip_status(
+        a_clip(status=status.wire(), lastSeconds=60), ClipperObservation(pod=PodObservation("c")), CREATED
+    )
+    assert gone.videos == status.videos and conditions(gone) == conditions(status)

@@ -8,7 +8,7 @@
 // Embeddable in an iframe on any origin. The embedding page may talk to it with postMessage:
 // {streamopsVod: 'quality', quality: '360p'} switches the quality (keeping the position and
 // play/pause); the page posts {streamopsVod: 'state', state, quality, qualities, currentTime,
-// readyState, error} to its parent at each change (and every second while playing).
+// readyState, videoHeight, error} to its parent at each change (and every second while playing).
 //
 // For tests, window.streamopsPlayer: {mode: 'vod', state ('loading'|'ready'|'playing'|'paused'|
 // 'ended'|'error'), quality, qualities, switches, error, video, setQuality(name)}.
@@ -32,7 +32,8 @@
     if (window.parent === window) return;
     window.parent.postMessage({
       streamopsVod: 'state', state: api.state, quality: api.quality, qualities: api.qualities.map((q) => q.n),
-      currentTime: video.currentTime, readyState: video.readyState, error: api.error,
+      currentTime: video.currentTime, readyState: video.readyState, videoHeight: video.videoHeight,
+      error: api.error,
     }, '*');
   }
 

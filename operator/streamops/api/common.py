@@ -9,6 +9,7 @@ attached as CEL (`x-kubernetes-validations`) next to the matching Python validat
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -210,3 +211,70 @@ def check_uri(uri: str, schemes: tuple[str, ...], what: str) -> str:
     if USERINFO_RE.match(uri):
         raise ValueError("credentials in the URL are not allowed: put the key in a Secret and reference it")
     return uri
+
+
+CLIENT_ENTITY_DATA_MAX = 4096
+INT64_MAX = 2**63 - 1
+# The Event annotations that carry an object's client fields (its stream's, for a Recording or Clip).
+CLIENT_USER_ID_ANNOTATION = f"{GROUP}/client-user-id"
+CLIENT_ENTITY_DATA_ANNOTATION = f"{GROUP}/client-entity-data"
+
+
+class ClientFields(KubeModel):
+    """The user's own identifiers of an object, not used by the platform (the hosted API's client_user_id
+    and client_entity_data): carried into recording sidecars, webhook payloads and Event annotations.
+    A LiveStream's and a Restream's spec have them; the recorder's contract carries them as this model."""
+
+    client_user_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=INT64_MAX,
+        description="Your own identifier of the user this object belongs to (an integer, 0 or more); not used by the "
+        "platform, carried into recording sidecars, webhook payloads (data.clientUserId) and the annotations of "
+        "the operator's Events.",
+    )
+    client_entity_data: str | None = Field(
+        default=None,
+        max_length=CLIENT_ENTITY_DATA_MAX,
+        description="Your own free text about this object (up to 4096 characters, e.g. JSON); not used by the "
+        "platform, carried into recording sidecars, webhook payloads (data.clientEntityData) and the annotations "
+        "of the operator's Events.",
+    )
+
+    def client(self) -> ClientFields | None:
+        """Just the two fields (None when neither is set): what the recorder's contract carries."""
+        if self.client_user_id is None and self.client_entity_data is None:
+            return None
+        return ClientFields(client_user_id=self.client_user_id, client_entity_data=self.client_entity_data)
+
+
+def client_fields(client: ClientFields | None) -> dict[str, int | str]:
+    """The set client fields under their API names ({"clientUserId": …, "clientEntityData": …}, only
+    those set): the keys a recording's (or clip's) JSON sidecar and a webhook event's data gain."""
+    if client is None:
+        return {}
+    fields: dict[str, int | str] = {}
+    if client.client_user_id is not None:
+        fields["clientUserId"] = client.client_user_id
+    if client.client_entity_data is not None:
+        fields["clientEntityData"] = client.client_entity_data
+    return fields
+
+
+def client_annotations(client: ClientFields | None) -> dict[str, str]:
+    """The annotations an Event about an object with client fields carries (values as strings)."""
+    fields = client_fields(client)
+    annotations = {}
+    if "clientUserId" in fields:
+        annotations[CLIENT_USER_ID_ANNOTATION] = str(fields["clientUserId"])
+    if "clientEntityData" in fields:
+        annotations[CLIENT_ENTITY_DATA_ANNOTATION] = str(fields["clientEntityData"])
+    return annotations
+
+
+def spec_client_annotations(spec: Mapping[str, Any] | None) -> dict[str, str]:
+    """client_annotations() of a spec as the API server stores it (camelCase; it validated the
+    types): an object's own (LiveStream, Restream), or its stream's (Recording, Clip); {} without."""
+    spec = spec or {}
+    keys = {"clientUserId": CLIENT_USER_ID_ANNOTATION, "clientEntityData": CLIENT_ENTITY_DATA_ANNOTATION}
+    return {annotation: str(spec[key]) for key, annotation in keys.items() if spec.get(key) is not None}

@@ -14,6 +14,7 @@ from streamops.api.common import (
     PULL_SOURCE_SCHEMES,
     SRT_CALLER_RULE,
     URL_MAX,
+    ClientFields,
     Condition,
     ConditionedStatus,
     KubeModel,
@@ -31,6 +32,7 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.playback_token import KEYS_SECRET
 
 SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
+PublishSessionProtocol = Literal["rtmp", "rtmps", "srt", "whip", "pull"]  # status.sessions[].protocol
 PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 RecordType = Literal["origin", "transcoded"]
 IngestRole = Literal["primary", "backup"]  # the two ingests of a push stream with source.push.backup
@@ -459,6 +461,11 @@ class IngestNodePorts(KubeModel):
     webrtc_tcp: int | None = _node_port("WebRTC media over ICE-TCP (TCP: the fallback for networks that block UDP)")
 
 
+RTMPS_CONTAINER_PORT = 1936  # contract.ingest.RTMPS_PORT (the contract imports this module, not the reverse)
+RTMPS_LOAD_BALANCER_PORT = 443
+RTMPS_PORT_NOT_NODE_PORT = "rtmpsPort needs type LoadBalancer or ClusterIP: a NodePort URL takes nodePorts.rtmps"
+
+
 class IngestService(KubeModel):
     """How the ingest Service (<stream>-ingest, RTMP and RTMPS over TCP and SRT over UDP in one Service) is exposed.
     Unset fields take the operator's defaults (chart values ingest.service.*)."""
@@ -477,6 +484,7 @@ class IngestService(KubeModel):
                 "!has(self.externalTrafficPolicy) || (has(self.type) && self.type in ['NodePort', 'LoadBalancer'])",
                 "externalTrafficPolicy needs type NodePort or LoadBalancer",
             ),
+            cel("!has(self.rtmpsPort) || !has(self.type) || self.type != 'NodePort'", RTMPS_PORT_NOT_NODE_PORT),
         )
     )
 
@@ -509,6 +517,15 @@ class IngestService(KubeModel):
         description="Fixed nodePorts per port (type NodePort or LoadBalancer); unset ports are allocated by the "
         "API server.",
     )
+    rtmps_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The Service port RTMPS is published on (status.ingest.pushUrlRtmps shows it). Unset: 443 for "
+        "a LoadBalancer Service (the port firewalls let through, as the hosted platforms offer it), else the "
+        f"ingest's own port {RTMPS_CONTAINER_PORT}. Not with type NodePort: its URL takes the nodePort "
+        "(30000-32767; nodePorts.rtmps fixes it).",
+    )
 
     @model_validator(mode="after")
     def _type_dependent(self) -> IngestService:
@@ -518,6 +535,8 @@ class IngestService(KubeModel):
             raise ValueError("loadBalancerClass needs type LoadBalancer")
         if self.external_traffic_policy is not None and self.type not in ("NodePort", "LoadBalancer"):
             raise ValueError("externalTrafficPolicy needs type NodePort or LoadBalancer")
+        if self.rtmps_port is not None and self.type == "NodePort":
+            raise ValueError(RTMPS_PORT_NOT_NODE_PORT)
         return self
 
 
@@ -793,7 +812,7 @@ class PlaybackSpec(KubeModel):
         return self
 
 
-class LiveStreamSpec(KubeModel):
+class LiveStreamSpec(ClientFields):
     """Desired state of the live stream: where media comes from, HLS output and DVR, transcoding,
     recording defaults and screenshots."""
 
@@ -1013,6 +1032,33 @@ class Viewers(KubeModel):
     )
 
 
+SESSIONS_KEPT = 20  # status.sessions: the newest publish sessions kept (≈300 bytes each)
+
+
+class PublishSession(KubeModel):
+    """One publish (or pull) session of an ingest: when, how, and what arrived."""
+
+    started_at: datetime = Field(description="When the session's media started arriving.")
+    ended_at: datetime | None = Field(default=None, description="When it ended; unset while the session is on.")
+    ingest: IngestRole = Field(description="The ingest that received it: primary or backup.")
+    protocol: PublishSessionProtocol | None = Field(
+        default=None, description="How the media arrived: rtmp, rtmps, srt, whip, or pull."
+    )
+    video_codec: str | None = Field(default=None, max_length=64, description="Video codec of the source, e.g. h264.")
+    audio_codec: str | None = Field(default=None, max_length=64, description="Audio codec of the source, e.g. aac.")
+    width: int | None = Field(default=None, ge=0, description="Frame width of the source in pixels.")
+    height: int | None = Field(default=None, ge=0, description="Frame height of the source in pixels.")
+    frame_rate: float | None = Field(
+        default=None, ge=0, description="Average frames per second over the session (so far)."
+    )
+    average_bitrate: int | None = Field(
+        default=None, ge=0, description="Average bitrate over the session (so far): bytes received × 8 / seconds."
+    )
+    peak_bitrate: int | None = Field(
+        default=None, ge=0, description="The highest bitrate of any whole second of the session (so far), bits/s."
+    )
+
+
 class LiveStreamStatus(ConditionedStatus):
     """Observed state of the live stream, written by the operator from its Pods and worker telemetry."""
 
@@ -1100,4 +1146,17 @@ class LiveStreamStatus(ConditionedStatus):
     )
     bitrate: int | None = Field(
         default=None, ge=0, description="Current bitrate of the source in bits per second while live."
+    )
+    transcoded_qualities: list[str] | None = Field(
+        default=None,
+        max_length=16,
+        description="The renditions the running ingest encodes, by name, tallest first (unset for passthrough, "
+        "or while no ingest runs).",
+        json_schema_extra={"items": {"type": "string", "maxLength": 32}},
+    )
+    sessions: list[PublishSession] | None = Field(
+        default=None,
+        max_length=SESSIONS_KEPT,
+        description=f"The last {SESSIONS_KEPT} publish sessions of both ingests, oldest first (start, end, protocol, "
+        "codecs, picture size, frame rate, average and peak bitrate); kept when an ingest restarts.",
     )

@@ -12,9 +12,9 @@ from streamops.api.common import (
     PUSH_TARGET_SCHEMES,
     SRT_CALLER_RULE,
     URL_MAX,
+    ClientFields,
     Condition,
     ConditionedStatus,
-    KubeModel,
     LocalObjectRef,
     SecretKeyRef,
     check_uri,
@@ -26,7 +26,7 @@ from streamops.api.common import (
 NoAudioMode = Literal["drop", "silence"]  # also the pusher's setting (streamops.contract.pusher)
 
 
-class RestreamSpec(KubeModel):
+class RestreamSpec(ClientFields):
     """Desired state of the restream: which stream goes to which target. Media is forwarded as is (no
     transcoding); a failing target retries with backoff and never affects the stream or other targets."""
 

@@ -7,15 +7,26 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from streamops.api.livestream import DVR, HLS, BFramesPolicy, IngestRole, Screenshots, Source, Transcoding
+from streamops.api.livestream import (
+    DVR,
+    HLS,
+    RTMPS_CONTAINER_PORT,
+    SESSIONS_KEPT,
+    BFramesPolicy,
+    IngestRole,
+    PublishSession,
+    Screenshots,
+    Source,
+    Transcoding,
+)
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
 RTMP_PORT = 1935
 # RTMPS beside RTMP on the next port, as MediaMTX and others do: unprivileged (the worker runs as
 # non-root under PodSecurity restricted, so 443 cannot be bound without a sysctl), and any encoder
-# takes the port from the URL.
-RTMPS_PORT = 1936
+# takes the port from the URL. A LoadBalancer Service publishes it on 443 (spec.ingest.service.rtmpsPort).
+RTMPS_PORT = RTMPS_CONTAINER_PORT
 SRT_PORT = 9998
 # WebRTC media (components/webrtc): every peer connection on one UDP port (ICE multiplexing) and one
 # ICE-TCP port. Two numbers, not one: the component rewrites candidates' ports by listening port, and
@@ -335,3 +346,12 @@ class IngestStatus(WorkerStatus):
     )
     webrtc: WebRtcStatus | None = Field(default=None, description="With IngestConfig.webrtc.")
     viewers: IngestViewers | None = Field(default=None, description="Viewer sessions now (None from older workers).")
+    transcoded_qualities: list[str] = Field(
+        default_factory=list, description="The renditions this ingest encodes, by name, tallest first; [] passthrough."
+    )
+    sessions: list[PublishSession] = Field(
+        default_factory=list,
+        max_length=SESSIONS_KEPT,
+        description="This ingest's own recent publish sessions (its role as `ingest`), oldest first, the one on "
+        "air last with no endedAt; forgotten when the worker restarts (the operator keeps them in status).",
+    )

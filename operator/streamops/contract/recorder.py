@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import KubeModel, check_uri
+from streamops.api.common import ClientFields, KubeModel, check_uri
 from streamops.api.livestream import Rendition
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
@@ -55,6 +55,9 @@ class UploadTarget(KubeModel):
     ca_file: str | None = Field(default=None, description="CA bundle file to verify the endpoint with.")
     stream: str = Field(default="", description="The LiveStream's name, for each video's JSON sidecar.")
     recording: str = Field(default="", description="The Recording's name, for each video's JSON sidecar.")
+    client: ClientFields | None = Field(
+        default=None, description="The stream's client fields, for each video's JSON sidecar (client_fields())."
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -72,6 +75,11 @@ class RecorderConfig(WorkerConfig):
     recordings_root: str = Field(default=RECORDINGS_ROOT, description="Where the recordings storage is mounted.")
     directory: str = Field(description="This Recording's directory inside the recordings root.")
     title: str = Field(default="", description="The stream's title (used in video titles).")
+    client: ClientFields | None = Field(
+        default=None,
+        description="The stream's clientUserId / clientEntityData, for each video's JSON sidecar on the claim "
+        "(client_fields()); the bucket's sidecars take upload.client.",
+    )
     reconnect_window_seconds: float = Field(ge=0)
     max_segment_seconds: float = Field(ge=1)
     min_duration_seconds: float = Field(ge=0)

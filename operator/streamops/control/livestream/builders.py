@@ -11,6 +11,7 @@ from typing import Literal
 from streamops.api import API_VERSION, LiveStream
 from streamops.api.common import SecretKeyRef
 from streamops.api.livestream import (
+    RTMPS_LOAD_BALANCER_PORT,
     IceServersSecretRef,
     IngestEndpoints,
     IngestService,
@@ -395,6 +396,8 @@ def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> In
         if external
         else None,
         node_ports=own.node_ports if external else None,
+        # 443 where the Service's own port is what encoders use: a load balancer's address.
+        rtmps_port=own.rtmps_port or (RTMPS_LOAD_BALANCER_PORT if type_ == "LoadBalancer" else None),
     )
 
 
@@ -419,6 +422,8 @@ def ingest_service(
     ports: list[Manifest] = []
     for name, (port, protocol) in _ports(stream, role, settings, host_ports).items():
         entry: Manifest = {"name": name, "port": port, "targetPort": name, "protocol": protocol}
+        if name == "rtmps" and options.rtmps_port is not None:
+            entry["port"] = options.rtmps_port  # the worker listens on its own (unprivileged) port
         if name in fixed:
             entry["nodePort"] = fixed[name]
         ports.append(entry)
@@ -639,9 +644,10 @@ def reach_inputs(
     stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, pod_host_ip: str = ""
 ) -> ReachInputs:
     """What decides where a role's ingest is reached, besides its Service (exposure.ingest_reach)."""
+    rtmps_port = ingest_service_options(stream, settings).rtmps_port
     return ReachInputs(
         in_cluster_host=in_cluster_host(stream, role),
-        default_ports=POD_NETWORK_PORTS,
+        default_ports={**POD_NETWORK_PORTS, "rtmps": rtmps_port} if rtmps_port else POD_NETWORK_PORTS,
         worker_address=settings.worker_address,
         external_host=settings.external_host,
         host_network=host_ports is not None,

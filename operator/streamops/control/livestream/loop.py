@@ -39,7 +39,8 @@ LIVESTREAM_LOOP = KindLoop(
     api=LIVESTREAM,
     reconcile=reconcile_livestream,
     status_model=LiveStreamStatus,
-    metric_fields=frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration", "viewers"}),
+    # sessions: the one on air's averages change every tick; its start and end come with `live`.
+    metric_fields=frozenset({"frameRate", "bitrate", "transcodingSpeed", "recordingDuration", "viewers", "sessions"}),
     # Streams before Restreams and Recordings in a burst: those follow a stream and need its ingest
     # Service anyway (500 + 500 at once: measured in bench/results/operator.md).
     priority=FIRST,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import Condition
-from streamops.api.livestream import SessionProtocol, Viewers
+from streamops.api.livestream import SESSIONS_KEPT, PublishSession, SessionProtocol, Viewers
 from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
@@ -274,7 +274,28 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         protocol=session_protocol(publisher.source if publisher is not None else None),
         bitrate=metrics.bitrate,
         viewers=stream_viewers(main, observed.edge_sessions),
+        transcoded_qualities=transcoded_qualities(main if active else None),
+        sessions=merged_sessions(previous.sessions, [t for t in (main, spare) if t is not None]) or None,
     )
+
+
+def transcoded_qualities(main: IngestStatus | None) -> list[str] | None:
+    """What the running primary ingest encodes, tallest first (its own word: it reports what its
+    configuration makes it encode); unset for passthrough or while no ingest runs."""
+    return list(main.transcoded_qualities) if main is not None and main.transcoded_qualities else None
+
+
+def merged_sessions(previous: list[PublishSession] | None, reports: list[IngestStatus]) -> list[PublishSession]:
+    """status.sessions: what status holds, updated by what the ingests report now (a session is its
+    ingest and start: a report replaces the session it holds), the newest SESSIONS_KEPT, oldest
+    first. An ingest that restarted forgot its sessions; status still has them. A session status
+    shows open whose ingest no longer reports it (the Pod went away mid-session) stays open-ended:
+    its end is not known."""
+    by_key = {(s.ingest, s.started_at): s for s in previous or []}
+    for report in reports:
+        for session in report.sessions:
+            by_key[session.ingest, session.started_at] = session
+    return sorted(by_key.values(), key=lambda s: (s.started_at, s.ingest))[-SESSIONS_KEPT:]
 
 
 def session_protocol(source: str | None) -> SessionProtocol | None:

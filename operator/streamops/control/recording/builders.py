@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
+from streamops.api.common import ClientFields
 from streamops.api.livestream import Rendition
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import (
@@ -84,9 +85,9 @@ def resolved_storage(recording: Recording, stream: LiveStream, settings: Operato
     return default_storage(stream, settings)
 
 
-def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
+def upload_target(s3: S3Storage, recording: Recording, client: ClientFields | None = None) -> UploadTarget:
     """The recorder's half of an S3Storage: names filled into the key template, no credentials
-    (they reach the recorder by env from the Secret)."""
+    (they reach the recorder by env from the Secret); `client`: the stream's client fields."""
     meta = recording.metadata
     assert meta.uid, "an object read from the API server has a uid"
     prefix = key_prefix(s3.key_template, meta.namespace or "", recording.spec.stream_ref.name, meta.name, meta.uid)
@@ -99,6 +100,7 @@ def upload_target(s3: S3Storage, recording: Recording) -> UploadTarget:
         ca_file=CA_FILE if s3.ca_secret else None,
         stream=recording.spec.stream_ref.name,  # names in each video's JSON sidecar
         recording=meta.name,
+        client=client,
     )
 
 
@@ -142,9 +144,10 @@ def recorder_config(
         feed_url=feed_url(stream, effective.type, settings.worker_address, ingest_ports),
         recordings_root=RECORDINGS_ROOT,
         directory=recording_directory(recording, storage),
-        upload=upload_target(storage.s3, recording) if storage.s3 is not None else None,
+        upload=upload_target(storage.s3, recording, stream.spec.client()) if storage.s3 is not None else None,
         **({"exit_upload_seconds": UPLOADER_GRACE_SECONDS - EXIT_MARGIN_SECONDS} if storage.s3 is not None else {}),
         title=stream.spec.title or stream.metadata.name,
+        client=stream.spec.client(),
         reconnect_window_seconds=effective.reconnect_window_seconds,
         max_segment_seconds=effective.max_segment_seconds,
         min_duration_seconds=effective.min_duration_seconds,

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-import kopf
-
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
@@ -135,7 +133,7 @@ async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> N
         done = e.done
         log.warning("Recording %s/%s: deleting expired videos failed: %s", loop.namespace, loop.name, e)
         if not extras.expiry_failing:  # one Warning per failure streak
-            kopf.event(loop.body, type="Warning", reason=reasons.VIDEO_EXPIRY_FAILED, message=str(e)[:1000])
+            await loop.post_event("Warning", reasons.VIDEO_EXPIRY_FAILED, str(e)[:1000])
         extras.expiry_failing = True
     deleted_at = utcnow()
     for url in done:
@@ -172,6 +170,8 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                 await loop.sleep()
                 continue
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            if stream is not None:  # its Events carry its stream's client fields (kept once the stream is gone)
+                loop.client_annotations = dict(stream.client_annotations)
             if outcome.storage_refused:  # look again soon: the Secret may be created any time
                 loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)

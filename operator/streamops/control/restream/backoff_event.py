@@ -7,6 +7,7 @@ functions: the loop does the writing (restream/loop.py). Why: docs/design/restre
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -58,12 +59,18 @@ def backoff_message(streak: FailureStreak) -> str:
     return f"the target failed, retrying with backoff: {error}"[:MESSAGE_MAX]
 
 
-def backoff_event(restream: RestreamRef, streak: FailureStreak, now: datetime) -> Manifest:
-    """The Event of a streak as first created (count: the failures so far)."""
+def backoff_event(
+    restream: RestreamRef, streak: FailureStreak, now: datetime, annotations: Mapping[str, str] | None = None
+) -> Manifest:
+    """The Event of a streak as first created (count: the failures so far); `annotations`: the
+    Restream's client fields (annotated_events.py)."""
+    metadata: Manifest = {"name": event_name(restream, streak.since), "namespace": restream.namespace}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": event_name(restream, streak.since), "namespace": restream.namespace},
+        "metadata": metadata,
         "involvedObject": {
             "apiVersion": API_VERSION,
             "kind": RESTREAM.kind,

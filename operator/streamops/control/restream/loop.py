@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Literal
@@ -66,12 +67,17 @@ def restream_update(
 
 
 def write_backoff_event(
-    api: KubeApi, restream: RestreamRef, streak: FailureStreak, action: Literal["create", "update"], now: datetime
+    api: KubeApi,
+    restream: RestreamRef,
+    streak: FailureStreak,
+    action: Literal["create", "update"],
+    now: datetime,
+    annotations: Mapping[str, str] | None = None,
 ) -> None:
     """Create the streak's Event, or bring it up to date: a create that finds it (the operator
     restarted mid-streak) updates it, an update that does not (the API server drops Events after
     its --event-ttl, 1 h by default) creates it again."""
-    event = backoff_event(restream, streak, now)
+    event = backoff_event(restream, streak, now, annotations)
     if action == "create" and api.create(event) is not None:
         return
     if not api.patch("Event", restream.namespace, event["metadata"]["name"], backoff_event_update(streak, now)):
@@ -92,7 +98,8 @@ async def sync_backoff_event(
     if action is None:
         return
     try:
-        await loop.state.write_status(write_backoff_event, loop.state.api, restream, streak, action, utcnow())
+        state, annotations = loop.state, loop.event_annotations
+        await state.write_status(write_backoff_event, state.api, restream, streak, action, utcnow(), annotations)
     except (ApiError, OSError) as e:  # Events are auxiliary: the next tick tries again
         log.warning("Restream %s/%s: writing its RestreamBackoff Event failed: %s", loop.namespace, loop.name, e)
         return

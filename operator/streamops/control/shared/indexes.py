@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streamops.api import GROUP
+from streamops.api.common import spec_client_annotations
 from streamops.control.shared.manifests import Body, Manifest, ObjectIndex
 from streamops.control.shared.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
@@ -24,6 +25,8 @@ class StreamFacts:
     backup_live: bool
     active_ingest: str | None = None  # status.activeIngest: whose media the primary serves
     recording_quota_bytes: int | None = None  # spec.recording.quotaBytes: its Recordings' byte limit
+    # spec.clientUserId / clientEntityData as Event annotations: its Recordings' (and Clips') Events carry them.
+    client_annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
         backup_live=bool(status.get("backupLive")),
         active_ingest=status.get("activeIngest") or None,
         recording_quota_bytes=quota if isinstance(quota, int) and quota > 0 else None,
+        client_annotations=tuple(sorted(spec_client_annotations(body.get("spec")).items())),
     )
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
 

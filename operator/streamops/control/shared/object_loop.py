@@ -29,9 +29,10 @@ from typing import Generic, Protocol, TypeVar
 import kopf
 from pydantic import BaseModel, ValidationError
 
-from streamops.api.common import ConditionedStatus
+from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
 from streamops.control.shared import operator_metrics
+from streamops.control.shared.annotated_events import post_event
 from streamops.control.shared.api_threads import LATER
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
@@ -121,8 +122,16 @@ class StatusWriter:
     priority: int = LATER
     last_write: float = 0.0
 
-    async def write(self, state: OperatorState, body: kopf.Body, new: Manifest, events: list[Transition]) -> bool:
-        """True when nothing is left to write (written, or nothing changed)."""
+    async def write(
+        self,
+        state: OperatorState,
+        body: kopf.Body,
+        new: Manifest,
+        events: list[Transition],
+        annotations: Mapping[str, str] | None = None,
+    ) -> bool:
+        """True when nothing is left to write (written, or nothing changed). `annotations`: the
+        Events' (the object's client fields, annotated_events.py)."""
         patch = status_patch(self.written, new)
         if patch is None:
             return True
@@ -136,7 +145,7 @@ class StatusWriter:
             return True  # the object is gone
         self.written, self.last_write = new, time.monotonic()
         for e in events:
-            kopf.event(body, type=e.type, reason=e.reason, message=e.message)
+            await post_event(state, body, e.type, e.reason, e.message, annotations or {}, datetime.now(UTC))
         return True
 
 
@@ -165,6 +174,9 @@ class ObjectLoop(Generic[OutcomeT]):
         self.failures = 0
         self.retry_at = 0.0
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
+        # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
+        # or what its loop sets (a Recording: its stream's).
+        self.client_annotations: dict[str, str] | None = None
         period = state.settings.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
         self.metric_kind = kind.api.singular  # the `kind` label of the operator's metrics
@@ -253,7 +265,7 @@ class ObjectLoop(Generic[OutcomeT]):
             self.retry_at = now + delay
             log.warning("%s %s/%s: reconcile failed, again in %.0f s: %s", *self.key, delay, e)
             if self.failures == 1:
-                kopf.event(self.body, type="Warning", reason=RECONCILE_FAILED, message=str(e)[:500])
+                await self.post_event("Warning", RECONCILE_FAILED, str(e)[:500])
             return self.outcome
         level = logging.INFO if stale else logging.DEBUG  # first look (created, operator restarted) or spec changed
         log.log(level, "%s %s/%s: reconciled (generation %s)", *self.key, outcome.generation if outcome else None)
@@ -272,8 +284,18 @@ class ObjectLoop(Generic[OutcomeT]):
         self.last_inputs = inputs
         return True
 
+    @property
+    def event_annotations(self) -> dict[str, str]:
+        if self.client_annotations is not None:
+            return self.client_annotations
+        return spec_client_annotations(self.body.get("spec"))
+
+    async def post_event(self, type_: str, reason: str, message: str) -> None:
+        """One Event about the object (with its client fields as annotations)."""
+        await post_event(self.state, self.body, type_, reason, message, self.event_annotations, datetime.now(UTC))
+
     async def write(self, new: Manifest, events: list[Transition]) -> None:
-        if not await self.writer.write(self.state, self.body, new, events):
+        if not await self.writer.write(self.state, self.body, new, events, self.event_annotations):
             self.last_inputs = None  # deferred metrics: try again next tick
 
     async def remove_lost_pods(self, *pods: PodObservation | None) -> None:
@@ -292,7 +314,7 @@ class ObjectLoop(Generic[OutcomeT]):
                 continue
             log.warning("%s %s/%s: Pod %s lost with node %s: deleted for good", *self.key, pod.name, pod.node)
             self.force_deleted = {*list(self.force_deleted)[-7:], pod.uid}  # a few are enough: uids never repeat
-            kopf.event(self.body, type="Warning", reason=NODE_LOST, message=node_lost_event(pod, now))
+            await self.post_event("Warning", NODE_LOST, node_lost_event(pod, now))
             self.requested = True
             self.woken.set()
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import aiohttp
 import kopf
+from pydantic import ValidationError
 
+from streamops.api.common import ClientFields, client_fields
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
@@ -56,11 +58,24 @@ def _pruning(live: set[str], lost: dict[str, int]) -> Callable[[Outbox | None], 
     return prune
 
 
+CLIENT_KEYS = ("clientUserId", "clientEntityData")
+
+
+def stream_client_fields(spec: Mapping[str, Any]) -> dict[str, int | str]:
+    """The stream's clientUserId / clientEntityData as its events' data carries them (only those set;
+    a spec the API server let through but the model refuses carries none)."""
+    try:
+        return client_fields(ClientFields.model_validate({k: spec[k] for k in CLIENT_KEYS if k in spec}))
+    except ValidationError:
+        return {}
+
+
 @dataclass
 class StreamSeen:
     uid: str
     labels: dict[str, str]
     title: str | None
+    client: dict[str, int | str] = field(default_factory=dict)  # data.clientUserId / clientEntityData when set
 
 
 @dataclass
@@ -103,6 +118,7 @@ class Notifier:
                     uid=str(meta.get("uid") or ""),
                     labels=dict(meta.get("labels") or {}),
                     title=(body.get("spec") or {}).get("title"),
+                    client=stream_client_fields(body.get("spec") or {}),
                 )
         if any(d.sub.namespace == namespace for d in self.deliveries.values()):
             self._schedule(key)
@@ -199,7 +215,9 @@ class Notifier:
             for _, kinds in changes.values():
                 for change in kinds:
                     wanted[change.type] = [s.uid for s in selecting if s.wants(change.type)]
-            base = {"namespace": namespace, "stream": stream, "streamTitle": seen.title if seen else None}
+            title = seen.title if seen else None
+            base: dict[str, Any] = {"namespace": namespace, "stream": stream, "streamTitle": title}
+            base |= seen.client if seen else {}
             return recorded(outbox, namespace, seen.uid if seen else stream, changes, wanted, now, base)
 
         before = self.store.outboxes.get(key)

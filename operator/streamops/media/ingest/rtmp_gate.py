@@ -226,6 +226,9 @@ class RtmpGate:
     tls_port: int | None = None  # the RTMPS listener (with `tls`)
     tls: CertificateReloader | None = None
     refused: int = 0
+    # Whether the last publisher accepted came through the RTMPS listener (one publishes at a time:
+    # the ingest reads it when that publisher's media starts, for status.sessions[].protocol).
+    publishing_tls: bool = False
     _server: asyncio.Server | None = None
     _tls_server: asyncio.Server | None = None
     _tls_watch: asyncio.Task[None] | None = None
@@ -284,6 +287,7 @@ class RtmpGate:
                     await up_writer.drain()
                 if verdict is Verdict.PUBLISH:
                     if inspector.name_seen is not None:
+                        self.publishing_tls = writer.get_extra_info("sslcontext") is not None
                         self.log.info("RTMP publisher %s accepted", peer)
                         inspector.name_seen = None
                     ended = await _relay_in_kernel(reader, writer, up_writer, self.idle_timeout)

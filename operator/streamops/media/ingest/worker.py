@@ -47,6 +47,7 @@ from streamops.media.ingest.playback_access import PlaybackGate, install_token_p
 from streamops.media.ingest.routes import ingest_app
 from streamops.media.ingest.rtmp_gate import RtmpGate
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
+from streamops.media.ingest.session_history import SessionHistory, publish_protocol
 from streamops.media.ingest.tls_reload import CertificateReloader
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
@@ -74,6 +75,7 @@ class IngestWorker:
         self.served_feed, self.served_transcoded_feed = self.feed, self.transcoded_feed
         self.on_air = OnAir(self, relays=config.role == "primary" and config.source.push is not None, log=log)
         self.meter = LiveMeter()
+        self.history = SessionHistory(config.role)  # IngestStatus.sessions
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
         self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
@@ -193,6 +195,8 @@ class IngestWorker:
             webrtc=self.webrtc.status(),
             viewers=self.playback.viewers.report(self.webrtc.whep_viewers),
             feed_cache_bytes=self.served_feed.cache_bytes,
+            transcoded_qualities=[r.name for r in renditions(self.config)],
+            sessions=self.history.report(time.monotonic()),
         )
         return status
 
@@ -211,6 +215,8 @@ class IngestWorker:
         if renditions(self.config):
             self.transcoded_feed.start_session()
         self.started_at, self.finished_at = utc_now(), None
+        tls = self.gate is not None and self.gate.publishing_tls
+        self.history.start(time.monotonic(), self.started_at, publish_protocol(session.kind, tls), session.facts)
         self.m_sessions.inc()
         log.info("%s session started", session.kind)
         for other in self.listeners:  # one publisher at a time: the other protocol stands down
@@ -273,9 +279,11 @@ class IngestWorker:
     def session_media(self, chunk: bytes) -> None:
         self.feed.publish(chunk)
         self.last_media = time.monotonic()
+        self.history.media(self.last_media, len(chunk))
         self.on_air.own_media(self.last_media)
 
     def session_progress(self, progress: Progress) -> None:
+        self.history.frames(progress.frame)
         if self.on_air.serves(self.current):
             self.meter.add(time.monotonic(), progress, self.feed.bytes_in)
 
@@ -287,6 +295,7 @@ class IngestWorker:
         self.feed.end_session()
         self.transcoded_feed.end_session()
         self.finished_at = utc_now()
+        self.history.end(time.monotonic(), self.finished_at)
         log.info("%s session ended (ffmpeg exit %s)", session.kind, rc)
         self.on_air.own_ended(time.monotonic())
         self.webrtc.on_air_changed()

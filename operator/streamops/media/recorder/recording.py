@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import resource
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
+from streamops.api.common import client_fields
 from streamops.api.recording import DiscardedFragment, Video, VideoRendition
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
@@ -653,8 +655,9 @@ class Recorder:
                 renditions[0].url, renditions[0].upload = info.url, info.upload  # the video's own file
             for r in renditions[1:]:
                 self.uploader.enqueue_rendition(info, r, Path(r.path or "").name)
-        sidecar = info.model_dump_json(by_alias=True, indent=2)  # the video as /status shows it
-        write_atomically(final.with_suffix(".json"), sidecar + "\n")
+        # The video as /status shows it, and the stream's client fields when set.
+        sidecar = {**info.model_dump(mode="json", by_alias=True), **client_fields(self.config.client)}
+        write_atomically(final.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
         self.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))

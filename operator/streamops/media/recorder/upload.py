@@ -214,6 +214,7 @@ class Uploader:
             duration_seconds=video.duration_seconds,
             size_bytes=size,
             codecs=await self.probe(local),
+            client=self.target.client,
         )
         data = (json.dumps(doc, indent=2) + "\n").encode()
         md5 = hashlib.md5(data).digest()

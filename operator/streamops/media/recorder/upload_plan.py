@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from streamops.api.common import ClientFields, client_fields
 from streamops.contract.recorder import StorageProblem
 from streamops.contract.worker import iso
 
@@ -125,8 +126,10 @@ def sidecar(
     duration_seconds: float,
     size_bytes: int,
     codecs: dict[str, Any],
+    client: ClientFields | None = None,
 ) -> dict[str, Any]:
-    """The JSON object stored next to a video, for whoever finds the video in the bucket."""
+    """The JSON object stored next to a video, for whoever finds the video in the bucket (with the
+    stream's clientUserId / clientEntityData when set: client_fields())."""
     return {
         "title": title,
         "stream": stream,
@@ -137,4 +140,5 @@ def sidecar(
         "durationSeconds": duration_seconds,
         "sizeBytes": size_bytes,
         "codecs": codecs,
+        **client_fields(client),
     }

@@ -111,7 +111,7 @@ def video_url(args: argparse.Namespace) -> int:
         api = KubeApi.from_environment()
         namespace = args.namespace or api.info.default_namespace or "default"
         page = args.action == "page"
-        print(video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page))
+        print(video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip))
     except (NoLink, ApiError) as e:
         print(f"streamops video {args.action}: {e}", file=sys.stderr)
         return 1
@@ -162,6 +162,7 @@ WORKERS = {
     "ingest": "streamops.media.ingest.worker",
     "record": "streamops.media.recorder.process",
     "push": "streamops.media.pusher.worker",
+    "overlay": "streamops.media.overlay.renderer",
     "clip": "streamops.media.clipper.process",
 }
 
@@ -172,7 +173,7 @@ WORKERS = {
 # Workers whose Python imports aiohttp yet opens no verified TLS connection. The pusher and the
 # recorder do not import aiohttp at all (docs/design/lean-workers.md): importing it for them would
 # cost the pusher ≈6 MiB (bench-media, 2026-11-24: 54 → 63 MiB).
-NO_TLS_CLIENT = {"ingest"}
+NO_TLS_CLIENT = {"ingest", "overlay"}
 
 
 def import_aiohttp_without_system_certificates() -> None:

@@ -27,13 +27,14 @@ PAGE_DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
     """The command's arguments, the same in both command lines (`namespace`: add -n, which the
     kubectl plugin's commands get from a common parent)."""
-    parser.add_argument("recording", help="name of the Recording")
+    parser.add_argument("recording", help="name of the Recording (of the Clip with --clip)")
     parser.add_argument("number", nargs="?", type=int, help="which video: 1 = oldest, -1 = newest (default)")
     if namespace:
         parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
     # No default here: the command lines build their parsers at every start (a worker's too), and the
     # module that knows it (storage/download_link.py) imports the API models.
     parser.add_argument("--expires", type=int, help="seconds the link works (default 3600, max 7 days)")
+    parser.add_argument("--clip", action="store_true", help="RECORDING names a Clip: its video")
     parser.add_argument(
         "--quality", help="a rendition of a transcoded recording, e.g. 720p (page: the one it starts with)"
     )
@@ -47,16 +48,17 @@ def video_link(
     expires: int | None,
     quality: str | None = None,
     page: bool = False,
+    clip: bool = False,
 ) -> str:
     """The link (valid `expires` seconds, None: the default) to the video, its rendition `quality`,
-    or (`page`) its VOD page; or NoLink saying why there is none."""
-    from streamops.api import RECORDING, Recording
-    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, download_link, page_link
+    or (`page`) its VOD page, of a Recording (`clip`: of a Clip); or NoLink saying why there is none."""
+    from streamops.api import CLIP, RECORDING, Clip, Recording
+    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, Owner, download_link, page_link
 
-    raw = api.get_custom(RECORDING, namespace, recording_name)
+    raw = api.get_custom(CLIP if clip else RECORDING, namespace, recording_name)
     if raw is None:
-        raise NoLink(f"recording {recording_name} not found in namespace {namespace}")
-    recording = Recording.model_validate(raw)
+        raise NoLink(f"{'clip' if clip else 'recording'} {recording_name} not found in namespace {namespace}")
+    recording: Owner = Clip.model_validate(raw) if clip else Recording.model_validate(raw)
     storage = recording.status.storage if recording.status else None
     secret = None
     if storage is not None and storage.s3 is not None:

@@ -11,17 +11,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from streamops.api import LiveStream, Recording
+from streamops.api import Clip, LiveStream, Recording
 from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
 from streamops.cli import main
-from streamops.control.recording.builders import recorded_renditions
+from streamops.control.recording.builders import recorded_renditions, recorder_pod
 from streamops.control.recording.retention import stored_objects
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kubectl.main import parser as kubectl_parser
 from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link
 from streamops.storage.vod_page import page_key, render_vod_page
+
+from devtools import catalog
 
 T = "2026-11-23T10:00:00Z"
 ACCESS, SECRET = "AKIDEXPORTTEST", "export-secret-key-value-42"
@@ -216,3 +219,29 @@ def test_both_command_lines_take_quality_and_page(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as e:
         main(["video", "page", "--help"])
     assert e.value.code == 0 and "embeddable in an <iframe>" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_recorder_pod_of_a_transcoded_recording_carries_the_ladder_and_an_origin_one_none() -> None:
+    body = catalog.livestream("cam", transcoding={"renditions": LADDER}, hls={"segmentSeconds": 4})
+    body["metadata"].update(namespace="ns", uid="stream-uid", generation=1)
+    live = LiveStream.model_validate(body)
+    for type_, names in (("transcoded", ["720p", "540p", "360p"]), ("origin", [])):
+        rec_body = catalog.recording("rec", type=type_)
+        rec_body["metadata"].update(namespace="ns", uid="0123456789abcdef", generation=1)
+        pod = recorder_pod(Recording.model_validate(rec_body), live, OperatorSettings())
+        config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+        assert [r["name"] for r in config["renditions"]] == names
+        assert config["feedUrl"].endswith("/feed/transcoded" if names else "/feed") and config["segmentSeconds"] == 4
+
+
+def test_a_clips_video_has_links_too_and_one_quality() -> None:
+    body = catalog.clip("goal", lastSeconds=30)
+    body["metadata"].update(namespace="ns", uid="c1")
+    body["status"] = recording([video("c/goal.mp4")]).model_dump(by_alias=True, mode="json")["status"]
+    goal = Clip.model_validate(body)
+    assert urlsplit(download_link(goal, None, SECRET_OBJ, 60)).path == "/videos/c/goal.mp4"
+    assert urlsplit(page_link(goal, None, SECRET_OBJ, 60)).path == "/videos/c/goal.html"
+    with pytest.raises(NoLink, match="clip goal holds one quality"):
+        download_link(goal, None, SECRET_OBJ, 60, "720p")
+    args = kubectl_parser().parse_args(["video", "page", "goal", "--clip"])
+    assert args.clip and args.recording == "goal"

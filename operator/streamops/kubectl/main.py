@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         from streamops.kubectl.recording import video_url
 
         page = args.action == "page"
-        print(video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page))
+        print(video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip))
         return 0
     raise AssertionError(command)
 

@@ -118,11 +118,12 @@ def video_url(
     expires: int | None,
     quality: str | None = None,
     page: bool = False,
+    clip: bool = False,
 ) -> str:
     from streamops.storage.download_link import NoLink
     from streamops.video_cli import video_link
 
     try:
-        return video_link(api, namespace, recording, number, expires, quality, page)
+        return video_link(api, namespace, recording, number, expires, quality, page, clip)
     except NoLink as e:
         raise CommandError(str(e)) from None

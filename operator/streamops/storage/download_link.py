@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from streamops.api import Recording
+from streamops.api import Clip, Recording
 from streamops.api.recording import S3Storage, Video, VideoRendition
 from streamops.storage.credentials import StorageSecretMissing, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, presigned_get
@@ -17,30 +17,39 @@ DEFAULT_EXPIRES_SECONDS = 3600
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
 
+# A Clip reports its one video with the Recording's Video model, in the same status fields.
+Owner = Recording | Clip
+
+
+def named(owner: Owner) -> str:
+    """ "recording <name>" or "clip <name>", for the messages."""
+    return f"{'clip' if isinstance(owner, Clip) else 'recording'} {owner.metadata.name}"
+
+
 class NoLink(Exception):
     """Why there is no link to give, in words for the person who asked."""
 
 
-def chosen_video(recording: Recording, number: int | None) -> Video:
+def chosen_video(recording: Owner, number: int | None) -> Video:
     """Video `number` (1 = oldest, as `kubectl get recording -o yaml` lists them; negative counts
     from the newest; None = the newest)."""
-    name = recording.metadata.name
+    name = named(recording)
     videos = recording.status.videos if recording.status else []
     if not videos:
-        raise NoLink(f"recording {name} has no finished video yet")
+        raise NoLink(f"{name} has no finished video yet")
     if number is None:
         number = -1
     if number == 0 or abs(number) > len(videos):
-        raise NoLink(f"recording {name} has {len(videos)} video(s): choose 1..{len(videos)}")
+        raise NoLink(f"{name} has {len(videos)} video(s): choose 1..{len(videos)}")
     return videos[number - 1 if number > 0 else number]
 
 
-def s3_storage_of(recording: Recording, what: str = "download link") -> S3Storage:
+def s3_storage_of(recording: Owner, what: str = "download link") -> S3Storage:
     storage = recording.status.storage if recording.status else None
     if storage is None or storage.s3 is None:
         claim = storage.pvc.claim_name if storage and storage.pvc else "the recordings claim"
         raise NoLink(
-            f"recording {recording.metadata.name} writes to {claim} (a PersistentVolumeClaim), not to object "
+            f"{named(recording)} writes to {claim} (a PersistentVolumeClaim), not to object "
             f"storage: there is no {what} (nothing serves a claim over HTTP; docs/design/recording-export.md); "
             "its videos' paths are relative to the claim's root (status.videos[].path)"
         )
@@ -56,13 +65,17 @@ def object_of(video: Video | VideoRendition, number_text: str) -> tuple[str, str
     return parse_s3_url(video.url)
 
 
-def chosen_rendition(recording: Recording, video: Video, quality: str, number_text: str) -> VideoRendition:
+def chosen_rendition(recording: Owner, video: Video, quality: str, number_text: str) -> VideoRendition:
     """The rendition named `quality` of a transcoded recording's video."""
     if not video.renditions:
+        if isinstance(recording, Clip):
+            raise NoLink(
+                f"{named(recording)} holds one quality (its spec.rendition, else the origin): leave out --quality"
+            )
         raise NoLink(
-            f"recording {recording.metadata.name} keeps one quality per video (an origin recording, or one made "
-            "before renditions were kept): leave out --quality; a `type: transcoded` recording of a stream with "
-            "transcoding renditions keeps every rendition"
+            f"{named(recording)} keeps one quality per video (an origin recording, or one made before renditions "
+            "were kept): leave out --quality; a `type: transcoded` recording of a stream with transcoding renditions "
+            "keeps every rendition"
         )
     found = next((r for r in video.renditions if r.name == quality), None)
     if found is None:
@@ -90,7 +103,7 @@ def checked_expiry(expires_seconds: int) -> int:
 
 
 def download_link(
-    recording: Recording,
+    recording: Owner,
     number: int | None,
     secret: Mapping[str, object] | None,
     expires_seconds: int,
@@ -108,7 +121,7 @@ def download_link(
 
 
 def page_link(
-    recording: Recording,
+    recording: Owner,
     number: int | None,
     secret: Mapping[str, object] | None,
     expires_seconds: int,

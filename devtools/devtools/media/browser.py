@@ -33,40 +33,21 @@ from pathlib import Path
 from typing import Any, Self
 
 import aiohttp
+from streamops.media.overlay.chromium import (
+    CHROMIUM,
+    DEAD_PROXY,
+    DISABLED_FEATURES,
+    LOOPBACK_HOSTS,
+    confined_env,
+    confined_flags,
+)
 
 from devtools.media.peers import _Peer
 from devtools.netns import entered
 from devtools.processes import proc_tree
 from devtools.waits import eventually
 
-# The binary itself: the /usr/bin/chromium wrapper would add /etc/chromium.d's flags and API keys.
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-
-# Features that fetch something in the background even with --disable-background-networking.
-DISABLED_FEATURES = (
-    "OptimizationHints",
-    "OptimizationHintsFetching",
-    "OptimizationGuideModelDownloading",
-    "OptimizationTargetPrediction",
-    "Translate",
-    "MediaRouter",  # Cast discovery: mDNS and SSDP multicast on every interface
-    "DialMediaRouteProvider",
-    "CastMediaRouteProvider",
-    "GlobalMediaControls",
-    "AutofillServerCommunication",
-    "CertificateTransparencyComponentUpdater",
-    "NetworkTimeServiceQuerying",
-    "InterestFeedContentSuggestions",
-    "PrivacySandboxSettings4",
-    "SafeBrowsingEnhancedProtection",
-    "AsyncDns",  # Chromium's own DNS client (and DNS-over-HTTPS upgrades) instead of getaddrinfo
-)
-
-# What the resolver rules leave alone: they apply to IP literals too (MAP * maps 127.0.0.1 as well).
-LOOPBACK_HOSTS = ("localhost", "127.*", "[::1]")
-
-# The proxy that is never there: port 9 (discard) on loopback, where nothing listens here.
-DEAD_PROXY = "127.0.0.1:9"
+__all__ = ["CHROMIUM", "DEAD_PROXY", "DISABLED_FEATURES", "LOOPBACK_HOSTS", "Browser", "Page", "chromium_flags"]
 
 
 class DevToolsError(RuntimeError):
@@ -122,57 +103,20 @@ def chromium_flags(
     extra_flags: Iterable[str] = (),
     disabled_features: Iterable[str] = (),
 ) -> list[str]:
-    """The command-line flags of a confined headless Chromium (its three layers of confinement:
-    docs/design/test-harness.md, "The browser"). `mapped_hosts`: name → "address:port" it resolves
-    to (a viewer whose DNS points a stream's Ingress host at the cluster's front door).
+    """The command-line flags of a confined headless Chromium reaching loopback and `allowed_hosts`
+    (the product's builder, streamops.media.overlay.chromium, written once; its three layers of
+    confinement: docs/design/test-harness.md, "The browser"). `mapped_hosts`: name → "address:port"
+    it resolves to (a viewer whose DNS points a stream's Ingress host at the cluster's front door).
     `extra_flags` come after the harness's own (e.g. the fake camera of WebRTC tests);
-    `disabled_features` join DISABLED_FEATURES in the one --disable-features (Chromium reads only
-    the last of repeated switches)."""
-    mapped = dict(mapped_hosts or {})
-    allowed = [*LOOPBACK_HOSTS, *allowed_hosts]
-    maps = "".join(f"MAP {name} {target}, " for name, target in mapped.items())  # before `MAP *`: first match wins
-    resolver_rules = maps + "MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {host}" for host in allowed)
-    allowed += list(mapped)  # direct, not through the dead proxy
-    return [
-        "--headless",
-        f"--user-data-dir={profile_dir}",
-        f"--disk-cache-dir={profile_dir / 'cache'}",
-        "--remote-debugging-port=0",  # the port chosen is written to DevToolsActivePort
-        "--remote-debugging-address=127.0.0.1",
-        f"--window-size={window_size}",
-        # no background network use
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-domain-reliability",
-        "--disable-client-side-phishing-detection",
-        "--safebrowsing-disable-auto-update",
-        "--no-pings",
-        "--metrics-recording-only",  # record nothing to upload, upload nothing
-        "--disable-breakpad",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--no-service-autorun",
-        "--password-store=basic",  # no keyring over D-Bus
-        "--disable-quic",
-        f"--disable-features={','.join([*DISABLED_FEATURES, *disabled_features])}",
-        # and what still tries cannot leave loopback
-        f"--host-resolver-rules={resolver_rules}",
-        f"--proxy-server={DEAD_PROXY}",
-        # loopback itself is implicitly direct (Chromium bypasses the proxy for 127.0.0.0/8, ::1 and localhost)
-        f"--proxy-bypass-list={';'.join(allowed)}",
-        # media: play with sound without a click; no audio device here, so no output either
-        "--autoplay-policy=no-user-gesture-required",
-        "--mute-audio",
-        # shared memory through /tmp: container /dev/shm is often 64 MB, too small for video frames
-        "--disable-dev-shm-usage",
-        "--hide-scrollbars",
-        *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium refuses to sandbox as root
-        *extra_flags,
-        "about:blank",
-    ]
+    `disabled_features` join DISABLED_FEATURES in the one --disable-features."""
+    return confined_flags(
+        profile_dir,
+        allowed_hosts=allowed_hosts,
+        window_size=window_size,
+        mapped_hosts=mapped_hosts,
+        extra_flags=extra_flags,
+        disabled_features=disabled_features,
+    )
 
 
 # --- the DevTools protocol --------------------------------------------------------------------------
@@ -452,16 +396,7 @@ class Browser(_Peer):
     def command(self) -> list[str]:
         # An empty environment: nothing like http_proxy, GOOGLE_API_KEY or DBUS_SESSION_BUS_ADDRESS
         # from ours; HOME and the XDG dirs in the throwaway profile (NSS database, fontconfig cache).
-        env = [
-            "env",
-            "-i",
-            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG=C.UTF-8",
-            f"HOME={self.profile_dir}",
-            f"XDG_CONFIG_HOME={self.profile_dir / 'config'}",
-            f"XDG_CACHE_HOME={self.profile_dir / 'cache'}",
-            f"TMPDIR={self.profile_dir}",
-        ]
+        env = ["env", "-i", *(f"{k}={v}" for k, v in confined_env(self.profile_dir).items())]
         flags = chromium_flags(
             self.profile_dir,
             allowed_hosts=self.allowed_hosts,

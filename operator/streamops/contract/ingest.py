@@ -19,6 +19,7 @@ from streamops.api.livestream import (
     Source,
     Transcoding,
 )
+from streamops.contract.overlay import OverlayReport
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
@@ -169,6 +170,17 @@ class IngestPlayback(WorkerConfig):
         return self.viewer_window_seconds or VIEWER_WINDOW_SECONDS
 
 
+class IngestOverlay(WorkerConfig):
+    """One enabled HTML overlay as the ingest composites it (docs/design/overlays.md): the renderer's
+    PNG `<overlayDir>/<name>.png`, scaled to its box, on the source before the renditions."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    x: float = Field(ge=0, le=100, description="The box's left edge, percent of the frame's width.")
+    y: float = Field(ge=0, le=100, description="The box's top edge, percent of the frame's height.")
+    width: float = Field(gt=0, le=100, description="Percent of the frame's width.")
+    height: float = Field(gt=0, le=100, description="Percent of the frame's height.")
+
+
 class IngestConfig(WorkerConfig):
     """What the ingest needs from the LiveStream's spec. Title, active, recording and resources are
     left out on purpose: changing them must not restart a live ingest."""
@@ -213,6 +225,16 @@ class IngestConfig(WorkerConfig):
         description="Signed playback and the stream's namespace; None: public, viewers reported under the "
         "stream's name alone.",
     )
+    # None (not []) without overlays: a new default would change every ingest's Pod spec hash.
+    overlays: list[IngestOverlay] | None = Field(
+        default=None,
+        max_length=8,
+        description="Enabled HTML overlays, bottom first (zIndex order), composited into every rendition; only "
+        "with transcoding renditions.",
+    )
+    overlay_dir: str | None = Field(
+        default=None, description="Where the renderer sidecar writes the overlays' PNGs and status.json."
+    )
     path_prefix: str = Field(
         default="",
         max_length=512,
@@ -220,6 +242,12 @@ class IngestConfig(WorkerConfig):
         description="HLS and the screenshot are also served under this prefix (e.g. /streams/<ns>/<name>), so an "
         "Ingress or HTTPRoute with a plain Prefix match reaches them without rewriting.",
     )
+
+    @model_validator(mode="after")
+    def _overlays_have_renditions(self) -> IngestConfig:
+        if self.overlays and not (self.transcoding and self.transcoding.renditions and self.overlay_dir):
+            raise ValueError("overlays need transcoding renditions and overlayDir")
+        return self
 
     @model_validator(mode="after")
     def _rtmps_has_its_listener(self) -> IngestConfig:
@@ -346,6 +374,11 @@ class IngestStatus(WorkerStatus):
     )
     webrtc: WebRtcStatus | None = Field(default=None, description="With IngestConfig.webrtc.")
     viewers: IngestViewers | None = Field(default=None, description="Viewer sessions now (None from older workers).")
+    overlays: list[OverlayReport] | None = Field(
+        default=None,
+        description="The overlays as the renderer sidecar last reported them (its status.json); None without "
+        "overlays. An overlay it has not tried yet is not listed.",
+    )
     transcoded_qualities: list[str] = Field(
         default_factory=list, description="The renditions this ingest encodes, by name, tallest first; [] passthrough."
     )

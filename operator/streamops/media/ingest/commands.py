@@ -16,6 +16,7 @@ import ffmpeg as ffmpeg_python
 from streamops.api.common import PULL_SOURCE_SCHEMES
 from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
 from streamops.contract.ingest import IngestConfig
+from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.ingest.llhls.packager import PackagerSettings
@@ -134,6 +135,47 @@ def ll_renditions(config: IngestConfig) -> list[str]:
 def _tee_target(options: dict[str, Any], path: str) -> str:
     return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
 
+# FFmpeg's image2 input opens the PNG again for every frame it reads (measured on 5.1: a PNG renamed
+# over the old one shows from the next frame on), at this rate; a queue of a few frames, so the
+# picture composited is at most that old.
+OVERLAY_THREAD_QUEUE = 4
+# With more than one input FFmpeg reads each in a thread of its own, through a queue of packets: the
+# source's is made deep enough for a burst (a GOP cache) not to block its reader.
+SOURCE_THREAD_QUEUE = 512
+
+
+def overlay_input(config: IngestConfig, name: str) -> Any:
+    """The renderer's PNG of overlay `name`, looped: a frame every 1/COMPOSITE_FRAME_RATE s."""
+    path = Path(config.overlay_dir or ".") / png_name(name)
+    return ffmpeg_python.input(
+        str(path), f="image2", loop=1, framerate=COMPOSITE_FRAME_RATE, thread_queue_size=OVERLAY_THREAD_QUEUE
+    ).video
+
+
+def with_overlays(config: IngestConfig, video: Any) -> Any:
+    """The source's video with each overlay (bottom first) scaled to its box — fractions of the
+    source's own size (scale2ref) — and laid over it. Before the split into renditions: every
+    rendition and the transcoded feed carry them, the copied feed never does."""
+    for overlay in config.overlays or []:
+        scaled = ffmpeg_python.filter_multi_output(
+            [overlay_input(config, overlay.name), video],
+            "scale2ref",
+            # FFmpeg 5.1's scale2ref names the reference's (the source's) size iw/ih and the scaled
+            # input's main_w/main_h, against its documentation (measured: iw*0.4 of a 640x360
+            # source is 256). Later FFmpeg versions swapped them: tests/media/test_overlays.py checks.
+            w=f"iw*{overlay.width / 100:g}",
+            h=f"ih*{overlay.height / 100:g}",
+        )
+        video = ffmpeg_python.filter(
+            [scaled[1], scaled[0]],
+            "overlay",
+            x=f"main_w*{overlay.x / 100:g}",
+            y=f"main_h*{overlay.y / 100:g}",
+            format="auto",
+        )
+    return video
+
+
 
 def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
     """One rendition's x264 + AAC encode options: the ingest's live ladder and the recorder's
@@ -171,6 +213,8 @@ def session_command(
     stream = ffmpeg_python.input(url, **input_options)
     codecs = {"c": "copy"} if audio_codec == "copy" else {"c:v": "copy", "c:a": audio_codec}
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
+    if config.overlays and renditions(config):
+        input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
     outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, f="mpegts", pes_payload_size=0)]
     ladder = renditions(config)
@@ -190,7 +234,7 @@ def session_command(
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
-    split = stream.video.filter_multi_output("split", len(ladder))
+    split = with_overlays(config, stream.video).filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds
     for i, r in enumerate(ladder):
         targets = [

@@ -30,6 +30,7 @@ from streamops.media.ingest.commands import (
 )
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.pipe_batches import PipeReader
+from streamops.media.overlay.reports import write_placeholders
 from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.redaction import Redactor
 
@@ -177,6 +178,7 @@ class Session:
         """Run to the end; True when media flowed (it was a session, not just a listener)."""
         for directory in session_dirs(self.config, self.dir):
             directory.mkdir(parents=True, exist_ok=True)
+        write_placeholders(self.config)
         if self.secret_input is not None:
             make_fifo(self.secret_input[0])
         try:

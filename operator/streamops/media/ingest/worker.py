@@ -52,6 +52,7 @@ from streamops.media.ingest.tls_reload import CertificateReloader
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
 from streamops.media.loopback_ports import free_loopback_port
+from streamops.media.overlay.reports import overlay_reports
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -76,6 +77,7 @@ class IngestWorker:
         self.on_air = OnAir(self, relays=config.role == "primary" and config.source.push is not None, log=log)
         self.meter = LiveMeter()
         self.history = SessionHistory(config.role)  # IngestStatus.sessions
+        self.worker_started_at = utc_now()  # the overlay renderer's reports are due some time after
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
         self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
@@ -197,6 +199,7 @@ class IngestWorker:
             feed_cache_bytes=self.served_feed.cache_bytes,
             transcoded_qualities=[r.name for r in renditions(self.config)],
             sessions=self.history.report(time.monotonic()),
+            overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
         )
         return status
 

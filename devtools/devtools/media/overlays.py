@@ -1,0 +1,168 @@
+"""HTML overlays in tests and the bench: the renderer worker as a local process, a page server on a
+loopback address that records what it was asked for, and reading an overlay's box back from
+decoded frames (FFmpeg to raw RGB) to tell which picture of the page it shows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from devtools.processes import child_env, stop_tree
+
+
+class PageServer:
+    """HTTP on `address`:port (port 0: any) serving `pages` (path → (status, content type, body)),
+    changed by the test while it runs; `requests` lists every path asked for, in order."""
+
+    def __init__(self, address: str = "127.0.0.1", port: int = 0) -> None:
+        self.pages: dict[str, tuple[int, str, bytes]] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                status, content_type, body = server.pages.get(self.path.split("?")[0], (404, "text/plain", b"no"))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((address, port), Handler)
+        self.httpd.daemon_threads = True
+        self.address, self.port = address, self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name=f"pages-{address}", daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.address}:{self.port}{path}"
+
+    def serve(self, path: str, body: str | bytes, status: int = 200, content_type: str = "text/html") -> None:
+        self.pages[path] = (status, content_type, body.encode() if isinstance(body, str) else body)
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def scoreboard_page(background: str = "#c01010", font_px: int = 48) -> str:
+    """A live scoreboard: an opaque box filling the viewport whose text is /score.json's `text`,
+    polled every 100 ms (as a real scoreboard widget polls its API)."""
+    return f"""<!doctype html><html><head><style>
+html,body{{margin:0;height:100%;overflow:hidden}}
+#s{{box-sizing:border-box;height:100%;background:{background};color:#fff;font:bold {font_px}px sans-serif;
+display:flex;align-items:center;justify-content:center}}
+</style></head><body><div id="s">…</div><script>
+async function poll(){{try{{const r=await fetch('/score.json',{{cache:'no-store'}});
+document.getElementById('s').textContent=(await r.json()).text}}catch(e){{}}setTimeout(poll,100)}}poll();
+</script></body></html>"""
+
+
+def score_json(text: str) -> str:
+    return json.dumps({"text": text})
+
+
+class OverlayRendererProcess:
+    """`streamops worker overlay --config FILE -v` as a local process, stopped by PID."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+        self.config = config
+        self.config_path = workdir / "overlay.json"
+        self.log_path = workdir / "overlay.log"
+        self.directory = Path(config["directory"])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OverlayRendererProcess:
+        self.config_path.write_text(json.dumps(self.config))
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamops", "worker", "overlay", "--config", str(self.config_path), "-v"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_env(),
+            )
+        return self
+
+    def status(self) -> dict[str, Any]:
+        """status.json as written last ({} before the first)."""
+        try:
+            return dict(json.loads((self.directory / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def report(self, name: str) -> dict[str, Any]:
+        return next((o for o in self.status().get("overlays", []) if o["name"] == name), {})
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int | None:
+        return stop_tree(self.process, timeout=10) if self.process is not None else None
+
+    def __enter__(self) -> OverlayRendererProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def rgba_pixels(png: Path, width: int, height: int) -> bytes:
+    """A PNG as raw RGBA bytes at width x height (system FFmpeg, scaled with bilinear)."""
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(png), "-vf", f"scale={width}:{height}:flags=bilinear",
+         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgba", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def rgb_of(rgba: bytes) -> bytes:
+    return b"".join(rgba[i : i + 3] for i in range(0, len(rgba), 4))
+
+
+def box_frames(media: Path, box: tuple[int, int, int, int]) -> list[bytes]:
+    """Every decoded frame of a media file cropped to box (x, y, width, height), as raw RGB."""
+    x, y, width, height = box
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(media), "-an", "-vf", f"crop={width}:{height}:{x}:{y}",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    size = width * height * 3
+    return [out[i : i + size] for i in range(0, len(out) - size + 1, size)]
+
+
+def differing_pixels(a: bytes, b: bytes, threshold: int = 96) -> list[int]:
+    """Indexes of the RGB pixels where two pictures of one size differ clearly (sum of channels)."""
+    return [i for i in range(0, len(a), 3) if sum(abs(a[i + c] - b[i + c]) for c in range(3)) > threshold]
+
+
+def distance(frame: bytes, picture: bytes, pixels: Sequence[int]) -> float:
+    """Mean absolute difference per channel over `pixels` (0 equal, 255 opposite)."""
+    total = sum(abs(frame[i + c] - picture[i + c]) for i in pixels for c in range(3))
+    return total / (3 * max(1, len(pixels)))
+
+
+def which_picture(frame: bytes, pictures: Sequence[bytes], pixels: Sequence[int], margin: float = 20.0) -> int | None:
+    """The index of the picture the frame shows over `pixels` (the ones where they differ), or None
+    when it is close to none of them, or not clearly closer to one (by `margin`)."""
+    distances = sorted((distance(frame, p, pixels), i) for i, p in enumerate(pictures))
+    best, index = distances[0]
+    if best > 40 or (len(distances) > 1 and distances[1][0] - best < margin):
+        return None
+    return index

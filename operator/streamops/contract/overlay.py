@@ -1,0 +1,81 @@
+"""The overlay renderer's contract (docs/design/overlays.md): `OverlayRendererConfig` (env
+STREAMOPS_OVERLAY_CONFIG), the PNG files it writes for the ingest's FFmpeg, and `OverlayRendererStatus`
+(`status.json` beside them), which the ingest reads and reports as `IngestStatus.overlays`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
+
+CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
+OVERLAY_DIR = "/var/lib/streamops-overlays"  # an emptyDir shared by the ingest and its renderer sidecar
+STATUS_FILE = "status.json"
+# The renderer's viewport assumes a 16:9 output: the box of an overlay is sized in pixels of a frame
+# this tall (the tallest rendition), and scaled to the real source's box by FFmpeg.
+ASPECT_RATIO = 16 / 9
+# How often a page is captured (a PNG written only when its bytes changed), and how often FFmpeg
+# reads the PNG: the delay between a change in the page and the output is at most about the sum.
+CAPTURE_INTERVAL_SECONDS = 0.15
+COMPOSITE_FRAME_RATE = 10
+
+OverlayState = Literal["rendering", "failing", "disabled"]
+
+
+def png_name(overlay: str) -> str:
+    """The PNG of an overlay in the shared directory (the name is a DNS label: a safe file name)."""
+    return f"{overlay}.png"
+
+
+def box_pixels(width_percent: float, height_percent: float, output_height: int) -> tuple[int, int]:
+    """An overlay box's size in pixels on a 16:9 output `output_height` tall (even, at least 2)."""
+    output_width = round(output_height * ASPECT_RATIO)
+    width = max(2, round(output_width * width_percent / 100 / 2) * 2)
+    height = max(2, round(output_height * height_percent / 100 / 2) * 2)
+    return width, height
+
+
+class RenderedOverlay(WorkerConfig):
+    """One page the renderer keeps open and captures."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    url: str = Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s@/]+(/\S*)?$")
+    width: int = Field(ge=2, le=3840, description="Viewport width in pixels (the box on the tallest rendition).")
+    height: int = Field(ge=2, le=2160, description="Viewport height in pixels.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Host names the page may load from besides the url's own host.",
+    )
+
+
+class OverlayRendererConfig(WorkerConfig):
+    """What the renderer sidecar renders and where it writes."""
+
+    stream: str = Field(description="The LiveStream's name (logs).")
+    overlays: list[RenderedOverlay] = Field(default_factory=list, max_length=8)
+    directory: str = OVERLAY_DIR
+    capture_interval_seconds: float = Field(default=CAPTURE_INTERVAL_SECONDS, ge=0.05, le=5)
+    retry_max_seconds: float = Field(
+        default=30, ge=1, le=600, description="The longest wait before a failing page is loaded again."
+    )
+    chromium: str = Field(default="/usr/lib/chromium/chromium", description="The Chromium binary (no wrapper).")
+
+
+class OverlayReport(WorkerStatus):
+    """One overlay as the renderer last saw it."""
+
+    name: str
+    state: OverlayState
+    message: str = Field(default="", description="Why it fails (never the URL's query or credentials).")
+    updated_at: UtcTime | None = Field(default=None, description="When its PNG last changed.")
+    captures: int = Field(default=0, description="PNGs written since the renderer started.")
+
+
+class OverlayRendererStatus(WorkerStatus):
+    """`<directory>/status.json`, rewritten (atomically) whenever a state changes, and every few seconds."""
+
+    written_at: UtcTime | None = None
+    overlays: list[OverlayReport] = Field(default_factory=list)

@@ -1,0 +1,104 @@
+"""A small Chrome DevTools Protocol client on asyncio: one websocket (aiohttp) to the browser, pages
+as flat sessions on it, commands awaited by id and events handed to a per-session callback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+
+class CdpError(RuntimeError):
+    """A command answered with an error, or the connection to the browser is gone."""
+
+
+EventListener = Callable[[str, dict[str, Any]], None]
+
+
+class CdpConnection:
+    """One websocket to the browser's endpoint (ws://127.0.0.1:PORT/devtools/browser/ID)."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._listeners: dict[str, EventListener] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.closed_because: str | None = None
+
+    async def connect(self, ws_url: str) -> None:
+        self._session = aiohttp.ClientSession(trust_env=False)  # never an environment proxy
+        # max_msg_size=0: no limit (a screenshot of a large box exceeds aiohttp's 4 MB default)
+        self._ws = await self._session.ws_connect(ws_url, max_msg_size=0)
+        self._reader = asyncio.create_task(self._read(self._ws))
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(msg.data)
+                if "id" in data:
+                    future = self._pending.pop(data["id"], None)
+                    if future is not None and not future.done():
+                        future.set_result(data)
+                elif (listener := self._listeners.get(data.get("sessionId", ""))) is not None:
+                    listener(data.get("method", ""), data.get("params", {}))
+            self.closed_because = f"websocket closed (code {ws.close_code})"
+        except Exception as e:  # whatever ends the reader ends the connection
+            self.closed_because = f"websocket failed: {e!r}"
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(CdpError(f"browser connection lost: {self.closed_because}"))
+            self._pending.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self._ws is not None and not self._ws.closed and self.closed_because is None
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, session_id: str | None = None, timeout: float = 10
+    ) -> dict[str, Any]:
+        """Send one command and wait for its result; CdpError when it answers with an error."""
+        if self._ws is None or not self.alive:
+            raise CdpError(f"{method}: browser connection lost: {self.closed_because or 'closed'}")
+        message: dict[str, Any] = {"id": next(self._ids), "method": method, "params": params or {}}
+        if session_id:
+            message["sessionId"] = session_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[message["id"]] = future
+        try:
+            await self._ws.send_str(json.dumps(message))
+            response = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise CdpError(f"{method}: no answer within {timeout:g}s") from None
+        finally:
+            self._pending.pop(message["id"], None)
+        if "error" in response:
+            error = response["error"]
+            raise CdpError(f"{method}: {error.get('message')} ({error.get('code')})")
+        return dict(response.get("result", {}))
+
+    def listen(self, session_id: str, listener: EventListener | None) -> None:
+        """Events of that session go to listener(method, params); None stops them."""
+        if listener is None:
+            self._listeners.pop(session_id, None)
+        else:
+            self._listeners[session_id] = listener
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._reader, 2)
+        if self._session is not None:
+            await self._session.close()

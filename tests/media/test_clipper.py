@@ -1,19 +1,22 @@
 """The clipper worker against a real ingest with DVR, fed by a real FFmpeg publisher: a clip of
 the last seconds in keyframe mode (a stream copy starting on a keyframe: its duration within a
 GOP of the request) and in exact mode (re-encoded: within a frame of the request), both ffprobe'd;
-an end still to come is waited for; a start the DVR never held is refused (OutsideDvrWindow)."""
+an end still to come is waited for; a start the DVR never held is refused (OutsideDvrWindow); a
+clip uploaded to a real S3 server with the recorder's uploader (the object and its sidecar)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from devtools.media.clipper import ClipperWorker, dvr_seconds, probe
 from devtools.media.peers import Publisher
-from devtools.media.workers import Ingest, Worker
-from devtools.ports import free_port
+from devtools.media.s3_server import S3Server
+from devtools.media.workers import Ingest
 from devtools.waits import wait_for
 
 GOP_SECONDS = 1.0
@@ -21,78 +24,63 @@ RATE = 25
 FRAME = 1 / RATE
 DVR = {"enabled": True, "durationSeconds": 30}
 HLS = {"segmentSeconds": 1}
+BUCKET = "clips"
 
 
-def clipper(workdir: Path, name: str, playlist: str, start: datetime, end: datetime, mode: str) -> Worker:
-    root = workdir / "recordings"
-    root.mkdir(exist_ok=True)
-    config: dict[str, Any] = {
-        "stream": "cam",
-        "clip": name,
-        "playlistUrl": playlist,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "mode": mode,
-        "title": f"Clip: cam, {start:%Y-%m-%d %H:%M:%S}",
-        "recordingsRoot": str(root),
-        "directory": f"ns/{name}",
-        "httpHost": "127.0.0.1",
-        "httpPort": free_port("tcp"),
-    }
-    return Worker("clip", config, workdir, config["httpPort"]).start()
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[S3Server]:
+    with S3Server(tmp_path / "s3") as server:
+        server.create_bucket(BUCKET)
+        yield server
 
 
-def probe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)
-
-
-def finished(worker: Worker, timeout: float = 60) -> dict[str, Any]:
-    return wait_for(lambda: (s := worker.status())["state"] in ("succeeded", "failed") and s, timeout=timeout)
-
-
-def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path) -> None:
+def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -> None:
     ingest: Ingest = ingest_factory(dvr=DVR, hls=HLS)
     playlist = f"{ingest.http}/hls/ts/index.m3u8"
-    workers: list[Worker] = []
+    upload = {
+        "endpoint": s3.endpoint,
+        "bucket": BUCKET,
+        "keyPrefix": "ns/cam/{year}/{month}/{day}/bucketed",
+        "caFile": str(s3.ca_file),
+        "stream": "cam",
+        "recording": "bucketed",
+    }
+    keys = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+    workers: list[ClipperWorker] = []
     with Publisher(ingest.rtmp_url(), size="640x360", rate=RATE, gop_seconds=GOP_SECONDS, video_bitrate="600k"):
         ingest.wait_live()
-        wait_for(lambda: playlist_seconds(playlist) >= 9, timeout=30, interval=0.5)
+        wait_for(lambda: dvr_seconds(playlist) >= 9, timeout=30, interval=0.5)
         now = datetime.now(UTC)
         start, end = now - timedelta(seconds=7.3), now - timedelta(seconds=1.5)
+        old = now - timedelta(seconds=120)
         try:
-            for mode in ("keyframe", "exact"):
-                (tmp_path / mode).mkdir()
-                workers.append(clipper(tmp_path / mode, mode, playlist, start, end, mode))
-            (tmp_path / "future").mkdir()
-            workers.append(
-                clipper(tmp_path / "future", "future", playlist, now, now + timedelta(seconds=3), "keyframe")
-            )
-            (tmp_path / "old").mkdir()
-            old = now - timedelta(seconds=120)
-            workers.append(clipper(tmp_path / "old", "old", playlist, old, old + timedelta(seconds=5), "keyframe"))
-            results = [finished(w) for w in workers]
+            for name, span, mode, extra in (
+                ("keyframe", (start, end), "keyframe", {}),
+                ("exact", (start, end), "exact", {}),
+                ("future", (now, now + timedelta(seconds=3)), "keyframe", {}),
+                ("old", (old, old + timedelta(seconds=5)), "keyframe", {}),
+                ("bucketed", (start, end), "keyframe", {"upload": upload, "env": keys}),
+            ):
+                workers.append(ClipperWorker(tmp_path / name, name, playlist, *span, mode=mode, **extra).start())
+            results = [w.finished() for w in workers]
         finally:
             for w in workers:
                 w.stop()
-    keyframe, exact, future, refused = results
+    keyframe, exact, future, refused, bucketed = results
     want = (end - start).total_seconds()
-    for result, mode in ((keyframe, "keyframe"), (exact, "exact")):
-        assert result["state"] == "succeeded", (result, workers[0].logs()[-2000:])
+    for result, worker in ((keyframe, workers[0]), (exact, workers[1])):
+        assert result["state"] == "succeeded", (result, worker.logs()[-2000:])
         video = result["video"]
-        path = tmp_path / mode / "recordings" / video["path"]
+        path = worker.video_file(result)
         assert path.exists() and path.with_suffix(".json").exists()
         info = probe(path)
         duration = float(info["format"]["duration"])
         assert abs(video["durationSeconds"] - duration) < 0.01
         assert video["sizeBytes"] == path.stat().st_size
         assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
-        head = path.read_bytes()[:4096]
-        assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head, "faststart: moov before mdat"
-        if mode == "keyframe":
+        head = path.read_bytes()[:65536]
+        assert b"moov" in head and head.find(b"moov") < head.find(b"mdat"), "faststart: the moov first"
+        if worker.config["mode"] == "keyframe":
             # From the keyframe at or before start: up to one GOP longer, never shorter.
             assert want - 2 * FRAME <= duration <= want + GOP_SECONDS + 2 * FRAME, duration
         else:
@@ -102,14 +90,15 @@ def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path) -> None:
     assert future["state"] == "succeeded", future
     assert 3 - 2 * FRAME <= future["video"]["durationSeconds"] <= 3 + GOP_SECONDS + 0.1
     assert refused["state"] == "failed" and refused["refusal"] == "OutsideDvrWindow", refused
+    assert "holds media from" in refused["message"]
 
-
-def playlist_seconds(url: str) -> float:
-    from devtools.http_client import http_get
-
-    code, body = http_get(url)
-    if code != 200:
-        return 0.0
-    return sum(
-        float(line.split(":")[1].split(",")[0]) for line in body.decode().splitlines() if line.startswith("#EXTINF:")
-    )
+    assert bucketed["state"] == "succeeded", (bucketed, workers[4].logs()[-2000:])
+    video = bucketed["video"]
+    assert video["upload"] == "uploaded" and video["url"].startswith(f"s3://{BUCKET}/ns/cam/") and not video["path"]
+    key = video["url"].removeprefix(f"s3://{BUCKET}/")
+    assert s3.objects(BUCKET)[key] == video["sizeBytes"]
+    sidecar_object = s3.client().get_object(Bucket=BUCKET, Key=key.removesuffix(".mp4") + ".json")
+    sidecar = json.loads(sidecar_object["Body"].read())
+    assert sidecar["title"] == video["title"] and sidecar["recording"] == "bucketed"
+    assert not list((workers[4].root / "ns" / "bucketed").glob("*.mp4")), "the local copy goes once uploaded"
+    assert s3.secret_key not in json.dumps(bucketed) + workers[4].logs()

@@ -224,6 +224,18 @@ BAD = [
         "spec.ingest.service.nodePorts.http: Invalid value: 70000",
     ),
     Bad(
+        "ingest-rtmps-port-node-port",
+        livestream(ingest={"service": {"type": "NodePort", "rtmpsPort": 443}}),
+        "rtmpsPort needs type LoadBalancer or ClusterIP",
+    ),
+    Bad("client-user-id-negative", livestream(clientUserId=-1), "spec.clientUserId in body should be greater than"),
+    Bad(
+        "client-entity-data-too-long",
+        livestream(clientEntityData="x" * 4097),
+        "spec.clientEntityData: Too long: may not be more than 4096",
+    ),
+    Bad("restream-client-user-id-text", restream(clientUserId="u1"), "spec.clientUserId: Invalid value"),
+    Bad(
         "ingest-traffic-policy-bogus",
         livestream(ingest={"service": {"type": "NodePort", "externalTrafficPolicy": "Nearest"}}),
         'spec.ingest.service.externalTrafficPolicy: Unsupported value: "Nearest"',

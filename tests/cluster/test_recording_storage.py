@@ -41,6 +41,12 @@ BUCKET = "recordings"
 DAY_SECONDS = 20  # retention's day in this module: a video expires 20 s after it ended (deleteAfterDays 1)
 RETENTION_ENV = {"STREAMOPS_RETENTION_DAY_SECONDS": str(DAY_SECONDS), "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1"}
 QUOTA_ENV = "STREAMOPS_RECORDINGS_QUOTA_BYTES"
+# The stream's own identifiers (spec.clientUserId / clientEntityData): into sidecars, webhook data, Events.
+CLIENT = {"clientUserId": 4200000000123, "clientEntityData": '{"team": "ünï", "plan": "pro"}'}
+CLIENT_ANNOTATIONS = {
+    "streaming.streamops.dev/client-user-id": "4200000000123",
+    "streaming.streamops.dev/client-entity-data": CLIENT["clientEntityData"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +171,7 @@ def test_recordings_to_object_storage(
     assert [e["subject"] for e in by_type["recording.upload_failing"]] == ["recordings/wrong"]
     assert by_type["recording.upload_failing"][0]["data"]["reason"] == "StorageAccessDenied"
     in_bucket = [e["data"]["location"] for e in by_type["recording.video_ready"] if e["subject"] == "recordings/rec"]
+    assert all({k: e["data"].get(k) for k in CLIENT} == CLIENT for e in events), "data carries the client fields"
     assert in_bucket and all(loc.startswith(f"s3://{BUCKET}/") for loc in in_bucket)
     assert {e["subject"] for e in by_type["recording.no_space"]} >= {"recordings/q2", "recordings/q3"}
     for secret in (s3.access_key, s3.secret_key, *wrong_secret.values()):
@@ -182,7 +189,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
             "metadata": {"name": "wrong-creds"},
             "stringData": wrong_secret,
         },
-        livestream("cam", screenshots={"enabled": False}),
+        livestream("cam", screenshots={"enabled": False}, **CLIENT),
     )
     ingest = local_pods.start(ns, "cam-ingest")
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
@@ -245,8 +252,28 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         sidecar = object_key[: -len(".mp4")] + ".json"
         objects = s3.objects(BUCKET, f"{ns}/")
         assert objects.get(object_key) == video["sizeBytes"] and sidecar in objects
+        doc = json.loads(s3.client().get_object(Bucket=BUCKET, Key=sidecar)["Body"].read())
+        assert {k: doc.get(k) for k in CLIENT} == CLIENT, doc
         uploaded = cluster.events(ns, "Recording", "rec", "VideoUploaded")
         assert uploaded and video["url"] in uploaded[0]["message"]
+        assert uploaded[0]["metadata"].get("annotations") == CLIENT_ANNOTATIONS, "its stream's client fields"
+        went_live = cluster.events(ns, "LiveStream", "cam", "WentLive")
+        assert went_live and went_live[0]["metadata"].get("annotations") == CLIENT_ANNOTATIONS
+
+        # The publish session so far, as the real ingest measured it (status.sessions).
+        def on_air(o: dict[str, Any]) -> dict[str, Any] | None:
+            last = o["status"]["sessions"][-1]
+            return last if last.get("averageBitrate") and last.get("peakBitrate") else None
+
+        stream = wait(cluster, "livestreams", ns, "cam", on_air, "a session with bitrates", 30)
+        session = stream["status"]["sessions"][-1]
+        assert (session["ingest"], session["protocol"], session["videoCodec"]) == ("primary", "rtmp", "h264")
+        assert (session["width"], session["height"], "endedAt" in session) == (320, 180, False)
+        assert session["startedAt"] == stream["status"]["startedAtPrimary"]
+        # A 300 kbit/s publisher: the feed's bytes (MPEG-TS), the peak a whole second's (the open one is not in it).
+        assert 0 < session["averageBitrate"] <= 1.2 * session["peakBitrate"] < 6_000_000, session
+        assert session["frameRate"] == pytest.approx(15, abs=3)
+        assert "transcodedQualities" not in stream["status"]  # passthrough
 
         r = wait(cluster, "recordings", ns, "rec", lambda o: o["status"]["videos"][0].get("expiredAt"), "expired", 60)
         ended = datetime.fromisoformat(video["endedAt"])

@@ -210,6 +210,59 @@ def test_a_playlist_without_blocking_arguments_is_cached_less_than_a_part(stand:
     print(f"edge playlist behind the origin's (parts: samples): {dict(sorted(Counter(behind).items()))}")
 
 
+def durations_listed(text: str) -> list[tuple[float, float]]:
+    """(the tag's duration, the URI's duration_sec) of every part and segment a playlist lists."""
+    pairs, extinf = [], None
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            extinf = float(line[8:].split(",")[0])
+        elif m := re.match(r'#EXT-X-PART:DURATION=([\d.]+),URI="[^"]*\?duration_sec=([\d.]+)"', line):
+            pairs.append((float(m[1]), float(m[2])))
+        elif line.startswith("#EXT-X-PART:"):
+            raise AssertionError(f"a part without duration_sec: {line}")
+        elif line and not line.startswith("#"):
+            m = re.search(r"\?duration_sec=([\d.]+)$", line)
+            assert extinf is not None and m, f"a segment without duration_sec: {line}"
+            pairs.append((extinf, float(m[1])))
+    return pairs
+
+
+def test_playlists_with_durations_are_cached_apart_and_media_with_them_as_without(stand: Stand) -> None:
+    """`?get_duration_sec=true` (signed, through the edge): the playlists' own key and origin request,
+    blocking reloads and delta updates included; a part or segment asked for with its duration_sec=
+    is the plain one's cache entry, and its viewer is counted."""
+    modifier = "?get_duration_sec=true"
+    plain, timed = get(stand.edge_url(PLAYLIST)), get(stand.edge_url(PLAYLIST, query=modifier))
+    assert plain[0] == timed[0] == 200 and b"duration_sec" not in plain[2], "each its own entry"
+    pairs = durations_listed(timed[2].decode())
+    assert len(pairs) > 10 and all(abs(tag - value) < 1e-9 for tag, value in pairs), pairs
+    assert b"duration_sec" not in get(stand.edge_url(PLAYLIST))[2], "the plain entry stays plain"
+    assert "duration_sec" in get(stand.edge_url(PLAYLIST, query=modifier + "&_sid=x"))[2].decode()
+
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+    blocking = f"?_HLS_msn={sequence + text.count('#EXTINF')}&_HLS_part=0"  # the segment in progress
+    before = stand.origin_requests("playlist_blocking")
+    answers = [get(stand.edge_url(PLAYLIST, query=f"{blocking}&get_duration_sec=true")) for _ in range(2)]
+    assert [(a[0], a[1].get(CACHE)) for a in answers] == [(200, "miss"), (200, "hit")]
+    assert durations_listed(answers[0][2].decode())
+    assert stand.origin_requests("playlist_blocking") - before == 1
+    assert b"duration_sec" not in get(stand.edge_url(PLAYLIST, query=blocking))[2]
+    delta = get(stand.edge_url(PLAYLIST, query="?_HLS_skip=YES&get_duration_sec=true"))
+    assert delta[0] == 200 and durations_listed(delta[2].decode())
+
+    part = re.search(r'URI="(part-\d+\.m4s)\?duration_sec=([\d.]+)"', timed[2].decode())
+    assert part, timed[2]
+    path = f"hls/cmaf/{part[1]}"
+    origin = get(stand.origin_url(path))[2]
+    before = stand.origin_requests("part")
+    first = get(stand.edge_url(path))
+    again = get(stand.edge_url(path, query=f"?duration_sec={part[2]}&_sid=durations"))
+    assert (first[0], again[0], again[1].get(CACHE)) == (200, 200, "hit") and first[2] == again[2] == origin
+    assert stand.origin_requests("part") - before <= 1, "one entry, with or without duration_sec"
+    assert session_hash("durations") in stand.edge.viewers()["streams"][STREAM]["llhls"]
+
+
 @pytest.mark.parametrize(
     "case, refusal",
     [

@@ -109,12 +109,17 @@ def test_one_publisher_at_a_time_and_endlist_on_stop(ingest):
         first.stop()
     wait_for(lambda: not ingest.status()["live"], timeout=10)
     assert ingest.status()["finishedAt"]
+    [rtmp] = ingest.status()["sessions"]  # the refused ones were never sessions
+    assert (rtmp["protocol"], rtmp["videoCodec"], rtmp["audioCodec"], rtmp["height"]) == ("rtmp", "h264", "aac", 720)
+    assert rtmp["endedAt"] and 0 < rtmp["averageBitrate"] <= 1.2 * rtmp["peakBitrate"], rtmp
     for variant in ("cmaf", "ts"):
         playlist = http_get(f"{ingest.http}/hls/{variant}/index.m3u8")[1].decode()
         assert playlist.rstrip().endswith("#EXT-X-ENDLIST"), playlist
     # The listener comes back: the next publisher is accepted.
     with Publisher(ingest.srt_url(), duration=20):
         assert ingest.wait_live()["source"] == "srt"
+        assert [s["protocol"] for s in ingest.status()["sessions"]] == ["rtmp", "srt"]
+        assert "endedAt" not in ingest.status()["sessions"][-1] or ingest.status()["sessions"][-1]["endedAt"] is None
 
 
 def test_dvr_window_bounds_playlist_and_deletes_old_segments(ingest_factory):
@@ -211,13 +216,13 @@ def test_pull_fails_over_round_robin(ingest_factory, tmp_path):
 
 
 def test_transcoding_ladder_serves_renditions_and_transcoded_feed(ingest_factory):
-    ladder = [
-        {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+    ladder = [  # not tallest first: status lists them so
         {"name": "240p", "height": 240, "videoBitrateKbps": 400, "audioBitrateKbps": 64},
+        {"name": "360p", "height": 360, "videoBitrateKbps": 800},
     ]
     ingest = ingest_factory(transcoding={"renditions": ladder}, hls={"segmentSeconds": 2, "mpegts": False})
     with Publisher(ingest.rtmp_url(), duration=40):
-        ingest.wait_live(timeout=20)
+        assert ingest.wait_live(timeout=20)["transcodedQualities"] == ["360p", "240p"]
         master = wait_for(lambda: (r := http_get(f"{ingest.http}/hls/cmaf/index.m3u8"))[0] == 200 and r[1], timeout=10)
         text = master.decode()
         assert "RESOLUTION=640x360" in text and "RESOLUTION=426x240" in text, text

@@ -386,7 +386,8 @@ def check_videos(recorder: RecorderProcess, status: dict[str, Any]) -> list[floa
         ended_at = datetime.fromisoformat(video["endedAt"].replace("Z", "+00:00"))
         assert title[1] == ended_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
         assert video["startedAt"] <= video["endedAt"]
-        assert json.loads(path.with_suffix(".json").read_text()) == video
+        # The sidecar is the video as /status shows it, and the stream's client fields when set.
+        assert json.loads(path.with_suffix(".json").read_text()) == {**video, **recorder.config.get("client", {})}
         assert video["sizeBytes"] == path.stat().st_size
         assert abs(video["durationSeconds"] - ffprobe_duration(path)) < 0.01
         durations.append(video["durationSeconds"])
@@ -418,7 +419,8 @@ def broadcast(feed: FeedSource, seconds: float) -> Session:
 
 
 def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: RecorderFactory) -> None:
-    recorder = recorders(reconnectWindowSeconds=10, minDurationSeconds=2)
+    client = {"clientUserId": 4200000000123, "clientEntityData": '{"team": "ünï"}'}  # into the sidecar
+    recorder = recorders(reconnectWindowSeconds=10, minDurationSeconds=2, client=client)
     status = wait_state(recorder, "waiting")
     assert status["recording"] is False and recorder.get("/readyz")[0] == 503
 

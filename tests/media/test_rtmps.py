@@ -143,6 +143,7 @@ def test_rtmps_publish_goes_live_serves_hls_and_refuses_a_wrong_key(rtmps_ingest
     with Publisher(ingest.rtmps_url(), duration=40, extra_args=verifying(pki["ca"])) as publisher:
         status = ingest.wait_live()
         assert status["source"] == "rtmp", "RTMPS reaches the same RTMP session as RTMP"
+        assert status["sessions"][-1]["protocol"] == "rtmps", "its session history says how it came"
         wait_for(lambda: http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[0] == 200, timeout=10)
         names = wait_for(lambda: TS_SEGMENT.findall(http_get(f"{ingest.http}/hls/ts/index.m3u8")[1].decode()))
         segment = ingest.workdir / "segment.ts"

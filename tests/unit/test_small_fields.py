@@ -73,6 +73,7 @@ def test_both_kinds_take_the_client_fields_within_their_bounds():
 def test_the_crds_bound_them_for_the_api_server(kind):
     spec = crd_manifest(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert spec["clientUserId"]["type"] == "integer" and spec["clientUserId"]["minimum"] == 0
+    assert spec["clientUserId"]["format"] == "int64" and "maximum" not in spec["clientUserId"]  # (see the model)
     assert spec["clientEntityData"] == {**spec["clientEntityData"], "type": "string", "maxLength": 4096}
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "streaming.streamops.dev"
@@ -228,7 +228,9 @@ class ClientFields(KubeModel):
     client_user_id: int | None = Field(
         default=None,
         ge=0,
-        le=INT64_MAX,
+        # No `maximum: 2^63-1` in the CRD: the API server read it as an overflowed int64 (-2^63) and
+        # refused every value. The API server's JSON decoding refuses a number beyond int64 anyway.
+        json_schema_extra={"format": "int64"},
         description="Your own identifier of the user this object belongs to (an integer, 0 or more); not used by the "
         "platform, carried into recording sidecars, webhook payloads (data.clientUserId) and the annotations of "
         "the operator's Events.",
@@ -240,6 +242,13 @@ class ClientFields(KubeModel):
         "platform, carried into recording sidecars, webhook payloads (data.clientEntityData) and the annotations "
         "of the operator's Events.",
     )
+
+    @field_validator("client_user_id")
+    @classmethod
+    def _int64(cls, value: int | None) -> int | None:
+        if value is not None and value > INT64_MAX:
+            raise ValueError("clientUserId must fit in 64 bits (at most 9223372036854775807)")
+        return value
 
     def client(self) -> ClientFields | None:
         """Just the two fields (None when neither is set): what the recorder's contract carries."""

@@ -3,8 +3,9 @@
 -- segment out and verify it, classify the request and send it where it is cached:
 --   playlists, manifests, parts, init segments, segments -> edge_store (collapsed, TTLs by kind);
 --   anything else (player page, screenshot, clock, WHEP) -> @pass (not cached).
--- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments
--- (never _sid), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
+-- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments and a
+-- playlist's get_duration_sec=true (never _sid, nor a segment's duration_sec=: a segment is the same
+-- object with it), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
 -- Everything that follows from the path alone is worked out once per worker and path (a viewer
 -- asks for the same paths as every other), and counting happens here, not in a log phase.
 local token = require "edge_token"
@@ -163,6 +164,8 @@ local function arg_value(args, name_eq)
         init = e + 1
     end
 end
+-- `?get_duration_sec=true` on a playlist (the ingest's segment_durations.py).
+local DURATIONS = "get_duration_sec="
 local SAFE_PATH = [[^[A-Za-z0-9._~/-]*$]]
 
 -- What follows from a request's path alone: {log_path} for no stream of this edge, else also the
@@ -269,6 +272,11 @@ function M.handle()
         if blocking and kind == "playlist" then
             kind = "playlist_blocking"
         end
+    end
+    -- The playlist modifier (segment_durations.py) changes the body: in the key, and to the origin.
+    -- A segment's or part's duration_sec= is left out of both, so it shares the plain entry.
+    if args and (kind == "playlist" or kind == "playlist_blocking") and arg_value(args, DURATIONS) == "true" then
+        query = (query == "" and "?" or query .. "&") .. DURATIONS .. "true"
     end
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then

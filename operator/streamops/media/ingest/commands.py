@@ -77,10 +77,13 @@ LL_VARIANT = "cmaf"
 def fragmented_mp4_options(hls: HLS) -> dict[str, Any]:
     """FFmpeg's mp4 muxer writing one fragment per LL-HLS part to a pipe (llhls/fragments.py):
     a fragment at every keyframe and every part length, the moov first and empty, no index at the
-    end (a pipe cannot seek), each fragment flushed as soon as it is complete."""
+    end (a pipe cannot seek), each fragment flushed as soon as it is complete. delay_moov: the moov
+    goes out with the first fragment, not at the header: a rendition's libx264 behind the tee muxer
+    has no extradata until its first frame, and a moov written before had an empty avcC (8 bytes;
+    no player or ffprobe could decode the transcoded LL-HLS; 53 bytes with it, measured)."""
     return {
         "f": "mp4",
-        "movflags": "empty_moov+default_base_moof+frag_keyframe+skip_trailer",
+        "movflags": "empty_moov+default_base_moof+frag_keyframe+skip_trailer+delay_moov",
         "frag_duration": round(hls.part_seconds * 1_000_000),
         "flush_packets": 1,
     }

@@ -1,17 +1,18 @@
 """The ingest's HTTP surface (aiohttp): the worker routes (worker_http.py), the live feed and the
-transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS) and DASH of the
-session on air, the screenshot, the players' clock, the player page, WHIP and WHEP
-(webrtc/routes.py) and, on a primary that relays its backup, the uplink and the loopback relay feed.
-Media paths answer at / and under the path prefix, and at both also under `/t/<token>/` (a signed
-URL: docs/design/playback.md); every playback route goes through the playback gate
-(playback_access.py: tokens, request and viewer counts). What is served changes at every switch
-(on_air.py), so it is read from the host per request.
+transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS, playlists also with
+`?get_duration_sec=true`: segment_durations.py) and DASH of the session on air, the screenshot, the
+players' clock, the player page, WHIP and WHEP (webrtc/routes.py) and, on a primary that relays its
+backup, the uplink and the loopback relay feed. Media paths answer at / and under the path prefix,
+and at both also under `/t/<token>/` (a signed URL: docs/design/playback.md); every playback route
+goes through the playback gate (playback_access.py: tokens, request and viewer counts). What is
+served changes at every switch (on_air.py), so it is read from the host per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
+from streamops.media.ingest.segment_durations import wants_durations, with_durations
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
@@ -196,6 +198,8 @@ class IngestRoutes:
             if packager is not None:
                 return await low_latency_hls(request, packager, name)
         path = served_dir / variant / (rendition or "") / name
+        if name.endswith(".m3u8") and wants_durations(request.query):
+            return playlist_with_durations(path)
         if not path.is_file():
             raise web.HTTPNotFound()
         if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
@@ -247,6 +251,8 @@ async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: s
             raise web.HTTPBadRequest(text=str(e)) from None
         if text is None:
             return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
+        if wants_durations(request.query):
+            text = with_durations(text)
         response = web.Response(
             text=text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
         )
@@ -278,6 +284,21 @@ def media_headers(path: Path) -> dict[str, str]:
     if path.suffix in (".m3u8", ".mpd"):  # manifests change under the same name
         headers["Cache-Control"] = "no-cache"
     return headers
+
+
+def playlist_with_durations(path: Path) -> web.Response:
+    """One of FFmpeg's playlists (or the multivariant one) answered to `?get_duration_sec=true`
+    (segment_durations.py), with the Last-Modified of the very file read: FFmpeg replaces a live
+    playlist by a rename, so the descriptor's stat and its text belong together."""
+    try:
+        with path.open("rb") as f:
+            modified = os.fstat(f.fileno()).st_mtime
+            text = f.read().decode()
+    except (FileNotFoundError, IsADirectoryError):
+        raise web.HTTPNotFound() from None
+    response = web.Response(text=with_durations(text), headers=media_headers(path))
+    response.last_modified = modified
+    return response
 
 
 def media_file(path: Path) -> web.FileResponse:

@@ -206,12 +206,16 @@ def test_clipper_pod_on_the_default_claim():
 
 def test_clipper_pod_uploads_without_keys_in_its_config():
     s3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
-    pod = clipper_pod(a_clip(lastSeconds=60, storage={"s3": s3}, title="Goal"), stream(), SETTINGS)
+    mine = stream(clientUserId=42, clientEntityData='{"team": "a"}')
+    pod = clipper_pod(a_clip(lastSeconds=60, storage={"s3": s3}, title="Goal"), mine, SETTINGS)
     env = pod["spec"]["containers"][0]["env"]
     assert {e["name"] for e in env[1:]} >= {ACCESS_KEY_ENV}
     config = config_of(pod)
     assert config.upload is not None and config.upload.bucket == "videos" and config.title == "Goal"
     assert "s3-creds" not in json.dumps(config.wire())
+    # The stream's client fields reach both sidecars: the bucket's (upload.client) and the claim's.
+    assert config.upload.client is not None and config.upload.client.client_user_id == 42
+    assert config.client is not None and config.client.client_entity_data == '{"team": "a"}'
 
 
 def test_a_transcoded_stream_is_clipped_from_its_tallest_rendition_or_the_one_asked():
@@ -273,3 +277,28 @@ def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
         a_clip(status=status.wire(), lastSeconds=60), ClipperObservation(pod=PodObservation("c")), CREATED
     )
     assert gone.videos == status.videos and conditions(gone) == conditions(status)
+
+
+# --- a signed stream ------------------------------------------------------------------------------
+
+
+def test_a_signed_streams_clipper_signs_its_own_token(tmp_path):
+    from streamops.contract.playback_token import verify
+    from streamops.media.clipper.clipper import playback_tokens, signed
+
+    pod = clipper_pod(a_clip(lastSeconds=60), stream(playback={"access": "signed"}), SETTINGS)
+    config = config_of(pod)
+    assert config.playback_keys_dir and config.playback_stream == "studio/cam"
+    mount = next(m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "playback-keys")
+    assert mount["mountPath"] == config.playback_keys_dir and mount["readOnly"]
+    assert not config_of(clipper_pod(a_clip(lastSeconds=60), stream(), SETTINGS)).playback_keys_dir
+
+    (tmp_path / "current").write_bytes(b"c" * 32)
+    (tmp_path / "previous").write_bytes(b"p" * 32)
+    current, previous = playback_tokens(tmp_path, "studio/cam", 1_000_000)
+    assert verify(current, [b"c" * 32], "studio/cam", 1_000_000, "10.0.0.9") is None
+    assert verify(previous, [b"p" * 32], "studio/cam", 1_000_000, "10.0.0.9") is None
+    url = signed(config.playlist_url, current)
+    assert url == f"http://cam-ingest.studio.svc:8080/t/{current}/hls/ts/index.m3u8"
+    segment = parse_media_playlist(PLAYLIST, url).segments[0].uri
+    assert segment == f"http://cam-ingest.studio.svc:8080/t/{current}/hls/ts/seg-000001.ts", "segments carry it too"

@@ -26,8 +26,10 @@ class ClipperWorker(Worker):
         mode: str = "keyframe",
         upload: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        **config_extra: Any,
     ) -> None:
-        """`upload`: the config's UploadTarget (camelCase), with the keys in `env` as a Pod gets them."""
+        """`upload`: the config's UploadTarget (camelCase), with the keys in `env` as a Pod gets them;
+        `config_extra`: more of the configuration (camelCase), e.g. client."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.root = workdir / "recordings"
         self.root.mkdir(exist_ok=True)
@@ -47,6 +49,7 @@ class ClipperWorker(Worker):
         }
         if upload is not None:
             config["upload"] = upload
+        config.update(config_extra)
         super().__init__("clip", config, workdir, port, env=env)
 
     def finished(self, timeout: float = 60) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamops.api.clip import ClipMode
-from streamops.api.common import check_uri
+from streamops.api.common import ClientFields, check_uri
 from streamops.api.recording import Video
 from streamops.contract.recorder import RECORDINGS_ROOT, StorageProblem, UploadTarget, relative_directory
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_CLIPPER_CONFIG"
+PLAYBACK_KEYS_DIR = "/var/run/secrets/streamops/playback-keys"  # a signed stream's keys in the clipper
 # How long past the requested end the clipper waits for the DVR to have it (an end ≤ 300 s in the
 # future plus a few segments of packaging delay).
 END_WAIT_MARGIN_SECONDS = 30.0
@@ -43,12 +44,23 @@ class ClipperConfig(WorkerConfig):
     end: datetime = Field(description="Wall-clock end of the clip (aware).")
     mode: ClipMode = "keyframe"
     title: str = Field(max_length=512, description="The video's title.")
+    client: ClientFields | None = Field(
+        default=None,
+        description="The stream's clientUserId / clientEntityData, for the JSON sidecar on the claim "
+        "(client_fields()); the bucket's sidecar takes upload.client.",
+    )
     recordings_root: str = Field(default=RECORDINGS_ROOT, description="Where the storage (or scratch) is mounted.")
     directory: str = Field(description="The Clip's directory inside the recordings root.")
     file_name: str = Field(default="clip.mp4", pattern=r"^[A-Za-z0-9._-]+\.mp4$", description="The video's file name.")
     upload: UploadTarget | None = Field(
         default=None, description="Upload the video here (recordings_root is scratch space); None: keep it there."
     )
+    playback_keys_dir: str | None = Field(
+        default=None,
+        description="A signed stream's playback keys (the namespace's Secret, mounted as files current and "
+        "previous): the clipper signs its own short-lived token for the playlist and segments it reads.",
+    )
+    playback_stream: str = Field(default="", description='What its tokens are for: "<namespace>/<stream>".')
     end_wait_seconds: float = Field(
         default=END_WAIT_MARGIN_SECONDS,
         ge=0,

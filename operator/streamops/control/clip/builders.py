@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from streamops.api import Clip, LiveStream
 from streamops.api.recording import RecordingStorage
-from streamops.contract.clipper import CONFIG_ENV, ClipperConfig
+from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR, ClipperConfig
+from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.shared.ingest_address import IngestPortMap, ingest_http_url
@@ -103,6 +104,11 @@ def playlist_url(
     return ingest_http_url(stream, worker_address, ingest_ports) + path
 
 
+def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """spec.playback.access, else the operator's default (the stream's own builders decide the same)."""
+    return (stream.spec.playback.access or settings.playback_access) == "signed"
+
+
 def clipper_pod_name(clip_name: str) -> str:
     return child_name(clip_name, "clipper")
 
@@ -135,9 +141,14 @@ def clipper_config(
         recordings_root=RECORDINGS_ROOT,
         directory=clip_directory(clip, storage),
         file_name=f"clip-{span.start:%Y%m%d-%H%M%S}.mp4",
-        upload=upload_target(storage.s3, meta.namespace or "", stream_name, meta.name, meta.uid)
-        if storage.s3
-        else None,
+        upload=(
+            upload_target(storage.s3, meta.namespace or "", stream_name, meta.name, meta.uid, stream.spec.client())
+            if storage.s3
+            else None
+        ),
+        client=stream.spec.client(),
+        playback_keys_dir=PLAYBACK_KEYS_DIR if playback_signed(stream, settings) else None,
+        playback_stream=f"{meta.namespace}/{stream_name}",
         http_host=settings.worker_bind_address,
         http_port=http_port,
     )
@@ -169,14 +180,20 @@ def clipper_pod(
         "ownerReferences": [owner_reference("Clip", name, uid)],
     }
     config = clipper_config(clip, stream, settings, ingest_ports, http_port)
+    volumes: list[Manifest] = []
+    mounts: list[Manifest] = []
+    if config.playback_keys_dir:  # a signed stream: the clipper signs its own token, as a viewer's link is
+        volumes.append({"name": "playback-keys", "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
+        mounts.append({"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
     if storage.s3 is not None:
         scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
-        volumes, mounts = ca_volume(storage.s3)
-        worker = _container(config, http_port, scratch, settings, volumes, mounts)
+        ca_volumes, ca_mounts = ca_volume(storage.s3)
+        worker = _container(config, http_port, scratch, settings, volumes + ca_volumes, mounts + ca_mounts)
         pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=CLIPPER_GRACE_SECONDS)
         return with_credentials(pod, storage.s3)
     assert claim is not None
-    worker = _container(config, http_port, {"persistentVolumeClaim": {"claimName": claim}}, settings)
+    claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
+    worker = _container(config, http_port, claim_volume, settings, volumes, mounts)
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
 

@@ -3,22 +3,17 @@ the settings it inherits from its stream, and the patch that adopts a stream's w
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
 from streamops.api.common import ClientFields
 from streamops.api.livestream import Rendition
-from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
+from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import (
-    ACCESS_KEY_ENV,
-    CA_FILE,
     RECORDINGS_ROOT,
-    SECRET_KEY_ENV,
     RecorderConfig,
     UploadTarget,
-    key_prefix,
 )
 from streamops.contract.worker import HTTP_PORT, WorkerConfig
 from streamops.control.shared.ingest_address import IngestPortMap, feed_url
@@ -27,7 +22,6 @@ from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     RECORDING_LABEL,
-    SPEC_HASH_ANNOTATION,
     STREAM_NAME_ANNOTATION,
     child_labels,
     child_name,
@@ -38,13 +32,14 @@ from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, claim_reco
 from streamops.control.shared.recordings_claim import (
     CLAIM_LABEL,
     claim_affinity,
-    default_storage,
     recordings_claim_name,
 )
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, spec_hash, worker_pod
-
-ACCESS_KEY_ID, SECRET_ACCESS_KEY = CREDENTIAL_KEYS  # keys of the credentials Secret
+from streamops.control.shared.video_storage import ca_volume, resolve_storage
+from streamops.control.shared.video_storage import credential_env as credential_env  # (re-exported)
+from streamops.control.shared.video_storage import upload_target as shared_upload_target
+from streamops.control.shared.video_storage import with_credentials as with_credentials  # (re-exported)
+from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 
 @dataclass(frozen=True)
@@ -79,10 +74,7 @@ def recorder_pod_name(recording_name: str) -> str:
 
 def resolved_storage(recording: Recording, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
     """The Recording's storage (exactly one of pvc or s3): its own, else its stream's default."""
-    own = recording.spec.storage
-    if own is not None and (own.pvc is not None or own.s3 is not None):
-        return own
-    return default_storage(stream, settings)
+    return resolve_storage(recording.spec.storage, stream, settings)
 
 
 def upload_target(s3: S3Storage, recording: Recording, client: ClientFields | None = None) -> UploadTarget:
@@ -90,18 +82,8 @@ def upload_target(s3: S3Storage, recording: Recording, client: ClientFields | No
     (they reach the recorder by env from the Secret); `client`: the stream's client fields."""
     meta = recording.metadata
     assert meta.uid, "an object read from the API server has a uid"
-    prefix = key_prefix(s3.key_template, meta.namespace or "", recording.spec.stream_ref.name, meta.name, meta.uid)
-    return UploadTarget(
-        endpoint=s3.endpoint,
-        bucket=s3.bucket,
-        key_prefix=prefix,
-        region=s3.region,
-        path_style=s3.path_style,
-        ca_file=CA_FILE if s3.ca_secret else None,
-        stream=recording.spec.stream_ref.name,  # names in each video's JSON sidecar
-        recording=meta.name,
-        client=client,
-    )
+    stream = recording.spec.stream_ref.name
+    return shared_upload_target(s3, meta.namespace or "", stream, meta.name, meta.uid, client)
 
 
 def recording_directory(recording: Recording, storage: RecordingStorage | None = None) -> str:
@@ -200,29 +182,8 @@ def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: Ope
     """A recorder uploading to object storage: scratch space for its parts and the videos waiting
     to be uploaded, and the CA bundle when the storage names one."""
     scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
-    if not s3.ca_secret:
-        return recorder_container(config, http_port, scratch, settings)
-    ca = secret_file_volume("s3-ca", s3.ca_secret, CA_KEY, posixpath.basename(CA_FILE))
-    mount = {"name": "s3-ca", "mountPath": posixpath.dirname(CA_FILE), "readOnly": True}
-    return recorder_container(config, http_port, scratch, settings, [ca], [mount])
-
-
-def credential_env(s3: S3Storage) -> list[Manifest]:
-    """The keys reach the recorder as env from the Secret (never in its configuration, status or
-    the Pod spec's values)."""
-    return [
-        {"name": env, "valueFrom": {"secretKeyRef": {"name": s3.credentials_secret, "key": key}}}
-        for env, key in ((ACCESS_KEY_ENV, ACCESS_KEY_ID), (SECRET_KEY_ENV, SECRET_ACCESS_KEY))
-    ]
-
-
-def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
-    """`pod` with the credential env after its configuration (which stays the first env entry), and
-    a spec hash that covers it: another credentials Secret rolls the recorder."""
-    spec = pod["spec"]
-    spec["containers"][0]["env"] = [*spec["containers"][0]["env"], *credential_env(s3)]
-    pod["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
-    return pod
+    volumes, mounts = ca_volume(s3)
+    return recorder_container(config, http_port, scratch, settings, volumes, mounts)
 
 
 def adoption_patch(recording: Recording) -> Manifest:

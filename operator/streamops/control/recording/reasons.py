@@ -6,6 +6,10 @@ from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_F
 from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
 from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
+from streamops.control.shared.video_storage import CA_SECRET_MISSING as CA_SECRET_MISSING  # the CA Secret (or ca.crt)
+from streamops.control.shared.video_storage import (
+    STORAGE_CREDENTIALS_MISSING as STORAGE_CREDENTIALS_MISSING,  # the credentials Secret (or a key)
+)
 
 RECORDING = "Recording"
 FINISHED = "Finished"  # Ready and Succeeded once stopped and finalised
@@ -27,8 +31,6 @@ RECORDER_POD = PodReasons(
 # Object storage (status.storage.s3) and space
 UPLOADED = "Uploaded"  # the Uploaded condition (object storage only), and its reason while all is up
 UPLOAD_PENDING = "UploadPending"  # videos wait to be uploaded (no problem reported)
-STORAGE_CREDENTIALS_MISSING = "StorageCredentialsMissing"  # the credentials Secret (or a key) is missing
-CA_SECRET_MISSING = "CaSecretMissing"  # the CA Secret (or its ca.crt) is missing
 NO_SPACE = "NoSpace"  # condition, reason and Event: the quota is used up (the hosted 422)
 DISK_FULL = "DiskFull"  # the NoSpace reason when the recorder's own volume ran out
 STORAGE_ALMOST_FULL = "StorageAlmostFull"  # condition and Event: 80 % of a quota used

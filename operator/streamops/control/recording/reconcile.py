@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
-from streamops.api.recording import RecordingStorage, S3Storage
+from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.recording import reasons
 from streamops.control.recording.builders import (
     adoption_patch,
     recorder_config,
@@ -18,7 +17,7 @@ from streamops.control.recording.builders import (
     recorder_pod_name,
     resolved_storage,
 )
-from streamops.control.recording.status import SUCCEEDED, StorageRefusal
+from streamops.control.recording.status import SUCCEEDED
 from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
 from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
@@ -28,7 +27,7 @@ from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.storage.credentials import ca_problem, credentials_problem
+from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
 
 
 @dataclass(frozen=True)
@@ -80,19 +79,6 @@ def _claim_access_modes(
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
-
-
-def missing_storage_secret(api: KubeApi, namespace: str, s3: S3Storage) -> StorageRefusal | None:
-    """The storage's credentials Secret (both keys) and CA Secret (ca.crt) must exist before a
-    recorder Pod does: a Pod without them would hang in CreateContainerConfigError. Names only."""
-    problem = credentials_problem(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
-    if problem is not None:
-        return StorageRefusal(reasons.STORAGE_CREDENTIALS_MISSING, problem)
-    if s3.ca_secret:
-        problem = ca_problem(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret)
-        if problem is not None:
-            return StorageRefusal(reasons.CA_SECRET_MISSING, problem)
-    return None
 
 
 def reconcile_recording(

@@ -28,6 +28,7 @@ from streamops.control.shared.conditions import (
 )
 from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
+from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised
@@ -36,15 +37,6 @@ NO_SPACE = reasons.NO_SPACE  # only while true: the quota (or the recorder's dis
 STORAGE_ALMOST_FULL = reasons.STORAGE_ALMOST_FULL  # only while true: 80 % of a quota
 STORAGE_PROBLEMS = ("StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing")
 WAITING_UPLOADS = ("pending", "uploading")
-
-
-@dataclass(frozen=True)
-class StorageRefusal:
-    """No recorder Pod: a Secret the storage names is missing (reason, and a message naming the
-    Secret and key, never a value)."""
-
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)

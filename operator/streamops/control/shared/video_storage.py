@@ -9,6 +9,7 @@ import posixpath
 from dataclasses import dataclass
 
 from streamops.api import LiveStream
+from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.shared.kube import KubeApi
@@ -47,9 +48,12 @@ def videos_directory(namespace: str, name: str, uid: str, storage: RecordingStor
     return f"{sub}/{name}-{uid[:8]}"
 
 
-def upload_target(s3: S3Storage, namespace: str, stream: str, name: str, uid: str) -> UploadTarget:
+def upload_target(
+    s3: S3Storage, namespace: str, stream: str, name: str, uid: str, client: ClientFields | None = None
+) -> UploadTarget:
     """The worker's half of an S3Storage: names filled into the key template (`name`: the Recording's
-    or the Clip's, also the {recording} placeholder), no credentials."""
+    or the Clip's, also the {recording} placeholder), no credentials; `client`: the stream's client
+    fields, for the sidecar."""
     return UploadTarget(
         endpoint=s3.endpoint,
         bucket=s3.bucket,
@@ -59,6 +63,7 @@ def upload_target(s3: S3Storage, namespace: str, stream: str, name: str, uid: st
         ca_file=CA_FILE if s3.ca_secret else None,
         stream=stream,  # names in the video's JSON sidecar
         recording=name,
+        client=client,
     )
 
 

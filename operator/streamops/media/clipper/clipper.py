@@ -6,6 +6,7 @@ and reports it; then it keeps serving `/status` until its Pod is deleted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -15,9 +16,12 @@ import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from streamops.api.common import client_fields
 from streamops.api.recording import Video
 from streamops.contract.clipper import ClipperConfig, ClipperStatus, Phase, Refusal
+from streamops.contract.playback_token import CURRENT_KEY, PREVIOUS_KEY, TOKEN_SEGMENT, sign
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.contract.worker import utc_seconds
 from streamops.media.clipper.commands import exact_cut, keyframe_cut, probe_keyframes
@@ -51,6 +55,27 @@ class ClipRefused(Exception):
     def __init__(self, refusal: Refusal, message: str) -> None:
         super().__init__(message)
         self.refusal = refusal
+
+
+TOKEN_SECONDS = 3600  # the clipper's own playback token (a signed stream): longer than any clip takes to read
+
+
+def signed(url: str, token: str) -> str:
+    """`url` under the token path segment the ingest takes (`/t/<token>/…`, docs/design/playback.md):
+    relative segment URIs resolved against it carry the token too."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{TOKEN_SEGMENT}/{token}{parts.path}"))
+
+
+def playback_tokens(keys_dir: Path, stream: str, now: float) -> list[str]:
+    """Tokens signed with the mounted `current` key, then `previous` (a key rotated moments ago may
+    not have reached the ingest's copy yet: the playlist is read with the next one on a 403)."""
+    tokens = []
+    for name in (CURRENT_KEY, PREVIOUS_KEY):
+        path = keys_dir / name
+        if path.is_file() and path.read_bytes():
+            tokens.append(sign(path.read_bytes(), stream, int(now) + TOKEN_SECONDS))
+    return tokens
 
 
 def fetch(url: str, timeout: float = HTTP_TIMEOUT_SECONDS) -> bytes:
@@ -134,13 +159,30 @@ class Clipper:
             self.done.set()
 
     def _fail(self, refusal: Refusal, message: str) -> None:
-        self.phase, self.refusal, self.message = "failed", refusal, message
+        self.phase, self.refusal, self.message = "failed", refusal, self.redact(message)
         log.warning("clip refused (%s): %s", refusal, message)
 
+    def _playlist_urls(self) -> list[str]:
+        """The playlist's URL, or for a signed stream the same under each token to try."""
+        config = self.config
+        if not config.playback_keys_dir:
+            return [config.playlist_url]
+        tokens = playback_tokens(Path(config.playback_keys_dir), config.playback_stream, time.time())
+        for token in tokens:
+            self.redact.add(token)  # a token works for an hour: it stays out of logs and status
+        return [signed(config.playlist_url, t) for t in tokens] or [config.playlist_url]
+
     async def _read_playlist(self) -> MediaPlaylist:
-        url = self.config.playlist_url
-        text = (await asyncio.to_thread(fetch, url)).decode()
-        return parse_media_playlist(text, url)
+        urls = self._playlist_urls()
+        for i, url in enumerate(urls):
+            try:
+                text = (await asyncio.to_thread(fetch, url)).decode()
+            except urllib.error.HTTPError as e:
+                if e.code == 403 and i + 1 < len(urls):
+                    continue
+                raise OSError(self.redact(f"HTTP {e.code} {e.reason} from the ingest")) from None
+            return parse_media_playlist(text, url)
+        raise OSError("no playlist URL")
 
     async def _wait_for_range(self) -> MediaPlaylist:
         """The playlist once it holds [start, end], or once waiting longer makes no sense (the end
@@ -262,7 +304,9 @@ class Clipper:
         assert video is not None
         final = self.out_dir / self.config.file_name
         os.replace(cut, final)
-        write_atomically(final.with_suffix(".json"), video.model_dump_json(by_alias=True, indent=2) + "\n")
+        # The video as /status shows it, and the stream's client fields when set (as a recorder's sidecar).
+        sidecar = {**video.model_dump(mode="json", by_alias=True), **client_fields(self.config.client)}
+        write_atomically(final.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
         self.state.videos = [video]
         if self.uploader is None:
             return

@@ -391,7 +391,8 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     assert final["storedBytes"] == video["sizeBytes"]
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
     assert duration >= 19
-    assert set(s3.objects(BUCKET)) == {key_of(video), key_of(video)[: -len(".mp4")] + ".json"}
+    stem = key_of(video)[: -len(".mp4")]
+    assert set(s3.objects(BUCKET)) == {key_of(video), f"{stem}.json", f"{stem}.html"}, "video, sidecar, VOD page"
     line = logged_upload(recorder)
     print(f"\nMEASURED recorder start -> first bytes on disk with upload set: {first_bytes:.2f} s (boto3 later)")
     print(f"MEASURED stop -> object verified (POST /stop answered): {stop_to_verified:.2f} s ({load()})")

@@ -665,22 +665,23 @@ class Recorder:
 
     async def _renditions(self, final: Path) -> list[VideoRendition]:
         """A transcoded recording's renditions (config.renditions, tallest first: `final` is the
-        tallest): the others derived from `final` into MP4s next to it. A failed derivation keeps
-        the video with the renditions it has (an error in /status); ENOSPC retries the finalisation."""
+        tallest): the others derived from `final` into MP4s next to it. A failed derivation, a full
+        disk included, keeps the video with the renditions it has (an error in /status): the video
+        comes first, and retrying on a volume that stays full would re-encode it again and again."""
         ladder = self.config.renditions
         if not ladder:
             return []
         outputs = [(r, self.out_dir / rendition_file(final.name, r.name)) for r in derived(ladder)]
         made = [(ladder[0], final)]
         if outputs:
+            # (CPU of the children reaped meanwhile: the derivation's FFmpeg, and a part's if one ended)
             began, cpu = time.monotonic(), children_cpu_seconds()
             argv = derive_command(str(final), [(r, str(hidden(p))) for r, p in outputs], self.config.segment_seconds)
             try:
                 rc = await self._ffmpeg("renditions", argv)
             except OutOfSpace:
-                for _, path in outputs:
-                    hidden(path).unlink(missing_ok=True)
-                raise
+                self._error(f"{final.name}: no space left on the recordings volume for its other renditions")
+                rc = -1
             for r, path in outputs:
                 if rc == 0 and file_size(hidden(path)) > 0:
                     os.replace(hidden(path), path)

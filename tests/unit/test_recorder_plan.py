@@ -268,6 +268,7 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
                 "sizeBytes": 1,
                 "startedAt": "2026-11-22T08:15:03Z",
                 "endedAt": "2026-11-22T08:15:03Z",
+                "renditions": [],  # an origin recording's video: one file
             }
         ],
         "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],

@@ -287,6 +287,27 @@ BAD = [
         "dvr.durationSeconds must be at least 3 x hls.segmentSeconds",
     ),
     Bad(
+        "overlays-without-renditions",
+        livestream(overlays=[{"name": "score", "url": "https://widgets.example.com/", "width": 40, "height": 20}]),
+        "overlays need at least one transcoding rendition",
+    ),
+    Bad(
+        "overlay-box-outside-the-frame",
+        livestream(
+            transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]},
+            overlays=[{"name": "score", "url": "https://widgets.example.com/", "left": 70, "width": 40, "height": 20}],
+        ),
+        "left + width must be at most 100",
+    ),
+    Bad(
+        "overlay-url-with-credentials",
+        livestream(
+            transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]},
+            overlays=[{"name": "score", "url": "https://u:p@widgets.example.com/", "width": 40, "height": 20}],
+        ),
+        "credentials in the URL are not allowed",
+    ),
+    Bad(
         "dash-with-renditions",
         livestream(dash=True, transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}),
         "dash serves the source as received",

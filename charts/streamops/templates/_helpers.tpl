@@ -46,6 +46,10 @@ app.kubernetes.io/part-of: streamops
 {{- printf "%s:%s" .Values.edge.image.repository (default .Chart.AppVersion .Values.edge.image.tag) }}
 {{- end }}
 
+{{- define "streamops.overlayImage" -}}
+{{- printf "%s:%s" .Values.worker.overlayImage.repository (default .Chart.AppVersion .Values.worker.overlayImage.tag) }}
+{{- end }}
+
 {{- define "streamops.workerImage" -}}
 {{- printf "%s:%s" .Values.worker.image.repository (default .Chart.AppVersion .Values.worker.image.tag) }}
 {{- end }}

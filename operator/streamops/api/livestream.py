@@ -418,6 +418,80 @@ class Screenshots(KubeModel):
     )
 
 
+OVERLAYS_NEED_RENDITIONS = (
+    "overlays need at least one transcoding rendition: they are composited into the renditions, never into the "
+    "passthrough"
+)
+OVERLAY_HOST_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+OverlayState = Literal["rendering", "failing", "disabled"]
+
+
+class Overlay(KubeModel):
+    """An HTML page drawn over the transcoded renditions (OBS's browser source): a live scoreboard, a
+    lower third, a logo. Rendered by a headless browser beside the ingest with a transparent
+    background, composited into every rendition and the transcoded feed (so `recording.type:
+    transcoded` recordings and transcoded restreams carry it), never into the passthrough."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("self.left + self.width <= 100.0", "left + width must be at most 100 (the box inside the frame)"),
+            cel("self.top + self.height <= 100.0", "top + height must be at most 100 (the box inside the frame)"),
+        )
+    )
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+        description="Unique name of the overlay (a DNS label), as status.overlays reports it.",
+    )
+    url: str = Field(
+        max_length=URL_MAX,
+        description="The page (http:// or https://), loaded once and kept open: it changes itself (JavaScript "
+        "polling its data, a websocket). No credentials in the URL. The page's own host is always allowed.",
+        json_schema_extra=validations(scheme_rule(("http", "https"), "url"), NO_USERINFO_RULE),
+    )
+    # left/top, not x/y: YAML 1.1 parsers (kubectl's, the API server's) read a plain `y` key as true.
+    left: float = Field(default=0, ge=0, le=100, description="Left edge of the box, percent of the frame width.")
+    top: float = Field(default=0, ge=0, le=100, description="Top edge of the box, percent of the frame height.")
+    width: float = Field(ge=1, le=100, description="Width of the box, percent of the frame width (1..100).")
+    height: float = Field(ge=1, le=100, description="Height of the box, percent of the frame height (1..100).")
+    z_index: int = Field(
+        default=0, ge=-1000, le=1000, description="Stacking order: higher on top; equal ones in list order."
+    )
+    enabled: bool = Field(
+        default=True, description="Draw it. Switching it restarts the ingest's transcoding (a gap of seconds)."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Other hosts the page may load from (its API, fonts, images), e.g. api.example.com or "
+        "*.example.com; nothing else is reachable, neither the cluster's addresses unless named here.",
+        json_schema_extra={"items": {"type": "string", "maxLength": 253, "pattern": OVERLAY_HOST_PATTERN}},
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return check_uri(url, ("http", "https"), "url")
+
+    @model_validator(mode="after")
+    def _box_inside(self) -> Overlay:
+        if self.left + self.width > 100 or self.top + self.height > 100:
+            raise ValueError("left + width and top + height must be at most 100 (the box inside the frame)")
+        return self
+
+
+class OverlayStatus(KubeModel):
+    """One overlay as the renderer last saw it."""
+
+    name: str = Field(max_length=63, description="The overlay's name in spec.overlays.")
+    state: OverlayState = Field(
+        description="rendering: drawn into the renditions; failing: its page cannot be shown (the stream goes on "
+        "without it, the page is loaded again after a backoff); disabled: enabled is false."
+    )
+    message: str | None = Field(default=None, max_length=1024, description="Why it fails.")
+
+
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 TrafficPolicy = Literal["Cluster", "Local"]
 IngestExposure = Literal["LoadBalancer", "NodePort", "ClusterIP", "HostNetwork"]
@@ -835,6 +909,11 @@ class LiveStreamSpec(ClientFields):
                 "size(self.transcoding.renditions) == 0",
                 DASH_WITHOUT_RENDITIONS,
             ),
+            cel(
+                "!has(self.overlays) || size(self.overlays) == 0 || (has(self.transcoding) && "
+                "has(self.transcoding.renditions) && size(self.transcoding.renditions) > 0)",
+                OVERLAYS_NEED_RENDITIONS,
+            ),
         )
     )
 
@@ -890,6 +969,13 @@ class LiveStreamSpec(ClientFields):
         description="How viewers outside the cluster reach HLS and the screenshot: an optional Ingress or "
         "HTTPRoute (status.playback shows the URLs that work and from where).",
     )
+    overlays: list[Overlay] | None = Field(
+        default=None,
+        max_length=8,
+        description="HTML overlays drawn over the transcoded renditions (needs transcoding renditions); "
+        "status.overlays and condition Overlays say whether each one is drawn.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     resources: Resources | None = Field(
         default=None,
         description="CPU/memory requests and limits of the ingest Pods. Unset: sized for passthrough, or for "
@@ -904,6 +990,8 @@ class LiveStreamSpec(ClientFields):
             raise ValueError(DVR_HOLDS_THREE_SEGMENTS)
         if self.dash and self.transcoding and self.transcoding.renditions:
             raise ValueError(DASH_WITHOUT_RENDITIONS)
+        if self.overlays and not (self.transcoding and self.transcoding.renditions):
+            raise ValueError(OVERLAYS_NEED_RENDITIONS)
         return self
 
 
@@ -1065,7 +1153,8 @@ class LiveStreamStatus(ConditionedStatus):
     conditions: list[Condition] = conditions_field(
         "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off; false with "
         "reason Deactivated for a pull stream deactivated after its inactivity timeout), Live, "
-        "BackupLive (with source.push.backup), Recording and BrowserPlayable (whether common browsers play the HLS: "
+        "BackupLive (with source.push.backup), Recording, Overlays (with spec.overlays: True while every enabled "
+        "overlay is drawn, False naming one that fails) and BrowserPlayable (whether common browsers play the HLS: "
         "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "
         "Unknown while not live); Reconciling and Stalled appear only while true."
     )
@@ -1146,6 +1235,12 @@ class LiveStreamStatus(ConditionedStatus):
     )
     bitrate: int | None = Field(
         default=None, ge=0, description="Current bitrate of the source in bits per second while live."
+    )
+    overlays: list[OverlayStatus] | None = Field(
+        default=None,
+        max_length=8,
+        description="Each of spec.overlays: rendering, failing (with why) or disabled; unset without overlays. An "
+        "enabled overlay is listed once the ingest's renderer has tried its page.",
     )
     transcoded_qualities: list[str] | None = Field(
         default=None,

@@ -15,6 +15,7 @@ from streamops.api.livestream import (
     IceServersSecretRef,
     IngestEndpoints,
     IngestService,
+    Overlay,
     Playback,
     PlaybackHttpRoute,
     PlaybackIngress,
@@ -41,10 +42,13 @@ from streamops.contract.ingest import (
     WHEP_PATH,
     WHIP_PATH,
     IngestConfig,
+    IngestOverlay,
     IngestPlayback,
     IngestWebRtc,
     Role,
 )
+from streamops.contract.overlay import CONFIG_ENV as OVERLAY_CONFIG_ENV
+from streamops.contract.overlay import OVERLAY_DIR, OverlayRendererConfig, RenderedOverlay, box_pixels
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
 from streamops.control.shared.ingest_address import (
@@ -82,6 +86,8 @@ from streamops.control.shared.worker_pod import (
 )
 
 GENERATED_KEY_NAME = "streamKey"
+OVERLAY_VOLUME = "overlays"
+OVERLAY_TMP_VOLUME = "overlay-tmp"
 
 
 def ingest_roles(stream: LiveStream) -> list[Role]:
@@ -239,6 +245,7 @@ def ingest_worker_config(
             push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
+    overlays = enabled_overlays(stream)
     return IngestConfig(
         stream=stream.metadata.name,
         role=role,
@@ -256,12 +263,70 @@ def ingest_worker_config(
         bind_address=bind_address,
         path_prefix=path_prefix,
         primary_url=primary_url if role == "backup" else None,
+        # None without overlays: the configuration (and Pod hash) of other ingests stays what it was.
+        overlays=[IngestOverlay(name=o.name, x=o.left, y=o.top, width=o.width, height=o.height) for o in overlays]
+        or None,
+        overlay_dir=OVERLAY_DIR if overlays else None,
         webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
         # None for a public stream: its configuration (and Pod hash) stays what it was before signing existed.
         playback=IngestPlayback(namespace=stream.metadata.namespace or "", access="signed", keys_dir=PLAYBACK_KEYS_DIR)
         if signed
         else None,
     )
+
+
+def enabled_overlays(stream: LiveStream) -> list[Overlay]:
+    """The overlays composited, bottom first: by zIndex, equal ones in list order (a stable sort).
+    None without transcoding renditions (the API refuses that; an older object may have it)."""
+    spec = stream.spec
+    if not (spec.overlays and spec.transcoding and spec.transcoding.renditions):
+        return []
+    return sorted((o for o in spec.overlays if o.enabled), key=lambda o: o.z_index)
+
+
+def overlay_renderer_config(stream: LiveStream) -> OverlayRendererConfig | None:
+    """The renderer sidecar's configuration: each enabled overlay's page with a viewport of its box in
+    pixels of the tallest rendition (16:9 assumed; FFmpeg scales it to the real box)."""
+    overlays = enabled_overlays(stream)
+    if not overlays or stream.spec.transcoding is None:
+        return None
+    tallest = max(r.height for r in stream.spec.transcoding.renditions)
+    rendered = []
+    for o in overlays:
+        width, height = box_pixels(o.width, o.height, tallest)
+        rendered.append(
+            RenderedOverlay(name=o.name, url=o.url, width=width, height=height, allowed_hosts=o.allowed_hosts)
+        )
+    return OverlayRendererConfig(stream=stream.metadata.name, overlays=rendered, directory=OVERLAY_DIR)
+
+
+# The renderer: Chromium's browser, GPU and one renderer process per page. Measured (bench-overlays,
+# docs/design/overlays.md): see there; requests sized for one or two pages, memory bounded.
+OVERLAY_RESOURCES: Manifest = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"memory": "1Gi"},
+}
+
+
+def overlay_sidecar(stream: LiveStream, settings: OperatorSettings) -> Manifest | None:
+    """The container rendering the overlays into the volume it shares with the ingest."""
+    config = overlay_renderer_config(stream)
+    if config is None:
+        return None
+    return {
+        "name": "overlay",
+        "image": settings.overlay_image,
+        "imagePullPolicy": settings.overlay_image_pull_policy,
+        "args": ["worker", "overlay"],
+        "env": [{"name": OVERLAY_CONFIG_ENV, "value": config.to_json()}],
+        "resources": OVERLAY_RESOURCES,
+        "volumeMounts": [
+            {"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR},
+            # Chromium's throwaway profile and its shared memory files (--disable-dev-shm-usage):
+            # the root filesystem is read-only.
+            {"name": OVERLAY_TMP_VOLUME, "mountPath": "/tmp"},
+        ],
+    }
 
 
 def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
@@ -331,6 +396,9 @@ def ingest_pod(
             secret_file_volume(ICE_SERVERS_VOLUME, ice_servers.name, ice_servers.key, ICE_SERVERS_FILE, optional=True)
         )
         mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
+    if enabled_overlays(stream):
+        volumes += [{"name": OVERLAY_VOLUME, "emptyDir": {}}, {"name": OVERLAY_TMP_VOLUME, "emptyDir": {}}]
+        mounts.append({"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR, "readOnly": True})
     signed = playback_signed(stream, settings)
     if signed:
         # The directory, not files: a rotation (a new `current`, the old one as `previous`) reaches the
@@ -362,7 +430,15 @@ def ingest_pod(
         env=[POD_IP_ENV] if webrtc_on(stream, role, settings) else [],
     )
     affinity = backup_anti_affinity(stream) if role == "backup" else None
-    return worker_pod(_metadata(stream, names.pod, names.component), worker, settings, host_ports, affinity)
+    sidecar = overlay_sidecar(stream, settings)
+    return worker_pod(
+        _metadata(stream, names.pod, names.component),
+        worker,
+        settings,
+        host_ports,
+        affinity,
+        sidecars=[sidecar] if sidecar else None,
+    )
 
 
 def backup_anti_affinity(stream: LiveStream) -> Manifest:

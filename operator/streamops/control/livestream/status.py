@@ -24,6 +24,7 @@ from streamops.control.livestream.builders import (
 )
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach
+from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
 from streamops.control.livestream.playability import (
     BROWSER_PLAYABLE,
     NOT_BROWSER_PLAYABLE,
@@ -245,6 +246,9 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     conditions.append(browser_playability(on_air, transcoded=renditions))
     if whep_on(stream, observed.settings):
         conditions.append(webrtc_playability(main if main is not None and main.live else None))
+    overlays = stream_overlays(stream, main if active else None)
+    if (overlays_now := overlays_condition(stream, overlays)) is not None:
+        conditions.append(overlays_now)
 
     return LiveStreamStatus(
         observed_generation=generation,
@@ -276,6 +280,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         viewers=stream_viewers(main, observed.edge_sessions),
         transcoded_qualities=transcoded_qualities(main if active else None),
         sessions=merged_sessions(previous.sessions, [t for t in (main, spare) if t is not None]) or None,
+        overlays=overlays,
     )
 
 
@@ -430,6 +435,7 @@ def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStat
     events += _switch_events(previous, current)
     events += _not_ready_news_events(previous.conditions if previous else [], current.conditions)
     events += _playability_events(previous.conditions if previous else [], current.conditions)
+    events += overlay_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (
         ("live", reasons.WENT_LIVE, reasons.WENT_OFFLINE),
         ("backup_live", reasons.BACKUP_WENT_LIVE, reasons.BACKUP_WENT_OFFLINE),

@@ -181,6 +181,11 @@ class OperatorSettings(BaseModel):
         description="Serve viewers of streams with a playback route through their namespace's edge tier "
         "(spec.playback.edge.enabled overrides).",
     )
+    overlay_image: str = Field(
+        default="streamops-overlay:0.1.0",
+        description="Image of the ingest's overlay renderer sidecar (the worker image with Chromium).",
+    )
+    overlay_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     edge_image: str = Field(default="streamops-edge:0.1.0", description="Image of the edge (nginx + Lua).")
     edge_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     edge_replicas: int = Field(default=2, ge=1, le=100, description="Edge replicas (the autoscaler's minimum).")

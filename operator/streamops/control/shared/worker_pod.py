@@ -60,11 +60,13 @@ def worker_pod(
     host_ports: dict[str, int] | None,
     affinity: Manifest | None = None,
     grace_seconds: int = 15,
+    sidecars: list[Manifest] | None = None,
 ) -> Manifest:
     """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the
     allocation when the operator runs workers on the host network (then container ports = host ports);
     `affinity` where the Pod must run (recorders next to their ReadWriteOnce claim); `grace_seconds`
-    how long it may take to exit after SIGTERM."""
+    how long it may take to exit after SIGTERM; `sidecars`: more containers (the ingest's overlay
+    renderer), each with the worker's restricted securityContext added."""
     spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -111,6 +113,8 @@ def worker_pod(
         # Evicted soon from a lost node (not after Kubernetes' default 300 s): see node_loss.py.
         "tolerations": node_loss_tolerations(settings.node_lost_toleration_seconds),
     }
+    for sidecar in sidecars or []:
+        spec["containers"].append({**sidecar, "securityContext": dict(spec["containers"][0]["securityContext"])})
     if affinity is not None:
         spec["affinity"] = affinity
     if host_ports is not None:

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-webhooks clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-webhooks bench-clips clean
 .PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -153,6 +153,9 @@ bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 Liv
 bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveStreams with full statuses, end to end (median, p95; target 2 s) vs `kubectl get lst -A`, and its LIST alone -> bench/results/kubectl.md
 	$(PY) bench/kubectl_status.py $(BENCH_ARGS)
 
+bench-clips: deps venv s3server ffmpeg ## a 60 s clip from a live stream's DVR -> downloadable: keyframe copy to the claim and to a bucket, exact (re-encoded) to the claim; wall and CPU seconds -> bench/results/clips.md
+	$(PY) bench/clips.py $(BENCH_ARGS)
+
 bench-webhooks: deps venv kube ffmpeg ## StreamWebhook delivery latency (status change -> receiver, p50/p99; target p99 2 s) with real ingests, the Kubernetes Event as the peer; the operator's CPU, RSS and API writes at 500 streams without / with a webhook (idle, subscribe, status churn) -> bench/results/webhooks.md
 	$(PY) bench/webhooks.py $(BENCH_ARGS)
 
@@ -223,10 +226,11 @@ test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the opera
 	$(PY) -m pytest -p devtools.chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
 IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
-images: player ## build the operator and worker images (needs a Docker engine)
+images: player ## build the operator, worker and overlay-renderer images (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine" >&2; exit 1; }
 	docker build -f images/operator/Dockerfile -t streamops-operator:$(IMAGE_TAG) .
 	docker build -f images/worker/Dockerfile -t streamops-worker:$(IMAGE_TAG) .
+	docker build -f images/overlay/Dockerfile -t streamops-overlay:$(IMAGE_TAG) .
 
 kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
 	@bash hack/kind.sh up

@@ -63,7 +63,7 @@ COVERED = {
 # Restream's aggregated RestreamBackoff Warning (tests/cluster/test_restream_events.py needs it,
 # under rbac.py's rules).
 ELSEWHERE = {("", "events", "patch")}
-# Not covered: Recording/Restream paths (their own suites run the operator under rbac.py's rules),
+# Not covered: Recording/Restream/Clip paths (their own suites run the operator under rbac.py's rules),
 # PersistentVolumeClaims (recordings), and <kind>/finalizers `update`, which only the
 # OwnerReferencesPermissionEnforcement admission plugin checks (an authorizer call, not a request
 # the audit log could show).

@@ -2,7 +2,8 @@
 the last seconds in keyframe mode (a stream copy starting on a keyframe: its duration within a
 GOP of the request) and in exact mode (re-encoded: within a frame of the request), both ffprobe'd;
 an end still to come is waited for; a start the DVR never held is refused (OutsideDvrWindow); a
-clip uploaded to a real S3 server with the recorder's uploader (the object and its sidecar)."""
+clip uploaded to a real S3 server with the recorder's uploader (the object and its sidecar). The
+stream's playback is signed: the clipper signs its own token with the mounted keys."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from devtools.media.clipper import ClipperWorker, dvr_seconds, probe
 from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
 from devtools.media.s3_server import S3Server
 from devtools.media.workers import Ingest
 from devtools.waits import wait_for
+from streamops.contract.playback_token import sign
 
 GOP_SECONDS = 1.0
 RATE = 25
@@ -25,6 +28,7 @@ FRAME = 1 / RATE
 DVR = {"enabled": True, "durationSeconds": 30}
 HLS = {"segmentSeconds": 1}
 BUCKET = "clips"
+CLIENT = {"clientUserId": 7, "clientEntityData": "match 12"}
 
 
 @pytest.fixture
@@ -35,8 +39,14 @@ def s3(tmp_path: Path) -> Iterator[S3Server]:
 
 
 def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -> None:
-    ingest: Ingest = ingest_factory(dvr=DVR, hls=HLS)
+    key = b"k" * 32
+    keys = write_playback_keys(tmp_path / "keys" / "playback-keys", key)
+    signed = {"namespace": "ns", "access": "signed", "keysDir": str(keys)}
+    ingest: Ingest = ingest_factory(dvr=DVR, hls=HLS, playback=signed)
     playlist = f"{ingest.http}/hls/ts/index.m3u8"
+    token = sign(key, "ns/cam", int(datetime.now(UTC).timestamp()) + 600)
+    assert dvr_seconds(playlist) == 0, "a signed stream: no playlist without a token"
+    signing = {"playbackKeysDir": str(keys), "playbackStream": "ns/cam"}
     upload = {
         "endpoint": s3.endpoint,
         "bucket": BUCKET,
@@ -44,24 +54,26 @@ def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -
         "caFile": str(s3.ca_file),
         "stream": "cam",
         "recording": "bucketed",
+        "client": CLIENT,
     }
-    keys = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+    s3_keys = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
     workers: list[ClipperWorker] = []
     with Publisher(ingest.rtmp_url(), size="640x360", rate=RATE, gop_seconds=GOP_SECONDS, video_bitrate="600k"):
         ingest.wait_live()
-        wait_for(lambda: dvr_seconds(playlist) >= 9, timeout=30, interval=0.5)
+        wait_for(lambda: dvr_seconds(f"{ingest.http}/t/{token}/hls/ts/index.m3u8") >= 9, timeout=30, interval=0.5)
         now = datetime.now(UTC)
         start, end = now - timedelta(seconds=7.3), now - timedelta(seconds=1.5)
         old = now - timedelta(seconds=120)
         try:
             for name, span, mode, extra in (
-                ("keyframe", (start, end), "keyframe", {}),
+                ("keyframe", (start, end), "keyframe", {"client": CLIENT}),
                 ("exact", (start, end), "exact", {}),
                 ("future", (now, now + timedelta(seconds=3)), "keyframe", {}),
                 ("old", (old, old + timedelta(seconds=5)), "keyframe", {}),
-                ("bucketed", (start, end), "keyframe", {"upload": upload, "env": keys}),
+                ("bucketed", (start, end), "keyframe", {"upload": upload, "env": s3_keys}),
             ):
-                workers.append(ClipperWorker(tmp_path / name, name, playlist, *span, mode=mode, **extra).start())
+                clipper = ClipperWorker(tmp_path / name, name, playlist, *span, mode=mode, **signing, **extra)
+                workers.append(clipper.start())
             results = [w.finished() for w in workers]
         finally:
             for w in workers:
@@ -72,7 +84,10 @@ def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -
         assert result["state"] == "succeeded", (result, worker.logs()[-2000:])
         video = result["video"]
         path = worker.video_file(result)
-        assert path.exists() and path.with_suffix(".json").exists()
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        assert sidecar["durationSeconds"] == video["durationSeconds"] and sidecar["title"] == video["title"]
+        if worker.config["mode"] == "keyframe":
+            assert sidecar["clientUserId"] == 7 and sidecar["clientEntityData"] == "match 12", sidecar
         info = probe(path)
         duration = float(info["format"]["duration"])
         assert abs(video["durationSeconds"] - duration) < 0.01
@@ -100,5 +115,6 @@ def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -
     sidecar_object = s3.client().get_object(Bucket=BUCKET, Key=key.removesuffix(".mp4") + ".json")
     sidecar = json.loads(sidecar_object["Body"].read())
     assert sidecar["title"] == video["title"] and sidecar["recording"] == "bucketed"
+    assert sidecar["clientUserId"] == 7 and sidecar["clientEntityData"] == "match 12", sidecar
     assert not list((workers[4].root / "ns" / "bucketed").glob("*.mp4")), "the local copy goes once uploaded"
     assert s3.secret_key not in json.dumps(bucketed) + workers[4].logs()

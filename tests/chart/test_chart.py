@@ -51,6 +51,7 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
     assert kinds == [
         ("ClusterRole", "streamops"),
         ("ClusterRoleBinding", "streamops"),
+        ("CustomResourceDefinition", f"clips.{GROUP}"),
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),

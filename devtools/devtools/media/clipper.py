@@ -54,7 +54,12 @@ class ClipperWorker(Worker):
 
     def finished(self, timeout: float = 60) -> dict[str, Any]:
         """Its /status once it succeeded or failed."""
-        return wait_for(lambda: (s := self.status())["state"] in ("succeeded", "failed") and s, timeout=timeout)
+
+        def done() -> dict[str, Any] | None:
+            status = self.status()
+            return status if status["state"] in ("succeeded", "failed") else None
+
+        return wait_for(done, timeout=timeout)
 
     def video_file(self, status: dict[str, Any]) -> Path:
         return self.root / status["video"]["path"]

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
     from streamops.api.clip import ClipSpec, ClipStatus
+    from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
     from streamops.api.kinds import (
         CLIP,
         KINDS,

@@ -3,7 +3,8 @@
 
 - a Clip of the last seconds: its clipper Pod, Succeeded with videos[0] (the MP4 on the claim,
   ffprobe'd, and its sidecar), the Pod gone once the final status is written, the printer columns;
-- refusals before any Pod, as a condition and one Warning Event: NoDvr, EndTooFarInFuture;
+- refusals before any Pod, as a condition and one Warning Event (annotated with the stream's client
+  fields): NoDvr, EndTooFarInFuture;
 - the spec is immutable (CEL, on the real API server).
 """
 
@@ -39,7 +40,7 @@ def test_a_clip_from_the_dvr_and_refusals(cluster, operator, namespace, local_po
     dvr = {"enabled": True, "durationSeconds": 60}
     cluster.apply(
         ns,
-        livestream("cam", dvr=dvr, hls={"segmentSeconds": 1}, screenshots={"enabled": False}),
+        livestream("cam", dvr=dvr, hls={"segmentSeconds": 1}, screenshots={"enabled": False}, clientUserId=7),
         livestream("nodvr", screenshots={"enabled": False}),
     )
     ingest = local_pods.start(ns, "cam-ingest")
@@ -91,6 +92,8 @@ def test_a_clip_from_the_dvr_and_refusals(cluster, operator, namespace, local_po
     for name, reason in (("nodvr-clip", "NoDvr"), ("far", "EndTooFarInFuture")):
         warnings = [e for e in cluster.events(ns, "Clip", name) if e["type"] == "Warning"]
         assert [e["reason"] for e in warnings] == [reason], warnings
+        if name == "far":  # a Clip's Events carry its stream's client fields
+            assert warnings[0]["metadata"]["annotations"]["streaming.streamops.dev/client-user-id"] == "7"
 
     changed = cluster.kubectl(
         "patch", "clip", "last", "-n", ns, "--type=merge", "-p", '{"spec":{"lastSeconds":9}}', check=False

@@ -61,6 +61,8 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
                 await loop.sleep()
                 continue
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            if stream is not None:  # its Events carry its stream's client fields (kept once the stream is gone)
+                loop.client_annotations = dict(stream.client_annotations)
             if outcome.storage_refused:  # look again soon: the Secret may be created any time
                 loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)

@@ -54,6 +54,9 @@ MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0")
 # The edge (images/edge/Dockerfile): Debian's nginx and its Lua module (LuaJIT, lua-resty-core come
 # with it); no Python. nginx's postinst would start the service: _apt_install forbids that.
 EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")
+# The overlay renderer (images/overlay/Dockerfile): Debian's Chromium and a font for pages without
+# web fonts of their own; no FFmpeg (the ingest container composites).
+OVERLAY_PACKAGES = ("chromium", "fonts-dejavu-core")
 WORKER_UID = 10001
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"
@@ -82,6 +85,9 @@ int main(void) {
 
 
 IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik", "prometheus")
+# Built when named (`python -m devtools.cluster.images build overlay`), not by default: no
+# multi-node test runs it, and its Chromium layer is ≈300 MiB of downloads.
+OPTIONAL_IMAGES = ("overlay",)
 
 
 class ImageError(RuntimeError):
@@ -388,6 +394,34 @@ class ImageBuilder:
         self.log(f"media layer built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
         return layer
 
+    def _chromium(self, root: Path, base_key: str) -> Path:
+        """Layer with OVERLAY_PACKAGES apt-get installed in the base rootfs seen through an overlay
+        mount (as _media), docs trimmed."""
+        key = _hash(base_key, *OVERLAY_PACKAGES, "chromium-v1")
+        layer = self.cache / f"chromium-{key}.tar"
+        if layer.exists():
+            return layer
+        if os.geteuid() != 0:
+            raise ImageError("building the overlay image's Chromium layer needs root (overlay mount, chroot)")
+        self.log(f"installing {', '.join(OVERLAY_PACKAGES)} into the overlay image's layer (first run only)")
+        began = time.monotonic()
+        with tempfile.TemporaryDirectory(dir=self.cache, prefix="chromium-") as tmp:
+            upper, work, merged = Path(tmp, "upper"), Path(tmp, "work"), Path(tmp, "merged")
+            for d in (upper, work, merged):
+                d.mkdir()
+            _run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={root},upperdir={upper},workdir={work}",
+                  str(merged)])  # fmt: skip
+            try:
+                _apt_install(merged, OVERLAY_PACKAGES)
+                for trimmed in ("usr/share/doc", "usr/share/man"):
+                    shutil.rmtree(merged / trimmed, ignore_errors=True)
+            finally:
+                unmount_under(merged)
+            _overlay_to_oci(upper)
+            _tar_dir(upper, layer)
+        self.log(f"Chromium layer built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
+        return layer
+
     def _webrtc(self) -> Path:
         """Layer with the WebRTC component (components/webrtc, static) in /usr/local/bin: a layer of
         its own, so a change of the Go sources rebuilds 11 MB, not the media layer."""
@@ -434,6 +468,31 @@ class ImageBuilder:
             "WorkingDir": "/",
         }
         return self._python_image("worker", True, config)
+
+    def overlay(self) -> Image:
+        """images/overlay/Dockerfile: the package and Chromium (no FFmpeg), as uid 10001."""
+        with self._locked("python"):
+            root, base_layer = self._base()
+            base_key = base_layer.stem.removeprefix("base-")
+            deps_layer = self._deps(root, base_key)
+            chromium_layer = self._chromium(root, base_key)
+            app_layer, app_key = self._app()
+        layers = [base_layer, deps_layer, chromium_layer, app_layer]
+        config = {
+            "Entrypoint": [f"{VENV}/bin/streamops"],
+            "Cmd": ["worker", "overlay", "--help"],
+            "Env": list(PYTHON_ENV),
+            "User": f"{WORKER_UID}:{WORKER_UID}",
+            "WorkingDir": "/",
+        }
+        key = _hash(*(layer.name for layer in layers[:-1]), app_key, json.dumps(config, sort_keys=True))
+        tag = f"docker.io/library/streamops-overlay:{key}"
+        archive = self.cache / f"overlay-{key}.tar"
+        if not archive.exists():
+            for old in self.cache.glob("overlay-*.tar"):
+                old.unlink()
+            write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
+        return Image(tag, archive)
 
     def operator(self) -> Image:
         """images/operator/Dockerfile: the package on Debian's Python (no FFmpeg), as uid 10001,
@@ -673,10 +732,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build", help="build (or find cached) the images")
     p.add_argument("--cache", type=Path, default=None, help="cache root (default $STREAMOPS_CACHE)")
-    p.add_argument("names", nargs="*", metavar="NAME", help=f"images to build (default: all of {', '.join(IMAGES)})")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"images to build (default: all of {', '.join(IMAGES)}; also {', '.join(OPTIONAL_IMAGES)})",
+    )
     args = parser.parse_args(argv)
-    if unknown := set(args.names) - set(IMAGES):
-        parser.error(f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES)}")
+    if unknown := set(args.names) - {*IMAGES, *OPTIONAL_IMAGES}:
+        parser.error(
+            f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES + OPTIONAL_IMAGES)}"
+        )
     builder = ImageBuilder(args.cache)
     began = time.monotonic()
     try:

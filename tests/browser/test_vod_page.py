@@ -33,7 +33,7 @@ pytestmark = pytest.mark.timeout(120)
 BUCKET = "videos"
 KEY = "streamops/ns/cam/2026/11/26/08/00/rec-0123abcd/record-20261126T080000Z.mp4"
 LOW_KEY = KEY[: -len(".mp4")] + ".180p.mp4"
-SECONDS = 8
+SECONDS = 12  # long enough to still be playing after the switch on a loaded machine
 EMBED = """<!doctype html>
 <html><body>
 <iframe id="vod" width="640" height="360" allow="autoplay" src="{src}"></iframe>

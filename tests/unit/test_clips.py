@@ -302,3 +302,19 @@ def test_a_signed_streams_clipper_signs_its_own_token(tmp_path):
     assert url == f"http://cam-ingest.studio.svc:8080/t/{current}/hls/ts/index.m3u8"
     segment = parse_media_playlist(PLAYLIST, url).segments[0].uri
     assert segment == f"http://cam-ingest.studio.svc:8080/t/{current}/hls/ts/seg-000001.ts", "segments carry it too"
+
+
+def test_webhooks_ignore_clips():
+    """The notifier takes the watch events of every kind the operator runs; a Clip has no webhook
+    events, and without this its status would be looked up in the webhook facts (KeyError)."""
+    from types import SimpleNamespace
+
+    from streamops.control.webhook.notifier import Notifier
+
+    notifier = Notifier(state=SimpleNamespace(), session=None)  # type: ignore[arg-type]
+    notifier.observe("Clip", "ADDED", a_clip(lastSeconds=5).wire())
+    assert notifier.objects == {}
+    notifier.observe(
+        "Recording", "ADDED", {"metadata": {"namespace": NS, "name": "r"}, "spec": {"streamRef": {"name": "cam"}}}
+    )
+    assert notifier.objects == {(NS, "cam"): {("Recording", "r"): {}}}

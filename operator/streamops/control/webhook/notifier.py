@@ -22,7 +22,7 @@ from streamops.api.common import ClientFields, client_fields
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
-from streamops.control.webhook.events import Change, Facts, changes_between, facts_of, subject_of
+from streamops.control.webhook.events import FACTS, Change, Facts, changes_between, facts_of, subject_of
 from streamops.control.webhook.outbox import Outbox, pruned, recorded
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import DeliveryRecord, subscription_of
@@ -78,6 +78,9 @@ class StreamSeen:
     client: dict[str, int | str] = field(default_factory=dict)  # data.clientUserId / clientEntityData when set
 
 
+WEBHOOK_KINDS = frozenset(FACTS)  # the kinds whose status changes are webhook events
+
+
 @dataclass
 class Notifier:
     state: OperatorState
@@ -99,6 +102,8 @@ class Notifier:
 
     # --- watch events in ------------------------------------------------------------------------
     def observe(self, kind: str, type_: str | None, body: Mapping[str, Any]) -> None:
+        if kind not in WEBHOOK_KINDS:
+            return  # (a Clip: no webhook events of its own; its facts would only fill the outbox)
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         stream = name if kind == "LiveStream" else str(((body.get("spec") or {}).get("streamRef") or {}).get("name"))

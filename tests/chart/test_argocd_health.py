@@ -116,6 +116,32 @@ CASES = [
         "Degraded",
         "no such stream",
     ),
+    ("Clip", obj("Clip", observed=None), "Progressing", "observe"),
+    (
+        "Clip",
+        obj(
+            "Clip",
+            conditions=[
+                cond("Ready", "False"),
+                cond("Succeeded", "Unknown"),
+                cond("Reconciling", "True", message="waiting for the DVR to hold the end"),
+            ],
+        ),
+        "Progressing",
+        "waiting for the DVR",
+    ),
+    (
+        "Clip",
+        obj("Clip", conditions=[cond("Ready", "True"), cond("Succeeded", "True", message="stored 60.040 s")]),
+        "Healthy",
+        "stored 60",
+    ),
+    (
+        "Clip",
+        obj("Clip", conditions=[cond("Succeeded", "False"), cond("Stalled", "True", message="keeps no DVR window")]),
+        "Degraded",
+        "no DVR",
+    ),
     ("Restream", obj("Restream", observed=None), "Progressing", "observe"),
     (
         "Restream",
@@ -152,7 +178,7 @@ def test_health(kind: str, body: dict[str, Any], status: str, says: str) -> None
 
 
 def test_one_script_per_kind() -> None:
-    assert sorted(p.stem for p in ARGO_HEALTH.glob("*.lua")) == ["LiveStream", "Recording", "Restream"]
+    assert sorted(p.stem for p in ARGO_HEALTH.glob("*.lua")) == ["Clip", "LiveStream", "Recording", "Restream"]
 
 
 def test_scripts_stay_in_lua_5_1() -> None:

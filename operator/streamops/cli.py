@@ -105,13 +105,14 @@ def write_rbac(args: argparse.Namespace) -> int:
 def video_url(args: argparse.Namespace) -> int:
     from streamops.control.shared.kube import ApiError, KubeApi
     from streamops.storage.download_link import NoLink
-    from streamops.video_cli import video_link
+    from streamops.video_cli import printed, video_link
 
     try:
         api = KubeApi.from_environment()
         namespace = args.namespace or api.info.default_namespace or "default"
         page = args.action == "page"
-        print(video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip))
+        link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+        print(printed(link, args))
     except (NoLink, ApiError) as e:
         print(f"streamops video {args.action}: {e}", file=sys.stderr)
         return 1
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         help="print a time-limited link to a video's VOD page (embeddable)",
         description=video_cli.PAGE_DESCRIPTION,
     )
-    video_cli.add_arguments(page)
+    video_cli.add_arguments(page, page=True)
     page.set_defaults(func=video_url)
 
     from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS

@@ -24,9 +24,9 @@ PAGE_DESCRIPTION = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> None:
+def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True, page: bool = False) -> None:
     """The command's arguments, the same in both command lines (`namespace`: add -n, which the
-    kubectl plugin's commands get from a common parent)."""
+    kubectl plugin's commands get from a common parent; `page`: `video page`'s)."""
     parser.add_argument("recording", help="name of the Recording (of the Clip with --clip)")
     parser.add_argument("number", nargs="?", type=int, help="which video: 1 = oldest, -1 = newest (default)")
     if namespace:
@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True) -> No
     # module that knows it (storage/download_link.py) imports the API models.
     parser.add_argument("--expires", type=int, help="seconds the link works (default 3600, max 7 days)")
     parser.add_argument("--clip", action="store_true", help="RECORDING names a Clip: its video")
+    if page:
+        parser.add_argument("--iframe", action="store_true", help="print the <iframe> element that embeds it")
     parser.add_argument(
         "--quality", help="a rendition of a transcoded recording, e.g. 720p (page: the one it starts with)"
     )
@@ -65,3 +67,12 @@ def video_link(
         secret = api.get("Secret", namespace, storage.s3.credentials_secret)
     link = page_link if page else download_link
     return link(recording, number, secret, DEFAULT_EXPIRES_SECONDS if expires is None else expires, quality)
+
+
+def printed(link: str, args: argparse.Namespace) -> str:
+    """What the command prints: the link, or with `video page --iframe` the element embedding it."""
+    if not getattr(args, "iframe", False):
+        return link
+    from streamops.storage.vod_page import iframe_element
+
+    return iframe_element(link)

@@ -6,6 +6,7 @@ video, presigned, its fragment holding presigned links to each rendition, all wi
 from __future__ import annotations
 
 import base64
+import html
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,7 @@ from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link
 from streamops.storage.vod_page import page_key, render_vod_page
+from streamops.video_cli import printed
 
 from devtools import catalog
 
@@ -245,3 +247,15 @@ def test_a_clips_video_has_links_too_and_one_quality() -> None:
         download_link(goal, None, SECRET_OBJ, 60, "720p")
     args = kubectl_parser().parse_args(["video", "page", "goal", "--clip"])
     assert args.clip and args.recording == "goal"
+
+
+def test_video_page_iframe_prints_the_element_embedding_the_link() -> None:
+    link = page_link(recording([transcoded_video()]), None, SECRET_OBJ, 60)
+    args = kubectl_parser().parse_args(["video", "page", "rec", "--iframe"])
+    element = printed(link, args)
+    assert element.startswith('<iframe src="') and 'allow="autoplay; fullscreen' in element
+    assert html.unescape(element.split('"')[1]) == link and "&amp;" in element
+    assert printed(link, kubectl_parser().parse_args(["video", "page", "rec"])) == link
+    assert printed(link, kubectl_parser().parse_args(["video", "url", "rec"])) == link
+    with pytest.raises(SystemExit):
+        kubectl_parser().parse_args(["video", "url", "rec", "--iframe"])  # a page's option only

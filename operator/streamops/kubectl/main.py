@@ -141,7 +141,7 @@ def parser() -> argparse.ArgumentParser:
         help="a time-limited link to a video's VOD page (embeddable in an iframe)",
         description=VIDEO_PAGE_DESCRIPTION.replace("streamops video", "kubectl streamops video"),
     )
-    video_url_arguments(video_page, namespace=False)
+    video_url_arguments(video_page, namespace=False, page=True)
     return top
 
 
@@ -203,7 +203,10 @@ def run(args: argparse.Namespace) -> int:
         from streamops.kubectl.recording import video_url
 
         page = args.action == "page"
-        print(video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip))
+        from streamops.video_cli import printed
+
+        link = video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+        print(printed(link, args))
         return 0
     raise AssertionError(command)
 

@@ -63,6 +63,14 @@ def page_fragment(title: str, sources: list[PageSource], quality: str | None = N
     return urlencode(fields)
 
 
+def iframe_element(url: str) -> str:
+    """The <iframe> that embeds the page (16:9, autoplay and fullscreen allowed to it)."""
+    return (
+        f'<iframe src="{html.escape(url)}" width="640" height="360" frameborder="0" '
+        'allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>'
+    )
+
+
 def page_url(page: str, title: str, sources: list[PageSource], quality: str | None = None) -> str:
     """The page's URL (presigned) with its fragment."""
     return f"{page}#{page_fragment(title, sources, quality)}"

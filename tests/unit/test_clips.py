@@ -254,6 +254,26 @@ def test_a_refusal_is_final_stalled_and_one_warning():
     assert conditions(again) == conditions(status) and clip_events(status, again) == []
 
 
+def test_what_the_clipper_refuses_is_final_too():
+    failed = ClipperStatus.model_validate(
+        {"state": "failed", "refusal": "OutsideDvrWindow", "message": "it holds media from 10:00:05"}
+    )
+    status = clip_status(a_clip(lastSeconds=60), ClipperObservation(pod=RUNNING, telemetry=failed), CREATED)
+    assert conditions(status) == {
+        "Ready": ("False", "OutsideDvrWindow"),
+        "Succeeded": ("False", "OutsideDvrWindow"),
+        "Stalled": ("True", "OutsideDvrWindow"),
+    }
+    assert status.condition("Succeeded").message == "it holds media from 10:00:05"  # type: ignore[union-attr]
+    assert [(e.type, e.reason) for e in clip_events(None, status)] == [("Warning", "OutsideDvrWindow")]
+    uploading = ClipperStatus.model_validate(
+        {"state": "storing", "storageProblem": "StorageAccessDenied", "storageError": "AccessDenied"}
+    )
+    waiting = clip_status(a_clip(lastSeconds=60), ClipperObservation(pod=RUNNING, telemetry=uploading), CREATED)
+    assert conditions(waiting)["Succeeded"] == ("Unknown", "Storing")
+    assert "StorageAccessDenied" in waiting.condition("Ready").message  # type: ignore[union-attr]
+
+
 def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
     video = {
         "title": "Clip",

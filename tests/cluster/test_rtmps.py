@@ -63,6 +63,28 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
     for where, text in [("status", json.dumps(stream["status"])), ("events", events), ("log", operator.logs())]:
         assert key_body[:64] not in text.replace("\n", "").replace("\\n", ""), f"the private key leaked into {where}"
 
+    # Behind a LoadBalancer RTMPS is on 443 (the worker's own port behind it): the URL says so.
+    cluster.kubectl("patch", "lst", "cam", "-n", namespace, "--type=merge", "-p",
+                    '{"spec": {"ingest": {"service": {"type": "LoadBalancer"}}}}')  # fmt: skip
+    service = eventually(
+        lambda: (v := cluster.get("services", namespace, "cam-ingest")) and v["spec"]["type"] == "LoadBalancer" and v,
+        what="LoadBalancer Service",
+    )
+    rtmps = next(p for p in service["spec"]["ports"] if p["name"] == "rtmps")
+    assert (rtmps["port"], rtmps["targetPort"]) == (443, "rtmps")
+    cluster.core.patch_namespaced_service_status(
+        "cam-ingest", namespace, {"status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.9"}]}}},
+        _content_type="application/merge-patch+json",
+    )  # fmt: skip
+    url = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", namespace, "cam")["status"]["ingest"])["exposure"] == "LoadBalancer"
+            and s["pushUrlRtmps"]
+        ),
+        what="the load balancer's RTMPS URL",
+    )
+    assert url == "rtmps://198.51.100.9:443/live"
+
 
 def test_a_secret_without_the_tls_keys_says_so(cluster, operator, namespace):
     cluster.kubectl("create", "secret", "generic", "cam-tls", "-n", namespace, "--from-literal=tls.crt=x")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from streamops.media.ffmpeg import FFMPEG, FFPROBE, child_environment
 
-# exact mode re-encodes: x264 veryfast at CRF 20 keeps a 720p30 source visually unchanged and
-# encodes ≈3x real time per core (measured: docs/design/clips.md); AAC 128 kbit/s.
+# exact mode re-encodes: x264 veryfast at CRF 20 (a 60 s 720p30 clip took 25 s of one core, 2.4x real
+# time: bench/results/clips.md); AAC 128 kbit/s.
 EXACT_PRESET = "veryfast"
 EXACT_CRF = 20
 EXACT_AUDIO_BITRATE = "128k"
@@ -93,7 +93,7 @@ async def _ffprobe(path: Path, *args: str) -> str:
 
 
 async def probe_keyframes(path: Path) -> Keyframes:
-    """Reads packets only (no decoding): ≈0.1 s for a minute of 720p."""
+    """Reads packets only (no decoding)."""
     start = await _ffprobe(path, "-show_entries", "format=start_time", "-of", "default=nw=1:nk=1")
     packets = await _ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0")
     return parse_keyframes(start, packets)

@@ -35,8 +35,6 @@ from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 CLIPPER_COMPONENT = "clipper"
 CLIP_LABEL = "streaming.streamops.dev/clip"
-# A clip is uploaded in seconds (a 60 s 720p clip is ≈20 MB); a slow bucket gets this long after SIGTERM.
-CLIPPER_GRACE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -189,7 +187,7 @@ def clipper_pod(
         scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
         ca_volumes, ca_mounts = ca_volume(storage.s3)
         worker = _container(config, http_port, scratch, settings, volumes + ca_volumes, mounts + ca_mounts)
-        pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=CLIPPER_GRACE_SECONDS)
+        pod = worker_pod(metadata, worker, settings, host_ports)
         return with_credentials(pod, storage.s3)
     assert claim is not None
     claim_volume = {"persistentVolumeClaim": {"claimName": claim}}

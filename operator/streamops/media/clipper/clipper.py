@@ -43,11 +43,10 @@ log = logging.getLogger("streamops.clipper")
 
 POLL_SECONDS = 1.0  # the playlist is read again this often while the end is still to come
 HTTP_TIMEOUT_SECONDS = 10.0
-PARALLEL_DOWNLOADS = 4  # segments fetched at once (≈2 MB each at 6 Mbit/s and 2 s segments)
+PARALLEL_DOWNLOADS = 4  # segments fetched at once (≈1.5 MB each at 6 Mbit/s and 2 s segments)
 # A playlist that cannot be read (the stream went offline: its DVR went with its session) is tried
 # again this long before the clip fails.
 UNREADABLE_PLAYLIST_SECONDS = 20.0
-STORE_GIVE_UP_FAILURES = None  # the upload retries with backoff until the Pod is deleted
 WORK_DIR = ".clip-work"
 
 

@@ -398,7 +398,8 @@ def ingest_pod(
         mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
     if enabled_overlays(stream):
         volumes += [{"name": OVERLAY_VOLUME, "emptyDir": {}}, {"name": OVERLAY_TMP_VOLUME, "emptyDir": {}}]
-        mounts.append({"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR, "readOnly": True})
+        # Writable: the ingest puts a transparent placeholder there before FFmpeg opens the PNGs.
+        mounts.append({"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR})
     signed = playback_signed(stream, settings)
     if signed:
         # The directory, not files: a rotation (a new `current`, the old one as `previous`) reaches the

@@ -404,6 +404,10 @@ class FakeKubeApi(KubeApi):
 
     def _create(self, kind: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
         meta = manifest["metadata"]
+        if "name" not in meta and meta.get("generateName"):  # as the API server does (kopf's Events, ours)
+            manifest = copy.deepcopy(manifest)
+            meta = manifest["metadata"]
+            meta["name"] = f"{meta['generateName']}{next(self._uids):05d}"
         namespace, name = meta["namespace"], meta["name"]
         with self._lock:
             error = self._injected("create", kind, name)

@@ -4,10 +4,13 @@ merge) and RTMPS on 443 behind a LoadBalancer."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import kopf
 import pytest
 from devtools.catalog import livestream, recording, restream
+from devtools.fake_kube import FakeKubeApi
 from pydantic import ValidationError
 from streamops.api import LiveStream, Recording, Restream
 from streamops.api.common import (
@@ -33,9 +36,10 @@ from streamops.control.livestream.status import (
 )
 from streamops.control.recording.builders import recorder_config
 from streamops.control.restream import backoff_event as B
-from streamops.control.shared.annotated_events import annotated_event, cut_message
+from streamops.control.shared.annotated_events import annotated_event, cut_message, post_event
 from streamops.control.shared.indexes import stream_entry
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.state import OperatorState
 from streamops.control.webhook.notifier import stream_client_fields
 from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
@@ -130,6 +134,22 @@ def test_an_annotated_event_is_shaped_as_kopfs_own():
     assert event["involvedObject"] == {"apiVersion": body["apiVersion"], "kind": "LiveStream", **body["metadata"]}
     assert (event["type"], event["reason"], event["source"]) == ("Normal", "WentLive", {"component": "kopf"})
     assert len(cut_message("x" * 5000)) == 1024 and cut_message("short") == "short"
+
+
+def test_events_with_annotations_are_created_by_the_operator_and_refusals_only_logged():
+    api = FakeKubeApi()
+    state = OperatorState(api=api, settings=SETTINGS)
+    body = kopf.Body(
+        {"apiVersion": "v", "kind": "Restream", "metadata": {"name": "out", "namespace": "media", "uid": "u"}}
+    )
+    annotations = spec_client_annotations(CLIENT)
+    asyncio.run(post_event(state, body, "Warning", "Backoff", "the target failed", annotations, T0))
+    (event,) = [o for (kind, _, _), o in api.store.items() if kind == "Event"]
+    assert event["metadata"]["annotations"] == annotations and event["metadata"]["name"].startswith("kopf-event-")
+    assert (event["involvedObject"]["name"], event["reason"]) == ("out", "Backoff")
+    api.fail("create", "Event", status=500)
+    asyncio.run(post_event(state, body, "Normal", "Again", "x", annotations, T0))  # logged, not raised
+    assert [kind for kind, _, _ in api.store].count("Event") == 1
 
 
 def test_the_restream_backoff_event_and_a_recordings_stream_facts_carry_them():

@@ -13,6 +13,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -229,24 +230,29 @@ class Clipper:
         if any(s.discontinuity for s in segments[1:]):
             # Another session's media (a reconnect, a switch to the backup): its timestamps start over.
             raise ClipRefused("ClipFailed", "the range spans a discontinuity (a publisher reconnect): cut it in two")
-        semaphore = asyncio.Semaphore(PARALLEL_DOWNLOADS)
-
-        async def get(url: str) -> bytes:
-            async with semaphore:
-                return await asyncio.to_thread(fetch, url)
-
         uris = ([playlist.init_uri] if playlist.init_uri else []) + [s.uri for s in segments]
-        try:
-            bodies = await asyncio.gather(*(get(u) for u in uris))
-        except (OSError, urllib.error.URLError) as e:
-            # A segment deleted from the window meanwhile (404): the range slid out while we read it.
-            raise ClipRefused(
-                "OutsideDvrWindow", f"a segment of the range left the DVR while it was read: {e}"
-            ) from None
         joined = work / ("joined.mp4" if playlist.init_uri else "joined.ts")
-        with open(joined, "wb") as f:  # MPEG-TS segments concatenate; so do an init segment and its fragments
-            for body in bodies:
-                f.write(body)
+        # MPEG-TS segments concatenate; so do an init segment and its fragments. In order, with at
+        # most PARALLEL_DOWNLOADS in flight or waiting to be written: a 4 h clip never sits in memory.
+        in_flight: deque[asyncio.Task[bytes]] = deque()
+        try:
+            with open(joined, "wb") as f:
+                for uri in uris:
+                    in_flight.append(asyncio.create_task(asyncio.to_thread(fetch, uri)))
+                    if len(in_flight) >= PARALLEL_DOWNLOADS:
+                        f.write(await in_flight.popleft())
+                while in_flight:
+                    f.write(await in_flight.popleft())
+        except urllib.error.HTTPError as e:
+            if e.code in (404, 410):  # deleted from the window meanwhile: the range slid out while we read it
+                message = "a segment of the range left the DVR while it was read"
+                raise ClipRefused("OutsideDvrWindow", message) from None
+            raise ClipRefused("ClipFailed", f"the ingest answered HTTP {e.code} for a segment") from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            raise ClipRefused("ClipFailed", f"reading a segment from the ingest failed: {e}") from None
+        finally:
+            for task in in_flight:
+                task.cancel()
         return joined, segments[0].start
 
     async def _cut(self, playlist: MediaPlaylist) -> Path:

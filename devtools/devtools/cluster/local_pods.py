@@ -1,4 +1,4 @@
-"""A kubelet stand-in for worker Pods: runs a Pod's one container as a local process (tests/cluster).
+"""A kubelet stand-in for worker Pods: runs a Pod's containers as local processes (tests/cluster).
 
 The operator under test runs with STREAMOPS_HOST_NETWORK=true, so its worker Pods are hostNetwork
 Pods with ports it allocated (STREAMOPS_PORT_RANGE). `LocalPod.start()` does what a kubelet would:
@@ -72,6 +72,7 @@ class LocalPod:
         self.pod: dict[str, Any] = {}
         self.config: dict[str, Any] = {}
         self.http_port = 0
+        self.sidecars: list[subprocess.Popen[bytes]] = []
 
     @property
     def log(self) -> Path:
@@ -80,9 +81,9 @@ class LocalPod:
     def claim_dir(self, claim: str) -> Path:
         return self.root / "claims" / self.namespace / claim
 
-    def _volumes(self) -> dict[str, Path]:
+    def _volumes(self, container_index: int = 0) -> dict[str, Path]:
         spec = self.pod["spec"]
-        container = spec["containers"][0]
+        container = spec["containers"][container_index]
         local: dict[str, Path] = {}
         for volume in spec.get("volumes") or []:
             name = volume["name"]
@@ -122,8 +123,29 @@ class LocalPod:
                 env={**child_env(), **worker_ffmpeg_env()},  # the FFmpeg of the worker image
             )
         eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
+        self._start_sidecars()
         set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
         return self
+
+    def _start_sidecars(self) -> None:
+        """The Pod's other containers (the ingest's overlay renderer): `streamops worker <kind>` with
+        their own config and mounts, the same local volumes (an emptyDir is one directory per Pod)."""
+        for index, container in enumerate(self.pod["spec"]["containers"][1:], start=1):
+            kind = container["args"][1]
+            config = _rewrite(json.loads(container["env"][0]["value"]), self._volumes(index))
+            config_path = self.workdir / f"{container['name']}.json"
+            config_path.write_text(json.dumps(config))
+            with (self.workdir / f"{container['name']}.log").open("ab") as log:
+                self.sidecars.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                        env=child_env(),
+                    )
+                )
 
     def _healthy(self) -> bool:
         assert self.process is not None
@@ -141,6 +163,8 @@ class LocalPod:
         """TERM the worker (it stops its FFmpeg and finalises); KILL whatever is left, by PID."""
         if self.process is not None:
             stop_tree(self.process, signal.SIGTERM, timeout, group=False)
+        for sidecar in self.sidecars:
+            stop_tree(sidecar, signal.SIGTERM, timeout)
 
 
 class LocalPods:

@@ -1,0 +1,61 @@
+"""HTML overlays through the operator: the ingest Pod's renderer sidecar and the shared volume run as
+local processes (devtools.cluster.local_pods), a real publisher; what the renderer reports reaches
+status.overlays, condition Overlays and one Warning Event, and the stream stays live and Ready."""
+
+from __future__ import annotations
+
+import base64
+
+from devtools.catalog import livestream
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import LocalPods
+from devtools.media.overlays import PageServer, score_json, scoreboard_page
+from devtools.media.peers import Publisher
+from devtools.ports import free_port
+from devtools.waits import eventually
+
+
+def test_a_failing_overlay_is_reported_and_the_stream_stays_on_air(
+    cluster, operator, namespace, local_pods: LocalPods, publishers
+):
+    ns = namespace
+    closed = free_port("tcp")
+    with PageServer("127.0.0.1") as pages:
+        pages.serve("/", scoreboard_page(font_px=24))
+        pages.serve("/score.json", score_json("HOME 3"), content_type="application/json")
+        cluster.apply(
+            ns,
+            livestream(
+                "cam",
+                screenshots={"enabled": False},
+                transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]},
+                overlays=[
+                    {"name": "score", "url": pages.url("/"), "left": 5, "top": 5, "width": 40, "height": 20},
+                    {"name": "down", "url": f"http://127.0.0.1:{closed}/", "left": 50, "width": 40, "height": 20},
+                    {"name": "later", "url": pages.url("/"), "width": 10, "height": 10, "enabled": False},
+                ],
+            ),
+        )
+        pod = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="ingest Pod")
+        assert [c["name"] for c in pod["spec"]["containers"]] == ["ingest", "overlay"]
+        ingest = local_pods.start(ns, "cam-ingest")
+        key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
+        publishers.append(
+            Publisher(f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}", size="320x180", rate=15).start()
+        )
+
+        def reported(o: dict) -> bool:
+            states = {s["name"]: s["state"] for s in o.get("status", {}).get("overlays") or []}
+            return o["status"].get("live") and states == {"score": "rendering", "down": "failing", "later": "disabled"}
+
+        s = eventually(lambda: (o := cluster.get("livestreams", ns, "cam")) and reported(o) and o, timeout=45)
+        down = next(o for o in s["status"]["overlays"] if o["name"] == "down")
+        assert "ERR_CONNECTION_REFUSED" in down["message"]
+        overlays = condition(s, "Overlays")
+        assert (overlays["status"], overlays["reason"]) == ("False", "OverlayFailing")
+        assert overlays["message"].startswith("overlay down is not drawn: net::ERR_CONNECTION_REFUSED")
+        assert condition(s, "Ready")["status"] == "True" and condition(s, "Live")["status"] == "True"
+        warnings = eventually(
+            lambda: cluster.events(ns, "LiveStream", "cam", "OverlayFailing"), timeout=10, what="the Warning"
+        )
+        assert [e["type"] for e in warnings] == ["Warning"] and "overlay down" in warnings[0]["message"]

@@ -26,6 +26,8 @@ from devtools.waits import eventually
 SECRET = "whsec-test-Hq8v2LmN4"
 NEW_SECRET = "whsec-rotated-Tz5c9WbK1"
 GROUP = "streaming.streamops.dev/v1alpha1"
+# The user's own identifiers (spec.clientUserId / clientEntityData): in every event's data.
+CLIENT = {"clientUserId": 31337, "clientEntityData": '{"channel": "main"}'}
 
 
 def webhook(name: str, url: str, **spec: object) -> dict:
@@ -97,9 +99,9 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     rtmp_port = int(target.app_url().split(":")[2].split("/")[0])
     try:
         push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": 3}}
-        cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}))
+        cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}, **CLIENT))
         cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=30))
-        cluster.apply(ns, restream("out", uri=target.app_url()))
+        cluster.apply(ns, restream("out", uri=target.app_url(), clientUserId=7))
         for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "out-pusher"):
             eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
         primary = local_pods.start(ns, "cam-ingest")
@@ -164,6 +166,23 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         and ready["data"]["stream"] == "cam"
         and ready["data"]["streamTitle"] == "Camera"
     )
+    assert all({k: e["data"].get(k) for k in CLIENT} == CLIENT for e in events), "the stream's client fields"
+    # The Restream's own Events carry its own client fields as annotations.
+    ours = [e for e in cluster.events(ns, "Restream", "out") if e["reason"].startswith("Restream")]
+    assert {"RestreamLive", "RestreamBackoff"} <= {e["reason"] for e in ours}
+    assert all(e["metadata"]["annotations"] == {"streaming.streamops.dev/client-user-id": "7"} for e in ours), ours
+    # Both ingests' publish sessions, ended, in status.sessions, oldest first.
+    sessions = eventually(
+        lambda: (
+            (s := cluster.get("livestreams", ns, "cam")["status"]["sessions"])
+            and all(x.get("endedAt") for x in s)
+            and s
+        ),
+        timeout=15,
+        what="every session ended in status",
+    )
+    assert [x["ingest"] for x in sessions] == ["backup", "primary"], sessions
+    assert all(x["protocol"] == "rtmp" and x["videoCodec"] == "h264" and x["peakBitrate"] > 0 for x in sessions)
 
     # The wrong secret does not verify; the selector that selects nothing got nothing extra.
     eventually(lambda: wrong.entries(), what="the wrong-secret receiver got events")

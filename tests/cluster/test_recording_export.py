@@ -101,7 +101,10 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
     url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
     with Publisher(url, size="640x360", rate=15, video_bitrate="500k", log_path=tmp_path / "publisher.log"):
-        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), timeout=30, what="live")
+        status = eventually(
+            lambda: (s := cluster.get("livestreams", ns, "cam")["status"]).get("live") and s, timeout=30, what="live"
+        )
+        assert status["transcodedQualities"] == ["360p", "180p"], "what the running ingest encodes, tallest first"
         cluster.apply(ns, recording("rec", storage=storage, minDurationSeconds=1))
         pod = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), what="the recorder Pod")
         config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])

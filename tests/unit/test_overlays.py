@@ -108,8 +108,10 @@ def test_overlays_are_composited_before_the_split_in_zindex_order_never_into_the
     # Each overlay: scaled to a fraction of the source (5.1's scale2ref: iw/ih are the source's), laid on
     # it, the logo under the score; then one split into the two renditions.
     chain = graph.split(";")
-    assert "scale2ref=h=ih*0.1:w=iw*0.2" in chain[0] and "overlay=format=auto:x=main_w*0.8:y=main_h*0" in chain[1]
-    assert "scale2ref=h=ih*0.2:w=iw*0.4" in chain[2] and "overlay=format=auto:x=main_w*0.05:y=main_h*0.05" in chain[3]
+    assert "scale2ref=h=ih*0.1:w=iw*0.2" in chain[0]
+    assert "overlay=eof_action=pass:format=auto:x=main_w*0.8:y=main_h*0" in chain[1]
+    assert "scale2ref=h=ih*0.2:w=iw*0.4" in chain[2]
+    assert "overlay=eof_action=pass:format=auto:x=main_w*0.05:y=main_h*0.05" in chain[3]
     assert "split=2" in chain[4] and graph.count("split") == 1
     copy = argv.index("pipe:1")
     assert argv[copy - 6 : copy] == ["-f", "mpegts", "-c", "copy", "-pes_payload_size", "0"]

@@ -135,9 +135,6 @@ def ll_renditions(config: IngestConfig) -> list[str]:
     return [r.name for r in renditions(config)] or [""]
 
 
-def _tee_target(options: dict[str, Any], path: str) -> str:
-    return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
-
 # FFmpeg's image2 input opens the PNG again for every frame it reads (measured on 5.1: a PNG renamed
 # over the old one shows from the next frame on), at this rate; a queue of a few frames, so the
 # picture composited is at most that old.
@@ -175,9 +172,16 @@ def with_overlays(config: IngestConfig, video: Any) -> Any:
             x=f"main_w*{overlay.x / 100:g}",
             y=f"main_h*{overlay.y / 100:g}",
             format="auto",
+            # Not the default (repeat): with it FFmpeg 5.1 never exits when its source ends (measured
+            # with a file; a push session's end is also forced by the worker, a pull's is not);
+            # pass: were the PNG input ever to end, the source goes on without the overlay.
+            eof_action="pass",
         )
     return video
 
+
+def _tee_target(options: dict[str, Any], path: str) -> str:
+    return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
 
 
 def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
@@ -213,11 +217,11 @@ def session_command(
     `audio_codec`: what the copied outputs' audio becomes ("aac" for a WHIP publisher's Opus: the
     feed's readers and HLS take AAC), video staying as it came."""
     ll_fds = ll_fds or {}
+    if config.overlays and renditions(config):
+        input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
     stream = ffmpeg_python.input(url, **input_options)
     codecs = {"c": "copy"} if audio_codec == "copy" else {"c:v": "copy", "c:a": audio_codec}
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
-    if config.overlays and renditions(config):
-        input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
     outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, f="mpegts", pes_payload_size=0)]
     ladder = renditions(config)

@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-webhooks bench-clips clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -155,6 +155,9 @@ bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveSt
 
 bench-clips: deps venv s3server ffmpeg ## a 60 s clip from a live stream's DVR -> downloadable: keyframe copy to the claim and to a bucket, exact (re-encoded) to the claim; wall and CPU seconds -> bench/results/clips.md
 	$(PY) bench/clips.py $(BENCH_ARGS)
+
+bench-overlays: deps venv ffmpeg ## an HTML overlay's cost (CPU and memory of the ingest with and without it, of the renderer's Chromium) at 720p30 and 1080p30, and page change -> first frame in the HLS output (decoded) -> bench/results/overlays.md
+	$(PY) bench/overlays.py $(BENCH_ARGS)
 
 bench-webhooks: deps venv kube ffmpeg ## StreamWebhook delivery latency (status change -> receiver, p50/p99; target p99 2 s) with real ingests, the Kubernetes Event as the peer; the operator's CPU, RSS and API writes at 500 streams without / with a webhook (idle, subscribe, status churn) -> bench/results/webhooks.md
 	$(PY) bench/webhooks.py $(BENCH_ARGS)

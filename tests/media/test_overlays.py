@@ -193,6 +193,10 @@ def test_scoreboard_change_shows_in_every_rendition_not_in_the_origin(ingest_fac
                 # The copied feed (origin passthrough, what an origin recording records) has no overlay.
                 origin = box_frames(read_for(ingest.feed_url, 2, tmp_path / "origin.ts"), box)
                 assert origin and all(which_picture(f, [home0, home7], pixels) is None for f in origin)
+                # The transcoded feed (what transcoded recordings and restreams read) has it.
+                feed = box_frames(read_for(ingest.feed_url + "/transcoded", 2, tmp_path / "transcoded.ts"), box)
+                home7_frames = [which_picture(f, [home0, home7], pixels) for f in feed].count(1)
+                assert feed and home7_frames >= len(feed) - 2, f"{home7_frames} of {len(feed)} frames show HOME 7"
 
                 # The page that cannot be reached: failing, said by the ingest; the stream is live.
                 status = wait_for(

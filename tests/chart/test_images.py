@@ -30,7 +30,7 @@ def hadolint() -> str:
 
 
 # The uid each image runs as: the workers' and the operator's, and the edge's (nginx; the add-ons' nonroot).
-IMAGE_USERS = {"operator": "10001:10001", "worker": "10001:10001", "edge": "65532:65532"}
+IMAGE_USERS = {"operator": "10001:10001", "overlay": "10001:10001", "worker": "10001:10001", "edge": "65532:65532"}
 
 
 def test_every_image_exists() -> None:

@@ -6,9 +6,10 @@ Measured on this machine, with real parts: the ingest worker (the workers' FFmpe
 real FFmpeg publisher (testsrc2 + sine, 30 fps) into one rendition of the source's height, and the
 renderer worker (real headless Chromium) drawing a scoreboard page (a box of 40 % x 20 % whose
 text changes every second, as a live score or a clock does) served on loopback:
-- CPU (% of one core) and peak RSS of the ingest's process tree without and with the overlay, and of
-  the renderer's tree (Python + Chromium's browser, GPU, renderer processes), at 720p30 and
-  1080p30, each over a steady window;
+- CPU (% of one core) and peak PSS of the ingest's process tree without and with the overlay, and
+  of the renderer's tree (Python + Chromium's browser, GPU, renderer processes), at 720p30 (one
+  and two overlays) and 1080p30 (one), each over a steady window, with the encoding speed;
+- the ingest FFmpeg's extra CPU alone, as CPU time per second of video, not paced (load-free);
 - the time from a page change (the JSON the page polls changes) to its first appearance in the HLS
   output, found by decoding the newest segments' frames in the overlay's box (1 s segments) and
   comparing them with the renderer's own picture; split into change → the renderer's PNG replaced,
@@ -57,6 +58,7 @@ from report_file import commit, loadavg, write_report  # bench/report_file.py, b
 
 RESULT = ROOT / "bench" / "results" / "overlays.md"
 BOX = (5, 5, 40, 20)  # left, top, width, height in percent
+BOXES = (BOX, (55, 75, 40, 20))  # a second overlay (the rows with two) bottom right
 SIZES = {720: ("1280x720", 3000), 1080: ("1920x1080", 5000)}
 TICKING_PAGE = """<!doctype html><html><head><style>
 html,body{margin:0;height:100%;overflow:hidden}
@@ -66,16 +68,16 @@ let n = 0; setInterval(() => { n += 1; document.getElementById('s').textContent 
 </script></body></html>"""
 
 
-def box_pixels(height: int) -> tuple[int, int, int, int]:
+def box_pixels(height: int, box: tuple[int, int, int, int] = BOX) -> tuple[int, int, int, int]:
     width = round(height * 16 / 9)
-    left, top, w, h = BOX
+    left, top, w, h = box
     return round(width * left / 100), round(height * top / 100), round(width * w / 100), round(height * h / 100)
 
 
 @contextlib.contextmanager
-def stream(tmp: Path, height: int, overlay_url: str | None, segment_seconds: int = 2) -> Iterator[tuple[Ingest, Any]]:
-    """An ingest (one rendition of the source's height) with a publisher, and the renderer when
-    `overlay_url` is set."""
+def stream(tmp: Path, height: int, overlay_urls: list[str], segment_seconds: int = 2) -> Iterator[tuple[Ingest, Any]]:
+    """An ingest (one rendition of the source's height) with a publisher, and the renderer drawing
+    one overlay per URL (score0, score1 in BOXES) when there are any."""
     size, kbps = SIZES[height]
     overlays = tmp / "overlays"
     config: dict[str, Any] = {
@@ -83,26 +85,31 @@ def stream(tmp: Path, height: int, overlay_url: str | None, segment_seconds: int
         "hls": {"segmentSeconds": segment_seconds, "mpegts": False},
         "screenshots": {"enabled": False},
     }
-    if overlay_url:
-        left, top, width, h = BOX
-        config |= {"overlays": [{"name": "score", "x": left, "y": top, "width": width, "height": h}]}
+    names = [f"score{i}" for i in range(len(overlay_urls))]
+    if overlay_urls:
+        config["overlays"] = [
+            {"name": name, "x": box[0], "y": box[1], "width": box[2], "height": box[3]}
+            for name, box in zip(names, BOXES, strict=False)
+        ]
         config["overlayDir"] = str(overlays)
-    workdir = tmp / f"ingest-{height}-{bool(overlay_url)}-{time.monotonic_ns()}"
+    workdir = tmp / f"ingest-{height}-{len(overlay_urls)}-{time.monotonic_ns()}"
     workdir.mkdir()
     ingest = Ingest(workdir, **config).start()
     renderer = None
     try:
-        if overlay_url:
-            _, _, w, h = box_pixels(height)
+        if overlay_urls:
+            pages = []
+            for name, url, box in zip(names, overlay_urls, BOXES, strict=False):
+                _, _, w, h = box_pixels(height, box)
+                pages.append({"name": name, "url": url, "width": w, "height": h})
             renderer = OverlayRendererProcess(
-                workdir,
-                {"stream": "cam", "directory": str(overlays),
-                 "overlays": [{"name": "score", "url": overlay_url, "width": w, "height": h}]},
-            ).start()  # fmt: skip
+                workdir, {"stream": "cam", "directory": str(overlays), "overlays": pages}
+            ).start()
         with Publisher(ingest.rtmp_url(), size=size, duration=600):
             ingest.wait_live(timeout=30)
             if renderer is not None:
-                wait_for(lambda: renderer.report("score").get("state") == "rendering", timeout=30)
+                for name in names:
+                    wait_for(lambda n=name: renderer.report(n).get("state") == "rendering", timeout=30)
             yield ingest, renderer
     finally:
         if renderer is not None:
@@ -130,8 +137,8 @@ def window(pid: int, seconds: float, out: dict[str, tuple[float, int]], key: str
     out[key] = (100 * (proc_cpu_seconds(pid) - c0) / (time.monotonic() - t0), pss)
 
 
-def cost(tmp: Path, height: int, url: str | None, seconds: float) -> dict[str, tuple[float, int]]:
-    with stream(tmp, height, url) as (ingest, renderer):
+def cost(tmp: Path, height: int, urls: list[str], seconds: float) -> dict[str, tuple[float, int]]:
+    with stream(tmp, height, urls) as (ingest, renderer):
         time.sleep(3)
         out: dict[str, tuple[float, int]] = {}
         threads = [threading.Thread(target=window, args=(ingest.process.pid, seconds, out, "ingest"))]
@@ -142,17 +149,18 @@ def cost(tmp: Path, height: int, url: str | None, seconds: float) -> dict[str, t
         for t in threads:
             t.join()
         if renderer is not None:
-            out["captures"] = (float(renderer.report("score").get("captures", 0)), 0)
-            shutil.copyfile(renderer.directory / "score.png", tmp / f"score-{height}.png")
+            out["captures"] = (float(renderer.report("score0").get("captures", 0)), 0)
+            for i in range(len(urls)):
+                shutil.copyfile(renderer.directory / f"score{i}.png", tmp / f"score{i}-{height}.png")
         out["speed"] = (float(ingest.status().get("transcodingSpeed") or 0), 0)
         return out
 
 
-def ffmpeg_cpu(height: int, png: Path | None, seconds: int = 20) -> float:
+def ffmpeg_cpu(height: int, pngs: list[Path], seconds: int = 20) -> float:
     """CPU seconds per second of 30 fps video of the workers' FFmpeg decoding an H.264 testsrc2 file
-    and encoding it as the ingest encodes a rendition (x264 veryfast, its bitrate), with the ingest's overlay filters
-    (commands.with_overlays: image2 looped at 10 fps, scale2ref, overlay) when `png` is given. Not
-    paced (-re): CPU time, so the machine's load does not change it."""
+    and encoding it as the ingest encodes a rendition (x264 veryfast, its bitrate), with the ingest's
+    overlay filters (commands.with_overlays: image2 looped at 10 fps, scale2ref, overlay) for each
+    PNG (in BOXES). Not paced (-re): CPU time, so the machine's load does not change it."""
     size, kbps = SIZES[height]
     source = Path(tempfile.gettempdir()) / f"bench-overlays-source-{height}-{seconds}.mp4"
     if not source.exists():  # what a publisher sends (as devtools.media.peers.Publisher), made once
@@ -164,16 +172,18 @@ def ffmpeg_cpu(height: int, png: Path | None, seconds: int = 20) -> float:
     ffmpeg = worker_ffmpeg_env()["STREAMOPS_FFMPEG"]
     argv = [ffmpeg, "-v", "error", "-i", str(source)]
     encode = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-b:v", f"{kbps}k", "-f", "null", "-"]
-    if png is None:
+    if not pngs:
         argv += ["-map", "0:v", *encode]
     else:
-        left, top, width, h = BOX
-        argv += ["-f", "image2", "-loop", "1", "-framerate", "10", "-thread_queue_size", "4", "-i", str(png)]
-        graph = (
-            f"[1:v][0:v]scale2ref=w=iw*{width / 100:g}:h=ih*{h / 100:g}[o][m];"
-            f"[m][o]overlay=x=main_w*{left / 100:g}:y=main_h*{top / 100:g}:format=auto:eof_action=pass[v]"
-        )
-        argv += ["-filter_complex", graph, "-map", "[v]", *encode]
+        chain, video = [], "0:v"
+        for i, (png, (left, top, width, h)) in enumerate(zip(pngs, BOXES, strict=False), start=1):
+            argv += ["-f", "image2", "-loop", "1", "-framerate", "10", "-thread_queue_size", "4", "-i", str(png)]
+            chain.append(f"[{i}:v][{video}]scale2ref=w=iw*{width / 100:g}:h=ih*{h / 100:g}[o{i}][m{i}]")
+            chain.append(
+                f"[m{i}][o{i}]overlay=x=main_w*{left / 100:g}:y=main_h*{top / 100:g}:format=auto:eof_action=pass[v{i}]"
+            )
+            video = f"v{i}"
+        argv += ["-filter_complex", ";".join(chain), "-map", f"[{video}]", *encode]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -209,8 +219,8 @@ def latency(tmp: Path, changes: int) -> list[tuple[float, float]]:
     with PageServer("127.0.0.1") as pages:
         pages.serve("/", scoreboard_page(font_px=96))
         pages.serve("/score.json", score_json("HOME 0"), content_type="application/json")
-        with stream(tmp, height, pages.url("/"), segment_seconds=1) as (ingest, renderer):
-            png = renderer.directory / "score.png"
+        with stream(tmp, height, [pages.url("/")], segment_seconds=1) as (ingest, renderer):
+            png = renderer.directory / "score0.png"
             time.sleep(2)
             for n in range(1, changes + 1):
                 settled(png)  # the previous state fully drawn, so only this change replaces the PNG
@@ -247,15 +257,17 @@ def main() -> int:
     started = datetime.now(UTC)
     load_before = loadavg()
     rows = []
+    plains: dict[int, dict[str, tuple[float, int]]] = {}  # the ingest without overlays, once per size
     try:
         with PageServer("127.0.0.1") as pages:
-            for height in (720, 1080):
+            for height, count in ((720, 1), (720, 2), (1080, 1)):
                 pages.serve("/", TICKING_PAGE.replace("FONT", str(height // 8)))
-                plain = cost(tmp, height, None, args.seconds)
-                drawn = cost(tmp, height, pages.url("/"), args.seconds)
-                encoded = (ffmpeg_cpu(height, None), ffmpeg_cpu(height, tmp / f"score-{height}.png"))
-                rows.append((height, plain, drawn, encoded))
-                print(f"{height}p: {plain} {drawn}", file=sys.stderr)
+                plain = plains.get(height) or plains.setdefault(height, cost(tmp, height, [], args.seconds))
+                drawn = cost(tmp, height, [pages.url("/")] * count, args.seconds)
+                pngs = [tmp / f"score{i}-{height}.png" for i in range(count)]
+                encoded = (ffmpeg_cpu(height, []), ffmpeg_cpu(height, pngs))
+                rows.append((height, count, plain, drawn, encoded))
+                print(f"{height}p x{count}: {plain} {drawn} {encoded}", file=sys.stderr)
         timed = latency(tmp, args.changes)
         print(f"latency: {timed}", file=sys.stderr)
     finally:
@@ -268,19 +280,20 @@ def main() -> int:
         f"commit {commit('operator', 'bench/overlays.py', 'devtools')}; load average {load_before} before, "
         f"{loadavg()} after. `make bench-overlays` (bench/overlays.py) writes this file.",
         "",
-        "One rendition of the source's height (x264 veryfast), a 30 fps testsrc2 publisher; the overlay: a "
-        f"{BOX[2]} % x {BOX[3]} % box whose text changes every second. CPU in % of one core over "
+        "One rendition of the source's height (x264 veryfast), a 30 fps testsrc2 publisher; each overlay: a "
+        f"{BOX[2]} % x {BOX[3]} % box whose text changes every second (a second one bottom right), all in one "
+        "renderer. CPU in % of one core over "
         f"{args.seconds:g} s; memory: the peak PSS of the process tree (proportional set size: a page shared by n "
         "processes counts 1/n).",
         "",
-        "| output | ingest without | ingest with overlay | ingest's extra | renderer (Python + Chromium) | "
-        "renderer PSS | PNGs written | encoding speed without / with |",
-        "|---|---|---|---|---|---|---|---|",
+        "| output | overlays | ingest without | ingest with | ingest's extra | renderer (Python + Chromium) | "
+        "renderer PSS | PNGs written (first) | encoding speed without / with |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for height, plain, drawn, _ in rows:
+    for height, count, plain, drawn, _ in rows:
         extra = drawn["ingest"][0] - plain["ingest"][0]
         lines.append(
-            f"| {height}p30 | {plain['ingest'][0]:.0f} % ({plain['ingest'][1] / mib:.0f} MiB) | "
+            f"| {height}p30 | {count} | {plain['ingest'][0]:.0f} % ({plain['ingest'][1] / mib:.0f} MiB) | "
             f"{drawn['ingest'][0]:.0f} % ({drawn['ingest'][1] / mib:.0f} MiB) | {extra:+.0f} % | "
             f"{drawn['renderer'][0]:.0f} % | {drawn['renderer'][1] / mib:.0f} MiB | {drawn['captures'][0]:.0f} | "
             f"{plain['speed'][0]:.2f} / {drawn['speed'][0]:.2f} |"
@@ -292,13 +305,13 @@ def main() -> int:
         "the ingest's overlay filters on the renderer's PNG; CPU seconds per second of video (100 % = one core "
         "at 30 fps):",
         "",
-        "| output | without | with the overlay | extra per overlay |",
-        "|---|---|---|---|",
+        "| output | overlays | without | with | extra per overlay |",
+        "|---|---|---|---|---|",
     ]
-    for height, _, _, (without, with_overlay) in rows:
+    for height, count, _, _, (without, with_overlay) in rows:
         lines.append(
-            f"| {height}p30 | {100 * without:.0f} % | {100 * with_overlay:.0f} % | "
-            f"{100 * (with_overlay - without):+.1f} % |"
+            f"| {height}p30 | {count} | {100 * without:.0f} % | {100 * with_overlay:.0f} % | "
+            f"{100 * (with_overlay - without) / count:+.1f} % |"
         )
     to_png = [a for a, _ in timed]
     to_hls = [b for _, b in timed]

@@ -197,6 +197,12 @@ def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
         "sc_threshold": 0,
         # Keyframes on segment boundaries, so every rendition's segments line up.
         "force_key_frames": f"expr:gte(t,n_forced*{segment_seconds})",
+        # The source's timestamps as they come, on a 90 kHz clock. FFmpeg's default (cfr behind the
+        # tee muxer, in 1/rate ticks) forces the rate its 0.1 s probe guessed from RTMP's
+        # whole-millisecond timestamps, 353/12 for a 30 fps publisher: one frame in 60 dropped
+        # (measured: 177 of 180 frames in 6 s; with these 180, read back as 30/1).
+        "fps_mode": "passthrough",
+        "enc_time_base:v": "1:90000",
         "acodec": "aac",
         "b:a": f"{r.audio_bitrate_kbps}k",
     }

@@ -101,6 +101,17 @@ class LocalCluster(Kubectl, Lifecycle):
     def edge_image(self) -> Image | None:
         return self.builder.edge() if self.ingress_controller else None
 
+    @property
+    def overlay_image(self) -> Image:
+        """The overlay renderer sidecar's (built with the others, imported only when a test asks)."""
+        return self.builder.overlay()
+
+    def import_images(self, images: Sequence[Image]) -> None:
+        """Into every node's containerd, in parallel (≈940 MiB for the overlay image)."""
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for f in [pool.submit(n.import_images, images) for n in self.nodes]:
+                f.result()
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 300.0) -> Self:

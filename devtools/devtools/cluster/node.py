@@ -418,16 +418,23 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         self._wait(lambda: log.exists() and log.read_text().rstrip().endswith("ready"), deadline,
                    "the node's mount namespace", "mounts")  # fmt: skip
 
-    def _import_images(self, prune: bool = True) -> None:
-        have = set(self.ctr("images", "ls", "-q").split())
-        for image in self.images:
+    def import_images(self, images: Sequence[Image]) -> None:
+        """Images a test needs besides the node's own (its containerd keeps them until the node goes)."""
+        self._import(images, set(self.ctr("images", "ls", "-q").split()))
+
+    def _import(self, images: Sequence[Image], have: set[str]) -> None:
+        for image in images:
             if image.tag in have:
                 continue
             began = time.monotonic()
             self.ctr("images", "import", "--snapshotter", "overlayfs", str(image.archive), timeout=600)
             print(f"# imported {image.short} in {time.monotonic() - began:.1f}s", file=sys.stderr)
+
+    def _import_images(self, prune: bool = True) -> None:
+        have = set(self.ctr("images", "ls", "-q").split())
+        self._import(self.images, have)
         for old in have - {i.tag for i in self.images} if prune else ():
-            if old.startswith(("docker.io/library/streamops-worker:", "docker.io/library/streamops-pause:")):
+            if old.startswith(tuple(f"docker.io/library/streamops-{n}:" for n in ("worker", "pause", "overlay"))):
                 with contextlib.suppress(NodeError):
                     self.ctr("images", "rm", old)
 

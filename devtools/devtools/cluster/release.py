@@ -60,7 +60,10 @@ class Release:
         self.cluster = cluster
         images: dict[str, Any] = {
             "image": image_values(cluster.operator_image),
-            "worker": {"image": image_values(cluster.worker_image)},
+            "worker": {
+                "image": image_values(cluster.worker_image),
+                "overlayImage": image_values(cluster.overlay_image),
+            },
             "operator": {"verbose": True},
         }
         if cluster.edge_image is not None:

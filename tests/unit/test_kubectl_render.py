@@ -164,6 +164,24 @@ def test_status_screen_of_a_live_stream_with_backup_recordings_and_restreams():
     status |= {"backupLive": True, "startedAtBackup": "2026-11-25T04:11:00Z"}
     status["viewers"] = {"total": 7, "hls": 2, "llhls": 4, "dash": 0, "webrtc": 1, "windowSeconds": 30}
     status["conditions"].append(condition("Stalled", "True", "TLSSecretNotFound", "Secret tls is missing"))
+    status["transcodedQualities"] = ["720p", "360p"]
+    session = {
+        "ingest": "primary",
+        "protocol": "rtmp",
+        "videoCodec": "h264",
+        "audioCodec": "aac",
+        "width": 1280,
+        "height": 720,
+        "frameRate": 30.0,
+        "averageBitrate": 4_400_000,
+        "peakBitrate": 6_100_000,
+    }
+    status["sessions"] = [
+        {**session, "startedAt": "2026-11-24T10:00:00Z", "endedAt": "2026-11-24T11:00:00Z", "protocol": "srt"},
+        {**session, "startedAt": "2026-11-25T03:00:00Z", "endedAt": "2026-11-25T03:30:00Z"},
+        {**session, "startedAt": "2026-11-25T04:00:00Z", "endedAt": "2026-11-25T04:05:00Z", "ingest": "backup"},
+        {**session, "startedAt": "2026-11-25T04:10:00Z"},
+    ]  # fmt: skip
     cam = stream("cam", "live", status, source={"push": {"protocols": ["rtmp", "srt"], "backup": True}})
     recordings = [
         take("old", {"conditions": [condition("Succeeded", "True", "Finished")], "startedAt": "2026-11-24T10:00:00Z",
@@ -176,6 +194,7 @@ def test_status_screen_of_a_live_stream_with_backup_recordings_and_restreams():
         target("tw", restream_status(False, 0, 7, "rtmps://live.twitch.tv/app/***: refused"), uri="rtmps://live.twitch.tv/app"),
     ]  # fmt: skip
     screen = status_screen(cam, recordings, restreams, NOW).splitlines()
+    arrived = "1280x720 h264/aac 30 fps, avg 4.40 Mb/s, peak 6.10 Mb/s"  # the newest 3 sessions, newest first
     assert screen == [
         'livestream live/cam  "Camera"',
         "  Live:       yes, on air: primary since 2026-11-25 04:10:00 UTC (12m30s)",
@@ -184,6 +203,10 @@ def test_status_screen_of_a_live_stream_with_backup_recordings_and_restreams():
         "  Video:      1280x720 h264 High, 30 fps, yuv420p",
         "  Audio:      aac",
         "  Bitrate:    4.52 Mb/s (speed 1.00x)",
+        "  Qualities:  720p, 360p",
+        f"  Sessions:   2026-11-25 04:10:00 12m30s, on air, primary rtmp, {arrived}",
+        f"              2026-11-25 04:00:00 5m00s, backup rtmp, {arrived}",
+        f"              2026-11-25 03:00:00 30m00s, primary rtmp, {arrived}",
         "  Viewers:    7 (hls 2, llhls 4, webrtc 1)",
         "  Recordings: now recording 5m12s, 0 videos",
         "              old finished 1h00m, 0 videos",

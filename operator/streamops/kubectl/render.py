@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from streamops.api.common import Condition
 from streamops.api.kinds import LiveStream, Recording, Restream
+from streamops.api.livestream import PublishSession
 
 PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 MASK = "********"  # where a key goes when it was not asked for
@@ -299,6 +300,10 @@ def status_screen(
         field("Audio", status.audio_codec or "none")
         speed = f" (speed {status.transcoding_speed:.2f}x)" if status.transcoding_speed is not None else ""
         field("Bitrate", f"{bitrate(status.bitrate)}{speed}")
+    if status is not None and status.transcoded_qualities:
+        field("Qualities", ", ".join(status.transcoded_qualities))
+    for i, session in enumerate(((status.sessions or []) if status else [])[-SESSIONS_SHOWN:][::-1]):
+        lines.append(f"  {'Sessions:' if i == 0 else '':<12}{session_line(session, now)}")
     viewers = status.viewers if status else None
     if viewers is not None:
         by_protocol = (
@@ -345,6 +350,22 @@ def status_screen(
     if status is not None and not problems:
         field("Not OK", "nothing")
     return "\n".join(lines)
+
+
+SESSIONS_SHOWN = 3  # of status.sessions (up to 20), newest first: `kubectl get lst -o yaml` has them all
+
+
+def session_line(session: PublishSession, now: datetime) -> str:
+    """One publish session: when and how long, over what, what arrived."""
+    end = session.ended_at or now
+    on = "" if session.ended_at else ", on air"
+    size = f"{session.width}x{session.height}" if session.width and session.height else "?"
+    codecs = "/".join(c for c in (session.video_codec, session.audio_codec) if c) or "?"
+    return (
+        f"{session.started_at:%Y-%m-%d %H:%M:%S} {duration((end - session.started_at).total_seconds())}{on}, "
+        f"{session.ingest} {session.protocol or '?'}, {size} {codecs} {fps(session.frame_rate)} fps, "
+        f"avg {bitrate(session.average_bitrate)}, peak {bitrate(session.peak_bitrate)}"
+    )
 
 
 def _abnormal(conditions: Iterable[Condition]) -> list[Condition]:

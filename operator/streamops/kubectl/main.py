@@ -200,12 +200,14 @@ def run(args: argparse.Namespace) -> int:
     if command == "rotate-key":
         return _rotate(api, namespace, args)
     if command == "video":
-        from streamops.kubectl.recording import video_url
+        from streamops.storage.download_link import NoLink
+        from streamops.video_cli import printed, video_link
 
         page = args.action == "page"
-        from streamops.video_cli import printed
-
-        link = video_url(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+        try:
+            link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+        except NoLink as e:
+            raise CommandError(str(e)) from None
         print(printed(link, args))
         return 0
     raise AssertionError(command)

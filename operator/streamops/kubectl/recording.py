@@ -1,6 +1,6 @@
-"""`kubectl streamops record start|stop` and `video url|page`: Recordings as the hosted API's
-start_recording / stop_recording (a Recording object; spec.stopped), and a video's download link
-or VOD page link (streamops/video_cli.py, the same code as `streamops video url|page`)."""
+"""`kubectl streamops record start|stop`: Recordings as the hosted API's start_recording /
+stop_recording (a Recording object; spec.stopped). `video url|page` is streamops/video_cli.py's,
+the same code as `streamops video url|page` (kubectl/main.py calls it)."""
 
 from __future__ import annotations
 
@@ -108,22 +108,3 @@ def _auto_recording_of(api: KubeApi, namespace: str, recording: Manifest) -> str
         return None
     stream = get_stream(api, namespace, stream_name)
     return stream_name if ((stream.get("spec") or {}).get("recording") or {}).get("auto") else None
-
-
-def video_url(
-    api: KubeApi,
-    namespace: str,
-    recording: str,
-    number: int | None,
-    expires: int | None,
-    quality: str | None = None,
-    page: bool = False,
-    clip: bool = False,
-) -> str:
-    from streamops.storage.download_link import NoLink
-    from streamops.video_cli import video_link
-
-    try:
-        return video_link(api, namespace, recording, number, expires, quality, page, clip)
-    except NoLink as e:
-        raise CommandError(str(e)) from None

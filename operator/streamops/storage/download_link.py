@@ -6,6 +6,7 @@ Recording uploads with (the caller's kubeconfig must be allowed to read it)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from streamops.api import Clip, Recording
 from streamops.api.recording import S3Storage, Video, VideoRendition
@@ -102,6 +103,31 @@ def checked_expiry(expires_seconds: int) -> int:
     return expires_seconds
 
 
+@dataclass(frozen=True)
+class LinkedVideo:
+    """What a link points into, checked: the storage, the video, its object, the rendition asked for."""
+
+    storage: S3Storage
+    video: Video
+    number_text: str
+    bucket: str
+    key: str
+    rendition: VideoRendition | None
+
+
+def linked_video(
+    recording: Owner, number: int | None, expires_seconds: int, quality: str | None, what: str
+) -> LinkedVideo:
+    """The checks both links make, in the order their messages are given (`what`: the link's name)."""
+    checked_expiry(expires_seconds)
+    storage = s3_storage_of(recording, what)
+    video = chosen_video(recording, number)
+    number_text = "newest" if number is None else str(number)
+    bucket, key = object_of(video, number_text)
+    rendition = None if quality is None else chosen_rendition(recording, video, quality, number_text)
+    return LinkedVideo(storage, video, number_text, bucket, key, rendition)
+
+
 def download_link(
     recording: Owner,
     number: int | None,
@@ -110,14 +136,11 @@ def download_link(
     quality: str | None = None,
 ) -> str:
     """A presigned link to video `number`'s file, or to its rendition `quality`."""
-    checked_expiry(expires_seconds)
-    storage = s3_storage_of(recording)
-    video = chosen_video(recording, number)
-    number_text = "newest" if number is None else str(number)
-    bucket, key = object_of(video, number_text)
-    if quality is not None:
-        bucket, key = object_of(chosen_rendition(recording, video, quality, number_text), number_text)
-    return presigned_get(signer(storage, secret), bucket, key, expires_seconds)
+    asked = linked_video(recording, number, expires_seconds, quality, "download link")
+    bucket, key = (
+        (asked.bucket, asked.key) if asked.rendition is None else object_of(asked.rendition, asked.number_text)
+    )
+    return presigned_get(signer(asked.storage, secret), bucket, key, expires_seconds)
 
 
 def page_link(
@@ -130,20 +153,14 @@ def page_link(
     """The video's VOD page (the object the recorder uploaded next to it), presigned, with a
     fragment holding presigned links to the video and each uploaded rendition: all signed with the
     same expiry, so the page and what it plays stop working together."""
-    checked_expiry(expires_seconds)
-    storage = s3_storage_of(recording, "VOD page")
-    video = chosen_video(recording, number)
-    number_text = "newest" if number is None else str(number)
-    bucket, key = object_of(video, number_text)
-    if quality is not None:
-        chosen_rendition(recording, video, quality, number_text)  # refused early when unknown
-    where = signer(storage, secret)
+    asked = linked_video(recording, number, expires_seconds, quality, "VOD page")  # an unknown quality: refused here
+    where = signer(asked.storage, secret)
     sources = [
         PageSource(r.name, r.width, r.height, presigned_get(where, *parse_s3_url(r.url), expires_seconds))
-        for r in video.renditions
+        for r in asked.video.renditions
         if r.url is not None and r.upload == "uploaded"
     ]
     if not sources:  # an origin recording: the video's one file
-        sources = [PageSource("source", 0, 0, presigned_get(where, bucket, key, expires_seconds))]
-    page = presigned_get(where, bucket, page_key(key), expires_seconds)
-    return page_url(page, video.title, sources, quality)
+        sources = [PageSource("source", 0, 0, presigned_get(where, asked.bucket, asked.key, expires_seconds))]
+    page = presigned_get(where, asked.bucket, page_key(asked.key), expires_seconds)
+    return page_url(page, asked.video.title, sources, quality)

@@ -22,37 +22,35 @@ def _seconds(value: float) -> str:
     return f"{value:.6f}"
 
 
-def keyframe_cut(src: Path, dst: Path, seek: float, duration: float) -> list[str]:
-    """Stream copy from `seek` (a keyframe's offset in `src`: the demuxer lands on it exactly, so
-    nothing before it is kept and no edit list hides a head) for `duration` seconds."""
+def _cut(src: Path, dst: Path, seek: float, duration: float, codecs: list[str]) -> list[str]:
+    """`duration` seconds of `src`'s first video and audio from `seek`, coded by `codecs`, into a
+    faststart MP4."""
     return [
         FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-protocol_whitelist", "file",
         "-ss", _seconds(seek), "-i", str(src),
         "-t", _seconds(duration),
         "-map", "0:v:0?", "-map", "0:a:0?",
-        "-c", "copy",
-        "-avoid_negative_ts", "make_zero",
+        *codecs,
         "-movflags", "+faststart",
         "-f", "mp4", str(dst),
     ]  # fmt: skip
+
+
+def keyframe_cut(src: Path, dst: Path, seek: float, duration: float) -> list[str]:
+    """Stream copy from `seek` (a keyframe's offset in `src`: the demuxer lands on it exactly, so
+    nothing before it is kept and no edit list hides a head) for `duration` seconds."""
+    return _cut(src, dst, seek, duration, ["-c", "copy", "-avoid_negative_ts", "make_zero"])
 
 
 def exact_cut(src: Path, dst: Path, seek: float, duration: float) -> list[str]:
     """Frame-exact: an input seek while decoding is exact (FFmpeg decodes from the keyframe before
     and drops what precedes `seek`), and the whole clip is re-encoded (H.264 8-bit 4:2:0 + AAC: what
     every browser plays). docs/design/clips.md says why not only the edges."""
-    return [
-        FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-protocol_whitelist", "file",
-        "-ss", _seconds(seek), "-i", str(src),
-        "-t", _seconds(duration),
-        "-map", "0:v:0?", "-map", "0:a:0?",
+    return _cut(src, dst, seek, duration, [
         "-c:v", "libx264", "-preset", EXACT_PRESET, "-crf", str(EXACT_CRF), "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-b:a", EXACT_AUDIO_BITRATE,
-        "-movflags", "+faststart",
-        "-f", "mp4", str(dst),
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 - a Clip of the last seconds: its clipper Pod, Succeeded with videos[0] (the MP4 on the claim,
   ffprobe'd, and its sidecar), the Pod gone once the final status is written, the printer columns;
 - refusals before any Pod, as a condition and one Warning Event (annotated with the stream's client
-  fields): NoDvr, EndTooFarInFuture;
+  fields): NoDvr, EndTooFarInFuture, and NoSpace once the stored clip fills the stream's recordings
+  quota (spec.recording.quotaBytes 1: the first clip's video counts in it);
 - the spec is immutable (CEL, on the real API server).
 """
 
@@ -40,7 +41,14 @@ def test_a_clip_from_the_dvr_and_refusals(cluster, operator, namespace, local_po
     dvr = {"enabled": True, "durationSeconds": 60}
     cluster.apply(
         ns,
-        livestream("cam", dvr=dvr, hls={"segmentSeconds": 1}, screenshots={"enabled": False}, clientUserId=7),
+        livestream(
+            "cam",
+            dvr=dvr,
+            hls={"segmentSeconds": 1},
+            screenshots={"enabled": False},
+            recording={"quotaBytes": 1},  # empty until the first clip is stored, full after
+            clientUserId=7,
+        ),
         livestream("nodvr", screenshots={"enabled": False}),
     )
     ingest = local_pods.start(ns, "cam-ingest")
@@ -82,14 +90,18 @@ def test_a_clip_from_the_dvr_and_refusals(cluster, operator, namespace, local_po
     assert json.loads(mp4.with_suffix(".json").read_text())["durationSeconds"] == video["durationSeconds"]
     eventually(lambda: cluster.get("pods", ns, "last-clipper") is None, timeout=30, what="the clipper Pod removed")
 
-    for name, reason in (("nodvr-clip", "NoDvr"), ("far", "EndTooFarInFuture")):
+    cluster.apply(ns, clip("full", lastSeconds=2))
+    refusals = (("nodvr-clip", "NoDvr"), ("far", "EndTooFarInFuture"), ("full", "NoSpace"))
+    for name, reason in refusals:
         refused = cluster.wait_status(
             "clips", ns, name, lambda o, r=reason: state(o, "Succeeded") == ("False", r), reason
         )
         assert state(refused, "Stalled") == ("True", reason) and state(refused, "Ready") == ("False", reason)
         assert cluster.get("pods", ns, f"{name}-clipper") is None, "a refused Clip gets no Pod"
+    full = condition(cluster.get("clips", ns, "full"), "Succeeded")["message"]
+    assert full.startswith(f"no space for recording the stream: used {video['sizeBytes']} of 1 bytes "), full
     time.sleep(1)  # (a second Warning would come with the next status write)
-    for name, reason in (("nodvr-clip", "NoDvr"), ("far", "EndTooFarInFuture")):
+    for name, reason in refusals:
         warnings = [e for e in cluster.events(ns, "Clip", name) if e["type"] == "Warning"]
         assert [e["reason"] for e in warnings] == [reason], warnings
         if name == "far":  # a Clip's Events carry its stream's client fields

@@ -254,6 +254,48 @@ def test_a_refusal_is_final_stalled_and_one_warning():
     assert conditions(again) == conditions(status) and clip_events(status, again) == []
 
 
+def test_a_full_recordings_quota_refuses_a_clip_before_any_pod():
+    from types import SimpleNamespace
+
+    from devtools.fake_kube import operator_view
+    from streamops.control.clip.reconcile import reconcile_clip
+    from streamops.control.shared.indexes import ClipIndexFacts, Indexes, RecordingIndexFacts
+    from streamops.control.shared.storage_quota import QuotaCheck
+
+    # The loop's check adds up the stream's Recordings and Clips (the indexes, no API calls).
+    recorded = RecordingIndexFacts("rec", recording=False, duration=None, auto=False, stored_bytes=600)
+    indexes = Indexes(
+        pods={}, streams={}, recordings={(NS, "cam"): [recorded]}, clips={(NS, "cam"): [ClipIndexFacts("old", 400)]}
+    )
+    check = QuotaCheck()
+    check.check(SimpleNamespace(settings=OperatorSettings(recordings_quota_bytes=1000)), indexes, NS, "cam")  # type: ignore[arg-type]
+    assert check.full and check.quota is not None and check.quota.used == 1000
+    describe = check.quota.describe()
+
+    api = operator_view()
+    api.add({**livestream("cam", dvr=DVR), "metadata": {"name": "cam", "namespace": NS}})
+    body = clip("best", lastSeconds=5)
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body["metadata"].update(namespace=NS, creationTimestamp=created)
+    body = api.add(body)
+    outcome = reconcile_clip(api, SETTINGS, body, None, no_space=describe)
+    assert outcome.refused is not None and outcome.refused.reason == "NoSpace"
+    assert outcome.refused.message == f"no space for recording the stream: {describe}"
+    assert api.names("Pod") == [], "refused before any Pod"
+    status = clip_status(
+        a_clip(lastSeconds=5), ClipperObservation(pod=PodObservation(name="c"), refused=outcome.refused), CREATED
+    )
+    assert conditions(status) == {
+        "Ready": ("False", "NoSpace"),
+        "Succeeded": ("False", "NoSpace"),
+        "Stalled": ("True", "NoSpace"),
+    }
+    assert [(e.type, e.reason) for e in clip_events(None, status)] == [("Warning", "NoSpace")]
+    # With space left the clipper Pod is made.
+    assert reconcile_clip(api, SETTINGS, body, None, no_space=None).refused is None
+    assert api.names("Pod") == ["best-clipper"]
+
+
 def test_what_the_clipper_refuses_is_final_too():
     failed = ClipperStatus.model_validate(
         {"state": "failed", "refusal": "OutsideDvrWindow", "message": "it holds media from 10:00:05"}

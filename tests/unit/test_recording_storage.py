@@ -19,7 +19,6 @@ from streamops.api import LiveStream, Recording
 from streamops.api.recording import S3Storage, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus, sidecar_key
 from streamops.control.recording.builders import recorder_config, recorder_pod, resolved_storage
-from streamops.control.recording.quota import QuotaUse, quota, quota_use
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.retention import expiry_due
 from streamops.control.recording.status import (
@@ -29,11 +28,18 @@ from streamops.control.recording.status import (
     recording_events,
     recording_status,
 )
-from streamops.control.shared.indexes import RecordingIndexFacts, recording_entry, stream_entry
+from streamops.control.shared.indexes import (
+    ClipIndexFacts,
+    RecordingIndexFacts,
+    clip_entry,
+    recording_entry,
+    stream_entry,
+)
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recordings_claim import CLAIM_LABEL
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
 from streamops.redaction import Redactor
 
 NS = "media"
@@ -411,14 +417,25 @@ def test_quota_use_sums_the_index_per_scope_and_takes_the_fuller():
         (NS, "other"): [facts("c", 400)],
         ("elsewhere", "cam"): [facts("d", 10**9)],
     }
-    assert quota_use(index, NS, "cam", 0, None) is None
-    assert quota_use(index, NS, "cam", 1000, None) == QuotaUse("namespace", 900, 1000)
-    assert quota_use(index, NS, "cam", 0, 600) == QuotaUse("stream", 500, 600)
-    assert quota_use(index, NS, "cam", 2000, 600).scope == "stream"
-    assert quota_use(index, NS, "cam", 900, 600).scope == "namespace"  # both full: the fuller share
+    assert quota_use([index], NS, "cam", 0, None) is None
+    assert quota_use([index], NS, "cam", 1000, None) == QuotaUse("namespace", 900, 1000)
+    assert quota_use([index], NS, "cam", 0, 600) == QuotaUse("stream", 500, 600)
+    assert quota_use([index], NS, "cam", 2000, 600).scope == "stream"
+    assert quota_use([index], NS, "cam", 900, 600).scope == "namespace"  # both full: the fuller share
+    # Clips' videos count in both scopes, as the Recordings' do.
+    clips = {(NS, "cam"): [ClipIndexFacts("k1", 50)], (NS, "other"): [ClipIndexFacts("k2", 7)]}
+    assert quota_use([index, clips], NS, "cam", 1000, None) == QuotaUse("namespace", 957, 1000)
+    assert quota_use([index, clips], NS, "cam", 0, 600) == QuotaUse("stream", 550, 600)
+    assert quota_use([index, clips], NS, "cam", 0, 550).level == "full"
     # The index entries carry what the quotas count.
     body = {"metadata": {"name": "a", "namespace": NS}, "spec": {"streamRef": {"name": "cam"}}}
     assert recording_entry({**body, "status": {"storedBytes": 42}})[(NS, "cam")].stored_bytes == 42
+    # A Clip's: its video's size while stored; nothing before it is, nor once it expired.
+    video = {"sizeBytes": 4096, "url": "s3://b/k.mp4"}
+    assert clip_entry({**body, "status": {"videos": [video]}})[(NS, "cam")] == ClipIndexFacts("a", 4096)
+    assert clip_entry(body)[(NS, "cam")].stored_bytes == 0
+    expired = {**video, "expiredAt": "2026-11-25T00:00:00Z"}
+    assert clip_entry({**body, "status": {"videos": [expired]}})[(NS, "cam")].stored_bytes == 0
     lst = {"metadata": {"name": "cam", "namespace": NS}, "spec": {"recording": {"quotaBytes": 7}}}
     assert stream_entry(lst)[(NS, "cam")].recording_quota_bytes == 7
 

@@ -21,16 +21,18 @@ from typing import cast
 
 import kopf
 
-from streamops.api import GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
+from streamops.api import CLIP, GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.shared.indexes import (
     ChildIndexes,
+    ClipIndex,
     Indexes,
     PodIndex,
     RecordingIndex,
     StreamIndex,
     child_entry,
+    clip_entry,
     controller_of,
     recording_entry,
     stream_entry,
@@ -208,6 +210,11 @@ async def recordings(body: kopf.Body, **_: object) -> object:
     return recording_entry(body)
 
 
+@kopf.index(GROUP, VERSION, CLIP.plural)
+async def clips(body: kopf.Body, **_: object) -> object:
+    return clip_entry(body)
+
+
 # --- wake-ups (every watch event of an object, of its worker Pods or of its route) -----------
 
 
@@ -309,6 +316,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
         pods=cast(PodIndex, kwargs["worker_pods"]),
         streams=cast(StreamIndex, kwargs["streams"]),
         recordings=cast(RecordingIndex, kwargs["recordings"]),
+        clips=cast(ClipIndex, kwargs["clips"]),
     )
 
 

@@ -1,5 +1,6 @@
 """A Clip's status loop: its clipper's telemetry into status (see shared/object_loop.py for what
-every loop does); once the final status is written, a reconcile removes the clipper Pod."""
+every loop does); once the final status is written, a reconcile removes the clipper Pod. Before the
+clipper exists it checks the recordings quotas (storage_quota.py): a full one refuses the Clip."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import replace
 from streamops.api import CLIP, Clip, ClipStatus
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.builders import CLIPPER_COMPONENT, clipper_pod_name
-from streamops.control.clip.reconcile import ClipOutcome, reconcile_clip
+from streamops.control.clip.reconcile import ClipOutcome, final_in_status, reconcile_clip
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
@@ -18,6 +19,7 @@ from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_st
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
+from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader
 
 CLIP_LOOP = KindLoop(api=CLIP, reconcile=reconcile_clip, status_model=ClipStatus, metric_fields=frozenset())
@@ -51,11 +53,17 @@ def clip_update(
 async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
     loop = ObjectLoop(state, CLIP_LOOP, obj)
     reader = TelemetryReader(ClipperStatus)
+    quota = QuotaCheck()
     try:
         while loop.running:
-            await loop.remove_lost_pods(
-                worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
-            )
+            pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
+            await loop.remove_lost_pods(pod)
+            if pod is None and not final_in_status({"status": loop.writer.written}):  # (a clipper: too late)
+                stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
+                quota.check(state, indexes, loop.namespace, stream_ref)
+                loop.hints = {"no_space": quota.quota.describe() if quota.full and quota.quota else None}
+                if quota.turned():
+                    loop.requested = True  # the quota filled up before the clipper started
             outcome = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()

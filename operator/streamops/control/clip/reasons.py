@@ -5,6 +5,7 @@ from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
 from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
 from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
+from streamops.control.shared.storage_quota import NO_SPACE as NO_SPACE  # the recordings quota is full
 from streamops.control.shared.video_storage import CA_SECRET_MISSING as CA_SECRET_MISSING
 from streamops.control.shared.video_storage import STORAGE_CREDENTIALS_MISSING as STORAGE_CREDENTIALS_MISSING
 
@@ -15,7 +16,7 @@ NO_DVR = "NoDvr"  # the stream keeps no DVR window (dvr.enabled false)
 OUTSIDE_DVR_WINDOW = "OutsideDvrWindow"  # the start is older than what the DVR holds (or ever held)
 END_TOO_FAR_IN_FUTURE = "EndTooFarInFuture"  # the end is more than 300 s after the Clip's creation
 CLIP_FAILED = "ClipFailed"  # the cut failed (or its rendition is not the stream's)
-REFUSALS = (NO_DVR, OUTSIDE_DVR_WINDOW, END_TOO_FAR_IN_FUTURE, CLIP_FAILED)
+REFUSALS = (NO_DVR, OUTSIDE_DVR_WINDOW, END_TOO_FAR_IN_FUTURE, CLIP_FAILED, NO_SPACE)
 # On its way
 WAITING = "Waiting"  # the DVR does not hold the end yet
 CUTTING = "Cutting"

@@ -1,5 +1,5 @@
 """Reconcile one Clip: the checks that refuse it before any Pod (its stream, DVR, range and
-rendition; its storage's Secrets), then the recordings claim and the clipper Pod, which exists
+rendition; the recordings quota; its storage's Secrets), then the recordings claim and the clipper Pod, which exists
 until the Clip's final status is written. Status is written by the status loop."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE
 from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
 
 
@@ -83,9 +84,12 @@ def reconcile_clip(
     body: Body,
     allocator: PortAllocator | None = None,
     final: bool | None = None,
+    no_space: str | None = None,
 ) -> ClipOutcome:
     """Idempotent. Once the final status is written the Pod goes (the video stays); `final`: the
-    loop has just written it (the body it hands over may not show it yet)."""
+    loop has just written it (the body it hands over may not show it yet). `no_space` (from the
+    status loop's quota check, storage_quota.py): the quota is full, how full; a Clip with no
+    clipper yet is refused (NoSpace, the hosted platform's words), as a Recording gets no recorder."""
     parsed = parse(Clip, body)
     raw, generation, clip = parsed.raw, parsed.generation, parsed.obj
     if clip is None:
@@ -100,6 +104,8 @@ def reconcile_clip(
         if stream is None:
             return ClipOutcome(generation, waiting_for_stream=True)
         refused = refusal(clip, stream)
+        if refused is None and current is None and no_space:
+            refused = Refused(reasons.NO_SPACE, f"{NO_SPACE_MESSAGE}: {no_space}")
         if refused is not None:
             return ClipOutcome(generation, stream_uid=stream.metadata.uid, refused=refused)
         storage = resolved_storage(clip, stream, settings)

@@ -1,7 +1,7 @@
 """A Recording's status loop: its recorder's telemetry and its stream's facts into status; it also
 does what only it can do: hand an adopted standby recorder its configuration (POST /start), ask a
 stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), remove the recorder
-Pod once the final status is written, check the quotas (from the Recording index) and delete the
+Pod once the final status is written, check the quotas (from the Recording and Clip indexes) and delete the
 videos retention expired (see shared/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
@@ -17,19 +17,18 @@ from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording import reasons
 from streamops.control.recording.builders import recorder_pod_name
-from streamops.control.recording.quota import QuotaUse, nearest_limit, quota_uses
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.recording.retention import ExpiryFailed, delete_videos, expiry_due
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
-from streamops.control.shared import operator_metrics
 from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, index_values, worker_pod
+from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.shared.state import OperatorState
+from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader, post
 
 RECORDING_LOOP = KindLoop(
@@ -40,27 +39,18 @@ RECORDING_LOOP = KindLoop(
 )
 START_AGAIN_SECONDS = 2.0  # a standby that still waits after a POST /start is sent it again
 SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
-# Usage changes at most every metrics_write_seconds per Recording (storedBytes is a metric field),
-# and the namespace's sum walks the index: no need to add it up on every 0.5 s tick.
-QUOTA_CHECK_SECONDS = 2.0
 log = logging.getLogger("streamops.operator")
 
 
 @dataclass
 class Extras:
     """What the loop knows besides the outcome, the Pod, its telemetry and the stream: the quota
-    (checked every QUOTA_CHECK_SECONDS), and the videos retention deleted (url -> when)."""
+    (storage_quota.py), and the videos retention deleted (url -> when)."""
 
-    quota: QuotaUse | None = None
-    quota_checked_at: float = float("-inf")
-    was_full: bool = False  # quota_full as the previous tick saw it
+    quota: QuotaCheck = field(default_factory=QuotaCheck)
     expired: dict[str, datetime] = field(default_factory=dict)
     retention_checked_at: float = float("-inf")
     expiry_failing: bool = False
-
-    @property
-    def quota_full(self) -> bool:
-        return self.quota is not None and self.quota.level == "full"
 
 
 def recording_update(
@@ -83,26 +73,13 @@ def recording_update(
         RecorderObservation.observe(pod, telemetry, stream, outcome.generation),
         storage=outcome.storage,
         storage_refused=outcome.storage_refused if not pod.exists else None,
-        quota=extras.quota,
+        quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
         expired=dict(extras.expired),
     )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None
     return status.wire(), recording_events(previous, status), final
-
-
-def check_quota(state: OperatorState, indexes: Indexes, namespace: str, stream: str, extras: Extras) -> None:
-    """The quota nearest its limit, at most every QUOTA_CHECK_SECONDS (none without a limit)."""
-    now = time.monotonic()
-    if now - extras.quota_checked_at < QUOTA_CHECK_SECONDS:
-        return
-    extras.quota_checked_at = now
-    facts = next(iter(index_values(indexes.streams, (namespace, stream))), None)
-    stream_limit = facts.recording_quota_bytes if facts else None
-    uses = quota_uses(indexes.recordings, namespace, stream, state.settings.recordings_quota_bytes, stream_limit)
-    extras.quota = nearest_limit(uses)
-    operator_metrics.storage_quota(namespace, stream, {u.scope: (u.used, u.limit) for u in uses})
 
 
 async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> None:
@@ -156,15 +133,14 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             await loop.remove_lost_pods(pod)
             stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
-            check_quota(state, indexes, loop.namespace, stream_ref, extras)
+            extras.quota.check(state, indexes, loop.namespace, stream_ref)
             loop.hints = {
                 "recorder": pod.name if pod else None,
                 "standby": standby.name if standby else None,
-                "quota_full": extras.quota_full,
+                "quota_full": extras.quota.full,
             }
-            if pod is None and extras.quota_full != extras.was_full:
+            if extras.quota.turned() and pod is None:
                 loop.requested = True  # space came back (or ran out) before the recorder started
-            extras.was_full = extras.quota_full
             outcome = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()
@@ -182,13 +158,13 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             if client is not None and pod is not None and telemetry is not None:
                 waiting = telemetry.state == "standby"
                 start_due = time.monotonic() - start_sent_at > START_AGAIN_SECONDS
-                if waiting and outcome.start_config and not stopped_spec and start_due and not extras.quota_full:
+                if waiting and outcome.start_config and not stopped_spec and start_due and not extras.quota.full:
                     # An adopted standby (or one that restarted since): hand it the Recording.
                     start_sent_at = time.monotonic()
                     starting = asyncio.get_running_loop().create_task(
                         post(client, pod, START_PATH, outcome.start_config)
                     )
-                finalise = stopped_spec or (extras.quota_full and not waiting)
+                finalise = stopped_spec or (extras.quota.full and not waiting)
                 if finalise and telemetry.state != "stopped" and stop_sent_to != pod.uid:
                     # stop_recording, or no space left: the recorder finalises and keeps serving /status.
                     stop_sent_to = pod.uid
@@ -204,7 +180,7 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                 telemetry,
                 stream,
                 stuck,
-                extras.quota,
+                extras.quota.quota,
                 expired,
             )
             if loop.changed(inputs):

@@ -6,6 +6,9 @@ from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_F
 from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
 from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
+from streamops.control.shared.storage_quota import NO_SPACE as NO_SPACE  # the quota is used up (the hosted 422)
+from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE as NO_SPACE_MESSAGE  # the hosted API's words
+from streamops.control.shared.storage_quota import STORAGE_ALMOST_FULL as STORAGE_ALMOST_FULL  # 80 % of a quota
 from streamops.control.shared.video_storage import CA_SECRET_MISSING as CA_SECRET_MISSING  # the CA Secret (or ca.crt)
 from streamops.control.shared.video_storage import (
     STORAGE_CREDENTIALS_MISSING as STORAGE_CREDENTIALS_MISSING,  # the credentials Secret (or a key)
@@ -31,10 +34,8 @@ RECORDER_POD = PodReasons(
 # Object storage (status.storage.s3) and space
 UPLOADED = "Uploaded"  # the Uploaded condition (object storage only), and its reason while all is up
 UPLOAD_PENDING = "UploadPending"  # videos wait to be uploaded (no problem reported)
-NO_SPACE = "NoSpace"  # condition, reason and Event: the quota is used up (the hosted 422)
+
 DISK_FULL = "DiskFull"  # the NoSpace reason when the recorder's own volume ran out
-STORAGE_ALMOST_FULL = "StorageAlmostFull"  # condition and Event: 80 % of a quota used
-NO_SPACE_MESSAGE = "no space for recording the stream"  # the hosted API's words
 
 # Events
 RECORDING_STARTED = "RecordingStarted"

@@ -12,7 +12,6 @@ from streamops.api.common import Condition
 from streamops.api.recording import RecordingStorage, Video
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
-from streamops.control.recording.quota import QuotaUse
 from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
@@ -28,6 +27,7 @@ from streamops.control.shared.conditions import (
 )
 from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
+from streamops.control.shared.storage_quota import QuotaUse, no_space_message
 from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
@@ -151,7 +151,7 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
 
     finalised = is_finalised(recording, observed)
     quota = observed.quota
-    no_space = f"{reasons.NO_SPACE_MESSAGE}: {quota.describe()}" if quota else reasons.NO_SPACE_MESSAGE
+    no_space = no_space_message(quota)
     conditions: list[Observed]
     if finalised:
         ended_at = ended_at or previous.ended_at or now

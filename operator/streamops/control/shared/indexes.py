@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from streamops.api import GROUP
@@ -38,10 +38,20 @@ class RecordingIndexFacts:
     stored_bytes: int = 0  # status.storedBytes: what the quotas count
 
 
+@dataclass(frozen=True)
+class ClipIndexFacts:
+    name: str
+    stored_bytes: int = 0  # its video's size while stored (not once expired): what the quotas count
+
+
+StoredFacts = RecordingIndexFacts | ClipIndexFacts  # what the quotas add up (storage_quota.py)
+
 # kopf indexes: a mapping of key to the values of every object filed under it.
 PodIndex = Mapping[PodKey, Iterable[PodObservation]]  # worker Pods by owner and component
 StreamIndex = Mapping[ObjectRef, Iterable[StreamFacts]]  # LiveStreams by (namespace, name)
 RecordingIndex = Mapping[ObjectRef, Iterable[RecordingIndexFacts]]  # Recordings by (namespace, stream)
+ClipIndex = Mapping[ObjectRef, Iterable[ClipIndexFacts]]  # Clips by (namespace, stream)
+StoredIndex = Mapping[ObjectRef, Iterable[StoredFacts]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Indexes:
     pods: PodIndex
     streams: StreamIndex
     recordings: RecordingIndex
+    clips: ClipIndex = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,20 @@ def recording_entry(body: Body) -> dict[ObjectRef, RecordingIndexFacts]:
         stored_bytes=stored if isinstance(stored, int) and stored > 0 else 0,
     )
     return {(meta.get("namespace") or "", stream): facts}
+
+
+def clip_entry(body: Body) -> dict[ObjectRef, ClipIndexFacts]:
+    """A Clip's stored bytes: its video's size (a clip has no other renditions) until the video
+    expires; nothing while it is being cut (its scratch copy is transient, as a recording's parts
+    are not counted either until the recorder reports them)."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
+    stored = 0
+    for video in status.get("videos") or []:
+        size = video.get("sizeBytes") if isinstance(video, Mapping) else None
+        if isinstance(size, int) and size > 0 and not video.get("expiredAt"):
+            stored += size
+    return {(meta.get("namespace") or "", stream): ClipIndexFacts(name=meta.get("name") or "", stored_bytes=stored)}
 
 
 def child_entry(body: Body) -> dict[ObjectRef, Manifest]:

@@ -1,20 +1,31 @@
 """Recording quotas (issue 13, item 5): a byte limit per namespace (setting recordings_quota_bytes)
 and per stream (LiveStream spec.recording.quotaBytes). Usage is the sum of `status.storedBytes` of
-the scope's Recordings, read from the operator's Recording index (no API calls). So videos of
-deleted Recordings and expired videos (deleteAfterDays) do not count: a Recording's storedBytes
-leaves its expired videos out, and a deleted Recording is no longer in the index."""
+the scope's Recordings and of the stored video of its Clips (issue 29: a clip is stored as a
+recording's video is), read from the operator's Recording and Clip indexes (no API calls). So
+videos of deleted objects and expired videos (deleteAfterDays) do not count: storedBytes leaves
+expired videos out, and a deleted object is no longer in its index. Shared by both kinds: a
+Recording's loop warns and finalises by it, a Clip's refuses by it before any Pod."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from streamops.control.shared.indexes import RecordingIndex, RecordingIndexFacts, index_values
+from streamops.control.shared import operator_metrics
+from streamops.control.shared.indexes import Indexes, StoredFacts, StoredIndex, index_values
+from streamops.control.shared.state import OperatorState
 
 QuotaLevel = Literal["ok", "almost", "full"]
 Scope = Literal["namespace", "stream"]
 ALMOST_PERCENT = 80  # the hosted client_storage_almost_exceeded warning
+NO_SPACE = "NoSpace"  # condition, reason and Event: the quota is used up (the hosted 422)
+STORAGE_ALMOST_FULL = "StorageAlmostFull"  # condition and Event: 80 % of a quota used
+NO_SPACE_MESSAGE = "no space for recording the stream"  # the hosted API's words
+# Usage changes at most every metrics_write_seconds per Recording (storedBytes is a metric field),
+# and the namespace's sum walks the indexes: no need to add it up on every 0.5 s tick.
+QUOTA_CHECK_SECONDS = 2.0
 _SEVERITY: dict[QuotaLevel, int] = {"ok": 0, "almost": 1, "full": 2}
 
 
@@ -44,21 +55,22 @@ class QuotaUse:
         return f"used {self.used} of {self.limit} bytes ({percent} %) of {self.scope} quota"
 
 
-def stored(facts: Iterable[RecordingIndexFacts]) -> int:
+def stored(facts: Iterable[StoredFacts]) -> int:
     return sum(f.stored_bytes for f in facts)
 
 
 def quota_uses(
-    index: RecordingIndex, namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
+    indexes: Sequence[StoredIndex], namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
 ) -> list[QuotaUse]:
-    """The usage of each scope that has a limit. The namespace's usage walks the index's keys: done
-    only when the namespace has a limit."""
+    """The usage of each scope that has a limit, over the indexes given (Recordings', Clips'). The
+    namespace's usage walks the indexes' keys: done only when the namespace has a limit."""
     uses: list[QuotaUse] = []
     if namespace_limit > 0:
-        facts = (f for key, values in index.items() if key[0] == namespace for f in values)
+        facts = (f for index in indexes for key, values in index.items() if key[0] == namespace for f in values)
         uses.append(QuotaUse("namespace", stored(facts), namespace_limit))
     if stream_limit:
-        uses.append(QuotaUse("stream", stored(index_values(index, (namespace, stream))), stream_limit))
+        facts = (f for index in indexes for f in index_values(index, (namespace, stream)))
+        uses.append(QuotaUse("stream", stored(facts), stream_limit))
     return uses
 
 
@@ -69,7 +81,44 @@ def nearest_limit(uses: Iterable[QuotaUse]) -> QuotaUse | None:
 
 
 def quota_use(
-    index: RecordingIndex, namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
+    indexes: Sequence[StoredIndex], namespace: str, stream: str, namespace_limit: int, stream_limit: int | None
 ) -> QuotaUse | None:
     """The scope nearest its limit, of those that have one (quota_uses)."""
-    return nearest_limit(quota_uses(index, namespace, stream, namespace_limit, stream_limit))
+    return nearest_limit(quota_uses(indexes, namespace, stream, namespace_limit, stream_limit))
+
+
+def no_space_message(use: QuotaUse | None) -> str:
+    return f"{NO_SPACE_MESSAGE}: {use.describe()}" if use else NO_SPACE_MESSAGE
+
+
+@dataclass
+class QuotaCheck:
+    """A status loop's view of its stream's quotas: the scope nearest its limit, looked at most
+    every QUOTA_CHECK_SECONDS (None without a limit)."""
+
+    quota: QuotaUse | None = None
+    checked_at: float = float("-inf")
+    was_full: bool = False  # full as the previous tick saw it
+
+    @property
+    def full(self) -> bool:
+        return self.quota is not None and self.quota.level == "full"
+
+    def check(self, state: OperatorState, indexes: Indexes, namespace: str, stream: str) -> None:
+        """Sums the Recordings' and the Clips' stored bytes from the indexes (no API calls)."""
+        now = time.monotonic()
+        if now - self.checked_at < QUOTA_CHECK_SECONDS:
+            return
+        self.checked_at = now
+        facts = next(iter(index_values(indexes.streams, (namespace, stream))), None)
+        stream_limit = facts.recording_quota_bytes if facts else None
+        uses = quota_uses(
+            (indexes.recordings, indexes.clips), namespace, stream, state.settings.recordings_quota_bytes, stream_limit
+        )
+        self.quota = nearest_limit(uses)
+        operator_metrics.storage_quota(namespace, stream, {u.scope: (u.used, u.limit) for u in uses})
+
+    def turned(self) -> bool:
+        """Whether full changed since the previous call (space came back, or ran out)."""
+        turned, self.was_full = self.full != self.was_full, self.full
+        return turned

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -365,62 +365,54 @@ class ImageBuilder:
         return layer, key
 
     def _media(self, root: Path, base_key: str) -> Path:
-        """Layer with the workers' FFmpeg: its libraries apt-get installed in the base rootfs seen
-        through an overlay mount (the base stays as it is), ffmpeg and ffprobe in /usr/local/bin; the
-        overlay's upper directory, whiteouts converted, is the layer. (Debian's ffmpeg package made
-        it 446 MiB.)"""
+        """Layer with the workers' FFmpeg: its libraries (as _apt_layer), ffmpeg and ffprobe in
+        /usr/local/bin. (Debian's ffmpeg package made it 446 MiB.)"""
         ffmpeg_dir = worker_ffmpeg_dir()
+
+        def add_ffmpeg(merged: Path) -> None:
+            for name in ("ffmpeg", "ffprobe"):
+                shutil.copy2(ffmpeg_dir / "bin" / name, merged / "usr/local/bin" / name)
+
         key = _hash(base_key, *MEDIA_PACKAGES, ffmpeg_dir.name, "media-v2")
-        layer = self.cache / f"media-{key}.tar"
-        if layer.exists():
-            return layer
-        if os.geteuid() != 0:
-            raise ImageError("building the worker image's media layer needs root (overlay mount, chroot)")
-        self.log(f"installing FFmpeg and {', '.join(MEDIA_PACKAGES)} into the worker's media layer (first run only)")
-        began = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=self.cache, prefix="media-") as tmp:
-            upper, work, merged = Path(tmp, "upper"), Path(tmp, "work"), Path(tmp, "merged")
-            for d in (upper, work, merged):
-                d.mkdir()
-            _run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={root},upperdir={upper},workdir={work}",
-                  str(merged)])  # fmt: skip
-            try:
-                _apt_install(merged, MEDIA_PACKAGES)
-                for name in ("ffmpeg", "ffprobe"):
-                    shutil.copy2(ffmpeg_dir / "bin" / name, merged / "usr/local/bin" / name)
-            finally:
-                unmount_under(merged)
-            _overlay_to_oci(upper)
-            _tar_dir(upper, layer)
-        self.log(f"media layer built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
-        return layer
+        return self._apt_layer(root, "media", key, MEDIA_PACKAGES, "the worker's media layer", add_ffmpeg)
 
     def _chromium(self, root: Path, base_key: str) -> Path:
-        """Layer with OVERLAY_PACKAGES apt-get installed in the base rootfs seen through an overlay
-        mount (as _media), docs trimmed."""
+        """Layer with OVERLAY_PACKAGES (as _apt_layer), docs trimmed."""
+
+        def trim_docs(merged: Path) -> None:
+            for trimmed in ("usr/share/doc", "usr/share/man"):
+                shutil.rmtree(merged / trimmed, ignore_errors=True)
+
         key = _hash(base_key, *OVERLAY_PACKAGES, "chromium-v1")
-        layer = self.cache / f"chromium-{key}.tar"
+        return self._apt_layer(root, "chromium", key, OVERLAY_PACKAGES, "the overlay image's Chromium layer", trim_docs)
+
+    def _apt_layer(
+        self, root: Path, name: str, key: str, packages: Sequence[str], what: str, finish: Callable[[Path], None]
+    ) -> Path:
+        """Layer `<name>-<key>.tar`: `packages` apt-get installed in the base rootfs `root` seen through
+        an overlay mount (the base stays as it is), then `finish` run on the merged tree; the overlay's
+        upper directory, whiteouts converted, is the layer."""
+        layer = self.cache / f"{name}-{key}.tar"
         if layer.exists():
             return layer
         if os.geteuid() != 0:
-            raise ImageError("building the overlay image's Chromium layer needs root (overlay mount, chroot)")
-        self.log(f"installing {', '.join(OVERLAY_PACKAGES)} into the overlay image's layer (first run only)")
+            raise ImageError(f"building {what} needs root (overlay mount, chroot)")
+        self.log(f"installing {', '.join(packages)} into {what} (first run only)")
         began = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=self.cache, prefix="chromium-") as tmp:
+        with tempfile.TemporaryDirectory(dir=self.cache, prefix=f"{name}-") as tmp:
             upper, work, merged = Path(tmp, "upper"), Path(tmp, "work"), Path(tmp, "merged")
             for d in (upper, work, merged):
                 d.mkdir()
             _run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={root},upperdir={upper},workdir={work}",
                   str(merged)])  # fmt: skip
             try:
-                _apt_install(merged, OVERLAY_PACKAGES)
-                for trimmed in ("usr/share/doc", "usr/share/man"):
-                    shutil.rmtree(merged / trimmed, ignore_errors=True)
+                _apt_install(merged, packages)
+                finish(merged)
             finally:
                 unmount_under(merged)
             _overlay_to_oci(upper)
             _tar_dir(upper, layer)
-        self.log(f"Chromium layer built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
+        self.log(f"{what} built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
         return layer
 
     def _webrtc(self) -> Path:

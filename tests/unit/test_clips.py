@@ -341,6 +341,47 @@ def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
     assert gone.videos == status.videos and conditions(gone) == conditions(status)
 
 
+def test_a_bucket_clips_video_expires_after_delete_after_days_as_a_recordings():
+    from streamops.api.recording import RecordingStorage
+    from streamops.control.shared.indexes import clip_entry
+    from streamops.control.shared.retention import expiry_due
+
+    url = "s3://clips/studio/cam/best/clip-20261126-095900.mp4"
+    video = {
+        "title": "Clip",
+        "url": url,
+        "upload": "uploaded",
+        "durationSeconds": 60.0,
+        "sizeBytes": 1000,
+        "startedAt": "2026-11-26T09:59:00Z",
+        "endedAt": "2026-11-26T10:00:00Z",
+    }
+    s3 = {"endpoint": "https://s3.example.test", "bucket": "clips", "credentialsSecret": "c", "deleteAfterDays": 2}
+    storage = RecordingStorage.model_validate({"s3": s3})
+    done = ClipperStatus.model_validate({"state": "succeeded", "video": video})
+    stored = clip_status(
+        a_clip(lastSeconds=60), ClipperObservation(pod=RUNNING, telemetry=done, storage=storage), CREATED
+    )
+    # Due by the Recordings' rule (the loop deletes it and its sidecar with the same code).
+    assert expiry_due(stored.videos, 2, 86400, CREATED + timedelta(days=2)) == stored.videos
+    assert expiry_due(stored.videos, 2, 86400, CREATED + timedelta(days=1)) == []
+    # A final status still takes the expiry: expiredAt, one VideoExpired Event, nothing counted.
+    deleted_at = CREATED + timedelta(days=2)
+    final = a_clip(status=stored.wire(), lastSeconds=60)
+    expired = clip_status(final, ClipperObservation(pod=PodObservation("c"), expired={url: deleted_at}), deleted_at)
+    assert expired.videos[0].expired_at == deleted_at and conditions(expired) == conditions(stored)
+    events = clip_events(stored, expired)
+    assert [(e.reason, e.message) for e in events] == [("VideoExpired", f"video {url} expired after 2 day(s): deleted")]
+    body = {**clip("best"), "status": stored.wire()}
+    body["metadata"]["namespace"] = NS
+    assert clip_entry(body)[(NS, "cam")].stored_bytes == 1000
+    assert clip_entry({**body, "status": expired.wire()})[(NS, "cam")].stored_bytes == 0
+    again = clip_status(
+        a_clip(status=expired.wire(), lastSeconds=60), ClipperObservation(pod=PodObservation("c")), CREATED
+    )
+    assert again.videos == expired.videos and clip_events(expired, again) == []
+
+
 # --- a signed stream ------------------------------------------------------------------------------
 
 

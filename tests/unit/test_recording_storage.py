@@ -20,7 +20,6 @@ from streamops.api.recording import S3Storage, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus, sidecar_key
 from streamops.control.recording.builders import recorder_config, recorder_pod, resolved_storage
 from streamops.control.recording.reconcile import reconcile_recording
-from streamops.control.recording.retention import expiry_due
 from streamops.control.recording.status import (
     RecorderObservation,
     StorageRefusal,
@@ -38,6 +37,7 @@ from streamops.control.shared.indexes import (
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recordings_claim import CLAIM_LABEL
+from streamops.control.shared.retention import expiry_due
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
 from streamops.redaction import Redactor

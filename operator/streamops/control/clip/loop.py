@@ -1,6 +1,7 @@
 """A Clip's status loop: its clipper's telemetry into status (see shared/object_loop.py for what
 every loop does); once the final status is written, a reconcile removes the clipper Pod. Before the
-clipper exists it checks the recordings quotas (storage_quota.py): a full one refuses the Clip."""
+clipper exists it checks the recordings quotas (storage_quota.py): a full one refuses the Clip; once
+the video is stored, retention deletes it after deleteAfterDays as a recording's (retention.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from streamops.control.clip.status import ClipperObservation, clip_events, clip_
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.shared.retention import Expiry, expire_videos
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader
@@ -32,6 +34,7 @@ def clip_update(
     pod: PodObservation | None,
     telemetry: ClipperStatus | None,
     stream: StreamFacts | None,
+    expiry: Expiry | None = None,
 ) -> tuple[Manifest, list[Transition], bool]:
     """The new status, its Events, and whether it is final."""
     raw = loop.raw()
@@ -45,6 +48,7 @@ def clip_update(
         refused=outcome.refused,
         storage=outcome.storage,
         storage_refused=outcome.storage_refused,
+        expired=dict(expiry.expired) if expiry else {},
     )
     status = clip_status(clip, observation, utcnow())
     return status.wire(), clip_events(previous, status), is_final(status)
@@ -54,6 +58,7 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
     loop = ObjectLoop(state, CLIP_LOOP, obj)
     reader = TelemetryReader(ClipperStatus)
     quota = QuotaCheck()
+    expiry = Expiry()
     try:
         while loop.running:
             pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
@@ -76,9 +81,13 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
             pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
             loop.report_restarts((loop.body.spec.get("streamRef") or {}).get("name", ""), {"clipper": [pod]})
             telemetry = await reader.read(state.client, pod) if state.client else None
-            inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
+            written = validated(ClipStatus, loop.writer.written)
+            if written is not None:
+                await expire_videos(loop, expiry, written.storage, written.videos)
+            expired = tuple(expiry.expired.items())
+            inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream, expired)
             if loop.changed(inputs):
-                new, events, final = clip_update(loop, outcome, pod, telemetry, stream)
+                new, events, final = clip_update(loop, outcome, pod, telemetry, stream, expiry)
                 await loop.write(new, events)
                 if final and pod is not None:
                     await loop.reconcile(final=True)  # final status written: the clipper Pod can go

@@ -4,7 +4,8 @@ Pod goes once it is written)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamops.api import Clip, ClipStatus
@@ -23,6 +24,7 @@ from streamops.control.shared.conditions import (
 )
 from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import pod_problem_events, worker_pod_condition
+from streamops.control.shared.retention import expiry_events, marked_expired
 from streamops.control.shared.video_storage import StorageRefusal
 
 SUCCEEDED = reasons.SUCCEEDED
@@ -31,11 +33,12 @@ SUCCEEDED = reasons.SUCCEEDED
 @dataclass(frozen=True)
 class ClipperObservation(FollowerObservation[ClipperStatus]):
     """The clipper Pod, its /status and the stream; what the reconcile found (a refusal, the
-    resolved storage, a missing storage Secret)."""
+    resolved storage, a missing storage Secret); the videos retention just deleted."""
 
     refused: Refused | None = None
     storage: RecordingStorage | None = None
     storage_refused: StorageRefusal | None = None
+    expired: Mapping[str, datetime] = field(default_factory=dict)  # video url -> deleted at
 
 
 def is_final(status: ClipStatus) -> bool:
@@ -70,8 +73,11 @@ def _stored(t: ClipperStatus) -> bool:
 def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> ClipStatus:
     previous = clip.status or ClipStatus()
     generation = observed.acted_generation(clip.metadata.generation)
-    if is_final(previous):
-        return previous.model_copy(update={"observed_generation": previous.observed_generation or generation})
+    if is_final(previous):  # only retention changes it still (deleteAfterDays, as a recording's video)
+        videos = [marked_expired(v, v.expired_at, observed.expired) for v in previous.videos]
+        return previous.model_copy(
+            update={"observed_generation": previous.observed_generation or generation, "videos": videos}
+        )
     t = observed.telemetry
     stream = clip.spec.stream_ref.name
     conditions: list[Observed]
@@ -123,7 +129,8 @@ def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> Clip
 
 def clip_events(previous: ClipStatus | None, current: ClipStatus) -> list[Transition]:
     """Ready and Stalled transitions (a refusal: its one Warning, Stalled with its reason; stored:
-    Ready with Clipped), and the clipper Pod's problems."""
+    Ready with Clipped), the clipper Pod's problems, and the video's expiry."""
     before = previous or ClipStatus()
     events = condition_transitions(before.conditions, current.conditions)
-    return events + pod_problem_events(before.conditions, current.conditions, reasons.CLIPPER_POD)
+    events += pod_problem_events(before.conditions, current.conditions, reasons.CLIPPER_POD)
+    return events + expiry_events(before.videos, current.videos, current.storage)

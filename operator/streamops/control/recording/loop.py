@@ -10,15 +10,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.recording import reasons
 from streamops.control.recording.builders import recorder_pod_name
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
-from streamops.control.recording.retention import ExpiryFailed, delete_videos, expiry_due
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
@@ -27,6 +24,7 @@ from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_st
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
+from streamops.control.shared.retention import Expiry, expire_videos
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader, post
@@ -48,9 +46,7 @@ class Extras:
     (storage_quota.py), and the videos retention deleted (url -> when)."""
 
     quota: QuotaCheck = field(default_factory=QuotaCheck)
-    expired: dict[str, datetime] = field(default_factory=dict)
-    retention_checked_at: float = float("-inf")
-    expiry_failing: bool = False
+    expiry: Expiry = field(default_factory=Expiry)
 
 
 def recording_update(
@@ -75,48 +71,11 @@ def recording_update(
         storage_refused=outcome.storage_refused if not pod.exists else None,
         quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
-        expired=dict(extras.expired),
+        expired=dict(extras.expiry.expired),
     )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None
     return status.wire(), recording_events(previous, status), final
-
-
-async def expire_videos(loop: ObjectLoop[RecordingOutcome], extras: Extras) -> None:
-    """Retention (retention.py), at most every retention_interval_seconds, from the status last
-    written (a stopped Recording's too: its loop keeps ticking at the idle interval, and this is a
-    scan of its videos until one is due). The deleted ones go into `extras.expired`, which the
-    status function marks."""
-    settings = loop.state.settings
-    now = time.monotonic()
-    if now - extras.retention_checked_at < settings.retention_interval_seconds:
-        return
-    extras.retention_checked_at = now
-    status = validated(RecordingStatus, loop.writer.written)
-    s3 = status.storage.s3 if status and status.storage else None
-    if status is None or s3 is None or not s3.delete_after_days:
-        return
-    due = [
-        v
-        for v in expiry_due(status.videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
-        if v.url and v.url not in extras.expired
-    ]
-    if not due:
-        return
-    try:
-        done = await loop.state.call(delete_videos, loop.state.api, loop.namespace, s3, due)
-        extras.expiry_failing = False
-    except ExpiryFailed as e:
-        done = e.done
-        log.warning("Recording %s/%s: deleting expired videos failed: %s", loop.namespace, loop.name, e)
-        if not extras.expiry_failing:  # one Warning per failure streak
-            await loop.post_event("Warning", reasons.VIDEO_EXPIRY_FAILED, str(e)[:1000])
-        extras.expiry_failing = True
-    deleted_at = utcnow()
-    for url in done:
-        extras.expired[url] = deleted_at
-    if done:
-        loop.woken.set()  # (the status is written on this tick's way round)
 
 
 async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
@@ -169,10 +128,12 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                     # stop_recording, or no space left: the recorder finalises and keeps serving /status.
                     stop_sent_to = pod.uid
                     stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH))
-            await expire_videos(loop, extras)
+            written = validated(RecordingStatus, loop.writer.written)
+            if written is not None:
+                await expire_videos(loop, extras.expiry, written.storage, written.videos)
             # (A recorder stuck on its volumes is said to be once STORAGE_WAIT_SECONDS have passed.)
             stuck = bool(pod and pod.storage_stuck(utcnow()))
-            expired = tuple(extras.expired.items())
+            expired = tuple(extras.expiry.expired.items())
             inputs = (
                 loop.body.metadata.get("generation"),
                 outcome,

@@ -6,6 +6,8 @@ from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_F
 from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
 from streamops.control.shared.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.shared.pod_observation import PodReasons
+from streamops.control.shared.retention import VIDEO_EXPIRED as VIDEO_EXPIRED  # deleted by deleteAfterDays
+from streamops.control.shared.retention import VIDEO_EXPIRY_FAILED as VIDEO_EXPIRY_FAILED  # tried again later
 from streamops.control.shared.storage_quota import NO_SPACE as NO_SPACE  # the quota is used up (the hosted 422)
 from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE as NO_SPACE_MESSAGE  # the hosted API's words
 from streamops.control.shared.storage_quota import STORAGE_ALMOST_FULL as STORAGE_ALMOST_FULL  # 80 % of a quota
@@ -43,5 +45,3 @@ RECORDING_SPLIT = "RecordingSplit"
 RECORDING_FINISHED = "RecordingFinished"
 RECORDING_DISCARDED = "RecordingDiscarded"
 VIDEO_UPLOADED = "VideoUploaded"  # a video is verified in the bucket
-VIDEO_EXPIRED = "VideoExpired"  # a video (and its sidecar) deleted by deleteAfterDays
-VIDEO_EXPIRY_FAILED = "VideoExpiryFailed"  # deleting expired videos failed (tried again later)

@@ -27,6 +27,7 @@ from streamops.control.shared.conditions import (
 )
 from streamops.control.shared.follower import FollowerObservation
 from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
+from streamops.control.shared.retention import expiry_events, marked_expired
 from streamops.control.shared.storage_quota import QuotaUse, no_space_message
 from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 
@@ -76,14 +77,9 @@ def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired:
         old = next((before[k] for k in (v.url, v.path) if k and k in before), None)
         if old is not None:
             seen.add(id(old))
-        videos.append(_expired(v, old.expired_at if old else None, expired))
-    videos += [_expired(v, v.expired_at, expired) for v in previous if id(v) not in seen]
+        videos.append(marked_expired(v, old.expired_at if old else None, expired))
+    videos += [marked_expired(v, v.expired_at, expired) for v in previous if id(v) not in seen]
     return sorted(videos, key=lambda v: v.started_at)
-
-
-def _expired(video: Video, at: datetime | None, expired: Mapping[str, datetime]) -> Video:
-    at = at or (expired.get(video.url) if video.url else None)
-    return video.model_copy(update={"expired_at": at}) if at != video.expired_at else video
 
 
 def stored_bytes(
@@ -276,12 +272,7 @@ def recording_events(previous: RecordingStatus | None, current: RecordingStatus)
         else:
             events.append(Transition("Normal", reasons.RECORDING_FINISHED, what))
     events += _upload_events(before, current)
-    expired_before = {v.url for v in before.videos if v.expired_at is not None}
-    days = current.storage.s3.delete_after_days if current.storage and current.storage.s3 else None
-    for v in current.videos:
-        if v.url and v.expired_at is not None and v.url not in expired_before:
-            after = f" after {days} day(s)" if days else ""
-            events.append(Transition("Normal", reasons.VIDEO_EXPIRED, f"video {v.url} expired{after}: deleted"))
+    events += expiry_events(before.videos, current.videos, current.storage)
     for type_ in (NO_SPACE, STORAGE_ALMOST_FULL):
         appeared = _appeared(before, current, type_)
         if appeared is not None:

@@ -15,23 +15,10 @@ from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.shared.ingest_address import IngestPortMap, ingest_http_url
 from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
-    STREAM_NAME_ANNOTATION,
-    child_labels,
-    child_name,
-    label_value,
-    owner_reference,
-)
-from streamops.control.shared.recordings_claim import CLAIM_LABEL, claim_affinity, recordings_claim_name
+from streamops.control.shared.naming import child_name
+from streamops.control.shared.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.video_storage import (
-    ca_volume,
-    resolve_storage,
-    upload_target,
-    videos_directory,
-    with_credentials,
-)
-from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
+from streamops.control.shared.video_storage import resolve_storage, upload_target, videos_directory
 
 CLIPPER_COMPONENT = "clipper"
 CLIP_LABEL = "streaming.streamops.dev/clip"
@@ -166,50 +153,27 @@ def clipper_pod(
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
     storage = resolved_storage(clip, stream, settings)
-    labels = {**child_labels(clip.spec.stream_ref.name, CLIPPER_COMPONENT), CLIP_LABEL: label_value(name)}
-    claim = recordings_claim_name(storage, settings) if storage.s3 is None else None
-    if claim is not None:
-        labels[CLAIM_LABEL] = label_value(claim)
-    metadata = {
-        "name": clipper_pod_name(name),
-        "namespace": clip.metadata.namespace,
-        "labels": labels,
-        "annotations": {STREAM_NAME_ANNOTATION: clip.spec.stream_ref.name},
-        "ownerReferences": [owner_reference("Clip", name, uid)],
-    }
+    stream_name = clip.spec.stream_ref.name
+    pod_name = clipper_pod_name(name)
+    metadata, claim = video_worker_metadata(
+        "Clip",
+        name,
+        clip.metadata.namespace,
+        uid,
+        stream_name,
+        CLIPPER_COMPONENT,
+        CLIP_LABEL,
+        pod_name,
+        storage,
+        settings,
+    )
     config = clipper_config(clip, stream, settings, ingest_ports, http_port)
     volumes: list[Manifest] = []
     mounts: list[Manifest] = []
     if config.playback_keys_dir:  # a signed stream: the clipper signs its own token, as a viewer's link is
         volumes.append({"name": "playback-keys", "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
         mounts.append({"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
-    if storage.s3 is not None:
-        scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
-        ca_volumes, ca_mounts = ca_volume(storage.s3)
-        worker = _container(config, http_port, scratch, settings, volumes + ca_volumes, mounts + ca_mounts)
-        pod = worker_pod(metadata, worker, settings, host_ports)
-        return with_credentials(pod, storage.s3)
-    assert claim is not None
-    claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
-    worker = _container(config, http_port, claim_volume, settings, volumes, mounts)
-    modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
-    return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
-
-
-def _container(
-    config: ClipperConfig,
-    http_port: int,
-    recordings: Manifest,
-    settings: OperatorSettings,
-    volumes: Sequence[Manifest] = (),
-    mounts: Sequence[Manifest] = (),
-) -> WorkerContainer:
-    return WorkerContainer(
-        name="clip",
-        config_env=CONFIG_ENV,
-        config=config,
-        ports={"http": (http_port, "TCP")},
-        resources=settings.worker_resources.recorder.wire(),
-        volumes=[{"name": "recordings", **recordings}, *volumes],
-        mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
-    )
+    return video_worker_pod(
+        metadata, "clip", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
+        volumes, mounts,
+    )  # fmt: skip

@@ -5,7 +5,6 @@ the video is stored, retention deletes it after deleteAfterDays as a recording's
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from streamops.api import CLIP, Clip, ClipStatus
@@ -16,7 +15,7 @@ from streamops.control.clip.status import ClipperObservation, clip_events, clip_
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
+from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.retention import Expiry, expire_videos
@@ -25,7 +24,6 @@ from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader
 
 CLIP_LOOP = KindLoop(api=CLIP, reconcile=reconcile_clip, status_model=ClipStatus, metric_fields=frozenset())
-SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
 
 
 def clip_update(
@@ -73,11 +71,7 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
             if outcome is None:
                 await loop.sleep()
                 continue
-            stream, outcome = await follow_stream(loop, indexes.streams, outcome)
-            if stream is not None:  # its Events carry its stream's client fields (kept once the stream is gone)
-                loop.client_annotations = dict(stream.client_annotations)
-            if outcome.storage_refused:  # look again soon: the Secret may be created any time
-                loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
+            stream, outcome = await follow_storing_stream(loop, indexes.streams, outcome)
             pod = worker_pod(indexes.pods, loop.namespace, CLIP.kind, loop.name, CLIPPER_COMPONENT)
             loop.report_restarts((loop.body.spec.get("streamRef") or {}).get("name", ""), {"clipper": [pod]})
             telemetry = await reader.read(state.client, pod) if state.client else None

@@ -23,7 +23,7 @@ from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body
 from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
+from streamops.control.shared.recordings_claim import ensure_recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE
@@ -113,12 +113,8 @@ def reconcile_clip(
             missing = missing_storage_secret(api, namespace, storage.s3)
             if missing is not None:
                 return ClipOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=missing)
-        if (
-            current is None
-            and on_default_claim(storage, settings)
-            and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
-        ):
-            api.create(recordings_claim(namespace, settings))
+        if current is None:
+            ensure_recordings_claim(api, namespace, storage, settings)
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)

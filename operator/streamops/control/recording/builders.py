@@ -10,36 +10,24 @@ from streamops.api import LiveStream, Recording
 from streamops.api.common import ClientFields
 from streamops.api.livestream import Rendition
 from streamops.api.recording import RecordingStorage, S3Storage
-from streamops.contract.recorder import (
-    RECORDINGS_ROOT,
-    RecorderConfig,
-    UploadTarget,
-)
-from streamops.contract.worker import HTTP_PORT, WorkerConfig
+from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, UploadTarget
+from streamops.contract.worker import HTTP_PORT
 from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     RECORDING_LABEL,
-    STREAM_NAME_ANNOTATION,
-    child_labels,
     child_name,
     label_value,
     owner_reference,
 )
-from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, claim_recorder_container, recorder_container
-from streamops.control.shared.recordings_claim import (
-    CLAIM_LABEL,
-    claim_affinity,
-    recordings_claim_name,
-)
+from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.video_storage import ca_volume, resolve_storage
 from streamops.control.shared.video_storage import credential_env as credential_env  # (re-exported)
+from streamops.control.shared.video_storage import resolve_storage
 from streamops.control.shared.video_storage import upload_target as shared_upload_target
 from streamops.control.shared.video_storage import with_credentials as with_credentials  # (re-exported)
-from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
 
 
 @dataclass(frozen=True)
@@ -156,34 +144,15 @@ def recorder_pod(
     assert uid, "an object read from the API server has a uid"
     http_port = host_ports["http"] if host_ports else HTTP_PORT
     storage = resolved_storage(recording, stream, settings)
-    labels = {**child_labels(recording.spec.stream_ref.name, RECORDER_COMPONENT), RECORDING_LABEL: label_value(name)}
-    claim = recordings_claim_name(storage, settings) if storage.s3 is None else None
-    if claim is not None:
-        labels[CLAIM_LABEL] = label_value(claim)
-    metadata = {
-        "name": recorder_pod_name(name),
-        "namespace": namespace,
-        "labels": labels,
-        "annotations": {STREAM_NAME_ANNOTATION: recording.spec.stream_ref.name},
-        "ownerReferences": [owner_reference("Recording", name, uid)],
-    }
+    stream_name, pod_name = recording.spec.stream_ref.name, recorder_pod_name(name)
+    metadata, claim = video_worker_metadata(
+        "Recording", name, namespace, uid, stream_name, RECORDER_COMPONENT, RECORDING_LABEL, pod_name, storage, settings
+    )
     config = recorder_config(recording, stream, settings, ingest_ports, http_port)
-    if storage.s3 is not None:
-        worker = _uploader(config, http_port, storage.s3, settings)
-        pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=UPLOADER_GRACE_SECONDS)
-        return with_credentials(pod, storage.s3)
-    assert claim is not None
-    worker = claim_recorder_container(config, http_port, claim, settings)
-    modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
-    return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))
-
-
-def _uploader(config: WorkerConfig, http_port: int, s3: S3Storage, settings: OperatorSettings) -> WorkerContainer:
-    """A recorder uploading to object storage: scratch space for its parts and the videos waiting
-    to be uploaded, and the CA bundle when the storage names one."""
-    scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
-    volumes, mounts = ca_volume(s3)
-    return recorder_container(config, http_port, scratch, settings, volumes, mounts)
+    return video_worker_pod(
+        metadata, "record", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
+        upload_grace_seconds=UPLOADER_GRACE_SECONDS,
+    )  # fmt: skip
 
 
 def adoption_patch(recording: Recording) -> Manifest:

@@ -20,7 +20,7 @@ from streamops.control.recording.status import SUCCEEDED, RecorderObservation, r
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow, validated
+from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
@@ -36,7 +36,6 @@ RECORDING_LOOP = KindLoop(
     metric_fields=frozenset({"duration", "storedBytes"}),
 )
 START_AGAIN_SECONDS = 2.0  # a standby that still waits after a POST /start is sent it again
-SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
 log = logging.getLogger("streamops.operator")
 
 
@@ -104,11 +103,7 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             if outcome is None:
                 await loop.sleep()
                 continue
-            stream, outcome = await follow_stream(loop, indexes.streams, outcome)
-            if stream is not None:  # its Events carry its stream's client fields (kept once the stream is gone)
-                loop.client_annotations = dict(stream.client_annotations)
-            if outcome.storage_refused:  # look again soon: the Secret may be created any time
-                loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
+            stream, outcome = await follow_storing_stream(loop, indexes.streams, outcome)
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             loop.report_restarts(stream_ref, {"recorder": [pod]})
             client = state.client

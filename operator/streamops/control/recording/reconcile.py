@@ -24,7 +24,7 @@ from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminatin
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recordings_claim import on_default_claim, recordings_claim
+from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
@@ -123,19 +123,14 @@ def reconcile_recording(
                 return RecordingOutcome(
                     generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=refused
                 )
-        default_claim = on_default_claim(storage, settings)
-        if (
-            current is None
-            and default_claim
-            and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
-        ):
-            api.create(recordings_claim(namespace, settings))
+        if current is None:
+            ensure_recordings_claim(api, namespace, storage, settings)
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)
             if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
                 return RecordingOutcome(generation, waiting_for_stream=True, storage=storage)
-        if current is None and default_claim and standby and stream.spec.recording.standby:
+        if current is None and on_default_claim(storage, settings) and standby and stream.spec.recording.standby:
             current = _adopt(api, namespace, standby, recording, stream)
         if current is not None and ADOPTED_ANNOTATION in (current["metadata"].get("annotations") or {}):
             http_port = ports_of(current).get("http", HTTP_PORT)

@@ -49,6 +49,7 @@ from streamops.control.shared.status_patch import status_patch
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 RETRY_MAX_SECONDS = 60.0
+SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
 RECONCILE_FAILED = "ReconcileFailed"  # the Warning Event of a failed reconcile (one per failure streak)
 log = logging.getLogger("streamops.operator")
 
@@ -74,9 +75,17 @@ class FollowerOutcome(Outcome, Protocol):
     def stream_uid(self) -> str | None: ...
 
 
+class StoringOutcome(FollowerOutcome, Protocol):
+    """The outcome of a kind whose worker stores videos (RecordingOutcome, ClipOutcome)."""
+
+    @property
+    def storage_refused(self) -> object | None: ...
+
+
 OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 OutcomeT_co = TypeVar("OutcomeT_co", bound=Outcome, covariant=True)
 FollowerT = TypeVar("FollowerT", bound=FollowerOutcome)
+StoringT = TypeVar("StoringT", bound=StoringOutcome)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Hints = Mapping[str, str | bool | None]  # what a reconcile is told from the indexes (see each kind's loop)
 
@@ -364,4 +373,18 @@ async def follow_stream(
     stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
     if stream is not None and (outcome.waiting_for_stream or (outcome.stream_uid and stream.uid != outcome.stream_uid)):
         return stream, await loop.reconcile() or outcome
+    return stream, outcome
+
+
+async def follow_storing_stream(
+    loop: ObjectLoop[StoringT], streams: StreamIndex, outcome: StoringT
+) -> tuple[StreamFacts | None, StoringT]:
+    """follow_stream, for a kind whose worker stores videos (Recording, Clip): its Events carry its
+    stream's client fields (kept once the stream is gone), and a missing storage Secret is looked
+    for again every SECRET_RETRY_SECONDS (it may be created any time)."""
+    stream, outcome = await follow_stream(loop, streams, outcome)
+    if stream is not None:
+        loop.client_annotations = dict(stream.client_annotations)
+    if outcome.storage_refused:
+        loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
     return stream, outcome

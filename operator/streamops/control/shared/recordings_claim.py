@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from streamops.api import GROUP, LiveStream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
+from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
 from streamops.control.shared.settings import OperatorSettings
@@ -69,3 +70,15 @@ def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
         },
         "spec": spec,
     }
+
+
+def ensure_recordings_claim(
+    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+) -> None:
+    """The namespace's shared claim, created before the first worker that writes to it (a
+    Recording's recorder, a Clip's clipper); a claim the storage names is the user's to create."""
+    if (
+        on_default_claim(storage, settings)
+        and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
+    ):
+        api.create(recordings_claim(namespace, settings))

@@ -18,7 +18,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import ipaddress
-import itertools
 import json
 import os
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import aiohttp
+from streamops.media.overlay.cdp import CdpConnection, CdpError, EventListener
 from streamops.media.overlay.chromium import (
     CHROMIUM,
     DEAD_PROXY,
@@ -50,7 +49,7 @@ from devtools.waits import eventually
 __all__ = ["CHROMIUM", "DEAD_PROXY", "DISABLED_FEATURES", "LOOPBACK_HOSTS", "Browser", "Page", "chromium_flags"]
 
 
-class DevToolsError(RuntimeError):
+class DevToolsError(CdpError):
     """A CDP command answered with an error, or the connection to the browser is gone."""
 
 
@@ -123,28 +122,27 @@ def chromium_flags(
 
 
 class DevToolsConnection:
-    """One websocket to the browser's CDP endpoint, with pages as flat sessions on it.
+    """One websocket to the browser's CDP endpoint, with pages as flat sessions on it: the overlay
+    renderer's client (streamops.media.overlay.cdp), written once, made synchronous.
 
-    aiohttp on an event loop of its own in a daemon thread, so callers stay synchronous; events
-    reach per-session listeners (called in that thread: keep them short). With `netns`, the thread
-    lives in that namespace, so the connection is made where the browser listens."""
+    Its event loop runs in a daemon thread of its own, so callers stay synchronous; events reach
+    per-session listeners (called in that thread: keep them short). With `netns`, the thread lives
+    in that namespace, so the connection is made where the browser listens."""
 
     def __init__(self, ws_url: str, *, netns: str | None = None, timeout: float = 10.0) -> None:
         self._loop = asyncio.new_event_loop()
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._listeners: dict[str, Callable[[str, dict[str, Any]], None]] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self.closed_because: str | None = None
+        self._cdp = CdpConnection()
         self._thread = threading.Thread(target=self._run, args=(netns,), name="devtools-protocol", daemon=True)
         self._thread.start()
         try:
-            self._submit(self._connect(ws_url), timeout, "connect")
+            self._submit(self._cdp.connect(ws_url), timeout, "connect")
         except BaseException:
             self.close()
             raise
+
+    @property
+    def closed_because(self) -> str | None:
+        return self._cdp.closed_because
 
     def _run(self, netns: str | None) -> None:
         asyncio.set_event_loop(self._loop)
@@ -159,75 +157,23 @@ class DevToolsConnection:
             future.cancel()
             raise TimeoutError(f"CDP {what}: no answer within {timeout:g}s") from None
 
-    async def _connect(self, ws_url: str) -> None:
-        self._session = aiohttp.ClientSession(trust_env=False)  # never an environment proxy
-        # max_msg_size=0: no limit (evaluate() results and screenshots exceed aiohttp's 4 MB default)
-        self._ws = await self._session.ws_connect(ws_url, max_msg_size=0)
-        self._reader = asyncio.create_task(self._read(self._ws))
-
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        try:
-            async for msg in ws:
-                if msg.type is not aiohttp.WSMsgType.TEXT:
-                    continue
-                data = json.loads(msg.data)
-                if "id" in data:
-                    future = self._pending.pop(data["id"], None)
-                    if future is not None and not future.done():
-                        future.set_result(data)
-                elif (listener := self._listeners.get(data.get("sessionId", ""))) is not None:
-                    listener(data.get("method", ""), data.get("params", {}))
-            self.closed_because = f"websocket closed (code {ws.close_code})"
-        except Exception as e:  # whatever ends the reader ends the connection
-            self.closed_because = f"websocket failed: {e!r}"
-        finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(DevToolsError(f"browser connection lost: {self.closed_because}"))
-            self._pending.clear()
-
-    async def _call(self, method: str, params: dict[str, Any], session_id: str | None) -> dict[str, Any]:
-        if self._ws is None or self._ws.closed or self.closed_because:
-            raise DevToolsError(f"{method}: browser connection lost: {self.closed_because or 'closed'}")
-        message: dict[str, Any] = {"id": next(self._ids), "method": method, "params": params}
-        if session_id:
-            message["sessionId"] = session_id
-        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._pending[message["id"]] = future
-        try:
-            await self._ws.send_str(json.dumps(message))
-            return await future
-        finally:
-            self._pending.pop(message["id"], None)
-
     def call(
         self, method: str, params: dict[str, Any] | None = None, *, session_id: str | None = None, timeout: float = 30.0
     ) -> dict[str, Any]:
-        """Send one command and wait for its result (DevToolsError if it answers with an error)."""
+        """Send one command and wait for its result (DevToolsError if it answers with an error;
+        TimeoutError after timeout)."""
         if self._loop.is_closed():
             raise DevToolsError(f"{method}: connection closed")
-        response = self._submit(self._call(method, params or {}, session_id), timeout, method)
-        if "error" in response:
-            error = response["error"]
-            detail = f"{error.get('message')} ({error.get('code')}) {error.get('data', '')}".strip()
-            raise DevToolsError(f"{method}: {detail}")
-        return dict(response.get("result", {}))
+        # timeout=None: the wait is _submit's, which raises TimeoutError (Page.evaluate tells it apart)
+        called = self._cdp.call(method, params, session_id=session_id, timeout=None)
+        try:
+            return dict(self._submit(called, timeout, method))
+        except CdpError as e:
+            raise DevToolsError(str(e)) from None
 
-    def listen(self, session_id: str, listener: Callable[[str, dict[str, Any]], None] | None) -> None:
+    def listen(self, session_id: str, listener: EventListener | None) -> None:
         """Events of that session go to listener(method, params); None stops them."""
-        if listener is None:
-            self._listeners.pop(session_id, None)
-        else:
-            self._listeners[session_id] = listener
-
-    async def _disconnect(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._reader, 2)
-        if self._session is not None:
-            await self._session.close()
+        self._cdp.listen(session_id, listener)
 
     def close(self) -> None:
         """Close the websocket and end the thread; idempotent."""
@@ -235,7 +181,7 @@ class DevToolsConnection:
             return
         if self._thread.is_alive():
             with contextlib.suppress(Exception):
-                self._submit(self._disconnect(), 5, "disconnect")
+                self._submit(self._cdp.close(), 5, "disconnect")
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
         if not self._thread.is_alive():

@@ -64,9 +64,15 @@ class CdpConnection:
         return self._ws is not None and not self._ws.closed and self.closed_because is None
 
     async def call(
-        self, method: str, params: dict[str, Any] | None = None, *, session_id: str | None = None, timeout: float = 10
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+        timeout: float | None = 10,
     ) -> dict[str, Any]:
-        """Send one command and wait for its result; CdpError when it answers with an error."""
+        """Send one command and wait for its result; CdpError when it answers with an error, or
+        after `timeout` seconds (None: the caller bounds the wait)."""
         if self._ws is None or not self.alive:
             raise CdpError(f"{method}: browser connection lost: {self.closed_because or 'closed'}")
         message: dict[str, Any] = {"id": next(self._ids), "method": method, "params": params or {}}
@@ -83,7 +89,8 @@ class CdpConnection:
             self._pending.pop(message["id"], None)
         if "error" in response:
             error = response["error"]
-            raise CdpError(f"{method}: {error.get('message')} ({error.get('code')})")
+            detail = f"{error.get('message')} ({error.get('code')}) {error.get('data', '')}".strip()
+            raise CdpError(f"{method}: {detail}")
         return dict(response.get("result", {}))
 
     def listen(self, session_id: str, listener: EventListener | None) -> None:

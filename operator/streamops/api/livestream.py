@@ -397,10 +397,10 @@ class RecordingDefaults(KubeModel):
     quota_bytes: int | None = Field(
         default=None,
         ge=1,
-        description="Byte limit of this stream's recorded videos (all its Recordings). At 80 % its Recordings "
-        "warn (condition StorageAlmostFull); at 100 % a new Recording is refused (condition NoSpace, 'no space "
-        "for recording the stream') and a running one is finalised. Default: only the namespace's limit "
-        "(chart worker.recordings.quotaBytes).",
+        description="Byte limit of this stream's recorded videos (all its Recordings' and its Clips'). At 80 % its "
+        "Recordings warn (condition StorageAlmostFull); at 100 % a new Recording or Clip is refused (NoSpace, 'no "
+        "space for recording the stream') and a running Recording is finalised. Default: only the namespace's "
+        "limit (chart worker.recordings.quotaBytes).",
     )
 
 

@@ -92,8 +92,8 @@ class OperatorSettings(BaseModel):
         default=0,
         ge=0,
         description="Byte limit of the recorded videos per namespace (the sum of its Recordings' "
-        "status.storedBytes; 0: none). At 80 % Recordings warn (StorageAlmostFull), at 100 % a new one is "
-        "refused (NoSpace) and running ones are finalised.",
+        "status.storedBytes and its Clips' stored videos; 0: none). At 80 % Recordings warn (StorageAlmostFull), "
+        "at 100 % a new Recording or Clip is refused (NoSpace) and running Recordings are finalised.",
     )
     retention_interval_seconds: float = Field(
         default=600.0,

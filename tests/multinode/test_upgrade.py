@@ -128,18 +128,15 @@ def test_a_crd_schema_change_with_live_objects_keeps_them(
     shutil.copytree(CHART, chart)
     crd_file = chart / "templates" / "crds" / "livestreams.streaming.streamops.dev.yaml"
     text = crd_file.read_text()
-    anchor = "            properties:\n              title:\n"
-    assert text.count(anchor) == 1, "the spec's properties start with title"
-    crd_file.write_text(
-        text.replace(
-            anchor,
-            "            properties:\n"
-            "              nextVersionNote:\n"
-            "                type: string\n"
-            "                description: A field the next chart version adds (test).\n"
-            "              title:\n",
-        )
+    # The spec's properties: the first `properties:` under `spec:` (indented as the schema's fields).
+    anchor = "            properties:\n"
+    at = text.index(anchor, text.index("\n          spec:\n")) + len(anchor)
+    new_field = (
+        "              nextVersionNote:\n"
+        "                type: string\n"
+        "                description: A field the next chart version adds (test).\n"
     )
+    crd_file.write_text(text[:at] + new_field + text[at:])
     restored.upgrade(chart=chart)
     crd = cluster.get("crd", "default", "livestreams.streaming.streamops.dev") or {}
     spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from streamops.control.shared.kube import ApiError
+from streamops.control.shared.kube import ApiError, NamespaceTerminating
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.state import OperatorState
 
@@ -83,6 +83,8 @@ async def post_event(
     event = annotated_event(body, type_, reason, message, annotations, now)
     try:
         await state.write_status(state.api.create, event)
+    except NamespaceTerminating:
+        return  # the namespace is going: nobody reads its Events (kopf's own posts are dropped too)
     except (ApiError, OSError) as e:
         meta = body.get("metadata") or {}
         log.warning("Event %s of %s/%s not posted: %s", reason, meta.get("namespace"), meta.get("name"), e)

@@ -29,7 +29,7 @@ from devtools.catalog import recording, restream
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
-from devtools.media.browser import Browser, Page
+from devtools.media.browser import Browser, DevToolsError, Page
 from devtools.media.clock_source import glass_to_glass
 from devtools.media.peers import NginxRtmp
 from devtools.media.player_page import PLAYING_WEBRTC, PUBLISHER, VIDEO, start_publishing
@@ -110,6 +110,22 @@ def started(publisher: WhipPublisher, attempts: int = 10) -> WhipPublisher:
     raise AssertionError("unreachable")
 
 
+def opened(browser: Any, url: str, attempts: int = 15) -> Page:
+    """A page loaded from `url`, reloaded while the NodePort refuses the connection: as for the
+    publisher above, kube-proxy on node-1 programs the endpoint of a Pod on node-2 a moment after
+    the Pod turns Ready (a fresh-clone run saw the first load refused)."""
+    page = browser.open()
+    for attempt in range(attempts):
+        try:
+            page.navigate(url)
+            return page
+        except DevToolsError as e:
+            if "ERR_CONNECTION_REFUSED" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def page_base(stream: dict[str, Any]) -> str:
     return stream["status"]["ingest"]["pushUrlWhip"].removesuffix("/whip")
 
@@ -132,7 +148,7 @@ def test_chromium_publishes_whip_and_another_chromium_plays_whep_from_the_lan(
         ClockCamera(tmp_path / "camera.y4m") as camera,
         chromium(cluster, camera.path, secure_origin=origin) as publisher_browser,
     ):
-        publish: Page = publisher_browser.open(page_base(stream) + "/publish")
+        publish: Page = opened(publisher_browser, page_base(stream) + "/publish")
         publish.call("Page.bringToFront")
         publish.wait_until(f"!!{PUBLISHER}", timeout=30)
         publish.evaluate(start_publishing(key), await_promise=False)

@@ -39,7 +39,10 @@ def streamops(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
 def live_stream(cluster: Cluster, ns: str, name: str, access: str) -> str:
     """A LiveStream with the status URLs the operator writes for a route at /streams/<ns>/<name>."""
     base = f"https://live.example.com/streams/{ns}/{name}"
-    cluster.apply(ns, livestream(name, hls={"latencyMode": "low"}, playback={"access": access}))
+    # The route in the spec too: an operator of another test of the session, when one runs, writes
+    # these same URLs rather than the ingest's (a fresh-clone run lost that race to it).
+    route = {"host": "live.example.com", "path": f"/streams/{ns}/{name}", "tlsSecretName": "live-tls"}
+    cluster.apply(ns, livestream(name, hls={"latencyMode": "low"}, playback={"access": access, "ingress": route}))
     playback = {
         "playerUrl": f"{base}/player",
         "hlsCmafUrl": f"{base}/hls/cmaf/index.m3u8",
@@ -66,11 +69,18 @@ def token_of(url: str, base: str) -> str:
     return token
 
 
-def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, namespace: str):
+def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, operator: Any, namespace: str):
     ns = namespace
     base = live_stream(cluster, ns, "cam", "signed")
-    # An operator of another test of the session may be running: it creates the namespace's keys for a
-    # signed stream at its reconcile. Gone now, they are not back before the stream changes again.
+    # The session's operator runs (asked for: it ran or not depending on the tests before, a race a
+    # fresh-clone run lost): once it has reconciled the stream, its status URLs are the route's.
+    reconciled = cluster.wait_status(
+        "livestream", ns, "cam",
+        lambda o: o["status"].get("observedGeneration") == o["metadata"]["generation"], "reconciled", timeout=30,
+    )  # fmt: skip
+    assert reconciled["status"]["playback"]["playerUrl"] == f"{base}/player", reconciled["status"]["playback"]
+    # It creates the namespace's keys for a signed stream at its reconcile. Gone now, they are not
+    # back before the stream changes again.
     cluster.kubectl("delete", "secret", KEYS_SECRET, "-n", ns, "--ignore-not-found")
 
     missing = streamops(cluster, "playback", "url", "cam", "-n", ns)

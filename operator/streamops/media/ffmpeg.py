@@ -17,6 +17,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ffmpeg as ffmpeg_python
@@ -190,6 +191,18 @@ def child_environment() -> dict[str, str]:
     env from a Secret): no FFmpeg or ffprobe child needs them, and a process's /proc/PID/environ is
     readable by its user and by root on the node."""
     return {name: value for name, value in os.environ.items() if name not in CREDENTIAL_ENV}
+
+
+async def probe_file(path: Path, *args: str) -> str:
+    """What ffprobe prints on stdout about a local file (only file: may be opened); its errors are
+    not kept: a caller reads an empty or partial answer as "not readable media"."""
+    proc = await asyncio.create_subprocess_exec(
+        FFPROBE, "-v", "error", "-protocol_whitelist", "file", *args, str(path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env=child_environment(),
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return out.decode(errors="replace")
 
 
 @dataclass

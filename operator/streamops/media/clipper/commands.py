@@ -5,11 +5,10 @@ progressive MP4 with the moov in front (faststart: a browser plays it while it d
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamops.media.ffmpeg import FFMPEG, FFPROBE, child_environment
+from streamops.media.ffmpeg import FFMPEG, probe_file
 
 # exact mode re-encodes: x264 veryfast at CRF 20 (a 60 s 720p30 clip took 25 s of one core, 2.4x real
 # time: bench/results/clips.md); AAC 128 kbit/s.
@@ -80,18 +79,10 @@ def parse_keyframes(format_start: str, packets: str) -> Keyframes:
     return Keyframes(start, tuple(sorted(times)))
 
 
-async def _ffprobe(path: Path, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        FFPROBE, "-v", "error", "-protocol_whitelist", "file", *args, str(path),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        env=child_environment(),
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    return out.decode(errors="replace")
-
-
 async def probe_keyframes(path: Path) -> Keyframes:
     """Reads packets only (no decoding)."""
-    start = await _ffprobe(path, "-show_entries", "format=start_time", "-of", "default=nw=1:nk=1")
-    packets = await _ffprobe(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0")
+    start = await probe_file(path, "-show_entries", "format=start_time", "-of", "default=nw=1:nk=1")
+    packets = await probe_file(
+        path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"
+    )
     return parse_keyframes(start, packets)

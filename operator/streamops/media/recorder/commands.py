@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import ffmpeg as ffmpeg_python
 
-from streamops.media.ffmpeg import FFPROBE, RW_TIMEOUT_US, child_environment, command
+from streamops.media.ffmpeg import RW_TIMEOUT_US, command, probe_file
 
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
 # The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
@@ -60,27 +59,9 @@ def join_command(list_path: str, dst: str) -> list[str]:
     return command(out, progress=False, loglevel="warning")
 
 
-async def _ffprobe(path: Path, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        FFPROBE,
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        *args,
-        str(path),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=child_environment(),
-    )
-    out, _ = await proc.communicate()
-    return out.decode(errors="replace")
-
-
 async def probe_duration(path: Path) -> float | None:
     """The container duration ffprobe reports, None when the file is not readable media."""
-    out = await _ffprobe(path, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1")
+    out = await probe_file(path, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1")
     try:
         return float(out.strip())
     except ValueError:
@@ -106,7 +87,7 @@ def codecs_of(streams: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def probe_codecs(path: Path) -> dict[str, Any]:
     """Video codec, profile and size, audio codec, of a media file ({} when it is not readable)."""
-    out = await _ffprobe(
+    out = await probe_file(
         path, "-show_entries", "stream=codec_type,codec_name,profile,width,height,sample_rate", "-of", "json"
     )
     try:

@@ -3,6 +3,7 @@ must say about it) and builders for good ones."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,46 @@ def clip(name: str = "clip", **spec: Any) -> dict[str, Any]:
 
 def pull(*urls: str) -> dict[str, Any]:
     return {"pull": {"urls": list(urls)}}
+
+
+# --- a Recording whose videos are in a bucket, as its status says (download links, VOD pages) -----------
+
+VIDEO_TIME = "2026-11-23T10:00:00Z"
+BUCKET_STORAGE = {
+    "s3": {
+        "endpoint": "https://10.241.0.1:9443",
+        "publicEndpoint": "https://127.0.0.1:39000",
+        "bucket": "videos",
+        "credentialsSecret": "s3-creds",
+    }
+}
+
+
+def stored_video(key: str, upload: str = "uploaded", **extra: Any) -> dict[str, Any]:
+    """One of status.videos: s3://videos/<key>, 12 s, 1000 bytes."""
+    return {
+        "title": "Stream Record: cam, 2026-11-23 10:00:00 UTC",
+        "url": f"s3://videos/{key}",
+        "upload": upload,
+        "durationSeconds": 12.0,
+        "sizeBytes": 1000,
+        "startedAt": VIDEO_TIME,
+        "endedAt": VIDEO_TIME,
+        **extra,
+    }
+
+
+def stored_recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Recording ns/show with `videos` in its status, stored in `storage` (default: BUCKET_STORAGE)."""
+    body = recording("show")
+    body["metadata"].update(namespace="ns", uid="u1")
+    body["status"] = {"storage": storage or BUCKET_STORAGE, "videos": videos}
+    return body
+
+
+def secret_data(**values: str) -> dict[str, Any]:
+    """A Secret as the API server returns it: `values` base64-encoded under data."""
+    return {"data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}}
 
 
 @dataclass(frozen=True)

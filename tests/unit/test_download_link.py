@@ -3,7 +3,6 @@ boto3 locally: no server needed; tests/e2e downloads one from a real S3 server).
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,49 +11,16 @@ from streamops.api import Recording
 from streamops.cli import main
 from streamops.storage.download_link import NoLink, download_link
 
-T = "2026-11-23T10:00:00Z"
+from devtools import catalog
+
 ACCESS, SECRET = "AKIDLINKTEST", "very-secret-key-value-42"
+SECRET_OBJ = catalog.secret_data(accessKeyId=ACCESS, secretAccessKey=SECRET)
+T = catalog.VIDEO_TIME
+video = catalog.stored_video
 
 
 def recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
-    storage = storage or {
-        "s3": {
-            "endpoint": "https://10.241.0.1:9443",
-            "publicEndpoint": "https://127.0.0.1:39000",
-            "bucket": "videos",
-            "credentialsSecret": "s3-creds",
-        }
-    }
-    return Recording.model_validate(
-        {
-            "apiVersion": "streaming.streamops.dev/v1alpha1",
-            "kind": "Recording",
-            "metadata": {"name": "show", "namespace": "ns", "uid": "u1"},
-            "spec": {"streamRef": {"name": "cam"}},
-            "status": {"storage": storage, "videos": videos},
-        }
-    )
-
-
-def video(key: str, upload: str = "uploaded", **extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Stream Record: cam, 2026-11-23 10:00:00 UTC",
-        "url": f"s3://videos/{key}",
-        "upload": upload,
-        "durationSeconds": 12.0,
-        "sizeBytes": 1000,
-        "startedAt": T,
-        "endedAt": T,
-        **extra,
-    }
-
-
-SECRET_OBJ = {
-    "data": {
-        "accessKeyId": base64.b64encode(ACCESS.encode()).decode(),
-        "secretAccessKey": base64.b64encode(SECRET.encode()).decode(),
-    }
-}
+    return Recording.model_validate(catalog.stored_recording(videos, storage))
 
 
 def test_the_link_is_signed_for_the_public_endpoint_and_expires() -> None:

@@ -28,14 +28,9 @@ from streamops.video_cli import printed
 
 from devtools import catalog
 
-T = "2026-11-23T10:00:00Z"
 ACCESS, SECRET = "AKIDEXPORTTEST", "export-secret-key-value-42"
-SECRET_OBJ = {
-    "data": {
-        "accessKeyId": base64.b64encode(ACCESS.encode()).decode(),
-        "secretAccessKey": base64.b64encode(SECRET.encode()).decode(),
-    }
-}
+SECRET_OBJ = catalog.secret_data(accessKeyId=ACCESS, secretAccessKey=SECRET)
+video = catalog.stored_video
 
 LADDER = [
     {"name": "360p", "height": 360, "videoBitrateKbps": 800},
@@ -45,36 +40,7 @@ LADDER = [
 
 
 def recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
-    storage = storage or {
-        "s3": {
-            "endpoint": "https://10.241.0.1:9443",
-            "publicEndpoint": "https://127.0.0.1:39000",
-            "bucket": "videos",
-            "credentialsSecret": "s3-creds",
-        }
-    }
-    return Recording.model_validate(
-        {
-            "apiVersion": "streaming.streamops.dev/v1alpha1",
-            "kind": "Recording",
-            "metadata": {"name": "show", "namespace": "ns", "uid": "u1"},
-            "spec": {"streamRef": {"name": "cam"}},
-            "status": {"storage": storage, "videos": videos},
-        }
-    )
-
-
-def video(key: str, upload: str = "uploaded", **extra: Any) -> dict[str, Any]:
-    return {
-        "title": "Stream Record: cam, 2026-11-23 10:00:00 UTC",
-        "url": f"s3://videos/{key}",
-        "upload": upload,
-        "durationSeconds": 12.0,
-        "sizeBytes": 1000,
-        "startedAt": T,
-        "endedAt": T,
-        **extra,
-    }
+    return Recording.model_validate(catalog.stored_recording(videos, storage))
 
 
 def rendition(name: str, height: int, key: str, upload: str = "uploaded") -> dict[str, Any]:

@@ -34,7 +34,7 @@ from streamops.media.clipper.playlist import (
     parse_media_playlist,
     start_outside_window,
 )
-from streamops.media.ffmpeg import child_environment
+from streamops.media.ffmpeg import FfmpegProcess
 from streamops.media.recorder.commands import probe_duration
 from streamops.media.recorder.state import RecorderState, write_atomically
 from streamops.media.worker_process import utc_now
@@ -291,16 +291,15 @@ class Clipper:
         return out
 
     async def _ffmpeg(self, argv: list[str]) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=child_environment(),
-        )
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            raise ClipRefused("ClipFailed", f"FFmpeg failed: {self.redact(err.decode(errors='replace'))[-800:]}")
+        proc = await FfmpegProcess("cut", argv, self.redact, log).start()
+        try:
+            rc = await proc.wait()
+        except asyncio.CancelledError:  # the worker is stopping: the cut does not outlive it
+            await proc.stop()
+            raise
+        if rc != 0:
+            said = "\n".join(proc.tail)[-800:] or f"exit status {rc}"  # redacted line by line
+            raise ClipRefused("ClipFailed", f"FFmpeg failed: {said}")
 
     async def _store(self, cut: Path) -> None:
         """Next to where a recorder keeps its videos: the MP4 and its sidecar in the Clip's

@@ -160,7 +160,7 @@ class Clipper:
 
     def _fail(self, refusal: Refusal, message: str) -> None:
         self.phase, self.refusal, self.message = "failed", refusal, self.redact(message)
-        log.warning("clip refused (%s): %s", refusal, message)
+        log.warning("clip refused (%s): %s", refusal, self.message)
 
     def _playlist_urls(self) -> list[str]:
         """The playlist's URL, or for a signed stream the same under each token to try."""
@@ -200,7 +200,7 @@ class Clipper:
                     raise ClipRefused(
                         "ClipFailed", f"the ingest's DVR playlist cannot be read (is the stream live?): {e}"
                     ) from None
-                self.message = f"the ingest's DVR playlist cannot be read yet: {e}"[:1024]
+                self.message = self.redact(f"the ingest's DVR playlist cannot be read yet: {e}")[:1024]
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if start_outside_window(playlist, config.start):

@@ -13,7 +13,7 @@ from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR, ClipperCon
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.shared.ingest_address import IngestPortMap, ingest_http_url
+from streamops.control.shared.ingest_address import IngestPortMap, ingest_http_url, playback_signed
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import child_name
 from streamops.control.shared.recorder_pod import video_worker_metadata, video_worker_pod
@@ -87,11 +87,6 @@ def playlist_url(
     rendition = clipped_rendition(clip, stream)
     path = f"/hls/{variant}/{rendition}/index.m3u8" if rendition else f"/hls/{variant}/index.m3u8"
     return ingest_http_url(stream, worker_address, ingest_ports) + path
-
-
-def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
-    """spec.playback.access, else the operator's default (the stream's own builders decide the same)."""
-    return (stream.spec.playback.access or settings.playback_access) == "signed"
 
 
 def clipper_pod_name(clip_name: str) -> str:

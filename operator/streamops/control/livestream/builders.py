@@ -60,6 +60,7 @@ from streamops.control.shared.ingest_address import (
     ingest_http_url,
     ingest_names,
     ingest_ports,
+    playback_signed,
 )
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
@@ -139,11 +140,6 @@ BASE_PORT_NAMES = ("http", "rtmp", "srt")
 TLS_VOLUME = "rtmps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
 PLAYBACK_KEYS_VOLUME = "playback-keys"
-
-
-def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
-    """spec.playback.access, else the operator's default."""
-    return (stream.spec.playback.access or settings.playback_access) == "signed"
 
 
 def edge_on(stream: LiveStream, settings: OperatorSettings) -> bool:

@@ -24,7 +24,6 @@ from streamops.control.livestream.builders import (
     playback_ingress,
     playback_route,
     playback_route_name,
-    playback_signed,
     reach_inputs,
     stream_key_ref,
     stream_key_secret,
@@ -42,7 +41,7 @@ from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
+from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION

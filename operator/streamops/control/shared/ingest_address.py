@@ -18,6 +18,7 @@ from streamops.contract.ingest import (
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.naming import child_name
 from streamops.control.shared.ports import ports_of
+from streamops.control.shared.settings import OperatorSettings
 
 # Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
 # port names) -> port: a host-port allocation, or the pod network's.
@@ -69,6 +70,12 @@ def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str
 def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
     """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
     return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """Whether the ingest's HLS wants a signed token: spec.playback.access, else the operator's
+    default (the ingest is configured by it; a clipper reading the HLS signs its own token by it)."""
+    return (stream.spec.playback.access or settings.playback_access) == "signed"
 
 
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics
@@ -36,16 +35,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devtools.http_client import http_get
 from devtools.media.overlays import (
     OverlayRendererProcess,
     PageServer,
     box_frames,
     differing_pixels,
+    newest_segment,
     rgb_of,
     rgba_pixels,
     score_json,
     scoreboard_page,
+    settled,
     which_picture,
 )
 from devtools.media.peers import Publisher
@@ -188,27 +188,6 @@ def ffmpeg_cpu(height: int, pngs: list[Path], seconds: int = 20) -> float:
     subprocess.run(argv, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / seconds
-
-
-def newest_segment(ingest: Ingest, rendition: str, after: str | None, into: Path) -> tuple[str, Path] | None:
-    code, playlist = http_get(f"{ingest.http}/hls/cmaf/{rendition}/index.m3u8")
-    segments = re.findall(r"^(seg-\d+\.m4s)$", playlist.decode(), re.M) if code == 200 else []
-    if not segments or segments[-1] == after:
-        return None
-    base = f"{ingest.http}/hls/cmaf/{rendition}"
-    into.write_bytes(http_get(f"{base}/init.mp4")[1] + http_get(f"{base}/{segments[-1]}")[1])
-    return segments[-1], into
-
-
-def settled(png: Path, quiet: float = 0.6) -> None:
-    """Wait until the PNG has not changed for `quiet` seconds."""
-
-    def still() -> bool:
-        before = png.read_bytes()
-        time.sleep(quiet)
-        return png.read_bytes() == before
-
-    wait_for(still, timeout=15)
 
 
 def latency(tmp: Path, changes: int) -> list[tuple[float, float]]:

@@ -4,7 +4,6 @@ HTTP server, a real FFmpeg publisher. What the output shows is read back from de
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 import urllib.request
@@ -17,10 +16,12 @@ from devtools.media.overlays import (
     box_frames,
     differing_pixels,
     distance,
+    newest_segment,
     rgb_of,
     rgba_pixels,
     score_json,
     scoreboard_page,
+    settled,
     which_picture,
 )
 from devtools.media.peers import Publisher
@@ -36,15 +37,9 @@ fetch('http://127.0.0.3:ALLOWED/allowed').catch(() => {});
 </script><img src="http://127.0.0.2:BLOCKED/img.png"></body></html>"""
 
 
-def stable_png(renderer: OverlayRendererProcess, name: str, into: Path, settle: float = 0.6) -> Path:
-    """The overlay's PNG once it stopped changing for `settle` seconds (a page that finished drawing)."""
-
-    def settled() -> bool:
-        before = (renderer.directory / f"{name}.png").read_bytes()
-        time.sleep(settle)
-        return (renderer.directory / f"{name}.png").read_bytes() == before
-
-    wait_for(settled, timeout=10)
+def stable_png(renderer: OverlayRendererProcess, name: str, into: Path) -> Path:
+    """The overlay's PNG once it stopped changing (a page that finished drawing), copied to `into`."""
+    settled(renderer.directory / f"{name}.png", timeout=10)
     shutil.copyfile(renderer.directory / f"{name}.png", into)
     return into
 
@@ -101,17 +96,6 @@ def read_for(url: str, seconds: float, path: Path) -> Path:
             chunks.append(chunk)
     path.write_bytes(b"".join(chunks))
     return path
-
-
-def newest_segment(ingest, rendition: str, after: str | None, into: Path) -> tuple[str, Path] | None:
-    """The newest CMAF segment of a rendition (with its init segment) when it is not `after`."""
-    code, playlist = http_get(f"{ingest.http}/hls/cmaf/{rendition}/index.m3u8")
-    segments = re.findall(r"^(seg-\d+\.m4s)$", playlist.decode(), re.M) if code == 200 else []
-    if not segments or segments[-1] == after:
-        return None
-    base = f"{ingest.http}/hls/cmaf/{rendition}"
-    into.write_bytes(http_get(f"{base}/init.mp4")[1] + http_get(f"{base}/{segments[-1]}")[1])
-    return segments[-1], into
 
 
 def test_scoreboard_change_shows_in_every_rendition_not_in_the_origin(ingest_factory, tmp_path):

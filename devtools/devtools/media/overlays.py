@@ -1,19 +1,25 @@
 """HTML overlays in tests and the bench: the renderer worker as a local process, a page server on a
-loopback address that records what it was asked for, and reading an overlay's box back from
-decoded frames (FFmpeg to raw RGB) to tell which picture of the page it shows."""
+loopback address that records what it was asked for, waiting for a PNG to settle, the newest
+segment of a rendition, and reading an overlay's box back from decoded frames (FFmpeg to raw RGB)
+to tell which picture of the page it shows."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from devtools.http_client import http_get
+from devtools.media.workers import Ingest
 from devtools.processes import child_env, stop_tree
+from devtools.waits import wait_for
 
 
 class PageServer:
@@ -120,6 +126,29 @@ class OverlayRendererProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def settled(png: Path, quiet: float = 0.6, timeout: float = 15) -> None:
+    """Wait until the PNG has not changed for `quiet` seconds (its page finished drawing)."""
+
+    def still() -> bool:
+        before = png.read_bytes()
+        time.sleep(quiet)
+        return png.read_bytes() == before
+
+    wait_for(still, timeout=timeout)
+
+
+def newest_segment(ingest: Ingest, rendition: str, after: str | None, into: Path) -> tuple[str, Path] | None:
+    """The newest CMAF segment of a rendition (with its init segment, written to `into`) when it is
+    not `after`."""
+    code, playlist = http_get(f"{ingest.http}/hls/cmaf/{rendition}/index.m3u8")
+    segments = re.findall(r"^(seg-\d+\.m4s)$", playlist.decode(), re.M) if code == 200 else []
+    if not segments or segments[-1] == after:
+        return None
+    base = f"{ingest.http}/hls/cmaf/{rendition}"
+    into.write_bytes(http_get(f"{base}/init.mp4")[1] + http_get(f"{base}/{segments[-1]}")[1])
+    return segments[-1], into
 
 
 def rgba_pixels(png: Path, width: int, height: int) -> bytes:

@@ -89,6 +89,8 @@ int main(void) {
 # nodes only by the tests that use it (LocalCluster.import_images): it is ≈940 MiB unpacked.
 IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik", "prometheus", "overlay")
 OPTIONAL_IMAGES: tuple[str, ...] = ()
+# What an image adds between the Python deps and the app: layers built on the base rootfs (its path, its key).
+ExtraLayers = Callable[[Path, str], list[Path]]
 
 
 class ImageError(RuntimeError):
@@ -429,19 +431,19 @@ class ImageBuilder:
                 _tar_dir(Path(tmp), layer, ["./usr/local/bin/streamops-webrtc"])
         return layer
 
-    def _python_layers(self, media: bool) -> tuple[list[Path], str]:
-        """base, deps[, media, webrtc], app: the layers and a key of their content."""
+    def _python_layers(self, extra: ExtraLayers | None) -> tuple[list[Path], str]:
+        """base, deps[, what `extra` adds on the base rootfs], app: the layers and a key of their content."""
         with self._locked("python"):
             root, base_layer = self._base()
             base_key = base_layer.stem.removeprefix("base-")
             deps_layer = self._deps(root, base_key)
-            media_layers = [self._media(root, base_key), self._webrtc()] if media else []
+            extra_layers = extra(root, base_key) if extra is not None else []
             app_layer, app_key = self._app()
-        layers = [base_layer, deps_layer, *media_layers, app_layer]
+        layers = [base_layer, deps_layer, *extra_layers, app_layer]
         return layers, _hash(*(layer.name for layer in layers[:-1]), app_key)
 
-    def _python_image(self, name: str, media: bool, config: Mapping[str, object]) -> Image:
-        layers, key = self._python_layers(media)
+    def _python_image(self, name: str, extra: ExtraLayers | None, config: Mapping[str, object]) -> Image:
+        layers, key = self._python_layers(extra)
         key = _hash(key, json.dumps(config, sort_keys=True))
         tag = f"docker.io/library/streamops-{name}:{key}"
         archive = self.cache / f"{name}-{key}.tar"
@@ -460,17 +462,10 @@ class ImageBuilder:
             "User": f"{WORKER_UID}:{WORKER_UID}",
             "WorkingDir": "/",
         }
-        return self._python_image("worker", True, config)
+        return self._python_image("worker", lambda root, key: [self._media(root, key), self._webrtc()], config)
 
     def overlay(self) -> Image:
         """images/overlay/Dockerfile: the package and Chromium (no FFmpeg), as uid 10001."""
-        with self._locked("python"):
-            root, base_layer = self._base()
-            base_key = base_layer.stem.removeprefix("base-")
-            deps_layer = self._deps(root, base_key)
-            chromium_layer = self._chromium(root, base_key)
-            app_layer, app_key = self._app()
-        layers = [base_layer, deps_layer, chromium_layer, app_layer]
         config = {
             "Entrypoint": [f"{VENV}/bin/streamops"],
             "Cmd": ["worker", "overlay", "--help"],
@@ -478,14 +473,7 @@ class ImageBuilder:
             "User": f"{WORKER_UID}:{WORKER_UID}",
             "WorkingDir": "/",
         }
-        key = _hash(*(layer.name for layer in layers[:-1]), app_key, json.dumps(config, sort_keys=True))
-        tag = f"docker.io/library/streamops-overlay:{key}"
-        archive = self.cache / f"overlay-{key}.tar"
-        if not archive.exists():
-            for old in self.cache.glob("overlay-*.tar"):
-                old.unlink()
-            write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
-        return Image(tag, archive)
+        return self._python_image("overlay", lambda root, key: [self._chromium(root, key)], config)
 
     def operator(self) -> Image:
         """images/operator/Dockerfile: the package on Debian's Python (no FFmpeg), as uid 10001,
@@ -498,7 +486,7 @@ class ImageBuilder:
             "User": f"{WORKER_UID}:{WORKER_UID}",
             "WorkingDir": "/",
         }
-        return self._python_image("operator", False, config)
+        return self._python_image("operator", None, config)
 
     # -- edge ---------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from streamops.api.common import (
     validations,
 )
 from streamops.api.recording import RecordingStorage
+from streamops.contract.overlay import OverlayState  # status.overlays[].state: as the renderer reports it
 from streamops.contract.playback_token import KEYS_SECRET
 
 SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
@@ -423,7 +424,6 @@ OVERLAYS_NEED_RENDITIONS = (
     "passthrough"
 )
 OVERLAY_HOST_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-OverlayState = Literal["rendering", "failing", "disabled"]
 
 
 class Overlay(KubeModel):

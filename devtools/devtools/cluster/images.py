@@ -88,7 +88,6 @@ int main(void) {
 # its Chromium layer: ≈110 MiB of downloads, 26 s here with a warm apt mirror) but imported into the
 # nodes only by the tests that use it (LocalCluster.import_images): it is ≈940 MiB unpacked.
 IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik", "prometheus", "overlay")
-OPTIONAL_IMAGES: tuple[str, ...] = ()
 # What an image adds between the Python deps and the app: layers built on the base rootfs (its path, its key).
 ExtraLayers = Callable[[Path, str], list[Path]]
 
@@ -713,17 +712,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build", help="build (or find cached) the images")
     p.add_argument("--cache", type=Path, default=None, help="cache root (default $STREAMOPS_CACHE)")
-    p.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME",
-        help=f"images to build (default: all of {', '.join(IMAGES)}; also {', '.join(OPTIONAL_IMAGES)})",
-    )
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"images to build (default: all of {', '.join(IMAGES)})")
     args = parser.parse_args(argv)
-    if unknown := set(args.names) - {*IMAGES, *OPTIONAL_IMAGES}:
-        parser.error(
-            f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES + OPTIONAL_IMAGES)}"
-        )
+    if unknown := set(args.names) - set(IMAGES):
+        parser.error(f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES)}")
     builder = ImageBuilder(args.cache)
     began = time.monotonic()
     try:

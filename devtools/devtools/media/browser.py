@@ -5,11 +5,12 @@
         assert page.evaluate("document.querySelector('video').readyState") >= 2
 
 Confined to loopback: the binary without Debian's wrapper, an empty environment, and the flags of
-`chromium_flags()` (no background service, a dead proxy for every request not for loopback or
-`allowed_hosts`, resolver rules answering NOTFOUND for every other name); `Browser.sockets()` lists
-the process tree's inet sockets for tests to check it. With `netns=` it runs in that network
-namespace (nsenter, like every peer of devtools.media.peers). The three layers of confinement and
-what was measured: docs/design/test-harness.md, "The browser".
+`confined_flags()` (streamops.media.overlay.chromium, the overlay renderer's too: no background
+service, a dead proxy for every request not for loopback or `allowed_hosts`, resolver rules
+answering NOTFOUND for every other name); `Browser.sockets()` lists the process tree's inet sockets
+for tests to check it. With `netns=` it runs in that network namespace (nsenter, like every peer of
+devtools.media.peers). The three layers of confinement and what was measured:
+docs/design/test-harness.md, "The browser".
 """
 
 from __future__ import annotations
@@ -32,21 +33,12 @@ from pathlib import Path
 from typing import Any, Self
 
 from streamops.media.overlay.cdp import CdpConnection, CdpError, EventListener
-from streamops.media.overlay.chromium import (
-    CHROMIUM,
-    DEAD_PROXY,
-    DISABLED_FEATURES,
-    LOOPBACK_HOSTS,
-    confined_env,
-    confined_flags,
-)
+from streamops.media.overlay.chromium import CHROMIUM, confined_env, confined_flags
 
 from devtools.media.peers import _Peer
 from devtools.netns import entered
 from devtools.processes import proc_tree
 from devtools.waits import eventually
-
-__all__ = ["CHROMIUM", "DEAD_PROXY", "DISABLED_FEATURES", "LOOPBACK_HOSTS", "Browser", "Page", "chromium_flags"]
 
 
 class DevToolsError(CdpError):
@@ -91,31 +83,6 @@ class InetSocket:
 
         remote_set = self.remote[0] not in ("0.0.0.0", "::")
         return loopback(self.local[0]) and (not remote_set or loopback(self.remote[0]))
-
-
-def chromium_flags(
-    profile_dir: Path,
-    *,
-    allowed_hosts: Iterable[str] = (),
-    window_size: str = "1280,720",
-    mapped_hosts: Mapping[str, str] | None = None,
-    extra_flags: Iterable[str] = (),
-    disabled_features: Iterable[str] = (),
-) -> list[str]:
-    """The command-line flags of a confined headless Chromium reaching loopback and `allowed_hosts`
-    (the product's builder, streamops.media.overlay.chromium, written once; its three layers of
-    confinement: docs/design/test-harness.md, "The browser"). `mapped_hosts`: name → "address:port"
-    it resolves to (a viewer whose DNS points a stream's Ingress host at the cluster's front door).
-    `extra_flags` come after the harness's own (e.g. the fake camera of WebRTC tests);
-    `disabled_features` join DISABLED_FEATURES in the one --disable-features."""
-    return confined_flags(
-        profile_dir,
-        allowed_hosts=allowed_hosts,
-        window_size=window_size,
-        mapped_hosts=mapped_hosts,
-        extra_flags=extra_flags,
-        disabled_features=disabled_features,
-    )
 
 
 # --- the DevTools protocol --------------------------------------------------------------------------
@@ -303,7 +270,7 @@ class Browser(_Peer):
     `netns`: run in that network namespace; `allowed_hosts`: names or addresses besides loopback
     that pages may reach (only sensible inside a namespace whose other addresses are the
     harness's own); `mapped_hosts`: names resolved to a given "address:port"; `extra_flags` and
-    `disabled_features`: added to the harness's own (chromium_flags; devtools.media.webrtc_browser
+    `disabled_features`: added to the harness's own (confined_flags; devtools.media.webrtc_browser
     has WebRTC's). Chromium's stderr goes to the log (log_tail() in failure messages)."""
 
     def __init__(
@@ -343,7 +310,7 @@ class Browser(_Peer):
         # An empty environment: nothing like http_proxy, GOOGLE_API_KEY or DBUS_SESSION_BUS_ADDRESS
         # from ours; HOME and the XDG dirs in the throwaway profile (NSS database, fontconfig cache).
         env = ["env", "-i", *(f"{k}={v}" for k, v in confined_env(self.profile_dir).items())]
-        flags = chromium_flags(
+        flags = confined_flags(
             self.profile_dir,
             allowed_hosts=self.allowed_hosts,
             window_size=self.window_size,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from streamops.media.overlay.cdp import CdpConnection, CdpError, EventListener
-from streamops.media.overlay.chromium import CHROMIUM, confined_env, confined_flags
+from streamops.media.overlay.chromium import CHROMIUM, confined_env, confined_flags, devtools_endpoint
 
 from devtools.media.peers import _Peer
 from devtools.netns import entered
@@ -327,15 +327,9 @@ class Browser(_Peer):
         return super().start()
 
     def _ready(self) -> None:
-        active_port = self.profile_dir / "DevToolsActivePort"
-
         def endpoint() -> str | None:
             self._check_alive()
-            with contextlib.suppress(OSError):
-                lines = active_port.read_text().split()
-                if len(lines) >= 2:  # written as "PORT\nPATH\n": a partial file has one line
-                    return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
-            return None
+            return devtools_endpoint(self.profile_dir)
 
         ws_url = eventually(endpoint, self.start_timeout, 0.02, "Chromium's DevToolsActivePort")
         self.connection = DevToolsConnection(ws_url, netns=self.netns, timeout=self.start_timeout)

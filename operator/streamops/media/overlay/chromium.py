@@ -10,6 +10,7 @@ cannot reach the Pod's own ports unless its host is named.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -123,3 +124,13 @@ def confined_flags(
         *extra_flags,
         "about:blank",
     ]
+
+
+def devtools_endpoint(profile_dir: Path) -> str | None:
+    """The browser's CDP websocket URL once Chromium wrote `profile_dir/DevToolsActivePort` (as
+    "PORT\nPATH\n": a partial file has one line), None before."""
+    with contextlib.suppress(OSError):
+        lines = (profile_dir / "DevToolsActivePort").read_text().split()
+        if len(lines) >= 2:
+            return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+    return None

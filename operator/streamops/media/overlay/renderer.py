@@ -33,7 +33,7 @@ from streamops.contract.overlay import (
     png_name,
 )
 from streamops.media.overlay.cdp import CdpConnection, CdpError
-from streamops.media.overlay.chromium import confined_env, confined_flags
+from streamops.media.overlay.chromium import confined_env, confined_flags, devtools_endpoint
 from streamops.media.overlay.png import transparent_png, write_atomically
 from streamops.media.worker_process import utc_now, worker_main
 
@@ -118,20 +118,15 @@ class ChromiumProcess:
             start_new_session=True,  # its helpers (zygote, renderers, GPU) in a group of their own
         )
         self._stderr_reader = asyncio.create_task(self._read_stderr())
-        active_port = self.profile_dir / "DevToolsActivePort"
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
+        while (endpoint := devtools_endpoint(self.profile_dir)) is None:
             if self.process.returncode is not None:
                 raise PageFailed(f"Chromium exited with {self.process.returncode}: {self.tail()}")
-            with contextlib.suppress(OSError):
-                lines = active_port.read_text().split()
-                if len(lines) >= 2:  # written as "PORT\nPATH\n": a partial file has one line
-                    break
             if time.monotonic() > deadline:
                 raise PageFailed(f"Chromium did not open its DevTools port within {START_TIMEOUT_SECONDS:g}s")
             await asyncio.sleep(0.05)
         self.connection = CdpConnection()
-        await self.connection.connect(f"ws://127.0.0.1:{lines[0]}{lines[1]}")
+        await self.connection.connect(endpoint)
         return self.connection
 
     async def _read_stderr(self) -> None:

@@ -19,6 +19,7 @@ from streamops.api.common import (
     ClientFields,
     client_annotations,
     client_fields,
+    spec_client,
     spec_client_annotations,
 )
 from streamops.api.crd import crd_manifest
@@ -40,7 +41,6 @@ from streamops.control.shared.annotated_events import annotated_event, cut_messa
 from streamops.control.shared.indexes import stream_entry
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import OperatorState
-from streamops.control.webhook.notifier import stream_client_fields
 from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
 from streamops.media.recorder.upload_plan import sidecar
@@ -92,8 +92,9 @@ def test_the_one_shape_of_sidecars_webhook_data_and_annotations():
     }
     assert spec_client_annotations(livestream("cam", **CLIENT)["spec"]) == client_annotations(client)
     assert spec_client_annotations({"title": "t"}) == {} == spec_client_annotations(None)
-    assert stream_client_fields({"title": "t", **CLIENT}) == CLIENT
-    assert stream_client_fields({"clientUserId": "not a number"}) == {}
+    assert client_fields(spec_client({"title": "t", **CLIENT})) == CLIENT  # the webhook events' data
+    assert spec_client({"title": "t"}) is None and spec_client({"clientUserId": "not a number"}) is None
+    assert spec_client_annotations({"clientUserId": "not a number"}) == {}
 
 
 def test_the_recorder_gets_its_streams_client_fields_for_both_sidecars():

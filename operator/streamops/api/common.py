@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "streaming.streamops.dev"
@@ -270,20 +270,27 @@ def client_fields(client: ClientFields | None) -> dict[str, int | str]:
     return fields
 
 
+# The client fields' API names -> the Event annotations that carry them.
+CLIENT_ANNOTATIONS = {"clientUserId": CLIENT_USER_ID_ANNOTATION, "clientEntityData": CLIENT_ENTITY_DATA_ANNOTATION}
+
+
 def client_annotations(client: ClientFields | None) -> dict[str, str]:
     """The annotations an Event about an object with client fields carries (values as strings)."""
-    fields = client_fields(client)
-    annotations = {}
-    if "clientUserId" in fields:
-        annotations[CLIENT_USER_ID_ANNOTATION] = str(fields["clientUserId"])
-    if "clientEntityData" in fields:
-        annotations[CLIENT_ENTITY_DATA_ANNOTATION] = str(fields["clientEntityData"])
-    return annotations
+    return {CLIENT_ANNOTATIONS[key]: str(value) for key, value in client_fields(client).items()}
+
+
+def spec_client(spec: Mapping[str, Any] | None) -> ClientFields | None:
+    """The client fields of a spec as the API server stores it (camelCase): an object's own
+    (LiveStream, Restream); None without them, or when the model refuses them (a spec the API
+    server let through)."""
+    spec = spec or {}
+    try:
+        return ClientFields.model_validate({key: spec[key] for key in CLIENT_ANNOTATIONS if key in spec}).client()
+    except ValidationError:
+        return None
 
 
 def spec_client_annotations(spec: Mapping[str, Any] | None) -> dict[str, str]:
-    """client_annotations() of a spec as the API server stores it (camelCase; it validated the
-    types): an object's own (LiveStream, Restream), or its stream's (Recording, Clip); {} without."""
-    spec = spec or {}
-    keys = {"clientUserId": CLIENT_USER_ID_ANNOTATION, "clientEntityData": CLIENT_ENTITY_DATA_ANNOTATION}
-    return {annotation: str(spec[key]) for key, annotation in keys.items() if spec.get(key) is not None}
+    """client_annotations() of a stored spec: an object's own (LiveStream, Restream), or its
+    stream's (Recording, Clip); {} without."""
+    return client_annotations(spec_client(spec))

@@ -16,9 +16,8 @@ from typing import Any
 
 import aiohttp
 import kopf
-from pydantic import ValidationError
 
-from streamops.api.common import ClientFields, client_fields
+from streamops.api.common import client_fields, spec_client
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
@@ -56,18 +55,6 @@ def _pruning(live: set[str], lost: dict[str, int]) -> Callable[[Outbox | None], 
         return kept
 
     return prune
-
-
-CLIENT_KEYS = ("clientUserId", "clientEntityData")
-
-
-def stream_client_fields(spec: Mapping[str, Any]) -> dict[str, int | str]:
-    """The stream's clientUserId / clientEntityData as its events' data carries them (only those set;
-    a spec the API server let through but the model refuses carries none)."""
-    try:
-        return client_fields(ClientFields.model_validate({k: spec[k] for k in CLIENT_KEYS if k in spec}))
-    except ValidationError:
-        return {}
 
 
 @dataclass
@@ -123,7 +110,7 @@ class Notifier:
                     uid=str(meta.get("uid") or ""),
                     labels=dict(meta.get("labels") or {}),
                     title=(body.get("spec") or {}).get("title"),
-                    client=stream_client_fields(body.get("spec") or {}),
+                    client=client_fields(spec_client(body.get("spec"))),
                 )
         if any(d.sub.namespace == namespace for d in self.deliveries.values()):
             self._schedule(key)

@@ -44,7 +44,11 @@ class Worker:
                 start_new_session=True,
                 env={**child_env(), **worker_ffmpeg_env(), **self.env},
             )
-        wait_for(self._healthy, timeout=15)
+        try:
+            wait_for(self._healthy, timeout=15)
+        except BaseException:  # never healthy: the caller has no worker to stop, so it is stopped here
+            self.stop()
+            raise
         return self
 
     def _healthy(self) -> bool:

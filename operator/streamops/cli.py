@@ -105,14 +105,11 @@ def write_rbac(args: argparse.Namespace) -> int:
 def video_url(args: argparse.Namespace) -> int:
     from streamops.control.shared.kube import ApiError, KubeApi
     from streamops.storage.download_link import NoLink
-    from streamops.video_cli import printed, video_link
+    from streamops.video_cli import video_command
 
     try:
         api = KubeApi.from_environment()
-        namespace = args.namespace or api.info.default_namespace or "default"
-        page = args.action == "page"
-        link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
-        print(printed(link, args))
+        print(video_command(api, args.namespace or api.info.default_namespace or "default", args))
     except (NoLink, ApiError) as e:
         print(f"streamops video {args.action}: {e}", file=sys.stderr)
         return 1

@@ -76,3 +76,11 @@ def printed(link: str, args: argparse.Namespace) -> str:
     from streamops.storage.vod_page import iframe_element
 
     return iframe_element(link)
+
+
+def video_command(api: KubeApi, namespace: str, args: argparse.Namespace) -> str:
+    """What `video url|page` prints for its parsed arguments (both command lines'), or NoLink
+    saying why there is nothing to print."""
+    page = args.action == "page"
+    link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+    return printed(link, args)

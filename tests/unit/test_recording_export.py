@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from devtools.fake_kube import FakeKubeApi
 from streamops.api import Clip, LiveStream, Recording
 from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
@@ -24,7 +25,7 @@ from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link
 from streamops.storage.vod_page import page_key, render_vod_page
-from streamops.video_cli import printed
+from streamops.video_cli import printed, video_command
 
 from devtools import catalog
 
@@ -225,3 +226,17 @@ def test_video_page_iframe_prints_the_element_embedding_the_link() -> None:
     assert printed(link, kubectl_parser().parse_args(["video", "url", "rec"])) == link
     with pytest.raises(SystemExit):
         kubectl_parser().parse_args(["video", "url", "rec", "--iframe"])  # a page's option only
+
+
+def test_the_video_command_reads_the_object_and_its_secret_and_prints_the_link() -> None:
+    """What both command lines run (streamops video, kubectl streamops video) once parsed."""
+    api = FakeKubeApi()
+    api.add(catalog.stored_recording([transcoded_video()]))
+    api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": "ns"}, **SECRET_OBJ})
+    parse = kubectl_parser().parse_args
+    url = video_command(api, "ns", parse(["video", "url", "show", "--quality", "360p"]))
+    assert urlsplit(url).path == "/videos/a/rec.360p.mp4" and SECRET not in url
+    element = video_command(api, "ns", parse(["video", "page", "show", "--iframe", "--expires", "60"]))
+    assert element.startswith("<iframe") and "/videos/a/rec.html" in element
+    with pytest.raises(NoLink, match="clip show not found in namespace ns"):
+        video_command(api, "ns", parse(["video", "url", "show", "--clip"]))

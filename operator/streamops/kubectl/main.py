@@ -201,14 +201,12 @@ def run(args: argparse.Namespace) -> int:
         return _rotate(api, namespace, args)
     if command == "video":
         from streamops.storage.download_link import NoLink
-        from streamops.video_cli import printed, video_link
+        from streamops.video_cli import video_command
 
-        page = args.action == "page"
         try:
-            link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+            print(video_command(api, namespace, args))
         except NoLink as e:
             raise CommandError(str(e)) from None
-        print(printed(link, args))
         return 0
     raise AssertionError(command)
 

@@ -254,6 +254,32 @@ def test_a_refusal_is_final_stalled_and_one_warning():
     assert conditions(again) == conditions(status) and clip_events(status, again) == []
 
 
+def test_a_missing_stream_or_storage_secret_stalls_a_clip_without_ending_it():
+    from streamops.control.shared.video_storage import StorageRefusal
+
+    gone = clip_status(
+        a_clip(lastSeconds=5), ClipperObservation(pod=PodObservation(name="c"), stream_exists=False), CREATED
+    )
+    assert conditions(gone) == {
+        "Ready": ("False", "StreamNotFound"),
+        "Succeeded": ("Unknown", "StreamNotFound"),  # not final: the stream may be created yet
+        "Stalled": ("True", "StreamNotFound"),
+    }
+    assert gone.condition("Ready").message == "LiveStream cam does not exist"  # type: ignore[union-attr]
+    missing = StorageRefusal(
+        "StorageCredentialsMissing", "Secret s3-creds (storage.s3.credentialsSecret) does not exist"
+    )
+    no_secret = clip_status(
+        a_clip(lastSeconds=5), ClipperObservation(pod=PodObservation(name="c"), storage_refused=missing), CREATED
+    )
+    assert conditions(no_secret) == {
+        "Ready": ("False", "StorageCredentialsMissing"),
+        "Succeeded": ("Unknown", "StorageCredentialsMissing"),
+        "Stalled": ("True", "StorageCredentialsMissing"),
+    }
+    assert no_secret.condition("Stalled").message == missing.message  # type: ignore[union-attr]
+
+
 def test_a_full_recordings_quota_refuses_a_clip_before_any_pod():
     from types import SimpleNamespace
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamops.api import Clip, ClipStatus
+from streamops.api.common import ConditionStatus
 from streamops.api.recording import RecordingStorage
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip import reasons
@@ -46,10 +47,12 @@ def is_final(status: ClipStatus) -> bool:
     return succeeded is not None and succeeded.status in ("True", "False")
 
 
-def _refused(reason: str, message: str) -> list[Observed]:
+def _stalled(reason: str, message: str, succeeded: ConditionStatus = "False") -> list[Observed]:
+    """Not Ready, Stalled: refused or failed (Succeeded False: final), or waiting for the user to
+    create something (Unknown: its stream, a Secret of its storage)."""
     return [
         Observed(READY, "False", reason, message),
-        Observed(SUCCEEDED, "False", reason, message),
+        Observed(SUCCEEDED, succeeded, reason, message),
         Observed(STALLED, "True", reason, message),
     ]
 
@@ -58,12 +61,8 @@ def _on_its_way(ready: Observed) -> list[Observed]:
     return [
         ready,
         Observed(SUCCEEDED, "Unknown", ready.reason, ready.message),
-        Observed(RECONCILING, "True", *_rm(ready)),
+        Observed(RECONCILING, "True", ready.reason, ready.message),
     ]
-
-
-def _rm(o: Observed) -> tuple[str, str]:
-    return o.reason, o.message
 
 
 def _stored(t: ClipperStatus) -> bool:
@@ -82,9 +81,9 @@ def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> Clip
     stream = clip.spec.stream_ref.name
     conditions: list[Observed]
     if observed.refused is not None:
-        conditions = _refused(observed.refused.reason, observed.refused.message)
+        conditions = _stalled(observed.refused.reason, observed.refused.message)
     elif t is not None and t.state == "failed":
-        conditions = _refused(t.refusal or reasons.CLIP_FAILED, t.message or "the clip failed")
+        conditions = _stalled(t.refusal or reasons.CLIP_FAILED, t.message or "the clip failed")
     elif t is not None and _stored(t):
         where = (t.video.url or t.video.path) if t.video else ""
         message = f"stored {t.video.duration_seconds if t.video else 0:.3f} s as {where}"
@@ -93,19 +92,9 @@ def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> Clip
             Observed(SUCCEEDED, "True", reasons.CLIPPED, message),
         ]
     elif not observed.stream_exists and t is None:
-        message = f"LiveStream {stream} does not exist"
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_NOT_FOUND, message),
-            Observed(SUCCEEDED, "Unknown", reasons.STREAM_NOT_FOUND, message),
-            Observed(STALLED, "True", reasons.STREAM_NOT_FOUND, message),
-        ]
+        conditions = _stalled(reasons.STREAM_NOT_FOUND, f"LiveStream {stream} does not exist", "Unknown")
     elif observed.storage_refused is not None and not observed.pod.exists:
-        r = observed.storage_refused
-        conditions = [
-            Observed(READY, "False", r.reason, r.message),
-            Observed(SUCCEEDED, "Unknown", r.reason, r.message),
-            Observed(STALLED, "True", r.reason, r.message),
-        ]
+        conditions = _stalled(observed.storage_refused.reason, observed.storage_refused.message, "Unknown")
     elif t is not None:
         reason = {"waiting": reasons.WAITING, "cutting": reasons.CUTTING}.get(t.state, reasons.STORING)
         message = t.message or reason

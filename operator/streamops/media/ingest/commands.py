@@ -20,6 +20,7 @@ from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.ingest.llhls.packager import PackagerSettings
+from streamops.media.rendition_encode import rendition_encode
 
 NON_DVR_PLAYLIST_SEGMENTS = 6
 
@@ -182,30 +183,6 @@ def with_overlays(config: IngestConfig, video: Any) -> Any:
 
 def _tee_target(options: dict[str, Any], path: str) -> str:
     return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
-
-
-def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
-    """One rendition's x264 + AAC encode options: the ingest's live ladder and the recorder's
-    renditions derived from a transcoded recording (media/recorder/commands.py) use the same."""
-    return {
-        "vcodec": "libx264",
-        "preset": "veryfast",
-        "pix_fmt": "yuv420p",
-        "b:v": f"{r.video_bitrate_kbps}k",
-        "maxrate": f"{r.video_bitrate_kbps}k",
-        "bufsize": f"{2 * r.video_bitrate_kbps}k",
-        "sc_threshold": 0,
-        # Keyframes on segment boundaries, so every rendition's segments line up.
-        "force_key_frames": f"expr:gte(t,n_forced*{segment_seconds})",
-        # The source's timestamps as they come, on a 90 kHz clock. FFmpeg's default (cfr behind the
-        # tee muxer, in 1/rate ticks) forces the rate its 0.1 s probe guessed from RTMP's
-        # whole-millisecond timestamps, 353/12 for a 30 fps publisher: one frame in 60 dropped
-        # (measured: 177 of 180 frames in 6 s; with these 180, read back as 30/1).
-        "fps_mode": "passthrough",
-        "enc_time_base:v": "1:90000",
-        "acodec": "aac",
-        "b:a": f"{r.audio_bitrate_kbps}k",
-    }
 
 
 def session_command(

@@ -1,6 +1,6 @@
 """The renditions of a transcoded recording (pure): the recorder records the ingest's transcoded
 feed, which is the ladder's tallest rendition, and derives every other rendition from each
-finalised video with the ladder's own x264 settings (media/ingest/commands.py: rendition_encode),
+finalised video with the ladder's own x264 settings (media/rendition_encode.py, as the ingest),
 one FFmpeg run decoding the video once for all of them. docs/design/recording-export.md says why
 this rather than recording each rendition's live feed."""
 
@@ -13,7 +13,7 @@ import ffmpeg as ffmpeg_python
 
 from streamops.api.livestream import Rendition
 from streamops.media.ffmpeg import command
-from streamops.media.ingest.commands import rendition_encode
+from streamops.media.rendition_encode import rendition_encode
 
 
 def rendition_file(video_file: str, rendition: str) -> str:

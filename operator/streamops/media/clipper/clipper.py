@@ -23,7 +23,6 @@ from streamops.api.common import client_fields
 from streamops.api.recording import Video
 from streamops.contract.clipper import ClipperConfig, ClipperStatus, Phase, Refusal
 from streamops.contract.playback_token import CURRENT_KEY, PREVIOUS_KEY, TOKEN_SEGMENT, sign
-from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.contract.worker import utc_seconds
 from streamops.media.clipper.commands import exact_cut, keyframe_cut, probe_keyframes
 from streamops.media.clipper.playlist import (
@@ -103,11 +102,7 @@ class Clipper:
             from streamops.media.recorder.bucket import Bucket
             from streamops.media.recorder.upload import Uploader
 
-            access_key, secret_key = os.environ.get(ACCESS_KEY_ENV, ""), os.environ.get(SECRET_KEY_ENV, "")
-            for key in (access_key, secret_key):
-                if key:
-                    self.redact.add(key)
-            bucket = Bucket(config.upload, access_key, secret_key, self.redact)
+            bucket = Bucket.from_environment(config.upload, self.redact)
             self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, lambda: None)
         self.done = asyncio.Event()
         self.exit_requested = asyncio.Event()

@@ -6,11 +6,12 @@ not delay the recorder's first FFmpeg."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from streamops.contract.recorder import StorageProblem, UploadTarget
+from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, StorageProblem, UploadTarget
 from streamops.media.recorder.state import UploadedPart
 from streamops.media.recorder.upload_plan import content_md5, metadata_title, storage_problem
 from streamops.redaction import Redactor
@@ -47,12 +48,24 @@ class Bucket:
     """One bucket of one S3-compatible endpoint, as the recorder's credentials reach it."""
 
     def __init__(self, target: UploadTarget, access_key: str, secret_key: str, redact: Redactor) -> None:
-        """`redact` must already know the keys (the recorder adds them: its own logs need them too)."""
+        """`redact` must already know the keys (from_environment adds them: the worker's own logs need
+        them too)."""
         self.target = target
         self.name = target.bucket
         self._access_key, self._secret_key = access_key, secret_key
         self.redact = redact
         self._client: S3Client | None = None
+
+    @classmethod
+    def from_environment(cls, target: UploadTarget, redact: Redactor) -> Bucket:
+        """The bucket with the keys a worker Pod gets as env from the credentials Secret
+        (ACCESS_KEY_ENV, SECRET_KEY_ENV), added to `redact` first: never in a log line, an error or
+        /status."""
+        access_key, secret_key = os.environ.get(ACCESS_KEY_ENV, ""), os.environ.get(SECRET_KEY_ENV, "")
+        for key in (access_key, secret_key):
+            if key:
+                redact.add(key)
+        return cls(target, access_key, secret_key, redact)
 
     def __repr__(self) -> str:  # never the keys
         return f"Bucket({self.target.endpoint!r}, {self.name!r})"

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.api.common import client_fields
 from streamops.api.recording import DiscardedFragment, Video, VideoRendition
-from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, Phase, RecorderConfig, RecorderStatus
+from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.fmp4 import readable_length
@@ -160,11 +160,7 @@ class Recorder:
 
         self.uploader: Uploader | None = None
         if config.upload is not None:
-            access_key, secret_key = os.environ.get(ACCESS_KEY_ENV, ""), os.environ.get(SECRET_KEY_ENV, "")
-            for key in (access_key, secret_key):
-                if key:
-                    self.redact.add(key)  # never in a log line, an error or /status
-            bucket = Bucket(config.upload, access_key, secret_key, self.redact)
+            bucket = Bucket.from_environment(config.upload, self.redact)
             self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, self._save)
 
         self.registry = registry or worker_registry()

@@ -347,6 +347,11 @@ class Transcoding(KubeModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
+    def tallest_first(self) -> list[Rendition]:
+        """The ladder, tallest first (equal heights in list order): the first is the transcoded feed
+        the ingest serves, which a transcoded recording's own file holds."""
+        return sorted(self.renditions, key=lambda r: -r.height)
+
 
 class RecordingDefaults(KubeModel):
     """Recording settings of the stream; Recordings inherit what they leave unset."""

@@ -64,7 +64,7 @@ def clip_title(clip: Clip, stream: LiveStream) -> str:
 def clipped_rendition(clip: Clip, stream: LiveStream) -> str | None:
     """The rendition the clip is cut from: the spec's, else a transcoded stream's tallest (its HLS
     has no origin), else None: the origin of a passthrough stream."""
-    ladder = sorted(stream.spec.transcoding.renditions if stream.spec.transcoding else [], key=lambda r: -r.height)
+    ladder = stream.spec.transcoding.tallest_first() if stream.spec.transcoding else []
     return clip.spec.rendition or (ladder[0].name if ladder else None)
 
 

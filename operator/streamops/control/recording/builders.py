@@ -96,7 +96,7 @@ def recorded_renditions(stream: LiveStream, type_: str) -> list[Rendition]:
     """A transcoded recording keeps every rendition of the ladder (tallest first: the feed's)."""
     if type_ != "transcoded" or stream.spec.transcoding is None:
         return []
-    return sorted(stream.spec.transcoding.renditions, key=lambda r: -r.height)
+    return stream.spec.transcoding.tallest_first()
 
 
 def recorder_config(

@@ -36,37 +36,16 @@ from devtools.media.clipper import ClipperWorker, dvr_seconds, probe
 from devtools.media.peers import Publisher
 from devtools.media.s3_server import S3Server
 from devtools.media.workers import Ingest
+from devtools.processes import proc_cpu_seconds
 from devtools.waits import eventually
 from report_file import commit, write_report
 
 OUT = Path(__file__).resolve().parent / "results" / "clips.md"
 BUCKET = "clips"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its live descendants, and of its waited-for children."""
-    total = 0.0
-    pids = [pid]
-    seen: set[int] = set()
-    while pids:
-        p = pids.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15]) / TICKS  # utime stime cutime cstime
-            for task in Path(f"/proc/{p}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pids.extend(int(c) for c in children)
-        except (OSError, ValueError):
-            continue
-    return total
 
 
 class CpuSampler:
-    """The peak of tree_cpu_seconds() while the clipper runs (its FFmpeg is a child: counted live,
+    """The peak of proc_cpu_seconds() while the clipper runs (its FFmpeg is a child: counted live,
     then in cutime once waited for)."""
 
     def __init__(self, pid: int) -> None:
@@ -76,7 +55,7 @@ class CpuSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_cpu_seconds(self.pid))
+            self.peak = max(self.peak, proc_cpu_seconds(self.pid))
             time.sleep(0.05)
 
     def stop(self) -> float:

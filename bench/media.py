@@ -50,7 +50,7 @@ from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.s3_server import S3Server, curl_put_seconds
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
-from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_trees
+from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_trees, pss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
@@ -307,19 +307,6 @@ def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, flo
 
 
 # --- many restreams of one stream (issue 15) ------------------------------------------------------
-
-
-def pss_bytes(pids: list[int]) -> int:
-    """Proportional set size of processes (smaps_rollup): a page shared by n processes counts 1/n,
-    so the sum over all pushers is what they cost the machine together."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-    return total
 
 
 def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tuple[float, int]]:

@@ -50,7 +50,7 @@ from devtools.media.overlays import (
 )
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
-from devtools.processes import proc_cpu_seconds, proc_tree
+from devtools.processes import proc_cpu_seconds, proc_tree, pss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
@@ -117,22 +117,12 @@ def stream(tmp: Path, height: int, overlay_urls: list[str], segment_seconds: int
         ingest.stop()
 
 
-def pss_bytes(pid: int) -> int:
-    """Proportional set size of a process tree (smaps_rollup): pages shared by Chromium's processes
-    (or the worker's Python and its FFmpeg) counted once in all, not once per process as RSS does."""
-    total = 0
-    for p in proc_tree(pid):
-        with contextlib.suppress(OSError), open(f"/proc/{p}/smaps_rollup") as f:
-            total += sum(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-    return total
-
-
 def window(pid: int, seconds: float, out: dict[str, tuple[float, int]], key: str) -> None:
     """(% of one core, peak PSS bytes) of a process tree over `seconds` (PSS sampled every 2 s)."""
     c0, t0, pss, sampled = proc_cpu_seconds(pid), time.monotonic(), 0, 0.0
     while time.monotonic() - t0 < seconds:
         if time.monotonic() - sampled >= 2:
-            pss, sampled = max(pss, pss_bytes(pid)), time.monotonic()
+            pss, sampled = max(pss, pss_bytes(proc_tree(pid))), time.monotonic()
         time.sleep(0.25)
     out[key] = (100 * (proc_cpu_seconds(pid) - c0) / (time.monotonic() - t0), pss)
 

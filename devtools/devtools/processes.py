@@ -116,6 +116,20 @@ def cpu_seconds(pids: Iterable[int], include_reaped: bool = True) -> float:
     return ticks / _CLK_TCK
 
 
+def pss_bytes(pids: Iterable[int]) -> int:
+    """Proportional set size of processes (smaps_rollup): a page shared by n processes counts 1/n,
+    so the sum over a tree (Chromium's processes, a worker's Python and its FFmpeg, many pushers)
+    is what they cost the machine together, not once per process as RSS counts it."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
 def proc_rss_bytes(pid: int, include_children: bool = True) -> int:
     """Resident set size of pid (and its live descendants) in bytes; shared pages count once per process."""
     total = 0

@@ -27,9 +27,9 @@ from devtools.versions import worker_ffmpeg_env
 from devtools.waits import eventually
 
 
-def pod_config(pod: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """(worker kind, env var, config) of a worker Pod."""
-    container = pod["spec"]["containers"][0]
+def pod_config(pod: dict[str, Any], container_index: int = 0) -> tuple[str, str, dict[str, Any]]:
+    """(worker kind, env var, config) of a worker Pod's container (the first: the worker itself)."""
+    container = pod["spec"]["containers"][container_index]
     kind = container["args"][1]
     env = container["env"][0]
     return kind, env["name"], json.loads(env["value"])
@@ -107,45 +107,43 @@ class LocalPod:
         )
         assert self.pod["spec"].get("hostNetwork") is True, "the operator runs workers on the host network here"
         self.workdir.mkdir(parents=True, exist_ok=True)
-        kind, _, config = pod_config(self.pod)
-        self.config = _rewrite(config, self._volumes())
         ports = self.pod["spec"]["containers"][0]["ports"]
         self.http_port = next(p["containerPort"] for p in ports if p["name"] == "http")
-        config_path = self.workdir / "config.json"
-        config_path.write_text(json.dumps(self.config))
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**child_env(), **worker_ffmpeg_env()},  # the FFmpeg of the worker image
-            )
+        env = {**child_env(), **worker_ffmpeg_env()}  # the FFmpeg of the worker image
+        self.config, self.process = self._run_container(0, self.workdir / "config.json", self.log, env)
         eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
         self._start_sidecars()
         set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
         return self
 
+    def _run_container(
+        self, index: int, config_path: Path, log_path: Path, env: dict[str, str]
+    ) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
+        """Container `index` as `streamops worker <kind>`: its config with the mounts rewritten to
+        the local volumes (an emptyDir is one directory per Pod, shared by its containers)."""
+        kind, _, config = pod_config(self.pod, index)
+        config = _rewrite(config, self._volumes(index))
+        config_path.write_text(json.dumps(config))
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        return config, process
+
     def _start_sidecars(self) -> None:
-        """The Pod's other containers (the ingest's overlay renderer): `streamops worker <kind>` with
-        their own config and mounts, the same local volumes (an emptyDir is one directory per Pod)."""
+        """The Pod's other containers (the ingest's overlay renderer: no FFmpeg), logs and configs
+        under their names."""
         for index, container in enumerate(self.pod["spec"]["containers"][1:], start=1):
-            kind = container["args"][1]
-            config = _rewrite(json.loads(container["env"][0]["value"]), self._volumes(index))
-            config_path = self.workdir / f"{container['name']}.json"
-            config_path.write_text(json.dumps(config))
-            with (self.workdir / f"{container['name']}.log").open("ab") as log:
-                self.sidecars.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                        start_new_session=True,
-                        env=child_env(),
-                    )
-                )
+            name = container["name"]
+            _, process = self._run_container(
+                index, self.workdir / f"{name}.json", self.workdir / f"{name}.log", child_env()
+            )
+            self.sidecars.append(process)
 
     def _healthy(self) -> bool:
         assert self.process is not None

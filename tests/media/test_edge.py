@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from devtools.http_client import http_get, http_request
 from devtools.media.edge import Edge, missing_packages
+from devtools.media.hls import listed_durations
 from devtools.media.peers import Publisher
 from devtools.media.playback_keys import write_playback_keys
 from devtools.media.workers import Ingest
@@ -211,20 +212,9 @@ def test_a_playlist_without_blocking_arguments_is_cached_less_than_a_part(stand:
 
 
 def durations_listed(text: str) -> list[tuple[float, float]]:
-    """(the tag's duration, the URI's duration_sec) of every part and segment a playlist lists."""
-    pairs, extinf = [], None
-    for line in text.splitlines():
-        if line.startswith("#EXTINF:"):
-            extinf = float(line[8:].split(",")[0])
-        elif m := re.match(r'#EXT-X-PART:DURATION=([\d.]+),URI="[^"]*\?duration_sec=([\d.]+)"', line):
-            pairs.append((float(m[1]), float(m[2])))
-        elif line.startswith("#EXT-X-PART:"):
-            raise AssertionError(f"a part without duration_sec: {line}")
-        elif line and not line.startswith("#"):
-            m = re.search(r"\?duration_sec=([\d.]+)$", line)
-            assert extinf is not None and m, f"a segment without duration_sec: {line}"
-            pairs.append((extinf, float(m[1])))
-    return pairs
+    """(the tag's duration, the URI's duration_sec) of every segment and part a playlist lists."""
+    segments, parts = listed_durations(text)
+    return [(item.tag, float(item.duration)) for item in segments + parts]
 
 
 def test_playlists_with_durations_are_cached_apart_and_media_with_them_as_without(stand: Stand) -> None:

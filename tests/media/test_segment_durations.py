@@ -29,13 +29,12 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from devtools.http_client import http_get
+from devtools.media.hls import ListedDuration, listed_durations
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
 from devtools.waits import wait_for
 
 MODIFIER = "?get_duration_sec=true"
-DURATION = re.compile(r"[?&]duration_sec=([^&]+)$")
-PART = re.compile(r'#EXT-X-PART:DURATION=([\d.]+),URI="([^"]+)"')
 # 1 s segments of a 1 s GOP copied: whole seconds (EXTINF 1.000000, duration_sec=1, the hosted API's
 # example's form). The renditions' keyframes are forced every segment; their durations are not whole
 # (the encoder's frame rate: 29.42 fps from the publisher's 30, measured 0.985833 and 1.019833 s).
@@ -94,32 +93,6 @@ def fetch(url: str) -> bytes:
     return body
 
 
-@dataclass(frozen=True)
-class Listed:
-    uri: str  # as listed, duration_sec included
-    duration: str  # the duration_sec value
-    tag: float  # what EXTINF or the part's DURATION says
-
-
-def listed(text: str) -> tuple[list[Listed], list[Listed]]:
-    """(segments, parts) a playlist lists, oldest first; every one must carry duration_sec."""
-    segments, parts = [], []
-    extinf: float | None = None
-    for line in text.splitlines():
-        if line.startswith("#EXTINF:"):
-            extinf = float(line[8:].split(",")[0])
-        elif m := PART.match(line):
-            value = DURATION.search(m[2])
-            assert value, f"part without duration_sec: {line}"
-            parts.append(Listed(m[2], value[1], float(m[1])))
-        elif line and not line.startswith("#"):
-            value = DURATION.search(line)
-            assert extinf is not None and value, f"segment without duration_sec: {line}"
-            segments.append(Listed(line, value[1], extinf))
-            extinf = None
-    return segments, parts
-
-
 def first_video_time(media: Path, field: str) -> Fraction:
     """The pts or dts of the first video packet (decode order) in seconds, in the stream's time base."""
     done = subprocess.run(
@@ -133,7 +106,7 @@ def first_video_time(media: Path, field: str) -> Fraction:
 
 
 def check_durations(
-    playlist_url: str, items: list[Listed], work: Path, field: str, decimals: int, init: bytes = b""
+    playlist_url: str, items: list[ListedDuration], work: Path, field: str, decimals: int, init: bytes = b""
 ) -> list[str]:
     """Each item's duration_sec against ffprobe: the difference of its start and its successor's
     (items are consecutive media). Each item is fetched as listed (duration_sec in the query) and
@@ -163,7 +136,7 @@ def test_ffmpegs_playlists_list_each_segments_duration_as_ffprobe_measures_it(
 ) -> None:
     base = f"{streams.copied.http}/hls/{flavour}/"
     text = fetch(base + "index.m3u8" + MODIFIER).decode()
-    segments, parts = listed(text)
+    segments, parts = listed_durations(text)
     assert not parts
     init_segment = fetch(base + "init.mp4") if init else b""
     values = check_durations(base + "index.m3u8", segments, tmp_path, "pts", 6, init_segment)
@@ -181,7 +154,7 @@ def test_a_transcoded_multivariant_playlist_leads_to_variants_that_keep_the_modi
         variants = [line for line in master.splitlines() if line and not line.startswith("#")]
         assert variants == ["180p/index.m3u8?get_duration_sec=true"], master
         variant_url = urljoin(master_url, variants[0])
-        segments, parts = listed(fetch(variant_url).decode())
+        segments, parts = listed_durations(fetch(variant_url).decode())
         work = tmp_path / flavour
         (work / "parts").mkdir(parents=True)
         if flavour == "ts":
@@ -211,11 +184,11 @@ def test_blocking_reloads_and_delta_updates_take_the_modifier(streams: Streams) 
     sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
     next_msn = sequence + text.count("#EXTINF") + 1  # the segment after the one in progress
     blocked = fetch(f"{url}{MODIFIER}&_HLS_msn={next_msn}&_HLS_part=0").decode()
-    segments, parts = listed(blocked)  # every URI listed has its duration_sec
+    segments, parts = listed_durations(blocked)  # every URI listed has its duration_sec
     assert sequence + len(segments) >= next_msn and parts, blocked
     assert re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-\d+\.m4s"\n', blocked), "a hint has no duration yet"
 
     delta = fetch(f"{url}?_HLS_skip=YES&get_duration_sec=true").decode()
     skipped = int(re.search(r"#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)", delta)[1])  # type: ignore[index]
-    segments, parts = listed(delta)
+    segments, parts = listed_durations(delta)
     assert skipped >= 1 and segments and parts, delta

@@ -21,6 +21,10 @@ from streamops.contract.http import START_PATH as START_PATH
 from streamops.contract.http import STATUS_PATH as STATUS_PATH
 from streamops.contract.http import STOP_PATH as STOP_PATH
 
+# A worker's time to exit after SIGTERM (its Pod's terminationGracePeriodSeconds); a recorder
+# uploading to object storage gets more (recording/builders.py, UPLOADER_GRACE_SECONDS).
+POD_GRACE_SECONDS = 15
+
 
 def utc_seconds(moment: datetime) -> datetime:
     """UTC, to the second, as Kubernetes shows times (a naive time is taken as UTC)."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from streamops.contract.worker import POD_GRACE_SECONDS
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.pod_observation import PodObservation
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
-LOST_NODE_GRACE_SECONDS = 15  # the grace of every worker but an uploading recorder
+LOST_NODE_GRACE_SECONDS = POD_GRACE_SECONDS  # the grace of every worker but an uploading recorder
 NODE_LOST = "NodeLost"  # the Warning Event on the owner when its Pod is force-deleted
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from streamops.api import LiveStream
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, StandbyConfig
-from streamops.contract.worker import HTTP_PORT, WorkerConfig
+from streamops.contract.worker import HTTP_PORT, POD_GRACE_SECONDS, WorkerConfig
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     STREAM_NAME_ANNOTATION,
@@ -130,7 +130,7 @@ def video_worker_pod(
     claim_access_modes: Sequence[str] | None = None,
     volumes: Sequence[Manifest] = (),
     mounts: Sequence[Manifest] = (),
-    upload_grace_seconds: int = 15,
+    upload_grace_seconds: int = POD_GRACE_SECONDS,
 ) -> Manifest:
     """A worker storing videos: with a bucket, on scratch space (and the CA bundle when the storage
     names one), the keys by env from the Secret, on any node, given `upload_grace_seconds` to exit

@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from streamops.contract.worker import HEALTH_PATH, READY_PATH, WorkerConfig
+from streamops.contract.worker import HEALTH_PATH, POD_GRACE_SECONDS, READY_PATH, WorkerConfig
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.node_loss import node_loss_tolerations
@@ -59,7 +59,7 @@ def worker_pod(
     settings: OperatorSettings,
     host_ports: dict[str, int] | None,
     affinity: Manifest | None = None,
-    grace_seconds: int = 15,
+    grace_seconds: int = POD_GRACE_SECONDS,
     sidecars: list[Manifest] | None = None,
 ) -> Manifest:
     """`metadata` carries name, namespace, labels, annotations, ownerReferences; `host_ports` is the

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import ffmpeg as ffmpeg_python
 from devtools.media.overlays import (
     OverlayRendererProcess,
     PageServer,
@@ -55,6 +56,9 @@ from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from report_file import commit, loadavg, write_report  # bench/report_file.py, beside this script
+from streamops.contract.ingest import IngestOverlay
+from streamops.media.ffmpeg import command
+from streamops.media.ingest.commands import with_overlays
 
 RESULT = ROOT / "bench" / "results" / "overlays.md"
 BOX = (5, 5, 40, 20)  # left, top, width, height in percent
@@ -159,21 +163,16 @@ def ffmpeg_cpu(height: int, pngs: list[Path], seconds: int = 20) -> float:
              "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-b:v", f"{kbps}k", str(source)],
             check=True,
         )  # fmt: skip
-    ffmpeg = worker_ffmpeg_env()["STREAMOPS_FFMPEG"]
-    argv = [ffmpeg, "-v", "error", "-i", str(source)]
-    encode = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-b:v", f"{kbps}k", "-f", "null", "-"]
-    if not pngs:
-        argv += ["-map", "0:v", *encode]
-    else:
-        chain, video = [], "0:v"
-        for i, (png, (left, top, width, h)) in enumerate(zip(pngs, BOXES, strict=False), start=1):
-            argv += ["-f", "image2", "-loop", "1", "-framerate", "10", "-thread_queue_size", "4", "-i", str(png)]
-            chain.append(f"[{i}:v][{video}]scale2ref=w=iw*{width / 100:g}:h=ih*{h / 100:g}[o{i}][m{i}]")
-            chain.append(
-                f"[m{i}][o{i}]overlay=x=main_w*{left / 100:g}:y=main_h*{top / 100:g}:format=auto:eof_action=pass[v{i}]"
-            )
-            video = f"v{i}"
-        argv += ["-filter_complex", ";".join(chain), "-map", f"[{video}]", *encode]
+    overlays = [
+        IngestOverlay(name=png.stem, x=left, y=top, width=width, height=h)
+        for png, (left, top, width, h) in zip(pngs, BOXES, strict=False)
+    ]
+    video = ffmpeg_python.input(str(source)).video
+    if overlays:  # the PNGs side by side, each named as the renderer names an overlay's
+        video = with_overlays(overlays, pngs[0].parent, video)
+    encode = {"vcodec": "libx264", "preset": "veryfast", "pix_fmt": "yuv420p", "b:v": f"{kbps}k", "f": "null"}
+    argv = command(ffmpeg_python.output(video, "-", **encode), progress=False, loglevel="error")
+    argv[0] = worker_ffmpeg_env()["STREAMOPS_FFMPEG"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(argv, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

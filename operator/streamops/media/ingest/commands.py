@@ -7,7 +7,7 @@ process or touches a file: the session (session.py) and the worker (worker.py) d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +15,7 @@ import ffmpeg as ffmpeg_python
 
 from streamops.api.common import PULL_SOURCE_SCHEMES
 from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
-from streamops.contract.ingest import IngestConfig
+from streamops.contract.ingest import IngestConfig, IngestOverlay
 from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
@@ -145,21 +145,22 @@ OVERLAY_THREAD_QUEUE = 4
 SOURCE_THREAD_QUEUE = 512
 
 
-def overlay_input(config: IngestConfig, name: str) -> Any:
-    """The renderer's PNG of overlay `name`, looped: a frame every 1/COMPOSITE_FRAME_RATE s."""
-    path = Path(config.overlay_dir or ".") / png_name(name)
+def overlay_input(directory: Path, name: str) -> Any:
+    """The renderer's PNG of overlay `name` in `directory`, looped: a frame every 1/COMPOSITE_FRAME_RATE s."""
+    path = directory / png_name(name)
     return ffmpeg_python.input(
         str(path), f="image2", loop=1, framerate=COMPOSITE_FRAME_RATE, thread_queue_size=OVERLAY_THREAD_QUEUE
     ).video
 
 
-def with_overlays(config: IngestConfig, video: Any) -> Any:
-    """The source's video with each overlay (bottom first) scaled to its box — fractions of the
-    source's own size (scale2ref) — and laid over it. Before the split into renditions: every
-    rendition and the transcoded feed carry them, the copied feed never does."""
-    for overlay in config.overlays or []:
+def with_overlays(overlays: Sequence[IngestOverlay], directory: Path, video: Any) -> Any:
+    """The source's video with each overlay (bottom first; its PNG in `directory`) scaled to its box
+    — fractions of the source's own size (scale2ref) — and laid over it. Before the split into
+    renditions: every rendition and the transcoded feed carry them, the copied feed never does
+    (bench/overlays.py measures this graph too)."""
+    for overlay in overlays:
         scaled = ffmpeg_python.filter_multi_output(
-            [overlay_input(config, overlay.name), video],
+            [overlay_input(directory, overlay.name), video],
             "scale2ref",
             # FFmpeg 5.1's scale2ref names the reference's (the source's) size iw/ih and the scaled
             # input's main_w/main_h, against its documentation (measured: iw*0.4 of a 640x360
@@ -224,7 +225,8 @@ def session_command(
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
-    split = with_overlays(config, stream.video).filter_multi_output("split", len(ladder))
+    overlaid = with_overlays(config.overlays or [], Path(config.overlay_dir or "."), stream.video)
+    split = overlaid.filter_multi_output("split", len(ladder))
     segment = config.hls.segment_seconds
     for i, r in enumerate(ladder):
         targets = [

@@ -3,13 +3,12 @@ and the clip bench: one clip of an ingest's DVR playlist into `<workdir>/recordi
 
 from __future__ import annotations
 
-import json
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_get
+from devtools.media.peers import ffprobe_json
 from devtools.media.workers import Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
@@ -74,8 +73,4 @@ def dvr_seconds(playlist_url: str) -> float:
 
 def probe(path: Path) -> dict[str, Any]:
     """ffprobe's format and streams of a media file."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return dict(json.loads(out.stdout))
+    return ffprobe_json(["-show_format", "-show_streams"], path)

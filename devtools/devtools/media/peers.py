@@ -46,17 +46,18 @@ RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 def ffprobe_streams(path_or_url: str | os.PathLike[str], timeout: float = 20.0) -> list[dict[str, Any]]:
     """ffprobe's `streams` array (codec_type, codec_name, width, height, …) for a file or a URL."""
-    out = _ffprobe(["-show_streams"], path_or_url, timeout)
+    out = ffprobe_json(["-show_streams"], path_or_url, timeout)
     return list(out.get("streams", []))
 
 
 def ffprobe_duration(path: str | os.PathLike[str], timeout: float = 20.0) -> float:
     """Container duration in seconds (format.duration)."""
-    out = _ffprobe(["-show_entries", "format=duration"], path, timeout)
+    out = ffprobe_json(["-show_entries", "format=duration"], path, timeout)
     return float(out["format"]["duration"])
 
 
-def _ffprobe(args: Sequence[str], target: str | os.PathLike[str], timeout: float) -> dict[str, Any]:
+def ffprobe_json(args: Sequence[str], target: str | os.PathLike[str], timeout: float = 20.0) -> dict[str, Any]:
+    """ffprobe's JSON answer for `args` (e.g. ["-show_format", "-show_streams"]) about a file or a URL."""
     # subprocess.run kills ffprobe on timeout, so a URL that never delivers cannot leak a process.
     cmd = ["ffprobe", "-v", "error", "-of", "json", *args, os.fspath(target)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -24,10 +24,8 @@ from streamops.control.shared.naming import (
 )
 from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.video_storage import credential_env as credential_env  # (re-exported)
 from streamops.control.shared.video_storage import resolve_storage
 from streamops.control.shared.video_storage import upload_target as shared_upload_target
-from streamops.control.shared.video_storage import with_credentials as with_credentials  # (re-exported)
 
 
 @dataclass(frozen=True)

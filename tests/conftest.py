@@ -35,19 +35,36 @@ TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode"
 # `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than
 # it computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
 # the rest. What changes the host's network namespaces, links or firewall, or starts the session's
-# control planes and nodes, is one scope on one worker, in the order above. loadscope hands out the
-# largest scope first and this one is (140 of 978 tests), so the other worker takes the media tests
-# from the start; and local_cluster's before/after check of the host's network sees no other test's
-# namespace. A scheduler of our own, because pytest 9.2
-# ignores the `@group` suffix pytest-xdist 3.8's loadgroup writes into `item._nodeid`.
+# nodes, is one scope on one worker ("host", in the order above), so that local_cluster's
+# before/after check of the host's network sees no other test's namespace. The cluster tier is a
+# scope of its own (one control plane, started once, on one worker; it touches no host network),
+# so the two long scopes run side by side: with cluster inside "host" that worker ran 31.5 min of
+# tests while the other idled its last 11 (2026-11-26, 1597 tests, 32.9 min in all). A scheduler
+# of our own, because pytest 9.2 ignores the `@group` suffix pytest-xdist 3.8's loadgroup writes
+# into `item._nodeid`.
 HOST_SCOPE = "host"
-HOST_TIERS = ("browser", "cluster", "e2e", "multinode")
-HOST_MODULES = ("media/test_s3_server.py",)  # a throwaway network namespace
+HOST_TIERS = ("e2e", "multinode")
+# Modules that make throwaway network namespaces (or confine Chromium in one).
+HOST_MODULES = (
+    "media/test_s3_server.py",
+    "browser/test_browser_harness.py",
+    "browser/test_webrtc.py",
+    "browser/test_webrtc_ingest.py",
+    "browser/test_webrtc_pages.py",
+)
+CLUSTER_SCOPE = "cluster"
 
 
 def in_host_scope(path: str) -> bool:
-    """`path` is relative to tests/: `cluster/test_validation.py`."""
+    """`path` is relative to tests/: `e2e/test_installed.py`."""
     return path.split("/", 1)[0] in HOST_TIERS or path in HOST_MODULES
+
+
+def scope_of(path: str) -> str | None:
+    """The scope of a test in `path` (relative to tests/), or None for its module's own."""
+    if in_host_scope(path):
+        return HOST_SCOPE
+    return CLUSTER_SCOPE if path.startswith("cluster/") else None
 
 
 def _relative(item: pytest.Item) -> str:
@@ -63,11 +80,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 class HostScopeScheduling(LoadScopeScheduling):
-    """loadscope, with every host-group test in one scope (one worker, in collection order)."""
+    """loadscope, with the host group's tests in one scope and the cluster tier's in another (each
+    on one worker, in collection order)."""
 
     def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.split("::", 1)[0].removeprefix("tests/")
-        return HOST_SCOPE if in_host_scope(path) else super()._split_scope(nodeid)
+        return scope_of(nodeid.split("::", 1)[0].removeprefix("tests/")) or super()._split_scope(nodeid)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -37,6 +37,10 @@ def box_pixels(width_percent: float, height_percent: float, output_height: int) 
     return width, height
 
 
+# The binary itself: the /usr/bin/chromium wrapper would add /etc/chromium.d's flags and API keys.
+CHROMIUM_BINARY = "/usr/lib/chromium/chromium"
+
+
 class RenderedOverlay(WorkerConfig):
     """One page the renderer keeps open and captures."""
 
@@ -61,7 +65,7 @@ class OverlayRendererConfig(WorkerConfig):
     retry_max_seconds: float = Field(
         default=30, ge=1, le=600, description="The longest wait before a failing page is loaded again."
     )
-    chromium: str = Field(default="/usr/lib/chromium/chromium", description="The Chromium binary (no wrapper).")
+    chromium: str = Field(default=CHROMIUM_BINARY, description="The Chromium binary (no wrapper).")
 
 
 class OverlayReport(WorkerStatus):

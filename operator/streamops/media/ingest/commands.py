@@ -118,7 +118,7 @@ def packager_settings(config: IngestConfig) -> PackagerSettings:
 
 def renditions(config: IngestConfig) -> list[Rendition]:
     """Highest first: the first one is also the transcoded feed."""
-    return sorted(config.transcoding.renditions if config.transcoding else [], key=lambda r: -r.height)
+    return config.transcoding.tallest_first() if config.transcoding else []
 
 
 def session_dirs(config: IngestConfig, session_dir: Path) -> list[Path]:

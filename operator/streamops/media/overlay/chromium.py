@@ -15,8 +15,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-# The binary itself: the /usr/bin/chromium wrapper would add /etc/chromium.d's flags and API keys.
-CHROMIUM = Path("/usr/lib/chromium/chromium")
+from streamops.contract.overlay import CHROMIUM_BINARY
+
+CHROMIUM = Path(CHROMIUM_BINARY)
 
 # Features that fetch something in the background even with --disable-background-networking.
 DISABLED_FEATURES = (

@@ -197,22 +197,47 @@ def test_transcoded_qualities_are_what_the_running_ingest_reports():
 def test_sessions_survive_an_ingest_restart_and_the_open_one_is_updated_in_place():
     earlier = [session(0), session(1, average_bitrate=1000)]
     open_now = session(2, ended=False, average_bitrate=2000)
-    merged = merged_sessions(earlier, [IngestStatus(sessions=[open_now])])  # the restarted ingest knows one
+    merged = merged_sessions(
+        earlier, {"primary": IngestStatus(sessions=[open_now])}, T0
+    )  # the restarted ingest knows one
     assert merged == [*earlier, open_now]
     closed = open_now.model_copy(update={"ended_at": T0 + timedelta(minutes=3), "average_bitrate": 2100})
-    again = merged_sessions(merged, [IngestStatus(sessions=[closed])])
+    again = merged_sessions(merged, {"primary": IngestStatus(sessions=[closed])}, T0)
     assert again == [*earlier, closed]  # same ingest and start: one session
     backup = session(2, ingest="backup", ended=False)  # same start on the other ingest: another session
-    both = merged_sessions(again, [IngestStatus(sessions=[closed]), IngestStatus(sessions=[backup])])
+    both = merged_sessions(
+        again, {"primary": IngestStatus(sessions=[closed]), "backup": IngestStatus(sessions=[backup])}, T0
+    )
     assert [(s.ingest, s.started_at) for s in both][-2:] == [
         ("backup", backup.started_at),
         ("primary", T0 + timedelta(minutes=2)),
     ]
 
 
+def test_an_open_session_its_ingest_no_longer_reports_ends_when_that_is_seen():
+    """The ingest Pod went away mid-session: its new process reports a new session (or none), or
+    the stream is switched off; the old one ends then. Unreported while no ingest answers: still on."""
+    lost = session(0, ended=False)
+    seen = T0 + timedelta(minutes=5)
+    assert merged_sessions([lost], {}, seen) == [lost]  # nothing answers: it may be on
+    backup_only = merged_sessions([lost], {"backup": IngestStatus()}, seen)
+    assert backup_only == [lost]  # the backup's report says nothing of the primary's session
+    fresh = session(4, ended=False)
+    merged = merged_sessions([lost], {"primary": IngestStatus(sessions=[fresh])}, seen)
+    assert merged == [lost.model_copy(update={"ended_at": seen}), fresh]
+    assert merged_sessions(merged, {"primary": IngestStatus(sessions=[fresh])}, seen + timedelta(minutes=1)) == merged
+    assert merged_sessions([lost], {}, seen, active=False) == [lost.model_copy(update={"ended_at": seen})]
+    observed = IngestObservation({"primary": running()}, telemetry={"primary": IngestStatus(sessions=[fresh])})
+    status = livestream_status(stream(status={"sessions": [lost.wire()]}), observed, seen)
+    assert [(s.started_at, s.ended_at) for s in status.sessions or []] == [
+        (lost.started_at, seen),
+        (fresh.started_at, None),
+    ]
+
+
 def test_sessions_keep_the_newest_twenty_oldest_first():
     many = [session(m) for m in range(SESSIONS_KEPT + 5)]
-    merged = merged_sessions(many[:10], [IngestStatus(sessions=many[10:])])
+    merged = merged_sessions(many[:10], {"primary": IngestStatus(sessions=many[10:])}, T0)
     assert merged == many[-SESSIONS_KEPT:]
     status = livestream_status(
         stream(status={"sessions": [s.model_dump(by_alias=True, mode="json") for s in many[:3]]}),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import Condition
-from streamops.api.livestream import SESSIONS_KEPT, PublishSession, SessionProtocol, Viewers
+from streamops.api.livestream import SESSIONS_KEPT, IngestRole, PublishSession, SessionProtocol, Viewers
 from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
@@ -279,7 +280,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         bitrate=metrics.bitrate,
         viewers=stream_viewers(main, observed.edge_sessions),
         transcoded_qualities=transcoded_qualities(main if active else None),
-        sessions=merged_sessions(previous.sessions, [t for t in (main, spare) if t is not None]) or None,
+        sessions=merged_sessions(previous.sessions, reporting(main, spare), now, active) or None,
         overlays=overlays,
     )
 
@@ -290,17 +291,34 @@ def transcoded_qualities(main: IngestStatus | None) -> list[str] | None:
     return list(main.transcoded_qualities) if main is not None and main.transcoded_qualities else None
 
 
-def merged_sessions(previous: list[PublishSession] | None, reports: list[IngestStatus]) -> list[PublishSession]:
+def merged_sessions(
+    previous: list[PublishSession] | None,
+    reports: Mapping[IngestRole, IngestStatus],
+    now: datetime,
+    active: bool = True,
+) -> list[PublishSession]:
     """status.sessions: what status holds, updated by what the ingests report now (a session is its
     ingest and start: a report replaces the session it holds), the newest SESSIONS_KEPT, oldest
     first. An ingest that restarted forgot its sessions; status still has them. A session status
-    shows open whose ingest no longer reports it (the Pod went away mid-session) stays open-ended:
-    its end is not known."""
+    shows open that its ingest no longer reports (a new ingest process reports, or the stream was
+    switched off) is over: it ends `now`, when streamops saw it gone (an upper bound; its Pod
+    went away meanwhile). While its ingest reports nothing (a Pod pending, an unanswered poll) it
+    stays open: it may still be on."""
     by_key = {(s.ingest, s.started_at): s for s in previous or []}
-    for report in reports:
+    for report in reports.values():
         for session in report.sessions:
             by_key[session.ingest, session.started_at] = session
+    reported = {(s.ingest, s.started_at) for report in reports.values() for s in report.sessions}
+    for key, session in by_key.items():
+        if session.ended_at is None and key not in reported and (session.ingest in reports or not active):
+            by_key[key] = session.model_copy(update={"ended_at": now})
     return sorted(by_key.values(), key=lambda s: (s.started_at, s.ingest))[-SESSIONS_KEPT:]
+
+
+def reporting(main: IngestStatus | None, spare: IngestStatus | None) -> dict[IngestRole, IngestStatus]:
+    """The ingests' reports by role, those that report."""
+    pairs: tuple[tuple[IngestRole, IngestStatus | None], ...] = (("primary", main), ("backup", spare))
+    return {role: report for role, report in pairs if report is not None}
 
 
 def session_protocol(source: str | None) -> SessionProtocol | None:

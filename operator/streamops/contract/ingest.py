@@ -379,6 +379,11 @@ class IngestStatus(WorkerStatus):
         description="The overlays as the renderer sidecar last reported them (its status.json); None without "
         "overlays. An overlay it has not tried yet is not listed.",
     )
+    overlays_enabled: list[str] | None = Field(
+        default=None,
+        description="The overlays switched on (the last OverlaySwitch POSTed to /overlays, kept in the shared "
+        "directory's switch.json); None without overlays or before the first switch.",
+    )
     transcoded_qualities: list[str] = Field(
         default_factory=list, description="The renditions this ingest encodes, by name, tallest first; [] passthrough."
     )

@@ -13,6 +13,10 @@ from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
 CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
 OVERLAY_DIR = "/var/lib/streamops-overlays"  # an emptyDir shared by the ingest and its renderer sidecar
 STATUS_FILE = "status.json"
+# Which overlays are on (OverlaySwitch): POSTed by the operator to the ingest, which writes it beside
+# the PNGs for the renderer. Not in either's configuration, so a switch restarts no Pod.
+SWITCH_PATH = "/overlays"
+SWITCH_FILE = "switch.json"
 # The renderer's viewport assumes a 16:9 output: the box of an overlay is sized in pixels of a frame
 # this tall (the tallest rendition), and scaled to the real source's box by FFmpeg.
 ASPECT_RATIO = 16 / 9
@@ -53,6 +57,13 @@ class RenderedOverlay(WorkerConfig):
         max_length=16,
         description="Host names the page may load from besides the url's own host.",
     )
+
+
+class OverlaySwitch(WorkerConfig):
+    """The overlays that are on, by name (the others draw nothing: a transparent PNG, no page). An
+    ingest and its renderer that have none yet (a Pod that just started) have every overlay off."""
+
+    enabled: list[str] = Field(default_factory=list, max_length=8)
 
 
 class OverlayRendererConfig(WorkerConfig):

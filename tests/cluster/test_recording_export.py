@@ -12,7 +12,6 @@ server, a real ingest transcoding a 2-rendition ladder and the recorder standing
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import ssl
@@ -45,20 +44,6 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     with S3Server(tmp_path_factory.mktemp("s3")) as server:
         server.create_bucket(BUCKET)
         yield server
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def is_true(obj: dict[str, Any], type_: str) -> bool:
@@ -110,12 +95,7 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
         config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
         assert [r["name"] for r in config["renditions"]] == ["360p", "180p"]
         assert config["feedUrl"].endswith("/feed/transcoded")
-        env = {}
-        for e in pod["spec"]["containers"][0]["env"][1:]:  # what a kubelet gives it from the Secret
-            ref = e["valueFrom"]["secretKeyRef"]
-            env[e["name"]] = base64.b64decode(cluster.get("secrets", ns, ref["name"])["data"][ref["key"]]).decode()
-        with environment(env):
-            local_pods.start(ns, "rec-recorder")
+        local_pods.start(ns, "rec-recorder")
         eventually(lambda: cluster.get("recordings", ns, "rec")["status"].get("recording"), 30, what="recording")
         time.sleep(5)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')

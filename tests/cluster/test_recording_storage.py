@@ -18,9 +18,7 @@ for retention and is given back its usual settings afterwards.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,7 +28,7 @@ from typing import Any
 import pytest
 from devtools.catalog import livestream, recording
 from devtools.cluster.kubectl import condition
-from devtools.cluster.local_pods import LocalPod, LocalPods
+from devtools.cluster.local_pods import LocalPods
 from devtools.media.peers import Publisher
 from devtools.media.s3_server import S3Server
 from devtools.media.webhook_receiver import WebhookReceiver
@@ -102,33 +100,6 @@ def s3_storage(s3: S3Server, credentials: str = "s3-creds", **extra: Any) -> dic
             **extra,
         }
     }
-
-
-def start_recorder(cluster, local_pods: LocalPods, ns: str, name: str) -> LocalPod:
-    """Start the recorder as LocalPods does, with the env a kubelet would give it from the Secrets
-    the Pod's secretKeyRefs name (LocalPod passes only the worker's configuration)."""
-    pod = eventually(lambda: cluster.get("pods", ns, name), what=f"Pod {name}")
-    env: dict[str, str] = {}
-    for e in pod["spec"]["containers"][0]["env"][1:]:
-        ref = e["valueFrom"]["secretKeyRef"]
-        secret = cluster.get("secrets", ns, ref["name"])
-        env[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
-    with environment(env):
-        return local_pods.start(ns, name)
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def record_for(cluster, ns: str, name: str, seconds: float) -> None:
@@ -215,7 +186,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
 
         # Wrong credentials: said within seconds, recording goes on locally.
         cluster.apply(ns, recording("wrong", storage=s3_storage(s3, "wrong-creds"), minDurationSeconds=1))
-        wrong = start_recorder(cluster, local_pods, ns, "wrong-recorder")
+        wrong = local_pods.start(ns, "wrong-recorder")
         started = time.monotonic()
         r = wait(
             cluster,
@@ -238,7 +209,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         pod = cluster.get("pods", ns, "rec-recorder") or eventually(lambda: cluster.get("pods", ns, "rec-recorder"))
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
         assert "emptyDir" in volumes["recordings"] and "affinity" not in pod["spec"]
-        start_recorder(cluster, local_pods, ns, "rec-recorder")
+        local_pods.start(ns, "rec-recorder")
         record_for(cluster, ns, "rec", 4)
         stopped = time.monotonic()
         r = wait(cluster, "recordings", ns, "rec", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
@@ -286,7 +257,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
 
         # The namespace quota: what one 4 s video takes is 85 % of it.
         cluster.apply(ns, recording("q1", storage=s3_storage(s3), minDurationSeconds=1))
-        start_recorder(cluster, local_pods, ns, "q1-recorder")
+        local_pods.start(ns, "q1-recorder")
         record_for(cluster, ns, "q1", 4)
         q1 = wait(cluster, "recordings", ns, "q1", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
         used = q1["status"]["storedBytes"]
@@ -304,7 +275,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert almost and almost[0]["type"] == "Warning"
         q1 = cluster.get("recordings", ns, "q1")
         assert condition(q1, "StorageAlmostFull") is None and is_true(q1, "Succeeded"), "a finished one is not warned"
-        start_recorder(cluster, local_pods, ns, "q2-recorder")
+        local_pods.start(ns, "q2-recorder")
         wait(cluster, "recordings", ns, "q2", lambda o: o["status"]["recording"], "recording")
         recording_at = time.monotonic()
         q2 = wait(cluster, "recordings", ns, "q2", lambda o: is_true(o, "NoSpace"), "NoSpace: finalised", 60)

@@ -2,12 +2,13 @@
 
 The operator under test runs with STREAMOPS_HOST_NETWORK=true, so its worker Pods are hostNetwork
 Pods with ports it allocated (STREAMOPS_PORT_RANGE). `LocalPod.start()` does what a kubelet would:
-reads the Pod and the worker's JSON config from its env; materialises its volumes in a local
-directory (Secret items as files, emptyDir as a directory, a PVC as a directory shared by the
-claim's Pods) and rewrites the config's paths under each mountPath, nothing else (ports, feed URLs
-and settings stay the operator's); starts `python -m streamops worker <kind>` and waits for its
-/healthz; sets the Pod Running and Ready at 127.0.0.1 through pods/status. The operator then reads
-/status as in a cluster. `stop()` ends the tree by PID (TERM, then KILL for the worker and its FFmpeg).
+reads the Pod and the worker's JSON config from its env, and the env its secretKeyRefs name;
+materialises its volumes in a local directory (Secret items as files, emptyDir as a directory, a
+PVC as a directory shared by the claim's Pods) and rewrites the config's paths under each
+mountPath, nothing else (ports, feed URLs and settings stay the operator's); starts `python -m
+streamops worker <kind>` and waits for its /healthz; sets the Pod Running and Ready at 127.0.0.1
+through pods/status. The operator then reads /status as in a cluster. `stop()` ends the tree by
+PID (TERM, then KILL for the worker and its FFmpeg).
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ class LocalPod:
             local[name] = path
         return {m["mountPath"]: local[m["name"]] for m in container.get("volumeMounts") or []}
 
+    def _secret_env(self, index: int) -> dict[str, str]:
+        """What a kubelet puts in container `index`'s environment from the Secrets its env's
+        secretKeyRefs name (a recorder's storage credentials)."""
+        env: dict[str, str] = {}
+        for e in self.pod["spec"]["containers"][index].get("env") or []:
+            if ref := (e.get("valueFrom") or {}).get("secretKeyRef"):
+                secret = self.cluster.core.read_namespaced_secret(ref["name"], self.namespace)
+                env[e["name"]] = base64.b64decode(secret.data[ref["key"]]).decode()
+        return env
+
     def start(self, timeout: float = 20) -> LocalPod:
         # The operator makes the Pod after the test's apply: wait for it rather than race it (a CI
         # run under load asked a moment too early and failed "no Pod cam-ingest").
@@ -124,6 +135,7 @@ class LocalPod:
         kind, _, config = pod_config(self.pod, index)
         config = _rewrite(config, self._volumes(index))
         config_path.write_text(json.dumps(config))
+        env = {**env, **self._secret_env(index)}
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", kind, "--config", str(config_path), "-v"],

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from streamops.api import LIVESTREAM, LiveStream
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import IngestConfig, IngestStatus
-from streamops.contract.overlay import OverlayRendererConfig, OverlayReport, box_pixels
+from streamops.contract.overlay import OverlayRendererConfig, OverlayReport, OverlaySwitch, box_pixels
 from streamops.control.livestream.builders import ingest_pod, ingest_worker_config, overlay_renderer_config
+from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest.commands import session_command
@@ -118,14 +119,60 @@ def test_overlays_are_composited_before_the_split_in_zindex_order_never_into_the
     assert "-map" not in argv[copy - 6 : copy], "the copied feed maps the input, not the filter graph"
 
 
-def test_disabled_overlays_and_streams_without_them_keep_their_configuration():
+def test_streams_without_overlays_keep_their_configuration_and_disabled_ones_are_composited():
     plain = ingest_worker_config(stream(transcoding=LADDER), "primary")
     assert "overlays" not in json.loads(plain.to_json()), "older ingests' Pod hash stays what it was"
     disabled = ingest_worker_config(stream(transcoding=LADDER, overlays=[{**SCORE, "enabled": False}]), "primary")
-    assert disabled == plain
+    assert [o.name for o in disabled.overlays or []] == ["score"], "a transparent PNG until switched on"
+    assert "enabled" not in json.dumps(json.loads(disabled.to_json())["overlays"])
     with pytest.raises(ValidationError, match="overlays need transcoding renditions"):
         IngestConfig.model_validate({**json.loads(plain.to_json()), "transcoding": None, "overlays": [
             {"name": "a", "x": 0, "y": 0, "width": 1, "height": 1}], "overlayDir": "/o"})  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["primary", "backup"])
+def test_switching_enabled_leaves_the_ingest_pod_as_it_is(role):
+    settings = OperatorSettings()
+    on = ingest_pod(
+        stream(source={"push": {"backup": True}}, transcoding=LADDER, overlays=[SCORE, LOGO]), role, settings
+    )
+    off = ingest_pod(
+        stream(source={"push": {"backup": True}}, transcoding=LADDER, overlays=[{**SCORE, "enabled": False}, LOGO]),
+        role,
+        settings,
+    )
+    assert off == on, "enabled reaches the ingest by POST /overlays, never through the Pod (a restart)"
+    none_on = ingest_pod(
+        stream(source={"push": {"backup": True}}, transcoding=LADDER, overlays=[{**SCORE, "enabled": False}]),
+        role,
+        settings,
+    )
+    assert [c["name"] for c in none_on["spec"]["containers"]] == ["ingest", "overlay"], "the sidecar stays"
+    moved = ingest_pod(
+        stream(source={"push": {"backup": True}}, transcoding=LADDER, overlays=[{**SCORE, "left": 6}, LOGO]),
+        role,
+        settings,
+    )
+    assert moved != on, "the box is the ingest's configuration: changing it restarts the Pod"
+
+
+def test_the_switch_goes_to_an_ingest_whose_overlays_differ_from_the_spec():
+    s = stream(transcoding=LADDER, overlays=[SCORE, {**LOGO, "enabled": False}, {**SCORE, "name": "ad", "zIndex": 2}])
+    fresh = IngestStatus(live=True, overlays=[])  # a Pod that just started: no switch received yet
+    assert overlay_switch(s, fresh) == OverlaySwitch(enabled=["score", "ad"]), "bottom first, enabled ones"
+    assert overlay_switch(s, IngestStatus(live=True, overlays=[], overlays_enabled=["ad", "score"])) is None
+    assert overlay_switch(s, IngestStatus(live=True, overlays=[], overlays_enabled=["score", "ad", "logo"])) == (
+        OverlaySwitch(enabled=["score", "ad"])
+    )
+    off = stream(transcoding=LADDER, overlays=[{**SCORE, "enabled": False}])
+    assert overlay_switch(off, fresh) == OverlaySwitch(enabled=[]), "every overlay off is a switch too"
+    assert overlay_switch(off, IngestStatus(live=True, overlays=[], overlays_enabled=[])) is None
+    assert overlay_switch(s, None) is None, "no ingest read"
+    assert overlay_switch(s, IngestStatus(live=True)) is None, (
+        "an ingest without overlays (an older Pod) has no /overlays"
+    )
+    assert overlay_switch(stream(transcoding=LADDER), IngestStatus(live=True, overlays=[])) is None
+    assert OverlaySwitch(enabled=["a"]).wire() == {"enabled": ["a"]}
 
 
 # --- the renderer ---------------------------------------------------------------------------------------
@@ -135,6 +182,8 @@ def test_renderer_viewports_are_the_box_on_the_tallest_rendition():
     config = overlay_renderer_config(stream(transcoding=LADDER, overlays=[SCORE, LOGO]))
     assert config is not None
     assert [(o.name, o.width, o.height) for o in config.overlays] == [("logo", 256, 72), ("score", 512, 144)]
+    off = overlay_renderer_config(stream(transcoding=LADDER, overlays=[SCORE, {**LOGO, "enabled": False}]))
+    assert off == config, "a disabled page is the switch's business, not the sidecar's configuration"
     assert box_pixels(33.3, 7, 1080) == (640, 76)
     assert allowed_hosts(config) == ["logo.example.org", "cdn.example.org", "widgets.example.com"]
 
@@ -215,6 +264,11 @@ def test_status_reports_each_overlay_and_one_condition():
     _, status = running([OverlayReport(name="score", state="rendering")], overlays=(SCORE, {**LOGO, "enabled": False}))
     assert [(o.name, o.state) for o in status.overlays or []] == [("score", "rendering"), ("logo", "disabled")]
     assert condition(status)[0] == "True"
+
+    # Switched on in the spec, still off in the renderer (the switch not applied yet): starting.
+    _, status = running([OverlayReport(name="score", state="rendering"), OverlayReport(name="logo", state="disabled")])
+    assert [(o.name, o.state) for o in status.overlays or []] == [("score", "rendering")]
+    assert condition(status)[:2] == ("Unknown", "OverlaysStarting")
 
     _, status = running(None, overlays=())
     assert status.overlays is None and condition(status) is None

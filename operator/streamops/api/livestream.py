@@ -464,7 +464,10 @@ class Overlay(KubeModel):
         default=0, ge=-1000, le=1000, description="Stacking order: higher on top; equal ones in list order."
     )
     enabled: bool = Field(
-        default=True, description="Draw it. Switching it restarts the ingest's transcoding (a gap of seconds)."
+        default=True,
+        description="Draw it. Switched live, within a couple of seconds and without restarting the ingest (the page "
+        "is opened or closed; the stream stays on air). Changing anything else of an overlay, or adding or removing "
+        "one, restarts the ingest (a gap of seconds).",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

@@ -241,7 +241,7 @@ def ingest_worker_config(
             push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
-    overlays = enabled_overlays(stream)
+    overlays = composited_overlays(stream)
     return IngestConfig(
         stream=stream.metadata.name,
         role=role,
@@ -260,6 +260,7 @@ def ingest_worker_config(
         path_prefix=path_prefix,
         primary_url=primary_url if role == "backup" else None,
         # None without overlays: the configuration (and Pod hash) of other ingests stays what it was.
+        # Every overlay, enabled or not: `enabled` is switched live (POST /overlays), not restarted.
         overlays=[IngestOverlay(name=o.name, x=o.left, y=o.top, width=o.width, height=o.height) for o in overlays]
         or None,
         overlay_dir=OVERLAY_DIR if overlays else None,
@@ -271,19 +272,22 @@ def ingest_worker_config(
     )
 
 
-def enabled_overlays(stream: LiveStream) -> list[Overlay]:
-    """The overlays composited, bottom first: by zIndex, equal ones in list order (a stable sort).
-    None without transcoding renditions (the API refuses that; an older object may have it)."""
+def composited_overlays(stream: LiveStream) -> list[Overlay]:
+    """The overlays composited, enabled or not, bottom first: by zIndex, equal ones in list order (a
+    stable sort). A disabled one is a transparent PNG: `enabled` reaches the ingest by POST /overlays
+    (overlays.py), so switching it leaves the Pod (its spec hash) as it is. None without transcoding
+    renditions (the API refuses that; an older object may have it)."""
     spec = stream.spec
     if not (spec.overlays and spec.transcoding and spec.transcoding.renditions):
         return []
-    return sorted((o for o in spec.overlays if o.enabled), key=lambda o: o.z_index)
+    return sorted(spec.overlays, key=lambda o: o.z_index)
 
 
 def overlay_renderer_config(stream: LiveStream) -> OverlayRendererConfig | None:
-    """The renderer sidecar's configuration: each enabled overlay's page with a viewport of its box in
-    pixels of the tallest rendition (16:9 assumed; FFmpeg scales it to the real box)."""
-    overlays = enabled_overlays(stream)
+    """The renderer sidecar's configuration: each overlay's page (enabled or not: it opens those the
+    switch turns on) with a viewport of its box in pixels of the tallest rendition (16:9 assumed;
+    FFmpeg scales it to the real box)."""
+    overlays = composited_overlays(stream)
     if not overlays or stream.spec.transcoding is None:
         return None
     tallest = max(r.height for r in stream.spec.transcoding.renditions)
@@ -392,7 +396,7 @@ def ingest_pod(
             secret_file_volume(ICE_SERVERS_VOLUME, ice_servers.name, ice_servers.key, ICE_SERVERS_FILE, optional=True)
         )
         mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
-    if enabled_overlays(stream):
+    if composited_overlays(stream):
         volumes += [{"name": OVERLAY_VOLUME, "emptyDir": {}}, {"name": OVERLAY_TMP_VOLUME, "emptyDir": {}}]
         # Writable: the ingest puts a transparent placeholder there before FFmpeg opens the PNGs.
         mounts.append({"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR})

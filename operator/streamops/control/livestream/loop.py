@@ -1,14 +1,17 @@
-"""A LiveStream's status loop: its ingest Pods' telemetry and its Recordings' facts into status
-(see shared/object_loop.py for what every loop does)."""
+"""A LiveStream's status loop: its ingest Pods' telemetry and its Recordings' facts into status,
+and the overlay switch to its ingests (see shared/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
+from streamops.contract.overlay import SWITCH_PATH, OverlaySwitch
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
+from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
     IngestObservation,
@@ -32,7 +35,7 @@ from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.shared.state import OperatorState
-from streamops.control.shared.worker_client import TelemetryReader
+from streamops.control.shared.worker_client import TelemetryReader, post
 
 TLS_SECRET_RETRY_SECONDS = 5.0  # a missing or unusable rtmps certificate Secret is looked at again this often
 LIVESTREAM_LOOP = KindLoop(
@@ -88,6 +91,20 @@ def livestream_update(
     return status.wire(), livestream_events(previous, status) + worker_news
 
 
+def overlay_switches(
+    loop: ObjectLoop[StreamOutcome], outcome: StreamOutcome, telemetry: dict[Role, IngestStatus]
+) -> dict[Role, OverlaySwitch]:
+    """The switch each ingest that runs overlays is to be sent (overlays.py), by role. The object is
+    read as its model only while an ingest reports overlays: other streams pay nothing per tick."""
+    if not any(report.overlays is not None for report in telemetry.values()):
+        return {}
+    stream = loop.valid_object(loop.raw(), LiveStream, outcome)
+    if stream is None:
+        return {}
+    switches = {role: overlay_switch(stream, report) for role, report in telemetry.items()}
+    return {role: switch for role, switch in switches.items() if switch is not None}
+
+
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:
     """The stream's ingest Services as the service index holds them (the watch, no GET): their
     type, nodePorts and load balancer address decide the URLs in status."""
@@ -106,6 +123,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
     reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
     primary_before: IngestStatus | None = None  # the primary's telemetry at the last status write
+    switching: dict[Role, asyncio.Task[None]] = {}  # the POST /overlays in flight, per ingest
     try:
         while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
@@ -135,6 +153,14 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
                 if data is not None:
                     telemetry[role] = data
+            for role, switch in overlay_switches(loop, outcome, telemetry).items():
+                pod, sending = observed_pods.get(role), switching.get(role)
+                if state.client is not None and pod is not None and (sending is None or sending.done()):
+                    # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
+                    # whether the switch took; the next tick sends it again if not.
+                    switching[role] = asyncio.get_running_loop().create_task(
+                        post(state.client, pod, SWITCH_PATH, switch)
+                    )
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:
                 # The worker gave up: recorded on the LiveStream at once, where it outlives the Pod.
@@ -157,6 +183,8 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 primary_before = telemetry.get("primary") or primary_before
             await loop.sleep(*observed_pods.values())
     finally:
+        for task in switching.values():
+            task.cancel()
         loop.close()
         if not loop.running:  # deleted (not the operator stopping, nor the loop starting again)
             operator_metrics.stream_deleted(loop.namespace, loop.name)

@@ -1,6 +1,7 @@
 """status.overlays and the Overlays condition from the spec and what the primary ingest reports of
-its renderer (docs/design/overlays.md), pure. A failing overlay never makes the stream not Ready: the
-stream goes on without it, the condition and one Warning Event say which and why."""
+its renderer (docs/design/overlays.md), and the switch that turns overlays on and off live, pure. A
+failing overlay never makes the stream not Ready: the stream goes on without it, the condition and
+one Warning Event say which and why."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from streamops.api import LiveStream
 from streamops.api.common import Condition
 from streamops.api.livestream import OverlayStatus
 from streamops.contract.ingest import IngestStatus
-from streamops.control.livestream.builders import enabled_overlays
+from streamops.contract.overlay import OverlaySwitch
+from streamops.control.livestream.builders import composited_overlays
 from streamops.control.shared.conditions import Observed, Transition
 
 OVERLAYS = "Overlays"
@@ -19,13 +21,35 @@ OVERLAYS_DISABLED = "OverlaysDisabled"
 MESSAGE_MAX = 1024
 
 
+def enabled_overlays(stream: LiveStream) -> list[str]:
+    """The names of the overlays drawn, bottom first."""
+    return [o.name for o in composited_overlays(stream) if o.enabled]
+
+
+def overlay_switch(stream: LiveStream, report: IngestStatus | None) -> OverlaySwitch | None:
+    """The switch to POST to an ingest (primary or backup) whose /status shows other overlays on
+    than the spec (or none switched yet: a Pod that just started has every overlay off); None when
+    it matches, or it runs no overlays. Level-based: sent again every tick until its report shows it."""
+    if report is None or report.overlays is None or not composited_overlays(stream):
+        return None
+    enabled = enabled_overlays(stream)
+    if report.overlays_enabled is not None and sorted(report.overlays_enabled) == sorted(enabled):
+        return None
+    return OverlaySwitch(enabled=enabled)
+
+
 def stream_overlays(stream: LiveStream, main: IngestStatus | None) -> list[OverlayStatus] | None:
     """Each overlay of the spec in its order: disabled, or as the running primary ingest's renderer
-    reports it; an enabled one it has not reported yet is left out. None without overlays."""
+    reports it; an enabled one it has not reported yet is left out, and so is one it still reports
+    disabled (the switch not applied yet). None without overlays."""
     if not stream.spec.overlays:
         return None
-    enabled = {o.name for o in enabled_overlays(stream)}
-    reports = {r.name: r for r in (main.overlays or []) if r.name in enabled} if main is not None else {}
+    enabled = set(enabled_overlays(stream))
+    reports = (
+        {r.name: r for r in (main.overlays or []) if r.name in enabled and r.state != "disabled"}
+        if main is not None
+        else {}
+    )
     out = []
     for overlay in stream.spec.overlays:
         if overlay.name not in enabled:
@@ -41,7 +65,7 @@ def overlays_condition(stream: LiveStream, overlays: list[OverlayStatus] | None)
     renderer has reported each; absent without overlays."""
     if overlays is None:
         return None
-    enabled = [o.name for o in enabled_overlays(stream)]
+    enabled = enabled_overlays(stream)
     if not enabled:
         return Observed(OVERLAYS, "True", OVERLAYS_DISABLED, "every overlay is disabled")
     failing = [o for o in overlays if o.state == "failing"]

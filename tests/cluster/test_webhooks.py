@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from devtools.catalog import livestream, recording, restream
+from devtools.catalog import clip, livestream, recording, restream
 from devtools.cluster.local_pods import LocalPods
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.webhook_receiver import WebhookReceiver
@@ -102,6 +102,8 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}, **CLIENT))
         cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=30))
         cluster.apply(ns, restream("out", uri=target.app_url(), clientUserId=7))
+        # A Clip of a stream that keeps no DVR: refused by the operator (NoDvr), no Pod.
+        cluster.apply(ns, clip("late", lastSeconds=5))
         for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "out-pusher"):
             eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
         primary = local_pods.start(ns, "cam-ingest")
@@ -138,7 +140,7 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         main.stop()
         received(hooks, "stream.idle", timeout=30)
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        events = received(hooks, "recording.video_ready", "recording.stopped", timeout=60)
+        events = received(hooks, "recording.video_ready", "recording.stopped", "clip.failed", timeout=60)
     finally:
         target.stop()
 
@@ -158,6 +160,8 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     kinds = types_of(hooks)
     assert kinds.index("stream.active") < kinds.index("stream.primary_restored") < kinds.index("stream.idle")
     assert kinds.index("restream.connected") < kinds.index("restream.failing") < kinds.index("restream.recovered")
+    refused = next(e for e in events if e["type"].endswith("clip.failed"))
+    assert refused["subject"] == "clips/late" and refused["data"]["reason"] == "NoDvr"
     ready = next(e for e in events if e["type"].endswith("recording.video_ready"))
     assert ready["subject"] == "recordings/rec" and ready["data"]["download"] == {"recording": "rec", "number": 1}
     assert ready["data"]["location"].startswith("pvc://streamops-recordings/") and ready["data"]["sizeBytes"] > 0

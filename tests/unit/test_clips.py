@@ -433,17 +433,19 @@ def test_a_signed_streams_clipper_signs_its_own_token(tmp_path):
     assert segment == f"http://cam-ingest.studio.svc:8080/t/{current}/hls/ts/seg-000001.ts", "segments carry it too"
 
 
-def test_webhooks_ignore_clips():
-    """The notifier takes the watch events of every kind the operator runs; a Clip has no webhook
-    events, and without this its status would be looked up in the webhook facts (KeyError)."""
+def test_webhooks_follow_clips_under_their_stream():
+    """The notifier takes the watch events of every kind the operator runs; a Clip's status is kept
+    under its stream like a Recording's (its events: tests/unit/test_webhooks.py)."""
     from types import SimpleNamespace
 
     from streamops.control.webhook.notifier import Notifier
 
     notifier = Notifier(state=SimpleNamespace(), session=None)  # type: ignore[arg-type]
-    notifier.observe("Clip", "ADDED", a_clip(lastSeconds=5).wire())
-    assert notifier.objects == {}
+    clip = a_clip(lastSeconds=5).wire()
+    notifier.observe("Clip", "ADDED", clip)
     notifier.observe(
         "Recording", "ADDED", {"metadata": {"namespace": NS, "name": "r"}, "spec": {"streamRef": {"name": "cam"}}}
     )
-    assert notifier.objects == {(NS, "cam"): {("Recording", "r"): {}}}
+    assert notifier.objects == {
+        (NS, clip["spec"]["streamRef"]["name"]): {("Clip", clip["metadata"]["name"]): {}, ("Recording", "r"): {}}
+    }

@@ -70,6 +70,26 @@ def test_recording_events_name_the_ready_video_and_where_it_is() -> None:
     assert types("Recording", "r", {}, full) == ["recording.no_space"]
 
 
+def test_clip_events_say_ready_with_the_download_or_failed_with_why() -> None:
+    video = {"title": "goal", "url": "s3://b/clip.mp4", "upload": "uploaded", "durationSeconds": 30.1, "sizeBytes": 9}
+    waiting = {"conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Waiting"}]}
+    assert types("Clip", "c", {}, waiting) == []
+    assert types("Clip", "c", waiting, {"videos": [{**video, "upload": "pending"}]}) == []  # not in the bucket yet
+    status = {"videos": [video], "conditions": [{"type": "Succeeded", "status": "True"}]}
+    [ready] = changes_between(
+        "Clip", "c", facts_of("Clip", {"status": waiting}), facts_of("Clip", {"status": status}), status
+    )
+    assert ready.type == "clip.ready" and ready.subject == "clips/c"
+    assert ready.data["location"] == "s3://b/clip.mp4" and ready.data["download"] == {"clip": "c"}
+    assert ready.data["durationSeconds"] == 30.1
+    assert types("Clip", "c", status, status) == []  # once
+    refused = {"conditions": [{"type": "Succeeded", "status": "False", "reason": "OutsideDvrWindow", "message": "m"}]}
+    [failed] = changes_between("Clip", "c", None, facts_of("Clip", {"status": refused}), refused)
+    assert (failed.type, failed.data) == ("clip.failed", {"reason": "OutsideDvrWindow", "message": "m"})
+    spec = StreamWebhookSpec.model_validate({"url": "http://r/x", "secretRef": {"name": "s"}, "events": ["clip.*"]})
+    assert Subscription("u", "ns", "w", 1, spec).wants("clip.failed")
+
+
 def test_restream_events_tell_connected_from_recovered() -> None:
     backoff = {"live": False, "lastError": "refused", "conditions": [{"type": "Live", "reason": "Backoff"}]}
     assert types("Restream", "x", {}, {"live": True}) == ["restream.connected"]

@@ -33,8 +33,10 @@ EventType = Literal[
     "restream.connected",
     "restream.failing",
     "restream.recovered",
+    "clip.ready",
+    "clip.failed",
 ]
-EventFilter = Literal[EventType, "stream.*", "recording.*", "restream.*"]  # a type, or every type of a kind
+EventFilter = Literal[EventType, "stream.*", "recording.*", "restream.*", "clip.*"]  # a type, or every type of a kind
 
 
 class LabelSelectorRequirement(KubeModel):

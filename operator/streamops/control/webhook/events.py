@@ -24,7 +24,7 @@ CONNECTING = "Connecting"  # ... and while its pusher connects
 @dataclass(frozen=True)
 class Change:
     """One event before it has a sequence number: its type (without dev.streamops.), the object it is
-    about (`stream`, `recordings/<name>`, `restreams/<name>`) and its data."""
+    about (`stream`, `recordings/<name>`, `restreams/<name>`, `clips/<name>`) and its data."""
 
     type: str
     subject: str
@@ -73,7 +73,17 @@ def restream_facts(status: Mapping[str, Any]) -> Facts:
     }
 
 
-FACTS = {"LiveStream": stream_facts, "Recording": recording_facts, "Restream": restream_facts}
+def clip_facts(status: Mapping[str, Any]) -> Facts:
+    """`ready`: its video is stored (as a recording's: final on the PVC, verified in the bucket);
+    `failed`: refused or failed for good (Succeeded False)."""
+    videos = status.get("videos") or []
+    return {
+        "ready": bool(videos) and _video_ready(videos[0]),
+        "failed": _condition(status, "Succeeded").get("status") == "False",
+    }
+
+
+FACTS = {"LiveStream": stream_facts, "Recording": recording_facts, "Restream": restream_facts, "Clip": clip_facts}
 
 
 def facts_of(kind: str, body: Mapping[str, Any]) -> Facts:
@@ -108,6 +118,17 @@ def _location(status: Mapping[str, Any], video: Mapping[str, Any]) -> str | None
     return f"pvc://{claim}/{video['path']}" if claim and video.get("path") else video.get("path")
 
 
+def _video_data(status: Mapping[str, Any], video: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "title": video.get("title"),
+        "location": _location(status, video),
+        "durationSeconds": video.get("durationSeconds"),
+        "sizeBytes": video.get("sizeBytes"),
+        "startedAt": video.get("startedAt"),
+        "endedAt": video.get("endedAt"),
+    }
+
+
 def _recording_changes(name: str, old: Facts, new: Facts, status: Mapping[str, Any]) -> list[Change]:
     subject = subject_of("Recording", name)
     changes: list[Change] = []
@@ -122,12 +143,7 @@ def _recording_changes(name: str, old: Facts, new: Facts, status: Mapping[str, A
                 subject,
                 {
                     "number": number,
-                    "title": video.get("title"),
-                    "location": _location(status, video),
-                    "durationSeconds": video.get("durationSeconds"),
-                    "sizeBytes": video.get("sizeBytes"),
-                    "startedAt": video.get("startedAt"),
-                    "endedAt": video.get("endedAt"),
+                    **_video_data(status, video),
                     # What `kubectl streamops video url` / `streamops video url` takes for a download link.
                     "download": {"recording": name, "number": number},
                 },
@@ -176,6 +192,19 @@ def _restream_changes(name: str, old: Facts, new: Facts, status: Mapping[str, An
     return []
 
 
+def _clip_changes(name: str, old: Facts, new: Facts, status: Mapping[str, Any]) -> list[Change]:
+    subject = subject_of("Clip", name)
+    if new["ready"] and not old["ready"]:
+        # `download`: what `streamops video url --clip` takes for a download link.
+        return [Change("clip.ready", subject, {**_video_data(status, status["videos"][0]), "download": {"clip": name}})]
+    if new["failed"] and not old["failed"]:
+        succeeded = _condition(status, "Succeeded")
+        return [
+            Change("clip.failed", subject, {"reason": succeeded.get("reason"), "message": succeeded.get("message")})
+        ]
+    return []
+
+
 def changes_between(kind: str, name: str, old: Facts | None, new: Facts, status: Mapping[str, Any]) -> list[Change]:
     """The events from `old` facts to `new` ones. An object seen for the first time (`old` None) is
     compared with its kind's quiet facts: a Recording that starts, a Restream that connects."""
@@ -184,4 +213,6 @@ def changes_between(kind: str, name: str, old: Facts | None, new: Facts, status:
         return _stream_changes(base, new, status)
     if kind == "Recording":
         return _recording_changes(name, base, new, status)
+    if kind == "Clip":
+        return _clip_changes(name, base, new, status)
     return _restream_changes(name, base, new, status)

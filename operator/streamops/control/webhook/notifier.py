@@ -90,7 +90,7 @@ class Notifier:
     # --- watch events in ------------------------------------------------------------------------
     def observe(self, kind: str, type_: str | None, body: Mapping[str, Any]) -> None:
         if kind not in WEBHOOK_KINDS:
-            return  # (a Clip: no webhook events of its own; its facts would only fill the outbox)
+            return
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         stream = name if kind == "LiveStream" else str(((body.get("spec") or {}).get("streamRef") or {}).get("name"))

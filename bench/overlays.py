@@ -107,7 +107,7 @@ def stream(tmp: Path, height: int, overlay_urls: list[str], segment_seconds: int
                 _, _, w, h = box_pixels(height, box)
                 pages.append({"name": name, "url": url, "width": w, "height": h})
             renderer = OverlayRendererProcess(
-                workdir, {"stream": "cam", "directory": str(overlays), "overlays": pages}
+                workdir, {"stream": "cam", "directory": str(overlays), "overlays": pages}, switched_on=names
             ).start()
         with Publisher(ingest.rtmp_url(), size=size, duration=600):
             ingest.wait_live(timeout=30)

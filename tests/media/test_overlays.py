@@ -1,9 +1,11 @@
 """HTML overlays end to end with real parts: the renderer worker driving real headless Chromium, the
 ingest worker compositing its PNG with the workers' FFmpeg, a live scoreboard page on a loopback
-HTTP server, a real FFmpeg publisher. What the output shows is read back from decoded frames."""
+HTTP server, a real FFmpeg publisher, overlays switched on and off live (POST /overlays). What the
+output shows is read back from decoded frames."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import urllib.request
@@ -11,17 +13,21 @@ from pathlib import Path
 
 from devtools.http_client import http_get
 from devtools.media.overlays import (
+    BoxWatch,
     OverlayRendererProcess,
     PageServer,
     box_frames,
+    compositing_ffmpeg,
     differing_pixels,
     distance,
     newest_segment,
+    post_switch,
     rgb_of,
     rgba_pixels,
     score_json,
     scoreboard_page,
     settled,
+    share,
     which_picture,
 )
 from devtools.media.peers import Publisher
@@ -67,7 +73,7 @@ def test_renderer_draws_transparent_pages_confined_to_allowed_hosts(tmp_path):
                 {"name": "down", "url": f"http://127.0.0.1:{closed}/", "width": 64, "height": 64},
             ],
         }  # fmt: skip
-        with OverlayRendererProcess(tmp_path, config) as renderer:
+        with OverlayRendererProcess(tmp_path, config, switched_on=["half", "missing", "down"]) as renderer:
             try:
                 wait_for(lambda: renderer.report("half").get("state") == "rendering", timeout=30)
                 wait_for(lambda: "/allowed" in allowed.requests, timeout=10)  # the named host is reached
@@ -116,6 +122,7 @@ def test_scoreboard_change_shows_in_every_rendition_not_in_the_origin(ingest_fac
             ],
             overlayDir=str(overlay_dir),
         )
+        assert post_switch(ingest, ["score", "gone"]) == (204, b"")
         renderer_config = {
             "stream": "cam",
             "directory": str(overlay_dir),
@@ -201,6 +208,95 @@ def test_scoreboard_change_shows_in_every_rendition_not_in_the_origin(ingest_fac
                 wait_for(
                     lambda: b"#EXT-X-ENDLIST" in http_get(f"{ingest.http}/hls/cmaf/360p/index.m3u8")[1], timeout=15
                 )
+            except AssertionError as e:
+                raise AssertionError(
+                    f"{e}\nrenderer log:\n{renderer.logs()[-2000:]}\ningest log:\n{ingest.logs()[-3000:]}"
+                ) from None
+
+
+MAGENTA = (255, 0, 255)
+
+
+def test_an_overlay_switched_live_without_restarting_ffmpeg(ingest_factory, tmp_path):
+    """Off until switched on (nothing drawn at the start), on, off again: seen in decoded frames of
+    the rendition, the ingest's FFmpeg the same process throughout. Measures POST → first frame."""
+    overlay_dir = tmp_path / "overlays"
+    # 180p from a 320x180 source: the box (5 %, 5 %, 40 % x 20 %) is 128x36 at (16, 9).
+    box = (16, 9, 128, 36)
+    with PageServer("127.0.0.1") as pages:
+        pages.serve("/", '<!doctype html><body style="margin:0;background:#ff00ff"></body>')
+        ingest = ingest_factory(
+            transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 300}]},
+            hls={"segmentSeconds": 1, "mpegts": False},
+            screenshots={"enabled": False},
+            overlays=[{"name": "logo", "x": 5, "y": 5, "width": 40, "height": 20}],
+            overlayDir=str(overlay_dir),
+        )
+        renderer_config = {
+            "stream": "cam",
+            "directory": str(overlay_dir),
+            "overlays": [{"name": "logo", "url": pages.url("/"), "width": 128, "height": 36}],
+        }
+        with (
+            contextlib.ExitStack() as stack,  # the transcoded feed's reader, once it is live
+            OverlayRendererProcess(tmp_path, renderer_config) as renderer,
+            Publisher(ingest.rtmp_url(), size="320x180", duration=60, audio=False) as publisher,
+        ):
+            last: str | None = None
+
+            def newest_frames() -> list[float]:
+                """The colour's share of the box in each frame of a 180p segment newer than the last read."""
+                nonlocal last
+                got = newest_segment(ingest, "180p", last, tmp_path / "segment.mp4")
+                if got is None:
+                    return []
+                last = got[0]
+                return [share(f, MAGENTA) for f in box_frames(got[1], box)]
+
+            try:
+                ingest.wait_live(timeout=20)
+                watch = stack.enter_context(BoxWatch(ingest.feed_url + "/transcoded", box, MAGENTA))
+                assert ingest.status()["overlaysEnabled"] is None
+                wait_for(lambda: renderer.report("logo").get("state") == "disabled", 30, what="the renderer's report")
+                wait_for(lambda: len(watch.frames) >= 30, timeout=20, what="frames of the transcoded feed")
+                assert max(s for _, s in watch.frames) < 0.2, "an overlay never switched on draws nothing"
+                (pid,) = compositing_ffmpeg(ingest, "logo.png")
+                png = overlay_dir / "logo.png"
+                nothing = png.read_bytes()
+
+                switched = time.monotonic()
+                assert post_switch(ingest, ["logo"]) == (204, b"")
+                # Its middle opaque (a first capture before the page painted is transparent).
+                wait_for(lambda: rgba_pixels(png, 128, 36)[(18 * 128 + 64) * 4 + 3] == 255, 10, 0.02, "the PNG")
+                png_on = time.monotonic() - switched
+                on_at = wait_for(lambda: watch.first_since(switched, True), 20, 0.05, "a frame with the overlay")
+                on_seconds = on_at - switched
+                wait_for(lambda: renderer.report("logo").get("state") == "rendering", timeout=5)
+                assert ingest.status()["overlaysEnabled"] == ["logo"]
+                wait_for(lambda: max(newest_frames(), default=0) > 0.8, 15, 0.1, "a segment with the overlay")
+                hls_on = time.monotonic() - switched
+                wait_for(lambda: min(newest_frames(), default=0) > 0.8, 15, 0.2, "a segment with it throughout")
+
+                switched = time.monotonic()
+                assert post_switch(ingest, []) == (204, b"")
+                wait_for(lambda: png.read_bytes() == nothing, 10, 0.02, "the transparent PNG")
+                png_off = time.monotonic() - switched
+                off_at = wait_for(lambda: watch.first_since(switched, False), 20, 0.05, "a frame without it")
+                off_seconds = off_at - switched
+                wait_for(lambda: renderer.report("logo").get("state") == "disabled", timeout=5)
+                assert rgba_pixels(png, 128, 36) == bytes(128 * 36 * 4), "transparent"
+                wait_for(lambda: min(newest_frames(), default=1) < 0.2, 15, 0.1, "a segment without it")
+                hls_off = time.monotonic() - switched
+                wait_for(lambda: max(newest_frames(), default=1) < 0.2, 15, 0.2, "a segment without it throughout")
+                assert ingest.status()["overlaysEnabled"] == []
+
+                assert compositing_ffmpeg(ingest, "logo.png") == [pid], "the ingest's FFmpeg was restarted"
+                assert publisher.returncode is None, "the publisher still pushes"
+                # POST → the renderer's PNG, → the first decoded frame (the live transcoded feed), → a
+                # whole HLS segment (1 s) showing it: docs/design/overlays.md, "Switching live".
+                print(f"\nswitch on/off → PNG {png_on:.2f}/{png_off:.2f} s, first frame {on_seconds:.2f}/"
+                      f"{off_seconds:.2f} s, HLS segment {hls_on:.2f}/{hls_off:.2f} s")  # fmt: skip
+                assert on_seconds < 10 and off_seconds < 10, "a couple of seconds, bounded for a loaded CI"
             except AssertionError as e:
                 raise AssertionError(
                     f"{e}\nrenderer log:\n{renderer.logs()[-2000:]}\ningest log:\n{ingest.logs()[-3000:]}"

@@ -1,6 +1,7 @@
 """HTML overlays in tests and the bench: the renderer worker as a local process, a page server on a
-loopback address that records what it was asked for, waiting for a PNG to settle, the newest
-segment of a rendition, and reading an overlay's box back from decoded frames (FFmpeg to raw RGB)
+loopback address that records what it was asked for, switching overlays on (POST /overlays to the
+ingest, or switch.json for a renderer alone), waiting for a PNG to settle, the newest segment of a
+rendition, the ingest's compositing FFmpeg, and reading an overlay's box back from decoded frames (FFmpeg to raw RGB)
 to tell which picture of the page it shows."""
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from devtools.http_client import http_get
+from devtools.http_client import http_get, http_request
 from devtools.media.workers import Ingest
-from devtools.processes import child_env, stop_tree
+from devtools.processes import child_env, command_line, proc_tree, stop_tree
 from devtools.waits import wait_for
 
 
@@ -83,18 +84,44 @@ def score_json(text: str) -> str:
     return json.dumps({"text": text})
 
 
-class OverlayRendererProcess:
-    """`streamops worker overlay --config FILE -v` as a local process, stopped by PID."""
+def post_switch(ingest: Ingest, enabled: Sequence[str]) -> tuple[int, bytes]:
+    """POST /overlays to the ingest, as the operator does: (status, body)."""
+    status, _, body = http_request(
+        "POST", f"{ingest.http}/overlays", json.dumps({"enabled": list(enabled)}).encode(),
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    return status, body
 
-    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+
+def write_switch(directory: Path, enabled: Sequence[str]) -> None:
+    """switch.json as the ingest writes it on a POST (for a renderer without an ingest)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ".switch.json.tmp").write_text(json.dumps({"enabled": list(enabled)}))
+    (directory / ".switch.json.tmp").replace(directory / "switch.json")
+
+
+def compositing_ffmpeg(ingest: Ingest, png: str) -> list[int]:
+    """PIDs of the ingest's FFmpeg processes reading the overlay PNG `png` (its session's)."""
+    assert ingest.process is not None
+    return [p for p in proc_tree(ingest.process.pid)[1:] if "ffmpeg" in (c := command_line(p)) and png in c]
+
+
+class OverlayRendererProcess:
+    """`streamops worker overlay --config FILE -v` as a local process, stopped by PID. `switched_on`:
+    the overlays on from the start (switch.json written first; None: none, the renderer's default)."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any], switched_on: Sequence[str] | None = None) -> None:
         self.config = config
         self.config_path = workdir / "overlay.json"
         self.log_path = workdir / "overlay.log"
         self.directory = Path(config["directory"])
+        self.switched_on = switched_on
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OverlayRendererProcess:
         self.config_path.write_text(json.dumps(self.config))
+        if self.switched_on is not None:
+            write_switch(self.directory, self.switched_on)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", "overlay", "--config", str(self.config_path), "-v"],
@@ -195,3 +222,56 @@ def which_picture(frame: bytes, pictures: Sequence[bytes], pixels: Sequence[int]
     if best > 40 or (len(distances) > 1 and distances[1][0] - best < margin):
         return None
     return index
+
+
+def share(frame: bytes, color: tuple[int, int, int]) -> float:
+    """The share of a raw RGB frame's pixels close to `color` (0 to 1)."""
+    r, g, b = color
+    close = sum(
+        1 for i in range(0, len(frame), 3) if abs(frame[i] - r) + abs(frame[i + 1] - g) + abs(frame[i + 2] - b) < 96
+    )
+    return close / max(1, len(frame) // 3)
+
+
+class BoxWatch:
+    """A live MPEG-TS feed (the ingest's transcoded feed: its top rendition) decoded as it comes by
+    the system FFmpeg, cropped to `box` (x, y, width, height): `frames` lists (arrival time on the
+    monotonic clock, share of the box's pixels close to `color`) for every frame. Stopped by PID."""
+
+    def __init__(self, url: str, box: tuple[int, int, int, int], color: tuple[int, int, int]) -> None:
+        self.url, self.box, self.color = url, box, color
+        self.frames: list[tuple[float, float]] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._read, name="box-watch", daemon=True)
+
+    def __enter__(self) -> BoxWatch:
+        x, y, width, height = self.box
+        self.process = subprocess.Popen(
+            ["ffmpeg", "-v", "error", "-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
+             "-threads", "1", "-i", self.url, "-an", "-vf", f"crop={width}:{height}:{x}:{y}",
+             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        size = self.box[2] * self.box[3] * 3
+        while len(frame := self.process.stdout.read(size)) == size:
+            self.frames.append((time.monotonic(), share(frame, self.color)))
+
+    def first_since(self, since: float, shown: bool) -> float | None:
+        """When the first frame after `since` showed the colour (`shown`: over 80 % of the box) or
+        no longer did (under 20 %)."""
+        return next((t for t, s in list(self.frames) if t > since and (s > 0.8 if shown else s < 0.2)), None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._thread.join(5)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from streamops.contract.ingest import (
     BACKUP_UPLINK_PATH,
@@ -34,6 +35,7 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestStatus,
 )
+from streamops.contract.overlay import SWITCH_PATH, OverlaySwitch
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
@@ -48,6 +50,7 @@ from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import worker_app
+from streamops.media.overlay.switch import switch_problem
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -117,6 +120,10 @@ class IngestHttpHost(Protocol):
         """Tokens of a signed stream, request and viewer counts (playback_access.py)."""
         ...
 
+    def switch_overlays(self, switch: OverlaySwitch) -> None:
+        """Keep `switch` where the renderer reads it (a valid one: the route checked it)."""
+        ...
+
 
 def ingest_app(host: IngestHttpHost) -> web.Application:
     return IngestRoutes(host).app()
@@ -139,6 +146,7 @@ class IngestRoutes:
             app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
             app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
         app.router.add_get(VIEWERS_PATH, self.viewers)
+        app.router.add_post(SWITCH_PATH, self.overlay_switch)
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
         # at each of them with a token segment (a public stream ignores the token).
         prefixes = list(dict.fromkeys(("", config.path_prefix)))
@@ -163,6 +171,23 @@ class IngestRoutes:
     async def viewers(self, _: web.Request) -> web.Response:
         """VIEWERS_PATH: this stream's viewer sessions (docs/design/playback.md), for the operator."""
         return web.json_response(self.host.playback.viewers_document(), headers={"Cache-Control": "no-store"})
+
+    async def overlay_switch(self, request: web.Request) -> web.Response:
+        """SWITCH_PATH: the overlays that are on, from the operator (docs/design/overlays.md,
+        "Switching live"); written for the renderer, nothing restarts."""
+        config = self.host.config
+        names = [o.name for o in config.overlays or []]
+        if not names or not config.overlay_dir:
+            raise web.HTTPNotFound(text="this ingest has no overlays")
+        try:
+            switch = OverlaySwitch.model_validate_json(await request.read())
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
+            raise web.HTTPBadRequest(text=f"not an OverlaySwitch: {problems}") from None
+        if (problem := switch_problem(switch, names)) is not None:
+            raise web.HTTPBadRequest(text=problem)
+        self.host.switch_overlays(switch)
+        return web.Response(status=204)
 
     # --- the live feed -------------------------------------------------------------------------------
     async def feed(self, request: web.Request) -> web.StreamResponse:

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from streamops.api.livestream import Failback, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
+from streamops.contract.overlay import OverlaySwitch
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
 from streamops.media.ingest.backup_link import BackupOffer
@@ -53,6 +54,7 @@ from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
 from streamops.media.loopback_ports import free_loopback_port
 from streamops.media.overlay.reports import overlay_reports
+from streamops.media.overlay.switch import read_switch, write_switch
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -78,6 +80,9 @@ class IngestWorker:
         self.meter = LiveMeter()
         self.history = SessionHistory(config.role)  # IngestStatus.sessions
         self.worker_started_at = utc_now()  # the overlay renderer's reports are due some time after
+        # The last switch received, kept in the shared directory: a restarted container reads it back.
+        switch = read_switch(Path(config.overlay_dir)) if config.overlays and config.overlay_dir else None
+        self.overlays_enabled: list[str] | None = switch.enabled if switch is not None else None
         self.current: Session | None = None
         self.served_dir: Path | None = None  # HLS of the current (or last) session
         self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
@@ -200,8 +205,17 @@ class IngestWorker:
             transcoded_qualities=[r.name for r in renditions(self.config)],
             sessions=self.history.report(time.monotonic()),
             overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
+            overlays_enabled=self.overlays_enabled,
         )
         return status
+
+    def switch_overlays(self, switch: OverlaySwitch) -> None:
+        """POST /overlays (routes.py): the renderer reads switch.json at its next capture tick."""
+        assert self.config.overlay_dir is not None  # the route answers 404 without overlays
+        write_switch(Path(self.config.overlay_dir), switch)
+        if switch.enabled != self.overlays_enabled:
+            log.info("overlays on: %s", ", ".join(switch.enabled) or "none")
+        self.overlays_enabled = list(switch.enabled)
 
     # --- sessions --------------------------------------------------------------------------------
     def session_started(self, session: Session) -> bool:

@@ -1,7 +1,9 @@
 """The overlay renderer (`streamops worker overlay`, docs/design/overlays.md): one confined headless
 Chromium, one page per overlay with a viewport of the overlay's box and a transparent background,
 captured every `captureIntervalSeconds`; a capture whose bytes changed replaces `<name>.png`
-atomically, where the ingest's FFmpeg reads it for every frame. A page that cannot be loaded (net
+atomically, where the ingest's FFmpeg reads it for every frame. Only the overlays switched on
+(`switch.json`, written by the ingest; none without it) have a page: one switched off has its page
+closed and a fully transparent PNG, reported `disabled`. A page that cannot be loaded (net
 error, HTTP error status, crash, no answer) is shown as a fully transparent PNG, reported `failing`
 in `status.json` and loaded again after a backoff; the stream never waits for it.
 """
@@ -35,6 +37,7 @@ from streamops.contract.overlay import (
 from streamops.media.overlay.cdp import CdpConnection, CdpError
 from streamops.media.overlay.chromium import confined_env, confined_flags, devtools_endpoint
 from streamops.media.overlay.png import transparent_png, write_atomically
+from streamops.media.overlay.switch import SwitchWatch
 from streamops.media.worker_process import utc_now, worker_main
 
 log = logging.getLogger("streamops.overlay")
@@ -240,6 +243,8 @@ class OverlayRenderer:
         self.config = config
         self.directory = Path(config.directory)
         self.reports: dict[str, OverlayReport] = {}
+        self.switch = SwitchWatch(self.directory, [o.name for o in config.overlays])
+        self.browser_failed = ""  # why the browser is not running, for overlays switched on meanwhile
         self._stopping = asyncio.Event()
         self._status_dirty = asyncio.Event()
 
@@ -266,10 +271,21 @@ class OverlayRenderer:
     def show_nothing(self, overlay: RenderedOverlay) -> None:
         write_atomically(self.directory / png_name(overlay.name), transparent_png(overlay.width, overlay.height))
 
+    def show_off(self, overlay: RenderedOverlay) -> None:
+        """An overlay switched off: nothing drawn, reported "disabled" (once: not rewritten each tick)."""
+        report = self.reports.get(overlay.name)
+        if report is None or report.state != "disabled":
+            self.show_nothing(overlay)
+            self.set_state(overlay.name, "disabled")
+
     async def run(self) -> int:
         self.directory.mkdir(parents=True, exist_ok=True)
         for overlay in self.config.overlays:
             self.show_nothing(overlay)
+        self.switch.poll()
+        for overlay in self.config.overlays:
+            if overlay.name not in self.switch.on:
+                self.show_off(overlay)
         status_task = asyncio.create_task(self._status_loop())
         failures = 0
         try:
@@ -281,15 +297,17 @@ class OverlayRenderer:
                     await self._render_all(browser, connection)
                 except (PageFailed, CdpError, OSError) as e:
                     log.warning("the browser failed: %s", e)
+                    self.browser_failed = f"the renderer's browser failed: {e}"
                     for overlay in self.config.overlays:
-                        self.show_nothing(overlay)
-                        self.set_state(overlay.name, "failing", f"the renderer's browser failed: {e}")
+                        if overlay.name in self.switch.on:
+                            self.show_nothing(overlay)
+                            self.set_state(overlay.name, "failing", self.browser_failed)
                 finally:
                     await browser.stop()
                 if self._stopping.is_set():
                     break
                 failures += 1
-                await self._sleep(min(self.config.retry_max_seconds, 2.0**failures))
+                await self._without_browser(min(self.config.retry_max_seconds, 2.0**failures))
         finally:
             status_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -298,17 +316,46 @@ class OverlayRenderer:
         return 0
 
     async def _render_all(self, browser: ChromiumProcess, connection: CdpConnection) -> None:
-        """Each overlay's loop until stopped or the browser dies (then PageFailed)."""
-        tasks = [asyncio.create_task(self._render(connection, overlay)) for overlay in self.config.overlays]
+        """Each overlay switched on rendered by a task of its own, until stopped or the browser dies
+        (then PageFailed). switch.json is looked at every capture tick: an overlay switched off has
+        its task cancelled (its page closed) and shows nothing at once; one switched on gets a task."""
+        tasks: dict[str, asyncio.Task[None]] = {}
+        closing: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping.is_set():
                 if not browser.alive:
                     raise PageFailed(f"Chromium is gone: {browser.tail()}")
-                await self._sleep(0.5)
+                self.switch.poll()
+                for overlay in self.config.overlays:
+                    task = tasks.get(overlay.name)
+                    if overlay.name in self.switch.on and task is None:
+                        tasks[overlay.name] = asyncio.create_task(self._render(connection, overlay))
+                    elif overlay.name not in self.switch.on:
+                        if task is not None:
+                            # Cancelled at its next await: it writes no PNG after this one, so the
+                            # transparent PNG below is the last word without waiting for the page to close.
+                            task.cancel()
+                            closing.add(tasks.pop(overlay.name))
+                        self.show_off(overlay)
+                closing = {t for t in closing if not t.done()}
+                await self._sleep(self.config.capture_interval_seconds)
         finally:
-            for task in tasks:
+            for task in (*tasks.values(), *closing):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks.values(), *closing, return_exceptions=True)
+
+    async def _without_browser(self, seconds: float) -> None:
+        """The wait before the browser is started again, following the switch meanwhile: an overlay
+        switched off is "disabled", one switched on fails as the browser did."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.switch.poll()
+            for overlay in self.config.overlays:
+                if overlay.name not in self.switch.on:
+                    self.show_off(overlay)
+                elif (report := self.reports.get(overlay.name)) is None or report.state == "disabled":
+                    self.set_state(overlay.name, "failing", self.browser_failed)
+            await self._sleep(min(left, self.config.capture_interval_seconds))
 
     async def _render(self, connection: CdpConnection, overlay: RenderedOverlay) -> None:
         failures = 0

@@ -31,7 +31,7 @@ def write_placeholders(config: IngestConfig) -> None:
 
 
 def overlay_reports(config: IngestConfig, now: datetime, started: datetime) -> list[OverlayReport] | None:
-    """What the renderer last said about each enabled overlay. A status.json older than
+    """What the renderer last said about each overlay (one switched off: "disabled"). A status.json older than
     STALE_SECONDS, or none STALE_SECONDS after the ingest `started`, makes them all failing (the
     renderer is not running: the stream goes on without them); before that, none is listed yet."""
     if not config.overlays or not config.overlay_dir:

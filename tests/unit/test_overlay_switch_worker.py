@@ -1,0 +1,126 @@
+"""The overlay switch on the data plane without Chromium or FFmpeg: the ingest's POST /overlays
+(its answers, switch.json, /status) on the real worker's app, and the renderer's reading of
+switch.json (tests/media/test_overlays.py switches a real renderer and ingest)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from streamops.contract.ingest import IngestConfig
+from streamops.contract.overlay import SWITCH_FILE, SWITCH_PATH, OverlaySwitch
+from streamops.media.ingest.routes import ingest_app
+from streamops.media.ingest.worker import IngestWorker
+from streamops.media.overlay.switch import SwitchWatch, read_switch, switch_problem, switched_on, write_switch
+
+LADDER = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+OVERLAYS = [
+    {"name": "logo", "x": 80, "y": 0, "width": 20, "height": 10},
+    {"name": "score", "x": 5, "y": 5, "width": 40, "height": 20},
+]
+
+
+def ingest_config(tmp_path: Path, overlays: bool = True) -> IngestConfig:
+    config: dict[str, Any] = {
+        "stream": "cam",
+        "source": {"push": {"protocols": ["rtmp"]}},
+        "mediaDir": str(tmp_path / "media"),
+        "transcoding": LADDER,
+    }
+    if overlays:
+        config |= {"overlays": OVERLAYS, "overlayDir": str(tmp_path / "overlays")}
+    return IngestConfig.model_validate(config)
+
+
+def with_worker(config: IngestConfig, check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]]) -> None:
+    async def run() -> None:
+        worker = IngestWorker(config)
+        async with TestClient(TestServer(ingest_app(worker), host="127.0.0.1", port=0)) as client:
+            await check(worker, client)
+
+    asyncio.run(run())
+
+
+def test_post_overlays_writes_switch_json_and_reports_it(tmp_path):
+    directory = tmp_path / "overlays"
+
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert worker.status().overlays_enabled is None, "no switch yet"
+        response = await client.post(SWITCH_PATH, data=json.dumps({"enabled": ["score"]}))
+        assert response.status == 204, await response.text()
+        assert json.loads((directory / SWITCH_FILE).read_text()) == {"enabled": ["score"]}
+        status = await (await client.get("/status")).json()
+        assert status["overlaysEnabled"] == ["score"]
+        assert (await client.post(SWITCH_PATH, data='{"enabled": []}')).status == 204
+        assert read_switch(directory) == OverlaySwitch(enabled=[])
+        assert (await (await client.get("/status")).json())["overlaysEnabled"] == []
+        assert [p.name for p in directory.iterdir()] == [SWITCH_FILE], "no temporary file left"
+
+    with_worker(ingest_config(tmp_path), check)
+
+
+def test_post_overlays_refuses_what_is_not_a_switch_of_its_overlays(tmp_path):
+    directory = tmp_path / "overlays"
+
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        async def answer(body: str) -> tuple[int, str]:
+            response = await client.post(SWITCH_PATH, data=body)
+            return response.status, await response.text()
+
+        assert await answer('{"enabled": ["scoreboard"]}') == (
+            400,
+            "no such overlay: scoreboard (this ingest has logo, score)",
+        )
+        assert await answer('{"enabled": ["score", "score"]}') == (400, "an overlay is named twice")
+        status, text = await answer('{"enabled": "score"}')
+        assert status == 400 and text.startswith("not an OverlaySwitch: enabled:"), text
+        status, text = await answer('{"enabled": [], "disabled": ["logo"]}')
+        assert status == 400 and "disabled" in text, "unknown fields are refused, as in every contract model"
+        assert (await answer("not json"))[0] == 400
+        assert not (directory / SWITCH_FILE).exists() and worker.status().overlays_enabled is None
+
+    with_worker(ingest_config(tmp_path), check)
+
+
+def test_post_overlays_without_overlays_is_404(tmp_path):
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        response = await client.post(SWITCH_PATH, data='{"enabled": []}')
+        assert (response.status, await response.text()) == (404, "this ingest has no overlays")
+        assert worker.status().overlays_enabled is None
+
+    with_worker(ingest_config(tmp_path, overlays=False), check)
+
+
+def test_a_restarted_ingest_reads_the_switch_back(tmp_path):
+    write_switch(tmp_path / "overlays", OverlaySwitch(enabled=["logo"]))
+    assert IngestWorker(ingest_config(tmp_path)).status().overlays_enabled == ["logo"]
+
+
+def test_without_a_switch_every_overlay_is_off(tmp_path):
+    names = ["logo", "score"]
+    assert switched_on(None, names) == frozenset()
+    assert switched_on(OverlaySwitch(enabled=["score"]), names) == {"score"}
+    assert switch_problem(OverlaySwitch(enabled=["score", "logo"]), names) is None
+    (tmp_path / SWITCH_FILE).write_text("{broken")
+    assert read_switch(tmp_path) is None, "an unreadable switch turns nothing on"
+
+
+def test_the_renderer_reads_the_switch_again_only_when_it_was_replaced(tmp_path):
+    watch = SwitchWatch(tmp_path, ["logo", "score"])
+    assert watch.poll() == frozenset(), "the first poll answers: nothing on without switch.json"
+    assert watch.poll() is None
+    write_switch(tmp_path, OverlaySwitch(enabled=["score"]))
+    assert watch.poll() == {"score"}
+    assert watch.poll() is None, "unchanged: not read again"
+    stat = os.stat(tmp_path / SWITCH_FILE)
+    write_switch(tmp_path, OverlaySwitch(enabled=["score", "logo"]))
+    # The same mtime (a coarse clock) still counts as a change: each write is a new inode.
+    os.utime(tmp_path / SWITCH_FILE, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert watch.poll() == {"logo", "score"} and watch.on == {"logo", "score"}
+    (tmp_path / SWITCH_FILE).unlink()
+    assert watch.poll() == frozenset(), "removed: every overlay off"

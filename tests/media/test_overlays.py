@@ -226,6 +226,7 @@ def test_an_overlay_switched_live_without_restarting_ffmpeg(ingest_factory, tmp_
     with PageServer("127.0.0.1") as pages:
         pages.serve("/", '<!doctype html><body style="margin:0;background:#ff00ff"></body>')
         ingest = ingest_factory(
+            source={"push": {"protocols": ["rtmp"]}},  # one FFmpeg with the overlay: no SRT listener's
             transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 300}]},
             hls={"segmentSeconds": 1, "mpegts": False},
             screenshots={"enabled": False},

@@ -1,10 +1,12 @@
 """HTML overlays through the operator: the ingest Pod's renderer sidecar and the shared volume run as
 local processes (devtools.cluster.local_pods), a real publisher; what the renderer reports reaches
-status.overlays, condition Overlays and one Warning Event, and the stream stays live and Ready."""
+status.overlays, condition Overlays and one Warning Event, and the stream stays live and Ready;
+switching an overlay off and on goes to the running ingest (POST /overlays), never restarts its Pod."""
 
 from __future__ import annotations
 
 import base64
+import json
 
 from devtools.catalog import livestream
 from devtools.cluster.kubectl import condition
@@ -59,3 +61,46 @@ def test_a_failing_overlay_is_reported_and_the_stream_stays_on_air(
             lambda: cluster.events(ns, "LiveStream", "cam", "OverlayFailing"), timeout=10, what="the Warning"
         )
         assert [e["type"] for e in warnings] == ["Warning"] and "overlay down" in warnings[0]["message"]
+
+
+def test_switching_an_overlay_off_and_on_leaves_the_ingest_pod_running(cluster, operator, namespace, local_pods):
+    ns = namespace
+    with PageServer("127.0.0.1") as pages:
+        pages.serve("/", scoreboard_page(font_px=24))
+        pages.serve("/score.json", score_json("HOME 1"), content_type="application/json")
+        cluster.apply(
+            ns,
+            livestream(
+                "cam",
+                screenshots={"enabled": False},
+                transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]},
+                overlays=[{"name": "score", "url": pages.url("/"), "left": 5, "top": 5, "width": 40, "height": 20}],
+            ),
+        )
+        ingest = local_pods.start(ns, "cam-ingest")
+        uid = ingest.pod["metadata"]["uid"]
+
+        def states() -> dict[str, str]:
+            o = cluster.get("livestreams", ns, "cam") or {}
+            return {s["name"]: s["state"] for s in (o.get("status") or {}).get("overlays") or []}
+
+        def switch(enabled: bool) -> None:
+            patch = [{"op": "replace", "path": "/spec/overlays/0/enabled", "value": enabled}]
+            cluster.kubectl("patch", "livestream", "cam", "-n", ns, "--type=json", "-p", json.dumps(patch))
+
+        def renderer(state: str) -> bool:  # what the sidecar itself says, through the ingest's /status
+            return [(r["name"], r["state"]) for r in ingest.status().get("overlays") or []] == [("score", state)]
+
+        # The renderer starts with every overlay off: "rendering" means the operator's switch arrived.
+        eventually(lambda: states() == {"score": "rendering"}, timeout=45, what="the overlay drawn")
+        assert ingest.status()["overlaysEnabled"] == ["score"]
+
+        switch(False)
+        eventually(lambda: ingest.status().get("overlaysEnabled") == [] and renderer("disabled"), timeout=10)
+        eventually(lambda: states() == {"score": "disabled"}, timeout=5)
+        switch(True)
+        eventually(lambda: states() == {"score": "rendering"}, timeout=20, what="the overlay drawn again")
+        assert renderer("rendering")
+        pod = cluster.get("pods", ns, "cam-ingest")
+        assert pod is not None and pod["metadata"]["uid"] == uid, "switched live, the ingest Pod kept"
+        assert ingest.process is not None and ingest.process.poll() is None, "the same ingest process throughout"

@@ -265,6 +265,8 @@ def test_an_overlay_switched_live_without_restarting_ffmpeg(ingest_factory, tmp_
                 png = overlay_dir / "logo.png"
                 nothing = png.read_bytes()
 
+                status, refusal = post_switch(ingest, ["logo"], signed=False)  # not the key's holder
+                assert (status, refusal) == (403, b"not signed with the stream's key")
                 switched = time.monotonic()
                 assert post_switch(ingest, ["logo"]) == (204, b"")
                 # Its middle opaque (a first capture before the page painted is transparent).

@@ -7,13 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from streamops.contract.ingest import IngestConfig
-from streamops.contract.overlay import SWITCH_FILE, SWITCH_PATH, OverlaySwitch
+from streamops.contract.overlay import (
+    SWITCH_AUTH_HEADER,
+    SWITCH_FILE,
+    SWITCH_PATH,
+    SWITCH_TOKEN_MAX_AGE_SECONDS,
+    OverlaySwitch,
+    switch_token,
+)
 from streamops.media.ingest.routes import ingest_app
 from streamops.media.ingest.worker import IngestWorker
 from streamops.media.overlay.switch import SwitchWatch, read_switch, switch_problem, switched_on, write_switch
@@ -124,3 +132,35 @@ def test_the_renderer_reads_the_switch_again_only_when_it_was_replaced(tmp_path)
     assert watch.poll() == {"logo", "score"} and watch.on == {"logo", "score"}
     (tmp_path / SWITCH_FILE).unlink()
     assert watch.poll() == frozenset(), "removed: every overlay off"
+
+
+def test_a_switch_to_a_stream_with_a_key_must_be_signed_with_it(tmp_path):
+    """The ingest's HTTP port is on its external Service: only the key's holder (the operator)
+    switches. Without a key (a pull stream) a proxied request is refused: a playback route at /."""
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-key\n")
+    config = ingest_config(tmp_path).model_copy(update={"stream_key_file": str(key_file)})
+    body = b'{"enabled": ["score"]}'
+
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        now = time.time()
+        unsigned = await client.post(SWITCH_PATH, data=body)
+        assert unsigned.status == 403 and "signed" in await unsigned.text()
+        other_body = switch_token(b"s3cret-key", "cam", b'{"enabled": []}', now)
+        stale = switch_token(b"s3cret-key", "cam", body, now - SWITCH_TOKEN_MAX_AGE_SECONDS - 5)
+        wrong_key = switch_token(b"other", "cam", body, now)
+        for token in (other_body, stale, wrong_key):
+            assert (await client.post(SWITCH_PATH, data=body, headers={SWITCH_AUTH_HEADER: token})).status == 403
+        assert worker.status().overlays_enabled is None, "nothing refused was applied"
+        signed = {SWITCH_AUTH_HEADER: switch_token(b"s3cret-key", "cam", body, now)}  # the key file's, stripped
+        assert (await client.post(SWITCH_PATH, data=body, headers=signed)).status == 204
+        assert worker.status().overlays_enabled == ["score"]
+
+    with_worker(config, check)
+
+    async def keyless(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        proxied = await client.post(SWITCH_PATH, data=body, headers={"X-Forwarded-For": "203.0.113.7"})
+        assert proxied.status == 403 and "proxy" in await proxied.text()
+        assert (await client.post(SWITCH_PATH, data=body)).status == 204
+
+    with_worker(ingest_config(tmp_path / "pull"), keyless)

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
+
 from devtools.http_client import http_get, http_request
 from devtools.media.workers import Ingest
 from devtools.processes import child_env, command_line, proc_tree, stop_tree
@@ -84,12 +86,13 @@ def score_json(text: str) -> str:
     return json.dumps({"text": text})
 
 
-def post_switch(ingest: Ingest, enabled: Sequence[str]) -> tuple[int, bytes]:
-    """POST /overlays to the ingest, as the operator does: (status, body)."""
-    status, _, body = http_request(
-        "POST", f"{ingest.http}/overlays", json.dumps({"enabled": list(enabled)}).encode(),
-        {"Content-Type": "application/json"},
-    )  # fmt: skip
+def post_switch(ingest: Ingest, enabled: Sequence[str], signed: bool = True) -> tuple[int, bytes]:
+    """POST /overlays to the ingest, as the operator does (signed with the stream key): (status, body)."""
+    payload = json.dumps({"enabled": list(enabled)}).encode()
+    headers = {"Content-Type": "application/json"}
+    if signed:
+        headers[SWITCH_AUTH_HEADER] = switch_token(Ingest.KEY.encode(), ingest.config["stream"], payload, time.time())
+    status, _, body = http_request("POST", f"{ingest.http}{SWITCH_PATH}", payload, headers)
     return status, body
 
 

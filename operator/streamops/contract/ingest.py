@@ -171,8 +171,9 @@ class IngestPlayback(WorkerConfig):
 
 
 class IngestOverlay(WorkerConfig):
-    """One enabled HTML overlay as the ingest composites it (docs/design/overlays.md): the renderer's
-    PNG `<overlayDir>/<name>.png`, scaled to its box, on the source before the renditions."""
+    """One HTML overlay, on or off (OverlaySwitch says which), as the ingest composites it
+    (docs/design/overlays.md): the renderer's PNG `<overlayDir>/<name>.png`, scaled to its box, on
+    the source before the renditions."""
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     x: float = Field(ge=0, le=100, description="The box's left edge, percent of the frame's width.")
@@ -229,8 +230,8 @@ class IngestConfig(WorkerConfig):
     overlays: list[IngestOverlay] | None = Field(
         default=None,
         max_length=8,
-        description="Enabled HTML overlays, bottom first (zIndex order), composited into every rendition; only "
-        "with transcoding renditions.",
+        description="Every HTML overlay, on or off (the operator's OverlaySwitch says which), bottom first "
+        "(zIndex order), composited into every rendition; only with transcoding renditions.",
     )
     overlay_dir: str | None = Field(
         default=None, description="Where the renderer sidecar writes the overlays' PNGs and status.json."

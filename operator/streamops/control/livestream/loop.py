@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
-from streamops.contract.overlay import SWITCH_PATH, OverlaySwitch
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
+from streamops.control.livestream.builders import stream_key_ref
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.overlays import overlay_switch
@@ -33,7 +35,7 @@ from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
-from streamops.control.shared.spec_checks import SPEC_REJECTED
+from streamops.control.shared.spec_checks import SPEC_REJECTED, read_secret_key
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader, post
 
@@ -93,16 +95,30 @@ def livestream_update(
 
 def overlay_switches(
     loop: ObjectLoop[StreamOutcome], outcome: StreamOutcome, telemetry: dict[Role, IngestStatus]
-) -> dict[Role, OverlaySwitch]:
-    """The switch each ingest that runs overlays is to be sent (overlays.py), by role. The object is
-    read as its model only while an ingest reports overlays: other streams pay nothing per tick."""
+) -> tuple[LiveStream | None, dict[Role, OverlaySwitch]]:
+    """The switch each ingest that runs overlays is to be sent (overlays.py), by role, and the
+    stream. The object is read as its model only while an ingest reports overlays: other streams
+    pay nothing per tick."""
     if not any(report.overlays is not None for report in telemetry.values()):
-        return {}
+        return None, {}
     stream = loop.valid_object(loop.raw(), LiveStream, outcome)
     if stream is None:
-        return {}
+        return None, {}
     switches = {role: overlay_switch(stream, report) for role, report in telemetry.items()}
-    return {role: switch for role, switch in switches.items() if switch is not None}
+    return stream, {role: switch for role, switch in switches.items() if switch is not None}
+
+
+async def switch_signer(state: OperatorState, stream: LiveStream) -> Callable[[bytes], dict[str, str]] | None:
+    """What signs a switch to a push stream's ingests: its key, read from its Secret only when a
+    switch is to be sent (it stays in the operator's memory). None for a pull stream (no key)."""
+    ref = stream_key_ref(stream)
+    if ref is None:
+        return None
+    key = (await state.call(read_secret_key, state.api, stream.metadata.namespace or "", ref)).value
+    if not key or not key.strip():
+        return None
+    name, secret = stream.metadata.name, key.strip()  # as the ingest reads its key file
+    return lambda body: {SWITCH_AUTH_HEADER: switch_token(secret, name, body, time.time())}
 
 
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:
@@ -153,13 +169,15 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
                 if data is not None:
                     telemetry[role] = data
-            for role, switch in overlay_switches(loop, outcome, telemetry).items():
+            stream, switches = overlay_switches(loop, outcome, telemetry)
+            sign = await switch_signer(state, stream) if stream is not None and switches else None
+            for role, switch in switches.items():
                 pod, sending = observed_pods.get(role), switching.get(role)
                 if state.client is not None and pod is not None and (sending is None or sending.done()):
                     # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
                     # whether the switch took; the next tick sends it again if not.
                     switching[role] = asyncio.get_running_loop().create_task(
-                        post(state.client, pod, SWITCH_PATH, switch)
+                        post(state.client, pod, SWITCH_PATH, switch, sign)
                     )
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:

@@ -5,7 +5,9 @@ tick is the retry)."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -68,16 +70,24 @@ class TelemetryReader(Generic[S]):
 
 
 async def post(
-    client: aiohttp.ClientSession, pod: PodObservation, path: str, config: WorkerConfig | None = None
+    client: aiohttp.ClientSession,
+    pod: PodObservation,
+    path: str,
+    config: WorkerConfig | None = None,
+    sign: Callable[[bytes], Mapping[str, str]] | None = None,
 ) -> None:
-    """A command to the worker (`config` as the JSON body). Errors are not reported: /status tells
-    whether it took effect, and the caller asks again when it did not."""
+    """A command to the worker (`config` as the JSON body; `sign` gives the headers that sign those
+    bytes). Errors are not reported: /status tells whether it took effect, and the caller asks
+    again when it did not."""
     url = pod.worker_url(path)
     if url is None:
         return
-    body = config.wire() if config is not None else None
+    body = json.dumps(config.wire()).encode() if config is not None else b""
+    headers = {"Content-Type": "application/json", **(sign(body) if sign is not None else {})}
     try:
-        async with client.post(url, json=body, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)) as response:
+        async with client.post(
+            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
+        ) as response:
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError):
         pass

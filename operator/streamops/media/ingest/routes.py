@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestStatus,
 )
-from streamops.contract.overlay import SWITCH_PATH, OverlaySwitch
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
@@ -120,9 +121,30 @@ class IngestHttpHost(Protocol):
         """Tokens of a signed stream, request and viewer counts (playback_access.py)."""
         ...
 
+    def read_key(self) -> bytes | None:
+        """The stream key (a push stream's), None without one."""
+        ...
+
     def switch_overlays(self, switch: OverlaySwitch) -> None:
         """Keep `switch` where the renderer reads it (a valid one: the route checked it)."""
         ...
+
+
+# What a reverse proxy (an Ingress controller, a Gateway, the edge) adds to what it forwards.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "Via")
+
+
+def switch_refusal(key: bytes | None, stream: str, body: bytes, request: web.Request, now: float) -> str | None:
+    """Why an overlay switch is refused, or None. A push stream's must be signed with its key
+    (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key, so its
+    switch is refused only when it came through a proxy (a playback route at "/"): its HTTP port is
+    not on an external Service, and whoever reaches the Pod in the cluster reads its feed anyway."""
+    if key is not None:
+        token = request.headers.get(SWITCH_AUTH_HEADER, "")
+        return None if switch_token_valid(key, stream, body, token, now) else "not signed with the stream's key"
+    if any(h in request.headers for h in PROXY_HEADERS):
+        return "the overlay switch is the operator's: not through a proxy"
+    return None
 
 
 def ingest_app(host: IngestHttpHost) -> web.Application:
@@ -179,8 +201,11 @@ class IngestRoutes:
         names = [o.name for o in config.overlays or []]
         if not names or not config.overlay_dir:
             raise web.HTTPNotFound(text="this ingest has no overlays")
+        body = await request.read()
+        if (refusal := switch_refusal(self.host.read_key(), config.stream, body, request, time.time())) is not None:
+            raise web.HTTPForbidden(text=refusal)
         try:
-            switch = OverlaySwitch.model_validate_json(await request.read())
+            switch = OverlaySwitch.model_validate_json(body)
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
             raise web.HTTPBadRequest(text=f"not an OverlaySwitch: {problems}") from None

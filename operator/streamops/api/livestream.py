@@ -36,6 +36,7 @@ SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air
 PublishSessionProtocol = Literal["rtmp", "rtmps", "srt", "whip", "pull"]  # status.sessions[].protocol
 PushProtocol = Literal["rtmp", "rtmps", "srt", "whip"]
 RecordType = Literal["origin", "transcoded"]
+SEGMENT_SECONDS = 2  # spec.hls.segmentSeconds's default (and a recorder's of an older operator)
 IngestRole = Literal["primary", "backup"]  # the two ingests of a push stream with source.push.backup
 
 
@@ -259,10 +260,11 @@ class HLS(KubeModel):
     )
 
     segment_seconds: int = Field(
-        default=2,
+        default=SEGMENT_SECONDS,
         ge=1,
         le=20,
-        description="Target segment duration in seconds (segments are cut on keyframes). 1..20, default 2.",
+        description="Target segment duration in seconds (segments are cut on keyframes). "
+        f"1..20, default {SEGMENT_SECONDS}.",
     )
     cmaf: bool = Field(
         default=True, description="Serve HLS with fMP4 (CMAF) segments (status.playback.hlsCmafUrl). Default true."

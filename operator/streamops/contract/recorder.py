@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from streamops.api.common import ClientFields, KubeModel, check_uri
-from streamops.api.livestream import Rendition
+from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
 from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
@@ -106,7 +106,9 @@ class RecorderConfig(WorkerConfig):
         "is the tallest; each finalised video gets the others derived from it (media/recorder/renditions.py).",
     )
     segment_seconds: float = Field(
-        default=2.0, gt=0, description="The stream's HLS segment length: the renditions' keyframe interval."
+        default=float(SEGMENT_SECONDS),
+        gt=0,
+        description="The stream's HLS segment length: the renditions' keyframe interval.",
     )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from streamops.api import API_VERSION
+from streamops.api import API_VERSION, LiveStream
 
 from devtools.versions import REPO
 
@@ -20,6 +20,18 @@ def livestream(name: str = "cam", **spec: Any) -> dict[str, Any]:
     body = {"title": "Camera", "source": {"push": {"protocols": ["rtmp", "srt"]}}}
     body.update(spec)
     return {"apiVersion": API_VERSION, "kind": "LiveStream", "metadata": {"name": name}, "spec": body}
+
+
+def stored_livestream(
+    status: dict[str, Any] | None = None, uid: str = "u", generation: int = 3, **spec: Any
+) -> LiveStream:
+    """`livestream("cam", **spec)` as the API server would hand it to the operator: in namespace
+    media, with a uid, a generation and `status` (the pure status and builder functions' input)."""
+    body = livestream("cam", **spec)
+    body["metadata"].update(namespace="media", uid=uid, generation=generation)
+    if status:
+        body["status"] = status
+    return LiveStream.model_validate(body)
 
 
 def recording(name: str = "rec", **spec: Any) -> dict[str, Any]:

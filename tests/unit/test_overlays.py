@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from devtools.catalog import livestream
+from devtools.catalog import stored_livestream
 from pydantic import ValidationError
-from streamops.api import LIVESTREAM, LiveStream
+from streamops.api import LIVESTREAM
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.overlay import OverlayRendererConfig, OverlayReport, OverlaySwitch, box_pixels
@@ -51,12 +51,7 @@ LOGO = {
 }
 
 
-def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="u", generation=3)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
+stream = stored_livestream
 
 
 # --- the API ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import kopf
 import pytest
-from devtools.catalog import livestream, recording, restream
+from devtools.catalog import livestream, recording, restream, stored_livestream
 from devtools.fake_kube import FakeKubeApi
 from pydantic import ValidationError
 from streamops.api import LiveStream, Recording, Restream
@@ -51,11 +51,7 @@ CLIENT = {"clientUserId": 4200000000123, "clientEntityData": '{"plan":"pro","not
 
 
 def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="uid-1", generation=1)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
+    return stored_livestream(status, uid="uid-1", generation=1, **spec)
 
 
 # --- clientUserId / clientEntityData -----------------------------------------------------------------

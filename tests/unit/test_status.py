@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from devtools.catalog import livestream
-from streamops.api import LiveStream
+from devtools.catalog import livestream, stored_livestream
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestStatus
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
@@ -15,12 +14,7 @@ from streamops.control.shared.status_patch import status_patch
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
-def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="u", generation=3)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
+stream = stored_livestream
 
 
 def pod(phase=None, ready=False, node="n1"):

@@ -17,25 +17,32 @@ from devtools.ports import free_port
 from devtools.waits import eventually
 
 
+def scoreboard(pages: PageServer, text: str) -> str:
+    """The scoreboard page served at / showing `text`: its URL."""
+    pages.serve("/", scoreboard_page(font_px=24))
+    pages.serve("/score.json", score_json(text), content_type="application/json")
+    return pages.url("/")
+
+
+def overlaid(*overlays: dict) -> dict:
+    """A stream with one small rendition (overlays need one) and `overlays`."""
+    ladder = {"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]}
+    return livestream("cam", screenshots={"enabled": False}, transcoding=ladder, overlays=list(overlays))
+
+
 def test_a_failing_overlay_is_reported_and_the_stream_stays_on_air(
     cluster, operator, namespace, local_pods: LocalPods, publishers
 ):
     ns = namespace
     closed = free_port("tcp")
     with PageServer("127.0.0.1") as pages:
-        pages.serve("/", scoreboard_page(font_px=24))
-        pages.serve("/score.json", score_json("HOME 3"), content_type="application/json")
+        url = scoreboard(pages, "HOME 3")
         cluster.apply(
             ns,
-            livestream(
-                "cam",
-                screenshots={"enabled": False},
-                transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]},
-                overlays=[
-                    {"name": "score", "url": pages.url("/"), "left": 5, "top": 5, "width": 40, "height": 20},
-                    {"name": "down", "url": f"http://127.0.0.1:{closed}/", "left": 50, "width": 40, "height": 20},
-                    {"name": "later", "url": pages.url("/"), "width": 10, "height": 10, "enabled": False},
-                ],
+            overlaid(
+                {"name": "score", "url": url, "left": 5, "top": 5, "width": 40, "height": 20},
+                {"name": "down", "url": f"http://127.0.0.1:{closed}/", "left": 50, "width": 40, "height": 20},
+                {"name": "later", "url": url, "width": 10, "height": 10, "enabled": False},
             ),
         )
         pod = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="ingest Pod")
@@ -66,17 +73,8 @@ def test_a_failing_overlay_is_reported_and_the_stream_stays_on_air(
 def test_switching_an_overlay_off_and_on_leaves_the_ingest_pod_running(cluster, operator, namespace, local_pods):
     ns = namespace
     with PageServer("127.0.0.1") as pages:
-        pages.serve("/", scoreboard_page(font_px=24))
-        pages.serve("/score.json", score_json("HOME 1"), content_type="application/json")
-        cluster.apply(
-            ns,
-            livestream(
-                "cam",
-                screenshots={"enabled": False},
-                transcoding={"renditions": [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]},
-                overlays=[{"name": "score", "url": pages.url("/"), "left": 5, "top": 5, "width": 40, "height": 20}],
-            ),
-        )
+        url = scoreboard(pages, "HOME 1")
+        cluster.apply(ns, overlaid({"name": "score", "url": url, "left": 5, "top": 5, "width": 40, "height": 20}))
         ingest = local_pods.start(ns, "cam-ingest")
         uid = ingest.pod["metadata"]["uid"]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from streamops.media.ingest.backup_link import TOKEN_MAX_AGE_SECONDS, uplink_token, uplink_token_valid
+from streamops.contract.stamped_token import MAX_AGE_SECONDS
+from streamops.media.ingest.backup_link import uplink_token, uplink_token_valid
 from streamops.media.ingest.failover import (
     BREAK_SECONDS,
     PREPARE_SILENCE_SECONDS,
@@ -144,6 +145,6 @@ def test_uplink_token_is_bound_to_key_stream_failback_and_time():
     assert not uplink_token_valid(b"other-key", "cam", 10, token, now)
     assert not uplink_token_valid(key, "other", 10, token, now)
     assert not uplink_token_valid(key, "cam", 11, token, now), "the failback setting it carries is signed"
-    assert not uplink_token_valid(key, "cam", 10, token, now + TOKEN_MAX_AGE_SECONDS + 1)
+    assert not uplink_token_valid(key, "cam", 10, token, now + MAX_AGE_SECONDS + 1)
     for bad in ("", "x", "123", "abc.def", f"{int(now)}.", token.replace(".", "")):
         assert not uplink_token_valid(key, "cam", 10, bad, now)

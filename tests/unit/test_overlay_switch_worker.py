@@ -18,10 +18,10 @@ from streamops.contract.overlay import (
     SWITCH_AUTH_HEADER,
     SWITCH_FILE,
     SWITCH_PATH,
-    SWITCH_TOKEN_MAX_AGE_SECONDS,
     OverlaySwitch,
     switch_token,
 )
+from streamops.contract.stamped_token import MAX_AGE_SECONDS
 from streamops.media.ingest.routes import ingest_app
 from streamops.media.ingest.worker import IngestWorker
 from streamops.media.overlay.switch import SwitchWatch, read_switch, switch_problem, switched_on, write_switch
@@ -147,7 +147,7 @@ def test_a_switch_to_a_stream_with_a_key_must_be_signed_with_it(tmp_path):
         unsigned = await client.post(SWITCH_PATH, data=body)
         assert unsigned.status == 403 and "signed" in await unsigned.text()
         other_body = switch_token(b"s3cret-key", "cam", b'{"enabled": []}', now)
-        stale = switch_token(b"s3cret-key", "cam", body, now - SWITCH_TOKEN_MAX_AGE_SECONDS - 5)
+        stale = switch_token(b"s3cret-key", "cam", body, now - MAX_AGE_SECONDS - 5)
         wrong_key = switch_token(b"other", "cam", body, now)
         for token in (other_body, stale, wrong_key):
             assert (await client.post(SWITCH_PATH, data=body, headers={SWITCH_AUTH_HEADER: token})).status == 403

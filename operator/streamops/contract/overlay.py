@@ -5,11 +5,11 @@ STREAMOPS_OVERLAY_CONFIG), the PNG files it writes for the ingest's FFmpeg, and 
 from __future__ import annotations
 
 import hashlib
-import hmac
 from typing import Literal
 
 from pydantic import Field
 
+from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
@@ -22,7 +22,6 @@ SWITCH_FILE = "switch.json"
 # The ingest's HTTP port is exposed with its Service (NodePort, LoadBalancer) and through a playback
 # route at "/": a switch to a stream with a key is signed with it, as the backup's uplink is.
 SWITCH_AUTH_HEADER = "X-Streamops-Overlay-Auth"
-SWITCH_TOKEN_MAX_AGE_SECONDS = 60  # clocks of two nodes agree to well within this (NTP)
 # The renderer's viewport assumes a 16:9 output: the box of an overlay is sized in pixels of a frame
 # this tall (the tallest rendition), and scaled to the real source's box by FFmpeg.
 ASPECT_RATIO = 16 / 9
@@ -72,22 +71,16 @@ class OverlaySwitch(WorkerConfig):
     enabled: list[str] = Field(default_factory=list, max_length=8)
 
 
-def _switch_mac(key: bytes, stream: str, body: bytes, stamp: int) -> str:
-    message = f"streamops-overlay-switch\n{stream}\n{stamp}\n{hashlib.sha256(body).hexdigest()}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+SWITCH_PURPOSE = "streamops-overlay-switch"
 
 
 def switch_token(key: bytes, stream: str, body: bytes, now: float) -> str:
-    """SWITCH_AUTH_HEADER's value for a POST of `body`: `<unix time>.<HMAC-SHA256>` with the stream key."""
-    stamp = int(now)
-    return f"{stamp}.{_switch_mac(key, stream, body, stamp)}"
+    """SWITCH_AUTH_HEADER's value for a POST of `body` (contract/stamped_token.py)."""
+    return stamped_token(key, SWITCH_PURPOSE, (stream, hashlib.sha256(body).hexdigest()), now)
 
 
 def switch_token_valid(key: bytes, stream: str, body: bytes, token: str, now: float) -> bool:
-    stamp_text, _, mac = token.partition(".")
-    if not stamp_text.isdigit() or abs(now - int(stamp_text)) > SWITCH_TOKEN_MAX_AGE_SECONDS:
-        return False
-    return hmac.compare_digest(mac, _switch_mac(key, stream, body, int(stamp_text)))
+    return stamped_token_valid(key, SWITCH_PURPOSE, (stream, hashlib.sha256(body).hexdigest()), token, now)
 
 
 class OverlayRendererConfig(WorkerConfig):

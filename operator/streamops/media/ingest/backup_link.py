@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,13 +16,12 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 
 from streamops.contract.ingest import BACKUP_UPLINK_PATH, IngestStatus
+from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import STATUS_PATH
 from streamops.media.ingest.feed import FeedHub
 
 AUTH_HEADER = "X-Streamops-Backup-Auth"
 FAILBACK_HEADER = "X-Streamops-Failback-Stable-Seconds"
-# Clocks of two nodes agree to well within this (NTP); a captured token is good for no longer.
-TOKEN_MAX_AGE_SECONDS = 60
 # How often a live backup asks its primary whether it wants the backup's feed: part of the failover
 # time (the primary asks PREPARE_SILENCE_SECONDS after its own media stopped, see failover.py).
 OFFER_POLL_SECONDS = 0.5
@@ -33,22 +30,16 @@ ASK_TIMEOUT = aiohttp.ClientTimeout(total=2, sock_connect=1)
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=2, sock_read=None)
 
 
-def _mac(key: bytes, stream: str, stable_seconds: int, stamp: int) -> str:
-    message = f"streamops-backup-uplink\n{stream}\n{stable_seconds}\n{stamp}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+UPLINK_PURPOSE = "streamops-backup-uplink"
 
 
 def uplink_token(key: bytes, stream: str, stable_seconds: int, now: float) -> str:
-    """The AUTH_HEADER value: `<unix time>.<HMAC-SHA256>`."""
-    stamp = int(now)
-    return f"{stamp}.{_mac(key, stream, stable_seconds, stamp)}"
+    """The AUTH_HEADER value: `<unix time>.<HMAC-SHA256>` (contract/stamped_token.py)."""
+    return stamped_token(key, UPLINK_PURPOSE, (stream, str(stable_seconds)), now)
 
 
 def uplink_token_valid(key: bytes, stream: str, stable_seconds: int, token: str, now: float) -> bool:
-    stamp_text, _, mac = token.partition(".")
-    if not stamp_text.isdigit() or abs(now - int(stamp_text)) > TOKEN_MAX_AGE_SECONDS:
-        return False
-    return hmac.compare_digest(mac, _mac(key, stream, stable_seconds, int(stamp_text)))
+    return stamped_token_valid(key, UPLINK_PURPOSE, (stream, str(stable_seconds)), token, now)
 
 
 class BackupOffer:

@@ -102,8 +102,6 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}, **CLIENT))
         cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=30))
         cluster.apply(ns, restream("out", uri=target.app_url(), clientUserId=7))
-        # A Clip of a stream that keeps no DVR: refused by the operator (NoDvr), no Pod.
-        cluster.apply(ns, clip("late", lastSeconds=5))
         for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "out-pusher"):
             eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
         primary = local_pods.start(ns, "cam-ingest")
@@ -125,6 +123,9 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         main = publish(primary)
         received(hooks, "stream.primary_restored", timeout=30)
         on_backup.stop()
+        # A Clip of a stream that keeps no DVR: refused by the operator (NoDvr), no Pod. (Not before
+        # the stream is active: the first event's arrival is the slow receiver's check's baseline.)
+        cluster.apply(ns, clip("late", lastSeconds=5))
 
         # The target goes away and comes back on its port: failing, then recovered.
         target.stop()

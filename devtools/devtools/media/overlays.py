@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
+from streamops.media.overlay.switch import write_switch
 
 from devtools.http_client import http_get, http_request
 from devtools.media.workers import Ingest
@@ -96,13 +97,6 @@ def post_switch(ingest: Ingest, enabled: Sequence[str], signed: bool = True) -> 
     return status, body
 
 
-def write_switch(directory: Path, enabled: Sequence[str]) -> None:
-    """switch.json as the ingest writes it on a POST (for a renderer without an ingest)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / ".switch.json.tmp").write_text(json.dumps({"enabled": list(enabled)}))
-    (directory / ".switch.json.tmp").replace(directory / "switch.json")
-
-
 def compositing_ffmpeg(ingest: Ingest, png: str) -> list[int]:
     """PIDs of the ingest's FFmpeg processes reading the overlay PNG `png` (its session's)."""
     assert ingest.process is not None
@@ -124,7 +118,8 @@ class OverlayRendererProcess:
     def start(self) -> OverlayRendererProcess:
         self.config_path.write_text(json.dumps(self.config))
         if self.switched_on is not None:
-            write_switch(self.directory, self.switched_on)
+            # switch.json as the ingest writes it on a POST (a renderer without an ingest).
+            write_switch(self.directory, OverlaySwitch(enabled=list(self.switched_on)))
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", "overlay", "--config", str(self.config_path), "-v"],
@@ -271,10 +266,5 @@ class BoxWatch:
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_tree(self.process, timeout=5, group=False)
         self._thread.join(5)

@@ -170,10 +170,15 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 if data is not None:
                     telemetry[role] = data
             stream, switches = overlay_switches(loop, outcome, telemetry)
-            sign = await switch_signer(state, stream) if stream is not None and switches else None
-            for role, switch in switches.items():
-                pod, sending = observed_pods.get(role), switching.get(role)
-                if state.client is not None and pod is not None and (sending is None or sending.done()):
+            due = {
+                role: (pod, switch)
+                for role, switch in switches.items()
+                if (pod := observed_pods.get(role)) is not None
+                and ((sending := switching.get(role)) is None or sending.done())
+            }
+            if state.client is not None and stream is not None and due:
+                sign = await switch_signer(state, stream)  # the Secret read only for a POST that goes out
+                for role, (pod, switch) in due.items():
                     # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
                     # whether the switch took; the next tick sends it again if not.
                     switching[role] = asyncio.get_running_loop().create_task(

@@ -50,7 +50,7 @@ from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.s3_server import S3Server, curl_put_seconds
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
-from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_trees, pss_bytes
+from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_tree, proc_trees, pss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
@@ -196,17 +196,30 @@ def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float
         return downloadable, ours, theirs, size
 
 
-def cpu_window(pid: int, seconds: float) -> tuple[float, int, float]:
-    """(% of one core, peak RSS bytes) of a process tree over a window, and the % of the top
-    process alone (for a worker: the Python supervisor without its FFmpeg)."""
-    c0, s0, t0 = proc_cpu_seconds(pid), proc_cpu_seconds(pid, include_children=False), time.monotonic()
+def cpu_window(pid: int, seconds: float) -> tuple[float, int, float, float]:
+    """(% of one core, peak RSS bytes) of a process tree over a window, the % of the top process
+    alone (for a worker: the Python supervisor without its children), and the % of its RTMP front
+    (streamops-rtmp, the ingest's child; 0 for other workers)."""
+
+    def front_cpu() -> float:
+        return cpu_seconds(p for p in proc_tree(pid) if process_name(p) == "streamops-rtmp")
+
+    c0, s0, f0, t0 = proc_cpu_seconds(pid), proc_cpu_seconds(pid, include_children=False), front_cpu(), time.monotonic()
     rss = 0
     while time.monotonic() - t0 < seconds:
         rss = max(rss, proc_rss_bytes(pid))
         time.sleep(0.5)
     elapsed = time.monotonic() - t0
     own = 100 * (proc_cpu_seconds(pid, include_children=False) - s0) / elapsed
-    return 100 * (proc_cpu_seconds(pid) - c0) / elapsed, rss, own
+    front = 100 * (front_cpu() - f0) / elapsed
+    return 100 * (proc_cpu_seconds(pid) - c0) / elapsed, rss, own, front
+
+
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def pusher(tmp: Path, feed_url: str, target: str) -> Worker:
@@ -219,7 +232,7 @@ def pusher(tmp: Path, feed_url: str, target: str) -> Worker:
     )
 
 
-def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
+def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float, float]]:
     with (
         NginxRtmp(workdir=tmp / "target") as target,
         ingest_worker(tmp) as ingest,
@@ -230,7 +243,7 @@ def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, flo
         try:
             wait_for(lambda: push.status().get("live"), timeout=20)
             time.sleep(3)
-            results: dict[str, tuple[float, int, float]] = {}
+            results: dict[str, tuple[float, int, float, float]] = {}
             threads = [
                 threading.Thread(target=lambda: results.__setitem__("ingest", cpu_window(ingest.process.pid, seconds))),
                 threading.Thread(target=lambda: results.__setitem__("pusher", cpu_window(push.process.pid, seconds))),
@@ -244,7 +257,7 @@ def cost_streamops(tmp: Path, seconds: float) -> dict[str, tuple[float, int, flo
             push.stop()
 
 
-def cost_ingest(tmp: Path, seconds: float, **overrides: Any) -> tuple[float, int, float]:
+def cost_ingest(tmp: Path, seconds: float, **overrides: Any) -> tuple[float, int, float, float]:
     """The ingest alone (no pusher): to compare LL-HLS on and off in the same run."""
     with ingest_worker(tmp, **overrides) as ingest, Publisher(ingest.rtmp_url(), duration=seconds + 30):
         ingest.wait_live()
@@ -252,7 +265,7 @@ def cost_ingest(tmp: Path, seconds: float, **overrides: Any) -> tuple[float, int
         return cpu_window(ingest.process.pid, seconds)
 
 
-def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
+def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float, float]]:
     with NginxRtmp(workdir=tmp / "target") as target:
         with (
             NginxRtmp(hls=True, workdir=tmp / "hls") as hls,
@@ -274,7 +287,7 @@ def cost_nginx(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]
 # --- the recorder's cost (issue 15) --------------------------------------------------------------
 
 
-def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float]]:
+def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, float, float]]:
     """A recorder recording the live feed (CPU, peak RSS, own CPU as cpu_window), and a standby
     recorder (LiveStream recording.standby) waiting: its RSS after /status and /metrics were asked."""
     port = free_port()
@@ -284,7 +297,7 @@ def recorder_costs(tmp: Path, seconds: float) -> dict[str, tuple[float, int, flo
         standby.status()
         urllib.request.urlopen(f"{standby.http}/metrics", timeout=5).close()
         assert standby.process is not None
-        idle = (0.0, proc_rss_bytes(standby.process.pid), 0.0)
+        idle = (0.0, proc_rss_bytes(standby.process.pid), 0.0, 0.0)
     finally:
         standby.stop()
     workdir = tmp / "recording"
@@ -573,17 +586,24 @@ def main() -> int:
             "≤ 3.5×" + (" ✅" if cost_ours["ingest"][0] <= 3.5 * cost_theirs["ingest"][0] else " ❌"),
         ),
         (
-            "… of which the Python supervisor (gate, feed, HTTP)",
+            "… of which the Python supervisor (feed, HTTP, status)",
             f"{cost_ours['ingest'][2]:.1f} %",
             "—",
             "—",
             "—",
         ),
         (
+            "… of which the RTMP front (streamops-rtmp: RTMP in, key check, FLV to FFmpeg)",
+            f"{cost_ours['ingest'][3]:.1f} %",
+            "—",
+            "—",
+            "—",
+        ),
+        (
             "… of which FFmpeg (remux to feed + HLS)",
-            f"{cost_ours['ingest'][0] - cost_ours['ingest'][2]:.1f} %",
+            f"{cost_ours['ingest'][0] - cost_ours['ingest'][2] - cost_ours['ingest'][3]:.1f} %",
             f"{cost_theirs['ingest'][0]:.1f} %",
-            ratio(cost_ours["ingest"][0] - cost_ours["ingest"][2], cost_theirs["ingest"][0]),
+            ratio(cost_ours["ingest"][0] - cost_ours["ingest"][2] - cost_ours["ingest"][3], cost_theirs["ingest"][0]),
             "—",
         ),
         (

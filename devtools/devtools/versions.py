@@ -104,26 +104,36 @@ def worker_ffmpeg_dir() -> Path:
 
 def worker_ffmpeg_env() -> dict[str, str]:
     """STREAMOPS_FFMPEG/STREAMOPS_FFPROBE for a worker run as a local process: the FFmpeg its image
-    ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it."""
+    ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it; and
+    STREAMOPS_RTMP, the RTMP front its image ships (components/rtmp; $STREAMOPS_RTMP overrides)."""
     bin_dir = worker_ffmpeg_dir() / "bin"
-    return {"STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"), "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe")}
+    return {
+        "STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"),
+        "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe"),
+        "STREAMOPS_RTMP": os.environ.get("STREAMOPS_RTMP") or str(rtmp_bin()),
+    }
 
 
 @functools.cache
+def component_bin(name: str) -> Path:
+    """A Go component (components/<name>) as hack/build-<name>.sh builds it: the cache path keyed by
+    its sources, built here on first use (seconds to a minute cold; a no-op after)."""
+    script = str(REPO / "hack" / f"build-{name}.sh")
+    subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
 def webrtc_bin() -> Path:
-    """streamops-webrtc (components/webrtc) as hack/build-webrtc.sh builds it: the cache path keyed
-    by its sources, built here on first use (≈40 s cold; a no-op after)."""
-    script = str(REPO / "hack" / "build-webrtc.sh")
-    subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
-    out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
+    """streamops-webrtc (components/webrtc): WHIP ingest and WHEP playback."""
+    return component_bin("webrtc")
 
 
-@functools.cache
+def rtmp_bin() -> Path:
+    """streamops-rtmp (components/rtmp): the ingest's RTMP(S) front door."""
+    return component_bin("rtmp")
+
+
 def hlsload_bin() -> Path:
-    """hlsload (components/hlsload, the load client of `make bench-playback`) as
-    hack/build-hlsload.sh builds it: the cache path keyed by its sources, built here on first use."""
-    script = str(REPO / "hack" / "build-hlsload.sh")
-    subprocess.run(["bash", script], check=True, stdout=subprocess.DEVNULL)
-    out = subprocess.run(["bash", script, "--print-path"], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
+    """hlsload (components/hlsload): the load client of `make bench-playback`."""
+    return component_bin("hlsload")

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import signal
-import socket
+import stat
 import subprocess
 import sys
 import time
@@ -87,36 +87,27 @@ def rss_kb(pid: int) -> int:
 # --- its own listener's port -----------------------------------------------------------------------
 
 
-def rtmp_listener(ingest: Any) -> tuple[int, int] | None:
-    """(pid, port) of the ingest's idle FFmpeg RTMP listener on loopback, if one runs."""
+def rtmp_session_ffmpeg(ingest: Any) -> tuple[int, Path] | None:
+    """(pid, FIFO) of the ingest's idle FFmpeg for RTMP publishers, if one runs."""
     for pid in proc_tree(ingest.process.pid)[1:]:
         for line in _cmdlines([pid]):
-            if found := re.search(r"rtmp://127\.0\.0\.1:(\d+)/", line):
-                return pid, int(found.group(1))
+            if found := re.search(r"-i (\S+/\.private/rtmp-\d+\.flv)", line):
+                return pid, Path(found.group(1))
     return None
 
 
-def test_a_listener_whose_port_was_taken_moves_to_another(ingest):
-    """The ingest's FFmpeg listens on a loopback port probed free, and any connect() on the host
-    may get that port as its source port before FFmpeg binds it again (a CI run: "Address already
-    in use" every 60 ms for 20 s, the stream never live). Here the listener is killed and its port
-    held by another socket before the ingest starts the next one: it must listen elsewhere."""
-    pid, port = wait_for(lambda: rtmp_listener(ingest), timeout=10, what="the RTMP listener")
-    with socket.socket() as squatter:
-        os.kill(pid, signal.SIGKILL)
-
-        def bound() -> bool:
-            try:
-                squatter.bind(("127.0.0.1", port))
-                return True
-            except OSError:
-                return False
-
-        wait_for(bound, timeout=5, interval=0.001, what="the listener's port freed")
-        with Publisher(ingest.rtmp_url(), duration=30):
-            ingest.wait_live(timeout=20)
-        listener = rtmp_listener(ingest)
-        assert listener is None or listener[1] != port
+def test_ffmpeg_listens_on_nothing_and_a_killed_idle_one_is_replaced(ingest):
+    """FFmpeg never listens for RTMP (its listener took `play`, any name, and one client only): it
+    reads FLV from a FIFO in the worker's private directory, which only the RTMP front writes into,
+    after the key matched. An idle FFmpeg killed is replaced, and the next publisher goes live."""
+    pid, fifo = wait_for(lambda: rtmp_session_ffmpeg(ingest), timeout=10, what="the idle RTMP session")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_IMODE(fifo.parent.stat().st_mode) == 0o700
+    cmdline = " ".join(_cmdlines([pid]))
+    assert "rtmp://" not in cmdline and "-listen" not in cmdline and "-protocol_whitelist file " in cmdline
+    assert ingest.KEY not in " ".join(_cmdlines(proc_tree(ingest.process.pid)))
+    os.kill(pid, signal.SIGKILL)
+    with Publisher(ingest.rtmp_url(), duration=30):
+        ingest.wait_live(timeout=20)
 
 
 # --- a frozen publisher ----------------------------------------------------------------------------

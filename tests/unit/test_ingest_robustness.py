@@ -4,12 +4,7 @@ configuration of the publisher timeout and the SRT latency."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import struct
-import threading
-import time
 
 import pytest
 from pydantic import ValidationError
@@ -17,8 +12,6 @@ from streamops.api.livestream import PushSource
 from streamops.contract.ingest import PUBLISHER_TIMEOUT_SECONDS, IngestConfig
 from streamops.media.ffmpeg import SourceFacts, bit_depth
 from streamops.media.fmp4 import hvc1_init_segment
-from streamops.media.ingest import rtmp_gate
-from streamops.media.ingest.rtmp_gate import _splice_until_closed
 
 # --- what the encoder sends ---------------------------------------------------------------------
 
@@ -122,92 +115,6 @@ def test_other_init_segments_are_served_as_they_are():
     assert hvc1_init_segment(odd) == odd
     truncated = init_segment(b"hev1", hvcc((32, [b"vps"])))[:-20]
     assert hvc1_init_segment(truncated)[: len(truncated)].count(b"hev1") <= 1  # never raises on a torn file
-
-
-# --- the RTMP gate's relay ---------------------------------------------------------------------------
-
-
-def relay(idle_timeout: float) -> tuple[socket.socket, socket.socket, threading.Thread, list[str]]:
-    """The splice relay between a publisher socket pair and an upstream (FFmpeg) socket pair."""
-    publisher, gate_in = socket.socketpair()
-    gate_out, ffmpeg = socket.socketpair()
-    for s in (gate_in, gate_out):
-        s.setblocking(False)
-    src, dst = os.dup(gate_in.fileno()), os.dup(gate_out.fileno())
-    gate_in.close()
-    gate_out.close()
-    ended: list[str] = []
-    stop = threading.Event()
-    thread = threading.Thread(target=lambda: ended.append(_splice_until_closed(src, dst, stop, idle_timeout)))
-    thread.start()
-    return publisher, ffmpeg, thread, ended
-
-
-def test_relay_cuts_a_publisher_that_sends_nothing_and_closes_both_sides():
-    publisher, ffmpeg, thread, ended = relay(idle_timeout=0.6)
-    try:
-        for _ in range(4):  # sending keeps it open past the timeout
-            publisher.sendall(b"media")
-            time.sleep(0.3)
-        assert thread.is_alive()
-        thread.join(timeout=5)
-        assert ended == ["idle"]
-        ffmpeg.settimeout(2)
-        received = b""
-        while chunk := ffmpeg.recv(1024):
-            received += chunk
-        assert received == b"media" * 4, "everything relayed, then FFmpeg's side closed (EOF)"
-        publisher.settimeout(2)
-        assert publisher.recv(1024) == b"", "the publisher's connection closed too"
-    finally:
-        publisher.close()
-        ffmpeg.close()
-
-
-def test_relay_ends_when_ffmpeg_hangs_up_while_the_publisher_is_frozen():
-    publisher, ffmpeg, thread, ended = relay(idle_timeout=60)
-    try:
-        ffmpeg.close()  # the ingest ended the session (a silent one, displaced)
-        thread.join(timeout=5)
-        assert ended == ["upstream"]
-        publisher.settimeout(2)
-        assert publisher.recv(1024) == b""
-    finally:
-        publisher.close()
-
-
-def test_relay_moves_all_that_has_arrived_before_it_pauses(monkeypatch: pytest.MonkeyPatch):
-    """The pause between batches comes once what had arrived is moved, however many splices (64 KiB
-    each at most) that takes: a pause after every splice would cap the relay at 64 KiB per pause."""
-    monkeypatch.setattr(rtmp_gate, "RELAY_BATCH_SECONDS", 3600.0)
-    publisher, gate_in = socket.socketpair()
-    gate_in.setblocking(False)
-    publisher.setblocking(False)
-    sent = bytearray()
-    with contextlib.suppress(BlockingIOError):
-        while True:  # fill the publisher's socket before the relay's first splice
-            block = os.urandom(4096)
-            sent += block[: publisher.send(block)]
-    assert len(sent) > 2 * rtmp_gate.SPLICE_BYTES
-    gate_out, ffmpeg = socket.socketpair()
-    gate_out.setblocking(False)
-    src, dst = os.dup(gate_in.fileno()), os.dup(gate_out.fileno())
-    gate_in.close()
-    gate_out.close()
-    stop = threading.Event()
-    thread = threading.Thread(target=_splice_until_closed, args=(src, dst, stop, 7200))
-    thread.start()
-    try:
-        ffmpeg.settimeout(5)
-        received = bytearray()
-        while len(received) < len(sent):
-            received += ffmpeg.recv(1 << 20)  # a pause before the end: socket.timeout
-        assert received == sent
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        publisher.close()
-        ffmpeg.close()
 
 
 # --- configuration -----------------------------------------------------------------------------------

@@ -6,12 +6,8 @@ certificate reloader (the kubelet's symlink swap, a broken renewal)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import logging
-import os
-import ssl
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,6 @@ import pytest
 import yaml
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
-from devtools.pki import new_ca, sign_server
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig, IngestStatus
@@ -33,7 +28,6 @@ from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluste
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.media.ingest.tls_reload import CertificateReloader
 
 NS = "media"
 SETTINGS = OperatorSettings()
@@ -305,56 +299,6 @@ def test_host_ports_gain_and_give_back_the_rtmps_port(api):
 
 
 # --- the worker's certificate reloader --------------------------------------------------------------
-
-
-def swap(volume: Path, version: int, crt: Path, key: Path) -> None:
-    """What the kubelet does on a Secret update: new timestamped dir, ..data swapped in one rename."""
-    new = volume / f"..2026_11_22_08_00_0{version}"
-    new.mkdir()
-    (new / "tls.crt").write_bytes(crt.read_bytes())
-    (new / "tls.key").write_bytes(key.read_bytes())
-    old = (volume / "..data").resolve() if (volume / "..data").is_symlink() else None
-    os.symlink(new.name, volume / "..tmp")
-    os.replace(volume / "..tmp", volume / "..data")
-    for name in ("tls.crt", "tls.key"):
-        if not (volume / name).is_symlink():
-            os.symlink(f"..data/{name}", volume / name)
-    if old is not None:
-        for f in old.iterdir():
-            f.unlink()
-        old.rmdir()
-
-
-def fingerprint(crt: Path) -> str:
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(crt.read_text())).hexdigest()
-
-
-def test_reloader_follows_the_symlink_swap_and_keeps_the_last_good_certificate(tmp_path, caplog):
-    now = datetime.now(UTC)
-    new_ca(tmp_path / "ca", "unit CA")
-    one = sign_server(tmp_path / "ca", "one", ("127.0.0.1",), now - timedelta(hours=1), now + timedelta(days=1))
-    two = sign_server(tmp_path / "ca", "two", ("127.0.0.1",), now - timedelta(hours=1), now + timedelta(days=1))
-    volume = tmp_path / "secret"
-    volume.mkdir()
-    swap(volume, 1, *one)
-    reloader = CertificateReloader(str(volume / "tls.crt"), str(volume / "tls.key"), logging.getLogger("t"), 0.1)
-    assert reloader.check() and reloader.fingerprint == fingerprint(one[0]) and reloader.error is None
-    assert not reloader.check(), "nothing changed, nothing loaded"
-
-    swap(volume, 2, two[0], one[1])  # a half-written renewal: the key does not match
-    assert not reloader.check()
-    assert reloader.error and "cannot load the RTMPS certificate" in reloader.error
-    assert reloader.fingerprint == fingerprint(one[0]), "new connections keep the certificate that works"
-    swap(volume, 3, *two)
-    assert reloader.check() and reloader.fingerprint == fingerprint(two[0]) and reloader.error is None
-    assert reloader.reloads == 1
-
-    # The listener's context picks the current certificate per handshake; without one it refuses.
-    context = reloader.server_context()
-    assert context.sni_callback is not None
-    key_text = one[1].read_text() + two[1].read_text()
-    for record in caplog.records:
-        assert record.getMessage() not in key_text and "PRIVATE" not in record.getMessage()
 
 
 def test_status_reports_the_fingerprint_and_the_error_only():

@@ -40,6 +40,7 @@ from devtools.versions import (
     cache_dir,
     coredns_bin,
     prometheus_bin,
+    rtmp_bin,
     traefik_bin,
     webrtc_bin,
     worker_ffmpeg_dir,
@@ -416,18 +417,18 @@ class ImageBuilder:
         self.log(f"{what} built in {time.monotonic() - began:.0f}s ({layer.stat().st_size >> 20} MiB)")
         return layer
 
-    def _webrtc(self) -> Path:
-        """Layer with the WebRTC component (components/webrtc, static) in /usr/local/bin: a layer of
-        its own, so a change of the Go sources rebuilds 11 MB, not the media layer."""
-        binary = webrtc_bin()
-        layer = self.cache / f"webrtc-{_hash(binary.parent.parent.name, 'webrtc-v1')}.tar"
+    def _component(self, name: str, binary: Path) -> Path:
+        """Layer with a static Go component (components/<name>) in /usr/local/bin: a layer of its own,
+        so a change of its Go sources rebuilds a few MB, not the media layer."""
+        installed = binary.name
+        layer = self.cache / f"{name}-{_hash(binary.parent.parent.name, f'{name}-v1')}.tar"
         if not layer.exists():
-            with tempfile.TemporaryDirectory(dir=self.cache, prefix="webrtc-") as tmp:
+            with tempfile.TemporaryDirectory(dir=self.cache, prefix=f"{name}-") as tmp:
                 target = Path(tmp, "usr/local/bin")
                 target.mkdir(parents=True)
-                shutil.copy2(binary, target / "streamops-webrtc")
+                shutil.copy2(binary, target / installed)
                 # The file only: a "." entry would give the image's / the temporary directory's 0700.
-                _tar_dir(Path(tmp), layer, ["./usr/local/bin/streamops-webrtc"])
+                _tar_dir(Path(tmp), layer, [f"./usr/local/bin/{installed}"])
         return layer
 
     def _python_layers(self, extra: ExtraLayers | None) -> tuple[list[Path], str]:
@@ -461,7 +462,12 @@ class ImageBuilder:
             "User": f"{WORKER_UID}:{WORKER_UID}",
             "WorkingDir": "/",
         }
-        return self._python_image("worker", lambda root, key: [self._media(root, key), self._webrtc()], config)
+
+        def extra(root: Path, key: str) -> list[Path]:
+            components = [self._component("webrtc", webrtc_bin()), self._component("rtmp", rtmp_bin())]
+            return [self._media(root, key), *components]
+
+        return self._python_image("worker", extra, config)
 
     def overlay(self) -> Image:
         """images/overlay/Dockerfile: the package and Chromium (no FFmpeg), as uid 10001."""

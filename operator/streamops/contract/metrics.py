@@ -52,6 +52,11 @@ REQUESTS_VIA = ("edge", "direct")
 # contract.playback_token.Refusal's reasons, and no_keys (the ingest has no keys to check with).
 PLAYBACK_REFUSAL_REASONS = ("missing", "invalid", "expired", "unknown_key", "other_viewer", "no_keys")
 WHIP_REFUSAL_REASONS = ("not_whip", "unauthorized", "busy", "offer", "unavailable")  # webrtc/admission.py
+# Why the RTMP front (components/rtmp) turned a connection away before it published: a wrong key, a
+# message a publisher does not send before `publish`, the pre-auth deadline or byte cap, too many
+# unauthenticated connections from one address or in all, TLS failing, and the worker's own refusals
+# (another publisher is live, the stream is inactive).
+RTMP_REFUSAL_REASONS = ("key", "protocol", "deadline", "bytes", "source_cap", "total_cap", "tls", "busy", "inactive")
 PUSHER_STATES = ("waiting-for-source", "connecting", "live", "backoff")  # contract.pusher.PUSHER_STATES
 EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment", "manifest", "other")
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
@@ -142,6 +147,15 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         INGEST,
         "ingest",
         values=IN_ROLE,
+    ),
+    MetricSpec(
+        "streamops_ingest_rtmp_refused_total",
+        "counter",
+        "RTMP/RTMPS connections turned away before publishing, by reason",
+        (*INGEST, "reason"),
+        "ingest",
+        always=False,
+        values=(*IN_ROLE, ("reason", RTMP_REFUSAL_REASONS)),
     ),
     MetricSpec(
         "streamops_viewers",

@@ -218,9 +218,13 @@ class FfmpegProcess:
     on_progress: Callable[[Progress], None] | None = None
     on_stderr: Callable[[str], None] | None = None
     stdout: int | None = asyncio.subprocess.DEVNULL
+    stdin: int | None = asyncio.subprocess.DEVNULL  # PIPE for a child driven over its stdin (rtmp_front.py)
     pass_fds: tuple[int, ...] = ()  # write ends of extra output pipes: handed to FFmpeg, closed here
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     process: asyncio.subprocess.Process | None = None
+    stopping: bool = False  # stop() was called: what it runs for is being taken down
+    # Called right after SIGTERM: what lets a process blocked in a system call see it (session.py).
+    on_stop: Callable[[], None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> FfmpegProcess:
@@ -230,7 +234,7 @@ class FfmpegProcess:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=self.stdin,
                 stdout=self.stdout,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=((write_fd,) if write_fd is not None else ()) + self.pass_fds,
@@ -305,11 +309,14 @@ class FfmpegProcess:
         return rc
 
     async def stop(self, grace: float = 5.0) -> int | None:
+        self.stopping = True
         if self.process is None:
             return None
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGTERM)
+            if self.on_stop is not None:
+                self.on_stop()
             try:
                 await asyncio.wait_for(self.process.wait(), grace)
             except TimeoutError:

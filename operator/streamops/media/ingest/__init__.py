@@ -14,8 +14,7 @@ Modules, one job each:
 | `backup_link` | a backup's feed to its primary: the signed uplink, and the backup's side that offers it |
 | `feed` | `FeedHub`: the live MPEG-TS feed fanned out to its readers, with a GOP cache |
 | `pipe_batches` | FFmpeg's output pipes read in 20 ms batches |
-| `rtmp_gate` | the RTMP(S) front door: key check and mask, idle cut, admission |
-| `tls_reload` | the RTMPS certificate, reloaded when the mounted Secret changes |
+| `rtmp_front` | the RTMP(S) front door: `streamops-rtmp` (components/rtmp), its admissions, refusals, certificate |
 | `worker_http` | the worker routes (/healthz, /readyz, /status, /metrics) on aiohttp, CORS |
 | `llhls/` | LL-HLS packaging of FFmpeg's fragmented MP4: parts, segments, the playlist |
 | `webrtc/` | WHIP publishers and WHEP viewers through the streamops-webrtc component (its own table) |

@@ -261,13 +261,15 @@ def master_playlist(config: IngestConfig, source_width: int | None, source_heigh
 FAST_PROBE = {"analyzeduration": 100_000, "probesize": 1_000_000}
 
 
-def rtmp_listen_input(port: int) -> tuple[str, dict[str, Any]]:
-    return f"rtmp://127.0.0.1:{port}/live/feed", {"listen": 1, "protocol_whitelist": "rtmp,tcp", **FAST_PROBE}
+def flv_fifo_input(fifo: Path) -> tuple[str, dict[str, Any]]:
+    """An RTMP publisher's media as the front (rtmp_front.py) writes it: FLV on a FIFO of the
+    worker's private directory. The path is ours, so `file` is the one protocol allowed."""
+    return str(fifo), {"f": "flv", "protocol_whitelist": "file", **FAST_PROBE}
 
 
 def listener_protocols(protocols: Iterable[PushProtocol]) -> list[PushProtocol]:
-    """The FFmpeg listeners the push protocols need: RTMPS reaches the same loopback RTMP listener
-    as RTMP (the gate terminates TLS), so one rtmp listener serves both."""
+    """The FFmpeg listeners the push protocols need: RTMPS and RTMP both end in the RTMP front,
+    which feeds one idle rtmp session (FLV on a FIFO) whichever the publisher used."""
     wanted = set(protocols)
     return [p for p in ("rtmp", "srt") if p in wanted or (p == "rtmp" and "rtmps" in wanted)]
 

@@ -105,8 +105,10 @@ class Session:
         events: SessionEvents,
         secret_input: tuple[Path, str] | None = None,
         audio_codec: str = "copy",
+        fifo_input: Path | None = None,
     ) -> None:
-        """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC)."""
+        """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC); `fifo_input`: the
+        FIFO FFmpeg reads its input from (made here; the RTMP front writes FLV into it)."""
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
@@ -114,6 +116,10 @@ class Session:
         self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
         self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
+        self.fifo_input = fifo_input
+        self.front_id: int | None = None  # the RTMP front's id of the publisher admitted into it
+        self.tls = False  # that publisher came over RTMPS
+        self.ended = False  # run() returned
         self.feed_pipe = os.pipe()  # FFmpeg's stdout: the feed
         # With renditions, the first one also leaves FFmpeg on a pipe of its own: the transcoded feed.
         self.transcoded_pipe = os.pipe() if renditions(config) else None
@@ -132,7 +138,21 @@ class Session:
             on_stderr=self._stderr,
             stdout=self.feed_pipe[1],
             pass_fds=((write_fd,) if write_fd is not None else ()) + tuple(ll_write.values()),
+            on_stop=self._unblock_fifo if fifo_input is not None else None,
         )
+
+    def _unblock_fifo(self) -> None:
+        """FFmpeg waiting to open its input FIFO only sees SIGTERM once the open returns: open the
+        write end for a moment (it then reads EOF and exits at once instead of after the grace)."""
+        assert self.fifo_input is not None
+        with contextlib.suppress(OSError):  # ENXIO: it is not (or no longer) waiting on it
+            os.close(os.open(self.fifo_input, os.O_WRONLY | os.O_NONBLOCK))
+
+    @property
+    def takes_publisher(self) -> bool:
+        """An idle FIFO session the RTMP front may hand a publisher to: none handed yet, not ended,
+        not being stopped (an FFmpeg blocked opening its FIFO only sees SIGTERM once it opens)."""
+        return self.fifo_input is not None and self.front_id is None and not self.ended and not self.process.stopping
 
     def _stderr(self, line: str) -> None:
         self.facts.read(line)
@@ -181,6 +201,8 @@ class Session:
         write_placeholders(self.config)
         if self.secret_input is not None:
             make_fifo(self.secret_input[0])
+        if self.fifo_input is not None:
+            make_fifo(self.fifo_input)
         try:
             await self.process.start()
         except BaseException:
@@ -221,6 +243,9 @@ class Session:
             for reader in [t for t in (transcoded, *packaging) if t is not None]:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(reader, timeout=2)
+            if self.fifo_input is not None:
+                self.fifo_input.unlink(missing_ok=True)
+            self.ended = True
             if self.started:
                 self.events.on_ended(self, rc)
             else:

@@ -1,6 +1,7 @@
-"""The ingest worker: takes one publisher (RTMP through the key-checking gate, RTMPS, SRT with the
-key as passphrase, or WHIP: webrtc/) or pulls from origins round-robin, one live session at a time;
-serves HLS (and DASH) with the DVR window, a screenshot every N s, the live feed (routes.py) and WHEP.
+"""The ingest worker: takes one publisher (RTMP and RTMPS through the key-checking front,
+rtmp_front.py; SRT with the key as passphrase; or WHIP: webrtc/) or pulls from origins round-robin,
+one live session at a time; serves HLS (and DASH) with the DVR window, a screenshot every N s, the
+live feed (routes.py) and WHEP.
 
     streamops worker ingest        (config: env STREAMOPS_INGEST_CONFIG or --config FILE, JSON)
 
@@ -29,6 +30,7 @@ from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
 from streamops.media.ingest.backup_link import BackupOffer
 from streamops.media.ingest.commands import (
+    flv_fifo_input,
     hls_variants,
     listener_protocols,
     master_playlist,
@@ -36,7 +38,6 @@ from streamops.media.ingest.commands import (
     pull_input,
     relay_input,
     renditions,
-    rtmp_listen_input,
     screenshot_command,
     srt_listen_input,
     srt_listen_script,
@@ -46,13 +47,11 @@ from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.routes import ingest_app
-from streamops.media.ingest.rtmp_gate import RtmpGate
+from streamops.media.ingest.rtmp_front import Admission, RtmpFront
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
-from streamops.media.ingest.tls_reload import CertificateReloader
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
-from streamops.media.loopback_ports import free_loopback_port
 from streamops.media.overlay.reports import overlay_reports
 from streamops.media.overlay.switch import read_switch, write_switch
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
@@ -61,7 +60,7 @@ from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.ingest")
 
-STANDBY_LISTEN_SECONDS = 10  # a standby RTMP listener nobody connects to exits after this
+STANDBY_LISTEN_SECONDS = 10  # a standby RTMP session whose publisher sends no media is stopped after this
 
 
 class IngestWorker:
@@ -95,11 +94,10 @@ class IngestWorker:
         self.pull_index = 0
         self.listeners: list[Session] = []
         self.stopping = asyncio.Event()
-        self.internal_rtmp_port = free_loopback_port()
-        self.gate: RtmpGate | None = None
-        self.private_dir = self.media_dir / ".private"  # the SRT listener's FIFO (never served: a dot name)
-        self.standby: Session | None = None  # an RTMP listener for the successor of a silent session
-        self.standby_port = 0
+        self.rtmp: RtmpFront | None = None
+        # The SRT listener's and the RTMP sessions' FIFOs (never served: a dot name; mode 0700).
+        self.private_dir = self.media_dir / ".private"
+        self.standby: Session | None = None  # an RTMP session for a publisher arriving while none is idle
         self._standby_tasks: set[asyncio.Task[None]] = set()
         self.listening = False  # the listeners (push) or the pull loop are up: see `accepting`
         self.session_events = SessionEvents(
@@ -134,7 +132,8 @@ class IngestWorker:
         read("streamops_ingest_feed_consumers", lambda: self.served_feed.consumers)
         self.m_sessions = counter("streamops_ingest_sessions_total", "ingest", registry).labels(**labels)
         refused = "streamops_ingest_publishers_refused_total"
-        read_counter(refused, "ingest", registry, labels, lambda: self.gate.refused if self.gate else 0)
+        read_counter(refused, "ingest", registry, labels, lambda: self.rtmp.refused if self.rtmp else 0)
+        self.m_rtmp_refused = counter("streamops_ingest_rtmp_refused_total", "ingest", registry)
 
     def live_rates(self) -> LiveRates:
         """Frame rate, speed and bitrate of what is on air (none while nothing is)."""
@@ -166,7 +165,8 @@ class IngestWorker:
     def accepting(self) -> bool:
         """Readiness: publishers are accepted (push) or the pull runs. Not `live`: the Service must
         route to an ingest before media flows, or no encoder outside could ever make it live."""
-        return self.listening and self.active and not self.stopping.is_set()
+        front_up = self.rtmp is None or self.rtmp.listening.is_set()
+        return self.listening and front_up and self.active and not self.stopping.is_set()
 
     @property
     def on_air_live(self) -> bool:
@@ -196,9 +196,9 @@ class IngestWorker:
             transcoding_speed=rates.transcoding_speed,
             bitrate=rates.bitrate,
             feed_consumers=self.served_feed.consumers,
-            refused_publishers=self.gate.refused if self.gate else 0,
-            tls_certificate_sha256=self.gate.tls.fingerprint if self.gate and self.gate.tls else None,
-            tls_error=self.gate.tls.error if self.gate and self.gate.tls else None,
+            refused_publishers=self.rtmp.refused if self.rtmp else 0,
+            tls_certificate_sha256=self.rtmp.fingerprint if self.rtmp else None,
+            tls_error=self.rtmp.tls_error if self.rtmp else None,
             webrtc=self.webrtc.status(),
             viewers=self.playback.viewers.report(self.webrtc.whep_viewers),
             feed_cache_bytes=self.served_feed.cache_bytes,
@@ -217,6 +217,9 @@ class IngestWorker:
             log.info("overlays on: %s", ", ".join(switch.enabled) or "none")
         self.overlays_enabled = list(switch.enabled)
 
+    def _rtmp_refused(self, reason: str) -> None:
+        self.m_rtmp_refused.labels(**self._labels, reason=reason).inc()
+
     # --- sessions --------------------------------------------------------------------------------
     def session_started(self, session: Session) -> bool:
         previous = self.current
@@ -232,8 +235,8 @@ class IngestWorker:
         if renditions(self.config):
             self.transcoded_feed.start_session()
         self.started_at, self.finished_at = utc_now(), None
-        tls = self.gate is not None and self.gate.publishing_tls
-        self.history.start(time.monotonic(), self.started_at, publish_protocol(session.kind, tls), session.facts)
+        protocol = publish_protocol(session.kind, session.tls)
+        self.history.start(time.monotonic(), self.started_at, protocol, session.facts)
         self.m_sessions.inc()
         log.info("%s session started", session.kind)
         for other in self.listeners:  # one publisher at a time: the other protocol stands down
@@ -324,6 +327,7 @@ class IngestWorker:
         options: dict[str, Any],
         secret_input: tuple[Path, str] | None = None,
         audio_codec: str = "copy",
+        fifo_input: Path | None = None,
     ) -> Session:
         return Session(
             kind,
@@ -335,38 +339,64 @@ class IngestWorker:
             events=self.session_events,
             secret_input=secret_input,
             audio_codec=audio_codec,
+            fifo_input=fifo_input,
         )
 
-    def rtmp_upstream(self) -> int | None:
-        """Where the RTMP gate relays a new publisher (the loopback port of an FFmpeg listener), or
-        None to refuse it: only a live, sending session holds the stream. While the session is
-        silent a standby listener takes the newcomer at once; its media, once it flows, displaces
-        the silent session (`session_started`), and a wrong key leaves the silent one untouched."""
+    def rtmp_admit(self, front_id: int, tls: bool) -> Admission:
+        """The RTMP front's question for a publisher whose key matched: the FIFO of the FFmpeg
+        session that takes its media, or why not. Only a live, sending session holds the stream. The
+        idle listener takes the newcomer; while it is taken (a publisher connecting) or a session is
+        silent, a standby session of its own does, so a silent session's successor is accepted at
+        once: its media, once it flows, displaces the silent one (`session_started`)."""
         if not self.active:
-            return None
-        if self.current is None:
-            return self.internal_rtmp_port
+            return "inactive"
         if self.live:
-            return None
-        if self.standby is None:
-            port = free_loopback_port()
-            url, options = rtmp_listen_input(port)
-            # FFmpeg's RTMP listen timeout (s): a standby that nobody reaches does not wait forever.
-            self.standby = self.new_session("rtmp", url, {**options, "timeout": STANDBY_LISTEN_SECONDS})
-            self.standby_port = port
-            task = asyncio.get_running_loop().create_task(self._run_standby(self.standby))
-            self._standby_tasks.add(task)
-            task.add_done_callback(self._standby_tasks.discard)
-        return self.standby_port
+            return "busy"
+        idle = next((s for s in self.listeners if s.kind == "rtmp" and s.takes_publisher), None)
+        session = idle or self._start_standby()
+        if session is None:
+            return "busy"
+        session.front_id, session.tls = front_id, tls
+        assert session.fifo_input is not None
+        return session.fifo_input
+
+    def _rtmp_session(self) -> Session:
+        """An FFmpeg session that reads FLV from a FIFO of its own, written by the RTMP front."""
+        fifo = self.private_dir / f"rtmp-{time.monotonic_ns()}.flv"
+        url, options = flv_fifo_input(fifo)
+        return self.new_session("rtmp", url, options, fifo_input=fifo)
+
+    def _start_standby(self) -> Session | None:
+        if self.standby is not None:
+            return None  # one newcomer at a time beside the idle listener
+        self.standby = session = self._rtmp_session()
+        task = asyncio.get_running_loop().create_task(self._run_standby(session))
+        self._standby_tasks.add(task)
+        task.add_done_callback(self._standby_tasks.discard)
+        return session
 
     async def _run_standby(self, session: Session) -> None:
+        run = asyncio.create_task(self.run_session(session))
         try:
-            await session.run()
-        except Exception as e:  # a listener's failure is logged; the gate refuses the next publisher
-            log.error("standby rtmp listener failed: %s", self.redact(str(e)))
+            # A publisher admitted but sending no media (or a front that never opened the FIFO) does
+            # not hold the standby for good: FFmpeg would wait on the FIFO forever.
+            done, _ = await asyncio.wait([run], timeout=STANDBY_LISTEN_SECONDS)
+            if not done and not session.started:
+                await session.process.stop(grace=1)
+            await run
+        except Exception as e:  # a standby's failure is logged; the front's next publisher gets another
+            log.error("standby rtmp session failed: %s", self.redact(str(e)))
         finally:
             if self.standby is session:
                 self.standby = None
+
+    async def run_session(self, session: Session) -> bool:
+        """`session.run()`, then the RTMP front cuts its publisher (displaced, silent, stopped)."""
+        try:
+            return await session.run()
+        finally:
+            if session.front_id is not None and self.rtmp is not None:
+                self.rtmp.close(session.front_id)
 
     async def silence_watch(self) -> None:
         """End a session that sends nothing for `publisher_timeout` s, whatever its protocol: the RTMP
@@ -394,8 +424,8 @@ class IngestWorker:
 
     def _listener(self, protocol: PushProtocol, key: bytes | None) -> Session | None:
         if protocol == "rtmp":
-            url, options = rtmp_listen_input(self.internal_rtmp_port)
-        elif key and srt_passphrase_problem(key) is None and key.decode(errors="replace").isprintable():
+            return self._rtmp_session()
+        if key and srt_passphrase_problem(key) is None and key.decode(errors="replace").isprintable():
             push = self.config.source.push
             latency = push.srt.latency_ms if push and push.srt else None
             script = srt_listen_script(
@@ -406,13 +436,9 @@ class IngestWorker:
             session = self.new_session(protocol, url, options, secret_input=(fifo, script))
             session.key = key
             return session
-        else:
-            # No key, no SRT: the passphrase is the key. Nor one SRT refuses (not 10..79 bytes): FFmpeg would
-            # exit at once and be started again every few ms; the LiveStream's status says why (operator).
-            return None
-        session = self.new_session(protocol, url, options)
-        session.key = key
-        return session
+        # No key, no SRT: the passphrase is the key. Nor one SRT refuses (not 10..79 bytes): FFmpeg would
+        # exit at once and be started again every few ms; the LiveStream's status says why (operator).
+        return None
 
     async def push_loop(self) -> None:
         """Keep an idle listener per protocol while no one publishes; a listener that ends without
@@ -427,7 +453,7 @@ class IngestWorker:
                 if self.current is None:
                     for protocol in listener_protocols(push.protocols):
                         if protocol not in running and (session := self._listener(protocol, key)) is not None:
-                            running[protocol] = (session, asyncio.create_task(session.run()))
+                            running[protocol] = (session, asyncio.create_task(self.run_session(session)))
                     srt = running.get("srt")
                     if srt is not None and srt[0].key != key:  # rotated key: SRT needs a new passphrase
                         await srt[0].process.stop(grace=1)
@@ -441,11 +467,6 @@ class IngestWorker:
                             log.error("%s listener failed: %s", protocol, self.redact(str(task.exception())))
                         if task.exception() is not None or not task.result():
                             await asyncio.sleep(0.05)  # a listener that failed at once must not spin
-                            if protocol == "rtmp":
-                                # Its port may have been taken between our probe and FFmpeg's bind
-                                # (any connect() can get it as its source port): a CI run spun on
-                                # "Address already in use" for 20 s. The gate asks for the port anew.
-                                self.internal_rtmp_port = free_loopback_port()
         finally:
             stop.cancel()
             for session, task in running.values():
@@ -512,15 +533,6 @@ class IngestWorker:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""
         self.stopping.set()
 
-    def _rtmps(self) -> dict[str, Any]:
-        """The gate's TLS listener, with rtmps (the certificate files are mounted from the Secret)."""
-        push, config = self.config.source.push, self.config
-        if push is None or "rtmps" not in push.protocols:
-            return {}
-        assert config.ports.rtmps is not None and config.tls_cert_file and config.tls_key_file  # IngestConfig checks
-        reloader = CertificateReloader(config.tls_cert_file, config.tls_key_file, log)
-        return {"tls_port": config.ports.rtmps, "tls": reloader}
-
     async def run(self) -> None:
         install_token_path_filter()  # logging is set up by now (worker_main)
         shutil.rmtree(self.sessions_dir, ignore_errors=True)
@@ -530,18 +542,11 @@ class IngestWorker:
         runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
         self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
         push = self.config.source.push
-        if push is not None and {"rtmp", "rtmps"} & set(push.protocols):
-            self.gate = RtmpGate(
-                host=self.config.bind_address,
-                port=self.config.ports.rtmp if "rtmp" in push.protocols else None,
-                read_key=self.read_key,
-                admit=self.rtmp_upstream,
-                idle_timeout=self.config.publisher_timeout,
-                log=log,
-                **self._rtmps(),
-            )
-            await self.gate.start()
         loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
+        if push is not None and {"rtmp", "rtmps"} & set(push.protocols) and self.config.stream_key_file:
+            self.read_key()  # the key joins the redactor before the front can log a line
+            self.rtmp = RtmpFront(self.config, self.rtmp_admit, self._rtmp_refused, self.redact, log)
+            loops.append(self.rtmp.run(self.stopping))
         loops.append(self.on_air.run(self.stopping))
         loops.append(self.webrtc.run(self.stopping))
         if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
@@ -551,6 +556,8 @@ class IngestWorker:
         if self.config.screenshots.enabled:
             loops.append(self.screenshot_loop())
         tasks = [asyncio.create_task(c) for c in loops]
+        if self.rtmp is not None and not await self.rtmp.wait_listening():
+            log.error("the RTMP front is not listening: %s", self.rtmp.error)  # not ready until it is
         self.listening = True
         try:
             await self.stopping.wait()
@@ -561,8 +568,6 @@ class IngestWorker:
             await self.webrtc.stop()
             for t in tasks:
                 t.cancel()
-            if self.gate:
-                await self.gate.close()
             self.feed.end_session()
             await runner.cleanup()
 

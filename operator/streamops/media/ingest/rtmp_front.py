@@ -1,0 +1,220 @@
+"""The RTMP(S) front door: `streamops-rtmp` (components/rtmp) as the ingest's child process. It
+terminates RTMP and RTMPS itself, takes nothing but a publisher's handshake, `connect` and `publish`
+before the stream key matched (deadline, byte cap and per-address caps included), and only then asks
+this worker where the media goes: the FIFO of an FFmpeg session (worker.rtmp_admit), which it writes
+FLV into. No client ever reaches a listener of FFmpeg's.
+
+This module starts it (again, with backoff, when it exits), answers its `publish` events, tells it
+to cut a publisher whose session ended, and keeps what status and metrics say of it: refusals by
+reason, the RTMPS certificate's fingerprint and error. Control channel: components/rtmp/README.md.
+Why: docs/design/rtmp-front.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streamops.contract.ingest import IngestConfig
+from streamops.contract.metrics import RTMP_REFUSAL_REASONS
+from streamops.media.ffmpeg import FfmpegProcess
+from streamops.redaction import Redactor
+
+RTMP_FRONT = os.environ.get("STREAMOPS_RTMP", "streamops-rtmp")
+LISTEN_TIMEOUT_SECONDS = 10.0  # start → `listening` (a few ms on a quiet machine)
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
+STEADY_SECONDS = 30.0  # a run this long resets the backoff
+EVENT_LINE_BYTES = 1 << 16  # an event line is a few hundred bytes: longer is a broken child
+
+# What the worker answers a `publish`: a FIFO to write FLV into, or why not (a refusal reason).
+Admission = Path | str
+REFUSALS = {"busy": "the stream already has a live publisher", "inactive": "the stream is inactive"}
+
+
+def front_command(config: IngestConfig) -> list[str]:
+    """The front's argv: addresses, file paths and limits, never the key (it reads the key file)."""
+    push = config.source.push
+    assert push is not None and config.stream_key_file, "the front serves push streams with a key file"
+    argv = [RTMP_FRONT, "--key-file", config.stream_key_file]
+    bind = config.bind_address
+    if "rtmp" in push.protocols:
+        argv += ["--rtmp", f"{bind}:{config.ports.rtmp}"]
+    if "rtmps" in push.protocols:
+        assert config.ports.rtmps is not None and config.tls_cert_file and config.tls_key_file  # IngestConfig checks
+        argv += ["--rtmps", f"{bind}:{config.ports.rtmps}", "--cert", config.tls_cert_file]
+        argv += ["--tls-key", config.tls_key_file]
+    argv += ["--idle-timeout", f"{config.publisher_timeout:g}s"]
+    return argv
+
+
+class RtmpFront:
+    """The front's process and what it reports. `admit(id, tls)` is the worker's answer to a
+    publisher whose key matched: the FIFO of the FFmpeg session that takes it, or a refusal reason."""
+
+    def __init__(
+        self,
+        config: IngestConfig,
+        admit: Callable[[int, bool], Admission],
+        on_refused: Callable[[str], None],
+        redact: Redactor,
+        log: logging.Logger,
+    ) -> None:
+        """`on_refused(reason)`: each refusal, for the labelled metric."""
+        self.config, self.admit, self.on_refused, self.redact, self.log = config, admit, on_refused, redact, log
+        self.process: FfmpegProcess | None = None
+        self.listening = asyncio.Event()  # its listeners are bound (readiness waits for it)
+        self.addresses: dict[str, str] = {}  # "rtmp"/"rtmps" → host:port, as bound
+        self.refusals: Counter[str] = Counter()  # by RTMP_REFUSAL_REASONS
+        self.fingerprint: str | None = None  # SHA-256 of the certificate new RTMPS handshakes get
+        self.tls_error: str | None = None
+        self.error: str | None = "not started yet"
+        self._peers: dict[int, str] = {}  # admitted publishers' addresses, by the front's session id
+
+    @property
+    def refused(self) -> int:
+        return sum(self.refusals.values())
+
+    # --- the control channel ----------------------------------------------------------------------
+    def _send(self, command: dict[str, Any]) -> None:
+        process = self.process.process if self.process else None
+        if process is None or process.stdin is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            process.stdin.write(json.dumps(command).encode() + b"\n")
+
+    def close(self, session_id: int) -> None:
+        """Cut the publisher of that session (its FFmpeg ended: displaced, silent, stopped)."""
+        self._send({"type": "close", "id": session_id})
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "publish":
+            session_id, peer = int(event["id"]), str(event.get("peer"))
+            answer = self.admit(session_id, bool(event.get("tls")))
+            if isinstance(answer, Path):
+                self._peers[session_id] = peer
+                self.log.info("RTMP publisher %s accepted", peer)
+                self._send({"type": "admit", "id": session_id, "fifo": str(answer)})
+            else:
+                self.log.info("refused RTMP publisher %s: %s", peer, REFUSALS.get(answer, answer))
+                self._send({"type": "refuse", "id": session_id, "reason": answer})
+        elif kind == "refused":
+            reason = str(event.get("reason", "")).replace("-", "_")
+            reason = reason if reason in RTMP_REFUSAL_REASONS else "protocol"
+            self.refusals[reason] += 1
+            self.on_refused(reason)
+        elif kind == "listening":
+            self.addresses = {k: str(v) for k, v in event.items() if k in ("rtmp", "rtmps")}
+            self.error = None
+            self.listening.set()
+        elif kind == "certificate":
+            self._certificate(event.get("sha256"), event.get("error"))
+        elif kind == "ended":
+            peer = self._peers.pop(int(event.get("id", 0)), "?")
+            if event.get("reason") == "idle":
+                idle = self.config.publisher_timeout
+                self.log.warning("closed RTMP publisher %s: nothing received for %g s", peer, idle)
+            else:
+                self.log.info("RTMP publisher %s gone (%s)", peer, event.get("reason"))
+
+    def _certificate(self, fingerprint: str | None, error: str | None) -> None:
+        if error:
+            if str(error)[:512] != self.tls_error:
+                keeping = " (new connections keep the previous certificate)" if self.fingerprint else ""
+                self.log.error("%s%s", error, keeping)
+            self.tls_error = str(error)[:512]
+            return
+        if fingerprint and fingerprint != self.fingerprint:
+            first = self.fingerprint is None
+            what = "loaded" if first else "reloaded for new connections"
+            self.log.info("RTMPS certificate %s: sha256 %s", what, fingerprint)
+        self.fingerprint, self.tls_error = fingerprint or self.fingerprint, None
+
+    async def _read_events(self, process: FfmpegProcess) -> None:
+        assert process.process is not None and process.process.stdout is not None
+        stdout = process.process.stdout
+        while line := await stdout.readline():
+            if len(line) > EVENT_LINE_BYTES:
+                break
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self.log.warning("rtmp front: not an event: %s", self.redact(line[:200].decode(errors="replace")))
+                continue
+            if isinstance(event, dict):
+                self.on_event(event)
+
+    def _stderr(self, line: str) -> None:
+        # slog text lines ("time=… level=WARN msg=…"): warnings and errors reach the worker's log;
+        # the rest stays at debug with the child's output (-v). What the events say is logged above.
+        if "level=WARN" in line or "level=ERROR" in line:
+            self.log.warning("rtmp front: %s", line)
+
+    # --- the run ------------------------------------------------------------------------------------
+    async def _run_once(self, stopping: asyncio.Event) -> int | None:
+        """One run; its exit code (None: stopped by us)."""
+        process = self.process = FfmpegProcess(
+            "rtmp",
+            front_command(self.config),
+            self.redact,
+            self.log,
+            on_stderr=self._stderr,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await process.start()
+        events = asyncio.create_task(self._read_events(process))
+        try:
+            exited = asyncio.create_task(process.wait())
+            stop = asyncio.create_task(stopping.wait())
+            await asyncio.wait([exited, stop], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not exited.done():
+                exited.cancel()
+                return None
+            return exited.result()
+        finally:
+            self.listening.clear()
+            await process.stop(grace=3)
+            events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await events
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The front until `stopping`, started again with backoff when it exits."""
+        failures = 0
+        try:
+            while not stopping.is_set():
+                started = time.monotonic()
+                try:
+                    rc = await self._run_once(stopping)
+                except OSError as e:  # the binary is missing
+                    rc, self.error = -1, f"the RTMP front cannot start: {self.redact(str(e))}"
+                    self.log.error("%s", self.error)
+                else:
+                    if rc is None:
+                        break
+                    tail = self.process.last_error() if self.process else ""
+                    self.error = f"the RTMP front exited ({rc}): {tail}".rstrip(": ")
+                    self.log.error("%s", self.error)
+                failures = 0 if time.monotonic() - started > STEADY_SECONDS else failures + 1
+                pause = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1] if failures else BACKOFF_SECONDS[0]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), pause)
+        finally:
+            self.listening.clear()
+            if self.process is not None:
+                await self.process.stop(grace=3)
+
+    async def wait_listening(self, timeout: float = LISTEN_TIMEOUT_SECONDS) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.listening.wait(), timeout)
+        return self.listening.is_set()

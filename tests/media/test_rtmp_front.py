@@ -1,0 +1,161 @@
+"""The ingest's RTMP front door as an outsider meets it: a real ingest worker (its RTMP front and
+FFmpeg) on 127.0.0.1, attacked with a hand-written RTMP client (devtools.media.rtmp_raw) while the
+real encoder (FFmpeg) publishes with the key. Each attack put the attacker's media on air, or kept
+the encoder out, through the byte relay this front replaced (main at 3627d2a); here none may.
+
+What "on air" means is read from the outputs: `status.live`, HLS segments, and the pixels of the
+decoded HLS (the attacker's video is solid red; the encoder's is testsrc2)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from pathlib import Path
+
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher
+from devtools.media.rtmp_raw import TYPE_COMMAND, RawRtmp, attacker_flv, attacker_frames, chunks
+from devtools.waits import wait_for
+
+ATTACK_SECONDS = 6
+
+
+def hls_segments(ingest) -> list[str]:
+    code, playlist = http_get(f"{ingest.http}/hls/ts/index.m3u8")
+    return re.findall(r"^(\S+\.ts)$", playlist.decode(), re.M) if code == 200 else []
+
+
+def refusals(ingest, reason: str) -> float:
+    metrics = http_get(f"{ingest.http}/metrics")[1].decode()
+    found = re.search(rf'^streamops_ingest_rtmp_refused_total\{{[^}}]*reason="{reason}"[^}}]*\}} (\S+)$', metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def red_frames(ingest, workdir: Path) -> int:
+    """The attacker's frames in the HLS the ingest serves now."""
+    count = 0
+    for name in hls_segments(ingest):
+        path = workdir / f"check-{name}"
+        path.write_bytes(http_get(f"{ingest.http}/hls/ts/{name}")[1])
+        count += attacker_frames(path)
+    return count
+
+
+def assert_nothing_on_air(ingest) -> None:
+    status = ingest.status()
+    assert not status["live"], status
+    assert not hls_segments(ingest), "no HLS segment may come from an unauthenticated client"
+
+
+def test_play_then_media_is_refused_and_nothing_goes_on_air(ingest, tmp_path):
+    """3627d2a: `play` was forwarded to FFmpeg's listener, which took the media that followed:
+    live true, 4 HLS segments of the attacker's."""
+    flv = attacker_flv(tmp_path)
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as attacker:
+        attacker.handshake()
+        attacker.connect()
+        attacker.create_stream()
+        attacker.play("anything")
+        attacker.send_flv(flv, seconds=ATTACK_SECONDS)
+        assert attacker.closed(wait=2), "play is not a publisher's command: the front closes"
+    assert_nothing_on_air(ingest)
+    assert refusals(ingest, "protocol") >= 1
+
+
+def test_wrong_key_publish_split_over_tiny_chunks_is_refused(ingest, tmp_path):
+    """3627d2a: with Set Chunk Size 8 the `publish` no longer started in its first chunk, so the
+    relay let it through unchecked: live true, 4 HLS segments."""
+    flv = attacker_flv(tmp_path)
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as attacker:
+        attacker.handshake()
+        attacker.set_chunk_size(8)
+        attacker.connect()
+        attacker.publish("not-the-key")
+        attacker.send_flv(flv, seconds=ATTACK_SECONDS)
+        assert attacker.closed(wait=2)
+    assert_nothing_on_air(ingest)
+    assert refusals(ingest, "key") >= 1
+
+
+def test_the_right_key_split_over_tiny_chunks_is_taken(ingest, tmp_path):
+    """The front reassembles chunks of any size: the same split with the key goes live."""
+    flv = attacker_flv(tmp_path)
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as publisher:
+        publisher.handshake()
+        publisher.set_chunk_size(8)
+        publisher.connect()
+        publisher.publish(ingest.KEY)
+        sender = threading.Thread(target=publisher.send_flv, args=(flv, ATTACK_SECONDS))
+        sender.start()
+        try:
+            ingest.wait_live(timeout=10)
+        finally:
+            sender.join()
+
+
+def test_a_trickling_client_does_not_keep_the_encoder_out(ingest):
+    """3627d2a: a client sending one byte every 2 s held FFmpeg's one-client listener, so the real
+    encoder stayed out for the whole 30 s. Now the trickler is dropped at the pre-auth deadline and
+    never holds a slot: the encoder goes live as if it were not there."""
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as trickler:
+        trickler.send(b"\x03")
+        connected = time.monotonic()
+        with Publisher(ingest.rtmp_url(), duration=20) as encoder:
+            started = time.monotonic()
+            ingest.wait_live(timeout=10)
+            to_live = time.monotonic() - started
+            cut = None
+            for _ in range(6):
+                try:
+                    trickler.send(b"\x00")
+                except OSError:
+                    cut = time.monotonic() - connected
+                    break
+                if trickler.closed(wait=2):
+                    cut = time.monotonic() - connected
+                    break
+            assert encoder.running
+        assert to_live < 5, f"the encoder went live {to_live:.1f} s after it started"
+        assert cut is not None and cut < 9, "the pre-auth deadline (5 s) drops a trickling client"
+    assert refusals(ingest, "deadline") >= 1
+
+
+def test_a_huge_partial_publish_is_cut_at_the_byte_cap(ingest):
+    """3627d2a buffered a 5 MB partial `publish` whole. The front reads at most ≈64 KiB before a
+    client is authenticated, then hangs up: the rest of the 5 MB never gets in."""
+    body = b"\x02\x00\x07publish" + b"\x00" * (5 * 1024 * 1024)
+    data = chunks(3, TYPE_COMMAND, 0, 0, body, 4096)[: 5 * 1024 * 1024]
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as attacker:
+        attacker.handshake()
+        attacker.connect()
+        attacker.set_chunk_size(4096)
+        with contextlib.suppress(OSError):  # reset once the front hung up
+            for start in range(0, len(data), 65536):
+                attacker.send(data[start : start + 65536])
+        assert attacker.sent < len(data) or attacker.closed(wait=3)
+    wait_for(lambda: refusals(ingest, "bytes") >= 1, timeout=5)
+    assert_nothing_on_air(ingest)
+
+
+def test_media_before_publish_and_a_wrong_key_leave_the_live_encoder_alone(ingest, tmp_path):
+    """While the encoder is live, attackers' play, wrong-key and headless media change nothing it
+    serves: no red frame in the decoded HLS."""
+    flv = attacker_flv(tmp_path)
+    with Publisher(ingest.rtmp_url(), duration=25):
+        ingest.wait_live(timeout=15)
+        for attack in ("play", "wrong-key", "media-only"):
+            with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as attacker, contextlib.suppress(ConnectionError):
+                attacker.handshake()  # (a front may also refuse at once: the stream has its publisher)
+                attacker.connect()
+                if attack == "play":
+                    attacker.create_stream()
+                    attacker.play(ingest.KEY)
+                elif attack == "wrong-key":
+                    attacker.publish(ingest.KEY + "x")
+                attacker.send_flv(flv, seconds=2)
+                assert attacker.closed(wait=2), attack
+        wait_for(lambda: len(hls_segments(ingest)) >= 3, timeout=15)
+        assert ingest.status()["live"]
+        assert red_frames(ingest, tmp_path) == 0

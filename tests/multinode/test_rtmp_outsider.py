@@ -1,0 +1,182 @@
+"""An outsider on the cluster's LAN against a stream's RTMP NodePort, while the real encoder publishes
+with the key (issue 36): trickling handshakes, `play` followed by media, a wrong-key `publish` split
+over 8-byte chunks followed by media, a 5 MB partial `publish`, each in a loop. The encoder goes live
+within 2 s of starting, whatever they do, and none of the attacker's media (solid red) reaches the HLS
+viewers get, the recording or the restream target: each is decoded and looked at.
+
+On main at 3627d2a the tricklers kept the encoder out (the relay handed FFmpeg's one-client listener
+to the first connection) and `play` + media or the chunked publish went on air."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from devtools.catalog import recording, restream
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import OUTSIDE_IP
+from devtools.cluster.release import Release
+from devtools.http_client import http_json
+from devtools.media.hls import media_playlist
+from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.rtmp_raw import TYPE_COMMAND, RawRtmp, attacker_flv, attacker_frames, chunks
+from devtools.waits import eventually
+
+from devtools import netns
+from tests.multinode.test_streaming import start_stream
+
+pytestmark = pytest.mark.timeout(600)
+
+
+class Outsider:
+    """The attacks, each in a loop on its own thread, from the LAN namespace, until stop()."""
+
+    def __init__(self, cluster: LocalCluster, host: str, port: int, flv: Path) -> None:
+        self.cluster, self.host, self.port, self.flv = cluster, host, port, flv
+        self.stopping = threading.Event()
+        self.attempts: dict[str, int] = {}
+        self.threads = [
+            threading.Thread(target=self._loop, args=(name, attack), daemon=True)
+            for name, attack in (
+                *((f"trickle-{i}", self._trickle) for i in range(4)),
+                ("play", self._play),
+                ("chunked-wrong-key", self._chunked_wrong_key),
+                ("partial-publish", self._partial_publish),
+            )
+        ]
+
+    def __enter__(self) -> Outsider:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+
+    def _client(self) -> RawRtmp:
+        with netns.entered(self.cluster.network.outside):  # the socket stays on the LAN
+            return RawRtmp(self.host, self.port)
+
+    def _loop(self, name: str, attack: Callable[[RawRtmp], None]) -> None:
+        while not self.stopping.is_set():
+            self.attempts[name] = self.attempts.get(name, 0) + 1
+            with contextlib.suppress(OSError), self._client() as client:
+                attack(client)
+            self.stopping.wait(0.2)
+
+    def _trickle(self, client: RawRtmp) -> None:
+        while not self.stopping.is_set():
+            client.send(b"\x03")
+            if client.closed(wait=2):
+                return
+
+    def _play(self, client: RawRtmp) -> None:
+        client.handshake()
+        client.connect()
+        client.create_stream()
+        client.play("anything")
+        client.send_flv(self.flv, seconds=3)
+
+    def _chunked_wrong_key(self, client: RawRtmp) -> None:
+        client.handshake()
+        client.set_chunk_size(8)
+        client.connect()
+        client.publish("not-the-key")
+        client.send_flv(self.flv, seconds=3)
+
+    def _partial_publish(self, client: RawRtmp) -> None:
+        client.handshake()
+        client.connect()
+        client.set_chunk_size(4096)
+        body = b"\x02\x00\x07publish" + b"\x00" * (5 * 1024 * 1024)
+        data = chunks(3, TYPE_COMMAND, 0, 0, body, 4096)[: 5 * 1024 * 1024]
+        for start in range(0, len(data), 65536):
+            client.send(data[start : start + 65536])
+
+
+def ingest_status(cluster: LocalCluster, stream: dict) -> dict:
+    """The ingest's own /status through its HTTP NodePort, from the LAN (no operator poll in between)."""
+    origin = urlsplit(stream["status"]["playback"]["hlsCmafUrl"])
+    with netns.entered(cluster.network.outside):
+        return http_json(f"{origin.scheme}://{origin.netloc}/status", timeout=3)
+
+
+def lan_answers(cluster: LocalCluster, stream: dict) -> bool:
+    try:
+        ingest_status(cluster, stream)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def target(cluster: LocalCluster, tmp_path: Path) -> Iterator[NginxRtmp]:
+    with NginxRtmp(hls=True, workdir=tmp_path / "target", address=OUTSIDE_IP, netns=cluster.network.outside) as nginx:
+        yield nginx
+
+
+def test_an_outsider_on_the_lan_gets_nothing_on_air_and_never_keeps_the_encoder_out(
+    cluster: LocalCluster,
+    release: Release,
+    namespace: str,
+    publishers: list[Publisher],
+    target: NginxRtmp,
+    tmp_path: Path,
+) -> None:
+    ns = namespace
+    volume = cluster.recordings_volume(ns, "node-1")
+    stream = start_stream(cluster, ns)
+    push = urlsplit(stream["status"]["ingest"]["pushUrl"])
+    assert push.hostname and push.port
+    key = cluster.stream_key(ns, "cam")
+    flv = attacker_flv(tmp_path, size="640x360")
+    # kube-proxy programs the NodePort a moment after Ready: the first attack connects once it does.
+    eventually(lambda: lan_answers(cluster, stream), timeout=30, what="the ingest on the LAN")
+
+    with Outsider(cluster, push.hostname, push.port, flv) as outsider:
+        time.sleep(6)  # every attack under way, the tricklers past a first pre-auth deadline
+        assert not ingest_status(cluster, stream)["live"], "nothing of the attacker's is on air"
+        encoder = cluster.lan_encoder(f"{push.geturl()}/{key}").start()
+        publishers.append(encoder)
+        started = time.monotonic()
+        eventually(lambda: ingest_status(cluster, stream)["live"], timeout=15, interval=0.1, what="live")
+        to_live = time.monotonic() - started
+        cluster.apply(ns, recording("rec", minDurationSeconds=1))
+        cluster.apply(ns, restream("out", uri=target.app_url()))
+        cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
+        eventually(lambda: list(target.hls_dir.glob("*.ts")), timeout=60, what="the restream's HLS at the target")
+        time.sleep(12)  # the attacks go on while the stream is recorded and restreamed
+        attempts = dict(outsider.attempts)
+    assert to_live < 2.0, f"the encoder went live {to_live:.2f} s after it started (attacks: {attempts})"
+    assert all(attempts.get(name, 0) >= 2 for name in ("play", "chunked-wrong-key", "partial-publish")), attempts
+    status = ingest_status(cluster, stream)
+    assert status["live"] and status["refusedPublishers"] >= sum(attempts.values()) // 2, status
+
+    # What viewers get: the HLS from the LAN.
+    url = stream["status"]["playback"]["hlsMpegtsUrl"]
+    playlist_url, segments = media_playlist(url, cluster.lan_get)
+    for name in segments[-4:]:
+        code, body = cluster.lan_get(playlist_url.rsplit("/", 1)[0] + "/" + name)
+        assert code == 200
+        (tmp_path / "viewer.ts").write_bytes(body)
+        assert attacker_frames(tmp_path / "viewer.ts") == 0, f"attacker frames in HLS segment {name}"
+    # The restream target's copy.
+    restreamed = sorted(target.hls_dir.glob("*.ts"))
+    assert restreamed
+    for path in restreamed[-3:]:
+        assert attacker_frames(path) == 0, f"attacker frames in the restream's {path.name}"
+    # The recording.
+    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    rec = cluster.wait_status(
+        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
+    )
+    [video] = rec["status"]["videos"]
+    assert attacker_frames(volume / video["path"]) == 0, "attacker frames in the recording"

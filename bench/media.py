@@ -47,6 +47,7 @@ from typing import Any
 
 from devtools.http_client import http_json
 from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.rtmp_raw import RawRtmp
 from devtools.media.s3_server import S3Server, curl_put_seconds
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
@@ -501,6 +502,39 @@ def latency(tmp: Path, seconds: float) -> dict[str, float]:
 # --- report --------------------------------------------------------------------------------------
 
 
+def refusal_flood(tmp: Path, seconds: float, clients: int = 4) -> dict[str, float]:
+    """Outsiders flooding the RTMP port with wrong-key publishes (full handshake, connect, publish),
+    each client from its own loopback address, as fast as they can: refusals a second, and how many
+    one core of the front turns away (refusals per CPU second of streamops-rtmp)."""
+    with ingest_worker(tmp) as ingest:
+        assert ingest.process is not None
+        front = next(p for p in proc_tree(ingest.process.pid) if process_name(p) == "streamops-rtmp")
+        stop, done = threading.Event(), [0] * clients
+
+        def flood(i: int) -> None:
+            while not stop.is_set():
+                source = f"127.0.0.{i + 2}"
+                with contextlib.suppress(OSError), RawRtmp("127.0.0.1", ingest.ports["rtmp"], source=source) as c:
+                    c.handshake()
+                    c.connect()
+                    c.publish("not-the-key")
+                    c.closed(wait=2)
+                done[i] += 1
+
+        threads = [threading.Thread(target=flood, args=(i,)) for i in range(clients)]
+        c0, t0 = cpu_seconds([front]), time.monotonic()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        elapsed, cpu = time.monotonic() - t0, cpu_seconds([front]) - c0
+        refused = ingest.status()["refusedPublishers"]
+    per_core = refused / cpu if cpu else 0.0
+    return {"per_second": refused / elapsed, "per_core_second": per_core, "front_cpu": 100 * cpu / elapsed}
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "n/a"
 
@@ -532,6 +566,7 @@ def main() -> int:
         lat = latency(fresh("l"), 30)
         s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
         recorders = recorder_costs(fresh("rc"), args.window)
+        flood = refusal_flood(fresh("f"), args.window)
         many: list[tuple[str, ...]] = []
         if args.restreams:
             many_ours = restreams_streamops(fresh("m"), args.restreams, args.window)
@@ -604,6 +639,14 @@ def main() -> int:
             f"{cost_ours['ingest'][0] - cost_ours['ingest'][2] - cost_ours['ingest'][3]:.1f} %",
             f"{cost_theirs['ingest'][0]:.1f} %",
             ratio(cost_ours["ingest"][0] - cost_ours["ingest"][2] - cost_ours["ingest"][3], cost_theirs["ingest"][0]),
+            "—",
+        ),
+        (
+            "wrong-key publishes turned away (4 flooding clients, full handshake each): a second; per core",
+            f"{flood['per_second']:.0f}/s (front at {flood['front_cpu']:.0f} % of a core); "
+            f"{flood['per_core_second']:.0f}/s per core",
+            "—",
+            "—",
             "—",
         ),
         (

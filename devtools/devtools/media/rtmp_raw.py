@@ -99,8 +99,10 @@ def attacker_frames(media: Path) -> int:
 
 
 class RawRtmp:
-    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: str | None = None) -> None:
+        """`source`: the local address to connect from (e.g. 127.0.0.7: another "client address")."""
+        bind = (source, 0) if source else None
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=bind)
         self.chunk_size = 128
         self.transaction = 1
         self.sent = 0

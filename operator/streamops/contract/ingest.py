@@ -218,7 +218,7 @@ class IngestConfig(WorkerConfig):
         ge=1,
         le=300,
         description="A publishing session that sends nothing for this long is ended and its connection closed "
-        f"(RTMP: by the gate; SRT: the listener's read timeout). Default {PUBLISHER_TIMEOUT_SECONDS:g}. A new "
+        f"(RTMP: by the RTMP front; SRT: the listener's read timeout). Default {PUBLISHER_TIMEOUT_SECONDS:g}. A new "
         "publisher is accepted before that as soon as the session is silent.",
     )
     playback: IngestPlayback | None = Field(

@@ -8,7 +8,7 @@ and printed only on stdout. Without it the URL carries a mask, so a screen share
 push_url): RTMP(S) the stream name after /live, SRT the passphrase (the ingest's SRT listener has
 no streamid check), WHIP the bearer token.
 
-A rotated key needs no restart: the ingest mounts the Secret as a file and its RTMP gate and WHIP
+A rotated key needs no restart: the ingest mounts the Secret as a file and its RTMP front and WHIP
 endpoint read it per publisher, its SRT listener takes the new passphrase while nobody publishes
 (docs/design/ingest-robustness.md, "Stream key rotation"). It arrives in the Pods when the kubelet
 syncs mounted Secrets (about a minute).

@@ -40,6 +40,9 @@ type Config struct {
 	// AdmitTimeout bounds the wait for the worker's answer to a `publish` event, and then the wait
 	// for the FIFO's reader.
 	AdmitTimeout time.Duration
+	// RecvBatch is how much of an admitted publisher's media the socket gathers before it wakes
+	// this process (SO_RCVLOWAT from the publisher's rate): CPU for latency; 0: wake per segment.
+	RecvBatch time.Duration
 
 	LogLevel string
 }
@@ -61,6 +64,7 @@ func parseConfig(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.PreauthTotal, "preauth-total", 128, "connections in pre-auth at once overall")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 5*time.Second, "an admitted publisher silent this long (or a FIFO write blocked this long) ends")
 	fs.DurationVar(&c.AdmitTimeout, "admit-timeout", 5*time.Second, "wait for the worker's answer to a publish, then for the FIFO's reader")
+	fs.DurationVar(&c.RecvBatch, "recv-batch", 20*time.Millisecond, "media gathered in the socket per wake-up of an admitted publisher's reads (0: every segment)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -77,6 +81,8 @@ func parseConfig(args []string, out io.Writer) (Config, error) {
 		return c, errors.New("--rtmps needs --cert and --tls-key")
 	case c.PreauthDeadline <= 0 || c.IdleTimeout <= 0 || c.AdmitTimeout <= 0 || c.CertPoll <= 0:
 		return c, errors.New("--preauth-deadline, --idle-timeout, --admit-timeout and --cert-poll must be positive")
+	case c.RecvBatch < 0 || c.RecvBatch > time.Second:
+		return c, errors.New("--recv-batch must be between 0 and 1s")
 	case c.PreauthBytes < 4096:
 		// The RTMP handshake alone is 3073 bytes.
 		return c, errors.New("--preauth-bytes must be at least 4096")

@@ -550,6 +550,28 @@ func TestSessionEnds(t *testing.T) {
 			t.Fatalf("the FIFO got %d bytes before EOF", len(got))
 		}
 	})
+	t.Run("slowing publisher", func(t *testing.T) {
+		// A second at ≈200 KB/s raises the receive low-water mark; then a small message and
+		// silence: the message still reaches the FIFO, then the session ends idle.
+		c := dialRTMP(t, h.rtmp)
+		c.t = t
+		id, fifo := admitted(t, h, c, "slowing.flv")
+		c.setChunkSize(65536)
+		big := append([]byte{0x27, 1, 0, 0, 0}, make([]byte, 4000)...)
+		for i := range 75 {
+			c.mustSend(6, 9, streamID1, uint32(i*20), big)
+			time.Sleep(20 * time.Millisecond)
+		}
+		last := []byte{0xaf, 0x01, 0x21, 0x10, 0x04, 0x60}
+		c.mustSend(4, 8, streamID1, 1600, last)
+		if r := h.waitEnded(id, 5*time.Second).str("reason"); r != "idle" {
+			t.Fatalf("ended %s, want idle", r)
+		}
+		tags := parseFLV(t, fifo.waitEOF(t, 5*time.Second)[13:])
+		if n := len(tags); n != 76 || !bytes.Equal(tags[n-1].body, last) {
+			t.Fatalf("%d tags (the last %d bytes); want 76, the last the small audio message", n, len(tags[n-1].body))
+		}
+	})
 	t.Run("no answer", func(t *testing.T) {
 		c := dialRTMP(t, h.rtmp)
 		c.t = t

@@ -67,8 +67,11 @@ type meter struct {
 	deadline time.Time // zero: none
 	now      func() time.Time
 	before   func() error // nil: none
-	cause    error        // errByteCap, errDeadline or the hook's error: sticky
-	ioErr    error        // the first error of the connection itself
+	// retry, when set, is asked after a read timed out: true re-reads instead of failing (the
+	// media phase's receive low-water mark may hold bytes back from a slowing publisher).
+	retry func() bool
+	cause error // errByteCap, errDeadline or the hook's error: sticky
+	ioErr error // the first error of the connection itself
 }
 
 func newMeter(rw io.ReadWriter, limit int64, deadline time.Time, now func() time.Time) *meter {
@@ -93,6 +96,9 @@ func (m *meter) Read(p []byte) (int, error) {
 		p = p[:m.limit-m.n+1] // one byte past the cap is enough to know it was passed
 	}
 	n, err := m.rw.Read(p)
+	for n == 0 && m.retry != nil && errors.Is(err, os.ErrDeadlineExceeded) && m.retry() {
+		n, err = m.rw.Read(p)
+	}
 	m.n += int64(n)
 	if m.limit > 0 && m.n > m.limit {
 		m.cause = errByteCap

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/bluenviron/gortmplib/pkg/message"
 )
@@ -194,10 +195,12 @@ func (s *session) pump(fifo *os.File) (string, int64) {
 		}
 	}
 	var upstreamErr error
+	lw := newLowWater(s.raw, cfg.RecvBatch)
 	// Before each read of the socket: what was parsed goes to FFmpeg, in one write, when the
 	// socket's bytes are used up (not per message).
 	s.m.before = func() error {
 		arm()
+		lw.update(s.m.n)
 		if bw.Buffered() > 0 {
 			if err := bw.Flush(); err != nil {
 				upstreamErr = err
@@ -205,6 +208,15 @@ func (s *session) pump(fifo *os.File) (string, int64) {
 			}
 		}
 		return nil
+	}
+	// A read timing out while the low-water mark holds bytes back is no silence: take them.
+	s.m.retry = func() bool {
+		if s.cutBy() != "" || !lw.holding() {
+			return false
+		}
+		armed = time.Time{}
+		arm()
+		return true
 	}
 	arm()
 	if err := s.p.w.Write(&message.UserControlStreamBegin{StreamID: 1}); err != nil {
@@ -320,4 +332,82 @@ func openFIFO(ctx context.Context, path string, timeout time.Duration) (*os.File
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// Receive batching. A publisher's encoder writes every chunk as it comes (≈200 small TCP
+// segments a second at 2.5 Mbit/s), and waking for each is most of this process's CPU (and, through
+// the FIFO writes, FFmpeg's). SO_RCVLOWAT makes the socket wake us only when --recv-batch (20 ms)
+// of the publisher's bytes are there: the mark follows the rate of the last second (1 byte at
+// first, at most 16 KiB). What a slowing publisher leaves below the mark is taken when the read
+// deadline fires (holding, below), so a silence is still a silence and nothing is lost. Measured
+// (README.md): 1.0 → 0.4 % of a core, FFmpeg's reading 0.45 → 0.23 %, for 13 ms more latency.
+const lowWaterMax = 16 * 1024
+
+type lowWater struct {
+	rc    syscall.RawConn // nil: not a TCP socket, or no batching (the mark is never set)
+	batch time.Duration
+	mark  int
+	since time.Time
+	at    int64 // the byte count at since
+}
+
+func newLowWater(c net.Conn, batch time.Duration) *lowWater {
+	l := &lowWater{mark: 1, batch: batch}
+	if tc, ok := c.(*net.TCPConn); ok && batch > 0 {
+		if rc, err := tc.SyscallConn(); err == nil {
+			l.rc = rc
+		}
+	}
+	return l
+}
+
+// update sets the mark from the rate since the last update, once a second; n is the count of
+// bytes read so far.
+func (l *lowWater) update(n int64) {
+	if l.rc == nil {
+		return
+	}
+	now := time.Now()
+	if l.since.IsZero() {
+		l.since, l.at = now, n
+		return
+	}
+	elapsed := now.Sub(l.since)
+	if elapsed < time.Second {
+		return
+	}
+	want := int(float64(n-l.at) / elapsed.Seconds() * l.batch.Seconds())
+	want = max(1, min(want, lowWaterMax))
+	l.since, l.at = now, n
+	if want*8 < l.mark*7 || want*8 > l.mark*9 { // ±12 %: no syscall for a steady rate
+		l.set(want)
+	}
+}
+
+func (l *lowWater) set(v int) {
+	l.rc.Control(func(fd uintptr) {
+		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, v) == nil {
+			l.mark = v
+		}
+	})
+}
+
+// holding says whether bytes wait below the mark (and drops the mark to 1 so they come).
+func (l *lowWater) holding() bool {
+	if l.rc == nil || l.mark <= 1 {
+		return false
+	}
+	var pending int
+	l.rc.Control(func(fd uintptr) {
+		var n int32
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno == 0 {
+			pending = int(n)
+		}
+	})
+	if pending == 0 {
+		return false
+	}
+	l.set(1)
+	l.since = time.Time{} // the next update starts a fresh measurement
+	return true
 }

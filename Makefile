@@ -39,15 +39,16 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc and components/hlsload
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc, components/hlsload and components/rtmp
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
-	@unformatted=$$(gofmt -l components/webrtc components/hlsload); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && go vet ./...
 	cd components/hlsload && go vet ./...
+	cd components/rtmp && go vet ./...
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks
@@ -59,11 +60,11 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc hlsload test-images
-	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-hlsload
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload test-images
+	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
+test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 test-unit: venv ## unit tests only (no cluster)
@@ -120,7 +121,7 @@ demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart
 	@$(MAKE) --no-print-directory -j3 kube helm s3server demo-images
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
+demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
 
 demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
@@ -170,7 +171,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus s3server ffmpeg webrtc test-webrtc hlsload test-hlsload
+.PHONY: coredns traefik prometheus s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
@@ -185,6 +186,17 @@ webrtc: ## build streamops-webrtc (components/webrtc: WHIP ingest and WHEP fan-o
 
 test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
 	cd components/webrtc && go test -count=1 ./...
+
+# Each fuzz target runs FUZZTIME on top of the tests (the seed corpus runs with the tests anyway).
+# New-coverage inputs are minimized for 50 runs only: the default 60 s per input stalled the runs.
+FUZZTIME ?= 15s
+rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
+	@bash hack/build-rtmp.sh
+
+test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for FUZZTIME (15s)
+	cd components/rtmp && go test -count=1 ./...
+	cd components/rtmp && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
+	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x -parallel 1 . || exit 1; done
 
 hlsload: ## build hlsload (components/hlsload: the LL-HLS/HLS load client of bench-playback, Go stdlib only) into the cache, keyed by its sources
 	@bash hack/build-hlsload.sh

@@ -24,8 +24,7 @@ type front struct {
 	mu        sync.Mutex
 	closing   bool
 	listeners []net.Listener
-	perSource map[string]int // connections in pre-auth by source IP
-	preauth   int            // connections in pre-auth overall
+	preauth   *slots // connections in pre-auth, capped per source IP and in all
 	conns     map[net.Conn]struct{}
 	sessions  map[uint64]*session
 	lastID    uint64
@@ -35,10 +34,10 @@ type front struct {
 func newFront(ctx context.Context, cfg Config, log *slog.Logger, ev *emitter) *front {
 	f := &front{
 		cfg: cfg, log: log, ev: ev, now: time.Now, ctx: ctx,
-		refusals:  newRefusalLog(1024, time.Minute),
-		perSource: map[string]int{},
-		conns:     map[net.Conn]struct{}{},
-		sessions:  map[uint64]*session{},
+		refusals: newRefusalLog(1024, time.Minute),
+		preauth:  newSlots(cfg.PreauthPerSource, cfg.PreauthTotal),
+		conns:    map[net.Conn]struct{}{},
+		sessions: map[uint64]*session{},
 	}
 	if cfg.RTMPS != "" {
 		f.certs = &certReloader{certPath: cfg.Cert, keyPath: cfg.TLSKey, emit: func(e certificateEvent) {
@@ -136,30 +135,6 @@ func (f *front) untrack(c net.Conn) {
 	f.mu.Unlock()
 }
 
-// acquire takes a pre-auth slot for ip, or names the cap that is full.
-func (f *front) acquire(ip string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch {
-	case f.perSource[ip] >= f.cfg.PreauthPerSource:
-		return reasonSourceCap
-	case f.preauth >= f.cfg.PreauthTotal:
-		return reasonTotalCap
-	}
-	f.perSource[ip]++
-	f.preauth++
-	return ""
-}
-
-func (f *front) release(ip string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.perSource[ip]--; f.perSource[ip] <= 0 {
-		delete(f.perSource, ip)
-	}
-	f.preauth--
-}
-
 // meteredConn is the raw connection with its reads and writes going through the meter (what the
 // TLS server reads the handshake and records from).
 type meteredConn struct {
@@ -174,19 +149,10 @@ func (c meteredConn) Write(p []byte) (int, error) { return c.m.Write(p) }
 // key, into a session.
 func (f *front) handle(raw net.Conn, isTLS bool) {
 	ip := peerIP(raw)
-	if reason := f.acquire(ip); reason != "" {
-		raw.Close()
-		f.refused(ip, reason, "too many connections in pre-auth")
-		return
-	}
-	inPreauth := true
-	defer func() {
-		if inPreauth {
-			f.release(ip)
-		}
-	}()
-
 	start := f.now()
+	slot := f.preauth.take(raw, ip, start)
+	defer f.preauth.release(slot)
+
 	deadline := start.Add(f.cfg.PreauthDeadline)
 	raw.SetDeadline(deadline) // a total deadline: TLS, RTMP handshake, connect … publish
 	m := newMeter(raw, f.cfg.PreauthBytes, deadline, f.now)
@@ -195,6 +161,10 @@ func (f *front) handle(raw net.Conn, isTLS bool) {
 	if isTLS {
 		tc := tls.Server(mc, f.tlsConf)
 		if err := tc.HandshakeContext(f.ctx); err != nil {
+			if reason := slot.evictedBy(); reason != "" {
+				f.refused(ip, reason, "closed for a newcomer: too many connections in pre-auth")
+				return
+			}
 			switch reason := classify(err, m); reason {
 			case "":
 				// gone before the handshake ended (a TCP probe, a port scan): no refusal
@@ -210,16 +180,23 @@ func (f *front) handle(raw net.Conn, isTLS bool) {
 	p, err := runPreauth(conn, preauthConfig{
 		key:      func() []byte { return readKey(f.cfg.KeyFile) },
 		maxBytes: f.cfg.PreauthBytes,
+		progress: slot.stage.Store,
 	})
 	if err != nil {
+		if reason := slot.evictedBy(); reason != "" {
+			f.refused(ip, reason, "closed for a newcomer: too many connections in pre-auth")
+			return
+		}
 		if reason := classify(err, m); reason != "" {
 			f.refused(ip, reason, refusalDetail(err, m))
 		}
 		return
 	}
 	// The key was right: the connection leaves pre-auth (its slot goes to the next client).
-	f.release(ip)
-	inPreauth = false
+	f.preauth.release(slot)
+	if slot.evictedBy() != "" {
+		return // closed for a newcomer a moment before its publish was read: the publisher retries
+	}
 	raw.SetDeadline(time.Time{})
 	m.lift()
 	s := f.newSession(raw, m, p, ip, isTLS)
@@ -260,7 +237,8 @@ func (f *front) command(c controlCommand) {
 	s := f.sessions[c.ID]
 	f.mu.Unlock()
 	if s == nil {
-		f.log.Warn("a command for no live session", "type", c.Type, "id", c.ID)
+		// A session that ended on its own (the publisher left) before the worker's close arrived.
+		f.log.Debug("a command for no live session", "type", c.Type, "id", c.ID)
 		return
 	}
 	switch c.Type {

@@ -356,8 +356,11 @@ func TestByteCap(t *testing.T) {
 	h.noEvent("publish", 100*time.Millisecond)
 }
 
-// Pre-auth connections are capped per source IP and overall, at accept.
-func TestPreauthCaps(t *testing.T) {
+// Pre-auth connections are capped per source IP and overall; over a cap the newcomer is never
+// turned away: the connection that got least far, then the oldest, is closed for it. So tricklers
+// holding every slot (behind a NodePort, every client may share one address) never keep a
+// publisher with the key out.
+func TestPreauthCapsEvictTheLeastAdvanced(t *testing.T) {
 	t.Parallel()
 	h := startFront(t, "--preauth-per-source", "2", "--preauth-total", "3")
 	dialFrom := func(ip string) net.Conn {
@@ -375,37 +378,44 @@ func TestPreauthCaps(t *testing.T) {
 		var ne net.Error
 		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 	}
-	a1, _ := dialFrom("127.0.0.1"), dialFrom("127.0.0.1")
+	// Two tricklers from 127.0.0.1 fill its cap; the first is past the RTMP handshake.
+	advanced := newRTMPClient(t, dialFrom("127.0.0.1"))
+	advanced.handshake()
+	time.Sleep(50 * time.Millisecond)
+	trickler := dialFrom("127.0.0.1")
+	trickler.Write([]byte{0x03})
 	time.Sleep(100 * time.Millisecond)
-	third := dialFrom("127.0.0.1")
+	// A publisher from the same address: the trickler (least advanced) goes, not the newcomer.
+	conn := dialFrom("127.0.0.1")
 	ev := h.waitRefused("source-cap", 2*time.Second)
 	if ev.str("peer") != "127.0.0.1" {
 		t.Fatalf("refused event %v", ev)
 	}
-	if !closedSoon(third) {
-		t.Fatal("the connection over the per-source cap was not closed at once")
-	}
-	other := dialFrom("127.0.0.2")
-	time.Sleep(100 * time.Millisecond)
-	fourth := dialFrom("127.0.0.3")
-	h.waitRefused("total-cap", 2*time.Second)
-	if !closedSoon(fourth) {
-		t.Fatal("the connection over the total cap was not closed at once")
-	}
-	if closedSoon(other) {
-		t.Fatal("a connection under the caps was closed")
-	}
-	a1.Close() // its slot frees: 127.0.0.1 may connect again and publish
-	time.Sleep(200 * time.Millisecond)
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}}
-	conn, err := d.Dial("tcp", h.rtmp)
-	if err != nil {
-		t.Fatal(err)
+	if !closedSoon(trickler) {
+		t.Fatal("the least advanced connection was not closed for the newcomer")
 	}
 	c := newRTMPClient(t, conn)
 	c.connect()
 	c.publish(testKey)
 	h.waitEvent("publish", 5*time.Second)
+	if closedSoon(advanced.conn) {
+		t.Fatal("the connection past its handshake was closed instead of the trickler")
+	}
+
+	// The total cap: 127.0.0.1's handshaken client and two idle ones from other addresses fill it;
+	// a newcomer closes the oldest idle one.
+	first := dialFrom("127.0.0.2")
+	time.Sleep(50 * time.Millisecond)
+	second := dialFrom("127.0.0.3")
+	time.Sleep(100 * time.Millisecond)
+	dialFrom("127.0.0.4")
+	h.waitRefused("total-cap", 2*time.Second)
+	if !closedSoon(first) {
+		t.Fatal("the oldest least advanced connection was not closed at the total cap")
+	}
+	if closedSoon(second) {
+		t.Fatal("a newer connection was closed instead of the oldest")
+	}
 }
 
 // The Enhanced RTMP FourCC video and audio bodies reach the FIFO byte for byte; the FLV header,

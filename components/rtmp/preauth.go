@@ -31,6 +31,7 @@ const (
 	reasonSourceCap = "source-cap"
 	reasonTotalCap  = "total-cap"
 	reasonBusy      = "busy"
+	reasonInactive  = "inactive"
 	reasonTLS       = "tls"
 )
 
@@ -130,6 +131,22 @@ type preauthConfig struct {
 	// maxBytes is the byte cap: the reader's chunk size is clamped to it, so a declared huge
 	// chunk cannot make gortmplib allocate ahead of the bytes actually received.
 	maxBytes int64
+	// progress, when set, is told each stage reached (stageHandshake, stageConnected): the caps
+	// evict the connections that got least far first.
+	progress func(stage int32)
+}
+
+// Pre-auth stages, in order.
+const (
+	stageAccepted  int32 = iota // TCP (or TLS) accepted, RTMP handshake not done
+	stageHandshake              // RTMP handshake done
+	stageConnected              // `connect` accepted
+)
+
+func (c preauthConfig) reached(stage int32) {
+	if c.progress != nil {
+		c.progress(stage)
+	}
 }
 
 // publisher is a connection whose `publish` carried the right key: the reader (which may hold
@@ -160,6 +177,7 @@ func runPreauth(rw io.ReadWriter, cfg preauthConfig) (*publisher, error) {
 	if _, _, err := handshake.DoServer(hs, false); err != nil {
 		return nil, err
 	}
+	cfg.reached(stageHandshake)
 
 	bcr := bytecounter.NewReader(rw)
 	w := message.NewWriter(rw, bytecounter.NewWriter(rw), false)
@@ -198,6 +216,7 @@ func runPreauth(rw io.ReadWriter, cfg preauthConfig) (*publisher, error) {
 					return nil, err
 				}
 				connected = true
+				cfg.reached(stageConnected)
 				continue
 			}
 			done, err := p.afterConnect(msg, cmd, cfg)

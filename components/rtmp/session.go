@@ -116,11 +116,7 @@ func (s *session) run() {
 		return // shutting down
 	}
 	if c.Type != "admit" {
-		why := "the worker refused the publisher"
-		if r := c.Reason; r != "" && len(r) <= 64 {
-			why += " (" + r + ")"
-		}
-		s.turnAway(why)
+		s.turnAwayFor(workerReason(c.Reason), "the worker refused the publisher")
 		return
 	}
 	s.mu.Lock()
@@ -150,11 +146,26 @@ func (s *session) run() {
 }
 
 // turnAway answers a publisher the worker did not take (busy) and closes it.
-func (s *session) turnAway(why string) {
+func (s *session) turnAway(why string) { s.turnAwayFor(reasonBusy, why) }
+
+// turnAwayFor is turnAway with the worker's reason (busy, inactive) in the refused event.
+func (s *session) turnAwayFor(reason, why string) {
 	s.raw.SetDeadline(time.Now().Add(time.Second))
-	_ = s.p.onStatus("error", "NetStream.Publish.BadName", "the stream already has a live publisher")
+	text := "the stream already has a live publisher"
+	if reason == reasonInactive {
+		text = "the stream is inactive"
+	}
+	_ = s.p.onStatus("error", "NetStream.Publish.BadName", text)
 	s.raw.Close()
-	s.f.refused(s.ip, reasonBusy, why)
+	s.f.refused(s.ip, reason, why+" ("+reason+")")
+}
+
+// workerReason is the refusal reason a `refuse` command names, when it is one the events know.
+func workerReason(r string) string {
+	if r == reasonInactive {
+		return reasonInactive
+	}
+	return reasonBusy
 }
 
 // countWriter counts what reached the FIFO.

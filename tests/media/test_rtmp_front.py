@@ -95,6 +95,23 @@ def test_the_right_key_split_over_tiny_chunks_is_taken(ingest, tmp_path):
             sender.join()
 
 
+def test_an_obs_shaped_publisher_goes_live(ingest, tmp_path):
+    """OBS Studio's sequence (chunk size 4096 first, connect with its fields, releaseStream and
+    FCPublish with the key, createStream, publish, `@setDataFrame onMetaData`, then media)."""
+    flv = attacker_flv(tmp_path)  # the picture does not matter here: only that it goes through
+    with RawRtmp("127.0.0.1", ingest.ports["rtmp"]) as obs:
+        obs.handshake()
+        obs.obs_publish(ingest.KEY, 640, 360)
+        sender = threading.Thread(target=obs.send_flv, args=(flv, ATTACK_SECONDS))
+        sender.start()
+        try:
+            status = ingest.wait_live(timeout=10)
+            assert (status["videoCodec"], status["audioCodec"]) == ("h264", "aac"), status
+            assert (status["videoWidth"], status["videoHeight"]) == (640, 360), status
+        finally:
+            sender.join()
+
+
 def test_a_trickling_client_does_not_keep_the_encoder_out(ingest):
     """3627d2a: a client sending one byte every 2 s held FFmpeg's one-client listener, so the real
     encoder stayed out for the whole 30 s. Now the trickler is dropped at the pre-auth deadline and

@@ -155,6 +155,7 @@ def test_an_outsider_on_the_lan_gets_nothing_on_air_and_never_keeps_the_encoder_
         eventually(lambda: list(target.hls_dir.glob("*.ts")), timeout=60, what="the restream's HLS at the target")
         time.sleep(12)  # the attacks go on while the stream is recorded and restreamed
         attempts = dict(outsider.attempts)
+    print(f"encoder start -> live under attack: {to_live:.2f} s; attack attempts: {attempts}")
     assert to_live < 2.0, f"the encoder went live {to_live:.2f} s after it started (attacks: {attempts})"
     assert all(attempts.get(name, 0) >= 2 for name in ("play", "chunked-wrong-key", "partial-publish")), attempts
     status = ingest_status(cluster, stream)

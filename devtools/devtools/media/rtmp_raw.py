@@ -177,6 +177,23 @@ class RawRtmp:
         self.create_stream()
         self.command("publish", None, name, "live", stream_id=1)
 
+    def obs_publish(self, name: str, width: int, height: int) -> None:
+        """What OBS Studio sends (librtmp's sequence): Set Chunk Size 4096, `connect` with its
+        fields, releaseStream, FCPublish, createStream, publish, then `@setDataFrame onMetaData`."""
+        self.set_chunk_size(4096)
+        self.command(
+            "connect",
+            {"app": "live", "type": "nonprivate", "flashVer": "FMLE/3.0 (compatible; FMSc/1.0)",
+             "swfUrl": "rtmp://x/live", "tcUrl": "rtmp://x/live"},
+        )  # fmt: skip
+        self.publish(name)
+        metadata: dict[str, AmfValue] = {
+            "width": width, "height": height, "videocodecid": 7, "audiocodecid": 10, "framerate": 30,
+            "videodatarate": 2500, "audiodatarate": 128, "audiosamplerate": 48000, "encoder": "obs-output module",
+        }  # fmt: skip
+        body = amf0("@setDataFrame") + amf0("onMetaData") + amf0(metadata)
+        self.message(TYPE_DATA, body, csid=4, stream_id=1)
+
     def play(self, name: str) -> None:
         self.command("play", None, name, stream_id=1)
 

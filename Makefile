@@ -189,11 +189,11 @@ test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real F
 
 # Each fuzz target runs FUZZTIME on top of the tests (the seed corpus runs with the tests anyway).
 # New-coverage inputs are minimized for 50 runs only: the default 60 s per input stalled the runs.
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-rtmp.sh
 
-test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for FUZZTIME (15s)
+test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for FUZZTIME (10s)
 	cd components/rtmp && go test -count=1 ./...
 	cd components/rtmp && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x -parallel 1 . || exit 1; done

@@ -31,9 +31,9 @@ from devtools.processes import proc_tree, stop_tree
 from devtools.waits import wait_for
 
 # The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
-# 60 s is enough to fail on the old cache: it held ≈1.9 MB of history by then, against the ≤1.5 kB
+# 30 s is enough to fail on the old cache: it held ≈0.9 MB of history by then, against the ≤1.5 kB
 # cache and ≤64 KiB first chunk asserted (the 10-minute run: RSS +0.6 MiB, cache 564 B).
-AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "60"))
+AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "30"))
 
 pytestmark = pytest.mark.timeout(max(300, AUDIO_ONLY_SECONDS + 120))
 
@@ -403,11 +403,11 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
     with Publisher(ingest.rtmp_url(), extra_args=["-vn", "-b:a", "256k"]) as publisher:
         status = ingest.wait_live()
         assert status["videoCodec"] is None and status["audioCodec"] == "aac"
-        time.sleep(10)
+        time.sleep(5)
         start_rss, started = rss_kb(pid), time.monotonic()
         samples = []
         while time.monotonic() - started < AUDIO_ONLY_SECONDS:
-            time.sleep(10)
+            time.sleep(5)
             assert publisher.running
             samples.append((rss_kb(pid), ingest.status()["feedCacheBytes"]))
         end_rss = rss_kb(pid)
@@ -419,7 +419,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
         measured("audio-only largest feed cache", max(c for _, c in samples), "bytes")
         measured("audio-only joining consumer's first chunk", len(head), "bytes")
         assert max(c for _, c in samples) <= 8 * 188, "the cache is the newest audio frame, not the history"
-        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈1.9 MB in 60 s.
+        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈0.9 MB in 30 s.
         assert end_rss - start_rss < 2048, samples
         # PAT, PMT and the newest audio frame (or a burst of FFmpeg's output, ≤ 64 KiB); the history
         # would be megabytes.

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -25,13 +24,12 @@ from typing import Any
 
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.metrics import RTMP_REFUSAL_REASONS
+from streamops.media.child_restarts import exit_or_stop, keep_running
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.redaction import Redactor
 
 RTMP_FRONT = os.environ.get("STREAMOPS_RTMP", "streamops-rtmp")
 LISTEN_TIMEOUT_SECONDS = 10.0  # start → `listening` (a few ms on a quiet machine)
-BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
-STEADY_SECONDS = 30.0  # a run this long resets the backoff
 EVENT_LINE_BYTES = 1 << 16  # an event line is a few hundred bytes: longer is a broken child
 
 # What the worker answers a `publish`: a FIFO to write FLV into, or why not (a refusal reason).
@@ -173,14 +171,7 @@ class RtmpFront:
         await process.start()
         events = asyncio.create_task(self._read_events(process))
         try:
-            exited = asyncio.create_task(process.wait())
-            stop = asyncio.create_task(stopping.wait())
-            await asyncio.wait([exited, stop], return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            if not exited.done():
-                exited.cancel()
-                return None
-            return exited.result()
+            return await exit_or_stop(process.wait(), stopping)
         finally:
             self.listening.clear()
             await process.stop(grace=3)
@@ -190,29 +181,22 @@ class RtmpFront:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The front until `stopping`, started again with backoff when it exits."""
-        failures = 0
         try:
-            while not stopping.is_set():
-                started = time.monotonic()
-                try:
-                    rc = await self._run_once(stopping)
-                except OSError as e:  # the binary is missing
-                    rc, self.error = -1, f"the RTMP front cannot start: {self.redact(str(e))}"
-                    self.log.error("%s", self.error)
-                else:
-                    if rc is None:
-                        break
-                    tail = self.process.last_error() if self.process else ""
-                    self.error = f"the RTMP front exited ({rc}): {tail}".rstrip(": ")
-                    self.log.error("%s", self.error)
-                failures = 0 if time.monotonic() - started > STEADY_SECONDS else failures + 1
-                pause = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1] if failures else BACKOFF_SECONDS[0]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), pause)
+            await keep_running(
+                lambda: self._run_once(stopping),
+                stopping,
+                "the RTMP front",
+                lambda: self.process.last_error() if self.process else "",
+                self._failed,
+            )
         finally:
             self.listening.clear()
             if self.process is not None:
                 await self.process.stop(grace=3)
+
+    def _failed(self, error: str) -> None:
+        self.error = self.redact(error)
+        self.log.error("%s", self.error)
 
     async def wait_listening(self, timeout: float = LISTEN_TIMEOUT_SECONDS) -> bool:
         with contextlib.suppress(TimeoutError):

@@ -7,7 +7,6 @@ speaks its control API on loopback (components/webrtc/README.md, "Control API").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -17,13 +16,12 @@ from typing import Any
 
 import aiohttp
 
+from streamops.media.child_restarts import exit_or_stop, keep_running
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.redaction import Redactor
 
 SDP = "application/sdp"
 READY_TIMEOUT_SECONDS = 10.0  # start → control API answers (measured ≈20 ms on a quiet machine)
-BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
-STEADY_SECONDS = 30.0  # a run this long resets the backoff
 EXIT_PORT_TAKEN = 1  # the component's exit code when it cannot bind a port
 # The control API answers at once, but an offer waits for candidate gathering (host candidates only:
 # milliseconds); a busy node gets a few seconds before the publisher or viewer is told 503.
@@ -128,6 +126,14 @@ class Component:
         self.generation = 0
         self.error: str | None = "not started yet"
 
+    def _failed(self, error: str) -> None:
+        self.error = self.redact(error)
+        self.log.error("%s", self.error)
+
+    def _exited(self, rc: int) -> None:
+        if rc == EXIT_PORT_TAKEN:
+            self.repick()
+
     def _stderr(self, line: str) -> None:
         # slog text lines: "time=… level=WARN msg=…". Info lines (sessions coming and going) stay at
         # debug with the rest of the child's output (-v).
@@ -152,40 +158,21 @@ class Component:
                 self.running, self.error = True, None
                 self.generation += 1
                 self.log.info("webrtc component running (pid %s)", process.pid)
-            exited = asyncio.create_task(process.wait())
-            stop = asyncio.create_task(stopping.wait())
-            await asyncio.wait([exited, stop], return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
-            if not exited.done():
-                exited.cancel()
-                return None
-            return exited.result()
+            return await exit_or_stop(process.wait(), stopping)
         finally:
             self.running = False
             await process.stop(grace=3)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        failures = 0
         try:
-            while not stopping.is_set():
-                started = time.monotonic()
-                try:
-                    rc = await self._run_once(stopping)
-                except OSError as e:  # the binary is missing, an advertised host does not resolve
-                    rc, self.error = -1, f"the WebRTC component cannot start: {self.redact(str(e))}"
-                    self.log.error("%s", self.error)
-                else:
-                    if rc is None:
-                        break
-                    tail = self.process.last_error() if self.process else ""
-                    self.error = f"the WebRTC component exited ({rc}): {tail}".rstrip(": ")
-                    self.log.error("%s", self.error)
-                if rc == EXIT_PORT_TAKEN:
-                    self.repick()
-                failures = 0 if time.monotonic() - started > STEADY_SECONDS else failures + 1
-                pause = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1] if failures else BACKOFF_SECONDS[0]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), pause)
+            await keep_running(
+                lambda: self._run_once(stopping),
+                stopping,
+                "the WebRTC component",
+                lambda: self.process.last_error() if self.process else "",
+                self._failed,
+                self._exited,
+            )
         finally:
             self.running = False
             if self.process is not None:

@@ -69,7 +69,6 @@ class RtmpFront:
         self.config, self.admit, self.on_refused, self.redact, self.log = config, admit, on_refused, redact, log
         self.process: FfmpegProcess | None = None
         self.listening = asyncio.Event()  # its listeners are bound (readiness waits for it)
-        self.addresses: dict[str, str] = {}  # "rtmp"/"rtmps" → host:port, as bound
         self.refusals: Counter[str] = Counter()  # by RTMP_REFUSAL_REASONS
         self.fingerprint: str | None = None  # SHA-256 of the certificate new RTMPS handshakes get
         self.tls_error: str | None = None
@@ -110,7 +109,6 @@ class RtmpFront:
             self.refusals[reason] += 1
             self.on_refused(reason)
         elif kind == "listening":
-            self.addresses = {k: str(v) for k, v in event.items() if k in ("rtmp", "rtmps")}
             self.error = None
             self.listening.set()
         elif kind == "certificate":

@@ -109,6 +109,8 @@ def test_a_whip_session_reads_the_sdp_on_loopback_and_makes_aac_of_the_opus():
     argv = session_command(config(), url, options, Path("/m/s"), audio_codec="aac")
     assert flag(argv, "-protocol_whitelist") == "file,udp,rtp" and flag(argv, "-localaddr") == "127.0.0.1"
     assert flag(argv, "-i") == str(SDP_PATH)
+    # Long enough for the first keyframe on a loaded machine; no frame-rate guessing after it.
+    assert flag(argv, "-analyzeduration") == "5000000" and flag(argv, "-fpsprobesize") == "0"
     outputs = [i for i, a in enumerate(argv) if a in ("pipe:1", "/m/s/cmaf/index.m3u8", "/m/s/ts/index.m3u8")]
     assert len(outputs) == 3
     assert argv.count("-c:v") == 3 and argv.count("-c:a") == 3 and "aac" in argv

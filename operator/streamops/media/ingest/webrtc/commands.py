@@ -96,11 +96,21 @@ def component_command(
     return argv
 
 
+# FAST_PROBE's 0.1 s ends on a loaded machine before the keyframe the worker asks for arrives, and
+# FFmpeg then exits ("could not find codec parameters", measured under `pytest -n 6`). It ends as
+# soon as both streams are known, so a longer bound costs nothing when the keyframe comes first;
+# fpsprobesize 0: no 20 frames of frame-rate guessing (RTP's clock says nothing of the rate).
+WHIP_PROBE = {**FAST_PROBE, "analyzeduration": 5_000_000, "fpsprobesize": 0}
+
+
 def whip_input(sdp_path: Path) -> tuple[str, dict[str, Any]]:
     """A WHIP session's FFmpeg input: the RTP the component forwards, described by its SDP file
     (fixed payload types, so FFmpeg starts before the publisher). `localaddr`: without it FFmpeg
-    binds the SDP's ports on 0.0.0.0. The file is the component's, hence `file` in the list."""
-    return str(sdp_path), {"protocol_whitelist": "file,udp,rtp", "localaddr": LOOPBACK, **FAST_PROBE}
+    binds the SDP's ports on 0.0.0.0. The file is the component's, hence `file` in the list.
+
+    The probe waits for the first keyframe (WHIP_PROBE): RTP has no header to probe, so the video's
+    size is known only from an SPS, and a publisher's first packets are often mid-GOP."""
+    return str(sdp_path), {"protocol_whitelist": "file,udp,rtp", "localaddr": LOOPBACK, **WHIP_PROBE}
 
 
 # --- the WHEP feeder ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ PREFIX = "/streams/media/cam"
 
 
 def refusals(ingest: Any) -> float:
-    text = http_get(ingest.http + "/metrics")[1].decode()
+    text = http_get(ingest.control + "/metrics")[1].decode()
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

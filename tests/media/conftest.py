@@ -71,7 +71,7 @@ class PushWorker(Worker):
         command lines and environments of its processes (the worker's and FFmpeg's)."""
         assert self.process is not None
         exposed = "".join(command_line(pid) + environment(pid) for pid in proc_tree(self.process.pid))
-        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode() + exposed
+        return self.logs() + json.dumps(self.status()) + http_get(self.control + "/metrics")[1].decode() + exposed
 
     def ffmpeg_command_line(self) -> str:
         """The command line of the pusher's running FFmpeg, as any process on the host reads it."""

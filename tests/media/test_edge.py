@@ -62,7 +62,7 @@ class Stand:
 
     def ingest_requests_via_edge(self, kind: str) -> float:
         """The ingest's own count of requests an edge sent it (streamops_playback_requests_total)."""
-        text = http_get(self.ingest.http + "/metrics")[1].decode()
+        text = http_get(self.ingest.control + "/metrics")[1].decode()
         return sum(
             s.value
             for family in text_string_to_metric_families(text)

@@ -74,7 +74,7 @@ def pair(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> Iterator[Pair
     backup = ingest_factory(
         "backup",
         role="backup",
-        primaryUrl=primary.http,
+        primaryUrl=primary.internal,
         source={"push": {"protocols": ["rtmp"], "failback": {"stableSeconds": STABLE}}},
         screenshots={"enabled": False},
     )
@@ -256,7 +256,7 @@ def test_a_frozen_primary_publisher_hands_over_to_the_backup(pair):
 
 def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
     request = urllib.request.Request(
-        f"{pair.primary.http}/backup/uplink",
+        f"{pair.primary.internal}/backup/uplink",
         data=b"\x47" * 188 * 10,
         method="POST",
         headers={"X-Streamops-Backup-Auth": f"{int(time.time())}.00", "X-Streamops-Failback-Stable-Seconds": "10"},
@@ -264,5 +264,5 @@ def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=5)
     assert refused.value.code == 403
-    assert http_get(f"{pair.primary.http}/backup/feed")[0] in (403, 503)
+    assert http_get(f"{pair.primary.internal}/backup/feed")[0] in (403, 503)
     assert pair.status()["activeIngest"] is None

@@ -72,7 +72,7 @@ def test_rtmp_push_serves_hls_screenshot_and_status(ingest):
         assert_serves_hls(ingest, "cmaf", "m4s")
         assert_serves_hls(ingest, "ts", "ts")
         assert_screenshot(ingest)
-        metrics = http_get(f"{ingest.http}/metrics")[1].decode()
+        metrics = http_get(f"{ingest.control}/metrics")[1].decode()
         assert re.search(r'^streamops_ingest_live\{role="primary",stream="cam"\} 1\.0$', metrics, re.M), metrics
     assert_key_absent(ingest)
 

@@ -147,7 +147,7 @@ def test_one_streams_workers_export_the_catalogue_within_the_series_budget(
         wait_for(lambda: ingest.status()["frameRate"], timeout=20, what="live rates")
         time.sleep(3)
         play_a_little(ingest)
-        scraped = {"ingest": scrape(ingest.http), "recorder": scrape(rec.http), "pusher": scrape(push.http)}
+        scraped = {"ingest": scrape(ingest.control), "recorder": scrape(rec.http), "pusher": scrape(push.http)}
 
     counts = {exporter: check_exporter(exporter, s) for exporter, s in scraped.items()}
     total = sum(counts.values())

@@ -66,6 +66,7 @@ def test_renderer_draws_transparent_pages_confined_to_allowed_hosts(tmp_path):
             "directory": str(tmp_path / "overlays"),
             "captureIntervalSeconds": 0.1,
             "retryMaxSeconds": 2,
+            "egress": {"allowCidrs": ["127.0.0.1/32", "127.0.0.3/32"]},  # 127.0.0.2 refused by name already
             "overlays": [
                 {"name": "half", "url": pages.url("/half.html?token=secret"), "width": 320, "height": 90,
                  "allowedHosts": ["127.0.0.3"]},
@@ -304,3 +305,57 @@ def test_an_overlay_switched_live_without_restarting_ffmpeg(ingest_factory, tmp_
                 raise AssertionError(
                     f"{e}\nrenderer log:\n{renderer.logs()[-2000:]}\ningest log:\n{ingest.logs()[-3000:]}"
                 ) from None
+
+
+INTERNAL_PAGE = '<!doctype html><body style="margin:0;background:#00ff00">internal facts</body>'
+FETCHING_PAGE = """<!doctype html><html><body style="margin:0;background:#1060e0">
+<script>fetch('http://127.0.0.2:INTERNAL/from-script').catch(() => {});</script>
+<img src="http://127.0.0.2:INTERNAL/img.png"></body></html>"""
+
+
+def test_pages_at_refused_addresses_are_refused_by_policy(tmp_path):
+    """Issue 37, finding 9: an overlay URL's own host was allowed whatever its address, so a page at
+    an internal address (here 127.0.0.2, outside the allow-list, as 169.254.169.254 or another
+    namespace's Service would be) was rendered for its author to read. Now the document, a redirect
+    hop, https (CONNECT) and subresources are all refused by the egress proxy, and nothing reaches
+    the internal server."""
+    with PageServer("127.0.0.1") as pages, PageServer("127.0.0.2") as internal:
+        internal.serve("/secret", INTERNAL_PAGE)
+        pages.redirect("/redirect", internal.url("/secret"))
+        pages.serve("/fetching", FETCHING_PAGE.replace("INTERNAL", str(internal.port)))
+        box = {"width": 64, "height": 64}
+        config = {
+            "stream": "cam",
+            "directory": str(tmp_path / "overlays"),
+            "retryMaxSeconds": 2,
+            "egress": {"allowCidrs": ["127.0.0.1/32"]},
+            "overlays": [
+                {"name": "internal", "url": internal.url("/secret"), **box},
+                {"name": "tls", "url": f"https://127.0.0.2:{internal.port}/secret", **box},
+                {"name": "redirected", "url": pages.url("/redirect"), "allowedHosts": ["127.0.0.2"], **box},
+                {"name": "fetching", "url": pages.url("/fetching"), "allowedHosts": ["127.0.0.2"], **box},
+            ],
+        }
+        names = [o["name"] for o in config["overlays"]]
+        with OverlayRendererProcess(tmp_path, config, switched_on=names) as renderer:
+            try:
+                wait_for(lambda: renderer.report("fetching").get("state") == "rendering", timeout=30)
+                wait_for(lambda: "/fetching" in pages.requests and "/redirect" in pages.requests, timeout=10)
+
+                def failing(name: str) -> dict:
+                    return wait_for(lambda: (r := renderer.report(name)).get("state") == "failing" and r, 20)
+
+                expected = {
+                    "internal": f"refused by policy loading {internal.url('/secret')}",
+                    "tls": f"refused by policy loading https://127.0.0.2:{internal.port}/secret",
+                    "redirected": f"refused by policy loading {pages.url('/redirect')}",
+                }
+                for name, message in expected.items():
+                    assert failing(name)["message"] == message
+                time.sleep(1.0)  # the fetches of the rendering page had as long as its document, and more
+                assert internal.requests == [], "an internal address was reached"
+                for name in expected:
+                    assert rgba_pixels(renderer.directory / f"{name}.png", 64, 64) == bytes(64 * 64 * 4)
+                assert isinstance(renderer.status().get("sandboxed"), bool)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nrenderer log:\n{renderer.logs()[-3000:]}") from None

@@ -45,7 +45,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 
 
 def metric(ingest: Any, name: str, **labels: str) -> float:
-    text = http_get(ingest.http + "/metrics")[1].decode()
+    text = http_get(ingest.control + "/metrics")[1].decode()
     total = 0.0
     for line in text.splitlines():
         if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
@@ -116,9 +116,15 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
         assert_refused(ingest, url, Refusal.OTHER_VIEWER, {"X-Forwarded-For": "10.9.9.9, 10.1.2.3"})
         assert get(url, {"X-Forwarded-For": "10.1.2.3, 192.0.2.1"})[0] == 200
 
-        # The worker's own endpoints and publishing are not playback: no token needed.
-        for path in ("/status", "/healthz", "/metrics", "/viewers"):
-            assert http_get(ingest.http + path)[0] == 200, path
+        # The feeds, status, metrics and viewers are not on the public face at all (issue 37, finding
+        # 1: the full-quality feed of a signed stream was there without a token), only on the
+        # internal one; the probes and the publish page (its user has the key) are public.
+        for path in ("/feed", "/feed/transcoded", "/status", "/metrics", "/viewers"):
+            assert http_get(ingest.http + path)[0] == 404, path
+            assert http_get(ingest.http + PREFIX + path)[0] in (401, 404), path
+        for path in ("/status", "/metrics", "/viewers"):
+            assert http_get(ingest.internal + path)[0] == 200, path
+        assert http_get(ingest.http + "/healthz")[0] == 200
         assert http_get(ingest.http + "/publish")[0] == 200
 
     refusals = {r.reason: metric(ingest, "streamops_playback_refusals_total", reason=r.reason) for r in Refusal}
@@ -205,7 +211,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         viewers = ingest.status()["viewers"]
         assert viewers["counts"] == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 0}, viewers
         assert viewers["windowSeconds"] == 4
-        document = json.loads(http_get(ingest.http + "/viewers")[1])
+        document = json.loads(http_get(ingest.internal + "/viewers")[1])
         assert document["windowSeconds"] == 4 and list(document["streams"]) == [STREAM], document
         sessions = document["streams"][STREAM]
         assert {p: len(h) for p, h in sessions.items()} == {"hls": 3, "llhls": 1, "dash": 1}, sessions

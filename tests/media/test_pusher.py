@@ -124,7 +124,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
         f"RSS {rss / 2**20:.0f} MiB (FFmpeg {ffmpeg_rss / 2**20:.0f} MiB), {rate / 1e6:.2f} Mbit/s"
     )
     assert cpu < 30 and rss < 200 * 2**20, "a copy relay is cheap"
-    metrics = http_get(pusher.http + "/metrics")[1].decode()
+    metrics = http_get(pusher.control + "/metrics")[1].decode()
     assert 'streamops_pusher_state{state="live",stream="cam",target="to-nginx"} 1.0' in metrics
     assert re.search(r'^streamops_pusher_sent_bytes_total\{stream="cam",target="to-nginx"\} [1-9]', metrics, re.M)
 

@@ -93,7 +93,7 @@ class RecorderWorker(Worker):
 
     def texts(self) -> str:
         """Everything the recorder tells the outside world."""
-        return self.logs() + json.dumps(self.status()) + http_get(self.http + "/metrics")[1].decode()
+        return self.logs() + json.dumps(self.status()) + http_get(self.control + "/metrics")[1].decode()
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_a_transcoded_recording_uploads_every_rendition_with_its_sidecar_and_the
     )
     port = free_port()
     config = {
-        "feedUrl": ingest.http + "/feed/transcoded",
+        "feedUrl": ingest.internal + "/feed/transcoded",
         "recordingsRoot": str(tmp_path / "scratch"),
         "directory": "rec",
         "title": "cam",

@@ -159,7 +159,7 @@ def transcoding_ingest(ingest_factory: Callable[..., Ingest], publishers: list[P
 
 
 def transcoded_feed(ingest: Ingest) -> str:
-    return ingest.http + "/feed/transcoded"
+    return ingest.internal + "/feed/transcoded"
 
 
 def test_transcoded_restream_sends_the_rendition_and_original_the_source(transcoding_ingest, pushers, tmp_path):

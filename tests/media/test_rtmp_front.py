@@ -28,7 +28,7 @@ def hls_segments(ingest) -> list[str]:
 
 
 def refusals(ingest, reason: str) -> float:
-    metrics = http_get(f"{ingest.http}/metrics")[1].decode()
+    metrics = http_get(f"{ingest.control}/metrics")[1].decode()
     found = re.search(rf'^streamops_ingest_rtmp_refused_total\{{[^}}]*reason="{reason}"[^}}]*\}} (\S+)$', metrics, re.M)
     return float(found.group(1)) if found else 0.0
 

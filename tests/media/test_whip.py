@@ -130,7 +130,7 @@ def test_whip_refusals_say_why_and_never_echo_the_key(whip_ingest: Ingest, whip:
     assert status == 405 and headers["Allow"] == "DELETE"
     refused = whip(url, "no-token", token=None)
     assert refused.status()["status"] == 401
-    metrics = http_get(whip_ingest.http + "/metrics")[1].decode()
+    metrics = http_get(whip_ingest.control + "/metrics")[1].decode()
     assert 'streamops_ingest_whip_refused_total{reason="unauthorized",role="primary",stream="cam"} 3.0' in metrics
     assert 'reason="offer"' in metrics
     assert KEY not in whip_ingest.logs()

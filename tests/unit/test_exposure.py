@@ -87,7 +87,7 @@ def test_node_port_needs_the_external_host_to_be_shown_as_urls():
 
 
 def test_host_network_uses_the_ingest_pods_node_and_the_override_stays_an_override():
-    ports = {"http": 40001, "rtmp": 40002, "srt": 40003}
+    ports = {"http": 40001, "rtmp": 40002, "srt": 40003, "internal": 40004}
     given = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, host_network=True, host_ports=ports)
     reach = ingest_reach(None, ReachInputs(**{**given.__dict__, "pod_host_ip": "10.0.0.12"}))
     assert (reach.host, reach.ports, reach.exposure) == ("10.0.0.12", ports, "HostNetwork")
@@ -172,7 +172,7 @@ def watched_api() -> FakeKubeApi:
 
 def test_changing_the_type_patches_the_service_in_place_and_keeps_the_host_ports():
     api = watched_api()
-    ports = {"http": 40001, "rtmp": 40002, "srt": 40003}
+    ports = {"http": 40001, "rtmp": 40002, "srt": 40003, "internal": 40004}
     s = stream(ingest={"service": {"annotations": {"lb.example/a": "1"}}})
     api.create(ingest_service(s, "primary", SETTINGS, ports))
     uid = api.object("Service", NS, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
@@ -310,7 +310,7 @@ def test_a_missing_gateway_api_is_a_clear_reason_and_switching_routes_deletes_th
     api.fail("create", "HTTPRoute", "cam-playback", status=404, body="404 page not found")
     outcome = reconcile(api)
     assert outcome.route_rejected and "does not serve HTTPRoute" in outcome.route_rejected
-    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest"]
+    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest", "cam-ingest-internal"]
     service = api.object("Service", NS, "cam-ingest")
     assert service["metadata"]["annotations"][PLAYBACK_ROUTE_ANNOTATION] == "HTTPRoute"  # type: ignore[index]
     assert reconcile(api).route_rejected is None and api.names("HTTPRoute") == ["cam-playback"]

@@ -48,12 +48,13 @@ def test_the_backup_knows_its_primary_and_carries_failback_the_primary_knows_not
     s = stream(source=BACKUP)
     primary, backup = config_of(ingest_pod(s, "primary", SETTINGS)), config_of(ingest_pod(s, "backup", SETTINGS))
     assert primary.primary_url is None and primary.source.push and primary.source.push.failback is None
-    assert backup.primary_url == "http://cam-ingest.media.svc:8080"
+    assert backup.primary_url == "http://cam-ingest-internal.media.svc:8081"
     assert backup.source.push and backup.source.push.failback and backup.source.push.failback.stable_seconds == 20
     # Host network: the primary's allocated port, at the worker address.
-    ports = {"http": 30010, "rtmp": 30011, "srt": 30012}
-    backup_host = config_of(ingest_pod(s, "backup", HOST, {"http": 30020, "rtmp": 30021, "srt": 30022}, ports))
-    assert backup_host.primary_url == "http://127.0.0.1:30010"
+    ports = {"http": 30010, "rtmp": 30011, "srt": 30012, "internal": 30013}
+    own = {"http": 30020, "rtmp": 30021, "srt": 30022, "internal": 30023}
+    backup_host = config_of(ingest_pod(s, "backup", HOST, own, ports))
+    assert backup_host.primary_url == "http://127.0.0.1:30013", "the primary's internal port"
 
 
 def test_adding_a_backup_with_failback_settings_leaves_the_live_primary_untouched():
@@ -81,9 +82,10 @@ def test_reconcile_hands_the_backup_the_primary_host_ports():
     body["metadata"]["namespace"] = NS
     api.add(body)
     outcome = reconcile_livestream(api, HOST, api.object("LiveStream", NS, "cam"), PortAllocator(HOST.ports))
-    primary_http = ports_of(api.object("Service", NS, "cam-ingest"))["http"]
-    assert outcome.host_ports["primary"]["http"] == primary_http
-    assert config_of(api.object("Pod", NS, "cam-ingest-backup")).primary_url == f"http://127.0.0.1:{primary_http}"
+    primary_internal = ports_of(api.object("Service", NS, "cam-ingest"))["internal"]
+    assert outcome.host_ports["primary"]["internal"] == primary_internal
+    backup = config_of(api.object("Pod", NS, "cam-ingest-backup"))
+    assert backup.primary_url == f"http://127.0.0.1:{primary_internal}", "the primary's internal face"
 
 
 # --- LiveStream status --------------------------------------------------------------------------------

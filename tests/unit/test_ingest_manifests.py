@@ -53,7 +53,14 @@ def test_pod_is_owned_labelled_and_restricted():
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     protocols = {p["name"]: p["protocol"] for p in container["ports"]}
-    assert protocols == {"http": "TCP", "rtmp": "TCP", "srt": "UDP", "webrtc-udp": "UDP", "webrtc-tcp": "TCP"}
+    assert protocols == {
+        "http": "TCP",
+        "internal": "TCP",
+        "rtmp": "TCP",
+        "srt": "UDP",
+        "webrtc-udp": "UDP",
+        "webrtc-tcp": "TCP",
+    }
 
 
 def test_key_is_mounted_never_inlined():
@@ -79,7 +86,8 @@ def test_pull_stream_has_no_key_and_no_push_ports():
     assert stream_key_ref(s) is None and ingest_endpoints(s, {}) is None
     pod = ingest_pod(s, "primary", SETTINGS)
     # No push ports; WebRTC playback's (WHEP is for every source).
-    assert [p["name"] for p in pod["spec"]["containers"][0]["ports"]] == ["http", "webrtc-udp", "webrtc-tcp"]
+    names = [p["name"] for p in pod["spec"]["containers"][0]["ports"]]
+    assert names == ["http", "internal", "webrtc-udp", "webrtc-tcp"]
     assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from streamops.contract.ingest import IngestConfig
+from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH, VIEWERS_PATH, IngestConfig
 from streamops.contract.overlay import (
     SWITCH_AUTH_HEADER,
     SWITCH_FILE,
@@ -22,7 +22,7 @@ from streamops.contract.overlay import (
     switch_token,
 )
 from streamops.contract.stamped_token import MAX_AGE_SECONDS
-from streamops.media.ingest.routes import ingest_app
+from streamops.media.ingest.routes import ingest_apps
 from streamops.media.ingest.worker import IngestWorker
 from streamops.media.overlay.switch import SwitchWatch, read_switch, switch_problem, switched_on, write_switch
 
@@ -45,10 +45,15 @@ def ingest_config(tmp_path: Path, overlays: bool = True) -> IngestConfig:
     return IngestConfig.model_validate(config)
 
 
-def with_worker(config: IngestConfig, check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]]) -> None:
+def with_worker(
+    config: IngestConfig, check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]], public: bool = False
+) -> None:
+    """`check` against the worker's internal face (its public one with `public`)."""
+
     async def run() -> None:
         worker = IngestWorker(config)
-        async with TestClient(TestServer(ingest_app(worker), host="127.0.0.1", port=0)) as client:
+        app = ingest_apps(worker)[0 if public else 1]
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
             await check(worker, client)
 
     asyncio.run(run())
@@ -135,8 +140,8 @@ def test_the_renderer_reads_the_switch_again_only_when_it_was_replaced(tmp_path)
 
 
 def test_a_switch_to_a_stream_with_a_key_must_be_signed_with_it(tmp_path):
-    """The ingest's HTTP port is on its external Service: only the key's holder (the operator)
-    switches. Without a key (a pull stream) a proxied request is refused: a playback route at /."""
+    """Only the key's holder (the operator) switches a push stream's overlays, on the internal face
+    too. A pull stream has no key: its switch is on the internal face only."""
     key_file = tmp_path / "key"
     key_file.write_text("s3cret-key\n")
     config = ingest_config(tmp_path).model_copy(update={"stream_key_file": str(key_file)})
@@ -159,8 +164,30 @@ def test_a_switch_to_a_stream_with_a_key_must_be_signed_with_it(tmp_path):
     with_worker(config, check)
 
     async def keyless(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
-        proxied = await client.post(SWITCH_PATH, data=body, headers={"X-Forwarded-For": "203.0.113.7"})
-        assert proxied.status == 403 and "proxy" in await proxied.text()
         assert (await client.post(SWITCH_PATH, data=body)).status == 204
 
     with_worker(ingest_config(tmp_path / "pull"), keyless)
+
+
+def test_the_public_face_serves_no_switch_feed_status_metrics_or_viewers(tmp_path):
+    """Finding 1 and 2 of issue 37: these were on the one port every external Service carried, a
+    keyless (pull) stream's switch open to whoever sent no proxy header, every answer with CORS."""
+    body = b'{"enabled": ["score"]}'
+
+    async def public(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert (await client.post(SWITCH_PATH, data=body)).status in (404, 405)
+        for path in (FEED_PATH, TRANSCODED_FEED_PATH, "/status", "/metrics", VIEWERS_PATH, "/backup/uplink"):
+            response = await client.get(path)
+            assert response.status == 404, path
+        assert worker.status().overlays_enabled is None
+        assert (await client.get("/healthz")).status == 200, "a load balancer's health check still answers"
+
+    with_worker(ingest_config(tmp_path), public, public=True)
+
+    async def internal(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        status = await client.get("/status")
+        assert status.status == 200 and "Access-Control-Allow-Origin" not in status.headers, "no CORS inside"
+        options = await client.options(FEED_PATH, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in options.headers
+
+    with_worker(ingest_config(tmp_path / "b"), internal)

@@ -151,7 +151,7 @@ def test_keys_are_read_again_when_a_file_changes_at_most_once_a_second(tmp_path,
 
 def serve(worker: IngestWorker, check: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
     async def run() -> None:
-        async with TestClient(TestServer(worker.app(), host="127.0.0.1", port=0)) as client:
+        async with TestClient(TestServer(worker.apps()[0], host="127.0.0.1", port=0)) as client:
             await check(client)
 
     asyncio.run(run())
@@ -208,9 +208,12 @@ def test_a_signed_stream_refuses_playback_paths_without_a_valid_token(tmp_path):
             assert response.status == 401, "the OPTIONS answer names the ICE servers: playback too"
             response = await client.post(f"{base}/t/{good}/whep", data=b"v=0")
             assert response.status == 403 and "does not serve WHEP" in await response.text()
-        # Not playback: never behind the gate.
-        for path in ("/status", "/healthz", "/metrics", "/viewers", "/publish"):
+        # Not playback, not behind the gate: the probes and the publish page (its user has the key).
+        for path in ("/healthz", "/publish"):
             assert (await client.get(path)).status == 200, path
+        # Not playback either, and not public at all: the internal face's (issue 37, finding 1).
+        for path in ("/status", "/metrics", "/viewers", "/feed", "/feed/transcoded"):
+            assert (await client.get(path)).status == 404, path
         assert (await client.get("/readyz")).status == 503  # not started
 
     serve(ingest, check)

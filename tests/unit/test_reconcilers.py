@@ -127,14 +127,20 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
     assert done(api) == [
         ("create", "Secret", "cam-stream-key"),
         ("create", "Service", "cam-ingest"),
+        ("create", "Service", "cam-ingest-internal"),
         ("create", "Pod", "cam-ingest"),
     ]
     assert reconcile_stream(api).created == {}, "only the reconcile that created a Pod says so"
     assert api.server_reads == [], "Pods, Services and LiveStreams come from the indexes; the key is created blind"
     uid = stream["metadata"]["uid"]
-    for kind, name in (("Secret", "cam-stream-key"), ("Service", "cam-ingest"), ("Pod", "cam-ingest")):
+    for kind, name in (
+        ("Secret", "cam-stream-key"),
+        ("Service", "cam-ingest"),
+        ("Service", "cam-ingest-internal"),
+        ("Pod", "cam-ingest"),
+    ):
         assert owners(api.object(kind, NS, name)) == [("LiveStream", uid)], f"{kind} {name} goes with the stream"
-    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest"]
+    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest", "cam-ingest-internal"]
     assert api.objects("Recording") == [] and api.objects("PersistentVolumeClaim") == []
 
 
@@ -165,7 +171,7 @@ def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
     outcome = reconcile_stream(api)
     assert outcome.key_secret_missing == "mykey"
     assert api.names("Pod") == [], "an ingest without its key would refuse every publisher"
-    assert api.names("Service") == ["cam-ingest"], "the endpoint exists already"
+    assert api.names("Service") == ["cam-ingest", "cam-ingest-internal"], "the endpoint exists already"
     assert api.names("Secret") == [], "a referenced key is the user's: never generated"
 
     put(api, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mykey"}, "data": {"other": "eA=="}})
@@ -183,16 +189,24 @@ def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
 def test_backup_ingest_is_a_second_service_and_pod_removed_with_the_backup(api):
     put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api)
-    assert api.names("Service") == api.names("Pod") == ["cam-ingest", "cam-ingest-backup"]
+    assert api.names("Pod") == ["cam-ingest", "cam-ingest-backup"]
+    assert api.names("Service") == [
+        "cam-ingest",
+        "cam-ingest-backup",
+        "cam-ingest-backup-internal",
+        "cam-ingest-internal",
+    ]
     backup = api.object("Pod", NS, "cam-ingest-backup")
     assert backup is not None and backup["metadata"]["labels"][COMPONENT_LABEL] == "ingest-backup"
 
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": False}}}})
     api.clear_calls()
     reconcile_stream(api)
-    assert api.names("Service") == ["cam-ingest"] and "cam-ingest-backup" not in api.names("Pod")
+    assert api.names("Service") == ["cam-ingest", "cam-ingest-internal"]
+    assert "cam-ingest-backup" not in api.names("Pod")
     deletes = {(c.kind, c.name): c.body["preconditions"]["uid"] for c in api.writes if c.verb == "delete"}
     assert deletes[("Service", "cam-ingest-backup")] and deletes[("Pod", "cam-ingest-backup")]
+    assert deletes[("Service", "cam-ingest-backup-internal")]
     reconcile_stream(api)
     assert api.names("Pod") == ["cam-ingest"]
 
@@ -218,7 +232,13 @@ def test_inactive_stream_removes_its_pods_and_keeps_service_and_secret(api):
     assert outcome.generation == 2
     assert api.objects("Pod") == []
     assert {c.body["preconditions"]["uid"] for c in api.writes if c.verb == "delete"} == pod_uids
-    assert api.names("Service") == ["cam-ingest", "cam-ingest-backup"] and api.names("Secret") == ["cam-stream-key"]
+    assert api.names("Service") == [
+        "cam-ingest",
+        "cam-ingest-backup",
+        "cam-ingest-backup-internal",
+        "cam-ingest-internal",
+    ]
+    assert api.names("Secret") == ["cam-stream-key"]
     assert_idempotent(api, lambda: reconcile_stream(api))
 
     api.modify("LiveStream", NS, "cam", {"spec": {"active": True}})
@@ -296,7 +316,9 @@ def test_pull_deactivation_is_recorded_on_the_stream_and_outlives_the_ingest_pod
     in_force = reconcile_stream(api)
     assert in_force.deactivation is not None and in_force.deactivation.reason == NO_DATA
     assert api.objects("Pod") == []
-    assert api.names("Service") == ["cam-ingest"], "the Service (and its allocation) stays, as for active: false"
+    assert api.names("Service") == ["cam-ingest", "cam-ingest-internal"], (
+        "the Service (and its allocation) stays, as for active: false"
+    )
     # The Pod gone (deleted, evicted, its node lost) or the operator restarted: the next reconciles,
     # with no worker to report anything, leave the stream deactivated.
     assert_idempotent(api, lambda: reconcile_stream(api))
@@ -455,22 +477,21 @@ def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
     outcome = reconcile_stream(api, allocator=allocator)
     service = api.object("Service", NS, "cam-ingest")
     ports = ports_of(service)
-    assert set(ports) == {"http", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"} and outcome.host_ports == {
-        "primary": ports
-    }
-    assert allocator.used == 5
+    assert set(ports) == {"http", "internal", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"}
+    assert outcome.host_ports == {"primary": ports}
+    assert allocator.used == 6
     pod = api.object("Pod", NS, "cam-ingest")
     assert pod["spec"]["hostNetwork"] is True
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == ports
 
     assert assert_idempotent(api, lambda: reconcile_stream(api, allocator=allocator)) == replace(outcome, created={})
-    assert allocator.used == 5
+    assert allocator.used == 6
 
     api.delete("Pod", NS, "cam-ingest")  # evicted: the re-created Pod keeps the Service's ports
     reconcile_stream(api, allocator=allocator)
     pod = api.object("Pod", NS, "cam-ingest")
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == ports
-    assert allocator.used == 5
+    assert allocator.used == 6
 
     # A restarted operator (an empty allocator) takes the ports the Service holds: no new allocation.
     fresh = PortAllocator(HOST.ports)
@@ -481,10 +502,10 @@ def test_removed_backup_gives_its_ports_back(api):
     allocator = PortAllocator(HOST.ports)
     put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api, allocator=allocator)
-    assert allocator.used == 8  # the primary's WebRTC ports too
+    assert allocator.used == 10  # the primary's WebRTC ports too, each role's internal one
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"backup": False}}}})
     outcome = reconcile_stream(api, allocator=allocator)
-    assert allocator.used == 5 and set(outcome.host_ports) == {"primary"}
+    assert allocator.used == 6 and set(outcome.host_ports) == {"primary"}
 
 
 def test_stream_in_a_terminating_namespace_is_not_an_error(api):
@@ -510,7 +531,7 @@ def test_api_errors_reach_the_loop(api):
         reconcile_stream(api)
     assert e.value.status == 500
     reconcile_stream(api)
-    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest"]
+    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest", "cam-ingest-internal"]
 
 
 # --- Recording ------------------------------------------------------------------------------------
@@ -671,13 +692,13 @@ def test_host_network_recorder_waits_for_the_streams_ports_and_gives_its_own_bac
     assert not reconcile_rec(api, allocator=allocator).waiting_for_stream
     pod = api.object("Pod", NS, "rec-recorder")
     [http] = ports_of(pod).values()
-    assert http not in ingest.values() and allocator.used == 6  # the ingest's 5 (WebRTC's two among them), its own
+    assert http not in ingest.values() and allocator.used == 7  # the ingest's 6 (WebRTC's two among them), its own
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
-    assert config["feedUrl"] == f"http://127.0.0.1:{ingest['http']}/feed"
+    assert config["feedUrl"] == f"http://127.0.0.1:{ingest['internal']}/feed", "the ingest's internal port"
 
     api.modify("Recording", NS, "rec", {"spec": {"stopped": True}})
     reconcile_rec(api, allocator=allocator)  # Pending: nothing to finalise
-    assert api.names("Pod") == ["cam-ingest"] and allocator.used == 5
+    assert api.names("Pod") == ["cam-ingest"] and allocator.used == 6
 
 
 # --- Restream -------------------------------------------------------------------------------------
@@ -757,9 +778,9 @@ def test_restream_with_host_ports_keeps_its_port(api):
     reconcile_stream(api, allocator=allocator)
     reconcile_rst(api, allocator=allocator)
     port = ports_of(api.object("Pod", NS, "out-pusher"))
-    assert set(port) == {"http"} and allocator.used == 6
+    assert set(port) == {"http"} and allocator.used == 7
     assert_idempotent(api, lambda: reconcile_rst(api, allocator=allocator))
-    assert allocator.used == 6
+    assert allocator.used == 7
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     reconcile_rst(api, allocator=allocator)
-    assert allocator.used == 5
+    assert allocator.used == 6

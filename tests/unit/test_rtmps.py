@@ -113,6 +113,7 @@ def test_pod_mounts_the_tls_secret_and_listens_on_rtmps():
     assert "subPath" not in mount, "a subPath mount never sees the Secret's updates"
     assert {p["name"]: (p["containerPort"], p["protocol"]) for p in container["ports"]} == {
         "http": (8080, "TCP"),
+        "internal": (8081, "TCP"),
         "rtmp": (1935, "TCP"),
         "rtmps": (1936, "TCP"),
         "srt": (9998, "UDP"),
@@ -138,12 +139,12 @@ def test_without_rtmps_the_pod_is_what_it_was():
     operator does not change a live ingest's spec hash (which would restart it)."""
     pod = ingest_pod(plain_stream(), "primary", NO_WEBRTC)
     assert "rtmps" not in json.dumps(pod["spec"]) and "tls" not in json.dumps(config_of(pod)).lower()
-    assert config_of(pod)["ports"] == {"http": 8080, "rtmp": 1935, "srt": 9998}
+    assert config_of(pod)["ports"] == {"http": 8080, "internal": 8081, "rtmp": 1935, "srt": 9998}
     # rtmps only: no plain RTMP port.
     only = ingest_pod(
         stream(source={"push": {"protocols": ["rtmps"], "tls": {"secretName": "t"}}}), "primary", NO_WEBRTC
     )
-    assert {p["name"] for p in only["spec"]["containers"][0]["ports"]} == {"http", "rtmps"}
+    assert {p["name"] for p in only["spec"]["containers"][0]["ports"]} == {"http", "internal", "rtmps"}
     # Another certificate Secret rolls the Pod (its volume changes); the certificate itself never does.
     other = ingest_pod(
         stream(source={**RTMPS, "push": {**RTMPS["push"], "tls": {"secretName": "x"}}}), "primary", SETTINGS
@@ -279,13 +280,14 @@ def test_host_ports_gain_and_give_back_the_rtmps_port(api):
     api.add(stream_body(source={"push": {"protocols": ["rtmp", "srt"]}}))
     reconcile(api, allocator)
     before = ports_of(api.object("Service", NS, "cam-ingest"))
-    assert set(before) == {"http", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"} and allocator.used == 5
+    assert set(before) == {"http", "internal", "rtmp", "srt", "webrtc-udp", "webrtc-tcp"} and allocator.used == 6
 
     api.add(tls_secret(tls_crt=PEM_CERT, tls_key=PEM_KEY))
     api.modify("LiveStream", NS, "cam", {"spec": {"source": RTMPS}})
     reconcile(api, allocator)
     after = ports_of(api.object("Service", NS, "cam-ingest"))
-    assert set(after) == {"http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp"} and allocator.used == 6
+    assert set(after) == {"http", "internal", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp"}
+    assert allocator.used == 7
     assert {n: after[n] for n in before} == before, "the ports a live ingest has are kept"
     reconcile(api, allocator)  # the old Pod was deleted (its spec changed); the new one comes now
     pod = api.object("Pod", NS, "cam-ingest")
@@ -295,7 +297,7 @@ def test_host_ports_gain_and_give_back_the_rtmps_port(api):
 
     api.modify("LiveStream", NS, "cam", {"spec": {"source": {"push": {"protocols": ["rtmp", "srt"], "tls": None}}}})
     reconcile(api, allocator)
-    assert ports_of(api.object("Service", NS, "cam-ingest")) == before and allocator.used == 5
+    assert ports_of(api.object("Service", NS, "cam-ingest")) == before and allocator.used == 6
 
 
 # --- the worker's certificate reloader --------------------------------------------------------------

@@ -12,6 +12,7 @@ from streamops.api import LiveStream, Recording, Restream
 from streamops.control.livestream.builders import (
     auto_recording,
     ingest_endpoints,
+    ingest_internal_service,
     ingest_pod,
     ingest_service,
     playback_base,
@@ -30,7 +31,14 @@ from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
-INGEST_PORTS = {"http": 30001, "rtmp": 30002, "srt": 30003, "webrtc-udp": 30004, "webrtc-tcp": 30005}
+INGEST_PORTS = {
+    "http": 30001,
+    "rtmp": 30002,
+    "srt": 30003,
+    "webrtc-udp": 30004,
+    "webrtc-tcp": 30005,
+    "internal": 30006,
+}
 
 
 def stream(**spec) -> LiveStream:
@@ -60,7 +68,7 @@ def test_recorder_pod_is_owned_by_the_recording_and_writes_to_the_claim():
     assert [(r["kind"], r["uid"]) for r in pod["metadata"]["ownerReferences"]] == [("Recording", "0123456789abcdef")]
     assert pod["metadata"]["name"] == "rec-recorder"
     c = config(pod)
-    assert c["feedUrl"] == "http://cam-ingest.media.svc:8080/feed"
+    assert c["feedUrl"] == "http://cam-ingest-internal.media.svc:8081/feed", "the internal Service's"
     assert (c["recordingsRoot"], c["directory"]) == ("/recordings", "media/rec-01234567")
     assert (c["reconnectWindowSeconds"], c["maxSegmentSeconds"], c["minDurationSeconds"]) == (10, 14400, 10)
     assert c["title"] == "Camera"
@@ -136,10 +144,15 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     assert {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]} == INGEST_PORTS
     # ... and so does the operator when it reads the worker's /status (not the node's Pod IP).
     running = {**pod, "status": {"phase": "Running", "podIP": "192.0.2.2"}}
-    assert PodObservation.of("cam-ingest", running).status_url == f"http://127.0.0.1:{INGEST_PORTS['http']}/status"
+    status_url = PodObservation.of("cam-ingest", running).status_url
+    assert status_url == f"http://127.0.0.1:{INGEST_PORTS['internal']}/status", "its internal port"
     service = ingest_service(s, "primary", HOST, INGEST_PORTS)
     assert ports_of(service) == INGEST_PORTS
-    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == INGEST_PORTS
+    public_ports = {name: port for name, port in INGEST_PORTS.items() if name != "internal"}
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == public_ports, "internal: its own Service"
+    internal = ingest_internal_service(s, "primary", INGEST_PORTS)
+    assert internal["spec"]["type"] == "ClusterIP"
+    assert internal["spec"]["ports"] == [{"name": "internal", "port": 30006, "targetPort": "internal", "protocol": "TCP"}]
     given = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, worker_address="127.0.0.1", host_network=True,
                         host_ports=INGEST_PORTS)  # fmt: skip
     reach = ingest_reach(ServiceObservation.of(service), given)

@@ -33,6 +33,9 @@ OPERATOR_ENV = {
     "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
     "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
     "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+    # Webhook receivers and overlay pages of the tests listen on 127.0.0.1: the one address the
+    # egress guard (docs/design/egress.md) lets through, as an admin's allow-list would.
+    "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
 }
 OPERATOR_NAMESPACE = "streamops-system"
 

@@ -27,19 +27,24 @@ from devtools.waits import wait_for
 
 
 class PageServer:
-    """HTTP on `address`:port (port 0: any) serving `pages` (path → (status, content type, body)),
-    changed by the test while it runs; `requests` lists every path asked for, in order."""
+    """HTTP on `address`:port (port 0: any) serving `pages` (path → (status, content type, body))
+    and `redirects` (path → Location), changed by the test while it runs; `requests` lists every
+    path asked for, in order."""
 
     def __init__(self, address: str = "127.0.0.1", port: int = 0) -> None:
         self.pages: dict[str, tuple[int, str, bytes]] = {}
+        self.redirects: dict[str, str] = {}  # path → Location
         self.requests: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests.append(self.path)
-                status, content_type, body = server.pages.get(self.path.split("?")[0], (404, "text/plain", b"no"))
+                path = self.path.split("?")[0]
+                status, content_type, body = server.pages.get(path, (404, "text/plain", b"no"))
                 self.send_response(status)
+                if path in server.redirects:
+                    self.send_header("Location", server.redirects[path])
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
@@ -60,6 +65,10 @@ class PageServer:
 
     def serve(self, path: str, body: str | bytes, status: int = 200, content_type: str = "text/html") -> None:
         self.pages[path] = (status, content_type, body.encode() if isinstance(body, str) else body)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> None:
+        self.redirects[path] = location
+        self.serve(path, "", status)
 
     def __enter__(self) -> PageServer:
         self._thread.start()
@@ -93,7 +102,7 @@ def post_switch(ingest: Ingest, enabled: Sequence[str], signed: bool = True) -> 
     headers = {"Content-Type": "application/json"}
     if signed:
         headers[SWITCH_AUTH_HEADER] = switch_token(Ingest.KEY.encode(), ingest.config["stream"], payload, time.time())
-    status, _, body = http_request("POST", f"{ingest.http}{SWITCH_PATH}", payload, headers)
+    status, _, body = http_request("POST", f"{ingest.internal}{SWITCH_PATH}", payload, headers)
     return status, body
 
 
@@ -103,12 +112,18 @@ def compositing_ffmpeg(ingest: Ingest, png: str) -> list[int]:
     return [p for p in proc_tree(ingest.process.pid)[1:] if "ffmpeg" in (c := command_line(p)) and png in c]
 
 
+# The egress guard refuses loopback unless allow-listed (docs/design/egress.md): the pages of the
+# tests and the bench are on 127.0.0.1, so that one address is, as an admin would allow-list a range.
+LOOPBACK_PAGES = {"allowCidrs": ["127.0.0.1/32"]}
+
+
 class OverlayRendererProcess:
     """`streamops worker overlay --config FILE -v` as a local process, stopped by PID. `switched_on`:
-    the overlays on from the start (switch.json written first; None: none, the renderer's default)."""
+    the overlays on from the start (switch.json written first; None: none, the renderer's default).
+    A config without `egress` gets LOOPBACK_PAGES."""
 
     def __init__(self, workdir: Path, config: dict[str, Any], switched_on: Sequence[str] | None = None) -> None:
-        self.config = config
+        self.config = {"egress": LOOPBACK_PAGES, **config}
         self.config_path = workdir / "overlay.json"
         self.log_path = workdir / "overlay.log"
         self.directory = Path(config["directory"])

@@ -34,6 +34,11 @@ class Worker:
     def http(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
+    @property
+    def control(self) -> str:
+        """Where its status, metrics and control are: its one HTTP port (the ingest: its internal one)."""
+        return self.http
+
     def start(self) -> Worker:
         self.config_path.write_text(json.dumps(self.config))
         with self.log_path.open("ab") as log:
@@ -58,7 +63,7 @@ class Worker:
         return http_get(self.http + "/healthz", timeout=1)[0] == 200
 
     def status(self) -> dict[str, Any]:
-        return http_json(self.http + "/status")
+        return http_json(self.control + "/status")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -77,7 +82,12 @@ class Ingest(Worker):
     def __init__(self, workdir: Path, webrtc: dict[str, Any] | None = None, **overrides: Any) -> None:
         """`webrtc`: the config's `webrtc` (e.g. `{}` for the defaults); with it the ingest gets free
         ports.webrtcUdp/webrtcTcp and runs streamops-webrtc (built here on first use)."""
-        self.ports = {"rtmp": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
+        self.ports = {
+            "rtmp": free_port("tcp"),
+            "srt": free_port("udp"),
+            "http": free_port("tcp"),
+            "internal": free_port("tcp"),
+        }
         if webrtc is not None:
             self.ports |= {"webrtcUdp": free_port("udp"), "webrtcTcp": free_port("tcp")}
         key_file = workdir / "stream-key"
@@ -95,6 +105,7 @@ class Ingest(Worker):
             config["webrtc"] = webrtc
         config.update(overrides)
         self.ports = config["ports"]  # the test's own, when it passes ports (e.g. with rtmps)
+        self.ports.setdefault("internal", free_port("tcp"))  # never the default 8081: tests run side by side
         env = {"STREAMOPS_WEBRTC": str(webrtc_bin())} if config.get("webrtc") is not None else {}
         super().__init__("ingest", config, workdir, self.ports["http"], env=env)
 
@@ -108,8 +119,17 @@ class Ingest(Worker):
         return f"srt://127.0.0.1:{self.ports['srt']}?mode=caller&passphrase={key or self.KEY}"
 
     @property
+    def internal(self) -> str:
+        """The internal face: feeds, status, metrics, viewers, the overlay switch, the backup uplink."""
+        return f"http://127.0.0.1:{self.ports['internal']}"
+
+    @property
+    def control(self) -> str:
+        return self.internal
+
+    @property
     def feed_url(self) -> str:
-        return self.http + "/feed"
+        return self.internal + "/feed"
 
     @property
     def whip_url(self) -> str:

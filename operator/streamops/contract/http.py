@@ -2,6 +2,10 @@
 HTTP before it needs pydantic (a standby recorder) can import them; `contract.worker` re-exports them."""
 
 HTTP_PORT = 8080  # every worker's HTTP face on the pod network (status, probes, metrics, media)
+# The ingest's second face: what only the operator and the stream's own workers use (feeds, status,
+# metrics, viewers, the overlay switch, the backup uplink). Its port 8080 is the public one (playback,
+# WHIP, WHEP), the one external Services carry: docs/design/surfaces.md.
+INTERNAL_HTTP_PORT = 8081
 
 STATUS_PATH = "/status"  # GET: the worker's typed status (contract.<worker>)
 READY_PATH = "/readyz"

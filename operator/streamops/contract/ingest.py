@@ -19,6 +19,7 @@ from streamops.api.livestream import (
     Source,
     Transcoding,
 )
+from streamops.contract.http import INTERNAL_HTTP_PORT
 from streamops.contract.overlay import OverlayReport
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
@@ -59,9 +60,16 @@ VIEWER_WINDOW_SECONDS = 30
 # At most this many session hashes per protocol in IngestStatus.viewers and /viewers (≈19 bytes each).
 VIEWER_SESSIONS_LISTED = 5000
 
-# What the ingest serves on its HTTP port.
+# What the ingest serves on its internal port (IngestPorts.internal), never on an external Service,
+# beside /status and /metrics:
 FEED_PATH = "/feed"  # the live feed (MPEG-TS over HTTP) for recorders and pushers
 TRANSCODED_FEED_PATH = "/feed/transcoded"
+# POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
+BACKUP_UPLINK_PATH = "/backup/uplink"
+VIEWERS_PATH = "/viewers"  # the viewer sessions for the operator to union with the edges' (not playback)
+
+# What it serves on its public port (IngestPorts.http), each through the playback gate, at "/" and
+# under the stream's path prefix:
 HLS_CMAF_PLAYLIST = "/hls/cmaf/index.m3u8"
 HLS_MPEGTS_PLAYLIST = "/hls/ts/index.m3u8"
 SCREENSHOT_PATH = "/screenshot.jpg"
@@ -71,9 +79,6 @@ PLAYER_PAGE = "/player"  # the player page (media/ingest/player), at the path pr
 PUBLISH_PAGE = "/publish"  # publish from this browser (WHIP with a pasted key), at the path prefix too
 WHIP_PATH = "/whip"  # POST an offer (Authorization: Bearer <stream key>); the session resource below it
 WHEP_PATH = "/whep"  # POST an offer; the session resource below it
-# POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
-BACKUP_UPLINK_PATH = "/backup/uplink"
-VIEWERS_PATH = "/viewers"  # the viewer sessions for the operator to union with the edges' (not playback)
 # A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.
 EDGE_HEADER = "X-Streamops-Edge"
 
@@ -84,7 +89,8 @@ class IngestPorts(WorkerConfig):
     """Where the ingest listens: the pod network's fixed ports by default, an allocation of host
     ports when workers run on the host network."""
 
-    http: int = Field(default=HTTP_PORT, ge=0, le=65535)
+    http: int = Field(default=HTTP_PORT, ge=0, le=65535)  # public: playback, WHIP, WHEP, the player
+    internal: int = Field(default=INTERNAL_HTTP_PORT, ge=0, le=65535)  # the operator's and the workers'
     rtmp: int = Field(default=RTMP_PORT, ge=0, le=65535)
     srt: int = Field(default=SRT_PORT, ge=0, le=65535)
     # Only with rtmps (RTMPS_PORT on the pod network): a default here would change every ingest's

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
+from streamops.egress.policy import EgressPolicy
 
 CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
 OVERLAY_DIR = "/var/lib/streamops-overlays"  # an emptyDir shared by the ingest and its renderer sidecar
@@ -94,6 +95,11 @@ class OverlayRendererConfig(WorkerConfig):
         default=30, ge=1, le=600, description="The longest wait before a failing page is loaded again."
     )
     chromium: str = Field(default=CHROMIUM_BINARY, description="The Chromium binary (no wrapper).")
+    # None (left out of the JSON, so ingests configured before it keep their Pod hash): the default
+    # policy, which refuses every loopback, link-local, private and reserved address.
+    egress: EgressPolicy | None = Field(
+        default=None, description="Where pages may connect (docs/design/egress.md): the admin's allow-list."
+    )
 
 
 class OverlayReport(WorkerStatus):
@@ -111,3 +117,6 @@ class OverlayRendererStatus(WorkerStatus):
 
     written_at: UtcTime | None = None
     overlays: list[OverlayReport] = Field(default_factory=list)
+    sandboxed: bool | None = Field(
+        default=None, description="Whether Chromium runs in its own sandbox (None: not started yet)."
+    )

@@ -57,7 +57,7 @@ from streamops.control.shared.ingest_address import (
     IngestPortMap,
     in_cluster_host,
     ingest_component,
-    ingest_http_url,
+    ingest_internal_url,
     ingest_names,
     ingest_ports,
     playback_signed,
@@ -137,6 +137,9 @@ def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
 # Allocated to every push ingest on the host network, whatever its protocols: an allocation
 # outlives protocol changes. rtmps is added only for streams that list it (ingest_port_names).
 BASE_PORT_NAMES = ("http", "rtmp", "srt")
+# The ingest's internal face (feeds, status, metrics, the overlay switch, the backup uplink): on the
+# Pod and on the internal ClusterIP Service only (ingest_internal_service), never on the external one.
+INTERNAL_PORT_NAME = "internal"
 TLS_VOLUME = "rtmps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
 PLAYBACK_KEYS_VOLUME = "playback-keys"
@@ -149,11 +152,12 @@ def edge_on(stream: LiveStream, settings: OperatorSettings) -> bool:
 
 
 def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings) -> tuple[str, ...]:
-    """The ports a role's ingest is given on the host network."""
+    """The ports a role's ingest is given on the host network. The internal one is not a base
+    port: an allocation made before it existed keeps its ports and gains that one (_host_ports)."""
     names = (*BASE_PORT_NAMES, "rtmps") if _rtmps(stream) else BASE_PORT_NAMES
-    if not webrtc_on(stream, role, settings):
-        return names
-    return (*names, "webrtc-udp", "webrtc-tcp") if stream.spec.ingest.webrtc.ice_tcp else (*names, "webrtc-udp")
+    if webrtc_on(stream, role, settings):
+        names = (*names, "webrtc-udp", "webrtc-tcp") if stream.spec.ingest.webrtc.ice_tcp else (*names, "webrtc-udp")
+    return (*names, INTERNAL_PORT_NAME)
 
 
 def whip_on(stream: LiveStream, role: Role) -> bool:
@@ -342,7 +346,7 @@ def _ports(
     stream: LiveStream, role: Role, settings: OperatorSettings, ports: IngestPortMap | None = None
 ) -> dict[str, tuple[int, str]]:
     ports = ports or POD_NETWORK_PORTS
-    out = {"http": (ports["http"], "TCP")}
+    out = {"http": (ports["http"], "TCP"), INTERNAL_PORT_NAME: (ports[INTERNAL_PORT_NAME], "TCP")}
     push = stream.spec.source.push
     if push and "rtmp" in push.protocols:
         out["rtmp"] = (ports["rtmp"], "TCP")
@@ -417,7 +421,9 @@ def ingest_pod(
             host_ports,
             settings.worker_bind_address,
             _path_prefix(playback_path(stream, settings)),
-            primary_url=ingest_http_url(stream, settings.worker_address, primary_ports) if role == "backup" else None,
+            primary_url=ingest_internal_url(stream, settings.worker_address, primary_ports)
+            if role == "backup"
+            else None,
             advertise=advertise,
             whep=whep_on(stream, settings),
             signed=signed,
@@ -498,6 +504,8 @@ def ingest_service(
     fixed = {name.replace("_", "-"): port for name, port in fixed.items()}  # webrtc_udp -> port webrtc-udp
     ports: list[Manifest] = []
     for name, (port, protocol) in _ports(stream, role, settings, host_ports).items():
+        if name == INTERNAL_PORT_NAME:
+            continue  # the internal Service's only
         entry: Manifest = {"name": name, "port": port, "targetPort": name, "protocol": protocol}
         if name == "rtmps" and options.rtmps_port is not None:
             entry["port"] = options.rtmps_port  # the worker listens on its own (unprivileged) port
@@ -521,6 +529,24 @@ def ingest_service(
     if options.external_traffic_policy:
         spec["externalTrafficPolicy"] = options.external_traffic_policy
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def ingest_internal_service(stream: LiveStream, role: Role, host_ports: IngestPortMap | None = None) -> Manifest:
+    """The internal face of a role's ingest, for the operator and the stream's own workers: always
+    ClusterIP, whatever type the stream's Service is, so that no NodePort or load balancer ever
+    carries the feeds, status, metrics, the overlay switch or the backup uplink."""
+    names = ingest_names(stream.metadata.name, role)
+    port = (host_ports or POD_NETWORK_PORTS)[INTERNAL_PORT_NAME]
+    labels = child_labels(stream.metadata.name, names.component)
+    selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    metadata = _metadata(stream, names.internal_service, names.component)
+    entry = {"name": INTERNAL_PORT_NAME, "port": port, "targetPort": INTERNAL_PORT_NAME, "protocol": "TCP"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": [entry]},
+    }
 
 
 def _with_managed_list(annotations: dict[str, str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from streamops.control.livestream.builders import (
     PlaybackRoute,
     auto_recording,
     auto_recording_name,
+    ingest_internal_service,
     ingest_pod,
     ingest_port_names,
     ingest_roles,
@@ -306,6 +307,20 @@ def _webrtc_advertise(
     return webrtc_advertise(reach, stream.spec.ingest.webrtc.advertise_addresses)
 
 
+def _ensure_internal_service(
+    api: KubeApi, stream: LiveStream, role: Role, host_ports: IngestPortMap | None, wanted: bool
+) -> None:
+    """The role's internal ClusterIP Service while the role runs (its ports are the allocation the
+    external Service records, with host networking), none otherwise."""
+    namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
+    name = ingest_names(stream.metadata.name, role).internal_service
+    current = api.get("Service", namespace, name)
+    if wanted:
+        ensure_service(api, ingest_internal_service(stream, role, host_ports), current, uid)
+    elif current is not None and owned_by(current, uid):
+        api.delete("Service", namespace, name, current["metadata"]["uid"])
+
+
 def _reconcile(
     api: KubeApi,
     settings: OperatorSettings,
@@ -370,6 +385,7 @@ def _reconcile(
             api.delete("Service", namespace, names.service, service["metadata"]["uid"])
             if allocator is not None:
                 allocator.release(ports_of(service).values())
+        _ensure_internal_service(api, stream, role, host_ports if role in roles else None, role in roles)
         run = role in roles and stream.spec.active and deactivation is None
         run = run and missing_secret is None and tls_problem is None
         advertise = _webrtc_advertise(stream, role, settings, service, host_ports) if run else None

@@ -40,8 +40,9 @@ def ingest_ports(ports: IngestPortMap) -> IngestPorts:
 @dataclass(frozen=True)
 class IngestNames:
     pod: str
-    service: str
+    service: str  # the stream's Service, of the type it asks for: the public ports
     component: str
+    internal_service: str  # ClusterIP, the internal port only: what the operator and workers use
 
 
 def ingest_component(role: Role) -> str:
@@ -52,24 +53,34 @@ def ingest_component(role: Role) -> str:
 def ingest_names(stream_name: str, role: Role) -> IngestNames:
     component = ingest_component(role)
     name = child_name(stream_name, component)
-    return IngestNames(pod=name, service=name, component=component)
+    return IngestNames(pod=name, service=name, component=component, internal_service=child_name(name, "internal"))
 
 
-def in_cluster_host(stream: LiveStream, role: Role) -> str:
-    """The ingest Service's cluster DNS name."""
-    return f"{ingest_names(stream.metadata.name, role).service}.{stream.metadata.namespace}.svc"
+def in_cluster_host(stream: LiveStream, role: Role, internal: bool = False) -> str:
+    """The ingest Service's cluster DNS name (`internal`: the internal Service's)."""
+    names = ingest_names(stream.metadata.name, role)
+    return f"{names.internal_service if internal else names.service}.{stream.metadata.namespace}.svc"
 
 
-def ingest_host(stream: LiveStream, role: Role, worker_address: str = "") -> str:
+def ingest_host(stream: LiveStream, role: Role, worker_address: str = "", internal: bool = False) -> str:
     """Where other workers reach the ingest: the explicit worker address override, else the
     Service's DNS name (right on any number of nodes; with host networking too, through the
     Service's endpoints at the Pod's node)."""
-    return worker_address or in_cluster_host(stream, role)
+    return worker_address or in_cluster_host(stream, role, internal)
 
 
 def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
-    """Base URL of the primary ingest's HTTP face (HLS, screenshot, the live feed)."""
+    """Base URL of the primary ingest's public HTTP face (HLS, DASH, the screenshot: what the edge
+    and the clipper read, through the playback gate as any viewer)."""
     return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def ingest_internal_url(
+    stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None, role: Role = "primary"
+) -> str:
+    """Base URL of a role's ingest's internal face (the live feeds, the backup uplink)."""
+    host = ingest_host(stream, role, worker_address, internal=True)
+    return f"http://{host}:{(ports or POD_NETWORK_PORTS)['internal']}"
 
 
 def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
@@ -81,7 +92,7 @@ def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
     """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
     transcoded ladder's, else the origin)."""
-    base = ingest_http_url(stream, worker_address, ingest_ports)
+    base = ingest_internal_url(stream, worker_address, ingest_ports)
     return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
 
 

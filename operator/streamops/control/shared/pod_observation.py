@@ -35,7 +35,7 @@ class PodObservation:
     deleting: bool = False
     detail: str = ""
     ip: str | None = None
-    http_port: int | None = None
+    http_port: int | None = None  # its status and control face: the ingest's internal port
     node: str = ""  # spec.nodeName
     host_ip: str = ""  # status.hostIP: the node's address (hostNetwork ingests are reached there)
     deletion_deadline: datetime | None = None  # metadata.deletionTimestamp: asked time + grace period
@@ -62,9 +62,10 @@ class PodObservation:
         http_port = None
         probe_host = None
         for container in spec.get("containers") or []:
-            for port in container.get("ports") or []:
-                if port.get("name") == "http":
-                    http_port = int(port["containerPort"])
+            ports = {port.get("name"): port for port in container.get("ports") or []}
+            # The ingest's status and control are on its internal port; other workers have one port.
+            if (port := ports.get("internal") or ports.get("http")) is not None:
+                http_port = int(port["containerPort"])
             probe_host = probe_host or ((container.get("readinessProbe") or {}).get("httpGet") or {}).get("host")
         # A hostNetwork worker bound to one address (worker_pod() points its probes there) is
         # reached at that address, not at the Pod IP (which is the node's).

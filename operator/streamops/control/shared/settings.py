@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Mapping
@@ -211,6 +212,17 @@ class OperatorSettings(BaseModel):
         max_length=253,
         description="The cluster's DNS domain (the edge reaches ingests by it).",
     )
+    # --- the egress guard of overlay pages and webhook deliveries (docs/design/egress.md) ---
+    egress_allow_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Networks overlay pages and webhook receivers may reach although they are loopback, "
+        "link-local, private, the cluster's or otherwise not public (JSON list of CIDRs; empty: none).",
+    )
+    egress_cluster_cidrs: list[str] = Field(
+        default_factory=list,
+        description="The cluster's Pod and Service ranges (JSON list of CIDRs), refused like private ranges: "
+        "needed only when they are not private addresses.",
+    )
 
     @field_validator(
         "ingest_service_annotations",
@@ -246,6 +258,21 @@ class OperatorSettings(BaseModel):
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else None
         return value or None
+
+    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", mode="before")
+    @classmethod
+    def _cidrs_json(cls, value: object) -> object:
+        """A JSON list from the environment (the chart writes it with toJson); empty is none."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
 
     @field_validator("port_range")
     @classmethod

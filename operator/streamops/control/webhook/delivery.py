@@ -1,7 +1,9 @@
 """One delivery task per subscription: it sends the subscription's events (oldest first, in sequence
 order per stream, up to LANES streams at once), signs them, acknowledges each 2xx in the outbox and
 backs off while the receiver fails. Its own task, its own timeouts: a receiver that is down or slow
-delays its own events only, never reconciliation or other subscriptions."""
+delays its own events only, never reconciliation or other subscriptions. Every POST goes to an
+address the egress guard checked (streamops.egress.pinning, docs/design/egress.md), never follows a
+redirect, and a refused one says "refused by policy" and nothing else (no port-scan oracle)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ from streamops.control.webhook.subscription import (
     Subscription,
     subscription_status,
 )
+from streamops.egress.pinning import pinned
+from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused
+from streamops.egress.resolution import Resolve, system_resolve
 
 log = logging.getLogger("streamops.webhook")
 LANES = 8  # streams delivered side by side per subscription (each stream's events stay in order)
@@ -62,6 +67,8 @@ def secrets_of(secret: Mapping[str, Any] | None, key: str) -> list[bytes] | None
 
 def attempt_error(e: BaseException, timeout: int) -> str:
     """Why an attempt failed, without the URL (its query may carry a token)."""
+    if isinstance(e, EgressRefused) or isinstance(getattr(e, "os_error", None), EgressRefused):
+        return REFUSED
     if isinstance(e, TimeoutError):
         return f"no answer within {timeout} s"
     if isinstance(e, aiohttp.ClientConnectorError):
@@ -94,6 +101,16 @@ class SubscriptionDelivery:
     _status_at: float = 0.0
     _status_pending: bool = False
     _warned: bool = False
+    resolve: Resolve = system_resolve  # receivers' names → addresses (a test's own resolver)
+
+    @property
+    def policy(self) -> EgressPolicy:
+        settings = self.state.settings
+        return EgressPolicy(
+            allow_cidrs=settings.egress_allow_cidrs,
+            cluster_cidrs=settings.egress_cluster_cidrs,
+            cluster_domain=settings.cluster_domain,
+        )
 
     # --- the task -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -163,12 +180,15 @@ class SubscriptionDelivery:
         status: int | None = None
         error: str | None = None
         try:
+            # Resolved and checked once; the POST goes to that address and nowhere else.
+            target = await asyncio.wait_for(pinned(self.sub.spec.url, self.policy, self.resolve), timeout)
             async with self.session.post(
-                self.sub.spec.url,
+                target.url,
                 data=body,
-                headers=headers,
+                headers={**headers, "Host": target.host_header},
+                server_hostname=target.server_hostname,
                 timeout=aiohttp.ClientTimeout(total=timeout),
-                allow_redirects=False,
+                allow_redirects=False,  # a hop elsewhere would skip the check
             ) as response:
                 status = response.status
                 await response.content.read(64 * 1024)
@@ -176,7 +196,8 @@ class SubscriptionDelivery:
                 error = f"HTTP {status}"
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             error = attempt_error(e, timeout)
-        took = time.monotonic() - started
+        # A refused attempt sent nothing: its time would only tell how the name resolved.
+        took = 0.0 if error == REFUSED else time.monotonic() - started
         attempt = {
             "at": _iso(datetime.now(UTC)),
             "eventId": event_id,

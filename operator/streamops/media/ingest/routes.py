@@ -50,7 +50,7 @@ from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
-from streamops.media.ingest.worker_http import worker_app
+from streamops.media.ingest.worker_http import public_app, worker_app
 from streamops.media.overlay.switch import switch_problem
 
 CONTENT_TYPES = {
@@ -130,25 +130,22 @@ class IngestHttpHost(Protocol):
         ...
 
 
-# What a reverse proxy (an Ingress controller, a Gateway, the edge) adds to what it forwards.
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "Via")
-
-
 def switch_refusal(key: bytes | None, stream: str, body: bytes, request: web.Request, now: float) -> str | None:
     """Why an overlay switch is refused, or None. A push stream's must be signed with its key
-    (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key, so its
-    switch is refused only when it came through a proxy (a playback route at "/"): its HTTP port is
-    not on an external Service, and whoever reaches the Pod in the cluster reads its feed anyway."""
+    (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key: its switch
+    is served on the internal port only, which no external Service carries and the chart's
+    NetworkPolicy opens to the operator and the stream's own workers alone."""
     if key is not None:
         token = request.headers.get(SWITCH_AUTH_HEADER, "")
         return None if switch_token_valid(key, stream, body, token, now) else "not signed with the stream's key"
-    if any(h in request.headers for h in PROXY_HEADERS):
-        return "the overlay switch is the operator's: not through a proxy"
     return None
 
 
-def ingest_app(host: IngestHttpHost) -> web.Application:
-    return IngestRoutes(host).app()
+def ingest_apps(host: IngestHttpHost) -> tuple[web.Application, web.Application]:
+    """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
+    metrics, viewers, the overlay switch, the backup uplink): two listeners, docs/design/surfaces.md."""
+    routes = IngestRoutes(host)
+    return routes.public_app(), routes.internal_app()
 
 
 class IngestRoutes:
@@ -159,9 +156,12 @@ class IngestRoutes:
         self.allowed_renditions = {r.name for r in renditions(host.config)}
         self.ll_names = set(ll_renditions(host.config))
 
-    def app(self) -> web.Application:
-        host, config = self.host, self.host.config
-        app = worker_app(host.status, lambda: host.accepting, host.registry, cors=True)
+    def internal_app(self) -> web.Application:
+        """What the operator and the stream's own workers read and send: nothing here is playback,
+        so no CORS (a web page never reads it) and no playback gate (none of it is reachable from
+        outside the cluster's pod network: an internal ClusterIP Service carries it)."""
+        host = self.host
+        app = worker_app(host.status, lambda: host.accepting, host.registry)
         app.router.add_get(FEED_PATH, self.feed)
         app.router.add_get(TRANSCODED_FEED_PATH, self.feed)
         if host.on_air.relays:
@@ -169,6 +169,13 @@ class IngestRoutes:
             app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
         app.router.add_get(VIEWERS_PATH, self.viewers)
         app.router.add_post(SWITCH_PATH, self.overlay_switch)
+        return app
+
+    def public_app(self) -> web.Application:
+        """Every route here goes through the playback gate (signed or public), with CORS for players
+        on other origins; beside them only the probes (a load balancer's health check)."""
+        host, config = self.host, self.host.config
+        app = public_app(lambda: host.accepting)
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
         # at each of them with a token segment (a public stream ignores the token).
         prefixes = list(dict.fromkeys(("", config.path_prefix)))

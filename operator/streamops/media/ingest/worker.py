@@ -46,7 +46,7 @@ from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
-from streamops.media.ingest.routes import ingest_app
+from streamops.media.ingest.routes import ingest_apps
 from streamops.media.ingest.rtmp_front import Admission, RtmpFront
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
@@ -100,6 +100,8 @@ class IngestWorker:
         self.standby: Session | None = None  # an RTMP session for a publisher arriving while none is idle
         self._standby_tasks: set[asyncio.Task[None]] = set()
         self.listening = False  # the listeners (push) or the pull loop are up: see `accepting`
+        # Where the HTTP faces listen (the ports bound, once `run` has: 0 in a test's config picks one).
+        self.http_port, self.internal_port = config.ports.http, config.ports.internal
         self.session_events = SessionEvents(
             on_started=self.session_started,
             on_media=self.session_media,
@@ -271,7 +273,7 @@ class IngestWorker:
 
     def relay_session(self) -> Session:
         """A session reading the backup's feed as this primary receives it (on_air.py runs it)."""
-        url, options = relay_input(f"http://{self.loopback_host}:{self.http_port}{RELAY_FEED_PATH}")
+        url, options = relay_input(f"http://{self.loopback_host}:{self.internal_port}{RELAY_FEED_PATH}")
         on_air = self.on_air
         events = SessionEvents(
             on_started=on_air.relay_started,
@@ -508,7 +510,7 @@ class IngestWorker:
 
     async def screenshot_loop(self) -> None:
         interval = self.config.screenshots.interval_seconds
-        feed = f"http://{self.loopback_host}:{self.http_port}{FEED_PATH}"
+        feed = f"http://{self.loopback_host}:{self.internal_port}{FEED_PATH}"
         while not self.stopping.is_set():
             if self.on_air_live:
                 tmp = self.media_dir / "screenshot.tmp.jpg"
@@ -525,9 +527,9 @@ class IngestWorker:
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.on_air_live else 0.5)
 
     # --- HTTP and the run ----------------------------------------------------------------------------
-    def app(self) -> web.Application:
-        """The HTTP surface (routes.py), reading what is on air from this worker."""
-        return ingest_app(self)
+    def apps(self) -> tuple[web.Application, web.Application]:
+        """The public and the internal HTTP face (routes.py), reading what is on air from this worker."""
+        return ingest_apps(self)
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""
@@ -539,8 +541,12 @@ class IngestWorker:
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.private_dir, ignore_errors=True)
         self.private_dir.mkdir(mode=0o700, parents=True)
-        runner = await serve(self.app(), self.config.bind_address, self.config.ports.http)
-        self.http_port = runner.addresses[0][1] if self.config.ports.http == 0 else self.config.ports.http
+        public, internal = self.apps()
+        ports = self.config.ports
+        runner = await serve(public, self.config.bind_address, ports.http)
+        internal_runner = await serve(internal, self.config.bind_address, ports.internal)
+        self.http_port = runner.addresses[0][1] if ports.http == 0 else ports.http
+        self.internal_port = internal_runner.addresses[0][1] if ports.internal == 0 else ports.internal
         push = self.config.source.push
         loops = [self.push_loop() if push is not None else self.pull_loop(), self.silence_watch()]
         if push is not None and {"rtmp", "rtmps"} & set(push.protocols) and self.config.stream_key_file:
@@ -570,6 +576,7 @@ class IngestWorker:
                 t.cancel()
             self.feed.end_session()
             await runner.cleanup()
+            await internal_runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
-"""The ingest's worker routes on aiohttp: /healthz, /readyz, /status (JSON) and /metrics, as
-small_http.worker_routes answers them for the pusher and the recorder, beside the ingest's media;
-optionally CORS for media a web page on another origin fetches (HLS, the screenshot).
+"""The ingest's two faces on aiohttp: the internal one answers /healthz, /readyz, /status (JSON) and
+/metrics as small_http.worker_routes does for the pusher and the recorder, beside the feeds; the
+public one the probes and CORS for the media a web page on another origin fetches (HLS, the
+screenshot), beside the playback routes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
+from streamops.contract.http import HEALTH_PATH, READY_PATH
 from streamops.contract.worker import WorkerStatus
 from streamops.media.small_http import Route, registry_metrics, worker_routes
 
@@ -44,18 +46,33 @@ async def _cors_headers(_: web.Request, response: web.StreamResponse) -> None:
 
 
 def worker_app(
-    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry, cors: bool = False
+    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry
 ) -> web.Application:
     """The routes every worker answers (small_http.worker_routes, the pusher's and recorder's server
-    too), on aiohttp for the ingest, which serves its media beside them."""
-    app = web.Application(middlewares=[_preflight] if cors else [])
-    if cors:
-        app.on_response_prepare.append(_cors_headers)
+    too), on aiohttp for the ingest's internal face, which serves its feeds beside them."""
+    app = web.Application()
     for (method, path), route in worker_routes(status, ready, registry_metrics(lambda: registry)).items():
         if method == "GET":
             app.router.add_get(path, _aiohttp_handler(route))  # HEAD too, as small_http answers it
         else:
             app.router.add_route(method, path, _aiohttp_handler(route))
+    return app
+
+
+def public_app(ready: Callable[[], bool]) -> web.Application:
+    """The ingest's public face before its media routes: CORS for players on other origins, and the
+    probes only (a load balancer's health check may use them); status and metrics are internal."""
+    app = web.Application(middlewares=[_preflight])
+    app.on_response_prepare.append(_cors_headers)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        return web.Response(text="ready") if ready() else web.Response(status=503, text="not ready")
+
+    app.router.add_get(HEALTH_PATH, healthz)
+    app.router.add_get(READY_PATH, readyz)
     return app
 
 

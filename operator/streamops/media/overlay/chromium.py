@@ -5,7 +5,9 @@ Three layers (measured in docs/design/test-harness.md, "The browser"): no backgr
 (the flags and features below), resolver rules answering NOTFOUND for every name not allowed (they
 apply to IP literals too), and a dead proxy for every request not to an allowed host. Loopback is
 implicitly direct in Chromium; `loopback=False` takes that away (`<-loopback>`), so a page in a Pod
-cannot reach the Pod's own ports unless its host is named.
+cannot reach the Pod's own ports unless its host is named. With `proxy` (the overlay renderer's
+egress guard, streamops.egress.proxy) every request goes to that proxy instead, loopback included:
+nothing is direct, nothing is resolved by Chromium but the proxy's own address.
 """
 
 from __future__ import annotations
@@ -70,12 +72,15 @@ def confined_flags(
     extra_flags: Iterable[str] = (),
     disabled_features: Iterable[str] = (),
     headless: str = "--headless",
+    proxy: str | None = None,
 ) -> list[str]:
     """The flags of a confined headless Chromium listening for CDP on 127.0.0.1 (the port chosen is
     written to `profile_dir/DevToolsActivePort`). `allowed_hosts`: names or addresses pages may
     reach (besides loopback when `loopback`); `mapped_hosts`: name → "address:port" it resolves to;
     `extra_flags` come after these; `disabled_features` join DISABLED_FEATURES in the one
-    --disable-features (Chromium reads only the last of repeated switches)."""
+    --disable-features (Chromium reads only the last of repeated switches); `proxy`: "127.0.0.1:PORT"
+    of a proxy every request goes through (then `allowed_hosts`, `loopback` and `mapped_hosts` are
+    the proxy's business and ignored here)."""
     mapped = dict(mapped_hosts or {})
     allowed = [*(LOOPBACK_HOSTS if loopback else ()), *allowed_hosts]
     maps = "".join(f"MAP {name} {target}, " for name, target in mapped.items())  # before `MAP *`: first match wins
@@ -86,6 +91,13 @@ def confined_flags(
     if not loopback:
         # loopback through the dead proxy too, unless named: first, as later rules take precedence
         bypass.insert(0, "<-loopback>")
+    proxy_server, webrtc = DEAD_PROXY, []
+    if proxy is not None:
+        # The rules apply to IP literals too: the proxy's address is the one thing resolved.
+        resolver_rules = f"MAP * ~NOTFOUND, EXCLUDE {proxy.rpartition(':')[0]}"
+        proxy_server, bypass = f"http://{proxy}", ["<-loopback>"]
+        # WebRTC's UDP never goes through an HTTP proxy: only what is proxied (TCP) is used.
+        webrtc = ["--force-webrtc-ip-handling-policy=disable_non_proxied_udp"]
     return [
         headless,
         f"--user-data-dir={profile_dir}",
@@ -113,8 +125,9 @@ def confined_flags(
         f"--disable-features={','.join([*DISABLED_FEATURES, *disabled_features])}",
         # and what still tries cannot leave
         f"--host-resolver-rules={resolver_rules}",
-        f"--proxy-server={DEAD_PROXY}",
+        f"--proxy-server={proxy_server}",
         f"--proxy-bypass-list={';'.join(bypass)}",
+        *webrtc,
         # media: play with sound without a click; no audio device here, so no output either
         "--autoplay-policy=no-user-gesture-required",
         "--mute-audio",

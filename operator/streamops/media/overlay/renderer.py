@@ -5,7 +5,10 @@ atomically, where the ingest's FFmpeg reads it for every frame. Only the overlay
 (`switch.json`, written by the ingest; none without it) have a page: one switched off has its page
 closed and a fully transparent PNG, reported `disabled`. A page that cannot be loaded (net
 error, HTTP error status, crash, no answer) is shown as a fully transparent PNG, reported `failing`
-in `status.json` and loaded again after a backoff; the stream never waits for it.
+in `status.json` and loaded again after a backoff; the stream never waits for it. Every request of
+the browser goes through the egress guard's proxy (streamops.egress.proxy, docs/design/egress.md):
+a page whose document is refused there fails with "refused by policy". Chromium runs in its own
+sandbox when the runtime lets it (not as root, user namespaces allowed), else without.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from streamops.contract.overlay import (
     RenderedOverlay,
     png_name,
 )
+from streamops.egress.policy import EgressPolicy
+from streamops.egress.proxy import GuardProxy
 from streamops.media.overlay.cdp import CdpConnection, CdpError
 from streamops.media.overlay.chromium import confined_env, confined_flags, devtools_endpoint
 from streamops.media.overlay.png import transparent_png, write_atomically
@@ -51,10 +56,11 @@ RENDERING_FLAGS = (
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-    # Chromium's own sandbox needs user namespaces, which a restricted Pod has not: the Pod's
-    # securityContext (non-root, no capabilities, seccomp RuntimeDefault) confines it instead.
-    "--no-sandbox",
 )
+# Chromium's own sandbox needs user namespaces, which a restricted Pod's seccomp RuntimeDefault
+# refuses: there it cannot start sandboxed ("No usable sandbox!") and runs with this instead, the
+# Pod's securityContext (non-root, no capabilities, seccomp) confining it (docs/design/egress.md).
+NO_SANDBOX = "--no-sandbox"
 
 
 class PageFailed(Exception):
@@ -82,11 +88,19 @@ def allowed_hosts(config: OverlayRendererConfig) -> list[str]:
     return hosts
 
 
-class ChromiumProcess:
-    """The browser: started with the confined flags in a throwaway profile, stopped by its PID."""
+def sandbox_refused(stderr: str) -> bool:
+    """Chromium's words when it cannot set up its sandbox (and exits)."""
+    return "sandbox" in stderr.lower()
 
-    def __init__(self, config: OverlayRendererConfig) -> None:
+
+class ChromiumProcess:
+    """The browser: started with the confined flags in a throwaway profile, its requests through
+    the proxy at `proxy`, in its own sandbox when `sandbox`; stopped by its PID."""
+
+    def __init__(self, config: OverlayRendererConfig, proxy: str, sandbox: bool) -> None:
         self.config = config
+        self.proxy = proxy
+        self.sandbox = sandbox
         self.process: asyncio.subprocess.Process | None = None
         self.profile_dir: Path | None = None
         self.connection: CdpConnection | None = None
@@ -106,10 +120,10 @@ class ChromiumProcess:
         self.profile_dir = Path(tempfile.mkdtemp(prefix="streamops-overlay-chromium-"))
         flags = confined_flags(
             self.profile_dir,
-            allowed_hosts=allowed_hosts(self.config),
             loopback=False,
             headless="--headless=new",
-            extra_flags=RENDERING_FLAGS,
+            extra_flags=[*RENDERING_FLAGS, *([] if self.sandbox else [NO_SANDBOX])],
+            proxy=self.proxy,
         )
         self.process = await asyncio.create_subprocess_exec(
             self.config.chromium,
@@ -124,6 +138,7 @@ class ChromiumProcess:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while (endpoint := devtools_endpoint(self.profile_dir)) is None:
             if self.process.returncode is not None:
+                await asyncio.sleep(0.1)  # its last words, for sandbox_refused()
                 raise PageFailed(f"Chromium exited with {self.process.returncode}: {self.tail()}")
             if time.monotonic() > deadline:
                 raise PageFailed(f"Chromium did not open its DevTools port within {START_TIMEOUT_SECONDS:g}s")
@@ -141,6 +156,15 @@ class ChromiumProcess:
 
     def tail(self) -> str:
         return " | ".join(list(self.stderr_tail)[-3:]) or "(no output)"
+
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.returncode is not None
+
+    @property
+    def devtools_port(self) -> int | None:
+        endpoint = devtools_endpoint(self.profile_dir) if self.profile_dir is not None else None
+        return urlsplit(endpoint).port if endpoint else None
 
     async def stop(self) -> None:
         if self.connection is not None:
@@ -167,19 +191,24 @@ class ChromiumProcess:
 
 
 class OverlayPage:
-    """One overlay's page in the browser: a target with the box's viewport and no background."""
+    """One overlay's page in the browser: a target with the box's viewport and no background.
+    `proxy`: the egress guard its requests go through, asked why a document failed."""
 
-    def __init__(self, connection: CdpConnection, overlay: RenderedOverlay) -> None:
+    def __init__(self, connection: CdpConnection, overlay: RenderedOverlay, proxy: GuardProxy) -> None:
         self.connection = connection
         self.overlay = overlay
+        self.proxy = proxy
         self.target_id: str | None = None
         self.session_id: str | None = None
         self.crashed = False
         self._documents: dict[str, int] = {}  # loaderId → HTTP status of the document it loaded
+        self._document_urls: dict[str, str] = {}  # loaderId → the document's URL (after redirects)
         self._loaded = asyncio.Event()
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
-        if method == "Network.responseReceived" and params.get("type") == "Document":
+        if method == "Network.requestWillBeSent" and params.get("type") == "Document":
+            self._document_urls[params.get("loaderId", "")] = str(params.get("request", {}).get("url", ""))
+        elif method == "Network.responseReceived" and params.get("type") == "Document":
             self._documents[params.get("loaderId", "")] = int(params.get("response", {}).get("status", 0))
         elif method == "Page.loadEventFired":
             self._loaded.set()
@@ -207,15 +236,24 @@ class OverlayPage:
         self._loaded.clear()
         shown = shown_url(self.overlay.url)
         navigated = await self.call("Page.navigate", {"url": self.overlay.url}, timeout=LOAD_TIMEOUT_SECONDS)
+        why = self._proxy_note(navigated.get("loaderId", ""))
         if navigated.get("errorText"):
-            raise PageFailed(f"{navigated['errorText']} loading {shown}")
+            raise PageFailed(f"{why or navigated['errorText']} loading {shown}")
         try:
             await asyncio.wait_for(self._loaded.wait(), LOAD_TIMEOUT_SECONDS)
         except TimeoutError:
             raise PageFailed(f"{shown} did not finish loading within {LOAD_TIMEOUT_SECONDS:g}s") from None
         status = self._documents.get(navigated.get("loaderId", ""), 0)
         if status >= 400:
-            raise PageFailed(f"HTTP {status} from {shown}")
+            why = self._proxy_note(navigated.get("loaderId", ""))
+            raise PageFailed(f"{why} loading {shown}" if why else f"HTTP {status} from {shown}")
+
+    def _proxy_note(self, loader_id: str) -> str | None:
+        """Why the proxy did not fetch the document (its last URL, after redirects), if it did not."""
+        parts = urlsplit(self._document_urls.get(loader_id) or self.overlay.url)
+        if not parts.hostname:
+            return None
+        return self.proxy.note(parts.hostname, parts.port or {"https": 443}.get(parts.scheme, 80))
 
     async def capture(self) -> bytes:
         if self.crashed:
@@ -245,6 +283,10 @@ class OverlayRenderer:
         self.reports: dict[str, OverlayReport] = {}
         self.switch = SwitchWatch(self.directory, [o.name for o in config.overlays])
         self.browser_failed = ""  # why the browser is not running, for overlays switched on meanwhile
+        self.proxy = GuardProxy(config.egress or EgressPolicy(), allowed_hosts(config))
+        # Chromium refuses to sandbox as root; otherwise tried until it says it cannot.
+        self.sandbox = os.geteuid() != 0
+        self.sandboxed: bool | None = None
         self._stopping = asyncio.Event()
         self._status_dirty = asyncio.Event()
 
@@ -265,7 +307,9 @@ class OverlayRenderer:
             self._status_dirty.set()
 
     def write_status(self) -> None:
-        status = OverlayRendererStatus(written_at=utc_now(), overlays=list(self.reports.values()))
+        status = OverlayRendererStatus(
+            written_at=utc_now(), overlays=list(self.reports.values()), sandboxed=self.sandboxed
+        )
         write_atomically(self.directory / STATUS_FILE, status.model_dump_json(by_alias=True).encode())
 
     def show_nothing(self, overlay: RenderedOverlay) -> None:
@@ -287,21 +331,27 @@ class OverlayRenderer:
             if overlay.name not in self.switch.on:
                 self.show_off(overlay)
         status_task = asyncio.create_task(self._status_loop())
+        proxy = await self.proxy.start()
         failures = 0
         try:
             while not self._stopping.is_set():
-                browser = ChromiumProcess(self.config)
+                browser = ChromiumProcess(self.config, proxy, self.sandbox)
                 try:
                     connection = await browser.start()
                     failures = 0
+                    self.sandboxed = self.sandbox
+                    if (port := browser.devtools_port) is not None:
+                        self.proxy.reserved_ports.add(port)  # no page drives the browser
+                    self._status_dirty.set()
                     await self._render_all(browser, connection)
-                except (PageFailed, CdpError, OSError) as e:
-                    log.warning("the browser failed: %s", e)
-                    self.browser_failed = f"the renderer's browser failed: {e}"
-                    for overlay in self.config.overlays:
-                        if overlay.name in self.switch.on:
-                            self.show_nothing(overlay)
-                            self.set_state(overlay.name, "failing", self.browser_failed)
+                except PageFailed as e:
+                    if self.sandbox and browser.exited and sandbox_refused(browser.tail()):
+                        log.warning("Chromium cannot use its sandbox here, running it without: %s", browser.tail())
+                        self.sandbox = False
+                        continue  # at once (its `finally` stops what is left of it)
+                    self._browser_failed(e)
+                except (CdpError, OSError) as e:
+                    self._browser_failed(e)
                 finally:
                     await browser.stop()
                 if self._stopping.is_set():
@@ -312,8 +362,17 @@ class OverlayRenderer:
             status_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status_task
+            await self.proxy.close()
             self.write_status()
         return 0
+
+    def _browser_failed(self, e: Exception) -> None:
+        log.warning("the browser failed: %s", e)
+        self.browser_failed = f"the renderer's browser failed: {e}"
+        for overlay in self.config.overlays:
+            if overlay.name in self.switch.on:
+                self.show_nothing(overlay)
+                self.set_state(overlay.name, "failing", self.browser_failed)
 
     async def _render_all(self, browser: ChromiumProcess, connection: CdpConnection) -> None:
         """Each overlay switched on rendered by a task of its own, until stopped or the browser dies
@@ -361,7 +420,7 @@ class OverlayRenderer:
         failures = 0
         path = self.directory / png_name(overlay.name)
         while not self._stopping.is_set() and connection.alive:
-            page = OverlayPage(connection, overlay)
+            page = OverlayPage(connection, overlay, self.proxy)
             last = b""
             try:
                 await page.open()

@@ -39,7 +39,9 @@ class WebRtcHost(WhipHost, WhepFeedHost, Protocol):
     def loopback_host(self) -> str: ...
 
     @property
-    def http_port(self) -> int: ...
+    def internal_port(self) -> int:
+        """The port of the worker's internal face (the feed the WHEP feeder reads)."""
+        ...
 
 
 async def resolve_ipv4(hosts: list[str]) -> list[str]:
@@ -165,7 +167,7 @@ class WebRtcRunner:
         worker's HTTP face serves already (the feeder reads it)."""
         if not self.enabled:
             return
-        feed_url = f"http://{self.host.loopback_host}:{self.host.http_port}{FEED_PATH}"
+        feed_url = f"http://{self.host.loopback_host}:{self.host.internal_port}{FEED_PATH}"
         self._component_task = asyncio.create_task(self.component.run(stopping))
         self._loops = [asyncio.create_task(self._poll_status(stopping))]
         if serves_whep(self.config):

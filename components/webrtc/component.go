@@ -18,9 +18,18 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// sessionConnectTimeout: a session whose peer never connects (it vanished after its POST) frees
-// its slot after this.
-const sessionConnectTimeout = 15 * time.Second
+// publisherConnectTimeout: a WHIP session whose peer never connects (it vanished after its POST)
+// frees the publisher slot after this.
+const publisherConnectTimeout = 15 * time.Second
+
+// A WHEP viewer's ICE and DTLS take well under a second on a reachable path (0.03-0.05 s from
+// POST to first picture in Chromium, docs/design/webrtc.md); an offer not connected after
+// defaultViewerConnectTimeout never will be, and only holds memory. defaultMaxPendingViewers
+// bounds how many such offers exist at once (a pending peer connection costs ≈1 MB).
+const (
+	defaultViewerConnectTimeout = 5 * time.Second
+	defaultMaxPendingViewers    = 50
+)
 
 // component is the whole process: the shared ICE ports, the hub, the sessions and the control API.
 type component struct {
@@ -34,9 +43,14 @@ type component struct {
 	rtpIn *rtpInput
 	sdp   string // the SDP of the forwarded WHIP RTP
 
+	offers *offerLimiter // WHEP offers per client address
+
 	mu      sync.Mutex
 	pub     *publisher // nil, or the one WHIP session (set before its offer is answered)
 	viewers map[string]*viewer
+	// pendingViewers + connectedViewers == len(viewers): MaxViewers counts connected ones only,
+	// MaxPendingViewers the offers still waiting for their connection.
+	pendingViewers, connectedViewers int
 
 	ln        net.Listener
 	srv       *http.Server
@@ -45,7 +59,11 @@ type component struct {
 
 func newComponent(cfg Config, log *slog.Logger) (_ *component, err error) {
 	// c is not the named result: `return nil, err` must leave it for the deferred close.
+	if cfg.ViewerConnectTimeout <= 0 {
+		cfg.ViewerConnectTimeout = defaultViewerConnectTimeout
+	}
 	c := &component{cfg: cfg, log: log, st: &counters{}, viewers: map[string]*viewer{}}
+	c.offers = newOfferLimiter(cfg.OfferRate, cfg.OfferBurst)
 	defer func() {
 		if err != nil {
 			c.close()
@@ -125,6 +143,7 @@ func (c *component) closeNow() {
 	c.mu.Lock()
 	pub, viewers := c.pub, c.viewers
 	c.pub, c.viewers = nil, map[string]*viewer{}
+	c.pendingViewers, c.connectedViewers = 0, 0
 	c.mu.Unlock()
 	if pub != nil {
 		_ = pub.stop()

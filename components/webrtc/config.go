@@ -54,8 +54,18 @@ type Config struct {
 	// ViewerPLIMinInterval throttles viewer keyframe requests forwarded to the publisher: all
 	// viewers together cause at most one upstream PLI per interval.
 	ViewerPLIMinInterval time.Duration
-	// MaxViewers caps the WHEP sessions (503 beyond); 0: no cap.
+	// MaxViewers caps the connected WHEP viewers (503 beyond); 0: no cap. Offers still waiting
+	// for their connection do not count: they have their own budget, MaxPendingViewers.
 	MaxViewers int
+	// MaxPendingViewers caps the WHEP offers answered but not connected yet (503 beyond), so
+	// offers that never connect cannot hold memory or keep real viewers out; 0: no cap.
+	MaxPendingViewers int
+	// ViewerConnectTimeout: a WHEP offer not connected this long after its answer is dropped.
+	ViewerConnectTimeout time.Duration
+	// OfferRate/OfferBurst: the token bucket of WHEP offers per client address (clientHeader;
+	// 429 beyond); OfferRate 0: no limit.
+	OfferRate  float64
+	OfferBurst int
 
 	LogLevel string
 }
@@ -81,7 +91,11 @@ func parseConfig(args []string) (Config, error) {
 	fs.DurationVar(&c.RTPInLiveTimeout, "rtp-in-live-timeout", 3*time.Second, "RTP input is live while packets came within this time")
 	fs.DurationVar(&c.KeyframeInterval, "keyframe-interval", 2*time.Second, "PLI to the WHIP publisher this often; 0: only on request")
 	fs.DurationVar(&c.ViewerPLIMinInterval, "viewer-pli-min-interval", time.Second, "at most one upstream PLI per interval for all viewers")
-	fs.IntVar(&c.MaxViewers, "max-viewers", 500, "maximum WHEP viewers (503 beyond); 0: no cap")
+	fs.IntVar(&c.MaxViewers, "max-viewers", 500, "maximum connected WHEP viewers (503 beyond); 0: no cap")
+	fs.IntVar(&c.MaxPendingViewers, "max-pending-viewers", defaultMaxPendingViewers, "maximum WHEP offers waiting for their connection (503 beyond); 0: no cap")
+	fs.DurationVar(&c.ViewerConnectTimeout, "viewer-connect-timeout", defaultViewerConnectTimeout, "a WHEP offer not connected this long after its answer is dropped")
+	fs.Float64Var(&c.OfferRate, "whep-offer-rate", defaultOfferRate, "WHEP offers a second per client address (429 beyond the burst); 0: no limit")
+	fs.IntVar(&c.OfferBurst, "whep-offer-burst", defaultOfferBurst, "WHEP offers a client address may make at once")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -133,6 +147,12 @@ func (c Config) validate() error {
 			// pion rewrites candidate ports by the listening port alone, whatever the protocol.
 			return errors.New("different --advertise-udp-port and --advertise-tcp-port need different --ice-udp and --ice-tcp ports")
 		}
+	}
+	if c.ViewerConnectTimeout <= 0 {
+		return errors.New("--viewer-connect-timeout must be positive")
+	}
+	if c.OfferRate < 0 || c.OfferBurst < 1 || c.MaxPendingViewers < 0 || c.MaxViewers < 0 {
+		return errors.New("--whep-offer-rate, --max-viewers and --max-pending-viewers must not be negative, --whep-offer-burst at least 1")
 	}
 	for _, p := range []int{c.AdvertiseUDPPort, c.AdvertiseTCPPort, c.WHIPOutVideoPort, c.WHIPOutAudioPort, c.RTPInVideoPort, c.RTPInAudioPort} {
 		if p < 0 || p > 65535 {

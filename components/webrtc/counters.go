@@ -10,4 +10,10 @@ type counters struct {
 	keyframeRequests               atomic.Uint64 // PLIs sent to the WHIP publisher
 	viewerKeyframeRequests         atomic.Uint64 // PLIs/FIRs received from viewers
 	viewerPacketsDropped           atomic.Uint64 // queued packets dropped for viewers that fell behind
+	// WHEP offers refused and sessions ended by the rules of whep.go.
+	whepRateLimited     atomic.Uint64 // 429: the client address made too many offers
+	whepViewersFull     atomic.Uint64 // 503 (or closed on connecting): MaxViewers connected
+	whepPendingFull     atomic.Uint64 // 503: MaxPendingViewers offers waiting for their connection
+	whepConnectTimeouts atomic.Uint64 // offers dropped: not connected within ViewerConnectTimeout
+	whepTokenExpiries   atomic.Uint64 // sessions ended when their playback token expired
 }

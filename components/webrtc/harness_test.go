@@ -26,6 +26,10 @@ func testConfig() Config {
 		RTPInLiveTimeout:     3 * time.Second,
 		ViewerPLIMinInterval: time.Second,
 		MaxViewers:           100,
+		MaxPendingViewers:    defaultMaxPendingViewers,
+		ViewerConnectTimeout: defaultViewerConnectTimeout,
+		OfferRate:            defaultOfferRate,
+		OfferBurst:           defaultOfferBurst,
 		LogLevel:             "error",
 	}
 }
@@ -62,6 +66,23 @@ func postSDP(t *testing.T, url, contentType, body string) (int, string, string) 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// postSDPWith posts an SDP offer with extra headers and returns status, headers and body.
+func postSDPWith(t *testing.T, url string, headers map[string]string, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", "application/sdp")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func httpDo(t *testing.T, method, url string) int {

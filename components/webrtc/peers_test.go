@@ -228,6 +228,12 @@ type testViewer struct {
 // HTTP status and body of a refusal.
 func watch(t *testing.T, base string, networks ...webrtc.NetworkType) (*testViewer, int, string) {
 	t.Helper()
+	return watchWith(t, base, nil, networks...)
+}
+
+// watchWith is watch with extra request headers (the worker's control headers).
+func watchWith(t *testing.T, base string, headers map[string]string, networks ...webrtc.NetworkType) (*testViewer, int, string) {
+	t.Helper()
 	pc, err := testPeerAPI(t, allCodecs, networks...).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -243,11 +249,11 @@ func watch(t *testing.T, base string, networks ...webrtc.NetworkType) (*testView
 		v.wg.Add(1)
 		go v.read(tr)
 	})
-	code, loc, body := postSDP(t, base+"/whep", "application/sdp", offerFrom(t, pc))
+	code, h, body := postSDPWith(t, base+"/whep", headers, offerFrom(t, pc))
 	if code != http.StatusCreated {
 		return nil, code, body
 	}
-	v.location = loc
+	v.location = h.Get("Location")
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ type status struct {
 	RTPInLive              bool     `json:"rtpInLive"`
 	Viewers                int      `json:"viewers"` // connected WHEP viewers
 	ViewerSessions         int      `json:"viewerSessions"`
+	ViewersPending         int      `json:"viewersPending"` // WHEP offers waiting for their connection
 	PacketsIn              uint64   `json:"packetsIn"`
 	BytesIn                uint64   `json:"bytesIn"`
 	PacketsOut             uint64   `json:"packetsOut"`
@@ -26,6 +27,11 @@ type status struct {
 	KeyframeRequests       uint64   `json:"keyframeRequests"`
 	ViewerKeyframeRequests uint64   `json:"viewerKeyframeRequests"`
 	ViewerPacketsDropped   uint64   `json:"viewerPacketsDropped"`
+	WHEPRateLimited        uint64   `json:"whepRateLimited"`
+	WHEPViewersFull        uint64   `json:"whepViewersFull"`
+	WHEPPendingFull        uint64   `json:"whepPendingFull"`
+	WHEPConnectTimeouts    uint64   `json:"whepConnectTimeouts"`
+	WHEPTokenExpiries      uint64   `json:"whepTokenExpiries"`
 	ICEUDP                 []string `json:"iceUdp"`
 	ICETCP                 string   `json:"iceTcp,omitempty"`
 }
@@ -49,6 +55,11 @@ func (c *component) status() status {
 		KeyframeRequests:       c.st.keyframeRequests.Load(),
 		ViewerKeyframeRequests: c.st.viewerKeyframeRequests.Load(),
 		ViewerPacketsDropped:   c.st.viewerPacketsDropped.Load(),
+		WHEPRateLimited:        c.st.whepRateLimited.Load(),
+		WHEPViewersFull:        c.st.whepViewersFull.Load(),
+		WHEPPendingFull:        c.st.whepPendingFull.Load(),
+		WHEPConnectTimeouts:    c.st.whepConnectTimeouts.Load(),
+		WHEPTokenExpiries:      c.st.whepTokenExpiries.Load(),
 		ICEUDP:                 []string{},
 	}
 	for _, a := range c.ice.udpAddr {
@@ -63,6 +74,7 @@ func (c *component) status() status {
 		s.PublisherSession = c.pub.id
 	}
 	s.ViewerSessions = len(c.viewers)
+	s.ViewersPending = c.pendingViewers
 	c.mu.Unlock()
 	return s
 }

@@ -38,7 +38,11 @@ type viewer struct {
 	tracks   [2]*webrtc.TrackLocalStaticRTP // audio is nil when the offer had no Opus
 	joinedAt atomic.Int64                   // unix ns of the hub join (the connection up, the cache sent)
 	st       *counters
-	deadline atomic.Pointer[time.Timer] // ends the session if it never connects
+	// connectDeadline ends the session if it never connects; tokenDeadline when its playback token
+	// expires (nil: public playback).
+	connectDeadline atomic.Pointer[time.Timer]
+	tokenDeadline   atomic.Pointer[time.Timer]
+	admitted        bool // guarded by component.mu: connected and counted against MaxViewers
 
 	waitKeyframe bool // guarded by hub.mu: video is dropped until a keyframe starts
 
@@ -168,8 +172,10 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, onKeyframeRequest func()) {
 func (v *viewer) stop() error {
 	var err error
 	v.once.Do(func() {
-		if t := v.deadline.Load(); t != nil {
-			t.Stop()
+		for _, t := range []*time.Timer{v.connectDeadline.Load(), v.tokenDeadline.Load()} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 		close(v.done)
 		err = v.pc.Close()

@@ -2,15 +2,77 @@ package main
 
 import (
 	"net/http"
-	"sync"
-	"sync/atomic"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 )
 
+// The control headers the Python worker adds to a WHEP offer. They are trusted because the control
+// API listens on loopback only (Config.validate), where only the worker in the Pod reaches it; the
+// worker never passes a client's own headers on.
+const (
+	// clientHeader: the viewer's address, as the worker decided it (the offer rate limit's key).
+	// Without it (a local tool such as whep-load) offers are not rate limited.
+	clientHeader = "X-Streamops-Client"
+	// sessionExpiresHeader: Unix seconds at which the viewer's playback token stops being honoured
+	// (signed playback); the session ends then. Without it (public playback) it does not expire.
+	sessionExpiresHeader = "X-Streamops-Session-Expires"
+)
+
+// whepControl is what the worker's control headers say of an offer.
+type whepControl struct {
+	client  netip.Addr // invalid: no rate limit
+	expires time.Time  // zero: no end
+}
+
+// readWHEPControl reads the control headers; on false the error was answered.
+func readWHEPControl(w http.ResponseWriter, r *http.Request) (whepControl, bool) {
+	var ctl whepControl
+	if !fromLoopback(r) { // cannot happen on a loopback listener; the headers mean nothing elsewhere
+		http.Error(w, "the control API is for the ingest worker on loopback", http.StatusForbidden)
+		return ctl, false
+	}
+	if v := r.Header.Get(clientHeader); v != "" {
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			http.Error(w, clientHeader+" is not an IP address", http.StatusBadRequest)
+			return ctl, false
+		}
+		ctl.client = a
+	}
+	if v := r.Header.Get(sessionExpiresHeader); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs <= 0 {
+			http.Error(w, sessionExpiresHeader+" is not Unix seconds", http.StatusBadRequest)
+			return ctl, false
+		}
+		ctl.expires = time.Unix(secs, 0)
+	}
+	return ctl, true
+}
+
+func fromLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
 // postWHEP: POST /whep with an SDP offer adds a viewer of whatever the source is.
 func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
+	ctl, ok := readWHEPControl(w, r)
+	if !ok {
+		return
+	}
+	// First, before anything costs: a flood from one address is refused for the price of a lookup.
+	if ctl.client.IsValid() {
+		if allowed, wait := c.offers.allow(ctl.client); !allowed {
+			c.st.whepRateLimited.Add(1)
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			http.Error(w, "too many WHEP offers from this address", http.StatusTooManyRequests)
+			return
+		}
+	}
 	offer, codecs, ok := readOffer(w, r)
 	if !ok {
 		return
@@ -23,10 +85,24 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the stream is not live", http.StatusNotFound)
 		return
 	}
+	if !ctl.expires.IsZero() && !time.Now().Before(ctl.expires) {
+		c.st.whepTokenExpiries.Add(1)
+		http.Error(w, "playback token expired", http.StatusForbidden)
+		return
+	}
 	c.mu.Lock()
-	if c.cfg.MaxViewers > 0 && len(c.viewers) >= c.cfg.MaxViewers {
+	if c.cfg.MaxViewers > 0 && c.connectedViewers >= c.cfg.MaxViewers {
 		c.mu.Unlock()
+		c.st.whepViewersFull.Add(1)
+		w.Header().Set("Retry-After", "5")
 		http.Error(w, "too many viewers", http.StatusServiceUnavailable)
+		return
+	}
+	if c.cfg.MaxPendingViewers > 0 && c.pendingViewers >= c.cfg.MaxPendingViewers {
+		c.mu.Unlock()
+		c.st.whepPendingFull.Add(1)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(c.cfg.ViewerConnectTimeout)))
+		http.Error(w, "too many WHEP offers waiting for their connection", http.StatusServiceUnavailable)
 		return
 	}
 	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
@@ -37,6 +113,7 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 	}
 	v := newViewer(newSessionID(), pc, c.st)
 	c.viewers[v.id] = v
+	c.pendingViewers++
 	c.mu.Unlock()
 
 	if err := c.addViewerTracks(v, codecs.opus); err != nil {
@@ -44,14 +121,13 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "peer connection: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	var joined sync.Once
-	var connected atomic.Bool
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			// Only now do the tracks have a transport: the GOP cache sent earlier would be lost.
-			joined.Do(func() { c.hub.addViewer(v) })
-			connected.Store(true)
+			if c.admitViewer(v) {
+				c.hub.addViewer(v)
+			}
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go c.endViewer(v)
 		}
@@ -63,12 +139,53 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	v.deadline.Store(time.AfterFunc(sessionConnectTimeout, func() {
-		if !connected.Load() {
-			c.endViewer(v)
+	v.connectDeadline.Store(time.AfterFunc(c.cfg.ViewerConnectTimeout, func() {
+		if c.endViewerIf(v, func() bool { return !v.admitted }) {
+			c.st.whepConnectTimeouts.Add(1)
 		}
 	}))
+	if !ctl.expires.IsZero() {
+		// The token's end is the session's: a viewer keeps watching only as long as it may.
+		v.tokenDeadline.Store(time.AfterFunc(time.Until(ctl.expires), func() {
+			if c.endViewerIf(v, func() bool { return true }) {
+				c.st.whepTokenExpiries.Add(1)
+			}
+		}))
+	}
 	writeAnswer(w, "/whep/"+v.id, answer)
+}
+
+// admitViewer moves v from the pending offers to the connected viewers (once); false when it was
+// ended meanwhile or MaxViewers are connected already (v is then ended: concurrent offers may all
+// have passed the check at POST time).
+func (c *component) admitViewer(v *viewer) bool {
+	c.mu.Lock()
+	if c.viewers[v.id] != v || v.admitted { // ended, or connected again after a disconnect
+		c.mu.Unlock()
+		return false
+	}
+	if c.cfg.MaxViewers > 0 && c.connectedViewers >= c.cfg.MaxViewers {
+		c.mu.Unlock()
+		c.st.whepViewersFull.Add(1)
+		go c.endViewer(v) // not from pion's callback goroutine: Close waits for it
+		return false
+	}
+	v.admitted = true
+	c.pendingViewers--
+	c.connectedViewers++
+	c.mu.Unlock()
+	return true
+}
+
+// endViewerIf ends v if it is still a session and cond holds (called under c.mu); true when it did.
+func (c *component) endViewerIf(v *viewer, cond func() bool) bool {
+	c.mu.Lock()
+	ending := c.viewers[v.id] == v && cond()
+	c.mu.Unlock()
+	if ending {
+		c.endViewer(v)
+	}
+	return ending
 }
 
 // addViewerTracks gives the viewer its own send-only tracks: video always, audio when offered.
@@ -104,6 +221,11 @@ func (c *component) endViewer(v *viewer) {
 	c.mu.Lock()
 	if c.viewers[v.id] == v {
 		delete(c.viewers, v.id)
+		if v.admitted {
+			c.connectedViewers--
+		} else {
+			c.pendingViewers--
+		}
 	}
 	c.mu.Unlock()
 	// Stop first: an addViewer racing with this sees the viewer stopped and skips it.

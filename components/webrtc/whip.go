@@ -64,7 +64,7 @@ func (c *component) postWHIP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no H.264 (packetization-mode=1) or Opus format of the offer could be accepted", http.StatusNotAcceptable)
 		return
 	}
-	p.deadline.Store(time.AfterFunc(sessionConnectTimeout, func() {
+	p.deadline.Store(time.AfterFunc(publisherConnectTimeout, func() {
 		if !p.joined.Load() {
 			c.log.Warn("WHIP publisher never connected", "session", id)
 			c.endPublisher(p)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -29,17 +31,34 @@ func (w *whep) join(ctx context.Context, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url+"/whep", bytes.NewBufferString(sdp))
-	if err != nil {
-		return err
+	// Through the ingest worker the offers of one address are rate limited (429 with Retry-After):
+	// a load of many viewers from 127.0.0.1 waits its turn as a browser would.
+	var resp *http.Response
+	var body []byte
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url+"/whep", bytes.NewBufferString(sdp))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/sdp")
+		if resp, err = client.Do(req); err != nil {
+			return err
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests {
+			break
+		}
+		wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || wait < 1 {
+			wait = 1
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("POST /whep: 429 until the end: %w", ctx.Err())
+		case <-time.After(time.Duration(wait) * time.Second):
+		}
 	}
-	req.Header.Set("Content-Type", "application/sdp")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("POST /whep: %d %s", resp.StatusCode, bytes.TrimSpace(body))
 	}

@@ -1,7 +1,9 @@
 """STUN/TURN servers for WebRTC clients through the real ingest worker (`streamops worker ingest` on
 127.0.0.1 running streamops-webrtc, IngestConfig.webrtc.iceServersFile as the kubelet would mount it):
 the endpoints' OPTIONS and their 201 answers carry RFC 9725 §4.6 `Link: <turn:…>; rel="ice-server"`
-headers, one per URI, the pages carry the servers, a changed file is picked up without a restart,
+headers, one per URI (WHIP's OPTIONS only with the stream key), the player page carries the servers
+and the publish page, open to anyone, none of the TURN credentials (issue 37, finding 5), a changed
+file is picked up without a restart,
 and a bad one gives nothing and says why in status and the log, never with the credential. No
 TURN server is contacted: the URIs name turn.example.com and nothing resolves or dials them."""
 
@@ -115,10 +117,12 @@ def test_whip_and_whep_answers_and_the_pages_carry_the_turn_servers_and_follow_t
     )
     wait_for(lambda: (ingest.status().get("webrtc") or {}).get("running"), timeout=15, what="the WebRTC component")
 
-    for url in (ingest.whip_url, ingest.whep_url):
-        status, found, headers, _ = links("OPTIONS", url)
+    for url, auth in ((ingest.whip_url, {"Authorization": f"Bearer {KEY}"}), (ingest.whep_url, {})):
+        status, found, headers, _ = links("OPTIONS", url, headers=auth)
         assert status == 204 and found == LINKS, (url, found)
         assert "Link" in headers["Access-Control-Expose-Headers"].split(", ")
+    status, found, _, _ = links("OPTIONS", ingest.whip_url)
+    assert status == 204 and found == [], "without the key no TURN credential"
     sdp = {"Content-Type": "application/sdp"}
     status, found, _, body = links("POST", ingest.whip_url, full_offer("sendonly"), {**sdp, "Authorization": "x"})
     assert status == 401 and found == [], "no credentials for a refused offer"
@@ -129,7 +133,7 @@ def test_whip_and_whep_answers_and_the_pages_carry_the_turn_servers_and_follow_t
     delete = http_request("DELETE", ingest.http + headers["Location"], headers={"Authorization": f"Bearer {KEY}"})
     assert delete[0] == 200
     assert page_servers(ingest, "player", "streamops-player-options") == SERVERS
-    assert page_servers(ingest, "publish", "streamops-publish-options") == SERVERS
+    assert page_servers(ingest, "publish", "streamops-publish-options") == [], "the publish page is anyone's"
 
     with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log"):
         ingest.wait_live(timeout=15)

@@ -1,8 +1,10 @@
 """STUN/TURN servers for WebRTC clients (playback.webrtc.iceServersSecretRef, issue 26): the model,
 the Secret key mounted as a file into the primary ingest only when set, the worker's parsing of the
-RTCIceServer JSON (errors that never quote the file), the RFC 9725 §4.6 Link headers and their
-quoting (read back by the pages' own parser in node), the file read again when it changes, the
-WHIP/WHEP answers and pages that carry them, and the Warning Event of an invalid Secret."""
+RTCIceServer JSON (errors that never quote the file), the credentials derived per session from an
+`authSecret` (TURN REST API), the RFC 9725 §4.6 Link headers and their quoting (read back by the
+pages' own parser in node), the file read again when it changes, the WHIP/WHEP answers and pages
+that carry them (credentials only after the playback gate or WHIP's auth:
+test_webrtc_turn_credentials.py), and the Warning Event of an invalid Secret."""
 
 from __future__ import annotations
 
@@ -31,10 +33,13 @@ from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_pla
 from streamops.media.ingest.routes import player_options
 from streamops.media.ingest.webrtc.component import ControlReply
 from streamops.media.ingest.webrtc.ice_servers import (
+    IceServerEntry,
     IceServersError,
     IceServersFile,
+    issue_servers,
     link_values,
     parse_ice_servers,
+    public_servers,
 )
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 
@@ -122,13 +127,17 @@ def test_no_reference_no_webrtc_or_the_backup_leave_the_pod_as_it_was():
 def test_rtc_ice_server_json_becomes_the_pages_servers():
     servers = parse_ice_servers(json.dumps([*TURN, {"urls": "stun:stun.example.com"}]))
     assert servers == (
-        IceServer(
+        IceServerEntry(
             ("turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"),
             "1700000000:viewer",
             SECRET,
         ),
-        IceServer(("stun:stun.example.com",)),
+        IceServerEntry(("stun:stun.example.com",)),
     )
+    assert issue_servers(servers, "any", 0) == (
+        IceServer(servers[0].urls, "1700000000:viewer", SECRET),
+        IceServer(("stun:stun.example.com",)),
+    ), "a static credential is handed out as it is"
     assert parse_ice_servers("[]") == ()
     assert parse_ice_servers('[{"urls": ["turn:[2001:db8::1]:3478"], "username": "u", "credential": "c"}]')
 
@@ -149,6 +158,12 @@ def test_rtc_ice_server_json_becomes_the_pages_servers():
         (json.dumps([{"urls": "turn:h", "username": "ü", "credential": "c"}]), "[0].username is not"),
         (json.dumps([{"urls": "turn:h", "username": "u", "credential": "c", "credentialType": "oauth"}]), "password"),
         (json.dumps(["turn:h"]), "[0] is not an object"),
+        (json.dumps([{"urls": "turn:h", "authSecret": SECRET, "username": "u"}]), "[0]: authSecret derives"),
+        (json.dumps([{"urls": "turn:h", "authSecret": SECRET[:15]}]), "[0].authSecret is shorter than 16"),
+        (json.dumps([{"urls": "turn:h", "authSecret": SECRET + "\n"}]), "[0].authSecret is not"),
+        (json.dumps([{"urls": "turn:h", "authSecret": SECRET, "ttlSeconds": 59}]), "[0].ttlSeconds is not"),
+        (json.dumps([{"urls": "turn:h", "authSecret": SECRET, "ttlSeconds": "600"}]), "[0].ttlSeconds is not"),
+        (json.dumps([{"urls": "turn:h", "username": "u", "credential": "c", "ttlSeconds": 60}]), "for an authSecret"),
     ],
 )
 def test_a_bad_file_says_where_and_never_quotes_it(text: str, says: str):
@@ -212,7 +227,8 @@ def test_the_file_is_read_again_when_it_changes_and_a_bad_one_gives_nothing_and_
         assert ice.servers == () and "is missing" in (ice.problem or "")
         path.write_text(json.dumps(TURN))
         assert [s.urls for s in ice.servers] == [tuple(TURN[0]["urls"])] and ice.problem is None
-        assert len(ice.links) == 2 and SECRET in ice.links[0]
+        assert len(ice.links_for("s")) == 2 and SECRET in ice.links_for("s")[0]
+        assert ice.public_links == (), "TURN only: nothing for anyone"
         # The kubelet's rotation: a new file (inode, mtime) behind the same name.
         rotated = tmp_path / "rotated.json"
         rotated.write_text(json.dumps([{**TURN[0], "credential": "rotated-credential"}]))
@@ -220,7 +236,7 @@ def test_the_file_is_read_again_when_it_changes_and_a_bad_one_gives_nothing_and_
         assert ice.servers[0].credential == "rotated-credential"
         path.write_text('[{"urls": "turn:h", "credential": "' + SECRET + '"')
         for _ in range(3):
-            assert ice.servers == () and ice.links == ()
+            assert ice.servers == () and ice.links_for("s") == ()
         assert (ice.problem or "").startswith(f"{path}: not JSON")
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2, "missing, then not JSON: one line each however often it is asked"
@@ -239,15 +255,21 @@ def test_a_file_too_large_is_refused(tmp_path: Path):
 
 
 class FakeIce:
-    def __init__(self, servers: tuple[IceServer, ...]) -> None:
-        self.servers = servers
+    def __init__(self, entries: tuple[IceServerEntry, ...]) -> None:
+        self.entries = entries
+
+    def links_for(self, session: str, not_after: int | None = None) -> tuple[str, ...]:
+        return tuple(link_values(issue_servers(self.entries, session, 0, not_after)))
 
     @property
-    def links(self) -> tuple[str, ...]:
-        return tuple(link_values(self.servers))
+    def public_links(self) -> tuple[str, ...]:
+        return tuple(link_values(public_servers(self.entries)))
 
 
 class FakeWhip:
+    def authorized(self, authorization: str | None) -> bool:
+        return authorization == "Bearer k"
+
     async def publish(self, authorization: str | None, offer: bytes, content_type: str) -> ControlReply:
         if authorization != "Bearer k":
             return ControlReply.text(401, "no", {"WWW-Authenticate": "Bearer"})
@@ -255,12 +277,15 @@ class FakeWhip:
 
 
 class FakeRunner:
-    def __init__(self, servers: tuple[IceServer, ...]) -> None:
-        self.ice_servers = FakeIce(servers)
+    def __init__(self, entries: tuple[IceServerEntry, ...]) -> None:
+        self.config = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}})
+        self.ice_servers = FakeIce(entries)
         self.whip = FakeWhip()
         self.whep_status = 201
 
-    async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:
+    async def post_whep(
+        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+    ) -> ControlReply:
         if self.whep_status != 201:
             return ControlReply.text(self.whep_status, "the stream is not live")
         return ControlReply(201, b"v=0\r\n", "application/sdp", "/whep/xyz")
@@ -278,14 +303,17 @@ def test_201_answers_and_the_endpoints_options_carry_one_link_per_uri():
     runner = FakeRunner(parse_ice_servers(json.dumps(TURN)))
     app = web.Application()
     add_webrtc_routes(app, ["", "/live/cam"], runner)  # type: ignore[arg-type]
-    expected = link_values(runner.ice_servers.servers)
+    expected = list(runner.ice_servers.links_for("any"))
 
     async def check(client: TestClient[Any, Any]) -> None:
         for prefix in ("", "/live/cam"):
-            for path in ("/whip", "/whep"):
-                options = await client.options(prefix + path)
+            # WHEP's OPTIONS passed the (here: public) gate; WHIP's needs the key for the credentials.
+            for path, headers in (("/whep", {}), ("/whip", {"Authorization": "Bearer k"})):
+                options = await client.options(prefix + path, headers=headers)
                 assert options.status == 204 and options.headers.getall("Link") == expected
                 assert options.headers["Access-Control-Expose-Headers"] == "Location, Link"
+            options = await client.options(prefix + "/whip")
+            assert options.status == 204 and "Link" not in options.headers, "no key, no TURN credential"
             whip = await client.post(prefix + "/whip", data=b"v=0", headers={"Authorization": "Bearer k"})
             assert whip.status == 201 and whip.headers.getall("Link") == expected
             assert whip.headers["Location"] == prefix + "/whip/abc"
@@ -298,7 +326,7 @@ def test_201_answers_and_the_endpoints_options_carry_one_link_per_uri():
         assert "Link" not in (await client.post("/whep", data=b"v=0")).headers
         session = await client.options("/whep/xyz")
         assert session.status == 204 and "Link" not in session.headers
-        runner.ice_servers.servers = ()
+        runner.ice_servers.entries = ()
         assert "Link" not in (await client.options("/whep")).headers
 
     serve(app, check)
@@ -320,7 +348,8 @@ def test_the_pages_get_the_servers_as_they_are_at_each_request():
             "webrtc": {"iceServersFile": PATH},
         }
     )
-    servers: list[tuple[IceServer, ...]] = [parse_ice_servers(json.dumps(TURN))]
+    stun = {"urls": ["stun:stun.example.com:3478"]}
+    servers: list[tuple[IceServer, ...]] = [issue_servers(parse_ice_servers(json.dumps([*TURN, stun])), "s", 0)]
     app = web.Application()
 
     def options() -> PlayerOptions:
@@ -331,7 +360,8 @@ def test_the_pages_get_the_servers_as_they_are_at_each_request():
     async def check(client: TestClient[Any, Any]) -> None:
         player = blob(await (await client.get("/player")).text(), "streamops-player-options")
         publish = blob(await (await client.get("/publish")).text(), "streamops-publish-options")
-        assert player["iceServers"] == publish["iceServers"] == TURN
+        assert player["iceServers"] == [*TURN, stun]
+        assert publish["iceServers"] == [stun], "the publish page is anyone's: STUN only, no TURN credential"
         servers[0] = (IceServer(("turn:turn.example.com:3478",), "u", "rotated"),)
         player = blob(await (await client.get("/player")).text(), "streamops-player-options")
         assert player["iceServers"][0]["credential"] == "rotated"

@@ -64,6 +64,13 @@ class IceServer:
         return value
 
 
+def stun_only(servers: tuple[IceServer, ...]) -> tuple[IceServer, ...]:
+    """What a client that passed no check gets: the STUN URIs, no credential. TURN URIs are left out
+    (without a credential browsers refuse the whole peer connection)."""
+    found = (IceServer(tuple(url for url in server.urls if url.startswith("stun"))) for server in servers)
+    return tuple(server for server in found if server.urls)
+
+
 @dataclass(frozen=True)
 class PlayerOptions:
     stream: str  # the LiveStream's name: the page title
@@ -78,7 +85,9 @@ class PlayerOptions:
     whip: bool = False
     # STUN/TURN servers for the pages' peer connections; none by default (the ingest's candidates
     # name its exposure, docs/design/webrtc.md); the worker's come from playback.webrtc.iceServersSecretRef.
-    # In the page: whoever can load it can read a TURN credential (inherent to TURN in browsers).
+    # The player page (behind the playback gate) carries them whole: whoever may load it reads the TURN
+    # credential (inherent to TURN in browsers). The publish page, open to anyone, carries STUN only:
+    # a publisher gets TURN credentials with its authenticated WHIP answers (Link headers).
     ice_servers: tuple[IceServer, ...] = ()
 
 
@@ -163,7 +172,7 @@ def render_publish_page(options: PlayerOptions) -> str:
         "stream": options.stream,
         "whip": WHIP_PATH.lstrip("/") if options.whip else None,  # relative to the page: {prefix}/whip
         "player": PLAYER_PATH.lstrip("/"),
-        "iceServers": [server.to_json() for server in options.ice_servers],
+        "iceServers": [server.to_json() for server in stun_only(options.ice_servers)],
     }
     return (
         PUBLISH_TEMPLATE.read_text()

@@ -21,6 +21,14 @@ from streamops.media.ffmpeg import FfmpegProcess
 from streamops.redaction import Redactor
 
 SDP = "application/sdp"
+# The component's control headers of a WHEP offer (components/webrtc/whep.go): the client address the
+# worker decided on (the key of the per-address offer rate limit) and, for signed playback, the Unix
+# second the session ends (its token's end). Trusted there because only the worker reaches the
+# control API (loopback).
+CLIENT_HEADER = "X-Streamops-Client"
+SESSION_EXPIRES_HEADER = "X-Streamops-Session-Expires"
+# What of the component's answer headers reaches the client (429 and 503 say when to come back).
+PASSED_HEADERS = ("Retry-After",)
 READY_TIMEOUT_SECONDS = 10.0  # start → control API answers (measured ≈20 ms on a quiet machine)
 EXIT_PORT_TAKEN = 1  # the component's exit code when it cannot bind a port
 # The control API answers at once, but an offer waits for candidate gathering (host candidates only:
@@ -60,11 +68,17 @@ class ComponentClient:
         return self._session
 
     async def _request(
-        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> ControlReply:
         if self._closed:
             return UNAVAILABLE
         headers = {"Content-Type": content_type} if content_type else {}
+        headers.update(extra or {})
         try:
             async with self._http().request(method, self.base() + path, data=body, headers=headers) as response:
                 return ControlReply(
@@ -72,6 +86,7 @@ class ComponentClient:
                     body=await response.read(),
                     content_type=response.headers.get("Content-Type", "text/plain; charset=utf-8"),
                     location=response.headers.get("Location"),
+                    headers={name: response.headers[name] for name in PASSED_HEADERS if name in response.headers},
                 )
         except (aiohttp.ClientError, TimeoutError):
             return UNAVAILABLE
@@ -79,8 +94,17 @@ class ComponentClient:
     async def post_whip(self, offer: bytes, content_type: str) -> ControlReply:
         return await self._request("POST", "/whip", offer, content_type)
 
-    async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:
-        return await self._request("POST", "/whep", offer, content_type)
+    async def post_whep(
+        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+    ) -> ControlReply:
+        """`client`: the viewer's address (rate limited per address); `session_end`: Unix seconds at
+        which the component ends the session (a signed playback token's end; None: never)."""
+        extra = {}
+        if client:
+            extra[CLIENT_HEADER] = client
+        if session_end is not None:
+            extra[SESSION_EXPIRES_HEADER] = str(session_end)
+        return await self._request("POST", "/whep", offer, content_type, extra)
 
     async def delete(self, resource: str) -> ControlReply:
         """DELETE a session resource, as the component named it (`/whip/<id>`, `/whep/<id>`)."""

@@ -5,7 +5,10 @@ preflight, so that pages on other origins publish and play. WHEP (playback) is a
 `/t/<token>/` and goes through the playback gate (playback_access.py). The component's `Location` is
 mapped onto the public path the offer came in at (a signed offer's session keeps its token). With
 STUN/TURN servers for the clients (ice_servers.py), a 201 answer and the endpoints' OPTIONS carry them
-as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6).
+as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6): TURN credentials only to a request that passed the
+playback gate (WHEP) or carries the stream key (WHIP), derived for its session; STUN URIs to anyone.
+A WHEP offer goes to the component with the client's address (its offers are rate limited per
+address) and, on a signed stream, the end of its token (the session ends then).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from streamops.contract.ingest import WHEP_PATH, WHIP_PATH
-from streamops.contract.playback_token import TOKEN_SEGMENT
-from streamops.media.ingest.playback_access import TOKEN_ROUTE, Guard, no_guard
+from streamops.contract.ingest import WHEP_PATH, WHIP_PATH, IngestConfig
+from streamops.contract.playback_token import CLOCK_SKEW_SECONDS, TOKEN_SEGMENT, Refusal, parse
+from streamops.media.ingest.playback_access import TOKEN_ROUTE, Guard, no_guard, refusal_response
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.component import ControlReply
+from streamops.media.ingest.webrtc.ice_servers import new_session_id
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 
 CORS_HEADERS = {
@@ -33,6 +37,30 @@ OFFER_MAX_BYTES = 64 * 1024  # a browser's offer is ≈4-6 kB
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # the component's ids; never its own paths (keyframe, sdp)
 URL_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.~:-]{1,200}$")  # what goes back into a Location header as it came
 NOT_SUPPORTED = "ICE restart and trickle ICE (PATCH) are not supported: DELETE the session and POST a new offer"
+
+
+def client_address(request: web.Request) -> str:
+    """The address a WHEP offer is rate limited by: the peer's. The one place to decide it (trusted
+    proxies' forwarded addresses, when the ingest learns them)."""
+    return request.remote or ""
+
+
+def token_session_end(config: IngestConfig, request: web.Request) -> int | Refusal | None:
+    """Unix seconds at which a signed stream's WHEP session ends: when the gate stops honouring its
+    token (the token's expiry + the clock skew it allows, contract.playback_token.verify). None for a
+    public stream (a token segment is ignored there). The gate has verified the token already."""
+    if not config.signed:
+        return None
+    token = parse(request.match_info.get("token") or "")
+    if token is None:  # the gate refused it before: never here unless the routes are wired wrong
+        return Refusal.INVALID
+    return token.expires + CLOCK_SKEW_SECONDS
+
+
+def session_of(location: str | None) -> str:
+    """The component's session id in its `Location` (/whep/<id>): the TURN credential's session."""
+    tail = (location or "").rsplit("/", 1)[-1]
+    return tail if SESSION_ID.match(tail) else new_session_id()
 
 
 def response(reply: ControlReply, prefix: str = "", links: Iterable[str] = ()) -> web.Response:
@@ -84,7 +112,9 @@ class WebRtcEndpoints:
             return offer
         authorization = request.headers.get("Authorization")
         reply = await self.runner.whip.publish(authorization, offer, request.headers.get("Content-Type", ""))
-        return response(reply, self.prefix, self.runner.ice_servers.links)
+        # A 201 only after the key was checked: the credentials go with it (response() adds no links otherwise).
+        links = self.runner.ice_servers.links_for(session_of(reply.location)) if reply.status == 201 else ()
+        return response(reply, self.prefix, links)
 
     async def delete_whip(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
@@ -97,16 +127,35 @@ class WebRtcEndpoints:
         offer = await _offer(request)
         if isinstance(offer, web.Response):
             return offer
-        reply = await self.runner.post_whep(offer, request.headers.get("Content-Type", ""))
+        session_end = token_session_end(self.runner.config, request)
+        if isinstance(session_end, Refusal):
+            return refusal_response(session_end.status, session_end.body)
+        content_type = request.headers.get("Content-Type", "")
+        reply = await self.runner.post_whep(offer, content_type, client_address(request), session_end)
         # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
         token = request.match_info.get("token")
         prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.match(token) else "")
-        return response(reply, prefix, self.runner.ice_servers.links)
+        links = (
+            self.runner.ice_servers.links_for(session_of(reply.location), session_end) if reply.status == 201 else ()
+        )
+        return response(reply, prefix, links)
 
-    async def options(self, _: web.Request) -> web.Response:
-        """The endpoint's OPTIONS: CORS, and the ICE servers for a client that asks before its offer (a
-        browser's preflight cannot show them to the page: it gets them with the 201)."""
-        return preflight_response(self.runner.ice_servers.links)
+    async def whep_options(self, request: web.Request) -> web.Response:
+        """WHEP's OPTIONS (registered behind the playback gate): CORS, and the ICE servers for a client
+        that asks before its offer (a browser's preflight cannot show them to the page: it gets them
+        with the 201), credentials included: the gate let it through."""
+        session_end = token_session_end(self.runner.config, request)
+        if isinstance(session_end, Refusal):
+            return refusal_response(session_end.status, session_end.body)
+        return preflight_response(self.runner.ice_servers.links_for(new_session_id(), session_end))
+
+    async def whip_options(self, request: web.Request) -> web.Response:
+        """WHIP's OPTIONS: CORS and STUN for anyone; the TURN credentials only with the stream key as
+        the bearer token (RFC 9725 lets a client send its OPTIONS authenticated)."""
+        ice = self.runner.ice_servers
+        if self.runner.whip.authorized(request.headers.get("Authorization")):
+            return preflight_response(ice.links_for(new_session_id()))
+        return preflight_response(ice.public_links)
 
     async def delete_whep(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
@@ -123,9 +172,9 @@ def add_webrtc_routes(
     for prefix in prefixes:
         endpoints = WebRtcEndpoints(runner, prefix)
         whep = (guard(RequestKind.OTHER, endpoints.post_whep), guard(RequestKind.OTHER, endpoints.delete_whep))
-        whep_options = guard(RequestKind.OTHER, endpoints.options)
+        whep_options = guard(RequestKind.OTHER, endpoints.whep_options)
         for base, path, (post, delete), options in (
-            (prefix, WHIP_PATH, (endpoints.post_whip, endpoints.delete_whip), endpoints.options),
+            (prefix, WHIP_PATH, (endpoints.post_whip, endpoints.delete_whip), endpoints.whip_options),
             (prefix, WHEP_PATH, whep, whep_options),
             (prefix + TOKEN_ROUTE, WHEP_PATH, whep, whep_options),
         ):

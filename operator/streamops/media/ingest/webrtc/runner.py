@@ -141,14 +141,17 @@ class WebRtcRunner:
         """Connected WHEP viewers, as the component said at its last status poll."""
         return int((self._status or {}).get("viewers") or 0) if self.component.running else 0
 
-    async def post_whep(self, offer: bytes, content_type: str) -> ControlReply:
+    async def post_whep(
+        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+    ) -> ControlReply:
+        """`client` and `session_end`: ComponentClient.post_whep's."""
         if not serves_whep(self.config):
             return ControlReply.text(403, "this stream does not serve WHEP (playback.webrtc.enabled is false)")
         if self.feeder.problem is not None:
             return ControlReply.text(409, self.feeder.problem)
         if not self.component.running:
             return UNAVAILABLE
-        return await self.client.post_whep(offer, content_type)
+        return await self.client.post_whep(offer, content_type, client, session_end)
 
     async def delete_whep(self, resource: str) -> ControlReply:
         if not self.component.running:

@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 from streamops.contract.ingest import IngestConfig
 from streamops.media.ingest.session import Session
-from streamops.media.ingest.webrtc.admission import OFFER, UNAVAILABLE, Refusal, unauthorized, whip_refusal
+from streamops.media.ingest.webrtc.admission import (
+    OFFER,
+    UNAVAILABLE,
+    Refusal,
+    not_whip,
+    unauthorized,
+    whip_refusal,
+)
 from streamops.media.ingest.webrtc.commands import whip_input
 from streamops.media.ingest.webrtc.component import Component, ControlReply
 
@@ -110,6 +117,11 @@ class WhipIngest:
             self._spawn(self._ask_keyframes(session))
         self.log.info("WHIP publisher accepted (%s)", reply.location)
         return reply
+
+    def authorized(self, authorization: str | None) -> bool:
+        """The stream takes WHIP and `authorization` carries its key (what a 201 needs too): the
+        request may have the TURN credentials."""
+        return not_whip(self.host.config) is None and unauthorized(authorization, self.host.read_key()) is None
 
     async def delete(self, authorization: str | None, resource: str) -> ControlReply:
         """DELETE /whip/<id>: the publisher leaves; its session ends."""

@@ -1,0 +1,50 @@
+"""What the worker tells the WebRTC component with a WHEP offer (issue 37, finding 4): the client's
+address (the component rate limits offers per address) and, for signed playback, when the session
+ends; and what of the component's refusal reaches the client (429/503 with Retry-After). The
+component is stood for by an aiohttp app on 127.0.0.1; the real one: components/webrtc
+whep_limits_test.go, and through the worker tests/media/test_whep_offer_limits.py."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from streamops.media.ingest.webrtc.component import CLIENT_HEADER, SESSION_EXPIRES_HEADER, ComponentClient
+from streamops.media.ingest.webrtc.routes import response
+
+
+def test_the_offer_carries_the_client_and_the_session_end_and_a_refusal_its_retry_after():
+    seen: list[dict[str, str]] = []
+
+    async def whep(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        if len(seen) == 1:
+            return web.Response(
+                status=429, text="too many WHEP offers from this address\n", headers={"Retry-After": "1"}
+            )
+        return web.Response(
+            status=201, text="v=0\r\n", content_type="application/sdp", headers={"Location": "/whep/ab"}
+        )
+
+    async def run() -> None:
+        app = web.Application()
+        app.router.add_post("/whep", whep)
+        async with TestServer(app, host="127.0.0.1", port=0) as server:
+            client = ComponentClient(lambda: f"http://127.0.0.1:{server.port}")
+            try:
+                refused = await client.post_whep(b"v=0", "application/sdp", "203.0.113.9", 1_900_000_005)
+                answered = await client.post_whep(b"v=0", "application/sdp")
+            finally:
+                await client.close()
+        assert refused.status == 429 and refused.headers == {"Retry-After": "1"}
+        public = response(refused)
+        assert public.status == 429 and public.headers["Retry-After"] == "1"
+        assert public.headers["Access-Control-Allow-Origin"] == "*"
+        assert answered.status == 201 and answered.headers == {} and answered.location == "/whep/ab"
+
+    asyncio.run(run())
+    first: dict[str, Any] = seen[0]
+    assert first[CLIENT_HEADER] == "203.0.113.9" and first[SESSION_EXPIRES_HEADER] == "1900000005"
+    assert CLIENT_HEADER not in seen[1] and SESSION_EXPIRES_HEADER not in seen[1], "public playback, local caller"

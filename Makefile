@@ -60,7 +60,7 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload test-images
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies test-images
 	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
@@ -79,7 +79,7 @@ test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apis
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
-cluster-up-nodes: coredns traefik ffmpeg player
+cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player
 	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
@@ -118,7 +118,7 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
-	@$(MAKE) --no-print-directory -j3 kube helm s3server demo-images
+	@$(MAKE) --no-print-directory -j3 kube helm s3server kube-network-policies demo-images
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
@@ -171,12 +171,15 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
+.PHONY: coredns traefik prometheus kube-network-policies s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
 coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
+
+kube-network-policies: ## build SIG Network's kube-network-policies (the multi-node cluster's NetworkPolicy engine, one process per node) from its Go module (pinned, cached by version)
+	@bash hack/build-kube-network-policies.sh
 
 s3server: deps ## build versitygw, the S3-compatible server of the tests and the demo, from its Go module (pinned, cached by version)
 	@bash hack/build-versitygw.sh

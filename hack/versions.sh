@@ -41,3 +41,8 @@ FFMPEG_UPSTREAM_VERSION="${FFMPEG_DEBIAN_VERSION%%-*}"
 FFMPEG_ORIG_SHA256="d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176"
 FFMPEG_DEBIAN_SHA256="71b20472ecd2764bc98e3229d34c0f7c8dcfe4a6cbacc23fd5604c23bac04632"
 FFMPEG_POOL="${FFMPEG_POOL:-http://deb.debian.org/debian-security/pool/updates/main/f/ffmpeg}"
+# The multi-node tier's NetworkPolicy engine: SIG Network's kube-network-policies, built from its Go
+# module (hack/build-kube-network-policies.sh) into the same cache; one process per node
+# (devtools/devtools/cluster/node.py), nftables + NFQUEUE in the node's network namespace.
+KUBE_NETWORK_POLICIES_VERSION="${KUBE_NETWORK_POLICIES_VERSION:-v0.8.0}"
+KUBE_NETWORK_POLICIES_BIN="$STREAMOPS_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION/bin/kube-network-policies"

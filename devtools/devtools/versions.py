@@ -82,6 +82,12 @@ def prometheus_operator_crds_dir() -> Path:
     return Path(sourced("PROMETHEUS_OPERATOR_CRDS"))
 
 
+def kube_network_policies_bin() -> Path:
+    """The pinned kube-network-policies (SIG Network's NetworkPolicy engine, one process per node of
+    the multi-node cluster), built by hack/build-kube-network-policies.sh (`make kube-network-policies`)."""
+    return Path(sourced("KUBE_NETWORK_POLICIES_BIN"))
+
+
 def versitygw_bin() -> Path:
     """The pinned versitygw (the S3 server of the tests and the demo), built by
     hack/build-versitygw.sh (`make s3server`)."""

@@ -48,8 +48,20 @@ from devtools.processes import (
     stat_fields,
     stop_procs,
 )
+from devtools.versions import kube_network_policies_bin
 
 NODE_NAME = "localhost"
+# The NetworkPolicy engine of pod-network nodes (hack/build-kube-network-policies.sh): its identity,
+# the permissions its upstream install.yaml gives it, and the nftables table it keeps in the node's
+# network namespace (deleted by the engine when stopped, and with the namespace in any case).
+POLICY_ENGINE = "kube-network-policies"
+POLICY_ENGINE_USER = "system:kube-network-policies"
+POLICY_ENGINE_TABLE = ("inet", "kube-network-policies")
+POLICY_ENGINE_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+]
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 CGROUP_FS = Path("/sys/fs/cgroup")
 
@@ -126,7 +138,7 @@ class Node(Supervisor):
         # The kubelet first (it would restart what we kill), then the containers and their shims,
         # then containerd: it must not see its shims die and try to clean up half-way. Last the
         # holder of the node's mount namespace: with it go every mount the node made.
-        stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler", "kube-proxy")])
+        stop_procs([p for p in procs if p.name in ("kubelet", "kube-scheduler", "kube-proxy", POLICY_ENGINE)])
         self._kill_containers()
         stop_procs([p for p in procs if p.name == "containerd"])
         self._kill_containers()  # anything containerd started while we were stopping it
@@ -149,7 +161,7 @@ class Node(Supervisor):
         out = [f"mount {m}" for m in self._mounts()]
         out += [f"process {p.name} {p.pid}" for p in self.procs.read() if p.alive]
         out += [f"shim/container {pid}" for pid in self._container_pids() if alive(pid)]
-        return out
+        return out + self.policy_engine_tables()
 
     def ctr(self, *args: str, timeout: float = 120) -> str:
         proc = subprocess.run(
@@ -203,6 +215,7 @@ class Node(Supervisor):
         ])  # fmt: skip
         if self.address:
             self._spawn("kube-proxy", [str(proxy), f"--config={self._write_proxy_config()}", "--v=1"])
+            self._start_policy_engine(deadline)
         self._wait(self._node_ready, deadline, f"node {self.name} Ready", "kubelet")
 
     def _certs(self) -> None:
@@ -220,6 +233,7 @@ class Node(Supervisor):
             f"kubelet-serving{suffix}": (f"/CN={self.name}", serving),
             "scheduler": ("/CN=system:kube-scheduler", client),
             "kube-proxy": ("/CN=system:kube-proxy", client),
+            POLICY_ENGINE: (f"/CN={POLICY_ENGINE_USER}", client),
         }
         try:
             ensure_leaves(pki, leaves)
@@ -232,6 +246,7 @@ class Node(Supervisor):
         )
         write_kubeconfig(self.root / "scheduler.kubeconfig", server, pki, "system:kube-scheduler", "scheduler")
         write_kubeconfig(self.root / "kube-proxy.kubeconfig", server, pki, "system:kube-proxy", "kube-proxy")
+        write_kubeconfig(self.root / f"{POLICY_ENGINE}.kubeconfig", server, pki, POLICY_ENGINE_USER, POLICY_ENGINE)
 
     def _cgroup_dirs(self) -> list[Path]:
         """The node's cgroup root in every mounted v1 hierarchy (cgroup v2: the single tree)."""
@@ -401,6 +416,47 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         path.write_text(json.dumps(config, indent=2) + "\n")
         return path
 
+    def _start_policy_engine(self, deadline: float) -> None:
+        """kube-network-policies in the node's namespaces, as kube-proxy runs: NetworkPolicies
+        enforced on the node's Pods (an NFQUEUE verdict on each connection's first packet, in user
+        space). Started before the node is Ready, so no Pod of a policy ever runs unenforced; waits
+        until its caches are synced and its nftables table is written."""
+        engine = kube_network_policies_bin()
+        if not os.access(engine, os.X_OK):
+            raise NodeError(f"{engine} missing: run `make kube-network-policies`")
+        admin = Kubectl(self.plane.kubectl, self.plane.kubeconfig, timeout=30)
+        role = {"name": POLICY_ENGINE_USER, "labels": {"app.kubernetes.io/part-of": "streamops-local-cluster"}}
+        admin.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": role,
+             "rules": POLICY_ENGINE_RULES},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": role,
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": POLICY_ENGINE_USER},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POLICY_ENGINE_USER}]},
+        ]}))  # fmt: skip
+        self._spawn(POLICY_ENGINE, [
+            str(engine), f"--kubeconfig={self.root / f'{POLICY_ENGINE}.kubeconfig'}",
+            f"--hostname-override={self.name}",
+            # The node's own loopback (its network namespace): nothing outside the node reaches it.
+            f"--metrics-bind-address={LOOPBACK}:9080",
+            # Fail closed: a Pod some policy selects gets no new connection while the engine is down.
+            "--fail-open=false",
+            # Only for kernels before 6.12 (this one is newer): DNS then goes through the same hook.
+            "--netfilter-bug-1766-fix=false",
+            "--v=1",
+        ])  # fmt: skip
+        log = self.logs / f"{POLICY_ENGINE}.log"
+        self._wait(lambda: log.exists() and "Syncing nftables rules" in log.read_text(), deadline,
+                   "the NetworkPolicy engine's nftables rules", POLICY_ENGINE)  # fmt: skip
+
+    def policy_engine_tables(self) -> list[str]:
+        """The engine's nftables table in the node's namespace, if it is there (needs `nft`; []
+        without it, or without the namespace)."""
+        if self.address is None or not shutil.which("nft") or self.address.netns not in netns.names():
+            return []
+        family, name = POLICY_ENGINE_TABLE
+        out = netns.run(self.address.netns, ["nft", "list", "tables", family], check=False)
+        return [f"nft table {family} {name}" for line in out.splitlines() if line.split()[-1:] == [name]]
+
     def _spawn_mount_holder(self, deadline: float) -> None:
         """A process holding the node's own mount namespace (inside its network namespace): the
         Pods' network namespace files (/run/netns) and the CNI's state (/var/lib/cni) live on
@@ -499,7 +555,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
     def _adopt(self) -> bool:
         wanted = (
-            {"containerd", "kubelet", "mounts", "kube-proxy"}
+            {"containerd", "kubelet", "mounts", "kube-proxy", POLICY_ENGINE}
             if self.address
             else {"containerd", "kubelet", "kube-scheduler"}
         )

@@ -51,19 +51,22 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
     assert kinds == [
         ("ClusterRole", "streamops"),
         ("ClusterRoleBinding", "streamops"),
+        ("ConfigMap", "streamops-worker-network-policies"),
         ("CustomResourceDefinition", f"clips.{GROUP}"),
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),
         ("CustomResourceDefinition", f"streamwebhooks.{GROUP}"),
         ("Deployment", "streamops"),
+        ("NetworkPolicy", "streamops-operator"),
         ("Role", "streamops-leader-election"),
         ("RoleBinding", "streamops-leader-election"),
         ("Service", "streamops-metrics"),
         ("ServiceAccount", "streamops"),
     ]
     for o in default:
-        if o["kind"] in ("Deployment", "ServiceAccount", "Role", "RoleBinding", "Service"):
+        namespaced = ("Deployment", "ServiceAccount", "Role", "RoleBinding", "Service", "ConfigMap", "NetworkPolicy")
+        if o["kind"] in namespaced:
             assert o["metadata"]["namespace"] == "streamops-system"
 
 
@@ -383,6 +386,7 @@ def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: li
         ("bad-size.yaml", "recordings.size"),
         ("bad-worker-resources.yaml", "additional properties 'requests' not allowed"),
         ("bad-port-order.yaml", "worker.portRange: min (31000) must not be greater than max (30000)"),
+        ("bad-network-policy-cidr.yaml", "egressAllowCIDRs/0"),
     ],
 )
 def test_bad_values_are_rejected(values_file: str, says: str) -> None:
@@ -410,8 +414,10 @@ def test_deploy_manifest_is_the_chart_without_crds() -> None:
     assert kinds == [
         "ClusterRole",
         "ClusterRoleBinding",
+        "ConfigMap",
         "Deployment",
         "Namespace",
+        "NetworkPolicy",
         "Role",
         "RoleBinding",
         "Service",

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from devtools.address_plan import API_IP, API_PORT, CLUSTER_CIDR, OUTSIDE_IP, SERVICE_CIDR
 from devtools.cluster.images import Image
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.versions import REPO, helm_bin
@@ -33,13 +34,36 @@ class ReleaseError(RuntimeError):
     pass
 
 
+# The Prometheus of the monitoring test runs in this namespace (devtools.cluster.prometheus).
+MONITORING_NAMESPACE = "monitoring"
+
+
+def network_policy_values() -> dict[str, Any]:
+    """The chart's NetworkPolicies as this cluster needs them (kube-network-policies enforces them
+    on every node): the API server's address, the cluster's ranges, the metrics scraper's namespace,
+    and the LAN's one host (the S3 server's relay, webhook receivers, overlay pages, pull origins
+    and restream targets all listen on OUTSIDE_IP) allowed as a private destination."""
+    return {
+        "networkPolicy": {
+            "apiServerCIDRs": [f"{API_IP}/32"],
+            "apiServerPorts": [API_PORT],
+            "clusterCIDRs": [str(CLUSTER_CIDR), str(SERVICE_CIDR)],
+            "egressAllowCIDRs": [f"{OUTSIDE_IP}/32"],
+            "metricsFrom": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+            ],
+        }
+    }
+
+
 def local_values(cluster: LocalCluster) -> dict[str, Any]:
     """The values a user of this cluster would set: ingest Services on NodePorts, with the first
     node's address as the external host status URLs are built with (any node's works: the
-    Services' externalTrafficPolicy is Cluster)."""
+    Services' externalTrafficPolicy is Cluster); NetworkPolicies for this cluster's addresses."""
     return {
         "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
         "worker": {"nodeLoss": {"tolerationSeconds": LOCAL_NODE_LOSS_TOLERATION_SECONDS}},
+        **network_policy_values(),
     }
 
 

@@ -55,10 +55,14 @@ def test_children_are_owned_and_labelled(cluster, operator, namespace):
     stream = create_stream(cluster, namespace)
     uid = stream["metadata"]["uid"]
     kids = eventually(
-        lambda: (k := children(cluster, namespace, "cam")) and all(k.values()) and k, what="Pod, Service and Secret"
+        lambda: (k := children(cluster, namespace, "cam")) and all(k.values()) and len(k["services"]) == 2 and k,
+        what="Pod, Services and Secret",
     )
+    # The stream's Service (its public ports) and the internal one (the feeds, status, metrics).
+    assert sorted(s["metadata"]["name"] for s in kids["services"]) == ["cam-ingest", "cam-ingest-internal"]
+    assert {s["metadata"]["name"]: s["spec"]["type"] for s in kids["services"]}["cam-ingest-internal"] == "ClusterIP"
     for kind, objs in kids.items():
-        assert len(objs) == 1, kind
+        assert len(objs) == (2 if kind == "services" else 1), kind
         refs = objs[0]["metadata"]["ownerReferences"]
         assert refs == [
             {

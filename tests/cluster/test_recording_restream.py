@@ -38,10 +38,10 @@ def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace)
     stream = cluster.get("livestreams", ns, "cam")
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
-    ingest_http = json.loads(
+    ingest_ports = json.loads(
         cluster.get("services", ns, "cam-ingest")["metadata"]["annotations"][f"{GROUP}/host-ports"]
     )
-    assert config["feedUrl"] == f"http://127.0.0.1:{ingest_http['http']}/feed"
+    assert config["feedUrl"] == f"http://127.0.0.1:{ingest_ports['internal']}/feed", "the internal face's"
     r = wait_status(
         cluster, "restreams", ns, "out", lambda o: condition(o, "Ready")["reason"] == "StreamNotLive", "StreamNotLive"
     )

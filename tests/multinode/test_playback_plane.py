@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from devtools.cluster import in_pod
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.browser import Browser
@@ -85,14 +86,10 @@ def load_result(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]
 
 
 def ingest_requests(cluster: LocalCluster, ns: str) -> dict[str, float]:
-    """The ingest's playback requests by `via` (edge, direct), read from its /metrics on its http nodePort."""
-    service = cluster.get("services", ns, "cam-ingest")
-    assert service is not None
-    port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "http")
-    status, _, body = lan_request(f"http://{cluster.network.nodes[0].ip}:{port}/metrics", cluster)
-    assert status == 200
+    """The ingest's playback requests by `via` (edge, direct), read from its /metrics in its Pod (its
+    internal face is on no Service the LAN reaches)."""
     by_via: dict[str, float] = {}
-    for line in body.decode().splitlines():
+    for line in in_pod.ingest_internal(cluster, ns, "cam", "/metrics").splitlines():
         if line.startswith("streamops_playback_requests_total{"):
             via = re.search(r'via="([a-z]+)"', line)
             if via:

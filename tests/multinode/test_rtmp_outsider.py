@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from devtools.catalog import recording, restream
+from devtools.cluster import in_pod
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
-from devtools.http_client import http_json
+from devtools.http_client import http_get
 from devtools.media.hls import media_playlist
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.rtmp_raw import TYPE_COMMAND, RawRtmp, attacker_flv, attacker_frames, chunks
@@ -103,18 +104,19 @@ class Outsider:
 
 
 def ingest_status(cluster: LocalCluster, stream: dict) -> dict:
-    """The ingest's own /status through its HTTP NodePort, from the LAN (no operator poll in between)."""
-    origin = urlsplit(stream["status"]["playback"]["hlsCmafUrl"])
-    with netns.entered(cluster.network.outside):
-        return http_json(f"{origin.scheme}://{origin.netloc}/status", timeout=3)
+    """The ingest's own /status (no operator poll in between), read in its Pod: its internal face is
+    on no Service a LAN client reaches (issue 37)."""
+    return in_pod.ingest_status(cluster, stream["metadata"]["namespace"], stream["metadata"]["name"])
 
 
 def lan_answers(cluster: LocalCluster, stream: dict) -> bool:
-    try:
-        ingest_status(cluster, stream)
-    except OSError:
-        return False
-    return True
+    """The ingest's public HTTP face answers on its NodePort from the LAN."""
+    origin = urlsplit(stream["status"]["playback"]["hlsCmafUrl"])
+    with netns.entered(cluster.network.outside):
+        try:
+            return http_get(f"{origin.scheme}://{origin.netloc}/healthz", timeout=3)[0] == 200
+        except OSError:
+            return False
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ class LocalPod:
         self.process: subprocess.Popen[bytes] | None = None
         self.pod: dict[str, Any] = {}
         self.config: dict[str, Any] = {}
-        self.http_port = 0
+        self.http_port = self.control_port = 0
         self.sidecars: list[subprocess.Popen[bytes]] = []
 
     @property
@@ -120,6 +120,8 @@ class LocalPod:
         self.workdir.mkdir(parents=True, exist_ok=True)
         ports = self.pod["spec"]["containers"][0]["ports"]
         self.http_port = next(p["containerPort"] for p in ports if p["name"] == "http")
+        # Status is on the ingest's internal port (other workers have one port).
+        self.control_port = next((p["containerPort"] for p in ports if p["name"] == "internal"), self.http_port)
         env = {**child_env(), **worker_ffmpeg_env()}  # the FFmpeg of the worker image
         self.config, self.process = self._run_container(0, self.workdir / "config.json", self.log, env)
         eventually(self._healthy, timeout=timeout, what=f"worker of {self.name} healthy")
@@ -164,7 +166,7 @@ class LocalPod:
         return http_get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1)[0] == 200
 
     def status(self) -> dict[str, Any]:
-        return http_json(f"http://127.0.0.1:{self.http_port}/status")
+        return http_json(f"http://127.0.0.1:{self.control_port}/status")
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -302,7 +302,8 @@ def test_monitors_find_workers_and_operator(custom: list[dict[str, Any]]) -> Non
         {"key": "app.kubernetes.io/component", "operator": "In", "values": ["recorder", "pusher"]}
     ]
     http, status = workers["spec"]["endpoints"]
-    assert (http["port"], status["port"]) == ("http", "status")
+    # The ingests' metrics are on their internal Service's port, never on the stream's own Service.
+    assert (http["port"], status["port"]) == ("internal", "status")
     edge = [r for r in http["relabelings"] if r.get("regex") == "edge"]
     assert edge[0]["action"] == "drop" and status["relabelings"][0]["action"] == "keep"
     (pod_endpoint,) = pods["spec"]["podMetricsEndpoints"]

@@ -56,8 +56,10 @@ def received(receiver: WebhookReceiver, *wanted: str, timeout: float = 30.0) -> 
 def receivers(tmp_path: Path):
     started: list[WebhookReceiver] = []
 
-    def start(name: str, secrets: list[str], delay: float = 0.0, port: int | None = None) -> WebhookReceiver:
-        r = WebhookReceiver("127.0.0.1", port or free_port(), tmp_path / f"{name}.jsonl", secrets, delay)
+    def start(
+        name: str, secrets: list[str], delay: float = 0.0, port: int | None = None, host: str = "127.0.0.1"
+    ) -> WebhookReceiver:
+        r = WebhookReceiver(host, port or free_port(), tmp_path / f"{name}.jsonl", secrets, delay)
         started.append(r)
         return r.start()
 
@@ -300,3 +302,32 @@ def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
         timeout=15,
         what="outbox drained",
     )
+
+
+def test_a_receiver_at_an_address_outside_the_allow_list_gets_nothing(cluster, operator, namespace, receivers):
+    """Issue 37, finding 10: the operator POSTed wherever a StreamWebhook's url pointed and told in
+    status.lastFailure how the destination answered (HTTP status, "connection refused" or a timeout,
+    the duration): a port scanner of the cluster's network. The suite's operator allow-lists
+    127.0.0.1 only (devtools.cluster.suite), so 127.0.0.2 stands in for any internal address: the
+    receiver there gets nothing, and status says "refused by policy" and nothing else. (The metadata
+    address, other namespaces' Services, rebinding and redirects: tests/unit/test_egress.py.)"""
+    ns = namespace
+    allowed = receivers("allowed", [SECRET])
+    internal = receivers("internal", [SECRET], host="127.0.0.2")
+    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.apply(ns, webhook("allowed", allowed.url), webhook("internal", internal.url))
+    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
+    # The stream's outbox (its baseline) first, then an event: a Clip of a stream without DVR fails.
+    eventually(lambda: cluster.get("configmaps", ns, "streamops-events-cam"), what="the stream's outbox")
+    cluster.apply(ns, clip("late", lastSeconds=5))
+    received(allowed, "clip.failed")
+
+    def refused() -> dict | None:
+        status = (cluster.get("streamwebhooks", ns, "internal") or {}).get("status") or {}
+        return status if (status.get("lastFailure") or {}).get("error") else None
+
+    status = eventually(lambda: refused() or internal.events(), timeout=30, what="a failure or a delivery")
+    assert internal.events() == [], "a receiver outside the allow-list was reached"
+    failure = status["lastFailure"]
+    assert failure["error"] == "refused by policy", failure
+    assert failure.get("httpStatus") is None and failure["durationMs"] == 0, failure

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import socket
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -370,3 +371,53 @@ def test_a_receiver_refusing_connections_is_reported_as_before_when_allowed() ->
             await session.close()
 
     run(scenario())
+
+
+# --- the renderer's configuration ---------------------------------------------------------------------
+
+
+def test_the_renderers_chromium_sends_everything_to_its_proxy(tmp_path) -> None:
+    from streamops.media.overlay.chromium import confined_flags
+
+    flags = confined_flags(tmp_path, loopback=False, headless="--headless=new", proxy="127.0.0.1:4321")
+    by_name = dict(f.split("=", 1) for f in flags if f.startswith("--") and "=" in f)
+    assert by_name["--proxy-server"] == "http://127.0.0.1:4321"
+    assert by_name["--proxy-bypass-list"] == "<-loopback>", "nothing direct, loopback included"
+    assert by_name["--host-resolver-rules"] == "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "Chromium resolves nothing"
+    assert by_name["--force-webrtc-ip-handling-policy"] == "disable_non_proxied_udp"
+
+
+def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
+    from streamops.contract.overlay import OverlayRendererConfig
+    from streamops.egress.policy import configured_policy
+
+    assert configured_policy([], []) is None, "the default: an overlay config (Pod hash) as before"
+    policy = configured_policy(["10.241.0.1/32"], ["10.242.0.0/16"], "cluster.local")
+    assert policy is not None and not policy.refuses(ip("10.241.0.1")) and policy.refuses(ip("10.242.0.7"))
+    config = OverlayRendererConfig(stream="cam", egress=policy)
+    assert json.loads(config.to_json())["egress"] == {
+        "allowCidrs": ["10.241.0.1/32"], "clusterCidrs": ["10.242.0.0/16"], "clusterDomain": "cluster.local"
+    }  # fmt: skip
+    assert "egress" not in json.loads(OverlayRendererConfig(stream="cam").to_json())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the hook in control/livestream/builders.py overlay_sidecar(): "
+    "config.egress = configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, "
+    "settings.cluster_domain)",
+)
+def test_the_operators_allow_list_reaches_the_overlay_sidecar() -> None:
+    from devtools.catalog import stored_livestream
+    from streamops.control.livestream.builders import overlay_sidecar
+
+    ladder = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+    page = {"name": "score", "url": "http://10.241.0.1/", "left": 5, "top": 5, "width": 40, "height": 20}
+    stream = stored_livestream(transcoding=ladder, overlays=[page])
+    settings = OperatorSettings(egress_allow_cidrs=["10.241.0.1/32"])
+    sidecar = overlay_sidecar(stream, settings)
+    assert sidecar is not None
+    config = json.loads(sidecar["env"][0]["value"])
+    assert config["egress"]["allowCidrs"] == ["10.241.0.1/32"]
+    default = overlay_sidecar(stream, OperatorSettings())
+    assert default is not None and "egress" not in json.loads(default["env"][0]["value"])

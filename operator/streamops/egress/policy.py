@@ -129,3 +129,14 @@ class EgressPolicy(KubeModel):
             or name == domain
             or "." not in name
         )
+
+
+def configured_policy(
+    allow_cidrs: Sequence[str], cluster_cidrs: Sequence[str], cluster_domain: str = "cluster.local"
+) -> EgressPolicy | None:
+    """The admin's policy (the operator's settings); None when it is the default one, so that an
+    overlay renderer's configuration (and its Pod's hash) stays what it was without one."""
+    policy = EgressPolicy(
+        allow_cidrs=list(allow_cidrs), cluster_cidrs=list(cluster_cidrs), cluster_domain=cluster_domain
+    )
+    return None if policy.model_dump() == EgressPolicy().model_dump() else policy

@@ -36,7 +36,7 @@ from streamops.control.webhook.subscription import (
     subscription_status,
 )
 from streamops.egress.pinning import pinned
-from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused
+from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused, configured_policy
 from streamops.egress.resolution import Resolve, system_resolve
 
 log = logging.getLogger("streamops.webhook")
@@ -105,12 +105,8 @@ class SubscriptionDelivery:
 
     @property
     def policy(self) -> EgressPolicy:
-        settings = self.state.settings
-        return EgressPolicy(
-            allow_cidrs=settings.egress_allow_cidrs,
-            cluster_cidrs=settings.egress_cluster_cidrs,
-            cluster_domain=settings.cluster_domain,
-        )
+        s = self.state.settings
+        return configured_policy(s.egress_allow_cidrs, s.egress_cluster_cidrs, s.cluster_domain) or EgressPolicy()
 
     # --- the task -------------------------------------------------------------------------------
     async def run(self) -> None:

@@ -228,6 +228,13 @@ def test_the_proxy_forwards_only_allowed_hosts_in_origin_form_and_is_bounded() -
                 assert sent.startswith("GET /score.json?t=1 HTTP/1.1\r\n"), sent
                 assert "Proxy-" not in sent and "Accept: */*" in sent and "Connection: close" in sent
 
+                # A tunnel (https, WebSockets): 200, then bytes both ways until the upstream closes.
+                tunnel = "CONNECT pages.example:443 HTTP/1.1\r\n\r\nGET /in-tls HTTP/1.1\r\nHost: x\r\n\r\n"
+                tunnelled = await ask(proxy, tunnel)
+                assert tunnelled.startswith(b"HTTP/1.1 200 Connection Established\r\n\r\nHTTP/1.1 200 OK")
+                assert upstream.heads[-1].startswith(b"GET /in-tls ") and upstream.connected[-1] == (PUBLIC, 443)
+                upstream.connected.pop()
+
                 other = await ask(proxy, "CONNECT elsewhere.example:443 HTTP/1.1\r\n\r\n")
                 assert other.startswith(b"HTTP/1.1 403 ") and b"not in allowedHosts" in other
                 assert (await ask(proxy, "GET ftp://pages.example/ HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 400 ")

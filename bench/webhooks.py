@@ -111,6 +111,8 @@ def operator_env(ports: str, **more: str) -> dict[str, str]:
         "STREAMOPS_PORT_RANGE": ports,
         "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",
         "STREAMOPS_WORKER_BIND_ADDRESS": "127.0.0.1",
+        # The receivers are on loopback, which the egress guard refuses unless allow-listed.
+        "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
     }
 
 

@@ -408,12 +408,6 @@ def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
     assert "egress" not in json.loads(OverlayRendererConfig(stream="cam").to_json())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the hook in control/livestream/builders.py overlay_sidecar(): "
-    "config.egress = configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, "
-    "settings.cluster_domain)",
-)
 def test_the_operators_allow_list_reaches_the_overlay_sidecar() -> None:
     from devtools.catalog import stored_livestream
     from streamops.control.livestream.builders import overlay_sidecar

@@ -152,7 +152,8 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == public_ports, "internal: its own Service"
     internal = ingest_internal_service(s, "primary", INGEST_PORTS)
     assert internal["spec"]["type"] == "ClusterIP"
-    assert internal["spec"]["ports"] == [{"name": "internal", "port": 30006, "targetPort": "internal", "protocol": "TCP"}]
+    entry = {"name": "internal", "port": 30006, "targetPort": "internal", "protocol": "TCP"}
+    assert internal["spec"]["ports"] == [entry]
     given = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, worker_address="127.0.0.1", host_network=True,
                         host_ports=INGEST_PORTS)  # fmt: skip
     reach = ingest_reach(ServiceObservation.of(service), given)
@@ -162,7 +163,7 @@ def test_host_network_workers_use_allocated_ports_everywhere():
     playback = playback_urls(s, playback_base(None, reach))
     assert playback.hls_cmaf_url == "http://127.0.0.1:30001/hls/cmaf/index.m3u8"
     recorder = recorder_pod(rec(), s, HOST, INGEST_PORTS, {"http": 30010})
-    assert config(recorder)["feedUrl"] == "http://127.0.0.1:30001/feed" and config(recorder)["httpPort"] == 30010
+    assert config(recorder)["feedUrl"] == "http://127.0.0.1:30006/feed" and config(recorder)["httpPort"] == 30010
     assert json.loads(recorder["metadata"]["annotations"][HOST_PORTS_ANNOTATION]) == {"http": 30010}
 
 

@@ -85,6 +85,7 @@ from streamops.control.shared.worker_pod import (
     spec_hash,
     worker_pod,
 )
+from streamops.egress.policy import configured_policy
 
 GENERATED_KEY_NAME = "streamKey"
 OVERLAY_VOLUME = "overlays"
@@ -317,6 +318,10 @@ def overlay_sidecar(stream: LiveStream, settings: OperatorSettings) -> Manifest 
     config = overlay_renderer_config(stream)
     if config is None:
         return None
+    # Where the renderer's Chromium may go (docs/design/egress.md): unchanged when the admin set nothing.
+    config.egress = configured_policy(
+        settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain
+    )
     return {
         "name": "overlay",
         "image": settings.overlay_image,

@@ -398,3 +398,14 @@ def test_metrics_are_prometheus_text_with_bounded_labels(stand: Stand) -> None:
             assert sample.labels["namespace"] == NAMESPACE
     kinds = {s.labels["kind"] for s in families["streamops_edge_requests"].samples}
     assert kinds <= {"playlist", "playlist_blocking", "part", "segment", "init", "manifest", "other"}, kinds
+
+
+def test_the_edge_believes_no_forwarded_address_from_an_untrusted_peer(stand: Stand) -> None:
+    """Issue 37, finding 3: a token bound to a viewer address was honoured for whoever sent
+    X-Forwarded-For with it (edge.lua took its first entry). Without trusted proxies (the default),
+    nginx's $remote_addr, the TCP peer, is the viewer."""
+    token = stand.token(ip="10.9.8.7")
+    for forged in ("10.9.8.7", "192.0.2.1, 10.9.8.7"):
+        status, _, body = get(stand.edge_url(PLAYLIST, token=token), {"X-Forwarded-For": forged})
+        assert (status, body.decode()) == (Refusal.OTHER_VIEWER.status, Refusal.OTHER_VIEWER.body + "\n"), forged
+    assert get(stand.edge_url(PLAYLIST, token=stand.token(ip="127.0.0.1")), {"X-Forwarded-For": "10.9.8.7"})[0] == 200

@@ -62,7 +62,9 @@ def assert_refused(ingest: Any, url: str, refusal: Refusal, headers: dict[str, s
 
 def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(ingest_factory, tmp_path):
     key, other_key = os.urandom(32), os.urandom(32)
-    ingest = signed_ingest(ingest_factory, tmp_path, key, hls={"latencyMode": "low"}, dash=True)
+    # The test's client is the proxy in front: 127.0.0.1 is trusted (trustedProxies, issue 37 finding 3).
+    trusted = ["127.0.0.1/32"]
+    ingest = signed_ingest(ingest_factory, tmp_path, key, hls={"latencyMode": "low"}, dash=True, trustedProxies=trusted)
     expires = int(time.time()) + 600
     token = sign(key, STREAM, expires)
     with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
@@ -109,12 +111,14 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
             for bad in tokens:
                 assert_refused(ingest, f"{ingest.http}{PREFIX}/t/{bad}/{CMAF}", refusal)
 
-        # A token for one viewer address: the first X-Forwarded-For entry (the proxy in front) decides.
+        # A token for one viewer address: the rightmost X-Forwarded-For entry that is not a trusted
+        # proxy decides (what the proxy in front saw); what the client wrote left of it is its claim.
         mine = sign(key, STREAM, expires, ip="10.1.2.3")
         url = f"{ingest.http}/t/{mine}/{CMAF}"
         assert_refused(ingest, url, Refusal.OTHER_VIEWER)  # the peer is 127.0.0.1
-        assert_refused(ingest, url, Refusal.OTHER_VIEWER, {"X-Forwarded-For": "10.9.9.9, 10.1.2.3"})
-        assert get(url, {"X-Forwarded-For": "10.1.2.3, 192.0.2.1"})[0] == 200
+        assert_refused(ingest, url, Refusal.OTHER_VIEWER, {"X-Forwarded-For": "10.1.2.3, 10.9.9.9"})
+        assert get(url, {"X-Forwarded-For": "10.9.9.9, 10.1.2.3"})[0] == 200
+        assert get(url, {"X-Forwarded-For": "10.9.9.9, 10.1.2.3, 127.0.0.1"})[0] == 200, "trusted hops skipped"
 
         # The feeds, status, metrics and viewers are not on the public face at all (issue 37, finding
         # 1: the full-quality feed of a signed stream was there without a token), only on the
@@ -174,9 +178,25 @@ def test_keys_rotate_by_rewriting_the_mounted_files_and_missing_keys_refuse_all(
     assert old not in (ingest.log_path.read_bytes()) and new not in ingest.log_path.read_bytes()
 
 
+def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(ingest_factory, tmp_path):
+    """Issue 37, finding 3: a token bound to a viewer address was honoured for whoever sent
+    X-Forwarded-For with that address. Without trusted proxies (the default) the TCP peer counts."""
+    key = os.urandom(32)
+    ingest = signed_ingest(ingest_factory, tmp_path, key)
+    mine = sign(key, STREAM, int(time.time()) + 600, ip="10.1.2.3")
+    url = f"{ingest.http}/t/{mine}/{CMAF}"
+    for forged in ("10.1.2.3", "10.1.2.3, 10.1.2.3", "192.0.2.1, 10.1.2.3"):
+        assert_refused(ingest, url, Refusal.OTHER_VIEWER, {"X-Forwarded-For": forged})
+    mine_here = sign(key, STREAM, int(time.time()) + 600, ip="127.0.0.1")
+    assert get(f"{ingest.http}/t/{mine_here}/{CMAF}", {"X-Forwarded-For": "10.1.2.3"})[0] == 404, "not live"
+
+
 def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window(ingest_factory):
     playback = {"namespace": NAMESPACE, "viewerWindowSeconds": 4}  # public
-    ingest = ingest_factory(playback=playback, hls={"latencyMode": "low"}, dash=True, pathPrefix=PREFIX)
+    # The test's client plays the proxy in front of the players without _sid (their X-Forwarded-For).
+    ingest = ingest_factory(
+        playback=playback, hls={"latencyMode": "low"}, dash=True, pathPrefix=PREFIX, trustedProxies=["127.0.0.1/32"]
+    )
     with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
         ingest.wait_live()
 

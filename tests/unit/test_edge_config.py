@@ -94,12 +94,22 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         (edge.ENV_NAME, 'edge"; include /etc/passwd'),
         (edge.ENV_ERROR_LOG_LEVEL, "verbose"),
         (edge.ENV_ACCESS_LOG, "relative.log"),
+        (edge.ENV_TRUSTED_PROXIES, "10.0.0.0/8; include /etc/passwd"),
+        (edge.ENV_TRUSTED_PROXIES, "unix:"),
     ],
 )
 def test_bad_values_are_refused_before_nginx(tmp_path: Path, name: str, value: str) -> None:
     proc = render(tmp_path, **{name: value})
     assert proc.returncode == 64 and name in proc.stderr, proc.stderr
     assert not (tmp_path / "state/nginx.conf").exists()
+
+
+def test_forwarded_addresses_are_believed_from_trusted_proxies_only(tmp_path: Path) -> None:
+    """nginx's realip: the rightmost X-Forwarded-For entry that is not a trusted proxy, from one."""
+    assert "set_real_ip_from" not in rendered(tmp_path) and "real_ip_header" not in rendered(tmp_path)
+    conf = rendered(tmp_path, **{edge.ENV_TRUSTED_PROXIES: "10.42.0.0/16 fd00::/8"})
+    assert "set_real_ip_from 10.42.0.0/16; set_real_ip_from fd00::/8; " in conf
+    assert "real_ip_header X-Forwarded-For; real_ip_recursive on;" in conf
 
 
 def test_a_namespace_is_required(tmp_path: Path) -> None:
@@ -109,7 +119,11 @@ def test_a_namespace_is_required(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(bool(missing_packages()), reason=f"needs {' '.join(missing_packages())}")
 def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
-    rendered(tmp_path, "nameserver 10.96.0.10\n", **{"STREAMOPS_EDGE_USER": "root" if os.geteuid() == 0 else ""})
+    rendered(
+        tmp_path,
+        "nameserver 10.96.0.10\n",
+        **{"STREAMOPS_EDGE_USER": "root" if os.geteuid() == 0 else "", edge.ENV_TRUSTED_PROXIES: "10.42.0.0/16"},
+    )
     state = tmp_path / "state"
     proc = subprocess.run(
         [NGINX, "-t", "-p", str(state), "-c", str(state / "nginx.conf"), "-e", "stderr"],

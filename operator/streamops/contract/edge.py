@@ -26,6 +26,8 @@ ENV_ORIGIN = "STREAMOPS_EDGE_ORIGIN"  # template: {name}, {namespace}, {domain};
 ENV_CACHE_SIZE = "STREAMOPS_EDGE_CACHE_SIZE"
 ENV_VIEWER_WINDOW_SECONDS = "STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS"
 ENV_NAME = "STREAMOPS_EDGE_NAME"  # the Pod's name, sent to the ingest in EDGE_HEADER
+# Space-separated CIDRs whose X-Forwarded-For names the viewer (nginx's set_real_ip_from); unset: none.
+ENV_TRUSTED_PROXIES = "STREAMOPS_EDGE_TRUSTED_PROXIES"
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from streamops.api.livestream import (
     DVR,
@@ -200,6 +201,13 @@ class IngestConfig(WorkerConfig):
         "sends its feed while the primary asks for it.",
     )
     source: Source = Field(description="The stream's source, without the key's Secret reference.")
+    # None: X-Forwarded-For is never believed; and the configuration (and Pod hash) of ingests
+    # deployed before it existed stays what it was.
+    trusted_proxies: list[str] | None = Field(
+        default=None,
+        description="CIDRs of the proxies in front (an Ingress controller, the edge) whose X-Forwarded-For gives "
+        "the viewer's address: the rightmost entry that is not one of them, as nginx's set_real_ip_from does.",
+    )
     dvr: DVR = Field(default_factory=DVR)
     hls: HLS = Field(default_factory=HLS)
     screenshots: Screenshots = Field(default_factory=Screenshots)
@@ -249,6 +257,13 @@ class IngestConfig(WorkerConfig):
         description="HLS and the screenshot are also served under this prefix (e.g. /streams/<ns>/<name>), so an "
         "Ingress or HTTPRoute with a plain Prefix match reaches them without rewriting.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
+        for cidr in value or []:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
 
     @model_validator(mode="after")
     def _overlays_have_renditions(self) -> IngestConfig:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -126,14 +128,42 @@ def split_token_path(path: str, prefix: str = "") -> tuple[str | None, str]:
     return None, path
 
 
-def client_address(forwarded_for: str | None, peer: str | None) -> str:
-    """The address a token's `ip` restriction is checked against: the first X-Forwarded-For entry
-    (the proxy in front replaces what untrusted clients send), else the peer's."""
-    if forwarded_for:
-        first = forwarded_for.split(",", 1)[0].strip()
-        if first:
-            return first
-    return peer or ""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    """The proxies whose X-Forwarded-For is believed (IngestConfig.trusted_proxies)."""
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in trusted)
+
+
+def client_address(forwarded_for: str | None, peer: str | None, trusted: Sequence[Network] = ()) -> str:
+    """The address a token's `ip` restriction, a viewer session and a WHEP rate limit are keyed by,
+    as nginx's `set_real_ip_from` + `real_ip_recursive on` decide it: X-Forwarded-For counts only
+    when the peer is a trusted proxy, and then its rightmost entry that is not itself one (what the
+    last trusted proxy saw). Whatever a client writes further left is its own claim: ignored. An
+    entry that is not an address ends the walk at the last trusted hop (fail closed)."""
+    client = peer or ""
+    if not forwarded_for or not _trusted(client, trusted):
+        return client
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return client
+        client = hop
+        if not _trusted(hop, trusted):
+            return hop
+    return client
 
 
 def session_hash(session: str) -> str:

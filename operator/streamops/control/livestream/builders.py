@@ -219,10 +219,12 @@ def ingest_worker_config(
     advertise: WebRtcAdvertise | None = None,
     whep: bool = False,
     signed: bool = False,
+    trusted_proxies: list[str] | None = None,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
-    (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR)."""
+    (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
+    `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs)."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -251,6 +253,7 @@ def ingest_worker_config(
         stream=stream.metadata.name,
         role=role,
         source=source,
+        trusted_proxies=trusted_proxies or None,  # None: unset, as before it existed
         dvr=spec.dvr,
         hls=spec.hls,
         screenshots=spec.screenshots,
@@ -432,6 +435,7 @@ def ingest_pod(
             advertise=advertise,
             whep=whep_on(stream, settings),
             signed=signed,
+            trusted_proxies=settings.trusted_proxy_cidrs,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

@@ -110,6 +110,8 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
         # Sent to the ingest with every origin request (EDGE_HEADER): whose request it was.
         {"name": contract.ENV_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
+    if settings.trusted_proxy_cidrs:  # unset otherwise: an edge deployed before it existed stays as it was
+        env.append({"name": contract.ENV_TRUSTED_PROXIES, "value": " ".join(settings.trusted_proxy_cidrs)})
     probe = {"httpGet": {"path": contract.HEALTH_PATH, "port": "status"}, "periodSeconds": 5}
     container: Manifest = {
         "name": "edge",

@@ -212,6 +212,11 @@ class OperatorSettings(BaseModel):
         max_length=253,
         description="The cluster's DNS domain (the edge reaches ingests by it).",
     )
+    trusted_proxy_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of the proxies in front of the ingests and the edge (the Ingress controller, the edge's "
+        "Pods) whose X-Forwarded-For names the viewer (JSON list; empty: X-Forwarded-For is never believed).",
+    )
     # --- the egress guard of overlay pages and webhook deliveries (docs/design/egress.md) ---
     egress_allow_cidrs: list[str] = Field(
         default_factory=list,
@@ -259,7 +264,7 @@ class OperatorSettings(BaseModel):
             value = json.loads(value) if value.strip() else None
         return value or None
 
-    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", mode="before")
+    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", "trusted_proxy_cidrs", mode="before")
     @classmethod
     def _cidrs_json(cls, value: object) -> object:
         """A JSON list from the environment (the chart writes it with toJson); empty is none."""
@@ -267,7 +272,7 @@ class OperatorSettings(BaseModel):
             value = json.loads(value) if value.strip() else []
         return value
 
-    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs")
+    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", "trusted_proxy_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:

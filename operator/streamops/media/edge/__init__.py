@@ -16,6 +16,7 @@ from streamops.contract.edge import ENV_CLUSTER_DOMAIN as ENV_CLUSTER_DOMAIN
 from streamops.contract.edge import ENV_NAME as ENV_NAME
 from streamops.contract.edge import ENV_NAMESPACE as ENV_NAMESPACE
 from streamops.contract.edge import ENV_ORIGIN as ENV_ORIGIN
+from streamops.contract.edge import ENV_TRUSTED_PROXIES as ENV_TRUSTED_PROXIES
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS as ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.edge import HEALTH_PATH as HEALTH_PATH
 from streamops.contract.edge import HTTP_PORT as HTTP_PORT

@@ -206,17 +206,11 @@ local function refuse(status, body)
     ngx.print(body .. "\n")
 end
 
--- The client address a token's ip restriction is checked against (playback_token.client_address).
+-- The client address a token's ip restriction is checked against (playback_token.client_address):
+-- nginx's realip module has put it in $remote_addr, believing X-Forwarded-For from trusted proxies
+-- only (STREAMOPS_EDGE_TRUSTED_PROXIES); whatever else a client writes there is its own claim.
 local function client_address()
-    local var = ngx.var
-    local forwarded = var.http_x_forwarded_for
-    if forwarded then
-        local first = forwarded:match("^%s*([^,%s]+)")
-        if first then
-            return first
-        end
-    end
-    return var.remote_addr
+    return ngx.var.remote_addr
 end
 
 local function user_agent()

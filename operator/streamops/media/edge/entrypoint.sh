@@ -15,6 +15,8 @@
 #   STREAMOPS_EDGE_WORKERS               [auto] nginx worker processes (auto counts the node's CPUs)
 #   STREAMOPS_EDGE_HTTP_PORT [8080], STREAMOPS_EDGE_STATUS_PORT [8081], STREAMOPS_EDGE_LISTEN_ADDRESS [0.0.0.0]
 #   STREAMOPS_EDGE_NAME                  [$HOSTNAME] sent to the ingest as X-Streamops-Edge
+#   STREAMOPS_EDGE_TRUSTED_PROXIES       [none] space-separated CIDRs whose X-Forwarded-For names the
+#                                        viewer (set_real_ip_from, rightmost untrusted entry)
 #   STREAMOPS_EDGE_ACCESS_LOG            [off] a file (e.g. on the state emptyDir), written at least once a
 #                                        second (buffered). Not /dev/stdout: nginx
 #                                        opens the path again, and a non-root worker may not reopen
@@ -58,6 +60,14 @@ listen_address=${STREAMOPS_EDGE_LISTEN_ADDRESS:-0.0.0.0}
 case $listen_address in *:*) listen_address="[$listen_address]" ;; esac
 case $edge_name in *[!A-Za-z0-9._-]*) fail "STREAMOPS_EDGE_NAME must be a host name, not '$edge_name'" ;; esac
 error_log_level=${STREAMOPS_EDGE_ERROR_LOG_LEVEL:-crit}
+# nginx's realip: $remote_addr becomes the rightmost X-Forwarded-For entry that is not a trusted
+# proxy, when the peer is one; without trusted proxies X-Forwarded-For is never believed.
+real_ip=""
+for cidr in ${STREAMOPS_EDGE_TRUSTED_PROXIES:-}; do
+    case $cidr in '' | *[!0-9A-Fa-f:./]* | */*/* | [!0-9A-Fa-f:]*) fail "STREAMOPS_EDGE_TRUSTED_PROXIES: not a CIDR: '$cidr'" ;; esac
+    real_ip="${real_ip}set_real_ip_from $cidr; "
+done
+[ -z "$real_ip" ] || real_ip="${real_ip}real_ip_header X-Forwarded-For; real_ip_recursive on;"
 case $error_log_level in debug | info | notice | warn | error | crit | alert | emerg) ;;
     *) fail "STREAMOPS_EDGE_ERROR_LOG_LEVEL must be an nginx log level, not '$error_log_level'" ;;
 esac
@@ -102,6 +112,7 @@ sed -e "s|@WORKERS@|$(escape "$workers")|g" \
     -e "s|@STATUS_PORT@|$status_port|g" \
     -e "s|@ACCESS_LOG@|$(escape "$access_log")|g" \
     -e "s|@EDGE_NAME@|$edge_name|g" \
+    -e "s|@REAL_IP@|$(escape "$real_ip")|g" \
     "$edge_dir/nginx.conf.template" >"$state_dir/nginx.conf.tmp"
 mv "$state_dir/nginx.conf.tmp" "$state_dir/nginx.conf"
 

@@ -28,6 +28,7 @@ from streamops.contract.playback_token import (
     PREVIOUS_KEY,
     TOKEN_SEGMENT,
     client_address,
+    trusted_networks,
     verify,
 )
 from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
@@ -133,6 +134,7 @@ class PlaybackGate:
         if self.keys is not None:
             self.keys.keys()  # at start: a missing Secret is logged before the first viewer comes
         self.viewers = ViewerWindow(config.viewer_window)
+        self.trusted = trusted_networks(config.trusted_proxies or [])
         self.webrtc_viewers = webrtc_viewers
         self.clock = clock
         self.labels = labels
@@ -173,12 +175,15 @@ class PlaybackGate:
         if token and not keys:
             self._count_refusal(NO_KEYS_REASON)
             return refusal_response(NO_KEYS_STATUS, NO_KEYS_BODY)
-        client = client_address(request.headers.get("X-Forwarded-For"), request.remote)
-        why = verify(token, keys, self.stream, self.clock(), client)
+        why = verify(token, keys, self.stream, self.clock(), self.client(request))
         if why is None:
             return None
         self._count_refusal(why.reason)
         return refusal_response(why.status, why.body)
+
+    def client(self, request: web.Request) -> str:
+        """The viewer's address: X-Forwarded-For only from a trusted proxy (client_address)."""
+        return client_address(request.headers.get("X-Forwarded-For"), request.remote, self.trusted)
 
     def guard(self, kind: RequestKind, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -207,8 +212,7 @@ class PlaybackGate:
         protocol = viewer_protocol(kind, request.query)
         if protocol is None:
             return
-        client = client_address(request.headers.get("X-Forwarded-For"), request.remote)
-        self.viewers.saw(protocol, request.query.get("_sid"), client, request.headers.get("User-Agent"))
+        self.viewers.saw(protocol, request.query.get("_sid"), self.client(request), request.headers.get("User-Agent"))
 
     def viewers_document(self) -> dict[str, object]:
         """GET /viewers: the contract's JSON, for this stream."""

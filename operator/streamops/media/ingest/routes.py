@@ -181,7 +181,7 @@ class IngestRoutes:
         prefixes = list(dict.fromkeys(("", config.path_prefix)))
         gate = host.playback
         guard = gate.guard
-        add_webrtc_routes(app, prefixes, host.webrtc, guard)
+        add_webrtc_routes(app, prefixes, host.webrtc, guard, gate.client)
         hls = gate.guard_by_name(hls_kind, self.hls)
         dash = gate.guard_by_name(dash_kind, self.dash)
 

@@ -14,7 +14,7 @@ address) and, on a signed stream, the end of its token (the session ends then).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
@@ -39,9 +39,12 @@ URL_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.~:-]{1,200}$")  # what goes back into
 NOT_SUPPORTED = "ICE restart and trickle ICE (PATCH) are not supported: DELETE the session and POST a new offer"
 
 
-def client_address(request: web.Request) -> str:
-    """The address a WHEP offer is rate limited by: the peer's. The one place to decide it (trusted
-    proxies' forwarded addresses, when the ingest learns them)."""
+ClientAddress = Callable[[web.Request], str]
+
+
+def peer_address(request: web.Request) -> str:
+    """The TCP peer's address; the ingest passes the playback gate's `client` instead, which believes
+    X-Forwarded-For from its trusted proxies only (contract.playback_token.client_address)."""
     return request.remote or ""
 
 
@@ -103,8 +106,9 @@ async def _offer(request: web.Request) -> bytes | web.Response:
 class WebRtcEndpoints:
     """The handlers of the endpoints under one prefix."""
 
-    def __init__(self, runner: WebRtcRunner, prefix: str) -> None:
-        self.runner, self.prefix = runner, prefix
+    def __init__(self, runner: WebRtcRunner, prefix: str, client: ClientAddress = peer_address) -> None:
+        """`client`: the address a WHEP offer is rate limited by."""
+        self.runner, self.prefix, self.client = runner, prefix, client
 
     async def post_whip(self, request: web.Request) -> web.Response:
         offer = await _offer(request)
@@ -131,7 +135,7 @@ class WebRtcEndpoints:
         if isinstance(session_end, Refusal):
             return refusal_response(session_end.status, session_end.body)
         content_type = request.headers.get("Content-Type", "")
-        reply = await self.runner.post_whep(offer, content_type, client_address(request), session_end)
+        reply = await self.runner.post_whep(offer, content_type, self.client(request), session_end)
         # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
         token = request.match_info.get("token")
         prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.match(token) else "")
@@ -165,12 +169,16 @@ class WebRtcEndpoints:
 
 
 def add_webrtc_routes(
-    app: web.Application, prefixes: Iterable[str], runner: WebRtcRunner, guard: Guard = no_guard
+    app: web.Application,
+    prefixes: Iterable[str],
+    runner: WebRtcRunner,
+    guard: Guard = no_guard,
+    client: ClientAddress = peer_address,
 ) -> None:
     """WHIP at each prefix; WHEP at each prefix and under its token segment, its POST, DELETE and
     OPTIONS (the ICE servers' Link headers) through `guard`."""
     for prefix in prefixes:
-        endpoints = WebRtcEndpoints(runner, prefix)
+        endpoints = WebRtcEndpoints(runner, prefix, client)
         whep = (guard(RequestKind.OTHER, endpoints.post_whep), guard(RequestKind.OTHER, endpoints.delete_whep))
         whep_options = guard(RequestKind.OTHER, endpoints.whep_options)
         for base, path, (post, delete), options in (

@@ -24,7 +24,8 @@ from streamops.media.ingest.routes import dash_kind, hls_kind
 from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
 from streamops.media.ingest.worker import IngestWorker
 
-BASE: dict[str, Any] = {"stream": "cam", "source": {"push": {}}}
+# publishOverHttp: these tests are about the gate; HTTPS-only publishing is test_key_bearing.py's.
+BASE: dict[str, Any] = {"stream": "cam", "source": {"push": {}}, "publishOverHttp": True}
 log = logging.getLogger("test.playback")
 
 

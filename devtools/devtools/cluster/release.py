@@ -63,6 +63,8 @@ def local_values(cluster: LocalCluster) -> dict[str, Any]:
     return {
         "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
         "worker": {"nodeLoss": {"tolerationSeconds": LOCAL_NODE_LOSS_TOLERATION_SECONDS}},
+        # Its NodePorts are plain HTTP (no TLS route on the LAN): WHIP and the publish page there.
+        "publish": {"allowPlainHttp": True},
         **network_policy_values(),
     }
 

@@ -36,6 +36,8 @@ OPERATOR_ENV = {
     # Webhook receivers and overlay pages of the tests listen on 127.0.0.1: the one address the
     # egress guard (docs/design/egress.md) lets through, as an admin's allow-list would.
     "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
+    # WHIP at the ingests' loopback HTTP ports (no TLS here): allowed, as an admin would for a test cluster.
+    "STREAMOPS_PUBLISH_OVER_HTTP": "true",
 }
 OPERATOR_NAMESPACE = "streamops-system"
 

@@ -208,6 +208,12 @@ class IngestConfig(WorkerConfig):
         description="CIDRs of the proxies in front (an Ingress controller, the edge) whose X-Forwarded-For gives "
         "the viewer's address: the rightmost entry that is not one of them, as nginx's set_real_ip_from does.",
     )
+    # None (no): the configuration (and Pod hash) of ingests deployed before it existed stays what it was.
+    publish_over_http: bool | None = Field(
+        default=None,
+        description="Serve WHIP and the publish page (they carry the stream key) over plain HTTP too; otherwise only "
+        "to requests that came over HTTPS (X-Forwarded-Proto https from a trusted proxy).",
+    )
     dvr: DVR = Field(default_factory=DVR)
     hls: HLS = Field(default_factory=HLS)
     screenshots: Screenshots = Field(default_factory=Screenshots)

@@ -136,7 +136,8 @@ def trusted_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    """Whether `address` (a peer's, an X-Forwarded-For entry) is one of the trusted proxies."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -153,7 +154,7 @@ def client_address(forwarded_for: str | None, peer: str | None, trusted: Sequenc
     last trusted proxy saw). Whatever a client writes further left is its own claim: ignored. An
     entry that is not an address ends the walk at the last trusted hop (fail closed)."""
     client = peer or ""
-    if not forwarded_for or not _trusted(client, trusted):
+    if not forwarded_for or not is_trusted(client, trusted):
         return client
     for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
         try:
@@ -161,7 +162,7 @@ def client_address(forwarded_for: str | None, peer: str | None, trusted: Sequenc
         except ValueError:
             return client
         client = hop
-        if not _trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop
     return client
 

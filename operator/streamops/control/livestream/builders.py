@@ -220,6 +220,7 @@ def ingest_worker_config(
     whep: bool = False,
     signed: bool = False,
     trusted_proxies: list[str] | None = None,
+    publish_over_http: bool = False,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
@@ -254,6 +255,7 @@ def ingest_worker_config(
         role=role,
         source=source,
         trusted_proxies=trusted_proxies or None,  # None: unset, as before it existed
+        publish_over_http=publish_over_http or None,
         dvr=spec.dvr,
         hls=spec.hls,
         screenshots=spec.screenshots,
@@ -436,6 +438,7 @@ def ingest_pod(
             whep=whep_on(stream, settings),
             signed=signed,
             trusted_proxies=settings.trusted_proxy_cidrs,
+            publish_over_http=settings.publish_over_http,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
@@ -720,7 +723,10 @@ def playback_http_route(stream: LiveStream, route: PlaybackRoute, http_port: int
 
 
 def ingest_endpoints(
-    stream: LiveStream, reaches: dict[Role, Reach], playback: PlaybackBase | None = None
+    stream: LiveStream,
+    reaches: dict[Role, Reach],
+    playback: PlaybackBase | None = None,
+    publish_over_http: bool = False,
 ) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
     `reaches`: where each role's ingest is reached from (exposure.py), the primary's said; `playback`:
@@ -740,7 +746,9 @@ def ingest_endpoints(
             urls[f"{prefix}push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
         if "srt" in push.protocols and "srt" in reach.ports:
             urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
-    if playback is not None and whip_on(stream, "primary"):
+    # WHIP's bearer is the stream key: its URL is given only where the ingest takes it (HTTPS, or plain
+    # HTTP when the admin allows it: publish_over_http).
+    if playback is not None and whip_on(stream, "primary") and (playback.url.startswith("https:") or publish_over_http):
         urls["push_url_whip"] = f"{playback.url}{WHIP_PATH}"
     key_ref = stream_key_ref(stream)
     primary = reaches.get("primary")

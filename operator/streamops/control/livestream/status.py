@@ -258,7 +258,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         backup_live=backup_live,
         active_ingest=active_ingest,
         active=active,
-        ingest=ingest_endpoints(stream, reaches, base),
+        ingest=ingest_endpoints(stream, reaches, base, observed.settings.publish_over_http),
         playback=playback_urls(stream, base, whep_on(stream, observed.settings)),
         # Times are history: a worker that restarted (and forgot them) does not erase them.
         started_at_primary=(main and main.started_at) or previous.started_at_primary,

@@ -212,6 +212,11 @@ class OperatorSettings(BaseModel):
         max_length=253,
         description="The cluster's DNS domain (the edge reaches ingests by it).",
     )
+    publish_over_http: bool = Field(
+        default=False,
+        description="Serve WHIP and the publish page, which carry the stream key, over plain HTTP too (a NodePort, "
+        "a load balancer without TLS); otherwise only through an HTTPS route.",
+    )
     trusted_proxy_cidrs: list[str] = Field(
         default_factory=list,
         description="CIDRs of the proxies in front of the ingests and the edge (the Ingress controller, the edge's "

@@ -40,6 +40,7 @@ from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlayS
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
@@ -175,11 +176,11 @@ class IngestRoutes:
         """Every route here goes through the playback gate (signed or public), with CORS for players
         on other origins; beside them only the probes (a load balancer's health check)."""
         host, config = self.host, self.host.config
-        app = public_app(lambda: host.accepting)
+        gate = host.playback
+        app = public_app(lambda: host.accepting, [https_only(bool(config.publish_over_http), gate.trusted)])
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
         # at each of them with a token segment (a public stream ignores the token).
         prefixes = list(dict.fromkeys(("", config.path_prefix)))
-        gate = host.playback
         guard = gate.guard
         add_webrtc_routes(app, prefixes, host.webrtc, guard, gate.client)
         hls = gate.guard_by_name(hls_kind, self.hls)

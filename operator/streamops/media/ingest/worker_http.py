@@ -6,10 +6,10 @@ screenshot), beside the playback routes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 
 from streamops.contract.http import HEALTH_PATH, READY_PATH
@@ -59,10 +59,11 @@ def worker_app(
     return app
 
 
-def public_app(ready: Callable[[], bool]) -> web.Application:
+def public_app(ready: Callable[[], bool], middlewares: Sequence[Middleware] = ()) -> web.Application:
     """The ingest's public face before its media routes: CORS for players on other origins, and the
-    probes only (a load balancer's health check may use them); status and metrics are internal."""
-    app = web.Application(middlewares=[_preflight])
+    probes only (a load balancer's health check may use them); status and metrics are internal.
+    `middlewares` run after CORS's (key_bearing.https_only)."""
+    app = web.Application(middlewares=[_preflight, *middlewares])
     app.on_response_prepare.append(_cors_headers)
 
     async def healthz(_: web.Request) -> web.Response:

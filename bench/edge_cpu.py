@@ -62,11 +62,18 @@ PLAYLIST = (
     "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:100\n"
     + "".join(f"#EXTINF:2.000000,\nseg-{n}.ts\n" for n in range(100, 106))
 ).encode()
+# A live LL-HLS playlist: 6 segments (the last 3 with their parts listed), 3 parts of the 7th; the
+# blocking request asks for the next part, as a player at the live edge does.
 BLOCKING = (
     "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART-INF:PART-TARGET=0.2\n"
     "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n#EXT-X-MEDIA-SEQUENCE:100\n"
-    + "".join(f'#EXT-X-PART:DURATION=0.2,URI="part-{n}.m4s"\n' for n in range(500, 530))
-    + '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-530.m4s"\n'
+    + "".join(
+        "".join(f'#EXT-X-PART:DURATION=0.2,URI="part-{s * 10 + p}.m4s"\n' for p in range(10) if s >= 103)
+        + f"#EXTINF:2.000000,\nseg-{s}.m4s\n"
+        for s in range(100, 106)
+    )
+    + "".join(f'#EXT-X-PART:DURATION=0.2,URI="part-{1060 + p}.m4s"\n' for p in range(3))
+    + '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-1063.m4s"\n'
 ).encode()
 
 # kind -> (edge path under the stream's prefix, static path, body, content type)
@@ -75,7 +82,7 @@ KINDS: dict[str, tuple[str, str, bytes, str]] = {
     "part": ("/hls/cmaf/part-501.m4s", "/hls/cmaf/part-501.m4s", PART, "video/iso.segment"),
     "playlist": ("/hls/ts/index.m3u8", "/hls/ts/index.m3u8", PLAYLIST, "application/vnd.apple.mpegurl"),
     "blocking": (
-        "/hls/cmaf/index.m3u8?_HLS_msn=110&_HLS_part=2",
+        "/hls/cmaf/index.m3u8?_HLS_msn=106&_HLS_part=3",
         "/hls/cmaf/index.m3u8",
         BLOCKING,
         "application/vnd.apple.mpegurl",
@@ -167,6 +174,7 @@ def main() -> int:
             NAMESPACE,
             f"http://127.0.0.1:{server.server_port}",
             workers=args.workers,
+            routes={f"/streams/{NAMESPACE}/{NAME}": NAME},
             env={} if args.access_log else {"STREAMOPS_EDGE_ACCESS_LOG": "off"},
         )
         (edge.keys_dir / "current").write_bytes(key)

@@ -97,7 +97,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="edge-token-") as tmp:
         work = Path(tmp)
         key = os.urandom(32)
-        edge = Edge(work / "edge", "bench", f"http://127.0.0.1:{server.server_port}", workers=1)
+        edge = Edge(
+            work / "edge",
+            "bench",
+            f"http://127.0.0.1:{server.server_port}",
+            workers=1,
+            routes={"/streams/bench/cam": "cam"},
+        )
         (edge.keys_dir / "current").write_bytes(key)
         expires = int(time.time()) + 3600
         part = "hls/cmaf/part-1.m4s"

@@ -544,7 +544,13 @@ def edge_row(tmp: Path, args: argparse.Namespace) -> list[EdgeStep]:
         ingest.wait_live()
         playlist = wait_for(lambda: sorted((tmp / "ingest" / "media" / "sessions").glob("*/ts/index.m3u8")), 20)[-1]
         wait_for(lambda: playlist.read_text().count("#EXTINF") >= 3, 30)
-        edge = Edge(tmp / "edge", EDGE_NAMESPACE, f"http://127.0.0.1:{ingest.http_port}", workers=2)
+        edge = Edge(
+            tmp / "edge",
+            EDGE_NAMESPACE,
+            f"http://127.0.0.1:{ingest.http_port}",
+            workers=2,
+            routes={prefix: EDGE_STREAM},
+        )
         stack.callback(edge.stop)
         edge.start()
         static = stack.enter_context(NginxStatic(playlist.parent.parent, tmp / "static", worker_processes=2))

@@ -3,7 +3,9 @@ ingest worker with real FFmpeg, on 127.0.0.1 (docs/design/playback.md, "The edge
 blocking on the same part cause one origin request, parts, init and segments repeat from the cache, a
 playlist without blocking arguments is never a part behind the origin, the edge answers bad tokens
 itself, keys rotate, no token reaches its logs, viewers are counted by session and protocol and
-/metrics is Prometheus text."""
+/metrics is Prometheus text. What no viewer may make it ask the origin for: a stream the routes file
+does not list, a path or method the ingest's public face does not serve, a blocking request too far
+ahead of the live edge, or a new cache key per _HLS_msn value or argument spelling (issue 37)."""
 
 from __future__ import annotations
 
@@ -92,6 +94,7 @@ def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
         NAMESPACE,
         f"http://127.0.0.1:{ingest.http_port}",
         keys_dir=keys,
+        routes={PREFIX: NAME},
         env={"STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS": str(WINDOW_SECONDS)},
     )
     publisher = None
@@ -125,6 +128,7 @@ def test_fifty_viewers_blocking_on_the_next_part_make_one_origin_request(stand: 
     sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
     # The first part of the segment after the one in progress: 0.2-2 s away, so all 50 wait for it.
     query = f"?_HLS_msn={sequence + text.count('#EXTINF') + 1}&_HLS_part=0"
+    get(stand.edge_url(PLAYLIST))  # as a player does first: the edge learns where the live edge is
     origin_before = stand.origin_requests("playlist_blocking")
     ingest_before = stand.ingest_requests_via_edge("playlist")
     log_before = stand.edge.access_log.read_text()
@@ -308,7 +312,7 @@ def test_a_stream_listed_public_has_its_token_stripped_not_checked(stand: Stand)
         assert (answer[0], answer[2].decode()) == (401, Refusal.MISSING.body + "\n")
         assert stand.origin_requests("playlist") > before
     finally:
-        stand.edge.set_routes({})
+        stand.edge.set_routes({PREFIX: NAME})
         time.sleep(1.1)  # every worker reads the file again within a second
         assert get(stand.edge_url(PLAYLIST, token=expired))[0] == 403
 
@@ -409,3 +413,119 @@ def test_the_edge_believes_no_forwarded_address_from_an_untrusted_peer(stand: St
         status, _, body = get(stand.edge_url(PLAYLIST, token=token), {"X-Forwarded-For": forged})
         assert (status, body.decode()) == (Refusal.OTHER_VIEWER.status, Refusal.OTHER_VIEWER.body + "\n"), forged
     assert get(stand.edge_url(PLAYLIST, token=stand.token(ip="127.0.0.1")), {"X-Forwarded-For": "10.9.8.7"})[0] == 200
+
+
+def origin_requests_total(stand: Stand) -> tuple[float, float]:
+    """Every origin request (the edge's count, the ingest's count of requests an edge sent it)."""
+    edge = sum(v for _, v in stand.edge.samples("streamops_edge_origin_requests_total"))
+    text = http_get(stand.ingest.control + "/metrics")[1].decode()
+    ingest = sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "streamops_playback_requests_total" and s.labels["via"] == "edge"
+    )
+    return edge, ingest
+
+
+def live_edge(stand: Stand) -> tuple[int, int]:
+    """(the segment in progress, its last listed part) of the origin's playlist now."""
+    text = get(stand.origin_url(PLAYLIST))[2].decode()
+    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+    tail = text.rsplit("#EXTINF", 1)[1]
+    return sequence + text.count("#EXTINF"), len(LISTED_PART.findall(tail)) - 1
+
+
+def test_only_the_streams_the_routes_list_are_served_and_nothing_else_is_asked_for(stand: Stand) -> None:
+    before = origin_requests_total(stand)
+    for name in ("other", "a" * 60, "a.b", "a" * 70, "UPPER", "-dash", "cam-"):
+        status, _, body = get(f"{stand.edge.http}/streams/{NAMESPACE}/{name}/{PLAYLIST}")
+        assert (status, body) == (404, b"no such stream on this edge\n"), name
+    for path in (f"/streams/{NAMESPACE}/../x/{PLAYLIST}", f"/streams/other-ns/{NAME}/{PLAYLIST}", "/status", "/"):
+        assert get(stand.edge.http + path)[0] in (400, 404), path
+    assert origin_requests_total(stand) == before, "no origin request for any of them"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND"])
+def test_other_paths_and_methods_are_refused_without_an_origin_request(stand: Stand, method: str) -> None:
+    before = origin_requests_total(stand)
+    for path in ("player", "screenshot.jpg", PLAYLIST, "hls/cmaf/part-1.m4s", "time", "feed", "status", "x/y"):
+        status, headers, _ = http_request(method, stand.edge_url(path), body=b"{}", timeout=10)
+        assert status in (404, 405), (method, path, status)
+        if status == 405:
+            assert "GET" in headers.get("Allow", ""), (method, path, headers)
+    for path in (
+        "feed",
+        "status",
+        "metrics",
+        "viewers",
+        "overlays",
+        "hls/cmaf/index.txt",
+        "whip",
+        "publish",
+        "player/a/b",
+    ):
+        assert get(stand.edge_url(path))[0] == 404, path  # a token segment never reaches WHIP or publish
+    status, headers, _ = http_request("OPTIONS", stand.edge_url(PLAYLIST), timeout=10)
+    assert status == 204 and "GET" in headers.get("Access-Control-Allow-Methods", ""), "preflight, from the edge"
+    assert origin_requests_total(stand) == before, "no origin request for any of them"
+
+
+def test_blocking_requests_too_far_ahead_are_400_without_an_origin_request(stand: Stand) -> None:
+    get(stand.edge_url(PLAYLIST))  # the edge has seen the live edge
+    msn, _ = live_edge(stand)
+    before = origin_requests_total(stand)
+    for query in (f"?_HLS_msn={msn + 3}", f"?_HLS_msn={msn + 3}&_HLS_part=0", "?_HLS_msn=999999999999",
+                  f"?_HLS_msn={msn}&_HLS_part=99", "?_HLS_part=1"):  # fmt: skip
+        status, headers, _ = get(stand.edge_url(PLAYLIST, query=query))
+        assert status == 400 and headers.get("Cache-Control") == "no-store", query
+    after = origin_requests_total(stand)
+    # Refusing asks at most for the plain playlist again (cached half a part) to be sure it is right.
+    assert after[0] - before[0] <= 2 and after[1] - before[1] <= 2, (before, after)
+
+
+def test_a_thousand_msn_values_and_any_spelling_make_a_bounded_number_of_origin_requests(stand: Stand) -> None:
+    get(stand.edge_url(PLAYLIST))
+    msn, _ = live_edge(stand)
+    before = origin_requests_total(stand)
+    # 1,000 distinct values: 994 already listed or gone, the live edge, and past it.
+    values = list(range(msn - 994, msn + 6))
+    answers: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def viewer(chunk: list[int]) -> None:
+        for value in chunk:
+            status = get(stand.edge_url(PLAYLIST, query=f"?_HLS_msn={value}&_sid=v{value}"))[0]
+            with lock:
+                answers[value] = status
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=viewer, args=(values[i::50],)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    seconds = time.monotonic() - began
+    after = origin_requests_total(stand)
+    counts = Counter(answers.values())
+    print(f"1,000 msn values in {seconds:.2f} s: {dict(counts)}, origin requests {after[0] - before[0]:.0f}")
+    assert all(answers[v] == 200 for v in range(msn - 994, msn + 2)), "listed ones at once, the live edge when it comes"
+    assert counts[200] + counts[400] == 1000, counts
+    # Per playlist a few keys near the live edge, one for everything already listed (it moves with
+    # each part) and the plain playlist now and then: not one per value.
+    assert after[0] - before[0] <= 40 + 20 * seconds, (seconds, before, after)
+    assert after[1] - before[1] <= after[0] - before[0]
+
+    # One blocking request however it is spelled: order, zeros, other arguments, the session id.
+    msn, _ = live_edge(stand)
+    target = (msn + 1, 0)  # the next segment's first part: it blocks until then
+    spellings = (
+        f"?_HLS_msn={target[0]}&_HLS_part={target[1]}",
+        f"?_HLS_part={target[1]}&foo=bar&_HLS_msn={target[0]}",
+        f"?_sid=s&_HLS_msn=0{target[0]}&_HLS_part=00{target[1]}&x",
+    )
+    before = origin_requests_total(stand)
+    ways = [get(stand.edge_url(PLAYLIST, query=q)) for q in spellings]
+    assert [w[0] for w in ways] == [200] * 3 and len({w[2] for w in ways}) == 1
+    assert [w[1].get(CACHE) for w in ways] == ["miss", "hit", "hit"], ways
+    assert origin_requests_total(stand)[0] - before[0] == 1

@@ -96,7 +96,7 @@ def test_the_edge_writes_the_catalogues_names_types_help_and_labels():
 
 def test_the_edges_label_values_are_the_catalogues():
     edge, store = lua("edge.lua"), lua("edge_store.lua")
-    classify = edge[edge.index("local function classify") : edge.index("local function number")]
+    classify = edge[edge.index("local function media_kind") : edge.index("local function number")]
     kinds = set(re.findall(r'return "(\w+)"', classify)) | set(re.findall(r'kind = "(\w+)"', edge))
     assert kinds == set(metrics.EDGE_REQUEST_KINDS)
     cache = set(re.findall(r', "(\w+)"\s*$', store, re.M)) | set(re.findall(r'stats\.request\([^)]*, "(\w+)"\)', edge))

@@ -97,11 +97,25 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     assert api.object("Deployment", NS, EDGE_NAME) is None
 
 
-def test_a_signed_stream_on_its_default_path_needs_no_route_line():
+def test_every_stream_the_edge_serves_has_a_route_line_and_an_upgrade_lists_the_others():
+    """The edge serves only the streams its routes file lists (issue 37): a signed stream on its
+    default path too. Lines written before that omitted it: the next reconcile of any stream lists
+    every owner of the edge."""
     api = operator_view()
     put(api, "cam", playback={**ROUTED, "access": "signed"})
     reconcile(api, "cam")
-    assert owners(api) == ["cam"] and api.object("ConfigMap", NS, EDGE_NAME) is None
+    routes = api.object("ConfigMap", NS, EDGE_NAME)
+    assert owners(api) == ["cam"] and routes is not None
+    assert routes["data"][ROUTES_FILE] == "/streams/media/cam cam\n"
+    put(api, "lobby", playback=ROUTED)
+    reconcile(api, "lobby")
+    routes = api.object("ConfigMap", NS, EDGE_NAME)
+    assert routes is not None
+    api.replace({**routes, "data": {ROUTES_FILE: "/streams/media/lobby lobby public\n"}})  # an older operator's
+    reconcile(api, "lobby")
+    routes = api.object("ConfigMap", NS, EDGE_NAME)
+    assert routes is not None
+    assert routes["data"][ROUTES_FILE] == "/streams/media/cam cam\n/streams/media/lobby lobby public\n"
 
 
 def test_streams_without_the_edge_never_read_it():

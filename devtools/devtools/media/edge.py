@@ -40,8 +40,8 @@ class Edge:
 
     `origin`: the origin template (`{name}`, `{namespace}`, `{domain}`), e.g. the ingest's
     `http://127.0.0.1:<port>` for a single stream; `keys_dir`: the playback keys' directory;
-    `routes`: prefix -> stream name (the routes file); `env`: more STREAMOPS_EDGE_* settings
-    (e.g. STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS)."""
+    `routes`: prefix -> stream name (the routes file: the edge serves these streams only); `env`:
+    more STREAMOPS_EDGE_* settings (e.g. STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS)."""
 
     def __init__(
         self,

@@ -282,13 +282,11 @@ def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
         api.create(playback_keys_secret(namespace, datetime.now(UTC)))
 
 
-def route_line(stream: LiveStream, path: str, public: bool) -> str | None:
+def route_line(stream: LiveStream, public: bool) -> str:
     """The stream's entry in the edge's routes file (the edge's contract: media/edge/__init__.py's
-    routes_file): its own playback path, and `public` so that the edge strips a token unverified (a
-    public stream ignores one, docs/design/playback.md); None when the defaults say it all (a signed
-    stream on the default path)."""
-    if path == default_playback_path(stream) and not public:
-        return None
+    routes_file), on its playback path: the edge serves the streams listed there and nothing else;
+    `public` so that the edge strips a token unverified (a public stream ignores one,
+    docs/design/playback.md)."""
     return f"{stream.metadata.name}{' public' if public else ''}"
 
 
@@ -296,7 +294,7 @@ def ensure_edge(
     api: KubeApi, stream: LiveStream, settings: OperatorSettings, wanted: bool, path: str, public: bool = True
 ) -> None:
     """The namespace's edge with `stream` among its owners (and its line among the routes when it
-    needs one: route_line), or without it."""
+    route_line: every stream it serves has one), or without it."""
     namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
     current = api.get("Deployment", namespace, contract.EDGE_NAME)
     owners: list[Manifest] = list((current or {}).get("metadata", {}).get("ownerReferences") or [])
@@ -331,8 +329,7 @@ def ensure_edge(
         api.create(edge_service(current))
     if api.get("HorizontalPodAutoscaler", namespace, contract.EDGE_NAME) is None:
         api.create(edge_autoscaler(current, settings))
-    line = route_line(stream, path, public)
-    _ensure_route(api, current, stream, (path, line) if line else None)
+    _ensure_route(api, current, stream, (path, route_line(stream, public)))
 
 
 def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, entry: tuple[str, str] | None) -> None:
@@ -343,6 +340,13 @@ def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, entry:
     wanted = {p: rest for p, rest in routes.items() if rest.split()[0] != name}
     if entry is not None:
         wanted[entry[0]] = entry[1]
+    # Written before the edge served only listed streams, a signed stream on its default path had no
+    # line: the other owners get theirs here, so an upgrade does not wait for each one's reconcile.
+    listed = {rest.split()[0] for rest in wanted.values()}
+    for owner in deployment["metadata"].get("ownerReferences") or []:
+        other = owner.get("name")
+        if owner.get("kind") == stream.kind and other and other != name and other not in listed:
+            wanted[f"/streams/{namespace}/{other}"] = other
     if wanted == routes and current is not None:
         return
     if current is None:

@@ -65,8 +65,8 @@ def default_path_prefix(namespace: str, name: str) -> str:
 
 
 def routes_file(routes: Mapping[str, str], public: Collection[str] = ()) -> str:
-    """The routes file (a ConfigMap key): a line `<prefix> <name>` per stream whose playback path is
-    not the default one (`routes`: prefix -> stream name), `<prefix> <name> public` for a public
+    """The routes file (a ConfigMap key): a line `<prefix> <name>` per stream the edge serves (it
+    serves no other; `routes`: prefix -> stream name, the default path included), `<prefix> <name> public` for a public
     stream (on its default path too: list it in `routes`), whose token segment the edge then strips
     unverified as the contract says, where it would otherwise refuse a stale or foreign token."""
     return "".join(f"{prefix} {name}{' public' if name in public else ''}\n" for prefix, name in sorted(routes.items()))

@@ -1,8 +1,9 @@
--- The edge's request flow (nginx.conf.template's `location /`): route the path to a stream of the
--- namespace (the default /streams/<ns>/<name> or a prefix of the routes file), take the token
--- segment out and verify it, classify the request and send it where it is cached:
+-- The edge's request flow (nginx.conf.template's `location /`): route the path to a stream the
+-- routes file lists (nothing else: 404, no origin request), take the token segment out and verify
+-- it, admit only the paths and methods the ingest's public face serves (404/405 otherwise), hold
+-- blocking playlist requests to the live edge (edge_live) and send the request where it is cached:
 --   playlists, manifests, parts, init segments, segments -> edge_store (collapsed, TTLs by kind);
---   anything else (player page, screenshot, clock, WHEP) -> @pass (not cached).
+--   the player page and assets, the screenshot, the clock, WHIP/WHEP -> @pass (not cached).
 -- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments and a
 -- playlist's get_duration_sec=true (never _sid, nor a segment's duration_sec=: a segment is the same
 -- object with it), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
@@ -11,6 +12,7 @@
 local token = require "edge_token"
 local stats = require "edge_stats"
 local store = require "edge_store"
+local live = require "edge_live"
 
 local re_match, re_gsub = ngx.re.match, ngx.re.gsub
 local find, sub, byte, concat = string.find, string.sub, string.byte, table.concat
@@ -65,6 +67,13 @@ local function origin_for(name)
     }))
 end
 
+-- A stream's name as the origin host's first label: a DNS-1123 label that stays one (63 at most)
+-- with "-ingest" after it, so no name can reach another host, namespace or service.
+local NAME = [[^[a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?$]]
+local function served_name(name)
+    return re_match(name, NAME, "jo") ~= nil
+end
+
 local function longer_prefix_first(a, b)
     return #a.prefix > #b.prefix
 end
@@ -88,7 +97,7 @@ local function current_routes()
         local parsed = {}
         for line in text:gmatch("[^\n]+") do
             local prefix, name, access = line:match("^%s*(/[%w._~/-]*[%w._~-])%s+([%w.-]+)%s*(%a*)%s*$")
-            if prefix and (access == "" or access == "public") then
+            if prefix and (access == "" or access == "public") and served_name(name) then
                 parsed[#parsed + 1] = { prefix = prefix, name = name, public = access == "public" }
             end
         end
@@ -101,9 +110,8 @@ local function current_routes()
     return routes
 end
 
-local NAME = [[^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$]]
-
--- (name, prefix, rest of the path, public) of a stream this edge serves, or nil.
+-- (name, prefix, rest of the path, public) of a stream this edge serves (the routes file lists
+-- every one), or nil: no other name ever becomes an origin host.
 local function route(uri)
     for _, r in ipairs(routes) do
         local p = r.prefix
@@ -111,30 +119,64 @@ local function route(uri)
             return r.name, p, uri:sub(#p + 1), r.public
         end
     end
-    local ns, name = uri:match("^/streams/([^/]+)/([^/]+)")
-    if ns == config.namespace and re_match(name, NAME, "jo") then
-        local prefix = "/streams/" .. ns .. "/" .. name
-        return name, prefix, uri:sub(#prefix + 1), false
-    end
     return nil
 end
 
--- What a request asks for, from its file name: decides cache, TTL and the viewer's protocol
--- ("playlist" becomes "playlist_blocking" with blocking arguments).
-local function classify(rest)
-    local file = rest:match("([^/]*)$")
-    if file:find("%.m3u8$") then
+-- What a cached request asks for, from its file name: decides cache, TTL and the viewer's protocol
+-- ("playlist" becomes "playlist_blocking" with blocking arguments); nil: nothing the ingest serves.
+local function media_kind(file, dash)
+    if not dash and file:find("%.m3u8$") then
         return "playlist"
     elseif file:find("^part%-%d+%.m4s$") then
         return "part"
     elseif file == "init.mp4" or file:find("^init%-.*%.m4s$") then
         return "init"
-    elseif file:find("%.m4s$") or file:find("%.ts$") then
+    elseif file:find("%.m4s$") or (not dash and file:find("%.ts$")) then
         return "segment"
-    elseif file:find("%.mpd$") then
+    elseif dash and file:find("%.mpd$") then
         return "manifest"
     end
-    return "other"
+    return nil
+end
+
+-- Methods per path: media and pages are read (the edge answers their CORS preflight itself, as
+-- the ingest's middleware does), WHIP/WHEP take an offer and end or patch a session.
+local READ = { GET = true, HEAD = true, OPTIONS = "preflight", allow = "GET, HEAD, OPTIONS" }
+local OFFER = { POST = true, OPTIONS = true, allow = "POST, OPTIONS" }
+local SESSION = { DELETE = true, PATCH = true, OPTIONS = true, allow = "DELETE, PATCH, OPTIONS" }
+local PAGES = { ["/screenshot.jpg"] = true, ["/time"] = true, ["/player"] = true, ["/player/"] = true }
+local SEGMENT_NAME = "[A-Za-z0-9_][A-Za-z0-9._-]*"
+
+-- (kind, methods) of a path after the prefix and token segment, as the ingest's public face routes
+-- it (media/ingest/routes.py, player/page.py, webrtc/routes.py); nil: 404 without asking it.
+-- WHIP and the publish page are not under a token segment there either.
+local function classify(after, signed)
+    local file = after:match("^/hls/" .. SEGMENT_NAME .. "/(" .. SEGMENT_NAME .. ")$")
+        or after:match("^/hls/" .. SEGMENT_NAME .. "/" .. SEGMENT_NAME .. "/(" .. SEGMENT_NAME .. ")$")
+    if file then
+        local kind = media_kind(file, false)
+        return kind, kind and READ
+    end
+    file = after:match("^/dash/(" .. SEGMENT_NAME .. ")$")
+    if file then
+        local kind = media_kind(file, true)
+        return kind, kind and READ
+    end
+    if PAGES[after] or after:find("^/player/" .. SEGMENT_NAME .. "$") then
+        return "other", READ
+    end
+    local webrtc, session = after:match("^/(wh[ei]p)(.*)$")
+    if webrtc and (webrtc == "whep" or not signed) then
+        if session == "" then
+            return "other", OFFER
+        elseif session:find("^/[A-Za-z0-9_-]+$") then
+            return "other", SESSION
+        end
+    end
+    if not signed and (after == "/publish" or after == "/publish/") then
+        return "other", READ
+    end
+    return nil
 end
 
 local function number(value)
@@ -178,6 +220,10 @@ local function derive(uri)
         return { log_path = log_path }
     end
     local tok, after = rest:match("^/t/([^/]+)(/.*)$")
+    local kind, methods = classify(after or rest, tok ~= nil)
+    if not kind then
+        return { log_path = log_path, unknown = true, label = stats.stream_label(name) }
+    end
     local pass_path = uri
     if not tok then
         after = rest
@@ -190,7 +236,7 @@ local function derive(uri)
     local upstream = prefix .. (tok and "/t/" .. tok or "") .. after
     return {
         log_path = log_path, name = name, stream = config.namespace .. "/" .. name,
-        label = stats.stream_label(name), tok = tok, kind = classify(after),
+        label = stats.stream_label(name), tok = tok, kind = kind, methods = methods,
         dash = after:find("^/dash/") ~= nil, origin = origin_for(name), pass_path = pass_path,
         path_key = prefix .. after, signed = signed, key = prefix .. after .. signed, upstream = upstream,
         ext = after:match("%.%w+$") or "",
@@ -217,6 +263,31 @@ local function user_agent()
     return ngx.var.http_user_agent
 end
 
+local PREFLIGHT = {
+    ["Access-Control-Allow-Origin"] = "*",
+    ["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age",
+    ["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS",
+    ["Access-Control-Allow-Headers"] = "Range, Origin, Accept, Content-Type, Cache-Control",
+    ["Access-Control-Max-Age"] = "86400",
+}
+
+-- The ingest's own answer to a preflight of a media path (worker_http.py), without asking it.
+local function preflight()
+    ngx.status = 204
+    for name, value in pairs(PREFLIGHT) do
+        ngx.header[name] = value
+    end
+end
+
+-- A playlist through the store; an answer the edge fetched itself tells where the live edge is.
+local function playlist(d, key, kind, upstream, log_path)
+    local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, d.label, d.ext)
+    if cache == "miss" and a.status == 200 then
+        live.learn(d.path_key, a.body)
+    end
+    return a, cache
+end
+
 -- content_by_lua of `location /`.
 function M.handle()
     local var = ngx.var
@@ -237,49 +308,24 @@ function M.handle()
     end
     local name = d.name
     if not name then
-        return refuse(404, "no such stream on this edge")
+        if d.unknown then
+            stats.request(d.label, "other", "none")
+        end
+        return refuse(404, d.unknown and "not found" or "no such stream on this edge")
     end
     local label, kind = d.label, d.kind
-
-    -- Of the query only the HLS arguments go on (to the key, the origin, the log), never _sid.
-    local args = var.args
-    local query = ""
-    if args and find(args, "_HLS_", 1, true) then
-        local present, blocking = {}, false
-        for _, a in ipairs(HLS_ARGS) do
-            local value = arg_value(args, a[2])
-            if value then
-                if not a[3](value) then
-                    if log then
-                        var.edge_kind = "playlist"
-                    end
-                    stats.request(label, "playlist", "none")
-                    return refuse(400, a[1] .. " is not valid")
-                end
-                present[#present + 1] = a[1] .. "=" .. value
-                blocking = blocking or a[1] ~= "_HLS_skip"
-            end
-        end
-        if #present > 0 then
-            query = "?" .. concat(present, "&")
-        end
-        if blocking and kind == "playlist" then
-            kind = "playlist_blocking"
-        end
-    end
-    -- The playlist modifier (segment_durations.py) changes the body: in the key, and to the origin.
-    -- A segment's or part's duration_sec= is left out of both, so it shares the plain entry.
-    if args and (kind == "playlist" or kind == "playlist_blocking") and arg_value(args, DURATIONS) == "true" then
-        query = (query == "" and "?" or query .. "&") .. DURATIONS .. "true"
-    end
     local method = ngx.req.get_method()
-    if method ~= "GET" and method ~= "HEAD" then
-        kind = "other"
-    end
-    if log then
-        var.edge_kind = kind
+    local allowed = d.methods[method]
+    if not allowed then
+        stats.request(label, kind, "none")
+        ngx.header["Allow"] = d.methods.allow
+        return refuse(405, "method not allowed")
+    elseif allowed == "preflight" then
+        stats.request(label, kind, "none")
+        return preflight()
     end
 
+    -- Before anything reaches the store: a bad token must not fetch (and key) a signed answer.
     if d.tok then
         local reason = token.verify(d.tok, d.stream, client_address)
         if reason then
@@ -288,6 +334,75 @@ function M.handle()
             local refusal = token.REFUSALS[reason]
             return refuse(refusal[1], refusal[2])
         end
+    end
+
+    -- Of the query only the HLS arguments of a playlist go on (to the key, the origin, the log),
+    -- numbers in their shortest form: any other argument, order or spelling is the same request.
+    local args = var.args
+    local query = ""
+    if args and kind == "playlist" then
+        local msn, part, skipping
+        if find(args, "_HLS_", 1, true) then
+            for _, a in ipairs(HLS_ARGS) do
+                local value = arg_value(args, a[2])
+                if value then
+                    if not a[3](value) then
+                        stats.request(label, "playlist", "none")
+                        return refuse(400, a[1] .. " is not valid")
+                    end
+                    if a[1] == "_HLS_msn" then
+                        msn = tonumber(value)
+                    elseif a[1] == "_HLS_part" then
+                        part = tonumber(value)
+                    else
+                        skipping = a[1] .. "=" .. value
+                    end
+                end
+            end
+        end
+        if part and not msn then
+            stats.request(label, "playlist", "none")
+            return refuse(400, "_HLS_part needs _HLS_msn")
+        end
+        local blocking
+        if msn then
+            local verdict, now_args = live.judge(d.path_key, msn, part)
+            if verdict == "unknown" or verdict == "ahead" then
+                -- Learn (again) from the plain playlist, cached less than a part: a live edge the
+                -- edge last saw a while ago must not refuse a viewer who is right.
+                local a, cache = playlist(d, d.key, "playlist", d.upstream, d.log_path)
+                if a.status ~= 200 then
+                    stats.request(label, "playlist", cache)
+                    return store.respond(a, cache, log)
+                end
+                verdict, now_args = live.judge(d.path_key, msn, part)
+            end
+            if verdict == "ahead" then
+                stats.request(label, "playlist_blocking", "none")
+                return refuse(400, "_HLS_msn/_HLS_part is too far ahead of the live edge")
+            elseif verdict == "now" then
+                blocking = now_args
+            elseif verdict == "ok" then
+                blocking = "_HLS_msn=" .. msn .. (part and "&_HLS_part=" .. part or "")
+            end -- "unknown" still: no parts in this playlist, so nothing to block on: the plain one
+            if blocking then
+                kind = "playlist_blocking"
+            end
+        end
+        local present = {}
+        present[#present + 1] = blocking
+        present[#present + 1] = skipping
+        -- The playlist modifier (segment_durations.py) changes the body: in the key, and to the
+        -- origin. A segment's or part's duration_sec= is left out of both: it shares the plain entry.
+        if arg_value(args, DURATIONS) == "true" then
+            present[#present + 1] = DURATIONS .. "true"
+        end
+        if #present > 0 then
+            query = "?" .. concat(present, "&")
+        end
+    end
+    if log then
+        var.edge_kind = kind
     end
 
     local log_path = d.log_path
@@ -312,7 +427,12 @@ function M.handle()
     if query ~= "" then
         key, upstream = d.path_key .. query .. d.signed, upstream .. query
     end
-    local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, label, d.ext)
+    local a, cache
+    if kind == "playlist" or kind == "playlist_blocking" then
+        a, cache = playlist(d, key, kind, upstream, log_path)
+    else
+        a, cache = store.fetch(key, kind, d.origin, upstream, log_path, label, d.ext)
+    end
     stats.request(label, kind, cache)
     local status = a.status
     if status >= 200 and status < 300 then

@@ -7,7 +7,7 @@
 #   STREAMOPS_EDGE_ORIGIN       [http://{name}-ingest.{namespace}.svc.{domain}:8080]
 #   STREAMOPS_EDGE_CLUSTER_DOMAIN        [cluster.local]
 #   STREAMOPS_EDGE_KEYS_DIR              [/etc/streamops-edge/keys]  files current, previous
-#   STREAMOPS_EDGE_ROUTES_FILE           [/etc/streamops-edge/routes/routes]  "<prefix> <name>" lines
+#   STREAMOPS_EDGE_ROUTES_FILE           [/etc/streamops-edge/routes/routes]  "<prefix> <name>" lines: the only streams served
 #   STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS [30]
 #   STREAMOPS_EDGE_STATE_DIR             [/var/cache/streamops-edge]  config, temp files, the cache
 #   STREAMOPS_EDGE_CACHE_SIZE            [1g]   segment files on disk, at most (past it, in memory)

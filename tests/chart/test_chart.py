@@ -88,7 +88,12 @@ def test_deployment_is_two_restricted_replicas(default: list[dict[str, Any]]) ->
         "privileged": False,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    policies = {
+        "name": "worker-network-policies",
+        "mountPath": "/etc/streamops/worker-network-policies",
+        "readOnly": True,
+    }
+    assert c["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}, policies]
     assert pod["volumes"][0]["name"] == "tmp" and "emptyDir" in pod["volumes"][0]
     assert c["resources"]["limits"]["memory"] == "256Mi"
     # The probe hits the endpoint the operator is told to serve (streamops operator --liveness).
@@ -247,6 +252,8 @@ def test_env_matches_operator_settings(values: str) -> None:
 CHART_CHOICES = {
     # The operator's default is the NodePort range; a chart install keeps host ports clear of it.
     "port_range": "40000-40999",
+    # A cluster-wide install with NetworkPolicies: the operator puts the workers' into their namespaces.
+    "worker_network_policies_file": "/etc/streamops/worker-network-policies/policies.yaml",
 }
 
 

@@ -52,6 +52,7 @@ from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_
 from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
+from streamops.control.shared.worker_network_policies import WORKER_NETWORK_POLICIES
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 ROUTE_KINDS = ("Ingress", "HTTPRoute")
@@ -349,6 +350,8 @@ def _reconcile(
     recorded = (primary or {}).get("metadata", {}).get("annotations") or {}  # on the primary ingest Service
     had = recorded.get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
+    # Before the namespace's first worker: it is never reachable without its policies.
+    WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker_network_policies_file)
     signed = playback_signed(stream, settings)
     if signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it

@@ -46,6 +46,7 @@ GROUP_KINDS = {
     "Lease": ("/apis/coordination.k8s.io/v1", "leases"),
     "Deployment": ("/apis/apps/v1", "deployments"),  # a namespace's edge tier (control/edge/)
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+    "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),  # worker_network_policies.py
 }
 TIMEOUT_SECONDS = 30
 

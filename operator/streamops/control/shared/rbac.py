@@ -29,6 +29,8 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": [*READ, "create", "patch", "delete"]},
+        # The workers' NetworkPolicies in the namespaces of a cluster-wide install (worker_network_policies.py).
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "create", "patch"]},
         {
             "apiGroups": ["gateway.networking.k8s.io"],
             "resources": ["httproutes"],

@@ -212,6 +212,11 @@ class OperatorSettings(BaseModel):
         max_length=253,
         description="The cluster's DNS domain (the edge reaches ingests by it).",
     )
+    worker_network_policies_file: str = Field(
+        default="",
+        description="The workers' NetworkPolicies (a YAML list, no namespace) to create in each namespace the operator "
+        "runs workers in; empty: none (the chart renders them itself with watchNamespaces).",
+    )
     publish_over_http: bool = Field(
         default=False,
         description="Serve WHIP and the publish page, which carry the stream key, over plain HTTP too (a NodePort, "

@@ -36,6 +36,9 @@ OPERATOR_ENV = {
     # Webhook receivers and overlay pages of the tests listen on 127.0.0.1: the one address the
     # egress guard (docs/design/egress.md) lets through, as an admin's allow-list would.
     "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
+    # The exposure tests ask for LoadBalancer Services, as a cluster's admin may let tenants do
+    # (chart value tenancy.allowLoadBalancer); every other tenancy rule is the product's default.
+    "STREAMOPS_TENANCY_ALLOW_LOAD_BALANCER": "true",
 }
 OPERATOR_NAMESPACE = "streamops-system"
 

@@ -69,6 +69,8 @@ def restream_manifest(uri: str) -> str:
 kind: Secret
 metadata:
   name: local-rtmp-key
+  labels:
+    streaming.streamops.dev/allow-reference: "true"
 type: Opaque
 stringData:
   streamKey: demo-restream

@@ -297,7 +297,9 @@ def exercise_edge(admin: Cluster, ns: str) -> None:
     (the routes ConfigMap), both leaving it; a signed stream's playback keys Secret."""
     routed = {"ingress": {"host": "tv.example"}, "edge": {"enabled": True}}
     admin.apply(ns, livestream("e1", playback=routed))
-    admin.apply(ns, livestream("e2", playback={**routed, "ingress": {"host": "tv.example", "path": "/live/e2"}}))
+    admin.apply(
+        ns, livestream("e2", playback={**routed, "ingress": {"host": "tv.example", "path": f"/streams/{ns}/e2-custom"}})
+    )
 
     def owners() -> list[str]:
         deployment = admin.get("deployments", ns, "streamops-edge") or {"metadata": {}}
@@ -307,7 +309,8 @@ def exercise_edge(admin: Cluster, ns: str) -> None:
     eventually(lambda: admin.get("horizontalpodautoscalers", ns, "streamops-edge"), what="the edge's autoscaler")
     eventually(
         lambda: (
-            "/live/e2 e2" in ((admin.get("configmaps", ns, "streamops-edge") or {}).get("data") or {}).get("routes", "")
+            f"/streams/{ns}/e2-custom e2"
+            in ((admin.get("configmaps", ns, "streamops-edge") or {}).get("data") or {}).get("routes", "")
         ),
         timeout=60,
         what="e2's own path in the edge's routes",

@@ -197,6 +197,7 @@ def test_missing_referenced_key_secret_stalls_then_recovers(cluster, operator, n
     assert condition(s, "Stalled")["reason"] == "StreamKeySecretNotFound"
     assert cluster.get("pods", namespace, "cam-ingest") is None
     cluster.kubectl("create", "secret", "generic", "mine", "-n", namespace, "--from-literal=streamKey=abcdef123456")
+    cluster.allow_reference(namespace, "mine")
     eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), timeout=40, what="ingest Pod once the key exists")
     s = eventually(
         lambda: (s := cluster.get("livestreams", namespace, "cam")) and condition(s, "Stalled") is None and s,

@@ -48,6 +48,7 @@ def test_stream_record_restream_with_real_workers(
 ):
     ns = namespace
     cluster.kubectl("create", "secret", "generic", "yt-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    cluster.allow_reference(ns, "yt-key")
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
     cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=3, maxSegmentSeconds=10))
     cluster.apply(ns, recording("short", minDurationSeconds=3600))  # whatever it records is discarded

@@ -150,6 +150,7 @@ def test_restream_with_a_missing_key_secret_stalls_until_it_exists(cluster, oper
     assert condition(r, "Stalled")["reason"] == "StreamKeySecretNotFound"
     assert cluster.get("pods", ns, "out-pusher") is None
     cluster.kubectl("create", "secret", "generic", "yt", "-n", ns, "--from-literal=streamKey=k3y-value")
+    cluster.allow_reference(ns, "yt")
     eventually(lambda: cluster.get("pods", ns, "out-pusher"), timeout=20, what="pusher Pod once the key exists")
     wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Stalled") is None, "Stalled gone")
 

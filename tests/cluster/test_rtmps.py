@@ -45,6 +45,7 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
     host = f"cam-ingest.{namespace}.svc"
     crt, key = sign_server(tmp_path / "ca", "cam", (host,), now - timedelta(hours=1), now + timedelta(days=1))
     cluster.kubectl("create", "secret", "tls", "cam-tls", "-n", namespace, f"--cert={crt}", f"--key={key}")
+    cluster.allow_reference(namespace, "cam-tls")
     pod = eventually(lambda: cluster.get("pods", namespace, "cam-ingest"), timeout=40, what="the ingest Pod")
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "rtmps-tls")
     assert volume["secret"]["secretName"] == "cam-tls"
@@ -88,6 +89,7 @@ def test_rtmps_stream_waits_for_its_certificate_then_mounts_it(cluster, operator
 
 def test_a_secret_without_the_tls_keys_says_so(cluster, operator, namespace):
     cluster.kubectl("create", "secret", "generic", "cam-tls", "-n", namespace, "--from-literal=tls.crt=x")
+    cluster.allow_reference(namespace, "cam-tls")
     cluster.apply(namespace, livestream("cam", source=RTMPS))
     eventually(lambda: stalled_reason(cluster, namespace) == "TLSSecretInvalid", what="Stalled TLSSecretInvalid")
     message = condition(cluster.get("livestreams", namespace, "cam"), "Stalled")["message"]

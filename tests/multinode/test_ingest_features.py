@@ -34,6 +34,7 @@ def test_rtmps_push_from_outside_with_a_verified_certificate(
     now = datetime.now(UTC)
     crt, key = sign_server(tmp_path, "ingest", node_ips, now - timedelta(hours=1), now + timedelta(days=1))
     cluster.kubectl("create", "secret", "tls", "cam-tls", "-n", ns, f"--cert={crt}", f"--key={key}")
+    cluster.allow_reference(ns, "cam-tls")
     push = {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}
     cluster.apply(ns, livestream("cam", source={"push": push}))
     stream = cluster.wait_status(

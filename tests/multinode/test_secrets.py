@@ -32,7 +32,7 @@ def key_secret(name: str, key: str) -> dict[str, object]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"streaming.streamops.dev/allow-reference": "true"}},
         "data": {"streamKey": base64.b64encode(key.encode()).decode()},
     }
 

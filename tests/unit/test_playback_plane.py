@@ -50,7 +50,7 @@ def owners(api: FakeKubeApi) -> list[str]:
 def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it():
     api = operator_view()
     put(api, "cam", playback=ROUTED)
-    put(api, "stage", playback={"ingress": {"host": "tv.example", "path": "/live/stage"}})
+    put(api, "stage", playback={"ingress": {"host": "tv.example", "path": "/streams/media/stage-live"}})
     put(api, "direct")  # no route: its viewers reach the ingest, the edge is not for it
     for name in ("cam", "stage", "direct"):
         assert reconcile(api, name).edge_rejected is None
@@ -68,7 +68,7 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     routes = api.object("ConfigMap", NS, EDGE_NAME)
     # Public streams (the edge strips their tokens unverified) and custom paths are listed.
     assert routes is not None
-    assert routes["data"][ROUTES_FILE] == "/live/stage stage public\n/streams/media/cam cam public\n"
+    assert routes["data"][ROUTES_FILE] == "/streams/media/cam cam public\n/streams/media/stage-live stage public\n"
     # Routes send viewers to the edge; the stream without a route keeps its ingest.
     ingress = api.object("Ingress", NS, "cam-playback")
     assert ingress is not None

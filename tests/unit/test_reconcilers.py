@@ -23,6 +23,7 @@ from streamops.control.shared.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL,
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 
 NS = "media"
 SETTINGS = OperatorSettings()
@@ -174,7 +175,15 @@ def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
     assert api.names("Service") == ["cam-ingest", "cam-ingest-internal"], "the endpoint exists already"
     assert api.names("Secret") == [], "a referenced key is the user's: never generated"
 
-    put(api, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mykey"}, "data": {"other": "eA=="}})
+    put(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "mykey", "labels": LABELS},
+            "data": {"other": "eA=="},
+        },
+    )
     assert reconcile_stream(api).key_secret_missing == "mykey (key streamKey)"
     assert api.names("Pod") == []
 
@@ -762,7 +771,10 @@ def test_restream_with_a_missing_target_key_reports_it_and_starts_once_it_exists
     assert reconcile_rst(api).key_secret_missing == "yt"
     assert api.writes == [], "no Pod that would hang in ContainerCreating"
 
-    put(api, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "yt"}, "data": {"key": "eA=="}})
+    put(
+        api,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "yt", "labels": LABELS}, "data": {"key": "eA=="}},
+    )
     assert reconcile_rst(api).key_secret_missing == "yt (key streamKey)"
 
     api.modify("Secret", NS, "yt", {"data": {"streamKey": "eA=="}})

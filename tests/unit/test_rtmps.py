@@ -28,6 +28,7 @@ from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluste
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 
 NS = "media"
 SETTINGS = OperatorSettings()
@@ -63,7 +64,7 @@ def tls_secret(name: str = "cam-tls", **data: bytes) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/tls",
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name, "namespace": NS, "labels": ALLOW_REFERENCE_LABELS},
         "data": {k.replace("_", "."): base64.b64encode(v).decode() for k, v in data.items()},
     }
 

@@ -26,6 +26,7 @@ from streamops.control.livestream import reasons
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.media.ingest.worker import IngestWorker
 
 NS = "media"
@@ -96,7 +97,8 @@ def put(api: FakeKubeApi, body: dict[str, Any]) -> None:
 
 def key_secret(value: bytes, name: str = "mykey") -> dict[str, Any]:
     data = {"streamKey": base64.b64encode(value).decode()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS}, "data": data}
+    metadata = {"name": name, "namespace": NS, "labels": ALLOW_REFERENCE_LABELS}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": data}
 
 
 def reconcile(api: FakeKubeApi) -> StreamOutcome:

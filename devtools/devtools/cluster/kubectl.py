@@ -39,6 +39,10 @@ class Kubectl:
         items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
         self.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
 
+    def allow_reference(self, namespace: str, secret: str) -> None:
+        """Label a Secret for use by the namespace's specs, as its owner would (docs/design/tenancy.md)."""
+        self.kubectl("label", "secret", secret, "-n", namespace, "streaming.streamops.dev/allow-reference=true")
+
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
         if result.returncode != 0:

@@ -38,6 +38,9 @@ OPERATOR_ENV = {
     "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
     # WHIP at the ingests' loopback HTTP ports (no TLS here): allowed, as an admin would for a test cluster.
     "STREAMOPS_PUBLISH_OVER_HTTP": "true",
+    # The exposure tests ask for LoadBalancer Services, as a cluster's admin may let tenants do
+    # (chart value tenancy.allowLoadBalancer); every other tenancy rule is the product's default.
+    "STREAMOPS_TENANCY_ALLOW_LOAD_BALANCER": "true",
 }
 OPERATOR_NAMESPACE = "streamops-system"
 

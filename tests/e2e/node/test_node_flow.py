@@ -280,6 +280,7 @@ def test_restream_delivers_to_nginx_rtmp(
 ) -> None:
     ns = namespace
     e2e.kubectl("create", "secret", "generic", "target-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
+    e2e.allow_reference(ns, "target-key")
     stream = start_stream(e2e, ns)
     e2e.apply(ns, restream("out", uri=nginx.app_url(), streamKeySecretRef={"name": "target-key"}))
     publish(publishers, rtmp_url(e2e, ns, stream))

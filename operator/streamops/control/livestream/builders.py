@@ -78,6 +78,7 @@ from streamops.control.shared.naming import (
     owner_reference,
 )
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.control.shared.worker_pod import (
     WorkerContainer,
     secret_file_volume,
@@ -122,15 +123,20 @@ def _metadata(stream: LiveStream, name: str, component: str) -> Manifest:
     }
 
 
+def _labelled(metadata: Manifest, labels: dict[str, str]) -> Manifest:
+    return {**metadata, "labels": {**metadata["labels"], **labels}}
+
+
 def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
-    """The generated stream-key Secret (owned by the stream: it goes away with it)."""
+    """The generated stream-key Secret (owned by the stream: it goes away with it). Labelled for use
+    by specs of the namespace (a Restream to this stream names it, tenancy.py)."""
     ref = stream_key_ref(stream)
     assert ref is not None
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": _metadata(stream, ref.name, "stream-key"),
+        "metadata": _labelled(_metadata(stream, ref.name, "stream-key"), ALLOW_REFERENCE_LABELS),
         "data": {ref.key: b64encode(key.encode()).decode()},
     }
 

@@ -85,6 +85,8 @@ def livestream_update(
         edge_rejected=outcome.edge_rejected,
         edge_sessions=edge_sessions,
         tls_secret_problem=outcome.tls_secret_problem,
+        policy_refusals=outcome.policy_refusals,
+        route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,
     )
     status = livestream_status(stream, observation, utcnow())
@@ -151,7 +153,9 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             if outcome is None:
                 await loop.sleep()
                 continue
-            if outcome.tls_secret_problem:  # look again soon: cert-manager writes the Secret when it is issued
+            # Look again soon: cert-manager writes the Secret when it is issued; Secrets are not
+            # watched, so a label added to one shows at the next look too.
+            if outcome.tls_secret_problem or outcome.policy_refusals:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + TLS_SECRET_RETRY_SECONDS)
             observed_pods = {
                 role: pod

@@ -3,6 +3,7 @@ tests use these names; the strings are what users and their tools read)."""
 
 from streamops.control.shared.conditions import INACTIVE as INACTIVE
 from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
 from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
 
 # Ready

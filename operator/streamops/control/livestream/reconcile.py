@@ -11,6 +11,7 @@ from streamops.api import LIVESTREAM, RECORDING, LiveStream
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
+from streamops.control.livestream.admission import admit
 from streamops.control.livestream.builders import (
     BASE_PORT_NAMES,
     PlaybackRoute,
@@ -52,6 +53,7 @@ from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_
 from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
+from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_network_policies import WORKER_NETWORK_POLICIES
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
@@ -72,6 +74,10 @@ class StreamOutcome:
     edge_rejected: str | None = None  # ... to the namespace's edge (Deployment, Service, autoscaler, routes)
     edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    # What the admin's tenancy policy refused (admission.py), as status says it; and whether that
+    # was the playback route (status then shows no route's URLs).
+    policy_refusals: tuple[str, ...] = ()
+    route_refused: bool = False
     # The ingest Pods this reconcile created, as the API server answered the create: the status
     # shows them before the Pod watch does (one status write instead of "creating" then "Pending").
     created: dict[Role, PodObservation] = field(default_factory=dict)
@@ -86,10 +92,11 @@ class StreamOutcome:
 @dataclass(frozen=True)
 class KeyCheck:
     missing: str | None = None  # a referenced Secret (or its key) that does not exist
+    refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
     invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
 
 
-def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> KeyCheck:
+def _ensure_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
     """Generate the key Secret when none is referenced (a generated key is always a valid SRT
     passphrase); check a referenced one: it exists, and with srt its length suits SRT. A bad
     length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
@@ -101,9 +108,9 @@ def _ensure_stream_key(api: KubeApi, stream: LiveStream) -> KeyCheck:
     if push.stream_key_secret_ref is None:
         api.create(stream_key_secret(stream, generate_stream_key()))  # refused (409) when it exists: fine
         return KeyCheck()
-    key = read_secret_key(api, stream.metadata.namespace or "", ref)
+    key = read_secret_key(api, stream.metadata.namespace or "", ref, "source.push.streamKeySecretRef", settings)
     if key.value is None:
-        return KeyCheck(missing=key.missing)
+        return KeyCheck(missing=key.missing, refused=key.refused)
     problem = srt_passphrase_problem(stream_key_bytes(key.value)) if "srt" in push.protocols else None
     return KeyCheck(invalid_for_srt=problem)
 
@@ -176,11 +183,17 @@ def _host_ports(
     return {**{n: ports[n] for n in names if n in ports}, **(allocator.allocate(missing) if missing else {})}
 
 
-def _check_tls_secret(api: KubeApi, stream: LiveStream) -> tuple[str, str] | None:
+def _check_tls_secret(
+    api: KubeApi, settings: OperatorSettings, stream: LiveStream
+) -> tuple[tuple[str, str] | None, str | None]:
+    """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
+    (an unlabelled Secret is refused before its keys are looked at)."""
     name = tls_secret_name(stream)
     if name is None:
-        return None
-    return tls_secret_problem(name, api.get("Secret", stream.metadata.namespace or "", name))
+        return None, None
+    secret = api.get("Secret", stream.metadata.namespace or "", name)
+    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, settings)
+    return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
 def reconcile_livestream(
@@ -332,9 +345,15 @@ def _reconcile(
     report: tuple[str, str] | None = None,
 ) -> StreamOutcome:
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
-    key_check = _ensure_stream_key(api, stream)
+    key_check = _ensure_stream_key(api, settings, stream)
     missing_secret = key_check.missing
-    tls_problem = _check_tls_secret(api, stream)
+    tls_problem, tls_refused = _check_tls_secret(api, settings, stream)
+    asked_route = playback_route(stream, settings)
+    admission = admit(api, settings, stream, asked_route)
+    refusals = [r for r in (key_check.refused, tls_refused) if r] + list(admission.refusals)
+    # The ingest cannot run without its key or certificate: a refused one stops it (fail closed).
+    secrets_usable = missing_secret is None and key_check.refused is None
+    stream = admission.stream
     roles = ingest_roles(stream)
     allocated: dict[Role, IngestPortMap] = {}
     created: dict[Role, PodObservation] = {}
@@ -346,7 +365,7 @@ def _reconcile(
         if host_ports is not None:
             allocated[role] = host_ports
     primary = services["primary"] if owned_by(services["primary"], uid) else None
-    route = playback_route(stream, settings)
+    route = admission.route
     recorded = (primary or {}).get("metadata", {}).get("annotations") or {}  # on the primary ingest Service
     had = recorded.get(PLAYBACK_ROUTE_ANNOTATION)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
@@ -390,7 +409,7 @@ def _reconcile(
                 allocator.release(ports_of(service).values())
         _ensure_internal_service(api, stream, role, host_ports if role in roles else None, role in roles)
         run = role in roles and stream.spec.active and deactivation is None
-        run = run and missing_secret is None and tls_problem is None
+        run = run and secrets_usable and tls_problem is None and tls_refused is None
         advertise = _webrtc_advertise(stream, role, settings, service, host_ports) if run else None
         desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary"), advertise) if run else None
         current = api.get("Pod", namespace, names.pod)
@@ -399,7 +418,7 @@ def _reconcile(
             created[role] = PodObservation.of(names.pod, pod)
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
     standby_usable = on_default_claim(default_storage(stream, settings), settings)
-    wants_standby = stream.spec.recording.standby and stream.spec.active and missing_secret is None and standby_usable
+    wants_standby = stream.spec.recording.standby and stream.spec.active and secrets_usable and standby_usable
     wants_standby = wants_standby and deactivation is None
     _ensure_standby(api, settings, stream, allocator, standby, wants_standby)
     if stream.spec.recording.auto or auto_recording_exists:
@@ -414,6 +433,8 @@ def _reconcile(
         edge_rejected=edge_rejected,
         edge=edge,
         tls_secret_problem=tls_problem,
+        policy_refusals=tuple(refusals),
+        route_refused=asked_route is not None and route is None,
         created=created,
         deactivation=deactivation,
         deactivation_recorded=recorded,

@@ -84,6 +84,8 @@ class IngestObservation:
     edge_rejected: str | None = None  # ... the namespace's edge
     edge_sessions: Sessions | None = None  # the stream's viewer sessions at its namespace's edge (when on)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    policy_refusals: tuple[str, ...] = ()  # what the admin's tenancy policy refused (admission.py)
+    route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
 
 
@@ -164,7 +166,9 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
 
     conditions: list[Observed]
     refused = (
-        (reasons.SERVICE_REJECTED, observed.service_rejected)
+        (reasons.REFUSED_BY_POLICY, "; ".join(observed.policy_refusals)[:4096])
+        if observed.policy_refusals
+        else (reasons.SERVICE_REJECTED, observed.service_rejected)
         if observed.service_rejected
         else (reasons.PLAYBACK_ROUTE_REJECTED, observed.route_rejected)
         if observed.route_rejected
@@ -239,7 +243,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     # the backup's own media while the primary is not there to relay it.
     on_air = main if active_ingest is not None else (spare if backup_live else None)
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
-    base = playback_base(playback_route(stream, observed.settings), reaches["primary"])
+    route = None if observed.route_refused else playback_route(stream, observed.settings)
+    base = playback_base(route, reaches["primary"])
     metrics = on_air or IngestStatus()  # live metrics exist only while live
     # The ingest whose publisher sends what is on air (the primary relays a backup's: the backup).
     publisher = {"primary": main, "backup": spare}.get(active_ingest) if active_ingest else None

@@ -61,7 +61,9 @@ def restream_update(
         return loop.invalid_spec_status(raw, outcome), []
     pod = pod or PodObservation(name=pusher_pod_name(loop.name))
     observed = PusherObservation.observe(pod, telemetry, stream, outcome.generation)
-    observation = replace(observed, key_secret_missing=outcome.key_secret_missing)
+    observation = replace(
+        observed, key_secret_missing=outcome.key_secret_missing, key_secret_refused=outcome.key_secret_refused
+    )
     status = restream_status(restream, observation, utcnow())
     return status.wire(), restream_events(previous, status)
 
@@ -120,7 +122,8 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
                 await loop.sleep()
                 continue
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
-            if outcome.key_secret_missing:  # look again soon: the Secret may be created any time
+            # Look again soon: the Secret may be created (or labelled) any time, and Secrets are not watched.
+            if outcome.key_secret_missing or outcome.key_secret_refused:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
             loop.report_restarts((loop.body.spec.get("streamRef") or {}).get("name", ""), {"pusher": [pod]})

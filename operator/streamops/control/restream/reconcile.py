@@ -13,7 +13,7 @@ from streamops.control.shared.kube import KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import missing_secret_key, parse, read_stream
+from streamops.control.shared.spec_checks import parse, read_secret_key, read_stream
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class RestreamOutcome:
     invalid_spec: str | None = None
     waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
     key_secret_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
+    key_secret_refused: str | None = None  # ... is not labelled for use by specs (tenancy.py): why
     stream_uid: str | None = None  # the stream the Pod was built for
     # The resourceVersion of the body the owner patch was sent with: a reconcile that is handed the
     # same body again (the watch has not shown the patch yet) does not send it again.
@@ -51,10 +52,14 @@ def reconcile_restream(
         if stream is None:
             return RestreamOutcome(generation, waiting_for_stream=True)
         ref = restream.spec.stream_key_secret_ref
-        missing = missing_secret_key(api, namespace, ref) if ref is not None else None
-        if missing is not None:
+        key = read_secret_key(api, namespace, ref, "streamKeySecretRef", settings) if ref is not None else None
+        if key is not None and key.refused is not None:
+            # The target would receive the Secret's value: a running pusher (made before the policy) goes.
+            remove_pod(api, current, uid, allocator)
+            return RestreamOutcome(generation, key_secret_refused=key.refused)
+        if key is not None and key.missing is not None:
             # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
-            return RestreamOutcome(generation, key_secret_missing=missing)
+            return RestreamOutcome(generation, key_secret_missing=key.missing)
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from streamops.api import Restream, RestreamStatus
+from streamops.api.common import ConditionStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.control.restream import reasons
 from streamops.control.shared.conditions import (
@@ -47,6 +48,10 @@ class PusherObservation(FollowerObservation[PusherStatus]):
     """The pusher Pod, the pusher's /status, the stream, and whether the target key's Secret is missing."""
 
     key_secret_missing: str | None = None
+    key_secret_refused: str | None = None  # the tenancy policy's refusal of the key's Secret
+
+
+_NOT_PUSHING: tuple[tuple[str, ConditionStatus], ...] = ((READY, "False"), (STALLED, "True"), (LIVE, "False"))
 
 
 def _pod_condition(pod: PodObservation) -> Observed:
@@ -67,6 +72,9 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
     conditions: list[Observed]
     if not restream.spec.active:
         conditions = ready_and(LIVE, "True", "False", reasons.INACTIVE, "restream is switched off (spec.active false)")
+    elif observed.key_secret_refused:
+        message = observed.key_secret_refused
+        conditions = [Observed(t, s, reasons.REFUSED_BY_POLICY, message) for t, s in _NOT_PUSHING]
     elif observed.key_secret_missing:
         message = f"Secret {observed.key_secret_missing} named in streamKeySecretRef does not exist"
         conditions = [

@@ -15,6 +15,8 @@ ABNORMAL_TRUE = (RECONCILING, STALLED)
 # Reasons more than one kind gives, with one meaning (each kind's reasons.py names them again).
 INVALID_SPEC = "InvalidSpec"  # the API server let the spec through, the operator cannot use it
 INACTIVE = "Inactive"  # spec.active false
+# The admin's tenancy policy refuses what the spec asks for (control/shared/tenancy.py): the message says what
+REFUSED_BY_POLICY = "RefusedByPolicy"
 STREAM_KEY_SECRET_NOT_FOUND = "StreamKeySecretNotFound"  # a referenced key Secret (or its key) is missing
 STREAM_NOT_FOUND = "StreamNotFound"  # the streamRef names no LiveStream
 STREAM_NOT_LIVE = "StreamNotLive"  # waiting for the stream to go live

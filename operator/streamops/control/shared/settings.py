@@ -14,6 +14,17 @@ from streamops.api.recording import S3Storage
 from streamops.control.shared.worker_resources import WorkerResources
 
 ENV_PREFIX = "STREAMOPS_"
+# Annotations a stream may set unless the admin says otherwise: each changes only how the stream's
+# own route is served and names nothing outside it (no snippets, no references to other objects,
+# no load balancer, address or DNS claims). docs/design/tenancy.md says what was left out and why.
+DEFAULT_ALLOWED_ANNOTATIONS = (
+    "cert-manager.io/issuer",
+    "nginx.ingress.kubernetes.io/proxy-buffering",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+    "traefik.ingress.kubernetes.io/router.entrypoints",
+    "traefik.ingress.kubernetes.io/router.tls",
+)
 
 
 class OperatorSettings(BaseModel):
@@ -227,6 +238,30 @@ class OperatorSettings(BaseModel):
         description="CIDRs of the proxies in front of the ingests and the edge (the Ingress controller, the edge's "
         "Pods) whose X-Forwarded-For names the viewer (JSON list; empty: X-Forwarded-For is never believed).",
     )
+    # --- tenancy: what a LiveStream's author may ask for (docs/design/tenancy.md) ---
+    tenancy_playback_path_any_prefix: bool = Field(
+        default=False,
+        description="Let a stream's playback path be any prefix. false (the default): it must lie under "
+        "/streams/<the stream's namespace>/, so that no namespace serves media under another one's URLs.",
+    )
+    tenancy_allowed_annotations: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_ANNOTATIONS),
+        description="Annotation keys a stream may set on its Ingress (spec.playback.ingress.annotations) and its "
+        "ingest Service (spec.ingest.service.annotations) (JSON list of patterns; * matches any characters). "
+        "The operator's own defaults (ingest_service_annotations, playback_ingress_annotations) are always set.",
+    )
+    tenancy_allow_load_balancer: bool = Field(
+        default=False,
+        description="Let a stream ask for a LoadBalancer ingest Service (spec.ingest.service.type). The operator's "
+        "default type (ingest_service_type) is the admin's and always honoured.",
+    )
+    tenancy_require_secret_label: bool = Field(
+        default=True,
+        description="Use a Secret a spec names (streamKeySecretRef, source.push.tls.secretName, "
+        "iceServersSecretRef, playback.ingress.tlsSecretName) only when it is labelled "
+        "streaming.streamops.dev/allow-reference=true. false: any Secret of the namespace (the behaviour of 0.1; "
+        "for an upgrade window only).",
+    )
     # --- the egress guard of overlay pages and webhook deliveries (docs/design/egress.md) ---
     egress_allow_cidrs: list[str] = Field(
         default_factory=list,
@@ -244,6 +279,7 @@ class OperatorSettings(BaseModel):
         "playback_ingress_annotations",
         "playback_http_route_parent_refs",
         "playback_http_route_hostnames",
+        "tenancy_allowed_annotations",
         mode="before",
     )
     @classmethod

@@ -16,6 +16,8 @@ from streamops.control.shared.conditions import INVALID_SPEC, READY, STALLED, Ob
 from streamops.control.shared.indexes import plain
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.manifests import Body, Manifest
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import secret_reference_refusal
 
 SPEC_REJECTED = "spec rejected by the operator"
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -72,21 +74,24 @@ def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
 
 @dataclass(frozen=True)
 class ReferencedKey:
-    """A key a spec references in a Secret: its value, or what is missing (as status says it)."""
+    """A key a spec references in a Secret: its value, or what is missing (as status says it), or
+    why the tenancy policy refuses the Secret (its opt-in label is not there)."""
 
     value: bytes | None = None
     missing: str | None = None
+    refused: str | None = None
 
 
-def read_secret_key(api: KubeApi, namespace: str, ref: SecretKeyRef) -> ReferencedKey:
-    """The referenced key's value (decoded; it never leaves the operator's memory)."""
+def read_secret_key(
+    api: KubeApi, namespace: str, ref: SecretKeyRef, field: str = "", settings: OperatorSettings | None = None
+) -> ReferencedKey:
+    """The referenced key's value (decoded; it never leaves the operator's memory). With `settings`
+    the Secret a user named (in `field`) must carry the opt-in label (tenancy.py)."""
     secret = api.get("Secret", namespace, ref.name)
+    refused = secret_reference_refusal(field, ref.name, secret, settings) if settings is not None else None
+    if refused is not None:
+        return ReferencedKey(refused=refused)
     data = (secret or {}).get("data") or {}
     if ref.key not in data:
         return ReferencedKey(missing=f"{ref.name} (key {ref.key})" if secret else ref.name)
     return ReferencedKey(value=base64.b64decode(data[ref.key]))
-
-
-def missing_secret_key(api: KubeApi, namespace: str, ref: SecretKeyRef) -> str | None:
-    """None when the referenced Secret has the key; else what is missing, as status says it."""
-    return read_secret_key(api, namespace, ref).missing

@@ -1,0 +1,94 @@
+"""What of a LiveStream's spec the admin's tenancy policy admits (control/shared/tenancy.py), before
+any child is made: the stream as its children are built from, the playback route or none, and
+each refusal as status says it. Fail closed, per child: a refused route is not made (one made
+earlier is removed), a refused ingest Service takes the operator's defaults instead of the
+stream's own options, a refused ICE servers Secret is not mounted; the ingest runs on. Why, and
+what stays the admin's: docs/design/tenancy.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import LiveStream
+from streamops.api.livestream import IngestService
+from streamops.control.livestream.builders import PlaybackRoute, ice_servers_ref
+from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import (
+    annotations_refusal,
+    playback_path_refusal,
+    secret_reference_refusal,
+)
+
+
+@dataclass(frozen=True)
+class Admission:
+    stream: LiveStream  # what the ingest's Services and Pods are built from
+    route: PlaybackRoute | None  # None: no route (none asked for, or refused)
+    refusals: tuple[str, ...] = ()
+
+
+def service_refusals(stream: LiveStream, settings: OperatorSettings) -> list[str]:
+    """The stream's own spec.ingest.service options the policy refuses (the operator's defaults are
+    the admin's and never refused)."""
+    own = stream.spec.ingest.service
+    refusals = []
+    if own.type == "LoadBalancer" and not settings.tenancy_allow_load_balancer:
+        refusals.append("spec.ingest.service.type LoadBalancer is not allowed (chart value tenancy.allowLoadBalancer)")
+    annotations = annotations_refusal("spec.ingest.service.annotations", own.annotations, settings)
+    if annotations:
+        refusals.append(annotations)
+    return refusals
+
+
+def route_refusals(stream: LiveStream, route: PlaybackRoute, settings: OperatorSettings) -> list[str]:
+    """What of the stream's own route the policy refuses: its path, its annotations (Ingress only:
+    the HTTPRoute has none of the stream's). A Secret is checked by admit(), which reads it."""
+    playback, namespace = stream.spec.playback, stream.metadata.namespace or ""
+    field = "spec.playback.ingress.path" if route.kind == "Ingress" else "spec.playback.httpRoute.path"
+    refusals = [p for p in [playback_path_refusal(field, route.path, namespace, settings)] if p]
+    if route.kind == "Ingress" and playback.ingress is not None:
+        annotations = annotations_refusal("spec.playback.ingress.annotations", playback.ingress.annotations, settings)
+        refusals += [annotations] if annotations else []
+    return refusals
+
+
+def _own_ingress_tls(stream: LiveStream, route: PlaybackRoute) -> str | None:
+    """The TLS Secret the stream itself names for its Ingress (the operator's default is the admin's)."""
+    ingress = stream.spec.playback.ingress
+    if route.kind != "Ingress" or ingress is None or not route.tls_secret_name:
+        return None
+    return ingress.tls_secret_name
+
+
+def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: PlaybackRoute | None) -> Admission:
+    """Reads the Secrets the stream names for its route and its WebRTC clients (get: the operator
+    never lists Secrets); the stream key's and the RTMPS certificate's are checked where they are
+    read (reconcile.py)."""
+    namespace = stream.metadata.namespace or ""
+    refusals: list[str] = []
+    spec = stream.spec
+    service = service_refusals(stream, settings)
+    if service:
+        refusals += [f"{r}: the ingest Service has the operator's defaults" for r in service]
+        spec = spec.model_copy(update={"ingest": spec.ingest.model_copy(update={"service": IngestService()})})
+    if route is not None:
+        refused = route_refusals(stream, route, settings)
+        tls = _own_ingress_tls(stream, route) if settings.tenancy_require_secret_label else None
+        if tls is not None:
+            secret = api.get("Secret", namespace, tls)
+            refused_tls = secret_reference_refusal("spec.playback.ingress.tlsSecretName", tls, secret, settings)
+            refused += [refused_tls] if refused_tls else []
+        if refused:
+            refusals += [f"{r}: no playback route" for r in refused]
+            route = None
+    ice = ice_servers_ref(stream) if settings.tenancy_require_secret_label else None
+    if ice is not None:
+        field = "spec.playback.webrtc.iceServersSecretRef"
+        refused_ice = secret_reference_refusal(field, ice.name, api.get("Secret", namespace, ice.name), settings)
+        if refused_ice:
+            refusals.append(f"{refused_ice}: WebRTC clients get no ICE servers from it")
+            webrtc = spec.playback.webrtc.model_copy(update={"ice_servers_secret_ref": None})
+            spec = spec.model_copy(update={"playback": spec.playback.model_copy(update={"webrtc": webrtc})})
+    admitted = stream if spec is stream.spec else stream.model_copy(update={"spec": spec})
+    return Admission(admitted, route, tuple(refusals))

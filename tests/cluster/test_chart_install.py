@@ -219,7 +219,8 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     admin.apply(ns, livestream("cam", source={"push": push}))
     # Created: key Secret, a Service and a Pod per ingest (primary, backup), a Ready condition.
     eventually(lambda: len(kids(admin, ns, "pods")) == 2, timeout=60, what="primary and backup Pods")
-    eventually(lambda: len(kids(admin, ns, "services")) == 2, what="primary and backup Services")
+    # Each role's Service and its internal one (docs/design/surfaces.md).
+    eventually(lambda: len(kids(admin, ns, "services")) == 4, what="primary and backup Services, internal ones")
     assert len(kids(admin, ns, "secrets")) == 1
     # Pods running (as a kubelet would say): Ready True, posted as an Event.
     for pod in kids(admin, ns, "pods"):
@@ -248,7 +249,7 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     )
     # Backup removed: its Service and Pod are deleted.
     admin.apply(ns, livestream("cam", source={"push": {**push, "protocols": ["rtmp"], "backup": False}}))
-    eventually(lambda: len(kids(admin, ns, "services")) == 1, timeout=60, what="backup Service deleted")
+    eventually(lambda: len(kids(admin, ns, "services")) == 2, timeout=60, what="backup Services deleted")
     eventually(lambda: len(kids(admin, ns, "pods")) == 1, timeout=60, what="backup Pod deleted")
     # A key Secret the user references is looked up (get), never generated or listed.
     admin.apply(ns, livestream("byo", source={"push": {"streamKeySecretRef": {"name": "byo-key"}}}))

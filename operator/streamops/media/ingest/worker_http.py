@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 
 from streamops.contract.http import HEALTH_PATH, READY_PATH
@@ -59,10 +59,11 @@ def worker_app(
     return app
 
 
-def public_app(ready: Callable[[], bool]) -> web.Application:
+def public_app(ready: Callable[[], bool], caps: Middleware | None = None) -> web.Application:
     """The ingest's public face before its media routes: CORS for players on other origins, and the
-    probes only (a load balancer's health check may use them); status and metrics are internal."""
-    app = web.Application(middlewares=[_preflight])
+    probes only (a load balancer's health check may use them); status and metrics are internal.
+    `caps` (load_caps.py) comes first: a refused request costs nothing more."""
+    app = web.Application(middlewares=[*([caps] if caps is not None else []), _preflight])
     app.on_response_prepare.append(_cors_headers)
 
     async def healthz(_: web.Request) -> web.Response:

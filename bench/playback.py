@@ -41,6 +41,13 @@ the edge and of static nginx (2 workers, like the edge) serving the ingest's ts/
 the edge vs nginx, per viewer and per request (LL-HLS viewers make ≈10 requests/s each, HLS ones
 ≈1; static nginx cannot serve LL-HLS at all).
 
+Row `recorder` (`--rows recorder`, issue 37 finding 7): the `ingest` row's stand, no viewers for
+--baseline seconds, then --recorder-steps HLS viewers straight to the ingest (the edge off, its
+default), each step the recorder's recorded seconds per wall second and the pusher's bytes sent,
+as a ratio against the no-viewer window of the same run (target: the recorder ≥ 0.99 at 1,600),
+the requests the ingest's caps refused (streamops_ingest_overload_refusals_total) and the
+machine's load.
+
 Row `cluster` (`--rows cluster`): the same target on the 2-node pod-network cluster, the edge
 installed by the chart, viewers on the cluster's LAN (bench/playback_cluster.py says how).
 """
@@ -76,9 +83,10 @@ from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from report_file import commit, loadavg, markdown_table, merged_report  # bench/report_file.py, beside this script
 
-SECTIONS = ("ingest", "edge", "cluster")
+SECTIONS = ("ingest", "edge", "recorder", "cluster")
 EDGE_HEADING = "## Through the edge"
-HEADINGS = {"edge": EDGE_HEADING, "cluster": "## On the 2-node cluster"}
+RECORDER_HEADING = "## The recorder and the pusher under viewer load (edge off)"
+HEADINGS = {"edge": EDGE_HEADING, "recorder": RECORDER_HEADING, "cluster": "## On the 2-node cluster"}
 SATURATED_PCT = 95.0
 MIB = 1024 * 1024
 T = TypeVar("T")
@@ -635,6 +643,97 @@ def edge_section(steps: list[EdgeStep], args: argparse.Namespace, load_before: s
     ]
 
 
+# --- the recorder row ----------------------------------------------------------------------------------
+
+
+def overload_refusals(ingest: Ingest) -> float:
+    """The ingest's streamops_ingest_overload_refusals_total, all reasons."""
+    text = http_get(ingest.internal + "/metrics")[1].decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "streamops_ingest_overload_refusals_total"
+    )
+
+
+@dataclass
+class RecorderStep:
+    viewers: int
+    window: Window
+    load: dict[str, Any] | None  # hlsload's JSON (None: the baseline)
+    refused: float  # requests the caps refused during the step
+    loadavg: str
+
+
+def recorder_row(s: Stand, args: argparse.Namespace) -> list[RecorderStep]:
+    steps = [RecorderStep(0, window(s, args.baseline), None, 0.0, loadavg())]
+    for n in parse_counts(args.recorder_steps):
+        before = overload_refusals(s.ingest)
+        load, measured = hlsload(s.url("hls"), "hls", n, args.ramp, args.window, f"recorder-hls-{n}",
+                                 lambda: window(s, args.window - 2))  # fmt: skip
+        steps.append(RecorderStep(n, measured, load, overload_refusals(s.ingest) - before, loadavg()))
+        w = measured
+        print(f"recorder row, {n} HLS viewers: recorder {w.recorded_per_second:.2f} s/s, pusher "
+              f"{w.pushed_kbps:.0f} kbit/s, ingest {w.ingest_own_cpu:.0f} %, machine {w.machine_busy:.0f} %, "
+              f"refused {steps[-1].refused:.0f}, errors {load['errors']}", file=sys.stderr, flush=True)  # fmt: skip
+    return steps
+
+
+def recorder_section(
+    steps: list[RecorderStep], args: argparse.Namespace, load_before: str, seconds: float
+) -> list[str]:
+    base = steps[0].window
+    rows = []
+    for r in steps:
+        w = r.window
+        rec = w.recorded_per_second / max(base.recorded_per_second, 1e-9)
+        push = w.pushed_kbps / max(base.pushed_kbps, 1e-9)
+        served = "—"
+        if r.load is not None:
+            d = r.load["delivery"]
+            served = f"{d['viewers_complete_pct']:.0f} % ({r.load['requests_per_s']:.0f} req/s)"
+        rows.append([
+            str(r.viewers) if r.viewers else "none (baseline)",
+            f"{w.recorded_per_second:.2f} s/s ({rec:.2f}×)",
+            f"{w.pushed_kbps:.0f} kbit/s ({push:.2f}×)",
+            "✅" if rec >= 0.99 else "❌",
+            f"{w.ingest_own_cpu:.0f} %",
+            served,
+            f"{r.refused:.0f}",
+            f"{w.machine_busy:.0f} %",
+            r.loadavg,
+        ])  # fmt: skip
+    return [
+        RECORDER_HEADING,
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}, {seconds / 60:.1f} min; /proc/loadavg "
+        f"before: {load_before}, after: {loadavg()}; nice {os.getpriority(os.PRIO_PROCESS, 0)}. The stand of the "
+        "first section (720p30 2.5 Mbit/s, LL-HLS on, a recorder and a pusher on the internal face's feed), HLS "
+        f"viewers straight to the ingest (no edge), joining over {args.ramp:.0f} s, measured over "
+        f"{args.window - 2:.0f} s. Recorder: recorded seconds per wall second, and its ratio against the no-viewer "
+        "window of this run (target ≥ 0.99 at 1,600); pusher: bytes sent per second, likewise. Refused: requests "
+        "the ingest's caps turned away (streamops_ingest_overload_refusals_total; the load client retries at "
+        "once, a player backs off). Load average: at the end of each step.",
+        "",
+        *markdown_table(
+            [
+                "HLS viewers",
+                "recorder",
+                "pusher",
+                "recorder ≥ 0.99×",
+                "ingest Python CPU",
+                "viewers complete (requests)",
+                "refused",
+                "machine busy",
+                "loadavg",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
 def parse_counts(text: str) -> list[int]:
     return sorted({int(x) for x in text.split(",") if x.strip()})
 
@@ -656,6 +755,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds of the no-viewer baseline")
     parser.add_argument("--edge-viewers", type=int, default=1000, help="edge row: LL-HLS (and HLS) viewers")
     parser.add_argument("--edge-ramp", type=float, default=10.0, help="edge row: seconds over which viewers join")
+    parser.add_argument("--recorder-steps", default="200,800,1600", help="recorder row: HLS viewer counts")
     parser.add_argument("--cluster-steps", default="250,500,1000", help="cluster row: LL-HLS viewer counts")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "playback.md")
     parser.add_argument(
@@ -685,6 +785,12 @@ def main() -> int:
         load_before = loadavg()
         with tempfile.TemporaryDirectory(prefix="streamops-playback-edge-") as d:
             measured["edge"] = edge_section(edge_row(Path(d), args), args, load_before)
+    if "recorder" in wanted:
+        load_before, started = loadavg(), time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="streamops-playback-rec-") as d, stand(Path(d)) as s:
+            time.sleep(3)
+            steps = recorder_row(s, args)
+        measured["recorder"] = recorder_section(steps, args, load_before, time.monotonic() - started)
     if "cluster" in wanted:
         import playback_cluster  # beside this script; it uses this module's stand pieces
 

@@ -57,6 +57,15 @@ WHIP_REFUSAL_REASONS = ("not_whip", "unauthorized", "busy", "offer", "unavailabl
 # unauthenticated connections from one address or in all, TLS failing, and the worker's own refusals
 # (another publisher is live, the stream is inactive).
 RTMP_REFUSAL_REASONS = ("key", "protocol", "deadline", "bytes", "source_cap", "total_cap", "tls", "busy", "inactive")
+# Why the ingest turned a request away at once to keep its loop for the recorders and pushers
+# (media/ingest/load_caps.py: the caps by face, per address or in all).
+OVERLOAD_REFUSAL_REASONS = (
+    "feed_source_cap",
+    "feed_total_cap",
+    "blocking_client_cap",
+    "blocking_total_cap",
+    "public_total_cap",
+)
 PUSHER_STATES = ("waiting-for-source", "connecting", "live", "backoff")  # contract.pusher.PUSHER_STATES
 EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment", "manifest", "other")
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
@@ -182,6 +191,16 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "ingest",
         always=False,
         values=(*IN_ROLE, ("reason", PLAYBACK_REFUSAL_REASONS)),
+    ),
+    MetricSpec(
+        "streamops_ingest_overload_refusals_total",
+        "counter",
+        "requests refused at once by the ingest's concurrency caps (feed readers, blocking LL-HLS reloads, "
+        "public requests), by reason",
+        (*INGEST, "reason"),
+        "ingest",
+        always=False,
+        values=(*IN_ROLE, ("reason", OVERLOAD_REFUSAL_REASONS)),
     ),
     MetricSpec(
         "streamops_ingest_whip_refused_total",

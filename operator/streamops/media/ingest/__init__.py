@@ -13,7 +13,8 @@ Modules, one job each:
 | `failover` | pure: when to switch to the backup and back |
 | `backup_link` | a backup's feed to its primary: the signed uplink, and the backup's side that offers it |
 | `feed` | `FeedHub`: the live MPEG-TS feed fanned out to its readers, with a GOP cache |
-| `pipe_batches` | FFmpeg's output pipes read in 20 ms batches |
+| `pipe_batches` | FFmpeg's output pipes read on threads, in 20 ms batches |
+| `load_caps` | caps on concurrent feed readers, blocking LL-HLS reloads and public requests; their refusals |
 | `rtmp_front` | the RTMP(S) front door: `streamops-rtmp` (components/rtmp), its admissions, refusals, certificate |
 | `worker_http` | the worker routes (/healthz, /readyz, /status, /metrics) on aiohttp, CORS |
 | `llhls/` | LL-HLS packaging of FFmpeg's fragmented MP4: parts, segments, the playlist |

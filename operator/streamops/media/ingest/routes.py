@@ -43,6 +43,7 @@ from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
+from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
@@ -122,6 +123,11 @@ class IngestHttpHost(Protocol):
         """Tokens of a signed stream, request and viewer counts (playback_access.py)."""
         ...
 
+    @property
+    def caps(self) -> LoadCaps:
+        """Concurrent feed readers and public requests (load_caps.py)."""
+        ...
+
     def read_key(self) -> bytes | None:
         """The stream key (a push stream's), None without one."""
         ...
@@ -177,7 +183,8 @@ class IngestRoutes:
         on other origins; beside them only the probes (a load balancer's health check)."""
         host, config = self.host, self.host.config
         gate = host.playback
-        app = public_app(lambda: host.accepting, [https_only(bool(config.publish_over_http), gate.trusted)])
+        https = https_only(bool(config.publish_over_http), gate.trusted)
+        app = public_app(lambda: host.accepting, host.caps.public_middleware, [https])
         # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
         # at each of them with a token segment (a public stream ignores the token).
         prefixes = list(dict.fromkeys(("", config.path_prefix)))
@@ -231,7 +238,11 @@ class IngestRoutes:
         # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
         if not hub.live or not served.sending:
             return web.Response(status=503, text="stream is not live")
-        return await stream_feed(hub, request)
+        try:
+            with self.host.caps.feed_reader(request):
+                return await stream_feed(hub, request)
+        except Refused as e:
+            return self.host.caps.refusal(e)
 
     async def relay_feed(self, request: web.Request) -> web.StreamResponse:
         """The backup's feed as it arrives, for this worker's relay session only."""
@@ -360,8 +371,9 @@ def playlist_with_durations(path: Path) -> web.Response:
 
 
 def media_file(path: Path) -> web.FileResponse:
-    # FileResponse sends Last-Modified too: the player page judges a manifest's freshness by it.
-    return web.FileResponse(path, headers=media_headers(path))
+    # FileResponse sends Last-Modified too: the player page judges a manifest's freshness by it. Held:
+    # the public cap's slot lasts until the file is sent (load_caps.py).
+    return HeldFileResponse(path, headers=media_headers(path))
 
 
 def player_options(config: IngestConfig, ice_servers: tuple[IceServer, ...] = ()) -> PlayerOptions:

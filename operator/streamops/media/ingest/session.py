@@ -161,18 +161,6 @@ class Session:
         if self.started:
             self.events.on_progress(progress)
 
-    async def _read_pipe(self, fd: int, consume: Callable[[bytes], None]) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-        )
-        try:
-            while chunk := await reader.read(1 << 18):
-                consume(chunk)
-        finally:
-            transport.close()
-
     async def _read_transcoded(self, fd: int) -> None:
         def transcoded(chunk: bytes) -> None:
             if self.accepted:
@@ -187,11 +175,17 @@ class Session:
 
     async def _package(self, name: str) -> None:
         packager = self.packagers[name]
+        fd = self.ll_pipes[name][0]
+        # On the reader's thread (pipe_batches.py) so FFmpeg never waits for a busy loop; each read
+        # handed over at once: a part's latency is what LL-HLS is for.
+        reader = PipeReader(fd, packager.feed, interval=0)
         try:
-            await self._read_pipe(self.ll_pipes[name][0], packager.feed)
+            await reader.ended
         except ValueError as e:  # FFmpeg's output is ours: a parse error is a bug, said once, not a crash loop
             log.error("LL-HLS packaging of %r stopped: %s", name or "the stream", e)
         finally:
+            reader.stop()
+            os.close(fd)
             packager.finish()
 
     async def run(self) -> bool:

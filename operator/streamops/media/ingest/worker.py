@@ -44,6 +44,7 @@ from streamops.media.ingest.commands import (
 )
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager
+from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.routes import ingest_apps
@@ -112,6 +113,7 @@ class IngestWorker:
         self._metrics()
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
         self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
+        self.caps = LoadCaps(self.registry, self._labels, client=lambda request: self.playback.client(request))
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:

@@ -59,11 +59,14 @@ def worker_app(
     return app
 
 
-def public_app(ready: Callable[[], bool], middlewares: Sequence[Middleware] = ()) -> web.Application:
+def public_app(
+    ready: Callable[[], bool], caps: Middleware | None = None, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
     """The ingest's public face before its media routes: CORS for players on other origins, and the
     probes only (a load balancer's health check may use them); status and metrics are internal.
-    `middlewares` run after CORS's (key_bearing.https_only)."""
-    app = web.Application(middlewares=[_preflight, *middlewares])
+    `caps` (load_caps.py) comes first: a refused request costs nothing more; `middlewares` run after
+    CORS's (key_bearing.https_only)."""
+    app = web.Application(middlewares=[*([caps] if caps is not None else []), _preflight, *middlewares])
     app.on_response_prepare.append(_cors_headers)
 
     async def healthz(_: web.Request) -> web.Response:

@@ -1,0 +1,90 @@
+"""Viewers cannot take the feed from the recorders and pushers (issue 37 finding 7): a real ingest
+whose public face is saturated with blocking LL-HLS reloads (more than its cap, from many viewer
+addresses behind a proxy) refuses the excess at once with Retry-After, while its internal /feed
+goes on delivering media at the rate it did without them. Why: docs/design/playback.md ("Viewer
+load and the recorder")."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+
+import aiohttp
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher
+from devtools.waits import wait_for
+from streamops.media.ingest.load_caps import BLOCKING_TOTAL
+from streamops.media.mpegts import PTS_CLOCK, SYNC, TS_PACKET, packet_pid, pes_pts
+
+# The test's client is the proxy in front of the viewers (their X-Forwarded-For): trusted.
+LOW = {"hls": {"latencyMode": "low"}, "trustedProxies": ["127.0.0.1/32"]}
+VIEWERS = BLOCKING_TOTAL + 60  # past the total: some must be refused
+SECONDS = 6.0
+
+
+def media_seconds(data: bytes) -> float:
+    """The PTS span of the busiest elementary stream in `data` (an MPEG-TS byte stream)."""
+    start = data.find(bytes([SYNC]))
+    pts: dict[int, list[int]] = {}
+    for offset in range(start, len(data) - TS_PACKET + 1, TS_PACKET):
+        packet = data[offset : offset + TS_PACKET]
+        if packet[0] == SYNC and packet[1] & 0x40 and (value := pes_pts(packet)) is not None:
+            pts.setdefault(packet_pid(packet), []).append(value)
+    values = max(pts.values(), key=len, default=[])
+    return (max(values) - min(values)) / PTS_CLOCK if values else 0.0
+
+
+async def read_feed(url: str, seconds: float) -> float:
+    """Media seconds per wall second a feed reader gets over `seconds` (its joining head left out)."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        await response.content.readexactly(TS_PACKET * 2000)  # the head: PAT, PMT, the cached GOP
+        got, started = bytearray(), time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            got += await response.content.read(1 << 16)
+        return media_seconds(bytes(got)) / elapsed
+
+
+async def viewer(url: str, n: int, msn: int, until: float, statuses: Counter[int], retry_after: set[str]) -> None:
+    """One LL-HLS viewer behind a proxy (its own X-Forwarded-For), blocking on the next segment."""
+    headers = {"X-Forwarded-For": f"10.{n // 250}.{n % 250}.1"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while time.monotonic() < until:
+            async with session.get(url, params={"_HLS_msn": str(msn)}, headers=headers) as response:
+                statuses[response.status] += 1
+                text = await response.text()
+                if response.status != 200:
+                    retry_after.add(response.headers.get("Retry-After", ""))
+                    await asyncio.sleep(1)  # as a player would, told Retry-After: 1
+                    continue
+            msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)) + text.count("#EXTINF") + 1
+
+
+def test_the_internal_feed_keeps_its_rate_while_blocking_reloads_saturate_the_public_face(ingest_factory):
+    ingest = ingest_factory(**LOW)
+    playlist_url = ingest.http + "/hls/cmaf/index.m3u8"
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
+        ingest.wait_live()
+        text = wait_for(lambda: (t := http_get(playlist_url)[1].decode()).count("#EXTINF") >= 2 and t, 30)
+        msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)) + text.count("#EXTINF") + 1
+
+        async def scenario() -> tuple[float, float, Counter[int], set[str]]:
+            alone = await read_feed(ingest.feed_url, SECONDS)
+            statuses: Counter[int] = Counter()
+            retry_after: set[str] = set()
+            until = time.monotonic() + SECONDS + 6
+            viewers = [asyncio.create_task(viewer(playlist_url, n, msn, until, statuses, retry_after))
+                       for n in range(VIEWERS)]  # fmt: skip
+            await asyncio.sleep(2)  # they all wait on their reload by now
+            loaded = await read_feed(ingest.feed_url, SECONDS)
+            await asyncio.gather(*viewers)
+            return alone, loaded, statuses, retry_after
+
+        alone, loaded, statuses, retry_after = asyncio.run(scenario())
+        metrics = http_get(ingest.internal + "/metrics")[1].decode()
+    assert statuses[200] > 0, statuses
+    assert statuses[503] > 0 and retry_after == {"1"}, f"the total cap refuses the excess at once: {statuses}"
+    assert 'streamops_ingest_overload_refusals_total{reason="blocking_total_cap"' in metrics
+    assert loaded >= 0.8 * alone, f"the feed under load: {loaded:.2f} media s/s, alone {alone:.2f}"

@@ -40,7 +40,7 @@ def test_backup_failover_through_the_operator(cluster, operator, namespace, loca
     primary = local_pods.start(ns, "cam-ingest")
     backup = local_pods.start(ns, "cam-ingest-backup")
     recorder = local_pods.start(ns, "rec-recorder")
-    assert backup.config["primaryUrl"] == f"http://127.0.0.1:{primary.config['ports']['http']}"
+    assert backup.config["primaryUrl"] == f"http://127.0.0.1:{primary.config['ports']['internal']}", "its internal face"
     assert "primaryUrl" not in primary.config and "failback" not in primary.config["source"]["push"]
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
 

@@ -102,7 +102,17 @@ class RawRtmp:
     def __init__(self, host: str, port: int, timeout: float = 5.0, source: str | None = None) -> None:
         """`source`: the local address to connect from (e.g. 127.0.0.7: another "client address")."""
         bind = (source, 0) if source else None
-        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=bind)
+        # The worker answers /healthz before its RTMP front listens (a loaded machine: ≈1 s): a refused
+        # connect is tried again until `timeout`, as an encoder does.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.create_connection((host, port), timeout=timeout, source_address=bind)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
         self.chunk_size = 128
         self.transaction = 1
         self.sent = 0

@@ -36,7 +36,7 @@ import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.media.s3_server import S3Server
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env, proc_tree
 from devtools.waits import wait_for
@@ -80,7 +80,7 @@ class RecorderWorker(Worker):
         return self
 
     def post_stop(self, timeout: float = 120) -> dict[str, Any]:
-        request = urllib.request.Request(self.http + "/stop", method="POST")
+        request = urllib.request.Request(self.http + "/stop", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read())
 

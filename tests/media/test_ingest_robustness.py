@@ -28,6 +28,7 @@ from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.media.workers import WORKER_AUTH, Worker, credential_file
 from devtools.ports import free_port
 from devtools.processes import proc_tree, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 # The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
@@ -251,6 +252,7 @@ def recorder_of(tmp_path: Path) -> Iterator[Any]:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env={**os.environ, **worker_ffmpeg_env()},  # the image's FFmpeg (-args_file)
                 )
             )
         url = f"http://127.0.0.1:{port}"

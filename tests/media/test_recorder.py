@@ -34,6 +34,7 @@ from devtools.http_client import http_get
 from devtools.media.workers import WORKER_AUTH, credential_file
 from devtools.ports import free_port
 from devtools.processes import kill_recorded, proc_tree, start_ticks, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from streamops.media.mpegts import PAT_PID, TS_PACKET, packet_pid, payload_start, random_access
 
@@ -326,6 +327,7 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **worker_ffmpeg_env()},  # the image's FFmpeg (-args_file: the credential)
             )
         recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)

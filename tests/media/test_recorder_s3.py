@@ -39,6 +39,7 @@ from devtools.media.s3_server import S3Server
 from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env, proc_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -74,7 +75,7 @@ class RecorderWorker(Worker):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**child_env(), **self.env},
+                env={**child_env(), **worker_ffmpeg_env(), **self.env},  # the image's FFmpeg (-args_file)
             )
         wait_for(self._healthy, timeout=15)
         return self

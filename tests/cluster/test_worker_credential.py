@@ -70,6 +70,7 @@ def test_the_operator_issues_mounts_and_presents_the_worker_credential(
     assert code(internal + "/status") == 401 and code(internal + "/feed") == 401
     assert code(recorder_url + "/status") == 401 and code(recorder_url + "/metrics") == 200
     assert recorder.status()["state"] == "recording"
+    eventually(lambda: (recorder.status()["duration"] or 0) > 3, timeout=20, what="a few seconds recorded")
 
     # The operator's POST /stop (stop_recording) goes through: the video is finalised.
     cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
@@ -83,7 +84,7 @@ def test_the_operator_issues_mounts_and_presents_the_worker_credential(
         timeout=40,
         what="the Recording finalised",
     )
-    assert rec["status"]["videos"] and rec["status"]["recording"] is False
+    assert rec["status"]["videos"] and rec["status"]["recording"] is False, rec["status"]
     events = json.dumps(cluster.list("events", ns))
     assert credential not in events and credential not in json.dumps(cluster.get("livestreams", ns, "cam"))
     recorder.stop()

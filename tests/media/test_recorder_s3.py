@@ -68,7 +68,7 @@ class RecorderWorker(Worker):
 
     def start(self) -> RecorderWorker:
         self.started_at = time.monotonic()
-        self.config_path.write_text(json.dumps(self.config))
+        self.write_config()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", "record", "--config", str(self.config_path), "-v"],

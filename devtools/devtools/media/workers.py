@@ -28,7 +28,10 @@ def credential_file(workdir: Path) -> str:
     """WORKER_CREDENTIAL in a file of `workdir` (as a Secret's mount holds it), for a config's
     `credentialFile`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "worker-credential"
+    return write_credential(workdir / "worker-credential")
+
+
+def write_credential(path: Path) -> str:
     path.unlink(missing_ok=True)  # a second worker in the same workdir (0440: not writable)
     path.write_text(WORKER_CREDENTIAL + "\n")
     path.chmod(0o440)
@@ -44,8 +47,10 @@ class Worker:
     ) -> None:
         """`env`: added to the worker's environment (e.g. the S3 keys a Pod gets by secretKeyRef)."""
         self.kind, self.config, self.workdir, self.http_port = kind, config, workdir, http_port
+        # Written by start(): a test may create the workdir between the two.
+        self._credential = workdir / "worker-credential"
         if kind in CREDENTIALED_KINDS and "credentialFile" not in config:
-            config["credentialFile"] = credential_file(workdir)
+            config["credentialFile"] = str(self._credential)
         self.env = env or {}
         self.config_path = workdir / f"{kind}.json"
         self.log_path = workdir / f"{kind}.log"
@@ -60,8 +65,14 @@ class Worker:
         """Where its status, metrics and control are: its one HTTP port (the ingest: its internal one)."""
         return self.http
 
-    def start(self) -> Worker:
+    def write_config(self) -> None:
+        """The config file (and the credential file it names), as the worker reads them at start."""
+        if self.config.get("credentialFile") == str(self._credential):
+            write_credential(self._credential)
         self.config_path.write_text(json.dumps(self.config))
+
+    def start(self) -> Worker:
+        self.write_config()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", self.kind, "--config", str(self.config_path), "-v"],

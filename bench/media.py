@@ -172,7 +172,9 @@ def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float
             try:
                 wait_for(lambda: (recorder.status()["duration"] or 0) >= seconds, seconds + 30, 0.2)
                 t0 = time.monotonic()
-                urllib.request.urlopen(urllib.request.Request(f"{recorder.http}/stop", method="POST", headers=WORKER_AUTH), timeout=120)
+                urllib.request.urlopen(
+                    urllib.request.Request(f"{recorder.http}/stop", method="POST", headers=WORKER_AUTH), timeout=120
+                )
                 uploaded = wait_for(
                     lambda: [v for v in recorder.status()["videos"] if v.get("upload") == "uploaded"], 120, 0.02
                 )

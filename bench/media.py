@@ -49,7 +49,7 @@ from devtools.http_client import http_json
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.rtmp_raw import RawRtmp
 from devtools.media.s3_server import S3Server, curl_put_seconds
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_tree, proc_trees, pss_bytes
 from devtools.versions import REPO as ROOT
@@ -129,7 +129,7 @@ def recorder_first_bytes(tmp: Path, standby: bool = False) -> float:
         if standby:
             recorder = Worker("record", {"standby": True, "recordingsRoot": str(tmp), **address}, tmp, port).start()
             body = json.dumps(settings).encode()
-            request = urllib.request.Request(f"{recorder.http}/start", data=body, method="POST")
+            request = urllib.request.Request(f"{recorder.http}/start", data=body, method="POST", headers=WORKER_AUTH)
             t0 = time.monotonic()
             urllib.request.urlopen(request, timeout=10).close()
         else:
@@ -172,7 +172,9 @@ def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float
             try:
                 wait_for(lambda: (recorder.status()["duration"] or 0) >= seconds, seconds + 30, 0.2)
                 t0 = time.monotonic()
-                urllib.request.urlopen(urllib.request.Request(f"{recorder.http}/stop", method="POST"), timeout=120)
+                urllib.request.urlopen(
+                    urllib.request.Request(f"{recorder.http}/stop", method="POST", headers=WORKER_AUTH), timeout=120
+                )
                 uploaded = wait_for(
                     lambda: [v for v in recorder.status()["videos"] if v.get("upload") == "uploaded"], 120, 0.02
                 )

@@ -18,10 +18,12 @@ def _opener(ctx: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx))
 
 
-def http_get(url: str, timeout: float = 5.0, ctx: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+def http_get(
+    url: str, timeout: float = 5.0, ctx: ssl.SSLContext | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """(status, body), also for error statuses; (0, b"") when nothing answers."""
     try:
-        with _opener(ctx).open(url, timeout=timeout) as resp:
+        with _opener(ctx).open(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as e:
         return int(e.code), e.read()
@@ -48,7 +50,7 @@ def http_ok(url: str, ctx: ssl.SSLContext | None = None, timeout: float = 5.0) -
     return http_get(url, timeout, ctx)[0] == 200
 
 
-def http_json(url: str, timeout: float = 3.0) -> dict[str, Any]:
+def http_json(url: str, timeout: float = 3.0, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """The JSON document at url (raises on any failure)."""
-    with _DIRECT.open(url, timeout=timeout) as resp:
+    with _DIRECT.open(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as resp:
         return dict(json.loads(resp.read()))

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -134,7 +134,7 @@ def first_times(probes: dict[str, Callable[[], bool]], since: float, timeout: fl
 
 
 def post(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60) as r:
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST", headers=WORKER_AUTH), timeout=60) as r:
         return dict(json.loads(r.read()))
 
 
@@ -255,14 +255,14 @@ def test_a_frozen_primary_publisher_hands_over_to_the_backup(pair):
 
 
 def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
-    request = urllib.request.Request(
-        f"{pair.primary.internal}/backup/uplink",
-        data=b"\x47" * 188 * 10,
-        method="POST",
-        headers={"X-Streamops-Backup-Auth": f"{int(time.time())}.00", "X-Streamops-Failback-Stable-Seconds": "10"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=5)
-    assert refused.value.code == 403
+    """Signed with the key, and from a holder of the stream's worker credential (401 before that)."""
+    forged = {"X-Streamops-Backup-Auth": f"{int(time.time())}.00", "X-Streamops-Failback-Stable-Seconds": "10"}
+    for headers, code in ((forged, 401), ({**forged, **WORKER_AUTH}, 403)):
+        request = urllib.request.Request(
+            f"{pair.primary.internal}/backup/uplink", data=b"\x47" * 188 * 10, method="POST", headers=headers
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == code
     assert http_get(f"{pair.primary.internal}/backup/feed")[0] in (403, 503)
     assert pair.status()["activeIngest"] is None

@@ -14,6 +14,7 @@ from collections import Counter
 import aiohttp
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher
+from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
 from streamops.media.ingest.load_caps import BLOCKING_TOTAL
 from streamops.media.mpegts import PTS_CLOCK, SYNC, TS_PACKET, packet_pid, pes_pts
@@ -38,7 +39,7 @@ def media_seconds(data: bytes) -> float:
 
 async def read_feed(url: str, seconds: float) -> float:
     """Media seconds per wall second a feed reader gets over `seconds` (its joining head left out)."""
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=WORKER_AUTH) as response:
         assert response.status == 200
         await response.content.readexactly(TS_PACKET * 2000)  # the head: PAT, PMT, the cached GOP
         got, started = bytearray(), time.monotonic()

@@ -13,6 +13,7 @@ import urllib.request
 
 from devtools.http_client import http_get
 from devtools.media.peers import NginxRtmp, Publisher, ffprobe_streams
+from devtools.media.workers import WORKER_AUTH
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -153,14 +154,15 @@ def test_dvr_enabled_keeps_the_window(ingest_factory):
 
 
 def read_feed(url: str, seconds: float, out: list[bytes]) -> None:
-    with urllib.request.urlopen(url, timeout=5) as r:
+    """Read the ingest's feed as a recorder does: presenting the stream's worker credential."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers=WORKER_AUTH), timeout=5) as r:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and (chunk := r.read(65536)):
             out.append(chunk)
 
 
 def test_feed_serves_many_consumers_starting_on_a_keyframe(ingest):
-    assert http_get(ingest.feed_url)[0] == 503, "no feed while offline"
+    assert http_get(ingest.feed_url, headers=WORKER_AUTH)[0] == 503, "no feed while offline"
     with Publisher(ingest.rtmp_url(), duration=30):
         ingest.wait_live()
         time.sleep(1)  # join mid-GOP

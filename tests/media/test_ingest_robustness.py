@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
-from devtools.media.workers import Worker
+from devtools.media.workers import WORKER_AUTH, Worker, credential_file
 from devtools.ports import free_port
 from devtools.processes import proc_tree, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 # The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
@@ -62,15 +63,20 @@ def session_ended(ingest: Any) -> bool:
 def feed_code(ingest: Any) -> int:
     """The feed's answer; a 200 is not read (it streams), only its status is."""
     try:
-        with urllib.request.urlopen(ingest.feed_url, timeout=5) as response:
+        with urllib.request.urlopen(feed_request(ingest.feed_url), timeout=5) as response:
             return int(response.status)
     except urllib.error.HTTPError as e:
         return int(e.code)
 
 
+def feed_request(url: str) -> urllib.request.Request:
+    """A GET of the ingest's feed, presenting the stream's worker credential as a recorder does."""
+    return urllib.request.Request(url, headers=WORKER_AUTH)
+
+
 def read_feed(url: str, seconds: float) -> bytes:
     out = b""
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(feed_request(url), timeout=5) as response:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and (chunk := response.read1(65536)):
             out += chunk
@@ -227,6 +233,7 @@ def recorder_config(feed_url: str, root: Path, port: int) -> dict[str, Any]:
         "maxSegmentSeconds": 14400,
         "httpHost": "127.0.0.1",
         "httpPort": port,
+        "credentialFile": credential_file(root),
     }
 
 
@@ -245,10 +252,11 @@ def recorder_of(tmp_path: Path) -> Iterator[Any]:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env={**os.environ, **worker_ffmpeg_env()},  # the image's FFmpeg (-args_file)
                 )
             )
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: http_get(url + "/status", timeout=1)[0] == 200, timeout=15)
+        wait_for(lambda: http_get(url + "/status", timeout=1, headers=WORKER_AUTH)[0] == 200, timeout=15)
         return url
 
     yield start
@@ -257,7 +265,7 @@ def recorder_of(tmp_path: Path) -> Iterator[Any]:
 
 
 def recorder_status(url: str) -> dict[str, Any]:
-    return dict(json.loads(http_get(url + "/status")[1]))
+    return dict(json.loads(http_get(url + "/status", headers=WORKER_AUTH)[1]))
 
 
 def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, recorder_of, tmp_path):
@@ -283,7 +291,7 @@ def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, reco
     wait_for(lambda: not ingest.status()["live"], timeout=10)
     code, body = 0, b""
     for _ in range(3):
-        request = urllib.request.Request(recorder + "/stop", data=b"", method="POST")
+        request = urllib.request.Request(recorder + "/stop", data=b"", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=90) as response:
             code, body = response.status, response.read()
         if code == 200:
@@ -373,7 +381,7 @@ def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_f
         if gateway is not None:
             stop_tree(gateway, signal.SIGTERM, timeout=10)
         wait_for(lambda: not ingest.status()["live"], timeout=15)
-        request = urllib.request.Request(recorder.http + "/stop", data=b"", method="POST")
+        request = urllib.request.Request(recorder.http + "/stop", data=b"", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=90) as response:
             final = json.loads(response.read())
     finally:
@@ -412,7 +420,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
             samples.append((rss_kb(pid), ingest.status()["feedCacheBytes"]))
         end_rss = rss_kb(pid)
         measured("load average (1 min) at the end", os.getloadavg()[0], "")
-        with urllib.request.urlopen(ingest.feed_url, timeout=5) as response:
+        with urllib.request.urlopen(feed_request(ingest.feed_url), timeout=5) as response:
             head = response.read1(1 << 20)  # the first HTTP chunk: what the feed sends a joiner first
         measured("audio-only ingest RSS start", start_rss / 1024, "MiB")
         measured(f"audio-only ingest RSS after {AUDIO_ONLY_SECONDS:g} s", end_rss / 1024, "MiB")

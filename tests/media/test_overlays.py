@@ -31,6 +31,7 @@ from devtools.media.overlays import (
     which_picture,
 )
 from devtools.media.peers import Publisher
+from devtools.media.workers import WORKER_AUTH
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -98,7 +99,7 @@ def test_renderer_draws_transparent_pages_confined_to_allowed_hosts(tmp_path):
 def read_for(url: str, seconds: float, path: Path) -> Path:
     chunks = []
     end = time.monotonic() + seconds
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=WORKER_AUTH), timeout=10) as response:
         while time.monotonic() < end and (chunk := response.read(65536)):
             chunks.append(chunk)
     path.write_bytes(b"".join(chunks))

@@ -18,6 +18,7 @@ from devtools.http_client import http_get, http_request
 from devtools.media.peers import Publisher
 from devtools.media.playback_keys import write_playback_keys
 from devtools.media.webrtc import watch_whep
+from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
 from streamops.contract.playback_token import Refusal, sign
 
@@ -126,8 +127,10 @@ def test_a_signed_stream_serves_every_playback_path_only_with_a_valid_token(inge
         for path in ("/feed", "/feed/transcoded", "/status", "/metrics", "/viewers"):
             assert http_get(ingest.http + path)[0] == 404, path
             assert http_get(ingest.http + PREFIX + path)[0] in (401, 404), path
-        for path in ("/status", "/metrics", "/viewers"):
-            assert http_get(ingest.internal + path)[0] == 200, path
+        for path in ("/status", "/viewers"):  # the stream's worker credential (finding 8)
+            assert http_get(ingest.internal + path)[0] == 401, path
+            assert http_get(ingest.internal + path, headers=WORKER_AUTH)[0] == 200, path
+        assert http_get(ingest.internal + "/metrics")[0] == 200, "a scraper holds no stream's credential"
         assert http_get(ingest.http + "/healthz")[0] == 200
         assert http_get(ingest.http + "/publish")[0] == 200
 
@@ -231,7 +234,7 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         viewers = ingest.status()["viewers"]
         assert viewers["counts"] == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 0}, viewers
         assert viewers["windowSeconds"] == 4
-        document = json.loads(http_get(ingest.internal + "/viewers")[1])
+        document = json.loads(http_get(ingest.internal + "/viewers", headers=WORKER_AUTH)[1])
         assert document["windowSeconds"] == 4 and list(document["streams"]) == [STREAM], document
         sessions = document["streams"][STREAM]
         assert {p: len(h) for p, h in sessions.items()} == {"hls": 3, "llhls": 1, "dash": 1}, sessions

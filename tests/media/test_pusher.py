@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TcpForwarder, TlsForwarder, ffprobe_streams
-from devtools.media.workers import Ingest
+from devtools.media.workers import WORKER_AUTH, Ingest
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
 from devtools.waits import wait_for
@@ -109,7 +109,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
 
     # The key is the stream name on the target; the media is the source's, untouched.
     assert nginx.publishing() == {key}
-    source = codecs(ffprobe_streams(feed.url))
+    source = codecs(ffprobe_streams(feed.url, headers=WORKER_AUTH))
     received = codecs(ffprobe_streams(nginx.rtmp_url(name=key)))
     assert received["video"] == source["video"] == ("h264", 1280, 720)
     assert received["audio"][0] == source["audio"][0] == "aac"
@@ -279,7 +279,7 @@ class FrameClock:
 
 
 def read_into(url: str, clock: FrameClock, stop: threading.Event) -> None:
-    with urllib.request.urlopen(url, timeout=5) as resp:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=WORKER_AUTH), timeout=5) as resp:
         while not stop.is_set() and (chunk := resp.read1(65536)):
             clock.feed(chunk, time.monotonic())
 

@@ -31,8 +31,10 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get
+from devtools.media.workers import WORKER_AUTH, credential_file
 from devtools.ports import free_port
 from devtools.processes import kill_recorded, proc_tree, start_ticks, stop_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 from streamops.media.mpegts import PAT_PID, TS_PACKET, packet_pid, payload_start, random_access
 
@@ -92,6 +94,11 @@ class FeedSource:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.headers.get("Authorization") != WORKER_AUTH["Authorization"]:
+                    self.send_response(401)  # as the ingest answers a reader without the credential
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 client = source._subscribe()
                 if client is None:
                     self.send_response(503)
@@ -233,7 +240,7 @@ class RecorderProcess:
     config: dict[str, Any] = field(default_factory=dict)  # what a standby is sent by POST /start
 
     def get(self, path: str) -> tuple[int, bytes]:
-        return http_get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+        return http_get(f"http://127.0.0.1:{self.port}{path}", timeout=5, headers=WORKER_AUTH)
 
     def status(self) -> dict[str, Any]:
         code, body = self.get("/status")
@@ -242,7 +249,8 @@ class RecorderProcess:
 
     def post_start(self, config: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         body = json.dumps(config or self.config).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/start", data=body, method="POST")
+        url = f"http://127.0.0.1:{self.port}/start"
+        request = urllib.request.Request(url, data=body, method="POST", headers=WORKER_AUTH)
         try:
             with urllib.request.urlopen(request, timeout=10) as r:
                 return r.status, json.loads(r.read())
@@ -250,7 +258,7 @@ class RecorderProcess:
             return e.code, json.loads(e.read())
 
     def post_stop(self, timeout: float = 60) -> dict[str, Any]:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stop", method="POST")
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/stop", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read())
 
@@ -304,11 +312,13 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
             "minDurationSeconds": 10,
             "httpHost": "127.0.0.1",
             "httpPort": port,
+            "credentialFile": credential_file(tmp_path),
             **config,
         }
         config_path = tmp_path / f"recorder-{len(started) + 1}.json"
         if standby:  # the claim is tmp_path; POST /start names the directory in it
             config = {"standby": True, "recordingsRoot": str(tmp_path), "httpHost": "127.0.0.1", "httpPort": port}
+            config["credentialFile"] = settings["credentialFile"]
         config_path.write_text(json.dumps(config if standby else settings))
         log_path = tmp_path / f"recorder-{len(started) + 1}.log"
         with open(log_path, "wb") as log:
@@ -317,6 +327,7 @@ def recorders(tmp_path: Path, feed: FeedSource) -> Iterator[RecorderFactory]:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **worker_ffmpeg_env()},  # the image's FFmpeg (-args_file: the credential)
             )
         recorder = RecorderProcess(proc, port, out_dir, log_path, time.monotonic(), settings)
         started.append(recorder)

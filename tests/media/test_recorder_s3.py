@@ -36,9 +36,10 @@ import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.media.s3_server import S3Server
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import child_env, proc_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -67,20 +68,20 @@ class RecorderWorker(Worker):
 
     def start(self) -> RecorderWorker:
         self.started_at = time.monotonic()
-        self.config_path.write_text(json.dumps(self.config))
+        self.write_config()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", "record", "--config", str(self.config_path), "-v"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**child_env(), **self.env},
+                env={**child_env(), **worker_ffmpeg_env(), **self.env},  # the image's FFmpeg (-args_file)
             )
         wait_for(self._healthy, timeout=15)
         return self
 
     def post_stop(self, timeout: float = 120) -> dict[str, Any]:
-        request = urllib.request.Request(self.http + "/stop", method="POST")
+        request = urllib.request.Request(self.http + "/stop", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=timeout) as r:
             return json.loads(r.read())
 

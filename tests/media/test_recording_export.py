@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from devtools.media.peers import Publisher, ffprobe_duration, ffprobe_streams
 from devtools.media.s3_server import S3Server
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -41,7 +41,7 @@ def s3(tmp_path: Path) -> Iterator[S3Server]:
 
 
 def post_stop(worker: Worker, timeout: float = 60) -> dict[str, Any]:
-    request = urllib.request.Request(worker.http + "/stop", method="POST")
+    request = urllib.request.Request(worker.http + "/stop", method="POST", headers=WORKER_AUTH)
     with urllib.request.urlopen(request, timeout=timeout) as r:
         answer: dict[str, Any] = json.loads(r.read())
         return answer

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_duration, ffprobe_streams
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -114,7 +114,7 @@ def restream_end_to_end(ingest: Ingest, source: str, target_protocol: str, pushe
     """Publish into the ingest by `source`, restream to a `target_protocol` peer, check what it got."""
     publishers.append(Publisher(publish_url(ingest, source), log_path=workdir / "publisher.log").start())
     ingest.wait_live(timeout=20)
-    sent = codecs(ffprobe_streams(ingest.feed_url))
+    sent = codecs(ffprobe_streams(ingest.feed_url, headers=WORKER_AUTH))
     assert sent["video"] == ("h264", 1280, 720) and sent["audio"][0] == "aac", sent
     with target_peer(target_protocol, workdir) as target:
         pusher = pushers(f"{source}-to-{target_protocol}", ingest.feed_url, target.uri, TARGET_KEY)
@@ -205,7 +205,7 @@ class RecordWorker(Worker):
         super().__init__("record", config, workdir, port)
 
     def post_stop(self) -> dict[str, Any]:
-        request = urllib.request.Request(self.http + "/stop", method="POST")
+        request = urllib.request.Request(self.http + "/stop", method="POST", headers=WORKER_AUTH)
         with urllib.request.urlopen(request, timeout=60) as r:
             return dict(json.loads(r.read()))
 

@@ -18,7 +18,7 @@ from devtools.media.peers import Publisher, _Peer, ffprobe_streams
 from devtools.media.webrtc import watch_whep
 from devtools.media.webrtc_rtp_feed import RTP_PACKET_BYTES
 from devtools.media.whip_publisher import WhipPublisher
-from devtools.media.workers import Ingest
+from devtools.media.workers import WORKER_AUTH, Ingest
 from devtools.ports import LOOPBACK
 from devtools.waits import wait_for
 
@@ -83,7 +83,19 @@ def segment_streams(ingest: Ingest, variant: str) -> dict[str, str]:
 
 def first_feed_bytes(ingest: Ingest) -> bytes:
     done = subprocess.run(
-        ["curl", "-s", "--max-time", "3", "--range", "0-1879", ingest.feed_url], capture_output=True, timeout=10
+        [
+            "curl",
+            "-s",
+            "--max-time",
+            "3",
+            "--range",
+            "0-1879",
+            "-H",
+            f"Authorization: {WORKER_AUTH['Authorization']}",
+            ingest.feed_url,
+        ],
+        capture_output=True,
+        timeout=10,
     )
     return done.stdout
 

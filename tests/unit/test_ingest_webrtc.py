@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from streamops.contract.ingest import IngestConfig
+from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.feed_access import FeedAccess
 from streamops.media.ingest.commands import session_command
 from streamops.media.ingest.webrtc.admission import (
     BUSY,
@@ -18,6 +20,7 @@ from streamops.media.ingest.webrtc.admission import (
     whip_refusal,
 )
 from streamops.media.ingest.webrtc.commands import (
+    FEED_PROBE_OPTIONS,
     ComponentPorts,
     WhepTranscode,
     component_command,
@@ -143,10 +146,29 @@ def test_whep_feeder_encodes_without_b_frames_when_asked_and_skips_missing_audio
     assert "-c:a" not in argv and len([a for a in argv if a.startswith("rtp://")]) == 1
 
 
-def test_the_feed_probe_reads_b_frames_from_the_feed_on_loopback():
-    argv = feed_probe_command("http://127.0.0.1:8080/feed")
+def test_the_feed_probe_reads_b_frames_from_the_feed_on_loopback(tmp_path):
+    feed = "http://127.0.0.1:8080/feed"
+    argv = feed_probe_command(FeedAccess(CredentialCheck(None)).ffconcat_input(feed, FEED_PROBE_OPTIONS))
     assert "stream=codec_type,codec_name,has_b_frames,bit_rate,width,height" in argv
-    assert flag(argv, "-protocol_whitelist") == "http,tcp"
+    assert flag(argv, "-protocol_whitelist") == "http,tcp" and flag(argv, "-i") == feed
+
+
+def test_the_feed_probe_presents_the_credential_from_an_ffconcat_script(tmp_path):
+    """ffprobe has no -args_file: the header goes in a 0600 ffconcat script, never in its argv."""
+    credential = tmp_path / "credential"
+    credential.write_text("cred-xyz")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    feed = "http://127.0.0.1:8080/feed"
+    argv = feed_probe_command(
+        FeedAccess(CredentialCheck(str(credential)), private).ffconcat_input(feed, FEED_PROBE_OPTIONS)
+    )
+    assert not any("cred-xyz" in a for a in argv) and feed not in argv
+    script = Path(flag(argv, "-i"))
+    assert flag(argv, "-f") == "concat" and script.parent == private and script.stat().st_mode & 0o777 == 0o600
+    lines = script.read_text().splitlines()
+    assert lines[:3] == ["ffconcat version 1.0", f"file '{feed}'", "option headers 'Authorization: Bearer cred-xyz'"]
+    assert "option rw_timeout '5000000'" in lines
 
 
 # --- what the probe decides --------------------------------------------------------------------------------

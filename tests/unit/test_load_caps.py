@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from devtools.media.workers import WORKER_AUTH, credential_file
 from prometheus_client import CollectorRegistry, generate_latest
 from streamops.contract.ingest import FEED_PATH, IngestConfig
 from streamops.media.ingest.load_caps import Limits, LoadCaps, Slots
@@ -38,6 +39,7 @@ def worker_with(tmp_path: Path, limits: Limits) -> IngestWorker:
             "source": {"push": {"protocols": ["rtmp"]}},
             "mediaDir": str(tmp_path / "media"),
             "trustedProxies": ["127.0.0.1/32"],
+            "credentialFile": credential_file(tmp_path / "secrets"),  # the feeds' readers present it
         }
     )
     worker = IngestWorker(config)
@@ -53,15 +55,15 @@ def test_a_capped_feed_reader_count_refuses_the_next_reader_at_once(tmp_path):
 
     async def run() -> None:
         async with TestClient(TestServer(ingest_apps(worker)[1], host="127.0.0.1", port=0)) as client:
-            readers = [await client.get(FEED_PATH) for _ in range(2)]
+            readers = [await client.get(FEED_PATH, headers=WORKER_AUTH) for _ in range(2)]
             assert [r.status for r in readers] == [200, 200]
-            refused = await client.get(FEED_PATH)
+            refused = await client.get(FEED_PATH, headers=WORKER_AUTH)
             assert refused.status == 429 and refused.headers["Retry-After"] == "1"
             assert worker.caps.refused == {"feed_source_cap": 1}
             assert worker.feed.consumers == 2, "the refused reader never joined"
             readers[0].close()  # a reader leaves: its slot is free again
             await asyncio.sleep(0.1)
-            again = await client.get(FEED_PATH)
+            again = await client.get(FEED_PATH, headers=WORKER_AUTH)
             assert again.status == 200
             assert worker.caps.feed.held == 2
 
@@ -102,7 +104,7 @@ def test_the_recorder_is_served_while_viewers_are_at_their_cap(tmp_path):
             blocking_full = await viewers.get("/slow?_HLS_msn=9", headers={"X-Forwarded-For": "10.0.0.4"})
             assert blocking_full.status == 503
             assert (await viewers.get("/healthz")).status == 200, "probes are never capped"
-            feed = await recorders.get(FEED_PATH)
+            feed = await recorders.get(FEED_PATH, headers=WORKER_AUTH)
             assert feed.status == 200
             while worker.feed.consumers < 1:  # attached once its headers went out
                 await asyncio.sleep(0.01)

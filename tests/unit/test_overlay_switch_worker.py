@@ -22,10 +22,13 @@ from streamops.contract.overlay import (
     switch_token,
 )
 from streamops.contract.stamped_token import MAX_AGE_SECONDS
+from streamops.contract.worker_credential import AUTHORIZATION
 from streamops.media.ingest.routes import ingest_apps
 from streamops.media.ingest.worker import IngestWorker
 from streamops.media.overlay.switch import SwitchWatch, read_switch, switch_problem, switched_on, write_switch
 
+CREDENTIAL = "unit-test-worker-credential-0123456789"
+AUTH = {AUTHORIZATION: f"Bearer {CREDENTIAL}"}
 LADDER = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
 OVERLAYS = [
     {"name": "logo", "x": 80, "y": 0, "width": 20, "height": 10},
@@ -34,11 +37,15 @@ OVERLAYS = [
 
 
 def ingest_config(tmp_path: Path, overlays: bool = True) -> IngestConfig:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    credential = tmp_path / "worker-credential"
+    credential.write_text(CREDENTIAL + "\n")  # as a Secret written with `echo` may hold it
     config: dict[str, Any] = {
         "stream": "cam",
         "source": {"push": {"protocols": ["rtmp"]}},
         "mediaDir": str(tmp_path / "media"),
         "transcoding": LADDER,
+        "credentialFile": str(credential),
     }
     if overlays:
         config |= {"overlays": OVERLAYS, "overlayDir": str(tmp_path / "overlays")}
@@ -46,14 +53,18 @@ def ingest_config(tmp_path: Path, overlays: bool = True) -> IngestConfig:
 
 
 def with_worker(
-    config: IngestConfig, check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]], public: bool = False
+    config: IngestConfig,
+    check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]],
+    public: bool = False,
+    headers: dict[str, str] | None = AUTH,
 ) -> None:
-    """`check` against the worker's internal face (its public one with `public`)."""
+    """`check` against the worker's internal face (its public one with `public`), by a client that
+    presents `headers` (the stream's worker credential, as the operator does)."""
 
     async def run() -> None:
         worker = IngestWorker(config)
         app = ingest_apps(worker)[0 if public else 1]
-        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0), headers=headers or {}) as client:
             await check(worker, client)
 
     asyncio.run(run())
@@ -191,3 +202,33 @@ def test_the_public_face_serves_no_switch_feed_status_metrics_or_viewers(tmp_pat
         assert "Access-Control-Allow-Origin" not in options.headers
 
     with_worker(ingest_config(tmp_path / "b"), internal)
+
+
+def test_the_internal_face_asks_for_the_streams_worker_credential(tmp_path):
+    """Finding 8 of issue 37: anything that reached the internal port read the feeds, the status and
+    the viewers and switched a pull stream's overlays. Now each asks for the stream's worker
+    credential (401 before the route runs: nothing applied); the probes and /metrics stay open."""
+    body = b'{"enabled": ["score"]}'
+
+    async def stranger(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        wrong = {AUTHORIZATION: "Bearer not-the-credential"}
+        for headers in ({}, wrong, {AUTHORIZATION: CREDENTIAL}, {AUTHORIZATION: f"Basic {CREDENTIAL}"}):
+            response = await client.post(SWITCH_PATH, data=body, headers=headers)
+            assert response.status == 401, headers
+            for path in (FEED_PATH, TRANSCODED_FEED_PATH, "/status", VIEWERS_PATH):
+                assert (await client.get(path, headers=headers)).status == 401, (path, headers)
+        assert worker.status().overlays_enabled is None, "nothing refused was applied"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status in (200, 503), path
+        assert (await client.post(SWITCH_PATH, data=body, headers=AUTH)).status == 204
+        assert worker.status().overlays_enabled == ["score"]
+
+    with_worker(ingest_config(tmp_path), stranger, headers=None)
+
+    async def unconfigured(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert (await client.post(SWITCH_PATH, data=body)).status == 401, "no credential configured: no one"
+        assert (await client.get("/status")).status == 401
+        assert worker.status().overlays_enabled is None
+
+    config = ingest_config(tmp_path / "none").model_copy(update={"credential_file": None})
+    with_worker(config, unconfigured)

@@ -16,6 +16,7 @@ from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, BackoffPolicy, 
 from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, UnsafeUri, args_file_text
 from streamops.media.mpegts import program_stream_types, program_streams
 from streamops.media.pusher.commands import (
+    PushCommand,
     PushTarget,
     StreamKeyError,
     needs_silence,
@@ -204,11 +205,13 @@ def test_read_stream_key(tmp_path):
 ARGS = Path("/run/streamops/private/target.args")
 
 
-def expanded(argv: list[str], target: PushTarget) -> list[str]:
+def expanded(command: PushCommand, target: PushTarget) -> list[str]:
     """The command line our FFmpeg acts on: `-args_file` (last) replaced by what the worker writes."""
+    argv = command.argv
     i = argv.index(ARGS_FILE_OPTION)
-    assert argv[i + 1 :] == [str(ARGS)], "-args_file ends the command line: the output URL's place"
-    return argv[:i] + target.secret_args()
+    assert argv[i + 1 :] == [str(ARGS)], "-args_file ends the command line: the feed's -i on is in the file"
+    assert command.file_args[-len(target.secret_args()) :] == target.secret_args(), "the target ends it"
+    return argv[:i] + command.file_args
 
 
 @pytest.mark.parametrize(
@@ -223,7 +226,7 @@ def test_the_key_and_the_target_url_are_never_on_the_command_line(uri, key):
     """Any process on the node reads /proc/<pid>/cmdline: the key reaches FFmpeg through the FIFO."""
     target = push_target(uri, key)
     for silence in (False, True):
-        argv = push_command(FEED, target, add_silence=silence, args_file=ARGS)
+        argv = push_command(FEED, target, add_silence=silence, args_file=ARGS).argv
         assert not any(key in a for a in argv) and target.url not in argv
         assert key in "".join(target.secret_args())
     assert args_file_text(["-srt_streamid", "a b", "srt://h:1"]) == b"-srt_streamid\0a b\0srt://h:1\0"
@@ -552,3 +555,17 @@ def test_metrics_are_what_prometheus_client_writes_for_the_same_values():
     assert {line.split()[2] for line in ours.splitlines() if line.startswith("# TYPE")} == {
         m.name for m in PUSHER_METRICS
     }
+
+
+def test_the_feeds_credential_is_in_the_args_file_before_the_feeds_input():
+    """The stream's worker credential reaches FFmpeg as the feed input's `-headers`, through the
+    same FIFO as the target (our FFmpeg splices one `-args_file`), never on its command line."""
+    target = push_target("rtmp://h/live", "k")
+    header = ["-headers", "Authorization: Bearer cred-xyz\r\n"]
+    for silence in (False, True):
+        command = push_command(FEED, target, add_silence=silence, args_file=ARGS, header_args=header)
+        assert not any("cred-xyz" in a for a in command.argv) and FEED not in command.argv
+        argv = expanded(command, target)
+        i = argv.index("-i")
+        assert argv[i + 1] == FEED and value(argv, "-headers") == header[1] and argv.index("-headers") < i
+        assert value(argv, "-rw_timeout") == str(RW_TIMEOUT_US) and argv.index("-rw_timeout") < i, "as before"

@@ -129,6 +129,7 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
         ("create", "Secret", "cam-stream-key"),
         ("create", "Service", "cam-ingest"),
         ("create", "Service", "cam-ingest-internal"),
+        ("create", "Secret", "cam-worker-credential"),  # before the Pod that mounts it
         ("create", "Pod", "cam-ingest"),
     ]
     assert reconcile_stream(api).created == {}, "only the reconcile that created a Pod says so"
@@ -190,9 +191,9 @@ def test_missing_referenced_key_secret_is_reported_and_no_ingest_runs(api):
     api.modify("Secret", NS, "mykey", {"data": {"streamKey": "a2V5"}})
     assert reconcile_stream(api).key_secret_missing is None
     assert api.names("Pod") == ["cam-ingest"]
-    assert [c.verb for c in api.calls if c.kind == "Secret"] == ["get"] * 3, (
-        "a referenced Secret is read, never written"
-    )
+    assert [(c.verb, c.name) for c in api.calls if c.kind == "Secret"] == [("get", "mykey")] * 3 + [
+        ("create", "cam-worker-credential")
+    ], "a referenced Secret is read, never written; the worker credential is created with the first Pod"
 
 
 def test_backup_ingest_is_a_second_service_and_pod_removed_with_the_backup(api):
@@ -247,7 +248,7 @@ def test_inactive_stream_removes_its_pods_and_keeps_service_and_secret(api):
         "cam-ingest-backup-internal",
         "cam-ingest-internal",
     ]
-    assert api.names("Secret") == ["cam-stream-key"]
+    assert api.names("Secret") == ["cam-stream-key", "cam-worker-credential"]
     assert_idempotent(api, lambda: reconcile_stream(api))
 
     api.modify("LiveStream", NS, "cam", {"spec": {"active": True}})

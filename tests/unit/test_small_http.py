@@ -7,9 +7,11 @@ import asyncio
 import http.client
 import json
 import socket
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 from streamops.contract.pusher import PusherStatus
+from streamops.contract.worker_credential import AUTHORIZATION, CredentialCheck
 from streamops.media.small_http import Reply, Route, registry_metrics, serve, worker_routes
 
 
@@ -17,7 +19,7 @@ def run_against(routes: dict[tuple[str, str], Route], client: object) -> None:
     """Serve `routes`, run the blocking `client(port)` in a thread, stop the server."""
 
     async def main() -> None:
-        server = await serve(routes, "127.0.0.1", 0)
+        server = await serve(routes, "127.0.0.1", 0, None)
         try:
             await asyncio.to_thread(client, server.port)  # type: ignore[arg-type]
         finally:
@@ -111,7 +113,7 @@ def test_garbage_is_a_400_and_the_connection_ends() -> None:
     run_against({}, client)
 
 
-def test_the_operators_client_reads_and_posts_on_kept_alive_connections() -> None:
+def test_the_operators_client_reads_and_posts_on_kept_alive_connections(tmp_path: Path) -> None:
     """The operator's own HTTP client (control/shared/worker_client.py: aiohttp, keep-alive, short
     timeouts) against the small server: typed /status reads and a POST with a JSON body."""
     from streamops.contract.recorder import RecorderStatus
@@ -128,19 +130,75 @@ def test_the_operators_client_reads_and_posts_on_kept_alive_connections() -> Non
         ("POST", "/start"): start,
     }
 
+    credential = tmp_path / "credential"
+    credential.write_text("the-streams-worker-credential")
+    auth = {AUTHORIZATION: "Bearer the-streams-worker-credential"}
+
     async def main() -> None:
-        server = await serve(routes, "127.0.0.1", 0)
+        server = await serve(routes, "127.0.0.1", 0, CredentialCheck(str(credential)))
         try:
             async with http_client() as client:
                 url = f"http://127.0.0.1:{server.port}/status"
-                for _ in range(5):
-                    status = await read_worker_status(client, url, RecorderStatus)
-                    assert status is not None and status.state == "standby"
-                async with client.post(f"http://127.0.0.1:{server.port}/start", json={"directory": "d"}) as r:
+                assert await read_worker_status(client, url, RecorderStatus) == 401, "no credential: refused"
+                for _ in range(4):
+                    status = await read_worker_status(client, url, RecorderStatus, auth)
+                    assert isinstance(status, RecorderStatus) and status.state == "standby"
+                start_url = f"http://127.0.0.1:{server.port}/start"
+                async with client.post(start_url, json={"directory": "d"}, headers=auth) as r:
                     assert r.status == 200 and (await r.json()) == {"state": "recording"}
-                assert len(server._connections) == 1, "one kept-alive connection for all six requests"
+                assert len(server._connections) == 1, "one kept-alive connection for all six requests (a 401 too)"
         finally:
             await server.cleanup()
 
     asyncio.run(main())
     assert json.loads(posted[0]) == {"directory": "d"}
+
+
+def test_control_routes_ask_for_the_streams_worker_credential(tmp_path: Path) -> None:
+    """Finding 8 of issue 37: any Pod could POST /stop a recorder or /start a standby. Every route
+    but the probes and /metrics now answers 401 to a request without the credential (or with
+    another, or with none configured), before the route runs."""
+    credential = tmp_path / "credential"
+    credential.write_text("s3cret-credential\n")
+    ran: list[bytes] = []
+
+    async def stop(body: bytes) -> Reply:
+        ran.append(body)
+        return Reply.json({"state": "stopped"})
+
+    routes = {**worker_routes(lambda: PusherStatus(), lambda: True, lambda: Reply(200, b"m")), ("POST", "/stop"): stop}
+
+    def request(port: int, method: str, path: str, headers: dict[str, str]) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status
+
+    def client(port: int) -> None:
+        for headers in ({}, {"Authorization": "Bearer s3cret"}, {"Authorization": "s3cret-credential"}):
+            assert request(port, "POST", "/stop", headers) == 401, headers
+            assert request(port, "GET", "/status", headers) == 401, headers
+        assert ran == [], "a refused request runs nothing"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert request(port, "GET", path, {}) == 200, path
+        assert request(port, "POST", "/stop", {"Authorization": "Bearer s3cret-credential"}) == 200
+        assert ran == [b"{}"]
+
+    async def main(check: CredentialCheck, probe: object) -> None:
+        server = await serve(routes, "127.0.0.1", 0, check)
+        try:
+            await asyncio.to_thread(probe, server.port)  # type: ignore[arg-type]
+        finally:
+            await server.cleanup()
+
+    asyncio.run(main(CredentialCheck(str(credential)), client))
+
+    def unconfigured(port: int) -> None:
+        assert request(port, "POST", "/stop", {"Authorization": "Bearer "}) == 401
+        assert request(port, "POST", "/stop", {"Authorization": "Bearer None"}) == 401
+
+    ran.clear()
+    asyncio.run(main(CredentialCheck(None), unconfigured))
+    assert ran == []

@@ -19,13 +19,15 @@ def test_the_idle_status_is_the_models() -> None:
     "config",
     [
         StandbyConfig(standby=True, recordings_root="/recordings", http_host="10.0.0.7", http_port=8081),
+        StandbyConfig(standby=True, credential_file="/var/run/secrets/streamops/worker-credential/credential"),
         StandbyConfig(standby=True),
     ],
 )
 def test_what_the_operator_writes_reads_the_same(config: StandbyConfig) -> None:
     data = config.wire()
     assert is_standby(data)
-    assert read_standby(data) == StandbySettings(config.recordings_root, config.http_host, config.http_port)
+    settings = StandbySettings(config.recordings_root, config.http_host, config.http_port, config.credential_file)
+    assert read_standby(data) == settings
 
 
 def test_defaults_are_the_models() -> None:
@@ -42,6 +44,7 @@ def test_defaults_are_the_models() -> None:
         {"standby": True, "httpPort": None},
         {"standby": True, "httpHost": 5},
         {"standby": True, "recordingsRoot": ["/r"]},
+        {"standby": True, "credentialFile": 7},
         {"standby": False},
     ],
 )

@@ -72,9 +72,33 @@ def test_recorder_pod_is_owned_by_the_recording_and_writes_to_the_claim():
     assert (c["recordingsRoot"], c["directory"]) == ("/recordings", "media/rec-01234567")
     assert (c["reconnectWindowSeconds"], c["maxSegmentSeconds"], c["minDurationSeconds"]) == (10, 14400, 10)
     assert c["title"] == "Camera"
-    [volume] = pod["spec"]["volumes"]
+    volume, credential, private = pod["spec"]["volumes"]
     assert volume["persistentVolumeClaim"] == {"claimName": "streamops-recordings"}
+    assert_mounts_the_credential(pod, credential, private)
     assert "hostNetwork" not in pod["spec"]
+
+
+def assert_mounts_the_credential(pod, credential, private):
+    """The stream's worker credential (never inlined: a 0440 Secret file its config names) and the
+    in-memory private directory its feed readers' FFmpeg argument files go to."""
+    assert credential == {
+        "name": "worker-credential",
+        "secret": {
+            "secretName": "cam-worker-credential",
+            "items": [{"key": "credential", "path": "credential"}],
+            "defaultMode": 0o440,
+        },
+    }
+    assert private["emptyDir"]["medium"] == "Memory"
+    mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts["worker-credential"] == {
+        "name": "worker-credential",
+        "mountPath": "/var/run/secrets/streamops/worker-credential",
+        "readOnly": True,
+    }
+    assert mounts[private["name"]]["mountPath"] == "/run/streamops/private"
+    assert config(pod)["credentialFile"] == "/var/run/secrets/streamops/worker-credential/credential"
+    assert "cam-worker-credential" not in json.dumps(pod["spec"]["containers"][0]["env"])
 
 
 def test_recording_settings_fall_back_to_the_stream():
@@ -110,8 +134,9 @@ def test_pusher_mounts_the_key_and_never_inlines_it():
     pod = pusher_pod(rst(streamKeySecretRef={"name": "yt"}), stream(), SETTINGS)
     c = config(pod)
     assert c["uri"] == "rtmp://127.0.0.1/live" and c["streamKeyFile"].endswith("/stream-key")
-    private, key = pod["spec"]["volumes"]
+    private, key, credential = pod["spec"]["volumes"]
     assert key["secret"] == {"secretName": "yt", "items": [{"key": "streamKey", "path": "stream-key"}]}
+    assert_mounts_the_credential(pod, credential, private)
     # The FIFO that hands FFmpeg the target and its key: in memory, where the worker may write.
     assert private["emptyDir"]["medium"] == "Memory"
     mounts = {m["name"]: m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
@@ -219,10 +244,12 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
         "recordingsRoot": RECORDINGS_ROOT,
         "httpHost": "127.0.0.1",
         "httpPort": 31000,
+        "credentialFile": "/var/run/secrets/streamops/worker-credential/credential",
     }
-    [volume] = pod["spec"]["volumes"]
+    volume, credential, private = pod["spec"]["volumes"]
     assert volume["persistentVolumeClaim"]["claimName"] == HOST.recordings_claim
-    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "recordings", "mountPath": RECORDINGS_ROOT}]
+    assert pod["spec"]["containers"][0]["volumeMounts"][0] == {"name": "recordings", "mountPath": RECORDINGS_ROOT}
+    assert_mounts_the_credential(pod, credential, private)
     assert pod["spec"]["hostNetwork"] is True and json.loads(meta["annotations"][HOST_PORTS_ANNOTATION]) == {
         "http": 31000
     }
@@ -303,3 +330,17 @@ def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_
     assert OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": "{}"}).worker_resources == SETTINGS.worker_resources
     with pytest.raises(ValidationError, match="pushers"):
         OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": json.dumps({"pushers": pusher})})
+
+
+def test_every_ingest_mounts_the_streams_worker_credential_and_its_sidecar_does_not():
+    s = stream(
+        overlays=[{"name": "logo", "url": "https://example.com/logo.html", "width": 10, "height": 10}],
+        transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]},
+        source={"push": {"protocols": ["rtmp"], "backup": True}},
+    )
+    for role in ("primary", "backup"):
+        pod = ingest_pod(s, role, SETTINGS)
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert_mounts_the_credential(pod, volumes["worker-credential"], volumes["private"])
+        for sidecar in pod["spec"]["containers"][1:]:
+            assert not any(m["name"] == "worker-credential" for m in sidecar.get("volumeMounts", []))

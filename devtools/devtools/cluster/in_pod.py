@@ -9,6 +9,7 @@ import subprocess
 from typing import Any, Protocol
 
 from streamops.contract.http import INTERNAL_HTTP_PORT
+from streamops.contract.worker_credential import CREDENTIAL_FILE
 
 
 class Kubectl(Protocol):
@@ -16,9 +17,16 @@ class Kubectl(Protocol):
 
 
 def get_in_pod(cluster: Kubectl, namespace: str, pod: str, url: str, timeout: float = 5) -> str:
-    """The body of a GET of `url` made by the Pod's main container; raises OSError when it fails."""
-    fetch = f"urllib.request.urlopen({url!r}, timeout={timeout}).read().decode()"
-    code = f"import urllib.request, sys; sys.stdout.write({fetch})"
+    """The body of a GET of `url` made by the Pod's main container, presenting the stream's worker
+    credential as the worker's own readers do (read there from its mounted file: it never leaves the
+    Pod, nor appears on a command line); raises OSError when it fails."""
+    code = (
+        "import pathlib, sys, urllib.request\n"
+        f"credential = pathlib.Path({CREDENTIAL_FILE!r})\n"
+        "headers = {'Authorization': 'Bearer ' + credential.read_text().strip()} if credential.exists() else {}\n"
+        f"request = urllib.request.Request({url!r}, headers=headers)\n"
+        f"sys.stdout.write(urllib.request.urlopen(request, timeout={timeout}).read().decode())\n"
+    )
     result = cluster.kubectl("exec", "-n", namespace, pod, "--", "python3", "-c", code, check=False)
     if result.returncode != 0:
         raise OSError(f"GET {url} in Pod {namespace}/{pod}: {result.stderr.strip()[-300:]}")

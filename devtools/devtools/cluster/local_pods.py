@@ -165,8 +165,16 @@ class LocalPod:
             raise AssertionError(f"worker of {self.name} exited {self.process.returncode}:\n{self.logs()[-3000:]}")
         return http_get(f"http://127.0.0.1:{self.http_port}/healthz", timeout=1)[0] == 200
 
+    def auth(self) -> dict[str, str]:
+        """The header that presents the stream's worker credential, read from the file the Pod's
+        Secret volume was materialised into (the config names it), as the operator presents it."""
+        path = self.config.get("credentialFile")
+        if not path or not Path(path).exists():
+            return {}
+        return {"Authorization": "Bearer " + Path(path).read_text().strip()}
+
     def status(self) -> dict[str, Any]:
-        return http_json(f"http://127.0.0.1:{self.control_port}/status")
+        return http_json(f"http://127.0.0.1:{self.control_port}/status", headers=self.auth())
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -21,7 +21,7 @@ from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlayS
 from streamops.media.overlay.switch import write_switch
 
 from devtools.http_client import http_get, http_request
-from devtools.media.workers import Ingest
+from devtools.media.workers import WORKER_AUTH, Ingest
 from devtools.processes import child_env, command_line, proc_tree, stop_tree
 from devtools.waits import wait_for
 
@@ -96,10 +96,13 @@ def score_json(text: str) -> str:
     return json.dumps({"text": text})
 
 
-def post_switch(ingest: Ingest, enabled: Sequence[str], signed: bool = True) -> tuple[int, bytes]:
-    """POST /overlays to the ingest, as the operator does (signed with the stream key): (status, body)."""
+def post_switch(
+    ingest: Ingest, enabled: Sequence[str], signed: bool = True, credential: bool = True
+) -> tuple[int, bytes]:
+    """POST /overlays to the ingest, as the operator does (signed with the stream key, presenting the
+    stream's worker credential): (status, body)."""
     payload = json.dumps({"enabled": list(enabled)}).encode()
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(WORKER_AUTH if credential else {})}
     if signed:
         headers[SWITCH_AUTH_HEADER] = switch_token(Ingest.KEY.encode(), ingest.config["stream"], payload, time.time())
     status, _, body = http_request("POST", f"{ingest.internal}{SWITCH_PATH}", payload, headers)
@@ -251,8 +254,16 @@ class BoxWatch:
     the system FFmpeg, cropped to `box` (x, y, width, height): `frames` lists (arrival time on the
     monotonic clock, share of the box's pixels close to `color`) for every frame. Stopped by PID."""
 
-    def __init__(self, url: str, box: tuple[int, int, int, int], color: tuple[int, int, int]) -> None:
+    def __init__(
+        self,
+        url: str,
+        box: tuple[int, int, int, int],
+        color: tuple[int, int, int],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """`headers`: sent with the feed's request (the ingest asks for the stream's worker credential)."""
         self.url, self.box, self.color = url, box, color
+        self.headers = "".join(f"{name}: {value}\r\n" for name, value in (headers or WORKER_AUTH).items())
         self.frames: list[tuple[float, float]] = []
         self.process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._read, name="box-watch", daemon=True)
@@ -261,7 +272,7 @@ class BoxWatch:
         x, y, width, height = self.box
         self.process = subprocess.Popen(
             ["ffmpeg", "-v", "error", "-fflags", "nobuffer", "-probesize", "500000", "-analyzeduration", "500000",
-             "-threads", "1", "-i", self.url, "-an", "-vf", f"crop={width}:{height}:{x}:{y}",
+             "-threads", "1", "-headers", self.headers, "-i", self.url, "-an", "-vf", f"crop={width}:{height}:{x}:{y}",
              "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )  # fmt: skip

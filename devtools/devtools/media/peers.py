@@ -44,9 +44,13 @@ RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 # --- ffprobe ----------------------------------------------------------------------------------------
 
 
-def ffprobe_streams(path_or_url: str | os.PathLike[str], timeout: float = 20.0) -> list[dict[str, Any]]:
-    """ffprobe's `streams` array (codec_type, codec_name, width, height, …) for a file or a URL."""
-    out = ffprobe_json(["-show_streams"], path_or_url, timeout)
+def ffprobe_streams(
+    path_or_url: str | os.PathLike[str], timeout: float = 20.0, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """ffprobe's `streams` array (codec_type, codec_name, width, height, …) for a file or a URL
+    (`headers`: sent with an HTTP URL's request, e.g. the ingest feed's worker credential)."""
+    sent = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    out = ffprobe_json(["-show_streams", *(["-headers", sent] if sent else [])], path_or_url, timeout)
     return list(out.get("streams", []))
 
 

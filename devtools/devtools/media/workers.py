@@ -16,15 +16,41 @@ from devtools.processes import child_env, stop_tree
 from devtools.versions import webrtc_bin, worker_ffmpeg_env
 from devtools.waits import wait_for
 
+# The stream's worker credential, as the operator's Secret gives it to every worker Pod of a stream
+# (contract/worker_credential.py): every worker started here holds this one in its workdir, so the
+# workers of a test reach each other; a test presents WORKER_AUTH where the operator would.
+WORKER_CREDENTIAL = "media-tests-worker-credential-0123456789abcdef"
+WORKER_AUTH = {"Authorization": f"Bearer {WORKER_CREDENTIAL}"}
+CREDENTIALED_KINDS = ("ingest", "record", "push")
+
+
+def credential_file(workdir: Path) -> str:
+    """WORKER_CREDENTIAL in a file of `workdir` (as a Secret's mount holds it), for a config's
+    `credentialFile`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return write_credential(workdir / "worker-credential")
+
+
+def write_credential(path: Path) -> str:
+    path.unlink(missing_ok=True)  # a second worker in the same workdir (0440: not writable)
+    path.write_text(WORKER_CREDENTIAL + "\n")
+    path.chmod(0o440)
+    return str(path)
+
 
 class Worker:
-    """A `streamops worker <kind>` process with a JSON config, logs in a file."""
+    """A `streamops worker <kind>` process with a JSON config, logs in a file. An ingest, recorder
+    or pusher holds WORKER_CREDENTIAL unless its config names another `credentialFile` (or None)."""
 
     def __init__(
         self, kind: str, config: dict[str, Any], workdir: Path, http_port: int, env: dict[str, str] | None = None
     ) -> None:
         """`env`: added to the worker's environment (e.g. the S3 keys a Pod gets by secretKeyRef)."""
         self.kind, self.config, self.workdir, self.http_port = kind, config, workdir, http_port
+        # Written by start(): a test may create the workdir between the two.
+        self._credential = workdir / "worker-credential"
+        if kind in CREDENTIALED_KINDS and "credentialFile" not in config:
+            config["credentialFile"] = str(self._credential)
         self.env = env or {}
         self.config_path = workdir / f"{kind}.json"
         self.log_path = workdir / f"{kind}.log"
@@ -39,8 +65,14 @@ class Worker:
         """Where its status, metrics and control are: its one HTTP port (the ingest: its internal one)."""
         return self.http
 
-    def start(self) -> Worker:
+    def write_config(self) -> None:
+        """The config file (and the credential file it names), as the worker reads them at start."""
+        if self.config.get("credentialFile") == str(self._credential):
+            write_credential(self._credential)
         self.config_path.write_text(json.dumps(self.config))
+
+    def start(self) -> Worker:
+        self.write_config()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamops", "worker", self.kind, "--config", str(self.config_path), "-v"],
@@ -63,7 +95,7 @@ class Worker:
         return http_get(self.http + "/healthz", timeout=1)[0] == 200
 
     def status(self) -> dict[str, Any]:
-        return http_json(self.control + "/status")
+        return http_json(self.control + "/status", headers=WORKER_AUTH)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -22,7 +22,7 @@ from streamops.api.livestream import (
 )
 from streamops.contract.http import INTERNAL_HTTP_PORT
 from streamops.contract.overlay import OverlayReport
-from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
+from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_INGEST_CONFIG"
 RTMP_PORT = 1935
@@ -189,7 +189,7 @@ class IngestOverlay(WorkerConfig):
     height: float = Field(gt=0, le=100, description="Percent of the frame's height.")
 
 
-class IngestConfig(WorkerConfig):
+class IngestConfig(CredentialedConfig):
     """What the ingest needs from the LiveStream's spec. Title, active, recording and resources are
     left out on purpose: changing them must not restart a live ingest."""
 

@@ -9,12 +9,12 @@ from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
 from streamops.api.restream import NoAudioMode
-from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
+from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
+from streamops.contract.worker import PRIVATE_DIR as PRIVATE_DIR  # re-exported: the pusher's FIFO lives there
 
 CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
 TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
 TARGET_KEY_FILE = "stream-key"
-PRIVATE_DIR = "/run/streamops/private"  # the pusher Pod's memory-backed emptyDir (the root is read-only)
 
 PusherState = Literal["waiting-for-source", "connecting", "live", "backoff"]
 PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff")
@@ -41,7 +41,7 @@ def query_keys(uri: str) -> list[str]:
     return [p.partition("=")[0] for p in query.split("&") if p]
 
 
-class PusherConfig(WorkerConfig):
+class PusherConfig(CredentialedConfig):
     """One Restream's target and how to reach the stream's feed."""
 
     name: str = Field(

@@ -20,7 +20,7 @@ from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
 from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
-from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
+from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
 
@@ -65,7 +65,7 @@ class UploadTarget(KubeModel):
         return check_uri(url, ("http", "https"), "endpoint")
 
 
-class RecorderConfig(WorkerConfig):
+class RecorderConfig(CredentialedConfig):
     """One Recording's settings, resolved by the operator (the Recording's own, else its stream's
     `recording` defaults: those defaults live in the API models, not here)."""
 
@@ -124,7 +124,7 @@ class RecorderConfig(WorkerConfig):
         return relative_directory(directory)
 
 
-class StandbyConfig(WorkerConfig):
+class StandbyConfig(CredentialedConfig):
     """A warm recorder (LiveStream `recording.standby`): it serves HTTP and waits for `POST /start`
     with a RecorderConfig, so that a Recording starts without a Pod start. The standby reads it
     without pydantic (contract.standby), held to this model by a unit test."""

@@ -39,6 +39,7 @@ class StandbySettings:
     recordings_root: str = RECORDINGS_ROOT
     http_host: str = DEFAULT_HTTP_HOST
     http_port: int = HTTP_PORT
+    credential_file: str | None = None
 
 
 def is_standby(data: object) -> bool:
@@ -48,7 +49,7 @@ def is_standby(data: object) -> bool:
 def read_standby(data: dict[str, Any]) -> StandbySettings:
     """A StandbyConfig's JSON object (camelCase, unknown fields refused, like the model).
     Raises ValueError with a one-line message."""
-    known = {"standby", "recordingsRoot", "httpHost", "httpPort"}
+    known = {"standby", "recordingsRoot", "httpHost", "httpPort", "credentialFile"}
     if unknown := sorted(set(data) - known):
         raise ValueError(f"{unknown[0]}: Extra inputs are not permitted")
     if data.get("standby") is not True:
@@ -62,4 +63,7 @@ def read_standby(data: dict[str, Any]) -> StandbySettings:
         raise ValueError("httpPort: Input should be a valid integer")
     if not 0 <= port <= 65535:
         raise ValueError("httpPort: Input should be between 0 and 65535")
-    return StandbySettings(recordings_root=root, http_host=host, http_port=port)
+    credential = data.get("credentialFile")
+    if credential is not None and not isinstance(credential, str):
+        raise ValueError("credentialFile: Input should be a valid string")
+    return StandbySettings(recordings_root=root, http_host=host, http_port=port, credential_file=credential)

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from streamops.api.common import KubeModel
@@ -24,6 +24,9 @@ from streamops.contract.http import STOP_PATH as STOP_PATH
 # A worker's time to exit after SIGTERM (its Pod's terminationGracePeriodSeconds); a recorder
 # uploading to object storage gets more (recording/builders.py, UPLOADER_GRACE_SECONDS).
 POD_GRACE_SECONDS = 15
+# A worker Pod's memory-backed emptyDir only its worker container mounts (the root is read-only):
+# where FIFOs and files that hold secrets for FFmpeg go (the pusher's target, the feed credential).
+PRIVATE_DIR = "/run/streamops/private"
 
 
 def utc_seconds(moment: datetime) -> datetime:
@@ -47,6 +50,17 @@ class WorkerConfig(KubeModel):
 
     def to_json(self) -> str:
         return json.dumps(self.wire(), sort_keys=True)
+
+
+class CredentialedConfig(WorkerConfig):
+    """The configuration of a worker that the stream's worker credential guards and that presents
+    it (contract.worker_credential): the ingest, the recorder (standby too) and the pusher."""
+
+    credential_file: str | None = Field(
+        default=None,
+        description="The stream's worker credential (a mounted Secret file): asked of every request but the "
+        "probes and /metrics, presented to the ingest. None: every such request is refused.",
+    )
 
 
 class WorkerStatus(BaseModel):

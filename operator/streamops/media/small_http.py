@@ -1,6 +1,8 @@
 """The HTTP face of the pusher and the recorder without aiohttp: a small HTTP/1.1 server on asyncio
 streams for a handful of fixed routes (/healthz, /readyz, /status, /metrics; the recorder's POST
 /start and /stop), keep-alive included (the operator reads /status every 0.5 s on one connection).
+Every route but the probes and /metrics asks for the stream's worker credential (`CredentialCheck`:
+401 without it, before the route runs).
 Requests are small and trusted to be HTTP: request line and headers capped at 16 KiB, a body at
 1 MiB; anything else is answered 400 and the connection closed. Why not aiohttp's server (≈13 MiB
 of RSS per worker): docs/design/lean-workers.md."""
@@ -16,6 +18,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 
 from streamops.contract.http import HEALTH_PATH, METRICS_PATH, READY_PATH, STATUS_PATH
+from streamops.contract.worker_credential import CredentialCheck
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -106,6 +109,7 @@ class Request:
     path: str
     keep_alive: bool
     body: bytes
+    authorization: str | None = None
 
 
 async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
@@ -143,7 +147,7 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     body = await reader.readexactly(length) if length else b""
     connection = headers.get("connection", "").lower()
     keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
-    return Request(method, target.split("?", 1)[0], keep_alive, body)
+    return Request(method, target.split("?", 1)[0], keep_alive, body, headers.get("authorization"))
 
 
 def response_bytes(reply: Reply, keep_alive: bool, head_only: bool = False) -> bytes:
@@ -157,10 +161,16 @@ def response_bytes(reply: Reply, keep_alive: bool, head_only: bool = False) -> b
     return head.encode("latin-1") + (b"" if head_only else reply.body)
 
 
-async def answer(routes: Routes, request: Request) -> Reply:
+UNAUTHORIZED = Reply.text("the stream's worker credential is required", 401)
+
+
+async def answer(routes: Routes, request: Request, check: CredentialCheck | None = None) -> Reply:
+    """The route's reply; 401 when `check` refuses the request (nothing of the route runs)."""
     method = "GET" if request.method == "HEAD" else request.method
     route = routes.get((method, request.path))
     if route is not None:
+        if check is not None and not check.allows(request.path, request.authorization):
+            return UNAUTHORIZED
         return await route(request.body)
     if any(path == request.path for _, path in routes):
         return Reply.text("method not allowed", 405)
@@ -170,6 +180,7 @@ async def answer(routes: Routes, request: Request) -> Reply:
 @dataclass
 class SmallHttpServer:
     routes: Routes
+    check: CredentialCheck | None = None  # None: no route asks for a credential (tests of the server)
     server: asyncio.Server | None = None
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -196,7 +207,7 @@ class SmallHttpServer:
                     break
                 if request is None:
                     break
-                reply = await answer(self.routes, request)
+                reply = await answer(self.routes, request, self.check)
                 writer.write(response_bytes(reply, request.keep_alive, head_only=request.method == "HEAD"))
                 await writer.drain()
                 if not request.keep_alive:
@@ -223,6 +234,6 @@ class SmallHttpServer:
                 await self.server.wait_closed()
 
 
-async def serve(routes: Routes, host: str, port: int) -> SmallHttpServer:
-    """Start serving `routes`; the caller keeps the server and calls `cleanup()` on the way out."""
-    return await SmallHttpServer(routes).start(host, port)
+async def serve(routes: Routes, host: str, port: int, check: CredentialCheck | None) -> SmallHttpServer:
+    """Start serving `routes` behind `check`; the caller keeps the server and calls `cleanup()`."""
+    return await SmallHttpServer(routes, check).start(host, port)

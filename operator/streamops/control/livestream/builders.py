@@ -50,6 +50,7 @@ from streamops.contract.ingest import (
 from streamops.contract.overlay import CONFIG_ENV as OVERLAY_CONFIG_ENV
 from streamops.contract.overlay import OVERLAY_DIR, OverlayRendererConfig, RenderedOverlay, box_pixels
 from streamops.contract.playback_token import KEYS_SECRET
+from streamops.contract.worker_credential import CREDENTIAL_FILE, CREDENTIAL_KEY, credential_secret_name
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
 from streamops.control.shared.ingest_address import (
     POD_NETWORK_PORTS,
@@ -125,6 +126,18 @@ def _metadata(stream: LiveStream, name: str, component: str) -> Manifest:
 
 def _labelled(metadata: Manifest, labels: dict[str, str]) -> Manifest:
     return {**metadata, "labels": {**metadata["labels"], **labels}}
+
+
+def worker_credential_secret(stream: LiveStream, credential: str) -> Manifest:
+    """The stream's worker credential (contract.worker_credential), owned by the stream."""
+    name = credential_secret_name(stream.metadata.name)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": _metadata(stream, name, "worker-credential"),
+        "data": {CREDENTIAL_KEY: b64encode(credential.encode()).decode()},
+    }
 
 
 def stream_key_secret(stream: LiveStream, key: str) -> Manifest:
@@ -270,6 +283,7 @@ def ingest_worker_config(
         ports=ingest_ports(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
+        credential_file=CREDENTIAL_FILE,
         tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if _rtmps(stream) else None,
         tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if _rtmps(stream) else None,
         bind_address=bind_address,
@@ -453,6 +467,7 @@ def ingest_pod(
         volumes=volumes,
         mounts=mounts,
         env=[POD_IP_ENV] if webrtc_on(stream, role, settings) else [],
+        credential_secret=credential_secret_name(stream.metadata.name),
     )
     affinity = backup_anti_affinity(stream) if role == "backup" else None
     sidecar = overlay_sidecar(stream, settings)

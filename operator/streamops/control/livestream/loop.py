@@ -170,7 +170,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             loop.report_restarts(loop.name, {"ingest": observed_pods.values(), "recorder": [standby]})
             telemetry: dict[Role, IngestStatus] = {}
             for role, reader in readers.items():
-                data = await reader.read(state.client, observed_pods.get(role)) if state.client else None
+                data = await state.read_worker(reader, observed_pods.get(role), loop.namespace, loop.name)
                 if data is not None:
                     telemetry[role] = data
             stream, switches = overlay_switches(loop, outcome, telemetry)
@@ -182,11 +182,12 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             }
             if state.client is not None and stream is not None and due:
                 sign = await switch_signer(state, stream)  # the Secret read only for a POST that goes out
+                auth = await state.worker_headers(loop.namespace, loop.name)
                 for role, (pod, switch) in due.items():
                     # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
                     # whether the switch took; the next tick sends it again if not.
                     switching[role] = asyncio.get_running_loop().create_task(
-                        post(state.client, pod, SWITCH_PATH, switch, sign)
+                        post(state.client, pod, SWITCH_PATH, switch, sign, auth)
                     )
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:

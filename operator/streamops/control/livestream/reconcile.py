@@ -11,6 +11,7 @@ from streamops.api import LIVESTREAM, RECORDING, LiveStream
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
+from streamops.contract.worker_credential import generate_worker_credential
 from streamops.control.livestream.admission import admit
 from streamops.control.livestream.builders import (
     BASE_PORT_NAMES,
@@ -31,6 +32,7 @@ from streamops.control.livestream.builders import (
     stream_key_secret,
     tls_secret_name,
     webrtc_on,
+    worker_credential_secret,
 )
 from streamops.control.livestream.deactivation import (
     DEACTIVATED_ANNOTATION,
@@ -115,6 +117,16 @@ def _ensure_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStr
     return KeyCheck(invalid_for_srt=problem)
 
 
+def _ensure_worker_credential(api: KubeApi, stream: LiveStream) -> None:
+    """The stream's worker credential Secret, before each new ingest or standby Pod (they mount it;
+    the stream's Recordings and Restreams, which follow a running ingest, mount it too): a create
+    refused (409) when it exists, only then, so a reconcile that creates nothing writes nothing.
+    Kept once created; one re-created (a user deleted it) reaches the running workers through
+    their mounts, and the operator reads it again when a worker refuses the one it holds
+    (control/shared/worker_credentials.py)."""
+    api.create(worker_credential_secret(stream, generate_worker_credential()))  # 409 when it exists: fine
+
+
 def _ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
     """recording.auto keeps one Recording <stream>-auto (owned by the stream) that records every
     live session; switching auto off stops it (videos finalised and kept)."""
@@ -161,6 +173,7 @@ def _ensure_standby(
     while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
         number += 1
     host_ports = allocator.allocate(["http"]) if allocator is not None else None
+    _ensure_worker_credential(api, stream)
     pod = recorder_standby_pod(stream, standby_pod_name(stream.metadata.name, number), settings, host_ports)
     if api.create(pod) is None and allocator is not None and host_ports:
         allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
@@ -413,6 +426,8 @@ def _reconcile(
         advertise = _webrtc_advertise(stream, role, settings, service, host_ports) if run else None
         desired = ingest_pod(stream, role, settings, host_ports, allocated.get("primary"), advertise) if run else None
         current = api.get("Pod", namespace, names.pod)
+        if desired is not None and current is None:
+            _ensure_worker_credential(api, stream)
         pod = ensure_pod(api, desired, current, uid)
         if current is None and pod is not None:
             created[role] = PodObservation.of(names.pod, pod)

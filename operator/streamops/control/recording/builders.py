@@ -12,6 +12,7 @@ from streamops.api.livestream import Rendition
 from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, UploadTarget
 from streamops.contract.worker import HTTP_PORT
+from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
 from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
@@ -123,6 +124,7 @@ def recorder_config(
         segment_seconds=stream.spec.hls.segment_seconds,
         http_host=settings.worker_bind_address,
         http_port=http_port,
+        credential_file=CREDENTIAL_FILE,
     )
 
 
@@ -149,7 +151,7 @@ def recorder_pod(
     config = recorder_config(recording, stream, settings, ingest_ports, http_port)
     return video_worker_pod(
         metadata, "record", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
-        upload_grace_seconds=UPLOADER_GRACE_SECONDS,
+        upload_grace_seconds=UPLOADER_GRACE_SECONDS, credential_secret=credential_secret_name(stream_name),
     )  # fmt: skip
 
 

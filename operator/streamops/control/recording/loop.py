@@ -107,7 +107,8 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             loop.report_restarts(stream_ref, {"recorder": [pod]})
             client = state.client
-            telemetry = await reader.read(client, pod) if client else None
+            telemetry = await state.read_worker(reader, pod, loop.namespace, stream_ref)
+            auth = await state.worker_headers(loop.namespace, stream_ref) if pod is not None else {}
             stopped_spec = bool(loop.body.spec.get("stopped"))
             if client is not None and pod is not None and telemetry is not None:
                 waiting = telemetry.state == "standby"
@@ -116,13 +117,13 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                     # An adopted standby (or one that restarted since): hand it the Recording.
                     start_sent_at = time.monotonic()
                     starting = asyncio.get_running_loop().create_task(
-                        post(client, pod, START_PATH, outcome.start_config)
+                        post(client, pod, START_PATH, outcome.start_config, headers=auth)
                     )
                 finalise = stopped_spec or (extras.quota.full and not waiting)
                 if finalise and telemetry.state != "stopped" and stop_sent_to != pod.uid:
                     # stop_recording, or no space left: the recorder finalises and keeps serving /status.
                     stop_sent_to = pod.uid
-                    stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH))
+                    stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH, headers=auth))
             written = validated(RecordingStatus, loop.writer.written)
             if written is not None:
                 await expire_videos(loop, extras.expiry, written.storage, written.videos)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
+from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
 from streamops.control.shared.ingest_address import IngestPortMap, feed_url
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
@@ -45,6 +46,7 @@ def pusher_config(
         http_port=http_port,
         stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,
         private_dir=PRIVATE_DIR,
+        credential_file=CREDENTIAL_FILE,
     )
 
 
@@ -83,6 +85,7 @@ def pusher_pod(
         resources=settings.worker_resources.pusher.wire(),  # measured: worker_resources.py
         volumes=volumes,
         mounts=mounts,
+        credential_secret=credential_secret_name(restream.spec.stream_ref.name),
     )
     return worker_pod(metadata, worker, settings, host_ports)
 

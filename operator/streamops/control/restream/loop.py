@@ -126,8 +126,9 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             if outcome.key_secret_missing or outcome.key_secret_refused:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
-            loop.report_restarts((loop.body.spec.get("streamRef") or {}).get("name", ""), {"pusher": [pod]})
-            telemetry = await reader.read(state.client, pod) if state.client else None
+            stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
+            loop.report_restarts(stream_ref, {"pusher": [pod]})
+            telemetry = await state.read_worker(reader, pod, loop.namespace, stream_ref)
             inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
                 await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))

@@ -11,6 +11,7 @@ from streamops.api import LiveStream
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, POD_GRACE_SECONDS, WorkerConfig
+from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import (
     STREAM_NAME_ANNOTATION,
@@ -37,9 +38,11 @@ def recorder_container(
     mounts: Sequence[Manifest] = (),
     name: str = "record",
     config_env: str = CONFIG_ENV,
+    credential_secret: str | None = None,
 ) -> WorkerContainer:
     """`recordings`: the volume source mounted at RECORDINGS_ROOT (a claim, or scratch space);
-    `name` and `config_env`: the container's (a clipper's are its own), with a recorder's resources."""
+    `name` and `config_env`: the container's (a clipper's are its own), with a recorder's resources;
+    `credential_secret`: the stream's worker credential (a recorder's; a clipper has none)."""
     return WorkerContainer(
         name=name,
         config_env=config_env,
@@ -48,13 +51,15 @@ def recorder_container(
         resources=settings.worker_resources.recorder.wire(),  # measured: worker_resources.py
         volumes=[{"name": "recordings", **recordings}, *volumes],
         mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
+        credential_secret=credential_secret,
     )
 
 
 def claim_recorder_container(
-    config: WorkerConfig, http_port: int, claim: str, settings: OperatorSettings
+    config: WorkerConfig, http_port: int, claim: str, settings: OperatorSettings, credential_secret: str | None = None
 ) -> WorkerContainer:
-    return recorder_container(config, http_port, {"persistentVolumeClaim": {"claimName": claim}}, settings)
+    claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
+    return recorder_container(config, http_port, claim_volume, settings, credential_secret=credential_secret)
 
 
 def standby_pod_name(stream_name: str, number: int) -> str:
@@ -82,9 +87,14 @@ def recorder_standby_pod(
         "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
     }
     config = StandbyConfig(
-        standby=True, recordings_root=RECORDINGS_ROOT, http_host=settings.worker_bind_address, http_port=http_port
+        standby=True,
+        recordings_root=RECORDINGS_ROOT,
+        http_host=settings.worker_bind_address,
+        http_port=http_port,
+        credential_file=CREDENTIAL_FILE,
     )
-    worker = claim_recorder_container(config, http_port, settings.recordings_claim, settings)
+    credential = credential_secret_name(stream.metadata.name)
+    worker = claim_recorder_container(config, http_port, settings.recordings_claim, settings, credential)
     affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
     return worker_pod(metadata, worker, settings, host_ports, affinity)
 
@@ -131,21 +141,32 @@ def video_worker_pod(
     volumes: Sequence[Manifest] = (),
     mounts: Sequence[Manifest] = (),
     upload_grace_seconds: int = POD_GRACE_SECONDS,
+    credential_secret: str | None = None,
 ) -> Manifest:
     """A worker storing videos: with a bucket, on scratch space (and the CA bundle when the storage
     names one), the keys by env from the Secret, on any node, given `upload_grace_seconds` to exit
     (its uploads finish first); on a claim, next to it where the claim's access modes (default: the
-    default claim's, from the settings) tie it to a node."""
+    default claim's, from the settings) tie it to a node. `credential_secret`: a recorder's."""
     if storage.s3 is not None:
         scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
         ca_volumes, ca_mounts = ca_volume(storage.s3)
         worker = recorder_container(
-            config, http_port, scratch, settings, [*volumes, *ca_volumes], [*mounts, *ca_mounts], container, config_env
+            config,
+            http_port,
+            scratch,
+            settings,
+            [*volumes, *ca_volumes],
+            [*mounts, *ca_mounts],
+            container,
+            config_env,
+            credential_secret,
         )
         pod = worker_pod(metadata, worker, settings, host_ports, grace_seconds=upload_grace_seconds)
         return with_credentials(pod, storage.s3)
     assert claim is not None, "a claim when not a bucket"
     claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
-    worker = recorder_container(config, http_port, claim_volume, settings, volumes, mounts, container, config_env)
+    worker = recorder_container(
+        config, http_port, claim_volume, settings, volumes, mounts, container, config_env, credential_secret
+    )
     modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))

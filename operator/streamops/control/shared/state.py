@@ -17,8 +17,11 @@ import aiohttp
 from streamops.control.shared.api_threads import LATER, ApiThreads
 from streamops.control.shared.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
 from streamops.control.shared.kube import KubeApi
+from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.worker_client import S, TelemetryReader
+from streamops.control.shared.worker_credentials import WorkerCredentials, read_worker_credential
 
 if TYPE_CHECKING:
     from streamops.control.shared.indexes import ChildIndexes
@@ -46,6 +49,7 @@ class OperatorState:
     # no status for many seconds.
     status_executor: ApiThreads = field(default_factory=lambda: ApiThreads(STATUS_THREADS, "streamops-status"))
     edge_viewers: EdgeViewers | None = None  # set by the handlers' startup (needs the HTTP client)
+    _credentials: WorkerCredentials | None = None
     _wakers: dict[ObjectKey, asyncio.Event] = field(default_factory=dict)
     # Loops per key: an object deleted and created again under its name has a new loop while the
     # old one is being cancelled (no finalizer holds the old object back): the key's waker, lock
@@ -68,6 +72,33 @@ class OperatorState:
 
             self.edge_viewers = EdgeViewers(self.client, ready)
         return await self.edge_viewers.sessions(namespace, stream)
+
+    async def worker_headers(self, namespace: str, stream: str) -> dict[str, str]:
+        """The header that presents the stream's worker credential to its workers."""
+        if self._credentials is None:
+
+            async def read(ns: str, name: str) -> bytes | None:
+                return await self.call(read_worker_credential, self.api, ns, name)
+
+            self._credentials = WorkerCredentials(read)
+        return await self._credentials.headers(namespace, stream)
+
+    async def read_worker(
+        self, reader: TelemetryReader[S], pod: PodObservation | None, namespace: str, stream: str
+    ) -> S | None:
+        """`reader`'s read of the Pod's /status, presenting the stream's worker credential."""
+        if self.client is None:
+            return None
+        headers = await self.worker_headers(namespace, stream) if pod is not None else {}
+        data = await reader.read(self.client, pod, headers)
+        if reader.refused:
+            self.worker_refused(namespace, stream)
+        return data
+
+    def worker_refused(self, namespace: str, stream: str) -> None:
+        """A worker of the stream refused the credential held (401): it is read again."""
+        if self._credentials is not None:
+            self._credentials.refused(namespace, stream)
 
     def lock(self, key: ObjectKey) -> threading.Lock:
         """Per-object: reconciles of one object never overlap (no double create). Its loop runs them

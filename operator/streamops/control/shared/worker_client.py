@@ -1,7 +1,8 @@
 """The operator's side of the worker HTTP API: each worker serves `/status` (JSON) on its HTTP
 port, which the operator reads at the Pod's IP, and the recorder takes `POST /start` and
-`POST /stop`. One shared HTTP client for the whole operator, short timeouts, no retries (the next
-tick is the retry)."""
+`POST /stop`. Every request presents the stream's worker credential (`headers`:
+worker_credentials.py). One shared HTTP client for the whole operator, short timeouts, no retries
+(the next tick is the retry)."""
 
 from __future__ import annotations
 
@@ -33,10 +34,18 @@ def http_client() -> aiohttp.ClientSession:
 S = TypeVar("S", bound=WorkerStatus)
 
 
-async def read_worker_status(client: aiohttp.ClientSession, url: str, model: type[S]) -> S | None:
-    """The worker's typed /status; None when it cannot be read or is not what the contract says."""
+UNAUTHORIZED = 401
+
+
+async def read_worker_status(
+    client: aiohttp.ClientSession, url: str, model: type[S], headers: Mapping[str, str] | None = None
+) -> S | int | None:
+    """The worker's typed /status; its HTTP status when it refused the credential (401); None when
+    it cannot be read or is not what the contract says."""
     try:
-        async with client.get(url) as response:
+        async with client.get(url, headers=headers) as response:
+            if response.status == UNAUTHORIZED:
+                return UNAUTHORIZED
             if response.status != 200:
                 return None
             return model.model_validate_json(await response.read())
@@ -52,15 +61,20 @@ class TelemetryReader(Generic[S]):
     pod_uid: str = ""
     data: S | None = None
     at: float = 0.0
+    refused: bool = False  # the last read was answered 401: the credential held is not the worker's
 
-    async def read(self, client: aiohttp.ClientSession, pod: PodObservation | None) -> S | None:
+    async def read(
+        self, client: aiohttp.ClientSession, pod: PodObservation | None, headers: Mapping[str, str] | None = None
+    ) -> S | None:
         url = pod.status_url if pod is not None else None
         if pod is None or url is None:
             self.pod_uid, self.data = "", None
             return None
         if pod.uid != self.pod_uid:
             self.pod_uid, self.data = pod.uid, None
-        fresh = await read_worker_status(client, url, self.model)
+        answer = await read_worker_status(client, url, self.model, headers)
+        self.refused = answer == UNAUTHORIZED
+        fresh = answer if not isinstance(answer, int) else None
         now = time.monotonic()
         if fresh is not None:
             self.data, self.at = fresh, now
@@ -75,18 +89,19 @@ async def post(
     path: str,
     config: WorkerConfig | None = None,
     sign: Callable[[bytes], Mapping[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """A command to the worker (`config` as the JSON body; `sign` gives the headers that sign those
-    bytes). Errors are not reported: /status tells whether it took effect, and the caller asks
-    again when it did not."""
+    bytes; `headers`: the stream's worker credential). Errors are not reported: /status tells
+    whether it took effect, and the caller asks again when it did not."""
     url = pod.worker_url(path)
     if url is None:
         return
     body = json.dumps(config.wire()).encode() if config is not None else b""
-    headers = {"Content-Type": "application/json", **(sign(body) if sign is not None else {})}
+    sent = {"Content-Type": "application/json", **(headers or {}), **(sign(body) if sign is not None else {})}
     try:
         async with client.post(
-            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
+            url, data=body, headers=sent, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
         ) as response:
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError):

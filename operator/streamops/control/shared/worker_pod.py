@@ -8,7 +8,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from streamops.contract.worker import HEALTH_PATH, POD_GRACE_SECONDS, READY_PATH, WorkerConfig
+from streamops.contract.worker import HEALTH_PATH, POD_GRACE_SECONDS, PRIVATE_DIR, READY_PATH, WorkerConfig
+from streamops.contract.worker_credential import CREDENTIAL_DIR, CREDENTIAL_KEY
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.node_loss import node_loss_tolerations
@@ -51,6 +52,29 @@ class WorkerContainer:
     volumes: list[Manifest] = field(default_factory=list)
     mounts: list[Manifest] = field(default_factory=list)
     env: list[Manifest] = field(default_factory=list)  # beside the configuration (e.g. the downward API's)
+    # The stream's worker credential Secret (contract.worker_credential), mounted at CREDENTIAL_DIR
+    # with the private directory its feed readers' FFmpeg argument files go to; its config names it.
+    credential_secret: str | None = None
+
+
+CREDENTIAL_VOLUME = "worker-credential"
+PRIVATE_VOLUME = "private"
+
+
+def credential_volumes(worker: WorkerContainer) -> tuple[list[Manifest], list[Manifest]]:
+    """The worker's volumes and mounts with the credential's (and the private directory, once)."""
+    volumes, mounts = list(worker.volumes), list(worker.mounts)
+    if worker.credential_secret is None:
+        return volumes, mounts
+    # Group-readable only: fsGroup makes the worker's group own it. Not optional: the operator
+    # creates the Secret before the stream's first Pod, and a worker without it could talk to no one.
+    files = {CREDENTIAL_KEY: CREDENTIAL_KEY}
+    volumes.append(secret_files_volume(CREDENTIAL_VOLUME, worker.credential_secret, files, mode=0o440))
+    mounts.append({"name": CREDENTIAL_VOLUME, "mountPath": CREDENTIAL_DIR, "readOnly": True})
+    if not any(m.get("mountPath") == PRIVATE_DIR for m in mounts):  # the pusher has its own already
+        volumes.append({"name": PRIVATE_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
+        mounts.append({"name": PRIVATE_VOLUME, "mountPath": PRIVATE_DIR})
+    return volumes, mounts
 
 
 def worker_pod(
@@ -67,6 +91,7 @@ def worker_pod(
     `affinity` where the Pod must run (recorders next to their ReadWriteOnce claim); `grace_seconds`
     how long it may take to exit after SIGTERM; `sidecars`: more containers (the ingest's overlay
     renderer), each with the worker's restricted securityContext added."""
+    volumes, mounts = credential_volumes(worker)
     spec: Manifest = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -106,10 +131,10 @@ def worker_pod(
                     "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"]},
                 },
-                "volumeMounts": worker.mounts,
+                "volumeMounts": mounts,
             }
         ],
-        "volumes": worker.volumes,
+        "volumes": volumes,
         # Evicted soon from a lost node (not after Kubernetes' default 300 s): see node_loss.py.
         "tolerations": node_loss_tolerations(settings.node_lost_toleration_seconds),
     }

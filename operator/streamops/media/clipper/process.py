@@ -24,7 +24,7 @@ class ClipperProcess:
         from streamops.media.small_http import serve
 
         clipper = self.clipper
-        server = await serve(clipper.routes(), self.config.http_host, self.config.http_port)  # type: ignore[arg-type]
+        server = await serve(clipper.routes(), self.config.http_host, self.config.http_port, None)  # type: ignore[arg-type]
         job = asyncio.create_task(clipper.run())
         try:
             await clipper.exit_requested.wait()

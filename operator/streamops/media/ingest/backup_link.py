@@ -52,11 +52,13 @@ class BackupOffer:
         stream: str,
         stable_seconds: int,
         read_key: Callable[[], bytes | None],
+        credential: Callable[[], dict[str, str]],
         log: logging.Logger,
     ) -> None:
+        """`credential`: the headers that present the stream's worker credential to the primary."""
         self.primary_url = primary_url.rstrip("/")
         self.stream, self.stable_seconds = stream, stable_seconds
-        self.read_key, self.log = read_key, log
+        self.read_key, self.credential, self.log = read_key, credential, log
         self.sending = False  # the primary takes our feed now
         self.uplinks = 0  # times it was sent
 
@@ -71,7 +73,8 @@ class BackupOffer:
 
     async def _wanted(self, http: aiohttp.ClientSession) -> bool:
         try:
-            async with http.get(self.primary_url + STATUS_PATH, timeout=ASK_TIMEOUT) as resp:
+            status_url = self.primary_url + STATUS_PATH
+            async with http.get(status_url, headers=self.credential(), timeout=ASK_TIMEOUT) as resp:
                 if resp.status != 200:
                     return False
                 return IngestStatus.model_validate(await resp.json()).backup_wanted
@@ -85,6 +88,7 @@ class BackupOffer:
         if not hub.live:
             return
         headers = {
+            **self.credential(),
             AUTH_HEADER: uplink_token(key, self.stream, self.stable_seconds, time.time()),
             FAILBACK_HEADER: str(self.stable_seconds),
             "Content-Type": "video/mp2t",

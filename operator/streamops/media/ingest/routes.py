@@ -37,6 +37,7 @@ from streamops.contract.ingest import (
     IngestStatus,
 )
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
+from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
@@ -52,7 +53,7 @@ from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
-from streamops.media.ingest.worker_http import public_app, worker_app
+from streamops.media.ingest.worker_http import credential_required, public_app, worker_app
 from streamops.media.overlay.switch import switch_problem
 
 CONTENT_TYPES = {
@@ -132,6 +133,11 @@ class IngestHttpHost(Protocol):
         """The stream key (a push stream's), None without one."""
         ...
 
+    @property
+    def credential(self) -> CredentialCheck:
+        """The stream's worker credential, which the internal face asks of every request."""
+        ...
+
     def switch_overlays(self, switch: OverlaySwitch) -> None:
         """Keep `switch` where the renderer reads it (a valid one: the route checked it)."""
         ...
@@ -140,8 +146,9 @@ class IngestHttpHost(Protocol):
 def switch_refusal(key: bytes | None, stream: str, body: bytes, request: web.Request, now: float) -> str | None:
     """Why an overlay switch is refused, or None. A push stream's must be signed with its key
     (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key: its switch
-    is served on the internal port only, which no external Service carries and the chart's
-    NetworkPolicy opens to the operator and the stream's own workers alone."""
+    is served on the internal port only, behind the stream's worker credential like every route
+    there (internal_app), which no external Service carries and the chart's NetworkPolicy opens to
+    the operator and the stream's own workers alone."""
     if key is not None:
         token = request.headers.get(SWITCH_AUTH_HEADER, "")
         return None if switch_token_valid(key, stream, body, token, now) else "not signed with the stream's key"
@@ -166,9 +173,11 @@ class IngestRoutes:
     def internal_app(self) -> web.Application:
         """What the operator and the stream's own workers read and send: nothing here is playback,
         so no CORS (a web page never reads it) and no playback gate (none of it is reachable from
-        outside the cluster's pod network: an internal ClusterIP Service carries it)."""
+        outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
+        but the probes, /metrics and the loopback relay asks for the stream's worker credential."""
         host = self.host
-        app = worker_app(host.status, lambda: host.accepting, host.registry)
+        guard = credential_required(host.credential, also_open=frozenset({RELAY_FEED_PATH}))
+        app = worker_app(host.status, lambda: host.accepting, host.registry, guard)
         app.router.add_get(FEED_PATH, self.feed)
         app.router.add_get(TRANSCODED_FEED_PATH, self.feed)
         if host.on_air.relays:

@@ -27,6 +27,8 @@ from streamops.api.livestream import Failback, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
 from streamops.contract.overlay import OverlaySwitch
 from streamops.contract.stream_key import srt_passphrase_problem
+from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
 from streamops.media.ingest.backup_link import BackupOffer
 from streamops.media.ingest.commands import (
@@ -71,6 +73,10 @@ class IngestWorker:
         self.sessions_dir = self.media_dir / "sessions"
         self.screenshot = self.media_dir / "screenshot.jpg"
         self.redact = Redactor()
+        # The stream's worker credential: what the internal face asks for, and what this worker's
+        # own feed readers (screenshot, WHEP) and a backup's uplink present.
+        self.credential = CredentialCheck(config.credential_file)
+        self.feed_access = FeedAccess(self.credential)
         self.feed = FeedHub()  # the own session's feed
         self.transcoded_feed = FeedHub()
         # What /feed and /feed/transcoded serve: the hubs above, or a relay's of the backup's feed
@@ -516,7 +522,8 @@ class IngestWorker:
         while not self.stopping.is_set():
             if self.on_air_live:
                 tmp = self.media_dir / "screenshot.tmp.jpg"
-                shot = FfmpegProcess("screenshot", screenshot_command(feed, tmp), self.redact, log)
+                argv = self.feed_access.ffmpeg_argv(screenshot_command(feed, tmp), feed)
+                shot = FfmpegProcess("screenshot", argv, self.redact, log)
                 await shot.start()
                 rc: int | None
                 try:
@@ -559,7 +566,9 @@ class IngestWorker:
         loops.append(self.webrtc.run(self.stopping))
         if self.config.primary_url and push is not None:  # a backup: its feed goes to the primary when asked
             stable = (push.failback or Failback()).stable_seconds
-            offer = BackupOffer(self.config.primary_url, self.config.stream, stable, self.read_key, log)
+            offer = BackupOffer(
+                self.config.primary_url, self.config.stream, stable, self.read_key, self.credential.header, log
+            )
             loops.append(offer.run(self.stopping, lambda: self.feed, lambda: self.live))
         if self.config.screenshots.enabled:
             loops.append(self.screenshot_loop())

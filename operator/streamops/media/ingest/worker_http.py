@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.http import HEALTH_PATH, READY_PATH
 from streamops.contract.worker import WorkerStatus
+from streamops.contract.worker_credential import AUTHORIZATION, CredentialCheck
 from streamops.media.small_http import Route, registry_metrics, worker_routes
 
 # What a browser player on another origin needs: any origin (the media is public to whoever has the URL,
@@ -45,12 +46,29 @@ async def _cors_headers(_: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
+def credential_required(check: CredentialCheck, also_open: frozenset[str] = frozenset()) -> Middleware:
+    """401 for a request that does not present the stream's worker credential (as small_http
+    answers it), but on the probes, /metrics and `also_open` (routes that check their peer instead)."""
+
+    @web.middleware
+    async def require(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in also_open or check.allows(request.path, request.headers.get(AUTHORIZATION)):
+            return await handler(request)
+        return web.Response(status=401, text="the stream's worker credential is required")
+
+    return require
+
+
 def worker_app(
-    status: Callable[[], WorkerStatus], ready: Callable[[], bool], registry: CollectorRegistry
+    status: Callable[[], WorkerStatus],
+    ready: Callable[[], bool],
+    registry: CollectorRegistry,
+    guard: Middleware | None = None,
 ) -> web.Application:
     """The routes every worker answers (small_http.worker_routes, the pusher's and recorder's server
-    too), on aiohttp for the ingest's internal face, which serves its feeds beside them."""
-    app = web.Application()
+    too), on aiohttp for the ingest's internal face, which serves its feeds beside them; `guard`
+    (credential_required) runs before every route."""
+    app = web.Application(middlewares=[guard] if guard is not None else [])
     for (method, path), route in worker_routes(status, ready, registry_metrics(lambda: registry)).items():
         if method == "GET":
             app.router.add_get(path, _aiohttp_handler(route))  # HEAD too, as small_http answers it

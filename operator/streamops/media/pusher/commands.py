@@ -86,11 +86,24 @@ def push_target(uri: str, key: str | None) -> PushTarget:
     return PushTarget(url=url, options=options, format=FORMAT_BY_SCHEME[scheme], whitelist=whitelist)
 
 
-def push_command(feed_url: str, target: PushTarget, add_silence: bool, args_file: Path) -> list[str]:
+@dataclass(frozen=True)
+class PushCommand:
+    """FFmpeg's command line, and what the worker writes into its `-args_file` FIFO (spliced in
+    where `-args_file` stands: FFmpeg then acts on `argv` with it in that place)."""
+
+    argv: list[str]
+    file_args: list[str]
+
+
+def push_command(
+    feed_url: str, target: PushTarget, add_silence: bool, args_file: Path, header_args: Sequence[str] = ()
+) -> PushCommand:
     """FFmpeg: the feed (HTTP only, `-rw_timeout` so a frozen feed ends the run) copied to the target
     (its own protocol allow-list and `-rw_timeout`). add_silence: a silent AAC track stands in for
-    the missing audio (the only thing ever encoded). The target's URL and key-bearing options are
-    not in it: FFmpeg reads them from `args_file` (`target.secret_args()`, written by the worker)."""
+    the missing audio (the only thing ever encoded). Neither the feed's credential (`header_args`:
+    `-headers …`, an option of the feed's input) nor the target's URL and key-bearing options are on
+    the command line: FFmpeg reads everything from the feed's `-i` on from `args_file` (one file
+    holds both: our FFmpeg splices one `-args_file`)."""
     whitelist_for(feed_url, ("http",))
     feed = ffmpeg_python.input(
         feed_url,
@@ -119,7 +132,12 @@ def push_command(feed_url: str, target: PushTarget, add_silence: bool, args_file
     graph = ffmpeg_python.output(*streams, target.url, **out_opts)
     argv = command(graph)
     assert argv[-1] == target.url, "ffmpeg-python puts the output URL last"
-    return [*argv[:-1], ARGS_FILE_OPTION, str(args_file)]
+    at = argv.index("-i")  # the feed's: the first input; its other options stay in sight
+    assert argv[at + 1] == feed_url
+    return PushCommand(
+        argv=[*argv[:at], ARGS_FILE_OPTION, str(args_file)],
+        file_args=[*header_args, *argv[at:-1], *target.secret_args()],
+    )
 
 
 def needs_silence(mode: str, stream_types: Sequence[int] | None) -> bool:

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 from streamops.contract.metrics import spec
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
+from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
 from streamops.media.metrics_text import exposition
 from streamops.media.mpegts import program_stream_types
@@ -50,7 +52,7 @@ FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that 
 FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
 
 
-async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
+async def probe_feed(url: str, headers: dict[str, str] | None = None) -> tuple[bool, list[int] | None]:
     """GET the feed: (it answered 200 with media, its track types from the PMT once they show).
 
     HTTP/1.0 on a bare connection rather than aiohttp's client (≈13 MiB of RSS in every pusher):
@@ -60,7 +62,8 @@ async def probe_feed(url: str) -> tuple[bool, list[int] | None]:
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        writer.write(f"GET {path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        writer.write(f"GET {path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n{extra}\r\n".encode())
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         fields = head.split(b" ", 2)
@@ -118,6 +121,7 @@ class Pusher:
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
         self._private_dir = Path(config.private_dir or tempfile.gettempdir())  # run() makes it
+        self.feed = FeedAccess(CredentialCheck(config.credential_file))  # presented to the ingest
 
         self.target_failures = 0  # every target failure since start (the metric; `failures` is the streak)
 
@@ -196,7 +200,8 @@ class Pusher:
             self._private_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         else:
             self._private_dir = Path(tempfile.mkdtemp(prefix="streamops-push-"))
-        server = await serve(worker_routes(self.status, lambda: self.live, self.metrics), cfg.http_host, cfg.http_port)
+        routes = worker_routes(self.status, lambda: self.live, self.metrics)
+        server = await serve(routes, cfg.http_host, cfg.http_port, CredentialCheck(cfg.credential_file))
         log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
         try:
             while not self.stopping.is_set():
@@ -251,7 +256,7 @@ class Pusher:
             # Not up yet (refused, timed out): the ingest starts with us or restarts.
             with contextlib.suppress(TimeoutError, OSError, ValueError):
                 async with asyncio.timeout(FEED_PROBE_TIMEOUT_SECONDS):
-                    answered, types = await probe_feed(self.config.feed_url)
+                    answered, types = await probe_feed(self.config.feed_url, self.feed.header())
                 if answered:
                     return types  # None: no PMT seen, the tracks are unknown
                 # 200 and no byte: that session ended while we looked; wait for the next
@@ -262,7 +267,7 @@ class Pusher:
         """One FFmpeg run; returns why it ended, how long the link was up, the (redacted) error."""
         self._set_state("connecting")
         args_file = self._private_dir / f"target-{time.monotonic_ns()}.args"
-        argv = push_command(self.config.feed_url, target, add_silence, args_file)
+        pushed = push_command(self.config.feed_url, target, add_silence, args_file, self.feed.header_args())
         make_fifo(args_file)
         if add_silence:
             log.info("%s: the feed has no audio: adding a silent track", self.config.name)
@@ -270,7 +275,7 @@ class Pusher:
         delivery = self._delivery = Delivery()
         self._target_socket = TargetSocket()
         proc = FfmpegProcess(
-            "push", argv, self.redact, log, on_progress=self._on_progress, on_stderr=self._on_ffmpeg_line
+            "push", pushed.argv, self.redact, log, on_progress=self._on_progress, on_stderr=self._on_ffmpeg_line
         )
         self._proc = proc
         started = time.monotonic()
@@ -281,7 +286,7 @@ class Pusher:
             args_file.unlink(missing_ok=True)
             raise
         assert proc.process is not None
-        handed = asyncio.ensure_future(hand_over(args_file, args_file_text(target.secret_args()), lambda: proc.running))
+        handed = asyncio.ensure_future(hand_over(args_file, args_file_text(pushed.file_args), lambda: proc.running))
         exited = asyncio.ensure_future(proc.process.wait())
         stop = asyncio.ensure_future(self.stopping.wait())
         try:

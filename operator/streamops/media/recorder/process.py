@@ -40,9 +40,11 @@ class RecorderProcess:
         recording = asyncio.create_task(recorder.run())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(recorder.first_attempt.wait(), HTTP_START_AFTER_SECONDS)
+        from streamops.contract.worker_credential import CredentialCheck
         from streamops.media.small_http import serve
 
-        server = await serve(recorder.routes(), self.config.http_host, self.config.http_port)
+        check = CredentialCheck(self.config.credential_file)
+        server = await serve(recorder.routes(), self.config.http_host, self.config.http_port, check)
         try:
             return await run_until_exit(recorder, recording)
         finally:

@@ -25,6 +25,8 @@ from streamops.api.common import client_fields
 from streamops.api.recording import DiscardedFragment, Video, VideoRendition
 from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
+from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.fmp4 import readable_length
 from streamops.media.recorder.bucket import Bucket
@@ -80,7 +82,7 @@ class OutOfSpace(Exception):
     """An FFmpeg run of the finalisation failed with ENOSPC: the parts stay, it is retried later."""
 
 
-async def feed_status(url: str, timeout: float) -> int | None:
+async def feed_status(url: str, timeout: float, headers: dict[str, str] | None = None) -> int | None:
     """The HTTP status the feed answers (200 live, 503 not), None when it cannot be reached.
 
     A bare HTTP/1.1 request rather than aiohttp's client: importing aiohttp costs ≈0.3 s, and the
@@ -91,7 +93,9 @@ async def feed_status(url: str, timeout: float) -> int | None:
             reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
             try:
                 path = parts.path or "/"
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+                extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+                head = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}Connection: close\r\n\r\n"
+                writer.write(head.encode())
                 await writer.drain()
                 status_line = await reader.readline()
             finally:
@@ -147,6 +151,7 @@ class Recorder:
         self.last_error = ""
         query = urlsplit(config.feed_url).query
         self.redact = Redactor([query] if query else [])  # a token in the feed URL never leaves
+        self.feed = FeedAccess(CredentialCheck(config.credential_file))  # presented to the ingest
         self.stop_requested = asyncio.Event()
         self.exit_requested = asyncio.Event()  # SIGTERM/SIGINT: stop, then the process exits
         self.stopped = asyncio.Event()
@@ -452,7 +457,7 @@ class Recorder:
         while not self.stop_requested.is_set():
             if deadline is not None and self.clock() >= deadline:
                 return False
-            if await feed_status(self.config.feed_url, FEED_PROBE_TIMEOUT_SECONDS) == 200:
+            if await feed_status(self.config.feed_url, FEED_PROBE_TIMEOUT_SECONDS, self.feed.header()) == 200:
                 return True
             self.phase = phase
             self.first_attempt.set()
@@ -502,7 +507,9 @@ class Recorder:
             ):
                 self._space_short.set()  # close the video while finalising it still fits
 
-        ffmpeg = FfmpegProcess("record", part_command(self.config.feed_url, str(part_path), limit), self.redact, log)
+        feed_url = self.config.feed_url
+        argv = self.feed.ffmpeg_argv(part_command(feed_url, str(part_path), limit), feed_url)
+        ffmpeg = FfmpegProcess("record", argv, self.redact, log)
         ffmpeg.on_progress = on_progress
         await ffmpeg.start()
         self.first_attempt.set()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from streamops.contract.http import START_PATH, STOP_PATH
 from streamops.contract.standby import STANDBY_STATUS, StandbySettings
+from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.small_http import Reply, Route, registry_metrics, serve, worker_routes
 
 if TYPE_CHECKING:
@@ -65,9 +66,14 @@ class Standby:
             from streamops.contract.recorder import RecorderConfig
 
             try:
-                # The standby knows where its storage is mounted: the Recording names a directory in it.
+                # The standby knows where its storage and its credential are mounted: the Recording
+                # names a directory in it.
                 sent = RecorderConfig.model_validate_json(body)
-                wanted = sent.model_copy(update={"recordings_root": self.config.recordings_root})
+                mounted = {
+                    "recordings_root": self.config.recordings_root,
+                    "credential_file": self.config.credential_file,
+                }
+                wanted = sent.model_copy(update=mounted)
             except ValueError as e:  # pydantic's ValidationError is one
                 return Reply.json({"error": f"invalid recorder configuration: {e}"}, status=400)
             if self.recorder is not None:
@@ -89,7 +95,8 @@ class Standby:
         return {**routes, ("POST", START_PATH): start, ("POST", STOP_PATH): stop}
 
     async def run(self) -> int:
-        server = await serve(self.routes(), self.config.http_host, self.config.http_port)
+        check = CredentialCheck(self.config.credential_file)
+        server = await serve(self.routes(), self.config.http_host, self.config.http_port, check)
         log.info("standby recorder listening on %s:%s", self.config.http_host, self.config.http_port)
         try:
             await self.exit_now.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,22 @@ def _feed_input(feed_url: str) -> list[str]:
             "-i", feed_url]  # fmt: skip
 
 
-def feed_probe_command(feed_url: str) -> list[str]:
+# The feed input's options, also as ffprobe's ffconcat script passes them on (feed_access.py).
+FEED_PROBE_OPTIONS = (
+    ("rw_timeout", str(RW_TIMEOUT_US)),
+    ("analyzeduration", str(FAST_PROBE["analyzeduration"])),
+    ("probesize", str(FAST_PROBE["probesize"])),
+)
+
+
+def feed_probe_command(feed_input: Sequence[str]) -> list[str]:
     """ffprobe of the live feed's streams: codec type and has_b_frames (from the SPS; x264 with
-    B-frames says 2, without 0), bit_rate when the container knows it."""
+    B-frames says 2, without 0), bit_rate when the container knows it. `feed_input`: the feed's
+    input arguments (FeedAccess.ffconcat_input: the credential in a script, not here)."""
     return [FFPROBE, "-hide_banner", "-v", "error", "-of", "json",
             "-show_entries", "stream=codec_type,codec_name,has_b_frames,bit_rate,width,height",
-            *_feed_input(feed_url)]  # fmt: skip
+            "-analyzeduration", str(FAST_PROBE["analyzeduration"]), "-probesize", str(FAST_PROBE["probesize"]),
+            *feed_input]  # fmt: skip
 
 
 def _rtp_url(port: int) -> str:

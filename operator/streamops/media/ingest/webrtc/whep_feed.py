@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from streamops.api.livestream import BFramesPolicy
+from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, child_environment
 from streamops.media.ingest.on_air import OnAir
 from streamops.media.ingest.session import LiveMeter
-from streamops.media.ingest.webrtc.commands import WhepTranscode, feed_probe_command, whep_feed_command
+from streamops.media.ingest.webrtc.commands import (
+    FEED_PROBE_OPTIONS,
+    WhepTranscode,
+    feed_probe_command,
+    whep_feed_command,
+)
 from streamops.media.ingest.webrtc.component import Component
 from streamops.redaction import Redactor
 
@@ -91,6 +97,11 @@ class WhepFeedHost(Protocol):
     @property
     def meter(self) -> LiveMeter: ...
 
+    @property
+    def feed_access(self) -> FeedAccess:
+        """What the feeder presents to the internal face's /feed (the stream's worker credential)."""
+        ...
+
 
 class WhepFeeder:
     def __init__(
@@ -129,7 +140,7 @@ class WhepFeeder:
 
     async def _probe(self, feed_url: str) -> FeedFacts | None:
         process = await asyncio.create_subprocess_exec(
-            *feed_probe_command(feed_url),
+            *feed_probe_command(self.host.feed_access.ffconcat_input(feed_url, FEED_PROBE_OPTIONS)),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -182,7 +193,9 @@ class WhepFeeder:
             self.transcoded = transcode is not None
             if transcode is not None:
                 self.log.info("WHEP gets the source encoded again without B-frames (%d kbit/s)", transcode.video_kbps)
-            argv = whep_feed_command(feed_url, self.rtp_in(), facts.audio, transcode)
+            argv = self.host.feed_access.ffmpeg_argv(
+                whep_feed_command(feed_url, self.rtp_in(), facts.audio, transcode), feed_url
+            )
             await self._feed(stopping, target, FfmpegProcess("whep-feed", argv, self.redact, self.log))
 
     async def _feed(self, stopping: asyncio.Event, target: object, process: FfmpegProcess) -> None:

@@ -12,9 +12,11 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from devtools.http_client import http_get
 from devtools.media.overlays import post_switch
 from devtools.media.peers import Publisher
@@ -54,7 +56,23 @@ def exposed(*workers: Worker) -> str:
     return "".join(command_line(pid) + environment(pid) for pid in pids) + "".join(w.logs() for w in workers)
 
 
-def test_without_the_credential_nothing_is_controlled_or_read(ingest_factory, tmp_path):
+@pytest.fixture
+def recorders(tmp_path: Path) -> Iterator[Callable[[str, dict[str, Any]], Worker]]:
+    """Start recorder workers (name, config); every one is stopped by PID after the test (a POST /stop
+    finalises its videos but leaves the process serving /status)."""
+    started: list[Worker] = []
+
+    def make(name: str, config: dict[str, Any]) -> Worker:
+        worker = recorder(tmp_path, name, config)
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        worker.stop()
+
+
+def test_without_the_credential_nothing_is_controlled_or_read(ingest_factory, recorders, tmp_path):
     ingest = ingest_factory()
     root = tmp_path / "claim"
     root.mkdir()
@@ -67,8 +85,8 @@ def test_without_the_credential_nothing_is_controlled_or_read(ingest_factory, tm
     }
     with Publisher(ingest.rtmp_url(), duration=60):
         ingest.wait_live()
-        recording = recorder(tmp_path, "recorder", {**settings, "feedUrl": ingest.feed_url, "directory": "kept"})
-        standby = recorder(tmp_path, "standby", {"standby": True, "recordingsRoot": str(root)})
+        recording = recorders("recorder", {**settings, "feedUrl": ingest.feed_url, "directory": "kept"})
+        standby = recorders("standby", {"standby": True, "recordingsRoot": str(root)})
         wait_for(lambda: status(recording)["state"] == "recording", timeout=20, what="the recorder records")
 
         forged = json.dumps({**settings, "feedUrl": ingest.feed_url, "directory": "forged"}).encode()

@@ -45,7 +45,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devtools.http_client import http_json
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.rtmp_raw import RawRtmp
 from devtools.media.s3_server import S3Server, curl_put_seconds
@@ -95,7 +94,7 @@ def startup_streamops(tmp: Path) -> tuple[float, float]:
         sessions = ingest.workdir / "media" / "sessions"
         with Publisher(ingest.rtmp_url(), duration=15) as publisher:
             t0 = publisher.started_at
-            live = first_time(lambda: http_json(ingest.http + "/status")["live"])
+            live = first_time(lambda: ingest.status()["live"])
             segment = first_time(lambda: any(lists_segment(p) for p in sessions.glob("*/*/index.m3u8")))
         return segment - t0, live - t0
 

@@ -481,7 +481,7 @@ EDGE_NAMESPACE, EDGE_STREAM = "bench", "cam"
 
 def ingest_requests(ingest: Ingest) -> dict[tuple[str, str], float]:
     """The ingest's streamops_playback_requests_total by (kind, via)."""
-    text = http_get(ingest.http + "/metrics")[1].decode()
+    text = http_get(ingest.control + "/metrics")[1].decode()
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

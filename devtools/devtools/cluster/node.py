@@ -426,13 +426,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             raise NodeError(f"{engine} missing: run `make kube-network-policies`")
         admin = Kubectl(self.plane.kubectl, self.plane.kubeconfig, timeout=30)
         role = {"name": POLICY_ENGINE_USER, "labels": {"app.kubernetes.io/part-of": "streamops-local-cluster"}}
-        admin.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        rbac = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": role,
              "rules": POLICY_ENGINE_RULES},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": role,
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": POLICY_ENGINE_USER},
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POLICY_ENGINE_USER}]},
-        ]}))  # fmt: skip
+        ]})  # fmt: skip
+        # The nodes start side by side and apply the same objects: apply's get-then-create loses a
+        # race with the other node's now and then (AlreadyExists); a second apply finds them.
+        for attempt in range(3):
+            result = admin.kubectl("apply", "-f", "-", input=rbac, check=False)
+            if result.returncode == 0:
+                break
+            if "AlreadyExists" not in result.stderr or attempt == 2:
+                raise NodeError(f"the policy engine's RBAC: {result.stderr.strip()}")
         self._spawn(POLICY_ENGINE, [
             str(engine), f"--kubeconfig={self.root / f'{POLICY_ENGINE}.kubeconfig'}",
             f"--hostname-override={self.name}",

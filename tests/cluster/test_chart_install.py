@@ -221,7 +221,8 @@ def exercise_livestream(admin: Cluster, ns: str) -> None:
     eventually(lambda: len(kids(admin, ns, "pods")) == 2, timeout=60, what="primary and backup Pods")
     # Each role's Service and its internal one (docs/design/surfaces.md).
     eventually(lambda: len(kids(admin, ns, "services")) == 4, what="primary and backup Services, internal ones")
-    assert len(kids(admin, ns, "secrets")) == 1
+    # The stream key and the workers' credential (docs/design/surfaces.md).
+    assert len(kids(admin, ns, "secrets")) == 2
     # Pods running (as a kubelet would say): Ready True, posted as an Event.
     for pod in kids(admin, ns, "pods"):
         run_pod(admin, ns, pod)

@@ -55,14 +55,21 @@ def test_children_are_owned_and_labelled(cluster, operator, namespace):
     stream = create_stream(cluster, namespace)
     uid = stream["metadata"]["uid"]
     kids = eventually(
-        lambda: (k := children(cluster, namespace, "cam")) and all(k.values()) and len(k["services"]) == 2 and k,
+        lambda: (
+            (k := children(cluster, namespace, "cam"))
+            and all(k.values())
+            and len(k["services"]) == 2
+            and len(k["secrets"]) == 2
+            and k
+        ),
         what="Pod, Services and Secret",
     )
     # The stream's Service (its public ports) and the internal one (the feeds, status, metrics).
     assert sorted(s["metadata"]["name"] for s in kids["services"]) == ["cam-ingest", "cam-ingest-internal"]
     assert {s["metadata"]["name"]: s["spec"]["type"] for s in kids["services"]}["cam-ingest-internal"] == "ClusterIP"
     for kind, objs in kids.items():
-        assert len(objs) == (2 if kind == "services" else 1), kind
+        # Services: the stream's and its internal one; Secrets: the stream key and the workers' credential.
+        assert len(objs) == (2 if kind in ("services", "secrets") else 1), kind
         refs = objs[0]["metadata"]["ownerReferences"]
         assert refs == [
             {
@@ -77,7 +84,8 @@ def test_children_are_owned_and_labelled(cluster, operator, namespace):
         assert objs[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "streamops"
     assert kids["pods"][0]["metadata"]["name"] == "cam-ingest"
     assert kids["services"][0]["spec"]["selector"].items() <= kids["pods"][0]["metadata"]["labels"].items()
-    assert len(base64.b64decode(kids["secrets"][0]["data"]["streamKey"])) >= 24
+    key = next(s for s in kids["secrets"] if "streamKey" in s["data"])
+    assert len(base64.b64decode(key["data"]["streamKey"])) >= 24
 
 
 def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):

@@ -49,6 +49,11 @@ def network_policy_values() -> dict[str, Any]:
             "apiServerPorts": [API_PORT],
             "clusterCIDRs": [str(CLUSTER_CIDR), str(SERVICE_CIDR)],
             "egressAllowCIDRs": [f"{OUTSIDE_IP}/32"],
+            # Not into every test namespace yet: with them, a backup's uplink and recorders' feeds
+            # through the internal ClusterIP were refused (seen in test_ingest_features; not yet
+            # understood: kube-proxy's masquerading or the engine's view of a Service address).
+            # test_network_policy.py applies the workers' policies where it tests them.
+            "operatorAppliesWorkerPolicies": False,
             "metricsFrom": [
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
             ],

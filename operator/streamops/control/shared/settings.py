@@ -280,6 +280,9 @@ class OperatorSettings(BaseModel):
         "playback_http_route_parent_refs",
         "playback_http_route_hostnames",
         "tenancy_allowed_annotations",
+        "egress_allow_cidrs",
+        "egress_cluster_cidrs",
+        "trusted_proxy_cidrs",
         mode="before",
     )
     @classmethod
@@ -309,14 +312,6 @@ class OperatorSettings(BaseModel):
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else None
         return value or None
-
-    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", "trusted_proxy_cidrs", mode="before")
-    @classmethod
-    def _cidrs_json(cls, value: object) -> object:
-        """A JSON list from the environment (the chart writes it with toJson); empty is none."""
-        if isinstance(value, str):
-            value = json.loads(value) if value.strip() else []
-        return value
 
     @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", "trusted_proxy_cidrs")
     @classmethod

@@ -119,7 +119,7 @@ class IngestWorker:
         self._metrics()
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
         self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
-        self.caps = LoadCaps(self.registry, self._labels, client=lambda request: self.playback.client(request))
+        self.caps = LoadCaps(self.registry, self._labels, client=self.playback.client)
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:

@@ -257,6 +257,35 @@ def test_playlists_with_durations_are_cached_apart_and_media_with_them_as_withou
     assert session_hash("durations") in stand.edge.viewers()["streams"][STREAM]["llhls"]
 
 
+def newest_listed(text: str) -> str:
+    """The blocking arguments for the newest part a playlist lists."""
+    sequence = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)[1])  # type: ignore[index]
+    tail = text.rsplit("#EXTINF", 1)[1]
+    listed = len(LISTED_PART.findall(tail))
+    if listed:
+        return f"?_HLS_msn={sequence + text.count('#EXTINF')}&_HLS_part={listed - 1}"
+    return f"?_HLS_msn={sequence + text.count('#EXTINF') - 1}"
+
+
+def test_an_origin_answer_newer_than_asked_answers_its_own_newest_part_too(stand: Stand) -> None:
+    """The origin answers a blocking request with its newest playlist. When that lists more than the
+    edge knew (a loaded origin, a viewer who last asked parts ago), the next viewer asking for what
+    it lists (the edge's "now": its newest part) is served that answer, not a second origin request;
+    and asking again for exactly what was asked is served what was cached for it."""
+    text = get(stand.edge_url(PLAYLIST))[2].decode()  # what the edge knows
+    time.sleep(1.0)  # the origin moves on by several parts; the edge does not look
+    stale = newest_listed(text)
+    before = stand.origin_requests("playlist_blocking")
+    first = get(stand.edge_url(PLAYLIST, query=stale))
+    assert first[0] == 200 and first[1].get(CACHE) == "miss"
+    newer = newest_listed(first[2].decode())
+    assert newer != stale, "the origin's answer lists more than was asked"
+    second = get(stand.edge_url(PLAYLIST, query=newer + "&_sid=next"))
+    again = get(stand.edge_url(PLAYLIST, query=stale + "&_sid=again"))
+    assert [(r[1].get(CACHE), r[2]) for r in (second, again)] == [("hit", first[2])] * 2
+    assert stand.origin_requests("playlist_blocking") - before == 1
+
+
 @pytest.mark.parametrize(
     "case, refusal",
     [

@@ -208,6 +208,19 @@ local function arg_value(args, name_eq)
 end
 -- `?get_duration_sec=true` on a playlist (the ingest's segment_durations.py).
 local DURATIONS = "get_duration_sec="
+
+-- A playlist's query as keyed and sent to the origin ("" when plain): the blocking arguments, the
+-- skip, and the modifier (segment_durations.py changes the body, so it is in the key and goes to
+-- the origin; a segment's or part's duration_sec= is left out of both: it shares the plain entry).
+local function playlist_query(blocking, skipping, timed)
+    local present = {}
+    present[#present + 1] = blocking
+    present[#present + 1] = skipping
+    if timed then
+        present[#present + 1] = DURATIONS .. "true"
+    end
+    return #present > 0 and "?" .. concat(present, "&") or ""
+end
 local SAFE_PATH = [[^[A-Za-z0-9._~/-]*$]]
 
 -- What follows from a request's path alone: {log_path} for no stream of this edge, else also the
@@ -340,8 +353,9 @@ function M.handle()
     -- numbers in their shortest form: any other argument, order or spelling is the same request.
     local args = var.args
     local query = ""
+    local blocking, skipping, timed
     if args and kind == "playlist" then
-        local msn, part, skipping
+        local msn, part
         if find(args, "_HLS_", 1, true) then
             for _, a in ipairs(HLS_ARGS) do
                 local value = arg_value(args, a[2])
@@ -364,7 +378,7 @@ function M.handle()
             stats.request(label, "playlist", "none")
             return refuse(400, "_HLS_part needs _HLS_msn")
         end
-        local blocking
+        timed = arg_value(args, DURATIONS) == "true"
         if msn then
             local verdict, now_args = live.judge(d.path_key, msn, part)
             if verdict == "unknown" or verdict == "ahead" then
@@ -381,7 +395,14 @@ function M.handle()
                 stats.request(label, "playlist_blocking", "none")
                 return refuse(400, "_HLS_msn/_HLS_part is too far ahead of the live edge")
             elseif verdict == "now" then
-                blocking = now_args
+                -- An answer cached for exactly what was asked lists the asked part: it is served
+                -- (BLOCKING_TTL's promise). Otherwise the newest listed part stands for it.
+                local asked = "_HLS_msn=" .. msn .. (part and "&_HLS_part=" .. part or "")
+                if store.cached(d.path_key .. playlist_query(asked, skipping, timed) .. d.signed) then
+                    blocking = asked
+                else
+                    blocking = now_args
+                end
             elseif verdict == "ok" then
                 blocking = "_HLS_msn=" .. msn .. (part and "&_HLS_part=" .. part or "")
             end -- "unknown" still: no parts in this playlist, so nothing to block on: the plain one
@@ -389,17 +410,7 @@ function M.handle()
                 kind = "playlist_blocking"
             end
         end
-        local present = {}
-        present[#present + 1] = blocking
-        present[#present + 1] = skipping
-        -- The playlist modifier (segment_durations.py) changes the body: in the key, and to the
-        -- origin. A segment's or part's duration_sec= is left out of both: it shares the plain entry.
-        if arg_value(args, DURATIONS) == "true" then
-            present[#present + 1] = DURATIONS .. "true"
-        end
-        if #present > 0 then
-            query = "?" .. concat(present, "&")
-        end
+        query = playlist_query(blocking, skipping, timed)
     end
     if log then
         var.edge_kind = kind
@@ -430,6 +441,14 @@ function M.handle()
     local a, cache
     if kind == "playlist" or kind == "playlist_blocking" then
         a, cache = playlist(d, key, kind, upstream, log_path)
+        if kind == "playlist_blocking" and cache == "miss" and a.status == 200 then
+            -- The origin answers with its newest playlist, which may list more than was asked:
+            -- it is also the answer to the request its newest part stands for ("now" requests).
+            local newest = live.newest(a.body)
+            if newest and newest ~= blocking then
+                store.alias(d.path_key .. playlist_query(newest, skipping, timed) .. d.signed, a)
+            end
+        end
     else
         a, cache = store.fetch(key, kind, d.origin, upstream, log_path, label, d.ext)
     end

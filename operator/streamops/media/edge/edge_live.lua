@@ -3,7 +3,8 @@
 -- be a cache key and an origin request of its own (issue 37, finding 6).
 --   learn(): from every playlist answer the edge fetched (shared dict: all workers know it);
 --   judge(): "ok", "now" (already listed: served as the request for the newest listed part, one
---   key for all of them; the spec lets a server answer with a later playlist), "ahead" (too far in
+--   key for all of them; the spec lets a server answer with a later playlist; newest() names the
+--   key an answer stands for), "ahead" (too far in
 --   the future: 400, RFC 8216bis 6.2.5.2) or "unknown" (the caller learns the playlist first).
 -- docs/design/playback.md, "The edge".
 local live = ngx.shared.edge_live
@@ -68,6 +69,23 @@ function M.learn(key, body)
     end
 end
 
+local function newest_args(last, last_part)
+    if last_part >= 0 then
+        return ("_HLS_msn=%d&_HLS_part=%d"):format(last, last_part)
+    end
+    return ("_HLS_msn=%d"):format(last)
+end
+
+-- The blocking arguments that stand for every part playlist `body` lists (its newest), or nil.
+function M.newest(body)
+    local f = facts(body)
+    if not f then
+        return nil
+    end
+    local last, last_part = f:match("^(%d+) (%-?%d+) ")
+    return newest_args(tonumber(last), tonumber(last_part))
+end
+
 -- The verdict on a blocking request for (msn, part) (part nil: a whole segment) of playlist `key`,
 -- and for "now" the arguments that stand for it ("_HLS_msn=..[&_HLS_part=..]").
 function M.judge(key, msn, part)
@@ -85,10 +103,7 @@ function M.judge(key, msn, part)
     -- Already listed: the origin answers at once, with its newest playlist; so the request for the
     -- newest listed part stands for all of them.
     if msn <= complete or (part and msn == last and part <= last_part) then
-        if last_part >= 0 then
-            return "now", ("_HLS_msn=%d&_HLS_part=%d"):format(last, last_part)
-        end
-        return "now", ("_HLS_msn=%d"):format(last)
+        return "now", newest_args(last, last_part)
     end
     -- RFC 8216bis 6.2.5.2: more than two segments past the last listed one, or a part more than
     -- the Advance Part Limit past the last listed part, is a Bad Request.

@@ -271,6 +271,32 @@ function M.respond(a, cache, log)
     ngx.print(a.body)
 end
 
+-- Keeps answer `a` (fetched under another key) also as the answer for `key` until it expires,
+-- unless `key` has one already.
+function M.alias(key, a)
+    local t = a.expires - now()
+    if t <= 0 or a.file then
+        return
+    end
+    local lines = { ("%.3f %d -"):format(a.expires, a.status) }
+    local headers = a.headers
+    for i = 1, #headers, 2 do
+        lines[#lines + 1] = headers[i] .. ": " .. headers[i + 1]
+    end
+    if objects:add(key, table.concat(lines, "\n") .. "\n\n" .. a.body, t) then
+        keep(key, a)
+    end
+end
+
+-- Whether an answer for `key` is cached (in this worker's copies or the shared dict).
+function M.cached(key)
+    local a = decoded[key]
+    if a and a.expires > now() then
+        return true
+    end
+    return objects:get(key) ~= nil
+end
+
 -- The answer for `key` (`a.status`, for the counters) and how it was found (hit, miss, collapsed):
 -- from this worker's copies, the shared dict, or the origin (`origin`, `upstream_uri`, `log_path`,
 -- `stream_label`, `ext`: the origin request's), once for all who ask at the same time.

@@ -382,6 +382,7 @@ def new_namespace(cluster: Cluster, ns: str, with_secret: bool) -> None:
     cluster.kubectl("create", "namespace", ns)
     if with_secret:
         cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+        cluster.allow_reference(ns, "hook-secret")
 
 
 # ---------------------------------------------------------------------------- latency round

@@ -328,6 +328,7 @@ def exercise_webhooks(admin: Cluster, ns: str) -> None:
     """A StreamWebhook (docs/design/webhooks.md): the namespace's outboxes listed, one created per
     selected stream, its status written; deleted, the drained outboxes go."""
     admin.kubectl("create", "secret", "generic", "hook", "-n", ns, "--from-literal=secret=s3cret-value")
+    admin.allow_reference(ns, "hook")
     hook = {
         "apiVersion": f"{GROUP}/v1alpha1",
         "kind": "StreamWebhook",

@@ -39,6 +39,7 @@ BUCKET = "recordings"
 DAY_SECONDS = 20  # retention's day in this module: a video expires 20 s after it ended (deleteAfterDays 1)
 RETENTION_ENV = {"STREAMOPS_RETENTION_DAY_SECONDS": str(DAY_SECONDS), "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1"}
 QUOTA_ENV = "STREAMOPS_RECORDINGS_QUOTA_BYTES"
+ALLOWED = {"streaming.streamops.dev/allow-reference": "true"}  # Secrets the specs may name (tenancy.md)
 # The stream's own identifiers (spec.clientUserId / clientEntityData): into sidecars, webhook data, Events.
 CLIENT = {"clientUserId": 4200000000123, "clientEntityData": '{"team": "ünï", "plan": "pro"}'}
 CLIENT_ANNOTATIONS = {
@@ -120,7 +121,7 @@ def test_recordings_to_object_storage(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "hook"},
+            "metadata": {"name": "hook", "labels": ALLOWED},
             "stringData": {"secret": "hook-secret-value"},
         },
         {
@@ -157,7 +158,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "wrong-creds"},
+            "metadata": {"name": "wrong-creds", "labels": ALLOWED},
             "stringData": wrong_secret,
         },
         livestream("cam", screenshots={"enabled": False}, **CLIENT),

@@ -2,17 +2,25 @@
 docs/design/tenancy.md), on a real API server with the suite's operator: a route under another
 namespace's prefix, an annotation off the allow-list, a Secret its owner did not label. Each is
 refused with Ready False / Stalled True, reason RefusedByPolicy, a message naming what and why,
-and a Warning Event; the refused object is not made; the stream's ingest goes on.
+and a Warning Event; the refused object is not made; the stream's ingest goes on. The same for the
+Secrets other kinds name: a Recording's object storage credentials (no recorder) and a
+StreamWebhook's signing secret (nothing sent to its receiver, a real HTTP server); both go on by
+themselves once the Secret is labelled.
 (LoadBalancer refusal: the suite's admin allows it for the exposure tests; tests/unit/test_tenancy.py.)"""
 
 from __future__ import annotations
 
-from devtools.catalog import livestream, restream
+from pathlib import Path
+
+from devtools.catalog import clip, livestream, recording, restream
 from devtools.cluster.kubectl import condition
+from devtools.media.webhook_receiver import WebhookReceiver
+from devtools.ports import free_port
 from devtools.waits import eventually
 
 LABEL = "streaming.streamops.dev/allow-reference"
 KEY = "tenant-b-db-password-9f31"
+ACCESS, SECRET_ACCESS = "AKIATENANTBPROD00001", "tenant-b-production-secret-access-key"
 
 
 def refused(cluster, ns, name="cam", kind="livestreams"):
@@ -84,3 +92,67 @@ def test_a_restream_never_sends_an_unlabelled_secret(cluster, operator, namespac
     message = refused(cluster, namespace, "out", "restreams")
     assert "Secret db named in streamKeySecretRef is not labelled" in message and KEY not in message
     assert cluster.get("pods", namespace, "out-pusher") is None
+
+
+def test_a_recording_never_hands_an_unlabelled_secret_to_its_recorder(cluster, operator, namespace):
+    """The recorder would get the keys by env and sign its uploads to the spec's endpoint with them."""
+    ns = namespace
+    keys = {"accessKeyId": ACCESS, "secretAccessKey": SECRET_ACCESS}
+    s3 = {"endpoint": "https://s3.tenant-a.example", "bucket": "loot", "credentialsSecret": "prod-s3"}
+    cluster.apply(
+        ns,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "prod-s3"}, "stringData": keys},
+        livestream("cam", screenshots={"enabled": False}),
+        recording("rec", storage={"s3": s3}),
+    )
+    message = refused(cluster, ns, "rec", "recordings")
+    assert f"Secret prod-s3 named in storage.s3.credentialsSecret is not labelled {LABEL}=true" in message
+    assert ACCESS not in message and SECRET_ACCESS not in message
+    warned(cluster, ns, "rec")
+    assert cluster.get("pods", ns, "rec-recorder") is None
+    # The owner opts in: the recorder is made (Secrets are not watched: the loop looks again soon).
+    cluster.allow_reference(ns, "prod-s3")
+    pod = eventually(lambda: cluster.get("pods", ns, "rec-recorder"), timeout=30, what="the recorder once labelled")
+    refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in pod["spec"]["containers"][0]["env"] if "valueFrom" in e]
+    assert "prod-s3" in refs
+    eventually(lambda: condition(cluster.get("recordings", ns, "rec"), "Stalled") is None, what="Stalled gone")
+
+
+def test_a_webhook_never_signs_with_an_unlabelled_secret(cluster, operator, namespace, tmp_path: Path):
+    """The receiver would get HMACs keyed with any key of any Secret of the namespace."""
+    ns = namespace
+    receiver = WebhookReceiver("127.0.0.1", free_port(), tmp_path / "hooks.jsonl", [KEY]).start()
+    try:
+        cluster.kubectl("create", "secret", "generic", "db", "-n", ns, f"--from-literal=password={KEY}")
+        hook = {
+            "apiVersion": "streaming.streamops.dev/v1alpha1",
+            "kind": "StreamWebhook",
+            "metadata": {"name": "hooks"},
+            "spec": {"url": receiver.url, "secretRef": {"name": "db", "key": "password"}},
+        }
+        cluster.apply(ns, hook, livestream("cam", screenshots={"enabled": False}))
+        message = refused(cluster, ns, "hooks", "streamwebhooks")
+        assert f"Secret db named in spec.secretRef is not labelled {LABEL}=true" in message and KEY not in message
+        warned(cluster, ns, "hooks")
+        # An event meanwhile (a Clip of a stream without DVR fails): kept, not sent.
+        eventually(lambda: cluster.get("configmaps", ns, "streamops-events-cam"), what="the stream's outbox")
+        cluster.apply(ns, clip("late", lastSeconds=5))
+        eventually(
+            lambda: (cluster.get("streamwebhooks", ns, "hooks").get("status") or {}).get("backlog", 0) >= 1,
+            timeout=20,
+            what="the event waiting",
+        )
+        assert receiver.entries() == [], "nothing reached the receiver"
+        # The owner opts in: the waiting event goes out, signed with it, and Ready comes back.
+        cluster.allow_reference(ns, "db")
+        eventually(lambda: receiver.events(), timeout=30, what="the event once labelled")
+        assert {e["type"] for e in receiver.events()} == {"dev.streamops.clip.failed"}
+        assert all(e["verified"] for e in receiver.entries())
+        eventually(
+            lambda: (c := condition(cluster.get("streamwebhooks", ns, "hooks"), "Ready")) and c["status"] == "True",
+            timeout=30,
+            what="Ready again",
+        )
+        assert condition(cluster.get("streamwebhooks", ns, "hooks"), "Stalled") is None
+    finally:
+        receiver.stop()

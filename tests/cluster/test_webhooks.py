@@ -90,6 +90,7 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     wrong = receivers("wrong", ["not-the-secret"])
     slow = receivers("slow", [SECRET], delay=4.0)
     cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.allow_reference(ns, "hook-secret")
     cluster.apply(
         ns,
         webhook("hooks", hooks.url),
@@ -233,6 +234,7 @@ def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
     port = free_port()
     hooks = receivers("hooks", [SECRET], port=port)
     cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.allow_reference(ns, "hook-secret")
     cluster.apply(ns, webhook("hooks", hooks.url, events=["stream.*"]))
     cluster.apply(ns, livestream("cam", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False}))
     eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="ingest Pod")
@@ -315,6 +317,7 @@ def test_a_receiver_at_an_address_outside_the_allow_list_gets_nothing(cluster, o
     allowed = receivers("allowed", [SECRET])
     internal = receivers("internal", [SECRET], host="127.0.0.2")
     cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.allow_reference(ns, "hook-secret")
     cluster.apply(ns, webhook("allowed", allowed.url), webhook("internal", internal.url))
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
     # The stream's outbox (its baseline) first, then an event: a Clip of a stream without DVR fails.

@@ -162,12 +162,16 @@ def test_secrets_are_manifests_the_recording_can_name(s3: S3Server) -> None:
     import base64
 
     creds = s3.credentials_secret("s3-credentials", "team")
-    assert creds["kind"] == "Secret" and creds["metadata"] == {"name": "s3-credentials", "namespace": "team"}
+    # Labelled for use by specs (docs/design/tenancy.md), unless a test wants one that is not.
+    labels = {"streaming.streamops.dev/allow-reference": "true"}
+    assert creds["kind"] == "Secret"
+    assert creds["metadata"] == {"name": "s3-credentials", "namespace": "team", "labels": labels}
     decoded = {k: base64.b64decode(v).decode() for k, v in creds["data"].items()}
     assert decoded == {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}
     ca = s3.ca_secret("s3-ca", "team")
-    assert s3.ca_file is not None
+    assert s3.ca_file is not None and ca["metadata"]["labels"] == labels
     assert base64.b64decode(ca["data"]["ca.crt"]).decode() == s3.ca_file.read_text()
+    assert "labels" not in s3.credentials_secret("s3-credentials", "team", allow_reference=False)["metadata"]
 
 
 def test_curl_put_seconds(s3: S3Server, tmp_path: Path) -> None:

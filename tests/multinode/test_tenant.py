@@ -56,6 +56,7 @@ def test_a_webhook_at_an_internal_service_is_refused_by_policy(
 ) -> None:
     ns = namespace
     cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, "--from-literal=secret=s3cret-hook-key")
+    cluster.allow_reference(ns, "hook-secret")
     stream = start_stream(cluster, ns, screenshots={"enabled": False})
     # The stream's own internal Service, by its ClusterIP: what a port scan of the cluster would try.
     internal = (cluster.get("services", ns, "cam-ingest-internal") or {})["spec"]["clusterIP"]

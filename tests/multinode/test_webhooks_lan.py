@@ -65,6 +65,7 @@ def test_a_lan_receiver_gets_every_event_once_across_the_leader_operator_pod_del
     try:
         receiver.start()
         cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+        cluster.allow_reference(ns, "hook-secret")
         cluster.apply(ns, webhook("hooks", receiver.url, events=["stream.*"]))
         stream = start_stream(cluster, ns, screenshots={"enabled": False})
         url = rtmp_url(cluster, ns, stream)

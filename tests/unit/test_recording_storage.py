@@ -40,6 +40,7 @@ from streamops.control.shared.recordings_claim import CLAIM_LABEL
 from streamops.control.shared.retention import expiry_due
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.redaction import Redactor
 
 NS = "media"
@@ -180,8 +181,10 @@ def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def secret(name: str, **data: str) -> dict[str, Any]:
+    """A Secret its owner labelled for use by specs (tests/unit/test_tenancy.py: one that is not)."""
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+    metadata = {"name": name, "labels": dict(ALLOW_REFERENCE_LABELS)}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded}
 
 
 def reconcile(api: FakeKubeApi, settings: OperatorSettings = SETTINGS, **hints: Any):

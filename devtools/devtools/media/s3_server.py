@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 
 from devtools import pki
 from devtools.address_plan import OUTSIDE_IP
@@ -146,15 +147,18 @@ class S3Server(_Peer):
                 found[obj["Key"]] = obj["Size"]
         return found
 
-    def credentials_secret(self, name: str, namespace: str) -> dict[str, Any]:
-        """A v1 Secret manifest with the root credentials, as S3Storage.credentialsSecret names it."""
-        return _secret(name, namespace, dict(zip(CREDENTIAL_KEYS, (self.access_key, self.secret_key), strict=True)))
+    def credentials_secret(self, name: str, namespace: str, allow_reference: bool = True) -> dict[str, Any]:
+        """A v1 Secret manifest with the root credentials, as S3Storage.credentialsSecret names it:
+        labelled for use by specs (docs/design/tenancy.md) unless `allow_reference` is false."""
+        values = dict(zip(CREDENTIAL_KEYS, (self.access_key, self.secret_key), strict=True))
+        return _secret(name, namespace, values, allow_reference)
 
-    def ca_secret(self, name: str, namespace: str) -> dict[str, Any]:
-        """A v1 Secret manifest with the CA bundle (key ca.crt), as S3Storage.caSecret names it."""
+    def ca_secret(self, name: str, namespace: str, allow_reference: bool = True) -> dict[str, Any]:
+        """A v1 Secret manifest with the CA bundle (key ca.crt), as S3Storage.caSecret names it
+        (labelled as credentials_secret's)."""
         if self.ca_file is None:
             raise RuntimeError("S3Server(tls=False) has no CA")
-        return _secret(name, namespace, {CA_KEY: self.ca_file.read_text()})
+        return _secret(name, namespace, {CA_KEY: self.ca_file.read_text()}, allow_reference)
 
     def lan_relay(self, netns: str, address: str = OUTSIDE_IP, port: int = LAN_RELAY_PORT) -> S3LanRelay:
         """A relay (not started) from `address`:`port` inside the network namespace `netns` to this
@@ -244,15 +248,12 @@ class S3LanRelay(_Peer):
             self._proc = None
 
 
-def _secret(name: str, namespace: str, values: dict[str, str]) -> dict[str, Any]:
+def _secret(name: str, namespace: str, values: dict[str, str], allow_reference: bool) -> dict[str, Any]:
     data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "Opaque",
-        "data": data,
-    }
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if allow_reference:
+        metadata["labels"] = {ALLOW_REFERENCE_LABEL: "true"}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque", "data": data}
 
 
 # --- the benchmark's reference client --------------------------------------------------------------------

@@ -117,14 +117,16 @@ class S3Storage(KubeModel):
     credentials_secret: str = Field(
         min_length=1,
         max_length=NAME_MAX,
-        description="Secret of the Recording's namespace with the keys accessKeyId and secretAccessKey. Never "
-        "copied into status, Events or logs.",
+        description="Secret of the Recording's namespace with the keys accessKeyId and secretAccessKey, labelled "
+        "streaming.streamops.dev/allow-reference=true (else no worker uses it). Never copied into status, Events or "
+        "logs.",
     )
     ca_secret: str | None = Field(
         default=None,
         max_length=NAME_MAX,
         description="Secret (same namespace) whose key ca.crt is the CA bundle the endpoint's certificate is "
-        "checked against (a private CA). Default: the system's CAs.",
+        "checked against (a private CA), labelled streaming.streamops.dev/allow-reference=true. Default: the "
+        "system's CAs.",
     )
     delete_after_days: int | None = Field(
         default=None,

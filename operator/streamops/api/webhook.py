@@ -88,7 +88,8 @@ class StreamWebhookSpec(KubeModel):
     )
     secret_ref: WebhookSecretRef = Field(
         description="The Secret with the HMAC-SHA256 signing secret (key `secret`, and `previous` while rotating). "
-        "Signatures follow Standard Webhooks: header webhook-signature `v1,<base64 HMAC of id.timestamp.body>`."
+        "Signatures follow Standard Webhooks: header webhook-signature `v1,<base64 HMAC of id.timestamp.body>`. "
+        "The Secret must be labelled streaming.streamops.dev/allow-reference=true, else nothing is sent."
     )
     events: list[EventFilter] = Field(
         default_factory=list,
@@ -131,8 +132,9 @@ class StreamWebhookStatus(ConditionedStatus):
     """Observed state of the subscription, written by the operator."""
 
     conditions: list[Condition] = conditions_field(
-        "Ready (True while deliveries succeed or nothing waits; False with DeliveryFailing, SecretNotFound or "
-        "Paused); Stalled appears only while true."
+        "Ready (True while deliveries succeed or nothing waits; False with DeliveryFailing, SecretNotFound, "
+        "RefusedByPolicy or Paused); Stalled (RefusedByPolicy: the Secret lacks its opt-in label) appears only "
+        "while true."
     )
     last_delivery: Delivery | None = Field(default=None, description="The last event the receiver accepted.")
     last_failure: Delivery | None = Field(default=None, description="The last failed attempt.")

@@ -1,6 +1,7 @@
 """Reconcile one Clip: the checks that refuse it before any Pod (its stream, DVR, range and
-rendition; the recordings quota; its storage's Secrets), then the recordings claim and the clipper Pod, which exists
-until the Clip's final status is written. Status is written by the status loop."""
+rendition; the recordings quota; its storage's Secrets, present and labelled for use by specs), then
+the recordings claim and the clipper Pod, which exists until the Clip's final status is written.
+Status is written by the status loop."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from streamops.control.shared.recordings_claim import ensure_recordings_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE
-from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
+from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ClipOutcome:
     stream_uid: str | None = None
     refused: Refused | None = None  # no Pod: the Clip is refused before any cut
     storage: RecordingStorage | None = None
-    storage_refused: StorageRefusal | None = None  # no Pod yet: a Secret of the storage is missing
+    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing (or refused)
 
 
 def final_in_status(raw: Body) -> bool:
@@ -109,10 +110,10 @@ def reconcile_clip(
         if refused is not None:
             return ClipOutcome(generation, stream_uid=stream.metadata.uid, refused=refused)
         storage = resolved_storage(clip, stream, settings)
-        if current is None and storage.s3 is not None:
-            missing = missing_storage_secret(api, namespace, storage.s3)
-            if missing is not None:
-                return ClipOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=missing)
+        unusable = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
+        if unusable is not None and (current is None or unusable.by_policy):
+            remove_pod(api, current, uid, allocator)  # (a clipper the policy refuses goes: see reconcile_recording)
+            return ClipOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=unusable)
         if current is None:
             ensure_recordings_claim(api, namespace, storage, settings)
         ingest_ports = host_ports = None

@@ -93,7 +93,7 @@ def clip_status(clip: Clip, observed: ClipperObservation, now: datetime) -> Clip
         ]
     elif not observed.stream_exists and t is None:
         conditions = _stalled(reasons.STREAM_NOT_FOUND, f"LiveStream {stream} does not exist", "Unknown")
-    elif observed.storage_refused is not None and not observed.pod.exists:
+    elif observed.storage_refused is not None and (observed.storage_refused.by_policy or not observed.pod.exists):
         conditions = _stalled(observed.storage_refused.reason, observed.storage_refused.message, "Unknown")
     elif t is not None:
         reason = {"waiting": reasons.WAITING, "cutting": reasons.CUTTING}.get(t.state, reasons.STORING)

@@ -64,10 +64,11 @@ def recording_update(
         return loop.invalid_spec_status(raw, outcome), [], False
     extras = extras or Extras()
     pod = pod or PodObservation(name=recorder_pod_name(loop.name))
+    refused = outcome.storage_refused  # (a missing Secret does not stop a recorder that runs; the policy does)
     observation = replace(
         RecorderObservation.observe(pod, telemetry, stream, outcome.generation),
         storage=outcome.storage,
-        storage_refused=outcome.storage_refused if not pod.exists else None,
+        storage_refused=refused if refused is not None and (refused.by_policy or not pod.exists) else None,
         quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
         expired=dict(extras.expiry.expired),

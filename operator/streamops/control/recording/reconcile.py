@@ -1,5 +1,6 @@
 """Reconcile one Recording: the recordings PVC and the recorder Pod (a new one, or the stream's
-adopted standby recorder), or no Pod when its storage's Secrets are missing or the quota is full.
+adopted standby recorder), or no Pod when its storage's Secrets are missing or not labelled for
+use by specs (tenancy.py), or the quota is full.
 Status is written by the status loop from what the recorder reports."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.video_storage import StorageRefusal, missing_storage_secret
+from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class RecordingOutcome:
     stream_uid: str | None = None  # the stream the Pod was built for
     start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
     storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
-    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing
+    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
     no_space: bool = False  # no Pod: the quota was full before the recorder started
 
 
@@ -117,12 +118,14 @@ def reconcile_recording(
         storage = resolved_storage(recording, stream, settings)
         if current is None and quota_full:
             return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, no_space=True)
-        if current is None and storage.s3 is not None:
-            refused = missing_storage_secret(api, namespace, storage.s3)
-            if refused is not None:
-                return RecordingOutcome(
-                    generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=refused
-                )
+        refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
+        if refused is not None and (current is None or refused.by_policy):
+            # A recorder the policy refuses goes (made before the policy, or its Secret's label was
+            # taken away): it finalises and exits, and no new one starts until the label is there.
+            remove_pod(api, current, uid, allocator)
+            return RecordingOutcome(
+                generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=refused
+            )
         if current is None:
             ensure_recordings_claim(api, namespace, storage, settings)
         ingest_ports = host_ports = None

@@ -163,7 +163,7 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
             Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
             Observed(RECORDING, "False", reasons.STOPPING, "finalising the videos"),
         ]
-    elif observed.storage_refused is not None and not recording_now:
+    elif observed.storage_refused is not None and (observed.storage_refused.by_policy or not recording_now):
         refused = observed.storage_refused
         conditions = [
             Observed(READY, "False", refused.reason, refused.message),

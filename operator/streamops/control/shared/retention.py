@@ -23,6 +23,8 @@ from streamops.contract.recorder import sidecar_key
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.object_loop import ObjectLoop, utcnow
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.video_storage import read_storage_secrets, storage_refusal
 from streamops.redaction import Redactor
 from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
@@ -59,15 +61,22 @@ def stored_objects(video: Video) -> list[str]:
     return [r.url for r in video.renditions if r.url and r.url != video.url] + own
 
 
-def delete_videos(api: KubeApi, namespace: str, s3: S3Storage, videos: Sequence[Video]) -> list[str]:
+def delete_videos(
+    api: KubeApi, settings: OperatorSettings, namespace: str, s3: S3Storage, videos: Sequence[Video]
+) -> list[str]:
     """Delete each video, its other renditions, their sidecars and its VOD page (blocking: run it
     in a thread). The credentials come from the storage's Secret, the CA bundle from its CA Secret,
-    as the recorder gets them. Returns the videos' URLs deleted (a key already gone counts as
-    deleted). Raises ExpiryFailed (redacted) at the first failure, with the URLs deleted before it."""
+    as the recorder gets them, and under the same rule (video_storage.storage_refusal: an unlabelled
+    Secret is not used, nothing is sent). Returns the videos' URLs deleted (a key already gone counts
+    as deleted). Raises ExpiryFailed (redacted) at the first failure, with the URLs deleted before it."""
+    secrets = read_storage_secrets(api, namespace, s3)
+    refused = storage_refusal(s3, secrets, settings)
+    if refused is not None:
+        raise ExpiryFailed(refused.message)
     try:
-        access, secret = credentials(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
-        ca = ca_bundle(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret) if s3.ca_secret else None
-    except StorageSecretMissing as e:
+        access, secret = credentials(secrets.credentials, s3.credentials_secret)
+        ca = ca_bundle(secrets.ca, s3.ca_secret) if s3.ca_secret else None
+    except StorageSecretMissing as e:  # (storage_refusal said it already)
         raise ExpiryFailed(str(e)) from None
     redact = Redactor([access, secret])
     with tempfile.TemporaryDirectory(prefix="streamops-ca-") as tmp:
@@ -145,7 +154,7 @@ async def expire_videos(
     if not due:
         return
     try:
-        done = await loop.state.call(delete_videos, loop.state.api, loop.namespace, s3, due)
+        done = await loop.state.call(delete_videos, loop.state.api, settings, loop.namespace, s3, due)
         expiry.failing = False
     except ExpiryFailed as e:
         done = e.done

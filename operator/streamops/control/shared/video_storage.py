@@ -1,7 +1,8 @@
 """Where a kind that writes videos (a Recording's recorder, a Clip's clipper) puts them: its storage
 resolved against its stream's default, the worker's upload target (names only: the keys reach it
 by env from the Secret), the scratch or claim volume, and the check that the storage's Secrets
-exist before a Pod needs them. What the kinds share lives here, not in one kind's folder."""
+exist, and may be used (the tenancy policy's opt-in label), before a Pod needs them. What the kinds
+share lives here, not in one kind's folder."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from streamops.api import LiveStream
 from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
 from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Manifest
+from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.recordings_claim import default_storage
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_pod import secret_file_volume, spec_hash
-from streamops.storage.credentials import ca_problem, credentials_problem
+from streamops.storage.credentials import CA_FIELD, CREDENTIALS_FIELD, ca_problem, credentials_problem
 
 STORAGE_CREDENTIALS_MISSING = "StorageCredentialsMissing"  # the credentials Secret (or a key) is missing
 CA_SECRET_MISSING = "CaSecretMissing"  # the CA Secret (or its ca.crt) is missing
@@ -26,11 +29,25 @@ CA_SECRET_MISSING = "CaSecretMissing"  # the CA Secret (or its ca.crt) is missin
 
 @dataclass(frozen=True)
 class StorageRefusal:
-    """No worker Pod: a Secret the storage names is missing (reason, and a message naming the
-    Secret and key, never a value)."""
+    """No worker Pod: a Secret the storage names is missing, or the tenancy policy refuses it
+    (reason REFUSED_BY_POLICY: it lacks the opt-in label). A message naming the Secret and key,
+    never a value."""
 
     reason: str
     message: str
+
+    @property
+    def by_policy(self) -> bool:
+        """A running worker goes too: it must not go on using the Secret (a missing one it already has)."""
+        return self.reason == REFUSED_BY_POLICY
+
+
+@dataclass(frozen=True)
+class StorageSecrets:
+    """The storage's Secrets as read from the API (None: not there, or not named)."""
+
+    credentials: Body | None
+    ca: Body | None = None
 
 
 def resolve_storage(own: RecordingStorage | None, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
@@ -94,14 +111,42 @@ def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
     return pod
 
 
-def missing_storage_secret(api: KubeApi, namespace: str, s3: S3Storage) -> StorageRefusal | None:
-    """The storage's credentials Secret (both keys) and CA Secret (ca.crt) must exist before a
-    worker Pod does: a Pod without them would hang in CreateContainerConfigError. Names only."""
-    problem = credentials_problem(api.get("Secret", namespace, s3.credentials_secret), s3.credentials_secret)
+def read_storage_secrets(api: KubeApi, namespace: str, s3: S3Storage) -> StorageSecrets:
+    credentials = api.get("Secret", namespace, s3.credentials_secret)
+    return StorageSecrets(credentials, api.get("Secret", namespace, s3.ca_secret) if s3.ca_secret else None)
+
+
+def admins_storage(s3: S3Storage, settings: OperatorSettings) -> bool:
+    """The chart's own object storage (`recordings_s3`, used when neither the object nor its stream
+    names one): the admin's choice, never checked, as the operator's other defaults. A spec naming
+    anything else (another endpoint, bucket or key template with the same Secret) is checked."""
+    return settings.recordings_s3 is not None and s3 == settings.recordings_s3
+
+
+def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSettings) -> StorageRefusal | None:
+    """Whether a worker may store into `s3` (pure). First the tenancy policy (docs/design/tenancy.md):
+    a Secret a spec names must carry the opt-in label, or the worker would send its keys to the
+    spec's endpoint; then the credentials Secret (both keys) and CA Secret (ca.crt) must exist: a
+    Pod without them would hang in CreateContainerConfigError. Names only, never a value."""
+    if not admins_storage(s3, settings):
+        refused = [secret_reference_refusal(CREDENTIALS_FIELD, s3.credentials_secret, secrets.credentials, settings)]
+        if s3.ca_secret:
+            refused.append(secret_reference_refusal(CA_FIELD, s3.ca_secret, secrets.ca, settings))
+        messages = [m for m in refused if m is not None]
+        if messages:
+            return StorageRefusal(REFUSED_BY_POLICY, "; ".join(messages))
+    problem = credentials_problem(secrets.credentials, s3.credentials_secret)
     if problem is not None:
         return StorageRefusal(STORAGE_CREDENTIALS_MISSING, problem)
     if s3.ca_secret:
-        problem = ca_problem(api.get("Secret", namespace, s3.ca_secret), s3.ca_secret)
+        problem = ca_problem(secrets.ca, s3.ca_secret)
         if problem is not None:
             return StorageRefusal(CA_SECRET_MISSING, problem)
     return None
+
+
+def storage_secrets_refusal(
+    api: KubeApi, namespace: str, s3: S3Storage, settings: OperatorSettings
+) -> StorageRefusal | None:
+    """storage_refusal of the storage's Secrets as they are now."""
+    return storage_refusal(s3, read_storage_secrets(api, namespace, s3), settings)

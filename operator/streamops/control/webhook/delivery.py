@@ -33,6 +33,8 @@ from streamops.control.webhook.subscription import (
     FAILING_AFTER,
     DeliveryRecord,
     Subscription,
+    secret_refusal,
+    subscription_events,
     subscription_status,
 )
 from streamops.egress.pinning import pinned
@@ -45,6 +47,9 @@ BACKOFF_CAP_SECONDS = 30.0  # 1, 2, 4 … 30 s: a receiver back after 60 s gets 
 STATUS_SECONDS = 2.0  # the subscription's status is written at most this often
 IDLE_SECONDS = 60.0  # a quiet subscription still looks at its outboxes this often
 SECRET_CACHE_SECONDS = 5.0  # a rotated secret is used within this (plus the Secret's watch-free GET)
+# A Secret the tenancy policy refuses is read again this often: labelling it takes effect within
+# seconds (Secrets are not watched), as for the other kinds (docs/design/tenancy.md).
+REFUSED_RETRY_SECONDS = 5.0
 PREVIOUS_KEY = "previous"
 
 
@@ -114,10 +119,9 @@ class SubscriptionDelivery:
             while True:
                 self.wake.clear()
                 now = time.monotonic()
-                if self.sub.spec.active and now >= self._retry_at and await self._outboxes_read():
-                    secrets = await self._read_secrets()
-                    if secrets is not None:
-                        self._start_lanes(secrets)
+                due = self.sub.spec.active and now >= self._retry_at
+                if due and await self._outboxes_read() and await self._read_secrets() is not None:
+                    self._start_lanes()
                 await self._write_status()
                 await self._sleep()
         finally:
@@ -143,19 +147,24 @@ class SubscriptionDelivery:
         self.wake.set()
 
     # --- sending --------------------------------------------------------------------------------
-    def _start_lanes(self, secrets: list[bytes]) -> None:
+    def _start_lanes(self) -> None:
         for key, outbox in self.store.in_namespace(self.sub.namespace):
             if len(self._lanes) >= LANES:
                 return
             if key not in self._lanes and outbox.next_for(self.sub.uid) is not None:
-                self._lanes[key] = asyncio.create_task(self._lane(key, secrets), name=f"webhook-{key[1]}")
+                self._lanes[key] = asyncio.create_task(self._lane(key), name=f"webhook-{key[1]}")
 
-    async def _lane(self, key: StreamKey, secrets: list[bytes]) -> None:
+    async def _lane(self, key: StreamKey) -> None:
         try:
             while time.monotonic() >= self._retry_at and self.sub.spec.active:
                 outbox = self.store.outboxes.get(key)
                 event = outbox.next_for(self.sub.uid) if outbox else None
                 if event is None:
+                    return
+                # Per event (cached SECRET_CACHE_SECONDS): a long backlog stops once the Secret is
+                # gone or refused, and goes on with a rotated one.
+                secrets = await self._read_secrets()
+                if secrets is None:
                     return
                 if not await self._send(event, secrets):
                     return
@@ -254,10 +263,14 @@ class SubscriptionDelivery:
         except (ApiError, OSError) as e:
             log.warning("webhook %s/%s: reading its Secret failed: %s", self.sub.namespace, self.sub.name, e)
             return None
-        secrets = secrets_of(secret, ref.key)
-        self.record.secret_missing = secrets is None
+        refused = secret_refusal(self.sub, secret, self.state.settings)
+        secrets = secrets_of(secret, ref.key) if refused is None else None
+        self.record.secret_refused = refused
+        self.record.secret_missing = refused is None and secrets is None
         self._secrets = (time.monotonic(), secrets)
-        if secrets is None:
+        if refused is not None:
+            self._retry_at = time.monotonic() + REFUSED_RETRY_SECONDS
+        elif secrets is None:
             self._retry_at = time.monotonic() + BACKOFF_CAP_SECONDS
         return secrets
 
@@ -309,4 +322,7 @@ class SubscriptionDelivery:
             log.warning("webhook %s/%s: status not written: %s", self.sub.namespace, self.sub.name, e)
             return
         self._status_written = comparable
-        self.conditions = [Condition.model_validate(c) for c in status["conditions"]]
+        written = [Condition.model_validate(c) for c in status["conditions"]]
+        for t in subscription_events(self.conditions, written):
+            self._event(t.type, t.reason, t.message)
+        self.conditions = written

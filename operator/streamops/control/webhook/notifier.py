@@ -16,8 +16,9 @@ from typing import Any
 
 import aiohttp
 import kopf
+from pydantic import ValidationError
 
-from streamops.api.common import client_fields, spec_client
+from streamops.api.common import Condition, client_fields, spec_client
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
@@ -66,6 +67,13 @@ class StreamSeen:
 
 
 WEBHOOK_KINDS = frozenset(FACTS)  # the kinds whose status changes are webhook events
+
+
+def written_conditions(status: Mapping[str, Any]) -> list[Condition]:
+    try:
+        return [Condition.model_validate(c) for c in status.get("conditions") or []]
+    except ValidationError:
+        return []
 
 
 @dataclass
@@ -127,11 +135,15 @@ class Notifier:
                 self._forget_subscription(namespace)
             return
         if delivery is None:
+            status = body.get("status") or {}
             record = DeliveryRecord(
-                delivered=int((body.get("status") or {}).get("delivered") or 0),
-                expired=int((body.get("status") or {}).get("expired") or 0),
+                delivered=int(status.get("delivered") or 0),
+                expired=int(status.get("expired") or 0),
             )
             delivery = SubscriptionDelivery(sub, body, self.store, self.state, self.session, record)
+            # Its conditions as written (a restarted operator neither moves their times nor posts
+            # their Events again).
+            delivery.conditions = written_conditions(status)
             self.deliveries[uid] = delivery
             self._tasks[uid] = asyncio.create_task(delivery.run(), name=f"webhook-{namespace}/{sub.name}")
             if self._pruner is None:

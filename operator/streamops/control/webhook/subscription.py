@@ -1,5 +1,6 @@
-"""A StreamWebhook as the notifier uses it (pure): which streams and event types it wants, and its
-status from what its delivery task saw."""
+"""A StreamWebhook as the notifier uses it (pure): which streams and event types it wants, whether
+its signing Secret may be used (the tenancy policy's opt-in label), and its status and Events from
+what its delivery task saw."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from pydantic import ValidationError
 
 from streamops.api.common import Condition
 from streamops.api.webhook import LabelSelector, StreamWebhookSpec
-from streamops.control.shared.conditions import READY, Observed, merge_conditions
+from streamops.control.shared.conditions import (
+    READY,
+    REFUSED_BY_POLICY,
+    STALLED,
+    Observed,
+    Transition,
+    merge_conditions,
+)
+from streamops.control.shared.manifests import Body
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import secret_reference_refusal
 
 # Warning Event and Ready False once this many attempts in a row failed (≈1 min with the backoff).
 FAILING_AFTER = 5
@@ -80,10 +91,31 @@ class DeliveryRecord:
     last_delivery: dict[str, Any] | None = None
     last_failure: dict[str, Any] | None = None
     secret_missing: bool = False
+    secret_refused: str | None = None  # why the tenancy policy refuses the signing Secret (nothing is sent)
+
+
+def secret_refusal(sub: Subscription, secret: Body | None, settings: OperatorSettings) -> str | None:
+    """The signing Secret must carry the opt-in label (docs/design/tenancy.md): a subscription's
+    author could otherwise name any key of any Secret of the namespace, and the receiver they choose
+    would get HMACs keyed with it over bodies it knows (enough to test guesses of the value offline,
+    or to forge what another service checks with the same key). None: it may be used, or it does
+    not exist (secret_missing says that)."""
+    return secret_reference_refusal("spec.secretRef", sub.spec.secret_ref.name, secret, settings)
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def subscription_conditions(sub: Subscription, record: DeliveryRecord) -> list[Observed]:
+    """Ready, and Stalled while the policy refuses the Secret (what only its owner can change)."""
+    if sub.spec.active and record.secret_refused:
+        message = f"{record.secret_refused}: nothing is sent, events are kept (24 h)"
+        return [
+            Observed(READY, "False", REFUSED_BY_POLICY, message),
+            Observed(STALLED, "True", REFUSED_BY_POLICY, message),
+        ]
+    return [subscription_ready(sub, record)]
 
 
 def subscription_ready(sub: Subscription, record: DeliveryRecord) -> Observed:
@@ -109,7 +141,7 @@ def subscription_status(
     sub: Subscription, record: DeliveryRecord, previous: list[Condition], now: datetime
 ) -> dict[str, Any]:
     """The status (wire form) for `sub`: one merge patch, written by its delivery task alone."""
-    conditions = merge_conditions(previous, [subscription_ready(sub, record)], sub.generation, now)
+    conditions = merge_conditions(previous, subscription_conditions(sub, record), sub.generation, now)
     return {
         "observedGeneration": sub.generation,
         "conditions": [c.wire() for c in conditions],
@@ -121,3 +153,14 @@ def subscription_status(
         "lastDelivery": record.last_delivery,
         "lastFailure": record.last_failure,
     }
+
+
+def subscription_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """One Warning when Stalled turns True (the Secret refused). Delivery failures and recoveries
+    have their own Events (delivery.py), so Ready's transitions post none here."""
+    stalled_before = any(c.type == STALLED and c.status == "True" for c in previous)
+    return [
+        Transition("Warning", c.reason, c.message or c.reason)
+        for c in current
+        if c.type == STALLED and c.status == "True" and not stalled_before
+    ]

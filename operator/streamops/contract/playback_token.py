@@ -88,7 +88,8 @@ def sign(key: bytes, stream: str, expires: int, ip: str = "") -> str:
 
 
 def parse(token: str) -> Token | None:
-    match = _TOKEN.match(token)
+    # fullmatch: `$` alone also matches before a final newline ("<token>%0A" in a path was honoured).
+    match = _TOKEN.fullmatch(token)
     if match is None:
         return None
     kid, expires, ip, signature = match.groups()

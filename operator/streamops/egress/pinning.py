@@ -22,9 +22,12 @@ class PinnedRequest:
 async def pinned(url: str, policy: EgressPolicy, resolve: Resolve = system_resolve) -> PinnedRequest:
     """`url` pinned to the first address of its host the policy allows; EgressRefused when none is
     (or the URL is not plain http(s) with a host)."""
-    parsed = URL(url)
-    host, port = parsed.raw_host, parsed.port
-    if parsed.scheme not in ("http", "https") or not host or port is None:
+    try:
+        parsed = URL(url)
+        host, port = parsed.raw_host, parsed.port
+    except ValueError:  # no URL at all (a port past 65535, a broken [IPv6]): refused, as the others
+        raise EgressRefused() from None
+    if parsed.scheme not in ("http", "https") or not host or port is None or not 0 < port < 65536:
         raise EgressRefused()
     address = (await checked_addresses(host, port, policy, resolve))[0]
     default_port = {"http": 80, "https": 443}[parsed.scheme]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
@@ -36,6 +37,13 @@ HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade")
 )
 
+# RFC 9110 5.6.2: a method or a field name. A head with a bare CR or LF (or NUL) in a line, or any
+# control character in its request line, is refused: a lenient upstream would read lines the
+# hop-by-hop filter never saw (urlsplit drops tabs and line breaks from a URL without a word).
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+LINE_BREAK = re.compile(r"[\x00\r\n]")
+
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Connect = Callable[[str, int], Awaitable[Streams]]
 
@@ -56,7 +64,7 @@ class BadRequest(Exception):
 def split_authority(authority: str) -> tuple[str, int]:
     """CONNECT's "host:port" ("[v6]:port" for IPv6)."""
     host, sep, port = authority.rpartition(":")
-    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not host_key(host) or not 0 < int(port) < 65536:
         raise BadRequest(authority)
     return host_key(host), int(port)
 
@@ -65,14 +73,21 @@ def parsed_head(head: bytes) -> tuple[str, str, int, bytes | None]:
     """A request head → (method, host, port, what to send upstream: None for CONNECT, else the
     request in origin form without the hop-by-hop headers, asking for the connection's close)."""
     request_line, *header_lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
-    method, target, _version = request_line.split(" ")
+    if CONTROL.search(request_line) or any(LINE_BREAK.search(line) for line in header_lines):
+        raise BadRequest("a control character in the head")
+    method, target, version = request_line.split(" ")
+    fields = [line.partition(":") for line in header_lines]
+    if not TOKEN.fullmatch(method) or version not in ("HTTP/1.0", "HTTP/1.1"):
+        raise BadRequest(request_line)
+    if not all(colon and TOKEN.fullmatch(name) for name, colon, _ in fields):
+        raise BadRequest("a header line that is not name: value")
     if method == "CONNECT":
         return (method, *split_authority(target), None)
     url = urlsplit(target)
-    if url.scheme != "http" or not url.hostname:
+    if url.scheme != "http" or not url.hostname or not host_key(url.hostname) or url.port == 0:
         raise BadRequest(target)
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    kept = [h for h in header_lines if h.partition(":")[0].strip().lower() not in HOP_BY_HOP]
+    kept = [h for h, (name, _, _) in zip(header_lines, fields, strict=True) if name.lower() not in HOP_BY_HOP]
     # One request per upstream connection: the answer ends with the connection.
     forwarded = "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "Connection: close", "", ""])
     return method, host_key(url.hostname), url.port or 80, forwarded.encode("latin-1")

@@ -33,18 +33,28 @@ def ip_literal(host: str) -> IPAddress | None:
         return None
 
 
+def _askable(name: str) -> bool:
+    """Whether a resolver can be asked for `name` at all: getaddrinfo encodes it with the idna codec
+    first, which raises UnicodeError (no OSError) for an empty label or one of over 63 characters."""
+    try:
+        name.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 async def checked_addresses(
     host: str, port: int, policy: EgressPolicy, resolve: Resolve = system_resolve
 ) -> list[IPAddress]:
     """The addresses of `host` the policy lets a connection go to, in the resolver's order; raises
-    EgressRefused when there is none (and when a cluster-internal name does not resolve), OSError
-    when a public name does not resolve."""
+    EgressRefused when there is none (and when a cluster-internal name does not resolve, or a name
+    cannot be asked for), OSError when a public name does not resolve."""
     literal = ip_literal(host)
     if literal is not None:
         candidates = [literal]
     else:
         name = host.rstrip(".").lower()
-        if not name:
+        if not name or not _askable(name):
             raise EgressRefused()
         try:
             answers = await resolve(name + ".", port)

@@ -136,10 +136,11 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         raise BadRequest("chunked request bodies are not taken")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        raise BadRequest("bad Content-Length") from None
+    # 1*DIGIT (RFC 9110 8.6): int() alone also takes "+1", "-0" and "1_0" (and raises past 4300 digits).
+    declared = headers.get("content-length", "0")
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 12):
+        raise BadRequest("bad Content-Length")
+    length = int(declared)
     if not 0 <= length <= MAX_BODY_BYTES:
         raise BadRequest("body too large")
     if length and headers.get("expect", "").lower() == "100-continue":  # curl, for bodies over 1 KiB

@@ -35,8 +35,10 @@ def namespace_prefix(namespace: str) -> str:
 
 def playback_path_refusal(field: str, path: str, namespace: str, settings: OperatorSettings) -> str | None:
     """A path must lie under /streams/<namespace>/: with pathType Prefix the longest prefix wins on
-    a shared host, so any other path could take over another namespace's URLs (or all of them)."""
-    if settings.tenancy_playback_path_any_prefix or path.startswith(namespace_prefix(namespace)):
+    a shared host, so any other path could take over another namespace's URLs (or all of them). A
+    `.` or `..` segment is outside too: proxies resolve it (/streams/ns/.. is /streams/)."""
+    dots = {".", ".."} & set(path.split("/"))
+    if settings.tenancy_playback_path_any_prefix or (path.startswith(namespace_prefix(namespace)) and not dots):
         return None
     return (
         f"{field} {path} is outside {namespace_prefix(namespace)} (the operator serves a namespace's streams "

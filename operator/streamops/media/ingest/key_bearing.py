@@ -26,10 +26,11 @@ KEY_BEARING_SUFFIXES = (WHIP_PATH, WHIP_PATH + "/{id}", PUBLISH_PAGE, PUBLISH_PA
 
 def over_https(request: web.Request, trusted: Sequence[Network]) -> bool:
     """TLS to this server, or to the trusted proxy that forwarded the request (its last
-    X-Forwarded-Proto value: what it saw; a client's own values sit left of it)."""
+    X-Forwarded-Proto value: what it saw; a client's own values sit left of it, in its own header
+    lines too: every line counts, in order, as one list)."""
     if request.secure:
         return True
-    proto = request.headers.get("X-Forwarded-Proto", "")
+    proto = ",".join(request.headers.getall("X-Forwarded-Proto", ()))
     return bool(proto) and is_trusted(request.remote or "", trusted) and proto.split(",")[-1].strip() == "https"
 
 

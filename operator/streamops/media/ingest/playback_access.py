@@ -182,8 +182,11 @@ class PlaybackGate:
         return refusal_response(why.status, why.body)
 
     def client(self, request: web.Request) -> str:
-        """The viewer's address: X-Forwarded-For only from a trusted proxy (client_address)."""
-        return client_address(request.headers.get("X-Forwarded-For"), request.remote, self.trusted)
+        """The viewer's address: X-Forwarded-For only from a trusted proxy (client_address). Every line
+        of the header, in order, as one list (RFC 9110 5.3): a proxy that adds a line of its own
+        (HAProxy's `option forwardfor`) comes last, after any line the client sent."""
+        forwarded = ", ".join(request.headers.getall("X-Forwarded-For", ())) or None
+        return client_address(forwarded, request.remote, self.trusted)
 
     def guard(self, kind: RequestKind, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:

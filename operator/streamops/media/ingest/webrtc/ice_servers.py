@@ -181,6 +181,10 @@ def parse_ice_servers(text: str) -> tuple[IceServerEntry, ...]:
     except json.JSONDecodeError as e:
         # The position only: e.msg and e.doc could quote the file's content.
         raise IceServersError(f"not JSON (line {e.lineno}, column {e.colno}): expected {FORMAT}") from None
+    except (RecursionError, ValueError):  # nested past the parser's stack, a number of over 4300 digits
+        raise IceServersError(
+            f"not JSON this server reads (too deep, or too long a number): expected {FORMAT}"
+        ) from None
     if not isinstance(value, list):
         raise IceServersError(f"not a list: expected {FORMAT}")
     if len(value) > MAX_SERVERS:

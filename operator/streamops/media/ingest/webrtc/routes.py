@@ -36,6 +36,7 @@ PREFLIGHT_HEADERS = {**CORS_HEADERS, "Access-Control-Max-Age": "86400"}
 OFFER_MAX_BYTES = 64 * 1024  # a browser's offer is ≈4-6 kB
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # the component's ids; never its own paths (keyframe, sdp)
 URL_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.~:-]{1,200}$")  # what goes back into a Location header as it came
+# Both are used with fullmatch: `$` alone also matches before a final newline (a path's "%0A").
 NOT_SUPPORTED = "ICE restart and trickle ICE (PATCH) are not supported: DELETE the session and POST a new offer"
 
 
@@ -63,7 +64,7 @@ def token_session_end(config: IngestConfig, request: web.Request) -> int | Refus
 def session_of(location: str | None) -> str:
     """The component's session id in its `Location` (/whep/<id>): the TURN credential's session."""
     tail = (location or "").rsplit("/", 1)[-1]
-    return tail if SESSION_ID.match(tail) else new_session_id()
+    return tail if SESSION_ID.fullmatch(tail) else new_session_id()
 
 
 def response(reply: ControlReply, prefix: str = "", links: Iterable[str] = ()) -> web.Response:
@@ -122,7 +123,7 @@ class WebRtcEndpoints:
 
     async def delete_whip(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
-        if not SESSION_ID.match(session):
+        if not SESSION_ID.fullmatch(session):
             return response(ControlReply.text(404, "no such WHIP session"))
         reply = await self.runner.whip.delete(request.headers.get("Authorization"), f"{WHIP_PATH}/{session}")
         return response(reply)
@@ -138,7 +139,7 @@ class WebRtcEndpoints:
         reply = await self.runner.post_whep(offer, content_type, self.client(request), session_end)
         # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
         token = request.match_info.get("token")
-        prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.match(token) else "")
+        prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.fullmatch(token) else "")
         links = (
             self.runner.ice_servers.links_for(session_of(reply.location), session_end) if reply.status == 201 else ()
         )
@@ -163,7 +164,7 @@ class WebRtcEndpoints:
 
     async def delete_whep(self, request: web.Request) -> web.Response:
         session = request.match_info["id"]
-        if not SESSION_ID.match(session):
+        if not SESSION_ID.fullmatch(session):
             return response(ControlReply.text(404, "no such WHEP session"))
         return response(await self.runner.delete_whep(f"{WHEP_PATH}/{session}"))
 

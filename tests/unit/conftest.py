@@ -4,9 +4,10 @@ bytes, docs/design/test-harness.md "Fuzzing").
 - max_examples: 100 examples per property (37 properties) run in 9-11 s on this 2-core machine
   while a CI run kept it busy (load 2.5-4.5), the budget being 15 s; 1,000 per property found
   nothing more (3.5 min).
-- deadline: 1 s per example, a bound on time as much as a guard: the parsers answer in microseconds
-  and the in-memory proxy in a few milliseconds, so only a parser gone quadratic (or stuck)
-  comes near it, even on a CI machine busy with the media tier.
+- deadline: 5 s per example, a bound on time as much as a guard: the parsers answer in microseconds
+  and the in-memory proxy in a few milliseconds, so only a parser gone quadratic (or stuck) comes
+  near it. Not 1 s: CI runs the media tier beside this one on 2 cores, and a scheduling stall of a
+  second there would read as a flaky deadline, not a finding.
 - database=None: no example database; a failure is reproduced from what it prints instead (below).
   Hypothesis' other files (its caches of Unicode tables and of the tests' constants) go to
   ~/.cache/streamops-hypothesis, not .hypothesis/ in the checkout, unless HYPOTHESIS_STORAGE_DIRECTORY
@@ -34,7 +35,7 @@ if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
 settings.register_profile(
     "unit",
     max_examples=100,
-    deadline=timedelta(seconds=1),
+    deadline=timedelta(seconds=5),
     database=None,
     derandomize=False,
     print_blob=True,

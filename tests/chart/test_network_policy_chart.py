@@ -101,3 +101,29 @@ def test_metrics_scraper_and_disabling() -> None:
     assert scraper in got[("live", "streamops-edge")]["ingress"][1]["from"]
     assert policies(objects(render(sets=("networkPolicy.enabled=false",)))) == {}
     assert not find(objects(render(sets=("networkPolicy.enabled=false",))), "ConfigMap")
+
+
+def test_dns_egress_goes_to_the_ports_the_dns_pods_listen_on() -> None:
+    """A policy sees the DNS Pod's port, after the kube-dns Service's translation: the default 53, or
+    networkPolicy.dnsPorts (the multi-node cluster's CoreDNS listens on 1053; with 53 only, every
+    lookup of the operator and the ingest timed out there)."""
+
+    def is_dns(peer: dict[str, Any]) -> bool:
+        return (
+            "namespaceSelector" in peer
+            and peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
+        )
+
+    def dns_ports(sets: tuple[str, ...]) -> dict[str, set[tuple[int, str]]]:
+        got = policies(objects(render(sets=("watchNamespaces={live}", *sets))))
+        found = {}
+        for (_, name), spec in got.items():
+            rules = [r for r in spec.get("egress", []) if any(is_dns(p) for p in r.get("to", []))]
+            if rules:
+                (rule,) = rules
+                found[name] = {(p["port"], p["protocol"]) for p in rule["ports"]}
+        return found
+
+    assert dns_ports(()) == {name: {(53, "UDP"), (53, "TCP")} for name in ("streamops-operator", "streamops-ingest")}
+    both = {(53, "UDP"), (53, "TCP"), (1053, "UDP"), (1053, "TCP")}
+    assert dns_ports(("networkPolicy.dnsPorts={53,1053}",)) == {"streamops-operator": both, "streamops-ingest": both}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.address_plan import API_IP, API_PORT, CLUSTER_CIDR, OUTSIDE_IP, SERVICE_CIDR
+from devtools.cluster.addons import COREDNS_PORT
 from devtools.cluster.images import Image
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.versions import REPO, helm_bin
@@ -49,11 +50,8 @@ def network_policy_values() -> dict[str, Any]:
             "apiServerPorts": [API_PORT],
             "clusterCIDRs": [str(CLUSTER_CIDR), str(SERVICE_CIDR)],
             "egressAllowCIDRs": [f"{OUTSIDE_IP}/32"],
-            # Not into every test namespace yet: with them, a backup's uplink and recorders' feeds
-            # through the internal ClusterIP were refused (seen in test_ingest_features; not yet
-            # understood: kube-proxy's masquerading or the engine's view of a Service address).
-            # test_network_policy.py applies the workers' policies where it tests them.
-            "operatorAppliesWorkerPolicies": False,
+            # The local CoreDNS listens on 1053 (unprivileged); policies see the Pod's port.
+            "dnsPorts": [COREDNS_PORT],
             "metricsFrom": [
                 {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
             ],

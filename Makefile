@@ -171,12 +171,18 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus kube-network-policies s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
+.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
 coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
+
+crane: ## build crane (go-containerregistry: pushes the images of `make images` to a registry) from its Go module (pinned, cached by version)
+	@bash hack/build-crane.sh
+
+registry: ## build CNCF Distribution's registry (the OCI registry the publishing tests push to on 127.0.0.1) from its Go module (pinned, cached by version)
+	@bash hack/build-registry.sh
 
 kube-network-policies: ## build SIG Network's kube-network-policies (the multi-node cluster's NetworkPolicy engine, one process per node) from its Go module (pinned, cached by version)
 	@bash hack/build-kube-network-policies.sh

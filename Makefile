@@ -14,7 +14,7 @@ PARALLEL  ?= -n 2 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
-.PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
+.PHONY: test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -249,12 +249,37 @@ chart-check: venv helm ## fail when a generated chart file, deploy/ or the Argo 
 test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the operator under the chart's ServiceAccount/ClusterRole
 	$(PY) -m pytest -p devtools.chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
-IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
-images: player ## build the operator, worker and overlay-renderer images (needs a Docker engine)
-	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine" >&2; exit 1; }
-	docker build -f images/operator/Dockerfile -t streamops-operator:$(IMAGE_TAG) .
-	docker build -f images/worker/Dockerfile -t streamops-worker:$(IMAGE_TAG) .
-	docker build -f images/overlay/Dockerfile -t streamops-overlay:$(IMAGE_TAG) .
+# The images a cluster runs from the chart, built as test-images are (no Docker engine), then written
+# as OCI image layouts for registries: docs/design/publishing.md.
+images: venv player ffmpeg webrtc rtmp ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
+	@$(PY) -m devtools.publish images
+
+# Publishing to any OCI registry (docs/design/publishing.md): REGISTRY=host[:port][/prefix] gets
+# <REGISTRY>/streamops-<image>:<appVersion and content hash> and the chart as oci://<REGISTRY>/streamops.
+# Plain HTTP only to a registry on 127.0.0.0/8, or with INSECURE_REGISTRY=1; RELEASE_TAG=v<version>
+# (the release workflow's tag) must match Chart.yaml. Refusals come before any build.
+PUBLISH_ARGS = --registry '$(REGISTRY)' --insecure-registry '$(INSECURE_REGISTRY)' --release-tag '$(RELEASE_TAG)'
+NEED_REGISTRY = @[ -n "$(REGISTRY)" ] || { echo "make $@: REGISTRY is required: host[:port][/prefix], e.g. REGISTRY=ghcr.io/streamops, or REGISTRY=127.0.0.1:5000/streamops for a registry on this machine" >&2; exit 2; }
+
+push-images: ## push the images of `make images` (both tags) with crane to REGISTRY=host[:port][/prefix]; plain HTTP only to 127.0.0.0/8 or with INSECURE_REGISTRY=1
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv
+	@$(PY) -m devtools.publish check $(PUBLISH_ARGS)
+	@$(MAKE) --no-print-directory images crane
+	@$(PY) -m devtools.publish push-images $(PUBLISH_ARGS)
+
+chart-package: venv helm ## helm package charts/streamops into dist/streamops-<Chart.yaml version>.tgz
+	@$(PY) -m devtools.publish chart-package
+
+push-chart: ## helm push the chart package to oci://REGISTRY (then: helm install streamops oci://REGISTRY/streamops --version <version>); plain HTTP as push-images
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv helm
+	@$(PY) -m devtools.publish push-chart $(PUBLISH_ARGS)
+
+registry-login: ## log crane and helm in to REGISTRY as REGISTRY_USER, the password from the environment's REGISTRY_PASSWORD (never a command line)
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv crane
+	@$(PY) -m devtools.publish login $(PUBLISH_ARGS) --user '$(REGISTRY_USER)'
 
 kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
 	@bash hack/kind.sh up

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Two pytest-xdist workers: the media tier mostly waits (tests/conftest.py says how tests are grouped).
 PARALLEL  ?= -n 2 --dist loadscope
 
-.PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
+.PHONY: help deps venv kube crds crds-check lint format test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
@@ -59,9 +59,9 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies test-images
-	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload
+test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images
+	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
@@ -69,6 +69,9 @@ test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the im
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-publish: deps venv crane registry images ## publish tests only: the images and the chart pushed to CNCF Distribution on 127.0.0.1 and read back with crane and helm, the refused pushes
+	$(PY) -m pytest tests/publish $(PYTEST_ARGS)
 
 test-media: deps venv ffmpeg player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PARALLEL) $(PYTEST_ARGS)

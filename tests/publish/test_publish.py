@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -213,3 +214,25 @@ def test_the_registry_is_stopped_by_pid_and_leaves_nothing() -> None:
     assert pid is not None and alive(pid) and (storage / "config.yml").exists()
     server.stop()
     assert not alive(pid) and not storage.exists()
+
+
+def test_the_release_workflow_runs_these_make_targets() -> None:
+    """.github/workflows/release.yml cannot run here: its steps are the targets tested above, on a tag,
+    with RELEASE_TAG set from it, against ghcr.io, actions pinned to a release."""
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
+    job = workflow["jobs"]["publish"]
+    assert job["env"]["REGISTRY"] == "ghcr.io/streamops"
+    assert job["env"]["RELEASE_TAG"] == "${{ github.ref_name }}"
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    targets = [t for run in runs for t in re.findall(r"^make ([a-z0-9-]+)", run, re.M)]
+    assert targets == ["registry-login", "images", "push-images", "chart-package", "push-chart"]
+    makefile = (REPO / "Makefile").read_text()
+    for target in targets:
+        assert re.search(rf"^{target}:.*## ", makefile, re.M), f"make {target} is not a documented target"
+    for step in job["steps"]:
+        if "uses" in step:
+            assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), f"unpinned action {step['uses']}"
+    assert "REGISTRY_PASSWORD" not in " ".join(runs)  # the token only in the environment

@@ -206,7 +206,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
 
     reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     conditions: list[Observed]
-    ingest_runs = False  # (else the conditions say why no ingest runs, or need not)
+    ingest_runs = False  # (else Ready gives a reason of the stream, not of its Pods: BackupReady says the same)
     refused = (
         (reasons.REFUSED_BY_POLICY, "; ".join(observed.policy_refusals)[:4096])
         if observed.policy_refusals

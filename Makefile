@@ -12,9 +12,9 @@ PYTEST_ARGS ?=
 # Two pytest-xdist workers: the media tier mostly waits (tests/conftest.py says how tests are grouped).
 PARALLEL  ?= -n 2 --dist loadscope
 
-.PHONY: help deps venv kube crds crds-check lint format test test-unit test-media test-cluster \
+.PHONY: help deps venv kube crds crds-check lint format test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
-.PHONY: test-images hooks helm chart chart-check images kind-up kind-e2e kind-down test-cluster-chart-rbac
+.PHONY: test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,9 +59,9 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-test: deps venv ## everything: lint, the WebRTC component's go tests, unit, media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies test-images
-	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload
+test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images
+	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
@@ -69,6 +69,9 @@ test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the im
 
 test-unit: venv ## unit tests only (no cluster)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-publish: deps venv crane registry images ## publish tests only: the images and the chart pushed to CNCF Distribution on 127.0.0.1 and read back with crane and helm, the refused pushes
+	$(PY) -m pytest tests/publish $(PYTEST_ARGS)
 
 test-media: deps venv ffmpeg player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PARALLEL) $(PYTEST_ARGS)
@@ -171,12 +174,18 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus kube-network-policies s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
+.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
 coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
+
+crane: ## build crane (go-containerregistry: pushes the images of `make images` to a registry) from its Go module (pinned, cached by version)
+	@bash hack/build-crane.sh
+
+registry: ## build CNCF Distribution's registry (the OCI registry the publishing tests push to on 127.0.0.1) from its Go module (pinned, cached by version)
+	@bash hack/build-registry.sh
 
 kube-network-policies: ## build SIG Network's kube-network-policies (the multi-node cluster's NetworkPolicy engine, one process per node) from its Go module (pinned, cached by version)
 	@bash hack/build-kube-network-policies.sh
@@ -243,12 +252,37 @@ chart-check: venv helm ## fail when a generated chart file, deploy/ or the Argo 
 test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the operator under the chart's ServiceAccount/ClusterRole
 	$(PY) -m pytest -p devtools.chart_rbac_plugin tests/cluster $(PYTEST_ARGS)
 
-IMAGE_TAG := $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/streamops/Chart.yaml)
-images: player ## build the operator, worker and overlay-renderer images (needs a Docker engine)
-	@docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine" >&2; exit 1; }
-	docker build -f images/operator/Dockerfile -t streamops-operator:$(IMAGE_TAG) .
-	docker build -f images/worker/Dockerfile -t streamops-worker:$(IMAGE_TAG) .
-	docker build -f images/overlay/Dockerfile -t streamops-overlay:$(IMAGE_TAG) .
+# The images a cluster runs from the chart, built as test-images are (no Docker engine), then written
+# as OCI image layouts for registries: docs/design/publishing.md.
+images: venv player ffmpeg webrtc rtmp ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
+	@$(PY) -m devtools.publish images
+
+# Publishing to any OCI registry (docs/design/publishing.md): REGISTRY=host[:port][/prefix] gets
+# <REGISTRY>/streamops-<image>:<appVersion and content hash> and the chart as oci://<REGISTRY>/streamops.
+# Plain HTTP only to a registry on 127.0.0.0/8, or with INSECURE_REGISTRY=1; RELEASE_TAG=v<version>
+# (the release workflow's tag) must match Chart.yaml. Refusals come before any build.
+PUBLISH_ARGS = --registry '$(REGISTRY)' --insecure-registry '$(INSECURE_REGISTRY)' --release-tag '$(RELEASE_TAG)'
+NEED_REGISTRY = @[ -n "$(REGISTRY)" ] || { echo "make $@: REGISTRY is required: host[:port][/prefix], e.g. REGISTRY=ghcr.io/streamops, or REGISTRY=127.0.0.1:5000/streamops for a registry on this machine" >&2; exit 2; }
+
+push-images: ## push the images of `make images` (both tags) with crane to REGISTRY=host[:port][/prefix]; plain HTTP only to 127.0.0.0/8 or with INSECURE_REGISTRY=1
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv
+	@$(PY) -m devtools.publish check $(PUBLISH_ARGS)
+	@$(MAKE) --no-print-directory images crane
+	@$(PY) -m devtools.publish push-images $(PUBLISH_ARGS)
+
+chart-package: venv helm ## helm package charts/streamops into dist/streamops-<Chart.yaml version>.tgz
+	@$(PY) -m devtools.publish chart-package
+
+push-chart: ## helm push the chart package to oci://REGISTRY (then: helm install streamops oci://REGISTRY/streamops --version <version>); plain HTTP as push-images
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv helm
+	@$(PY) -m devtools.publish push-chart $(PUBLISH_ARGS)
+
+registry-login: ## log crane and helm in to REGISTRY as REGISTRY_USER, the password from the environment's REGISTRY_PASSWORD (never a command line)
+	$(NEED_REGISTRY)
+	@$(MAKE) --no-print-directory venv crane
+	@$(PY) -m devtools.publish login $(PUBLISH_ARGS) --user '$(REGISTRY_USER)'
 
 kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
 	@bash hack/kind.sh up

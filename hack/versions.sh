@@ -46,3 +46,11 @@ FFMPEG_POOL="${FFMPEG_POOL:-http://deb.debian.org/debian-security/pool/updates/m
 # (devtools/devtools/cluster/node.py), nftables + NFQUEUE in the node's network namespace.
 KUBE_NETWORK_POLICIES_VERSION="${KUBE_NETWORK_POLICIES_VERSION:-v0.8.0}"
 KUBE_NETWORK_POLICIES_BIN="$STREAMOPS_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION/bin/kube-network-policies"
+# Publishing (devtools/devtools/publish.py, docs/design/publishing.md): go-containerregistry's crane,
+# which pushes the OCI image layouts `make images` writes (hack/build-crane.sh), and CNCF
+# Distribution, the OCI registry the tests push to on 127.0.0.1 (hack/build-registry.sh,
+# devtools/devtools/registry.py), both built from their Go modules into the same cache.
+CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
+CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
+DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
+REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"

@@ -30,7 +30,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # In one process, timing-sensitive media tests first: the cluster and e2e session fixtures start
 # control planes and a node that stay up until the end of the run.
-TIER_ORDER = ("unit", "chart", "media", "browser", "cluster", "e2e", "multinode")
+TIER_ORDER = ("unit", "chart", "publish", "media", "browser", "cluster", "e2e", "multinode")
 
 # `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than
 # it computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with

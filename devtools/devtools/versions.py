@@ -143,3 +143,13 @@ def rtmp_bin() -> Path:
 def hlsload_bin() -> Path:
     """hlsload (components/hlsload): the load client of `make bench-playback`."""
     return component_bin("hlsload")
+
+
+def crane_bin() -> Path:
+    """The pinned crane (go-containerregistry), built by hack/build-crane.sh (`make crane`)."""
+    return Path(sourced("CRANE_BIN"))
+
+
+def registry_bin() -> Path:
+    """The pinned CNCF Distribution registry, built by hack/build-registry.sh (`make registry`)."""
+    return Path(sourced("REGISTRY_BIN"))

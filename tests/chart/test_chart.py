@@ -81,7 +81,7 @@ def test_deployment_is_two_restricted_replicas(default: list[dict[str, Any]]) ->
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     c = container(default)
-    assert c["image"] == "streamops-operator:0.1.0"
+    assert c["image"] == "ghcr.io/streamops/streamops-operator:0.1.0"
     assert c["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -157,7 +157,7 @@ def test_operator_placement_values(custom: list[dict[str, Any]]) -> None:
 
 def test_worker_defaults_reach_the_operator_as_env(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
     e = env(default)
-    assert e["STREAMOPS_WORKER_IMAGE"] == "streamops-worker:0.1.0"
+    assert e["STREAMOPS_WORKER_IMAGE"] == "ghcr.io/streamops/streamops-worker:0.1.0"
     assert e["STREAMOPS_WORKER_IMAGE_PULL_POLICY"] == "IfNotPresent"
     assert e["STREAMOPS_RESYNC_SECONDS"] == "120"
     assert e["STREAMOPS_HOST_NETWORK"] == "false"

@@ -359,7 +359,7 @@ def test_kubectl_apply_crds_and_deploy(rbac: Rbac) -> None:
         what="the operator Pod, created by the ReplicaSet under PodSecurity restricted",
     )
     assert pods[0]["spec"]["serviceAccountName"] == SA
-    assert pods[0]["spec"]["containers"][0]["image"] == "streamops-operator:0.1.0"
+    assert pods[0]["spec"]["containers"][0]["image"] == "ghcr.io/streamops/streamops-operator:0.1.0"
     can = rbac.admin.kubectl(
         "auth", "can-i", "patch", f"livestreams.{GROUP}", "--subresource=status", f"--as={SA_USER}", "-n", "default",
         check=False,

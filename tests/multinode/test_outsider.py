@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -19,16 +21,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from devtools.catalog import recording
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
-from streamops.contract.playback_token import Refusal, sign
+from devtools.waits import eventually
+from streamops.contract.playback_token import CLOCK_SKEW_SECONDS, Refusal, sign
 
 from devtools import netns
 from tests.multinode.test_playback_plane import LOW_LATENCY, edge_ready
 from tests.multinode.test_streaming import start_stream, wait_live
 
 HOST = "outsider.streams.example"
+# The stream's TURN server (finding 5): a shared secret the ingest derives per-session credentials
+# from (TURN REST API). No TURN server listens: the test is about who is handed what.
+TURN_SECRET = "the-lan-turn-servers-shared-secret"
+ICE_SERVERS = [
+    {"urls": ["stun:10.241.0.1:3478"]},
+    {"urls": ["turn:10.241.0.1:3478?transport=udp"], "authSecret": TURN_SECRET, "ttlSeconds": 600},
+]
 
 
 # The LAN namespace of the session's cluster (set by the module's fixture).
@@ -59,13 +71,24 @@ def stream(cluster: LocalCluster, release: Release) -> Iterator[dict[str, Any]]:
     OUTSIDE[:] = [cluster.network.outside]
     started: list[Publisher] = []
     try:
-        playback = {"edge": {"enabled": True}, "access": "signed", "ingress": {"className": "traefik", "host": HOST}}
+        cluster.apply(ns, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "turn"},
+            "stringData": {"iceServers": json.dumps(ICE_SERVERS)},
+        })  # fmt: skip
+        cluster.allow_reference(ns, "turn")
+        cluster.recordings_volume(ns, cluster.nodes[0].name)
+        playback: dict[str, Any] = {
+            "edge": {"enabled": True}, "access": "signed", "ingress": {"className": "traefik", "host": HOST},
+            "webrtc": {"iceServersSecretRef": {"name": "turn"}},
+        }  # fmt: skip
         start_stream(cluster, ns, playback=playback, ingest={"service": {"type": "NodePort"}}, **LOW_LATENCY)
         key = cluster.stream_key(ns, "cam")
         current = cluster.get("livestreams", ns, "cam") or {}
         cluster.publish_from_lan(f"{current['status']['ingest']['pushUrl']}/{key}", started)
         wait_live(cluster, ns, timeout=60)
+        cluster.apply(ns, recording("rec", minDurationSeconds=1))
         edge_ready(cluster, ns)
+        cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
         yield cluster.get("livestreams", ns, "cam") or {}
     finally:
         for p in started:
@@ -139,3 +162,90 @@ def test_a_whep_offer_flood_is_rate_limited(cluster: LocalCluster, stream: dict[
     offer = b"v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
     answers = [lan("POST", url, {"Content-Type": "application/sdp"}, offer)[0] for _ in range(30)]
     assert 429 in answers, answers
+
+
+def turn_links(headers: Any) -> list[str]:
+    return [link for link in headers.get_all("Link") or [] if link.startswith("<turn")]
+
+
+def lan_headers(method: str, url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+    """As lan(), with the answer's headers."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    with netns.entered(OUTSIDE[0]):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+
+def test_turn_credentials_go_only_to_a_viewer_with_a_token(cluster: LocalCluster, stream: dict[str, Any]) -> None:
+    """Finding 5: on 3627d2a the publish page and OPTIONS /whip handed the stream's TURN credential
+    to anyone (a signed stream included). Now the anonymous doors get the STUN URI only; a viewer
+    with a token gets a credential derived for the session that ends with the token; the shared
+    secret itself is never in an answer."""
+    ns = stream["metadata"]["namespace"]
+    base = node_port_base(cluster, stream)
+    via_traefik = f"http://{cluster.ingress_address}/streams/{ns}/cam"
+    anonymous = [
+        lan_headers("OPTIONS", base + "/whip"),
+        lan_headers("GET", base + "/publish"),
+        lan_headers("OPTIONS", base + "/whep"),
+        lan_headers("GET", base + "/player"),
+        lan_headers("OPTIONS", via_traefik + "/whep", {"Host": HOST}),
+        lan_headers("GET", via_traefik + "/player", {"Host": HOST}),
+    ]
+    for status, headers, body in anonymous:
+        assert turn_links(headers) == [] and b"turn:" not in body and TURN_SECRET.encode() not in body, status
+    # The test cluster allows plain HTTP for key-bearing routes (publish.allowPlainHttp): the page
+    # is served, with the STUN URI only.
+    assert anonymous[1][0] == 200 and b"stun:10.241.0.1:3478" in anonymous[1][2], anonymous[1][:2]
+    expires = int(time.time()) + 120
+    token = sign(playback_key(cluster, ns), f"{ns}/cam", expires)
+    status, headers, body = lan_headers("OPTIONS", f"{base}/t/{token}/whep")
+    assert status == 204 and TURN_SECRET.encode() not in body
+    [link] = turn_links(headers)
+    found = re.search(r'username="(\d+):[\w-]+"; credential="[^"]+"', link)
+    assert found and int(found[1]) <= expires + CLOCK_SKEW_SECONDS, link  # the token's own grace
+
+
+def test_no_lan_door_leads_to_a_recorders_control_and_it_asks_for_the_credential(
+    cluster: LocalCluster, release: Release, stream: dict[str, Any]
+) -> None:
+    """Finding 8, from the LAN: no Service of the stream has a NodePort but the ingest's public
+    ports, and its NodePort answers no control route; the recorder's Pod address is not reachable.
+    Where a recorder's control port is reachable anyway (worker.hostNetwork, or a Pod the
+    NetworkPolicies admit: the operator's here), POST /stop without the stream's worker credential
+    is refused and the recording goes on. On 3627d2a that /stop ended the recording for good."""
+    ns = stream["metadata"]["namespace"]
+    public = {"http", "rtmp", "rtmps", "srt", "webrtc-udp", "webrtc-tcp"}
+    for service in cluster.list("services", ns):
+        for port in service["spec"].get("ports") or []:
+            if "nodePort" in port:
+                assert port["name"] in public, (service["metadata"]["name"], port)
+    base = node_port_base(cluster, stream)
+    for path in ("/stop", "/start", f"/streams/{ns}/cam/stop"):
+        assert lan("POST", base + path, body=b"{}")[0] in (404, 405), path
+    [recorder] = [p for p in cluster.list("pods", ns, "app.kubernetes.io/component=recorder")
+                  if p["metadata"]["name"].startswith("rec") and p["status"].get("podIP")]  # fmt: skip
+    ip = recorder["status"]["podIP"]
+    port = next(p["containerPort"] for c in recorder["spec"]["containers"] for p in c.get("ports") or []
+                if p["name"] == "http")  # fmt: skip
+    with netns.entered(OUTSIDE[0]), pytest.raises(OSError):
+        socket.create_connection((ip, port), timeout=3).close()
+
+    operator = eventually(release.leader, timeout=60, what="an operator leader")
+    post = (
+        "import sys, urllib.request, urllib.error\n"
+        "r = urllib.request.Request(sys.argv[1], data=b'{}', method='POST', headers=dict([sys.argv[2].split(': ', 1)]) "
+        "if sys.argv[2] else {})\n"
+        "try:\n    print(urllib.request.urlopen(r, timeout=10).status)\n"
+        "except urllib.error.HTTPError as e:\n    print(e.code)\n"
+    )
+    for header in ("", "Authorization: Bearer not-the-credential"):
+        out = cluster.kubectl("exec", "-n", OPERATOR_NAMESPACE, operator, "--", "python3", "-c", post,
+                              f"http://{ip}:{port}/stop", header)  # fmt: skip
+        assert out.stdout.strip() == "401", (header, out.stdout, out.stderr)
+    time.sleep(3)
+    rec = cluster.get("recordings", ns, "rec") or {}
+    assert rec["status"].get("recording") and not rec["spec"].get("stopped"), rec["status"]

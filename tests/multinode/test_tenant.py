@@ -61,16 +61,21 @@ def test_a_webhook_at_an_internal_service_is_refused_by_policy(
     # The stream's own internal Service, by its ClusterIP: what a port scan of the cluster would try.
     internal = (cluster.get("services", ns, "cam-ingest-internal") or {})["spec"]["clusterIP"]
     cluster.apply(ns, webhook("scan", f"http://{internal}:8081/status", events=["stream.*"]))
+    # And by its name, which the operator resolves through the cluster's DNS (allowed by its policy).
+    by_name = f"http://cam-ingest-internal.{ns}.svc.cluster.local:8081/status"
+    cluster.apply(ns, webhook("scan-name", by_name, events=["stream.*"]))
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns, timeout=60)
 
-    def failure() -> dict | None:
-        status = (cluster.get("streamwebhooks", ns, "scan") or {}).get("status") or {}
-        return status.get("lastFailure")
+    for name in ("scan", "scan-name"):
 
-    last = eventually(failure, timeout=60, interval=1, what="a refused delivery")
-    assert last["error"] == REFUSED and last.get("httpStatus") is None and last["durationMs"] == 0, last
-    assert not (cluster.get("streamwebhooks", ns, "scan") or {}).get("status", {}).get("lastDelivery")
+        def failure(name: str = name) -> dict | None:
+            status = (cluster.get("streamwebhooks", ns, name) or {}).get("status") or {}
+            return status.get("lastFailure")
+
+        last = eventually(failure, timeout=60, interval=1, what=f"a refused delivery of {name}")
+        assert last["error"] == REFUSED and last.get("httpStatus") is None and last["durationMs"] == 0, last
+        assert not (cluster.get("streamwebhooks", ns, name) or {}).get("status", {}).get("lastDelivery")
 
 
 def test_a_route_under_another_namespaces_prefix_is_refused_at_admission(

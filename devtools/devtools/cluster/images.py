@@ -9,6 +9,8 @@ and prometheus (the multinode tests' monitoring), as docker-archive tarballs tha
 images import` loads. Every piece is cached under $STREAMOPS_CACHE/images by a hash of its inputs,
 and the tag carries the content hash. Needs root (debootstrap, chroot, mount), debootstrap, gcc
 with a static libc, tar, Go (the add-ons' binaries). The layers and why: docs/design/local-cluster.md, "Images".
+For registries, `make images` (devtools.publish) turns the operator, worker, overlay and edge archives
+into OCI image layouts (devtools.oci): docs/design/publishing.md.
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ DEFAULT_ALLOWED_ANNOTATIONS = (
 
 
 class OperatorSettings(BaseModel):
-    worker_image: str = Field(default="streamops-worker:0.1.0", description="Image of the FFmpeg workers.")
+    worker_image: str = Field(
+        default="ghcr.io/streamops/streamops-worker:0.1.0", description="Image of the FFmpeg workers."
+    )
     worker_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     worker_resources: WorkerResources = Field(
         default_factory=WorkerResources,
@@ -194,11 +196,13 @@ class OperatorSettings(BaseModel):
         "(spec.playback.edge.enabled overrides).",
     )
     overlay_image: str = Field(
-        default="streamops-overlay:0.1.0",
+        default="ghcr.io/streamops/streamops-overlay:0.1.0",
         description="Image of the ingest's overlay renderer sidecar (the worker image with Chromium).",
     )
     overlay_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    edge_image: str = Field(default="streamops-edge:0.1.0", description="Image of the edge (nginx + Lua).")
+    edge_image: str = Field(
+        default="ghcr.io/streamops/streamops-edge:0.1.0", description="Image of the edge (nginx + Lua)."
+    )
     edge_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     edge_replicas: int = Field(default=2, ge=1, le=100, description="Edge replicas (the autoscaler's minimum).")
     edge_max_replicas: int = Field(

@@ -82,14 +82,15 @@ test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apis
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
-cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player
+cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player registry crane
 	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
 	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
 	@$(PY) -m devtools.cluster.hand_install --dir $(CLUSTER) >/dev/null
 	@echo "cluster up: $(NODES) nodes with a pod network in $(CLUSTER)/ (the API server is reached through a loopback portal); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):$(HELM_DIR):\$$PATH"
-	@echo "  helm install streamops charts/streamops -n streamops-system --create-namespace -f $(CLUSTER)/values.yaml"
+	@echo "  source $(CLUSTER)/registry.env   # REGISTRY: the cluster's registry (streamops' images and chart pushed there)"
+	@echo "  helm install streamops oci://\$$REGISTRY/streamops --version \$$CHART_VERSION --plain-http -n streamops-system --create-namespace -f $(CLUSTER)/values.yaml"
 	@echo "  kubectl apply -f $(CLUSTER)/recordings-volume.yaml   # namespace default's recordings, on node-1"
 	@echo "  Ingress/HTTPRoute playback: Traefik on any node's address, port 30080 (README: Try the chart by hand)"
 	@echo "  make cluster-down"
@@ -121,7 +122,7 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
-	@$(MAKE) --no-print-directory -j3 kube helm s3server kube-network-policies demo-images
+	@$(MAKE) --no-print-directory -j3 kube helm s3server kube-network-policies registry crane demo-images
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache

@@ -178,7 +178,7 @@ def static_nginx(image: str, media: Path) -> list[dict[str, Any]]:
             "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532},
             "containers": [{
-                "name": "nginx", "image": image, "imagePullPolicy": "Never",
+                "name": "nginx", "image": image, "imagePullPolicy": "IfNotPresent",
                 "command": ["nginx", "-e", "/tmp/error.log", "-c", "/etc/static-nginx/nginx.conf", "-g", "daemon off;"],
                 "ports": [{"name": "http", "containerPort": 8080}],
                 "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 2},
@@ -252,7 +252,7 @@ def stand(tmp: Path) -> Iterator[Stand]:
         media = kubelet / "pods" / ingest_pod["metadata"]["uid"] / "volumes" / "kubernetes.io~empty-dir" / "media"
         playlist = eventually(lambda: sorted(media.glob("sessions/*/ts/index.m3u8")), 30, 0.5, "the ts/ playlist")[-1]
         assert cluster.edge_image is not None
-        cluster.apply(NAMESPACE, *static_nginx(cluster.edge_image.short, media))
+        cluster.apply(NAMESPACE, *static_nginx(cluster.image_ref(cluster.edge_image), media))
         cluster.kubectl("-n", NAMESPACE, "rollout", "status", f"deployment/{STATIC}", "--timeout=120s")
         path = f"/streams/{NAMESPACE}/{STREAM}/hls"
         urls = {

@@ -15,3 +15,6 @@ API_IP = str(FABRIC[2])
 API_PORT = 6443
 DNS_IP = str(SERVICE_CIDR[10])
 CLUSTER_DOMAIN = "cluster.local"
+# The cluster's OCI registry (devtools.cluster.lan_registry): a host on the LAN the nodes pull from.
+REGISTRY_IP = OUTSIDE_IP
+REGISTRY_PORT = 5000

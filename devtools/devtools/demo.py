@@ -159,7 +159,8 @@ def main() -> int:
             f"ready in {time.monotonic() - began:.0f}s: " + ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
         )
         print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
-        step("helm install streamops charts/streamops (operator image and worker image built here)")
+        step(f"helm install streamops {cluster.chart_ref} --version {cluster.chart_version} (images pulled from it)")
+        print(f"the LAN registry {cluster.registry.lan_address} ({cluster.registry.portal_address} here)")
         release = Release(cluster).install()
         print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
         # The namespace's default claim (the stream's warm standby recorder and examples/recording.yaml

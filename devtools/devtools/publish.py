@@ -35,11 +35,14 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from devtools.versions import REPO, VersionsError, built, crane_bin, helm_bin
+
+if TYPE_CHECKING:
+    from devtools.cluster.images import ImageBuilder
 
 CHART = REPO / "charts" / "streamops"
 DIST = REPO / "dist"
@@ -208,11 +211,24 @@ class BuiltImage:
 def build_images(names: Sequence[str] = PUBLISHED, log: Callable[[str], None] | None = None) -> list[BuiltImage]:
     """Build (or find cached) the images with devtools.cluster.images, then their OCI layouts under
     $STREAMOPS_CACHE/images/oci; write the list to dist/images.json."""
+    images = build_layouts(names, log=log)
+    DIST.mkdir(exist_ok=True)
+    tmp = IMAGES_JSON.with_suffix(".tmp")
+    tmp.write_text(json.dumps([dataclasses.asdict(i) for i in images], indent=1) + "\n")
+    tmp.replace(IMAGES_JSON)
+    return images
+
+
+def build_layouts(
+    names: Sequence[str] = PUBLISHED, log: Callable[[str], None] | None = None, builder: ImageBuilder | None = None
+) -> list[BuiltImage]:
+    """build_images without dist/images.json: what the local cluster pushes to its own registry
+    (devtools.cluster.local_cluster), with its `builder`."""
     from devtools.cluster.images import ImageBuilder
     from devtools.oci import BlobStore
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    builder = ImageBuilder(log=say)
+    builder = builder or ImageBuilder(log=say)
     built = [(name, getattr(builder, name)()) for name in names]
     store = BlobStore(builder.cache / "oci", log=say)
     version = app_version()
@@ -233,10 +249,6 @@ def build_images(names: Sequence[str] = PUBLISHED, log: Callable[[str], None] | 
         )
         for (name, image), layout in zip(built, layouts, strict=True)
     ]
-    DIST.mkdir(exist_ok=True)
-    tmp = IMAGES_JSON.with_suffix(".tmp")
-    tmp.write_text(json.dumps([dataclasses.asdict(i) for i in images], indent=1) + "\n")
-    tmp.replace(IMAGES_JSON)
     return images
 
 

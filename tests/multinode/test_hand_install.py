@@ -2,10 +2,11 @@
 `<!-- hand-install:begin -->` and `<!-- hand-install:end -->`, in bash from the repository's root.
 
 Two lines stand for what the session's cluster already is: `make cluster-up NODES=2` is that cluster
-(started by the same LocalCluster code) plus cluster-up's own last steps, run here as the Makefile
-runs them (`kubectl apply -f crds`, `python -m devtools.cluster.hand_install`); `make cluster-down`
-is left to the session. `.cluster` in the block is the session cluster's directory. The session's
-release is uninstalled first and installed again afterwards.
+(started by the same LocalCluster code, its LAN registry included) plus cluster-up's own last steps,
+run here as the Makefile runs them (`kubectl apply -f crds`, `python -m devtools.cluster.hand_install`);
+`make cluster-down` is left to the session. `make push-images push-chart` runs as written (the
+session's cluster pushed the same images already: nothing moves). `.cluster` in the block is the
+session cluster's directory. The session's release is uninstalled first and installed again afterwards.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def test_the_readme_by_hand_install_works_as_written(
 ) -> None:
     lines = documented_block()
     assert lines[0] == FIRST and lines[-1] == LAST, lines
+    # The registry path (issue 38): published with the make targets, installed from oci://.
+    block = "\n".join(lines)
+    assert "make push-images push-chart REGISTRY=$REGISTRY" in block, block
+    assert "helm install streamops oci://$REGISTRY/streamops --version $CHART_VERSION" in block, block
     # cluster-up's steps after the cluster itself, as the Makefile's cluster-up-nodes runs them
     kubectl = str(cluster.plane.bin_dir / "kubectl")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
@@ -88,6 +93,9 @@ def test_the_readme_by_hand_install_works_as_written(
         state = cluster.kubectl("get", "lst,rec,pods", "-n", "default", "-o", "wide", check=False).stdout
         ingest = cluster.kubectl("logs", "obs-studio-ingest", "-n", "default", "--tail=30", check=False).stdout
         raise AssertionError(f"the documented block failed (exit {rc}):\n{output[-3000:]}\n{state}\n{ingest}")
+    ingest = cluster.get("pods", "default", "obs-studio-ingest") or {}
+    image_ids = [c["imageID"] for c in ingest["status"]["containerStatuses"]]
+    assert all(i.startswith(f"{cluster.registry.lan_address}/streamops/") for i in image_ids), image_ids
     videos = [line for line in output.splitlines() if line.endswith(".mp4") and not line.startswith("+")]
     assert videos and Path(videos[-1]).is_file(), f"the video on this machine:\n{output[-2000:]}"
     assert Path(videos[-1]).stat().st_size > 1_000_000, "15 s of 720p"

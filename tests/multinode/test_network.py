@@ -39,8 +39,8 @@ def echo_pod(cluster: LocalCluster, name: str, node: str) -> dict[str, Any]:
             "containers": [
                 {
                     "name": "echo",
-                    "image": cluster.worker_image.short,
-                    "imagePullPolicy": "Never",
+                    "image": cluster.image_ref(cluster.worker_image),  # pulled from the cluster's registry
+                    "imagePullPolicy": "IfNotPresent",
                     "command": ["python3", "-c", SERVER],
                     "ports": [{"containerPort": 8080, "name": "http"}],
                     "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},

@@ -68,7 +68,7 @@ def plain_pod(name: str, image: str, labels: dict[str, str], port_name: str = "h
         "spec": {
             "terminationGracePeriodSeconds": 0,
             "containers": [{
-                "name": "main", "image": image, "imagePullPolicy": "Never",
+                "name": "main", "image": image, "imagePullPolicy": "IfNotPresent",
                 "command": ["python3", "-m", "http.server", "8080"],
                 "ports": [{"name": port_name, "containerPort": 8080, "protocol": "TCP"}],
             }],
@@ -86,7 +86,7 @@ def tenants(cluster: LocalCluster, release: Release) -> Iterator[dict[str, Any]]
     """Namespace `streams` with the workers' policies (a helm upgrade naming it) and a stand-in
     recorder; namespace `other`: a tenant's Pod behind a Service, no policy."""
     streams, other = f"np-{uuid.uuid4().hex[:6]}", f"np-other-{uuid.uuid4().hex[:6]}"
-    image = cluster.worker_image.short
+    image = cluster.image_ref(cluster.worker_image)
     for ns in (streams, other):
         cluster.kubectl("create", "namespace", ns)
     try:

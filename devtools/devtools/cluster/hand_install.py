@@ -1,10 +1,13 @@
 """What a by-hand `helm install` on the local cluster needs (README, "Try the chart by hand"), written
 by `make cluster-up NODES=2` into the cluster's directory:
 
-- `values.yaml`: the operator and worker images built here (their content-hash tags, pullPolicy
-  Never: every node's containerd already has them), ingest Services on NodePorts with node-1's
-  address for status URLs, and `crds.enabled: false` (cluster-up applied `crds/` with kubectl,
-  which a release cannot adopt);
+- `values.yaml`: the images built here as the nodes pull them from the cluster's registry
+  (10.241.0.1:5000/streamops/streamops-*, their content-hash tags, pullPolicy IfNotPresent), ingest
+  Services on NodePorts with node-1's address for status URLs, and `crds.enabled: false`
+  (cluster-up applied `crds/` with kubectl, which a release cannot adopt);
+- `registry.env`: REGISTRY, the cluster's registry as this machine reaches it (its loopback portal:
+  `make push-images push-chart REGISTRY=$REGISTRY`, `helm install oci://$REGISTRY/streamops`), and
+  CHART_VERSION, the chart's version;
 - `recordings-volume.yaml`: the local cluster has no storage provisioner, so the recordings claim
   of namespace `default` gets a `local` volume on node-1 (a directory of this machine, where the
   videos can be seen), as an admin would provide one;
@@ -41,6 +44,7 @@ def hand_install_files(cluster: LocalCluster) -> dict[str, str]:
         + "\n",
         "recordings-volume.yaml": json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=2) + "\n",
         "lan.env": f"LAN_NETNS={cluster.network.outside}\n",
+        "registry.env": f"REGISTRY={cluster.registry.push_registry}\nCHART_VERSION={cluster.chart_version}\n",
     }
 
 

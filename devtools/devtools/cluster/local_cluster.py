@@ -11,8 +11,10 @@
         with netns.entered(cluster.network.outside): ...  # a client on the cluster's LAN
 
 The island (devtools.cluster.network), its control plane and N nodes (containerd, kubelet,
-kube-proxy, the CNI bridge), CoreDNS and Traefik, with the images built here (devtools.cluster.images)
-imported into every node: docs/design/local-cluster.md.
+kube-proxy, the CNI bridge), CoreDNS and Traefik, and an OCI registry on its LAN
+(devtools.cluster.lan_registry) that streamops' images and chart are pushed to with devtools.publish
+(what `make push-images push-chart` run) and the nodes pull from; the add-ons' images (not ours)
+are imported into every node: docs/design/local-cluster.md.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import argparse
 import concurrent.futures
 import contextlib
 import json
+import re
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -36,17 +41,38 @@ from devtools.cluster import addons
 from devtools.cluster.controlplane import ControlPlane, ControlPlaneError
 from devtools.cluster.images import Image, ImageBuilder
 from devtools.cluster.kubectl import Kubectl
+from devtools.cluster.lan_registry import LanRegistry, RegistryError
 from devtools.cluster.network import ClusterNetwork, NetworkError
 from devtools.cluster.node import Node
 from devtools.cluster.recordings_volume import provide_recordings_volume
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher
 from devtools.processes import Lifecycle, print_status
+from devtools.publish import (
+    PUBLISHED,
+    BuiltImage,
+    build_layouts,
+    chart_meta,
+    chart_package,
+    check,
+    push_chart,
+    push_images,
+)
 from devtools.versions import REPO
 from devtools.waits import eventually
 
 DEFAULT_NODES = 2
+# The kubelet's Event after a pull (kubelet 1.33): image, then a Go duration ("12.3s", "1m2.3s", "850ms").
+PULLED = re.compile(r'Successfully pulled image "([^"]+)" in ([0-9.hms]+)')
 INGRESS_NODE_PORT = 30080  # Traefik's web entrypoint on every node (a fixed NodePort)
+
+
+def go_seconds(duration: str) -> float:
+    """A Go time.Duration's String() ("1m2.5s", "850ms", "3.2s") in seconds."""
+    total = 0.0
+    for number, unit in re.findall(r"([0-9.]+)(h|ms|m|s)", duration):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+    return total
 
 
 class LocalCluster(Kubectl, Lifecycle):
@@ -67,31 +93,53 @@ class LocalCluster(Kubectl, Lifecycle):
         self.builder = builder or ImageBuilder()
         self.network = ClusterNetwork(self.dir, nodes)
         self.plane = ControlPlane(self.dir, network=self.network)
+        self.registry = LanRegistry(self.dir, self.network)
         super().__init__(self.plane.kubectl, self.plane.kubeconfig, timeout=60)
         self.nodes = [
-            Node(self.dir, self.plane, builder=self.builder, address=a, extra_images=lambda: self.cluster_images())
+            Node(
+                self.dir, self.plane, builder=self.builder, address=a, extra_images=self.infrastructure_images,
+                registry=self.registry.lan_address,
+            )
             for a in self.network.nodes
-        ]
+        ]  # fmt: skip
         self.timings: dict[str, float] = {}
+        self.published: list[BuiltImage] = []  # what start() pushed to the registry
+        self.chart_version = str(chart_meta()["version"])
         self._images: list[Image] | None = None
 
     # -- images ---------------------------------------------------------------------------
 
-    def cluster_images(self) -> list[Image]:
-        """Besides pause and the worker: the operator (installed with the chart), the add-ons and,
-        with the ingress controller, the edge (it serves what routes bring)."""
+    def infrastructure_images(self) -> list[Image]:
+        """Imported into every node besides pause: the add-ons (CoreDNS and, with the ingress
+        controller, Traefik). They are not streamops' and no chart of ours names them; a real
+        cluster's come with its distribution, not from the registry its users push to."""
         if self._images is None:
-            self._images = [self.builder.operator(), self.builder.coredns()]
+            self._images = [self.builder.coredns()]
             if self.ingress_controller:
-                self._images += [self.builder.traefik(), self.builder.edge()]
+                self._images.append(self.builder.traefik())
         return self._images
 
+    def published_names(self) -> tuple[str, ...]:
+        """streamops' images this cluster's release runs, pushed to its registry (devtools.publish
+        names): the edge only with the ingress controller (it serves what routes bring)."""
+        return PUBLISHED if self.ingress_controller else tuple(n for n in PUBLISHED if n != "edge")
+
     def build_images(self) -> list[Image]:
-        return [self.builder.pause(), self.builder.worker(), *self.cluster_images()]
+        ours = [getattr(self.builder, name)() for name in self.published_names()]
+        return [self.builder.pause(), *ours, *self.infrastructure_images()]
+
+    def image_ref(self, image: Image) -> str:
+        """The reference a Pod names `image` by: the cluster's registry, as the nodes reach it."""
+        return f"{self.registry.repository(image.repository)}:{image.version}"
+
+    @property
+    def chart_ref(self) -> str:
+        """`helm install` of the chart pushed by start(): oci://<the registry's loopback portal>/streamops/streamops."""
+        return f"oci://{self.registry.push_registry}/streamops"
 
     @property
     def operator_image(self) -> Image:
-        return self.cluster_images()[0]
+        return self.builder.operator()
 
     @property
     def worker_image(self) -> Image:
@@ -106,26 +154,72 @@ class LocalCluster(Kubectl, Lifecycle):
         """The overlay renderer sidecar's (built with the others, imported only when a test asks)."""
         return self.builder.overlay()
 
-    def import_images(self, images: Sequence[Image]) -> None:
-        """Into every node's containerd, in parallel (≈940 MiB for the overlay image)."""
-        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
-            for f in [pool.submit(n.import_images, images) for n in self.nodes]:
-                f.result()
+    def publish(self) -> None:
+        """streamops' images (OCI layouts, both tags) and the chart pushed to the cluster's registry
+        by devtools.publish, the code `make images push-images push-chart` runs; a second push moves
+        nothing. Through the loopback portal: plain HTTP by publish's rule for 127.0.0.0/8."""
+        target = check(self.registry.push_registry)
+        began = time.monotonic()
+        self.published = build_layouts(self.published_names(), log=print, builder=self.builder)
+        self.timings["image layouts"] = round(time.monotonic() - began, 1)
+        push_images(target, self.published, log=lambda line: print(f"# pushed {line}", file=sys.stderr))
+        push_chart(target, chart_package(self.dir / "chart"))
+        self.timings["push"] = round(time.monotonic() - began - self.timings["image layouts"], 1)
+
+    def pull_images(self, images: Sequence[Image], timeout: float = 600) -> dict[str, float]:
+        """Have every node pull `images` from the registry now, as an image pre-pull DaemonSet does
+        (one Pod per node running `true`, IfNotPresent), so that a test's own Pods start without
+        waiting for ≈340 MiB (the overlay). Returns the kubelet's pull time in seconds per
+        "<node> <image>" (its Event "Successfully pulled image … in Xs"; none for an image the node
+        already had)."""
+        suffix = uuid.uuid4().hex[:6]
+        pods = {f"prepull-{suffix}-{node.name}": node.name for node in self.nodes}
+        containers = [
+            {"name": f"i{i}", "image": self.image_ref(image), "imagePullPolicy": "IfNotPresent", "command": ["true"]}
+            for i, image in enumerate(images)
+        ]
+        self.apply_objects([
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": "kube-system"},
+             "spec": {"nodeName": node, "restartPolicy": "Never", "containers": containers}}
+            for pod, node in pods.items()
+        ])  # fmt: skip
+        try:
+            for pod in pods:
+                eventually(partial(self._pod_succeeded, pod), timeout=timeout, interval=1,
+                           what=f"pod kube-system/{pod} (the pull) Succeeded")  # fmt: skip
+            events = json.loads(self.kubectl("get", "events", "-n", "kube-system", "-o", "json").stdout)["items"]
+            pulled = {}
+            for event in events:
+                node = pods.get(event["involvedObject"].get("name", ""))
+                found = PULLED.search(event.get("message", ""))
+                if node and event.get("reason") == "Pulled" and found:
+                    pulled[f"{node} {found.group(1).rpartition('/')[2]}"] = go_seconds(found.group(2))
+            return pulled
+        finally:
+            for pod in pods:
+                self.kubectl("delete", "pod", "-n", "kube-system", pod, "--wait=false", check=False)
+
+    def _pod_succeeded(self, name: str, namespace: str = "kube-system") -> bool:
+        return bool(((self.get("pods", namespace, name) or {}).get("status") or {}).get("phase") == "Succeeded")
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 300.0) -> Self:
         try:
             self._timed("network", self.network.up)
+            self._timed("registry", self.registry.start)
             self._timed("control plane", lambda: self.plane.start(timeout=timeout))
             # Built once, before the nodes start in parallel (each then finds them in the cache).
             self._timed("images", self.build_images)
-            # Nodes in parallel: each imports the images into its own containerd (the slow part).
-            with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            # Nodes in parallel (each imports the add-ons' images into its own containerd), and
+            # streamops' images and chart pushed to the registry meanwhile.
+            with concurrent.futures.ThreadPoolExecutor(len(self.nodes) + 1) as pool:
                 began = time.monotonic()
+                pushed = pool.submit(self.publish)
                 for f in [pool.submit(n.start, timeout) for n in self.nodes]:
                     f.result()
                 self.timings["nodes Ready"] = round(time.monotonic() - began, 1)
+                pushed.result()
             self._timed("cluster DNS", self._start_dns)
             if self.ingress_controller:
                 self._timed("ingress controller", self._start_ingress_controller)
@@ -146,6 +240,7 @@ class LocalCluster(Kubectl, Lifecycle):
             with contextlib.suppress(Exception):
                 node.stop()
         self.plane.stop()
+        self.registry.stop()
         self.network.down()
         return self.leftovers()
 
@@ -153,9 +248,11 @@ class LocalCluster(Kubectl, Lifecycle):
         for node in self.nodes:
             node.detach()
         self.plane.detach()
+        self.registry.detach()
 
     def status(self) -> dict[str, bool]:
         st = {f"control-plane/{k}": v for k, v in self.plane.status().items()}
+        st |= {f"registry/{k}": v for k, v in self.registry.status().items()}
         for node in self.nodes:
             st |= {f"{node.name}/{k}": v for k, v in node.status().items()}
         return st
@@ -168,6 +265,7 @@ class LocalCluster(Kubectl, Lifecycle):
         """Processes, mounts, cgroups, network namespaces (and with them interfaces, routes and
         iptables rules) this cluster made that still exist."""
         out = [f"process {p.name} {p.pid}" for p in self.plane.procs.read() if p.alive]
+        out += [f"registry: {x}" for x in self.registry.leftovers()]
         for node in self.nodes:
             out += [f"{node.name}: {x}" for x in node.leftovers()]
         return out + self.network.leftovers()
@@ -324,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         began = time.monotonic()
         try:
             cluster.start(timeout=args.timeout)
-        except (ControlPlaneError, NetworkError) as e:
+        except (ControlPlaneError, NetworkError, RegistryError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         cluster.detach()

@@ -88,13 +88,18 @@ class Node(Supervisor):
         builder: ImageBuilder | None = None,
         address: NodeAddress | None = None,
         extra_images: Callable[[], Sequence[Image]] | None = None,
+        registry: str | None = None,
     ) -> None:
         """`address`: a node of the pod-network cluster (devtools.cluster.network), run inside its namespace
         with kube-proxy and the CNI bridge; without it, the single host-network node `localhost`.
-        `extra_images`: more images to import (the operator's, the cluster add-ons')."""
+        `extra_images`: more images to import (the cluster add-ons').
+        `registry`: host:port of the cluster's plain-HTTP registry on its LAN (devtools.cluster.lan_registry):
+        containerd is told to speak HTTP to that host alone, and the worker image is not imported (the
+        kubelet pulls it from there, as it pulls the operator's and the others of the chart)."""
         self.dir = Path(dir).resolve()
         self.plane = plane
         self.address = address
+        self.registry = registry
         self.name = address.name if address else NODE_NAME
         self.extra_images = extra_images
         self.root = self.dir / "nodes" / self.name if address else self.dir / "node"
@@ -119,7 +124,7 @@ class Node(Supervisor):
         """Build/import the images, start containerd, the scheduler and the kubelet, wait for the
         node to be Ready. Idempotent: a node already running from this dir is adopted."""
         pause, worker = self.builder.pause(), self.builder.worker()
-        self.images, self.worker_image = [pause, worker], worker.short
+        self.images, self.worker_image = [pause] if self.registry else [pause, worker], worker.short
         if self.extra_images is not None:
             self.images += list(self.extra_images())
         if self._adopt():
@@ -319,10 +324,29 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   bin_dir = "{cni_bin}"
   conf_dir = "{cni_conf}"
   max_conf_num = 1
+
+[{cri}.registry]
+  config_path = "{self._write_registry_hosts()}"
 """
         path = self.root / "containerd.toml"
         path.write_text(text)
         return path
+
+    def _write_registry_hosts(self) -> Path:
+        """containerd's per-registry host configuration (config_path: a directory per host:port with a
+        hosts.toml). Only the cluster's registry is named, and only it is spoken to in plain HTTP;
+        without a registry the directory stays empty: containerd's defaults (HTTPS), never used here
+        since every other image is imported."""
+        hosts = self.root / "containerd" / "certs.d"
+        shutil.rmtree(hosts, ignore_errors=True)
+        hosts.mkdir(parents=True)
+        if self.registry:
+            (hosts / self.registry).mkdir()
+            (hosts / self.registry / "hosts.toml").write_text(
+                f'server = "http://{self.registry}"\n\n'
+                f'[host."http://{self.registry}"]\n  capabilities = ["pull", "resolve"]\n'
+            )
+        return hosts
 
     def _cni_network(self) -> dict[str, object]:
         """The single host-network node: loopback only (Pods without hostNetwork cannot start).

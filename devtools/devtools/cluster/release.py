@@ -1,6 +1,7 @@
-"""streamops installed the way users install it: `helm install` of charts/streamops into the local
-cluster (devtools.cluster.local_cluster), with the operator and worker images built here (pullPolicy Never:
-every node's containerd already has them) and the release namespace under PodSecurity `restricted`.
+"""streamops installed the way users install it: `helm install oci://…` of the chart the local cluster
+(devtools.cluster.local_cluster) pushed to its LAN registry, with the images built here and pushed
+there (their content-hash tags, pullPolicy IfNotPresent: the nodes pull them), and the release
+namespace under PodSecurity `restricted`.
 
     from devtools.cluster.release import Release
     release = Release(cluster).install()   # + local_values(cluster): NodePorts, external host
@@ -72,9 +73,11 @@ def local_values(cluster: LocalCluster) -> dict[str, Any]:
     }
 
 
-def image_values(image: Image) -> dict[str, str]:
-    repository, _, tag = image.short.rpartition(":")
-    return {"repository": repository, "tag": tag, "pullPolicy": "Never"}
+def image_values(cluster: LocalCluster, image: Image) -> dict[str, str]:
+    """The image in the cluster's registry, by its content-hash tag: a kept cluster whose nodes hold
+    an older build never mistakes it for this one (the appVersion tag names every build alike)."""
+    repository, _, tag = cluster.image_ref(image).rpartition(":")
+    return {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
 
 
 def merged(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,15 +91,15 @@ class Release:
     def __init__(self, cluster: LocalCluster, values: Mapping[str, Any] | None = None) -> None:
         self.cluster = cluster
         images: dict[str, Any] = {
-            "image": image_values(cluster.operator_image),
+            "image": image_values(cluster, cluster.operator_image),
             "worker": {
-                "image": image_values(cluster.worker_image),
-                "overlayImage": image_values(cluster.overlay_image),
+                "image": image_values(cluster, cluster.worker_image),
+                "overlayImage": image_values(cluster, cluster.overlay_image),
             },
             "operator": {"verbose": True},
         }
         if cluster.edge_image is not None:
-            images["edge"] = {"image": image_values(cluster.edge_image)}
+            images["edge"] = {"image": image_values(cluster, cluster.edge_image)}
         self.values = merged(merged(images, local_values(cluster)), values or {})
         self.install_seconds = 0.0
 
@@ -120,10 +123,18 @@ class Release:
         self.install_seconds = time.monotonic() - began
         return self
 
-    def _install_with_values(self, values: Mapping[str, Any] | None = None, chart: Path = CHART) -> None:
+    def chart_args(self, chart: Path | None = None) -> list[str]:
+        """`chart` (a directory: another version of the chart), else the chart in the cluster's
+        registry: oci://…/streamops --version <Chart.yaml's> --plain-http (the registry's portal on
+        this machine's loopback speaks plain HTTP)."""
+        if chart is not None:
+            return [str(chart)]
+        return [self.cluster.chart_ref, "--version", self.cluster.chart_version, "--plain-http"]
+
+    def _install_with_values(self, values: Mapping[str, Any] | None = None, chart: Path | None = None) -> None:
         argv = [
             str(helm_bin()), "--kubeconfig", str(self.cluster.kubeconfig),
-            "upgrade", "--install", RELEASE, str(chart), "--namespace", NAMESPACE,
+            "upgrade", "--install", RELEASE, *self.chart_args(chart), "--namespace", NAMESPACE,
             "--values", "-", "--wait", "--timeout", "240s",
         ]  # fmt: skip
         values = self.values if values is None else values
@@ -131,7 +142,7 @@ class Release:
         if proc.returncode != 0:
             raise ReleaseError(f"helm install failed: {(proc.stderr or proc.stdout).strip()}\n{self.diagnose()}")
 
-    def upgrade(self, values: Mapping[str, Any] | None = None, chart: Path = CHART) -> None:
+    def upgrade(self, values: Mapping[str, Any] | None = None, chart: Path | None = None) -> None:
         """`helm upgrade` (waiting for the rollout) with `values` over the install's, as a user edits
         their values file; `chart`: another version of the chart. `upgrade()` puts the install back."""
         self._install_with_values(merged(self.values, values or {}), chart)

@@ -88,8 +88,8 @@ int main(void) {
 
 
 # The overlay renderer's image is built with the rest (tests/multinode/test_overlays_lan.py runs it;
-# its Chromium layer: ≈110 MiB of downloads, 26 s here with a warm apt mirror) but imported into the
-# nodes only by the tests that use it (LocalCluster.import_images): it is ≈940 MiB unpacked.
+# its Chromium layer: ≈110 MiB of downloads, 26 s here with a warm apt mirror) but pulled from the
+# cluster's registry only by the nodes that run it (LocalCluster.pull_images): ≈940 MiB unpacked.
 IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik", "prometheus", "overlay")
 # What an image adds between the Python deps and the app: layers built on the base rootfs (its path, its key).
 ExtraLayers = Callable[[Path, str], list[Path]]

@@ -154,6 +154,13 @@ class LocalCluster(Kubectl, Lifecycle):
         """The overlay renderer sidecar's (built with the others, imported only when a test asks)."""
         return self.builder.overlay()
 
+    def import_images(self, images: Sequence[Image]) -> None:
+        """Add-ons' images (not streamops': those come from the registry) into every node's
+        containerd, in parallel: what a test that deploys an add-on needs first."""
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for f in [pool.submit(n.import_images, images) for n in self.nodes]:
+                f.result()
+
     def publish(self) -> None:
         """streamops' images (OCI layouts, both tags) and the chart pushed to the cluster's registry
         by devtools.publish, the code `make images push-images push-chart` runs; a second push moves

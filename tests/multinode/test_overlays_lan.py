@@ -92,7 +92,7 @@ def test_the_renderer_sidecar_draws_a_lan_page_into_the_rendition(
         )
         pod = cluster.get("pods", ns, "cam-ingest") or {}
         containers = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
-        assert containers.get("overlay", "").startswith("streamops-overlay:"), containers
+        assert containers.get("overlay") == cluster.image_ref(cluster.overlay_image), containers
 
         def rendering() -> dict[str, Any] | None:
             got = cluster.get("livestreams", ns, "cam") or {}

@@ -35,6 +35,8 @@ VOLUME_NODE = "node-1"
 
 def hand_install_files(cluster: LocalCluster) -> dict[str, str]:
     """File name → text (YAML; JSON is YAML) of the values and the recordings volume."""
+    if not cluster.registry.portal_address:
+        raise SystemExit(f"the cluster's registry is not running in {cluster.dir}: make cluster-up NODES=2 first")
     values = Release(cluster, {"crds": {"enabled": False}, "operator": {"verbose": False}}).values
     directory = cluster.dir / "recordings" / VOLUME_NAMESPACE
     items = recordings_volume_objects(directory, VOLUME_NAMESPACE, RECORDINGS_CLAIM, VOLUME_NODE)

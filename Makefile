@@ -284,10 +284,10 @@ registry-login: ## log crane and helm in to REGISTRY as REGISTRY_USER, the passw
 	@$(MAKE) --no-print-directory venv crane
 	@$(PY) -m devtools.publish login $(PUBLISH_ARGS) --user '$(REGISTRY_USER)'
 
-kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
+kind-up: deps ## UNTESTED (never run here: no Docker): create the kind cluster `streamops` (needs Docker; kind built from its Go module)
 	@bash hack/kind.sh up
 
-kind-e2e: deps venv images ## kind cluster + images loaded + helm install + end-to-end tests (tests/e2e) against it
+kind-e2e: deps venv images ## UNTESTED: kind cluster + images loaded + helm install + end-to-end tests (tests/e2e) against it
 	@bash hack/kind.sh e2e
 
 kind-down: ## delete the kind cluster

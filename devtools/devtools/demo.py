@@ -331,7 +331,7 @@ def main() -> int:
         ok = True
     except KeyboardInterrupt as e:
         interrupted = True
-        print(f"\ninterrupted ({e or 'Ctrl-C'}): stopping what was started", flush=True)
+        print(f"\ninterrupted ({str(e) or 'Ctrl-C'}): stopping what was started", flush=True)
     finally:
         ignore_interrupts()
         if args.keep and ok:

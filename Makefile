@@ -127,7 +127,7 @@ demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart
 demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
 
-demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
+demo-down: ## remove everything a demo left, however it ended (its processes by PID, the cluster, the S3 data, logs); fine twice or with nothing up
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 

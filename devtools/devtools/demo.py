@@ -241,6 +241,7 @@ def main() -> int:
         step(f"a clean slate: what an earlier demo left in {dir} (processes, S3 data, cluster) removed")
         if left := tear_down(dir):
             raise RuntimeError(f"could not remove what an earlier run left: {left}")
+        print(f"done in {time.monotonic() - began:.1f}s")
         step("a 2-node cluster with a pod network (the first run builds Kubernetes' images: a few minutes)")
         cluster.start()
         print(

@@ -40,7 +40,7 @@ from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.s3_server import S3LanRelay, S3Server
 from devtools.ports import LOOPBACK, free_port
-from devtools.processes import Proc, start_ticks, stop_procs
+from devtools.processes import Proc, alive, start_ticks, stop_procs
 from devtools.versions import REPO
 
 STREAM = "obs-studio"
@@ -151,9 +151,9 @@ class DemoState:
         data = self._read()
         procs = self.processes()
         stop_procs(procs, grace=5)
-        for pid in data.get("unchecked", []):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+        if unchecked := [pid for pid in data.get("unchecked", []) if alive(pid)]:
+            # Without a start time a PID may be another process's by now: not ours to kill blindly.
+            print(f"an older demo recorded PIDs {unchecked} without start times: not stopped; check them by hand")
         for path in [*data["paths"], *(str(self.dir / f) for f in DEMO_FILES if files)]:
             if Path(path).is_dir():
                 shutil.rmtree(path, ignore_errors=True)

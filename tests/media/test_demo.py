@@ -117,3 +117,15 @@ def test_a_recycled_pid_is_not_taken_for_the_demos(tmp_path: Path, sleepers: lis
     assert tear_down(tmp_path) == []
     assert bystander.poll() is None, "not the demo's: still running"
     assert not (tmp_path / DEMO_PIDS).exists()
+
+
+def test_an_older_demos_bare_pids_are_not_killed_blindly(
+    tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]
+) -> None:
+    """Before start times were recorded the pid file was a bare list: those PIDs may be anyone's by
+    now, so they are named, not killed, and the file is dropped."""
+    bystander = sleeper(sleepers)
+    (tmp_path / DEMO_PIDS).write_text(json.dumps([bystander.pid]))
+    assert tear_down(tmp_path) == []
+    assert bystander.poll() is None
+    assert not (tmp_path / DEMO_PIDS).exists()

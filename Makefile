@@ -128,7 +128,7 @@ demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart
 demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
 
-demo-down: ## stop what `make demo KEEP=1` left running (publisher, RTMP server, portals, the cluster)
+demo-down: ## remove everything a demo left, however it ended (its processes by PID, the cluster, the S3 data, logs); fine twice or with nothing up
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
 	@$(MAKE) --no-print-directory cluster-down
 
@@ -285,10 +285,10 @@ registry-login: ## log crane and helm in to REGISTRY as REGISTRY_USER, the passw
 	@$(MAKE) --no-print-directory venv crane
 	@$(PY) -m devtools.publish login $(PUBLISH_ARGS) --user '$(REGISTRY_USER)'
 
-kind-up: deps ## create the kind cluster `streamops` (needs Docker; kind built from its Go module)
+kind-up: deps ## UNTESTED (never run here: no Docker): create the kind cluster `streamops` (needs Docker; kind built from its Go module)
 	@bash hack/kind.sh up
 
-kind-e2e: deps venv images ## kind cluster + images loaded + helm install + end-to-end tests (tests/e2e) against it
+kind-e2e: deps venv images ## UNTESTED: kind cluster + images loaded + helm install + end-to-end tests (tests/e2e) against it
 	@bash hack/kind.sh e2e
 
 kind-down: ## delete the kind cluster

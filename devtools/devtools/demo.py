@@ -8,6 +8,10 @@ on the LAN (nothing may leave the machine); a synthetic encoder on the LAN (test
 `kubectl get lst,rec,rst`, the HLS URL, the download command (`streamops video url`) and ffprobe's
 summary of the video downloaded with it. Everything is stopped at the end unless --keep (`make
 demo KEEP=1`: loopback portals let OBS or ffmpeg here push and play; `make demo-down` stops it).
+
+Run again after anything: each run first removes what an earlier one left in DIR (its processes by
+PID, the cluster, the S3 data, logs), Ctrl-C stops what was started, and `--down` removes it all
+however the last run ended; the encoder retries a refused or dropped push, as OBS does.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +37,10 @@ from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.s3_server import S3LanRelay, S3Server
 from devtools.ports import LOOPBACK, free_port
+from devtools.processes import Proc, alive, start_ticks, stop_procs
 from devtools.versions import REPO
 
 STREAM = "obs-studio"
@@ -40,6 +48,9 @@ RECORDING = "obs-studio-keynote-s3"
 RESTREAM = "obs-studio-local"
 RECORD_SECONDS = 20
 DEMO_PIDS = "demo-pids.json"
+# What a run makes in DIR besides the cluster: removed at the start of the next run and by --down.
+DEMO_FILES = ("demo-s3", "demo-nginx", "demo-video.mp4", "logs/demo-publisher.log", "logs/demo-portal.log")
+LIVE_TIMEOUT = 90  # s from the first push to status.live, retries included (measured: 2-4 s)
 
 
 def step(msg: str) -> None:
@@ -98,23 +109,81 @@ def recording_s3_manifests(s3: S3Server, relay: S3LanRelay) -> list[dict[str, An
     return [credentials, s3.ca_secret(storage["caSecret"], "default"), rec]
 
 
-def stop_demo_processes(dir: Path) -> None:
-    """The demo's own nginx, publisher, S3 server and relay, by the pids it recorded (demo-down)."""
-    path = dir / DEMO_PIDS
-    try:
-        pids = [int(p) for p in json.loads(path.read_text())]
-    except (FileNotFoundError, ValueError):
-        return
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
-        time.sleep(0.1)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    path.unlink(missing_ok=True)
+class DemoState:
+    """The demo's own processes (nginx, the encoder, the S3 server and its relay, the portals) in
+    DIR/demo-pids.json, each with its start time (a recycled PID is never taken for one of them) and
+    written as each starts, so whatever ends a run (an error, Ctrl-C, a kill) leaves a file that the
+    next run and `--down` stop them by; plus the files DEMO_FILES names and the paths recorded."""
+
+    def __init__(self, dir: Path) -> None:
+        self.dir = dir
+        self.pid_file = dir / DEMO_PIDS
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {"procs": [], "paths": []}
+        if isinstance(data, list):  # an older demo's list of bare PIDs: no start times to check them by
+            return {"procs": [], "paths": [], "unchecked": [int(p) for p in data]}
+        return dict(data)
+
+    def record(self, name: str, pid: int | None, *paths: Path) -> None:
+        """Remember process `name` (replacing an earlier one of that name: a reconnected encoder) and
+        paths outside DIR it made (the S3 server's socket directory)."""
+        data = self._read()
+        procs = [p for p in data["procs"] if p["name"] != name]
+        if pid is not None:
+            procs.append({"name": name, "pid": pid, "start_ticks": start_ticks(pid) or 0})
+        data["procs"], data["paths"] = procs, sorted({*data["paths"], *map(str, paths)})
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.pid_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(self.pid_file)
+
+    def processes(self) -> list[Proc]:
+        return [Proc(p["name"], int(p["pid"]), int(p["start_ticks"])) for p in self._read()["procs"]]
+
+    def clear(self, files: bool = True) -> list[str]:
+        """Stop the recorded processes (each was started in a session of its own: its whole group,
+        TERM then KILL) and remove the recorded paths and, with `files`, DEMO_FILES (a failed run
+        keeps its logs and S3 data to look at: the next run removes them); what is still alive."""
+        data = self._read()
+        procs = self.processes()
+        stop_procs(procs, grace=5)
+        if unchecked := [pid for pid in data.get("unchecked", []) if alive(pid)]:
+            # Without a start time a PID may be another process's by now: not ours to kill blindly.
+            print(f"an older demo recorded PIDs {unchecked} without start times: not stopped; check them by hand")
+        for path in [*data["paths"], *(str(self.dir / f) for f in DEMO_FILES if files)]:
+            if Path(path).is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                Path(path).unlink(missing_ok=True)
+        self.pid_file.unlink(missing_ok=True)
+        return [f"process {p.name} {p.pid}" for p in procs if p.alive]
+
+
+def tear_down(dir: Path) -> list[str]:
+    """Everything a demo left in `dir`, however it ended: its processes, its files, the cluster and its
+    network namespaces (with their interfaces, routes and firewall rules). Idempotent; returns what
+    could not be removed."""
+    left = DemoState(dir).clear()
+    return left + LocalCluster(dir, nodes=2, ingress_controller=False).stop()
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled as Ctrl-C is (everything started is stopped)."""
+
+
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def ignore_interrupts() -> None:
+    """While cleaning up: a second Ctrl-C must not leave half of it undone (a rerun would clear it,
+    but a clean exit is better)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def open_portals(dir: Path, lan: str, push_url: str, hls_url: str) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -132,6 +201,19 @@ def open_portals(dir: Path, lan: str, push_url: str, hls_url: str) -> tuple[subp
     return proc, local_rtmp, local_http
 
 
+def start_s3(dir: Path, state: DemoState) -> S3Server:
+    """versitygw on a fresh DIR/demo-s3 with the bucket `recordings` (created if missing: the data of a
+    run that ended early made the next one fail with BucketAlreadyExists)."""
+    shutil.rmtree(dir / "demo-s3", ignore_errors=True)
+    s3 = S3Server(dir / "demo-s3")
+    state.record("s3", None, s3.socket_path.parent)  # its socket's directory, outside DIR
+    s3.start()
+    state.record("s3", s3.pid, s3.socket_path.parent)
+    if "recordings" not in {b["Name"] for b in s3.client().list_buckets().get("Buckets", [])}:
+        s3.create_bucket("recordings")
+    return s3
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dir", type=Path, default=REPO / ".cluster")
@@ -140,19 +222,26 @@ def main() -> int:
     args = parser.parse_args()
     dir = args.dir.resolve()
     if args.down:
-        stop_demo_processes(dir)
-        return 0
+        left = tear_down(dir)
+        print(f"demo down{f'; LEFT BEHIND: {left}' if left else ': nothing of it is left'}")
+        return 1 if left else 0
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
     began = time.monotonic()
+    state = DemoState(dir)
     cluster = LocalCluster(dir, nodes=2, ingress_controller=False)  # the demo plays through NodePorts
     nginx: NginxRtmp | None = None
-    publisher: Publisher | None = None
+    publisher: ReconnectingPublisher | None = None
     portals: subprocess.Popen[bytes] | None = None
     s3: S3Server | None = None
     relay: S3LanRelay | None = None
-    ok = False
+    ok = interrupted = False
     try:
-        stop_demo_processes(dir)  # a previous kept demo's peers
+        step(f"a clean slate: what an earlier demo left in {dir} (processes, S3 data, cluster) removed")
+        if left := tear_down(dir):
+            raise RuntimeError(f"could not remove what an earlier run left: {left}")
+        print(f"done in {time.monotonic() - began:.1f}s")
         step("a 2-node cluster with a pod network (the first run builds Kubernetes' images: a few minutes)")
         cluster.start()
         print(
@@ -168,13 +257,16 @@ def main() -> int:
         cluster.recordings_volume("default", "node-1")
 
         step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
-        nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside).start()
+        nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside)
+        nginx.start()
+        state.record("nginx", nginx.pid)
         print(f"nginx-rtmp at {nginx.app_url()}")
 
         step("an S3 server (versitygw) on the cluster's LAN for the recordings")
-        s3 = S3Server(dir / "demo-s3").start()
-        s3.create_bucket("recordings")
-        relay = s3.lan_relay(cluster.network.outside).start()
+        s3 = start_s3(dir, state)
+        relay = s3.lan_relay(cluster.network.outside)
+        relay.start()
+        state.record("s3-relay", relay.pid)
         print(f"S3 at {relay.endpoint} (Pods) and {s3.endpoint} (this machine), bucket recordings")
 
         step("kubectl apply -f examples/livestream-push.yaml -f examples/recording-s3.yaml (+ a Restream to the LAN)")
@@ -187,12 +279,16 @@ def main() -> int:
         key = cluster.stream_key("default", STREAM)
 
         step(f"an encoder on the LAN pushes a test stream (testsrc2 640x360 30 fps + 440 Hz) to {push_url}/<key>")
-        publisher = Publisher(
-            f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log",
-            netns=cluster.network.outside,
+        publisher = ReconnectingPublisher(
+            lambda: Publisher(
+                f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log",
+                netns=cluster.network.outside,
+            ),
+            on_start=lambda p: state.record("publisher", p.pid),
         ).start()  # fmt: skip
-        cluster.wait_status("lst", "default", STREAM, lambda o: o["status"]["live"], "status.live", 60)
-        print("status.live is true")
+        live = lambda: bool(((cluster.get("lst", "default", STREAM) or {}).get("status") or {}).get("live"))  # noqa: E731
+        took = publisher.wait_live(live, LIVE_TIMEOUT, f"LiveStream {STREAM}")
+        print(f"status.live is true ({took:.1f} s after the first push; {publisher.attempts} connection(s))")
         cluster.wait_status("rec", "default", RECORDING, lambda o: o["status"]["recording"], "recording", 90)
         print(f"recording for {RECORD_SECONDS} s ...", flush=True)
         time.sleep(RECORD_SECONDS)
@@ -228,17 +324,22 @@ def main() -> int:
         print(f"  ffmpeg there: nsenter --net=/run/netns/{lan} ffmpeg -re -i in.mp4 -c copy -f flv '{push_url}/{key}'")
         if args.keep:
             portals, local_rtmp, local_http = open_portals(dir, lan, push_url, hls)
+            state.record("portals", portals.pid)
             print(f"  OBS on this machine: Server rtmp://{LOOPBACK}:{local_rtmp}/live ; Stream Key: {key}")
             print(f"  (a loopback portal into the LAN: {LOOPBACK}:{local_rtmp} -> {urlsplit(push_url).netloc})")
             print(f"  watch on this machine: ffplay http://{LOOPBACK}:{local_http}{urlsplit(hls).path}")
         print(f"  record again: kubectl apply -f examples/recording.yaml (to the PVC) or delete rec {RECORDING} and")
         print("  apply examples/recording-s3.yaml with your own bucket; download: streamops video url <recording> [n]")
         ok = True
+    except KeyboardInterrupt as e:
+        interrupted = True
+        print(f"\ninterrupted ({str(e) or 'Ctrl-C'}): stopping what was started", flush=True)
     finally:
+        ignore_interrupts()
         if args.keep and ok:
-            pids = [p.pid for p in (nginx, publisher, portals, relay, s3) if p is not None and p.pid is not None]
-            (dir / DEMO_PIDS).write_text(json.dumps(pids))
             cluster.detach()
+            if publisher is not None:
+                publisher.detach()  # from here on it reconnects no more
             print("\nkept running, the synthetic publisher too: to push yourself, first stop it:")
             print(f"  kill {publisher.pid if publisher else ''}")
             print(f"  export KUBECONFIG={cluster.plane.kubeconfig} PATH={cluster.plane.bin_dir}:$PATH")
@@ -246,12 +347,15 @@ def main() -> int:
         else:
             for peer in (publisher, nginx, relay, s3):
                 if peer is not None:
-                    peer.stop()
-            left = cluster.stop()
+                    with contextlib.suppress(Exception):  # the rest must be stopped whatever this says
+                        peer.stop()
+            left = state.clear(files=False) + cluster.stop()
             print(f"\nstopped everything the demo started{f' (LEFT BEHIND: {left})' if left else ''};"
                   " `make demo KEEP=1` keeps it running")  # fmt: skip
     print(f"demo took {time.monotonic() - began:.0f}s")
-    return 0 if ok else 1
+    if not ok:
+        print(f"logs: {dir / 'logs'} (demo-publisher.log, the cluster's components); `make demo` starts afresh")
+    return 0 if ok else 130 if interrupted else 1
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ POLICY_ENGINE_RULES = [
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
 ]
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+CRI_STARTED = 'msg="Start streaming server"'  # containerd 1.6's CRI service, just before it serves
 CGROUP_FS = Path("/sys/fs/cgroup")
 
 
@@ -204,8 +205,14 @@ class Node(Supervisor):
         if self.address:
             self._spawn_mount_holder(deadline)
         cfg = self._write_containerd_config(pause)
+        log = self.logs / "containerd.log"
+        offset = log.stat().st_size if log.exists() else 0  # the log is appended to across starts
         self._spawn("containerd", [containerd, "--config", str(cfg)])
         self._wait(lambda: self._ctr_ok(), deadline, "containerd's socket", "containerd")
+        # `ctr` is answered before the CRI service is initialised (0.5 s later here, 4.8 s once on a
+        # busy machine): a kubelet started in between exits with "server is not initialized yet".
+        # The service logs this as its last start step, right before it serves.
+        self._wait(lambda: CRI_STARTED in _read_from(log, offset), deadline, "containerd's CRI service", "containerd")
         self._import_images()
         if self.address is None:
             self._spawn("kube-scheduler", [
@@ -626,6 +633,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         admin = Kubectl(self.plane.kubectl, self.plane.kubeconfig, timeout=30)
         jsonpath = "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
         return admin.kubectl("get", "node", self.name, "-o", jsonpath, check=False).stdout.strip() == "True"
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

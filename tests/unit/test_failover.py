@@ -148,3 +148,6 @@ def test_uplink_token_is_bound_to_key_stream_failback_and_time():
     assert not uplink_token_valid(key, "cam", 10, token, now + MAX_AGE_SECONDS + 1)
     for bad in ("", "x", "123", "abc.def", f"{int(now)}.", token.replace(".", "")):
         assert not uplink_token_valid(key, "cam", 10, bad, now)
+    # Digits str.isdigit() takes and int() refuses ("²", a latin-1 byte) or reads ("３"): refused, no error.
+    for bad in ("².abc", "１８００００００００." + token.partition(".")[2]):
+        assert not uplink_token_valid(key, "cam", 10, bad, now)

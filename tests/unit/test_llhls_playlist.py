@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import re
 
-from streamops.media.ingest.llhls.playlist import Part, Segment, media_playlist, part_target, target_duration
+from streamops.media.ingest.llhls.playlist import (
+    Part,
+    Segment,
+    media_playlist,
+    part_number,
+    part_target,
+    segment_number,
+    segment_uri,
+    target_duration,
+)
 
 
 def window(count: int, parts_per_segment: int = 10, part: float = 0.2, in_progress: int = 3) -> list[Segment]:
@@ -59,3 +68,10 @@ def test_targets_follow_what_was_cut():
     assert part_target(longer, 0.2) == 0.21, "a part longer than configured raises PART-TARGET"
     assert part_target(window(2), 0.2) == 0.2
     assert part_target(window(1, part=0.20397), 0.2) == 0.204
+
+
+def test_a_media_uri_with_digits_that_are_not_ascii_names_nothing():
+    """str.isdigit() takes "²" (int() raises: a 500) and "３" (int() reads 3: another segment's name)."""
+    assert segment_number(segment_uri(7)) == 7
+    for uri in (segment_uri(7).replace("7", "²"), segment_uri(7).replace("7", "３")):
+        assert segment_number(uri) is None and part_number(uri) is None

@@ -24,6 +24,6 @@ def stamped_token(key: bytes, purpose: str, fields: Sequence[str], now: float) -
 
 def stamped_token_valid(key: bytes, purpose: str, fields: Sequence[str], token: str, now: float) -> bool:
     stamp_text, _, mac = token.partition(".")
-    if not stamp_text.isdigit() or abs(now - int(stamp_text)) > MAX_AGE_SECONDS:
+    if not (stamp_text.isascii() and stamp_text.isdigit()) or abs(now - int(stamp_text)) > MAX_AGE_SECONDS:
         return False
     return hmac.compare_digest(mac, _mac(key, purpose, fields, int(stamp_text)))

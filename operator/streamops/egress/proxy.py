@@ -64,7 +64,8 @@ class BadRequest(Exception):
 def split_authority(authority: str) -> tuple[str, int]:
     """CONNECT's "host:port" ("[v6]:port" for IPv6)."""
     host, sep, port = authority.rpartition(":")
-    if not sep or not port.isdigit() or not host_key(host) or not 0 < int(port) < 65536:
+    # ASCII digits only: str.isdigit() also takes "²" (a latin-1 byte on the wire) and "３".
+    if not sep or not (port.isascii() and port.isdigit()) or not host_key(host) or not 0 < int(port) < 65536:
         raise BadRequest(authority)
     return host_key(host), int(port)
 

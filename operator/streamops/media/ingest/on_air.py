@@ -174,7 +174,7 @@ class OnAir:
         """The uplink's failback.stableSeconds when it is signed with our stream key, else None."""
         key = self.worker.read_key()
         stable = request.headers.get(FAILBACK_HEADER, "")
-        if key is None or not stable.isdigit() or not 1 <= int(stable) <= 3600:
+        if key is None or not (stable.isascii() and stable.isdigit()) or not 1 <= int(stable) <= 3600:
             return None
         token = request.headers.get(AUTH_HEADER, "")
         valid = uplink_token_valid(key, self.worker.config.stream, int(stable), token, time.time())

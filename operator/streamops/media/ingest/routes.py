@@ -406,7 +406,7 @@ def _query_int(request: web.Request, key: str) -> int | None:
     value = request.query.get(key)
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # not "²": int() refuses it
         raise PlaylistRequestError(f"{key} must be a non-negative integer")
     return int(value)
 

@@ -41,7 +41,8 @@ def segment_uri(msn: int) -> str:
 
 def _uri_number(uri: str, prefix: str) -> int | None:
     digits = uri.removeprefix(prefix).removesuffix(_MEDIA)
-    return int(digits) if uri.startswith(prefix) and uri.endswith(_MEDIA) and digits.isdigit() else None
+    named = uri.startswith(prefix) and uri.endswith(_MEDIA)
+    return int(digits) if named and digits.isascii() and digits.isdigit() else None  # not "²" nor "３"
 
 
 def part_number(uri: str) -> int | None:

@@ -42,8 +42,9 @@ def assert_live_status(ingest) -> dict:
     status = wait_for(lambda: (s := ingest.status())["live"] and s.get("frameRate") and s, timeout=15)
     assert (status["videoWidth"], status["videoHeight"]) == (1280, 720)
     assert status["videoCodec"] == "h264" and status["audioCodec"] == "aac"
-    # ≈30 fps: the -re publisher dips a little while the machine is busy (26.5 fps seen in CI)
-    assert 25 <= status["frameRate"] <= 35, status
+    # ≈30 fps: the -re publisher dips a little while the machine is busy (26.5 fps seen in CI) and
+    # catches up after (35.46 seen in CI, 2026-11-27)
+    assert 25 <= status["frameRate"] <= 38, status
     assert 0.8 <= status["transcodingSpeed"] <= 1.2, status
     assert 1_000_000 < status["bitrate"] < 6_000_000, status
     return status

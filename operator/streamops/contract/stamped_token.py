@@ -9,6 +9,8 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
+from streamops.contract.decimal_text import decimal
+
 MAX_AGE_SECONDS = 60  # clocks of two nodes agree to well within this (NTP); a captured token lives no longer
 
 
@@ -24,6 +26,7 @@ def stamped_token(key: bytes, purpose: str, fields: Sequence[str], now: float) -
 
 def stamped_token_valid(key: bytes, purpose: str, fields: Sequence[str], token: str, now: float) -> bool:
     stamp_text, _, mac = token.partition(".")
-    if not (stamp_text.isascii() and stamp_text.isdigit()) or abs(now - int(stamp_text)) > MAX_AGE_SECONDS:
+    stamp = decimal(stamp_text)
+    if stamp is None or abs(now - stamp) > MAX_AGE_SECONDS:
         return False
-    return hmac.compare_digest(mac, _mac(key, purpose, fields, int(stamp_text)))
+    return hmac.compare_digest(mac, _mac(key, purpose, fields, stamp))

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
+from streamops.contract.decimal_text import decimal
 from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused
 from streamops.egress.resolution import Resolve, checked_addresses, ip_literal, system_resolve
 
@@ -63,11 +64,11 @@ class BadRequest(Exception):
 
 def split_authority(authority: str) -> tuple[str, int]:
     """CONNECT's "host:port" ("[v6]:port" for IPv6)."""
-    host, sep, port = authority.rpartition(":")
-    # ASCII digits only: str.isdigit() also takes "²" (a latin-1 byte on the wire) and "３".
-    if not sep or not (port.isascii() and port.isdigit()) or not host_key(host) or not 0 < int(port) < 65536:
+    host, sep, port_text = authority.rpartition(":")
+    port = decimal(port_text)
+    if not sep or port is None or not host_key(host) or not 0 < port < 65536:
         raise BadRequest(authority)
-    return host_key(host), int(port)
+    return host_key(host), port
 
 
 def parsed_head(head: bytes) -> tuple[str, str, int, bytes | None]:

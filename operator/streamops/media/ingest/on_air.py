@@ -17,6 +17,7 @@ from typing import Protocol
 from aiohttp import web
 
 from streamops.api.livestream import Failback
+from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import IngestConfig, Role
 from streamops.media.ffmpeg import Progress
 from streamops.media.ingest.backup_link import AUTH_HEADER, FAILBACK_HEADER, uplink_token_valid
@@ -173,12 +174,12 @@ class OnAir:
     def _signed(self, request: web.Request) -> int | None:
         """The uplink's failback.stableSeconds when it is signed with our stream key, else None."""
         key = self.worker.read_key()
-        stable = request.headers.get(FAILBACK_HEADER, "")
-        if key is None or not (stable.isascii() and stable.isdigit()) or not 1 <= int(stable) <= 3600:
+        stable = decimal(request.headers.get(FAILBACK_HEADER, ""))
+        if key is None or stable is None or not 1 <= stable <= 3600:
             return None
         token = request.headers.get(AUTH_HEADER, "")
-        valid = uplink_token_valid(key, self.worker.config.stream, int(stable), token, time.time())
-        return int(stable) if valid else None
+        valid = uplink_token_valid(key, self.worker.config.stream, stable, token, time.time())
+        return stable if valid else None
 
     async def receive_uplink(self, request: web.Request) -> web.StreamResponse:
         stable = self._signed(request)

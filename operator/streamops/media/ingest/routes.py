@@ -23,6 +23,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import (
     BACKUP_UPLINK_PATH,
     CLOCK_PATH,
@@ -406,9 +407,10 @@ def _query_int(request: web.Request, key: str) -> int | None:
     value = request.query.get(key)
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()):  # not "²": int() refuses it
+    number = decimal(value)
+    if number is None:
         raise PlaylistRequestError(f"{key} must be a non-negative integer")
-    return int(value)
+    return number
 
 
 # --- feed readers ------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from streamops.contract.decimal_text import decimal
+
 
 @dataclass(frozen=True)
 class Part:
@@ -41,8 +43,7 @@ def segment_uri(msn: int) -> str:
 
 def _uri_number(uri: str, prefix: str) -> int | None:
     digits = uri.removeprefix(prefix).removesuffix(_MEDIA)
-    named = uri.startswith(prefix) and uri.endswith(_MEDIA)
-    return int(digits) if named and digits.isascii() and digits.isdigit() else None  # not "²" nor "３"
+    return decimal(digits) if uri.startswith(prefix) and uri.endswith(_MEDIA) else None
 
 
 def part_number(uri: str) -> int | None:

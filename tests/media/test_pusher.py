@@ -333,15 +333,19 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
 
         a.stop()  # the target dies
         down_at = time.monotonic()
-        states, last_b = set(), to_b.status()["bytesSent"]
+        states, last_b, b_grew_at = set(), to_b.status()["bytesSent"], down_at
         while time.monotonic() - down_at < 20:
             time.sleep(1)
             sa, sb = to_a.status(), to_b.status()
             states.add(sa["state"])
             assert not sa["live"] or time.monotonic() - down_at < 3
-            assert sb["live"] and sb["bytesSent"] > last_b, "the other target never notices"
+            # to-b's bytes are judged over a few seconds, not each second: the synthetic source
+            # itself can stall for ~2 s on a loaded machine (CI of stops 42 and 43), and then
+            # every target rightly sends nothing for that second.
+            if sb["bytesSent"] > last_b:
+                last_b, b_grew_at = sb["bytesSent"], time.monotonic()
+            assert sb["live"] and time.monotonic() - b_grew_at < 5, "the other target never notices"
             assert sb["reconnects"] == 0
-            last_b = sb["bytesSent"]
             # The stream's session goes on. Not `live` at each sample: that is the publisher's media
             # arriving within feed.SILENCE_SECONDS, which a loaded machine's encoder can miss (CI of
             # stop 42: a 2 s stall of the synthetic libx264 source while to-b still sent bytes).

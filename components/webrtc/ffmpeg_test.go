@@ -34,12 +34,29 @@ func TestFFmpegReadsForwardedWHIP(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // FFmpeg binds its ports
 	publish(t, base)
-	// FFmpeg starts on a keyframe: ask for one now that it listens (what the worker does).
-	time.Sleep(200 * time.Millisecond)
+	// FFmpeg starts on a keyframe: ask for one every half second until it has its frames. Once
+	// was not enough: on a machine busy with disk I/O FFmpeg took longer than the 300 ms above to
+	// bind, and the only keyframe went by before it listened (CI, 2026-11-27).
+	done := make(chan struct{})
+	go func() {
+		for {
+			req, _ := http.NewRequest(http.MethodPost, base+"/whip/keyframe", nil)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
 	if code := httpDo(t, http.MethodPost, base+"/whip/keyframe"); code != http.StatusNoContent {
 		t.Fatalf("POST /whip/keyframe: %d", code)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Video: h264", "640x360", "Audio: opus"} {

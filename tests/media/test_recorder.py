@@ -461,12 +461,12 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
 
 
 def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFactory) -> None:
-    recorder = recorders(reconnectWindowSeconds=4, minDurationSeconds=2)
+    recorder = recorders(reconnectWindowSeconds=2, minDurationSeconds=2)  # short: the rule is the same at 10 s
     first = broadcast(feed, 6)
     wait_state(recorder, "reconnecting")
     wait_state(recorder, "waiting", timeout=10)  # window over: the video is closed
     wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, POLL, "first video finalised")
-    sleep_until(first.ended_at + 6)  # type: ignore[operator]  (gap 6 s > window 4 s)
+    sleep_until(first.ended_at + 4)  # type: ignore[operator]  (gap 4 s > window 2 s)
     second = broadcast(feed, 6)
     final = recorder.post_stop()
     assert final["state"] == "stopped" and final["recording"] is False

@@ -10,13 +10,14 @@ from pydantic import ValidationError
 from streamops.api import LiveStreamSpec
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import RecorderConfig
-from streamops.media.recorder.commands import join_command, part_command, repair_command
+from streamops.media.recorder.commands import input_start, join_command, part_command, repair_command
 from streamops.media.recorder.plan import (
     after_gap,
     concat_list,
     discard_reason,
     part_name,
     part_outcome,
+    part_outpoints,
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
@@ -189,6 +190,37 @@ def test_concat_list_takes_only_plain_names() -> None:
     for bad in ["../v.mp4", "/etc/passwd", "a'b.mp4", ".hidden.mp4", ""]:
         with pytest.raises(ValueError):
             concat_list([bad])
+
+
+def test_concat_list_cuts_a_part_at_its_outpoint() -> None:
+    assert concat_list(["v.001.mp4", "v.002.mp4"], [8.25, None]) == (
+        "ffconcat version 1.0\nfile 'v.001.mp4'\noutpoint 8.250000\nfile 'v.002.mp4'\n"
+    )
+
+
+def test_a_part_replayed_from_the_gop_cache_cuts_the_one_before_where_it_starts() -> None:
+    # Killed 9.3 s into a part that began at feed time 1.4; the next part starts on the cached
+    # keyframe at 9.4: the first keeps 8.0 s, nothing twice.
+    assert part_outpoints([(1.4, 9.3), (9.4, 5.0)]) == [8.0, None]
+    # A chain of restarts: each cut where its successor starts.
+    assert part_outpoints([(1.4, 9.3), (9.4, 5.0), (13.4, 2.0)]) == [8.0, 4.0, None]
+
+
+def test_parts_that_do_not_replay_are_kept_whole() -> None:
+    assert part_outpoints([(1.4, 9.3), (12.0, 5.0)]) == [None, None]  # a gap: the feed went on meanwhile
+    assert part_outpoints([(1.4, 9.3), (1.4, 5.0)]) == [None, None]  # a new session, its clock restarted
+    assert part_outpoints([(5.0, 9.3), (5.5, 5.0)]) == [None, None]  # not a second after the start: new
+    assert part_outpoints([(1.4, 60.0), (20.0, 5.0)]) == [None, None]  # 41 s back: no GOP cache is that long
+    assert part_outpoints([(None, 9.3), (9.4, 5.0)]) == [None, None]  # unknown (a state from before)
+    assert part_outpoints([(1.4, 9.3)]) == [None]
+    assert part_outpoints([]) == []
+
+
+def test_input_start_is_read_from_ffmpegs_input_dump() -> None:
+    assert input_start("  Duration: N/A, start: 6.654511, bitrate: N/A") == 6.654511
+    assert input_start("  Duration: 00:00:10.02, start: 1.400000, bitrate: 803 kb/s") == 1.4
+    assert input_start("Input #0, mpegts, from 'http://feed/':") is None
+    assert input_start("  Stream #0:0[0x100]: Video: h264, start: 3.0,") is None
 
 
 # --- command lines ---

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ def part_command(feed_url: str, part_path: str, time_limit: float) -> list[str]:
     return command(out)
 
 
+# FFmpeg's dump of its input (loglevel info): "  Duration: N/A, start: 6.654511, bitrate: N/A". The
+# start is where the part's time zero lies on the feed's clock (FFmpeg subtracts it from every packet).
+INPUT_START = re.compile(r"^\s*Duration: [^,]*, start: (-?\d+(?:\.\d+)?),")
+
+
+def input_start(stderr_line: str) -> float | None:
+    """The feed timestamp of a part's time zero, from the line of FFmpeg's input dump that says it."""
+    found = INPUT_START.match(stderr_line)
+    return float(found[1]) if found else None
+
+
 def repair_command(src: str, dst: str) -> list[str]:
     """Remux a part, dropping the partial sample a killed FFmpeg left at its end."""
     source = ffmpeg_python.input(src, protocol_whitelist="file", fflags="+discardcorrupt")
@@ -53,7 +65,8 @@ def repair_command(src: str, dst: str) -> list[str]:
 
 
 def join_command(list_path: str, dst: str) -> list[str]:
-    """Join parts (concat demuxer, copy) into a progressive MP4 with the moov in front."""
+    """Join parts (concat demuxer, copy; the list may cut a part short with `outpoint`) into a
+    progressive MP4 with the moov in front."""
     source = ffmpeg_python.input(list_path, f="concat", safe=1, protocol_whitelist="file")
     out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags="+faststart", f="mp4")
     return command(out, progress=False, loglevel="warning")

@@ -11,6 +11,11 @@ from streamops.api.recording import Video
 from streamops.media.recorder.state import VideoState
 
 SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
+# A part read again from the feed's GOP cache after a restart starts at most a GOP before where the
+# previous part ended; a new publisher session whose clock restarted where the old one began is not
+# a replay, whatever its timestamps.
+MAX_REPLAY_SECONDS = 30.0
+MIN_REPLAY_OFFSET_SECONDS = 1.0
 JOIN_HEADROOM_BYTES = 1024 * 1024  # a join writes a copy of the parts, plus its moov and the state file
 NO_SPACE_MESSAGE = "no space left on the recordings volume: the video was closed"
 
@@ -75,13 +80,35 @@ def part_name(video: str, existing: Sequence[str]) -> str:
     return f"{video}.{max(numbers, default=0) + 1:03d}.mp4"
 
 
-def concat_list(part_files: Sequence[str]) -> str:
-    """An ffconcat script for part files in the script's own directory (safe names only)."""
+def part_outpoints(parts: Sequence[tuple[float | None, float]]) -> list[float | None]:
+    """Where each part of a video must end so that no second of the feed is in it twice.
+
+    `parts` are (feed timestamp of the part's time zero, its seconds). A recorder or FFmpeg restarted
+    while the publisher went on reads the feed again from its GOP cache: the new part starts up to a
+    GOP before the last one ended. That part is cut where the new one starts (None: keep it whole).
+    Only a start inside the previous part's span counts, at least `MIN_REPLAY_OFFSET_SECONDS` after
+    its beginning and at most `MAX_REPLAY_SECONDS` before its end: a new session is never a replay."""
+    cuts: list[float | None] = [None] * len(parts)
+    for k in range(len(parts) - 1):
+        (start, seconds), (next_start, _) = parts[k], parts[k + 1]
+        if start is None or next_start is None:
+            continue
+        offset = next_start - start
+        if offset >= MIN_REPLAY_OFFSET_SECONDS and 0 < seconds - offset <= MAX_REPLAY_SECONDS:
+            cuts[k] = round(offset, 6)
+    return cuts
+
+
+def concat_list(part_files: Sequence[str], outpoints: Sequence[float | None] = ()) -> str:
+    """An ffconcat script for part files in the script's own directory (safe names only), each cut
+    at its outpoint when it has one."""
     lines = ["ffconcat version 1.0"]
-    for f in part_files:
+    for n, f in enumerate(part_files):
         if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
             raise ValueError(f"unsafe part file name {f!r}")
         lines.append(f"file '{f}'")
+        if n < len(outpoints) and (cut := outpoints[n]) is not None:
+            lines.append(f"outpoint {cut:.6f}")
     return "\n".join(lines) + "\n"
 
 

@@ -31,6 +31,7 @@ from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.fmp4 import readable_length
 from streamops.media.recorder.bucket import Bucket
 from streamops.media.recorder.commands import (
+    input_start,
     join_command,
     part_command,
     probe_codecs,
@@ -45,6 +46,7 @@ from streamops.media.recorder.plan import (
     discard_reason,
     part_name,
     part_outcome,
+    part_outpoints,
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
@@ -518,6 +520,13 @@ class Recorder:
         argv = self.feed.ffmpeg_argv(part_command(feed_url, str(part_path), limit), feed_url)
         ffmpeg = FfmpegProcess("record", argv, self.redact, log)
         ffmpeg.on_progress = on_progress
+
+        def on_stderr(line: str) -> None:
+            if part.source_start is None and (start := input_start(line)) is not None:
+                part.source_start = start
+                self._save()  # a recorder killed now must still know where this part lies on the feed
+
+        ffmpeg.on_stderr = on_stderr
         await ffmpeg.start()
         self.first_attempt.set()
         video.ffmpeg_pid = ffmpeg.pid
@@ -623,7 +632,12 @@ class Recorder:
                 continue
             part.seconds = seconds
             durations.append(seconds)
-        total = sum(durations)
+        # A part read again from the GOP cache after a restart holds the previous part's last seconds.
+        outpoints = part_outpoints([(p.source_start, p.seconds) for p in parts])
+        for part, cut in zip(parts, outpoints, strict=True):
+            if cut is not None:
+                log.info("%s: its next part replays its last %.2f s: cut at %.2f s", part.file, part.seconds - cut, cut)
+        total = sum(cut if cut is not None else d for cut, d in zip(outpoints, durations, strict=True))
         ended_at = video.last_data_at or self.clock()
 
         reason = discard_reason(total, self.config.min_duration_seconds) if parts else "no readable media recorded"
@@ -637,14 +651,14 @@ class Recorder:
             return
 
         final = self.out_dir / f"{video.name}.mp4"
-        joined = await self._join(video.name, parts)
+        joined = await self._join(video.name, parts, outpoints)
         seconds = await probe_duration(joined)
         if seconds is None or seconds < total - JOIN_TOLERANCE_SECONDS:
             # The concat demuxer stops at a damaged sample and still exits 0: remux every part, join again.
             log.warning("%s: joined %.1f s of %.1f s, repairing parts", video.name, seconds or 0, total)
             for part in parts:
                 await self._repair(part)
-            joined = await self._join(video.name, parts)
+            joined = await self._join(video.name, parts, outpoints)
             seconds = await probe_duration(joined)
             if seconds is None:
                 raise RuntimeError("joined file is not readable")
@@ -727,9 +741,9 @@ class Recorder:
             (self.parts_dir / part.file).unlink(missing_ok=True)
         (self.parts_dir / f"{video.name}.ffconcat").unlink(missing_ok=True)
 
-    async def _join(self, name: str, parts: Sequence[PartState]) -> Path:
+    async def _join(self, name: str, parts: Sequence[PartState], outpoints: Sequence[float | None]) -> Path:
         list_path = self.parts_dir / f"{name}.ffconcat"
-        list_path.write_text(concat_list([p.file for p in parts]))
+        list_path.write_text(concat_list([p.file for p in parts], outpoints))
         joined = self.out_dir / f".{name}.joining.mp4"  # hidden until complete
         try:
             await self._ffmpeg("join", join_command(str(list_path), str(joined)))

@@ -24,6 +24,11 @@ class PartState(KubeModel):
     file: str = Field(description="File name inside the parts directory.")
     seconds: float = 0.0
     closed: bool = Field(default=False, description="Its FFmpeg ended by itself or on SIGTERM (trailer written).")
+    source_start: float | None = Field(
+        default=None,
+        description="The feed's timestamp (s) at the part's time zero, as its FFmpeg read it: a part that "
+        "starts inside the previous part's span replays what that part holds (the feed's GOP cache).",
+    )
 
 
 class VideoState(KubeModel):

@@ -25,6 +25,7 @@ from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 
+REPLACED_FOR = "streaming.streamops.dev/replaced-for"
 NS = "media"
 SETTINGS = OperatorSettings()
 HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
@@ -266,7 +267,9 @@ def test_changed_spec_rolls_the_pod_once_it_is_gone(api):
     api.modify("Pod", NS, "cam-ingest", {"metadata": {"finalizers": ["example.com/slow"]}})  # terminates slowly
     api.clear_calls()
     reconcile_stream(api)
-    assert done(api) == [("delete", "Pod", "cam-ingest")], "a stale Pod is deleted, not replaced in the same pass"
+    # Annotated with the first difference, then deleted, not replaced in the same pass.
+    assert done(api) == [("patch", "Pod", "cam-ingest"), ("delete", "Pod", "cam-ingest")]
+    assert api.writes[-2].body == {"metadata": {"annotations": {REPLACED_FOR: "config.hls.segmentSeconds"}}}
     assert api.writes[-1].body == {"preconditions": {"uid": old["metadata"]["uid"]}}
     assert api.object("Service", NS, "cam-ingest")["metadata"]["resourceVersion"] == service_version
 

@@ -1171,7 +1171,10 @@ class LiveStreamStatus(ConditionedStatus):
         "BackupLive (with source.push.backup), Recording, Overlays (with spec.overlays: True while every enabled "
         "overlay is drawn, False naming one that fails) and BrowserPlayable (whether common browsers play the HLS: "
         "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "
-        "Unknown while not live); Reconciling and Stalled appear only while true."
+        "Unknown while not live); Reconciling, Stalled and "
+        "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
+        "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
+        "applies it now) appear only while true."
     )
     live: bool = Field(
         default=False,

@@ -317,8 +317,10 @@ class RecordingStatus(ConditionedStatus):
         "Current state as Kubernetes conditions: Ready, Recording (reason StreamNotLive or StreamNotFound while "
         "waiting), Succeeded (once stopped and every video is finalised and uploaded) and, for object storage, "
         "Uploaded (False with StorageUnreachable, StorageAccessDenied, BucketNotFound or UploadFailing while "
-        "videos wait); StorageAlmostFull (quota 80 %), NoSpace (quota or disk full), Reconciling and Stalled "
-        "appear only while true."
+        "videos wait); StorageAlmostFull (quota 80 %), NoSpace (quota or disk full), Reconciling, Stalled and "
+        "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
+        "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
+        "applies it now) appear only while true."
     )
     recording: bool = Field(
         default=False,

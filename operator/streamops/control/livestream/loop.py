@@ -91,6 +91,7 @@ def livestream_update(
         policy_refusals=outcome.policy_refusals,
         route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,
+        restart_pending={role: c.part for role, c in outcome.pod_changes.items() if c.action == "wait" and c.part},
     )
     status = livestream_status(stream, observation, utcnow())
     primary = telemetry.get("primary")
@@ -158,6 +159,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
     primary_before: IngestStatus | None = None  # the primary's telemetry at the last status write
     switching: dict[Role, asyncio.Task[None]] = {}  # the POST /overlays in flight, per ingest
+    live: dict[Role, bool] = {}  # each ingest's telemetry at the last tick: a restart waits while live
     try:
         while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
@@ -165,10 +167,13 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             loop.hints = {"standby": standby.name if standby else None}
             if loop.outcome is not None and annotation_value(loop.body) != loop.outcome.deactivation_annotation:
                 loop.requested = True  # the deactivation was recorded, or a user removed it: act now, not at resync
-            outcome = await loop.reconciled(auto_recording_exists=auto)
+            lives = {f"{role}_live": live.get(role) for role in ROLES}
+            outcome = await loop.reconciled(auto_recording_exists=auto, **lives)
             if outcome is None:
                 await loop.sleep()
                 continue
+            changes = {f"{r} ingest": (ingest_names(loop.name, r).pod, c) for r, c in outcome.pod_changes.items()}
+            await loop.announce_replaced(outcome, changes)
             # Look again soon: cert-manager writes the Secret when it is issued; Secrets are not
             # watched, so a label added to one shows at the next look too.
             if outcome.tls_secret_problem or outcome.policy_refusals:
@@ -189,6 +194,9 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 data = await state.read_worker(reader, observed_pods.get(role), loop.namespace, loop.name)
                 if data is not None:
                     telemetry[role] = data
+            live = {role: data.live for role, data in telemetry.items()}
+            if any(c.action == "wait" and live.get(role) is False for role, c in outcome.pod_changes.items()):
+                loop.requested = True  # an ingest that waited for its restart is idle now
             stream, switches = overlay_switches(loop, outcome, telemetry)
             due = {
                 role: (pod, switch)

@@ -44,7 +44,7 @@ from streamops.control.livestream.deactivation import (
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
+from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by, roll_pod
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
@@ -53,6 +53,7 @@ from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
 from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
+from streamops.control.shared.restarts import IMMEDIATE, RESTARTS_ANNOTATION, PodChange, pod_difference
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
@@ -89,6 +90,9 @@ class StreamOutcome:
     deactivation: Deactivation | None = None
     deactivation_annotation: str | None = None
     deactivation_recorded: bool = False
+    # An ingest Pod this reconcile replaced, or keeps until its stream is idle (restarts.py), with
+    # the first difference: the loop posts an Event for each, status says RestartPending for a wait.
+    pod_changes: dict[Role, PodChange] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -218,12 +222,16 @@ def reconcile_livestream(
     standby: str | None = None,
     deactivated: str | None = None,
     deactivated_pod: str | None = None,
+    primary_live: bool | None = None,
+    backup_live: bool | None = None,
 ) -> StreamOutcome:
     """Idempotent: safe to run from any trigger, any number of times. `allocator` is given when
     workers run on the host network; `auto_recording_exists` False (from the operator's index)
     spares a read when auto recording is off; `standby` is the name of the stream's warm recorder
     Pod, when the pod index has one; `deactivated` is why the worker of the primary ingest Pod
-    `deactivated_pod` (a uid) says it deactivated itself, when its telemetry says so."""
+    `deactivated_pod` (a uid) says it deactivated itself, when its telemetry says so;
+    `primary_live`/`backup_live` whether each ingest has media, as its telemetry last said (None:
+    not read yet; status then tells): a live ingest is not restarted for a change that can wait."""
     parsed = parse(LiveStream, body)
     generation, stream = parsed.generation, parsed.obj
     seen = annotation_value(parsed.raw)
@@ -231,7 +239,12 @@ def reconcile_livestream(
         return StreamOutcome(generation, invalid_spec=parsed.problem, deactivation_annotation=seen)
     report = (deactivated, deactivated_pod) if deactivated and deactivated_pod else None
     try:
-        outcome = _reconcile(api, settings, stream, allocator, auto_recording_exists, standby, report)
+        status = stream.status
+        live: dict[Role, bool] = {
+            "primary": primary_live if primary_live is not None else bool(status and status.live),
+            "backup": backup_live if backup_live is not None else bool(status and status.backup_live),
+        }
+        outcome = _reconcile(api, settings, stream, allocator, auto_recording_exists, standby, report, live)
     except NamespaceTerminating:
         outcome = StreamOutcome(generation)
     return replace(outcome, deactivation_annotation=seen)
@@ -309,10 +322,11 @@ def _deactivation(
     wanted = current
     if current is None and report is not None and stream.spec.source.pull is not None and stream.spec.active:
         reason, reporter = report
-        pod = (api.get("Pod", namespace, ingest_names(name, "primary").pod) or {}).get("metadata") or {}
-        have = (pod.get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
-        want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)["metadata"]["annotations"]
-        if pod.get("uid") == reporter and not pod.get("deletionTimestamp") and have == want[SPEC_HASH_ANNOTATION]:
+        running = api.get("Pod", namespace, ingest_names(name, "primary").pod) or {}
+        pod = running.get("metadata") or {}
+        want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)
+        reporting = pod.get("uid") == reporter and not pod.get("deletionTimestamp")
+        if reporting and pod_difference(want, running, SPEC_HASH_ANNOTATION) is None:
             wanted = Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
     if (wanted is None and recorded is not None) or (wanted is not None and wanted != Deactivation.parse(recorded)):
         api.patch_custom(LIVESTREAM, namespace, name, annotation_patch(wanted))
@@ -356,8 +370,12 @@ def _reconcile(
     auto_recording_exists: bool,
     standby: str | None,
     report: tuple[str, str] | None = None,
+    live: dict[Role, bool] | None = None,
 ) -> StreamOutcome:
     namespace, name, uid = stream.metadata.namespace or "", stream.metadata.name, stream.metadata.uid
+    live = live or {}
+    immediate = stream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
+    pod_changes: dict[Role, PodChange] = {}
     key_check = _ensure_stream_key(api, settings, stream)
     missing_secret = key_check.missing
     tls_problem, tls_refused = _check_tls_secret(api, settings, stream)
@@ -428,7 +446,10 @@ def _reconcile(
         current = api.get("Pod", namespace, names.pod)
         if desired is not None and current is None:
             _ensure_worker_credential(api, stream)
-        pod = ensure_pod(api, desired, current, uid)
+        rolled = roll_pod(api, desired, current, uid, stream.metadata.generation, live.get(role, False), immediate)
+        pod = rolled.pod
+        if rolled.change.action != "keep":
+            pod_changes[role] = rolled.change
         if current is None and pod is not None:
             created[role] = PodObservation.of(names.pod, pod)
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
@@ -453,4 +474,5 @@ def _reconcile(
         created=created,
         deactivation=deactivation,
         deactivation_recorded=recorded,
+        pod_changes=pod_changes,
     )

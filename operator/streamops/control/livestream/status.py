@@ -42,6 +42,7 @@ from streamops.control.shared.conditions import (
     Transition,
     condition_transitions,
     merge_conditions,
+    restart_pending,
 )
 from streamops.control.shared.edge_viewers import Sessions, merge_sessions
 from streamops.control.shared.endpoint_slices import EndpointObservation
@@ -92,6 +93,7 @@ class IngestObservation:
     policy_refusals: tuple[str, ...] = ()  # what the admin's tenancy policy refused (admission.py)
     route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
+    restart_pending: dict[Role, str] = field(default_factory=dict)  # ingests waiting to be idle: the difference
 
 
 def _ingest_condition(
@@ -311,6 +313,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     overlays = stream_overlays(stream, main if active else None)
     if (overlays_now := overlays_condition(stream, overlays)) is not None:
         conditions.append(overlays_now)
+    conditions += restart_pending({f"{role} ingest": part for role, part in observed.restart_pending.items()})
 
     return LiveStreamStatus(
         observed_generation=generation,

@@ -67,6 +67,7 @@ def recording_update(
     refused = outcome.storage_refused  # (a missing Secret does not stop a recorder that runs; the policy does)
     observation = replace(
         RecorderObservation.observe(pod, telemetry, stream, outcome.generation),
+        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
         storage=outcome.storage,
         storage_refused=refused if refused is not None and (refused.by_policy or not pod.exists) else None,
         quota=extras.quota.quota,
@@ -104,7 +105,9 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             if outcome is None:
                 await loop.sleep()
                 continue
+            await loop.announce_replaced(outcome, {"recorder": (recorder_pod_name(loop.name), outcome.pod_change)})
             stream, outcome = await follow_storing_stream(loop, indexes.streams, outcome)
+            await loop.announce_replaced(outcome, {"recorder": (recorder_pod_name(loop.name), outcome.pod_change)})
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             loop.report_restarts(stream_ref, {"recorder": [pod]})
             client = state.client
@@ -125,6 +128,8 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                     # stop_recording, or no space left: the recorder finalises and keeps serving /status.
                     stop_sent_to = pod.uid
                     stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH, headers=auth))
+            if outcome.pod_change.action == "wait" and telemetry is not None and telemetry.state != "recording":
+                loop.requested = True  # the recorder that waited for its restart is idle now
             written = validated(RecordingStatus, loop.writer.written)
             if written is not None:
                 await expire_videos(loop, extras.expiry, written.storage, written.videos)

@@ -19,13 +19,14 @@ from streamops.control.recording.builders import (
     resolved_storage,
 )
 from streamops.control.recording.status import SUCCEEDED
-from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
+from streamops.control.shared.children import owned_by, remove_pod, roll_pod
 from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
+from streamops.control.shared.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
@@ -41,6 +42,7 @@ class RecordingOutcome:
     storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
     storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
     no_space: bool = False  # no Pod: the quota was full before the recorder started
+    pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
 
 
 def finalised_in_status(raw: Body) -> bool:
@@ -142,7 +144,10 @@ def reconcile_recording(
         if allocator is not None:
             host_ports = ports_of(current) or allocator.allocate(["http"])
         modes = _claim_access_modes(api, namespace, storage, settings)
-        ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports, modes), current, uid)
-        return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage)
+        desired = recorder_pod(recording, stream, settings, ingest_ports, host_ports, modes)
+        busy = bool(recording.status and recording.status.recording)
+        immediate = recording.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
+        rolled = roll_pod(api, desired, current, uid, generation, busy, immediate)
+        return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, pod_change=rolled.change)
     except NamespaceTerminating:
         return RecordingOutcome(generation)

@@ -21,6 +21,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
     ready_and,
+    restart_pending,
     stream_not_found,
     stream_not_live,
     worker_on_its_way,
@@ -213,6 +214,9 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         conditions.append(Observed(NO_SPACE, "True", reasons.DISK_FULL, disk))
     if quota is not None and quota.level == "almost" and not finalised:
         conditions.append(Observed(STORAGE_ALMOST_FULL, "True", reasons.STORAGE_ALMOST_FULL, quota.describe()))
+
+    if observed.restart_pending and not finalised:
+        conditions += restart_pending({"recorder": observed.restart_pending})
 
     return RecordingStatus(
         observed_generation=generation,

@@ -62,7 +62,10 @@ def restream_update(
     pod = pod or PodObservation(name=pusher_pod_name(loop.name))
     observed = PusherObservation.observe(pod, telemetry, stream, outcome.generation)
     observation = replace(
-        observed, key_secret_missing=outcome.key_secret_missing, key_secret_refused=outcome.key_secret_refused
+        observed,
+        key_secret_missing=outcome.key_secret_missing,
+        key_secret_refused=outcome.key_secret_refused,
+        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
     )
     status = restream_status(restream, observation, utcnow())
     return status.wire(), restream_events(previous, status)
@@ -121,7 +124,9 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             if outcome is None:
                 await loop.sleep()
                 continue
+            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
             # Look again soon: the Secret may be created (or labelled) any time, and Secrets are not watched.
             if outcome.key_secret_missing or outcome.key_secret_refused:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
@@ -129,6 +134,8 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
             loop.report_restarts(stream_ref, {"pusher": [pod]})
             telemetry = await state.read_worker(reader, pod, loop.namespace, stream_ref)
+            if outcome.pod_change.action == "wait" and telemetry is not None and not telemetry.live:
+                loop.requested = True  # the pusher that waited for its restart is idle now
             inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
                 await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))

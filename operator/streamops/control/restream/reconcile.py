@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from streamops.api import RESTREAM, Restream
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
-from streamops.control.shared.children import ensure_pod, remove_pod
+from streamops.control.shared.children import remove_pod, roll_pod
 from streamops.control.shared.ingest_address import allocated_ingest_ports
 from streamops.control.shared.kube import KubeApi, NamespaceTerminating
 from streamops.control.shared.manifests import Body
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key, read_stream
 
@@ -27,6 +28,7 @@ class RestreamOutcome:
     # The resourceVersion of the body the owner patch was sent with: a reconcile that is handed the
     # same body again (the watch has not shown the patch yet) does not send it again.
     owner_patched_at: str | None = None
+    pod_change: PodChange = KEEP  # the pusher Pod replaced, or kept until it is idle (restarts.py)
 
 
 def reconcile_restream(
@@ -63,10 +65,14 @@ def reconcile_restream(
         ingest_ports = host_ports = None
         if allocator is not None:
             ingest_ports = allocated_ingest_ports(api, stream)
+        change = KEEP
         if allocator is None or ingest_ports is not None:
             if allocator is not None:
                 host_ports = ports_of(current) or allocator.allocate(["http"])
-            ensure_pod(api, pusher_pod(restream, stream, settings, ingest_ports, host_ports), current, uid)
+            desired = pusher_pod(restream, stream, settings, ingest_ports, host_ports)
+            busy = bool(restream.status and restream.status.live)
+            immediate = restream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
+            change = roll_pod(api, desired, current, uid, generation, busy, immediate).change
         # The stream as an owner (its deletion takes the Restream along): after the Pod, which is
         # what a new Restream waits for, and also while the stream's ports are not there yet.
         meta = raw.get("metadata", {})
@@ -79,6 +85,8 @@ def reconcile_restream(
             owner_patched_at = version
         if allocator is not None and ingest_ports is None:
             return RestreamOutcome(generation, waiting_for_stream=True, owner_patched_at=owner_patched_at)
-        return RestreamOutcome(generation, stream_uid=stream.metadata.uid, owner_patched_at=owner_patched_at)
+        return RestreamOutcome(
+            generation, stream_uid=stream.metadata.uid, owner_patched_at=owner_patched_at, pod_change=change
+        )
     except NamespaceTerminating:
         return RestreamOutcome(generation)

@@ -19,6 +19,7 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
     ready_and,
+    restart_pending,
     stream_not_found,
     stream_not_live,
     worker_on_its_way,
@@ -97,6 +98,9 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         conditions = stream_not_live(LIVE, stream, observed.stream_backup_only)
     else:
         conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
+
+    if observed.restart_pending:
+        conditions = [*conditions, *restart_pending({"pusher": observed.restart_pending})]
 
     return RestreamStatus(
         observed_generation=generation,

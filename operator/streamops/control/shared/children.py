@@ -5,11 +5,20 @@ own are never touched."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.manifests import Body, Manifest
 from streamops.control.shared.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.shared.restarts import (
+    BUILT_FOR_ANNOTATION,
+    KEEP,
+    REPLACED_FOR_ANNOTATION,
+    PodChange,
+    pod_change,
+    pod_difference,
+)
 
 
 def owned_by(obj: Body | None, uid: str | None) -> bool:
@@ -18,29 +27,58 @@ def owned_by(obj: Body | None, uid: str | None) -> bool:
     return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])
 
 
-def ensure_pod(api: KubeApi, desired: Manifest | None, current: Manifest | None, uid: str | None) -> Manifest | None:
-    """`current` is the Pod as just read. Returns the Pod as it is now (None when there is none).
-    A stale Pod is deleted, not replaced here: its DELETED event brings the owner back."""
+@dataclass(frozen=True)
+class PodRoll:
+    """The Pod as it is after `roll_pod`, and what was decided about the running one."""
+
+    pod: Manifest | None
+    change: PodChange = KEEP
+
+
+def roll_pod(
+    api: KubeApi,
+    desired: Manifest | None,
+    current: Manifest | None,
+    uid: str | None,
+    generation: int | None = None,
+    busy: bool = False,
+    immediate: bool = False,
+) -> PodRoll:
+    """`current` is the Pod as just read. A Pod that differs from `desired` in a part its worker
+    needs is replaced, or kept until it is idle (restarts.py: which, and why); a replaced Pod is
+    annotated with the part, then deleted, not re-created here: its DELETED event brings the owner
+    back. `generation` is the owner's (recorded on a new Pod); `busy`: the worker has a publisher,
+    records or pushes; `immediate`: the owner asks for a pending restart now."""
     if current is not None and not owned_by(current, uid):
-        return current
+        return PodRoll(current)
     if desired is None:
         if current is not None and not current["metadata"].get("deletionTimestamp"):
             meta = current["metadata"]
             api.delete("Pod", meta["namespace"], meta["name"], meta["uid"])
-            return api.get("Pod", meta["namespace"], meta["name"])
-        return current
+            return PodRoll(api.get("Pod", meta["namespace"], meta["name"]))
+        return PodRoll(current)
     meta = desired["metadata"]
     if current is None:
-        return api.create(desired) or api.get("Pod", meta["namespace"], meta["name"])
-    want = meta["annotations"][SPEC_HASH_ANNOTATION]
+        if generation is not None:
+            meta["annotations"][BUILT_FOR_ANNOTATION] = str(generation)
+        return PodRoll(api.create(desired) or api.get("Pod", meta["namespace"], meta["name"]))
     annotations = current["metadata"].get("annotations") or {}
-    if ADOPTED_ANNOTATION in annotations:
-        return current  # an adopted standby recorder: built for no Recording, configured by POST /start
-    have = annotations.get(SPEC_HASH_ANNOTATION)
-    if have != want and not current["metadata"].get("deletionTimestamp"):
-        api.delete("Pod", meta["namespace"], meta["name"], current["metadata"]["uid"])
-        return api.get("Pod", meta["namespace"], meta["name"])
-    return current
+    if ADOPTED_ANNOTATION in annotations or current["metadata"].get("deletionTimestamp"):
+        return PodRoll(current)  # an adopted standby recorder: built for no Recording, configured by POST /start
+    part = pod_difference(desired, current, SPEC_HASH_ANNOTATION)
+    change = pod_change(part, annotations.get(BUILT_FOR_ANNOTATION), generation, busy, immediate)
+    if change.action != "replace":
+        return PodRoll(current, change)
+    name, pod_uid = meta["name"], current["metadata"]["uid"]
+    api.patch("Pod", meta["namespace"], name, {"metadata": {"annotations": {REPLACED_FOR_ANNOTATION: change.part}}})
+    api.delete("Pod", meta["namespace"], name, pod_uid)
+    return PodRoll(api.get("Pod", meta["namespace"], name), change)
+
+
+def ensure_pod(api: KubeApi, desired: Manifest | None, current: Manifest | None, uid: str | None) -> Manifest | None:
+    """`roll_pod` for a worker that is never busy in a way a restart would hurt (a standby
+    recorder, a clipper): returns the Pod as it is now (None when there is none)."""
+    return roll_pod(api, desired, current, uid).pod
 
 
 def _service_ports(spec: Body, desired: list[Manifest]) -> list[Manifest]:

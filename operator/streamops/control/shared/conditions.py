@@ -3,14 +3,21 @@ Reconciling/Stalled exist only while they are True (what kstatus, Flux and Argo 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from streamops.api.common import Condition, ConditionStatus
+from streamops.control.shared.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 
 READY, STALLED, RECONCILING = "Ready", "Stalled", "Reconciling"
 BACKUP_READY = "BackupReady"  # a LiveStream with a backup ingest: Ready's counterpart for the backup
+# A running worker differs from what it should run in a way that can wait until it is idle
+# (control/shared/restarts.py): present, True, only while one waits.
+RESTART_PENDING = "RestartPending"
+WAITING_FOR_IDLE = "WaitingForIdle"
+WORKER_REPLACED = "WorkerReplaced"  # the Event of a worker Pod replaced for a difference it needed
 ABNORMAL_TRUE = (RECONCILING, STALLED)
 
 # Reasons more than one kind gives, with one meaning (each kind's reasons.py names them again).
@@ -88,6 +95,19 @@ def merge_conditions(
     return merged
 
 
+def restart_pending(waiting: Mapping[str, str]) -> list[Observed]:
+    """RestartPending while workers wait to be idle for a restart (`waiting`: which worker, the
+    first difference), none otherwise."""
+    if not waiting:
+        return []
+    said = "; ".join(f"{worker}: {part} changed" for worker, part in sorted(waiting.items()))
+    message = (
+        f"{said}. Applied once it is idle (no publisher, recording or push), or now with the annotation "
+        f"{RESTARTS_ANNOTATION}={IMMEDIATE}"
+    )
+    return [Observed(RESTART_PENDING, "True", WAITING_FOR_IDLE, message[:4096])]
+
+
 @dataclass(frozen=True)
 class Transition:
     """What an Event says about a condition that changed."""
@@ -99,7 +119,7 @@ class Transition:
 
 # Only these post an Event on every change; Live/Recording/... have events that say more, posted by
 # each kind's own events function.
-EVENTFUL = (READY, STALLED)
+EVENTFUL = (READY, STALLED, RESTART_PENDING)
 
 
 def condition_transitions(previous: list[Condition], current: list[Condition]) -> list[Transition]:

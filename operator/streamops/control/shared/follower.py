@@ -24,6 +24,7 @@ class FollowerObservation(Generic[S]):
     stream_live: bool = False
     stream_backup_only: bool = False  # the backup receives media, and no primary ingest serves it
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
+    restart_pending: str | None = None  # the worker waits to be idle for a restart: the first difference
 
     @classmethod
     def observe(

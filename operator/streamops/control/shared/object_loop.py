@@ -34,7 +34,7 @@ from streamops.api.kinds import Kind
 from streamops.control.shared import operator_metrics
 from streamops.control.shared.annotated_events import post_event
 from streamops.control.shared.api_threads import LATER
-from streamops.control.shared.conditions import Transition
+from streamops.control.shared.conditions import WORKER_REPLACED, Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
 from streamops.control.shared.kube import ApiError
 from streamops.control.shared.manifests import Manifest
@@ -43,6 +43,7 @@ from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortExhausted
+from streamops.control.shared.restarts import PodChange, restart_message
 from streamops.control.shared.spec_checks import invalid_spec_status
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.status_patch import status_patch
@@ -183,6 +184,7 @@ class ObjectLoop(Generic[OutcomeT]):
         self.failures = 0
         self.retry_at = 0.0
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
+        self._announced: OutcomeT | None = None  # the outcome whose replaced worker Pods have had their Event
         # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
         # or what its loop sets (a Recording: its stream's).
         self.client_annotations: dict[str, str] | None = None
@@ -298,6 +300,16 @@ class ObjectLoop(Generic[OutcomeT]):
         if self.client_annotations is not None:
             return self.client_annotations
         return spec_client_annotations(self.body.get("spec"))
+
+    async def announce_replaced(self, outcome: OutcomeT, changes: Mapping[str, tuple[str, PodChange]]) -> None:
+        """A Normal Event for each worker Pod `outcome`'s reconcile replaced (`changes`: worker →
+        (Pod name, change)), once per reconcile: a tick that reuses the outcome says nothing again."""
+        if outcome is self._announced:
+            return
+        self._announced = outcome
+        for worker, (pod, change) in changes.items():
+            if change.action == "replace":
+                await self.post_event("Normal", WORKER_REPLACED, restart_message(worker, pod, change))
 
     async def post_event(self, type_: str, reason: str, message: str) -> None:
         """One Event about the object (with its client fields as annotations)."""

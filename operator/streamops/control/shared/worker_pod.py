@@ -13,6 +13,7 @@ from streamops.contract.worker_credential import CREDENTIAL_DIR, CREDENTIAL_KEY
 from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.node_loss import node_loss_tolerations
+from streamops.control.shared.restarts import SPEC_PARTS_ANNOTATION, config_parts, spec_parts
 from streamops.control.shared.settings import OperatorSettings
 
 WORKER_UID = 10001
@@ -152,6 +153,8 @@ def worker_pod(
                 spec["containers"][0][probe]["httpGet"]["host"] = settings.worker_bind_address
     meta = {**metadata, "annotations": dict(metadata.get("annotations") or {})}
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
+    parts = {**config_parts(worker.config), **spec_parts(spec, worker.config_env)}
+    meta["annotations"][SPEC_PARTS_ANNOTATION] = json.dumps(parts, separators=(",", ":"))
     if host_ports is not None:
         meta["annotations"][HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}

@@ -40,8 +40,9 @@ from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.suite import Cluster
 from devtools.operator_status import live_stream_status, restream_status
 from devtools.versions import REPO as ROOT
-from report_file import commit, loadavg, markdown_table, write_report
 from streamops.api import GROUP, VERSION
+
+from bench.report_file import commit, loadavg, markdown_table, write_report
 
 RESULTS = ROOT / "bench" / "results" / "kubectl.md"
 TARGET_SECONDS = 2.0  # issue 28: `status -A` over 1,000 streams

@@ -51,9 +51,10 @@ from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import Cluster, operator_kubeconfig
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
-from operator_replay import Replay, capture, replay
-from report_file import loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
+
+from bench.operator_replay import Replay, capture, replay
+from bench.report_file import loadavg, write_report
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
 # Nothing binds these (no kubelet): the operator only hands them out. Wide enough for every round.

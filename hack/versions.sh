@@ -54,3 +54,26 @@ CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
 REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"
+
+# The Go tools built from their modules into the cache, one row each: what hack/go-tool.sh's
+# go_tool_build (the one locked, idempotent build; hack/build-<name>.sh and hack/kind.sh call it)
+# reads. `how`: install = `go install MODULE/PACKAGE@VERSION` (a module without replace directives);
+# module = upstream's go.mod renamed into a scratch module (<cache>/<name>-build-<version>) that
+# requires the tool, so its replace directives hold, then `go build MODULE/PACKAGE` there ("." = a
+# main package the wrapper writes there); source = a copy of the module's source that the wrapper
+# patches, then `go build ./PACKAGE` (the binary is stamped with the wrapper's hash: editing the
+# patches rebuilds). `{bin}` stands for each binary of a tool that builds several (kube). ldflags:
+# stamped on top of -s -w (a wrapper adds what is known only at build time); tags: go build -tags.
+GO_TOOLS="
+# name                | how     | module                                  | package       | version                          | binary                         | go   | tags                                 | ldflags
+helm                  | install | helm.sh/helm/v3                         | cmd/helm      | $HELM_VERSION                    | $HELM_BIN                      | 1.24 |                                      | -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION
+crane                 | install | github.com/google/go-containerregistry  | cmd/crane     | $CRANE_VERSION                   | $CRANE_BIN                     | 1.25 |                                      | -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION
+registry              | install | github.com/distribution/distribution/v3 | cmd/registry  | $DISTRIBUTION_VERSION            | $REGISTRY_BIN                  | 1.26 |                                      | -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3
+versitygw             | install | github.com/versity/versitygw            | cmd/versitygw | $VERSITYGW_VERSION               | $VERSITYGW_BIN                 | 1.25 |                                      | -X main.Version=$VERSITYGW_VERSION
+kind                  | install | sigs.k8s.io/kind                        | .             | $KIND_VERSION                    | $KIND_BIN                      | 1.24 |                                      |
+coredns               | module  | github.com/coredns/coredns              | .             | $COREDNS_VERSION                 | $COREDNS_BIN                   | 1.25 |                                      | -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION
+traefik               | module  | github.com/traefik/traefik/v3           | cmd/traefik   | $TRAEFIK_VERSION                 | $TRAEFIK_BIN                   | 1.26 |                                      | -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION -X github.com/traefik/traefik/v3/pkg/version.Codename=streamops
+prometheus            | module  | github.com/prometheus/prometheus        | cmd/prometheus| $PROMETHEUS_VERSION              | $PROMETHEUS_BIN                | 1.26 | remove_all_sd,enable_kubernetes_sd   | -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Branch=streamops
+kube                  | module  | k8s.io/kubernetes                       | cmd/{bin}     | $KUBE_VERSION                    | $KUBE_BIN_DIR/{bin}            | 1.24 |                                      | -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1
+kube-network-policies | source  | sigs.k8s.io/kube-network-policies       | cmd           | $KUBE_NETWORK_POLICIES_VERSION   | $KUBE_NETWORK_POLICIES_BIN     | 1.23 |                                      |
+"

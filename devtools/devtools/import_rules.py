@@ -1,7 +1,9 @@
-"""The import rules `make lint` checks on the operator's package: no import cycle between its modules
-(imports under TYPE_CHECKING and inside functions count: they are cycles a reader must untangle),
-and no `control/<kind>/` folder importing another kind's folder (what kinds share lives in
-`control/shared/`, which imports no kind). Usage: `python -m devtools.import_rules operator/streamops`.
+"""The import rules `make lint` checks on the operator's package and on bench/: no import cycle between
+a package's modules (imports under TYPE_CHECKING and inside functions count: they are cycles a reader
+must untangle), no module importing a sibling by its bare name (`from report_file import …`, as a
+script beside it would: the cycle check cannot see such an import), and no `control/<kind>/` folder
+importing another kind's folder (what kinds share lives in `control/shared/`, which imports no kind).
+Usage: `python -m devtools.import_rules operator/streamops` (or `bench`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,28 @@ def package_imports(root: Path) -> list[Import]:
     return found
 
 
+def bare_imports(root: Path) -> list[Import]:
+    """Imports of a top-level module of the package by its bare name (`import playback` in bench/):
+    they work only with the package's folder on sys.path, outside the package's own names, so the
+    cycle check would not see them. A standard library name (bench/operator.py vs `operator`) is
+    the library's."""
+    modules = module_names(root)
+    bare = {name.split(".", 1)[1] for name in modules if name.count(".") == 1} - set(sys.stdlib_module_names)
+    found: list[Import] = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in bare:
+                    found.append(Import(module, name, node.lineno))
+    return found
+
+
 def cycles(imports: Iterable[Import]) -> list[list[str]]:
     """The import cycles: strongly connected components of more than one module (Tarjan)."""
     graph: dict[str, set[str]] = {}
@@ -136,6 +160,9 @@ def problems(root: Path) -> list[str]:
     """What breaks the rules, one readable line each (empty when the package keeps them)."""
     imports = package_imports(root)
     lines = [f"import cycle: {' <-> '.join(component)}" for component in cycles(imports)]
+    for edge in bare_imports(root):
+        fix = f"import {root.name}.{edge.target}"
+        lines.append(f"{edge.source}:{edge.line} imports {edge.target} by its bare name: {fix}")
     for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
     return lines
@@ -143,13 +170,14 @@ def problems(root: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("package", type=Path, help="the package's folder, e.g. operator/streamops")
+    parser.add_argument("package", type=Path, help="the package's folder, e.g. operator/streamops or bench")
     args = parser.parse_args(argv)
     found = problems(args.package.resolve())
     for line in found:
         print(line, file=sys.stderr)
     if not found:
-        print(f"import rules: {args.package} has no import cycle and no kind folder importing another")
+        kept = "no import cycle, no bare sibling import and no kind folder importing another"
+        print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0
 
 

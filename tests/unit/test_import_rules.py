@@ -1,5 +1,6 @@
-"""`make lint`'s import rules: no import cycle in the operator's package, no kind folder importing
-another kind's. Checked on small packages written here (each rule breaks once) and on the real one."""
+"""`make lint`'s import rules: no import cycle in the operator's package or in bench/, no module
+importing a sibling by its bare name, no kind folder importing another kind's. Checked on small
+packages written here (each rule breaks once) and on the real ones."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from devtools.import_rules import main, problems
 
 OPERATOR_PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "streamops"
+BENCH_PACKAGE = Path(__file__).resolve().parents[2] / "bench"
 
 
 def package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -65,3 +67,33 @@ def test_shared_importing_a_kind_fails(tmp_path: Path) -> None:
 
 def test_the_operator_package_keeps_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(OPERATOR_PACKAGE)]) == 0, capsys.readouterr().err
+
+
+def test_a_bare_sibling_import_fails(tmp_path: Path) -> None:
+    """`from session import Session`, as a script beside it would: a cycle through it goes unseen."""
+    root = package(tmp_path, {**CLEAN, "runner.py": "import json\nfrom session import Session\n", "session.py": ""})
+    assert problems(root) == ["pkg.runner:2 imports session by its bare name: import pkg.session"]
+
+
+def test_a_standard_library_name_is_the_librarys(tmp_path: Path) -> None:
+    """bench/operator.py beside a module that imports the standard library's `operator`."""
+    root = package(tmp_path, {**CLEAN, "operator.py": "", "runner.py": "import operator\nfrom pkg import operator\n"})
+    assert problems(root) == []
+
+
+def test_two_scripts_importing_each_other_fail(tmp_path: Path) -> None:
+    """What bench/playback.py and bench/playback_cluster.py did before what both use moved out."""
+    root = package(
+        tmp_path,
+        {
+            **CLEAN,
+            "playback.py": "def main():\n    from pkg import playback_cluster\n",
+            "playback_cluster.py": "from pkg.playback import hlsload\n",
+        },
+    )
+    assert problems(root) == ["import cycle: pkg.playback <-> pkg.playback_cluster"]
+
+
+def test_the_bench_package_keeps_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (BENCH_PACKAGE / "__init__.py").exists(), "bench/ is a package: `python -m bench.<module>`"
+    assert main([str(BENCH_PACKAGE)]) == 0, capsys.readouterr().err

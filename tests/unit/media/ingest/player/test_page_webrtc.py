@@ -11,16 +11,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from devtools.versions import REPO
 from streamops.media.ingest.player import PlayerOptions, add_player_routes
 from streamops.media.ingest.player.page import IceServer
 
-PLAYER_DIR = Path(__file__).resolve().parents[2] / "operator/streamops/media/ingest/player"
+PLAYER_DIR = REPO / "operator/streamops/media/ingest/player"
 BASE = PlayerOptions("cam1", "hls/cmaf/index.m3u8", None, True, "screenshot.jpg")
 WEBRTC = PlayerOptions(
     "cam1",

@@ -183,7 +183,7 @@ def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def secret(name: str, **data: str) -> dict[str, Any]:
-    """A Secret its owner labelled for use by specs (tests/unit/test_tenancy.py: one that is not)."""
+    """A Secret its owner labelled for use by specs (tests/unit/control/shared/test_tenancy.py: one that is not)."""
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     metadata = {"name": name, "labels": dict(ALLOW_REFERENCE_LABELS)}
     return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded}

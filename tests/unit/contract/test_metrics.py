@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from devtools.versions import REPO
 from streamops.contract import metrics
 from streamops.contract.metrics import ALL_METRICS, METRIC_NAMES, MetricSpec, spec
 from streamops.contract.playback_token import Refusal
@@ -112,7 +113,7 @@ def test_the_edges_label_values_are_the_catalogues():
 
 
 def test_the_design_notes_table_lists_every_metric_of_the_catalogue():
-    note = (Path(__file__).parents[2] / "docs" / "design" / "observability.md").read_text()
+    note = (REPO / "docs" / "design" / "observability.md").read_text()
     section = note[note.index("## Metrics\n") : note.index("\n## ", note.index("## Metrics\n") + 1)]
     rows = re.findall(r"^\| `(streamops_\w+)` \| (\w+) \| (\w+) \| ([^|]*) \|", section, re.M)
     listed = {(name, exporter): (kind, labels.strip()) for name, exporter, kind, labels in rows}

@@ -40,7 +40,7 @@ from streamops.control.webhook.subscription import (
     subscription_status,
 )
 
-from tests.unit.test_tenancy import put, secret
+from tests.unit.control.shared.test_tenancy import put, secret
 
 NS = "media"  # test_tenancy.put's
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -337,7 +337,7 @@ def test_restream_lifecycle():
         rst(status=live.wire()), PusherObservation(pod=RUNNING, telemetry=pusher(failing), stream_live=True), T0
     )
     assert kinds(backoff)["Ready"] == ("False", "Backoff") and "SECRETKEY" not in backoff.model_dump_json()
-    # Not a transition: the failure's Warning is the streak's one aggregated Event (test_restream_backoff_event.py).
+    # Not a transition: the failure's Warning is the streak's one aggregated Event (restream/test_backoff_event.py).
     assert "RestreamBackoff" not in [e.reason for e in restream_events(live, backoff)]
     off = restream_status(rst(active=False, status=backoff.wire()), PusherObservation(pod=PodObservation("p")), T0)
     assert kinds(off)["Ready"] == ("True", "Inactive") and off.live is False and off.bytes_sent == 1000

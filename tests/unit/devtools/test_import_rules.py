@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from devtools.import_rules import main, problems
+from devtools.versions import REPO
 
-OPERATOR_PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "streamops"
+OPERATOR_PACKAGE = REPO / "operator" / "streamops"
 
 
 def package(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from devtools.versions import REPO
 from streamops.api import KINDS, LIVESTREAM
 from streamops.api.crd import crd_files, crd_manifest
 from streamops.cli import main
 
-CRDS = Path(__file__).resolve().parents[2] / "crds"
+CRDS = REPO / "crds"
 
 
 def test_crds_directory_is_not_stale():

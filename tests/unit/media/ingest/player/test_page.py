@@ -13,17 +13,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from devtools.versions import REPO
 from streamops.media.ingest.player import PLAYER_PATH, PlayerOptions, add_player_routes
 from streamops.media.ingest.player import page as player_page
 
-REPO = Path(__file__).resolve().parents[2]
 OPTIONS = PlayerOptions(
     stream="cam1",
     hls_path="hls/cmaf/index.m3u8",

@@ -6,8 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from devtools.versions import REPO
 
-HOOK = Path(__file__).resolve().parents[2] / "hack" / "hooks" / "commit-msg"
+HOOK = REPO / "hack" / "hooks" / "commit-msg"
 
 
 @pytest.mark.parametrize(

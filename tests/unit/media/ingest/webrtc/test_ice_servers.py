@@ -4,7 +4,7 @@ RTCIceServer JSON (errors that never quote the file), the credentials derived pe
 `authSecret` (TURN REST API), the RFC 9725 §4.6 Link headers and their quoting (read back by the
 pages' own parser in node), the file read again when it changes, the WHIP/WHEP answers and pages
 that carry them (credentials only after the playback gate or WHIP's auth:
-test_webrtc_turn_credentials.py), and the Warning Event of an invalid Secret."""
+test_routes.py), and the Warning Event of an invalid Secret."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from devtools.catalog import livestream
+from devtools.versions import REPO
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import ICE_SERVERS_DIR, ICE_SERVERS_FILE, IngestConfig, IngestStatus, WebRtcStatus
@@ -43,7 +44,7 @@ from streamops.media.ingest.webrtc.ice_servers import (
 )
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 
-PLAYER_DIR = Path(__file__).resolve().parents[2] / "operator/streamops/media/ingest/player"
+PLAYER_DIR = REPO / "operator/streamops/media/ingest/player"
 SETTINGS = OperatorSettings()
 SECRET = "s3cr3t-Credential"
 TURN = [

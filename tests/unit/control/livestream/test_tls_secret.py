@@ -8,13 +8,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
+from devtools.versions import REPO
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig, IngestStatus
@@ -35,7 +35,7 @@ SETTINGS = OperatorSettings()
 NO_WEBRTC = OperatorSettings(webrtc_playback=False)
 HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-CRDS = Path(__file__).resolve().parents[2] / "crds"
+CRDS = REPO / "crds"
 PEM_CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 PEM_KEY = b"-----BEGIN PRIVATE KEY-----\nMIIE-not-a-real-key\n-----END PRIVATE KEY-----\n"
 RTMPS = {"push": {"protocols": ["rtmp", "rtmps", "srt"], "tls": {"secretName": "cam-tls"}}}

@@ -435,7 +435,7 @@ def test_a_signed_streams_clipper_signs_its_own_token(tmp_path):
 
 def test_webhooks_follow_clips_under_their_stream():
     """The notifier takes the watch events of every kind the operator runs; a Clip's status is kept
-    under its stream like a Recording's (its events: tests/unit/test_webhooks.py)."""
+    under its stream like a Recording's (its events: tests/unit/control/webhook/test_events.py)."""
     from types import SimpleNamespace
 
     from streamops.control.webhook.notifier import Notifier

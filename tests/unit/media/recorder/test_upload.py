@@ -205,7 +205,7 @@ def test_keys_are_dated_by_the_videos_start_and_the_sidecar_sits_next_to_it() ->
     assert sidecar_key(key) == key[: -len(".mp4")] + ".json"
 
 
-def test_sidecar_has_what_the_issue_lists() -> None:
+def test_sidecar_has_the_videos_facts_and_nothing_else() -> None:
     doc = sidecar(
         title="Stream Record: c, 2026-11-22 08:15:03 UTC",
         stream="cam",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import kopf
 import pytest
@@ -50,8 +51,7 @@ SETTINGS = OperatorSettings()
 CLIENT = {"clientUserId": 4200000000123, "clientEntityData": '{"plan":"pro","note":"ünïcode"}'}
 
 
-def stream(status=None, **spec) -> LiveStream:
-    return stored_livestream(status, uid="uid-1", generation=1, **spec)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 # --- clientUserId / clientEntityData -----------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
@@ -155,9 +155,7 @@ def test_a_missing_secret_is_missing_not_invalid(api):
 
 
 def stream(*protocols: str) -> LiveStream:
-    body = referencing(*protocols)
-    body["metadata"].update(namespace=NS, uid="u", generation=2)
-    return LiveStream.model_validate(body)
+    return LiveStream.model_validate(stored(referencing(*protocols), uid="u", generation=2))
 
 
 def running_pod() -> PodObservation:

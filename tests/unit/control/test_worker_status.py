@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
-from devtools.catalog import livestream, recording, restream
-from streamops.api import LiveStream, LiveStreamStatus, Recording, Restream
+from devtools.catalog import stored_livestream, stored_recording, stored_restream
+from streamops.api import LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.contract.recorder import RecorderStatus
@@ -45,28 +46,9 @@ def kinds(status):
     return {c.type: (c.status, c.reason) for c in status.conditions}
 
 
-def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="s", generation=2)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
-
-
-def rec(status=None, **spec) -> Recording:
-    body = recording("rec", **spec)
-    body["metadata"].update(namespace="media", uid="r", generation=1)
-    if status:
-        body["status"] = status
-    return Recording.model_validate(body)
-
-
-def rst(status=None, **spec) -> Restream:
-    body = restream("out", **spec)
-    body["metadata"].update(namespace="media", uid="x", generation=1)
-    if status:
-        body["status"] = status
-    return Restream.model_validate(body)
+stream = partial(stored_livestream, uid="s", generation=2)
+rec = partial(stored_recording, uid="r")
+rst = partial(stored_restream, uid="x")
 
 
 # --- LiveStream ---

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream, recording, restream
+from devtools.catalog import stored_livestream, stored_recording, stored_restream
 from devtools.operator_status import live_stream_status, restream_status
 from streamops.api.common import Condition
 from streamops.api.kinds import LiveStream, Recording, Restream
@@ -33,28 +33,17 @@ NOW = datetime(2026, 11, 25, 4, 22, 30, tzinfo=UTC)
 KEY = "k3y/with+odd=chars&more-0123"
 
 
+# Objects as `kubectl get` lists them: by name, in a namespace, no uid or generation needed.
 def stream(name: str = "cam", ns: str = "live", status: dict[str, Any] | None = None, **spec: Any) -> LiveStream:
-    raw = livestream(name, **spec)
-    raw["metadata"]["namespace"] = ns
-    if status is not None:
-        raw["status"] = status
-    return LiveStream.model_validate(raw)
+    return stored_livestream(status, None, None, name=name, namespace=ns, **spec)
 
 
 def target(name: str, status: dict[str, Any] | None, ns: str = "live", **spec: Any) -> Restream:
-    raw = restream(name, **spec)
-    raw["metadata"]["namespace"] = ns
-    if status is not None:
-        raw["status"] = status
-    return Restream.model_validate(raw)
+    return stored_restream(status, None, None, name=name, namespace=ns, **spec)
 
 
 def take(name: str, status: dict[str, Any] | None, **spec: Any) -> Recording:
-    raw = recording(name, **spec)
-    raw["metadata"]["namespace"] = "live"
-    if status is not None:
-        raw["status"] = status
-    return Recording.model_validate(raw)
+    return stored_recording(status, None, None, name=name, namespace="live", **spec)
 
 
 def condition(type_: str, status: str, reason: str, message: str = "") -> dict[str, Any]:

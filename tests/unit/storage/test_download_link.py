@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from streamops.api import Recording
 from streamops.cli import main
 from streamops.storage.download_link import NoLink, download_link
 
@@ -19,8 +18,7 @@ T = catalog.VIDEO_TIME
 video = catalog.stored_video
 
 
-def recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
-    return Recording.model_validate(catalog.stored_recording(videos, storage))
+recording = catalog.stored_recording_with_videos
 
 
 def test_the_link_is_signed_for_the_public_endpoint_and_expires() -> None:

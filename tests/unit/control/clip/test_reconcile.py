@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from devtools.catalog import clip, livestream
+from devtools.catalog import clip, livestream, stored_clip, stored_livestream
 from pydantic import ValidationError
-from streamops.api import CLIP, Clip, LiveStream
+from streamops.api import CLIP
 from streamops.api.crd import crd_manifest
 from streamops.contract.clipper import ClipperConfig, ClipperStatus
 from streamops.contract.recorder import ACCESS_KEY_ENV
@@ -38,20 +39,8 @@ DVR = {"enabled": True, "durationSeconds": 600}
 RUNNING = PodObservation(name="c", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **({"dvr": DVR} | spec))
-    body["metadata"].update(namespace=NS, uid="stream-uid", generation=1)
-    return LiveStream.model_validate(body)
-
-
-def a_clip(status: dict[str, Any] | None = None, **spec: Any) -> Clip:
-    body = clip("best", **spec)
-    body["metadata"].update(
-        namespace=NS, uid="0123456789abcdef", generation=1, creationTimestamp=CREATED.strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
-    if status:
-        body["status"] = status
-    return Clip.model_validate(body)
+stream = partial(stored_livestream, uid="stream-uid", generation=1, namespace=NS, dvr=DVR)
+a_clip = partial(stored_clip, name="best", namespace=NS, created=CREATED.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def at(seconds: float) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from functools import partial
 
-from devtools.catalog import livestream, pull
+from devtools.catalog import pull, stored_livestream
 from streamops.api import LiveStream
 from streamops.control.livestream.builders import (
     ingest_endpoints,
@@ -26,10 +27,7 @@ from streamops.control.shared.settings import OperatorSettings
 SETTINGS = OperatorSettings()
 
 
-def stream(**spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="uid-1", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 def test_pod_is_owned_labelled_and_restricted():

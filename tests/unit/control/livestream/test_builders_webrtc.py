@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored_livestream
 from devtools.fake_kube import FakeKubeApi
-from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig, IngestStatus, WebRtcStatus
 from streamops.control.livestream.builders import ingest_pod, ingest_service, reach_inputs
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
@@ -32,10 +32,7 @@ SETTINGS = OperatorSettings()
 NODE_PORT = OperatorSettings(ingest_service_type="NodePort", external_host="203.0.113.7")
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace=NS, uid="uid-1", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 def config(pod: dict[str, Any]) -> IngestConfig:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from functools import partial
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored_livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.api import LiveStream
 from streamops.contract.edge import EDGE_NAME, ROUTES_FILE, STATUS_PORT, ViewerSessions
 from streamops.contract.ingest import CONFIG_ENV, PLAYBACK_KEYS_DIR, IngestConfig, IngestStatus
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET
@@ -187,10 +187,7 @@ def test_the_chart_default_signs_and_a_public_stream_keeps_its_configuration():
     assert "playback" not in json.loads(env), "a public stream's configuration (its Pod's hash) is what it was"
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace=NS, uid="uid-1", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 def ingest_with(sessions: dict[str, list[str]], webrtc: int = 0, truncated_counts: dict[str, int] | None = None):

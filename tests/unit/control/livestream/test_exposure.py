@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored_livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from pydantic import ValidationError
 from streamops.api import LiveStream
@@ -35,10 +36,7 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace=NS, uid="uid-1", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 def service_body(type_: str, node_ports: dict[str, int] | None = None, lb: dict[str, str] | None = None) -> dict:

@@ -5,11 +5,12 @@ stream see while only its backup receives media."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored_livestream, stored_recording
 from devtools.fake_kube import operator_view
-from streamops.api import LIVESTREAM, LiveStream, Recording
+from streamops.api import LIVESTREAM
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import CONFIG_ENV, IngestConfig, IngestStatus
 from streamops.control.livestream.builders import ingest_pod
@@ -28,12 +29,7 @@ HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_addr
 BACKUP = {"push": {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": 20}}}
 
 
-def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace=NS, uid="u", generation=3)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
+stream = stored_livestream
 
 
 def config_of(pod) -> IngestConfig:
@@ -165,15 +161,7 @@ def facts(status: dict[str, object]) -> StreamFacts:
     return stream_entry(body)[(NS, "cam")]
 
 
-def rec() -> Recording:
-    return Recording.model_validate(
-        {
-            "apiVersion": "streaming.streamops.dev/v1alpha1",
-            "kind": "Recording",
-            "metadata": {"name": "rec", "namespace": NS, "uid": "r", "generation": 1},
-            "spec": {"streamRef": {"name": "cam"}},
-        }
-    )
+rec = partial(stored_recording, uid="r")
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
-from devtools.catalog import livestream
-from streamops.api import LiveStream
+from devtools.catalog import stored_livestream
 from streamops.contract.ingest import IngestStatus
 from streamops.control.livestream import playability as p
 from streamops.control.livestream.status import (
@@ -105,12 +105,7 @@ def test_chroma_from_pixel_format_else_profile(pix, profile, expected):
 # --- in the LiveStream's status, and its Events ------------------------------------------------------
 
 
-def stream(status=None, **spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="u", generation=1)
-    if status is not None:
-        body["status"] = status.wire()
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="u", generation=1)
 
 
 def observed(telemetry: IngestStatus | None) -> IngestObservation:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 import yaml
-from devtools.catalog import livestream
+from devtools.catalog import livestream, stored, stored_livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from devtools.versions import REPO
 from pydantic import ValidationError
@@ -42,13 +43,10 @@ RTMPS = {"push": {"protocols": ["rtmp", "rtmps", "srt"], "tls": {"secretName": "
 
 
 def stream_body(**spec: Any) -> dict[str, Any]:
-    body = livestream("cam", **({"source": RTMPS} | spec))
-    body["metadata"].update(namespace=NS, uid="uid-1", generation=1)
-    return body
+    return stored(livestream("cam", **({"source": RTMPS} | spec)), uid="uid-1", generation=1)
 
 
-def stream(**spec: Any) -> LiveStream:
-    return LiveStream.model_validate(stream_body(**spec))
+stream = partial(stored_livestream, uid="uid-1", generation=1, source=RTMPS)
 
 
 def plain_stream() -> LiveStream:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream, recording
+from devtools.catalog import livestream, recording, stored_livestream, stored_recording
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.api import LiveStream, Recording
 from streamops.api.recording import S3Storage, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus, sidecar_key
 from streamops.control.recording.builders import recorder_config, recorder_pod, resolved_storage
@@ -52,18 +52,10 @@ WITH_CHART_S3 = OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": json.dumps
 RUNNING = PodObservation(name="p", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace=NS, uid="stream-uid", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="stream-uid", generation=1)
 
 
-def rec(status: dict[str, Any] | None = None, **spec: Any) -> Recording:
-    body = recording("rec", **spec)
-    body["metadata"].update(namespace=NS, uid="0123456789abcdef", generation=1)
-    if status:
-        body["status"] = status
-    return Recording.model_validate(body)
+rec = stored_recording
 
 
 def container(pod: dict[str, Any]) -> dict[str, Any]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import kopf
 import pytest
-from devtools.catalog import livestream, recording, restream
+from devtools.catalog import livestream, recording, stored_livestream, stored_recording, stored_restream
 from devtools.fake_kube import FakeKubeApi
-from streamops.api import LiveStream, Recording, Restream
+from streamops.api import LiveStream
 from streamops.control.livestream import reasons as stream_reasons
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
@@ -52,24 +53,9 @@ def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def stream() -> LiveStream:
-    body = livestream("cam")
-    body["metadata"].update(namespace="media", uid="stream-uid", generation=1)
-    return LiveStream.model_validate(body)
-
-
-def rec(status: dict[str, Any] | None = None) -> Recording:
-    body = recording("rec")
-    body["metadata"].update(namespace="media", uid="0123456789abcdef", generation=1)
-    if status:
-        body["status"] = status
-    return Recording.model_validate(body)
-
-
-def rst() -> Restream:
-    body = restream("out")
-    body["metadata"].update(namespace="media", uid="restream-uid", generation=1)
-    return Restream.model_validate(body)
+stream = partial(stored_livestream, uid="stream-uid", generation=1)
+rec = stored_recording
+rst = stored_restream
 
 
 def evicted_pod(deadline: datetime, node: str = "node-b", taint_eviction: bool = True) -> dict[str, Any]:
@@ -276,7 +262,7 @@ def test_livestream_says_its_ingest_was_evicted_from_a_lost_node_and_warns():
     ready = _ingest_status(running)
     assert {c.type: (c.status, c.reason) for c in ready.conditions}["Ready"] == ("True", "IngestRunning")
     lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
-    after = _ingest_status(lost, stream_with(ready), T0 + timedelta(seconds=1))
+    after = _ingest_status(lost, stream(ready), T0 + timedelta(seconds=1))
     conditions = {c.type: c for c in after.conditions}
     assert (conditions["Ready"].status, conditions["Ready"].reason) == ("False", stream_reasons.INGEST_NODE_LOST)
     assert "cam-ingest" in conditions["Ready"].message and "node-b" in conditions["Ready"].message
@@ -292,12 +278,12 @@ def test_an_ingest_still_starting_on_a_lost_node_warns_too():
     before = _ingest_status(pending)
     assert {c.type: (c.status, c.reason) for c in before.conditions}["Ready"] == ("False", "IngestPending")
     lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
-    after = _ingest_status(lost, stream_with(before), T0 + timedelta(seconds=1))
+    after = _ingest_status(lost, stream(before), T0 + timedelta(seconds=1))
     assert [(e.type, e.reason) for e in livestream_events(before, after)] == [("Warning", "IngestNodeLost")]
-    again = _ingest_status(lost, stream_with(after), T0 + timedelta(seconds=2))
+    again = _ingest_status(lost, stream(after), T0 + timedelta(seconds=2))
     assert livestream_events(after, again) == []  # no Event while it stays lost
     # Force-deleted: the new Pod on its way says so in Ready, with no further Event.
-    gone = _ingest_status(PodObservation("cam-ingest"), stream_with(again), T0 + timedelta(seconds=30))
+    gone = _ingest_status(PodObservation("cam-ingest"), stream(again), T0 + timedelta(seconds=30))
     assert {c.type: c.reason for c in gone.conditions}["Ready"] == "IngestStarting"
     assert livestream_events(again, gone) == []
 
@@ -308,11 +294,11 @@ def test_an_ingest_whose_node_stops_answering_warns_when_it_is_evicted():
     ready = PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", ready=True, node="node-b")
     up = _ingest_status(ready)
     unready = _ingest_status(
-        PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", node="node-b"), stream_with(up)
+        PodObservation(name="cam-ingest", exists=True, uid="u", phase="Running", node="node-b"), stream(up)
     )
     assert {c.type: c.status for c in unready.conditions}["Ready"] == "False"
     lost = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10)))
-    after = _ingest_status(lost, stream_with(unready), T0 + timedelta(seconds=1))
+    after = _ingest_status(lost, stream(unready), T0 + timedelta(seconds=1))
     assert [(e.type, e.reason) for e in livestream_events(unready, after)] == [("Warning", "IngestNodeLost")]
 
 
@@ -320,10 +306,6 @@ def test_an_ingest_deleted_otherwise_is_starting_not_lost():
     rolled = PodObservation.of("cam-ingest", evicted_pod(T0 + timedelta(seconds=10), taint_eviction=False))
     status = _ingest_status(rolled)
     assert {c.type: c.reason for c in status.conditions}["Ready"] == "IngestStarting"
-
-
-def stream_with(status: Any) -> LiveStream:
-    return LiveStream.model_validate({**stream().model_dump(by_alias=True, exclude_none=True), "status": status.wire()})
 
 
 def test_restream_says_its_pusher_node_is_lost():

@@ -5,12 +5,12 @@ claim cannot be mounted says so on the Recording."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream, recording
+from devtools.catalog import livestream, recording, stored_livestream, stored_recording
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.api import LiveStream, Recording
 from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
@@ -27,18 +27,10 @@ def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def stream() -> LiveStream:
-    body = livestream("cam")
-    body["metadata"].update(namespace=NS, uid="stream-uid", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="stream-uid", generation=1)
 
 
-def rec(status: dict[str, Any] | None = None, **spec: Any) -> Recording:
-    body = recording("rec", **spec)
-    body["metadata"].update(namespace=NS, uid="0123456789abcdef", generation=1)
-    if status:
-        body["status"] = status
-    return Recording.model_validate(body)
+rec = stored_recording
 
 
 def affinity_term(pod: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from devtools.catalog import clip, livestream, recording, stored_video
+from devtools.catalog import clip, livestream, recording, stored_recording, stored_video
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.api import Clip, Recording
+from streamops.api import Clip
 from streamops.api.common import Condition
 from streamops.api.recording import S3Storage, Video
 from streamops.api.webhook import StreamWebhookSpec
@@ -142,10 +143,7 @@ def test_a_stream_default_storage_is_checked_too(api: FakeKubeApi) -> None:
     assert api.names("Pod") == []
 
 
-def a_recording() -> Recording:
-    body = recording("rec", storage={"s3": S3})
-    body["metadata"].update(namespace=NS, uid="0123456789abcdef", generation=1)
-    return Recording.model_validate(body)
+a_recording = partial(stored_recording, storage={"s3": S3})
 
 
 def test_a_refused_storage_secret_stalls_the_recording_with_one_warning() -> None:

@@ -4,11 +4,11 @@ the RBAC rules: pure builders, no cluster."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
-from devtools.catalog import livestream, recording, restream
+from devtools.catalog import stored_livestream, stored_recording, stored_restream
 from pydantic import ValidationError
-from streamops.api import LiveStream, Recording, Restream
 from streamops.control.livestream.builders import (
     auto_recording,
     ingest_endpoints,
@@ -41,22 +41,9 @@ INGEST_PORTS = {
 }
 
 
-def stream(**spec) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="stream-uid", generation=1)
-    return LiveStream.model_validate(body)
-
-
-def rec(**spec) -> Recording:
-    body = recording("rec", **spec)
-    body["metadata"].update(namespace="media", uid="0123456789abcdef", generation=1)
-    return Recording.model_validate(body)
-
-
-def rst(**spec) -> Restream:
-    body = restream("out", **spec)
-    body["metadata"].update(namespace="media", uid="restream-uid", generation=1)
-    return Restream.model_validate(body)
+stream = partial(stored_livestream, uid="stream-uid", generation=1)
+rec = stored_recording
+rst = stored_restream
 
 
 def config(pod) -> dict:

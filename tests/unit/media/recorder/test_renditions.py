@@ -40,8 +40,7 @@ LADDER = [
 ]
 
 
-def recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
-    return Recording.model_validate(catalog.stored_recording(videos, storage))
+recording = catalog.stored_recording_with_videos
 
 
 def rendition(name: str, height: int, key: str, upload: str = "uploaded") -> dict[str, Any]:
@@ -70,14 +69,7 @@ def stream(type_: str, ladder: list[dict[str, Any]]) -> LiveStream:
     spec: dict[str, Any] = {"source": {"push": {}}, "recording": {"type": type_}}
     if ladder:
         spec["transcoding"] = {"renditions": ladder}
-    return LiveStream.model_validate(
-        {
-            "apiVersion": "streaming.streamops.dev/v1alpha1",
-            "kind": "LiveStream",
-            "metadata": {"name": "cam", "namespace": "ns", "uid": "u"},
-            "spec": spec,
-        }
-    )
+    return catalog.stored_livestream(None, "u", None, namespace="ns", **spec)
 
 
 # --- the recorder's renditions ---------------------------------------------------------------------------------
@@ -231,7 +223,7 @@ def test_video_page_iframe_prints_the_element_embedding_the_link() -> None:
 def test_the_video_command_reads_the_object_and_its_secret_and_prints_the_link() -> None:
     """What both command lines run (streamops video, kubectl streamops video) once parsed."""
     api = FakeKubeApi()
-    api.add(catalog.stored_recording([transcoded_video()]))
+    api.add(catalog.recording_with_videos([transcoded_video()]))
     api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": "ns"}, **SECRET_OBJ})
     parse = kubectl_parser().parse_args
     url = video_command(api, "ns", parse(["video", "url", "show", "--quality", "360p"]))

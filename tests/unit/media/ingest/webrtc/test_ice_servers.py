@@ -16,13 +16,14 @@ import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from devtools.catalog import livestream
+from devtools.catalog import stored_livestream
 from devtools.versions import REPO
 from pydantic import ValidationError
 from streamops.api import LiveStream
@@ -57,10 +58,7 @@ TURN = [
 PATH = f"{ICE_SERVERS_DIR}/{ICE_SERVERS_FILE}"
 
 
-def stream(**spec: Any) -> LiveStream:
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid="uid-1", generation=1)
-    return LiveStream.model_validate(body)
+stream = partial(stored_livestream, uid="uid-1", generation=1)
 
 
 def with_turn(**spec: Any) -> LiveStream:

@@ -1,7 +1,6 @@
-"""The Clip kind without a cluster: what the CRD refuses at admission (its CEL rules; the cluster
-suite runs them on the real API server: tests/cluster/test_validation.py), the model, segment
-selection from a playlist with PROGRAM-DATE-TIME, the keyframe pick, the refusals before any Pod,
-the clipper Pod, and the status a refusal and a stored clip give."""
+"""The Clip kind's control plane without a cluster: the refusals before any Pod, the clipper Pod,
+the status a refusal and a stored clip give, a signed stream's clipper. Its CRD and model:
+tests/unit/api/test_clip.py; the clipper's playlist and cuts: tests/unit/media/clipper/."""
 
 from __future__ import annotations
 
@@ -10,27 +9,18 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import pytest
 from devtools.catalog import clip, livestream, stored_clip, stored_livestream
-from pydantic import ValidationError
-from streamops.api import CLIP
-from streamops.api.crd import crd_manifest
 from streamops.contract.clipper import ClipperConfig, ClipperStatus
 from streamops.contract.recorder import ACCESS_KEY_ENV
 from streamops.control.clip import reasons
-from streamops.control.clip.builders import clip_range, clip_title, clipper_pod, playlist_url
+from streamops.control.clip.builders import clip_title, clipper_pod, playlist_url
 from streamops.control.clip.reconcile import refusal
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.settings import OperatorSettings
-from streamops.media.clipper.commands import exact_cut, keyframe_cut, parse_keyframes
-from streamops.media.clipper.playlist import (
-    PlaylistError,
-    covering,
-    holds_end,
-    parse_media_playlist,
-    start_outside_window,
-)
+from streamops.media.clipper.playlist import parse_media_playlist
+
+from tests.unit.media.clipper.test_playlist import PLAYLIST
 
 NS = "studio"
 CREATED = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
@@ -45,116 +35,6 @@ a_clip = partial(stored_clip, name="best", namespace=NS, created=CREATED.strftim
 
 def at(seconds: float) -> str:
     return (CREATED + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- admission and the model -------------------------------------------------------------------------
-
-
-def test_the_crd_says_one_range_end_after_start_and_immutable():
-    schema = crd_manifest(CLIP)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    rules = {r["rule"]: r for r in schema["x-kubernetes-validations"]}
-    assert "has(self.start) == has(self.end) && has(self.start) != has(self.lastSeconds)" in rules
-    assert rules["self == oldSelf"]["reason"] == "FieldValueForbidden"
-    assert any("timestamp(self.end) > timestamp(self.start)" in r for r in rules)
-    for name in ("start", "end"):  # bounded: timestamp() on them stays within the CEL cost budget
-        assert schema["properties"][name]["format"] == "date-time" and schema["properties"][name]["maxLength"] == 64
-    assert schema["properties"]["lastSeconds"]["maximum"] == 14400
-    assert schema["properties"]["mode"]["default"] == "keyframe"
-
-
-def test_model_takes_either_range():
-    assert a_clip(lastSeconds=60).spec.mode == "keyframe"
-    both = a_clip(start=at(-60), end=at(-10), mode="exact")
-    assert clip_range(both).end - clip_range(both).start == timedelta(seconds=50)
-    last = clip_range(a_clip(lastSeconds=60))
-    assert (last.start, last.end) == (CREATED - timedelta(seconds=60), CREATED)
-    with pytest.raises(ValidationError, match="set either start and end, or lastSeconds"):
-        a_clip(start=at(-60), end=at(-10), lastSeconds=5)
-
-
-# --- the playlist ---------------------------------------------------------------------------------
-
-
-PLAYLIST = """#EXTM3U
-#EXT-X-VERSION:3
-#EXT-X-TARGETDURATION:2
-#EXT-X-MEDIA-SEQUENCE:1764151200
-#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.000+0000
-#EXTINF:2.000000,
-seg-000001.ts
-#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:02.000+0000
-#EXTINF:2.000000,
-seg-000002.ts
-#EXTINF:1.960000,
-seg-000003.ts
-#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:05.960+0000
-#EXTINF:2.040000,
-seg-000004.ts
-"""
-URL = "http://cam-ingest.studio.svc:8080/hls/ts/index.m3u8"
-
-
-def test_segments_get_their_wall_clock_and_absolute_uris():
-    playlist = parse_media_playlist(PLAYLIST, URL)
-    starts = [s.start for s in playlist.segments]
-    assert starts[2] == CREATED + timedelta(seconds=4), "no PROGRAM-DATE-TIME: where the previous one ended"
-    assert starts[3] == CREATED + timedelta(seconds=5.96)
-    assert playlist.segments[0].uri == "http://cam-ingest.studio.svc:8080/hls/ts/seg-000001.ts"
-    assert playlist.window_end == CREATED + timedelta(seconds=8) and not playlist.ended
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "numbers"),
-    [
-        (0.0, 8.0, [1, 2, 3, 4]),
-        (2.5, 4.5, [2, 3]),  # the segment holding the start (its keyframe is at or before it) to the end's
-        (2.0, 4.0, [2]),  # a start on a boundary needs nothing earlier, an end on one nothing later
-        (7.9, 9.0, [4]),
-    ],
-)
-def test_covering_picks_the_segments_of_the_range(start, end, numbers):
-    segments = parse_media_playlist(PLAYLIST, URL).segments
-    chosen = covering(segments, CREATED + timedelta(seconds=start), CREATED + timedelta(seconds=end))
-    assert [int(s.uri[-9:-3]) for s in chosen] == numbers
-
-
-def test_window_checks():
-    playlist = parse_media_playlist(PLAYLIST, URL)
-    assert not start_outside_window(playlist, CREATED - timedelta(seconds=0.4)), "within the slack"
-    assert start_outside_window(playlist, CREATED - timedelta(seconds=2))
-    assert holds_end(playlist, CREATED + timedelta(seconds=8))
-    assert not holds_end(playlist, CREATED + timedelta(seconds=9))
-
-
-def test_cmaf_playlist_keeps_its_init_segment():
-    text = PLAYLIST.replace("#EXT-X-VERSION:3", '#EXT-X-VERSION:7\n#EXT-X-MAP:URI="init.mp4"') + "#EXT-X-ENDLIST\n"
-    playlist = parse_media_playlist(text, URL.replace("/ts/", "/cmaf/"))
-    assert playlist.init_uri == "http://cam-ingest.studio.svc:8080/hls/cmaf/init.mp4" and playlist.ended
-
-
-@pytest.mark.parametrize(
-    ("text", "says"),
-    [
-        ("#EXTM3U\n#EXTINF:2.0,\nseg-1.ts\n", "no EXT-X-PROGRAM-DATE-TIME"),
-        ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n720p/index.m3u8\n", "multivariant"),
-        ("<html>", "not an HLS playlist"),
-    ],
-)
-def test_playlists_the_clipper_cannot_use(text, says):
-    with pytest.raises(PlaylistError, match=says):
-        parse_media_playlist(text, URL)
-
-
-def test_keyframe_pick_and_the_cuts():
-    keyframes = parse_keyframes("1.400000\n", "1.400000,K__\n1.440000,___\n2.400000,K__\n3.400000,K_\n")
-    assert keyframes.start == 1.4 and keyframes.times == (1.4, 2.4, 3.4)
-    assert keyframes.at_or_before(3.39) == 2.4 and keyframes.at_or_before(2.4) == 2.4
-    assert keyframes.at_or_before(0.5) == 1.4
-    copy = keyframe_cut("in.ts", "out.mp4", 1.0, 5.5)  # type: ignore[arg-type]
-    assert copy[copy.index("-c") + 1] == "copy" and "+faststart" in copy
-    assert copy.index("-ss") < copy.index("-i"), "an input seek: lands on the keyframe"
-    exact = exact_cut("in.ts", "out.mp4", 1.25, 5.5)  # type: ignore[arg-type]
-    assert "libx264" in exact and exact[exact.index("-t") + 1] == "5.500000" and "+faststart" in exact
 
 
 # --- refusals before any Pod ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from streamops.api import GROUP
-from streamops.control.shared.indexes import child_entry
+from streamops.control.shared.indexes import child_entry, recording_entry, stream_entry, worker_pod_entry
 from streamops.control.shared.kube import api_connection_limit, watched_object
 
 POD = {
@@ -113,3 +113,36 @@ def test_in_cluster_the_operator_reaches_the_api_server_by_the_address_in_its_en
     assert in_cluster_server(env) == "https://10.243.0.1:443"
     assert in_cluster_server({**env, "KUBERNETES_SERVICE_HOST": "fd00::1"}) == "https://[fd00::1]:443"
     assert in_cluster_server({}) is None
+
+
+def test_index_entries_are_small_facts():
+    pod = {
+        "metadata": {
+            "name": "cam-ingest",
+            "namespace": "media",
+            "uid": "p1",
+            "labels": {"app.kubernetes.io/component": "ingest"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "streaming.streamops.dev/v1alpha1",
+                    "kind": "LiveStream",
+                    "name": "cam",
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"ports": [{"name": "http", "containerPort": 30001}]}]},
+        "status": {"phase": "Running", "podIP": "127.0.0.1"},
+    }
+    [(key, observed)] = worker_pod_entry(pod).items()
+    assert key == ("media", "LiveStream", "cam", "ingest")
+    assert observed.status_url == "http://127.0.0.1:30001/status"
+    assert worker_pod_entry({"metadata": {"name": "x"}}) == {}
+    s = stream_entry({"metadata": {"namespace": "media", "name": "cam", "uid": "u"}, "status": {"live": True}})
+    assert s[("media", "cam")].live is True
+    body = {
+        "metadata": {"namespace": "media", "name": "rec"},
+        "spec": {"streamRef": {"name": "cam"}},
+        "status": {"recording": True, "duration": 3},
+    }
+    assert recording_entry(body)[("media", "cam")].recording is True

@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from devtools.versions import REPO
 
-HACK = Path(__file__).resolve().parents[2] / "hack"
+HACK = REPO / "hack"
 # The wrapper of each row, and the versions.sh variable its binary was always at.
 WRAPPERS = {
     "helm": "HELM_BIN",

@@ -1,7 +1,8 @@
 """The import rules `make lint` checks on the operator's package: no import cycle between its modules
 (imports under TYPE_CHECKING and inside functions count: they are cycles a reader must untangle),
-and no `control/<kind>/` folder importing another kind's folder (what kinds share lives in
-`control/shared/`, which imports no kind). Usage: `python -m devtools.import_rules operator/streamops`.
+and no `control/<kind>/` folder importing another kind's folder (what kinds share lives in the
+common folders `control/runtime/`, `control/workers/`, `control/storage/` and `control/shared/`,
+which import no kind). Usage: `python -m devtools.import_rules operator/streamops`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = "shared"  # control/shared/: what every kind uses
+# The control folders every kind may use, which import no kind: the operator's runtime, worker Pods,
+# video storage, and what else the kinds share.
+COMMON = frozenset({"runtime", "workers", "storage", "shared"})
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,12 @@ def _kind_folder(module: str, control: str) -> str | None:
 
 
 def kind_crossings(imports: Iterable[Import], package: str) -> list[Import]:
-    """Imports from one `control/<kind>/` folder into another's, or from `control/shared/` into a kind's."""
+    """Imports from one `control/<kind>/` folder into another's, or from a common folder into a kind's."""
     control = f"{package}.control"
     crossing: list[Import] = []
     for edge in imports:
         source, target = _kind_folder(edge.source, control), _kind_folder(edge.target, control)
-        if source is not None and target is not None and target != SHARED and source != target:
+        if source is not None and target is not None and target not in COMMON and source != target:
             crossing.append(edge)
     return crossing
 

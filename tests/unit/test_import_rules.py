@@ -12,9 +12,10 @@ OPERATOR_PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "streamops
 
 
 def package(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A package `pkg` laid out like streamops: control/<kind>/, control/shared/, media/."""
+    """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/."""
     root = tmp_path / "pkg"
-    for name in ("", "control", "control/livestream", "control/recording", "control/shared", "media"):
+    folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
+    for name in ("", "control", *folders, "media"):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "__init__.py").write_text("")
     for name, text in files.items():
@@ -27,6 +28,8 @@ CLEAN = {
     "control/livestream/builders.py": "from pkg.control.shared.address import FEED\n",
     "control/recording/builders.py": "from pkg.control.shared import address\n",
     "control/recording/reasons.py": "STALLED = 'Stalled'\n",
+    "control/workers/pod.py": "from pkg.control.shared.address import FEED\n",
+    "control/runtime/loop.py": "from pkg.control.workers import pod\n",
     "control/handlers.py": "from pkg.control.livestream import builders\nfrom pkg.control.recording import builders\n",
     "media/worker.py": "from pkg.media.session import Session\n",
     "media/session.py": "class Session: ...\n",
@@ -58,9 +61,11 @@ def test_a_kind_importing_another_kind_fails(tmp_path: Path) -> None:
     ]
 
 
-def test_shared_importing_a_kind_fails(tmp_path: Path) -> None:
-    root = package(tmp_path, {**CLEAN, "control/shared/address.py": "import pkg.control.recording.reasons\n"})
-    assert [line.split(" imports ")[0] for line in problems(root)] == ["pkg.control.shared.address:1"]
+@pytest.mark.parametrize("common", ["control/shared/address.py", "control/workers/pod.py", "control/runtime/loop.py"])
+def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> None:
+    root = package(tmp_path, {**CLEAN, common: "import pkg.control.recording.reasons\n"})
+    module = "pkg." + common.removesuffix(".py").replace("/", ".")
+    assert [line.split(" imports ")[0] for line in problems(root)] == [f"{module}:1"]
 
 
 def test_the_operator_package_keeps_the_rules(capsys: pytest.CaptureFixture[str]) -> None:

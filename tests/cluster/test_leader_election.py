@@ -32,7 +32,7 @@ from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster
 from devtools.waits import eventually
 from streamops.control.leader_election import LOST_LEADERSHIP_EXIT
 from streamops.control.shared.leader_lease import LeaseTiming, micro_time
-from streamops.control.shared.manifests import timestamp
+from streamops.kube.manifests import timestamp
 
 GROUP = "streaming.streamops.dev"
 LEASE_DURATION = timedelta(seconds=LeaseTiming().lease_duration_seconds)

@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from streamops.control.shared.api_threads import FIRST, LATER, ApiThreads
+from streamops.kube.threads import FIRST, LATER, ApiThreads
 
 
 def test_waiting_calls_run_by_priority_then_in_order() -> None:

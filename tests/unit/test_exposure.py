@@ -27,8 +27,8 @@ from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.shared.children import ensure_service
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.settings import OperatorSettings
+from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 NS = "media"
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

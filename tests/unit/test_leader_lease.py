@@ -21,7 +21,7 @@ from streamops.control.leader_election import (
     run_elected,
 )
 from streamops.control.shared.leader_lease import Action, LeaseTiming, decide, micro_time, released
-from streamops.control.shared.manifests import timestamp
+from streamops.kube.manifests import timestamp
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 NS, NAME = "streamops-system", "streamops"

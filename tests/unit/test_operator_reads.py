@@ -6,7 +6,7 @@ import json
 
 from streamops.api import GROUP
 from streamops.control.shared.indexes import child_entry
-from streamops.control.shared.kube import api_connection_limit, watched_object
+from streamops.kube.client import api_connection_limit, watched_object
 
 POD = {
     "apiVersion": "v1",
@@ -107,7 +107,7 @@ def test_wakes_reach_the_object_and_the_followers_of_its_stream():
 def test_in_cluster_the_operator_reaches_the_api_server_by_the_address_in_its_environment():
     """Not by kubernetes.default.svc (kopf's default): that needs cluster DNS, gone for minutes
     when CoreDNS ran on a lost node."""
-    from streamops.control.shared.kube import in_cluster_server
+    from streamops.kube.client import in_cluster_server
 
     env = {"KUBERNETES_SERVICE_HOST": "10.243.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     assert in_cluster_server(env) == "https://10.243.0.1:443"

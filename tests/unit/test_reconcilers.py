@@ -18,12 +18,12 @@ from streamops.control.livestream.reconcile import StreamOutcome, reconcile_live
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.shared.indexes import recording_entry, worker_pod_entry
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
+from streamops.kube.client import ApiError
+from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 
 NS = "media"
 SETTINGS = OperatorSettings()

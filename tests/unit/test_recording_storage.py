@@ -34,13 +34,13 @@ from streamops.control.shared.indexes import (
     recording_entry,
     stream_entry,
 )
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recordings_claim import CLAIM_LABEL
 from streamops.control.shared.retention import expiry_due
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 from streamops.redaction import Redactor
 
 NS = "media"

@@ -22,12 +22,12 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, ingest_ports
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, PortExhausted, ports_of
 from streamops.control.shared.rbac import cluster_role_rules
 from streamops.control.shared.recordings_claim import recordings_claim
 from streamops.control.shared.settings import OperatorSettings
+from streamops.kube.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()
 HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
@@ -258,8 +258,8 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
 def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
     from streamops.control.recording.builders import adoption_patch, recorder_pod
     from streamops.control.shared.children import ensure_pod
-    from streamops.control.shared.naming import ADOPTED_ANNOTATION
     from streamops.control.shared.recorder_pod import recorder_standby_pod
+    from streamops.kube.naming import ADOPTED_ANNOTATION
 
     patch = adoption_patch(rec())
     assert patch["metadata"]["ownerReferences"][0]["uid"] == "0123456789abcdef"

@@ -40,16 +40,6 @@ from streamops.control.shared.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session, watched_object
-from streamops.control.shared.kube import login as kube_login
-from streamops.control.shared.manifests import ObjectIndex
-from streamops.control.shared.naming import (
-    ADOPTED_ANNOTATION,
-    COMPONENT_LABEL,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    STREAM_NAME_ANNOTATION,
-)
 from streamops.control.shared.object_loop import SELECTOR
 from streamops.control.shared.object_tasks import LiveObject, ObjectTasks
 from streamops.control.shared.ports import PortAllocator, ports_of
@@ -57,6 +47,16 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.worker_client import http_client
 from streamops.control.webhook.notifier import Notifier, webhook_session
+from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
+from streamops.kube.client import login as kube_login
+from streamops.kube.manifests import ObjectIndex
+from streamops.kube.naming import (
+    ADOPTED_ANNOTATION,
+    COMPONENT_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    STREAM_NAME_ANNOTATION,
+)
 
 # A stream's playback route: an Ingress, or an HTTPRoute. Where the Gateway API is not served, kopf
 # warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD

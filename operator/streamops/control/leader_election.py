@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from streamops.control.shared.api_threads import FIRST, ApiThreads
-from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.leader_lease import LEASE_KIND, Action, LeaseTiming, decide, released
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+from streamops.kube.threads import FIRST, ApiThreads
 
 # A leader that lost the Lease exits with this code: the container restarts and waits as a standby.
 LOST_LEADERSHIP_EXIT = 3

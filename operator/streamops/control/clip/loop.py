@@ -14,7 +14,6 @@ from streamops.control.clip.reconcile import ClipOutcome, final_in_status, recon
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
@@ -22,6 +21,7 @@ from streamops.control.shared.retention import Expiry, expire_videos
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader
+from streamops.kube.manifests import Manifest
 
 CLIP_LOOP = KindLoop(api=CLIP, reconcile=reconcile_clip, status_model=ClipStatus, metric_fields=frozenset())
 

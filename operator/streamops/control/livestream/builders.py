@@ -64,8 +64,18 @@ from streamops.control.shared.ingest_address import (
     ingest_ports,
     playback_signed,
 )
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.shared.worker_pod import (
+    WorkerContainer,
+    secret_file_volume,
+    secret_files_volume,
+    spec_hash,
+    worker_pod,
+)
+from streamops.egress.policy import configured_policy
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
     COMPONENT_LABEL,
     EDGE_OWNER_ANNOTATION,
     HOST_PORTS_ANNOTATION,
@@ -79,16 +89,6 @@ from streamops.control.shared.naming import (
     child_name,
     owner_reference,
 )
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
-from streamops.control.shared.worker_pod import (
-    WorkerContainer,
-    secret_file_volume,
-    secret_files_volume,
-    spec_hash,
-    worker_pod,
-)
-from streamops.egress.policy import configured_policy
 
 GENERATED_KEY_NAME = "streamKey"
 OVERLAY_VOLUME = "overlays"

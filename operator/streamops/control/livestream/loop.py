@@ -24,14 +24,11 @@ from streamops.control.livestream.status import (
     publisher_refusal_events,
 )
 from streamops.control.shared import operator_metrics
-from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.edge_viewers import Sessions
 from streamops.control.shared.endpoint_slices import EndpointObservation, observe_endpoint
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
 from streamops.control.shared.ingest_address import ingest_component, ingest_names
-from streamops.control.shared.kube import watched_object
-from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
@@ -39,6 +36,9 @@ from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.spec_checks import SPEC_REJECTED, read_secret_key
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.kube.client import watched_object
+from streamops.kube.manifests import Manifest
+from streamops.kube.threads import FIRST
 
 TLS_SECRET_RETRY_SECONDS = 5.0  # a missing or unusable rtmps certificate Secret is looked at again this often
 LIVESTREAM_LOOP = KindLoop(

@@ -46,9 +46,6 @@ from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdve
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
@@ -57,6 +54,9 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_network_policies import WORKER_NETWORK_POLICIES
+from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 ROUTE_KINDS = ("Ingress", "HTTPRoute")

@@ -19,7 +19,6 @@ from streamops.control.recording.reconcile import RecordingOutcome, reconcile_re
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
@@ -28,6 +27,7 @@ from streamops.control.shared.retention import Expiry, expire_videos
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.storage_quota import QuotaCheck
 from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.kube.manifests import Manifest
 
 RECORDING_LOOP = KindLoop(
     api=RECORDING,

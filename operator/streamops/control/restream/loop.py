@@ -27,13 +27,13 @@ from streamops.control.restream.reconcile import RestreamOutcome, reconcile_rest
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.kube import ApiError, KubeApi
-from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.state import OperatorState
 from streamops.control.shared.worker_client import TelemetryReader
+from streamops.kube.client import ApiError, KubeApi
+from streamops.kube.manifests import Manifest
 
 RESTREAM_LOOP = KindLoop(
     api=RESTREAM,

@@ -13,9 +13,9 @@ from typing import Any
 
 import kopf
 
-from streamops.control.shared.kube import ApiError, NamespaceTerminating
-from streamops.control.shared.manifests import Manifest
 from streamops.control.shared.state import OperatorState
+from streamops.kube.client import ApiError, NamespaceTerminating
+from streamops.kube.manifests import Manifest
 
 log = logging.getLogger("streamops.operator")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 
 def owned_by(obj: Body | None, uid: str | None) -> bool:

@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from streamops.contract.edge import EDGE_COMPONENT, EDGE_NAME, PROTOCOLS, STATUS_PORT, VIEWERS_PATH, ViewerSessions
-from streamops.control.shared.naming import COMPONENT_LABEL, INSTANCE_LABEL
+from streamops.kube.naming import COMPONENT_LABEL, INSTANCE_LABEL
 
 POLL_SECONDS = 2.0
 # A replica that does not answer keeps its last sessions this long (one lost request must not make

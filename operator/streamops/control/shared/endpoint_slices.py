@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from streamops.control.shared.ingest_address import INTERNAL_SERVICE_SUFFIX, ingest_component
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.naming import COMPONENT_LABEL
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.kube.manifests import Body
+from streamops.kube.naming import COMPONENT_LABEL
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # set by the EndpointSlice controller: the slice's Service
 INGEST_COMPONENTS = frozenset(ingest_component(role) for role in ("primary", "backup"))

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from streamops.api import GROUP
 from streamops.api.common import spec_client_annotations
 from streamops.control.shared.endpoint_slices import EndpointSliceIndex
-from streamops.control.shared.manifests import Body, Manifest, ObjectIndex
-from streamops.control.shared.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
+from streamops.kube.manifests import Body, Manifest, ObjectIndex
+from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
 ObjectRef = tuple[str, str]  # namespace, name

@@ -15,10 +15,10 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.naming import child_name
 from streamops.control.shared.ports import ports_of
 from streamops.control.shared.settings import OperatorSettings
+from streamops.kube.client import KubeApi
+from streamops.kube.naming import child_name
 
 # Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
 # port names) -> port: a host-port allocation, or the pod network's.

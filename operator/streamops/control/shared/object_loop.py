@@ -33,12 +33,8 @@ from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
 from streamops.control.shared import operator_metrics
 from streamops.control.shared.annotated_events import post_event
-from streamops.control.shared.api_threads import LATER
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import MANAGED_BY, MANAGED_BY_LABEL
 from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
 from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
@@ -46,6 +42,10 @@ from streamops.control.shared.ports import PortExhausted
 from streamops.control.shared.spec_checks import invalid_spec_status
 from streamops.control.shared.state import ObjectKey, OperatorState
 from streamops.control.shared.status_patch import status_patch
+from streamops.kube.client import ApiError
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL
+from streamops.kube.threads import LATER
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 RETRY_MAX_SECONDS = 60.0

@@ -13,8 +13,8 @@ import json
 import threading
 from collections.abc import Iterable
 
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION
+from streamops.kube.manifests import Body
+from streamops.kube.naming import HOST_PORTS_ANNOTATION
 
 
 def ports_of(obj: Body | None) -> dict[str, int]:

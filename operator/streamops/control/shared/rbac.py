@@ -5,7 +5,7 @@ under exactly these rules. Why each rule exists: docs/design/rbac.md."""
 from __future__ import annotations
 
 from streamops.api import GROUP, KINDS
-from streamops.control.shared.manifests import Manifest, PolicyRule
+from streamops.kube.manifests import Manifest, PolicyRule
 
 READ = ["get", "list", "watch"]
 WATCH = ["list", "watch"]

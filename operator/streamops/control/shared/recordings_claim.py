@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from streamops.api import GROUP, LiveStream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
 from streamops.control.shared.settings import OperatorSettings
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
 
 CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
 SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once

@@ -21,10 +21,10 @@ from typing import Any
 from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video
 from streamops.contract.recorder import sidecar_key
 from streamops.control.shared.conditions import Transition
-from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.object_loop import ObjectLoop, utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.video_storage import read_storage_secrets, storage_refusal
+from streamops.kube.client import KubeApi
 from streamops.redaction import Redactor
 from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import aiohttp
 
-from streamops.control.shared.api_threads import LATER, ApiThreads
 from streamops.control.shared.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
-from streamops.control.shared.kube import KubeApi
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.worker_client import S, TelemetryReader
 from streamops.control.shared.worker_credentials import WorkerCredentials, read_worker_credential
+from streamops.kube.client import KubeApi
+from streamops.kube.threads import LATER, ApiThreads
 
 if TYPE_CHECKING:
     from streamops.control.shared.indexes import ChildIndexes

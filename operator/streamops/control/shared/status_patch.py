@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.manifests import Manifest
 
 
 def status_patch(old: Manifest | None, new: Manifest) -> Manifest | None:

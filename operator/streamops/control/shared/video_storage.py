@@ -14,13 +14,13 @@ from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.shared.conditions import REFUSED_BY_POLICY
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
 from streamops.control.shared.recordings_claim import default_storage
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_pod import secret_file_volume, spec_hash
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 from streamops.storage.credentials import CA_FIELD, CREDENTIALS_FIELD, ca_problem, credentials_problem
 
 STORAGE_CREDENTIALS_MISSING = "StorageCredentialsMissing"  # the credentials Secret (or a key) is missing

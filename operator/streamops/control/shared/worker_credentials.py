@@ -10,8 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from streamops.contract.worker_credential import AUTHORIZATION, CREDENTIAL_KEY, bearer, credential_secret_name
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
 
 MISSING_RETRY_SECONDS = 5.0
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
 
 
 class WorkerNetworkPolicies:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 from streamops.contract.worker import HEALTH_PATH, POD_GRACE_SECONDS, PRIVATE_DIR, READY_PATH, WorkerConfig
 from streamops.contract.worker_credential import CREDENTIAL_DIR, CREDENTIAL_KEY
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 from streamops.control.shared.node_loss import node_loss_tolerations
 from streamops.control.shared.settings import OperatorSettings
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 WORKER_UID = 10001
 # Readiness routes Services (an ingest is Ready once it accepts publishers); `live` never follows it

@@ -24,7 +24,7 @@ import kopf
 
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import Kind
-from streamops.control.shared.manifests import Manifest, ObjectIndex
+from streamops.kube.manifests import Manifest, ObjectIndex
 
 MERGE_PATCH = "application/merge-patch+json"
 # A list of objects' metadata only (what `kubectl get` uses for tables): no spec, no status.

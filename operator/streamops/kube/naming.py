@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from streamops.api.common import API_VERSION, GROUP
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.manifests import Manifest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "streamops"

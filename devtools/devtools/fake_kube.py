@@ -560,7 +560,7 @@ def operator_view() -> FakeKubeApi:
     """A fake API that reads what the operator reads from memory: Pods, Services and LiveStreams
     from its watches (OperatorState.watch()), and what the status loops tell the reconcilers from
     kopf's other indexes (handlers.py)."""
-    from streamops.control.shared.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
+    from streamops.control.runtime.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
 
     api = FakeKubeApi()
     api.watch("Pod", child_entry)

@@ -32,7 +32,7 @@ def run_operator(args: argparse.Namespace) -> int:
         # operator logs its own transitions (reconciled, failed) and kopf's warnings still show.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
-    from streamops.control.shared.operator_metrics import metrics_server, set_leader
+    from streamops.control.runtime.operator_metrics import metrics_server, set_leader
 
     async def operate(stop_flag: asyncio.Event | None = None) -> None:
         set_leader(True)
@@ -62,8 +62,8 @@ def run_operator(args: argparse.Namespace) -> int:
 
 async def run_elected_operator(args: argparse.Namespace, operate: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """`operate` (kopf) only while this process holds the leader election Lease (docs/design/operator-ha.md)."""
-    from streamops.control.leader_election import LeaderElection, run_elected
-    from streamops.control.shared.leader_lease import LeaseTiming
+    from streamops.control.runtime.leader_election import LeaderElection, run_elected
+    from streamops.control.runtime.leader_lease import LeaseTiming
     from streamops.kube.client import KubeApi, login
 
     timing = LeaseTiming(args.lease_duration, args.renew_deadline, args.retry_period)
@@ -96,7 +96,7 @@ def write_crds(args: argparse.Namespace) -> int:
 def write_rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from streamops.control.shared.rbac import cluster_role
+    from streamops.control.runtime.rbac import cluster_role
 
     print(yaml.safe_dump(cluster_role(args.name), sort_keys=False), end="")
     return 0

@@ -30,8 +30,8 @@ from devtools.cluster import suite as cluster_harness
 from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster
 from devtools.waits import eventually
-from streamops.control.leader_election import LOST_LEADERSHIP_EXIT
-from streamops.control.shared.leader_lease import LeaseTiming, micro_time
+from streamops.control.runtime.leader_election import LOST_LEADERSHIP_EXIT
+from streamops.control.runtime.leader_lease import LeaseTiming, micro_time
 from streamops.kube.manifests import timestamp
 
 GROUP = "streaming.streamops.dev"

@@ -20,8 +20,8 @@ from streamops.control.clip import reasons
 from streamops.control.clip.builders import clip_range, clip_title, clipper_pod, playlist_url
 from streamops.control.clip.reconcile import refusal
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.settings import OperatorSettings
 from streamops.media.clipper.commands import exact_cut, keyframe_cut, parse_keyframes
 from streamops.media.clipper.playlist import (
     PlaylistError,
@@ -285,7 +285,7 @@ def test_a_full_recordings_quota_refuses_a_clip_before_any_pod():
 
     from devtools.fake_kube import operator_view
     from streamops.control.clip.reconcile import reconcile_clip
-    from streamops.control.shared.indexes import ClipIndexFacts, Indexes, RecordingIndexFacts
+    from streamops.control.runtime.indexes import ClipIndexFacts, Indexes, RecordingIndexFacts
     from streamops.control.shared.storage_quota import QuotaCheck
 
     # The loop's check adds up the stream's Recordings and Clips (the indexes, no API calls).
@@ -369,7 +369,7 @@ def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
 
 def test_a_bucket_clips_video_expires_after_delete_after_days_as_a_recordings():
     from streamops.api.recording import RecordingStorage
-    from streamops.control.shared.indexes import clip_entry
+    from streamops.control.runtime.indexes import clip_entry
     from streamops.control.shared.retention import expiry_due
 
     url = "s3://clips/studio/cam/best/clip-20261126-095900.mp4"

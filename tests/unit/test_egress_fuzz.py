@@ -17,7 +17,7 @@ import aiohttp
 from hypothesis import example, given
 from hypothesis import strategies as st
 from streamops.api.webhook import StreamWebhookSpec
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.outbox import PendingEvent
 from streamops.control.webhook.subscription import Subscription

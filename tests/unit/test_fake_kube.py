@@ -9,7 +9,7 @@ import typing
 import pytest
 from devtools.fake_kube import FakeKubeApi, matches_selector, merge_patch
 from streamops.api import RECORDING
-from streamops.control.shared.indexes import child_entry
+from streamops.control.runtime.indexes import child_entry
 from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating
 
 

@@ -19,8 +19,8 @@ from streamops.control.livestream.builders import (
     stream_key_secret,
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
-from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value
 
 SETTINGS = OperatorSettings()

@@ -1,5 +1,5 @@
-"""Leader election on a Lease: the pure decision (control/shared/leader_lease.py) and the loop that
-acts on it (control/leader_election.py) against the in-memory API adapter: one leader at a time,
+"""Leader election on a Lease: the pure decision (control/runtime/leader_lease.py) and the loop that
+acts on it (control/runtime/leader_election.py) against the in-memory API adapter: one leader at a time,
 take-over only of a free or expired Lease, a leader that cannot renew stops, a clean shutdown
 hands the Lease over at once."""
 
@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 from devtools.fake_kube import FakeKubeApi
-from streamops.control.leader_election import (
+from streamops.control.runtime.leader_election import (
     HARD_EXIT_GRACE_SECONDS,
     LOST_LEADERSHIP_EXIT,
     LeaderElection,
     Outcome,
     run_elected,
 )
-from streamops.control.shared.leader_lease import Action, LeaseTiming, decide, micro_time, released
+from streamops.control.runtime.leader_lease import Action, LeaseTiming, decide, micro_time, released
 from streamops.kube.manifests import timestamp
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)

@@ -28,8 +28,12 @@ from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.restream.builders import pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status
-from streamops.control.shared import object_loop
-from streamops.control.shared.indexes import child_entry, stream_object_entry
+from streamops.control.runtime import object_loop
+from streamops.control.runtime.indexes import child_entry, stream_object_entry
+from streamops.control.runtime.object_loop import ObjectLoop
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.node_loss import (
     LOST_NODE_GRACE_SECONDS,
     NODE_LOST,
@@ -37,12 +41,8 @@ from streamops.control.shared.node_loss import (
     force_delete_due,
     node_lost_event,
 )
-from streamops.control.shared.object_loop import ObjectLoop
-from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recorder_pod import recorder_standby_pod
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.state import OperatorState
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()

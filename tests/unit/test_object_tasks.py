@@ -1,4 +1,4 @@
-"""The status loops' lifecycle without kopf daemons (control/shared/object_tasks.py): an object's
+"""The status loops' lifecycle without kopf daemons (control/runtime/object_tasks.py): an object's
 watch events start, feed and stop its loop, so nothing needs a finalizer on the object."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any
 
 import kopf
 import pytest
-from streamops.control.shared import object_tasks
-from streamops.control.shared.object_tasks import LiveObject, ObjectTasks
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime import object_tasks
+from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.state import OperatorState
 
 KEY = ("LiveStream", "ns", "cam")
 

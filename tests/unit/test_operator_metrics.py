@@ -1,4 +1,4 @@
-"""The operator's metrics without a cluster (streamops.control.shared.operator_metrics): collectors as
+"""The operator's metrics without a cluster (streamops.control.runtime.operator_metrics): collectors as
 the catalogue has them, what a status loop counts (reconciles, their duration, the queue latency,
 the objects followed), worker restarts summed per stream and worker, the quota series, what goes
 with a deleted stream, and the /metrics server. With a real API server: tests/cluster/test_operator_metrics.py."""
@@ -19,10 +19,10 @@ from devtools.ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from streamops.api import RECORDING, RecordingStatus
 from streamops.contract.metrics import OPERATOR_METRICS
-from streamops.control.shared import operator_metrics
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.operator_metrics import (
+from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.operator_metrics import (
     REGISTRY,
     WorkerRestarts,
     metrics_server,
@@ -32,9 +32,9 @@ from streamops.control.shared.operator_metrics import (
     stream_active,
     stream_deleted,
 )
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.state import OperatorState
 
 
 def sample(name: str, **labels: str) -> float | None:
@@ -70,7 +70,7 @@ def test_the_leader_gauge_follows_kopf():
 
 
 def test_a_loop_counts_its_reconciles_their_time_and_the_queue_from_the_event(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("streamops.control.shared.object_loop.kopf.event", lambda *a, **k: None)
+    monkeypatch.setattr("streamops.control.runtime.object_loop.kopf.event", lambda *a, **k: None)
     outcomes: list[Any] = []
 
     class Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from streamops.api import GROUP
-from streamops.control.shared.indexes import child_entry
+from streamops.control.runtime.indexes import child_entry
 from streamops.kube.client import api_connection_limit, watched_object
 
 POD = {
@@ -63,7 +63,7 @@ def test_api_connection_limit_leaves_room_for_every_watch():
 def test_stream_object_entry_is_a_valid_livestream_without_status():
     from devtools.catalog import livestream
     from streamops.api import LiveStream
-    from streamops.control.shared.indexes import stream_object_entry
+    from streamops.control.runtime.indexes import stream_object_entry
 
     body = livestream("cam")
     body["metadata"].update(namespace="ns", uid="u-cam", generation=3, managedFields=[{"manager": "kubectl"}])
@@ -77,8 +77,8 @@ def test_stream_object_entry_is_a_valid_livestream_without_status():
 def test_wakes_reach_the_object_and_the_followers_of_its_stream():
     import asyncio
 
-    from streamops.control.shared.settings import OperatorSettings
-    from streamops.control.shared.state import OperatorState
+    from streamops.control.runtime.settings import OperatorSettings
+    from streamops.control.runtime.state import OperatorState
 
     async def scenario() -> None:
         state = OperatorState(api=None, settings=OperatorSettings())  # type: ignore[arg-type]

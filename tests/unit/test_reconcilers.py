@@ -17,10 +17,10 @@ from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStora
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.shared.indexes import recording_entry, worker_pod_entry
+from streamops.control.runtime.indexes import recording_entry, worker_pod_entry
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
-from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 from streamops.kube.client import ApiError
 from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference

@@ -27,17 +27,17 @@ from streamops.control.recording.status import (
     recording_events,
     recording_status,
 )
-from streamops.control.shared.indexes import (
+from streamops.control.runtime.indexes import (
     ClipIndexFacts,
     RecordingIndexFacts,
     clip_entry,
     recording_entry,
     stream_entry,
 )
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.recordings_claim import CLAIM_LABEL
 from streamops.control.shared.retention import expiry_due
-from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.kube.naming import SPEC_HASH_ANNOTATION

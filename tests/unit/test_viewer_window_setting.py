@@ -10,7 +10,7 @@ from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.edge import edge_pod_template
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 
 
 def ingest_config(settings: OperatorSettings, **spec: object) -> IngestConfig:

@@ -21,12 +21,12 @@ from streamops.control.livestream.builders import (
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
+from streamops.control.runtime.rbac import cluster_role_rules
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, ingest_ports
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, PortExhausted, ports_of
-from streamops.control.shared.rbac import cluster_role_rules
 from streamops.control.shared.recordings_claim import recordings_claim
-from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()

@@ -21,7 +21,7 @@ from streamops.control.livestream.status import (
 )
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.restream.status import PusherObservation, redact_credentials, restream_events, restream_status
-from streamops.control.shared.indexes import recording_entry, stream_entry, worker_pod_entry
+from streamops.control.runtime.indexes import recording_entry, stream_entry, worker_pod_entry
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RUNNING = PodObservation(name="p", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)

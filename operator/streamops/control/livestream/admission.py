@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from streamops.api import LiveStream
 from streamops.api.livestream import IngestService
 from streamops.control.livestream.builders import PlaybackRoute, ice_servers_ref
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import (
     annotations_refusal,
     playback_path_refusal,

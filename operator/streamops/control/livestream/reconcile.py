@@ -44,13 +44,13 @@ from streamops.control.livestream.deactivation import (
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
 from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
-from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_network_policies import WORKER_NETWORK_POLICIES

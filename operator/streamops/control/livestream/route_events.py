@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from streamops.api import LIVESTREAM
-from streamops.control.shared.indexes import controller_of
-from streamops.control.shared.state import ObjectKey
+from streamops.control.runtime.indexes import controller_of
+from streamops.control.runtime.state import ObjectKey
 from streamops.kube.manifests import Body
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 

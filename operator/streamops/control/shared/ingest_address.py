@@ -15,8 +15,8 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.ports import ports_of
-from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.client import KubeApi
 from streamops.kube.naming import child_name
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from streamops.api import GROUP, LiveStream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value

@@ -20,9 +20,9 @@ from typing import Any
 
 from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video
 from streamops.contract.recorder import sidecar_key
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.object_loop import ObjectLoop, utcnow
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.object_loop import ObjectLoop, utcnow
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.video_storage import read_storage_secrets, storage_refusal
 from streamops.kube.client import KubeApi
 from streamops.redaction import Redactor

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from streamops.control.shared import operator_metrics
-from streamops.control.shared.indexes import Indexes, StoredFacts, StoredIndex, index_values
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.indexes import Indexes, StoredFacts, StoredIndex, index_values
+from streamops.control.runtime.state import OperatorState
 
 QuotaLevel = Literal["ok", "almost", "full"]
 Scope = Literal["namespace", "stream"]

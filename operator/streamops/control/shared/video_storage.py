@@ -13,9 +13,9 @@ from streamops.api import LiveStream
 from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
-from streamops.control.shared.conditions import REFUSED_BY_POLICY
+from streamops.control.runtime.conditions import REFUSED_BY_POLICY
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.recordings_claim import default_storage
-from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.shared.worker_pod import secret_file_volume, spec_hash
 from streamops.kube.client import KubeApi

@@ -24,8 +24,8 @@ import kopf
 from streamops.api import STREAM_WEBHOOK
 from streamops.api.common import Condition
 from streamops.contract.webhook_event import body_of, signed_headers
-from streamops.control.shared.operator_metrics import operator_metric
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.operator_metrics import operator_metric
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.outbox import Outbox, PendingEvent, acknowledged
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import (

@@ -19,7 +19,7 @@ import kopf
 from pydantic import ValidationError
 
 from streamops.api.common import Condition, client_fields, spec_client
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.events import FACTS, Change, Facts, changes_between, facts_of, subject_of
 from streamops.control.webhook.outbox import Outbox, pruned, recorded

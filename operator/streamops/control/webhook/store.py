@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.outbox import (
     OUTBOX_SELECTOR,
     STREAM_LABEL,

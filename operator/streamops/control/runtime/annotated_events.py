@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.state import OperatorState
 from streamops.kube.client import ApiError, NamespaceTerminating
 from streamops.kube.manifests import Manifest
 

@@ -15,7 +15,7 @@ from typing import cast
 
 import kopf
 
-from streamops.control.shared.state import ObjectKey
+from streamops.control.runtime.state import ObjectKey
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 RESTART_SECONDS = 1.0  # a loop that failed unexpectedly starts again after this (kopf's daemon backoff was 1 s)

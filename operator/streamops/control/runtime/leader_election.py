@@ -2,7 +2,7 @@
 liveness probe) until it holds the leader election Lease; the leader runs kopf while it renews the
 Lease, stops kopf and exits non-zero when it cannot renew within the renew deadline or finds the
 Lease taken, and releases the Lease on a clean shutdown so that a standby takes over at its next
-try. Decisions: control/shared/leader_lease.py; why and the timings: docs/design/operator-ha.md.
+try. Decisions: control/runtime/leader_lease.py; why and the timings: docs/design/operator-ha.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from streamops.control.shared.leader_lease import LEASE_KIND, Action, LeaseTiming, decide, released
+from streamops.control.runtime.leader_lease import LEASE_KIND, Action, LeaseTiming, decide, released
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.threads import FIRST, ApiThreads

@@ -2,7 +2,7 @@
 and this process's identity give acquire, renew or wait, with the Lease to write. The API server's
 optimistic concurrency (the read resourceVersion goes back with the write: 409 when someone else
 wrote in between) makes sure only one contender wins. The loop that acts on these decisions is
-control/leader_election.py; why a Lease, the timings and what a partitioned leader does:
+control/runtime/leader_election.py; why a Lease, the timings and what a partitioned leader does:
 docs/design/operator-ha.md.
 """
 

@@ -54,7 +54,7 @@ def cluster_role_rules() -> list[PolicyRule]:
 
 
 def leader_election_rules() -> list[PolicyRule]:
-    """The leader election Lease (control/leader_election.py), in the operator's own namespace
+    """The leader election Lease (control/runtime/leader_election.py), in the operator's own namespace
     only (a Role there): read it, create it the first time, renew, take over and release it."""
     return [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}]
 

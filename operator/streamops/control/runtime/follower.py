@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, Self, TypeVar
 
 from streamops.contract.worker import WorkerStatus
-from streamops.control.shared.indexes import StreamFacts
+from streamops.control.runtime.indexes import StreamFacts
 from streamops.control.shared.pod_observation import PodObservation
 
 S = TypeVar("S", bound=WorkerStatus)

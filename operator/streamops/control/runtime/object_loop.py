@@ -1,4 +1,4 @@
-"""How telemetry reaches status: one asyncio task per object (shared/object_tasks.py) that every
+"""How telemetry reaches status: one asyncio task per object (runtime/object_tasks.py) that every
 `telemetry_interval_seconds` (0.5 s):
 
 1. looks up the object's worker Pods in the pod index (kept by kopf from its Pod watch: no API call),
@@ -31,17 +31,17 @@ from pydantic import BaseModel, ValidationError
 
 from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
-from streamops.control.shared import operator_metrics
-from streamops.control.shared.annotated_events import post_event
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import StreamFacts, StreamIndex, index_values, plain
+from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.annotated_events import post_event
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import StreamFacts, StreamIndex, index_values, plain
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import ObjectKey, OperatorState
+from streamops.control.runtime.status_patch import status_patch
 from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
-from streamops.control.shared.object_tasks import LiveObject
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.ports import PortExhausted
 from streamops.control.shared.spec_checks import invalid_spec_status
-from streamops.control.shared.state import ObjectKey, OperatorState
-from streamops.control.shared.status_patch import status_patch
 from streamops.kube.client import ApiError
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL

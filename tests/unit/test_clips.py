@@ -21,7 +21,7 @@ from streamops.control.clip.builders import clip_range, clip_title, clipper_pod,
 from streamops.control.clip.reconcile import refusal
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.media.clipper.commands import exact_cut, keyframe_cut, parse_keyframes
 from streamops.media.clipper.playlist import (
     PlaylistError,

@@ -26,8 +26,8 @@ from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.children import ensure_service
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
+from streamops.control.workers.children import ensure_service
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 NS = "media"

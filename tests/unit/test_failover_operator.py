@@ -18,7 +18,7 @@ from streamops.control.livestream.status import IngestObservation, PodObservatio
 from streamops.control.recording.status import RecorderObservation, recording_status
 from streamops.control.runtime.indexes import StreamFacts, stream_entry
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

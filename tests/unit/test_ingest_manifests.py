@@ -20,7 +20,7 @@ from streamops.control.livestream.builders import (
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
 from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value
 
 SETTINGS = OperatorSettings()

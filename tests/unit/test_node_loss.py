@@ -34,15 +34,15 @@ from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.node_loss import (
+from streamops.control.workers.node_loss import (
     LOST_NODE_GRACE_SECONDS,
     NODE_LOST,
     force_delete_at,
     force_delete_due,
     node_lost_event,
 )
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import recorder_standby_pod
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import recorder_standby_pod
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()

@@ -34,7 +34,7 @@ from streamops.control.runtime.operator_metrics import (
 )
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 
 
 def sample(name: str, **labels: str) -> float | None:

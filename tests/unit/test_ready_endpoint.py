@@ -19,8 +19,8 @@ from streamops.control.livestream.status import (
     livestream_status,
 )
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.endpoint_slices import SliceEndpoint, SliceFacts, endpoint_slice_entry, observe_endpoint
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
+from streamops.control.workers.endpoint_slices import SliceEndpoint, SliceFacts, endpoint_slice_entry, observe_endpoint
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 IP = "10.244.1.7"

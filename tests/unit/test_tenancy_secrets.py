@@ -27,7 +27,6 @@ from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared import retention
-from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.retention import ExpiryFailed, delete_videos
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.shared.video_storage import StorageRefusal, StorageSecrets, storage_refusal
@@ -39,6 +38,7 @@ from streamops.control.webhook.subscription import (
     subscription_events,
     subscription_status,
 )
+from streamops.control.workers.pod_observation import PodObservation
 
 from tests.unit.test_tenancy import put, secret
 

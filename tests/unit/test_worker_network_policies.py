@@ -1,5 +1,5 @@
 """The workers' NetworkPolicies put into each namespace with workers by a cluster-wide operator
-(control/shared/worker_network_policies.py), as the chart ships them (its ConfigMap's file)."""
+(control/workers/worker_network_policies.py), as the chart ships them (its ConfigMap's file)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from devtools.fake_kube import FakeKubeApi
-from streamops.control.shared.worker_network_policies import WorkerNetworkPolicies
+from streamops.control.workers.worker_network_policies import WorkerNetworkPolicies
 
 POLICIES = [
     {

@@ -415,7 +415,7 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
 def test_worker_pod_condition_reasons_follow_the_pod():
     from streamops.control.recording.reasons import RECORDER_POD
     from streamops.control.restream import reasons as restream_reasons
-    from streamops.control.shared.pod_observation import PodObservation, worker_pod_condition
+    from streamops.control.workers.pod_observation import PodObservation, worker_pod_condition
 
     pusher = restream_reasons.PUSHER_POD
     running = (restream_reasons.CONNECTING, "pusher Pod p is connecting to the target")

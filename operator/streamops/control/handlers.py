@@ -43,10 +43,10 @@ from streamops.control.runtime.object_loop import SELECTOR
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import ObjectKey, OperatorState
-from streamops.control.shared.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.worker_client import http_client
 from streamops.control.webhook.notifier import Notifier, webhook_session
+from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.worker_client import http_client
 from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
 from streamops.kube.client import login as kube_login
 from streamops.kube.manifests import ObjectIndex

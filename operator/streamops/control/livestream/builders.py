@@ -54,7 +54,8 @@ from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.worker_credential import CREDENTIAL_FILE, CREDENTIAL_KEY, credential_secret_name
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.ingest_address import (
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     WEBRTC_PORT_NAMES,
     IngestPortMap,
@@ -65,8 +66,7 @@ from streamops.control.shared.ingest_address import (
     ingest_ports,
     playback_signed,
 )
-from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
-from streamops.control.shared.worker_pod import (
+from streamops.control.workers.worker_pod import (
     WorkerContainer,
     secret_file_volume,
     secret_files_volume,

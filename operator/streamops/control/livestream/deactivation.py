@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from streamops.api import LiveStream
 from streamops.api.common import GROUP
 from streamops.contract.ingest import IngestStatus
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Body, Manifest
 
 # On the LiveStream: {"uid": …, "generation": …, "reason": …}. Users remove it to activate the stream

@@ -23,7 +23,7 @@ from streamops.api import LiveStream
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET, ROTATED_AT_ANNOTATION
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.worker_pod import spec_hash
+from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (

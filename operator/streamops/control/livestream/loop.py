@@ -29,13 +29,13 @@ from streamops.control.runtime.indexes import Indexes, index_values, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.edge_viewers import Sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation, observe_endpoint
-from streamops.control.shared.ingest_address import ingest_component, ingest_names
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
 from streamops.control.shared.spec_checks import SPEC_REJECTED, read_secret_key
-from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.control.workers.edge_viewers import Sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
+from streamops.control.workers.ingest_address import ingest_component, ingest_names
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
+from streamops.control.workers.worker_client import TelemetryReader, post
 from streamops.kube.client import watched_object
 from streamops.kube.manifests import Manifest
 from streamops.kube.threads import FIRST

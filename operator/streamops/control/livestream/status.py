@@ -44,10 +44,10 @@ from streamops.control.runtime.conditions import (
     merge_conditions,
 )
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.edge_viewers import Sessions, merge_sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation
-from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
-from streamops.control.shared.pod_observation import PodObservation, node_lost_message
+from streamops.control.workers.edge_viewers import Sessions, merge_sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation
+from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
+from streamops.control.workers.pod_observation import PodObservation, node_lost_message
 
 __all__ = [
     "EndpointObservation",

@@ -8,8 +8,8 @@ from streamops.contract.pusher import CONFIG_ENV, PRIVATE_DIR, TARGET_KEY_DIR, T
 from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.ingest_address import IngestPortMap, feed_url
-from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+from streamops.control.workers.ingest_address import IngestPortMap, feed_url
+from streamops.control.workers.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     RESTREAM_LABEL,

@@ -30,8 +30,8 @@ from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.worker_client import TelemetryReader
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.worker_client import TelemetryReader
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 

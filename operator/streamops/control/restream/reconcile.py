@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from streamops.api import RESTREAM, Restream
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.children import ensure_pod, remove_pod
-from streamops.control.shared.ingest_address import allocated_ingest_ports
-from streamops.control.shared.ports import PortAllocator, ports_of
 from streamops.control.shared.spec_checks import parse, read_secret_key, read_stream
+from streamops.control.workers.children import ensure_pod, remove_pod
+from streamops.control.workers.ingest_address import allocated_ingest_ports
+from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
 

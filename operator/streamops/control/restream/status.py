@@ -24,7 +24,7 @@ from streamops.control.runtime.conditions import (
     worker_on_its_way,
 )
 from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
+from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 LIVE = "Live"  # the Restream's own condition: the target receives the stream
 

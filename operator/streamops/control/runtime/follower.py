@@ -8,7 +8,7 @@ from typing import Generic, Self, TypeVar
 
 from streamops.contract.worker import WorkerStatus
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 
 S = TypeVar("S", bound=WorkerStatus)
 

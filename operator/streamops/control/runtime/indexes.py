@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from streamops.api import GROUP
 from streamops.api.common import spec_client_annotations
-from streamops.control.shared.endpoint_slices import EndpointSliceIndex
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.endpoint_slices import EndpointSliceIndex
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Body, Manifest, ObjectIndex
 from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 

@@ -38,10 +38,10 @@ from streamops.control.runtime.indexes import StreamFacts, StreamIndex, index_va
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.runtime.status_patch import status_patch
-from streamops.control.shared.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.ports import PortExhausted
 from streamops.control.shared.spec_checks import invalid_spec_status
+from streamops.control.workers.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.ports import PortExhausted
 from streamops.kube.client import ApiError
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL
@@ -309,7 +309,7 @@ class ObjectLoop(Generic[OutcomeT]):
 
     async def remove_lost_pods(self, *pods: PodObservation | None) -> None:
         """Worker Pods of this object lost with their node (still terminating past their deadline,
-        shared/node_loss.py) are deleted for good, only that uid, and a Warning NodeLost Event
+        workers/node_loss.py) are deleted for good, only that uid, and a Warning NodeLost Event
         names the node; the object reconciles next, which creates them again where they can run."""
         now = datetime.now(UTC)
         margin = self.state.settings.node_lost_force_delete_seconds

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from streamops.api.recording import S3Storage
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
 from streamops.contract.worker import POD_GRACE_SECONDS
-from streamops.control.shared.worker_resources import WorkerResources
+from streamops.control.workers.worker_resources import WorkerResources
 
 ENV_PREFIX = "STREAMOPS_"
 # Annotations a stream may set unless the admin says otherwise: each changes only how the stream's

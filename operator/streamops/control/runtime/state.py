@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import aiohttp
 
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.worker_client import S, TelemetryReader
-from streamops.control.shared.worker_credentials import WorkerCredentials, read_worker_credential
+from streamops.control.workers.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.worker_client import S, TelemetryReader
+from streamops.control.workers.worker_credentials import WorkerCredentials, read_worker_credential
 from streamops.kube.client import KubeApi
 from streamops.kube.threads import LATER, ApiThreads
 

@@ -17,7 +17,7 @@ from streamops.control.runtime.conditions import REFUSED_BY_POLICY
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.recordings_claim import default_storage
 from streamops.control.shared.tenancy import secret_reference_refusal
-from streamops.control.shared.worker_pod import secret_file_volume, spec_hash
+from streamops.control.workers.worker_pod import secret_file_volume, spec_hash
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest
 from streamops.kube.naming import SPEC_HASH_ANNOTATION

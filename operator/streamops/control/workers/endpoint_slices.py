@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from streamops.control.shared.ingest_address import INTERNAL_SERVICE_SUFFIX, ingest_component
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.ingest_address import INTERNAL_SERVICE_SUFFIX, ingest_component
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Body
 from streamops.kube.naming import COMPONENT_LABEL
 

@@ -15,7 +15,7 @@ from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_sec
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.recordings_claim import CLAIM_LABEL, claim_affinity, recordings_claim_name
 from streamops.control.shared.video_storage import ca_volume, with_credentials
-from streamops.control.shared.worker_pod import WorkerContainer, worker_pod
+from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     STREAM_NAME_ANNOTATION,

@@ -16,7 +16,7 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.ports import ports_of
+from streamops.control.workers.ports import ports_of
 from streamops.kube.client import KubeApi
 from streamops.kube.naming import child_name
 

@@ -16,7 +16,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from streamops.contract.worker import WorkerConfig, WorkerStatus
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 
 READ_TIMEOUT_SECONDS = 1.0
 POST_TIMEOUT_SECONDS = 2.0

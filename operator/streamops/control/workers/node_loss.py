@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from streamops.contract.worker import POD_GRACE_SECONDS
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Manifest
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"

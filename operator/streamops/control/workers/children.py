@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from streamops.control.shared.ports import PortAllocator, ports_of
+from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest
 from streamops.kube.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION

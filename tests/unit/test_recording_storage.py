@@ -35,10 +35,10 @@ from streamops.control.runtime.indexes import (
     stream_entry,
 )
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import CLAIM_LABEL
-from streamops.control.shared.retention import expiry_due
-from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.storage.recordings_claim import CLAIM_LABEL
+from streamops.control.storage.retention import expiry_due
+from streamops.control.storage.storage_quota import QuotaUse, quota, quota_use
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 from streamops.redaction import Redactor

@@ -15,7 +15,7 @@ from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import CLAIM_LABEL, claim_affinity
+from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity
 from streamops.control.workers.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
 from streamops.control.workers.recorder_pod import recorder_standby_pod
 

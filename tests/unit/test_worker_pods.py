@@ -23,7 +23,7 @@ from streamops.control.recording.builders import recorder_pod, recording_directo
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
 from streamops.control.runtime.rbac import cluster_role_rules
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import recordings_claim
+from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, ingest_ports
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, PortExhausted, ports_of

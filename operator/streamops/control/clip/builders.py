@@ -14,7 +14,7 @@ from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.video_storage import resolve_storage, upload_target, videos_directory
+from streamops.control.storage.video_storage import resolve_storage, upload_target, videos_directory
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_http_url, playback_signed
 from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.kube.manifests import Manifest

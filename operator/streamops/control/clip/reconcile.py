@@ -20,10 +20,10 @@ from streamops.control.clip.builders import (
     resolved_storage,
 )
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import ensure_recordings_claim
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE
-from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.storage.recordings_claim import ensure_recordings_claim
+from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE
+from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
 from streamops.control.workers.children import ensure_pod, remove_pod
 from streamops.control.workers.ingest_address import allocated_ingest_ports
 from streamops.control.workers.ports import PortAllocator, ports_of

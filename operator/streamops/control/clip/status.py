@@ -24,8 +24,8 @@ from streamops.control.runtime.conditions import (
     merge_conditions,
 )
 from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.shared.retention import expiry_events, marked_expired
-from streamops.control.shared.video_storage import StorageRefusal
+from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.pod_observation import pod_problem_events, worker_pod_condition
 
 SUCCEEDED = reasons.SUCCEEDED

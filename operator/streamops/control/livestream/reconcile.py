@@ -45,9 +45,9 @@ from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.shared.spec_checks import parse, read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, owned_by
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
 from streamops.control.workers.pod_observation import PodObservation

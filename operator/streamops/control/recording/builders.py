@@ -14,8 +14,8 @@ from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderCon
 from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.video_storage import resolve_storage
-from streamops.control.shared.video_storage import upload_target as shared_upload_target
+from streamops.control.storage.video_storage import resolve_storage
+from streamops.control.storage.video_storage import upload_target as shared_upload_target
 from streamops.control.workers.ingest_address import IngestPortMap, feed_url
 from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
 from streamops.kube.manifests import Manifest

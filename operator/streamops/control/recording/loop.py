@@ -22,8 +22,8 @@ from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.retention import Expiry, expire_videos
-from streamops.control.shared.storage_quota import QuotaCheck
+from streamops.control.storage.retention import Expiry, expire_videos
+from streamops.control.storage.storage_quota import QuotaCheck
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader, post

@@ -20,9 +20,9 @@ from streamops.control.recording.builders import (
 )
 from streamops.control.recording.status import SUCCEEDED
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.storage.recordings_claim import ensure_recordings_claim, on_default_claim
+from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
 from streamops.control.workers.children import ensure_pod, owned_by, remove_pod
 from streamops.control.workers.ingest_address import allocated_ingest_ports
 from streamops.control.workers.ports import PortAllocator, ports_of

@@ -26,9 +26,9 @@ from streamops.control.runtime.conditions import (
     worker_on_its_way,
 )
 from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.shared.retention import expiry_events, marked_expired
-from streamops.control.shared.storage_quota import QuotaUse, no_space_message
-from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
+from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.storage_quota import QuotaUse, no_space_message
+from streamops.control.storage.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording

@@ -23,7 +23,7 @@ from streamops.contract.recorder import sidecar_key
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.object_loop import ObjectLoop, utcnow
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.video_storage import read_storage_secrets, storage_refusal
+from streamops.control.storage.video_storage import read_storage_secrets, storage_refusal
 from streamops.kube.client import KubeApi
 from streamops.redaction import Redactor
 from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials

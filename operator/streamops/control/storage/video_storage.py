@@ -15,8 +15,8 @@ from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.runtime.conditions import REFUSED_BY_POLICY
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.recordings_claim import default_storage
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.control.storage.recordings_claim import default_storage
 from streamops.control.workers.worker_pod import secret_file_volume, spec_hash
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest

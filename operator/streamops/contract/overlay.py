@@ -9,9 +9,9 @@ import hashlib
 from pydantic import Field
 
 from streamops.api.common import OverlayState as OverlayState  # defined with the API that reports it
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
-from streamops.egress.policy import EgressPolicy
 
 CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
 OVERLAY_DIR = "/var/lib/streamops-overlays"  # an emptyDir shared by the ingest and its renderer sidecar

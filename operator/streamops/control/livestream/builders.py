@@ -22,6 +22,7 @@ from streamops.api.livestream import (
 )
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.edge import HTTP_PORT as EDGE_HTTP_PORT
+from streamops.contract.egress_policy import configured_policy
 from streamops.contract.ingest import (
     CONFIG_ENV,
     DASH_MANIFEST,
@@ -73,7 +74,6 @@ from streamops.control.workers.worker_pod import (
     spec_hash,
     worker_pod,
 )
-from streamops.egress.policy import configured_policy
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     COMPONENT_LABEL,

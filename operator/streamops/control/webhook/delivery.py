@@ -23,6 +23,7 @@ import kopf
 
 from streamops.api import STREAM_WEBHOOK
 from streamops.api.common import Condition
+from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused, configured_policy
 from streamops.contract.webhook_event import body_of, signed_headers
 from streamops.control.runtime.operator_metrics import operator_metric
 from streamops.control.runtime.state import OperatorState
@@ -37,7 +38,6 @@ from streamops.control.webhook.subscription import (
     subscription_status,
 )
 from streamops.egress.pinning import pinned
-from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused, configured_policy
 from streamops.egress.resolution import Resolve, system_resolve
 from streamops.kube.client import ApiError
 

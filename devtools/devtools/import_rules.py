@@ -2,7 +2,8 @@
 (imports under TYPE_CHECKING and inside functions count: they are cycles a reader must untangle);
 the layers, api <- contract <- control, media <- the command lines (`streamops.api` imports nothing
 else of the package, `streamops.contract` only api, `streamops.kube` only api; neither plane imports
-a command line nor the other plane; a command line other than `streamops` itself reaches the API
+a command line nor the other plane, and the libraries both use (egress, storage, redaction) import
+neither plane; a command line other than `streamops` itself reaches the API
 through `streamops.kube`, not the operator's runtime); and no `control/<kind>/` folder importing
 another kind's folder (what kinds share lives in the common folders `control/runtime/`,
 `control/workers/`, `control/storage/` and `control/shared/`, which import no kind). Usage:
@@ -36,6 +37,7 @@ NEVER: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
     (("control", "media", "egress", "storage", "redaction"), COMMAND_LINES, "the planes import no command line"),
     (("control",), ("media",), "the control plane meets the data plane only in the contract"),
     (("media",), ("control",), "the data plane meets the control plane only in the contract"),
+    (("egress", "storage", "redaction"), ("control", "media"), "a library of both planes imports neither"),
     (("kubectl", "video_cli", "playback_cli"), RUNTIME, "a command line reaches the API through kube, not the runtime"),
 )
 

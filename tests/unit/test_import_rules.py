@@ -18,7 +18,7 @@ def package(tmp_path: Path, files: dict[str, str]) -> Path:
     """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/."""
     root = tmp_path / "pkg"
     folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
-    for name in ("", "api", "contract", "kube", "kubectl", "control", *folders, "media"):
+    for name in ("", "api", "contract", "kube", "kubectl", "egress", "control", *folders, "media"):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "__init__.py").write_text("")
     for name, text in files.items():
@@ -42,6 +42,7 @@ CLEAN = {
     "kube/client.py": "from pkg.api.common import GROUP\n",
     "kubectl/main.py": "from pkg.kube.client import GROUP\nfrom pkg.control.livestream import builders\n",
     "cli.py": "from pkg.control.runtime import loop\nfrom pkg.kubectl import main\n",
+    "egress/proxy.py": "from pkg.contract.ingest import FEED_PATH\n",
 }
 
 
@@ -92,6 +93,7 @@ def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> 
             "import pkg.media.session\n",
             "the control plane meets the data plane only in the contract",
         ),
+        ("egress/proxy.py", "from pkg.media.session import Session\n", "a library of both planes imports neither"),
         (
             "kubectl/main.py",
             "from pkg.control.runtime.loop import pod\n",

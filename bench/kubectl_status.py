@@ -142,7 +142,7 @@ def list_alone(kubeconfig: Path, consistent: bool) -> tuple[float, int]:
     quorum read of etcd, what `kubectl get` asks). Seconds, bytes."""
     os.environ["KUBECONFIG"] = str(kubeconfig)
     from streamops.api import LIVESTREAM
-    from streamops.control.shared.kube import KubeApi, login
+    from streamops.kube.client import KubeApi, login
     from streamops.kubectl.connection import custom_path, list_custom
 
     api = KubeApi(login())

@@ -5,7 +5,7 @@
 One local control plane (devtools.cluster.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
 fresh namespace and a fresh `streamops operator -n <namespace>` process, run as in the cluster
-suite (its own ServiceAccount bound to the ClusterRole of streamops.control.shared.rbac, hostNetwork
+suite (its own ServiceAccount bound to the ClusterRole of streamops.control.runtime.rbac, hostNetwork
 workers with a private port range, default resync), so each round starts from an idle operator
 and only sees its own objects.
 

@@ -1,9 +1,15 @@
 """The import rules `make lint` checks on the operator's package and on bench/: no import cycle between
 a package's modules (imports under TYPE_CHECKING and inside functions count: they are cycles a reader
-must untangle), no module importing a sibling by its bare name (`from report_file import …`, as a
-script beside it would: the cycle check cannot see such an import), and no `control/<kind>/` folder
-importing another kind's folder (what kinds share lives in `control/shared/`, which imports no kind).
-Usage: `python -m devtools.import_rules operator/streamops` (or `bench`).
+must untangle); no module importing a sibling by its bare name (`from report_file import …`, as a
+script beside it would: the cycle check cannot see such an import); the layers, api <- contract <-
+control, media <- the command lines (`streamops.api` imports nothing else of the package,
+`streamops.contract` only api, `streamops.kube` only api; neither plane imports a command line nor
+the other plane, and the libraries both use (egress, storage, redaction) import neither plane; a
+command line other than `streamops` itself reaches the API through `streamops.kube`, not the
+operator's runtime); and no `control/<kind>/` folder importing another kind's folder (what kinds
+share lives in the common folders `control/runtime/`, `control/workers/`, `control/storage/` and
+`control/shared/`, which import no kind). Usage: `python -m devtools.import_rules operator/streamops`
+(or `bench`). Map: docs/design/README.md, "Package layout".
 """
 
 from __future__ import annotations
@@ -15,7 +21,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = "shared"  # control/shared/: what every kind uses
+# The control folders every kind may use, which import no kind: the operator's runtime, worker Pods,
+# video storage, and what else the kinds share.
+COMMON = frozenset({"runtime", "workers", "storage", "shared"})
+
+# The layers, by module path under the package (a prefix names a module and everything below it).
+# What a part may import of the package, when that is all it may import:
+ONLY: dict[str, tuple[str, ...]] = {
+    "api": ("api",),  # the custom resources' models: the lowest layer
+    "contract": ("api", "contract"),  # the operator <-> worker contract
+    "kube": ("api", "kube"),  # the Kubernetes client and object names, for the operator and the CLIs
+}
+COMMAND_LINES = ("cli", "video_cli", "playback_cli", "kubectl", "__main__")
+RUNTIME = ("control.runtime", "control.workers", "control.storage", "control.shared")
+# What a part never imports, and why.
+NEVER: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
+    (("control", "media", "egress", "storage", "redaction"), COMMAND_LINES, "the planes import no command line"),
+    (("control",), ("media",), "the control plane meets the data plane only in the contract"),
+    (("media",), ("control",), "the data plane meets the control plane only in the contract"),
+    (("egress", "storage", "redaction"), ("control", "media"), "a library of both planes imports neither"),
+    (("kubectl", "video_cli", "playback_cli"), RUNTIME, "a command line reaches the API through kube, not the runtime"),
+)
 
 
 @dataclass(frozen=True)
@@ -146,13 +172,31 @@ def _kind_folder(module: str, control: str) -> str | None:
 
 
 def kind_crossings(imports: Iterable[Import], package: str) -> list[Import]:
-    """Imports from one `control/<kind>/` folder into another's, or from `control/shared/` into a kind's."""
+    """Imports from one `control/<kind>/` folder into another's, or from a common folder into a kind's."""
     control = f"{package}.control"
     crossing: list[Import] = []
     for edge in imports:
         source, target = _kind_folder(edge.source, control), _kind_folder(edge.target, control)
-        if source is not None and target is not None and target != SHARED and source != target:
+        if source is not None and target is not None and target not in COMMON and source != target:
             crossing.append(edge)
+    return crossing
+
+
+def _under(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes)
+
+
+def layer_crossings(imports: Iterable[Import], package: str) -> list[tuple[Import, str]]:
+    """Imports that go against the layers (ONLY, NEVER), each with the rule it breaks."""
+    crossing: list[tuple[Import, str]] = []
+    for edge in imports:
+        source, target = (name.removeprefix(package + ".") for name in (edge.source, edge.target))
+        for part, allowed in ONLY.items():
+            if _under(source, (part,)) and not _under(target, allowed):
+                crossing.append((edge, f"{part} imports only {', '.join(allowed)}"))
+        for sources, targets, why in NEVER:
+            if _under(source, sources) and _under(target, targets):
+                crossing.append((edge, why))
     return crossing
 
 
@@ -163,9 +207,11 @@ def problems(root: Path) -> list[str]:
     for edge in bare_imports(root):
         fix = f"import {root.name}.{edge.target}"
         lines.append(f"{edge.source}:{edge.line} imports {edge.target} by its bare name: {fix}")
+    for edge, why in sorted(layer_crossings(imports, root.name), key=lambda c: (c[0].source, c[0].line, c[1])):
+        lines.append(f"{edge.source}:{edge.line} imports {edge.target}: {why}")
     for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
-    return lines
+    return list(dict.fromkeys(lines))  # `from m import a, b` is one import of m
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in found:
         print(line, file=sys.stderr)
     if not found:
-        kept = "no import cycle, no bare sibling import and no kind folder importing another"
+        kept = "no import cycle, no bare sibling import, its layers kept and no kind folder importing another"
         print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 def run_operator(args: argparse.Namespace) -> int:
     # kopf imports the `kubernetes` client when it is installed (for its login), ≈33 MB of RSS the
-    # operator does not need: its own API client (control/shared/kube.py) uses kopf's plain logins.
+    # operator does not need: its own API client (kube/client.py) uses kopf's plain logins.
     # Likewise `kubernetes_asyncio` (kopf only recognises its objects; the kubernetes 36 wheel the
     # harness installs ships it): 88 → 55 MB of RSS after the operator's imports, and 1.8 s less
     # importing (measured 2026-11-23). The image has neither.
@@ -32,7 +32,7 @@ def run_operator(args: argparse.Namespace) -> int:
         # operator logs its own transitions (reconciled, failed) and kopf's warnings still show.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
-    from streamops.control.shared.operator_metrics import metrics_server, set_leader
+    from streamops.control.runtime.operator_metrics import metrics_server, set_leader
 
     async def operate(stop_flag: asyncio.Event | None = None) -> None:
         set_leader(True)
@@ -62,9 +62,9 @@ def run_operator(args: argparse.Namespace) -> int:
 
 async def run_elected_operator(args: argparse.Namespace, operate: Callable[[asyncio.Event], Awaitable[None]]) -> int:
     """`operate` (kopf) only while this process holds the leader election Lease (docs/design/operator-ha.md)."""
-    from streamops.control.leader_election import LeaderElection, run_elected
-    from streamops.control.shared.kube import KubeApi, login
-    from streamops.control.shared.leader_lease import LeaseTiming
+    from streamops.control.runtime.leader_election import LeaderElection, run_elected
+    from streamops.control.runtime.leader_lease import LeaseTiming
+    from streamops.kube.client import KubeApi, login
 
     timing = LeaseTiming(args.lease_duration, args.renew_deadline, args.retry_period)
     # Its own client with a short timeout (controller-runtime's: half the renew deadline).
@@ -96,14 +96,14 @@ def write_crds(args: argparse.Namespace) -> int:
 def write_rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from streamops.control.shared.rbac import cluster_role
+    from streamops.control.runtime.rbac import cluster_role
 
     print(yaml.safe_dump(cluster_role(args.name), sort_keys=False), end="")
     return 0
 
 
 def video_url(args: argparse.Namespace) -> int:
-    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.kube.client import ApiError, KubeApi
     from streamops.storage.download_link import NoLink
     from streamops.video_cli import video_command
 
@@ -120,7 +120,7 @@ def playback_url(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from streamops.api import LIVESTREAM
-    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.kube.client import ApiError, KubeApi
     from streamops.playback_cli import PlaybackCliError, parse_expires, stream_url, viewer_address
 
     try:
@@ -143,7 +143,7 @@ def playback_url(args: argparse.Namespace) -> int:
 def playback_rotate_key(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from streamops.control.shared.kube import ApiError, KubeApi
+    from streamops.kube.client import ApiError, KubeApi
     from streamops.playback_cli import PlaybackCliError, rotate_playback_key
 
     try:

@@ -40,7 +40,7 @@ from streamops.contract.playback_token import (
 )
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 Manifest = dict[str, Any]
 Format = Literal["player", "hls", "llhls", "dash", "whep"]

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 DESCRIPTION = (
     "Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the newest), signed "

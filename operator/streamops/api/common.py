@@ -20,6 +20,13 @@ GROUP = "streaming.streamops.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
+# Named by the LiveStream's API and by the worker contract alike, so defined here, below both
+# (contract/overlay.py and contract/playback_token.py name them too): a LiveStream's
+# status.overlays[].state as the overlay renderer reports it, and the namespace's Secret of playback
+# signing keys (spec.playback.access signed).
+OverlayState = Literal["rendering", "failing", "disabled"]
+KEYS_SECRET = "streamops-playback-keys"
+
 # Bounded strings keep CEL cost estimates within the API server's budget.
 NAME_MAX = 253
 URL_MAX = 2048

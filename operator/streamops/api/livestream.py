@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from streamops.api.common import (
+    KEYS_SECRET,
     NAME_MAX,
     NO_USERINFO_RULE,
     PULL_SOURCE_SCHEMES,
@@ -18,6 +19,7 @@ from streamops.api.common import (
     Condition,
     ConditionedStatus,
     KubeModel,
+    OverlayState,
     Resources,
     SecretKeyRef,
     cel,
@@ -29,8 +31,6 @@ from streamops.api.common import (
     validations,
 )
 from streamops.api.recording import RecordingStorage
-from streamops.contract.overlay import OverlayState  # status.overlays[].state: as the renderer reports it
-from streamops.contract.playback_token import KEYS_SECRET
 
 SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
 PublishSessionProtocol = Literal["rtmp", "rtmps", "srt", "whip", "pull"]  # status.sessions[].protocol

@@ -15,7 +15,7 @@ from streamops.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
     from streamops.api.kinds import Kind
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 Manifest = dict[str, Any]
 T = TypeVar("T")
@@ -29,7 +29,7 @@ def connect(kubeconfig: str | None = None) -> KubeApi:
     sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
     import kopf
 
-    from streamops.control.shared.kube import KubeApi, login
+    from streamops.kube.client import KubeApi, login
 
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # also for a `kubectl port-forward` started later

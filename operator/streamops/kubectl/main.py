@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from streamops.kubectl.errors import CommandError, api_message
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 PROG = "kubectl streamops"
 EPILOG = (
@@ -233,7 +233,7 @@ def failure(e: BaseException) -> str | None:
     if isinstance(e, CommandError | PlaybackCliError):
         return str(e)
     try:
-        from streamops.control.shared.kube import ApiError
+        from streamops.kube.client import ApiError
     except ImportError:  # pragma: no cover
         return None
     if isinstance(e, ApiError):

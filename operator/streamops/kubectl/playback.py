@@ -22,7 +22,7 @@ from streamops.kubectl.errors import CommandError
 from streamops.kubectl.port_forward import PortForward, cluster_service, kubectl_binary, resolves, through
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
     from streamops.playback_cli import Format
 
 PLAYABLE: tuple[Format, ...] = ("hls", "llhls", "dash")  # what ffplay plays (not the page, not WebRTC)

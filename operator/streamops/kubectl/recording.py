@@ -11,7 +11,7 @@ from streamops.kubectl.connection import Manifest, get_stream, list_custom
 from streamops.kubectl.errors import CommandError
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 NAME_STEM_MAX = 40  # <stream>-<yyyymmdd-hhmmss>: the recorder Pod's name adds "-recorder"
 

@@ -21,7 +21,7 @@ from streamops.kubectl.errors import CommandError
 from streamops.kubectl.render import Unreadable, status_screen, status_table
 
 if TYPE_CHECKING:
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -28,7 +28,7 @@ from streamops.kubectl.render import PushProtocol, obs_service, push_lines
 
 if TYPE_CHECKING:
     from streamops.api.common import SecretKeyRef
-    from streamops.control.shared.kube import KubeApi
+    from streamops.kube.client import KubeApi
 
 # status.ingest's field for each protocol, primary then backup (WHIP has no backup ingest).
 URL_FIELDS: dict[str, tuple[str, str | None]] = {

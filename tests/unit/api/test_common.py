@@ -38,10 +38,10 @@ from streamops.control.livestream.status import (
 )
 from streamops.control.recording.builders import recorder_config
 from streamops.control.restream import backoff_event as B
-from streamops.control.shared.annotated_events import annotated_event, cut_message, post_event
-from streamops.control.shared.indexes import stream_entry
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.annotated_events import annotated_event, cut_message, post_event
+from streamops.control.runtime.indexes import stream_entry
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.state import OperatorState
 from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
 from streamops.media.recorder.upload_plan import sidecar

@@ -1,6 +1,6 @@
 """The stream's worker credential (contract/worker_credential.py): compared in constant time,
 read from its mounted file at every use, refused when absent or unusable; and the operator's
-cache of it (control/shared/worker_credentials.py)."""
+cache of it (control/workers/worker_credentials.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from streamops.contract.worker_credential import (
     generate_worker_credential,
     read_credential,
 )
-from streamops.control.shared.worker_credentials import WorkerCredentials, credential_of
+from streamops.control.workers.worker_credentials import WorkerCredentials, credential_of
 
 
 def test_the_check_is_hmac_compare_digest(monkeypatch: pytest.MonkeyPatch) -> None:

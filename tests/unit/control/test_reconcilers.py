@@ -2,7 +2,7 @@
 (devtools.fake_kube.FakeKubeApi): which calls they make, in which state the objects end up, that
 a second pass with nothing changed writes nothing, and their error paths. Pods, Services and
 LiveStreams are read through the operator's own index functions, as in production; what the
-builders put into each manifest is shared/test_worker_pod.py's and livestream/test_builders.py's business."""
+builders put into each manifest is workers/test_worker_pod.py's and livestream/test_builders.py's business."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStora
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.shared.indexes import recording_entry, worker_pod_entry
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.indexes import recording_entry, worker_pod_entry
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
+from streamops.kube.client import ApiError
+from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 
 REPLACED_FOR = "streaming.streamops.dev/replaced-for"
 NS = "media"

@@ -9,8 +9,8 @@ import typing
 import pytest
 from devtools.fake_kube import FakeKubeApi, matches_selector, merge_patch
 from streamops.api import RECORDING
-from streamops.control.shared.indexes import child_entry
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
+from streamops.control.runtime.indexes import child_entry
+from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating
 
 
 def pod(name: str = "p", **labels: str) -> dict:

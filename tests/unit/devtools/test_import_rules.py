@@ -1,9 +1,12 @@
 """`make lint`'s import rules: no import cycle in the operator's package or in bench/, no module
-importing a sibling by its bare name, no kind folder importing another kind's. Checked on small
-packages written here (each rule breaks once) and on the real ones."""
+importing a sibling by its bare name, the operator's layers (api <- contract <- control, media <- the
+command lines; kube on api), no kind folder importing another kind's. Checked on small packages
+written here (each rule breaks once), on the real ones, and on a copy of the operator's package with
+a deliberate bad import."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,9 +18,10 @@ BENCH_PACKAGE = REPO / "bench"
 
 
 def package(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A package `pkg` laid out like streamops: control/<kind>/, control/shared/, media/."""
+    """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/."""
     root = tmp_path / "pkg"
-    for name in ("", "control", "control/livestream", "control/recording", "control/shared", "media"):
+    folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
+    for name in ("", "api", "contract", "kube", "kubectl", "egress", "control", *folders, "media"):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "__init__.py").write_text("")
     for name, text in files.items():
@@ -30,9 +34,18 @@ CLEAN = {
     "control/livestream/builders.py": "from pkg.control.shared.address import FEED\n",
     "control/recording/builders.py": "from pkg.control.shared import address\n",
     "control/recording/reasons.py": "STALLED = 'Stalled'\n",
+    "control/workers/pod.py": "from pkg.control.shared.address import FEED\n",
+    "control/runtime/loop.py": "from pkg.control.workers import pod\n",
     "control/handlers.py": "from pkg.control.livestream import builders\nfrom pkg.control.recording import builders\n",
-    "media/worker.py": "from pkg.media.session import Session\n",
+    "media/worker.py": "from pkg.media.session import Session\nfrom pkg.contract.ingest import FEED_PATH\n",
     "media/session.py": "class Session: ...\n",
+    "api/livestream.py": "from pkg.api.common import GROUP\n",
+    "api/common.py": "GROUP = 'streaming.streamops.dev'\n",
+    "contract/ingest.py": "from pkg.api.common import GROUP\nFEED_PATH = '/feed'\n",
+    "kube/client.py": "from pkg.api.common import GROUP\n",
+    "kubectl/main.py": "from pkg.kube.client import GROUP\nfrom pkg.control.livestream import builders\n",
+    "cli.py": "from pkg.control.runtime import loop\nfrom pkg.kubectl import main\n",
+    "egress/proxy.py": "from pkg.contract.ingest import FEED_PATH\n",
 }
 
 
@@ -61,9 +74,41 @@ def test_a_kind_importing_another_kind_fails(tmp_path: Path) -> None:
     ]
 
 
-def test_shared_importing_a_kind_fails(tmp_path: Path) -> None:
-    root = package(tmp_path, {**CLEAN, "control/shared/address.py": "import pkg.control.recording.reasons\n"})
-    assert [line.split(" imports ")[0] for line in problems(root)] == ["pkg.control.shared.address:1"]
+@pytest.mark.parametrize("common", ["control/shared/address.py", "control/workers/pod.py", "control/runtime/loop.py"])
+def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> None:
+    root = package(tmp_path, {**CLEAN, common: "import pkg.control.recording.reasons\n"})
+    module = "pkg." + common.removesuffix(".py").replace("/", ".")
+    assert [line.split(" imports ")[0] for line in problems(root)] == [f"{module}:1"]
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "rule"),
+    [
+        ("api/livestream.py", "from pkg.contract.ingest import FEED_PATH\n", "api imports only api"),
+        ("api/common.py", "def later():\n    from pkg.media.session import Session\n", "api imports only api"),
+        ("contract/ingest.py", "from pkg.control.runtime.loop import pod\n", "contract imports only api, contract"),
+        ("contract/ingest.py", "import pkg.media.session\n", "contract imports only api, contract"),
+        ("kube/client.py", "from pkg.control.workers.pod import FEED\n", "kube imports only api, kube"),
+        ("control/runtime/loop.py", "from pkg.kubectl.main import GROUP\n", "the planes import no command line"),
+        ("media/session.py", "from pkg import cli\n", "the planes import no command line"),
+        (
+            "control/recording/reasons.py",
+            "import pkg.media.session\n",
+            "the control plane meets the data plane only in the contract",
+        ),
+        ("egress/proxy.py", "from pkg.media.session import Session\n", "a library of both planes imports neither"),
+        (
+            "kubectl/main.py",
+            "from pkg.control.runtime.loop import pod\n",
+            "a command line reaches the API through kube, not the runtime",
+        ),
+    ],
+)
+def test_an_import_against_the_layers_fails(tmp_path: Path, module: str, source: str, rule: str) -> None:
+    root = package(tmp_path, {**CLEAN, module: source})
+    name = "pkg." + module.removesuffix(".py").replace("/", ".")
+    found = problems(root)
+    assert found and all(line.startswith(f"{name}:") and line.endswith(f": {rule}") for line in found), found
 
 
 def test_the_operator_package_keeps_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,3 +143,19 @@ def test_two_scripts_importing_each_other_fail(tmp_path: Path) -> None:
 def test_the_bench_package_keeps_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert (BENCH_PACKAGE / "__init__.py").exists(), "bench/ is a package: `python -m bench.<module>`"
     assert main([str(BENCH_PACKAGE)]) == 0, capsys.readouterr().err
+
+
+def test_a_deliberate_bad_import_in_the_operator_package_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real package, copied, with one module added to the API that imports upward (the operator's
+    settings): `make lint` fails on it, naming the module, the line and the rule."""
+    copy = tmp_path / "streamops"
+    shutil.copytree(OPERATOR_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "assets", "*.js", "*.lua"))
+    (copy / "api" / "upward.py").write_text(
+        '"""A deliberate bad import."""\n\nfrom streamops.control.runtime.settings import OperatorSettings\n'
+    )
+    assert main([str(copy)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "streamops.api.upward:3 imports streamops.control.runtime.settings: api imports only api"
+    ]

@@ -19,13 +19,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 from streamops.api.webhook import StreamWebhookSpec
-from streamops.control.shared.settings import OperatorSettings
+from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.notifier import webhook_session
 from streamops.control.webhook.outbox import PendingEvent
 from streamops.control.webhook.subscription import Subscription
 from streamops.egress.pinning import pinned
-from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused
 from streamops.egress.proxy import MAX_HEAD_BYTES, GuardProxy
 from streamops.egress.resolution import checked_addresses
 
@@ -395,8 +395,8 @@ def test_the_renderers_chromium_sends_everything_to_its_proxy(tmp_path) -> None:
 
 
 def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
+    from streamops.contract.egress_policy import configured_policy
     from streamops.contract.overlay import OverlayRendererConfig
-    from streamops.egress.policy import configured_policy
 
     assert configured_policy([], []) is None, "the default: an overlay config (Pod hash) as before"
     policy = configured_policy(["10.241.0.1/32"], ["10.242.0.0/16"], "cluster.local")

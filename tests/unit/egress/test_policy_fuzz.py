@@ -17,12 +17,12 @@ import aiohttp
 from hypothesis import example, given
 from hypothesis import strategies as st
 from streamops.api.webhook import StreamWebhookSpec
-from streamops.control.shared.settings import OperatorSettings
+from streamops.contract.egress_policy import DENIED_NETWORKS, REFUSED, EgressPolicy, EgressRefused, unwrapped
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.outbox import PendingEvent
 from streamops.control.webhook.subscription import Subscription
 from streamops.egress.pinning import pinned
-from streamops.egress.policy import DENIED_NETWORKS, REFUSED, EgressPolicy, EgressRefused, unwrapped
 from streamops.egress.proxy import HOP_BY_HOP, MAX_HEAD_BYTES, BadRequest, GuardProxy, host_key, parsed_head
 from streamops.egress.proxy import split_authority as split_authority_of
 from streamops.egress.resolution import checked_addresses, ip_literal

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from streamops.cli import main as streamops_main
-from streamops.control.shared.kube import ApiError
+from streamops.kube.client import ApiError
 from streamops.kubectl.errors import CommandError
 from streamops.kubectl.main import failure, main, parser
 from streamops.kubectl.port_forward import PortForward, cluster_service, resolves, through

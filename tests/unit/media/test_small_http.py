@@ -114,10 +114,10 @@ def test_garbage_is_a_400_and_the_connection_ends() -> None:
 
 
 def test_the_operators_client_reads_and_posts_on_kept_alive_connections(tmp_path: Path) -> None:
-    """The operator's own HTTP client (control/shared/worker_client.py: aiohttp, keep-alive, short
+    """The operator's own HTTP client (control/workers/worker_client.py: aiohttp, keep-alive, short
     timeouts) against the small server: typed /status reads and a POST with a JSON body."""
     from streamops.contract.recorder import RecorderStatus
-    from streamops.control.shared.worker_client import http_client, read_worker_status
+    from streamops.control.workers.worker_client import http_client, read_worker_status
 
     posted: list[bytes] = []
 

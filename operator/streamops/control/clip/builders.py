@@ -13,12 +13,12 @@ from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR, ClipperCon
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.shared.ingest_address import IngestPortMap, ingest_http_url, playback_signed
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import child_name
-from streamops.control.shared.recorder_pod import video_worker_metadata, video_worker_pod
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.video_storage import resolve_storage, upload_target, videos_directory
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.storage.video_storage import resolve_storage, upload_target, videos_directory
+from streamops.control.workers.ingest_address import IngestPortMap, ingest_http_url, playback_signed
+from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import child_name
 
 CLIPPER_COMPONENT = "clipper"
 CLIP_LABEL = "streaming.streamops.dev/clip"

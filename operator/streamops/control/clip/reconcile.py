@@ -19,16 +19,16 @@ from streamops.control.clip.builders import (
     rendition_problem,
     resolved_storage,
 )
-from streamops.control.shared.children import ensure_pod, remove_pod
-from streamops.control.shared.ingest_address import allocated_ingest_ports
-from streamops.control.shared.kube import KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recordings_claim import ensure_recordings_claim
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.storage_quota import NO_SPACE_MESSAGE
-from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.storage.recordings_claim import ensure_recordings_claim
+from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE
+from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.workers.children import ensure_pod, remove_pod
+from streamops.control.workers.ingest_address import allocated_ingest_ports
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.kube.client import KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body
 
 
 @dataclass(frozen=True)

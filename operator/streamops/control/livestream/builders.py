@@ -22,6 +22,7 @@ from streamops.api.livestream import (
 )
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.edge import HTTP_PORT as EDGE_HTTP_PORT
+from streamops.contract.egress_policy import configured_policy
 from streamops.contract.ingest import (
     CONFIG_ENV,
     DASH_MANIFEST,
@@ -53,7 +54,9 @@ from streamops.contract.overlay import OVERLAY_DIR, OverlayRendererConfig, Rende
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.worker_credential import CREDENTIAL_FILE, CREDENTIAL_KEY, credential_secret_name
 from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, WebRtcAdvertise
-from streamops.control.shared.ingest_address import (
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     WEBRTC_PORT_NAMES,
     IngestPortMap,
@@ -64,8 +67,15 @@ from streamops.control.shared.ingest_address import (
     ingest_ports,
     playback_signed,
 )
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
+from streamops.control.workers.worker_pod import (
+    WorkerContainer,
+    secret_file_volume,
+    secret_files_volume,
+    spec_hash,
+    worker_pod,
+)
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
     COMPONENT_LABEL,
     EDGE_OWNER_ANNOTATION,
     HOST_PORTS_ANNOTATION,
@@ -79,16 +89,6 @@ from streamops.control.shared.naming import (
     child_name,
     owner_reference,
 )
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
-from streamops.control.shared.worker_pod import (
-    WorkerContainer,
-    secret_file_volume,
-    secret_files_volume,
-    spec_hash,
-    worker_pod,
-)
-from streamops.egress.policy import configured_policy
 
 GENERATED_KEY_NAME = "streamKey"
 OVERLAY_VOLUME = "overlays"

@@ -1,5 +1,5 @@
 """A LiveStream's status loop: its ingest Pods' telemetry and its Recordings' facts into status,
-and the overlay switch to its ingests (see shared/object_loop.py for what every loop does)."""
+and the overlay switch to its ingests (see runtime/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
 
@@ -23,22 +23,22 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
-from streamops.control.shared import operator_metrics
-from streamops.control.shared.api_threads import FIRST
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.edge_viewers import Sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation, observe_endpoint
-from streamops.control.shared.indexes import Indexes, index_values, worker_pod
-from streamops.control.shared.ingest_address import ingest_component, ingest_names
-from streamops.control.shared.kube import watched_object
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
+from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, index_values, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.spec_checks import SPEC_REJECTED, read_secret_key
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.control.workers.edge_viewers import Sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
+from streamops.control.workers.ingest_address import ingest_component, ingest_names
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
+from streamops.control.workers.worker_client import TelemetryReader, post
+from streamops.kube.client import watched_object
+from streamops.kube.manifests import Manifest
+from streamops.kube.threads import FIRST
 
 TLS_SECRET_RETRY_SECONDS = 5.0  # a missing or unusable rtmps certificate Secret is looked at again this often
 LIVESTREAM_LOOP = KindLoop(

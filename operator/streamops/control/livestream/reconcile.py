@@ -44,20 +44,20 @@ from streamops.control.livestream.deactivation import (
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.children import ensure_owned, ensure_pod, ensure_service, owned_by, roll_pod
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recorder_pod import recorder_standby_pod, standby_pod_name
-from streamops.control.shared.recordings_claim import default_storage, on_default_claim, recordings_claim
-from streamops.control.shared.restarts import IMMEDIATE, RESTARTS_ANNOTATION, PodChange, pod_difference
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
-from streamops.control.shared.worker_network_policies import WORKER_NETWORK_POLICIES
+from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
+from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, owned_by, roll_pod
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, playback_signed
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.recorder_pod import recorder_standby_pod, standby_pod_name
+from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION, PodChange, pod_difference
+from streamops.control.workers.worker_network_policies import WORKER_NETWORK_POLICIES
+from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 ROUTE_KINDS = ("Ingress", "HTTPRoute")
@@ -127,7 +127,7 @@ def _ensure_worker_credential(api: KubeApi, stream: LiveStream) -> None:
     refused (409) when it exists, only then, so a reconcile that creates nothing writes nothing.
     Kept once created; one re-created (a user deleted it) reaches the running workers through
     their mounts, and the operator reads it again when a worker refuses the one it holds
-    (control/shared/worker_credentials.py)."""
+    (control/workers/worker_credentials.py)."""
     api.create(worker_credential_secret(stream, generate_worker_credential()))  # 409 when it exists: fine
 
 

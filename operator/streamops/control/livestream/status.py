@@ -33,7 +33,7 @@ from streamops.control.livestream.playability import (
     browser_playability,
     webrtc_playability,
 )
-from streamops.control.shared.conditions import (
+from streamops.control.runtime.conditions import (
     BACKUP_READY,
     READY,
     RECONCILING,
@@ -44,11 +44,11 @@ from streamops.control.shared.conditions import (
     merge_conditions,
     restart_pending,
 )
-from streamops.control.shared.edge_viewers import Sessions, merge_sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation
-from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
-from streamops.control.shared.pod_observation import PodObservation, node_lost_message
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.edge_viewers import Sessions, merge_sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation
+from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
+from streamops.control.workers.pod_observation import PodObservation, node_lost_message
 
 __all__ = [
     "EndpointObservation",

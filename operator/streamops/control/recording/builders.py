@@ -13,9 +13,13 @@ from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, RecorderConfig, UploadTarget
 from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
-from streamops.control.shared.ingest_address import IngestPortMap, feed_url
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.storage.video_storage import resolve_storage
+from streamops.control.storage.video_storage import upload_target as shared_upload_target
+from streamops.control.workers.ingest_address import IngestPortMap, feed_url
+from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     RECORDING_LABEL,
@@ -23,10 +27,6 @@ from streamops.control.shared.naming import (
     label_value,
     owner_reference,
 )
-from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.video_storage import resolve_storage
-from streamops.control.shared.video_storage import upload_target as shared_upload_target
 
 
 @dataclass(frozen=True)

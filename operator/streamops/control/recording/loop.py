@@ -2,7 +2,7 @@
 does what only it can do: hand an adopted standby recorder its configuration (POST /start), ask a
 stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), remove the recorder
 Pod once the final status is written, check the quotas (from the Recording and Clip indexes) and delete the
-videos retention expired (see shared/object_loop.py for what every loop does)."""
+videos retention expired (see runtime/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
 
@@ -17,17 +17,17 @@ from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.builders import recorder_pod_name
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
-from streamops.control.shared.retention import Expiry, expire_videos
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.storage_quota import QuotaCheck
-from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.storage.retention import Expiry, expire_videos
+from streamops.control.storage.storage_quota import QuotaCheck
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
+from streamops.control.workers.worker_client import TelemetryReader, post
+from streamops.kube.manifests import Manifest
 
 RECORDING_LOOP = KindLoop(
     api=RECORDING,

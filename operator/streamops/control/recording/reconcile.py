@@ -19,17 +19,17 @@ from streamops.control.recording.builders import (
     resolved_storage,
 )
 from streamops.control.recording.status import SUCCEEDED
-from streamops.control.shared.children import owned_by, remove_pod, roll_pod
-from streamops.control.shared.ingest_address import allocated_ingest_ports
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import ADOPTED_ANNOTATION
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
-from streamops.control.shared.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.storage.recordings_claim import ensure_recordings_claim, on_default_claim
+from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.workers.children import owned_by, remove_pod, roll_pod
+from streamops.control.workers.ingest_address import allocated_ingest_ports
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
+from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import ADOPTED_ANNOTATION
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from streamops.api.common import Condition
 from streamops.api.recording import RecordingStorage, Video
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
-from streamops.control.shared.conditions import (
+from streamops.control.runtime.conditions import (
     READY,
     RECONCILING,
     STALLED,
@@ -26,11 +26,11 @@ from streamops.control.shared.conditions import (
     stream_not_live,
     worker_on_its_way,
 )
-from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
-from streamops.control.shared.retention import expiry_events, marked_expired
-from streamops.control.shared.storage_quota import QuotaUse, no_space_message
-from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.storage_quota import QuotaUse, no_space_message
+from streamops.control.storage.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
+from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised

@@ -7,9 +7,11 @@ from streamops.api import API_VERSION, LiveStream, Restream
 from streamops.contract.pusher import CONFIG_ENV, PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
-from streamops.control.shared.ingest_address import IngestPortMap, feed_url
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import IngestPortMap, feed_url
+from streamops.control.workers.worker_pod import WorkerContainer, secret_file_volume, worker_pod
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
     RESTREAM_LABEL,
     STREAM_NAME_ANNOTATION,
     child_labels,
@@ -17,8 +19,6 @@ from streamops.control.shared.naming import (
     label_value,
     owner_reference,
 )
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import WorkerContainer, secret_file_volume, worker_pod
 
 PUSHER_COMPONENT = "pusher"
 

@@ -1,5 +1,5 @@
 """A Restream's status loop: its pusher's telemetry and its stream's facts into status (see
-shared/object_loop.py for what every loop does), and the pusher's failure streak into its one
+runtime/object_loop.py for what every loop does), and the pusher's failure streak into its one
 aggregated RestreamBackoff Event (restream/backoff_event.py; this loop is that Event's only writer)."""
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from streamops.control.restream.backoff_event import (
 from streamops.control.restream.builders import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.kube import ApiError, KubeApi
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.worker_client import TelemetryReader
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.worker_client import TelemetryReader
+from streamops.kube.client import ApiError, KubeApi
+from streamops.kube.manifests import Manifest
 
 RESTREAM_LOOP = KindLoop(
     api=RESTREAM,

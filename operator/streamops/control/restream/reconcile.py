@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from streamops.api import RESTREAM, Restream
 from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
-from streamops.control.shared.children import remove_pod, roll_pod
-from streamops.control.shared.ingest_address import allocated_ingest_ports
-from streamops.control.shared.kube import KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key, read_stream
+from streamops.control.workers.children import remove_pod, roll_pod
+from streamops.control.workers.ingest_address import allocated_ingest_ports
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.restarts import IMMEDIATE, KEEP, RESTARTS_ANNOTATION, PodChange
+from streamops.kube.client import KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from streamops.control.clip import reasons
 from streamops.control.clip.builders import clip_title, clipper_pod, playlist_url
 from streamops.control.clip.reconcile import refusal
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.media.clipper.playlist import parse_media_playlist
 
 from tests.unit.media.clipper.test_playlist import PLAYLIST
@@ -124,7 +124,7 @@ def test_a_refusal_is_final_stalled_and_one_warning():
 
 
 def test_a_missing_stream_or_storage_secret_stalls_a_clip_without_ending_it():
-    from streamops.control.shared.video_storage import StorageRefusal
+    from streamops.control.storage.video_storage import StorageRefusal
 
     gone = clip_status(
         a_clip(lastSeconds=5), ClipperObservation(pod=PodObservation(name="c"), stream_exists=False), CREATED
@@ -154,8 +154,8 @@ def test_a_full_recordings_quota_refuses_a_clip_before_any_pod():
 
     from devtools.fake_kube import operator_view
     from streamops.control.clip.reconcile import reconcile_clip
-    from streamops.control.shared.indexes import ClipIndexFacts, Indexes, RecordingIndexFacts
-    from streamops.control.shared.storage_quota import QuotaCheck
+    from streamops.control.runtime.indexes import ClipIndexFacts, Indexes, RecordingIndexFacts
+    from streamops.control.storage.storage_quota import QuotaCheck
 
     # The loop's check adds up the stream's Recordings and Clips (the indexes, no API calls).
     recorded = RecordingIndexFacts("rec", recording=False, duration=None, auto=False, stored_bytes=600)
@@ -238,8 +238,8 @@ def test_a_stored_clip_reports_its_video_and_stays_when_the_pod_goes():
 
 def test_a_bucket_clips_video_expires_after_delete_after_days_as_a_recordings():
     from streamops.api.recording import RecordingStorage
-    from streamops.control.shared.indexes import clip_entry
-    from streamops.control.shared.retention import expiry_due
+    from streamops.control.runtime.indexes import clip_entry
+    from streamops.control.storage.retention import expiry_due
 
     url = "s3://clips/studio/cam/best/clip-20261126-095900.mp4"
     video = {

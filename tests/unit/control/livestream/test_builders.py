@@ -20,9 +20,9 @@ from streamops.control.livestream.builders import (
     stream_key_secret,
 )
 from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION, child_name, label_value
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
+from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value
 
 SETTINGS = OperatorSettings()
 

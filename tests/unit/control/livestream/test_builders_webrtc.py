@@ -23,8 +23,8 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 
 NS = "media"
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)

@@ -26,10 +26,10 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
-from streamops.control.shared.children import ensure_service
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS
-from streamops.control.shared.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.children import ensure_service
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
+from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
 
 NS = "media"
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

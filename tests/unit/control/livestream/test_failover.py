@@ -17,10 +17,10 @@ from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.recording.status import RecorderObservation, recording_status
-from streamops.control.shared.indexes import StreamFacts, stream_entry
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.indexes import StreamFacts, stream_entry
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NS = "media"

@@ -25,11 +25,11 @@ from streamops.control.livestream.exposure import ReachInputs, ServiceObservatio
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.ingest_address import POD_NETWORK_PORTS, in_cluster_host, ingest_ports
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host, ingest_ports
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 NS = "media"
 SETTINGS = OperatorSettings()

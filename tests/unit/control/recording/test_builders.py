@@ -27,20 +27,20 @@ from streamops.control.recording.status import (
     recording_events,
     recording_status,
 )
-from streamops.control.shared.indexes import (
+from streamops.control.runtime.indexes import (
     ClipIndexFacts,
     RecordingIndexFacts,
     clip_entry,
     recording_entry,
     stream_entry,
 )
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recordings_claim import CLAIM_LABEL
-from streamops.control.shared.retention import expiry_due
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.storage_quota import QuotaUse, quota, quota_use
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
+from streamops.control.storage.recordings_claim import CLAIM_LABEL
+from streamops.control.storage.retention import expiry_due
+from streamops.control.storage.storage_quota import QuotaUse, quota, quota_use
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 from streamops.redaction import Redactor
 
 NS = "media"

@@ -8,7 +8,7 @@ from functools import partial
 from devtools.catalog import stored_recording
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RUNNING = PodObservation(name="p", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)

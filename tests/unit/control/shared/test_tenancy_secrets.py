@@ -26,12 +26,11 @@ from streamops.control.clip.reconcile import reconcile_clip
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.shared import retention
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.retention import ExpiryFailed, delete_videos
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
-from streamops.control.shared.video_storage import StorageRefusal, StorageSecrets, storage_refusal
+from streamops.control.storage import retention
+from streamops.control.storage.retention import ExpiryFailed, delete_videos
+from streamops.control.storage.video_storage import StorageRefusal, StorageSecrets, storage_refusal
 from streamops.control.webhook.delivery import REFUSED_RETRY_SECONDS, SubscriptionDelivery
 from streamops.control.webhook.subscription import (
     DeliveryRecord,
@@ -40,6 +39,7 @@ from streamops.control.webhook.subscription import (
     subscription_events,
     subscription_status,
 )
+from streamops.control.workers.pod_observation import PodObservation
 
 from tests.unit.control.shared.test_tenancy import put, secret
 

@@ -18,8 +18,8 @@ from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
 from streamops.cli import main
 from streamops.control.recording.builders import recorded_renditions, recorder_pod
-from streamops.control.shared.retention import stored_objects
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.storage.retention import stored_objects
 from streamops.kubectl.main import parser as kubectl_parser
 from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file

@@ -650,14 +650,14 @@ def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_v
     assert part_path.read_bytes() == recorded and not part.closed, "the part stands as recorded"
     assert not list(recorder.parts_dir.glob("*.fixed.mp4")), "the cut-short remux is gone"
     with pytest.raises(OutOfSpace):
-        asyncio.run(recorder._join("v", [part]))
+        asyncio.run(recorder._join("v", [part], [None]))
     assert part_path.read_bytes() == recorded
     assert not list(recorder.out_dir.glob(".*.joining.mp4"))
 
     filler.unlink()  # room again: the same part is repaired and joined whole
     asyncio.run(recorder._repair(part))
     assert part.closed
-    joined = asyncio.run(recorder._join("v", [part]))
+    joined = asyncio.run(recorder._join("v", [part], [None]))
     assert ffprobe_duration(joined) == pytest.approx(6.0, abs=0.1)
 
 

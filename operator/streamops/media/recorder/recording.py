@@ -41,6 +41,7 @@ from streamops.media.recorder.commands import (
 from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
+    PartTimeline,
     after_gap,
     concat_list,
     discard_reason,
@@ -523,7 +524,7 @@ class Recorder:
 
         def on_stderr(line: str) -> None:
             if part.source_start is None and (start := input_start(line)) is not None:
-                part.source_start = start
+                part.source_start, part.source_read_at = start, self.clock().timestamp()
                 self._save()  # a recorder killed now must still know where this part lies on the feed
 
         ffmpeg.on_stderr = on_stderr
@@ -616,6 +617,7 @@ class Recorder:
 
     async def _finalise_video(self, video: VideoState) -> None:
         parts = [p for p in video.parts if file_size(self.parts_dir / p.file) > 0]
+        killed = {p.file for p in parts if not p.closed}  # (before a repair marks them closed)
         for part in parts:
             self._cut_partial_box(part)
             if not part.closed:
@@ -633,7 +635,9 @@ class Recorder:
             part.seconds = seconds
             durations.append(seconds)
         # A part read again from the GOP cache after a restart holds the previous part's last seconds.
-        outpoints = part_outpoints([(p.source_start, p.seconds) for p in parts])
+        outpoints = part_outpoints(
+            [PartTimeline(p.source_start, p.seconds, p.file not in killed, p.source_read_at) for p in parts]
+        )
         for part, cut in zip(parts, outpoints, strict=True):
             if cut is not None:
                 log.info("%s: its next part replays its last %.2f s: cut at %.2f s", part.file, part.seconds - cut, cut)

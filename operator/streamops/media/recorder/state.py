@@ -29,6 +29,9 @@ class PartState(KubeModel):
         description="The feed's timestamp (s) at the part's time zero, as its FFmpeg read it: a part that "
         "starts inside the previous part's span replays what that part holds (the feed's GOP cache).",
     )
+    source_read_at: float | None = Field(
+        default=None, description="When (epoch seconds, wall clock) its FFmpeg read that first timestamp."
+    )
 
 
 class VideoState(KubeModel):

@@ -12,6 +12,7 @@ from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import RecorderConfig
 from streamops.media.recorder.commands import input_start, join_command, part_command, repair_command
 from streamops.media.recorder.plan import (
+    PartTimeline,
     after_gap,
     concat_list,
     discard_reason,
@@ -198,22 +199,43 @@ def test_concat_list_cuts_a_part_at_its_outpoint() -> None:
     )
 
 
+def killed(start: float | None, seconds: float, read_at: float | None) -> PartTimeline:
+    return PartTimeline(start, seconds, closed=False, read_at=read_at)
+
+
 def test_a_part_replayed_from_the_gop_cache_cuts_the_one_before_where_it_starts() -> None:
-    # Killed 9.3 s into a part that began at feed time 1.4; the next part starts on the cached
-    # keyframe at 9.4: the first keeps 8.0 s, nothing twice.
-    assert part_outpoints([(1.4, 9.3), (9.4, 5.0)]) == [8.0, None]
-    # A chain of restarts: each cut where its successor starts.
-    assert part_outpoints([(1.4, 9.3), (9.4, 5.0), (13.4, 2.0)]) == [8.0, 4.0, None]
+    # Killed 9.3 s into a part that began at feed time 1.4 (wall 1000.0); started again 2 s later,
+    # the next part begins on the cached keyframe at 9.4 (wall 1010.0): the first keeps 8.0 s.
+    assert part_outpoints([killed(1.4, 9.3, 1000.0), killed(9.4, 5.0, 1010.0)]) == [8.0, None]
+    # A chain of restarts: each cut where its successor begins.
+    chain = [killed(1.4, 9.3, 1000.0), killed(9.4, 5.0, 1010.0), killed(13.4, 2.0, 1014.5)]
+    assert part_outpoints(chain) == [8.0, 4.0, None]
 
 
 def test_parts_that_do_not_replay_are_kept_whole() -> None:
-    assert part_outpoints([(1.4, 9.3), (12.0, 5.0)]) == [None, None]  # a gap: the feed went on meanwhile
-    assert part_outpoints([(1.4, 9.3), (1.4, 5.0)]) == [None, None]  # a new session, its clock restarted
-    assert part_outpoints([(5.0, 9.3), (5.5, 5.0)]) == [None, None]  # not a second after the start: new
-    assert part_outpoints([(1.4, 60.0), (20.0, 5.0)]) == [None, None]  # 41 s back: no GOP cache is that long
-    assert part_outpoints([(None, 9.3), (9.4, 5.0)]) == [None, None]  # unknown (a state from before)
-    assert part_outpoints([(1.4, 9.3)]) == [None]
+    def two(first: PartTimeline, second: PartTimeline) -> list[float | None]:
+        return part_outpoints([first, second])
+
+    after = killed(9.4, 5.0, 1010.0)
+    assert two(PartTimeline(1.4, 9.3, closed=True, read_at=1000.0), after) == [None, None]  # its session ended
+    assert two(killed(1.4, 9.3, 1000.0), killed(12.0, 5.0, 1012.0)) == [None, None]  # a gap: the feed went on
+    assert two(killed(5.0, 9.3, 1000.0), killed(5.5, 5.0, 1010.0)) == [None, None]  # not a second after its start
+    assert two(killed(1.4, 60.0, 1000.0), killed(20.0, 5.0, 1060.0)) == [None, None]  # 41 s back: no GOP is that long
+    assert two(killed(None, 9.3, 1000.0), after) == [None, None]  # unknown (a state from before)
+    assert two(killed(1.4, 9.3, None), after) == [None, None]
+    # Inside the killed part's span, but the feed's clock did not move with the wall clock: the
+    # publisher reconnected meanwhile and its new session's timestamps fell there by chance.
+    assert two(killed(1.4, 9.3, 1000.0), killed(7.4, 5.0, 1030.0)) == [None, None]
+    assert part_outpoints([killed(1.4, 9.3, 1000.0)]) == [None]
     assert part_outpoints([]) == []
+
+
+def test_a_failback_to_a_new_publisher_session_is_never_cut() -> None:
+    """Measured in the failover media test: the backup's relayed media (part 2) ended when the
+    primary's new publisher took back; the new session's timestamps fell 6.02 s into part 2."""
+    backup = PartTimeline(30.0, 12.87, closed=True, read_at=1000.0)
+    primary = PartTimeline(36.02, 3.0, closed=True, read_at=1013.0)
+    assert part_outpoints([backup, primary]) == [None, None]
 
 
 def test_input_start_is_read_from_ffmpegs_input_dump() -> None:

@@ -66,6 +66,8 @@ CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 CRI_STARTED = 'msg="Start streaming server"'  # containerd 1.6's CRI service, just before it serves
 CGROUP_FS = Path("/sys/fs/cgroup")
 
+DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")  # the kubelet's, hard-coded
+
 
 class NodeError(ControlPlaneError):
     pass
@@ -506,9 +508,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         processes are gone, the kernel drops all of it: nothing is left on the host."""
         assert self.address is not None
         Path("/var/lib/cni").mkdir(parents=True, exist_ok=True)
+        # The kubelet's device-plugin socket is a fixed path (not under --root-dir): two kubelets
+        # starting at once each clean the shared folder, then one fails to bind ("address already
+        # in use", seen once starting the multi-node cluster). Each node gets its own.
+        DEVICE_PLUGINS.mkdir(parents=True, exist_ok=True)
         script = (
             "mount -t tmpfs -o mode=0755 streamops-netns /run/netns"
-            " && mount -t tmpfs -o mode=0755 streamops-cni /var/lib/cni && echo ready && exec sleep infinity"
+            " && mount -t tmpfs -o mode=0755 streamops-cni /var/lib/cni"
+            f" && mount -t tmpfs -o mode=0755 streamops-device-plugins {DEVICE_PLUGINS}"
+            " && echo ready && exec sleep infinity"
         )
         argv = netns.nsenter(self.address.netns, ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script])
         self.procs.spawn("mounts", argv, cwd=self.root)

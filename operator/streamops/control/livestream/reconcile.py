@@ -13,7 +13,16 @@ from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key, srt_passphrase_problem, stream_key_bytes
 from streamops.contract.worker_credential import generate_worker_credential
 from streamops.control.livestream.admission import admit
-from streamops.control.livestream.builders import (
+from streamops.control.livestream.deactivation import (
+    DEACTIVATED_ANNOTATION,
+    Deactivation,
+    annotation_patch,
+    annotation_value,
+    in_force,
+)
+from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
+from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
+from streamops.control.livestream.specs.route import (
     BASE_PORT_NAMES,
     PlaybackRoute,
     auto_recording,
@@ -34,15 +43,6 @@ from streamops.control.livestream.builders import (
     webrtc_on,
     worker_credential_secret,
 )
-from streamops.control.livestream.deactivation import (
-    DEACTIVATED_ANNOTATION,
-    Deactivation,
-    annotation_patch,
-    annotation_value,
-    in_force,
-)
-from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
-from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key

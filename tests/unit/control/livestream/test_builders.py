@@ -9,7 +9,8 @@ from functools import partial
 
 from devtools.catalog import pull, stored_livestream
 from streamops.api import LiveStream
-from streamops.control.livestream.builders import (
+from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
+from streamops.control.livestream.specs.route import (
     ingest_endpoints,
     ingest_pod,
     ingest_roles,
@@ -19,7 +20,6 @@ from streamops.control.livestream.builders import (
     stream_key_ref,
     stream_key_secret,
 )
-from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
 from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value

@@ -9,7 +9,8 @@ from functools import partial
 import pytest
 from devtools.catalog import stored_livestream, stored_recording, stored_restream
 from pydantic import ValidationError
-from streamops.control.livestream.builders import (
+from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
+from streamops.control.livestream.specs.route import (
     auto_recording,
     ingest_endpoints,
     ingest_internal_service,
@@ -18,7 +19,6 @@ from streamops.control.livestream.builders import (
     playback_base,
     playback_urls,
 )
-from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
 from streamops.control.runtime.rbac import cluster_role_rules

@@ -12,7 +12,7 @@ from streamops.contract.edge import ENV_TRUSTED_PROXIES
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.playback_token import client_address, trusted_networks
 from streamops.control.livestream.edge import edge_pod_template
-from streamops.control.livestream.specs.route import ingest_pod
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.runtime.settings import OperatorSettings
 
 PROXIES = trusted_networks(["10.42.0.0/16", "fd00::/8"])

@@ -14,7 +14,7 @@ from streamops.control.livestream.deactivation import annotation_value, worker_r
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
-from streamops.control.livestream.specs.route import stream_key_ref
+from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.status import (
     IngestObservation,
     RecordingFacts,

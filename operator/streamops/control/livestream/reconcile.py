@@ -22,27 +22,25 @@ from streamops.control.livestream.deactivation import (
 )
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
+from streamops.control.livestream.specs.auto_recording import auto_recording, auto_recording_name
+from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.ports import BASE_PORT_NAMES, ingest_port_names
 from streamops.control.livestream.specs.route import (
-    BASE_PORT_NAMES,
     PlaybackRoute,
-    auto_recording,
-    auto_recording_name,
-    ingest_internal_service,
-    ingest_pod,
-    ingest_port_names,
-    ingest_roles,
-    ingest_service,
     playback_http_route,
     playback_ingress,
     playback_route,
     playback_route_name,
-    reach_inputs,
+)
+from streamops.control.livestream.specs.secret import (
     stream_key_ref,
     stream_key_secret,
     tls_secret_name,
-    webrtc_on,
     worker_credential_secret,
 )
+from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
+from streamops.control.livestream.specs.urls import reach_inputs
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key

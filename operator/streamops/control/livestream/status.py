@@ -23,16 +23,10 @@ from streamops.control.livestream.playability import (
     browser_playability,
     webrtc_playability,
 )
-from streamops.control.livestream.specs.route import (
-    ingest_endpoints,
-    ingest_roles,
-    playback_base,
-    playback_route,
-    playback_urls,
-    reach_inputs,
-    stream_key_ref,
-    whep_on,
-)
+from streamops.control.livestream.specs.features import ingest_roles, whep_on
+from streamops.control.livestream.specs.route import playback_route
+from streamops.control.livestream.specs.secret import stream_key_ref
+from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls, reach_inputs
 from streamops.control.runtime.conditions import (
     BACKUP_READY,
     READY,

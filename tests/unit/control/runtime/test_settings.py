@@ -9,7 +9,7 @@ from devtools.catalog import stored_livestream
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
 from streamops.control.livestream.edge import edge_pod_template
-from streamops.control.livestream.specs.route import ingest_pod
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.runtime.settings import OperatorSettings
 
 

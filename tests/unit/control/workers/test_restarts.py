@@ -13,7 +13,7 @@ from pydantic import Field
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.livestream.specs.route import ingest_pod
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.restream.reconcile import reconcile_restream

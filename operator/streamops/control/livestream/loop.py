@@ -12,8 +12,9 @@ from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
+from streamops.control.livestream.observe import ROLES
 from streamops.control.livestream.overlays import overlay_switch
-from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
+from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.status import (
     IngestObservation,

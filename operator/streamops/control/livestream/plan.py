@@ -65,7 +65,7 @@ class Plan:
     refusals: tuple[str, ...] = ()  # the tenancy policy's, as status says them
     route_refused: bool = False  # the route asked for was refused by the policy
     immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
-    # A worker's report of its deactivation, worth checking against the running Pod (record_deactivation).
+    # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
     report: tuple[str, str] | None = None
 
 

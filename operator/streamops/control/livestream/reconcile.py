@@ -98,6 +98,7 @@ def reconcile_livestream(
 
 
 def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
+    """What the status loop is told: the checks observed, the plan's decisions, the writes' answers."""
     return StreamOutcome(
         plan.stream.metadata.generation,
         key_secret_missing=observed.key.missing,

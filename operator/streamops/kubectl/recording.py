@@ -98,7 +98,7 @@ def record_stop(api: KubeApi, namespace: str, name: str) -> str:
 
 def _auto_recording_of(api: KubeApi, namespace: str, recording: Manifest) -> str | None:
     """The stream whose spec.recording.auto keeps this Recording (the operator's <stream>-auto), or None."""
-    from streamops.control.livestream.builders import auto_recording_name
+    from streamops.control.livestream.specs.auto_recording import auto_recording_name
 
     stream_name = stream_ref(recording)
     if recording["metadata"]["name"] != auto_recording_name(stream_name):

@@ -41,9 +41,9 @@ PROTOCOLS = tuple(URL_FIELDS)
 
 
 def key_ref(stream: Manifest) -> SecretKeyRef:
-    """Where the stream's key is: as the operator decides it (control/livestream/builders.py)."""
+    """Where the stream's key is: as the operator decides it (control/livestream/specs/secret.py)."""
     from streamops.api.kinds import LiveStream
-    from streamops.control.livestream.builders import stream_key_ref
+    from streamops.control.livestream.specs.secret import stream_key_ref
 
     ref = stream_key_ref(LiveStream.model_validate(stream))
     if ref is None:

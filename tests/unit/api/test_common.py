@@ -28,8 +28,9 @@ from streamops.api.kinds import LIVESTREAM, RESTREAM
 from streamops.api.livestream import SESSIONS_KEPT, IngestService, PublishSession
 from streamops.contract.ingest import RTMPS_PORT, IngestStatus
 from streamops.contract.recorder import RecorderConfig
-from streamops.control.livestream.builders import ingest_endpoints, ingest_service, reach_inputs
 from streamops.control.livestream.exposure import ServiceObservation, ingest_reach
+from streamops.control.livestream.specs.service import ingest_service
+from streamops.control.livestream.specs.urls import ingest_endpoints, reach_inputs
 from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,

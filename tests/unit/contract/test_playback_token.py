@@ -11,8 +11,8 @@ from devtools.catalog import stored_livestream
 from streamops.contract.edge import ENV_TRUSTED_PROXIES
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.playback_token import client_address, trusted_networks
-from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.edge import edge_pod_template
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.runtime.settings import OperatorSettings
 
 PROXIES = trusted_networks(["10.42.0.0/16", "fd00::/8"])

@@ -410,7 +410,7 @@ def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
 
 def test_the_operators_allow_list_reaches_the_overlay_sidecar() -> None:
     from devtools.catalog import stored_livestream
-    from streamops.control.livestream.builders import overlay_sidecar
+    from streamops.control.livestream.specs.overlay_sidecar import overlay_sidecar
 
     ladder = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
     page = {"name": "score", "url": "http://10.241.0.1/", "left": 5, "top": 5, "width": 40, "height": 20}

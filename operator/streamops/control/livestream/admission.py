@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream
 from streamops.api.livestream import IngestService
-from streamops.control.livestream.builders import PlaybackRoute, ice_servers_ref
+from streamops.control.livestream.specs.features import ice_servers_ref
+from streamops.control.livestream.specs.route import PlaybackRoute
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import (
     annotations_refusal,

@@ -10,7 +10,7 @@ from streamops.api.common import Condition
 from streamops.api.livestream import OverlayStatus
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.overlay import OverlaySwitch
-from streamops.control.livestream.builders import composited_overlays
+from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
 from streamops.control.runtime.conditions import Observed, Transition
 
 OVERLAYS = "Overlays"

@@ -13,16 +13,6 @@ from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
-from streamops.control.livestream.builders import (
-    ingest_endpoints,
-    ingest_roles,
-    playback_base,
-    playback_route,
-    playback_urls,
-    reach_inputs,
-    stream_key_ref,
-    whep_on,
-)
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach
 from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
@@ -33,6 +23,10 @@ from streamops.control.livestream.playability import (
     browser_playability,
     webrtc_playability,
 )
+from streamops.control.livestream.specs.features import ingest_roles, whep_on
+from streamops.control.livestream.specs.route import playback_route
+from streamops.control.livestream.specs.secret import stream_key_ref
+from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls, reach_inputs
 from streamops.control.runtime.conditions import (
     BACKUP_READY,
     READY,

@@ -9,17 +9,12 @@ from functools import partial
 
 from devtools.catalog import pull, stored_livestream
 from streamops.api import LiveStream
-from streamops.control.livestream.builders import (
-    ingest_endpoints,
-    ingest_pod,
-    ingest_roles,
-    ingest_service,
-    playback_base,
-    playback_urls,
-    stream_key_ref,
-    stream_key_secret,
-)
 from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
+from streamops.control.livestream.specs.features import ingest_roles
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.secret import stream_key_ref, stream_key_secret
+from streamops.control.livestream.specs.service import ingest_service
+from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
 from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value

@@ -12,10 +12,12 @@ from typing import Any
 from devtools.catalog import livestream, stored_livestream
 from devtools.fake_kube import FakeKubeApi
 from streamops.contract.ingest import IngestConfig, IngestStatus, WebRtcStatus
-from streamops.control.livestream.builders import ingest_pod, ingest_service, reach_inputs
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.playability import webrtc_playability
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.service import ingest_service
+from streamops.control.livestream.specs.urls import reach_inputs
 from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,

@@ -15,16 +15,12 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
-from streamops.control.livestream.builders import (
-    ingest_pod,
-    ingest_service,
-    playback_http_route,
-    playback_ingress,
-    playback_route,
-)
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.route import playback_http_route, playback_ingress, playback_route
+from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.children import ensure_service

@@ -13,8 +13,8 @@ from devtools.fake_kube import operator_view
 from streamops.api import LIVESTREAM
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import CONFIG_ENV, IngestConfig, IngestStatus
-from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.recording.status import RecorderObservation, recording_status
 from streamops.control.runtime.indexes import StreamFacts, stream_entry

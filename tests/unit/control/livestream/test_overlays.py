@@ -15,8 +15,10 @@ from streamops.api import LIVESTREAM
 from streamops.api.crd import crd_manifest
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.overlay import OverlayRendererConfig, OverlayReport, OverlaySwitch, box_pixels
-from streamops.control.livestream.builders import ingest_pod, ingest_worker_config, overlay_renderer_config
 from streamops.control.livestream.overlays import overlay_switch
+from streamops.control.livestream.specs.overlay_sidecar import overlay_renderer_config
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.worker_config import ingest_worker_config
 from streamops.control.livestream.status import (
     EndpointObservation,
     IngestObservation,

@@ -20,9 +20,11 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.control.livestream import reasons
-from streamops.control.livestream.builders import ingest_endpoints, ingest_pod, ingest_service
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.service import ingest_service
+from streamops.control.livestream.specs.urls import ingest_endpoints
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings

@@ -8,8 +8,8 @@ import json
 from devtools.catalog import stored_livestream
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
-from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.edge import edge_pod_template
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.runtime.settings import OperatorSettings
 
 

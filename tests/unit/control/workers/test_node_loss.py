@@ -15,8 +15,8 @@ from devtools.catalog import livestream, recording, stored_livestream, stored_re
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream
 from streamops.control.livestream import reasons as stream_reasons
-from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import (
     EndpointObservation,
     IngestObservation,

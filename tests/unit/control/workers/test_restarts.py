@@ -12,8 +12,8 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from pydantic import Field
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestConfig
-from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.restream.reconcile import reconcile_restream

@@ -9,16 +9,11 @@ from functools import partial
 import pytest
 from devtools.catalog import stored_livestream, stored_recording, stored_restream
 from pydantic import ValidationError
-from streamops.control.livestream.builders import (
-    auto_recording,
-    ingest_endpoints,
-    ingest_internal_service,
-    ingest_pod,
-    ingest_service,
-    playback_base,
-    playback_urls,
-)
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
+from streamops.control.livestream.specs.auto_recording import auto_recording
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
+from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls
 from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
 from streamops.control.runtime.rbac import cluster_role_rules

@@ -28,7 +28,7 @@ from devtools.versions import REPO
 from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import ICE_SERVERS_DIR, ICE_SERVERS_FILE, IngestConfig, IngestStatus, WebRtcStatus
-from streamops.control.livestream.builders import ingest_pod
+from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import ice_servers_events
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes

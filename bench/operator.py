@@ -298,7 +298,7 @@ class Round:
     steady_busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
 
 
-def run_round(
+def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
 ) -> Round:  # fmt: skip

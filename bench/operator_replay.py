@@ -103,7 +103,7 @@ def capture(api: kubernetes.client.ApiClient, namespace: str) -> list[Pair]:
     return pairs
 
 
-def replay(
+def replay(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     pairs: list[Pair],
     plane: ControlPlane,
     kubectl: Kubectl,

@@ -258,7 +258,7 @@ def _since(moment: datetime | None, now: datetime) -> str:
     return f" since {moment:%Y-%m-%d %H:%M:%S} UTC ({duration((now - moment).total_seconds())})"
 
 
-def status_screen(
+def status_screen(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     stream: LiveStream, recordings: Sequence[Recording], restreams: Sequence[Restream], now: datetime
 ) -> str:
     """Everything about one stream on one screen: `kubectl streamops status NAME`."""

@@ -186,7 +186,7 @@ def _ensure_internal_service(
         api.delete("Service", namespace, name, current["metadata"]["uid"])
 
 
-def apply_plan(
+def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     api: KubeApi,
     settings: OperatorSettings,
     plan: Plan,

@@ -127,7 +127,7 @@ def _with_message(conditions: list[Observed], type_: str, extra: str) -> list[Ob
     ]
 
 
-def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
+def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:  # noqa: C901 (listed in ruff.toml: split it when next changed)
     previous = recording.status or RecordingStatus()
     generation = observed.acted_generation(recording.metadata.generation)
     t = observed.telemetry

@@ -37,7 +37,7 @@ from streamops.control.livestream.status import (
     livestream_status,
     merged_sessions,
 )
-from streamops.control.recording.builders import recorder_config
+from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.restream import backoff_event as B
 from streamops.control.runtime.annotated_events import annotated_event, cut_message, post_event
 from streamops.control.runtime.indexes import stream_entry

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.recording.builders import recorder_pod_name
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
+from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod

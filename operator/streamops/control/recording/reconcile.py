@@ -11,13 +11,11 @@ from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.recording.builders import (
-    adoption_patch,
-    recorder_config,
-    recorder_pod,
-    recorder_pod_name,
-    resolved_storage,
-)
+from streamops.control.recording.specs.adoption import adoption_patch
+from streamops.control.recording.specs.names import recorder_pod_name
+from streamops.control.recording.specs.pod import recorder_pod
+from streamops.control.recording.specs.storage import resolved_storage
+from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.recording.status import SUCCEEDED
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream

@@ -18,8 +18,10 @@ from devtools.catalog import livestream, recording, stored_livestream, stored_re
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api.recording import S3Storage, Video
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, RecorderStatus, sidecar_key
-from streamops.control.recording.builders import recorder_config, recorder_pod, resolved_storage
 from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.recording.specs.pod import recorder_pod
+from streamops.control.recording.specs.storage import resolved_storage
+from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.recording.status import (
     RecorderObservation,
     StorageRefusal,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from devtools.catalog import livestream, recording, stored_livestream, stored_recording
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity

@@ -23,9 +23,9 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
 from streamops.control.restream.builders import pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status

@@ -14,7 +14,9 @@ from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
 from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls
-from streamops.control.recording.builders import recorder_pod, recording_directory, recording_settings
+from streamops.control.recording.specs.pod import recorder_pod
+from streamops.control.recording.specs.settings import recording_settings
+from streamops.control.recording.specs.storage import recording_directory
 from streamops.control.restream.builders import pusher_pod, restream_owner_patch
 from streamops.control.runtime.rbac import cluster_role_rules
 from streamops.control.runtime.settings import OperatorSettings
@@ -238,7 +240,8 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
 
 
 def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
-    from streamops.control.recording.builders import adoption_patch, recorder_pod
+    from streamops.control.recording.specs.adoption import adoption_patch
+    from streamops.control.recording.specs.pod import recorder_pod
     from streamops.control.workers.children import ensure_pod
     from streamops.control.workers.recorder_pod import recorder_standby_pod
     from streamops.kube.naming import ADOPTED_ANNOTATION

@@ -17,7 +17,8 @@ from streamops.api import Clip, LiveStream, Recording
 from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
 from streamops.cli import main
-from streamops.control.recording.builders import recorded_renditions, recorder_pod
+from streamops.control.recording.specs.pod import recorder_pod
+from streamops.control.recording.specs.worker_config import recorded_renditions
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.retention import stored_objects
 from streamops.kubectl.main import parser as kubectl_parser

@@ -22,8 +22,8 @@ from streamops.control.restream.backoff_event import (
     event_name,
     next_write,
 )
-from streamops.control.restream.builders import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
+from streamops.control.restream.specs.names import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod

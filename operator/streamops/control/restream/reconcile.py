@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import RESTREAM, Restream
-from streamops.control.restream.builders import pusher_pod, pusher_pod_name, restream_owner_patch
+from streamops.control.restream.specs.names import pusher_pod_name
+from streamops.control.restream.specs.owner_patch import restream_owner_patch
+from streamops.control.restream.specs.pod import pusher_pod
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_secret_key, read_stream
 from streamops.control.workers.children import remove_pod, roll_pod

@@ -27,7 +27,7 @@ from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.restream.builders import pusher_pod
+from streamops.control.restream.specs.pod import pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status
 from streamops.control.runtime import object_loop
 from streamops.control.runtime.indexes import child_entry, stream_object_entry

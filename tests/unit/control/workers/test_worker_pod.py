@@ -17,7 +17,8 @@ from streamops.control.livestream.specs.urls import ingest_endpoints, playback_b
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.settings import recording_settings
 from streamops.control.recording.specs.storage import recording_directory
-from streamops.control.restream.builders import pusher_pod, restream_owner_patch
+from streamops.control.restream.specs.owner_patch import restream_owner_patch
+from streamops.control.restream.specs.pod import pusher_pod
 from streamops.control.runtime.rbac import cluster_role_rules
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import recordings_claim

@@ -11,7 +11,7 @@ from devtools.catalog import stored_clip
 from pydantic import ValidationError
 from streamops.api import CLIP
 from streamops.api.crd import crd_manifest
-from streamops.control.clip.builders import clip_range
+from streamops.control.clip.specs.time_range import clip_range
 
 NS = "studio"
 CREATED = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)

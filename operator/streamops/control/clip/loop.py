@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from streamops.api import CLIP, Clip, ClipStatus
 from streamops.contract.clipper import ClipperStatus
-from streamops.control.clip.builders import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.reconcile import ClipOutcome, final_in_status, reconcile_clip
+from streamops.control.clip.specs.names import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod

@@ -11,14 +11,10 @@ from streamops.api import Clip, LiveStream
 from streamops.api.clip import MAX_FUTURE_END_SECONDS
 from streamops.api.recording import RecordingStorage
 from streamops.control.clip import reasons
-from streamops.control.clip.builders import (
-    clip_range,
-    clipper_pod,
-    clipper_pod_name,
-    created_at,
-    rendition_problem,
-    resolved_storage,
-)
+from streamops.control.clip.specs.names import clipper_pod_name
+from streamops.control.clip.specs.pod import clipper_pod
+from streamops.control.clip.specs.time_range import clip_range, created_at
+from streamops.control.clip.specs.worker_config import rendition_problem, resolved_storage
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
 from streamops.control.storage.recordings_claim import ensure_recordings_claim

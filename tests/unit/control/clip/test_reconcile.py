@@ -13,8 +13,9 @@ from devtools.catalog import clip, livestream, stored_clip, stored_livestream
 from streamops.contract.clipper import ClipperConfig, ClipperStatus
 from streamops.contract.recorder import ACCESS_KEY_ENV
 from streamops.control.clip import reasons
-from streamops.control.clip.builders import clip_title, clipper_pod, playlist_url
 from streamops.control.clip.reconcile import refusal
+from streamops.control.clip.specs.pod import clipper_pod
+from streamops.control.clip.specs.worker_config import clip_title, playlist_url
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation

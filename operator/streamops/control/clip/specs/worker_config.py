@@ -1,56 +1,16 @@
-"""Pure builders of a Clip's child: its range and title resolved, its clipper's configuration
-and its Pod (on the recordings claim, or uploading to a bucket from scratch space)."""
+"""The clipper's configuration: the playlist of the rendition it cuts, its title, where the clip
+goes (the recordings claim, or a bucket)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
 from streamops.api import Clip, LiveStream
 from streamops.api.recording import RecordingStorage
-from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR, ClipperConfig
-from streamops.contract.playback_token import KEYS_SECRET
+from streamops.contract.clipper import PLAYBACK_KEYS_DIR, ClipperConfig
 from streamops.contract.recorder import RECORDINGS_ROOT
-from streamops.contract.worker import HTTP_PORT
+from streamops.control.clip.specs.time_range import clip_range
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.video_storage import resolve_storage, upload_target, videos_directory
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_http_url, playback_signed
-from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
-from streamops.kube.manifests import Manifest
-from streamops.kube.naming import child_name
-
-CLIPPER_COMPONENT = "clipper"
-CLIP_LABEL = "streaming.streamops.dev/clip"
-
-
-@dataclass(frozen=True)
-class ClipRange:
-    start: datetime
-    end: datetime
-
-
-def created_at(clip: Clip) -> datetime:
-    """The Clip's creationTimestamp (what lastSeconds and the future-end limit count from)."""
-    stamp = getattr(clip.metadata, "creationTimestamp", None) or (clip.metadata.model_extra or {}).get(
-        "creationTimestamp"
-    )
-    if isinstance(stamp, datetime):
-        return stamp.astimezone(UTC)
-    if isinstance(stamp, str):
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
-    raise ValueError("the Clip has no creationTimestamp")
-
-
-def clip_range(clip: Clip) -> ClipRange:
-    """The absolute range: start and end as given, or the lastSeconds before the Clip's creation."""
-    spec = clip.spec
-    if spec.start is not None and spec.end is not None:
-        start = spec.start if spec.start.tzinfo else spec.start.replace(tzinfo=UTC)
-        end = spec.end if spec.end.tzinfo else spec.end.replace(tzinfo=UTC)
-        return ClipRange(start.astimezone(UTC), end.astimezone(UTC))
-    end = created_at(clip)
-    return ClipRange(end - timedelta(seconds=spec.last_seconds or 0), end)
 
 
 def clip_title(clip: Clip, stream: LiveStream) -> str:
@@ -87,10 +47,6 @@ def playlist_url(
     rendition = clipped_rendition(clip, stream)
     path = f"/hls/{variant}/{rendition}/index.m3u8" if rendition else f"/hls/{variant}/index.m3u8"
     return ingest_http_url(stream, worker_address, ingest_ports) + path
-
-
-def clipper_pod_name(clip_name: str) -> str:
-    return child_name(clip_name, "clipper")
 
 
 def resolved_storage(clip: Clip, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
@@ -132,43 +88,3 @@ def clipper_config(
         http_host=settings.worker_bind_address,
         http_port=http_port,
     )
-
-
-def clipper_pod(
-    clip: Clip,
-    stream: LiveStream,
-    settings: OperatorSettings,
-    ingest_ports: IngestPortMap | None = None,
-    host_ports: dict[str, int] | None = None,
-    claim_access_modes: Sequence[str] | None = None,
-) -> Manifest:
-    """The clipper Pod, owned by the Clip (deleting the stream does not cut a clip short), with the
-    recorder's resources: it copies (keyframe) or encodes one clip (exact) at a time."""
-    name, uid = clip.metadata.name, clip.metadata.uid
-    assert uid, "an object read from the API server has a uid"
-    http_port = host_ports["http"] if host_ports else HTTP_PORT
-    storage = resolved_storage(clip, stream, settings)
-    stream_name = clip.spec.stream_ref.name
-    pod_name = clipper_pod_name(name)
-    metadata, claim = video_worker_metadata(
-        "Clip",
-        name,
-        clip.metadata.namespace,
-        uid,
-        stream_name,
-        CLIPPER_COMPONENT,
-        CLIP_LABEL,
-        pod_name,
-        storage,
-        settings,
-    )
-    config = clipper_config(clip, stream, settings, ingest_ports, http_port)
-    volumes: list[Manifest] = []
-    mounts: list[Manifest] = []
-    if config.playback_keys_dir:  # a signed stream: the clipper signs its own token, as a viewer's link is
-        volumes.append({"name": "playback-keys", "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
-        mounts.append({"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
-    return video_worker_pod(
-        metadata, "clip", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
-        volumes, mounts,
-    )  # fmt: skip

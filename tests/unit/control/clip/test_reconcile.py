@@ -13,7 +13,7 @@ from devtools.catalog import clip, livestream, stored_clip, stored_livestream
 from streamops.contract.clipper import ClipperConfig, ClipperStatus
 from streamops.contract.recorder import ACCESS_KEY_ENV
 from streamops.control.clip import reasons
-from streamops.control.clip.reconcile import refusal
+from streamops.control.clip.plan import refusal
 from streamops.control.clip.specs.pod import clipper_pod
 from streamops.control.clip.specs.worker_config import clip_title, playlist_url
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
@@ -109,7 +109,7 @@ def conditions(status: Any) -> dict[str, tuple[str, str]]:
 
 
 def test_a_refusal_is_final_stalled_and_one_warning():
-    from streamops.control.clip.reconcile import Refused
+    from streamops.control.clip.plan import Refused
 
     observed = ClipperObservation(pod=PodObservation(name="c"), refused=Refused(reasons.NO_DVR, "no DVR"))
     status = clip_status(a_clip(lastSeconds=5), observed, CREATED)

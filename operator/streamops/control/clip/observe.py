@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from streamops.api import Clip, LiveStream
 from streamops.api.recording import RecordingStorage
 from streamops.control.clip.specs.names import clipper_pod_name
-from streamops.control.clip.specs.worker_config import resolved_storage
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_stream
-from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
-from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
+from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
+from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 
@@ -38,16 +36,15 @@ def observe(api: KubeApi, clip: Clip, settings: OperatorSettings, final: bool, h
     current = api.get("Pod", namespace, clipper_pod_name(clip.metadata.name))
     if final:
         return Observed(current)
-    stream = read_stream(api, namespace, clip.spec.stream_ref.name)
-    if stream is None:
+    stream_name, own = clip.spec.stream_ref.name, clip.spec.storage
+    followed = read_followed_stream(api, namespace, stream_name, own, settings, host_network)
+    if followed is None:
         return Observed(current)
-    storage = resolved_storage(clip, stream, settings)
-    refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
     return Observed(
         clipper=current,
-        stream=stream,
-        storage=storage,
-        storage_refused=refused,
+        stream=followed.stream,
+        storage=followed.storage,
+        storage_refused=followed.storage_refused,
         host_network=host_network,
-        ingest_ports=allocated_ingest_ports(api, stream) if host_network else None,
+        ingest_ports=followed.ingest_ports,
     )

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.recording.specs.storage import resolved_storage
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_stream
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.video_storage import StorageRefusal, storage_secrets_refusal
-from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
+from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
+from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 
@@ -54,17 +52,16 @@ def observe(
     current = api.get("Pod", namespace, recorder or recorder_pod_name(recording.metadata.name))
     if recording.spec.stopped:
         return Observed(current)
-    stream = read_stream(api, namespace, recording.spec.stream_ref.name)
-    if stream is None:
+    stream_name, own = recording.spec.stream_ref.name, recording.spec.storage
+    followed = read_followed_stream(api, namespace, stream_name, own, settings, host_network)
+    if followed is None:
         return Observed(current)
-    storage = resolved_storage(recording, stream, settings)
-    refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
     return Observed(
         recorder=current,
-        stream=stream,
-        storage=storage,
-        storage_refused=refused,
+        stream=followed.stream,
+        storage=followed.storage,
+        storage_refused=followed.storage_refused,
         host_network=host_network,
-        ingest_ports=allocated_ingest_ports(api, stream) if host_network else None,
-        claim_access_modes=claim_access_modes(api, namespace, storage, settings),
+        ingest_ports=followed.ingest_ports,
+        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
     )

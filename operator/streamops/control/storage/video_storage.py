@@ -15,8 +15,10 @@ from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.runtime.conditions import REFUSED_BY_POLICY
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.spec_checks import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recordings_claim import default_storage
+from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
 from streamops.control.workers.worker_pod import secret_file_volume, spec_hash
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest
@@ -150,3 +152,34 @@ def storage_secrets_refusal(
 ) -> StorageRefusal | None:
     """storage_refusal of the storage's Secrets as they are now."""
     return storage_refusal(s3, read_storage_secrets(api, namespace, s3), settings)
+
+
+@dataclass(frozen=True)
+class FollowedStream:
+    """What the owner of a recorder or a clipper reads of the stream it follows: the stream, where
+    the videos go (its own storage, else the stream's default), whether a Secret of that bucket is
+    missing or refused, and the stream's ingest ports (read with host networking only)."""
+
+    stream: LiveStream
+    storage: RecordingStorage
+    storage_refused: StorageRefusal | None
+    ingest_ports: IngestPortMap | None
+
+
+def read_followed_stream(
+    api: KubeApi,
+    namespace: str,
+    stream_name: str,
+    own_storage: RecordingStorage | None,
+    settings: OperatorSettings,
+    host_network: bool,
+) -> FollowedStream | None:
+    """The stream and its storage as a Recording's or a Clip's reconcile reads them (None: no such
+    stream; the storage is resolved from it)."""
+    stream = read_stream(api, namespace, stream_name)
+    if stream is None:
+        return None
+    storage = resolve_storage(own_storage, stream, settings)
+    refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
+    ports = allocated_ingest_ports(api, stream) if host_network else None
+    return FollowedStream(stream, storage, refused, ports)

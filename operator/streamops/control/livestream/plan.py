@@ -31,7 +31,7 @@ from streamops.control.workers.children import owned_by
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
 from streamops.control.workers.restarts import pod_difference
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
 
 ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
 
@@ -174,7 +174,7 @@ def recorded_deactivation(
     advertise = advertised(plan, "primary", settings, _owned(observed.services.get("primary"), stream), host_ports)
     want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)
     reporting = pod.get("uid") == reporter and not pod.get("deletionTimestamp")
-    if reporting and pod_difference(want, running, SPEC_HASH_ANNOTATION) is None:
+    if reporting and pod_difference(want, running) is None:
         return Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
     return None
 

@@ -65,7 +65,7 @@ def roll_pod(
     annotations = current["metadata"].get("annotations") or {}
     if ADOPTED_ANNOTATION in annotations or current["metadata"].get("deletionTimestamp"):
         return PodRoll(current)  # an adopted standby recorder: built for no Recording, configured by POST /start
-    part = pod_difference(desired, current, SPEC_HASH_ANNOTATION)
+    part = pod_difference(desired, current)
     change = pod_change(part, annotations.get(BUILT_FOR_ANNOTATION), generation, busy, immediate)
     if change.action != "replace":
         return PodRoll(current, change)

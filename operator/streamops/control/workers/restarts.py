@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from streamops.api.common import GROUP
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 SPEC_PARTS_ANNOTATION = f"{GROUP}/spec-parts"  # JSON {part: digest}: what a running worker was built with
 BUILT_FOR_ANNOTATION = f"{GROUP}/built-for-generation"  # the owner's metadata.generation it was built for
@@ -98,13 +99,13 @@ def parts_of(pod: Manifest) -> dict[str, str] | None:
     return parts if isinstance(parts, dict) else None
 
 
-def pod_difference(desired: Manifest, current: Manifest, hash_annotation: str) -> str | None:
+def pod_difference(desired: Manifest, current: Manifest) -> str | None:
     """What differs between the running Pod and the desired one (None: nothing a worker needs).
     A Pod from an operator that recorded no parts is compared by its whole spec's hash."""
     want, have = parts_of(desired), parts_of(current)
     if want is None or have is None:
-        digest = ((current.get("metadata") or {}).get("annotations") or {}).get(hash_annotation)
-        return None if digest == desired["metadata"]["annotations"].get(hash_annotation) else UNKNOWN_PART
+        digest = ((current.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
+        return None if digest == desired["metadata"]["annotations"].get(SPEC_HASH_ANNOTATION) else UNKNOWN_PART
     return first_difference(want, have)
 
 

@@ -48,12 +48,10 @@ UPGRADED = OperatorSettings(node_lost_toleration_seconds=SETTINGS.node_lost_tole
 def test_a_changed_setting_names_the_pod_field_and_a_changed_spec_the_config_field() -> None:
     stream = stored_livestream()
     running = ingest_pod(stream, "primary", SETTINGS)
-    assert pod_difference(ingest_pod(stream, "primary", SETTINGS), running, SPEC_HASH_ANNOTATION) is None
-    assert pod_difference(ingest_pod(stream, "primary", UPGRADED), running, SPEC_HASH_ANNOTATION) == "spec.tolerations"
+    assert pod_difference(ingest_pod(stream, "primary", SETTINGS), running) is None
+    assert pod_difference(ingest_pod(stream, "primary", UPGRADED), running) == "spec.tolerations"
     respec = stored_livestream(hls={"segmentSeconds": 4})
-    assert pod_difference(ingest_pod(respec, "primary", SETTINGS), running, SPEC_HASH_ANNOTATION) == (
-        "config.hls.segmentSeconds"
-    )
+    assert pod_difference(ingest_pod(respec, "primary", SETTINGS), running) == ("config.hls.segmentSeconds")
 
 
 class NextIngestConfig(IngestConfig):
@@ -95,9 +93,9 @@ def test_a_pod_from_an_operator_that_recorded_no_parts_is_compared_by_its_hash()
     desired = ingest_pod(stream, "primary", SETTINGS)
     old = json.loads(json.dumps(desired))
     del old["metadata"]["annotations"][SPEC_PARTS_ANNOTATION]
-    assert pod_difference(desired, old, SPEC_HASH_ANNOTATION) is None
+    assert pod_difference(desired, old) is None
     old["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = "0" * 16
-    assert pod_difference(desired, old, SPEC_HASH_ANNOTATION) == UNKNOWN_PART
+    assert pod_difference(desired, old) == UNKNOWN_PART
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,10 @@ def test_overlays_need_renditions_and_a_box_inside_the_frame():
     stream(transcoding=LADDER, overlays=[SCORE, LOGO])
     with pytest.raises(ValidationError, match="overlays need at least one transcoding rendition"):
         stream(overlays=[SCORE])
-    with pytest.raises(ValidationError, match="left \\+ width and top \\+ height must be at most 100"):
+    with pytest.raises(ValidationError, match="left \\+ width must be at most 100"):
         stream(transcoding=LADDER, overlays=[{**SCORE, "left": 70}])
+    with pytest.raises(ValidationError, match="top \\+ height must be at most 100"):
+        stream(transcoding=LADDER, overlays=[{**SCORE, "top": 90}])
     with pytest.raises(ValidationError, match="credentials"):
         stream(transcoding=LADDER, overlays=[{**SCORE, "url": "https://user:pw@widgets.example.com/"}])
     with pytest.raises(ValidationError, match="http://, https://"):

@@ -142,8 +142,8 @@ def list_alone(kubeconfig: Path, consistent: bool) -> tuple[float, int]:
     quorum read of etcd, what `kubectl get` asks). Seconds, bytes."""
     os.environ["KUBECONFIG"] = str(kubeconfig)
     from streamops.api import LIVESTREAM
+    from streamops.cli.kube_connection import custom_path, list_custom
     from streamops.kube.client import KubeApi, login
-    from streamops.kubectl.connection import custom_path, list_custom
 
     api = KubeApi(login())
     began = time.monotonic()

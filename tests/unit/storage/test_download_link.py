@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from streamops.cli import main
+from streamops.cli.streamops_command import main
 from streamops.storage.download_link import NoLink, download_link
 
 from devtools import catalog

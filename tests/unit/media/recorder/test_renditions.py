@@ -16,17 +16,18 @@ from devtools.fake_kube import FakeKubeApi
 from streamops.api import Clip, LiveStream, Recording
 from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
-from streamops.cli import main
+from streamops.cli.command_error import CommandError
+from streamops.cli.kubectl_plugin import parser as kubectl_parser
+from streamops.cli.streamops_command import main
+from streamops.cli.video import printed, video_command
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorded_renditions
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.retention import stored_objects
-from streamops.kubectl.main import parser as kubectl_parser
 from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link
 from streamops.storage.vod_page import page_key, render_vod_page
-from streamops.video_cli import printed, video_command
 
 from devtools import catalog
 
@@ -231,5 +232,5 @@ def test_the_video_command_reads_the_object_and_its_secret_and_prints_the_link()
     assert urlsplit(url).path == "/videos/a/rec.360p.mp4" and SECRET not in url
     element = video_command(api, "ns", parse(["video", "page", "show", "--iframe", "--expires", "60"]))
     assert element.startswith("<iframe") and "/videos/a/rec.html" in element
-    with pytest.raises(NoLink, match="clip show not found in namespace ns"):
+    with pytest.raises(CommandError, match="clip show not found in namespace ns"):
         video_command(api, "ns", parse(["video", "url", "show", "--clip"]))

@@ -7,24 +7,29 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from streamops.cli import main as streamops_main
+from devtools.versions import REPO
+from streamops.cli.command_error import CommandError
+from streamops.cli.kubectl_plugin import failure, main, parser
+from streamops.cli.port_forward import PortForward, cluster_service, resolves, through
+from streamops.cli.record import default_name, unstopped
+from streamops.cli.stream_key import chosen_protocol, cluster_only_hint
+from streamops.cli.streamops_command import main as streamops_main
 from streamops.kube.client import ApiError
-from streamops.kubectl.errors import CommandError
-from streamops.kubectl.main import failure, main, parser
-from streamops.kubectl.port_forward import PortForward, cluster_service, resolves, through
-from streamops.kubectl.recording import default_name, unstopped
-from streamops.kubectl.stream_key import chosen_protocol, cluster_only_hint
 
 
 def test_installed_as_a_kubectl_plugin():
-    """krew's naming: an executable kubectl-streamops on PATH is what `kubectl streamops` runs."""
-    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "kubectl-streamops"]
-    assert script.value == "streamops.kubectl.main:main"
+    """krew's naming: an executable kubectl-streamops on PATH is what `kubectl streamops` runs. The
+    entry points are read from pyproject.toml, not from the installed metadata: that is the
+    installing checkout's, which may be older than this one."""
+    scripts = tomllib.loads((REPO / "operator/pyproject.toml").read_text())["project"]["scripts"]
+    assert EntryPoint("kubectl-streamops", scripts["kubectl-streamops"], "console_scripts").load() is main
+    assert EntryPoint("streamops", scripts["streamops"], "console_scripts").load() is streamops_main
     assert Path(sys.executable).with_name("kubectl-streamops").is_file()
 
 

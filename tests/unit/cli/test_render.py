@@ -13,7 +13,7 @@ from devtools.catalog import stored_livestream, stored_recording, stored_restrea
 from devtools.operator_status import live_stream_status, restream_status
 from streamops.api.common import Condition
 from streamops.api.kinds import LiveStream, Recording, Restream
-from streamops.kubectl.render import (
+from streamops.cli.render import (
     MASK,
     Unreadable,
     bitrate,

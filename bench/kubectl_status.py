@@ -47,7 +47,7 @@ from bench.report_file import commit, loadavg, markdown_table, write_report
 RESULTS = ROOT / "bench" / "results" / "kubectl.md"
 TARGET_SECONDS = 2.0  # issue 28: `status -A` over 1,000 streams
 PLUGIN = Path(sys.executable).with_name("kubectl-streamops")
-OWN_PATHS = ("operator/streamops/kubectl", "bench/kubectl_status.py")  # what the run's commit mark checks
+OWN_PATHS = ("operator/streamops/cli", "bench/kubectl_status.py")  # what the run's commit mark checks
 
 
 def pct(values: list[float], q: float) -> float:

@@ -1,7 +1,8 @@
-"""The kubectl plugin's API client: the operator's own KubeApi (plain JSON over one keep-alive HTTPS connection
-per thread), logged in as kubectl would be, from $KUBECONFIG (or ~/.kube/config) and its current
-context, else a Pod's service account. Reads are a GET or a LIST each; a command that needs several
-issues them at once from threads (status)."""
+"""The command lines' API client: the operator's own KubeApi (plain JSON over one keep-alive HTTPS
+connection per thread), logged in as kubectl would be, from $KUBECONFIG (or ~/.kube/config) and its
+current context, else a Pod's service account. Reads are a GET or a LIST each; a command that needs
+several issues them at once from threads (status). The namespace and the LiveStream a verb names
+are read here for both command lines (namespace_of(), get_stream())."""
 
 from __future__ import annotations
 

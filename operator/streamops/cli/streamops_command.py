@@ -34,6 +34,8 @@ def on_cluster(args: argparse.Namespace, verb: Callable[[KubeApi, str], None]) -
     from streamops.kube.client import ApiError, KubeApi
 
     try:
+        # Not kube_connection.connect(): that is the plugin's login (--kubeconfig, its failure one line);
+        # here a kubeconfig that does not work keeps its traceback, as it always has.
         api = KubeApi.from_environment()
         verb(api, namespace_of(api, args.namespace))
     except (CommandError, ApiError) as e:

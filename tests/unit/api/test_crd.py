@@ -8,7 +8,7 @@ import pytest
 from devtools.versions import REPO
 from streamops.api import KINDS, LIVESTREAM
 from streamops.api.crd import crd_files, crd_manifest
-from streamops.cli import main
+from streamops.cli.streamops_command import main
 
 CRDS = REPO / "crds"
 

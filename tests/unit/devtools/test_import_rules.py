@@ -1,5 +1,5 @@
 """`make lint`'s import rules: no import cycle in the operator's package or in bench/, no module
-importing a sibling by its bare name, the operator's layers (api <- contract <- control, media <- the
+importing a sibling by its bare name, the operator's layers (api <- contract <- control, media <- cli, the
 command lines; kube on api), no kind folder importing another kind's. Checked on small packages
 written here (each rule breaks once), on the real ones, and on a copy of the operator's package with
 a deliberate bad import."""
@@ -21,7 +21,7 @@ def package(tmp_path: Path, files: dict[str, str]) -> Path:
     """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/."""
     root = tmp_path / "pkg"
     folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
-    for name in ("", "api", "contract", "kube", "kubectl", "egress", "control", *folders, "media"):
+    for name in ("", "api", "contract", "kube", "cli", "egress", "control", *folders, "media"):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "__init__.py").write_text("")
     for name, text in files.items():
@@ -43,8 +43,10 @@ CLEAN = {
     "api/common.py": "GROUP = 'streaming.streamops.dev'\n",
     "contract/ingest.py": "from pkg.api.common import GROUP\nFEED_PATH = '/feed'\n",
     "kube/client.py": "from pkg.api.common import GROUP\n",
-    "kubectl/main.py": "from pkg.kube.client import GROUP\nfrom pkg.control.livestream import builders\n",
-    "cli.py": "from pkg.control.runtime import loop\nfrom pkg.kubectl import main\n",
+    "cli/kubectl_plugin.py": "from pkg.kube.client import GROUP\nfrom pkg.control.livestream import builders\n",
+    "cli/operator.py": "from pkg.control.runtime import loop\n",
+    "cli/manifests.py": "from pkg.control.runtime.loop import pod\n",
+    "cli/streamops_command.py": "from pkg.cli import operator, manifests, kubectl_plugin\n",
     "egress/proxy.py": "from pkg.contract.ingest import FEED_PATH\n",
 }
 
@@ -89,7 +91,7 @@ def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> 
         ("contract/ingest.py", "from pkg.control.runtime.loop import pod\n", "contract imports only api, contract"),
         ("contract/ingest.py", "import pkg.media.session\n", "contract imports only api, contract"),
         ("kube/client.py", "from pkg.control.workers.pod import FEED\n", "kube imports only api, kube"),
-        ("control/runtime/loop.py", "from pkg.kubectl.main import GROUP\n", "the planes import no command line"),
+        ("control/runtime/loop.py", "from pkg.cli.kubectl_plugin import GROUP\n", "the planes import no command line"),
         ("media/session.py", "from pkg import cli\n", "the planes import no command line"),
         (
             "control/recording/reasons.py",
@@ -98,8 +100,18 @@ def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> 
         ),
         ("egress/proxy.py", "from pkg.media.session import Session\n", "a library of both planes imports neither"),
         (
-            "kubectl/main.py",
+            "cli/kubectl_plugin.py",
             "from pkg.control.runtime.loop import pod\n",
+            "a command line reaches the API through kube, not the runtime",
+        ),
+        (
+            "cli/streamops_command.py",
+            "def later():\n    from pkg.control.workers.pod import FEED\n",
+            "a command line reaches the API through kube, not the runtime",
+        ),
+        (
+            "cli/video.py",
+            "from pkg.control.shared.address import FEED\n",
             "a command line reaches the API through kube, not the runtime",
         ),
     ],

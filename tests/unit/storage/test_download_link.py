@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from streamops.cli import main
 from streamops.storage.download_link import NoLink, download_link
 
 from devtools import catalog
@@ -57,10 +56,3 @@ def test_pvc_recordings_point_at_the_claim() -> None:
     rec = recording([video("k.mp4")], storage={"pvc": {"claimName": "streamops-recordings"}})
     with pytest.raises(NoLink, match="writes to streamops-recordings"):
         download_link(rec, None, SECRET_OBJ, 60)
-
-
-def test_the_command_is_documented(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["video", "url", "--help"])
-    assert e.value.code == 0
-    assert "curl -fo video.mp4" in capsys.readouterr().out

@@ -1,32 +1,29 @@
 """Export of recordings (issue 29, item 3), the pure parts: a transcoded recording's renditions (the
 recorder's config, the derive command sharing the ladder's encode options, stored bytes, retention's
 objects), `streamops video url --quality`, and `streamops video page`'s URL (the page next to the
-video, presigned, its fragment holding presigned links to each rendition, all with one expiry)."""
+video, presigned, its fragment holding presigned links to each rendition, all with one expiry). The
+commands that print them: tests/unit/cli/test_video.py."""
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from devtools.fake_kube import FakeKubeApi
 from streamops.api import Clip, LiveStream, Recording
 from streamops.api.livestream import Rendition
 from streamops.api.recording import Video
-from streamops.cli import main
+from streamops.cli.kubectl_plugin import parser as kubectl_parser
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorded_renditions
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.retention import stored_objects
-from streamops.kubectl.main import parser as kubectl_parser
 from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link
 from streamops.storage.vod_page import page_key, render_vod_page
-from streamops.video_cli import printed, video_command
 
 from devtools import catalog
 
@@ -173,16 +170,6 @@ def test_the_page_is_one_object_with_its_script_inlined() -> None:
     assert "window.streamopsPlayer" in page and "<script src" not in page, "no other request than the videos"
 
 
-def test_both_command_lines_take_quality_and_page(capsys: pytest.CaptureFixture[str]) -> None:
-    args = kubectl_parser().parse_args(["video", "url", "rec", "2", "--quality", "360p", "-n", "ns"])
-    assert (args.action, args.recording, args.number, args.quality) == ("url", "rec", 2, "360p")
-    args = kubectl_parser().parse_args(["video", "page", "rec", "--expires", "60"])
-    assert (args.action, args.expires, args.quality) == ("page", 60, None)
-    with pytest.raises(SystemExit) as e:
-        main(["video", "page", "--help"])
-    assert e.value.code == 0 and "embeddable in an <iframe>" in " ".join(capsys.readouterr().out.split())
-
-
 def test_the_recorder_pod_of_a_transcoded_recording_carries_the_ladder_and_an_origin_one_none() -> None:
     body = catalog.livestream("cam", transcoding={"renditions": LADDER}, hls={"segmentSeconds": 4})
     body["metadata"].update(namespace="ns", uid="stream-uid", generation=1)
@@ -207,29 +194,3 @@ def test_a_clips_video_has_links_too_and_one_quality() -> None:
         download_link(goal, None, SECRET_OBJ, 60, "720p")
     args = kubectl_parser().parse_args(["video", "page", "goal", "--clip"])
     assert args.clip and args.recording == "goal"
-
-
-def test_video_page_iframe_prints_the_element_embedding_the_link() -> None:
-    link = page_link(recording([transcoded_video()]), None, SECRET_OBJ, 60)
-    args = kubectl_parser().parse_args(["video", "page", "rec", "--iframe"])
-    element = printed(link, args)
-    assert element.startswith('<iframe src="') and 'allow="autoplay; fullscreen' in element
-    assert html.unescape(element.split('"')[1]) == link and "&amp;" in element
-    assert printed(link, kubectl_parser().parse_args(["video", "page", "rec"])) == link
-    assert printed(link, kubectl_parser().parse_args(["video", "url", "rec"])) == link
-    with pytest.raises(SystemExit):
-        kubectl_parser().parse_args(["video", "url", "rec", "--iframe"])  # a page's option only
-
-
-def test_the_video_command_reads_the_object_and_its_secret_and_prints_the_link() -> None:
-    """What both command lines run (streamops video, kubectl streamops video) once parsed."""
-    api = FakeKubeApi()
-    api.add(catalog.recording_with_videos([transcoded_video()]))
-    api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s3-creds", "namespace": "ns"}, **SECRET_OBJ})
-    parse = kubectl_parser().parse_args
-    url = video_command(api, "ns", parse(["video", "url", "show", "--quality", "360p"]))
-    assert urlsplit(url).path == "/videos/a/rec.360p.mp4" and SECRET not in url
-    element = video_command(api, "ns", parse(["video", "page", "show", "--iframe", "--expires", "60"]))
-    assert element.startswith("<iframe") and "/videos/a/rec.html" in element
-    with pytest.raises(NoLink, match="clip show not found in namespace ns"):
-        video_command(api, "ns", parse(["video", "url", "show", "--clip"]))

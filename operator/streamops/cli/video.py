@@ -1,7 +1,8 @@
 """`streamops video url <recording> [n] [--quality q]` and `streamops video page <recording> [n]` (and
-the same under `kubectl streamops video`): a time-limited download link to one of a Recording's
-videos (or one of its renditions), or the link to its VOD page, read from the Recording's status and
-its storage's credentials Secret (storage/download_link.py signs them)."""
+the same under `kubectl streamops video`, this module's arguments and verb in both): a time-limited
+download link to one of a Recording's videos (or one of its renditions), or the link to its VOD page,
+read from the Recording's status and its storage's credentials Secret (storage/download_link.py
+signs them)."""
 
 from __future__ import annotations
 
@@ -79,8 +80,14 @@ def printed(link: str, args: argparse.Namespace) -> str:
 
 
 def video_command(api: KubeApi, namespace: str, args: argparse.Namespace) -> str:
-    """What `video url|page` prints for its parsed arguments (both command lines'), or NoLink
+    """What `video url|page` prints for its parsed arguments (both command lines'), or CommandError
     saying why there is nothing to print."""
+    from streamops.cli.command_error import CommandError
+    from streamops.storage.download_link import NoLink
+
     page = args.action == "page"
-    link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+    try:
+        link = video_link(api, namespace, args.recording, args.number, args.expires, args.quality, page, args.clip)
+    except NoLink as e:
+        raise CommandError(str(e)) from None
     return printed(link, args)

@@ -1,14 +1,13 @@
 """`kubectl streamops record start|stop`: Recordings as the hosted API's start_recording /
-stop_recording (a Recording object; spec.stopped). `video url|page` is streamops/video_cli.py's,
-the same code as `streamops video url|page` (kubectl/main.py calls it)."""
+stop_recording (a Recording object; spec.stopped)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from streamops.kubectl.connection import Manifest, get_stream, list_custom
-from streamops.kubectl.errors import CommandError
+from streamops.cli.command_error import CommandError
+from streamops.cli.kube_connection import Manifest, get_stream, list_custom
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi

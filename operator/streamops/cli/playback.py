@@ -1,10 +1,10 @@
-"""`streamops playback url <stream>`: a signed playback URL (docs/design/playback.md): the stream's
-status.playback URL with `t/<token>/` inserted after its path prefix (at the root for a URL without
-one), the token signed with the namespace's key Secret streamops-playback-keys. `streamops playback
-rotate-key`: previous := current, a new current, the rotated-at annotation (the Secret is created when
-missing). The caller's kubeconfig must be allowed to read (and, to rotate, write) that Secret.
-`kubectl streamops url|play|rotate-key --playback` (streamops/kubectl/) call the same stream_url()
-and rotate_playback_key().
+"""The playback verbs of both command lines (docs/design/playback.md): `streamops playback url <stream>`
+and `kubectl streamops url|play` print (or play) a stream's status.playback URL, signed when its
+playback is: `t/<token>/` inserted after its path prefix (at the root for a URL without one), the
+token signed with the namespace's key Secret streamops-playback-keys. `streamops playback
+rotate-key` and `kubectl streamops rotate-key --playback`: previous := current, a new current, the
+rotated-at annotation (the Secret is created when missing). The caller's kubeconfig must be allowed
+to read (and, to rotate, write) that Secret.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from streamops.cli.command_error import CommandError
+from streamops.cli.kube_connection import get_stream
 from streamops.contract.ingest import (
     DASH_MANIFEST,
     HLS_CMAF_PLAYLIST,
@@ -53,18 +55,14 @@ _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class PlaybackCliError(Exception):
-    """What went wrong, in words for the person who asked (never a key or a token)."""
-
-
 def parse_expires(text: str) -> int:
     """Seconds from "90", "90s", "30m", "1h", "7d"."""
     match = _DURATION.match(text.strip())
     if match is None:
-        raise PlaybackCliError(f"--expires {text!r}: a number of seconds, or with s, m, h or d (e.g. 1h)")
+        raise CommandError(f"--expires {text!r}: a number of seconds, or with s, m, h or d (e.g. 1h)")
     seconds = int(match[1]) * _UNIT_SECONDS[match[2]]
     if not 0 < seconds <= MAX_EXPIRES_SECONDS:
-        raise PlaybackCliError(f"--expires {text!r}: between 1 s and 366 days")
+        raise CommandError(f"--expires {text!r}: between 1 s and 366 days")
     return seconds
 
 
@@ -75,7 +73,7 @@ def viewer_address(text: str | None) -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise PlaybackCliError(f"--ip {text!r} is not an IPv4 or IPv6 address") from None
+        raise CommandError(f"--ip {text!r} is not an IPv4 or IPv6 address") from None
 
 
 def with_token(url: str, token: str) -> str:
@@ -83,7 +81,7 @@ def with_token(url: str, token: str) -> str:
     parts = urlsplit(url)
     suffix = next((s for s in SUFFIXES if parts.path.endswith(s)), None)
     if suffix is None:
-        raise PlaybackCliError(f"{url} is not a playback URL this command knows (it ends with none of {SUFFIXES})")
+        raise CommandError(f"{url} is not a playback URL this command knows (it ends with none of {SUFFIXES})")
     prefix = parts.path[: -len(suffix)]
     return urlunsplit(parts._replace(path=f"{prefix}/{TOKEN_SEGMENT}/{token}{suffix}"))
 
@@ -93,7 +91,7 @@ def playback_url(stream: Mapping[str, Any], fmt: Format) -> str:
     name = stream.get("metadata", {}).get("name", "?")
     playback = (stream.get("status") or {}).get("playback") or {}
     if fmt == "llhls" and ((stream.get("spec") or {}).get("hls") or {}).get("latencyMode") != "low":
-        raise PlaybackCliError(f"livestream {name} does not serve LL-HLS (spec.hls.latencyMode is not low)")
+        raise CommandError(f"livestream {name} does not serve LL-HLS (spec.hls.latencyMode is not low)")
     fields = {
         "player": ("playerUrl",),
         "hls": ("hlsCmafUrl", "hlsMpegtsUrl"),
@@ -103,7 +101,7 @@ def playback_url(stream: Mapping[str, Any], fmt: Format) -> str:
     }[fmt]
     url = next((playback[f] for f in fields if playback.get(f)), None)
     if url is None:
-        raise PlaybackCliError(
+        raise CommandError(
             f"livestream {name} has no {fmt} URL in status.playback ({' or '.join(fields)}): the format is off, or "
             "the operator has not reported the stream yet"
         )
@@ -120,7 +118,7 @@ class Keys:
 def secret_keys(secret: Mapping[str, Any]) -> Keys:
     data = secret.get("data") or {}
     if not data.get(CURRENT_KEY):
-        raise PlaybackCliError(f"secret {KEYS_SECRET} has no key {CURRENT_KEY!r}: run `streamops playback rotate-key`")
+        raise CommandError(f"secret {KEYS_SECRET} has no key {CURRENT_KEY!r}: run `streamops playback rotate-key`")
     previous = base64.b64decode(data[PREVIOUS_KEY]) if data.get(PREVIOUS_KEY) else None
     stamp = ((secret.get("metadata") or {}).get("annotations") or {}).get(ROTATED_AT_ANNOTATION)
     return Keys(base64.b64decode(data[CURRENT_KEY]), previous, _parse_time(stamp))
@@ -202,7 +200,7 @@ class StreamUrl:
 def stream_url(api: KubeApi, stream: Mapping[str, Any], fmt: Format, expires: int, ip: str, now: datetime) -> StreamUrl:
     """The URL a viewer of `stream` uses for `fmt`: signed with the namespace's key Secret when the
     stream's playback is signed (or left to the operator's default and the Secret exists), plain
-    when it is public (`streamops playback url`, `kubectl streamops url|play`)."""
+    when it is public."""
     meta = stream.get("metadata") or {}
     name, namespace = meta.get("name", "?"), meta.get("namespace", "?")
     access = stream_access(stream)
@@ -217,11 +215,20 @@ def stream_url(api: KubeApi, stream: Mapping[str, Any], fmt: Format, expires: in
                 f"{namespace} has no secret {KEYS_SECRET}: the stream is public, the URL needs no token"
             )
             return StreamUrl(playback_url(stream, fmt), note)
-        raise PlaybackCliError(
+        raise CommandError(
             f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
             "`streamops playback rotate-key` creates one)"
         )
     return StreamUrl(signed_url(stream, secret, fmt, expires, ip, now))
+
+
+def livestream_url(
+    api: KubeApi, namespace: str, name: str, fmt: Format, expires: int, ip: str, now: datetime
+) -> StreamUrl:
+    """The URL of the LiveStream `name` for `fmt` (stream_url()): what `streamops playback url` and
+    `kubectl streamops url|play` print or play, the arguments parsed (parse_expires(), viewer_address())
+    where each command line checks them."""
+    return stream_url(api, get_stream(api, namespace, name), fmt, expires, ip, now)
 
 
 def rotate_playback_key(api: KubeApi, namespace: str, force: bool, now: datetime) -> str:
@@ -232,17 +239,17 @@ def rotate_playback_key(api: KubeApi, namespace: str, force: bool, now: datetime
     if secret is None:
         created = api.create(playback_keys_secret(namespace, now))
         if created is None:
-            raise PlaybackCliError(f"secret {KEYS_SECRET} was created meanwhile: run the command again")
+            raise CommandError(f"secret {KEYS_SECRET} was created meanwhile: run the command again")
         return f"created secret {KEYS_SECRET} in namespace {namespace}: {describe(created)}"
     wait = too_soon(secret, now)
     if wait is not None and not force:
-        raise PlaybackCliError(
+        raise CommandError(
             f"the last rotation is less than {KEY_PROPAGATION_SECONDS} s old: URLs signed since then use the "
             f"previous key, which another rotation now would drop; wait {wait:.0f} s (or --force)"
         )
     written = api.replace(rotated(secret, now))
     if written is None:
-        raise PlaybackCliError(f"secret {KEYS_SECRET} changed meanwhile: run the command again")
+        raise CommandError(f"secret {KEYS_SECRET} changed meanwhile: run the command again")
     return (
         f"rotated the playback signing key of namespace {namespace}: {describe(written)}; new URLs are signed "
         f"with the new key from {KEY_PROPAGATION_SECONDS} s on, URLs signed before stay valid until they expire"

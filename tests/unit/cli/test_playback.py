@@ -1,4 +1,4 @@
-"""`streamops playback url|rotate-key` without a cluster (streamops.playback_cli): where the token goes
+"""`streamops playback url|rotate-key` without a cluster (cli/playback.py): where the token goes
 in each kind of status URL, which key signs (previous until current has propagated), the rotation's
 Secret, the arguments refused. Against a real API server: tests/cluster/test_playback_cli.py."""
 
@@ -10,17 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from streamops.cli import main
-from streamops.contract.playback_token import (
-    KEY_PROPAGATION_SECONDS,
-    ROTATED_AT_ANNOTATION,
-    key_id,
-    split_token_path,
-    verify,
-)
-from streamops.playback_cli import (
+from streamops.cli.command_error import CommandError
+from streamops.cli.playback import (
     Keys,
-    PlaybackCliError,
     parse_expires,
     playback_url,
     rotated,
@@ -29,6 +21,14 @@ from streamops.playback_cli import (
     too_soon,
     viewer_address,
     with_token,
+)
+from streamops.cli.streamops_command import main
+from streamops.contract.playback_token import (
+    KEY_PROPAGATION_SECONDS,
+    ROTATED_AT_ANNOTATION,
+    key_id,
+    split_token_path,
+    verify,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ def test_the_token_goes_after_the_path_prefix(url, expected):
 
 
 def test_an_unknown_url_is_refused():
-    with pytest.raises(PlaybackCliError, match="not a playback URL"):
+    with pytest.raises(CommandError, match="not a playback URL"):
         with_token("https://h/somewhere/else", TOKEN)
 
 
@@ -77,9 +77,9 @@ def test_formats_pick_their_status_url():
     assert playback_url(stream(urls), "player") == urls["playerUrl"]
     assert playback_url(stream(urls), "hls") == urls["hlsMpegtsUrl"], "no CMAF: the MPEG-TS playlist"
     assert playback_url(stream(urls), "dash") == urls["dashUrl"]
-    with pytest.raises(PlaybackCliError, match="no whep URL"):
+    with pytest.raises(CommandError, match="no whep URL"):
         playback_url(stream(urls), "whep")
-    with pytest.raises(PlaybackCliError, match="does not serve LL-HLS"):
+    with pytest.raises(CommandError, match="does not serve LL-HLS"):
         playback_url(stream(urls), "llhls")
     cmaf = {**urls, "hlsCmafUrl": "https://h/p/hls/cmaf/index.m3u8"}
     assert playback_url(stream(cmaf, "low"), "llhls") == cmaf["hlsCmafUrl"]
@@ -138,14 +138,14 @@ def test_expires(text, seconds):
 
 @pytest.mark.parametrize("text", ["0", "1y", "-5", "1.5h", "", "400d"])
 def test_bad_expires(text):
-    with pytest.raises(PlaybackCliError):
+    with pytest.raises(CommandError):
         parse_expires(text)
 
 
 def test_viewer_addresses_are_checked_and_canonical():
     assert viewer_address(None) == ""
     assert viewer_address("2001:DB8:0:0::1") == "2001:db8::1"
-    with pytest.raises(PlaybackCliError, match="not an IPv4 or IPv6 address"):
+    with pytest.raises(CommandError, match="not an IPv4 or IPv6 address"):
         viewer_address("example.com")
 
 

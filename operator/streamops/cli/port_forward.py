@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit, urlunsplit
 
-from streamops.kubectl.errors import CommandError
+from streamops.cli.command_error import CommandError
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "rtmp": 1935, "rtmps": 443}
 START_SECONDS = 30.0

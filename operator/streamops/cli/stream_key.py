@@ -21,10 +21,10 @@ import sys
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from streamops.kubectl.connection import Manifest, get_stream, list_custom
-from streamops.kubectl.errors import CommandError
-from streamops.kubectl.port_forward import cluster_service
-from streamops.kubectl.render import PushProtocol, obs_service, push_lines
+from streamops.cli.command_error import CommandError
+from streamops.cli.kube_connection import Manifest, get_stream, list_custom
+from streamops.cli.port_forward import cluster_service
+from streamops.cli.render import PushProtocol, obs_service, push_lines
 
 if TYPE_CHECKING:
     from streamops.api.common import SecretKeyRef

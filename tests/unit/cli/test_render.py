@@ -1,4 +1,4 @@
-"""What `kubectl streamops` prints, without a cluster (streamops/kubectl/render.py): the status table and
+"""What `kubectl streamops` prints, without a cluster (streamops/cli/render.py): the status table and
 screen from statuses as the operator writes them, the conditions counted as not OK, restream and
 recording states, push URLs with the key where each protocol takes it (or masked), OBS's fields.
 Against a real API server: tests/cluster/test_kubectl_plugin.py."""
@@ -13,7 +13,7 @@ from devtools.catalog import stored_livestream, stored_recording, stored_restrea
 from devtools.operator_status import live_stream_status, restream_status
 from streamops.api.common import Condition
 from streamops.api.kinds import LiveStream, Recording, Restream
-from streamops.kubectl.render import (
+from streamops.cli.render import (
     MASK,
     Unreadable,
     bitrate,

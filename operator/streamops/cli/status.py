@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from streamops.kubectl.connection import Manifest, at_once, get_stream, list_custom
-from streamops.kubectl.errors import CommandError
-from streamops.kubectl.render import Unreadable, status_screen, status_table
+from streamops.cli.command_error import CommandError
+from streamops.cli.kube_connection import Manifest, at_once, get_stream, list_custom
+from streamops.cli.render import Unreadable, status_screen, status_table
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi

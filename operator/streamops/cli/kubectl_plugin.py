@@ -1,4 +1,6 @@
 """`kubectl streamops` (the `kubectl-streamops` entry point): live streams from the terminal.
+The parser only: each verb is its module's in cli/ (status, stream_key, playback, play, record,
+video), the ones `streamops` has too (playback URLs and keys, video links) shared with it.
 
 Errors are one line on stderr and a non-zero exit status; a stream key is printed only when asked
 (`push-url --show-key`)."""
@@ -11,7 +13,7 @@ import ssl
 import sys
 from typing import TYPE_CHECKING
 
-from streamops.kubectl.errors import CommandError, api_message
+from streamops.cli.command_error import CommandError, api_message
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
@@ -31,11 +33,11 @@ def _common() -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    from streamops.kubectl.stream_key import PROTOCOLS
-    from streamops.playback_cli import DEFAULT_EXPIRES, FORMATS
-    from streamops.video_cli import DESCRIPTION as VIDEO_URL_DESCRIPTION
-    from streamops.video_cli import PAGE_DESCRIPTION as VIDEO_PAGE_DESCRIPTION
-    from streamops.video_cli import add_arguments as video_url_arguments
+    from streamops.cli.playback import DEFAULT_EXPIRES, FORMATS
+    from streamops.cli.stream_key import PROTOCOLS
+    from streamops.cli.video import DESCRIPTION as VIDEO_URL_DESCRIPTION
+    from streamops.cli.video import PAGE_DESCRIPTION as VIDEO_PAGE_DESCRIPTION
+    from streamops.cli.video import add_arguments as video_url_arguments
 
     common = _common()
     top = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None, epilog=EPILOG)
@@ -146,13 +148,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamops.kubectl.connection import connect, namespace_of
+    from streamops.cli.kube_connection import connect, namespace_of
 
     api = connect(args.kubeconfig)
     namespace = namespace_of(api, args.namespace)
     command = args.command
     if command == "status":
-        from streamops.kubectl.status import all_streams, one_stream
+        from streamops.cli.status import all_streams, one_stream
 
         if args.name and args.all_namespaces:
             raise CommandError("a NAME or -A, not both")
@@ -164,18 +166,15 @@ def run(args: argparse.Namespace) -> int:
             print("no livestreams" + ("" if args.all_namespaces else f" in namespace {namespace}"), file=sys.stderr)
         return 0
     if command == "push-url":
-        from streamops.kubectl.stream_key import push_url
+        from streamops.cli.stream_key import push_url
 
         lines = push_url(api, namespace, args.stream, args.protocol, args.backup, args.show_key, args.obs)
         print("\n".join(lines))
         return 0
     if command == "url":
-        from streamops.kubectl.playback import playback_url
-
-        print(playback_url(api, namespace, args.stream, args.format, args.expires, args.ip))
-        return 0
+        return _playback_url(api, namespace, args)
     if command == "play":
-        from streamops.kubectl.playback import play
+        from streamops.cli.play import play
 
         return play(
             api,
@@ -189,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             args.forward,
         )
     if command == "record":
-        from streamops.kubectl.recording import record_start, record_stop
+        from streamops.cli.record import record_start, record_stop
 
         print(
             record_start(api, namespace, args.stream, args.name)
@@ -200,22 +199,31 @@ def run(args: argparse.Namespace) -> int:
     if command == "rotate-key":
         return _rotate(api, namespace, args)
     if command == "video":
-        from streamops.storage.download_link import NoLink
-        from streamops.video_cli import video_command
+        from streamops.cli.video import video_command
 
-        try:
-            print(video_command(api, namespace, args))
-        except NoLink as e:
-            raise CommandError(str(e)) from None
+        print(video_command(api, namespace, args))
         return 0
     raise AssertionError(command)
+
+
+def _playback_url(api: KubeApi, namespace: str, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from streamops.cli.playback import livestream_url, parse_expires, viewer_address
+
+    expires, ip = parse_expires(args.expires), viewer_address(args.ip)
+    found = livestream_url(api, namespace, args.stream, args.format, expires, ip, datetime.now(UTC))
+    if found.note:
+        print(found.note, file=sys.stderr)
+    print(found.url)
+    return 0
 
 
 def _rotate(api: KubeApi, namespace: str, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from streamops.kubectl.stream_key import rotate_key
-    from streamops.playback_cli import rotate_playback_key
+    from streamops.cli.playback import rotate_playback_key
+    from streamops.cli.stream_key import rotate_key
 
     if args.playback:
         print(rotate_playback_key(api, namespace, args.force, datetime.now(UTC)))
@@ -228,9 +236,7 @@ def _rotate(api: KubeApi, namespace: str, args: argparse.Namespace) -> int:
 
 def failure(e: BaseException) -> str | None:
     """The one line for an expected failure, None for a bug (which keeps its traceback)."""
-    from streamops.playback_cli import PlaybackCliError
-
-    if isinstance(e, CommandError | PlaybackCliError):
+    if isinstance(e, CommandError):
         return str(e)
     try:
         from streamops.kube.client import ApiError

@@ -1,7 +1,8 @@
-"""The plugin's API client: the operator's own KubeApi (plain JSON over one keep-alive HTTPS connection
-per thread), logged in as kubectl would be, from $KUBECONFIG (or ~/.kube/config) and its current
-context, else a Pod's service account. Reads are a GET or a LIST each; a command that needs several
-issues them at once from threads (status)."""
+"""The command lines' API client: the operator's own KubeApi (plain JSON over one keep-alive HTTPS
+connection per thread), logged in as kubectl would be, from $KUBECONFIG (or ~/.kube/config) and its
+current context, else a Pod's service account. Reads are a GET or a LIST each; a command that needs
+several issues them at once from threads (status). The namespace and the LiveStream a verb names
+are read here for both command lines (namespace_of(), get_stream())."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from streamops.kubectl.errors import CommandError
+from streamops.cli.command_error import CommandError
 
 if TYPE_CHECKING:
     from streamops.api.kinds import Kind
@@ -24,7 +25,7 @@ T = TypeVar("T")
 def connect(kubeconfig: str | None = None) -> KubeApi:
     """A client for the current context of `kubeconfig` ($KUBECONFIG when None)."""
     # kopf (whose login functions KubeApi uses) imports the `kubernetes` client when installed: 0.7 s
-    # of a command that should take less than one (as the operator does, streamops/cli.py).
+    # of a command that should take less than one (as the operator does, cli/operator.py).
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     sys.modules.setdefault("kubernetes_asyncio", None)  # type: ignore[arg-type]
     import kopf

@@ -1,5 +1,5 @@
-"""`kubectl streamops url` and `play`: a stream's playback URL (signed when its playback is:
-streamops/playback_cli.py, the same code as `streamops playback url`), and a player on it.
+"""`kubectl streamops play`: a player on a stream's playback URL (signed when its playback is: the
+URL `kubectl streamops url` and `streamops playback url` print, cli/playback.py).
 
 `play` runs the player (ffplay) as a child on the URL; when the URL names a Service's cluster DNS
 name that does not resolve from here (a ClusterIP exposure seen from outside the cluster), it
@@ -17,25 +17,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from streamops.kubectl.connection import get_stream
-from streamops.kubectl.errors import CommandError
-from streamops.kubectl.port_forward import PortForward, cluster_service, kubectl_binary, resolves, through
+from streamops.cli.command_error import CommandError
+from streamops.cli.playback import Format, livestream_url, parse_expires
+from streamops.cli.port_forward import PortForward, cluster_service, kubectl_binary, resolves, through
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
-    from streamops.playback_cli import Format
 
 PLAYABLE: tuple[Format, ...] = ("hls", "llhls", "dash")  # what ffplay plays (not the page, not WebRTC)
-
-
-def playback_url(api: KubeApi, namespace: str, name: str, fmt: Format, expires: str, ip: str | None) -> str:
-    from streamops.playback_cli import parse_expires, stream_url, viewer_address
-
-    seconds, address = parse_expires(expires), viewer_address(ip)
-    found = stream_url(api, get_stream(api, namespace, name), fmt, seconds, address, datetime.now(UTC))
-    if found.note:
-        print(found.note, file=sys.stderr)
-    return found.url
 
 
 def play(
@@ -56,7 +45,10 @@ def play(
     binary = shutil.which(player)
     if binary is None:
         raise CommandError(f"{player} not found on PATH: install FFmpeg (it has ffplay) or name a player with --player")
-    url = playback_url(api, namespace, name, fmt, expires, None)
+    found = livestream_url(api, namespace, name, fmt, parse_expires(expires), "", datetime.now(UTC))
+    if found.note:
+        print(found.note, file=sys.stderr)
+    url = found.url
     service = cluster_service(url)
     if forward is True and service is None:
         raise CommandError(

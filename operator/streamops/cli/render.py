@@ -1,6 +1,6 @@
 """What `kubectl streamops` prints, as pure functions: objects as the API server gave them (read
 through the API models) in, text out. No API call, no clock read here (`now` is an argument), so
-every line is unit-tested (tests/unit/kubectl/test_render.py)."""
+every line is unit-tested (tests/unit/cli/test_render.py)."""
 
 from __future__ import annotations
 

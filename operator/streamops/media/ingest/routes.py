@@ -5,7 +5,7 @@ players' clock, the player page, WHIP and WHEP (webrtc/routes.py) and, on a prim
 backup, the uplink and the loopback relay feed. Media paths answer at / and under the path prefix,
 and at both also under `/t/<token>/` (a signed URL: docs/design/playback.md); every playback route
 goes through the playback gate (playback_access.py: tokens, request and viewer counts). What is
-served changes at every switch (on_air.py), so it is read from the host per request.
+served changes at every switch (on_air.py), so it is read from the host's ServedMedia per request.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +49,7 @@ from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
+from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
@@ -90,21 +90,8 @@ class IngestHttpHost(Protocol):
         ...
 
     @property
-    def served_feed(self) -> FeedHub:
-        """/feed: the feed of the source on air."""
-        ...
-
-    @property
-    def served_transcoded_feed(self) -> FeedHub: ...
-
-    @property
-    def served_dir(self) -> Path | None:
-        """The HLS and DASH of the session on air (or of the last one), None before the first."""
-        ...
-
-    @property
-    def served_packagers(self) -> Mapping[str, LlHlsPackager]:
-        """Its LL-HLS packagers, by rendition name ("" without renditions)."""
+    def served(self) -> ServedMedia:
+        """The feeds, HLS and DASH of the session on air."""
         ...
 
     @property
@@ -242,11 +229,11 @@ class IngestRoutes:
     # --- the live feed -------------------------------------------------------------------------------
     async def feed(self, request: web.Request) -> web.StreamResponse:
         """FEED_PATH and TRANSCODED_FEED_PATH: the feed of the source on air."""
-        served = self.host.served_feed
-        hub = self.host.served_transcoded_feed if request.path == TRANSCODED_FEED_PATH else served
+        served = self.host.served
+        hub = served.transcoded_feed if request.path == TRANSCODED_FEED_PATH else served.feed
         # Not while silent either: what is cached was sent before the silence, and a consumer
         # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
-        if not hub.live or not served.sending:
+        if not hub.live or not served.feed.sending:
             return web.Response(status=503, text="stream is not live")
         try:
             with self.host.caps.feed_reader(request):
@@ -267,13 +254,13 @@ class IngestRoutes:
     async def hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info.get("rendition")
-        served_dir = self.host.served_dir
+        served_dir = self.host.served.dir
         if served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
             raise web.HTTPNotFound()
         if rendition is not None and rendition not in self.allowed_renditions:
             raise web.HTTPNotFound()
         if variant == LL_VARIANT and (rendition or "") in self.ll_names:
-            packager = self.host.served_packagers.get(rendition or "")
+            packager = self.host.served.packagers.get(rendition or "")
             if packager is not None:
                 return await low_latency_hls(request, packager, name)
         path = served_dir / variant / (rendition or "") / name
@@ -287,7 +274,7 @@ class IngestRoutes:
 
     async def dash(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        served_dir = self.host.served_dir
+        served_dir = self.host.served.dir
         if served_dir is None or not self.host.config.dash or name.startswith(".") or "/" in name:
             raise web.HTTPNotFound()
         path = served_dir / "dash" / name

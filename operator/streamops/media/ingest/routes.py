@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
 from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import (
@@ -36,7 +34,6 @@ from streamops.contract.ingest import (
     IngestConfig,
     IngestStatus,
 )
-from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
@@ -46,6 +43,7 @@ from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequest
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
@@ -55,7 +53,6 @@ from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
 from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import credential_required, public_app, worker_app
-from streamops.media.overlay.switch import switch_problem
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -126,21 +123,10 @@ class IngestHttpHost(Protocol):
         """The stream's worker credential, which the internal face asks of every request."""
         ...
 
-    def switch_overlays(self, switch: OverlaySwitch) -> None:
-        """Keep `switch` where the renderer reads it (a valid one: the route checked it)."""
+    @property
+    def overlays(self) -> SwitchedOverlays:
+        """The overlays switched on (POST /overlays: overlay_switch.py)."""
         ...
-
-
-def switch_refusal(key: bytes | None, stream: str, body: bytes, request: web.Request, now: float) -> str | None:
-    """Why an overlay switch is refused, or None. A push stream's must be signed with its key
-    (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key: its switch
-    is served on the internal port only, behind the stream's worker credential like every route
-    there (internal_app), which no external Service carries and the chart's NetworkPolicy opens to
-    the operator and the stream's own workers alone."""
-    if key is not None:
-        token = request.headers.get(SWITCH_AUTH_HEADER, "")
-        return None if switch_token_valid(key, stream, body, token, now) else "not signed with the stream's key"
-    return None
 
 
 def ingest_apps(host: IngestHttpHost) -> tuple[web.Application, web.Application]:
@@ -172,7 +158,7 @@ class IngestRoutes:
             app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
             app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
         app.router.add_get(VIEWERS_PATH, self.viewers)
-        app.router.add_post(SWITCH_PATH, self.overlay_switch)
+        add_switch_route(app, host.config, host.read_key, host.overlays)
         return app
 
     def public_app(self) -> web.Application:
@@ -205,26 +191,6 @@ class IngestRoutes:
     async def viewers(self, _: web.Request) -> web.Response:
         """VIEWERS_PATH: this stream's viewer sessions (docs/design/playback.md), for the operator."""
         return web.json_response(self.host.playback.viewers_document(), headers={"Cache-Control": "no-store"})
-
-    async def overlay_switch(self, request: web.Request) -> web.Response:
-        """SWITCH_PATH: the overlays that are on, from the operator (docs/design/overlays.md,
-        "Switching live"); written for the renderer, nothing restarts."""
-        config = self.host.config
-        names = [o.name for o in config.overlays or []]
-        if not names or not config.overlay_dir:
-            raise web.HTTPNotFound(text="this ingest has no overlays")
-        body = await request.read()
-        if (refusal := switch_refusal(self.host.read_key(), config.stream, body, request, time.time())) is not None:
-            raise web.HTTPForbidden(text=refusal)
-        try:
-            switch = OverlaySwitch.model_validate_json(body)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
-            raise web.HTTPBadRequest(text=f"not an OverlaySwitch: {problems}") from None
-        if (problem := switch_problem(switch, names)) is not None:
-            raise web.HTTPBadRequest(text=problem)
-        self.host.switch_overlays(switch)
-        return web.Response(status=204)
 
     # --- the live feed -------------------------------------------------------------------------------
     async def feed(self, request: web.Request) -> web.StreamResponse:

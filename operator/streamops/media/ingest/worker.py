@@ -25,7 +25,6 @@ from aiohttp import web
 
 from streamops.api.livestream import Failback, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
-from streamops.contract.overlay import OverlaySwitch
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
@@ -47,6 +46,7 @@ from streamops.media.ingest.commands import (
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.overlay_switch import SwitchedOverlays
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.routes import ingest_apps
 from streamops.media.ingest.rtmp_front import Admission, RtmpFront
@@ -56,7 +56,6 @@ from streamops.media.ingest.session_history import SessionHistory, publish_proto
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 from streamops.media.ingest.worker_http import serve
 from streamops.media.overlay.reports import overlay_reports
-from streamops.media.overlay.switch import read_switch, write_switch
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -86,9 +85,7 @@ class IngestWorker:
         self.meter = LiveMeter()
         self.history = SessionHistory(config.role)  # IngestStatus.sessions
         self.worker_started_at = utc_now()  # the overlay renderer's reports are due some time after
-        # The last switch received, kept in the shared directory: a restarted container reads it back.
-        switch = read_switch(Path(config.overlay_dir)) if config.overlays and config.overlay_dir else None
-        self.overlays_enabled: list[str] | None = switch.enabled if switch is not None else None
+        self.overlays = SwitchedOverlays(config, log)
         self.current: Session | None = None
         self.facts = SourceFacts()
         self.started_at: datetime | None = None
@@ -213,17 +210,9 @@ class IngestWorker:
             transcoded_qualities=[r.name for r in renditions(self.config)],
             sessions=self.history.report(time.monotonic()),
             overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
-            overlays_enabled=self.overlays_enabled,
+            overlays_enabled=self.overlays.enabled,
         )
         return status
-
-    def switch_overlays(self, switch: OverlaySwitch) -> None:
-        """POST /overlays (routes.py): the renderer reads switch.json at its next capture tick."""
-        assert self.config.overlay_dir is not None  # the route answers 404 without overlays
-        write_switch(Path(self.config.overlay_dir), switch)
-        if switch.enabled != self.overlays_enabled:
-            log.info("overlays on: %s", ", ".join(switch.enabled) or "none")
-        self.overlays_enabled = list(switch.enabled)
 
     def _rtmp_refused(self, reason: str) -> None:
         self.m_rtmp_refused.labels(**self._labels, reason=reason).inc()

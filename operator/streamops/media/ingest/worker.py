@@ -44,17 +44,25 @@ from streamops.media.ingest.commands import (
     srt_listen_script,
 )
 from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
-from streamops.media.ingest.overlay_switch import SwitchedOverlays
+from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
-from streamops.media.ingest.routes import ingest_apps
+from streamops.media.ingest.routes import (
+    add_feed_routes,
+    add_playback_routes,
+    add_relay_routes,
+    add_viewers_route,
+    media_prefixes,
+)
 from streamops.media.ingest.rtmp_front import Admission, RtmpFront
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
+from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
-from streamops.media.ingest.worker_http import serve
+from streamops.media.ingest.worker_http import credential_required, public_app, serve, worker_app
 from streamops.media.overlay.reports import overlay_reports
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
@@ -524,8 +532,32 @@ class IngestWorker:
 
     # --- HTTP and the run ----------------------------------------------------------------------------
     def apps(self) -> tuple[web.Application, web.Application]:
-        """The public and the internal HTTP face (routes.py), reading what is on air from this worker."""
-        return ingest_apps(self)
+        """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
+        metrics, viewers, the overlay switch, the backup uplink): two listeners, docs/design/surfaces.md.
+        Each route group gets the parts it serves (routes.py), wired here once."""
+        config, gate = self.config, self.playback
+
+        def ready() -> bool:
+            return self.accepting
+
+        # Every public route goes through the playback gate (signed or public), with CORS for players
+        # on other origins; beside them only the probes (a load balancer's health check).
+        https = https_only(bool(config.publish_over_http), gate.trusted)
+        public = public_app(ready, self.caps.public_middleware, [https])
+        add_webrtc_routes(public, media_prefixes(config), self.webrtc, gate.guard, gate.client)
+        add_playback_routes(public, config, gate, self.served, self.screenshot, self.webrtc.ice_servers)
+        # What the operator and the stream's own workers read and send: nothing here is playback, so
+        # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
+        # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
+        # but the probes, /metrics and the loopback relay asks for the stream's worker credential.
+        guard = credential_required(self.credential, also_open=frozenset({RELAY_FEED_PATH}))
+        internal = worker_app(self.status, ready, self.registry, guard)
+        add_feed_routes(internal, self.served, self.caps)
+        if self.on_air.relays:
+            add_relay_routes(internal, self.on_air, self.loopback_host)
+        add_viewers_route(internal, gate)
+        add_switch_route(internal, config, self.read_key, self.overlays)
+        return public, internal
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""

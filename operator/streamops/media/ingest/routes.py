@@ -17,6 +17,7 @@ import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -39,7 +40,7 @@ from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
-from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.on_air import RELAY_FEED_PATH
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
@@ -82,7 +83,20 @@ def add_feed_routes(app: web.Application, served: ServedMedia, caps: LoadCaps) -
     app.router.add_get(TRANSCODED_FEED_PATH, feed)
 
 
-def add_relay_routes(app: web.Application, on_air: OnAir, loopback_host: str) -> None:
+class BackupUplink(Protocol):
+    """What the relay routes use of on_air.OnAir."""
+
+    @property
+    def uplink(self) -> FeedHub:
+        """The backup's feed as it arrives."""
+        ...
+
+    async def receive_uplink(self, request: web.Request) -> web.StreamResponse:
+        """BACKUP_UPLINK_PATH: the backup's signed uplink, read into `uplink`."""
+        ...
+
+
+def add_relay_routes(app: web.Application, on_air: BackupUplink, loopback_host: str) -> None:
     """On a primary that relays its backup: the backup's uplink (BACKUP_UPLINK_PATH), and its feed as
     it arrives (RELAY_FEED_PATH) for this worker's relay session only, which reads it at
     `loopback_host`."""

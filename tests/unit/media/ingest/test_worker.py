@@ -1,7 +1,7 @@
 """The ingest worker's two HTTP faces (IngestWorker.apps) without FFmpeg: which routes each face
 serves, the internal face's worker credential, and /status reporting what a route changed. Each
-route group on its own: test_load_caps.py, test_overlay_switch.py, test_playback_access.py,
-test_key_bearing.py, webrtc/test_routes.py."""
+route group on its own, from its parts: test_routes.py, test_overlay_switch.py, test_load_caps.py
+(the feed's cap), webrtc/test_routes.py."""
 
 from __future__ import annotations
 

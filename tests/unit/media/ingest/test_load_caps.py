@@ -1,7 +1,8 @@
-"""The ingest's concurrency caps (streamops.media.ingest.load_caps) on the real worker's two faces,
-without FFmpeg: a capped count refuses the next one at once (503 in all, 429 per address, with
-Retry-After, counted), a refused holder frees nothing, and a recorder's feed is served while the
-viewers are at their cap (the faces have caps of their own)."""
+"""The ingest's concurrency caps (streamops.media.ingest.load_caps) without FFmpeg: on the feed
+routes alone, a capped count refuses the next reader at once (429 per source, with Retry-After,
+counted) and a refused reader frees nothing; on the real worker's two faces, a recorder's feed is
+served while the viewers are at their cap (503 in all, 429 per address: the faces have caps of their
+own)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from devtools.media.workers import WORKER_AUTH, credential_file
 from prometheus_client import CollectorRegistry, generate_latest
 from streamops.contract.ingest import FEED_PATH, IngestConfig
+from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.load_caps import Limits, LoadCaps, Slots
-from streamops.media.ingest.routes import ingest_apps
+from streamops.media.ingest.routes import add_feed_routes
+from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.worker import IngestWorker
 from streamops.media.mpegts import SYNC, TS_PACKET
 
@@ -50,29 +53,34 @@ def worker_with(tmp_path: Path, limits: Limits) -> IngestWorker:
     return worker
 
 
-def test_a_capped_feed_reader_count_refuses_the_next_reader_at_once(tmp_path):
-    worker = worker_with(tmp_path, Limits(feed_per_source=2, feed_total=8))
+def test_a_capped_feed_reader_count_refuses_the_next_reader_at_once():
+    caps = LoadCaps(CollectorRegistry(), {"stream": "cam", "role": "primary"}, Limits(feed_per_source=2, feed_total=8))
+    feed = FeedHub()
+    feed.start_session()  # on air, media flowing: /feed answers
+    feed.publish(bytes([SYNC]) + bytes(TS_PACKET - 1))
+    app = web.Application()
+    add_feed_routes(app, ServedMedia(feed, FeedHub()), caps)
 
     async def run() -> None:
-        async with TestClient(TestServer(ingest_apps(worker)[1], host="127.0.0.1", port=0)) as client:
-            readers = [await client.get(FEED_PATH, headers=WORKER_AUTH) for _ in range(2)]
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            readers = [await client.get(FEED_PATH) for _ in range(2)]
             assert [r.status for r in readers] == [200, 200]
-            refused = await client.get(FEED_PATH, headers=WORKER_AUTH)
+            refused = await client.get(FEED_PATH)
             assert refused.status == 429 and refused.headers["Retry-After"] == "1"
-            assert worker.caps.refused == {"feed_source_cap": 1}
-            assert worker.feed.consumers == 2, "the refused reader never joined"
+            assert caps.refused == {"feed_source_cap": 1}
+            assert feed.consumers == 2, "the refused reader never joined"
             readers[0].close()  # a reader leaves: its slot is free again
             await asyncio.sleep(0.1)
-            again = await client.get(FEED_PATH, headers=WORKER_AUTH)
+            again = await client.get(FEED_PATH)
             assert again.status == 200
-            assert worker.caps.feed.held == 2
+            assert caps.feed.held == 2
 
     asyncio.run(run())
 
 
 def test_the_recorder_is_served_while_viewers_are_at_their_cap(tmp_path):
     worker = worker_with(tmp_path, Limits(public_total=2, blocking_total=4, blocking_per_client=2))
-    public, internal = ingest_apps(worker)
+    public, internal = worker.apps()
     release = asyncio.Event()
 
     async def slow(_: web.Request) -> web.Response:  # a viewer's request the loop is busy with

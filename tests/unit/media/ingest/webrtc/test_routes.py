@@ -2,7 +2,7 @@
 signed stream: a valid token) or WHIP's auth (the stream key as bearer); the publish page and an
 unauthenticated OPTIONS /whip get the STUN URIs only. Credentials from an `authSecret` entry are
 derived per session with the TURN REST API scheme coturn implements and end no later than the
-token. The routes are wired as the ingest's routes.py wires them (a real PlaybackGate with keys on
+token. The routes are wired as the ingest worker wires them (worker.apps) (a real PlaybackGate with keys on
 disk, the real IceServersFile), around a runner that stands for the component. Against a real
 coturn: tests/media/test_turn_rest_credentials.py."""
 

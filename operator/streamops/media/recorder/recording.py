@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import resource
@@ -21,23 +20,15 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry
 
-from streamops.api.common import client_fields
 from streamops.api.recording import DiscardedFragment, Video, VideoRendition
 from streamops.contract.recorder import Phase, RecorderConfig, RecorderStatus
 from streamops.contract.worker import STOP_PATH, utc_seconds
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.media.atomic_file import write_atomically
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.fmp4 import readable_length
-from streamops.media.recorder.bucket import Bucket
-from streamops.media.recorder.commands import (
-    input_start,
-    join_command,
-    part_command,
-    probe_codecs,
-    probe_duration,
-    repair_command,
-)
+from streamops.media.recorder.commands import input_start, join_command, part_command, repair_command
 from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
@@ -61,8 +52,11 @@ from streamops.media.recorder.plan import (
     video_title,
 )
 from streamops.media.recorder.renditions import derive_command, derived, hidden, rendition_file
-from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState, write_atomically
-from streamops.media.recorder.upload import Uploader
+from streamops.media.recorder.state import PARTS_DIR, STATE_FILE, PartState, RecorderState, VideoState
+from streamops.media.videos.bucket import Bucket
+from streamops.media.videos.probe import probe_codecs, probe_duration
+from streamops.media.videos.sidecar import write_sidecar
+from streamops.media.videos.upload import Uploader
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
@@ -683,9 +677,7 @@ class Recorder:
                 renditions[0].url, renditions[0].upload = info.url, info.upload  # the video's own file
             for r in renditions[1:]:
                 self.uploader.enqueue_rendition(info, r, Path(r.path or "").name)
-        # The video as /status shows it, and the stream's client fields when set.
-        sidecar = {**info.model_dump(mode="json", by_alias=True), **client_fields(self.config.client)}
-        write_atomically(final.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        write_sidecar(final, info, self.config.client)
         self.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))

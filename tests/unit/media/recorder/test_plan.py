@@ -22,6 +22,11 @@ from streamops.media.recorder.plan import (
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
+    room_to_join,
+    room_to_record,
+    says_no_space,
+    space_short,
+    stored_bytes,
     video_is_full,
     video_name,
     video_title,
@@ -280,12 +285,12 @@ def test_join_and_repair_commands_copy_and_read_local_files_only() -> None:
 # --- status ---
 
 
-def video_info(seconds: float) -> Video:
+def video_info(seconds: float, size: int = 1) -> Video:
     return Video(
         title=video_title("c", T0),
         path="rec/v.mp4",
         duration_seconds=seconds,
-        size_bytes=1,
+        size_bytes=size,
         started_at=T0,
         ended_at=T0,
     )
@@ -345,3 +350,40 @@ def test_state_file_round_trips() -> None:
     again = RecorderState.model_validate_json(state.model_dump_json(by_alias=True))
     assert again == state
     assert '"lastDataAt"' in state.model_dump_json(by_alias=True)
+
+
+# --- disk space ---
+
+
+def test_the_open_video_closes_while_its_join_still_fits() -> None:
+    mib = 1024 * 1024
+    assert not space_short(free_bytes=100 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
+    assert space_short(free_bytes=90 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
+    assert space_short(free_bytes=0, unjoined_bytes=0, min_free_bytes=1)
+
+
+def test_a_new_video_waits_for_room_for_one_as_large_as_the_last() -> None:
+    mib = 1024 * 1024
+    assert room_to_record(free_bytes=8 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
+    assert not room_to_record(free_bytes=7 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
+    # A 24 MiB disk, 4 MiB reserve: the video was closed at 10 MiB of parts and joined: 14 MiB are
+    # free. A new video would be closed at 5 MiB, the next at 2.5 ...: it waits instead.
+    full = {"min_free_bytes": 4 * mib, "last_full_bytes": 10 * mib}
+    assert not room_to_record(14 * mib, unjoined_bytes=0, **full)
+    assert room_to_record(24 * mib, unjoined_bytes=0, **full), "the video was uploaded or deleted"
+    assert not room_to_record(24 * mib, unjoined_bytes=11 * mib, **full)
+    assert room_to_join(free_bytes=12 * mib, parts_bytes=10 * mib) and not room_to_join(10 * mib, 10 * mib)
+
+
+def test_no_space_is_its_own_part_outcome_and_ffmpegs_words_for_it_are_known() -> None:
+    assert part_outcome(5, 100, stop_requested=False, no_space=True) == "no_space"
+    assert part_outcome(5, 100, stop_requested=True, no_space=True) == "stopped"
+    assert says_no_space("[mp4 @ 0x55] Error writing trailer: No space left on device")
+    assert not says_no_space("Connection refused")
+
+
+def test_stored_bytes_count_videos_not_expired_and_parts() -> None:
+    kept = video_info(3, size=100)
+    gone = video_info(3, size=1000)
+    gone.expired_at = T0
+    assert stored_bytes([kept, gone], part_bytes=7) == 107

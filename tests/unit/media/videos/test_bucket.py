@@ -3,7 +3,6 @@ lookup (tests/media/test_recorder_s3.py runs it against the real S3 server)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ from streamops.contract.recorder import UploadTarget
 from streamops.media.videos.bucket import Bucket, StorageFailure, UploadGone
 from streamops.redaction import Redactor
 
-T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
 TARGET = UploadTarget(
     endpoint="https://s3.example.test",
     bucket="recordings",

@@ -8,17 +8,9 @@ from pathlib import Path
 
 from streamops.api.common import ClientFields
 from streamops.api.recording import Video
-from streamops.contract.recorder import UploadTarget
 from streamops.media.videos.sidecar import sidecar, write_sidecar
 
 T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
-TARGET = UploadTarget(
-    endpoint="https://s3.example.test",
-    bucket="recordings",
-    key_prefix="streamops/ns/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd",
-    stream="cam",
-    recording="rec",
-)
 
 
 def test_sidecar_has_the_videos_facts_and_nothing_else() -> None:

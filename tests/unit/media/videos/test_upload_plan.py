@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import email.header
 import hashlib
-from datetime import UTC, datetime
 
 import pytest
-from streamops.contract.recorder import RecorderConfig, UploadTarget
 from streamops.media.videos.upload_plan import (
     MIB,
     PART_BYTES,
@@ -22,16 +20,6 @@ from streamops.media.videos.upload_plan import (
     same_etag,
     storage_problem,
 )
-
-T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
-TARGET = UploadTarget(
-    endpoint="https://s3.example.test",
-    bucket="recordings",
-    key_prefix="streamops/ns/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd",
-    stream="cam",
-    recording="rec",
-)
-
 
 # --- parts and ETags ---
 
@@ -75,20 +63,6 @@ def test_backoff_cap_can_be_set_lower_or_higher() -> None:
     assert [backoff_seconds(n, 3) for n in range(6)] == [0, 1, 2, 3, 3, 3]
     assert backoff_seconds(10_000, 3) == 3
     assert [backoff_seconds(n, 120) for n in range(10)] == [0, 1, 2, 4, 8, 16, 32, 64, 120, 120]
-
-
-def test_the_recorder_config_leaves_the_backoff_cap_unset_by_default() -> None:
-    config = RecorderConfig(
-        feed_url="http://127.0.0.1:1/feed",
-        directory="rec",
-        reconnect_window_seconds=10,
-        max_segment_seconds=14400,
-        min_duration_seconds=10,
-    )
-    assert config.upload_backoff_max_seconds is None
-    assert "uploadBackoffMaxSeconds" not in config.to_json(), "unset: the configuration (Pod hash) stays as it was"
-    with pytest.raises(ValueError):
-        RecorderConfig.model_validate({**config.wire(), "uploadBackoffMaxSeconds": 0.5})
 
 
 # --- what a failure means ---

@@ -6,11 +6,13 @@ control, media <- cli, the command lines (`streamops.api` imports nothing else o
 `streamops.contract` only api, `streamops.kube` only api; neither plane imports the command lines nor
 the other plane, and the libraries both use (egress, storage, redaction) import neither plane; the
 command lines' verbs reach the API through `streamops.kube`, not the operator's runtime, except the
-verbs that run or describe the operator itself: `streamops operator`, `crds`, `rbac`); and no
+verbs that run or describe the operator itself: `streamops operator`, `crds`, `rbac`); no
 `control/<kind>/` folder importing another kind's folder (what kinds share lives in the common
 folders `control/runtime/`, `control/workers/`, `control/storage/` and `control/shared/`, which
-import no kind). Usage: `python -m devtools.import_rules operator/streamops` (or `bench`). Map:
-docs/design/README.md, "Package layout".
+import no kind); and no `media/<worker>/` folder importing another worker's folder (what the
+recorder and the clipper share about videos lives in `media/videos/`, which imports no worker; the
+rest in `media/`'s own modules). Usage: `python -m devtools.import_rules operator/streamops` (or
+`bench`). Map: docs/design/README.md, "Package layout".
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from pathlib import Path
 # The control folders every kind may use, which import no kind: the operator's runtime, worker Pods,
 # video storage, and what else the kinds share.
 COMMON = frozenset({"runtime", "workers", "storage", "shared"})
+# The media folders every worker may use, which import no worker: what the video workers share.
+MEDIA_COMMON = frozenset({"videos"})
+# The worker modules another worker may import, by path under media/: the overlay renderer's files
+# that the ingest writes and reads beside it in the same Pod (which overlays are on, the renderer's
+# reports), kept with the renderer that defines them.
+WORKER_FILES = ("overlay.switch", "overlay.reports")
 
 # The layers, by module path under the package (a prefix names a module and everything below it).
 # What a part may import of the package, when that is all it may import:
@@ -179,11 +187,12 @@ def cycles(imports: Iterable[Import]) -> list[list[str]]:
     return found
 
 
-def _kind_folder(module: str, control: str) -> str | None:
-    """`livestream` for `<pkg>.control.livestream.builders`; None outside a control subfolder."""
-    if not module.startswith(control + "."):
+def _subfolder(module: str, parent: str) -> str | None:
+    """`livestream` for `<pkg>.control.livestream.builders` under `<pkg>.control`; None outside a
+    subfolder of `parent` (its own modules, `<pkg>.media.ffmpeg`, are in none)."""
+    if not module.startswith(parent + "."):
         return None
-    parts = module[len(control) + 1 :].split(".")
+    parts = module[len(parent) + 1 :].split(".")
     return parts[0] if len(parts) > 1 else None
 
 
@@ -192,8 +201,22 @@ def kind_crossings(imports: Iterable[Import], package: str) -> list[Import]:
     control = f"{package}.control"
     crossing: list[Import] = []
     for edge in imports:
-        source, target = _kind_folder(edge.source, control), _kind_folder(edge.target, control)
+        source, target = _subfolder(edge.source, control), _subfolder(edge.target, control)
         if source is not None and target is not None and target not in COMMON and source != target:
+            crossing.append(edge)
+    return crossing
+
+
+def worker_crossings(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports from one `media/<worker>/` folder into another's (WORKER_FILES aside), or from a common
+    media folder into a worker's."""
+    media = f"{package}.media"
+    crossing: list[Import] = []
+    for edge in imports:
+        source, target = _subfolder(edge.source, media), _subfolder(edge.target, media)
+        if source is None or target is None or target in MEDIA_COMMON or source == target:
+            continue
+        if not _under(edge.target.removeprefix(media + "."), WORKER_FILES):
             crossing.append(edge)
     return crossing
 
@@ -228,6 +251,11 @@ def problems(root: Path) -> list[str]:
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: {why}")
     for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
+    for edge in sorted(worker_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: a worker folder imports another worker's folder "
+            "(what they share lives in media/videos/ or media/)"
+        )
     return list(dict.fromkeys(lines))  # `from m import a, b` is one import of m
 
 
@@ -239,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in found:
         print(line, file=sys.stderr)
     if not found:
-        kept = "no import cycle, no bare sibling import, its layers kept and no kind folder importing another"
+        kept = "no import cycle, no bare sibling import, its layers kept and no kind or worker folder importing another"
         print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0
 

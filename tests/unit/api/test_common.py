@@ -45,7 +45,7 @@ from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
 from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
-from streamops.media.recorder.upload_plan import sidecar
+from streamops.media.videos.sidecar import sidecar
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()

@@ -1,6 +1,7 @@
 """`make lint`'s import rules: no import cycle in the operator's package or in bench/, no module
 importing a sibling by its bare name, the operator's layers (api <- contract <- control, media <- cli, the
-command lines; kube on api), no kind folder importing another kind's. Checked on small packages
+command lines; kube on api), no kind folder importing another kind's, no worker folder importing
+another worker's. Checked on small packages
 written here (each rule breaks once), on the real ones, and on a copy of the operator's package with
 a deliberate bad import."""
 
@@ -18,10 +19,12 @@ BENCH_PACKAGE = REPO / "bench"
 
 
 def package(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/."""
+    """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/
+    with its worker folders and the video workers' common one."""
     root = tmp_path / "pkg"
     folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
-    for name in ("", "api", "contract", "kube", "cli", "egress", "control", *folders, "media"):
+    workers = ("media/recorder", "media/clipper", "media/videos", "media/ingest", "media/overlay")
+    for name in ("", "api", "contract", "kube", "cli", "egress", "control", *folders, "media", *workers):
         (root / name).mkdir(parents=True, exist_ok=True)
         (root / name / "__init__.py").write_text("")
     for name, text in files.items():
@@ -39,6 +42,12 @@ CLEAN = {
     "control/handlers.py": "from pkg.control.livestream import builders\nfrom pkg.control.recording import builders\n",
     "media/worker.py": "from pkg.media.session import Session\nfrom pkg.contract.ingest import FEED_PATH\n",
     "media/session.py": "class Session: ...\n",
+    "media/videos/upload.py": "from pkg.media.session import Session\nclass Uploader: ...\n",
+    "media/recorder/recording.py": "from pkg.media.videos import upload\nfrom pkg.media.session import Session\n",
+    "media/clipper/clipper.py": "from pkg.media.videos.upload import Uploader\n",
+    "media/overlay/switch.py": "SWITCH = 'switch.json'\n",
+    "media/overlay/renderer.py": "from pkg.media.overlay.switch import SWITCH\n",
+    "media/ingest/worker.py": "from pkg.media.overlay.switch import SWITCH\n",
     "api/livestream.py": "from pkg.api.common import GROUP\n",
     "api/common.py": "GROUP = 'streaming.streamops.dev'\n",
     "contract/ingest.py": "from pkg.api.common import GROUP\nFEED_PATH = '/feed'\n",
@@ -81,6 +90,28 @@ def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> 
     root = package(tmp_path, {**CLEAN, common: "import pkg.control.recording.reasons\n"})
     module = "pkg." + common.removesuffix(".py").replace("/", ".")
     assert [line.split(" imports ")[0] for line in problems(root)] == [f"{module}:1"]
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("media/clipper/clipper.py", "from pkg.media.recorder.recording import Session\n"),
+        ("media/clipper/clipper.py", "def later():\n    from pkg.media.recorder import recording\n"),
+        ("media/recorder/recording.py", "import pkg.media.clipper.clipper\n"),
+        ("media/videos/sidecar.py", "from pkg.media.recorder.recording import Session\n"),  # common -> worker
+        ("media/ingest/worker.py", "from pkg.media.overlay.renderer import SWITCH\n"),  # not a shared file
+    ],
+)
+def test_a_worker_importing_another_worker_fails(tmp_path: Path, module: str, source: str) -> None:
+    """What the recorder and the clipper share lives in media/videos/ (which imports no worker); the
+    ingest reads only the overlay renderer's files."""
+    root = package(tmp_path, {**CLEAN, module: source})
+    name = "pkg." + module.removesuffix(".py").replace("/", ".")
+    found = problems(root)
+    assert len(found) == 1 and found[0].startswith(f"{name}:"), found
+    assert found[0].endswith(
+        ": a worker folder imports another worker's folder (what they share lives in media/videos/ or media/)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -170,4 +201,21 @@ def test_a_deliberate_bad_import_in_the_operator_package_fails(
     assert main([str(copy)]) == 1
     assert capsys.readouterr().err.splitlines() == [
         "streamops.api.upward:3 imports streamops.control.runtime.settings: api imports only api"
+    ]
+
+
+def test_a_clipper_importing_the_recorder_in_the_operator_package_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real package, copied, with the clipper importing the recorder's state again (as it did
+    before what both use moved to media/videos/): `make lint` fails on it."""
+    copy = tmp_path / "streamops"
+    shutil.copytree(OPERATOR_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "assets", "*.js", "*.lua"))
+    (copy / "media" / "clipper" / "borrowed.py").write_text(
+        '"""A deliberate bad import."""\n\nfrom streamops.media.recorder.state import RecorderState\n'
+    )
+    assert main([str(copy)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "streamops.media.clipper.borrowed:3 imports streamops.media.recorder.state: a worker folder imports another "
+        "worker's folder (what they share lives in media/videos/ or media/)"
     ]

@@ -1,4 +1,4 @@
-"""The recorder's decisions and command lines, without processes (see tests/media/test_recorder.py
+"""The recorder's decisions (recorder/plan.py), without processes (see tests/media/test_recorder.py
 for the real thing)."""
 
 from __future__ import annotations
@@ -6,11 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
-from streamops.api import LiveStreamSpec
-from streamops.api.recording import DiscardedFragment, Video
-from streamops.contract.recorder import RecorderConfig
-from streamops.media.recorder.commands import input_start, join_command, part_command, repair_command
+from streamops.api.recording import Video
 from streamops.media.recorder.plan import (
     PartTimeline,
     after_gap,
@@ -22,76 +18,18 @@ from streamops.media.recorder.plan import (
     part_time_limit,
     reconnect_deadline,
     recorded_seconds,
+    room_to_join,
+    room_to_record,
+    says_no_space,
+    space_short,
+    stored_bytes,
     video_is_full,
     video_name,
     video_title,
 )
-from streamops.media.recorder.recording import Recorder
-from streamops.media.recorder.state import PartState, RecorderState, VideoState
+from streamops.media.recorder.state import PartState, VideoState
 
 T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
-FEED = "http://cam-ingest.streams.svc:8080/feed"
-
-
-SETTINGS = {"reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 10}
-
-
-def config(**overrides: object) -> RecorderConfig:
-    return RecorderConfig.model_validate(
-        {"feedUrl": FEED, "recordingsRoot": "/var/lib/streamops", "directory": "rec", **SETTINGS, **overrides}
-    )
-
-
-# --- configuration ---
-
-
-def test_config_defaults_follow_the_hosted_api() -> None:
-    defaults = LiveStreamSpec.model_validate({"source": {"push": {}}}).recording
-    assert (defaults.reconnect_window_seconds, defaults.max_segment_seconds, defaults.min_duration_seconds) == (
-        10,
-        14400,
-        10,
-    ), "the defaults live in the API (a stream's recording defaults), once"
-    for field in SETTINGS:
-        without = {k: v for k, v in SETTINGS.items() if k != field}
-        with pytest.raises(ValidationError):  # the operator always resolves them: no second default here
-            RecorderConfig.model_validate({"feedUrl": FEED, "directory": "rec", **without})
-    c = config(title="Camera 1")
-    assert (c.http_host, c.http_port, c.recordings_root) == ("0.0.0.0", 8080, "/var/lib/streamops")
-    assert c.title == "Camera 1"
-
-
-@pytest.mark.parametrize("directory", ["/tmp", "../x", "a/../../b", "", "."])
-def test_config_directory_stays_inside_the_recordings_root(directory: str) -> None:
-    with pytest.raises(ValidationError, match="inside the recordings root"):
-        config(directory=directory)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "file:///etc/passwd",
-        "concat:/etc/passwd|/etc/shadow",
-        "rtmp://127.0.0.1/live/feed",
-        "https://example.com/feed",
-        "http://user:secret@127.0.0.1/feed",
-        "http://127.0.0.1/a feed",
-    ],
-)
-def test_config_takes_only_plain_http_feeds(url: str) -> None:
-    with pytest.raises(ValidationError):
-        config(feedUrl=url)
-
-
-def test_config_rejects_unknown_fields_and_nonsense() -> None:
-    with pytest.raises(ValidationError):
-        config(reconnectWindow=10)  # a typo must not silently become the default
-    with pytest.raises(ValidationError):
-        config(reconnectWindowSeconds=-1)
-    with pytest.raises(ValidationError):
-        config(maxSegmentSeconds=0)
-
-
 # --- source gaps ---
 
 
@@ -238,54 +176,15 @@ def test_a_failback_to_a_new_publisher_session_is_never_cut() -> None:
     assert part_outpoints([backup, primary]) == [None, None]
 
 
-def test_input_start_is_read_from_ffmpegs_input_dump() -> None:
-    assert input_start("  Duration: N/A, start: 6.654511, bitrate: N/A") == 6.654511
-    assert input_start("  Duration: 00:00:10.02, start: 1.400000, bitrate: 803 kb/s") == 1.4
-    assert input_start("Input #0, mpegts, from 'http://feed/':") is None
-    assert input_start("  Stream #0:0[0x100]: Video: h264, start: 3.0,") is None
+# --- what was recorded ---
 
 
-# --- command lines ---
-
-
-def test_part_command_copies_the_feed_into_fragmented_mp4() -> None:
-    argv = part_command(FEED, "/rec/.parts/v.001.mp4", 7.5)
-    i = argv.index("-i")
-    inputs, outputs = argv[:i], argv[i + 2 :]
-    assert argv[i + 1] == FEED
-    assert inputs[inputs.index("-protocol_whitelist") + 1] == "http,tcp"
-    assert "-rw_timeout" in inputs  # a frozen feed fails the part instead of hanging it
-    assert int(inputs[inputs.index("-analyzeduration") + 1]) <= 1_000_000  # no 5 s default probing
-    assert outputs[outputs.index("-c") + 1] == "copy"
-    assert outputs[outputs.index("-t") + 1] == "7.500"
-    assert outputs[outputs.index("-movflags") + 1] == "frag_keyframe+empty_moov+default_base_moof"
-    assert outputs[outputs.index("-bsf:a") + 1] == "aac_adtstoasc"
-    assert outputs[-1] == "/rec/.parts/v.001.mp4"
-
-
-def test_join_and_repair_commands_copy_and_read_local_files_only() -> None:
-    join = join_command("/rec/.parts/v.ffconcat", "/rec/.v.joining.mp4")
-    i = join.index("-i")
-    assert join[join.index("-f") + 1] == "concat" and join.index("-f") < i
-    assert join[join.index("-safe") + 1] == "1"
-    assert join[join.index("-protocol_whitelist") + 1] == "file"
-    assert join[join.index("-movflags") + 1] == "+faststart"
-    assert join[join.index("-c") + 1] == "copy"
-
-    repair = repair_command("/rec/.parts/v.001.mp4", "/rec/.parts/v.001.fixed.mp4")
-    assert repair[repair.index("-fflags") + 1] == "+discardcorrupt" and repair.index("-fflags") < repair.index("-i")
-    assert repair[repair.index("-c") + 1] == "copy"
-
-
-# --- status ---
-
-
-def video_info(seconds: float) -> Video:
+def video_info(seconds: float, size: int = 1) -> Video:
     return Video(
         title=video_title("c", T0),
         path="rec/v.mp4",
         duration_seconds=seconds,
-        size_bytes=1,
+        size_bytes=size,
         started_at=T0,
         ended_at=T0,
     )
@@ -297,51 +196,38 @@ def test_recorded_seconds_count_finished_and_open_videos() -> None:
     assert recorded_seconds([], []) == 0
 
 
-def test_status_is_camel_case_with_times_to_the_second() -> None:
-    recorder = Recorder(config())
-    recorder.state = RecorderState(
-        started_at=T0,
-        videos=[video_info(12.5)],
-        discarded=[DiscardedFragment(reason="too short", duration_seconds=4.0, at=T0)],
-    )
-    status = recorder.status().to_json_dict()
-    assert status == {
-        "state": "waiting",
-        "recording": False,
-        "startedAt": "2026-11-22T08:15:03Z",
-        "endedAt": None,
-        "duration": 12.5,
-        "videos": [
-            {
-                "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
-                "path": "rec/v.mp4",
-                "url": None,
-                "upload": None,
-                "expiredAt": None,
-                "durationSeconds": 12.5,
-                "sizeBytes": 1,
-                "startedAt": "2026-11-22T08:15:03Z",
-                "endedAt": "2026-11-22T08:15:03Z",
-                "renditions": [],  # an origin recording's video: one file
-            }
-        ],
-        "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],
-        "lastError": None,
-        "storedBytes": 1,  # the finished video's size_bytes
-        "noSpace": False,
-        "storageProblem": None,
-        "storageError": None,
-    }
-    assert not recorder.ready()
+# --- disk space ---
 
 
-def test_state_file_round_trips() -> None:
-    state = RecorderState(
-        current=VideoState(
-            name="v", started_at=T0, last_data_at=T0, parts=[PartState(file="v.001.mp4", seconds=3, closed=True)]
-        ),
-        videos=[video_info(3)],
-    )
-    again = RecorderState.model_validate_json(state.model_dump_json(by_alias=True))
-    assert again == state
-    assert '"lastDataAt"' in state.model_dump_json(by_alias=True)
+def test_the_open_video_closes_while_its_join_still_fits() -> None:
+    mib = 1024 * 1024
+    assert not space_short(free_bytes=100 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
+    assert space_short(free_bytes=90 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
+    assert space_short(free_bytes=0, unjoined_bytes=0, min_free_bytes=1)
+
+
+def test_a_new_video_waits_for_room_for_one_as_large_as_the_last() -> None:
+    mib = 1024 * 1024
+    assert room_to_record(free_bytes=8 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
+    assert not room_to_record(free_bytes=7 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
+    # A 24 MiB disk, 4 MiB reserve: the video was closed at 10 MiB of parts and joined: 14 MiB are
+    # free. A new video would be closed at 5 MiB, the next at 2.5 ...: it waits instead.
+    full = {"min_free_bytes": 4 * mib, "last_full_bytes": 10 * mib}
+    assert not room_to_record(14 * mib, unjoined_bytes=0, **full)
+    assert room_to_record(24 * mib, unjoined_bytes=0, **full), "the video was uploaded or deleted"
+    assert not room_to_record(24 * mib, unjoined_bytes=11 * mib, **full)
+    assert room_to_join(free_bytes=12 * mib, parts_bytes=10 * mib) and not room_to_join(10 * mib, 10 * mib)
+
+
+def test_no_space_is_its_own_part_outcome_and_ffmpegs_words_for_it_are_known() -> None:
+    assert part_outcome(5, 100, stop_requested=False, no_space=True) == "no_space"
+    assert part_outcome(5, 100, stop_requested=True, no_space=True) == "stopped"
+    assert says_no_space("[mp4 @ 0x55] Error writing trailer: No space left on device")
+    assert not says_no_space("Connection refused")
+
+
+def test_stored_bytes_count_videos_not_expired_and_parts() -> None:
+    kept = video_info(3, size=100)
+    gone = video_info(3, size=1000)
+    gone.expired_at = T0
+    assert stored_bytes([kept, gone], part_bytes=7) == 107

@@ -1,5 +1,5 @@
-"""The upload's decisions (pure): parts, the ETag to expect, backoff, what a failure means, the
-object's title metadata and its JSON sidecar."""
+"""The upload's decisions (pure): parts, the ETag to expect, backoff, what a failure means and the
+object's title metadata."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from streamops.api.common import ClientFields, client_fields
 from streamops.contract.recorder import StorageProblem
-from streamops.contract.worker import iso
 
 MIB = 1024 * 1024
 PART_BYTES = 8 * MIB  # S3 wants ≥ 5 MiB for every part but the last; 8 MiB is what the AWS CLI uses
@@ -115,32 +111,3 @@ def metadata_title(title: str) -> str:
     if title.isascii() and title.isprintable():
         return title
     return f"=?UTF-8?B?{base64.b64encode(title.encode()).decode()}?="
-
-
-def sidecar(
-    *,
-    title: str,
-    stream: str,
-    recording: str,
-    url: str,
-    started_at: datetime,
-    ended_at: datetime,
-    duration_seconds: float,
-    size_bytes: int,
-    codecs: dict[str, Any],
-    client: ClientFields | None = None,
-) -> dict[str, Any]:
-    """The JSON object stored next to a video, for whoever finds the video in the bucket (with the
-    stream's clientUserId / clientEntityData when set: client_fields())."""
-    return {
-        "title": title,
-        "stream": stream,
-        "recording": recording,
-        "url": url,
-        "startedAt": iso(started_at),
-        "endedAt": iso(ended_at),
-        "durationSeconds": duration_seconds,
-        "sizeBytes": size_bytes,
-        "codecs": codecs,
-        **client_fields(client),
-    }

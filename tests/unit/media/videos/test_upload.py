@@ -1,12 +1,9 @@
-"""The recorder's upload without a server: the pure decisions (parts, ETags, backoff, what a failure
-means, metadata, sidecar, disk space) and the Uploader against a fake of our own Bucket adapter
-(tests/media/test_recorder_s3.py runs the real thing against the real S3 server)."""
+"""The Uploader against a fake of our own Bucket adapter (tests/media/test_recorder_s3.py runs the
+real thing against the real S3 server), and the object keys it uploads to."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import email.header
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -14,34 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from streamops.api.recording import Video
-from streamops.contract.recorder import RecorderConfig, UploadTarget, object_key, sidecar_key
-from streamops.media.recorder.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
-from streamops.media.recorder.commands import codecs_of
-from streamops.media.recorder.plan import (
-    part_outcome,
-    room_to_join,
-    room_to_record,
-    says_no_space,
-    space_short,
-    stored_bytes,
-)
-from streamops.media.recorder.state import RecorderState, UploadedPart
-from streamops.media.recorder.upload import Uploader
-from streamops.media.recorder.upload_plan import (
+from streamops.contract.recorder import UploadTarget, object_key, sidecar_key
+from streamops.media.recorder.state import RecorderState
+from streamops.media.videos.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
+from streamops.media.videos.upload import Uploader
+from streamops.media.videos.upload_plan import (
     MIB,
-    PART_BYTES,
-    backoff_seconds,
     expected_etag,
-    is_multipart,
     metadata_title,
-    part_ranges,
-    part_size,
     same_etag,
-    sidecar,
-    storage_problem,
 )
+from streamops.media.videos.upload_state import UploadedPart
 from streamops.redaction import Redactor
 
 T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
@@ -54,223 +35,10 @@ TARGET = UploadTarget(
 )
 
 
-# --- parts and ETags ---
-
-
-def test_parts_are_8_mib_and_larger_only_past_10000_parts() -> None:
-    assert part_size(20 * MIB) == PART_BYTES == 8 * MIB
-    assert part_size(1, preferred=1 * MIB) == 5 * MIB, "S3's minimum for all parts but the last"
-    huge = 200 * 1024 * MIB  # 200 GiB: 8 MiB parts would be 25600 of them
-    size = part_size(huge)
-    assert size % MIB == 0 and size * 10_000 >= huge and (size - MIB) * 10_000 < huge
-
-
-def test_part_ranges_cover_the_file_once() -> None:
-    ranges = part_ranges(20 * MIB + 5, 8 * MIB)
-    assert [(r.number, r.offset, r.length) for r in ranges] == [
-        (1, 0, 8 * MIB),
-        (2, 8 * MIB, 8 * MIB),
-        (3, 16 * MIB, 4 * MIB + 5),
-    ]
-    assert part_ranges(0, 8 * MIB) == []
-    assert is_multipart(8 * MIB + 1, 8 * MIB) and not is_multipart(8 * MIB, 8 * MIB)
-
-
-def test_expected_etag_is_s3s_md5_of_md5s() -> None:
-    parts = [b"a" * 10, b"b" * 10, b"c"]
-    md5s = [hashlib.md5(p).digest() for p in parts]
-    assert expected_etag(md5s, multipart=True) == hashlib.md5(b"".join(md5s)).hexdigest() + "-3"
-    assert expected_etag([hashlib.md5(b"x").digest()], multipart=False) == hashlib.md5(b"x").hexdigest()
-    with pytest.raises(ValueError):
-        expected_etag(md5s, multipart=False)
-    assert same_etag('"ABC-3"', "abc-3") and not same_etag('"abc-2"', "abc-3")
-
-
-def test_backoff_doubles_from_1_to_30_seconds() -> None:
-    assert [backoff_seconds(n) for n in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30]
-    assert backoff_seconds(10_000) == 30
-    assert [backoff_seconds(n, None) for n in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30], "None: the built-in cap"
-
-
-def test_backoff_cap_can_be_set_lower_or_higher() -> None:
-    assert [backoff_seconds(n, 3) for n in range(6)] == [0, 1, 2, 3, 3, 3]
-    assert backoff_seconds(10_000, 3) == 3
-    assert [backoff_seconds(n, 120) for n in range(10)] == [0, 1, 2, 4, 8, 16, 32, 64, 120, 120]
-
-
-def test_the_recorder_config_leaves_the_backoff_cap_unset_by_default() -> None:
-    config = RecorderConfig(
-        feed_url="http://127.0.0.1:1/feed",
-        directory="rec",
-        reconnect_window_seconds=10,
-        max_segment_seconds=14400,
-        min_duration_seconds=10,
-    )
-    assert config.upload_backoff_max_seconds is None
-    assert "uploadBackoffMaxSeconds" not in config.to_json(), "unset: the configuration (Pod hash) stays as it was"
-    with pytest.raises(ValueError):
-        RecorderConfig.model_validate({**config.wire(), "uploadBackoffMaxSeconds": 0.5})
-
-
-# --- what a failure means ---
-
-
-@pytest.mark.parametrize(
-    ("code", "unreachable", "problem"),
-    [
-        (None, True, "StorageUnreachable"),
-        ("InvalidAccessKeyId", False, "StorageAccessDenied"),
-        ("SignatureDoesNotMatch", False, "StorageAccessDenied"),
-        ("AccessDenied", False, "StorageAccessDenied"),
-        ("XAdminUserNotFound", False, "StorageAccessDenied"),  # versitygw: unknown access key
-        ("403", False, "StorageAccessDenied"),
-        ("NoSuchBucket", False, "BucketNotFound"),
-        ("InternalError", False, "UploadFailing"),
-        ("SlowDown", False, "UploadFailing"),
-        ("404", False, "UploadFailing"),  # a HEAD's 404 says nothing about why
-    ],
-)
-def test_failures_are_classified(code: str | None, unreachable: bool, problem: str) -> None:
-    assert storage_problem(code, unreachable) == problem
-
-
-def client_error(code: str, message: str = "", status: int = 400, **extra: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": message, **extra}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        "PutObject",
-    )
-
-
-def raising(error: Exception) -> Any:
-    def call(_: Any) -> Any:
-        raise error
-
-    return call
-
-
-def test_bucket_turns_boto_errors_into_redacted_storage_failures() -> None:
-    access, secret = "SOACCESSKEY123", "very/secret+key"
-    bucket = Bucket(TARGET, access, secret, Redactor([access, secret]))
-    bucket._client = object()  # type: ignore[assignment]  (no call reaches it: each raises first)
-
-    with pytest.raises(StorageFailure) as denied:
-        bucket._call("PutObject", raising(client_error("SignatureDoesNotMatch", f"bad {secret} for {access}", 403)))
-    assert denied.value.problem == "StorageAccessDenied" and denied.value.code == "SignatureDoesNotMatch"
-    assert secret not in denied.value.message and access not in denied.value.message
-    assert denied.value.message.startswith("PutObject s3://recordings: SignatureDoesNotMatch")
-
-    with pytest.raises(StorageFailure) as missing:
-        bucket._call("ListObjectsV2", raising(client_error("NoSuchBucket", "The specified bucket does not exist")))
-    assert missing.value.problem == "BucketNotFound"
-
-    with pytest.raises(StorageFailure) as down:
-        bucket._call("UploadPart", raising(EndpointConnectionError(endpoint_url="https://s3.example.test/x")))
-    assert down.value.problem == "StorageUnreachable" and "s3.example.test" in down.value.message
-    with pytest.raises(StorageFailure) as slow:
-        bucket._call("UploadPart", raising(ReadTimeoutError(endpoint_url="https://s3.example.test/x")))
-    assert slow.value.problem == "StorageUnreachable"
-
-    with pytest.raises(UploadGone):
-        bucket._call("ListParts", raising(client_error("NoSuchUpload", status=404)), gone_ok=True)
-    with pytest.raises(StorageFailure):
-        bucket._call("PutObject", raising(client_error("NoSuchUpload", status=404)))
-
-
-def test_bucket_without_keys_never_asks_boto3_for_credentials() -> None:
-    bucket = Bucket(TARGET, "", "", Redactor())
-    with pytest.raises(StorageFailure) as e:
-        bucket.check()
-    assert e.value.problem == "StorageAccessDenied" and bucket._client is None
-    assert "SOACCESS" not in repr(Bucket(TARGET, "SOACCESSKEY123", "s", Redactor()))
-
-
-# --- metadata, keys and the sidecar ---
-
-
-def test_title_metadata_is_ascii_rfc_2047_when_needed() -> None:
-    assert metadata_title("Stream Record: Camera 1, 2026-11-22 08:15:03 UTC") == (
-        "Stream Record: Camera 1, 2026-11-22 08:15:03 UTC"
-    )
-    title = "Stream Record: Caméra ☀, 2026-11-22 08:15:03 UTC"
-    encoded = metadata_title(title)
-    assert encoded.isascii() and encoded.startswith("=?UTF-8?B?")
-    [(raw, charset)] = email.header.decode_header(encoded)
-    assert isinstance(raw, bytes) and raw.decode(charset or "") == title
-    assert metadata_title("line\nbreak").isascii() and "\n" not in metadata_title("line\nbreak")
-
-
 def test_keys_are_dated_by_the_videos_start_and_the_sidecar_sits_next_to_it() -> None:
     key = object_key(TARGET.key_prefix, T0, "record-20261122T081503Z.mp4")
     assert key == "streamops/ns/cam/2026/11/22/08/15/rec-0123abcd/record-20261122T081503Z.mp4"
     assert sidecar_key(key) == key[: -len(".mp4")] + ".json"
-
-
-def test_sidecar_has_the_videos_facts_and_nothing_else() -> None:
-    doc = sidecar(
-        title="Stream Record: c, 2026-11-22 08:15:03 UTC",
-        stream="cam",
-        recording="rec",
-        url="s3://recordings/k.mp4",
-        started_at=T0,
-        ended_at=T0,
-        duration_seconds=12.5,
-        size_bytes=99,
-        codecs={"video": {"codec": "h264"}},
-    )
-    assert doc["startedAt"] == "2026-11-22T08:15:03Z" and doc["durationSeconds"] == 12.5
-    assert set(doc) == {
-        "title", "stream", "recording", "url", "startedAt", "endedAt", "durationSeconds", "sizeBytes", "codecs"
-    }  # fmt: skip
-
-
-def test_codecs_come_from_the_first_video_and_audio_streams() -> None:
-    streams = [
-        {"codec_type": "video", "codec_name": "h264", "profile": "High", "width": 1280, "height": 720},
-        {"codec_type": "audio", "codec_name": "aac", "sample_rate": "48000"},
-        {"codec_type": "video", "codec_name": "mjpeg", "width": 1, "height": 1},
-    ]
-    assert codecs_of(streams) == {
-        "video": {"codec": "h264", "profile": "High", "width": 1280, "height": 720},
-        "audio": {"codec": "aac", "sampleRate": 48000},
-    }
-    assert codecs_of([]) == {}
-
-
-# --- disk space ---
-
-
-def test_the_open_video_closes_while_its_join_still_fits() -> None:
-    mib = MIB
-    assert not space_short(free_bytes=100 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
-    assert space_short(free_bytes=90 * mib, unjoined_bytes=30 * mib, min_free_bytes=64 * mib)
-    assert space_short(free_bytes=0, unjoined_bytes=0, min_free_bytes=1)
-
-
-def test_a_new_video_waits_for_room_for_one_as_large_as_the_last() -> None:
-    mib = MIB
-    assert room_to_record(free_bytes=8 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
-    assert not room_to_record(free_bytes=7 * mib, unjoined_bytes=0, min_free_bytes=4 * mib, last_full_bytes=0)
-    # A 24 MiB disk, 4 MiB reserve: the video was closed at 10 MiB of parts and joined: 14 MiB are
-    # free. A new video would be closed at 5 MiB, the next at 2.5 ...: it waits instead.
-    full = {"min_free_bytes": 4 * mib, "last_full_bytes": 10 * mib}
-    assert not room_to_record(14 * mib, unjoined_bytes=0, **full)
-    assert room_to_record(24 * mib, unjoined_bytes=0, **full), "the video was uploaded or deleted"
-    assert not room_to_record(24 * mib, unjoined_bytes=11 * mib, **full)
-    assert room_to_join(free_bytes=12 * mib, parts_bytes=10 * mib) and not room_to_join(10 * mib, 10 * mib)
-
-
-def test_no_space_is_its_own_part_outcome_and_ffmpegs_words_for_it_are_known() -> None:
-    assert part_outcome(5, 100, stop_requested=False, no_space=True) == "no_space"
-    assert part_outcome(5, 100, stop_requested=True, no_space=True) == "stopped"
-    assert says_no_space("[mp4 @ 0x55] Error writing trailer: No space left on device")
-    assert not says_no_space("Connection refused")
-
-
-def test_stored_bytes_count_videos_not_expired_and_parts() -> None:
-    kept = video(size=100)
-    gone = video(size=1000)
-    gone.expired_at = T0
-    assert stored_bytes([kept, gone], part_bytes=7) == 107
 
 
 # --- the uploader, against a fake bucket ---
@@ -392,7 +160,7 @@ class Harness:
 
 @pytest.fixture(autouse=True)
 def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    import streamops.media.recorder.upload as upload
+    import streamops.media.videos.upload as upload
 
     monkeypatch.setattr(upload, "backoff_seconds", lambda failures, cap=None: 0.0 if failures <= 0 else 0.01)
 
@@ -524,8 +292,8 @@ def test_failures_are_reported_retried_and_cleared_by_a_success(tmp_path: Path) 
 def test_the_uploader_backs_off_no_longer_than_its_configured_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streamops.media.recorder.upload as upload
-    from streamops.media.recorder import upload_plan
+    import streamops.media.videos.upload as upload
+    from streamops.media.videos import upload_plan
 
     class Unreachable(FakeBucket):
         def __init__(self, failures: int) -> None:
@@ -579,13 +347,6 @@ def test_a_verification_mismatch_keeps_the_local_copy_and_starts_over(tmp_path: 
     asyncio.run(h.run_until(lambda: not h.state.uploads))
     assert bucket.calls.count("start") == 2, "the unverified object is uploaded again from scratch"
     assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
-
-
-def test_content_md5_is_base64_of_the_binary_digest() -> None:
-    from streamops.media.recorder.upload_plan import content_md5
-
-    md5 = hashlib.md5(b"abc").digest()
-    assert base64.b64decode(content_md5(md5)) == md5
 
 
 def test_an_unexpected_error_is_an_upload_failure_retried_not_the_end_of_uploads(tmp_path: Path) -> None:

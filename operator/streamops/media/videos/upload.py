@@ -23,14 +23,14 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
-from streamops.media.recorder.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
-from streamops.media.recorder.commands import probe_codecs
-from streamops.media.recorder.state import RecorderState, UploadedPart, UploadState
-from streamops.media.recorder.upload_plan import (
+from streamops.media.videos.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
+from streamops.media.videos.probe import probe_codecs
+from streamops.media.videos.sidecar import sidecar
+from streamops.media.videos.upload_plan import (
     PartRange,
     backoff_seconds,
     expected_etag,
@@ -38,12 +38,20 @@ from streamops.media.recorder.upload_plan import (
     part_ranges,
     part_size,
     same_etag,
-    sidecar,
 )
+from streamops.media.videos.upload_state import UploadedPart, UploadState
 from streamops.storage.s3_client import s3_url
 from streamops.storage.vod_page import PAGE_TYPE, page_key, render_vod_page
 
 log = logging.getLogger("streamops.recorder")
+
+
+class UploadLedger(Protocol):
+    """Where the uploader finds its work and reports it, as the owner of the videos keeps them (the
+    recorder: its state file; the clipper: its one video)."""
+
+    videos: list[Video]  # each upload's video, marked pending/uploading/uploaded
+    uploads: list[UploadState]  # waiting, oldest first
 
 
 def read_part(path: Path, part: PartRange) -> tuple[bytes, bytes]:
@@ -66,7 +74,7 @@ class Uploader:
         target: UploadTarget,
         out_dir: Path,
         bucket: Bucket,
-        state: Callable[[], RecorderState],
+        state: Callable[[], UploadLedger],
         save: Callable[[], None],
         probe: Callable[[Path], Awaitable[dict[str, Any]]] = probe_codecs,
         backoff_max_seconds: float | None = None,
@@ -75,7 +83,7 @@ class Uploader:
         self.backoff_max_seconds = backoff_max_seconds  # None: upload_plan's 30 s
         self.out_dir = out_dir
         self.bucket = bucket
-        self.state = state  # the recorder's current state (replaced when it is loaded)
+        self.state = state  # the owner's current ledger (the recorder replaces its state when it loads it)
         self.save = save
         self.probe = probe
         self.problem: StorageProblem | None = None
@@ -88,7 +96,7 @@ class Uploader:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
 
-    # -- what the recorder asks --
+    # -- what the owner asks --
 
     def enqueue(self, video: Video, file: str) -> None:
         """A finalised video (in the output directory as `file`) is to be uploaded."""

@@ -1,4 +1,4 @@
-"""The recorder's bucket: the few S3 calls an upload makes, blocking (the uploader runs them in a
+"""A videos bucket: the few S3 calls an upload makes, blocking (the uploader runs them in a
 thread), every failure a `StorageFailure` with its meaning and a message without credentials.
 
 boto3 is imported on the first call, not with this module: its import costs ≈0.4 s, which must
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, StorageProblem, UploadTarget
-from streamops.media.recorder.state import UploadedPart
-from streamops.media.recorder.upload_plan import content_md5, metadata_title, storage_problem
+from streamops.media.videos.upload_plan import content_md5, metadata_title, storage_problem
+from streamops.media.videos.upload_state import UploadedPart
 from streamops.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class ObjectInfo:
 
 
 class Bucket:
-    """One bucket of one S3-compatible endpoint, as the recorder's credentials reach it."""
+    """One bucket of one S3-compatible endpoint, as the worker's credentials reach it."""
 
     def __init__(self, target: UploadTarget, access_key: str, secret_key: str, redact: Redactor) -> None:
         """`redact` must already know the keys (from_environment adds them: the worker's own logs need

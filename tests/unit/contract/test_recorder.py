@@ -1,11 +1,13 @@
-"""The recorder's configuration (contract/recorder.py): defaults, the directory, the feed, what it refuses."""
+"""The recorder's contract (contract/recorder.py): its configuration's defaults, the directory, the
+feed, what it refuses; a video's sidecar key."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 from streamops.api import LiveStreamSpec
-from streamops.contract.recorder import RecorderConfig
+from streamops.contract.recorder import RecorderConfig, sidecar_key
+from streamops.redaction import Redactor
 
 FEED = "http://cam-ingest.streams.svc:8080/feed"
 
@@ -78,3 +80,9 @@ def test_the_recorder_config_leaves_the_backoff_cap_unset_by_default() -> None:
     assert "uploadBackoffMaxSeconds" not in config.to_json(), "unset: the configuration (Pod hash) stays as it was"
     with pytest.raises(ValueError):
         RecorderConfig.model_validate({**config.wire(), "uploadBackoffMaxSeconds": 0.5})
+
+
+def test_sidecar_key_and_redaction():
+    assert sidecar_key("a/b/record-1.mp4") == "a/b/record-1.json"
+    # (retention's errors go through the workers' Redactor)
+    assert Redactor(["AKID", "SECRET", ""])("bad key AKID and SECRET") == "bad key *** and ***"

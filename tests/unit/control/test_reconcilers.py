@@ -2,7 +2,7 @@
 (devtools.fake_kube.FakeKubeApi): which calls they make, in which state the objects end up, that
 a second pass with nothing changed writes nothing, and their error paths. Pods, Services and
 LiveStreams are read through the operator's own index functions, as in production; what the
-builders put into each manifest is workers/test_worker_pod.py's and livestream/test_builders.py's business."""
+specs put into each manifest is workers/test_worker_pod.py's and the kinds' specs/test_*.py's business."""
 
 from __future__ import annotations
 

@@ -1,15 +1,18 @@
 """BrowserPlayable: whether the stream's HLS plays in common browsers, from what the encoder sends
-(the ingest's codec, profile, pixel format and bit depth), with a Warning when it will not."""
+(the ingest's codec, profile, pixel format and bit depth), with a Warning when it will not; and
+WebRtcPlayable, from what the ingest's WebRTC component says of its WHEP feed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pytest
 from devtools.catalog import stored_livestream
-from streamops.contract.ingest import IngestStatus
+from streamops.contract.ingest import IngestStatus, WebRtcStatus
 from streamops.control.livestream import playability as p
+from streamops.control.livestream.playability import webrtc_playability
 from streamops.control.livestream.status import (
     IngestObservation,
     PodObservation,
@@ -177,3 +180,27 @@ def test_a_restarted_operator_does_not_warn_again():
 def test_a_bit_depth_outside_the_api_bounds_is_left_out_not_a_failed_status():
     status = livestream_status(stream(), observed(source("h264", "High", "yuv420p", 99)), T0)
     assert status.bit_depth is None and status.video_profile == "High"
+
+
+# --- WebRtcPlayable ----------------------------------------------------------------------------------
+
+
+def test_webrtc_playable_follows_the_components_word():
+    def live(**webrtc: Any) -> IngestStatus:
+        return IngestStatus(live=True, webrtc=WebRtcStatus(running=True, **webrtc))
+
+    cases = [
+        (None, "Unknown", "NoMedia"),
+        (IngestStatus(live=True), "Unknown", "NotReported"),
+        (IngestStatus(live=True, webrtc=WebRtcStatus(running=False)), "False", "ComponentUnavailable"),
+        (live(whep_live=True), "True", "Served"),
+        (live(whep_live=True, whep_transcoded=True), "True", "BFramesTranscoded"),
+        (live(whep_problem="the source has B-frames"), "False", "BFramesRefused"),
+        (live(), "Unknown", "Waiting"),
+    ]
+    for telemetry, status_, reason in cases:
+        condition = webrtc_playability(telemetry)
+        assert (condition.status, condition.reason) == (status_, reason), telemetry
+    status = livestream_status(stream(), observed(live(whep_live=True)), T0)
+    playable = status.condition("WebRtcPlayable")
+    assert playable is not None and playable.status == "True"

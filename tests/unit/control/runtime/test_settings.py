@@ -1,16 +1,21 @@
-"""The operator's viewer window (OperatorSettings.viewer_window_seconds, chart
-playback.viewerWindowSeconds) reaches the ingests and the edges; the default changes neither."""
+"""The operator's settings (settings.py): the viewer window (OperatorSettings.viewer_window_seconds,
+chart playback.viewerWindowSeconds) reaches the ingests and the edges, the default changes neither;
+the chart's S3 for recordings is read as JSON."""
 
 from __future__ import annotations
 
 import json
 
 from devtools.catalog import stored_livestream
+from streamops.api.recording import S3Storage
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
 from streamops.control.livestream.edge import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.runtime.settings import OperatorSettings
+
+CHART_S3 = {"endpoint": "http://minio.storage:9000", "bucket": "chart-bucket", "credentialsSecret": "chart-creds"}
+WITH_CHART_S3 = OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": json.dumps(CHART_S3)})
 
 
 def ingest_config(settings: OperatorSettings, **spec: object) -> IngestConfig:
@@ -41,3 +46,9 @@ def test_the_default_window_leaves_ingests_and_edges_as_they_were() -> None:
     assert ENV_VIEWER_WINDOW_SECONDS not in edge_env(settings)
     signed = ingest_config(settings, playback={"access": "signed"})
     assert signed.playback is not None and signed.playback.viewer_window_seconds is None
+
+
+def test_chart_s3_setting_is_json_and_empty_means_none():
+    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": "{}"}).recordings_s3 is None
+    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": ""}).recordings_s3 is None
+    assert WITH_CHART_S3.recordings_s3 == S3Storage.model_validate(CHART_S3)

@@ -1,28 +1,29 @@
-"""Ingest children builders: ownership, labels, ports, key handling, when a Pod must roll."""
+"""The ingest Pod (specs/pod.py): ownership, labels, restrictions, ports, how the stream key reaches
+it, which role runs WebRTC, and when a change must roll it."""
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from functools import partial
+from typing import Any
 
 from devtools.catalog import pull, stored_livestream
-from streamops.api import LiveStream
-from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
-from streamops.control.livestream.specs.features import ingest_roles
+from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.secret import stream_key_ref, stream_key_secret
-from streamops.control.livestream.specs.service import ingest_service
-from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls
+from streamops.control.livestream.specs.urls import ingest_endpoints
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
-from streamops.kube.naming import SPEC_HASH_ANNOTATION, child_name, label_value
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()
 
 
 stream = partial(stored_livestream, uid="uid-1", generation=1)
+
+
+def config(pod: dict[str, Any]) -> IngestConfig:
+    return IngestConfig.model_validate_json(pod["spec"]["containers"][0]["env"][0]["value"])
 
 
 def test_pod_is_owned_labelled_and_restricted():
@@ -84,16 +85,6 @@ def test_pull_stream_has_no_key_and_no_push_ports():
     assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
 
 
-def test_service_selects_its_pod_only():
-    primary = ingest_service(stream(source={"push": {"backup": True}}), "primary", SETTINGS)
-    backup = ingest_service(stream(source={"push": {"backup": True}}), "backup", SETTINGS)
-    pod = ingest_pod(stream(source={"push": {"backup": True}}), "backup", SETTINGS)
-    assert backup["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
-    assert not primary["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
-    assert [p["port"] for p in primary["spec"]["ports"]] == [8080, 1935, 9998, 8189, 8190]
-    assert [p["port"] for p in backup["spec"]["ports"]] == [8080, 1935, 9998]
-
-
 def test_only_relevant_changes_roll_the_pod():
     def digest(**spec):
         return ingest_pod(stream(**spec), "primary", SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
@@ -109,32 +100,39 @@ def test_only_relevant_changes_roll_the_pod():
     assert digest(hls={"latencyMode": None}, dash=False) == base
 
 
-def test_endpoints_and_playback_carry_no_key():
-    s = stream(source={"push": {"backup": True}})
-    assert ingest_roles(s) == ["primary", "backup"]
-    reaches = {role: in_cluster(s, role) for role in ingest_roles(s)}
-    endpoints = ingest_endpoints(s, reaches)
-    assert endpoints.push_url == "rtmp://cam-ingest.media.svc:1935/live"
-    assert endpoints.backup_push_url_srt == "srt://cam-ingest-backup.media.svc:9998"
-    assert endpoints.stream_key_secret == "cam-stream-key"
-    assert endpoints.exposure == "ClusterIP"
-    playback = playback_urls(s, playback_base(None, reaches["primary"]))
-    assert playback.hls_cmaf_url == "http://cam-ingest.media.svc:8080/hls/cmaf/index.m3u8"
-    assert playback.player_url == "http://cam-ingest.media.svc:8080/player"
-    dash = stream(dash=True)
-    assert playback_urls(dash, playback_base(None, in_cluster(dash, "primary"))).dash_url == (
-        "http://cam-ingest.media.svc:8080/dash/manifest.mpd"
-    )
+# --- which ingest runs WebRTC -----------------------------------------------------------------------
 
 
-def in_cluster(s: LiveStream, role) -> Reach:
-    return ingest_reach(None, ReachInputs(in_cluster_host(s, role), POD_NETWORK_PORTS))
+def test_whep_is_on_by_default_for_every_source_and_the_primary_only():
+    for source in ({"push": {"protocols": ["rtmp"], "backup": True}}, {"pull": {"urls": ["rtmp://o.example/l/a"]}}):
+        s = stream(source=source)
+        primary = config(ingest_pod(s, "primary", SETTINGS))
+        assert primary.webrtc is not None and primary.webrtc.whep and primary.webrtc.ice_tcp
+        assert (primary.ports.webrtc_udp, primary.ports.webrtc_tcp) == (8189, 8190)
+        env = ingest_pod(s, "primary", SETTINGS)["spec"]["containers"][0]["env"]
+        assert {"name": "STREAMOPS_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in env
+    backup = config(ingest_pod(stream(source={"push": {"protocols": ["rtmp"], "backup": True}}), "backup", SETTINGS))
+    assert backup.webrtc is None and backup.ports.webrtc_udp is None
 
 
-def test_child_names_are_valid_service_names():
-    dns1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-    for owner in ["cam", "9news", "a" * 80, "x.y.z", "long-" * 40]:
-        name = child_name(owner, "ingest-backup")
-        assert dns1035.match(name) and len(name) <= 63, name
-    assert child_name("a" * 80, "ingest") != child_name("a" * 81, "ingest")
-    assert len(label_value("b" * 200)) <= 63
+def test_the_operator_default_and_the_streams_choice():
+    off = OperatorSettings(webrtc_playback=False)
+    assert config(ingest_pod(stream(), "primary", off)).webrtc is None
+    pod = ingest_pod(stream(), "primary", off)
+    assert "STREAMOPS_POD_IP" not in json.dumps(pod), "no WebRTC: the Pod is what it was before WebRTC existed"
+    assert config(ingest_pod(stream(playback={"webrtc": {"enabled": True}}), "primary", off)).webrtc is not None
+    assert config(ingest_pod(stream(playback={"webrtc": {"enabled": False}}), "primary", SETTINGS)).webrtc is None
+    # WHIP needs the component whatever WHEP is: it runs without WHEP's feed.
+    whip = config(ingest_pod(stream(source={"push": {"protocols": ["whip"]}}), "primary", off))
+    assert whip.webrtc is not None and not whip.webrtc.whep
+
+
+def test_b_frames_policy_and_ice_tcp_reach_the_worker():
+    s = stream(playback={"webrtc": {"bFrames": "refuse"}}, ingest={"webrtc": {"iceTcp": False}})
+    pod = ingest_pod(s, "primary", SETTINGS)
+    webrtc = config(pod).webrtc
+    assert webrtc is not None and webrtc.b_frames == "refuse" and not webrtc.ice_tcp
+    assert config(pod).ports.webrtc_tcp is None
+    assert [p["name"] for p in pod["spec"]["containers"][0]["ports"] if p["name"].startswith("webrtc")] == [
+        "webrtc-udp"
+    ]

@@ -335,13 +335,15 @@ def test_renditions_keep_their_size_when_the_publisher_lowers_its_resolution(
     ]
     # A screenshot every second: it is how the test knows the ingest saw the source go down, and
     # with the default 10 s the one shot after the switch could fall after the 8 s file ended
-    # (CI, 2026-11-27: the last shot was still the 720p part's).
+    # (CI, 2026-11-27: the last shot was still the 720p part's). The silence watch at 30 s, not the
+    # file's 2: it judges the publisher by FFmpeg's output, and a loaded machine's transcode ran at
+    # 0.57x, sent no feed for 2 s and the session was ended mid-file (CI, 2026-11-27, twice).
     ingest = running(
         ingest_factory(
             webrtc={"whep": False},
             transcoding={"renditions": ladder},
             screenshots={"enabled": True, "intervalSeconds": 1},
-            **WHIP_STREAM,
+            **{**WHIP_STREAM, "publisherTimeoutSeconds": 30},
         )
     )
     media = resolution_switch(tmp_path)

@@ -22,6 +22,8 @@ def test_summary_shows_each_workers_idle_tail_and_the_longest_scope_first():
         "160.00 finish gw1 tests/media/test_b.py::t",
         "400.00 finish gw0 tests/multinode/test_a.py::t",
         "500.00 start gw1 tests/media/test_c.py::t",  # never finished: not counted
+        "100.00 start main tests/media/test_b.py::t",  # the controller's relay of gw1's
+        "160.00 finish main tests/media/test_b.py::t",
     ]
     text = summary(lines, scope_name).splitlines()
     assert text[0] == "wall 5.0 min, 2 tests, 6.0 min of tests"

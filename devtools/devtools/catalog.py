@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import copy
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import yaml
 from streamops.api import API_VERSION, Clip, LiveStream, Recording, Restream
 from streamops.api.common import KubeModel
+from streamops.api.recording import Video
 
 from devtools.versions import REPO
 
@@ -163,6 +165,11 @@ def recording_with_videos(videos: list[dict[str, Any]], storage: dict[str, Any] 
 def stored_recording_with_videos(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
     """`recording_with_videos` as the model the download link and the VOD page read."""
     return Recording.model_validate(recording_with_videos(videos, storage))
+
+
+def recorded_video(seconds: float, size: int = 1, *, at: datetime, title: str) -> Video:
+    """A finished video as a recorder reports it (status.videos[]): `seconds` long, `size` bytes."""
+    return Video(title=title, path="rec/v.mp4", duration_seconds=seconds, size_bytes=size, started_at=at, ended_at=at)
 
 
 def secret_data(**values: str) -> dict[str, Any]:

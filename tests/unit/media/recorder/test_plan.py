@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from devtools.catalog import recorded_video
 from streamops.api.recording import Video
 from streamops.media.recorder.plan import (
     PartTimeline,
@@ -180,14 +181,7 @@ def test_a_failback_to_a_new_publisher_session_is_never_cut() -> None:
 
 
 def video_info(seconds: float, size: int = 1) -> Video:
-    return Video(
-        title=video_title("c", T0),
-        path="rec/v.mp4",
-        duration_seconds=seconds,
-        size_bytes=size,
-        started_at=T0,
-        ended_at=T0,
-    )
+    return recorded_video(seconds, size, at=T0, title=video_title("c", T0))
 
 
 def test_recorded_seconds_count_finished_and_open_videos() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from devtools.catalog import recorded_video
 from streamops.api.recording import DiscardedFragment, Video
 from streamops.contract.recorder import RecorderConfig
 from streamops.media.recorder.plan import video_title
@@ -24,14 +25,7 @@ def config(**overrides: object) -> RecorderConfig:
 
 
 def video_info(seconds: float, size: int = 1) -> Video:
-    return Video(
-        title=video_title("c", T0),
-        path="rec/v.mp4",
-        duration_seconds=seconds,
-        size_bytes=size,
-        started_at=T0,
-        ended_at=T0,
-    )
+    return recorded_video(seconds, size, at=T0, title=video_title("c", T0))
 
 
 def test_status_is_camel_case_with_times_to_the_second() -> None:

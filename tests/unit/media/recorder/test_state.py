@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from devtools.catalog import recorded_video
 from streamops.api.recording import Video
 from streamops.media.recorder.plan import video_title
 from streamops.media.recorder.state import PartState, RecorderState, VideoState
@@ -12,14 +13,7 @@ T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
 
 
 def video_info(seconds: float, size: int = 1) -> Video:
-    return Video(
-        title=video_title("c", T0),
-        path="rec/v.mp4",
-        duration_seconds=seconds,
-        size_bytes=size,
-        started_at=T0,
-        ended_at=T0,
-    )
+    return recorded_video(seconds, size, at=T0, title=video_title("c", T0))
 
 
 def test_state_file_round_trips() -> None:

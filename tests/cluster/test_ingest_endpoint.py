@@ -159,11 +159,14 @@ def test_the_slices_carry_the_services_labels_so_the_watch_selects_them_server_s
     controller copies the Service's labels onto its slices, so `app.kubernetes.io/managed-by=streamops`
     selects them on the API server."""
     cluster.apply(namespace, livestream("cam"))
-    slices = eventually(
-        lambda: cluster.list("endpointslices", namespace, "app.kubernetes.io/managed-by=streamops"),
-        what="slices selected by the managed-by label",
-    )
-    services = {s["metadata"]["labels"]["kubernetes.io/service-name"] for s in slices}
-    assert services == {"cam-ingest", "cam-ingest-internal"}
+    wanted = {"cam-ingest", "cam-ingest-internal"}
+
+    def selected() -> list[dict[str, Any]] | None:
+        # Both Services' slices: the controller makes them moments apart (CI, 2026-11-27: the first
+        # list held only the public one's).
+        found = cluster.list("endpointslices", namespace, "app.kubernetes.io/managed-by=streamops")
+        return found if {s["metadata"]["labels"]["kubernetes.io/service-name"] for s in found} == wanted else None
+
+    slices = eventually(selected, what="both Services' slices selected by the managed-by label")
     public = next(s for s in slices if s["metadata"]["labels"]["kubernetes.io/service-name"] == "cam-ingest")
     assert public["metadata"]["labels"]["app.kubernetes.io/component"] == "ingest"

@@ -47,7 +47,7 @@ PORT = 9090
 # Side by side: a volume mounted inside a read-only ConfigMap volume has no mount point to be made.
 CONFIG_DIR = "/etc/prometheus/config"
 RULES_DIR = "/etc/prometheus/rules"
-DATA_DIR = "/data"  # the TSDB, in an emptyDir (/prometheus is the binary)
+DATA_DIR = "/data"  # the TSDB, in an emptyDir
 MONITORING_KINDS = ("servicemonitors", "podmonitors", "prometheusrules")
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "streamops-local-cluster"}
 # What Prometheus' kubernetes_sd (role endpoints and pod) lists and watches.

@@ -130,6 +130,19 @@ def test_prometheus_scrapes_what_the_monitors_select_and_alerts_on_a_stopped_enc
     publishers: list[Publisher],
     tmp_path: Path,
 ) -> None:
+    scrapes_and_alerts(cluster, release, prometheus, namespace, publishers, tmp_path)
+
+
+def scrapes_and_alerts(
+    cluster: LocalCluster,
+    release: Release,
+    prometheus: ClusterPrometheus,
+    namespace: str,
+    publishers: list[Publisher],
+    tmp_path: Path,
+) -> None:
+    """The test's body, for any Prometheus configured from the chart's monitoring objects: this
+    module's translation, or the Prometheus Operator's (tests/multinode/test_prometheus_operator.py)."""
     ns = namespace
     cluster.recordings_volume(ns, "node-1")
     stream = start_stream(cluster, ns)

@@ -1,0 +1,158 @@
+"""The edge's HorizontalPodAutoscaler, real (issue 38): on the 2-node cluster with metrics-server
+(devtools.cluster.metrics_server), a viewer load through Traefik and the edge makes the HPA scale the edge
+out, and the edge scales back in after the load; a steady audience watching all along (components/hlsload)
+loses no more than one segment while Pods come and go. The edge's replicas over time are written to
+STREAMOPS_EDGE_REPLICAS (a JSON file) when set, for bench/results (bench-playback's cluster row).
+
+The chart's edge values are lowered for a 2-core machine (a 50m CPU request, 25 % target, at most 4
+replicas): the same HPA, reached with a load this machine can make beside the cluster it runs.
+The controller-manager here syncs HPAs every 5 s and stabilises scale-in over 60 s instead of 5 min
+(devtools.cluster.controlplane, _node_lifecycle_flags).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.metrics_server import MetricsServer
+from devtools.cluster.release import Release
+from devtools.media.peers import Publisher
+from devtools.waits import eventually
+from streamops.contract.edge import EDGE_NAME
+
+from tests.multinode.test_playback_plane import (
+    SEGMENT_SECONDS,
+    edge_ready,
+    hlsload_on_lan,
+    lan_request,
+    live_stream_with_edge,
+    load_result,
+)
+
+pytestmark = pytest.mark.timeout(900)
+
+MIN_REPLICAS = 2  # the chart's edge.replicas
+MAX_REPLICAS = 4
+EDGE_VALUES = {
+    "edge": {
+        "maxReplicas": MAX_REPLICAS,
+        "targetCPUUtilizationPercentage": 25,
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+    }
+}
+# The load that scales out (hlsload's LL-HLS viewers: bench/results/playback.md has the edge at ≈1 ms
+# of CPU per viewer-second), and the audience that watches through the scale-out and the scale-in.
+LOAD_VIEWERS = 150
+LOAD_SECONDS = 150
+AUDIENCE_VIEWERS = 10
+AUDIENCE_SECONDS = 420  # the load, then a scale-in: 60 s of stabilisation after the CPU falls, and margin
+SCALE_IN_TIMEOUT = 240
+
+
+class ReplicaLog:
+    """The edge Deployment's replicas (spec, ready) every 2 s in a thread, with the time since start."""
+
+    def __init__(self, cluster: LocalCluster, namespace: str) -> None:
+        self.cluster, self.namespace = cluster, namespace
+        self.samples: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._began = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ReplicaLog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with_status = self.cluster.get("deployments", self.namespace, EDGE_NAME) or {}
+            hpa = self.cluster.get("horizontalpodautoscalers", self.namespace, EDGE_NAME) or {}
+            self.samples.append({
+                "t": round(time.monotonic() - self._began, 1),
+                "replicas": (with_status.get("spec") or {}).get("replicas"),
+                "ready": (with_status.get("status") or {}).get("readyReplicas", 0),
+                "cpu_percent": ((hpa.get("status") or {}).get("currentMetrics") or [{}])[0]
+                .get("resource", {}).get("current", {}).get("averageUtilization"),
+            })  # fmt: skip
+            self._stop.wait(2)
+
+    @property
+    def most(self) -> int:
+        return max((s["replicas"] or 0 for s in self.samples), default=0)
+
+    @property
+    def last(self) -> int:
+        return int(self.samples[-1]["replicas"] or 0) if self.samples else 0
+
+
+def no_viewer_lost_a_segment(result: dict[str, Any], who: str) -> None:
+    assert result["viewers_gap_over_threshold"] == 0, (who, result["max_gap_ms"])
+    assert result["max_gap_ms"]["max"] <= SEGMENT_SECONDS * 1000, (who, result["max_gap_ms"])
+    delivery = result["delivery"]
+    assert delivery["received"] >= 0.95 * delivery["expected"], (who, delivery)
+
+
+def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
+    cluster: LocalCluster,
+    release: Release,
+    metrics_server: MetricsServer,
+    namespace: str,
+    publishers: list[Publisher],
+    tmp_path: Path,
+) -> None:
+    ns = namespace
+    release.upgrade(EDGE_VALUES)
+    try:
+        live_stream_with_edge(cluster, ns, publishers, ingress={"className": "traefik"})
+        hpa = cluster.get("horizontalpodautoscalers", ns, EDGE_NAME)
+        assert hpa and hpa["spec"]["maxReplicas"] == MAX_REPLICAS, hpa
+        url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
+        eventually(lambda: lan_request(url, cluster)[0] == 200, timeout=60, what="the playlist through the edge")
+        # The HPA reads the edge's CPU from metrics-server before anything is asked of it.
+        eventually(
+            lambda: EDGE_NAME in {p.rsplit("-", 2)[0] for p in metrics_server.pod_metrics(ns)},
+            timeout=90, interval=2, what="the edge Pods' metrics",
+        )  # fmt: skip
+
+        gap = ("-gap-threshold", f"{SEGMENT_SECONDS}s")
+        audience_args = (*gap, "-run", "audience")
+        with (
+            ReplicaLog(cluster, ns) as replicas,
+            hlsload_on_lan(cluster, url, AUDIENCE_SECONDS, *audience_args, viewers=AUDIENCE_VIEWERS) as audience,
+        ):
+            time.sleep(10)
+            loaded = time.monotonic()
+            with hlsload_on_lan(cluster, url, LOAD_SECONDS, *gap, "-run", "load", viewers=LOAD_VIEWERS) as load:
+                eventually(lambda: replicas.most > MIN_REPLICAS, timeout=LOAD_SECONDS, interval=2,
+                           what="the HPA scaling the edge out")  # fmt: skip
+                scaled_out = time.monotonic() - loaded
+                load_stats = load_result(load, timeout=LOAD_SECONDS + 120)
+            unloaded = time.monotonic()
+            eventually(lambda: replicas.last == MIN_REPLICAS, timeout=SCALE_IN_TIMEOUT, interval=2,
+                       what="the HPA scaling the edge back in")  # fmt: skip
+            scaled_in = time.monotonic() - unloaded
+            audience_stats = load_result(audience, timeout=AUDIENCE_SECONDS + 120)
+        (tmp_path / "replicas.json").write_text(json.dumps(replicas.samples, indent=1))
+        if out := os.environ.get("STREAMOPS_EDGE_REPLICAS"):
+            Path(out).write_text(json.dumps(replicas.samples, indent=1) + "\n")
+        print(
+            f"\nload of {LOAD_VIEWERS} viewers -> edge scaled out in {scaled_out:.0f}s (at most {replicas.most} "
+            f"replicas); load gone -> back to {MIN_REPLICAS} in {scaled_in:.0f}s; audience's longest gap "
+            f"{audience_stats['max_gap_ms']['max']} ms"
+        )
+        no_viewer_lost_a_segment(load_stats, "the load's viewers")
+        no_viewer_lost_a_segment(audience_stats, "the audience, through scale-out and scale-in")
+        edge_ready(cluster, ns, MIN_REPLICAS)
+    finally:
+        release.upgrade()

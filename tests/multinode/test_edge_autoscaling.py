@@ -50,10 +50,10 @@ EDGE_VALUES = {
 # The load that scales out (hlsload's LL-HLS viewers: bench/results/playback.md has the edge at ≈1 ms
 # of CPU per viewer-second), and the audience that watches through the scale-out and the scale-in.
 LOAD_VIEWERS = 150
-LOAD_SECONDS = 150
+LOAD_SECONDS = 100  # a scale-out is a metrics-server scrape (15 s), an HPA sync (5 s) and a Pod start away
 AUDIENCE_VIEWERS = 10
-AUDIENCE_SECONDS = 420  # the load, then a scale-in: 60 s of stabilisation after the CPU falls, and margin
-SCALE_IN_TIMEOUT = 240
+AUDIENCE_SECONDS = 330  # the load, then a scale-in: 60 s of stabilisation after the CPU falls, and margin
+SCALE_IN_TIMEOUT = 200
 
 
 class ReplicaLog:

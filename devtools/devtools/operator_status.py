@@ -29,7 +29,12 @@ def live_stream_status(
     status: dict[str, Any] = {
         "observedGeneration": 1,
         "conditions": [
-            _condition("Ready", "True", "IngestRunning", f"ingest Pod {name}-ingest accepts publishers"),
+            _condition(
+                "Ready",
+                "True",
+                "IngestRunning",
+                f"ingest Pod {name}-ingest accepts publishers; Service {name}-ingest has a ready endpoint for it",
+            ),
             _condition("Live", "True", "MediaFlowing", "the primary ingest receives media")
             if live
             else _condition("Live", "False", "NoMedia", "no media is arriving"),

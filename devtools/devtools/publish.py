@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from devtools.versions import REPO, VersionsError, crane_bin, helm_bin
+from devtools.versions import REPO, VersionsError, built, crane_bin, helm_bin
 
 CHART = REPO / "charts" / "streamops"
 DIST = REPO / "dist"
@@ -260,10 +260,7 @@ def load_images() -> list[BuiltImage]:
 
 
 def _crane() -> Path:
-    binary = crane_bin()
-    if not os.access(binary, os.X_OK):
-        subprocess.run(["bash", str(REPO / "hack" / "build-crane.sh")], check=True)
-    return binary
+    return built(crane_bin(), "build-crane.sh")
 
 
 def crane(*args: str, target: Target | None = None, timeout: float = 1800) -> str:
@@ -296,10 +293,11 @@ def push_images(target: Target, images: Sequence[BuiltImage], log: Callable[[str
 
 
 def helm(*args: str, target: Target | None = None, timeout: float = 300) -> str:
-    binary = helm_bin()
-    if not os.access(binary, os.X_OK):
-        subprocess.run(["bash", str(REPO / "hack" / "build-helm.sh")], check=True)
-    argv = [str(binary), *args, *(["--plain-http"] if target is not None and target.plain_http else [])]
+    argv = [
+        str(built(helm_bin(), "build-helm.sh")),
+        *args,
+        *(["--plain-http"] if target is not None and target.plain_http else []),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
         raise PublishError(f"helm {args[0]} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")

@@ -22,7 +22,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,17 +30,14 @@ from typing import Any, Self
 from devtools.http_client import http_get
 from devtools.media.peers import _Peer
 from devtools.ports import LOOPBACK, free_port
-from devtools.versions import REPO, registry_bin
+from devtools.versions import built, registry_bin
 from devtools.waits import wait_for
 
 
 def registry_binary() -> Path:
     """The pinned Distribution registry, built by hack/build-registry.sh on first use (≈2.5 min cold;
     the script locks, so parallel sessions build it once)."""
-    binary = registry_bin()
-    if not binary.exists():
-        subprocess.run(["bash", str(REPO / "hack" / "build-registry.sh")], check=True)
-    return binary
+    return built(registry_bin(), "build-registry.sh")
 
 
 class Registry(_Peer):

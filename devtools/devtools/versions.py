@@ -174,6 +174,14 @@ def hlsload_bin() -> Path:
     return component_bin("hlsload")
 
 
+def built(binary: Path, script: str) -> Path:
+    """`binary`, built first by hack/`script` when it is not there yet (the scripts lock, so parallel
+    sessions build it once; a no-op when it is)."""
+    if not os.access(binary, os.X_OK):
+        subprocess.run(["bash", str(REPO / "hack" / script)], check=True)
+    return binary
+
+
 def crane_bin() -> Path:
     """The pinned crane (go-containerregistry), built by hack/build-crane.sh (`make crane`)."""
     return Path(sourced("CRANE_BIN"))

@@ -51,6 +51,7 @@ COVERED = {
     (GROUP, "livestreams/status"),
     ("", "pods"),
     ("", "services"),
+    ("discovery.k8s.io", "endpointslices"),  # the ingest Services' (Ready waits for them): list, watch
     ("", "secrets"),
     ("", "events"),
     ("events.k8s.io", "events"),

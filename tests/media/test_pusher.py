@@ -342,7 +342,12 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             assert sb["live"] and sb["bytesSent"] > last_b, "the other target never notices"
             assert sb["reconnects"] == 0
             last_b = sb["bytesSent"]
-            assert feed.status()["live"] and feed.status()["startedAt"] == session, "the stream never notices"
+            # The stream's session goes on. Not `live` at each sample: that is the publisher's media
+            # arriving within feed.SILENCE_SECONDS, which a loaded machine's encoder can miss (CI of
+            # stop 42: a 2 s stall of the synthetic libx264 source while to-b still sent bytes).
+            now = feed.status()
+            assert now["startedAt"] == session and now["finishedAt"] is None, "the stream never notices"
+        assert wait_for(lambda: feed.status()["live"], timeout=10), "the stream is live throughout"
         failed = to_a.status()
         assert failed["reconnects"] >= 2 and failed["failures"] >= 2 and "backoff" in states, failed
         assert failed["failingSince"], failed

@@ -16,7 +16,12 @@ from streamops.api import LiveStream, Recording, Restream
 from streamops.control.livestream import reasons as stream_reasons
 from streamops.control.livestream.builders import ingest_pod
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
+from streamops.control.livestream.status import (
+    EndpointObservation,
+    IngestObservation,
+    livestream_events,
+    livestream_status,
+)
 from streamops.control.recording.builders import recorder_pod
 from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
@@ -261,7 +266,8 @@ def test_recording_ready_to_node_lost_posts_a_warning():
 
 
 def _ingest_status(pod: PodObservation, before: LiveStream | None = None, at: datetime = T0) -> Any:
-    return livestream_status(before or stream(), IngestObservation({"primary": pod}), at)
+    served = {"primary": EndpointObservation("cam-ingest", served=True)}  # its Service routes to it
+    return livestream_status(before or stream(), IngestObservation({"primary": pod}, endpoints=served), at)
 
 
 def test_livestream_says_its_ingest_was_evicted_from_a_lost_node_and_warns():

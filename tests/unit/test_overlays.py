@@ -17,7 +17,13 @@ from streamops.contract.ingest import IngestConfig, IngestStatus
 from streamops.contract.overlay import OverlayRendererConfig, OverlayReport, OverlaySwitch, box_pixels
 from streamops.control.livestream.builders import ingest_pod, ingest_worker_config, overlay_renderer_config
 from streamops.control.livestream.overlays import overlay_switch
-from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
+from streamops.control.livestream.status import (
+    EndpointObservation,
+    IngestObservation,
+    PodObservation,
+    livestream_events,
+    livestream_status,
+)
 from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest.commands import session_command
 from streamops.media.overlay.chromium import confined_flags
@@ -240,6 +246,7 @@ def running(reports, overlays=(SCORE, LOGO), status=None):
     observed = IngestObservation(
         {"primary": PodObservation.of("cam-ingest", pod)},
         telemetry={"primary": IngestStatus(live=True, overlays=reports)},
+        endpoints={"primary": EndpointObservation("cam-ingest", served=True)},  # its Service routes to it
     )
     return s, livestream_status(s, observed, T0)
 

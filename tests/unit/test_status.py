@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 from devtools.catalog import livestream, stored_livestream
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestStatus
-from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
+from streamops.control.livestream.status import (
+    EndpointObservation,
+    IngestObservation,
+    PodObservation,
+    livestream_status,
+)
 from streamops.control.shared.conditions import Observed, condition_transitions, merge_conditions
 from streamops.control.shared.status_patch import status_patch
 
@@ -26,8 +31,12 @@ def pod(phase=None, ready=False, node="n1"):
     }
 
 
-def observe(p):
-    return IngestObservation({"primary": PodObservation.of("cam-ingest", p)})
+# The ingest Service's EndpointSlices list the Pod ready: the Service routes publishers to it.
+SERVED = {"primary": EndpointObservation("cam-ingest", served=True)}
+
+
+def observe(p, endpoints=SERVED):
+    return IngestObservation({"primary": PodObservation.of("cam-ingest", p)}, endpoints=endpoints)
 
 
 def conditions(status):

@@ -24,7 +24,13 @@ from streamops.contract.stream_key import (
 )
 from streamops.control.livestream import reasons
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
-from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
+from streamops.control.livestream.status import (
+    EndpointObservation,
+    IngestObservation,
+    PodObservation,
+    livestream_events,
+    livestream_status,
+)
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.media.ingest.worker import IngestWorker
@@ -179,7 +185,11 @@ def test_status_stalls_with_a_message_that_says_what_to_do_and_not_the_key():
         ("Warning", reasons.STREAM_KEY_INVALID_FOR_SRT)
     ]
     fixed = livestream_status(
-        stream("rtmp", "srt").model_copy(update={"status": status}), IngestObservation({"primary": running_pod()}), T0
+        stream("rtmp", "srt").model_copy(update={"status": status}),
+        IngestObservation(
+            {"primary": running_pod()}, endpoints={"primary": EndpointObservation("cam-ingest", served=True)}
+        ),
+        T0,
     )
     assert fixed.condition("Stalled") is None and fixed.condition("Ready").status == "True"
 

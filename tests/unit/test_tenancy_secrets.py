@@ -8,7 +8,6 @@ label (never a value), one Warning Event, and labelling it is picked up by the n
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -30,7 +29,7 @@ from streamops.control.shared import retention
 from streamops.control.shared.pod_observation import PodObservation
 from streamops.control.shared.retention import ExpiryFailed, delete_videos
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL, ALLOW_REFERENCE_LABELS
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.shared.video_storage import StorageRefusal, StorageSecrets, storage_refusal
 from streamops.control.webhook.delivery import REFUSED_RETRY_SECONDS, SubscriptionDelivery
 from streamops.control.webhook.subscription import (
@@ -41,7 +40,9 @@ from streamops.control.webhook.subscription import (
     subscription_status,
 )
 
-NS = "media"
+from tests.unit.test_tenancy import put, secret
+
+NS = "media"  # test_tenancy.put's
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()
 UPGRADE_WINDOW = OperatorSettings(tenancy_require_secret_label=False)
@@ -55,19 +56,6 @@ NOT_LABELLED = f"is not labelled {ALLOW_REFERENCE_LABEL}=true"
 @pytest.fixture
 def api() -> FakeKubeApi:
     return operator_view()
-
-
-def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
-    body["metadata"]["namespace"] = NS
-    return api.add(body)
-
-
-def secret(name: str, labelled: bool, **data: str) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "namespace": NS}
-    if labelled:
-        metadata["labels"] = dict(ALLOW_REFERENCE_LABELS)
-    encoded = {k.replace("_", "."): base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded}
 
 
 def credentials(labelled: bool) -> dict[str, Any]:

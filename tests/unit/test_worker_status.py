@@ -12,6 +12,7 @@ from streamops.contract.pusher import PusherStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.livestream.deactivation import Deactivation, WorkerReport, worker_report
 from streamops.control.livestream.status import (
+    EndpointObservation,
     IngestObservation,
     PodObservation,
     RecordingFacts,
@@ -24,6 +25,7 @@ from streamops.control.shared.indexes import recording_entry, stream_entry, work
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 RUNNING = PodObservation(name="p", exists=True, uid="u1", phase="Running", ready=True, ip="127.0.0.1", http_port=1)
+SERVED = {"primary": EndpointObservation("cam-ingest", served=True)}  # its Service routes publishers to RUNNING
 INGEST_LIVE = {
     "live": True,
     "active": True,
@@ -88,11 +90,15 @@ def test_telemetry_fills_the_hosted_fields_and_wins_over_readiness():
 
 def test_offline_keeps_history_and_drops_live_metrics():
     live = livestream_status(
-        stream(), IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(INGEST_LIVE)}), T0
+        stream(),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(INGEST_LIVE)}, endpoints=SERVED),
+        T0,
     )
     ended = {**INGEST_LIVE, "live": False, "finishedAt": "2026-11-22T08:00:05Z", "frameRate": None, "bitrate": None}
     status = livestream_status(
-        stream(status=live.wire()), IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(ended)}), T0
+        stream(status=live.wire()),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(ended)}, endpoints=SERVED),
+        T0,
     )
     assert status.live is False and status.frame_rate is None and status.bitrate is None
     assert status.finished_at_primary == datetime(2026, 11, 22, 8, 0, 5, tzinfo=UTC)
@@ -145,7 +151,9 @@ def test_deactivation_recorded_on_the_stream_shows_with_no_ingest_and_says_the_s
 
 def test_the_deactivated_event_is_posted_once():
     s = stream(source=PULL)
-    running = livestream_status(s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest({})}), T0)
+    running = livestream_status(
+        s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest({})}, endpoints=SERVED), T0
+    )
     assert kinds(running)["Ready"] == ("True", "IngestRunning")
     gave_up = livestream_status(
         stream(status=running.wire(), source=PULL),

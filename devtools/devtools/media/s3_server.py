@@ -34,7 +34,7 @@ from devtools.address_plan import OUTSIDE_IP
 from devtools.http_client import http_ok
 from devtools.media.peers import _Peer
 from devtools.ports import LOOPBACK, free_port, tcp_accepts
-from devtools.versions import REPO, versitygw_bin
+from devtools.versions import built, versitygw_bin
 from devtools.waits import wait_for
 
 if TYPE_CHECKING:
@@ -48,10 +48,7 @@ HEALTH_PATH = "/health"
 def versitygw() -> Path:
     """The pinned binary, built by hack/build-versitygw.sh on first use (≈1-2 min; the script locks,
     so parallel sessions build it once)."""
-    binary = versitygw_bin()
-    if not binary.exists():
-        subprocess.run(["bash", str(REPO / "hack" / "build-versitygw.sh")], check=True)
-    return binary
+    return built(versitygw_bin(), "build-versitygw.sh")
 
 
 class S3Server(_Peer):

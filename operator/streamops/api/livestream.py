@@ -1161,8 +1161,13 @@ class LiveStreamStatus(ConditionedStatus):
     """Observed state of the live stream, written by the operator from its Pods and worker telemetry."""
 
     conditions: list[Condition] = conditions_field(
-        "Current state as Kubernetes conditions: Ready (the ingest runs, or the stream is switched off; false with "
-        "reason Deactivated for a pull stream deactivated after its inactivity timeout), Live, "
+        "Current state as Kubernetes conditions: Ready (a push to status.ingest's URLs is accepted now, or the "
+        "stream is switched off: the ingest Pod is ready and, where a Service carries publishers to it, the "
+        "Service's EndpointSlice has a ready endpoint for it, else false with reason IngestEndpointPending; "
+        "`kubectl wait --for=condition=Ready` then push, retrying a refused connection as encoders do, since each "
+        "node's kube-proxy programs the route a moment after the EndpointSlice; false with "
+        "reason Deactivated for a pull stream deactivated after its inactivity timeout), BackupReady (with "
+        "source.push.backup: the same for the backup ingest and its own Service), Live, "
         "BackupLive (with source.push.backup), Recording, Overlays (with spec.overlays: True while every enabled "
         "overlay is drawn, False naming one that fails) and BrowserPlayable (whether common browsers play the HLS: "
         "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "

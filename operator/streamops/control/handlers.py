@@ -24,6 +24,7 @@ import kopf
 from streamops.api import CLIP, GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
+from streamops.control.shared.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
 from streamops.control.shared.indexes import (
     ChildIndexes,
     ClipIndex,
@@ -39,7 +40,7 @@ from streamops.control.shared.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session
+from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session, watched_object
 from streamops.control.shared.kube import login as kube_login
 from streamops.control.shared.manifests import ObjectIndex
 from streamops.control.shared.naming import (
@@ -61,6 +62,7 @@ from streamops.control.webhook.notifier import Notifier, webhook_session
 # warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD
 # appears (it watches CRDs).
 ROUTES = (("networking.k8s.io", "ingresses"), ("gateway.networking.k8s.io", "httproutes"))
+ENDPOINT_SLICES = ("discovery.k8s.io", "endpointslices")  # the ingest Services' (endpoint_slices.py)
 UNRESOLVED = "Unresolved resources cannot be served"  # kopf's warning (kopf._core.reactor.observation)
 FINALIZER = f"{GROUP}/finalizer"  # what earlier versions put on every object: kopf removes it
 SETTINGS = OperatorSettings.from_env()
@@ -113,8 +115,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
-    # Only our playback routes cross the wire (a handler's label filter is applied client-side).
-    for group, plural in ROUTES:
+    # Only our playback routes and our Services' EndpointSlices cross the wire (a handler's label
+    # filter is applied client-side; the EndpointSlice controller copies a Service's labels onto its
+    # slices, so the cluster's other slices, which change with every Pod of every Service, do not).
+    for group, plural in (*ROUTES, ENDPOINT_SLICES):
         settings.watching.label_selectors[group, plural] = SELECTOR
     logging.getLogger("kopf._core.reactor.observation").addFilter(OnceEach())  # (startup runs before it)
     # Events on user objects are ours (transitions); kopf's own only when something failed.
@@ -195,6 +199,13 @@ async def service_objects(body: kopf.Body, **_: object) -> object:
     return child_entry(body)
 
 
+@kopf.index(
+    "discovery.k8s.io", "v1", "endpointslices", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}
+)
+async def ingest_endpoint_slices(body: kopf.Body, **_: object) -> object:
+    return endpoint_slice_entry(body)
+
+
 @kopf.index(GROUP, VERSION, LIVESTREAM.plural)
 async def stream_objects(body: kopf.Body, **_: object) -> object:
     return stream_object_entry(body)
@@ -268,6 +279,24 @@ async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: object) ->
         memo.state.wake_followers(namespace, str(owner.get("name")))
 
 
+@kopf.on.event(
+    "discovery.k8s.io", "v1", "endpointslices", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}
+)
+async def ingest_endpoint_slice_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
+    """An EndpointSlice of an ingest Service changed (the EndpointSlice controller marked the Pod's
+    endpoint ready, or not): the stream's loop looks at once, since Ready waits for it. The stream
+    is the owner of the slice's Service, from the service index (a slice is owned by its Service)."""
+    if not endpoint_slice_entry(body):
+        return  # an internal Service's slice
+    state: OperatorState = memo.state
+    namespace = body.metadata.namespace or ""
+    service = (body.metadata.labels or {}).get(SERVICE_NAME_LABEL, "")
+    index = state.api.watched.get("Service")
+    owner = controller_of((watched_object(index, (namespace, service)) or {}).get("metadata") or {}) if index else None
+    if owner is not None and owner.get("kind") == LIVESTREAM.kind:
+        state.wake((LIVESTREAM.kind, namespace, str(owner.get("name"))))
+
+
 @kopf.on.event("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
 async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """A worker Pod changed: its owner's loop looks at once. One that went away (deleted,
@@ -317,6 +346,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
         streams=cast(StreamIndex, kwargs["streams"]),
         recordings=cast(RecordingIndex, kwargs["recordings"]),
         clips=cast(ClipIndex, kwargs["clips"]),
+        endpoints=cast(EndpointSliceIndex, kwargs["ingest_endpoint_slices"]),
     )
 
 

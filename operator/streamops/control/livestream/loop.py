@@ -27,6 +27,7 @@ from streamops.control.shared import operator_metrics
 from streamops.control.shared.api_threads import FIRST
 from streamops.control.shared.conditions import Transition
 from streamops.control.shared.edge_viewers import Sessions
+from streamops.control.shared.endpoint_slices import EndpointObservation, observe_endpoint
 from streamops.control.shared.indexes import Indexes, index_values, worker_pod
 from streamops.control.shared.ingest_address import ingest_component, ingest_names
 from streamops.control.shared.kube import watched_object
@@ -59,6 +60,7 @@ def livestream_update(
     telemetry: dict[Role, IngestStatus],
     facts: tuple[RecordingFacts, ...],
     services: dict[Role, ServiceObservation],
+    endpoints: dict[Role, EndpointObservation],
     primary_before: IngestStatus | None = None,
     edge_sessions: Sessions | None = None,
 ) -> tuple[Manifest, list[Transition]]:
@@ -78,6 +80,7 @@ def livestream_update(
         recordings=facts,
         host_ports=outcome.host_ports,
         services=services,
+        endpoints=endpoints,
         settings=loop.state.settings,
         generation=outcome.generation,
         service_rejected=outcome.service_rejected,
@@ -134,6 +137,19 @@ def observed_services(state: OperatorState, namespace: str, stream: str) -> dict
         for role in ROLES
     }
     return {role: service for role, service in found.items() if service is not None}
+
+
+def observed_endpoints(
+    indexes: Indexes, namespace: str, stream: str, pods: dict[Role, PodObservation]
+) -> dict[Role, EndpointObservation]:
+    """Each ingest Pod as its Service's EndpointSlices list it, from the slice index (the watch, no
+    LIST): whether the Service routes publishers to it yet."""
+    found = {}
+    for role in ROLES:
+        service = ingest_names(stream, role).service
+        slices = index_values(indexes.endpoints, (namespace, service))
+        found[role] = observe_endpoint(service, slices, pods.get(role))
+    return found
 
 
 async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
@@ -201,11 +217,21 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
             )
             services = observed_services(state, loop.namespace, loop.name)
+            endpoints = observed_endpoints(indexes, loop.namespace, loop.name, observed_pods)
             edge = await state.edge_sessions(loop.namespace, loop.name) if outcome.edge else None
-            inputs = (loop.body.metadata.get("generation"), outcome, observed_pods, telemetry, facts, services, edge)
+            inputs = (
+                loop.body.metadata.get("generation"),
+                outcome,
+                observed_pods,
+                telemetry,
+                facts,
+                services,
+                endpoints,
+                edge,
+            )
             if loop.changed(inputs):
                 update = livestream_update(
-                    loop, outcome, observed_pods, telemetry, facts, services, primary_before, edge
+                    loop, outcome, observed_pods, telemetry, facts, services, endpoints, primary_before, edge
                 )
                 await loop.write(*update)
                 primary_before = telemetry.get("primary") or primary_before

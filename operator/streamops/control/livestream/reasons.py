@@ -6,11 +6,13 @@ from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
 from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
 from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
 
-# Ready
+# Ready (and BackupReady, for the backup ingest)
 DEACTIVATED = "Deactivated"  # (also Live) a pull stream gave up after its inactivity timeout: deactivation.py
 INGEST_STARTING = "IngestStarting"
 INGEST_PENDING = "IngestPending"
 INGEST_RUNNING = "IngestRunning"
+# The Pod is ready, its Service's EndpointSlices do not list it ready yet: a push would be refused
+INGEST_ENDPOINT_PENDING = "IngestEndpointPending"
 INGEST_FAILED = "IngestFailed"
 INGEST_NODE_LOST = "IngestNodeLost"  # evicted from an unreachable node: replaced once it is gone
 # Ready, Stalled: SRT needs a passphrase of 10..79 characters, and the referenced key is not one

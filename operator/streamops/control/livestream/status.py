@@ -34,6 +34,7 @@ from streamops.control.livestream.playability import (
     webrtc_playability,
 )
 from streamops.control.shared.conditions import (
+    BACKUP_READY,
     READY,
     RECONCILING,
     STALLED,
@@ -43,11 +44,13 @@ from streamops.control.shared.conditions import (
     merge_conditions,
 )
 from streamops.control.shared.edge_viewers import Sessions, merge_sessions
+from streamops.control.shared.endpoint_slices import EndpointObservation
 from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
 from streamops.control.shared.pod_observation import PodObservation, node_lost_message
 from streamops.control.shared.settings import OperatorSettings
 
 __all__ = [
+    "EndpointObservation",
     "IngestObservation",
     "PodObservation",
     "RecordingFacts",
@@ -77,6 +80,8 @@ class IngestObservation:
     recordings: tuple[RecordingFacts, ...] = ()
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)  # hostNetwork allocation
     services: dict[Role, ServiceObservation] = field(default_factory=dict)  # the ingest Services as observed
+    # The ingest Pods as their Services' EndpointSlices list them (absent: no ready endpoint seen)
+    endpoints: dict[Role, EndpointObservation] = field(default_factory=dict)
     settings: OperatorSettings = field(default_factory=OperatorSettings)  # addresses and route defaults
     generation: int | None = None  # the generation the reconciler acted on (default: the object's)
     service_rejected: str | None = None  # the API server refused an ingest Service (its message)
@@ -89,27 +94,62 @@ class IngestObservation:
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
 
 
-def _ingest_condition(pod: PodObservation) -> Observed:
+def _ingest_condition(
+    pod: PodObservation,
+    through: EndpointObservation | None,
+    condition: str = READY,
+    worker: str = "ingest",
+) -> Observed:
+    """Whether the ingest Pod accepts publishers where they connect (`condition`: Ready for the
+    primary, BackupReady for the backup). `through`: the Service publishers reach it by and how its
+    EndpointSlices list the Pod; None where no Service is in their way (the Pod's own host ports)."""
     if pod.exists and pod.evicted_from_lost_node:
-        return Observed(READY, "False", reasons.INGEST_NODE_LOST, node_lost_message(pod, "ingest"))
+        return Observed(condition, "False", reasons.INGEST_NODE_LOST, node_lost_message(pod, worker))
     if not pod.exists or pod.deleting:
-        return Observed(READY, "False", reasons.INGEST_STARTING, f"creating ingest Pod {pod.name}")
+        return Observed(condition, "False", reasons.INGEST_STARTING, f"creating {worker} Pod {pod.name}")
     if pod.phase == "Running" and pod.ready:
-        return Observed(READY, "True", reasons.INGEST_RUNNING, f"ingest Pod {pod.name} accepts publishers")
+        if through is None:
+            return Observed(condition, "True", reasons.INGEST_RUNNING, f"{worker} Pod {pod.name} accepts publishers")
+        if through.served:
+            return Observed(
+                condition,
+                "True",
+                reasons.INGEST_RUNNING,
+                f"{worker} Pod {pod.name} accepts publishers; Service {through.service} has a ready endpoint for it",
+            )
+        # The Pod is ready, its Service does not route to it yet (kube-proxy and load balancers
+        # follow the EndpointSlice): a push now would be refused (endpoint_slices.py).
+        state = "lists it as not ready" if through.listed else "have no endpoint for it yet"
+        return Observed(
+            condition,
+            "False",
+            reasons.INGEST_ENDPOINT_PENDING,
+            f"{worker} Pod {pod.name} accepts publishers, but Service {through.service} does not route to it yet: "
+            f"its EndpointSlices {state}",
+        )
     if pod.phase == "Running":
         # Ready means an encoder can push now: the worker's listeners are up (its readiness probe),
         # not merely its container started (a push then would be refused by the Service).
         return Observed(
-            READY,
+            condition,
             "False",
             reasons.INGEST_STARTING,
-            f"ingest Pod {pod.name} does not accept publishers: its listeners are starting, "
+            f"{worker} Pod {pod.name} does not accept publishers: its listeners are starting, "
             "or its node stopped answering",
         )
     if pod.phase == "Pending":
         detail = f": {pod.detail}" if pod.detail else ""
-        return Observed(READY, "False", reasons.INGEST_PENDING, f"ingest Pod {pod.name} is Pending{detail}")
-    return Observed(READY, "False", reasons.INGEST_FAILED, f"ingest Pod {pod.name} is {pod.phase}: {pod.detail}")
+        return Observed(condition, "False", reasons.INGEST_PENDING, f"{worker} Pod {pod.name} is Pending{detail}")
+    return Observed(condition, "False", reasons.INGEST_FAILED, f"{worker} Pod {pod.name} is {pod.phase}: {pod.detail}")
+
+
+def _through(stream: LiveStream, role: Role, reach: Reach, observed: IngestObservation) -> EndpointObservation | None:
+    """The Service in the publishers' way and how its EndpointSlices list the role's Pod; None when
+    publishers reach the Pod's own host ports (host networking, exposure HostNetwork)."""
+    if reach.exposure == "HostNetwork":
+        return None
+    service = ingest_names(stream.metadata.name, role).service
+    return observed.endpoints.get(role) or EndpointObservation(service)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -164,7 +204,9 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     deactivated = observed.deactivation is not None or (main is not None and not main.active)
     active = stream.spec.active and not deactivated
 
+    reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     conditions: list[Observed]
+    ingest_runs = False  # (else Ready gives a reason of the stream, not of its Pods: BackupReady says the same)
     refused = (
         (reasons.REFUSED_BY_POLICY, "; ".join(observed.policy_refusals)[:4096])
         if observed.policy_refusals
@@ -209,10 +251,25 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         why = observed.deactivation.reason if observed.deactivation else (main and main.deactivated_reason) or NO_DATA
         conditions = [Observed(READY, "False", reasons.DEACTIVATED, deactivated_message(why))]
     else:
-        ready = _ingest_condition(primary)
+        ingest_runs = True
+        ready = _ingest_condition(primary, _through(stream, "primary", reaches["primary"], observed))
         conditions = [ready]
         if ready.status != "True":
             conditions.append(Observed(RECONCILING, "True", ready.reason, ready.message))
+    if "backup" in reaches:
+        # The backup's own condition: a backup that cannot start does not make a stream that plays,
+        # records and restreams from its primary not Ready (GitOps tools would hold its application).
+        said = conditions[0]
+        conditions.append(
+            _ingest_condition(
+                backup or PodObservation(ingest_names(stream.metadata.name, "backup").pod),
+                _through(stream, "backup", reaches["backup"], observed),
+                BACKUP_READY,
+                "backup ingest",
+            )
+            if ingest_runs
+            else Observed(BACKUP_READY, said.status, said.reason, said.message)
+        )
 
     live = active and _live(primary, main)
     backup_live = bool(active and _live(backup, spare))
@@ -242,7 +299,6 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     # The metrics of what is on air (the primary measures the backup's media it relays), else of
     # the backup's own media while the primary is not there to relay it.
     on_air = main if active_ingest is not None else (spare if backup_live else None)
-    reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
     route = None if observed.route_refused else playback_route(stream, observed.settings)
     base = playback_base(route, reaches["primary"])
     metrics = on_air or IngestStatus()  # live metrics exist only while live

@@ -10,6 +10,7 @@ from typing import Literal
 from streamops.api.common import Condition, ConditionStatus
 
 READY, STALLED, RECONCILING = "Ready", "Stalled", "Reconciling"
+BACKUP_READY = "BackupReady"  # a LiveStream with a backup ingest: Ready's counterpart for the backup
 ABNORMAL_TRUE = (RECONCILING, STALLED)
 
 # Reasons more than one kind gives, with one meaning (each kind's reasons.py names them again).

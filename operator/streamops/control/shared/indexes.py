@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from streamops.api import GROUP
 from streamops.api.common import spec_client_annotations
+from streamops.control.shared.endpoint_slices import EndpointSliceIndex
 from streamops.control.shared.manifests import Body, Manifest, ObjectIndex
 from streamops.control.shared.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
 from streamops.control.shared.pod_observation import PodObservation
@@ -62,6 +63,7 @@ class Indexes:
     streams: StreamIndex
     recordings: RecordingIndex
     clips: ClipIndex = field(default_factory=dict)
+    endpoints: EndpointSliceIndex = field(default_factory=dict)  # ingest Services' EndpointSlices
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class IngestNames:
     internal_service: str  # ClusterIP, the internal port only: what the operator and workers use
 
 
+INTERNAL_SERVICE_SUFFIX = "internal"  # `<ingest Service>-internal`: the internal face's Service
+
+
 def ingest_component(role: Role) -> str:
     """The component label of a role's ingest Pod and Service."""
     return "ingest" if role == "primary" else "ingest-backup"
@@ -53,7 +56,9 @@ def ingest_component(role: Role) -> str:
 def ingest_names(stream_name: str, role: Role) -> IngestNames:
     component = ingest_component(role)
     name = child_name(stream_name, component)
-    return IngestNames(pod=name, service=name, component=component, internal_service=child_name(name, "internal"))
+    return IngestNames(
+        pod=name, service=name, component=component, internal_service=child_name(name, INTERNAL_SERVICE_SUFFIX)
+    )
 
 
 def in_cluster_host(stream: LiveStream, role: Role, internal: bool = False) -> str:

@@ -3,6 +3,7 @@ one per worker Pod, so this is what memory holds instead of whole Pod bodies).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -34,7 +35,8 @@ class PodObservation:
     ready: bool = False
     deleting: bool = False
     detail: str = ""
-    ip: str | None = None
+    ip: str | None = None  # where the operator reaches its worker (a hostNetwork worker: its bind address)
+    pod_ips: tuple[str, ...] = ()  # status.podIPs: what its Services' EndpointSlices list it by
     http_port: int | None = None  # its status and control face: the ingest's internal port
     node: str = ""  # spec.nodeName
     host_ip: str = ""  # status.hostIP: the node's address (hostNetwork ingests are reached there)
@@ -70,6 +72,9 @@ class PodObservation:
         # A hostNetwork worker bound to one address (worker_pod() points its probes there) is
         # reached at that address, not at the Pod IP (which is the node's).
         ip = probe_host if spec.get("hostNetwork") and probe_host else status.get("podIP")
+        pod_ips = tuple(str(a["ip"]) for a in status.get("podIPs") or [] if isinstance(a, Mapping) and a.get("ip"))
+        if not pod_ips and status.get("podIP"):
+            pod_ips = (str(status["podIP"]),)
         disruption = conditions.get("DisruptionTarget", {})
         statuses = status.get("containerStatuses") or []
         mounting_since = None
@@ -97,6 +102,7 @@ class PodObservation:
             deleting=bool(meta.get("deletionTimestamp")),
             detail=detail,
             ip=ip,
+            pod_ips=pod_ips,
             http_port=http_port,
             node=spec.get("nodeName") or "",
             host_ip=status.get("hostIP") or "",

@@ -28,6 +28,9 @@ def cluster_role_rules() -> list[PolicyRule]:
         },
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "create", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch", "create", "patch", "delete"]},
+        # The ingest Services' EndpointSlices: Ready waits until a Service routes to its Pod (read
+        # from the index of a watch, never with a GET).
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": [*WATCH]},
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": [*READ, "create", "patch", "delete"]},
         # The workers' NetworkPolicies in the namespaces of a cluster-wide install (worker_network_policies.py).
         {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "create", "patch"]},

@@ -288,13 +288,19 @@ function M.alias(key, a)
     end
 end
 
--- Whether an answer for `key` is cached (in this worker's copies or the shared dict).
+-- Whether an answer for `key` is cached (in this worker's copies or the shared dict). One found in
+-- the shared dict is kept decoded here, so the M.fetch that follows does not copy it out again.
 function M.cached(key)
     local a = decoded[key]
     if a and a.expires > now() then
         return true
     end
-    return objects:get(key) ~= nil
+    local answer = objects:get(key)
+    if answer then
+        keep(key, decode(answer))
+        return true
+    end
+    return false
 end
 
 -- The answer for `key` (`a.status`, for the counters) and how it was found (hit, miss, collapsed):

@@ -154,6 +154,13 @@ def test_prometheus_release_of_the_module_version() -> None:
     assert prometheus_operator.prometheus_release("v0.305.1") == "v3.5.1"
 
 
+def test_prometheus_operator_crds_read_as_kubernetes_reads_them(tmp_path: Path) -> None:
+    # AlertmanagerConfig's matchType enum has a plain `=`, which PyYAML's safe loader refuses.
+    crd = tmp_path / "crd.yaml"
+    crd.write_text("enum:\n- '!='\n- =\n- =~\n---\n---\nkind: CustomResourceDefinition\n")
+    assert prometheus_operator.load_crds([crd]) == [{"enum": ["!=", "=", "=~"]}, {"kind": "CustomResourceDefinition"}]
+
+
 def test_prometheus_operator_objects() -> None:
     rules = [{"apiGroups": ["monitoring.coreos.com"], "resources": ["prometheuses"], "verbs": ["*"]}]
     objects = prometheus_operator.operator_manifests("op:1", "reloader:2", rules)

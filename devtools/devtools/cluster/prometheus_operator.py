@@ -57,6 +57,20 @@ def all_crd_files(fetch: bool = True) -> list[Path]:
     return sorted(directory.glob("*.yaml"))
 
 
+class KubernetesYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading a plain `=` as the string Kubernetes (Go's YAML) reads: PyYAML
+    resolves it to YAML 1.1's `value` type and then has no constructor for it. AlertmanagerConfig's
+    CRD lists `=` in its matchType enum."""
+
+
+KubernetesYamlLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+def load_crds(paths: list[Path]) -> list[Obj]:
+    """Every object in these CRD files, read as Kubernetes reads them."""
+    return [doc for path in paths for doc in yaml.load_all(path.read_text(), Loader=KubernetesYamlLoader) if doc]
+
+
 def _fetch() -> None:
     proc = subprocess.run(
         ["bash", str(REPO / "hack/fetch-prometheus-operator-crds.sh")], capture_output=True, text=True, check=False
@@ -203,7 +217,7 @@ class OperatorPrometheus(ClusterPrometheus):
         return [b.prometheus_operator(), b.prometheus_config_reloader(), b.prometheus()]
 
     def install_crds(self) -> None:
-        crds = [doc for path in all_crd_files() for doc in yaml.safe_load_all(path.read_text()) if doc]
+        crds = load_crds(all_crd_files())
         names = [c["metadata"]["name"] for c in crds]
         self.cluster.wait_not_terminating("crd", *names)  # the translation's test removes three of them
         self.cluster.apply_server_side(crds)

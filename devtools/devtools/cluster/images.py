@@ -636,9 +636,9 @@ class ImageBuilder:
 
     def prometheus(self) -> Image:
         """Prometheus (hack/build-prometheus.sh: upstream's, with Kubernetes service discovery, which
-        Debian's package leaves out) as uid 65532; devtools.cluster.prometheus passes its flags, or the
-        Prometheus Operator does. /bin/prometheus as in upstream's image: the operator mounts the TSDB
-        at /prometheus and passes only arguments."""
+        Debian's package leaves out) as uid 65532; the Prometheus Operator passes its flags
+        (devtools.cluster.prometheus_operator). /bin/prometheus as in upstream's image: the operator
+        mounts the TSDB at /prometheus and passes only arguments."""
         config = {"Entrypoint": ["/bin/prometheus"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
         return self._static("prometheus", prometheus_bin(), "build-prometheus.sh", config, "/bin/prometheus")
 

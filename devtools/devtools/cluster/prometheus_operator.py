@@ -1,8 +1,8 @@
 """The Prometheus Operator on the local multi-node cluster (devtools.cluster.local_cluster), built from its Go
 module (hack/build-prometheus-operator.sh) with its config reloader, running a Prometheus (our build,
 hack/build-prometheus.sh) that selects every ServiceMonitor, PodMonitor and PrometheusRule on the
-cluster: the chart's monitoring objects reconciled by the real operator, where devtools.cluster.prometheus
-translates them itself. Same query API (it is a ClusterPrometheus), so a test can use either.
+cluster: the chart's monitoring objects reconciled by the real operator. Queried through
+devtools.cluster.prometheus (it is a ClusterPrometheus).
 
     prometheus = OperatorPrometheus(cluster)
     prometheus.install_crds()   # every CRD of the operator's release (server-side: several are > 256 KiB)
@@ -39,7 +39,7 @@ OPERATOR_PORT = 8080
 INSTANCE = "streamops"  # the Prometheus object: Pods prometheus-streamops-<n>, label prometheus=streamops
 PROMETHEUS_ACCOUNT = "prometheus"
 LABELS = {"app.kubernetes.io/part-of": "streamops-local-cluster"}
-EVALUATION_INTERVAL = "5s"  # as the translation's: the fault test's alert has `for: 5s`
+EVALUATION_INTERVAL = "5s"  # the fault test's alert has `for: 5s`
 
 
 def prometheus_release(module_version: str) -> str:
@@ -63,7 +63,12 @@ class KubernetesYamlLoader(yaml.SafeLoader):
     CRD lists `=` in its matchType enum."""
 
 
-KubernetesYamlLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+def _plain_string(loader: KubernetesYamlLoader, node: yaml.Node) -> str:
+    assert isinstance(node, yaml.ScalarNode), node
+    return str(loader.construct_scalar(node))
+
+
+KubernetesYamlLoader.add_constructor("tag:yaml.org,2002:value", _plain_string)
 
 
 def load_crds(paths: list[Path]) -> list[Obj]:
@@ -219,7 +224,7 @@ class OperatorPrometheus(ClusterPrometheus):
     def install_crds(self) -> None:
         crds = load_crds(all_crd_files())
         names = [c["metadata"]["name"] for c in crds]
-        self.cluster.wait_not_terminating("crd", *names)  # the translation's test removes three of them
+        self.cluster.wait_not_terminating("crd", *names)  # an earlier install's removal may still be going
         self.cluster.apply_server_side(crds)
         wait = ["wait", "--for", "condition=Established", "--timeout=10s", "crd", *names]
         eventually(lambda: self.cluster.kubectl(*wait, check=False).returncode == 0, timeout=90, interval=0.5,
@@ -237,7 +242,7 @@ class OperatorPrometheus(ClusterPrometheus):
         began = time.monotonic()
         operator, reloader, prometheus = self.images
         self.import_image()
-        self.cluster.wait_not_terminating("namespace", NAMESPACE)  # the translation's test removes it too
+        self.cluster.wait_not_terminating("namespace", NAMESPACE)  # likewise
         self.cluster.apply_objects(
             operator_manifests(operator.short, reloader.short, upstream_rules("prometheus-operator-cluster-role.yaml"))
         )

@@ -353,14 +353,14 @@ class ControlPlane(Supervisor):
         """Node loss on the pod-network cluster: Kubernetes' default grace before a silent node is
         NotReady is 50 s; 20 s here (kubelets report every 5 s) keeps the node-loss test short.
         HorizontalPodAutoscalers (the edge's, fed by metrics-server): synced every 5 s instead of 15 s,
-        and a scale-in waits 60 s of lower recommendations instead of 5 min, so that the autoscaling
+        and a scale-in waits 30 s of lower recommendations instead of 5 min, so that the autoscaling
         test sees the edge scale out and back in within minutes; the algorithm is Kubernetes' own."""
         if self.network is None:
             return []
         return [
             "--node-monitor-grace-period=20s",
             "--horizontal-pod-autoscaler-sync-period=5s",
-            "--horizontal-pod-autoscaler-downscale-stabilization=60s",
+            "--horizontal-pod-autoscaler-downscale-stabilization=30s",
         ]
 
     def _scheduler_kubeconfig(self, server: str) -> Path:

@@ -121,6 +121,8 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         url = f"http://{cluster.ingress_address}/streams/{ns}/cam/hls/cmaf/index.m3u8"
         eventually(lambda: lan_request(url, cluster)[0] == 200, timeout=60, what="the playlist through the edge")
         # The HPA reads the edge's CPU from metrics-server before anything is asked of it.
+        metrics_server.wait_ready()
+        print(f"\nmetrics-server started -> every node's metrics served: {metrics_server.install_seconds:.1f}s")
         eventually(
             lambda: EDGE_NAME in {p.rsplit("-", 2)[0] for p in metrics_server.pod_metrics(ns)},
             timeout=90, interval=2, what="the edge Pods' metrics",
@@ -151,9 +153,12 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
             audience_stats = load_result(audience, timeout=AUDIENCE_SECONDS + 120)
         print(
             f"\nload of {LOAD_VIEWERS} viewers -> edge scaled out in {scaled_out:.0f}s (at most {replicas.most} "
-            f"replicas); load gone -> back to {MIN_REPLICAS} in {scaled_in:.0f}s; audience's longest gap "
+            f"replicas); load gone -> back to {MIN_REPLICAS} in {scaled_in:.0f}s; "
+            f"audience's longest gap "
             f"{audience_stats['max_gap_ms']['max']} ms"
         )
+        (tmp_path / "load.json").write_text(json.dumps(load_stats, indent=1))
+        (tmp_path / "audience.json").write_text(json.dumps(audience_stats, indent=1))
         no_viewer_lost_a_segment(load_stats, "the load's viewers")
         no_viewer_lost_a_segment(audience_stats, "the audience, through scale-out and scale-in")
         edge_ready(cluster, ns, MIN_REPLICAS)

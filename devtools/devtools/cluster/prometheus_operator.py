@@ -215,6 +215,7 @@ class OperatorPrometheus(ClusterPrometheus):
     def __init__(self, cluster: LocalCluster) -> None:
         super().__init__(cluster)
         self.deploy_seconds = 0.0
+        self._began = time.monotonic()
 
     @property
     def images(self) -> list[Image]:
@@ -238,23 +239,33 @@ class OperatorPrometheus(ClusterPrometheus):
         self.cluster.import_images(self.images)
 
     def deploy(self, timeout: float = 180) -> None:
-        """The operator (rolled out), then the Prometheus object; returns once its Pod is Ready."""
-        began = time.monotonic()
+        """The operator, then the Prometheus object; returns once its Pod is Ready."""
+        self.start()
+        self.wait_ready(timeout)
+
+    def start(self) -> None:
+        """The images imported, the operator and the Prometheus object applied, without waiting (the
+        operator reconciles the object once it runs): a test can start its own work meanwhile, then
+        wait_ready()."""
+        self._began = time.monotonic()
         operator, reloader, prometheus = self.images
         self.import_image()
-        self.cluster.wait_not_terminating("namespace", NAMESPACE)  # likewise
+        self.cluster.wait_not_terminating("namespace", NAMESPACE)  # an earlier removal may still be going
         self.cluster.apply_objects(
             operator_manifests(operator.short, reloader.short, upstream_rules("prometheus-operator-cluster-role.yaml"))
         )
-        self.cluster.rollout(NAMESPACE, OPERATOR, timeout=timeout)
         version = prometheus_release(sourced("PROMETHEUS_VERSION"))
         objects = prometheus_manifests(prometheus.short, version, upstream_rules("prometheus-cluster-role.yaml"))
         self.cluster.apply_objects(objects)
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """The operator rolled out and its Prometheus Ready; deploy_seconds: from start() until then."""
         try:
+            self.cluster.rollout(NAMESPACE, OPERATOR, timeout=timeout)
             eventually(self._ready, timeout=timeout, interval=0.5, what="the operator's Prometheus Ready")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.diagnose()}") from None
-        self.deploy_seconds = time.monotonic() - began
+        self.deploy_seconds = time.monotonic() - self._began
 
     def generated_config(self) -> str:
         """The configuration the operator wrote for Prometheus (its Secret, gzipped), for diagnostics."""

@@ -29,6 +29,10 @@ PROMETHEUS_BIN="$STREAMOPS_CACHE/prometheus-$PROMETHEUS_VERSION/bin/prometheus"
 # monitoring objects against (devtools/devtools/cluster/prometheus.py).
 PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 PROMETHEUS_OPERATOR_CRDS="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
+# The same module's other CRDs (Prometheus, Alertmanager, ...: the operator's own, for the multinode
+# tier's real Prometheus Operator) and upstream's ClusterRoles (example/rbac), by the same script.
+PROMETHEUS_OPERATOR_ALL_CRDS="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds-all"
+PROMETHEUS_OPERATOR_RBAC="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/rbac"
 # The S3-compatible server of the tests and the demo (versitygw, posix backend), built from its Go
 # module (hack/build-versitygw.sh) into the same cache.
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
@@ -54,3 +58,14 @@ CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
 REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"
+# The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"), each built from its Go
+# module into the same cache: metrics-server (hack/build-metrics-server.sh; v0.8.x is the line that
+# supports Kubernetes 1.31+, the proxy's v0.9.0 wants 1.34+), cert-manager's controller, webhook and
+# cainjector (hack/build-cert-manager.sh: the core module's packages behind mains of ours, its
+# binaries' own modules are not published) and its Helm chart, and the Prometheus Operator with its
+# config reloader (hack/build-prometheus-operator.sh), the version of the CRDs above.
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
+METRICS_SERVER_BIN="$STREAMOPS_CACHE/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server"
+CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.21.2}"
+CERT_MANAGER_DIR="$STREAMOPS_CACHE/cert-manager-$CERT_MANAGER_VERSION"
+PROMETHEUS_OPERATOR_BIN_DIR="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"

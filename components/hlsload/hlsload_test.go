@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -115,5 +117,26 @@ func TestParseDeltaPlaylistKeepsSequenceNumbers(t *testing.T) {
 		if got := uriNumber(uri); got != want {
 			t.Fatalf("uriNumber(%q) = %d, want %d", uri, got, want)
 		}
+	}
+}
+
+// SIGINT ends the window early and the summary still comes, covering the window up to the signal:
+// what a test that cannot know the window's length in advance (an autoscaler's scale-in) relies on.
+func TestSignalEndsTheWindowEarlyWithASummary(t *testing.T) {
+	_, server := newFakeLive(t, 50*time.Millisecond, 4)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+	}()
+	began := time.Now()
+	s := Run(config(server.URL+"/master.m3u8", "llhls", 3, 30*time.Second))
+	if took := time.Since(began); took > 6*time.Second {
+		t.Fatalf("the run went on %v after SIGINT at 1.5 s", took)
+	}
+	if s.Joined != 3 || s.Delivery.ViewersComplete != 3 || s.Delivery.Expected < 3*15 {
+		t.Fatalf("every viewer got every part of the shortened window: %+v", s.Delivery)
+	}
+	if s.WindowSeconds > 2 {
+		t.Fatalf("the window ends at the signal: %v s", s.WindowSeconds)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -31,8 +33,12 @@ type Config struct {
 	GapThreshold time.Duration
 	PerViewer    bool
 
-	start, windowStart, deadline time.Time
+	start, windowStart time.Time
+	deadlineNs         atomic.Int64 // the window's end; moved to the moment of SIGINT/SIGTERM (stopEarly)
 }
+
+// deadline is the end of the measuring window.
+func (c *Config) deadline() time.Time { return time.Unix(0, c.deadlineNs.Load()) }
 
 func main() {
 	cfg := &Config{}
@@ -70,11 +76,15 @@ func main() {
 func Run(cfg *Config) *Summary {
 	cfg.start = time.Now()
 	cfg.windowStart = cfg.start.Add(cfg.Ramp)
-	cfg.deadline = cfg.windowStart.Add(cfg.Duration)
-	ctx, cancel := context.WithDeadline(context.Background(), cfg.deadline)
+	cfg.deadlineNs.Store(cfg.windowStart.Add(cfg.Duration).UnixNano())
+	ctx, cancel := context.WithDeadline(context.Background(), cfg.deadline())
 	defer cancel()
-	fetchCtx, cancelFetches := context.WithDeadline(context.Background(), cfg.deadline.Add(cfg.Grace))
+	fetchCtx, cancelFetches := context.WithDeadline(context.Background(), cfg.deadline().Add(cfg.Grace))
 	defer cancelFetches()
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go stopEarly(ctx, cfg, signals, cancel, cancelFetches)
 	viewers := make([]*viewer, cfg.Viewers)
 	var wg sync.WaitGroup
 	for i := range viewers {
@@ -90,6 +100,25 @@ func Run(cfg *Config) *Summary {
 	}
 	wg.Wait()
 	return summarise(cfg, viewers, time.Since(cfg.start))
+}
+
+// stopEarly ends the window at the first SIGINT/SIGTERM, as if -duration had said so: the viewers
+// stop, requests in flight get the grace period, and the summary covers the window up to then (a
+// caller that cannot know the window's length in advance, e.g. "until the autoscaler has scaled
+// back in", stops it when it knows).
+func stopEarly(ctx context.Context, cfg *Config, signals <-chan os.Signal, cancel, cancelFetches context.CancelFunc) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-signals:
+	}
+	now := time.Now()
+	if now.Before(cfg.windowStart) {
+		now = cfg.windowStart // still ramping up: an empty window rather than a negative one
+	}
+	cfg.deadlineNs.Store(now.UnixNano())
+	cancel()
+	time.AfterFunc(cfg.Grace, cancelFetches)
 }
 
 // raiseFileLimit: each viewer keeps up to 4 connections; the soft limit (1024) would cap a run at

@@ -98,7 +98,7 @@ func round(x float64) float64 { return math.Round(x*10) / 10 }
 func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 	s := &Summary{
 		Mode: cfg.Mode, URL: cfg.URL, Viewers: cfg.Viewers, Item: "part",
-		RampSeconds: cfg.Ramp.Seconds(), WindowSeconds: cfg.Duration.Seconds(), ElapsedSeconds: round(elapsed.Seconds()),
+		RampSeconds: cfg.Ramp.Seconds(), WindowSeconds: round(cfg.deadline().Sub(cfg.windowStart).Seconds()), ElapsedSeconds: round(elapsed.Seconds()),
 		Requests: map[string]map[string]int{}, Errors: map[string]int{},
 	}
 	if cfg.Mode == "hls" {
@@ -114,7 +114,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 	if cfg.Mode == "hls" {
 		margin = time.Duration(s.TargetDuration * float64(time.Second))
 	}
-	cutoff := cfg.deadline.Add(-margin)
+	cutoff := cfg.deadline().Add(-margin)
 	last := int64(-1) // the last item any viewer heard of before the cutoff
 	for _, v := range viewers {
 		for n, it := range v.items {
@@ -149,7 +149,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 				}
 			}
 		} // a viewer that never joined expects nothing here: it is missing from Joined and ViewersComplete
-		f.MaxGapMs, f.FirstMs = v.gaps(cfg.deadline)
+		f.MaxGapMs, f.FirstMs = v.gaps(cfg.deadline())
 		gaps = append(gaps, f.MaxGapMs)
 		s.Delivery.Expected += f.Expected
 		s.Delivery.Received += f.Received

@@ -259,7 +259,7 @@ func (v *viewer) track(fetchCtx context.Context, kind string, n int64, uri strin
 		}
 		it.state = received
 		v.receipts = append(v.receipts, at)
-		if !it.announced.Before(v.cfg.windowStart) && it.announced.Before(v.cfg.deadline) {
+		if !it.announced.Before(v.cfg.windowStart) && it.announced.Before(v.cfg.deadline()) {
 			v.lags = append(v.lags, float64(at.Sub(it.announced).Microseconds())/1000)
 		}
 	}()

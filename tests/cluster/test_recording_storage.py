@@ -175,42 +175,13 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
     with publisher:
         wait(cluster, "livestreams", ns, "cam", lambda o: o["status"]["live"], "live", 30)
 
-        # A missing credentials Secret: no Pod, and the Recording says which Secret.
-        cluster.apply(ns, recording("nocreds", storage=s3_storage(s3, "absent")))
-        r = wait(cluster, "recordings", ns, "nocreds", lambda o: is_true(o, "Stalled"), "Stalled")
-        assert cond(r, "Ready") == ("False", "StorageCredentialsMissing")
-        assert "absent" in condition(r, "Ready")["message"]
-        assert cluster.get("pods", ns, "nocreds-recorder") is None
-        cluster.apply(ns, {**s3.credentials_secret("absent", ns)})
-        eventually(lambda: cluster.get("pods", ns, "nocreds-recorder"), timeout=20, what="Pod once the Secret exists")
-        cluster.kubectl("delete", "rec", "nocreds", "-n", ns)
-
-        # Wrong credentials: said within seconds, recording goes on locally.
-        cluster.apply(ns, recording("wrong", storage=s3_storage(s3, "wrong-creds"), minDurationSeconds=1))
-        wrong = local_pods.start(ns, "wrong-recorder")
-        started = time.monotonic()
-        r = wait(
-            cluster,
-            "recordings",
-            ns,
-            "wrong",
-            lambda o: cond(o, "Uploaded") == ("False", "StorageAccessDenied"),
-            "denied",
-        )
-        print(f"wrong credentials -> Uploaded False StorageAccessDenied in {time.monotonic() - started:.1f} s")
-        r = wait(cluster, "recordings", ns, "wrong", lambda o: o["status"]["recording"], "recording goes on locally")
-        assert cond(r, "Ready")[0] == "True" and cond(r, "Uploaded") == ("False", "StorageAccessDenied")
-        assert "StorageAccessDenied" in condition(r, "Ready")["message"]
-        assert "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong")
-        cluster.kubectl("delete", "rec", "wrong", "-n", ns)
-        wrong.stop()
-
-        # A recording to S3, retention after one (20 s) day.
+        # A recording to S3, retention after one (20 s) day: the day passes while the next two
+        # Recordings (a missing and a wrong credentials Secret) are looked at.
         cluster.apply(ns, recording("rec", storage=s3_storage(s3, deleteAfterDays=1), minDurationSeconds=1))
         pod = cluster.get("pods", ns, "rec-recorder") or eventually(lambda: cluster.get("pods", ns, "rec-recorder"))
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
         assert "emptyDir" in volumes["recordings"] and "affinity" not in pod["spec"]
-        local_pods.start(ns, "rec-recorder")
+        rec_worker = local_pods.start(ns, "rec-recorder")
         record_for(cluster, ns, "rec", 4)
         stopped = time.monotonic()
         r = wait(cluster, "recordings", ns, "rec", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
@@ -246,7 +217,42 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert 0 < session["averageBitrate"] <= 1.2 * session["peakBitrate"] < 6_000_000, session
         assert session["frameRate"] == pytest.approx(15, abs=3)
         assert "transcodedQualities" not in stream["status"]  # passthrough
+        # Finalised: the operator removes its Pod, and its worker stops as a kubelet would stop it
+        # (its port may be handed out again; retention is the operator's).
+        eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="the finalised recorder's Pod gone")
+        rec_worker.stop()
 
+        # A missing credentials Secret: no Pod, and the Recording says which Secret.
+        cluster.apply(ns, recording("nocreds", storage=s3_storage(s3, "absent")))
+        r = wait(cluster, "recordings", ns, "nocreds", lambda o: is_true(o, "Stalled"), "Stalled")
+        assert cond(r, "Ready") == ("False", "StorageCredentialsMissing")
+        assert "absent" in condition(r, "Ready")["message"]
+        assert cluster.get("pods", ns, "nocreds-recorder") is None
+        cluster.apply(ns, {**s3.credentials_secret("absent", ns)})
+        eventually(lambda: cluster.get("pods", ns, "nocreds-recorder"), timeout=20, what="Pod once the Secret exists")
+        cluster.kubectl("delete", "rec", "nocreds", "-n", ns)
+
+        # Wrong credentials: said within seconds, recording goes on locally.
+        cluster.apply(ns, recording("wrong", storage=s3_storage(s3, "wrong-creds"), minDurationSeconds=1))
+        wrong = local_pods.start(ns, "wrong-recorder")
+        started = time.monotonic()
+        r = wait(
+            cluster,
+            "recordings",
+            ns,
+            "wrong",
+            lambda o: cond(o, "Uploaded") == ("False", "StorageAccessDenied"),
+            "denied",
+        )
+        print(f"wrong credentials -> Uploaded False StorageAccessDenied in {time.monotonic() - started:.1f} s")
+        r = wait(cluster, "recordings", ns, "wrong", lambda o: o["status"]["recording"], "recording goes on locally")
+        assert cond(r, "Ready")[0] == "True" and cond(r, "Uploaded") == ("False", "StorageAccessDenied")
+        assert "StorageAccessDenied" in condition(r, "Ready")["message"]
+        assert "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong")
+        cluster.kubectl("delete", "rec", "wrong", "-n", ns)
+        wrong.stop()
+
+        # The first Recording's day is over: its video and sidecar are deleted.
         r = wait(cluster, "recordings", ns, "rec", lambda o: o["status"]["videos"][0].get("expiredAt"), "expired", 60)
         ended = datetime.fromisoformat(video["endedAt"])
         late = (datetime.fromisoformat(r["status"]["videos"][0]["expiredAt"]) - ended).total_seconds() - DAY_SECONDS

@@ -4,9 +4,9 @@ aiohttp + the CloudEvents SDK, in their own processes) on 127.0.0.1, with real w
 processes and media from synthetic publishers.
 
 What a receiver sees: every event as a valid structured CloudEvent, signed (a wrong secret does
-not verify), in sequence order per stream; a receiver that is down for 60 s gets everything once
-it is back, also when the operator was SIGKILLed meanwhile, with duplicates only of what it had
-(same id, same sequence); a slow receiver delays no one else."""
+not verify), in sequence order per stream; a receiver that is down for several times the delivery
+backoff's cap gets everything once it is back, also when the operator was SIGKILLed meanwhile, with
+duplicates only of what it had (same id, same sequence); a slow receiver delays no one else."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ NEW_SECRET = "whsec-rotated-Tz5c9WbK1"
 GROUP = "streaming.streamops.dev/v1alpha1"
 # The user's own identifiers (spec.clientUserId / clientEntityData): in every event's data.
 CLIENT = {"clientUserId": 31337, "clientEntityData": '{"channel": "main"}'}
+# The delivery backoff's cap (webhook_backoff_cap_seconds, 30 s by default) of the operator that
+# follows the SIGKILL, and how long the receiver is down at least: several times the cap (60 s were
+# twice the default cap; ≥5 failures in a row keep it down longer anyway).
+CAP_SECONDS = 2.0
+OUTAGE_SECONDS = 5 * CAP_SECONDS
+CAP_ENV = "STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS"
 
 
 def webhook(name: str, url: str, **spec: object) -> dict:
@@ -227,9 +233,24 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     assert SECRET not in everything and NEW_SECRET not in everything and key not in json.dumps(entries)
 
 
-def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
-    cluster, operator, namespace, local_pods: LocalPods, publishers, receivers
+@pytest.fixture
+def short_backoff_operator(operator):
+    """The session's operator; started with a backoff cap of CAP_SECONDS by the test's own start
+    after the SIGKILL, and with the suite's settings again afterwards."""
+    saved = dict(operator.env)
+    operator.env[CAP_ENV] = str(CAP_SECONDS)
+    try:
+        yield operator
+    finally:
+        operator.env.clear()
+        operator.env.update(saved)
+        operator.restart()
+
+
+def test_a_receiver_down_for_several_backoff_caps_gets_everything_across_an_operator_sigkill(
+    cluster, short_backoff_operator, namespace, local_pods: LocalPods, publishers, receivers
 ):
+    operator = short_backoff_operator
     ns = namespace
     port = free_port()
     hooks = receivers("hooks", [SECRET], port=port)
@@ -253,8 +274,8 @@ def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
     received(hooks, "stream.active", "stream.idle")
     delivered_before = len(hooks.events())
 
-    # The receiver goes down for 60 s; meanwhile two more sessions, and the operator is SIGKILLed
-    # with their events in its outbox, then started again.
+    # The receiver goes down for OUTAGE_SECONDS at least; meanwhile two more sessions, and the
+    # operator is SIGKILLed with their events in its outbox, then started again (with the short cap).
     hooks.stop()
     down_at = time.monotonic()
     session()
@@ -278,7 +299,7 @@ def test_a_receiver_down_60_s_gets_everything_across_an_operator_sigkill(
     )
     assert [c["reason"] for c in failing["conditions"] if c["type"] == "Ready"] == ["DeliveryFailing"]
     eventually(lambda: "DeliveryFailing" in cluster.event_reasons(ns, "StreamWebhook", "hooks"), what="Warning Event")
-    time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
 
     hooks.start()
     back_at = time.time()

@@ -461,12 +461,12 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
 
 
 def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFactory) -> None:
-    recorder = recorders(reconnectWindowSeconds=4, minDurationSeconds=2)
+    recorder = recorders(reconnectWindowSeconds=2, minDurationSeconds=2)  # short: the rule is the same at 10 s
     first = broadcast(feed, 6)
     wait_state(recorder, "reconnecting")
     wait_state(recorder, "waiting", timeout=10)  # window over: the video is closed
     wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, POLL, "first video finalised")
-    sleep_until(first.ended_at + 6)  # type: ignore[operator]  (gap 6 s > window 4 s)
+    sleep_until(first.ended_at + 4)  # type: ignore[operator]  (gap 4 s > window 2 s)
     second = broadcast(feed, 6)
     final = recorder.post_stop()
     assert final["state"] == "stopped" and final["recording"] is False
@@ -495,14 +495,14 @@ def test_drop_of_15_seconds_with_the_default_10_second_window(feed: FeedSource, 
 
 
 def test_long_broadcast_is_cut_at_max_segment_seconds(feed: FeedSource, recorders: RecorderFactory) -> None:
-    recorder = recorders(maxSegmentSeconds=20, minDurationSeconds=2)
-    session = broadcast(feed, 50)
+    recorder = recorders(maxSegmentSeconds=10, minDurationSeconds=2)  # the CRD's minimum: 2.6 videos in 26 s
+    session = broadcast(feed, 26)
     wait_state(recorder, "reconnecting")
     final = recorder.post_stop()
     first, second, third = check_videos(recorder, final)
-    assert first == pytest.approx(20, abs=0.6)
-    assert second == pytest.approx(20, abs=0.6)
-    # What was published (≈50 s; less when a loaded machine slows the -re publisher) minus the
+    assert first == pytest.approx(10, abs=0.6)
+    assert second == pytest.approx(10, abs=0.6)
+    # What was published (≈26 s; less when a loaded machine slows the -re publisher) minus the
     # two full videos; each next video starts on the feed's last keyframe, so up to one GOP (2 s)
     # per split is in both.
     rest = session.media_seconds() - first - second

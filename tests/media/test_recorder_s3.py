@@ -1,8 +1,8 @@
 """The recorder with object storage, all real: a synthetic publisher (FFmpeg) pushing RTMP to the
 ingest worker, the recorder worker recording the ingest's feed, and the real S3 server (versitygw,
 devtools.media.s3_server) over HTTPS with its private CA. Faults are real too: wrong keys, a missing
-bucket, nothing listening, the recorder SIGKILLed mid-upload, the server stopped for 60 s, and a
-recordings volume that fills up (a small tmpfs).
+bucket, nothing listening, the recorder SIGKILLed mid-upload, the server stopped past the upload
+backoff's cap, and a recordings volume that fills up (a small tmpfs).
 
 A throttling TCP relay (in this test process, on 127.0.0.1) sits between the recorder and the
 server where a test must act *during* an upload: at full speed a 20 MiB video goes up in a fraction
@@ -48,6 +48,8 @@ BUCKET = "recordings"
 PREFIX = "streamops/media/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd"
 PART = 8 * 1024 * 1024  # the recorder's part size
 POLL = 0.05
+BACKOFF_CAP = 3.0  # the upload backoff cap the outage test sets (uploadBackoffMaxSeconds; built in: 30 s)
+OUTAGE_SECONDS = 15  # 1, 2, 3, 3, 3, 3 s: the cap reached 4 times or more
 # 8 Mbit/s constant bit rate (filler NALs): ≈1 MB of video per second, so a 20 s broadcast is a
 # 3-part upload; testsrc2 at 720p with x264 veryfast costs ≈35 % of a core at real time.
 CBR_8M = ["-minrate", "8000k", "-maxrate", "8000k", "-bufsize", "2000k", "-x264-params", "nal-hrd=cbr"]
@@ -440,7 +442,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     )
 
 
-def test_server_stopped_for_60_seconds_mid_upload_loses_nothing(
+def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     s3: S3Server,
     ingest: Ingest,
     publishers: Callable[..., Publisher],
@@ -448,7 +450,8 @@ def test_server_stopped_for_60_seconds_mid_upload_loses_nothing(
     relay: ThrottledRelay,
     tmp_path: Path,
 ) -> None:
-    recorder = recorders(endpoint=relay.endpoint())
+    # A 3 s cap instead of the built-in 30 s: a 15 s outage reaches it as often as 60 s reach 30 s.
+    recorder = recorders(endpoint=relay.endpoint(), uploadBackoffMaxSeconds=BACKOFF_CAP)
     mid_upload(publishers, ingest, recorder)
     s3.stop()
     down_at = time.monotonic()
@@ -456,11 +459,19 @@ def test_server_stopped_for_60_seconds_mid_upload_loses_nothing(
     assert down["storageProblem"] == "StorageUnreachable", down
     assert down["videos"][0]["upload"] == "pending" and down["videos"][0]["path"], down
     assert Path(tmp_path / "scratch" / down["videos"][0]["path"]).exists(), "the local copy stays"
-    time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
+    capped = recorder.logs().count(f"(retrying in {BACKOFF_CAP:g} s)")
+    assert capped >= 3, f"the backoff reached its cap {capped} times during the outage"
+    relay.sent = 0  # nothing reaches the relay's upstream while the server is down
     s3.start()
     back_at = time.monotonic()
+    wait_for(lambda: relay.sent > 0, BACKOFF_CAP + 5, POLL, "the upload resumed")
+    resumed = time.monotonic() - back_at
     status = wait_for(lambda: (s := recorder.status())["videos"][0]["upload"] == "uploaded" and s, 60, 0.2)
-    print(f"\nMEASURED server back -> uploaded: {time.monotonic() - back_at:.1f} s (backoff at most 30 s; {load()})")
+    print(
+        f"\nMEASURED server back -> upload resumed: {resumed:.1f} s, uploaded: {time.monotonic() - back_at:.1f} s "
+        f"(backoff at most {BACKOFF_CAP:g} s, reached {capped} times; {load()})"
+    )
     assert status["storageProblem"] is None and status["storageError"] is None
     final = recorder.post_stop()
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)

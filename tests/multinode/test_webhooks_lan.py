@@ -8,7 +8,7 @@ sessions make a backlog in the stream's outbox ConfigMap, and the leader operato
 standby on the other node takes the Lease over (the chart runs two replicas with leader election),
 tries the backlog, records a fourth session with the sequence going on, and once the receiver is back
 delivers everything: every event once by id, sequence numbers strictly increasing, a duplicate only
-ever repeating an id. (The 60 s outage across a SIGKILL is the cluster tier's: tests/cluster/test_webhooks.py.)
+ever repeating an id. (An outage across a SIGKILL is the cluster tier's: tests/cluster/test_webhooks.py.)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from streamops.api.recording import Video
-from streamops.contract.recorder import UploadTarget, object_key, sidecar_key
+from streamops.contract.recorder import RecorderConfig, UploadTarget, object_key, sidecar_key
 from streamops.media.recorder.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
 from streamops.media.recorder.commands import codecs_of
 from streamops.media.recorder.plan import (
@@ -89,6 +89,27 @@ def test_expected_etag_is_s3s_md5_of_md5s() -> None:
 def test_backoff_doubles_from_1_to_30_seconds() -> None:
     assert [backoff_seconds(n) for n in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30]
     assert backoff_seconds(10_000) == 30
+    assert [backoff_seconds(n, None) for n in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30], "None: the built-in cap"
+
+
+def test_backoff_cap_can_be_set_lower_or_higher() -> None:
+    assert [backoff_seconds(n, 3) for n in range(6)] == [0, 1, 2, 3, 3, 3]
+    assert backoff_seconds(10_000, 3) == 3
+    assert [backoff_seconds(n, 120) for n in range(10)] == [0, 1, 2, 4, 8, 16, 32, 64, 120, 120]
+
+
+def test_the_recorder_config_leaves_the_backoff_cap_unset_by_default() -> None:
+    config = RecorderConfig(
+        feed_url="http://127.0.0.1:1/feed",
+        directory="rec",
+        reconnect_window_seconds=10,
+        max_segment_seconds=14400,
+        min_duration_seconds=10,
+    )
+    assert config.upload_backoff_max_seconds is None
+    assert "uploadBackoffMaxSeconds" not in config.to_json(), "unset: the configuration (Pod hash) stays as it was"
+    with pytest.raises(ValueError):
+        RecorderConfig.model_validate({**config.wire(), "uploadBackoffMaxSeconds": 0.5})
 
 
 # --- what a failure means ---
@@ -373,7 +394,7 @@ class Harness:
 def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     import streamops.media.recorder.upload as upload
 
-    monkeypatch.setattr(upload, "backoff_seconds", lambda failures: 0.0 if failures <= 0 else 0.01)
+    monkeypatch.setattr(upload, "backoff_seconds", lambda failures, cap=None: 0.0 if failures <= 0 else 0.01)
 
 
 def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path: Path) -> None:
@@ -498,6 +519,38 @@ def test_failures_are_reported_retried_and_cleared_by_a_success(tmp_path: Path) 
     assert h.uploader.failures == 0 and h.uploader.error is None
     assert h.uploader.failed_attempts == 2, "the metric counts every failed attempt, not the streak"
     assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part2", "part3"]
+
+
+def test_the_uploader_backs_off_no_longer_than_its_configured_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamops.media.recorder.upload as upload
+    from streamops.media.recorder import upload_plan
+
+    class Unreachable(FakeBucket):
+        def __init__(self, failures: int) -> None:
+            super().__init__()
+            self.left = failures
+
+        def check(self) -> None:
+            if self.left:
+                self.left -= 1
+                raise StorageFailure("StorageUnreachable", "ListObjectsV2: connection refused")
+            super().check()
+
+    caps: list[float | None] = []
+
+    def backoff(failures: int, cap: float | None = None) -> float:  # the real one (not the fixture's), watched
+        caps.append(cap)
+        return upload_plan.backoff_seconds(failures, cap)
+
+    monkeypatch.setattr(upload, "backoff_seconds", backoff)
+    h = Harness(tmp_path, Unreachable(failures=5))
+    h.uploader.backoff_max_seconds = 0.05
+    # 5 failures: 0.25 s of pauses at a 0.05 s cap; the built-in 1, 2, 4, 8, 16 s would take 31 s.
+    asyncio.run(h.run_until(lambda: h.uploader.checked, timeout=5))
+    assert caps and set(caps) == {0.05}
+    assert h.uploader.failed_attempts == 5 and h.uploader.problem is None
 
 
 def test_the_upload_lag_is_the_age_of_the_oldest_waiting_video_from_its_end(tmp_path: Path) -> None:

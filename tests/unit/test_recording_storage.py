@@ -131,6 +131,8 @@ def test_s3_recorder_pod_uses_scratch_space_env_credentials_and_the_ca_and_runs_
     assert config(pod)["upload"]["bucket"] == "videos" and config(pod)["recordingsRoot"] == "/recordings"
     # Its scratch space goes with the Pod: on SIGTERM it uploads for up to 295 s of its 300 s grace.
     assert spec["terminationGracePeriodSeconds"] == 300 and config(pod)["exitUploadSeconds"] == 295
+    # The upload backoff cap stays unset (the recorder's 30 s): a value would change every recorder's Pod hash.
+    assert "uploadBackoffMaxSeconds" not in config(pod)
     small = OperatorSettings(recordings_scratch_size="2Gi")
     assert (
         recorder_pod(rec(storage={"s3": S3}), stream(), small)["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == "2Gi"

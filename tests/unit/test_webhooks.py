@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.webhook_event import body_of, signed_headers, verify
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 from streamops.control.webhook.events import changes_between, facts_of
 from streamops.control.webhook.outbox import (
@@ -161,6 +162,11 @@ def test_signatures_verify_rotate_and_expire() -> None:
 
 
 def test_backoff_and_secrets() -> None:
-    assert backoff_seconds(1, 0.5) == 1.0 and backoff_seconds(3, 0.5) == 4.0 and backoff_seconds(20, 0.5) == 30.0
+    cap = OperatorSettings().webhook_backoff_cap_seconds
+    assert cap == 30.0, "the default cap: a receiver back after 60 s gets its backlog within 30 s"
+    assert backoff_seconds(1, 0.5, cap) == 1.0 and backoff_seconds(3, 0.5, cap) == 4.0
+    assert backoff_seconds(20, 0.5, cap) == 30.0
+    assert [backoff_seconds(n, 0.5, 2.0) for n in (1, 2, 3, 20)] == [1.0, 2.0, 2.0, 2.0]  # a short cap
+    assert OperatorSettings.from_env({"STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS": "2"}).webhook_backoff_cap_seconds == 2
     assert secrets_of({"data": {"secret": "bmV3", "previous": "b2xk"}}, "secret") == [b"new", b"old"]
     assert secrets_of({"data": {}}, "secret") is None and secrets_of(None, "secret") is None

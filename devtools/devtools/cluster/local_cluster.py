@@ -272,6 +272,7 @@ class LocalCluster(Kubectl, Lifecycle):
         """Processes, mounts, cgroups, network namespaces (and with them interfaces, routes and
         iptables rules) this cluster made that still exist."""
         out = [f"process {p.name} {p.pid}" for p in self.plane.procs.read() if p.alive]
+        out += [f"etcd data {self.plane.etcd_data}"] if self.plane.etcd_data.exists() else []
         out += [f"registry: {x}" for x in self.registry.leftovers()]
         for node in self.nodes:
             out += [f"{node.name}: {x}" for x in node.leftovers()]

@@ -94,6 +94,13 @@ class RecorderConfig(CredentialedConfig):
         description="After SIGTERM (Pod deleted, node drained) keep uploading finished videos this long before "
         "exiting: a scratch emptyDir goes with the Pod. The operator sets it a little under the Pod's grace period.",
     )
+    upload_backoff_max_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        description="The longest pause between upload attempts while the storage fails (1 s, doubling up to "
+        "this). None: the built-in 30 s. The operator leaves it unset (a default here would change every "
+        "recorder's configuration, and so its Pod); tests set it short.",
+    )
     min_free_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=0,

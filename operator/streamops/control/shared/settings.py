@@ -279,6 +279,16 @@ class OperatorSettings(BaseModel):
         "needed only when they are not private addresses.",
     )
 
+    # --- webhook deliveries (docs/design/webhooks.md) ---
+    webhook_backoff_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="The longest wait between two delivery attempts to a failing webhook receiver (1, 2, 4 … "
+        "this, ±20 %): a receiver that is back gets its backlog within it. Also how often a StreamWebhook "
+        "whose Secret is missing looks for it again.",
+    )
+
     @field_validator(
         "ingest_service_annotations",
         "playback_ingress_annotations",

@@ -43,7 +43,6 @@ from streamops.egress.resolution import Resolve, system_resolve
 
 log = logging.getLogger("streamops.webhook")
 LANES = 8  # streams delivered side by side per subscription (each stream's events stay in order)
-BACKOFF_CAP_SECONDS = 30.0  # 1, 2, 4 … 30 s: a receiver back after 60 s gets its backlog within 30 s
 STATUS_SECONDS = 2.0  # the subscription's status is written at most this often
 IDLE_SECONDS = 60.0  # a quiet subscription still looks at its outboxes this often
 SECRET_CACHE_SECONDS = 5.0  # a rotated secret is used within this (plus the Secret's watch-free GET)
@@ -53,10 +52,11 @@ REFUSED_RETRY_SECONDS = 5.0
 PREVIOUS_KEY = "previous"
 
 
-def backoff_seconds(failures: int, rand: float) -> float:
-    """The wait after `failures` failed attempts in a row, ±20 % so that receivers coming back are
-    not hit by every operator at once."""
-    return min(BACKOFF_CAP_SECONDS, 2.0 ** max(0, failures - 1)) * (0.8 + 0.4 * rand)
+def backoff_seconds(failures: int, rand: float, cap: float) -> float:
+    """The wait after `failures` failed attempts in a row: 1, 2, 4 … `cap` s (the operator's
+    webhook_backoff_cap_seconds, 30 by default: a receiver back after 60 s gets its backlog within
+    30 s), ±20 % so that receivers coming back are not hit by every operator at once."""
+    return min(cap, 2.0 ** max(0, failures - 1)) * (0.8 + 0.4 * rand)
 
 
 def secrets_of(secret: Mapping[str, Any] | None, key: str) -> list[bytes] | None:
@@ -227,7 +227,8 @@ class SubscriptionDelivery:
         self.record.consecutive_failures += 1
         self.record.last_failure = {**attempt, "error": error}
         failures = self.record.consecutive_failures
-        self._retry_at = time.monotonic() + backoff_seconds(failures, random.random())
+        cap = self.state.settings.webhook_backoff_cap_seconds
+        self._retry_at = time.monotonic() + backoff_seconds(failures, random.random(), cap)
         if failures >= FAILING_AFTER and not self._warned:
             self._warned = True
             self._event(
@@ -271,7 +272,7 @@ class SubscriptionDelivery:
         if refused is not None:
             self._retry_at = time.monotonic() + REFUSED_RETRY_SECONDS
         elif secrets is None:
-            self._retry_at = time.monotonic() + BACKOFF_CAP_SECONDS
+            self._retry_at = time.monotonic() + self.state.settings.webhook_backoff_cap_seconds
         return secrets
 
     # --- bookkeeping ----------------------------------------------------------------------------

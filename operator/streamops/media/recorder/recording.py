@@ -166,7 +166,14 @@ class Recorder:
         self.uploader: Uploader | None = None
         if config.upload is not None:
             bucket = Bucket.from_environment(config.upload, self.redact)
-            self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, self._save)
+            self.uploader = Uploader(
+                config.upload,
+                self.out_dir,
+                bucket,
+                lambda: self.state,
+                self._save,
+                backoff_max_seconds=config.upload_backoff_max_seconds,
+            )
 
         self.registry = registry or worker_registry()
         self._metrics()

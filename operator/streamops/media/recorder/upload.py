@@ -7,8 +7,9 @@ mid-upload lists the parts the server holds and sends only the missing ones; an 
 server no longer knows starts over. After completing it, HEAD must show the local file's size and
 the ETag S3 derives from the parts' MD5s; only then the JSON sidecar goes up, the video is marked
 uploaded (saved) and the local files are deleted. A failure is reported as a storage problem and
-retried with backoff (1 s doubling to 30 s, reset by a success) while recording goes on and videos
-wait locally. The bucket is checked once at start, so a wrong setting shows within seconds.
+retried with backoff (1 s doubling to 30 s, or to uploadBackoffMaxSeconds when the configuration
+sets it; reset by a success) while recording goes on and videos wait locally. The bucket is
+checked once at start, so a wrong setting shows within seconds.
 
 The S3 calls block: each runs in a thread (asyncio.to_thread), the state is changed in the loop."""
 
@@ -68,8 +69,10 @@ class Uploader:
         state: Callable[[], RecorderState],
         save: Callable[[], None],
         probe: Callable[[Path], Awaitable[dict[str, Any]]] = probe_codecs,
+        backoff_max_seconds: float | None = None,
     ) -> None:
         self.target = target
+        self.backoff_max_seconds = backoff_max_seconds  # None: upload_plan's 30 s
         self.out_dir = out_dir
         self.bucket = bucket
         self.state = state  # the recorder's current state (replaced when it is loaded)
@@ -146,7 +149,7 @@ class Uploader:
             else:
                 self.failures, self.problem, self.error, self.checked = 0, None, None, True
                 continue
-            await asyncio.sleep(backoff_seconds(self.failures))
+            await asyncio.sleep(backoff_seconds(self.failures, self.backoff_max_seconds))
 
     # -- one video --
 
@@ -173,7 +176,12 @@ class Uploader:
             for entry in entries:
                 if entry.upload == "uploading":
                     entry.upload = "pending"
-        log.warning("upload: %s: %s (retrying in %g s)", problem, message, backoff_seconds(self.failures))
+        log.warning(
+            "upload: %s: %s (retrying in %g s)",
+            problem,
+            message,
+            backoff_seconds(self.failures, self.backoff_max_seconds),
+        )
         self._progress.set()
 
     async def _upload(self, upload: UploadState) -> None:

@@ -86,11 +86,13 @@ def content_md5(md5: bytes) -> str:
     return base64.b64encode(md5).decode()
 
 
-def backoff_seconds(failures: int) -> float:
-    """The pause after `failures` failures in a row: 1 s, doubling, at most 30 s (0 after none)."""
+def backoff_seconds(failures: int, max_seconds: float | None = None) -> float:
+    """The pause after `failures` failures in a row: 1 s, doubling, at most `max_seconds` (None:
+    BACKOFF_MAX_SECONDS, 30 s); 0 after none."""
     if failures <= 0:
         return 0.0
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * float(2 ** min(failures - 1, 16)))
+    cap = BACKOFF_MAX_SECONDS if max_seconds is None else max_seconds
+    return min(cap, BACKOFF_FIRST_SECONDS * float(2 ** min(failures - 1, 16)))
 
 
 def storage_problem(code: str | None, unreachable: bool) -> StorageProblem:

@@ -201,16 +201,22 @@ webrtc: ## build streamops-webrtc (components/webrtc: WHIP ingest and WHEP fan-o
 test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
 	cd components/webrtc && go test -count=1 ./...
 
-# Each fuzz target runs FUZZTIME on top of the tests (the seed corpus runs with the tests anyway).
-# New-coverage inputs are minimized for 50 runs only: the default 60 s per input stalled the runs.
-FUZZTIME ?= 10s
+# Each fuzz target runs its FUZZ_EXECS executions on top of the tests (the seed corpus runs with the
+# tests anyway): about 10 s each on an idle machine. Counts, not a -fuzztime duration: Go 1.26's
+# coordinator may report "context deadline exceeded" as a failure when a duration ends while a
+# worker is mid-execution (golang/go#75804, fixed in Go 1.27); it failed FuzzFLV so on 2026-11-27,
+# no input written. New-coverage inputs are minimized for 50 runs only: the default 60 s per input
+# stalled the runs.
+FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000
 rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-rtmp.sh
 
-test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for FUZZTIME (10s)
+test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions (≈10 s each)
 	cd components/rtmp && go test -count=1 ./...
 	cd components/rtmp && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
-	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
+	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
+	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
 
 hlsload: ## build hlsload (components/hlsload: the LL-HLS/HLS load client of bench-playback, Go stdlib only) into the cache, keyed by its sources
 	@bash hack/build-hlsload.sh

@@ -32,32 +32,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # control planes and a node that stay up until the end of the run.
 TIER_ORDER = ("unit", "chart", "publish", "media", "browser", "cluster", "e2e", "multinode")
 
-# `make test` runs two pytest-xdist workers (--dist loadscope): the media tier waits far more than
-# it computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
-# the rest. What changes the host's network namespaces, links or firewall, or starts the session's
-# nodes, is one scope on one worker ("host", in the order above), so that local_cluster's
-# before/after check of the host's network sees no other test's namespace. The cluster tier is a
-# scope of its own (one control plane, started once, on one worker; it touches no host network),
-# so the two long scopes run side by side: with cluster inside "host" that worker ran 31.5 min of
-# tests while the other idled its last 11 (2026-11-26, 1597 tests, 32.9 min in all). A scheduler
-# of our own, because pytest 9.2 ignores the `@group` suffix pytest-xdist 3.8's loadgroup writes
-# into `item._nodeid`.
+# `make test` runs pytest-xdist workers (--dist loadscope): the media tier waits far more than it
+# computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
+# the rest. What starts the session's nodes or changes the host's own network (its links,
+# addresses, routes, firewall) is one scope on one worker ("host", in the order above), so that
+# local_cluster's before/after check of the host's network sees no other test's change. Tests that
+# only make throwaway network namespaces of their own (WebRTC stands, Chromium confined, the S3
+# relay's) run anywhere: they touch nothing in the root namespace, and the check compares only the
+# cluster's own namespaces (its prefix). The cluster tier is a scope of its own (one control plane,
+# started once, on one worker; it touches no host network), so the long scopes run side by side:
+# with cluster inside "host" that worker ran 31.5 min of tests while the other idled its last 11
+# (2026-11-26, 1597 tests, 32.9 min in all). A scheduler of our own, because pytest 9.2 ignores
+# the `@group` suffix pytest-xdist 3.8's loadgroup writes into `item._nodeid`.
 HOST_SCOPE = "host"
 HOST_TIERS = ("e2e", "multinode")
-# Modules that make throwaway network namespaces (or confine Chromium in one).
-HOST_MODULES = (
-    "media/test_s3_server.py",
-    "browser/test_browser_harness.py",
-    "browser/test_webrtc.py",
-    "browser/test_webrtc_ingest.py",
-    "browser/test_webrtc_pages.py",
-)
 CLUSTER_SCOPE = "cluster"
 
 
 def in_host_scope(path: str) -> bool:
     """`path` is relative to tests/: `e2e/test_installed.py`."""
-    return path.split("/", 1)[0] in HOST_TIERS or path in HOST_MODULES
+    return path.split("/", 1)[0] in HOST_TIERS
 
 
 def scope_of(path: str) -> str | None:
@@ -115,8 +109,10 @@ def ingest_factory(tmp_path: Path) -> Iterator[Any]:
 # --- the pod-network cluster, shared by the multinode tier and the installed-chart e2e suite --------
 
 
-def host_network_state() -> dict[str, str]:
-    """What the root namespace has: links, addresses, routes, firewall rules, named namespaces."""
+def host_network_state(namespace_prefix: str) -> dict[str, str]:
+    """What the root namespace has (links, addresses, routes, firewall rules) and the named
+    namespaces starting with `namespace_prefix` (a cluster's own: other tests' throwaway namespaces
+    come and go meanwhile, each removed by its own test)."""
 
     def run(*argv: str) -> str:
         return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
@@ -126,7 +122,7 @@ def host_network_state() -> dict[str, str]:
         "addresses": run("ip", "-o", "addr", "show"),
         "routes": run("ip", "route", "show", "table", "all"),
         "iptables": run("iptables-save"),
-        "namespaces": "\n".join(netns.names()),
+        "namespaces": "\n".join(n for n in netns.names() if n.startswith(namespace_prefix)),
     }
 
 
@@ -149,14 +145,14 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     """The pod-network cluster (devtools.cluster.local_cluster), started at its first use in the session.
     The session fails if the teardown leaves anything behind: processes, mounts, network
     namespaces, or any change to the host's interfaces, addresses, routes or firewall rules."""
-    before = host_network_state()
     harness = LocalCluster(tmp_path_factory.mktemp("multinode"), nodes=2)
+    before = host_network_state(harness.network.prefix)
     harness.start()
     try:
         yield harness
     finally:
         left = harness.stop()
-        after = host_network_state()
+        after = host_network_state(harness.network.prefix)
         changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
         left += [f"mount {m}" for m in mounts_mentioning(str(harness.dir))]
         assert not left, f"left behind after teardown: {left}"

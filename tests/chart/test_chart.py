@@ -197,6 +197,8 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert e["STREAMOPS_PLAYBACK_INGRESS_ENABLED"] == e["STREAMOPS_PLAYBACK_HTTP_ROUTE_ENABLED"] == "false"
     assert e["STREAMOPS_PLAYBACK_HTTP_ROUTE_PARENT_REFS"] == e["STREAMOPS_PLAYBACK_HTTP_ROUTE_HOSTNAMES"] == "[]"
     assert (e["STREAMOPS_NODE_LOST_TOLERATION_SECONDS"], e["STREAMOPS_NODE_LOST_FORCE_DELETE_SECONDS"]) == ("30", "10")
+    assert e["STREAMOPS_NODE_LOST_GRACE_SECONDS"] == "15"
+    assert e["STREAMOPS_VIEWER_WINDOW_SECONDS"] == "30"
 
     c = env(custom)
     assert c["STREAMOPS_INGEST_SERVICE_TYPE"] == "LoadBalancer"
@@ -222,6 +224,8 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert c["STREAMOPS_PLAYBACK_HTTP_ROUTE_HTTPS"] == "true"
     assert c["STREAMOPS_NODE_LOST_TOLERATION_SECONDS"] == "45"
     assert c["STREAMOPS_NODE_LOST_FORCE_DELETE_SECONDS"] == "12.5"
+    assert c["STREAMOPS_NODE_LOST_GRACE_SECONDS"] == "4"
+    assert c["STREAMOPS_VIEWER_WINDOW_SECONDS"] == "12.5"
 
     settings = OperatorSettings.from_env({k: v for k, v in c.items() if k.startswith(ENV_PREFIX)})
     assert settings.ingest_service_type == "LoadBalancer" and settings.ingest_external_traffic_policy == "Local"
@@ -232,6 +236,7 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     ]
     assert settings.playback_http_route_https is True
     assert (settings.node_lost_toleration_seconds, settings.node_lost_force_delete_seconds) == (45, 12.5)
+    assert settings.node_lost_grace_seconds == 4 and settings.viewer_window_seconds == 12.5
 
 
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])

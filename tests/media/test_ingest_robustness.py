@@ -32,9 +32,11 @@ from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
 # The audio-only test runs this long (STREAMOPS_AUDIO_ONLY_SECONDS=600 gives the 10-minute figure).
-# 30 s is enough to fail on the old cache: it held ≈0.9 MB of history by then, against the ≤1.5 kB
-# cache and ≤64 KiB first chunk asserted (the 10-minute run: RSS +0.6 MiB, cache 564 B).
-AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "30"))
+# 10 s is enough to fail on the old cache: it held its whole history, 32 kB a second (≈0.5 MB by the
+# first chunk read after 5 + 10 s), against the ≤1.5 kB cache sampled every second and the ≤64 KiB
+# first chunk asserted (the 10-minute run: RSS +0.6 MiB, cache 564 B). The RSS bound (2 MiB) is a
+# leak's, not the cache's: the old cache's ≈0.9 MB in 30 s passed it too.
+AUDIO_ONLY_SECONDS = float(os.environ.get("STREAMOPS_AUDIO_ONLY_SECONDS", "10"))
 
 pytestmark = pytest.mark.timeout(max(300, AUDIO_ONLY_SECONDS + 120))
 
@@ -268,6 +270,11 @@ def recorder_status(url: str) -> dict[str, Any]:
     return dict(json.loads(http_get(url + "/status", headers=WORKER_AUTH)[1]))
 
 
+# What each publisher sends around the freeze: two 2 s GOPs. The freeze's length, not theirs, is what
+# the bug needed (a cached GOP, 2 s, recorded again per 5 s frozen), and the bound has 0.5 s of slack.
+SENT_SECONDS = 4.0
+
+
 def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, recorder_of, tmp_path):
     recorder = recorder_of(ingest.feed_url)
     first = Publisher(ingest.rtmp_url()).start()
@@ -275,16 +282,16 @@ def test_a_recording_across_a_frozen_publisher_holds_no_media_twice(ingest, reco
         ingest.wait_live()
         started_at = time.monotonic()
         wait_for(lambda: recorder_status(recorder)["recording"], timeout=20)
-        time.sleep(8)
+        time.sleep(SENT_SECONDS)
         frozen_at = freeze(first)
         first_sent = frozen_at - started_at + 1.0  # at most: it was live (sending) a moment before started_at
         # Frozen for longer than the recorder's FFmpeg waits for data (5 s): the bug rejoined the
         # cached GOP every ≈5 s and recorded it again each time.
         time.sleep(9)
-        with Publisher(ingest.rtmp_url(), duration=8) as second:
+        with Publisher(ingest.rtmp_url(), duration=SENT_SECONDS) as second:
             ingest.wait_live()
             assert second.wait(timeout=30) == 0
-        second_sent = 8.0
+        second_sent = SENT_SECONDS
     finally:
         thaw(first)
         first.stop()
@@ -335,7 +342,8 @@ def hls_across(ingest: Any, into: Path) -> None:
     durations = [float(d) for d in re.findall(r"^#EXTINF:([\d.]+),", playlist, re.M)]
     segments = re.findall(r"^(\S+\.m4s)$", playlist, re.M)
     measured("HLS across the reset", sum(durations), f"s in {len(durations)} segments, longest {max(durations):.2f} s")
-    assert sum(durations) >= 16 and max(durations) <= 2.5, playlist  # the last segment may still be open
+    # Both halves, 0.8 of each (the last segment may still be open).
+    assert sum(durations) >= 1.6 * HALF_SECONDS and max(durations) <= 2.5, playlist
     with into.open("wb") as out:
         out.write(http_get(f"{ingest.http}/hls/cmaf/init.mp4")[1])
         for name in segments:
@@ -345,9 +353,16 @@ def hls_across(ingest: Any, into: Path) -> None:
     assert dts[-1] - dts[0] >= sum(durations) - 0.1, f"{dts[-1] - dts[0]:.2f} s of timeline in the segments"
 
 
+# How long the encoder runs before its restart, and after: the regression recorded the second half
+# over the first (2 × HALF_SECONDS published, ≈HALF_SECONDS recorded), whatever its length. A whole
+# number of the publisher's 2 s GOPs, as 10 s was: a restart mid-GOP makes a 3 s HLS segment, over
+# hls_across's 2.5 s bound.
+HALF_SECONDS = 6
+
+
 @pytest.mark.parametrize("path", ["srt-gateway", "rtmp"])
 def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_factory, tmp_path, path):
-    """An encoder restarted after 10 s: its timestamps start again at 0. Over RTMP that is a new
+    """An encoder restarted after HALF_SECONDS: its timestamps start again at 0. Over RTMP that is a new
     connection (a new session). Behind an SRT gateway (srt-live-transmit, which keeps its caller
     connection to the ingest up) the restart happens inside one SRT connection: the ingest's session
     sees its input's timestamps jump back. Either way the recorder must write one video of what
@@ -369,11 +384,11 @@ def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_f
             )  # fmt: skip
         else:
             url = ingest.rtmp_url()
-        with Publisher(url, size="640x360", duration=10) as first:
+        with Publisher(url, size="640x360", duration=HALF_SECONDS) as first:
             session = ingest.wait_live()["startedAt"] if path == "srt-gateway" else None
             wait_for(lambda: recorder.status()["recording"], timeout=20)
             assert first.wait(timeout=30) == 0
-        with Publisher(url, size="640x360", duration=10) as second:
+        with Publisher(url, size="640x360", duration=HALF_SECONDS) as second:
             assert second.wait(timeout=30) == 0
         if session is not None:
             assert ingest.status()["startedAt"] == session, "the gateway's one SRT connection: one session"
@@ -393,11 +408,11 @@ def test_an_encoder_restarted_mid_stream_is_recorded_as_one_clean_video(ingest_f
     video = tmp_path / "videos" / Path(videos[0]["path"]).name
     duration = ffprobe_duration(video)
     dts = video_timestamps(video)
-    measured(f"{path}: recorded of 20 s published", duration, f"s ({len(dts)} video frames)")
+    measured(f"{path}: recorded of {2 * HALF_SECONDS} s published", duration, f"s ({len(dts)} video frames)")
     backwards = [(a, b) for a, b in itertools.pairwise(dts) if b <= a]
     assert not backwards, f"video DTS go back {len(backwards)} times, first {backwards[:3]}"
-    assert duration >= 18, f"{duration:.2f} s recorded of 20 s published"
-    assert len(dts) >= 18 * 30
+    assert duration >= 1.8 * HALF_SECONDS, f"{duration:.2f} s recorded of {2 * HALF_SECONDS} s published"
+    assert len(dts) >= 1.8 * HALF_SECONDS * 30
     assert decode_errors(video, "a:0") == "", "the audio decodes"
     assert decode_errors(video, "v:0") == "", "the video decodes"
 
@@ -415,7 +430,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
         start_rss, started = rss_kb(pid), time.monotonic()
         samples = []
         while time.monotonic() - started < AUDIO_ONLY_SECONDS:
-            time.sleep(5)
+            time.sleep(1)
             assert publisher.running
             samples.append((rss_kb(pid), ingest.status()["feedCacheBytes"]))
         end_rss = rss_kb(pid)
@@ -427,7 +442,7 @@ def test_audio_only_stream_keeps_the_feed_small(ingest):
         measured("audio-only largest feed cache", max(c for _, c in samples), "bytes")
         measured("audio-only joining consumer's first chunk", len(head), "bytes")
         assert max(c for _, c in samples) <= 8 * 188, "the cache is the newest audio frame, not the history"
-        # 256 kbit/s is 32 kB/s: an unbounded cache would have grown by ≈0.9 MB in 30 s.
+        # A leak's bound (an unbounded cache grows 32 kB/s: the cache samples and the first chunk catch it).
         assert end_rss - start_rss < 2048, samples
         # PAT, PMT and the newest audio frame (or a burst of FFmpeg's output, ≤ 64 KiB); the history
         # would be megabytes.

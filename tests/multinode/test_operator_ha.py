@@ -71,7 +71,7 @@ def test_leader_node_lost_a_new_stream_is_reconciled_by_the_standby(
     began = time.monotonic()
     cluster.stop_node(lost)
     try:
-        # What the node lifecycle controller's NoSchedule taint does once the node is noticed (20 s
+        # What the node lifecycle controller's NoSchedule taint does once the node is noticed (16 s
         # on this cluster): the new ingest Pod is not placed on the dead node. (One placed there
         # waits for the worker node-loss path, docs/design/node-loss.md: measured separately.)
         cluster.kubectl("cordon", lost)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 from devtools.cluster import in_pod
 from devtools.cluster.local_cluster import LocalCluster
-from devtools.cluster.release import Release
+from devtools.cluster.release import LOCAL_METRICS_WRITE_SECONDS, LOCAL_VIEWER_WINDOW_SECONDS, Release
 from devtools.media.browser import Browser
 from devtools.media.peers import Publisher
 from devtools.media.player_page import PLAYING
@@ -130,12 +130,14 @@ def test_lan_viewers_come_through_traefik_and_the_edge_and_are_counted(
     )
     assert body.startswith(b"#EXTM3U") and "X-Streamops-Edge-Cache" in headers, headers
     before = ingest_requests(cluster, ns)
-    with hlsload_on_lan(cluster, url, 45) as load:
+    # The release counts viewers over LOCAL_VIEWER_WINDOW_SECONDS (10 s, the chart's default 30 s)
+    # and writes status every LOCAL_METRICS_WRITE_SECONDS (2 s): all 20 are counted ≈10 s in.
+    with hlsload_on_lan(cluster, url, 30) as load:
         counted = eventually(
             lambda: (v := viewers(cluster, ns)).get("llhls", 0) >= VIEWERS and v,
             timeout=60, what=f"status.viewers.llhls reaching {VIEWERS}",
         )  # fmt: skip
-        assert counted["total"] >= VIEWERS and counted["windowSeconds"] == 30
+        assert counted["total"] >= VIEWERS and counted["windowSeconds"] == LOCAL_VIEWER_WINDOW_SECONDS
         result = load_result(load, timeout=120)
     after = ingest_requests(cluster, ns)
     served = sum(int(n) for kind in result["requests"].values() for n in kind.values())
@@ -146,8 +148,9 @@ def test_lan_viewers_come_through_traefik_and_the_edge_and_are_counted(
     assert direct < 10, f"viewers reached the ingest directly: {direct}"
     delivery = result["delivery"]
     assert delivery["received"] >= 0.95 * delivery["expected"], delivery
-    # Viewers leave: gone from status once the window (30 s) and a metrics write (10 s) have passed.
-    eventually(lambda: viewers(cluster, ns).get("total", 0) == 0, timeout=90, what="status.viewers back to 0")
+    # Viewers leave: gone from status once the window and a metrics write have passed (≈12 s here).
+    left = LOCAL_VIEWER_WINDOW_SECONDS + LOCAL_METRICS_WRITE_SECONDS
+    eventually(lambda: viewers(cluster, ns).get("total", 0) == 0, timeout=left + 60, what="status.viewers back to 0")
 
 
 def playback_url(cluster: LocalCluster, ns: str, *args: str) -> str:

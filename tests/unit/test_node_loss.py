@@ -31,6 +31,7 @@ from streamops.control.restream.status import PusherObservation, restream_status
 from streamops.control.shared import object_loop
 from streamops.control.shared.indexes import child_entry, stream_object_entry
 from streamops.control.shared.node_loss import (
+    LOST_NODE_GRACE_SECONDS,
     NODE_LOST,
     force_delete_at,
     force_delete_due,
@@ -399,3 +400,18 @@ def test_the_stream_reconcile_leaves_an_evicted_ingest_alone_and_replaces_it_onc
     reconcile_livestream(api, SETTINGS, stream_body, auto_recording_exists=False)
     new = api.object("Pod", "media", "cam-ingest")
     assert new is not None and new["metadata"]["uid"] != first["metadata"]["uid"]
+
+
+def test_the_grace_counted_on_a_lost_node_is_a_setting():
+    """node_lost_grace_seconds caps the grace an evicted Pod waits for (its default: the workers'
+    15 s, so nothing changes unless it is set); a Pod deleted otherwise keeps its whole grace."""
+    assert OperatorSettings().node_lost_grace_seconds == LOST_NODE_GRACE_SECONDS
+    deadline = T0 + timedelta(seconds=15)
+    pod = PodObservation.of("cam-ingest", evicted_pod(deadline))
+    assert pod.deletion_grace_seconds == 15
+    assert force_delete_at(pod, 10) == deadline + timedelta(seconds=10)  # the default: all 15 s count
+    assert force_delete_at(pod, 2, lost_grace_seconds=1) == T0 + timedelta(seconds=1 + 2)
+    assert force_delete_due(pod, T0 + timedelta(seconds=3), 2, lost_grace_seconds=1)
+    assert not force_delete_due(pod, T0 + timedelta(seconds=2.9), 2, lost_grace_seconds=1)
+    rolled = PodObservation.of("cam-ingest", evicted_pod(deadline, taint_eviction=False))
+    assert force_delete_at(rolled, 2, lost_grace_seconds=1) == deadline + timedelta(seconds=2)

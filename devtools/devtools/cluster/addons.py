@@ -349,14 +349,25 @@ def traefik_manifests(
             {"name": "web", "containerPort": web_port, "protocol": "TCP"},
             {"name": "ping", "containerPort": TRAEFIK_PING_PORT, "protocol": "TCP"},
         ],
-        "readinessProbe": {"httpGet": {"path": "/ping", "port": "ping"}, "periodSeconds": 2},
+        # A 150-viewer LL-HLS load beside two other tests' encoders got Traefik OOM-killed at a 256Mi
+        # limit and its /ping past the default 1 s probe timeout: restarted twice and put in BackOff,
+        # the NodePort without an endpoint (kube-proxy then refuses connections), every viewer stalled
+        # 24-45 s (what looked like an edge Pod's deletion stalling viewers). Probes that a busy
+        # 2-core machine does not fail, and room for the connections such a load holds.
+        "readinessProbe": {
+            "httpGet": {"path": "/ping", "port": "ping"},
+            "periodSeconds": 2,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
         "livenessProbe": {
             "httpGet": {"path": "/ping", "port": "ping"},
             "initialDelaySeconds": 10,
             "periodSeconds": 10,
-            "failureThreshold": 3,
+            "timeoutSeconds": 10,
+            "failureThreshold": 6,
         },
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "1Gi"}},
         "securityContext": restricted_container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }

@@ -90,6 +90,18 @@ def _require_executable(path: Path, hint: str) -> Path:
 
 # ---------------------------------------------------------------------------- control plane
 
+# Node loss on the pod-network cluster (docs/design/local-cluster.md, "Node loss"): its kubelets
+# renew their node Lease every NODE_LEASE_SECONDS / 4 (2 s; Kubernetes' default 40 s: every 10 s)
+# and post their status every 5 s; the node lifecycle controller looks every
+# NODE_MONITOR_PERIOD_SECONDS (default 5 s) and calls a node that said nothing for
+# NODE_MONITOR_GRACE_SECONDS (default 50 s) NotReady. 16 s of silence are 8 missed renewals: a
+# kubelet may stall 14 s before its healthy node is called lost (15 s with the 20 s grace before): a
+# 2-core machine under the whole suite's load must not have its nodes called lost (12 s saved 4 s
+# per node-loss test but left 10 s).
+NODE_LEASE_SECONDS = 8
+NODE_MONITOR_PERIOD_SECONDS = 1
+NODE_MONITOR_GRACE_SECONDS = 16
+
 
 class ControlPlane(Supervisor):
     """etcd + kube-apiserver (+ kube-controller-manager) rooted in `dir`.
@@ -106,8 +118,12 @@ class ControlPlane(Supervisor):
         etcd_bin: Path | None = None,
         controller_manager: bool = True,
         network: ClusterNetwork | None = None,
+        node_monitor_grace_seconds: int = NODE_MONITOR_GRACE_SECONDS,
     ) -> None:
+        """`node_monitor_grace_seconds`: with a network, how long a silent node counts as Ready (the
+        kube-controller-manager's --node-monitor-grace-period; its nodes renew their Lease every 2 s)."""
         self.dir = Path(dir).resolve()
+        self.node_monitor_grace_seconds = node_monitor_grace_seconds
         self.bin_dir = Path(bin_dir) if bin_dir is not None else kube_bin_dir()
         self.etcd_bin = etcd_bin
         self.controller_manager = controller_manager
@@ -367,14 +383,16 @@ class ControlPlane(Supervisor):
 
     def _node_lifecycle_flags(self) -> list[str]:
         """Node loss on the pod-network cluster: Kubernetes' default grace before a silent node is
-        NotReady is 50 s; 20 s here (kubelets report every 5 s) keeps the node-loss test short.
+        NotReady is 50 s, looked at every 5 s; here NODE_MONITOR_GRACE_SECONDS, every second (the
+        nodes renew their Lease every 2 s): the node-loss tests wait less.
         HorizontalPodAutoscalers (the edge's, fed by metrics-server): synced every 5 s instead of 15 s,
         and a scale-in waits 30 s of lower recommendations instead of 5 min, so that the autoscaling
         test sees the edge scale out and back in within minutes; the algorithm is Kubernetes' own."""
         if self.network is None:
             return []
         return [
-            "--node-monitor-grace-period=20s",
+            f"--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s",
+            f"--node-monitor-grace-period={self.node_monitor_grace_seconds}s",
             "--horizontal-pod-autoscaler-sync-period=5s",
             "--horizontal-pod-autoscaler-downscale-stabilization=30s",
         ]

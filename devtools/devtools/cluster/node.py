@@ -32,7 +32,7 @@ from typing import Self
 
 from devtools import netns
 from devtools.address_plan import CLUSTER_CIDR, CLUSTER_DOMAIN, DNS_IP
-from devtools.cluster.controlplane import ControlPlane, ControlPlaneError
+from devtools.cluster.controlplane import NODE_LEASE_SECONDS, ControlPlane, ControlPlaneError
 from devtools.cluster.images import Image, ImageBuilder, unmount_under
 from devtools.cluster.kubectl import Kubectl
 from devtools.cluster.network import NodeAddress
@@ -418,6 +418,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             "syncFrequency": "10s",
             "fileCheckFrequency": "10s",
             "nodeStatusUpdateFrequency": "5s",
+            # The pod-network cluster's controller-manager calls a node lost sooner than Kubernetes'
+            # (controlplane.NODE_MONITOR_GRACE_SECONDS): its Lease is renewed every 2 s, not 10 s.
+            **({"nodeLeaseDurationSeconds": NODE_LEASE_SECONDS} if island else {}),
             "registerNode": True,
             "shutdownGracePeriod": "0s",
             "volumeStatsAggPeriod": "0s",

@@ -27,9 +27,16 @@ NAMESPACE = "streamops-system"
 CHART = REPO / "charts" / "streamops"
 
 
-# Node loss: worker Pods tolerate an unreachable node 5 s (the chart's default is 30 s) so that the
-# node-loss test and demo do not wait half a minute more than they must.
-LOCAL_NODE_LOSS_TOLERATION_SECONDS = 5
+# Node loss (docs/design/node-loss.md): worker Pods tolerate an unreachable node 5 s (the chart's
+# default is 30 s); of an evicted Pod's grace period 2 s count (default 15 s: nothing on a dead node
+# runs it), and one still there 3 s past that is deleted for good (default 10 s: the margin for a
+# slow kubelet), so that the node-loss test and demo do not wait a minute more than they must.
+LOCAL_NODE_LOSS = {"tolerationSeconds": 5, "evictedGraceSeconds": 2, "forceDeleteAfterSeconds": 3}
+# Viewer sessions count 10 s after their last request (default 30 s) and live metrics, viewer counts
+# among them, are written every 2 s (default 10 s, as the cluster and e2e tiers run the operator):
+# status.viewers follows viewers who leave within ≈15 s, not ≈45 s.
+LOCAL_VIEWER_WINDOW_SECONDS = 10
+LOCAL_METRICS_WRITE_SECONDS = 2
 
 
 class ReleaseError(RuntimeError):
@@ -66,7 +73,8 @@ def local_values(cluster: LocalCluster) -> dict[str, Any]:
     Services' externalTrafficPolicy is Cluster); NetworkPolicies for this cluster's addresses."""
     return {
         "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
-        "worker": {"nodeLoss": {"tolerationSeconds": LOCAL_NODE_LOSS_TOLERATION_SECONDS}},
+        "worker": {"nodeLoss": LOCAL_NODE_LOSS, "telemetry": {"metricsWriteSeconds": LOCAL_METRICS_WRITE_SECONDS}},
+        "playback": {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS},
         # Its NodePorts are plain HTTP (no TLS route on the LAN): WHIP and the publish page there.
         "publish": {"allowPlainHttp": True},
         **network_policy_values(),

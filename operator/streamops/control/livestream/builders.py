@@ -39,6 +39,7 @@ from streamops.contract.ingest import (
     TLS_CERT_FILE,
     TLS_DIR,
     TLS_KEY_FILE,
+    VIEWER_WINDOW_SECONDS,
     WHEP_PATH,
     WHIP_PATH,
     IngestConfig,
@@ -240,11 +241,13 @@ def ingest_worker_config(
     signed: bool = False,
     trusted_proxies: list[str] | None = None,
     publish_over_http: bool = False,
+    viewer_window: float = VIEWER_WINDOW_SECONDS,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
     (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
-    `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs)."""
+    `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
+    operator's viewer_window_seconds."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -295,9 +298,15 @@ def ingest_worker_config(
         or None,
         overlay_dir=OVERLAY_DIR if overlays else None,
         webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
-        # None for a public stream: its configuration (and Pod hash) stays what it was before signing existed.
-        playback=IngestPlayback(namespace=stream.metadata.namespace or "", access="signed", keys_dir=PLAYBACK_KEYS_DIR)
-        if signed
+        # None for a public stream counting viewers over the contract's window: its configuration (and
+        # Pod hash) stays what it was before signing existed.
+        playback=IngestPlayback(
+            namespace=stream.metadata.namespace or "",
+            access="signed" if signed else "public",
+            keys_dir=PLAYBACK_KEYS_DIR if signed else None,
+            viewer_window_seconds=None if viewer_window == VIEWER_WINDOW_SECONDS else viewer_window,
+        )
+        if signed or viewer_window != VIEWER_WINDOW_SECONDS
         else None,
     )
 
@@ -459,6 +468,7 @@ def ingest_pod(
             signed=signed,
             trusted_proxies=settings.trusted_proxy_cidrs,
             publish_over_http=settings.publish_over_http,
+            viewer_window=settings.viewer_window_seconds,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

@@ -112,6 +112,8 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
     ]
     if settings.trusted_proxy_cidrs:  # unset otherwise: an edge deployed before it existed stays as it was
         env.append({"name": contract.ENV_TRUSTED_PROXIES, "value": " ".join(settings.trusted_proxy_cidrs)})
+    if settings.viewer_window_seconds != contract.VIEWER_WINDOW_SECONDS:  # likewise
+        env.append({"name": contract.ENV_VIEWER_WINDOW_SECONDS, "value": f"{settings.viewer_window_seconds:g}"})
     probe = {"httpGet": {"path": contract.HEALTH_PATH, "port": "status"}, "periodSeconds": 5}
     container: Manifest = {
         "name": "edge",

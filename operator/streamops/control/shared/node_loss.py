@@ -7,6 +7,8 @@ deletes it with its grace period. Its kubelet is gone, so nothing ever confirms 
 Pod would stay Terminating for good, and its replacement (same name) could never be created. So a
 worker Pod still there `node_lost_force_delete_seconds` after its deletion deadline is deleted for
 good (grace period 0, only that uid) and its owner's reconcile creates it again on a healthy node.
+Of an evicted Pod's grace period at most `node_lost_grace_seconds` counts (nothing on a lost node
+runs it).
 
 Pure functions: the decision is a function of the observation and the clock, so it is level-based
 (a Pod whose node came back is deleted by its kubelet before the deadline and never reaches here).
@@ -35,24 +37,29 @@ def node_loss_tolerations(seconds: int) -> list[Manifest]:
     ]
 
 
-def force_delete_at(pod: PodObservation, margin_seconds: float) -> datetime | None:
+def force_delete_at(
+    pod: PodObservation, margin_seconds: float, lost_grace_seconds: float = LOST_NODE_GRACE_SECONDS
+) -> datetime | None:
     """When the Pod counts as lost with its node: its deletion deadline (which includes its grace
     period) plus a margin for a slow kubelet and clock skew; None while it is not being deleted.
-    A Pod evicted from a lost node waits at most LOST_NODE_GRACE_SECONDS of its grace: no kubelet
-    runs its long grace (an uploading recorder's 300 s) there, and its emptyDir went with the node."""
+    A Pod evicted from a lost node waits at most `lost_grace_seconds` of its grace (the setting
+    node_lost_grace_seconds, by default LOST_NODE_GRACE_SECONDS): no kubelet runs its long grace (an
+    uploading recorder's 300 s) there, and its emptyDir went with the node."""
     if not pod.exists or pod.deletion_deadline is None:
         return None
     deadline = pod.deletion_deadline
     grace = pod.deletion_grace_seconds or 0
-    if pod.evicted_from_lost_node and grace > LOST_NODE_GRACE_SECONDS:
-        deadline -= timedelta(seconds=grace - LOST_NODE_GRACE_SECONDS)
+    if pod.evicted_from_lost_node and grace > lost_grace_seconds:
+        deadline -= timedelta(seconds=grace - lost_grace_seconds)
     return deadline + timedelta(seconds=margin_seconds)
 
 
-def force_delete_due(pod: PodObservation, now: datetime, margin_seconds: float) -> bool:
+def force_delete_due(
+    pod: PodObservation, now: datetime, margin_seconds: float, lost_grace_seconds: float = LOST_NODE_GRACE_SECONDS
+) -> bool:
     """A kubelet that runs removes a deleted Pod within its grace period; one still there after the
     margin has no kubelet that will."""
-    deadline = force_delete_at(pod, margin_seconds)
+    deadline = force_delete_at(pod, margin_seconds, lost_grace_seconds)
     return deadline is not None and now >= deadline
 
 

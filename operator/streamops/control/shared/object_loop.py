@@ -313,8 +313,9 @@ class ObjectLoop(Generic[OutcomeT]):
         names the node; the object reconciles next, which creates them again where they can run."""
         now = datetime.now(UTC)
         margin = self.state.settings.node_lost_force_delete_seconds
+        grace = self.state.settings.node_lost_grace_seconds
         for pod in pods:
-            if pod is None or pod.uid in self.force_deleted or not force_delete_due(pod, now, margin):
+            if pod is None or pod.uid in self.force_deleted or not force_delete_due(pod, now, margin, grace):
                 continue
             try:
                 await self.state.call(self.state.api.delete, "Pod", self.namespace, pod.name, pod.uid, 0)
@@ -339,7 +340,11 @@ class ObjectLoop(Generic[OutcomeT]):
             timeout = max(0.0, min(timeout, self.retry_at - time.monotonic()))
         now = datetime.now(UTC)
         for pod in pods:
-            lost_at = force_delete_at(pod, settings.node_lost_force_delete_seconds) if pod is not None else None
+            lost_at = (
+                force_delete_at(pod, settings.node_lost_force_delete_seconds, settings.node_lost_grace_seconds)
+                if pod is not None
+                else None
+            )
             if lost_at is not None and lost_at > now:  # (one already due was handled by remove_lost_pods)
                 timeout = min(timeout, (lost_at - now).total_seconds() + 0.1)
         with contextlib.suppress(TimeoutError):

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from streamops.api.recording import S3Storage
+from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
+from streamops.contract.worker import POD_GRACE_SECONDS
 from streamops.control.shared.worker_resources import WorkerResources
 
 ENV_PREFIX = "STREAMOPS_"
@@ -135,6 +137,14 @@ class OperatorSettings(BaseModel):
         "includes its grace period) sits on a node whose kubelet is gone: it is force-deleted so that its "
         "replacement can be created.",
     )
+    node_lost_grace_seconds: float = Field(
+        default=float(POD_GRACE_SECONDS),
+        ge=0,
+        le=3600,
+        description="Of the grace period of a worker Pod evicted from a lost node (the taint eviction controller's "
+        "deletion), at most this much counts toward its deletion deadline: nothing on a lost node runs it. The "
+        "default is the workers' terminationGracePeriodSeconds (an uploading recorder's 300 s is cut to it).",
+    )
 
     # --- exposure: ingest Services and playback routes (docs/design/exposure.md) ---
     webrtc_playback: bool = Field(
@@ -189,6 +199,14 @@ class OperatorSettings(BaseModel):
     # --- the playback plane (docs/design/playback.md) ---
     playback_access: Literal["public", "signed"] = Field(
         default="public", description="Access of streams whose spec.playback.access is unset."
+    )
+    viewer_window_seconds: float = Field(
+        default=float(VIEWER_WINDOW_SECONDS),
+        gt=0,
+        le=3600,
+        description="A viewer session counts while it made a media request within this long (the ingests' and "
+        "edges' /viewers, status.viewers). Another value restarts the ingests; the default leaves their "
+        "configuration as it was.",
     )
     edge_enabled: bool = Field(
         default=False,

@@ -45,7 +45,7 @@ def assert_live_status(ingest) -> dict:
     # ≈30 fps: the -re publisher dips a little while the machine is busy (26.5 fps seen in CI) and
     # catches up after (35.46 seen in CI, 2026-11-27)
     assert 25 <= status["frameRate"] <= 38, status
-    assert 0.8 <= status["transcodingSpeed"] <= 1.2, status
+    assert 0.8 <= status["transcodingSpeed"] <= 1.3, status  # the same catching up (1.207 seen in CI)
     assert 1_000_000 < status["bitrate"] < 6_000_000, status
     return status
 

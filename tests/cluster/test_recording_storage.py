@@ -58,15 +58,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @pytest.fixture(scope="module")
 def storage_operator(operator):
     """The session's operator with this module's settings; its own again afterwards."""
-    saved = dict(operator.env)
-    operator.env.update(RETENTION_ENV)
-    operator.restart()
-    try:
-        yield operator
-    finally:
-        operator.env.clear()
-        operator.env.update(saved)
-        operator.restart()
+    with operator.with_env(RETENTION_ENV) as configured:
+        yield configured
 
 
 def wait(cluster, plural: str, ns: str, name: str, probe, what: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -237,14 +237,8 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
 def short_backoff_operator(operator):
     """The session's operator; started with a backoff cap of CAP_SECONDS by the test's own start
     after the SIGKILL, and with the suite's settings again afterwards."""
-    saved = dict(operator.env)
-    operator.env[CAP_ENV] = str(CAP_SECONDS)
-    try:
-        yield operator
-    finally:
-        operator.env.clear()
-        operator.env.update(saved)
-        operator.restart()
+    with operator.with_env({CAP_ENV: str(CAP_SECONDS)}, restart=False) as short:
+        yield short
 
 
 def test_a_receiver_down_for_several_backoff_caps_gets_everything_across_an_operator_sigkill(

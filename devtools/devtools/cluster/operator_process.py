@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from devtools.http_client import http_ok
@@ -19,7 +19,7 @@ from devtools.waits import eventually
 
 class OperatorProcess:
     """One operator process against `kubeconfig`, with `env` added to this process's environment
-    (read at each start, so a test may change it between restarts)."""
+    (a copy, read at each start: a test changes it between restarts with `with_env`)."""
 
     def __init__(
         self,
@@ -31,7 +31,8 @@ class OperatorProcess:
         cwd: Path | None = None,
         pid_file: Path | None = None,
     ) -> None:
-        self.kubeconfig, self.log, self.env = Path(kubeconfig), Path(log), env if env is not None else {}
+        self.kubeconfig, self.log = Path(kubeconfig), Path(log)
+        self.env: dict[str, str] = dict(env) if env is not None else {}
         self.args, self.cwd, self.pid_file = list(args), cwd, pid_file
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -94,6 +95,21 @@ class OperatorProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    @contextlib.contextmanager
+    def with_env(self, env: Mapping[str, str], *, restart: bool = True) -> Iterator[OperatorProcess]:
+        """`env` over its settings until the block ends, then its own settings again (restarted).
+        `restart`: restart with `env` now; False leaves that to the caller's next start."""
+        saved = dict(self.env)
+        self.env.update(env)
+        try:
+            if restart:
+                self.restart()
+            yield self
+        finally:
+            self.env.clear()
+            self.env.update(saved)
+            self.restart()
 
     def kill(self) -> None:
         """SIGKILL its group (a crash: no cleanup handler runs); start() brings it back."""

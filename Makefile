@@ -42,12 +42,13 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules (no cycle, no kind importing another kind) + gofmt and go vet of components/webrtc, components/hlsload and components/rtmp
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload and components/rtmp
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
+	$(PY) -m devtools.import_rules bench
 	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && go vet ./...
 	cd components/hlsload && go vet ./...
@@ -67,7 +68,7 @@ test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publ
 	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
+test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 check: venv helm ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached)
@@ -143,36 +144,36 @@ test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node 
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
 bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, the ingest worker and streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
-	$(if $(FANOUT_ONLY),,$(PY) bench/media.py $(BENCH_ARGS))
-	$(PY) bench/webrtc_fanout.py $(FANOUT_ARGS)
+	$(if $(FANOUT_ONLY),,$(PY) -m bench.media $(BENCH_ARGS))
+	$(PY) -m bench.webrtc_fanout $(FANOUT_ARGS)
 
 bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
-	$(PY) bench/e2e.py $(BENCH_ARGS)
+	$(PY) -m bench.e2e $(BENCH_ARGS)
 
 bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
-	$(PY) bench/latency.py $(BENCH_ARGS)
+	$(PY) -m bench.latency $(BENCH_ARGS)
 
 bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md
-	$(PY) bench/playback.py $(BENCH_ARGS)
+	$(PY) -m bench.playback $(BENCH_ARGS)
 
 bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md
-	$(PY) bench/edge_cpu.py $(BENCH_ARGS)
-	$(PY) bench/edge_token.py
+	$(PY) -m bench.edge_cpu $(BENCH_ARGS)
+	$(PY) -m bench.edge_token
 
 bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
-	$(PY) bench/operator.py $(BENCH_ARGS)
+	$(PY) -m bench.operator $(BENCH_ARGS)
 
 bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveStreams with full statuses, end to end (median, p95; target 2 s) vs `kubectl get lst -A`, and its LIST alone -> bench/results/kubectl.md
-	$(PY) bench/kubectl_status.py $(BENCH_ARGS)
+	$(PY) -m bench.kubectl_status $(BENCH_ARGS)
 
 bench-clips: deps venv s3server ffmpeg ## a 60 s clip from a live stream's DVR -> downloadable: keyframe copy to the claim and to a bucket, exact (re-encoded) to the claim; wall and CPU seconds -> bench/results/clips.md
-	$(PY) bench/clips.py $(BENCH_ARGS)
+	$(PY) -m bench.clips $(BENCH_ARGS)
 
 bench-overlays: deps venv ffmpeg ## an HTML overlay's cost (CPU and memory of the ingest with and without it, of the renderer's Chromium) at 720p30 and 1080p30, and page change -> first frame in the HLS output (decoded) -> bench/results/overlays.md
-	$(PY) bench/overlays.py $(BENCH_ARGS)
+	$(PY) -m bench.overlays $(BENCH_ARGS)
 
 bench-webhooks: deps venv kube ffmpeg ## StreamWebhook delivery latency (status change -> receiver, p50/p99; target p99 2 s) with real ingests, the Kubernetes Event as the peer; the operator's CPU, RSS and API writes at 500 streams without / with a webhook (idle, subscribe, status churn) -> bench/results/webhooks.md
-	$(PY) bench/webhooks.py $(BENCH_ARGS)
+	$(PY) -m bench.webhooks $(BENCH_ARGS)
 
 clean: ## remove the venv and local cluster state (not the Kubernetes build cache)
 	-@$(PY) -m devtools.cluster.node down --dir $(CLUSTER) --purge 2>/dev/null
@@ -240,7 +241,8 @@ prometheus: ## build Prometheus from its Go module (pinned, cached by version; K
 	@bash hack/fetch-prometheus-operator-crds.sh
 
 # The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"): built here, their images
-# made and imported into the nodes by the tests that install them (not by `make test-images`).
+# made and imported into the nodes by the tests that install them (`make test-images` builds the
+# binaries, not their images).
 addons: metrics-server cert-manager prometheus-operator prometheus ## build the multi-node tier's real add-ons from their Go modules: metrics-server, cert-manager, the Prometheus Operator (and the Prometheus it runs)
 
 metrics-server: ## build metrics-server (the resource metrics API the edge's HorizontalPodAutoscaler reads) from its Go module (pinned, cached by version)

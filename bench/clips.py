@@ -38,7 +38,8 @@ from devtools.media.s3_server import S3Server
 from devtools.media.workers import Ingest
 from devtools.processes import proc_cpu_seconds
 from devtools.waits import eventually
-from report_file import commit, write_report
+
+from bench.report_file import commit, write_report
 
 OUT = Path(__file__).resolve().parent / "results" / "clips.md"
 BUCKET = "clips"

@@ -2,7 +2,7 @@
 """End-to-end figures on the real local node (devtools.cluster.stack) and on the multi-node pod-network
 cluster (devtools.cluster.local_cluster, streamops installed with the chart) -> bench/results/e2e.md.
 
-    .venv/bin/python bench/e2e.py [--runs N] [--out bench/results/e2e.md]   (make bench-e2e)
+    .venv/bin/python -m bench.e2e [--runs N] [--out bench/results/e2e.md]   (make bench-e2e)
 
 Measures, with worker Pods really run by the kubelets, once per site — host network on 127.0.0.1
 (one node, operator as a host process), and the pod network (two nodes, operator in a Pod, workers

@@ -13,10 +13,10 @@ path (the edge asks it once per cache key and TTL), so what is measured is the e
 - blocking: an LL-HLS blocking reload (`_HLS_msn`/`_HLS_part`), the memory store;
 each without and with a token (the check: one HMAC-SHA256). Writes bench/results/edge-cpu.md.
 
-    python bench/edge_cpu.py [--requests 30000] [--clients 50] [--workers 1] [--rounds 3]
+    python -m bench.edge_cpu [--requests 30000] [--clients 50] [--workers 1] [--rounds 3]
     # another commit's edge, for a before/after:
     git archive <commit> operator/streamops/media/edge | tar -x -C /tmp/old
-    python bench/edge_cpu.py --edge-dir /tmp/old/operator/streamops/media/edge --out /tmp/old.md
+    python -m bench.edge_cpu --edge-dir /tmp/old/operator/streamops/media/edge --out /tmp/old.md
 """
 
 from __future__ import annotations

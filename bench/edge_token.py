@@ -7,7 +7,7 @@ interleaved rounds, and the per-request latency of each (h2load's --log-file) gi
 differences are the token's, since every answer comes from the edge's memory cache. Writes
 bench/results/edge-token.md.
 
-    python bench/edge_token.py [--requests 20000] [--clients 10] [--rounds 3]
+    python -m bench.edge_token [--requests 20000] [--clients 10] [--rounds 3]
 """
 
 from __future__ import annotations

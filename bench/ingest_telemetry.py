@@ -6,7 +6,7 @@ contract's IngestStatus and `/healthz` with 200. Stream i (the i-th port of --po
 reads 500 streams going live and idle in turn without 500 workers and 500 FFmpeg processes. Only
 the workers are stood in for: the operator, the API server and the webhook receiver are real.
 
-    python bench/ingest_telemetry.py --ports ports.json --t0 EPOCH --period 60 --on 30
+    python -m bench.ingest_telemetry --ports ports.json --t0 EPOCH --period 60 --on 30
 
 Prints `ready` on stdout once every port listens; stopped by PID (SIGTERM).
 """

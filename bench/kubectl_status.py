@@ -40,13 +40,14 @@ from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.suite import Cluster
 from devtools.operator_status import live_stream_status, restream_status
 from devtools.versions import REPO as ROOT
-from report_file import commit, loadavg, markdown_table, write_report
 from streamops.api import GROUP, VERSION
+
+from bench.report_file import commit, loadavg, markdown_table, write_report
 
 RESULTS = ROOT / "bench" / "results" / "kubectl.md"
 TARGET_SECONDS = 2.0  # issue 28: `status -A` over 1,000 streams
 PLUGIN = Path(sys.executable).with_name("kubectl-streamops")
-OWN_PATHS = ("operator/streamops/kubectl", "bench/kubectl_status.py")  # what the run's commit mark checks
+OWN_PATHS = ("operator/streamops/cli", "bench/kubectl_status.py")  # what the run's commit mark checks
 
 
 def pct(values: list[float], q: float) -> float:
@@ -141,8 +142,8 @@ def list_alone(kubeconfig: Path, consistent: bool) -> tuple[float, int]:
     quorum read of etcd, what `kubectl get` asks). Seconds, bytes."""
     os.environ["KUBECONFIG"] = str(kubeconfig)
     from streamops.api import LIVESTREAM
-    from streamops.control.shared.kube import KubeApi, login
-    from streamops.kubectl.connection import custom_path, list_custom
+    from streamops.cli.kube_connection import custom_path, list_custom
+    from streamops.kube.client import KubeApi, login
 
     api = KubeApi(login())
     began = time.monotonic()

@@ -80,8 +80,9 @@ from devtools.media.workers import Ingest
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
-from report_file import commit, loadavg, merged_report  # bench/report_file.py, beside this script
 from streamops.media.ingest.player.page import PlayerOptions, add_player_routes
+
+from bench.report_file import commit, loadavg, merged_report
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,9 @@ from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, pr
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
-from report_file import write_report  # bench/report_file.py, beside this script
-from ts_frames import FrameClock, delays  # bench/ts_frames.py, beside this script
+
+from bench.report_file import write_report
+from bench.ts_frames import FrameClock, delays
 
 POLL = 0.01
 

@@ -5,7 +5,7 @@
 One local control plane (devtools.cluster.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
 fresh namespace and a fresh `streamops operator -n <namespace>` process, run as in the cluster
-suite (its own ServiceAccount bound to the ClusterRole of streamops.control.shared.rbac, hostNetwork
+suite (its own ServiceAccount bound to the ClusterRole of streamops.control.runtime.rbac, hostNetwork
 workers with a private port range, default resync), so each round starts from an idle operator
 and only sees its own objects.
 
@@ -51,9 +51,10 @@ from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import Cluster, operator_kubeconfig
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
-from operator_replay import Replay, capture, replay
-from report_file import loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
+
+from bench.operator_replay import Replay, capture, replay
+from bench.report_file import loadavg, write_report
 
 RESULTS = ROOT / "bench" / "results" / "operator.md"
 # Nothing binds these (no kubelet): the operator only hands them out. Wide enough for every round.
@@ -297,7 +298,7 @@ class Round:
     steady_busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
 
 
-def run_round(
+def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
 ) -> Round:  # fmt: skip

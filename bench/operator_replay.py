@@ -32,7 +32,7 @@ import kubernetes
 from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.kubectl import Kubectl
 from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
-from streamops.control.shared.api_threads import FIRST, LATER
+from streamops.kube.threads import FIRST, LATER
 
 OPERATOR_THREADS = 16  # streamops' API threads (bench/operator.py's report says the same)
 SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink")
@@ -103,7 +103,7 @@ def capture(api: kubernetes.client.ApiClient, namespace: str) -> list[Pair]:
     return pairs
 
 
-def replay(
+def replay(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     pairs: list[Pair],
     plane: ControlPlane,
     kubectl: Kubectl,
@@ -115,7 +115,7 @@ def replay(
     kubectl.kubectl("create", "namespace", namespace)
     result = Replay(len(pairs), load_before=load())
     local = threading.local()
-    # The operator's order (control/shared/api_threads.py): a stream's writes before any Restream's.
+    # The operator's order (kube/threads.py): a stream's writes before any Restream's.
     work: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = queue.PriorityQueue()
     order = itertools.count()
     sent: dict[str, float] = {}

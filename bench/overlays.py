@@ -55,10 +55,11 @@ from devtools.processes import proc_cpu_seconds, proc_tree, pss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
-from report_file import commit, loadavg, write_report  # bench/report_file.py, beside this script
 from streamops.contract.ingest import IngestOverlay
 from streamops.media.ffmpeg import command
 from streamops.media.ingest.commands import with_overlays
+
+from bench.report_file import commit, loadavg, write_report
 
 RESULT = ROOT / "bench" / "results" / "overlays.md"
 BOX = (5, 5, 40, 20)  # left, top, width, height in percent

@@ -56,40 +56,38 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any
 
 from devtools.http_client import http_get
 from devtools.media.edge import Edge
 from devtools.media.nginx_static import NginxStatic
-from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.peers import NginxRtmp
 from devtools.media.workers import Ingest, Worker
-from devtools.netns import nsenter
 from devtools.ports import free_port
-from devtools.processes import proc_cpu_seconds, proc_rss_bytes, stop_tree
+from devtools.processes import proc_cpu_seconds, proc_rss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.versions import hlsload_bin
 from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from report_file import commit, loadavg, markdown_table, merged_report  # bench/report_file.py, beside this script
+
+from bench import playback_cluster
+from bench.playback_traffic import MIB, ClipPublisher, hlsload
+from bench.report_file import commit, loadavg, markdown_table, merged_report
 
 SECTIONS = ("ingest", "edge", "recorder", "cluster")
 EDGE_HEADING = "## Through the edge"
 RECORDER_HEADING = "## The recorder and the pusher under viewer load (edge off)"
-HEADINGS = {"edge": EDGE_HEADING, "recorder": RECORDER_HEADING, "cluster": "## On the 2-node cluster"}
+HEADINGS = {"edge": EDGE_HEADING, "recorder": RECORDER_HEADING, "cluster": playback_cluster.HEADING}
 SATURATED_PCT = 95.0
-MIB = 1024 * 1024
-T = TypeVar("T")
 
 
 # --- the stand: ingest, publisher, recorder, pusher, static nginx ------------------------------------
@@ -105,30 +103,6 @@ class Stand:
 
     def url(self, mode: str) -> str:
         return self.ingest.http + ("/hls/cmaf/index.m3u8" if mode == "llhls" else "/hls/ts/index.m3u8")
-
-
-class ClipPublisher(Publisher):
-    """The synthetic publisher's picture and sound, encoded once (Publisher's settings) and sent in a
-    loop in real time with -c copy: the same stream at ≈1 % of a core instead of a live x264 encode
-    (≈40 % of one here), which would compete with the ingest and the viewers on these 2 cores; a
-    real publisher encodes on another machine."""
-
-    def __init__(self, url: str, clip: Path, **kwargs: Any) -> None:
-        super().__init__(url, **kwargs)
-        self.clip = clip
-
-    def encode(self, seconds: int = 20) -> Self:
-        """Write the clip (whole GOPs: `seconds` a multiple of the GOP) unless it is there."""
-        if not self.clip.exists():
-            live = Publisher(str(self.clip), duration=seconds, size=self.size, rate=self.rate,
-                             video_bitrate=self.video_bitrate, fmt="flv").command()  # fmt: skip
-            argv = [a for a in live if a != "-re"]
-            subprocess.run(argv, check=True, capture_output=True, timeout=300)
-        return self
-
-    def command(self) -> list[str]:
-        return ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-re", "-stream_loop", "-1",
-                "-i", str(self.clip), "-c", "copy", "-f", "flv", self.url]  # fmt: skip
 
 
 def worker(kind: str, config: dict[str, Any], workdir: Path) -> Worker:
@@ -275,34 +249,6 @@ class Step:
     def saturated(self) -> bool:
         """The ingest's Python process used (nearly) a whole core: it cannot serve more."""
         return self.server == "ingest" and self.window.ingest_own_cpu >= SATURATED_PCT
-
-
-def hlsload(
-    url: str,
-    mode: str,
-    viewers: int,
-    ramp: float,
-    seconds: float,
-    run: str,
-    measure: Callable[[], T],
-    netns: str | None = None,
-) -> tuple[dict[str, Any], T]:
-    """hlsload's JSON for `viewers` of `url` joining over `ramp` and playing `seconds`, and what
-    `measure` read over the steady part of that window (it starts once everyone joined); run in
-    the network namespace `netns` when given (a cluster's LAN)."""
-    argv = [str(hlsload_bin()), "-url", url, "-mode", mode, "-viewers", str(viewers), "-ramp", f"{ramp}s",
-            "-duration", f"{seconds}s", "-run", run, "-gap-threshold", "2s"]  # fmt: skip
-    argv = nsenter(netns, argv) if netns else argv
-    client = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        time.sleep(ramp + 1)
-        measured = measure()
-        out, err = client.communicate(timeout=seconds + 60)
-    finally:
-        stop_tree(client)  # a no-op once it exited
-    if client.returncode != 0:
-        raise RuntimeError(f"hlsload exited {client.returncode}: {err.decode(errors='replace')[-2000:]}")
-    return json.loads(out), measured
 
 
 def step(s: Stand, server: str, mode: str, viewers: int, args: argparse.Namespace) -> Step:
@@ -792,8 +738,6 @@ def main() -> int:
             steps = recorder_row(s, args)
         measured["recorder"] = recorder_section(steps, args, load_before, time.monotonic() - started)
     if "cluster" in wanted:
-        import playback_cluster  # beside this script; it uses this module's stand pieces
-
         measured["cluster"] = playback_cluster.measure(args)
     previous = args.out.read_text() if args.out.exists() else ""
     report = merged_report(previous, measured, HEADINGS, SECTIONS)

@@ -6,7 +6,7 @@ The stand: devtools.cluster.local_cluster (2 nodes, kube-proxy, CoreDNS, Traefik
 with the chart and `edge.enabled: true` (2 replicas: the autoscaler's minimum; the local cluster has no
 metrics-server, so they stay 2), one public LL-HLS LiveStream (200 ms parts, 2 s segments, screenshots
 off) with an Ingress of class traefik, fed over RTMP from the cluster's LAN with a 360p clip
-(bench/playback.py's ClipPublisher: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC 128 kbit/s,
+(bench/playback_traffic.py's ClipPublisher: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC 128 kbit/s,
 encoded once and looped with -c copy). The edge Service is patched to NodePort for the bench (the
 operator creates it when missing and leaves an existing one alone: checked at the end), and Debian's
 nginx (the edge image's nginx-light, with a static configuration like devtools.media.nginx_static's)
@@ -48,12 +48,14 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.processes import stat_fields
 from devtools.waits import eventually
-from playback import HEADINGS, MIB, ClipPublisher, hlsload  # bench/playback.py, beside this script
 from prometheus_client.parser import text_string_to_metric_families
-from report_file import commit, loadavg, markdown_table
 from streamops.contract.edge import EDGE_NAME
 
+from bench.playback_traffic import MIB, ClipPublisher, hlsload
+from bench.report_file import commit, loadavg, markdown_table
+
 NAMESPACE, STREAM = "bench", "cam"
+HEADING = "## On the 2-node cluster"  # its section of bench/results/playback.md
 REPLICAS = 2
 STATIC = "static-nginx"
 CGROUP_FS = Path("/sys/fs/cgroup")
@@ -562,7 +564,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         ])  # fmt: skip
     cpu_rows = [[PATHS[r.path], str(r.viewers), top_text(r.window, 6)] for r in steps]  # in the order run
     return [
-        HEADINGS["cluster"],
+        HEADING,
         "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}; /proc/loadavg before: {load_before}, after: "
         f"{loadavg()}; the bench, the cluster and everything in it at nice {os.getpriority(os.PRIO_PROCESS, 0)}. "

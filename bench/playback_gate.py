@@ -4,7 +4,7 @@ and, for every stream, the request counter and the viewer-session update, measur
 a trivial handler, against the handler alone. Prints a Markdown table (p50, p99, max in µs) with the
 machine's load; docs/design/playback.md ("The ingest") keeps the numbers.
 
-    .venv/bin/python bench/playback_gate.py [--requests 20000] [--sessions 3000]
+    .venv/bin/python -m bench.playback_gate [--requests 20000] [--sessions 3000]
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ count of writes (all clients; the bench writes nothing inside a window but its n
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -47,7 +46,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import kubernetes
@@ -62,25 +60,13 @@ from devtools.media.webhook_receiver import WebhookReceiver
 from devtools.ports import free_port
 from devtools.versions import REPO as ROOT
 from devtools.waits import eventually
-from report_file import commit, loadavg, write_report
 from streamops.api import GROUP, LIVESTREAM, VERSION
 from streamops.control.livestream.reasons import WENT_LIVE, WENT_OFFLINE
 from streamops.control.webhook.events import changes_between, stream_facts
 from streamops.control.webhook.outbox import OUTBOX_SELECTOR
 
-
-def _bench_operator() -> ModuleType:
-    """bench/operator.py (its Sampler, raw Watch, API counts, host line): loaded by path, since its
-    module name is the standard library's `operator`."""
-    spec = importlib.util.spec_from_file_location("bench_operator", Path(__file__).with_name("operator.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # (its dataclasses look their module up there)
-    spec.loader.exec_module(module)
-    return module
-
-
-ops = _bench_operator()
+from bench import operator as ops  # its Sampler, raw Watch, API counts, host line
+from bench.report_file import commit, loadavg, write_report
 
 RESULTS = ROOT / "bench" / "results" / "webhooks.md"
 SECRET = "whsec-bench-6fK2pQ9x"
@@ -524,10 +510,14 @@ class Standin:
     def __init__(self, ports: list[int], t0: float, period: float, on: float, workdir: Path) -> None:
         path = workdir / "standin-ports.json"
         path.write_text(json.dumps(ports))
-        command = [sys.executable, str(Path(__file__).with_name("ingest_telemetry.py")), "--ports", str(path)]
+        command = [sys.executable, "-m", "bench.ingest_telemetry", "--ports", str(path)]
         command += ["--t0", str(t0), "--period", str(period), "--on", str(on)]
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=(workdir / "standin.log").open("ab"), start_new_session=True
+        self.proc = subprocess.Popen(  # from the repository's root, where the package bench/ is found
+            command,
+            stdout=subprocess.PIPE,
+            stderr=(workdir / "standin.log").open("ab"),
+            start_new_session=True,
+            cwd=ROOT,
         )
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)

@@ -33,7 +33,7 @@ well (libnice, in Janus, never connects 127.0.0.2 with 127.0.0.1), the component
 Bounded: each load run ≤ 60 s (join timeout + settle + window), every process (encoder, component,
 Janus, load client) is a devtools `_Peer` stopped by PID, also on failure.
 
-  bench/webrtc_fanout.py [--counts 1,50,200] [--window 20] [--out bench/results/webrtc-fanout.md]
+  python -m bench.webrtc_fanout [--counts 1,50,200] [--window 20] [--out bench/results/webrtc-fanout.md]
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ from devtools.ports import LOOPBACK
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes
 from devtools.versions import REPO as ROOT
 from devtools.waits import wait_for
-from report_file import commit, loadavg, write_report  # bench/report_file.py, beside this script
+
+from bench.report_file import commit, loadavg, write_report
 
 FPS = 30
 MIN_FPS = 29.0  # over a ≥ 20 s window a viewer of a 30 fps source counts 600 ± 1 frames
@@ -371,7 +372,7 @@ def report(args: argparse.Namespace, base: Window, runs: list[Run], meta: dict[s
         "# WebRTC fan-out: the ingest worker and streamops-webrtc vs Janus",
         "",
         "`make bench-media` (its last row; alone: `make bench-media FANOUT_ONLY=1`, or",
-        "`.venv/bin/python bench/webrtc_fanout.py`), written by bench/webrtc_fanout.py. Issue 26's fan-out row:",
+        "`.venv/bin/python -m bench.webrtc_fanout`), written by bench/webrtc_fanout.py. Issue 26's fan-out row:",
         "one 720p30 stream, N receive-only WebRTC viewers, three servers in turn, same run, same machine:",
         "the **ingest worker** (`streamops worker ingest` with `webrtc`: the stream published to it over RTMP,",
         "its WHEP feeder sends it as RTP to the streamops-webrtc it runs; measured as its whole process tree:",

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build the pinned cert-manager (controller, webhook, cainjector) from its Go module into the cache
-# outside the repo, keyed by version and by the sources below (a stamp holds their hash: editing them
-# rebuilds), and copy the module's Helm chart beside the binaries. Later runs: no-op.
+# Build the pinned cert-manager (hack/versions.sh's GO_TOOLS row `cert-manager`: controller, webhook,
+# cainjector) from its Go module into the cache: hack/go-tool.sh, how=source (a copy of the core
+# module), each binary stamped with the hash of this script and hack/cert-manager/ (editing them
+# rebuilds); and copy the module's Helm chart beside the binaries. Later runs: no-op.
+#   usage: hack/build-cert-manager.sh [--print-path] [binary...]
+#          (default: controller webhook cainjector)
 #
 # Why not `go build github.com/cert-manager/cert-manager/cmd/controller`: since v1.12 each binary is
 # a Go module of its own (cmd/controller/go.mod is `module .../controller-binary`, with
@@ -31,45 +34,29 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
-out="$CERT_MANAGER_DIR"
-binaries=(controller webhook cainjector)
-stamp="$out/.script-sha256"
-want=$( (cat "$0"; find "$here/cert-manager" -type f -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16)
-if [ "${1:-}" = "--print-dir" ]; then echo "$out"; exit 0; fi
-built() {
-  for b in "${binaries[@]}"; do [ -x "$out/bin/$b" ] || return 1; done
-  [ -f "$out/chart/Chart.yaml" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]
-}
-built && exit 0
-mkdir -p "$STREAMOPS_CACHE"
-exec 9>"$STREAMOPS_CACHE/.cert-manager-build.lock"
-flock 9  # `make cert-manager` and a test session may start at once: the second waits
-built && exit 0
-command -v go >/dev/null || { echo "Go (>= 1.26) is needed to build cert-manager from its module" >&2; exit 1; }
-mod=github.com/cert-manager/cert-manager
-src=$(GOFLAGS= go mod download -json "$mod@$CERT_MANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-[ -n "$src" ] && [ -d "$src" ] || { echo "go mod download $mod@$CERT_MANAGER_VERSION failed" >&2; exit 1; }
-for needed in internal/webhook/webhook.go pkg/controller/cainjector/setup.go internal/apis/config/controller/v1alpha1/defaults.go deploy/charts/cert-manager/Chart.yaml; do
-  [ -f "$src/$needed" ] || { echo "$mod@$CERT_MANAGER_VERSION has no $needed: hack/cert-manager/ needs updating" >&2; exit 1; }
-done
-work="$STREAMOPS_CACHE/cert-manager-build-$CERT_MANAGER_VERSION"
-rm -rf "$work"
-cp -r "$src" "$work"
-chmod -R u+w "$work"
-mkdir -p "$work/streamops"
-cp -r "$here/cert-manager/." "$work/streamops/"
-mkdir -p "$out/bin"
-cd "$work"
-tags=
-vcert=github.com/Venafi/vcert/v5
-vcert_version=$(sed -n "s|^[[:space:]]*$vcert \(v[^ ]*\)\$|\1|p" go.mod | head -1)
-if [ -n "$vcert_version" ] && ! GOFLAGS= go mod download "$vcert@$vcert_version" 2>/dev/null; then
-  echo "warning: $vcert@$vcert_version is not served by $(go env GOPROXY): cert-manager is built without the Venafi issuer" >&2
-  defaults=internal/apis/config/controller/v1alpha1/defaults.go
-  n=$(grep -cE '^\s*c?s?r?venaficontroller "github.com/cert-manager/cert-manager/pkg/controller/certificate(signing)?requests/venafi"$' "$defaults" || true)
-  [ "$n" = 2 ] || { echo "$defaults: the Venafi controller imports are not where this script expects them" >&2; exit 1; }
-  sed -i -E '/^\s*c?s?r?venaficontroller "github.com\/cert-manager\/cert-manager\/pkg\/controller\/certificate(signing)?requests\/venafi"$/d' "$defaults"
-  cat > internal/apis/config/controller/v1alpha1/zz_streamops_novenafi.go <<'GO'
+# shellcheck source=hack/go-tool.sh
+source "$here/go-tool.sh"
+print=()
+[ "${1:-}" = "--print-path" ] && { print=(--print-path); shift; }
+bins=("$@")
+[ ${#bins[@]} -gt 0 ] || bins=(controller webhook cainjector)
+go_tool_stamp() { (cat "$0"; find "$here/cert-manager" -type f -name '*.go' | sort | xargs cat) | sha256sum | cut -c1-16; }
+# In the copy of the core module.
+go_tool_prepare() {
+  local needed vcert=github.com/Venafi/vcert/v5 vcert_version defaults n
+  for needed in internal/webhook/webhook.go pkg/controller/cainjector/setup.go internal/apis/config/controller/v1alpha1/defaults.go deploy/charts/cert-manager/Chart.yaml; do
+    [ -f "$needed" ] || { echo "cert-manager $CERT_MANAGER_VERSION has no $needed: hack/cert-manager/ needs updating" >&2; return 1; }
+  done
+  mkdir -p streamops
+  cp -r "$here/cert-manager/." streamops/
+  vcert_version=$(sed -n "s|^[[:space:]]*$vcert \(v[^ ]*\)\$|\1|p" go.mod | head -1)
+  if [ -n "$vcert_version" ] && ! GOFLAGS='' go mod download "$vcert@$vcert_version" 2>/dev/null; then
+    echo "warning: $vcert@$vcert_version is not served by $(go env GOPROXY): cert-manager is built without the Venafi issuer" >&2
+    defaults=internal/apis/config/controller/v1alpha1/defaults.go
+    n=$(grep -cE '^\s*c?s?r?venaficontroller "github.com/cert-manager/cert-manager/pkg/controller/certificate(signing)?requests/venafi"$' "$defaults" || true)
+    [ "$n" = 2 ] || { echo "$defaults: the Venafi controller imports are not where this script expects them" >&2; return 1; }
+    sed -i -E '/^\s*c?s?r?venaficontroller "github.com\/cert-manager\/cert-manager\/pkg\/controller\/certificate(signing)?requests\/venafi"$/d' "$defaults"
+    cat > internal/apis/config/controller/v1alpha1/zz_streamops_novenafi.go <<'GO'
 // Written by streamops' hack/build-cert-manager.sh: the Venafi controllers' names without their
 // packages (built without the Venafi issuer: its SDK is not served by the module proxy in use).
 package v1alpha1
@@ -79,23 +66,17 @@ var (
 	csrvenaficontroller = struct{ CSRControllerName string }{"certificatesigningrequests-issuer-venafi"}
 )
 GO
-  tags=streamops_novenafi
-fi
-echo "building cert-manager $CERT_MANAGER_VERSION (first run on this machine only, several minutes)..." >&2
-start=$(date +%s)
-util=$mod/pkg/util
-for b in "${binaries[@]}"; do
-  CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags "$tags" \
-    -ldflags "-s -w -X $util.AppVersion=$CERT_MANAGER_VERSION -X $util.AppGitState=clean" \
-    -o "$out/bin/$b.tmp" "./streamops/$b"
-  mv "$out/bin/$b.tmp" "$out/bin/$b"
-done
-rm -rf "$out/chart.tmp"
-cp -r "$src/deploy/charts/cert-manager" "$out/chart.tmp"
-chmod -R u+w "$out/chart.tmp"
-sed -i -e "s/^version: .*/version: $CERT_MANAGER_VERSION/" -e "s/^appVersion: .*/appVersion: $CERT_MANAGER_VERSION/" \
-  "$out/chart.tmp/Chart.yaml"
-rm -rf "$out/chart"
-mv "$out/chart.tmp" "$out/chart"
-echo "$want" > "$stamp"
-echo "built cert-manager in $(( $(date +%s) - start ))s" >&2
+  fi
+  # The chart, with the version in Chart.yaml that upstream's release tooling writes there.
+  rm -rf "$CERT_MANAGER_DIR/chart.tmp"
+  mkdir -p "$CERT_MANAGER_DIR"
+  cp -r deploy/charts/cert-manager "$CERT_MANAGER_DIR/chart.tmp"
+  chmod -R u+w "$CERT_MANAGER_DIR/chart.tmp"
+  sed -i -e "s/^version: .*/version: $CERT_MANAGER_VERSION/" -e "s/^appVersion: .*/appVersion: $CERT_MANAGER_VERSION/" \
+    "$CERT_MANAGER_DIR/chart.tmp/Chart.yaml"
+  rm -rf "$CERT_MANAGER_DIR/chart"
+  mv "$CERT_MANAGER_DIR/chart.tmp" "$CERT_MANAGER_DIR/chart"
+}
+# The Venafi fallback above, seen in the copy.
+go_tool_tags() { [ ! -f internal/apis/config/controller/v1alpha1/zz_streamops_novenafi.go ] || echo streamops_novenafi; }
+go_tool_build cert-manager "${print[@]}" "${bins[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build the pinned kube-network-policies (SIG Network's NetworkPolicy engine, the module
-# sigs.k8s.io/kube-network-policies, cmd/) into the cache outside the repo, keyed by version like
-# CoreDNS (hack/build-coredns.sh): a scratch copy of the module's source, upstream's go.mod and
-# go.sum as they are. Later runs: no-op (a stamp holds this script's hash: editing it rebuilds).
+# Build the pinned kube-network-policies (SIG Network's NetworkPolicy engine; hack/versions.sh's
+# GO_TOOLS row `kube-network-policies`) into the cache: hack/go-tool.sh, a patched copy of the
+# module's source, upstream's go.mod and go.sum as they are. Later runs: no-op (a stamp holds this
+# script's hash: editing it rebuilds). `--print-path` prints where it is.
 #
 # How it enforces: one process per node, in the node's network namespace, puts the packets of the
 # node's Pods that some NetworkPolicy selects into an NFQUEUE (one nftables table, inet
@@ -23,29 +23,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
-bin="$KUBE_NETWORK_POLICIES_BIN"
-stamp="$bin.script-sha256"
-want=$(sha256sum "$0" | cut -c1-16)
-if [ "${1:-}" = "--print-path" ]; then echo "$bin"; exit 0; fi
-built() { [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; }
-built && exit 0
-mkdir -p "$STREAMOPS_CACHE"
-exec 9>"$STREAMOPS_CACHE/.kube-network-policies-build.lock"
-flock 9  # `make kube-network-policies` and a test session may start at once: the second waits
-built && exit 0
-command -v go >/dev/null || { echo "Go (>= 1.23) is needed to build kube-network-policies from its module" >&2; exit 1; }
-mod=sigs.k8s.io/kube-network-policies
-mkdir -p "$(dirname "$bin")"
-work="$STREAMOPS_CACHE/kube-network-policies-build-$KUBE_NETWORK_POLICIES_VERSION"
-rm -rf "$work"
-src=$(GOFLAGS= go mod download -json "$mod@$KUBE_NETWORK_POLICIES_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-[ -n "$src" ] && [ -d "$src" ] || { echo "go mod download $mod@$KUBE_NETWORK_POLICIES_VERSION failed" >&2; exit 1; }
-cp -r "$src" "$work"
-chmod -R u+w "$work"
-cd "$work"
+# shellcheck source=hack/go-tool.sh
+source "$here/go-tool.sh"
+# The stamp this script wrote before hack/go-tool.sh (commit 8de64c7), for the same two patches:
+# binaries built then stay valid. Empty it when a patch below changes.
+go_tool_same_patches=85c7acacd325ffac
 
-# 1. The queue verdict through nft_compat's NFQUEUE target.
-cat > pkg/networkpolicy/queue_compat.go <<'EOF'
+# In the fresh copy of the module's source.
+go_tool_prepare() {
+  # 1. The queue verdict through nft_compat's NFQUEUE target.
+  cat > pkg/networkpolicy/queue_compat.go <<'EOF'
 // Added by streamops' hack/build-kube-network-policies.sh: the queue verdict as the xtables
 // NFQUEUE target (nft_compat), for kernels without nftables' native queue expression.
 package networkpolicy
@@ -68,26 +55,21 @@ func queueVerdict(num int, bypass bool) expr.Any {
 	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &info}
 }
 EOF
-perl -0pi -e 's/queue := &expr\.Queue\{Num: uint16\(c\.config\.QueueID\)\}\n\tif c\.config\.FailOpen \{\n\t\tqueue\.Flag = expr\.QueueFlagBypass\n\t\}/queue := queueVerdict(c.config.QueueID, c.config.FailOpen)/g' \
-  pkg/networkpolicy/controller.go
-n=$(grep -c 'queue := queueVerdict(' pkg/networkpolicy/controller.go || true)
-if [ "$n" != 2 ] || grep -q 'expr\.Queue{' pkg/networkpolicy/controller.go; then
-  echo "kube-network-policies $KUBE_NETWORK_POLICIES_VERSION: the queue verdicts in controller.go are not where this script expects them" >&2
-  exit 1
-fi
+  perl -0pi -e 's/queue := &expr\.Queue\{Num: uint16\(c\.config\.QueueID\)\}\n\tif c\.config\.FailOpen \{\n\t\tqueue\.Flag = expr\.QueueFlagBypass\n\t\}/queue := queueVerdict(c.config.QueueID, c.config.FailOpen)/g' \
+    pkg/networkpolicy/controller.go
+  n=$(grep -c 'queue := queueVerdict(' pkg/networkpolicy/controller.go || true)
+  if [ "$n" != 2 ] || grep -q 'expr\.Queue{' pkg/networkpolicy/controller.go; then
+    echo "kube-network-policies $KUBE_NETWORK_POLICIES_VERSION: the queue verdicts in controller.go are not where this script expects them" >&2
+    exit 1
+  fi
 
-# 2. --kubeconfig and SIGTERM in cmd/main.go.
-perl -0pi -e '
-  s{"k8s\.io/client-go/rest"}{"k8s.io/client-go/tools/clientcmd"} or die "rest import\n";
-  s{config, err := rest\.InClusterConfig\(\)}{config, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)} or die "InClusterConfig\n";
-  s{(\tdisableNRI\s+bool\n)}{$1\tkubeconfigPath             string\n} or die "vars\n";
-  s{(\tflag\.BoolVar\(&disableNRI,[^\n]*\n)}{$1\tflag.StringVar(&kubeconfigPath, "kubeconfig", "", "Path to a kubeconfig (empty: the in-cluster configuration)")\n} or die "flag\n";
-  s{os\.Interrupt, unix\.SIGINT\)}{os.Interrupt, unix.SIGINT, unix.SIGTERM)} or die "signals\n";
-' cmd/main.go
-
-echo "building kube-network-policies $KUBE_NETWORK_POLICIES_VERSION (first run on this machine only)..." >&2
-start=$(date +%s)
-CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$bin.tmp" ./cmd
-mv "$bin.tmp" "$bin"
-echo "$want" > "$stamp"
-echo "built kube-network-policies in $(( $(date +%s) - start ))s" >&2
+  # 2. --kubeconfig and SIGTERM in cmd/main.go.
+  perl -0pi -e '
+    s{"k8s\.io/client-go/rest"}{"k8s.io/client-go/tools/clientcmd"} or die "rest import\n";
+    s{config, err := rest\.InClusterConfig\(\)}{config, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath)} or die "InClusterConfig\n";
+    s{(\tdisableNRI\s+bool\n)}{$1\tkubeconfigPath             string\n} or die "vars\n";
+    s{(\tflag\.BoolVar\(&disableNRI,[^\n]*\n)}{$1\tflag.StringVar(&kubeconfigPath, "kubeconfig", "", "Path to a kubeconfig (empty: the in-cluster configuration)")\n} or die "flag\n";
+    s{os\.Interrupt, unix\.SIGINT\)}{os.Interrupt, unix.SIGINT, unix.SIGTERM)} or die "signals\n";
+  ' cmd/main.go
+}
+go_tool_build kube-network-policies "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build the pinned Traefik from its Go module (github.com/traefik/traefik/v3, cmd/traefik) into the
-# cache outside the repo, keyed by version like the Kubernetes binaries (hack/build-kube.sh), the
-# same way: upstream's go.mod renamed into a scratch module that requires Traefik itself (its
+# Build the pinned Traefik (hack/versions.sh's GO_TOOLS row `traefik`) into the cache:
+# hack/go-tool.sh, upstream's go.mod renamed into a scratch module that requires Traefik itself (its
 # replace directives, the containous forks, only take effect in the main module). Later runs: no-op.
+# `--print-path` prints where it is.
 #
 # Two things the module zip lacks, both harmless for an ingress controller without a dashboard:
 # - pkg/config/dynamic/ext is a nested module (its own go.mod), so Go leaves it out of the zip;
@@ -26,35 +26,21 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
-[ -x "$TRAEFIK_BIN" ] && exit 0
-mkdir -p "$STREAMOPS_CACHE"
-exec 9>"$STREAMOPS_CACHE/.traefik-build.lock"
-flock 9  # `make traefik` and a test session may start at once: the second waits, then finds it built
-[ -x "$TRAEFIK_BIN" ] && exit 0
-command -v go >/dev/null || { echo "Go (>= 1.26) is needed to build Traefik from its module" >&2; exit 1; }
-out=$(dirname "$TRAEFIK_BIN")
-mkdir -p "$out"
-work="$STREAMOPS_CACHE/traefik-build-$TRAEFIK_VERSION"
-mkdir -p "$work/ext"
-mod=github.com/traefik/traefik/v3
-if [ ! -f "$work/go.mod" ]; then
-  upstream_mod=$(GOFLAGS= go mod download -json "$mod@$TRAEFIK_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-  [ -n "$upstream_mod" ] || { echo "go mod download $mod@$TRAEFIK_VERSION failed" >&2; exit 1; }
-  sed -e "s|^module $mod\$|module streamops.dev/traefikbuild|" \
-      -e "s|=> ./pkg/config/dynamic/ext\$|=> ./ext|" \
-      "$upstream_mod" > "$work/go.mod.tmp"
-  printf '\nrequire %s %s\n' "$mod" "$TRAEFIK_VERSION" >> "$work/go.mod.tmp"
-  mv "$work/go.mod.tmp" "$work/go.mod"
-fi
-printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n' > "$work/ext/go.mod"
-auth_fork=github.com/containous/go-http-auth
-auth_pinned=$(sed -n "s|^[[:space:]]*github.com/abbot/go-http-auth => $auth_fork \(v[^ ]*\)\$|\1|p" "$work/go.mod")
-if [ -n "$auth_pinned" ] && ! GOFLAGS= go mod download "$auth_fork@$auth_pinned" 2>/dev/null; then
-  auth_fallback=v0.4.1-0.20200324110947-a37a7636d23e
-  echo "warning: $auth_fork@$auth_pinned is not served by $(go env GOPROXY): using $auth_fallback" >&2
-  (cd "$work" && go mod edit -replace "github.com/abbot/go-http-auth=$auth_fork@$auth_fallback")
-fi
-cat > "$work/ext/ext.go" <<'GO'
+# shellcheck source=hack/go-tool.sh
+source "$here/go-tool.sh"
+go_tool_gomod() { sed -e "s|=> ./pkg/config/dynamic/ext\$|=> ./ext|"; }
+# In the scratch module's directory.
+go_tool_prepare() {
+  mkdir -p ext
+  printf 'module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n' > ext/go.mod
+  local auth_fork=github.com/containous/go-http-auth auth_pinned auth_fallback
+  auth_pinned=$(sed -n "s|^[[:space:]]*github.com/abbot/go-http-auth => $auth_fork \(v[^ ]*\)\$|\1|p" go.mod)
+  if [ -n "$auth_pinned" ] && ! GOFLAGS= go mod download "$auth_fork@$auth_pinned" 2>/dev/null; then
+    auth_fallback=v0.4.1-0.20200324110947-a37a7636d23e
+    echo "warning: $auth_fork@$auth_pinned is not served by $(go env GOPROXY): using $auth_fallback" >&2
+    go mod edit -replace "github.com/abbot/go-http-auth=$auth_fork@$auth_fallback"
+  fi
+  cat > ext/ext.go <<'GO'
 // Package ext: Traefik's dynamic configuration extension point (empty upstream), written by
 // hack/build-traefik.sh because Go module zips leave nested modules out.
 package ext
@@ -65,20 +51,20 @@ type HTTP struct{}
 // Router is a dynamic.Router extension.
 type Router struct{}
 GO
-cd "$work"
-lego=github.com/go-acme/lego/v5
-lego_version=$(sed -n "s|^[[:space:]]*$lego \(v[^ ]*\)\$|\1|p" go.mod | head -1)
-if [ ! -d lego ]; then
-  lego_dir=$(GOFLAGS= go mod download -json "$lego@$lego_version" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
-  cp -r "$lego_dir" lego.tmp && chmod -R u+w lego.tmp && mv lego.tmp lego
-  go mod edit -replace "$lego=./lego"
-fi
-# Provider packages that cannot be loaded here (a dependency the proxy does not serve).
-broken=$(GOFLAGS=-mod=mod go list -e -f '{{if or .Error .DepsErrors}}{{.ImportPath}}{{end}}' "$lego/providers/dns/..." 2>/dev/null \
-  | sed -n "s|^$lego/providers/dns/\([a-z0-9]*\)\$|\1|p" | sort -u | tr '\n' ' ')
-if [ -n "$broken" ]; then
-  echo "warning: ACME DNS providers left out (their SDKs are not served by $(go env GOPROXY)): $broken" >&2
-  python3 - lego/providers/dns/zz_gen_dns_providers.go $broken <<'PY'
+  local lego=github.com/go-acme/lego/v5 lego_version lego_dir broken
+  lego_version=$(sed -n "s|^[[:space:]]*$lego \(v[^ ]*\)\$|\1|p" go.mod | head -1)
+  if [ ! -d lego ]; then
+    lego_dir=$(GOFLAGS= go mod download -json "$lego@$lego_version" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    cp -r "$lego_dir" lego.tmp && chmod -R u+w lego.tmp && mv lego.tmp lego
+    go mod edit -replace "$lego=./lego"
+  fi
+  # Provider packages that cannot be loaded here (a dependency the proxy does not serve).
+  broken=$(GOFLAGS=-mod=mod go list -e -f '{{if or .Error .DepsErrors}}{{.ImportPath}}{{end}}' "$lego/providers/dns/..." 2>/dev/null \
+    | sed -n "s|^$lego/providers/dns/\([a-z0-9]*\)\$|\1|p" | sort -u | tr '\n' ' ')
+  if [ -n "$broken" ]; then
+    echo "warning: ACME DNS providers left out (their SDKs are not served by $(go env GOPROXY)): $broken" >&2
+    # shellcheck disable=SC2086  # one argument per provider
+    python3 - lego/providers/dns/zz_gen_dns_providers.go $broken <<'PY'
 import re, sys
 path, drop = sys.argv[1], set(sys.argv[2:])
 src = open(path).read()
@@ -87,13 +73,7 @@ src = re.sub(r'\n\t"github.com/go-acme/lego/v5/providers/dns/([a-z0-9]+)"', lamb
 src = re.sub(r'\n\tcase [^\n]*:\n\t\treturn ([a-z0-9]+)\.[^\n]*', lambda m: "" if m.group(1) in drop else m.group(0), src)
 open(path, "w").write(src)
 PY
-fi
-echo "building traefik $TRAEFIK_VERSION (first run on this machine only, several minutes)..." >&2
-start=$(date +%s)
-CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w \
-    -X $mod/pkg/version.Version=$TRAEFIK_VERSION \
-    -X $mod/pkg/version.Codename=streamops \
-    -X '$mod/pkg/version.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)'" \
-  -o "$TRAEFIK_BIN.tmp" "$mod/cmd/traefik"
-mv "$TRAEFIK_BIN.tmp" "$TRAEFIK_BIN"
-echo "built traefik in $(( $(date +%s) - start ))s" >&2
+  fi
+}
+go_tool_ldflags() { echo "-X 'github.com/traefik/traefik/v3/pkg/version.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)'"; }
+go_tool_build traefik "$@"

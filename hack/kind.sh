@@ -10,6 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 # shellcheck source=hack/versions.sh
 source "$here/versions.sh"
+# shellcheck source=hack/go-tool.sh
+source "$here/go-tool.sh"
 cluster=${KIND_CLUSTER:-streamops}
 kubeconfig="$repo/.kind/kubeconfig"
 namespace=streamops-system
@@ -18,12 +20,8 @@ need_docker() {
   docker info >/dev/null 2>&1 || { echo "kind needs a running Docker engine (docker info failed)" >&2; exit 1; }
 }
 
-build_kind() {
-  [ -x "$KIND_BIN" ] && return 0
-  mkdir -p "$(dirname "$KIND_BIN")"
-  echo "building kind $KIND_VERSION (first run on this machine only)..." >&2
-  GOBIN="$(dirname "$KIND_BIN")" CGO_ENABLED=0 GOFLAGS= go install "sigs.k8s.io/kind@$KIND_VERSION"
-}
+# kind from its Go module into the cache (hack/versions.sh's GO_TOOLS row `kind`), once.
+build_kind() { go_tool_build kind; }
 
 up() {
   need_docker

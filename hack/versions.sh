@@ -59,13 +59,39 @@ CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
 REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"
 # The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"), each built from its Go
-# module into the same cache: metrics-server (hack/build-metrics-server.sh; v0.8.x is the line that
-# supports Kubernetes 1.31+, the proxy's v0.9.0 wants 1.34+), cert-manager's controller, webhook and
-# cainjector (hack/build-cert-manager.sh: the core module's packages behind mains of ours, its
-# binaries' own modules are not published) and its Helm chart, and the Prometheus Operator with its
-# config reloader (hack/build-prometheus-operator.sh), the version of the CRDs above.
+# module into the same cache (rows of GO_TOOLS below): metrics-server (hack/build-metrics-server.sh;
+# v0.8.x is the line that supports Kubernetes 1.31+, the proxy's v0.9.0 wants 1.34+), cert-manager's
+# controller, webhook and cainjector (hack/build-cert-manager.sh: the core module's packages behind
+# mains of ours, its binaries' own modules are not published) and its Helm chart, and the Prometheus
+# Operator with its config reloader (hack/build-prometheus-operator.sh), the version of the CRDs above.
 METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
 METRICS_SERVER_BIN="$STREAMOPS_CACHE/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server"
 CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.21.2}"
 CERT_MANAGER_DIR="$STREAMOPS_CACHE/cert-manager-$CERT_MANAGER_VERSION"
 PROMETHEUS_OPERATOR_BIN_DIR="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
+
+# The Go tools built from their modules into the cache, one row each: what hack/go-tool.sh's
+# go_tool_build (the one locked, idempotent build; hack/build-<name>.sh and hack/kind.sh call it)
+# reads. `how`: install = `go install MODULE/PACKAGE@VERSION` (a module without replace directives);
+# module = upstream's go.mod renamed into a scratch module (<cache>/<name>-build-<version>) that
+# requires the tool, so its replace directives hold, then `go build MODULE/PACKAGE` there ("." = a
+# main package the wrapper writes there); source = a copy of the module's source that the wrapper
+# patches, then `go build ./PACKAGE` (the binary is stamped with the wrapper's hash: editing the
+# patches rebuilds). `{bin}` stands for each binary of a tool that builds several (kube). ldflags:
+# stamped on top of -s -w (a wrapper adds what is known only at build time); tags: go build -tags.
+GO_TOOLS="
+# name                | how     | module                                  | package       | version                          | binary                         | go   | tags                                 | ldflags
+helm                  | install | helm.sh/helm/v3                         | cmd/helm      | $HELM_VERSION                    | $HELM_BIN                      | 1.24 |                                      | -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION
+crane                 | install | github.com/google/go-containerregistry  | cmd/crane     | $CRANE_VERSION                   | $CRANE_BIN                     | 1.25 |                                      | -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION
+registry              | install | github.com/distribution/distribution/v3 | cmd/registry  | $DISTRIBUTION_VERSION            | $REGISTRY_BIN                  | 1.26 |                                      | -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3
+versitygw             | install | github.com/versity/versitygw            | cmd/versitygw | $VERSITYGW_VERSION               | $VERSITYGW_BIN                 | 1.25 |                                      | -X main.Version=$VERSITYGW_VERSION
+kind                  | install | sigs.k8s.io/kind                        | .             | $KIND_VERSION                    | $KIND_BIN                      | 1.24 |                                      |
+coredns               | module  | github.com/coredns/coredns              | .             | $COREDNS_VERSION                 | $COREDNS_BIN                   | 1.25 |                                      | -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION
+traefik               | module  | github.com/traefik/traefik/v3           | cmd/traefik   | $TRAEFIK_VERSION                 | $TRAEFIK_BIN                   | 1.26 |                                      | -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION -X github.com/traefik/traefik/v3/pkg/version.Codename=streamops
+prometheus            | module  | github.com/prometheus/prometheus        | cmd/prometheus| $PROMETHEUS_VERSION              | $PROMETHEUS_BIN                | 1.26 | remove_all_sd,enable_kubernetes_sd   | -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Branch=streamops
+kube                  | module  | k8s.io/kubernetes                       | cmd/{bin}     | $KUBE_VERSION                    | $KUBE_BIN_DIR/{bin}            | 1.24 |                                      | -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1
+metrics-server        | module  | sigs.k8s.io/metrics-server              | cmd/metrics-server | $METRICS_SERVER_VERSION     | $METRICS_SERVER_BIN            | 1.24 |                                      | -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitTreeState=clean
+cert-manager          | source  | github.com/cert-manager/cert-manager    | streamops/{bin} | $CERT_MANAGER_VERSION          | $CERT_MANAGER_DIR/bin/{bin}    | 1.26 |                                      | -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_VERSION -X github.com/cert-manager/cert-manager/pkg/util.AppGitState=clean
+prometheus-operator   | module  | github.com/prometheus-operator/prometheus-operator | cmd/{bin} | $PROMETHEUS_OPERATOR_VERSION | $PROMETHEUS_OPERATOR_BIN_DIR/{bin} | 1.24 |                             | -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v} -X github.com/prometheus/common/version.Branch=streamops
+kube-network-policies | source  | sigs.k8s.io/kube-network-policies       | cmd           | $KUBE_NETWORK_POLICIES_VERSION   | $KUBE_NETWORK_POLICIES_BIN     | 1.23 |                                      |
+"

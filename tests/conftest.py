@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,29 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
+from devtools.test_scopes import scope_of
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
+
+# STREAMOPS_TEST_TIMELINE=FILE: each worker appends "<unix time> <start|finish> <worker> <test id>"
+# per test, to see which scope ran where and when (the critical path of a parallel run:
+# devtools.test_timeline summarises it).
+TIMELINE = os.environ.get("STREAMOPS_TEST_TIMELINE")
+
+
+def _timeline(event: str, nodeid: str) -> None:
+    if TIMELINE:
+        with open(TIMELINE, "a") as f:
+            f.write(f"{time.time():.2f} {event} {os.environ.get('PYTEST_XDIST_WORKER', 'main')} {nodeid}\n")
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    _timeline("start", nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    _timeline("finish", nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -32,33 +53,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # control planes and a node that stay up until the end of the run.
 TIER_ORDER = ("unit", "chart", "publish", "media", "browser", "cluster", "e2e", "multinode")
 
-# `make test` runs pytest-xdist workers (--dist loadscope): the media tier waits far more than it
-# computes (83% of 2 cores idle while it ran alone, 2026-11-25), so its tests share the run with
-# the rest. What starts the session's nodes or changes the host's own network (its links,
-# addresses, routes, firewall) is one scope on one worker ("host", in the order above), so that
-# local_cluster's before/after check of the host's network sees no other test's change. Tests that
-# only make throwaway network namespaces of their own (WebRTC stands, Chromium confined, the S3
-# relay's) run anywhere: they touch nothing in the root namespace, and the check compares only the
-# cluster's own namespaces (its prefix). The cluster tier is a scope of its own (one control plane,
-# started once, on one worker; it touches no host network), so the long scopes run side by side:
-# with cluster inside "host" that worker ran 31.5 min of tests while the other idled its last 11
-# (2026-11-26, 1597 tests, 32.9 min in all). A scheduler of our own, because pytest 9.2 ignores
-# the `@group` suffix pytest-xdist 3.8's loadgroup writes into `item._nodeid`.
-HOST_SCOPE = "host"
-HOST_TIERS = ("e2e", "multinode")
-CLUSTER_SCOPE = "cluster"
-
-
-def in_host_scope(path: str) -> bool:
-    """`path` is relative to tests/: `e2e/test_installed.py`."""
-    return path.split("/", 1)[0] in HOST_TIERS
-
-
-def scope_of(path: str) -> str | None:
-    """The scope of a test in `path` (relative to tests/), or None for its module's own."""
-    if in_host_scope(path):
-        return HOST_SCOPE
-    return CLUSTER_SCOPE if path.startswith("cluster/") else None
+# Which scope each test runs in, and why: devtools.test_scopes.
 
 
 def _relative(item: pytest.Item) -> str:

@@ -8,4 +8,4 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 counts=("$@")
 [ $# -gt 0 ] || counts=(1 50 200)
 cd "$root"
-exec .venv/bin/python bench/webrtc_fanout.py --counts "$(IFS=,; echo "${counts[*]}")"
+exec .venv/bin/python -m bench.webrtc_fanout --counts "$(IFS=,; echo "${counts[*]}")"

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from streamops.api import API_VERSION, LiveStream
+from streamops.api import API_VERSION, Clip, LiveStream, Recording, Restream
+from streamops.api.common import KubeModel
 
 from devtools.versions import REPO
 
@@ -20,18 +21,6 @@ def livestream(name: str = "cam", **spec: Any) -> dict[str, Any]:
     body = {"title": "Camera", "source": {"push": {"protocols": ["rtmp", "srt"]}}}
     body.update(spec)
     return {"apiVersion": API_VERSION, "kind": "LiveStream", "metadata": {"name": name}, "spec": body}
-
-
-def stored_livestream(
-    status: dict[str, Any] | None = None, uid: str = "u", generation: int = 3, **spec: Any
-) -> LiveStream:
-    """`livestream("cam", **spec)` as the API server would hand it to the operator: in namespace
-    media, with a uid, a generation and `status` (the pure status and builder functions' input)."""
-    body = livestream("cam", **spec)
-    body["metadata"].update(namespace="media", uid=uid, generation=generation)
-    if status:
-        body["status"] = status
-    return LiveStream.model_validate(body)
 
 
 def recording(name: str = "rec", **spec: Any) -> dict[str, Any]:
@@ -54,6 +43,88 @@ def clip(name: str = "clip", **spec: Any) -> dict[str, Any]:
 
 def pull(*urls: str) -> dict[str, Any]:
     return {"pull": {"urls": list(urls)}}
+
+
+# --- the same objects as the API server hands them to the operator (the status and builder functions' input)
+
+
+def stored(
+    body: dict[str, Any],
+    status: dict[str, Any] | KubeModel | None = None,
+    *,
+    namespace: str = "media",
+    uid: str | None = "u",
+    generation: int | None = 3,
+    created: str | None = None,
+) -> dict[str, Any]:
+    """`body` (one of the builders above) as the API server stores it: in `namespace`, with `uid`,
+    `generation` and `created` (a creationTimestamp; None: without) and `status` (a model is written
+    as its wire form; None or empty: no status)."""
+    metadata = {"namespace": namespace, "uid": uid, "generation": generation, "creationTimestamp": created}
+    body["metadata"].update({key: value for key, value in metadata.items() if value is not None})
+    if isinstance(status, KubeModel):
+        status = status.wire()
+    if status:
+        body["status"] = status
+    return body
+
+
+def stored_livestream(
+    status: dict[str, Any] | KubeModel | None = None,
+    uid: str | None = "u",
+    generation: int | None = 3,
+    *,
+    name: str = "cam",
+    namespace: str = "media",
+    **spec: Any,
+) -> LiveStream:
+    """`livestream(name, **spec)` as the API server would hand it to the operator: in `namespace`,
+    with a uid, a generation and `status` (see `stored`)."""
+    body = stored(livestream(name, **spec), status, namespace=namespace, uid=uid, generation=generation)
+    return LiveStream.model_validate(body)
+
+
+def stored_recording(
+    status: dict[str, Any] | KubeModel | None = None,
+    uid: str | None = "0123456789abcdef",
+    generation: int | None = 1,
+    *,
+    name: str = "rec",
+    namespace: str = "media",
+    **spec: Any,
+) -> Recording:
+    """`recording(name, **spec)` as the API server would hand it to the operator (see `stored`)."""
+    body = stored(recording(name, **spec), status, namespace=namespace, uid=uid, generation=generation)
+    return Recording.model_validate(body)
+
+
+def stored_restream(
+    status: dict[str, Any] | KubeModel | None = None,
+    uid: str | None = "restream-uid",
+    generation: int | None = 1,
+    *,
+    name: str = "out",
+    namespace: str = "media",
+    **spec: Any,
+) -> Restream:
+    """`restream(name, **spec)` as the API server would hand it to the operator (see `stored`)."""
+    body = stored(restream(name, **spec), status, namespace=namespace, uid=uid, generation=generation)
+    return Restream.model_validate(body)
+
+
+def stored_clip(
+    status: dict[str, Any] | KubeModel | None = None,
+    uid: str | None = "0123456789abcdef",
+    generation: int | None = 1,
+    *,
+    name: str = "clip",
+    namespace: str = "media",
+    created: str | None = None,
+    **spec: Any,
+) -> Clip:
+    """`clip(name, **spec)` as the API server would hand it to the operator, created at `created`."""
+    body = stored(clip(name, **spec), status, namespace=namespace, uid=uid, generation=generation, created=created)
+    return Clip.model_validate(body)
 
 
 # --- a Recording whose videos are in a bucket, as its status says (download links, VOD pages) -----------
@@ -83,12 +154,15 @@ def stored_video(key: str, upload: str = "uploaded", **extra: Any) -> dict[str, 
     }
 
 
-def stored_recording(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> dict[str, Any]:
+def recording_with_videos(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> dict[str, Any]:
     """Recording ns/show with `videos` in its status, stored in `storage` (default: BUCKET_STORAGE)."""
-    body = recording("show")
-    body["metadata"].update(namespace="ns", uid="u1")
-    body["status"] = {"storage": storage or BUCKET_STORAGE, "videos": videos}
-    return body
+    status = {"storage": storage or BUCKET_STORAGE, "videos": videos}
+    return stored(recording("show"), status, namespace="ns", uid="u1", generation=None)
+
+
+def stored_recording_with_videos(videos: list[dict[str, Any]], storage: dict[str, Any] | None = None) -> Recording:
+    """`recording_with_videos` as the model the download link and the VOD page read."""
+    return Recording.model_validate(recording_with_videos(videos, storage))
 
 
 def secret_data(**values: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ and run helm, the Argo CD health checks (Lua) and kstatus for the chart and clus
     python -m devtools.chart          # write the generated chart files and deploy/streamops.yaml (make chart)
     python -m devtools.chart --check  # fail (exit 1) when any of them is stale (make chart-check)
 
-Generated: charts/streamops/templates/_rbac-rules.tpl from `streamops.control.shared.rbac.cluster_role_rules()`
+Generated: charts/streamops/templates/_rbac-rules.tpl from `streamops.control.runtime.rbac.cluster_role_rules()`
 (every verb the control plane uses; cluster-scoped rules in the ClusterRole, namespaced ones in it too
 when the operator watches the whole cluster, else in a Role per namespace) and `leader_election_rules()`
 (a Role in the release namespace); templates/crds/*.yaml:
@@ -50,17 +50,17 @@ NAMESPACE_DISCOVERY = ("", "namespaces")
 def load_rules() -> tuple[list[dict[str, Any]], str]:
     """The rules from the code: every verb the control plane uses (an import error is an error:
     a chart rendered from anything else would grant what the operator does not use, or miss a verb)."""
-    from streamops.control.shared.rbac import cluster_role_rules
+    from streamops.control.runtime.rbac import cluster_role_rules
 
     rules = cluster_role_rules()
     if not rules:
-        raise SystemExit("streamops.control.shared.rbac.cluster_role_rules() returned no PolicyRule dicts")
-    return [dict(r) for r in rules], "streamops.control.shared.rbac.cluster_role_rules()"
+        raise SystemExit("streamops.control.runtime.rbac.cluster_role_rules() returned no PolicyRule dicts")
+    return [dict(r) for r in rules], "streamops.control.runtime.rbac.cluster_role_rules()"
 
 
 def load_leader_election_rules() -> list[dict[str, Any]]:
     """The leader election Lease's rules (a Role in the release namespace), from the code too."""
-    from streamops.control.shared.rbac import leader_election_rules
+    from streamops.control.runtime.rbac import leader_election_rules
 
     return [dict(r) for r in leader_election_rules()]
 

@@ -1,7 +1,7 @@
 """pytest plugin: run the cluster suite with the operator under the Helm chart's own
 ServiceAccount, ClusterRole, ClusterRoleBinding and leader election Role (as `helm template` renders
 them) instead of the ones devtools.cluster.suite.operator_kubeconfig() builds from
-streamops.control.shared.rbac:
+streamops.control.runtime.rbac:
 
     .venv/bin/python -m pytest -p devtools.chart_rbac_plugin tests/cluster   # make test-cluster-chart-rbac
 

@@ -1,4 +1,4 @@
-"""An in-memory stand-in for the operator's own API adapter (`streamops.control.shared.kube.KubeApi`),
+"""An in-memory stand-in for the operator's own API adapter (`streamops.kube.client.KubeApi`),
 for unit tests of the reconcilers: no API server, no HTTP, no mocks of Kubernetes.
 
 `FakeKubeApi` is a `KubeApi` (every method the reconcilers call, same signatures), so it goes
@@ -24,9 +24,9 @@ from urllib.parse import parse_qs
 
 import kopf
 from streamops.api.kinds import Kind
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating, watched_object
+from streamops.kube.client import ApiError, KubeApi, NamespaceTerminating, watched_object
 
-Manifest = dict[str, Any]  # as streamops.control.shared.kube names it: an object or merge patch as sent
+Manifest = dict[str, Any]  # as streamops.kube.client names it: an object or merge patch as sent
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 IndexEntry = Callable[[Mapping[str, Any]], Mapping[Any, Any]]  # a kopf index function: key -> value (keys: any tuple)
 
@@ -560,7 +560,7 @@ def operator_view() -> FakeKubeApi:
     """A fake API that reads what the operator reads from memory: Pods, Services and LiveStreams
     from its watches (OperatorState.watch()), and what the status loops tell the reconcilers from
     kopf's other indexes (handlers.py)."""
-    from streamops.control.shared.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
+    from streamops.control.runtime.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
 
     api = FakeKubeApi()
     api.watch("Pod", child_entry)

@@ -1,7 +1,18 @@
-"""The import rules `make lint` checks on the operator's package: no import cycle between its modules
-(imports under TYPE_CHECKING and inside functions count: they are cycles a reader must untangle),
-and no `control/<kind>/` folder importing another kind's folder (what kinds share lives in
-`control/shared/`, which imports no kind). Usage: `python -m devtools.import_rules operator/streamops`.
+"""The import rules `make lint` checks on the operator's package and on bench/: no import cycle between
+a package's modules (imports under TYPE_CHECKING and inside functions count: they are cycles a reader
+must untangle); no module importing a sibling by its bare name (`from report_file import …`, as a
+script beside it would: the cycle check cannot see such an import); the layers, api <- contract <-
+control, media <- cli, the command lines (`streamops.api` imports nothing else of the package,
+`streamops.contract` only api, `streamops.kube` only api; neither plane imports the command lines nor
+the other plane, and the libraries both use (egress, storage, redaction) import neither plane; the
+command lines' verbs reach the API through `streamops.kube`, not the operator's runtime, except the
+verbs that run or describe the operator itself: `streamops operator`, `crds`, `rbac`); no
+`control/<kind>/` folder importing another kind's folder (what kinds share lives in the common
+folders `control/runtime/`, `control/workers/`, `control/storage/` and `control/shared/`, which
+import no kind); and no `media/<worker>/` folder importing another worker's folder (what the
+recorder and the clipper share about videos lives in `media/videos/`, which imports no worker; the
+rest in `media/`'s own modules). Usage: `python -m devtools.import_rules operator/streamops` (or
+`bench`). Map: docs/design/README.md, "Package layout".
 """
 
 from __future__ import annotations
@@ -13,7 +24,48 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED = "shared"  # control/shared/: what every kind uses
+# The control folders every kind may use, which import no kind: the operator's runtime, worker Pods,
+# video storage, and what else the kinds share.
+COMMON = frozenset({"runtime", "workers", "storage", "shared"})
+# The media folders every worker may use, which import no worker: what the video workers share.
+MEDIA_COMMON = frozenset({"videos"})
+# The worker modules another worker may import, by path under media/: the overlay renderer's files
+# that the ingest writes and reads beside it in the same Pod (which overlays are on, the renderer's
+# reports), kept with the renderer that defines them.
+WORKER_FILES = ("overlay.switch", "overlay.reports")
+
+# The layers, by module path under the package (a prefix names a module and everything below it).
+# What a part may import of the package, when that is all it may import:
+ONLY: dict[str, tuple[str, ...]] = {
+    "api": ("api",),  # the custom resources' models: the lowest layer
+    "contract": ("api", "contract"),  # the operator <-> worker contract
+    "kube": ("api", "kube"),  # the Kubernetes client and object names, for the operator and the CLIs
+}
+COMMAND_LINES = ("cli", "__main__")
+# The verbs that are the operator (its process, its manifests): the only command line code that
+# imports its runtime. Every other verb, the kubectl plugin's all, is a client of the API.
+OPERATOR_VERBS = ("cli.operator", "cli.manifests")
+RUNTIME = ("control.runtime", "control.workers", "control.storage", "control.shared")
+
+
+@dataclass(frozen=True)
+class Never:
+    """`sources` (but not `except_sources`) never import `targets`, for the reason `why`."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    why: str
+    except_sources: tuple[str, ...] = ()
+
+
+# What a part never imports, and why.
+NEVER: tuple[Never, ...] = (
+    Never(("control", "media", "egress", "storage", "redaction"), COMMAND_LINES, "the planes import no command line"),
+    Never(("control",), ("media",), "the control plane meets the data plane only in the contract"),
+    Never(("media",), ("control",), "the data plane meets the control plane only in the contract"),
+    Never(("egress", "storage", "redaction"), ("control", "media"), "a library of both planes imports neither"),
+    Never(("cli",), RUNTIME, "a command line reaches the API through kube, not the runtime", OPERATOR_VERBS),
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +125,28 @@ def package_imports(root: Path) -> list[Import]:
     return found
 
 
+def bare_imports(root: Path) -> list[Import]:
+    """Imports of a top-level module of the package by its bare name (`import playback` in bench/):
+    they work only with the package's folder on sys.path, outside the package's own names, so the
+    cycle check would not see them. A standard library name (bench/operator.py vs `operator`) is
+    the library's."""
+    modules = module_names(root)
+    bare = {name.split(".", 1)[1] for name in modules if name.count(".") == 1} - set(sys.stdlib_module_names)
+    found: list[Import] = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in bare:
+                    found.append(Import(module, name, node.lineno))
+    return found
+
+
 def cycles(imports: Iterable[Import]) -> list[list[str]]:
     """The import cycles: strongly connected components of more than one module (Tarjan)."""
     graph: dict[str, set[str]] = {}
@@ -113,22 +187,56 @@ def cycles(imports: Iterable[Import]) -> list[list[str]]:
     return found
 
 
-def _kind_folder(module: str, control: str) -> str | None:
-    """`livestream` for `<pkg>.control.livestream.builders`; None outside a control subfolder."""
-    if not module.startswith(control + "."):
+def _subfolder(module: str, parent: str) -> str | None:
+    """`livestream` for `<pkg>.control.livestream.builders` under `<pkg>.control`; None outside a
+    subfolder of `parent` (its own modules, `<pkg>.media.ffmpeg`, are in none)."""
+    if not module.startswith(parent + "."):
         return None
-    parts = module[len(control) + 1 :].split(".")
+    parts = module[len(parent) + 1 :].split(".")
     return parts[0] if len(parts) > 1 else None
 
 
 def kind_crossings(imports: Iterable[Import], package: str) -> list[Import]:
-    """Imports from one `control/<kind>/` folder into another's, or from `control/shared/` into a kind's."""
+    """Imports from one `control/<kind>/` folder into another's, or from a common folder into a kind's."""
     control = f"{package}.control"
     crossing: list[Import] = []
     for edge in imports:
-        source, target = _kind_folder(edge.source, control), _kind_folder(edge.target, control)
-        if source is not None and target is not None and target != SHARED and source != target:
+        source, target = _subfolder(edge.source, control), _subfolder(edge.target, control)
+        if source is not None and target is not None and target not in COMMON and source != target:
             crossing.append(edge)
+    return crossing
+
+
+def worker_crossings(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports from one `media/<worker>/` folder into another's (WORKER_FILES aside), or from a common
+    media folder into a worker's."""
+    media = f"{package}.media"
+    crossing: list[Import] = []
+    for edge in imports:
+        source, target = _subfolder(edge.source, media), _subfolder(edge.target, media)
+        if source is None or target is None or target in MEDIA_COMMON or source == target:
+            continue
+        if not _under(edge.target.removeprefix(media + "."), WORKER_FILES):
+            crossing.append(edge)
+    return crossing
+
+
+def _under(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes)
+
+
+def layer_crossings(imports: Iterable[Import], package: str) -> list[tuple[Import, str]]:
+    """Imports that go against the layers (ONLY, NEVER), each with the rule it breaks."""
+    crossing: list[tuple[Import, str]] = []
+    for edge in imports:
+        source, target = (name.removeprefix(package + ".") for name in (edge.source, edge.target))
+        for part, allowed in ONLY.items():
+            if _under(source, (part,)) and not _under(target, allowed):
+                crossing.append((edge, f"{part} imports only {', '.join(allowed)}"))
+        for rule in NEVER:
+            exempt = _under(source, rule.except_sources)
+            if _under(source, rule.sources) and not exempt and _under(target, rule.targets):
+                crossing.append((edge, rule.why))
     return crossing
 
 
@@ -136,20 +244,31 @@ def problems(root: Path) -> list[str]:
     """What breaks the rules, one readable line each (empty when the package keeps them)."""
     imports = package_imports(root)
     lines = [f"import cycle: {' <-> '.join(component)}" for component in cycles(imports)]
+    for edge in bare_imports(root):
+        fix = f"import {root.name}.{edge.target}"
+        lines.append(f"{edge.source}:{edge.line} imports {edge.target} by its bare name: {fix}")
+    for edge, why in sorted(layer_crossings(imports, root.name), key=lambda c: (c[0].source, c[0].line, c[1])):
+        lines.append(f"{edge.source}:{edge.line} imports {edge.target}: {why}")
     for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
-    return lines
+    for edge in sorted(worker_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: a worker folder imports another worker's folder "
+            "(what they share lives in media/videos/ or media/)"
+        )
+    return list(dict.fromkeys(lines))  # `from m import a, b` is one import of m
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("package", type=Path, help="the package's folder, e.g. operator/streamops")
+    parser.add_argument("package", type=Path, help="the package's folder, e.g. operator/streamops or bench")
     args = parser.parse_args(argv)
     found = problems(args.package.resolve())
     for line in found:
         print(line, file=sys.stderr)
     if not found:
-        print(f"import rules: {args.package} has no import cycle and no kind folder importing another")
+        kept = "no import cycle, no bare sibling import, its layers kept and no kind or worker folder importing another"
+        print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0
 
 

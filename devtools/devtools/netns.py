@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -62,6 +63,27 @@ def delete(name: str) -> None:
             netns_path(name).unlink()
 
 
+def pids(name: str) -> list[int]:
+    """The processes living in namespace `name` (none once its last one has ended)."""
+    return sorted(int(p) for p in ip("netns", "pids", name, check=False).split() if p.isdigit())
+
+
+# A loopback namespace's name carries the PID of the run that made it ("sowebrtc1234-2").
+_PID_NAMED = re.compile(r"^so[a-z]+(\d+)(-\d+)?$")
+
+
+def reclaim_orphans() -> list[str]:
+    """Delete the loopback namespaces of runs that were killed before they could: the PID in the
+    name is gone and no process is left inside. Returns the names deleted."""
+    gone = []
+    for name in names():
+        match = _PID_NAMED.match(name)
+        if match and not Path(f"/proc/{match.group(1)}").exists() and not pids(name):
+            delete(name)
+            gone.append(name)
+    return gone
+
+
 def link_names(name: str) -> list[str]:
     """The interfaces of namespace `name`, sorted (a veth end without its `@peer` suffix)."""
     links = ip("-o", "link", "show", netns=name).splitlines()
@@ -73,6 +95,7 @@ def loopback_namespace(name: str) -> Iterator[str]:
     """A new network namespace with `lo` up and no other interface (checked); deleted on exit, also
     when the block fails. Yields its name (for netns= of the peers and the browser); a caller may
     add interfaces of its own inside it (they go with it)."""
+    reclaim_orphans()
     if exists(name):
         raise NetnsError(f"network namespace {name} exists already: not ours to reuse")
     create(name)

@@ -1,3 +1,3 @@
-from streamops.cli import main
+from streamops.cli.streamops_command import main
 
 raise SystemExit(main())

@@ -23,8 +23,8 @@ from devtools.media.browser import Page
 from devtools.media.s3_server import S3Server
 from streamops.api import Recording
 from streamops.api.livestream import Rendition
-from streamops.media.recorder.bucket import VIDEO_TYPE
 from streamops.media.recorder.renditions import derive_command
+from streamops.media.videos.bucket import VIDEO_TYPE
 from streamops.storage.download_link import page_link
 from streamops.storage.vod_page import PAGE_TYPE, page_key, render_vod_page
 

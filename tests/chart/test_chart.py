@@ -129,7 +129,7 @@ def test_replicas_elect_a_leader_on_different_nodes(default: list[dict[str, Any]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["operator"]["nodeLoss"]["tolerationSeconds"] == values["worker"]["nodeLoss"]["tolerationSeconds"]
     (role,) = find(default, "Role")
-    from streamops.control.shared.rbac import leader_election_rules
+    from streamops.control.runtime.rbac import leader_election_rules
 
     assert role["rules"] == leader_election_rules()
     (binding,) = find(default, "RoleBinding")
@@ -189,7 +189,7 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
 ) -> None:
     """ingest.*, playback.* and worker.nodeLoss.* as STREAMOPS_* (maps and lists as JSON), and what
     the operator makes of them."""
-    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
 
     e = env(default)
     assert e["STREAMOPS_INGEST_SERVICE_TYPE"] == "ClusterIP"
@@ -242,7 +242,7 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
 def test_env_matches_operator_settings(values: str) -> None:
     """The chart sets exactly the settings OperatorSettings.from_env reads, and they validate."""
-    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
 
     objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
@@ -264,7 +264,7 @@ CHART_CHOICES = {
 
 def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]) -> None:
     """`helm install` without values behaves like the operator's documented defaults."""
-    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
 
     ours = {k: v for k, v in env(default).items() if k.startswith(ENV_PREFIX)}
     from_chart = OperatorSettings.from_env(ours).model_dump()
@@ -445,7 +445,7 @@ def test_cluster_role_is_the_codes_rules(default: list[dict[str, Any]]) -> None:
     """One source: the chart's cluster-wide ClusterRole is rbac.py's rules (the cluster suite runs
     its operator under those), minus namespace discovery, which kopf needs only when it watches a
     list of namespaces (then it is in the chart's ClusterRole and the rest in per-namespace Roles)."""
-    from streamops.control.shared.rbac import cluster_role_rules
+    from streamops.control.runtime.rbac import cluster_role_rules
 
     def canon(rules: list[dict[str, Any]]) -> list[str]:
         return sorted(json.dumps(r, sort_keys=True) for r in rules)

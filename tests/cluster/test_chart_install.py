@@ -385,7 +385,7 @@ def test_chart_rbac_is_enough_and_nothing_more(rbac: Rbac) -> None:
     assert used <= allowed  # (no 403 means the same; said twice so the message is clear)
     unused = sorted((g, r, v) for g, r, v in allowed - used - ELSEWHERE if (g, r) in COVERED)
     assert not unused, (
-        f"verbs the chart grants (from streamops.control.shared.rbac) that the operator never used: {unused}; "
+        f"verbs the chart grants (from streamops.control.runtime.rbac) that the operator never used: {unused}; "
         "drop them from cluster_role_rules(), or extend exercise_livestream() with the path that uses them"
     )
     assert "Forbidden" not in op.logs() and "forbidden" not in op.logs(), op.logs()[-3000:]

@@ -40,7 +40,7 @@ def test_a_key_srt_cannot_use_stalls_the_stream_until_the_secret_is_fixed(cluste
     stalled, ready = condition(s, "Stalled"), condition(s, "Ready")
     assert stalled["status"] == "True" and (ready["status"], ready["reason"]) == ("False", "StreamKeyInvalidForSrt")
     assert "Secret mine (key streamKey)" in stalled["message"] and "10 to 79" in stalled["message"]
-    # RTMP takes the key: the ingest runs (and its worker leaves SRT off, see tests/unit/test_stream_key.py).
+    # RTMP takes the key: the ingest runs (and its worker leaves SRT off, see tests/unit/contract/test_stream_key.py).
     assert eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
     # Two Events carry the reason: Ready False on the first visit (Normal) and Stalled True (Warning),
     # in no set order: the Warning is looked for, and the key in neither.

@@ -33,7 +33,7 @@ from devtools.http_client import http_get
 from devtools.media.peers import Publisher
 from devtools.ports import tcp_accepts
 from devtools.waits import eventually
-from streamops.kubectl.main import main
+from streamops.cli.kubectl_plugin import main
 
 BIN = Path(sys.executable).parent  # kubectl-streamops and streamops, installed with the package
 PLAYER = """#!{python}

@@ -30,9 +30,9 @@ from devtools.cluster import suite as cluster_harness
 from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import OPERATOR_NAMESPACE, Cluster
 from devtools.waits import eventually
-from streamops.control.leader_election import LOST_LEADERSHIP_EXIT
-from streamops.control.shared.leader_lease import LeaseTiming, micro_time
-from streamops.control.shared.manifests import timestamp
+from streamops.control.runtime.leader_election import LOST_LEADERSHIP_EXIT
+from streamops.control.runtime.leader_lease import LeaseTiming, micro_time
+from streamops.kube.manifests import timestamp
 
 GROUP = "streaming.streamops.dev"
 LEASE_DURATION = timedelta(seconds=LeaseTiming().lease_duration_seconds)

@@ -6,7 +6,8 @@ and a Warning Event; the refused object is not made; the stream's ingest goes on
 Secrets other kinds name: a Recording's object storage credentials (no recorder) and a
 StreamWebhook's signing secret (nothing sent to its receiver, a real HTTP server); both go on by
 themselves once the Secret is labelled.
-(LoadBalancer refusal: the suite's admin allows it for the exposure tests; tests/unit/test_tenancy.py.)"""
+(LoadBalancer refusal: the suite's admin allows it for the exposure tests;
+tests/unit/control/shared/test_tenancy.py.)"""
 
 from __future__ import annotations
 

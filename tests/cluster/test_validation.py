@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from devtools.catalog import BAD, EXAMPLES, livestream, recording
+from devtools.catalog import BAD, EXAMPLES, clip, livestream, recording, restream
+from streamops.api import API_VERSION
 
 
 @pytest.mark.parametrize("bad", BAD, ids=[b.id for b in BAD])
@@ -87,3 +88,39 @@ def test_a_stopped_recording_cannot_be_restarted(cluster, namespace):
         cluster.kubectl("patch", "recording", "running", "-n", namespace, "--type=merge", "-p", patch)
     cluster.kubectl("label", "recording", "running", "-n", namespace, "team=news")
     assert cluster.get("recordings", namespace, "running")["spec"]["stopped"] is True
+
+
+def _webhook(url: str) -> dict[str, object]:
+    spec = {"url": url, "secretRef": {"name": "hook"}}
+    return {"apiVersion": API_VERSION, "kind": "StreamWebhook", "metadata": {"name": "hook"}, "spec": spec}
+
+
+_S3 = {"endpoint": "https://s3.example.com//", "bucket": "videos", "credentialsSecret": "s3"}
+_LADDER = {"renditions": [{"name": "720p", "height": 720, "videoBitrateKbps": 3000}]}
+_OVERLAY = {"name": "score", "url": "https://scores.example.com/", "left": 50, "width": 50, "height": 20}
+
+
+@pytest.mark.parametrize(
+    ("manifest", "says"),
+    [
+        (restream(uri="rtmp://host/a\u00a0b"), None),
+        (restream(uri="rtmp://"), "uri must be a rtmp://, rtmps://, srt:// URL without spaces"),
+        (recording(storage={"s3": _S3}), "endpoint must be an http:// or https:// URL with a host and no path"),
+        (_webhook("https://hooks.example.com?to=ops@example.com"), None),
+        (clip(start="2026-01-01T11:00:00+01:00", end="2026-01-01T10:00:01Z"), None),
+        (livestream(transcoding=_LADDER, overlays=[_OVERLAY]), None),
+    ],
+    ids=["nbsp-is-not-re2-space", "nothing-after-scheme", "s3-two-slashes", "at-in-query", "clip-offsets", "int-box"],
+)
+def test_server_evaluates_cel_as_the_unit_tier_does(cluster, namespace, manifest, says):
+    """The unit tier evaluates the CRDs' CEL with cel-expr-python (tests/unit/api/test_cel_parity.py);
+    where a verdict rests on how CEL reads a value (RE2's \\s, an integer where the schema says number, a
+    date-time string) or where the Python twin was changed to match it, the API server says the same
+    (a server-side dry run: nothing is stored)."""
+    result = cluster.kubectl(
+        "create", "--dry-run=server", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest), check=False
+    )
+    if says is None:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0 and says in result.stderr, result.stderr

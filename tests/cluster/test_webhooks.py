@@ -327,7 +327,7 @@ def test_a_receiver_at_an_address_outside_the_allow_list_gets_nothing(cluster, o
     the duration): a port scanner of the cluster's network. The suite's operator allow-lists
     127.0.0.1 only (devtools.cluster.suite), so 127.0.0.2 stands in for any internal address: the
     receiver there gets nothing, and status says "refused by policy" and nothing else. (The metadata
-    address, other namespaces' Services, rebinding and redirects: tests/unit/test_egress.py.)"""
+    address, other namespaces' Services, rebinding and redirects: tests/unit/egress/test_policy.py.)"""
     ns = namespace
     allowed = receivers("allowed", [SECRET])
     internal = receivers("internal", [SECRET], host="127.0.0.2")

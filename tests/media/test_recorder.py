@@ -554,7 +554,8 @@ def test_killed_recorder_continues_its_video(feed: FeedSource, recorders: Record
     [video] = state["videos"]
     check_videos(again, state)
     assert video["durationSeconds"] >= before_kill - 2.5 + 3
-    assert video["durationSeconds"] <= feed.sessions[0].media_seconds() + 0.5
+    # The new recorder reads the feed again from its GOP cache: what the killed one holds of it is cut.
+    assert video["durationSeconds"] <= feed.sessions[0].media_seconds() + 0.5, again.log()
 
 
 def test_killed_recorder_finalises_after_the_window(feed: FeedSource, recorders: RecorderFactory) -> None:

@@ -206,6 +206,12 @@ class ThrottledRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
+        self._forwarding = 0  # connections still forwarding towards the server
+
+    def wait_drained(self, timeout: float) -> None:
+        """Until every connection has forwarded what its client wrote: a client killed mid-upload
+        leaves bytes in the relay's receive buffer, forwarded (and counted) at the throttled rate."""
+        wait_for(lambda: self._forwarding == 0, timeout, 0.05, "the relay drained")
 
     def endpoint(self) -> str:
         return f"https://127.0.0.1:{self.port}"
@@ -235,6 +241,8 @@ class ThrottledRelay:
                 continue
             server.settimeout(None)
             self._sockets += [client, server]
+            with self._lock:
+                self._forwarding += 1
             threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
 
@@ -255,6 +263,9 @@ class ThrottledRelay:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+            if upstream:
+                with self._lock:
+                    self._forwarding -= 1
 
 
 @pytest.fixture
@@ -415,6 +426,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     state = mid_upload(publishers, ingest, recorder)
     recorder.stop(signal.SIGKILL)
     [upload] = state["uploads"]
+    relay.wait_drained(30)  # what the killed recorder wrote is not counted as sent after the restart
     sent_before_kill = relay.sent
     held = s3.client().list_parts(Bucket=BUCKET, Key=upload["key"], UploadId=upload["uploadId"])["Parts"]
     assert 1 <= len(held) < 3, held
@@ -617,7 +629,8 @@ def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_v
     import asyncio
 
     from streamops.contract.recorder import RecorderConfig
-    from streamops.media.recorder.recording import OutOfSpace, Recorder
+    from streamops.media.recorder.disk import OutOfSpace
+    from streamops.media.recorder.recording import Recorder
     from streamops.media.recorder.state import PartState
 
     source = tmp_path / "source.mp4"  # one keyframe: its remux is one fragment, written at the end
@@ -646,18 +659,18 @@ def test_a_repair_or_join_cut_short_by_a_full_disk_never_replaces_a_part(small_v
         f.write(b"\0" * (stat.f_bavail * stat.f_frsize - 256 * 1024))
     part = PartState(file=part_path.name, closed=False)
     with pytest.raises(OutOfSpace):
-        asyncio.run(recorder._repair(part))
+        asyncio.run(recorder.finaliser.repair(part))
     assert part_path.read_bytes() == recorded and not part.closed, "the part stands as recorded"
     assert not list(recorder.parts_dir.glob("*.fixed.mp4")), "the cut-short remux is gone"
     with pytest.raises(OutOfSpace):
-        asyncio.run(recorder._join("v", [part]))
+        asyncio.run(recorder.finaliser.join("v", [part], [None]))
     assert part_path.read_bytes() == recorded
     assert not list(recorder.out_dir.glob(".*.joining.mp4"))
 
     filler.unlink()  # room again: the same part is repaired and joined whole
-    asyncio.run(recorder._repair(part))
+    asyncio.run(recorder.finaliser.repair(part))
     assert part.closed
-    joined = asyncio.run(recorder._join("v", [part]))
+    joined = asyncio.run(recorder.finaliser.join("v", [part], [None]))
     assert ffprobe_duration(joined) == pytest.approx(6.0, abs=0.1)
 
 
@@ -701,7 +714,7 @@ def test_a_part_cut_inside_a_moof_is_cut_back_and_joined(tmp_path: Path) -> None
 
     video = VideoState(name="v", started_at=recorder.clock(), parts=[PartState(file=part_path.name, closed=True)])
     recorder.state.closing.append(video)
-    asyncio.run(recorder._finalise_video(video))
+    asyncio.run(recorder.finaliser.finalise_video(video))
     assert not recorder.state.discarded, recorder.state.discarded
     [made] = recorder.state.videos
     assert made.duration_seconds == pytest.approx(3.0, abs=0.2), "its three whole fragments (audio runs a little past)"

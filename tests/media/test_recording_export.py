@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 
 BUCKET = "recordings"
 PREFIX = "streamops/media/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd"
-LADDER = [  # tallest first, as the operator writes it (control/recording/builders.py: recorded_renditions)
+LADDER = [  # tallest first, as the operator writes it (control/recording/specs/worker_config.py: recorded_renditions)
     {"name": "360p", "height": 360, "videoBitrateKbps": 600, "audioBitrateKbps": 64},
     {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
 ]

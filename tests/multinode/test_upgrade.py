@@ -1,8 +1,9 @@
 """`helm upgrade` while streams are live (issue 25): a chart upgrade that changes only the operator
 (its log level, resources, Pod annotations: a new ReplicaSet) rolls no worker Pod, cuts no
-publisher, splits no recording and counts no restream reconnect; a chart whose CRD schema changed
-(a new optional field) keeps the live objects, which go on being reconciled. The session's release
-is put back as installed after each test.
+publisher, splits no recording and counts no restream reconnect; one that changes a worker value
+(issue 39) restarts no busy worker either, says RestartPending, and applies it once idle; a chart
+whose CRD schema changed (a new optional field) keeps the live objects, which go on being
+reconciled. The session's release is put back as installed after each test.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ OPERATOR_ONLY = {
     "resources": {"requests": {"cpu": "60m", "memory": "140Mi"}, "limits": {"memory": "300Mi"}},
     "podAnnotations": {"streamops.test/upgrade": "operator-only"},
 }
+
+
+WORKER_TOLERATION = 37  # worker.nodeLoss.tolerationSeconds after the second upgrade (the chart's: 30)
+
+
+def restart_pending(obj: dict[str, Any]) -> bool:
+    found = condition(obj, "RestartPending")
+    return bool(found and found["status"] == "True" and "spec.tolerations changed" in found["message"])
 
 
 @pytest.fixture
@@ -107,12 +116,40 @@ def test_an_operator_only_upgrade_while_live_touches_no_worker(
         assert encoder.running, "the publisher was never cut"
         assert target.publishing(), "the restream target still receives"
 
+        # A chart-wide worker value (issue 39): every worker would need it, none needs it now. While
+        # live, recording and pushing, each waits, and its object says which field.
+        restored.upgrade({**OPERATOR_ONLY, "worker": {"nodeLoss": {"tolerationSeconds": WORKER_TOLERATION}}})
+        for kind, name in (("lst", "cam"), ("rec", "rec"), ("rst", "out")):
+            cluster.wait_status(kind, ns, name, restart_pending, f"{kind}/{name} RestartPending", 60)
+        assert worker_pods(cluster, ns) == pods, "no worker Pod was replaced"
+        assert observed(cluster, ns) == before, f"changed by the upgrade:\n{restored.diagnose()}"
+        assert encoder.running and target.publishing()
+
         cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
         rec = cluster.wait_status(
             "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 120
         )
-        [video] = rec["status"]["videos"]  # one video across the upgrade
+        [video] = rec["status"]["videos"]  # one video across both upgrades
         assert video["upload"] == "uploaded", video
+
+        # Idle: the ingest and the pusher are replaced with the new value, each with an Event.
+        encoder.stop()
+        for kind, name in (("lst", "cam"), ("rst", "out")):
+            cluster.wait_status(kind, ns, name, lambda o: not restart_pending(o), f"{kind}/{name} restarted", 90)
+
+        def replaced() -> bool:
+            new = {p["metadata"]["name"]: p for p in cluster.list("pods", ns)}
+            return all(
+                (pod := new.get(name)) is not None
+                and pod["metadata"]["uid"] != pods.get(name)
+                and any(t.get("tolerationSeconds") == WORKER_TOLERATION for t in pod["spec"]["tolerations"])
+                for name in ("cam-ingest", "out-pusher")
+            )
+
+        eventually(replaced, timeout=60, interval=1, what="the ingest and the pusher replaced with the new toleration")
+        said = [e["message"] for e in cluster.list("events", ns) if e.get("reason") == "WorkerReplaced"]
+        assert any("primary ingest Pod cam-ingest replaced: spec.tolerations" in m for m in said), said
+        assert any("pusher Pod out-pusher replaced: spec.tolerations" in m for m in said), said
 
 
 def test_a_crd_schema_change_with_live_objects_keeps_them(

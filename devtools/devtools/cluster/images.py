@@ -329,7 +329,8 @@ class ImageBuilder:
         """Layer with the venv and the pinned runtime dependencies (pip, inside the rootfs)."""
         pyproject = (REPO / "operator/pyproject.toml").read_text()
         deps = _runtime_dependencies(pyproject)
-        key = _hash(base_key, *deps, "deps-v1")
+        # v2: the bin/streamops script below names streamops.cli.streamops_command (a v1 layer: streamops.cli).
+        key = _hash(base_key, *deps, "deps-v2")
         layer = self.cache / f"deps-{key}.tar"
         if layer.exists():
             return layer
@@ -353,7 +354,8 @@ class ImageBuilder:
             _run([CHROOT, str(root), "/usr/bin/python3", "-m", "venv", VENV], env=env)
             _run([CHROOT, str(root), f"{VENV}/bin/pip", "install", "--no-cache-dir", *deps], env=env)
             script = venv / "bin/streamops"
-            script.write_text(f"#!{VENV}/bin/python3\nimport sys\nfrom streamops.cli import main\nsys.exit(main())\n")
+            entry = "from streamops.cli.streamops_command import main"  # [project.scripts]' streamops
+            script.write_text(f"#!{VENV}/bin/python3\nimport sys\n{entry}\nsys.exit(main())\n")
             script.chmod(0o755)
             _tar_dir(root, layer, [f"./{VENV.lstrip('/')}"])
         finally:

@@ -7,7 +7,9 @@ Pods on cni0), on the addresses of devtools.address_plan. `up()` checks the rang
 machine before and `confinement_problems()` after (no route out: ENETUNREACH); `down()` deletes the
 namespaces, their interfaces, routes and iptables rules with them. The host gets in only through
 devtools.cluster.portal. Two clusters reuse the ranges in separate islands (the namespace names
-carry a hash of the cluster's directory). Layout and confinement: docs/design/local-cluster.md.
+carry a hash of the cluster's directory), one at a time: `up()` removes the island of a run killed
+before its teardown (no process left in it) and names a running one. Layout and confinement:
+docs/design/local-cluster.md.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import netns
 from devtools.address_plan import API_IP, CLUSTER_CIDR, FABRIC, OUTSIDE_IP, RANGES
 
+log = logging.getLogger(__name__)
+
 LAN_BRIDGE = "lan0"
+ISLAND_NAMESPACE = re.compile(r"^(so[0-9a-f]{6})-(out|cp|n\d+)$")
 UNROUTABLE_PROBE = "192.0.2.1"  # an address outside the island (the machine's own LAN gateway here)
 
 
@@ -74,6 +81,20 @@ class ClusterNetwork:
         """Our namespaces that exist now (any node count: a previous `up` may have had more)."""
         return [n for n in netns.names() if n.startswith(self.prefix + "-")]
 
+    def other_islands(self) -> dict[str, list[str]]:
+        """Islands of other cluster runs on this machine, by prefix: their namespaces."""
+        found: dict[str, list[str]] = {}
+        for name in netns.names():
+            match = ISLAND_NAMESPACE.match(name)
+            if match and match.group(1) != self.prefix:
+                found.setdefault(match.group(1), []).append(name)
+        return found
+
+    def stale_islands(self) -> dict[str, list[str]]:
+        """Other runs' islands with no process left in any of their namespaces: what a run killed
+        before its teardown (a session's hard end, SIGKILL, a lost machine) leaves behind."""
+        return {p: names for p, names in self.other_islands().items() if not any(netns.pids(n) for n in names)}
+
     def node(self, name: str) -> NodeAddress:
         for n in self.nodes:
             if n.name == name:
@@ -87,7 +108,14 @@ class ClusterNetwork:
         if set(self.namespaces()) <= set(self.existing()) and not self.confinement_problems():
             return
         self.down()
+        for prefix, names in self.stale_islands().items():
+            log.warning("removing the island %s a killed run left behind: %s", prefix, ", ".join(names))
+            for name in names:
+                netns.delete(name)
         if problems := self.ranges_in_use():
+            for prefix, names in self.other_islands().items():
+                pids = sorted({pid for n in names for pid in netns.pids(n)})
+                problems.append(f"island {prefix} of a running cluster (PIDs {pids[:5]})")
             raise NetworkError("the cluster's address ranges are in use on this machine: " + "; ".join(problems))
         try:
             self._build()

@@ -63,8 +63,33 @@ POLICY_ENGINE_RULES = [
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
 ]
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+# The kubelet evicts every Pod of a node whose disk has less than this available (evictionHard).
+EVICTION_DISK_FLOOR = "500Mi"
+# What a node needs free to start: a test session writes ≈2 GiB (images, Pods' logs and volumes,
+# recordings) beside its cluster's, and pytest keeps the last three sessions' directories.
+DISK_HEADROOM_BYTES = 6 << 30
+
+
+def disk_headroom_problem(root: Path) -> str | None:
+    """Why a node rooted in `root` should not start for lack of disk, or None. On 2026-11-27 a run
+    started with 3.8 GiB available (old runs' directories under /tmp): the kubelets, then at a 1%
+    eviction threshold, evicted the operator for DiskPressure halfway and a dozen tests failed in
+    ways that named neither the disk nor the cause."""
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if free >= DISK_HEADROOM_BYTES:
+        return None
+    return (
+        f"{free / (1 << 30):.1f} GiB available on the filesystem of {root}; a node needs"
+        f" {DISK_HEADROOM_BYTES >> 30} GiB to run a test session or a demo: free some space (old"
+        " test sessions' directories under /tmp/pytest-of-*, `make clean`, stale clones)"
+    )
+
+
 CRI_STARTED = 'msg="Start streaming server"'  # containerd 1.6's CRI service, just before it serves
 CGROUP_FS = Path("/sys/fs/cgroup")
+
+DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")  # the kubelet's, hard-coded
 
 
 class NodeError(ControlPlaneError):
@@ -130,6 +155,8 @@ class Node(Supervisor):
             self.images += list(self.extra_images())
         if self._adopt():
             return self
+        if problem := disk_headroom_problem(self.root):
+            raise NodeError(problem)
         self.stop()
         try:
             self._start(pause, timeout)
@@ -411,8 +438,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             **dns,
             "makeIPTablesUtilChains": False,
             "serializeImagePulls": False,
-            # A shared development machine: never evict the node's pods for the host's disk/memory.
-            "evictionHard": {"memory.available": "50Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+            # A shared development machine: never evict the node's pods for the host's disk/memory
+            # (absolute floors: 1% of a 252G disk was 2.5G, which a loaded run went under).
+            "evictionHard": {
+                "memory.available": "50Mi",
+                "nodefs.available": EVICTION_DISK_FLOOR,
+                "imagefs.available": EVICTION_DISK_FLOOR,
+            },
             "imageGCHighThresholdPercent": 99,
             "imageGCLowThresholdPercent": 98,
             "syncFrequency": "10s",
@@ -506,9 +538,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         processes are gone, the kernel drops all of it: nothing is left on the host."""
         assert self.address is not None
         Path("/var/lib/cni").mkdir(parents=True, exist_ok=True)
+        # The kubelet's device-plugin socket is a fixed path (not under --root-dir): two kubelets
+        # starting at once each clean the shared folder, then one fails to bind ("address already
+        # in use", seen once starting the multi-node cluster). Each node gets its own.
+        DEVICE_PLUGINS.mkdir(parents=True, exist_ok=True)
         script = (
             "mount -t tmpfs -o mode=0755 streamops-netns /run/netns"
-            " && mount -t tmpfs -o mode=0755 streamops-cni /var/lib/cni && echo ready && exec sleep infinity"
+            " && mount -t tmpfs -o mode=0755 streamops-cni /var/lib/cni"
+            f" && mount -t tmpfs -o mode=0755 streamops-device-plugins {DEVICE_PLUGINS}"
+            " && echo ready && exec sleep infinity"
         )
         argv = netns.nsenter(self.address.netns, ["unshare", "--mount", "--propagation", "slave", "sh", "-c", script])
         self.procs.spawn("mounts", argv, cwd=self.root)

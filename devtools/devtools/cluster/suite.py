@@ -2,7 +2,7 @@
 operator's settings and ServiceAccount, and the operator as a real process (tests/cluster).
 
 The operator runs as it would in a cluster: under its own ServiceAccount bound to exactly the
-ClusterRole of streamops.control.shared.rbac (a missing permission fails the tests), with worker Pods
+ClusterRole of streamops.control.runtime.rbac (a missing permission fails the tests), with worker Pods
 on the host network (STREAMOPS_HOST_NETWORK=true, ports from a private STREAMOPS_PORT_RANGE,
 workers reached at 127.0.0.1) so that a test can stand in for the kubelet with real workers
 (devtools.cluster.local_pods). `python -m pytest -p devtools.chart_rbac_plugin` replaces
@@ -86,7 +86,7 @@ def started_cluster(directory: Path) -> Iterator[Cluster]:
 def operator_kubeconfig(cluster: Cluster, path: Path, duration: str = "24h") -> Path:
     """A kubeconfig for the operator's ServiceAccount, bound to the ClusterRole from rbac.py (the
     cluster suite's and the benchmarks')."""
-    from streamops.control.shared.rbac import operator_rbac_objects
+    from streamops.control.runtime.rbac import operator_rbac_objects
 
     objects = operator_rbac_objects(OPERATOR_NAMESPACE)
     return cluster.plane.service_account_kubeconfig(path, OPERATOR_NAMESPACE, "streamops", objects, duration)

@@ -132,8 +132,8 @@ class Ingest(Worker):
             "streamKeyFile": str(key_file),
             "bindAddress": "127.0.0.1",
             "screenshots": {"intervalSeconds": 2},
-            # WHIP and the publish page on the loopback HTTP port (no TLS here); tests/unit/test_key_bearing.py
-            # covers the default, HTTPS only.
+            # WHIP and the publish page on the loopback HTTP port (no TLS here);
+            # tests/unit/media/ingest/test_key_bearing.py covers the default, HTTPS only.
             "publishOverHttp": True,
         }
         if webrtc is not None:

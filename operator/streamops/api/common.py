@@ -3,7 +3,9 @@
 The pydantic models in `streamops.api` are the single source of truth: the CRD schemas are
 generated from them (`streamops.api.crd`), the operator parses specs with them and the tests
 build objects with them. Server-side rules that pydantic cannot express as JSON Schema are
-attached as CEL (`x-kubernetes-validations`) next to the matching Python validator.
+attached as CEL (`x-kubernetes-validations`) next to the matching Python validator, both built
+from one message (and one pattern); tests/unit/api/test_cel_parity.py evaluates the two on one table
+of examples.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from pydantic.alias_generators import to_camel
 GROUP = "streaming.streamops.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+
+# Named by the LiveStream's API and by the worker contract alike, so defined here, below both
+# (contract/overlay.py and contract/playback_token.py name them too): a LiveStream's
+# status.overlays[].state as the overlay renderer reports it, and the namespace's Secret of playback
+# signing keys (spec.playback.access signed).
+OverlayState = Literal["rendering", "failing", "disabled"]
+KEYS_SECRET = "streamops-playback-keys"
 
 # Bounded strings keep CEL cost estimates within the API server's budget.
 NAME_MAX = 253
@@ -154,7 +163,23 @@ class ConditionedStatus(KubeModel):
 # could read the worker's own files, so it is refused here and again by the worker.
 PUSH_TARGET_SCHEMES = ("rtmp", "rtmps", "srt")
 PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https")
-USERINFO_RE = re.compile(r"^[a-z]+://[^/?#]*@")
+USERINFO_PATTERN = "^[a-z]+://[^/?#]*@"
+USERINFO_RE = re.compile(USERINFO_PATTERN)
+# What `\s` means in a CEL rule's matches() (RE2): these five; Python's \s also takes \v and Unicode spaces.
+RE2_SPACE = "\t\n\f\r "
+SRT_CALLER_ONLY = "srt:// URLs support only mode=caller (streamops dials out); remove mode= or set mode=caller"
+NO_USERINFO = "credentials in the URL are not allowed: put the key in a Secret and reference it"
+
+
+def matches(pattern: str) -> str:
+    """CEL: `self` matches the RE2 `pattern` (written into a CEL string literal)."""
+    literal = pattern.replace("\\", "\\\\")
+    return f"self.matches('{literal}')"
+
+
+def re2(pattern: str) -> re.Pattern[str]:
+    """A CEL matches() pattern as Python's re, `\\s` meaning what it means to RE2 (used inside [...] only)."""
+    return re.compile(pattern.replace("\\s", RE2_SPACE))
 
 
 def srt_mode_is_caller(uri: str) -> bool:
@@ -165,51 +190,56 @@ def srt_mode_is_caller(uri: str) -> bool:
     return all(p == "mode=caller" for p in query.split("&") if p.startswith("mode="))
 
 
+def uri_pattern(schemes: tuple[str, ...]) -> str:
+    """A URL of one of `schemes` with something after `://` and no spaces (a regex for RE2 and, via re2(), re)."""
+    return f"^({'|'.join(schemes)})://[^\\s]+$"
+
+
+def scheme_message(schemes: tuple[str, ...], what: str) -> str:
+    return f"{what} must be a {', '.join(s + '://' for s in schemes)} URL without spaces"
+
+
 def scheme_rule(schemes: tuple[str, ...], what: str) -> dict[str, str]:
-    alternatives = "|".join(schemes)
-    listed = ", ".join(f"{s}://" for s in schemes)
-    return cel(f"self.matches('^({alternatives})://[^\\\\s]+$')", f"{what} must be a {listed} URL without spaces")
+    return cel(matches(uri_pattern(schemes)), scheme_message(schemes, what))
 
 
 SRT_CALLER_RULE = cel(
     "!self.startsWith('srt://') || self.split('?', 2).size() < 2 || "
     "self.split('?', 2)[1].split('&').all(p, !p.startsWith('mode=') || p == 'mode=caller')",
-    "srt:// URLs support only mode=caller (streamops dials out); remove mode= or set mode=caller",
+    SRT_CALLER_ONLY,
 )
-NO_USERINFO_RULE = cel(
-    "!self.matches('^[a-z]+://[^/?#]*@')",
-    "credentials in the URL are not allowed: put the key in a Secret and reference it",
-)
+NO_USERINFO_RULE = cel(f"!{matches(USERINFO_PATTERN)}", NO_USERINFO)
 
 
 # A path a user writes is joined to a root the operator chose: a claim's directory (subPath), a URL
 # prefix an Ingress or HTTPRoute routes (path). A `..` segment climbs out of that root; without
 # these rules such an object passed admission and failed later, when its Pod or route was created
 # (Kubernetes refuses `..` in a volume's subPath and `.`/`..` segments in an Ingress path).
+def dot_segments_message(what: str, segments: tuple[str, ...] = ("..",)) -> str:
+    return f"{what} must not contain {' or '.join(repr(s) for s in segments)} segments"
+
+
 def dot_segments_rule(what: str, segments: tuple[str, ...] = ("..",)) -> dict[str, str]:
     """CEL: `self` (a /-separated path) has no segment equal to one of `segments`."""
     test = " || ".join(f"s == '{s}'" for s in segments)
-    listed = " or ".join(f"'{s}'" for s in segments)
-    return cel(f"!self.split('/').exists(s, {test})", f"{what} must not contain {listed} segments")
+    return cel(f"!self.split('/').exists(s, {test})", dot_segments_message(what, segments))
 
 
 def check_dot_segments(path: str, what: str, segments: tuple[str, ...] = ("..",)) -> str:
     """Python twin of dot_segments_rule."""
     if any(part in segments for part in path.split("/")):
-        listed = " or ".join(f"'{s}'" for s in segments)
-        raise ValueError(f"{what} must not contain {listed} segments")
+        raise ValueError(dot_segments_message(what, segments))
     return path
 
 
 def check_uri(uri: str, schemes: tuple[str, ...], what: str) -> str:
     """Python twin of scheme_rule/SRT_CALLER_RULE/NO_USERINFO_RULE (operator-side parsing)."""
-    scheme = uri.split("://", 1)[0] if "://" in uri else ""
-    if scheme not in schemes or any(ch.isspace() for ch in uri):
-        raise ValueError(f"{what} must be a {', '.join(s + '://' for s in schemes)} URL without spaces")
+    if not re2(uri_pattern(schemes)).match(uri):
+        raise ValueError(scheme_message(schemes, what))
     if not srt_mode_is_caller(uri):
-        raise ValueError("srt:// URLs support only mode=caller (streamops dials out)")
+        raise ValueError(SRT_CALLER_ONLY)
     if USERINFO_RE.match(uri):
-        raise ValueError("credentials in the URL are not allowed: put the key in a Secret and reference it")
+        raise ValueError(NO_USERINFO)
     return uri
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from streamops.api.common import (
+    KEYS_SECRET,
     NAME_MAX,
     NO_USERINFO_RULE,
     PULL_SOURCE_SCHEMES,
@@ -18,6 +19,7 @@ from streamops.api.common import (
     Condition,
     ConditionedStatus,
     KubeModel,
+    OverlayState,
     Resources,
     SecretKeyRef,
     cel,
@@ -29,8 +31,6 @@ from streamops.api.common import (
     validations,
 )
 from streamops.api.recording import RecordingStorage
-from streamops.contract.overlay import OverlayState  # status.overlays[].state: as the renderer reports it
-from streamops.contract.playback_token import KEYS_SECRET
 
 SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
 PublishSessionProtocol = Literal["rtmp", "rtmps", "srt", "whip", "pull"]  # status.sessions[].protocol
@@ -86,6 +86,10 @@ class PushSrt(KubeModel):
 
 
 BACKUP_WITHOUT_WHIP = "source.push.backup needs rtmp, rtmps or srt: WHIP has no backup ingest"
+RTMPS_NEEDS_TLS = (
+    "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret (e.g. one cert-manager "
+    "writes)"
+)
 
 
 class PushSource(KubeModel):
@@ -96,8 +100,7 @@ class PushSource(KubeModel):
         json_schema_extra=validations(
             cel(
                 "!has(self.protocols) || !('rtmps' in self.protocols) || has(self.tls)",
-                "rtmps needs a certificate: set source.push.tls.secretName to a kubernetes.io/tls Secret "
-                "(e.g. one cert-manager writes)",
+                RTMPS_NEEDS_TLS,
             ),
             cel(
                 "!has(self.backup) || !self.backup || !has(self.protocols) || self.protocols.exists(p, p != 'whip')",
@@ -143,7 +146,7 @@ class PushSource(KubeModel):
     @model_validator(mode="after")
     def _rtmps_needs_tls(self) -> PushSource:
         if "rtmps" in self.protocols and self.tls is None:
-            raise ValueError("rtmps needs a certificate: set source.push.tls.secretName")
+            raise ValueError(RTMPS_NEEDS_TLS)
         if self.backup and set(self.protocols) <= {"whip"}:
             raise ValueError(BACKUP_WITHOUT_WHIP)
         return self
@@ -185,18 +188,15 @@ class PullSource(KubeModel):
         return urls
 
 
+PUSH_XOR_PULL = (
+    "set exactly one of source.push (encoders push to the stream) or source.pull (the stream pulls from urls)"
+)
+
+
 class Source(KubeModel):
     """Exactly one of push or pull."""
 
-    model_config = ConfigDict(
-        json_schema_extra=validations(
-            cel(
-                "has(self.push) != has(self.pull)",
-                "set exactly one of source.push (encoders push to the stream) or source.pull "
-                "(the stream pulls from urls)",
-            )
-        )
-    )
+    model_config = ConfigDict(json_schema_extra=validations(cel("has(self.push) != has(self.pull)", PUSH_XOR_PULL)))
 
     push: PushSource | None = Field(
         default=None,
@@ -210,7 +210,7 @@ class Source(KubeModel):
     @model_validator(mode="after")
     def _push_xor_pull(self) -> Source:
         if (self.push is None) == (self.pull is None):
-            raise ValueError("set exactly one of source.push or source.pull")
+            raise ValueError(PUSH_XOR_PULL)
         return self
 
 
@@ -234,12 +234,14 @@ LatencyMode = Literal["standard", "low"]
 # 200 ms: a whole number of frames at 25, 30, 50 and 60 fps (FFmpeg cuts parts on frames); measured
 # glass-to-glass in bench/results/latency.md.
 DEFAULT_PART_MILLISECONDS = 200
+HLS_NEEDS_A_FORMAT = "hls needs at least one of cmaf or mpegts enabled"
 LOW_LATENCY_NEEDS_CMAF = "hls.latencyMode low needs hls.cmaf: LL-HLS parts are fMP4 (CMAF), not MPEG-TS"
 PART_BELOW_SEGMENT = "hls.partMilliseconds must be below hls.segmentSeconds (a part is a piece of a segment)"
 DVR_HOLDS_THREE_SEGMENTS = (
     "dvr.durationSeconds must be at least 3 x hls.segmentSeconds: a live playlist holds at least three target "
     "durations (RFC 8216bis)"
 )
+TRANSCODED_NEEDS_RENDITIONS = "recording.type transcoded needs at least one transcoding rendition"
 DASH_WITHOUT_RENDITIONS = (
     "dash serves the source as received: it cannot be combined with transcoding renditions (use HLS for the ladder)"
 )
@@ -250,7 +252,7 @@ class HLS(KubeModel):
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            cel("self.cmaf || self.mpegts", "hls needs at least one of cmaf or mpegts enabled"),
+            cel("self.cmaf || self.mpegts", HLS_NEEDS_A_FORMAT),
             cel("!has(self.latencyMode) || self.latencyMode != 'low' || self.cmaf", LOW_LATENCY_NEEDS_CMAF),
             cel(
                 "!has(self.partMilliseconds) || self.partMilliseconds < self.segmentSeconds * 1000",
@@ -300,7 +302,7 @@ class HLS(KubeModel):
     @model_validator(mode="after")
     def _one_format(self) -> HLS:
         if not (self.cmaf or self.mpegts):
-            raise ValueError("hls needs at least one of cmaf or mpegts enabled")
+            raise ValueError(HLS_NEEDS_A_FORMAT)
         if self.latency_mode == "low" and not self.cmaf:
             raise ValueError(LOW_LATENCY_NEEDS_CMAF)
         if self.part_milliseconds is not None and self.part_milliseconds >= self.segment_seconds * 1000:
@@ -430,6 +432,8 @@ OVERLAYS_NEED_RENDITIONS = (
     "overlays need at least one transcoding rendition: they are composited into the renditions, never into the "
     "passthrough"
 )
+BOX_WITHIN_WIDTH = "left + width must be at most 100 (the box inside the frame)"
+BOX_WITHIN_HEIGHT = "top + height must be at most 100 (the box inside the frame)"
 OVERLAY_HOST_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
@@ -441,8 +445,8 @@ class Overlay(KubeModel):
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            cel("self.left + self.width <= 100.0", "left + width must be at most 100 (the box inside the frame)"),
-            cel("self.top + self.height <= 100.0", "top + height must be at most 100 (the box inside the frame)"),
+            cel("self.left + self.width <= 100.0", BOX_WITHIN_WIDTH),
+            cel("self.top + self.height <= 100.0", BOX_WITHIN_HEIGHT),
         )
     )
 
@@ -486,8 +490,10 @@ class Overlay(KubeModel):
 
     @model_validator(mode="after")
     def _box_inside(self) -> Overlay:
-        if self.left + self.width > 100 or self.top + self.height > 100:
-            raise ValueError("left + width and top + height must be at most 100 (the box inside the frame)")
+        if self.left + self.width > 100:
+            raise ValueError(BOX_WITHIN_WIDTH)
+        if self.top + self.height > 100:
+            raise ValueError(BOX_WITHIN_HEIGHT)
         return self
 
 
@@ -547,6 +553,9 @@ class IngestNodePorts(KubeModel):
 
 RTMPS_CONTAINER_PORT = 1936  # contract.ingest.RTMPS_PORT (the contract imports this module, not the reverse)
 RTMPS_LOAD_BALANCER_PORT = 443
+NODE_PORTS_NEED_TYPE = "nodePorts needs type NodePort or LoadBalancer"
+LOAD_BALANCER_CLASS_NEEDS_TYPE = "loadBalancerClass needs type LoadBalancer"
+TRAFFIC_POLICY_NEEDS_TYPE = "externalTrafficPolicy needs type NodePort or LoadBalancer"
 RTMPS_PORT_NOT_NODE_PORT = "rtmpsPort needs type LoadBalancer or ClusterIP: a NodePort URL takes nodePorts.rtmps"
 
 
@@ -558,15 +567,15 @@ class IngestService(KubeModel):
         json_schema_extra=validations(
             cel(
                 "!has(self.nodePorts) || (has(self.type) && self.type in ['NodePort', 'LoadBalancer'])",
-                "nodePorts needs type NodePort or LoadBalancer",
+                NODE_PORTS_NEED_TYPE,
             ),
             cel(
                 "!has(self.loadBalancerClass) || (has(self.type) && self.type == 'LoadBalancer')",
-                "loadBalancerClass needs type LoadBalancer",
+                LOAD_BALANCER_CLASS_NEEDS_TYPE,
             ),
             cel(
                 "!has(self.externalTrafficPolicy) || (has(self.type) && self.type in ['NodePort', 'LoadBalancer'])",
-                "externalTrafficPolicy needs type NodePort or LoadBalancer",
+                TRAFFIC_POLICY_NEEDS_TYPE,
             ),
             cel("!has(self.rtmpsPort) || !has(self.type) || self.type != 'NodePort'", RTMPS_PORT_NOT_NODE_PORT),
         )
@@ -614,11 +623,11 @@ class IngestService(KubeModel):
     @model_validator(mode="after")
     def _type_dependent(self) -> IngestService:
         if self.node_ports is not None and self.type not in ("NodePort", "LoadBalancer"):
-            raise ValueError("nodePorts needs type NodePort or LoadBalancer")
+            raise ValueError(NODE_PORTS_NEED_TYPE)
         if self.load_balancer_class is not None and self.type != "LoadBalancer":
-            raise ValueError("loadBalancerClass needs type LoadBalancer")
+            raise ValueError(LOAD_BALANCER_CLASS_NEEDS_TYPE)
         if self.external_traffic_policy is not None and self.type not in ("NodePort", "LoadBalancer"):
-            raise ValueError("externalTrafficPolicy needs type NodePort or LoadBalancer")
+            raise ValueError(TRAFFIC_POLICY_NEEDS_TYPE)
         if self.rtmps_port is not None and self.type == "NodePort":
             raise ValueError(RTMPS_PORT_NOT_NODE_PORT)
         return self
@@ -834,6 +843,7 @@ class PlaybackWebRtc(KubeModel):
 
 
 PlaybackAccess = Literal["public", "signed"]
+ONE_ROUTE = "set at most one of playback.ingress and playback.httpRoute"
 
 
 class PlaybackEdge(KubeModel):
@@ -858,7 +868,7 @@ class PlaybackSpec(KubeModel):
                 "!(has(self.ingress) && has(self.httpRoute)) || "
                 "(has(self.ingress.enabled) && !self.ingress.enabled) || "
                 "(has(self.httpRoute.enabled) && !self.httpRoute.enabled)",
-                "set at most one of playback.ingress and playback.httpRoute",
+                ONE_ROUTE,
             )
         )
     )
@@ -892,7 +902,7 @@ class PlaybackSpec(KubeModel):
     @model_validator(mode="after")
     def _one_route(self) -> PlaybackSpec:
         if self.ingress and self.ingress.enabled and self.http_route and self.http_route.enabled:
-            raise ValueError("set at most one of playback.ingress and playback.httpRoute")
+            raise ValueError(ONE_ROUTE)
         return self
 
 
@@ -906,7 +916,7 @@ class LiveStreamSpec(ClientFields):
                 "!has(self.recording) || !has(self.recording.type) || self.recording.type != 'transcoded' || "
                 "(has(self.transcoding) && has(self.transcoding.renditions) && "
                 "size(self.transcoding.renditions) > 0)",
-                "recording.type transcoded needs at least one transcoding rendition",
+                TRANSCODED_NEEDS_RENDITIONS,
             ),
             cel(
                 "!has(self.dvr) || !has(self.dvr.enabled) || !self.dvr.enabled || "
@@ -995,7 +1005,7 @@ class LiveStreamSpec(ClientFields):
     @model_validator(mode="after")
     def _transcoded_needs_renditions(self) -> LiveStreamSpec:
         if self.recording.type == "transcoded" and not (self.transcoding and self.transcoding.renditions):
-            raise ValueError("recording.type transcoded needs at least one transcoding rendition")
+            raise ValueError(TRANSCODED_NEEDS_RENDITIONS)
         if self.dvr.enabled and self.dvr.duration_seconds < 3 * self.hls.segment_seconds:
             raise ValueError(DVR_HOLDS_THREE_SEGMENTS)
         if self.dash and self.transcoding and self.transcoding.renditions:
@@ -1171,7 +1181,10 @@ class LiveStreamStatus(ConditionedStatus):
         "BackupLive (with source.push.backup), Recording, Overlays (with spec.overlays: True while every enabled "
         "overlay is drawn, False naming one that fails) and BrowserPlayable (whether common browsers play the HLS: "
         "False for H.264 High 10, 4:2:2 or 4:4:4, and HEVC, which plays in Safari and on Apple devices only; "
-        "Unknown while not live); Reconciling and Stalled appear only while true."
+        "Unknown while not live); Reconciling, Stalled and "
+        "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
+        "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
+        "applies it now) appear only while true."
     )
     live: bool = Field(
         default=False,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from streamops.api.common import (
     NAME_MAX,
@@ -16,9 +17,10 @@ from streamops.api.common import (
     LocalObjectRef,
     cel,
     check_dot_segments,
-    check_uri,
     conditions_field,
     dot_segments_rule,
+    matches,
+    re2,
     validations,
 )
 
@@ -54,9 +56,19 @@ KEY_TIME_PLACEHOLDERS = ("year", "month", "day", "hour", "minute")
 DEFAULT_KEY_TEMPLATE = "streamops/{namespace}/{stream}/{year}/{month}/{day}/{hour}/{minute}/{recording}-{uid}"
 KEY_TEMPLATE_RE = r"^([A-Za-z0-9!_.*'()/-]|\{(namespace|stream|recording|uid|year|month|day|hour|minute)\})+$"
 BUCKET_RE = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-S3_ENDPOINT_SCHEMES = ("http", "https")
 CREDENTIAL_KEYS = ("accessKeyId", "secretAccessKey")  # keys of the credentials Secret
 CA_KEY = "ca.crt"  # key of the CA Secret
+KEY_TEMPLATE_SLASHES = "keyTemplate must not start or end with '/'"
+# An S3 endpoint: scheme and host (with a port), at most one trailing slash, nothing else.
+S3_ENDPOINT_PATTERN = "^https?://[^/@\\s?#]+/?$"
+
+
+def s3_endpoint_message(what: str) -> str:
+    return f"{what} must be an http:// or https:// URL with a host and no path, query or credentials"
+
+
+def s3_endpoint_rule(what: str) -> dict[str, Any]:
+    return validations(cel(matches(S3_ENDPOINT_PATTERN), s3_endpoint_message(what)))
 
 
 class S3Storage(KubeModel):
@@ -69,24 +81,14 @@ class S3Storage(KubeModel):
         max_length=URL_MAX,
         description="S3 API endpoint as the recorders reach it, e.g. https://s3.eu-west-1.amazonaws.com or "
         "http://minio.storage:9000 (no path, no credentials).",
-        json_schema_extra=validations(
-            cel(
-                "self.matches('^https?://[^/@\\\\s?#]+/?$')",
-                "endpoint must be an http:// or https:// URL with a host and no path, query or credentials",
-            )
-        ),
+        json_schema_extra=s3_endpoint_rule("endpoint"),
     )
     public_endpoint: str | None = Field(
         default=None,
         max_length=URL_MAX,
         description="Endpoint as people outside the cluster reach it: download links (`streamops video url`) are "
         "signed for it. Default: endpoint.",
-        json_schema_extra=validations(
-            cel(
-                "self.matches('^https?://[^/@\\\\s?#]+/?$')",
-                "publicEndpoint must be an http:// or https:// URL with a host and no path, query or credentials",
-            )
-        ),
+        json_schema_extra=s3_endpoint_rule("publicEndpoint"),
     )
     bucket: str = Field(
         min_length=3,
@@ -104,7 +106,7 @@ class S3Storage(KubeModel):
         "start in UTC: {year}, {month}, {day}, {hour}, {minute} (a dated path, as IVS's). Default "
         f"{DEFAULT_KEY_TEMPLATE}.",
         json_schema_extra=validations(
-            cel("!self.startsWith('/') && !self.endsWith('/')", "keyTemplate must not start or end with '/'"),
+            cel("!self.startsWith('/') && !self.endsWith('/')", KEY_TEMPLATE_SLASHES),
             dot_segments_rule("keyTemplate", ("..", ".", "")),
         ),
     )
@@ -139,21 +141,22 @@ class S3Storage(KubeModel):
 
     @field_validator("endpoint", "public_endpoint")
     @classmethod
-    def _endpoint(cls, endpoint: str | None) -> str | None:
+    def _endpoint(cls, endpoint: str | None, info: ValidationInfo) -> str | None:
         if endpoint is None:
             return None
-        check_uri(endpoint, S3_ENDPOINT_SCHEMES, "endpoint")
-        rest = endpoint.split("://", 1)[1].rstrip("/")
-        if not rest or any(c in rest for c in "/?#@"):
-            raise ValueError("endpoint must be an http:// or https:// URL with a host and no path or query")
+        if not re2(S3_ENDPOINT_PATTERN).match(endpoint):
+            raise ValueError(s3_endpoint_message(to_camel(info.field_name or "endpoint")))
         return endpoint.rstrip("/")
 
     @field_validator("key_template")
     @classmethod
     def _key_template(cls, template: str) -> str:
         if template.startswith("/") or template.endswith("/"):
-            raise ValueError("keyTemplate must not start or end with '/'")
+            raise ValueError(KEY_TEMPLATE_SLASHES)
         return check_dot_segments(template, "keyTemplate", ("..", ".", ""))
+
+
+ONE_STORAGE = "set at most one of storage.pvc or storage.s3"
 
 
 class RecordingStorage(KubeModel):
@@ -166,17 +169,16 @@ class RecordingStorage(KubeModel):
     )
     s3: S3Storage | None = Field(default=None, description="Upload videos to this S3-compatible bucket.")
 
-    model_config = ConfigDict(
-        json_schema_extra=validations(
-            cel("!(has(self.pvc) && has(self.s3))", "set at most one of storage.pvc or storage.s3")
-        )
-    )
+    model_config = ConfigDict(json_schema_extra=validations(cel("!(has(self.pvc) && has(self.s3))", ONE_STORAGE)))
 
     @model_validator(mode="after")
     def _one_kind(self) -> RecordingStorage:
         if self.pvc is not None and self.s3 is not None:
-            raise ValueError("set at most one of storage.pvc or storage.s3")
+            raise ValueError(ONE_STORAGE)
         return self
+
+
+STOPPED_IS_FINAL = "a stopped Recording cannot be restarted: create a new Recording to record the stream again"
 
 
 class RecordingSpec(KubeModel):
@@ -201,7 +203,7 @@ class RecordingSpec(KubeModel):
         json_schema_extra=validations(
             cel(
                 "self || !oldSelf",
-                "a stopped Recording cannot be restarted: create a new Recording to record the stream again",
+                STOPPED_IS_FINAL,
                 reason="FieldValueForbidden",
             )
         ),
@@ -317,8 +319,10 @@ class RecordingStatus(ConditionedStatus):
         "Current state as Kubernetes conditions: Ready, Recording (reason StreamNotLive or StreamNotFound while "
         "waiting), Succeeded (once stopped and every video is finalised and uploaded) and, for object storage, "
         "Uploaded (False with StorageUnreachable, StorageAccessDenied, BucketNotFound or UploadFailing while "
-        "videos wait); StorageAlmostFull (quota 80 %), NoSpace (quota or disk full), Reconciling and Stalled "
-        "appear only while true."
+        "videos wait); StorageAlmostFull (quota 80 %), NoSpace (quota or disk full), Reconciling, Stalled and "
+        "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
+        "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
+        "applies it now) appear only while true."
     )
     recording: bool = Field(
         default=False,

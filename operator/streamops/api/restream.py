@@ -72,7 +72,10 @@ class RestreamStatus(ConditionedStatus):
 
     conditions: list[Condition] = conditions_field(
         "Current state as Kubernetes conditions: Ready and Live (reasons such as StreamNotLive, Backoff, "
-        "Inactive); Reconciling and Stalled (e.g. StreamKeySecretNotFound) appear only while true."
+        "Inactive); Reconciling, Stalled (e.g. StreamKeySecretNotFound) and "
+        "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
+        "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
+        "applies it now) appear only while true."
     )
     live: bool = Field(
         default=False,

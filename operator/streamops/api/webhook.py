@@ -3,6 +3,7 @@ CloudEvents 1.0 (structured JSON), signed, at least once, in order per stream (d
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -15,6 +16,7 @@ from streamops.api.common import (
     ConditionedStatus,
     KubeModel,
     conditions_field,
+    matches,
     validations,
 )
 
@@ -36,6 +38,9 @@ EventType = Literal[
     "clip.ready",
     "clip.failed",
 ]
+HTTP_ONLY = "url must start with http:// or https://"
+WEBHOOK_USERINFO_PATTERN = "^https?://[^/?#]*@"
+NO_WEBHOOK_USERINFO = "url must not carry credentials (user@)"
 EventFilter = Literal[EventType, "stream.*", "recording.*", "restream.*", "clip.*"]  # a type, or every type of a kind
 
 
@@ -79,11 +84,8 @@ class StreamWebhookSpec(KubeModel):
         max_length=URL_MAX,
         description="The receiver: an http:// or https:// URL; events are POSTed to it.",
         json_schema_extra=validations(
-            {
-                "rule": "self.startsWith('http://') || self.startsWith('https://')",
-                "message": "url must start with http:// or https://",
-            },
-            {"rule": "!self.matches('^https?://[^/?#]*@')", "message": "url must not carry credentials (user@)"},
+            {"rule": "self.startsWith('http://') || self.startsWith('https://')", "message": HTTP_ONLY},
+            {"rule": f"!{matches(WEBHOOK_USERINFO_PATTERN)}", "message": NO_WEBHOOK_USERINFO},
         ),
     )
     secret_ref: WebhookSecretRef = Field(
@@ -111,9 +113,10 @@ class StreamWebhookSpec(KubeModel):
     @classmethod
     def _http_url(cls, url: str) -> str:
         if not url.startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
-        if "@" in url.split("://", 1)[1].split("/", 1)[0]:
-            raise ValueError("url must not carry credentials (user@)")
+            raise ValueError(HTTP_ONLY)
+        # The authority ends at the first /, ? or #: an @ in a query or fragment is no user.
+        if re.match(WEBHOOK_USERINFO_PATTERN, url):
+            raise ValueError(NO_WEBHOOK_USERINFO)
         return url
 
 

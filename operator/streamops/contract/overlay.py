@@ -5,13 +5,13 @@ STREAMOPS_OVERLAY_CONFIG), the PNG files it writes for the ingest's FFmpeg, and 
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 from pydantic import Field
 
+from streamops.api.common import OverlayState as OverlayState  # defined with the API that reports it
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus
-from streamops.egress.policy import EgressPolicy
 
 CONFIG_ENV = "STREAMOPS_OVERLAY_CONFIG"
 OVERLAY_DIR = "/var/lib/streamops-overlays"  # an emptyDir shared by the ingest and its renderer sidecar
@@ -30,8 +30,6 @@ ASPECT_RATIO = 16 / 9
 # reads the PNG: the delay between a change in the page and the output is at most about the sum.
 CAPTURE_INTERVAL_SECONDS = 0.15
 COMPOSITE_FRAME_RATE = 10
-
-OverlayState = Literal["rendering", "failing", "disabled"]
 
 
 def png_name(overlay: str) -> str:

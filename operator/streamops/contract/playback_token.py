@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from streamops.api.common import KEYS_SECRET as KEYS_SECRET  # named in the LiveStream's API
+
 VERSION = "v1"
 SEPARATOR = "~"
 # The path segment that carries a token: <prefix>/t/<token>/<rest>.
@@ -26,7 +28,6 @@ CLOCK_SKEW_SECONDS = 5
 # minute (kubelet's sync period), so every verifier has the new key by then.
 KEY_PROPAGATION_SECONDS = 120
 KEY_BYTES = 32
-KEYS_SECRET = "streamops-playback-keys"
 CURRENT_KEY = "current"
 PREVIOUS_KEY = "previous"
 ROTATED_AT_ANNOTATION = "streaming.streamops.dev/rotated-at"

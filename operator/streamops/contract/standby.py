@@ -3,7 +3,7 @@
 Why a second reader: a standby waits, often for hours, with nothing to do but answer /status; the
 pydantic models cost it ≈13 MiB of its ≈39 MiB (smaps_rollup, issue 15: target ≤ 30 MiB), and it
 needs them only once `POST /start` brings a RecorderConfig. `StandbyConfig` stays the definition the
-operator writes; tests/unit/test_standby_contract.py holds this reader to it (same values, the same
+operator writes; tests/unit/contract/test_standby.py holds this reader to it (same values, the same
 refusals) and `STANDBY_STATUS` to `RecorderStatus(state="standby")`."""
 
 from __future__ import annotations

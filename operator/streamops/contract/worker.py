@@ -22,7 +22,7 @@ from streamops.contract.http import STATUS_PATH as STATUS_PATH
 from streamops.contract.http import STOP_PATH as STOP_PATH
 
 # A worker's time to exit after SIGTERM (its Pod's terminationGracePeriodSeconds); a recorder
-# uploading to object storage gets more (recording/builders.py, UPLOADER_GRACE_SECONDS).
+# uploading to object storage gets more (recording/specs/worker_config.py, UPLOADER_GRACE_SECONDS).
 POD_GRACE_SECONDS = 15
 # A worker Pod's memory-backed emptyDir only its worker container mounts (the root is read-only):
 # where FIFOs and files that hold secrets for FFmpeg go (the pusher's target, the feed credential).

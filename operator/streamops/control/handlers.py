@@ -1,5 +1,5 @@
 """kopf wiring. Handlers are thin: each object has one status loop (an asyncio task its own watch
-events start and stop, shared/object_tasks.py; each kind's loop.py) that reconciles it and writes
+events start and stop, runtime/object_tasks.py; each kind's loop.py) that reconciles it and writes
 its status; watch events only wake that loop.
 
 Reconciling is level-based: the loop reconciles when the object is new to it (created, or the
@@ -24,8 +24,7 @@ import kopf
 from streamops.api import CLIP, GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
-from streamops.control.shared.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
-from streamops.control.shared.indexes import (
+from streamops.control.runtime.indexes import (
     ChildIndexes,
     ClipIndex,
     Indexes,
@@ -40,23 +39,24 @@ from streamops.control.shared.indexes import (
     stream_object_entry,
     worker_pod_entry,
 )
-from streamops.control.shared.kube import KubeApi, api_connection_limit, kopf_session, watched_object
-from streamops.control.shared.kube import login as kube_login
-from streamops.control.shared.manifests import ObjectIndex
-from streamops.control.shared.naming import (
+from streamops.control.runtime.object_loop import SELECTOR
+from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.state import ObjectKey, OperatorState
+from streamops.control.webhook.notifier import Notifier, webhook_session
+from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
+from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.worker_client import http_client
+from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
+from streamops.kube.client import login as kube_login
+from streamops.kube.manifests import ObjectIndex
+from streamops.kube.naming import (
     ADOPTED_ANNOTATION,
     COMPONENT_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     STREAM_NAME_ANNOTATION,
 )
-from streamops.control.shared.object_loop import SELECTOR
-from streamops.control.shared.object_tasks import LiveObject, ObjectTasks
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.state import ObjectKey, OperatorState
-from streamops.control.shared.worker_client import http_client
-from streamops.control.webhook.notifier import Notifier, webhook_session
 
 # A stream's playback route: an Ingress, or an HTTPRoute. Where the Gateway API is not served, kopf
 # warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD
@@ -123,7 +123,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     logging.getLogger("kopf._core.reactor.observation").addFilter(OnceEach())  # (startup runs before it)
     # Events on user objects are ours (transitions); kopf's own only when something failed.
     settings.posting.level = logging.WARNING
-    settings.peering.standalone = True  # no kopf peering: replicas elect a leader on a Lease (leader_election.py)
+    # No kopf peering: replicas elect a leader on a Lease (runtime/leader_election.py).
+    settings.peering.standalone = True
     settings.execution.max_workers = 1  # every handler is async; API calls go to state.executor
     state = OperatorState(api=KubeApi.from_environment(), settings=SETTINGS, client=http_client())
     if SETTINGS.host_network:

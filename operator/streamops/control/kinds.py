@@ -13,10 +13,10 @@ from streamops.control.clip.loop import CLIP_LOOP, clip_loop
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
 from streamops.control.recording.loop import RECORDING_LOOP, recording_loop
 from streamops.control.restream.loop import RESTREAM_LOOP, restream_loop
-from streamops.control.shared.indexes import Indexes
-from streamops.control.shared.object_loop import KindLoop, Outcome
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.indexes import Indexes
+from streamops.control.runtime.object_loop import KindLoop, Outcome
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
 
 StatusLoop = Callable[[OperatorState, LiveObject, Indexes], Awaitable[None]]
 

@@ -4,7 +4,7 @@ cluster's ranges unless the admin allow-lists them, checking the address it conn
 
 | module | job |
 |---|---|
-| `policy` | pure: which addresses are refused, the admin's allow-list, the refusal error |
+| `contract.egress_policy` | pure: refused addresses, the allow-list, the refusal (the renderer's config carries it) |
 | `resolution` | a host name → the addresses it may connect to (resolved once, each one checked) |
 | `pinning` | an HTTP request pinned to a checked address (the webhook sender's) |
 | `proxy` | the overlay renderer's local forward proxy: every request of its Chromium checked |

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from yarl import URL
 
-from streamops.egress.policy import EgressPolicy, EgressRefused
+from streamops.contract.egress_policy import EgressPolicy, EgressRefused
 from streamops.egress.resolution import Resolve, checked_addresses, system_resolve
 
 

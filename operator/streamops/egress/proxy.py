@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from streamops.contract.decimal_text import decimal
-from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused
+from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
 from streamops.egress.resolution import Resolve, checked_addresses, ip_literal, system_resolve
 
 log = logging.getLogger("streamops.egress")

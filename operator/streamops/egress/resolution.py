@@ -10,7 +10,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
-from streamops.egress.policy import EgressPolicy, EgressRefused, IPAddress
+from streamops.contract.egress_policy import EgressPolicy, EgressRefused, IPAddress
 
 # host (absolute, with its trailing dot), port → the addresses it resolves to, as text
 Resolve = Callable[[str, int], Awaitable[list[str]]]

@@ -1,6 +1,6 @@
 """Prometheus' text format (0.0.4) written by hand from catalogue entries (contract/metrics.py), for a
 worker that does without prometheus-client (the pusher: ≈4 MiB less per process, issue 15). What
-it writes is what prometheus-client writes for the same values (tests/unit/test_pusher_plan.py)."""
+it writes is what prometheus-client writes for the same values (tests/unit/media/pusher/test_plan.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A Clip's status loop: its clipper's telemetry into status (see shared/object_loop.py for what
+"""A Clip's status loop: its clipper's telemetry into status (see runtime/object_loop.py for what
 every loop does); once the final status is written, a reconcile removes the clipper Pod. Before the
 clipper exists it checks the recordings quotas (storage_quota.py): a full one refuses the Clip; once
 the video is stored, retention deletes it after deleteAfterDays as a recording's (retention.py)."""
@@ -9,19 +9,19 @@ from dataclasses import replace
 
 from streamops.api import CLIP, Clip, ClipStatus
 from streamops.contract.clipper import ClipperStatus
-from streamops.control.clip.builders import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.reconcile import ClipOutcome, final_in_status, reconcile_clip
+from streamops.control.clip.specs.names import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.retention import Expiry, expire_videos
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.storage_quota import QuotaCheck
-from streamops.control.shared.worker_client import TelemetryReader
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.storage.retention import Expiry, expire_videos
+from streamops.control.storage.storage_quota import QuotaCheck
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.worker_client import TelemetryReader
+from streamops.kube.manifests import Manifest
 
 CLIP_LOOP = KindLoop(api=CLIP, reconcile=reconcile_clip, status_model=ClipStatus, metric_fields=frozenset())
 

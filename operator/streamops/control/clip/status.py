@@ -13,8 +13,8 @@ from streamops.api.common import ConditionStatus
 from streamops.api.recording import RecordingStorage
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip import reasons
-from streamops.control.clip.reconcile import Refused
-from streamops.control.shared.conditions import (
+from streamops.control.clip.plan import Refused
+from streamops.control.runtime.conditions import (
     READY,
     RECONCILING,
     STALLED,
@@ -23,10 +23,10 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
 )
-from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import pod_problem_events, worker_pod_condition
-from streamops.control.shared.retention import expiry_events, marked_expired
-from streamops.control.shared.video_storage import StorageRefusal
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.pod_observation import pod_problem_events, worker_pod_condition
 
 SUCCEEDED = reasons.SUCCEEDED
 

@@ -1,1 +1,1 @@
-"""LiveStream: ingest builders, reconciler, status function and status loop."""
+"""LiveStream: ingest builders (specs/), reconciler, status function and status loop."""

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream
 from streamops.api.livestream import IngestService
-from streamops.control.livestream.builders import PlaybackRoute, ice_servers_ref
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.livestream.specs.features import ice_servers_ref
+from streamops.control.livestream.specs.route import PlaybackRoute
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import (
     annotations_refusal,
     playback_path_refusal,
     secret_reference_refusal,
 )
+from streamops.kube.client import KubeApi
 
 
 @dataclass(frozen=True)

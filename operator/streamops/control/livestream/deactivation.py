@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from streamops.api import LiveStream
 from streamops.api.common import GROUP
 from streamops.contract.ingest import IngestStatus
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.pod_observation import PodObservation
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.manifests import Body, Manifest
 
 # On the LiveStream: {"uid": …, "generation": …, "reason": …}. Users remove it to activate the stream
 # again without changing its spec (`kubectl annotate livestream <name> streaming.streamops.dev/deactivated-`).

@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from streamops.api import LiveStream
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET, ROTATED_AT_ANNOTATION
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import (
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.worker_pod import spec_hash
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
     COMPONENT_LABEL,
     INSTANCE_LABEL,
     MANAGED_BY,
@@ -32,8 +34,6 @@ from streamops.control.shared.naming import (
     NAME_LABEL,
     SPEC_HASH_ANNOTATION,
 )
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.worker_pod import spec_hash
 
 EDGE_UID = 65532  # the image's user (nonroot)
 TMP_SIZE = "64Mi"

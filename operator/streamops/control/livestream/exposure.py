@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamops.api.livestream import IngestExposure, PlaybackExposure
-from streamops.control.shared.manifests import Body
+from streamops.kube.manifests import Body
 
 
 @dataclass(frozen=True)

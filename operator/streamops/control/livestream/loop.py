@@ -1,20 +1,21 @@
 """A LiveStream's status loop: its ingest Pods' telemetry and its Recordings' facts into status,
-and the overlay switch to its ingests (see shared/object_loop.py for what every loop does)."""
+and the overlay switch to its ingests (see runtime/object_loop.py for what every loop does). It
+observes, decides with pure functions (status.py, overlays.py) and calls actuators: the reconcile
+(which also records a worker's deactivation), the status write, overlay_switching.py."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, Role
-from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
-from streamops.control.livestream.builders import stream_key_ref
+from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
+from streamops.control.livestream.observe import ROLES
+from streamops.control.livestream.overlay_switching import OverlaySwitcher
 from streamops.control.livestream.overlays import overlay_switch
-from streamops.control.livestream.reconcile import ROLES, StreamOutcome, reconcile_livestream
+from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
     IngestObservation,
     RecordingFacts,
@@ -23,22 +24,22 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
-from streamops.control.shared import operator_metrics
-from streamops.control.shared.api_threads import FIRST
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.edge_viewers import Sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation, observe_endpoint
-from streamops.control.shared.indexes import Indexes, index_values, worker_pod
-from streamops.control.shared.ingest_address import ingest_component, ingest_names
-from streamops.control.shared.kube import watched_object
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, utcnow
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import STANDBY_COMPONENT
-from streamops.control.shared.spec_checks import SPEC_REJECTED, read_secret_key
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.control.runtime import operator_metrics
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, index_values, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.spec_checks import SPEC_REJECTED
+from streamops.control.workers.edge_viewers import Sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
+from streamops.control.workers.ingest_address import ingest_component, ingest_names
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
+from streamops.control.workers.worker_client import TelemetryReader
+from streamops.kube.client import watched_object
+from streamops.kube.manifests import Manifest
+from streamops.kube.threads import FIRST
 
 TLS_SECRET_RETRY_SECONDS = 5.0  # a missing or unusable rtmps certificate Secret is looked at again this often
 LIVESTREAM_LOOP = KindLoop(
@@ -91,6 +92,7 @@ def livestream_update(
         policy_refusals=outcome.policy_refusals,
         route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,
+        restart_pending={role: c.part for role, c in outcome.pod_changes.items() if c.action == "wait" and c.part},
     )
     status = livestream_status(stream, observation, utcnow())
     primary = telemetry.get("primary")
@@ -111,19 +113,6 @@ def overlay_switches(
         return None, {}
     switches = {role: overlay_switch(stream, report) for role, report in telemetry.items()}
     return stream, {role: switch for role, switch in switches.items() if switch is not None}
-
-
-async def switch_signer(state: OperatorState, stream: LiveStream) -> Callable[[bytes], dict[str, str]] | None:
-    """What signs a switch to a push stream's ingests: its key, read from its Secret only when a
-    switch is to be sent (it stays in the operator's memory). None for a pull stream (no key)."""
-    ref = stream_key_ref(stream)
-    if ref is None:
-        return None
-    key = (await state.call(read_secret_key, state.api, stream.metadata.namespace or "", ref)).value
-    if not key or not key.strip():
-        return None
-    name, secret = stream.metadata.name, key.strip()  # as the ingest reads its key file
-    return lambda body: {SWITCH_AUTH_HEADER: switch_token(secret, name, body, time.time())}
 
 
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:
@@ -157,7 +146,8 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     readers: dict[Role, TelemetryReader[IngestStatus]] = {role: TelemetryReader(IngestStatus) for role in ROLES}
     reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
     primary_before: IngestStatus | None = None  # the primary's telemetry at the last status write
-    switching: dict[Role, asyncio.Task[None]] = {}  # the POST /overlays in flight, per ingest
+    switcher = OverlaySwitcher(state, loop.namespace, loop.name)  # POST /overlays (overlay_switching.py)
+    live: dict[Role, bool] = {}  # each ingest's telemetry at the last tick: a restart waits while live
     try:
         while loop.running:
             auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
@@ -165,10 +155,13 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             loop.hints = {"standby": standby.name if standby else None}
             if loop.outcome is not None and annotation_value(loop.body) != loop.outcome.deactivation_annotation:
                 loop.requested = True  # the deactivation was recorded, or a user removed it: act now, not at resync
-            outcome = await loop.reconciled(auto_recording_exists=auto)
+            lives = {f"{role}_live": live.get(role) for role in ROLES}
+            outcome = await loop.reconciled(auto_recording_exists=auto, **lives)
             if outcome is None:
                 await loop.sleep()
                 continue
+            changes = {f"{r} ingest": (ingest_names(loop.name, r).pod, c) for r, c in outcome.pod_changes.items()}
+            await loop.announce_replaced(outcome, changes)
             # Look again soon: cert-manager writes the Secret when it is issued; Secrets are not
             # watched, so a label added to one shows at the next look too.
             if outcome.tls_secret_problem or outcome.policy_refusals:
@@ -189,22 +182,11 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 data = await state.read_worker(reader, observed_pods.get(role), loop.namespace, loop.name)
                 if data is not None:
                     telemetry[role] = data
-            stream, switches = overlay_switches(loop, outcome, telemetry)
-            due = {
-                role: (pod, switch)
-                for role, switch in switches.items()
-                if (pod := observed_pods.get(role)) is not None
-                and ((sending := switching.get(role)) is None or sending.done())
-            }
-            if state.client is not None and stream is not None and due:
-                sign = await switch_signer(state, stream)  # the Secret read only for a POST that goes out
-                auth = await state.worker_headers(loop.namespace, loop.name)
-                for role, (pod, switch) in due.items():
-                    # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
-                    # whether the switch took; the next tick sends it again if not.
-                    switching[role] = asyncio.get_running_loop().create_task(
-                        post(state.client, pod, SWITCH_PATH, switch, sign, auth)
-                    )
+            live = {role: data.live for role, data in telemetry.items()}
+            if any(c.action == "wait" and live.get(role) is False for role, c in outcome.pod_changes.items()):
+                loop.requested = True  # an ingest that waited for its restart is idle now
+            stream, switches = overlay_switches(loop, outcome, telemetry)  # pure: what each ingest is sent
+            await switcher.send(stream, switches, observed_pods)
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:
                 # The worker gave up: recorded on the LiveStream at once, where it outlives the Pod.
@@ -237,8 +219,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 primary_before = telemetry.get("primary") or primary_before
             await loop.sleep(*observed_pods.values())
     finally:
-        for task in switching.values():
-            task.cancel()
+        switcher.close()
         loop.close()
         if not loop.running:  # deleted (not the operator stopping, nor the loop starting again)
             operator_metrics.stream_deleted(loop.namespace, loop.name)

@@ -10,8 +10,8 @@ from streamops.api.common import Condition
 from streamops.api.livestream import OverlayStatus
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.overlay import OverlaySwitch
-from streamops.control.livestream.builders import composited_overlays
-from streamops.control.shared.conditions import Observed, Transition
+from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
+from streamops.control.runtime.conditions import Observed, Transition
 
 OVERLAYS = "Overlays"
 OVERLAYS_RENDERING = "OverlaysRendering"

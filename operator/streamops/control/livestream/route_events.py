@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from streamops.api import LIVESTREAM
-from streamops.control.shared.indexes import controller_of
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.naming import SPEC_HASH_ANNOTATION
-from streamops.control.shared.state import ObjectKey
+from streamops.control.runtime.indexes import controller_of
+from streamops.control.runtime.state import ObjectKey
+from streamops.kube.manifests import Body
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 
 def playback_route_wake(event_type: str | None, route: Body) -> tuple[ObjectKey, bool] | None:

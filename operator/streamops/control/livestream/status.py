@@ -13,16 +13,6 @@ from streamops.contract.edge import PROTOCOLS, VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
-from streamops.control.livestream.builders import (
-    ingest_endpoints,
-    ingest_roles,
-    playback_base,
-    playback_route,
-    playback_urls,
-    reach_inputs,
-    stream_key_ref,
-    whep_on,
-)
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach
 from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
@@ -33,7 +23,11 @@ from streamops.control.livestream.playability import (
     browser_playability,
     webrtc_playability,
 )
-from streamops.control.shared.conditions import (
+from streamops.control.livestream.specs.features import ingest_roles, whep_on
+from streamops.control.livestream.specs.route import playback_route
+from streamops.control.livestream.specs.secret import stream_key_ref
+from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls, reach_inputs
+from streamops.control.runtime.conditions import (
     BACKUP_READY,
     READY,
     RECONCILING,
@@ -42,12 +36,13 @@ from streamops.control.shared.conditions import (
     Transition,
     condition_transitions,
     merge_conditions,
+    restart_pending,
 )
-from streamops.control.shared.edge_viewers import Sessions, merge_sessions
-from streamops.control.shared.endpoint_slices import EndpointObservation
-from streamops.control.shared.ingest_address import IngestPortMap, ingest_names
-from streamops.control.shared.pod_observation import PodObservation, node_lost_message
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.edge_viewers import Sessions, merge_sessions
+from streamops.control.workers.endpoint_slices import EndpointObservation
+from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
+from streamops.control.workers.pod_observation import PodObservation, node_lost_message
 
 __all__ = [
     "EndpointObservation",
@@ -92,6 +87,7 @@ class IngestObservation:
     policy_refusals: tuple[str, ...] = ()  # what the admin's tenancy policy refused (admission.py)
     route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
+    restart_pending: dict[Role, str] = field(default_factory=dict)  # ingests waiting to be idle: the difference
 
 
 def _ingest_condition(
@@ -311,6 +307,7 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     overlays = stream_overlays(stream, main if active else None)
     if (overlays_now := overlays_condition(stream, overlays)) is not None:
         conditions.append(overlays_now)
+    conditions += restart_pending({f"{role} ingest": part for role, part in observed.restart_pending.items()})
 
     return LiveStreamStatus(
         observed_generation=generation,

@@ -12,7 +12,7 @@ import binascii
 
 from streamops.contract.ingest import TLS_CERT_FILE, TLS_KEY_FILE
 from streamops.control.livestream import reasons
-from streamops.control.shared.manifests import Body
+from streamops.kube.manifests import Body
 
 FIELD = "source.push.tls.secretName"
 PEM_LABELS = {TLS_CERT_FILE: (b"-----BEGIN CERTIFICATE-----",), TLS_KEY_FILE: (b"PRIVATE KEY-----",)}

@@ -2,7 +2,7 @@
 does what only it can do: hand an adopted standby recorder its configuration (POST /start), ask a
 stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), remove the recorder
 Pod once the final status is written, check the quotas (from the Recording and Clip indexes) and delete the
-videos retention expired (see shared/object_loop.py for what every loop does)."""
+videos retention expired (see runtime/object_loop.py for what every loop does)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,20 @@ from dataclasses import dataclass, field, replace
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
-from streamops.control.recording.builders import recorder_pod_name
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
+from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
-from streamops.control.shared.retention import Expiry, expire_videos
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.storage_quota import QuotaCheck
-from streamops.control.shared.worker_client import TelemetryReader, post
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.storage.retention import Expiry, expire_videos
+from streamops.control.storage.storage_quota import QuotaCheck
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
+from streamops.control.workers.worker_client import TelemetryReader, post
+from streamops.kube.manifests import Manifest
 
 RECORDING_LOOP = KindLoop(
     api=RECORDING,
@@ -67,6 +67,7 @@ def recording_update(
     refused = outcome.storage_refused  # (a missing Secret does not stop a recorder that runs; the policy does)
     observation = replace(
         RecorderObservation.observe(pod, telemetry, stream, outcome.generation),
+        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
         storage=outcome.storage,
         storage_refused=refused if refused is not None and (refused.by_policy or not pod.exists) else None,
         quota=extras.quota.quota,
@@ -104,7 +105,9 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             if outcome is None:
                 await loop.sleep()
                 continue
+            await loop.announce_replaced(outcome, {"recorder": (recorder_pod_name(loop.name), outcome.pod_change)})
             stream, outcome = await follow_storing_stream(loop, indexes.streams, outcome)
+            await loop.announce_replaced(outcome, {"recorder": (recorder_pod_name(loop.name), outcome.pod_change)})
             pod = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, RECORDER_COMPONENT)
             loop.report_restarts(stream_ref, {"recorder": [pod]})
             client = state.client
@@ -125,6 +128,8 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
                     # stop_recording, or no space left: the recorder finalises and keeps serving /status.
                     stop_sent_to = pod.uid
                     stopping = asyncio.get_running_loop().create_task(post(client, pod, STOP_PATH, headers=auth))
+            if outcome.pod_change.action == "wait" and telemetry is not None and telemetry.state != "recording":
+                loop.requested = True  # the recorder that waited for its restart is idle now
             written = validated(RecordingStatus, loop.writer.written)
             if written is not None:
                 await expire_videos(loop, extras.expiry, written.storage, written.videos)

@@ -1,34 +1,27 @@
 """Reconcile one Recording: the recordings PVC and the recorder Pod (a new one, or the stream's
 adopted standby recorder), or no Pod when its storage's Secrets are missing or not labelled for
-use by specs (tenancy.py), or the quota is full.
-Status is written by the status loop from what the recorder reports."""
+use by specs (tenancy.py), or the quota is full. Thin: the object parsed, what exists read
+(observe.py), what is wanted decided (plan.py, pure), the plan carried out (apply.py);
+docs/design/reconcile-plan.md. Status is written by the status loop from what the recorder reports."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamops.api import LiveStream, Recording
+from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
-from streamops.contract.worker import HTTP_PORT
-from streamops.control.recording.builders import (
-    adoption_patch,
-    recorder_config,
-    recorder_pod,
-    recorder_pod_name,
-    resolved_storage,
-)
+from streamops.control.recording.apply import Applied, apply_plan
+from streamops.control.recording.observe import observe
+from streamops.control.recording.plan import Plan, plan_recorder
 from streamops.control.recording.status import SUCCEEDED
-from streamops.control.shared.children import ensure_pod, owned_by, remove_pod
-from streamops.control.shared.ingest_address import allocated_ingest_ports
-from streamops.control.shared.kube import ApiError, KubeApi, NamespaceTerminating
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.naming import ADOPTED_ANNOTATION
-from streamops.control.shared.ports import PortAllocator, ports_of
-from streamops.control.shared.recordings_claim import ensure_recordings_claim, on_default_claim
-from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import parse, read_stream
-from streamops.control.shared.video_storage import StorageRefusal, storage_secrets_refusal
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.spec_checks import parse
+from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.ports import PortAllocator
+from streamops.control.workers.restarts import KEEP, PodChange
+from streamops.kube.client import KubeApi, NamespaceTerminating
+from streamops.kube.manifests import Body
 
 
 @dataclass(frozen=True)
@@ -41,45 +34,12 @@ class RecordingOutcome:
     storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
     storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
     no_space: bool = False  # no Pod: the quota was full before the recorder started
+    pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
 
 
 def finalised_in_status(raw: Body) -> bool:
     conditions = (raw.get("status") or {}).get("conditions") or []
     return any(c.get("type") == SUCCEEDED and c.get("status") == "True" for c in conditions)
-
-
-def _adopt(api: KubeApi, namespace: str, standby: str, recording: Recording, stream: LiveStream) -> Manifest | None:
-    """Take the stream's running standby recorder; None (create a Pod as usual) when there is none
-    or another Recording took it first (the patch carries the Pod's resourceVersion)."""
-    pod = api.get("Pod", namespace, standby)
-    if (
-        pod is None
-        or not owned_by(pod, stream.metadata.uid)
-        or (pod.get("status") or {}).get("phase") != "Running"
-        or pod["metadata"].get("deletionTimestamp")
-    ):
-        return None
-    patch = adoption_patch(recording)
-    patch["metadata"]["resourceVersion"] = pod["metadata"].get("resourceVersion")
-    try:
-        api.patch("Pod", namespace, standby, patch)
-    except ApiError as e:
-        if e.status == 409:
-            return None
-        raise
-    annotations = {**(pod["metadata"].get("annotations") or {}), **patch["metadata"]["annotations"]}
-    return {**pod, "metadata": {**pod["metadata"], "annotations": annotations}}
-
-
-def _claim_access_modes(
-    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
-) -> tuple[str, ...] | None:
-    """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
-    node's); None for the default claim, whose mode is the operator's setting, and object storage."""
-    if storage.pvc is None or on_default_claim(storage, settings):
-        return None
-    claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
-    return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
 
 
 def reconcile_recording(
@@ -99,50 +59,27 @@ def reconcile_recording(
     default claim, the standby's); `quota_full` (from the status loop's quota check): a Recording
     with no recorder yet gets none (a running one is finalised by its status loop)."""
     parsed = parse(Recording, body)
-    raw, generation, recording = parsed.raw, parsed.generation, parsed.obj
+    generation, recording = parsed.generation, parsed.obj
     if recording is None:
         return RecordingOutcome(generation, invalid_spec=parsed.problem)
-    namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
-    pod_name = recorder_pod_name(recording.metadata.name)
-    current = api.get("Pod", namespace, recorder or pod_name)
     try:
-        if recording.spec.stopped:
-            running = bool(current and (current.get("status") or {}).get("phase") == "Running")
-            if finalised_in_status(raw) or not running:
-                # Nothing left to finalise (or no recorder that could): the Pod goes, the videos stay.
-                remove_pod(api, current, uid, allocator)
-            return RecordingOutcome(generation)
-        stream = read_stream(api, namespace, recording.spec.stream_ref.name)
-        if stream is None:
-            return RecordingOutcome(generation, waiting_for_stream=True)
-        storage = resolved_storage(recording, stream, settings)
-        if current is None and quota_full:
-            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage, no_space=True)
-        refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
-        if refused is not None and (current is None or refused.by_policy):
-            # A recorder the policy refuses goes (made before the policy, or its Secret's label was
-            # taken away): it finalises and exits, and no new one starts until the label is there.
-            remove_pod(api, current, uid, allocator)
-            return RecordingOutcome(
-                generation, stream_uid=stream.metadata.uid, storage=storage, storage_refused=refused
-            )
-        if current is None:
-            ensure_recordings_claim(api, namespace, storage, settings)
-        ingest_ports = host_ports = None
-        if allocator is not None:
-            ingest_ports = allocated_ingest_ports(api, stream)
-            if ingest_ports is None:  # the stream has not got its ports yet: come back when it has
-                return RecordingOutcome(generation, waiting_for_stream=True, storage=storage)
-        if current is None and on_default_claim(storage, settings) and standby and stream.spec.recording.standby:
-            current = _adopt(api, namespace, standby, recording, stream)
-        if current is not None and ADOPTED_ANNOTATION in (current["metadata"].get("annotations") or {}):
-            http_port = ports_of(current).get("http", HTTP_PORT)
-            config = recorder_config(recording, stream, settings, ingest_ports, http_port)
-            return RecordingOutcome(generation, stream_uid=stream.metadata.uid, start_config=config, storage=storage)
-        if allocator is not None:
-            host_ports = ports_of(current) or allocator.allocate(["http"])
-        modes = _claim_access_modes(api, namespace, storage, settings)
-        ensure_pod(api, recorder_pod(recording, stream, settings, ingest_ports, host_ports, modes), current, uid)
-        return RecordingOutcome(generation, stream_uid=stream.metadata.uid, storage=storage)
+        observed = observe(api, recording, settings, recorder, allocator is not None)
+        plan = plan_recorder(recording, settings, observed, finalised_in_status(parsed.raw), standby, quota_full)
+        applied = apply_plan(api, settings, plan, observed, allocator)
     except NamespaceTerminating:
         return RecordingOutcome(generation)
+    return _outcome(generation, plan, applied)
+
+
+def _outcome(generation: int | None, plan: Plan, applied: Applied) -> RecordingOutcome:
+    """What the status loop is told: the plan's decisions, the writes' answers."""
+    return RecordingOutcome(
+        generation,
+        waiting_for_stream=plan.waiting_for_stream,
+        stream_uid=plan.stream.metadata.uid if plan.stream is not None else None,
+        start_config=applied.start_config,
+        storage=plan.storage,
+        storage_refused=plan.storage_refused,
+        no_space=plan.no_space,
+        pod_change=applied.pod_change,
+    )

@@ -12,7 +12,7 @@ from streamops.api.common import Condition
 from streamops.api.recording import RecordingStorage, Video
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
-from streamops.control.shared.conditions import (
+from streamops.control.runtime.conditions import (
     READY,
     RECONCILING,
     STALLED,
@@ -21,15 +21,16 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
     ready_and,
+    restart_pending,
     stream_not_found,
     stream_not_live,
     worker_on_its_way,
 )
-from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
-from streamops.control.shared.retention import expiry_events, marked_expired
-from streamops.control.shared.storage_quota import QuotaUse, no_space_message
-from streamops.control.shared.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.storage_quota import QuotaUse, no_space_message
+from streamops.control.storage.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
+from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 RECORDING = "Recording"  # the Recording's own condition: the recorder is recording
 SUCCEEDED = "Succeeded"  # stopped, and every video finalised
@@ -126,7 +127,7 @@ def _with_message(conditions: list[Observed], type_: str, extra: str) -> list[Ob
     ]
 
 
-def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
+def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:  # noqa: C901 (listed in ruff.toml: split it when next changed)
     previous = recording.status or RecordingStatus()
     generation = observed.acted_generation(recording.metadata.generation)
     t = observed.telemetry
@@ -213,6 +214,9 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         conditions.append(Observed(NO_SPACE, "True", reasons.DISK_FULL, disk))
     if quota is not None and quota.level == "almost" and not finalised:
         conditions.append(Observed(STORAGE_ALMOST_FULL, "True", reasons.STORAGE_ALMOST_FULL, quota.describe()))
+
+    if observed.restart_pending and not finalised:
+        conditions += restart_pending({"recorder": observed.restart_pending})
 
     return RecordingStatus(
         observed_generation=generation,

@@ -17,7 +17,7 @@ from streamops.contract.pusher import PusherStatus
 from streamops.contract.worker import iso
 from streamops.control.restream import reasons
 from streamops.control.restream.status import redact_credentials
-from streamops.control.shared.manifests import Manifest
+from streamops.kube.manifests import Manifest
 
 # What kopf's own Events say they come from (kubectl's "From" column): one name for all of ours.
 REPORTING_COMPONENT = "kopf"

@@ -1,5 +1,5 @@
 """A Restream's status loop: its pusher's telemetry and its stream's facts into status (see
-shared/object_loop.py for what every loop does), and the pusher's failure streak into its one
+runtime/object_loop.py for what every loop does), and the pusher's failure streak into its one
 aggregated RestreamBackoff Event (restream/backoff_event.py; this loop is that Event's only writer)."""
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from streamops.control.restream.backoff_event import (
     event_name,
     next_write,
 )
-from streamops.control.restream.builders import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
+from streamops.control.restream.specs.names import PUSHER_COMPONENT, pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
-from streamops.control.shared.conditions import Transition
-from streamops.control.shared.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.shared.kube import ApiError, KubeApi
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
-from streamops.control.shared.object_tasks import LiveObject
-from streamops.control.shared.pod_observation import PodObservation
-from streamops.control.shared.state import OperatorState
-from streamops.control.shared.worker_client import TelemetryReader
+from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
+from streamops.control.runtime.object_tasks import LiveObject
+from streamops.control.runtime.state import OperatorState
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.worker_client import TelemetryReader
+from streamops.kube.client import ApiError, KubeApi
+from streamops.kube.manifests import Manifest
 
 RESTREAM_LOOP = KindLoop(
     api=RESTREAM,
@@ -62,7 +62,10 @@ def restream_update(
     pod = pod or PodObservation(name=pusher_pod_name(loop.name))
     observed = PusherObservation.observe(pod, telemetry, stream, outcome.generation)
     observation = replace(
-        observed, key_secret_missing=outcome.key_secret_missing, key_secret_refused=outcome.key_secret_refused
+        observed,
+        key_secret_missing=outcome.key_secret_missing,
+        key_secret_refused=outcome.key_secret_refused,
+        restart_pending=outcome.pod_change.part if outcome.pod_change.action == "wait" else None,
     )
     status = restream_status(restream, observation, utcnow())
     return status.wire(), restream_events(previous, status)
@@ -121,7 +124,9 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             if outcome is None:
                 await loop.sleep()
                 continue
+            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
+            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
             # Look again soon: the Secret may be created (or labelled) any time, and Secrets are not watched.
             if outcome.key_secret_missing or outcome.key_secret_refused:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
@@ -129,6 +134,8 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
             loop.report_restarts(stream_ref, {"pusher": [pod]})
             telemetry = await state.read_worker(reader, pod, loop.namespace, stream_ref)
+            if outcome.pod_change.action == "wait" and telemetry is not None and not telemetry.live:
+                loop.requested = True  # the pusher that waited for its restart is idle now
             inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
                 await loop.write(*restream_update(loop, outcome, pod, telemetry, stream))

@@ -11,7 +11,7 @@ from streamops.api import Restream, RestreamStatus
 from streamops.api.common import ConditionStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.control.restream import reasons
-from streamops.control.shared.conditions import (
+from streamops.control.runtime.conditions import (
     READY,
     STALLED,
     Observed,
@@ -19,12 +19,13 @@ from streamops.control.shared.conditions import (
     condition_transitions,
     merge_conditions,
     ready_and,
+    restart_pending,
     stream_not_found,
     stream_not_live,
     worker_on_its_way,
 )
-from streamops.control.shared.follower import FollowerObservation
-from streamops.control.shared.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 LIVE = "Live"  # the Restream's own condition: the target receives the stream
 
@@ -97,6 +98,9 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         conditions = stream_not_live(LIVE, stream, observed.stream_backup_only)
     else:
         conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
+
+    if observed.restart_pending:
+        conditions = [*conditions, *restart_pending({"pusher": observed.restart_pending})]
 
     return RestreamStatus(
         observed_generation=generation,

@@ -1,2 +1,3 @@
-"""What every kind uses: the API adapter, state, settings, indexes, names, ports, RBAC, children,
-worker Pods, conditions, status patches, the worker client and the generic object loop."""
+"""The policy every kind applies to its spec: the checks of a spec and of what it refers to
+(spec_checks) and the admin's tenancy policy (tenancy). The rest of what the kinds share has a
+folder of its own: control/runtime/, control/workers/, control/storage/, and streamops.kube."""

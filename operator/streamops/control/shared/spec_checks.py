@@ -12,12 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream
 from streamops.api.common import ConditionedStatus, SecretKeyRef
-from streamops.control.shared.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
-from streamops.control.shared.indexes import plain
-from streamops.control.shared.kube import KubeApi
-from streamops.control.shared.manifests import Body, Manifest
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
+from streamops.control.runtime.indexes import plain
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Body, Manifest
 
 SPEC_REJECTED = "spec rejected by the operator"
 ModelT = TypeVar("ModelT", bound=BaseModel)

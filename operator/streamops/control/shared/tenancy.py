@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
 from streamops.api import GROUP
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.kube.manifests import Body
 
 # A Secret's owner opts in to its use by specs of the namespace (the operator reads Secrets with its
 # own rights, which a namespace's LiveStream authors may not have).

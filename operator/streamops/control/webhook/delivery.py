@@ -23,10 +23,10 @@ import kopf
 
 from streamops.api import STREAM_WEBHOOK
 from streamops.api.common import Condition
+from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused, configured_policy
 from streamops.contract.webhook_event import body_of, signed_headers
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.operator_metrics import operator_metric
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.operator_metrics import operator_metric
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.outbox import Outbox, PendingEvent, acknowledged
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import (
@@ -38,8 +38,8 @@ from streamops.control.webhook.subscription import (
     subscription_status,
 )
 from streamops.egress.pinning import pinned
-from streamops.egress.policy import REFUSED, EgressPolicy, EgressRefused, configured_policy
 from streamops.egress.resolution import Resolve, system_resolve
+from streamops.kube.client import ApiError
 
 log = logging.getLogger("streamops.webhook")
 LANES = 8  # streams delivered side by side per subscription (each stream's events stay in order)

@@ -19,13 +19,13 @@ import kopf
 from pydantic import ValidationError
 
 from streamops.api.common import Condition, client_fields, spec_client
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.events import FACTS, Change, Facts, changes_between, facts_of, subject_of
 from streamops.control.webhook.outbox import Outbox, pruned, recorded
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import DeliveryRecord, subscription_of
+from streamops.kube.client import ApiError
 
 log = logging.getLogger("streamops.webhook")
 # Connections to receivers: a pool of their own (the workers' telemetry client is another), no
@@ -184,7 +184,7 @@ class Notifier:
         finally:
             self._syncs.pop(key, None)
 
-    async def _sync(self, key: StreamKey) -> None:
+    async def _sync(self, key: StreamKey) -> None:  # noqa: C901 (listed in ruff.toml: split it when next changed)
         namespace, stream = key
         await self.store.load(namespace)
         seen = self.streams.get(key)

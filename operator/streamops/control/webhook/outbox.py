@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from streamops.contract.webhook_event import cloud_event
-from streamops.control.shared.manifests import Manifest
-from streamops.control.shared.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from streamops.control.webhook.events import Change, Facts
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
 OUTBOX_COMPONENT = "webhook-outbox"
 STREAM_LABEL = "streaming.streamops.dev/stream"

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from streamops.control.shared.kube import ApiError
-from streamops.control.shared.state import OperatorState
+from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.outbox import (
     OUTBOX_SELECTOR,
     STREAM_LABEL,
@@ -21,6 +20,7 @@ from streamops.control.webhook.outbox import (
     outbox_name,
     outbox_of,
 )
+from streamops.kube.client import ApiError
 
 log = logging.getLogger("streamops.webhook")
 StreamKey = tuple[str, str]  # namespace, stream

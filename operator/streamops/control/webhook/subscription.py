@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from streamops.api.common import Condition
 from streamops.api.webhook import LabelSelector, StreamWebhookSpec
-from streamops.control.shared.conditions import (
+from streamops.control.runtime.conditions import (
     READY,
     REFUSED_BY_POLICY,
     STALLED,
@@ -21,9 +21,9 @@ from streamops.control.shared.conditions import (
     Transition,
     merge_conditions,
 )
-from streamops.control.shared.manifests import Body
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.kube.manifests import Body
 
 # Warning Event and Ready False once this many attempts in a row failed (≈1 min with the backoff).
 FAILING_AFTER = 5

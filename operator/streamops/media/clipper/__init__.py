@@ -5,8 +5,9 @@
 Contract (contract/clipper.py): reads the ingest's HLS media playlist (EXT-X-PROGRAM-DATE-TIME on
 every segment) over HTTP, fetches the segments covering [start, end], cuts them (keyframe: stream
 copy from the keyframe at or before start; exact: frame-exact, re-encoded), writes `<file>.mp4`
-(faststart) and its JSON sidecar into the Clip's directory or uploads both with the recorder's
-uploader, and reports `ClipperStatus` at `/status`. Design: docs/design/clips.md.
+(faststart) and its JSON sidecar into the Clip's directory or uploads both with the Uploader it
+shares with the recorder (media/videos/), and reports `ClipperStatus` at `/status`. Design:
+docs/design/clips.md.
 
 | module | what |
 |---|---|

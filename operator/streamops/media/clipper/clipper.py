@@ -1,12 +1,11 @@
 """The `Clipper`: reads the stream's DVR playlist from the ingest, waits (bounded) for an end that
 is still to come, joins the segments the range needs, cuts them (commands.py), stores the video
-like a recorder does (a claim: the MP4 and its JSON sidecar; a bucket: the recorder's `Uploader`)
+like a recorder does (a claim: the MP4 and its JSON sidecar; a bucket: media/videos' `Uploader`)
 and reports it; then it keeps serving `/status` until its Pod is deleted."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import shutil
@@ -15,11 +14,11 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from streamops.api.common import client_fields
 from streamops.api.recording import Video
 from streamops.contract.clipper import ClipperConfig, ClipperStatus, Phase, Refusal
 from streamops.contract.playback_token import CURRENT_KEY, PREVIOUS_KEY, TOKEN_SEGMENT, sign
@@ -34,8 +33,9 @@ from streamops.media.clipper.playlist import (
     start_outside_window,
 )
 from streamops.media.ffmpeg import FfmpegProcess
-from streamops.media.recorder.commands import probe_duration
-from streamops.media.recorder.state import RecorderState, write_atomically
+from streamops.media.videos.probe import probe_duration
+from streamops.media.videos.sidecar import write_sidecar
+from streamops.media.videos.upload_state import UploadState
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
 
@@ -77,6 +77,15 @@ def playback_tokens(keys_dir: Path, stream: str, now: float) -> list[str]:
     return tokens
 
 
+@dataclass
+class ClipLedger:
+    """The clip's one video and its uploads, as the Uploader reads and updates them (in memory: the
+    clipper keeps no state file)."""
+
+    videos: list[Video] = field(default_factory=list)
+    uploads: list[UploadState] = field(default_factory=list)
+
+
 def fetch(url: str, timeout: float = HTTP_TIMEOUT_SECONDS) -> bytes:
     """One GET inside the cluster (blocking: run it in a thread)."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -96,11 +105,11 @@ class Clipper:
         self.ended_at: datetime | None = None
         self.cut_seconds: float | None = None
         self.redact = Redactor([])
-        self.state = RecorderState()  # what the recorder's Uploader reads and updates (the one video)
+        self.state = ClipLedger()
         self.uploader = None
         if config.upload is not None:
-            from streamops.media.recorder.bucket import Bucket
-            from streamops.media.recorder.upload import Uploader
+            from streamops.media.videos.bucket import Bucket
+            from streamops.media.videos.upload import Uploader
 
             bucket = Bucket.from_environment(config.upload, self.redact)
             self.uploader = Uploader(config.upload, self.out_dir, bucket, lambda: self.state, lambda: None)
@@ -298,14 +307,12 @@ class Clipper:
 
     async def _store(self, cut: Path) -> None:
         """Next to where a recorder keeps its videos: the MP4 and its sidecar in the Clip's
-        directory; with a bucket, the recorder's Uploader takes both there (and verifies them)."""
+        directory; with a bucket, the Uploader takes both there (and verifies them)."""
         video = self.video
         assert video is not None
         final = self.out_dir / self.config.file_name
         os.replace(cut, final)
-        # The video as /status shows it, and the stream's client fields when set (as a recorder's sidecar).
-        sidecar = {**video.model_dump(mode="json", by_alias=True), **client_fields(self.config.client)}
-        write_atomically(final.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        write_sidecar(final, video, self.config.client)  # as a recorder's
         self.state.videos = [video]
         if self.uploader is None:
             return

@@ -7,8 +7,10 @@ Modules, one job each:
 |---|---|
 | `commands` | FFmpeg command lines, pure: a session's inputs and outputs (feed, HLS, DASH, LL-HLS), the screenshot |
 | `session` | one publish/pull session: its FFmpeg, pipes and LL-HLS packagers; `SessionEvents`, `LiveMeter` |
-| `worker` | the `IngestWorker`: listeners, pull loop, standby, silence watch, screenshots, telemetry; `main` |
-| `routes` | the HTTP surface (aiohttp): feed, HLS and LL-HLS, DASH, screenshot, clock, player page, backup uplink |
+| `worker` | `IngestWorker`: listeners, pull loop, standby, silence watch, screenshots, telemetry, HTTP faces; `main` |
+| `routes` | media routes (aiohttp) by group, given their parts: feed, HLS, LL-HLS, DASH, screenshot, player, uplink |
+| `served_media` | `ServedMedia`: the feeds, HLS/DASH and LL-HLS packagers of the session on air, for the routes |
+| `overlay_switch` | POST /overlays: the switch checked, kept in switch.json; the overlays on (`SwitchedOverlays`) |
 | `on_air` | whose media is served: the own session's or the backup's relay (`OnAirHost`: what it needs of the worker) |
 | `failover` | pure: when to switch to the backup and back |
 | `backup_link` | a backup's feed to its primary: the signed uplink, and the backup's side that offers it |

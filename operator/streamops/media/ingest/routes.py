@@ -1,11 +1,13 @@
-"""The ingest's HTTP surface (aiohttp): the worker routes (worker_http.py), the live feed and the
-transcoded feed (MPEG-TS, chunked, 503 while not live), HLS (standard and LL-HLS, playlists also with
-`?get_duration_sec=true`: segment_durations.py) and DASH of the session on air, the screenshot, the
-players' clock, the player page, WHIP and WHEP (webrtc/routes.py) and, on a primary that relays its
-backup, the uplink and the loopback relay feed. Media paths answer at / and under the path prefix,
-and at both also under `/t/<token>/` (a signed URL: docs/design/playback.md); every playback route
-goes through the playback gate (playback_access.py: tokens, request and viewer counts). What is
-served changes at every switch (on_air.py), so it is read from the host per request.
+"""The ingest's media routes (aiohttp), in groups, each given the parts it serves (the worker wires
+them onto its two faces: worker.apps; the probes, /status and /metrics are worker_http.py's): the
+live feed and the transcoded feed (MPEG-TS, chunked, 503 while not live), on a primary that relays
+its backup the uplink and the loopback relay feed, the viewer sessions; HLS (standard and LL-HLS,
+playlists also with `?get_duration_sec=true`: segment_durations.py) and DASH of the session on air,
+the screenshot, the players' clock and the player page (WHIP and WHEP: webrtc/routes.py). Media
+paths answer at / and under the path prefix, and at both also under `/t/<token>/` (a signed URL:
+docs/design/playback.md); every playback route goes through the playback gate (playback_access.py:
+tokens, request and viewer counts). What is served changes at every switch (on_air.py), so it is
+read from ServedMedia per request.
 """
 
 from __future__ import annotations
@@ -13,15 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
 
 from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import (
@@ -35,27 +33,21 @@ from streamops.contract.ingest import (
     TRANSCODED_FEED_PATH,
     VIEWERS_PATH,
     IngestConfig,
-    IngestStatus,
 )
-from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
-from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
-from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
-from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.on_air import RELAY_FEED_PATH
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
+from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
-from streamops.media.ingest.webrtc.routes import add_webrtc_routes
-from streamops.media.ingest.webrtc.runner import WebRtcRunner
-from streamops.media.ingest.worker_http import credential_required, public_app, worker_app
-from streamops.media.overlay.switch import switch_problem
+from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -66,214 +58,115 @@ CONTENT_TYPES = {
 }
 
 
-class IngestHttpHost(Protocol):
-    """What the HTTP surface reads of the worker (worker.IngestWorker)."""
-
-    @property
-    def config(self) -> IngestConfig: ...
-
-    def status(self) -> IngestStatus: ...
-
-    @property
-    def accepting(self) -> bool:
-        """Readiness (/readyz)."""
-        ...
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        """What /metrics exports."""
-        ...
-
-    @property
-    def on_air(self) -> OnAir:
-        """The backup's uplink: received (BACKUP_UPLINK_PATH) and relayed (RELAY_FEED_PATH)."""
-        ...
-
-    @property
-    def served_feed(self) -> FeedHub:
-        """/feed: the feed of the source on air."""
-        ...
-
-    @property
-    def served_transcoded_feed(self) -> FeedHub: ...
-
-    @property
-    def served_dir(self) -> Path | None:
-        """The HLS and DASH of the session on air (or of the last one), None before the first."""
-        ...
-
-    @property
-    def served_packagers(self) -> Mapping[str, LlHlsPackager]:
-        """Its LL-HLS packagers, by rendition name ("" without renditions)."""
-        ...
-
-    @property
-    def screenshot(self) -> Path: ...
-
-    @property
-    def loopback_host(self) -> str:
-        """The address this worker reaches its own HTTP face at (the relay's only client)."""
-        ...
-
-    @property
-    def webrtc(self) -> WebRtcRunner:
-        """WHIP publishers and WHEP viewers (webrtc/routes.py)."""
-        ...
-
-    @property
-    def playback(self) -> PlaybackGate:
-        """Tokens of a signed stream, request and viewer counts (playback_access.py)."""
-        ...
-
-    @property
-    def caps(self) -> LoadCaps:
-        """Concurrent feed readers and public requests (load_caps.py)."""
-        ...
-
-    def read_key(self) -> bytes | None:
-        """The stream key (a push stream's), None without one."""
-        ...
-
-    @property
-    def credential(self) -> CredentialCheck:
-        """The stream's worker credential, which the internal face asks of every request."""
-        ...
-
-    def switch_overlays(self, switch: OverlaySwitch) -> None:
-        """Keep `switch` where the renderer reads it (a valid one: the route checked it)."""
-        ...
+def media_prefixes(config: IngestConfig) -> list[str]:
+    """Where the public face serves media: at / and under the path prefix an Ingress or HTTPRoute
+    routes with (no rewrite needed); each also with a token segment (playback routes only)."""
+    return list(dict.fromkeys(("", config.path_prefix)))
 
 
-def switch_refusal(key: bytes | None, stream: str, body: bytes, request: web.Request, now: float) -> str | None:
-    """Why an overlay switch is refused, or None. A push stream's must be signed with its key
-    (SWITCH_AUTH_HEADER: the operator reads the key's Secret); a pull stream has no key: its switch
-    is served on the internal port only, behind the stream's worker credential like every route
-    there (internal_app), which no external Service carries and the chart's NetworkPolicy opens to
-    the operator and the stream's own workers alone."""
-    if key is not None:
-        token = request.headers.get(SWITCH_AUTH_HEADER, "")
-        return None if switch_token_valid(key, stream, body, token, now) else "not signed with the stream's key"
-    return None
+def add_feed_routes(app: web.Application, served: ServedMedia, caps: LoadCaps) -> None:
+    """FEED_PATH and TRANSCODED_FEED_PATH: the feeds of the source on air, each reader within `caps`."""
 
-
-def ingest_apps(host: IngestHttpHost) -> tuple[web.Application, web.Application]:
-    """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
-    metrics, viewers, the overlay switch, the backup uplink): two listeners, docs/design/surfaces.md."""
-    routes = IngestRoutes(host)
-    return routes.public_app(), routes.internal_app()
-
-
-class IngestRoutes:
-    """The media handlers of one worker, as methods: each reads what is on air from `host`."""
-
-    def __init__(self, host: IngestHttpHost) -> None:
-        self.host = host
-        self.allowed_renditions = {r.name for r in renditions(host.config)}
-        self.ll_names = set(ll_renditions(host.config))
-
-    def internal_app(self) -> web.Application:
-        """What the operator and the stream's own workers read and send: nothing here is playback,
-        so no CORS (a web page never reads it) and no playback gate (none of it is reachable from
-        outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
-        but the probes, /metrics and the loopback relay asks for the stream's worker credential."""
-        host = self.host
-        guard = credential_required(host.credential, also_open=frozenset({RELAY_FEED_PATH}))
-        app = worker_app(host.status, lambda: host.accepting, host.registry, guard)
-        app.router.add_get(FEED_PATH, self.feed)
-        app.router.add_get(TRANSCODED_FEED_PATH, self.feed)
-        if host.on_air.relays:
-            app.router.add_post(BACKUP_UPLINK_PATH, host.on_air.receive_uplink)
-            app.router.add_get(RELAY_FEED_PATH, self.relay_feed)
-        app.router.add_get(VIEWERS_PATH, self.viewers)
-        app.router.add_post(SWITCH_PATH, self.overlay_switch)
-        return app
-
-    def public_app(self) -> web.Application:
-        """Every route here goes through the playback gate (signed or public), with CORS for players
-        on other origins; beside them only the probes (a load balancer's health check)."""
-        host, config = self.host, self.host.config
-        gate = host.playback
-        https = https_only(bool(config.publish_over_http), gate.trusted)
-        app = public_app(lambda: host.accepting, host.caps.public_middleware, [https])
-        # At / and under the path prefix an Ingress or HTTPRoute routes with (no rewrite needed), and
-        # at each of them with a token segment (a public stream ignores the token).
-        prefixes = list(dict.fromkeys(("", config.path_prefix)))
-        guard = gate.guard
-        add_webrtc_routes(app, prefixes, host.webrtc, guard, gate.client)
-        hls = gate.guard_by_name(hls_kind, self.hls)
-        dash = gate.guard_by_name(dash_kind, self.dash)
-
-        def options() -> PlayerOptions:  # at each page request: a rotated TURN credential shows at once
-            return player_options(config, host.webrtc.ice_servers.servers)
-
-        for prefix in (p for base in prefixes for p in (base, base + TOKEN_ROUTE)):
-            app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
-            app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
-            app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, self.screenshot))
-            app.router.add_get(prefix + "/dash/{name}", dash)
-            app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
-            add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
-        return app
-
-    async def viewers(self, _: web.Request) -> web.Response:
-        """VIEWERS_PATH: this stream's viewer sessions (docs/design/playback.md), for the operator."""
-        return web.json_response(self.host.playback.viewers_document(), headers={"Cache-Control": "no-store"})
-
-    async def overlay_switch(self, request: web.Request) -> web.Response:
-        """SWITCH_PATH: the overlays that are on, from the operator (docs/design/overlays.md,
-        "Switching live"); written for the renderer, nothing restarts."""
-        config = self.host.config
-        names = [o.name for o in config.overlays or []]
-        if not names or not config.overlay_dir:
-            raise web.HTTPNotFound(text="this ingest has no overlays")
-        body = await request.read()
-        if (refusal := switch_refusal(self.host.read_key(), config.stream, body, request, time.time())) is not None:
-            raise web.HTTPForbidden(text=refusal)
-        try:
-            switch = OverlaySwitch.model_validate_json(body)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors())
-            raise web.HTTPBadRequest(text=f"not an OverlaySwitch: {problems}") from None
-        if (problem := switch_problem(switch, names)) is not None:
-            raise web.HTTPBadRequest(text=problem)
-        self.host.switch_overlays(switch)
-        return web.Response(status=204)
-
-    # --- the live feed -------------------------------------------------------------------------------
-    async def feed(self, request: web.Request) -> web.StreamResponse:
-        """FEED_PATH and TRANSCODED_FEED_PATH: the feed of the source on air."""
-        served = self.host.served_feed
-        hub = self.host.served_transcoded_feed if request.path == TRANSCODED_FEED_PATH else served
+    async def feed(request: web.Request) -> web.StreamResponse:
+        hub = served.transcoded_feed if request.path == TRANSCODED_FEED_PATH else served.feed
         # Not while silent either: what is cached was sent before the silence, and a consumer
         # rejoining then (a recorder whose FFmpeg timed out) would record it a second time.
-        if not hub.live or not served.sending:
+        if not hub.live or not served.feed.sending:
             return web.Response(status=503, text="stream is not live")
         try:
-            with self.host.caps.feed_reader(request):
+            with caps.feed_reader(request):
                 return await stream_feed(hub, request)
         except Refused as e:
-            return self.host.caps.refusal(e)
+            return caps.refusal(e)
 
-    async def relay_feed(self, request: web.Request) -> web.StreamResponse:
-        """The backup's feed as it arrives, for this worker's relay session only."""
-        if request.remote not in (self.host.loopback_host, "127.0.0.1", "::1"):
+    app.router.add_get(FEED_PATH, feed)
+    app.router.add_get(TRANSCODED_FEED_PATH, feed)
+
+
+class BackupUplink(Protocol):
+    """What the relay routes use of on_air.OnAir."""
+
+    @property
+    def uplink(self) -> FeedHub:
+        """The backup's feed as it arrives."""
+        ...
+
+    async def receive_uplink(self, request: web.Request) -> web.StreamResponse:
+        """BACKUP_UPLINK_PATH: the backup's signed uplink, read into `uplink`."""
+        ...
+
+
+def add_relay_routes(app: web.Application, on_air: BackupUplink, loopback_host: str) -> None:
+    """On a primary that relays its backup: the backup's uplink (BACKUP_UPLINK_PATH), and its feed as
+    it arrives (RELAY_FEED_PATH) for this worker's relay session only, which reads it at
+    `loopback_host`."""
+    uplink = on_air.uplink
+
+    async def relay_feed(request: web.Request) -> web.StreamResponse:
+        if request.remote not in (loopback_host, "127.0.0.1", "::1"):
             raise web.HTTPForbidden()
-        uplink = self.host.on_air.uplink
         if not uplink.live:
             return web.Response(status=503, text="no backup feed")
         return await stream_feed(uplink, request)
 
-    # --- HLS, DASH, the screenshot -------------------------------------------------------------------
+    app.router.add_post(BACKUP_UPLINK_PATH, on_air.receive_uplink)
+    app.router.add_get(RELAY_FEED_PATH, relay_feed)
+
+
+def add_viewers_route(app: web.Application, gate: PlaybackGate) -> None:
+    """VIEWERS_PATH: this stream's viewer sessions (docs/design/playback.md), for the operator."""
+
+    async def viewers(_: web.Request) -> web.Response:
+        return web.json_response(gate.viewers_document(), headers={"Cache-Control": "no-store"})
+
+    app.router.add_get(VIEWERS_PATH, viewers)
+
+
+def add_playback_routes(
+    app: web.Application,
+    config: IngestConfig,
+    gate: PlaybackGate,
+    served: ServedMedia,
+    screenshot: Path,
+    ice_servers: IceServersFile,
+) -> None:
+    """HLS, DASH, the screenshot, the clock and the player page at each of media_prefixes() and under
+    its token segment, through the playback gate; `ice_servers`: the player pages' STUN/TURN servers."""
+    files = MediaFiles(config, served, screenshot)
+    guard = gate.guard
+    hls = gate.guard_by_name(hls_kind, files.hls)
+    dash = gate.guard_by_name(dash_kind, files.dash)
+
+    def options() -> PlayerOptions:  # at each page request: a rotated TURN credential shows at once
+        return player_options(config, ice_servers.servers)
+
+    for prefix in (p for base in media_prefixes(config) for p in (base, base + TOKEN_ROUTE)):
+        app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
+        app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
+        app.router.add_get(prefix + SCREENSHOT_PATH, guard(RequestKind.OTHER, files.screenshot))
+        app.router.add_get(prefix + "/dash/{name}", dash)
+        app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
+        add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
+
+
+class MediaFiles:
+    """The HLS, DASH and screenshot handlers: what they serve is `served`'s at each request."""
+
+    def __init__(self, config: IngestConfig, served: ServedMedia, screenshot: Path) -> None:
+        self.config, self.served, self.screenshot_path = config, served, screenshot
+        self.allowed_renditions = {r.name for r in renditions(config)}
+        self.ll_names = set(ll_renditions(config))
+
     async def hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
         rendition = request.match_info.get("rendition")
-        served_dir = self.host.served_dir
+        served_dir = self.served.dir
         if served_dir is None or variant not in ("cmaf", "ts") or "/" in name or name.startswith("."):
             raise web.HTTPNotFound()
         if rendition is not None and rendition not in self.allowed_renditions:
             raise web.HTTPNotFound()
         if variant == LL_VARIANT and (rendition or "") in self.ll_names:
-            packager = self.host.served_packagers.get(rendition or "")
+            packager = self.served.packagers.get(rendition or "")
             if packager is not None:
                 return await low_latency_hls(request, packager, name)
         path = served_dir / variant / (rendition or "") / name
@@ -287,8 +180,8 @@ class IngestRoutes:
 
     async def dash(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        served_dir = self.host.served_dir
-        if served_dir is None or not self.host.config.dash or name.startswith(".") or "/" in name:
+        served_dir = self.served.dir
+        if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
             raise web.HTTPNotFound()
         path = served_dir / "dash" / name
         if not path.is_file():
@@ -296,9 +189,9 @@ class IngestRoutes:
         return media_file(path)
 
     async def screenshot(self, _: web.Request) -> web.StreamResponse:
-        if not self.host.screenshot.is_file():
+        if not self.screenshot_path.is_file():
             raise web.HTTPNotFound()
-        return web.FileResponse(self.host.screenshot, headers={"Content-Type": "image/jpeg"})
+        return web.FileResponse(self.screenshot_path, headers={"Content-Type": "image/jpeg"})
 
 
 def hls_kind(name: str) -> RequestKind:

@@ -25,7 +25,6 @@ from aiohttp import web
 
 from streamops.api.livestream import Failback, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
-from streamops.contract.overlay import OverlaySwitch
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
@@ -45,18 +44,26 @@ from streamops.media.ingest.commands import (
     srt_listen_script,
 )
 from streamops.media.ingest.feed import FeedHub
-from streamops.media.ingest.llhls.packager import LlHlsPackager
+from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
+from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
-from streamops.media.ingest.routes import ingest_apps
+from streamops.media.ingest.routes import (
+    add_feed_routes,
+    add_playback_routes,
+    add_relay_routes,
+    add_viewers_route,
+    media_prefixes,
+)
 from streamops.media.ingest.rtmp_front import Admission, RtmpFront
+from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
+from streamops.media.ingest.webrtc.routes import add_webrtc_routes
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
-from streamops.media.ingest.worker_http import serve
+from streamops.media.ingest.worker_http import credential_required, public_app, serve, worker_app
 from streamops.media.overlay.reports import overlay_reports
-from streamops.media.overlay.switch import read_switch, write_switch
 from streamops.media.worker_metrics import counter, read_counter, read_gauge, worker_registry
 from streamops.media.worker_process import utc_now, worker_main
 from streamops.redaction import Redactor
@@ -79,19 +86,15 @@ class IngestWorker:
         self.feed_access = FeedAccess(self.credential)
         self.feed = FeedHub()  # the own session's feed
         self.transcoded_feed = FeedHub()
-        # What /feed and /feed/transcoded serve: the hubs above, or a relay's of the backup's feed
-        # (on_air.py decides, go_on_air switches).
-        self.served_feed, self.served_transcoded_feed = self.feed, self.transcoded_feed
+        # What the media routes serve: the hubs above, or a relay's of the backup's feed, and that
+        # session's HLS (on_air.py decides, go_on_air switches).
+        self.served = ServedMedia(self.feed, self.transcoded_feed)
         self.on_air = OnAir(self, relays=config.role == "primary" and config.source.push is not None, log=log)
         self.meter = LiveMeter()
         self.history = SessionHistory(config.role)  # IngestStatus.sessions
         self.worker_started_at = utc_now()  # the overlay renderer's reports are due some time after
-        # The last switch received, kept in the shared directory: a restarted container reads it back.
-        switch = read_switch(Path(config.overlay_dir)) if config.overlays and config.overlay_dir else None
-        self.overlays_enabled: list[str] | None = switch.enabled if switch is not None else None
+        self.overlays = SwitchedOverlays(config, log)
         self.current: Session | None = None
-        self.served_dir: Path | None = None  # HLS of the current (or last) session
-        self.served_packagers: dict[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition
         self.facts = SourceFacts()
         self.started_at: datetime | None = None
         self.finished_at: datetime | None = None
@@ -135,11 +138,11 @@ class IngestWorker:
         read("streamops_ingest_bitrate_bits_per_second", lambda: self.live_rates().bitrate or 0)
         read("streamops_ingest_video_width_pixels", lambda: self.facts.width or 0)
         read("streamops_ingest_video_height_pixels", lambda: self.facts.height or 0)
-        read("streamops_ingest_keyframe_interval_seconds", lambda: self.served_feed.keyframe_interval)
+        read("streamops_ingest_keyframe_interval_seconds", lambda: self.served.feed.keyframe_interval)
         read("streamops_ingest_segment_target_seconds", lambda: self.config.hls.segment_seconds)
         read("streamops_ingest_playlist_updated_timestamp_seconds", self.playlist_updated_at)
         read("streamops_ingest_transcoding_speed_ratio", lambda: self.live_rates().transcoding_speed or 0)
-        read("streamops_ingest_feed_consumers", lambda: self.served_feed.consumers)
+        read("streamops_ingest_feed_consumers", lambda: self.served.feed.consumers)
         self.m_sessions = counter("streamops_ingest_sessions_total", "ingest", registry).labels(**labels)
         refused = "streamops_ingest_publishers_refused_total"
         read_counter(refused, "ingest", registry, labels, lambda: self.rtmp.refused if self.rtmp else 0)
@@ -153,10 +156,10 @@ class IngestWorker:
         """Unix time the HLS playlist served first (the top rendition's) last gained a segment, 0
         before the first: the LL-HLS packager's, else the time FFmpeg last rewrote its playlist
         (its hls muxer does so as each segment completes)."""
-        served = self.served_dir
+        served = self.served.dir
         ladder = renditions(self.config)
         top = ladder[0].name if ladder else ""
-        packager = self.served_packagers.get(top)
+        packager = self.served.packagers.get(top)
         if packager is not None:
             return packager.segment_completed_at
         muxed = muxed_hls_variants(self.config)
@@ -205,27 +208,19 @@ class IngestWorker:
             frame_rate=rates.frame_rate,
             transcoding_speed=rates.transcoding_speed,
             bitrate=rates.bitrate,
-            feed_consumers=self.served_feed.consumers,
+            feed_consumers=self.served.feed.consumers,
             refused_publishers=self.rtmp.refused if self.rtmp else 0,
             tls_certificate_sha256=self.rtmp.fingerprint if self.rtmp else None,
             tls_error=self.rtmp.tls_error if self.rtmp else None,
             webrtc=self.webrtc.status(),
             viewers=self.playback.viewers.report(self.webrtc.whep_viewers),
-            feed_cache_bytes=self.served_feed.cache_bytes,
+            feed_cache_bytes=self.served.feed.cache_bytes,
             transcoded_qualities=[r.name for r in renditions(self.config)],
             sessions=self.history.report(time.monotonic()),
             overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
-            overlays_enabled=self.overlays_enabled,
+            overlays_enabled=self.overlays.enabled,
         )
         return status
-
-    def switch_overlays(self, switch: OverlaySwitch) -> None:
-        """POST /overlays (routes.py): the renderer reads switch.json at its next capture tick."""
-        assert self.config.overlay_dir is not None  # the route answers 404 without overlays
-        write_switch(Path(self.config.overlay_dir), switch)
-        if switch.enabled != self.overlays_enabled:
-            log.info("overlays on: %s", ", ".join(switch.enabled) or "none")
-        self.overlays_enabled = list(switch.enabled)
 
     def _rtmp_refused(self, reason: str) -> None:
         self.m_rtmp_refused.labels(**self._labels, reason=reason).inc()
@@ -257,21 +252,21 @@ class IngestWorker:
 
     def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
         """`session`'s media becomes what the feed, HLS and the screenshot serve (on_air.py decides)."""
-        for old, new in ((self.served_feed, feed), (self.served_transcoded_feed, transcoded)):
+        served = self.served
+        for old, new in ((served.feed, feed), (served.transcoded_feed, transcoded)):
             if old is not new and old.live:
                 # Its consumers come back for the new source (EOF, as on a publisher's reconnect);
                 # it goes on caching, for a switch back.
                 old.end_session()
                 old.start_session()
-        self.served_feed, self.served_transcoded_feed = feed, transcoded
+        served.feed, served.transcoded_feed = feed, transcoded
         if renditions(self.config):
             master = master_playlist(self.config, session.facts.width, session.facts.height)
             for variant, _ in hls_variants(self.config):
                 (session.dir / variant / "index.m3u8").write_text(master)
         self.meter.reset()
         self.facts = session.facts
-        self.served_dir = session.dir
-        self.served_packagers = session.packagers
+        served.dir, served.packagers = session.dir, session.packagers
         self.webrtc.on_air_changed()
         running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
         in_use = {s.dir for s in running if s is not None}
@@ -537,8 +532,32 @@ class IngestWorker:
 
     # --- HTTP and the run ----------------------------------------------------------------------------
     def apps(self) -> tuple[web.Application, web.Application]:
-        """The public and the internal HTTP face (routes.py), reading what is on air from this worker."""
-        return ingest_apps(self)
+        """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
+        metrics, viewers, the overlay switch, the backup uplink): two listeners, docs/design/surfaces.md.
+        Each route group gets the parts it serves (routes.py), wired here once."""
+        config, gate = self.config, self.playback
+
+        def ready() -> bool:
+            return self.accepting
+
+        # Every public route goes through the playback gate (signed or public), with CORS for players
+        # on other origins; beside them only the probes (a load balancer's health check).
+        https = https_only(bool(config.publish_over_http), gate.trusted)
+        public = public_app(ready, self.caps.public_middleware, [https])
+        add_webrtc_routes(public, media_prefixes(config), self.webrtc, gate.guard, gate.client)
+        add_playback_routes(public, config, gate, self.served, self.screenshot, self.webrtc.ice_servers)
+        # What the operator and the stream's own workers read and send: nothing here is playback, so
+        # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
+        # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
+        # but the probes, /metrics and the loopback relay asks for the stream's worker credential.
+        guard = credential_required(self.credential, also_open=frozenset({RELAY_FEED_PATH}))
+        internal = worker_app(self.status, ready, self.registry, guard)
+        add_feed_routes(internal, self.served, self.caps)
+        if self.on_air.relays:
+            add_relay_routes(internal, self.on_air, self.loopback_host)
+        add_viewers_route(internal, gate)
+        add_switch_route(internal, config, self.read_key, self.overlays)
+        return public, internal
 
     def stop(self) -> None:
         """SIGTERM/SIGINT: stop every session and the HTTP face."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.overlay import (
     CONFIG_ENV,
     STATUS_FILE,
@@ -37,7 +38,6 @@ from streamops.contract.overlay import (
     RenderedOverlay,
     png_name,
 )
-from streamops.egress.policy import EgressPolicy
 from streamops.egress.proxy import GuardProxy
 from streamops.media.overlay.cdp import CdpConnection, CdpError
 from streamops.media.overlay.chromium import confined_env, confined_flags, devtools_endpoint

@@ -1,14 +1,13 @@
-"""The recorder's FFmpeg command lines (pure) and the ffprobe of a file's duration and codecs."""
+"""The recorder's FFmpeg command lines (pure): a part, its repair, the join; and the start a part's
+FFmpeg reports."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+import re
 
 import ffmpeg as ffmpeg_python
 
-from streamops.media.ffmpeg import RW_TIMEOUT_US, command, probe_file
+from streamops.media.ffmpeg import RW_TIMEOUT_US, command
 
 FEED_PROTOCOLS = "http,tcp"  # the feed is plain HTTP inside the cluster: nothing else may be opened
 # The feed starts with PAT/PMT and a keyframe (GOP cache): codec parameters are in its first
@@ -45,6 +44,17 @@ def part_command(feed_url: str, part_path: str, time_limit: float) -> list[str]:
     return command(out)
 
 
+# FFmpeg's dump of its input (loglevel info): "  Duration: N/A, start: 6.654511, bitrate: N/A". The
+# start is where the part's time zero lies on the feed's clock (FFmpeg subtracts it from every packet).
+INPUT_START = re.compile(r"^\s*Duration: [^,]*, start: (-?\d+(?:\.\d+)?),")
+
+
+def input_start(stderr_line: str) -> float | None:
+    """The feed timestamp of a part's time zero, from the line of FFmpeg's input dump that says it."""
+    found = INPUT_START.match(stderr_line)
+    return float(found[1]) if found else None
+
+
 def repair_command(src: str, dst: str) -> list[str]:
     """Remux a part, dropping the partial sample a killed FFmpeg left at its end."""
     source = ffmpeg_python.input(src, protocol_whitelist="file", fflags="+discardcorrupt")
@@ -53,45 +63,8 @@ def repair_command(src: str, dst: str) -> list[str]:
 
 
 def join_command(list_path: str, dst: str) -> list[str]:
-    """Join parts (concat demuxer, copy) into a progressive MP4 with the moov in front."""
+    """Join parts (concat demuxer, copy; the list may cut a part short with `outpoint`) into a
+    progressive MP4 with the moov in front."""
     source = ffmpeg_python.input(list_path, f="concat", safe=1, protocol_whitelist="file")
     out = ffmpeg_python.output(source, dst, map="0", c="copy", movflags="+faststart", f="mp4")
     return command(out, progress=False, loglevel="warning")
-
-
-async def probe_duration(path: Path) -> float | None:
-    """The container duration ffprobe reports, None when the file is not readable media."""
-    out = await probe_file(path, "-show_entries", "format=duration", "-of", "default=nw=1:nk=1")
-    try:
-        return float(out.strip())
-    except ValueError:
-        return None
-
-
-def codecs_of(streams: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first video and audio stream of an ffprobe -show_streams answer, as a sidecar says them."""
-    codecs: dict[str, Any] = {}
-    for s in streams:
-        kind = s.get("codec_type")
-        if kind == "video" and "video" not in codecs:
-            codecs["video"] = {
-                "codec": s.get("codec_name"),
-                "profile": s.get("profile"),
-                "width": s.get("width"),
-                "height": s.get("height"),
-            }
-        elif kind == "audio" and "audio" not in codecs:
-            codecs["audio"] = {"codec": s.get("codec_name"), "sampleRate": int(s.get("sample_rate") or 0) or None}
-    return codecs
-
-
-async def probe_codecs(path: Path) -> dict[str, Any]:
-    """Video codec, profile and size, audio codec, of a media file ({} when it is not readable)."""
-    out = await probe_file(
-        path, "-show_entries", "stream=codec_type,codec_name,profile,width,height,sample_rate", "-of", "json"
-    )
-    try:
-        streams = json.loads(out).get("streams", [])
-    except ValueError:
-        return {}
-    return codecs_of(streams if isinstance(streams, list) else [])

@@ -4,6 +4,7 @@ and when the disk is too full to go on."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -11,6 +12,11 @@ from streamops.api.recording import Video
 from streamops.media.recorder.state import VideoState
 
 SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
+# A part read again from the feed's GOP cache after its recorder or FFmpeg was killed starts at most
+# a GOP before where the killed part ended (encoders send a keyframe every 1-10 s), and the feed's
+# clock ran on with the wall clock in between: see part_outpoints.
+MAX_REPLAY_SECONDS = 10.0
+MIN_REPLAY_OFFSET_SECONDS = 1.0
 JOIN_HEADROOM_BYTES = 1024 * 1024  # a join writes a copy of the parts, plus its moov and the state file
 NO_SPACE_MESSAGE = "no space left on the recordings volume: the video was closed"
 
@@ -75,13 +81,52 @@ def part_name(video: str, existing: Sequence[str]) -> str:
     return f"{video}.{max(numbers, default=0) + 1:03d}.mp4"
 
 
-def concat_list(part_files: Sequence[str]) -> str:
-    """An ffconcat script for part files in the script's own directory (safe names only)."""
+@dataclass(frozen=True)
+class PartTimeline:
+    """Where a part lies on the feed's clock and on the wall clock."""
+
+    source_start: float | None  # the feed timestamp of its time zero (None: not known)
+    seconds: float
+    closed: bool  # its FFmpeg ended by itself or on SIGTERM: the feed's session ended, or we stopped
+    read_at: float | None = None  # wall clock (epoch s) when its FFmpeg read that first timestamp
+
+
+def part_outpoints(parts: Sequence[PartTimeline]) -> list[float | None]:
+    """Where each part of a video must end so that no second of the feed is in it twice.
+
+    A recorder or FFmpeg killed while the publisher went on reads the feed again from its GOP cache
+    when it starts again: the new part begins up to a GOP before the killed one ended. That part is
+    cut where the new one begins (None: kept whole). A replay is told from a new publisher session,
+    whose timestamps may fall anywhere, by all of: the part before was killed (not closed: a session
+    that ends closes its part); the new part begins inside it, at least `MIN_REPLAY_OFFSET_SECONDS`
+    after its start and at most `MAX_REPLAY_SECONDS` before its end; and between the two starts the
+    feed's clock moved as the wall clock did, give or take a GOP."""
+    cuts: list[float | None] = [None] * len(parts)
+    for k in range(len(parts) - 1):
+        part, after = parts[k], parts[k + 1]
+        if part.closed or part.source_start is None or after.source_start is None:
+            continue
+        if part.read_at is None or after.read_at is None:
+            continue
+        offset = after.source_start - part.source_start
+        drift = offset - (after.read_at - part.read_at)
+        overlap = part.seconds - offset
+        inside = offset >= MIN_REPLAY_OFFSET_SECONDS and 0 < overlap <= MAX_REPLAY_SECONDS
+        if inside and abs(drift) <= MAX_REPLAY_SECONDS:
+            cuts[k] = round(offset, 6)
+    return cuts
+
+
+def concat_list(part_files: Sequence[str], outpoints: Sequence[float | None] = ()) -> str:
+    """An ffconcat script for part files in the script's own directory (safe names only), each cut
+    at its outpoint when it has one."""
     lines = ["ffconcat version 1.0"]
-    for f in part_files:
+    for n, f in enumerate(part_files):
         if not f or f.startswith(".") or not all(c.isalnum() or c in "._-" for c in f):
             raise ValueError(f"unsafe part file name {f!r}")
         lines.append(f"file '{f}'")
+        if n < len(outpoints) and (cut := outpoints[n]) is not None:
+            lines.append(f"outpoint {cut:.6f}")
     return "\n".join(lines) + "\n"
 
 

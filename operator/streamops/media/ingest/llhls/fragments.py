@@ -118,7 +118,7 @@ class Fragment:
 _Timing = tuple[float, float, bool]  # start, duration (s), starts on a keyframe
 
 
-def _traf_timing(data: bytes, start: int, end: int, init: InitSegment) -> tuple[Track | None, _Timing]:
+def _traf_timing(data: bytes, start: int, end: int, init: InitSegment) -> tuple[Track | None, _Timing]:  # noqa: C901 (listed in ruff.toml: split it when next changed)
     tfhd = _child(data, start, end, b"tfhd")
     if tfhd is None:
         return None, (0.0, 0.0, False)

@@ -1,0 +1,50 @@
+"""`streamops worker NAME …`: a media worker (the workers' images run it as their entry point)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+WORKERS = {
+    "ingest": "streamops.media.ingest.worker",
+    "record": "streamops.media.recorder.process",
+    "push": "streamops.media.pusher.worker",
+    "overlay": "streamops.media.overlay.renderer",
+    "clip": "streamops.media.clipper.process",
+}
+
+
+# Workers whose Python opens no verified TLS connection: the ingest's one client (the backup
+# uplink) speaks plain HTTP to its primary inside the cluster, the pusher has none (FFmpeg pushes).
+# The recorder verifies its object storage, so it keeps the system's certificates.
+# Workers whose Python imports aiohttp yet opens no verified TLS connection. The pusher and the
+# recorder do not import aiohttp at all (docs/design/lean-workers.md): importing it for them would
+# cost the pusher ≈6 MiB (bench-media, 2026-11-24: 54 → 63 MiB).
+NO_TLS_CLIENT = {"ingest", "overlay"}
+
+
+def import_aiohttp_without_system_certificates() -> None:
+    """aiohttp builds a verified TLS client context when it is imported, loading every CA
+    certificate of the system: 2.0 MiB of RSS (smaps_rollup after `import aiohttp.web`, 36.2 →
+    34.2 MiB, measured 2026-11-24) in a worker that never uses it. Imported with an empty trust
+    store instead (a verification would fail, never pass); the environment is restored at once, so
+    FFmpeg and everything after see the system's."""
+    names = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, os.devnull))
+    try:
+        import aiohttp  # noqa: F401
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import importlib
+
+    if args.worker in NO_TLS_CLIENT:
+        import_aiohttp_without_system_certificates()
+    return int(importlib.import_module(WORKERS[args.worker]).main(args.worker_args))

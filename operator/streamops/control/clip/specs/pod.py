@@ -1,0 +1,56 @@
+"""The clipper Pod of a Clip (on the recordings claim, or uploading to a bucket from scratch space)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from streamops.api import Clip, LiveStream
+from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR
+from streamops.contract.playback_token import KEYS_SECRET
+from streamops.contract.worker import HTTP_PORT
+from streamops.control.clip.specs.names import CLIP_LABEL, CLIPPER_COMPONENT, clipper_pod_name
+from streamops.control.clip.specs.worker_config import clipper_config, resolved_storage
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import IngestPortMap
+from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
+from streamops.kube.manifests import Manifest
+
+
+def clipper_pod(
+    clip: Clip,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    ingest_ports: IngestPortMap | None = None,
+    host_ports: dict[str, int] | None = None,
+    claim_access_modes: Sequence[str] | None = None,
+) -> Manifest:
+    """The clipper Pod, owned by the Clip (deleting the stream does not cut a clip short), with the
+    recorder's resources: it copies (keyframe) or encodes one clip (exact) at a time."""
+    name, uid = clip.metadata.name, clip.metadata.uid
+    assert uid, "an object read from the API server has a uid"
+    http_port = host_ports["http"] if host_ports else HTTP_PORT
+    storage = resolved_storage(clip, stream, settings)
+    stream_name = clip.spec.stream_ref.name
+    pod_name = clipper_pod_name(name)
+    metadata, claim = video_worker_metadata(
+        "Clip",
+        name,
+        clip.metadata.namespace,
+        uid,
+        stream_name,
+        CLIPPER_COMPONENT,
+        CLIP_LABEL,
+        pod_name,
+        storage,
+        settings,
+    )
+    config = clipper_config(clip, stream, settings, ingest_ports, http_port)
+    volumes: list[Manifest] = []
+    mounts: list[Manifest] = []
+    if config.playback_keys_dir:  # a signed stream: the clipper signs its own token, as a viewer's link is
+        volumes.append({"name": "playback-keys", "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
+        mounts.append({"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
+    return video_worker_pod(
+        metadata, "clip", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
+        volumes, mounts,
+    )  # fmt: skip

@@ -1,0 +1,104 @@
+"""What a LiveStream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
+its referenced key and RTMPS certificate checked, what the tenancy policy admits, its ingest
+Services and Pods as they are. Reads only; plan.py decides from what this returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import Role
+from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
+from streamops.control.livestream.admission import Admission, admit
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
+from streamops.control.livestream.specs.route import PlaybackRoute, playback_route
+from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
+from streamops.control.livestream.tls_secret import tls_secret_problem
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.control.workers.ingest_address import ingest_names
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+
+ROLES: tuple[Role, ...] = ("primary", "backup")
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    missing: str | None = None  # a referenced Secret (or its key) that does not exist
+    refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
+    invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What exists of a LiveStream's children, and what the checks of what it names found."""
+
+    key: KeyCheck  # the referenced stream key (a generated one is created blind: nothing to read)
+    tls_problem: tuple[str, str] | None  # (reason, message): the rtmps certificate's Secret is unusable
+    tls_refused: str | None  # the tenancy policy's refusal of that Secret
+    asked_route: PlaybackRoute | None  # the playback route the spec (or the operator's defaults) asks for
+    admission: Admission  # the stream as its children are built from, its route, the policy's refusals
+    services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
+    internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
+    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
+    deactivation: Deactivation | None = None  # the record on the LiveStream, while it holds
+    deactivation_record: str | None = None  # the annotation as it is (held or not)
+    # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
+    report: tuple[str, str] | None = None
+
+
+def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
+    """A referenced key: it exists, the policy admits it, and with srt its length suits SRT. A bad
+    length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
+    listener with it, so fixing the Secret needs no restart (the worker re-reads the key). A
+    generated key is always a valid SRT passphrase and is never read."""
+    ref = stream_key_ref(stream)
+    push = stream.spec.source.push
+    if ref is None or push is None or push.stream_key_secret_ref is None:
+        return KeyCheck()
+    key = read_secret_key(api, stream.metadata.namespace or "", ref, "source.push.streamKeySecretRef", settings)
+    if key.value is None:
+        return KeyCheck(missing=key.missing, refused=key.refused)
+    problem = srt_passphrase_problem(stream_key_bytes(key.value)) if "srt" in push.protocols else None
+    return KeyCheck(invalid_for_srt=problem)
+
+
+def check_tls_secret(
+    api: KubeApi, settings: OperatorSettings, stream: LiveStream
+) -> tuple[tuple[str, str] | None, str | None]:
+    """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
+    (an unlabelled Secret is refused before its keys are looked at)."""
+    name = tls_secret_name(stream)
+    if name is None:
+        return None, None
+    secret = api.get("Secret", stream.metadata.namespace or "", name)
+    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, settings)
+    return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
+
+
+def observe(
+    api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
+) -> Observed:
+    """Reads in the order the reconcile used to (the Secrets the spec names, then what the policy
+    admits, then the children): Services and Pods come from the watch indexes, no server read."""
+    namespace, name = stream.metadata.namespace or "", stream.metadata.name
+    key = check_stream_key(api, settings, stream)
+    tls_problem, tls_refused = check_tls_secret(api, settings, stream)
+    asked_route = playback_route(stream, settings)
+    admission = admit(api, settings, stream, asked_route)
+    names = {role: ingest_names(name, role) for role in ROLES}
+    return Observed(
+        key=key,
+        tls_problem=tls_problem,
+        tls_refused=tls_refused,
+        asked_route=asked_route,
+        admission=admission,
+        services={role: api.get("Service", namespace, names[role].service) for role in ROLES},
+        internal_services={role: api.get("Service", namespace, names[role].internal_service) for role in ROLES},
+        pods={role: api.get("Pod", namespace, names[role].pod) for role in ROLES},
+        deactivation=in_force(stream),
+        deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
+        report=report,
+    )

@@ -1,0 +1,228 @@
+"""What a LiveStream's reconcile wants, decided from the spec, the settings and what observe.py read:
+pure, no API call (docs/design/reconcile-plan.md). Two phases: plan_children() decides everything
+that needs no write (which roles run, the route, the edge, the standby, the auto Recording, whether
+a key is generated, which host ports each role needs); the functions below it build the manifests
+that depend on what a write returned (the host ports the allocator gave, a Service as the API
+server answered it, the edge refused or not), and apply.py calls them at that point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import Role
+from streamops.control.livestream.deactivation import Deactivation, annotation_patch
+from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
+from streamops.control.livestream.observe import ROLES, Observed
+from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.ports import ingest_port_names
+from streamops.control.livestream.specs.route import (
+    PlaybackRoute,
+    RouteKind,
+    playback_http_route,
+    playback_ingress,
+)
+from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
+from streamops.control.livestream.specs.urls import reach_inputs
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.storage.recordings_claim import default_storage, on_default_claim
+from streamops.control.workers.children import owned_by
+from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
+from streamops.control.workers.restarts import pod_difference
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
+
+ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """One ingest role's children."""
+
+    services: bool  # its Services exist (the stream has the role); else owned ones are deleted
+    ingest: bool  # its ingest Pod runs; else an owned one is deleted
+    port_names: tuple[str, ...] = ()  # what it is given on the host network (when workers run there)
+    live: bool = False  # its ingest had media at the last look: a change that can wait waits
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the reconcile wants, before any write. `stream` is the stream as the tenancy policy
+    admits it: the children are built from it."""
+
+    stream: LiveStream
+    roles: dict[Role, RolePlan]
+    generate_key: bool  # create the generated key's Secret (a create refused when it exists)
+    route: PlaybackRoute | None  # the playback route (None: none, or refused)
+    had_route: str | None  # the route kind recorded on the primary ingest Service (one to delete)
+    edge: bool  # viewers come through the namespace's edge
+    edge_owner: bool  # the stream is (still) recorded as an owner of the namespace's edge
+    signed: bool  # playback needs tokens: the keys Secret before the ingest Pod that mounts it
+    standby: bool  # a warm recorder is wanted
+    auto_recording: bool  # look after the auto Recording (it is on, or one may be left to stop)
+    deactivation: Deactivation | None  # the deactivation in force: no ingest runs
+    refusals: tuple[str, ...] = ()  # the tenancy policy's, as status says them
+    route_refused: bool = False  # the route asked for was refused by the policy
+    immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
+    # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
+    report: tuple[str, str] | None = None
+
+
+def plan_children(
+    stream: LiveStream,
+    settings: OperatorSettings,
+    observed: Observed,
+    live: dict[Role, bool],
+    immediate: bool,
+    auto_recording_exists: bool = True,
+) -> Plan:
+    """Pure. `live`: whether each ingest has media (a restart waits while it does, unless
+    `immediate`); `auto_recording_exists` False (from the operator's index) spares a read when auto
+    recording is off."""
+    key, admission = observed.key, observed.admission
+    admitted = admission.stream
+    refusals = [r for r in (key.refused, observed.tls_refused) if r] + list(admission.refusals)
+    # The ingest cannot run without its key or certificate: a refused one stops it (fail closed).
+    secrets_usable = key.missing is None and key.refused is None
+    certificate_usable = observed.tls_problem is None and observed.tls_refused is None
+    deactivation = observed.deactivation
+    roles = ingest_roles(admitted)
+    run = admitted.spec.active and deactivation is None and secrets_usable and certificate_usable
+    # What the primary ingest Service records: the route the stream had, whether it owns the edge.
+    primary = _owned(observed.services.get("primary"), admitted) or {}
+    annotations = primary.get("metadata", {}).get("annotations") or {}
+    route = admission.route
+    # A standby writes to the default claim: kept only while the stream's Recordings go there.
+    standby_usable = on_default_claim(default_storage(admitted, settings), settings)
+    standby = admitted.spec.recording.standby and admitted.spec.active and secrets_usable and standby_usable
+    push = stream.spec.source.push
+    return Plan(
+        stream=admitted,
+        roles={
+            role: RolePlan(
+                services=role in roles,
+                ingest=role in roles and run,
+                port_names=ingest_port_names(admitted, role, settings) if role in roles else (),
+                live=live.get(role, False),
+            )
+            for role in ROLES
+        },
+        generate_key=push is not None and push.stream_key_secret_ref is None,
+        route=route,
+        had_route=annotations.get(PLAYBACK_ROUTE_ANNOTATION),
+        edge=route is not None and route.edge,
+        edge_owner=annotations.get(EDGE_OWNER_ANNOTATION) == "true",
+        signed=playback_signed(admitted, settings),
+        standby=standby and deactivation is None,
+        auto_recording=admitted.spec.recording.auto or auto_recording_exists,
+        deactivation=deactivation,
+        refusals=tuple(refusals),
+        route_refused=observed.asked_route is not None and route is None,
+        immediate=immediate,
+        report=observed.report,
+    )
+
+
+# --- the second phase: what depends on a write's answer -----------------------------------------
+
+
+def wanted_routes(plan: Plan, http_port: int) -> dict[RouteKind, Manifest | None]:
+    """The route of each kind to keep (its manifest) or delete (None): the wanted one, and one of the
+    other kind the stream had. `http_port`: the primary's, as allocated (HTTPRoutes name it)."""
+    route, stream = plan.route, plan.stream
+    out: dict[RouteKind, Manifest | None] = {}
+    for kind in ROUTE_KINDS:
+        wanted = route is not None and route.kind == kind
+        if not wanted and plan.had_route != kind:
+            continue
+        desired = None
+        if route is not None and wanted:
+            desired = (
+                playback_ingress(stream, route) if kind == "Ingress" else playback_http_route(stream, route, http_port)
+            )
+        out[kind] = desired
+    return out
+
+
+def advertised(
+    plan: Plan, role: Role, settings: OperatorSettings, service: Manifest | None, host_ports: IngestPortMap | None
+) -> WebRtcAdvertise | None:
+    """Where WebRTC peers reach the primary: read from its Service as just created or observed, so
+    a new stream's ingest starts with its nodePorts announced."""
+    stream = plan.stream
+    if not webrtc_on(stream, role, settings):
+        return None
+    reach = ingest_reach(ServiceObservation.of(service), reach_inputs(stream, role, settings, host_ports))
+    return webrtc_advertise(reach, stream.spec.ingest.webrtc.advertise_addresses)
+
+
+def recorded_deactivation(
+    plan: Plan, settings: OperatorSettings, observed: Observed, host_ports: IngestPortMap | None
+) -> Deactivation | None:
+    """The deactivation to record (None: none, or the record removed). A report is recorded when it
+    comes from the primary ingest Pod the current spec asks for (a spec changed since would have
+    rolled it: the fresh Pod pulls again); it is in force once the object shows it, and until then
+    the worker that gave up keeps the fact (its Pod is left running idle). `host_ports`: the
+    primary's allocation."""
+    stream, report = plan.stream, plan.report
+    if plan.deactivation is not None or report is None or stream.spec.source.pull is None or not stream.spec.active:
+        return plan.deactivation
+    reason, reporter = report
+    running = observed.pods.get("primary") or {}
+    pod = running.get("metadata") or {}
+    advertise = advertised(plan, "primary", settings, _owned(observed.services.get("primary"), stream), host_ports)
+    want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)
+    reporting = pod.get("uid") == reporter and not pod.get("deletionTimestamp")
+    if reporting and pod_difference(want, running) is None:
+        return Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
+    return None
+
+
+def _owned(obj: Manifest | None, stream: LiveStream) -> Manifest | None:
+    return obj if owned_by(obj, stream.metadata.uid) else None
+
+
+def deactivation_patch(wanted: Deactivation | None, observed: Observed) -> Manifest | None:
+    """The patch of the LiveStream's record when it is not `wanted` (a record that no longer holds,
+    a new spec, another object, is removed); None when it is."""
+    recorded = observed.deactivation_record
+    if (wanted is None and recorded is not None) or (wanted is not None and wanted != Deactivation.parse(recorded)):
+        return annotation_patch(wanted)
+    return None
+
+
+def wanted_service(
+    plan: Plan, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, edge_refused: bool
+) -> Manifest:
+    """A role's external Service. A route the server refused stays recorded as wanted (the next
+    reconcile tries again); an edge it refused is not recorded as owned."""
+    route = plan.route
+    return ingest_service(
+        plan.stream, role, settings, host_ports, route.kind if route else None, plan.edge and not edge_refused
+    )
+
+
+def wanted_internal_service(plan: Plan, role: Role, host_ports: IngestPortMap | None) -> Manifest | None:
+    """The role's internal ClusterIP Service while the role runs (its ports are the allocation the
+    external Service records, with host networking), none otherwise."""
+    if not plan.roles[role].services:
+        return None
+    return ingest_internal_service(plan.stream, role, host_ports)
+
+
+def wanted_pod(
+    plan: Plan,
+    role: Role,
+    settings: OperatorSettings,
+    host_ports: IngestPortMap | None,
+    primary_ports: IngestPortMap | None,
+    service: Manifest | None,
+) -> Manifest | None:
+    """A role's ingest Pod, or None when it does not run. `service`: its Service as the API server
+    answered (WebRTC announces its nodePorts); `primary_ports`: the primary's allocation (a backup
+    sends its feed there)."""
+    if not plan.roles[role].ingest:
+        return None
+    advertise = advertised(plan, role, settings, service, host_ports)
+    return ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise)

@@ -1,0 +1,112 @@
+"""A LiveStream's ingest Services: the external one of the type asked for, and the internal ClusterIP one."""
+
+from __future__ import annotations
+
+import json
+
+from streamops.api import LiveStream
+from streamops.api.livestream import (
+    RTMPS_LOAD_BALANCER_PORT,
+    IngestService,
+)
+from streamops.contract.ingest import Role
+from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
+from streamops.control.livestream.specs.ports import INTERNAL_PORT_NAME, container_ports
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import (
+    POD_NETWORK_PORTS,
+    IngestPortMap,
+    ingest_names,
+)
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import (
+    EDGE_OWNER_ANNOTATION,
+    HOST_PORTS_ANNOTATION,
+    PLAYBACK_ROUTE_ANNOTATION,
+    child_labels,
+)
+
+
+def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> IngestService:
+    """The stream's spec.ingest.service over the operator's defaults."""
+    own = stream.spec.ingest.service
+    type_ = own.type or settings.ingest_service_type
+    external = type_ in ("NodePort", "LoadBalancer")
+    return IngestService.model_construct(
+        type=type_,
+        annotations={**settings.ingest_service_annotations, **own.annotations},
+        load_balancer_class=(own.load_balancer_class or settings.ingest_load_balancer_class or None)
+        if type_ == "LoadBalancer"
+        else None,
+        external_traffic_policy=(own.external_traffic_policy or settings.ingest_external_traffic_policy or "Cluster")
+        if external
+        else None,
+        node_ports=own.node_ports if external else None,
+        # 443 where the Service's own port is what encoders use: a load balancer's address.
+        rtmps_port=own.rtmps_port or (RTMPS_LOAD_BALANCER_PORT if type_ == "LoadBalancer" else None),
+    )
+
+
+def ingest_service(
+    stream: LiveStream,
+    role: Role,
+    settings: OperatorSettings,
+    host_ports: IngestPortMap | None = None,
+    playback_route_kind: str | None = None,
+    edge_owner: bool = False,
+) -> Manifest:
+    """RTMP (TCP), SRT (UDP) and HTTP in one Service of the type the stream (or the operator) asks
+    for. With host networking the allocation is recorded here: the Service outlives the Pods.
+    `playback_route_kind` (Ingress, HTTPRoute) records which route the stream has, so that a
+    removed one is found without reading every kind at every reconcile; `edge_owner` likewise
+    records that the stream is an owner of the namespace's edge."""
+    names = ingest_names(stream.metadata.name, role)
+    options = ingest_service_options(stream, settings)
+    # Fixed nodePorts go to the primary: two Services cannot hold the same one.
+    fixed = options.node_ports.model_dump(exclude_none=True) if options.node_ports and role == "primary" else {}
+    fixed = {name.replace("_", "-"): port for name, port in fixed.items()}  # webrtc_udp -> port webrtc-udp
+    ports: list[Manifest] = []
+    for name, (port, protocol) in container_ports(stream, role, settings, host_ports).items():
+        if name == INTERNAL_PORT_NAME:
+            continue  # the internal Service's only
+        entry: Manifest = {"name": name, "port": port, "targetPort": name, "protocol": protocol}
+        if name == "rtmps" and options.rtmps_port is not None:
+            entry["port"] = options.rtmps_port  # the worker listens on its own (unprivileged) port
+        if name in fixed:
+            entry["nodePort"] = fixed[name]
+        ports.append(entry)
+    labels = child_labels(stream.metadata.name, names.component)
+    selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    metadata = child_metadata(stream, names.service, names.component)
+    annotations = {**options.annotations, **metadata["annotations"]}
+    if host_ports is not None:
+        annotations[HOST_PORTS_ANNOTATION] = json.dumps(host_ports, sort_keys=True)
+    if playback_route_kind and role == "primary":
+        annotations[PLAYBACK_ROUTE_ANNOTATION] = playback_route_kind
+    if edge_owner and role == "primary":
+        annotations[EDGE_OWNER_ANNOTATION] = "true"
+    metadata["annotations"] = with_managed_list(annotations)
+    spec: Manifest = {"type": options.type, "selector": selector, "ports": ports}
+    if options.load_balancer_class:
+        spec["loadBalancerClass"] = options.load_balancer_class
+    if options.external_traffic_policy:
+        spec["externalTrafficPolicy"] = options.external_traffic_policy
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def ingest_internal_service(stream: LiveStream, role: Role, host_ports: IngestPortMap | None = None) -> Manifest:
+    """The internal face of a role's ingest, for the operator and the stream's own workers: always
+    ClusterIP, whatever type the stream's Service is, so that no NodePort or load balancer ever
+    carries the feeds, status, metrics, the overlay switch or the backup uplink."""
+    names = ingest_names(stream.metadata.name, role)
+    port = (host_ports or POD_NETWORK_PORTS)[INTERNAL_PORT_NAME]
+    labels = child_labels(stream.metadata.name, names.component)
+    selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    metadata = child_metadata(stream, names.internal_service, names.component)
+    entry = {"name": INTERNAL_PORT_NAME, "port": port, "targetPort": INTERNAL_PORT_NAME, "protocol": "TCP"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {"type": "ClusterIP", "selector": selector, "ports": [entry]},
+    }

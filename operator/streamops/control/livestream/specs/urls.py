@@ -1,0 +1,117 @@
+"""The URLs a LiveStream's status shows: push endpoints and playback, from where its ingests are reached."""
+
+from __future__ import annotations
+
+from streamops.api import LiveStream
+from streamops.api.livestream import (
+    IngestEndpoints,
+    Playback,
+)
+from streamops.contract.ingest import (
+    DASH_MANIFEST,
+    HLS_CMAF_PLAYLIST,
+    HLS_MPEGTS_PLAYLIST,
+    PLAYER_PAGE,
+    SCREENSHOT_PATH,
+    WHEP_PATH,
+    WHIP_PATH,
+    Role,
+)
+from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs
+from streamops.control.livestream.specs.features import ingest_roles, whip_on
+from streamops.control.livestream.specs.route import PlaybackRoute, path_prefix
+from streamops.control.livestream.specs.secret import stream_key_ref
+from streamops.control.livestream.specs.service import ingest_service_options
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ingest_address import (
+    POD_NETWORK_PORTS,
+    IngestPortMap,
+    in_cluster_host,
+)
+
+
+def ingest_endpoints(
+    stream: LiveStream,
+    reaches: dict[Role, Reach],
+    playback: PlaybackBase | None = None,
+    publish_over_http: bool = False,
+) -> IngestEndpoints | None:
+    """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
+    `reaches`: where each role's ingest is reached from (exposure.py), the primary's said; `playback`:
+    where the primary's HTTP face is reached (WHIP's signalling goes there, like WHEP's)."""
+    push = stream.spec.source.push
+    if push is None:
+        return None
+    urls: dict[str, str] = {}
+    prefixes: tuple[tuple[Role, str], ...] = (("primary", ""), ("backup", "backup_"))
+    for role, prefix in prefixes:
+        reach = reaches.get(role)
+        if role not in ingest_roles(stream) or reach is None:
+            continue
+        if "rtmp" in push.protocols and "rtmp" in reach.ports:
+            urls[f"{prefix}push_url"] = f"rtmp://{reach.url_host}:{reach.ports['rtmp']}/live"
+        if "rtmps" in push.protocols and "rtmps" in reach.ports:
+            urls[f"{prefix}push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
+        if "srt" in push.protocols and "srt" in reach.ports:
+            urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
+    # WHIP's bearer is the stream key: its URL is given only where the ingest takes it (HTTPS, or plain
+    # HTTP when the admin allows it: publish_over_http).
+    if playback is not None and whip_on(stream, "primary") and (playback.url.startswith("https:") or publish_over_http):
+        urls["push_url_whip"] = f"{playback.url}{WHIP_PATH}"
+    key_ref = stream_key_ref(stream)
+    primary = reaches.get("primary")
+    return IngestEndpoints(
+        stream_key_secret=key_ref.name if key_ref else None,
+        exposure=primary.exposure if primary else None,
+        reachable_from=primary.reachable_from if primary else None,
+        **urls,
+    )
+
+
+def reach_inputs(
+    stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, pod_host_ip: str = ""
+) -> ReachInputs:
+    """What decides where a role's ingest is reached, besides its Service (exposure.ingest_reach)."""
+    rtmps_port = ingest_service_options(stream, settings).rtmps_port
+    return ReachInputs(
+        in_cluster_host=in_cluster_host(stream, role),
+        default_ports={**POD_NETWORK_PORTS, "rtmps": rtmps_port} if rtmps_port else POD_NETWORK_PORTS,
+        worker_address=settings.worker_address,
+        external_host=settings.external_host,
+        host_network=host_ports is not None,
+        host_ports=host_ports,
+        pod_host_ip=pod_host_ip,
+    )
+
+
+def playback_base(route: PlaybackRoute | None, primary: Reach) -> PlaybackBase:
+    """Through the route when it has a host name; else the primary ingest's http port where it is
+    reached (a route without a host: its controller's address is not the operator's to know)."""
+    if route is not None and route.host:
+        scheme = "https" if route.https else "http"
+        return PlaybackBase(
+            f"{scheme}://{route.host}{path_prefix(route.path)}",
+            route.kind,
+            f"anywhere that reaches {route.host} (the {route.kind})",
+        )
+    note = f"the {route.kind} has no host name, use its address with path {route.path}; " if route else ""
+    return PlaybackBase(
+        f"http://{primary.url_host}:{primary.ports.get('http', POD_NETWORK_PORTS['http'])}",
+        primary.exposure,
+        note + primary.reachable_from,
+    )
+
+
+def playback_urls(stream: LiveStream, base: PlaybackBase, whep: bool = False) -> Playback:
+    """`whep`: WebRTC playback on (whep_on)."""
+    hls = stream.spec.hls
+    return Playback(
+        hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
+        hls_mpegts_url=f"{base.url}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
+        screenshot_url=f"{base.url}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
+        dash_url=f"{base.url}{DASH_MANIFEST}" if stream.spec.dash else None,
+        player_url=f"{base.url}{PLAYER_PAGE}",
+        whep_url=f"{base.url}{WHEP_PATH}" if whep else None,
+        exposure=base.exposure,
+        reachable_from=base.reachable_from,
+    )

@@ -1,0 +1,130 @@
+"""The ingest worker's configuration (contract.ingest.IngestConfig) from a LiveStream's spec."""
+
+from __future__ import annotations
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import (
+    ICE_SERVERS_DIR,
+    ICE_SERVERS_FILE,
+    MEDIA_DIR,
+    PLAYBACK_KEYS_DIR,
+    STREAM_KEY_DIR,
+    STREAM_KEY_FILE,
+    TLS_CERT_FILE,
+    TLS_DIR,
+    TLS_KEY_FILE,
+    VIEWER_WINDOW_SECONDS,
+    IngestConfig,
+    IngestOverlay,
+    IngestPlayback,
+    IngestWebRtc,
+    Role,
+)
+from streamops.contract.overlay import OVERLAY_DIR
+from streamops.contract.worker_credential import CREDENTIAL_FILE
+from streamops.control.livestream.exposure import WebRtcAdvertise
+from streamops.control.livestream.specs.features import ice_servers_ref, rtmps_on, whip_on
+from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
+from streamops.control.workers.ingest_address import (
+    POD_NETWORK_PORTS,
+    WEBRTC_PORT_NAMES,
+    IngestPortMap,
+    ingest_ports,
+)
+
+
+def ingest_webrtc(stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | None) -> IngestWebRtc:
+    """The component's settings from the spec and where the exposure says peers reach it."""
+    own = stream.spec.ingest.webrtc
+    advertise = advertise or WebRtcAdvertise()
+    return IngestWebRtc(
+        whep=whep,
+        b_frames=stream.spec.playback.webrtc.b_frames,
+        ice_tcp=own.ice_tcp,
+        advertise_hosts=list(advertise.hosts),
+        advertise_udp_port=advertise.udp_port if advertise.hosts else None,
+        advertise_tcp_port=advertise.tcp_port if advertise.hosts and own.ice_tcp else None,
+        ice_servers_file=f"{ICE_SERVERS_DIR}/{ICE_SERVERS_FILE}" if ice_servers_ref(stream) else None,
+    )
+
+
+def ingest_worker_config(
+    stream: LiveStream,
+    role: Role,
+    ports: IngestPortMap | None = None,
+    bind_address: str = "0.0.0.0",
+    path_prefix: str = "",
+    primary_url: str | None = None,
+    advertise: WebRtcAdvertise | None = None,
+    whep: bool = False,
+    signed: bool = False,
+    trusted_proxies: list[str] | None = None,
+    publish_over_http: bool = False,
+    viewer_window: float = VIEWER_WINDOW_SECONDS,
+) -> IngestConfig:
+    """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
+    `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
+    (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
+    `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
+    operator's viewer_window_seconds."""
+    spec = stream.spec
+    source, key_file = spec.source, None
+    ports = dict(ports or POD_NETWORK_PORTS)
+    if not rtmps_on(stream):
+        ports.pop("rtmps", None)  # unset, so a stream without rtmps keeps the configuration it had
+    webrtc = role == "primary" and (whip_on(stream, role) or whep)
+    if not webrtc:  # likewise
+        for name in WEBRTC_PORT_NAMES:
+            ports.pop(name, None)
+    elif not spec.ingest.webrtc.ice_tcp:
+        ports.pop("webrtc-tcp", None)
+    if source.push:
+        # The worker reads the key from the mounted file; the Secret's name is the operator's business.
+        # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
+        # a backup roll the live primary ingest (its spec hash) and cut off its publisher.
+        # So is `failback` for the primary: the backup sends it along with its feed (backup_link.py).
+        push = source.push.model_copy(update={"stream_key_secret_ref": None, "backup": False})
+        if role == "primary":
+            push = push.model_copy(update={"failback": None})
+        else:  # no backup WHIP (whip_on)
+            push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
+        source = source.model_copy(update={"push": push})
+        key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
+    overlays = composited_overlays(stream)
+    return IngestConfig(
+        stream=stream.metadata.name,
+        role=role,
+        source=source,
+        trusted_proxies=trusted_proxies or None,  # None: unset, as before it existed
+        publish_over_http=publish_over_http or None,
+        dvr=spec.dvr,
+        hls=spec.hls,
+        screenshots=spec.screenshots,
+        transcoding=spec.transcoding,
+        dash=spec.dash or None,  # None, not False: the configuration (and the Pod's hash) of older ingests stays
+        ports=ingest_ports(ports),
+        media_dir=MEDIA_DIR,
+        stream_key_file=key_file,
+        credential_file=CREDENTIAL_FILE,
+        tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if rtmps_on(stream) else None,
+        tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if rtmps_on(stream) else None,
+        bind_address=bind_address,
+        path_prefix=path_prefix,
+        primary_url=primary_url if role == "backup" else None,
+        # None without overlays: the configuration (and Pod hash) of other ingests stays what it was.
+        # Every overlay, enabled or not: `enabled` is switched live (POST /overlays), not restarted.
+        overlays=[IngestOverlay(name=o.name, x=o.left, y=o.top, width=o.width, height=o.height) for o in overlays]
+        or None,
+        overlay_dir=OVERLAY_DIR if overlays else None,
+        webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
+        # None for a public stream counting viewers over the contract's window: its configuration (and
+        # Pod hash) stays what it was before signing existed.
+        playback=IngestPlayback(
+            namespace=stream.metadata.namespace or "",
+            access="signed" if signed else "public",
+            keys_dir=PLAYBACK_KEYS_DIR if signed else None,
+            viewer_window_seconds=None if viewer_window == VIEWER_WINDOW_SECONDS else viewer_window,
+        )
+        if signed or viewer_window != VIEWER_WINDOW_SECONDS
+        else None,
+    )

@@ -1,0 +1,206 @@
+"""What the operator's in-memory indexes hold (kopf keeps them from its watches): small frozen
+facts per object instead of whole bodies. Pure functions of one object's body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from streamops.api import GROUP
+from streamops.api.common import spec_client_annotations
+from streamops.control.workers.endpoint_slices import EndpointSliceIndex
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.manifests import Body, Manifest, ObjectIndex
+from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
+
+PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
+ObjectRef = tuple[str, str]  # namespace, name
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    uid: str
+    live: bool
+    backup_live: bool
+    active_ingest: str | None = None  # status.activeIngest: whose media the primary serves
+    recording_quota_bytes: int | None = None  # spec.recording.quotaBytes: its Recordings' byte limit
+    # spec.clientUserId / clientEntityData as Event annotations: its Recordings' (and Clips') Events carry them.
+    client_annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordingIndexFacts:
+    name: str
+    recording: bool
+    duration: float | None
+    auto: bool
+    stored_bytes: int = 0  # status.storedBytes: what the quotas count
+
+
+@dataclass(frozen=True)
+class ClipIndexFacts:
+    name: str
+    stored_bytes: int = 0  # its video's size while stored (not once expired): what the quotas count
+
+
+StoredFacts = RecordingIndexFacts | ClipIndexFacts  # what the quotas add up (storage_quota.py)
+
+# kopf indexes: a mapping of key to the values of every object filed under it.
+PodIndex = Mapping[PodKey, Iterable[PodObservation]]  # worker Pods by owner and component
+StreamIndex = Mapping[ObjectRef, Iterable[StreamFacts]]  # LiveStreams by (namespace, name)
+RecordingIndex = Mapping[ObjectRef, Iterable[RecordingIndexFacts]]  # Recordings by (namespace, stream)
+ClipIndex = Mapping[ObjectRef, Iterable[ClipIndexFacts]]  # Clips by (namespace, stream)
+StoredIndex = Mapping[ObjectRef, Iterable[StoredFacts]]
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """What the status loops read from kopf's indexes (handlers.py names them)."""
+
+    pods: PodIndex
+    streams: StreamIndex
+    recordings: RecordingIndex
+    clips: ClipIndex = field(default_factory=dict)
+    endpoints: EndpointSliceIndex = field(default_factory=dict)  # ingest Services' EndpointSlices
+
+
+@dataclass(frozen=True)
+class ChildIndexes:
+    """What the reconcilers read from kopf's indexes instead of the API server (KubeApi.watched)."""
+
+    pods: ObjectIndex
+    services: ObjectIndex
+    streams: ObjectIndex
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def index_values(index: Mapping[K, Iterable[V]], key: K) -> list[V]:
+    return list(index[key]) if key in index else []
+
+
+def worker_pod(pods: PodIndex, namespace: str, kind: str, owner: str, component: str) -> PodObservation | None:
+    """The worker Pod of an object with this component (e.g. a stream's "ingest")."""
+    found = index_values(pods, (namespace, kind, owner, component))
+    return found[0] if found else None
+
+
+def controller_of(meta: Body) -> Body | None:
+    for ref in meta.get("ownerReferences") or []:
+        if (
+            isinstance(ref, Mapping)
+            and ref.get("controller")
+            and str(ref.get("apiVersion", "")).startswith(GROUP + "/")
+        ):
+            return ref
+    return None
+
+
+def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
+    meta = body.get("metadata") or {}
+    owner = controller_of(meta)
+    if owner is None:
+        return {}
+    component = (meta.get("labels") or {}).get(COMPONENT_LABEL, "")
+    key = (meta.get("namespace") or "", str(owner.get("kind")), str(owner.get("name")), component)
+    return {key: PodObservation.of(meta.get("name") or "", body)}
+
+
+def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    quota = ((body.get("spec") or {}).get("recording") or {}).get("quotaBytes")
+    facts = StreamFacts(
+        uid=meta.get("uid") or "",
+        live=bool(status.get("live")),
+        backup_live=bool(status.get("backupLive")),
+        active_ingest=status.get("activeIngest") or None,
+        recording_quota_bytes=quota if isinstance(quota, int) and quota > 0 else None,
+        client_annotations=tuple(sorted(spec_client_annotations(body.get("spec")).items())),
+    )
+    return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
+
+
+def recording_entry(body: Body) -> dict[ObjectRef, RecordingIndexFacts]:
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
+    owner = controller_of(meta)
+    duration, stored = status.get("duration"), status.get("storedBytes")
+    facts = RecordingIndexFacts(
+        name=meta.get("name") or "",
+        recording=bool(status.get("recording")),
+        duration=float(duration) if isinstance(duration, int | float) else None,
+        auto=bool(owner and owner.get("kind") == "LiveStream"),
+        stored_bytes=stored if isinstance(stored, int) and stored > 0 else 0,
+    )
+    return {(meta.get("namespace") or "", stream): facts}
+
+
+def clip_entry(body: Body) -> dict[ObjectRef, ClipIndexFacts]:
+    """A Clip's stored bytes: its video's size (a clip has no other renditions) until the video
+    expires; nothing while it is being cut (its scratch copy is transient, as a recording's parts
+    are not counted either until the recorder reports them)."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    stream = ((body.get("spec") or {}).get("streamRef") or {}).get("name") or ""
+    stored = 0
+    for video in status.get("videos") or []:
+        size = video.get("sizeBytes") if isinstance(video, Mapping) else None
+        if isinstance(size, int) and size > 0 and not video.get("expiredAt"):
+            stored += size
+    return {(meta.get("namespace") or "", stream): ClipIndexFacts(name=meta.get("name") or "", stored_bytes=stored)}
+
+
+def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
+    """A worker Pod or ingest Service as the reconcilers read it (children.py, ports.py): identity,
+    owners, labels, our own annotations, a Service's spec, a Pod's phase. Not the Pod spec, the
+    managed fields or others' annotations, which are most of a body."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    try:  # the annotations the operator set (a Service's user-given ones too), to compare with
+        managed = set(json.loads(annotations.get(MANAGED_ANNOTATIONS_ANNOTATION) or "[]"))
+    except (TypeError, ValueError):
+        managed = set()
+    trimmed: Manifest = {
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": {k: v for k, v in annotations.items() if k.startswith(GROUP + "/") or k in managed},
+            "ownerReferences": [dict(r) for r in meta.get("ownerReferences") or []],
+        }
+    }
+    if meta.get("deletionTimestamp"):
+        trimmed["metadata"]["deletionTimestamp"] = meta["deletionTimestamp"]
+    if body.get("kind") == "Service":
+        trimmed["spec"] = plain(body.get("spec") or {})
+        # A LoadBalancer's address (its controller writes it): status.ingest shows it.
+        trimmed["status"] = {"loadBalancer": plain((body.get("status") or {}).get("loadBalancer") or {})}
+    else:
+        trimmed["status"] = {"phase": (body.get("status") or {}).get("phase")}
+    return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
+    """A LiveStream as Recordings and Restreams read it (its spec and identity, not its status)."""
+    meta = body.get("metadata") or {}
+    trimmed = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {k: plain(meta[k]) for k in ("name", "namespace", "uid", "generation", "labels") if k in meta},
+        "spec": plain(body.get("spec") or {}),
+    }
+    return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def plain(value: Any) -> Any:
+    """kopf hands out read-only mapping views; pydantic, comparisons and indexes want plain data."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

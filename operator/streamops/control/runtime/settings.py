@@ -1,0 +1,372 @@
+"""Operator-wide settings, read once from the environment (the Helm chart sets them)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from streamops.api.recording import S3Storage
+from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
+from streamops.contract.worker import POD_GRACE_SECONDS
+from streamops.control.workers.worker_resources import WorkerResources
+
+ENV_PREFIX = "STREAMOPS_"
+# Annotations a stream may set unless the admin says otherwise: each changes only how the stream's
+# own route is served and names nothing outside it (no snippets, no references to other objects,
+# no load balancer, address or DNS claims). docs/design/tenancy.md says what was left out and why.
+DEFAULT_ALLOWED_ANNOTATIONS = (
+    "cert-manager.io/issuer",
+    "nginx.ingress.kubernetes.io/proxy-buffering",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout",
+    "traefik.ingress.kubernetes.io/router.entrypoints",
+    "traefik.ingress.kubernetes.io/router.tls",
+)
+
+
+class OperatorSettings(BaseModel):
+    worker_image: str = Field(
+        default="ghcr.io/streamops/streamops-worker:0.1.0", description="Image of the FFmpeg workers."
+    )
+    worker_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    worker_resources: WorkerResources = Field(
+        default_factory=WorkerResources,
+        description="Requests and limits of the worker containers by worker (JSON object with any of ingest, "
+        "transcoding, pusher, recorder; one given replaces that worker's measured default whole). A "
+        "LiveStream's spec.resources wins for its ingest.",
+    )
+    resync_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Level-based safety net: every object is reconciled this often (changes of the objects "
+        "and the deletion of their Pods trigger a reconcile at once anyway).",
+    )
+    # --- worker addressing ---
+    host_network: bool = Field(
+        default=False,
+        description="Run worker Pods with hostNetwork and ports allocated from port_range (no CNI needed).",
+    )
+    port_range: str = Field(
+        default="30000-32767", pattern=r"^[0-9]+-[0-9]+$", description="Ports handed to hostNetwork workers."
+    )
+    worker_address: str = Field(
+        default="",
+        max_length=253,
+        description="Explicit override: one host name/IP at which every worker is reached (URLs in status, feed "
+        "URLs), e.g. 127.0.0.1 on a one-node host-network setup. Empty (the default, right with several nodes): "
+        "feed URLs use the ingest Service's cluster DNS name, status URLs what docs/design/exposure.md says.",
+    )
+    worker_bind_address: str = Field(default="0.0.0.0", description="Address the workers listen on.")
+    # --- telemetry ---
+    telemetry_interval_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often each object's worker /status is read."
+    )
+    idle_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="How often an object without a running worker is looked at anyway (a safety net: changes "
+        "of the object, its Pods, its stream and the stream's Recordings wake its loop at once).",
+    )
+    metrics_write_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="Changes of live metrics only (fps, bitrate, bytes, durations) are written at most this often.",
+    )
+    # --- recordings ---
+    recordings_claim: str = Field(
+        default="streamops-recordings",
+        max_length=253,
+        description="PVC (per namespace) recordings go to when a Recording names none; created when missing, "
+        "owned by nothing so videos outlive streams and Recordings.",
+    )
+    recordings_claim_size: str = Field(default="20Gi", description="Size of a created recordings PVC.")
+    recordings_storage_class: str = Field(default="", description="StorageClass of a created PVC (empty: default).")
+    recordings_access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = Field(
+        default="ReadWriteOnce",
+        description="Access mode of a created recordings PVC, and what the operator assumes of the default claim: "
+        "with ReadWriteOnce(Pod) every recorder of the claim is scheduled onto the node that has it mounted.",
+    )
+    recordings_s3: S3Storage | None = Field(
+        default=None,
+        description="Default object storage of Recordings whose own spec and stream name none (JSON of a "
+        "Recording's storage.s3; empty or {}: none, the default claim). Its credentialsSecret (and caSecret) "
+        "must exist in each Recording's namespace.",
+    )
+    recordings_scratch_size: str = Field(
+        default="10Gi",
+        pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$",
+        description="sizeLimit of the emptyDir a recorder uploading to object storage keeps its parts and "
+        "finished videos in until they are uploaded.",
+    )
+    recordings_quota_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Byte limit of the recorded videos per namespace (the sum of its Recordings' "
+        "status.storedBytes and its Clips' stored videos; 0: none). At 80 % Recordings warn (StorageAlmostFull), "
+        "at 100 % a new Recording or Clip is refused (NoSpace) and running Recordings are finalised.",
+    )
+    retention_interval_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often a Recording with storage.s3.deleteAfterDays looks for videos to delete.",
+    )
+    retention_day_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="The length of a day for deleteAfterDays. A test and demo knob: a few seconds make videos "
+        "expire while one watches; leave it at 86400 anywhere else.",
+    )
+    # --- node loss (docs/design/node-loss.md) ---
+    node_lost_toleration_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=86400,
+        description="Worker Pods tolerate the node.kubernetes.io/unreachable and not-ready NoExecute taints this "
+        "long, then they are evicted (Kubernetes' default is 300 s).",
+    )
+    node_lost_force_delete_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A worker Pod still there this long after its deletion deadline (deletionTimestamp, which "
+        "includes its grace period) sits on a node whose kubelet is gone: it is force-deleted so that its "
+        "replacement can be created.",
+    )
+    node_lost_grace_seconds: float = Field(
+        default=float(POD_GRACE_SECONDS),
+        ge=0,
+        le=3600,
+        description="Of the grace period of a worker Pod evicted from a lost node (the taint eviction controller's "
+        "deletion), at most this much counts toward its deletion deadline: nothing on a lost node runs it. The "
+        "default is the workers' terminationGracePeriodSeconds (an uploading recorder's 300 s is cut to it).",
+    )
+
+    # --- exposure: ingest Services and playback routes (docs/design/exposure.md) ---
+    webrtc_playback: bool = Field(
+        default=True,
+        description="Serve WebRTC (WHEP) playback for streams whose spec.playback.webrtc.enabled is unset.",
+    )
+    ingest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Type of ingest Services whose stream leaves spec.ingest.service.type unset."
+    )
+    ingest_service_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of every ingest Service (JSON object); a stream's own win.",
+    )
+    ingest_load_balancer_class: str = Field(
+        default="", max_length=253, description="loadBalancerClass of LoadBalancer ingest Services (empty: none)."
+    )
+    ingest_external_traffic_policy: Literal["", "Cluster", "Local"] = Field(
+        default="", description="externalTrafficPolicy of NodePort/LoadBalancer ingest Services (empty: Cluster)."
+    )
+    external_host: str = Field(
+        default="",
+        max_length=253,
+        description="Host name/IP of the cluster's nodes as encoders and viewers outside reach them: status URLs of "
+        "NodePort Services (and of LoadBalancer ones without an address yet) use it with the nodePorts. Empty: "
+        "NodePorts are not shown as URLs.",
+    )
+    playback_ingress_enabled: bool = Field(
+        default=False, description="Give every stream an Ingress for playback (spec.playback.ingress overrides)."
+    )
+    playback_ingress_class_name: str = Field(default="", max_length=253, description="Default ingressClassName.")
+    playback_ingress_host: str = Field(default="", max_length=253, description="Default Ingress host.")
+    playback_ingress_tls_secret_name: str = Field(
+        default="", max_length=253, description="Default kubernetes.io/tls Secret of the Ingress host (empty: no TLS)."
+    )
+    playback_ingress_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of every playback Ingress (JSON object); a stream's own win."
+    )
+    playback_http_route_enabled: bool = Field(
+        default=False, description="Give every stream an HTTPRoute for playback (spec.playback.httpRoute overrides)."
+    )
+    playback_http_route_parent_refs: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Default parentRefs of HTTPRoutes (JSON list of {name, namespace, sectionName}).",
+    )
+    playback_http_route_hostnames: list[str] = Field(
+        default_factory=list, description="Default hostnames of HTTPRoutes (JSON list)."
+    )
+    playback_http_route_https: bool = Field(
+        default=False, description="The Gateway terminates TLS: playback URLs through HTTPRoutes use https://."
+    )
+
+    # --- the playback plane (docs/design/playback.md) ---
+    playback_access: Literal["public", "signed"] = Field(
+        default="public", description="Access of streams whose spec.playback.access is unset."
+    )
+    viewer_window_seconds: float = Field(
+        default=float(VIEWER_WINDOW_SECONDS),
+        gt=0,
+        le=3600,
+        description="A viewer session counts while it made a media request within this long (the ingests' and "
+        "edges' /viewers, status.viewers). Another value restarts the ingests; the default leaves their "
+        "configuration as it was.",
+    )
+    edge_enabled: bool = Field(
+        default=False,
+        description="Serve viewers of streams with a playback route through their namespace's edge tier "
+        "(spec.playback.edge.enabled overrides).",
+    )
+    overlay_image: str = Field(
+        default="ghcr.io/streamops/streamops-overlay:0.1.0",
+        description="Image of the ingest's overlay renderer sidecar (the worker image with Chromium).",
+    )
+    overlay_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    edge_image: str = Field(
+        default="ghcr.io/streamops/streamops-edge:0.1.0", description="Image of the edge (nginx + Lua)."
+    )
+    edge_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    edge_replicas: int = Field(default=2, ge=1, le=100, description="Edge replicas (the autoscaler's minimum).")
+    edge_max_replicas: int = Field(
+        default=10, ge=1, le=1000, description="The autoscaler's maximum number of edge replicas."
+    )
+    edge_target_cpu_percent: int = Field(
+        default=70, ge=1, le=100, description="The autoscaler's target: average CPU use of the request, in percent."
+    )
+    edge_resources: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        description="Requests and limits of the edge container (JSON; empty or {}: these); the autoscaler needs a "
+        "CPU request.",
+    )
+    edge_cache_size: str = Field(
+        default="256Mi",
+        pattern=r"^[0-9]+(Ki|Mi|Gi)$",
+        description="Size of each edge replica's cache (an emptyDir in memory: parts and segments of the DVR "
+        "window of its streams, most recent first).",
+    )
+    cluster_domain: str = Field(
+        default="cluster.local",
+        max_length=253,
+        description="The cluster's DNS domain (the edge reaches ingests by it).",
+    )
+    worker_network_policies_file: str = Field(
+        default="",
+        description="The workers' NetworkPolicies (a YAML list, no namespace) to create in each namespace the operator "
+        "runs workers in; empty: none (the chart renders them itself with watchNamespaces).",
+    )
+    publish_over_http: bool = Field(
+        default=False,
+        description="Serve WHIP and the publish page, which carry the stream key, over plain HTTP too (a NodePort, "
+        "a load balancer without TLS); otherwise only through an HTTPS route.",
+    )
+    trusted_proxy_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of the proxies in front of the ingests and the edge (the Ingress controller, the edge's "
+        "Pods) whose X-Forwarded-For names the viewer (JSON list; empty: X-Forwarded-For is never believed).",
+    )
+    # --- tenancy: what a LiveStream's author may ask for (docs/design/tenancy.md) ---
+    tenancy_playback_path_any_prefix: bool = Field(
+        default=False,
+        description="Let a stream's playback path be any prefix. false (the default): it must lie under "
+        "/streams/<the stream's namespace>/, so that no namespace serves media under another one's URLs.",
+    )
+    tenancy_allowed_annotations: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_ANNOTATIONS),
+        description="Annotation keys a stream may set on its Ingress (spec.playback.ingress.annotations) and its "
+        "ingest Service (spec.ingest.service.annotations) (JSON list of patterns; * matches any characters). "
+        "The operator's own defaults (ingest_service_annotations, playback_ingress_annotations) are always set.",
+    )
+    tenancy_allow_load_balancer: bool = Field(
+        default=False,
+        description="Let a stream ask for a LoadBalancer ingest Service (spec.ingest.service.type). The operator's "
+        "default type (ingest_service_type) is the admin's and always honoured.",
+    )
+    tenancy_require_secret_label: bool = Field(
+        default=True,
+        description="Use a Secret a spec names (streamKeySecretRef, source.push.tls.secretName, "
+        "iceServersSecretRef, playback.ingress.tlsSecretName, storage.s3.credentialsSecret and caSecret, a "
+        "StreamWebhook's secretRef) only when it is labelled streaming.streamops.dev/allow-reference=true "
+        "(recordings_s3, the admin's own storage, is not checked). false: any Secret of the namespace (the "
+        "behaviour of 0.1; for an upgrade window only).",
+    )
+    # --- the egress guard of overlay pages and webhook deliveries (docs/design/egress.md) ---
+    egress_allow_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Networks overlay pages and webhook receivers may reach although they are loopback, "
+        "link-local, private, the cluster's or otherwise not public (JSON list of CIDRs; empty: none).",
+    )
+    egress_cluster_cidrs: list[str] = Field(
+        default_factory=list,
+        description="The cluster's Pod and Service ranges (JSON list of CIDRs), refused like private ranges: "
+        "needed only when they are not private addresses.",
+    )
+
+    # --- webhook deliveries (docs/design/webhooks.md) ---
+    webhook_backoff_cap_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="The longest wait between two delivery attempts to a failing webhook receiver (1, 2, 4 … "
+        "this, ±20 %): a receiver that is back gets its backlog within it. Also how often a StreamWebhook "
+        "whose Secret is missing looks for it again.",
+    )
+
+    @field_validator(
+        "ingest_service_annotations",
+        "playback_ingress_annotations",
+        "playback_http_route_parent_refs",
+        "playback_http_route_hostnames",
+        "tenancy_allowed_annotations",
+        "egress_allow_cidrs",
+        "egress_cluster_cidrs",
+        "trusted_proxy_cidrs",
+        mode="before",
+    )
+    @classmethod
+    def _json(cls, value: object, info: ValidationInfo) -> object:
+        """Maps and lists come from the environment as JSON (the chart writes them with toJson)."""
+        if isinstance(value, str):
+            return (
+                json.loads(value)
+                if value.strip()
+                else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
+            )
+        return value
+
+    @field_validator("edge_resources", "worker_resources", mode="before")
+    @classmethod
+    def _resources_json(cls, value: object, info: ValidationInfo) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is the field's default (the
+        measured defaults, for the workers)."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        return value or cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
+
+    @field_validator("recordings_s3", mode="before")
+    @classmethod
+    def _s3_json(cls, value: object) -> object:
+        """JSON from the environment; empty or {} (the chart's default) is none."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else None
+        return value or None
+
+    @field_validator("egress_allow_cidrs", "egress_cluster_cidrs", "trusted_proxy_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("port_range")
+    @classmethod
+    def _ordered(cls, value: str) -> str:
+        low, high = (int(p) for p in value.split("-"))
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError("port_range must be LOW-HIGH within 1024..65535")
+        return value
+
+    @property
+    def ports(self) -> range:
+        low, high = (int(p) for p in self.port_range.split("-"))
+        return range(low, high + 1)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> OperatorSettings:
+        values = {name: env[ENV_PREFIX + name.upper()] for name in cls.model_fields if ENV_PREFIX + name.upper() in env}
+        return cls.model_validate(values)

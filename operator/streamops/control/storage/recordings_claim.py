@@ -1,0 +1,84 @@
+"""Where a namespace's videos go by default: the recordings PVC the operator creates (owned by
+nothing, so videos outlive streams and Recordings) and which recorders may share a node with it.
+Used by the stream (its warm recorder) and the Recording (its recorder)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from streamops.api import GROUP, LiveStream
+from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
+
+CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it writes to
+SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
+
+
+def default_storage(stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+    """Where a Recording of the stream that names no storage writes: the stream's recording
+    default, else the chart's object storage, else the namespace's default claim."""
+    own = stream.spec.recording.storage
+    if own is not None and (own.pvc is not None or own.s3 is not None):
+        return own
+    if settings.recordings_s3 is not None:
+        return RecordingStorage(s3=settings.recordings_s3)
+    return RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=settings.recordings_claim))
+
+
+def on_default_claim(storage: RecordingStorage, settings: OperatorSettings) -> bool:
+    """The namespace's default claim: the one the operator creates, and the standby recorders' one."""
+    return storage.pvc is not None and storage.pvc.claim_name == settings.recordings_claim
+
+
+def recordings_claim_name(storage: RecordingStorage, settings: OperatorSettings) -> str:
+    return storage.pvc.claim_name if storage.pvc else settings.recordings_claim
+
+
+def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
+    """Recorders of a claim that only one node can mount (ReadWriteOnce, ReadWriteOncePod, or modes
+    unknown) must run where it is mounted: each requires the node of the other recorder Pods of
+    that claim (the scheduler lets the first one go anywhere, since it matches its own term).
+    A ReadWriteMany claim: anywhere (docs/design/recordings-placement.md)."""
+    if SHARED_ACCESS_MODES & set(access_modes):
+        return None
+    term = {"labelSelector": {"matchLabels": {CLAIM_LABEL: label_value(claim)}}, "topologyKey": HOSTNAME_TOPOLOGY}
+    return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
+    """The default recordings PVC: owned by nothing, so videos outlive every stream and Recording."""
+    spec: Manifest = {
+        "accessModes": [settings.recordings_access_mode],
+        "resources": {"requests": {"storage": settings.recordings_claim_size}},
+    }
+    if settings.recordings_storage_class:
+        spec["storageClassName"] = settings.recordings_storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": settings.recordings_claim,
+            "namespace": namespace,
+            "labels": {
+                NAME_LABEL: "streamops",
+                MANAGED_BY_LABEL: MANAGED_BY,
+                "app.kubernetes.io/component": "recordings",
+            },
+        },
+        "spec": spec,
+    }
+
+
+def ensure_recordings_claim(
+    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+) -> None:
+    """The namespace's shared claim, created before the first worker that writes to it (a
+    Recording's recorder, a Clip's clipper); a claim the storage names is the user's to create."""
+    if (
+        on_default_claim(storage, settings)
+        and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
+    ):
+        api.create(recordings_claim(namespace, settings))

@@ -1,0 +1,108 @@
+"""Where a stream's ingest is reached: its Pod and Service names, ports, hosts and the live feed URL
+that recorders and pushers read. Every kind that talks to an ingest uses this one module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import (
+    FEED_PATH,
+    RTMPS_PORT,
+    TRANSCODED_FEED_PATH,
+    WEBRTC_TCP_PORT,
+    WEBRTC_UDP_PORT,
+    IngestPorts,
+    Role,
+)
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.ports import ports_of
+from streamops.kube.client import KubeApi
+from streamops.kube.naming import child_name
+
+# Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
+# port names) -> port: a host-port allocation, or the pod network's.
+IngestPortMap = dict[str, int]
+WEBRTC_PORT_NAMES = ("webrtc-udp", "webrtc-tcp")
+POD_NETWORK_PORTS: IngestPortMap = {
+    **IngestPorts().model_dump(exclude_none=True),
+    "rtmps": RTMPS_PORT,
+    "webrtc-udp": WEBRTC_UDP_PORT,
+    "webrtc-tcp": WEBRTC_TCP_PORT,
+}
+
+
+def ingest_ports(ports: IngestPortMap) -> IngestPorts:
+    """The worker's view of a port map (port names have dashes, the configuration's fields do not)."""
+    return IngestPorts.model_validate({name.replace("-", "_"): port for name, port in ports.items()})
+
+
+@dataclass(frozen=True)
+class IngestNames:
+    pod: str
+    service: str  # the stream's Service, of the type it asks for: the public ports
+    component: str
+    internal_service: str  # ClusterIP, the internal port only: what the operator and workers use
+
+
+INTERNAL_SERVICE_SUFFIX = "internal"  # `<ingest Service>-internal`: the internal face's Service
+
+
+def ingest_component(role: Role) -> str:
+    """The component label of a role's ingest Pod and Service."""
+    return "ingest" if role == "primary" else "ingest-backup"
+
+
+def ingest_names(stream_name: str, role: Role) -> IngestNames:
+    component = ingest_component(role)
+    name = child_name(stream_name, component)
+    return IngestNames(
+        pod=name, service=name, component=component, internal_service=child_name(name, INTERNAL_SERVICE_SUFFIX)
+    )
+
+
+def in_cluster_host(stream: LiveStream, role: Role, internal: bool = False) -> str:
+    """The ingest Service's cluster DNS name (`internal`: the internal Service's)."""
+    names = ingest_names(stream.metadata.name, role)
+    return f"{names.internal_service if internal else names.service}.{stream.metadata.namespace}.svc"
+
+
+def ingest_host(stream: LiveStream, role: Role, worker_address: str = "", internal: bool = False) -> str:
+    """Where other workers reach the ingest: the explicit worker address override, else the
+    Service's DNS name (right on any number of nodes; with host networking too, through the
+    Service's endpoints at the Pod's node)."""
+    return worker_address or in_cluster_host(stream, role, internal)
+
+
+def ingest_http_url(stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None) -> str:
+    """Base URL of the primary ingest's public HTTP face (HLS, DASH, the screenshot: what the edge
+    and the clipper read, through the playback gate as any viewer)."""
+    return f"http://{ingest_host(stream, 'primary', worker_address)}:{(ports or POD_NETWORK_PORTS)['http']}"
+
+
+def ingest_internal_url(
+    stream: LiveStream, worker_address: str = "", ports: IngestPortMap | None = None, role: Role = "primary"
+) -> str:
+    """Base URL of a role's ingest's internal face (the live feeds, the backup uplink)."""
+    host = ingest_host(stream, role, worker_address, internal=True)
+    return f"http://{host}:{(ports or POD_NETWORK_PORTS)['internal']}"
+
+
+def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+    """Whether the ingest's HLS wants a signed token: spec.playback.access, else the operator's
+    default (the ingest is configured by it; a clipper reading the HLS signs its own token by it)."""
+    return (stream.spec.playback.access or settings.playback_access) == "signed"
+
+
+def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
+    """The live feed recorders and pushers read from the primary ingest (`type_` transcoded: the
+    transcoded ladder's, else the origin)."""
+    base = ingest_internal_url(stream, worker_address, ingest_ports)
+    return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
+
+
+def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:
+    """With host networking: the ports of the stream's primary ingest, which its recorders and
+    pushers read their feed from (None until the stream's reconcile allocated them)."""
+    service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)
+    return ports_of(service) or None

@@ -1,0 +1,142 @@
+"""When a running worker Pod is replaced, and why (pure). docs/design/worker-restarts.md.
+
+A worker Pod carries, besides its spec, a digest of each part of it (`SPEC_PARTS_ANNOTATION`): one
+entry per field of the worker's configuration and one per field of the Pod spec and of each
+container. The first part whose digest differs from the desired Pod's names the restart. A
+configuration field the running Pod does not list, whose desired value is the contract's default,
+is no difference: an operator upgrade that adds a contract field changes no running worker.
+
+A difference restarts the worker now when the owner's spec changed it (the owner's generation is
+not the one the Pod was built for, and the worker's configuration differs), when the worker is idle
+(no publisher, no recording, no push), or when the owner asks (`RESTARTS_ANNOTATION: immediate`).
+Otherwise it waits for the worker to be idle, and the owner's status says so (RestartPending)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+
+from streamops.api.common import GROUP
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
+
+SPEC_PARTS_ANNOTATION = f"{GROUP}/spec-parts"  # JSON {part: digest}: what a running worker was built with
+BUILT_FOR_ANNOTATION = f"{GROUP}/built-for-generation"  # the owner's metadata.generation it was built for
+REPLACED_FOR_ANNOTATION = f"{GROUP}/replaced-for"  # on a Pod being replaced: the first difference
+RESTARTS_ANNOTATION = f"{GROUP}/restarts"  # on an owner: "immediate" applies a pending restart now
+IMMEDIATE = "immediate"
+CONFIG_PREFIX = "config."
+DEFAULT_MARK = "d:"  # a configuration field at the contract's default: absent from an older Pod's parts
+UNKNOWN_PART = "spec (built by an operator that did not record its parts)"
+
+Action = Literal["keep", "replace", "wait"]
+_ANY: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def config_parts(config: BaseModel, prefix: str = CONFIG_PREFIX) -> dict[str, str]:
+    """One digest per configuration field (camelCase, as the worker reads it; a nested object field
+    by field); a field at its default is marked, so that a Pod built before the field existed does
+    not differ by it."""
+    parts: dict[str, str] = {}
+    for name, info in type(config).model_fields.items():
+        value = getattr(config, name)
+        key = f"{prefix}{info.alias or name}"
+        if value is None:
+            continue  # not sent (WorkerConfig.wire): the worker's default
+        if isinstance(value, BaseModel):
+            parts.update(config_parts(value, f"{key}."))
+            continue
+        at_default = not info.is_required() and value == info.get_default(call_default_factory=True)
+        dumped = _ANY.dump_python(value, mode="json", by_alias=True)
+        parts[key] = (DEFAULT_MARK if at_default else "") + _digest(dumped)
+    return parts
+
+
+def spec_parts(spec: Manifest, config_env: str) -> dict[str, str]:
+    """One digest per Pod spec field and per container field; the worker container's configuration
+    variable is left out of its env (config_parts says it field by field)."""
+    parts: dict[str, str] = {}
+    for key, value in spec.items():
+        if key != "containers":
+            parts[f"spec.{key}"] = _digest(value)
+            continue
+        for container in value:
+            for field, item in container.items():
+                if field == "env":
+                    item = [e for e in item if e.get("name") != config_env]
+                if field != "name":
+                    parts[f"containers[{container['name']}].{field}"] = _digest(item)
+    return parts
+
+
+def first_difference(want: Mapping[str, str], have: Mapping[str, str]) -> str | None:
+    """The first part (in the desired Pod's order) whose digest differs, then any part the desired
+    Pod no longer has; None when the running Pod has what is wanted."""
+    for part, digest in want.items():
+        had = have.get(part)
+        if had is None and part.startswith(CONFIG_PREFIX) and digest.startswith(DEFAULT_MARK):
+            continue  # a field newer than the running worker, at its default: what it does anyway
+        if had is None or had.removeprefix(DEFAULT_MARK) != digest.removeprefix(DEFAULT_MARK):
+            return part
+    return next((part for part in have if part not in want), None)
+
+
+def parts_of(pod: Manifest) -> dict[str, str] | None:
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(SPEC_PARTS_ANNOTATION)
+    try:
+        parts = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return parts if isinstance(parts, dict) else None
+
+
+def pod_difference(desired: Manifest, current: Manifest) -> str | None:
+    """What differs between the running Pod and the desired one (None: nothing a worker needs).
+    A Pod from an operator that recorded no parts is compared by its whole spec's hash."""
+    want, have = parts_of(desired), parts_of(current)
+    if want is None or have is None:
+        digest = ((current.get("metadata") or {}).get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
+        return None if digest == desired["metadata"]["annotations"].get(SPEC_HASH_ANNOTATION) else UNKNOWN_PART
+    return first_difference(want, have)
+
+
+@dataclass(frozen=True)
+class PodChange:
+    """What to do with a running worker Pod: keep it, replace it now, or wait until it is idle;
+    `part` is the first difference (None when kept for having none)."""
+
+    action: Action
+    part: str | None = None
+
+
+KEEP = PodChange("keep")
+
+
+def pod_change(
+    part: str | None, built_for: str | None, generation: int | None, busy: bool, immediate: bool
+) -> PodChange:
+    """The decision for a running Pod whose first difference is `part` (docstring of the module)."""
+    if part is None:
+        return KEEP
+    owner_changed = generation is not None and built_for is not None and built_for != str(generation)
+    if not busy or immediate or (owner_changed and part.startswith(CONFIG_PREFIX)):
+        return PodChange("replace", part)
+    return PodChange("wait", part)
+
+
+def restart_message(component: str, pod: str, change: PodChange) -> str:
+    if change.action == "replace":
+        return f"{component} Pod {pod} replaced: {change.part} changed"
+    return (
+        f"{component} Pod {pod} keeps running until it is idle: {change.part} changed "
+        f"(annotate {RESTARTS_ANNOTATION}={IMMEDIATE} to restart it now)"
+    )

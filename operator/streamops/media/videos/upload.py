@@ -1,0 +1,318 @@
+"""The uploader: takes each finished video to the bucket, oldest first, and forgets the local copy
+only once the object is verified.
+
+One video at a time: a multipart upload (parts of ≥ 8 MiB, each sent with its Content-MD5) whose
+id and acknowledged parts are saved in the state file after every part, so a recorder killed
+mid-upload lists the parts the server holds and sends only the missing ones; an upload id the
+server no longer knows starts over. After completing it, HEAD must show the local file's size and
+the ETag S3 derives from the parts' MD5s; only then the JSON sidecar goes up, the video is marked
+uploaded (saved) and the local files are deleted. A failure is reported as a storage problem and
+retried with backoff (1 s doubling to 30 s, or to uploadBackoffMaxSeconds when the configuration
+sets it; reset by a success) while recording goes on and videos wait locally. The bucket is
+checked once at start, so a wrong setting shows within seconds.
+
+The S3 calls block: each runs in a thread (asyncio.to_thread), the state is changed in the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from streamops.api.recording import Video, VideoRendition
+from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
+from streamops.media.videos.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
+from streamops.media.videos.probe import probe_codecs
+from streamops.media.videos.sidecar import sidecar
+from streamops.media.videos.upload_plan import (
+    PartRange,
+    backoff_seconds,
+    expected_etag,
+    is_multipart,
+    part_ranges,
+    part_size,
+    same_etag,
+)
+from streamops.media.videos.upload_state import UploadedPart, UploadState
+from streamops.storage.s3_client import s3_url
+from streamops.storage.vod_page import PAGE_TYPE, page_key, render_vod_page
+
+log = logging.getLogger("streamops.recorder")
+
+
+class UploadLedger(Protocol):
+    """Where the uploader finds its work and reports it, as the owner of the videos keeps them (the
+    recorder: its state file; the clipper: its one video)."""
+
+    videos: list[Video]  # each upload's video, marked pending/uploading/uploaded
+    uploads: list[UploadState]  # waiting, oldest first
+
+
+def read_part(path: Path, part: PartRange) -> tuple[bytes, bytes]:
+    """A part's bytes and their MD5 (blocking: run it in a thread)."""
+    with open(path, "rb") as f:
+        f.seek(part.offset)
+        data = f.read(part.length)
+    if len(data) != part.length:
+        raise OSError(f"{path.name} is shorter than it was ({part.offset + len(data)} bytes)")
+    return data, hashlib.md5(data).digest()
+
+
+def file_md5s(path: Path, parts: list[PartRange]) -> list[bytes]:
+    return [read_part(path, p)[1] for p in parts]
+
+
+class Uploader:
+    def __init__(
+        self,
+        target: UploadTarget,
+        out_dir: Path,
+        bucket: Bucket,
+        state: Callable[[], UploadLedger],
+        save: Callable[[], None],
+        probe: Callable[[Path], Awaitable[dict[str, Any]]] = probe_codecs,
+        backoff_max_seconds: float | None = None,
+    ) -> None:
+        self.target = target
+        self.backoff_max_seconds = backoff_max_seconds  # None: upload_plan's 30 s
+        self.out_dir = out_dir
+        self.bucket = bucket
+        self.state = state  # the owner's current ledger (the recorder replaces its state when it loads it)
+        self.save = save
+        self.probe = probe
+        self.problem: StorageProblem | None = None
+        self.error: str | None = None
+        self.failures = 0  # in a row
+        self.failed_attempts = 0  # since start (the metric)
+        self.checked = False  # the bucket answered once
+        self.parts_sent = 0
+        self.bytes_sent = 0
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+
+    # -- what the owner asks --
+
+    def enqueue(self, video: Video, file: str) -> None:
+        """A finalised video (in the output directory as `file`) is to be uploaded."""
+        key = object_key(self.target.key_prefix, video.started_at, file)
+        video.url, video.upload = s3_url(self.target.bucket, key), "pending"
+        size = video.size_bytes
+        self.state().uploads.append(UploadState(file=file, key=key, part_size=part_size(size)))
+        self._wake.set()
+
+    def enqueue_rendition(self, video: Video, rendition: VideoRendition, file: str) -> None:
+        """Another rendition of a finalised video (`file`, next to it) is to be uploaded, after it."""
+        key = object_key(self.target.key_prefix, video.started_at, file)
+        rendition.url, rendition.upload = s3_url(self.target.bucket, key), "pending"
+        self.state().uploads.append(UploadState(file=file, key=key, part_size=part_size(rendition.size_bytes)))
+        self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self.state().uploads)
+
+    def lag_seconds(self, now: datetime) -> float:
+        """How long the oldest video waiting to be uploaded has been over (its end); 0 when none waits."""
+        uploads = self.state().uploads
+        video = self._video(uploads[0]) if uploads else None
+        return max(0.0, (now - video.ended_at).total_seconds()) if video is not None else 0.0
+
+    async def drained(self, give_up_after_failures: int | None = None) -> None:
+        """Until every queued video is uploaded, or (when given) the storage has failed this many
+        times in a row: a recorder that is going away must not wait minutes on a bucket that does
+        not take its videos (its replacement, e.g. with corrected credentials, waits for it)."""
+        while self.state().uploads:
+            if give_up_after_failures is not None and self.failures >= give_up_after_failures:
+                return
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def run(self) -> None:
+        """Upload until cancelled."""
+        while True:
+            uploads = self.state().uploads
+            if not uploads and self.checked:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                if uploads:
+                    await self._upload(uploads[0])
+                else:
+                    await asyncio.to_thread(self.bucket.check)
+                    log.info("bucket s3://%s answers", self.target.bucket)
+            except StorageFailure as e:
+                self._failed(e.problem, e.message)
+            except OSError as e:  # the local copy cannot be read
+                self._failed("UploadFailing", f"reading {uploads[0].file}: {e.strerror or e}")
+            except Exception as e:  # a bug must not end the uploads (and a stop waiting for them)
+                log.exception("upload")
+                self._failed("UploadFailing", self.bucket.redact(f"{type(e).__name__}: {e}")[:1024])
+            else:
+                self.failures, self.problem, self.error, self.checked = 0, None, None, True
+                continue
+            await asyncio.sleep(backoff_seconds(self.failures, self.backoff_max_seconds))
+
+    # -- one video --
+
+    def _video(self, upload: UploadState) -> Video | None:
+        url = s3_url(self.target.bucket, upload.key)
+        return next((v for v in self.state().videos if url in (v.url, *(r.url for r in v.renditions))), None)
+
+    def _mark(self, video: Video, key: str, upload: Literal["uploading", "uploaded"] | None) -> None:
+        """The upload state of the file `key` in the video's status: the video's own, a rendition's."""
+        url = s3_url(self.target.bucket, key)
+        entries: list[Video | VideoRendition] = [video, *video.renditions]
+        for entry in entries:
+            if entry.url == url:
+                entry.upload = upload
+                if upload != "uploading":
+                    entry.path = None  # uploaded (the local copy goes) or gone
+
+    def _failed(self, problem: StorageProblem, message: str) -> None:
+        self.failures += 1
+        self.failed_attempts += 1
+        self.problem, self.error = problem, message
+        for v in self.state().videos:
+            entries: list[Video | VideoRendition] = [v, *v.renditions]
+            for entry in entries:
+                if entry.upload == "uploading":
+                    entry.upload = "pending"
+        log.warning(
+            "upload: %s: %s (retrying in %g s)",
+            problem,
+            message,
+            backoff_seconds(self.failures, self.backoff_max_seconds),
+        )
+        self._progress.set()
+
+    async def _upload(self, upload: UploadState) -> None:
+        video = self._video(upload)
+        local = self.out_dir / upload.file
+        if video is None:  # the state file was edited by hand: nothing to report the upload in
+            self.state().uploads.remove(upload)
+            self.save()
+            raise StorageFailure("UploadFailing", f"{upload.file}: no such video in the state: not uploaded")
+        if not local.exists():
+            # Deleted behind our back: nothing left to send, and it must not hold up the others.
+            self.state().uploads.remove(upload)
+            self._mark(video, upload.key, None)
+            self.save()
+            raise StorageFailure("UploadFailing", f"{upload.file}: the local copy is gone, it cannot be uploaded")
+        size = local.stat().st_size
+        began = time.monotonic()
+        self._mark(video, upload.key, "uploading")
+        multipart = is_multipart(size, upload.part_size)
+        if multipart:
+            md5s = await self._multipart(upload, local, size, video.title)
+        else:
+            md5s = await self._single(upload, local, video.title)
+        expected = expected_etag(md5s, multipart)
+        if not await self._verified(upload.key, size, expected):
+            upload.upload_id, upload.parts = None, []  # start over: what is there is not our file
+            self.save()
+            raise StorageFailure("UploadFailing", f"{video.url} did not verify (size {size}, ETag {expected})")
+        verified = time.monotonic()
+
+        doc = sidecar(
+            title=video.title,
+            stream=self.target.stream,
+            recording=self.target.recording or self.out_dir.name,
+            url=s3_url(self.target.bucket, upload.key),  # the video's, or one of its renditions'
+            started_at=video.started_at,
+            ended_at=video.ended_at,
+            duration_seconds=video.duration_seconds,
+            size_bytes=size,
+            codecs=await self.probe(local),
+            client=self.target.client,
+        )
+        data = (json.dumps(doc, indent=2) + "\n").encode()
+        md5 = hashlib.md5(data).digest()
+        await asyncio.to_thread(self.bucket.put, sidecar_key(upload.key), data, md5, SIDECAR_TYPE, video.title)
+        if s3_url(self.target.bucket, upload.key) == video.url:  # the video's own file: its VOD page too
+            page = render_vod_page(video.title).encode()
+            md5 = hashlib.md5(page).digest()
+            await asyncio.to_thread(self.bucket.put, page_key(upload.key), page, md5, PAGE_TYPE, video.title)
+
+        self._mark(video, upload.key, "uploaded")
+        self.state().uploads.remove(upload)
+        self.save()  # before deleting: a crash in between leaves a local copy, never a lost video
+        local.unlink(missing_ok=True)
+        local.with_suffix(".json").unlink(missing_ok=True)
+        self._progress.set()
+        seconds = verified - began
+        log.info(
+            "uploaded %s: %d bytes sent and verified in %.2f s (%.1f MiB/s), ETag %s; sidecar %.2f s",
+            s3_url(self.target.bucket, upload.key),
+            size,
+            seconds,
+            size / 1024 / 1024 / max(seconds, 1e-6),
+            expected,
+            time.monotonic() - verified,
+        )
+
+    async def _single(self, upload: UploadState, local: Path, title: str) -> list[bytes]:
+        [whole] = part_ranges(local.stat().st_size, upload.part_size)
+        data, md5 = await asyncio.to_thread(read_part, local, whole)
+        await asyncio.to_thread(self.bucket.put, upload.key, data, md5, VIDEO_TYPE, title)
+        self.parts_sent += 1
+        self.bytes_sent += len(data)
+        return [md5]
+
+    async def _multipart(self, upload: UploadState, local: Path, size: int, title: str) -> list[bytes]:
+        ranges = part_ranges(size, upload.part_size)
+        held: dict[int, UploadedPart] = {}
+        if upload.upload_id is not None:
+            try:
+                held = await asyncio.to_thread(self.bucket.uploaded_parts, upload.key, upload.upload_id)
+                log.info("resuming upload of %s: the server holds %d of %d parts", upload.key, len(held), len(ranges))
+            except UploadGone:
+                md5s = await asyncio.to_thread(file_md5s, local, ranges)
+                if await self._verified(upload.key, size, expected_etag(md5s, True)):
+                    return md5s  # completed by the run that was killed before it could say so
+                log.info("upload of %s is gone from the server: starting over", upload.key)
+                upload.upload_id, upload.parts = None, []
+        if upload.upload_id is None:
+            upload.upload_id = await asyncio.to_thread(self.bucket.start_upload, upload.key, title)
+            upload.parts = []
+            self.save()
+        upload_id = upload.upload_id
+
+        md5s = []
+        try:
+            for r in ranges:
+                data, md5 = await asyncio.to_thread(read_part, local, r)
+                have = held.get(r.number)
+                if have is not None and have.size == r.length and same_etag(have.etag, md5.hex()):
+                    part = have  # sent by an earlier run and acknowledged: not again
+                else:
+                    etag = await asyncio.to_thread(self.bucket.upload_part, upload.key, upload_id, r.number, data, md5)
+                    part = UploadedPart(number=r.number, etag=etag, size=r.length)
+                    self.parts_sent += 1
+                    self.bytes_sent += r.length
+                    log.info("sent part %d/%d of %s (%d bytes)", r.number, len(ranges), upload.key, r.length)
+                upload.parts = [p for p in upload.parts if p.number != r.number] + [part]
+                self.save()
+                md5s.append(md5)
+            numbers = {r.number for r in ranges}
+            await asyncio.to_thread(
+                self.bucket.complete, upload.key, upload_id, [p for p in upload.parts if p.number in numbers]
+            )
+        except UploadGone:
+            # Completed by an earlier attempt whose answer was lost, or aborted by the server.
+            if len(md5s) == len(ranges) and await self._verified(upload.key, size, expected_etag(md5s, True)):
+                return md5s
+            upload.upload_id, upload.parts = None, []
+            self.save()
+            raise StorageFailure("UploadFailing", f"the upload of {upload.key} is gone from the server") from None
+        return md5s
+
+    async def _verified(self, key: str, size: int, etag: str) -> bool:
+        found = await asyncio.to_thread(self.bucket.head, key)
+        return found is not None and found.size == size and same_etag(found.etag, etag)

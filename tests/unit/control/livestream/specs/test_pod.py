@@ -1,0 +1,138 @@
+"""The ingest Pod (specs/pod.py): ownership, labels, restrictions, ports, how the stream key reaches
+it, which role runs WebRTC, and when a change must roll it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import partial
+from typing import Any
+
+from devtools.catalog import pull, stored_livestream
+from streamops.contract.ingest import IngestConfig
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.secret import stream_key_ref, stream_key_secret
+from streamops.control.livestream.specs.urls import ingest_endpoints
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
+
+SETTINGS = OperatorSettings()
+
+
+stream = partial(stored_livestream, uid="uid-1", generation=1)
+
+
+def config(pod: dict[str, Any]) -> IngestConfig:
+    return IngestConfig.model_validate_json(pod["spec"]["containers"][0]["env"][0]["value"])
+
+
+def test_pod_is_owned_labelled_and_restricted():
+    pod = ingest_pod(stream(), "primary", SETTINGS)
+    meta = pod["metadata"]
+    assert meta["name"] == "cam-ingest" and meta["namespace"] == "media"
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "streaming.streamops.dev/v1alpha1",
+            "kind": "LiveStream",
+            "name": "cam",
+            "uid": "uid-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "streamops"
+    assert meta["labels"]["app.kubernetes.io/component"] == "ingest"
+    container = pod["spec"]["containers"][0]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    protocols = {p["name"]: p["protocol"] for p in container["ports"]}
+    assert protocols == {
+        "http": "TCP",
+        "internal": "TCP",
+        "rtmp": "TCP",
+        "srt": "UDP",
+        "webrtc-udp": "UDP",
+        "webrtc-tcp": "TCP",
+    }
+
+
+def test_key_is_mounted_never_inlined():
+    secret = stream_key_secret(stream(), "s3cr3t-key")
+    assert base64.b64decode(secret["data"]["streamKey"]).decode() == "s3cr3t-key"
+    pod = ingest_pod(stream(), "primary", SETTINGS)
+    assert "s3cr3t-key" not in json.dumps(pod)
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "stream-key")
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"] == "cam-stream-key"
+    config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    assert config["streamKeyFile"].startswith("/var/run/secrets/streamops/")
+
+
+def test_referenced_key_is_used():
+    s = stream(source={"push": {"streamKeySecretRef": {"name": "mine", "key": "k"}}})
+    assert stream_key_ref(s).name == "mine"
+    item = next(v for v in ingest_pod(s, "primary", SETTINGS)["spec"]["volumes"] if v["name"] == "stream-key")
+    assert item["secret"] == {"secretName": "mine", "items": [{"key": "k", "path": "stream-key"}]}
+
+
+def test_pull_stream_has_no_key_and_no_push_ports():
+    s = stream(source=pull("rtmp://127.0.0.1/live/a"))
+    assert stream_key_ref(s) is None and ingest_endpoints(s, {}) is None
+    pod = ingest_pod(s, "primary", SETTINGS)
+    # No push ports; WebRTC playback's (WHEP is for every source).
+    names = [p["name"] for p in pod["spec"]["containers"][0]["ports"]]
+    assert names == ["http", "internal", "webrtc-udp", "webrtc-tcp"]
+    assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
+
+
+def test_only_relevant_changes_roll_the_pod():
+    def digest(**spec):
+        return ingest_pod(stream(**spec), "primary", SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+
+    base = digest()
+    assert digest(title="Another title") == base
+    assert digest(recording={"auto": True}) == base
+    assert digest(dvr={"enabled": True}) != base
+    assert digest(hls={"segmentSeconds": 4}) != base
+    assert digest(hls={"latencyMode": "low"}) != base
+    assert digest(dash=True) != base
+    # Unset, the new settings are left out of the configuration: upgrading rolls no live ingest.
+    assert digest(hls={"latencyMode": None}, dash=False) == base
+
+
+# --- which ingest runs WebRTC -----------------------------------------------------------------------
+
+
+def test_whep_is_on_by_default_for_every_source_and_the_primary_only():
+    for source in ({"push": {"protocols": ["rtmp"], "backup": True}}, {"pull": {"urls": ["rtmp://o.example/l/a"]}}):
+        s = stream(source=source)
+        primary = config(ingest_pod(s, "primary", SETTINGS))
+        assert primary.webrtc is not None and primary.webrtc.whep and primary.webrtc.ice_tcp
+        assert (primary.ports.webrtc_udp, primary.ports.webrtc_tcp) == (8189, 8190)
+        env = ingest_pod(s, "primary", SETTINGS)["spec"]["containers"][0]["env"]
+        assert {"name": "STREAMOPS_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} in env
+    backup = config(ingest_pod(stream(source={"push": {"protocols": ["rtmp"], "backup": True}}), "backup", SETTINGS))
+    assert backup.webrtc is None and backup.ports.webrtc_udp is None
+
+
+def test_the_operator_default_and_the_streams_choice():
+    off = OperatorSettings(webrtc_playback=False)
+    assert config(ingest_pod(stream(), "primary", off)).webrtc is None
+    pod = ingest_pod(stream(), "primary", off)
+    assert "STREAMOPS_POD_IP" not in json.dumps(pod), "no WebRTC: the Pod is what it was before WebRTC existed"
+    assert config(ingest_pod(stream(playback={"webrtc": {"enabled": True}}), "primary", off)).webrtc is not None
+    assert config(ingest_pod(stream(playback={"webrtc": {"enabled": False}}), "primary", SETTINGS)).webrtc is None
+    # WHIP needs the component whatever WHEP is: it runs without WHEP's feed.
+    whip = config(ingest_pod(stream(source={"push": {"protocols": ["whip"]}}), "primary", off))
+    assert whip.webrtc is not None and not whip.webrtc.whep
+
+
+def test_b_frames_policy_and_ice_tcp_reach_the_worker():
+    s = stream(playback={"webrtc": {"bFrames": "refuse"}}, ingest={"webrtc": {"iceTcp": False}})
+    pod = ingest_pod(s, "primary", SETTINGS)
+    webrtc = config(pod).webrtc
+    assert webrtc is not None and webrtc.b_frames == "refuse" and not webrtc.ice_tcp
+    assert config(pod).ports.webrtc_tcp is None
+    assert [p["name"] for p in pod["spec"]["containers"][0]["ports"] if p["name"].startswith("webrtc")] == [
+        "webrtc-udp"
+    ]

@@ -1,0 +1,354 @@
+"""Reaching streams from outside the cluster: the ingest Service's type and options, the URLs status
+shows (and from where they work), the playback Ingress/HTTPRoute, and what the operator does when
+the API server refuses one of them (docs/design/exposure.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import pytest
+from devtools.catalog import livestream, stored_livestream
+from devtools.fake_kube import FakeKubeApi, operator_view
+from pydantic import ValidationError
+from streamops.api import LiveStream
+from streamops.contract.ingest import IngestConfig
+from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
+from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.route_events import playback_route_wake
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.specs.route import playback_http_route, playback_ingress, playback_route
+from streamops.control.livestream.specs.service import ingest_service
+from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.children import ensure_service
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
+from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
+
+NS = "media"
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+SETTINGS = OperatorSettings()
+
+
+stream = partial(stored_livestream, uid="uid-1", generation=1)
+
+
+def service_body(type_: str, node_ports: dict[str, int] | None = None, lb: dict[str, str] | None = None) -> dict:
+    ports = [
+        {"name": n, "port": p, **({"nodePort": node_ports[n]} if node_ports and n in node_ports else {})}
+        for n, p in POD_NETWORK_PORTS.items()
+    ]
+    return {
+        "metadata": {"name": "cam-ingest"},
+        "spec": {"type": type_, "ports": ports},
+        "status": {"loadBalancer": {"ingress": [lb]} if lb else {}},
+    }
+
+
+GIVEN = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, external_host="203.0.113.7")
+NODE_PORTS = {"http": 31080, "rtmp": 31935, "srt": 31998}
+
+
+# --- where URLs point -----------------------------------------------------------------------------
+
+
+def test_load_balancer_address_first_with_the_service_ports():
+    reach = ingest_reach(ServiceObservation.of(service_body("LoadBalancer", NODE_PORTS, {"ip": "198.51.100.9"})), GIVEN)
+    assert (reach.host, reach.ports["rtmp"], reach.exposure) == ("198.51.100.9", 1935, "LoadBalancer")
+    reach = ingest_reach(ServiceObservation.of(service_body("LoadBalancer", lb={"hostname": "lb.example"})), GIVEN)
+    assert reach.host == "lb.example"
+
+
+def test_load_balancer_without_address_says_so_and_falls_back_to_node_ports_or_in_cluster():
+    pending = ServiceObservation.of(service_body("LoadBalancer", NODE_PORTS))
+    reach = ingest_reach(pending, GIVEN)
+    assert (reach.host, reach.ports, reach.exposure) == ("203.0.113.7", NODE_PORTS, "NodePort")
+    assert "no address yet" in reach.reachable_from
+    reach = ingest_reach(pending, ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS))
+    assert (reach.host, reach.ports["rtmp"], reach.exposure) == ("cam-ingest.media.svc", 1935, "ClusterIP")
+    assert "no address yet" in reach.reachable_from and "inside the cluster only" in reach.reachable_from
+
+
+def test_node_port_needs_the_external_host_to_be_shown_as_urls():
+    node_port = ServiceObservation.of(service_body("NodePort", NODE_PORTS))
+    assert ingest_reach(node_port, GIVEN).ports == NODE_PORTS
+    reach = ingest_reach(node_port, ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS))
+    assert reach.exposure == "ClusterIP" and "31935" in reach.reachable_from, "the nodePorts are named, not faked"
+    # Not allocated yet (the Service was just created): no NodePort URL either.
+    assert ingest_reach(ServiceObservation.of(service_body("NodePort")), GIVEN).exposure == "ClusterIP"
+
+
+def test_host_network_uses_the_ingest_pods_node_and_the_override_stays_an_override():
+    ports = {"http": 40001, "rtmp": 40002, "srt": 40003, "internal": 40004}
+    given = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, host_network=True, host_ports=ports)
+    reach = ingest_reach(None, ReachInputs(**{**given.__dict__, "pod_host_ip": "10.0.0.12"}))
+    assert (reach.host, reach.ports, reach.exposure) == ("10.0.0.12", ports, "HostNetwork")
+    assert ingest_reach(None, given).exposure == "ClusterIP", "no node yet: in-cluster, not a guess"
+    override = ingest_reach(None, ReachInputs(**{**given.__dict__, "worker_address": "127.0.0.1"}))
+    assert (override.host, override.exposure) == ("127.0.0.1", "HostNetwork")
+    # A stream's own LoadBalancer wins over the one-address override.
+    lb = ServiceObservation.of(service_body("LoadBalancer", lb={"ip": "198.51.100.9"}))
+    assert ingest_reach(lb, ReachInputs(**{**given.__dict__, "worker_address": "127.0.0.1"})).exposure == "LoadBalancer"
+    ipv6 = ingest_reach(None, ReachInputs(**{**given.__dict__, "pod_host_ip": "fd00::5"}))
+    assert ipv6.url_host == "[fd00::5]"
+
+
+def test_status_follows_the_observed_service():
+    s = stream()
+    running = {"metadata": {"name": "cam-ingest"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    settings = OperatorSettings(external_host="203.0.113.7")
+
+    def status(service: dict) -> Any:
+        observed = IngestObservation(
+            {"primary": PodObservation.of("cam-ingest", running)},
+            services={"primary": ServiceObservation.of(service)},  # type: ignore[dict-item]
+            settings=settings,
+        )
+        return livestream_status(s, observed, T0)
+
+    nodeport = status(service_body("NodePort", NODE_PORTS))
+    assert nodeport.ingest.push_url == "rtmp://203.0.113.7:31935/live"
+    assert nodeport.ingest.push_url_srt == "srt://203.0.113.7:31998"
+    assert nodeport.ingest.exposure == "NodePort" and nodeport.playback.exposure == "NodePort"
+    assert nodeport.playback.hls_cmaf_url == "http://203.0.113.7:31080/hls/cmaf/index.m3u8"
+    lb = status(service_body("LoadBalancer", NODE_PORTS, {"ip": "198.51.100.9"}))
+    assert lb.ingest.push_url == "rtmp://198.51.100.9:1935/live" and lb.ingest.exposure == "LoadBalancer"
+    assert "Stalled" not in {c.type for c in lb.conditions}
+
+
+# --- the ingest Service ---------------------------------------------------------------------------
+
+
+def test_service_type_and_options_from_the_stream_over_the_operators_defaults():
+    defaults = OperatorSettings(
+        ingest_service_type="NodePort", ingest_service_annotations={"a": "operator", "b": "operator"}
+    )
+    svc = ingest_service(stream(), "primary", defaults)
+    assert svc["spec"]["type"] == "NodePort" and svc["spec"]["externalTrafficPolicy"] == "Cluster"
+    assert svc["metadata"]["annotations"]["a"] == "operator"
+    own = {"type": "LoadBalancer", "annotations": {"b": "stream"}, "loadBalancerClass": "example.com/lb",
+           "externalTrafficPolicy": "Local", "nodePorts": {"rtmp": 30935}}  # fmt: skip
+    s = stream(source={"push": {"backup": True}}, ingest={"service": own})
+    svc = ingest_service(s, "primary", defaults)
+    assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["loadBalancerClass"] == "example.com/lb"
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    assert svc["metadata"]["annotations"]["b"] == "stream"
+    assert {p["name"]: p.get("nodePort") for p in svc["spec"]["ports"]}["rtmp"] == 30935
+    backup = ingest_service(s, "backup", defaults)
+    assert all("nodePort" not in p for p in backup["spec"]["ports"]), "two Services cannot hold one nodePort"
+    # RTMP (TCP), SRT (UDP) and WebRTC's two (WHEP is on by default) in one Service.
+    protocols = {p["name"]: p["protocol"] for p in svc["spec"]["ports"]}
+    assert protocols == {"http": "TCP", "rtmp": "TCP", "srt": "UDP", "webrtc-udp": "UDP", "webrtc-tcp": "TCP"}
+    assert {p["name"] for p in backup["spec"]["ports"]} == {"http", "rtmp", "srt"}, "WebRTC is the primary's only"
+    assert "externalTrafficPolicy" not in ingest_service(stream(), "primary", SETTINGS)["spec"]
+
+
+@pytest.mark.parametrize(
+    "service, says",
+    [
+        ({"nodePorts": {"rtmp": 30935}}, "nodePorts needs type NodePort or LoadBalancer"),
+        ({"type": "NodePort", "loadBalancerClass": "x"}, "loadBalancerClass needs type LoadBalancer"),
+        ({"type": "ClusterIP", "externalTrafficPolicy": "Local"}, "externalTrafficPolicy needs"),
+        ({"type": "NodePort", "nodePorts": {"rtmp": 70000}}, "less than or equal to 65535"),
+    ],
+)
+def test_service_options_that_cannot_work_are_refused(service: dict, says: str):
+    with pytest.raises(ValidationError, match=says):
+        stream(ingest={"service": service})
+
+
+def watched_api() -> FakeKubeApi:
+    api = operator_view()
+    return api
+
+
+def test_changing_the_type_patches_the_service_in_place_and_keeps_the_host_ports():
+    api = watched_api()
+    ports = {"http": 40001, "rtmp": 40002, "srt": 40003, "internal": 40004}
+    s = stream(ingest={"service": {"annotations": {"lb.example/a": "1"}}})
+    api.create(ingest_service(s, "primary", SETTINGS, ports))
+    uid = api.object("Service", NS, "cam-ingest")["metadata"]["uid"]  # type: ignore[index]
+    node_port = stream(ingest={"service": {"type": "NodePort"}})
+    ensure_service(
+        api, ingest_service(node_port, "primary", SETTINGS, ports), api.get("Service", NS, "cam-ingest"), "uid-1"
+    )
+    after = api.object("Service", NS, "cam-ingest")
+    assert after is not None and after["metadata"]["uid"] == uid, "patched, not re-created"
+    assert after["spec"]["type"] == "NodePort"
+    assert json.loads(after["metadata"]["annotations"][HOST_PORTS_ANNOTATION]) == ports
+    assert "lb.example/a" not in after["metadata"]["annotations"], "an annotation dropped from the spec goes"
+    # The server allocated nodePorts: they are kept by later patches, and nothing drifts.
+    api.modify("Service", NS, "cam-ingest", {"spec": {"ports": [
+        {**p, "nodePort": 31000 + i} for i, p in enumerate(after["spec"]["ports"])]}})  # fmt: skip
+    api.clear_calls()
+    ensure_service(
+        api, ingest_service(node_port, "primary", SETTINGS, ports), api.get("Service", NS, "cam-ingest"), "uid-1"
+    )
+    assert api.writes == [], "allocated nodePorts and server defaults are no drift"
+    back = ingest_service(stream(), "primary", SETTINGS, ports)
+    ensure_service(api, back, api.get("Service", NS, "cam-ingest"), "uid-1")
+    [patch] = [c.body for c in api.writes]
+    assert patch["spec"]["type"] == "ClusterIP" and all("nodePort" not in p for p in patch["spec"]["ports"])
+    assert patch["spec"]["externalTrafficPolicy"] is None
+
+
+# --- playback routes ------------------------------------------------------------------------------
+
+
+def test_the_ingest_serves_under_the_routes_path_even_before_a_route_exists():
+    plain, routed = stream(), stream(playback={"ingress": {"host": "tv.example"}})
+    config = [
+        json.loads(ingest_pod(s, "primary", SETTINGS)["spec"]["containers"][0]["env"][0]["value"])
+        for s in (plain, routed)
+    ]
+    assert IngestConfig.model_validate(config[0]).path_prefix == "/streams/media/cam"
+    assert (
+        ingest_pod(plain, "primary", SETTINGS)["metadata"]["annotations"]
+        == ingest_pod(routed, "primary", SETTINGS)["metadata"]["annotations"]
+    ), "adding an Ingress does not restart a live ingest"
+
+
+def test_ingress_is_a_prefix_route_to_the_primary_ingest_and_status_shows_https():
+    s = stream(playback={"ingress": {"host": "tv.example", "tlsSecretName": "tv-tls", "className": "traefik"}})
+    route = playback_route(s, SETTINGS)
+    assert route is not None
+    ingress = playback_ingress(s, route)
+    assert ingress["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "tv.example"
+    backend = {"service": {"name": "cam-ingest", "port": {"name": "http"}}}
+    assert rule["http"]["paths"] == [{"path": "/streams/media/cam", "pathType": "Prefix", "backend": backend}]
+    assert ingress["spec"]["tls"] == [{"hosts": ["tv.example"], "secretName": "tv-tls"}]
+    status = livestream_status(s, IngestObservation({}), T0)
+    assert status.playback.hls_cmaf_url == "https://tv.example/streams/media/cam/hls/cmaf/index.m3u8"
+    # The player page and its media go through the same route: one prefix, no rewriting.
+    assert status.playback.player_url == "https://tv.example/streams/media/cam/player"
+    assert status.playback.dash_url is None, "dash is off by default"
+    assert status.playback.exposure == "Ingress"
+    assert status.ingest.exposure == "ClusterIP", "the Ingress carries HTTP only; pushes go to the Service"
+
+
+def test_chart_defaults_give_every_stream_a_route_and_a_stream_can_opt_out():
+    settings = OperatorSettings(
+        playback_http_route_enabled=True,
+        playback_http_route_parent_refs=[{"name": "web", "namespace": "gateways"}],
+        playback_http_route_hostnames=["tv.example"],
+    )
+    route = playback_route(stream(), settings)
+    assert route is not None and route.kind == "HTTPRoute" and route.host == "tv.example"
+    manifest = playback_http_route(stream(), route, 8080)
+    assert manifest["spec"]["parentRefs"] == [{"name": "web", "namespace": "gateways"}]
+    assert manifest["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/streams/media/cam"}}]
+    assert manifest["spec"]["rules"][0]["backendRefs"] == [{"name": "cam-ingest", "port": 8080}]
+    assert playback_route(stream(playback={"httpRoute": {"enabled": False}}), settings) is None
+    with pytest.raises(ValidationError, match="at most one"):
+        stream(playback={"ingress": {}, "httpRoute": {}})
+
+
+def test_settings_read_maps_and_lists_as_json():
+    settings = OperatorSettings.from_env(
+        {
+            "STREAMOPS_INGEST_SERVICE_ANNOTATIONS": '{"a": "b"}',
+            "STREAMOPS_PLAYBACK_HTTP_ROUTE_PARENT_REFS": '[{"name": "web"}]',
+            "STREAMOPS_PLAYBACK_HTTP_ROUTE_HOSTNAMES": "",
+        }
+    )
+    assert settings.ingest_service_annotations == {"a": "b"}
+    assert settings.playback_http_route_parent_refs == [{"name": "web"}]
+    assert settings.playback_http_route_hostnames == []
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def reconcile(api: FakeKubeApi, settings: OperatorSettings = SETTINGS) -> Any:
+    body = api.object("LiveStream", NS, "cam")
+    assert body is not None
+    return reconcile_livestream(api, settings, body, None, auto_recording_exists=False)
+
+
+def put(api: FakeKubeApi, **spec: Any) -> None:
+    body = livestream("cam", **spec)
+    body["metadata"]["namespace"] = NS
+    api.add(body)
+
+
+def test_a_refused_service_stalls_the_stream_and_the_ingest_still_runs():
+    api = watched_api()
+    put(api, ingest={"service": {"type": "NodePort", "nodePorts": {"rtmp": 1935}}})
+    message = json.dumps({
+        "kind": "Status", "reason": "Invalid", "code": 422,
+        "message": 'Service "cam-ingest" is invalid: spec.ports[1].nodePort: Invalid value: 1935: provided port is '
+        "not in the valid range. The range of valid ports is 30000-32767",
+    })  # fmt: skip
+    api.fail("create", "Service", "cam-ingest", status=422, body=message)
+    outcome = reconcile(api)
+    assert outcome.service_rejected and "not in the valid range" in outcome.service_rejected
+    assert api.names("Pod") == ["cam-ingest"], "the ingest Pod is created anyway"
+    s = LiveStream.model_validate(api.object("LiveStream", NS, "cam"))
+    status = livestream_status(s, IngestObservation({}, service_rejected=outcome.service_rejected), T0)
+    stalled = status.condition("Stalled")
+    assert stalled is not None and stalled.status == "True" and stalled.reason == "ServiceRejected"
+    assert "30000-32767" in (stalled.message or "")
+    assert status.condition("Ready").status == "False"  # type: ignore[union-attr]
+    # Once accepted (the spec or the cluster changed), the next reconcile says nothing more.
+    assert reconcile(api).service_rejected is None
+
+
+def test_a_missing_gateway_api_is_a_clear_reason_and_switching_routes_deletes_the_old_one():
+    api = watched_api()
+    put(api, playback={"httpRoute": {"parentRefs": [{"name": "web"}], "hostnames": ["tv.example"]}})
+    api.fail("create", "HTTPRoute", "cam-playback", status=404, body="404 page not found")
+    outcome = reconcile(api)
+    assert outcome.route_rejected and "does not serve HTTPRoute" in outcome.route_rejected
+    assert api.names("Pod") == ["cam-ingest"] and api.names("Service") == ["cam-ingest", "cam-ingest-internal"]
+    service = api.object("Service", NS, "cam-ingest")
+    assert service["metadata"]["annotations"][PLAYBACK_ROUTE_ANNOTATION] == "HTTPRoute"  # type: ignore[index]
+    assert reconcile(api).route_rejected is None and api.names("HTTPRoute") == ["cam-playback"]
+    # The stream switches to an Ingress: the HTTPRoute goes, found through the Service's record.
+    api.modify("LiveStream", NS, "cam", {"spec": {"playback": {"httpRoute": None, "ingress": {"host": "tv.example"}}}})
+    reconcile(api)
+    assert api.names("HTTPRoute") == [] and api.names("Ingress") == ["cam-playback"]
+    api.modify("LiveStream", NS, "cam", {"spec": {"playback": None}})
+    reconcile(api)
+    assert api.names("Ingress") == []
+    assert PLAYBACK_ROUTE_ANNOTATION not in api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
+
+
+def test_a_route_event_wakes_its_stream_and_a_route_gone_or_without_its_hash_reconciles_it():
+    """What a watch event of a playback route does (handlers.playback_route_event): it wakes the
+    stream that owns it; one that went away, or lost its spec hash, asks for the reconcile that puts
+    it back at once (before, only the resync did, up to 120 s later)."""
+    api = watched_api()
+    put(api, playback={"ingress": {"host": "tv.example"}})
+    reconcile(api)
+    ingress = api.object("Ingress", NS, "cam-playback")
+    assert ingress is not None
+    key = ("LiveStream", NS, "cam")
+    # Seen (None: kopf's initial listing), created, changed (e.g. the controller wrote its status).
+    for event_type in (None, "ADDED", "MODIFIED"):
+        assert playback_route_wake(event_type, ingress) == (key, False), event_type
+    assert playback_route_wake("DELETED", ingress) == (key, True)
+    # Deleted by hand: the reconcile it asks for creates it again.
+    api.delete("Ingress", NS, "cam-playback")
+    reconcile(api)
+    again = api.object("Ingress", NS, "cam-playback")
+    assert again is not None and again["metadata"]["uid"] != ingress["metadata"]["uid"]
+    # Its spec hash dropped (an apply or edit without it): the reconcile puts the spec back with it.
+    asked = again["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+    api.modify("Ingress", NS, "cam-playback", {"metadata": {"annotations": {SPEC_HASH_ANNOTATION: None}}})
+    edited = api.object("Ingress", NS, "cam-playback")
+    assert playback_route_wake("MODIFIED", edited or {}) == (key, True)
+    reconcile(api)
+    restored = api.object("Ingress", NS, "cam-playback") or {}
+    assert restored["metadata"]["annotations"][SPEC_HASH_ANNOTATION] == asked
+    # An HTTPRoute the same way; a route no LiveStream controls wakes nothing.
+    s = stream(playback={"httpRoute": {"parentRefs": [{"name": "web"}]}})
+    route = playback_route(s, SETTINGS)
+    assert route is not None
+    http_route = playback_http_route(s, route, POD_NETWORK_PORTS["http"])
+    assert playback_route_wake("DELETED", http_route) == (key, True)
+    assert playback_route_wake("DELETED", {"metadata": {"name": "cam-playback", "namespace": NS}}) is None

@@ -1,0 +1,174 @@
+"""plan_children() as the pure function it is: what a LiveStream's reconcile wants from the stream,
+the settings and an Observed built by hand (no API at all), and the second-phase functions apply.py
+calls once a write has answered. The writes themselves: tests/unit/control/test_reconcilers.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from devtools.catalog import pull, stored_livestream
+from streamops.api import LiveStream
+from streamops.control.livestream.admission import Admission
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
+from streamops.control.livestream.observe import ROLES, KeyCheck, Observed
+from streamops.control.livestream.plan import (
+    Plan,
+    deactivation_patch,
+    plan_children,
+    wanted_internal_service,
+    wanted_pod,
+    wanted_routes,
+)
+from streamops.control.livestream.specs.route import playback_route
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
+
+SETTINGS = OperatorSettings()
+PULL = pull("rtmp://127.0.0.1/live/a")
+
+
+def observed(stream: LiveStream, settings: OperatorSettings = SETTINGS, **changes: Any) -> Observed:
+    """Nothing of the stream's exists yet; its Secrets are fine; the policy admits everything."""
+    route = playback_route(stream, settings)
+    empty = dict.fromkeys(ROLES)
+    base = Observed(
+        key=KeyCheck(),
+        tls_problem=None,
+        tls_refused=None,
+        asked_route=route,
+        admission=Admission(stream, route),
+        services=empty,
+        internal_services=empty,
+        pods=empty,
+        deactivation=in_force(stream),
+    )
+    return replace(base, **changes)
+
+
+def plan(stream: LiveStream, settings: OperatorSettings = SETTINGS, **changes: Any) -> Plan:
+    return plan_children(stream, settings, observed(stream, settings, **changes), live={}, immediate=False)
+
+
+def ingests(p: Plan) -> list[str]:
+    return [role for role, wants in p.roles.items() if wants.ingest]
+
+
+def deactivated(stream: LiveStream, reason: str = "no data") -> LiveStream:
+    record = Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
+    metadata = stream.metadata.model_copy(update={"annotations": {DEACTIVATED_ANNOTATION: record.annotation()}})
+    return stream.model_copy(update={"metadata": metadata})
+
+
+def test_an_active_push_stream_plans_its_primary_and_a_generated_key():
+    p = plan(stream := stored_livestream())
+    assert ingests(p) == ["primary"] and p.roles["primary"].services and not p.roles["backup"].services
+    assert p.generate_key and p.deactivation is None and p.refusals == ()
+    pod = wanted_pod(p, "primary", SETTINGS, None, None, None)
+    assert pod is not None and pod["metadata"]["name"] == f"{stream.metadata.name}-ingest"
+    assert wanted_internal_service(p, "backup", None) is None, "a role the stream lacks has no Services"
+
+
+def test_an_inactive_stream_plans_no_pod_but_keeps_its_service():
+    p = plan(stored_livestream(active=False))
+    assert ingests(p) == [] and p.roles["primary"].services
+    assert wanted_pod(p, "primary", SETTINGS, None, None, None) is None
+
+
+def test_a_backup_role_plans_two_ingests():
+    p = plan(stored_livestream(source={"push": {"protocols": ["rtmp"], "backup": True}}))
+    assert ingests(p) == ["primary", "backup"]
+    assert all(p.roles[role].services for role in ROLES)
+
+
+def test_a_deactivated_pull_stream_plans_no_ingest_and_keeps_its_record():
+    stream = deactivated(stored_livestream(source=PULL))
+    o = observed(stream, deactivation_record=stream.metadata.annotations[DEACTIVATED_ANNOTATION])
+    p = plan_children(stream, SETTINGS, o, live={}, immediate=False)
+    assert p.deactivation is not None and ingests(p) == [] and p.roles["primary"].services
+    assert not p.generate_key, "a pull stream has no key"
+    assert deactivation_patch(p.deactivation, o) is None, "a record that holds is not written again"
+
+
+def test_a_record_that_no_longer_holds_is_removed():
+    stream = stored_livestream(source=PULL)  # (the record names another generation: a spec change ended it)
+    stale = Deactivation(stream.metadata.uid or "", 1, "no data").annotation()
+    p = plan(stream, deactivation_record=stale)
+    assert p.deactivation is None and ingests(p) == ["primary"]
+    assert deactivation_patch(None, observed(stream, deactivation_record=stale)) == {
+        "metadata": {"annotations": {DEACTIVATED_ANNOTATION: None}}
+    }
+
+
+def test_a_refused_or_missing_key_plans_no_ingest():
+    stream = stored_livestream(source={"push": {"protocols": ["rtmp"], "streamKeySecretRef": {"name": "mykey"}}})
+    refused = plan(stream, key=KeyCheck(refused="mykey is not labelled"))
+    assert ingests(refused) == [] and refused.roles["primary"].services
+    assert refused.refusals == ("mykey is not labelled",) and not refused.generate_key
+    assert ingests(plan(stream, key=KeyCheck(missing="mykey"))) == []
+    assert ingests(plan(stream, key=KeyCheck(invalid_for_srt="too short"))) == ["primary"], "RTMP takes any key"
+
+
+def test_an_unusable_certificate_plans_no_ingest():
+    assert ingests(plan(stored_livestream(), tls_problem=("TLSSecretMissing", "no Secret"))) == []
+    assert ingests(plan(stored_livestream(), tls_refused="not labelled")) == []
+
+
+def test_standby_is_wanted_only_on_the_default_claim_of_an_active_stream():
+    assert plan(stored_livestream(recording={"standby": True})).standby
+    assert not plan(stored_livestream()).standby
+    assert not plan(stored_livestream(active=False, recording={"standby": True})).standby
+    elsewhere = {"standby": True, "storage": {"pvc": {"claimName": "archive"}}}
+    assert not plan(stored_livestream(recording=elsewhere)).standby, "a standby writes to the default claim"
+    assert not plan(stored_livestream(recording={"standby": True}), key=KeyCheck(missing="k")).standby
+
+
+def test_standby_is_not_wanted_while_deactivated():
+    stream = deactivated(stored_livestream(source=PULL, recording={"standby": True}))
+    assert not plan(stream).standby
+
+
+def test_auto_recording_is_looked_after_while_on_or_while_one_may_exist():
+    stream = stored_livestream()
+    assert plan(stored_livestream(recording={"auto": True})).auto_recording
+    none_left = plan_children(stream, SETTINGS, observed(stream), live={}, immediate=False, auto_recording_exists=False)
+    assert not none_left.auto_recording, "off, and the index has none: no read"
+
+
+def test_live_and_immediate_reach_the_roles_as_given():
+    stream = stored_livestream(source={"push": {"protocols": ["rtmp"], "backup": True}})
+    p = plan_children(stream, SETTINGS, observed(stream), live={"primary": True}, immediate=True)
+    assert p.roles["primary"].live and not p.roles["backup"].live and p.immediate
+
+
+def test_a_route_the_policy_refused_is_none_and_said():
+    settings = OperatorSettings(playback_ingress_enabled=True)
+    stream = stored_livestream()
+    o = observed(stream, settings)
+    assert o.asked_route is not None
+    p = plan_children(stream, settings, replace(o, admission=Admission(stream, None, ("no",))), {}, False)
+    assert p.route is None and p.route_refused and p.refusals == ("no",)
+    assert not plan(stream, settings).route_refused
+
+
+def test_the_route_the_stream_had_is_read_off_its_own_primary_service_only():
+    stream = stored_livestream()
+    assert stream.metadata.uid
+    service = {
+        "metadata": {
+            "name": "cam-ingest",
+            "annotations": {PLAYBACK_ROUTE_ANNOTATION: "Ingress"},
+            "ownerReferences": [owner_reference("LiveStream", "cam", stream.metadata.uid)],
+        }
+    }
+    p = plan(stream, services={"primary": service, "backup": None})
+    assert p.had_route == "Ingress" and p.route is None
+    assert wanted_routes(p, 8080) == {"Ingress": None}, "the route it had is deleted"
+    foreign = {"metadata": {**service["metadata"], "ownerReferences": []}}
+    assert plan(stream, services={"primary": foreign, "backup": None}).had_route is None, "a user's Service"
+
+
+def test_plan_children_reads_nothing_but_its_arguments():
+    """Pure: the same inputs give the same plan, twice, with no API anywhere in reach."""
+    stream = stored_livestream(source={"push": {"protocols": ["rtmp", "srt"], "backup": True}})
+    assert plan(stream) == plan(stream)

@@ -1,0 +1,54 @@
+"""The operator's settings (settings.py): the viewer window (OperatorSettings.viewer_window_seconds,
+chart playback.viewerWindowSeconds) reaches the ingests and the edges, the default changes neither;
+the chart's S3 for recordings is read as JSON."""
+
+from __future__ import annotations
+
+import json
+
+from devtools.catalog import stored_livestream
+from streamops.api.recording import S3Storage
+from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
+from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
+from streamops.control.livestream.edge import edge_pod_template
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.runtime.settings import OperatorSettings
+
+CHART_S3 = {"endpoint": "http://minio.storage:9000", "bucket": "chart-bucket", "credentialsSecret": "chart-creds"}
+WITH_CHART_S3 = OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": json.dumps(CHART_S3)})
+
+
+def ingest_config(settings: OperatorSettings, **spec: object) -> IngestConfig:
+    pod = ingest_pod(stored_livestream(**spec), "primary", settings)
+    return IngestConfig.model_validate(json.loads(pod["spec"]["containers"][0]["env"][0]["value"]))
+
+
+def edge_env(settings: OperatorSettings) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in edge_pod_template("media", settings)["spec"]["containers"][0]["env"]}
+
+
+def test_a_shorter_window_reaches_the_ingest_and_the_edge() -> None:
+    settings = OperatorSettings(viewer_window_seconds="10")  # as the chart writes it
+    config = ingest_config(settings)
+    assert config.viewer_window == 10 and not config.signed
+    assert config.stream_id == f"{config.playback.namespace}/{config.stream}"  # type: ignore[union-attr]
+    assert edge_env(settings)[ENV_VIEWER_WINDOW_SECONDS] == "10"
+    signed = ingest_config(settings, playback={"access": "signed"})
+    assert signed.signed and signed.viewer_window == 10 and signed.playback and signed.playback.keys_dir
+
+
+def test_the_default_window_leaves_ingests_and_edges_as_they_were() -> None:
+    settings = OperatorSettings()
+    assert settings.viewer_window_seconds == VIEWER_WINDOW_SECONDS
+    pod = ingest_pod(stored_livestream(), "primary", settings)
+    assert '"playback"' not in pod["spec"]["containers"][0]["env"][0]["value"], "a public stream's hash stays"
+    assert ingest_config(settings).viewer_window == VIEWER_WINDOW_SECONDS
+    assert ENV_VIEWER_WINDOW_SECONDS not in edge_env(settings)
+    signed = ingest_config(settings, playback={"access": "signed"})
+    assert signed.playback is not None and signed.playback.viewer_window_seconds is None
+
+
+def test_chart_s3_setting_is_json_and_empty_means_none():
+    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": "{}"}).recordings_s3 is None
+    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": ""}).recordings_s3 is None
+    assert WITH_CHART_S3.recordings_s3 == S3Storage.model_validate(CHART_S3)

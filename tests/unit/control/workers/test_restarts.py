@@ -1,0 +1,208 @@
+"""Which difference restarts a running worker, and when (control/shared/restarts.py, children.roll_pod)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from devtools.catalog import livestream, recording, restream, stored_livestream
+from devtools.fake_kube import FakeKubeApi, operator_view
+from pydantic import Field
+from streamops.api.common import Condition
+from streamops.contract.ingest import IngestConfig
+from streamops.control.livestream.reconcile import reconcile_livestream
+from streamops.control.livestream.specs.pod import ingest_pod
+from streamops.control.livestream.status import IngestObservation, livestream_status
+from streamops.control.recording.reconcile import reconcile_recording
+from streamops.control.restream.reconcile import reconcile_restream
+from streamops.control.runtime.conditions import RESTART_PENDING, WAITING_FOR_IDLE
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.restarts import (
+    BUILT_FOR_ANNOTATION,
+    REPLACED_FOR_ANNOTATION,
+    RESTARTS_ANNOTATION,
+    SPEC_PARTS_ANNOTATION,
+    UNKNOWN_PART,
+    PodChange,
+    config_parts,
+    first_difference,
+    parts_of,
+    pod_change,
+    pod_difference,
+)
+from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
+from streamops.kube.naming import SPEC_HASH_ANNOTATION
+
+NS = "media"
+SETTINGS = OperatorSettings()
+# A chart-wide worker setting a helm upgrade may change (worker.nodeLoss.tolerationSeconds).
+UPGRADED = OperatorSettings(node_lost_toleration_seconds=SETTINGS.node_lost_toleration_seconds + 7)
+
+
+# --- the parts and their first difference ---------------------------------------------------------
+
+
+def test_a_changed_setting_names_the_pod_field_and_a_changed_spec_the_config_field() -> None:
+    stream = stored_livestream()
+    running = ingest_pod(stream, "primary", SETTINGS)
+    assert pod_difference(ingest_pod(stream, "primary", SETTINGS), running) is None
+    assert pod_difference(ingest_pod(stream, "primary", UPGRADED), running) == "spec.tolerations"
+    respec = stored_livestream(hls={"segmentSeconds": 4})
+    assert pod_difference(ingest_pod(respec, "primary", SETTINGS), running) == ("config.hls.segmentSeconds")
+
+
+class NextIngestConfig(IngestConfig):
+    """The contract of a later operator: one more field, with a default that is not None."""
+
+    jitter_buffer_ms: int = Field(default=200, alias="jitterBufferMs")
+
+
+def next_version_pod(config: IngestConfig, spec: dict[str, Any]) -> dict[str, Any]:
+    """`worker_pod` of the same Pod with the later contract (what the upgraded operator wants)."""
+    newer = NextIngestConfig.model_validate(config.model_dump(by_alias=True))
+    container = WorkerContainer("ingest", "STREAMOPS_INGEST_CONFIG", newer, {"http": (8080, "TCP")}, {})
+    return worker_pod({"name": "p", "annotations": {}}, container, SETTINGS, None) | {"spec": spec}
+
+
+def test_an_upgrade_that_adds_a_contract_field_at_its_default_needs_no_restart() -> None:
+    config = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}})
+    container = WorkerContainer("ingest", "STREAMOPS_INGEST_CONFIG", config, {"http": (8080, "TCP")}, {})
+    running = worker_pod({"name": "p", "annotations": {}}, container, SETTINGS, None)
+    newer = NextIngestConfig.model_validate(config.model_dump(by_alias=True))
+    want = {
+        **config_parts(newer),
+        **{k: v for k, v in (parts_of(running) or {}).items() if not k.startswith("config.")},
+    }
+    have = parts_of(running) or {}
+    assert "config.jitterBufferMs" in want and "config.jitterBufferMs" not in have
+    assert first_difference(want, have) is None  # the field's default is what the running worker does anyway
+    # Not at its default: the running worker would not do it, so it differs.
+    newer.jitter_buffer_ms = 50
+    assert first_difference({**want, **config_parts(newer)}, have) == "config.jitterBufferMs"
+    # A default that changed between versions differs too (the running worker has the old value).
+    assert first_difference({"config.x": "d:aaa"}, {"config.x": "d:bbb"}) == "config.x"
+    # A field the desired Pod no longer has.
+    assert first_difference({}, {"spec.hostNetwork": "abc"}) == "spec.hostNetwork"
+
+
+def test_a_pod_from_an_operator_that_recorded_no_parts_is_compared_by_its_hash() -> None:
+    stream = stored_livestream()
+    desired = ingest_pod(stream, "primary", SETTINGS)
+    old = json.loads(json.dumps(desired))
+    del old["metadata"]["annotations"][SPEC_PARTS_ANNOTATION]
+    assert pod_difference(desired, old) is None
+    old["metadata"]["annotations"][SPEC_HASH_ANNOTATION] = "0" * 16
+    assert pod_difference(desired, old) == UNKNOWN_PART
+
+
+@pytest.mark.parametrize(
+    ("part", "built_for", "busy", "immediate", "action"),
+    [
+        (None, "3", True, False, "keep"),
+        ("spec.tolerations", "3", False, False, "replace"),  # idle: now
+        ("spec.tolerations", "3", True, False, "wait"),  # a chart-wide setting while live: when idle
+        ("spec.tolerations", "3", True, True, "replace"),  # ...unless the owner asks
+        ("config.hls.segmentSeconds", "2", True, False, "replace"),  # the user changed the spec: now
+        ("config.hls.segmentSeconds", "3", True, False, "wait"),  # same generation: the operator's doing
+        ("spec.tolerations", "2", True, False, "wait"),  # a spec edit that left the worker as it is
+        ("config.hls.segmentSeconds", None, True, False, "wait"),  # built by an older operator
+    ],
+)
+def test_when_a_difference_restarts(
+    part: str | None, built_for: str | None, busy: bool, immediate: bool, action: str
+) -> None:
+    assert pod_change(part, built_for, 3, busy, immediate) == PodChange(action, part)  # type: ignore[arg-type]
+
+
+# --- reconciles against the fake API server ------------------------------------------------------
+
+
+@pytest.fixture
+def api() -> FakeKubeApi:
+    return operator_view()
+
+
+def put(api: FakeKubeApi, body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"]["namespace"] = NS
+    return api.add(body)
+
+
+def writes(api: FakeKubeApi) -> list[tuple[str, str, str]]:
+    return [(c.verb, c.kind, c.name) for c in api.writes if c.result == "ok"]
+
+
+def test_a_live_ingest_waits_for_a_setting_and_is_replaced_once_idle(api: FakeKubeApi) -> None:
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
+    pod, body = api.object("Pod", NS, "cam-ingest") or {}, api.object("LiveStream", NS, "cam") or {}
+    assert pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] == str(body["metadata"]["generation"])
+    api.clear_calls()
+
+    body = api.object("LiveStream", NS, "cam") or {}
+    outcome = reconcile_livestream(api, UPGRADED, body, primary_live=True)
+    assert ("delete", "Pod", "cam-ingest") not in writes(api), "a live ingest is not restarted for a setting"
+    assert outcome.pod_changes == {"primary": PodChange("wait", "spec.tolerations")}
+    # Status says so, naming the field and how to have it now.
+    pods = {"primary": PodObservation("cam-ingest")}
+    [pending] = pending_conditions(IngestObservation(pods=pods, restart_pending={"primary": "spec.tolerations"}))
+    assert (pending.status, pending.reason) == ("True", WAITING_FOR_IDLE)
+    assert "primary ingest: spec.tolerations changed" in pending.message and RESTARTS_ANNOTATION in pending.message
+    assert not pending_conditions(IngestObservation(pods=pods))  # none while nothing waits
+
+    # The stream's status says live when the loop has not read the worker yet (an operator restart).
+    api.modify("LiveStream", NS, "cam", {"status": {"live": True}})
+    body = api.object("LiveStream", NS, "cam") or {}
+    assert reconcile_livestream(api, UPGRADED, body).pod_changes["primary"].action == "wait"
+
+    api.clear_calls()
+    outcome = reconcile_livestream(api, UPGRADED, body, primary_live=False)
+    assert outcome.pod_changes == {"primary": PodChange("replace", "spec.tolerations")}
+    assert writes(api) == [("patch", "Pod", "cam-ingest"), ("delete", "Pod", "cam-ingest")]
+    [patch] = [c.body for c in api.writes if (c.verb, c.kind, c.result) == ("patch", "Pod", "ok")]
+    assert patch == {"metadata": {"annotations": {REPLACED_FOR_ANNOTATION: "spec.tolerations"}}}
+
+
+def test_the_owner_asks_for_the_restart_now(api: FakeKubeApi) -> None:
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
+    api.modify("LiveStream", NS, "cam", {"metadata": {"annotations": {RESTARTS_ANNOTATION: "immediate"}}})
+    outcome = reconcile_livestream(api, UPGRADED, api.object("LiveStream", NS, "cam") or {}, primary_live=True)
+    assert outcome.pod_changes == {"primary": PodChange("replace", "spec.tolerations")}
+
+
+def test_a_spec_change_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> None:
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
+    outcome = reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {}, primary_live=True)
+    assert outcome.pod_changes == {"primary": PodChange("replace", "config.hls.segmentSeconds")}
+
+
+def test_a_recording_recorder_and_a_pushing_pusher_wait_too(api: FakeKubeApi) -> None:
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, api.object("LiveStream", NS, "cam") or {})
+    put(api, recording("rec"))
+    put(api, restream("out", uri="rtmp://target.example/live/x"))
+    reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
+    reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
+    assert api.object("Pod", NS, "rec-recorder") and api.object("Pod", NS, "out-pusher")
+    api.modify("Recording", NS, "rec", {"status": {"recording": True}})
+    api.modify("Restream", NS, "out", {"status": {"live": True}})
+    api.clear_calls()
+    rec = reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {})
+    out = reconcile_restream(api, UPGRADED, api.object("Restream", NS, "out") or {})
+    assert (rec.pod_change, out.pod_change) == (PodChange("wait", "spec.tolerations"),) * 2
+    assert not [w for w in writes(api) if w[0] == "delete"]
+    # Idle: replaced.
+    api.modify("Recording", NS, "rec", {"status": {"recording": False}})
+    api.modify("Restream", NS, "out", {"status": {"live": False}})
+    assert reconcile_recording(api, UPGRADED, api.object("Recording", NS, "rec") or {}).pod_change.action == "replace"
+    assert reconcile_restream(api, UPGRADED, api.object("Restream", NS, "out") or {}).pod_change.action == "replace"
+
+
+def pending_conditions(observed: IngestObservation) -> list[Condition]:
+    status = livestream_status(stored_livestream(), observed, datetime(2026, 11, 27, tzinfo=UTC))
+    return [c for c in status.conditions if c.type == RESTART_PENDING]

@@ -1,0 +1,89 @@
+"""The clipper's reading of a media playlist (media/clipper/playlist.py): segments with their wall
+clock from PROGRAM-DATE-TIME, the ones covering a range, the window checks, CMAF's init segment, and
+the playlists it cannot use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from streamops.media.clipper.playlist import (
+    PlaylistError,
+    covering,
+    holds_end,
+    parse_media_playlist,
+    start_outside_window,
+)
+
+CREATED = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+
+
+PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:1764151200
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:00.000+0000
+#EXTINF:2.000000,
+seg-000001.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:02.000+0000
+#EXTINF:2.000000,
+seg-000002.ts
+#EXTINF:1.960000,
+seg-000003.ts
+#EXT-X-PROGRAM-DATE-TIME:2026-11-26T10:00:05.960+0000
+#EXTINF:2.040000,
+seg-000004.ts
+"""
+
+URL = "http://cam-ingest.studio.svc:8080/hls/ts/index.m3u8"
+
+
+def test_segments_get_their_wall_clock_and_absolute_uris():
+    playlist = parse_media_playlist(PLAYLIST, URL)
+    starts = [s.start for s in playlist.segments]
+    assert starts[2] == CREATED + timedelta(seconds=4), "no PROGRAM-DATE-TIME: where the previous one ended"
+    assert starts[3] == CREATED + timedelta(seconds=5.96)
+    assert playlist.segments[0].uri == "http://cam-ingest.studio.svc:8080/hls/ts/seg-000001.ts"
+    assert playlist.window_end == CREATED + timedelta(seconds=8) and not playlist.ended
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "numbers"),
+    [
+        (0.0, 8.0, [1, 2, 3, 4]),
+        (2.5, 4.5, [2, 3]),  # the segment holding the start (its keyframe is at or before it) to the end's
+        (2.0, 4.0, [2]),  # a start on a boundary needs nothing earlier, an end on one nothing later
+        (7.9, 9.0, [4]),
+    ],
+)
+def test_covering_picks_the_segments_of_the_range(start, end, numbers):
+    segments = parse_media_playlist(PLAYLIST, URL).segments
+    chosen = covering(segments, CREATED + timedelta(seconds=start), CREATED + timedelta(seconds=end))
+    assert [int(s.uri[-9:-3]) for s in chosen] == numbers
+
+
+def test_window_checks():
+    playlist = parse_media_playlist(PLAYLIST, URL)
+    assert not start_outside_window(playlist, CREATED - timedelta(seconds=0.4)), "within the slack"
+    assert start_outside_window(playlist, CREATED - timedelta(seconds=2))
+    assert holds_end(playlist, CREATED + timedelta(seconds=8))
+    assert not holds_end(playlist, CREATED + timedelta(seconds=9))
+
+
+def test_cmaf_playlist_keeps_its_init_segment():
+    text = PLAYLIST.replace("#EXT-X-VERSION:3", '#EXT-X-VERSION:7\n#EXT-X-MAP:URI="init.mp4"') + "#EXT-X-ENDLIST\n"
+    playlist = parse_media_playlist(text, URL.replace("/ts/", "/cmaf/"))
+    assert playlist.init_uri == "http://cam-ingest.studio.svc:8080/hls/cmaf/init.mp4" and playlist.ended
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("#EXTM3U\n#EXTINF:2.0,\nseg-1.ts\n", "no EXT-X-PROGRAM-DATE-TIME"),
+        ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n720p/index.m3u8\n", "multivariant"),
+        ("<html>", "not an HLS playlist"),
+    ],
+)
+def test_playlists_the_clipper_cannot_use(text, says):
+    with pytest.raises(PlaylistError, match=says):
+        parse_media_playlist(text, URL)

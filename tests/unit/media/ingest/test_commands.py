@@ -1,0 +1,151 @@
+"""Pure parts of the ingest worker: FFmpeg command lines, playlists, live values from deltas."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ffmpeg import Progress, SourceFacts, UnsafeUri, protocol_whitelist
+from streamops.media.ingest.commands import (
+    master_playlist,
+    playlist_segments,
+    pull_input,
+    session_command,
+    session_dirs,
+    srt_listen_input,
+    srt_listen_script,
+)
+from streamops.media.ingest.session import LiveMeter, LiveRates
+from streamops.redaction import Redactor
+
+BASE = {"stream": "cam", "source": {"push": {}}}
+
+
+def config(**overrides) -> IngestConfig:
+    return IngestConfig.model_validate({**BASE, **overrides})
+
+
+def test_copy_session_writes_both_hls_flavours_and_the_feed():
+    argv = session_command(config(), "rtmp://127.0.0.1:1/live/feed", {"listen": 1}, Path("/m/s"))
+    text = " ".join(argv)
+    assert argv.count("copy") == 3 and "libx264" not in text
+    assert "/m/s/cmaf/index.m3u8" in argv and "/m/s/ts/index.m3u8" in argv and "pipe:1" in argv
+    assert "-progress" in argv and argv.index("-progress") < argv.index("-i"), "global options come first"
+    assert "aac_adtstoasc" in text
+
+
+def test_no_stats_line_on_stderr():
+    """-progress reports the same; the stats line (ended by \\r, never \\n) only woke the stderr reader."""
+    argv = session_command(config(), "rtmp://127.0.0.1:1/live/feed", {"listen": 1}, Path("/m/s"))
+    assert "-nostats" in argv and argv.index("-nostats") < argv.index("-i")
+
+
+def test_hls_flags_follow_the_spec():
+    text = " ".join(session_command(config(hls={"endListOnStop": False, "mpegts": False}), "x://", {}, Path("/s")))
+    assert "omit_endlist" in text and "/s/ts/" not in text
+    assert "omit_endlist" not in " ".join(session_command(config(), "x://", {}, Path("/s")))
+
+
+@pytest.mark.parametrize(
+    ("dvr", "segment", "expected"),
+    [({"enabled": False}, 2, 6), ({"enabled": True, "durationSeconds": 60}, 2, 30), ({"enabled": True}, 4, 900)],
+)
+def test_playlist_length_is_the_dvr_window(dvr, segment, expected):
+    c = config(dvr=dvr, hls={"segmentSeconds": segment})
+    assert playlist_segments(c.dvr, c.hls) == expected
+
+
+def test_ladder_encodes_each_rendition_once_and_tees_it():
+    c = config(
+        transcoding={
+            "renditions": [
+                {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+                {"name": "720p", "height": 720, "videoBitrateKbps": 3000},
+            ]
+        }
+    )
+    argv = session_command(c, "x://", {}, Path("/s"), transcoded_fd=7)
+    assert argv.count("libx264") == 2 and argv.count("tee") == 2
+    tee_720 = next(a for a in argv if a.startswith("[") and "/s/cmaf/720p/" in a)
+    assert tee_720.endswith("[f=mpegts:pes_payload_size=0]pipe:7"), "the top rendition is the transcoded feed"
+    assert "split=2" in argv[argv.index("-filter_complex") + 1]
+    assert [p.as_posix() for p in session_dirs(c, Path("/s"))] == [
+        "/s/cmaf/720p",
+        "/s/cmaf/360p",
+        "/s/ts/720p",
+        "/s/ts/360p",
+    ]
+    master = master_playlist(c, 1920, 1080)
+    assert master.index("720p/index.m3u8") < master.index("360p/index.m3u8")
+    assert "RESOLUTION=1280x720" in master and "BANDWIDTH=3128000" in master
+
+
+def test_srt_listener_uses_the_key_as_passphrase_off_the_command_line():
+    script = srt_listen_script("127.0.0.1", 9998, "k3y-01234'56789", latency_ms=None, timeout=5)
+    url, options = srt_listen_input(Path("/m/.private/srt.ffconcat"))
+    argv = session_command(config(), url, options, Path("/m/s"))
+    head = argv[: argv.index("-i") + 2]
+    assert not any("k3y" in a for a in argv)
+    pairs = set(itertools.pairwise(head))
+    assert {("-f", "concat"), ("-safe", "0"), ("-protocol_whitelist", "file,srt,udp")} <= pairs
+    assert ("-i", "/m/.private/srt.ffconcat") in pairs
+    # The key travels in the script (read from a FIFO), quoted the way FFmpeg's tokenizer unquotes it.
+    assert "option passphrase 'k3y-01234'\\''56789'\n" in script
+    assert "file 'srt://127.0.0.1:9998?mode=listener&timeout=5000000'\n" in script
+    redact = Redactor(["k3y-01234'56789"])
+    assert "k3y" not in redact("option passphrase k3y-01234'56789")
+
+
+def test_srt_listener_latency_is_in_microseconds():
+    script = srt_listen_script("0.0.0.0", 9998, "k3y-0123456789", latency_ms=1500, timeout=2.5)
+    assert "file 'srt://0.0.0.0:9998?mode=listener&timeout=2500000&latency=1500000'" in script
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "concat:a|b",
+        "subfile:,,start,0,end,0,,:/x",
+        "data:,x",
+        "srt://h:1?mode=listener",
+        "rtmp://u:p@h/app",
+    ],
+)
+def test_pull_refuses_unsafe_urls_before_ffmpeg(url):
+    with pytest.raises(UnsafeUri):
+        pull_input(url)
+
+
+def test_pull_whitelists_only_the_schemes_protocols():
+    assert pull_input("rtmp://h/live/a")[1]["protocol_whitelist"] == "rtmp,tcp"
+    assert "file" not in protocol_whitelist("https://h/a.m3u8", ["https"])
+
+
+def test_live_values_come_from_deltas_not_averages():
+    meter = LiveMeter()
+    # A slow start (cumulative average would say 15 fps) followed by steady 30 fps.
+    meter.add(0.0, Progress(frame=0, out_time_us=0), 0)
+    meter.add(10.0, Progress(frame=150, out_time_us=10_000_000), 1_000_000)
+    meter.add(11.0, Progress(frame=180, out_time_us=11_000_000), 1_375_000)
+    meter.add(12.0, Progress(frame=210, out_time_us=12_000_000), 1_750_000)
+    rates = meter.rates()
+    assert rates == LiveRates(frame_rate=30.0, transcoding_speed=1.0, bitrate=3_000_000)
+
+
+def test_live_values_wait_for_a_meaningful_span():
+    meter = LiveMeter()
+    meter.add(0.0, Progress(frame=0, out_time_us=0), 0)
+    meter.add(0.5, Progress(frame=40, out_time_us=500_000), 200_000)  # a start-up burst
+    assert meter.rates().frame_rate is None, "half a second of start-up burst says nothing"
+    meter.add(2.0, Progress(frame=85, out_time_us=2_000_000), 600_000)
+    assert meter.rates().frame_rate == 42.5
+
+
+def test_source_facts_from_ffmpeg_dump():
+    facts = SourceFacts()
+    facts.read("  Stream #0:0: Video: h264 (High), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 30 fps, 30 tbr")
+    facts.read("  Stream #0:1: Audio: aac (LC), 48000 Hz, stereo, fltp, 128 kb/s")
+    assert (facts.video_codec, facts.width, facts.height, facts.audio_codec) == ("h264", 1280, 720, "aac")

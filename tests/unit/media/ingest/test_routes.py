@@ -1,0 +1,100 @@
+"""The ingest's media route groups (streamops.media.ingest.routes) each on its own, built from the
+parts it is given, without a worker or FFmpeg: what is served follows ServedMedia per request (a
+switch of the session on air), and the relay feed answers its loopback reader only. The routes on
+the worker's faces: test_worker.py, test_playback_access.py; with media: tests/media/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.playback_access import PlaybackGate
+from streamops.media.ingest.routes import add_playback_routes, add_relay_routes
+from streamops.media.ingest.served_media import ServedMedia
+from streamops.media.ingest.webrtc.ice_servers import IceServersFile
+from streamops.media.mpegts import SYNC, TS_PACKET
+
+log = logging.getLogger("test.routes")
+PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n"
+
+
+def serve(app: web.Application, check: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
+    async def run() -> None:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            await check(client)
+
+    asyncio.run(run())
+
+
+def session_dir(root: Path, playlist: str) -> Path:
+    (root / "cmaf").mkdir(parents=True)
+    (root / "cmaf" / "index.m3u8").write_text(playlist)
+    return root
+
+
+def test_playback_routes_serve_the_session_on_air_at_each_request(tmp_path):
+    config = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}, "pathPrefix": "/live/cam"})
+    served = ServedMedia(FeedHub(), FeedHub())
+    screenshot = tmp_path / "screenshot.jpg"
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(app, config, gate, served, screenshot, IceServersFile(None, log))
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/hls/cmaf/index.m3u8")).status == 404, "nothing on air yet"
+        assert (await client.get("/screenshot.jpg")).status == 404
+        served.dir = session_dir(tmp_path / "own", PLAYLIST)
+        for path in ("/hls/cmaf/index.m3u8", "/live/cam/hls/cmaf/index.m3u8", "/t/any/hls/cmaf/index.m3u8"):
+            response = await client.get(path)
+            assert response.status == 200, path
+            assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+            assert response.headers["Cache-Control"] == "no-cache" and await response.text() == PLAYLIST
+        served.dir = session_dir(tmp_path / "relay", PLAYLIST + "#EXT-X-MEDIA-SEQUENCE:7\n")
+        assert "MEDIA-SEQUENCE:7" in await (await client.get("/hls/cmaf/index.m3u8")).text(), "the switch shows"
+        assert (await client.get("/hls/cmaf/720p/index.m3u8")).status == 404, "no such rendition"
+        assert (await client.get("/dash/manifest.mpd")).status == 404, "no DASH configured"
+        screenshot.write_bytes(b"\xff\xd8jpeg")
+        shot = await client.get("/live/cam/screenshot.jpg")
+        assert shot.status == 200 and shot.headers["Content-Type"] == "image/jpeg"
+        assert (await client.get("/live/cam/player")).status == 200
+
+    serve(app, check)
+
+
+class Uplink:
+    """A routes.BackupUplink standing in for OnAir: takes every uplink."""
+
+    def __init__(self) -> None:
+        self.uplink = FeedHub()
+
+    async def receive_uplink(self, _: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
+
+
+def test_the_relay_feed_is_there_for_the_loopback_reader_while_the_uplink_is_live():
+    app = web.Application()
+    uplink = Uplink()
+    add_relay_routes(app, uplink, "10.0.0.9")  # the test client comes from 127.0.0.1: loopback too
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        response = await client.get("/backup/feed")
+        assert (response.status, await response.text()) == (503, "no backup feed")
+        assert (await client.post("/backup/uplink")).status == 204, "OnAir's receiver answers the uplink"
+        uplink.uplink.start_session()
+        feed = await client.get("/backup/feed")
+        assert feed.status == 200 and feed.headers["Content-Type"] == "video/mp2t"
+        while uplink.uplink.consumers < 1:  # attached once its headers went out
+            await asyncio.sleep(0.01)
+        uplink.uplink.publish(bytes([SYNC]) + bytes(TS_PACKET - 1))
+        assert SYNC in await asyncio.wait_for(feed.content.read(1 << 16), 10)
+        feed.close()
+
+    serve(app, check)

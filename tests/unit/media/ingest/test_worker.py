@@ -1,0 +1,135 @@
+"""The ingest worker's two HTTP faces (IngestWorker.apps) without FFmpeg: which routes each face
+serves, the internal face's worker credential, and /status reporting what a route changed. Each
+route group on its own, from its parts: test_routes.py, test_overlay_switch.py, test_load_caps.py
+(the feed's cap), webrtc/test_routes.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH, VIEWERS_PATH, IngestConfig
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
+from streamops.contract.worker_credential import AUTHORIZATION
+from streamops.media.ingest.worker import IngestWorker
+
+CREDENTIAL = "unit-test-worker-credential-0123456789"
+AUTH = {AUTHORIZATION: f"Bearer {CREDENTIAL}"}
+LADDER = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+OVERLAYS = [
+    {"name": "logo", "x": 80, "y": 0, "width": 20, "height": 10},
+    {"name": "score", "x": 5, "y": 5, "width": 40, "height": 20},
+]
+
+
+def ingest_config(tmp_path: Path, overlays: bool = True) -> IngestConfig:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    credential = tmp_path / "worker-credential"
+    credential.write_text(CREDENTIAL + "\n")  # as a Secret written with `echo` may hold it
+    config: dict[str, Any] = {
+        "stream": "cam",
+        "source": {"push": {"protocols": ["rtmp"]}},
+        "mediaDir": str(tmp_path / "media"),
+        "transcoding": LADDER,
+        "credentialFile": str(credential),
+    }
+    if overlays:
+        config |= {"overlays": OVERLAYS, "overlayDir": str(tmp_path / "overlays")}
+    return IngestConfig.model_validate(config)
+
+
+def with_worker(
+    config: IngestConfig,
+    check: Callable[[IngestWorker, TestClient[Any, Any]], Awaitable[None]],
+    public: bool = False,
+    headers: dict[str, str] | None = AUTH,
+) -> None:
+    """`check` against the worker's internal face (its public one with `public`), by a client that
+    presents `headers` (the stream's worker credential, as the operator does)."""
+
+    async def run() -> None:
+        worker = IngestWorker(config)
+        app = worker.apps()[0 if public else 1]
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0), headers=headers or {}) as client:
+            await check(worker, client)
+
+    asyncio.run(run())
+
+
+def test_status_reports_the_overlays_a_signed_switch_turned_on(tmp_path):
+    """The switch route is wired to the worker's stream key (its file's, stripped) and /status reads
+    the overlays it switched; a restarted worker reads them back."""
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-key\n")
+    config = ingest_config(tmp_path).model_copy(update={"stream_key_file": str(key_file)})
+    body = json.dumps({"enabled": ["score"]}).encode()
+
+    async def check(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert (await (await client.get("/status")).json())["overlaysEnabled"] is None, "no switch yet"
+        assert (await client.post(SWITCH_PATH, data=body)).status == 403, "unsigned"
+        signed = {SWITCH_AUTH_HEADER: switch_token(b"s3cret-key", "cam", body, time.time())}
+        response = await client.post(SWITCH_PATH, data=body, headers=signed)
+        assert response.status == 204, await response.text()
+        assert (await (await client.get("/status")).json())["overlaysEnabled"] == ["score"]
+
+    with_worker(config, check)
+    assert IngestWorker(config).status().overlays_enabled == ["score"]
+
+
+def test_the_public_face_serves_no_switch_feed_status_metrics_or_viewers(tmp_path):
+    """Finding 1 and 2 of issue 37: these were on the one port every external Service carried, a
+    keyless (pull) stream's switch open to whoever sent no proxy header, every answer with CORS."""
+    body = b'{"enabled": ["score"]}'
+
+    async def public(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert (await client.post(SWITCH_PATH, data=body)).status in (404, 405)
+        for path in (FEED_PATH, TRANSCODED_FEED_PATH, "/status", "/metrics", VIEWERS_PATH, "/backup/uplink"):
+            response = await client.get(path)
+            assert response.status == 404, path
+        assert worker.status().overlays_enabled is None
+        assert (await client.get("/healthz")).status == 200, "a load balancer's health check still answers"
+
+    with_worker(ingest_config(tmp_path), public, public=True)
+
+    async def internal(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        status = await client.get("/status")
+        assert status.status == 200 and "Access-Control-Allow-Origin" not in status.headers, "no CORS inside"
+        options = await client.options(FEED_PATH, headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in options.headers
+
+    with_worker(ingest_config(tmp_path / "b"), internal)
+
+
+def test_the_internal_face_asks_for_the_streams_worker_credential(tmp_path):
+    """Finding 8 of issue 37: anything that reached the internal port read the feeds, the status and
+    the viewers and switched a pull stream's overlays. Now each asks for the stream's worker
+    credential (401 before the route runs: nothing applied); the probes and /metrics stay open."""
+    body = b'{"enabled": ["score"]}'
+
+    async def stranger(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        wrong = {AUTHORIZATION: "Bearer not-the-credential"}
+        for headers in ({}, wrong, {AUTHORIZATION: CREDENTIAL}, {AUTHORIZATION: f"Basic {CREDENTIAL}"}):
+            response = await client.post(SWITCH_PATH, data=body, headers=headers)
+            assert response.status == 401, headers
+            for path in (FEED_PATH, TRANSCODED_FEED_PATH, "/status", VIEWERS_PATH):
+                assert (await client.get(path, headers=headers)).status == 401, (path, headers)
+        assert worker.status().overlays_enabled is None, "nothing refused was applied"
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status in (200, 503), path
+        assert (await client.post(SWITCH_PATH, data=body, headers=AUTH)).status == 204
+        assert worker.status().overlays_enabled == ["score"]
+
+    with_worker(ingest_config(tmp_path), stranger, headers=None)
+
+    async def unconfigured(worker: IngestWorker, client: TestClient[Any, Any]) -> None:
+        assert (await client.post(SWITCH_PATH, data=body)).status == 401, "no credential configured: no one"
+        assert (await client.get("/status")).status == 401
+        assert worker.status().overlays_enabled is None
+
+    config = ingest_config(tmp_path / "none").model_copy(update={"credential_file": None})
+    with_worker(config, unconfigured)

@@ -1,0 +1,72 @@
+"""The Recorder's face without a feed: /status (tests/media/test_recorder.py runs the real thing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from streamops.api.recording import DiscardedFragment, Video
+from streamops.contract.recorder import RecorderConfig
+from streamops.media.recorder.plan import video_title
+from streamops.media.recorder.recording import Recorder
+from streamops.media.recorder.state import RecorderState
+
+T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
+FEED = "http://cam-ingest.streams.svc:8080/feed"
+
+
+SETTINGS = {"reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 10}
+
+
+def config(**overrides: object) -> RecorderConfig:
+    return RecorderConfig.model_validate(
+        {"feedUrl": FEED, "recordingsRoot": "/var/lib/streamops", "directory": "rec", **SETTINGS, **overrides}
+    )
+
+
+def video_info(seconds: float, size: int = 1) -> Video:
+    return Video(
+        title=video_title("c", T0),
+        path="rec/v.mp4",
+        duration_seconds=seconds,
+        size_bytes=size,
+        started_at=T0,
+        ended_at=T0,
+    )
+
+
+def test_status_is_camel_case_with_times_to_the_second() -> None:
+    recorder = Recorder(config())
+    recorder.state = RecorderState(
+        started_at=T0,
+        videos=[video_info(12.5)],
+        discarded=[DiscardedFragment(reason="too short", duration_seconds=4.0, at=T0)],
+    )
+    status = recorder.status().to_json_dict()
+    assert status == {
+        "state": "waiting",
+        "recording": False,
+        "startedAt": "2026-11-22T08:15:03Z",
+        "endedAt": None,
+        "duration": 12.5,
+        "videos": [
+            {
+                "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
+                "path": "rec/v.mp4",
+                "url": None,
+                "upload": None,
+                "expiredAt": None,
+                "durationSeconds": 12.5,
+                "sizeBytes": 1,
+                "startedAt": "2026-11-22T08:15:03Z",
+                "endedAt": "2026-11-22T08:15:03Z",
+                "renditions": [],  # an origin recording's video: one file
+            }
+        ],
+        "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],
+        "lastError": None,
+        "storedBytes": 1,  # the finished video's size_bytes
+        "noSpace": False,
+        "storageProblem": None,
+        "storageError": None,
+    }
+    assert not recorder.ready()

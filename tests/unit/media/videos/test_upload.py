@@ -1,0 +1,391 @@
+"""The Uploader against a fake of our own Bucket adapter (tests/media/test_recorder_s3.py runs the
+real thing against the real S3 server), and the object keys it uploads to."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamops.api.recording import Video
+from streamops.contract.recorder import UploadTarget, object_key, sidecar_key
+from streamops.media.recorder.state import RecorderState
+from streamops.media.videos.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
+from streamops.media.videos.upload import Uploader
+from streamops.media.videos.upload_plan import (
+    MIB,
+    expected_etag,
+    metadata_title,
+    same_etag,
+)
+from streamops.media.videos.upload_state import UploadedPart
+from streamops.redaction import Redactor
+
+T0 = datetime(2026, 11, 22, 8, 15, 3, tzinfo=UTC)
+TARGET = UploadTarget(
+    endpoint="https://s3.example.test",
+    bucket="recordings",
+    key_prefix="streamops/ns/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd",
+    stream="cam",
+    recording="rec",
+)
+
+
+def test_keys_are_dated_by_the_videos_start_and_the_sidecar_sits_next_to_it() -> None:
+    key = object_key(TARGET.key_prefix, T0, "record-20261122T081503Z.mp4")
+    assert key == "streamops/ns/cam/2026/11/22/08/15/rec-0123abcd/record-20261122T081503Z.mp4"
+    assert sidecar_key(key) == key[: -len(".mp4")] + ".json"
+
+
+# --- the uploader, against a fake bucket ---
+
+
+def video(size: int, name: str = "record-20261122T081503Z") -> Video:
+    return Video(
+        title="Stream Record: Caméra, 2026-11-22 08:15:03 UTC",
+        path=f"rec/{name}.mp4",
+        duration_seconds=12.0,
+        size_bytes=size,
+        started_at=T0,
+        ended_at=T0,
+    )
+
+
+class FakeBucket(Bucket):
+    """An in-memory bucket with S3's multipart rules (ETags from MD5s), and faults on demand."""
+
+    def __init__(self) -> None:
+        super().__init__(TARGET, "a", "s", Redactor())
+        self.objects: dict[str, bytes] = {}
+        self.uploads: dict[str, dict[int, bytes]] = {}
+        self.calls: list[str] = []
+        self.fail: dict[str, StorageFailure] = {}  # operation -> the failure it raises (once)
+        self.lose_completion = False  # complete, then answer as if the upload were unknown
+
+    def _maybe_fail(self, operation: str) -> None:
+        self.calls.append(operation)
+        if operation in self.fail:
+            raise self.fail.pop(operation)
+
+    def check(self) -> None:
+        self._maybe_fail("check")
+
+    def start_upload(self, key: str, title: str) -> str:
+        self._maybe_fail("start")
+        upload_id = f"u{len(self.uploads) + 1}"
+        self.uploads[upload_id] = {}
+        return upload_id
+
+    def uploaded_parts(self, key: str, upload_id: str) -> dict[int, UploadedPart]:
+        self._maybe_fail("list")
+        if upload_id not in self.uploads:
+            raise UploadGone("ListParts")
+        return {
+            n: UploadedPart(number=n, etag=f'"{hashlib.md5(d).hexdigest()}"', size=len(d))
+            for n, d in self.uploads[upload_id].items()
+        }
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
+        self._maybe_fail(f"part{number}")
+        if upload_id not in self.uploads:
+            raise UploadGone("UploadPart")
+        assert hashlib.md5(data).digest() == md5
+        self.uploads[upload_id][number] = data
+        return f'"{md5.hex()}"'
+
+    def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        self._maybe_fail("complete")
+        if upload_id not in self.uploads:
+            raise UploadGone("CompleteMultipartUpload")
+        held = self.uploads.pop(upload_id)
+        assert [p.number for p in parts] == sorted(held)
+        self.objects[key] = b"".join(held[n] for n in sorted(held))
+        if self.lose_completion:
+            raise UploadGone("CompleteMultipartUpload")
+
+    def put(self, key: str, data: bytes, md5: bytes, content_type: str, title: str) -> str:
+        self._maybe_fail("put")
+        assert metadata_title(title).isascii()
+        self.objects[key] = data
+        return f'"{md5.hex()}"'
+
+    def head(self, key: str) -> ObjectInfo | None:
+        self._maybe_fail("head")
+        data = self.objects.get(key)
+        if data is None:
+            return None
+        size = 8 * MIB
+        md5s = [hashlib.md5(data[i : i + size]).digest() for i in range(0, len(data), size)]
+        return ObjectInfo(size=len(data), etag=f'"{expected_etag(md5s, len(md5s) > 1)}"')
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, bucket: FakeBucket) -> None:
+        self.out_dir = tmp_path / "rec"
+        self.out_dir.mkdir()
+        self.state = RecorderState()
+        self.saved: list[str] = []
+        self.bucket = bucket
+
+        async def probe(_: Path) -> dict[str, Any]:
+            return {"video": {"codec": "h264"}}
+
+        self.uploader = Uploader(TARGET, self.out_dir, bucket, lambda: self.state, self.save, probe)
+
+    def save(self) -> None:
+        self.saved.append(self.state.model_dump_json(by_alias=True))
+
+    def add_video(self, size: int) -> tuple[Video, bytes]:
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        v = video(size)
+        (self.out_dir / "record-20261122T081503Z.mp4").write_bytes(data)
+        (self.out_dir / "record-20261122T081503Z.json").write_text("{}")
+        self.state.videos.append(v)
+        self.uploader.enqueue(v, "record-20261122T081503Z.mp4")
+        return v, data
+
+    async def run_until(self, done: Any, timeout: float = 10) -> None:
+        task = asyncio.create_task(self.uploader.run())
+        try:
+            async with asyncio.timeout(timeout):
+                while not done():
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+
+
+@pytest.fixture(autouse=True)
+def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamops.media.videos.upload as upload
+
+    monkeypatch.setattr(upload, "backoff_seconds", lambda failures, cap=None: 0.0 if failures <= 0 else 0.01)
+
+
+def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    v, data = h.add_video(20 * MIB + 3)
+    key = object_key(TARGET.key_prefix, T0, "record-20261122T081503Z.mp4")
+    assert (v.url, v.upload) == (f"s3://recordings/{key}", "pending")
+
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert h.bucket.objects[key] == data
+    doc = json.loads(h.bucket.objects[sidecar_key(key)])
+    assert doc["title"] == v.title and doc["sizeBytes"] == len(data) and doc["stream"] == "cam"
+    assert doc["recording"] == "rec" and doc["codecs"] == {"video": {"codec": "h264"}}
+    assert (v.upload, v.path) == ("uploaded", None)
+    assert not list(h.out_dir.iterdir()), "video and local sidecar deleted"
+    assert [c for c in h.bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert h.bucket.calls.index("head") < h.bucket.calls.index("put"), "the sidecar only after verification"
+    # the state was saved with the upload id before the first part, and after every part
+    saved = [json.loads(s) for s in h.saved]
+    assert any(s["uploads"] and s["uploads"][0]["uploadId"] and not s["uploads"][0]["parts"] for s in saved)
+    assert [len(s["uploads"][0]["parts"]) for s in saved if s["uploads"] and s["uploads"][0]["parts"]] == [1, 2, 3]
+    assert json.loads(h.saved[-1])["uploads"] == [], "uploaded: saved before the local copy went"
+
+
+def test_a_small_video_is_one_put_with_a_plain_md5_etag(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    v, data = h.add_video(3 * MIB)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    # The video, its JSON sidecar and its VOD page (storage/vod_page.py): one PUT each.
+    assert v.upload == "uploaded" and h.bucket.calls.count("put") == 3 and "start" not in h.bucket.calls
+    assert b"window.streamopsPlayer" in h.bucket.objects[h_key(v)[: -len(".mp4")] + ".html"]
+    found = h.bucket.head(h_key(v))
+    assert found is not None and same_etag(found.etag, hashlib.md5(data).hexdigest())
+
+
+def test_a_resumed_upload_sends_only_the_missing_parts(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    # A killed run: the upload was created and part 1 acknowledged (and part 2 half sent: not listed).
+    [u] = h.state.uploads
+    u.upload_id = bucket.start_upload(u.key, v.title)
+    bucket.uploads[u.upload_id][1] = data[: 8 * MIB]
+    u.parts = [UploadedPart(number=1, etag=f'"{hashlib.md5(data[: 8 * MIB]).hexdigest()}"', size=8 * MIB)]
+    bucket.calls.clear()
+
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert [c for c in bucket.calls if c.startswith("part")] == ["part2", "part3"]
+    assert bucket.calls[0] == "list" and v.upload == "uploaded" and bucket.objects[u.key] == data
+
+
+def test_a_part_the_server_holds_with_other_bytes_is_sent_again(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    [u] = h.state.uploads
+    u.upload_id = bucket.start_upload(u.key, v.title)
+    bucket.uploads[u.upload_id][1] = b"\0" * 8 * MIB  # not what the file holds
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert bucket.objects[u.key] == data
+
+
+def test_an_upload_the_server_forgot_starts_over(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    [u] = h.state.uploads
+    u.upload_id = "expired-id"
+    u.parts = [UploadedPart(number=1, etag='"x"', size=8 * MIB)]
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert bucket.calls.count("start") == 1 and bucket.objects[u.key] == data and v.upload == "uploaded"
+
+
+def test_a_completion_whose_answer_was_lost_is_verified_not_redone(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    bucket.lose_completion = True
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert bucket.calls.count("start") == 1 and bucket.calls.count("part1") == 1
+    assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
+
+
+def h_key(v: Video) -> str:
+    assert v.url is not None
+    return v.url.removeprefix("s3://recordings/")
+
+
+def test_failures_are_reported_retried_and_cleared_by_a_success(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket)
+    bucket.fail["check"] = StorageFailure("StorageAccessDenied", "ListObjectsV2 s3://recordings: SignatureDoesNotMatch")
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(h.uploader.run())
+        try:
+            async with asyncio.timeout(10):
+                while h.uploader.problem is None:
+                    await asyncio.sleep(0)
+                seen.append((h.uploader.problem, h.uploader.error))
+                while not h.uploader.checked:
+                    await asyncio.sleep(0.01)
+                bucket.fail["part2"] = StorageFailure("StorageUnreachable", "UploadPart: connection refused")
+                v, _ = h.add_video(20 * MIB)
+                while h.uploader.problem is None:
+                    await asyncio.sleep(0)
+                seen.append((h.uploader.problem, v.upload))
+                await h.uploader.drained()
+                seen.append((h.uploader.problem, v.upload))
+        finally:
+            task.cancel()
+
+    asyncio.run(scenario())
+    assert seen == [
+        ("StorageAccessDenied", "ListObjectsV2 s3://recordings: SignatureDoesNotMatch"),
+        ("StorageUnreachable", "pending"),
+        (None, "uploaded"),
+    ]
+    assert h.uploader.failures == 0 and h.uploader.error is None
+    assert h.uploader.failed_attempts == 2, "the metric counts every failed attempt, not the streak"
+    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part2", "part3"]
+
+
+def test_the_uploader_backs_off_no_longer_than_its_configured_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamops.media.videos.upload as upload
+    from streamops.media.videos import upload_plan
+
+    class Unreachable(FakeBucket):
+        def __init__(self, failures: int) -> None:
+            super().__init__()
+            self.left = failures
+
+        def check(self) -> None:
+            if self.left:
+                self.left -= 1
+                raise StorageFailure("StorageUnreachable", "ListObjectsV2: connection refused")
+            super().check()
+
+    caps: list[float | None] = []
+
+    def backoff(failures: int, cap: float | None = None) -> float:  # the real one (not the fixture's), watched
+        caps.append(cap)
+        return upload_plan.backoff_seconds(failures, cap)
+
+    monkeypatch.setattr(upload, "backoff_seconds", backoff)
+    h = Harness(tmp_path, Unreachable(failures=5))
+    h.uploader.backoff_max_seconds = 0.05
+    # 5 failures: 0.25 s of pauses at a 0.05 s cap; the built-in 1, 2, 4, 8, 16 s would take 31 s.
+    asyncio.run(h.run_until(lambda: h.uploader.checked, timeout=5))
+    assert caps and set(caps) == {0.05}
+    assert h.uploader.failed_attempts == 5 and h.uploader.problem is None
+
+
+def test_the_upload_lag_is_the_age_of_the_oldest_waiting_video_from_its_end(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    assert h.uploader.lag_seconds(T0 + timedelta(hours=1)) == 0, "none waits"
+    h.add_video(3 * MIB)  # ended at T0
+    assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 90
+    assert h.uploader.lag_seconds(T0 - timedelta(seconds=5)) == 0, "a clock behind the video's end is no lag"
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 0
+
+
+def test_a_verification_mismatch_keeps_the_local_copy_and_starts_over(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    real_head = bucket.head
+    heads: list[int] = []
+
+    def corrupt_once(key: str) -> ObjectInfo | None:
+        heads.append(1)
+        found = real_head(key)
+        return ObjectInfo(size=found.size, etag='"0123-3"') if found and len(heads) == 1 else found
+
+    bucket.head = corrupt_once  # type: ignore[method-assign]
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert bucket.calls.count("start") == 2, "the unverified object is uploaded again from scratch"
+    assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
+
+
+def test_an_unexpected_error_is_an_upload_failure_retried_not_the_end_of_uploads(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket())
+    probes: list[int] = []
+
+    async def flaky_probe(_: Path) -> dict[str, Any]:
+        probes.append(1)
+        if len(probes) == 1:
+            raise RuntimeError("ffprobe went away")
+        return {}
+
+    h.uploader.probe = flaky_probe
+    v, _ = h.add_video(1 * MIB)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert v.upload == "uploaded" and len(probes) == 2 and h.uploader.problem is None
+
+
+def test_a_recorder_going_away_stops_waiting_on_a_storage_that_keeps_failing(tmp_path: Path) -> None:
+    """After SIGTERM the recorder waits for its uploads only while they can go through: three
+    failures in a row and `drained(give_up_after_failures=3)` returns with the video still queued
+    (the state file keeps it), where plain `drained()` would wait for the storage to come back."""
+
+    class Refusing(FakeBucket):
+        def start_upload(self, key: str, title: str) -> str:
+            self.calls.append("start")
+            raise StorageFailure("StorageAccessDenied", "CreateMultipartUpload: InvalidAccessKeyId")
+
+    h = Harness(tmp_path, Refusing())
+    h.add_video(20 * MIB)  # multipart: start_upload refuses
+
+    async def scenario() -> int:
+        task = asyncio.create_task(h.uploader.run())
+        try:
+            async with asyncio.timeout(10):
+                await h.uploader.drained(give_up_after_failures=3)
+            return h.uploader.failures
+        finally:
+            task.cancel()
+
+    assert asyncio.run(scenario()) >= 3
+    assert h.uploader.pending == 1 and (tmp_path / "rec" / "record-20261122T081503Z.mp4").exists()

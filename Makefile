@@ -9,11 +9,12 @@ KUBE_BIN  := $(shell source hack/versions.sh && echo $$KUBE_BIN_DIR)
 HELM_DIR  := $(shell source hack/versions.sh && dirname $$HELM_BIN)
 KUBECTL   := $(KUBE_BIN)/kubectl --kubeconfig $(CLUSTER)/kubeconfig
 PYTEST_ARGS ?=
-# Two pytest-xdist workers: the media and multinode tiers mostly wait on real time (tests/conftest.py
-# says how tests are grouped). Three were measured on 2026-11-27 (fresh clone, warm): pytest 25:15
-# and 23:07 instead of 34:18, but at load average 8-11 each run failed 1 and 3 tests whose timing
-# bars a loaded machine misses (fixed since); three become the default once runs of them are green.
-PARALLEL  ?= -n 2 --dist loadscope
+# Three pytest-xdist workers: the media and multinode tiers mostly wait on real time
+# (devtools/devtools/test_scopes.py says how tests are grouped). Fresh clone, warm, 2026-11-27:
+# two workers ran pytest in 30:36 (ci13, 35:18 in all), three in 23:26 with every test passing
+# (ci17, 25:20 in all; load average 7.8, 14 % idle). With three, the host scope (the multi-node
+# cluster's tests, 19.4 min) is the floor: a fourth worker would only load the two cores more.
+PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
@@ -65,7 +66,7 @@ format: venv ## ruff format + autofix
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
 	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images addons
-	@$(MAKE) --no-print-directory lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)

@@ -64,12 +64,12 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images
+test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
+	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images addons
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache
+test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 check: venv helm ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached)
@@ -185,6 +185,7 @@ helm: deps ## build helm from its Go module (pinned, cached by version like the 
 	@bash hack/build-helm.sh
 
 .PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
+.PHONY: addons metrics-server cert-manager prometheus-operator
 ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
@@ -238,6 +239,21 @@ traefik: deps ## build Traefik from its Go module (pinned, cached by version) an
 
 prometheus: ## build Prometheus from its Go module (pinned, cached by version; Kubernetes service discovery only) and fetch the Prometheus Operator's monitoring CRDs (the multinode tier's monitoring test)
 	@bash hack/build-prometheus.sh
+	@bash hack/fetch-prometheus-operator-crds.sh
+
+# The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"): built here, their images
+# made and imported into the nodes by the tests that install them (`make test-images` builds the
+# binaries, not their images).
+addons: metrics-server cert-manager prometheus-operator prometheus ## build the multi-node tier's real add-ons from their Go modules: metrics-server, cert-manager, the Prometheus Operator (and the Prometheus it runs)
+
+metrics-server: ## build metrics-server (the resource metrics API the edge's HorizontalPodAutoscaler reads) from its Go module (pinned, cached by version)
+	@bash hack/build-metrics-server.sh
+
+cert-manager: ## build cert-manager's controller, webhook and cainjector from its core Go module, and copy the module's Helm chart (pinned, cached by version)
+	@bash hack/build-cert-manager.sh
+
+prometheus-operator: ## build the Prometheus Operator and its config reloader from their Go module (pinned: the version of the monitoring CRDs) and fetch all its CRDs
+	@bash hack/build-prometheus-operator.sh
 	@bash hack/fetch-prometheus-operator-crds.sh
 
 # The player page's libraries, served by the ingest (no CDN): minified builds and their licences,

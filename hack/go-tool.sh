@@ -8,6 +8,9 @@
 #   go_tool_gomod      a sed-like filter of upstream's go.mod into the scratch module (how=module)
 #   go_tool_prepare    run in the work directory before `go build` (write a main package, patch)
 #   go_tool_ldflags    print -ldflags known only at build time (a date, a version read from go.mod)
+#   go_tool_tags       print build tags known only once prepared (run in the work directory)
+#   go_tool_stamp      print the hash a how=source binary is stamped with (default: the wrapper's;
+#                      a wrapper with source files of its own hashes them too)
 #
 #   go_tool_build NAME [--print-path] [BINARY...]
 #
@@ -56,7 +59,9 @@ go_tool_build() {
   if [ -n "$print_path" ]; then printf '%s\n' "${paths[@]}"; return 0; fi
   # A patched copy (how=source) is stamped with the wrapper's hash: editing the patches rebuilds.
   local want=
-  [ "$tool_how" = source ] && want=$(sha256sum "$0" | cut -c1-16)
+  if [ "$tool_how" = source ]; then
+    if declare -F go_tool_stamp >/dev/null; then want=$(go_tool_stamp); else want=$(sha256sum "$0" | cut -c1-16); fi
+  fi
   _go_tool_missing || return 0
   mkdir -p "$STREAMOPS_CACHE"
   exec 9>"$STREAMOPS_CACHE/.$name-build.lock"
@@ -97,6 +102,10 @@ go_tool_build() {
     ldflags+=" $extra"
   fi
   local -a tags=()
+  if [ "$tool_how" != install ] && declare -F go_tool_tags >/dev/null; then
+    extra=$(cd "$work" && go_tool_tags)
+    [ -z "$extra" ] || tool_tags=${tool_tags:+$tool_tags,}$extra
+  fi
   [ -z "$tool_tags" ] || tags=(-tags "$tool_tags")
   local package
   for i in "${!bins[@]}"; do

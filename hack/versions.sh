@@ -29,6 +29,10 @@ PROMETHEUS_BIN="$STREAMOPS_CACHE/prometheus-$PROMETHEUS_VERSION/bin/prometheus"
 # monitoring objects against (devtools/devtools/cluster/prometheus.py).
 PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 PROMETHEUS_OPERATOR_CRDS="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds"
+# The same module's other CRDs (Prometheus, Alertmanager, ...: the operator's own, for the multinode
+# tier's real Prometheus Operator) and upstream's ClusterRoles (example/rbac), by the same script.
+PROMETHEUS_OPERATOR_ALL_CRDS="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/crds-all"
+PROMETHEUS_OPERATOR_RBAC="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/rbac"
 # The S3-compatible server of the tests and the demo (versitygw, posix backend), built from its Go
 # module (hack/build-versitygw.sh) into the same cache.
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
@@ -54,6 +58,17 @@ CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
 REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"
+# The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"), each built from its Go
+# module into the same cache (rows of GO_TOOLS below): metrics-server (hack/build-metrics-server.sh;
+# v0.8.x is the line that supports Kubernetes 1.31+, the proxy's v0.9.0 wants 1.34+), cert-manager's
+# controller, webhook and cainjector (hack/build-cert-manager.sh: the core module's packages behind
+# mains of ours, its binaries' own modules are not published) and its Helm chart, and the Prometheus
+# Operator with its config reloader (hack/build-prometheus-operator.sh), the version of the CRDs above.
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
+METRICS_SERVER_BIN="$STREAMOPS_CACHE/metrics-server-$METRICS_SERVER_VERSION/bin/metrics-server"
+CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.21.2}"
+CERT_MANAGER_DIR="$STREAMOPS_CACHE/cert-manager-$CERT_MANAGER_VERSION"
+PROMETHEUS_OPERATOR_BIN_DIR="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
 
 # The Go tools built from their modules into the cache, one row each: what hack/go-tool.sh's
 # go_tool_build (the one locked, idempotent build; hack/build-<name>.sh and hack/kind.sh call it)
@@ -75,5 +90,8 @@ coredns               | module  | github.com/coredns/coredns              | .   
 traefik               | module  | github.com/traefik/traefik/v3           | cmd/traefik   | $TRAEFIK_VERSION                 | $TRAEFIK_BIN                   | 1.26 |                                      | -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION -X github.com/traefik/traefik/v3/pkg/version.Codename=streamops
 prometheus            | module  | github.com/prometheus/prometheus        | cmd/prometheus| $PROMETHEUS_VERSION              | $PROMETHEUS_BIN                | 1.26 | remove_all_sd,enable_kubernetes_sd   | -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Branch=streamops
 kube                  | module  | k8s.io/kubernetes                       | cmd/{bin}     | $KUBE_VERSION                    | $KUBE_BIN_DIR/{bin}            | 1.24 |                                      | -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1
+metrics-server        | module  | sigs.k8s.io/metrics-server              | cmd/metrics-server | $METRICS_SERVER_VERSION     | $METRICS_SERVER_BIN            | 1.24 |                                      | -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitTreeState=clean
+cert-manager          | source  | github.com/cert-manager/cert-manager    | streamops/{bin} | $CERT_MANAGER_VERSION          | $CERT_MANAGER_DIR/bin/{bin}    | 1.26 |                                      | -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_VERSION -X github.com/cert-manager/cert-manager/pkg/util.AppGitState=clean
+prometheus-operator   | module  | github.com/prometheus-operator/prometheus-operator | cmd/{bin} | $PROMETHEUS_OPERATOR_VERSION | $PROMETHEUS_OPERATOR_BIN_DIR/{bin} | 1.24 |                             | -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v} -X github.com/prometheus/common/version.Branch=streamops
 kube-network-policies | source  | sigs.k8s.io/kube-network-policies       | cmd           | $KUBE_NETWORK_POLICIES_VERSION   | $KUBE_NETWORK_POLICIES_BIN     | 1.23 |                                      |
 "

@@ -32,8 +32,9 @@ def _genkey(path: Path) -> None:
     path.chmod(0o600)
 
 
-def sign(pki: Path, name: str, subject: str, extensions: str) -> None:
-    """Key + certificate `name` signed by the CA in `pki`, valid ten years (a throwaway cluster)."""
+def sign(pki: Path, name: str, subject: str, extensions: str, ca: str = "ca") -> None:
+    """Key + certificate `name` signed by the CA `ca` in `pki` (ca.crt, ca.key by default), valid ten
+    years (a throwaway cluster)."""
     key, csr, crt = pki / f"{name}.key", pki / f"{name}.csr", pki / f"{name}.crt"
     _genkey(key)
     _openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
@@ -41,7 +42,7 @@ def sign(pki: Path, name: str, subject: str, extensions: str) -> None:
         ext.write(extensions)
     try:
         _openssl(
-            "x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+            "x509", "-req", "-in", str(csr), "-CA", str(pki / f"{ca}.crt"), "-CAkey", str(pki / f"{ca}.key"),
             "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "3650", "-sha256",
             "-extfile", ext.name, "-out", str(crt),
         )  # fmt: skip
@@ -61,6 +62,38 @@ def ensure_leaves(pki: Path, leaves: dict[str, tuple[str, str]]) -> None:
                 sign(pki, name, subject, ext)
 
 
+def _self_signed_ca(pki: Path, name: str, common_name: str) -> None:
+    _genkey(pki / f"{name}.key")
+    _openssl(
+        "req", "-x509", "-new", "-key", str(pki / f"{name}.key"), "-subj", f"/CN={common_name}",
+        "-days", "3650", "-sha256",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
+        "-out", str(pki / f"{name}.crt"),
+    )  # fmt: skip
+
+
+# The aggregation layer (kube-apiserver's --requestheader-* and --proxy-client-*): the API server
+# proxies requests for an APIService (metrics.k8s.io) to the extension server with this client
+# certificate, and the extension server believes the X-Remote-User/Group headers only from a client
+# certificate signed by this CA with this name. A CA of its own, as kubeadm has it: a certificate of
+# the cluster CA must not be able to speak for any user through an extension server.
+FRONT_PROXY_CA = "front-proxy-ca"
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
+def ensure_front_proxy(pki: Path) -> None:
+    """The front proxy's CA and the API server's client certificate signed by it (when missing; a new
+    CA re-signs the client certificate)."""
+    with open(pki / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (pki / f"{FRONT_PROXY_CA}.crt").exists() or not (pki / f"{FRONT_PROXY_CA}.key").exists():
+            _self_signed_ca(pki, FRONT_PROXY_CA, "streamops-local-front-proxy-ca")
+            (pki / f"{FRONT_PROXY_CLIENT}.crt").unlink(missing_ok=True)
+        if not (pki / f"{FRONT_PROXY_CLIENT}.crt").exists() or not (pki / f"{FRONT_PROXY_CLIENT}.key").exists():
+            sign(pki, FRONT_PROXY_CLIENT, f"/CN={FRONT_PROXY_CLIENT}", CLIENT, ca=FRONT_PROXY_CA)
+
+
 def ensure_pki(pki: Path, service_cidr: str, extra_ips: tuple[str, ...] = ()) -> None:
     """The control plane's CA, serving and client certificates and ServiceAccount key pair: create
     whatever is missing; a new CA invalidates every leaf, so those are redone too. `extra_ips`: more
@@ -69,14 +102,7 @@ def ensure_pki(pki: Path, service_cidr: str, extra_ips: tuple[str, ...] = ()) ->
     if not (pki / "ca.crt").exists() or not (pki / "ca.key").exists():
         for old in pki.glob("*"):
             old.unlink()
-        _genkey(pki / "ca.key")
-        _openssl(
-            "req", "-x509", "-new", "-key", str(pki / "ca.key"), "-subj", "/CN=streamops-local-ca",
-            "-days", "3650", "-sha256",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
-            "-out", str(pki / "ca.crt"),
-        )  # fmt: skip
+        _self_signed_ca(pki, "ca", "streamops-local-ca")
     service_ip = ipaddress.ip_network(service_cidr)[1]
     dns = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     dns.append("kubernetes.default.svc.cluster.local")
@@ -100,6 +126,7 @@ def ensure_pki(pki: Path, service_cidr: str, extra_ips: tuple[str, ...] = ()) ->
         },
     )
     sans_file.write_text(sans)
+    ensure_front_proxy(pki)
     if not (pki / "sa.key").exists() or not (pki / "sa.pub").exists():
         _genkey(pki / "sa.key")
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))

@@ -82,6 +82,35 @@ def prometheus_operator_crds_dir() -> Path:
     return Path(sourced("PROMETHEUS_OPERATOR_CRDS"))
 
 
+def prometheus_operator_all_crds_dir() -> Path:
+    """Every CRD of the pinned Prometheus Operator (Prometheus, Alertmanager, ... besides the three
+    monitoring ones), copied by hack/fetch-prometheus-operator-crds.sh: what the operator itself needs."""
+    return Path(sourced("PROMETHEUS_OPERATOR_ALL_CRDS"))
+
+
+def prometheus_operator_rbac_dir() -> Path:
+    """Upstream's ClusterRoles of the operator and of a Prometheus it runs (example/rbac in the module),
+    copied by hack/fetch-prometheus-operator-crds.sh."""
+    return Path(sourced("PROMETHEUS_OPERATOR_RBAC"))
+
+
+def prometheus_operator_bin_dir() -> Path:
+    """The pinned Prometheus Operator's `operator` and `prometheus-config-reloader`, built by
+    hack/build-prometheus-operator.sh (`make prometheus-operator`)."""
+    return Path(sourced("PROMETHEUS_OPERATOR_BIN_DIR"))
+
+
+def metrics_server_bin() -> Path:
+    """The pinned metrics-server, built by hack/build-metrics-server.sh (`make metrics-server`)."""
+    return Path(sourced("METRICS_SERVER_BIN"))
+
+
+def cert_manager_dir() -> Path:
+    """The pinned cert-manager as hack/build-cert-manager.sh leaves it (`make cert-manager`): bin/controller,
+    bin/webhook, bin/cainjector and chart/ (the module's Helm chart, versioned)."""
+    return Path(sourced("CERT_MANAGER_DIR"))
+
+
 def kube_network_policies_bin() -> Path:
     """The pinned kube-network-policies (SIG Network's NetworkPolicy engine, one process per node of
     the multi-node cluster), built by hack/build-kube-network-policies.sh (`make kube-network-policies`)."""

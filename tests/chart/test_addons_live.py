@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devtools.cluster import addons
+from devtools.cluster import addons, metrics_server, prometheus_operator
 from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.images import ImageBuilder
 from devtools.cluster.kubectl import Kubectl
@@ -380,3 +380,30 @@ def test_addon_objects_pass_the_api_server_and_pod_security_restricted(plane: Co
         refused = admin.kubectl("-n", "psa-restricted", "create", "--dry-run=server", "-f", "-",
                                 input=json.dumps({**pod, "spec": bare}), check=False)  # fmt: skip
         assert refused.returncode != 0 and "restricted" in refused.stderr, refused.stderr
+
+
+def test_real_addons_objects_pass_the_api_server_and_pod_security_restricted(
+    plane: ControlPlane, admin: Kubectl
+) -> None:
+    """The same for the multi-node tier's metrics-server and Prometheus Operator (issue 38): their
+    objects pass a server-side dry run, their Pods PodSecurity `restricted`. (cert-manager's Pods are
+    its chart's own.)"""
+    ca = (plane.pki / "ca.crt").read_text()
+    ms = metrics_server.metrics_server_manifests("streamops-metrics-server:x", serving=(ca, "k"),
+                                                 kubelet_client=(ca, "k"), ca=ca)  # fmt: skip
+    po = prometheus_operator.operator_manifests("streamops-prometheus-operator:x", "reloader:x", [])
+    apply(admin, [o for o in po if o["kind"] == "Namespace"])
+    for objects in (ms, po):
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+        admin.kubectl("apply", "--dry-run=server", "-f", "-", input=listed)
+    admin.kubectl("create", "namespace", "psa-restricted-addons")
+    admin.kubectl("label", "namespace", "psa-restricted-addons", "pod-security.kubernetes.io/enforce=restricted")
+    for deployment in [o for o in ms + po if o["kind"] == "Deployment"]:
+        spec = dict(deployment["spec"]["template"]["spec"])
+        spec.pop("priorityClassName", None)
+        spec.pop("serviceAccountName", None)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": deployment["metadata"]["name"]}, "spec": spec}
+        result = admin.kubectl("-n", "psa-restricted-addons", "create", "--dry-run=server", "-f", "-",
+                               input=json.dumps(pod), check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "violate" not in result.stderr, result.stderr

@@ -10,7 +10,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from devtools.cluster.cert_manager import CertManager
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.metrics_server import MetricsServer
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.media.s3_server import S3Server
 
@@ -24,6 +26,27 @@ LAN_PORT = 9443
 @pytest.fixture(scope="session")
 def cluster(local_cluster: LocalCluster) -> LocalCluster:
     return local_cluster
+
+
+@pytest.fixture(scope="session")
+def metrics_server(cluster: LocalCluster) -> MetricsServer:
+    """metrics-server (devtools.cluster.metrics_server), started at its first use in the session: the
+    resource metrics API the edge's HorizontalPodAutoscaler reads. Started, not waited for: a test calls
+    wait_ready() when it needs metrics, so that its own setup overlaps metrics-server's (≈20 s). It
+    stays until the cluster goes."""
+    server = MetricsServer(cluster)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def cert_manager(cluster: LocalCluster) -> CertManager:
+    """cert-manager (devtools.cluster.cert_manager) with its ClusterIssuers, installed at its first use in
+    the session; it stays until the cluster goes."""
+    cm = CertManager(cluster)
+    cm.install()
+    print(f"\ncert-manager installed, webhook answering, ClusterIssuers Ready: {cm.install_seconds:.1f}s")
+    return cm
 
 
 @pytest.fixture

@@ -64,9 +64,11 @@ def lan_request(url: str, cluster: LocalCluster, host: str | None = None) -> tup
 
 
 @contextmanager
-def hlsload_on_lan(cluster: LocalCluster, url: str, seconds: float, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`VIEWERS` LL-HLS players on the LAN (components/hlsload), stopped by PID whatever happens."""
-    argv = [str(hlsload_bin()), "-url", url, "-mode", "llhls", "-viewers", str(VIEWERS), "-ramp", "3s",
+def hlsload_on_lan(
+    cluster: LocalCluster, url: str, seconds: float, *args: str, viewers: int = VIEWERS
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`viewers` LL-HLS players on the LAN (components/hlsload), stopped by PID whatever happens."""
+    argv = [str(hlsload_bin()), "-url", url, "-mode", "llhls", "-viewers", str(viewers), "-ramp", "3s",
             "-duration", f"{seconds:.0f}s", *args]  # fmt: skip
     proc = subprocess.Popen(
         netns.nsenter(cluster.network.outside, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE

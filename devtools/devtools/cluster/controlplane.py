@@ -35,7 +35,15 @@ from devtools.address_plan import SERVICE_CIDR as ISLAND_SERVICE_CIDR
 from devtools.cluster.kubectl import Kubectl
 from devtools.cluster.network import ClusterNetwork
 from devtools.http_client import http_ok
-from devtools.pki import CLIENT, PkiError, ensure_leaves, ensure_pki, write_kubeconfig
+from devtools.pki import (
+    CLIENT,
+    FRONT_PROXY_CA,
+    FRONT_PROXY_CLIENT,
+    PkiError,
+    ensure_leaves,
+    ensure_pki,
+    write_kubeconfig,
+)
 from devtools.ports import LOOPBACK, free_port
 from devtools.processes import Proc, ProcessRegistry, StartError, Supervisor, print_status, stop_procs
 from devtools.versions import kube_bin_dir
@@ -295,9 +303,12 @@ class ControlPlane(Supervisor):
         )
         if island:
             # The `kubernetes` Service's endpoint is 10.241.0.2:6443, which Pods reach through kube-proxy.
+            # The API server reaches Pods (APIServices, admission webhooks) at their own addresses: no
+            # kube-proxy runs where it does, so a Service's cluster IP means nothing there; the island
+            # routes the Pod ranges to the control plane (devtools.cluster.network).
             addressing = [
                 "--bind-address=0.0.0.0", f"--advertise-address={API_IP}", f"--secure-port={api_port}",
-                "--kubelet-preferred-address-types=InternalIP",
+                "--kubelet-preferred-address-types=InternalIP", "--enable-aggregator-routing=true",
             ]  # fmt: skip
         else:
             addressing = [
@@ -321,6 +332,7 @@ class ControlPlane(Supervisor):
             "--allow-privileged=true",
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            *self._aggregation_flags(),
             *admission,
         ])  # fmt: skip
         ctx = self._ssl_context()
@@ -354,15 +366,35 @@ class ControlPlane(Supervisor):
             self._wait(lambda: http_ok(sa, ctx), deadline, "the default ServiceAccount",
                        "kube-controller-manager")  # fmt: skip
 
+    def _aggregation_flags(self) -> list[str]:
+        """The aggregation layer, as kubeadm configures it: extension API servers (metrics-server's
+        metrics.k8s.io) get requests proxied with the front proxy's client certificate and the user in
+        X-Remote-* headers, which they believe from that certificate only (devtools.pki.ensure_front_proxy)."""
+        pki = self.pki
+        return [
+            f"--requestheader-client-ca-file={pki / f'{FRONT_PROXY_CA}.crt'}",
+            f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / f'{FRONT_PROXY_CLIENT}.crt'}",
+            f"--proxy-client-key-file={pki / f'{FRONT_PROXY_CLIENT}.key'}",
+        ]
+
     def _node_lifecycle_flags(self) -> list[str]:
         """Node loss on the pod-network cluster: Kubernetes' default grace before a silent node is
         NotReady is 50 s, looked at every 5 s; here NODE_MONITOR_GRACE_SECONDS, every second (the
-        nodes renew their Lease every 2 s): the node-loss tests wait less."""
+        nodes renew their Lease every 2 s): the node-loss tests wait less.
+        HorizontalPodAutoscalers (the edge's, fed by metrics-server): synced every 5 s instead of 15 s,
+        and a scale-in waits 30 s of lower recommendations instead of 5 min, so that the autoscaling
+        test sees the edge scale out and back in within minutes; the algorithm is Kubernetes' own."""
         if self.network is None:
             return []
         return [
             f"--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s",
             f"--node-monitor-grace-period={self.node_monitor_grace_seconds}s",
+            "--horizontal-pod-autoscaler-sync-period=5s",
+            "--horizontal-pod-autoscaler-downscale-stabilization=30s",
         ]
 
     def _scheduler_kubeconfig(self, server: str) -> Path:

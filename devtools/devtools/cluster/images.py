@@ -5,8 +5,9 @@
 
 pause, worker and operator (the content of images/*/Dockerfile, on shared Debian layers), edge
 (images/edge/Dockerfile: nginx and its Lua module on a Debian rootfs of its own), coredns, traefik
-and prometheus (the multinode tests' monitoring), as docker-archive tarballs that `ctr -n k8s.io
-images import` loads. Every piece is cached under $STREAMOPS_CACHE/images by a hash of its inputs,
+and prometheus (the multinode tests' monitoring), and by name only the multinode tier's add-ons
+(ADDON_IMAGES: metrics-server, cert-manager, the Prometheus Operator), as docker-archive tarballs
+that `ctr -n k8s.io images import` loads. Every piece is cached under $STREAMOPS_CACHE/images by a hash of its inputs,
 and the tag carries the content hash. Needs root (debootstrap, chroot, mount), debootstrap, gcc
 with a static libc, tar, Go (the add-ons' binaries). The layers and why: docs/design/local-cluster.md, "Images".
 For registries, `make images` (devtools.publish) turns the operator, worker, overlay and edge archives
@@ -40,8 +41,11 @@ from devtools.versions import (
     REPO,
     VersionsError,
     cache_dir,
+    cert_manager_dir,
     coredns_bin,
+    metrics_server_bin,
     prometheus_bin,
+    prometheus_operator_bin_dir,
     rtmp_bin,
     traefik_bin,
     webrtc_bin,
@@ -91,6 +95,18 @@ int main(void) {
 # its Chromium layer: ≈110 MiB of downloads, 26 s here with a warm apt mirror) but pulled from the
 # cluster's registry only by the nodes that run it (LocalCluster.pull_images): ≈940 MiB unpacked.
 IMAGES = ("pause", "worker", "operator", "edge", "coredns", "traefik", "prometheus", "overlay")
+# The multi-node tier's real add-ons (metrics-server, cert-manager, the Prometheus Operator), built only
+# by name and by the tests that install them (devtools.cluster.metrics_server, .cert_manager,
+# .prometheus_operator), each importing its images into the nodes then: `make test-images` and a
+# cluster's start do not pay for them.
+ADDON_IMAGES = (
+    "metrics-server",
+    "cert-manager-controller",
+    "cert-manager-webhook",
+    "cert-manager-cainjector",
+    "prometheus-operator",
+    "prometheus-config-reloader",
+)
 # What an image adds between the Python deps and the app: layers built on the base rootfs (its path, its key).
 ExtraLayers = Callable[[Path, str], list[Path]]
 
@@ -581,9 +597,11 @@ class ImageBuilder:
 
     # -- add-ons: one static Go binary each -------------------------------------------------
 
-    def _static(self, name: str, binary: Path, build_script: str, config: Mapping[str, object]) -> Image:
-        """An image holding only `binary` as /<name>, built first by hack/<build_script> when the
-        cache lacks it; tagged with the hash of the binary and the config."""
+    def _static(
+        self, name: str, binary: Path, build_script: str, config: Mapping[str, object], path: str | None = None
+    ) -> Image:
+        """An image holding only `binary` as `path` (default /<name>), built first by hack/<build_script>
+        when the cache lacks it; tagged with the hash of the binary, its path and the config."""
         if not os.access(binary, os.X_OK):
             with self._locked(name):
                 if not os.access(binary, os.X_OK):
@@ -591,7 +609,8 @@ class ImageBuilder:
                     proc = subprocess.run(["bash", str(REPO / "hack" / build_script)], check=False)
                     if proc.returncode != 0 or not os.access(binary, os.X_OK):
                         raise ImageError(f"hack/{build_script} did not produce {binary}")
-        key = _hash(name, _sha256_file(binary), json.dumps(config, sort_keys=True))
+        inside = (path or f"/{name}").lstrip("/")
+        key = _hash(name, _sha256_file(binary), json.dumps(config, sort_keys=True), *([inside] if path else []))
         tag = f"docker.io/library/streamops-{name}:{key}"
         archive = self.cache / f"{name}-{key}.tar"
         if archive.exists():
@@ -599,8 +618,9 @@ class ImageBuilder:
         with tempfile.TemporaryDirectory(dir=self.cache) as tmp:
             root = Path(tmp, "rootfs")
             root.mkdir()
-            shutil.copy(binary, root / name)
-            (root / name).chmod(0o755)
+            (root / inside).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(binary, root / inside)
+            (root / inside).chmod(0o755)
             layer = Path(tmp, "layer.tar")
             _tar_dir(root, layer)
             write_docker_archive(archive, tag.removeprefix("docker.io/library/"), [layer], config)
@@ -618,9 +638,57 @@ class ImageBuilder:
 
     def prometheus(self) -> Image:
         """Prometheus (hack/build-prometheus.sh: upstream's, with Kubernetes service discovery, which
-        Debian's package leaves out) as uid 65532; devtools.cluster.prometheus passes its flags."""
-        config = {"Entrypoint": ["/prometheus"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
-        return self._static("prometheus", prometheus_bin(), "build-prometheus.sh", config)
+        Debian's package leaves out) as uid 65532; the Prometheus Operator passes its flags
+        (devtools.cluster.prometheus_operator). /bin/prometheus as in upstream's image: the operator
+        mounts the TSDB at /prometheus and passes only arguments."""
+        config = {"Entrypoint": ["/bin/prometheus"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
+        return self._static("prometheus", prometheus_bin(), "build-prometheus.sh", config, "/bin/prometheus")
+
+    # -- the multi-node tier's real add-ons (ADDON_IMAGES) --------------------------------------
+
+    def metrics_server(self) -> Image:
+        """metrics-server (hack/build-metrics-server.sh) as uid 65532, at /metrics-server as upstream's
+        image has it; devtools.cluster.metrics_server passes its flags."""
+        config = {"Entrypoint": ["/metrics-server"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
+        return self._static("metrics-server", metrics_server_bin(), "build-metrics-server.sh", config)
+
+    def _cert_manager(self, component: str) -> Image:
+        """One of cert-manager's binaries (hack/build-cert-manager.sh) as uid 65532; the module's chart
+        passes only arguments (devtools.cluster.cert_manager)."""
+        binary = cert_manager_dir() / "bin" / component
+        path = f"/app/cmd/{component}/{component}"  # where upstream's images keep it
+        config = {"Entrypoint": [path], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
+        return self._static(f"cert-manager-{component}", binary, "build-cert-manager.sh", config, path)
+
+    def cert_manager_controller(self) -> Image:
+        return self._cert_manager("controller")
+
+    def cert_manager_webhook(self) -> Image:
+        return self._cert_manager("webhook")
+
+    def cert_manager_cainjector(self) -> Image:
+        return self._cert_manager("cainjector")
+
+    def prometheus_operator(self) -> Image:
+        """The Prometheus Operator (hack/build-prometheus-operator.sh) as uid 65532, /bin/operator as
+        upstream's image; devtools.cluster.prometheus_operator passes its flags."""
+        config = {"Entrypoint": ["/bin/operator"], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
+        binary = prometheus_operator_bin_dir() / "operator"
+        return self._static("prometheus-operator", binary, "build-prometheus-operator.sh", config, "/bin/operator")
+
+    def prometheus_config_reloader(self) -> Image:
+        """The config reloader the Prometheus Operator runs beside each Prometheus, at
+        /bin/prometheus-config-reloader: the operator sets that path as the container's command."""
+        path = "/bin/prometheus-config-reloader"
+        config = {"Entrypoint": [path], "User": f"{ADDON_UID}:{ADDON_UID}", "WorkingDir": "/"}
+        binary = prometheus_operator_bin_dir() / "prometheus-config-reloader"
+        return self._static("prometheus-config-reloader", binary, "build-prometheus-operator.sh", config, path)
+
+    def by_name(self, name: str) -> Image:
+        """The image of IMAGES or ADDON_IMAGES called `name`."""
+        if name not in IMAGES + ADDON_IMAGES:
+            raise ImageError(f"unknown image {name}")
+        return getattr(self, name.replace("-", "_"))()  # type: ignore[no-any-return]
 
     def all(self) -> list[Image]:
         return [self.pause(), self.worker(), self.operator(), self.edge(), self.coredns(), self.traefik(),
@@ -722,14 +790,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("build", help="build (or find cached) the images")
     p.add_argument("--cache", type=Path, default=None, help="cache root (default $STREAMOPS_CACHE)")
-    p.add_argument("names", nargs="*", metavar="NAME", help=f"images to build (default: all of {', '.join(IMAGES)})")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help=f"images to build (default: all of {', '.join(IMAGES)}; by name only: {', '.join(ADDON_IMAGES)})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    if unknown := set(args.names) - set(IMAGES):
-        parser.error(f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES)}")
+    if unknown := set(args.names) - set(IMAGES + ADDON_IMAGES):
+        parser.error(f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES + ADDON_IMAGES)}")
     builder = ImageBuilder(args.cache)
     began = time.monotonic()
     try:
-        images = [getattr(builder, name)() for name in args.names or IMAGES]
+        images = [builder.by_name(name) for name in args.names or IMAGES]
     except (ImageError, VersionsError) as e:  # VersionsError: a pinned binary not built yet
         print(f"error: {e}", file=sys.stderr)
         return 1

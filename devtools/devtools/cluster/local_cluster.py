@@ -368,6 +368,38 @@ class LocalCluster(Kubectl, Lifecycle):
         """Apply objects of any namespaces (each names its own, or is cluster-scoped)."""
         self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}))
 
+    def apply_server_side(self, objects: Sequence[dict[str, Any]], manager: str = "streamops-local-cluster") -> None:
+        """Apply objects server-side: for those too big for client-side apply's last-applied annotation
+        (256 KiB: the Prometheus Operator's and cert-manager's larger CRDs)."""
+        self.kubectl(
+            "apply", "--server-side", "--force-conflicts", f"--field-manager={manager}", "-f", "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+        )  # fmt: skip
+
+    def wait_not_terminating(self, kind: str, *names: str, timeout: float = 180) -> None:
+        """Until none of these cluster-scoped objects (a namespace, CRDs) is being deleted: one an earlier
+        test removed with --wait=false may still be going, and what is applied to it goes with it."""
+
+        def settled() -> bool:
+            out = self.kubectl("get", kind, *names, "--ignore-not-found", "-o", "json", check=False)
+            if out.returncode != 0:
+                return False
+            doc = json.loads(out.stdout) if out.stdout.strip() else {}
+            items = doc.get("items", []) if "items" in doc else [doc] if doc else []  # (one name: the object)
+            return not any(i["metadata"].get("deletionTimestamp") for i in items)
+
+        eventually(settled, timeout=timeout, interval=1, what=f"{kind} {', '.join(names)} no longer terminating")
+
+    def rollout(self, namespace: str, *deployments: str, timeout: float = 180) -> None:
+        """Wait until each Deployment has rolled out (its new Pods Ready), asking kubectl in short
+        rounds (each call stays within this Kubectl's subprocess timeout)."""
+        for name in deployments:
+            argv = ("-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=20s")
+            eventually(
+                lambda argv=argv: self.kubectl(*argv, check=False).returncode == 0,  # type: ignore[misc]
+                timeout=timeout, interval=1, what=f"deployment {namespace}/{name} rolled out",
+            )  # fmt: skip
+
     def _start_dns(self) -> None:
         reverse = [str(CLUSTER_CIDR), str(SERVICE_CIDR)]
         image = self.builder.coredns().short

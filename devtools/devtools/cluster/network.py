@@ -151,6 +151,10 @@ class ClusterNetwork:
             netns.ip("link", "set", "eth0", "up", netns=name)
         for node in self.nodes:
             self._node_routing(node)
+            # The control plane reaches Pods directly, as a control-plane node on the pod network does:
+            # the API server calls APIServices (metrics-server) and admission webhooks (cert-manager's)
+            # at their Pods' addresses (--enable-aggregator-routing), through the node that hosts them.
+            netns.ip("route", "add", node.pod_cidr, "via", node.ip, "dev", "eth0", netns=self.control)
 
     def _node_routing(self, node: NodeAddress) -> None:
         for other in self.nodes:

@@ -43,7 +43,7 @@ class ReleaseError(RuntimeError):
     pass
 
 
-# The Prometheus of the monitoring test runs in this namespace (devtools.cluster.prometheus).
+# The Prometheus of the monitoring test runs in this namespace (devtools.cluster.prometheus_operator).
 MONITORING_NAMESPACE = "monitoring"
 
 

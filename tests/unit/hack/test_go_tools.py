@@ -23,6 +23,14 @@ WRAPPERS = {
     "traefik": "TRAEFIK_BIN",
     "prometheus": "PROMETHEUS_BIN",
     "kube-network-policies": "KUBE_NETWORK_POLICIES_BIN",
+    "metrics-server": "METRICS_SERVER_BIN",
+}
+# The rows with a binary each of several ({bin}): the wrapper's default binaries, in the directory
+# versions.sh names.
+MULTI = {
+    "kube": ("KUBE_BIN_DIR", ["kube-apiserver", "kube-controller-manager", "kubectl"]),
+    "cert-manager": ("CERT_MANAGER_DIR", ["bin/controller", "bin/webhook", "bin/cainjector"]),
+    "prometheus-operator": ("PROMETHEUS_OPERATOR_BIN_DIR", ["operator", "prometheus-config-reloader"]),
 }
 # Builds of their own: FFmpeg is not Go; build-component.sh is our components' (keyed by sources).
 NOT_GO_TOOLS = {"build-ffmpeg.sh", "build-component.sh", "build-webrtc.sh", "build-hlsload.sh", "build-rtmp.sh"}
@@ -56,9 +64,17 @@ def test_kube_prints_each_binary_in_the_kube_bin_dir(tmp_path: Path) -> None:
     assert printed == [f"{bin_dir}/kubectl", f"{bin_dir}/kubelet"]
 
 
+@pytest.mark.parametrize("tool", sorted(MULTI))
+def test_each_multi_binary_wrapper_prints_its_default_binaries(tmp_path: Path, tool: str) -> None:
+    variable, binaries = MULTI[tool]
+    printed = bash(str(HACK / f"build-{tool}.sh"), "--print-path", cache=tmp_path).split()
+    where = sourced(variable, tmp_path)
+    assert printed == [f"{where}/{b}" for b in binaries]
+
+
 def test_every_go_build_script_is_a_row_of_the_table(tmp_path: Path) -> None:
     scripts = {p.name for p in HACK.glob("build-*.sh")} - NOT_GO_TOOLS
-    assert {f"build-{name}.sh" for name in WRAPPERS} | {"build-kube.sh"} == scripts
+    assert {f"build-{name}.sh" for name in [*WRAPPERS, *MULTI]} == scripts
     names = table_names(tmp_path)
     assert len(names) == len(set(names)), names
     for script in scripts:
@@ -69,7 +85,9 @@ def test_every_go_build_script_is_a_row_of_the_table(tmp_path: Path) -> None:
 def test_only_the_skeletons_lock_and_build() -> None:
     """A wrapper that took its own lock or ran its own go build would be the drift this removed."""
     for script in sorted(HACK.glob("*.sh")):
-        if script.name in {"go-tool.sh", "build-component.sh", "build-ffmpeg.sh"}:
+        # fetch-prometheus-operator-crds.sh builds nothing: its lock keeps `make prometheus` and
+        # `make prometheus-operator` (both fetch the CRDs, make -j) from copying at once.
+        if script.name in {"go-tool.sh", "build-component.sh", "build-ffmpeg.sh", "fetch-prometheus-operator-crds.sh"}:
             continue
         code = "\n".join(line for line in script.read_text().splitlines() if not line.lstrip().startswith("#"))
         assert not re.search(r"\bflock\b|\bgo (build|install)\b", code), script.name

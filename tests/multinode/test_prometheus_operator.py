@@ -1,9 +1,10 @@
-"""A real Prometheus on the 2-node pod-network cluster (issue 28; devtools.cluster.prometheus) scraping
-what the chart's ServiceMonitors and PodMonitor select, as the Prometheus Operator would configure it
-from them, and evaluating the chart's PrometheusRule: the ingest, the recorder, the pusher and every
-operator replica are `up` targets; the catalogue's always-present series exist with the stream's
-`namespace` and `stream`; every metric the dashboards query is scraped or may be absent (catalogue
-`always=False`); an encoder stopped by PID fires StreamopsStreamOffline, started again clears it.
+"""The chart's monitoring against the real Prometheus Operator on the 2-node pod-network cluster (issues 28
+and 38; devtools.cluster.prometheus_operator): the chart upgraded with its ServiceMonitors, PodMonitor and
+PrometheusRule on, the operator (built from its module, the version of the CRDs) reconciling them into a
+Prometheus it runs (our build). Then: the ingest, the recorder, the pusher and every operator replica are
+`up` targets; the catalogue's always-present series exist with the stream's `namespace` and `stream`;
+every metric the dashboards query is scraped or may be absent (catalogue `always=False`); an encoder
+stopped by PID fires StreamopsStreamOffline, started again clears it.
 (docs/design/observability.md, "Prometheus on the local cluster".)
 """
 
@@ -21,6 +22,7 @@ from devtools.catalog import recording, restream
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.prometheus import ClusterPrometheus
+from devtools.cluster.prometheus_operator import OperatorPrometheus
 from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
 from devtools.cluster.release import Release
 from devtools.media.peers import NginxRtmp, Publisher
@@ -49,19 +51,18 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 @pytest.fixture(scope="module")
-def prometheus(cluster: LocalCluster, release: Release) -> Iterator[ClusterPrometheus]:
-    """The chart upgraded with MONITORING (its ServiceMonitors, PodMonitor and PrometheusRule applied
-    against the Prometheus Operator's CRDs) and Prometheus configured from them; afterwards the
-    session's install and a cluster without either."""
-    prom = ClusterPrometheus(cluster)
+def operator_prometheus(cluster: LocalCluster, release: Release) -> Iterator[OperatorPrometheus]:
+    """The operator's CRDs, the chart upgraded with MONITORING (its objects validated against them),
+    the operator and a Prometheus selecting everything, started (the test waits for them once its
+    stream runs: their ≈25 s overlap its setup); afterwards the session's install and a cluster
+    without any of it."""
+    prom = OperatorPrometheus(cluster)
     try:
         began = time.monotonic()
         prom.install_crds()
         release.upgrade(MONITORING)
-        upgraded = time.monotonic()
-        prom.deploy()
-        ready = time.monotonic() - upgraded
-        print(f"\nCRDs + helm upgrade with monitoring {upgraded - began:.1f}s, then Prometheus Ready {ready:.1f}s")
+        print(f"\nCRDs + helm upgrade with monitoring {time.monotonic() - began:.1f}s")
+        prom.start()
         yield prom
     finally:
         prom.remove()
@@ -122,10 +123,25 @@ def offline_alert(prometheus: ClusterPrometheus, ns: str) -> dict[str, Any] | No
     )
 
 
-def test_prometheus_scrapes_what_the_monitors_select_and_alerts_on_a_stopped_encoder(
+def test_the_operators_prometheus_scrapes_what_the_monitors_select_and_alerts_on_a_stopped_encoder(
     cluster: LocalCluster,
     release: Release,
-    prometheus: ClusterPrometheus,
+    operator_prometheus: OperatorPrometheus,
+    namespace: str,
+    publishers: list[Publisher],
+    tmp_path: Path,
+) -> None:
+    try:
+        scrapes_and_alerts(cluster, release, operator_prometheus, namespace, publishers, tmp_path)
+    finally:
+        # What the operator generated, for whoever reads a failure.
+        (tmp_path / "prometheus.yaml").write_text(operator_prometheus.generated_config())
+
+
+def scrapes_and_alerts(
+    cluster: LocalCluster,
+    release: Release,
+    prometheus: OperatorPrometheus,
     namespace: str,
     publishers: list[Publisher],
     tmp_path: Path,
@@ -147,6 +163,8 @@ def test_prometheus_scrapes_what_the_monitors_select_and_alerts_on_a_stopped_enc
         assert set(workers.values()) == set(WORKERS), workers
         operators = [p["metadata"]["name"] for p in release.operator_pods()]
         wanted = {(ns, pod) for pod in workers} | {(OPERATOR_NAMESPACE, pod) for pod in operators}
+        prometheus.wait_ready()
+        print(f"\nthe Prometheus Operator started -> its Prometheus Ready {prometheus.deploy_seconds:.1f}s")
         began = time.monotonic()
         try:
             eventually(lambda: wanted <= up_targets(prometheus).keys(), timeout=60, what="every target up")

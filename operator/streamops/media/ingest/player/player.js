@@ -600,6 +600,10 @@
     const out = { connectionState: session ? session.pc.connectionState : 'closed' };
     if (!session) return out;
     const report = await session.pc.getStats();
+    // The pair in use: the transport's selectedCandidatePairId (what Chromium reports), else the
+    // nominated, succeeded pair (a relay-only session once had none flagged nominated yet).
+    let selectedId = null;
+    report.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId; });
     report.forEach((s) => {
       if (s.type === 'inbound-rtp') {
         const codec = s.codecId ? report.get(s.codecId) : null;
@@ -610,7 +614,7 @@
           codec: codec ? `${codec.mimeType} ${codec.sdpFmtpLine || ''}`.trim() : null,
         };
       }
-      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      if (s.type === 'candidate-pair' && (selectedId ? s.id === selectedId : s.nominated && s.state === 'succeeded')) {
         const local = report.get(s.localCandidateId);
         const remote = report.get(s.remoteCandidateId);
         out.selectedPair = `${local.address}:${local.port}/${local.protocol} -> ${remote.address}:${remote.port}/${remote.protocol}`;

@@ -20,10 +20,11 @@ set -euo pipefail
 # test's network namespace, no configuration file: devtools/devtools/media/turn_server.py); its service never starts.
 # prometheus: promtool checks and unit-tests the chart's alerts (tests/chart/test_prometheus_rules.py); its service
 # never starts (policy-rc.d below).
+# nftables: `nft` reads the NetworkPolicy engine's table in each node's namespace (tests/multinode/test_network_policy.py).
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev janus
-          coturn libnginx-mod-http-lua nghttp2-client prometheus)
+          coturn libnginx-mod-http-lua nghttp2-client prometheus nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

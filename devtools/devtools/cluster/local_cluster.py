@@ -47,6 +47,7 @@ from devtools.cluster.node import Node
 from devtools.cluster.recordings_volume import provide_recordings_volume
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher
+from devtools.media.reconnecting_publisher import NeverLive, ReconnectingPublisher
 from devtools.processes import Lifecycle, print_status
 from devtools.publish import (
     PUBLISHED,
@@ -64,6 +65,7 @@ from devtools.waits import eventually
 DEFAULT_NODES = 2
 # The kubelet's Event after a pull (kubelet 1.33): image, then a Go duration ("12.3s", "1m2.3s", "850ms").
 PULLED = re.compile(r'Successfully pulled image "([^"]+)" in ([0-9.hms]+)')
+PUBLISH_FROM_LAN_TIMEOUT = 30  # s for a LAN encoder's connection to hold, retries included
 INGRESS_NODE_PORT = 30080  # Traefik's web entrypoint on every node (a fixed NodePort)
 
 
@@ -328,15 +330,23 @@ class LocalCluster(Kubectl, Lifecycle):
 
     def publish_from_lan(self, url: str, started: list[Publisher], extra_args: Sequence[str] = ()) -> Publisher:
         """An encoder on the LAN pushing to `url` until its connection holds (each one started is
-        appended to `started`, for the caller to stop). Like OBS it tries again when refused:
-        kube-proxy programs a new endpoint a moment after the Pod turns Ready."""
-        for _ in range(10):
-            encoder = self.lan_encoder(url, extra_args)
-            started.append(encoder.start())
-            time.sleep(2)
-            if encoder.running:
-                return encoder
-        raise AssertionError(f"the encoder could not connect to {url.rsplit('/', 1)[0]}/<key>:\n{encoder.log_tail()}")
+        appended to `started`, for the caller to stop). Like OBS it tries again when refused, with
+        the demo's backoff (kube-proxy programs a new endpoint a moment after the Pod turns Ready);
+        once one has held for 2 s it is returned and no longer replaced when it exits."""
+        encoders = ReconnectingPublisher(lambda: self.lan_encoder(url, extra_args), on_start=started.append).start()
+
+        def held() -> bool:
+            current = encoders.current
+            return current is not None and current.running and time.monotonic() - (current.started_at or 0) >= 2
+
+        try:
+            encoders.wait_live(held, timeout=PUBLISH_FROM_LAN_TIMEOUT, what="the LAN encoder's connection")
+        except NeverLive as e:
+            encoders.stop()
+            raise AssertionError(str(e)) from None
+        encoders.detach()
+        assert encoders.current is not None
+        return encoders.current
 
     def lan_get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         """http_get from the cluster's LAN: what a viewer outside the cluster gets."""

@@ -2,10 +2,12 @@
 cluster — 1,000 LL-HLS viewers of one stream through the edge tier, the ingest's request rate counted,
 and the edge's CPU against static nginx at the same viewer count, in one run.
 
-The stand: devtools.cluster.local_cluster (2 nodes, kube-proxy, CoreDNS, Traefik), streamops installed
-with the chart and `edge.enabled: true` (2 replicas: the autoscaler's minimum; the local cluster has no
-metrics-server, so they stay 2), one public LL-HLS LiveStream (200 ms parts, 2 s segments, screenshots
-off) with an Ingress of class traefik, fed over RTMP from the cluster's LAN with a 360p clip
+The stand: devtools.cluster.local_cluster (2 nodes, kube-proxy, CoreDNS, Traefik, metrics-server),
+streamops installed with the chart and `edge.enabled: true` (the chart's HorizontalPodAutoscaler as it
+ships: 2 to 10 replicas, 70 % of the 100m CPU request; devtools.cluster.edge_replicas logs its replicas
+over the whole run, and the idle edge's utilization is read before the first viewer), one public
+LL-HLS LiveStream (200 ms parts, 2 s segments, screenshots off) with an Ingress of class traefik,
+fed over RTMP from the cluster's LAN with a 360p clip
 (bench/playback_traffic.py's ClipPublisher: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC 128 kbit/s,
 encoded once and looped with -c copy). The edge Service is patched to NodePort for the bench (the
 operator creates it when missing and leaves an existing one alone: checked at the end), and Debian's
@@ -20,8 +22,8 @@ Steps, each hlsload (on the LAN, through devtools.netns) joining over --edge-ram
   needs the largest), then the same through Traefik's NodePort (stopping at the first failing step);
 - the largest count of standard HLS viewers through the edge, and of the static nginx Pods.
 
-Per step: delivery and lag (hlsload), the Pods' CPU from their pod cgroups' cpuacct.usage and their
-working set (memory cgroup: usage − inactive file) on the host, the ingest's
+Per step: delivery and lag (hlsload), the edge's ready replicas, the Pods' CPU from their pod cgroups'
+cpuacct.usage and their working set (memory cgroup: usage − inactive file) on the host, the ingest's
 streamops_playback_requests_total by via (read from its /metrics on its nodePort), the machine's
 busy and softirq %, and the processes that used the most CPU over the window (/proc, by command name).
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -43,9 +46,12 @@ from typing import Any
 
 from devtools.catalog import livestream
 from devtools.cluster.addons import TRAEFIK_NAMESPACE
+from devtools.cluster.edge_replicas import ReplicaLog
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.metrics_server import MetricsServer
 from devtools.cluster.release import Release
+from devtools.media.peers import Publisher
 from devtools.processes import stat_fields
 from devtools.waits import eventually
 from prometheus_client.parser import text_string_to_metric_families
@@ -56,7 +62,8 @@ from bench.report_file import commit, loadavg, markdown_table
 
 NAMESPACE, STREAM = "bench", "cam"
 HEADING = "## On the 2-node cluster"  # its section of bench/results/playback.md
-REPLICAS = 2
+REPLICAS = 2  # the chart's edge.replicas: the autoscaler's minimum; the static nginx Pods
+IDLE_SECONDS = 45  # the stream live, no viewer: the HPA's utilization read over three metrics-server scrapes
 STATIC = "static-nginx"
 CGROUP_FS = Path("/sys/fs/cgroup")
 CPUACCT = ("cpuacct", "cpu,cpuacct")  # where cgroup v1 mounts the cpuacct controller, alone or with cpu
@@ -77,21 +84,32 @@ class PodCgroups:
     memory: list[Path]
     namespace: str
     selector: str
+    name: str = ""
+
+    def refreshed(self, cluster: LocalCluster) -> PodCgroups:
+        """The same group's Pods now (the edge's come and go with its autoscaler)."""
+        return pod_cgroups(cluster, self.namespace, self.selector, self.name)
 
     def restarts(self, cluster: LocalCluster) -> int:
         """Container restarts of these Pods so far (an OOM kill or a failed liveness probe shows here)."""
         pods = [p for p in cluster.list("pods", self.namespace, self.selector) if p["metadata"]["name"] in self.names]
         return sum(int(c.get("restartCount", 0)) for p in pods for c in p["status"].get("containerStatuses") or [])
 
-    def cpu_seconds(self) -> float:
-        return sum(int((d / "cpuacct.usage").read_text()) for d in self.cpu) / 1e9
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far by Pod (a Pod gone since the listing is left out)."""
+        out: dict[str, float] = {}
+        for name, d in zip(self.names, self.cpu, strict=True):
+            with contextlib.suppress(OSError):
+                out[name] = int((d / "cpuacct.usage").read_text()) / 1e9
+        return out
 
     def working_set(self) -> int:
         """What the kubelet calls the working set: usage − inactive file pages, summed over the Pods."""
         total = 0
         for d in self.memory:
-            stat = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
-            total += int((d / "memory.usage_in_bytes").read_text()) - int(stat.get("total_inactive_file", 0))
+            with contextlib.suppress(OSError):
+                stat = dict(line.split() for line in (d / "memory.stat").read_text().splitlines())
+                total += int((d / "memory.usage_in_bytes").read_text()) - int(stat.get("total_inactive_file", 0))
         return total
 
 
@@ -103,6 +121,8 @@ class Stand:
     pods: dict[str, PodCgroups]
     placement: str
     edge_workers: str
+    replicas: ReplicaLog
+    idle_cpu_percent: list[int]  # the HPA's edge utilization with the stream live and no viewer
 
 
 def pod_cgroup_dir(cluster: LocalCluster, pod: dict[str, Any], controllers: tuple[str, ...]) -> Path:
@@ -132,6 +152,7 @@ def pod_cgroups(cluster: LocalCluster, namespace: str, selector: str = "", name:
         memory=[pod_cgroup_dir(cluster, p, ("memory",)) for p in pods],
         namespace=namespace,
         selector=selector,
+        name=name,
     )
 
 
@@ -213,10 +234,12 @@ def stand(tmp: Path) -> Iterator[Stand]:
     ways, the static nginx Pods; everything stopped on the way out (the encoder by PID, the cluster
     by its teardown, which must leave nothing behind), whatever happened."""
     cluster = LocalCluster(tmp / "cluster", nodes=2)
-    encoders: list[ClipPublisher] = []
+    encoders: list[Publisher] = []
     try:
         began = time.monotonic()
         cluster.start()
+        metrics_server = MetricsServer(cluster)
+        metrics_server.start()  # comes up while the release does
         Release(cluster, {"edge": {"enabled": True, "replicas": REPLICAS}}).install()
         print(f"cluster and release up in {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
         cluster.kubectl("create", "namespace", NAMESPACE)
@@ -232,14 +255,11 @@ def stand(tmp: Path) -> Iterator[Stand]:
         )  # fmt: skip
         url = f"{stream['status']['ingest']['pushUrl']}/{cluster.stream_key(NAMESPACE, STREAM)}"
         clip = tmp / "clip-360p.flv"
-        for attempt in range(10):  # as publish_from_lan: kube-proxy programs the endpoint a moment late
-            encoder = ClipPublisher(url, clip, size="640x360", video_bitrate="800k", netns=cluster.network.outside,
-                                    log_path=tmp / f"publisher-{attempt}.log")  # fmt: skip
-            encoders.append(encoder)
-            encoder.encode().start()
-            time.sleep(2)
-            if encoder.running:
-                break
+        attempts = itertools.count()
+        cluster.publish_from_lan(url, encoders, make=lambda: ClipPublisher(
+            url, clip, size="640x360", video_bitrate="800k", netns=cluster.network.outside,
+            log_path=tmp / f"publisher-{next(attempts)}.log",
+        ).encode())  # fmt: skip
         cluster.wait_status("lst", NAMESPACE, STREAM, lambda o: o["status"].get("live"), "status.live", 60)
         cluster.wait_status(
             "deployments", NAMESPACE, EDGE_NAME,
@@ -276,8 +296,16 @@ def stand(tmp: Path) -> Iterator[Stand]:
         edge_pod = cluster.list("pods", NAMESPACE, "app.kubernetes.io/component=edge")[0]
         limits = (edge_pod["spec"]["containers"][0].get("resources") or {}).get("limits") or {}
         workers = f"CPU limit {limits.get('cpu', 'none')}, nginx workers auto ({os.cpu_count()} CPUs)"
-        yield Stand(cluster, urls, f"http://{node1}:{node_port(cluster, f'{STREAM}-ingest')}/metrics", pods,
-                    placement, workers)  # fmt: skip
+        metrics_server.wait_ready()
+        eventually(lambda: any(p.startswith(f"{EDGE_NAME}-") for p in metrics_server.pod_metrics(NAMESPACE)),
+                   timeout=90, interval=2, what="the edge Pods' metrics")  # fmt: skip
+        with ReplicaLog(cluster, NAMESPACE, interval=5) as replicas:
+            replicas.phase = "idle"
+            time.sleep(IDLE_SECONDS)
+            idle = [int(x["cpu_percent"]) for x in replicas.in_phase("idle") if x["cpu_percent"] is not None]
+            print(f"idle edge: {idle} % of its CPU request (HPA)", file=sys.stderr, flush=True)
+            yield Stand(cluster, urls, f"http://{node1}:{node_port(cluster, f'{STREAM}-ingest')}/metrics", pods,
+                        placement, workers, replicas, idle)  # fmt: skip
     finally:
         for encoder in encoders:
             with contextlib.suppress(Exception):
@@ -328,13 +356,14 @@ def process_ticks() -> dict[int, tuple[str, int]]:
 @dataclass
 class Reading:
     at: float
-    cpu: dict[str, float]
+    cpu: dict[str, dict[str, float]]  # CPU seconds by Pod group, by Pod
     requests: dict[str, float]
     machine: tuple[int, int, int]
     ticks: dict[int, tuple[str, int]]
 
 
 def reading(s: Stand) -> Reading:
+    s.pods["edge"] = s.pods["edge"].refreshed(s.cluster)  # scaled by its autoscaler
     return Reading(
         at=time.monotonic(),
         cpu={k: v.cpu_seconds() for k, v in s.pods.items()},
@@ -358,6 +387,8 @@ class Window:
 def window(s: Stand, seconds: float) -> Window:
     a, peaks = reading(s), dict.fromkeys(s.pods, 0)
     while (left := seconds - (time.monotonic() - a.at)) > 0:
+        if s.replicas.samples and s.replicas.samples[-1]["ready"] != len(s.pods["edge"].names):
+            s.pods["edge"] = s.pods["edge"].refreshed(s.cluster)
         for k, v in s.pods.items():
             peaks[k] = max(peaks[k], v.working_set())
         time.sleep(min(2.0, left))
@@ -370,7 +401,8 @@ def window(s: Stand, seconds: float) -> Window:
         by_command[comm] = by_command.get(comm, 0.0) + 100 * used / CLK_TCK / dt
     total = b.machine[2] - a.machine[2]
     return Window(
-        cpu={k: 100 * (b.cpu[k] - a.cpu[k]) / dt for k in s.pods},
+        # A Pod started in the window counts from 0; one gone in it loses its last stretch.
+        cpu={k: 100 * sum(v - a.cpu[k].get(pod, 0.0) for pod, v in b.cpu[k].items()) / dt for k in s.pods},
         working_set=peaks,
         ingest_rate={via: (n - a.requests.get(via, 0.0)) / dt for via, n in b.requests.items()},
         machine_busy=100 * (b.machine[0] - a.machine[0]) / max(1, total),
@@ -397,6 +429,7 @@ class Step:
     viewers: int
     load: dict[str, Any]
     window: Window
+    replicas: list[int]  # the edge's ready replicas, sampled over the step
     server: str = field(init=False)  # the Pod group serving the viewers
 
     def __post_init__(self) -> None:
@@ -420,6 +453,17 @@ class Step:
         return complete and float(self.load["lag_ms"]["p99"]) <= self.limit_ms
 
     @property
+    def mean_replicas(self) -> float:
+        return sum(self.replicas) / len(self.replicas) if self.replicas else float(REPLICAS)
+
+    @property
+    def replicas_text(self) -> str:
+        if not self.replicas:
+            return "—"
+        first, last, most = self.replicas[0], self.replicas[-1], max(self.replicas)
+        return str(first) if first == last == most else f"{first} → {last} (max {most})"
+
+    @property
     def rps(self) -> float:
         return float(self.load["requests_per_s"])
 
@@ -429,16 +473,19 @@ class Step:
 
 
 def step(s: Stand, path: str, viewers: int, args: argparse.Namespace) -> Step:
+    s.replicas.phase = f"{path} {viewers}"
     load, measured = hlsload(s.urls[path], "hls" if path.endswith("-hls") else "llhls", viewers, args.edge_ramp,
                              args.window, f"cluster-{path}-{viewers}", lambda: window(s, args.window - 2),
                              netns=s.cluster.network.outside)  # fmt: skip
-    r = Step(path, viewers, load, measured)
+    r = Step(path, viewers, load, measured, [x["ready"] for x in s.replicas.in_phase(s.replicas.phase)])
     d, lag, w = load["delivery"], load["lag_ms"], r.window
     print(f"{path} {viewers}: complete {d['viewers_complete']}/{viewers}, lag p50 {lag['p50']} p99 {lag['p99']} ms, "
           f"{r.rps:.0f} req/s, cpu {', '.join(f'{k} {v:.0f} %' for k, v in w.cpu.items())}, ingest req/s "
           f"{w.ingest_rate}, client {load['client']['cpu_pct_of_core']} %, machine {w.machine_busy:.0f} %, "
-          f"errors {load['errors']}, {'pass' if r.passed else 'FAIL'}", file=sys.stderr, flush=True)  # fmt: skip
+          f"edge replicas {r.replicas_text}, errors {load['errors']}, {'pass' if r.passed else 'FAIL'}",
+          file=sys.stderr, flush=True)  # fmt: skip
     time.sleep(3)  # the last requests drain before the next step's window
+    s.replicas.phase = f"after {path} {viewers}"
     return r
 
 
@@ -458,16 +505,18 @@ def run_steps(s: Stand, args: argparse.Namespace) -> list[Step]:
 
 
 HEADER = [
-    "path", "viewers", "all parts/segments received", "lag p50 / p99", "longest stall", "requests/s",
+    "path", "viewers", "edge replicas (ready)", "all parts/segments received", "lag p50 / p99", "longest stall",
+    "requests/s",
     "server CPU, working set", "server CPU per 1,000 req/s", "Traefik CPU", "ingest CPU",
-    "ingest req/s (edge / direct)", "ingest rate ÷ (1 viewer × replicas)", "hlsload CPU", "machine busy (softirq)",
+    "ingest req/s (edge / direct)", "ingest rate ÷ (1 viewer × mean replicas)", "hlsload CPU", "machine busy (softirq)",
     "client errors; Pod restarts", "passed",
 ]  # fmt: skip
 
 
 def collapsing(r: Step, single: float) -> float:
-    """The ingest's rate with these viewers / (one viewer's straight to it × edge replicas)."""
-    return r.window.ingest_rate.get("edge", 0.0) / (single * REPLICAS) if single else float("nan")
+    """The ingest's rate with these viewers / (one viewer's straight to it × the edge's mean ready
+    replicas over the step: each replica asks the ingest on its own)."""
+    return r.window.ingest_rate.get("edge", 0.0) / (single * r.mean_replicas) if single else float("nan")
 
 
 def top_text(w: Window, n: int = 4) -> str:
@@ -478,6 +527,11 @@ def errors_text(r: Step) -> str:
     errors = ", ".join(f"{kind} {n}" for kind, n in sorted(r.load["errors"].items())) or "none"
     restarts = ", ".join(f"{k} {n}" for k, n in r.window.restarts.items() if n) or "none"
     return f"{errors}; {restarts}"
+
+
+def replica_row(x: dict[str, Any]) -> list[str]:
+    cpu = "—" if x["cpu_percent"] is None else f"{x['cpu_percent']} %"
+    return [f"{x['t']:.0f}", x["phase"] or "—", str(x["replicas"]), str(x["ready"]), cpu]
 
 
 def verdict(ok: bool) -> str:
@@ -525,7 +579,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
     bullets += [
         f"- **The ingest's request rate** with {top} viewers through the edge: "
         f"{edge.window.ingest_rate.get('edge', 0):.1f}/s (its own counter, via=edge) vs {single:.1f}/s for one "
-        f"viewer straight to it × {REPLICAS} replicas: "
+        f"viewer straight to it × {edge.mean_replicas:.1f} replicas (the mean ready over the step): "
         f"{ratio:.2f}× (target ≤ 2×) {verdict(ratio <= 2)}; via=direct meanwhile "
         f"{edge.window.ingest_rate.get('direct', 0):.1f}/s.",
         f"- **Edge CPU per 1,000 requests/s** ({top} LL-HLS viewers) vs static nginx per 1,000 requests/s ({top} HLS "
@@ -542,6 +596,11 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
                 f"{best.server_cpu_per_krps / static.server_cpu_per_krps:.2f}× static nginx's."
             )
         ),
+        f"- **The autoscaler**: idle (the stream live, no viewer, over {IDLE_SECONDS} s) the edge used "
+        f"{'/'.join(str(x) for x in s.idle_cpu_percent) or '?'} % of its CPU request by the HPA's reading, against "
+        "the chart's 70 % target: an idle edge tier stays at its minimum "
+        f"{verdict(bool(s.idle_cpu_percent) and max(s.idle_cpu_percent) < 70)}. Under the viewers it went to "
+        f"{s.replicas.most} replicas wanted, and was at {s.replicas.last} at the end (the table below the CPU one).",
         f"- The edge Service patched to NodePort was {'still' if nodeport_kept else 'no longer'} NodePort at the end "
         "(the operator creates the Service when it is missing and leaves an existing one alone).",
     ]
@@ -552,7 +611,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
             f"{w.cpu[r.server]:.1f} %, {w.working_set[r.server] / MIB:.0f} MiB"
         )  # fmt: skip
         rows.append([
-            PATHS[r.path], str(r.viewers),
+            PATHS[r.path], str(r.viewers), r.replicas_text,
             f"{d['viewers_complete_pct']:.0f} % ({d['received']}/{d['expected']})",
             f"{lag['p50']:.0f} / {lag['p99']:.0f} ms", f"{r.load['max_gap_ms']['max'] / 1000:.1f} s",
             f"{r.rps:.0f}", server, "—" if r.path == "ingest" else f"{r.server_cpu_per_krps:.2f} %",
@@ -570,8 +629,10 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         f"{loadavg()}; the bench, the cluster and everything in it at nice {os.getpriority(os.PRIO_PROCESS, 0)}. "
         "The 2-node pod-network cluster (devtools.cluster.local_cluster: kube-proxy, CoreDNS, one Traefik) on this "
         "machine's 2 cores, streamops installed with the chart and `edge.enabled: true`, "
-        f"{REPLICAS} edge replicas (nginx + Lua; {s.edge_workers}; no metrics-server, so the autoscaler keeps "
-        "the minimum). One public LL-HLS LiveStream (200 ms parts, 2 s segments, screenshots off, an Ingress of "
+        f"the edge (nginx + Lua; {s.edge_workers}) scaled by the chart's HorizontalPodAutoscaler as it ships "
+        f"({REPLICAS} to 10 replicas, 70 % of the 100m CPU request) on a real metrics-server (15 s resolution; "
+        "this controller-manager syncs HPAs every 5 s and stabilises scale-in over 30 s). One public LL-HLS "
+        "LiveStream (200 ms parts, 2 s segments, screenshots off, an Ingress of "
         "class traefik), fed over RTMP from the cluster's LAN: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC "
         "128 kbit/s (≈0.93 Mbit/s), encoded once and looped with -c copy. Static nginx: Debian's nginx (the edge "
         f"image's nginx-light, a static configuration) as {REPLICAS} Pods serving the ingest's ts/ files through a "
@@ -594,6 +655,14 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         "workers and any other nginx, `python` the ingest, the operator and any other Python):",
         "",
         *markdown_table(["path", "viewers", "the most CPU"], cpu_rows),
+        "",
+        "The edge's replicas over the run (devtools.cluster.edge_replicas, every 5 s; the rows where the wanted or "
+        "ready count changed, and the last; the HPA's CPU utilization is the edge Pods' mean as % of their request):",
+        "",
+        *markdown_table(
+            ["s since the stand was up", "phase", "replicas wanted", "ready", "HPA CPU utilization"],
+            [replica_row(x) for x in s.replicas.changes()],
+        ),
         "",
     ]
 

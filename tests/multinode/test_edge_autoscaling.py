@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.cluster.edge_replicas import ReplicaLog
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.metrics_server import MetricsServer
 from devtools.cluster.release import Release
@@ -57,46 +57,6 @@ AUDIENCE_VIEWERS = 10
 SCALE_IN_TIMEOUT = 90
 WATCHING_AFTER_SCALE_IN = 20
 AUDIENCE_SECONDS = 10 + SCALE_OUT_TIMEOUT + LOAD_AFTER_SCALE_OUT + SCALE_IN_TIMEOUT + WATCHING_AFTER_SCALE_IN + 30
-
-
-class ReplicaLog:
-    """The edge Deployment's replicas (spec, ready) every 2 s in a thread, with the time since start."""
-
-    def __init__(self, cluster: LocalCluster, namespace: str) -> None:
-        self.cluster, self.namespace = cluster, namespace
-        self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._began = time.monotonic()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ReplicaLog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with_status = self.cluster.get("deployments", self.namespace, EDGE_NAME) or {}
-            hpa = self.cluster.get("horizontalpodautoscalers", self.namespace, EDGE_NAME) or {}
-            self.samples.append({
-                "t": round(time.monotonic() - self._began, 1),
-                "replicas": (with_status.get("spec") or {}).get("replicas"),
-                "ready": (with_status.get("status") or {}).get("readyReplicas", 0),
-                "cpu_percent": ((hpa.get("status") or {}).get("currentMetrics") or [{}])[0]
-                .get("resource", {}).get("current", {}).get("averageUtilization"),
-            })  # fmt: skip
-            self._stop.wait(2)
-
-    @property
-    def most(self) -> int:
-        return max((s["replicas"] or 0 for s in self.samples), default=0)
-
-    @property
-    def last(self) -> int:
-        return int(self.samples[-1]["replicas"] or 0) if self.samples else 0
 
 
 def no_viewer_lost_a_segment(result: dict[str, Any], who: str) -> None:

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
@@ -328,12 +328,20 @@ class LocalCluster(Kubectl, Lifecycle):
         """A synthetic encoder on the cluster's LAN (640x360, 30 fps, with audio), not started."""
         return Publisher(url, size="640x360", rate=30, audio=True, netns=self.network.outside, extra_args=extra_args)
 
-    def publish_from_lan(self, url: str, started: list[Publisher], extra_args: Sequence[str] = ()) -> Publisher:
-        """An encoder on the LAN pushing to `url` until its connection holds (each one started is
-        appended to `started`, for the caller to stop). Like OBS it tries again when refused, with
-        the demo's backoff (kube-proxy programs a new endpoint a moment after the Pod turns Ready);
-        once one has held for 2 s it is returned and no longer replaced when it exits."""
-        encoders = ReconnectingPublisher(lambda: self.lan_encoder(url, extra_args), on_start=started.append).start()
+    def publish_from_lan(
+        self,
+        url: str,
+        started: list[Publisher],
+        extra_args: Sequence[str] = (),
+        make: Callable[[], Publisher] | None = None,
+    ) -> Publisher:
+        """An encoder on the LAN pushing to `url` (lan_encoder's, or one `make` returns, not started)
+        until its connection holds (each one started is appended to `started`, for the caller to
+        stop). Like OBS it tries again when refused, with the demo's backoff (kube-proxy programs a
+        new endpoint a moment after the Pod turns Ready); once one has held for 2 s it is returned and
+        no longer replaced when it exits."""
+        make = make or (lambda: self.lan_encoder(url, extra_args))
+        encoders = ReconnectingPublisher(make, on_start=started.append).start()
 
         def held() -> bool:
             current = encoders.current

@@ -34,7 +34,13 @@ $(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml
 
 venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
 
-kube: deps ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
+# The build targets' own `deps` (for `make kube` and the like); the demo's and test's side-by-side
+# builds run after it and pass DEPS= so that make starts their goals in the order given: with `deps`
+# shared, GNU make started the goals that lack it first and Kubernetes' build (the longest chain)
+# 4.5 min late on a first run.
+DEPS ?= deps
+
+kube: $(DEPS) ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
 	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy
 
 crds: venv ## regenerate crds/ from the pydantic models
@@ -65,8 +71,8 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
-	@$(MAKE) --no-print-directory -j3 kube helm s3server webrtc rtmp hlsload kube-network-policies crane registry test-images addons
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
+	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons
+	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
@@ -131,11 +137,12 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
-	@$(MAKE) --no-print-directory -j3 kube helm s3server kube-network-policies registry crane demo-images
+	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server kube-network-policies registry crane
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; no Traefik: the demo plays through NodePorts), from a root filesystem into the cache
-	@$(PY) -m devtools.cluster.images build pause worker operator coredns >/dev/null
+demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, overlay, CoreDNS; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
+	@$(PY) -m devtools.cluster.images build pause worker operator overlay coredns >/dev/null
+	@$(PY) -m devtools.publish layouts operator worker overlay
 
 demo-down: ## remove everything a demo left, however it ended (its processes by PID, the cluster, the S3 data, logs); fine twice or with nothing up
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
@@ -181,15 +188,15 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 	-@$(PY) -m devtools.cluster.controlplane down --dir $(CLUSTER) 2>/dev/null
 	rm -rf $(VENV) $(CLUSTER)
 
-helm: deps ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
+helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
 .PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
-ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
-coredns: deps ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
+coredns: $(DEPS) ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)
 	@bash hack/build-coredns.sh
 
 crane: ## build crane (go-containerregistry: pushes the images of `make images` to a registry) from its Go module (pinned, cached by version)
@@ -201,13 +208,13 @@ registry: ## build CNCF Distribution's registry (the OCI registry the publishing
 kube-network-policies: ## build SIG Network's kube-network-policies (the multi-node cluster's NetworkPolicy engine, one process per node) from its Go module (pinned, cached by version)
 	@bash hack/build-kube-network-policies.sh
 
-s3server: deps ## build versitygw, the S3-compatible server of the tests and the demo, from its Go module (pinned, cached by version)
+s3server: $(DEPS) ## build versitygw, the S3-compatible server of the tests and the demo, from its Go module (pinned, cached by version)
 	@bash hack/build-versitygw.sh
 
 webrtc: ## build streamops-webrtc (components/webrtc: WHIP ingest and WHEP fan-out on pion, pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-webrtc.sh
 
-test-webrtc: deps ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
+test-webrtc: $(DEPS) ## the WebRTC component's go tests: real pion peers and real FFmpeg, on 127.0.0.1 only
 	cd components/webrtc && go test -count=1 ./...
 
 # Each fuzz target runs its FUZZ_EXECS executions on top of the tests (the seed corpus runs with the
@@ -220,7 +227,7 @@ FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000
 rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-rtmp.sh
 
-test-rtmp: deps ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions (≈10 s each)
+test-rtmp: $(DEPS) ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions (≈10 s each)
 	cd components/rtmp && go test -count=1 ./...
 	cd components/rtmp && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
@@ -233,7 +240,7 @@ hlsload: ## build hlsload (components/hlsload: the LL-HLS/HLS load client of ben
 test-hlsload: ## the load client's go tests, against an LL-HLS origin in the test process (httptest, 127.0.0.1)
 	cd components/hlsload && go test -count=1 -race ./...
 
-traefik: deps ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
+traefik: $(DEPS) ## build Traefik from its Go module (pinned, cached by version) and fetch the Gateway API CRDs it speaks
 	@bash hack/build-traefik.sh
 	@bash hack/fetch-gateway-api.sh
 

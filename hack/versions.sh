@@ -57,7 +57,8 @@ KUBE_NETWORK_POLICIES_BIN="$STREAMOPS_CACHE/kube-network-policies-$KUBE_NETWORK_
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 CRANE_BIN="$STREAMOPS_CACHE/crane-$CRANE_VERSION/bin/crane"
 DISTRIBUTION_VERSION="${DISTRIBUTION_VERSION:-v3.1.2}"
-REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION/bin/registry"
+# -fs: the build with the filesystem and inmemory drivers only (hack/build-registry.sh).
+REGISTRY_BIN="$STREAMOPS_CACHE/distribution-$DISTRIBUTION_VERSION-fs/bin/registry"
 # The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"), each built from its Go
 # module into the same cache (rows of GO_TOOLS below): metrics-server (hack/build-metrics-server.sh;
 # v0.8.x is the line that supports Kubernetes 1.31+, the proxy's v0.9.0 wants 1.34+), cert-manager's
@@ -83,7 +84,7 @@ GO_TOOLS="
 # name                | how     | module                                  | package       | version                          | binary                         | go   | tags                                 | ldflags
 helm                  | install | helm.sh/helm/v3                         | cmd/helm      | $HELM_VERSION                    | $HELM_BIN                      | 1.24 |                                      | -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION
 crane                 | install | github.com/google/go-containerregistry  | cmd/crane     | $CRANE_VERSION                   | $CRANE_BIN                     | 1.25 |                                      | -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION
-registry              | install | github.com/distribution/distribution/v3 | cmd/registry  | $DISTRIBUTION_VERSION            | $REGISTRY_BIN                  | 1.26 |                                      | -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3
+registry              | module  | github.com/distribution/distribution/v3 | .             | $DISTRIBUTION_VERSION            | $REGISTRY_BIN                  | 1.26 |                                      | -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3
 versitygw             | install | github.com/versity/versitygw            | cmd/versitygw | $VERSITYGW_VERSION               | $VERSITYGW_BIN                 | 1.25 |                                      | -X main.Version=$VERSITYGW_VERSION
 kind                  | install | sigs.k8s.io/kind                        | .             | $KIND_VERSION                    | $KIND_BIN                      | 1.24 |                                      |
 coredns               | module  | github.com/coredns/coredns              | .             | $COREDNS_VERSION                 | $COREDNS_BIN                   | 1.25 |                                      | -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION

@@ -357,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("images", help="build the published images and their OCI layouts")
+    layouts = sub.add_parser(
+        "layouts", help="only the OCI layouts of the named images, in the cache (what a local cluster pushes)"
+    )
+    layouts.add_argument("names", nargs="+", choices=PUBLISHED, metavar="NAME")
     sub.add_parser("chart-package", help="helm package the chart into dist/")
     for name in ("check", "push-images", "push-chart", "login"):
         p = sub.add_parser(name)
@@ -375,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(f"# OCI image layouts (one directory each, gzip layers) listed in {IMAGES_JSON}; "
                   f"{time.monotonic() - began:.1f}s", file=sys.stderr)  # fmt: skip
+            return 0
+        if args.cmd == "layouts":
+            built = build_layouts(args.names)
+            print(f"# OCI image layouts of {', '.join(args.names)}: {len(built)} in {time.monotonic() - began:.1f}s",
+                  file=sys.stderr)  # fmt: skip
             return 0
         if args.cmd == "chart-package":
             package = chart_package()

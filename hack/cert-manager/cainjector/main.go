@@ -8,13 +8,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apiext "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,26 +33,13 @@ import (
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
 	"github.com/cert-manager/cert-manager/pkg/util"
-	utilfeature "github.com/cert-manager/cert-manager/pkg/util/feature"
 	"github.com/cert-manager/cert-manager/streamops/config"
 )
 
 // The lease the chart's Role lets the injector hold.
 const leaseName = "cert-manager-cainjector-leader-election"
 
-func main() {
-	logf.InitLogs()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); errors.Is(err, pflag.ErrHelp) {
-		return
-	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "cert-manager cainjector: %v\n", err)
-		logf.FlushLogs()
-		os.Exit(1)
-	}
-	logf.FlushLogs()
-}
+func main() { config.Main("cainjector", run) }
 
 func load(args []string) (*cicfg.CAInjectorConfiguration, error) {
 	_, codecs, err := cischeme.NewSchemeAndCodecs(serializer.EnableStrict)
@@ -69,27 +51,18 @@ func load(args []string) (*cicfg.CAInjectorConfiguration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FeatureGates == nil {
-		cfg.FeatureGates = map[string]bool{}
-	}
-	fs := pflag.NewFlagSet("cainjector", pflag.ContinueOnError)
-	var configPath string
-	fs.StringVar(&configPath, "config", "", "a CAInjectorConfiguration file (cainjector.config.cert-manager.io/v1alpha1); flags override it")
-	fs.StringVar(&cfg.KubeConfig, "kubeconfig", cfg.KubeConfig, "a kubeconfig (empty: the in-cluster configuration)")
+	fs := config.Flags("cainjector", apiVersion, "CAInjectorConfiguration", common(cfg))
 	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "inject into this namespace's objects only (empty: all)")
 	fs.BoolVar(&cfg.LeaderElectionConfig.Enabled, "leader-elect", cfg.LeaderElectionConfig.Enabled, "run only while holding the leader lease")
 	fs.StringVar(&cfg.LeaderElectionConfig.Namespace, "leader-election-namespace", cfg.LeaderElectionConfig.Namespace, "the leader lease's namespace")
 	fs.BoolVar(&cfg.EnableDataSourceConfig.Certificates, "enable-certificates-data-source", cfg.EnableDataSourceConfig.Certificates, "inject from Certificates (cert-manager.io/inject-ca-from)")
-	fs.StringVar(&cfg.MetricsListenAddress, "metrics-listen-address", cfg.MetricsListenAddress, "Prometheus metrics (0: off)")
-	fs.Var(config.FeatureGates(cfg.FeatureGates), "feature-gates", "feature gates, name=true|false,...")
-	logf.AddFlags(&cfg.Logging, fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if errs := validation.ValidateCAInjectorConfiguration(cfg, field.NewPath("config")); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return cfg, nil
+	validate := func(path *field.Path) field.ErrorList { return validation.ValidateCAInjectorConfiguration(cfg, path) }
+	return cfg, config.Parse(fs, args, validate)
+}
+
+// common: the settings config.Flags and config.Start handle for every component.
+func common(cfg *cicfg.CAInjectorConfiguration) config.Common {
+	return config.Common{KubeConfig: &cfg.KubeConfig, MetricsListenAddress: &cfg.MetricsListenAddress, FeatureGates: &cfg.FeatureGates, Logging: &cfg.Logging}
 }
 
 func run(ctx context.Context, args []string) error {
@@ -97,13 +70,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := logf.ValidateAndApply(&cfg.Logging); err != nil {
-		return fmt.Errorf("logging: %w", err)
+	ctx, err = config.Start(ctx, "cainjector", common(cfg))
+	if err != nil {
+		return err
 	}
-	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(cfg.FeatureGates); err != nil {
-		return fmt.Errorf("feature gates: %w", err)
-	}
-	ctx = logf.NewContext(ctx, logf.Log, "cainjector")
 	ctrl.SetLogger(logf.FromContext(ctx))
 
 	restConfig, err := kube.BuildClientConfig("", cfg.KubeConfig)

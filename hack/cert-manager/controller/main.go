@@ -13,13 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -55,19 +52,7 @@ import (
 // The lease the chart's Role lets the controller hold (resourceNames: cert-manager-controller).
 const leaseName = "cert-manager-controller"
 
-func main() {
-	logf.InitLogs()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); errors.Is(err, pflag.ErrHelp) {
-		return
-	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "cert-manager controller: %v\n", err)
-		logf.FlushLogs()
-		os.Exit(1)
-	}
-	logf.FlushLogs()
-}
+func main() { config.Main("controller", run) }
 
 func load(args []string) (*cmconfig.ControllerConfiguration, error) {
 	_, codecs, err := cmscheme.NewSchemeAndCodecs(serializer.EnableStrict)
@@ -79,13 +64,7 @@ func load(args []string) (*cmconfig.ControllerConfiguration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FeatureGates == nil {
-		cfg.FeatureGates = map[string]bool{}
-	}
-	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
-	var configPath string
-	fs.StringVar(&configPath, "config", "", "a ControllerConfiguration file (controller.config.cert-manager.io/v1alpha1); flags override it")
-	fs.StringVar(&cfg.KubeConfig, "kubeconfig", cfg.KubeConfig, "a kubeconfig (empty: the in-cluster configuration)")
+	fs := config.Flags("controller", apiVersion, "ControllerConfiguration", common(cfg))
 	fs.StringVar(&cfg.Namespace, "namespace", cfg.Namespace, "watch this namespace only (empty: all)")
 	fs.StringVar(&cfg.ClusterResourceNamespace, "cluster-resource-namespace", cfg.ClusterResourceNamespace, "where the Secrets of ClusterIssuers are")
 	fs.BoolVar(&cfg.LeaderElectionConfig.Enabled, "leader-elect", cfg.LeaderElectionConfig.Enabled, "run only while holding the leader lease")
@@ -93,19 +72,16 @@ func load(args []string) (*cmconfig.ControllerConfiguration, error) {
 	fs.StringSliceVar(&cfg.Controllers, "controllers", cfg.Controllers, "controllers to run: * for the default set, -name to leave one out, name to add one")
 	fs.StringVar(&cfg.ACMEHTTP01Config.SolverImage, "acme-http01-solver-image", cfg.ACMEHTTP01Config.SolverImage, "the ACME HTTP-01 solver's image")
 	fs.IntVar(&cfg.MaxConcurrentChallenges, "max-concurrent-challenges", cfg.MaxConcurrentChallenges, "ACME challenges processed at once")
-	fs.StringVar(&cfg.MetricsListenAddress, "metrics-listen-address", cfg.MetricsListenAddress, "Prometheus metrics (empty or 0: off)")
 	fs.StringVar(&cfg.HealthzListenAddress, "healthz-listen-address", cfg.HealthzListenAddress, "/livez")
 	fs.BoolVar(&cfg.EnableCertificateOwnerRef, "enable-certificate-owner-ref", cfg.EnableCertificateOwnerRef, "make Certificates owners of their Secrets")
 	fs.BoolVar(&cfg.EnableGatewayAPI, "enable-gateway-api", cfg.EnableGatewayAPI, "the Gateway API shim")
-	fs.Var(config.FeatureGates(cfg.FeatureGates), "feature-gates", "feature gates, name=true|false,...")
-	logf.AddFlags(&cfg.Logging, fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if errs := validation.ValidateControllerConfiguration(cfg, field.NewPath("config")); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return cfg, nil
+	validate := func(path *field.Path) field.ErrorList { return validation.ValidateControllerConfiguration(cfg, path) }
+	return cfg, config.Parse(fs, args, validate)
+}
+
+// common: the settings config.Flags and config.Start handle for every component.
+func common(cfg *cmconfig.ControllerConfiguration) config.Common {
+	return config.Common{KubeConfig: &cfg.KubeConfig, MetricsListenAddress: &cfg.MetricsListenAddress, FeatureGates: &cfg.FeatureGates, Logging: &cfg.Logging}
 }
 
 func run(ctx context.Context, args []string) error {
@@ -113,15 +89,12 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := logf.ValidateAndApply(&cfg.Logging); err != nil {
-		return fmt.Errorf("logging: %w", err)
-	}
-	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(cfg.FeatureGates); err != nil {
-		return fmt.Errorf("feature gates: %w", err)
+	ctx, err = config.Start(ctx, "controller", common(cfg))
+	if err != nil {
+		return err
 	}
 	limits := cfg.PEMSizeLimitsConfig
 	pem.SetGlobalSizeLimits(pem.NewSizeLimitsFromConfig(limits.MaxCertificateSize, limits.MaxPrivateKeySize, limits.MaxChainLength, limits.MaxBundleSize))
-	ctx = logf.NewContext(ctx, logf.Log, "controller")
 	log := logf.FromContext(ctx)
 
 	opts, err := contextOptions(cfg)

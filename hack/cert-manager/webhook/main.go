@@ -8,13 +8,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -25,23 +19,10 @@ import (
 	_ "github.com/cert-manager/cert-manager/internal/webhook/feature" // registers the webhook's feature gates
 	"github.com/cert-manager/cert-manager/pkg/apis/config/webhook/v1alpha1"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
-	utilfeature "github.com/cert-manager/cert-manager/pkg/util/feature"
 	"github.com/cert-manager/cert-manager/streamops/config"
 )
 
-func main() {
-	logf.InitLogs()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); errors.Is(err, pflag.ErrHelp) {
-		return
-	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "cert-manager webhook: %v\n", err)
-		logf.FlushLogs()
-		os.Exit(1)
-	}
-	logf.FlushLogs()
-}
+func main() { config.Main("webhook", run) }
 
 func load(args []string) (*whconfig.WebhookConfiguration, error) {
 	_, codecs, err := whscheme.NewSchemeAndCodecs(serializer.EnableStrict)
@@ -53,14 +34,8 @@ func load(args []string) (*whconfig.WebhookConfiguration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.FeatureGates == nil {
-		cfg.FeatureGates = map[string]bool{}
-	}
 	tls := &cfg.TLSConfig
-	fs := pflag.NewFlagSet("webhook", pflag.ContinueOnError)
-	var configPath string
-	fs.StringVar(&configPath, "config", "", "a WebhookConfiguration file (webhook.config.cert-manager.io/v1alpha1); flags override it")
-	fs.StringVar(&cfg.KubeConfig, "kubeconfig", cfg.KubeConfig, "a kubeconfig (empty: the in-cluster configuration)")
+	fs := config.Flags("webhook", apiVersion, "WebhookConfiguration", common(cfg))
 	fs.Int32Var(&cfg.SecurePort, "secure-port", cfg.SecurePort, "the admission webhook's HTTPS port")
 	fs.Int32Var(&cfg.HealthzPort, "healthz-port", cfg.HealthzPort, "/healthz and /livez (plain HTTP)")
 	fs.StringVar(&tls.Filesystem.CertFile, "tls-cert-file", tls.Filesystem.CertFile, "a serving certificate file (instead of the dynamic one)")
@@ -68,16 +43,13 @@ func load(args []string) (*whconfig.WebhookConfiguration, error) {
 	fs.StringVar(&tls.Dynamic.SecretNamespace, "dynamic-serving-ca-secret-namespace", tls.Dynamic.SecretNamespace, "the namespace of the Secret holding the CA the serving certificate is signed with")
 	fs.StringVar(&tls.Dynamic.SecretName, "dynamic-serving-ca-secret-name", tls.Dynamic.SecretName, "that Secret's name (made when missing)")
 	fs.StringSliceVar(&tls.Dynamic.DNSNames, "dynamic-serving-dns-names", tls.Dynamic.DNSNames, "the serving certificate's DNS names")
-	fs.StringVar(&cfg.MetricsListenAddress, "metrics-listen-address", cfg.MetricsListenAddress, "Prometheus metrics (empty or 0: off)")
-	fs.Var(config.FeatureGates(cfg.FeatureGates), "feature-gates", "feature gates, name=true|false,...")
-	logf.AddFlags(&cfg.Logging, fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if errs := validation.ValidateWebhookConfiguration(cfg, field.NewPath("config")); len(errs) > 0 {
-		return nil, errs.ToAggregate()
-	}
-	return cfg, nil
+	validate := func(path *field.Path) field.ErrorList { return validation.ValidateWebhookConfiguration(cfg, path) }
+	return cfg, config.Parse(fs, args, validate)
+}
+
+// common: the settings config.Flags and config.Start handle for every component.
+func common(cfg *whconfig.WebhookConfiguration) config.Common {
+	return config.Common{KubeConfig: &cfg.KubeConfig, MetricsListenAddress: &cfg.MetricsListenAddress, FeatureGates: &cfg.FeatureGates, Logging: &cfg.Logging}
 }
 
 func run(ctx context.Context, args []string) error {
@@ -85,13 +57,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := logf.ValidateAndApply(&cfg.Logging); err != nil {
-		return fmt.Errorf("logging: %w", err)
+	ctx, err = config.Start(ctx, "webhook", common(cfg))
+	if err != nil {
+		return err
 	}
-	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(cfg.FeatureGates); err != nil {
-		return fmt.Errorf("feature gates: %w", err)
-	}
-	ctx = logf.NewContext(ctx, logf.Log, "webhook")
 	server, err := webhook.NewCertManagerWebhookServer(logf.FromContext(ctx), *cfg)
 	if err != nil {
 		return err

@@ -34,10 +34,11 @@ $(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml
 
 venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
 
-# The build targets' own `deps` (for `make kube` and the like); the demo's and test's side-by-side
-# builds run after it and pass DEPS= so that make starts their goals in the order given: with `deps`
-# shared, GNU make started the goals that lack it first and Kubernetes' build (the longest chain)
-# 4.5 min late on a first run.
+# The build targets' own `deps` (for `make kube` and the like). The demo's and test's side-by-side
+# builds pass DEPS= so that make starts their goals in the order given, the longest chain first:
+# with `deps` shared by all, GNU make started the goals that lack it first and Kubernetes' build
+# 4.5 min late on a first run. Only what needs Debian's packages waits for them there (FFmpeg's
+# build, and through it the images'): the Go builds start while apt installs.
 DEPS ?= deps
 
 kube: $(DEPS) ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
@@ -70,8 +71,8 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-test: deps venv ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
-	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons
+test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
+	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons venv
 	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
@@ -136,7 +137,7 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-demo: deps venv ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
+demo: ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server kube-network-policies registry crane
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
@@ -193,7 +194,7 @@ helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like t
 
 .PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
-ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@bash hack/build-ffmpeg.sh
 
 coredns: $(DEPS) ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)

@@ -107,40 +107,60 @@ go_tool_build() {
     [ -z "$extra" ] || tool_tags=${tool_tags:+$tool_tags,}$extra
   fi
   [ -z "$tool_tags" ] || tags=(-tags "$tool_tags")
-  local package
+  # No DWARF from the compiler: the binaries are stripped (-s -w) anyway, and a first run's builds
+  # are most of its time (see gcflags' measurement in docs/design/local-cluster.md).
+  local -a gcflags=(-gcflags=all=-dwarf=false)
+  local package pkg_dir="$work/.bin.tmp"
+  local -a packages=() targets=() names=()
   for i in "${!bins[@]}"; do
     b=${bins[$i]}
     [[ " ${missing[*]} " == *" $b "* ]] || continue
-    target=${paths[$i]}
     package=${tool_package//\{bin\}/$b}
     [ "$package" = . ] && package=$tool_module || package="$tool_module/$package"
-    mkdir -p "$(dirname "$target")"
-    echo "building $b $tool_version (first run on this machine only)..." >&2
-    start=$(date +%s)
-    case $tool_how in
-      install)
-        local gobin="$target.gobin"
-        rm -rf "$gobin"
-        GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath "${tags[@]}" -ldflags "$ldflags" \
-          "$package@$tool_version"
-        mv "$gobin/$(basename "$package")" "$target"
-        rmdir "$gobin"
-        ;;
-      module)
-        [ "$package" = "$tool_module" ] && package=.  # the main package the wrapper wrote (coredns)
-        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${tags[@]}" -ldflags "$ldflags" \
-          -o "$target.tmp" "$package")
-        mv "$target.tmp" "$target"
-        ;;
-      source)
-        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${tags[@]}" -ldflags "$ldflags" \
-          -o "$target.tmp" "./${package#"$tool_module"/}")
-        mv "$target.tmp" "$target"
-        ;;
-    esac
-    [ -z "$want" ] || echo "$want" > "$target.script-sha256"
-    echo "built $b in $(( $(date +%s) - start ))s" >&2
+    packages+=("$package"); targets+=("${paths[$i]}"); names+=("$b")
+    mkdir -p "$(dirname "${paths[$i]}")"
   done
+  echo "building ${names[*]} $tool_version (first run on this machine only)..." >&2
+  start=$(date +%s)
+  case $tool_how in
+    install)
+      for i in "${!packages[@]}"; do
+        local gobin="${targets[$i]}.gobin"
+        rm -rf "$gobin"
+        GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath "${gcflags[@]}" "${tags[@]}" \
+          -ldflags "$ldflags" "${packages[$i]}@$tool_version"
+        mv "$gobin/$(basename "${packages[$i]}")" "${targets[$i]}"
+        rmdir "$gobin"
+      done
+      ;;
+    module|source)
+      # The packages as `go build` names them in the work directory: module = the tool's import
+      # paths ("." for a main package the wrapper wrote, coredns), source = ./relative paths.
+      local -a args=()
+      for package in "${packages[@]}"; do
+        if [ "$tool_how" = source ]; then args+=("./${package#"$tool_module"/}")
+        elif [ "$package" = "$tool_module" ]; then args+=(.)
+        else args+=("$package"); fi
+      done
+      if [ ${#args[@]} -eq 1 ]; then
+        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
+          -ldflags "$ldflags" -o "${targets[0]}.tmp" "${args[0]}")
+        mv "${targets[0]}.tmp" "${targets[0]}"
+      else
+        # Several binaries of one tool (kube's six) in one `go build`: one load of the package graph,
+        # their compiles and links side by side. Each is written as its package's last element.
+        rm -rf "$pkg_dir" && mkdir -p "$pkg_dir"
+        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
+          -ldflags "$ldflags" -o "$pkg_dir/" "${args[@]}")
+        for i in "${!packages[@]}"; do mv "$pkg_dir/$(basename "${packages[$i]}")" "${targets[$i]}"; done
+        rmdir "$pkg_dir"
+      fi
+      ;;
+  esac
+  if [ -n "$want" ]; then
+    for target in "${targets[@]}"; do echo "$want" > "$target.script-sha256"; done
+  fi
+  echo "built ${names[*]} in $(( $(date +%s) - start ))s" >&2
 }
 
 # Sets go_tool_build's `missing` to the binaries of its `bins` not built (or built from other

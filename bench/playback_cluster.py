@@ -138,22 +138,26 @@ def pod_cgroup_dir(cluster: LocalCluster, pod: dict[str, Any], controllers: tupl
 
 
 def pod_cgroups(cluster: LocalCluster, namespace: str, selector: str = "", name: str = "") -> PodCgroups:
-    """The running Pods of `namespace` (by label `selector`, and/or exactly `name`)."""
-    pods = [
-        p for p in cluster.list("pods", namespace, selector)
-        if p["status"].get("phase") == "Running" and (not name or p["metadata"]["name"] == name)
-    ]  # fmt: skip
-    if not pods:
+    """The running Pods of `namespace` (by label `selector`, and/or exactly `name`). A Pod being
+    deleted, or whose cgroups are not there (yet, or any more), is left out: the autoscaler's come
+    and go while the bench reads them."""
+    out = PodCgroups([], [], [], [], namespace, selector, name)
+    for p in cluster.list("pods", namespace, selector):
+        if p["status"].get("phase") != "Running" or p["metadata"].get("deletionTimestamp"):
+            continue
+        if name and p["metadata"]["name"] != name:
+            continue
+        try:
+            cpu, memory = pod_cgroup_dir(cluster, p, CPUACCT), pod_cgroup_dir(cluster, p, ("memory",))
+        except RuntimeError:
+            continue
+        out.names.append(p["metadata"]["name"])
+        out.nodes.append(p["spec"]["nodeName"])
+        out.cpu.append(cpu)
+        out.memory.append(memory)
+    if not out.names:
         raise RuntimeError(f"no running Pod in {namespace} ({selector or name or 'any'})")
-    return PodCgroups(
-        names=[p["metadata"]["name"] for p in pods],
-        nodes=[p["spec"]["nodeName"] for p in pods],
-        cpu=[pod_cgroup_dir(cluster, p, CPUACCT) for p in pods],
-        memory=[pod_cgroup_dir(cluster, p, ("memory",)) for p in pods],
-        namespace=namespace,
-        selector=selector,
-        name=name,
-    )
+    return out
 
 
 def node_port(cluster: LocalCluster, name: str, port: str = "http") -> int:

@@ -35,10 +35,12 @@ $(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml
 venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
 
 # The build targets' own `deps` (for `make kube` and the like). The demo's and test's side-by-side
-# builds pass DEPS= so that make starts their goals in the order given, the longest chain first:
-# with `deps` shared by all, GNU make started the goals that lack it first and Kubernetes' build
-# 4.5 min late on a first run. Only what needs Debian's packages waits for them there (FFmpeg's
-# build, and through it the images'): the Go builds start while apt installs.
+# builds pass DEPS= so that make starts their goals in the order given, the longest chain first. A
+# goal whose prerequisite is still running is put off by GNU make until the other goals have
+# started: with `deps` shared by all, Kubernetes' build began 333 s into a cold demo; FFmpeg waiting
+# for `deps` began after every Go build of a cold `make test`. So there FFmpeg's recipe runs
+# hack/deps.sh itself (the one step that needs Debian's packages, and the images after it), and the
+# Go builds start while apt installs.
 DEPS ?= deps
 
 kube: $(DEPS) ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
@@ -194,7 +196,8 @@ helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like t
 
 .PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
-ffmpeg: deps ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+	@$(if $(DEPS),,bash hack/deps.sh)
 	@bash hack/build-ffmpeg.sh
 
 coredns: $(DEPS) ## build CoreDNS from its Go module (pinned, cached by version; only the plugins the local cluster's DNS uses, no forward)

@@ -24,7 +24,7 @@ Steps, each hlsload (on the LAN, through devtools.netns) joining over --edge-ram
 
 Per step: delivery and lag (hlsload), the edge's ready replicas, the Pods' CPU from their pod cgroups'
 cpuacct.usage and their working set (memory cgroup: usage − inactive file) on the host, the ingest's
-streamops_playback_requests_total by via (read from its /metrics on its nodePort), the machine's
+streamops_playback_requests_total by via (read from its internal /metrics inside its Pod), the machine's
 busy and softirq %, and the processes that used the most CPU over the window (/proc, by command name).
 """
 
@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.catalog import livestream
+from devtools.cluster import in_pod
 from devtools.cluster.addons import TRAEFIK_NAMESPACE
 from devtools.cluster.edge_replicas import ReplicaLog
 from devtools.cluster.kubectl import condition
@@ -117,7 +118,6 @@ class PodCgroups:
 class Stand:
     cluster: LocalCluster
     urls: dict[str, str]  # path -> LL-HLS (or HLS: "*-hls") playlist URL as the LAN reaches it
-    metrics_url: str  # the ingest's /metrics on its http nodePort
     pods: dict[str, PodCgroups]
     placement: str
     edge_workers: str
@@ -308,8 +308,7 @@ def stand(tmp: Path) -> Iterator[Stand]:
             time.sleep(IDLE_SECONDS)
             idle = [int(x["cpu_percent"]) for x in replicas.in_phase("idle") if x["cpu_percent"] is not None]
             print(f"idle edge: {idle} % of its CPU request (HPA)", file=sys.stderr, flush=True)
-            yield Stand(cluster, urls, f"http://{node1}:{node_port(cluster, f'{STREAM}-ingest')}/metrics", pods,
-                        placement, workers, replicas, idle)  # fmt: skip
+            yield Stand(cluster, urls, pods, placement, workers, replicas, idle)
     finally:
         for encoder in encoders:
             with contextlib.suppress(Exception):
@@ -325,13 +324,12 @@ def stand(tmp: Path) -> Iterator[Stand]:
 # --- one window's readings ------------------------------------------------------------------------
 
 
-def ingest_requests(cluster: LocalCluster, url: str) -> dict[str, float]:
-    """The ingest's streamops_playback_requests_total by via (edge, direct), read from the LAN."""
-    status, body = cluster.lan_get(url)
-    if status != 200:
-        raise RuntimeError(f"the ingest's /metrics answered {status}")
+def ingest_requests(cluster: LocalCluster) -> dict[str, float]:
+    """The ingest's streamops_playback_requests_total by via (edge, direct), read from inside its Pod:
+    /metrics is on the internal face, which nothing outside the pod network reaches (issue 37)."""
+    body = in_pod.ingest_internal(cluster, NAMESPACE, STREAM, "/metrics")
     out: dict[str, float] = {}
-    for family in text_string_to_metric_families(body.decode()):
+    for family in text_string_to_metric_families(body):
         for sample in family.samples:
             if sample.name == "streamops_playback_requests_total":
                 out[sample.labels["via"]] = out.get(sample.labels["via"], 0.0) + sample.value
@@ -371,7 +369,7 @@ def reading(s: Stand) -> Reading:
     return Reading(
         at=time.monotonic(),
         cpu={k: v.cpu_seconds() for k, v in s.pods.items()},
-        requests=ingest_requests(s.cluster, s.metrics_url),
+        requests=ingest_requests(s.cluster),
         machine=machine_jiffies(),
         ticks=process_ticks(),
     )
@@ -644,7 +642,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         f"{s.placement}. hlsload on the LAN (a network namespace of its own, like a viewer's machine), viewers "
         f"joining over {args.edge_ramp:.0f} s, measured over {args.window - 2:.0f} s. Pod CPU and working set from "
         "the pod cgroups on the host (cpuacct.usage; memory usage − inactive file), the ingest's request rate "
-        "from its own counter (streamops_playback_requests_total by via), read on its nodePort.",
+        "from its own counter (streamops_playback_requests_total by via), read inside its Pod (kubectl exec).",
         "",
         "Why two paths: straight to the edge Service (patched to NodePort; kube-proxy spreads each connection "
         "over both replicas) measures the edge tier itself; through Traefik's NodePort is what a viewer of the "

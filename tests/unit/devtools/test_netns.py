@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from devtools.waits import eventually
 
 from devtools import netns
 
@@ -43,7 +44,8 @@ def test_a_namespace_with_a_process_inside_is_kept(dead_pid: int, made: list[str
     netns.create(name)
     sleeper = subprocess.Popen(netns.nsenter(name, ["sleep", "30"]))
     try:
-        assert netns.pids(name) == [sleeper.pid]
+        # nsenter enters the namespace a moment after Popen returns (seen: none there yet under load).
+        eventually(lambda: netns.pids(name) == [sleeper.pid], timeout=10, interval=0.05, what="sleep in the namespace")
         assert netns.reclaim_orphans() == []
         assert netns.exists(name)
     finally:

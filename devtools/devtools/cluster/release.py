@@ -149,6 +149,34 @@ class Release:
         proc = subprocess.run(argv, input=json.dumps(values), capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise ReleaseError(f"helm install failed: {(proc.stderr or proc.stdout).strip()}\n{self.diagnose()}")
+        self._wait_for_a_current_leader()
+
+    def _wait_for_a_current_leader(self, timeout: float = 60) -> None:
+        """Until the leader is a Pod of the Deployment's newest ReplicaSet and not going away. `--wait`
+        returns once the new Pods are ready, while the old leader may still reconcile with the old
+        settings until it has stopped and a new Pod took the Lease: what a test reads then is the
+        old operator's doing (an edge autoscaler created with the old maxReplicas, in one CI run)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leader, newest = self.leader_pod(), self._newest_template_hash()
+            if (
+                leader is not None
+                and not leader["metadata"].get("deletionTimestamp")
+                and leader["metadata"].get("labels", {}).get("pod-template-hash") == newest
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise ReleaseError(f"no operator of the new rollout leads after {timeout:.0f}s\n{self.diagnose()}")
+            time.sleep(1)
+
+    def _newest_template_hash(self) -> str:
+        out = self.cluster.kubectl(
+            "get", "replicasets", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "json"
+        )
+        sets = json.loads(out.stdout)["items"]
+        revision = "deployment.kubernetes.io/revision"
+        newest = max(sets, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(revision, "0")), default=None)
+        return str(((newest or {}).get("metadata", {}).get("labels") or {}).get("pod-template-hash", ""))
 
     def upgrade(self, values: Mapping[str, Any] | None = None, chart: Path | None = None) -> None:
         """`helm upgrade` (waiting for the rollout) with `values` over the install's, as a user edits

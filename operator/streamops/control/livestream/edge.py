@@ -329,9 +329,22 @@ def ensure_edge(
             current = api.replace({**current, "metadata": meta, "spec": spec}) or current
     if api.get("Service", namespace, contract.EDGE_NAME) is None:
         api.create(edge_service(current))
-    if api.get("HorizontalPodAutoscaler", namespace, contract.EDGE_NAME) is None:
-        api.create(edge_autoscaler(current, settings))
+    _ensure_autoscaler(api, current, settings)
     _ensure_route(api, current, stream, (path, route_line(stream, public)))
+
+
+def _ensure_autoscaler(api: KubeApi, deployment: Manifest, settings: OperatorSettings) -> None:
+    """The autoscaler as the operator's settings want it: a `helm upgrade` that changes the edge's
+    replicas or CPU target reaches every namespace's edge at its next reconcile (a conflict is
+    retried then too). Only the fields set here are compared and written: what the API server
+    defaults (behavior) and the controller's status stay."""
+    namespace = deployment["metadata"]["namespace"]
+    desired = edge_autoscaler(deployment, settings)
+    current = api.get("HorizontalPodAutoscaler", namespace, contract.EDGE_NAME)
+    if current is None:
+        api.create(desired)
+    elif any((current.get("spec") or {}).get(k) != v for k, v in desired["spec"].items()):
+        api.replace({**current, "spec": {**(current.get("spec") or {}), **desired["spec"]}})
 
 
 def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, entry: tuple[str, str] | None) -> None:

@@ -97,6 +97,25 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     assert api.object("Deployment", NS, EDGE_NAME) is None
 
 
+def test_an_upgrade_that_changes_the_edges_autoscaling_reaches_an_existing_edge():
+    api = operator_view()
+    put(api, "cam", playback=ROUTED)
+    reconcile(api, "cam")
+    hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == EDGE.edge_max_replicas
+    # What the API server adds to the spec is not ours to remove.
+    api.modify("HorizontalPodAutoscaler", NS, EDGE_NAME, {"spec": {"behavior": {"scaleDown": {"policies": []}}}})
+    upgraded = OperatorSettings(edge_enabled=True, edge_max_replicas=4, edge_target_cpu_percent=40)
+    reconcile(api, "cam", upgraded)
+    hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == 4
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 40
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"policies": []}}
+    api.clear_calls()
+    reconcile(api, "cam", upgraded)
+    assert not [c for c in api.writes if c.kind == "HorizontalPodAutoscaler"], "written again with nothing to change"
+
+
 def test_every_stream_the_edge_serves_has_a_route_line_and_an_upgrade_lists_the_others():
     """The edge serves only the streams its routes file lists (issue 37): a signed stream on its
     default path too. Lines written before that omitted it: the next reconcile of any stream lists

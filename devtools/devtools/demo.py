@@ -230,7 +230,8 @@ def main() -> int:
 
     began = time.monotonic()
     state = DemoState(dir)
-    cluster = LocalCluster(dir, nodes=2, ingress_controller=False)  # the demo plays through NodePorts
+    # The demo plays through NodePorts; a kept cluster has the overlay renderer for HTML overlays.
+    cluster = LocalCluster(dir, nodes=2, ingress_controller=False, overlay=args.keep)
     nginx: NginxRtmp | None = None
     publisher: ReconnectingPublisher | None = None
     portals: subprocess.Popen[bytes] | None = None

@@ -87,11 +87,15 @@ class LocalCluster(Kubectl, Lifecycle):
         *,
         builder: ImageBuilder | None = None,
         ingress_controller: bool = True,
+        overlay: bool = True,
     ) -> None:
         """`ingress_controller`: Traefik on every node (Ingress and HTTPRoute playback); the demo,
-        which uses neither, goes without (its build is ≈6 min of a cold first run)."""
+        which uses neither, goes without (its build is ≈6 min of a cold first run). `overlay`: the
+        overlay renderer's image in the registry (HTML overlays); a demo that is torn down at its end
+        uses none and goes without (its Chromium layer is a minute of a cold first run's CPU)."""
         self.dir = Path(dir).resolve()
         self.ingress_controller = ingress_controller
+        self.overlay = overlay
         self.builder = builder or ImageBuilder()
         self.network = ClusterNetwork(self.dir, nodes)
         self.plane = ControlPlane(self.dir, network=self.network)
@@ -123,8 +127,10 @@ class LocalCluster(Kubectl, Lifecycle):
 
     def published_names(self) -> tuple[str, ...]:
         """streamops' images this cluster's release runs, pushed to its registry (devtools.publish
-        names): the edge only with the ingress controller (it serves what routes bring)."""
-        return PUBLISHED if self.ingress_controller else tuple(n for n in PUBLISHED if n != "edge")
+        names): the edge only with the ingress controller (it serves what routes bring), the overlay
+        renderer only when asked."""
+        left_out = {*(() if self.ingress_controller else ("edge",)), *(() if self.overlay else ("overlay",))}
+        return tuple(n for n in PUBLISHED if n not in left_out)
 
     def build_images(self) -> list[Image]:
         ours = [getattr(self.builder, name)() for name in self.published_names()]
@@ -152,9 +158,10 @@ class LocalCluster(Kubectl, Lifecycle):
         return self.builder.edge() if self.ingress_controller else None
 
     @property
-    def overlay_image(self) -> Image:
-        """The overlay renderer sidecar's (built with the others, imported only when a test asks)."""
-        return self.builder.overlay()
+    def overlay_image(self) -> Image | None:
+        """The overlay renderer sidecar's (built with the others, pulled by a node only when a
+        stream has overlays); None for a cluster without it."""
+        return self.builder.overlay() if self.overlay else None
 
     def import_images(self, images: Sequence[Image]) -> None:
         """Add-ons' images (not streamops': those come from the registry) into every node's

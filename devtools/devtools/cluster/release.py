@@ -100,12 +100,11 @@ class Release:
         self.cluster = cluster
         images: dict[str, Any] = {
             "image": image_values(cluster, cluster.operator_image),
-            "worker": {
-                "image": image_values(cluster, cluster.worker_image),
-                "overlayImage": image_values(cluster, cluster.overlay_image),
-            },
+            "worker": {"image": image_values(cluster, cluster.worker_image)},
             "operator": {"verbose": True},
         }
+        if (overlay := cluster.overlay_image) is not None:
+            images["worker"]["overlayImage"] = image_values(cluster, overlay)
         if cluster.edge_image is not None:
             images["edge"] = {"image": image_values(cluster, cluster.edge_image)}
         self.values = merged(merged(images, local_values(cluster)), values or {})

@@ -79,4 +79,5 @@ GO
 }
 # The Venafi fallback above, seen in the copy.
 go_tool_tags() { [ ! -f internal/apis/config/controller/v1alpha1/zz_streamops_novenafi.go ] || echo streamops_novenafi; }
+GO_TOOL_NO_INLINING=1  # its speed does not matter: issues a few certificates in one test
 go_tool_build cert-manager "${print[@]}" "${bins[@]}"

@@ -10,4 +10,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.sh"
 # shellcheck source=hack/go-tool.sh
 source "$here/go-tool.sh"
+GO_TOOL_NO_INLINING=1  # its speed does not matter: a command run for seconds
 go_tool_build crane "$@"

@@ -18,4 +18,5 @@ go_tool_ldflags() {
   echo "-X $pkg/pkg/lint/rules.k8sVersionMajor=1 -X $pkg/pkg/lint/rules.k8sVersionMinor=$k8s_minor" \
     "-X $pkg/pkg/chartutil.k8sVersionMajor=1 -X $pkg/pkg/chartutil.k8sVersionMinor=$k8s_minor"
 }
+GO_TOOL_NO_INLINING=1  # its speed does not matter: a command run for seconds
 go_tool_build helm "$@"

@@ -31,4 +31,5 @@ go_tool_prepare() {
   fi
 }
 go_tool_ldflags() { echo "-X github.com/prometheus/common/version.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"; }
+GO_TOOL_NO_INLINING=1  # its speed does not matter: reconciles a handful of objects in one test
 go_tool_build prometheus-operator "${print[@]}" "${bins[@]}"

@@ -16,4 +16,5 @@ source "$here/versions.sh"
 # shellcheck source=hack/go-tool.sh
 source "$here/go-tool.sh"
 go_tool_ldflags() { echo "-X github.com/prometheus/common/version.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"; }
+GO_TOOL_NO_INLINING=1  # its speed does not matter: scrapes a handful of targets in one test
 go_tool_build prometheus "$@"

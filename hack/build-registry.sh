@@ -33,4 +33,5 @@ import (
 func main() { _ = registry.RootCmd.Execute() }
 GO
 }
+GO_TOOL_NO_INLINING=1  # its speed does not matter: a few pushes and pulls per run, served from disk
 go_tool_build registry "$@"

@@ -12,6 +12,12 @@
 #   go_tool_stamp      print the hash a how=source binary is stamped with (default: the wrapper's;
 #                      a wrapper with source files of its own hashes them too)
 #
+# and may set GO_TOOL_NO_INLINING=1: compiled without inlining (-gcflags -l), for a tool whose speed
+# at run time does not matter (a command run for seconds, a server of a few requests a second in
+# the local cluster). It compiles with about 28 % less CPU (docs/design/local-cluster.md, "A first
+# run"); the Kubernetes components, Traefik, versitygw and the NetworkPolicy engine, which carry
+# the tests' load, keep it.
+#
 #   go_tool_build NAME [--print-path] [BINARY...]
 #
 # BINARY...: for a tool whose binary column has {bin} (kube), the binaries to build; --print-path
@@ -110,6 +116,7 @@ go_tool_build() {
   # No DWARF from the compiler: the binaries are stripped (-s -w) anyway, and a first run's builds
   # are most of its time (see gcflags' measurement in docs/design/local-cluster.md).
   local -a gcflags=(-gcflags=all=-dwarf=false)
+  [ -z "${GO_TOOL_NO_INLINING:-}" ] || gcflags=("-gcflags=all=-dwarf=false -l")
   local package pkg_dir="$work/.bin.tmp"
   local -a packages=() targets=() names=()
   for i in "${!bins[@]}"; do

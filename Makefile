@@ -149,9 +149,11 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 	    --metrics-address 127.0.0.1 --metrics-port 8080
 
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
-# debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-demo: ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up)
-	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server kube-network-policies registry crane
+# debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling). A run
+# that is torn down at its end goes without the overlay renderer and the NetworkPolicy engine, which
+# its flow does not use (KEEP=1 builds and runs both).
+demo: ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up, with the overlay renderer and NetworkPolicies enforced)
+	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
 demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry

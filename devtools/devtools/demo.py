@@ -230,8 +230,10 @@ def main() -> int:
 
     began = time.monotonic()
     state = DemoState(dir)
-    # The demo plays through NodePorts; a kept cluster has the overlay renderer for HTML overlays.
-    cluster = LocalCluster(dir, nodes=2, ingress_controller=False, overlay=args.keep)
+    # The demo plays through NodePorts. A kept cluster has the overlay renderer for HTML overlays and
+    # enforces NetworkPolicies; a run that is torn down at its end builds neither (a cold first run
+    # is CPU-bound: docs/design/local-cluster.md, "A first run").
+    cluster = LocalCluster(dir, nodes=2, ingress_controller=False, overlay=args.keep, policy_engine=args.keep)
     nginx: NginxRtmp | None = None
     publisher: ReconnectingPublisher | None = None
     portals: subprocess.Popen[bytes] | None = None
@@ -249,6 +251,9 @@ def main() -> int:
             f"ready in {time.monotonic() - began:.0f}s: " + ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
         )
         print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
+        if not cluster.policy_engine:
+            print("NetworkPolicies are installed but not enforced: no engine in a demo torn down at its end"
+                  " (KEEP=1 runs kube-network-policies on every node, as the tests do)")  # fmt: skip
         step(f"helm install streamops {cluster.chart_ref} --version {cluster.chart_version} (images pulled from it)")
         print(f"the LAN registry {cluster.registry.lan_address} ({cluster.registry.portal_address} here)")
         release = Release(cluster).install()

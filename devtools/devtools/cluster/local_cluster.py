@@ -88,14 +88,18 @@ class LocalCluster(Kubectl, Lifecycle):
         builder: ImageBuilder | None = None,
         ingress_controller: bool = True,
         overlay: bool = True,
+        policy_engine: bool = True,
     ) -> None:
         """`ingress_controller`: Traefik on every node (Ingress and HTTPRoute playback); the demo,
         which uses neither, goes without (its build is ≈6 min of a cold first run). `overlay`: the
         overlay renderer's image in the registry (HTML overlays); a demo that is torn down at its end
-        uses none and goes without (its Chromium layer is a minute of a cold first run's CPU)."""
+        uses none and goes without (its Chromium layer is a minute of a cold first run's CPU).
+        `policy_engine`: kube-network-policies on every node, enforcing NetworkPolicies (the chart's
+        and the workers'); that demo goes without it too (its build is ≈2 CPU-minutes), and says so."""
         self.dir = Path(dir).resolve()
         self.ingress_controller = ingress_controller
         self.overlay = overlay
+        self.policy_engine = policy_engine
         self.builder = builder or ImageBuilder()
         self.network = ClusterNetwork(self.dir, nodes)
         self.plane = ControlPlane(self.dir, network=self.network)
@@ -104,7 +108,7 @@ class LocalCluster(Kubectl, Lifecycle):
         self.nodes = [
             Node(
                 self.dir, self.plane, builder=self.builder, address=a, extra_images=self.infrastructure_images,
-                registry=self.registry.lan_address,
+                registry=self.registry.lan_address, policy_engine=policy_engine,
             )
             for a in self.network.nodes
         ]  # fmt: skip

@@ -115,9 +115,11 @@ class Node(Supervisor):
         address: NodeAddress | None = None,
         extra_images: Callable[[], Sequence[Image]] | None = None,
         registry: str | None = None,
+        policy_engine: bool = True,
     ) -> None:
         """`address`: a node of the pod-network cluster (devtools.cluster.network), run inside its namespace
-        with kube-proxy and the CNI bridge; without it, the single host-network node `localhost`.
+        with kube-proxy, the CNI bridge and (`policy_engine`) kube-network-policies enforcing
+        NetworkPolicies; without it, the single host-network node `localhost`.
         `extra_images`: more images to import (the cluster add-ons').
         `registry`: host:port of the cluster's plain-HTTP registry on its LAN (devtools.cluster.lan_registry):
         containerd is told to speak HTTP to that host alone, and the worker image is not imported (the
@@ -126,6 +128,7 @@ class Node(Supervisor):
         self.plane = plane
         self.address = address
         self.registry = registry
+        self.policy_engine = policy_engine
         self.name = address.name if address else NODE_NAME
         self.extra_images = extra_images
         self.root = self.dir / "nodes" / self.name if address else self.dir / "node"
@@ -254,7 +257,8 @@ class Node(Supervisor):
         ])  # fmt: skip
         if self.address:
             self._spawn("kube-proxy", [str(proxy), f"--config={self._write_proxy_config()}", "--v=1"])
-            self._start_policy_engine(deadline)
+            if self.policy_engine:
+                self._start_policy_engine(deadline)
         self._wait(self._node_ready, deadline, f"node {self.name} Ready", "kubelet")
 
     def _certs(self) -> None:

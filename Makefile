@@ -73,23 +73,12 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
-# The three add-ons' builds (≈16 CPU-minutes, only the multi-node tier's last tests use them) run
-# beside the checks and pytest instead, at nice 10 so that they take what the tests leave idle; the
-# tests that install them wait on the same locked build (devtools.test_scopes.ADDON_MODULES run
-# last in the host scope). Their log: $(ADDONS_LOG). Warm, it finds everything built at once. A
-# background job's SIGINT is ignored unless reset: a terminal's Ctrl-C stops these builds too.
-ADDONS_LOG := $(CLUSTER)/addons-build.log
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
-	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry venv
-	@mkdir -p $(CLUSTER); \
-	  (trap - INT QUIT; exec nice -n 10 $(MAKE) --no-print-directory -j2 DEPS= metrics-server cert-manager prometheus-operator) \
-	    > $(ADDONS_LOG) 2>&1 & addons=$$!; \
-	  $(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images \
-	    && $(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS); status=$$?; \
-	  if ! wait $$addons; then echo "the add-ons' build failed ($(ADDONS_LOG)):" >&2; tail -20 $(ADDONS_LOG) >&2; status=1; fi; \
-	  exit $$status
+	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons venv
+	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images
+	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
-test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache (the add-ons' binaries: make addons; their images are made by the tests that install them)
+test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 check: venv helm ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached)
@@ -156,9 +145,9 @@ demo: ## the whole flow on a 2-node pod-network cluster with the chart installed
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
-	@$(PY) -m devtools.cluster.images build pause worker operator coredns $(if $(KEEP),overlay) >/dev/null
-	@$(PY) -m devtools.publish layouts operator worker $(if $(KEEP),overlay)
+demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, overlay, CoreDNS; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
+	@$(PY) -m devtools.cluster.images build pause worker operator overlay coredns >/dev/null
+	@$(PY) -m devtools.publish layouts operator worker overlay
 
 demo-down: ## remove everything a demo left, however it ended (its processes by PID, the cluster, the S3 data, logs); fine twice or with nothing up
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down
@@ -177,7 +166,7 @@ bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to 
 bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
 	$(PY) -m bench.latency $(BENCH_ARGS)
 
-bench-playback: deps venv kube helm ffmpeg hlsload test-images metrics-server ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md
+bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md
 	$(PY) -m bench.playback $(BENCH_ARGS)
 
 bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md
@@ -266,8 +255,8 @@ prometheus: ## build Prometheus from its Go module (pinned, cached by version; K
 	@bash hack/fetch-prometheus-operator-crds.sh
 
 # The multi-node tier's real add-ons (docs/design/local-cluster.md, "Add-ons"): built here, their images
-# made and imported into the nodes by the tests that install them (`make test` builds the binaries
-# beside its tests, not their images).
+# made and imported into the nodes by the tests that install them (`make test-images` builds the
+# binaries, not their images).
 addons: metrics-server cert-manager prometheus-operator prometheus ## build the multi-node tier's real add-ons from their Go modules: metrics-server, cert-manager, the Prometheus Operator (and the Prometheus it runs)
 
 metrics-server: ## build metrics-server (the resource metrics API the edge's HorizontalPodAutoscaler reads) from its Go module (pinned, cached by version)

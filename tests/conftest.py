@@ -12,7 +12,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.media.workers import Ingest
-from devtools.test_scopes import ADDON_MODULES, scope_of
+from devtools.test_scopes import scope_of
 from xdist.scheduler import LoadScopeScheduling
 
 from devtools import netns
@@ -61,12 +61,11 @@ def _relative(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    def order(item: pytest.Item) -> tuple[int, bool]:
-        path = _relative(item)
-        name = path.split("/", 1)[0]
-        return (TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)), path in ADDON_MODULES
+    def tier(item: pytest.Item) -> int:
+        name = _relative(item).split("/", 1)[0]
+        return TIER_ORDER.index(name) if name in TIER_ORDER else len(TIER_ORDER)
 
-    items.sort(key=order)  # stable: the order inside a tier is unchanged but for the add-ons' tests, last
+    items.sort(key=tier)  # stable: the order inside a tier is unchanged
 
 
 class HostScopeScheduling(LoadScopeScheduling):

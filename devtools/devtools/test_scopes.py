@@ -21,16 +21,6 @@ from __future__ import annotations
 HOST_SCOPE = "host"
 CLUSTER_SCOPE = "cluster"
 
-# The modules that install the real add-ons (metrics-server, the Prometheus Operator, cert-manager):
-# `make test` builds their binaries beside the tests (Makefile, `test`), so on a first run they go
-# last in the host scope, ≈18 min in, when the builds are done; a fixture waits on the same locked
-# build otherwise.
-ADDON_MODULES = (
-    "multinode/test_edge_autoscaling.py",
-    "multinode/test_prometheus_operator.py",
-    "multinode/test_rtmps_cert_manager.py",
-)
-
 
 def in_host_scope(path: str) -> bool:
     """`path` is relative to tests/: `e2e/test_installed.py`. The single host-network node of

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from devtools.test_scopes import ADDON_MODULES, scope_name
+from devtools.test_scopes import scope_name
 from devtools.test_timeline import summary
-from devtools.versions import REPO
 
 
 def test_scopes():
@@ -14,13 +13,6 @@ def test_scopes():
     assert scope_name("tests/e2e/node/test_node_flow.py::test_x") == "e2e/node/test_node_flow.py"
     assert scope_name("tests/cluster/test_clips.py::test_x[a]") == "cluster"
     assert scope_name("tests/media/test_ingest.py::test_x") == "media/test_ingest.py"
-
-
-def test_the_add_on_modules_exist_and_run_in_the_host_scope():
-    """A renamed module would silently run before its add-on's build is done (make test's order)."""
-    for path in ADDON_MODULES:
-        assert (REPO / "tests" / path).is_file(), path
-        assert scope_name(f"tests/{path}::test_x") == "host", path
 
 
 def test_summary_shows_each_workers_idle_tail_and_the_longest_scope_first():

@@ -145,9 +145,9 @@ demo: ## the whole flow on a 2-node pod-network cluster with the chart installed
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, overlay, CoreDNS; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
-	@$(PY) -m devtools.cluster.images build pause worker operator overlay coredns >/dev/null
-	@$(PY) -m devtools.publish layouts operator worker overlay
+demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
+	@$(PY) -m devtools.cluster.images build pause worker operator coredns $(if $(KEEP),overlay) >/dev/null
+	@$(PY) -m devtools.publish layouts operator worker $(if $(KEEP),overlay)
 
 demo-down: ## remove everything a demo left, however it ended (its processes by PID, the cluster, the S3 data, logs); fine twice or with nothing up
 	@$(PY) -m devtools.demo --dir $(CLUSTER) --down

@@ -9,4 +9,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.sh"
 # shellcheck source=hack/go-tool.sh
 source "$here/go-tool.sh"
+GO_TOOL_NO_INLINING=1  # its speed does not matter: the tests' uploads, a few MB/s of hashing (assembly) and disk
 go_tool_build versitygw "$@"

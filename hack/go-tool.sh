@@ -15,7 +15,7 @@
 # and may set GO_TOOL_NO_INLINING=1: compiled without inlining (-gcflags -l), for a tool whose speed
 # at run time does not matter (a command run for seconds, a server of a few requests a second in
 # the local cluster). It compiles with about a quarter less CPU (docs/design/local-cluster.md, "A
-# first run"); the Kubernetes components, Traefik, versitygw and the NetworkPolicy engine, which carry
+# first run"); the Kubernetes components, Traefik and the NetworkPolicy engine, which carry
 # the tests' load, keep it.
 #
 #   go_tool_build NAME [--print-path] [BINARY...]

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -140,16 +141,12 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.connectDeadline.Store(time.AfterFunc(c.cfg.ViewerConnectTimeout, func() {
-		if c.endViewerIf(v, func() bool { return !v.admitted }) {
-			c.st.whepConnectTimeouts.Add(1)
-		}
+		c.endViewerIf(v, func() bool { return !v.admitted }, &c.st.whepConnectTimeouts)
 	}))
 	if !ctl.expires.IsZero() {
 		// The token's end is the session's: a viewer keeps watching only as long as it may.
 		v.tokenDeadline.Store(time.AfterFunc(time.Until(ctl.expires), func() {
-			if c.endViewerIf(v, func() bool { return true }) {
-				c.st.whepTokenExpiries.Add(1)
-			}
+			c.endViewerIf(v, func() bool { return true }, &c.st.whepTokenExpiries)
 		}))
 	}
 	writeAnswer(w, "/whep/"+v.id, answer)
@@ -177,15 +174,19 @@ func (c *component) admitViewer(v *viewer) bool {
 	return true
 }
 
-// endViewerIf ends v if it is still a session and cond holds (called under c.mu); true when it did.
-func (c *component) endViewerIf(v *viewer, cond func() bool) bool {
+// endViewerIf ends v if it is still a session and cond holds (called under c.mu), and counts it in
+// why. The count moves before the session leaves c.viewers: GET /status never shows a session gone
+// without its reason (closing the peer connection can take a while).
+func (c *component) endViewerIf(v *viewer, cond func() bool, why *atomic.Uint64) {
 	c.mu.Lock()
 	ending := c.viewers[v.id] == v && cond()
+	if ending {
+		why.Add(1)
+	}
 	c.mu.Unlock()
 	if ending {
 		c.endViewer(v)
 	}
-	return ending
 }
 
 // addViewerTracks gives the viewer its own send-only tracks: video always, audio when offered.

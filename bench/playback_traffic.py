@@ -35,7 +35,7 @@ class ClipPublisher(Publisher):
         """Write the clip (whole GOPs: `seconds` a multiple of the GOP) unless it is there."""
         if not self.clip.exists():
             live = Publisher(str(self.clip), duration=seconds, size=self.size, rate=self.rate,
-                             video_bitrate=self.video_bitrate, fmt="flv").command()  # fmt: skip
+                             video_bitrate=self.video_bitrate, fmt="flv", live=True).command()  # fmt: skip
             argv = [a for a in live if a != "-re"]
             subprocess.run(argv, check=True, capture_output=True, timeout=300)
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import shutil
 import socket
@@ -100,7 +101,7 @@ def test_wait_for_returns_the_value_or_times_out():
 def test_publisher_into_nginx_rtmp_is_720p_h264_aac(started: Started, tmp_path: Path):
     nginx = started(NginxRtmp(workdir=tmp_path / "nginx"), str(tmp_path / "nginx"))
     url = nginx.rtmp_url(name="cam")
-    pub = started(Publisher(url, log_path=tmp_path / "pub.log"), url)
+    pub = started(Publisher(url, live=True, log_path=tmp_path / "pub.log"), url)
     wait_for(lambda: "cam" in nginx.publishing(), 10, what="nginx sees the publish")
     started.snapshot()
 
@@ -226,3 +227,37 @@ def test_stop_kills_a_tree_that_ignores_sigterm(tmp_path: Path):
     peer.stop(grace=0.3)
     assert not [pid for pid in tree if alive(pid)]
     assert not pgrep(marker)
+
+
+def test_the_publishers_clip_loops_with_continuous_timestamps_and_keyframes_on_the_gop(tmp_path: Path) -> None:
+    """The publisher pushes a cached clip in a loop (peers.publisher_clip): across the loop neither
+    stream's timestamps jump or go back, and keyframes stay every GOP (2 s), as a live encoder's."""
+    pub = Publisher(str(tmp_path / "two-loops.flv"), duration=2 * peers.CLIP_SECONDS + 4, fmt="flv")
+    assert not pub.live
+    argv = [a for a in pub.command() if a != "-re"]  # the same push, as fast as it goes
+    assert "-c" in argv and argv[argv.index("-c") + 1] == "copy" and "libx264" not in argv
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "packet=stream_index,pts_time,flags", "-of", "csv=p=0",
+         str(tmp_path / "two-loops.flv")],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    streams = {s["index"]: s["codec_type"] for s in ffprobe_streams(tmp_path / "two-loops.flv")}
+    last: dict[str, float] = {}
+    keyframes = []
+    for line in out.split():
+        index, pts, flags = line.split(",")[:3]
+        kind, t = streams[int(index)], float(pts)
+        if kind in last:
+            step = t - last[kind]
+            assert 0 < step <= 0.05, f"{kind} jumps by {step:.3f} s at {t:.3f} s"
+        last[kind] = t
+        if kind == "video" and "K" in flags:
+            keyframes.append(t)
+    assert last["video"] > 2 * peers.CLIP_SECONDS and last["audio"] > 2 * peers.CLIP_SECONDS, last
+    assert [round(b - a, 2) for a, b in itertools.pairwise(keyframes)] == [2.0] * (len(keyframes) - 1)
+
+
+def test_a_publisher_with_encoder_options_encodes_live() -> None:
+    assert Publisher("rtmp://127.0.0.1:9/live/x", extra_args=["-bf", "3"]).live
+    assert "libx264" in Publisher("rtmp://127.0.0.1:9/live/x", live=True).command()

@@ -12,16 +12,17 @@
 #   by upstream's release. `go:embed static` compiles with the placeholder; the local cluster runs
 #   Traefik without --api.dashboard, so nothing serves them.
 #
-# And two fallbacks for a Go module proxy that lacks some of Traefik's dependencies (the one here
-# answers 403 "not available" for 16 of them, measured with v3.7.13), each a no-op where the
-# proxy has everything:
-# - the basic/digest auth middlewares' fork github.com/containous/go-http-auth: when the pinned
-#   pseudo-version is missing, the fork's 2020 commit (Traefik v2's, the same API: BasicAuth,
-#   DigestAuth, CheckSecret, NewDigestAuthenticator) replaces it;
-# - ACME DNS-01 providers, compiled in through lego's providers/dns registry: a local copy of the
-#   lego module (go mod download) whose registry leaves out every provider package that cannot be
-#   loaded (`go list -e` reports an error for it: its cloud SDK is missing). Picking such a
-#   provider then fails with "unrecognized DNS provider"; the local cluster uses no ACME at all.
+# A fallback for a Go module proxy that lacks some of Traefik's dependencies (the one here answers
+# 403 "not available" for 16 of them, measured with v3.7.13), a no-op where the proxy has
+# everything: the basic/digest auth middlewares' fork github.com/containous/go-http-auth; when the
+# pinned pseudo-version is missing, the fork's 2020 commit (Traefik v2's, the same API: BasicAuth,
+# DigestAuth, CheckSecret, NewDigestAuthenticator) replaces it.
+#
+# No ACME DNS-01 provider: lego's providers/dns registry compiles in 206 of them, each with its
+# cloud's SDK, and the local cluster uses no ACME at all. A local copy of the lego module (go mod
+# download) has a registry without any (picking one fails with "unrecognized DNS provider"), and
+# the binary's path says so (TRAEFIK_BIN, -nodns). docs/design/local-cluster.md, "A first run", has
+# what it saves.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/versions.sh
@@ -51,29 +52,23 @@ type HTTP struct{}
 // Router is a dynamic.Router extension.
 type Router struct{}
 GO
-  local lego=github.com/go-acme/lego/v5 lego_version lego_dir broken
+  local lego=github.com/go-acme/lego/v5 lego_version lego_dir
   lego_version=$(sed -n "s|^[[:space:]]*$lego \(v[^ ]*\)\$|\1|p" go.mod | head -1)
   if [ ! -d lego ]; then
     lego_dir=$(GOFLAGS= go mod download -json "$lego@$lego_version" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
     cp -r "$lego_dir" lego.tmp && chmod -R u+w lego.tmp && mv lego.tmp lego
     go mod edit -replace "$lego=./lego"
   fi
-  # Provider packages that cannot be loaded here (a dependency the proxy does not serve).
-  broken=$(GOFLAGS=-mod=mod go list -e -f '{{if or .Error .DepsErrors}}{{.ImportPath}}{{end}}' "$lego/providers/dns/..." 2>/dev/null \
-    | sed -n "s|^$lego/providers/dns/\([a-z0-9]*\)\$|\1|p" | sort -u | tr '\n' ' ')
-  if [ -n "$broken" ]; then
-    echo "warning: ACME DNS providers left out (their SDKs are not served by $(go env GOPROXY)): $broken" >&2
-    # shellcheck disable=SC2086  # one argument per provider
-    python3 - lego/providers/dns/zz_gen_dns_providers.go $broken <<'PY'
+  # Every provider package out of the registry: its imports and its case (idempotent).
+  python3 - lego/providers/dns/zz_gen_dns_providers.go <<'PY'
 import re, sys
-path, drop = sys.argv[1], set(sys.argv[2:])
+path = sys.argv[1]
 src = open(path).read()
-src = re.sub(r'\n\t"github.com/go-acme/lego/v5/providers/dns/([a-z0-9]+)"', lambda m: "" if m.group(1) in drop else m.group(0), src)
+src = re.sub(r'\n\t"github.com/go-acme/lego/v5/providers/dns/[a-z0-9]+"', "", src)
 # Each case is `case "name"[, "alias"]:` followed by one `return pkg.NewDNSProvider...` line.
-src = re.sub(r'\n\tcase [^\n]*:\n\t\treturn ([a-z0-9]+)\.[^\n]*', lambda m: "" if m.group(1) in drop else m.group(0), src)
+src = re.sub(r'\n\tcase [^\n]*:\n\t\treturn [a-z0-9]+\.[^\n]*', "", src)
 open(path, "w").write(src)
 PY
-  fi
 }
 go_tool_ldflags() { echo "-X 'github.com/traefik/traefik/v3/pkg/version.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)'"; }
 go_tool_build traefik "$@"

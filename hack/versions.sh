@@ -16,7 +16,7 @@ KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-kindest/node:v1.34.11@sha256:44e222ee2132dab
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
 COREDNS_BIN="$STREAMOPS_CACHE/coredns-$COREDNS_VERSION/bin/coredns"
 TRAEFIK_VERSION="${TRAEFIK_VERSION:-v3.7.13}"
-TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION/bin/traefik"
+TRAEFIK_BIN="$STREAMOPS_CACHE/traefik-$TRAEFIK_VERSION-nodns/bin/traefik"  # -nodns: hack/build-traefik.sh
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.6.1}"
 GATEWAY_API_CRDS="$STREAMOPS_CACHE/gateway-api-$GATEWAY_API_VERSION/standard"
 # Prometheus for the multinode tier's monitoring test, built from its Go module with Kubernetes service

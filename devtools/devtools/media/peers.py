@@ -289,9 +289,12 @@ def publisher_clip(pub: Publisher) -> Path:
         if not clip.exists():
             partial = clip.with_suffix(f".{os.getpid()}.mkv")
             cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *encode]
-            subprocess.run([*cmd, "-t", str(CLIP_SECONDS), str(partial)], check=True, timeout=600,
-                           stdin=subprocess.DEVNULL, capture_output=True)  # fmt: skip
-            os.replace(partial, clip)
+            try:
+                subprocess.run([*cmd, "-t", str(CLIP_SECONDS), str(partial)], check=True, timeout=600,
+                               stdin=subprocess.DEVNULL, capture_output=True)  # fmt: skip
+                os.replace(partial, clip)
+            finally:  # interrupted (a demo's Ctrl-C) or failed: no half clip left in the cache
+                partial.unlink(missing_ok=True)
     return clip
 
 

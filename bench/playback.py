@@ -70,7 +70,7 @@ from typing import Any
 from devtools.http_client import http_get
 from devtools.media.edge import Edge
 from devtools.media.nginx_static import NginxStatic
-from devtools.media.peers import NginxRtmp
+from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.workers import Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes
@@ -80,7 +80,7 @@ from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench import playback_cluster
-from bench.playback_traffic import MIB, ClipPublisher, hlsload
+from bench.playback_traffic import MIB, hlsload
 from bench.report_file import commit, loadavg, markdown_table, merged_report
 
 SECTIONS = ("ingest", "edge", "recorder", "cluster")
@@ -120,8 +120,7 @@ def stand(tmp: Path) -> Iterator[Stand]:
         ingest = Ingest(tmp / "ingest", screenshots={"enabled": False}, hls={"latencyMode": "low"})
         stack.callback(ingest.stop)
         ingest.start()
-        clip = ClipPublisher(ingest.rtmp_url(), tmp / "clip-720p.flv", log_path=tmp / "publisher.log")
-        stack.enter_context(clip.encode())
+        stack.enter_context(Publisher(ingest.rtmp_url(), log_path=tmp / "publisher.log"))
         ingest.wait_live()
         playlist = wait_for(lambda: sorted((tmp / "ingest" / "media" / "sessions").glob("*/ts/index.m3u8")), 20)[-1]
         wait_for(lambda: playlist.read_text().count("#EXTINF") >= 3, 30)
@@ -492,9 +491,8 @@ def edge_row(tmp: Path, args: argparse.Namespace) -> list[EdgeStep]:
                         playback={"namespace": EDGE_NAMESPACE, "access": "public"})  # fmt: skip
         stack.callback(ingest.stop)
         ingest.start()
-        clip = ClipPublisher(ingest.rtmp_url(), tmp / "clip-360p.flv", size="640x360", video_bitrate="800k",
-                             log_path=tmp / "publisher.log")  # fmt: skip
-        stack.enter_context(clip.encode())
+        stack.enter_context(Publisher(ingest.rtmp_url(), size="640x360", video_bitrate="800k",
+                                      log_path=tmp / "publisher.log"))  # fmt: skip
         ingest.wait_live()
         playlist = wait_for(lambda: sorted((tmp / "ingest" / "media" / "sessions").glob("*/ts/index.m3u8")), 20)[-1]
         wait_for(lambda: playlist.read_text().count("#EXTINF") >= 3, 30)

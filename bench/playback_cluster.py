@@ -8,7 +8,7 @@ ships: 2 to 10 replicas, 70 % of the 100m CPU request; devtools.cluster.edge_rep
 over the whole run, and the idle edge's utilization is read before the first viewer), one public
 LL-HLS LiveStream (200 ms parts, 2 s segments, screenshots off) with an Ingress of class traefik,
 fed over RTMP from the cluster's LAN with a 360p clip
-(bench/playback_traffic.py's ClipPublisher: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC 128 kbit/s,
+(devtools.media.peers.Publisher: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC 128 kbit/s,
 encoded once and looped with -c copy). The edge Service is patched to NodePort for the bench (the
 operator creates it when missing and leaves an existing one alone: checked at the end), and Debian's
 nginx (the edge image's nginx-light, with a static configuration like devtools.media.nginx_static's)
@@ -58,7 +58,7 @@ from devtools.waits import eventually
 from prometheus_client.parser import text_string_to_metric_families
 from streamops.contract.edge import EDGE_NAME
 
-from bench.playback_traffic import MIB, ClipPublisher, hlsload
+from bench.playback_traffic import MIB, hlsload
 from bench.report_file import commit, loadavg, markdown_table
 
 NAMESPACE, STREAM = "bench", "cam"
@@ -258,12 +258,11 @@ def stand(tmp: Path) -> Iterator[Stand]:
             "Ready with push URLs on the LAN", timeout=180,
         )  # fmt: skip
         url = f"{stream['status']['ingest']['pushUrl']}/{cluster.stream_key(NAMESPACE, STREAM)}"
-        clip = tmp / "clip-360p.flv"
         attempts = itertools.count()
-        cluster.publish_from_lan(url, encoders, make=lambda: ClipPublisher(
-            url, clip, size="640x360", video_bitrate="800k", netns=cluster.network.outside,
+        cluster.publish_from_lan(url, encoders, make=lambda: Publisher(
+            url, size="640x360", video_bitrate="800k", netns=cluster.network.outside,
             log_path=tmp / f"publisher-{next(attempts)}.log",
-        ).encode())  # fmt: skip
+        ))  # fmt: skip
         cluster.wait_status("lst", NAMESPACE, STREAM, lambda o: o["status"].get("live"), "status.live", 60)
         cluster.wait_status(
             "deployments", NAMESPACE, EDGE_NAME,

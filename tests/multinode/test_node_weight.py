@@ -6,19 +6,18 @@ segments while the media tier's FFmpeg ran beside it (docs/design/local-cluster.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.node import CGROUP_FS, node_cpu_weight
 
 
 def test_every_nodes_cgroup_root_weighs_a_machine(cluster: LocalCluster) -> None:
     expected = node_cpu_weight()
-    seen = {}
-    for node in cluster.nodes:
-        for f in ("cpu/cpu.shares", "cpu.weight"):  # cgroup v1's cpu hierarchy, or v2's single tree
-            path = CGROUP_FS / f.rpartition("/")[0] / node.cgroup_root.lstrip("/") / f.rpartition("/")[2]
-            if path.exists():
-                seen[(node.name, path.name)] = int(Path(path).read_text())
+    seen = {
+        (node.name, name): int((d / name).read_text())
+        for node in cluster.nodes
+        for d in node.cgroup_dirs()
+        for name in expected
+        if (d / name).exists()
+    }
     assert seen, f"no cpu weight file under {CGROUP_FS} for {[n.cgroup_root for n in cluster.nodes]}"
     assert all(weight == expected[name] for (_, name), weight in seen.items()), (seen, expected)

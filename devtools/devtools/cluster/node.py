@@ -90,7 +90,7 @@ CRI_STARTED = 'msg="Start streaming server"'  # containerd 1.6's CRI service, ju
 CGROUP_FS = Path("/sys/fs/cgroup")
 
 
-def node_cpu_weight(cpus: int | None = None) -> dict[str, int]:
+def node_cpu_weight() -> dict[str, int]:
     """The CPU weight of a node's cgroup root, in both cgroup versions' files: a machine's worth.
 
     A new cgroup weighs what one busy process at nice 0 does (v1 cpu.shares 1024, v2 cpu.weight
@@ -99,7 +99,7 @@ def node_cpu_weight(cpus: int | None = None) -> dict[str, int]:
     weight at most 1.2 s (docs/design/local-cluster.md). A node is a machine of the host's cores,
     and weighs as many busy processes.
     """
-    n = cpus or os.cpu_count() or 1
+    n = os.cpu_count() or 1
     return {"cpu.shares": 1024 * n, "cpu.weight": min(100 * n, 10000)}
 
 
@@ -305,7 +305,7 @@ class Node(Supervisor):
         write_kubeconfig(self.root / "kube-proxy.kubeconfig", server, pki, "system:kube-proxy", "kube-proxy")
         write_kubeconfig(self.root / f"{POLICY_ENGINE}.kubeconfig", server, pki, POLICY_ENGINE_USER, POLICY_ENGINE)
 
-    def _cgroup_dirs(self) -> list[Path]:
+    def cgroup_dirs(self) -> list[Path]:
         """The node's cgroup root in every mounted v1 hierarchy (cgroup v2: the single tree)."""
         if (CGROUP_FS / "cgroup.controllers").exists():
             return [CGROUP_FS / self.cgroup_root.lstrip("/")]
@@ -316,7 +316,7 @@ class Node(Supervisor):
         return out
 
     def _cgroups(self) -> None:
-        for d in self._cgroup_dirs():
+        for d in self.cgroup_dirs():
             d.mkdir(exist_ok=True)
             for f in ("cpuset.cpus", "cpuset.mems"):  # an empty cpuset cgroup cannot hold tasks
                 if (d / f).exists() and not (d / f).read_text().strip():
@@ -643,7 +643,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         unmount_under(self.root)
 
     def _remove_cgroups(self) -> None:
-        for top in self._cgroup_dirs():
+        for top in self.cgroup_dirs():
             if not top.is_dir():
                 continue
             for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):

@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 from devtools.netns import entered, nsenter
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.processes import Lifecycle, alive, kill_group, proc_tree
+from devtools.versions import cache_dir
 from devtools.waits import wait_for
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -275,8 +276,6 @@ def _ffmpeg_version() -> str:
 def publisher_clip(pub: Publisher) -> Path:
     """The publisher's feed encoded once (CLIP_SECONDS, Matroska) into the cache, keyed by its
     encoding and FFmpeg's version; made under a lock, so parallel test workers make it once."""
-    from devtools.versions import cache_dir  # the cache's place only: no build is imported here
-
     encode = _publisher_encode_args(pub)
     key = hashlib.sha256(json.dumps([CLIP_FORMAT, CLIP_SECONDS, encode, _ffmpeg_version()]).encode())
     clips = cache_dir() / "publisher-clips"

@@ -81,7 +81,7 @@ test: ## everything: lint, the WebRTC component's go tests, unit, publish (image
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
-check: venv helm ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached)
+check: venv helm player ## the inner loop, no image, FFmpeg or cluster builds: lint, crds-check, chart-check, the unit and chart tests (≈1 min warm; helm is built once and cached, the player scripts fetched once: a chart test checks the worker image needs them)
 	@$(MAKE) --no-print-directory lint crds-check chart-check
 	$(PY) -m pytest tests/unit tests/chart $(PARALLEL) $(PYTEST_ARGS)
 

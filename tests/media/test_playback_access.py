@@ -272,8 +272,9 @@ def test_whep_of_a_signed_stream_needs_the_token_and_its_viewers_are_counted(ing
         counted: list[int] = []
 
         def poll() -> None:
+            # The two viewers join one after the other: the count passes 1 on its way to 2.
             deadline = time.monotonic() + 8
-            while time.monotonic() < deadline and not counted:
+            while time.monotonic() < deadline and 2 not in counted:
                 webrtc = ingest.status()["viewers"]["counts"]["webrtc"]
                 if webrtc:
                     counted.append(webrtc)
@@ -284,6 +285,6 @@ def test_whep_of_a_signed_stream_needs_the_token_and_its_viewers_are_counted(ing
         seen = watch_whep(f"{ingest.http}{PREFIX}/t/{token}", viewers=2, window=6)
         watcher.join()
         assert seen["connected"] == 2 and seen["fpsMin"] > 20, seen
-        assert counted == [2], "the WHEP sessions are the ingest's webrtc viewers"
+        assert counted and max(counted) == 2 == counted[-1], f"the WHEP sessions are the webrtc viewers: {counted}"
     assert metric(ingest, "streamops_playback_refusals_total", reason="missing") >= 1
     assert token not in ingest.logs()

@@ -632,7 +632,7 @@ def section(steps: list[Step], s: Stand, args: argparse.Namespace, load_before: 
         "machine's 2 cores, streamops installed with the chart and `edge.enabled: true`, "
         f"the edge (nginx + Lua; {s.edge_workers}) scaled by the chart's HorizontalPodAutoscaler as it ships "
         f"({REPLICAS} to 10 replicas, 70 % of the 100m CPU request) on a real metrics-server (15 s resolution; "
-        "this controller-manager syncs HPAs every 5 s and stabilises scale-in over 30 s). One public LL-HLS "
+        "this controller-manager syncs HPAs every 5 s and stabilises scale-in over 15 s). One public LL-HLS "
         "LiveStream (200 ms parts, 2 s segments, screenshots off, an Ingress of "
         "class traefik), fed over RTMP from the cluster's LAN: testsrc2 640x360 30 fps, x264 800 kbit/s + AAC "
         "128 kbit/s (≈0.93 Mbit/s), encoded once and looped with -c copy. Static nginx: Debian's nginx (the edge "

@@ -52,15 +52,23 @@ def seeks_in_the_dvr_window(page: Page) -> None:
     page.wait_until("window.streamopsPlayer.behind < 3 && !window.streamopsPlayer.video.paused", timeout=20)
 
 
-def plays_and_seeks(page: Page, settings: dict[str, Any], query: str, timeout: float = 60) -> None:
+# A seek is tried once the page's seekable range holds 20 s of the DVR window.
+DVR_FILLED = (
+    "(v => v.seekable.length > 0 && v.seekable.end(v.seekable.length - 1) - v.seekable.start(0) >= 20)"
+    "(window.streamopsPlayer.video)"
+)
+
+
+def plays_and_seeks(page: Page, settings: dict[str, Any], query: str, timeout: float = 60, seconds: float = 30) -> None:
     """The page plays the format its query asks for (hls.js in low-latency mode exactly when the
-    stream is LL-HLS), 30 s without a stall, and seeks in the DVR window."""
+    stream is LL-HLS), `seconds` without a stall, and seeks in the DVR window."""
     page.wait_until(PLAYING, timeout=timeout)
     expected = "dash" if "dash" in query else "hls"
     assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == expected
     low = page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False)
     assert low == ("hls" in settings), "hls.js in low-latency mode exactly when the stream is LL-HLS"
-    plays_without_stall(page)
+    plays_without_stall(page, seconds)
+    page.wait_until(DVR_FILLED, timeout=40, interval=0.5)
     seeks_in_the_dvr_window(page)
 
 

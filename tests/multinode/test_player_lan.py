@@ -1,7 +1,8 @@
 """The player page as a viewer on the LAN opens it (issue 25): Chromium in the cluster's LAN namespace,
 the stream's Ingress host resolved to the cluster's front door (Traefik's NodePort), the page at
-`status.playback.playerUrl` through Traefik; standard HLS, LL-HLS and DASH play for 30 s without a
-stall and seek in the DVR window (the same checks as tests/browser/test_player.py on loopback).
+`status.playback.playerUrl` through Traefik; standard HLS, LL-HLS and DASH play without a stall and
+seek in the DVR window (the checks of tests/browser/test_player.py on loopback, over 10 s of play
+instead of 30).
 """
 
 from __future__ import annotations
@@ -45,14 +46,27 @@ def clock_from_lan(cluster: LocalCluster, url: str, workdir: Path) -> Iterator[C
             publisher.stop()
 
 
+# On the LAN the path is what is new (the Ingress host, Traefik, the segments through the cluster's
+# front door): each page plays 10 s without a stall, then seeks once the DVR window holds 20 s. The
+# 30 s without a stall is the page's own property, measured on loopback (tests/browser/test_player.py).
+LAN_PLAY_SECONDS = 10
+
+
 @pytest.mark.parametrize(
-    ("settings", "query"),
-    # format=hls: the page's default (auto) plays WebRTC first (WHEP is on by default; test_webrtc_lan.py).
-    [({}, "?format=hls"), ({"hls": {"latencyMode": "low"}}, "?format=hls"), ({"dash": True}, "?format=dash")],
-    ids=["hls", "ll-hls", "dash"],
+    ("settings", "queries"),
+    # Standard HLS and DASH are one stream (DASH is one more output of the ingest's FFmpeg), played by
+    # one page after the other. format=hls: the page's default (auto) plays WebRTC first (WHEP is on
+    # by default; test_webrtc_lan.py).
+    [({"dash": True}, ("?format=hls", "?format=dash")), ({"hls": {"latencyMode": "low"}}, ("?format=hls",))],
+    ids=["hls-and-dash", "ll-hls"],
 )
 def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(
-    cluster: LocalCluster, release: Release, namespace: str, settings: dict[str, Any], query: str, tmp_path: Path
+    cluster: LocalCluster,
+    release: Release,
+    namespace: str,
+    settings: dict[str, Any],
+    queries: tuple[str, ...],
+    tmp_path: Path,
 ) -> None:
     ns = namespace
     host = "watch.streams.example"
@@ -67,8 +81,9 @@ def test_the_player_page_through_the_ingress_plays_and_seeks_from_the_lan(
         player = stream["status"]["playback"]["playerUrl"]
         assert urlsplit(player).hostname == host
         with Browser(netns=cluster.network.outside, mapped_hosts={host: cluster.ingress_address}) as browser:
-            page = browser.open(player + query)
-            try:
-                plays_and_seeks(page, settings, query, timeout=90)
-            finally:
-                page.close()
+            for query in queries:
+                page = browser.open(player + query)
+                try:
+                    plays_and_seeks(page, settings, query, timeout=90, seconds=LAN_PLAY_SECONDS)
+                finally:
+                    page.close()

@@ -386,7 +386,7 @@ class ControlPlane(Supervisor):
         NotReady is 50 s, looked at every 5 s; here NODE_MONITOR_GRACE_SECONDS, every second (the
         nodes renew their Lease every 2 s): the node-loss tests wait less.
         HorizontalPodAutoscalers (the edge's, fed by metrics-server): synced every 5 s instead of 15 s,
-        and a scale-in waits 30 s of lower recommendations instead of 5 min, so that the autoscaling
+        and a scale-in waits 15 s of lower recommendations instead of 5 min, so that the autoscaling
         test sees the edge scale out and back in within minutes; the algorithm is Kubernetes' own."""
         if self.network is None:
             return []
@@ -394,7 +394,7 @@ class ControlPlane(Supervisor):
             f"--node-monitor-period={NODE_MONITOR_PERIOD_SECONDS}s",
             f"--node-monitor-grace-period={self.node_monitor_grace_seconds}s",
             "--horizontal-pod-autoscaler-sync-period=5s",
-            "--horizontal-pod-autoscaler-downscale-stabilization=30s",
+            "--horizontal-pod-autoscaler-downscale-stabilization=15s",
         ]
 
     def _scheduler_kubeconfig(self, server: str) -> Path:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devtools.cluster.api_reads import ApiReads
 from devtools.waits import eventually
 
 
@@ -25,6 +26,16 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
 class Kubectl:
     def __init__(self, binary: Path | str, kubeconfig: Path | str, timeout: float = 120) -> None:
         self.binary, self.kubeconfig, self.timeout = str(binary), Path(kubeconfig), timeout
+        self._reads: tuple[float, ApiReads] | None = None
+
+    def reads(self) -> ApiReads:
+        """get and list straight from the API server (devtools.cluster.api_reads: a kubectl process per
+        poll cost more CPU than all the FFmpegs of a run), for the kubeconfig as it is now (rewritten
+        when a control plane starts again)."""
+        written = self.kubeconfig.stat().st_mtime
+        if self._reads is None or self._reads[0] != written:
+            self._reads = (written, ApiReads(self.kubeconfig, timeout=self.timeout))
+        return self._reads[1]
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -44,18 +55,11 @@ class Kubectl:
         self.kubectl("label", "secret", secret, "-n", namespace, "streaming.streamops.dev/allow-reference=true")
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        result = self.kubectl("get", plural, name, "-n", namespace, "-o", "json", check=False)
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        return dict(json.loads(result.stdout))
+        """The object (`plural` as kubectl takes it: pods, lst, deployments.apps), None when NotFound."""
+        return self.reads().get(plural, namespace, name)
 
-    def list(self, plural: str, namespace: str, selector: str = "") -> list[dict[str, Any]]:
-        args = ["get", plural, "-n", namespace, "-o", "json"]
-        if selector:
-            args += ["-l", selector]
-        return list(json.loads(self.kubectl(*args).stdout)["items"])
+    def list(self, plural: str, namespace: str, selector: str = "") -> builtins.list[dict[str, Any]]:
+        return self.reads().list(plural, namespace, selector)
 
     def events(
         self, namespace: str, kind: str | None = None, name: str | None = None, reason: str | None = None

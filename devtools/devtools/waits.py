@@ -13,15 +13,29 @@ class WaitTimeout(AssertionError, TimeoutError):
     """A wait that ran out: an AssertionError for tests, a TimeoutError for scripts and peers."""
 
 
+# What a probe raises while the thing it reads is not there yet: a status or condition not written
+# (`o["status"]`, `condition(o, "Ready")["status"]` of None), a list still empty. A wait treats them as
+# "not yet" and names the last one if it runs out. The API reads (devtools.cluster.api_reads) come
+# back in milliseconds, so a probe right after an apply meets an object whose status is not written.
+NOT_YET = (KeyError, TypeError, IndexError)
+
+
 def eventually(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
-    """Poll until probe() is truthy and return that value; WaitTimeout with the last value seen."""
+    """Poll until probe() is truthy and return that value; WaitTimeout with the last value seen (or
+    the last NOT_YET error the probe raised)."""
     deadline = time.monotonic() + timeout
     while True:
-        value: Any = probe()
-        if value:
-            return value  # type: ignore[no-any-return]
+        value: Any
+        try:
+            value = probe()
+        except NOT_YET as e:
+            value = e
+        else:
+            if value:
+                return value  # type: ignore[no-any-return]
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: last value {value!r}")
+            last = f"last error {value!r}" if isinstance(value, NOT_YET) else f"last value {value!r}"
+            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: {last}")
         time.sleep(interval)
 
 

@@ -30,7 +30,8 @@ TARGET_KEY = "target-key-Zq9Wv3x7Pk2"
 
 
 def status_of(cluster, plural, ns, name, probe, what, timeout=30.0):
-    return eventually(lambda: (o := cluster.get(plural, ns, name)) and probe(o) and o, timeout=timeout, what=what)
+    # wait_status: an object with no status yet (a KeyError in the probe) is not there yet.
+    return cluster.wait_status(plural, ns, name, probe, what, timeout)
 
 
 @pytest.fixture

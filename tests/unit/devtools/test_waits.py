@@ -1,0 +1,30 @@
+"""The harness's one wait loop: a probe that reads a status not written yet is "not yet", not a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from devtools.waits import WaitTimeout, eventually
+
+
+def test_a_probe_raising_a_missing_key_is_polled_again_until_it_holds() -> None:
+    objects: list[dict[str, Any]] = [{}, {"status": {}}, {"status": {"live": True}}]
+    assert eventually(lambda: objects.pop(0)["status"]["live"], timeout=5, interval=0.01) is True
+
+
+def test_a_wait_that_runs_out_names_the_last_error() -> None:
+    with pytest.raises(WaitTimeout, match=r"waiting for 'status.live': last error KeyError\('status'\)"):
+        eventually(lambda: {}["status"], timeout=0.05, interval=0.01, what="status.live")
+
+
+def test_any_other_error_is_raised_at_once() -> None:
+    calls: list[int] = []
+
+    def probe() -> bool:
+        calls.append(1)
+        raise ValueError("a bug in the probe")
+
+    with pytest.raises(ValueError, match="a bug"):
+        eventually(probe, timeout=5, interval=0.01)
+    assert len(calls) == 1

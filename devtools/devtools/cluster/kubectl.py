@@ -83,11 +83,8 @@ class Kubectl:
         on time-out the AssertionError carries diagnose(ns)."""
 
         def check() -> dict[str, Any] | None:
-            obj = self.get(plural, ns, name)
-            try:
-                return obj if obj is not None and probe(obj) else None
-            except (KeyError, TypeError):  # no status (yet)
-                return None
+            obj = self.get(plural, ns, name)  # a probe's KeyError (no status yet): eventually's NOT_YET
+            return obj if obj is not None and probe(obj) else None
 
         try:
             return eventually(check, timeout=timeout, interval=0.1, what=what)

@@ -64,11 +64,6 @@ class Session:
     first_byte_at: float | None = None  # time.monotonic()
     ended_at: float | None = None
 
-    @property
-    def wall_seconds(self) -> float:
-        assert self.first_byte_at is not None and self.ended_at is not None
-        return self.ended_at - self.first_byte_at
-
     def media_seconds(self) -> float:
         return ffprobe_duration(self.ts_path)
 
@@ -452,9 +447,9 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
     assert state["stopped"] is False, "SIGTERM is not stop_recording: a replacement pod records again"
     check_videos(recorder, state)
     [video] = state["videos"]
-    published = second.ended_at - first.first_byte_at  # type: ignore[operator]
-    assert video["durationSeconds"] == pytest.approx(published - gap, abs=0.5), (published, gap)
-    # and against what the publisher really sent (each session's MPEG-TS, ffprobed)
+    # One video of what the publisher really sent (each session's MPEG-TS, ffprobed), the gap left
+    # out. Not the sessions' wall-clock time: a publisher starved of CPU sends less media than the
+    # seconds it ran (a loaded run measured 17.9 s published less a 3.4 s gap against 14 s sent).
     sent = first.media_seconds() + second.media_seconds()
     assert video["durationSeconds"] == pytest.approx(sent, abs=0.5)
     assert 2.5 < gap < 4.5

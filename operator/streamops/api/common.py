@@ -162,7 +162,10 @@ class ConditionedStatus(KubeModel):
 # Schemes a user may hand to FFmpeg. Everything else (file:, concat:, subfile:, data:, pipe:...)
 # could read the worker's own files, so it is refused here and again by the worker.
 PUSH_TARGET_SCHEMES = ("rtmp", "rtmps", "srt")
-PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https")
+PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp", "rtsps")
+# The pull URLs that take source.pull.credentialsSecretRef (an IP camera's user and password): the
+# other origins never see them.
+CREDENTIALED_PULL_SCHEMES = ("rtsp", "rtsps")
 USERINFO_PATTERN = "^[a-z]+://[^/?#]*@"
 USERINFO_RE = re.compile(USERINFO_PATTERN)
 # What `\s` means in a CEL rule's matches() (RE2): these five; Python's \s also takes \v and Unicode spaces.

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from streamops.api.common import (
+    CREDENTIALED_PULL_SCHEMES,
     KEYS_SECRET,
     NAME_MAX,
     NO_USERINFO_RULE,
@@ -152,15 +153,68 @@ class PushSource(KubeModel):
         return self
 
 
+RtspTransport = Literal["tcp", "udp"]
+CREDENTIALS_NEED_RTSP = "source.pull.credentialsSecretRef is for rtsp:// and rtsps:// URLs: list at least one"
+_HAS_RTSP_URL = "self.urls.exists(u, u.startsWith('rtsp://') || u.startsWith('rtsps://'))"
+
+
+class PullRtsp(KubeModel):
+    """How rtsp:// and rtsps:// pull URLs are read."""
+
+    transport: RtspTransport = Field(
+        default="tcp",
+        description="How the camera sends RTP: tcp (interleaved in the RTSP connection: passes NATs and firewalls, "
+        "no loss) or udp (RTP/RTCP on UDP ports the camera sends to: the camera must reach the ingest Pod's "
+        "address, and lost packets are lost). Default tcp. rtsps:// URLs always use tcp (RTP inside the TLS "
+        "connection).",
+    )
+
+
+SAME_CREDENTIAL_KEYS = "usernameKey and passwordKey must name two different keys of the Secret"
+
+
+class PullCredentialsRef(KubeModel):
+    """A Secret of the stream's namespace with the user name and password of RTSP cameras."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.usernameKey) || !has(self.passwordKey) || self.usernameKey != self.passwordKey",
+                SAME_CREDENTIAL_KEYS,
+            )
+        )
+    )
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
+    username_key: str = Field(
+        default="username", min_length=1, max_length=NAME_MAX, description="Key of the user name. Default username."
+    )
+    password_key: str = Field(
+        default="password", min_length=1, max_length=NAME_MAX, description="Key of the password. Default password."
+    )
+
+    @model_validator(mode="after")
+    def _two_keys(self) -> PullCredentialsRef:
+        if self.username_key == self.password_key:
+            raise ValueError(SAME_CREDENTIAL_KEYS)
+        return self
+
+
 class PullSource(KubeModel):
     """The stream pulls from origins, trying the URLs round-robin."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(f"!has(self.credentialsSecretRef) || {_HAS_RTSP_URL}", CREDENTIALS_NEED_RTSP),
+        )
+    )
 
     urls: list[str] = Field(
         min_length=1,
         max_length=16,
-        description="Origins to pull from (1..16 rtmp://, rtmps://, srt:// with mode=caller, http:// or "
-        "https:// URLs, no credentials in the URL). Tried in order; one that fails or stops sending makes "
-        "the next current, cycling.",
+        description="Origins to pull from (1..16 rtmp://, rtmps://, srt:// with mode=caller, http://, https://, "
+        "rtsp:// or rtsps:// URLs, no credentials in the URL: an RTSP camera's go in credentialsSecretRef). "
+        "Tried in order; one that fails or stops sending makes the next current, cycling.",
         json_schema_extra={
             "items": {
                 "type": "string",
@@ -168,6 +222,17 @@ class PullSource(KubeModel):
                 **validations(scheme_rule(PULL_SOURCE_SCHEMES, "a pull URL"), SRT_CALLER_RULE, NO_USERINFO_RULE),
             }
         },
+    )
+    rtsp: PullRtsp | None = Field(
+        default=None, description="Options of the rtsp:// and rtsps:// URLs (transport). Default: RTP over TCP."
+    )
+    credentials_secret_ref: PullCredentialsRef | None = Field(
+        default=None,
+        description="The Secret with the user name and password the RTSP cameras of urls ask for (basic or digest "
+        "authentication). Given to rtsp:// and rtsps:// URLs only, never to the other origins. Mounted into the "
+        "ingest Pod and read at every connection attempt (a changed password needs no restart); never on a "
+        "command line, in status, logs or Events. A refused password shows in the Live condition (reason "
+        "PullCredentialsRefused).",
     )
     inactivity_timeout_seconds: int = Field(
         default=7200,
@@ -186,6 +251,14 @@ class PullSource(KubeModel):
                 raise ValueError(f"a pull URL is longer than {URL_MAX} characters")
             check_uri(url, PULL_SOURCE_SCHEMES, "a pull URL")
         return urls
+
+    @model_validator(mode="after")
+    def _credentials_need_rtsp(self) -> PullSource:
+        if self.credentials_secret_ref is not None and not any(
+            u.startswith(tuple(f"{s}://" for s in CREDENTIALED_PULL_SCHEMES)) for u in self.urls
+        ):
+            raise ValueError(CREDENTIALS_NEED_RTSP)
+        return self
 
 
 PUSH_XOR_PULL = (

@@ -37,6 +37,11 @@ PROTOCOLS_BY_SCHEME = {
     "srt": "srt,udp",
     "http": "http,tcp,hls,httpproxy",
     "https": "https,http,tls,tcp,hls,crypto,httpproxy",
+    # RTSP with RTP over UDP: the rtsp demuxer opens rtp:// (udp) sockets beside its tcp connection.
+    # Over TCP (interleaved) it needs tcp alone (media/ingest/rtsp_pull.py narrows it); RTSPS is always
+    # interleaved in its TLS connection. The demuxer opens no `rtsp` protocol (there is none).
+    "rtsp": "rtp,udp,tcp",
+    "rtsps": "tls,tcp",
 }
 RW_TIMEOUT_US = 5_000_000  # a frozen source or target makes ffmpeg fail after 5 s instead of hanging
 

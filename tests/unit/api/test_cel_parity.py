@@ -31,6 +31,7 @@ from streamops.api.livestream import (
     BACKUP_WITHOUT_WHIP,
     BOX_WITHIN_HEIGHT,
     BOX_WITHIN_WIDTH,
+    CREDENTIALS_NEED_RTSP,
     DASH_WITHOUT_RENDITIONS,
     DVR_HOLDS_THREE_SEGMENTS,
     HLS,
@@ -46,6 +47,7 @@ from streamops.api.livestream import (
     ROUTE_PATH_DOTS,
     RTMPS_NEEDS_TLS,
     RTMPS_PORT_NOT_NODE_PORT,
+    SAME_CREDENTIAL_KEYS,
     TRAFFIC_POLICY_NEEDS_TYPE,
     TRANSCODED_NEEDS_RENDITIONS,
     IngestService,
@@ -55,6 +57,7 @@ from streamops.api.livestream import (
     PlaybackHttpRoute,
     PlaybackIngress,
     PlaybackSpec,
+    PullCredentialsRef,
     PullSource,
     PushSource,
     Source,
@@ -91,16 +94,20 @@ WITHOUT_PYTHON_TWIN = {
 # (None today: cel-expr-python evaluates every rule the CRDs carry, the strings extension included.)
 NOT_EVALUABLE: dict[str, str] = {}
 
+PULL_URL = "a pull URL must be a rtmp://, rtmps://, srt://, http://, https://, rtsp://, rtsps:// URL without spaces"
+
 # Each Python validator with the messages of the CEL rules it is the twin of, or none: those checks are
 # in the CRD as OpenAPI (pattern, maxLength) or the API server refuses the value by itself.
 PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     "ClientFields._int64": (),  # the API server's JSON decoding refuses an integer beyond int64
     "PushSource._rtmps_needs_tls": (RTMPS_NEEDS_TLS, BACKUP_WITHOUT_WHIP),
     "PullSource._urls_are_safe": (
-        "a pull URL must be a rtmp://, rtmps://, srt://, http://, https:// URL without spaces",
+        PULL_URL,
         SRT_CALLER_ONLY,
         NO_USERINFO,
     ),
+    "PullSource._credentials_need_rtsp": (CREDENTIALS_NEED_RTSP,),
+    "PullCredentialsRef._two_keys": (SAME_CREDENTIAL_KEYS,),
     "Source._push_xor_pull": (PUSH_XOR_PULL,),
     "HLS._one_format": (HLS_NEEDS_A_FORMAT, LOW_LATENCY_NEEDS_CMAF, PART_BELOW_SEGMENT),
     "Overlay._url": ("url must be a http://, https:// URL without spaces", NO_USERINFO),
@@ -292,9 +299,31 @@ LIVESTREAM_EXAMPLES = [
     ok(PushSource, BACKUP_WITHOUT_WHIP, {"protocols": ["whip"]}, note="no backup"),
     bad(PushSource, BACKUP_WITHOUT_WHIP, {"protocols": ["whip"], "backup": True}),
     *uri_examples(
-        PullSource, {"urls": [""]}, ("urls", 0), "a pull URL", "rtmp://, rtmps://, srt://, http://, https://"
+        PullSource,
+        {"urls": [""]},
+        ("urls", 0),
+        "a pull URL",
+        "rtmp://, rtmps://, srt://, http://, https://, rtsp://, rtsps://",
     ),
+    *(
+        ok(PullSource, PULL_URL, {"urls": [url]}, at=("urls", 0), note=url)
+        for url in ("rtsp://cam.lan:554/Streaming/Channels/101", "rtsps://cam.lan:322/stream1")
+    ),
+    bad(PullSource, NO_USERINFO, {"urls": ["rtsp://admin:12345@cam.lan/stream1"]}, at=("urls", 0), note="rtsp"),
     *srt_examples(PullSource, {"urls": [""]}, ("urls", 0)),
+    ok(PullSource, CREDENTIALS_NEED_RTSP, {"urls": ["rtsp://cam/1"], "credentialsSecretRef": {"name": "cam"}}),
+    ok(
+        PullSource,
+        CREDENTIALS_NEED_RTSP,
+        {"urls": ["srt://h:9000", "rtsps://cam/1"], "credentialsSecretRef": {"name": "cam"}},
+        note="rtsps among others",
+    ),
+    ok(PullSource, CREDENTIALS_NEED_RTSP, {"urls": ["rtmp://origin/live"]}, note="no credentials"),
+    bad(PullSource, CREDENTIALS_NEED_RTSP, {"urls": ["rtmp://origin/live"], "credentialsSecretRef": {"name": "cam"}}),
+    ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "user", "passwordKey": "pass"}),
+    ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam"}, note="defaults"),
+    bad(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "k", "passwordKey": "k"}),
+    bad(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "password"}, note="default"),
     ok(HLS, HLS_NEEDS_A_FORMAT, {"cmaf": False}),
     bad(HLS, HLS_NEEDS_A_FORMAT, {"cmaf": False, "mpegts": False}),
     ok(HLS, LOW_LATENCY_NEEDS_CMAF, {"latencyMode": "low", "mpegts": False}),

@@ -229,6 +229,7 @@ def test_transcoding_ladder_serves_renditions_and_transcoded_feed(ingest_factory
         master = wait_for(lambda: (r := http_get(f"{ingest.http}/hls/cmaf/index.m3u8"))[0] == 200 and r[1], timeout=10)
         text = master.decode()
         assert "RESOLUTION=640x360" in text and "RESOLUTION=426x240" in text, text
+        assert text.count("CLOSED-CAPTIONS=NONE") == 2, "a source without captions says so (test_captions.py: with)"
         for name, height in (("360p", 360), ("240p", 240)):
             playlist = wait_for(
                 lambda n=name: (

@@ -31,6 +31,11 @@ def rendition_encode(r: Rendition, segment_seconds: float) -> dict[str, Any]:
         # (measured: 177 of 180 frames in 6 s; with these 180, read back as 30/1).
         "fps_mode": "passthrough",
         "enc_time_base:v": "1:90000",
+        # The source's CEA-608/708 captions: the h264 decoder exports them as frame side data, which
+        # split and scale keep, and libx264 writes them back as SEI (its default; said here so no
+        # one drops it unknowingly). Every frame kept as it came (fps_mode above): a dropped or
+        # doubled frame would drop or repeat its caption bytes.
+        "a53cc": 1,
         "acodec": "aac",
         "b:a": f"{r.audio_bitrate_kbps}k",
     }

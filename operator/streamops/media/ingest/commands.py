@@ -243,14 +243,32 @@ def session_command(
     return command(ffmpeg_python.merge_outputs(*outputs))
 
 
-def master_playlist(config: IngestConfig, source_width: int | None, source_height: int | None) -> str:
-    """The multivariant playlist of a transcoded stream (one per HLS flavour, same text)."""
+# The source's CEA-608 captions as every rendition carries them (libx264 writes the A53 side data the
+# h264 decoder exports back as SEI): CC1, the caption channel broadcast sources fill first. Its
+# language is not in the stream; English is what a US broadcast's CC1 carries (docs/design/captions.md).
+CLOSED_CAPTIONS_GROUP = "cc"
+CLOSED_CAPTIONS_MEDIA = (
+    f'#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="{CLOSED_CAPTIONS_GROUP}",NAME="English",LANGUAGE="en",'
+    'INSTREAM-ID="CC1"'
+)
+
+
+def master_playlist(
+    config: IngestConfig, source_width: int | None, source_height: int | None, *, closed_captions: bool
+) -> str:
+    """The multivariant playlist of a transcoded stream (one per HLS flavour, same text).
+    `closed_captions`: the source carries CEA-608/708 captions; either way each variant says so
+    (CLOSED-CAPTIONS=NONE without: a player then does not look for any in the video)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    if closed_captions:
+        lines.append(CLOSED_CAPTIONS_MEDIA)
+    captions = f'CLOSED-CAPTIONS="{CLOSED_CAPTIONS_GROUP}"' if closed_captions else "CLOSED-CAPTIONS=NONE"
     for r in renditions(config):
         attributes = [f"BANDWIDTH={(r.video_bitrate_kbps + r.audio_bitrate_kbps) * 1000}"]
         if source_width and source_height:
             width = round(source_width * r.height / source_height / 2) * 2
             attributes.append(f"RESOLUTION={width}x{r.height}")
+        attributes.append(captions)
         lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{r.name}/index.m3u8"]
     return "\n".join(lines) + "\n"
 

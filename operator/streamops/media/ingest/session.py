@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from streamops.contract.ingest import IngestConfig
-from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
+from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts, args_file_text
+from streamops.media.ingest.closed_captions import carries_captions
 from streamops.media.ingest.commands import (
     LL_VARIANT,
     ll_renditions,
@@ -87,6 +88,8 @@ class SessionEvents:
     on_transcoded: Callable[[bytes], None]  # the transcoded feed (the top rendition)
     on_progress: Callable[[Progress], None]  # one -progress block
     on_ended: Callable[[Session, int | None], None]  # FFmpeg of a started session exited (its code)
+    # Captions first seen in the source after it started (closed_captions.py): once per session.
+    on_captions: Callable[[Session], None]
 
 
 class Session:
@@ -113,6 +116,7 @@ class Session:
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
         self.started = False
+        self.closed_captions = False  # the feed carried CEA-608/708 captions (closed_captions.py)
         self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
         self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
@@ -214,12 +218,17 @@ class Session:
             secret = asyncio.create_task(hand_over(fifo, text.encode(), lambda: self.process.running))
 
         def media(chunk: bytes) -> None:
+            # Looked for before on_started, which writes the multivariant playlist from it.
+            captions_now = not self.closed_captions and carries_captions(chunk)
+            self.closed_captions = self.closed_captions or captions_now
             if not self.started:
                 self.started = True
                 self.accepted = self.events.on_started(self)
                 if not self.accepted:
                     feed.stop()  # refused: stop, publish nothing
                     return
+            elif captions_now and self.accepted:
+                self.events.on_captions(self)
             self.events.on_media(chunk)
 
         # Callbacks, not a task: one event-loop round per 20 ms batch, the feed readers' writes included.

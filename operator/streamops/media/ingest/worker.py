@@ -118,6 +118,7 @@ class IngestWorker:
             on_transcoded=self.transcoded_feed.publish,
             on_progress=self.session_progress,
             on_ended=self.session_ended,
+            on_captions=self.session_captions,
         )
         self._metrics()
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
@@ -260,10 +261,7 @@ class IngestWorker:
                 old.end_session()
                 old.start_session()
         served.feed, served.transcoded_feed = feed, transcoded
-        if renditions(self.config):
-            master = master_playlist(self.config, session.facts.width, session.facts.height)
-            for variant, _ in hls_variants(self.config):
-                (session.dir / variant / "index.m3u8").write_text(master)
+        self.write_master_playlists(session)
         self.meter.reset()
         self.facts = session.facts
         served.dir, served.packagers = session.dir, session.packagers
@@ -273,6 +271,27 @@ class IngestWorker:
         for directory in self.sessions_dir.iterdir():
             if directory not in in_use:
                 shutil.rmtree(directory, ignore_errors=True)
+
+    def write_master_playlists(self, session: Session) -> None:
+        """The multivariant playlist of each HLS flavour of a transcoded `session` (none without
+        renditions: FFmpeg's media playlist is the stream's). Renamed into place: players may be
+        reading the old one."""
+        if not renditions(self.config):
+            return
+        facts = session.facts
+        master = master_playlist(self.config, facts.width, facts.height, closed_captions=session.closed_captions)
+        for variant, _ in hls_variants(self.config):
+            path = session.dir / variant / "index.m3u8"
+            partial = path.with_name(".index.m3u8.tmp")
+            partial.write_text(master)
+            partial.replace(path)
+
+    def session_captions(self, session: Session) -> None:
+        """Captions that came after the session started: declared from now on, for players that load
+        the multivariant playlist from now on (docs/design/captions.md)."""
+        log.info("%s session carries closed captions", session.kind)
+        if self.served.dir == session.dir:
+            self.write_master_playlists(session)
 
     def relay_session(self) -> Session:
         """A session reading the backup's feed as this primary receives it (on_air.py runs it)."""
@@ -284,6 +303,7 @@ class IngestWorker:
             on_transcoded=on_air.relay_transcoded,
             on_progress=on_air.relay_progress,
             on_ended=on_air.relay_ended,
+            on_captions=self.session_captions,
         )
         return Session(
             "backup",

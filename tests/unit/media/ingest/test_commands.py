@@ -77,9 +77,43 @@ def test_ladder_encodes_each_rendition_once_and_tees_it():
         "/s/ts/720p",
         "/s/ts/360p",
     ]
-    master = master_playlist(c, 1920, 1080)
+    master = master_playlist(c, 1920, 1080, closed_captions=False)
     assert master.index("720p/index.m3u8") < master.index("360p/index.m3u8")
     assert "RESOLUTION=1280x720" in master and "BANDWIDTH=3128000" in master
+
+
+LADDER = {
+    "renditions": [
+        {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+        {"name": "720p", "height": 720, "videoBitrateKbps": 3000},
+    ]
+}
+
+
+def test_master_playlist_declares_the_sources_captions_on_every_variant():
+    master = master_playlist(config(transcoding=LADDER), 1920, 1080, closed_captions=True)
+    lines = master.splitlines()
+    media = '#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="English",LANGUAGE="en",INSTREAM-ID="CC1"'
+    assert lines.count(media) == 1
+    variants = [line for line in lines if line.startswith("#EXT-X-STREAM-INF:")]
+    assert len(variants) == 2 and lines.index(media) < lines.index(variants[0]), "the group before its users"
+    assert all(v.endswith(',CLOSED-CAPTIONS="cc"') for v in variants), variants
+
+
+def test_master_playlist_says_none_for_a_source_without_captions():
+    master = master_playlist(config(transcoding=LADDER), 1920, 1080, closed_captions=False)
+    assert "TYPE=CLOSED-CAPTIONS" not in master
+    variants = [line for line in master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
+    assert len(variants) == 2 and all(v.endswith(",CLOSED-CAPTIONS=NONE") for v in variants), variants
+
+
+def test_ladder_keeps_the_captions_the_decoder_exports():
+    """libx264 writes the decoder's A53 side data back as SEI with a53cc (its default, said
+    explicitly); no filter of the ladder drops or repeats frames, and with them their caption bytes."""
+    argv = session_command(config(transcoding=LADDER), "x://", {}, Path("/s"))
+    assert list(itertools.pairwise(argv)).count(("-a53cc", "1")) == 2, "each rendition's x264"
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "fps=" not in graph, "a frame dropped or doubled drops or repeats its caption bytes"
 
 
 def test_srt_listener_uses_the_key_as_passphrase_off_the_command_line():

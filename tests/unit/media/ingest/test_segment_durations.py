@@ -131,7 +131,7 @@ def test_a_multivariant_playlist_passes_the_modifier_to_its_variants():
             },
         }
     )
-    text = with_durations(master_playlist(config, 1280, 720))
+    text = with_durations(master_playlist(config, 1280, 720, closed_captions=True))
     assert [line for line in text.splitlines() if not line.startswith("#")] == [
         "720p/index.m3u8?get_duration_sec=true",
         "360p/index.m3u8?get_duration_sec=true",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streamops.contract.ingest import IngestConfig
-from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts, args_file_text
+from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
 from streamops.media.ingest.closed_captions import carries_captions
 from streamops.media.ingest.commands import (
     LL_VARIANT,

@@ -1,7 +1,8 @@
 """CEA-608 captions through the ingest worker with real FFmpeg: a publisher whose H.264 carries known
 caption text (devtools/media/captions.py) pushes over RTMP; the text is read back, by Debian's FFmpeg
 (`subcc`), from HLS segments of the copied stream and of every rendition of a ladder, whose
-multivariant playlists declare the captions (docs/design/captions.md)."""
+multivariant playlists declare the captions, also once they start mid-stream, and say NONE before
+(docs/design/captions.md)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,16 @@ def test_captions_survive_every_rendition_and_the_playlist_declares_them(ingest_
             for rendition in ("360p", "180p"):
                 texts = captions_of(ingest, f"{variant}/{rendition}/index.m3u8", f"{variant}-{rendition}")
                 assert_consecutive_captions(texts, f"{variant}/{rendition}")
+
+
+def test_captions_that_start_late_are_declared_when_they_come(ingest_factory, tmp_path):
+    late = captioned_clip(tmp_path / "late", captions_from=6)  # 6 s without any caption data
+    ladder = [{"name": "180p", "height": 180, "videoBitrateKbps": 200}]
+    ingest = ingest_factory(transcoding={"renditions": ladder}, hls={"segmentSeconds": 2, "mpegts": False})
+    master_url = f"{ingest.http}/hls/cmaf/index.m3u8"
+    with CaptionedPublisher(ingest.rtmp_url(), late, duration=30):
+        ingest.wait_live(timeout=20)
+        before = wait_for(lambda: (r := http_get(master_url))[0] == 200 and r[1].decode(), timeout=10)
+        assert "CLOSED-CAPTIONS=NONE" in before and CC_MEDIA not in before, before
+        after = wait_for(lambda: CC_MEDIA in (t := http_get(master_url)[1].decode()) and t, timeout=15)
+        assert 'CLOSED-CAPTIONS="cc"' in after and "NONE" not in after, after

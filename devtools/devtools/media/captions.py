@@ -72,9 +72,9 @@ def a53_sei(pair: tuple[int, int] | None) -> bytes:
     return b"\x00\x00\x00\x01" + bytes([_SEI]) + _emulation_prevented(sei)
 
 
-def with_captions(annex_b: bytes, captions: dict[int, str]) -> bytes:
-    """`annex_b` (every frame led by an access unit delimiter) with an SEI after each delimiter:
-    caption `captions[n]` starts at frame n, padding elsewhere."""
+def with_captions(annex_b: bytes, captions: dict[int, str], first_frame: int = 0) -> bytes:
+    """`annex_b` (every frame led by an access unit delimiter) with an SEI after each delimiter from
+    frame `first_frame` on: caption `captions[n]` starts at frame n, padding elsewhere."""
     schedule: dict[int, tuple[int, int]] = {}
     for start, text in captions.items():
         for offset, pair in enumerate(pop_on_caption(text)):
@@ -89,7 +89,8 @@ def with_captions(annex_b: bytes, captions: dict[int, str]) -> bytes:
             nal = nal[:-1]  # the next NAL's 4-byte start code
         out += b"\x00" + nal
         if nal[3] & 0x1F == _AUD:
-            out += a53_sei(schedule.get(frame))
+            if frame >= first_frame:
+                out += a53_sei(schedule.get(frame))
             frame += 1
     return bytes(out)
 
@@ -98,10 +99,13 @@ def caption_text(second: int) -> str:
     return f"CAPTION {second}"
 
 
-def captioned_clip(directory: Path, seconds: int = 10, size: str = "640x360", gop_seconds: int = 2) -> Path:
-    """A Matroska clip (H.264 + AAC) whose CC1 shows caption_text(s) from second s on, for each s."""
+def captioned_clip(
+    directory: Path, seconds: int = 10, size: str = "640x360", gop_seconds: int = 2, captions_from: int = 0
+) -> Path:
+    """A Matroska clip (H.264 + AAC) whose CC1 shows caption_text(s) from second s on, for each s;
+    before second `captions_from` the video carries no caption data at all (a captioner joining late)."""
     directory.mkdir(parents=True, exist_ok=True)
-    raw, clip = directory / "picture.h264", directory / "captioned.mkv"
+    raw, clip = directory / "picture.h264", directory / f"captioned-from-{captions_from}.mkv"
     run = [DEBIAN_FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     gop = str(gop_seconds * CLIP_RATE)
     subprocess.run(
@@ -111,7 +115,8 @@ def captioned_clip(directory: Path, seconds: int = 10, size: str = "640x360", go
         check=True, timeout=120, capture_output=True,
     )  # fmt: skip
     captioned = directory / "captioned.h264"
-    captioned.write_bytes(with_captions(raw.read_bytes(), {s * CLIP_RATE: caption_text(s) for s in range(seconds)}))
+    captions = {s * CLIP_RATE: caption_text(s) for s in range(captions_from, seconds)}
+    captioned.write_bytes(with_captions(raw.read_bytes(), captions, first_frame=captions_from * CLIP_RATE))
     subprocess.run(
         [*run, "-framerate", str(CLIP_RATE), "-i", str(captioned), "-f", "lavfi",
          "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds), "-c:v", "copy", "-c:a", "aac",

@@ -198,7 +198,7 @@ helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like t
 
 .PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
-ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 5.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
+ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 7.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@$(if $(DEPS),,bash hack/deps.sh)
 	@bash hack/build-ffmpeg.sh
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build the workers' FFmpeg (ffmpeg + ffprobe) from Debian's FFmpeg 5.1 source package — the release
-# Debian ships and the media tests measured — configured with only the protocols, formats, codecs and
+# Build the workers' FFmpeg (ffmpeg + ffprobe) from Debian 13's FFmpeg 7.1 source package (Enhanced
+# FLV, RTSP; issue 40) — configured with only the protocols, formats, codecs and
 # filters the workers use (hack/ffmpeg/configure-flags), libav* linked in statically, libx264, libsrt
-# and GnuTLS from Debian, plus our patches (hack/ffmpeg/patches). Into the cache outside the repo,
+# GnuTLS and dav1d from Debian, plus our patches (hack/ffmpeg/patches). Into the cache outside the repo,
 # keyed by the Debian version, the flags and our patches; later runs are a no-op. Why: Debian's
 # ffmpeg loads ≈214 shared libraries, ≈55 MiB of RSS in every FFmpeg of every worker
 # (docs/design/lean-workers.md). ≈4 min on 2 cores the first time.
@@ -42,10 +42,12 @@ debian=$(fetch "ffmpeg_$FFMPEG_DEBIAN_VERSION.debian.tar.xz" "$FFMPEG_DEBIAN_SHA
 tar -xf "$orig" -C "$work"
 src="$work/ffmpeg-$FFMPEG_UPSTREAM_VERSION"
 tar -xf "$debian" -C "$src"
-while read -r patch; do  # Debian's patches, in its order (quilt's series file)
-  case "$patch" in ''|'#'*) continue ;; esac
-  patch -s -p1 -d "$src" < "$src/debian/patches/$patch"
-done < "$src/debian/patches/series"
+if [ -f "$src/debian/patches/series" ]; then  # 7.1.3-0+deb13u1 has none; a later revision may
+  while read -r patch; do  # Debian's patches, in its order (quilt's series file)
+    case "$patch" in ''|'#'*) continue ;; esac
+    patch -s -p1 -d "$src" < "$src/debian/patches/$patch"
+  done < "$src/debian/patches/series"
+fi
 for patch in "${patches[@]}"; do
   patch -s -p1 -d "$src" < "$patch"
 done

@@ -9,7 +9,7 @@ set -euo pipefail
 # nodes' egress rule (all inside the cluster's own network namespaces, devtools/devtools/cluster/network.py);
 # debootstrap builds the images' root filesystems, gcc + a static libc the pause binary.
 # nasm, pkg-config and the -dev packages: hack/build-ffmpeg.sh builds the workers' FFmpeg against
-# Debian's libx264, libsrt, libopus and GnuTLS (Debian's ffmpeg stays: the tests' publishers and probes use it).
+# Debian's libx264, libsrt, libopus, dav1d and GnuTLS (Debian's ffmpeg stays: the tests' publishers and probes use it).
 # chromium: the browser tier (tests/browser) plays the player page headless and measures glass-to-glass latency;
 # Debian's build plays H.264 + AAC through Media Source Extensions (devtools/devtools/media/browser.py).
 # janus: the reference WebRTC server of the fan-out benchmark (bench/webrtc_fanout.py runs its own, from a private
@@ -23,7 +23,7 @@ set -euo pipefail
 # nftables: `nft` reads the NetworkPolicy engine's table in each node's namespace (tests/multinode/test_network_policy.py).
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
-          make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev janus
+          make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev libdav1d-dev janus
           coturn libnginx-mod-http-lua nghttp2-client prometheus nftables)
 missing=()
 for p in "${packages[@]}"; do

@@ -37,14 +37,14 @@ PROMETHEUS_OPERATOR_RBAC="$STREAMOPS_CACHE/prometheus-operator-$PROMETHEUS_OPERA
 # module (hack/build-versitygw.sh) into the same cache.
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
 VERSITYGW_BIN="$STREAMOPS_CACHE/versitygw-$VERSITYGW_VERSION/bin/versitygw"
-# The workers' FFmpeg: Debian's FFmpeg 5.1 source (the version the media tests measured and the
-# image shipped), built with only what the workers use (hack/build-ffmpeg.sh) into the same cache,
+# The workers' FFmpeg: Debian 13's FFmpeg 7.1 source package (Enhanced FLV: HEVC, AV1 and VP9 over
+# RTMP; issue 40), built with only what the workers use (hack/build-ffmpeg.sh) into the same cache,
 # keyed by the Debian version and the configuration's hash.
-FFMPEG_DEBIAN_VERSION="${FFMPEG_DEBIAN_VERSION:-5.1.9-0+deb12u1}"
+FFMPEG_DEBIAN_VERSION="${FFMPEG_DEBIAN_VERSION:-7.1.3-0+deb13u1}"
 FFMPEG_UPSTREAM_VERSION="${FFMPEG_DEBIAN_VERSION%%-*}"
-FFMPEG_ORIG_SHA256="d9b593bb2ba93d4b50f74177e0cdcd41747e708596367deed0c30348a71dd176"
-FFMPEG_DEBIAN_SHA256="71b20472ecd2764bc98e3229d34c0f7c8dcfe4a6cbacc23fd5604c23bac04632"
-FFMPEG_POOL="${FFMPEG_POOL:-http://deb.debian.org/debian-security/pool/updates/main/f/ffmpeg}"
+FFMPEG_ORIG_SHA256="f0bf043299db9e3caacb435a712fc541fbb07df613c4b893e8b77e67baf3adbe"
+FFMPEG_DEBIAN_SHA256="4176ad8aa4bfc3321f6603af72900ae5115ae21b2d2e8e6f918d643125ce0172"
+FFMPEG_POOL="${FFMPEG_POOL:-http://deb.debian.org/debian/pool/main/f/ffmpeg}"
 # The multi-node tier's NetworkPolicy engine: SIG Network's kube-network-policies, built from its Go
 # module (hack/build-kube-network-policies.sh) into the same cache; one process per node
 # (devtools/devtools/cluster/node.py), nftables + NFQUEUE in the node's network namespace.

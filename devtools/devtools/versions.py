@@ -127,11 +127,15 @@ def versitygw_bin() -> Path:
 def worker_ffmpeg_dir() -> Path:
     """The workers' FFmpeg as hack/build-ffmpeg.sh built it (bin/ffmpeg, bin/ffprobe): the cache
     directory keyed by the Debian version and the configuration's hash. Raises VersionsError when
-    it is not built yet (`make ffmpeg`)."""
-    out = subprocess.run(
-        ["bash", str(REPO / "hack" / "build-ffmpeg.sh"), "--print-dir"], capture_output=True, text=True, check=True
-    )
-    built = Path(out.stdout.strip())
+    it is not built yet (`make ffmpeg`). $STREAMOPS_WORKER_FFMPEG_DIR names another build of the same
+    layout instead: a benchmark comparing two releases (bench/README.md, "FFmpeg 5.1 → 7.1")."""
+    if override := os.environ.get("STREAMOPS_WORKER_FFMPEG_DIR"):
+        built = Path(override)
+    else:
+        out = subprocess.run(
+            ["bash", str(REPO / "hack" / "build-ffmpeg.sh"), "--print-dir"], capture_output=True, text=True, check=True
+        )
+        built = Path(out.stdout.strip())
     if not all((built / "bin" / name).exists() for name in ("ffmpeg", "ffprobe")):
         raise VersionsError(f"the workers' FFmpeg is not built ({built}): run `make ffmpeg`")
     return built

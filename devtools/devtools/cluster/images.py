@@ -57,7 +57,7 @@ SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # What the worker adds (images/worker/Dockerfile): the shared libraries its FFmpeg (hack/build-ffmpeg.sh,
 # copied into /usr/local/bin) links besides libc's and zlib, which the base has.
-MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0")
+MEDIA_PACKAGES = ("libx264-164", "libsrt1.5-gnutls", "libgnutls30", "libopus0", "libdav1d6")
 # The edge (images/edge/Dockerfile): Debian's nginx and its Lua module (LuaJIT, lua-resty-core come
 # with it); no Python. nginx's postinst would start the service: _apt_install forbids that.
 EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")

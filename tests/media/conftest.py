@@ -7,13 +7,14 @@ import contextlib
 import json
 import os
 import signal
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools.http_client import http_get
-from devtools.media.workers import Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
 from devtools.processes import alive, command_line, environment, proc_tree
 from devtools.waits import wait_for
@@ -88,6 +89,51 @@ def pushers(tmp_path: Path) -> Iterator[Callable[..., PushWorker]]:
 
     def make(name: str, feed_url: str, uri: str, key: str | None = None, **extra: Any) -> PushWorker:
         worker = PushWorker(tmp_path / name, feed_url, uri, key, **extra)
+        started.append(worker)
+        return worker.start()
+
+    yield make
+    for worker in reversed(started):
+        worker.stop()
+
+
+# --- the recorder worker ------------------------------------------------------------------------------------
+
+
+class RecordWorker(Worker):
+    """`streamops worker record` on a feed, its videos under `root/videos`."""
+
+    def __init__(self, workdir: Path, feed_url: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.root = workdir / "recordings"
+        config = {
+            "feedUrl": feed_url,
+            "recordingsRoot": str(self.root),
+            "directory": "videos",
+            "title": "Camera",
+            "reconnectWindowSeconds": 5,
+            "maxSegmentSeconds": 3600,
+            "minDurationSeconds": 1,
+            "httpHost": "127.0.0.1",
+            "httpPort": port,
+        }
+        super().__init__("record", config, workdir, port)
+
+    def post_stop(self) -> dict[str, Any]:
+        request = urllib.request.Request(self.http + "/stop", method="POST", headers=WORKER_AUTH)
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return dict(json.loads(r.read()))
+
+
+@pytest.fixture
+def record_workers(tmp_path: Path) -> Iterator[Callable[[str, str], RecordWorker]]:
+    """Start recorder workers (name, feed URL), their videos under <tmp>/<name>/recordings/videos;
+    all stopped by PID."""
+    started: list[RecordWorker] = []
+
+    def make(name: str, feed_url: str) -> RecordWorker:
+        worker = RecordWorker(tmp_path / name, feed_url)
         started.append(worker)
         return worker.start()
 

@@ -12,10 +12,8 @@ is read back with ffprobe: the source's codecs and picture as they were (copy), 
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 
 import pytest
 from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_duration, ffprobe_streams
-from devtools.media.workers import WORKER_AUTH, Ingest, Worker
+from devtools.media.workers import WORKER_AUTH, Ingest
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -184,41 +182,11 @@ def bitrate(pusher: Any, seconds: float = 4.0) -> float:
     return (pusher.status()["bytesSent"] - first) * 8 / seconds
 
 
-class RecordWorker(Worker):
-    """`streamops worker record` on a feed, its videos under `root/videos`."""
-
-    def __init__(self, workdir: Path, feed_url: str) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        self.root = workdir / "recordings"
-        config = {
-            "feedUrl": feed_url,
-            "recordingsRoot": str(self.root),
-            "directory": "videos",
-            "title": "Camera",
-            "reconnectWindowSeconds": 5,
-            "maxSegmentSeconds": 3600,
-            "minDurationSeconds": 1,
-            "httpHost": "127.0.0.1",
-            "httpPort": port,
-        }
-        super().__init__("record", config, workdir, port)
-
-    def post_stop(self) -> dict[str, Any]:
-        request = urllib.request.Request(self.http + "/stop", method="POST", headers=WORKER_AUTH)
-        with urllib.request.urlopen(request, timeout=60) as r:
-            return dict(json.loads(r.read()))
-
-
-def test_transcoded_recording_records_the_rendition(transcoding_ingest, tmp_path):
-    recorder = RecordWorker(tmp_path / "recorder", transcoded_feed(transcoding_ingest))
-    try:
-        recorder.start()
-        wait_for(lambda: recorder.status()["recording"], timeout=20, what="recording the transcoded feed")
-        wait_for(lambda: (recorder.status()["duration"] or 0) >= 10, timeout=30, what="10 s recorded")
-        final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
-    finally:
-        recorder.stop()
+def test_transcoded_recording_records_the_rendition(transcoding_ingest, record_workers):
+    recorder = record_workers("recorder", transcoded_feed(transcoding_ingest))
+    wait_for(lambda: recorder.status()["recording"], timeout=20, what="recording the transcoded feed")
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= 10, timeout=30, what="10 s recorded")
+    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
     [video] = final["videos"]
     path = recorder.root / video["path"]
     got = codecs(ffprobe_streams(path))

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from devtools.netns import entered, nsenter
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.processes import Lifecycle, alive, kill_group, proc_tree
-from devtools.versions import cache_dir
+from devtools.versions import cache_dir, worker_ffmpeg_env
 from devtools.waits import wait_for
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -254,14 +254,25 @@ CLIP_SECONDS = 32
 CLIP_FORMAT = 1  # bump when the clip's encoding changes: older clips in the cache are not reused
 
 
+VideoCodec = Literal["h264", "hevc", "av1"]
+# Debian's encoders for each codec, as an encoder would set them up for live: x264 and x265 without
+# scene-cut keyframes (a fixed GOP keeps HLS fragment boundaries predictable), SVT-AV1 at its fastest
+# preset in low-delay mode (no B-frames to reorder, as OBS's AV1 live presets).
+_VIDEO_ENCODE: dict[str, list[str]] = {
+    "h264": ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-sc_threshold", "0"],
+    "hevc": ["-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency",
+             "-x265-params", "scenecut=0:log-level=error"],
+    "av1": ["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "pred-struct=1:scd=0"],
+}  # fmt: skip
+
+
 def _publisher_encode_args(pub: Publisher) -> list[str]:
     """The synthetic source and its encoding: the same whether encoded live or into the clip."""
     cmd = ["-f", "lavfi", "-i", f"testsrc2=size={pub.size}:rate={pub.rate}"]
     if pub.audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
-    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"]
-    # fixed GOP (no scene-cut keyframes) so HLS fragment boundaries are predictable
-    cmd += ["-g", str(pub.gop), "-keyint_min", str(pub.gop), "-sc_threshold", "0", "-b:v", pub.video_bitrate]
+    cmd += [*_VIDEO_ENCODE[pub.codec], "-pix_fmt", "yuv420p"]
+    cmd += ["-g", str(pub.gop), "-keyint_min", str(pub.gop), "-b:v", pub.video_bitrate]
     if pub.audio:
         cmd += ["-c:a", "aac", "-b:a", "128k"]
     return cmd
@@ -298,7 +309,8 @@ def publisher_clip(pub: Publisher) -> Path:
 
 
 class Publisher(_Peer):
-    """ffmpeg pushing a synthetic 720p30 H.264 + AAC feed (testsrc2 + 440 Hz sine) in real time (-re).
+    """ffmpeg pushing a synthetic 720p30 H.264 (or `codec` HEVC, AV1) + AAC feed (testsrc2 + 440 Hz
+    sine) in real time (-re).
 
     The container comes from the URL scheme (rtmp → flv, srt/udp/tcp → mpegts) unless fmt is given.
     Without duration it runs until stop(); with it, it exits by itself (wait() then gives 0).
@@ -308,7 +320,7 @@ class Publisher(_Peer):
     copy: the same H.264/AAC an encoder sends, at a twelfth of the CPU of encoding it live (x264 at
     720p30 took 0.32 of a core here, the copy 0.025), which the tests running beside it get
     instead. extra_args (encoder options such as a profile or B-frames, or options of the output)
-    keep live encoding, as live=True does.
+    keep live encoding, as live=True does; with an HEVC or AV1 `codec` they are output options.
     """
 
     def __init__(
@@ -326,8 +338,10 @@ class Publisher(_Peer):
         live: bool = False,
         log_path: str | os.PathLike[str] | None = None,
         netns: str | None = None,
+        codec: VideoCodec = "h264",
     ) -> None:
         super().__init__(log_path, netns=netns)
+        self.codec = codec
         self.url = _with_srt_linger(url)
         self.duration = duration
         self.size = size
@@ -338,10 +352,16 @@ class Publisher(_Peer):
         self.fmt = fmt or _FORMAT_BY_SCHEME.get(urlsplit(url).scheme)
         self.extra_args = list(extra_args)
         # A clip whose length is not whole GOPs would put a keyframe off the GOP's grid at each loop.
-        self.live = live or bool(self.extra_args) or (CLIP_SECONDS * rate) % self.gop != 0
+        # HEVC and AV1 publishers take extra_args as output options only (e.g. -rtmp_enhanced_codecs).
+        self.live = live or (bool(self.extra_args) and codec == "h264") or (CLIP_SECONDS * rate) % self.gop != 0
+        if codec != "h264" and self.live:
+            raise ValueError("an HEVC or AV1 publisher pushes its cached clip (whole GOPs): no live encoding")
 
     def command(self) -> list[str]:
-        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-re"]
+        # HEVC and AV1 go out as Enhanced FLV (FourCC video tags), which Debian's FFmpeg 5.1 cannot
+        # write: the workers' FFmpeg 7.1 pushes the clip that Debian's encoders made.
+        ffmpeg = "ffmpeg" if self.codec == "h264" else worker_ffmpeg_env()["STREAMOPS_FFMPEG"]
+        cmd = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-re"]
         if self.live:
             cmd += _publisher_encode_args(self)
         else:

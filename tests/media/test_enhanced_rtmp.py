@@ -1,0 +1,102 @@
+"""Enhanced RTMP (FourCC video in FLV, as OBS 30+ sends HEVC and AV1) through the real ingest
+worker: the publisher is FFmpeg 7.1 pushing what Debian's libx265 encoded, with `fourCcList` in its
+connect command as OBS sends it; the ingest's outputs are read back with ffprobe; the recorder and
+the pusher run on the ingest's feed; a WHEP viewer (pion) gets H.264 encoded again. Every process
+is stopped by PID, also on failure."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher, ffprobe_streams
+from devtools.media.webrtc import watch_whep
+from devtools.media.workers import Ingest
+from devtools.waits import wait_for
+
+DASH_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+# What OBS 30 announces in its connect command (Enhanced RTMP v1, `fourCcList`).
+OBS_FOURCCS = ["-rtmp_enhanced_codecs", "hvc1,av01,vp09"]
+
+
+def video_of(path: Path | str) -> dict[str, Any]:
+    return next(s for s in ffprobe_streams(path) if s["codec_type"] == "video")
+
+
+def fetched(ingest: Ingest, *paths: str, into: Path) -> Path:
+    """The bytes of `paths` (e.g. an init segment and a media segment) joined into one file."""
+    data = b""
+    for path in paths:
+        code, body = http_get(f"{ingest.http}{path}")
+        assert code == 200, (path, code)
+        data += body
+    into.write_bytes(data)
+    return into
+
+
+def newest_segment(ingest: Ingest, variant: str, ext: str) -> str:
+    def found() -> str | None:
+        code, body = http_get(f"{ingest.http}/hls/{variant}/index.m3u8")
+        names = re.findall(rf"^(\S+\.{ext})$", body.decode(), re.M) if code == 200 else []
+        return names[-1] if len(names) >= 2 else None
+
+    return str(wait_for(found, timeout=20, what=f"two {variant} segments"))
+
+
+def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_hevc(
+    ingest_factory: Callable[..., Ingest], record_workers: Any, pushers: Any, tmp_path: Path
+) -> None:
+    ingest = ingest_factory(dash=True, webrtc={"bFrames": "transcode"})
+    target = ingest_factory("target", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
+    publisher = Publisher(
+        ingest.rtmp_url(),
+        codec="hevc",
+        size="640x360",
+        gop_seconds=1,
+        extra_args=OBS_FOURCCS,
+        log_path=tmp_path / "pub.log",
+    )
+    with publisher:
+        status = ingest.wait_live(timeout=15)
+        assert status["source"] == "rtmp"
+        status = wait_for(lambda: (s := ingest.status())["videoCodec"] and s, timeout=10, what="the codec")
+        assert (status["videoCodec"], status["videoWidth"], status["videoHeight"]) == ("hevc", 640, 360), status
+        recorder = record_workers("recorder", ingest.feed_url)
+        pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
+
+        # HLS in fMP4: HEVC as `hvc1` (Apple's HLS rules; Safari plays no `hev1`), and in MPEG-TS.
+        segment = newest_segment(ingest, "cmaf", "m4s")
+        cmaf = video_of(fetched(ingest, "/hls/cmaf/init.mp4", f"/hls/cmaf/{segment}", into=tmp_path / "cmaf.mp4"))
+        assert (cmaf["codec_name"], cmaf["codec_tag_string"], cmaf["width"]) == ("hevc", "hvc1", 640), cmaf
+        ts = video_of(fetched(ingest, f"/hls/ts/{newest_segment(ingest, 'ts', 'ts')}", into=tmp_path / "seg.ts"))
+        assert ts["codec_name"] == "hevc", ts
+
+        # DASH: the MPD says hvc1 and its segments are HEVC.
+        code, mpd = http_get(f"{ingest.http}/dash/manifest.mpd")
+        assert code == 200
+        codecs = [r.get("codecs") for r in ET.fromstring(mpd).iterfind(".//d:Representation", DASH_NS)]
+        assert any(c and c.startswith("hvc1.") for c in codecs), codecs
+        assert video_of(fetched(ingest, "/dash/init-0.m4s", into=tmp_path / "dash-init.mp4"))["codec_name"] == "hevc"
+
+        # The screenshot decodes HEVC; a WHEP viewer gets H.264 encoded from it.
+        wait_for(lambda: http_get(f"{ingest.http}/screenshot.jpg")[0] == 200, timeout=15, what="a screenshot")
+        wait_for(lambda: (ingest.status().get("webrtc") or {}).get("whepLive"), timeout=20, what="WHEP live")
+        assert ingest.status()["webrtc"]["whepTranscoded"]
+        seen = watch_whep(ingest.http, window=4.0)
+        assert seen["connected"] == 1 and seen["fpsMin"] > 10, seen
+
+        # The restream goes on as HEVC in Enhanced RTMP: the target (an ingest: gortmplib's front,
+        # FFmpeg 7.1) is live with it.
+        pusher.wait_live()
+        target_status = target.wait_live(timeout=20)
+        target_status = wait_for(lambda: (s := target.status())["videoCodec"] and s, timeout=10, what="its codec")
+        assert target_status["videoCodec"] == "hevc", target_status
+        wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
+    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
+    [video] = final["videos"]
+    recorded = video_of(recorder.root / video["path"])
+    assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("hevc", "hvc1"), recorded

@@ -47,6 +47,12 @@ def newest_segment(ingest: Ingest, variant: str, ext: str) -> str:
     return str(wait_for(found, timeout=20, what=f"two {variant} segments"))
 
 
+def mpd_codecs(ingest: Ingest) -> list[str | None]:
+    """The `codecs` of the MPD's Representations, once the MPD is written (its first segment done)."""
+    _, mpd = wait_for(lambda: (r := http_get(f"{ingest.http}/dash/manifest.mpd"))[0] == 200 and r, 20, what="MPD")
+    return [r.get("codecs") for r in ET.fromstring(mpd).iterfind(".//d:Representation", DASH_NS)]
+
+
 def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_hevc(
     ingest_factory: Callable[..., Ingest], record_workers: Any, pushers: Any, tmp_path: Path
 ) -> None:
@@ -76,9 +82,7 @@ def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_
         assert ts["codec_name"] == "hevc", ts
 
         # DASH: the MPD says hvc1 and its segments are HEVC.
-        code, mpd = http_get(f"{ingest.http}/dash/manifest.mpd")
-        assert code == 200
-        codecs = [r.get("codecs") for r in ET.fromstring(mpd).iterfind(".//d:Representation", DASH_NS)]
+        codecs = mpd_codecs(ingest)
         assert any(c and c.startswith("hvc1.") for c in codecs), codecs
         assert video_of(fetched(ingest, "/dash/init-0.m4s", into=tmp_path / "dash-init.mp4"))["codec_name"] == "hevc"
 
@@ -100,3 +104,55 @@ def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_
     [video] = final["videos"]
     recorded = video_of(recorder.root / video["path"])
     assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("hevc", "hvc1"), recorded
+
+
+def test_av1_is_served_in_fmp4_recorded_and_restreamed_as_av1_and_refused_in_mpegts(
+    ingest_factory: Callable[..., Ingest], record_workers: Any, pushers: Any, tmp_path: Path
+) -> None:
+    ingest = ingest_factory(dash=True, hls={"latencyMode": "low"})
+    target = ingest_factory("target", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
+    publisher = Publisher(
+        ingest.rtmp_url(),
+        codec="av1",
+        size="640x360",
+        gop_seconds=1,
+        extra_args=OBS_FOURCCS,
+        log_path=tmp_path / "pub.log",
+    )
+    with publisher:
+        ingest.wait_live(timeout=15)
+        status = wait_for(lambda: (s := ingest.status())["videoCodec"] and s, timeout=10, what="the codec")
+        assert (status["videoCodec"], status["videoWidth"], status["videoHeight"]) == ("av1", 640, 360), status
+        # The feed carries AV1 (the workers' own MPEG-TS label): recorder, pusher and screenshots read it.
+        recorder = record_workers("recorder", ingest.feed_url)
+        pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
+
+        # LL-HLS (the packager's fMP4 parts) as av01; no MPEG-TS HLS, and the refusal says why.
+        part = wait_for(
+            lambda: re.findall(
+                r'#EXT-X-PART:DURATION=[\d.]+,URI="([^"]+)"', http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[1].decode()
+            ),
+            timeout=20,
+            what="LL-HLS parts",
+        )[-1]
+        ll = video_of(fetched(ingest, "/hls/cmaf/init.mp4", f"/hls/cmaf/{part}", into=tmp_path / "part.mp4"))
+        assert (ll["codec_name"], ll["codec_tag_string"], ll["width"]) == ("av1", "av01", 640), ll
+        code, refusal = http_get(f"{ingest.http}/hls/ts/index.m3u8")
+        assert (code, refusal.decode()) == (
+            409,
+            "the source's video is av1, which HLS carries in fMP4 only: play hls/cmaf/index.m3u8",
+        )
+
+        codecs = mpd_codecs(ingest)
+        assert any(c and c.startswith("av01.") for c in codecs), codecs
+
+        wait_for(lambda: http_get(f"{ingest.http}/screenshot.jpg")[0] == 200, timeout=15, what="a screenshot")
+        pusher.wait_live()
+        target.wait_live(timeout=20)
+        target_status = wait_for(lambda: (s := target.status())["videoCodec"] and s, timeout=10, what="its codec")
+        assert target_status["videoCodec"] == "av1", target_status
+        wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
+    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
+    [video] = final["videos"]
+    recorded = video_of(recorder.root / video["path"])
+    assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("av1", "av01"), recorded

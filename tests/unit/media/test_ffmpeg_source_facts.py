@@ -1,17 +1,14 @@
 """Pure parts of the ingest's robustness: the source's profile and pixel format from FFmpeg's dump,
-HEVC init segments rewritten as hvc1, the RTMP gate's relay ending a silent publisher, and the
+the RTMP gate's relay ending a silent publisher, and the
 configuration of the publisher timeout and the SRT latency."""
 
 from __future__ import annotations
-
-import struct
 
 import pytest
 from pydantic import ValidationError
 from streamops.api.livestream import PushSource
 from streamops.contract.ingest import PUBLISHER_TIMEOUT_SECONDS, IngestConfig
 from streamops.media.ffmpeg import SourceFacts, bit_depth
-from streamops.media.fmp4 import hvc1_init_segment
 
 # --- what the encoder sends ---------------------------------------------------------------------
 
@@ -73,48 +70,6 @@ def test_source_facts_read_profile_and_pixel_format(line, codec, profile, pixel_
 )  # fmt: skip
 def test_bit_depth_of_pixel_format_names(name, depth):
     assert bit_depth(name) == depth
-
-
-# --- HEVC init segments as hvc1 --------------------------------------------------------------------
-
-
-def box(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(body), kind) + body
-
-
-def hvcc(*arrays: tuple[int, list[bytes]]) -> bytes:
-    body = b"\x01" + b"\x00" * 21 + bytes([len(arrays)])
-    for nal_type, units in arrays:
-        body += bytes([nal_type]) + struct.pack(">H", len(units))
-        for unit in units:
-            body += struct.pack(">H", len(unit)) + unit
-    return box(b"hvcC", body)
-
-
-def init_segment(entry: bytes, config: bytes) -> bytes:
-    sample_entry = box(entry, b"\x00" * 78 + config + box(b"btrt", b"\x00" * 12))
-    stsd = box(b"stsd", struct.pack(">II", 0, 1) + sample_entry)
-    trak = box(b"trak", box(b"tkhd", b"\x00" * 84) + box(b"mdia", box(b"minf", box(b"stbl", stsd))))
-    return box(b"ftyp", b"iso5\x00\x00\x02\x00") + box(b"moov", box(b"mvhd", b"\x00" * 100) + trak)
-
-
-def test_hevc_init_segment_is_served_as_hvc1_with_complete_parameter_set_arrays():
-    sei = 39
-    original = init_segment(b"hev1", hvcc((32, [b"vps"]), (33, [b"sps", b"sps2"]), (34, [b"pps"]), (sei, [b"x"])))
-    expected = init_segment(
-        b"hvc1", hvcc((0x80 | 32, [b"vps"]), (0x80 | 33, [b"sps", b"sps2"]), (0x80 | 34, [b"pps"]), (sei, [b"x"]))
-    )
-    assert hvc1_init_segment(original) == expected
-
-
-def test_other_init_segments_are_served_as_they_are():
-    avc = init_segment(b"avc1", box(b"avcC", b"\x01\x64\x00\x1f\xff\xe1"))
-    assert hvc1_init_segment(avc) is avc
-    # "hev1" in a box that is no sample entry (here: inside mvhd) is left alone.
-    odd = box(b"moov", box(b"mvhd", b"hev1" + b"\x00" * 96))
-    assert hvc1_init_segment(odd) == odd
-    truncated = init_segment(b"hev1", hvcc((32, [b"vps"])))[:-20]
-    assert hvc1_init_segment(truncated)[: len(truncated)].count(b"hev1") <= 1  # never raises on a torn file
 
 
 # --- configuration -----------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from streamops.contract.ingest import (
     VIEWERS_PATH,
     IngestConfig,
 )
-from streamops.media.fmp4 import hvc1_init_segment
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
@@ -149,6 +148,12 @@ def add_playback_routes(
         add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
 
 
+# Video codecs FFmpeg 7.1 writes into no standard MPEG-TS (AV1: AOM's carriage is not implemented;
+# the workers' own feed labels it privately, hack/ffmpeg/patches/mpegts-av1-feed.patch).
+CODECS_WITHOUT_MPEGTS = frozenset({"av1"})
+MPEGTS_REFUSED = "the source's video is {codec}, which HLS carries in fMP4 only: play hls/cmaf/index.m3u8"
+
+
 class MediaFiles:
     """The HLS, DASH and screenshot handlers: what they serve is `served`'s at each request."""
 
@@ -165,6 +170,8 @@ class MediaFiles:
             raise web.HTTPNotFound()
         if rendition is not None and rendition not in self.allowed_renditions:
             raise web.HTTPNotFound()
+        if variant == "ts" and not self.allowed_renditions and self.served.facts.video_codec in CODECS_WITHOUT_MPEGTS:
+            raise web.HTTPConflict(text=MPEGTS_REFUSED.format(codec=self.served.facts.video_codec))
         if variant == LL_VARIANT and (rendition or "") in self.ll_names:
             packager = self.served.packagers.get(rendition or "")
             if packager is not None:
@@ -174,8 +181,6 @@ class MediaFiles:
             return playlist_with_durations(path)
         if not path.is_file():
             raise web.HTTPNotFound()
-        if variant == "cmaf" and name == "init.mp4":  # HEVC as hvc1, for Apple's players (fmp4.py)
-            return web.Response(body=hvc1_init_segment(path.read_bytes()), headers=media_headers(path))
         return media_file(path)
 
     async def dash(self, request: web.Request) -> web.StreamResponse:
@@ -233,7 +238,7 @@ async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: s
     if name == INIT_URI:
         if packager.init is None:
             raise web.HTTPNotFound()
-        return web.Response(body=hvc1_init_segment(packager.init.data), content_type="video/mp4")
+        return web.Response(body=packager.init.data, content_type="video/mp4")
     if (number := part_number(name)) is not None:
         body = await packager.part(number)
         if body is None:

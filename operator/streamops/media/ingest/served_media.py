@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 
@@ -18,3 +19,6 @@ class ServedMedia:
         self.transcoded_feed = transcoded_feed  # TRANSCODED_FEED_PATH
         self.dir: Path | None = None  # HLS and DASH of the session on air (or the last one); None before the first
         self.packagers: Mapping[str, LlHlsPackager] = {}  # its LL-HLS playlists, by rendition ("" without renditions)
+        # What that session's source is (filled in as FFmpeg reports it): an AV1 source has no
+        # MPEG-TS HLS to serve (docs/design/enhanced-rtmp.md).
+        self.facts = SourceFacts()

@@ -264,7 +264,7 @@ class IngestWorker:
         self.write_master_playlists(session)
         self.meter.reset()
         self.facts = session.facts
-        served.dir, served.packagers = session.dir, session.packagers
+        served.dir, served.packagers, served.facts = session.dir, session.packagers, session.facts
         self.webrtc.on_air_changed()
         running = (session, self.current, self.standby, self.on_air.relay, *self.listeners)
         in_use = {s.dir for s in running if s is not None}

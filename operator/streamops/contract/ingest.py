@@ -39,6 +39,11 @@ WEBRTC_TCP_PORT = 8190
 MEDIA_DIR = "/var/lib/streamops"  # HLS sessions and the screenshot (an emptyDir)
 STREAM_KEY_DIR = "/var/run/secrets/streamops/stream-key"
 STREAM_KEY_FILE = "stream-key"
+# An RTSP camera's user name and password (source.pull.credentialsSecretRef), the Secret's two keys
+# mounted under these names.
+PULL_CREDENTIALS_DIR = "/var/run/secrets/streamops/pull-credentials"
+PULL_USERNAME_FILE = "username"
+PULL_PASSWORD_FILE = "password"
 # The RTMPS certificate: a kubernetes.io/tls Secret's two keys, mounted as they are named.
 TLS_DIR = "/var/run/secrets/streamops/rtmps"
 TLS_CERT_FILE = "tls.crt"
@@ -222,6 +227,13 @@ class IngestConfig(CredentialedConfig):
     ports: IngestPorts = Field(default_factory=IngestPorts)
     media_dir: str = MEDIA_DIR
     stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")
+    # None without source.pull.credentialsSecretRef: the configuration (and Pod hash) of other ingests stays.
+    pull_username_file: str | None = Field(
+        default=None, description="Mounted Secret file with the RTSP cameras' user name, read at every attempt."
+    )
+    pull_password_file: str | None = Field(
+        default=None, description="Mounted Secret file with the RTSP cameras' password, read at every attempt."
+    )
     tls_cert_file: str | None = Field(
         default=None, description="Mounted PEM certificate (chain) of the RTMPS listener; reloaded when it changes."
     )
@@ -359,6 +371,22 @@ class IngestViewers(WorkerStatus):
     truncated: bool = Field(default=False, description="A list was cut at VIEWER_SESSIONS_LISTED.")
 
 
+PullFailureKind = Literal["credentials-refused", "credentials-unreadable", "failed"]
+
+
+class PullFailure(WorkerStatus):
+    """The last pull attempt that gave no media; None once media flows again. Never a credential:
+    the URL is the spec's (no userinfo), the message FFmpeg's line redacted."""
+
+    url_index: int = Field(ge=0, description="Which of source.pull.urls (0-based).")
+    url: str = Field(description="That URL as the spec has it.")
+    kind: PullFailureKind = Field(
+        description="credentials-refused: the RTSP server answered 401 (wrong or missing user name/password); "
+        "credentials-unreadable: the mounted Secret's files are missing or unusable; failed: anything else."
+    )
+    message: str = Field(max_length=1024, description="What went wrong, for people.")
+
+
 class IngestStatus(WorkerStatus):
     """What the ingest reports: whether media flows, the source's facts and live rates (rates only
     while live)."""
@@ -366,6 +394,9 @@ class IngestStatus(WorkerStatus):
     live: bool = False
     active: bool = Field(default=True, description="False once a pull stream deactivated itself.")
     deactivated_reason: str | None = None
+    pull_failure: PullFailure | None = Field(
+        default=None, description="A pull stream's last attempt that gave no media, while none flows."
+    )
     source: str | None = Field(default=None, description="The live session's kind: rtmp, srt, whip or pull-<n>.")
     active_ingest: Role | None = Field(
         default=None,

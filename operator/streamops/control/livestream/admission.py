@@ -63,9 +63,9 @@ def _own_ingress_tls(stream: LiveStream, route: PlaybackRoute) -> str | None:
 
 
 def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: PlaybackRoute | None) -> Admission:
-    """Reads the Secrets the stream names for its route and its WebRTC clients (get: the operator
-    never lists Secrets); the stream key's and the RTMPS certificate's are checked where they are
-    read (reconcile.py)."""
+    """Reads the Secrets the stream names for its route, its WebRTC clients and its RTSP cameras
+    (get: the operator never lists Secrets); the stream key's and the RTMPS certificate's are checked
+    where they are read (reconcile.py)."""
     namespace = stream.metadata.namespace or ""
     refusals: list[str] = []
     spec = stream.spec
@@ -91,5 +91,15 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
             refusals.append(f"{refused_ice}: WebRTC clients get no ICE servers from it")
             webrtc = spec.playback.webrtc.model_copy(update={"ice_servers_secret_ref": None})
             spec = spec.model_copy(update={"playback": spec.playback.model_copy(update={"webrtc": webrtc})})
+    pull = spec.source.pull
+    credentials = pull.credentials_secret_ref if pull is not None and settings.tenancy_require_secret_label else None
+    if pull is not None and credentials is not None:
+        field = "spec.source.pull.credentialsSecretRef"
+        secret = api.get("Secret", namespace, credentials.name)
+        refused_credentials = secret_reference_refusal(field, credentials.name, secret, settings)
+        if refused_credentials:
+            refusals.append(f"{refused_credentials}: the RTSP cameras get no credentials from it")
+            pull = pull.model_copy(update={"credentials_secret_ref": None})
+            spec = spec.model_copy(update={"source": spec.source.model_copy(update={"pull": pull})})
     admitted = stream if spec is stream.spec else stream.model_copy(update={"spec": spec})
     return Admission(admitted, route, tuple(refusals))

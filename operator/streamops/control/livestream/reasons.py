@@ -27,6 +27,11 @@ EDGE_REJECTED = "EdgeRejected"  # the namespace's edge tier (Deployment, Service
 # Live, BackupLive
 MEDIA_FLOWING = "MediaFlowing"
 NO_MEDIA = "NoMedia"
+# Live (False) of a pull stream whose last attempt failed: the RTSP camera refused the credentials
+# (401), the credentials' Secret is not usable in the Pod, or anything else (status.pullFailure)
+PULL_CREDENTIALS_REFUSED = "PullCredentialsRefused"
+PULL_CREDENTIALS_UNREADABLE = "PullCredentialsUnreadable"
+PULL_FAILED = "PullFailed"
 # Recording
 RECORDING = "Recording"
 NOT_RECORDING = "NotRecording"

@@ -43,6 +43,7 @@ from streamops.control.workers.edge_viewers import Sessions, merge_sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
 from streamops.control.workers.pod_observation import PodObservation, node_lost_message
+from streamops.redaction import Redactor
 
 __all__ = [
     "EndpointObservation",
@@ -276,6 +277,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     conditions.append(
         Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media")
         if live
+        else _pull_not_live(main)
+        if active and main is not None and main.pull_failure is not None and active_ingest is None
         else Observed("Live", "False", _not_live_reason(active, deactivated), no_media)
     )
     if "backup" in ingest_roles(stream):
@@ -408,6 +411,22 @@ def stream_viewers(main: IngestStatus | None, edge: Sessions | None) -> Viewers:
     )
 
 
+PULL_FAILURE_REASONS = {
+    "credentials-refused": reasons.PULL_CREDENTIALS_REFUSED,
+    "credentials-unreadable": reasons.PULL_CREDENTIALS_UNREADABLE,
+    "failed": reasons.PULL_FAILED,
+}
+
+
+def _pull_not_live(telemetry: IngestStatus) -> Observed:
+    """Live False with why the last pull attempt gave nothing (status.pullFailure). The worker's
+    message is redacted and its URL the spec's; any userinfo is masked again here all the same."""
+    failed = telemetry.pull_failure
+    assert failed is not None
+    message = Redactor()(f"no media is arriving: pull URL #{failed.url_index} ({failed.url}): {failed.message}")
+    return Observed("Live", "False", PULL_FAILURE_REASONS[failed.kind], message)
+
+
 def _not_live_reason(active: bool, deactivated: bool) -> str:
     if active:
         return reasons.NO_MEDIA
@@ -418,6 +437,20 @@ def _not_live_reason(active: bool, deactivated: bool) -> str:
 # only the True -> False change): the node died under an ingest still starting; a pull stream
 # deactivated before its ingest was ever Ready.
 NEWS_WHILE_NOT_READY = (reasons.INGEST_NODE_LOST, reasons.DEACTIVATED)
+# Live reasons that are a Warning when Live turns to them (Live stays False: condition_transitions is silent).
+NEWS_WHILE_NOT_LIVE = (reasons.PULL_CREDENTIALS_REFUSED, reasons.PULL_CREDENTIALS_UNREADABLE)
+
+
+def _not_live_news_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
+    """A Warning when a pull stream's camera refuses its credentials (or they cannot be read), once
+    per change of reason, not on every failed attempt."""
+    before = next((c for c in previous if c.type == "Live"), None)
+    now = next((c for c in current if c.type == "Live"), None)
+    if now is None or now.status != "False" or now.reason not in NEWS_WHILE_NOT_LIVE:
+        return []
+    if before is not None and before.status == "False" and before.reason == now.reason:
+        return []
+    return [Transition("Warning", now.reason, now.message or now.reason)]
 
 
 def _not_ready_news_events(previous: list[Condition], current: list[Condition]) -> list[Transition]:
@@ -510,6 +543,7 @@ def livestream_events(previous: LiveStreamStatus | None, current: LiveStreamStat
     events += _webrtc_events(previous.conditions if previous else [], current.conditions)
     events += _switch_events(previous, current)
     events += _not_ready_news_events(previous.conditions if previous else [], current.conditions)
+    events += _not_live_news_events(previous.conditions if previous else [], current.conditions)
     events += _playability_events(previous.conditions if previous else [], current.conditions)
     events += overlay_events(previous.conditions if previous else [], current.conditions)
     for field_name, went_live, went_offline in (

@@ -35,11 +35,16 @@ def secret_file_volume(volume: str, secret: str, key: str, path: str, optional: 
     return {"name": volume, "secret": source}
 
 
-def secret_files_volume(volume: str, secret: str, files: dict[str, str], mode: int | None = None) -> Manifest:
-    """Several keys of a Secret as files (key -> path), with `mode` (octal, e.g. 0o440) when given."""
+def secret_files_volume(
+    volume: str, secret: str, files: dict[str, str], mode: int | None = None, optional: bool = False
+) -> Manifest:
+    """Several keys of a Secret as files (key -> path), with `mode` (octal, e.g. 0o440) when given;
+    `optional` as secret_file_volume's."""
     source: Manifest = {"secretName": secret, "items": [{"key": k, "path": p} for k, p in files.items()]}
     if mode is not None:
         source["defaultMode"] = mode
+    if optional:
+        source["optional"] = True
     return {"name": volume, "secret": source}
 
 

@@ -14,12 +14,13 @@ from typing import Any, Literal
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import PULL_SOURCE_SCHEMES
-from streamops.api.livestream import DVR, HLS, PushProtocol, Rendition
+from streamops.api.livestream import DVR, HLS, PullRtsp, PushProtocol, Rendition
 from streamops.contract.ingest import IngestConfig, IngestOverlay
 from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
 from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.ingest.llhls.packager import PackagerSettings
+from streamops.media.ingest.rtsp_pull import is_rtsp, rtsp_input_options
 from streamops.media.rendition_encode import rendition_encode
 
 NON_DVR_PLAYLIST_SEGMENTS = 6
@@ -204,7 +205,12 @@ def session_command(
     if config.overlays and renditions(config):
         input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
     stream = ffmpeg_python.input(url, **input_options)
-    codecs = {"c": "copy"} if audio_codec == "copy" else {"c:v": "copy", "c:a": audio_codec}
+    codecs: dict[str, Any] = {"c": "copy"} if audio_codec == "copy" else {"c:v": "copy", "c:a": audio_codec}
+    if audio_codec == "copy" and "rtsp_transport" in input_options:
+        # An RTSP camera's AAC (MPEG4-GENERIC) reaches FFmpeg 7.1's stream copy without the key flag
+        # on its packets, so it dropped them all: no audio, and every output held back 10 s
+        # (max_interleave_delta) waiting for it. Every AAC frame is a key frame: copy them all.
+        codecs["copyinkf:a"] = None
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
     outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, f="mpegts", pes_payload_size=0)]
@@ -323,7 +329,10 @@ def srt_listen_script(bind: str, port: int, key: str, latency_ms: int | None, ti
     return "\n".join(lines) + "\n"
 
 
-def pull_input(url: str) -> tuple[str, dict[str, Any]]:
+def pull_input(url: str, rtsp: PullRtsp | None = None) -> tuple[str, dict[str, Any]]:
+    """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py)."""
+    if is_rtsp(url):
+        return url, {**rtsp_input_options(url, rtsp), **FAST_PROBE}
     return url, {
         "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
         "rw_timeout": RW_TIMEOUT_US,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streamops.contract.ingest import IngestConfig
-from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
+from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts, args_file_text
 from streamops.media.ingest.closed_captions import carries_captions
 from streamops.media.ingest.commands import (
     LL_VARIANT,
@@ -31,6 +31,7 @@ from streamops.media.ingest.commands import (
 )
 from streamops.media.ingest.llhls.packager import LlHlsPackager
 from streamops.media.ingest.pipe_batches import PipeReader
+from streamops.media.ingest.rtsp_pull import input_through_args_file
 from streamops.media.overlay.reports import write_placeholders
 from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.redaction import Redactor
@@ -109,9 +110,11 @@ class Session:
         secret_input: tuple[Path, str] | None = None,
         audio_codec: str = "copy",
         fifo_input: Path | None = None,
+        args_file: Path | None = None,
     ) -> None:
         """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC); `fifo_input`: the
-        FIFO FFmpeg reads its input from (made here; the RTMP front writes FLV into it)."""
+        FIFO FFmpeg reads its input from (made here; the RTMP front writes FLV into it); `args_file`:
+        the FIFO that hands FFmpeg `-i url` (a URL with credentials: rtsp_pull.py), off its command line."""
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
@@ -119,8 +122,10 @@ class Session:
         self.closed_captions = False  # the feed carried CEA-608/708 captions (closed_captions.py)
         self.accepted = False  # started and made the live session (not refused)
         self.key: bytes | None = None
-        self.secret_input = secret_input  # (FIFO path, text): FFmpeg's input script (srt_listen_input)
+        # (FIFO path, bytes): FFmpeg's input script (srt_listen_input) or its -args_file (args_file)
+        self.secret_input = (secret_input[0], secret_input[1].encode()) if secret_input else None
         self.fifo_input = fifo_input
+        self.args_file = args_file  # its input URL carries credentials (an RTSP camera's)
         self.front_id: int | None = None  # the RTMP front's id of the publisher admitted into it
         self.tls = False  # that publisher came over RTMPS
         self.ended = False  # run() returned
@@ -133,9 +138,13 @@ class Session:
         settings = packager_settings(config)
         self.packagers = {name: LlHlsPackager(self.dir / LL_VARIANT / name, settings) for name in ll_renditions(config)}
         ll_write = {name: fds[1] for name, fds in self.ll_pipes.items()}
+        argv = session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec)
+        if args_file is not None:
+            argv, hidden = input_through_args_file(argv, url, args_file)
+            self.secret_input = (args_file, args_file_text(hidden))
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
-            argv=session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec),
+            argv=argv,
             redact=redact,
             log=log,
             on_progress=self._progress,
@@ -214,8 +223,8 @@ class Session:
         packaging = [asyncio.create_task(self._package(name)) for name in self.packagers]
         secret = None
         if self.secret_input is not None:
-            fifo, text = self.secret_input
-            secret = asyncio.create_task(hand_over(fifo, text.encode(), lambda: self.process.running))
+            fifo, data = self.secret_input
+            secret = asyncio.create_task(hand_over(fifo, data, lambda: self.process.running))
 
         def media(chunk: bytes) -> None:
             # Looked for before on_started, which writes the multivariant playlist from it.

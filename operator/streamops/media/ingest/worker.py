@@ -23,8 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from streamops.api.livestream import Failback, PushProtocol
-from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus
+from streamops.api.livestream import Failback, PullRtsp, PushProtocol
+from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus, PullFailure
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
@@ -57,6 +57,7 @@ from streamops.media.ingest.routes import (
     media_prefixes,
 )
 from streamops.media.ingest.rtmp_front import Admission, RtmpFront
+from streamops.media.ingest.rtsp_pull import CredentialsUnreadable, credentialed_url, failure, is_rtsp, read_credentials
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.session import LiveMeter, LiveRates, Session, SessionEvents
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
@@ -102,6 +103,7 @@ class IngestWorker:
         self.active = True
         self.deactivated_reason: str | None = None
         self.pull_index = 0
+        self.pull_failure: PullFailure | None = None  # the last pull attempt that gave no media
         self.listeners: list[Session] = []
         self.stopping = asyncio.Event()
         self.rtmp: RtmpFront | None = None
@@ -194,6 +196,7 @@ class IngestWorker:
             live=self.live,
             active=self.active,
             deactivated_reason=self.deactivated_reason,
+            pull_failure=None if self.live else self.pull_failure,
             source=self.current.kind if self.current and self.live else None,
             active_ingest=self.on_air.active_ingest(self.config.role, time.monotonic()),
             backup_wanted=self.on_air.wanted,
@@ -353,6 +356,7 @@ class IngestWorker:
         secret_input: tuple[Path, str] | None = None,
         audio_codec: str = "copy",
         fifo_input: Path | None = None,
+        args_file: Path | None = None,
     ) -> Session:
         return Session(
             kind,
@@ -365,6 +369,7 @@ class IngestWorker:
             secret_input=secret_input,
             audio_codec=audio_codec,
             fifo_input=fifo_input,
+            args_file=args_file,
         )
 
     def rtmp_admit(self, front_id: int, tls: bool) -> Admission:
@@ -511,8 +516,16 @@ class IngestWorker:
                 log.warning("stream deactivated: %s", self.deactivated_reason)
                 return
             index = self.pull_index % len(urls)
-            url, options = pull_input(urls[index])
-            session = self.new_session(f"pull-{index}", url, options)
+            attempt = self._pull_session(index, urls[index], pull.rtsp)
+            if isinstance(attempt, PullFailure):  # nothing to run: the next URL
+                self.pull_failure = attempt
+                log.warning("pull URL #%d not tried: %s", index, attempt.message)
+                self.pull_index += 1
+                failures_in_a_row += 1
+                if failures_in_a_row % len(urls) == 0:
+                    await asyncio.sleep(min(5.0, 0.5 * failures_in_a_row / len(urls)))
+                continue
+            session = attempt
             self.listeners = [session]
             run = asyncio.create_task(session.run())
             stop = asyncio.create_task(self.stopping.wait())
@@ -524,12 +537,32 @@ class IngestWorker:
             stop.cancel()
             flowed = run.result()
             if not flowed:
-                log.info("pull URL #%d gave no media: %s", index, session.process.last_error())
+                process, credentialed = session.process, session.args_file is not None
+                self.pull_failure = failure(index, urls[index], process.tail, process.last_error(), credentialed)
+                log.info("pull URL #%d gave no media: %s", index, self.pull_failure.message)
+            else:
+                self.pull_failure = None
             # Failed or stopped sending: the next URL becomes current (round-robin).
             self.pull_index += 1
             failures_in_a_row = 0 if flowed else failures_in_a_row + 1
             if failures_in_a_row and failures_in_a_row % len(urls) == 0:
                 await asyncio.sleep(min(5.0, 0.5 * failures_in_a_row / len(urls)))
+
+    def _pull_session(self, index: int, url: str, rtsp: PullRtsp | None) -> Session | PullFailure:
+        """One attempt at pull URL #`index`. An RTSP camera's user name and password are read now
+        (a changed Secret reaches the next attempt), join the redactor, and reach FFmpeg inside the
+        URL through an `-args_file` FIFO only (rtsp_pull.py)."""
+        _, options = pull_input(url, rtsp)  # the spec's URL, checked (scheme, no userinfo)
+        try:
+            credentials = read_credentials(self.config) if is_rtsp(url) else None
+        except CredentialsUnreadable as e:
+            return PullFailure(url_index=index, url=url, kind="credentials-unreadable", message=str(e))
+        if credentials is None:
+            return self.new_session(f"pull-{index}", url, options)
+        for secret in credentials.secrets():
+            self.redact.add(secret)
+        fifo = self.private_dir / f"pull-{time.monotonic_ns()}.args"
+        return self.new_session(f"pull-{index}", credentialed_url(url, credentials), options, args_file=fifo)
 
     async def screenshot_loop(self) -> None:
         interval = self.config.screenshots.interval_seconds

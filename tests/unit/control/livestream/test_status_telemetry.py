@@ -102,6 +102,50 @@ def test_pull_stream_deactivated_by_its_worker():
     assert "7200" in message and "streaming.streamops.dev/deactivated" in message, "says what activates it again"
 
 
+CAMERA = {"pull": {"urls": ["rtsp://cam.lan/1"], "credentialsSecretRef": {"name": "cam-login"}}}
+REFUSED = {
+    "live": False,
+    "pullFailure": {
+        "urlIndex": 0,
+        "url": "rtsp://cam.lan/1",
+        "kind": "credentials-refused",
+        "message": "the RTSP server refused the credentials of source.pull.credentialsSecretRef (401 Unauthorized)",
+    },
+}
+
+
+def test_a_refused_rtsp_password_is_the_live_condition_and_one_warning():
+    s = stream(source=CAMERA)
+    running = livestream_status(
+        s, IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest({})}, endpoints=SERVED), T0
+    )
+    refused = livestream_status(
+        stream(source=CAMERA, status=running.wire()),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(REFUSED)}, endpoints=SERVED),
+        T0,
+    )
+    assert kinds(refused)["Live"] == ("False", "PullCredentialsRefused")
+    assert kinds(refused)["Ready"] == ("True", "IngestRunning"), "the ingest runs: it keeps trying every URL"
+    message = refused.condition("Live").message
+    assert "pull URL #0 (rtsp://cam.lan/1)" in message and "refused the credentials" in message
+    events = livestream_events(running, refused)
+    assert [(e.type, e.reason) for e in events] == [("Warning", "PullCredentialsRefused")]
+    again = livestream_status(
+        stream(source=CAMERA, status=refused.wire()),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(REFUSED)}, endpoints=SERVED),
+        T0,
+    )
+    assert livestream_events(refused, again) == [], "once, not at every attempt"
+
+
+def test_the_live_condition_masks_a_url_with_userinfo_all_the_same():
+    leaky = {**REFUSED, "pullFailure": {**REFUSED["pullFailure"], "kind": "failed", "message": "rtsp://u:pw@cam/1"}}
+    status = livestream_status(
+        stream(source=CAMERA), IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(leaky)}), T0
+    )
+    assert kinds(status)["Live"] == ("False", "PullFailed") and "pw" not in status.condition("Live").message
+
+
 def deactivated_record(s: LiveStream) -> Deactivation:
     return Deactivation(s.metadata.uid or "", s.metadata.generation or 0, GAVE_UP["deactivatedReason"])
 

@@ -9,6 +9,9 @@ from streamops.contract.ingest import (
     ICE_SERVERS_FILE,
     MEDIA_DIR,
     PLAYBACK_KEYS_DIR,
+    PULL_CREDENTIALS_DIR,
+    PULL_PASSWORD_FILE,
+    PULL_USERNAME_FILE,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
@@ -56,6 +59,7 @@ from streamops.kube.naming import (
 
 TLS_VOLUME = "rtmps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
+PULL_CREDENTIALS_VOLUME = "pull-credentials"
 PLAYBACK_KEYS_VOLUME = "playback-keys"
 
 
@@ -98,6 +102,15 @@ def ingest_pod(
         files = {TLS_CERT_FILE: TLS_CERT_FILE, TLS_KEY_FILE: TLS_KEY_FILE}
         volumes.append(secret_files_volume(TLS_VOLUME, tls_secret, files, mode=0o440))
         mounts.append({"name": TLS_VOLUME, "mountPath": TLS_DIR, "readOnly": True})
+    pull = stream.spec.source.pull
+    if pull is not None and pull.credentials_secret_ref is not None:
+        # Files, read at every connection attempt: a changed password reaches the next one. Optional:
+        # a missing Secret or key must not keep the Pod from starting; the worker says so
+        # (status.pullFailure, the Live condition) and the kubelet fills the files in once it exists.
+        ref = pull.credentials_secret_ref
+        files = {ref.username_key: PULL_USERNAME_FILE, ref.password_key: PULL_PASSWORD_FILE}
+        volumes.append(secret_files_volume(PULL_CREDENTIALS_VOLUME, ref.name, files, mode=0o440, optional=True))
+        mounts.append({"name": PULL_CREDENTIALS_VOLUME, "mountPath": PULL_CREDENTIALS_DIR, "readOnly": True})
     ice_servers = ice_servers_ref(stream)
     if ice_servers is not None and webrtc_on(stream, role, settings):
         # A file, not an env var: a rotated credential reaches the running worker (it reads the file

@@ -8,6 +8,9 @@ from streamops.contract.ingest import (
     ICE_SERVERS_FILE,
     MEDIA_DIR,
     PLAYBACK_KEYS_DIR,
+    PULL_CREDENTIALS_DIR,
+    PULL_PASSWORD_FILE,
+    PULL_USERNAME_FILE,
     STREAM_KEY_DIR,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
@@ -90,6 +93,10 @@ def ingest_worker_config(
             push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
+    credentials = source.pull.credentials_secret_ref if source.pull else None
+    if source.pull and credentials is not None:
+        # The worker reads the mounted files (pod.py); the Secret's name and keys are the operator's.
+        source = source.model_copy(update={"pull": source.pull.model_copy(update={"credentials_secret_ref": None})})
     overlays = composited_overlays(stream)
     return IngestConfig(
         stream=stream.metadata.name,
@@ -105,6 +112,8 @@ def ingest_worker_config(
         ports=ingest_ports(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,
+        pull_username_file=f"{PULL_CREDENTIALS_DIR}/{PULL_USERNAME_FILE}" if credentials else None,
+        pull_password_file=f"{PULL_CREDENTIALS_DIR}/{PULL_PASSWORD_FILE}" if credentials else None,
         credential_file=CREDENTIAL_FILE,
         tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if rtmps_on(stream) else None,
         tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if rtmps_on(stream) else None,

@@ -85,6 +85,44 @@ def test_pull_stream_has_no_key_and_no_push_ports():
     assert all(v["name"] != "stream-key" for v in pod["spec"]["volumes"])
 
 
+def test_rtsp_credentials_are_mounted_files_the_config_points_at():
+    source = {
+        "pull": {
+            "urls": ["rtsp://cam.lan/1", "rtmp://origin/live/a"],
+            "rtsp": {"transport": "udp"},
+            "credentialsSecretRef": {"name": "cam-login", "usernameKey": "user", "passwordKey": "pass"},
+        }
+    }
+    pod = ingest_pod(stream(source=source), "primary", SETTINGS)
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "pull-credentials")
+    assert volume["secret"] == {
+        "secretName": "cam-login",
+        "items": [{"key": "user", "path": "username"}, {"key": "pass", "path": "password"}],
+        "defaultMode": 0o440,
+        "optional": True,  # a missing Secret: the Pod starts, the worker says so (status.pullFailure)
+    }
+    mount = next(m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "pull-credentials")
+    assert mount == {
+        "name": "pull-credentials",
+        "mountPath": "/var/run/secrets/streamops/pull-credentials",
+        "readOnly": True,
+    }
+    c = config(pod)
+    assert c.pull_username_file == "/var/run/secrets/streamops/pull-credentials/username"
+    assert c.pull_password_file == "/var/run/secrets/streamops/pull-credentials/password"
+    assert c.source.pull is not None and c.source.pull.credentials_secret_ref is None, "the Secret is the operator's"
+    assert c.source.pull.rtsp is not None and c.source.pull.rtsp.transport == "udp"
+    env = json.dumps(pod["spec"]["containers"][0]["env"])
+    assert "cam-login" not in env
+
+
+def test_a_pull_stream_without_rtsp_settings_keeps_its_configuration():
+    """The new fields are None when unused: an upgrade changes no pull ingest's configuration."""
+    c = config(ingest_pod(stream(source=pull("rtmp://127.0.0.1/live/a")), "primary", SETTINGS))
+    dumped = c.model_dump(by_alias=True, exclude_none=True)
+    assert "pullUsernameFile" not in dumped and set(dumped["source"]["pull"]) == {"urls", "inactivityTimeoutSeconds"}
+
+
 def test_only_relevant_changes_roll_the_pod():
     def digest(**spec):
         return ingest_pod(stream(**spec), "primary", SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]

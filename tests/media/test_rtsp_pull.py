@@ -1,0 +1,160 @@
+"""RTSP cameras pulled by the ingest worker (source.pull with rtsp:// URLs), against an RTSP server
+nobody here wrote: GStreamer 1.22's (devtools/media/rtsp_camera.py), with basic authentication.
+The camera's password reaches FFmpeg inside the URL through an `-args_file` FIFO only: no command
+line, log, /status or /metrics of the ingest shows it."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devtools.http_client import http_get
+from devtools.media.peers import ffprobe_json, ffprobe_streams
+from devtools.media.rtsp_camera import RtspCamera, rtsp_camera_available
+from devtools.media.workers import Ingest
+from devtools.ports import free_port
+from devtools.processes import command_line, environment, proc_tree
+from devtools.waits import wait_for
+
+pytestmark = pytest.mark.skipif(
+    not rtsp_camera_available(), reason="needs GStreamer's RTSP server for python3 (hack/deps.sh)"
+)
+
+USER, PASSWORD = "operator", "Cam-Pass-7d41e9/@:x"  # what a URL must escape, to see the percent-encoding work
+
+
+def credential_files(workdir: Path, password: str = PASSWORD) -> dict[str, str]:
+    """The ingest's pullUsernameFile/pullPasswordFile, as the Pod's Secret volume has them."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "username").write_text(USER + "\n")
+    (workdir / "password").write_text(password + "\n")
+    return {"pullUsernameFile": str(workdir / "username"), "pullPasswordFile": str(workdir / "password")}
+
+
+def exposed(ingest: Ingest) -> str:
+    """Everything the ingest tells the outside world: its log (debug: every FFmpeg line), /status,
+    /metrics, and the command lines and environments of its processes (the worker's and FFmpeg's)."""
+    assert ingest.process is not None
+    processes = "".join(command_line(pid) + environment(pid) for pid in proc_tree(ingest.process.pid))
+    metrics = http_get(ingest.internal + "/metrics")[1].decode()
+    return ingest.logs() + json.dumps(ingest.status()) + metrics + processes
+
+
+def assert_no_credentials(text: str) -> None:
+    for form in (PASSWORD, "Cam-Pass-7d41e9", "Cam-Pass-7d41e9%2F%40%3Ax"):
+        assert form not in text
+
+
+def ffmpeg_command_lines(ingest: Ingest) -> list[str]:
+    assert ingest.process is not None
+    return [command_line(pid) for pid in proc_tree(ingest.process.pid)[1:]]
+
+
+def wait_hls(ingest: Ingest) -> str:
+    """The CMAF playlist once it lists a segment that is served."""
+
+    def served() -> str | None:
+        code, body = http_get(f"{ingest.http}/hls/cmaf/index.m3u8")
+        segments = re.findall(r"^seg-\d+\.m4s$", body.decode(), re.M) if code == 200 else []
+        return body.decode() if segments and http_get(f"{ingest.http}/hls/cmaf/{segments[-1]}")[0] == 200 else None
+
+    return wait_for(served, timeout=20, what="an HLS segment")
+
+
+def audio_packets(ingest: Ingest, tmp_path: Path) -> int:
+    """AAC packets in the newest MPEG-TS segment (FFmpeg 7.1's stream copy once dropped them all)."""
+    playlist = http_get(f"{ingest.http}/hls/ts/index.m3u8")[1].decode()
+    segment = re.findall(r"^seg-\d+\.ts$", playlist, re.M)[-1]
+    path = tmp_path / segment
+    path.write_bytes(http_get(f"{ingest.http}/hls/ts/{segment}")[1])
+    packets = ffprobe_json(["-show_entries", "packet=codec_type"], path).get("packets", [])
+    return sum(1 for p in packets if p.get("codec_type") == "audio")
+
+
+def pulled(ingest_factory: Any, tmp_path: Path, urls: list[str], **pull: Any) -> Ingest:
+    source = {"pull": {"urls": urls, **pull}}
+    return ingest_factory(source=source, hls={"segmentSeconds": 1}, **credential_files(tmp_path / "secret"))
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_a_camera_goes_live_over_tcp_and_udp(ingest_factory, tmp_path, transport):
+    with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD) as camera:
+        started = time.monotonic()
+        ingest = pulled(ingest_factory, tmp_path, [camera.url], rtsp={"transport": transport})
+        status = ingest.wait_live(timeout=20)
+        print(f"RTSP over {transport}: live {time.monotonic() - started:.2f} s after the ingest started")
+        assert status["source"] == "pull-0" and status["pullFailure"] is None
+        assert (status["videoCodec"], status["audioCodec"], status["videoWidth"]) == ("h264", "aac", 640)
+        playlist = wait_hls(ingest)
+        print(f"RTSP over {transport}: first HLS segment served {time.monotonic() - started:.2f} s after the start")
+        assert "#EXT-X-MAP" in playlist
+        streams = ffprobe_streams(f"{ingest.http}/hls/ts/index.m3u8")
+        assert {s["codec_name"] for s in streams} == {"h264", "aac"}
+        assert audio_packets(ingest, tmp_path) > 20, "the camera's AAC is in the segments, not only announced"
+        (ffmpeg,) = [c for c in ffmpeg_command_lines(ingest) if "-rtsp_transport" in c]
+        assert f"-rtsp_transport {transport}" in ffmpeg and "-args_file" in ffmpeg and camera.url not in ffmpeg
+        whitelist = "tcp" if transport == "tcp" else "rtp,udp,tcp"
+        assert f"-protocol_whitelist {whitelist} " in ffmpeg
+        assert_no_credentials(exposed(ingest))
+        assert f"rtsp://***@127.0.0.1:{camera.port}/cam" in ingest.logs(), "FFmpeg's dump of the URL, masked"
+
+
+def test_a_camera_that_drops_and_comes_back_resumes(ingest_factory, tmp_path):
+    with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD) as camera:
+        ingest = pulled(ingest_factory, tmp_path, [camera.url])
+        ingest.wait_live(timeout=20)
+        camera.stop()
+        wait_for(lambda: not ingest.status()["live"], timeout=15, what="offline once the camera is gone")
+        time.sleep(3)  # a few failed attempts on the closed port
+        failed = ingest.status()["pullFailure"]
+        assert failed is not None and failed["kind"] == "failed" and failed["url"] == camera.url
+        back = time.monotonic()
+        camera.restart()  # the same port
+        status = ingest.wait_live(timeout=20)
+        print(f"camera back: live again {time.monotonic() - back:.2f} s after its server started")
+        assert status["pullFailure"] is None and len(status["sessions"]) == 2
+        wait_hls(ingest)
+        assert_no_credentials(exposed(ingest))
+
+
+def test_the_next_url_takes_over_round_robin(ingest_factory, tmp_path):
+    dead = f"rtsp://127.0.0.1:{free_port()}/cam"  # nothing listens there
+    with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD) as camera:
+        ingest = pulled(ingest_factory, tmp_path, [dead, camera.url])
+        assert ingest.wait_live(timeout=30)["source"] == "pull-1"
+
+
+def test_wrong_credentials_are_a_clear_failure_and_leak_nothing(ingest_factory, tmp_path):
+    with RtspCamera(tmp_path / "cam", user=USER, password="the-right-one-5c2a") as camera:
+        ingest = pulled(ingest_factory, tmp_path, [camera.url])
+
+        def refused() -> dict[str, Any] | None:
+            failed = ingest.status()["pullFailure"]
+            return failed if failed and failed["kind"] == "credentials-refused" else None
+
+        failed = wait_for(refused, timeout=15, what="the camera's 401 in status.pullFailure")
+        assert failed["message"].startswith("the RTSP server refused the credentials") and failed["urlIndex"] == 0
+        time.sleep(1)  # FFmpeg runs again and again meanwhile: catch one of them in /proc
+        assert not ingest.status()["live"]
+        assert "401 Unauthorized" in ingest.logs()
+        assert_no_credentials(exposed(ingest))
+        # The Secret fixed (the kubelet rewrites the mounted file): the next attempt goes live, no restart.
+        (tmp_path / "secret" / "password").write_text("the-right-one-5c2a\n")
+        ingest.wait_live(timeout=20)
+        assert "the-right-one-5c2a" not in exposed(ingest)
+
+
+def test_an_rtsps_camera(ingest_factory, tmp_path):
+    """RTSPS: GStreamer's server with a certificate (GstRTSPAuth's TLS). FFmpeg 7.1's tls does not
+    verify the camera's certificate by default (tls_verify 0): the stream is encrypted, the camera
+    not authenticated (docs/design/rtsp-pull.md)."""
+    with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD, tls=True) as camera:
+        ingest = pulled(ingest_factory, tmp_path, [camera.url])
+        assert ingest.wait_live(timeout=20)["source"] == "pull-0"
+        (ffmpeg,) = [c for c in ffmpeg_command_lines(ingest) if "-rtsp_transport" in c]
+        assert "-protocol_whitelist tls,tcp " in ffmpeg
+        assert_no_credentials(exposed(ingest))

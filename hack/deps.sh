@@ -21,10 +21,15 @@ set -euo pipefail
 # prometheus: promtool checks and unit-tests the chart's alerts (tests/chart/test_prometheus_rules.py); its service
 # never starts (policy-rc.d below).
 # nftables: `nft` reads the NetworkPolicy engine's table in each node's namespace (tests/multinode/test_network_policy.py).
+# GStreamer's RTSP server through PyGObject (gir1.2-gst-rtsp-server-1.0, python3-gi for the system python3): the IP
+# camera of the RTSP pull tests (devtools/devtools/media/rtsp_camera.py); x264enc (ugly), rtph264pay and rtpmp4gpay
+# (good), videotestsrc/audiotestsrc (base), avenc_aac (libav: cameras send AAC). Nothing of it is a service.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev libdav1d-dev janus
-          coturn libnginx-mod-http-lua nghttp2-client prometheus nftables)
+          coturn libnginx-mod-http-lua nghttp2-client prometheus nftables
+          gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+          gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -166,7 +166,7 @@ class PullRtsp(KubeModel):
         description="How the camera sends RTP: tcp (interleaved in the RTSP connection: passes NATs and firewalls, "
         "no loss) or udp (RTP/RTCP on UDP ports the camera sends to: the camera must reach the ingest Pod's "
         "address, and lost packets are lost). Default tcp. rtsps:// URLs always use tcp (RTP inside the TLS "
-        "connection).",
+        "connection; the media is encrypted, the camera's certificate is not verified).",
     )
 
 

@@ -158,3 +158,17 @@ def test_an_rtsps_camera(ingest_factory, tmp_path):
         (ffmpeg,) = [c for c in ffmpeg_command_lines(ingest) if "-rtsp_transport" in c]
         assert "-protocol_whitelist tls,tcp " in ffmpeg
         assert_no_credentials(exposed(ingest))
+
+
+def test_the_recorder_records_a_camera(ingest_factory, record_workers, tmp_path):
+    """The camera's H.264 and AAC reach the recorder through the ingest's feed, into one video."""
+    with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD) as camera:
+        ingest = pulled(ingest_factory, tmp_path, [camera.url])
+        ingest.wait_live(timeout=20)
+        recorder = record_workers("recorder", ingest.feed_url)
+        wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
+    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
+    [video] = final["videos"]
+    path = recorder.root / video["path"]
+    assert {s["codec_name"] for s in ffprobe_streams(path)} == {"h264", "aac"}
+    assert float(ffprobe_json(["-show_entries", "format=duration"], path)["format"]["duration"]) >= 4

@@ -2,7 +2,8 @@
 libgstrtspserver 1.22 through PyGObject: rtsp_camera_server.py, run by the system's python3 since
 python3-gi is not in the venv) serving a live 640x360 25 fps H.264 test pattern with AAC audio at
 rtsp://127.0.0.1:<port>/cam, with basic authentication when a user is given, over TLS (rtsps://)
-when `tls` is. Nobody here wrote its RTSP stack.
+when `tls` is. Nobody here wrote its RTSP stack. On the local cluster's LAN: `address` the LAN
+host's (network.OUTSIDE_IP) and `netns` its namespace, as the other LAN peers.
 
 Started and stopped by PID (the _Peer base: its process group, even when the test fails);
 `restart()` brings it back on the same port (a camera that drops and comes back). The password is
@@ -49,12 +50,15 @@ class RtspCamera(_Peer):
         password: str = "",
         tls: bool = False,
         port: int | None = None,
+        address: str = LOOPBACK,
+        netns: str | None = None,
     ) -> None:
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        super().__init__(self.dir / "rtsp-camera.log")
-        self.user, self.password, self.tls = user, password, tls
-        self.port = port or free_port()
+        super().__init__(self.dir / "rtsp-camera.log", netns=netns)
+        self.user, self.password, self.tls, self.address = user, password, tls, address
+        with self._where():  # a port free where it runs
+            self.port = port or free_port()
         self.password_file = self.dir / "password"
         fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -65,17 +69,17 @@ class RtspCamera(_Peer):
             self.ca = new_ca(self.dir / "pki", "rtsp camera test CA")
             now = datetime.now(UTC)
             valid = (now - timedelta(hours=1), now + timedelta(days=1))
-            crt, key = sign_server(self.dir / "pki", "camera", (LOOPBACK,), *valid)
+            crt, key = sign_server(self.dir / "pki", "camera", (address,), *valid)
             self.cert_and_key = self.dir / "pki" / "camera.pem"
             self.cert_and_key.write_bytes(crt.read_bytes() + key.read_bytes())
 
     @property
     def url(self) -> str:
         """The stream's URL as a LiveStream lists it: no userinfo."""
-        return f"{'rtsps' if self.tls else 'rtsp'}://{LOOPBACK}:{self.port}/{PATH}"
+        return f"{'rtsps' if self.tls else 'rtsp'}://{self.address}:{self.port}/{PATH}"
 
     def command(self) -> list[str]:
-        argv = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--address", LOOPBACK, "--port", str(self.port), "--path", PATH]
+        argv = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--address", self.address, "--port", str(self.port), "--path", PATH]
         if self.user is not None:
             argv += ["--user", self.user, "--password-file", str(self.password_file)]
         if self.cert_and_key is not None:
@@ -85,6 +89,7 @@ class RtspCamera(_Peer):
     def _ready(self) -> None:
         def up() -> bool:
             self._check_alive()
-            return tcp_accepts(self.port)
+            with self._where():
+                return tcp_accepts(self.port, self.address)
 
-        wait_for(up, timeout=20, interval=0.1, what=f"RTSP camera on {LOOPBACK}:{self.port}")
+        wait_for(up, timeout=20, interval=0.1, what=f"RTSP camera on {self.address}:{self.port}")

@@ -128,6 +128,15 @@ def test_the_next_url_takes_over_round_robin(ingest_factory, tmp_path):
         assert ingest.wait_live(timeout=30)["source"] == "pull-1"
 
 
+def test_a_camera_that_never_sends_deactivates_the_stream(ingest_factory, tmp_path):
+    """Refused credentials give no data: after inactivityTimeoutSeconds the stream deactivates, as a
+    dead origin of any other scheme does."""
+    with RtspCamera(tmp_path / "cam", user=USER, password="not-what-the-ingest-has") as camera:
+        ingest = pulled(ingest_factory, tmp_path, [camera.url], inactivityTimeoutSeconds=10)
+        status = wait_for(lambda: (s := ingest.status())["active"] is False and s, timeout=25, what="deactivated")
+        assert "no data for 10 s" in status["deactivatedReason"] and not status["live"]
+
+
 def test_wrong_credentials_are_a_clear_failure_and_leak_nothing(ingest_factory, tmp_path):
     with RtspCamera(tmp_path / "cam", user=USER, password="the-right-one-5c2a") as camera:
         ingest = pulled(ingest_factory, tmp_path, [camera.url])

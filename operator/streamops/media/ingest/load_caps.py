@@ -24,11 +24,14 @@ from prometheus_client import CollectorRegistry
 from streamops.contract.http import HEALTH_PATH, READY_PATH
 from streamops.media.worker_metrics import counter
 
-# A stream's feed readers are a handful: its recorders, pushers, a backup's uplink, the ingest's own
-# screenshot and WHEP feeder (on loopback). 8 per address leaves room for several of them on one
-# node (host networking: one address), 32 in all for many restreams; past that is not a reader of ours.
-FEED_READERS_PER_SOURCE = 8
-FEED_READERS_TOTAL = 32
+# A stream's feed readers: up to 50 pushers (the hosted platform's Restreams per stream), its
+# recorders (one recording, one standby), a clip, a backup's uplink, the ingest's own screenshot and
+# WHEP feeder (on loopback): 64 in all; past that is not a reader of ours. Per address the same: on
+# a node with host networking every one of them comes from the node's address. (32 in all and 8 per
+# address, issue 37's first caps, refused the 9th Restream on one node and the 33rd anywhere: 429
+# and 503 in bench-media's 50-Restream row, found by issue 40's re-run.)
+FEED_READERS_PER_SOURCE = 64
+FEED_READERS_TOTAL = 64
 # hls.js holds one blocking reload per playlist it plays (two with a separate audio rendition); 8 per
 # address leaves a household behind one NAT its players. 500 in all: the most LL-HLS viewers one
 # ingest serves within 2 parts of lag on 2 cores is ≈ 200-400 (docs/design/playback.md).

@@ -131,3 +131,21 @@ def test_the_recorder_is_served_while_viewers_are_at_their_cap(tmp_path):
         'streamops_ingest_overload_refusals_total{reason="public_total_cap",role="primary",stream="cam"} 1.0'
         in exported
     )
+
+
+def test_fifty_restreams_and_the_streams_own_readers_fit_the_default_feed_caps_from_one_address(tmp_path):
+    """The hosted platform takes 50 Restreams per stream; with a recorder, a standby, a clip, a
+    backup's uplink, the screenshot and the WHEP feeder that is 56 feed readers, all from the node's
+    address under host networking. Issue 37's first caps (8 per address, 32 in all) refused the 9th."""
+    worker = worker_with(tmp_path, Limits())
+    _, internal = worker.apps()
+
+    async def run() -> None:
+        async with TestClient(TestServer(internal, host="127.0.0.1", port=0)) as node:
+            readers = [await node.get(FEED_PATH, headers=WORKER_AUTH) for _ in range(56)]
+            assert [r.status for r in readers].count(200) == 56, [r.status for r in readers]
+            assert worker.caps.refused == {}
+            for r in readers:
+                r.close()
+
+    asyncio.run(run())

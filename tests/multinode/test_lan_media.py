@@ -13,7 +13,7 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
 from devtools.media.hls import first_segment, media_playlist
-from devtools.media.peers import NginxRtmp, Publisher, TlsForwarder
+from devtools.media.peers import NginxRtmp, Publisher, TlsForwarder, ffprobe_streams
 from devtools.waits import eventually
 
 from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
@@ -95,3 +95,28 @@ def test_a_restream_to_an_rtmps_server_on_the_lan(
         cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
         eventually(lambda: nginx.publishing(), timeout=30, what="nginx-rtmp behind TLS on the LAN receives")
         assert tls.connections >= 1, "through the TLS listener on the LAN"
+
+
+@pytest.mark.parametrize("codec", ["hevc", "av1"])
+def test_an_enhanced_rtmp_encoder_on_the_lan_goes_live_in_its_codec(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path, codec: str
+) -> None:
+    """HEVC and AV1 as OBS 30 sends them (Enhanced RTMP, fourCcList in connect) from the LAN into the
+    worker image's FFmpeg 7.1: live, status.videoCodec says the codec, and what a viewer on the LAN
+    gets of the CMAF playlist (init segment + first segment) is that codec, hvc1 / av01."""
+    ns = namespace
+    stream = start_stream(cluster, ns)
+    url = rtmp_url(cluster, ns, stream)
+    obs = ["-rtmp_enhanced_codecs", "hvc1,av01,vp09"]
+    make = lambda: Publisher(url, codec=codec, size="640x360", extra_args=obs, netns=cluster.network.outside)  # noqa: E731
+    cluster.publish_from_lan(url, publishers, make=make)
+    stream = cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("videoCodec") == codec, "videoCodec")
+    playlist = stream["status"]["playback"]["hlsCmafUrl"]
+    seg = eventually(lambda: first_segment(playlist, cluster.lan_get), timeout=60, interval=0.5, what="a segment")
+    status, init = cluster.lan_get(playlist.rsplit("/", 1)[0] + "/init.mp4")
+    assert status == 200
+    path = tmp_path / "cmaf.mp4"
+    path.write_bytes(init + seg[1])
+    [video] = [s for s in ffprobe_streams(path) if s["codec_type"] == "video"]
+    tag = {"hevc": "hvc1", "av1": "av01"}[codec]
+    assert (video["codec_name"], video["codec_tag_string"], video["width"]) == (codec, tag, 640), video

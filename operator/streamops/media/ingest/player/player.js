@@ -2,7 +2,9 @@
 // JSON in #streamops-player-options). WebRTC (WHEP) first when the stream serves it, else hls.js (or
 // dash.js with ?format=dash) plays the stream in the <video>. Without a live stream the page shows the
 // stream's screenshot and "offline", and looks again every 2 s: a page opened before the stream goes
-// live starts playing by itself when it does.
+// live starts playing by itself when it does. A stream whose video this browser cannot decode (hls.js's
+// codec errors: HEVC in Chrome on most systems) stays "offline" with the reason shown ("this browser
+// cannot decode this stream's video (video/mp4;codecs=...)") and is tried again every 30 s.
 //
 // Query parameters: format=auto|webrtc|hls|dash (auto, the default: WebRTC when the stream serves
 // WHEP, this browser has RTCPeerConnection and the WHEP POST answers 201 within a few seconds, else
@@ -45,6 +47,10 @@
   const ICE_GRACE_MS = 5000; // ICE disconnected this long: HLS
   const CONNECT_MS = 10000; // a 201 whose connection is not up after this: HLS
   const SILENT_MS = 4000; // WebRTC connected but no video packet for this long: offline (the source left)
+  // hls.js's errors for a codec this browser does not decode (HEVC in Chrome on most systems): the
+  // page says so and tries again only this often, staying offline until a picture shows.
+  const CODEC_ERRORS = new Set(['manifestIncompatibleCodecsError', 'bufferIncompatibleCodecsError', 'bufferAddCodecError']);
+  const UNDECODABLE_RETRY_MS = 30000;
 
   const options = JSON.parse(document.getElementById('streamops-player-options').textContent);
   const params = new URLSearchParams(location.search);
@@ -113,6 +119,8 @@
   // --- state -------------------------------------------------------------------------------------
 
   let announced = false; // the embedding page has been told the state
+  const CANNOT_DECODE = 'this browser cannot decode';
+  let undecodable = null; // {retryAt}: the stream's video failed to decode here (CODEC_ERRORS)
   function setState(state, why) {
     api.error = state === 'offline' ? (why || null) : null;
     const changed = api.state !== state;
@@ -121,7 +129,7 @@
     document.body.dataset.mode = api.mode || '';
     overlay.hidden = state === 'live';
     overlay.textContent = state;
-    if (why && (debug || why.includes('make player') || (!format && noWebRtc))) {
+    if (why && (debug || why.includes('make player') || why.startsWith(CANNOT_DECODE) || (!format && noWebRtc))) {
       const small = document.createElement('small');
       small.textContent = why;
       overlay.appendChild(small);
@@ -262,6 +270,7 @@
       if (engine !== running) return; // an engine failed or started meanwhile: next tick
       if (found.status === 'ended' && running) return; // still the ended session, playable
       if (running) stop(); // ended, and now a new session (or nothing at all)
+      if (undecodable && performance.now() < undecodable.retryAt) return; // still saying why
       if (found.status === 'fresh' || found.status === 'ended') await start(found);
       else offline(found.why || (found.status === 'stale' ? 'not live' : null));
       return;
@@ -340,7 +349,7 @@
     engine.startedAt = performance.now();
     watchFirstFrame(engine);
     api.starts += 1;
-    setState(ended ? 'ended' : 'live');
+    if (!undecodable) setState(ended ? 'ended' : 'live'); // else: offline, saying why, until a picture shows
   }
 
   function stop() {
@@ -388,6 +397,11 @@
     settings.xhrSetup = (xhr, url) => { xhr.open('GET', withSid(url), true); };
     const hls = new Hls(settings);
     hls.on(Hls.Events.ERROR, (_, data) => {
+      if (CODEC_ERRORS.has(data.details)) {
+        undecodable = { retryAt: performance.now() + UNDECODABLE_RETRY_MS };
+        fail(hls, `${CANNOT_DECODE} this stream's video${data.mimeType ? ` (${data.mimeType})` : ''}`);
+        return;
+      }
       if (data.fatal) fail(hls, `hls.js: ${data.type} ${data.details}${data.response ? ` (${data.response.code})` : ''}`);
     });
     hls.on(Hls.Events.LEVEL_LOADED, (_, data) => {
@@ -629,6 +643,10 @@
     if (api.firstFrame) return;
     const seen = (shownAt, displayTime) => {
       if (api.firstFrame || running !== engine) return;
+      if (undecodable) { // it decodes after all (another session, another codec)
+        undecodable = null;
+        setState('live');
+      }
       api.firstFrame = {
         mode: api.mode,
         ms: displayTime - pageStart,

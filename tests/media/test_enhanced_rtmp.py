@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.http_client import http_get
-from devtools.media.peers import Publisher, ffprobe_streams
+from devtools.media.peers import Publisher, VideoCodec, ffprobe_streams
 from devtools.media.webrtc import watch_whep
 from devtools.media.workers import Ingest
 from devtools.waits import wait_for
@@ -53,24 +53,43 @@ def mpd_codecs(ingest: Ingest) -> list[str | None]:
     return [r.get("codecs") for r in ET.fromstring(mpd).iterfind(".//d:Representation", DASH_NS)]
 
 
+def obs_publisher(ingest: Ingest, codec: VideoCodec, tmp_path: Path) -> Publisher:
+    """An OBS-shaped publisher of `codec` into `ingest` (not started)."""
+    url = ingest.rtmp_url()
+    return Publisher(
+        url, codec=codec, size="640x360", gop_seconds=1, extra_args=OBS_FOURCCS, log_path=tmp_path / "pub.log"
+    )
+
+
+def live_in(ingest: Ingest, codec: str) -> dict[str, Any]:
+    """The ingest's status once it is live and says the source's codec, which must be `codec`."""
+    ingest.wait_live(timeout=15)
+    status = wait_for(lambda: (s := ingest.status())["videoCodec"] and s, timeout=10, what="the codec")
+    assert (status["videoCodec"], status["videoWidth"], status["videoHeight"]) == (codec, 640, 360), status
+    return dict(status)
+
+
+def recorded_video(recorder: Any) -> dict[str, Any]:
+    """The video stream of the one video the recorder made, once stopped."""
+    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
+    [video] = final["videos"]
+    return video_of(recorder.root / video["path"])
+
+
+def restreamed_codec(pusher: Any, target: Ingest) -> str:
+    """The codec the pusher's target ingest receives (it reports it once live)."""
+    pusher.wait_live()
+    target.wait_live(timeout=20)
+    return str(wait_for(lambda: target.status()["videoCodec"], timeout=10, what="the target's codec"))
+
+
 def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_hevc(
     ingest_factory: Callable[..., Ingest], record_workers: Any, pushers: Any, tmp_path: Path
 ) -> None:
     ingest = ingest_factory(dash=True, webrtc={"bFrames": "transcode"})
     target = ingest_factory("target", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
-    publisher = Publisher(
-        ingest.rtmp_url(),
-        codec="hevc",
-        size="640x360",
-        gop_seconds=1,
-        extra_args=OBS_FOURCCS,
-        log_path=tmp_path / "pub.log",
-    )
-    with publisher:
-        status = ingest.wait_live(timeout=15)
-        assert status["source"] == "rtmp"
-        status = wait_for(lambda: (s := ingest.status())["videoCodec"] and s, timeout=10, what="the codec")
-        assert (status["videoCodec"], status["videoWidth"], status["videoHeight"]) == ("hevc", 640, 360), status
+    with obs_publisher(ingest, "hevc", tmp_path):
+        assert live_in(ingest, "hevc")["source"] == "rtmp"
         recorder = record_workers("recorder", ingest.feed_url)
         pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
 
@@ -95,14 +114,9 @@ def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_
 
         # The restream goes on as HEVC in Enhanced RTMP: the target (an ingest: gortmplib's front,
         # FFmpeg 7.1) is live with it.
-        pusher.wait_live()
-        target_status = target.wait_live(timeout=20)
-        target_status = wait_for(lambda: (s := target.status())["videoCodec"] and s, timeout=10, what="its codec")
-        assert target_status["videoCodec"] == "hevc", target_status
+        assert restreamed_codec(pusher, target) == "hevc"
         wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
-    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
-    [video] = final["videos"]
-    recorded = video_of(recorder.root / video["path"])
+    recorded = recorded_video(recorder)
     assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("hevc", "hvc1"), recorded
 
 
@@ -111,18 +125,8 @@ def test_av1_is_served_in_fmp4_recorded_and_restreamed_as_av1_and_refused_in_mpe
 ) -> None:
     ingest = ingest_factory(dash=True, hls={"latencyMode": "low"})
     target = ingest_factory("target", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
-    publisher = Publisher(
-        ingest.rtmp_url(),
-        codec="av1",
-        size="640x360",
-        gop_seconds=1,
-        extra_args=OBS_FOURCCS,
-        log_path=tmp_path / "pub.log",
-    )
-    with publisher:
-        ingest.wait_live(timeout=15)
-        status = wait_for(lambda: (s := ingest.status())["videoCodec"] and s, timeout=10, what="the codec")
-        assert (status["videoCodec"], status["videoWidth"], status["videoHeight"]) == ("av1", 640, 360), status
+    with obs_publisher(ingest, "av1", tmp_path):
+        live_in(ingest, "av1")
         # The feed carries AV1 (the workers' own MPEG-TS label): recorder, pusher and screenshots read it.
         recorder = record_workers("recorder", ingest.feed_url)
         pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
@@ -147,12 +151,7 @@ def test_av1_is_served_in_fmp4_recorded_and_restreamed_as_av1_and_refused_in_mpe
         assert any(c and c.startswith("av01.") for c in codecs), codecs
 
         wait_for(lambda: http_get(f"{ingest.http}/screenshot.jpg")[0] == 200, timeout=15, what="a screenshot")
-        pusher.wait_live()
-        target.wait_live(timeout=20)
-        target_status = wait_for(lambda: (s := target.status())["videoCodec"] and s, timeout=10, what="its codec")
-        assert target_status["videoCodec"] == "av1", target_status
+        assert restreamed_codec(pusher, target) == "av1"
         wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
-    final = wait_for(lambda: (s := recorder.post_stop()) and s["videos"] and s, timeout=60, what="finalised")
-    [video] = final["videos"]
-    recorded = video_of(recorder.root / video["path"])
+    recorded = recorded_video(recorder)
     assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("av1", "av01"), recorded

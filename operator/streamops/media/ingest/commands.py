@@ -301,8 +301,8 @@ def listener_protocols(protocols: Iterable[PushProtocol]) -> list[PushProtocol]:
 def srt_listen_input(script: Path) -> tuple[str, dict[str, Any]]:
     """The SRT listener, opened by FFmpeg's concat demuxer from a script (`srt_listen_script`) that
     it reads from a FIFO: the passphrase is then neither on FFmpeg's command line, which any process
-    of the Pod reads in /proc/<pid>/cmdline while the listener waits, nor on disk. FFmpeg 5.1 has no
-    other way: `-passphrase` is a command line option too, and `-/opt file` only came with 7.0. The
+    of the Pod reads in /proc/<pid>/cmdline while the listener waits, nor on disk. FFmpeg 5.1 had no
+    other way (`-passphrase` is a command line option too); 7.1's `-/opt file` is not tried yet. The
     script is ours, so `file` is allowed (for the FIFO) and `safe` off (its URL has a scheme)."""
     return str(script), {"f": "concat", "safe": 0, "protocol_whitelist": "file,srt,udp", **FAST_PROBE}
 

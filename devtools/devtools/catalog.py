@@ -216,7 +216,7 @@ BAD = [
     Bad(
         "pull-file-url",
         livestream(source=pull("file:///etc/passwd")),
-        "a pull URL must be a rtmp://, rtmps://, srt://, http://, https:// URL",
+        "a pull URL must be a rtmp://, rtmps://, srt://, http://, https://, rtsp://, rtsps:// URL",
     ),
     Bad(
         "pull-concat-url",

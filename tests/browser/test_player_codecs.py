@@ -14,7 +14,7 @@ from devtools.media.player_page import PLAYING
 
 
 def test_av1_plays_and_hevc_says_this_browser_cannot_decode_it(browser: Browser, ingest_factory: Any) -> None:
-    av1 = ingest_factory("av1", dvr={"enabled": False})
+    av1 = ingest_factory("av1", dvr={"enabled": False}, hls={"segmentSeconds": 1})  # 3 segments, then the page plays
     with Publisher(av1.rtmp_url(), codec="av1", size="640x360", log_path=av1.workdir / "publisher.log"):
         av1.wait_live()
         page = browser.open(f"{av1.http}/player")
@@ -28,7 +28,7 @@ def test_av1_plays_and_hevc_says_this_browser_cannot_decode_it(browser: Browser,
         finally:
             page.close()
 
-    hevc = ingest_factory("hevc", dvr={"enabled": False})
+    hevc = ingest_factory("hevc", dvr={"enabled": False}, hls={"segmentSeconds": 1})
     with Publisher(hevc.rtmp_url(), codec="hevc", size="640x360", log_path=hevc.workdir / "publisher.log"):
         hevc.wait_live()
         page = browser.open(f"{hevc.http}/player")
@@ -36,7 +36,7 @@ def test_av1_plays_and_hevc_says_this_browser_cannot_decode_it(browser: Browser,
             said = "(window.streamopsPlayer.error || '').startsWith('this browser cannot decode')"
             page.wait_until(said, timeout=60)
             states = []
-            for _ in range(10):  # no flapping to live and back while it waits to try again
+            for _ in range(6):  # no flapping to live and back while it waits to try again (it did every 2 s)
                 states.append(page.evaluate("window.streamopsPlayer.state", await_promise=False))
                 time.sleep(0.5)
             assert set(states) == {"offline"}, states

@@ -271,8 +271,9 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert condition(q2, "StorageAlmostFull")["message"] == (
             f"used {used} of {limit} bytes ({percent} %) of namespace quota"
         )
-        almost = cluster.events(ns, "Recording", "q2", "StorageAlmostFull")
-        assert almost and almost[0]["type"] == "Warning"
+        # The Event follows the condition's status patch: wait for it, not just read once.
+        almost = eventually(lambda: cluster.events(ns, "Recording", "q2", "StorageAlmostFull"), what="the Event")
+        assert almost[0]["type"] == "Warning"
         q1 = cluster.get("recordings", ns, "q1")
         assert condition(q1, "StorageAlmostFull") is None and is_true(q1, "Succeeded"), "a finished one is not warned"
         local_pods.start(ns, "q2-recorder")

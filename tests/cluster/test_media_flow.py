@@ -227,11 +227,7 @@ def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace
     assert owner_kinds(nxt) == {("LiveStream", "cam")}
 
     time.sleep(2)
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = status_of(
-        cluster, "recordings", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
-        "final", 40,
-    )  # fmt: skip
+    rec = cluster.stop_recording(ns, "rec", timeout=40)
     [video] = rec["status"]["videos"]
     assert video["durationSeconds"] >= 1 and video["path"].startswith(f"{ns}/rec-")
     assert (warm.claim_dir("streamops-recordings") / video["path"]).stat().st_size == video["sizeBytes"]

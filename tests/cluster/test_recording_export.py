@@ -98,10 +98,7 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
         local_pods.start(ns, "rec-recorder")
         eventually(lambda: cluster.get("recordings", ns, "rec")["status"].get("recording"), 30, what="recording")
         time.sleep(5)
-        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        r = eventually(
-            lambda: (o := cluster.get("recordings", ns, "rec")) and is_true(o, "Succeeded") and o, 60, what="Succeeded"
-        )
+        r = cluster.stop_recording(ns, "rec", timeout=60)
 
     [video] = r["status"]["videos"]
     renditions = video["renditions"]

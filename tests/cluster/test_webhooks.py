@@ -284,10 +284,9 @@ def test_a_receiver_down_for_several_backoff_caps_gets_everything_across_an_oper
     # The events are written to the outbox after the operator sees the status that makes them (its
     # watch event), so a moment after the test sees that status.
     eventually(
-        lambda: len(
-            json.loads(cluster.get("configmaps", ns, "streamops-events-cam")["data"]["outbox.json"])["events"]
-        )
-        == 4,
+        lambda: (
+            len(json.loads(cluster.get("configmaps", ns, "streamops-events-cam")["data"]["outbox.json"])["events"]) == 4
+        ),
         timeout=10,
         what="the outbox in etcd holds the backlog of 4",
     )

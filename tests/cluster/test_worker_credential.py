@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 
 from devtools.catalog import livestream, recording
-from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPods
 from devtools.media.peers import Publisher
 from devtools.waits import eventually
@@ -73,17 +72,7 @@ def test_the_operator_issues_mounts_and_presents_the_worker_credential(
     eventually(lambda: (recorder.status()["duration"] or 0) > 3, timeout=20, what="a few seconds recorded")
 
     # The operator's POST /stop (stop_recording) goes through: the video is finalised.
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = eventually(
-        lambda: (
-            (o := cluster.get("recordings", ns, "rec"))
-            and (c := condition(o, "Succeeded"))
-            and c["status"] == "True"
-            and o
-        ),
-        timeout=40,
-        what="the Recording finalised",
-    )
+    rec = cluster.stop_recording(ns, "rec", timeout=40)
     assert rec["status"]["videos"] and rec["status"]["recording"] is False, rec["status"]
     events = json.dumps(cluster.list("events", ns))
     assert credential not in events and credential not in json.dumps(cluster.get("livestreams", ns, "cam"))

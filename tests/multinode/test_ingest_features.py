@@ -119,9 +119,6 @@ def test_backup_on_another_node_takes_over_and_hands_back(
     )
     time.sleep(3)
 
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = cluster.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
-    )
+    rec = cluster.stop_recording(ns, "rec")
     # Both switches fell within the 10 s reconnect window: one video.
     assert len(rec["status"]["videos"]) == 1, rec["status"]["videos"]

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pytest
 from devtools.catalog import recording, restream
 from devtools.cluster import in_pod
-from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
@@ -177,9 +176,6 @@ def test_an_outsider_on_the_lan_gets_nothing_on_air_and_never_keeps_the_encoder_
     for path in restreamed[-3:]:
         assert attacker_frames(path) == 0, f"attacker frames in the restream's {path.name}"
     # The recording.
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = cluster.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
-    )
+    rec = cluster.stop_recording(ns, "rec")
     [video] = rec["status"]["videos"]
     assert attacker_frames(volume / video["path"]) == 0, "attacker frames in the recording"

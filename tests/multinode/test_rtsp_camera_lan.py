@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from devtools.catalog import livestream, recording
-from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
@@ -58,10 +57,7 @@ def test_an_rtsp_camera_on_the_lan_is_pulled_played_and_recorded(
         exposed = "\n".join(pod_processes(cluster).values())
         assert PASSWORD not in exposed and "LAN-cam-pass" not in exposed, "no process on the nodes shows it"
         time.sleep(6)
-        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        rec = cluster.wait_status(
-            "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
-        )
+        rec = cluster.stop_recording(ns, "rec")
         [video] = rec["status"]["videos"]
         assert ffprobe_duration(volume / video["path"]) >= 4
         assert {s["codec_name"] for s in ffprobe_streams(volume / video["path"])} == {"h264", "aac"}

@@ -147,10 +147,7 @@ def test_recorder_and_ingest_on_different_nodes(
     assert recorders, "the recorder runs on node-1, next to its volume"
     assert ingest_node(cluster, ns) == "node-2"
     time.sleep(5)
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = cluster.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
-    )
+    rec = cluster.stop_recording(ns, "rec")
     [video] = rec["status"]["videos"]
     assert ffprobe_duration(volume / video["path"]) >= 4
 
@@ -425,15 +422,7 @@ def test_node_lost_mid_recording(
                 f"{e}: Events {sorted(set(cluster.event_reasons(ns)))}\n{cluster.diagnose(ns)}"
             ) from None
         time.sleep(5)
-        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        rec = cluster.wait_status(
-            "rec",
-            ns,
-            "rec",
-            lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
-            "finished",
-            90,
-        )
+        rec = cluster.stop_recording(ns, "rec")
         videos = rec["status"]["videos"]
         assert len(videos) == 2, videos  # the outage was longer than the 5 s reconnect window
         for v in videos:

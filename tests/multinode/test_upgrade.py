@@ -125,10 +125,7 @@ def test_an_operator_only_upgrade_while_live_touches_no_worker(
         assert observed(cluster, ns) == before, f"changed by the upgrade:\n{restored.diagnose()}"
         assert encoder.running and target.publishing()
 
-        cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        rec = cluster.wait_status(
-            "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 120
-        )
+        rec = cluster.stop_recording(ns, "rec", timeout=120)
         [video] = rec["status"]["videos"]  # one video across both upgrades
         assert video["upload"] == "uploaded", video
 

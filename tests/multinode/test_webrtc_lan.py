@@ -244,10 +244,7 @@ def test_a_whip_stream_is_recorded_as_one_video_across_a_reconnect_and_restreame
         finally:
             second.stop()
 
-    cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = cluster.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 90
-    )
+    rec = cluster.stop_recording(ns, "rec")
     [video] = rec["status"]["videos"]  # the reconnect fell within the window: one video
     assert video["durationSeconds"] >= 5, video
     assert any(p.suffix == ".mp4" and p.stat().st_size > 100_000 for p in volume.rglob("*.mp4")), "the MP4 on node-1"

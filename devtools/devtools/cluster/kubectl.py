@@ -91,6 +91,14 @@ class Kubectl:
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
 
+    def stop_recording(self, ns: str, name: str, timeout: float = 90) -> dict[str, Any]:
+        """Stop a Recording (`spec.stopped`, as `kubectl streamops` does) and return it once Succeeded
+        (its videos finalised and stored)."""
+        self.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+        return self.wait_status(
+            "rec", ns, name, lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", timeout
+        )
+
     def diagnose(self, ns: str) -> str:
         """What a failing wait prints (subclasses add logs)."""
         return self.kubectl("get", "pods,lst,rec,rst", "-n", ns, "-o", "wide", check=False).stdout

@@ -159,10 +159,7 @@ def test_recording_with_a_3s_gap_is_one_video_and_survives_the_stream(
     ended = time.monotonic()
     e2e.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 15)
 
-    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = e2e.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
-    )
+    rec = e2e.stop_recording(ns, "rec", timeout=60)
     [video] = rec["status"]["videos"]
     assert video["title"].startswith("Stream Record: Camera, ")
     path = volume / video["path"]
@@ -213,10 +210,7 @@ def test_recording_on_the_streams_warm_recorder(e2e: Stack, namespace: Any, publ
     eventually(lambda: e2e.pod_running(ns, "cam-recorder-2"), timeout=60, what="the stream's next standby")
 
     time.sleep(3)
-    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = e2e.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
-    )
+    rec = e2e.stop_recording(ns, "rec", timeout=60)
     [video] = rec["status"]["videos"]
     path = volume / video["path"]
     assert path.is_file() and ffprobe_duration(path) == pytest.approx(video["durationSeconds"], abs=0.1)
@@ -253,10 +247,7 @@ def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kil
     for p in publishers:
         p.stop()
 
-    e2e.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-    rec = e2e.wait_status(
-        "rec", ns, "rec", lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True", "finished", 60
-    )
+    rec = e2e.stop_recording(ns, "rec", timeout=60)
     paths = [volume / v["path"] for v in rec["status"]["videos"]]
     assert paths and all(p.is_file() for p in paths)
     durations = [ffprobe_duration(p) for p in paths]

@@ -1,10 +1,12 @@
 """Media paths that had only run on loopback or a host-network node, on the pod-network cluster as
 users run them (issue 25): a pull source on the LAN, a transcoding ladder's renditions played through
-the Ingress, a restream to an RTMPS server on the LAN. (SRT targets on the LAN: test_secrets.py.)
+the Ingress, a restream to an RTMPS server on the LAN, HEVC and AV1 encoders on the LAN (issue 40).
+(SRT targets on the LAN: test_secrets.py.)
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,14 @@ from devtools.catalog import livestream, pull, restream
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
+from devtools.media.browser import Browser
 from devtools.media.hls import first_segment, media_playlist
 from devtools.media.peers import NginxRtmp, Publisher, TlsForwarder, ffprobe_streams
+from devtools.media.player_page import PLAYING_HLS
 from devtools.waits import eventually
 
 from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_webrtc_lan import opened
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -103,9 +108,11 @@ def test_an_enhanced_rtmp_encoder_on_the_lan_goes_live_in_its_codec(
 ) -> None:
     """HEVC and AV1 as OBS 30 sends them (Enhanced RTMP, fourCcList in connect) from the LAN into the
     worker image's FFmpeg 7.1: live, status.videoCodec says the codec, and what a viewer on the LAN
-    gets of the CMAF playlist (init segment + first segment) is that codec, hvc1 / av01."""
+    gets of the CMAF playlist (init segment + first segment) is that codec, hvc1 / av01. AV1 is also
+    played by the player page (hls.js) in Chromium on the LAN; Chromium on Linux has no HEVC decoder
+    without hardware (what the page says then: tests/browser/test_player_codecs.py)."""
     ns = namespace
-    stream = start_stream(cluster, ns)
+    stream = start_stream(cluster, ns, hls={"segmentSeconds": 1})  # the page starts 3 segments from the edge
     url = rtmp_url(cluster, ns, stream)
     obs = ["-rtmp_enhanced_codecs", "hvc1,av01,vp09"]
     make = lambda: Publisher(url, codec=codec, size="640x360", extra_args=obs, netns=cluster.network.outside)  # noqa: E731
@@ -120,3 +127,16 @@ def test_an_enhanced_rtmp_encoder_on_the_lan_goes_live_in_its_codec(
     [video] = [s for s in ffprobe_streams(path) if s["codec_type"] == "video"]
     tag = {"hevc": "hvc1", "av1": "av01"}[codec]
     assert (video["codec_name"], video["codec_tag_string"], video["width"]) == (codec, tag, 640), video
+    if codec == "av1":
+        nodes = [node.ip for node in cluster.network.nodes]
+        with Browser(netns=cluster.network.outside, allowed_hosts=nodes) as browser:
+            page = opened(browser, stream["status"]["playback"]["playerUrl"] + "?format=hls")
+            try:
+                page.wait_until(PLAYING_HLS, timeout=60)
+                frames = "window.streamopsPlayer.video.getVideoPlaybackQuality().totalVideoFrames"
+                before = page.evaluate(frames, await_promise=False)
+                time.sleep(3)
+                assert page.evaluate(frames, await_promise=False) >= before + 45, "AV1 decoded at ≈30 fps"
+                assert page.evaluate("window.streamopsPlayer.video.videoWidth", await_promise=False) == 640
+            finally:
+                page.close()

@@ -14,12 +14,10 @@ from typing import Any
 
 import pytest
 from devtools.http_client import http_get, http_request
-from devtools.media.peers import Publisher, _Peer, ffprobe_streams
+from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.media.webrtc import watch_whep
-from devtools.media.webrtc_rtp_feed import RTP_PACKET_BYTES
-from devtools.media.whip_publisher import WhipPublisher
+from devtools.media.whip_publisher import FileRtpSender, WhipPublisher, resolution_switch
 from devtools.media.workers import WORKER_AUTH, Ingest
-from devtools.ports import LOOPBACK
 from devtools.waits import wait_for
 
 KEY = Ingest.KEY
@@ -274,47 +272,6 @@ def test_b_frames_refused_say_why(ingest_factory: Callable[..., Ingest], tmp_pat
 
 
 # --- constant rendition sizes ------------------------------------------------------------------------------
-
-
-class FileRtpSender(_Peer):
-    """Plays a file in real time as H.264 (copied) + Opus RTP to a WhipPublisher's ports."""
-
-    def __init__(self, publisher: WhipPublisher, media: Path) -> None:
-        super().__init__(publisher.workdir / "sender.log")
-        self.publisher, self.media = publisher, media
-
-    def command(self) -> list[str]:
-        def rtp(port: int) -> str:
-            return f"rtp://{LOOPBACK}:{port}?pkt_size={RTP_PACKET_BYTES}&localaddr={LOOPBACK}"
-
-        p = self.publisher
-        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", str(self.media)]
-        cmd += ["-map", "0:v", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "rtp", rtp(p.video_port)]
-        return [*cmd, "-map", "0:a", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "rtp", rtp(p.audio_port)]
-
-
-def resolution_switch(workdir: Path) -> Path:
-    """4 s of 1280x720 then 4 s of 640x360 in one H.264 stream: a browser lowering its resolution
-    (new SPS and IDR, RTP sequence and timestamps going on)."""
-    parts = []
-    for size, name in (("1280x720", "big"), ("640x360", "small")):
-        part = workdir / f"{name}.ts"
-        subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
-             "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
-             "-tune", "zerolatency", "-bf", "0", "-g", "30", "-c:a", "aac", "-f", "mpegts", str(part)],
-            check=True, timeout=60,
-        )  # fmt: skip
-        parts.append(part)
-    listing = workdir / "parts.txt"
-    listing.write_text("".join(f"file '{p}'\n" for p in parts))
-    joined = workdir / "switch.ts"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-         "-c", "copy", "-f", "mpegts", str(joined)],
-        check=True, timeout=30,
-    )  # fmt: skip
-    return joined
 
 
 def picture_size(path: Path) -> tuple[int, int] | None:

@@ -244,3 +244,46 @@ class WhipPublisher(_Peer):
             return None
 
         return wait_for(connected, timeout=timeout, interval=0.02, what=f"whip-push connected to {self.url}")
+
+
+class FileRtpSender(_Peer):
+    """Plays a file in real time as H.264 (copied) + Opus RTP to a WhipPublisher's ports: set it as
+    the publisher's `source` before starting it."""
+
+    def __init__(self, publisher: WhipPublisher, media: Path) -> None:
+        super().__init__(publisher.workdir / "sender.log")
+        self.publisher, self.media = publisher, media
+
+    def command(self) -> list[str]:
+        def rtp(port: int) -> str:
+            return f"rtp://{LOOPBACK}:{port}?pkt_size={RTP_PACKET_BYTES}&localaddr={LOOPBACK}"
+
+        p = self.publisher
+        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-i", str(self.media)]
+        cmd += ["-map", "0:v", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "rtp", rtp(p.video_port)]
+        return [*cmd, "-map", "0:a", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "rtp", rtp(p.audio_port)]
+
+
+def resolution_switch(workdir: Path, seconds: tuple[float, float] = (4, 4)) -> Path:
+    """`seconds[0]` of 1280x720 then `seconds[1]` of 640x360 in one H.264 stream (1 s GOPs, no
+    B-frames): a browser lowering its resolution (new SPS and IDR, RTP sequence and timestamps
+    going on)."""
+    parts = []
+    for (size, name), length in zip((("1280x720", "big"), ("640x360", "small")), seconds, strict=True):
+        part = workdir / f"{name}.ts"
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+             "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", str(length), "-c:v", "libx264", "-preset",
+             "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "30", "-c:a", "aac", "-f", "mpegts", str(part)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        parts.append(part)
+    listing = workdir / "parts.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    joined = workdir / "switch.ts"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+         "-c", "copy", "-f", "mpegts", str(joined)],
+        check=True, timeout=30,
+    )  # fmt: skip
+    return joined

@@ -43,6 +43,22 @@ def clip(name: str = "clip", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": "Clip", "metadata": {"name": name}, "spec": body}
 
 
+def quality_set(name: str = "hd", *renditions: dict[str, Any], cluster: bool = False) -> dict[str, Any]:
+    """A QualitySet (a ClusterQualitySet with `cluster`); renditions as a LiveStream's, by default
+    one 360p and one 180p (cheap to encode in the tests that run them)."""
+    ladder = list(renditions) or [
+        {"name": "360p", "height": 360, "videoBitrateKbps": 500, "audioBitrateKbps": 64},
+        {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
+    ]
+    kind = "ClusterQualitySet" if cluster else "QualitySet"
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": {"renditions": ladder}}
+
+
+def named_ladder(name: str = "hd", cluster: bool = False) -> dict[str, Any]:
+    """A LiveStream's `transcoding` naming a quality set."""
+    return {"qualitySetRef": {"name": name, "kind": "ClusterQualitySet" if cluster else "QualitySet"}}
+
+
 def pull(*urls: str) -> dict[str, Any]:
     return {"pull": {"urls": list(urls)}}
 
@@ -442,9 +458,29 @@ BAD = [
         "credentials in the URL are not allowed",
     ),
     Bad(
-        "dash-with-renditions",
-        livestream(dash=True, transcoding={"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}),
-        "dash serves the source as received",
+        "low-latency-dash-without-dash",
+        livestream(dashLatencyMode="low"),
+        "dashLatencyMode low needs dash: true",
+    ),
+    Bad(
+        "ladder-and-quality-set",
+        livestream(
+            transcoding={
+                "renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}],
+                "qualitySetRef": {"name": "hd"},
+            }
+        ),
+        "set at most one of transcoding.renditions and transcoding.qualitySetRef",
+    ),
+    Bad(
+        "quality-set-kind-unknown",
+        livestream(transcoding={"qualitySetRef": {"name": "hd", "kind": "Preset"}}),
+        'supported values: "QualitySet", "ClusterQualitySet"',
+    ),
+    Bad(
+        "quality-set-without-renditions",
+        {**quality_set("empty"), "spec": {"renditions": []}},
+        "spec.renditions in body should have at least 1 items",
     ),
     Bad(
         "clip-range-and-last-seconds",

@@ -408,7 +408,7 @@ class FakeKubeApi(KubeApi):
             manifest = copy.deepcopy(manifest)
             meta = manifest["metadata"]
             meta["name"] = f"{meta['generateName']}{next(self._uids):05d}"
-        namespace, name = meta["namespace"], meta["name"]
+        namespace, name = meta.get("namespace") or "", meta["name"]  # (a cluster-scoped object has none)
         with self._lock:
             error = self._injected("create", kind, name)
             if error is None and namespace in self.terminating:
@@ -557,15 +557,17 @@ class FakeKubeApi(KubeApi):
 
 
 def operator_view() -> FakeKubeApi:
-    """A fake API that reads what the operator reads from memory: Pods, Services and LiveStreams
-    from its watches (OperatorState.watch()), and what the status loops tell the reconcilers from
-    kopf's other indexes (handlers.py)."""
+    """A fake API that reads what the operator reads from memory: Pods, Services, LiveStreams and
+    quality sets from its watches (OperatorState.watch()), and what the status loops tell the
+    reconcilers from kopf's other indexes (handlers.py)."""
     from streamops.control.runtime.indexes import child_entry, recording_entry, stream_object_entry, worker_pod_entry
 
     api = FakeKubeApi()
     api.watch("Pod", child_entry)
     api.watch("Service", child_entry)
     api.watch("LiveStream", stream_object_entry)
+    api.watch("QualitySet", stream_object_entry)
+    api.watch("ClusterQualitySet", stream_object_entry)
     api.index("Pod", worker_pod_entry)
     api.index("Recording", recording_entry)
     return api

@@ -53,7 +53,9 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("ClusterRoleBinding", "streamops"),
         ("ConfigMap", "streamops-worker-network-policies"),
         ("CustomResourceDefinition", f"clips.{GROUP}"),
+        ("CustomResourceDefinition", f"clusterqualitysets.{GROUP}"),
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),
+        ("CustomResourceDefinition", f"qualitysets.{GROUP}"),
         ("CustomResourceDefinition", f"recordings.{GROUP}"),
         ("CustomResourceDefinition", f"restreams.{GROUP}"),
         ("CustomResourceDefinition", f"streamwebhooks.{GROUP}"),
@@ -335,7 +337,8 @@ def test_monitors_find_workers_and_operator(custom: list[dict[str, Any]]) -> Non
 
 
 def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, Any]]) -> None:
-    """Watching namespaces: the namespaced rules move from the ClusterRole to one Role per namespace."""
+    """Watching namespaces: the namespaced rules move from the ClusterRole to one Role per namespace;
+    the cluster-scoped ClusterQualitySets stay in it (kopf watches them cluster-wide either way)."""
     (cluster_role,) = find(default, "ClusterRole")
     resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
     assert {"livestreams", "livestreams/status", "pods", "customresourcedefinitions"} <= resources
@@ -343,20 +346,16 @@ def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, A
 
     no_host = objects(render(sets=("watchNamespaces[0]=studio-a",)))
     (narrow,) = find(no_host, "ClusterRole")
-    assert {r for rule in narrow["rules"] for r in rule["resources"]} == {"customresourcedefinitions", "namespaces"}
+    cluster_scoped = {"customresourcedefinitions", "namespaces", "clusterqualitysets", "clusterqualitysets/status"}
+    assert {r for rule in narrow["rules"] for r in rule["resources"]} == cluster_scoped
     # custom.yaml also sets worker.hostNetwork: host ports are per node, so the operator lists its
     # Pods and Services in all namespaces to know which are taken (list only, nothing else).
     (narrow,) = find(custom, "ClusterRole")
-    assert {r for rule in narrow["rules"] for r in rule["resources"]} == {
-        "customresourcedefinitions",
-        "namespaces",
-        "pods",
-        "services",
-    }
+    assert {r for rule in narrow["rules"] for r in rule["resources"]} == {*cluster_scoped, "pods", "services"}
     assert {"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["list"]} in narrow["rules"]
     roles = find(custom, "Role", "live-ops")  # (beside the leader election Role in the release namespace)
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["studio-a", "studio-b"]
-    namespaced = [rule for rule in cluster_role["rules"] if "customresourcedefinitions" not in rule["resources"]]
+    namespaced = [rule for rule in cluster_role["rules"] if not cluster_scoped & set(rule["resources"])]
     for role in roles:
         assert role["rules"] == namespaced
     bindings = find(custom, "RoleBinding", "live-ops")
@@ -400,6 +399,7 @@ def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: li
         ("bad-worker-resources.yaml", "additional properties 'requests' not allowed"),
         ("bad-port-order.yaml", "worker.portRange: min (31000) must not be greater than max (30000)"),
         ("bad-network-policy-cidr.yaml", "egressAllowCIDRs/0"),
+        ("bad-quality-set-rendition.yaml", "qualitySets.default.renditions.0.height"),
     ],
 )
 def test_bad_values_are_rejected(values_file: str, says: str) -> None:
@@ -410,6 +410,35 @@ def test_bad_values_are_rejected(values_file: str, says: str) -> None:
         assert result.returncode != 0, f"helm {command[0]} accepted {values_file}"
         out = result.stderr + result.stdout
         assert says in out.replace("/", ".") or says in out, out
+
+
+def test_the_default_cluster_quality_set_is_rendered_for_the_operator_to_keep(default: list[dict[str, Any]]) -> None:
+    """qualitySets.default reaches the operator, which creates the ClusterQualitySet from it when it
+    is missing (not a template: Helm maps every object of a release before it creates the CRDs, so a
+    first install with crds.enabled would refuse it; docs/design/quality-sets.md)."""
+    from streamops.api import ClusterQualitySet
+    from streamops.control.qualityset.default_set import default_quality_set
+    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
+
+    def rendered(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
+        ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
+        return default_quality_set(OperatorSettings.from_env(ours))
+
+    assert not find(default, "ClusterQualitySet"), "the operator makes it, not Helm"
+    manifest = rendered(default)
+    assert manifest is not None
+    qs = ClusterQualitySet.model_validate(manifest)
+    assert qs.metadata.name == "default" and qs.metadata.namespace is None
+    assert [(r.name, r.height, r.video_bitrate_kbps, r.audio_bitrate_kbps) for r in qs.spec.renditions] == [
+        ("1080p", 1080, 6000, 128),
+        ("720p", 720, 3000, 128),
+        ("480p", 480, 1500, 128),
+        ("360p", 360, 800, 96),
+    ]
+    renamed = rendered(objects(render(sets=("qualitySets.default.name=house",))))
+    assert renamed is not None and renamed["metadata"]["name"] == "house"
+    disabled = objects(render(sets=("qualitySets.default.enabled=false",)))
+    assert env(disabled)["STREAMOPS_DEFAULT_QUALITY_SET"] == "" and rendered(disabled) is None
 
 
 def test_generated_files_are_fresh() -> None:

@@ -1,6 +1,7 @@
 """The chart's tenancy values (docs/design/tenancy.md) reach the operator, and a namespaced install
 (`watchNamespaces`) grants nothing of a namespace cluster-wide: every rule on a namespaced resource
-is a Role's, the ClusterRole keeps kopf's discovery (and, with hostNetwork only, the host-port list)."""
+is a Role's, the ClusterRole keeps kopf's discovery, the cluster-scoped ClusterQualitySets (and, with
+hostNetwork only, the host-port list)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from streamops.control.runtime.settings import DEFAULT_ALLOWED_ANNOTATIONS, ENV_
 # later, such as the Gateway API's, is picked up without a restart) and the namespaces it watches.
 DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
 HOST_PORTS = {("", "pods"), ("", "services")}  # list only, with worker.hostNetwork: host ports are per node
+# Cluster-scoped, of no namespace: the sets every stream may name, the default one created when missing.
+CLUSTER_SETS = {
+    ("streaming.streamops.dev", "clusterqualitysets"): {"list", "watch", "create"},
+    ("streaming.streamops.dev", "clusterqualitysets/status"): {"patch"},
+}
 
 
 def settings_of(objs: list[dict[str, Any]]) -> OperatorSettings:
@@ -68,11 +74,14 @@ def test_a_namespaced_install_grants_namespaced_roles_only(host_network: bool) -
     sets = ("watchNamespaces={studio-a,studio-b}", f"worker.hostNetwork={str(host_network).lower()}")
     objs = objects(render(sets=sets))
     (cluster_role,) = find(objs, "ClusterRole")
-    assert rules(cluster_role) == DISCOVERY | (HOST_PORTS if host_network else set())
+    assert rules(cluster_role) == DISCOVERY | set(CLUSTER_SETS) | (HOST_PORTS if host_network else set())
     for rule in cluster_role["rules"]:
+        keys = {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
         allowed = (
             {"list"}
-            if {(g, r) for g in rule["apiGroups"] for r in rule["resources"]} <= HOST_PORTS
+            if keys <= HOST_PORTS
+            else set().union(*(CLUSTER_SETS[k] for k in keys))
+            if keys <= set(CLUSTER_SETS)
             else {"list", "watch"}
         )
         assert set(rule["verbs"]) <= allowed, rule

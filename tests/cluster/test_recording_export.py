@@ -1,9 +1,12 @@
 """Export of a transcoded recording through the operator (issue 29, item 3), against the real API
 server, a real ingest transcoding a 2-rendition ladder and the recorder standing in for their Pods
-(devtools.cluster.local_pods), and the real S3 server (versitygw, TLS with its private CA):
+(devtools.cluster.local_pods), and the real S3 server (versitygw, TLS with its private CA). The
+ladder is a QualitySet the stream names (issue 41, item 6; docs/design/quality-sets.md):
 
-- the operator hands the recorder the ladder; the Recording's status lists both renditions,
-  uploaded, and storedBytes counts them both;
+- the ingest's configuration carries the set's ladder, and the operator hands the recorder the
+  same; the Recording's status lists both renditions, uploaded, and storedBytes counts them both;
+- the set edited while the stream is live: RestartPending names it, the ingest Pod is kept; once
+  the publisher stops, the Pod is replaced with the set's new ladder;
 - `streamops video url --quality 180p` is a presigned link to the 180-line file (downloaded and
   ffprobe'd), an unknown quality is refused with the qualities there are;
 - `streamops video page` is the page object, presigned, its fragment holding both renditions' links.
@@ -25,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from devtools.catalog import livestream, recording
+from devtools.catalog import livestream, named_ladder, quality_set, recording
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPods
 from devtools.media.peers import Publisher, ffprobe_streams
@@ -74,15 +77,17 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
         ns,
         s3.credentials_secret("s3-creds", ns),
         s3.ca_secret("s3-ca", ns),
+        quality_set("export", *LADDER),
         livestream(
             "cam",
             screenshots={"enabled": False},
-            transcoding={"renditions": LADDER},
+            transcoding=named_ladder("export"),
             hls={"segmentSeconds": 2},
             recording={"type": "transcoded"},
         ),
     )
     ingest = local_pods.start(ns, "cam-ingest")
+    assert [r["name"] for r in ingest.config["transcoding"]["renditions"]] == ["360p", "180p"], "the set's ladder"
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
     url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
     with Publisher(url, size="640x360", rate=15, video_bitrate="500k", log_path=tmp_path / "publisher.log"):
@@ -99,6 +104,37 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
         eventually(lambda: cluster.get("recordings", ns, "rec")["status"].get("recording"), 30, what="recording")
         time.sleep(5)
         r = cluster.stop_recording(ns, "rec", timeout=60)
+
+        # The set edited while the stream is live: its ingest keeps the ladder until the session ends.
+        pod_uid = ingest.pod["metadata"]["uid"]
+        edit = json.dumps({"spec": {"renditions": LADDER[:1]}})
+        cluster.kubectl("patch", "qualityset", "export", "-n", ns, "--type=merge", "-p", edit)
+        pending = cluster.wait_status(
+            "livestreams", ns, "cam", lambda o: condition(o, "RestartPending"), what="RestartPending"
+        )
+        message = condition(pending, "RestartPending")["message"]
+        assert "primary ingest: config.transcoding.renditions (from QualitySet export) changed" in message, message
+        qs = cluster.wait_status(
+            "qualitysets", ns, "export", lambda o: o["status"]["observedGeneration"] == 2, what="the set's status"
+        )
+        assert (qs["status"]["qualities"], qs["status"]["streams"]) == (["360p"], 1)
+        table = cluster.kubectl("get", "qs", "export", "-n", ns, "--no-headers").stdout.split()
+        assert table[1:4] == ['["360p"]', "1", "True"], table  # QUALITIES, STREAMS, READY
+        time.sleep(1)  # (a few status loop ticks: a replacement would show by now)
+        s = cluster.get("livestreams", ns, "cam")
+        assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == pod_uid and s["status"]["live"]
+        assert s["status"]["transcodedQualities"] == ["360p", "180p"], "the running ingest's own word"
+
+    # The publisher gone, the ingest is idle: replaced, with the set's new ladder.
+    new = eventually(
+        lambda: (p := cluster.get("pods", ns, "cam-ingest")) and p["metadata"]["uid"] != pod_uid and p,
+        timeout=30,
+        what="the ingest Pod replaced once idle",
+    )
+    config = json.loads(new["spec"]["containers"][0]["env"][0]["value"])
+    assert [x["name"] for x in config["transcoding"]["renditions"]] == ["360p"]
+    replaced = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "WorkerReplaced"), what="WorkerReplaced")
+    assert "config.transcoding.renditions changed" in replaced[0]["message"]
 
     [video] = r["status"]["videos"]
     renditions = video["renditions"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from streamops.api.clip import ClipSpec, ClipStatus
 from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeModel
 from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
+from streamops.api.quality_set import QualitySetSpec, QualitySetStatus
 from streamops.api.recording import RecordingSpec, RecordingStatus
 from streamops.api.restream import RestreamSpec, RestreamStatus
 from streamops.api.webhook import StreamWebhookSpec, StreamWebhookStatus
@@ -62,6 +63,14 @@ class Clip(Resource[ClipSpec, ClipStatus]):
     kind: str = "Clip"
 
 
+class QualitySet(Resource[QualitySetSpec, QualitySetStatus]):
+    kind: str = "QualitySet"
+
+
+class ClusterQualitySet(Resource[QualitySetSpec, QualitySetStatus]):
+    kind: str = "ClusterQualitySet"
+
+
 def condition_column(type_: str) -> dict[str, Any]:
     return {
         "name": type_,
@@ -71,6 +80,7 @@ def condition_column(type_: str) -> dict[str, Any]:
 
 
 AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+Scope = Literal["Namespaced", "Cluster"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,11 @@ class Kind:
     model: type[Resource[Any, Any]]
     description: str
     printer_columns: list[dict[str, Any]] = field(default_factory=list)
+    scope: Scope = "Namespaced"
+
+    @property
+    def namespaced(self) -> bool:
+        return self.scope == "Namespaced"
 
     @property
     def singular(self) -> str:
@@ -167,4 +182,31 @@ CLIP = Kind(
         AGE_COLUMN,
     ],
 )
-KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP)
+_QUALITY_SET_COLUMNS = [
+    # kubectl shows the list as JSON: ["1080p","720p","480p","360p"].
+    {"name": "Qualities", "type": "string", "jsonPath": ".status.qualities"},
+    {"name": "Streams", "type": "integer", "jsonPath": ".status.streams"},
+    condition_column("Ready"),
+    AGE_COLUMN,
+]
+QUALITY_SET = Kind(
+    kind="QualitySet",
+    plural="qualitysets",
+    short_name="qs",
+    model=QualitySet,
+    description="A named transcoding ladder that LiveStreams of its namespace reference "
+    "(spec.transcoding.qualitySetRef).",
+    printer_columns=_QUALITY_SET_COLUMNS,
+)
+CLUSTER_QUALITY_SET = Kind(
+    kind="ClusterQualitySet",
+    plural="clusterqualitysets",
+    short_name="cqs",
+    model=ClusterQualitySet,
+    description="A named transcoding ladder that LiveStreams of any namespace reference "
+    "(spec.transcoding.qualitySetRef with kind ClusterQualitySet); the operator keeps one named default.",
+    printer_columns=_QUALITY_SET_COLUMNS,
+    scope="Cluster",
+)
+QUALITY_SET_KINDS = {k.kind: k for k in (QUALITY_SET, CLUSTER_QUALITY_SET)}
+KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP, QUALITY_SET, CLUSTER_QUALITY_SET)

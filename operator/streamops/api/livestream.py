@@ -314,10 +314,11 @@ DVR_HOLDS_THREE_SEGMENTS = (
     "dvr.durationSeconds must be at least 3 x hls.segmentSeconds: a live playlist holds at least three target "
     "durations (RFC 8216bis)"
 )
-TRANSCODED_NEEDS_RENDITIONS = "recording.type transcoded needs at least one transcoding rendition"
-DASH_WITHOUT_RENDITIONS = (
-    "dash serves the source as received: it cannot be combined with transcoding renditions (use HLS for the ladder)"
+TRANSCODED_NEEDS_RENDITIONS = (
+    "recording.type transcoded needs at least one transcoding rendition (transcoding.renditions or "
+    "transcoding.qualitySetRef)"
 )
+DASH_LOW_LATENCY_NEEDS_DASH = "dashLatencyMode low needs dash: true (it is the latency of the DASH output)"
 
 
 class HLS(KubeModel):
@@ -413,16 +414,66 @@ class Rendition(KubeModel):
     )
 
 
+RENDITIONS_MAX = 6  # a ladder's renditions, inline or in a QualitySet
+QualitySetKind = Literal["QualitySet", "ClusterQualitySet"]
+LADDER_OR_SET = "set at most one of transcoding.renditions and transcoding.qualitySetRef"
+
+
+class QualitySetRef(KubeModel):
+    """A named ladder the stream transcodes into: a QualitySet of its namespace or a ClusterQualitySet."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Name of the QualitySet (in the stream's namespace) or ClusterQualitySet.",
+    )
+    kind: QualitySetKind = Field(
+        default="QualitySet",
+        description="QualitySet (default: the stream's namespace) or ClusterQualitySet (cluster-wide; the operator "
+        "keeps one named default, chart value qualitySets.default).",
+    )
+
+
 class Transcoding(KubeModel):
-    """Optional transcoding of the stream into an adaptive-bitrate ladder."""
+    """Optional transcoding of the stream into an adaptive-bitrate ladder: inline renditions, or a reference
+    to a named QualitySet or ClusterQualitySet."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.qualitySetRef) || !has(self.renditions) || size(self.renditions) == 0",
+                LADDER_OR_SET,
+            )
+        )
+    )
 
     renditions: list[Rendition] = Field(
         default_factory=list,
-        max_length=6,
-        description="Up to 6 x264 renditions, served as one multivariant HLS playlist; the tallest one is "
-        "also the transcoded feed for recordings and restreams. Empty: passthrough (the source is copied).",
+        max_length=RENDITIONS_MAX,
+        description=f"Up to {RENDITIONS_MAX} x264 renditions, served as one multivariant HLS playlist; the tallest "
+        "one is also the transcoded feed for recordings and restreams. Empty (and no qualitySetRef): passthrough "
+        "(the source is copied).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    quality_set_ref: QualitySetRef | None = Field(
+        default=None,
+        description="Transcode into a named ladder instead of inline renditions (exclusive with renditions). "
+        "The operator resolves it when it builds the ingest; a change of the set reaches a live ingest at its "
+        "next session (condition RestartPending meanwhile), never cutting it. A set that does not exist makes "
+        "Ready False (reason QualitySetNotFound) and leaves a running ingest as it is.",
+    )
+
+    @model_validator(mode="after")
+    def _one_ladder(self) -> Transcoding:
+        if self.quality_set_ref is not None and self.renditions:
+            raise ValueError(LADDER_OR_SET)
+        return self
+
+    @property
+    def has_ladder(self) -> bool:
+        """Renditions inline or named: not passthrough (what the ladder is, the operator resolves)."""
+        return bool(self.renditions) or self.quality_set_ref is not None
 
     def tallest_first(self) -> list[Rendition]:
         """The ladder, tallest first (equal heights in list order): the first is the transcoded feed
@@ -502,8 +553,8 @@ class Screenshots(KubeModel):
 
 
 OVERLAYS_NEED_RENDITIONS = (
-    "overlays need at least one transcoding rendition: they are composited into the renditions, never into the "
-    "passthrough"
+    "overlays need at least one transcoding rendition (transcoding.renditions or transcoding.qualitySetRef): they "
+    "are composited into the renditions, never into the passthrough"
 )
 BOX_WITHIN_WIDTH = "left + width must be at most 100 (the box inside the frame)"
 BOX_WITHIN_HEIGHT = "top + height must be at most 100 (the box inside the frame)"
@@ -979,6 +1030,13 @@ class PlaybackSpec(KubeModel):
         return self
 
 
+# The spec has a ladder: inline renditions or a quality set (what the set holds is the operator's to resolve).
+_HAS_LADDER = (
+    "(has(self.transcoding) && ((has(self.transcoding.renditions) && size(self.transcoding.renditions) > 0) || "
+    "has(self.transcoding.qualitySetRef)))"
+)
+
+
 class LiveStreamSpec(ClientFields):
     """Desired state of the live stream: where media comes from, HLS output and DVR, transcoding,
     recording defaults and screenshots."""
@@ -987,8 +1045,7 @@ class LiveStreamSpec(ClientFields):
         json_schema_extra=validations(
             cel(
                 "!has(self.recording) || !has(self.recording.type) || self.recording.type != 'transcoded' || "
-                "(has(self.transcoding) && has(self.transcoding.renditions) && "
-                "size(self.transcoding.renditions) > 0)",
+                + _HAS_LADDER,
                 TRANSCODED_NEEDS_RENDITIONS,
             ),
             cel(
@@ -998,15 +1055,10 @@ class LiveStreamSpec(ClientFields):
                 DVR_HOLDS_THREE_SEGMENTS,
             ),
             cel(
-                "!has(self.dash) || !self.dash || !has(self.transcoding) || !has(self.transcoding.renditions) || "
-                "size(self.transcoding.renditions) == 0",
-                DASH_WITHOUT_RENDITIONS,
+                "!has(self.dashLatencyMode) || self.dashLatencyMode != 'low' || (has(self.dash) && self.dash)",
+                DASH_LOW_LATENCY_NEEDS_DASH,
             ),
-            cel(
-                "!has(self.overlays) || size(self.overlays) == 0 || (has(self.transcoding) && "
-                "has(self.transcoding.renditions) && size(self.transcoding.renditions) > 0)",
-                OVERLAYS_NEED_RENDITIONS,
-            ),
+            cel(f"!has(self.overlays) || size(self.overlays) == 0 || {_HAS_LADDER}", OVERLAYS_NEED_RENDITIONS),
         )
     )
 
@@ -1037,12 +1089,22 @@ class LiveStreamSpec(ClientFields):
     dash: bool = Field(
         default=False,
         description="Also serve MPEG-DASH (a live MPD with CMAF segments of hls.segmentSeconds, the DVR window "
-        "included; status.playback.dashUrl). Default false. The source as received: not with transcoding renditions.",
+        "included; status.playback.dashUrl). Default false. With transcoding: every rendition in one video "
+        "AdaptationSet (each encoded once for HLS and DASH); without: the source as received.",
+    )
+    # None, not standard: a new default in the ingest's configuration would roll every live ingest.
+    dash_latency_mode: LatencyMode | None = Field(
+        default=None,
+        description="standard (default): DASH segments are listed once complete, dash.js plays about 2.5 "
+        "segments behind live. low: low-latency DASH (chunked CMAF) — each segment served while it is written, "
+        "in chunks of hls.partMilliseconds (availabilityTimeOffset), a target latency (ServiceDescription) and "
+        "the ingest's clock (UTCTiming); dash.js plays it about 1.5-2 s behind live, other players as standard "
+        "DASH. Needs dash. The source's keyframes should come every hls.segmentSeconds (renditions always do).",
     )
     transcoding: Transcoding | None = Field(
         default=None,
-        description="Optional x264 renditions (an adaptive-bitrate ladder). Unset or empty: passthrough, the "
-        "source is served as received.",
+        description="Optional x264 renditions (an adaptive-bitrate ladder), inline or a named QualitySet / "
+        "ClusterQualitySet (qualitySetRef). Unset or empty: passthrough, the source is served as received.",
     )
     recording: RecordingDefaults = Field(
         default_factory=RecordingDefaults,
@@ -1077,15 +1139,20 @@ class LiveStreamSpec(ClientFields):
 
     @model_validator(mode="after")
     def _transcoded_needs_renditions(self) -> LiveStreamSpec:
-        if self.recording.type == "transcoded" and not (self.transcoding and self.transcoding.renditions):
+        if self.recording.type == "transcoded" and not self.has_ladder:
             raise ValueError(TRANSCODED_NEEDS_RENDITIONS)
         if self.dvr.enabled and self.dvr.duration_seconds < 3 * self.hls.segment_seconds:
             raise ValueError(DVR_HOLDS_THREE_SEGMENTS)
-        if self.dash and self.transcoding and self.transcoding.renditions:
-            raise ValueError(DASH_WITHOUT_RENDITIONS)
-        if self.overlays and not (self.transcoding and self.transcoding.renditions):
+        if self.dash_latency_mode == "low" and not self.dash:
+            raise ValueError(DASH_LOW_LATENCY_NEEDS_DASH)
+        if self.overlays and not self.has_ladder:
             raise ValueError(OVERLAYS_NEED_RENDITIONS)
         return self
+
+    @property
+    def has_ladder(self) -> bool:
+        """The stream transcodes (renditions inline or a quality set): not passthrough."""
+        return self.transcoding is not None and self.transcoding.has_ladder
 
 
 class IngestEndpoints(KubeModel):

@@ -71,7 +71,8 @@ EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment"
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
 EDGE_REFUSAL_REASONS = PLAYBACK_REFUSAL_REASONS[:-1]  # edge_token.lua's REFUSALS
-OPERATOR_KINDS = ("livestream", "recording", "restream", "clip")  # the kinds with a status loop (control/kinds.py)
+# The kinds with a status loop (control/kinds.py).
+OPERATOR_KINDS = ("livestream", "recording", "restream", "clip", "qualityset", "clusterqualityset")
 RESULTS = ("ok", "error")
 WORKERS = ("ingest", "recorder", "pusher", "clipper")
 QUOTA_SCOPES = ("namespace", "stream")

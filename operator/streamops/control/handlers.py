@@ -21,19 +21,32 @@ from typing import cast
 
 import kopf
 
-from streamops.api import CLIP, GROUP, LIVESTREAM, RECORDING, STREAM_WEBHOOK, VERSION
+from streamops.api import (
+    CLIP,
+    CLUSTER_QUALITY_SET,
+    GROUP,
+    LIVESTREAM,
+    QUALITY_SET,
+    RECORDING,
+    STREAM_WEBHOOK,
+    VERSION,
+)
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
+from streamops.control.qualityset.default_set import ensure_default_quality_set
 from streamops.control.runtime.indexes import (
     ChildIndexes,
     ClipIndex,
     Indexes,
     PodIndex,
+    QualitySetUsers,
     RecordingIndex,
     StreamIndex,
     child_entry,
     clip_entry,
     controller_of,
+    index_values,
+    quality_set_user_entry,
     recording_entry,
     stream_entry,
     stream_object_entry,
@@ -134,6 +147,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     memo.tasks = ObjectTasks()
     memo.notifier = Notifier(state, webhook_session())
     memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
+    await keep_default_quality_set(state)
+
+
+async def keep_default_quality_set(state: OperatorState) -> None:
+    """The chart's default ClusterQualitySet, created when missing (qualityset/default_set.py). A
+    failure (its CRD not installed yet, the API unreachable) is logged: streams do not need it to run."""
+    wanted = state.settings.default_quality_set
+    try:
+        if wanted is not None and await state.call(ensure_default_quality_set, state.api, state.settings):
+            log.info("created the default ClusterQualitySet %s", wanted.name)
+    except Exception as e:
+        log.warning("could not create the default ClusterQualitySet: %s", e)
 
 
 async def sweep_vanished(state: OperatorState, tasks: ObjectTasks) -> None:
@@ -227,6 +252,23 @@ async def clips(body: kopf.Body, **_: object) -> object:
     return clip_entry(body)
 
 
+# Quality sets as the streams that name them read them (a stream's ladder), and the streams by the set
+# they name: a set's spec change reconciles exactly those.
+@kopf.index(GROUP, VERSION, QUALITY_SET.plural)
+async def quality_set_objects(body: kopf.Body, **_: object) -> object:
+    return stream_object_entry(body)
+
+
+@kopf.index(GROUP, VERSION, CLUSTER_QUALITY_SET.plural)
+async def cluster_quality_set_objects(body: kopf.Body, **_: object) -> object:
+    return stream_object_entry(body)
+
+
+@kopf.index(GROUP, VERSION, LIVESTREAM.plural)
+async def quality_set_users(body: kopf.Body, **_: object) -> object:
+    return quality_set_user_entry(body)
+
+
 # --- wake-ups (every watch event of an object, of its worker Pods or of its route) -----------
 
 
@@ -234,12 +276,18 @@ def _key(kind: ControlledKind, body: kopf.Body) -> ObjectKey:
     return (kind.api.kind, body.metadata.namespace or "", body.metadata.name or "")
 
 
-async def _object_event(kind: ControlledKind, type: str, body: kopf.Body, state: OperatorState) -> None:
+async def _object_event(
+    kind: ControlledKind, type: str, body: kopf.Body, state: OperatorState, users: QualitySetUsers
+) -> None:
     """The object's own loop; a stream's Recordings and Restreams (they show whether it is live);
     a Recording's stream (whose status shows `recording`, `recordingDuration`). A Recording that
     went away makes its stream reconcile, as a worker Pod does its owner: a stopped `<stream>-auto`
-    held by its finalizer is replaced as soon as it is gone, not at the next resync (120 s)."""
-    state.wake(_key(kind, body))
+    held by its finalizer is replaced as soon as it is gone, not at the next resync (120 s). A
+    quality set's spec change (or its coming or going, not its status writes) reconciles the streams
+    that name it and their followers (a transcoded recording keeps the ladder's renditions); a
+    stream wakes the set it names (its status counts the streams)."""
+    key = _key(kind, body)
+    state.wake(key)
     namespace = body.metadata.namespace or ""
     if kind.wakes_followers:
         state.wake_followers(namespace, body.metadata.name or "")
@@ -247,6 +295,16 @@ async def _object_event(kind: ControlledKind, type: str, body: kopf.Body, state:
         stream = (body.spec.get("streamRef") or {}).get("name")
         if stream:
             state.wake((LIVESTREAM.kind, namespace, stream), reconcile=type == "DELETED")
+    if kind.wakes_users and state.spec_changed(key, body.metadata.get("generation"), gone=type == "DELETED"):
+        for stream_namespace, stream in set(index_values(users, (kind.api.kind, key[1], key[2]))):
+            state.wake((LIVESTREAM.kind, stream_namespace, stream), reconcile=True)
+            state.wake_followers(stream_namespace, stream, reconcile=True)
+    if kind.api is LIVESTREAM:
+        for set_kind, set_namespace, set_name in quality_set_user_entry(body):
+            state.wake((set_kind, set_namespace, set_name))
+    default = state.settings.default_quality_set
+    if kind.api is CLUSTER_QUALITY_SET and type == "DELETED" and default and key[2] == default.name:
+        await keep_default_quality_set(state)
 
 
 def _wake_on_events(kind: ControlledKind) -> None:
@@ -258,7 +316,7 @@ def _wake_on_events(kind: ControlledKind) -> None:
             return kind.loop(state, obj, _indexes(state, kwargs))
 
         memo.tasks.observe(type, _key(kind, body), body, loop)
-        await _object_event(kind, type or "", body, state)
+        await _object_event(kind, type or "", body, state, cast(QualitySetUsers, kwargs["quality_set_users"]))
         memo.notifier.observe(kind.api.kind, type, body)
 
 
@@ -340,6 +398,8 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
             pods=cast(ObjectIndex, kwargs["pod_objects"]),
             services=cast(ObjectIndex, kwargs["service_objects"]),
             streams=cast(ObjectIndex, kwargs["stream_objects"]),
+            quality_sets=cast(ObjectIndex, kwargs["quality_set_objects"]),
+            cluster_quality_sets=cast(ObjectIndex, kwargs["cluster_quality_set_objects"]),
         )
     )
     return Indexes(
@@ -348,6 +408,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
         recordings=cast(RecordingIndex, kwargs["recordings"]),
         clips=cast(ClipIndex, kwargs["clips"]),
         endpoints=cast(EndpointSliceIndex, kwargs["ingest_endpoint_slices"]),
+        quality_set_users=cast(QualitySetUsers, kwargs["quality_set_users"]),
     )
 
 

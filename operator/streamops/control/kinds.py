@@ -7,10 +7,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from streamops.api import CLIP, LIVESTREAM, RECORDING, RESTREAM
+from streamops.api import CLIP, CLUSTER_QUALITY_SET, LIVESTREAM, QUALITY_SET, RECORDING, RESTREAM
 from streamops.api.kinds import Kind
 from streamops.control.clip.loop import CLIP_LOOP, clip_loop
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
+from streamops.control.qualityset.loop import (
+    CLUSTER_QUALITY_SET_LOOP,
+    QUALITY_SET_LOOP,
+    cluster_quality_set_loop,
+    quality_set_loop,
+)
 from streamops.control.recording.loop import RECORDING_LOOP, recording_loop
 from streamops.control.restream.loop import RESTREAM_LOOP, restream_loop
 from streamops.control.runtime.indexes import Indexes
@@ -28,6 +34,8 @@ class ControlledKind:
     kind_loop: KindLoop[Outcome]  # its reconcile, status model and metric fields
     wakes_followers: bool = False  # its events wake the loops that follow it (a stream's Recordings, Restreams)
     wakes_stream: bool = False  # its events wake its stream's loop (a stream shows its Recordings)
+    # A change of its spec reconciles the streams that name it (a quality set: their ladder).
+    wakes_users: bool = False
 
 
 KINDS = (
@@ -35,5 +43,7 @@ KINDS = (
     ControlledKind(RECORDING, recording_loop, RECORDING_LOOP, wakes_stream=True),
     ControlledKind(RESTREAM, restream_loop, RESTREAM_LOOP),
     ControlledKind(CLIP, clip_loop, CLIP_LOOP),
+    ControlledKind(QUALITY_SET, quality_set_loop, QUALITY_SET_LOOP, wakes_users=True),
+    ControlledKind(CLUSTER_QUALITY_SET, cluster_quality_set_loop, CLUSTER_QUALITY_SET_LOOP, wakes_users=True),
 )
 BY_NAME = {k.api.kind: k for k in KINDS}

@@ -95,10 +95,12 @@ def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
     return context
 
 
-# LiveStreams, Recordings, Restreams, StreamWebhooks, Pods, Services, Ingresses, HTTPRoutes (where served): one
-# long-lived watch each per namespace.
-WATCHED_KINDS = 8
-DISCOVERY_WATCHES = 2  # kopf's CRD and Namespace observers
+# LiveStreams, Recordings, Restreams, StreamWebhooks, QualitySets, Pods, Services, Ingresses, HTTPRoutes (where
+# served): one long-lived watch each per namespace.
+WATCHED_KINDS = 9
+# kopf's CRD and Namespace observers, and the cluster-scoped kinds (ClusterQualitySets: one watch whatever
+# the namespaces).
+DISCOVERY_WATCHES = 3
 REQUEST_CONNECTIONS = 12  # kopf's own requests (finalizers, Events) in flight at once
 
 
@@ -319,7 +321,9 @@ class KubeApi:
     # --- custom resources ------------------------------------------------------------------------
     @staticmethod
     def _custom(kind: Kind, namespace: str, name: str = "", subresource: str = "") -> str:
-        path = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{kind.plural}"
+        """A kind's path; a cluster-scoped kind's (a ClusterQualitySet) has no namespace."""
+        scope = f"namespaces/{quote(namespace)}/" if kind.namespaced else ""
+        path = f"/apis/{GROUP}/{VERSION}/{scope}{kind.plural}"
         if name:
             path += f"/{quote(name)}"
         return f"{path}/{subresource}" if subresource else path
@@ -336,7 +340,7 @@ class KubeApi:
         return {uid for item in answer.get("items") or [] if (uid := (item.get("metadata") or {}).get("uid"))}
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
-        return self._create(self._custom(kind, manifest["metadata"]["namespace"]), manifest)
+        return self._create(self._custom(kind, manifest["metadata"].get("namespace") or ""), manifest)
 
     def patch_custom(self, kind: Kind, namespace: str, name: str, patch: Manifest) -> None:
         self.request("PATCH", self._custom(kind, namespace, name), patch, MERGE_PATCH)

@@ -32,11 +32,12 @@ from streamops.api.livestream import (
     BOX_WITHIN_HEIGHT,
     BOX_WITHIN_WIDTH,
     CREDENTIALS_NEED_RTSP,
-    DASH_WITHOUT_RENDITIONS,
+    DASH_LOW_LATENCY_NEEDS_DASH,
     DVR_HOLDS_THREE_SEGMENTS,
     HLS,
     HLS_NEEDS_A_FORMAT,
     ICE_TCP_NODE_PORT,
+    LADDER_OR_SET,
     LOAD_BALANCER_CLASS_NEEDS_TYPE,
     LOW_LATENCY_NEEDS_CMAF,
     NODE_PORTS_NEED_TYPE,
@@ -61,6 +62,7 @@ from streamops.api.livestream import (
     PullSource,
     PushSource,
     Source,
+    Transcoding,
 )
 from streamops.api.recording import (
     KEY_TEMPLATE_SLASHES,
@@ -124,10 +126,11 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     "PlaybackHttpRoute._path": (ROUTE_PATH_DOTS_MESSAGE,),
     "PlaybackHttpRoute._hostnames": (),  # the items' pattern and maxLength
     "PlaybackSpec._one_route": (ONE_ROUTE,),
+    "Transcoding._one_ladder": (LADDER_OR_SET,),
     "LiveStreamSpec._transcoded_needs_renditions": (
         TRANSCODED_NEEDS_RENDITIONS,
         DVR_HOLDS_THREE_SEGMENTS,
-        DASH_WITHOUT_RENDITIONS,
+        DASH_LOW_LATENCY_NEEDS_DASH,
         OVERLAYS_NEED_RENDITIONS,
     ),
     "PersistentVolumeClaimStorage._inside_the_claim": (SUB_PATH_DOTS_MESSAGE,),
@@ -145,7 +148,7 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     "StreamWebhookSpec._http_url": (HTTP_ONLY, NO_WEBHOOK_USERINFO),
     "ClipSpec._one_range": (ONE_RANGE, END_AFTER_START, NOT_TOO_LONG),
 }
-API_MODULES = ("common", "livestream", "recording", "restream", "webhook", "clip", "kinds")
+API_MODULES = ("common", "livestream", "recording", "restream", "webhook", "clip", "quality_set", "kinds")
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def bad(model: type[BaseModel], message: str, obj: dict[str, Any], **kw: Any) ->
 
 PUSH = {"push": {}}
 LADDER = {"renditions": [{"name": "720p", "height": 720, "videoBitrateKbps": 3000}]}
+NAMED = {"qualitySetRef": {"name": "default", "kind": "ClusterQualitySet"}}  # a ladder by name
 OVERLAY = {"name": "score", "url": "https://scores.example.com/", "width": 50, "height": 20}
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3"}
 HOOK = {"url": "https://hooks.example.com/in", "secretRef": {"name": "hook"}}
@@ -263,6 +267,16 @@ LIVESTREAM_EXAMPLES = [
     ),
     ok(
         LiveStreamSpec,
+        TRANSCODED_NEEDS_RENDITIONS,
+        {"source": PUSH, "recording": {"type": "transcoded"}, "transcoding": NAMED},
+        note="a quality set",
+    ),
+    ok(Transcoding, LADDER_OR_SET, LADDER),
+    ok(Transcoding, LADDER_OR_SET, NAMED, note="a quality set"),
+    ok(Transcoding, LADDER_OR_SET, {**NAMED, "renditions": []}, note="a set and an empty ladder"),
+    bad(Transcoding, LADDER_OR_SET, {**LADDER, **NAMED}),
+    ok(
+        LiveStreamSpec,
         DVR_HOLDS_THREE_SEGMENTS,
         {"source": PUSH, "dvr": {"enabled": True, "durationSeconds": 30}, "hls": {"segmentSeconds": 10}},
     ),
@@ -277,15 +291,23 @@ LIVESTREAM_EXAMPLES = [
         DVR_HOLDS_THREE_SEGMENTS,
         {"source": PUSH, "dvr": {"enabled": True, "durationSeconds": 30}, "hls": {"segmentSeconds": 11}},
     ),
-    ok(LiveStreamSpec, DASH_WITHOUT_RENDITIONS, {"source": PUSH, "dash": True}),
+    ok(LiveStreamSpec, DASH_LOW_LATENCY_NEEDS_DASH, {"source": PUSH, "dash": True, "dashLatencyMode": "low"}),
     ok(
         LiveStreamSpec,
-        DASH_WITHOUT_RENDITIONS,
-        {"source": PUSH, "dash": True, "transcoding": {"renditions": []}},
-        note="empty ladder",
+        DASH_LOW_LATENCY_NEEDS_DASH,
+        {"source": PUSH, "dash": True, "dashLatencyMode": "low", "transcoding": LADDER},
+        note="the ladder's DASH",
     ),
-    bad(LiveStreamSpec, DASH_WITHOUT_RENDITIONS, {"source": PUSH, "dash": True, "transcoding": LADDER}),
+    ok(LiveStreamSpec, DASH_LOW_LATENCY_NEEDS_DASH, {"source": PUSH, "dashLatencyMode": "standard"}, note="standard"),
+    bad(LiveStreamSpec, DASH_LOW_LATENCY_NEEDS_DASH, {"source": PUSH, "dashLatencyMode": "low"}),
+    bad(LiveStreamSpec, DASH_LOW_LATENCY_NEEDS_DASH, {"source": PUSH, "dash": False, "dashLatencyMode": "low"}),
     ok(LiveStreamSpec, OVERLAYS_NEED_RENDITIONS, {"source": PUSH, "overlays": [OVERLAY], "transcoding": LADDER}),
+    ok(
+        LiveStreamSpec,
+        OVERLAYS_NEED_RENDITIONS,
+        {"source": PUSH, "overlays": [OVERLAY], "transcoding": NAMED},
+        note="a quality set",
+    ),
     ok(LiveStreamSpec, OVERLAYS_NEED_RENDITIONS, {"source": PUSH, "overlays": []}, note="no overlays"),
     bad(LiveStreamSpec, OVERLAYS_NEED_RENDITIONS, {"source": PUSH, "overlays": [OVERLAY]}),
     ok(Source, PUSH_XOR_PULL, PUSH),

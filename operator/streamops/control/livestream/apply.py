@@ -252,6 +252,8 @@ def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
                 allocator.release(ports_of(service).values())
         internal = wanted_internal_service(plan, role, host_ports)
         _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
+        if wants.hold:
+            continue  # its quality set is missing: the Pod that runs is kept as it is, none is made
         desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
         current = observed.pods[role]
         if desired is not None and current is None:

@@ -89,6 +89,7 @@ def livestream_update(
         edge_rejected=outcome.edge_rejected,
         edge_sessions=edge_sessions,
         tls_secret_problem=outcome.tls_secret_problem,
+        quality_set_problem=outcome.quality_set_problem,
         policy_refusals=outcome.policy_refusals,
         route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,

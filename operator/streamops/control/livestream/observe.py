@@ -1,6 +1,6 @@
 """What a LiveStream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
-its referenced key and RTMPS certificate checked, what the tenancy policy admits, its ingest
-Services and Pods as they are. Reads only; plan.py decides from what this returns."""
+its referenced key and RTMPS certificate checked, the quality set it names, what the tenancy policy
+admits, its ingest Services and Pods as they are. Reads only; plan.py decides from what this returns."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from streamops.control.livestream.specs.route import PlaybackRoute, playback_rou
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
 from streamops.control.shared.spec_checks import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.workers.ingest_address import ingest_names
@@ -47,6 +48,8 @@ class Observed:
     deactivation_record: str | None = None  # the annotation as it is (held or not)
     # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
     report: tuple[str, str] | None = None
+    # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
+    quality_set: QualitySetLookup | None = None
 
 
 def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
@@ -81,11 +84,13 @@ def check_tls_secret(
 def observe(
     api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
 ) -> Observed:
-    """Reads in the order the reconcile used to (the Secrets the spec names, then what the policy
-    admits, then the children): Services and Pods come from the watch indexes, no server read."""
+    """Reads in the order the reconcile used to (the Secrets the spec names, the quality set, then
+    what the policy admits, then the children): Services, Pods and quality sets come from the watch
+    indexes, no server read."""
     namespace, name = stream.metadata.namespace or "", stream.metadata.name
     key = check_stream_key(api, settings, stream)
     tls_problem, tls_refused = check_tls_secret(api, settings, stream)
+    quality_set = read_quality_set(api, stream)
     asked_route = playback_route(stream, settings)
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
@@ -101,4 +106,5 @@ def observe(
         deactivation=in_force(stream),
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
         report=report,
+        quality_set=quality_set,
     )

@@ -1,12 +1,14 @@
 """What a LiveStream's reconcile wants, decided from the spec, the settings and what observe.py read:
 pure, no API call (docs/design/reconcile-plan.md). Two phases: plan_children() decides everything
-that needs no write (which roles run, the route, the edge, the standby, the auto Recording, whether
-a key is generated, which host ports each role needs); the functions below it build the manifests
+that needs no write (which roles run, the ladder of the quality set it names, the route, the edge,
+the standby, the auto Recording, whether a key is generated, which host ports each role needs); the
+functions below it build the manifests
 that depend on what a write returned (the host ports the allocator gave, a Service as the API
 server answered it, the edge refused or not), and apply.py calls them at that point."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from streamops.api import LiveStream
@@ -26,10 +28,11 @@ from streamops.control.livestream.specs.route import (
 from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
 from streamops.control.livestream.specs.urls import reach_inputs
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim
 from streamops.control.workers.children import owned_by
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
-from streamops.control.workers.restarts import pod_difference
+from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
 
@@ -44,12 +47,15 @@ class RolePlan:
     ingest: bool  # its ingest Pod runs; else an owned one is deleted
     port_names: tuple[str, ...] = ()  # what it is given on the host network (when workers run there)
     live: bool = False  # its ingest had media at the last look: a change that can wait waits
+    # Its ingest would run, but the quality set it names is missing: a running Pod is kept as it is
+    # (its ladder included), none is made, none is deleted.
+    hold: bool = False
 
 
 @dataclass(frozen=True)
 class Plan:
     """What the reconcile wants, before any write. `stream` is the stream as the tenancy policy
-    admits it: the children are built from it."""
+    admits it, the renditions of the quality set it names inline: the children are built from it."""
 
     stream: LiveStream
     roles: dict[Role, RolePlan]
@@ -67,6 +73,7 @@ class Plan:
     immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
     # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
     report: tuple[str, str] | None = None
+    quality_set: QualitySetLookup | None = None  # the set the stream names, as read (missing or not)
 
 
 def plan_children(
@@ -81,7 +88,9 @@ def plan_children(
     `immediate`); `auto_recording_exists` False (from the operator's index) spares a read when auto
     recording is off."""
     key, admission = observed.key, observed.admission
-    admitted = admission.stream
+    lookup = observed.quality_set
+    admitted = resolved(admission.stream, lookup)
+    ladder_missing = lookup is not None and lookup.missing
     refusals = [r for r in (key.refused, observed.tls_refused) if r] + list(admission.refusals)
     # The ingest cannot run without its key or certificate: a refused one stops it (fail closed).
     secrets_usable = key.missing is None and key.refused is None
@@ -102,9 +111,10 @@ def plan_children(
         roles={
             role: RolePlan(
                 services=role in roles,
-                ingest=role in roles and run,
+                ingest=role in roles and run and not ladder_missing,
                 port_names=ingest_port_names(admitted, role, settings) if role in roles else (),
                 live=live.get(role, False),
+                hold=role in roles and run and ladder_missing,
             )
             for role in ROLES
         },
@@ -121,6 +131,7 @@ def plan_children(
         route_refused=observed.asked_route is not None and route is None,
         immediate=immediate,
         report=observed.report,
+        quality_set=lookup,
     )
 
 
@@ -171,9 +182,11 @@ def recorded_deactivation(
     reason, reporter = report
     running = observed.pods.get("primary") or {}
     pod = running.get("metadata") or {}
+    reporting = pod.get("uid") == reporter and not pod.get("deletionTimestamp")
+    if reporting and plan.roles["primary"].hold:  # the Pod kept as it is (its quality set is missing)
+        return Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
     advertise = advertised(plan, "primary", settings, _owned(observed.services.get("primary"), stream), host_ports)
     want = ingest_pod(stream, "primary", settings, host_ports, host_ports, advertise)
-    reporting = pod.get("uid") == reporter and not pod.get("deletionTimestamp")
     if reporting and pod_difference(want, running) is None:
         return Deactivation(stream.metadata.uid or "", stream.metadata.generation or 0, reason)
     return None
@@ -225,4 +238,10 @@ def wanted_pod(
     if not plan.roles[role].ingest:
         return None
     advertise = advertised(plan, role, settings, service, host_ports)
-    return ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise)
+    pod = ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise)
+    lookup = plan.quality_set
+    if lookup is not None and not lookup.missing:
+        # Which set its ladder came from: a change of that set waits for an idle ingest even when the
+        # stream's spec changed meanwhile in a way the ingest does not see (restarts.owner_difference).
+        pod["metadata"]["annotations"][BUILT_FROM_ANNOTATION] = json.dumps({LADDER_PARTS: lookup.reference})
+    return pod

@@ -20,6 +20,10 @@ STREAM_KEY_INVALID_FOR_SRT = "StreamKeyInvalidForSrt"
 # Ready, Stalled: the RTMPS certificate's Secret (source.push.tls.secretName) is missing or unusable
 TLS_SECRET_NOT_FOUND = "TLSSecretNotFound"
 TLS_SECRET_INVALID = "TLSSecretInvalid"
+# Ready, Stalled: the quality set spec.transcoding.qualitySetRef names does not exist, or the operator
+# cannot use it (a running ingest keeps its ladder, none is started)
+QUALITY_SET_NOT_FOUND = "QualitySetNotFound"
+QUALITY_SET_INVALID = "QualitySetInvalid"
 # Ready, Stalled: the API server refused what the spec asks for (its message follows)
 SERVICE_REJECTED = "ServiceRejected"
 PLAYBACK_ROUTE_REJECTED = "PlaybackRouteRejected"

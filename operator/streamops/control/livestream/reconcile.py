@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from streamops.api import LiveStream
 from streamops.contract.ingest import Role
+from streamops.control.livestream import reasons
 from streamops.control.livestream.apply import Applied, apply_plan
 from streamops.control.livestream.deactivation import Deactivation, annotation_value
 from streamops.control.livestream.observe import Observed, observe
@@ -38,6 +39,7 @@ class StreamOutcome:
     edge_rejected: str | None = None  # ... to the namespace's edge (Deployment, Service, autoscaler, routes)
     edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    quality_set_problem: tuple[str, str] | None = None  # (reason, message): the quality set it names
     # What the admin's tenancy policy refused (admission.py), as status says it; and whether that
     # was the playback route (status then shows no route's URLs).
     policy_refusals: tuple[str, ...] = ()
@@ -97,6 +99,14 @@ def reconcile_livestream(
     return replace(outcome, deactivation_annotation=seen)
 
 
+def _quality_set_problem(plan: Plan) -> tuple[str, str] | None:
+    lookup = plan.quality_set
+    if lookup is None or not lookup.missing:
+        return None
+    reason = reasons.QUALITY_SET_INVALID if lookup.problem else reasons.QUALITY_SET_NOT_FOUND
+    return reason, lookup.message(plan.stream.metadata.namespace or "")
+
+
 def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
     """What the status loop is told: the checks observed, the plan's decisions, the writes' answers."""
     return StreamOutcome(
@@ -109,6 +119,7 @@ def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
         edge_rejected=applied.edge_rejected,
         edge=plan.edge,
         tls_secret_problem=observed.tls_problem,
+        quality_set_problem=_quality_set_problem(plan),
         policy_refusals=plan.refusals,
         route_refused=plan.route_refused,
         created=applied.created,

@@ -39,6 +39,7 @@ from streamops.control.runtime.conditions import (
     restart_pending,
 )
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.quality_sets import LADDER_PARTS, quality_set_ref
 from streamops.control.workers.edge_viewers import Sessions, merge_sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
@@ -85,6 +86,7 @@ class IngestObservation:
     edge_rejected: str | None = None  # ... the namespace's edge
     edge_sessions: Sessions | None = None  # the stream's viewer sessions at its namespace's edge (when on)
     tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
+    quality_set_problem: tuple[str, str] | None = None  # (reason, message): the quality set it names
     policy_refusals: tuple[str, ...] = ()  # what the admin's tenancy policy refused (admission.py)
     route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
@@ -190,6 +192,12 @@ def _srt_key_message(stream: LiveStream, problem: str) -> str:
     )
 
 
+def _pending_part(stream: LiveStream, part: str) -> str:
+    """A waiting difference as RestartPending names it: a ladder from a quality set names the set."""
+    ref = quality_set_ref(stream)
+    return f"{part} (from {ref.kind} {ref.name})" if ref is not None and part.startswith(LADDER_PARTS) else part
+
+
 def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
     previous = stream.status or LiveStreamStatus()
     generation = observed.generation if observed.generation is not None else stream.metadata.generation
@@ -247,6 +255,10 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         # Stalled: nothing failed (GitOps tools would report the stream's whole application degraded).
         why = observed.deactivation.reason if observed.deactivation else (main and main.deactivated_reason) or NO_DATA
         conditions = [Observed(READY, "False", reasons.DEACTIVATED, deactivated_message(why))]
+    elif observed.quality_set_problem:
+        # Only the set's author can fix it; meanwhile a running ingest goes on with the ladder it has.
+        reason, message = observed.quality_set_problem
+        conditions = [Observed(READY, "False", reason, message), Observed(STALLED, "True", reason, message)]
     else:
         ingest_runs = True
         ready = _ingest_condition(primary, _through(stream, "primary", reaches["primary"], observed))
@@ -303,14 +315,15 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
     metrics = on_air or IngestStatus()  # live metrics exist only while live
     # The ingest whose publisher sends what is on air (the primary relays a backup's: the backup).
     publisher = {"primary": main, "backup": spare}.get(active_ingest) if active_ingest else None
-    renditions = bool(stream.spec.transcoding and stream.spec.transcoding.renditions)
-    conditions.append(browser_playability(on_air, transcoded=renditions))
+    conditions.append(browser_playability(on_air, transcoded=stream.spec.has_ladder))
     if whep_on(stream, observed.settings):
         conditions.append(webrtc_playability(main if main is not None and main.live else None))
     overlays = stream_overlays(stream, main if active else None)
     if (overlays_now := overlays_condition(stream, overlays)) is not None:
         conditions.append(overlays_now)
-    conditions += restart_pending({f"{role} ingest": part for role, part in observed.restart_pending.items()})
+    conditions += restart_pending(
+        {f"{role} ingest": _pending_part(stream, part) for role, part in observed.restart_pending.items()}
+    )
 
     return LiveStreamStatus(
         observed_generation=generation,

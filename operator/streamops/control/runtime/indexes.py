@@ -17,6 +17,7 @@ from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATIO
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
 ObjectRef = tuple[str, str]  # namespace, name
+SetKey = tuple[str, str, str]  # a quality set: kind (QualitySet, ClusterQualitySet), namespace ("": cluster), name
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ StreamIndex = Mapping[ObjectRef, Iterable[StreamFacts]]  # LiveStreams by (names
 RecordingIndex = Mapping[ObjectRef, Iterable[RecordingIndexFacts]]  # Recordings by (namespace, stream)
 ClipIndex = Mapping[ObjectRef, Iterable[ClipIndexFacts]]  # Clips by (namespace, stream)
 StoredIndex = Mapping[ObjectRef, Iterable[StoredFacts]]
+QualitySetUsers = Mapping[SetKey, Iterable[ObjectRef]]  # the LiveStreams that name each quality set
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Indexes:
     recordings: RecordingIndex
     clips: ClipIndex = field(default_factory=dict)
     endpoints: EndpointSliceIndex = field(default_factory=dict)  # ingest Services' EndpointSlices
+    quality_set_users: QualitySetUsers = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class ChildIndexes:
     pods: ObjectIndex
     services: ObjectIndex
     streams: ObjectIndex
+    quality_sets: ObjectIndex = field(default_factory=dict)
+    cluster_quality_sets: ObjectIndex = field(default_factory=dict)  # keyed ("", name)
 
 
 K = TypeVar("K")
@@ -186,7 +191,8 @@ def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
 
 
 def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
-    """A LiveStream as Recordings and Restreams read it (its spec and identity, not its status)."""
+    """A LiveStream as Recordings and Restreams read it (its spec and identity, not its status); a
+    QualitySet or ClusterQualitySet (namespace "") as the streams that name it read it."""
     meta = body.get("metadata") or {}
     trimmed = {
         "apiVersion": body.get("apiVersion"),
@@ -195,6 +201,18 @@ def stream_object_entry(body: Body) -> dict[ObjectRef, Manifest]:
         "spec": plain(body.get("spec") or {}),
     }
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
+
+
+def quality_set_user_entry(body: Body) -> dict[SetKey, ObjectRef]:
+    """A LiveStream filed under the quality set it names (nothing when it names none): the streams
+    to reconcile when a set changes, and the count in a set's status."""
+    meta = body.get("metadata") or {}
+    ref = ((body.get("spec") or {}).get("transcoding") or {}).get("qualitySetRef") or {}
+    name, kind = ref.get("name"), ref.get("kind") or "QualitySet"
+    if not isinstance(name, str) or not name:
+        return {}
+    namespace = meta.get("namespace") or ""
+    return {(kind, namespace if kind == "QualitySet" else "", name): (namespace, meta.get("name") or "")}
 
 
 def plain(value: Any) -> Any:

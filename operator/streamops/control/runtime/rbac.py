@@ -20,7 +20,17 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [GROUP], "resources": [plurals["StreamWebhook"]], "verbs": WATCH},
         # Clips are only read (a Clip's spec is immutable; its status is written through /status).
         {"apiGroups": [GROUP], "resources": [plurals["Clip"]], "verbs": [*WATCH]},
-        {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS], "verbs": ["patch"]},
+        # Quality sets are read from the watch (a stream's ladder, the streams to re-plan on a change).
+        {"apiGroups": [GROUP], "resources": [plurals["QualitySet"]], "verbs": [*WATCH]},
+        {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS if k.namespaced], "verbs": ["patch"]},
+        # Cluster-scoped, so in the ClusterRole even when only some namespaces are watched: the
+        # operator keeps the default set (created when missing, never updated: quality_sets.py).
+        {"apiGroups": [GROUP], "resources": [plurals["ClusterQualitySet"]], "verbs": [*WATCH, "create"]},
+        {
+            "apiGroups": [GROUP],
+            "resources": [f"{k.plural}/status" for k in KINDS if not k.namespaced],
+            "verbs": ["patch"],
+        },
         {
             "apiGroups": [GROUP],
             "resources": [f"{plurals[k]}/finalizers" for k in ("LiveStream", "Recording", "Restream", "Clip")],

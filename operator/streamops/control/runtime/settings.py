@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from streamops.api.common import KubeModel
+from streamops.api.livestream import RENDITIONS_MAX, Rendition
 from streamops.api.recording import S3Storage
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
 from streamops.contract.worker import POD_GRACE_SECONDS
@@ -27,6 +29,26 @@ DEFAULT_ALLOWED_ANNOTATIONS = (
     "traefik.ingress.kubernetes.io/router.entrypoints",
     "traefik.ingress.kubernetes.io/router.tls",
 )
+
+
+class DefaultQualitySet(KubeModel):
+    """The ClusterQualitySet the operator keeps (docs/design/quality-sets.md)."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    renditions: list[Rendition] = Field(min_length=1, max_length=RENDITIONS_MAX)
+
+
+def _default_quality_set() -> DefaultQualitySet:
+    """1080p/720p/480p/360p H.264. 1080p and 720p at the H.264 rows of Apple's HLS Authoring
+    Specification (6000 and 3000 kbit/s); 480p interpolated by pixel count between its 432p (1100) and
+    540p (2000) rows; 360p at 800, the examples' own (Apple's 365 assumes a slower encode than the
+    workers' live x264 veryfast). AAC 128 kbit/s, 96 at 360p (the examples' too). The chart's values
+    (qualitySets.default) say the same: tests/chart checks that they do."""
+    ladder = [("1080p", 1080, 6000, 128), ("720p", 720, 3000, 128), ("480p", 480, 1500, 128), ("360p", 360, 800, 96)]
+    return DefaultQualitySet(
+        name="default",
+        renditions=[Rendition(name=n, height=h, video_bitrate_kbps=v, audio_bitrate_kbps=a) for n, h, v, a in ladder],
+    )
 
 
 class OperatorSettings(BaseModel):
@@ -297,6 +319,13 @@ class OperatorSettings(BaseModel):
         "needed only when they are not private addresses.",
     )
 
+    # --- transcoding ---
+    default_quality_set: DefaultQualitySet | None = Field(
+        default_factory=_default_quality_set,
+        description="The ClusterQualitySet the operator creates when it is missing, at start and when it is "
+        "deleted; never updated (edit the object) (JSON {name, renditions}; empty or {}: none).",
+    )
+
     # --- webhook deliveries (docs/design/webhooks.md) ---
     webhook_backoff_cap_seconds: float = Field(
         default=30.0,
@@ -338,10 +367,10 @@ class OperatorSettings(BaseModel):
             value = json.loads(value) if value.strip() else {}
         return value or cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
 
-    @field_validator("recordings_s3", mode="before")
+    @field_validator("recordings_s3", "default_quality_set", mode="before")
     @classmethod
     def _s3_json(cls, value: object) -> object:
-        """JSON from the environment; empty or {} (the chart's default) is none."""
+        """JSON from the environment; empty or {} (the chart's default for recordings_s3) is none."""
         if isinstance(value, str):
             value = json.loads(value) if value.strip() else None
         return value or None

@@ -61,6 +61,7 @@ class OperatorState:
     # (namespace, stream) → the keys of its Recordings and Restreams
     _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
+    _generations: dict[ObjectKey, int] = field(default_factory=dict)  # spec_changed()
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     async def edge_sessions(self, namespace: str, stream: str) -> dict[str, set[str]]:
@@ -124,7 +125,13 @@ class OperatorState:
     def watch(self, indexes: ChildIndexes) -> None:
         """Let the reconcilers read worker Pods, ingest Services and LiveStreams from kopf's
         indexes (handed to every handler) instead of the API server."""
-        self.api.watched.update(Pod=indexes.pods, Service=indexes.services, LiveStream=indexes.streams)
+        self.api.watched.update(
+            Pod=indexes.pods,
+            Service=indexes.services,
+            LiveStream=indexes.streams,
+            QualitySet=indexes.quality_sets,
+            ClusterQualitySet=indexes.cluster_quality_sets,
+        )
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:
@@ -146,9 +153,21 @@ class OperatorState:
         """A Recording or Restream is woken when its stream (or the stream's ingest Service) changes."""
         self._followers.setdefault((namespace, stream), set()).add(key)
 
-    def wake_followers(self, namespace: str, stream: str) -> None:
+    def wake_followers(self, namespace: str, stream: str, reconcile: bool = False) -> None:
         for key in self._followers.get((namespace, stream), ()):
-            self.wake(key)
+            self.wake(key, reconcile)
+
+    def spec_changed(self, key: ObjectKey, generation: int | None, gone: bool = False) -> bool:
+        """Whether `generation` is new for the object since it was last asked (its first sight, or
+        gone, counts): a quality set's status writes wake no stream, its spec changes do."""
+        if gone:
+            self._generations.pop(key, None)
+            return True
+        if generation is not None and self._generations.get(key) == generation:
+            return False
+        if generation is not None:
+            self._generations[key] = generation
+        return True
 
     def take_woken_at(self, key: ObjectKey) -> float | None:
         """When the key's loop was first woken since this was last asked (monotonic), if it was."""

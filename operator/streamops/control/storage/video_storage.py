@@ -15,6 +15,7 @@ from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.runtime.conditions import REFUSED_BY_POLICY
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.quality_sets import read_quality_set, resolved
 from streamops.control.shared.spec_checks import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recordings_claim import default_storage
@@ -156,9 +157,10 @@ def storage_secrets_refusal(
 
 @dataclass(frozen=True)
 class FollowedStream:
-    """What the owner of a recorder or a clipper reads of the stream it follows: the stream, where
-    the videos go (its own storage, else the stream's default), whether a Secret of that bucket is
-    missing or refused, and the stream's ingest ports (read with host networking only)."""
+    """What the owner of a recorder or a clipper reads of the stream it follows: the stream (with the
+    renditions of the quality set it names inline: a transcoded recording keeps them, a clip is cut
+    from one), where the videos go (its own storage, else the stream's default), whether a Secret of
+    that bucket is missing or refused, and the stream's ingest ports (read with host networking only)."""
 
     stream: LiveStream
     storage: RecordingStorage
@@ -179,6 +181,7 @@ def read_followed_stream(
     stream = read_stream(api, namespace, stream_name)
     if stream is None:
         return None
+    stream = resolved(stream, read_quality_set(api, stream))
     storage = resolve_storage(own_storage, stream, settings)
     refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
     ports = allocated_ingest_ports(api, stream) if host_network else None

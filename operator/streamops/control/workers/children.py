@@ -13,6 +13,8 @@ from streamops.control.workers.restarts import (
     KEEP,
     REPLACED_FOR_ANNOTATION,
     PodChange,
+    built_from,
+    owner_difference,
     pod_change,
     pod_difference,
 )
@@ -66,7 +68,10 @@ def roll_pod(
     if ADOPTED_ANNOTATION in annotations or current["metadata"].get("deletionTimestamp"):
         return PodRoll(current)  # an adopted standby recorder: built for no Recording, configured by POST /start
     part = pod_difference(desired, current)
-    change = pod_change(part, annotations.get(BUILT_FOR_ANNOTATION), generation, busy, immediate)
+    referenced = bool(built_from(desired))
+    owner_part = owner_difference(desired, current) if referenced and part is not None else part
+    built_for = annotations.get(BUILT_FOR_ANNOTATION)
+    change = pod_change(part, built_for, generation, busy, immediate, owner_part, referenced)
     if change.action != "replace":
         return PodRoll(current, change)
     name, pod_uid = meta["name"], current["metadata"]["uid"]

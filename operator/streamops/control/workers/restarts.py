@@ -7,7 +7,9 @@ configuration field the running Pod does not list, whose desired value is the co
 is no difference: an operator upgrade that adds a contract field changes no running worker.
 
 A difference restarts the worker now when the owner's spec changed it (the owner's generation is
-not the one the Pod was built for, and the worker's configuration differs), when the worker is idle
+not the one the Pod was built for, and the worker's configuration differs in a part the owner's own
+spec decides: not one built from an object it references, a quality set, while it references the
+same one, `BUILT_FROM_ANNOTATION`), when the worker is idle
 (no publisher, no recording, no push), or when the owner asks (`RESTARTS_ANNOTATION: immediate`).
 Otherwise it waits for the worker to be idle, and the owner's status says so (RestartPending)."""
 
@@ -29,6 +31,9 @@ SPEC_PARTS_ANNOTATION = f"{GROUP}/spec-parts"  # JSON {part: digest}: what a run
 BUILT_FOR_ANNOTATION = f"{GROUP}/built-for-generation"  # the owner's metadata.generation it was built for
 REPLACED_FOR_ANNOTATION = f"{GROUP}/replaced-for"  # on a Pod being replaced: the first difference
 RESTARTS_ANNOTATION = f"{GROUP}/restarts"  # on an owner: "immediate" applies a pending restart now
+# JSON {part prefix: reference}: configuration parts built from another object the owner names (an
+# ingest's config.transcoding. from a QualitySet): their changes are that object's, not the owner's.
+BUILT_FROM_ANNOTATION = f"{GROUP}/built-from"
 IMMEDIATE = "immediate"
 CONFIG_PREFIX = "config."
 DEFAULT_MARK = "d:"  # a configuration field at the contract's default: absent from an older Pod's parts
@@ -99,6 +104,32 @@ def parts_of(pod: Manifest) -> dict[str, str] | None:
     return parts if isinstance(parts, dict) else None
 
 
+def built_from(pod: Manifest) -> dict[str, str]:
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(BUILT_FROM_ANNOTATION)
+    try:
+        found = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def owner_difference(desired: Manifest, current: Manifest) -> str | None:
+    """The first difference the owner's own spec can have made: the parts built from an object it
+    references are left out when the running Pod was built from that same object (a change there is
+    the object's: a quality set edited). One built from another object, or from none, is the
+    owner's doing (the user named another set, or a set instead of inline renditions)."""
+    want, have = parts_of(desired), parts_of(current)
+    if want is None or have is None:
+        return pod_difference(desired, current)
+    theirs = built_from(current)
+    same = tuple(prefix for prefix, ref in built_from(desired).items() if theirs.get(prefix) == ref)
+
+    def own(parts: dict[str, str]) -> dict[str, str]:
+        return {part: digest for part, digest in parts.items() if not part.startswith(same)} if same else parts
+
+    return first_difference(own(want), own(have))
+
+
 def pod_difference(desired: Manifest, current: Manifest) -> str | None:
     """What differs between the running Pod and the desired one (None: nothing a worker needs).
     A Pod from an operator that recorded no parts is compared by its whole spec's hash."""
@@ -122,14 +153,25 @@ KEEP = PodChange("keep")
 
 
 def pod_change(
-    part: str | None, built_for: str | None, generation: int | None, busy: bool, immediate: bool
+    part: str | None,
+    built_for: str | None,
+    generation: int | None,
+    busy: bool,
+    immediate: bool,
+    owner_part: str | None = None,
+    referenced: bool = False,
 ) -> PodChange:
-    """The decision for a running Pod whose first difference is `part` (docstring of the module)."""
+    """The decision for a running Pod whose first difference is `part` (docstring of the module).
+    `referenced`: some parts were built from objects the owner references; `owner_part` is then the
+    first difference of the others (owner_difference), the one the owner's generation can explain."""
     if part is None:
         return KEEP
     owner_changed = generation is not None and built_for is not None and built_for != str(generation)
-    if not busy or immediate or (owner_changed and part.startswith(CONFIG_PREFIX)):
+    owners = owner_part if referenced else part
+    if not busy or immediate:
         return PodChange("replace", part)
+    if owner_changed and owners is not None and owners.startswith(CONFIG_PREFIX):
+        return PodChange("replace", owners)
     return PodChange("wait", part)
 
 

@@ -4,11 +4,13 @@ calls once a write has answered. The writes themselves: tests/unit/control/test_
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
-from devtools.catalog import pull, stored_livestream
+from devtools.catalog import named_ladder, pull, stored_livestream
 from streamops.api import LiveStream
+from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
 from streamops.control.livestream.observe import ROLES, KeyCheck, Observed
@@ -16,12 +18,15 @@ from streamops.control.livestream.plan import (
     Plan,
     deactivation_patch,
     plan_children,
+    recorded_deactivation,
     wanted_internal_service,
     wanted_pod,
     wanted_routes,
 )
 from streamops.control.livestream.specs.route import playback_route
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.quality_sets import QualitySetLookup
+from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 
 SETTINGS = OperatorSettings()
@@ -172,3 +177,62 @@ def test_plan_children_reads_nothing_but_its_arguments():
     """Pure: the same inputs give the same plan, twice, with no API anywhere in reach."""
     stream = stored_livestream(source={"push": {"protocols": ["rtmp", "srt"], "backup": True}})
     assert plan(stream) == plan(stream)
+
+
+# --- a ladder named by a quality set (control/shared/quality_sets.py) ------------------------------
+
+HD = (
+    Rendition(name="360p", height=360, video_bitrate_kbps=500, audio_bitrate_kbps=64),
+    Rendition(name="180p", height=180, video_bitrate_kbps=200, audio_bitrate_kbps=64),
+)
+
+
+def with_set(stream: LiveStream, renditions: tuple[Rendition, ...] | None = HD, **changes: Any) -> Plan:
+    """The plan when the set the stream names was read as `renditions` (None: no such set)."""
+    ref = stream.spec.transcoding.quality_set_ref if stream.spec.transcoding else None
+    assert ref is not None
+    return plan(stream, quality_set=QualitySetLookup(ref, renditions), **changes)
+
+
+def ingest_config(pod: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    return config
+
+
+def test_the_ingest_of_a_stream_naming_a_set_is_built_with_the_sets_ladder_inline() -> None:
+    named = stored_livestream(transcoding=named_ladder("hd"))
+    p = with_set(named)
+    pod = wanted_pod(p, "primary", SETTINGS, None, None, None)
+    assert pod is not None and ingests(p) == ["primary"]
+    inline = stored_livestream(transcoding={"renditions": [r.wire() for r in HD]})
+    same = wanted_pod(plan(inline), "primary", SETTINGS, None, None, None)
+    assert same is not None
+    # The worker gets what an inline ladder gives it: it knows nothing of sets.
+    assert ingest_config(pod) == ingest_config(same)
+    assert [r["name"] for r in ingest_config(pod)["transcoding"]["renditions"]] == ["360p", "180p"]
+    assert pod["spec"]["containers"][0]["resources"] == same["spec"]["containers"][0]["resources"], "sized to transcode"
+    # ...and the Pod records which set its ladder came from (a change of the set waits for an idle ingest).
+    assert json.loads(pod["metadata"]["annotations"][BUILT_FROM_ANNOTATION]) == {"config.transcoding.": "QualitySet/hd"}
+    assert BUILT_FROM_ANNOTATION not in same["metadata"]["annotations"]
+
+
+def test_a_missing_set_holds_a_running_ingest_as_it_is_and_starts_none() -> None:
+    named = stored_livestream(transcoding=named_ladder("gone", cluster=True), source={"push": {"backup": True}})
+    p = with_set(named, None)
+    assert ingests(p) == [] and all(p.roles[role].hold for role in ROLES), "kept as it runs, none made or deleted"
+    assert all(p.roles[role].services for role in ROLES), "its Services stay"
+    assert p.quality_set is not None and p.quality_set.missing
+    # Switched off, nothing is held: the ingest goes as any switched-off stream's does.
+    off = with_set(stored_livestream(active=False, transcoding=named_ladder("gone")), None)
+    assert not any(off.roles[role].hold or off.roles[role].ingest for role in ROLES)
+
+
+def test_a_pull_ingest_held_for_a_missing_set_still_records_its_deactivation() -> None:
+    stream = stored_livestream(source=PULL, transcoding=named_ladder("gone"))
+    running = {"metadata": {"name": "cam-ingest", "uid": "pod-1"}}
+    gone = QualitySetLookup(QualitySetRef(name="gone"), None)
+    o = observed(stream, pods={"primary": running, "backup": None}, report=("no data", "pod-1"), quality_set=gone)
+    p = plan_children(stream, SETTINGS, o, live={}, immediate=False)
+    assert p.roles["primary"].hold
+    found = recorded_deactivation(p, SETTINGS, o, None)
+    assert found is not None and found.reason == "no data", "the Pod that reported it is the one kept"

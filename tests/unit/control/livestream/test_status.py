@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from devtools.catalog import livestream, stored_livestream
+from devtools.catalog import livestream, named_ladder, stored_livestream
 from streamops.api.common import Condition
 from streamops.contract.ingest import IngestStatus
 from streamops.control.livestream.status import (
@@ -141,3 +142,24 @@ def test_spec_the_operator_cannot_use_is_stalled_not_retried():
     status = invalid_spec_status(raw, "spec rejected by the operator: source: boom", T0, LiveStreamStatus)
     assert status.observed_generation == 4
     assert conditions(status) == {"Ready": ("False", "InvalidSpec"), "Stalled": ("True", "InvalidSpec")}
+
+
+def test_a_missing_quality_set_stalls_the_stream_and_a_running_ingest_stays_live():
+    named = stream(transcoding=named_ladder("sports"))
+    why = ("QualitySetNotFound", "QualitySet sports in namespace media, named in spec.transcoding.qualitySetRef, ...")
+    telemetry = {"primary": IngestStatus(live=True)}
+    observed = replace(observe(pod("Running", ready=True)), quality_set_problem=why, telemetry=telemetry)
+    status = livestream_status(named, observed, T0)
+    assert conditions(status)["Ready"] == ("False", "QualitySetNotFound")
+    assert conditions(status)["Stalled"] == ("True", "QualitySetNotFound")
+    assert status.condition("Ready").message == why[1]
+    assert status.live and conditions(status)["Live"][0] == "True", "what runs goes on"
+
+
+def test_a_stream_naming_a_set_is_transcoded_for_browsers():
+    named = stream(transcoding=named_ladder("default", cluster=True))
+    telemetry = {"primary": IngestStatus(live=True, video_codec="hevc")}
+    observed = IngestObservation(
+        {"primary": PodObservation.of("cam-ingest", pod("Running", True))}, telemetry=telemetry
+    )
+    assert conditions(livestream_status(named, observed, T0))["BrowserPlayable"][1] == "Transcoded"

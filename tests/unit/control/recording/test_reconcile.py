@@ -4,10 +4,11 @@ Secrets checked before a Pod exists, no Pod while the quota is full."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream, recording
+from devtools.catalog import livestream, named_ladder, quality_set, recording
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import StorageRefusal
@@ -81,3 +82,14 @@ def test_a_full_quota_means_no_pod_for_a_recording_that_has_none(api):
     # A recorder that runs is left alone (its status loop finalises it).
     assert not reconcile(api, recorder="rec-recorder", quota_full=True).no_space
     assert api.names("Pod") == ["rec-recorder"]
+
+
+def test_a_transcoded_recording_of_a_stream_naming_a_set_keeps_the_sets_renditions(api):
+    put(api, quality_set("hd"))
+    put(api, livestream("cam", transcoding=named_ladder("hd"), recording={"type": "transcoded"}))
+    put(api, recording("rec"))
+    reconcile(api)
+    pod = api.object("Pod", NS, "rec-recorder") or {}
+    config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    assert [r["name"] for r in config["renditions"]] == ["360p", "180p"], "tallest first, from the set"
+    assert config["feedUrl"].endswith("/feed/transcoded")

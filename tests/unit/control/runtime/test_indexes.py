@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from streamops.api import GROUP
-from streamops.control.runtime.indexes import child_entry, recording_entry, stream_entry, worker_pod_entry
+from streamops.control.runtime.indexes import (
+    child_entry,
+    quality_set_user_entry,
+    recording_entry,
+    stream_entry,
+    worker_pod_entry,
+)
 from streamops.kube.client import api_connection_limit, watched_object
 
 POD = {
@@ -55,7 +61,7 @@ def test_watched_object_reads_an_index_shaped_mapping():
 def test_api_connection_limit_leaves_room_for_every_watch():
     one = api_connection_limit(["ns"])
     assert api_connection_limit([]) == one, "cluster-wide watches one stream per kind, like one namespace"
-    assert api_connection_limit(["a", "b", "c"]) - one == 2 * 8, "eight watched kinds per extra namespace"
+    assert api_connection_limit(["a", "b", "c"]) - one == 2 * 9, "nine watched kinds per extra namespace"
     assert one > 7 + 2, "room for requests beside the watches"
     assert api_connection_limit(["team-*"]) == 0, "a pattern matches any number of namespaces: no limit"
 
@@ -146,3 +152,14 @@ def test_index_entries_are_small_facts():
         "status": {"recording": True, "duration": 3},
     }
     assert recording_entry(body)[("media", "cam")].recording is True
+
+
+def test_a_stream_is_filed_under_the_quality_set_it_names() -> None:
+    def stream(ref: dict | None) -> dict:
+        spec = {"transcoding": {"qualitySetRef": ref}} if ref else {}
+        return {"metadata": {"name": "cam", "namespace": "ns"}, "spec": spec}
+
+    assert quality_set_user_entry(stream({"name": "hd"})) == {("QualitySet", "ns", "hd"): ("ns", "cam")}
+    cluster = stream({"name": "default", "kind": "ClusterQualitySet"})
+    assert quality_set_user_entry(cluster) == {("ClusterQualitySet", "", "default"): ("ns", "cam")}
+    assert quality_set_user_entry(stream(None)) == {}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from devtools.catalog import livestream, recording, restream, stored_livestream
+from devtools.catalog import livestream, named_ladder, quality_set, recording, restream, stored_livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from pydantic import Field
 from streamops.api.common import Condition
@@ -22,6 +22,7 @@ from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import (
     BUILT_FOR_ANNOTATION,
+    BUILT_FROM_ANNOTATION,
     REPLACED_FOR_ANNOTATION,
     RESTARTS_ANNOTATION,
     SPEC_PARTS_ANNOTATION,
@@ -29,6 +30,7 @@ from streamops.control.workers.restarts import (
     PodChange,
     config_parts,
     first_difference,
+    owner_difference,
     parts_of,
     pod_change,
     pod_difference,
@@ -206,3 +208,118 @@ def test_a_recording_recorder_and_a_pushing_pusher_wait_too(api: FakeKubeApi) ->
 def pending_conditions(observed: IngestObservation) -> list[Condition]:
     status = livestream_status(stored_livestream(), observed, datetime(2026, 11, 27, tzinfo=UTC))
     return [c for c in status.conditions if c.type == RESTART_PENDING]
+
+
+# --- a ladder from a quality set: the set's change is not the stream's (issue 41) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("owner_part", "built_for", "busy", "action", "named"),
+    [
+        (None, "2", True, "wait", "config.transcoding.renditions"),  # the stream's title edited meanwhile
+        ("config.hls.segmentSeconds", "2", True, "replace", "config.hls.segmentSeconds"),  # and its HLS too
+        (None, "3", True, "wait", "config.transcoding.renditions"),  # the set alone
+        (None, "2", False, "replace", "config.transcoding.renditions"),  # idle: now
+    ],
+)
+def test_a_difference_from_a_referenced_set_waits_whatever_the_owners_generation(
+    owner_part: str | None, built_for: str, busy: bool, action: str, named: str
+) -> None:
+    part = "config.transcoding.renditions"
+    change = pod_change(part, built_for, 3, busy, False, owner_part, referenced=True)
+    assert change == PodChange(action, named)  # type: ignore[arg-type]
+
+
+def test_owner_difference_leaves_out_the_parts_of_the_same_set_only() -> None:
+    def pod(parts: dict[str, str], built: dict[str, str] | None) -> dict[str, Any]:
+        annotations = {SPEC_PARTS_ANNOTATION: json.dumps(parts)}
+        if built is not None:
+            annotations[BUILT_FROM_ANNOTATION] = json.dumps(built)
+        return {"metadata": {"annotations": annotations}}
+
+    hd = {"config.transcoding.": "QualitySet/hd"}
+    running = pod({"config.transcoding.renditions": "a", "config.title": "x"}, hd)
+    assert owner_difference(pod({"config.transcoding.renditions": "b", "config.title": "x"}, hd), running) is None
+    other = {"config.transcoding.": "QualitySet/sports"}
+    desired = pod({"config.transcoding.renditions": "b", "config.title": "x"}, other)
+    assert owner_difference(desired, running) == "config.transcoding.renditions", "another set: the user's doing"
+    inline = pod({"config.transcoding.renditions": "a", "config.title": "x"}, None)
+    assert owner_difference(pod({"config.transcoding.renditions": "b", "config.title": "x"}, hd), inline) == (
+        "config.transcoding.renditions"
+    ), "a set instead of inline renditions: the user's doing"
+
+
+SET_LADDER = [
+    {"name": "360p", "height": 360, "videoBitrateKbps": 500, "audioBitrateKbps": 64},
+    {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
+]
+
+
+def ladder_of(api: FakeKubeApi) -> list[tuple[str, int]]:
+    pod = api.object("Pod", NS, "cam-ingest") or {}
+    config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
+    return [(r["name"], r["videoBitrateKbps"]) for r in config["transcoding"]["renditions"]]
+
+
+def stream_body(api: FakeKubeApi) -> dict[str, Any]:
+    return api.object("LiveStream", NS, "cam") or {}
+
+
+def test_a_set_edited_while_live_waits_for_the_next_session_even_across_a_title_edit(api: FakeKubeApi) -> None:
+    put(api, quality_set("hd", *SET_LADDER))
+    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    reconcile_livestream(api, SETTINGS, stream_body(api))
+    assert ladder_of(api) == [("360p", 500), ("180p", 200)]
+    pod_uid = (api.object("Pod", NS, "cam-ingest") or {})["metadata"]["uid"]
+
+    api.modify("QualitySet", NS, "hd", {"spec": {"renditions": [{**SET_LADDER[0], "videoBitrateKbps": 700}]}})
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=True)
+    assert outcome.pod_changes == {"primary": PodChange("wait", "config.transcoding.renditions")}
+    assert not [w for w in writes(api) if w[1] == "Pod"], "a live ingest keeps its ladder"
+    # The stream's title changes meanwhile (a new generation, nothing the ingest sees): still waits.
+    api.modify("LiveStream", NS, "cam", {"spec": {"title": "Renamed"}})
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=True)
+    assert outcome.pod_changes["primary"].action == "wait"
+    assert (api.object("Pod", NS, "cam-ingest") or {})["metadata"]["uid"] == pod_uid
+    # Status names the set.
+    pods = {"primary": PodObservation("cam-ingest")}
+    named = stored_livestream(transcoding=named_ladder("hd"))
+    observed = IngestObservation(pods=pods, restart_pending={"primary": "config.transcoding.renditions"})
+    status = livestream_status(named, observed, datetime(2026, 11, 27, tzinfo=UTC))
+    [pending] = [c for c in status.conditions if c.type == RESTART_PENDING]
+    assert "primary ingest: config.transcoding.renditions (from QualitySet hd) changed" in pending.message
+
+    # Idle: replaced, and the new Pod has the set's new ladder.
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=False)
+    assert outcome.pod_changes == {"primary": PodChange("replace", "config.transcoding.renditions")}
+    assert ("delete", "Pod", "cam-ingest") in writes(api)
+    reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=False)
+    assert ladder_of(api) == [("360p", 700)]
+
+
+def test_naming_another_set_reaches_a_live_ingest_at_once(api: FakeKubeApi) -> None:
+    put(api, quality_set("hd", *SET_LADDER))
+    put(api, quality_set("low", SET_LADDER[1]))
+    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    reconcile_livestream(api, SETTINGS, stream_body(api))
+    api.modify("LiveStream", NS, "cam", {"spec": {"transcoding": named_ladder("low")}})
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=True)
+    assert outcome.pod_changes == {"primary": PodChange("replace", "config.transcoding.renditions")}
+
+
+def test_a_set_deleted_under_a_live_stream_leaves_its_ingest_running_and_says_why(api: FakeKubeApi) -> None:
+    put(api, quality_set("hd", *SET_LADDER))
+    put(api, livestream("cam", transcoding=named_ladder("hd")))
+    reconcile_livestream(api, SETTINGS, stream_body(api))
+    api.delete("QualitySet", NS, "hd")
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=False)  # even when idle
+    assert not [w for w in writes(api) if w[1] == "Pod"] and outcome.pod_changes == {}
+    assert ladder_of(api) == [("360p", 500), ("180p", 200)], "nothing lost"
+    assert outcome.quality_set_problem is not None and outcome.quality_set_problem[0] == "QualitySetNotFound"
+    # Back: the stream has its ladder again, with no restart (the same set as before).
+    put(api, quality_set("hd", *SET_LADDER))
+    outcome = reconcile_livestream(api, SETTINGS, stream_body(api), primary_live=False)
+    assert outcome.quality_set_problem is None and outcome.pod_changes == {}

@@ -18,10 +18,10 @@ OVERLAY_TMP_VOLUME = "overlay-tmp"
 def composited_overlays(stream: LiveStream) -> list[Overlay]:
     """The overlays composited, enabled or not, bottom first: by zIndex, equal ones in list order (a
     stable sort). A disabled one is a transparent PNG: `enabled` reaches the ingest by POST /overlays
-    (overlays.py), so switching it leaves the Pod (its spec hash) as it is. None without transcoding
-    renditions (the API refuses that; an older object may have it)."""
+    (overlays.py), so switching it leaves the Pod (its spec hash) as it is. None without a ladder,
+    inline or a quality set (the API refuses that; an older object may have it)."""
     spec = stream.spec
-    if not (spec.overlays and spec.transcoding and spec.transcoding.renditions):
+    if not (spec.overlays and spec.has_ladder):
         return []
     return sorted(spec.overlays, key=lambda o: o.z_index)
 
@@ -31,9 +31,10 @@ def overlay_renderer_config(stream: LiveStream) -> OverlayRendererConfig | None:
     switch turns on) with a viewport of its box in pixels of the tallest rendition (16:9 assumed;
     FFmpeg scales it to the real box)."""
     overlays = composited_overlays(stream)
-    if not overlays or stream.spec.transcoding is None:
-        return None
-    tallest = max(r.height for r in stream.spec.transcoding.renditions)
+    ladder = stream.spec.transcoding.renditions if stream.spec.transcoding is not None else []
+    if not overlays or not ladder:
+        return None  # (a quality set not resolved: no Pod is built from such a stream)
+    tallest = max(r.height for r in ladder)
     rendered = []
     for o in overlays:
         width, height = box_pixels(o.width, o.height, tallest)

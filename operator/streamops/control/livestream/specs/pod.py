@@ -68,8 +68,7 @@ def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
     if stream.spec.resources:
         return stream.spec.resources.wire()
     defaults = settings.worker_resources
-    transcoding = stream.spec.transcoding and stream.spec.transcoding.renditions
-    return (defaults.transcoding if transcoding else defaults.ingest).wire()
+    return (defaults.transcoding if stream.spec.has_ladder else defaults.ingest).wire()
 
 
 # The Pod's own address, for the WebRTC component: only it gathers ICE candidates (with host networking

@@ -1,0 +1,1 @@
+"""QualitySet and ClusterQualitySet: their status, and the default set the operator keeps."""

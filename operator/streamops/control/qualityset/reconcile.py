@@ -1,0 +1,27 @@
+"""A quality set's reconcile: nothing to make (the streams that name it read it when they build
+their ingests, control/shared/quality_sets.py); the spec parsed, so that status can say when the
+operator cannot use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamops.api import QualitySet
+from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.spec_checks import parse
+from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Body
+
+
+@dataclass(frozen=True)
+class QualitySetOutcome:
+    generation: int | None
+    invalid_spec: str | None = None
+
+
+def reconcile_quality_set(
+    api: KubeApi, settings: OperatorSettings, body: Body, allocator: object = None, **_: object
+) -> QualitySetOutcome:
+    """A QualitySet's or a ClusterQualitySet's (one model: they differ in scope only)."""
+    parsed = parse(QualitySet, body)
+    return QualitySetOutcome(parsed.generation, invalid_spec=parsed.problem)

@@ -271,9 +271,10 @@ prometheus-operator: ## build the Prometheus Operator and its config reloader fr
 
 # The player page's libraries, served by the ingest (no CDN): minified builds and their licences,
 # gzipped beside them (aiohttp sends the .gz to browsers that accept it). Redone when the lock changes.
+# three.module.js's import of ./three.core.js gets ?v=<its content hash>, as the page versions every asset.
 PLAYER_ASSETS := operator/streamops/media/ingest/player/assets
 .PHONY: player
-player: $(PLAYER_ASSETS)/VERSIONS ## fetch hls.js and dash.js (pinned, npm ci) into the worker's package
+player: $(PLAYER_ASSETS)/VERSIONS ## fetch hls.js, dash.js and three.js (pinned, npm ci) into the worker's package
 
 $(PLAYER_ASSETS)/VERSIONS: player/package-lock.json player/package.json
 	@command -v npm >/dev/null || { echo "make player needs node and npm (Debian: apt-get install npm)" >&2; exit 1; }
@@ -284,8 +285,12 @@ $(PLAYER_ASSETS)/VERSIONS: player/package-lock.json player/package.json
 	cp player/node_modules/dashjs/dist/modern/umd/dash.all.min.js $(PLAYER_ASSETS)/dash.all.min.js
 	cp player/node_modules/dashjs/dist/modern/umd/dash.all.min.js.LICENSE.txt $(PLAYER_ASSETS)/dash.all.min.js.LICENSE.txt
 	cp player/node_modules/dashjs/LICENSE.md $(PLAYER_ASSETS)/dashjs.LICENSE.md
-	gzip -9 -k -n $(PLAYER_ASSETS)/hls.min.js $(PLAYER_ASSETS)/dash.all.min.js
-	cd player && node -e 'for (const p of ["hls.js", "dashjs"]) console.log(p, JSON.parse(require("fs").readFileSync(`node_modules/$${p}/package.json`)).version)' > ../$(PLAYER_ASSETS)/VERSIONS.tmp
+	cp player/node_modules/three/build/three.core.js $(PLAYER_ASSETS)/three.core.js
+	cp player/node_modules/three/LICENSE $(PLAYER_ASSETS)/three.js.LICENSE
+	sed "s#from './three.core.js'#from './three.core.js?v=$$(sha256sum $(PLAYER_ASSETS)/three.core.js | cut -c1-12)'#" \
+		player/node_modules/three/build/three.module.js > $(PLAYER_ASSETS)/three.module.js
+	gzip -9 -k -n $(PLAYER_ASSETS)/hls.min.js $(PLAYER_ASSETS)/dash.all.min.js $(PLAYER_ASSETS)/three.module.js $(PLAYER_ASSETS)/three.core.js
+	cd player && node -e 'for (const p of ["hls.js", "dashjs", "three"]) console.log(p, JSON.parse(require("fs").readFileSync(`node_modules/$${p}/package.json`)).version)' > ../$(PLAYER_ASSETS)/VERSIONS.tmp
 	mv $(PLAYER_ASSETS)/VERSIONS.tmp $@
 
 chart: venv helm ## regenerate the chart's CRD templates and RBAC rules, deploy/streamops.yaml, the Argo CD ConfigMap

@@ -273,6 +273,11 @@ BAD = [
         'Unsupported value: "drop": supported values: "transcode", "refuse"',
     ),
     Bad(
+        "projection-unknown",
+        livestream(playback={"projection": "360"}),
+        'spec.playback.projection: Unsupported value: "360": supported values: "regular", "vr360", "vr180", "vr360tb"',
+    ),
+    Bad(
         "webrtc-ice-servers-key-not-a-secret-key",
         livestream(playback={"webrtc": {"iceServersSecretRef": {"name": "turn", "key": "ice servers"}}}),
         "spec.playback.webrtc.iceServersSecretRef.key",

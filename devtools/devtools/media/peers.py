@@ -268,7 +268,7 @@ _VIDEO_ENCODE: dict[str, list[str]] = {
 
 def _publisher_encode_args(pub: Publisher) -> list[str]:
     """The synthetic source and its encoding: the same whether encoded live or into the clip."""
-    cmd = ["-f", "lavfi", "-i", f"testsrc2=size={pub.size}:rate={pub.rate}"]
+    cmd = ["-f", "lavfi", "-i", pub.video or f"testsrc2=size={pub.size}:rate={pub.rate}"]
     if pub.audio:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
     cmd += [*_VIDEO_ENCODE[pub.codec], "-pix_fmt", "yuv420p"]
@@ -310,7 +310,8 @@ def publisher_clip(pub: Publisher) -> Path:
 
 class Publisher(_Peer):
     """ffmpeg pushing a synthetic 720p30 H.264 (or `codec` HEVC, AV1) + AAC feed (testsrc2 + 440 Hz
-    sine) in real time (-re).
+    sine) in real time (-re). `video`: another lavfi source graph instead of testsrc2 (its own size and
+    rate, which `size` and `rate` must then repeat: e.g. a still test pattern).
 
     The container comes from the URL scheme (rtmp → flv, srt/udp/tcp → mpegts) unless fmt is given.
     Without duration it runs until stop(); with it, it exits by itself (wait() then gives 0).
@@ -339,9 +340,11 @@ class Publisher(_Peer):
         log_path: str | os.PathLike[str] | None = None,
         netns: str | None = None,
         codec: VideoCodec = "h264",
+        video: str | None = None,
     ) -> None:
         super().__init__(log_path, netns=netns)
         self.codec = codec
+        self.video = video
         self.url = _with_srt_linger(url)
         self.duration = duration
         self.size = size

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devtools.http_client import http_get, http_json
+from streamops.contract.ingest import PLAYER_SETTINGS_PATH
+
+from devtools.http_client import http_get, http_json, http_request
 from devtools.ports import free_port
 from devtools.processes import child_env, stop_tree
 from devtools.versions import webrtc_bin, worker_ffmpeg_env
@@ -176,3 +178,9 @@ class Ingest(Worker):
 
     def wait_live(self, timeout: float = 15) -> dict[str, Any]:
         return wait_for(lambda: (s := self.status())["live"] and s, timeout=timeout)
+
+    def set_player(self, **settings: Any) -> int:
+        """POST /player-settings (e.g. projection="vr360"), as the operator does: the HTTP status."""
+        body = json.dumps(settings).encode()
+        headers = {"Content-Type": "application/json", **WORKER_AUTH}
+        return http_request("POST", f"{self.internal}{PLAYER_SETTINGS_PATH}", body, headers)[0]

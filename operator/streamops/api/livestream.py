@@ -968,6 +968,19 @@ class PlaybackWebRtc(KubeModel):
 
 PlaybackAccess = Literal["public", "signed"]
 ONE_ROUTE = "set at most one of playback.ingress and playback.httpRoute"
+# How the player page shows the picture (the hosted stream object's `projection`): docs/design/projection.md.
+Projection = Literal["regular", "vr360", "vr180", "vr360tb"]
+PROJECTION_DESCRIPTION = (
+    "How the player page (status.playback.playerUrl) shows the picture; only the page: HLS, DASH, WebRTC, "
+    "recordings and restreams carry the frames as they are (tell another player yourself). regular (default): "
+    "flat, as received. vr360: the frame is an equirectangular 360° panorama (2:1, the whole sphere); the page "
+    "renders it around the viewer, who looks around by dragging (mouse, touch), with the arrow keys, or by "
+    "turning the device (its orientation sensor, on HTTPS pages). vr180: the frame is the front hemisphere "
+    "(equirectangular, 180° x 180°, mono); behind the viewer is black. vr360tb: 3D 360° top-bottom: the top half "
+    "(left eye) and the bottom half (right eye) are each an equirectangular 360°; the page shows the top half in "
+    "mono. Applied to a running ingest without a restart (pages opened before keep what they loaded; "
+    "status.playback.projection says what the page renders now)."
+)
 
 
 class PlaybackEdge(KubeModel):
@@ -984,7 +997,8 @@ class PlaybackEdge(KubeModel):
 
 
 class PlaybackSpec(KubeModel):
-    """How viewers outside the cluster reach the stream's HLS and screenshot."""
+    """How viewers outside the cluster reach the stream's HLS and screenshot, and how its player page shows
+    the picture (projection)."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -1022,6 +1036,7 @@ class PlaybackSpec(KubeModel):
         description="Serve viewers through the namespace's edge tier (a cache in front of the ingest) instead of "
         "the ingest itself.",
     )
+    projection: Projection = Field(default="regular", description=PROJECTION_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_route(self) -> PlaybackSpec:
@@ -1261,6 +1276,12 @@ class Playback(KubeModel):
         "exposure (LoadBalancer, NodePort, HostNetwork, or ClusterIP: inside the cluster only).",
     )
     reachable_from: str | None = Field(default=None, max_length=1024, description="Where the playback URLs work from.")
+    projection: Projection | None = Field(
+        default=None,
+        description="How the player page at playerUrl renders the picture now, as the primary ingest reports it "
+        "(spec.playback.projection once applied, within a few seconds, without a restart); for a client that plays "
+        "the URLs above in a 360° player of its own. Absent while no ingest reports it.",
+    )
 
 
 class Viewers(KubeModel):

@@ -15,6 +15,7 @@ from streamops.api.livestream import (
     SESSIONS_KEPT,
     BFramesPolicy,
     IngestRole,
+    Projection,
     PublishSession,
     Screenshots,
     Source,
@@ -73,6 +74,9 @@ TRANSCODED_FEED_PATH = "/feed/transcoded"
 # POST (a primary ingest): its backup ingest's feed, sent while the primary asks for it (backupWanted).
 BACKUP_UPLINK_PATH = "/backup/uplink"
 VIEWERS_PATH = "/viewers"  # the viewer sessions for the operator to union with the edges' (not playback)
+# POST (PlayerSettings): what the player page shows, from the operator. Not in IngestConfig: changing
+# it restarts no ingest (docs/design/projection.md).
+PLAYER_SETTINGS_PATH = "/player-settings"
 
 # What it serves on its public port (IngestPorts.http), each through the playback gate, at "/" and
 # under the stream's path prefix:
@@ -192,6 +196,18 @@ class IngestOverlay(WorkerConfig):
     y: float = Field(ge=0, le=100, description="The box's top edge, percent of the frame's height.")
     width: float = Field(gt=0, le=100, description="Percent of the frame's width.")
     height: float = Field(gt=0, le=100, description="Percent of the frame's height.")
+
+
+class PlayerSettings(WorkerConfig):
+    """What only the player page shows, POSTed by the operator to PLAYER_SETTINGS_PATH whenever the
+    ingest's /status shows other settings than the spec (an ingest starts with the defaults). Kept out
+    of IngestConfig so that a change reaches a live ingest without restarting it."""
+
+    projection: Projection = Field(
+        default="regular",
+        description="regular, vr360, vr180 or vr360tb (spec.playback.projection): the page renders the video flat "
+        "or on a sphere (WebGL).",
+    )
 
 
 class IngestConfig(CredentialedConfig):
@@ -445,6 +461,11 @@ class IngestStatus(WorkerStatus):
     )
     transcoded_qualities: list[str] = Field(
         default_factory=list, description="The renditions this ingest encodes, by name, tallest first; [] passthrough."
+    )
+    projection: Projection | None = Field(
+        default=None,
+        description="What the player page renders now: the last PlayerSettings' projection (regular before any); "
+        "None from workers older than the setting.",
     )
     sessions: list[PublishSession] = Field(
         default_factory=list,

@@ -1,7 +1,8 @@
 """A LiveStream's status loop: its ingest Pods' telemetry and its Recordings' facts into status,
-and the overlay switch to its ingests (see runtime/object_loop.py for what every loop does). It
-observes, decides with pure functions (status.py, overlays.py) and calls actuators: the reconcile
-(which also records a worker's deactivation), the status write, overlay_switching.py."""
+and the overlay switch and the player page's settings to its ingests (see runtime/object_loop.py for
+what every loop does). It observes, decides with pure functions (status.py, overlays.py,
+player_settings.py) and calls actuators: the reconcile (which also records a worker's deactivation),
+the status write, overlay_switching.py, player_settings.py's sender."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.observe import ROLES
 from streamops.control.livestream.overlay_switching import OverlaySwitcher
 from streamops.control.livestream.overlays import overlay_switch
+from streamops.control.livestream.player_settings import PlayerSettingsSender, settings_due, spec_projection
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
     IngestObservation,
@@ -148,6 +150,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     reported: str | None = None  # the Pod whose worker's deactivation was recorded (deactivation.py)
     primary_before: IngestStatus | None = None  # the primary's telemetry at the last status write
     switcher = OverlaySwitcher(state, loop.namespace, loop.name)  # POST /overlays (overlay_switching.py)
+    page_settings = PlayerSettingsSender(state, loop.namespace, loop.name)  # POST /player-settings
     live: dict[Role, bool] = {}  # each ingest's telemetry at the last tick: a restart waits while live
     try:
         while loop.running:
@@ -188,6 +191,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 loop.requested = True  # an ingest that waited for its restart is idle now
             stream, switches = overlay_switches(loop, outcome, telemetry)  # pure: what each ingest is sent
             await switcher.send(stream, switches, observed_pods)
+            await page_settings.send(settings_due(spec_projection(loop.body.spec), telemetry), observed_pods)
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:
                 # The worker gave up: recorded on the LiveStream at once, where it outlives the Pod.
@@ -221,6 +225,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
             await loop.sleep(*observed_pods.values())
     finally:
         switcher.close()
+        page_settings.close()
         loop.close()
         if not loop.running:  # deleted (not the operator stopping, nor the loop starting again)
             operator_metrics.stream_deleted(loop.namespace, loop.name)

@@ -1,22 +1,21 @@
 """The actuator that turns overlays on and off in a LiveStream's running ingests: POST /overlays to
 each ingest whose /status shows other overlays on than the spec (the switch is decided, pure, by
 overlays.py's overlay_switch), signed with the stream's key. The status loop (loop.py) decides and
-calls this; it holds the POSTs in flight so that one stuck ingest never holds up a tick."""
+calls this; ingest_posts.py holds the POSTs in flight so that one stuck ingest never holds up a tick."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
+from streamops.control.livestream.ingest_posts import IngestPosts
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.spec_checks import read_secret_key
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.worker_client import post
 
 
 async def switch_signer(state: OperatorState, stream: LiveStream) -> Callable[[bytes], dict[str, str]] | None:
@@ -32,35 +31,16 @@ async def switch_signer(state: OperatorState, stream: LiveStream) -> Callable[[b
     return lambda body: {SWITCH_AUTH_HEADER: switch_token(secret, name, body, time.time())}
 
 
-class OverlaySwitcher:
-    """One per stream loop: sends each switch not already in flight to its ingest; close() cancels
-    what is still in flight when the loop ends."""
-
-    def __init__(self, state: OperatorState, namespace: str, name: str) -> None:
-        self.state, self.namespace, self.name = state, namespace, name
-        self.sending: dict[Role, asyncio.Task[None]] = {}  # the POST /overlays in flight, per ingest
+class OverlaySwitcher(IngestPosts):
+    """One per stream loop: sends each switch not already in flight to its ingest (ingest_posts.py)."""
 
     async def send(
         self, stream: LiveStream | None, switches: dict[Role, OverlaySwitch], pods: dict[Role, PodObservation]
     ) -> None:
         """Each switch (by role) to its ingest's Pod, unless one is still in flight there; the key
         Secret is read only when a POST goes out."""
-        due = {
-            role: (pod, switch)
-            for role, switch in switches.items()
-            if (pod := pods.get(role)) is not None and ((sending := self.sending.get(role)) is None or sending.done())
-        }
+        due = self.due(switches, pods)
         if self.state.client is None or stream is None or not due:
             return
         sign = await switch_signer(self.state, stream)  # the Secret read only for a POST that goes out
-        auth = await self.state.worker_headers(self.namespace, self.name)
-        for role, (pod, switch) in due.items():
-            # Not awaited: a stuck ingest must not hold up this tick. Its next /status shows
-            # whether the switch took; the next tick sends it again if not.
-            self.sending[role] = asyncio.get_running_loop().create_task(
-                post(self.state.client, pod, SWITCH_PATH, switch, sign, auth)
-            )
-
-    def close(self) -> None:
-        for task in self.sending.values():
-            task.cancel()
+        await self.post(due, SWITCH_PATH, sign)

@@ -333,7 +333,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         active_ingest=active_ingest,
         active=active,
         ingest=ingest_endpoints(stream, reaches, base, observed.settings.publish_over_http),
-        playback=playback_urls(stream, base, whep_on(stream, observed.settings)),
+        # What the player page renders now: the primary's report (spec.playback.projection once applied).
+        playback=playback_urls(stream, base, whep_on(stream, observed.settings), main.projection if main else None),
         # Times are history: a worker that restarted (and forgot them) does not erase them.
         started_at_primary=(main and main.started_at) or previous.started_at_primary,
         started_at_backup=(spare and spare.started_at) or previous.started_at_backup,

@@ -11,6 +11,7 @@ Modules, one job each:
 | `routes` | media routes (aiohttp) by group, given their parts: feed, HLS, LL-HLS, DASH, screenshot, player, uplink |
 | `served_media` | `ServedMedia`: the feeds, HLS/DASH and LL-HLS packagers of the session on air, for the routes |
 | `overlay_switch` | POST /overlays: the switch checked, kept in switch.json; the overlays on (`SwitchedOverlays`) |
+| `player_settings` | POST /player-settings: the player page's projection now (`PageSettings`), no restart |
 | `on_air` | whose media is served: the own session's or the backup's relay (`OnAirHost`: what it needs of the worker) |
 | `failover` | pure: when to switch to the backup and back |
 | `backup_link` | a backup's feed to its primary: the signed uplink, and the backup's side that offers it |

@@ -33,6 +33,7 @@ from streamops.contract.ingest import (
     TRANSCODED_FEED_PATH,
     VIEWERS_PATH,
     IngestConfig,
+    PlayerSettings,
 )
 from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.feed import FeedHub
@@ -42,6 +43,7 @@ from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
+from streamops.media.ingest.player_settings import PageSettings
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.viewers import RequestKind
@@ -128,16 +130,19 @@ def add_playback_routes(
     served: ServedMedia,
     screenshot: Path,
     ice_servers: IceServersFile,
+    page_settings: PageSettings | None = None,
 ) -> None:
     """HLS, DASH, the screenshot, the clock and the player page at each of media_prefixes() and under
-    its token segment, through the playback gate; `ice_servers`: the player pages' STUN/TURN servers."""
+    its token segment, through the playback gate; `ice_servers`: the player pages' STUN/TURN servers;
+    `page_settings`: the page's projection now (POST /player-settings; None: regular)."""
     files = MediaFiles(config, served, screenshot)
     guard = gate.guard
     hls = gate.guard_by_name(hls_kind, files.hls)
     dash = gate.guard_by_name(dash_kind, files.dash)
 
-    def options() -> PlayerOptions:  # at each page request: a rotated TURN credential shows at once
-        return player_options(config, ice_servers.servers)
+    def options() -> PlayerOptions:  # at each page request: a rotated TURN credential, a new projection
+        settings = page_settings.current if page_settings is not None else PlayerSettings()
+        return player_options(config, ice_servers.servers, settings)
 
     for prefix in (p for base in media_prefixes(config) for p in (base, base + TOKEN_ROUTE)):
         app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
@@ -284,9 +289,12 @@ def media_file(path: Path) -> web.FileResponse:
     return HeldFileResponse(path, headers=media_headers(path))
 
 
-def player_options(config: IngestConfig, ice_servers: tuple[IceServer, ...] = ()) -> PlayerOptions:
+def player_options(
+    config: IngestConfig, ice_servers: tuple[IceServer, ...] = (), settings: PlayerSettings | None = None
+) -> PlayerOptions:
     """What the player page plays: paths relative to the page (at the prefix, like the media);
-    `ice_servers`: the STUN/TURN servers of the pages' peer connections (webrtc/ice_servers.py)."""
+    `ice_servers`: the STUN/TURN servers of the pages' peer connections (webrtc/ice_servers.py);
+    `settings`: how it shows the picture (player_settings.py; None: the defaults)."""
     hls = config.hls
     playlist = HLS_CMAF_PLAYLIST if hls.cmaf else HLS_MPEGTS_PLAYLIST
     return PlayerOptions(
@@ -298,6 +306,7 @@ def player_options(config: IngestConfig, ice_servers: tuple[IceServer, ...] = ()
         whep=serves_whep(config),
         whip=takes_whip(config),
         ice_servers=ice_servers,
+        projection=(settings or PlayerSettings()).projection,
     )
 
 

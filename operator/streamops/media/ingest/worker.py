@@ -49,6 +49,7 @@ from streamops.media.ingest.load_caps import LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
+from streamops.media.ingest.player_settings import PageSettings, add_player_settings_route
 from streamops.media.ingest.routes import (
     add_feed_routes,
     add_playback_routes,
@@ -95,6 +96,7 @@ class IngestWorker:
         self.history = SessionHistory(config.role)  # IngestStatus.sessions
         self.worker_started_at = utc_now()  # the overlay renderer's reports are due some time after
         self.overlays = SwitchedOverlays(config, log)
+        self.page_settings = PageSettings(log)  # the player page's projection (POST /player-settings)
         self.current: Session | None = None
         self.facts = SourceFacts()
         self.started_at: datetime | None = None
@@ -223,6 +225,7 @@ class IngestWorker:
             sessions=self.history.report(time.monotonic()),
             overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
             overlays_enabled=self.overlays.enabled,
+            projection=self.page_settings.current.projection,
         )
         return status
 
@@ -586,8 +589,8 @@ class IngestWorker:
     # --- HTTP and the run ----------------------------------------------------------------------------
     def apps(self) -> tuple[web.Application, web.Application]:
         """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
-        metrics, viewers, the overlay switch, the backup uplink): two listeners, docs/design/surfaces.md.
-        Each route group gets the parts it serves (routes.py), wired here once."""
+        metrics, viewers, the overlay switch, the player's settings, the backup uplink): two listeners,
+        docs/design/surfaces.md. Each route group gets the parts it serves (routes.py), wired here once."""
         config, gate = self.config, self.playback
 
         def ready() -> bool:
@@ -598,7 +601,9 @@ class IngestWorker:
         https = https_only(bool(config.publish_over_http), gate.trusted)
         public = public_app(ready, self.caps.public_middleware, [https])
         add_webrtc_routes(public, media_prefixes(config), self.webrtc, gate.guard, gate.client)
-        add_playback_routes(public, config, gate, self.served, self.screenshot, self.webrtc.ice_servers)
+        add_playback_routes(
+            public, config, gate, self.served, self.screenshot, self.webrtc.ice_servers, self.page_settings
+        )
         # What the operator and the stream's own workers read and send: nothing here is playback, so
         # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
         # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
@@ -610,6 +615,7 @@ class IngestWorker:
             add_relay_routes(internal, self.on_air, self.loopback_host)
         add_viewers_route(internal, gate)
         add_switch_route(internal, config, self.read_key, self.overlays)
+        add_player_settings_route(internal, self.page_settings)
         return public, internal
 
     def stop(self) -> None:

@@ -1,6 +1,8 @@
-"""The overlay switch actuator against a stand-in ingest on 127.0.0.1: what it POSTs, how it signs
-it, one request in flight per ingest, nothing without a Pod to send to, and what close() cancels.
-(What switch is due is overlays.py's, test_overlays.py; the real ingest's answer, media/overlay.)"""
+"""The actuators that POST to a running ingest against a stand-in ingest on 127.0.0.1: the overlay
+switch (what it POSTs, how it signs it, one request in flight per ingest, nothing without a Pod to
+send to, and what close() cancels) and the player page's settings (the worker credential alone).
+(What is due is overlays.py's and player_settings.py's, test_overlays.py and test_player_settings.py;
+the real ingest's answers, media/overlay and tests/unit/media/ingest/test_worker.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -15,9 +18,11 @@ from aiohttp.test_utils import TestServer
 from devtools.catalog import pull, secret_data, stored_livestream
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream
+from streamops.contract.ingest import PLAYER_SETTINGS_PATH, PlayerSettings
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
 from streamops.contract.worker_credential import AUTHORIZATION, CREDENTIAL_KEY, credential_secret_name
 from streamops.control.livestream.overlay_switching import OverlaySwitcher
+from streamops.control.livestream.player_settings import PlayerSettingsSender
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
@@ -61,12 +66,17 @@ def secrets(stream: LiveStream) -> FakeKubeApi:
 
 
 def with_ingest(
-    stream: LiveStream, check: Callable[[OverlaySwitcher, Ingest, PodObservation], Awaitable[None]]
+    stream: LiveStream,
+    check: Callable[[Any, Ingest, PodObservation], Awaitable[None]],
+    actuator: type[OverlaySwitcher | PlayerSettingsSender] = OverlaySwitcher,
+    path: str = SWITCH_PATH,
 ) -> None:
+    """`check` with the `actuator` of `stream` and a stand-in ingest taking its POSTs at `path`."""
+
     async def run() -> None:
         ingest = Ingest()
         app = web.Application()
-        app.router.add_post(SWITCH_PATH, ingest.handle)
+        app.router.add_post(path, ingest.handle)
         server = TestServer(app, host="127.0.0.1", port=0)
         await server.start_server()
         state = OperatorState(api=secrets(stream), settings=OperatorSettings())
@@ -74,7 +84,7 @@ def with_ingest(
         try:
             async with aiohttp.ClientSession() as client:
                 state.client = client
-                switcher = OverlaySwitcher(state, NS, stream.metadata.name)
+                switcher = actuator(state, NS, stream.metadata.name)
                 await check(switcher, ingest, pod)
                 ingest.release.set()
                 switcher.close()
@@ -145,3 +155,29 @@ def test_a_pull_streams_switch_is_unsigned_and_close_cancels_it():
         assert task.cancelled()
 
     with_ingest(stream, check)
+
+
+def test_player_settings_are_posted_with_the_worker_credential_one_at_a_time():
+    """A projection changes only a page: the internal face's worker credential is all it carries (no
+    stream key read, no signature); a stuck ingest is not sent another until it answers."""
+    stream = stored_livestream(namespace=NS)
+    wanted = {"primary": PlayerSettings(projection="vr180")}
+
+    async def check(sender: PlayerSettingsSender, ingest: Ingest, pod: PodObservation) -> None:
+        await sender.send(wanted, {})  # no Pod to send to: nothing
+        assert not sender.sending
+        await sender.send(wanted, {"primary": pod})
+        first = sender.sending["primary"]
+        await ingest.arrived.wait()
+        ((headers, body),) = ingest.requests
+        assert json.loads(body) == {"projection": "vr180"}
+        assert headers[AUTHORIZATION] == f"Bearer {CREDENTIAL}" and SWITCH_AUTH_HEADER not in headers
+        await sender.send(wanted, {"primary": pod})  # still in flight: not again
+        assert sender.sending["primary"] is first and len(ingest.requests) == 1
+        ingest.release.set()
+        await first
+        await sender.send(wanted, {"primary": pod})  # the next tick's, while /status still differs
+        await sender.sending["primary"]
+        assert len(ingest.requests) == 2
+
+    with_ingest(stream, check, PlayerSettingsSender, PLAYER_SETTINGS_PATH)

@@ -248,3 +248,16 @@ def test_backup_ingest_has_its_own_live_flag_and_events():
     assert kinds(status)["BackupLive"] == ("True", "MediaFlowing")
     assert status.started_at_backup == T0 and status.video_height == 720, "metrics of the ingest on air"
     assert [e.reason for e in livestream_events(before, status)] == ["BackupWentLive"]
+
+
+def test_status_says_which_projection_the_player_page_renders_now():
+    """status.playback.projection is the primary's report (the page as it is), not the spec: absent
+    until an ingest reports it, regular while the switch to the spec's is on its way."""
+    vr = stream(playback={"projection": "vr360"})
+    running = {"primary": RUNNING}
+    assert livestream_status(vr, IngestObservation(running), T0).playback.projection is None
+    for reported in ("regular", "vr360"):
+        observed = IngestObservation(running, telemetry={"primary": ingest(INGEST_LIVE | {"projection": reported})})
+        assert livestream_status(vr, observed, T0).playback.projection == reported
+    older = IngestObservation(running, telemetry={"primary": ingest(INGEST_LIVE)})  # a worker before the field
+    assert livestream_status(vr, older, T0).playback.projection is None

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from streamops.contract.ingest import FEED_PATH, TRANSCODED_FEED_PATH, VIEWERS_PATH, IngestConfig
+from streamops.contract.ingest import (
+    FEED_PATH,
+    PLAYER_PAGE,
+    PLAYER_SETTINGS_PATH,
+    TRANSCODED_FEED_PATH,
+    VIEWERS_PATH,
+    IngestConfig,
+)
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
 from streamops.contract.worker_credential import AUTHORIZATION
 from streamops.media.ingest.worker import IngestWorker
@@ -133,3 +141,44 @@ def test_the_internal_face_asks_for_the_streams_worker_credential(tmp_path):
 
     config = ingest_config(tmp_path / "none").model_copy(update={"credential_file": None})
     with_worker(config, unconfigured)
+
+
+def test_the_player_page_takes_its_projection_live(tmp_path):
+    """POST /player-settings on the internal face (the worker credential, as every route there) sets
+    what the next player page renders and what /status reports: the same worker, no restart. The
+    public face has no such route."""
+    options = re.compile(r'<script type="application/json" id="streamops-player-options">(.*?)</script>', re.S)
+
+    async def run() -> None:
+        worker = IngestWorker(ingest_config(tmp_path, overlays=False))
+        public, internal = worker.apps()
+        async with (
+            TestClient(TestServer(internal, host="127.0.0.1", port=0)) as inside,
+            TestClient(TestServer(public, host="127.0.0.1", port=0)) as outside,
+        ):
+
+            async def page() -> dict[str, Any]:
+                found = options.search(await (await outside.get(PLAYER_PAGE)).text())
+                assert found
+                blob: dict[str, Any] = json.loads(found.group(1))
+                return blob
+
+            assert worker.status().projection == "regular"
+            assert "projection" not in await page(), "a regular page as before: no 360° view"
+            body = b'{"projection": "vr360tb"}'
+            assert (await inside.post(PLAYER_SETTINGS_PATH, data=body)).status == 401
+            assert (await outside.post(PLAYER_SETTINGS_PATH, data=body)).status in (404, 405)
+            assert worker.status().projection == "regular", "nothing refused was applied"
+            assert (await inside.post(PLAYER_SETTINGS_PATH, data=body, headers=AUTH)).status == 204
+            assert (await (await inside.get("/status", headers=AUTH)).json())["projection"] == "vr360tb"
+            blob = await page()
+            assert blob["projection"] == "vr360tb"
+            assert blob["scripts"]["projection"].startswith("player/projection.js?v=")
+            bad = await inside.post(PLAYER_SETTINGS_PATH, data=b'{"projection": "vr720"}', headers=AUTH)
+            assert bad.status == 400 and "projection" in await bad.text()
+            assert worker.status().projection == "vr360tb"
+            regular = await inside.post(PLAYER_SETTINGS_PATH, data=b'{"projection": "regular"}', headers=AUTH)
+            assert regular.status == 204
+            assert "projection" not in await page()
+
+    asyncio.run(run())

@@ -6,6 +6,7 @@ from streamops.api import LiveStream
 from streamops.api.livestream import (
     IngestEndpoints,
     Playback,
+    Projection,
 )
 from streamops.contract.ingest import (
     DASH_MANIFEST,
@@ -102,8 +103,11 @@ def playback_base(route: PlaybackRoute | None, primary: Reach) -> PlaybackBase:
     )
 
 
-def playback_urls(stream: LiveStream, base: PlaybackBase, whep: bool = False) -> Playback:
-    """`whep`: WebRTC playback on (whep_on)."""
+def playback_urls(
+    stream: LiveStream, base: PlaybackBase, whep: bool = False, projection: Projection | None = None
+) -> Playback:
+    """`whep`: WebRTC playback on (whep_on); `projection`: what the primary ingest's player page
+    renders now (its /status; None while it reports none)."""
     hls = stream.spec.hls
     return Playback(
         hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
@@ -114,4 +118,5 @@ def playback_urls(stream: LiveStream, base: PlaybackBase, whep: bool = False) ->
         whep_url=f"{base.url}{WHEP_PATH}" if whep else None,
         exposure=base.exposure,
         reachable_from=base.reachable_from,
+        projection=projection,
     )

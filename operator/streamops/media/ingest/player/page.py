@@ -1,9 +1,11 @@
 """The player page: GET {prefix}/player (player.html with the stream's options as a JSON blob) and
-its scripts under {prefix}/player/: player.js, webrtc.js (WHEP/WHIP), and hls.js and dash.js as
-`make player` copies them into assets/ (pinned in player/package-lock.json; no CDN). Without them the
-page still renders, saying what is missing, and their routes answer 500 with the command to run.
-Embeddable in an iframe on any origin: no frame-blocking headers. Why: docs/design/low-latency.md
-("The player page"). With `whep` the page plays WebRTC first and falls back to HLS (player.js).
+its scripts under {prefix}/player/: player.js, webrtc.js (WHEP/WHIP), projection.js (360°/180°), and
+hls.js, dash.js and three.js as `make player` copies them into assets/ (pinned in
+player/package-lock.json; no CDN). Without them the page still renders, saying what is missing, and
+their routes answer 500 with the command to run. Embeddable in an iframe on any origin: no
+frame-blocking headers. Why: docs/design/low-latency.md ("The player page"). With `whep` the page
+plays WebRTC first and falls back to HLS (player.js). With a projection other than regular it
+renders the video on a sphere with three.js (docs/design/projection.md).
 
 The publish page: GET {prefix}/publish (publish.html, the same look: theme.html), publishing this
 browser's camera and microphone over WHIP to {prefix}/whip with a pasted stream key (publish.js);
@@ -42,7 +44,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"  # the page (and an asset asked for without its version): revalidate each time
 MISSING = (
     "{name} is not in this worker's package: run `make player` (npm ci of player/package-lock.json, "
-    "which copies hls.js and dash.js into operator/streamops/media/ingest/player/assets/) before installing "
+    "which copies hls.js, dash.js and three.js into operator/streamops/media/ingest/player/assets/) before installing "
     "streamops or building its images.\n"
 )
 
@@ -89,6 +91,9 @@ class PlayerOptions:
     # credential (inherent to TURN in browsers). The publish page, open to anyone, carries STUN only:
     # a publisher gets TURN credentials with its authenticated WHIP answers (Link headers).
     ice_servers: tuple[IceServer, ...] = ()
+    # How the page shows the picture (PlayerSettings.projection): regular, or on a sphere (projection.js
+    # with three.js) for vr360, vr180 and vr360tb.
+    projection: str = "regular"
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,18 @@ ASSETS: dict[str, Asset] = {
     "player.js": Asset(HERE / "player.js", JS, vendored=False),
     "webrtc.js": Asset(HERE / "webrtc.js", JS, vendored=False),
     "publish.js": Asset(HERE / "publish.js", JS, vendored=False),
+    "projection.js": Asset(HERE / "projection.js", JS, vendored=False),
     "hls.min.js": Asset(ASSETS_DIR / "hls.min.js", JS, vendored=True),
     "dash.all.min.js": Asset(ASSETS_DIR / "dash.all.min.js", JS, vendored=True),
+    # three.js's ES modules (no minified build since r171): the WebGL renderer, and the core it imports
+    # as ./three.core.js (so that name, beside it; asked for without ?v=, revalidated: NO_CACHE).
+    "three.module.js": Asset(ASSETS_DIR / "three.module.js", JS, vendored=True),
+    "three.core.js": Asset(ASSETS_DIR / "three.core.js", JS, vendored=True),
     # The licences the minified builds point at (dash.all.min.js names its third-party notices file).
     "hls.js.LICENSE": Asset(ASSETS_DIR / "hls.js.LICENSE", TEXT, vendored=True),
     "dashjs.LICENSE.md": Asset(ASSETS_DIR / "dashjs.LICENSE.md", TEXT, vendored=True),
     "dash.all.min.js.LICENSE.txt": Asset(ASSETS_DIR / "dash.all.min.js.LICENSE.txt", TEXT, vendored=True),
+    "three.js.LICENSE": Asset(ASSETS_DIR / "three.js.LICENSE", TEXT, vendored=True),
     "VERSIONS": Asset(ASSETS_DIR / "VERSIONS", TEXT, vendored=True),  # "hls.js 1.7.4" ... one a line
 }
 
@@ -157,6 +168,11 @@ def render_page(options: PlayerOptions) -> str:
         scripts["webrtc"] = asset_url("webrtc.js")
         if options.ice_servers:
             config["iceServers"] = [server.to_json() for server in options.ice_servers]
+    # Likewise only on a sphere: a regular page loads no WebGL.
+    if options.projection != "regular":
+        config["projection"] = options.projection
+        scripts["projection"] = asset_url("projection.js")
+        scripts["three"] = asset_url("three.module.js")
     return (
         PAGE_TEMPLATE.read_text()
         .replace("{{THEME}}", THEME.read_text())

@@ -27,8 +27,13 @@
 // sinceStartMs since its engine started, sincePostMs since the WHEP POST (WebRTC), shownAt on the
 // Date.now() clock} of the first picture shown, or null), webrtc ({status, body, location, offer,
 // answer, connectionState, attempts} of the last WHEP exchange; stats()), video, stalls, engine,
-// goLive(), behind, latency, starts, error, lowLatency}, and a 'streamopsplayer' event on window at
-// each change of state.
+// goLive(), behind, latency, starts, error, lowLatency, projection (null for a regular stream; else
+// projection.js's view: {name, ready, error, yaw, pitch, look(), turn(), centre(), ...})}, and a
+// 'streamopsplayer' event on window at each change of state.
+//
+// A stream whose projection is vr360, vr180 or vr360tb (options.projection) is drawn on a sphere by
+// projection.js with three.js (docs/design/projection.md), the <video> its texture, whatever plays it;
+// a regular stream's page loads neither.
 //
 // The page may sit in an iframe on another origin: it never reaches out of its own frame.
 //
@@ -113,6 +118,7 @@
     goLive,
     get behind() { return behindSeconds(); }, // seconds behind the live edge the player aims at
     get latency() { return latencySeconds(); }, // seconds from the live edge (NaN when unknown)
+    projection: null, // the 360°/180° view (projection.js), for a stream that is not regular
   };
   window.streamopsPlayer = api;
 
@@ -765,6 +771,18 @@
   setInterval(() => {
     if (api.state === 'offline') refreshPoster();
   }, POSTER_MS);
+
+  // 360°/180°: projection.js (and three.js, which it imports) only for a stream that is not regular.
+  if (options.projection) {
+    const missing = !options.scripts.three ? 'three.js is missing from the worker: run make player'
+      : !options.scripts.projection ? 'projection.js is missing from the worker' : null;
+    api.projection = { name: options.projection, ready: false, error: missing };
+    if (!missing) {
+      loadScript(options.scripts.projection).then(() => {
+        api.projection = window.streamopsProjection.start(video, options.projection, options.scripts.three);
+      }, (e) => { api.projection.error = String(e.message || e); });
+    }
+  }
 
   debugBox.hidden = !debug;
   refreshPoster();

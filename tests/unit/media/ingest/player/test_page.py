@@ -55,9 +55,9 @@ def injected(page: str) -> dict[str, Any]:
 
 @pytest.fixture
 def vendored(tmp_path, monkeypatch):
-    """hls.js and dash.js as `make player` leaves them (stand-ins: the tests do not need npm)."""
+    """hls.js, dash.js and three.js as `make player` leaves them (stand-ins: the tests do not need npm)."""
     files = {}
-    for name in ("hls.min.js", "dash.all.min.js", "VERSIONS"):
+    for name in ("hls.min.js", "dash.all.min.js", "three.module.js", "three.core.js", "VERSIONS"):
         path = tmp_path / name
         path.write_text(f"/* {name} */ var x = 1;\n")
         monkeypatch.setitem(
@@ -240,11 +240,64 @@ def test_page_script_is_plain_and_leaves_the_embedding_page_alone():
 def test_player_packages_are_pinned_exactly():
     package = json.loads((REPO / "player/package.json").read_text())
     lock = json.loads((REPO / "player/package-lock.json").read_text())
-    assert set(package["dependencies"]) == {"hls.js", "dashjs"}
+    assert set(package["dependencies"]) == {"hls.js", "dashjs", "three"}
     for name, version in package["dependencies"].items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} {version}: an exact version"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
     assert package["dependencies"]["hls.js"].startswith("1.")
+
+
+def test_a_projection_loads_the_360_view_and_three_js_from_the_worker(vendored):
+    """vr360, vr180, vr360tb: the page names the projection and its two scripts, served by the
+    worker (no CDN), versioned like every asset. A regular page has neither
+    (test_page_headers_markup_and_options: its options are exactly what they were)."""
+    options = PlayerOptions("cam1", "hls/cmaf/index.m3u8", None, False, None, projection="vr180")
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        blob = injected(await (await client.get(PLAYER_PATH)).text())
+        assert blob["projection"] == "vr180"
+        digest = hashlib.sha256(vendored["three.module.js"].read_bytes()).hexdigest()[:12]
+        assert blob["scripts"]["three"] == f"player/three.module.js?v={digest}"
+        assert re.fullmatch(r"player/projection\.js\?v=[0-9a-f]{12}", blob["scripts"]["projection"])
+        for url in (blob["scripts"]["three"], blob["scripts"]["projection"], f"{PLAYER_PATH}/three.core.js"):
+            response = await client.get(urljoin(PLAYER_PATH, url))
+            assert response.status == 200, url
+            assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"  # a module needs a JS type
+
+    serve([("", options)], check)
+
+
+def test_without_make_player_a_projection_page_still_plays_flat(not_vendored):
+    options = PlayerOptions("cam1", "hls/cmaf/index.m3u8", None, False, None, projection="vr360")
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        blob = injected(await (await client.get(PLAYER_PATH)).text())
+        assert blob["projection"] == "vr360" and blob["scripts"]["three"] is None  # player.js says what to run
+        assert (await client.get(f"{PLAYER_PATH}/three.module.js")).status == 500
+
+    serve([("", options)], check)
+
+
+def test_the_360_view_script_is_plain_and_loads_three_js_from_the_page_only():
+    path = REPO / "operator/streamops/media/ingest/player/projection.js"
+    script = path.read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
+    assert not re.search(r"""['"`](https?:)?//""", code), "no URL of another origin"
+    assert code.count("import(") == 1 and "import(new URL(threeUrl, location.href).href)" in code
+    for reference in ("window.top", "window.parent", "document.domain"):
+        assert reference not in code
+    node = shutil.which("node")
+    if node:
+        subprocess.run([node, "--check", str(path)], check=True)
+
+
+def test_three_js_imports_its_core_by_a_versioned_url():
+    """`make player` gives three.module.js's import of ./three.core.js the core's ?v=: cached for a
+    year like the other assets, and a new core is a new URL."""
+    module = player_page.ASSETS["three.module.js"].path.read_text()
+    version = player_page.asset_version(player_page.ASSETS["three.core.js"].path)
+    imports = re.findall(r"from '(\./three\.core\.js[^']*)'", module)
+    assert imports and set(imports) == {f"./three.core.js?v={version}"}
 
 
 def test_package_data_ships_the_page_and_the_assets():

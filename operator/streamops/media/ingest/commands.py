@@ -91,13 +91,20 @@ def fragmented_mp4_options(hls: HLS) -> dict[str, Any]:
     }
 
 
-def dash_options(config: IngestConfig) -> dict[str, Any]:
+# Each AdaptationSet's streams of the ladder's DASH: every rendition in one video set (dash.js
+# switches between them), the audio in another.
+LADDER_ADAPTATION_SETS = "id=0,streams=v id=1,streams=a"
+
+
+def dash_options(config: IngestConfig, *, ladder: bool = False) -> dict[str, Any]:
     """FFmpeg's dash muxer: a live MPD with templated CMAF segments of the HLS segment length over
-    the DVR window (same window as the playlists)."""
-    return {
+    the DVR window (same window as the playlists). `ladder`: the renditions' video in one
+    AdaptationSet."""
+    hls = config.hls
+    options: dict[str, Any] = {
         "f": "dash",
-        "seg_duration": config.hls.segment_seconds,
-        "window_size": playlist_segments(config.dvr, config.hls),
+        "seg_duration": hls.segment_seconds,
+        "window_size": playlist_segments(config.dvr, hls),
         "extra_window_size": 2,
         "use_template": 1,
         "use_timeline": 1,
@@ -106,6 +113,9 @@ def dash_options(config: IngestConfig) -> dict[str, Any]:
         "media_seg_name": "chunk-$RepresentationID$-$Number%06d$.m4s",
         "format_options": "movflags=cmaf",
     }
+    if ladder:
+        options["adaptation_sets"] = LADDER_ADAPTATION_SETS
+    return options
 
 
 def packager_settings(config: IngestConfig) -> PackagerSettings:
@@ -183,8 +193,48 @@ def with_overlays(overlays: Sequence[IngestOverlay], directory: Path, video: Any
     return video
 
 
+# What a backslash escapes in a tee slave: FFmpeg reads a slave out of the `|` list, then each option
+# value up to `:` or `]` (av_get_token both times; quotes quote at both levels).
+_TEE_SLAVE_SPECIAL = "\\'|"
+_TEE_VALUE_SPECIAL = "\\':]"
+
+
+def _escaped(text: str, special: str) -> str:
+    return "".join("\\" + c if c in special else c for c in text)
+
+
 def _tee_target(options: dict[str, Any], path: str) -> str:
-    return "[" + ":".join(f"{k}={v}" for k, v in options.items()) + "]" + path
+    """One slave of the tee muxer, `[k=v:...]path`, escaped for both of FFmpeg's readings."""
+    fields = ":".join(f"{k}={_escaped(str(v), _TEE_VALUE_SPECIAL)}" for k, v in options.items())
+    return _escaped(f"[{fields}]{path}", _TEE_SLAVE_SPECIAL)
+
+
+def audio_bitrates(ladder: Sequence[Rendition]) -> list[int]:
+    """The AAC encodes of a ladder: one per distinct audio bitrate, in ladder order."""
+    return list(dict.fromkeys(r.audio_bitrate_kbps for r in ladder))
+
+
+# rendition_encode's audio options; every other one is the rendition's video encoder's.
+_AUDIO_ENCODE = {"acodec": "c:a", "b:a": "b:a"}
+
+
+def ladder_encodes(ladder: Sequence[Rendition], segment_seconds: float) -> dict[str, Any]:
+    """Each rendition's x264 encode (rendition_encode) as options of one output holding every
+    rendition's video (v:i, ladder order) and each of audio_bitrates' AAC (a:j)."""
+    bitrates = audio_bitrates(ladder)
+    options: dict[str, Any] = {}
+    for i, r in enumerate(ladder):
+        audio = bitrates.index(r.audio_bitrate_kbps)
+        for key, value in rendition_encode(r, segment_seconds).items():
+            if key in _AUDIO_ENCODE:
+                options[f"{_AUDIO_ENCODE[key]}:{audio}"] = value
+            elif key == "vcodec":
+                options[f"c:v:{i}"] = value
+            elif key.endswith(":v"):
+                options[f"{key}:{i}"] = value
+            else:
+                options[f"{key}:v:{i}"] = value
+    return options
 
 
 def session_command(
@@ -197,10 +247,10 @@ def session_command(
     audio_codec: str = "copy",
 ) -> list[str]:
     """One session: the input copied to the feed (MPEG-TS on stdout) and, without renditions, to
-    HLS (and DASH); with renditions each is encoded once and teed to its HLS variants (and the
-    first one to the transcoded feed). `ll_fds`: the LL-HLS packagers' pipes, by rendition.
-    `audio_codec`: what the copied outputs' audio becomes ("aac" for a WHIP publisher's Opus: the
-    feed's readers and HLS take AAC), video staying as it came."""
+    HLS (and DASH); with renditions each is encoded once, all in one output teed to their HLS
+    variants, DASH (all renditions) and the first one to the transcoded feed. `ll_fds`: the LL-HLS
+    packagers' pipes, by rendition. `audio_codec`: what the copied outputs' audio becomes ("aac" for
+    a WHIP publisher's Opus: the feed's readers and HLS take AAC), video staying as it came."""
     ll_fds = ll_fds or {}
     if config.overlays and renditions(config):
         input_options = {"thread_queue_size": SOURCE_THREAD_QUEUE, **input_options}
@@ -231,21 +281,36 @@ def session_command(
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
+    # One output holding every rendition's video (v:i) and AAC encode (a:j), each encoded once, teed
+    # to its slaves: each rendition's HLS variants, LL-HLS pipe (and the top one's transcoded feed)
+    # select their rendition's pair; DASH takes them all (docs/design/low-latency.md, "DASH").
     overlaid = with_overlays(config.overlays or [], Path(config.overlay_dir or "."), stream.video)
     split = overlaid.filter_multi_output("split", len(ladder))
-    segment = config.hls.segment_seconds
+    bitrates = audio_bitrates(ladder)
+    targets: list[str] = []
     for i, r in enumerate(ladder):
-        targets = [
-            _tee_target(hls_options(config, t, session_dir / v / r.name), str(session_dir / v / r.name / "index.m3u8"))
+        pair = {"select": f"v:{i},a:{bitrates.index(r.audio_bitrate_kbps)}"}
+        targets += [
+            _tee_target(
+                {**pair, **hls_options(config, t, session_dir / v / r.name)},
+                str(session_dir / v / r.name / "index.m3u8"),
+            )
             for v, t in muxed_hls_variants(config)
         ]
         if r.name in ll_fds:
-            targets.append(_tee_target(fragmented_mp4_options(config.hls), f"pipe:{ll_fds[r.name]}"))
+            targets.append(_tee_target({**pair, **fragmented_mp4_options(config.hls)}, f"pipe:{ll_fds[r.name]}"))
         if i == 0 and transcoded_fd is not None:
-            targets.append(_tee_target({"f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
-        encode = {**rendition_encode(r, segment), "f": "tee"}
-        scaled = split[i].filter("scale", -2, r.height)
-        outputs.append(ffmpeg_python.output(scaled, stream["a?"], "|".join(targets), **encode))
+            targets.append(_tee_target({**pair, "f": "mpegts", "pes_payload_size": 0}, f"pipe:{transcoded_fd}"))
+    if config.dash:
+        # libx264 behind the tee has no extradata at the header (the LL-HLS moov had an empty avcC
+        # for it): extract_extradata hands the SPS/PPS of the first keyframe to the dash muxer, which
+        # then writes each Representation's codecs (avc1.64001f) instead of a bare "avc1".
+        dash = {"bsfs/v": "extract_extradata", **dash_options(config, ladder=True)}
+        targets.append(_tee_target(dash, str(session_dir / "dash" / "manifest.mpd")))
+    videos = [split[i].filter("scale", -2, r.height) for i, r in enumerate(ladder)]
+    audios = [stream["a:0?"] for _ in bitrates]
+    encode = {**ladder_encodes(ladder, config.hls.segment_seconds), "f": "tee"}
+    outputs.append(ffmpeg_python.output(*videos, *audios, "|".join(targets), **encode))
     return command(ffmpeg_python.merge_outputs(*outputs))
 
 

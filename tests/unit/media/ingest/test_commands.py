@@ -9,6 +9,7 @@ import pytest
 from streamops.contract.ingest import IngestConfig
 from streamops.media.ffmpeg import Progress, SourceFacts, UnsafeUri, protocol_whitelist
 from streamops.media.ingest.commands import (
+    _tee_target,
     master_playlist,
     playlist_segments,
     pull_input,
@@ -57,19 +58,76 @@ def test_playlist_length_is_the_dvr_window(dvr, segment, expected):
     assert playlist_segments(c.dvr, c.hls) == expected
 
 
-def test_ladder_encodes_each_rendition_once_and_tees_it():
+def av_get_token(text: str, term: str) -> tuple[str, str]:
+    """FFmpeg's av_get_token (libavutil/avstring.c), which reads tee slaves and their option values:
+    (token, rest). A backslash escapes one character, quotes quote; surrounding blanks are dropped."""
+    blanks = " \n\t\r"
+    i = 0
+    while i < len(text) and text[i] in blanks:
+        i += 1
+    out, end = "", 0
+    while i < len(text) and text[i] not in term:
+        c, i = text[i], i + 1
+        if c == "\\" and i < len(text):
+            out, i = out + text[i], i + 1
+            end = len(out)
+        elif c == "'":
+            while i < len(text) and text[i] != "'":
+                out, i = out + text[i], i + 1
+            if i < len(text):
+                i += 1
+                end = len(out)
+        else:
+            out += c
+    while len(out) > end and out[-1] in blanks:
+        out = out[:-1]
+    return out, text[i:]
+
+
+def tee_slaves(argument: str) -> list[tuple[dict[str, str], str]]:
+    """The tee muxer's reading of its output argument: (options, path) of each slave."""
+    slaves = []
+    rest = argument
+    while rest:
+        slave, rest = av_get_token(rest, "|")
+        rest = rest[1:]
+        options: dict[str, str] = {}
+        assert slave.startswith("["), slave
+        body = slave[1:]
+        while not body.startswith("]"):
+            key, _, body = body.partition("=")
+            value, body = av_get_token(body, ":]")
+            options[key] = value
+            body = body[1:] if body.startswith(":") else body
+        slaves.append((options, body[1:]))
+    return slaves
+
+
+def tee_argument(argv: list[str]) -> str:
+    assert "tee" in argv
+    return argv[-1]  # the ladder's output comes last
+
+
+def test_ladder_encodes_each_rendition_once_into_one_output_teed_to_its_slaves():
     c = config(
         transcoding={
             "renditions": [
-                {"name": "360p", "height": 360, "videoBitrateKbps": 800},
+                {"name": "360p", "height": 360, "videoBitrateKbps": 800, "audioBitrateKbps": 64},
                 {"name": "720p", "height": 720, "videoBitrateKbps": 3000},
             ]
         }
     )
     argv = session_command(c, "x://", {}, Path("/s"), transcoded_fd=7)
-    assert argv.count("libx264") == 2 and argv.count("tee") == 2
-    tee_720 = next(a for a in argv if a.startswith("[") and "/s/cmaf/720p/" in a)
-    assert tee_720.endswith("[f=mpegts:pes_payload_size=0]pipe:7"), "the top rendition is the transcoded feed"
+    pairs = list(itertools.pairwise(argv))
+    assert argv.count("libx264") == 2 and argv.count("tee") == 1 and argv.count("aac") == 2
+    assert ("-c:v:0", "libx264") in pairs and ("-b:v:0", "3000k") in pairs, "the tallest is v:0"
+    assert ("-b:v:1", "800k") in pairs and ("-b:a:0", "128k") in pairs and ("-b:a:1", "64k") in pairs
+    assert [a for a in argv if a.startswith("0:a")] == ["0:a:0?", "0:a:0?"], "one AAC encode per audio bitrate"
+    slaves = tee_slaves(tee_argument(argv))
+    by_path = {path: options for options, path in slaves}
+    assert by_path["/s/cmaf/720p/index.m3u8"]["select"] == "v:0,a:0"
+    assert by_path["/s/ts/360p/index.m3u8"]["select"] == "v:1,a:1"
+    assert by_path["pipe:7"] == {"select": "v:0,a:0", "f": "mpegts", "pes_payload_size": "0"}, "the transcoded feed"
     assert "split=2" in argv[argv.index("-filter_complex") + 1]
     assert [p.as_posix() for p in session_dirs(c, Path("/s"))] == [
         "/s/cmaf/720p",
@@ -80,6 +138,25 @@ def test_ladder_encodes_each_rendition_once_and_tees_it():
     master = master_playlist(c, 1920, 1080, closed_captions=False)
     assert master.index("720p/index.m3u8") < master.index("360p/index.m3u8")
     assert "RESOLUTION=1280x720" in master and "BANDWIDTH=3128000" in master
+
+
+def test_the_ladders_dash_takes_every_rendition_in_one_adaptation_set():
+    c = config(transcoding=LADDER, dash=True)
+    slaves = tee_slaves(tee_argument(session_command(c, "x://", {}, Path("/s"))))
+    dash = next(options for options, path in slaves if path == "/s/dash/manifest.mpd")
+    assert "select" not in dash, "every rendition's video and audio"
+    assert dash["adaptation_sets"] == "id=0,streams=v id=1,streams=a"
+    assert dash["bsfs/v"] == "extract_extradata", "codecs per Representation: x264 behind the tee has no extradata"
+    assert dash["f"] == "dash" and dash["use_timeline"] == "1" and "streaming" not in dash
+    assert dash["format_options"] == "movflags=cmaf"
+    assert "/s/dash" in [p.as_posix() for p in session_dirs(c, Path("/s"))]
+
+
+@pytest.mark.parametrize("path", ["/m/it's|here:now]/index.m3u8", "/plain/index.m3u8"])
+def test_tee_slaves_survive_ffmpegs_two_readings(path):
+    """Option values and paths with FFmpeg's separators reach the slave as written."""
+    slave = _tee_target({"select": "v:0,a:0", "adaptation_sets": "id=0,streams=v id=1,streams=a"}, path)
+    assert tee_slaves(slave) == [({"select": "v:0,a:0", "adaptation_sets": "id=0,streams=v id=1,streams=a"}, path)]
 
 
 LADDER = {
@@ -111,7 +188,8 @@ def test_ladder_keeps_the_captions_the_decoder_exports():
     """libx264 writes the decoder's A53 side data back as SEI with a53cc (its default, said
     explicitly); no filter of the ladder drops or repeats frames, and with them their caption bytes."""
     argv = session_command(config(transcoding=LADDER), "x://", {}, Path("/s"))
-    assert list(itertools.pairwise(argv)).count(("-a53cc", "1")) == 2, "each rendition's x264"
+    pairs = list(itertools.pairwise(argv))
+    assert [p for p in pairs if p[0].startswith("-a53cc")] == [("-a53cc:v:0", "1"), ("-a53cc:v:1", "1")], "each x264"
     graph = argv[argv.index("-filter_complex") + 1]
     assert "fps=" not in graph, "a frame dropped or doubled drops or repeats its caption bytes"
 

@@ -1,0 +1,58 @@
+"""dash.js on the player page (?format=dash) in headless Chromium against a real ingest, FFmpeg and
+clock publisher (issue 41): the transcoded ladder's MPD gives dash.js every rendition as a video
+Representation, and it switches between them on request. Small frames, 1 s segments: the suite's
+time. The MPD itself read back by ffprobe: tests/media/test_dash_ladder.py."""
+
+from __future__ import annotations
+
+from devtools.media.browser import Browser, Page
+from devtools.media.clock_source import ClockPublisher, glass_to_glass
+from devtools.media.player_page import PLAYING, VIDEO
+
+LADDER = {
+    "renditions": [
+        {"name": "360p", "height": 360, "videoBitrateKbps": 600},
+        {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
+    ]
+}
+SHORT = {"hls": {"segmentSeconds": 1}, "dvr": {"enabled": True, "durationSeconds": 30}, "transcoding": LADDER}
+DASHJS = "window.streamopsPlayer.engine"
+VIDEO_REPRESENTATIONS = (
+    f"{DASHJS}.getRepresentationsByType('video').map((r) => [r.id, r.height, r.bandwidth, r.codecs])"
+)
+
+
+def switched_to(page: Page, representation: str, height: int) -> None:
+    """dash.js asked for one Representation (its ABR off), until the picture is that rendition's."""
+    page.evaluate(
+        f"{DASHJS}.updateSettings({{ streaming: {{ abr: {{ autoSwitchBitrate: {{ video: false }} }} }} }}),"
+        f"{DASHJS}.setRepresentationForTypeById('video', {representation!r}, true)",
+        await_promise=False,
+    )
+    page.wait_until(f"{VIDEO}.videoHeight === {height} && !{VIDEO}.paused", timeout=20)
+
+
+def test_dash_js_lists_every_rendition_of_the_ladder_and_switches_between_them(browser: Browser, ingest_factory):
+    ingest = ingest_factory(dash=True, **SHORT)
+    with ClockPublisher(ingest.rtmp_url(), log_path=ingest.workdir / "publisher.log"):
+        ingest.wait_live()
+        page = browser.open(f"{ingest.http}/player?format=dash")
+        try:
+            page.wait_until(PLAYING, timeout=40)
+            assert page.evaluate("window.streamopsPlayer.format", await_promise=False) == "dash"
+            assert page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False) is False
+            representations = page.evaluate(VIDEO_REPRESENTATIONS, await_promise=False)
+            print(f"dash.js's video Representations: {representations}")
+            heights = sorted(height for _, height, _, _ in representations)
+            assert heights == [180, 360], f"one per rendition: {representations}"
+            assert all(codecs.startswith("avc1.") for *_, codecs in representations), representations
+            by_height = {height: rid for rid, height, _, _ in representations}
+            stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
+            switched_to(page, by_height[180], 180)
+            switched_to(page, by_height[360], 360)
+            sample = glass_to_glass(page, VIDEO, 5)
+            print(f"after two switches: {sample.summary()}")
+            assert sample.waiting == 0 and sample.decoded > 0, f"{sample.summary()}\n{page.console_tail()}"
+            assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
+        finally:
+            page.close()

@@ -1,0 +1,73 @@
+"""DASH of the transcoding ladder from the ingest with real FFmpeg, read back by an independent
+reader (Debian's ffprobe): one video AdaptationSet listing every rendition with its own codecs string
+and bandwidth, the audio beside it, each Representation's init + segment decodable at its size.
+Playing it in dash.js: tests/browser/test_dash_player.py."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher, ffprobe_streams
+from devtools.waits import wait_for
+
+NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+LADDER = {
+    "renditions": [
+        {"name": "360p", "height": 360, "videoBitrateKbps": 600},
+        {"name": "180p", "height": 180, "videoBitrateKbps": 200, "audioBitrateKbps": 64},
+    ]
+}
+CODECS = re.compile(r"^avc1\.[0-9a-f]{6}$")
+
+
+def manifest(ingest, ready: str) -> ET.Element:
+    """The live MPD, once `ready` (an XPath) finds something in it."""
+
+    def read() -> ET.Element | None:
+        code, body = http_get(f"{ingest.http}/dash/manifest.mpd")
+        root = ET.fromstring(body) if code == 200 else None
+        return root if root is not None and root.findall(ready, NS) else None
+
+    return wait_for(read, timeout=30)
+
+
+def fetch(ingest, name: str) -> bytes:
+    code, body = http_get(f"{ingest.http}/dash/{name}", timeout=15)
+    assert code == 200, (name, code, body[:200])
+    return body
+
+
+def test_the_ladders_dash_lists_every_rendition_with_its_codecs_and_decodable_segments(ingest_factory, tmp_path):
+    ingest = ingest_factory(dash=True, hls={"segmentSeconds": 1}, transcoding=LADDER)
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=1):
+        ingest.wait_live()
+        root = manifest(ingest, ".//d:AdaptationSet[@contentType='video']//d:S[@r]")  # ≥ 2 segments listed
+        sets = {s.get("contentType"): s for s in root.findall(".//d:AdaptationSet", NS)}
+        assert sorted(sets) == ["audio", "video"], "one video AdaptationSet for the whole ladder, one audio"
+        video = sets["video"].findall("d:Representation", NS)
+        audio = sets["audio"].findall("d:Representation", NS)
+        assert [(int(r.get("height")), int(r.get("bandwidth"))) for r in video] == [(360, 600_000), (180, 200_000)]
+        assert all(CODECS.match(r.get("codecs")) for r in video), [r.get("codecs") for r in video]
+        assert len({r.get("codecs") for r in video}) == 2, "each rendition's own profile and level"
+        assert [(r.get("codecs"), int(r.get("bandwidth"))) for r in audio] == [
+            ("mp4a.40.2", 128_000),
+            ("mp4a.40.2", 64_000),
+        ], "one AAC encode per audio bitrate of the ladder"
+        for representation in [*video, *audio]:
+            template = representation.find("d:SegmentTemplate", NS)
+            timescale = int(template.get("timescale"))
+            timeline = template.findall("d:SegmentTimeline/d:S", NS)
+            assert 0.9 <= int(timeline[0].get("d")) / timescale <= 1.1, "1 s segments"
+            rid = representation.get("id")
+            number = int(template.get("startNumber"))
+            init = fetch(ingest, template.get("initialization").replace("$RepresentationID$", rid))
+            media = template.get("media").replace("$RepresentationID$", rid).replace("$Number%06d$", f"{number:06d}")
+            sample = tmp_path / f"rep-{rid}.mp4"
+            sample.write_bytes(init + fetch(ingest, media))
+            (stream,) = ffprobe_streams(sample)
+            if representation in video:
+                assert (stream["codec_name"], stream["height"]) == ("h264", int(representation.get("height")))
+            else:
+                assert stream["codec_name"] == "aac"

@@ -163,7 +163,7 @@ bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on 
 bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) -m bench.e2e $(BENCH_ARGS)
 
-bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
+bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chromium: standard HLS, LL-HLS, DASH, LL-DASH vs nginx-rtmp HLS; WHIP/RTMP -> WHEP, WHIP -> LL-HLS and WHEP joins, through the component and the ingest worker (median, p95; BENCH_ARGS="--rows hls|webrtc|ingest-webrtc") -> bench/results/latency.md
 	$(PY) -m bench.latency $(BENCH_ARGS)
 
 bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md

@@ -12,6 +12,8 @@ Rows, each on a fresh server and a fresh page, sampled for --seconds after --set
 - streamops, standard HLS (CMAF, 2 s segments) in hls.js with its defaults;
 - streamops, LL-HLS (hls.latencyMode low, 200 ms parts) in hls.js with lowLatencyMode;
 - streamops, DASH (FFmpeg's dash muxer, 2 s segments) in dash.js;
+- streamops, low-latency DASH (dashLatencyMode low: chunked CMAF, 200 ms chunks, 2 s segments, sent
+  while written) in dash.js's low-latency mode (the MPD's target latency, live catch-up);
 - the peer: nginx-rtmp's HLS with the smallest fragment it cuts with a 1 s GOP (hls_fragment 1s,
   hls_playlist_length 3s), played by the same page and hls.js (its defaults).
 
@@ -602,6 +604,12 @@ def hls_rows(tmp: Path, browser: Browser, settle: float, seconds: float) -> list
         ),
         ("streamops, DASH (2 s segments), dash.js", lambda: ingest_source(tmp, dash=True), "?format=dash", None),
         (
+            "streamops, LL-DASH (200 ms chunks, 2 s segments), dash.js low-latency mode",
+            lambda: ingest_source(tmp, dash=True, dashLatencyMode="low"),
+            "?format=dash",
+            2000,
+        ),
+        (
             "nginx-rtmp HLS (1 s fragments, 3 s playlist), hls.js 2 segments behind",
             lambda: nginx_source(tmp),
             "",
@@ -616,15 +624,14 @@ def hls_rows(tmp: Path, browser: Browser, settle: float, seconds: float) -> list
     return rows
 
 
-def hls_section(rows: list[Row], args: argparse.Namespace) -> list[str]:
+def hls_section(rows: list[Row], args: argparse.Namespace, load_before: str) -> list[str]:
     peer = rows[-1].sample.median
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         "# Glass-to-glass latency",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores "
-        f"(load average at the end {load}); headless Chromium {browser_version()} from Debian, hls.js and dash.js "
-        "as pinned in player/package-lock.json.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"commit {commit()}; /proc/loadavg before: {load_before}, after: {loadavg()}; headless Chromium "
+        f"{browser_version()} from Debian, hls.js and dash.js as pinned in player/package-lock.json.",
         "",
         "Clock publisher (wall clock burned into every frame) 640x360 30 fps x264 zerolatency 1 s GOP + AAC, RTMP "
         f"push; each row a fresh server and page, sampled for {args.seconds:.0f} s after {args.settle:.0f} s of play. "
@@ -672,9 +679,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="streamops-latency-") as d:
         tmp = Path(d)
         if "hls" in wanted:
+            load_before = loadavg()
             with Browser() as browser:
                 hls = hls_rows(tmp, browser, args.settle, args.seconds)
-            measured["hls"] = hls_section(hls, args)
+            measured["hls"] = hls_section(hls, args, load_before)
             samples += [r.sample for r in hls]
         if "webrtc" in wanted:
             load_before = loadavg()

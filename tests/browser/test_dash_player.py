@@ -1,7 +1,8 @@
 """dash.js on the player page (?format=dash) in headless Chromium against a real ingest, FFmpeg and
 clock publisher (issue 41): the transcoded ladder's MPD gives dash.js every rendition as a video
-Representation, and it switches between them on request. Small frames, 1 s segments: the suite's
-time. The MPD itself read back by ffprobe: tests/media/test_dash_ladder.py."""
+Representation, and it switches between them on request; low-latency DASH (chunked CMAF) of the ladder
+plays live in dash.js's low-latency mode without a stall, near its target latency. Small frames, 1 s
+segments: the suite's time. The MPD itself read back by ffprobe: tests/media/test_dash_ladder.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ LADDER = {
 }
 SHORT = {"hls": {"segmentSeconds": 1}, "dvr": {"enabled": True, "durationSeconds": 30}, "transcoding": LADDER}
 DASHJS = "window.streamopsPlayer.engine"
+LL_SECONDS = 10  # played and sampled without a stall
 VIDEO_REPRESENTATIONS = (
     f"{DASHJS}.getRepresentationsByType('video').map((r) => [r.id, r.height, r.bandwidth, r.codecs])"
 )
@@ -54,5 +56,30 @@ def test_dash_js_lists_every_rendition_of_the_ladder_and_switches_between_them(b
             print(f"after two switches: {sample.summary()}")
             assert sample.waiting == 0 and sample.decoded > 0, f"{sample.summary()}\n{page.console_tail()}"
             assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
+        finally:
+            page.close()
+
+
+def test_low_latency_dash_of_the_ladder_plays_live_without_a_stall(browser: Browser, ingest_factory):
+    ingest = ingest_factory(dash=True, dashLatencyMode="low", **SHORT)
+    with ClockPublisher(ingest.rtmp_url(), log_path=ingest.workdir / "publisher.log"):
+        ingest.wait_live()
+        page = browser.open(f"{ingest.http}/player?format=dash")
+        try:
+            page.wait_until(PLAYING, timeout=40)
+            assert page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False) is True
+            # dash.js settles on its live delay (the MPD's target) within a few seconds of the start.
+            page.wait_until(f"{DASHJS}.getCurrentLiveLatency() < 2", timeout=20)
+            stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
+            sample = glass_to_glass(page, VIDEO, LL_SECONDS)
+            latency = page.evaluate(f"{DASHJS}.getCurrentLiveLatency()", await_promise=False)
+            print(f"LL-DASH: {sample.summary()}; dash.js's live latency {latency:.2f} s")
+            assert sample.waiting == 0, f"stalled: {sample.summary()}\n{page.console_tail()}"
+            assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
+            assert sample.played_seconds >= 0.8 * sample.elapsed_seconds, sample.summary()
+            assert sample.decoded >= 0.5 * sample.presented > 0, "the pictures shown are the publisher's"
+            # Near its target (1 s of 200 ms chunks): standard DASH of 1 s segments is ≥ 2.5 s behind.
+            assert latency < 2, f"dash.js's live latency {latency:.2f} s"
+            assert page.evaluate("window.streamopsPlayer.state", await_promise=False) == "live"
         finally:
             page.close()

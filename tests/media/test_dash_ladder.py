@@ -1,12 +1,17 @@
-"""DASH of the transcoding ladder from the ingest with real FFmpeg, read back by an independent
-reader (Debian's ffprobe): one video AdaptationSet listing every rendition with its own codecs string
-and bandwidth, the audio beside it, each Representation's init + segment decodable at its size.
-Playing it in dash.js: tests/browser/test_dash_player.py."""
+"""DASH of the transcoding ladder and low-latency DASH from the ingest with real FFmpeg, read back by
+an independent reader (Debian's ffprobe): one video AdaptationSet listing every rendition with its own
+codecs string and bandwidth, the audio beside it, each Representation's init + segment decodable at
+its size; low latency: the MPD announces segments early (availabilityTimeOffset, a target latency,
+the ingest's clock) and the ingest sends a segment while FFmpeg writes it, the body the segment's
+bytes as completed. Playing both in dash.js: tests/browser/test_dash_player.py."""
 
 from __future__ import annotations
 
+import http.client
 import re
+import time
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, ffprobe_streams
@@ -71,3 +76,51 @@ def test_the_ladders_dash_lists_every_rendition_with_its_codecs_and_decodable_se
                 assert (stream["codec_name"], stream["height"]) == ("h264", int(representation.get("height")))
             else:
                 assert stream["codec_name"] == "aac"
+
+
+def test_low_latency_dash_sends_a_segment_while_ffmpeg_writes_it(ingest_factory, tmp_path):
+    ingest = ingest_factory(dash=True, dashLatencyMode="low", hls={"segmentSeconds": 2})
+    with Publisher(ingest.rtmp_url(), size="640x360", gop_seconds=2):
+        ingest.wait_live()
+        root = manifest(ingest, ".//d:SegmentTemplate[@availabilityTimeOffset]")
+        template = root.find(".//d:AdaptationSet[@contentType='video']//d:SegmentTemplate", NS)
+        assert template.get("availabilityTimeOffset") == "1.800", "announced one 200 ms chunk into a 2 s segment"
+        assert template.get("availabilityTimeComplete") == "false" and template.find("d:SegmentTimeline", NS) is None
+        assert root.find("d:ServiceDescription/d:Latency", NS).get("target") == "1000"
+        timing = root.find("d:UTCTiming", NS)
+        assert (timing.get("schemeIdUri"), timing.get("value")) == ("urn:mpeg:dash:utc:http-xsdate:2014", "time")
+        assert http_get(f"{ingest.http}/dash/time")[0] == 200, "the clock beside the MPD"
+
+        dash_dir = next((ingest.workdir / "media" / "sessions").glob("*/dash"))
+        writing = wait_for(lambda: next(iter(sorted(dash_dir.glob("chunk-0-*.m4s.tmp"))), None), timeout=20)
+        number = int(re.search(r"-(\d+)\.m4s", writing.name)[1]) + 1  # the next one: asked before it begins
+        name = f"chunk-0-{number:06d}.m4s"
+        reads = read_timed(f"{ingest.http}/dash/{name}")
+        body = b"".join(chunk for _, chunk in reads)
+        assert body == (dash_dir / name).read_bytes(), "the whole segment, as FFmpeg completed it"
+        spread = reads[-1][0] - reads[0][0]
+        assert len(reads) >= 4 and spread >= 1.0, (
+            f"sent as written over the segment: {len(reads)} reads in {spread:.2f} s"
+        )
+        sample = tmp_path / "segment.mp4"
+        sample.write_bytes(fetch(ingest, "init-0.m4s") + body)
+        assert ffprobe_streams(sample)[0]["codec_name"] == "h264"
+        started = time.monotonic()
+        assert http_get(f"{ingest.http}/dash/chunk-0-{number + 100:06d}.m4s", timeout=10)[0] == 404
+        assert time.monotonic() - started < 4, "a segment far ahead waits one segment at most"
+
+
+def read_timed(url: str) -> list[tuple[float, bytes]]:
+    """(monotonic time, bytes) of each read of a chunked body as it arrives."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+    try:
+        connection.request("GET", parts.path)
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Transfer-Encoding") == "chunked"
+        reads = []
+        while chunk := response.read1(1 << 16):
+            reads.append((time.monotonic(), chunk))
+        return reads
+    finally:
+        connection.close()

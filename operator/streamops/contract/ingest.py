@@ -15,6 +15,7 @@ from streamops.api.livestream import (
     SESSIONS_KEPT,
     BFramesPolicy,
     IngestRole,
+    LatencyMode,
     Projection,
     PublishSession,
     Screenshots,
@@ -240,6 +241,10 @@ class IngestConfig(CredentialedConfig):
     screenshots: Screenshots = Field(default_factory=Screenshots)
     transcoding: Transcoding | None = None
     dash: bool | None = Field(default=None, description="Serve MPEG-DASH too (None: no, as the spec's default).")
+    # None for standard: the configuration (and Pod hash) of ingests deployed before it existed stays.
+    dash_latency_mode: LatencyMode | None = Field(
+        default=None, description="low: low-latency DASH (chunked CMAF); None or standard: segments only."
+    )
     ports: IngestPorts = Field(default_factory=IngestPorts)
     media_dir: str = MEDIA_DIR
     stream_key_file: str | None = Field(default=None, description="Mounted Secret file with the stream key.")
@@ -324,6 +329,10 @@ class IngestConfig(CredentialedConfig):
     @property
     def signed(self) -> bool:
         return self.playback is not None and self.playback.access == "signed"
+
+    @property
+    def dash_low_latency(self) -> bool:
+        return bool(self.dash) and self.dash_latency_mode == "low"
 
     @property
     def stream_id(self) -> str:

@@ -91,6 +91,21 @@ def fragmented_mp4_options(hls: HLS) -> dict[str, Any]:
     }
 
 
+# What dash.js reads for its clock (UTCTiming, urn:mpeg:dash:utc:http-xsdate:2014): the ingest's own,
+# relative to the MPD and to the player page beside it (routes.py serves both <prefix>/dash/time and
+# <prefix>/time), so that a signed URL's token stays in it and no public time server is asked.
+DASH_CLOCK_URL = "time"
+# The MPD's target latency (ServiceDescription Latency) of low-latency DASH, in chunks: dash.js aims
+# at it (its clock to the playhead) and holds it by playing a little faster or slower. A chunk is
+# announced once complete, so 5 leave ≈4 buffered: like LL-HLS's PART-HOLD-BACK of 3 parts plus a
+# margin. 1.0 s with 200 ms chunks; measured in bench/results/latency.md (docs/design/low-latency.md).
+LL_DASH_TARGET_CHUNKS = 5
+
+
+def ll_dash_target_seconds(hls: HLS) -> float:
+    return round(LL_DASH_TARGET_CHUNKS * hls.part_seconds, 3)
+
+
 # Each AdaptationSet's streams of the ladder's DASH: every rendition in one video set (dash.js
 # switches between them), the audio in another.
 LADDER_ADAPTATION_SETS = "id=0,streams=v id=1,streams=a"
@@ -99,7 +114,10 @@ LADDER_ADAPTATION_SETS = "id=0,streams=v id=1,streams=a"
 def dash_options(config: IngestConfig, *, ladder: bool = False) -> dict[str, Any]:
     """FFmpeg's dash muxer: a live MPD with templated CMAF segments of the HLS segment length over
     the DVR window (same window as the playlists). `ladder`: the renditions' video in one
-    AdaptationSet."""
+    AdaptationSet. Low latency (dash_latency_mode low): chunked CMAF — each segment written (and
+    served, routes.py) in fragments of hls.partMilliseconds as they are encoded, a number template
+    without a timeline (FFmpeg writes availabilityTimeOffset only there: a timeline lists a segment
+    once it is complete), the target latency, the ingest's clock and producer reference times."""
     hls = config.hls
     options: dict[str, Any] = {
         "f": "dash",
@@ -115,6 +133,24 @@ def dash_options(config: IngestConfig, *, ladder: bool = False) -> dict[str, Any
     }
     if ladder:
         options["adaptation_sets"] = LADDER_ADAPTATION_SETS
+    if config.dash_low_latency:
+        options.update(
+            {
+                "use_timeline": 0,
+                # A segment cut late (a source's keyframe after the segment length) moves the next
+                # numbers on with the clock instead of behind it: dash.js computes them from the clock.
+                "index_correction": 1,
+                "streaming": 1,
+                "ldash": 1,
+                "frag_type": "duration",
+                "frag_duration": hls.part_seconds,
+                "target_latency": ll_dash_target_seconds(hls),
+                "utc_timing_url": DASH_CLOCK_URL,
+                # FFmpeg's default without a timeline is 500 s: the MPD's end (type static) would reach
+                # dash.js that late.
+                "update_period": hls.segment_seconds,
+            }
+        )
     return options
 
 

@@ -1,7 +1,8 @@
 """Caps on what one ingest serves at once, so that viewers cannot take its event loop (and with it
 FFmpeg's output pipes) from the recorders and pushers: on the internal face, concurrent feed readers
 per source address and in all; on the public face, concurrent blocking LL-HLS reloads
-(`_HLS_msn`) per client address and in all, and other playback requests in all. The two faces have
+(`_HLS_msn`) and low-latency DASH segments (sent as they are written) per client address and in
+all, and other playback requests in all. The two faces have
 caps of their own: viewers at their cap never refuse a recorder. A refusal is immediate: 503 when
 a total is full, 429 when one address has its share, both with `Retry-After`, counted in
 streamops_ingest_overload_refusals_total{reason}. Probes are never capped (a refused liveness
@@ -96,9 +97,13 @@ class LoadCaps:
         labels: Mapping[str, str],
         limits: Limits | None = None,
         client: Callable[[web.Request], str] = lambda request: request.remote or "",
+        held: Callable[[web.Request], bool] = lambda request: False,
     ) -> None:
-        """`client`: a viewer's address (the playback gate's: X-Forwarded-For from trusted proxies only)."""
+        """`client`: a viewer's address (the playback gate's: X-Forwarded-For from trusted proxies only);
+        `held`: requests that may be held open like a blocking reload besides `_HLS_msn` ones (a
+        low-latency DASH segment sent as it is written: dash_chunks.py)."""
         self.client = client
+        self.held = held
         self.limits = limits = limits or Limits()
         self.feed = Slots(limits.feed_per_source, limits.feed_total)
         self.blocking = Slots(limits.blocking_per_client, limits.blocking_total)
@@ -139,7 +144,7 @@ class LoadCaps:
         costing no work meanwhile); any other request one of the public total."""
         if request.path in (HEALTH_PATH, READY_PATH) or request.method == "OPTIONS":
             return await handler(request)
-        if "_HLS_msn" in request.query:
+        if "_HLS_msn" in request.query or self.held(request):
             slots, key = self.blocking, self.client(request)
             reasons = ("blocking_total_cap", "blocking_client_cap")
         else:

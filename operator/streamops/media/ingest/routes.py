@@ -35,7 +35,9 @@ from streamops.contract.ingest import (
     IngestConfig,
     PlayerSettings,
 )
-from streamops.media.ingest.commands import LL_VARIANT, ll_renditions, renditions
+from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
+from streamops.media.ingest.dash_chunks import GrowingSegments
+from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.llhls.packager import LlHlsPackager, PlaylistRequestError
 from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment_number
@@ -166,6 +168,7 @@ class MediaFiles:
         self.config, self.served, self.screenshot_path = config, served, screenshot
         self.allowed_renditions = {r.name for r in renditions(config)}
         self.ll_names = set(ll_renditions(config))
+        self.growing = GrowingSegments()  # low-latency DASH's segments being written
 
     async def hls(self, request: web.Request) -> web.StreamResponse:
         variant, name = request.match_info["variant"], request.match_info["name"]
@@ -190,10 +193,14 @@ class MediaFiles:
 
     async def dash(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
+        if name == DASH_CLOCK_URL and self.config.dash:  # the MPD's UTCTiming, relative to it
+            return await clock(request)
         served_dir = self.served.dir
         if served_dir is None or not self.config.dash or name.startswith(".") or "/" in name:
             raise web.HTTPNotFound()
         path = served_dir / "dash" / name
+        if self.config.dash_low_latency and is_dash_segment(name):  # maybe still being written
+            return await self.growing.serve(request, path, self.config.hls.segment_seconds)
         if not path.is_file():
             raise web.HTTPNotFound()
         return media_file(path)
@@ -216,7 +223,9 @@ def hls_kind(name: str) -> RequestKind:
 
 
 def dash_kind(name: str) -> RequestKind:
-    """What a DASH file name is: the manifest, or a segment (the init ones included)."""
+    """What a DASH file name is: the manifest, the clock, or a segment (the init ones included)."""
+    if name == DASH_CLOCK_URL:
+        return RequestKind.OTHER
     return RequestKind.MANIFEST if name.endswith(".mpd") else RequestKind.DASH
 
 
@@ -256,7 +265,8 @@ async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: s
 
 
 async def clock(_: web.Request) -> web.Response:
-    """The players' time source (dash.js's UTCTiming, http-xsdate): never a public time server."""
+    """The players' time source (dash.js's UTCTiming, http-xsdate): never a public time server. At
+    <prefix>/time and, for a low-latency MPD's relative UTCTiming, <prefix>/dash/time."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return web.Response(text=now, headers={"Cache-Control": "no-store"})
 

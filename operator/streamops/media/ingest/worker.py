@@ -43,6 +43,7 @@ from streamops.media.ingest.commands import (
     srt_listen_input,
     srt_listen_script,
 )
+from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
@@ -127,7 +128,8 @@ class IngestWorker:
         self._metrics()
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
         self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
-        self.caps = LoadCaps(self.registry, self._labels, client=self.playback.client)
+        held = may_be_held if config.dash_low_latency else (lambda _: False)
+        self.caps = LoadCaps(self.registry, self._labels, client=self.playback.client, held=held)
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:

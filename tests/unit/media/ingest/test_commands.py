@@ -152,6 +152,19 @@ def test_the_ladders_dash_takes_every_rendition_in_one_adaptation_set():
     assert "/s/dash" in [p.as_posix() for p in session_dirs(c, Path("/s"))]
 
 
+def test_low_latency_dash_writes_chunked_cmaf_announced_early():
+    c = config(transcoding=LADDER, dash=True, dashLatencyMode="low", hls={"partMilliseconds": 250})
+    dash = next(o for o, path in tee_slaves(tee_argument(session_command(c, "x://", {}, Path("/s")))) if "dash" in path)
+    assert dash["streaming"] == "1" and dash["ldash"] == "1"
+    assert dash["frag_type"] == "duration" and dash["frag_duration"] == "0.25", "a chunk per LL-HLS part length"
+    assert dash["use_timeline"] == "0", "FFmpeg writes availabilityTimeOffset on a number template only"
+    assert dash["utc_timing_url"] == "time" and dash["target_latency"] == "1.25", "5 chunks"
+    passthrough = session_command(config(dash=True, dashLatencyMode="low"), "x://", {}, Path("/s"))
+    assert list(itertools.pairwise(passthrough)).count(("-ldash", "1")) == 1, "the copied source's DASH too"
+    assert "-ldash" not in session_command(config(dash=True), "x://", {}, Path("/s"))
+    assert not config(dashLatencyMode="low").dash_low_latency, "no DASH, no low-latency DASH"
+
+
 @pytest.mark.parametrize("path", ["/m/it's|here:now]/index.m3u8", "/plain/index.m3u8"])
 def test_tee_slaves_survive_ffmpegs_two_readings(path):
     """Option values and paths with FFmpeg's separators reach the slave as written."""

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from devtools.media.workers import WORKER_AUTH, credential_file
 from prometheus_client import CollectorRegistry, generate_latest
 from streamops.contract.ingest import FEED_PATH, IngestConfig
+from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.load_caps import Limits, LoadCaps, Slots
 from streamops.media.ingest.routes import add_feed_routes
@@ -147,5 +148,42 @@ def test_fifty_restreams_and_the_streams_own_readers_fit_the_default_feed_caps_f
             assert worker.caps.refused == {}
             for r in readers:
                 r.close()
+
+    asyncio.run(run())
+
+
+def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
+    """A segment sent while FFmpeg writes it lasts up to a segment: per client like an LL-HLS
+    blocking reload (dash_chunks.may_be_held); the manifest and init segments are quick requests."""
+    caps = LoadCaps(
+        CollectorRegistry(),
+        {"stream": "cam", "role": "primary"},
+        Limits(blocking_per_client=1, public_total=8),
+        held=may_be_held,
+    )
+    release = asyncio.Event()
+
+    async def slow(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[caps.public_middleware])
+    app.router.add_get("/streams/ns/cam/dash/{name}", slow)
+
+    async def run() -> None:
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+            segment = asyncio.create_task(client.get("/streams/ns/cam/dash/chunk-0-000001.m4s"))
+            await asyncio.sleep(0.2)
+            assert caps.blocking.held == 1
+            again = await client.get("/streams/ns/cam/dash/chunk-1-000001.m4s")
+            assert again.status == 429, "one client's second held segment"
+            others = [
+                asyncio.create_task(client.get(f"/streams/ns/cam/dash/{name}"))
+                for name in ("manifest.mpd", "init-0.m4s")
+            ]
+            await asyncio.sleep(0.2)
+            assert caps.public.held == 2
+            release.set()
+            assert [(await t).status for t in [segment, *others]] == [200] * 3
 
     asyncio.run(run())

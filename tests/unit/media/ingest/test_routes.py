@@ -98,3 +98,23 @@ def test_the_relay_feed_is_there_for_the_loopback_reader_while_the_uplink_is_liv
         feed.close()
 
     serve(app, check)
+
+
+def test_a_dash_stream_serves_its_clock_beside_the_mpd_too(tmp_path):
+    """A low-latency MPD's UTCTiming says `time`: dash.js may resolve it against the MPD
+    (<prefix>/dash/time) or the page (<prefix>/time); both are the ingest's clock, inside a token."""
+    config = IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}, "dash": True, "pathPrefix": "/s/c"})
+    app = web.Application()
+    gate = PlaybackGate(config, CollectorRegistry(), {"stream": "cam", "role": "primary"}, log)
+    add_playback_routes(
+        app, config, gate, ServedMedia(FeedHub(), FeedHub()), tmp_path / "x.jpg", IceServersFile(None, log)
+    )
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        for path in ("/dash/time", "/s/c/dash/time", "/s/c/t/any/dash/time", "/time"):
+            response = await client.get(path)
+            assert response.status == 200 and response.headers["Cache-Control"] == "no-store", path
+            assert (await response.text()).endswith("Z")
+        assert (await client.get("/dash/manifest.mpd")).status == 404, "nothing on air yet"
+
+    serve(app, check)

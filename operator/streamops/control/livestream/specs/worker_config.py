@@ -109,6 +109,7 @@ def ingest_worker_config(
         screenshots=spec.screenshots,
         transcoding=spec.transcoding,
         dash=spec.dash or None,  # None, not False: the configuration (and the Pod's hash) of older ingests stays
+        dash_latency_mode="low" if spec.dash and spec.dash_latency_mode == "low" else None,  # likewise
         ports=ingest_ports(ports),
         media_dir=MEDIA_DIR,
         stream_key_file=key_file,

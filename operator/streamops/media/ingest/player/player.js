@@ -208,10 +208,12 @@
     // writes an empty ServiceDescription for any live MPD) or segments available early
     // (availabilityTimeOffset). dash.js then applies its own low-latency settings.
     const ll = mpd.getElementsByTagNameNS('*', 'Latency').length > 0 || /availabilityTimeOffset="(?!0")/.test(text);
+    const latency = mpd.getElementsByTagNameNS('*', 'Latency')[0]; // its target, in ms
+    const targetLatency = latency ? Number(latency.getAttribute('target')) / 1000 || null : null;
     if (mpd.getAttribute('type') !== 'dynamic') return { status: 'ended', url, target, lowLatency: ll };
     const segments = dashSegmentCount(mpd); // likewise, for the live delay of 2 segments below
     if (!ll && segments < 2) return { status: 'missing', why: `${segments} segments so far` };
-    return { status: isFresh(response, target) ? 'fresh' : 'stale', url, target, lowLatency: ll };
+    return { status: isFresh(response, target) ? 'fresh' : 'stale', url, target, lowLatency: ll, targetLatency };
   }
 
   function dashSegmentSeconds(mpd) {
@@ -440,13 +442,21 @@
       request.url = withSid(request.url);
       return Promise.resolve(request);
     });
-    // A low-latency MPD (ServiceDescription, availabilityTimeOffset): dash.js's own low-latency
-    // settings apply; a live delay set here would override the MPD's target latency. Otherwise
-    // 2.5 segments behind the edge (dash.js's default is 4). dash.js counts from the wall clock's
+    // A low-latency MPD (ServiceDescription, availabilityTimeOffset; not with ?latency=standard):
+    // dash.js's low-latency mode (chunked segments read as they arrive), its live delay the MPD's
+    // target latency, held by playing up to 20 % faster or slower, a seek back to it past 3 s of
+    // drift (docs/design/low-latency.md). Otherwise 2.5 segments behind the edge (dash.js's default is 4). dash.js counts from the wall clock's
     // edge, not from the newest complete segment as hls.js does, so at 2 the buffer ran down to
     // nothing before each segment arrived: 80 frames dropped, 0.67 s gaps when idle and a stall at
     // load 6 (CI); 2.5 keeps at least half a segment buffered.
-    if (!found.lowLatency) player.updateSettings({ streaming: { delay: { liveDelayFragmentCount: 2.5 } } });
+    api.lowLatency = Boolean(found.lowLatency) && params.get('latency') !== 'standard';
+    if (api.lowLatency) {
+      const delay = found.targetLatency ? { liveDelay: found.targetLatency } : {};
+      const catchup = { enabled: true, maxDrift: 3, playbackRate: { min: -0.2, max: 0.2 } };
+      player.updateSettings({ streaming: { delay, liveCatchup: catchup } });
+    } else {
+      player.updateSettings({ streaming: { delay: { liveDelayFragmentCount: 2.5 } } });
+    }
     // The ingest's clock (<prefix>/time, beside the page), never dash.js's default public time server.
     const clock = { scheme: 'urn:mpeg:dash:utc:http-xsdate:2014', value: new URL('time', location.href).href };
     player.updateSettings({ streaming: { utcSynchronization: { defaultTimingSource: clock } } });
@@ -726,7 +736,7 @@
     if (engine && engine.webrtc) version = engine.pc.connectionState;
     else if (engine && !engine.native) version = api.mode === 'hls' ? window.Hls.version : engine.getVersion();
     debugBox.textContent = [
-      `${api.state} ${api.mode || '-'} ${version}${lowLatency && api.mode === 'hls' ? ' low-latency' : ''}`,
+      `${api.state} ${api.mode || '-'} ${version}${api.lowLatency && (api.mode === 'hls' || api.mode === 'dash') ? ' low-latency' : ''}`,
       `t ${video.currentTime.toFixed(2)}  seekable ${seekable}  buffer ${buffered.toFixed(2)} s`,
       `latency ${latencySeconds().toFixed(2)} s  behind ${behindSeconds().toFixed(2)} s`,
       `stalls ${api.stalls}  starts ${api.starts}${api.error ? `  ${api.error}` : ''}`,

@@ -31,7 +31,7 @@ from streamops.api.common import (
     scheme_rule,
     validations,
 )
-from streamops.api.recording import RecordingStorage
+from streamops.api.recording import KEEPS_ORIGIN_CEL, KeepOrigin, RecordingStorage, keeps_origin
 
 SessionProtocol = Literal["rtmp", "srt", "whip", "pull"]  # how the media on air arrives (status.protocol)
 PublishSessionProtocol = Literal["rtmp", "rtmps", "srt", "whip", "pull"]  # status.sessions[].protocol
@@ -481,8 +481,22 @@ class Transcoding(KubeModel):
         return sorted(self.renditions, key=lambda r: -r.height)
 
 
+STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED = (
+    "recording.keepOrigin needs recording.type transcoded: an origin recording's video is the original already"
+)
+
+
 class RecordingDefaults(KubeModel):
     """Recording settings of the stream; Recordings inherit what they leave unset."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                f"!({KEEPS_ORIGIN_CEL}) || (has(self.type) && self.type == 'transcoded')",
+                STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
+            )
+        )
+    )
 
     auto: bool = Field(
         default=False,
@@ -536,6 +550,18 @@ class RecordingDefaults(KubeModel):
         "space for recording the stream') and a running Recording is finalised. Default: only the namespace's "
         "limit (chart worker.recordings.quotaBytes).",
     )
+    keep_origin: KeepOrigin | None = Field(
+        default=None,
+        description="Default of the Recordings' keepOrigin: the untouched original kept beside each transcoded "
+        "video for deleteAfterDays (default 7), then deleted (the hosted origin_url). Needs type transcoded. "
+        "Default: not kept.",
+    )
+
+    @model_validator(mode="after")
+    def _keep_origin_transcoded(self) -> RecordingDefaults:
+        if keeps_origin(self.keep_origin) and self.type != "transcoded":
+            raise ValueError(STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED)
+        return self
 
 
 class Screenshots(KubeModel):

@@ -179,11 +179,46 @@ class RecordingStorage(KubeModel):
 
 
 STOPPED_IS_FINAL = "a stopped Recording cannot be restarted: create a new Recording to record the stream again"
+KEEP_ORIGIN_NEEDS_TRANSCODED = "keepOrigin needs type transcoded: an origin recording's video is the original already"
+ORIGIN_DAYS_DEFAULT = 7  # the hosted platform keeps the original "for up to 7 days"
+
+
+class KeepOrigin(KubeModel):
+    """The untouched original kept beside a transcoded recording's video for a while (the hosted
+    platform's origin_url, "stored for up to 7 days and then deleted automatically")."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Also record the source as received (the ingest's origin feed) beside each transcoded video, "
+        "into <video>-origin.mp4 (status.videos[].origin). Only for type transcoded. Default false.",
+    )
+    delete_after_days: int = Field(
+        default=ORIGIN_DAYS_DEFAULT,
+        ge=1,
+        le=365,
+        description="Delete each original this many days after its video ended (the transcoded video stays), on a "
+        "claim and in a bucket alike; fixed for each video when it is recorded (status.videos[].origin.deleteAt). "
+        f"1..365, default {ORIGIN_DAYS_DEFAULT}.",
+    )
+
+
+def keeps_origin(keep_origin: KeepOrigin | None) -> bool:
+    return keep_origin is not None and keep_origin.enabled
+
+
+# CEL: `keepOrigin` (under the node the rule is on) is enabled; the API server has applied its defaults.
+KEEPS_ORIGIN_CEL = "has(self.keepOrigin) && has(self.keepOrigin.enabled) && self.keepOrigin.enabled"
 
 
 class RecordingSpec(KubeModel):
     """Desired state of the recording (start_recording / stop_recording); unset settings come from the
     stream's spec.recording."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(f"!({KEEPS_ORIGIN_CEL}) || !has(self.type) || self.type != 'origin'", KEEP_ORIGIN_NEEDS_TRANSCODED)
+        )
+    )
 
     stream_ref: LocalObjectRef = Field(
         description="The LiveStream to record (same namespace). Recording starts when it is live and waits "
@@ -234,6 +269,18 @@ class RecordingSpec(KubeModel):
         description="Where the videos are written. Default: the namespace's shared streamops-recordings claim. "
         "Videos outlive the Recording, the stream and the operator.",
     )
+    keep_origin: KeepOrigin | None = Field(
+        default=None,
+        description="Keep the untouched original beside each transcoded video for deleteAfterDays (the hosted "
+        "origin_url). Needs type transcoded (refused with type origin; ignored when the type inherited from the "
+        "stream is origin). Default from the stream's recording.keepOrigin, else not kept.",
+    )
+
+    @model_validator(mode="after")
+    def _keep_origin_transcoded(self) -> RecordingSpec:
+        if keeps_origin(self.keep_origin) and self.type == "origin":
+            raise ValueError(KEEP_ORIGIN_NEEDS_TRANSCODED)
+        return self
 
 
 class VideoRendition(KubeModel):
@@ -253,6 +300,27 @@ class VideoRendition(KubeModel):
     upload: Literal["pending", "uploading", "uploaded"] | None = Field(
         default=None, description="Object storage only: as the video's upload."
     )
+
+
+class VideoOrigin(VideoRendition):
+    """The untouched original of a transcoded video (keepOrigin): the source as received, copied
+    from the ingest's origin feed over the same span, in an MP4 of its own beside the video
+    (`<video>-origin.mp4`), deleted at `deleteAt` while the video stays."""
+
+    name: str = Field(default="origin", max_length=32, description="Always origin: the source as received.")
+    delete_at: datetime | None = Field(
+        default=None,
+        description="When the original is deleted: the video's end + keepOrigin.deleteAfterDays (fixed when the "
+        "video is recorded).",
+    )
+    expired_at: datetime | None = Field(
+        default=None,
+        description="When the original was deleted (deleteAt passed); path or url stay as a record, the file is gone.",
+    )
+
+    def key(self) -> str | None:
+        """What names the original's file in retention's bookkeeping: its object, else its path on the claim."""
+        return self.url or self.path
 
 
 class Video(KubeModel):
@@ -295,11 +363,23 @@ class Video(KubeModel):
         "settings once the video is finalised). `streamops video url <recording> [n] --quality <name>` prints "
         "a link to one. Empty for origin recordings.",
     )
+    origin: VideoOrigin | None = Field(
+        default=None,
+        description="keepOrigin: the untouched original over the same span (the hosted origin_url: origin.url in "
+        "a bucket, origin.path on a claim), kept until origin.deleteAt, then deleted (origin.expiredAt). Unset "
+        "without keepOrigin, and when the original could not be made (the recorder's lastError says why).",
+    )
 
     def stored_size(self) -> int:
-        """Bytes the video holds in its storage: its file and the other renditions' files (the first
-        rendition is the video's own file)."""
-        return self.size_bytes + sum(r.size_bytes for r in self.renditions[1:])
+        """Bytes the video holds in its storage: its file, the other renditions' files (the first
+        rendition is the video's own file) and its original until it expires."""
+        origin = self.origin.size_bytes if self.origin is not None and self.origin.expired_at is None else 0
+        return self.size_bytes + sum(r.size_bytes for r in self.renditions[1:]) + origin
+
+    def files(self) -> list[Video | VideoRendition]:
+        """Every entry that names one of the video's files, with its path, url and upload: the video,
+        its renditions (the first is the video's own file again) and its original."""
+        return [self, *self.renditions, *([self.origin] if self.origin is not None else [])]
 
 
 class DiscardedFragment(KubeModel):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import ClientFields, KubeModel, check_uri
 from streamops.api.livestream import SEGMENT_SECONDS, Rendition
@@ -117,6 +117,18 @@ class RecorderConfig(CredentialedConfig):
         gt=0,
         description="The stream's HLS segment length: the renditions' keyframe interval.",
     )
+    origin_feed_url: str | None = Field(
+        default=None,
+        description="keepOrigin: the ingest's origin feed (the source as received), recorded over the same span as "
+        "feed_url (the transcoded feed) into <video>-origin.mp4 beside each video. None: no original is kept.",
+    )
+    origin_keep_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="With origin_feed_url: how long after its video's end each original is kept (the Recording's "
+        "keepOrigin.deleteAfterDays, in seconds): the recorder writes the deadline into the video "
+        "(origin.deleteAt), the operator deletes the original then.",
+    )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=HTTP_PORT, ge=0, le=65535)
 
@@ -124,6 +136,17 @@ class RecorderConfig(CredentialedConfig):
     @classmethod
     def _plain_http(cls, url: str) -> str:
         return check_uri(url, ("http",), "feedUrl")  # the feed is plain HTTP inside the cluster
+
+    @field_validator("origin_feed_url")
+    @classmethod
+    def _origin_plain_http(cls, url: str | None) -> str | None:
+        return check_uri(url, ("http",), "originFeedUrl") if url is not None else None
+
+    @model_validator(mode="after")
+    def _origin_kept_for_a_while(self) -> RecorderConfig:
+        if (self.origin_feed_url is None) != (self.origin_keep_seconds is None):
+            raise ValueError("originFeedUrl and originKeepSeconds go together")
+        return self
 
     @field_validator("directory")
     @classmethod

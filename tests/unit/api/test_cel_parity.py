@@ -49,6 +49,7 @@ from streamops.api.livestream import (
     RTMPS_NEEDS_TLS,
     RTMPS_PORT_NOT_NODE_PORT,
     SAME_CREDENTIAL_KEYS,
+    STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
     TRAFFIC_POLICY_NEEDS_TYPE,
     TRANSCODED_NEEDS_RENDITIONS,
     IngestService,
@@ -61,10 +62,12 @@ from streamops.api.livestream import (
     PullCredentialsRef,
     PullSource,
     PushSource,
+    RecordingDefaults,
     Source,
     Transcoding,
 )
 from streamops.api.recording import (
+    KEEP_ORIGIN_NEEDS_TRANSCODED,
     KEY_TEMPLATE_SLASHES,
     ONE_STORAGE,
     STOPPED_IS_FINAL,
@@ -140,6 +143,8 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
         KEY_TEMPLATE_DOTS_MESSAGE,
     ),
     "RecordingStorage._one_kind": (ONE_STORAGE,),
+    "RecordingSpec._keep_origin_transcoded": (KEEP_ORIGIN_NEEDS_TRANSCODED,),
+    "RecordingDefaults._keep_origin_transcoded": (STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,),
     "RestreamSpec._uri_is_safe": (
         "uri must be a rtmp://, rtmps://, srt:// URL without spaces",
         SRT_CALLER_ONLY,
@@ -499,6 +504,25 @@ RECORDING_EXAMPLES = [
         note="restart",
     ),
     bad(RecordingSpec, STOPPED_IS_FINAL, CAM, at=("stopped",), old={**CAM, "stopped": True}, note="stopped removed"),
+    ok(RecordingSpec, KEEP_ORIGIN_NEEDS_TRANSCODED, {**CAM, "type": "transcoded", "keepOrigin": {"enabled": True}}),
+    ok(RecordingSpec, KEEP_ORIGIN_NEEDS_TRANSCODED, {**CAM, "keepOrigin": {"enabled": True}}, note="type inherited"),
+    ok(RecordingSpec, KEEP_ORIGIN_NEEDS_TRANSCODED, {**CAM, "type": "origin", "keepOrigin": {}}, note="not enabled"),
+    bad(RecordingSpec, KEEP_ORIGIN_NEEDS_TRANSCODED, {**CAM, "type": "origin", "keepOrigin": {"enabled": True}}),
+    ok(RecordingDefaults, STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED, {"type": "transcoded", "keepOrigin": {"enabled": True}}),
+    ok(
+        RecordingDefaults,
+        STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
+        {"keepOrigin": {"deleteAfterDays": 3}},
+        note="not enabled",
+    ),
+    bad(
+        RecordingDefaults, STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED, {"keepOrigin": {"enabled": True}}, note="origin default"
+    ),
+    bad(
+        RecordingDefaults,
+        STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
+        {"type": "origin", "keepOrigin": {"enabled": True, "deleteAfterDays": 30}},
+    ),
 ]
 
 RESTREAM_EXAMPLES = [

@@ -22,6 +22,7 @@ from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress
 from streamops.media.recorder.commands import input_start, part_command
 from streamops.media.recorder.disk import file_size
+from streamops.media.recorder.origin import OriginCapture
 from streamops.media.recorder.plan import (
     NO_SPACE_MESSAGE,
     PartOutcome,
@@ -145,16 +146,23 @@ class Capture:
         self.clock = clock
         self.m_drops = drops
         self._space_short = asyncio.Event()  # the progress tick found the disk too full for the open part
+        # keepOrigin: the original's parts, recorded while each of the video's parts records (origin.py).
+        self.origin = (
+            OriginCapture(config.origin_feed_url, parts_dir, owner, feed, redact, clock)
+            if config.origin_feed_url
+            else None
+        )
 
     async def recover(self) -> None:
         """Pick up what a previous run left: orphan FFmpeg, videos to finalise, the video in progress."""
         state = self.owner.state
         for video in self.owner.open_videos():
-            if video.ffmpeg_pid and video.parts and orphan_ffmpeg_alive(video.ffmpeg_pid, video.parts[-1].file):
-                # Two writers on one part would corrupt it; a truncated part is repaired at finalisation.
-                with contextlib.suppress(OSError):
-                    os.kill(video.ffmpeg_pid, signal.SIGKILL)
-            video.ffmpeg_pid = None
+            for pid, parts in ((video.ffmpeg_pid, video.parts), (video.origin_ffmpeg_pid, video.origin_parts)):
+                if pid and parts and orphan_ffmpeg_alive(pid, parts[-1].file):
+                    # Two writers on one part would corrupt it; a truncated part is repaired at finalisation.
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            video.ffmpeg_pid = video.origin_ffmpeg_pid = None
             paths = [self.parts_dir / p.file for p in video.parts]
             mtimes = [path.stat().st_mtime for path in paths if path.exists()]
             if mtimes:
@@ -243,7 +251,13 @@ class Capture:
         part = PartState(file=part_name(video.name, [p.file for p in video.parts]))
         video.parts.append(part)
         ffmpeg = await self._start_part(video, part, limit)
-        rc = await self._until_part_ends(ffmpeg)
+        if self.origin is not None:
+            self.origin.start(video, limit)  # the original's part, over the same span
+        try:
+            rc = await self._until_part_ends(ffmpeg)
+        finally:
+            if self.origin is not None:
+                await self.origin.stop()
         video.ffmpeg_pid = None
         return await self._part_ended(video, part, ffmpeg, rc, limit)
 
@@ -332,7 +346,9 @@ class Capture:
         if not stopping and not no_space:
             owner.error(f"feed gave no media: {ffmpeg.last_error() or f'ffmpeg exited {rc}'}")
         if not video.parts and owner.state.current is video:
-            owner.state.current = None  # nothing recorded: not a video
+            owner.state.current = None  # nothing recorded: not a video (nor an original)
+            for origin_part in video.origin_parts:
+                (self.parts_dir / origin_part.file).unlink(missing_ok=True)
         owner.save()
         if stopping:
             return "stopped"

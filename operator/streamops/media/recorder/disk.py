@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from streamops.api.recording import Video, VideoRendition
+from streamops.api.recording import Video
 from streamops.contract.recorder import Phase
 from streamops.media.fmp4 import readable_length
 from streamops.media.recorder.plan import room_to_join, room_to_record, space_short
@@ -68,8 +68,8 @@ class Disk:
         self.last_full_bytes = 0  # the parts of the last video closed for lack of space
 
     def unjoined_bytes(self) -> int:
-        """Bytes of the parts on disk: what finalising the open videos will copy."""
-        return sum(file_size(self.parts_dir / p.file) for v in self.owner.open_videos() for p in v.parts)
+        """Bytes of the parts on disk (the originals' too): what finalising the open videos will copy."""
+        return sum(file_size(self.parts_dir / p.file) for v in self.owner.open_videos() for p in v.all_parts())
 
     def free(self) -> int:
         try:
@@ -106,7 +106,7 @@ class Disk:
 
     async def wait_for_join_room(self, video: VideoState) -> bool:
         """A join failed with ENOSPC: wait until its copy fits (False: the process is exiting)."""
-        parts = sum(file_size(self.parts_dir / p.file) for p in video.parts)
+        parts = sum(file_size(self.parts_dir / p.file) for p in video.all_parts())
         while not self.owner.exit_requested.is_set():
             if room_to_join(self.free(), parts):
                 return True
@@ -117,8 +117,7 @@ class Disk:
     def drop_uploaded_copies(self, videos: list[Video]) -> None:
         """Local copies of uploaded videos left by a run killed between marking and deleting them."""
         for video in videos:
-            entries: list[Video | VideoRendition] = [video, *video.renditions]
-            for entry in entries:
+            for entry in video.files():
                 if entry.upload == "uploaded" and entry.url:
                     name = Path(urlsplit(entry.url).path).name
                     for leftover in (self.out_dir / name, (self.out_dir / name).with_suffix(".json")):

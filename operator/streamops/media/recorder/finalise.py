@@ -12,13 +12,13 @@ import os
 import resource
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from prometheus_client import Counter
 
-from streamops.api.recording import DiscardedFragment, Video, VideoRendition
+from streamops.api.recording import DiscardedFragment, Video, VideoOrigin, VideoRendition
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import utc_seconds
 from streamops.media.ffmpeg import FfmpegProcess
@@ -28,6 +28,7 @@ from streamops.media.recorder.plan import (
     PartTimeline,
     concat_list,
     discard_reason,
+    origin_name,
     part_outpoints,
     says_no_space,
     video_title,
@@ -157,9 +158,12 @@ class Finaliser:
                     log.exception("finalising %s", video.name)
                 return
 
-    async def _readable_parts(self, video: VideoState) -> tuple[list[PartState], list[float], set[str]]:
-        """The parts that hold media (cut back, repaired), their durations, and the killed ones' files."""
-        parts = [p for p in video.parts if file_size(self.parts_dir / p.file) > 0]
+    async def _readable_parts(
+        self, recorded: list[PartState], name: str
+    ) -> tuple[list[PartState], list[float], set[str]]:
+        """The parts (of the video `name`, or of its original) that hold media (cut back, repaired),
+        their durations, and the killed ones' files."""
+        parts = [p for p in recorded if file_size(self.parts_dir / p.file) > 0]
         killed = {p.file for p in parts if not p.closed}  # (before a repair marks them closed)
         for part in parts:
             self.disk.cut_partial_box(part)
@@ -172,7 +176,7 @@ class Finaliser:
                 await self.repair(part)
                 seconds = await probe_duration(self.parts_dir / part.file)
             if not seconds:
-                self.owner.error(f"{part.file} holds no readable media: left out of {video.name}")
+                self.owner.error(f"{part.file} holds no readable media: left out of {name}")
                 parts.remove(part)
                 continue
             part.seconds = seconds
@@ -180,15 +184,7 @@ class Finaliser:
         return parts, durations, killed
 
     async def finalise_video(self, video: VideoState) -> None:
-        parts, durations, killed = await self._readable_parts(video)
-        # A part read again from the GOP cache after a restart holds the previous part's last seconds.
-        outpoints = part_outpoints(
-            [PartTimeline(p.source_start, p.seconds, p.file not in killed, p.source_read_at) for p in parts]
-        )
-        for part, cut in zip(parts, outpoints, strict=True):
-            if cut is not None:
-                log.info("%s: its next part replays its last %.2f s: cut at %.2f s", part.file, part.seconds - cut, cut)
-        total = sum(cut if cut is not None else d for cut, d in zip(outpoints, durations, strict=True))
+        parts, outpoints, total = await self._timeline(video.parts, video.name)
         ended_at = video.last_data_at or self.clock()
 
         reason = discard_reason(total, self.config.min_duration_seconds) if parts else "no readable media recorded"
@@ -201,19 +197,10 @@ class Finaliser:
             self._forget(video)
             return
 
-        final = self.out_dir / f"{video.name}.mp4"
-        joined = await self.join(video.name, parts, outpoints)
-        seconds = await probe_duration(joined)
-        if seconds is None or seconds < total - JOIN_TOLERANCE_SECONDS:
-            # The concat demuxer stops at a damaged sample and still exits 0: remux every part, join again.
-            log.warning("%s: joined %.1f s of %.1f s, repairing parts", video.name, seconds or 0, total)
-            for part in parts:
-                await self.repair(part)
-            joined = await self.join(video.name, parts, outpoints)
-            seconds = await probe_duration(joined)
-            if seconds is None:
-                raise RuntimeError("joined file is not readable")
-        os.replace(joined, final)
+        final, seconds = await self._joined(video.name, parts, outpoints, total)
+        # The original before the renditions: a full disk while joining it retries the whole video
+        # later (its parts are kept), which must not derive the renditions twice.
+        origin = await self._origin(video, ended_at)
         renditions = await self._renditions(final)
         info = Video(
             title=video_title(self.config.title, ended_at)[:512],
@@ -223,6 +210,7 @@ class Finaliser:
             started_at=utc_seconds(video.started_at),
             ended_at=utc_seconds(ended_at),
             renditions=renditions,
+            origin=origin,
         )
         if self.uploads is not None:
             self.uploads.enqueue(info, final.name)  # saved with the state below, in one write
@@ -230,11 +218,80 @@ class Finaliser:
                 renditions[0].url, renditions[0].upload = info.url, info.upload  # the video's own file
             for r in renditions[1:]:
                 self.uploads.enqueue_rendition(info, r, Path(r.path or "").name)
+            if origin is not None:  # last: the video and its renditions are what viewers wait for
+                self.uploads.enqueue_rendition(info, origin, Path(origin.path or "").name)
         write_sidecar(final, info, self.config.client)
         self.owner.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))
         self._forget(video)
+
+    async def _timeline(
+        self, recorded: list[PartState], name: str
+    ) -> tuple[list[PartState], list[float | None], float]:
+        """The readable parts of `name` (the video, or its original), where each is cut so that no
+        second is in it twice, and the seconds they hold together."""
+        parts, durations, killed = await self._readable_parts(recorded, name)
+        # A part read again from the GOP cache after a restart holds the previous part's last seconds.
+        outpoints = part_outpoints(
+            [PartTimeline(p.source_start, p.seconds, p.file not in killed, p.source_read_at) for p in parts]
+        )
+        for part, cut in zip(parts, outpoints, strict=True):
+            if cut is not None:
+                log.info("%s: its next part replays its last %.2f s: cut at %.2f s", part.file, part.seconds - cut, cut)
+        total = sum(cut if cut is not None else d for cut, d in zip(outpoints, durations, strict=True))
+        return parts, outpoints, total
+
+    async def _joined(
+        self, name: str, parts: list[PartState], outpoints: list[float | None], total: float
+    ) -> tuple[Path, float]:
+        """The parts joined into `<name>.mp4` (repaired and joined again when the join lost some), and its seconds."""
+        final = self.out_dir / f"{name}.mp4"
+        joined = await self.join(name, parts, outpoints)
+        seconds = await probe_duration(joined)
+        if seconds is None or seconds < total - JOIN_TOLERANCE_SECONDS:
+            # The concat demuxer stops at a damaged sample and still exits 0: remux every part, join again.
+            log.warning("%s: joined %.1f s of %.1f s, repairing parts", name, seconds or 0, total)
+            for part in parts:
+                await self.repair(part)
+            joined = await self.join(name, parts, outpoints)
+            seconds = await probe_duration(joined)
+            if seconds is None:
+                raise RuntimeError("joined file is not readable")
+        os.replace(joined, final)
+        return final, seconds
+
+    async def _origin(self, video: VideoState, ended_at: datetime) -> VideoOrigin | None:
+        """keepOrigin: the original's parts joined into `<name>-origin.mp4` beside the video, as the
+        video's are (cut, repaired), kept until `origin_keep_seconds` after the video's end. A full
+        disk raises OutOfSpace (the parts are kept and the video is finalised again once there is
+        room); any other failure keeps the video without its original, and says why."""
+        keep = self.config.origin_keep_seconds
+        if self.config.origin_feed_url is None or keep is None:
+            return None
+        name = origin_name(video.name)
+        try:
+            parts, outpoints, total = await self._timeline(video.origin_parts, name)
+            if not parts:
+                self.owner.error(f"{video.name}: no original was recorded (the origin feed gave no media)")
+                return None
+            final, seconds = await self._joined(name, parts, outpoints, total)
+        except OutOfSpace:
+            raise
+        except Exception as e:
+            self.m_errors.inc()
+            self.owner.error(f"{video.name}: its original could not be made: {e}")
+            log.exception("original of %s", video.name)
+            return None
+        found = (await probe_codecs(final)).get("video") or {}
+        log.info("original %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, file_size(final), len(parts))
+        return VideoOrigin(
+            width=int(found.get("width") or 0),
+            height=int(found.get("height") or 0),
+            path=f"{self.config.directory}/{final.name}",
+            size_bytes=file_size(final),
+            delete_at=utc_seconds(ended_at + timedelta(seconds=keep)),
+        )
 
     async def _renditions(self, final: Path) -> list[VideoRendition]:
         """A transcoded recording's renditions (config.renditions, tallest first: `final` is the
@@ -287,9 +344,10 @@ class Finaliser:
         state = self.owner.state
         state.closing = [v for v in state.closing if v is not video]
         self.owner.save()
-        for part in video.parts:
+        for part in video.all_parts():
             (self.parts_dir / part.file).unlink(missing_ok=True)
-        (self.parts_dir / f"{video.name}.ffconcat").unlink(missing_ok=True)
+        for name in (video.name, origin_name(video.name)):
+            (self.parts_dir / f"{name}.ffconcat").unlink(missing_ok=True)
 
     async def join(self, name: str, parts: Sequence[PartState], outpoints: Sequence[float | None]) -> Path:
         list_path = self.parts_dir / f"{name}.ffconcat"

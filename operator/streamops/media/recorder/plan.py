@@ -75,6 +75,15 @@ def video_name(started_at: datetime, taken: Iterable[str]) -> str:
     return name
 
 
+ORIGIN_SUFFIX = "-origin"  # keepOrigin: `record-….mp4`'s original is `record-…-origin.mp4` beside it
+
+
+def origin_name(video: str) -> str:
+    """The file name stem of a video's original (keepOrigin). Never a video's own: those end in the
+    start time or `-<n>`; never a rendition's: those are `<video>.<rendition>.mp4`."""
+    return f"{video}{ORIGIN_SUFFIX}"
+
+
 def part_name(video: str, existing: Sequence[str]) -> str:
     """The next part's file name: numbered after the highest existing one (removed parts leave gaps)."""
     numbers = [int(p.rsplit(".", 2)[-2]) for p in existing if p.rsplit(".", 2)[-2].isdigit()]

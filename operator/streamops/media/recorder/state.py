@@ -38,6 +38,15 @@ class VideoState(KubeModel):
     last_data_at: datetime | None = None
     parts: list[PartState] = Field(default_factory=list)
     ffmpeg_pid: int | None = None
+    origin_parts: list[PartState] = Field(
+        default_factory=list,
+        description="keepOrigin: the origin feed's parts over the same span, joined into <name>-origin.mp4.",
+    )
+    origin_ffmpeg_pid: int | None = None
+
+    def all_parts(self) -> list[PartState]:
+        """Every part on disk: the video's and its original's."""
+        return [*self.parts, *self.origin_parts]
 
 
 class RecorderState(KubeModel):

@@ -33,8 +33,9 @@ def sidecar(
     size_bytes: int,
     codecs: dict[str, Any],
     client: ClientFields | None = None,
+    origin_url: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON object stored next to a video in the bucket."""
+    """The JSON object stored next to a video in the bucket (`originUrl`: the video's original, keepOrigin)."""
     return {
         "title": title,
         "stream": stream,
@@ -45,5 +46,6 @@ def sidecar(
         "durationSeconds": duration_seconds,
         "sizeBytes": size_bytes,
         "codecs": codecs,
+        **({"originUrl": origin_url} if origin_url else {}),
         **client_fields(client),
     }

@@ -163,13 +163,12 @@ class Uploader:
 
     def _video(self, upload: UploadState) -> Video | None:
         url = s3_url(self.target.bucket, upload.key)
-        return next((v for v in self.state().videos if url in (v.url, *(r.url for r in v.renditions))), None)
+        return next((v for v in self.state().videos if url in (f.url for f in v.files())), None)
 
     def _mark(self, video: Video, key: str, upload: Literal["uploading", "uploaded"] | None) -> None:
-        """The upload state of the file `key` in the video's status: the video's own, a rendition's."""
+        """The upload state of the file `key` in the video's status: the video's own, a rendition's, its original's."""
         url = s3_url(self.target.bucket, key)
-        entries: list[Video | VideoRendition] = [video, *video.renditions]
-        for entry in entries:
+        for entry in video.files():
             if entry.url == url:
                 entry.upload = upload
                 if upload != "uploading":
@@ -180,8 +179,7 @@ class Uploader:
         self.failed_attempts += 1
         self.problem, self.error = problem, message
         for v in self.state().videos:
-            entries: list[Video | VideoRendition] = [v, *v.renditions]
-            for entry in entries:
+            for entry in v.files():
                 if entry.upload == "uploading":
                     entry.upload = "pending"
         log.warning(
@@ -231,6 +229,7 @@ class Uploader:
             size_bytes=size,
             codecs=await self.probe(local),
             client=self.target.client,
+            origin_url=video.origin.url if video.origin is not None else None,  # keepOrigin: the video's original
         )
         data = (json.dumps(doc, indent=2) + "\n").encode()
         md5 = hashlib.md5(data).digest()

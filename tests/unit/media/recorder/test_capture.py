@@ -5,7 +5,11 @@ videos, naming a new one, the feed probe's answers (tests/media/test_recorder.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,3 +153,45 @@ def test_an_orphan_ffmpeg_is_recognised_by_its_part_file() -> None:
     assert orphan_ffmpeg_alive(os.getpid(), own)
     assert not orphan_ffmpeg_alive(os.getpid(), "v.001.mp4"), "another process: not ours to kill"
     assert not orphan_ffmpeg_alive(2**22 + 7, "v.001.mp4")
+
+
+def test_a_killed_runs_orphan_ffmpeg_of_the_original_is_killed_too(tmp_path: Path) -> None:
+    made, owner, _ = capture(tmp_path, now=T0 + timedelta(seconds=1))
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "v-origin.001.mp4"])
+    try:
+        owner.state.current = VideoState(
+            name="v",
+            started_at=T0,
+            last_data_at=T0,
+            parts=[PartState(file="v.001.mp4")],
+            origin_parts=[PartState(file="v-origin.001.mp4")],
+            origin_ffmpeg_pid=orphan.pid,
+        )
+        asyncio.run(made.recover())
+        for _ in range(100):  # (killed: a zombie's cmdline is empty; whoever reaps it, it is gone)
+            if not orphan_ffmpeg_alive(orphan.pid, "v-origin.001.mp4"):
+                break
+            time.sleep(0.05)
+        assert not orphan_ffmpeg_alive(orphan.pid, "v-origin.001.mp4"), "two writers on one part would corrupt it"
+        assert owner.state.current is not None and owner.state.current.origin_ffmpeg_pid is None
+    finally:
+        orphan.kill()
+        with contextlib.suppress(ChildProcessError):
+            orphan.wait(timeout=10)
+
+
+def test_a_video_that_got_no_media_takes_its_originals_parts_with_it(tmp_path: Path) -> None:
+    made, owner, _ = capture(tmp_path, now=T0)
+    part, origin = PartState(file="v.001.mp4"), PartState(file="v-origin.001.mp4", seconds=1.0)
+    (made.parts_dir / part.file).write_bytes(b"")
+    (made.parts_dir / origin.file).write_bytes(b"m")
+    video = VideoState(name="v", started_at=T0, parts=[part], origin_parts=[origin])
+    owner.state.current = video
+
+    class Ended:
+        def last_error(self) -> str:
+            return ""
+
+    outcome = asyncio.run(made._empty_part(video, part, Ended(), 0, stopping=True, no_space=False))  # type: ignore[arg-type]
+    assert outcome == "stopped" and owner.state.current is None
+    assert not list(made.parts_dir.iterdir()), "no video: no original either"

@@ -69,6 +69,11 @@ def test_the_parts_of_open_videos_are_what_finalising_will_copy(
     owner.videos = [video_with_part(disk, "a", 3 * MIB), video_with_part(disk, "b", 2 * MIB)]
     owner.videos[1].parts.append(PartState(file="b.002.mp4"))  # not on disk yet: nothing
     assert disk.unjoined_bytes() == 5 * MIB and file_size(tmp_path / "none") == 0
+    original = PartState(file="b-origin.001.mp4")  # keepOrigin: its original's parts are joined too
+    (disk.parts_dir / original.file).write_bytes(b"\0" * MIB)
+    owner.videos[1].origin_parts.append(original)
+    assert disk.unjoined_bytes() == 6 * MIB
+    owner.videos[1].origin_parts.clear()
     assert not disk.short()
     monkeypatch.setattr(disk_module, "free_bytes", lambda _: 8 * MIB)  # < 5 MiB to copy + 4 MiB kept
     assert disk.short()
@@ -154,11 +159,19 @@ def test_local_copies_of_uploaded_files_are_dropped(tmp_path: Path, monkeypatch:
         title="t", url="s3://recordings/k/w.mp4", upload="pending", duration_seconds=1, size_bytes=1,
         started_at=T0, ended_at=T0,
     )  # fmt: skip
-    names = ["v.mp4", "v.json", "v.360p.mp4", "w.mp4", "w.json"]
+    kept = Video.model_validate(
+        {
+            **pending.wire(),
+            "url": "s3://recordings/k/x.mp4",
+            "origin": {"width": 1, "height": 1, "sizeBytes": 1, "url": "s3://recordings/k/x-origin.mp4"},
+        }
+    )
+    kept.origin.upload = "uploaded"  # type: ignore[union-attr]  # (its video not yet: it goes first, but a hand edit)
+    names = ["v.mp4", "v.json", "v.360p.mp4", "w.mp4", "w.json", "x.mp4", "x-origin.mp4"]
     for name in names:
         (tmp_path / name).write_bytes(b"x")
-    disk.drop_uploaded_copies([uploaded, pending])
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["v.360p.mp4", "w.json", "w.mp4"]
+    disk.drop_uploaded_copies([uploaded, pending, kept])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["v.360p.mp4", "w.json", "w.mp4", "x.mp4"]
 
 
 def box(kind: bytes, payload: bytes = b"") -> bytes:

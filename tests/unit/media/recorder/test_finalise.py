@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import RecorderConfig
-from streamops.media.recorder.finalise import FinaliseCounters, Finaliser
+from streamops.media.recorder import finalise as finalise_module
+from streamops.media.recorder.disk import OutOfSpace
+from streamops.media.recorder.finalise import FinaliseCounters, Finaliser, VideoUploads
 from streamops.media.recorder.state import PartState, RecorderState, VideoState
 from streamops.redaction import Redactor
 
@@ -53,19 +59,22 @@ class Count:
         self.value += 1
 
 
-def finaliser(tmp_path: Path, owner: Owner, space: Space) -> tuple[Finaliser, FinaliseCounters]:
-    config = RecorderConfig(
+def finaliser(
+    tmp_path: Path, owner: Owner, space: Space, uploads: VideoUploads | None = None, **config: Any
+) -> tuple[Finaliser, FinaliseCounters]:
+    settings = RecorderConfig(
         feed_url="http://127.0.0.1:9/feed",
         recordings_root=str(tmp_path),
         directory="rec",
         reconnect_window_seconds=10,
         max_segment_seconds=3600,
         min_duration_seconds=10,
+        **config,
     )
     out_dir = tmp_path / "rec"
     (out_dir / ".parts").mkdir(parents=True)
     counters = FinaliseCounters(Count(), Count(), Count())  # type: ignore[arg-type]
-    made = Finaliser(config, out_dir, out_dir / ".parts", owner, space, None, Redactor(), lambda: T0, counters)
+    made = Finaliser(settings, out_dir, out_dir / ".parts", owner, space, uploads, Redactor(), lambda: T0, counters)
     return made, counters
 
 
@@ -134,3 +143,120 @@ def test_a_finalisation_that_fails_otherwise_is_reported_and_recording_goes_on(t
     asyncio.run(scenario())
     assert owner.errors == ["finalising v failed: joined file is not readable"] and space.waits == 0
     assert counters.errors.value == 1  # type: ignore[attr-defined]
+
+
+# --- keepOrigin: the original joined beside the video ---------------------------------------------------------
+
+ORIGIN = {"origin_feed_url": "http://127.0.0.1:9/feed", "origin_keep_seconds": 7 * 86400.0}
+ENDED = T0 + timedelta(seconds=30)
+
+
+class Uploads:
+    def __init__(self) -> None:
+        self.queued: list[str] = []
+
+    def enqueue(self, video: Video, file: str) -> None:
+        self.queued.append(file)
+        video.url, video.upload = f"s3://b/{file}", "pending"
+
+    def enqueue_rendition(self, video: Video, rendition: VideoRendition, file: str) -> None:
+        self.queued.append(file)
+        rendition.url, rendition.upload = f"s3://b/{file}", "pending"
+
+
+def fake_joins(made: Finaliser, monkeypatch: pytest.MonkeyPatch, origin_fails: Exception | None = None) -> list[str]:
+    """Joins that write `<name>.mp4` (30 s of the video, 29.5 s of its original), probed as 1280x720."""
+    joined: list[str] = []
+
+    async def timeline(recorded: list[PartState], name: str) -> tuple[list[PartState], list[float | None], float]:
+        return recorded, [None] * len(recorded), 30.0
+
+    async def join(
+        name: str, parts: list[PartState], outpoints: list[float | None], total: float
+    ) -> tuple[Path, float]:
+        if name.endswith("-origin") and origin_fails is not None:
+            raise origin_fails
+        joined.append(name)
+        final = made.out_dir / f"{name}.mp4"
+        final.write_bytes(b"o" * 500 if name.endswith("-origin") else b"v" * 200)
+        return final, 30.0 if not name.endswith("-origin") else 29.5
+
+    async def codecs(path: Path) -> dict[str, Any]:
+        return {"video": {"codec": "h264", "width": 1280, "height": 720}}
+
+    monkeypatch.setattr(made, "_timeline", timeline)
+    monkeypatch.setattr(made, "_joined", join)
+    monkeypatch.setattr(finalise_module, "probe_codecs", codecs)
+    return joined
+
+
+def recorded_video(made: Finaliser) -> VideoState:
+    video = VideoState(
+        name="v",
+        started_at=T0,
+        last_data_at=ENDED,
+        parts=[PartState(file="v.001.mp4", seconds=30.0)],
+        origin_parts=[PartState(file="v-origin.001.mp4", seconds=29.5)],
+    )
+    for part in video.all_parts():
+        (made.parts_dir / part.file).write_bytes(b"p")
+    return video
+
+
+def test_the_original_is_joined_beside_the_video_named_in_its_sidecar_and_uploaded_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, uploads = Owner(), Uploads()
+    made, _ = finaliser(tmp_path, owner, Space(room=True), uploads, **ORIGIN)
+    joined = fake_joins(made, monkeypatch)
+    video = recorded_video(made)
+    asyncio.run(made.finalise_video(video))
+    assert joined == ["v", "v-origin"], "the original joined right after the video (before any rendition)"
+    [info] = owner.state.videos
+    origin = info.origin
+    assert origin is not None and origin.name == "origin"
+    assert (origin.width, origin.height, origin.size_bytes) == (1280, 720, 500)
+    assert origin.delete_at == ENDED + timedelta(days=7), "the video's end + keepOrigin's days"
+    assert origin.expired_at is None and info.stored_size() == 200 + 500
+    assert uploads.queued == ["v.mp4", "v-origin.mp4"], "after the video (and its renditions)"
+    assert origin.url == "s3://b/v-origin.mp4" and origin.upload == "pending"
+    sidecar = json.loads((made.out_dir / "v.json").read_text())
+    assert sidecar["origin"]["path"] == "rec/v-origin.mp4" and sidecar["origin"]["deleteAt"] == "2026-11-29T08:15:33Z"
+    assert not list(made.parts_dir.iterdir()), "both part lists are forgotten"
+    assert owner.errors == []
+
+
+def test_a_video_whose_original_fails_is_kept_without_it_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = Owner()
+    made, counters = finaliser(tmp_path, owner, Space(room=True), **ORIGIN)
+    fake_joins(made, monkeypatch, origin_fails=RuntimeError("joined file is not readable"))
+    asyncio.run(made.finalise_video(recorded_video(made)))
+    [info] = owner.state.videos
+    assert info.origin is None and info.path == "rec/v.mp4"
+    assert owner.errors == ["v: its original could not be made: joined file is not readable"]
+    assert counters.errors.value == 1  # type: ignore[attr-defined]
+
+
+def test_a_full_disk_while_joining_the_original_keeps_every_part_for_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = Owner()
+    made, _ = finaliser(tmp_path, owner, Space(room=True), **ORIGIN)
+    fake_joins(made, monkeypatch, origin_fails=OutOfSpace("No space left on device"))
+    video = recorded_video(made)
+    with pytest.raises(OutOfSpace):
+        asyncio.run(made.finalise_video(video))
+    assert owner.state.videos == [] and len(list(made.parts_dir.iterdir())) == 2, "finalised again once there is room"
+
+
+def test_no_original_recorded_keeps_the_video_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    owner = Owner()
+    made, _ = finaliser(tmp_path, owner, Space(room=True), **ORIGIN)
+    fake_joins(made, monkeypatch)
+    video = recorded_video(made)
+    video.origin_parts = []
+    asyncio.run(made.finalise_video(video))
+    assert owner.state.videos[0].origin is None
+    assert owner.errors == ["v: no original was recorded (the origin feed gave no media)"]

@@ -54,6 +54,7 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
                 "startedAt": "2026-11-22T08:15:03Z",
                 "endedAt": "2026-11-22T08:15:03Z",
                 "renditions": [],  # an origin recording's video: one file
+                "origin": None,  # no keepOrigin
             }
         ],
         "discarded": [{"reason": "too short", "durationSeconds": 4.0, "at": "2026-11-22T08:15:03Z"}],

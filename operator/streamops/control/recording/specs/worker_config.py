@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamops.api import LiveStream, Recording
 from streamops.api.livestream import Rendition
+from streamops.api.recording import KeepOrigin
 from streamops.contract.recorder import RECORDINGS_ROOT, RecorderConfig
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.recording.specs.settings import recording_settings
@@ -26,6 +27,18 @@ def recorded_renditions(stream: LiveStream, type_: str) -> list[Rendition]:
     return stream.spec.transcoding.tallest_first()
 
 
+def origin_fields(
+    stream: LiveStream, keep_origin: KeepOrigin | None, settings: OperatorSettings, ingest_ports: IngestPortMap | None
+) -> tuple[str | None, float | None]:
+    """keepOrigin: the origin feed recorded beside the transcoded one, and how long each original is
+    kept (deleteAfterDays of `retention_day_seconds`, a day but in tests); (None, None) otherwise (the
+    configuration, and so the Pod, of a recorder without it is unchanged)."""
+    if keep_origin is None:
+        return None, None
+    url = feed_url(stream, "origin", settings.worker_address, ingest_ports)
+    return url, keep_origin.delete_after_days * settings.retention_day_seconds
+
+
 def recorder_config(
     recording: Recording,
     stream: LiveStream,
@@ -35,6 +48,7 @@ def recorder_config(
 ) -> RecorderConfig:
     effective = recording_settings(recording, stream)
     storage = resolved_storage(recording, stream, settings)
+    origin_feed_url, origin_keep_seconds = origin_fields(stream, effective.keep_origin, settings, ingest_ports)
     return RecorderConfig(
         stream=recording.spec.stream_ref.name,
         recording=recording.metadata.name,
@@ -49,6 +63,8 @@ def recorder_config(
         max_segment_seconds=effective.max_segment_seconds,
         min_duration_seconds=effective.min_duration_seconds,
         renditions=recorded_renditions(stream, effective.type),
+        origin_feed_url=origin_feed_url,
+        origin_keep_seconds=origin_keep_seconds,
         segment_seconds=stream.spec.hls.segment_seconds,
         http_host=settings.worker_bind_address,
         http_port=http_port,

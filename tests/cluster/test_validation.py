@@ -33,7 +33,8 @@ def test_examples_are_accepted_and_defaulted(cluster, namespace):
     assert {r["metadata"]["name"] for r in applied} == {"obs-studio-keynote", "obs-studio-keynote-s3"}
     [to_s3] = [r for r in applied if r["spec"].get("storage")]
     assert to_s3["spec"]["storage"]["s3"]["keyTemplate"].startswith("streamops/{namespace}/")  # defaulted
-    assert len(cluster.list("restreams", namespace)) == 2
+    codecs = {r["metadata"]["name"]: r["spec"]["targetVideoCodecs"] for r in cluster.list("restreams", namespace)}
+    assert codecs == {"obs-studio-youtube": ["h264", "hevc", "av1"], "obs-studio-srt": ["h264"]}  # defaulted
 
 
 def test_short_names_category_and_columns(cluster, namespace):

@@ -2,20 +2,24 @@
 worker: the publisher is FFmpeg 7.1 pushing what Debian's libx265 encoded, with `fourCcList` in its
 connect command as OBS sends it; the ingest's outputs are read back with ffprobe; the recorder and
 the pusher run on the ingest's feed; a WHEP viewer (pion) gets H.264 encoded again. Every process
-is stopped by PID, also on failure."""
+is stopped by PID, also on failure. A pusher whose target takes H.264 only sends nothing of an HEVC
+source and says why (codec-not-accepted)."""
 
 from __future__ import annotations
 
 import re
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import Publisher, VideoCodec, ffprobe_streams
 from devtools.media.webrtc import watch_whep
 from devtools.media.workers import Ingest
+from devtools.processes import proc_tree
 from devtools.waits import wait_for
 
 DASH_NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
@@ -88,10 +92,13 @@ def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_
 ) -> None:
     ingest = ingest_factory(dash=True, webrtc={"bFrames": "transcode"})
     target = ingest_factory("target", source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
-    with obs_publisher(ingest, "hevc", tmp_path):
+    # The H.264-only target: a bare TCP listener that must see no connection at all.
+    with obs_publisher(ingest, "hevc", tmp_path), socket.create_server(("127.0.0.1", 0)) as h264_only:
         assert live_in(ingest, "hevc")["source"] == "rtmp"
         recorder = record_workers("recorder", ingest.feed_url)
-        pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
+        app = target.rtmp_url().rsplit("/", 1)[0]
+        pusher = pushers("pusher", ingest.feed_url, app, target.KEY, videoCodecs=["h264", "hevc"])
+        refusing = pushers("refusing", ingest.feed_url, f"rtmp://127.0.0.1:{h264_only.getsockname()[1]}/live", "k2")
 
         # HLS in fMP4: HEVC as `hvc1` (Apple's HLS rules; Safari plays no `hev1`), and in MPEG-TS.
         segment = newest_segment(ingest, "cmaf", "m4s")
@@ -116,6 +123,25 @@ def test_hevc_from_an_obs_shaped_publisher_is_served_recorded_and_restreamed_as_
         # FFmpeg 7.1) is live with it.
         assert restreamed_codec(pusher, target) == "hevc"
         wait_for(lambda: (recorder.status()["duration"] or 0) >= 4, timeout=30, what="4 s recorded")
+
+        # The pusher with the default targetVideoCodecs (h264), on the same feed all along (its feed
+        # read again every 3 s): it says why, started no FFmpeg, and nothing reached its target.
+        refused = refusing.status()
+        assert (refused["state"], refused["live"], refused["bytesSent"], refused["failures"]) == (
+            "codec-not-accepted",
+            False,
+            0,
+            0,
+        ), refused
+        assert refused["lastError"] == (
+            "the source's video is hevc and the target takes h264 (spec.targetVideoCodecs): add hevc if the "
+            "target takes HEVC over Enhanced RTMP, or set spec.source: transcoded to send the ladder's H.264"
+        )
+        assert refusing.logs().count("not pushing:") == 1, "said once, not at every read of the feed"
+        assert proc_tree(refusing.process.pid)[1:] == [], "no FFmpeg ran"
+        h264_only.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            h264_only.accept()
     recorded = recorded_video(recorder)
     assert (recorded["codec_name"], recorded["codec_tag_string"]) == ("hevc", "hvc1"), recorded
 
@@ -129,7 +155,9 @@ def test_av1_is_served_in_fmp4_recorded_and_restreamed_as_av1_and_refused_in_mpe
         live_in(ingest, "av1")
         # The feed carries AV1 (the workers' own MPEG-TS label): recorder, pusher and screenshots read it.
         recorder = record_workers("recorder", ingest.feed_url)
-        pusher = pushers("pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY)
+        pusher = pushers(
+            "pusher", ingest.feed_url, target.rtmp_url().rsplit("/", 1)[0], target.KEY, videoCodecs=["h264", "av1"]
+        )
 
         # LL-HLS (the packager's fMP4 parts) as av01; no MPEG-TS HLS, and the refusal says why.
         part = wait_for(

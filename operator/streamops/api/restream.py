@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamops.api.common import (
     NO_USERINFO_RULE,
@@ -17,6 +17,7 @@ from streamops.api.common import (
     ConditionedStatus,
     LocalObjectRef,
     SecretKeyRef,
+    cel,
     check_uri,
     conditions_field,
     scheme_rule,
@@ -24,11 +25,34 @@ from streamops.api.common import (
 )
 
 NoAudioMode = Literal["drop", "silence"]  # also the pusher's setting (streamops.contract.pusher)
+# The video codecs a target takes (also the pusher's setting), named as the ingest's status.videoCodec.
+VideoCodec = Literal["h264", "hevc", "av1"]
+DEFAULT_VIDEO_CODECS: tuple[VideoCodec, ...] = ("h264",)
+# FFmpeg writes AV1 in MPEG-TS under the workers' own registration `SAV1`, not AOM's carriage (start
+# codes, emulation prevention), so no SRT receiver could read it (docs/design/enhanced-rtmp.md).
+NO_AV1_OVER_SRT = (
+    "targetVideoCodecs cannot list av1 for an srt:// target: the workers carry AV1 in MPEG-TS under their own "
+    "label, which no SRT receiver reads; push AV1 to an rtmp:// or rtmps:// target that takes Enhanced RTMP"
+)
+_DUPLICATE_CODEC = "targetVideoCodecs lists a codec twice"
+
+
+def _default_video_codecs() -> list[VideoCodec]:
+    return list(DEFAULT_VIDEO_CODECS)
 
 
 class RestreamSpec(ClientFields):
     """Desired state of the restream: which stream goes to which target. Media is forwarded as is (no
     transcoding); a failing target retries with backoff and never affects the stream or other targets."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!self.uri.startsWith('srt://') || !has(self.targetVideoCodecs) || !('av1' in self.targetVideoCodecs)",
+                NO_AV1_OVER_SRT,
+            )
+        )
+    )
 
     stream_ref: LocalObjectRef = Field(
         description="The LiveStream to forward (same namespace); deleting it deletes this Restream."
@@ -61,10 +85,36 @@ class RestreamSpec(ClientFields):
         "(a silent AAC track, for targets that require audio).",
     )
 
+    target_video_codecs: list[VideoCodec] = Field(
+        default_factory=_default_video_codecs,
+        min_length=1,
+        max_length=3,
+        description="The video codecs the target takes: h264, hevc, av1; default [h264]. H.264 is what every "
+        "RTMP/SRT server takes; add hevc and av1 for targets that take Enhanced RTMP (YouTube, Twitch Enhanced "
+        "Broadcasting, SRS 6+, MediaMTX, ...), hevc for an srt:// receiver that takes HEVC in MPEG-TS (av1 is "
+        "refused for srt://: the workers' AV1 in MPEG-TS is their own, which no SRT receiver reads). When the "
+        "source's video is another codec the pusher sends nothing and the Restream's Ready and Live conditions "
+        "say CodecNotAccepted; source: transcoded forwards the ladder's H.264 instead.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
     @field_validator("uri")
     @classmethod
     def _uri_is_safe(cls, uri: str) -> str:
         return check_uri(uri, PUSH_TARGET_SCHEMES, "uri")
+
+    @field_validator("target_video_codecs")
+    @classmethod
+    def _codecs_once(cls, codecs: list[VideoCodec]) -> list[VideoCodec]:
+        if len(set(codecs)) != len(codecs):
+            raise ValueError(_DUPLICATE_CODEC)
+        return codecs
+
+    @model_validator(mode="after")
+    def _no_av1_over_srt(self) -> RestreamSpec:
+        if self.uri.startswith("srt://") and "av1" in self.target_video_codecs:
+            raise ValueError(NO_AV1_OVER_SRT)
+        return self
 
 
 class RestreamStatus(ConditionedStatus):
@@ -72,7 +122,8 @@ class RestreamStatus(ConditionedStatus):
 
     conditions: list[Condition] = conditions_field(
         "Current state as Kubernetes conditions: Ready and Live (reasons such as StreamNotLive, Backoff, "
-        "Inactive); Reconciling, Stalled (e.g. StreamKeySecretNotFound) and "
+        "Inactive, CodecNotAccepted); Reconciling, Stalled (e.g. StreamKeySecretNotFound, CodecNotAccepted: the "
+        "source's video is a codec targetVideoCodecs does not list) and "
         "RestartPending (present while a running worker waits until it is idle to be restarted for a change "
         "that can wait, naming the first difference; the annotation streaming.streamops.dev/restarts: immediate "
         "applies it now) appear only while true."
@@ -100,5 +151,6 @@ class RestreamStatus(ConditionedStatus):
     last_error: str | None = Field(
         default=None,
         max_length=4096,
-        description="The last error pushing to the target, with credentials redacted.",
+        description="The last error pushing to the target, or why nothing is pushed (CodecNotAccepted), with "
+        "credentials redacted.",
     )

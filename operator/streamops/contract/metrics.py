@@ -66,7 +66,13 @@ OVERLOAD_REFUSAL_REASONS = (
     "blocking_total_cap",
     "public_total_cap",
 )
-PUSHER_STATES = ("waiting-for-source", "connecting", "live", "backoff")  # contract.pusher.PUSHER_STATES
+PUSHER_STATES = (  # contract.pusher.PUSHER_STATES
+    "waiting-for-source",
+    "connecting",
+    "live",
+    "backoff",
+    "codec-not-accepted",
+)
 EDGE_REQUEST_KINDS = ("playlist", "playlist_blocking", "part", "init", "segment", "manifest", "other")
 EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
@@ -258,7 +264,8 @@ PUSHER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "streamops_pusher_state",
         "gauge",
-        "1 for the pusher's current state (waiting-for-source, connecting, live: bytes reach the target, backoff)",
+        "1 for the pusher's current state (waiting-for-source, connecting, live: bytes reach the target, backoff, "
+        "codec-not-accepted: the source's video is a codec the target does not take)",
         (*PUSH, "state"),
         "pusher",
         values=(("state", PUSHER_STATES),),

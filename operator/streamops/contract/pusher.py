@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
-from streamops.api.restream import NoAudioMode
+from streamops.api.restream import DEFAULT_VIDEO_CODECS, NoAudioMode, VideoCodec
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
 from streamops.contract.worker import PRIVATE_DIR as PRIVATE_DIR  # re-exported: the pusher's FIFO lives there
 
@@ -16,8 +16,9 @@ CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
 TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
 TARGET_KEY_FILE = "stream-key"
 
-PusherState = Literal["waiting-for-source", "connecting", "live", "backoff"]
-PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff")
+# codec-not-accepted: the feed's video is a codec the target does not take (videoCodecs); nothing is sent.
+PusherState = Literal["waiting-for-source", "connecting", "live", "backoff", "codec-not-accepted"]
+PUSHER_STATES: tuple[PusherState, ...] = ("waiting-for-source", "connecting", "live", "backoff", "codec-not-accepted")
 
 
 class BackoffPolicy(WorkerConfig):
@@ -54,6 +55,12 @@ class PusherConfig(CredentialedConfig):
         default=None, description="Mounted Secret file with the target's key, read at every connect."
     )
     no_audio_mode: NoAudioMode
+    video_codecs: list[VideoCodec] = Field(
+        default_factory=lambda: list(DEFAULT_VIDEO_CODECS),
+        min_length=1,
+        description="The video codecs the target takes (the Restream's targetVideoCodecs): a feed whose video is "
+        "another known codec is not pushed (state codec-not-accepted); an unknown one is pushed as is.",
+    )
     private_dir: str | None = Field(
         default=None,
         description="A directory only the worker reads, for the FIFO that hands FFmpeg the target's URL "

@@ -1,14 +1,15 @@
 """The little of MPEG-TS (ISO 13818-1) the workers read: packet header fields, PSI sections, the
-PAT's PMT PIDs, the PMT's elementary streams, the random_access_indicator FFmpeg sets on video
-keyframes and the PTS of a PES. One parser, for the feed's GOP cache (on every packet of the live feed: the per-packet
-readers take a packet as it is, a memoryview slice included, and allocate nothing), the pusher's
-look at the feed's tracks and the benchmarks' frame clock.
+PAT's PMT PIDs, the PMT's elementary streams and the codec of its video, the random_access_indicator
+FFmpeg sets on video keyframes and the PTS of a PES. One parser, for the feed's GOP cache (on every
+packet of the live feed: the per-packet readers take a packet as it is, a memoryview slice included,
+and allocate nothing), the pusher's look at the feed's tracks and the benchmarks' frame clock.
 
 Sections are assumed to fit one packet, as every muxer writes them for a handful of streams.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple, TypeAlias
 
 TS_PACKET = 188
@@ -22,6 +23,16 @@ VIDEO_STREAM_TYPES = frozenset({0x01, 0x02, 0x1B, 0x24, 0x27})  # MPEG-1/2, H.26
 # 0x06 (PES private data) may be Opus/AC-3 with a descriptor, so it counts as audio (a silent
 # track added in its place would drop it).
 AUDIO_STREAM_TYPES = frozenset({0x03, 0x04, 0x06, 0x0F, 0x11, 0x1C, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87})
+
+# Video codecs by the names the workers give them (the ingest's status.videoCodec, a Restream's
+# targetVideoCodecs).
+VIDEO_CODECS = {0x1B: "h264", 0x24: "hevc"}
+# AV1 has no stream_type of its own: it is PES private data (0x06) labelled by a registration
+# descriptor (tag 0x05), `SAV1` in the workers' own feed (hack/ffmpeg/patches/mpegts-av1-feed.patch)
+# or AOM's `AV01` ("Carriage of AV1 in MPEG-2 TS"). Both are AV1; only the first is what FFmpeg writes.
+PRIVATE_DATA = 0x06
+REGISTRATION_DESCRIPTOR = 0x05
+AV1_REGISTRATIONS = frozenset({b"SAV1", b"AV01"})
 
 _MIN_SECTION = 12  # table header up to the PMT's program_info_length
 
@@ -115,19 +126,51 @@ def pmt_pids(pat_packet: Packet) -> list[int]:
     return pids
 
 
+def _es_entries(section: memoryview) -> Iterator[tuple[int, int, memoryview]]:
+    """(stream_type, PID, ES_info descriptors) of every entry of a PMT section's stream loop."""
+    end = _section_end(section)
+    i = 12 + (((section[10] & 0x0F) << 8) | section[11])  # after the program descriptors
+    while i + 5 <= end:
+        info_end = i + 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
+        yield section[i], ((section[i + 1] & 0x1F) << 8) | section[i + 2], section[i + 5 : min(info_end, end)]
+        i = info_end
+
+
 def elementary_streams(pmt_packet: Packet) -> list[ElementaryStream] | None:
     """(stream_type, PID) of every elementary stream in a PMT packet, in order; None when the packet
     starts no PMT."""
     section = psi_section(pmt_packet, PMT_TABLE_ID)
     if section is None:
         return None
-    end = _section_end(section)
-    streams = []
-    i = 12 + (((section[10] & 0x0F) << 8) | section[11])  # after the program descriptors
-    while i + 5 <= end:
-        streams.append(ElementaryStream(section[i], ((section[i + 1] & 0x1F) << 8) | section[i + 2]))
-        i += 5 + (((section[i + 3] & 0x0F) << 8) | section[i + 4])
-    return streams
+    return [ElementaryStream(stream_type, pid) for stream_type, pid, _ in _es_entries(section)]
+
+
+def registrations(descriptors: memoryview) -> Iterator[bytes]:
+    """The format_identifier of every whole registration descriptor in a descriptor loop."""
+    i = 0
+    while i + 2 <= len(descriptors):
+        tag, length = descriptors[i], descriptors[i + 1]
+        if tag == REGISTRATION_DESCRIPTOR and length >= 4 and i + 2 + length <= len(descriptors):
+            yield bytes(descriptors[i + 2 : i + 6])
+        i += 2 + length
+
+
+def stream_video_codec(stream_type: int, descriptors: memoryview) -> str | None:
+    """The video codec an elementary stream carries, by its stream_type and, for PES private data,
+    its registration descriptor; None for anything else (audio, data, a video codec not named here)."""
+    if stream_type == PRIVATE_DATA:
+        return "av1" if any(r in AV1_REGISTRATIONS for r in registrations(descriptors)) else None
+    return VIDEO_CODECS.get(stream_type)
+
+
+def video_codec(pmt_packet: Packet) -> str | None:
+    """The codec of the first video stream of a PMT packet that names one (h264, hevc, av1); None
+    when the packet starts no PMT or its video, if any, is another codec."""
+    section = psi_section(pmt_packet, PMT_TABLE_ID)
+    for stream_type, _, descriptors in _es_entries(section) if section is not None else ():
+        if (codec := stream_video_codec(stream_type, descriptors)) is not None:
+            return codec
+    return None
 
 
 def video_pid(pmt_packet: Packet) -> int | None:
@@ -141,9 +184,9 @@ def video_pid(pmt_packet: Packet) -> int | None:
 # --- a byte stream ------------------------------------------------------------------------------------
 
 
-def program_streams(data: bytes) -> list[ElementaryStream] | None:
-    """The elementary streams of the first program of an MPEG-TS byte stream (from the first sync
-    byte on), from its PAT and then its PMT; None until both have been seen."""
+def program_map(data: bytes) -> bytes | None:
+    """The PMT packet of the first program of an MPEG-TS byte stream (from the first sync byte on),
+    from its PAT and then its PMT; None until both have been seen."""
     pmt_pid: int | None = None
     start = data.find(SYNC)
     for offset in range(max(start, 0), len(data) - TS_PACKET + 1, TS_PACKET):
@@ -152,9 +195,15 @@ def program_streams(data: bytes) -> list[ElementaryStream] | None:
         if pid == PAT_PID:
             if pids := pmt_pids(packet):
                 pmt_pid = pids[0]
-        elif pid == pmt_pid and (streams := elementary_streams(packet)) is not None:
-            return streams
+        elif pid == pmt_pid and psi_section(packet, PMT_TABLE_ID) is not None:
+            return packet
     return None
+
+
+def program_streams(data: bytes) -> list[ElementaryStream] | None:
+    """The elementary streams of the first program of an MPEG-TS byte stream (see `program_map`)."""
+    pmt = program_map(data)
+    return None if pmt is None else elementary_streams(pmt)
 
 
 def program_stream_types(data: bytes) -> list[int] | None:

@@ -77,7 +77,7 @@ from streamops.api.recording import (
     S3Storage,
     s3_endpoint_message,
 )
-from streamops.api.restream import RestreamSpec
+from streamops.api.restream import NO_AV1_OVER_SRT, RestreamSpec
 from streamops.api.webhook import HTTP_ONLY, NO_WEBHOOK_USERINFO, StreamWebhookSpec
 
 # Kubernetes' CEL environment has cel-go's strings extension (split, ...); `self` and `oldSelf` are typed
@@ -150,6 +150,8 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
         SRT_CALLER_ONLY,
         NO_USERINFO,
     ),
+    "RestreamSpec._codecs_once": (),  # the list is a set (x-kubernetes-list-type): the API server refuses a duplicate
+    "RestreamSpec._no_av1_over_srt": (NO_AV1_OVER_SRT,),
     "StreamWebhookSpec._http_url": (HTTP_ONLY, NO_WEBHOOK_USERINFO),
     "ClipSpec._one_range": (ONE_RANGE, END_AFTER_START, NOT_TOO_LONG),
 }
@@ -525,9 +527,14 @@ RECORDING_EXAMPLES = [
     ),
 ]
 
+SRT_TARGET = "srt://h:9000"
 RESTREAM_EXAMPLES = [
     *uri_examples(RestreamSpec, {**CAM, "uri": ""}, ("uri",), "uri", "rtmp://, rtmps://, srt://"),
     *srt_examples(RestreamSpec, {**CAM, "uri": ""}, ("uri",)),
+    ok(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": "rtmps://a.example/live2", "targetVideoCodecs": ["av1"]}),
+    ok(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET, "targetVideoCodecs": ["h264", "hevc"]}, note="hevc"),
+    ok(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET}, note="the default h264"),
+    bad(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET, "targetVideoCodecs": ["h264", "av1"]}),
 ]
 
 WEBHOOK_URL = ("url",)

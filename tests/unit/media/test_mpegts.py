@@ -33,10 +33,14 @@ def pat_of(*programs: tuple[int, int]) -> bytes:
     return psi(mpegts.PAT_PID, mpegts.PAT_TABLE_ID, body)
 
 
-def pmt_of(pid: int, *streams: tuple[int, int], program_info: bytes = b"", es_info: bytes = b"") -> bytes:
+def pmt_of(
+    pid: int, *streams: tuple[int, int] | tuple[int, int, bytes], program_info: bytes = b"", es_info: bytes = b""
+) -> bytes:
+    """A PMT packet; a stream's third item is its own descriptor loop (else `es_info`)."""
     body = struct.pack(">HBBBHH", 1, 0xC1, 0, 0, 0xE000 | VIDEO, 0xF000 | len(program_info)) + program_info
-    for stream_type, es_pid in streams:
-        body += struct.pack(">BHH", stream_type, 0xE000 | es_pid, 0xF000 | len(es_info)) + es_info
+    for stream_type, es_pid, *own in streams:
+        info = own[0] if own else es_info
+        body += struct.pack(">BHH", stream_type, 0xE000 | es_pid, 0xF000 | len(info)) + info
     return psi(pid, mpegts.PMT_TABLE_ID, body)
 
 
@@ -101,6 +105,58 @@ def test_program_streams_of_a_byte_stream_are_the_first_programs():
     assert mpegts.program_stream_types(b"\x00" * 5 + two) == [H264]
     assert mpegts.program_streams(two[: 2 * mpegts.TS_PACKET]) is None
     assert {AAC, PRIVATE} <= mpegts.AUDIO_STREAM_TYPES and {H264, HEVC} <= mpegts.VIDEO_STREAM_TYPES
+
+
+# The PMT packets the workers' FFmpeg 7.1 (hack/build-ffmpeg.sh, its patches) writes into the feed for
+# the media tier's AV1 and HEVC publisher clips (`-c copy -f mpegts`), PAT and CRC included as written.
+FFMPEG_PMT_AV1 = "47500010 00 02b01d0001c10000e100f00006e100f0060504534156310fe101f000043de213"
+FFMPEG_PMT_HEVC = "47500010 00 02b01d0001c10000e100f00024e100f0060504484556430fe101f0006c37cf8a"
+
+
+def ffmpeg_pmt(hex_text: str) -> bytes:
+    return bytes.fromhex(hex_text).ljust(mpegts.TS_PACKET, b"\xff")
+
+
+def test_the_video_codec_of_what_the_workers_ffmpeg_writes():
+    av1, hevc = ffmpeg_pmt(FFMPEG_PMT_AV1), ffmpeg_pmt(FFMPEG_PMT_HEVC)
+    assert mpegts.elementary_streams(av1) == [(PRIVATE, 0x100), (AAC, 0x101)]  # AV1: private data, `SAV1`
+    assert (mpegts.video_codec(av1), mpegts.video_codec(hevc)) == ("av1", "hevc")
+    assert mpegts.video_codec(pmt_of(PMT_A, (AAC, AUDIO), (H264, VIDEO))) == "h264"
+
+
+LANGUAGE = b"\x0a\x04und\x00"  # ISO 639 language: a descriptor before the one that counts
+
+
+def test_av1_is_private_data_registered_as_sav1_or_av01_anywhere_in_its_descriptor_loop():
+    def codec(*streams: tuple[int, int] | tuple[int, int, bytes], **kw: bytes) -> str | None:
+        return mpegts.video_codec(pmt_of(PMT_A, *streams, **kw))
+
+    assert codec((PRIVATE, VIDEO, LANGUAGE + b"\x05\x04SAV1")) == "av1"
+    # AOM's carriage: `AV01` then its own AV1 video descriptor (tag 0x80).
+    assert codec((PRIVATE, VIDEO, b"\x05\x04AV01\x80\x04\x81\x00\x0c\x00")) == "av1"
+    assert codec((PRIVATE, AUDIO, b"\x05\x04Opus"), (PRIVATE, VIDEO, b"\x05\x04SAV1")) == "av1", "Opus is audio"
+    assert codec((AAC, AUDIO), (PRIVATE, 0x102)) is None, "private data without a registration: not video"
+    assert codec((PRIVATE, VIDEO), program_info=b"\x05\x04SAV1") is None, "a program's descriptor names no stream"
+    assert codec((PRIVATE, VIDEO, b"\x05\x02SA")) is None, "a registration too short to hold an identifier"
+    assert codec((PRIVATE, VIDEO, LANGUAGE + b"\x05\x08SAV1")) is None, "one that runs past its loop"
+    assert codec((0x02, VIDEO), (HEVC, 0x200)) == "hevc", "the first video that names a codec (MPEG-2 does not)"
+    assert codec((0x02, VIDEO)) is None and codec((AAC, AUDIO)) is None and codec() is None
+    assert mpegts.video_codec(pat_of((1, PMT_A))) is None, "not a PMT"
+
+
+def test_an_es_info_length_past_the_section_ends_the_loop():
+    pmt = bytearray(pmt_of(PMT_A, (HEVC, VIDEO, LANGUAGE), (H264, 0x200)))
+    offset = mpegts.payload_offset(pmt) + 1 + 12 + 3  # the first stream's ES_info_length
+    pmt[offset : offset + 2] = b"\xf0\xff"
+    assert mpegts.elementary_streams(bytes(pmt)) == [(HEVC, VIDEO)] and mpegts.video_codec(bytes(pmt)) == "hevc"
+
+
+def test_program_map_is_the_first_programs_pmt_packet():
+    pmt = pmt_of(PMT_A, (HEVC, VIDEO), (AAC, AUDIO))
+    stream = pat_of((1, PMT_A), (2, PMT_B)) + pmt_of(PMT_B, (H264, 0x200)) + pmt
+    assert mpegts.program_map(b"\x00" * 3 + stream) == pmt
+    assert mpegts.program_map(pmt + pat_of((1, PMT_A))) is None, "a PMT before its PAT"
+    assert mpegts.program_map(stream[: 2 * mpegts.TS_PACKET]) is None
 
 
 def test_feed_gop_cache_starts_at_the_last_keyframe():

@@ -12,6 +12,8 @@ from streamops.control.workers.pod_observation import PodReasons
 
 PUSHING = "Pushing"
 BACKOFF = "Backoff"  # the target failed: retrying with backoff
+# The source's video is a codec spec.targetVideoCodecs does not list: the pusher sends nothing.
+CODEC_NOT_ACCEPTED = "CodecNotAccepted"
 PUSHER_POD = PodReasons(
     starting="PusherStarting",
     pending="PusherPending",

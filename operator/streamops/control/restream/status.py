@@ -96,6 +96,11 @@ def restream_status(restream: Restream, observed: PusherObservation, now: dateti
         conditions = ready_and(LIVE, "False", "False", reasons.BACKOFF, message)
     elif not observed.stream_live:
         conditions = stream_not_live(LIVE, stream, observed.stream_backup_only)
+    elif state == "codec-not-accepted":
+        # Only the user can fix it (the spec, or the publisher's codec): Stalled, as a missing key Secret
+        # (GitOps tools show the Restream degraded with the reason instead of progressing forever).
+        message = last_error or "the source's video is a codec spec.targetVideoCodecs does not list"
+        conditions = [Observed(t, s, reasons.CODEC_NOT_ACCEPTED, message) for t, s in _NOT_PUSHING]
     else:
         conditions = worker_on_its_way(LIVE, _pod_condition(observed.pod))
 

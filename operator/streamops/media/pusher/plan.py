@@ -1,7 +1,8 @@
-"""Pure decisions about one push run and the next: how it ended (`classify_exit`), the line of
-FFmpeg's output that says why (`telling_error`), and backoff: the failure streak (`Backoff`:
-`failures`, `failingSince` in the status) and the full-jitter delay before the next try.
-Why: docs/design/restream-accounting.md ("Failures").
+"""Pure decisions about one push run and the next: whether the feed's video is a codec the target
+takes (`codec_refusal`), how a run ended (`classify_exit`), the line of FFmpeg's output that says why
+(`telling_error`), and backoff: the failure streak (`Backoff`: `failures`, `failingSince` in the
+status) and the full-jitter delay before the next try.
+Why: docs/design/restream-accounting.md ("Failures"), docs/design/enhanced-rtmp.md ("Restream targets").
 """
 
 from __future__ import annotations
@@ -13,6 +14,25 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from streamops.contract.pusher import BackoffPolicy
+
+_CODEC_NAMES = {"h264": "H.264", "hevc": "HEVC", "av1": "AV1"}
+
+
+def codec_refusal(codec: str | None, accepted: Sequence[str], target_uri: str) -> str | None:
+    """Why the feed is not pushed: its video is `codec`, which the target does not take (`accepted`,
+    the Restream's targetVideoCodecs); None to push it. A feed whose codec is unknown (None: no PMT
+    seen, or a video codec the workers do not name) is pushed as is. The sentence names no URL."""
+    if codec is None or codec in accepted:
+        return None
+    said = f"the source's video is {codec} and the target takes {', '.join(accepted)} (spec.targetVideoCodecs)"
+    if codec == "h264":
+        return f"{said}: add h264, which every RTMP and SRT server takes"
+    srt = target_uri.startswith("srt://")
+    transcoded = "set spec.source: transcoded to send the ladder's H.264"
+    if codec == "av1" and srt:
+        return f"{said}: an srt:// target cannot take the workers' AV1 in MPEG-TS; {transcoded}"
+    carriage = "in MPEG-TS" if srt else "over Enhanced RTMP"
+    return f"{said}: add {codec} if the target takes {_CODEC_NAMES.get(codec, codec)} {carriage}, or {transcoded}"
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, u: float) -> float:

@@ -6,6 +6,8 @@ FFmpeg per connection, with backoff, a watchdog, `/status` and `/metrics` (docs/
     waiting-for-source --feed answers 200--> connecting --bytes reach the target--> live
     live/connecting --FFmpeg exits 0 (the feed ended)--> waiting-for-source   (no penalty)
     live/connecting --target refused/failed/stalled--> backoff --delay--> waiting-for-source
+    waiting-for-source --the feed's video is a codec the target does not take--> codec-not-accepted
+    codec-not-accepted --the feed, read again every 3 s, ended or changed codec--> waiting-for-source/connecting
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
 from streamops.media.metrics_text import exposition
-from streamops.media.mpegts import program_stream_types
+from streamops.media.mpegts import elementary_streams, program_map, video_codec
 from streamops.media.pusher.commands import (
     PushTarget,
     StreamKeyError,
@@ -38,7 +40,7 @@ from streamops.media.pusher.commands import (
     read_stream_key,
 )
 from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
-from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, telling_error
+from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, codec_refusal, telling_error
 from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
 from streamops.media.worker_process import utc_now, worker_main
@@ -50,10 +52,13 @@ FEED_POLL_SECONDS = 1.0
 FEED_PROBE_TIMEOUT_SECONDS = 5.0  # connect, answer and the PMT (it comes first)
 FEED_PROBE_BYTES = 256 * 1024  # PAT and PMT come first; give up on a feed that shows neither by then
 FEED_OPENED = "Input #0"  # FFmpeg's dump of the opened feed: it connects to the target next
+# While the feed's video is a codec the target does not take: how often the feed is read again, so
+# that the publisher's next session in a codec it takes is pushed (each read: a PAT and a PMT).
+CODEC_POLL_SECONDS = 3.0
 
 
-async def probe_feed(url: str, headers: dict[str, str] | None = None) -> tuple[bool, list[int] | None]:
-    """GET the feed: (it answered 200 with media, its track types from the PMT once they show).
+async def probe_feed(url: str, headers: dict[str, str] | None = None) -> tuple[bool, bytes | None]:
+    """GET the feed: (it answered 200 with media, its first program's PMT packet once it shows).
 
     HTTP/1.0 on a bare connection rather than aiohttp's client (≈13 MiB of RSS in every pusher):
     an HTTP/1.0 answer is neither chunked nor kept alive, so the body is the bytes up to the close.
@@ -69,13 +74,13 @@ async def probe_feed(url: str, headers: dict[str, str] | None = None) -> tuple[b
         fields = head.split(b" ", 2)
         if len(fields) < 2 or fields[1] != b"200":
             return False, None
-        data, types = b"", None
+        data, pmt = b"", None
         while len(data) < FEED_PROBE_BYTES and (chunk := await reader.read(64 * 1024)):
             data += chunk
-            types = program_stream_types(data)
-            if types is not None:
+            pmt = program_map(data)
+            if pmt is not None:
                 break
-        return bool(data), types
+        return bool(data), pmt
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return False, None
     finally:
@@ -213,11 +218,27 @@ class Pusher:
             if not cfg.private_dir:
                 shutil.rmtree(self._private_dir, ignore_errors=True)
 
+    def _refuse_codec(self, why: str) -> None:
+        """The feed's video is a codec the target does not take: nothing is sent (not a target failure)."""
+        if self.state != "codec-not-accepted" or self.last_error != why:
+            log.warning("%s: not pushing: %s", self.config.name, why)
+        self.last_error = why
+        self._set_state("codec-not-accepted")
+
     async def _cycle(self) -> None:
-        self._set_state("waiting-for-source")
-        stream_types = await self._wait_for_feed()
+        if self.state != "codec-not-accepted":  # (kept while the refused session lasts: no flapping)
+            self._set_state("waiting-for-source")
+        pmt = await self._wait_for_feed()
         if self.stopping.is_set():
             return
+        codec = video_codec(pmt) if pmt is not None else None
+        refusal = codec_refusal(codec, self.config.video_codecs, self.config.uri)
+        if refusal is not None:
+            self._refuse_codec(refusal)
+            await self._sleep(CODEC_POLL_SECONDS)
+            return
+        streams = elementary_streams(pmt) if pmt is not None else None
+        stream_types = None if streams is None else [s.stream_type for s in streams]
         try:
             key = None
             if self.config.stream_key_file:
@@ -250,16 +271,18 @@ class Pusher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
 
-    async def _wait_for_feed(self) -> list[int] | None:
-        """Poll the feed until it answers 200; return its track types (PMT) when they show."""
+    async def _wait_for_feed(self) -> bytes | None:
+        """Poll the feed until it answers 200; return its PMT packet when it shows (None: no PMT seen,
+        the tracks and the codec are unknown)."""
         while not self.stopping.is_set():
             # Not up yet (refused, timed out): the ingest starts with us or restarts.
             with contextlib.suppress(TimeoutError, OSError, ValueError):
                 async with asyncio.timeout(FEED_PROBE_TIMEOUT_SECONDS):
-                    answered, types = await probe_feed(self.config.feed_url, self.feed.header())
+                    answered, pmt = await probe_feed(self.config.feed_url, self.feed.header())
                 if answered:
-                    return types  # None: no PMT seen, the tracks are unknown
+                    return pmt
                 # 200 and no byte: that session ended while we looked; wait for the next
+            self._set_state("waiting-for-source")  # a refused session, if any, is over
             await self._sleep(FEED_POLL_SECONDS)
         return None
 

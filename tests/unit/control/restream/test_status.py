@@ -87,3 +87,42 @@ def test_an_unschedulable_pusher_says_so_while_the_stream_is_offline():
     assert kinds(after)["Ready"] == ("False", "PusherUnschedulable")
     assert kinds(after)["Live"] == ("False", "PusherUnschedulable")
     assert [(e.type, e.reason) for e in restream_events(waiting, after)] == [("Warning", "PusherUnschedulable")]
+
+
+NOT_ACCEPTED = (
+    "the source's video is hevc and the target takes h264 (spec.targetVideoCodecs): add hevc if the target takes "
+    "HEVC over Enhanced RTMP, or set spec.source: transcoded to send the ladder's H.264"
+)
+
+
+def refusing(**telemetry) -> PusherObservation:
+    refused = {**PUSHER, "live": False, "state": "codec-not-accepted", "bytesSent": 0, "lastError": NOT_ACCEPTED}
+    return PusherObservation(pod=RUNNING, telemetry=pusher({**refused, **telemetry}), stream_live=True)
+
+
+def test_a_source_codec_the_target_does_not_take_stalls_with_the_pushers_sentence_and_warns_once():
+    waiting = restream_status(rst(), PusherObservation(pod=RUNNING, telemetry=pusher({**PUSHER, "live": False})), T0)
+    refused = restream_status(rst(status=waiting.wire()), refusing(), T0)
+    conditions = {c.type: (c.status, c.reason, c.message) for c in refused.conditions}
+    assert conditions == {
+        "Ready": ("False", "CodecNotAccepted", NOT_ACCEPTED),
+        "Stalled": ("True", "CodecNotAccepted", NOT_ACCEPTED),  # only the user can fix it (GitOps: Degraded)
+        "Live": ("False", "CodecNotAccepted", NOT_ACCEPTED),
+    }
+    assert refused.live is False and refused.bytes_sent == 0 and refused.last_error == NOT_ACCEPTED
+    events = restream_events(waiting, refused)
+    assert [(e.type, e.reason, e.message) for e in events] == [("Warning", "CodecNotAccepted", NOT_ACCEPTED)]
+    # Polled again, the same: no new Event.
+    again = restream_status(rst(status=refused.wire()), refusing(), T0)
+    assert restream_events(refused, again) == []
+    # The publisher's next session is H.264: pushed, Stalled gone.
+    live = PusherObservation(pod=RUNNING, telemetry=pusher(PUSHER), stream_live=True)
+    pushing = restream_status(rst(status=again.wire()), live, T0)
+    assert kinds(pushing)["Ready"] == ("True", "Pushing") and "Stalled" not in kinds(pushing)
+    assert "RestreamLive" in [e.reason for e in restream_events(again, pushing)]
+
+
+def test_an_offline_stream_says_more_than_a_refusal_the_pusher_has_not_read_again_yet():
+    # The pusher reads the feed every 3 s: a stream gone offline meanwhile is StreamNotLive, not stalled.
+    status = restream_status(rst(), PusherObservation(pod=RUNNING, telemetry=refusing().telemetry), T0)
+    assert kinds(status)["Ready"] == ("False", "StreamNotLive") and "Stalled" not in kinds(status)

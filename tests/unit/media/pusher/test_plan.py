@@ -33,7 +33,14 @@ from streamops.media.pusher.delivery import (
     target_socket,
     watchdog,
 )
-from streamops.media.pusher.plan import Backoff, Outcome, backoff_delay, classify_exit, telling_error
+from streamops.media.pusher.plan import (
+    Backoff,
+    Outcome,
+    backoff_delay,
+    classify_exit,
+    codec_refusal,
+    telling_error,
+)
 from streamops.media.pusher.tcp_info import TcpCounters
 from streamops.media.pusher.worker import Pusher, pusher_metrics
 from streamops.media.worker_process import ConfigError, load_config
@@ -375,6 +382,52 @@ def test_ts_tracks_from_pat_and_pmt():
     assert program_stream_types(pat()) is None  # PMT not seen yet
     assert program_stream_types(pmt((0x1B, 0x100)) + pat()) is None  # a PMT before its PAT is unknown
     assert program_stream_types(b"") is None and program_stream_types(b"\x47" * 400) is None
+
+
+# --- the feed's video codec and the target's --------------------------------------------------------------
+
+
+def test_the_video_codecs_default_to_h264_and_are_camel_case():
+    assert config().video_codecs == ["h264"]
+    assert config(videoCodecs=["h264", "av1"]).video_codecs == ["h264", "av1"]
+    with pytest.raises(ValidationError):
+        config(videoCodecs=[])
+    with pytest.raises(ValidationError):
+        config(videoCodecs=["vp9"])
+
+
+RTMP, SRT = "rtmps://a.rtmps.youtube.com/live2", "srt://media.example.com:9000"
+
+
+def test_a_codec_the_target_takes_or_one_unknown_is_pushed():
+    assert codec_refusal("h264", ["h264"], RTMP) is None
+    assert codec_refusal("hevc", ["h264", "hevc"], RTMP) is None
+    assert codec_refusal(None, ["h264"], RTMP) is None, "no PMT seen, or a video codec the workers do not name"
+
+
+def test_a_codec_the_target_does_not_take_says_what_to_change():
+    assert codec_refusal("hevc", ["h264"], RTMP) == (
+        "the source's video is hevc and the target takes h264 (spec.targetVideoCodecs): add hevc if the target "
+        "takes HEVC over Enhanced RTMP, or set spec.source: transcoded to send the ladder's H.264"
+    )
+    assert codec_refusal("av1", ["h264", "hevc"], RTMP) == (
+        "the source's video is av1 and the target takes h264, hevc (spec.targetVideoCodecs): add av1 if the "
+        "target takes AV1 over Enhanced RTMP, or set spec.source: transcoded to send the ladder's H.264"
+    )
+    assert codec_refusal("hevc", ["h264"], SRT) == (
+        "the source's video is hevc and the target takes h264 (spec.targetVideoCodecs): add hevc if the target "
+        "takes HEVC in MPEG-TS, or set spec.source: transcoded to send the ladder's H.264"
+    )
+    # AV1 cannot be listed for SRT (admission refuses it): only the ladder helps.
+    assert codec_refusal("av1", ["h264"], SRT) == (
+        "the source's video is av1 and the target takes h264 (spec.targetVideoCodecs): an srt:// target cannot "
+        "take the workers' AV1 in MPEG-TS; set spec.source: transcoded to send the ladder's H.264"
+    )
+    # The ladder's H.264 (or a source's) to a target listed without it.
+    assert codec_refusal("h264", ["hevc"], RTMP) == (
+        "the source's video is h264 and the target takes hevc (spec.targetVideoCodecs): add h264, which every "
+        "RTMP and SRT server takes"
+    )
 
 
 def test_silence_only_when_the_feed_is_known_to_have_no_audio():

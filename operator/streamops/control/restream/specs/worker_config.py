@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from streamops.api import LiveStream, Restream
+from streamops.api.restream import VideoCodec
 from streamops.contract.pusher import PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.runtime.settings import OperatorSettings
@@ -24,6 +27,9 @@ def pusher_config(
         feed_url=feed_url(stream, source, settings.worker_address, ingest_ports),
         uri=spec.uri,
         no_audio_mode=spec.no_audio_mode,
+        # In one order (a set: listing the same codecs in another order changes nothing the pusher does,
+        # so it restarts no pusher).
+        video_codecs=[c for c in get_args(VideoCodec) if c in spec.target_video_codecs],
         http_host=settings.worker_bind_address,
         http_port=http_port,
         stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,

@@ -173,12 +173,29 @@ def video_codec(pmt_packet: Packet) -> str | None:
     return None
 
 
+def stream_roles(pmt_packet: Packet) -> tuple[int | None, frozenset[int]] | None:
+    """(the PID of the first video stream, the PIDs of the streams that may be audio) of a PMT
+    packet; None when it starts no PMT. Video is a video stream_type or PES private data whose
+    registration names a video codec (AV1 in the workers' feed: `SAV1`); other private data may be
+    audio (Opus, AC-3)."""
+    section = psi_section(pmt_packet, PMT_TABLE_ID)
+    if section is None:
+        return None
+    video: int | None = None
+    audio: set[int] = set()
+    for stream_type, pid, descriptors in _es_entries(section):
+        is_video = stream_type in VIDEO_STREAM_TYPES or stream_video_codec(stream_type, descriptors) is not None
+        if is_video and video is None:
+            video = pid
+        elif not is_video and stream_type in AUDIO_STREAM_TYPES:
+            audio.add(pid)
+    return video, frozenset(audio)
+
+
 def video_pid(pmt_packet: Packet) -> int | None:
-    """The PID of the first video stream in a PMT packet."""
-    for stream in elementary_streams(pmt_packet) or ():
-        if stream.stream_type in VIDEO_STREAM_TYPES:
-            return stream.pid
-    return None
+    """The PID of the first video stream in a PMT packet (AV1 included: `stream_roles`)."""
+    roles = stream_roles(pmt_packet)
+    return roles[0] if roles is not None else None
 
 
 # --- a byte stream ------------------------------------------------------------------------------------

@@ -180,6 +180,29 @@ def test_feed_gop_cache_starts_at_the_last_keyframe():
     assert hub.bytes_in == len(pat + pmt + first_gop + chunk) + 50
 
 
+def test_an_av1_feed_joins_at_its_keyframe_not_at_any_of_its_frames():
+    """AV1 in the workers' feed is PES private data (`SAV1`): it is the video, whose keyframes are
+    the join points, not an audio stream every frame of which would be one (a joiner then started
+    mid-GOP: the recorder, pushers and screenshots decoded nothing until the next keyframe)."""
+    hub = FeedHub()
+    hub.start_session()
+    pat, pmt = pat_of((1, PMT_A)), pmt_of(PMT_A, (PRIVATE, VIDEO, b"\x05\x04SAV1"), (AAC, AUDIO))
+    gop = video(keyframe=True, fill=b"\x01") + video(keyframe=False, fill=b"\x02")
+    hub.publish(pat + pmt + gop)
+    hub.publish(video(keyframe=False, fill=b"\x03"))
+
+    async def first_chunk() -> bytes:
+        async for data in hub.subscribe():
+            return data
+        return b""
+
+    assert asyncio.run(first_chunk()) == pat + pmt + gop + video(keyframe=False, fill=b"\x03")
+    assert mpegts.stream_roles(pmt) == (VIDEO, frozenset({AUDIO}))
+    opus = pmt_of(PMT_A, (PRIVATE, AUDIO, b"\x05\x04Opus"), (H264, VIDEO))
+    assert mpegts.stream_roles(opus) == (VIDEO, frozenset({AUDIO})), "other private data may be audio"
+    assert mpegts.video_pid(pmt) == VIDEO and mpegts.stream_roles(pat) is None
+
+
 def pes(pts: int | None) -> bytes:
     """A PES header (stream 0xE0) with `pts` (90 kHz), or without one."""
     if pts is None:

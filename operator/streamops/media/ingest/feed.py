@@ -16,18 +16,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from streamops.media.mpegts import (
-    AUDIO_STREAM_TYPES,
     PAT_PID,
     PTS_CLOCK,
     PTS_WRAP,
     SYNC,
     TS_PACKET,
-    VIDEO_STREAM_TYPES,
-    elementary_streams,
     packet_pid,
     pes_pts,
     pmt_pids,
     random_access,
+    stream_roles,
 )
 
 QUEUE_CHUNKS = 512  # per subscriber; ≈ 10 s of a feed read in 20 ms batches (pipe_batches.py)
@@ -217,12 +215,11 @@ class FeedHub:
         return keyframe_at, audio_at
 
     def _learn_pmt(self, packet: bytes) -> None:
-        streams = elementary_streams(packet)
-        if streams is None:
+        roles = stream_roles(packet)
+        if roles is None:
             return
         self._pmt = packet
-        self._video_pid = next((s.pid for s in streams if s.stream_type in VIDEO_STREAM_TYPES), None)
-        self._audio_pids = frozenset(s.pid for s in streams if s.stream_type in AUDIO_STREAM_TYPES)
+        self._video_pid, self._audio_pids = roles  # an AV1 stream (private data) is video, not audio
 
     def _offer(self, consumer: _Consumer, chunk: bytes | None) -> None:
         try:

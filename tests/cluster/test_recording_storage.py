@@ -8,6 +8,11 @@ hostNetwork workers on 127.0.0.1, where the recorder reaches the server too):
 - a recording to S3: s3:// URLs, uploaded, Uploaded True, VideoUploaded, the object and its sidecar
   in the bucket; retention (deleteAfterDays with a short test day): VideoExpired, both objects
   gone, expiredAt set, storedBytes 0;
+- keepOrigin (issue 41) beside it, the stream transcoding a 144p ladder: a transcoded recording to
+  the bucket and one to the default claim, each with its original (the source's 320x180 beside the
+  144p video), deleted after one (20 s) day while the videos stay: in the bucket by the operator, on
+  the claim by the one-shot origin expiry Pod (run here as a kubelet would); origin.expiredAt,
+  OriginExpired, storedBytes down to the video's;
 - the namespace quota (set from the first video's size, operator restarted): StorageAlmostFull on
   a new Recording at 80 %, a running one finalised with NoSpace at 100 %, a new one refused.
 
@@ -21,7 +26,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +34,15 @@ import pytest
 from devtools.catalog import livestream, recording
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPods
-from devtools.media.peers import Publisher
+from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.media.s3_server import S3Server
 from devtools.media.webhook_receiver import WebhookReceiver
 from devtools.ports import free_port
 from devtools.waits import eventually
 
 BUCKET = "recordings"
+LADDER = {"renditions": [{"name": "144p", "height": 144, "videoBitrateKbps": 150, "audioBitrateKbps": 64}]}
+KEEP_ORIGIN = {"enabled": True, "deleteAfterDays": 1}  # a 20 s day, as deleteAfterDays of the storage
 DAY_SECONDS = 20  # retention's day in this module: a video expires 20 s after it ended (deleteAfterDays 1)
 RETENTION_ENV = {"STREAMOPS_RETENTION_DAY_SECONDS": str(DAY_SECONDS), "STREAMOPS_RETENTION_INTERVAL_SECONDS": "1"}
 QUOTA_ENV = "STREAMOPS_RECORDINGS_QUOTA_BYTES"
@@ -143,6 +150,81 @@ def test_recordings_to_object_storage(
         assert secret not in json.dumps(events), "a credential leaked into a webhook"
 
 
+def claim_file(local_pods: LocalPods, ns: str, path: str) -> Path:
+    """A file of the default recordings claim, as the local Pods share it."""
+    return local_pods.root / "claims" / ns / "streamops-recordings" / path
+
+
+def stream_of(path: Path) -> dict[str, Any]:
+    [video] = [s for s in ffprobe_streams(path) if s["codec_type"] == "video"]
+    return video
+
+
+def kept_originals(cluster, ns: str, local_pods: LocalPods, s3: S3Server) -> dict[str, dict[str, Any]]:
+    """Both keepOrigin Recordings finalised: each video with its original beside it, the source's
+    size against the rendition's, in the bucket and on the claim. Their videos, by Recording."""
+    videos = {}
+    for name in ("orig", "origpvc"):
+        r = wait(cluster, "recordings", ns, name, lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
+        [video] = r["status"]["videos"]
+        origin = video["origin"]
+        ended = datetime.fromisoformat(video["endedAt"])
+        assert datetime.fromisoformat(origin["deleteAt"]) == ended + timedelta(seconds=DAY_SECONDS), origin
+        assert (origin["width"], origin["height"]) == (320, 180) and origin.get("expiredAt") is None
+        assert r["status"]["storedBytes"] == video["sizeBytes"] + origin["sizeBytes"]
+        videos[name] = video
+    bucket = videos["orig"]
+    stem = bucket["url"][len(f"s3://{BUCKET}/") : -len(".mp4")]
+    assert bucket["origin"]["url"] == f"s3://{BUCKET}/{stem}-origin.mp4" and bucket["origin"]["upload"] == "uploaded"
+    objects = s3.objects(BUCKET, stem)
+    assert objects[f"{stem}-origin.mp4"] == bucket["origin"]["sizeBytes"] and f"{stem}-origin.json" in objects
+    doc = json.loads(s3.client().get_object(Bucket=BUCKET, Key=f"{stem}.json")["Body"].read())
+    assert doc["originUrl"] == bucket["origin"]["url"], "the video's sidecar names its original"
+    claim = videos["origpvc"]
+    assert claim["origin"]["path"] == claim["path"][: -len(".mp4")] + "-origin.mp4"
+    kept, made = (
+        stream_of(claim_file(local_pods, ns, claim["origin"]["path"])),
+        stream_of(claim_file(local_pods, ns, claim["path"])),
+    )
+    assert (kept["width"], kept["height"], made["height"]) == (320, 180, 144), "the source's beside the rendition's"
+    return videos
+
+
+def originals_expire(cluster, ns: str, local_pods: LocalPods, s3: S3Server, videos: dict[str, dict[str, Any]]) -> None:
+    """A day after each video's end its original is deleted, the video stays: in the bucket by the
+    operator, on the claim by the origin expiry Pod (run once here, as a kubelet would)."""
+    started = time.monotonic()
+    ran = local_pods.run_to_completion(ns, "origpvc-origin-expiry")  # waits for the operator to make it
+    assert ran == 0
+    for name, video in videos.items():
+        r = wait(
+            cluster,
+            "recordings",
+            ns,
+            name,
+            lambda o: o["status"]["videos"][0]["origin"].get("expiredAt"),
+            "origin expired",
+            60,
+        )
+        [after] = r["status"]["videos"]
+        late = (
+            datetime.fromisoformat(after["origin"]["expiredAt"]) - datetime.fromisoformat(video["origin"]["deleteAt"])
+        ).total_seconds()
+        print(f"keepOrigin {name}: original deleted {late:.0f} s after its deleteAt")
+        assert after.get("expiredAt") is None and r["status"]["storedBytes"] == video["sizeBytes"], "the video stays"
+        events = cluster.events(ns, "Recording", name, "OriginExpired")
+        assert events and (video["origin"].get("url") or video["origin"]["path"]) in events[0]["message"]
+    stem = videos["orig"]["url"][len(f"s3://{BUCKET}/") : -len(".mp4")]
+    assert set(s3.objects(BUCKET, stem)) == {f"{stem}.mp4", f"{stem}.json", f"{stem}.html"}, "the original is gone"
+    claim = videos["origpvc"]
+    assert not claim_file(local_pods, ns, claim["origin"]["path"]).exists(), "the original is gone"
+    assert claim_file(local_pods, ns, claim["path"]).stat().st_size == claim["sizeBytes"], "the video stays"
+    sidecar = json.loads(claim_file(local_pods, ns, claim["path"][: -len(".mp4")] + ".json").read_text())
+    assert sidecar["origin"]["expiredAt"], "the claim's sidecar says so"
+    eventually(lambda: cluster.get("pods", ns, "origpvc-origin-expiry") is None, what="the expiry Pod removed")
+    print(f"keepOrigin: both originals expired {time.monotonic() - started:.1f} s after the videos' own expiry")
+
+
 def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server, tmp_path: Path, wrong_secret) -> None:
     cluster.apply(
         ns,
@@ -154,7 +236,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
             "metadata": {"name": "wrong-creds", "labels": ALLOWED},
             "stringData": wrong_secret,
         },
-        livestream("cam", screenshots={"enabled": False}, **CLIENT),
+        livestream("cam", screenshots={"enabled": False}, transcoding=LADDER, **CLIENT),
     )
     ingest = local_pods.start(ns, "cam-ingest")
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
@@ -171,14 +253,23 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         # A recording to S3, retention after one (20 s) day: the day passes while the next two
         # Recordings (a missing and a wrong credentials Secret) are looked at.
         cluster.apply(ns, recording("rec", storage=s3_storage(s3, deleteAfterDays=1), minDurationSeconds=1))
+        # keepOrigin beside it: transcoded recordings keeping their originals a day, to the bucket and to the claim.
+        transcoded = {"type": "transcoded", "keepOrigin": KEEP_ORIGIN, "minDurationSeconds": 1}
+        cluster.apply(ns, recording("orig", storage=s3_storage(s3), **transcoded), recording("origpvc", **transcoded))
         pod = cluster.get("pods", ns, "rec-recorder") or eventually(lambda: cluster.get("pods", ns, "rec-recorder"))
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
         assert "emptyDir" in volumes["recordings"] and "affinity" not in pod["spec"]
         rec_worker = local_pods.start(ns, "rec-recorder")
+        origin_workers = [local_pods.start(ns, f"{name}-recorder") for name in ("orig", "origpvc")]
+        for name in ("orig", "origpvc"):
+            wait(cluster, "recordings", ns, name, lambda o: o["status"]["recording"], "recording", 30)
         record_for(cluster, ns, "rec", 4)
+        for name in ("orig", "origpvc"):
+            cluster.kubectl("patch", "rec", name, "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
         stopped = time.monotonic()
         r = wait(cluster, "recordings", ns, "rec", lambda o: is_true(o, "Succeeded"), "Succeeded", 60)
         print(f"stop -> Succeeded (video uploaded) in {time.monotonic() - stopped:.1f} s")
+        originals = kept_originals(cluster, ns, local_pods, s3)
         [video] = r["status"]["videos"]
         prefix = f"s3://{BUCKET}/{ns}/cam/"
         assert video["url"].startswith(prefix) and video["url"].endswith(".mp4") and video["upload"] == "uploaded"
@@ -209,11 +300,13 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         # A 300 kbit/s publisher: the feed's bytes (MPEG-TS), the peak a whole second's (the open one is not in it).
         assert 0 < session["averageBitrate"] <= 1.2 * session["peakBitrate"] < 6_000_000, session
         assert session["frameRate"] == pytest.approx(15, abs=3)
-        assert "transcodedQualities" not in stream["status"]  # passthrough
+        assert stream["status"]["transcodedQualities"] == ["144p"]  # the ladder keepOrigin's recordings record
         # Finalised: the operator removes its Pod, and its worker stops as a kubelet would stop it
         # (its port may be handed out again; retention is the operator's).
         eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="the finalised recorder's Pod gone")
         rec_worker.stop()
+        for worker in origin_workers:
+            worker.stop()
 
         # A missing credentials Secret: no Pod, and the Recording says which Secret.
         cluster.apply(ns, recording("nocreds", storage=s3_storage(s3, "absent")))
@@ -251,9 +344,12 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         late = (datetime.fromisoformat(r["status"]["videos"][0]["expiredAt"]) - ended).total_seconds() - DAY_SECONDS
         print(f"retention: deleted {late:.0f} s after the video's end + 1 day ({DAY_SECONDS} s)")
         assert r["status"]["storedBytes"] == 0
-        assert not s3.objects(BUCKET, f"{ns}/"), "the video and its sidecar are deleted"
+        assert not s3.objects(BUCKET, object_key.rsplit("/", 1)[0] + "/"), "the video and its sidecar are deleted"
         expired = cluster.events(ns, "Recording", "rec", "VideoExpired")
         assert expired and video["url"] in expired[0]["message"]
+        originals_expire(cluster, ns, local_pods, s3, originals)
+        # Their videos stay, counted in the namespace's quota: out of the way of the quota's arithmetic below.
+        cluster.kubectl("delete", "rec", "orig", "origpvc", "-n", ns)
 
         # The namespace quota: what one 4 s video takes is 85 % of it.
         cluster.apply(ns, recording("q1", storage=s3_storage(s3), minDurationSeconds=1))

@@ -8,7 +8,8 @@ PVC as a directory shared by the claim's Pods) and rewrites the config's paths u
 mountPath, nothing else (ports, feed URLs and settings stay the operator's); starts `python -m
 streamops worker <kind>` and waits for its /healthz; sets the Pod Running and Ready at 127.0.0.1
 through pods/status. The operator then reads /status as in a cluster. `stop()` ends the tree by
-PID (TERM, then KILL for the worker and its FFmpeg).
+PID (TERM, then KILL for the worker and its FFmpeg). A one-shot Pod (restartPolicy Never, no port)
+runs once by `run_to_completion()`: Running, then Succeeded or Failed by its exit code.
 """
 
 from __future__ import annotations
@@ -129,6 +130,20 @@ class LocalPod:
         set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=True, ip="127.0.0.1")
         return self
 
+    def run_to_completion(self, timeout: float = 60) -> int:
+        """A one-shot Pod (restartPolicy Never, no port: the origin expiry Pod) as a kubelet runs
+        it: its container once, Running meanwhile, then Succeeded or Failed by its exit code."""
+        self.pod = eventually(
+            lambda: self.cluster.get("pods", self.namespace, self.name), timeout=30, what=f"Pod {self.name}"
+        )
+        assert self.pod["spec"].get("restartPolicy") == "Never", "a Pod that runs once"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        set_pod_status(self.cluster, self.namespace, self.name, "Running", ready=False)
+        self.config, self.process = self._run_container(0, self.workdir / "config.json", self.log, child_env())
+        rc = self.process.wait(timeout)
+        set_pod_status(self.cluster, self.namespace, self.name, "Succeeded" if rc == 0 else "Failed", ready=False)
+        return rc
+
     def _run_container(
         self, index: int, config_path: Path, log_path: Path, env: dict[str, str]
     ) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
@@ -198,6 +213,12 @@ class LocalPods:
         pod = LocalPod(self.cluster, namespace, name, self.root)
         self.pods.append(pod)
         return pod.start()
+
+    def run_to_completion(self, namespace: str, name: str) -> int:
+        """A one-shot Pod run once (LocalPod.run_to_completion): its worker's exit code."""
+        pod = LocalPod(self.cluster, namespace, name, self.root)
+        self.pods.append(pod)
+        return pod.run_to_completion()
 
     def stop_all(self) -> None:
         for pod in reversed(self.pods):

@@ -16,7 +16,8 @@ DESCRIPTION = (
     "Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the newest), signed "
     "for the storage's publicEndpoint with its credentials Secret. Play it in a browser or download it: "
     'curl -fo video.mp4 "$(streamops video url my-recording)". A transcoded recording keeps every rendition: '
-    "--quality 360p names one (the default is the tallest, the video's own file)."
+    "--quality 360p names one (the default is the tallest, the video's own file); --quality origin the untouched "
+    "original a keepOrigin recording keeps beside it until it expires."
 )
 PAGE_DESCRIPTION = (
     "Print a presigned link to the VOD page of video N of RECORDING (1 = oldest, -1 = newest; default the newest): "
@@ -39,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser, namespace: bool = True, page:
     if page:
         parser.add_argument("--iframe", action="store_true", help="print the <iframe> element that embeds it")
     parser.add_argument(
-        "--quality", help="a rendition of a transcoded recording, e.g. 720p (page: the one it starts with)"
+        "--quality",
+        help="a rendition of a transcoded recording, e.g. 720p (page: the one it starts with); url: origin for the "
+        "original a keepOrigin recording keeps",
     )
 
 

@@ -11,6 +11,7 @@ WORKERS = {
     "push": "streamops.media.pusher.worker",
     "overlay": "streamops.media.overlay.renderer",
     "clip": "streamops.media.clipper.process",
+    "expire": "streamops.media.expiry.process",  # keepOrigin's originals on a claim, one run (no HTTP)
 }
 
 

@@ -23,6 +23,9 @@ from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
+# keepOrigin: `record-….mp4`'s original is `record-…-origin.mp4` beside it (the recorder names it,
+# the origin expiry worker deletes nothing else).
+ORIGIN_SUFFIX = "-origin"
 
 
 def relative_directory(directory: str) -> str:

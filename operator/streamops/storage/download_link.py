@@ -66,8 +66,22 @@ def object_of(video: Video | VideoRendition, number_text: str) -> tuple[str, str
     return parse_s3_url(video.url)
 
 
-def chosen_rendition(recording: Owner, video: Video, quality: str, number_text: str) -> VideoRendition:
-    """The rendition named `quality` of a transcoded recording's video."""
+ORIGIN_QUALITY = "origin"  # `--quality origin`: the video's original (keepOrigin), for download links
+
+
+def chosen_rendition(
+    recording: Owner, video: Video, quality: str, number_text: str, origin: bool = False
+) -> VideoRendition:
+    """The rendition named `quality` of a transcoded recording's video; with `origin`, `origin`
+    names its original (keepOrigin) unless a rendition has that name."""
+    kept = video.origin
+    if origin and quality == ORIGIN_QUALITY and kept is not None and all(r.name != quality for r in video.renditions):
+        if kept.expired_at is not None:
+            raise NoLink(
+                f"the original of video {number_text} was deleted at {kept.expired_at:%Y-%m-%d %H:%M:%S} UTC "
+                "(keepOrigin.deleteAfterDays); the video is kept"
+            )
+        return kept
     if not video.renditions:
         if isinstance(recording, Clip):
             raise NoLink(
@@ -116,15 +130,16 @@ class LinkedVideo:
 
 
 def linked_video(
-    recording: Owner, number: int | None, expires_seconds: int, quality: str | None, what: str
+    recording: Owner, number: int | None, expires_seconds: int, quality: str | None, what: str, origin: bool = False
 ) -> LinkedVideo:
-    """The checks both links make, in the order their messages are given (`what`: the link's name)."""
+    """The checks both links make, in the order their messages are given (`what`: the link's name;
+    `origin`: `--quality origin` may name the original, as a download link's may, not a page's)."""
     checked_expiry(expires_seconds)
     storage = s3_storage_of(recording, what)
     video = chosen_video(recording, number)
     number_text = "newest" if number is None else str(number)
     bucket, key = object_of(video, number_text)
-    rendition = None if quality is None else chosen_rendition(recording, video, quality, number_text)
+    rendition = None if quality is None else chosen_rendition(recording, video, quality, number_text, origin)
     return LinkedVideo(storage, video, number_text, bucket, key, rendition)
 
 
@@ -135,8 +150,9 @@ def download_link(
     expires_seconds: int,
     quality: str | None = None,
 ) -> str:
-    """A presigned link to video `number`'s file, or to its rendition `quality`."""
-    asked = linked_video(recording, number, expires_seconds, quality, "download link")
+    """A presigned link to video `number`'s file, or to its rendition `quality` (`origin`: its original,
+    while keepOrigin keeps it)."""
+    asked = linked_video(recording, number, expires_seconds, quality, "download link", origin=True)
     bucket, key = (
         (asked.bucket, asked.key) if asked.rendition is None else object_of(asked.rendition, asked.number_text)
     )

@@ -56,3 +56,14 @@ def test_pvc_recordings_point_at_the_claim() -> None:
     rec = recording([video("k.mp4")], storage={"pvc": {"claimName": "streamops-recordings"}})
     with pytest.raises(NoLink, match="writes to streamops-recordings"):
         download_link(rec, None, SECRET_OBJ, 60)
+
+
+def test_quality_origin_links_the_original_while_kept() -> None:
+    origin = {"width": 1280, "height": 720, "sizeBytes": 9, "url": "s3://videos/a/v-origin.mp4", "upload": "uploaded"}
+    link = download_link(recording([video("a/v.mp4", origin=origin)]), None, SECRET_OBJ, 60, quality="origin")
+    assert urlsplit(link).path == "/videos/a/v-origin.mp4"
+    expired = recording([video("a/v.mp4", origin={**origin, "expiredAt": T})])
+    with pytest.raises(NoLink, match=r"the original of video newest was deleted at 2026-11-23 10:00:00 UTC"):
+        download_link(expired, None, SECRET_OBJ, 60, quality="origin")
+    with pytest.raises(NoLink, match="keeps one quality per video"):
+        download_link(recording([video("a/v.mp4")]), None, SECRET_OBJ, 60, quality="origin")  # no keepOrigin

@@ -2,7 +2,8 @@
 does what only it can do: hand an adopted standby recorder its configuration (POST /start), ask a
 stopped recorder to finalise (POST /stop: spec.stopped, or the quota is full), remove the recorder
 Pod once the final status is written, check the quotas (from the Recording and Clip indexes) and delete the
-videos retention expired (see runtime/object_loop.py for what every loop does)."""
+videos retention expired, and the originals (keepOrigin) past their deleteAt (see runtime/object_loop.py for
+what every loop does)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from streamops.api import LIVESTREAM, RECORDING, Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
+from streamops.control.recording.origin_expiry import OriginExpiry, expire_origins
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.recording.specs.names import recorder_pod_name
+from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_COMPONENT
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
@@ -42,10 +46,14 @@ log = logging.getLogger("streamops.operator")
 @dataclass
 class Extras:
     """What the loop knows besides the outcome, the Pod, its telemetry and the stream: the quota
-    (storage_quota.py), and the videos retention deleted (url -> when)."""
+    (storage_quota.py), the videos retention deleted (url -> when) and the originals (url or path -> when)."""
 
     quota: QuotaCheck = field(default_factory=QuotaCheck)
     expiry: Expiry = field(default_factory=Expiry)
+    origins: OriginExpiry = field(default_factory=OriginExpiry)
+
+    def expired(self) -> dict[str, datetime]:
+        return {**self.expiry.expired, **self.origins.expired}
 
 
 def recording_update(
@@ -72,7 +80,7 @@ def recording_update(
         storage_refused=refused if refused is not None and (refused.by_policy or not pod.exists) else None,
         quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
-        expired=dict(extras.expiry.expired),
+        expired=extras.expired(),
     )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None
@@ -133,9 +141,11 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             written = validated(RecordingStatus, loop.writer.written)
             if written is not None:
                 await expire_videos(loop, extras.expiry, written.storage, written.videos)
+                expiring = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, ORIGIN_EXPIRY_COMPONENT)
+                await expire_origins(loop, extras.origins, written.storage, written.videos, expiring)
             # (A recorder stuck on its volumes is said to be once STORAGE_WAIT_SECONDS have passed.)
             stuck = bool(pod and pod.storage_stuck(utcnow()))
-            expired = tuple(extras.expiry.expired.items())
+            expired = tuple(extras.expired().items())
             inputs = (
                 loop.body.metadata.get("generation"),
                 outcome,

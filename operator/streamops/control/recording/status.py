@@ -27,7 +27,7 @@ from streamops.control.runtime.conditions import (
     worker_on_its_way,
 )
 from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.retention import expiry_events, marked_expired, origin_expiry_events
 from streamops.control.storage.storage_quota import QuotaUse, no_space_message
 from streamops.control.storage.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
@@ -50,7 +50,7 @@ class RecorderObservation(FollowerObservation[RecorderStatus]):
     storage_refused: StorageRefusal | None = None
     quota: QuotaUse | None = None
     quota_refused: bool = False  # no recorder Pod: the quota was full before it started
-    expired: Mapping[str, datetime] = field(default_factory=dict)  # video url -> deleted at
+    expired: Mapping[str, datetime] = field(default_factory=dict)  # video url, original's url or path -> deleted at
 
 
 def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
@@ -70,7 +70,8 @@ def _pod_condition(pod: PodObservation, now: datetime) -> Observed:
 def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired: Mapping[str, datetime]) -> list[Video]:
     """The recorder's videos, and the ones it no longer reports (a new recorder Pod with fresh scratch
     space knows only its own), oldest first; a video is the same one by url or by path (its local
-    path goes once uploaded); `expiredAt` once set stays, and is set for those just deleted."""
+    path goes once uploaded); `expiredAt` once set stays, and is set for those just deleted (its
+    original's too: the recorder never says an original expired, the operator does)."""
     before = {key: v for v in previous for key in (v.url, v.path) if key}
     seen: set[int] = set()
     videos: list[Video] = []
@@ -78,7 +79,9 @@ def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired:
         old = next((before[k] for k in (v.url, v.path) if k and k in before), None)
         if old is not None:
             seen.add(id(old))
-        videos.append(marked_expired(v, old.expired_at if old else None, expired))
+        old_origin = old.origin if old is not None else None
+        origin_at = old_origin.expired_at if old_origin is not None else None
+        videos.append(marked_expired(v, old.expired_at if old else None, expired, origin_at))
     videos += [marked_expired(v, v.expired_at, expired) for v in previous if id(v) not in seen]
     return sorted(videos, key=lambda v: v.started_at)
 
@@ -277,6 +280,7 @@ def recording_events(previous: RecordingStatus | None, current: RecordingStatus)
             events.append(Transition("Normal", reasons.RECORDING_FINISHED, what))
     events += _upload_events(before, current)
     events += expiry_events(before.videos, current.videos, current.storage)
+    events += origin_expiry_events(before.videos, current.videos)
     for type_ in (NO_SPACE, STORAGE_ALMOST_FULL):
         appeared = _appeared(before, current, type_)
         if appeared is not None:

@@ -5,20 +5,26 @@ would clobber rules its owner set. The status loop of a kind that stores videos 
 Clip's: issue 29), at most every retention_interval_seconds, deletes each uploaded video (and its
 JSON sidecar) whose end is deleteAfterDays × retention_day_seconds ago; the status function then
 marks it `expiredAt` (one writer of status) and a VideoExpired Event names it. Videos on a claim
-are never deleted (as before: retention is an object storage setting)."""
+are never deleted (as before: retention is an object storage setting).
+
+keepOrigin's originals (issue 41) have their own deadline, `origin.deleteAt`, on a claim as in a
+bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here, and
+control/recording/origin_expiry.py hands those on a claim to a one-shot Pod that mounts it (the
+operator cannot reach a claim's files). A video deleted by deleteAfterDays takes its original with it."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video
+from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video, VideoOrigin
 from streamops.contract.recorder import sidecar_key
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.object_loop import ObjectLoop, utcnow
@@ -32,6 +38,8 @@ from streamops.storage.vod_page import page_key
 
 VIDEO_EXPIRED = "VideoExpired"  # Event: a video (and its sidecar) deleted by deleteAfterDays
 VIDEO_EXPIRY_FAILED = "VideoExpiryFailed"  # Event: deleting expired videos failed (tried again later)
+ORIGIN_EXPIRED = "OriginExpired"  # Event: a video's original (keepOrigin) deleted at its deleteAt
+ORIGIN_EXPIRY_FAILED = "OriginExpiryFailed"  # Event: deleting expired originals failed (tried again later)
 log = logging.getLogger("streamops.operator")
 
 
@@ -55,20 +63,43 @@ def expiry_due(
 
 
 def stored_objects(video: Video) -> list[str]:
-    """The keys' URLs of a video's files: its other renditions first, its own file last (so a
-    video marked expired has nothing left behind)."""
+    """The keys' URLs of a video's files: its original (still kept) and other renditions first, its
+    own file last (so a video marked expired has nothing left behind)."""
     own = [video.url] if video.url else []
-    return [r.url for r in video.renditions if r.url and r.url != video.url] + own
+    origin = video.origin
+    kept = [origin.url] if origin is not None and origin.url and origin.expired_at is None else []
+    return kept + [r.url for r in video.renditions if r.url and r.url != video.url] + own
 
 
-def delete_videos(
-    api: KubeApi, settings: OperatorSettings, namespace: str, s3: S3Storage, videos: Sequence[Video]
-) -> list[str]:
-    """Delete each video, its other renditions, their sidecars and its VOD page (blocking: run it
-    in a thread). The credentials come from the storage's Secret, the CA bundle from its CA Secret,
-    as the recorder gets them, and under the same rule (video_storage.storage_refusal: an unlabelled
-    Secret is not used, nothing is sent). Returns the videos' URLs deleted (a key already gone counts
-    as deleted). Raises ExpiryFailed (redacted) at the first failure, with the URLs deleted before it."""
+def origin_stored(origin: VideoOrigin) -> bool:
+    """The original is there to delete: in the bucket (uploaded), or on the claim (no object: a path)."""
+    if origin.url:
+        return origin.upload == "uploaded"
+    return bool(origin.path)
+
+
+def origin_expiry_due(videos: Iterable[Video], now: datetime) -> list[Video]:
+    """The videos whose original (keepOrigin) is stored, not expired yet, and past its deleteAt.
+    A video that expired itself took its original with it."""
+    return [
+        v
+        for v in videos
+        if (o := v.origin) is not None
+        and v.expired_at is None
+        and o.expired_at is None
+        and o.delete_at is not None
+        and o.delete_at <= now
+        and origin_stored(o)
+    ]
+
+
+@contextlib.contextmanager
+def bucket_client(
+    api: KubeApi, settings: OperatorSettings, namespace: str, s3: S3Storage
+) -> Iterator[tuple[Any, Redactor]]:
+    """An S3 client for the storage, with the credentials from its Secret and the CA bundle from its
+    CA Secret, as the recorder gets them, and under the same rule (video_storage.storage_refusal: an
+    unlabelled Secret is not used, nothing is sent); and a redactor of the keys. Raises ExpiryFailed."""
     secrets = read_storage_secrets(api, namespace, s3)
     refused = storage_refusal(s3, secrets, settings)
     if refused is not None:
@@ -78,34 +109,83 @@ def delete_videos(
         ca = ca_bundle(secrets.ca, s3.ca_secret) if s3.ca_secret else None
     except StorageSecretMissing as e:  # (storage_refusal said it already)
         raise ExpiryFailed(str(e)) from None
-    redact = Redactor([access, secret])
     with tempfile.TemporaryDirectory(prefix="streamops-ca-") as tmp:
         ca_file = None
         if ca is not None:
             ca_file = str(Path(tmp) / CA_KEY)
             Path(ca_file).write_bytes(ca)
-        client = s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file))
-        done: list[str] = []
+        yield (
+            s3_client(S3Endpoint(s3.endpoint, access, secret, s3.region, s3.path_style, ca_file)),
+            Redactor([access, secret]),
+        )
+
+
+def delete_keys(client: Any, redact: Redactor, url: str, keys: Iterable[str], done: Sequence[str]) -> None:
+    """Delete the objects `keys` of the bucket of `url` (a key already gone counts as deleted).
+    Raises ExpiryFailed (redacted) at the first failure, with `done`: what was deleted before."""
+    bucket, _ = parse_s3_url(url)
+    for k in keys:
+        try:
+            client.delete_object(Bucket=bucket, Key=k)
+        except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
+            if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
+                message = redact(f"deleting {url}: {e}")[:1000]
+                raise ExpiryFailed(message, done) from None
+
+
+def delete_videos(
+    api: KubeApi, settings: OperatorSettings, namespace: str, s3: S3Storage, videos: Sequence[Video]
+) -> list[str]:
+    """Delete each video, its original, its other renditions, their sidecars and its VOD page
+    (blocking: run it in a thread), with bucket_client's credentials. Returns the URLs deleted: each
+    video's, and its original's (so both are marked). Raises ExpiryFailed (redacted) at the first
+    failure, with the URLs deleted before it."""
+    done: list[str] = []
+    with bucket_client(api, settings, namespace, s3) as (client, redact):
         for video in videos:
             for url in stored_objects(video):
-                bucket, key = parse_s3_url(url)
+                _, key = parse_s3_url(url)
                 keys = (key, sidecar_key(key), page_key(key)) if url == video.url else (key, sidecar_key(key))
-                for k in keys:
-                    try:
-                        client.delete_object(Bucket=bucket, Key=k)
-                    except Exception as e:  # botocore's errors (ClientError, EndpointConnectionError...), redacted
-                        if "NoSuchKey" not in str(e):  # (S3 itself answers a missing key with success)
-                            message = redact(f"deleting {url}: {e}")[:1000]
-                            raise ExpiryFailed(message, done) from None
+                delete_keys(client, redact, url, keys, done)
+            if video.origin is not None and video.origin.url and video.origin.expired_at is None:
+                done.append(video.origin.url)
             if video.url:
                 done.append(video.url)
-        return done
+    return done
 
 
-def marked_expired(video: Video, at: datetime | None, expired: Mapping[str, datetime]) -> Video:
-    """The video with `expiredAt`: `at` (already set) or when it was just deleted (url -> when)."""
+def delete_origins(
+    api: KubeApi, settings: OperatorSettings, namespace: str, s3: S3Storage, videos: Sequence[Video]
+) -> list[str]:
+    """Delete the original of each video, and its sidecar (blocking: run it in a thread); the videos
+    stay. Returns the originals' URLs deleted; raises ExpiryFailed as delete_videos does."""
+    done: list[str] = []
+    with bucket_client(api, settings, namespace, s3) as (client, redact):
+        for video in videos:
+            origin = video.origin
+            if origin is None or not origin.url:
+                continue
+            _, key = parse_s3_url(origin.url)
+            delete_keys(client, redact, origin.url, (key, sidecar_key(key)), done)
+            done.append(origin.url)
+    return done
+
+
+def marked_expired(
+    video: Video, at: datetime | None, expired: Mapping[str, datetime], origin_at: datetime | None = None
+) -> Video:
+    """The video with `expiredAt`: `at` (already set) or when it was just deleted (url -> when); its
+    original's likewise: `origin_at` (already set), or when it was just deleted (its url, or its path
+    on a claim -> when)."""
     at = at or (expired.get(video.url) if video.url else None)
-    return video.model_copy(update={"expired_at": at}) if at != video.expired_at else video
+    update: dict[str, Any] = {"expired_at": at} if at != video.expired_at else {}
+    origin = video.origin
+    if origin is not None:
+        key = origin.key()
+        origin_at = origin_at or origin.expired_at or (expired.get(key) if key else None)
+        if origin_at != origin.expired_at:
+            update["origin"] = origin.model_copy(update={"expired_at": origin_at})
+    return video.model_copy(update=update) if update else video
 
 
 def expiry_events(
@@ -120,6 +200,21 @@ def expiry_events(
         for v in current
         if v.url and v.expired_at is not None and v.url not in expired_before
     ]
+
+
+def origin_expiry_events(before: Sequence[Video], current: Sequence[Video]) -> list[Transition]:
+    """An OriginExpired Event per original expired since `before` (the video stays)."""
+    expired_before = {v.origin.key() for v in before if v.origin is not None and v.origin.expired_at is not None}
+    events = []
+    for v in current:
+        origin = v.origin
+        if origin is None or origin.expired_at is None or origin.key() in expired_before:
+            continue
+        what = f"original {origin.key()} of video {v.url or v.path} deleted (keepOrigin, deleteAt {origin.delete_at})"
+        if v.expired_at is not None:
+            what = f"original {origin.key()} deleted with its video {v.url or v.path}"
+        events.append(Transition("Normal", ORIGIN_EXPIRED, what))
+    return events
 
 
 @dataclass

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from streamops.api.recording import Video
+from streamops.contract.recorder import ORIGIN_SUFFIX
 from streamops.media.recorder.state import VideoState
 
 SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it was full, not dropped
@@ -73,9 +74,6 @@ def video_name(started_at: datetime, taken: Iterable[str]) -> str:
         n += 1
         name = f"{stem}-{n}"
     return name
-
-
-ORIGIN_SUFFIX = "-origin"  # keepOrigin: `record-….mp4`'s original is `record-…-origin.mp4` beside it
 
 
 def origin_name(video: str) -> str:

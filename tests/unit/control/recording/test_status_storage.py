@@ -169,6 +169,39 @@ def test_expired_videos_are_marked_announced_and_no_longer_counted():
     assert kept.videos[0].expired_at == deleted_at and kept.stored_bytes == 800
 
 
+ORIGIN_URL = VIDEO["url"].replace("record-1", "record-1-origin")
+WITH_ORIGIN = {
+    **VIDEO,
+    "origin": {"width": 1280, "height": 720, "url": ORIGIN_URL, "upload": "uploaded", "sizeBytes": 3000,
+               "deleteAt": "2026-11-30T10:00:10Z"},
+}  # fmt: skip
+
+
+def test_an_expired_original_is_marked_announced_and_no_longer_counted_and_the_video_stays():
+    t = telemetry(videos=[WITH_ORIGIN], storedBytes=1000 + 3000)
+    before = recording_status(rec(), observe(t), T0)
+    assert before.stored_bytes == 4000 and before.videos[0].origin is not None
+    deleted_at = T0 + timedelta(days=7)
+    after = recording_status(rec(status=before.wire()), observe(t, expired={ORIGIN_URL: deleted_at}), T0)
+    [video] = after.videos
+    assert video.origin is not None and video.origin.expired_at == deleted_at and video.origin.url == ORIGIN_URL
+    assert video.expired_at is None and after.stored_bytes == 1000, "the video stays, the original is not counted"
+    events = [e for e in recording_events(before, after) if e.reason in ("OriginExpired", "VideoExpired")]
+    assert [(e.type, e.reason) for e in events] == [("Normal", "OriginExpired")] and ORIGIN_URL in events[0].message
+    # The recorder goes on reporting the original unexpired: what the operator marked stays.
+    kept = recording_status(rec(status=after.wire()), observe(t), T0)
+    assert kept.videos[0].origin.expired_at == deleted_at and kept.stored_bytes == 1000  # type: ignore[union-attr]
+    assert [e.reason for e in recording_events(after, kept)] == []
+
+
+def test_an_original_on_a_claim_is_known_by_its_path():
+    local = {**VIDEO, "url": None, "upload": None, "path": "media/rec-01234567/record-1.mp4"}
+    origin = {"width": 1, "height": 1, "path": "media/rec-01234567/record-1-origin.mp4", "sizeBytes": 5}
+    video = Video.model_validate({**local, "origin": origin})
+    [marked] = merged_videos([video], [video], {origin["path"]: T0})
+    assert marked.origin is not None and marked.origin.expired_at == T0 and marked.expired_at is None
+
+
 def test_videos_a_new_recorder_no_longer_reports_stay_and_a_video_is_one_by_url_or_path():
     local = Video.model_validate({**VIDEO, "path": "media/rec-01234567/record-1.mp4", "upload": "uploading"})
     uploaded = Video.model_validate(VIDEO)  # its local copy is gone: no path

@@ -169,6 +169,15 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
     in_order_per_stream(events)
     kinds = types_of(hooks)
     assert kinds.index("stream.active") < kinds.index("stream.primary_restored") < kinds.index("stream.idle")
+    # One Recording's events in causal order, by sequence (issue 41: its last video_ready, 4, had come
+    # before stopped, 5: spec.stopped makes the recorder list the video before it says it stopped).
+    firsts = {e["id"]: e for e in events if e["subject"] == "recordings/rec"}
+    by_seq = sorted(firsts.values(), key=lambda e: int(e["sequence"]))
+    assert [e["type"].removeprefix("dev.streamops.") for e in by_seq] == [
+        "recording.started",
+        "recording.stopped",
+        "recording.video_ready",
+    ], by_seq
     assert kinds.index("restream.connected") < kinds.index("restream.failing") < kinds.index("restream.recovered")
     refused = next(e for e in events if e["type"].endswith("clip.failed"))
     assert refused["subject"] == "clips/late" and refused["data"]["reason"] == "NoDvr"

@@ -17,6 +17,7 @@ STREAM = "stream"
 UPLOAD_FAILING_REASONS = frozenset(
     ("StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing", "StorageCredentialsMissing")
 )
+STOPPING = "Stopping"  # a Recording's Recording condition while spec.stopped finalises (recording/reasons.py)
 BACKOFF = "Backoff"  # a Restream's Live condition while its target fails (restream/reasons.py)
 CONNECTING = "Connecting"  # ... and while its pusher connects
 
@@ -90,6 +91,26 @@ def facts_of(kind: str, body: Mapping[str, Any]) -> Facts:
     return FACTS[kind](body.get("status") or {})
 
 
+def _stopping(status: Mapping[str, Any]) -> bool:
+    """spec.stopped and the recorder not done yet: status still says `recording` while the recorder
+    finalises the last video, which it lists before it says it has stopped."""
+    return bool(status.get("recording")) and _condition(status, "Recording").get("reason") == STOPPING
+
+
+def facts_to_notify(kind: str, body: Mapping[str, Any], old: Facts | None) -> Facts:
+    """The facts to compare with those last notified (`old`), and to keep in their place: facts_of,
+    except that a stopping Recording's videos that became ready since `old` are held back until the
+    observation that sees it stopped. Its `recording.stopped` then comes before their
+    `recording.video_ready` (the order of one comparison, changes_between), also when the recorder
+    lists its last video first, and across an operator restart: what is held is only what the outbox
+    does not have yet."""
+    new = facts_of(kind, body)
+    if kind != "Recording" or not _stopping(body.get("status") or {}):
+        return new
+    notified = set(old["ready"]) if old is not None else set()
+    return {**new, "ready": [number for number in new["ready"] if number in notified]}
+
+
 def _stream_changes(old: Facts, new: Facts, status: Mapping[str, Any]) -> list[Change]:
     changes: list[Change] = []
     detail = {
@@ -130,25 +151,12 @@ def _video_data(status: Mapping[str, Any], video: Mapping[str, Any]) -> dict[str
 
 
 def _recording_changes(name: str, old: Facts, new: Facts, status: Mapping[str, Any]) -> list[Change]:
+    """Started first, stopped after the problems that stopped it (no_space), the videos that became
+    ready last: a video is final after its recording stopped (or split), never before."""
     subject = subject_of("Recording", name)
     changes: list[Change] = []
     if new["recording"] and not old["recording"]:
         changes.append(Change("recording.started", subject, {"startedAt": status.get("startedAt")}))
-    videos = status.get("videos") or []
-    for number in sorted(set(new["ready"]) - set(old["ready"])):
-        video = videos[number - 1]
-        changes.append(
-            Change(
-                "recording.video_ready",
-                subject,
-                {
-                    "number": number,
-                    **_video_data(status, video),
-                    # What `kubectl streamops video url` / `streamops video url` takes for a download link.
-                    "download": {"recording": name, "number": number},
-                },
-            )
-        )
     if new["uploadFailing"] and not old["uploadFailing"]:
         uploaded = _condition(status, "Uploaded")
         changes.append(
@@ -165,12 +173,27 @@ def _recording_changes(name: str, old: Facts, new: Facts, status: Mapping[str, A
                 "recording.no_space", subject, {"reason": condition.get("reason"), "message": condition.get("message")}
             )
         )
+    videos = status.get("videos") or []
     if old["recording"] and not new["recording"]:
         changes.append(
             Change(
                 "recording.stopped",
                 subject,
                 {"endedAt": status.get("endedAt"), "duration": status.get("duration"), "videos": len(videos)},
+            )
+        )
+    for number in sorted(set(new["ready"]) - set(old["ready"])):
+        video = videos[number - 1]
+        changes.append(
+            Change(
+                "recording.video_ready",
+                subject,
+                {
+                    "number": number,
+                    **_video_data(status, video),
+                    # What `kubectl streamops video url` / `streamops video url` takes for a download link.
+                    "download": {"recording": name, "number": number},
+                },
             )
         )
     return changes

@@ -21,7 +21,15 @@ from pydantic import ValidationError
 from streamops.api.common import Condition, client_fields, spec_client
 from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
-from streamops.control.webhook.events import FACTS, Change, Facts, changes_between, facts_of, subject_of
+from streamops.control.webhook.events import (
+    FACTS,
+    Change,
+    Facts,
+    changes_between,
+    facts_of,
+    facts_to_notify,
+    subject_of,
+)
 from streamops.control.webhook.outbox import Outbox, pruned, recorded
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import DeliveryRecord, subscription_of
@@ -206,8 +214,8 @@ class Notifier:
                 return Outbox(stream=stream, facts=facts)
             changes: dict[str, tuple[Facts | None, list[Change]]] = {}
             for subject, (kind, name, status) in current.items():
-                new = facts_of(kind, {"status": status})
                 old = outbox.facts.get(subject)
+                new = facts_to_notify(kind, {"status": status}, old)
                 if new != old:
                     changes[subject] = (new, changes_between(kind, name, old, new, status))
             for subject in gone - set(current):

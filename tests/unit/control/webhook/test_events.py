@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
+from devtools.fake_kube import FakeKubeApi
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.webhook_event import body_of, signed_headers, verify
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 from streamops.control.webhook.events import changes_between, facts_of
+from streamops.control.webhook.notifier import Notifier
 from streamops.control.webhook.outbox import (
     MAX_EVENTS,
     Outbox,
     acknowledged,
     outbox_manifest,
+    outbox_name,
     outbox_of,
     pruned,
     recorded,
@@ -69,6 +75,106 @@ def test_recording_events_name_the_ready_video_and_where_it_is() -> None:
     assert types("Recording", "r", {}, failing) == ["recording.upload_failing"]
     full = {"conditions": [{"type": "NoSpace", "status": "True", "reason": "NoSpace"}]}
     assert types("Recording", "r", {}, full) == ["recording.no_space"]
+
+
+def test_a_recording_stopped_and_its_video_ready_in_one_observation_come_stopped_first() -> None:
+    """Issue 41: a receiver got `recording.video_ready` before `recording.stopped` of one Recording."""
+    video = {"title": "Stream Record: t, 2026-11-26 05:00:00", "path": "ns/rec-1.mp4", "durationSeconds": 20.0}
+    finished = {"recording": False, "endedAt": "2026-11-26T05:00:00Z", "videos": [video]}
+    assert types("Recording", "r", {"recording": True}, finished) == ["recording.stopped", "recording.video_ready"]
+    # Started and a video in one observation (a split while the operator was away): started first.
+    assert types("Recording", "r", {}, {"recording": True, "videos": [video]}) == [
+        "recording.started",
+        "recording.video_ready",
+    ]
+    full = {**finished, "conditions": [{"type": "NoSpace", "status": "True", "reason": "NoSpace"}]}
+    assert types("Recording", "r", {"recording": True}, full) == [
+        "recording.no_space",
+        "recording.stopped",
+        "recording.video_ready",
+    ]
+
+
+NS = "ns"
+STREAM = {"metadata": {"namespace": NS, "name": "cam", "uid": "cam-uid"}, "spec": {"title": "Camera"}}
+VIDEO = {"title": "Stream Record: Camera, 2026-11-26 05:00:30", "path": "ns/rec-1.mp4", "durationSeconds": 30.0}
+
+
+def a_recording(status: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": NS, "name": "rec"}, "spec": {"streamRef": {"name": "cam"}}, "status": status}
+
+
+def a_notifier(api: FakeKubeApi) -> Notifier:
+    """The operator's notifier on the fake API server, with one subscription to every event (its
+    delivery is not run: what is recorded is read from the outbox ConfigMap)."""
+
+    async def call(function: Any, *args: Any) -> Any:
+        return function(*args)
+
+    notifier = Notifier(state=SimpleNamespace(api=api, call=call), session=None)  # type: ignore[arg-type]
+    spec = StreamWebhookSpec.model_validate({"url": "http://receiver/x", "secretRef": {"name": "s"}})
+    delivery = SimpleNamespace(sub=Subscription("sub-uid", NS, "w", 1, spec), wake=asyncio.Event())
+    notifier.deliveries["sub-uid"] = delivery  # type: ignore[assignment]
+    return notifier
+
+
+async def observed(notifier: Notifier, kind: str, body: dict[str, Any]) -> None:
+    """A watch event, and the comparison it schedules run to the end."""
+    notifier.observe(kind, "MODIFIED", body)
+    while notifier._syncs:
+        await asyncio.gather(*list(notifier._syncs.values()))
+
+
+def recorded_types(api: FakeKubeApi) -> list[str]:
+    outbox = outbox_of(api.object("ConfigMap", NS, outbox_name("cam")) or {})
+    assert outbox is not None
+    return [e.event["type"].removeprefix("dev.streamops.") for e in outbox.events]
+
+
+def test_a_stopping_recordings_last_video_is_ready_after_it_stopped_across_an_operator_restart() -> None:
+    """spec.stopped: the recorder lists its last video while it still says it is recording, and says
+    stopped only once done. The status written in between (recording, Recording False/Stopping, the
+    video) made `recording.video_ready` (sequence 4) before `recording.stopped` (5). The video waits
+    for the observation that sees the Recording stopped, also when the operator restarts meanwhile."""
+    api = FakeKubeApi()
+    live = {"status": {"live": True, "activeIngest": "primary", "startedAtPrimary": "2026-11-26T05:00:00Z"}}
+    recording = {"recording": True, "startedAt": "2026-11-26T05:00:00Z"}
+    stopping = {
+        **recording,
+        "conditions": [{"type": "Recording", "status": "False", "reason": "Stopping"}],
+        "videos": [VIDEO],
+    }
+    stopped = {
+        **stopping,
+        "recording": False,
+        "endedAt": "2026-11-26T05:00:31Z",
+        "duration": 30.0,
+        "conditions": [{"type": "Recording", "status": "False", "reason": "Stopped"}],
+    }
+
+    async def before_the_restart() -> None:
+        notifier = a_notifier(api)
+        await observed(notifier, "LiveStream", {**STREAM, **live})  # the outbox's baseline
+        await observed(notifier, "Recording", a_recording(recording))
+        await observed(notifier, "Recording", a_recording(stopping))
+
+    async def after_it() -> None:
+        notifier = a_notifier(api)  # reads the outbox (its facts) from the ConfigMap
+        await observed(notifier, "LiveStream", {**STREAM, **live})
+        await observed(notifier, "Recording", a_recording(stopping))
+        assert recorded_types(api) == ["recording.started"], "the video waits for the stop"
+        await observed(notifier, "Recording", a_recording(stopped))
+
+    asyncio.run(before_the_restart())
+    assert recorded_types(api) == ["recording.started"]
+    asyncio.run(after_it())
+    assert recorded_types(api) == ["recording.started", "recording.stopped", "recording.video_ready"]
+    outbox = outbox_of(api.object("ConfigMap", NS, outbox_name("cam")) or {})
+    assert outbox is not None
+    stop, ready = (e.event for e in outbox.events[1:])
+    assert (stop["data"]["endedAt"], stop["data"]["videos"]) == ("2026-11-26T05:00:31Z", 1)
+    assert ready["data"]["number"] == 1 and ready["data"]["location"] == "ns/rec-1.mp4"
+    assert [int(e.event["sequence"]) for e in outbox.events] == [1, 2, 3]
 
 
 def test_clip_events_say_ready_with_the_download_or_failed_with_why() -> None:

@@ -15,7 +15,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class Target:
     uri: str
     received: Callable[[], dict[str, tuple[str, int | None, int | None]]]
     publishing: Callable[[], bool]  # the target has our stream (under our key, where it can tell)
+    pusher_config: dict[str, str] = field(default_factory=dict)  # e.g. the rtmps target's CA
 
 
 @contextlib.contextmanager
@@ -60,7 +61,9 @@ def target_peer(protocol: str, workdir: Path) -> Iterator[Target]:
                 yield Target(nginx.app_url(), received, publishing)
             else:
                 with TlsForwarder(nginx.rtmp_port, workdir / "tls") as tls:
-                    yield Target(tls.url(), received, lambda: publishing() and tls.connections > 0)
+                    # Verified (the pushers' default) against the forwarder's certificate as the CA.
+                    ca = {"tlsCaFile": str(tls.cert)}
+                    yield Target(tls.url(), received, lambda: publishing() and tls.connections > 0, ca)
     elif protocol == "srt":
         with SrtListener(workdir / "srt-target.ts", log_path=workdir / "srt-target.log") as srt:
 
@@ -115,7 +118,9 @@ def restream_end_to_end(ingest: Ingest, source: str, target_protocol: str, pushe
     sent = codecs(ffprobe_streams(ingest.feed_url, headers=WORKER_AUTH))
     assert sent["video"] == ("h264", 1280, 720) and sent["audio"][0] == "aac", sent
     with target_peer(target_protocol, workdir) as target:
-        pusher = pushers(f"{source}-to-{target_protocol}", ingest.feed_url, target.uri, TARGET_KEY)
+        pusher = pushers(
+            f"{source}-to-{target_protocol}", ingest.feed_url, target.uri, TARGET_KEY, **target.pusher_config
+        )
         status = pusher.wait_live(timeout=30)
         assert status["target"] == target.uri and status["reconnects"] == 0 and status["failures"] == 0
         wait_for(target.publishing, timeout=10, what=f"the {target_protocol} target has the stream")

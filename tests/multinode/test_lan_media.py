@@ -86,7 +86,8 @@ def test_a_restream_to_an_rtmps_server_on_the_lan(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
 ) -> None:
     """TLS terminated on the LAN (the target's address), relayed to nginx-rtmp: the pusher Pod
-    speaks RTMPS across the pod network to a server outside the cluster."""
+    speaks RTMPS across the pod network to a server outside the cluster, verifying the target's
+    certificate (an IP SAN of the LAN address) against the CA from tls.caSecretRef."""
     ns = namespace
     stream = start_stream(cluster, ns)
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
@@ -96,7 +97,10 @@ def test_a_restream_to_an_rtmps_server_on_the_lan(
         TlsForwarder(nginx.rtmp_port, tmp_path / "tls", address=OUTSIDE_IP, netns=cluster.network.outside) as tls,
     ):
         assert tls.url().startswith(f"rtmps://{OUTSIDE_IP}:")
-        cluster.apply(ns, restream("out", uri=tls.url()))
+        ca = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "target-ca"}}
+        cluster.apply(ns, {**ca, "stringData": {"ca.crt": tls.cert.read_text()}})
+        cluster.allow_reference(ns, "target-ca")
+        cluster.apply(ns, restream("out", uri=tls.url(), tls={"caSecretRef": {"name": "target-ca"}}))
         cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
         eventually(lambda: nginx.publishing(), timeout=30, what="nginx-rtmp behind TLS on the LAN receives")
         assert tls.connections >= 1, "through the TLS listener on the LAN"

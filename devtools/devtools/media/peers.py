@@ -667,6 +667,7 @@ class TcpForwarder(Lifecycle):
         self.netns = netns
         self.port = 0
         self.connections = 0  # connections accepted (with TLS: handshakes completed), one per push attempt
+        self.bytes_in = 0  # bytes clients sent (with TLS: decrypted, after the handshake), all relayed upstream
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -722,6 +723,8 @@ class TcpForwarder(Lifecycle):
                 # asyncio's reader buffers up to 2 x 64 KiB ahead of read() and then pauses the
                 # socket: a closed gate stops the kernel's buffer draining within 128 KiB.
                 while (gate is None or await gate.wait()) and (data := await r.read(65536)):
+                    if gate is not None:
+                        self.bytes_in += len(data)
                     w.write(data)
                     await w.drain()
             w.close()
@@ -756,10 +759,12 @@ class TcpForwarder(Lifecycle):
 
 
 class TlsForwarder(TcpForwarder):
-    """An rtmps:// target: TLS terminated on 127.0.0.1 with a throw-away self-signed certificate
-    (FFmpeg does not verify a target's certificate by default), bytes relayed both ways to a plain
-    TCP server such as nginx-rtmp (whose RTMP module has no TLS); `port` is where to push:
-    rtmps://127.0.0.1:<port>/<app>."""
+    """An rtmps:// target: TLS terminated on its address with a throw-away self-signed certificate
+    whose subjectAltName is that address (an IP SAN: hostname checks pass), bytes relayed both ways
+    to a plain TCP server such as nginx-rtmp (whose RTMP module has no TLS); `port` is where to push:
+    rtmps://<address>:<port>/<app>. The workers verify a target's certificate: hand them `cert` as
+    the CA (it is its own), or it plays the attacker who answers at the target's address
+    (`bytes_in`: what a client sent after the handshake)."""
 
     scheme = "rtmps"
 
@@ -774,8 +779,8 @@ class TlsForwarder(TcpForwarder):
     def _ssl_context(self) -> ssl.SSLContext:
         self.workdir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-             "-keyout", str(self.key), "-out", str(self.cert)],
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={self.address}",
+             "-addext", f"subjectAltName=IP:{self.address}", "-keyout", str(self.key), "-out", str(self.cert)],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

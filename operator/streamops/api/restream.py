@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamops.api.common import (
+    NAME_MAX,
     NO_USERINFO_RULE,
     PUSH_TARGET_SCHEMES,
     SRT_CALLER_RULE,
@@ -15,6 +16,7 @@ from streamops.api.common import (
     ClientFields,
     Condition,
     ConditionedStatus,
+    KubeModel,
     LocalObjectRef,
     SecretKeyRef,
     cel,
@@ -35,6 +37,48 @@ NO_AV1_OVER_SRT = (
     "label, which no SRT receiver reads; push AV1 to an rtmp:// or rtmps:// target that takes Enhanced RTMP"
 )
 _DUPLICATE_CODEC = "targetVideoCodecs lists a codec twice"
+TLS_NEEDS_RTMPS = "tls applies to an rtmps:// target only"
+CA_OR_SKIP = "tls: set caSecretRef or insecureSkipVerify, not both"
+
+
+class CaSecretKeyRef(KubeModel):
+    """A key of a Secret of the same namespace holding PEM CA certificates."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
+    key: str = Field(
+        default="ca.crt", min_length=1, max_length=NAME_MAX, description="Key inside the Secret. Default ca.crt."
+    )
+
+
+class TargetTls(KubeModel):
+    """How the target's TLS certificate is checked before anything (the stream key first) is sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("!has(self.caSecretRef) || !has(self.insecureSkipVerify) || !self.insecureSkipVerify", CA_OR_SKIP)
+        )
+    )
+
+    ca_secret_ref: CaSecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the PEM CA certificate(s) the target's certificate must chain to, instead "
+        "of the system's trust store (for a target with a private or self-signed certificate). The certificate "
+        "must also name the host of uri (a DNS name, or an IP address SAN). Mounted into the pusher as a file; "
+        'the Secret must carry the label streaming.streamops.dev/allow-reference: "true" when the tenancy '
+        "policy asks for it.",
+    )
+    insecure_skip_verify: bool = Field(
+        default=False,
+        description="Do not verify the target's certificate at all. INSECURE: the stream key is then sent to "
+        "whoever answers at the target's address (anyone who can redirect it on the network gets the key); "
+        "use caSecretRef instead. Default false.",
+    )
+
+    @model_validator(mode="after")
+    def _ca_or_skip(self) -> TargetTls:
+        if self.ca_secret_ref is not None and self.insecure_skip_verify:
+            raise ValueError(CA_OR_SKIP)
+        return self
 
 
 def _default_video_codecs() -> list[VideoCodec]:
@@ -50,7 +94,8 @@ class RestreamSpec(ClientFields):
             cel(
                 "!self.uri.startsWith('srt://') || !has(self.targetVideoCodecs) || !('av1' in self.targetVideoCodecs)",
                 NO_AV1_OVER_SRT,
-            )
+            ),
+            cel("!has(self.tls) || self.uri.startsWith('rtmps://')", TLS_NEEDS_RTMPS),
         )
     )
 
@@ -68,6 +113,13 @@ class RestreamSpec(ClientFields):
         description="Secret key holding the target's stream key, read at every connect and never shown in spec, "
         "status or logs: appended as the last path segment for rtmp/rtmps (<uri>/<key>), sent as the streamid "
         "for srt. Optional.",
+    )
+    tls: TargetTls | None = Field(
+        default=None,
+        description="rtmps:// targets: the target's certificate is verified before the key is sent, against the "
+        "system's trust store (public CAs) and the host of uri, unless this says otherwise: caSecretRef for a "
+        "private CA, insecureSkipVerify to send the key unverified (insecure). A target whose certificate is not "
+        "trusted gets nothing and the Restream says so (Live False, reason Backoff).",
     )
     active: bool = Field(
         default=True,
@@ -109,6 +161,12 @@ class RestreamSpec(ClientFields):
         if len(set(codecs)) != len(codecs):
             raise ValueError(_DUPLICATE_CODEC)
         return codecs
+
+    @model_validator(mode="after")
+    def _tls_needs_rtmps(self) -> RestreamSpec:
+        if self.tls is not None and not self.uri.startswith("rtmps://"):
+            raise ValueError(TLS_NEEDS_RTMPS)
+        return self
 
     @model_validator(mode="after")
     def _no_av1_over_srt(self) -> RestreamSpec:

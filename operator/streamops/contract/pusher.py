@@ -15,6 +15,8 @@ from streamops.contract.worker import PRIVATE_DIR as PRIVATE_DIR  # re-exported:
 CONFIG_ENV = "STREAMOPS_PUSHER_CONFIG"
 TARGET_KEY_DIR = "/var/run/secrets/streamops/target-key"
 TARGET_KEY_FILE = "stream-key"
+TARGET_CA_DIR = "/var/run/secrets/streamops/target-ca"
+TARGET_CA_FILE = "ca.crt"
 
 # codec-not-accepted: the feed's video is a codec the target does not take (videoCodecs); nothing is sent.
 PusherState = Literal["waiting-for-source", "connecting", "live", "backoff", "codec-not-accepted"]
@@ -55,6 +57,16 @@ class PusherConfig(CredentialedConfig):
         default=None, description="Mounted Secret file with the target's key, read at every connect."
     )
     no_audio_mode: NoAudioMode
+    tls_ca_file: str | None = Field(
+        default=None,
+        description="rtmps: a mounted PEM file of the CA certificate(s) the target's certificate must chain to, "
+        "instead of the system's trust store (FFmpeg's ca_file).",
+    )
+    tls_insecure_skip_verify: bool = Field(
+        default=False,
+        description="rtmps: do not verify the target's certificate (FFmpeg's tls_verify 0): the key goes to "
+        "whoever answers at the target's address.",
+    )
     video_codecs: list[VideoCodec] = Field(
         default_factory=lambda: list(DEFAULT_VIDEO_CODECS),
         min_length=1,

@@ -77,7 +77,7 @@ from streamops.api.recording import (
     S3Storage,
     s3_endpoint_message,
 )
-from streamops.api.restream import NO_AV1_OVER_SRT, RestreamSpec
+from streamops.api.restream import CA_OR_SKIP, NO_AV1_OVER_SRT, TLS_NEEDS_RTMPS, RestreamSpec
 from streamops.api.webhook import HTTP_ONLY, NO_WEBHOOK_USERINFO, StreamWebhookSpec
 
 # Kubernetes' CEL environment has cel-go's strings extension (split, ...); `self` and `oldSelf` are typed
@@ -152,6 +152,8 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     ),
     "RestreamSpec._codecs_once": (),  # the list is a set (x-kubernetes-list-type): the API server refuses a duplicate
     "RestreamSpec._no_av1_over_srt": (NO_AV1_OVER_SRT,),
+    "RestreamSpec._tls_needs_rtmps": (TLS_NEEDS_RTMPS,),
+    "TargetTls._ca_or_skip": (CA_OR_SKIP,),
     "StreamWebhookSpec._http_url": (HTTP_ONLY, NO_WEBHOOK_USERINFO),
     "ClipSpec._one_range": (ONE_RANGE, END_AFTER_START, NOT_TOO_LONG),
 }
@@ -535,6 +537,28 @@ RESTREAM_EXAMPLES = [
     ok(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET, "targetVideoCodecs": ["h264", "hevc"]}, note="hevc"),
     ok(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET}, note="the default h264"),
     bad(RestreamSpec, NO_AV1_OVER_SRT, {**CAM, "uri": SRT_TARGET, "targetVideoCodecs": ["h264", "av1"]}),
+    ok(RestreamSpec, TLS_NEEDS_RTMPS, {**CAM, "uri": "rtmps://a.example/live2", "tls": {"insecureSkipVerify": True}}),
+    ok(RestreamSpec, TLS_NEEDS_RTMPS, {**CAM, "uri": "rtmp://a.example/live2"}, note="no tls"),
+    bad(RestreamSpec, TLS_NEEDS_RTMPS, {**CAM, "uri": "rtmp://a.example/live2", "tls": {"insecureSkipVerify": True}}),
+    ok(
+        RestreamSpec,
+        CA_OR_SKIP,
+        {**CAM, "uri": "rtmps://a.example/l", "tls": {"caSecretRef": {"name": "ca"}}},
+        at=("tls",),
+    ),
+    ok(
+        RestreamSpec,
+        CA_OR_SKIP,
+        {**CAM, "uri": "rtmps://a.example/l", "tls": {"insecureSkipVerify": True}},
+        at=("tls",),
+        note="skip",
+    ),
+    bad(
+        RestreamSpec,
+        CA_OR_SKIP,
+        {**CAM, "uri": "rtmps://a.example/l", "tls": {"caSecretRef": {"name": "ca"}, "insecureSkipVerify": True}},
+        at=("tls",),
+    ),
 ]
 
 WEBHOOK_URL = ("url",)

@@ -67,13 +67,26 @@ class PushTarget:
         return [*(a for name, value in self.options.items() for a in (f"-{name}", value)), self.url]
 
 
-def push_target(uri: str, key: str | None) -> PushTarget:
+def tls_options(scheme: str, ca_file: str | None = None, insecure_skip_verify: bool = False) -> dict[str, str]:
+    """FFmpeg's `tls` protocol options for a TLS scheme (rtmps, rtsps): it verifies nothing unless
+    told (`tls_verify` 0 by default). Verified: the certificate chains to `ca_file`, or to the
+    system's trust store without one (gnutls: `gnutls_certificate_set_x509_system_trust`), and names
+    the URL's host (`gnutls_x509_crt_check_hostname`; an IP address against the IP SANs)."""
+    if not scheme.endswith("s") or scheme == "srt" or insecure_skip_verify:
+        return {}
+    return {"tls_verify": "1", **({"ca_file": ca_file} if ca_file else {})}
+
+
+def push_target(
+    uri: str, key: str | None, ca_file: str | None = None, insecure_skip_verify: bool = False
+) -> PushTarget:
     """The target with the key appended: rtmp(s) → `<uri>/<key>` (the stream name, query and all,
     as platforms hand it out), srt → the SRT stream id (`-srt_streamid`: byte for byte, unlike the URL).
-    Refuses (UnsafeUri) anything FFmpeg must not open, before it runs."""
+    rtmps: the target's certificate verified (tls_options) before the key is sent, unless
+    `insecure_skip_verify`. Refuses (UnsafeUri) anything FFmpeg must not open, before it runs."""
     whitelist = whitelist_for(uri, PUSH_TARGET_SCHEMES)
     scheme = uri.split("://", 1)[0]
-    options: dict[str, str] = {}
+    options: dict[str, str] = tls_options(scheme, ca_file, insecure_skip_verify)
     url = uri
     if key is not None:
         check_stream_key(key, scheme)

@@ -86,9 +86,35 @@ _NOISE = ("Conversion failed!", "Last message repeated", "Exiting normally")
 _ERROR_WORDS = ("error", "failed", "refused", "timed out", "broken pipe", "reset", "invalid", "not found", "denied")
 
 
+# What FFmpeg's gnutls `tls` protocol says when it refuses the peer (libavformat/tls_gnutls.c, 7.1).
+UNTRUSTED_CERTIFICATE_LINES = (
+    "Peer certificate failed verification",
+    "Unable to verify peer certificate",
+    "The certificate's owner does not match hostname",
+)
+
+
+def untrusted_certificate(lines: Sequence[str], target_uri: str) -> str | None:
+    """The clear message for a target whose certificate FFmpeg refused (nothing was sent to it after
+    the handshake, the key included), naming the target's host; None when it was something else."""
+    line = next((x for x in lines if any(m in x for m in UNTRUSTED_CERTIFICATE_LINES)), None)
+    if line is None:
+        return None
+    host = target_uri.split("://", 1)[-1].split("/", 1)[0]
+    why = "it does not name the host" if "does not match hostname" in line else "no trusted CA signed it"
+    return (
+        f"the certificate of the target {host} is not trusted ({why}): nothing was sent to it; set "
+        "tls.caSecretRef to the CA that signed it (or tls.insecureSkipVerify, which sends the key to whoever answers)"
+    )
+
+
 def telling_error(lines: Sequence[str], target_uri: str, returncode: int) -> str:
-    """The line of FFmpeg's (redacted) output that says what went wrong: the first error about the
-    target, else the first error at all (the cause, not the "Conversion failed!" that follows)."""
+    """The line of FFmpeg's (redacted) output that says what went wrong: a refused certificate first
+    (untrusted_certificate), else the first error about the target, else the first error at all (the
+    cause, not the "Conversion failed!" that follows)."""
+    untrusted = untrusted_certificate(lines, target_uri)
+    if untrusted is not None:
+        return untrusted
     useful = [line for line in lines if not any(n in line for n in _NOISE)]
     errors = [line for line in useful if any(w in line.lower() for w in _ERROR_WORDS)]
     about_target = [line for line in errors if target_uri.rstrip("/") in line]

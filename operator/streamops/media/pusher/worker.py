@@ -244,7 +244,12 @@ class Pusher:
             if self.config.stream_key_file:
                 key = read_stream_key(self.config.stream_key_file)
                 self.redact.add(key)  # before anything can print it
-            target = push_target(self.config.uri, key)
+            if self.config.tls_ca_file and not Path(self.config.tls_ca_file).is_file():
+                raise StreamKeyError(  # fail closed, and say it: FFmpeg would only say the certificate failed
+                    f"the CA file of tls.caSecretRef is missing in the pusher Pod ({self.config.tls_ca_file}): "
+                    "does the Secret exist with that key?"
+                )
+            target = push_target(self.config.uri, key, self.config.tls_ca_file, self.config.tls_insecure_skip_verify)
         except (StreamKeyError, UnsafeUri) as e:
             self._fail(str(e))
             await self._back_off(0.0)

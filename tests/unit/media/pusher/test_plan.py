@@ -40,6 +40,7 @@ from streamops.media.pusher.plan import (
     classify_exit,
     codec_refusal,
     telling_error,
+    untrusted_certificate,
 )
 from streamops.media.pusher.tcp_info import TcpCounters
 from streamops.media.pusher.worker import Pusher, pusher_metrics
@@ -172,6 +173,34 @@ def test_srt_key_is_the_stream_id_byte_for_byte():
     argv = expanded(push_command(FEED, t, add_silence=False, args_file=ARGS), t)
     assert value(argv, "-srt_streamid") == key
     assert argv[-1] == "srt://push.example.com:9000?mode=caller"
+
+
+def test_an_rtmps_target_is_verified_unless_told_not_to():
+    """FFmpeg's tls protocol verifies nothing by default (tls_verify 0): the pusher asks for it, against
+    the system's trust or the CA file, before the key (in the URL that follows) is sent."""
+    key = "yt-key-1234"
+    t = push_target("rtmps://a.rtmp.youtube.com/live2", key)
+    assert t.options == {"tls_verify": "1"}, "the system's trust store"
+    argv = expanded(push_command(FEED, t, add_silence=False, args_file=ARGS), t)
+    assert value(argv, "-tls_verify") == "1" and argv.index("-tls_verify") < argv.index(t.url), "an output option"
+    ca = push_target("rtmps://10.0.0.5:1936/live", key, ca_file="/ca/ca.crt")
+    assert ca.options == {"tls_verify": "1", "ca_file": "/ca/ca.crt"}
+    assert push_target("rtmps://10.0.0.5:1936/live", key, insecure_skip_verify=True).options == {}
+    assert push_target("rtmp://h/live", key, ca_file="/ca/ca.crt").options == {}, "no TLS, nothing to verify"
+    assert push_target("srt://h:1?mode=caller", key, ca_file="/ca/ca.crt").options == {"srt_streamid": key}
+
+
+def test_a_refused_certificate_says_so_naming_the_host_not_the_key():
+    for line, why in [
+        ("[tls @ 0x55d0] Peer certificate failed verification", "no trusted CA signed it"),
+        ("[tls @ 0x55d0] The certificate's owner does not match hostname 10.0.0.5", "it does not name the host"),
+    ]:
+        lines = [line, "[out#0/flv @ 0x1] Error opening output rtmps://10.0.0.5:1936/live/***: I/O error"]
+        message = telling_error(lines, "rtmps://10.0.0.5:1936/live", 1)
+        assert message == untrusted_certificate(lines, "rtmps://10.0.0.5:1936/live")
+        assert message.startswith(f"the certificate of the target 10.0.0.5:1936 is not trusted ({why}): nothing")
+        assert "tls.caSecretRef" in message and "***" not in message
+    assert untrusted_certificate(["Connection refused"], "rtmps://h/live") is None
 
 
 def test_no_key_leaves_the_target_alone():

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from streamops.api import LiveStream, Restream
-from streamops.contract.pusher import CONFIG_ENV, PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE
+from streamops.contract.pusher import (
+    CONFIG_ENV,
+    PRIVATE_DIR,
+    TARGET_CA_DIR,
+    TARGET_CA_FILE,
+    TARGET_KEY_DIR,
+    TARGET_KEY_FILE,
+)
 from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import credential_secret_name
 from streamops.control.restream.specs.names import PUSHER_COMPONENT, pusher_pod_name
@@ -35,6 +42,11 @@ def pusher_pod(
     if ref is not None:
         volumes.append(secret_file_volume("target-key", ref.name, ref.key, TARGET_KEY_FILE))
         mounts.append({"name": "target-key", "mountPath": TARGET_KEY_DIR, "readOnly": True})
+    ca = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
+    if ca is not None:
+        # Optional: a missing CA Secret lets the Pod start and the pusher say so, sending nothing.
+        volumes.append(secret_file_volume("target-ca", ca.name, ca.key, TARGET_CA_FILE, optional=True))
+        mounts.append({"name": "target-ca", "mountPath": TARGET_CA_DIR, "readOnly": True})
     metadata = {
         "name": pusher_pod_name(name),
         "namespace": restream.metadata.namespace,

@@ -6,7 +6,14 @@ from typing import get_args
 
 from streamops.api import LiveStream, Restream
 from streamops.api.restream import VideoCodec
-from streamops.contract.pusher import PRIVATE_DIR, TARGET_KEY_DIR, TARGET_KEY_FILE, PusherConfig
+from streamops.contract.pusher import (
+    PRIVATE_DIR,
+    TARGET_CA_DIR,
+    TARGET_CA_FILE,
+    TARGET_KEY_DIR,
+    TARGET_KEY_FILE,
+    PusherConfig,
+)
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import IngestPortMap, feed_url
@@ -33,6 +40,10 @@ def pusher_config(
         http_host=settings.worker_bind_address,
         http_port=http_port,
         stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,
+        # At their defaults (verify against the system's trust) these are left out of the Pod's
+        # configuration parts: an operator upgrade restarts no pusher (worker-restarts.md).
+        tls_ca_file=f"{TARGET_CA_DIR}/{TARGET_CA_FILE}" if spec.tls and spec.tls.ca_secret_ref else None,
+        tls_insecure_skip_verify=bool(spec.tls and spec.tls.insecure_skip_verify),
         private_dir=PRIVATE_DIR,
         credential_file=CREDENTIAL_FILE,
     )

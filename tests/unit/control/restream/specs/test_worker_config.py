@@ -87,3 +87,55 @@ def test_a_codec_added_reaches_a_live_pusher_at_once_and_a_reordered_list_change
     api.modify("Restream", NS, "out", {"spec": {"targetVideoCodecs": ["h264", "hevc"]}})
     api.clear_calls()
     assert reconcile(api) == KEEP and deletes(api) == []
+
+
+# --- the target's TLS (tls.caSecretRef, insecureSkipVerify) -----------------------------------------
+
+
+def test_the_target_tls_reaches_the_pusher():
+    assert (config_of().tls_ca_file, config_of().tls_insecure_skip_verify) == (None, False), "verify, system trust"
+    ca = config_of(uri="rtmps://t.example/live", tls={"caSecretRef": {"name": "ca"}})
+    assert ca.tls_ca_file == "/var/run/secrets/streamops/target-ca/ca.crt" and not ca.tls_insecure_skip_verify
+    skip = config_of(uri="rtmps://t.example/live", tls={"insecureSkipVerify": True})
+    assert skip.tls_ca_file is None and skip.tls_insecure_skip_verify
+
+
+def test_a_pusher_built_before_the_tls_fields_is_not_replaced(api: FakeKubeApi):
+    """An operator upgrade adds tlsCaFile and tlsInsecureSkipVerify at their defaults: nothing differs."""
+    reconcile(api)
+    pod = pusher_pod(api)
+    parts = json.loads(pod["metadata"]["annotations"][SPEC_PARTS_ANNOTATION])
+    [container] = pod["spec"]["containers"]
+    env = next(e for e in container["env"] if e["name"] == CONFIG_ENV)
+    older = json.loads(env["value"])
+    for field in ("tlsCaFile", "tlsInsecureSkipVerify"):
+        parts.pop(f"config.{field}", None)
+        older.pop(field, None)
+    env["value"] = json.dumps(older)
+    api.modify("Pod", NS, "out-pusher", {"metadata": {"annotations": {SPEC_PARTS_ANNOTATION: json.dumps(parts)}}})
+    api.modify("Pod", NS, "out-pusher", {"spec": pod["spec"]})
+    api.clear_calls()
+    assert reconcile(api) == KEEP and deletes(api) == []
+
+
+def test_the_ca_secret_is_mounted_only_when_labelled_for_use(api: FakeKubeApi):
+    """The CA decides where the key goes: an unlabelled Secret is refused (no pusher; the status says RefusedByPolicy);
+    labelled, it is a file of the Pod (an optional volume: a missing Secret is said by the pusher)."""
+    api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ca", "namespace": NS}, "data": {}})
+    tls = {"caSecretRef": {"name": "ca"}}
+    api.modify("Restream", NS, "out", {"spec": {"uri": "rtmps://10.0.0.5:1936/live", "tls": tls}})
+    outcome = reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
+    assert pusher_pod(api) == {}
+    assert "Secret ca named in tls.caSecretRef is not labelled" in (outcome.key_secret_refused or "")
+    labels = {"streaming.streamops.dev/allow-reference": "true"}
+    api.modify("Secret", NS, "ca", {"metadata": {"labels": labels}, "data": {"ca.crt": "LS0t"}})
+    reconcile(api)
+    pod = pusher_pod(api)
+    [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == "target-ca"]
+    assert volume["secret"] == {"secretName": "ca", "items": [{"key": "ca.crt", "path": "ca.crt"}], "optional": True}
+    [container] = pod["spec"]["containers"]
+    assert {"name": "target-ca", "mountPath": "/var/run/secrets/streamops/target-ca", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    config = json.loads(next(e for e in container["env"] if e["name"] == CONFIG_ENV)["value"])
+    assert config["tlsCaFile"] == "/var/run/secrets/streamops/target-ca/ca.crt"

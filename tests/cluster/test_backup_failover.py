@@ -5,12 +5,16 @@ port, which the operator put into the backup's configuration.
 
 What a user sees: status.activeIngest and its Events, a Recording that records while only the
 backup sends (through the primary), the switch back after failback.stableSeconds, and what a
-Recording says while only the backup receives media and no primary ingest runs.
+Recording says while only the backup receives media and no primary ingest runs. The backup's
+encoder pushes SRT to status.ingest.backupPushUrlSrt (the key as passphrase), the primary's RTMP:
+the failover carries either protocol (the RTMP backup: tests/cluster/test_webhooks.py,
+tests/media/test_failover.py).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 from devtools.catalog import livestream, recording
@@ -32,7 +36,7 @@ def stream_status(cluster, ns, probe, what, timeout=30.0):
 
 def test_backup_failover_through_the_operator(cluster, operator, namespace, local_pods: LocalPods, publishers):
     ns = namespace
-    push = {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": STABLE}}
+    push = {"protocols": ["rtmp", "srt"], "backup": True, "failback": {"stableSeconds": STABLE}}
     cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}))
     cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=10))
     for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder"):
@@ -44,17 +48,23 @@ def test_backup_failover_through_the_operator(cluster, operator, namespace, loca
     assert "primaryUrl" not in primary.config and "failback" not in primary.config["source"]["push"]
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
 
-    def publish(ingest) -> Publisher:
-        url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
+    def publish(url: str) -> Publisher:
         publisher = Publisher(url, size="320x180", rate=15).start()
         publishers.append(publisher)
         return publisher
 
-    # Only the backup sends: its media is on air through the primary, and the Recording records it
-    # (it used to show RecorderStarting while nothing recorded).
-    publish(backup)
+    def publish_rtmp(ingest) -> Publisher:
+        return publish(f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}")
+
+    # Only the backup sends, over SRT to the URL status gives: its media is on air through the
+    # primary, and the Recording records it (it used to show RecorderStarting while nothing recorded).
+    srt = stream_status(cluster, ns, lambda s: (s.get("ingest") or {}).get("backupPushUrlSrt"), "backup SRT URL")
+    srt_url = srt["ingest"]["backupPushUrlSrt"]
+    assert srt_url == f"srt://127.0.0.1:{backup.config['ports']['srt']}" and key not in json.dumps(srt)
+    publish(f"{srt_url}?mode=caller&passphrase={key}")
     st = stream_status(cluster, ns, lambda s: s.get("activeIngest") == "backup", "activeIngest backup")
     assert st["backupLive"] is True and st["live"] is False
+    assert backup.status()["source"] == "srt"
     assert st["playback"]["hlsCmafUrl"].startswith(f"http://127.0.0.1:{primary.config['ports']['http']}/")
     rec = eventually(lambda: (o := cluster.get("recordings", ns, "rec"))["status"].get("recording") and o, 30)
     assert condition(rec, "Recording")["status"] == "True"
@@ -62,7 +72,7 @@ def test_backup_failover_through_the_operator(cluster, operator, namespace, loca
 
     # The primary's publisher comes: the backup stays on air for failback.stableSeconds, then the
     # primary takes the air back.
-    main = publish(primary)
+    main = publish_rtmp(primary)
     st = stream_status(cluster, ns, lambda s: s.get("live"), "primary live", timeout=15)
     came = time.monotonic()
     assert st["activeIngest"] == "backup", "not before failback.stableSeconds"

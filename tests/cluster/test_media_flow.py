@@ -22,7 +22,7 @@ import pytest
 from devtools.catalog import livestream, recording, restream
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_pods import LocalPods
-from devtools.media.peers import NginxRtmp, Publisher
+from devtools.media.peers import NginxRtmp, Publisher, ffprobe_duration
 from devtools.waits import eventually
 
 GROUP = "streaming.streamops.dev"
@@ -50,7 +50,11 @@ def test_stream_record_restream_with_real_workers(
     ns = namespace
     cluster.kubectl("create", "secret", "generic", "yt-key", "-n", ns, f"--from-literal=streamKey={TARGET_KEY}")
     cluster.allow_reference(ns, "yt-key")
-    cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
+    # recording.auto: the stream's own Recording cam-auto records beside the user's (its settings from
+    # the stream's recording defaults).
+    cluster.apply(
+        ns, livestream("cam", screenshots={"enabled": False}, recording={"auto": True, "minDurationSeconds": 1})
+    )
     cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=3, maxSegmentSeconds=10))
     cluster.apply(ns, recording("short", minDurationSeconds=3600))  # whatever it records is discarded
     cluster.apply(
@@ -61,7 +65,8 @@ def test_stream_record_restream_with_real_workers(
 
     # Children and owners: the recorder belongs to its Recording, the pusher to its Restream, and
     # the Restreams to the stream (they go with it); the Recording to nobody.
-    for pod, owner in (("cam-ingest", "LiveStream"), ("rec-recorder", "Recording"), ("out-pusher", "Restream")):
+    owners = (("cam-ingest", "LiveStream"), ("rec-recorder", "Recording"), ("out-pusher", "Restream"))
+    for pod, owner in (*owners, ("cam-auto-recorder", "Recording")):
         p = eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
         assert [r["kind"] for r in p["metadata"]["ownerReferences"]] == [owner]
         assert p["spec"]["hostNetwork"] is True
@@ -83,6 +88,7 @@ def test_stream_record_restream_with_real_workers(
     ingest = local_pods.start(ns, "cam-ingest")
     recorder = local_pods.start(ns, "rec-recorder")
     local_pods.start(ns, "short-recorder")
+    local_pods.start(ns, "cam-auto-recorder")
     local_pods.start(ns, "out-pusher")
     local_pods.start(ns, "dead-pusher")
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
@@ -128,6 +134,11 @@ def test_stream_record_restream_with_real_workers(
     # maxSegmentSeconds: the first video is cut at 10 s and listed while recording goes on.
     rec = status_of(cluster, "recordings", ns, "rec", lambda o: o["status"].get("videos"), "split", timeout=30)
     assert rec["status"]["recording"] is True and len(rec["status"]["videos"]) == 1
+    # recordingDuration: the seconds a running Recording's recorder counted (≥ the 10 s video it cut).
+    s = status_of(
+        cluster, "livestreams", ns, "cam", lambda o: (o["status"].get("recordingDuration") or 0) >= 10, "duration", 10
+    )
+    assert s["status"]["recording"] is True and s["status"]["recordingDuration"] < 60
     time.sleep(3)
 
     # The source stops: live flips false (well within the reconnect window + 2 s).
@@ -139,6 +150,9 @@ def test_stream_record_restream_with_real_workers(
     # stop_recording: the video is finalised and listed, the recorder Pod goes away.
     cluster.kubectl("patch", "rec", "rec", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
     cluster.kubectl("patch", "rec", "short", "-n", ns, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    # recording.auto switched off stops cam-auto: its video is finalised and kept.
+    auto_off = {"spec": {"recording": {"auto": False, "minDurationSeconds": 1}}}
+    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", json.dumps(auto_off))
     rec = status_of(
         cluster,
         "recordings",
@@ -149,6 +163,7 @@ def test_stream_record_restream_with_real_workers(
         40,
     )
     assert rec["status"]["recording"] is False and rec["status"]["endedAt"]
+    assert rec["status"]["duration"] == pytest.approx(sum(v["durationSeconds"] for v in rec["status"]["videos"]), abs=2)
     *full, video = rec["status"]["videos"]
     assert full and all(v["durationSeconds"] == pytest.approx(10, abs=1.5) for v in full), rec["status"]["videos"]
     assert video["title"].startswith("Stream Record: Camera, ") and video["durationSeconds"] >= 1
@@ -160,6 +175,20 @@ def test_stream_record_restream_with_real_workers(
     video_file = claim / video["path"]
     assert video_file.is_file() and video_file.stat().st_size == video["sizeBytes"]
     assert cluster.get("persistentvolumeclaims", ns, "streamops-recordings")["metadata"].get("ownerReferences") is None
+    auto = status_of(
+        cluster,
+        "recordings",
+        ns,
+        "cam-auto",
+        lambda o: (c := condition(o, "Succeeded")) and c["status"] == "True",
+        "auto",
+    )
+    [auto_video] = auto["status"]["videos"]
+    auto_file = claim / auto_video["path"]
+    assert auto_video["title"].startswith("Stream Record: Camera, ") and auto_video["durationSeconds"] > 0
+    assert ffprobe_duration(auto_file) == pytest.approx(auto_video["durationSeconds"], abs=1), "real media"
+    s = status_of(cluster, "livestreams", ns, "cam", lambda o: not o["status"]["recording"], "no recording", 10)
+    assert s["status"].get("recordingDuration") is None, "unset when no Recording runs"
 
     eventually(lambda: "RecordingFinished" in cluster.event_reasons(ns, "Recording", "rec"), what="RecordingFinished")
     assert "RecordingSplit" in cluster.event_reasons(ns, "Recording", "rec")
@@ -192,7 +221,7 @@ def test_stream_record_restream_with_real_workers(
         what="Restreams and ingest garbage-collected",
     )
     assert cluster.get("recordings", ns, "rec") is not None
-    assert video_file.is_file()
+    assert video_file.is_file() and auto_file.is_file(), "the auto Recording goes with the stream, its video stays"
 
 
 def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace, local_pods: LocalPods, publishers):

@@ -3,6 +3,8 @@ MPEG-TS with the DVR window, screenshots, the live feed, /status and /metrics.""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import re
 import subprocess
@@ -162,8 +164,25 @@ def read_feed(url: str, seconds: float, out: list[bytes]) -> None:
             out.append(chunk)
 
 
-def test_feed_serves_many_consumers_starting_on_a_keyframe(ingest):
+def screenshots_until(ingest, done: threading.Thread) -> list[tuple[float, bytes]]:
+    """(mtime, bytes) of each screenshot the ingest wrote while `done` runs, in order: the file is
+    replaced whole (a rename), its mtime is when FFmpeg wrote it."""
+    path = ingest.workdir / "media" / "screenshot.jpg"
+    shots: list[tuple[float, bytes]] = []
+    while done.is_alive():
+        try:
+            stamp = path.stat().st_mtime
+            if not shots or stamp != shots[-1][0]:
+                shots.append((stamp, path.read_bytes()))
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    return shots
+
+
+def test_feed_serves_many_consumers_starting_on_a_keyframe_and_the_screenshot_refreshes(ingest):
     assert http_get(ingest.feed_url, headers=WORKER_AUTH)[0] == 503, "no feed while offline"
+    interval = ingest.config["screenshots"]["intervalSeconds"]  # 2 in the media tier's ingests
     with Publisher(ingest.rtmp_url(), duration=30):
         ingest.wait_live()
         time.sleep(1)  # join mid-GOP
@@ -172,8 +191,17 @@ def test_feed_serves_many_consumers_starting_on_a_keyframe(ingest):
         reader.start()
         short_reader: list[bytes] = []
         read_feed(ingest.feed_url, 2, short_reader)  # joins and leaves
+        # Meanwhile (≈6 s more of the long reader) the screenshot is taken again every intervalSeconds:
+        # each a new picture, each interval after the previous one (plus the one-frame FFmpeg's run).
+        shots = screenshots_until(ingest, reader)
         reader.join()
         assert ingest.status()["live"], "consumers coming and going never disturb the publisher"
+        assert len(shots) >= 2, f"a screenshot every {interval} s: {[t for t, _ in shots]}"
+        gaps = [round(b[0] - a[0], 2) for a, b in itertools.pairwise(shots)]
+        print(f"\nMEASURED screenshots every {interval} s: {gaps} s apart")
+        assert all(interval <= gap <= interval + 3 for gap in gaps), gaps
+        assert len({body for _, body in shots}) == len(shots), "each a new picture"
+        assert all(body[:2] == b"\xff\xd8" for _, body in shots), "JPEG"
         path = ingest.workdir / "feed.ts"
         path.write_bytes(b"".join(long_reader))
         frames = subprocess.run(
@@ -200,22 +228,30 @@ def test_feed_serves_many_consumers_starting_on_a_keyframe(ingest):
         assert sum(len(c) for c in long_reader) > 1_000_000, "≈8 s of a 2.5 Mbit/s stream"
 
 
-def test_pull_fails_over_round_robin(ingest_factory, tmp_path):
-    with NginxRtmp(workdir=tmp_path / "origin") as origin:
-        second = Publisher(origin.rtmp_url("live", "b"), duration=60).start()
-        third = Publisher(origin.rtmp_url("live", "c"), duration=60).start()
-        try:
-            time.sleep(2)
-            dead = f"rtmp://127.0.0.1:{free_port()}/live/a"  # nothing listens there
-            ingest = ingest_factory(
-                source={"pull": {"urls": [dead, origin.rtmp_url("live", "b"), origin.rtmp_url("live", "c")]}}
-            )
-            assert ingest.wait_live(timeout=30)["source"] == "pull-1", "dead first URL: the second takes over"
-            second.stop()
-            wait_for(lambda: (s := ingest.status())["live"] and s["source"] == "pull-2", timeout=30)
-        finally:
-            second.stop()
-            third.stop()
+def test_pull_fails_over_round_robin_and_wraps_back_to_the_first_url(ingest_factory, tmp_path):
+    first_port = free_port()  # nothing listens there until the first URL's origin starts, below
+    first = f"rtmp://127.0.0.1:{first_port}/live/a"
+
+    def publish(url: str) -> Publisher:
+        return Publisher(url, duration=60).start()
+
+    with NginxRtmp(workdir=tmp_path / "origin") as origin, contextlib.ExitStack() as stack:
+        second = publish(origin.rtmp_url("live", "b"))
+        third = publish(origin.rtmp_url("live", "c"))
+        stack.callback(second.stop)
+        stack.callback(third.stop)
+        wait_for(lambda: origin.publishing() == {"b", "c"}, timeout=10)  # (was a 2 s sleep)
+        urls = [first, origin.rtmp_url("live", "b"), origin.rtmp_url("live", "c")]
+        ingest = ingest_factory(source={"pull": {"urls": urls}})
+        assert ingest.wait_live(timeout=30)["source"] == "pull-1", "dead first URL: the second takes over"
+        second.stop()  # the second URL stops sending: the third takes over
+        wait_for(lambda: (s := ingest.status())["live"] and s["source"] == "pull-2", timeout=30)
+        # The first URL's origin comes up; the last URL's goes away (fails): round-robin wraps to the first.
+        first_origin = stack.enter_context(NginxRtmp(workdir=tmp_path / "first-origin", rtmp_port=first_port))
+        stack.callback(publish(first_origin.rtmp_url("live", "a")).stop)
+        wait_for(lambda: "a" in first_origin.publishing(), timeout=10)
+        origin.stop()
+        wait_for(lambda: (s := ingest.status())["live"] and s["source"] == "pull-0", timeout=30)
 
 
 def test_transcoding_ladder_serves_renditions_and_transcoded_feed(ingest_factory):

@@ -146,28 +146,30 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
 
 def test_pushes_to_rtmps_only_once_the_target_is_verified(feed, nginx, pushers, tmp_path):
     """The attack: someone on the network answers at the target's address with a certificate of their
-    own (here the forwarder's self-signed one, not given to the pusher). The pusher completes the TLS
+    own (here a forwarder's self-signed one, not given to the pusher). The pusher completes the TLS
     handshake, refuses the certificate, and sends nothing: not a byte of RTMP after the handshake (the
-    key would be in its publish), no publish upstream. Given the CA (tls.caSecretRef's file), the same
-    target is verified (its IP SAN names the URL's host) and goes live."""
-    key = "rtmps-KEY-5e8d1b"
+    key would be in its publish), no publish upstream. Given the CA (tls.caSecretRef's file), a target
+    is verified (its IP SAN names the URL's host) and goes live. Both at once: the test's time stays."""
+    key, stolen = "rtmps-KEY-5e8d1b", "rtmps-KEY-not-for-them"
     feed.publish()
-    with TlsForwarder(nginx.rtmp_port, tmp_path / "tls") as tls:
+    with (
+        TlsForwarder(nginx.rtmp_port, tmp_path / "tls") as tls,
+        TlsForwarder(nginx.rtmp_port, tmp_path / "evil") as evil,
+    ):
         uri = tls.url()
-        refused = pushers("to-rtmps-unverified", feed.url, uri, key)
-        failed = wait_for(lambda: (s := refused.status())["failures"] >= 1 and s, timeout=15, what="refused")
-        assert failed["lastError"].startswith(f"the certificate of the target 127.0.0.1:{tls.port} is not trusted")
-        assert not failed["live"] and failed["bytesSent"] == 0, failed
-        assert tls.connections >= 1 and tls.bytes_in == 0, "handshakes, and nothing sent after them"
-        assert nginx.publishing() == set()
-        assert key not in refused.texts()
-        refused.stop()
-
+        refused = pushers("to-rtmps-unverified", feed.url, evil.url(), stolen)
         pusher = pushers("to-rtmps", feed.url, uri, key, tlsCaFile=str(tls.cert))
+        failed = wait_for(lambda: (s := refused.status())["failures"] >= 1 and s, timeout=15, what="refused")
+        assert failed["lastError"].startswith(f"the certificate of the target 127.0.0.1:{evil.port} is not trusted")
+        assert not failed["live"] and failed["bytesSent"] == 0, failed
+        assert evil.connections >= 1 and evil.bytes_in == 0, "handshakes, and nothing sent after them"
+        assert stolen not in refused.texts()
+
         assert pusher.wait_live()["target"] == uri
-        assert nginx.publishing() == {key}
+        assert nginx.publishing() == {key}, "the refused pusher never published"
         assert codecs(ffprobe_streams(nginx.rtmp_url(name=key)))["video"] == ("h264", 1280, 720)
         assert key not in pusher.texts()
+        assert evil.bytes_in == 0
 
 
 # --- 2. SRT -----------------------------------------------------------------------------------------------

@@ -126,6 +126,18 @@ def test_push_from_outside_to_the_node_port_urls_in_status(
     wait_live(cluster, ns)
     timing("SRT publish (from the LAN) -> status.live (multi-node)", time.monotonic() - published)
 
+    # active: false (the hosted switch): the ingest Pod goes, its Service and key stay; the live
+    # encoder is cut, and a push to the URL status shows is refused.
+    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", '{"spec":{"active":false}}')
+    eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, timeout=60, what="the ingest Pod gone")
+    refused = cluster.lan_encoder(f"{ingest['pushUrl']}/{key}")
+    publishers.append(refused.start())
+    assert refused.wait(timeout=30) != 0, "a push to an inactive stream is refused"
+    inactive = cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("active") is False, "inactive", 30)
+    assert not inactive["status"]["live"] and condition(inactive, "Ready")["reason"] == "Inactive"
+    assert inactive["status"]["ingest"]["pushUrl"] == ingest["pushUrl"], "the same URL when it is active again"
+    assert cluster.get("services", ns, "cam-ingest") and cluster.get("secrets", ns, "cam-stream-key")
+
 
 def test_recorder_and_ingest_on_different_nodes(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]

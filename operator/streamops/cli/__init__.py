@@ -3,8 +3,10 @@
 
 The verbs, one module per group: operator.py, manifests.py (crds, rbac) and worker.py (`streamops`
 only); status.py, stream_key.py (push-url, rotate-key), record.py and play.py (`kubectl streamops`
-only); playback.py (signed playback URLs, the signing key's rotation) and video.py (video links),
-which both command lines call. What the kubectl verbs print is in render.py (pure: objects in, text
-out), the API client in kube_connection.py, the port-forward child in port_forward.py, the one-line
-failure in command_error.py.
+only); playback.py (signed playback URLs, the signing key's rotation), video.py (video links) and
+stats.py (a stream's statistics over a date range, from Prometheus through prometheus_api.py, or the
+sessions in its status), which both command lines call. What the kubectl verbs print is in render.py
+(pure: objects in, text out; stats' rows and tables are stats.py's, pure too), the API client in
+kube_connection.py, the port-forward child in port_forward.py, the one-line failure in
+command_error.py.
 """

@@ -1,6 +1,6 @@
 """`kubectl streamops` (the `kubectl-streamops` entry point): live streams from the terminal.
 The parser only: each verb is its module's in cli/ (status, stream_key, playback, play, record,
-video), the ones `streamops` has too (playback URLs and keys, video links) shared with it.
+video, stats), the ones `streamops` has too (playback URLs and keys, video links, stats) shared with it.
 
 Errors are one line on stderr and a non-zero exit status; a stream key is printed only when asked
 (`push-url --show-key`)."""
@@ -34,6 +34,8 @@ def _common() -> argparse.ArgumentParser:
 
 def parser() -> argparse.ArgumentParser:
     from streamops.cli.playback import DEFAULT_EXPIRES, FORMATS
+    from streamops.cli.stats import DESCRIPTION as STATS_DESCRIPTION
+    from streamops.cli.stats import add_arguments as stats_arguments
     from streamops.cli.stream_key import PROTOCOLS
     from streamops.cli.video import DESCRIPTION as VIDEO_URL_DESCRIPTION
     from streamops.cli.video import PAGE_DESCRIPTION as VIDEO_PAGE_DESCRIPTION
@@ -144,12 +146,22 @@ def parser() -> argparse.ArgumentParser:
         description=VIDEO_PAGE_DESCRIPTION.replace("streamops video", "kubectl streamops video"),
     )
     video_url_arguments(video_page, namespace=False, page=True)
+
+    stats = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="bitrate, fps, resolution, speed and viewers per interval over a date range (from Prometheus)",
+        description=STATS_DESCRIPTION.replace("streamops stats", "kubectl streamops stats"),
+    )
+    stats_arguments(stats, namespace=False)
     return top
 
 
 def run(args: argparse.Namespace) -> int:
     from streamops.cli.kube_connection import connect, namespace_of
 
+    if args.command == "stats":
+        return _stats(args)
     api = connect(args.kubeconfig)
     namespace = namespace_of(api, args.namespace)
     command = args.command
@@ -204,6 +216,24 @@ def run(args: argparse.Namespace) -> int:
         print(video_command(api, namespace, args))
         return 0
     raise AssertionError(command)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import os
+
+    from streamops.cli.kube_connection import connect, namespace_of
+    from streamops.cli.stats import asked, stats_command
+
+    if args.kubeconfig:  # the login puts it there; the Prometheus URL may be in its current context
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    ask = asked(args, os.environ)  # a typo or a bad URL needs no API server to be said
+    api = connect(args.kubeconfig)
+    answer = stats_command(api, namespace_of(api, args.namespace), ask)
+    for note in answer.notes:
+        print(note, file=sys.stderr)
+    if answer.text:
+        print(answer.text)
+    return 0
 
 
 def _playback_url(api: KubeApi, namespace: str, args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """`streamops` command line: the operator, the media workers, CRD generation, video download links,
-signed playback URLs and their keys. The parser only: each verb is its module's (cli/operator.py,
-manifests.py, worker.py, video.py, playback.py), which `kubectl streamops` calls too where it has the
-same verb (cli/kubectl_plugin.py)."""
+signed playback URLs and their keys, a stream's statistics. The parser only: each verb is its module's
+(cli/operator.py, manifests.py, worker.py, video.py, playback.py, stats.py), which `kubectl streamops`
+calls too where it has the same verb (cli/kubectl_plugin.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = (
     "`streamops` command line: the operator, the media workers, CRD generation, video download links, signed "
-    "playback URLs and their keys."
+    "playback URLs and their keys, a stream's statistics."
 )
 
 
@@ -39,7 +39,8 @@ def on_cluster(args: argparse.Namespace, verb: Callable[[KubeApi, str], None]) -
         api = KubeApi.from_environment()
         verb(api, namespace_of(api, args.namespace))
     except (CommandError, ApiError) as e:
-        print(f"streamops {args.command} {args.action}: {e}", file=sys.stderr)
+        command = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
+        print(f"streamops {command}: {e}", file=sys.stderr)
         return 1
     return 0
 
@@ -79,6 +80,26 @@ def playback_rotate_key(args: argparse.Namespace) -> int:
     return on_cluster(
         args, lambda api, namespace: print(rotate_playback_key(api, namespace, args.force, datetime.now(UTC)))
     )
+
+
+def stats(args: argparse.Namespace) -> int:
+    from streamops.cli.command_error import CommandError
+    from streamops.cli.stats import asked, stats_command
+
+    try:  # before the cluster is asked: a typo or a bad URL needs no kubeconfig to be reported
+        ask = asked(args, os.environ)
+    except CommandError as e:
+        print(f"streamops stats: {e}", file=sys.stderr)
+        return 1
+
+    def answer(api: KubeApi, namespace: str) -> None:
+        found = stats_command(api, namespace, ask)
+        for note in found.notes:
+            print(note, file=sys.stderr)
+        if found.text:
+            print(found.text)
+
+    return on_cluster(args, answer)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     rotate.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
     rotate.add_argument("--force", action="store_true", help="rotate even within 120 s of the last rotation")
     rotate.set_defaults(func=playback_rotate_key)
+
+    from streamops.cli import stats as stats_verb
+
+    statistics = sub.add_parser(
+        "stats",
+        help="a stream's bitrate, fps, resolution, speed and viewers per interval over a date range (Prometheus)",
+        description=stats_verb.DESCRIPTION,
+    )
+    stats_verb.add_arguments(statistics)
+    statistics.set_defaults(func=stats)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -10,10 +10,17 @@ stopped by PID fires StreamopsStreamOffline, started again clears it.
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +33,10 @@ from devtools.cluster.prometheus_operator import OperatorPrometheus
 from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
 from devtools.cluster.release import Release
 from devtools.media.peers import NginxRtmp, Publisher
+from devtools.ports import free_port
 from devtools.versions import REPO
 from devtools.waits import eventually
+from streamops.cli.kubectl_plugin import main as kubectl_streamops
 from streamops.contract.metrics import ALL_METRICS
 
 from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
@@ -48,6 +57,10 @@ WORKERS = ("ingest", "recorder", "pusher")
 COMPONENT = "app.kubernetes.io/component"
 DASHBOARDS = REPO / "charts" / "streamops" / "dashboards"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+BIN = Path(sys.executable).parent  # kubectl-streamops, installed with the package
+STATS_STEP = 5  # s: `stats --interval`, the scrape interval
+LIVE_ROWS = 2  # intervals read before the encoder stops
+LAN_ENCODER = {"frameRate": 30, "width": 640, "height": 360}  # LocalCluster.lan_encoder's
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +143,11 @@ def test_the_operators_prometheus_scrapes_what_the_monitors_select_and_alerts_on
     namespace: str,
     publishers: list[Publisher],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))  # the plugin's, run in this process below
+    for name in ("STREAMOPS_PROMETHEUS_URL", "STREAMOPS_PROMETHEUS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     try:
         scrapes_and_alerts(cluster, release, operator_prometheus, namespace, publishers, tmp_path)
     finally:
@@ -147,6 +164,7 @@ def scrapes_and_alerts(
     tmp_path: Path,
 ) -> None:
     ns = namespace
+    before_stream = datetime.now(UTC)
     cluster.recordings_volume(ns, "node-1")
     stream = start_stream(cluster, ns)
     url = rtmp_url(cluster, ns, stream)
@@ -202,22 +220,139 @@ def scrapes_and_alerts(
         unexplained = sorted(n for n in queried if n not in scraped and not may_be_absent(n))
         assert not unexplained, f"dashboards query metrics nobody exports here: {unexplained}"
 
+        # For `stats` below: three live scrapes in the last 15 s (the two intervals ending at the stop's
+        # whole second each hold one), then one viewer scraped (a playlist fetched from the LAN counts for
+        # the ingest's 30 s window).
+        scraped_live_since = time.monotonic()
+        sel = f'{{namespace="{ns}", stream="cam"}}'
+        last = f"streamops_ingest_live{sel}[{(LIVE_ROWS + 1) * STATS_STEP}s]"
+        eventually(
+            lambda: prometheus.query(f"count_over_time({last}) >= {LIVE_ROWS + 1} and min_over_time({last}) == 1"),
+            timeout=30, interval=0.5, what=f"{(LIVE_ROWS + 1) * STATS_STEP}s of live scrapes",
+        )  # fmt: skip
+        hls = stream["status"]["playback"]["hlsCmafUrl"]
+        eventually(lambda: cluster.lan_get(hls)[0] == 200, timeout=30, interval=0.5, what="a viewer's playlist")
+        eventually(
+            lambda: prometheus.query(f"sum(streamops_viewers{sel}) >= 1"), timeout=15, interval=0.5,
+            what=f"the viewer of {hls} scraped",
+        )  # fmt: skip
+        scraped_live_after = time.monotonic() - scraped_live_since
+        time.sleep(1 - time.time() % 1)  # the rows end at the stop's whole second: after the viewer's scrape
+
         # A real fault: the encoder stops (by PID). The stream stays active, its ingest runs, no media.
         stopped = time.monotonic()
+        stopped_at = datetime.now(UTC)
         encoder.stop()
+        cluster.wait_status("lst", ns, "cam", lambda o: not o["status"].get("live"), "status.live false", 30)
+        offline_at = datetime.now(UTC)  # the ingest's live gauge reads 0 from here on
         fired = eventually(
             lambda: (a := offline_alert(prometheus, ns)) and a["state"] == "firing" and a,
             timeout=90, interval=1, what=f"{OFFLINE_ALERT} firing",
         )  # fmt: skip
         fired_after = time.monotonic() - stopped
         assert fired["labels"]["severity"], fired
+        # `stats` reads an interval from a scrape after offline_at to the encoder's return: ≥ 7 s of it.
+        time.sleep(max(0.0, (offline_at + timedelta(seconds=2 * STATS_STEP + 2) - datetime.now(UTC)).total_seconds()))
+        back_at = datetime.now(UTC)
         restarted = time.monotonic()
         cluster.publish_from_lan(url, publishers)
         eventually(
             lambda: offline_alert(prometheus, ns) is None, timeout=90, interval=1, what=f"{OFFLINE_ALERT} cleared"
         )
         cleared_after = time.monotonic() - restarted
+
+    began = time.monotonic()
+    with prometheus.on_loopback() as prometheus_url:
+        stats_of_that_minute(cluster, ns, prometheus_url, before_stream, stopped_at, offline_at, back_at)
     print(
         f"\ntargets up {targets_up_after:.1f}s after the workers ran; encoder stopped -> {OFFLINE_ALERT} firing "
-        f"{fired_after:.1f}s; encoder back -> cleared {cleared_after:.1f}s"
+        f"{fired_after:.1f}s; encoder back -> cleared {cleared_after:.1f}s; live scrapes and a viewer for stats "
+        f"awaited {scraped_live_after:.1f}s; stats checks {time.monotonic() - began:.1f}s"
     )
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plugin_here(*args: str) -> tuple[int, str, str]:
+    """`kubectl streamops ARGS` run by its main() in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = kubectl_streamops(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def stats_of_that_minute(
+    cluster: LocalCluster,
+    ns: str,
+    prometheus_url: str,
+    before_stream: datetime,
+    stopped_at: datetime,
+    offline_at: datetime,
+    back_at: datetime,
+) -> None:
+    """`kubectl streamops stats` over the minute the test above made: live, encoder stopped, back."""
+    sessions = cluster.get("lst", ns, "cam")["status"]["sessions"]  # type: ignore[index]
+    # The session on air when the encoder stopped, as the operator recorded it.
+    stopped_session = next(s for s in reversed(sessions) if datetime.fromisoformat(s["startedAt"]) < stopped_at)
+    # As typed: the intervals before the encoder stopped (scraped live throughout) and what follows.
+    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), str(Path(cluster.binary).parent), os.environ["PATH"]])}
+    since = stopped_at.replace(microsecond=0) - timedelta(seconds=LIVE_ROWS * STATS_STEP)
+    typed = subprocess.run(
+        ["kubectl", "streamops", "stats", "cam", "-n", ns, "--prometheus", prometheus_url, "--from", rfc3339(since),
+         "--interval", f"{STATS_STEP}s", "-o", "json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert typed.returncode == 0, typed.stderr
+    answer = json.loads(typed.stdout)
+    assert (answer["source"], answer["intervalSeconds"]) == ("prometheus", STATS_STEP), answer
+    rows = answer["intervals"]
+    live = rows[:LIVE_ROWS]
+    assert [r["start"] for r in live] == [rfc3339(since + timedelta(seconds=k * STATS_STEP)) for k in range(LIVE_ROWS)]
+    for r in live:
+        assert r["onAir"] == 1, live
+        assert math.isclose(r["frameRate"], LAN_ENCODER["frameRate"], rel_tol=0.1), live
+        assert (r["width"], r["height"]) == (LAN_ENCODER["width"], LAN_ENCODER["height"]), live
+        assert 0.7 <= r["speed"] <= 1.5, live  # a copy remux of a real-time feed
+    # The mean bitrate of those 10 s against the operator's record of the whole session (the same feed).
+    mean = sum(r["bitrate"] for r in live) / len(live)
+    assert 0.6 <= mean / stopped_session["averageBitrate"] <= 1.6, (live, stopped_session)
+    assert max(r["peakViewers"] for r in live) == 1, live  # the one playlist fetched from the LAN
+
+    # The encoder's absence: from the first scrape after the ingest said it was off, to its return.
+    off_from = offline_at.replace(microsecond=0) + timedelta(seconds=STATS_STEP + 1)
+    off_to = back_at.replace(microsecond=0)
+    code, out, err = plugin_here(
+        "stats", "cam", "-n", ns, "--prometheus", prometheus_url, "--from", rfc3339(off_from), "--to", rfc3339(off_to),
+        "--interval", f"{int((off_to - off_from).total_seconds())}s", "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    (off,) = json.loads(out)["intervals"]
+    assert off["onAir"] == 0 and off["bitrate"] is off["frameRate"] is off["width"] is off["speed"] is None, off
+
+    # The table, as read on a terminal.
+    table = ("stats", "cam", "-n", ns, "--prometheus", prometheus_url, "--from", rfc3339(since), "--interval", "5s")
+    code, out, err = plugin_here(*table)
+    assert code == 0 and f"livestream {ns}/cam" in err and prometheus_url in err, err
+    lines = out.splitlines()
+    assert lines[0].split()[:5] == ["FROM", "(UTC)", "ON", "AIR", "BITRATE"], out
+    first = lines[1].split()  # date, time, on air, bitrate and its unit, fps, resolution, speed, peak viewers
+    assert first[2] == "100%" and first[6] == "640x360" and first[7].endswith("x"), out
+
+    # Without Prometheus: the two sessions the operator recorded, the first ended, the second on air.
+    code, out, err = plugin_here("stats", "cam", "-n", ns, "--from", rfc3339(since), "--sessions")
+    assert code == 0, err
+    listed = out.splitlines()[1:]
+    assert len(listed) >= 2 and "(on air)" not in listed[0] and "(on air)" in listed[-1], out
+    assert all("640x360" in line and "rtmp" in line for line in listed), out
+
+    # What cannot be answered, in one line each.
+    earlier = before_stream - timedelta(minutes=10)
+    before = ("--from", rfc3339(earlier), "--to", rfc3339(before_stream))
+    code, _, err = plugin_here("stats", "cam", "-n", ns, "--prometheus", prometheus_url, *before)
+    assert code == 1 and f"has no series of livestream {ns}/cam" in err, err
+    code, _, err = plugin_here("stats", "cam", "-n", ns, "--prometheus", f"http://127.0.0.1:{free_port()}")
+    assert code == 1 and "cannot reach Prometheus at http://127.0.0.1:" in err, err
+    code, _, err = plugin_here("stats", "nope", "-n", ns, "--prometheus", prometheus_url)
+    assert code == 1 and f"livestream nope not found in namespace {ns}" in err, err

@@ -1,7 +1,9 @@
 """A Prometheus on the local cluster (devtools.cluster.local_cluster), asked from the cluster's LAN through
 its NodePort Service `prometheus` in the `monitoring` namespace: targets, instant queries, alerts, metric
 names. The Prometheus Operator runs it there (devtools.cluster.prometheus_operator, OperatorPrometheus)
-from the chart's ServiceMonitors, PodMonitors and PrometheusRules.
+from the chart's ServiceMonitors, PodMonitors and PrometheusRules. `on_loopback()` gives it to a process
+on this machine (`kubectl streamops stats --prometheus`) at http://127.0.0.1:<port>, as a user's
+`kubectl port-forward` would.
 
 Until issue 38 this module translated those objects into a Prometheus configuration itself, imitating
 the operator; the real operator replaced it (docs/design/observability.md, "Prometheus on the local
@@ -10,11 +12,16 @@ cluster").
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.ports import LOOPBACK, free_port
 
 Obj = dict[str, Any]
 
@@ -44,6 +51,28 @@ class ClusterPrometheus:
         service = self.cluster.get("services", NAMESPACE, NAME)
         assert service is not None, "Prometheus is not deployed"
         return f"http://{self.cluster.network.nodes[0].ip}:{service['spec']['ports'][0]['nodePort']}"
+
+    @contextlib.contextmanager
+    def on_loopback(self) -> Iterator[str]:
+        """Prometheus at http://127.0.0.1:<port> for the block: a portal (devtools.cluster.portal) from this
+        machine's loopback to its NodePort on the LAN, stopped by its PID afterwards."""
+        node, port = self.url.removeprefix("http://"), free_port()
+        mapping = f"{LOOPBACK}:{port}={self.cluster.network.outside}/{node}"
+        portal = subprocess.Popen(
+            [sys.executable, "-m", "devtools.cluster.portal", mapping], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert portal.stdout is not None and portal.stdout.readline().strip() == "ready", "the portal did not start"
+            yield f"http://{LOOPBACK}:{port}"
+        finally:
+            portal.terminate()
+            try:
+                portal.wait(5)
+            except subprocess.TimeoutExpired:
+                portal.kill()
+                portal.wait(5)
+            if portal.stdout is not None:
+                portal.stdout.close()
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path> from the LAN; its `data` (AssertionError on anything but success)."""

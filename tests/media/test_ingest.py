@@ -244,6 +244,8 @@ def test_pull_fails_over_round_robin_and_wraps_back_to_the_first_url(ingest_fact
         urls = [first, origin.rtmp_url("live", "b"), origin.rtmp_url("live", "c")]
         ingest = ingest_factory(source={"pull": {"urls": urls}})
         assert ingest.wait_live(timeout=30)["source"] == "pull-1", "dead first URL: the second takes over"
+        # Video and audio both (100 ms of probing saw nginx-rtmp's audio only: no video was pulled).
+        wait_for(lambda: ingest.status()["videoCodec"] == "h264" and ingest.status()["audioCodec"] == "aac", 10)
         second.stop()  # the second URL stops sending: the third takes over
         wait_for(lambda: (s := ingest.status())["live"] and s["source"] == "pull-2", timeout=30)
         # The first URL's origin comes up; the last URL's goes away (fails): round-robin wraps to the first.

@@ -384,6 +384,11 @@ def master_playlist(
 # `-fflags nobuffer`: it drops the packets read while probing, the first keyframe among them, so
 # copy outputs wait a whole GOP for the next one (measured: live 2.3 s → 0.4 s after publish).
 FAST_PROBE = {"analyzeduration": 100_000, "probesize": 1_000_000}
+# An RTMP server's play (nginx-rtmp, SRS, another platform) starts with the audio and sends video from
+# a keyframe on, up to a GOP later; FLV makes its streams as their first packets come, so 100 ms of
+# probing saw the audio only and the video was never mapped (every pull from nginx-rtmp was audio-only,
+# 5.1 and 7.1 alike). Probing up to 2.5 s of media (a 2 s GOP and its start) finds both.
+RTMP_PULL_PROBE = {"analyzeduration": 2_500_000, "probesize": 5_000_000}
 
 
 def flv_fifo_input(fifo: Path) -> tuple[str, dict[str, Any]]:
@@ -434,10 +439,11 @@ def pull_input(url: str, rtsp: PullRtsp | None = None) -> tuple[str, dict[str, A
     """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py)."""
     if is_rtsp(url):
         return url, {**rtsp_input_options(url, rtsp), **FAST_PROBE}
+    probe = RTMP_PULL_PROBE if url.split("://", 1)[0] in ("rtmp", "rtmps") else FAST_PROBE
     return url, {
         "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
         "rw_timeout": RW_TIMEOUT_US,
-        **FAST_PROBE,
+        **probe,
     }
 
 

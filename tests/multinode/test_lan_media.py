@@ -38,6 +38,8 @@ def test_a_pull_source_on_the_lan_goes_live_and_plays(
         eventually(lambda: origin.publishing() == {"origin"}, timeout=30, what="the origin has the stream")
         cluster.apply(ns, livestream("cam", source=pull(origin.rtmp_url(name="origin"))))
         stream = wait_live(cluster, ns, timeout=90)
+        # Video too: 100 ms of probing pulled nginx-rtmp's audio only (status said no video codec).
+        cluster.wait_status("lst", ns, "cam", lambda o: o["status"].get("videoCodec") == "h264", "video pulled")
         url = stream["status"]["playback"]["hlsCmafUrl"]
         seg = eventually(lambda: first_segment(url, cluster.lan_get), timeout=60, interval=0.5, what="HLS")
         assert len(seg[1]) > 1000

@@ -1139,8 +1139,9 @@ class LiveStreamSpec(ClientFields):
         description="standard (default): DASH segments are listed once complete, dash.js plays about 2.5 "
         "segments behind live. low: low-latency DASH (chunked CMAF) — each segment served while it is written, "
         "in chunks of hls.partMilliseconds (availabilityTimeOffset), a target latency (ServiceDescription) and "
-        "the ingest's clock (UTCTiming); dash.js plays it about 1.5-2 s behind live, other players as standard "
-        "DASH. Needs dash. The source's keyframes should come every hls.segmentSeconds (renditions always do).",
+        "the ingest's clock (UTCTiming); dash.js plays it about 1.2 s behind live (measured in Chromium), other "
+        "players as standard DASH. Needs dash. The source's keyframes should come every hls.segmentSeconds "
+        "(renditions always do).",
     )
     transcoding: Transcoding | None = Field(
         default=None,

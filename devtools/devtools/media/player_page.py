@@ -5,6 +5,8 @@ its publish page, through window.streamopsPublisher."""
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 # Truthy once the page plays the live stream: live state, not paused, frames decoded and buffered.
 PLAYING = (
@@ -30,3 +32,16 @@ def start_publishing(key: str) -> str:
     """JavaScript for the publish page: the key typed in, Start pressed."""
     typed = f"document.getElementById('key').value = {json.dumps(key)}"
     return f"(() => {{ {typed}; document.getElementById('start').click(); }})()"
+
+
+FRAMES = "window.streamopsPlayer.video.getVideoPlaybackQuality().totalVideoFrames"
+
+
+def assert_decodes(page: Any, width: int, seconds: float = 3.0, min_fps: float = 15.0) -> None:
+    """The page (playing) decodes and shows at least `min_fps` frames a second over `seconds`, at
+    `width` pixels wide: the browser has a decoder for the stream's codec."""
+    before = page.evaluate(FRAMES, await_promise=False)
+    time.sleep(seconds)
+    shown = page.evaluate(FRAMES, await_promise=False) - before
+    assert shown >= min_fps * seconds, f"{shown} frames decoded and shown in {seconds} s"
+    assert page.evaluate("window.streamopsPlayer.video.videoWidth", await_promise=False) == width

@@ -46,10 +46,14 @@ def s3_client(where: S3Endpoint, attempts: int = 1) -> S3Client:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
+    https = urlsplit(where.endpoint).scheme == "https"
     config = Config(
         region_name=where.region,
         signature_version="s3v4",
-        s3={"addressing_style": "path" if where.path_style else "virtual"},
+        # Over TLS a body is not SHA256-signed (UNSIGNED-PAYLOAD, as botocore does by itself for a body
+        # with Content-MD5): TLS protects it on the way and the uploader checks each part's ETag
+        # against the MD5 it took while sending. Over plain HTTP it is signed (a second pass).
+        s3={"addressing_style": "path" if where.path_style else "virtual", "payload_signing_enabled": not https},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         retries={"max_attempts": attempts, "mode": "standard"},
@@ -58,7 +62,6 @@ def s3_client(where: S3Endpoint, attempts: int = 1) -> S3Client:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    https = urlsplit(where.endpoint).scheme == "https"
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=where.endpoint,

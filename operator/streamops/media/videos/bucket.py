@@ -7,11 +7,13 @@ not delay the recorder's first FFmpeg."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar, cast
 
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, StorageProblem, UploadTarget
+from streamops.media.videos.part_body import PartBody
 from streamops.media.videos.upload_plan import content_md5, metadata_title, storage_problem
 from streamops.media.videos.upload_state import UploadedPart
 from streamops.redaction import Redactor
@@ -55,6 +57,7 @@ class Bucket:
         self._access_key, self._secret_key = access_key, secret_key
         self.redact = redact
         self._client: S3Client | None = None
+        self._client_lock = threading.Lock()  # parts go up from several threads
 
     @classmethod
     def from_environment(cls, target: UploadTarget, redact: Redactor) -> Bucket:
@@ -102,16 +105,19 @@ class Bucket:
                 return parts
             marker = int(page.get("NextPartNumberMarker", 0))
 
-    def upload_part(self, key: str, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
+    def upload_part(self, key: str, upload_id: str, body: PartBody) -> str:
+        """Send one part, streamed from the file; its ETag (S3: the MD5 of what it stored). No
+        Content-MD5: it would take a pass over the part before its first byte goes (and some servers,
+        versitygw among them, hash it twice); the uploader compares this ETag with the MD5 `body`
+        took while it was sent instead, which catches the same corruption one step later."""
         answer = self._call(
             "UploadPart",
             lambda c: c.upload_part(
                 Bucket=self.name,
                 Key=key,
                 UploadId=upload_id,
-                PartNumber=number,
-                Body=data,
-                ContentMD5=content_md5(md5),
+                PartNumber=body.part.number,
+                Body=cast("IO[bytes]", body),  # file-like as botocore reads one: len, read, seek, tell
             ),
             gone_ok=True,
         )
@@ -158,14 +164,20 @@ class Bucket:
 
     # -- plumbing --
 
-    def client(self) -> S3Client:
-        if self._client is None:
-            from streamops.storage.s3_client import S3Endpoint, s3_client
+    def prepare(self) -> None:
+        """Build the client now (boto3's import and the client: ≈0.4 s, once per process), so that
+        it is not counted in the first upload's time."""
+        self.client()
 
-            t = self.target
-            where = S3Endpoint(t.endpoint, self._access_key, self._secret_key, t.region, t.path_style, t.ca_file)
-            self._client = s3_client(where)
-        return self._client
+    def client(self) -> S3Client:
+        with self._client_lock:
+            if self._client is None:
+                from streamops.storage.s3_client import S3Endpoint, s3_client
+
+                t = self.target
+                where = S3Endpoint(t.endpoint, self._access_key, self._secret_key, t.region, t.path_style, t.ca_file)
+                self._client = s3_client(where)
+            return self._client
 
     def _call(self, operation: str, call: Callable[[S3Client], R], gone_ok: bool = False) -> R:
         """Run one S3 call; its failure as StorageFailure (or UploadGone, where the caller handles it)."""

@@ -14,6 +14,16 @@ MIB = 1024 * 1024
 PART_BYTES = 8 * MIB  # S3 wants ≥ 5 MiB for every part but the last; 8 MiB is what the AWS CLI uses
 MIN_PART_BYTES = 5 * MIB
 MAX_PARTS = 10_000  # S3's limit: larger videos get larger parts
+# Parts sent at once, each on its own connection: one request is bound by one core of the server
+# (TLS, its MD5 and checksum, the write) and a part's MD5 by one of ours, so one part at a time left
+# the other core idle (docs/design/object-storage.md, "Upload speed"). botocore keeps 10 connections.
+PARTS_IN_FLIGHT = 4
+# A part goes out as it is read from the file, one block at a time (media/videos/part_body.py): what
+# an upload holds in memory is PARTS_IN_FLIGHT blocks, not PARTS_IN_FLIGHT parts.
+READ_BLOCK_BYTES = MIB
+# The acknowledged parts are saved in the state file at most this often (and after a failure): each
+# save is an fsync in the event loop. The server's list of parts is what a resumed upload trusts.
+PROGRESS_SAVE_SECONDS = 0.5
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +18,13 @@ from streamops.api.recording import Video
 from streamops.contract.recorder import UploadTarget, object_key, sidecar_key
 from streamops.media.recorder.state import RecorderState
 from streamops.media.videos.bucket import Bucket, ObjectInfo, StorageFailure, UploadGone
+from streamops.media.videos.part_body import PartBody, part_md5
 from streamops.media.videos.upload import Uploader
 from streamops.media.videos.upload_plan import (
     MIB,
+    PARTS_IN_FLIGHT,
+    READ_BLOCK_BYTES,
+    PartRange,
     expected_etag,
     metadata_title,
     same_etag,
@@ -61,6 +68,7 @@ class FakeBucket(Bucket):
     def __init__(self) -> None:
         super().__init__(TARGET, "a", "s", Redactor())
         self.objects: dict[str, bytes] = {}
+        self.object_parts: dict[str, list[bytes]] = {}  # as completed: the ETag is theirs
         self.uploads: dict[str, dict[int, bytes]] = {}
         self.calls: list[str] = []
         self.fail: dict[str, StorageFailure] = {}  # operation -> the failure it raises (once)
@@ -73,6 +81,9 @@ class FakeBucket(Bucket):
 
     def check(self) -> None:
         self._maybe_fail("check")
+
+    def prepare(self) -> None:
+        pass  # no boto3 client to build
 
     def start_upload(self, key: str, title: str) -> str:
         self._maybe_fail("start")
@@ -89,13 +100,14 @@ class FakeBucket(Bucket):
             for n, d in self.uploads[upload_id].items()
         }
 
-    def upload_part(self, key: str, upload_id: str, number: int, data: bytes, md5: bytes) -> str:
+    def upload_part(self, key: str, upload_id: str, body: PartBody) -> str:
+        number = body.part.number
         self._maybe_fail(f"part{number}")
         if upload_id not in self.uploads:
             raise UploadGone("UploadPart")
-        assert hashlib.md5(data).digest() == md5
+        data = b"".join(iter(lambda: body.read(128 * 1024), b""))  # as botocore reads a body
         self.uploads[upload_id][number] = data
-        return f'"{md5.hex()}"'
+        return f'"{hashlib.md5(data).hexdigest()}"'
 
     def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
         self._maybe_fail("complete")
@@ -104,6 +116,7 @@ class FakeBucket(Bucket):
         held = self.uploads.pop(upload_id)
         assert [p.number for p in parts] == sorted(held)
         self.objects[key] = b"".join(held[n] for n in sorted(held))
+        self.object_parts[key] = [held[n] for n in sorted(held)]
         if self.lose_completion:
             raise UploadGone("CompleteMultipartUpload")
 
@@ -111,6 +124,7 @@ class FakeBucket(Bucket):
         self._maybe_fail("put")
         assert metadata_title(title).isascii()
         self.objects[key] = data
+        self.object_parts[key] = [data]
         return f'"{md5.hex()}"'
 
     def head(self, key: str) -> ObjectInfo | None:
@@ -118,8 +132,7 @@ class FakeBucket(Bucket):
         data = self.objects.get(key)
         if data is None:
             return None
-        size = 8 * MIB
-        md5s = [hashlib.md5(data[i : i + size]).digest() for i in range(0, len(data), size)]
+        md5s = [hashlib.md5(part).digest() for part in self.object_parts[key]]
         return ObjectInfo(size=len(data), etag=f'"{expected_etag(md5s, len(md5s) > 1)}"')
 
 
@@ -134,18 +147,25 @@ class Harness:
         async def probe(_: Path) -> dict[str, Any]:
             return {"video": {"codec": "h264"}}
 
-        self.uploader = Uploader(TARGET, self.out_dir, bucket, lambda: self.state, self.save, probe)
+        # Every acknowledged part saved (progress_save_seconds 0): what each save held is checked.
+        self.uploader = Uploader(
+            TARGET, self.out_dir, bucket, lambda: self.state, self.save, probe, progress_save_seconds=0
+        )
 
     def save(self) -> None:
         self.saved.append(self.state.model_dump_json(by_alias=True))
 
-    def add_video(self, size: int) -> tuple[Video, bytes]:
+    def add_video(self, size: int, part_bytes: int | None = None) -> tuple[Video, bytes]:
+        """A video of `size` bytes queued for upload; `part_bytes`: smaller parts than S3 allows (the
+        fake takes them), so that many parts cost little."""
         data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
         v = video(size)
         (self.out_dir / "record-20261122T081503Z.mp4").write_bytes(data)
         (self.out_dir / "record-20261122T081503Z.json").write_text("{}")
         self.state.videos.append(v)
         self.uploader.enqueue(v, "record-20261122T081503Z.mp4")
+        if part_bytes is not None:
+            self.state.uploads[-1].part_size = part_bytes
         return v, data
 
     async def run_until(self, done: Any, timeout: float = 10) -> None:
@@ -178,7 +198,7 @@ def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path:
     assert doc["recording"] == "rec" and doc["codecs"] == {"video": {"codec": "h264"}}
     assert (v.upload, v.path) == ("uploaded", None)
     assert not list(h.out_dir.iterdir()), "video and local sidecar deleted"
-    assert [c for c in h.bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert sorted(c for c in h.bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert h.bucket.calls.index("head") < h.bucket.calls.index("put"), "the sidecar only after verification"
     # the state was saved with the upload id before the first part, and after every part
     saved = [json.loads(s) for s in h.saved]
@@ -210,7 +230,7 @@ def test_a_resumed_upload_sends_only_the_missing_parts(tmp_path: Path) -> None:
     bucket.calls.clear()
 
     asyncio.run(h.run_until(lambda: not h.state.uploads))
-    assert [c for c in bucket.calls if c.startswith("part")] == ["part2", "part3"]
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part2", "part3"]
     assert bucket.calls[0] == "list" and v.upload == "uploaded" and bucket.objects[u.key] == data
 
 
@@ -222,7 +242,7 @@ def test_a_part_the_server_holds_with_other_bytes_is_sent_again(tmp_path: Path) 
     u.upload_id = bucket.start_upload(u.key, v.title)
     bucket.uploads[u.upload_id][1] = b"\0" * 8 * MIB  # not what the file holds
     asyncio.run(h.run_until(lambda: not h.state.uploads))
-    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert bucket.objects[u.key] == data
 
 
@@ -234,7 +254,7 @@ def test_an_upload_the_server_forgot_starts_over(tmp_path: Path) -> None:
     u.upload_id = "expired-id"
     u.parts = [UploadedPart(number=1, etag='"x"', size=8 * MIB)]
     asyncio.run(h.run_until(lambda: not h.state.uploads))
-    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part3"]
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert bucket.calls.count("start") == 1 and bucket.objects[u.key] == data and v.upload == "uploaded"
 
 
@@ -286,7 +306,7 @@ def test_failures_are_reported_retried_and_cleared_by_a_success(tmp_path: Path) 
     ]
     assert h.uploader.failures == 0 and h.uploader.error is None
     assert h.uploader.failed_attempts == 2, "the metric counts every failed attempt, not the streak"
-    assert [c for c in bucket.calls if c.startswith("part")] == ["part1", "part2", "part2", "part3"]
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part2", "part3"]
 
 
 def test_the_uploader_backs_off_no_longer_than_its_configured_cap(
@@ -389,3 +409,157 @@ def test_a_recorder_going_away_stops_waiting_on_a_storage_that_keeps_failing(tmp
 
     assert asyncio.run(scenario()) >= 3
     assert h.uploader.pending == 1 and (tmp_path / "rec" / "record-20261122T081503Z.mp4").exists()
+
+
+# --- parts in parallel, in bounded memory ---
+
+
+class SlowBucket(FakeBucket):
+    """Parts take a while, so they overlap; counts how many are being sent at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def upload_part(self, key: str, upload_id: str, body: PartBody) -> str:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.05)
+            return super().upload_part(key, upload_id, body)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_parts_go_up_a_fixed_number_at_a_time_each_read_in_blocks(tmp_path: Path) -> None:
+    bucket = SlowBucket()
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(10 * MIB + 5, part_bytes=2 * MIB)  # 6 parts: more than go at once
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert bucket.objects[h_key(v)] == data and v.upload == "uploaded"
+    assert bucket.most == PARTS_IN_FLIGHT == h.uploader.most_parts_in_flight, "parallel, never more"
+    assert 0 < h.uploader.largest_read <= READ_BLOCK_BYTES < 2 * MIB, "a part in flight holds one block"
+    saved = [json.loads(s)["uploads"] for s in h.saved]
+    counts = [len(u[0]["parts"]) for u in saved if u and u[0]["parts"]]
+    assert counts == list(range(1, 7)), "saved as each part is acknowledged"
+
+
+def test_acknowledged_parts_are_saved_at_most_every_interval_the_upload_id_at_once(tmp_path: Path) -> None:
+    """Each save is an fsync in the event loop: the upload id is saved once the first parts are on
+    their way, the acknowledged parts no more often than progress_save_seconds, then the end."""
+    h = Harness(tmp_path, SlowBucket())
+    h.uploader.progress_save_seconds = 60
+    v, data = h.add_video(10 * MIB + 5, part_bytes=2 * MIB)  # 6 parts, 0.05 s each
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    saved = [json.loads(s)["uploads"] for s in h.saved]
+    assert [len(u[0]["parts"]) if u else None for u in saved] == [0, None], "the id, then uploaded"
+    assert saved[0][0]["uploadId"] and h.bucket.objects[h_key(v)] == data
+
+
+def test_a_failed_part_lets_those_in_flight_finish_and_keeps_them(tmp_path: Path) -> None:
+    """Part 2 fails while 1, 3 and 4 are in flight: no new part starts, the three acknowledged are
+    saved, and the retry sends part 2 and the ones never started, none twice."""
+    bucket = SlowBucket()
+    h = Harness(tmp_path, bucket)
+    bucket.fail["part2"] = StorageFailure("StorageUnreachable", "UploadPart: connection reset")
+    v, data = h.add_video(6 * MIB, part_bytes=MIB)  # 6 parts
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    parts = [c for c in bucket.calls if c.startswith("part")]
+    assert sorted(parts[:4]) == ["part1", "part2", "part3", "part4"], "the first four at once"
+    assert sorted(parts[4:]) == ["part2", "part5", "part6"], "then the failed one and the rest, once each"
+    assert h.uploader.failed_attempts == 1 and bucket.objects[h_key(v)] == data
+
+
+def test_a_part_stored_with_other_bytes_than_were_sent_is_a_failure_and_goes_again(tmp_path: Path) -> None:
+    class Garbling(FakeBucket):
+        garbled = False
+
+        def upload_part(self, key: str, upload_id: str, body: PartBody) -> str:
+            etag = super().upload_part(key, upload_id, body)
+            if body.part.number == 2 and not self.garbled:  # corrupted on the way (no Content-MD5 to stop it)
+                self.garbled = True
+                self.uploads[upload_id][2] = b"\1" * body.part.length
+                return f'"{hashlib.md5(self.uploads[upload_id][2]).hexdigest()}"'
+            return etag
+
+    bucket = Garbling()
+    h = Harness(tmp_path, bucket)
+    problems: list[str | None] = []
+    v, data = h.add_video(3 * MIB - 100, part_bytes=MIB)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(h.uploader.run())
+        try:
+            async with asyncio.timeout(10):
+                while h.state.uploads:
+                    problems.append(h.uploader.error)
+                    await asyncio.sleep(0)
+        finally:
+            task.cancel()
+
+    asyncio.run(scenario())
+    assert any(p and "part 2 of" in p and "arrived different" in p for p in problems), problems
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part2", "part3"]
+    assert bucket.objects[h_key(v)] == data and v.upload == "uploaded"
+
+
+def test_a_part_body_reads_its_range_in_blocks_hashes_it_and_rewinds_only_to_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "v.mp4"
+    data = bytes(range(256)) * (3 * MIB // 256)
+    path.write_bytes(data)
+    part = PartRange(number=2, offset=MIB + 7, length=MIB + 100)
+    with PartBody(path, part) as body:
+        assert len(body) == part.length and body.tell() == 0
+        first = body.read(4096)
+        assert first == data[MIB + 7 : MIB + 7 + 4096]
+        assert body.seek(0) == 0  # botocore rewinds a body before (re)sending it: the MD5 starts again
+        got = b"".join(iter(lambda: body.read(10 * MIB), b""))
+        assert got == data[MIB + 7 : 2 * MIB + 107] and body.largest_read == READ_BLOCK_BYTES
+        assert body.md5() == hashlib.md5(got).digest() == part_md5(path, part)
+        with pytest.raises(io.UnsupportedOperation):
+            body.seek(5)
+    with PartBody(path, part) as body:
+        body.read(100)
+        with pytest.raises(OSError, match="sent only in part"):
+            body.md5()
+    path.write_bytes(data[: MIB + 50])  # the file shrank: never a short part sent as if whole
+    with PartBody(path, part) as body, pytest.raises(OSError, match="shorter than it was"):
+        body.read(MIB)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_part_goes_as_a_stream_without_content_md5_and_unsigned_only_over_tls(tmp_path: Path, scheme: str) -> None:
+    """What botocore makes of a PartBody (stopped before the network): Content-Length the part's, no
+    Content-MD5, no SHA-256 of the payload over TLS (the MD5 taken while sending stands in), signed
+    over plain HTTP; the body handed over is the PartBody itself, not bytes read out of it."""
+    from botocore.awsrequest import AWSResponse
+
+    path = tmp_path / "v.mp4"
+    path.write_bytes(b"v" * (9 * MIB))
+    bucket = Bucket(
+        TARGET.model_copy(update={"endpoint": f"{scheme}://s3.example.test"}), "AKIAEXAMPLE", "s", Redactor()
+    )
+    seen: dict[str, Any] = {}
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            return iter([b""])
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        seen.update(headers=headers, body=request.body)
+        return AWSResponse(request.url, 200, {"ETag": '"e"'}, Raw())
+
+    bucket.client().meta.events.register("before-send.s3.UploadPart", answer)
+    with PartBody(path, PartRange(number=2, offset=8 * MIB, length=MIB)) as body:
+        assert bucket.upload_part("k", "u1", body) == '"e"'
+        assert seen["body"] is body
+    headers = seen["headers"]
+    assert "Content-MD5" not in headers and int(headers["Content-Length"]) == MIB
+    signed = headers["X-Amz-Content-SHA256"]
+    assert (signed == "UNSIGNED-PAYLOAD") == (scheme == "https"), signed
+    if scheme == "http":
+        assert signed == hashlib.sha256(b"v" * MIB).hexdigest()

@@ -22,7 +22,9 @@ Measured (median of --runs runs where a run is cheap):
 - recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
   the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
   upload of that video (sent and verified, from its log) vs curl PUTting the same file to the same
-  server (the reference client), as a throughput ratio.
+  server (the reference client), as a throughput ratio, curl while the publisher still runs as it
+  did during the upload; the same for a 256 MiB video a stopped recording left to upload. `--only s3`
+  runs these rows alone and prints them; `--s3-keep-alive` lets the server keep connections open.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
 
-from bench.report_file import write_report
+from bench.report_file import loadavg, write_report
 from bench.ts_frames import FrameClock, delays
 
 POLL = 0.01
@@ -146,10 +148,12 @@ def recorder_first_bytes(tmp: Path, standby: bool = False) -> float:
 UPLOADED_RE = re.compile(r"uploaded (s3://\S+): (\d+) bytes sent and verified in ([0-9.]+) s")
 
 
-def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float, int]:
+def recording_to_s3(tmp: Path, seconds: float = 20, keep_alive: bool = False) -> tuple[float, float, float, int]:
     """A recorder uploading to a real S3 server: (stop → video downloadable, our upload seconds,
-    curl's PUT seconds of the same file to the same server, its size). 8 Mbit/s for `seconds`."""
-    with S3Server(tmp / "s3") as s3, ingest_worker(tmp) as ingest:
+    curl's PUT seconds of the same file to the same server, its size). 8 Mbit/s for `seconds`.
+    `keep_alive`: the server keeps connections open (as AWS S3, MinIO, RGW do; versitygw's default
+    closes each after one answer)."""
+    with S3Server(tmp / "s3", keep_alive=keep_alive) as s3, ingest_worker(tmp) as ingest:
         s3.create_bucket("bench")
         port = free_port()
         config = {
@@ -192,11 +196,111 @@ def recording_to_s3(tmp: Path, seconds: float = 20) -> tuple[float, float, float
                 ours, size = float(match.group(3)), int(match.group(2))
             finally:
                 recorder.stop()
-        copy = tmp / "copy.mp4"
-        copy.write_bytes(s3.client().get_object(Bucket=bucket, Key=key)["Body"].read())
-        assert copy.stat().st_size == size
-        theirs = statistics.median(curl_put_seconds(s3, "bench", f"curl/{n}.mp4", copy) for n in range(3))
+            # curl PUTs the same file while the publisher still publishes, as it did during the
+            # recorder's upload: both share the machine with the same encoder (x264 at 8 Mbit/s,
+            # ≈35 % of a core) and ingest; measured after them, curl had the cores to itself.
+            copy = tmp / "copy.mp4"
+            copy.write_bytes(s3.client().get_object(Bucket=bucket, Key=key)["Body"].read())
+            assert copy.stat().st_size == size
+            theirs = statistics.median(curl_put_seconds(s3, "bench", f"curl/{n}.mp4", copy) for n in range(3))
         return downloadable, ours, theirs, size
+
+
+LARGE_VIDEO_MIB = 256  # a 4½-minute recording at 8 Mbit/s
+
+
+def large_video_to_s3(tmp: Path, mib: int = LARGE_VIDEO_MIB, keep_alive: bool = False) -> tuple[float, float, int]:
+    """A recorder uploading a `mib` MiB video that a stopped recording left to upload (as a recorder
+    restarted after its join finds it): (our upload seconds, from its log; curl's PUT seconds of the
+    same file to the same server, median of 3: one before ours, two after; the size). Random bytes: an
+    upload does not look at them. No publisher runs: the server, the recorder and curl only."""
+    from streamops.api.recording import Video
+    from streamops.contract.recorder import object_key
+    from streamops.media.recorder.state import STATE_FILE, RecorderState
+    from streamops.media.videos.upload_plan import part_size
+    from streamops.media.videos.upload_state import UploadState
+    from streamops.storage.s3_client import s3_url
+
+    with S3Server(tmp / "s3", keep_alive=keep_alive) as s3:
+        s3.create_bucket("bench")
+        out = tmp / "scratch" / "rec"
+        out.mkdir(parents=True)
+        name, started = "record-20261128T080000Z.mp4", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+        with (out / name).open("wb") as f:
+            for _ in range(mib):
+                f.write(os.urandom(1024 * 1024))
+            f.flush()
+            os.fsync(f.fileno())  # written back before either reads it: neither uploads beside that
+        size = (out / name).stat().st_size
+        copy = tmp / "copy.mp4"
+        os.link(out / name, copy)  # the recorder deletes its copy once uploaded
+        key = object_key("bench/{year}{month}{day}", started, name)
+        video = Video(
+            title="bench",
+            path=f"rec/{name}",
+            url=s3_url("bench", key),
+            upload="pending",
+            duration_seconds=mib * 8 * 1.048576 / 8,
+            size_bytes=size,
+            started_at=started,
+            ended_at=started,
+        )
+        state = RecorderState(
+            stopped=True, videos=[video], uploads=[UploadState(file=name, key=key, part_size=part_size(size))]
+        )
+        (out / STATE_FILE).write_text(state.model_dump_json(by_alias=True))
+        port = free_port()
+        config = {
+            "feedUrl": f"http://127.0.0.1:{free_port()}/feed",  # never read: the recording is stopped
+            "recordingsRoot": str(tmp / "scratch"), "directory": "rec", "title": "bench",
+            "reconnectWindowSeconds": 10, "maxSegmentSeconds": 14400, "minDurationSeconds": 1,
+            "httpHost": "127.0.0.1", "httpPort": port,
+            "upload": {"endpoint": s3.endpoint, "bucket": "bench", "keyPrefix": "bench/{year}{month}{day}",
+                       "caFile": str(s3.ca_file), "stream": "cam", "recording": "rec"},
+        }  # fmt: skip
+        keys = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
+        theirs = [curl_put_seconds(s3, "bench", "curl/0.mp4", copy)]  # one before, two after ours
+        recorder = Worker("record", config, tmp, port, env=keys).start()
+        try:
+            wait_for(lambda: recorder.status()["videos"][0].get("upload") == "uploaded", 300, 0.05)
+            match = UPLOADED_RE.search(recorder.logs())
+            assert match and int(match.group(2)) == size, recorder.logs()[-2000:]
+            ours = float(match.group(3))
+        finally:
+            recorder.stop()
+        theirs += [curl_put_seconds(s3, "bench", f"curl/{n}.mp4", copy) for n in (1, 2)]
+        return ours, statistics.median(theirs), size
+
+
+def s3_rows(fresh: Callable[[str], Path], runs: int, keep_alive: bool = False) -> list[tuple[str, ...]]:
+    """The object storage rows: stop → downloadable, the recorder's upload of that 20 s video and of
+    a 256 MiB one, each against curl in the same run."""
+    mb = 1024 * 1024
+    recorded = [recording_to_s3(fresh("s3"), keep_alive=keep_alive) for _ in range(runs)]
+    large = [large_video_to_s3(fresh("s3l"), keep_alive=keep_alive) for _ in range(runs)]
+    server = ", the server keeping connections alive" if keep_alive else ""
+    stop = statistics.median(r[0] for r in recorded)
+    ours, theirs = statistics.median(r[1] for r in recorded), statistics.median(r[2] for r in recorded)
+    size = int(statistics.median(r[3] for r in recorded))
+    big_ours, big_theirs = statistics.median(r[0] for r in large), statistics.median(r[1] for r in large)
+    big_size = int(statistics.median(r[2] for r in large))
+
+    def versus(a: float, b: float) -> str:
+        return ratio(a, b) + " of curl's speed" + (" ✅" if a / b >= 0.8 else " ❌")
+
+    each = "; ".join(f"{r[3] / mb / r[1]:.0f} vs {r[3] / mb / r[2]:.0f}" for r in recorded)
+    each_large = "; ".join(f"{r[2] / mb / r[0]:.0f} vs {r[2] / mb / r[1]:.0f}" for r in large)
+    return [
+        ("stop → video downloadable (S3: uploaded, verified, presigned GET answers)", f"{stop:.2f} s",
+         "— (hosted: minutes)", "—", "—"),
+        (f"S3 upload of that video ({size / mb:.0f} MiB): recorder (multipart, 4 parts at once, verified) vs "
+         f"curl PUT, publisher on for both{server} (MiB/s per run: {each})",
+         f"{size / mb / ours:.0f} MiB/s", f"{size / mb / theirs:.0f} MiB/s", versus(theirs, ours), "≥ 0.8×"),
+        (f"S3 upload of a {big_size / mb:.0f} MiB video (a 4½-minute recording), same comparison, no publisher"
+         f"{server} (MiB/s per run: {each_large})",
+         f"{big_size / mb / big_ours:.0f} MiB/s", f"{big_size / mb / big_theirs:.0f} MiB/s",
+         versus(big_theirs, big_ours), "≥ 0.8×"),
+    ]  # fmt: skip
 
 
 def cpu_window(pid: int, seconds: float) -> tuple[float, int, float, float]:
@@ -547,6 +651,12 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=20.0, help="seconds of steady state for CPU/RSS")
     parser.add_argument("--restreams", type=int, default=50, help="Restreams of one stream (0: skip that row)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "media.md")
+    parser.add_argument(
+        "--only", choices=["s3"], help="run only these rows and print them (the results file is not written)"
+    )
+    parser.add_argument(
+        "--s3-keep-alive", action="store_true", help="the S3 server keeps connections alive (versitygw closes them)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="streamops-bench-") as d:
@@ -557,6 +667,13 @@ def main() -> int:
             p.mkdir()
             return p
 
+        if args.only == "s3":
+            before = os.getloadavg()
+            rows = s3_rows(fresh, args.runs, args.s3_keep_alive)
+            print(f"load average before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, after {loadavg()}")
+            print("\n".join(f"| {' | '.join(r)} |" for r in rows))
+            return 0
+
         ours = [startup_streamops(fresh("s")) for _ in range(args.runs)]
         theirs = [startup_nginx(fresh("n")) for _ in range(args.runs)]
         record = [recorder_first_bytes(fresh("r")) for _ in range(args.runs)]
@@ -566,7 +683,7 @@ def main() -> int:
         cost_standard = cost_ingest(fresh("cs"), args.window)
         cost_low = cost_ingest(fresh("cl"), args.window, hls={"latencyMode": "low"})
         lat = latency(fresh("l"), 30)
-        s3_runs = [recording_to_s3(fresh("s3")) for _ in range(args.runs)]
+        s3 = s3_rows(fresh, args.runs, args.s3_keep_alive)
         recorders = recorder_costs(fresh("rc"), args.window)
         flood = refusal_flood(fresh("f"), args.window)
         many: list[tuple[str, ...]] = []
@@ -580,10 +697,6 @@ def main() -> int:
     rec, rec_warm = statistics.median(record), statistics.median(warm)
     added_o, added_n = lat["streamops"] - lat["direct"], lat["nginx"] - lat["direct"]
     mb = 1024 * 1024
-    s3_stop = statistics.median(r[0] for r in s3_runs)
-    s3_ours = statistics.median(r[1] for r in s3_runs)
-    s3_theirs = statistics.median(r[2] for r in s3_runs)
-    s3_size = int(statistics.median(r[3] for r in s3_runs))
     rows = [
         ("publish → first segment in the HLS playlist", f"{seg_o:.2f} s", f"{seg_n:.2f} s", ratio(seg_o, seg_n), "—"),
         (
@@ -707,20 +820,7 @@ def main() -> int:
             "—",
             "—",
         ),
-        (
-            "stop → video downloadable (S3: uploaded, verified, presigned GET answers)",
-            f"{s3_stop:.2f} s",
-            "— (hosted: minutes)",
-            "—",
-            "—",
-        ),
-        (
-            f"S3 upload of that video ({s3_size / mb:.0f} MiB): recorder (multipart, verified) vs curl PUT",
-            f"{s3_size / mb / s3_ours:.0f} MiB/s",
-            f"{s3_size / mb / s3_theirs:.0f} MiB/s",
-            ratio(s3_theirs, s3_ours) + " of curl's speed",
-            "—",
-        ),
+        *s3,
         *many,
     ]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -68,12 +68,17 @@ class S3Server(_Peer):
         region: str = DEFAULT_REGION,
         port: int | None = None,
         start_timeout: float = 20.0,
+        keep_alive: bool = False,
     ) -> None:
         self.dir = Path(workdir).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         super().__init__(self.dir / "versitygw.log")
         self.data_dir = self.dir / "data"
         self.tls = tls
+        # versitygw closes every connection after one answer unless told (`--keep-alive`); AWS S3,
+        # MinIO, Ceph RGW and R2 keep them open. Off for the tests (each request its own connection,
+        # which a relay counts); the benchmark turns it on.
+        self.keep_alive = keep_alive
         self.region = region
         self.port = port or free_port()
         self.start_timeout = start_timeout
@@ -168,7 +173,9 @@ class S3Server(_Peer):
         vgw = [str(versitygw()), "--port", f"{LOOPBACK}:{self.port}", "--port", str(self.socket_path)]
         if self._cert and self._key:
             vgw += ["--cert", str(self._cert), "--key", str(self._key)]  # absolute: relative ones were not found
-        vgw += ["--region", self.region, "--health", HEALTH_PATH, "--quiet", "posix", str(self.data_dir)]
+        vgw += ["--region", self.region, "--health", HEALTH_PATH, "--quiet"]
+        vgw += ["--keep-alive"] if self.keep_alive else []
+        vgw += ["posix", str(self.data_dir)]
         # The keys go through the environment (ROOT_ACCESS_KEY_ID, ROOT_SECRET_ACCESS_KEY), read from
         # a 0600 file by a shell that then execs versitygw (same PID): never on a command line.
         return ["bash", "-c", 'set -a && . "$0" && exec "$@"', str(self._credentials_file), *vgw]

@@ -19,6 +19,7 @@ LADDER = {
 SHORT = {"hls": {"segmentSeconds": 1}, "dvr": {"enabled": True, "durationSeconds": 30}, "transcoding": LADDER}
 DASHJS = "window.streamopsPlayer.engine"
 LL_SECONDS = 10  # played and sampled without a stall
+SETTLED_LATENCY = 1.3  # seconds: dash.js has caught up to its 1 s target
 VIDEO_REPRESENTATIONS = (
     f"{DASHJS}.getRepresentationsByType('video').map((r) => [r.id, r.height, r.bandwidth, r.codecs])"
 )
@@ -66,16 +67,28 @@ def test_low_latency_dash_of_the_ladder_plays_live_without_a_stall(browser: Brow
         ingest.wait_live()
         page = browser.open(f"{ingest.http}/player?format=dash")
         try:
+            # When each 'waiting' came, against the sample's window: what a failure here is read by.
+            page.evaluate(
+                f"window.waits = [], {VIDEO}.addEventListener('waiting', "
+                "() => waits.push(['waiting', Math.round(performance.now())]))",
+                await_promise=False,
+            )
             page.wait_until(PLAYING, timeout=40)
             assert page.evaluate("window.streamopsPlayer.lowLatency", await_promise=False) is True
-            # dash.js settles on its live delay (the MPD's target) within a few seconds of the start.
-            page.wait_until(f"{DASHJS}.getCurrentLiveLatency() < 2", timeout=20)
-            stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
+            # dash.js settles on its live delay (the MPD's 1 s target) within a few seconds of the start,
+            # catching up at up to 1.2× speed from where it began; the sample starts once it has caught up
+            # (its thin buffer while catching up is the start, not the live playback measured here).
+            page.wait_until(f"{DASHJS}.getCurrentLiveLatency() < {SETTLED_LATENCY}", timeout=20)
+            stalls = page.evaluate(
+                "waits.push(['sample', Math.round(performance.now())]), window.streamopsPlayer.stalls",
+                await_promise=False,
+            )
             sample = glass_to_glass(page, VIDEO, LL_SECONDS)
             latency = page.evaluate(f"{DASHJS}.getCurrentLiveLatency()", await_promise=False)
+            waits = page.evaluate("waits.push(['sampled', Math.round(performance.now())]), waits", await_promise=False)
             print(f"LL-DASH: {sample.summary()}; dash.js's live latency {latency:.2f} s")
-            assert sample.waiting == 0, f"stalled: {sample.summary()}\n{page.console_tail()}"
-            assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls
+            assert sample.waiting == 0, f"stalled: {sample.summary()}; {waits}\n{page.console_tail()}"
+            assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls, waits
             assert sample.played_seconds >= 0.8 * sample.elapsed_seconds, sample.summary()
             assert sample.decoded >= 0.5 * sample.presented > 0, "the pictures shown are the publisher's"
             # Near its target (1 s of 200 ms chunks): standard DASH of 1 s segments is ≥ 2.5 s behind.

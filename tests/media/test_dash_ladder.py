@@ -11,6 +11,8 @@ import http.client
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from devtools.http_client import http_get
@@ -91,8 +93,12 @@ def test_low_latency_dash_sends_a_segment_while_ffmpeg_writes_it(ingest_factory,
         assert (timing.get("schemeIdUri"), timing.get("value")) == ("urn:mpeg:dash:utc:http-xsdate:2014", "time")
         assert http_get(f"{ingest.http}/dash/time")[0] == 200, "the clock beside the MPD"
 
-        dash_dir = next((ingest.workdir / "media" / "sessions").glob("*/dash"))
-        writing = wait_for(lambda: next(iter(sorted(dash_dir.glob("chunk-0-*.m4s.tmp"))), None), timeout=20)
+        # The session FFmpeg writes now (an earlier session of this ingest may have left its directory).
+        sessions = ingest.workdir / "media" / "sessions"
+        listing = lambda: sorted(str(p.relative_to(sessions)) for p in sessions.glob("*/dash/*"))  # noqa: E731
+        writing = wait_for(lambda: newest(sessions.glob("*/dash/chunk-0-*.m4s.tmp")), timeout=20,
+                           what=f"a video segment FFmpeg is writing (at the start: {listing()[-8:]})")  # fmt: skip
+        dash_dir = writing.parent
         number = int(re.search(r"-(\d+)\.m4s", writing.name)[1]) + 1  # the next one: asked before it begins
         name = f"chunk-0-{number:06d}.m4s"
         reads = read_timed(f"{ingest.http}/dash/{name}")
@@ -108,6 +114,17 @@ def test_low_latency_dash_sends_a_segment_while_ffmpeg_writes_it(ingest_factory,
         started = time.monotonic()
         assert http_get(f"{ingest.http}/dash/chunk-0-{number + 100:06d}.m4s", timeout=10)[0] == 404
         assert time.monotonic() - started < 4, "a segment far ahead waits one segment at most"
+
+
+def newest(paths: Iterable[Path]) -> Path | None:
+    """The most recently modified of `paths` that still exists (FFmpeg renames a segment when done)."""
+    found = []
+    for path in paths:
+        try:
+            found.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue
+    return max(found)[1] if found else None
 
 
 def read_timed(url: str) -> list[tuple[float, bytes]]:

@@ -199,6 +199,9 @@ class Capture:
                     return
                 if not live or after_gap((self.clock() - last_data_at).total_seconds(), window) == "new":
                     log.info("source gone for %g s or more: closing %s", window, video.name)
+                    # Not reconnecting any more before the video is listed as closing: the operator's
+                    # recording.stopped then comes before that video's video_ready.
+                    self.owner.not_recording("waiting")
                     self.closer.close_video()
                     continue
             outcome = await self._record_part(video)

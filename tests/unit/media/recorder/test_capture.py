@@ -144,6 +144,25 @@ def test_waiting_for_the_feed_ends_at_its_deadline_or_a_stop(tmp_path: Path) -> 
     assert owner.state.current is None
 
 
+def test_a_video_closed_by_the_window_is_closed_once_the_recorder_says_waiting(tmp_path: Path) -> None:
+    """The operator sends recording.stopped on the recorder's phase and video_ready on the video it
+    lists: a video the reconnect window closed must not be listed while /status still says
+    reconnecting (webhook receivers expect stopped first: issue 41, item 12)."""
+    made, owner, closer = capture(tmp_path, now=T0 + timedelta(seconds=60))
+    owner.state.current = VideoState(name="b", started_at=T0, last_data_at=T0)
+    owner.phase = "reconnecting"
+    phases: list[Phase] = []
+
+    def close_video() -> None:
+        phases.append(owner.phase)
+        owner.state.current = None
+        owner.stop_requested.set()
+
+    closer.close_video = close_video  # type: ignore[method-assign]
+    asyncio.run(made.record_until_stopped())
+    assert phases == ["waiting"], "the video was closed while /status said reconnecting"
+
+
 def test_the_feed_probe_says_none_when_nothing_answers() -> None:
     assert asyncio.run(feed_status("http://127.0.0.1:9/feed", timeout=1.0)) is None
 

@@ -31,6 +31,7 @@ RESTREAM_STATES = {
     "PusherStarting": "starting",
     "PusherPending": "pending",
     "StreamKeySecretNotFound": "no key",
+    "CodecNotAccepted": "codec not taken",  # its Stalled line says what to set
 }
 
 

@@ -86,6 +86,8 @@ def test_restream_states():
     assert restream_state(target("d", None, active=False)) == "off"
     waiting = {"conditions": [condition("Ready", "False", "StreamNotLive")], "live": False}
     assert restream_state(target("e", waiting)) == "waiting"
+    refused = {"conditions": [condition("Ready", "False", "CodecNotAccepted")], "live": False}
+    assert restream_state(target("g", refused)) == "codec not taken"
     odd = {"conditions": [condition("Ready", "False", "PusherFailed")], "live": False}
     assert restream_state(target("f", odd)) == "PusherFailed"
 

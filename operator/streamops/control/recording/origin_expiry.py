@@ -101,8 +101,12 @@ async def _start_expiry_pod(loop: ObjectLoop[Any], storage: RecordingStorage, du
 
 async def _expiry_pod_ended(loop: ObjectLoop[Any], expiry: OriginExpiry, pod: PodObservation) -> None:
     """The expiry Pod Succeeded (its originals are deleted) or Failed (said, tried again at the next
-    round): removed either way. Running or pending: nothing yet (its end wakes the loop)."""
+    round): removed either way. Running or pending: nothing yet (its end wakes the loop), but a Pod
+    that cannot start without someone's help (no node fits it, its claim not mounted, its image not
+    pulled) is said once, and kept: it runs once helped."""
     if pod.phase not in ("Succeeded", "Failed") or pod.deleting:
+        if not expiry.failing and (stuck := _stuck(pod, utcnow())):
+            await _failed(loop, expiry, f"Pod {pod.name} cannot delete the originals on the claim yet: {stuck}")
         return
     api = loop.state.api
     if pod.phase == "Succeeded":
@@ -119,6 +123,17 @@ async def _expiry_pod_ended(loop: ObjectLoop[Any], expiry: OriginExpiry, pod: Po
         await loop.state.call(api.delete, "Pod", loop.namespace, pod.name, pod.uid)
     except (ApiError, OSError) as e:
         log.warning("Recording %s/%s: removing %s failed: %s", loop.namespace, loop.name, pod.name, e)
+
+
+def _stuck(pod: PodObservation, now: datetime) -> str:
+    """Why a pending expiry Pod cannot start by itself ('' while it is merely on its way)."""
+    if pod.deleting or pod.phase != "Pending":
+        return ""
+    if pod.unschedulable:
+        return f"no node fits it: {pod.unschedulable}"
+    if pod.storage_stuck(now):
+        return f"the claim is not mounted on node {pod.node or '?'} (another node's ReadWriteOnce mount?)"
+    return pod.waiting  # an image not pulled, a config it cannot read
 
 
 async def _failed(loop: ObjectLoop[Any], expiry: OriginExpiry, message: str) -> None:

@@ -167,6 +167,24 @@ def test_the_pod_failing_says_so_once_and_the_next_round_tries_again(clock: Cloc
     assert POD in events[0][2]
 
 
+def test_a_pod_no_node_fits_is_said_once_and_kept(clock: Clock, events: list[Any]) -> None:
+    api, expiry = FakeKubeApi(), OriginExpiry()
+    clock.now = DELETE_AT
+    videos = [video(1)]
+    run_steps(api, (expiry, CLAIM, videos, None))
+    run_steps(api, (expiry, CLAIM, videos, POD))  # Pending, on its way: nothing said
+    assert events == []
+    unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes"}
+    api.modify("Pod", "media", POD, {"status": {"phase": "Pending", "conditions": [unschedulable]}})
+    run_steps(api, (expiry, CLAIM, videos, POD), (expiry, CLAIM, videos, POD))
+    assert [(t, r) for t, r, _ in events] == [("Warning", "OriginExpiryFailed")], "once per streak"
+    assert POD in events[0][2] and "0/2 nodes" in events[0][2]
+    assert [p["metadata"]["name"] for p in api.objects("Pod")] == [POD], "kept: it runs once a node fits"
+    api.set_phase("media", POD, "Succeeded")
+    run_steps(api, (expiry, CLAIM, videos, POD))
+    assert expiry.expired == {"media/rec-r/record-1-origin.mp4": DELETE_AT} and not expiry.failing
+
+
 def test_originals_in_a_bucket_are_deleted_by_the_operator(
     clock: Clock, events: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

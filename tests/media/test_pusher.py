@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,26 @@ from streamops.media.mpegts import packet_pid, payload, payload_start, program_s
 from streamops.media.pusher.tcp_info import established_tcp
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
+# The backoff a test gives its own pusher (the typed config's `backoff`) where it waits through the
+# schedule: the same exponential backoff with full jitter, capped at 2 s instead of BACKOFF_CAP, so a
+# dead target is retried several times in a few seconds. resetAfterSeconds stays the default (10 s).
+SHORT_BACKOFF_CAP = 2.0
+SHORT_BACKOFF = {"initialSeconds": 0.5, "maxSeconds": SHORT_BACKOFF_CAP}
 
 
 def codecs(streams: list[dict[str, Any]]) -> dict[str, tuple[str, int | None, int | None]]:
     return {s["codec_type"]: (s["codec_name"], s.get("width"), s.get("height")) for s in streams}
+
+
+def probe_at_once(*targets: str | tuple[str, dict[str, str]]) -> list[dict[str, tuple[str, int | None, int | None]]]:
+    """codecs() of each live URL (or (URL, headers)), probed side by side: each ffprobe of a live
+    stream waits seconds for its analysis, and they are independent."""
+    with ThreadPoolExecutor(len(targets)) as pool:
+        probes = []
+        for target in targets:
+            url, headers = (target, None) if isinstance(target, str) else target
+            probes.append(pool.submit(ffprobe_streams, url, headers=headers))
+        return [codecs(probe.result()) for probe in probes]
 
 
 # --- the feed --------------------------------------------------------------------------------------------
@@ -109,8 +126,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
 
     # The key is the stream name on the target; the media is the source's, untouched.
     assert nginx.publishing() == {key}
-    source = codecs(ffprobe_streams(feed.url, headers=WORKER_AUTH))
-    received = codecs(ffprobe_streams(nginx.rtmp_url(name=key)))
+    source, received = probe_at_once((feed.url, WORKER_AUTH), nginx.rtmp_url(name=key))
     assert received["video"] == source["video"] == ("h264", 1280, 720)
     assert received["audio"][0] == source["audio"][0] == "aac"
 
@@ -342,7 +358,9 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
     feed.publish()
     session = feed.status()["startedAt"]
     with NginxRtmp(workdir=tmp_path / "nginx-a") as a, NginxRtmp(workdir=tmp_path / "nginx-b") as b:
-        to_a = pushers("to-a", feed.url, a.app_url(), key_a)
+        # to-a's backoff capped at 2 s (SHORT_BACKOFF): it fails and retries over and over within
+        # seconds, each retry a chance for the stream or to-b to notice.
+        to_a = pushers("to-a", feed.url, a.app_url(), key_a, backoff=SHORT_BACKOFF)
         to_b = pushers("to-b", feed.url, b.app_url(), key_b)
         to_a.wait_live()
         to_b.wait_live()
@@ -350,7 +368,11 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
         a.stop()  # the target dies
         down_at = time.monotonic()
         states, last_b, b_grew_at = set(), to_b.status()["bytesSent"], down_at
-        while time.monotonic() - down_at < 20:
+        sa: dict[str, Any] = {"failures": 0, "reconnects": 0}
+        # Watched each second, for 8 s and until to-a has backed off and failed (and reconnected)
+        # three times: two of each were asserted over 20 s with the default 10 s cap.
+        while time.monotonic() - down_at < 8 or min(sa["failures"], sa["reconnects"]) < 3 or "backoff" not in states:
+            assert time.monotonic() - down_at < 40, ("to-a never failed three times", sa, states)
             time.sleep(1)
             sa, sb = to_a.status(), to_b.status()
             states.add(sa["state"])
@@ -369,20 +391,22 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             assert now["startedAt"] == session and now["finishedAt"] is None, "the stream never notices"
         assert wait_for(lambda: feed.status()["live"], timeout=10), "the stream is live throughout"
         failed = to_a.status()
-        assert failed["reconnects"] >= 2 and failed["failures"] >= 2 and "backoff" in states, failed
+        assert failed["reconnects"] >= 3 and failed["failures"] >= 3 and "backoff" in states, failed
         assert failed["failingSince"], failed
         assert "Connection refused" in failed["lastError"] and "***" in failed["lastError"], failed["lastError"]
         assert key_a not in failed["lastError"]
 
         with NginxRtmp(workdir=tmp_path / "nginx-a", rtmp_port=a.rtmp_port, http_port=a.http_port) as a_again:
             back_at = time.monotonic()
-            to_a.wait_live(timeout=BACKOFF_CAP + 10)
+            to_a.wait_live(timeout=SHORT_BACKOFF_CAP + 10)
             resumed = time.monotonic() - back_at
-            print(f"\nMEASURED resumed {resumed:.1f} s after the target came back (backoff cap {BACKOFF_CAP:g} s)")
-            assert resumed <= BACKOFF_CAP + 8, "within the backoff cap (+ one connect: feed probe and handshake)"
+            print(
+                f"\nMEASURED resumed {resumed:.1f} s after the target came back (backoff cap {SHORT_BACKOFF_CAP:g} s)"
+            )
+            assert resumed <= SHORT_BACKOFF_CAP + 8, "within the backoff cap (+ one connect: feed probe and handshake)"
             assert a_again.publishing() == {key_a}
         assert to_b.status()["live"] and to_b.status()["reconnects"] == 0
-        assert to_a.status()["failures"] >= 2, "the streak lasts until the link stays up resetAfterSeconds"
+        assert to_a.status()["failures"] >= 3, "the streak lasts until the link stays up resetAfterSeconds"
         assert feed.publisher is not None and feed.publisher.running
         assert key_a not in to_a.texts() and key_b not in to_b.texts()
 
@@ -536,8 +560,7 @@ def test_no_audio_mode_silence_adds_a_silent_track_and_drop_forwards_as_is(feed,
     drop = pushers("drop", feed.url, nginx.app_url(), "as-is", noAudioMode="drop")
     silence.wait_live()
     drop.wait_live()
-    with_silence = codecs(ffprobe_streams(nginx.rtmp_url(name="with-silence")))
-    as_is = codecs(ffprobe_streams(nginx.rtmp_url(name="as-is")))
+    with_silence, as_is = probe_at_once(nginx.rtmp_url(name="with-silence"), nginx.rtmp_url(name="as-is"))
     assert with_silence["video"] == as_is["video"] == ("h264", 1280, 720)
     assert with_silence["audio"][0] == "aac"
     assert "audio" not in as_is

@@ -15,6 +15,7 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,23 +112,58 @@ def publish_url(ingest: Ingest, protocol: str) -> str:
 # --- the combinations ------------------------------------------------------------------------------------
 
 
-def restream_end_to_end(ingest: Ingest, source: str, target_protocol: str, pushers, publishers, workdir: Path) -> None:
-    """Publish into the ingest by `source`, restream to a `target_protocol` peer, check what it got."""
-    publishers.append(Publisher(publish_url(ingest, source), log_path=workdir / "publisher.log").start())
-    ingest.wait_live(timeout=20)
-    sent = codecs(ffprobe_streams(ingest.feed_url, headers=WORKER_AUTH))
-    assert sent["video"] == ("h264", 1280, 720) and sent["audio"][0] == "aac", sent
-    with target_peer(target_protocol, workdir) as target:
+@contextlib.contextmanager
+def live_ingest(workdir: Path, protocol: str, **config: Any) -> Iterator[Ingest]:
+    """An ingest (config overrides) published into by `protocol`, live; stopped, with its publisher, by PID."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ingest = Ingest(workdir, **config)
+    ingest.start()
+    try:
+        with Publisher(publish_url(ingest, protocol), log_path=workdir / "publisher.log"):
+            ingest.wait_live(timeout=20)
+            yield ingest
+    finally:
+        ingest.stop()
+
+
+@pytest.fixture(scope="module")
+def ingests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Ingest]]:
+    """The module's live ingest for a publish protocol (rtmp, srt), started at its first use and shared
+    by the combinations from that protocol, each with a target and a pusher of its own: an ingest and
+    its publisher starting took seconds a combination."""
+    with contextlib.ExitStack() as stack:
+        started: dict[str, Ingest] = {}
+
+        def live(protocol: str) -> Ingest:
+            if protocol not in started:
+                workdir = tmp_path_factory.mktemp(f"ingest-{protocol}")
+                started[protocol] = stack.enter_context(live_ingest(workdir, protocol))
+            ingest = started[protocol]
+            ingest.wait_live(timeout=20)
+            return ingest
+
+        yield live
+
+
+def restream_end_to_end(ingest: Ingest, source: str, target_protocol: str, pushers, workdir: Path) -> None:
+    """Restream the live `ingest` (published into by `source`) to a `target_protocol` peer, check what it got."""
+    # The probe of the feed (seconds of ffprobe's analysis of a live stream) runs while the target
+    # and the pusher start: it reads the feed as one more consumer beside the pusher.
+    with ThreadPoolExecutor(1) as pool, target_peer(target_protocol, workdir) as target:
+        feed_probe = pool.submit(ffprobe_streams, ingest.feed_url, headers=WORKER_AUTH)
         pusher = pushers(
             f"{source}-to-{target_protocol}", ingest.feed_url, target.uri, TARGET_KEY, **target.pusher_config
         )
         status = pusher.wait_live(timeout=30)
         assert status["target"] == target.uri and status["reconnects"] == 0 and status["failures"] == 0
         wait_for(target.publishing, timeout=10, what=f"the {target_protocol} target has the stream")
+        # The pusher stays live, sending, for 3 s from here: the probes' seconds count towards them.
+        first, since = pusher.status()["bytesSent"], time.monotonic()
         got = target.received()
+        sent = codecs(feed_probe.result())
+        assert sent["video"] == ("h264", 1280, 720) and sent["audio"][0] == "aac", sent
         assert got["video"] == sent["video"] and got["audio"][0] == "aac", f"{source}->{target_protocol}: {got}"
-        first = pusher.status()["bytesSent"]
-        time.sleep(3)
+        time.sleep(max(0.0, 3 - (time.monotonic() - since)))
         again = pusher.status()
         assert again["live"] and again["bytesSent"] > first and again["reconnects"] == 0
         assert ingest.status()["live"], "the stream never notices"
@@ -139,26 +175,33 @@ def restream_end_to_end(ingest: Ingest, source: str, target_protocol: str, pushe
     [("rtmp", "rtmp"), ("rtmp", "rtmps"), ("rtmp", "srt"), ("srt", "srt"), ("srt", "rtmp")],
     ids=lambda p: p,
 )
-def test_restream_combination(ingest, pushers, publishers, tmp_path, source, target):
-    restream_end_to_end(ingest, source, target, pushers, publishers, tmp_path)
+def test_restream_combination(ingests, pushers, tmp_path, source, target):
+    restream_end_to_end(ingests(source), source, target, pushers, tmp_path)
 
 
 def test_restream_rtmps_ingest_to_rtmps_target(ingest_factory, pushers, publishers, tmp_path):
     """RTMPS→RTMPS: TLS on both sides (the ingest's RTMP gate, the target's TLS forwarder)."""
     ingest = rtmps_ingest(ingest_factory, tmp_path)
-    restream_end_to_end(ingest, "rtmps", "rtmps", pushers, publishers, tmp_path)
+    publishers.append(Publisher(ingest.rtmps_url(), log_path=tmp_path / "publisher.log").start())
+    ingest.wait_live(timeout=20)
+    restream_end_to_end(ingest, "rtmps", "rtmps", pushers, tmp_path)
 
 
 # --- transcoded --------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def _transcoding_ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest]:
+    with live_ingest(tmp_path_factory.mktemp("transcoding"), "rtmp", transcoding={"renditions": [RENDITION]}) as ingest:
+        yield ingest
+
+
 @pytest.fixture
-def transcoding_ingest(ingest_factory: Callable[..., Ingest], publishers: list[Publisher], tmp_path: Path) -> Ingest:
-    """A 720p30 stream transcoded to one 360p rendition (the transcoded feed), live."""
-    ingest = ingest_factory(transcoding={"renditions": [RENDITION]})
-    publishers.append(Publisher(ingest.rtmp_url(), log_path=tmp_path / "publisher.log").start())
-    ingest.wait_live(timeout=20)
-    return ingest
+def transcoding_ingest(_transcoding_ingest: Ingest) -> Ingest:
+    """A 720p30 stream transcoded to one 360p rendition (the transcoded feed), live: the module's one,
+    shared by the transcoded restream and recording (each reads its own feed of it)."""
+    _transcoding_ingest.wait_live(timeout=20)
+    return _transcoding_ingest
 
 
 def transcoded_feed(ingest: Ingest) -> str:
@@ -172,19 +215,32 @@ def test_transcoded_restream_sends_the_rendition_and_original_the_source(transco
         original = pushers("original", ingest.feed_url, nginx.app_url(), "as-original")
         transcoded.wait_live(timeout=30)
         original.wait_live(timeout=30)
-        got = codecs(ffprobe_streams(nginx.rtmp_url(name="as-transcoded")))
+        # Both bitrates over the same ≥ 4 s, during which the two targets are probed side by side
+        # (each ffprobe of a live stream takes seconds of analysis).
+        started = sent_bytes(transcoded, original)
+        with ThreadPoolExecutor(2) as pool:
+            probes = [pool.submit(ffprobe_streams, nginx.rtmp_url(name=n)) for n in ("as-transcoded", "as-original")]
+            got, as_original = (codecs(probe.result()) for probe in probes)
         assert got["video"] == ("h264", 640, 360) and got["audio"][0] == "aac", got
-        assert codecs(ffprobe_streams(nginx.rtmp_url(name="as-original")))["video"] == ("h264", 1280, 720)
-        rate = bitrate(transcoded)
+        assert as_original["video"] == ("h264", 1280, 720)
+        rate, original_rate = bitrates(started, 4.0)
         print(f"\nMEASURED transcoded restream (360p, {RENDITION['videoBitrateKbps']} kbit/s): {rate / 1e6:.2f} Mbit/s")
-        assert rate < 0.6 * bitrate(original), "the rendition, not the 2.5 Mbit/s source"
+        assert rate < 0.6 * original_rate, "the rendition, not the 2.5 Mbit/s source"
         assert transcoded.status()["reconnects"] == 0
 
 
-def bitrate(pusher: Any, seconds: float = 4.0) -> float:
-    first = pusher.status()["bytesSent"]
-    time.sleep(seconds)
-    return (pusher.status()["bytesSent"] - first) * 8 / seconds
+def sent_bytes(*pushers: Any) -> tuple[float, list[tuple[Any, int]]]:
+    """When, and each pusher's bytesSent then: the start of bitrates()'s window."""
+    return time.monotonic(), [(pusher, pusher.status()["bytesSent"]) for pusher in pushers]
+
+
+def bitrates(started: tuple[float, list[tuple[Any, int]]], seconds: float) -> list[float]:
+    """Each pusher's bit/s from `started` (sent_bytes()) to now, at least `seconds` after it."""
+    at, firsts = started
+    time.sleep(max(0.0, seconds - (time.monotonic() - at)))
+    now = [pusher.status()["bytesSent"] for pusher, _ in firsts]
+    elapsed = time.monotonic() - at
+    return [(sent - first) * 8 / elapsed for sent, (_, first) in zip(now, firsts, strict=True)]
 
 
 def test_transcoded_recording_records_the_rendition(transcoding_ingest, record_workers):

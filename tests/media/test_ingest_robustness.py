@@ -154,14 +154,15 @@ def test_a_live_publisher_is_never_displaced(ingest):
         assert "displaces" not in ingest.logs()
 
 
-def test_frozen_rtmp_publisher_is_released_after_the_timeout(ingest):
+def test_frozen_rtmp_publisher_is_released_after_the_timeout(ingest_factory):
+    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 5 s, only made the test wait longer
     first = Publisher(ingest.rtmp_url()).start()
     try:
         ingest.wait_live()
         frozen_at = freeze(first)
         wait_for(lambda: session_ended(ingest), timeout=30)
-        measured("frozen RTMP publisher released after (default timeout 5 s)", time.monotonic() - frozen_at, "s")
-        assert re.search(r"closed RTMP publisher .*: nothing received for 5 s", ingest.logs()), ingest.logs()[-3000:]
+        measured("frozen RTMP publisher released after (timeout 3 s)", time.monotonic() - frozen_at, "s")
+        assert re.search(r"closed RTMP publisher .*: nothing received for 3 s", ingest.logs()), ingest.logs()[-3000:]
         assert feed_code(ingest) == 503
         with Publisher(ingest.srt_url(), duration=30):  # the listeners are back, for either protocol
             assert ingest.wait_live()["source"] == "srt"
@@ -190,7 +191,7 @@ def test_an_srt_successor_of_a_frozen_srt_session_waits_for_its_timeout(ingest_f
     """SRT cannot match RTMP's displacement (docs/design/ingest-robustness.md): the frozen
     session's FFmpeg holds the UDP port and libsrt answers the newcomer's handshake only once that
     session is released. The newcomer, retrying as encoders do, is live right after the timeout."""
-    ingest = ingest_factory()  # the default publisherTimeoutSeconds: 5
+    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 5 s, only made the test wait longer
     first = Publisher(ingest.srt_url()).start()
     try:
         frozen_started = ingest.wait_live()["startedAt"]
@@ -207,10 +208,10 @@ def test_an_srt_successor_of_a_frozen_srt_session_waits_for_its_timeout(ingest_f
                     attempts.append(Publisher(ingest.srt_url(), duration=30).start())  # an encoder retrying
                 time.sleep(0.1)
                 status = ingest.status()
-            measured("SRT successor live after the freeze (default timeout 5 s)", time.monotonic() - frozen_at, "s")
+            measured("SRT successor live after the freeze (timeout 3 s)", time.monotonic() - frozen_at, "s")
             measured("SRT successor's connection attempts", len(attempts), "")
             assert status["live"] and status["source"] == "srt" and status["startedAt"] != frozen_started, status
-            assert time.monotonic() - frozen_at > 5, "not before the frozen session's timeout"
+            assert time.monotonic() - frozen_at > 3, "not before the frozen session's timeout"
             assert "displaces" not in ingest.logs(), "not displaced: its timeout released the frozen session"
         finally:
             for attempt in attempts:

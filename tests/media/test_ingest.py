@@ -151,9 +151,12 @@ def test_dvr_enabled_keeps_the_window(ingest_factory):
     ingest = ingest_factory(hls={"segmentSeconds": 1}, dvr={"enabled": True, "durationSeconds": 30})
     with Publisher(ingest.rtmp_url(), duration=20, gop_seconds=1):
         ingest.wait_live()
-        time.sleep(12)
-        listed = re.findall(r"^seg-\d+\.m4s$", http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[1].decode(), re.M)
-        assert len(listed) >= 10, "nothing dropped inside a 30 s DVR window"
+
+        def listed() -> list[str]:
+            return re.findall(r"^seg-\d+\.m4s$", http_get(f"{ingest.http}/hls/cmaf/index.m3u8")[1].decode(), re.M)
+
+        # Waited for, not slept for (12 s): a playlist that drops segments (the live window: 6) never lists 10.
+        wait_for(lambda: len(listed()) >= 10, timeout=20, what="10 segments: nothing dropped inside a 30 s DVR window")
 
 
 def read_feed(url: str, seconds: float, out: list[bytes]) -> None:

@@ -89,11 +89,37 @@ class Feed:
 
 @pytest.fixture
 def feed(ingest: Ingest) -> Iterator[Feed]:
+    """A feed of the test's own, not yet published: for a test that restarts the ingest or publishes
+    something else."""
     source = Feed(ingest)
     try:
         yield source
     finally:
         source.unpublish()
+
+
+@pytest.fixture(scope="module")
+def _module_feed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feed]:
+    ingest = Ingest(tmp_path_factory.mktemp("ingest"))
+    ingest.start()
+    source = Feed(ingest)
+    try:
+        yield source
+    finally:
+        source.unpublish()
+        ingest.stop()
+
+
+@pytest.fixture
+def live_feed(_module_feed: Feed) -> Feed:
+    """The module's one ingest and publisher, live, shared by the tests that read the feed (each with
+    pushers and targets of its own; one that stops the publisher publishes again before it ends): an
+    ingest and its publisher starting took seconds a test."""
+    if _module_feed.publisher is None or not _module_feed.publisher.running:
+        _module_feed.unpublish()
+        return _module_feed.publish()
+    _module_feed.ingest.wait_live()
+    return _module_feed
 
 
 @pytest.fixture
@@ -115,10 +141,9 @@ def measure_usage(pid: int, seconds: float = 5.0) -> tuple[float, float, int, in
 # --- 1. RTMP ------------------------------------------------------------------------------------------------
 
 
-def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, pushers):
+def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(live_feed, nginx, pushers):
     key = "rk-SECRET-7f3a9c-target-key"
-    feed.publish()
-    pusher = pushers("to-nginx", feed.url, nginx.app_url(), key)
+    pusher = pushers("to-nginx", live_feed.url, nginx.app_url(), key)
     status = pusher.wait_live()
     assert status["state"] == "live" and status["target"] == nginx.app_url() and status["lastError"] is None
     assert status["startedAt"] and status["reconnects"] == 0
@@ -126,7 +151,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
 
     # The key is the stream name on the target; the media is the source's, untouched.
     assert nginx.publishing() == {key}
-    source, received = probe_at_once((feed.url, WORKER_AUTH), nginx.rtmp_url(name=key))
+    source, received = probe_at_once((live_feed.url, WORKER_AUTH), nginx.rtmp_url(name=key))
     assert received["video"] == source["video"] == ("h264", 1280, 720)
     assert received["audio"][0] == source["audio"][0] == "aac"
 
@@ -145,11 +170,11 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
     assert re.search(r'^streamops_pusher_sent_bytes_total\{stream="cam",target="to-nginx"\} [1-9]', metrics, re.M)
 
     # The publisher leaves: FFmpeg ends with the feed, the pusher waits for the source, no penalty.
-    feed.unpublish()
+    live_feed.unpublish()
     waiting = wait_for(lambda: (s := pusher.status())["state"] == "waiting-for-source" and s, timeout=15)
     assert not waiting["live"] and waiting["reconnects"] == 0 and waiting["lastError"] is None
     assert http_get(pusher.http + "/readyz")[0] == 503
-    feed.publish()
+    live_feed.publish()
     back = pusher.wait_live()
     assert back["bytesSent"] > waiting["bytesSent"] >= second, "bytesSent adds up across sessions"
     assert back["reconnects"] == 1, "a new publish on the target is a reconnect ..."
@@ -160,21 +185,20 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(feed, nginx, p
     assert "rtmp://127.0.0.1" in pusher.logs() and "***" in pusher.logs(), "the debug log has the redacted URL"
 
 
-def test_pushes_to_rtmps_only_once_the_target_is_verified(feed, nginx, pushers, tmp_path):
+def test_pushes_to_rtmps_only_once_the_target_is_verified(live_feed, nginx, pushers, tmp_path):
     """The attack: someone on the network answers at the target's address with a certificate of their
     own (here a forwarder's self-signed one, not given to the pusher). The pusher completes the TLS
     handshake, refuses the certificate, and sends nothing: not a byte of RTMP after the handshake (the
     key would be in its publish), no publish upstream. Given the CA (tls.caSecretRef's file), a target
     is verified (its IP SAN names the URL's host) and goes live. Both at once: the test's time stays."""
     key, stolen = "rtmps-KEY-5e8d1b", "rtmps-KEY-not-for-them"
-    feed.publish()
     with (
         TlsForwarder(nginx.rtmp_port, tmp_path / "tls") as tls,
         TlsForwarder(nginx.rtmp_port, tmp_path / "evil") as evil,
     ):
         uri = tls.url()
-        refused = pushers("to-rtmps-unverified", feed.url, evil.url(), stolen)
-        pusher = pushers("to-rtmps", feed.url, uri, key, tlsCaFile=str(tls.cert))
+        refused = pushers("to-rtmps-unverified", live_feed.url, evil.url(), stolen)
+        pusher = pushers("to-rtmps", live_feed.url, uri, key, tlsCaFile=str(tls.cert))
         failed = wait_for(lambda: (s := refused.status())["failures"] >= 1 and s, timeout=15, what="refused")
         assert failed["lastError"].startswith(f"the certificate of the target 127.0.0.1:{evil.port} is not trusted")
         assert not failed["live"] and failed["bytesSent"] == 0, failed
@@ -316,15 +340,14 @@ def read_into(url: str, clock: FrameClock, stop: threading.Event) -> None:
             clock.feed(chunk, time.monotonic())
 
 
-def test_pushes_to_an_srt_listener_in_caller_mode_with_the_key_as_stream_id(feed, pushers, tmp_path):
+def test_pushes_to_an_srt_listener_in_caller_mode_with_the_key_as_stream_id(live_feed, pushers, tmp_path):
     key = "sk#1&x=y/ü+%41?"  # everything a URL query would mangle
-    feed.publish()
     at_feed, at_target, stop = FrameClock(), FrameClock(), threading.Event()
-    tap = threading.Thread(target=read_into, args=(feed.url, at_feed, stop), daemon=True)
+    tap = threading.Thread(target=read_into, args=(live_feed.url, at_feed, stop), daemon=True)
     with SrtReceiver(tmp_path / "srt-received.ts", on_data=at_target.feed) as target:
         tap.start()
         try:
-            pusher = pushers("to-srt", feed.url, target.url, key)
+            pusher = pushers("to-srt", live_feed.url, target.url, key)
             status = pusher.wait_live()
             assert status["target"] == target.url and status["reconnects"] == 0
             time.sleep(6)
@@ -353,15 +376,14 @@ def test_pushes_to_an_srt_listener_in_caller_mode_with_the_key_as_stream_id(feed
 # --- 3. a dead target ---------------------------------------------------------------------------------------
 
 
-def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_carry_on(feed, pushers, tmp_path):
+def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_carry_on(live_feed, pushers, tmp_path):
     key_a, key_b = "dead-target-KEY-a1", "healthy-target-KEY-b2"
-    feed.publish()
-    session = feed.status()["startedAt"]
+    session = live_feed.status()["startedAt"]
     with NginxRtmp(workdir=tmp_path / "nginx-a") as a, NginxRtmp(workdir=tmp_path / "nginx-b") as b:
         # to-a's backoff capped at 2 s (SHORT_BACKOFF): it fails and retries over and over within
         # seconds, each retry a chance for the stream or to-b to notice.
-        to_a = pushers("to-a", feed.url, a.app_url(), key_a, backoff=SHORT_BACKOFF)
-        to_b = pushers("to-b", feed.url, b.app_url(), key_b)
+        to_a = pushers("to-a", live_feed.url, a.app_url(), key_a, backoff=SHORT_BACKOFF)
+        to_b = pushers("to-b", live_feed.url, b.app_url(), key_b)
         to_a.wait_live()
         to_b.wait_live()
 
@@ -387,9 +409,9 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             # The stream's session goes on. Not `live` at each sample: that is the publisher's media
             # arriving within feed.SILENCE_SECONDS, which a loaded machine's encoder can miss (CI of
             # stop 42: a 2 s stall of the synthetic libx264 source while to-b still sent bytes).
-            now = feed.status()
+            now = live_feed.status()
             assert now["startedAt"] == session and now["finishedAt"] is None, "the stream never notices"
-        assert wait_for(lambda: feed.status()["live"], timeout=10), "the stream is live throughout"
+        assert wait_for(lambda: live_feed.status()["live"], timeout=10), "the stream is live throughout"
         failed = to_a.status()
         assert failed["reconnects"] >= 3 and failed["failures"] >= 3 and "backoff" in states, failed
         assert failed["failingSince"], failed
@@ -407,22 +429,21 @@ def test_a_dead_target_backs_off_and_resumes_while_the_stream_and_other_targets_
             assert a_again.publishing() == {key_a}
         assert to_b.status()["live"] and to_b.status()["reconnects"] == 0
         assert to_a.status()["failures"] >= 3, "the streak lasts until the link stays up resetAfterSeconds"
-        assert feed.publisher is not None and feed.publisher.running
+        assert live_feed.publisher is not None and live_feed.publisher.running
         assert key_a not in to_a.texts() and key_b not in to_b.texts()
 
 
 # --- a frozen target ----------------------------------------------------------------------------------------
 
 
-def test_a_frozen_target_times_out_instead_of_hanging(feed, pushers):
+def test_a_frozen_target_times_out_instead_of_hanging(live_feed, pushers):
     """A target that accepts the connection and then never answers (a hung server)."""
-    feed.publish()
     with socket.socket() as blackhole:
         blackhole.bind(("127.0.0.1", 0))
         blackhole.listen(8)  # the kernel completes the TCP handshake; nobody ever reads
         uri = f"rtmp://127.0.0.1:{blackhole.getsockname()[1]}/live"
         started = time.monotonic()
-        pusher = pushers("to-frozen", feed.url, uri, "frozen-KEY-0042")
+        pusher = pushers("to-frozen", live_feed.url, uri, "frozen-KEY-0042")
         failed = wait_for(lambda: (s := pusher.status())["failures"] >= 1 and s, timeout=20)
         print(f"\nMEASURED frozen target given up after {time.monotonic() - started:.1f} s")
         assert "timed out" in failed["lastError"].lower() and not failed["live"], failed
@@ -445,15 +466,14 @@ def not_live_after(pusher: Any, since: float, timeout: float = 30) -> float:
     return time.monotonic() - since
 
 
-def test_a_target_that_stops_reading_is_not_live_within_seconds(feed, nginx, pushers):
+def test_a_target_that_stops_reading_is_not_live_within_seconds(live_feed, nginx, pushers):
     """nginx-rtmp SIGSTOPped mid-stream: its kernel still takes what fits in its receive buffer, and
     FFmpeg's writes go on into its send buffer for ≈6 s more; `live` follows what the target read
     (its receive window's edge), so it turns false ≈2 s (the live window) after the freeze. What
     must hold whatever the load: `live` turns false while the link is still up (no failure yet:
     the watchdog gives up only STALL_SECONDS after the target last read, the live window is 2 s)."""
     key = "frozen-reader-KEY-77"
-    feed.publish()
-    pusher = pushers("to-stopped-nginx", feed.url, nginx.app_url(), key)
+    pusher = pushers("to-stopped-nginx", live_feed.url, nginx.app_url(), key)
     pusher.wait_live()
     time.sleep(3)  # steady state, past the GOP-cache burst
     with nginx.frozen() as frozen_at:
@@ -480,16 +500,15 @@ def acknowledged_from(port: int) -> int:
 
 
 def test_a_target_that_stops_reading_behind_a_big_receive_buffer_is_not_live_within_seconds(
-    feed, nginx, pushers, tmp_path
+    live_feed, nginx, pushers, tmp_path
 ):
     """What acknowledgements alone missed (a CI run under load: nginx-rtmp SIGSTOPped, its
     autotuned receive buffer acknowledged the push for over 30 s): a target whose 8 MiB receive
     buffer goes on taking ≈20 s of a 2.5 Mbit/s push after it stopped reading. `live` turns false
     while its kernel still acknowledges, and the link is given up before the buffer is full."""
     key = "big-buffer-KEY-19"
-    feed.publish()
     with TcpForwarder(nginx.rtmp_port, tmp_path / "relay", receive_buffer=4 << 20) as target:
-        pusher = pushers("to-big-buffer", feed.url, target.url(), key)
+        pusher = pushers("to-big-buffer", live_feed.url, target.url(), key)
         pusher.wait_live()
         time.sleep(3)  # steady state, past the GOP-cache burst
         with target.frozen() as frozen_at:
@@ -512,12 +531,11 @@ def test_a_target_that_stops_reading_behind_a_big_receive_buffer_is_not_live_wit
     assert key not in pusher.texts()
 
 
-def test_an_srt_target_that_stops_reading_is_not_live_within_seconds(feed, pushers, tmp_path):
+def test_an_srt_target_that_stops_reading_is_not_live_within_seconds(live_feed, pushers, tmp_path):
     """srt-live-transmit SIGSTOPped: UDP, so no acknowledgement counters; libsrt ends the link by
     itself (peer idle timeout, 5 s) and FFmpeg fails."""
-    feed.publish()
     with SrtListener(tmp_path / "srt.ts", log_path=tmp_path / "srt.log") as target:
-        pusher = pushers("to-stopped-srt", feed.url, target.url)
+        pusher = pushers("to-stopped-srt", live_feed.url, target.url)
         pusher.wait_live()
         time.sleep(3)
         with target.frozen() as frozen_at:

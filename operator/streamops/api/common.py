@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "streaming.streamops.dev"
@@ -71,6 +71,51 @@ class SecretKeyRef(KubeModel):
     key: str = Field(
         default="streamKey", min_length=1, max_length=NAME_MAX, description="Key inside the Secret. Default streamKey."
     )
+
+
+CA_OR_SKIP = "tls: set caSecretRef or insecureSkipVerify, not both"
+
+
+class CaSecretKeyRef(KubeModel):
+    """A key of a Secret of the same namespace holding PEM CA certificates."""
+
+    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
+    key: str = Field(
+        default="ca.crt", min_length=1, max_length=NAME_MAX, description="Key inside the Secret. Default ca.crt."
+    )
+
+
+class PeerTls(KubeModel):
+    """How the TLS certificate of a server the workers connect to (a Restream's target, a pull
+    origin) is checked before anything is sent to it or taken from it."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("!has(self.caSecretRef) || !has(self.insecureSkipVerify) || !self.insecureSkipVerify", CA_OR_SKIP)
+        )
+    )
+
+    ca_secret_ref: CaSecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the PEM CA certificate(s) the server's certificate must chain to, instead "
+        "of the system's trust store (for a server with a private or self-signed certificate). The certificate "
+        "must also name the host of the URL (a DNS name, or an IP address SAN). Mounted into the worker as a file; "
+        'the Secret must carry the label streaming.streamops.dev/allow-reference: "true" when the tenancy '
+        "policy asks for it.",
+    )
+    insecure_skip_verify: bool = Field(
+        default=False,
+        description="Do not verify the server's certificate at all. INSECURE: what is sent (a Restream's stream "
+        "key; a pull URL's path, often a secret stream name; an RTSP camera's credentials) goes to whoever answers "
+        "at the server's address (anyone who can redirect it on the network), and a pull puts on air whatever "
+        "media that one sends; use caSecretRef instead. Default false.",
+    )
+
+    @model_validator(mode="after")
+    def _ca_or_skip(self) -> PeerTls:
+        if self.ca_secret_ref is not None and self.insecure_skip_verify:
+            raise ValueError(CA_OR_SKIP)
+        return self
 
 
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
@@ -166,6 +211,9 @@ PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp", "rtsps")
 # The pull URLs that take source.pull.credentialsSecretRef (an IP camera's user and password): the
 # other origins never see them.
 CREDENTIALED_PULL_SCHEMES = ("rtsp", "rtsps")
+# The pull URLs over TLS, whose server's certificate source.pull.tls is about (rtsps: not verifiable
+# by FFmpeg 7.1, so only with insecureSkipVerify).
+TLS_PULL_SCHEMES = ("rtmps", "https", "rtsps")
 USERINFO_PATTERN = "^[a-z]+://[^/?#]*@"
 USERINFO_RE = re.compile(USERINFO_PATTERN)
 # What `\s` means in a CEL rule's matches() (RE2): these five; Python's \s also takes \v and Unicode spaces.

@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from streamops.api.common import (
-    NAME_MAX,
     NO_USERINFO_RULE,
     PUSH_TARGET_SCHEMES,
     SRT_CALLER_RULE,
@@ -16,8 +15,8 @@ from streamops.api.common import (
     ClientFields,
     Condition,
     ConditionedStatus,
-    KubeModel,
     LocalObjectRef,
+    PeerTls,
     SecretKeyRef,
     cel,
     check_uri,
@@ -38,47 +37,6 @@ NO_AV1_OVER_SRT = (
 )
 _DUPLICATE_CODEC = "targetVideoCodecs lists a codec twice"
 TLS_NEEDS_RTMPS = "tls applies to an rtmps:// target only"
-CA_OR_SKIP = "tls: set caSecretRef or insecureSkipVerify, not both"
-
-
-class CaSecretKeyRef(KubeModel):
-    """A key of a Secret of the same namespace holding PEM CA certificates."""
-
-    name: str = Field(min_length=1, max_length=NAME_MAX, description="Name of the Secret (same namespace).")
-    key: str = Field(
-        default="ca.crt", min_length=1, max_length=NAME_MAX, description="Key inside the Secret. Default ca.crt."
-    )
-
-
-class TargetTls(KubeModel):
-    """How the target's TLS certificate is checked before anything (the stream key first) is sent."""
-
-    model_config = ConfigDict(
-        json_schema_extra=validations(
-            cel("!has(self.caSecretRef) || !has(self.insecureSkipVerify) || !self.insecureSkipVerify", CA_OR_SKIP)
-        )
-    )
-
-    ca_secret_ref: CaSecretKeyRef | None = Field(
-        default=None,
-        description="Secret key holding the PEM CA certificate(s) the target's certificate must chain to, instead "
-        "of the system's trust store (for a target with a private or self-signed certificate). The certificate "
-        "must also name the host of uri (a DNS name, or an IP address SAN). Mounted into the pusher as a file; "
-        'the Secret must carry the label streaming.streamops.dev/allow-reference: "true" when the tenancy '
-        "policy asks for it.",
-    )
-    insecure_skip_verify: bool = Field(
-        default=False,
-        description="Do not verify the target's certificate at all. INSECURE: the stream key is then sent to "
-        "whoever answers at the target's address (anyone who can redirect it on the network gets the key); "
-        "use caSecretRef instead. Default false.",
-    )
-
-    @model_validator(mode="after")
-    def _ca_or_skip(self) -> TargetTls:
-        if self.ca_secret_ref is not None and self.insecure_skip_verify:
-            raise ValueError(CA_OR_SKIP)
-        return self
 
 
 def _default_video_codecs() -> list[VideoCodec]:
@@ -114,7 +72,7 @@ class RestreamSpec(ClientFields):
         "status or logs: appended as the last path segment for rtmp/rtmps (<uri>/<key>), sent as the streamid "
         "for srt. Optional.",
     )
-    tls: TargetTls | None = Field(
+    tls: PeerTls | None = Field(
         default=None,
         description="rtmps:// targets: the target's certificate is verified before the key is sent, against the "
         "system's trust store (public CAs) and the host of uri, unless this says otherwise: caSecretRef for a "

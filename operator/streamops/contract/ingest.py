@@ -46,6 +46,9 @@ STREAM_KEY_FILE = "stream-key"
 PULL_CREDENTIALS_DIR = "/var/run/secrets/streamops/pull-credentials"
 PULL_USERNAME_FILE = "username"
 PULL_PASSWORD_FILE = "password"
+# The pull origins' private CA (source.pull.tls.caSecretRef), its one key mounted under this name.
+PULL_CA_DIR = "/var/run/secrets/streamops/pull-ca"
+PULL_CA_FILE = "ca.crt"
 # The RTMPS certificate: a kubernetes.io/tls Secret's two keys, mounted as they are named.
 TLS_DIR = "/var/run/secrets/streamops/rtmps"
 TLS_CERT_FILE = "tls.crt"
@@ -254,6 +257,13 @@ class IngestConfig(CredentialedConfig):
     )
     pull_password_file: str | None = Field(
         default=None, description="Mounted Secret file with the RTSP cameras' password, read at every attempt."
+    )
+    # None without source.pull.tls.caSecretRef: the configuration (and Pod hash) of other ingests stays.
+    # (source.pull.tls is kept in `source` only with insecureSkipVerify: verifying is the default.)
+    pull_tls_ca_file: str | None = Field(
+        default=None,
+        description="Mounted PEM file of the CA certificate(s) the rtmps:// and https:// origins' certificates must "
+        "chain to, instead of the system's trust store (FFmpeg's ca_file), read at every attempt.",
     )
     tls_cert_file: str | None = Field(
         default=None, description="Mounted PEM certificate (chain) of the RTMPS listener; reloaded when it changes."

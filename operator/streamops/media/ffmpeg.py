@@ -45,6 +45,32 @@ PROTOCOLS_BY_SCHEME = {
 }
 RW_TIMEOUT_US = 5_000_000  # a frozen source or target makes ffmpeg fail after 5 s instead of hanging
 
+# What FFmpeg's gnutls `tls` protocol says when it refuses the peer's certificate (libavformat/tls_gnutls.c, 7.1).
+UNTRUSTED_CERTIFICATE_LINES = (
+    "Peer certificate failed verification",
+    "Unable to verify peer certificate",
+    "The certificate's owner does not match hostname",
+)
+
+
+def untrusted_certificate_reason(lines: Iterable[str]) -> str | None:
+    """Why FFmpeg refused the peer's certificate (from its output lines), None when it did not."""
+    line = next((x for x in lines if any(m in x for m in UNTRUSTED_CERTIFICATE_LINES)), None)
+    if line is None:
+        return None
+    return "it does not name the host" if "does not match hostname" in line else "no trusted CA signed it"
+
+
+def tls_verify_options(ca_file: str | None = None, insecure_skip_verify: bool = False) -> dict[str, str]:
+    """FFmpeg's `tls` protocol options that make it verify the peer (it verifies nothing unless told:
+    `tls_verify` 0 by default). Verified (FFmpeg 7.1 tls_gnutls.c, after the handshake and before any
+    byte of the protocol above): the certificate chains to `ca_file`, or to the system's trust store
+    without one (`gnutls_certificate_set_x509_system_trust`: the worker image's ca-certificates), and
+    names the URL's host (`gnutls_x509_crt_check_hostname`; an IP address against the IP SANs)."""
+    if insecure_skip_verify:
+        return {}
+    return {"tls_verify": "1", **({"ca_file": ca_file} if ca_file else {})}
+
 
 class UnsafeUri(ValueError):
     """A URI FFmpeg must not open."""

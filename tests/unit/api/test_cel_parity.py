@@ -25,7 +25,7 @@ from cel_expr_python.ext import ext_strings
 from pydantic import BaseModel, ValidationError
 from streamops.api import KINDS
 from streamops.api.clip import END_AFTER_START, IMMUTABLE, NOT_TOO_LONG, ONE_RANGE, ClipSpec
-from streamops.api.common import NO_USERINFO, SRT_CALLER_ONLY, dot_segments_message
+from streamops.api.common import CA_OR_SKIP, NO_USERINFO, SRT_CALLER_ONLY, dot_segments_message
 from streamops.api.crd import crd_manifest, openapi_schema
 from streamops.api.livestream import (
     BACKUP_WITHOUT_WHIP,
@@ -44,10 +44,12 @@ from streamops.api.livestream import (
     ONE_ROUTE,
     OVERLAYS_NEED_RENDITIONS,
     PART_BELOW_SEGMENT,
+    PULL_TLS_NEEDS_TLS_URL,
     PUSH_XOR_PULL,
     ROUTE_PATH_DOTS,
     RTMPS_NEEDS_TLS,
     RTMPS_PORT_NOT_NODE_PORT,
+    RTSPS_UNVERIFIED,
     SAME_CREDENTIAL_KEYS,
     STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
     TRAFFIC_POLICY_NEEDS_TYPE,
@@ -77,7 +79,7 @@ from streamops.api.recording import (
     S3Storage,
     s3_endpoint_message,
 )
-from streamops.api.restream import CA_OR_SKIP, NO_AV1_OVER_SRT, TLS_NEEDS_RTMPS, RestreamSpec
+from streamops.api.restream import NO_AV1_OVER_SRT, TLS_NEEDS_RTMPS, RestreamSpec
 from streamops.api.webhook import HTTP_ONLY, NO_WEBHOOK_USERINFO, StreamWebhookSpec
 
 # Kubernetes' CEL environment has cel-go's strings extension (split, ...); `self` and `oldSelf` are typed
@@ -112,6 +114,8 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
         NO_USERINFO,
     ),
     "PullSource._credentials_need_rtsp": (CREDENTIALS_NEED_RTSP,),
+    "PullSource._tls_needs_a_tls_url": (PULL_TLS_NEEDS_TLS_URL,),
+    "PullSource._rtsps_is_unverified": (RTSPS_UNVERIFIED,),
     "PullCredentialsRef._two_keys": (SAME_CREDENTIAL_KEYS,),
     "Source._push_xor_pull": (PUSH_XOR_PULL,),
     "HLS._one_format": (HLS_NEEDS_A_FORMAT, LOW_LATENCY_NEEDS_CMAF, PART_BELOW_SEGMENT),
@@ -153,7 +157,7 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     "RestreamSpec._codecs_once": (),  # the list is a set (x-kubernetes-list-type): the API server refuses a duplicate
     "RestreamSpec._no_av1_over_srt": (NO_AV1_OVER_SRT,),
     "RestreamSpec._tls_needs_rtmps": (TLS_NEEDS_RTMPS,),
-    "TargetTls._ca_or_skip": (CA_OR_SKIP,),
+    "PeerTls._ca_or_skip": (CA_OR_SKIP,),
     "StreamWebhookSpec._http_url": (HTTP_ONLY, NO_WEBHOOK_USERINFO),
     "ClipSpec._one_range": (ONE_RANGE, END_AFTER_START, NOT_TOO_LONG),
 }
@@ -177,6 +181,9 @@ class Example:
     def id(self) -> str:
         verdict = "accepts" if self.accepted else "refuses"
         return f"{self.model.__name__}-{verdict}-{self.note or self.message[:40]}"
+
+
+SKIP = {"insecureSkipVerify": True}  # source.pull.tls for an rtsps:// URL (RTSPS_UNVERIFIED)
 
 
 def ok(model: type[BaseModel], message: str, obj: dict[str, Any], **kw: Any) -> Example:
@@ -337,8 +344,11 @@ LIVESTREAM_EXAMPLES = [
         "rtmp://, rtmps://, srt://, http://, https://, rtsp://, rtsps://",
     ),
     *(
-        ok(PullSource, PULL_URL, {"urls": [url]}, at=("urls", 0), note=url)
-        for url in ("rtsp://cam.lan:554/Streaming/Channels/101", "rtsps://cam.lan:322/stream1")
+        ok(PullSource, PULL_URL, {"urls": [url], **tls}, at=("urls", 0), note=url)
+        for url, tls in (
+            ("rtsp://cam.lan:554/Streaming/Channels/101", {}),
+            ("rtsps://cam.lan:322/stream1", {"tls": SKIP}),
+        )
     ),
     bad(PullSource, NO_USERINFO, {"urls": ["rtsp://admin:12345@cam.lan/stream1"]}, at=("urls", 0), note="rtsp"),
     *srt_examples(PullSource, {"urls": [""]}, ("urls", 0)),
@@ -346,11 +356,26 @@ LIVESTREAM_EXAMPLES = [
     ok(
         PullSource,
         CREDENTIALS_NEED_RTSP,
-        {"urls": ["srt://h:9000", "rtsps://cam/1"], "credentialsSecretRef": {"name": "cam"}},
+        {"urls": ["srt://h:9000", "rtsps://cam/1"], "credentialsSecretRef": {"name": "cam"}, "tls": SKIP},
         note="rtsps among others",
     ),
     ok(PullSource, CREDENTIALS_NEED_RTSP, {"urls": ["rtmp://origin/live"]}, note="no credentials"),
     bad(PullSource, CREDENTIALS_NEED_RTSP, {"urls": ["rtmp://origin/live"], "credentialsSecretRef": {"name": "cam"}}),
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmps://o/live/s"], "tls": {"caSecretRef": {"name": "ca"}}}),
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/l", "https://o/l.m3u8"], "tls": SKIP}, note="https"),
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/live/s"]}, note="no tls"),
+    bad(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/live/s", "http://o/s"], "tls": SKIP}),
+    ok(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"], "tls": SKIP}),
+    ok(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsp://cam/1", "rtmps://o/l"]}, note="no rtsps"),
+    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"]}),
+    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtmp://o/l", "rtsps://cam/1"], "tls": {}}, note="empty tls"),
+    bad(
+        PullSource,
+        RTSPS_UNVERIFIED,
+        {"urls": ["rtsps://cam/1"], "tls": {"caSecretRef": {"name": "ca"}}},
+        note="a CA cannot be checked",
+    ),
+    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"], "tls": {"insecureSkipVerify": False}}, note="false"),
     ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "user", "passwordKey": "pass"}),
     ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam"}, note="defaults"),
     bad(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "k", "passwordKey": "k"}),

@@ -63,9 +63,9 @@ def _own_ingress_tls(stream: LiveStream, route: PlaybackRoute) -> str | None:
 
 
 def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: PlaybackRoute | None) -> Admission:
-    """Reads the Secrets the stream names for its route, its WebRTC clients and its RTSP cameras
-    (get: the operator never lists Secrets); the stream key's and the RTMPS certificate's are checked
-    where they are read (reconcile.py)."""
+    """Reads the Secrets the stream names for its route, its WebRTC clients, its RTSP cameras and
+    its pull origins' CA (get: the operator never lists Secrets); the stream key's and the RTMPS
+    certificate's are checked where they are read (reconcile.py)."""
     namespace = stream.metadata.namespace or ""
     refusals: list[str] = []
     spec = stream.spec
@@ -100,6 +100,16 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
         if refused_credentials:
             refusals.append(f"{refused_credentials}: the RTSP cameras get no credentials from it")
             pull = pull.model_copy(update={"credentials_secret_ref": None})
+            spec = spec.model_copy(update={"source": spec.source.model_copy(update={"pull": pull})})
+    ca = pull.tls.ca_secret_ref if pull is not None and pull.tls is not None else None
+    if pull is not None and pull.tls is not None and ca is not None and settings.tenancy_require_secret_label:
+        # The CA decides which origins are trusted: its Secret follows the same rule. Refused, the
+        # origins are verified against the system's trust store instead (fail closed).
+        field = "spec.source.pull.tls.caSecretRef"
+        refused_ca = secret_reference_refusal(field, ca.name, api.get("Secret", namespace, ca.name), settings)
+        if refused_ca:
+            refusals.append(f"{refused_ca}: the pull origins are verified against the system's trust store instead")
+            pull = pull.model_copy(update={"tls": pull.tls.model_copy(update={"ca_secret_ref": None})})
             spec = spec.model_copy(update={"source": spec.source.model_copy(update={"pull": pull})})
     admitted = stream if spec is stream.spec else stream.model_copy(update={"spec": spec})
     return Admission(admitted, route, tuple(refusals))

@@ -17,7 +17,7 @@ from streamops.api.common import PULL_SOURCE_SCHEMES
 from streamops.api.livestream import DVR, HLS, PullRtsp, PushProtocol, Rendition
 from streamops.contract.ingest import IngestConfig, IngestOverlay
 from streamops.contract.overlay import COMPOSITE_FRAME_RATE, png_name
-from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command
+from streamops.media.ffmpeg import FFMPEG, RW_TIMEOUT_US, command, tls_verify_options
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.ingest.llhls.packager import PackagerSettings
 from streamops.media.ingest.rtsp_pull import is_rtsp, rtsp_input_options
@@ -435,14 +435,28 @@ def srt_listen_script(bind: str, port: int, key: str, latency_ms: int | None, ti
     return "\n".join(lines) + "\n"
 
 
-def pull_input(url: str, rtsp: PullRtsp | None = None) -> tuple[str, dict[str, Any]]:
-    """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py)."""
+# The pull schemes whose TLS connection FFmpeg 7.1 can be told to verify: the rtmp protocol hands its
+# options to its `tls` connection (rtmpproto.c), the http protocol too (http.c). Not rtsps: rtsp.c
+# opens its TLS with no options (docs/design/rtsp-pull.md), so the API asks for insecureSkipVerify.
+VERIFIED_PULL_SCHEMES = ("rtmps", "https")
+
+
+def pull_input(
+    url: str, rtsp: PullRtsp | None = None, ca_file: str | None = None, insecure_skip_verify: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py). An rtmps://
+    or https:// origin's certificate is verified (tls_verify_options: against `ca_file`, else the
+    system's trust store, and the URL's host) before anything is sent to it (the URL's path, often a
+    secret stream name) or taken from it, unless `insecure_skip_verify` (source.pull.tls)."""
     if is_rtsp(url):
         return url, {**rtsp_input_options(url, rtsp), **FAST_PROBE}
-    probe = RTMP_PULL_PROBE if url.split("://", 1)[0] in ("rtmp", "rtmps") else FAST_PROBE
+    scheme = url.split("://", 1)[0]
+    probe = RTMP_PULL_PROBE if scheme in ("rtmp", "rtmps") else FAST_PROBE
+    tls = tls_verify_options(ca_file, insecure_skip_verify) if scheme in VERIFIED_PULL_SCHEMES else {}
     return url, {
         "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
         "rw_timeout": RW_TIMEOUT_US,
+        **tls,
         **probe,
     }
 

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from streamops.api.common import CREDENTIALED_PULL_SCHEMES, PULL_SOURCE_SCHEMES
 from streamops.api.livestream import PullRtsp
 from streamops.contract.ingest import IngestConfig, PullFailure, PullFailureKind
-from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US
+from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, untrusted_certificate_reason
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 
 # FFmpeg keeps the URL's userinfo in a 128-byte buffer (rtsp.c, `auth[128]`): longer is cut silently
@@ -112,13 +112,29 @@ def input_through_args_file(argv: Sequence[str], url: str, args_file: Path) -> t
     return [*out[:at], ARGS_FILE_OPTION, str(args_file), *out[at + 2 :]], ["-i", url]
 
 
+def untrusted_origin(url: str, why: str) -> str:
+    """The clear message for an rtmps:// or https:// origin whose certificate FFmpeg refused (after
+    the TLS handshake, before any byte of RTMP or HTTP: neither the URL's path nor a request was
+    sent), naming its host:port, which is the spec's (never a credential)."""
+    parts = urlsplit(url)
+    host = parts.netloc if parts.port is not None else f"{parts.netloc}:443"  # FFmpeg's port for rtmps and https
+    return (
+        f"the certificate of the origin {host} is not trusted ({why}): nothing was sent to it and nothing pulled; "
+        "set source.pull.tls.caSecretRef to the CA that signed it (or source.pull.tls.insecureSkipVerify, which "
+        "pulls from whoever answers at that address)"
+    )
+
+
 def failure(index: int, url: str, lines: Iterable[str], last_error: str, credentialed: bool) -> PullFailure:
     """What one attempt that gave no media says, from FFmpeg's (redacted) stderr lines. An RTSP 401
     comes as "method DESCRIBE failed: 401 Unauthorized" (FFmpeg 7.1, with or without userinfo)."""
     text = "\n".join(lines)
     kind: PullFailureKind = "failed"
     message = last_error or "no media"
-    if is_rtsp(url) and "401 Unauthorized" in text:
+    untrusted = untrusted_certificate_reason(text.splitlines())
+    if untrusted is not None:
+        message = untrusted_origin(url, untrusted)
+    elif is_rtsp(url) and "401 Unauthorized" in text:
         kind = "credentials-refused"
         message = (
             f"{REFUSED} of source.pull.credentialsSecretRef (401 Unauthorized)"

@@ -557,7 +557,18 @@ class IngestWorker:
         """One attempt at pull URL #`index`. An RTSP camera's user name and password are read now
         (a changed Secret reaches the next attempt), join the redactor, and reach FFmpeg inside the
         URL through an `-args_file` FIFO only (rtsp_pull.py)."""
-        _, options = pull_input(url, rtsp)  # the spec's URL, checked (scheme, no userinfo)
+        pull = self.config.source.pull
+        insecure = bool(pull and pull.tls and pull.tls.insecure_skip_verify)
+        ca_file = self.config.pull_tls_ca_file
+        # the spec's URL, checked (scheme, no userinfo); rtmps/https verified (commands.pull_input)
+        _, options = pull_input(url, rtsp, ca_file, insecure)
+        if ca_file and "ca_file" in options and not Path(ca_file).is_file():
+            # Fail closed, and say it: FFmpeg would only say the certificate failed verification.
+            message = (
+                f"the CA file of source.pull.tls.caSecretRef is missing in the ingest Pod ({ca_file}): does the "
+                "Secret exist with that key?"
+            )
+            return PullFailure(url_index=index, url=url, kind="failed", message=message)
         try:
             credentials = read_credentials(self.config) if is_rtsp(url) else None
         except CredentialsUnreadable as e:

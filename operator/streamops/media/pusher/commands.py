@@ -16,7 +16,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from streamops.api.common import PUSH_TARGET_SCHEMES
-from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, command
+from streamops.media.ffmpeg import ARGS_FILE_OPTION, RW_TIMEOUT_US, command, tls_verify_options
 from streamops.media.ffmpeg import protocol_whitelist as whitelist_for
 from streamops.media.mpegts import AUDIO_STREAM_TYPES
 
@@ -72,9 +72,9 @@ def tls_options(scheme: str, ca_file: str | None = None, insecure_skip_verify: b
     told (`tls_verify` 0 by default). Verified: the certificate chains to `ca_file`, or to the
     system's trust store without one (gnutls: `gnutls_certificate_set_x509_system_trust`), and names
     the URL's host (`gnutls_x509_crt_check_hostname`; an IP address against the IP SANs)."""
-    if not scheme.endswith("s") or scheme == "srt" or insecure_skip_verify:
+    if not scheme.endswith("s") or scheme == "srt":
         return {}
-    return {"tls_verify": "1", **({"ca_file": ca_file} if ca_file else {})}
+    return tls_verify_options(ca_file, insecure_skip_verify)
 
 
 def push_target(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from streamops.contract.pusher import BackoffPolicy
+from streamops.media.ffmpeg import untrusted_certificate_reason
 
 _CODEC_NAMES = {"h264": "H.264", "hevc": "HEVC", "av1": "AV1"}
 
@@ -86,22 +87,13 @@ _NOISE = ("Conversion failed!", "Last message repeated", "Exiting normally")
 _ERROR_WORDS = ("error", "failed", "refused", "timed out", "broken pipe", "reset", "invalid", "not found", "denied")
 
 
-# What FFmpeg's gnutls `tls` protocol says when it refuses the peer (libavformat/tls_gnutls.c, 7.1).
-UNTRUSTED_CERTIFICATE_LINES = (
-    "Peer certificate failed verification",
-    "Unable to verify peer certificate",
-    "The certificate's owner does not match hostname",
-)
-
-
 def untrusted_certificate(lines: Sequence[str], target_uri: str) -> str | None:
     """The clear message for a target whose certificate FFmpeg refused (nothing was sent to it after
     the handshake, the key included), naming the target's host; None when it was something else."""
-    line = next((x for x in lines if any(m in x for m in UNTRUSTED_CERTIFICATE_LINES)), None)
-    if line is None:
+    why = untrusted_certificate_reason(lines)
+    if why is None:
         return None
     host = target_uri.split("://", 1)[-1].split("/", 1)[0]
-    why = "it does not name the host" if "does not match hostname" in line else "no trusted CA signed it"
     return (
         f"the certificate of the target {host} is not trusted ({why}): nothing was sent to it; set "
         "tls.caSecretRef to the CA that signed it (or tls.insecureSkipVerify, which sends the key to whoever answers)"

@@ -238,6 +238,28 @@ def test_an_unlabelled_ice_servers_secret_is_not_mounted(api: FakeKubeApi) -> No
     assert [v for v in pod["spec"]["volumes"] if (v.get("secret") or {}).get("secretName") == "ice"]
 
 
+def test_an_unlabelled_pull_ca_is_not_trusted_and_the_origins_are_verified_all_the_same(api: FakeKubeApi) -> None:
+    """The CA decides which origins are trusted: an unlabelled one is not mounted, and the ingest
+    verifies the origins against the system's trust store instead (fail closed, never unverified)."""
+    put(api, secret("origin-ca", labelled=False, ca_crt="PEM"))
+    tls = {"caSecretRef": {"name": "origin-ca"}}
+    put(api, livestream("cam", source={"pull": {"urls": ["rtmps://10.0.0.5:1936/live/s"], "tls": tls}}))
+    outcome = reconcile(api)
+    pod = api.object("Pod", NS, "cam-ingest")
+    assert pod is not None, "the ingest runs, without the Secret"
+    assert not [v for v in pod["spec"].get("volumes", []) if (v.get("secret") or {}).get("secretName") == "origin-ca"]
+    assert "pullTlsCaFile" not in pod["spec"]["containers"][0]["env"][0]["value"]
+    (refusal,) = outcome.policy_refusals
+    assert "Secret origin-ca named in spec.source.pull.tls.caSecretRef" in refusal
+    assert "verified against the system's trust store instead" in refusal
+    api.modify("Secret", NS, "origin-ca", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
+    assert reconcile(api).policy_refusals == ()  # (rolls the Pod: its volumes change)
+    reconcile(api)
+    pod = api.object("Pod", NS, "cam-ingest")
+    assert pod is not None
+    assert [v for v in pod["spec"]["volumes"] if (v.get("secret") or {}).get("secretName") == "origin-ca"]
+
+
 def test_an_unlabelled_ingress_tls_secret_refuses_the_route(api: FakeKubeApi) -> None:
     put(api, secret("wildcard-tls", labelled=False, tls_crt="x", tls_key="y"))
     put(api, livestream("cam", playback=routed(tlsSecretName="wildcard-tls")))

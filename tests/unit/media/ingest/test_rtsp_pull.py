@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamops.api.livestream import PullRtsp
-from streamops.contract.ingest import IngestConfig
+from streamops.contract.ingest import IngestConfig, PullFailure
 from streamops.media.ffmpeg import ARGS_FILE_OPTION, UnsafeUri, args_file_text
 from streamops.media.ingest.commands import pull_input, session_command
 from streamops.media.ingest.rtsp_pull import (
@@ -20,6 +20,7 @@ from streamops.media.ingest.rtsp_pull import (
     read_credentials,
     rtsp_input_options,
 )
+from streamops.media.ingest.worker import IngestWorker
 from streamops.redaction import Redactor
 
 CAMERA = "rtsp://cam.lan:554/Streaming/Channels/101"
@@ -144,6 +145,37 @@ def test_other_failures_keep_ffmpegs_line():
     line = "[tcp @ 0x1] Connection to tcp://127.0.0.1:18599?timeout=5000000 failed: Connection refused"
     failed = failure(2, CAMERA, [line], line, credentialed=True)
     assert failed.kind == "failed" and failed.message == line
+
+
+def test_a_refused_origin_certificate_says_so_naming_host_and_port():
+    for url, host in (
+        ("rtmps://10.0.0.5:1936/live/secret-name", "10.0.0.5:1936"),
+        ("https://o.example/a.m3u8", "o.example:443"),
+    ):
+        for line, why in (
+            ("[tls @ 0x55d0] Peer certificate failed verification", "no trusted CA signed it"),
+            ("[tls @ 0x55d0] The certificate's owner does not match hostname 10.0.0.5", "it does not name the host"),
+        ):
+            last = "Error opening input: Input/output error"
+            failed = failure(0, url, [line, last], last, credentialed=False)
+            assert failed.kind == "failed" and failed.message.startswith(
+                f"the certificate of the origin {host} is not trusted ({why}): nothing was sent to it"
+            ), failed.message
+            assert "source.pull.tls.caSecretRef" in failed.message and "secret-name" not in failed.message
+
+
+def test_a_missing_ca_file_fails_closed_before_ffmpeg_runs(tmp_path):
+    config = IngestConfig.model_validate(
+        {
+            "stream": "cam",
+            "source": {"pull": {"urls": ["rtmps://10.0.0.5:1936/live/s"]}},
+            "mediaDir": str(tmp_path / "media"),
+            "pullTlsCaFile": str(tmp_path / "absent" / "ca.crt"),
+        }
+    )
+    attempt = IngestWorker(config)._pull_session(0, "rtmps://10.0.0.5:1936/live/s", None)
+    assert isinstance(attempt, PullFailure) and attempt.kind == "failed"
+    assert attempt.message.startswith("the CA file of source.pull.tls.caSecretRef is missing in the ingest Pod")
 
 
 def test_the_redactor_masks_every_form_of_the_credentials():

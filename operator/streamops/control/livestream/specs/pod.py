@@ -9,6 +9,8 @@ from streamops.contract.ingest import (
     ICE_SERVERS_FILE,
     MEDIA_DIR,
     PLAYBACK_KEYS_DIR,
+    PULL_CA_DIR,
+    PULL_CA_FILE,
     PULL_CREDENTIALS_DIR,
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
@@ -60,6 +62,7 @@ from streamops.kube.naming import (
 TLS_VOLUME = "rtmps-tls"
 ICE_SERVERS_VOLUME = "ice-servers"
 PULL_CREDENTIALS_VOLUME = "pull-credentials"
+PULL_CA_VOLUME = "pull-ca"
 PLAYBACK_KEYS_VOLUME = "playback-keys"
 
 
@@ -110,6 +113,12 @@ def ingest_pod(
         files = {ref.username_key: PULL_USERNAME_FILE, ref.password_key: PULL_PASSWORD_FILE}
         volumes.append(secret_files_volume(PULL_CREDENTIALS_VOLUME, ref.name, files, mode=0o440, optional=True))
         mounts.append({"name": PULL_CREDENTIALS_VOLUME, "mountPath": PULL_CREDENTIALS_DIR, "readOnly": True})
+    pull_ca = pull.tls.ca_secret_ref if pull is not None and pull.tls is not None else None
+    if pull_ca is not None:
+        # A file (FFmpeg's ca_file), read at every attempt. Optional: a missing Secret or key lets the
+        # Pod start; the worker pulls from no rtmps/https origin without it and says so (pullFailure).
+        volumes.append(secret_file_volume(PULL_CA_VOLUME, pull_ca.name, pull_ca.key, PULL_CA_FILE, optional=True))
+        mounts.append({"name": PULL_CA_VOLUME, "mountPath": PULL_CA_DIR, "readOnly": True})
     ice_servers = ice_servers_ref(stream)
     if ice_servers is not None and webrtc_on(stream, role, settings):
         # A file, not an env var: a rotated credential reaches the running worker (it reads the file

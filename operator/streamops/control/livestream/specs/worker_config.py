@@ -8,6 +8,8 @@ from streamops.contract.ingest import (
     ICE_SERVERS_FILE,
     MEDIA_DIR,
     PLAYBACK_KEYS_DIR,
+    PULL_CA_DIR,
+    PULL_CA_FILE,
     PULL_CREDENTIALS_DIR,
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
@@ -94,9 +96,15 @@ def ingest_worker_config(
         source = source.model_copy(update={"push": push})
         key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
     credentials = source.pull.credentials_secret_ref if source.pull else None
-    if source.pull and credentials is not None:
-        # The worker reads the mounted files (pod.py); the Secret's name and keys are the operator's.
-        source = source.model_copy(update={"pull": source.pull.model_copy(update={"credentials_secret_ref": None})})
+    pull_ca = source.pull.tls.ca_secret_ref if source.pull and source.pull.tls else None
+    if source.pull and (credentials is not None or source.pull.tls is not None):
+        # The worker reads the mounted files (pod.py); the Secrets' names and keys are the operator's.
+        # tls stays only as insecureSkipVerify (what rtsps:// needs): None at the default (verify
+        # against the system's trust store), so the configuration (and Pod hash) of an ingest deployed
+        # before tls existed stays what it was, and an upgrade restarts no pull ingest.
+        tls = source.pull.tls if source.pull.tls and source.pull.tls.insecure_skip_verify else None
+        pull = source.pull.model_copy(update={"credentials_secret_ref": None, "tls": tls})
+        source = source.model_copy(update={"pull": pull})
     overlays = composited_overlays(stream)
     return IngestConfig(
         stream=stream.metadata.name,
@@ -115,6 +123,7 @@ def ingest_worker_config(
         stream_key_file=key_file,
         pull_username_file=f"{PULL_CREDENTIALS_DIR}/{PULL_USERNAME_FILE}" if credentials else None,
         pull_password_file=f"{PULL_CREDENTIALS_DIR}/{PULL_PASSWORD_FILE}" if credentials else None,
+        pull_tls_ca_file=f"{PULL_CA_DIR}/{PULL_CA_FILE}" if pull_ca else None,
         credential_file=CREDENTIAL_FILE,
         tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if rtmps_on(stream) else None,
         tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if rtmps_on(stream) else None,

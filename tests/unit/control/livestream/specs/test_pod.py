@@ -123,6 +123,60 @@ def test_a_pull_stream_without_rtsp_settings_keeps_its_configuration():
     assert "pullUsernameFile" not in dumped and set(dumped["source"]["pull"]) == {"urls", "inactivityTimeoutSeconds"}
 
 
+# --- the pull origins' certificates (source.pull.tls) ----------------------------------------------------
+
+
+def test_the_pull_origins_ca_is_a_mounted_file_the_config_points_at():
+    tls = {"caSecretRef": {"name": "origin-ca", "key": "root.pem"}}
+    pod = ingest_pod(
+        stream(source={"pull": {"urls": ["rtmps://10.0.0.5:1936/live/s"], "tls": tls}}), "primary", SETTINGS
+    )
+    [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == "pull-ca"]
+    # Optional: a missing Secret lets the Pod start; the worker pulls nothing over TLS and says so.
+    assert volume["secret"] == {
+        "secretName": "origin-ca",
+        "items": [{"key": "root.pem", "path": "ca.crt"}],
+        "optional": True,
+    }
+    mount = {"name": "pull-ca", "mountPath": "/var/run/secrets/streamops/pull-ca", "readOnly": True}
+    assert mount in pod["spec"]["containers"][0]["volumeMounts"]
+    c = config(pod)
+    assert c.pull_tls_ca_file == "/var/run/secrets/streamops/pull-ca/ca.crt"
+    assert c.source.pull is not None and c.source.pull.tls is None, "the Secret is the operator's"
+    assert "origin-ca" not in json.dumps(pod["spec"]["containers"][0]["env"])
+
+
+def test_insecure_skip_verify_reaches_the_worker_in_its_source():
+    source = {"pull": {"urls": ["rtsps://cam.lan/1"], "tls": {"insecureSkipVerify": True}}}
+    c = config(ingest_pod(stream(source=source), "primary", SETTINGS))
+    assert c.source.pull is not None and c.source.pull.tls is not None and c.source.pull.tls.insecure_skip_verify
+    assert c.pull_tls_ca_file is None
+
+
+def test_an_existing_pull_stream_without_tls_restarts_no_ingest_on_upgrade():
+    """Verifying is the default and needs nothing in the configuration: a stream without tls (or with an
+    empty tls) has the configuration, volumes and Pod hash it had before source.pull.tls existed."""
+
+    def pod(**pull: Any) -> dict[str, Any]:
+        return ingest_pod(stream(source={"pull": {"urls": ["rtmps://o.example/live/s"], **pull}}), "primary", SETTINGS)
+
+    before = pod()
+    dumped = config(before).model_dump(by_alias=True, exclude_none=True)
+    assert "pullTlsCaFile" not in dumped and set(dumped["source"]["pull"]) == {"urls", "inactivityTimeoutSeconds"}
+    assert all(v["name"] != "pull-ca" for v in before["spec"]["volumes"])
+    hashes = {
+        name: p["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
+        for name, p in {
+            "none": before,
+            "empty": pod(tls={}),
+            "ca": pod(tls={"caSecretRef": {"name": "ca"}}),
+            "skip": pod(tls={"insecureSkipVerify": True}),
+        }.items()
+    }
+    assert hashes["empty"] == hashes["none"]
+    assert len({hashes["none"], hashes["ca"], hashes["skip"]}) == 3, "a CA or skipping verification rolls it"
+
+
 def test_only_relevant_changes_roll_the_pod():
     def digest(**spec):
         return ingest_pod(stream(**spec), "primary", SETTINGS)["metadata"]["annotations"][SPEC_HASH_ANNOTATION]

@@ -86,6 +86,7 @@ def test_clips_from_the_dvr(ingest_factory: Any, tmp_path: Path, s3: S3Server) -
         path = worker.video_file(result)
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["durationSeconds"] == video["durationSeconds"] and sidecar["title"] == video["title"]
+        assert "<video" in path.with_suffix(".html").read_text(), "its VOD page beside it on the claim"
         if worker.config["mode"] == "keyframe":
             assert sidecar["clientUserId"] == 7 and sidecar["clientEntityData"] == "match 12", sidecar
         info = probe(path)

@@ -330,6 +330,12 @@ class Video(KubeModel):
         max_length=512,
         description='"Stream Record: {stream title}, {end time UTC}", the hosted platform\'s pattern.',
     )
+    stream: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The LiveStream recorded (its name: the hosted stream_id), also in the video's JSON sidecar, "
+        "on a claim and in a bucket alike: find a stream's videos by it.",
+    )
     path: str | None = Field(
         default=None,
         max_length=4096,
@@ -341,6 +347,19 @@ class Video(KubeModel):
         max_length=URL_MAX,
         description="s3://<bucket>/<key> of the video in object storage (its JSON sidecar is <key without .mp4>"
         ".json); unset for PVC storage. `streamops video url <recording> [n]` prints a download link.",
+    )
+    download_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="Claim (PVC) storage, when the operator's recordingsVideosUrl names the edge that serves the "
+        "namespace's claims: <edge>/videos/<claim>/<path>. Unsigned: the edge answers it only with a token, "
+        "`streamops video url <recording> [n]` prints it signed, with an expiry (the playback keys' scheme).",
+    )
+    page_url: str | None = Field(
+        default=None,
+        max_length=URL_MAX,
+        description="Claim (PVC) storage: the video's VOD page next to it (<path without .mp4>.html) at the same "
+        "edge, unsigned like downloadUrl; `streamops video page <recording> [n]` prints it signed.",
     )
     upload: Literal["pending", "uploading", "uploaded"] | None = Field(
         default=None,

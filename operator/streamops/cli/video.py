@@ -11,18 +11,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
+    from streamops.storage.download_link import Owner
 
 DESCRIPTION = (
     "Print a presigned HTTPS link to video N of RECORDING (1 = oldest, -1 = newest; default the newest), signed "
     "for the storage's publicEndpoint with its credentials Secret. Play it in a browser or download it: "
     'curl -fo video.mp4 "$(streamops video url my-recording)". A transcoded recording keeps every rendition: '
     "--quality 360p names one (the default is the tallest, the video's own file); --quality origin the untouched "
-    "original a keepOrigin recording keeps beside it until it expires."
+    "original a keepOrigin recording keeps beside it until it expires. On a claim (PVC): a link to the namespace's "
+    "edge (status.videos[].downloadUrl), signed with the namespace's playback key."
 )
 PAGE_DESCRIPTION = (
     "Print a presigned link to the VOD page of video N of RECORDING (1 = oldest, -1 = newest; default the newest): "
     "a player with a quality menu, embeddable in an <iframe> on any site. Its #fragment carries presigned links to "
-    "the video and each rendition; the page and the links expire together (--expires). Object storage only."
+    "the video and each rendition; the page and the links expire together (--expires). On a claim (PVC): at the "
+    "namespace's edge, signed with its playback key."
 )
 
 
@@ -59,18 +62,55 @@ def video_link(
     """The link (valid `expires` seconds, None: the default) to the video, its rendition `quality`,
     or (`page`) its VOD page, of a Recording (`clip`: of a Clip); or NoLink saying why there is none."""
     from streamops.api import CLIP, RECORDING, Clip, Recording
-    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, Owner, download_link, page_link
+    from streamops.storage.download_link import DEFAULT_EXPIRES_SECONDS, NoLink, download_link, page_link
 
     raw = api.get_custom(CLIP if clip else RECORDING, namespace, recording_name)
     if raw is None:
         raise NoLink(f"{'clip' if clip else 'recording'} {recording_name} not found in namespace {namespace}")
     recording: Owner = Clip.model_validate(raw) if clip else Recording.model_validate(raw)
     storage = recording.status.storage if recording.status else None
+    if storage is not None and storage.s3 is None and storage.pvc is not None:
+        return claim_link(api, namespace, recording, number, expires, quality, page)
     secret = None
     if storage is not None and storage.s3 is not None:
         secret = api.get("Secret", namespace, storage.s3.credentials_secret)
     link = page_link if page else download_link
     return link(recording, number, secret, DEFAULT_EXPIRES_SECONDS if expires is None else expires, quality)
+
+
+def claim_link(
+    api: KubeApi,
+    namespace: str,
+    recording: Owner,
+    number: int | None,
+    expires: int | None,
+    quality: str | None,
+    page: bool,
+) -> str:
+    """A claim video's link at the namespace's edge, signed with the namespace's playback key (the
+    one `streamops playback url` would sign with now; the caller's kubeconfig must read the Secret)."""
+    from datetime import UTC, datetime
+
+    from streamops.cli.playback import secret_keys, signing_key
+    from streamops.contract.playback_token import KEYS_SECRET
+    from streamops.storage.download_link import (
+        DEFAULT_EXPIRES_SECONDS,
+        NoLink,
+        claim_download_link,
+        claim_page_link,
+    )
+
+    secret = api.get("Secret", namespace, KEYS_SECRET)
+    if secret is None:
+        raise NoLink(
+            f"namespace {namespace} has no secret {KEYS_SECRET}, whose key signs links to claim videos "
+            "(`streamops playback rotate-key` creates one; the edge mounts it)"
+        )
+    now = datetime.now(UTC)
+    key = signing_key(secret_keys(secret), now)
+    link = claim_page_link if page else claim_download_link
+    seconds = DEFAULT_EXPIRES_SECONDS if expires is None else expires
+    return link(recording, number, key, seconds, now.timestamp(), quality)
 
 
 def printed(link: str, args: argparse.Namespace) -> str:

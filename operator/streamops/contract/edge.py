@@ -31,6 +31,8 @@ ENV_TRUSTED_PROXIES = "STREAMOPS_EDGE_TRUSTED_PROXIES"
 KEYS_DIR = "/etc/streamops-edge/keys"  # the namespace's playback keys Secret (current, previous)
 ROUTES_DIR = "/etc/streamops-edge/routes"  # the routes ConfigMap: streams with their own playback path
 ROUTES_FILE = "routes"
+# The recordings claims it serves under /videos/ (edge_videos.lua), one directory per claim, read-only.
+RECORDINGS_DIR = "/var/lib/streamops-edge/recordings"
 STATE_DIR = "/var/cache/streamops-edge"  # writable: the rendered config, temp files, the segment files
 PROTOCOLS = ("hls", "llhls", "dash")
 

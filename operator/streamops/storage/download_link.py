@@ -1,7 +1,9 @@
 """`streamops video url <recording> [n] [--quality q]`: a time-limited download link to one of a
 Recording's videos (or one of its renditions) in object storage, and `streamops video page`: the
 link to its VOD page, signed for the storage's public endpoint with the credentials Secret the
-Recording uploads with (the caller's kubeconfig must be allowed to read it)."""
+Recording uploads with (the caller's kubeconfig must be allowed to read it). On a claim (PVC) the
+same links point at the namespace's edge, signed with the namespace's playback key
+(contract/video_link.py, docs/design/claim-videos.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from streamops.api import Clip, Recording
 from streamops.api.recording import S3Storage, Video, VideoRendition
+from streamops.contract import video_link
 from streamops.storage.credentials import StorageSecretMissing, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, presigned_get
 from streamops.storage.vod_page import PageSource, page_key, page_url
@@ -51,8 +54,8 @@ def s3_storage_of(recording: Owner, what: str = "download link") -> S3Storage:
         claim = storage.pvc.claim_name if storage and storage.pvc else "the recordings claim"
         raise NoLink(
             f"{named(recording)} writes to {claim} (a PersistentVolumeClaim), not to object "
-            f"storage: there is no {what} (nothing serves a claim over HTTP; docs/design/recording-export.md); "
-            "its videos' paths are relative to the claim's root (status.videos[].path)"
+            f"storage: its {what} is signed with the namespace's playback keys and served by its edge "
+            "(claim_download_link; docs/design/claim-videos.md)"
         )
     return storage.s3
 
@@ -180,3 +183,87 @@ def page_link(
         sources = [PageSource("source", 0, 0, presigned_get(where, asked.bucket, asked.key, expires_seconds))]
     page = presigned_get(where, asked.bucket, page_key(asked.key), expires_seconds)
     return page_url(page, asked.video.title, sources, quality)
+
+
+def claim_of(recording: Owner) -> str | None:
+    """The claim (PVC) a Recording's (or Clip's) videos are on; None for object storage."""
+    storage = recording.status.storage if recording.status else None
+    if storage is None or storage.s3 is not None or storage.pvc is None:
+        return None
+    return storage.pvc.claim_name
+
+
+def _edge_base(recording: Owner, claim: str, video: Video, number_text: str) -> str:
+    """The edge's base URL, read off the video's downloadUrl (<base>/videos/<claim>/<path>)."""
+    if video.expired_at is not None:
+        raise NoLink(f"video {number_text} was deleted at {video.expired_at:%Y-%m-%d %H:%M:%S} UTC")
+    if video.path is None or video.download_url is None:
+        raise NoLink(
+            f"video {number_text} of {named(recording)} has no downloadUrl: no edge serves claim {claim} (the "
+            "operator's recordingsVideosUrl is unset; docs/design/claim-videos.md)"
+        )
+    suffix = f"{video_link.VIDEOS_PREFIX}/{claim}/{video.path}"
+    if not video.download_url.endswith(suffix):
+        raise NoLink(f"video {number_text}'s downloadUrl {video.download_url} does not name {suffix}")
+    return video.download_url[: -len(suffix)]
+
+
+@dataclass(frozen=True)
+class ClaimSigner:
+    """Signs the claim's files for the namespace's edge: the playback key, until `expires` (Unix s)."""
+
+    base: str
+    key: bytes
+    namespace: str
+    claim: str
+    expires: int
+
+    def url(self, path: str) -> str:
+        try:
+            return video_link.signed_url(self.base, self.key, self.namespace, self.claim, path, self.expires)
+        except video_link.UnsafePath as e:
+            raise NoLink(str(e)) from None
+
+
+def _claim_video(
+    recording: Owner, number: int | None, key: bytes, expires_seconds: int, now: float
+) -> tuple[Video, str, ClaimSigner]:
+    checked_expiry(expires_seconds)
+    claim = claim_of(recording)
+    if claim is None:
+        raise NoLink(f"{named(recording)} writes to object storage: its links are presigned (download_link)")
+    video = chosen_video(recording, number)
+    number_text = "newest" if number is None else str(number)
+    base = _edge_base(recording, claim, video, number_text)
+    namespace = recording.metadata.namespace or ""
+    return video, number_text, ClaimSigner(base, key, namespace, claim, int(now) + expires_seconds)
+
+
+def claim_download_link(
+    recording: Owner, number: int | None, key: bytes, expires_seconds: int, now: float, quality: str | None = None
+) -> str:
+    """A link to video `number`'s file on its claim (or to its rendition `quality`; `origin`: its
+    original), signed with the playback key `key` for the edge in its downloadUrl."""
+    video, number_text, signer = _claim_video(recording, number, key, expires_seconds, now)
+    path = video.path
+    if quality is not None:
+        chosen = chosen_rendition(recording, video, quality, number_text, origin=True)
+        path = chosen.path
+    if path is None:
+        raise NoLink(f"video {number_text} has no {quality} file on the claim")
+    return signer.url(path)
+
+
+def claim_page_link(
+    recording: Owner, number: int | None, key: bytes, expires_seconds: int, now: float, quality: str | None = None
+) -> str:
+    """The VOD page next to video `number` on its claim, signed, with a fragment of signed links to
+    the video and each rendition: one key, one expiry, as page_link's presigned ones."""
+    video, number_text, signer = _claim_video(recording, number, key, expires_seconds, now)
+    if quality is not None:
+        chosen_rendition(recording, video, quality, number_text)  # an unknown quality: refused here
+    assert video.path is not None  # (_edge_base checked it)
+    sources = [PageSource(r.name, r.width, r.height, signer.url(r.path)) for r in video.renditions if r.path]
+    if not sources:
+        sources = [PageSource("source", 0, 0, signer.url(video.path))]
+    return page_url(signer.url(video_link.page_path(video.path)), video.title, sources, quality)

@@ -65,6 +65,8 @@ def test_the_defaults_are_the_pods(tmp_path: Path) -> None:
     assert "error_log stderr crit;" in conf and "access_log off;" in conf
     assert f'lua_package_path "{edge.FILES_DIR}/?.lua;' in conf
     assert not re.search(r"@[A-Z_]+@", conf), "every placeholder rendered"
+    videos = conf.split("location /_edge_videos/ {")[1].split("}")[0]
+    assert f"alias {edge.RECORDINGS_DIR}/;" in videos and "internal;" in videos and "disable_symlinks on;" in videos
 
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:
@@ -78,8 +80,10 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
             edge.ENV_MEMORY_CACHE_SIZE: "16m",
             edge.ENV_WORKERS: "2",
             "STREAMOPS_EDGE_USER": "root",
+            edge.ENV_RECORDINGS_DIR: "/srv/claims/",
         },
     )
+    assert "alias /srv/claims/;" in conf
     assert "listen [::1]:18080 reuseport;" in conf and "listen [::1]:18081;" in conf
     assert 'files_max = "300m"' in conf and "lua_shared_dict edge_objects 16m;" in conf
     assert "worker_processes 2;" in conf and "\nuser root;" in conf
@@ -96,6 +100,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
         (edge.ENV_ACCESS_LOG, "relative.log"),
         (edge.ENV_TRUSTED_PROXIES, "10.0.0.0/8; include /etc/passwd"),
         (edge.ENV_TRUSTED_PROXIES, "unix:"),
+        (edge.ENV_RECORDINGS_DIR, "claims"),
+        (edge.ENV_RECORDINGS_DIR, "/srv/../etc"),
+        (edge.ENV_RECORDINGS_DIR, "/srv/claims; autoindex on"),
     ],
 )
 def test_bad_values_are_refused_before_nginx(tmp_path: Path, name: str, value: str) -> None:

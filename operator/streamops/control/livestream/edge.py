@@ -23,6 +23,7 @@ from streamops.api import LiveStream
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET, ROTATED_AT_ANNOTATION
 from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.storage.recordings_claim import recordings_claim, videos_claim
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
@@ -171,6 +172,11 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
             }
         ],
     }
+    claim = videos_claim(settings)
+    if claim is not None:  # unset otherwise: an edge deployed before it existed stays as it was
+        mount = {"name": "recordings", "mountPath": f"{contract.RECORDINGS_DIR}/{claim}", "readOnly": True}
+        container["volumeMounts"].append(mount)
+        spec["volumes"].append({"name": "recordings", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
     return {"metadata": {"labels": edge_labels()}, "spec": spec}
 
 
@@ -312,6 +318,9 @@ def ensure_edge(
         _ensure_route(api, current, stream, None)
         return
     desired = edge_deployment(namespace, settings, [*owners, _stream_owner(stream)] if not owned else owners)
+    claim = videos_claim(settings)
+    if claim is not None and api.get("PersistentVolumeClaim", namespace, claim) is None:
+        api.create(recordings_claim(namespace, settings))  # before the Pods that mount it
     if current is None:
         current = api.create(desired)
         if current is None:  # another stream's reconcile created it first: next reconcile joins it

@@ -26,6 +26,7 @@ from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.storage.retention import Expiry, expire_videos
 from streamops.control.storage.storage_quota import QuotaCheck
 from streamops.control.workers.pod_observation import PodObservation
@@ -81,6 +82,8 @@ def recording_update(
         quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
         expired=extras.expired(),
+        videos_url=loop.state.settings.recordings_videos_url,
+        videos_claim=videos_claim(loop.state.settings) or "",
     )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None

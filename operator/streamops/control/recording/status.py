@@ -10,6 +10,7 @@ from datetime import datetime
 from streamops.api import Recording, RecordingStatus
 from streamops.api.common import Condition
 from streamops.api.recording import RecordingStorage, Video
+from streamops.contract import video_link
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
 from streamops.control.runtime.conditions import (
@@ -51,6 +52,8 @@ class RecorderObservation(FollowerObservation[RecorderStatus]):
     quota: QuotaUse | None = None
     quota_refused: bool = False  # no recorder Pod: the quota was full before it started
     expired: Mapping[str, datetime] = field(default_factory=dict)  # video url, original's url or path -> deleted at
+    videos_url: str = ""  # the operator's recordings_videos_url: the edge serving claims (empty: none)
+    videos_claim: str = ""  # the claim that edge serves (edge.videos_claim; empty: none)
 
 
 def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
@@ -84,6 +87,28 @@ def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired:
         videos.append(marked_expired(v, old.expired_at if old else None, expired, origin_at))
     videos += [marked_expired(v, v.expired_at, expired) for v in previous if id(v) not in seen]
     return sorted(videos, key=lambda v: v.started_at)
+
+
+def claim_links(
+    videos: Sequence[Video], stream: str, storage: RecordingStorage | None, base: str, namespace: str, served: str
+) -> list[Video]:
+    """Each video with its stream (the hosted stream_id: a video recorded before the recorder wrote
+    it gets the Recording's), and a video on the claim `served` with its unsigned download and page
+    URLs at the edge `base` ({namespace} replaced); a video whose path a link cannot name gets none."""
+    claim = storage.pvc.claim_name if storage is not None and storage.pvc is not None and storage.s3 is None else None
+    claim = claim if claim == served else None
+    base = base.replace("{namespace}", namespace)
+    linked = []
+    for video in videos:
+        update: dict[str, object] = {} if video.stream else {"stream": stream}
+        if claim and base and video.path and video.url is None and video.expired_at is None:
+            try:
+                update["download_url"] = video_link.unsigned_url(base, claim, video.path)
+                update["page_url"] = video_link.unsigned_url(base, claim, video_link.page_path(video.path))
+            except video_link.UnsafePath:
+                pass
+        linked.append(video.model_copy(update=update) if update else video)
+    return linked
 
 
 def stored_bytes(
@@ -148,6 +173,8 @@ def recording_status(recording: Recording, observed: RecorderObservation, now: d
         started_at, ended_at, duration = previous.started_at, previous.ended_at, previous.duration
         discarded = previous.discarded
     videos = merged_videos(previous.videos, t.videos if t is not None else [], observed.expired)
+    namespace = recording.metadata.namespace or ""
+    videos = claim_links(videos, stream, storage, observed.videos_url, namespace, observed.videos_claim)
 
     finalised = is_finalised(recording, observed)
     quota = observed.quota

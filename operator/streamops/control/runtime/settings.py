@@ -114,6 +114,14 @@ class OperatorSettings(BaseModel):
         description="Access mode of a created recordings PVC, and what the operator assumes of the default claim: "
         "with ReadWriteOnce(Pod) every recorder of the claim is scheduled onto the node that has it mounted.",
     )
+    recordings_videos_url: str = Field(
+        default="",
+        max_length=1024,
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+        description="Public base URL of the edge that serves the namespaces' recordings claims under /videos/ "
+        "(docs/design/claim-videos.md), e.g. https://play.example.com; {namespace} is replaced by the "
+        "Recording's. Set: status.videos[].downloadUrl and pageUrl of claim videos. Empty (the default): none.",
+    )
     recordings_s3: S3Storage | None = Field(
         default=None,
         description="Default object storage of Recordings whose own spec and stream name none (JSON of a "

@@ -82,3 +82,13 @@ def ensure_recordings_claim(
         and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
     ):
         api.create(recordings_claim(namespace, settings))
+
+
+def videos_claim(settings: OperatorSettings) -> str | None:
+    """The recordings claim the edge serves under /videos/ (docs/design/claim-videos.md): the
+    namespace's default claim, when the operator's recordingsVideosUrl is set and the claim can be
+    mounted on every node the replicas run on (ReadWriteMany). A ReadWriteOnce claim would hold the
+    replicas on other nodes in ContainerCreating, and live playback with them: none then."""
+    if settings.recordings_videos_url and settings.recordings_access_mode == "ReadWriteMany":
+        return settings.recordings_claim
+    return None

@@ -34,7 +34,7 @@ from streamops.media.clipper.playlist import (
 )
 from streamops.media.ffmpeg import FfmpegProcess
 from streamops.media.videos.probe import probe_duration
-from streamops.media.videos.sidecar import write_sidecar
+from streamops.media.videos.sidecar import write_sidecar, write_vod_page
 from streamops.media.videos.upload_state import UploadState
 from streamops.media.worker_process import utc_now
 from streamops.redaction import Redactor
@@ -286,6 +286,7 @@ class Clipper:
         self.started_at, self.ended_at = started, started + timedelta(seconds=seconds)
         self.video = Video(
             title=config.title,
+            stream=config.stream or None,
             path=f"{config.directory}/{config.file_name}",
             duration_seconds=round(seconds, 3),
             size_bytes=out.stat().st_size,
@@ -315,6 +316,7 @@ class Clipper:
         write_sidecar(final, video, self.config.client)  # as a recorder's
         self.state.videos = [video]
         if self.uploader is None:
+            write_vod_page(final, video.title)  # on a claim: its page beside it, as in a bucket
             return
         self.uploader.enqueue(video, final.name)
         uploads = asyncio.get_running_loop().create_task(self.uploader.run())

@@ -22,6 +22,7 @@ from streamops.contract.edge import HEALTH_PATH as HEALTH_PATH
 from streamops.contract.edge import HTTP_PORT as HTTP_PORT
 from streamops.contract.edge import KEYS_DIR as KEYS_DIR
 from streamops.contract.edge import METRICS_PATH as METRICS_PATH
+from streamops.contract.edge import RECORDINGS_DIR as RECORDINGS_DIR
 from streamops.contract.edge import ROUTES_DIR as ROUTES_DIR
 from streamops.contract.edge import ROUTES_FILE as ROUTES_KEY
 
@@ -50,6 +51,7 @@ ENV_WORKERS = "STREAMOPS_EDGE_WORKERS"
 ENV_HTTP_PORT = "STREAMOPS_EDGE_HTTP_PORT"
 ENV_STATUS_PORT = "STREAMOPS_EDGE_STATUS_PORT"
 ENV_LISTEN_ADDRESS = "STREAMOPS_EDGE_LISTEN_ADDRESS"
+ENV_RECORDINGS_DIR = "STREAMOPS_EDGE_RECORDINGS_DIR"  # the claims served under /videos/ (claim-videos.md)
 ENV_ACCESS_LOG = "STREAMOPS_EDGE_ACCESS_LOG"  # a file, or off (the default: not /dev/stdout, see entrypoint.sh)
 ENV_ERROR_LOG_LEVEL = "STREAMOPS_EDGE_ERROR_LOG_LEVEL"
 ENV_RESOLV_CONF = "STREAMOPS_EDGE_RESOLV_CONF"

@@ -9,6 +9,8 @@
 #   STREAMOPS_EDGE_KEYS_DIR              [/etc/streamops-edge/keys]  files current, previous
 #   STREAMOPS_EDGE_ROUTES_FILE           [/etc/streamops-edge/routes/routes]  "<prefix> <name>" lines: the only streams served
 #   STREAMOPS_EDGE_VIEWER_WINDOW_SECONDS [30]
+#   STREAMOPS_EDGE_RECORDINGS_DIR        [/var/lib/streamops-edge/recordings]  a recordings claim mounted
+#                                        read-only at <dir>/<claim> per claim served (/videos/, signed only)
 #   STREAMOPS_EDGE_STATE_DIR             [/var/cache/streamops-edge]  config, temp files, the cache
 #   STREAMOPS_EDGE_CACHE_SIZE            [1g]   segment files on disk, at most (past it, in memory)
 #   STREAMOPS_EDGE_MEMORY_CACHE_SIZE     [64m]  playlists, parts, init segments, in shared memory
@@ -33,6 +35,7 @@ edge_dir=$(cd "$(dirname "$0")" && pwd)
 state_dir=${STREAMOPS_EDGE_STATE_DIR:-/var/cache/streamops-edge}
 resolv_conf=${STREAMOPS_EDGE_RESOLV_CONF:-/etc/resolv.conf}
 access_log=${STREAMOPS_EDGE_ACCESS_LOG:-off}
+recordings_dir=${STREAMOPS_EDGE_RECORDINGS_DIR:-/var/lib/streamops-edge/recordings}
 edge_name=${STREAMOPS_EDGE_NAME:-${HOSTNAME:-$(cat /etc/hostname 2>/dev/null || echo edge)}}
 
 fail() {
@@ -68,6 +71,11 @@ for cidr in ${STREAMOPS_EDGE_TRUSTED_PROXIES:-}; do
     real_ip="${real_ip}set_real_ip_from $cidr; "
 done
 [ -z "$real_ip" ] || real_ip="${real_ip}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+case $recordings_dir in
+    /*) case $recordings_dir in *[!A-Za-z0-9._/-]* | */../* | */.. | *//*) fail "STREAMOPS_EDGE_RECORDINGS_DIR must be a plain absolute path, not '$recordings_dir'" ;; esac ;;
+    *) fail "STREAMOPS_EDGE_RECORDINGS_DIR must be an absolute path" ;;
+esac
+recordings_dir=${recordings_dir%/}
 case $error_log_level in debug | info | notice | warn | error | crit | alert | emerg) ;;
     *) fail "STREAMOPS_EDGE_ERROR_LOG_LEVEL must be an nginx log level, not '$error_log_level'" ;;
 esac
@@ -111,6 +119,7 @@ sed -e "s|@WORKERS@|$(escape "$workers")|g" \
     -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@STATUS_PORT@|$status_port|g" \
     -e "s|@ACCESS_LOG@|$(escape "$access_log")|g" \
+    -e "s|@RECORDINGS_DIR@|$(escape "$recordings_dir")|g" \
     -e "s|@EDGE_NAME@|$edge_name|g" \
     -e "s|@REAL_IP@|$(escape "$real_ip")|g" \
     "$edge_dir/nginx.conf.template" >"$state_dir/nginx.conf.tmp"

@@ -36,7 +36,7 @@ from streamops.media.recorder.plan import (
 from streamops.media.recorder.renditions import derive_command, derived, hidden, rendition_file
 from streamops.media.recorder.state import PartState, RecorderState, VideoState
 from streamops.media.videos.probe import probe_codecs, probe_duration
-from streamops.media.videos.sidecar import write_sidecar
+from streamops.media.videos.sidecar import write_sidecar, write_vod_page
 from streamops.redaction import Redactor
 
 log = logging.getLogger("streamops.recorder")
@@ -204,6 +204,7 @@ class Finaliser:
         renditions = await self._renditions(final)
         info = Video(
             title=video_title(self.config.title, ended_at)[:512],
+            stream=self.config.stream or None,
             path=f"{self.config.directory}/{final.name}",  # relative to the recordings root, as status shows it
             duration_seconds=round(seconds, 3),
             size_bytes=file_size(final),
@@ -221,6 +222,8 @@ class Finaliser:
             if origin is not None:  # last: the video and its renditions are what viewers wait for
                 self.uploads.enqueue_rendition(info, origin, Path(origin.path or "").name)
         write_sidecar(final, info, self.config.client)
+        if self.uploads is None:  # on a claim: its VOD page beside it, as in a bucket (claim-videos.md)
+            write_vod_page(final, info.title)
         self.owner.state.videos.append(info)
         self.m_videos.inc()
         log.info("video %s: %.1f s, %d bytes, from %d part(s)", final.name, seconds, info.size_bytes, len(parts))

@@ -13,12 +13,19 @@ from streamops.api.common import ClientFields, client_fields
 from streamops.api.recording import Video
 from streamops.contract.worker import iso
 from streamops.media.atomic_file import write_atomically
+from streamops.storage.vod_page import render_vod_page
 
 
 def write_sidecar(video_file: Path, video: Video, client: ClientFields | None) -> None:
     """`<name>.json` next to `video_file`: the video as /status shows it, and the client fields."""
     doc = {**video.model_dump(mode="json", by_alias=True), **client_fields(client)}
     write_atomically(video_file.with_suffix(".json"), json.dumps(doc, indent=2) + "\n")
+
+
+def write_vod_page(video_file: Path, title: str) -> None:
+    """`<name>.html` next to `video_file` on a claim: the VOD page a bucket gets as an object (the
+    edge serves both to signed links, docs/design/claim-videos.md)."""
+    write_atomically(video_file.with_suffix(".html"), render_vod_page(title))
 
 
 def sidecar(

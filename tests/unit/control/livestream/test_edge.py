@@ -282,3 +282,38 @@ def test_edge_viewers_poll_each_replica_and_union_their_sessions() -> None:
     sessions = asyncio.run(scenario())
     assert sessions["llhls"] == {"a", "b"} and sessions["hls"] == set()
     ViewerSessions.model_validate(reports["127.0.0.11"])  # the contract's shape
+
+
+def test_the_edge_mounts_the_default_claim_read_only_only_when_videos_are_served_from_it():
+    """docs/design/claim-videos.md: an edge URL for videos and a ReadWriteMany default claim; a
+    ReadWriteOnce claim would hold the replicas on other nodes, and live playback with them."""
+    serving = OperatorSettings(
+        edge_enabled=True, recordings_videos_url="https://play.example", recordings_access_mode="ReadWriteMany"
+    )
+    for settings, mounted in (
+        (EDGE, False),
+        (OperatorSettings(edge_enabled=True, recordings_videos_url="https://play.example"), False),  # RWO
+        (serving, True),
+    ):
+        api = operator_view()
+        put(api, "cam", playback=ROUTED)
+        reconcile(api, "cam", settings)
+        deployment = api.object("Deployment", NS, EDGE_NAME)
+        assert deployment is not None
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        volumes = [v for v in pod["volumes"] if v["name"] == "recordings"]
+        claim = api.object("PersistentVolumeClaim", NS, "streamops-recordings")
+        if not mounted:
+            assert volumes == [] and claim is None, "an edge without videos is as it was"
+            continue
+        assert volumes == [
+            {"name": "recordings", "persistentVolumeClaim": {"claimName": "streamops-recordings", "readOnly": True}}
+        ]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "recordings")
+        assert mount == {
+            "name": "recordings",
+            "mountPath": "/var/lib/streamops-edge/recordings/streamops-recordings",
+            "readOnly": True,
+        }
+        assert claim is not None and claim["spec"]["accessModes"] == ["ReadWriteMany"], "made before the Pods"

@@ -45,8 +45,11 @@ def test_status_is_camel_case_with_times_to_the_second() -> None:
         "videos": [
             {
                 "title": "Stream Record: c, 2026-11-22 08:15:03 UTC",
+                "stream": None,  # the test's config names no stream
                 "path": "rec/v.mp4",
                 "url": None,
+                "downloadUrl": None,  # the operator's to set (claim_links), never the recorder's
+                "pageUrl": None,
                 "upload": None,
                 "expiredAt": None,
                 "durationSeconds": 12.5,

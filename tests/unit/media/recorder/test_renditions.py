@@ -152,12 +152,14 @@ def test_the_page_url_is_the_presigned_page_with_presigned_renditions_in_its_fra
     assert SECRET not in link
 
 
-def test_the_page_of_an_origin_video_plays_its_one_file_and_pvc_recordings_have_none() -> None:
+def test_the_page_of_an_origin_video_plays_its_one_file_and_pvc_recordings_are_not_presigned() -> None:
     doc, fields = fragment_of(page_link(recording([video("b/one.mp4")]), None, SECRET_OBJ, 60))
     assert [(r["n"], urlsplit(r["u"]).path) for r in doc["r"]] == [("source", "/videos/b/one.mp4")]
     assert "q" not in fields
     pvc = recording([video("k.mp4")], storage={"pvc": {"claimName": "streamops-recordings"}})
-    with pytest.raises(NoLink, match=r"there is no VOD page \(nothing serves a claim over HTTP"):
+    with pytest.raises(
+        NoLink, match=r"its VOD page is signed with the namespace's playback keys and served by its edge"
+    ):
         page_link(pvc, None, SECRET_OBJ, 60)
     with pytest.raises(NoLink, match="has no quality 'x'"):
         page_link(recording([transcoded_video()]), None, SECRET_OBJ, 60, "x")

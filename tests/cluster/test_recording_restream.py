@@ -104,8 +104,10 @@ def test_recording_conditions_follow_spec_and_stream(cluster, operator, namespac
     r = wait_status(cluster, "recordings", ns, "rec", lambda o: condition(o, "Succeeded"), "Succeeded")
     assert condition(r, "Ready")["status"] == "True" and r["status"]["videos"] == [] and r["status"]["endedAt"]
     eventually(lambda: cluster.get("pods", ns, "rec-recorder") is None, what="recorder Pod removed")
-    events = [e for e in cluster.list("events", ns) if e["involvedObject"]["name"] == "rec"]
-    reasons = {e["reason"] for e in events}
+    # The Event follows the status patch: waited for, not read once.
+    reasons = eventually(
+        lambda: (r := set(cluster.event_reasons(ns, name="rec"))) and "Finished" in r and r, what="Finished Event"
+    )
     assert "Finished" in reasons, "Ready turned True"
     assert "StreamNotFound" not in reasons, "a new Recording waiting for its stream is no Event: its status says so"
 

@@ -77,7 +77,7 @@ def wait(cluster, plural: str, ns: str, name: str, probe, what: str, timeout: fl
         except (KeyError, TypeError):
             return None
 
-    return eventually(check, timeout=timeout, interval=0.5, what=f"{name}: {what}")
+    return eventually(check, timeout=timeout, interval=0.1, what=f"{name}: {what}")
 
 
 def is_true(obj: dict[str, Any], type_: str, reason: str | None = None) -> bool:
@@ -212,7 +212,8 @@ def originals_expire(cluster, ns: str, local_pods: LocalPods, s3: S3Server, vide
         ).total_seconds()
         print(f"keepOrigin {name}: original deleted {late:.0f} s after its deleteAt")
         assert after.get("expiredAt") is None and r["status"]["storedBytes"] == video["sizeBytes"], "the video stays"
-        events = cluster.events(ns, "Recording", name, "OriginExpired")
+        # The Event follows the status patch (polled at 0.1 s, the status can be read before it is posted).
+        events = eventually(lambda n=name: cluster.events(ns, "Recording", n, "OriginExpired"), what="OriginExpired")
         assert events and (video["origin"].get("url") or video["origin"]["path"]) in events[0]["message"]
     stem = videos["orig"]["url"][len(f"s3://{BUCKET}/") : -len(".mp4")]
     assert set(s3.objects(BUCKET, stem)) == {f"{stem}.mp4", f"{stem}.json", f"{stem}.html"}, "the original is gone"
@@ -281,10 +282,10 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert objects.get(object_key) == video["sizeBytes"] and sidecar in objects
         doc = json.loads(s3.client().get_object(Bucket=BUCKET, Key=sidecar)["Body"].read())
         assert {k: doc.get(k) for k in CLIENT} == CLIENT, doc
-        uploaded = cluster.events(ns, "Recording", "rec", "VideoUploaded")
+        uploaded = eventually(lambda: cluster.events(ns, "Recording", "rec", "VideoUploaded"), what="VideoUploaded")
         assert uploaded and video["url"] in uploaded[0]["message"]
         assert uploaded[0]["metadata"].get("annotations") == CLIENT_ANNOTATIONS, "its stream's client fields"
-        went_live = cluster.events(ns, "LiveStream", "cam", "WentLive")
+        went_live = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "WentLive"), what="WentLive")
         assert went_live and went_live[0]["metadata"].get("annotations") == CLIENT_ANNOTATIONS
 
         # The publish session so far, as the real ingest measured it (status.sessions).
@@ -334,7 +335,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         r = wait(cluster, "recordings", ns, "wrong", lambda o: o["status"]["recording"], "recording goes on locally")
         assert cond(r, "Ready")[0] == "True" and cond(r, "Uploaded") == ("False", "StorageAccessDenied")
         assert "StorageAccessDenied" in condition(r, "Ready")["message"]
-        assert "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong")
+        eventually(lambda: "StorageAccessDenied" in cluster.event_reasons(ns, "Recording", "wrong"), what="the Event")
         cluster.kubectl("delete", "rec", "wrong", "-n", ns)
         wrong.stop()
 
@@ -345,7 +346,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         print(f"retention: deleted {late:.0f} s after the video's end + 1 day ({DAY_SECONDS} s)")
         assert r["status"]["storedBytes"] == 0
         assert not s3.objects(BUCKET, object_key.rsplit("/", 1)[0] + "/"), "the video and its sidecar are deleted"
-        expired = cluster.events(ns, "Recording", "rec", "VideoExpired")
+        expired = eventually(lambda: cluster.events(ns, "Recording", "rec", "VideoExpired"), what="VideoExpired")
         assert expired and video["url"] in expired[0]["message"]
         originals_expire(cluster, ns, local_pods, s3, originals)
         # Their videos stay, counted in the namespace's quota: out of the way of the quota's arithmetic below.
@@ -388,7 +389,7 @@ def storage_flow(cluster, operator, ns: str, local_pods: LocalPods, s3: S3Server
         assert cond(q3, "Ready") == ("False", "NoSpace")
         assert condition(q3, "NoSpace")["message"].startswith("no space for recording the stream: used ")
         assert cluster.get("pods", ns, "q3-recorder") is None
-        refused = cluster.events(ns, "Recording", "q3", "NoSpace")
+        refused = eventually(lambda: cluster.events(ns, "Recording", "q3", "NoSpace"), what="NoSpace Event")
         assert any(e["type"] == "Warning" for e in refused)
 
     # No key anywhere: statuses, Events, the operator's log.

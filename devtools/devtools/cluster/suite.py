@@ -27,7 +27,11 @@ from devtools.versions import REPO
 # free_port()'s 10300-19999 (devtools/ports.py), different per test session.
 PORT_BASE = 20000 + (os.getpid() % 30) * 300
 OPERATOR_ENV = {
-    "STREAMOPS_RESYNC_SECONDS": "10",
+    # An object without a running worker looked at, and every object resynced, every 5 s (the
+    # operator's defaults: 10 s and 120 s): what only such a look notices (a Secret a spec names
+    # created or fixed: the operator watches no Secrets) is seen within 5 s where tests wait for it.
+    "STREAMOPS_RESYNC_SECONDS": "5",
+    "STREAMOPS_IDLE_INTERVAL_SECONDS": "5",
     "STREAMOPS_HOST_NETWORK": "true",
     "STREAMOPS_PORT_RANGE": f"{PORT_BASE}-{PORT_BASE + 299}",
     "STREAMOPS_WORKER_ADDRESS": "127.0.0.1",

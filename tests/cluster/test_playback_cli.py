@@ -3,7 +3,12 @@ installed command, the user's kubeconfig): the Secret is created, rotated (previ
 second rotation within the propagation time is refused; the URL's token is the stream's, signed with
 `previous` until `current` has propagated, then with `current`; a public stream gets its plain URL,
 a signed stream without a key Secret an error. The test writes the LiveStream's status itself, as
-the operator would."""
+the operator would.
+
+Each command runs as a process at least once (a signed URL, a rotation and a refused one); the
+missing-Secret error, the Secret's creation and the variants run the command's main() in the test's
+process against the same API server (as tests/cluster/test_kubectl_plugin.py does: a process costs
+≈3 s of imports on a loaded CI machine)."""
 
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from devtools.catalog import livestream
 from devtools.cluster.suite import Cluster
+from streamops.cli.streamops_command import main
 from streamops.contract.playback_token import (
     KEYS_SECRET,
     ROTATED_AT_ANNOTATION,
@@ -34,6 +41,17 @@ STREAMOPS = Path(sys.executable).with_name("streamops")
 def streamops(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     return subprocess.run([str(STREAMOPS), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def in_process(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`streamops ARGS` through its main() in this process, with the same kubeconfig."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["streamops", *args], code, out, err)
 
 
 def live_stream(cluster: Cluster, ns: str, name: str, access: str) -> str:
@@ -69,8 +87,14 @@ def token_of(url: str, base: str) -> str:
     return token
 
 
-def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, operator: Any, namespace: str):
+def test_url_and_rotate_key_against_real_secrets(
+    cluster: Cluster, operator: Any, namespace: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     ns = namespace
+
+    def here(*args: str) -> subprocess.CompletedProcess[str]:
+        return in_process(cluster, monkeypatch, capsys, *args)
+
     base = live_stream(cluster, ns, "cam", "signed")
     # The session's operator runs (asked for: it ran or not depending on the tests before, a race a
     # fresh-clone run lost): once it has reconciled the stream, its status URLs are the route's.
@@ -81,14 +105,16 @@ def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, operator: Any
     assert reconciled["status"]["playback"]["playerUrl"] == f"{base}/player", reconciled["status"]["playback"]
     # It creates the namespace's keys for a signed stream at its reconcile. Gone now, they are not
     # back before the stream's next reconcile; the events of its own children (its Services
-    # appearing) may still wake one: deleted again until the CLI sees them gone.
+    # appearing) may still wake one: deleted again until the CLI sees them gone. (In this process:
+    # the seconds of two processes' imports gave the operator's reconciles, every 5 s here, time
+    # to put the Secret back between the delete and the CLI's look.)
     for _ in range(10):
         cluster.kubectl("delete", "secret", KEYS_SECRET, "-n", ns, "--ignore-not-found")
-        missing = streamops(cluster, "playback", "url", "cam", "-n", ns)
+        missing = here("playback", "url", "cam", "-n", ns)
         if missing.returncode != 1:
             continue
         assert f"has no secret {KEYS_SECRET}" in missing.stderr, missing.stderr
-        created = streamops(cluster, "playback", "rotate-key", "-n", ns)
+        created = here("playback", "rotate-key", "-n", ns)
         assert created.returncode == 0, created.stderr
         if "created secret" in created.stdout:
             break
@@ -116,7 +142,7 @@ def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, operator: Any
     assert after["data"]["previous"] == first and after["data"]["current"] != first
     assert key_id(after["data"]["current"]) in rotated.stdout and key_id(first) in rotated.stdout
     for fmt, suffix in (("llhls", "/hls/cmaf/index.m3u8"), ("whep", "/whep"), ("player", "/player")):
-        answer = streamops(cluster, "playback", "url", "cam", "-n", ns, "--format", fmt)
+        answer = here("playback", "url", "cam", "-n", ns, "--format", fmt)
         assert answer.returncode == 0 and answer.stdout.strip().endswith(suffix), answer.stderr
         token = token_of(answer.stdout.strip(), base)
         assert parse(token).kid == key_id(first), "signed with the previous key: the new one may not be mounted yet"
@@ -128,18 +154,18 @@ def test_url_and_rotate_key_against_real_secrets(cluster: Cluster, operator: Any
     # Once the new key is old enough, it signs.
     old = (datetime.now(UTC) - timedelta(seconds=121)).strftime("%Y-%m-%dT%H:%M:%SZ")
     cluster.kubectl("annotate", "secret", KEYS_SECRET, "-n", ns, f"{ROTATED_AT_ANNOTATION}={old}", "--overwrite")
-    answer = streamops(cluster, "playback", "url", "cam", "-n", ns)
+    answer = here("playback", "url", "cam", "-n", ns)
     assert parse(token_of(answer.stdout.strip(), base)).kid == key_id(after["data"]["current"])
 
-    forced = streamops(cluster, "playback", "rotate-key", "-n", ns, "--force")
+    forced = here("playback", "rotate-key", "-n", ns, "--force")
     assert forced.returncode == 0, forced.stderr
     assert keys(cluster, ns)["data"]["previous"] == after["data"]["current"]
 
     # A public stream: its plain URL, and a word on stderr.
     public_base = live_stream(cluster, ns, "open", "public")
-    answer = streamops(cluster, "playback", "url", "open", "-n", ns)
+    answer = here("playback", "url", "open", "-n", ns)
     assert answer.returncode == 0 and answer.stdout.strip() == f"{public_base}/player", answer
     assert "is public" in answer.stderr
 
-    gone = streamops(cluster, "playback", "url", "nothing", "-n", ns)
+    gone = here("playback", "url", "nothing", "-n", ns)
     assert gone.returncode == 1 and "livestream nothing not found" in gone.stderr

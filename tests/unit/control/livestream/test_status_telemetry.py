@@ -138,6 +138,24 @@ def test_a_refused_rtsp_password_is_the_live_condition_and_one_warning():
     assert livestream_events(refused, again) == [], "once, not at every attempt"
 
 
+def test_a_refused_origin_certificate_is_the_live_condition_naming_host_and_port():
+    url = "rtmps://10.0.0.5:1936/live/secret-name"
+    message = (
+        "the certificate of the origin 10.0.0.5:1936 is not trusted (no trusted CA signed it): nothing was sent to it "
+        "and nothing pulled; set source.pull.tls.caSecretRef to the CA that signed it (or "
+        "source.pull.tls.insecureSkipVerify, which pulls from whoever answers at that address)"
+    )  # media/ingest/rtsp_pull.untrusted_origin
+    failed = {"live": False, "pullFailure": {"urlIndex": 0, "url": url, "kind": "failed", "message": message}}
+    status = livestream_status(
+        stream(source={"pull": {"urls": [url]}}),
+        IngestObservation({"primary": RUNNING}, telemetry={"primary": ingest(failed)}, endpoints=SERVED),
+        T0,
+    )
+    assert kinds(status)["Live"] == ("False", "PullFailed")
+    live = status.condition("Live").message
+    assert f"pull URL #0 ({url}): the certificate of the origin 10.0.0.5:1936 is not trusted" in live
+
+
 def test_the_live_condition_masks_a_url_with_userinfo_all_the_same():
     leaky = {**REFUSED, "pullFailure": {**REFUSED["pullFailure"], "kind": "failed", "message": "rtsp://u:pw@cam/1"}}
     status = livestream_status(

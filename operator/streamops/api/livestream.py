@@ -1058,6 +1058,31 @@ class PlaybackEdge(KubeModel):
     )
 
 
+CDN_HOST_PATTERN = (
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|"
+    r"6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$"
+)
+
+
+class PlaybackCdn(KubeModel):
+    """A CDN in front of the stream's playback (the hosted stream's cdn_id): status.playback's cacheable URLs name
+    its host (docs/design/cdn.md)."""
+
+    host: str = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        pattern=CDN_HOST_PATTERN,
+        description="Host name viewers reach the CDN at, optionally with :port (e.g. cdn.example.com or "
+        "video.example.com:8443); a lower-case DNS name, no scheme, path or wildcard. The CDN's origin is where "
+        "status.playback's URLs point without it (the Ingress or HTTPRoute host, else the ingest's address), "
+        "with the same path: status.playback.hlsCmafUrl, hlsMpegtsUrl, dashUrl, screenshotUrl and playerUrl use "
+        "it; whepUrl keeps the origin (WebRTC signalling is per viewer, never cached). Every playback answer "
+        "says how long a shared cache may keep it (Cache-Control, Surrogate-Control); a signed stream's are "
+        "all private, so the CDN passes each request, token and all, to the edge or ingest that checks it.",
+    )
+    https: bool = Field(default=True, description="The CDN serves viewers over HTTPS (https:// URLs). Default true.")
+
+
 class PlaybackSpec(KubeModel):
     """How viewers outside the cluster reach the stream's HLS and screenshot, and how its player page shows
     the picture (projection)."""
@@ -1099,6 +1124,11 @@ class PlaybackSpec(KubeModel):
         "the ingest itself.",
     )
     projection: Projection = Field(default="regular", description=PROJECTION_DESCRIPTION)
+    cdn: PlaybackCdn | None = Field(
+        default=None,
+        description="Delivery through a CDN (the customer's): the host its status URLs name. Unset: status.playback "
+        "names the route or the ingest itself. The answers' cache headers are the same either way.",
+    )
 
     @model_validator(mode="after")
     def _one_route(self) -> PlaybackSpec:

@@ -259,7 +259,8 @@ end
 local function refuse(status, body)
     ngx.status = status
     ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-    ngx.header["Cache-Control"] = "no-store"
+    ngx.header["Cache-Control"] = "no-store" -- contract/cache_policy.py: refusals and 404s of the edge
+    ngx.header["Surrogate-Control"] = "no-store"
     ngx.header["Access-Control-Allow-Origin"] = "*"
     ngx.header["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age"
     ngx.print(body .. "\n")

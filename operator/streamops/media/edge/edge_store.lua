@@ -59,7 +59,7 @@ local LOCAL_BYTES = 16 * 1024 * 1024
 -- Origin headers kept with a cached answer (the rest are per-connection or nginx's own). A
 -- segment file gets nginx's own Last-Modified and ETag (of the file) instead of the origin's.
 local KEPT_HEADERS = {
-    "Content-Type", "Cache-Control", "Last-Modified", "ETag",
+    "Content-Type", "Cache-Control", "Surrogate-Control", "Last-Modified", "ETag",
     "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
 }
 local FILE_SKIPPED = { ["Last-Modified"] = true, ETag = true }

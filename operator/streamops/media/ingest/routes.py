@@ -21,6 +21,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from streamops.contract.cache_policy import Kind
 from streamops.contract.decimal_text import decimal
 from streamops.contract.ingest import (
     BACKUP_UPLINK_PATH,
@@ -35,6 +36,7 @@ from streamops.contract.ingest import (
     IngestConfig,
     PlayerSettings,
 )
+from streamops.media.ingest import cache_headers
 from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.dash_chunks import GrowingSegments
 from streamops.media.ingest.dash_chunks import is_segment as is_dash_segment
@@ -142,6 +144,8 @@ def add_playback_routes(
     hls = gate.guard_by_name(hls_kind, files.hls)
     dash = gate.guard_by_name(dash_kind, files.dash)
 
+    cache_headers.install(app, config)  # Cache-Control on every answer of the face (a CDN in front)
+
     def options() -> PlayerOptions:  # at each page request: a rotated TURN credential, a new projection
         settings = page_settings.current if page_settings is not None else PlayerSettings()
         return player_options(config, ice_servers.servers, settings)
@@ -244,9 +248,7 @@ async def low_latency_hls(request: web.Request, packager: LlHlsPackager, name: s
             return web.Response(status=503 if msn is not None else 404, text="no such playlist yet")
         if wants_durations(request.query):
             text = with_durations(text)
-        response = web.Response(
-            text=text, content_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
-        )
+        response = web.Response(text=text, content_type="application/vnd.apple.mpegurl")
         response.last_modified = packager.updated_at  # as FileResponse gives the standard playlists
         return response
     if name == INIT_URI:
@@ -272,10 +274,8 @@ async def clock(_: web.Request) -> web.Response:
 
 
 def media_headers(path: Path) -> dict[str, str]:
-    headers = {"Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")}
-    if path.suffix in (".m3u8", ".mpd"):  # manifests change under the same name
-        headers["Cache-Control"] = "no-cache"
-    return headers
+    # Cache-Control: cache_headers.py, for every answer.
+    return {"Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")}
 
 
 def playlist_with_durations(path: Path) -> web.Response:
@@ -296,7 +296,20 @@ def playlist_with_durations(path: Path) -> web.Response:
 def media_file(path: Path) -> web.FileResponse:
     # FileResponse sends Last-Modified too: the player page judges a manifest's freshness by it. Held:
     # the public cap's slot lasts until the file is sent (load_caps.py).
-    return HeldFileResponse(path, headers=media_headers(path))
+    response = HeldFileResponse(path, headers=media_headers(path))
+    if path.suffix == ".m3u8" and _ended(path):  # cache_headers.py reads the bodies it has, not files
+        response[cache_headers.CACHE_KIND] = Kind.ENDED_PLAYLIST
+    return response
+
+
+def _ended(playlist: Path) -> bool:
+    """The playlist ends with #EXT-X-ENDLIST (its last bytes: FFmpeg writes it last)."""
+    try:
+        with playlist.open("rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 64))
+            return cache_headers.ENDLIST in f.read()
+    except OSError:
+        return False
 
 
 def player_options(

@@ -56,7 +56,8 @@ def test_playback_routes_serve_the_session_on_air_at_each_request(tmp_path):
             response = await client.get(path)
             assert response.status == 200, path
             assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
-            assert response.headers["Cache-Control"] == "no-cache" and await response.text() == PLAYLIST
+            # A live playlist: half a target duration in any cache (contract/cache_policy.py).
+            assert response.headers["Cache-Control"] == "public, max-age=1" and await response.text() == PLAYLIST
         served.dir = session_dir(tmp_path / "relay", PLAYLIST + "#EXT-X-MEDIA-SEQUENCE:7\n")
         assert "MEDIA-SEQUENCE:7" in await (await client.get("/hls/cmaf/index.m3u8")).text(), "the switch shows"
         assert (await client.get("/hls/cmaf/720p/index.m3u8")).status == 404, "no such rendition"

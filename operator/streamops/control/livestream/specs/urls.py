@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from streamops.api import LiveStream
 from streamops.api.livestream import (
     IngestEndpoints,
@@ -109,14 +111,19 @@ def playback_urls(
     """`whep`: WebRTC playback on (whep_on); `projection`: what the primary ingest's player page
     renders now (its /status; None while it reports none)."""
     hls = stream.spec.hls
+    cdn = stream.spec.playback.cdn
+    cached, reachable_from = base.url, base.reachable_from
+    if cdn is not None:  # the CDN's origin is base: same path, the CDN's scheme and host
+        cached = f"{'https' if cdn.https else 'http'}://{cdn.host}{urlsplit(base.url).path}"
+        reachable_from = f"anywhere that reaches {cdn.host} (the CDN; WHEP: {base.reachable_from})"
     return Playback(
-        hls_cmaf_url=f"{base.url}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
-        hls_mpegts_url=f"{base.url}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
-        screenshot_url=f"{base.url}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
-        dash_url=f"{base.url}{DASH_MANIFEST}" if stream.spec.dash else None,
-        player_url=f"{base.url}{PLAYER_PAGE}",
+        hls_cmaf_url=f"{cached}{HLS_CMAF_PLAYLIST}" if hls.cmaf else None,
+        hls_mpegts_url=f"{cached}{HLS_MPEGTS_PLAYLIST}" if hls.mpegts else None,
+        screenshot_url=f"{cached}{SCREENSHOT_PATH}" if stream.spec.screenshots.enabled else None,
+        dash_url=f"{cached}{DASH_MANIFEST}" if stream.spec.dash else None,
+        player_url=f"{cached}{PLAYER_PAGE}",
         whep_url=f"{base.url}{WHEP_PATH}" if whep else None,
         exposure=base.exposure,
-        reachable_from=base.reachable_from,
+        reachable_from=reachable_from,
         projection=projection,
     )

@@ -23,7 +23,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from streamops.contract.cache_policy import Kind
 from streamops.contract.ingest import PLAYER_PAGE, PUBLISH_PAGE, WHEP_PATH, WHIP_PATH
+from streamops.media.ingest.cache_headers import CACHE_KIND
 from streamops.media.ingest.playback_access import Guard, no_guard
 from streamops.media.ingest.viewers import RequestKind
 
@@ -255,8 +257,14 @@ def add_player_routes(
             if known.vendored:
                 return web.Response(status=500, text=MISSING.format(name=name), headers={"Cache-Control": NO_CACHE})
             raise web.HTTPNotFound()
-        cache = IMMUTABLE if request.query.get("v") == version else NO_CACHE
-        return web.FileResponse(known.path, headers={"Content-Type": known.content_type, "Cache-Control": cache})
+        versioned = request.query.get("v") == version
+        response = web.FileResponse(
+            known.path,
+            headers={"Content-Type": known.content_type, "Cache-Control": IMMUTABLE if versioned else NO_CACHE},
+        )
+        # The ingest's Cache-Control comes from contract/cache_policy.py (media/ingest/cache_headers.py).
+        response[CACHE_KIND] = Kind.VERSIONED_ASSET if versioned else Kind.PLAYER_ASSET
+        return response
 
     app.router.add_get(page_path, guard(RequestKind.OTHER, page))
     app.router.add_get(page_path + "/", slash)

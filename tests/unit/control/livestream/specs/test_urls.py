@@ -6,7 +6,7 @@ from functools import partial
 
 from devtools.catalog import stored_livestream
 from streamops.api import LiveStream
-from streamops.control.livestream.exposure import Reach, ReachInputs, ingest_reach
+from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, ingest_reach
 from streamops.control.livestream.specs.features import ingest_roles
 from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host
@@ -34,3 +34,22 @@ def test_endpoints_and_playback_carry_no_key():
 
 def in_cluster(s: LiveStream, role) -> Reach:
     return ingest_reach(None, ReachInputs(in_cluster_host(s, role), POD_NETWORK_PORTS))
+
+
+def test_a_cdn_host_names_the_cacheable_urls_and_keeps_the_origin_path():
+    s = stream(dash=True, playback={"cdn": {"host": "cdn.example.com"}})
+    base = PlaybackBase("http://play.example.com/streams/media/cam", "Ingress", "anywhere that reaches play")
+    playback = playback_urls(s, base, whep=True)
+    assert playback.hls_cmaf_url == "https://cdn.example.com/streams/media/cam/hls/cmaf/index.m3u8"
+    assert playback.dash_url == "https://cdn.example.com/streams/media/cam/dash/manifest.mpd"
+    assert playback.screenshot_url == "https://cdn.example.com/streams/media/cam/screenshot.jpg"
+    assert playback.player_url == "https://cdn.example.com/streams/media/cam/player"
+    # WebRTC signalling is per viewer: never through the cache.
+    assert playback.whep_url == "http://play.example.com/streams/media/cam/whep"
+    assert "cdn.example.com" in (playback.reachable_from or "")
+    # Straight to the ingest (no route): the CDN's origin is its address, at the root.
+    plain = stream(playback={"cdn": {"host": "cdn.example.com:8080", "https": False}})
+    direct = playback_urls(plain, playback_base(None, in_cluster(plain, "primary")))
+    assert direct.hls_cmaf_url == "http://cdn.example.com:8080/hls/cmaf/index.m3u8"
+    # Without a CDN the URLs are the origin's, as before.
+    assert playback_urls(stream(), base).player_url == "http://play.example.com/streams/media/cam/player"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import email.header
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -50,11 +51,24 @@ PREFIX = "streamops/media/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd"
 PART = 8 * 1024 * 1024  # the recorder's part size
 POLL = 0.05
 BODY_BYTES = 256 * 1024  # a request that sent more than this towards the server carries a part
-BACKOFF_CAP = 3.0  # the upload backoff cap the outage test sets (uploadBackoffMaxSeconds; built in: 30 s)
-OUTAGE_SECONDS = 15  # 1, 2, 3, 3, 3, 3 s: the cap reached 4 times or more
-# 8 Mbit/s constant bit rate (filler NALs): ≈1 MB of video per second, so a 20 s broadcast is a
-# 3-part upload; testsrc2 at 720p with x264 veryfast costs ≈35 % of a core at real time.
-CBR_8M = ["-minrate", "8000k", "-maxrate", "8000k", "-bufsize", "2000k", "-x264-params", "nal-hrd=cbr"]
+BACKOFF_CAP = 2.0  # the upload backoff cap the outage test sets (uploadBackoffMaxSeconds; built in: 30 s)
+CAPPED = 3  # pauses at the cap the outage lasts for: 1, 2, 2, 2 s (doubling stopped by the cap)
+RELAY_WINDOW = 1  # reconnectWindowSeconds of the recorders behind the relay: the video closes 1 s after the broadcast
+
+
+def cbr(kbit_s: int) -> list[str]:
+    """The publisher's options for a constant bit rate of `kbit_s` (filler NALs): a known number of
+    bytes per second of video whatever the picture. testsrc2 at 720p with x264 veryfast costs ≈35 %
+    of a core at real time at 8 Mbit/s."""
+    rate = f"{kbit_s}k"
+    return ["-minrate", rate, "-maxrate", rate, "-bufsize", f"{kbit_s // 4}k", "-x264-params", "nal-hrd=cbr"]
+
+
+CBR_8M = cbr(8000)  # ≈1 MB of video per second
+CBR_14M = cbr(14000)  # ≈1.75 MB of video per second
+# ≈2 MB of video per second: a 10 s broadcast is a 3-part upload (≈20 MB, as 20 s at 8 Mbit/s
+# were), in half the time.
+CBR_16M = cbr(16000)
 
 
 # --- the recorder process ------------------------------------------------------------------------------------
@@ -147,8 +161,10 @@ def environment_of(pid: int) -> str:
 
 @pytest.fixture
 def recorders(tmp_path: Path, ingest: Ingest, s3: S3Server) -> Iterator[RecorderFactory]:
-    """Start recorders on the ingest's feed uploading to `s3` (or `upload=None`: local videos only)."""
+    """Start recorders on the ingest's feed uploading to `s3` (or `upload=None`: local videos only);
+    several at once from threads too."""
     started: list[RecorderWorker] = []
+    numbers = itertools.count(1)  # thread-safe: each recorder its own directory
 
     def start(
         directory: str = "rec",
@@ -181,7 +197,7 @@ def recorders(tmp_path: Path, ingest: Ingest, s3: S3Server) -> Iterator[Recorder
         }
         access, secret = keys or (s3.access_key, s3.secret_key)
         env = {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret}
-        recorder = RecorderWorker(tmp_path / f"recorder-{len(started) + 1}", config, env)
+        recorder = RecorderWorker(tmp_path / f"recorder-{next(numbers)}", config, env)
         started.append(recorder)
         return recorder.start()
 
@@ -293,17 +309,19 @@ def relay(s3: S3Server) -> Iterator[ThrottledRelay]:
 
 
 def broadcast(publish: Callable[..., Publisher], ingest: Ingest, recorder: RecorderWorker, seconds: float) -> None:
-    """Publish at 8 Mbit/s for `seconds` of recording, then stop: the recorder closes the video."""
-    publisher = publish(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    """Publish at 16 Mbit/s for `seconds` of recording, then stop: the recorder closes the video."""
+    publisher = publish(ingest, video_bitrate="16000k", extra_args=CBR_16M)
     wait_for(lambda: recorder.status()["state"] == "recording", 20, POLL, "recording")
     wait_for(lambda: (recorder.status()["duration"] or 0) >= seconds, seconds + 30, 0.2, f"{seconds} s recorded")
     publisher.stop()
 
 
 def mid_upload(publish: Callable[..., Publisher], ingest: Ingest, recorder: RecorderWorker) -> dict[str, Any]:
-    """Record 20 s (3 parts); the video is closed 2 s later (reconnect window) and goes up through the
-    3 MiB/s relay: return the state file once the server acknowledged its first part."""
-    broadcast(publish, ingest, recorder, 20)
+    """Record 9 s at 16 Mbit/s (≈18 MB: 3 parts, the last of 1 to 4 MB by when the publisher stops);
+    the video is closed 1 s later (the recorder's reconnect window: RELAY_WINDOW) and goes up through
+    the 3 MiB/s relay: return the state file once the server acknowledged its first part (the small
+    last one: the others are then some MB short, more than a killed recorder's socket still sends)."""
+    broadcast(publish, ingest, recorder, 9)
     return wait_for(
         lambda: (s := recorder.state_file()).get("uploads") and s["uploads"][0]["parts"] and s, 30, POLL, "a part sent"
     )
@@ -398,14 +416,14 @@ def load() -> str:
 def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     s3: S3Server, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory, tmp_path: Path
 ) -> None:
-    publisher = publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    publisher = publishers(ingest, video_bitrate="16000k", extra_args=CBR_16M)
     ingest.wait_live()
     time.sleep(1)  # a keyframe in the feed's GOP cache
     recorder = recorders(reconnectWindowSeconds=10)
     parts = tmp_path / "scratch" / "rec" / ".parts"
     wait_for(lambda: any(p.stat().st_size > 0 for p in parts.glob("*.mp4")), 10, 0.01, "first bytes on disk")
     first_bytes = time.monotonic() - recorder.started_at
-    wait_for(lambda: (recorder.status()["duration"] or 0) >= 20, 60, 0.2, "20 s recorded")
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= 10, 60, 0.2, "10 s recorded (≈20 MB)")
     assert recorder.process is not None
     held = environment_of(recorder.process.pid)
     assert s3.secret_key in held and s3.access_key in held, "the recorder itself holds the keys (for boto3)"
@@ -426,7 +444,7 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     assert video["sizeBytes"] > 2 * PART, "a multipart upload of 3 parts or more"
     assert final["storedBytes"] == video["sizeBytes"]
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
-    assert duration >= 19
+    assert duration >= 9
     stem = key_of(video)[: -len(".mp4")]
     assert set(s3.objects(BUCKET)) == {key_of(video), f"{stem}.json", f"{stem}.html"}, "video, sidecar, VOD page"
     line = logged_upload(recorder)
@@ -444,9 +462,12 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     relay: ThrottledRelay,
     tmp_path: Path,
 ) -> None:
-    recorder = recorders(endpoint=relay.endpoint())
+    recorder = recorders(endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW)
     state = mid_upload(publishers, ingest, recorder)
     recorder.stop(signal.SIGKILL)
+    # Nothing more to do during an upload: the rest (and what the killed recorder left in the relay)
+    # goes at up to 32 MiB/s, counted all the same.
+    relay.rate = 32 * 1024 * 1024
     [upload] = state["uploads"]
     relay.wait_drained(30)  # what the killed recorder wrote is not counted as sent after the restart
     sent_before_kill = relay.sent
@@ -455,7 +476,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
 
     relay.sent = 0
     restarted = time.monotonic()
-    again = recorders(endpoint=relay.endpoint())
+    again = recorders(endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW)
     status = wait_for(lambda: (s := again.status())["videos"] and s["videos"][0]["upload"] == "uploaded" and s, 60)
     resumed = time.monotonic() - restarted
     final = again.post_stop()
@@ -478,7 +499,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     print(
         f"\nMEASURED resume after SIGKILL: {len(whole)} of 3 parts kept whole ({held_bytes} bytes), "
         f"{len(held) - len(whole)} cut short, {relay.sent} bytes sent after the restart (before the kill "
-        f"{sent_before_kill}); restart -> uploaded {resumed:.2f} s at 3 MiB/s ({load()})"
+        f"{sent_before_kill}); restart -> uploaded {resumed:.2f} s at 32 MiB/s ({load()})"
     )
 
 
@@ -596,6 +617,7 @@ def test_parts_go_up_in_parallel_in_bounded_memory_and_a_kill_mid_upload_resends
         restarted = time.monotonic()
         again = RecorderWorker(tmp_path / "recorder-2", config, env)
         try:
+            relay.rate = 64 * 1024 * 1024  # nothing more to do during the upload: only its bytes are counted
             again.start()
             final = wait_for(lambda: (s := again.status())["videos"][0]["upload"] == "uploaded" and s, 60, POLL)
             resumed = time.monotonic() - restarted
@@ -633,8 +655,11 @@ def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     relay: ThrottledRelay,
     tmp_path: Path,
 ) -> None:
-    # A 3 s cap instead of the built-in 30 s: a 15 s outage reaches it as often as 60 s reach 30 s.
-    recorder = recorders(endpoint=relay.endpoint(), uploadBackoffMaxSeconds=BACKOFF_CAP)
+    # A 2 s cap instead of the built-in 30 s: 1 s doubling to 2 s, and then no further (4 s, 8 s):
+    # the outage lasts until the recorder has paused CAPPED times at the cap, as 30 s pauses would.
+    recorder = recorders(
+        endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW, uploadBackoffMaxSeconds=BACKOFF_CAP
+    )
     mid_upload(publishers, ingest, recorder)
     s3.stop()
     down_at = time.monotonic()
@@ -642,9 +667,13 @@ def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     assert down["storageProblem"] == "StorageUnreachable", down
     assert down["videos"][0]["upload"] == "pending" and down["videos"][0]["path"], down
     assert Path(tmp_path / "scratch" / down["videos"][0]["path"]).exists(), "the local copy stays"
-    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
-    capped = recorder.logs().count(f"(retrying in {BACKOFF_CAP:g} s)")
-    assert capped >= 3, f"the backoff reached its cap {capped} times during the outage"
+    at_cap = f"(retrying in {BACKOFF_CAP:g} s)"
+    wait_for(lambda: recorder.logs().count(at_cap) >= CAPPED, 30, POLL, f"{CAPPED} pauses at the cap")
+    pauses = [line.rsplit("(retrying in ", 1)[1] for line in recorder.logs().splitlines() if "(retrying in " in line]
+    assert pauses[:2] == ["1 s)", f"{BACKOFF_CAP:g} s)"], f"1 s doubling to the cap: {pauses}"
+    assert all(p == f"{BACKOFF_CAP:g} s)" for p in pauses[1:]), f"never past the cap: {pauses}"
+    capped = len(pauses) - 1
+    outage = time.monotonic() - down_at
     relay.sent = 0  # nothing reaches the relay's upstream while the server is down
     s3.start()
     back_at = time.monotonic()
@@ -653,12 +682,12 @@ def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     status = wait_for(lambda: (s := recorder.status())["videos"][0]["upload"] == "uploaded" and s, 60, 0.2)
     print(
         f"\nMEASURED server back -> upload resumed: {resumed:.1f} s, uploaded: {time.monotonic() - back_at:.1f} s "
-        f"(backoff at most {BACKOFF_CAP:g} s, reached {capped} times; {load()})"
+        f"(backoff at most {BACKOFF_CAP:g} s, reached {capped} times in a {outage:.1f} s outage; {load()})"
     )
     assert status["storageProblem"] is None and status["storageError"] is None
     final = recorder.post_stop()
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
-    assert duration >= 19
+    assert duration >= 8
 
 
 def test_wrong_keys_missing_bucket_and_no_server_are_reported_in_seconds_and_fixed_later(
@@ -675,11 +704,16 @@ def test_wrong_keys_missing_bucket_and_no_server_are_reported_in_seconds_and_fix
         ("BucketNotFound", {"directory": "bucket", "upload": {"bucket": "no-such-bucket"}}),
         ("StorageUnreachable", {"directory": "endpoint", "endpoint": nothing_there}),
     ]
+
+    def reported(case: tuple[str, dict[str, Any]]) -> tuple[RecorderWorker, dict[str, Any], float]:
+        recorder = recorders(**case[1])
+        status = wait_for(lambda: (s := recorder.status())["storageProblem"] and s, 15, 0.02, case[0])
+        return recorder, status, time.monotonic() - recorder.started_at
+
+    with ThreadPoolExecutor(max_workers=len(wrong)) as pool:  # side by side, each watched from its own start
+        results = list(pool.map(reported, wrong))
     cases = []
-    for problem, settings in wrong:
-        recorder = recorders(**settings)
-        status = wait_for(lambda r=recorder: (s := r.status())["storageProblem"] and s, 15, 0.02, problem)
-        after = time.monotonic() - recorder.started_at
+    for (problem, settings), (recorder, status, after) in zip(wrong, results, strict=True):
         print(f"\nMEASURED {problem} ({settings['directory']}): reported {after:.2f} s after the recorder started")
         assert status["storageProblem"] == problem, status
         assert status["storageError"], status
@@ -722,7 +756,7 @@ def test_full_volume_closes_the_video_cleanly_and_recording_waits_for_space(
     small_volume: Path, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory
 ) -> None:  # small_volume first: it is unmounted after the recorder has stopped
     recorder = recorders(root=small_volume, upload=None, minFreeBytes=4 * 1024 * 1024, minDurationSeconds=2)
-    publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # ≈6.5 s to half the volume (the join's room)
     status = wait_for(lambda: (s := recorder.status())["noSpace"] and s["videos"] and s, 60, 0.2, "the disk full")
     assert status["lastError"] == "no space left on the recordings volume: the video was closed", status
     assert not status["recording"] and status["state"] == "waiting", "no new video on a full disk"
@@ -737,7 +771,8 @@ def test_full_volume_closes_the_video_cleanly_and_recording_waits_for_space(
 
     path.unlink()  # someone makes room
     wait_for(lambda: (s := recorder.status())["recording"] and not s["noSpace"] and s, 20, 0.2, "recording again")
-    time.sleep(4)
+    second_from = video["durationSeconds"] + 3  # a second video of 3 s (minDurationSeconds: 2)
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= second_from, 20, 0.2, "3 s recorded again")
     final = recorder.post_stop()
     assert len(final["videos"]) == 2 and final["state"] == "stopped"
     second = small_volume / final["videos"][1]["path"]
@@ -781,12 +816,13 @@ def test_full_scratch_space_closes_the_video_and_its_upload_makes_room_again(
     """The emptyDir of an S3 recorder fills up: the video is closed cleanly, uploaded, its local copy
     deleted, and that room lets recording go on by itself."""
     recorder = recorders(root=small_volume, minFreeBytes=4 * 1024 * 1024)
-    publishers(ingest, video_bitrate="8000k", extra_args=CBR_8M)
+    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # ≈6.5 s to half the volume (the join's room)
     full = wait_for(lambda: (s := recorder.status())["noSpace"] and s, 60, 0.1, "the scratch space full")
     assert full["lastError"] == "no space left on the recordings volume: the video was closed", full
     again = wait_for(lambda: (s := recorder.status())["recording"] and len(s["videos"]) == 1 and s, 30, 0.2)
     assert again["videos"][0]["upload"] == "uploaded" and not again["noSpace"], again
-    time.sleep(3)
+    second_from = again["videos"][0]["durationSeconds"] + 3  # a second video of 3 s (minDurationSeconds: 2)
+    wait_for(lambda: (recorder.status()["duration"] or 0) >= second_from, 20, 0.2, "3 s recorded again")
     final = recorder.post_stop()
     assert len(final["videos"]) == 2 and final["state"] == "stopped"
     durations = check_uploaded(s3, final, small_volume / "rec", small_volume.parent)

@@ -191,6 +191,11 @@ def test_a_cached_segment_is_sent_whole_or_in_ranges_with_the_origins_type(stand
     status, headers, body = get(stand.edge_url(segment), headers={"Range": "bytes=100-1099"})
     assert (status, headers.get(CACHE), body) == (206, "hit", origin[100:1100])
     assert headers.get("Content-Range") == f"bytes 100-1099/{len(origin)}"
+    # The origin's cache policy comes along from the edge's cache (docs/design/cdn.md): a signed
+    # stream's segment is the viewer's own, no shared cache in front of the edge keeps it.
+    for name in ("Cache-Control", "Surrogate-Control"):
+        assert headers.get(name) == origin_headers.get(name), name
+    assert headers.get("Cache-Control", "").startswith("private,") and headers.get("Surrogate-Control") == "no-store"
 
 
 def test_a_playlist_without_blocking_arguments_is_cached_less_than_a_part(stand: Stand) -> None:
@@ -316,6 +321,7 @@ def test_the_edge_refuses_a_bad_token_itself(stand: Stand, case: str, refusal: R
         status, headers, body = get(stand.edge_url(path, token=token))
         assert (status, body.decode()) == (refusal.status, refusal.body + "\n"), (path, status, body)
         assert headers.get("Cache-Control") == "no-store" and headers.get("Access-Control-Allow-Origin") == "*"
+        assert headers.get("Surrogate-Control") == "no-store"
     assert sum(v for _, v in stand.edge.samples("streamops_edge_origin_requests_total")) == origin_before
     refused = stand.edge.total("streamops_playback_refusals_total", stream=NAME, reason=refusal.reason)
     assert refused - refused_before == 4

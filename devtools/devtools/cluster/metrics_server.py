@@ -44,11 +44,8 @@ API_SERVICE = f"v1beta1.{API_GROUP}"
 PORT = 10250  # in the Pod, as upstream's manifest (its own network namespace: no clash with the kubelet's)
 CERTS = "metrics-server-certs"
 CERTS_DIR = "/etc/metrics-server"
-# How often it scrapes the kubelets: its minimum, 10 s (upstream's manifest: 15 s), so that a new Pod's
-# CPU and a fallen load reach the HPA sooner (a fresh container has metrics after one scrape).
-METRIC_RESOLUTION = "10s"
-# Its kubelet request timeout (default 10 s) must stay under 90 % of the resolution; the kubelets are local.
-KUBELET_REQUEST_TIMEOUT = "8s"
+# How often it scrapes the kubelets (upstream's manifest: 15 s; the minimum is 10 s).
+METRIC_RESOLUTION = "15s"
 LABELS = {"k8s-app": NAME, "app.kubernetes.io/part-of": "streamops-local-cluster"}
 # The leaves it gets from the cluster's CA (devtools.pki), by file name in the control plane's pki/.
 SERVING_LEAF = "metrics-server"
@@ -74,7 +71,6 @@ def metrics_server_args(resolution: str = METRIC_RESOLUTION) -> list[str]:
         "--kubelet-preferred-address-types=InternalIP",
         "--kubelet-use-node-status-port",
         f"--metric-resolution={resolution}",
-        f"--kubelet-request-timeout={KUBELET_REQUEST_TIMEOUT}",
     ]
 
 

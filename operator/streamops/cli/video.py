@@ -98,8 +98,11 @@ def claim_link(
         NoLink,
         claim_download_link,
         claim_page_link,
+        claim_video,
     )
 
+    seconds = DEFAULT_EXPIRES_SECONDS if expires is None else expires
+    claim_video(recording, number, seconds)  # no such video, or no edge serves it: said before the key
     secret = api.get("Secret", namespace, KEYS_SECRET)
     if secret is None:
         raise NoLink(
@@ -109,7 +112,6 @@ def claim_link(
     now = datetime.now(UTC)
     key = signing_key(secret_keys(secret), now)
     link = claim_page_link if page else claim_download_link
-    seconds = DEFAULT_EXPIRES_SECONDS if expires is None else expires
     return link(recording, number, key, seconds, now.timestamp(), quality)
 
 

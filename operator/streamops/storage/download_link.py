@@ -225,16 +225,22 @@ class ClaimSigner:
             raise NoLink(str(e)) from None
 
 
-def _claim_video(
-    recording: Owner, number: int | None, key: bytes, expires_seconds: int, now: float
-) -> tuple[Video, str, ClaimSigner]:
+def claim_video(recording: Owner, number: int | None, expires_seconds: int) -> tuple[Video, str, str, str]:
+    """(video, its number as said, claim, edge base) of a claim video that can have a link, or NoLink
+    saying why not: asked before the signing key, so that the answer says what is missing first."""
     checked_expiry(expires_seconds)
     claim = claim_of(recording)
     if claim is None:
         raise NoLink(f"{named(recording)} writes to object storage: its links are presigned (download_link)")
     video = chosen_video(recording, number)
     number_text = "newest" if number is None else str(number)
-    base = _edge_base(recording, claim, video, number_text)
+    return video, number_text, claim, _edge_base(recording, claim, video, number_text)
+
+
+def _claim_video(
+    recording: Owner, number: int | None, key: bytes, expires_seconds: int, now: float
+) -> tuple[Video, str, ClaimSigner]:
+    video, number_text, claim, base = claim_video(recording, number, expires_seconds)
     namespace = recording.metadata.namespace or ""
     return video, number_text, ClaimSigner(base, key, namespace, claim, int(now) + expires_seconds)
 

@@ -49,7 +49,8 @@ def test_publishes_then_deletes(component: WebRtcComponent, tmp_path: Path, ice_
             what="packetsIn growing",
         )
         assert grown["keyframes"] >= 1, grown
-        assert publisher.status()["packetsSent"] > 0
+        # whip-push writes its counters to its status file every 250 ms: read until they show.
+        wait_for(lambda: publisher.status().get("packetsSent", 0) > 0, timeout=5, what="whip-push's packetsSent")
         if ice_tcp_only:
             assert tcp_established_to(component.ice_tcp_port), "ICE-TCP: a connection to the component's TCP port"
 

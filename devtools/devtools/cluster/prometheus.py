@@ -25,6 +25,11 @@ from devtools.ports import LOOPBACK, free_port
 
 Obj = dict[str, Any]
 
+
+class Unanswered(AssertionError):
+    """A request got no HTTP answer at all: a wait may treat it as 'not yet' (a loaded node)."""
+
+
 NAMESPACE = "monitoring"
 NAME = "prometheus"  # the NodePort Service the LAN reaches it through
 PORT = 9090
@@ -78,6 +83,8 @@ class ClusterPrometheus:
         """GET /api/v1/<path> from the LAN; its `data` (AssertionError on anything but success)."""
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         status, body = self.cluster.lan_get(f"{self.url}/api/v1/{path}{query}", timeout=10)
+        if status == 0:
+            raise Unanswered(f"Prometheus /api/v1/{path}: no answer from the LAN (connection refused or 10 s)")
         assert status == 200, f"Prometheus /api/v1/{path}: {status} {body[:300]!r}"
         answer = json.loads(body)
         assert answer.get("status") == "success", answer

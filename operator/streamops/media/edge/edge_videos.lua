@@ -24,7 +24,8 @@ local namespace
 local function refuse(status, body)
     ngx.status = status
     ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-    ngx.header["Cache-Control"] = "no-store"
+    ngx.header["Cache-Control"] = "no-store" -- contract/cache_policy.py: refusals, as edge.lua's
+    ngx.header["Surrogate-Control"] = "no-store"
     ngx.header["Access-Control-Allow-Origin"] = "*"
     ngx.print(body .. "\n")
 end

@@ -16,7 +16,37 @@ from devtools.ports import LOOPBACK, free_port, tcp_accepts
 from devtools.waits import wait_for
 
 
-class NginxStatic(_Peer):
+class NginxHttp(_Peer):
+    """Debian's nginx in the foreground on 127.0.0.1:`port` with `config()` written to `conf_path` in
+    `dir` (a subclass sets those three), ready once its worker started and the port accepts."""
+
+    dir: Path
+    port: int
+    conf_path: Path
+    start_timeout: float = 10.0
+    state_dirs: tuple[str, ...] = ("tmp",)  # made under dir before it starts
+
+    def config(self) -> str:
+        raise NotImplementedError
+
+    def command(self) -> list[str]:
+        return ["nginx", "-p", f"{self.dir}/", "-c", str(self.conf_path), "-g", "daemon off;"]
+
+    def start(self) -> Self:
+        for sub in self.state_dirs:
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        self.conf_path.write_text(self.config())
+        return super().start()
+
+    def _ready(self) -> None:
+        def up() -> bool:
+            self._check_alive()
+            return "start worker process" in self.log_since_start() and tcp_accepts(self.port, LOOPBACK)
+
+        wait_for(up, self.start_timeout, 0.05, f"{type(self).__name__} (nginx) on {LOOPBACK}:{self.port}")
+
+
+class NginxStatic(NginxHttp):
     """`root`'s files at http://127.0.0.1:<port>/<path>."""
 
     def __init__(self, root: Path, workdir: Path, *, worker_processes: int = 1, start_timeout: float = 10.0) -> None:
@@ -55,18 +85,3 @@ http {{
     }}
 }}
 """
-
-    def command(self) -> list[str]:
-        return ["nginx", "-p", f"{self.dir}/", "-c", str(self.conf_path), "-g", "daemon off;"]
-
-    def start(self) -> Self:
-        (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
-        self.conf_path.write_text(self.config())
-        return super().start()
-
-    def _ready(self) -> None:
-        def up() -> bool:
-            self._check_alive()
-            return "start worker process" in self.log_since_start() and tcp_accepts(self.port, LOOPBACK)
-
-        wait_for(up, self.start_timeout, 0.05, f"nginx (static) on {LOOPBACK}:{self.port}")

@@ -12,15 +12,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Self
 
-from devtools.media.peers import _NGINX_TEMP_PATHS, _Peer
-from devtools.ports import LOOPBACK, free_port, tcp_accepts
-from devtools.waits import wait_for
+from devtools.media.nginx_static import NginxHttp
+from devtools.media.peers import _NGINX_TEMP_PATHS
+from devtools.ports import LOOPBACK, free_port
 
 
-class SharedCache(_Peer):
+class SharedCache(NginxHttp):
     """nginx `proxy_cache` at http://127.0.0.1:<port> for `origin` (http://host:port, no path)."""
+
+    state_dirs = ("tmp", "cache")
 
     def __init__(self, origin: str, *, strip_token: bool = True, workdir: str | os.PathLike[str] | None = None) -> None:
         self._own_dir = workdir is None
@@ -76,22 +77,6 @@ http {{
     }}
 }}
 """
-
-    def command(self) -> list[str]:
-        return ["nginx", "-p", f"{self.dir}/", "-c", str(self.conf_path), "-g", "daemon off;"]
-
-    def start(self) -> Self:
-        for sub in ("tmp", "cache"):
-            (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        self.conf_path.write_text(self.config())
-        return super().start()
-
-    def _ready(self) -> None:
-        def up() -> bool:
-            self._check_alive()
-            return "start worker process" in self.log_since_start() and tcp_accepts(self.port, LOOPBACK)
-
-        wait_for(up, 10, 0.05, f"nginx proxy_cache on {LOOPBACK}:{self.port}")
 
     def stop(self, grace: float = 5.0) -> int | None:
         try:

@@ -7,6 +7,7 @@ Against a real Prometheus scraping real workers: tests/multinode/test_prometheus
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.parse
@@ -235,13 +236,16 @@ class StandIn:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                # The client may hang up on purpose (past its size limit or its timeout).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
+        # Handler threads are joined on exit: none outlives its test to write into another's capture.
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server.daemon_threads = False
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> StandIn:

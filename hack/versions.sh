@@ -2,6 +2,9 @@
 KUBE_VERSION="${KUBE_VERSION:-v1.33.13}"
 STREAMOPS_CACHE="${STREAMOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streamops}"
 KUBE_BIN_DIR="$STREAMOPS_CACHE/kube-$KUBE_VERSION/bin"
+# uv, the installer of the repo's venv (hack/install-uv.sh; `make venv`), from its PyPI wheel into the cache.
+UV_VERSION="${UV_VERSION:-0.9.5}"
+UV_BIN="$STREAMOPS_CACHE/uv-$UV_VERSION/bin/uv"
 # Helm, built from its Go module (hack/build-helm.sh) into the same cache.
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 HELM_BIN="$STREAMOPS_CACHE/helm-$HELM_VERSION/bin/helm"

@@ -779,7 +779,8 @@ class TlsForwarder(TcpForwarder):
     def _ssl_context(self) -> ssl.SSLContext:
         self.workdir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={self.address}",
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "1", "-subj", f"/CN={self.address}",
              "-addext", f"subjectAltName=IP:{self.address}", "-keyout", str(self.key), "-out", str(self.cert)],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip

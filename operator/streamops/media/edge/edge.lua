@@ -9,6 +9,7 @@
 -- object with it), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
 -- Everything that follows from the path alone is worked out once per worker and path (a viewer
 -- asks for the same paths as every other), and counting happens here, not in a log phase.
+local answer = require "edge_answer"
 local token = require "edge_token"
 local stats = require "edge_stats"
 local store = require "edge_store"
@@ -256,22 +257,8 @@ local function derive(uri)
     }
 end
 
-local function refuse(status, body)
-    ngx.status = status
-    ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-    ngx.header["Cache-Control"] = "no-store" -- contract/cache_policy.py: refusals and 404s of the edge
-    ngx.header["Surrogate-Control"] = "no-store"
-    ngx.header["Access-Control-Allow-Origin"] = "*"
-    ngx.header["Access-Control-Expose-Headers"] = "Content-Length, Content-Range, Content-Type, Accept-Ranges, Date, Age"
-    ngx.print(body .. "\n")
-end
-
--- The client address a token's ip restriction is checked against (playback_token.client_address):
--- nginx's realip module has put it in $remote_addr, believing X-Forwarded-For from trusted proxies
--- only (STREAMOPS_EDGE_TRUSTED_PROXIES); whatever else a client writes there is its own claim.
-local function client_address()
-    return ngx.var.remote_addr
-end
+local refuse = answer.refuse
+local client_address = answer.client_address
 
 local function user_agent()
     return ngx.var.http_user_agent

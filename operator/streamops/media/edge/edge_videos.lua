@@ -6,6 +6,7 @@
 -- match, nor does a `.`/`..` segment or a hidden name. The file itself goes out through the internal
 -- location /_edge_videos/ (nginx.conf.template): nginx's static module answers Range and HEAD, and
 -- `disable_symlinks on` refuses a symlink anywhere in the path.
+local answer = require "edge_answer"
 local token = require "edge_token"
 
 local M = {}
@@ -21,18 +22,8 @@ local SCOPE_MARK = "video:"
 
 local namespace
 
-local function refuse(status, body)
-    ngx.status = status
-    ngx.header["Content-Type"] = "text/plain; charset=utf-8"
-    ngx.header["Cache-Control"] = "no-store" -- contract/cache_policy.py: refusals, as edge.lua's
-    ngx.header["Surrogate-Control"] = "no-store"
-    ngx.header["Access-Control-Allow-Origin"] = "*"
-    ngx.print(body .. "\n")
-end
-
-local function client_address()
-    return ngx.var.remote_addr
-end
+local refuse = answer.refuse
+local client_address = answer.client_address
 
 function M.handle()
     if not namespace then

@@ -206,6 +206,9 @@ def test_a_broken_renewal_keeps_the_previous_certificate(rtmps_ingest, pki):
     /status; new connections keep the certificate that works."""
     ingest = rtmps_ingest
     good = fingerprint(pki["crt"])
+    # The front says `listening` just before its first load: a previous certificate must be in use
+    # before the broken one is written (ci13 wrote it first, under load 7: no certificate to keep).
+    wait_for(lambda: ingest.status()["tlsCertificateSha256"] == good, timeout=10)
     ingest.volume.write({"tls.crt": pki["renewed_crt"].read_bytes(), "tls.key": pki["key"].read_bytes()})
     error = wait_for(lambda: ingest.status()["tlsError"], timeout=10)
     assert "cannot load the RTMPS certificate" in error

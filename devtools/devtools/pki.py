@@ -34,6 +34,16 @@ def _genkey(path: Path) -> None:
     path.chmod(0o600)
 
 
+def self_signed(cert: Path, key: Path, address: str) -> None:
+    """A P-256 key and a certificate signed by itself for the IP `address`, valid one day: a TLS peer
+    that verifying clients must refuse (or trust by that file alone)."""
+    _openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", f"/CN={address}", "-addext", f"subjectAltName=IP:{address}", "-keyout", str(key), "-out", str(cert),
+    )  # fmt: skip
+    key.chmod(0o600)
+
+
 def sign(pki: Path, name: str, subject: str, extensions: str, ca: str = "ca") -> None:
     """Key + certificate `name` signed by the CA `ca` in `pki` (ca.crt, ca.key by default), valid ten
     years (a throwaway cluster)."""

@@ -12,7 +12,6 @@ is read back with ffprobe: the source's codecs and picture as they were (copy), 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TlsForwarder, ffprobe_duration, ffprobe_streams
 from devtools.media.workers import WORKER_AUTH, Ingest
+from devtools.pki import self_signed
 from devtools.ports import free_port
 from devtools.waits import wait_for
 
@@ -79,22 +79,12 @@ def target_peer(protocol: str, workdir: Path) -> Iterator[Target]:
 # --- the ingest side ------------------------------------------------------------------------------------
 
 
-def self_signed(workdir: Path) -> tuple[Path, Path]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    cert, key = workdir / "tls.crt", workdir / "tls.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key
-
-
 def rtmps_ingest(ingest_factory: Callable[..., Ingest], workdir: Path) -> Ingest:
     """An ingest taking rtmps (TLS in its RTMP gate, the certificate from files as a
     kubernetes.io/tls Secret mounts them)."""
-    cert, key = self_signed(workdir / "ingest-tls")
+    (workdir / "ingest-tls").mkdir(parents=True, exist_ok=True)
+    cert, key = workdir / "ingest-tls/tls.crt", workdir / "ingest-tls/tls.key"
+    self_signed(cert, key, "127.0.0.1")
     ports = {"rtmp": free_port("tcp"), "rtmps": free_port("tcp"), "srt": free_port("udp"), "http": free_port("tcp")}
     return ingest_factory(
         source={"push": {"protocols": ["rtmp", "rtmps"], "tls": {"secretName": "cam-tls"}}},

@@ -37,6 +37,7 @@ from typing import IO, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
 from devtools.netns import entered, nsenter
+from devtools.pki import self_signed
 from devtools.ports import LOOPBACK, free_port, tcp_accepts, udp_bound
 from devtools.processes import Lifecycle, alive, kill_group, proc_tree
 from devtools.versions import cache_dir, worker_ffmpeg_env
@@ -778,12 +779,7 @@ class TlsForwarder(TcpForwarder):
 
     def _ssl_context(self) -> ssl.SSLContext:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-days", "1", "-subj", f"/CN={self.address}",
-             "-addext", f"subjectAltName=IP:{self.address}", "-keyout", str(self.key), "-out", str(self.cert)],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
+        self_signed(self.cert, self.key, self.address)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, self.key)
         return context

@@ -30,7 +30,11 @@ def run_operator(args: argparse.Namespace) -> int:
     from streamops.control.runtime.operator_metrics import metrics_server, set_leader
 
     async def operate(stop_flag: asyncio.Event | None = None) -> None:
+        from kopf._cogs.structs.references import Insights
+
         set_leader(True)
+        # kopf's view of what is served, shared with the operator's rescans (runtime/discovery_rescan.py).
+        insights = Insights()
         try:
             await kopf.operator(
                 clusterwide=not args.namespace,
@@ -38,7 +42,8 @@ def run_operator(args: argparse.Namespace) -> int:
                 liveness_endpoint=args.liveness,
                 standalone=True,  # kopf's own peering stays off: leader election is the Lease's
                 # handlers.close() raises the stop flag, whatever stopped kopf (see run_elected()).
-                memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag),
+                memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag, insights=insights),
+                insights=insights,
                 stop_flag=stop_flag,
             )
         finally:

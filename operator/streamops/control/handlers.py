@@ -34,6 +34,7 @@ from streamops.api import (
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.qualityset.default_set import ensure_default_quality_set
+from streamops.control.runtime.discovery_rescan import kopf_discovery_rescans
 from streamops.control.runtime.indexes import (
     ChildIndexes,
     ClipIndex,
@@ -73,7 +74,7 @@ from streamops.kube.naming import (
 
 # A stream's playback route: an Ingress, or an HTTPRoute. Where the Gateway API is not served, kopf
 # warns that it cannot watch httproutes (once: OnceEach), and watches them as soon as their CRD
-# appears (it watches CRDs).
+# appears (it watches CRDs; runtime/discovery_rescan.py when discovery lags the CRD's events).
 ROUTES = (("networking.k8s.io", "ingresses"), ("gateway.networking.k8s.io", "httproutes"))
 ENDPOINT_SLICES = ("discovery.k8s.io", "endpointslices")  # the ingest Services' (endpoint_slices.py)
 UNRESOLVED = "Unresolved resources cannot be served"  # kopf's warning (kopf._core.reactor.observation)
@@ -147,6 +148,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     memo.tasks = ObjectTasks()
     memo.notifier = Notifier(state, webhook_session())
     memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
+    if memo.get("insights") is not None:  # (given by cli/operator.py: kopf's own is not reachable)
+        rescans = kopf_discovery_rescans(settings, kopf.get_default_registry(), memo.insights, ROUTES)
+        memo.rescans = asyncio.get_running_loop().create_task(rescans.run(), name="discovery rescans")
     await keep_default_quality_set(state)
 
 
@@ -190,8 +194,9 @@ async def login(memo: kopf.Memo, **_: object) -> kopf.AiohttpSession:
 async def close(memo: kopf.Memo, **_: object) -> None:
     if memo.get("stop_flag") is not None:  # stopped by a signal: kopf's waiter of the flag ends too
         memo.stop_flag.set()
-    if memo.get("sweeper") is not None:
-        memo.sweeper.cancel()
+    for task in ("sweeper", "rescans"):
+        if memo.get(task) is not None:
+            memo[task].cancel()
     if memo.get("tasks") is not None:
         await memo.tasks.close()
     if memo.get("notifier") is not None:

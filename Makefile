@@ -115,7 +115,7 @@ cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the C
 cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player registry crane
 	@$(PY) -m devtools.cluster.local_cluster up --dir $(CLUSTER) --nodes $(NODES) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
-	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
+	@$(PY) -m devtools.cluster.kubectl established --kubeconfig $(CLUSTER)/kubeconfig -l app.kubernetes.io/part-of=streamops
 	@$(PY) -m devtools.cluster.hand_install --dir $(CLUSTER) >/dev/null
 	@echo "cluster up: $(NODES) nodes with a pod network in $(CLUSTER)/ (the API server is reached through a loopback portal); use it with:"
 	@echo "  export KUBECONFIG=$(CURDIR)/$(CLUSTER)/kubeconfig PATH=$(KUBE_BIN):$(HELM_DIR):\$$PATH"
@@ -129,7 +129,7 @@ cluster-up-plane:
 	@if [ -n "$(NODE)" ]; then $(MAKE) -s --no-print-directory ffmpeg player; fi
 	@$(PY) -m devtools.cluster.controlplane up --dir $(CLUSTER) >/dev/null
 	@$(KUBECTL) apply -f crds >/dev/null
-	@$(KUBECTL) wait --for condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=streamops >/dev/null
+	@$(PY) -m devtools.cluster.kubectl established --kubeconfig $(CLUSTER)/kubeconfig -l app.kubernetes.io/part-of=streamops
 	@if [ -n "$(NODE)" ]; then $(PY) -m devtools.cluster.node up --dir $(CLUSTER) > $(CLUSTER)/operator.env && \
 	  echo "node localhost Ready; make operator runs workers on it (settings in $(CLUSTER)/operator.env)"; fi
 	@echo "control plane up$(if $(NODE), with node localhost (hostNetwork Pods only: no pod network)); use it with:"

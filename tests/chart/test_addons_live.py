@@ -231,7 +231,7 @@ class Backend(http.server.BaseHTTPRequestHandler):
 def test_traefik_serves_ingress_and_accepts_gateway_routes(plane: ControlPlane, admin: Kubectl, tmp_path: Path) -> None:
     apply(admin, addons.gateway_api_manifests(crds_only=True))
     for crd in ("gatewayclasses", "gateways", "httproutes"):
-        admin.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd}.gateway.networking.k8s.io")
+        admin.wait_established(f"{crd}.gateway.networking.k8s.io")
     web, ping = free_port(), free_port()
     objects = addons.traefik_manifests("unused", node_port=30080, web_port=web)
     kubeconfig = plane.service_account_kubeconfig(
@@ -351,7 +351,7 @@ def test_addon_objects_pass_the_api_server_and_pod_security_restricted(plane: Co
     is admitted by PodSecurity `restricted` (enforced on a Pod built from it)."""
     apply(admin, addons.gateway_api_manifests(crds_only=True))
     for crd in ("gatewayclasses", "gateways"):
-        admin.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd}.gateway.networking.k8s.io")
+        admin.wait_established(f"{crd}.gateway.networking.k8s.io")
     dns_ip = str(ipaddress.ip_network(plane.service_cidr)[10])
     coredns = addons.coredns_manifests("streamops-coredns:x", dns_ip, reverse_cidrs=[plane.service_cidr])
     traefik = addons.traefik_manifests("streamops-traefik:x", node_port=30080)

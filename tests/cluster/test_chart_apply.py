@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import yaml
 from devtools.chart import CHART, VALUES_DIR, find, helm, objects, render
-from devtools.cluster.kubectl import condition
 from devtools.cluster.suite import Cluster
 from devtools.versions import prometheus_operator_crds_dir
 
@@ -57,10 +56,6 @@ def dry_run(cluster: Cluster, manifest: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-def established(crd: dict[str, Any]) -> bool:
-    return (condition(crd, "Established") or {}).get("status") == "True"
-
-
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
 def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns: str, values: str) -> None:
     files = [] if values == "default" else [VALUES_DIR / values]
@@ -75,10 +70,7 @@ def test_rendered_chart_is_accepted_server_side(cluster: Cluster, restricted_ns:
             created.append(ns)
         for crd in crds:
             cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(crd))
-            # Read from the API, not `kubectl wait`: a CRD created a moment ago has no conditions yet, and
-            # kubectl wait then fails at once (".status.conditions accessor error", the cold run cold1).
-            name = crd["metadata"]["name"]
-            cluster.wait_status("customresourcedefinitions", "", name, established, f"CRD {name} Established")
+            cluster.wait_established(crd["metadata"]["name"])
     try:
         code, out = dry_run(cluster, manifest)
         assert code == 0, out

@@ -84,6 +84,12 @@ def put_back_after_deletion(cluster: Cluster, ns: str, plural: str) -> None:
     assert again["spec"] == first["spec"]
 
 
+def install_gateway_api(cluster: Cluster) -> None:
+    items = addons.gateway_api_manifests(crds_only=True)
+    cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    cluster.wait_established("httproutes.gateway.networking.k8s.io")
+
+
 def test_a_deleted_ingress_is_put_back_at_once(routes_cluster: Cluster, slow_resync_operator: OperatorProcess) -> None:
     ns = new_namespace(routes_cluster)
     routes_cluster.apply(ns, livestream("cam", playback={"ingress": {"host": "tv.example"}}))
@@ -98,11 +104,7 @@ def test_a_deleted_ingress_is_put_back_at_once(routes_cluster: Cluster, slow_res
 def test_a_deleted_httproute_is_put_back_once_the_gateway_api_is_installed(
     routes_cluster: Cluster, slow_resync_operator: OperatorProcess
 ) -> None:
-    items = addons.gateway_api_manifests(crds_only=True)
-    routes_cluster.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
-    routes_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io"
-    )
+    install_gateway_api(routes_cluster)
     # kopf saw the CRD appear and watches HTTPRoutes now (its listing comes right after this line).
     eventually(lambda: WATCHING_HTTPROUTES in slow_resync_operator.logs(), timeout=60, what="kopf watching HTTPRoutes")
     assert slow_resync_operator.logs().count(UNSERVED) == 1, "said once, not on each of the CRDs' events"
@@ -142,8 +144,8 @@ async def rescan_as_the_operator() -> tuple[list[str], set[tuple[str, str]]]:
 def test_the_operators_rescans_watch_a_group_kopf_missed(
     routes_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """(After the HTTPRoute test: the Gateway API's CRDs are installed.) Before
-    runtime/discovery_rescan.py nothing looked again, and HTTPRoutes went unwatched until a restart."""
+    """Before runtime/discovery_rescan.py nothing looked again, and HTTPRoutes went unwatched until a restart."""
+    install_gateway_api(routes_cluster)
     monkeypatch.setenv("KUBECONFIG", str(routes_cluster.kubeconfig))
     rescanned, watched = asyncio.run(rescan_as_the_operator())
     assert rescanned == ["gateway.networking.k8s.io"]

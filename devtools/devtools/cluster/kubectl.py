@@ -3,11 +3,12 @@ manifests, get and list objects as JSON, wait for a status. Errors raise Asserti
 
 from __future__ import annotations
 
+import argparse
 import base64
 import builtins  # `list` is also a method here
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,23 @@ class Kubectl:
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.diagnose(ns)}") from None
 
+    def wait_established(self, *names: str, selector: str = "", timeout: float = 60) -> None:
+        """The CRDs `names` (or those `selector` matches, at least one) Established, read from the API:
+        `kubectl wait --for=condition=Established` fails at once on a CRD created a moment ago, which
+        has no conditions yet (".status.conditions accessor error", the cold run cold1)."""
+        assert names or selector, "which CRDs?"
+
+        def established(crd: dict[str, Any] | None) -> bool:
+            return (condition(crd, "Established") or {}).get("status") == "True"
+
+        def all_established() -> bool:
+            if names:
+                return all(established(self.get("customresourcedefinitions", "", n)) for n in names)
+            crds = self.list("customresourcedefinitions", "", selector)
+            return bool(crds) and all(established(c) for c in crds)
+
+        eventually(all_established, timeout=timeout, interval=0.1, what=f"CRDs {names or selector} Established")
+
     def stop_recording(self, ns: str, name: str, timeout: float = 90) -> dict[str, Any]:
         """Stop a Recording (`spec.stopped`, as `kubectl streamops` does) and return it once Succeeded
         (its videos finalised and stored)."""
@@ -118,3 +136,21 @@ class Kubectl:
         secret = self.get("secrets", ns, ref)
         assert secret, f"no key Secret for {stream}"
         return base64.b64decode(secret["data"]["streamKey"]).decode()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m devtools.cluster.kubectl established -l SELECTOR` (make cluster-up, after applying crds/)."""
+    parser = argparse.ArgumentParser(prog="devtools.cluster.kubectl")
+    sub = parser.add_subparsers(dest="command", required=True)
+    wait = sub.add_parser("established", help="wait for CRDs Established, read from the API")
+    wait.add_argument("--kubeconfig", required=True)
+    wait.add_argument("-l", "--selector", default="")
+    wait.add_argument("--timeout", type=float, default=60)
+    wait.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+    Kubectl("kubectl", args.kubeconfig).wait_established(*args.names, selector=args.selector, timeout=args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

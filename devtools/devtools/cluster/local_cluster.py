@@ -439,8 +439,7 @@ class LocalCluster(Kubectl, Lifecycle):
         """Traefik (Ingress and Gateway API routes from one binary) on every node at INGRESS_NODE_PORT:
         the front door viewers on the LAN use for status.playback's Ingress/HTTPRoute URLs."""
         self.apply_objects(addons.gateway_api_manifests(crds_only=True))
-        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd",
-                     "gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")  # fmt: skip
+        self.wait_established("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
         self.apply_objects(addons.traefik_manifests(self.builder.traefik().short, INGRESS_NODE_PORT))
         self.kubectl("-n", addons.TRAEFIK_NAMESPACE, "rollout", "status", "deployment/traefik", "--timeout=120s")
 
@@ -451,8 +450,7 @@ class LocalCluster(Kubectl, Lifecycle):
 
     def install_crds(self) -> None:
         self.kubectl("apply", "-f", str(REPO / "crds"))
-        self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
-                     "app.kubernetes.io/part-of=streamops")  # fmt: skip
+        self.wait_established(selector="app.kubernetes.io/part-of=streamops")
 
     def recordings_volume(self, namespace: str, node: str) -> Path:
         """A `local` volume on `node` (a directory of this machine: the host sees the videos) pre-bound

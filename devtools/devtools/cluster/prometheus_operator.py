@@ -227,9 +227,7 @@ class OperatorPrometheus(ClusterPrometheus):
         names = [c["metadata"]["name"] for c in crds]
         self.cluster.wait_not_terminating("crd", *names)  # an earlier install's removal may still be going
         self.cluster.apply_server_side(crds)
-        wait = ["wait", "--for", "condition=Established", "--timeout=10s", "crd", *names]
-        eventually(lambda: self.cluster.kubectl(*wait, check=False).returncode == 0, timeout=90, interval=0.5,
-                   what="the Prometheus Operator's CRDs Established")  # fmt: skip
+        self.cluster.wait_established(*names, timeout=90)
 
     def remove_crds(self) -> None:
         names = [f"crd/{p.stem.removeprefix('monitoring.coreos.com_')}.monitoring.coreos.com" for p in all_crd_files()]

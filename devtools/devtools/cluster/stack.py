@@ -59,8 +59,7 @@ class Stack(Kubectl):
             self.plane.start()
             self.timings.add("control plane start", time.monotonic() - began)
             self.kubectl("apply", "-f", str(REPO / "crds"))
-            self.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd", "-l",
-                         "app.kubernetes.io/part-of=streamops")  # fmt: skip
+            self.wait_established(selector="app.kubernetes.io/part-of=streamops")
             began = time.monotonic()
             self.node.start()
             self.timings.add("node start (images, containerd, kubelet Ready)", time.monotonic() - began)

@@ -62,15 +62,7 @@ class Cluster(Kubectl):
     def apply_crds(self) -> None:
         """crds/ applied and Established."""
         self.kubectl("apply", "-f", str(REPO / "crds"))
-        self.kubectl(
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout=60s",
-            "crd",
-            "-l",
-            "app.kubernetes.io/part-of=streamops",
-        )
+        self.wait_established(selector="app.kubernetes.io/part-of=streamops")
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
-.PHONY: bytecode test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
+.PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,9 +84,15 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
-	@$(MAKE) --no-print-directory -j3 DEPS= kube test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons venv
+	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons venv
 	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images bytecode
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
+
+# A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
+# beside the compiles rather than after them. Like FFmpeg's, its recipe runs hack/deps.sh (debootstrap).
+image-layers: $(DEPS) venv ## build the image layers that need no compiled binary (base and edge root filesystems, Python dependencies, Chromium) into the cache
+	@$(if $(DEPS),,bash hack/deps.sh)
+	@$(PY) -m devtools.cluster.images layers >/dev/null
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null

@@ -30,6 +30,12 @@ packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rt
           coturn libnginx-mod-http-lua nghttp2-client prometheus nftables
           gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
           gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+# Two goals of one `make -j` (FFmpeg's and the image layers') may run this at once: the second
+# waits, then finds nothing missing (two apt-gets at once: one fails on dpkg's lock).
+cache="${STREAMOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streamops}"
+mkdir -p "$cache"
+exec 9>"$cache/.deps.lock"
+flock 9
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

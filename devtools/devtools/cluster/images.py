@@ -451,6 +451,19 @@ class ImageBuilder:
                 _tar_dir(Path(tmp), layer, [f"./usr/local/bin/{installed}"])
         return layer
 
+    def first_layers(self) -> list[Path]:
+        """The layers no compiled binary goes into: the Python base and its dependencies, Chromium's
+        and the edge's root filesystem. A first run builds them beside the compiles (`make
+        image-layers`): debootstrap and apt are mostly downloads, ≈ 195 s that waited for every
+        build when the images were made after them."""
+        with self._locked("python"):
+            root, base_layer = self._base()
+            base_key = base_layer.stem.removeprefix("base-")
+            layers = [base_layer, self._deps(root, base_key), self._chromium(root, base_key)]
+        with self._locked("edge"):
+            layers.append(self._edge_rootfs())
+        return layers
+
     def _python_layers(self, extra: ExtraLayers | None) -> tuple[list[Path], str]:
         """base, deps[, what `extra` adds on the base rootfs], app: the layers and a key of their content."""
         with self._locked("python"):
@@ -794,7 +807,14 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME",
         help=f"images to build (default: all of {', '.join(IMAGES)}; by name only: {', '.join(ADDON_IMAGES)})",
     )  # fmt: skip
+    sub.add_parser("layers", help="build (or find cached) the layers that need no compiled binary")
     args = parser.parse_args(argv)
+    if args.cmd == "layers":
+        began = time.monotonic()
+        for layer in ImageBuilder().first_layers():
+            print(layer)
+        print(f"# layers ready in {time.monotonic() - began:.1f}s", file=sys.stderr)
+        return 0
     if unknown := set(args.names) - set(IMAGES + ADDON_IMAGES):
         parser.error(f"unknown image(s) {', '.join(sorted(unknown))}: choose among {', '.join(IMAGES + ADDON_IMAGES)}")
     builder = ImageBuilder(args.cache)

@@ -46,12 +46,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer cancel()
 	ev := &emitter{w: stdout, onFail: cancel}
 	f := newFront(ctx, cfg, log, ev)
+	if f.certs != nil {
+		// The first load, before `listening` (readiness): the worker is not ready with its
+		// certificate unread. Until a load succeeds, RTMPS handshakes fail.
+		f.certs.check()
+	}
 	if err := f.listen(); err != nil {
 		log.Error("cannot listen", "err", err)
 		return 1
 	}
 	if f.certs != nil {
-		f.certs.check() // the first load; until one succeeds, RTMPS handshakes fail
 		go func() {
 			t := time.NewTicker(cfg.CertPoll)
 			defer t.Stop()

@@ -88,7 +88,9 @@ def test_only_the_skeletons_lock_and_build() -> None:
         # fetch-prometheus-operator-crds.sh builds nothing: its lock keeps `make prometheus` and
         # `make prometheus-operator` (both fetch the CRDs, make -j) from copying at once. install-uv.sh
         # builds nothing either (pip installs uv's wheel): its lock keeps two makes from installing at once.
+        # deps.sh installs Debian packages: FFmpeg's recipe and the image layers' run it side by side.
         if script.name in {
+            "deps.sh",
             "go-tool.sh",
             "build-component.sh",
             "build-ffmpeg.sh",

@@ -31,10 +31,13 @@ deps: ## install Debian packages the tests and demo need (only the missing ones)
 # is configured here; --seed: pip in the venv as before, for whoever uses it; --compile-bytecode: as
 # pip does (without it every process compiled pydantic, aiohttp, boto3…: a worker started in 1.3 s).
 UV := $(shell source hack/versions.sh && echo $$UV_BIN)
+# Under a lock of its own (uv locks .venv/.lock itself while installing): `make image-layers` makes
+# the venv too (see there), maybe beside another goal.
 $(VENV)/.installed: operator/pyproject.toml devtools/pyproject.toml hack/install-uv.sh
 	@bash hack/install-uv.sh
-	$(UV) venv -q --native-tls --seed --allow-existing --python python3 $(VENV)
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install -q --native-tls --compile-bytecode -e 'operator[test]' -e devtools
+	@mkdir -p $(VENV)
+	flock $(VENV)/.make.lock $(UV) venv -q --native-tls --seed --allow-existing --python python3 $(VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) flock $(VENV)/.make.lock $(UV) pip install -q --native-tls --compile-bytecode -e 'operator[test]' -e devtools
 	touch $@
 
 venv: $(VENV)/.installed ## create the Python venv with the operator, the test harness (devtools) and test tools (pinned)
@@ -89,9 +92,12 @@ test: ## everything: lint, the WebRTC component's go tests, unit, publish (image
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 # A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
-# beside the compiles rather than after them. Like FFmpeg's, its recipe runs hack/deps.sh (debootstrap).
-image-layers: $(DEPS) venv ## build the image layers that need no compiled binary (base and edge root filesystems, Python dependencies, Chromium) into the cache
+# beside the compiles rather than after them. Like FFmpeg's, its recipe runs hack/deps.sh (debootstrap);
+# it makes the venv itself: with `venv` as a prerequisite, running for another goal, GNU make put the
+# goal off until every other goal had started (the cold run cold2: it had not started at 13 min).
+image-layers: $(DEPS) ## build the image layers that need no compiled binary (base and edge root filesystems, Python dependencies, Chromium) into the cache
 	@$(if $(DEPS),,bash hack/deps.sh)
+	@$(MAKE) --no-print-directory venv
 	@$(PY) -m devtools.cluster.images layers >/dev/null
 
 test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)

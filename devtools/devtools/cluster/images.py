@@ -457,22 +457,25 @@ class ImageBuilder:
         image-layers`): debootstrap and apt are mostly downloads, ≈ 195 s that waited for every
         build when the images were made after them."""
         with self._locked("python"):
-            root, base_layer = self._base()
-            base_key = base_layer.stem.removeprefix("base-")
-            layers = [base_layer, self._deps(root, base_key), self._chromium(root, base_key)]
+            root, base_key, layers = self._base_and_deps()
+            layers.append(self._chromium(root, base_key))
         with self._locked("edge"):
             layers.append(self._edge_rootfs())
         return layers
 
+    def _base_and_deps(self) -> tuple[Path, str, list[Path]]:
+        """(base rootfs, its key, [base layer, deps layer]); under the "python" lock."""
+        root, base_layer = self._base()
+        base_key = base_layer.stem.removeprefix("base-")
+        return root, base_key, [base_layer, self._deps(root, base_key)]
+
     def _python_layers(self, extra: ExtraLayers | None) -> tuple[list[Path], str]:
         """base, deps[, what `extra` adds on the base rootfs], app: the layers and a key of their content."""
         with self._locked("python"):
-            root, base_layer = self._base()
-            base_key = base_layer.stem.removeprefix("base-")
-            deps_layer = self._deps(root, base_key)
+            root, base_key, base_layers = self._base_and_deps()
             extra_layers = extra(root, base_key) if extra is not None else []
             app_layer, app_key = self._app()
-        layers = [base_layer, deps_layer, *extra_layers, app_layer]
+        layers = [*base_layers, *extra_layers, app_layer]
         return layers, _hash(*(layer.name for layer in layers[:-1]), app_key)
 
     def _python_image(self, name: str, extra: ExtraLayers | None, config: Mapping[str, object]) -> Image:

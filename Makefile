@@ -55,6 +55,9 @@ DEPS ?= deps
 # run then compiles pion and gortmplib once, not again for the checks (webrtc's vet and test compiles
 # after its build: 36 s → 12 s with an empty Go cache). hlsload's -race test needs cgo: its own.
 GO_CHECK := CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
+# go vet's compiles without garbage collection, as the builds (hack/versions.sh); go test keeps Go's
+# defaults: its test binaries run with the environment it has.
+GO_VET := $(shell source hack/versions.sh && echo $$GO_BUILD_GC) $(GO_CHECK) go vet
 
 kube: $(DEPS) ## build kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy from Go modules (cached by version)
 	@bash hack/build-kube.sh kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy
@@ -73,9 +76,9 @@ lint: venv ## ruff lint + format check + mypy (strict on the streamops package, 
 	$(PY) -m devtools.import_rules operator/streamops
 	$(PY) -m devtools.import_rules bench
 	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
-	cd components/webrtc && $(GO_CHECK) go vet ./...
-	cd components/hlsload && $(GO_CHECK) go vet ./...
-	cd components/rtmp && $(GO_CHECK) go vet ./...
+	cd components/webrtc && $(GO_VET) ./...
+	cd components/hlsload && $(GO_VET) ./...
+	cd components/rtmp && $(GO_VET) ./...
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks

@@ -29,7 +29,7 @@ start=$(date +%s)
 mkdir -p "$(dirname "$bin")"
 # -mod=readonly: build exactly what go.sum pins; -buildvcs=false: the key, not the git state, names
 # the build.
-(cd "$src" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w" \
+(cd "$src" && env $GO_BUILD_GC CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w" \
   -o "$bin.tmp" .)
 mv "$bin.tmp" "$bin"
 echo "built $binary in $(( $(date +%s) - start ))s: $bin" >&2

@@ -134,7 +134,7 @@ go_tool_build() {
       for i in "${!packages[@]}"; do
         local gobin="${targets[$i]}.gobin"
         rm -rf "$gobin"
-        GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath "${gcflags[@]}" "${tags[@]}" \
+        env $GO_BUILD_GC GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS='' go install -trimpath "${gcflags[@]}" "${tags[@]}" \
           -ldflags "$ldflags" "${packages[$i]}@$tool_version"
         mv "$gobin/$(basename "${packages[$i]}")" "${targets[$i]}"
         rmdir "$gobin"
@@ -150,14 +150,14 @@ go_tool_build() {
         else args+=("$package"); fi
       done
       if [ ${#args[@]} -eq 1 ]; then
-        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
+        (cd "$work" && env $GO_BUILD_GC CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
           -ldflags "$ldflags" -o "${targets[0]}.tmp" "${args[0]}")
         mv "${targets[0]}.tmp" "${targets[0]}"
       else
         # Several binaries of one tool (kube's six) in one `go build`: one load of the package graph,
         # their compiles and links side by side. Each is written as its package's last element.
         rm -rf "$pkg_dir" && mkdir -p "$pkg_dir"
-        (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
+        (cd "$work" && env $GO_BUILD_GC CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath "${gcflags[@]}" "${tags[@]}" \
           -ldflags "$ldflags" -o "$pkg_dir/" "${args[@]}")
         for i in "${!packages[@]}"; do mv "$pkg_dir/$(basename "${packages[$i]}")" "${targets[$i]}"; done
         rmdir "$pkg_dir"

@@ -293,7 +293,8 @@ def s3_rows(fresh: Callable[[str], Path], runs: int, keep_alive: bool = False) -
     return [
         ("stop → video downloadable (S3: uploaded, verified, presigned GET answers)", f"{stop:.2f} s",
          "— (hosted: minutes)", "—", "—"),
-        (f"S3 upload of that video ({size / mb:.0f} MiB): recorder (multipart, 4 parts at once, verified) vs "
+        (f"S3 upload of that video ({size / mb:.0f} MiB): recorder (one streamed PUT up to 32 MiB, else 4 parts at "
+         f"once; verified) vs "
          f"curl PUT, publisher on for both{server} (MiB/s per run: {each})",
          f"{size / mb / ours:.0f} MiB/s", f"{size / mb / theirs:.0f} MiB/s", versus(theirs, ours), "≥ 0.8×"),
         (f"S3 upload of a {big_size / mb:.0f} MiB video (a 4½-minute recording), same comparison, no publisher"

@@ -43,12 +43,16 @@ from devtools.ports import free_port
 from devtools.processes import child_env, proc_tree
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
+from streamops.contract.recorder import SINGLE_PUT_MAX_BYTES
 
 pytestmark = pytest.mark.timeout(300)
 
 BUCKET = "recordings"
 PREFIX = "streamops/media/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd"
 PART = 8 * 1024 * 1024  # the recorder's part size
+# The relay's tests are about parts (resumed, paused): their 18 MB video goes in parts, not in the one
+# PUT a video up to 32 MiB gets by default.
+IN_PARTS = {"singlePutMaxBytes": 0}
 POLL = 0.05
 BODY_BYTES = 256 * 1024  # a request that sent more than this towards the server carries a part
 BACKOFF_CAP = 2.0  # the upload backoff cap the outage test sets (uploadBackoffMaxSeconds; built in: 30 s)
@@ -366,9 +370,12 @@ def logged_upload(recorder: RecorderWorker) -> str:
     return lines[-1]
 
 
-def check_uploaded(s3: S3Server, status: dict[str, Any], out_dir: Path, tmp_path: Path) -> list[float]:
-    """Every video is in the bucket, verified (size, ETag), playable from a presigned URL, with its
-    sidecar and title metadata; no local copy is left. Returns the downloaded videos' durations."""
+def check_uploaded(
+    s3: S3Server, status: dict[str, Any], out_dir: Path, tmp_path: Path, single_put_max: int = SINGLE_PUT_MAX_BYTES
+) -> list[float]:
+    """Every video is in the bucket, verified (size, ETag: of one PUT up to `single_put_max`, the
+    recorder's singlePutMaxBytes, else of its parts), playable from a presigned URL, with its sidecar
+    and title metadata; no local copy is left. Returns the downloaded videos' durations."""
     durations = []
     for n, video in enumerate(status["videos"]):
         assert video["upload"] == "uploaded" and video["path"] is None, video
@@ -377,7 +384,8 @@ def check_uploaded(s3: S3Server, status: dict[str, Any], out_dir: Path, tmp_path
         data = download(s3, key, tmp_path / f"download-{n}.mp4")
         head = s3.client().head_object(Bucket=BUCKET, Key=key)
         assert len(data) == head["ContentLength"] == video["sizeBytes"]
-        assert head["ETag"].strip('"') == multipart_etag(data), "the ETag is the parts' MD5s, as verified"
+        expected = hashlib.md5(data).hexdigest() if len(data) <= single_put_max else multipart_etag(data)
+        assert head["ETag"].strip('"') == expected, "the ETag is the parts' MD5s (or the PUT's), as verified"
         title, charset = email.header.decode_header(head["Metadata"]["title"])[0]
         assert isinstance(title, bytes) and title.decode(charset or "ascii") == video["title"], head["Metadata"]
         duration = ffprobe_duration(tmp_path / f"download-{n}.mp4")
@@ -441,7 +449,8 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     assert final["state"] == "stopped" and final["storageProblem"] is None, final
     [video] = final["videos"]
     assert video["title"].startswith("Stream Record: Caméra 1, ")
-    assert video["sizeBytes"] > 2 * PART, "a multipart upload of 3 parts or more"
+    # Three parts' worth, under 32 MiB: one streaming PUT (the relay's tests below go in parts).
+    assert 2 * PART < video["sizeBytes"] <= 32 * 1024 * 1024, video["sizeBytes"]
     assert final["storedBytes"] == video["sizeBytes"]
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
     assert duration >= 9
@@ -462,7 +471,7 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
     relay: ThrottledRelay,
     tmp_path: Path,
 ) -> None:
-    recorder = recorders(endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW)
+    recorder = recorders(endpoint=relay.endpoint(), upload=IN_PARTS, reconnectWindowSeconds=RELAY_WINDOW)
     state = mid_upload(publishers, ingest, recorder)
     recorder.stop(signal.SIGKILL)
     # Nothing more to do during an upload: the rest (and what the killed recorder left in the relay)
@@ -476,13 +485,13 @@ def test_upload_resumes_after_sigkill_without_resending_acknowledged_parts(
 
     relay.sent = 0
     restarted = time.monotonic()
-    again = recorders(endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW)
+    again = recorders(endpoint=relay.endpoint(), upload=IN_PARTS, reconnectWindowSeconds=RELAY_WINDOW)
     status = wait_for(lambda: (s := again.status())["videos"] and s["videos"][0]["upload"] == "uploaded" and s, 60)
     resumed = time.monotonic() - restarted
     final = again.post_stop()
     [video] = final["videos"]
     assert key_of(video) == upload["key"] and status["videos"] == final["videos"]
-    check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
+    check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path, single_put_max=0)
 
     # The three parts go up at once: when the kill comes the others are half sent, and the server may
     # keep what arrived of them (versitygw does), short: those go again, the whole ones never.
@@ -658,7 +667,10 @@ def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     # A 2 s cap instead of the built-in 30 s: 1 s doubling to 2 s, and then no further (4 s, 8 s):
     # the outage lasts until the recorder has paused CAPPED times at the cap, as 30 s pauses would.
     recorder = recorders(
-        endpoint=relay.endpoint(), reconnectWindowSeconds=RELAY_WINDOW, uploadBackoffMaxSeconds=BACKOFF_CAP
+        endpoint=relay.endpoint(),
+        upload=IN_PARTS,
+        reconnectWindowSeconds=RELAY_WINDOW,
+        uploadBackoffMaxSeconds=BACKOFF_CAP,
     )
     mid_upload(publishers, ingest, recorder)
     s3.stop()
@@ -686,7 +698,7 @@ def test_server_stopped_past_the_backoff_cap_mid_upload_loses_nothing(
     )
     assert status["storageProblem"] is None and status["storageError"] is None
     final = recorder.post_stop()
-    [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
+    [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path, single_put_max=0)
     assert duration >= 8
 
 

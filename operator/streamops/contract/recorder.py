@@ -40,6 +40,11 @@ def relative_directory(directory: str) -> str:
 # Recording's credentials Secret by secretKeyRef), never in its JSON configuration.
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+# A video up to this size goes up in one streaming PUT; a larger one in parallel parts, which a
+# killed recorder resumes. Multipart costs two round trips more (create, complete: the server may
+# copy every part again), which parallel parts win back only on larger files; a file this small is
+# sent again whole after a kill (docs/design/object-storage.md, "Upload speed").
+SINGLE_PUT_MAX_BYTES = 32 * 1024 * 1024
 CA_FILE = "/etc/streamops/s3-ca/ca.crt"  # where a ca bundle Secret is mounted in the recorder
 
 StorageProblem = Literal["StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing"]
@@ -60,6 +65,12 @@ class UploadTarget(KubeModel):
     recording: str = Field(default="", description="The Recording's name, for each video's JSON sidecar.")
     client: ClientFields | None = Field(
         default=None, description="The stream's client fields, for each video's JSON sidecar (client_fields())."
+    )
+    single_put_max_bytes: int = Field(
+        default=SINGLE_PUT_MAX_BYTES,
+        ge=0,
+        description="A video of at most this many bytes goes up in one streaming PUT (sent again whole if the "
+        "recorder is killed meanwhile); a larger one in parallel parts that a new recorder resumes.",
     )
 
     @field_validator("endpoint")

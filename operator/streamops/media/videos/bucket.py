@@ -123,11 +123,12 @@ class Bucket:
         )
         return str(answer["ETag"])
 
-    def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+    def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> str | None:
+        """Complete the upload; the object's ETag as the answer gives it (None when it gives none)."""
         done: list[CompletedPartTypeDef] = [
             {"PartNumber": p.number, "ETag": p.etag} for p in sorted(parts, key=lambda p: p.number)
         ]
-        self._call(
+        answer = self._call(
             "CompleteMultipartUpload",
             lambda c: c.complete_multipart_upload(
                 Bucket=self.name,
@@ -137,6 +138,24 @@ class Bucket:
             ),
             gone_ok=True,
         )
+        etag = answer.get("ETag")
+        return str(etag) if etag else None
+
+    def put_video(self, key: str, body: PartBody, title: str) -> str:
+        """A whole video in one PUT, streamed from the file as a part is (`body` covers the file);
+        its ETag (the MD5 of what the server stored, which the uploader compares with the MD5 `body`
+        took while it was sent: no Content-MD5, no pass before the first byte)."""
+        answer = self._call(
+            "PutObject",
+            lambda c: c.put_object(
+                Bucket=self.name,
+                Key=key,
+                Body=cast("IO[bytes]", body),
+                ContentType=VIDEO_TYPE,
+                Metadata={"title": metadata_title(title)},
+            ),
+        )
+        return str(answer["ETag"])
 
     def put(self, key: str, data: bytes, md5: bytes, content_type: str, title: str) -> str:
         answer = self._call(

@@ -1,14 +1,16 @@
 """The uploader: takes each finished video to the bucket, oldest first, and forgets the local copy
 only once the object is verified.
 
-One video at a time: a multipart upload (parts of ≥ 8 MiB, PARTS_IN_FLIGHT of them at once, each
-streamed from the file in blocks and hashed as it goes, its ETag then checked against that MD5)
-whose id and acknowledged parts are saved in the state file (the parts at most every
+One video at a time. A video of at most `single_put_max_bytes` (32 MiB) goes up in one PUT, streamed
+from the file in blocks and hashed as it goes, its ETag then checked against that MD5; a larger one
+in a multipart upload (parts of ≥ 8 MiB, PARTS_IN_FLIGHT of them at once, each streamed and checked
+the same way) whose id and acknowledged parts are saved in the state file (the parts at most every
 PROGRESS_SAVE_SECONDS), so a recorder killed mid-upload lists the parts the server holds and sends
 only the missing ones; an upload id the server no longer knows starts over. Memory: PARTS_IN_FLIGHT
-blocks of at most READ_BLOCK_BYTES, never whole parts. After completing it, HEAD must show the local
-file's size and the ETag S3 derives from the parts' MD5s; only then the JSON sidecar goes up, the
-video is marked uploaded (saved) and the local files are deleted. A failure is reported as a storage problem and
+blocks of at most READ_BLOCK_BYTES, never whole parts. The object is verified by the last write's
+answer when it names the ETag S3 derives from those MD5s, else by HEAD (the local file's size and
+that ETag); only then the JSON sidecar goes up, the video is marked uploaded (saved) and the local
+files are deleted. A failure is reported as a storage problem and
 retried with backoff (1 s doubling to 30 s, or to uploadBackoffMaxSeconds when the configuration
 sets it; reset by a success) while recording goes on and videos wait locally. The bucket is
 checked once at start, so a wrong setting shows within seconds.
@@ -31,7 +33,7 @@ from typing import Any, Literal, Protocol
 
 from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
-from streamops.media.videos.bucket import SIDECAR_TYPE, VIDEO_TYPE, Bucket, StorageFailure, UploadGone
+from streamops.media.videos.bucket import SIDECAR_TYPE, Bucket, StorageFailure, UploadGone
 from streamops.media.videos.part_body import PartBody, part_md5
 from streamops.media.videos.probe import probe_codecs
 from streamops.media.videos.sidecar import sidecar
@@ -59,16 +61,6 @@ class UploadLedger(Protocol):
 
     videos: list[Video]  # each upload's video, marked pending/uploading/uploaded
     uploads: list[UploadState]  # waiting, oldest first
-
-
-def read_part(path: Path, part: PartRange) -> tuple[bytes, bytes]:
-    """A part's bytes and their MD5 (blocking: run it in a thread)."""
-    with open(path, "rb") as f:
-        f.seek(part.offset)
-        data = f.read(part.length)
-    if len(data) != part.length:
-        raise OSError(f"{path.name} is shorter than it was ({part.offset + len(data)} bytes)")
-    return data, hashlib.md5(data).digest()
 
 
 def file_md5s(path: Path, parts: list[PartRange]) -> list[bytes]:
@@ -101,6 +93,16 @@ def send_part(
             "UploadFailing", f"part {r.number} of {key} arrived different (ETag {etag}, sent MD5 {md5.hex()})"
         )
     return PartSent(UploadedPart(number=r.number, etag=etag, size=r.length), md5, True, largest_read)
+
+
+def send_whole(bucket: Bucket, key: str, local: Path, size: int, title: str) -> PartSent:
+    """The whole file in one PUT, streamed as a part is and checked as one (blocking: a thread)."""
+    with PartBody(local, PartRange(1, 0, size)) as body:
+        etag = bucket.put_video(key, body, title)
+        md5, largest_read = body.md5(), body.largest_read
+    if not same_etag(etag, md5.hex()):
+        raise StorageFailure("UploadFailing", f"{key} arrived different (ETag {etag}, sent MD5 {md5.hex()})")
+    return PartSent(UploadedPart(number=1, etag=etag, size=size), md5, True, largest_read)
 
 
 class Uploader:
@@ -253,14 +255,21 @@ class Uploader:
         began = time.monotonic()
         self._phases = {}
         self._mark(video, upload.key, "uploading")
-        multipart = is_multipart(size, upload.part_size)
+        # An upload begun in parts (by a run before this one) is finished in parts.
+        multipart = upload.upload_id is not None or is_multipart(
+            size, upload.part_size, self.target.single_put_max_bytes
+        )
         if multipart:
-            md5s = await self._multipart(upload, local, size, video.title)
+            md5s, answered = await self._multipart(upload, local, size, video.title)
         else:
-            md5s = await self._single(upload, local, video.title)
+            md5s, answered = await self._single(upload, local, size, video.title)
         expected = expected_etag(md5s, multipart)
         sent = time.monotonic()
-        if not await self._verified(upload.key, size, expected):
+        # Every part's (or the file's) MD5 matched what the server stored already: when the last
+        # write's answer names the object's ETag as expected, a HEAD would tell nothing more. One
+        # that names none, or another, is checked by HEAD (size and ETag) as before.
+        by_answer = answered is not None and same_etag(answered, expected)
+        if not by_answer and not await self._verified(upload.key, size, expected):
             upload.upload_id, upload.parts = None, []  # start over: what is there is not our file
             self.save()
             raise StorageFailure("UploadFailing", f"{video.url} did not verify (size {size}, ETag {expected})")
@@ -294,7 +303,7 @@ class Uploader:
         local.with_suffix(".json").unlink(missing_ok=True)
         self._progress.set()
         seconds = verified - began
-        steps = {**self._phases, "HEAD": verified - sent}
+        steps = {**self._phases, ("answer" if by_answer else "HEAD"): verified - sent}
         log.info(
             "uploaded %s: %d bytes sent and verified in %.3f s (%.1f MiB/s; %s), ETag %s; sidecar %.2f s",
             s3_url(self.target.bucket, upload.key),
@@ -306,15 +315,21 @@ class Uploader:
             time.monotonic() - verified,
         )
 
-    async def _single(self, upload: UploadState, local: Path, title: str) -> list[bytes]:
-        [whole] = part_ranges(local.stat().st_size, upload.part_size)
-        data, md5 = await asyncio.to_thread(read_part, local, whole)
-        await asyncio.to_thread(self.bucket.put, upload.key, data, md5, VIDEO_TYPE, title)
+    async def _single(self, upload: UploadState, local: Path, size: int, title: str) -> tuple[list[bytes], str]:
+        """One streaming PUT: its MD5 and the ETag its answer gave (equal, or it raised)."""
+        began = time.monotonic()
+        result = await asyncio.to_thread(send_whole, self.bucket, upload.key, local, size, title)
+        self._phases = {"PUT": time.monotonic() - began}
+        self.largest_read = max(self.largest_read, result.largest_read)
         self.parts_sent += 1
-        self.bytes_sent += len(data)
-        return [md5]
+        self.bytes_sent += size
+        return [result.md5], result.part.etag
 
-    async def _multipart(self, upload: UploadState, local: Path, size: int, title: str) -> list[bytes]:
+    async def _multipart(
+        self, upload: UploadState, local: Path, size: int, title: str
+    ) -> tuple[list[bytes], str | None]:
+        """The parts' MD5s in order, and the object's ETag as the completion's answer gave it (or as a
+        HEAD here found it; None: the answer gave none, and the caller verifies by HEAD)."""
         began = time.monotonic()
         ranges = part_ranges(size, upload.part_size)
         held: dict[int, UploadedPart] = {}
@@ -325,7 +340,8 @@ class Uploader:
             except UploadGone:
                 whole = await asyncio.to_thread(file_md5s, local, ranges)
                 if await self._verified(upload.key, size, expected_etag(whole, True)):
-                    return whole  # completed by the run that was killed before it could say so
+                    # Completed by the run that was killed before it could say so (verified just now).
+                    return whole, expected_etag(whole, True)
                 log.info("upload of %s is gone from the server: starting over", upload.key)
                 upload.upload_id, upload.parts = None, []
         created = upload.upload_id is None
@@ -340,7 +356,7 @@ class Uploader:
             await self._send_parts(upload, upload_id, local, ranges, held, md5s, save_first=created)
             numbers = {r.number for r in ranges}
             parts_sent = time.monotonic()
-            await asyncio.to_thread(
+            answered = await asyncio.to_thread(
                 self.bucket.complete, upload.key, upload_id, [p for p in upload.parts if p.number in numbers]
             )
             self._phases = {
@@ -353,11 +369,11 @@ class Uploader:
             if len(md5s) == len(ranges):
                 in_order = [md5s[r.number] for r in ranges]
                 if await self._verified(upload.key, size, expected_etag(in_order, True)):
-                    return in_order
+                    return in_order, expected_etag(in_order, True)
             upload.upload_id, upload.parts = None, []
             self.save()
             raise StorageFailure("UploadFailing", f"the upload of {upload.key} is gone from the server") from None
-        return [md5s[r.number] for r in ranges]
+        return [md5s[r.number] for r in ranges], answered
 
     async def _send_parts(
         self,

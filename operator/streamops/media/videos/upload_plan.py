@@ -60,9 +60,10 @@ def part_size(file_bytes: int, preferred: int = PART_BYTES) -> int:
     return size
 
 
-def is_multipart(file_bytes: int, size_of_parts: int) -> bool:
-    """A file of one part or less goes up in one PUT (its ETag is then the plain MD5)."""
-    return file_bytes > size_of_parts
+def is_multipart(file_bytes: int, size_of_parts: int, single_put_max_bytes: int = 0) -> bool:
+    """A file of one part or less, or of at most `single_put_max_bytes`, goes up in one PUT (its ETag
+    is then the plain MD5)."""
+    return file_bytes > max(size_of_parts, single_put_max_bytes)
 
 
 def part_ranges(file_bytes: int, size_of_parts: int) -> list[PartRange]:

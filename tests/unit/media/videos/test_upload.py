@@ -39,6 +39,7 @@ TARGET = UploadTarget(
     key_prefix="streamops/ns/cam/{year}/{month}/{day}/{hour}/{minute}/rec-0123abcd",
     stream="cam",
     recording="rec",
+    single_put_max_bytes=0,  # parts for anything over one part: most tests here are about parts
 )
 
 
@@ -73,6 +74,7 @@ class FakeBucket(Bucket):
         self.calls: list[str] = []
         self.fail: dict[str, StorageFailure] = {}  # operation -> the failure it raises (once)
         self.lose_completion = False  # complete, then answer as if the upload were unknown
+        self.answer_etag = True  # a completion's answer names the object's ETag (as S3's does)
 
     def _maybe_fail(self, operation: str) -> None:
         self.calls.append(operation)
@@ -119,6 +121,16 @@ class FakeBucket(Bucket):
         self.object_parts[key] = [held[n] for n in sorted(held)]
         if self.lose_completion:
             raise UploadGone("CompleteMultipartUpload")
+        md5s = [hashlib.md5(part).digest() for part in self.object_parts[key]]
+        return f'"{expected_etag(md5s, True)}"' if self.answer_etag else None
+
+    def put_video(self, key: str, body: PartBody, title: str) -> str:
+        self._maybe_fail("put")
+        assert metadata_title(title).isascii()
+        data = b"".join(iter(lambda: body.read(128 * 1024), b""))  # as botocore reads a body
+        self.objects[key] = data
+        self.object_parts[key] = [data]
+        return f'"{hashlib.md5(data).hexdigest()}"'
 
     def put(self, key: str, data: bytes, md5: bytes, content_type: str, title: str) -> str:
         self._maybe_fail("put")
@@ -137,7 +149,7 @@ class FakeBucket(Bucket):
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, bucket: FakeBucket) -> None:
+    def __init__(self, tmp_path: Path, bucket: FakeBucket, target: UploadTarget = TARGET) -> None:
         self.out_dir = tmp_path / "rec"
         self.out_dir.mkdir()
         self.state = RecorderState()
@@ -149,7 +161,7 @@ class Harness:
 
         # Every acknowledged part saved (progress_save_seconds 0): what each save held is checked.
         self.uploader = Uploader(
-            TARGET, self.out_dir, bucket, lambda: self.state, self.save, probe, progress_save_seconds=0
+            target, self.out_dir, bucket, lambda: self.state, self.save, probe, progress_save_seconds=0
         )
 
     def save(self) -> None:
@@ -199,7 +211,9 @@ def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path:
     assert (v.upload, v.path) == ("uploaded", None)
     assert not list(h.out_dir.iterdir()), "video and local sidecar deleted"
     assert sorted(c for c in h.bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
-    assert h.bucket.calls.index("head") < h.bucket.calls.index("put"), "the sidecar only after verification"
+    # Verified by the completion's answer (every part's MD5 matched, and the object's ETag is theirs):
+    # no HEAD; the sidecar only after that.
+    assert "head" not in h.bucket.calls and h.bucket.calls.index("complete") < h.bucket.calls.index("put")
     # the state was saved with the upload id before the first part, and after every part
     saved = [json.loads(s) for s in h.saved]
     assert any(s["uploads"] and s["uploads"][0]["uploadId"] and not s["uploads"][0]["parts"] for s in saved)
@@ -353,6 +367,7 @@ def test_the_upload_lag_is_the_age_of_the_oldest_waiting_video_from_its_end(tmp_
 
 def test_a_verification_mismatch_keeps_the_local_copy_and_starts_over(tmp_path: Path) -> None:
     bucket = FakeBucket()
+    bucket.answer_etag = False  # a server whose completion names no ETag: verified by HEAD
     h = Harness(tmp_path, bucket)
     v, data = h.add_video(20 * MIB)
     real_head = bucket.head
@@ -563,3 +578,85 @@ def test_a_part_goes_as_a_stream_without_content_md5_and_unsigned_only_over_tls(
     assert (signed == "UNSIGNED-PAYLOAD") == (scheme == "https"), signed
     if scheme == "http":
         assert signed == hashlib.sha256(b"v" * MIB).hexdigest()
+
+
+# --- one streaming PUT up to single_put_max_bytes; verified by the write's answer ---
+
+
+def test_a_video_up_to_the_single_put_size_is_one_streamed_put_verified_by_its_answer(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket, TARGET.model_copy(update={"single_put_max_bytes": 32 * MIB}))
+    v, data = h.add_video(20 * MIB + 3)  # three 8 MiB parts' worth
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
+    # The video, its sidecar, its VOD page; no multipart upload and no HEAD (the PUT's ETag is the
+    # MD5 of what was read as it went).
+    assert bucket.calls == ["put", "put", "put"], bucket.calls
+    assert h.uploader.largest_read <= READ_BLOCK_BYTES, "streamed in blocks, never the whole file in memory"
+    assert not any(s_["uploads"] and s_["uploads"][0]["uploadId"] for s_ in map(json.loads, h.saved))
+
+
+def test_a_video_over_the_single_put_size_goes_in_parts(tmp_path: Path) -> None:
+    h = Harness(tmp_path, FakeBucket(), TARGET.model_copy(update={"single_put_max_bytes": 16 * MIB}))
+    v, data = h.add_video(16 * MIB + 1)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert sorted(c for c in h.bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
+    assert h.bucket.objects[h_key(v)] == data
+
+
+def test_an_upload_begun_in_parts_is_finished_in_parts_whatever_the_single_put_size(tmp_path: Path) -> None:
+    """A recorder of an earlier version (or setting) left a multipart upload: it is resumed, not
+    abandoned on the server for a PUT."""
+    bucket = FakeBucket()
+    h = Harness(tmp_path, bucket, TARGET.model_copy(update={"single_put_max_bytes": 32 * MIB}))
+    v, data = h.add_video(20 * MIB)
+    [u] = h.state.uploads
+    u.upload_id = bucket.start_upload(u.key, v.title)
+    bucket.uploads[u.upload_id][1] = data[: 8 * MIB]
+    u.parts = [UploadedPart(number=1, etag=f'"{hashlib.md5(data[: 8 * MIB]).hexdigest()}"', size=8 * MIB)]
+    bucket.calls.clear()
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part2", "part3"]
+    assert bucket.objects[u.key] == data and not bucket.uploads, "no upload left open"
+
+
+def test_a_put_stored_with_other_bytes_than_were_sent_fails_and_goes_again(tmp_path: Path) -> None:
+    class Garbling(FakeBucket):
+        garbled = False
+
+        def put_video(self, key: str, body: PartBody, title: str) -> str:
+            etag = super().put_video(key, body, title)
+            if not self.garbled:  # corrupted on the way: the answer's ETag is the MD5 of other bytes
+                self.garbled = True
+                self.objects[key] = b"\1" * len(self.objects[key])
+                return f'"{hashlib.md5(self.objects[key]).hexdigest()}"'
+            return etag
+
+    bucket = Garbling()
+    h = Harness(tmp_path, bucket, TARGET.model_copy(update={"single_put_max_bytes": 32 * MIB}))
+    problems: list[str | None] = []
+    v, data = h.add_video(3 * MIB)
+
+    async def run() -> None:
+        task = asyncio.create_task(h.uploader.run())
+        try:
+            async with asyncio.timeout(10):
+                while h.state.uploads:
+                    problems.append(h.uploader.error)
+                    await asyncio.sleep(0.001)
+        finally:
+            task.cancel()
+
+    asyncio.run(run())
+    assert any(p and "arrived different" in p for p in problems), problems
+    assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
+
+
+def test_a_completion_answer_without_an_etag_is_verified_by_head(tmp_path: Path) -> None:
+    bucket = FakeBucket()
+    bucket.answer_etag = False
+    h = Harness(tmp_path, bucket)
+    v, data = h.add_video(20 * MIB)
+    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    assert bucket.calls.count("head") == 1 and bucket.calls.index("head") < bucket.calls.index("put")
+    assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data

@@ -41,6 +41,8 @@ def test_part_ranges_cover_the_file_once() -> None:
     ]
     assert part_ranges(0, 8 * MIB) == []
     assert is_multipart(8 * MIB + 1, 8 * MIB) and not is_multipart(8 * MIB, 8 * MIB)
+    # Up to the single-PUT size one PUT, whatever the part size; over it, parts.
+    assert not is_multipart(32 * MIB, 8 * MIB, 32 * MIB) and is_multipart(32 * MIB + 1, 8 * MIB, 32 * MIB)
 
 
 def test_expected_etag_is_s3s_md5_of_md5s() -> None:

@@ -4,11 +4,14 @@ out, and the edge scales back in after the load; a steady audience watching all 
 loses no more than one segment while Pods come and go. The edge's replicas over time are written to
 STREAMOPS_EDGE_REPLICAS (a JSON file) when set, for bench/results (bench-playback's cluster row).
 
-The chart's edge values are lowered for a 2-core machine (a 40 % target, at most 4 replicas; the
+The chart's edge values are lowered for a 2-core machine (a 35 % target, at most 4 replicas; the
 chart's default 100m CPU request): the same HPA, reached with a load this machine can make beside the
 cluster it runs. The target sits above twice what an edge burns with a live stream and a few viewers
 (≈13-15m, measured: its playlist polls), so four idle replicas recommend two and scale-in is one step;
-with 50m requested that idle share alone was 28-30 % and a 25 % target never scaled back in.
+with 50m requested that idle share alone was 28-30 % and a 25 % target never scaled back in. The load
+is sized for machines that differ: 100 viewers made 50 % of the request on one of these machines and
+37-41 % on a faster one (2026-11-28), where a 40 % target did not scale (the HPA moves only past 10 %
+over its target); 130 viewers against 35 % leave a third or more above that on both.
 The controller-manager here syncs HPAs every 5 s and stabilises scale-in over 15 s instead of 5 min
 (devtools.cluster.controlplane, _node_lifecycle_flags).
 """
@@ -44,10 +47,10 @@ pytestmark = pytest.mark.timeout(900)
 
 MIN_REPLICAS = 2  # the chart's edge.replicas
 MAX_REPLICAS = 4
-EDGE_VALUES = {"edge": {"maxReplicas": MAX_REPLICAS, "targetCPUUtilizationPercentage": 40}}
+EDGE_VALUES = {"edge": {"maxReplicas": MAX_REPLICAS, "targetCPUUtilizationPercentage": 35}}
 # The load that scales out (hlsload's LL-HLS viewers: bench/results/playback.md has the edge at ≈1 ms
 # of CPU per viewer-second), and the audience that watches through the scale-out and the scale-in.
-LOAD_VIEWERS = 100  # ≈100m of edge CPU over 2 replicas: 2.5× the target, and half of what the machine can spare
+LOAD_VIEWERS = 130  # 100-130m of edge CPU over 2 replicas: 1.4-1.9× the target, within what the machine can spare
 SCALE_OUT_TIMEOUT = 60  # a metrics-server scrape (15 s), an HPA sync (5 s) and a Pod start: 8-10 s measured
 LOAD_AFTER_SCALE_OUT = 10  # the load goes on while the new Pods take viewers
 AUDIENCE_VIEWERS = 10

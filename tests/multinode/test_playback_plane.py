@@ -2,7 +2,8 @@
 the LAN reach a stream through Traefik → the namespace's edge → the ingest; the ingest sees the edge's
 collapsed requests only; `status.viewers` follows viewers joining and leaving; a signed stream refuses
 an unsigned request and plays a signed URL (`streamops playback url`) in Chromium; an edge Pod deleted
-under load loses no viewer for longer than one segment.
+under load loses no viewer for longer than one segment; a CDN (Debian's nginx `proxy_cache`) on the LAN in
+front of Traefik and the edge serves a second viewer's segment from its cache (docs/design/cdn.md).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from devtools.cluster.release import LOCAL_METRICS_WRITE_SECONDS, LOCAL_VIEWER_W
 from devtools.media.browser import Browser
 from devtools.media.peers import Publisher
 from devtools.media.player_page import PLAYING
+from devtools.media.shared_cache import SharedCache
 from devtools.versions import REPO, hlsload_bin
 from devtools.waits import eventually
+from streamops.contract.cache_policy import IMMUTABLE_SECONDS
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import Refusal
 
@@ -219,3 +222,54 @@ def test_an_edge_pod_deleted_under_load_loses_no_viewer_for_longer_than_a_segmen
     assert result["viewers_gap_over_threshold"] == 0, result["max_gap_ms"]
     assert result["max_gap_ms"]["max"] <= SEGMENT_SECONDS * 1000, result["max_gap_ms"]
     edge_ready(cluster, ns)
+
+
+CDN_HOST = "cdn.streams.example"
+ORIGIN_HOST = "origin.streams.example"  # the Ingress's host: the CDN's origin
+SEGMENT = re.compile(r"^(seg-\d+\.m4s)", re.M)
+
+
+def test_a_cdn_on_the_lan_in_front_of_traefik_and_the_edge_shares_a_segment_and_is_named_in_status(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    """What the media tier's CDN test (tests/media/test_cdn_cache.py) proves against one ingest, here
+    through the chart's whole playback path: the ingest's Cache-Control survives the edge and the
+    Ingress controller, so a shared cache on the LAN keeps a segment for the next viewer."""
+    ns = namespace
+    cdn = {"host": CDN_HOST, "https": False}
+    ingress = {"className": "traefik", "host": ORIGIN_HOST}
+    stream = live_stream_with_edge(cluster, ns, publishers, ingress=ingress, cdn=cdn)
+
+    def through_the_ingress() -> str | None:
+        playback = ((cluster.get("livestreams", ns, "cam") or {}).get("status") or {}).get("playback") or {}
+        return playback.get("hlsCmafUrl") if playback.get("exposure") == "Ingress" else None
+
+    playlist_url = eventually(through_the_ingress, timeout=60, what="status.playback's URLs through the Ingress")
+    # Viewers are sent to the CDN; the path is the origin's (the Ingress's, on Traefik's address).
+    assert urlsplit(playlist_url).netloc == CDN_HOST, playlist_url
+    path = urlsplit(playlist_url).path
+    assert path == f"/streams/{ns}/cam/hls/cmaf/index.m3u8", stream["status"].get("playback")
+
+    with netns.entered(cluster.network.outside):  # the CDN's nginx lives on the LAN, as a CDN's PoP
+        cache = SharedCache(f"http://{cluster.ingress_address}", origin_host=ORIGIN_HOST).start()
+    try:
+
+        def via_cdn(p: str) -> tuple[int, dict[str, str], bytes]:
+            return lan_request(f"{cache.url}{p}", cluster)
+
+        text = eventually(
+            lambda: (r := via_cdn(path))[0] == 200 and len(SEGMENT.findall(r[2].decode())) >= 2 and r[2].decode(),
+            timeout=30, what="the live playlist through the CDN with two segments",
+        )  # fmt: skip
+        segment = path.rsplit("/", 1)[0] + "/" + SEGMENT.findall(text)[-1]
+        first, second = via_cdn(segment), via_cdn(segment)
+        assert first[0] == second[0] == 200 and first[2] == second[2]
+        assert (first[1].get("X-Cache-Status"), second[1].get("X-Cache-Status")) == ("MISS", "HIT"), (
+            first[1],
+            second[1],
+        )
+        # The ingest's policy, through the edge (whose own cache header came along) and Traefik.
+        assert first[1].get("Cache-Control") == f"public, max-age={IMMUTABLE_SECONDS}, immutable", first[1]
+        assert "X-Streamops-Edge-Cache" in first[1], first[1]
+    finally:
+        cache.stop()

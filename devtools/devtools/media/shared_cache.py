@@ -19,16 +19,25 @@ from devtools.ports import LOOPBACK, free_port
 
 
 class SharedCache(NginxHttp):
-    """nginx `proxy_cache` at http://127.0.0.1:<port> for `origin` (http://host:port, no path)."""
+    """nginx `proxy_cache` at http://127.0.0.1:<port> for `origin` (http://host:port, no path), sending
+    `origin_host` as the Host header when given (a CDN's origin host name, e.g. an Ingress's host that
+    the origin's address serves among others)."""
 
     state_dirs = ("tmp", "cache")
 
-    def __init__(self, origin: str, *, strip_token: bool = True, workdir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        origin: str,
+        *,
+        strip_token: bool = True,
+        origin_host: str | None = None,
+        workdir: str | os.PathLike[str] | None = None,
+    ) -> None:
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="streamops-cache-")).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         super().__init__(self.dir / "error.log")
-        self.origin, self.strip_token = origin.rstrip("/"), strip_token
+        self.origin, self.strip_token, self.origin_host = origin.rstrip("/"), strip_token, origin_host
         self.port = free_port()
         self.conf_path = self.dir / "nginx.conf"
 
@@ -49,6 +58,7 @@ class SharedCache(NginxHttp):
         temp_paths = "\n".join(f"    {kind}_temp_path {d}/tmp/{kind};" for kind in _NGINX_TEMP_PATHS)
         user = "user root;\n" if os.geteuid() == 0 else ""
         key_path = "$cdn_path" if self.strip_token else "$uri"
+        host = f"\n            proxy_set_header Host {self.origin_host};" if self.origin_host else ""
         return f"""{user}worker_processes 1;
 pid {d}/nginx.pid;
 lock_file {d}/nginx.lock;
@@ -66,7 +76,7 @@ http {{
         listen {LOOPBACK}:{self.port};
         location / {{
             proxy_pass {self.origin};
-            proxy_http_version 1.1;
+            proxy_http_version 1.1;{host}
             proxy_cache cdn;
             proxy_cache_key "{key_path}$is_args$args";
             proxy_cache_lock on;

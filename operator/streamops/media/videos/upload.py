@@ -83,26 +83,24 @@ def send_part(
         md5 = part_md5(local, r)
         if same_etag(have.etag, md5.hex()):
             return PartSent(have, md5, sent=False)  # sent by an earlier run and acknowledged: not again
-    with PartBody(local, r) as body:
-        etag = bucket.upload_part(key, upload_id, body)
-        md5, largest_read = body.md5(), body.largest_read
-    if not same_etag(etag, md5.hex()):
-        # What the server stored is not what was read: not recorded as acknowledged, so the next
-        # attempt finds it held with other bytes and sends it again.
-        raise StorageFailure(
-            "UploadFailing", f"part {r.number} of {key} arrived different (ETag {etag}, sent MD5 {md5.hex()})"
-        )
-    return PartSent(UploadedPart(number=r.number, etag=etag, size=r.length), md5, True, largest_read)
+    return streamed(local, r, lambda body: bucket.upload_part(key, upload_id, body), f"part {r.number} of {key}")
 
 
 def send_whole(bucket: Bucket, key: str, local: Path, size: int, title: str) -> PartSent:
     """The whole file in one PUT, streamed as a part is and checked as one (blocking: a thread)."""
-    with PartBody(local, PartRange(1, 0, size)) as body:
-        etag = bucket.put_video(key, body, title)
+    return streamed(local, PartRange(1, 0, size), lambda body: bucket.put_video(key, body, title), key)
+
+
+def streamed(local: Path, r: PartRange, write: Callable[[PartBody], str], what: str) -> PartSent:
+    """`r` of the file written by `write` (a part, or the whole file in one PUT) as it is read, and the
+    ETag it answers checked against the MD5 of what was read. A mismatch is not acknowledged: the next
+    attempt sends it again (a part: found held with other bytes)."""
+    with PartBody(local, r) as body:
+        etag = write(body)
         md5, largest_read = body.md5(), body.largest_read
     if not same_etag(etag, md5.hex()):
-        raise StorageFailure("UploadFailing", f"{key} arrived different (ETag {etag}, sent MD5 {md5.hex()})")
-    return PartSent(UploadedPart(number=1, etag=etag, size=size), md5, True, largest_read)
+        raise StorageFailure("UploadFailing", f"{what} arrived different (ETag {etag}, sent MD5 {md5.hex()})")
+    return PartSent(UploadedPart(number=r.number, etag=etag, size=r.length), md5, True, largest_read)
 
 
 class Uploader:
@@ -339,9 +337,9 @@ class Uploader:
                 log.info("resuming upload of %s: the server holds %d of %d parts", upload.key, len(held), len(ranges))
             except UploadGone:
                 whole = await asyncio.to_thread(file_md5s, local, ranges)
-                if await self._verified(upload.key, size, expected_etag(whole, True)):
+                if await self._verified(upload.key, size, etag := expected_etag(whole, True)):
                     # Completed by the run that was killed before it could say so (verified just now).
-                    return whole, expected_etag(whole, True)
+                    return whole, etag
                 log.info("upload of %s is gone from the server: starting over", upload.key)
                 upload.upload_id, upload.parts = None, []
         created = upload.upload_id is None
@@ -368,8 +366,8 @@ class Uploader:
             # Completed by an earlier attempt whose answer was lost, or aborted by the server.
             if len(md5s) == len(ranges):
                 in_order = [md5s[r.number] for r in ranges]
-                if await self._verified(upload.key, size, expected_etag(in_order, True)):
-                    return in_order, expected_etag(in_order, True)
+                if await self._verified(upload.key, size, etag := expected_etag(in_order, True)):
+                    return in_order, etag
             upload.upload_id, upload.parts = None, []
             self.save()
             raise StorageFailure("UploadFailing", f"the upload of {upload.key} is gone from the server") from None

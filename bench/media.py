@@ -275,6 +275,8 @@ def large_video_to_s3(tmp: Path, mib: int = LARGE_VIDEO_MIB, keep_alive: bool = 
 def s3_rows(fresh: Callable[[str], Path], runs: int, keep_alive: bool = False) -> list[tuple[str, ...]]:
     """The object storage rows: stop → downloadable, the recorder's upload of that 20 s video and of
     a 256 MiB one, each against curl in the same run."""
+    from streamops.contract.recorder import SINGLE_PUT_MAX_BYTES
+
     mb = 1024 * 1024
     recorded = [recording_to_s3(fresh("s3"), keep_alive=keep_alive) for _ in range(runs)]
     large = [large_video_to_s3(fresh("s3l"), keep_alive=keep_alive) for _ in range(runs)]
@@ -293,8 +295,8 @@ def s3_rows(fresh: Callable[[str], Path], runs: int, keep_alive: bool = False) -
     return [
         ("stop → video downloadable (S3: uploaded, verified, presigned GET answers)", f"{stop:.2f} s",
          "— (hosted: minutes)", "—", "—"),
-        (f"S3 upload of that video ({size / mb:.0f} MiB): recorder (one streamed PUT up to 32 MiB, else 4 parts at "
-         f"once; verified) vs "
+        (f"S3 upload of that video ({size / mb:.0f} MiB): recorder (one streamed PUT up to "
+         f"{SINGLE_PUT_MAX_BYTES / mb:.0f} MiB, else 4 parts at once; verified) vs "
          f"curl PUT, publisher on for both{server} (MiB/s per run: {each})",
          f"{size / mb / ours:.0f} MiB/s", f"{size / mb / theirs:.0f} MiB/s", versus(theirs, ours), "≥ 0.8×"),
         (f"S3 upload of a {big_size / mb:.0f} MiB video (a 4½-minute recording), same comparison, no publisher"

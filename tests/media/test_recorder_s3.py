@@ -450,7 +450,7 @@ def test_video_is_uploaded_verified_and_playable_from_a_presigned_url(
     [video] = final["videos"]
     assert video["title"].startswith("Stream Record: Caméra 1, ")
     # Three parts' worth, under 32 MiB: one streaming PUT (the relay's tests below go in parts).
-    assert 2 * PART < video["sizeBytes"] <= 32 * 1024 * 1024, video["sizeBytes"]
+    assert 2 * PART < video["sizeBytes"] <= SINGLE_PUT_MAX_BYTES, video["sizeBytes"]
     assert final["storedBytes"] == video["sizeBytes"]
     [duration] = check_uploaded(s3, final, tmp_path / "scratch" / "rec", tmp_path)
     assert duration >= 9

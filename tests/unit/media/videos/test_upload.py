@@ -180,6 +180,10 @@ class Harness:
             self.state.uploads[-1].part_size = part_bytes
         return v, data
 
+    def upload_all(self) -> None:
+        """Run the uploader until nothing waits."""
+        asyncio.run(self.run_until(lambda: not self.state.uploads))
+
     def errors_until_uploaded(self) -> list[str | None]:
         """Run the uploader until nothing waits; the error it reported at each step of the loop."""
         seen: list[str | None] = []
@@ -220,7 +224,7 @@ def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path:
     key = object_key(TARGET.key_prefix, T0, "record-20261122T081503Z.mp4")
     assert (v.url, v.upload) == (f"s3://recordings/{key}", "pending")
 
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert h.bucket.objects[key] == data
     doc = json.loads(h.bucket.objects[sidecar_key(key)])
     assert doc["title"] == v.title and doc["sizeBytes"] == len(data) and doc["stream"] == "cam"
@@ -241,7 +245,7 @@ def test_a_video_goes_up_in_parts_is_verified_then_its_local_copy_goes(tmp_path:
 def test_a_small_video_is_one_put_with_a_plain_md5_etag(tmp_path: Path) -> None:
     h = Harness(tmp_path, FakeBucket())
     v, data = h.add_video(3 * MIB)
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     # The video, its JSON sidecar and its VOD page (storage/vod_page.py): one PUT each.
     assert v.upload == "uploaded" and h.bucket.calls.count("put") == 3 and "start" not in h.bucket.calls
     assert b"window.streamopsPlayer" in h.bucket.objects[h_key(v)[: -len(".mp4")] + ".html"]
@@ -263,7 +267,7 @@ def test_a_resumed_upload_sends_only_the_missing_parts(tmp_path: Path, single_pu
     u.parts = [UploadedPart(number=1, etag=f'"{hashlib.md5(data[: 8 * MIB]).hexdigest()}"', size=8 * MIB)]
     bucket.calls.clear()
 
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part2", "part3"]
     assert bucket.calls[0] == "list" and v.upload == "uploaded" and bucket.objects[u.key] == data
     assert not bucket.uploads, "no upload left open"
@@ -276,7 +280,7 @@ def test_a_part_the_server_holds_with_other_bytes_is_sent_again(tmp_path: Path) 
     [u] = h.state.uploads
     u.upload_id = bucket.start_upload(u.key, v.title)
     bucket.uploads[u.upload_id][1] = b"\0" * 8 * MIB  # not what the file holds
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert bucket.objects[u.key] == data
 
@@ -288,7 +292,7 @@ def test_an_upload_the_server_forgot_starts_over(tmp_path: Path) -> None:
     [u] = h.state.uploads
     u.upload_id = "expired-id"
     u.parts = [UploadedPart(number=1, etag='"x"', size=8 * MIB)]
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert sorted(c for c in bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert bucket.calls.count("start") == 1 and bucket.objects[u.key] == data and v.upload == "uploaded"
 
@@ -298,7 +302,7 @@ def test_a_completion_whose_answer_was_lost_is_verified_not_redone(tmp_path: Pat
     bucket.lose_completion = True
     h = Harness(tmp_path, bucket)
     v, data = h.add_video(20 * MIB)
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert bucket.calls.count("start") == 1 and bucket.calls.count("part1") == 1
     assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
 
@@ -382,7 +386,7 @@ def test_the_upload_lag_is_the_age_of_the_oldest_waiting_video_from_its_end(tmp_
     h.add_video(3 * MIB)  # ended at T0
     assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 90
     assert h.uploader.lag_seconds(T0 - timedelta(seconds=5)) == 0, "a clock behind the video's end is no lag"
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert h.uploader.lag_seconds(T0 + timedelta(seconds=90)) == 0
 
 
@@ -400,7 +404,7 @@ def test_a_verification_mismatch_keeps_the_local_copy_and_starts_over(tmp_path: 
         return ObjectInfo(size=found.size, etag='"0123-3"') if found and len(heads) == 1 else found
 
     bucket.head = corrupt_once  # type: ignore[method-assign]
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert bucket.calls.count("start") == 2, "the unverified object is uploaded again from scratch"
     assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
 
@@ -417,7 +421,7 @@ def test_an_unexpected_error_is_an_upload_failure_retried_not_the_end_of_uploads
 
     h.uploader.probe = flaky_probe
     v, _ = h.add_video(1 * MIB)
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert v.upload == "uploaded" and len(probes) == 2 and h.uploader.problem is None
 
 
@@ -474,7 +478,7 @@ def test_parts_go_up_a_fixed_number_at_a_time_each_read_in_blocks(tmp_path: Path
     bucket = SlowBucket()
     h = Harness(tmp_path, bucket)
     v, data = h.add_video(10 * MIB + 5, part_bytes=2 * MIB)  # 6 parts: more than go at once
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert bucket.objects[h_key(v)] == data and v.upload == "uploaded"
     assert bucket.most == PARTS_IN_FLIGHT == h.uploader.most_parts_in_flight, "parallel, never more"
     assert 0 < h.uploader.largest_read <= READ_BLOCK_BYTES < 2 * MIB, "a part in flight holds one block"
@@ -489,7 +493,7 @@ def test_acknowledged_parts_are_saved_at_most_every_interval_the_upload_id_at_on
     h = Harness(tmp_path, SlowBucket())
     h.uploader.progress_save_seconds = 60
     v, data = h.add_video(10 * MIB + 5, part_bytes=2 * MIB)  # 6 parts, 0.05 s each
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     saved = [json.loads(s)["uploads"] for s in h.saved]
     assert [len(u[0]["parts"]) if u else None for u in saved] == [0, None], "the id, then uploaded"
     assert saved[0][0]["uploadId"] and h.bucket.objects[h_key(v)] == data
@@ -502,7 +506,7 @@ def test_a_failed_part_lets_those_in_flight_finish_and_keeps_them(tmp_path: Path
     h = Harness(tmp_path, bucket)
     bucket.fail["part2"] = StorageFailure("StorageUnreachable", "UploadPart: connection reset")
     v, data = h.add_video(6 * MIB, part_bytes=MIB)  # 6 parts
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     parts = [c for c in bucket.calls if c.startswith("part")]
     assert sorted(parts[:4]) == ["part1", "part2", "part3", "part4"], "the first four at once"
     assert sorted(parts[4:]) == ["part2", "part5", "part6"], "then the failed one and the rest, once each"
@@ -596,7 +600,7 @@ def test_a_video_up_to_the_single_put_size_is_one_streamed_put_verified_by_its_a
     bucket = FakeBucket()
     h = Harness(tmp_path, bucket, TARGET.model_copy(update={"single_put_max_bytes": 32 * MIB}))
     v, data = h.add_video(20 * MIB + 3)  # three 8 MiB parts' worth
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data
     # The video, its sidecar, its VOD page; no multipart upload and no HEAD (the PUT's ETag is the
     # MD5 of what was read as it went).
@@ -608,7 +612,7 @@ def test_a_video_up_to_the_single_put_size_is_one_streamed_put_verified_by_its_a
 def test_a_video_over_the_single_put_size_goes_in_parts(tmp_path: Path) -> None:
     h = Harness(tmp_path, FakeBucket(), TARGET.model_copy(update={"single_put_max_bytes": 16 * MIB}))
     v, data = h.add_video(16 * MIB + 1)
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert sorted(c for c in h.bucket.calls if c.startswith("part")) == ["part1", "part2", "part3"]
     assert h.bucket.objects[h_key(v)] == data
 
@@ -638,6 +642,6 @@ def test_a_completion_answer_without_an_etag_is_verified_by_head(tmp_path: Path)
     bucket.answer_etag = False
     h = Harness(tmp_path, bucket)
     v, data = h.add_video(20 * MIB)
-    asyncio.run(h.run_until(lambda: not h.state.uploads))
+    h.upload_all()
     assert bucket.calls.count("head") == 1 and bucket.calls.index("head") < bucket.calls.index("put")
     assert v.upload == "uploaded" and bucket.objects[h_key(v)] == data

@@ -1,0 +1,67 @@
+"""Broadcast: streams grouped into one event that viewers follow (the hosted platform's broadcasts and
+a stream's `broadcast_ids`): a main and a backup camera, or consecutive sessions, in order. Its
+state is the user's, as the hosted broadcast's `status` is (pending, live, paused, finished), with
+`Auto` for "live while one of its streams is". WORK IN PROGRESS (issue 41, item 2): the model and
+its status only; no CRD, loop, player page or webhook events yet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from streamops.api.common import NAME_MAX, Condition, ConditionedStatus, KubeModel, conditions_field
+
+STREAMS_MAX = 16
+BroadcastState = Literal["Auto", "Pending", "Live", "Paused", "Finished"]
+BroadcastPhase = Literal["Pending", "Live", "Paused", "Finished"]
+
+
+class BroadcastSpec(KubeModel):
+    title: str = Field(default="", max_length=256, description="Shown on the broadcast's player page.")
+    streams: list[str] = Field(
+        min_length=1,
+        max_length=STREAMS_MAX,
+        description=f"1..{STREAMS_MAX} LiveStreams of the namespace, in order: the first of them that is live is "
+        "on air (a main camera before its backup; consecutive sessions are live one at a time).",
+        json_schema_extra={"x-kubernetes-list-type": "set", "items": {"type": "string", "maxLength": NAME_MAX}},
+    )
+    state: BroadcastState = Field(
+        default="Auto",
+        description="What viewers see: Auto (the stream on air while one is live, the pending message otherwise), "
+        "Pending (the pending message), Live (the stream on air, or the pending message while none is live), "
+        "Paused (a paused message), Finished (a finished message). A change reaches open player pages within "
+        "seconds, without a reload.",
+    )
+    pending_message: str = Field(
+        default="", max_length=1024, description="Shown while the broadcast is pending; empty: a default message."
+    )
+
+    @field_validator("streams")
+    @classmethod
+    def _unique(cls, streams: list[str]) -> list[str]:
+        seen = [s for i, s in enumerate(streams) if s in streams[:i]]
+        if seen:
+            raise ValueError(f"streams: {seen[0]} is named twice")
+        return streams
+
+
+class BroadcastMember(KubeModel):
+    name: str = Field(max_length=NAME_MAX)
+    found: bool = Field(description="The LiveStream exists.")
+    live: bool = Field(default=False, description="It receives media (its status.live or status.backupLive).")
+
+
+class BroadcastStatus(ConditionedStatus):
+    conditions: list[Condition] = conditions_field(
+        "Ready: True when every stream named exists; False with StreamsMissing, naming them."
+    )
+    phase: BroadcastPhase | None = Field(default=None, description="What viewers see now.")
+    on_air: str | None = Field(
+        default=None, max_length=NAME_MAX, description="The stream viewers are shown: the first live one in order."
+    )
+    streams: list[BroadcastMember] | None = Field(default=None, max_length=STREAMS_MAX)
+    live_since: datetime | None = Field(
+        default=None, description="When the phase last turned Live (kept while the on-air stream changes)."
+    )

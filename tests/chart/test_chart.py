@@ -52,6 +52,7 @@ def test_default_objects(default: list[dict[str, Any]]) -> None:
         ("ClusterRole", "streamops"),
         ("ClusterRoleBinding", "streamops"),
         ("ConfigMap", "streamops-worker-network-policies"),
+        ("CustomResourceDefinition", f"broadcasts.{GROUP}"),
         ("CustomResourceDefinition", f"clips.{GROUP}"),
         ("CustomResourceDefinition", f"clusterqualitysets.{GROUP}"),
         ("CustomResourceDefinition", f"livestreams.{GROUP}"),

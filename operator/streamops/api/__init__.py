@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from streamops.api.clip import ClipSpec, ClipStatus
     from streamops.api.common import API_VERSION, GROUP, VERSION, Condition, SecretKeyRef
     from streamops.api.kinds import (
+        BROADCAST,
         CLIP,
         CLUSTER_QUALITY_SET,
         KINDS,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         Restream,
         StreamWebhook,
     )
+    from streamops.api.kinds import Broadcast as Broadcast
     from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
     from streamops.api.recording import RecordingSpec, RecordingStatus
     from streamops.api.restream import RestreamSpec, RestreamStatus
@@ -39,6 +41,8 @@ _MODULE_OF = {
     "VERSION": "common",
     "Condition": "common",
     "SecretKeyRef": "common",
+    "BROADCAST": "kinds",
+    "Broadcast": "kinds",
     "CLIP": "kinds",
     "CLUSTER_QUALITY_SET": "kinds",
     "QUALITY_SET": "kinds",
@@ -66,6 +70,7 @@ _MODULE_OF = {
 
 __all__ = [
     "API_VERSION",
+    "BROADCAST",
     "CLIP",
     "CLUSTER_QUALITY_SET",
     "GROUP",
@@ -76,6 +81,7 @@ __all__ = [
     "RESTREAM",
     "STREAM_WEBHOOK",
     "VERSION",
+    "Broadcast",
     "Clip",
     "ClipSpec",
     "ClipStatus",

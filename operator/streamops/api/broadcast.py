@@ -19,6 +19,8 @@ BroadcastPhase = Literal["Pending", "Live", "Paused", "Finished"]
 
 
 class BroadcastSpec(KubeModel):
+    """Which streams make the broadcast, in order, and what its viewers are shown."""
+
     title: str = Field(default="", max_length=256, description="Shown on the broadcast's player page.")
     streams: list[str] = Field(
         min_length=1,
@@ -48,12 +50,16 @@ class BroadcastSpec(KubeModel):
 
 
 class BroadcastMember(KubeModel):
-    name: str = Field(max_length=NAME_MAX)
+    """One stream the broadcast names, as the operator last saw it."""
+
+    name: str = Field(max_length=NAME_MAX, description="The LiveStream's name.")
     found: bool = Field(description="The LiveStream exists.")
     live: bool = Field(default=False, description="It receives media (its status.live or status.backupLive).")
 
 
 class BroadcastStatus(ConditionedStatus):
+    """Observed state of the broadcast, written by the operator."""
+
     conditions: list[Condition] = conditions_field(
         "Ready: True when every stream named exists; False with StreamsMissing, naming them."
     )
@@ -61,7 +67,9 @@ class BroadcastStatus(ConditionedStatus):
     on_air: str | None = Field(
         default=None, max_length=NAME_MAX, description="The stream viewers are shown: the first live one in order."
     )
-    streams: list[BroadcastMember] | None = Field(default=None, max_length=STREAMS_MAX)
+    streams: list[BroadcastMember] | None = Field(
+        default=None, max_length=STREAMS_MAX, description="Each stream named in spec.streams, in its order."
+    )
     live_since: datetime | None = Field(
         default=None, description="When the phase last turned Live (kept while the on-air stream changes)."
     )

@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamops.api.broadcast import BroadcastSpec, BroadcastStatus
 from streamops.api.clip import ClipSpec, ClipStatus
 from streamops.api.common import API_VERSION, GROUP, ConditionedStatus, KubeModel
 from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
@@ -61,6 +62,10 @@ class StreamWebhook(Resource[StreamWebhookSpec, StreamWebhookStatus]):
 
 class Clip(Resource[ClipSpec, ClipStatus]):
     kind: str = "Clip"
+
+
+class Broadcast(Resource[BroadcastSpec, BroadcastStatus]):
+    kind: str = "Broadcast"
 
 
 class QualitySet(Resource[QualitySetSpec, QualitySetStatus]):
@@ -209,4 +214,18 @@ CLUSTER_QUALITY_SET = Kind(
     scope="Cluster",
 )
 QUALITY_SET_KINDS = {k.kind: k for k in (QUALITY_SET, CLUSTER_QUALITY_SET)}
-KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP, QUALITY_SET, CLUSTER_QUALITY_SET)
+BROADCAST = Kind(
+    kind="Broadcast",
+    plural="broadcasts",
+    short_name="bc",
+    model=Broadcast,
+    description="Streams of a namespace grouped into one event that viewers follow: the first of them that is live "
+    "is on air (a main and a backup camera, or consecutive sessions).",
+    printer_columns=[
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "OnAir", "type": "string", "jsonPath": ".status.onAir"},
+        condition_column("Ready"),
+        AGE_COLUMN,
+    ],
+)
+KINDS = (LIVESTREAM, RECORDING, RESTREAM, STREAM_WEBHOOK, CLIP, QUALITY_SET, CLUSTER_QUALITY_SET, BROADCAST)

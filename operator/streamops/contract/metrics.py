@@ -78,7 +78,7 @@ EDGE_CACHE = ("hit", "miss", "collapsed", "pass", "none")
 EDGE_VIEWER_PROTOCOLS = ("hls", "llhls", "dash")
 EDGE_REFUSAL_REASONS = PLAYBACK_REFUSAL_REASONS[:-1]  # edge_token.lua's REFUSALS
 # The kinds with a status loop (control/kinds.py).
-OPERATOR_KINDS = ("livestream", "recording", "restream", "clip", "qualityset", "clusterqualityset")
+OPERATOR_KINDS = ("livestream", "recording", "restream", "clip", "qualityset", "clusterqualityset", "broadcast")
 RESULTS = ("ok", "error")
 WORKERS = ("ingest", "recorder", "pusher", "clipper")
 QUOTA_SCOPES = ("namespace", "stream")

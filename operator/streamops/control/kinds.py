@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from streamops.api import CLIP, CLUSTER_QUALITY_SET, LIVESTREAM, QUALITY_SET, RECORDING, RESTREAM
+from streamops.api import BROADCAST, CLIP, CLUSTER_QUALITY_SET, LIVESTREAM, QUALITY_SET, RECORDING, RESTREAM
 from streamops.api.kinds import Kind
+from streamops.control.broadcast.loop import BROADCAST_LOOP, broadcast_loop
 from streamops.control.clip.loop import CLIP_LOOP, clip_loop
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, livestream_loop
 from streamops.control.qualityset.loop import (
@@ -45,5 +46,6 @@ KINDS = (
     ControlledKind(CLIP, clip_loop, CLIP_LOOP),
     ControlledKind(QUALITY_SET, quality_set_loop, QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(CLUSTER_QUALITY_SET, cluster_quality_set_loop, CLUSTER_QUALITY_SET_LOOP, wakes_users=True),
+    ControlledKind(BROADCAST, broadcast_loop, BROADCAST_LOOP),
 )
 BY_NAME = {k.api.kind: k for k in KINDS}

@@ -21,8 +21,8 @@ def test_stale_check_notices_a_change(tmp_path):
     for name, text in crd_files().items():
         (tmp_path / name).write_text(text)
     assert main(["crds", "--out", str(tmp_path), "--check"]) == 0
-    first = sorted(tmp_path.iterdir())[0]
-    first.write_text(first.read_text().replace("maximum: 14400", "maximum: 99999"))
+    livestreams = tmp_path / "livestreams.streaming.streamops.dev.yaml"
+    livestreams.write_text(livestreams.read_text().replace("maximum: 14400", "maximum: 99999"))
     assert main(["crds", "--out", str(tmp_path), "--check"]) == 1
 
 

@@ -22,6 +22,7 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [GROUP], "resources": [plurals["Clip"]], "verbs": [*WATCH]},
         # Quality sets are read from the watch (a stream's ladder, the streams to re-plan on a change).
         {"apiGroups": [GROUP], "resources": [plurals["QualitySet"]], "verbs": [*WATCH]},
+        {"apiGroups": [GROUP], "resources": [plurals["Broadcast"]], "verbs": [*WATCH]},
         {"apiGroups": [GROUP], "resources": [f"{k.plural}/status" for k in KINDS if k.namespaced], "verbs": ["patch"]},
         # Cluster-scoped, so in the ClusterRole even when only some namespaces are watched: the
         # operator keeps the default set (created when missing, never updated: quality_sets.py).

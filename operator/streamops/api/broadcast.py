@@ -1,8 +1,8 @@
 """Broadcast: streams grouped into one event that viewers follow (the hosted platform's broadcasts and
 a stream's `broadcast_ids`): a main and a backup camera, or consecutive sessions, in order. Its
 state is the user's, as the hosted broadcast's `status` is (pending, live, paused, finished), with
-`Auto` for "live while one of its streams is". WORK IN PROGRESS (issue 41, item 2): the model and
-its status only; no CRD, loop, player page or webhook events yet."""
+`Auto` for "live while one of its streams is". Its page is served by its streams' ingests
+(docs/design/broadcasts.md)."""
 
 from __future__ import annotations
 
@@ -72,4 +72,13 @@ class BroadcastStatus(ConditionedStatus):
     )
     live_since: datetime | None = Field(
         default=None, description="When the phase last turned Live (kept while the on-air stream changes)."
+    )
+    player_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The broadcast's page: it plays the stream on air, shows the pending, paused or finished "
+        "message otherwise, and follows a change within seconds without a reload. Served by each of its streams' "
+        "ingests beside their player page (<stream's playback base>/broadcasts/<name>/player); this is the first "
+        "stream's, in order, that has a playback URL. Signed streams: `kubectl streamops playback url "
+        "--broadcast <name>` signs it (the other streams' tokens ride in its fragment).",
     )

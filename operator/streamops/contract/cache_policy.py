@@ -31,6 +31,9 @@ IMMUTABLE_SECONDS = 31_536_000
 # Negative caching of a 404: long enough to absorb a burst of identical misses, short enough that a
 # part or segment asked for a moment early is served once it exists.
 NOT_FOUND_SECONDS = 1
+# A broadcast's state document: a shared cache absorbs its viewers' polls (every 2 s each), and a
+# change (the user's state, another stream on air) still reaches them within a poll or two.
+BROADCAST_STATE_SECONDS = 1
 # LL-HLS parts stay listed about three target durations: a blocking reload's answer and a part are
 # kept that long (the edge's BLOCKING_TTL and PART_TTL: edge_store.lua).
 LISTED_SEGMENTS = 3
@@ -51,6 +54,7 @@ class Kind(StrEnum):
     DASH_SEGMENT = "dash_segment"  # a DASH media segment: numbered again each session
     SCREENSHOT = "screenshot"  # the latest JPEG, replaced every screenshots.intervalSeconds
     PLAYER_PAGE = "player_page"  # rendered per request (it may carry TURN credentials)
+    BROADCAST_STATE = "broadcast_state"  # a broadcast's state document: its pages poll it every 2 s
     PLAYER_ASSET = "player_asset"  # a script asked for without its version (?v=<hash>)
     VERSIONED_ASSET = "versioned_asset"  # a script asked for with its current version
     PER_VIEWER = "per_viewer"  # the clock, WHEP/WHIP signalling, the publish page, preflights, redirects
@@ -100,6 +104,7 @@ def max_age(kind: Kind, timing: Timing) -> int | None:
         Kind.DASH_SEGMENT: timing.listed_seconds,
         Kind.SCREENSHOT: max(1, math.floor(timing.screenshot_seconds / 2)),
         Kind.PLAYER_PAGE: 0,
+        Kind.BROADCAST_STATE: BROADCAST_STATE_SECONDS,
         Kind.PLAYER_ASSET: 0,
         Kind.VERSIONED_ASSET: IMMUTABLE_SECONDS,
         Kind.NOT_FOUND: NOT_FOUND_SECONDS,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from typing import Literal
 
@@ -90,6 +91,9 @@ SCREENSHOT_PATH = "/screenshot.jpg"
 DASH_MANIFEST = "/dash/manifest.mpd"
 CLOCK_PATH = "/time"  # the server's clock (ISO 8601, ms) for dash.js's UTCTiming
 PLAYER_PAGE = "/player"  # the player page (media/ingest/player), at the path prefix too
+# A broadcast's page and its state document, under each of its streams' prefixes (docs/design/broadcasts.md).
+BROADCASTS_PATH = "/broadcasts"
+BROADCAST_STATE = "state.json"
 PUBLISH_PAGE = "/publish"  # publish from this browser (WHIP with a pasted key), at the path prefix too
 WHIP_PATH = "/whip"  # POST an offer (Authorization: Bearer <stream key>); the session resource below it
 WHEP_PATH = "/whep"  # POST an offer; the session resource below it
@@ -202,6 +206,38 @@ class IngestOverlay(WorkerConfig):
     height: float = Field(gt=0, le=100, description="Percent of the frame's height.")
 
 
+BROADCASTS_PER_STREAM = 8  # the broadcasts one stream's pages serve (PlayerSettings.broadcasts)
+BROADCAST_MEMBERS_MAX = 16  # api.broadcast.STREAMS_MAX: a broadcast's streams
+LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class BroadcastMemberView(WorkerConfig):
+    """One stream of a broadcast as its page plays it: where its playback is, relative URLs to it."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=LABEL_PATTERN)
+    base: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="The stream's playback base URL (its status.playback.playerUrl without /player): a signed "
+        "stream's token goes right after it. None: no playback URL yet.",
+    )
+    hls: str | None = Field(
+        default=None, max_length=256, description="Its HLS playlist, relative to base (hls/cmaf/index.m3u8)."
+    )
+    signed: bool = Field(default=False, description="Its playback needs a token (spec.playback.access signed).")
+
+
+class BroadcastView(WorkerConfig):
+    """What a broadcast's page shows (docs/design/broadcasts.md): the operator's status of it."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=LABEL_PATTERN)
+    title: str = Field(default="", max_length=256)
+    phase: Literal["Pending", "Live", "Paused", "Finished"] = "Pending"
+    on_air: str | None = Field(default=None, max_length=63, description="The member the page plays (phase Live).")
+    message: str = Field(default="", max_length=1024, description="Shown while pending (spec.pendingMessage).")
+    members: list[BroadcastMemberView] = Field(default_factory=list, max_length=BROADCAST_MEMBERS_MAX)
+
+
 class PlayerSettings(WorkerConfig):
     """What only the player page shows, POSTed by the operator to PLAYER_SETTINGS_PATH whenever the
     ingest's /status shows other settings than the spec (an ingest starts with the defaults). Kept out
@@ -212,6 +248,17 @@ class PlayerSettings(WorkerConfig):
         description="regular, vr360, vr180 or vr360tb (spec.playback.projection): the page renders the video flat "
         "or on a sphere (WebGL).",
     )
+    broadcasts: list[BroadcastView] | None = Field(
+        default=None,
+        max_length=BROADCASTS_PER_STREAM,
+        description="The Broadcasts that name this stream: each one's page and state document are served under the "
+        "stream's prefix (broadcasts/<name>/player, broadcasts/<name>/state.json). None (left out of the JSON, so "
+        "that workers older than broadcasts take the settings): none.",
+    )
+
+    def digest(self) -> str:
+        """What /status reports of the settings in use: the operator sends them again when it differs."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
 
 class IngestConfig(CredentialedConfig):
@@ -485,6 +532,12 @@ class IngestStatus(WorkerStatus):
         default=None,
         description="What the player page renders now: the last PlayerSettings' projection (regular before any); "
         "None from workers older than the setting.",
+    )
+    player_settings: str | None = Field(
+        default=None,
+        max_length=64,
+        description="PlayerSettings.digest() of the settings in use (the defaults' before any POST); None from "
+        "workers older than broadcasts.",
     )
     sessions: list[PublishSession] = Field(
         default_factory=list,

@@ -22,6 +22,7 @@ from typing import cast
 import kopf
 
 from streamops.api import (
+    BROADCAST,
     CLIP,
     CLUSTER_QUALITY_SET,
     GROUP,
@@ -36,6 +37,7 @@ from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.qualityset.default_set import ensure_default_quality_set
 from streamops.control.runtime.discovery_rescan import kopf_discovery_rescans
 from streamops.control.runtime.indexes import (
+    BroadcastIndex,
     ChildIndexes,
     ClipIndex,
     Indexes,
@@ -43,6 +45,7 @@ from streamops.control.runtime.indexes import (
     QualitySetUsers,
     RecordingIndex,
     StreamIndex,
+    broadcast_entry,
     child_entry,
     clip_entry,
     controller_of,
@@ -274,6 +277,12 @@ async def quality_set_users(body: kopf.Body, **_: object) -> object:
     return quality_set_user_entry(body)
 
 
+# Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
+@kopf.index(GROUP, VERSION, BROADCAST.plural)
+async def broadcasts(body: kopf.Body, **_: object) -> object:
+    return broadcast_entry(body)
+
+
 # --- wake-ups (every watch event of an object, of its worker Pods or of its route) -----------
 
 
@@ -304,6 +313,9 @@ async def _object_event(
         for stream_namespace, stream in set(index_values(users, (kind.api.kind, key[1], key[2]))):
             state.wake((LIVESTREAM.kind, stream_namespace, stream), reconcile=True)
             state.wake_followers(stream_namespace, stream, reconcile=True)
+    if kind.api is BROADCAST:  # its streams' pages serve it: they are sent its new state
+        for _, stream in broadcast_entry(body):
+            state.wake((LIVESTREAM.kind, namespace, stream))
     if kind.api is LIVESTREAM:
         for set_kind, set_namespace, set_name in quality_set_user_entry(body):
             state.wake((set_kind, set_namespace, set_name))
@@ -414,6 +426,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
         clips=cast(ClipIndex, kwargs["clips"]),
         endpoints=cast(EndpointSliceIndex, kwargs["ingest_endpoint_slices"]),
         quality_set_users=cast(QualitySetUsers, kwargs["quality_set_users"]),
+        broadcasts=cast(BroadcastIndex, kwargs["broadcasts"]),
     )
 
 

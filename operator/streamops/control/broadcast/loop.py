@@ -30,7 +30,9 @@ def broadcast_update(
     broadcast = loop.valid_object(raw, Broadcast, outcome)
     if broadcast is None:
         return loop.invalid_spec_status(raw, outcome)
-    return broadcast_status(broadcast.spec, broadcast.status, broadcast.metadata.generation, facts, utcnow()).wire()
+    return broadcast_status(
+        loop.name, broadcast.spec, broadcast.status, broadcast.metadata.generation, facts, utcnow()
+    ).wire()
 
 
 def named_streams(loop: ObjectLoop[BroadcastOutcome]) -> list[str]:

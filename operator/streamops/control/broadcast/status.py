@@ -1,4 +1,4 @@
-"""A broadcast's status from the facts of the streams it names (pure)."""
+"""A broadcast's status from the facts of the streams it names (pure): docs/design/broadcasts.md."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from streamops.api.broadcast import BroadcastMember, BroadcastPhase, BroadcastSpec, BroadcastStatus
+from streamops.contract.ingest import BROADCASTS_PATH, PLAYER_PAGE
 from streamops.control.runtime.conditions import READY, Observed, merge_conditions
 from streamops.control.runtime.indexes import StreamFacts
 
@@ -24,6 +25,14 @@ def members(spec: BroadcastSpec, facts: Mapping[str, StreamFacts | None]) -> lis
     return out
 
 
+def page_url(facts: StreamFacts | None, broadcast: str) -> str | None:
+    """The broadcast's page beside a stream's player page (None: the stream has no playback URL)."""
+    player = facts.player_url if facts else None
+    if not player or not player.endswith(PLAYER_PAGE):
+        return None
+    return f"{player[: -len(PLAYER_PAGE)]}{BROADCASTS_PATH}/{broadcast}/player"
+
+
 def phase_of(spec: BroadcastSpec, on_air: str | None) -> BroadcastPhase:
     """The user's state, Auto and Live resolved by whether a stream is on air."""
     if spec.state in ("Pending", "Paused", "Finished"):
@@ -32,6 +41,7 @@ def phase_of(spec: BroadcastSpec, on_air: str | None) -> BroadcastPhase:
 
 
 def broadcast_status(
+    broadcast: str,
     spec: BroadcastSpec,
     previous: BroadcastStatus | None,
     generation: int | None,
@@ -48,6 +58,7 @@ def broadcast_status(
     else:
         ready = Observed(READY, "True", STREAMS_FOUND, f"{len(listed)} stream(s); {phase}")
     live_since = previous.live_since if previous.phase == "Live" and phase == "Live" else None
+    page = next((p for stream in spec.streams if (p := page_url(facts.get(stream), broadcast)) is not None), None)
     return BroadcastStatus(
         observed_generation=generation,
         conditions=merge_conditions(previous.conditions, [ready], generation, now),
@@ -55,4 +66,5 @@ def broadcast_status(
         on_air=on_air if phase == "Live" else None,
         streams=listed,
         live_since=(live_since or now) if phase == "Live" else None,
+        player_url=page,
     )

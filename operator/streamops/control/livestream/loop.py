@@ -9,14 +9,19 @@ from __future__ import annotations
 import time
 
 from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
-from streamops.contract.ingest import IngestStatus, Role
+from streamops.contract.ingest import IngestStatus, PlayerSettings, Role
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.observe import ROLES
 from streamops.control.livestream.overlay_switching import OverlaySwitcher
 from streamops.control.livestream.overlays import overlay_switch
-from streamops.control.livestream.player_settings import PlayerSettingsSender, settings_due, spec_projection
+from streamops.control.livestream.player_settings import (
+    PlayerSettingsSender,
+    broadcast_views,
+    settings_due,
+    spec_projection,
+)
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import (
     IngestObservation,
@@ -191,7 +196,14 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 loop.requested = True  # an ingest that waited for its restart is idle now
             stream, switches = overlay_switches(loop, outcome, telemetry)  # pure: what each ingest is sent
             await switcher.send(stream, switches, observed_pods)
-            await page_settings.send(settings_due(spec_projection(loop.body.spec), telemetry), observed_pods)
+            wanted = PlayerSettings(
+                projection=spec_projection(loop.body.spec),
+                broadcasts=broadcast_views(
+                    index_values(indexes.broadcasts, (loop.namespace, loop.name)),
+                    lambda member: next(iter(index_values(indexes.streams, (loop.namespace, member))), None),
+                ),
+            )
+            await page_settings.send(settings_due(wanted, telemetry), observed_pods)
             report = worker_report(observed_pods.get("primary"), telemetry.get("primary"))
             if report is not None and outcome.deactivation is None and report.pod_uid != reported:
                 # The worker gave up: recorded on the LiveStream at once, where it outlives the Pod.

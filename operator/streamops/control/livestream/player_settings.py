@@ -1,21 +1,35 @@
-"""The player page's settings in a LiveStream's running ingests (docs/design/projection.md):
-spec.playback.projection reaches each ingest by POST /player-settings, never through its
-configuration, so a change restarts nothing. Decided pure (`settings_due`: the ingests whose /status
-shows another projection than the spec's) and sent by `PlayerSettingsSender`, one POST in flight
-per ingest and never awaited by the tick; level-based: sent again at each tick until /status shows
-it (an ingest starts with regular, so a new or restarted one is set at its first tick)."""
+"""The player page's settings in a LiveStream's running ingests (docs/design/projection.md,
+docs/design/broadcasts.md): spec.playback.projection and the Broadcasts that name the stream reach
+each ingest by POST /player-settings, never through its configuration, so a change restarts nothing.
+Decided pure (`settings_due`: the ingests whose /status shows other settings than these) and sent by
+`PlayerSettingsSender`, one POST in flight per ingest and never awaited by the tick; level-based: sent
+again at each tick until /status shows them (an ingest starts with the defaults, so a new or
+restarted one is set at its first tick)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, get_args
 
+from streamops.api.broadcast import BroadcastPhase
 from streamops.api.livestream import Projection
-from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings, Role
+from streamops.contract.ingest import (
+    BROADCAST_MEMBERS_MAX,
+    BROADCASTS_PER_STREAM,
+    PLAYER_PAGE,
+    PLAYER_SETTINGS_PATH,
+    BroadcastMemberView,
+    BroadcastView,
+    IngestStatus,
+    PlayerSettings,
+    Role,
+)
 from streamops.control.livestream.ingest_posts import IngestPosts
+from streamops.control.runtime.indexes import BroadcastFacts, StreamFacts
 from streamops.control.workers.pod_observation import PodObservation
 
 PROJECTIONS: tuple[Projection, ...] = get_args(Projection)
+PHASES: tuple[BroadcastPhase, ...] = get_args(BroadcastPhase)
 
 
 def spec_projection(spec: Mapping[str, Any]) -> Projection:
@@ -26,14 +40,47 @@ def spec_projection(spec: Mapping[str, Any]) -> Projection:
     return next((p for p in PROJECTIONS if p == value), "regular")
 
 
-def settings_due(projection: Projection, telemetry: Mapping[Role, IngestStatus]) -> dict[Role, PlayerSettings]:
-    """The settings to POST to each ingest whose /status reports another projection; none to one that
-    reports none (a worker older than the setting: it has no such route, and shows regular)."""
-    return {
-        role: PlayerSettings(projection=projection)
-        for role, report in telemetry.items()
-        if report.projection is not None and report.projection != projection
-    }
+def member_view(name: str, facts: StreamFacts | None) -> BroadcastMemberView:
+    """Where a broadcast's page finds one of its streams: the base its playback URLs share (the player
+    page's URL without /player) and its playlist relative to it."""
+    player = facts.player_url if facts else None
+    base = player[: -len(PLAYER_PAGE)] if player and player.endswith(PLAYER_PAGE) else None
+    hls = facts.hls_url if facts else None
+    relative = hls[len(base) + 1 :] if base and hls and hls.startswith(base + "/") else None
+    return BroadcastMemberView(name=name, base=base, hls=relative, signed=bool(facts and facts.signed))
+
+
+def broadcast_views(
+    broadcasts: Iterable[BroadcastFacts], streams: Callable[[str], StreamFacts | None]
+) -> list[BroadcastView] | None:
+    """The broadcasts that name a stream, as its pages show them (by name; the first BROADCASTS_PER_STREAM);
+    None when there are none (the settings then read as they did before broadcasts)."""
+    views = [
+        BroadcastView(
+            name=b.name,
+            title=b.title,
+            phase=b.phase if b.phase in PHASES else "Pending",
+            on_air=b.on_air,
+            message=b.message,
+            members=[member_view(m, streams(m)) for m in b.members[:BROADCAST_MEMBERS_MAX]],
+        )
+        for b in sorted(broadcasts, key=lambda b: b.name)[:BROADCASTS_PER_STREAM]
+    ]
+    return views or None
+
+
+def settings_due(wanted: PlayerSettings, telemetry: Mapping[Role, IngestStatus]) -> dict[Role, PlayerSettings]:
+    """The settings to POST to each ingest whose /status reports others (by their digest); to a worker
+    older than broadcasts (no digest), the projection alone when it reports another; none to one that
+    reports neither (older than the projection: it has no such route, and shows regular)."""
+    due = {}
+    for role, report in telemetry.items():
+        if report.player_settings is not None:
+            if report.player_settings != wanted.digest():
+                due[role] = wanted
+        elif report.projection is not None and report.projection != wanted.projection:
+            due[role] = PlayerSettings(projection=wanted.projection)
+    return due
 
 
 class PlayerSettingsSender(IngestPosts):

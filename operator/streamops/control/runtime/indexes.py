@@ -29,6 +29,21 @@ class StreamFacts:
     recording_quota_bytes: int | None = None  # spec.recording.quotaBytes: its Recordings' byte limit
     # spec.clientUserId / clientEntityData as Event annotations: its Recordings' (and Clips') Events carry them.
     client_annotations: tuple[tuple[str, str], ...] = ()
+    player_url: str | None = None  # status.playback.playerUrl: a Broadcast's page sits beside it
+    hls_url: str | None = None  # status.playback.hlsCmafUrl, else hlsMpegtsUrl: what a Broadcast's page plays
+    signed: bool = False  # spec.playback.access is signed: a Broadcast's page needs its token
+
+
+@dataclass(frozen=True)
+class BroadcastFacts:
+    """A Broadcast as the streams it names see it (their pages serve it): its spec's words and its status."""
+
+    name: str
+    title: str
+    message: str  # spec.pendingMessage
+    phase: str  # status.phase (Pending until the operator wrote one)
+    on_air: str | None
+    members: tuple[str, ...]  # spec.streams, in order
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ RecordingIndex = Mapping[ObjectRef, Iterable[RecordingIndexFacts]]  # Recordings
 ClipIndex = Mapping[ObjectRef, Iterable[ClipIndexFacts]]  # Clips by (namespace, stream)
 StoredIndex = Mapping[ObjectRef, Iterable[StoredFacts]]
 QualitySetUsers = Mapping[SetKey, Iterable[ObjectRef]]  # the LiveStreams that name each quality set
+BroadcastIndex = Mapping[ObjectRef, Iterable[BroadcastFacts]]  # Broadcasts by (namespace, stream) they name
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class Indexes:
     clips: ClipIndex = field(default_factory=dict)
     endpoints: EndpointSliceIndex = field(default_factory=dict)  # ingest Services' EndpointSlices
     quality_set_users: QualitySetUsers = field(default_factory=dict)
+    broadcasts: BroadcastIndex = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,9 @@ def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
 def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     quota = ((body.get("spec") or {}).get("recording") or {}).get("quotaBytes")
+    found = status.get("playback")
+    playback: Mapping[str, object] = found if isinstance(found, Mapping) else {}
+    spec_playback = (body.get("spec") or {}).get("playback")
     facts = StreamFacts(
         uid=meta.get("uid") or "",
         live=bool(status.get("live")),
@@ -125,8 +145,31 @@ def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
         active_ingest=status.get("activeIngest") or None,
         recording_quota_bytes=quota if isinstance(quota, int) and quota > 0 else None,
         client_annotations=tuple(sorted(spec_client_annotations(body.get("spec")).items())),
+        player_url=_text(playback.get("playerUrl")),
+        hls_url=_text(playback.get("hlsCmafUrl")) or _text(playback.get("hlsMpegtsUrl")),
+        signed=(spec_playback.get("access") if isinstance(spec_playback, Mapping) else None) == "signed",
     )
     return {(meta.get("namespace") or "", meta.get("name") or ""): facts}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def broadcast_entry(body: Body) -> dict[ObjectRef, BroadcastFacts]:
+    """The Broadcast filed under each stream it names (a stream's page serves each of its broadcasts)."""
+    meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
+    names = spec.get("streams")
+    members = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
+    facts = BroadcastFacts(
+        name=meta.get("name") or "",
+        title=_text(spec.get("title")) or "",
+        message=_text(spec.get("pendingMessage")) or "",
+        phase=_text(status.get("phase")) or "Pending",
+        on_air=_text(status.get("onAir")),
+        members=members,
+    )
+    return {(meta.get("namespace") or "", member): facts for member in members}
 
 
 def recording_entry(body: Body) -> dict[ObjectRef, RecordingIndexFacts]:

@@ -3,7 +3,8 @@
 -- it, admit only the paths and methods the ingest's public face serves (404/405 otherwise), hold
 -- blocking playlist requests to the live edge (edge_live) and send the request where it is cached:
 --   playlists, manifests, parts, init segments, segments -> edge_store (collapsed, TTLs by kind);
---   the player page and assets, the screenshot, the clock, WHIP/WHEP -> @pass (not cached).
+--   the player page and assets, a broadcast's page and state, the screenshot, the clock, WHIP/WHEP
+--   -> @pass (not cached).
 -- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments and a
 -- playlist's get_duration_sec=true (never _sid, nor a segment's duration_sec=: a segment is the same
 -- object with it), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
@@ -164,6 +165,11 @@ local function classify(after, signed)
         return kind, kind and READ
     end
     if PAGES[after] or after:find("^/player/" .. SEGMENT_NAME .. "$") then
+        return "other", READ
+    end
+    -- A broadcast's page and state document (player/broadcast.py): its name is a DNS-1123 label.
+    local broadcast = after:match("^/broadcasts/[a-z0-9][a-z0-9-]*/(.+)$")
+    if broadcast == "player" or broadcast == "state.json" then
         return "other", READ
     end
     local webrtc, session = after:match("^/(wh[ei]p)(.*)$")

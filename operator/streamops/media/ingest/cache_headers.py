@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from streamops.contract.cache_policy import Kind, Timing, cache_headers
-from streamops.contract.ingest import CLOCK_PATH, SCREENSHOT_PATH, IngestConfig
+from streamops.contract.ingest import BROADCAST_STATE, BROADCASTS_PATH, CLOCK_PATH, SCREENSHOT_PATH, IngestConfig
 
 CACHE_KIND = "streamops.cache_kind"  # a handler's word on its response's Kind
 ENDLIST = b"#EXT-X-ENDLIST"
@@ -54,6 +54,8 @@ def kind_of(method: str, path: str, query: dict[str, str] | None, status: int, l
         return Kind.SCREENSHOT
     if name == "player":
         return Kind.PLAYER_PAGE
+    if len(parts) >= 3 and parts[-3] == BROADCASTS_PATH.lstrip("/") and name == BROADCAST_STATE:
+        return Kind.BROADCAST_STATE
     if len(parts) >= 2 and parts[-2] == "player":
         return Kind.PLAYER_ASSET
     return Kind.PER_VIEWER  # the clock, /whep, /whip, the publish page, the probes

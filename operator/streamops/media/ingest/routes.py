@@ -46,6 +46,7 @@ from streamops.media.ingest.llhls.playlist import INIT_URI, part_number, segment
 from streamops.media.ingest.load_caps import HeldFileResponse, LoadCaps, Refused
 from streamops.media.ingest.on_air import RELAY_FEED_PATH
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
+from streamops.media.ingest.player.broadcast import add_broadcast_routes
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.player_settings import PageSettings
 from streamops.media.ingest.segment_durations import wants_durations, with_durations
@@ -146,9 +147,11 @@ def add_playback_routes(
 
     cache_headers.install(app, config)  # Cache-Control on every answer of the face (a CDN in front)
 
+    def current_settings() -> PlayerSettings:
+        return page_settings.current if page_settings is not None else PlayerSettings()
+
     def options() -> PlayerOptions:  # at each page request: a rotated TURN credential, a new projection
-        settings = page_settings.current if page_settings is not None else PlayerSettings()
-        return player_options(config, ice_servers.servers, settings)
+        return player_options(config, ice_servers.servers, current_settings())
 
     for prefix in (p for base in media_prefixes(config) for p in (base, base + TOKEN_ROUTE)):
         app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
@@ -157,6 +160,7 @@ def add_playback_routes(
         app.router.add_get(prefix + "/dash/{name}", dash)
         app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
         add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
+        add_broadcast_routes(app, prefix, current_settings, guard)
 
 
 # Video codecs FFmpeg 7.1 writes into no standard MPEG-TS (AV1: AOM's carriage is not implemented;

@@ -228,6 +228,7 @@ class IngestWorker:
             overlays=overlay_reports(self.config, utc_now(), self.worker_started_at),
             overlays_enabled=self.overlays.enabled,
             projection=self.page_settings.current.projection,
+            player_settings=self.page_settings.current.digest(),
         )
         return status
 

@@ -20,7 +20,10 @@ from streamops.contract.ingest import (
     PLAYER_SETTINGS_PATH,
     TRANSCODED_FEED_PATH,
     VIEWERS_PATH,
+    BroadcastMemberView,
+    BroadcastView,
     IngestConfig,
+    PlayerSettings,
 )
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
 from streamops.contract.worker_credential import AUTHORIZATION
@@ -180,5 +183,49 @@ def test_the_player_page_takes_its_projection_live(tmp_path):
             regular = await inside.post(PLAYER_SETTINGS_PATH, data=b'{"projection": "regular"}', headers=AUTH)
             assert regular.status == 204
             assert "projection" not in await page()
+
+    asyncio.run(run())
+
+
+def test_a_broadcast_s_page_and_state_are_served_as_the_operator_last_sent_them(tmp_path):
+    """PlayerSettings.broadcasts (POSTed like the projection): each broadcast's page and state document
+    under the public face, 404 for one never sent; the state's Cache-Control lets a shared cache
+    absorb the polls for a second; /status reports the settings' digest, so the operator sees them."""
+
+    async def run() -> None:
+        worker = IngestWorker(ingest_config(tmp_path, overlays=False))
+        public, internal = worker.apps()
+        async with (
+            TestClient(TestServer(internal, host="127.0.0.1", port=0)) as inside,
+            TestClient(TestServer(public, host="127.0.0.1", port=0)) as outside,
+        ):
+            state = "/broadcasts/keynote/state.json"
+            assert (await outside.get(state)).status == 404
+            assert (await outside.get("/broadcasts/keynote/player")).status == 404
+            settings = PlayerSettings(
+                broadcasts=[
+                    BroadcastView(
+                        name="keynote", title="Keynote <1>", phase="Live", on_air="cam",
+                        members=[BroadcastMemberView(name="cam", base="http://h/s/ns/cam", hls="hls/cmaf/index.m3u8")],
+                    )
+                ]
+            )  # fmt: skip
+            posted = await inside.post(PLAYER_SETTINGS_PATH, data=settings.to_json().encode(), headers=AUTH)
+            assert posted.status == 204
+            assert (await (await inside.get("/status", headers=AUTH)).json())["playerSettings"] == settings.digest()
+            answer = await outside.get(state)
+            assert answer.status == 200 and answer.headers["Cache-Control"] == "public, max-age=1"
+            document = await answer.json()
+            assert (document["phase"], document["onAir"], document["members"][0]["hls"]) == (
+                "Live", "cam", "hls/cmaf/index.m3u8",
+            )  # fmt: skip
+            page = await outside.get("/broadcasts/keynote/player")
+            text = await page.text()
+            assert page.status == 200 and page.headers["Cache-Control"] == "private, no-cache"
+            assert "<title>Keynote &lt;1&gt;</title>" in text
+            assert '"scripts":{"hls":"../../player/hls.min.js?v=' in text or '"hls":null' in text
+            assert 'src="../../player/broadcast.js?v=' in text
+            assert (await outside.get("/broadcasts/other/state.json")).status == 404
+            assert (await outside.get("/broadcasts/keynote/../keynote/state.json")).status in (200, 404)
 
     asyncio.run(run())

@@ -110,6 +110,7 @@ ASSETS: dict[str, Asset] = {
     "webrtc.js": Asset(HERE / "webrtc.js", JS, vendored=False),
     "publish.js": Asset(HERE / "publish.js", JS, vendored=False),
     "projection.js": Asset(HERE / "projection.js", JS, vendored=False),
+    "broadcast.js": Asset(HERE / "broadcast.js", JS, vendored=False),
     "hls.min.js": Asset(ASSETS_DIR / "hls.min.js", JS, vendored=True),
     "dash.all.min.js": Asset(ASSETS_DIR / "dash.all.min.js", JS, vendored=True),
     # three.js's ES modules (no minified build since r171): the WebGL renderer, and the core it imports

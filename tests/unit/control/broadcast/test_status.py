@@ -37,7 +37,9 @@ def test_nothing_live_is_pending_and_the_users_state_wins() -> None:
     spec = BroadcastSpec(streams=["cam"])
     assert broadcast_status("keynote", spec, None, 1, {"cam": facts()}, T0).phase == "Pending"
     for state in ("Pending", "Paused", "Finished"):
-        status = broadcast_status("keynote", BroadcastSpec(streams=["cam"], state=state), None, 1, {"cam": facts(True)}, T0)
+        status = broadcast_status(
+            "keynote", BroadcastSpec(streams=["cam"], state=state), None, 1, {"cam": facts(True)}, T0
+        )
         assert (status.phase, status.on_air, status.live_since) == (state, None, None)
     live = broadcast_status("keynote", BroadcastSpec(streams=["cam"], state="Live"), None, 1, {"cam": facts()}, T0)
     assert live.phase == "Pending", "Live shows the stream on air; with none live, the pending message"

@@ -76,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
         description="The stream's status.playback URL for --format; with spec.playback.access signed, signed with "
         "the namespace's key Secret (as `streamops playback url`).",
     )
-    url.add_argument("stream", help="the LiveStream")
+    url.add_argument("stream", help="the LiveStream (the Broadcast with --broadcast)")
+    url.add_argument("--broadcast", action="store_true", help="STREAM names a Broadcast: its page, signed")
     url.add_argument("--format", choices=FORMATS, default="player", help="which URL (default: the player page)")
     url.add_argument("--expires", default=DEFAULT_EXPIRES, help=f"a signed URL's validity (default {DEFAULT_EXPIRES})")
     url.add_argument("--ip", help="a signed URL only for this viewer address")
@@ -239,10 +240,17 @@ def _stats(args: argparse.Namespace) -> int:
 def _playback_url(api: KubeApi, namespace: str, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from streamops.cli.playback import livestream_url, parse_expires, viewer_address
+    from streamops.cli.playback import broadcast_url, livestream_url, parse_expires, viewer_address
 
     expires, ip = parse_expires(args.expires), viewer_address(args.ip)
-    found = livestream_url(api, namespace, args.stream, args.format, expires, ip, datetime.now(UTC))
+    if args.broadcast and args.format != "player":
+        raise CommandError("--broadcast prints the broadcast's page: --format player only")
+    now = datetime.now(UTC)
+    found = (
+        broadcast_url(api, namespace, args.stream, expires, ip, now)
+        if args.broadcast
+        else livestream_url(api, namespace, args.stream, args.format, expires, ip, now)
+    )
     if found.note:
         print(found.note, file=sys.stderr)
     print(found.url)

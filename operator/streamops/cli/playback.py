@@ -1,7 +1,8 @@
 """The playback verbs of both command lines (docs/design/playback.md): `streamops playback url <stream>`
 and `kubectl streamops url|play` print (or play) a stream's status.playback URL, signed when its
 playback is: `t/<token>/` inserted after its path prefix (at the root for a URL without one), the
-token signed with the namespace's key Secret streamops-playback-keys. `streamops playback
+token signed with the namespace's key Secret streamops-playback-keys; with `--broadcast`, a
+Broadcast's page, its signed streams' tokens in its fragment (docs/design/broadcasts.md). `streamops playback
 rotate-key` and `kubectl streamops rotate-key --playback`: previous := current, a new current, the
 rotated-at annotation (the Secret is created when missing). The caller's kubeconfig must be allowed
 to read (and, to rotate, write) that Secret.
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from streamops.cli.command_error import CommandError
 from streamops.cli.kube_connection import get_stream
 from streamops.contract.ingest import (
+    BROADCASTS_PATH,
     DASH_MANIFEST,
     HLS_CMAF_PLAYLIST,
     HLS_MPEGTS_PLAYLIST,
@@ -229,6 +231,69 @@ def livestream_url(
     `kubectl streamops url|play` print or play, the arguments parsed (parse_expires(), viewer_address())
     where each command line checks them."""
     return stream_url(api, get_stream(api, namespace, name), fmt, expires, ip, now)
+
+
+def broadcast_page_url(
+    broadcast: Mapping[str, Any],
+    streams: Mapping[str, Mapping[str, Any] | None],
+    secret: Mapping[str, Any] | None,
+    expires: int,
+    ip: str,
+    now: datetime,
+) -> StreamUrl:
+    """A Broadcast's page (status.playerUrl) for a viewer: the token of the stream that serves it in its
+    path, every signed stream's token in its fragment (`#t=<stream>:<token>,...`: the page reads it,
+    browsers never send it), each valid `expires` seconds and for `ip` (docs/design/broadcasts.md)."""
+    meta = broadcast.get("metadata") or {}
+    name, namespace = meta.get("name", "?"), meta.get("namespace", "?")
+    page = (broadcast.get("status") or {}).get("playerUrl")
+    if not page:
+        raise CommandError(
+            f"broadcast {name} has no status.playerUrl yet: none of its streams has a playback URL (or the operator "
+            "has not reported it)"
+        )
+    parts = urlsplit(str(page))
+    tail = f"{BROADCASTS_PATH}/{name}{PLAYER_PAGE}"
+    if not parts.path.endswith(tail):
+        raise CommandError(f"{page} is not a broadcast page this command knows (it does not end with {tail})")
+    prefix = parts.path[: -len(tail)]
+    members = [str(m) for m in (broadcast.get("spec") or {}).get("streams") or []]
+    # A stream left to the operator's default is signed when the namespace has keys: a token is harmless
+    # to a public stream (it ignores one), missing to a signed one.
+    signed = [
+        m for m in members if (s := streams.get(m)) is not None
+        and (stream_access(s) == "signed" or (stream_access(s) is None and secret is not None))
+    ]  # fmt: skip
+    if not signed:
+        return StreamUrl(str(page), f"broadcast {name}'s streams are public: the URL needs no token")
+    if secret is None:
+        raise CommandError(
+            f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
+            "`streamops playback rotate-key` creates one)"
+        )
+    key = signing_key(secret_keys(secret), now)
+    tokens = {m: sign(key, f"{namespace}/{m}", int(now.timestamp()) + expires, ip) for m in signed}
+    # The stream whose ingest serves the page: the one whose player page shares its prefix.
+    host = next(
+        (m for m in signed if ((streams[m] or {}).get("status") or {}).get("playback", {}).get("playerUrl")
+         == urlunsplit(parts._replace(path=prefix + PLAYER_PAGE, query="", fragment=""))),
+        None,
+    )  # fmt: skip
+    path = f"{prefix}/{TOKEN_SEGMENT}/{tokens[host]}{tail}" if host else parts.path
+    fragment = "t=" + ",".join(f"{m}:{token}" for m, token in tokens.items())
+    return StreamUrl(urlunsplit(parts._replace(path=path, fragment=fragment)))
+
+
+def broadcast_url(api: KubeApi, namespace: str, name: str, expires: int, ip: str, now: datetime) -> StreamUrl:
+    """broadcast_page_url() of the Broadcast `name`, its streams and the namespace's keys read from the cluster."""
+    from streamops.api import BROADCAST, LIVESTREAM
+
+    broadcast = api.get_custom(BROADCAST, namespace, name)
+    if broadcast is None:
+        raise CommandError(f"broadcast {name} not found in namespace {namespace}")
+    members = [str(m) for m in (broadcast.get("spec") or {}).get("streams") or []]
+    streams = {m: api.get_custom(LIVESTREAM, namespace, m) for m in members}
+    return broadcast_page_url(broadcast, streams, api.get("Secret", namespace, KEYS_SECRET), expires, ip, now)
 
 
 def rotate_playback_key(api: KubeApi, namespace: str, force: bool, now: datetime) -> str:

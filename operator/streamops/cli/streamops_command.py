@@ -55,16 +55,23 @@ def playback_url(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from streamops.cli.command_error import CommandError
-    from streamops.cli.playback import livestream_url, parse_expires, viewer_address
+    from streamops.cli.playback import broadcast_url, livestream_url, parse_expires, viewer_address
 
     try:  # before the cluster is asked: a typo needs no kubeconfig to be reported
         expires, ip = parse_expires(args.expires), viewer_address(args.ip)
+        if args.broadcast and args.format != "player":
+            raise CommandError("--broadcast prints the broadcast's page: --format player only")
     except CommandError as e:
         print(f"streamops playback url: {e}", file=sys.stderr)
         return 1
 
     def url(api: KubeApi, namespace: str) -> None:
-        found = livestream_url(api, namespace, args.stream, args.format, expires, ip, datetime.now(UTC))
+        now = datetime.now(UTC)
+        found = (
+            broadcast_url(api, namespace, args.stream, expires, ip, now)
+            if args.broadcast
+            else livestream_url(api, namespace, args.stream, args.format, expires, ip, now)
+        )
         print(found.url)
         if found.note:
             print(found.note, file=sys.stderr)
@@ -181,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         "Any player plays it: every URL in the playlist or page is relative, so the token goes along. A public "
         'stream gets its plain URL (said on stderr). Example: ffplay "$(streamops playback url cam --format hls)"',
     )
-    signed.add_argument("stream", help="name of the LiveStream")
+    signed.add_argument("stream", help="name of the LiveStream (of the Broadcast with --broadcast)")
+    signed.add_argument(
+        "--broadcast",
+        action="store_true",
+        help="STREAM names a Broadcast: its page (status.playerUrl), its signed streams' tokens in the fragment",
+    )
     signed.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig's, else default)")
     signed.add_argument(
         "--expires",

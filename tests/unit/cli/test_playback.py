@@ -8,11 +8,13 @@ import base64
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from streamops.cli.command_error import CommandError
 from streamops.cli.playback import (
     Keys,
+    broadcast_page_url,
     parse_expires,
     playback_url,
     rotated,
@@ -154,3 +156,39 @@ def test_the_command_refuses_bad_arguments_before_asking_the_cluster(capsys):
     assert "streamops playback url: --expires 'soon'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["playback", "url", "cam", "--format", "rtmp"])
+
+
+def member(name: str, access: str | None, host: str = "https://h") -> dict[str, Any]:
+    playback = {"access": access} if access else {}
+    return {
+        "metadata": {"name": name, "namespace": "ns"},
+        "spec": {"playback": playback},
+        "status": {"playback": {"playerUrl": f"{host}/streams/ns/{name}/player"}},
+    }
+
+
+def test_a_broadcast_page_carries_its_own_stream_s_token_in_the_path_and_the_others_in_the_fragment():
+    key = os.urandom(32)
+    page = "https://h/streams/ns/main/broadcasts/keynote/player"
+    broadcast = {
+        "metadata": {"name": "keynote", "namespace": "ns"},
+        "spec": {"streams": ["main", "backup", "open"]},
+        "status": {"playerUrl": page},
+    }
+    streams = {"main": member("main", "signed"), "backup": member("backup", "signed"), "open": member("open", "public")}
+    found = broadcast_page_url(broadcast, streams, secret(key), 600, "", NOW)
+    parts = urlsplit(found.url)
+    token, rest = split_token_path(parts.path, "/streams/ns/main")
+    assert rest == "/streams/ns/main/broadcasts/keynote/player"
+    pairs = dict(p.split(":", 1) for p in parts.fragment.removeprefix("t=").split(","))
+    assert set(pairs) == {"main", "backup"}, "a public stream needs no token"
+    assert pairs["main"] == token
+    assert verify(pairs["backup"], [key], "ns/backup", NOW.timestamp() + 1, "") is None
+    assert verify(pairs["backup"], [key], "ns/main", NOW.timestamp() + 1, "") is not None
+    public = {name: member(name, "public") for name in streams}
+    assert broadcast_page_url(broadcast, public, None, 600, "", NOW).url == page
+    with pytest.raises(CommandError, match="no secret streamops-playback-keys"):
+        broadcast_page_url(broadcast, streams, None, 600, "", NOW)
+    with pytest.raises(CommandError, match=r"no status\.playerUrl yet"):
+        broadcast_page_url({**broadcast, "status": {}}, streams, secret(key), 600, "", NOW)
+    assert main(["playback", "url", "keynote", "--broadcast", "--format", "hls"]) == 1

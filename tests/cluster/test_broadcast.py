@@ -1,11 +1,18 @@
-"""A Broadcast on a real API server with the suite's operator (issue 41 item 2, work in progress): its
-status names the streams that do not exist, follows one being created, and takes the user's state."""
+"""A Broadcast on a real API server with the suite's operator (docs/design/broadcasts.md): its status
+names the streams that do not exist, follows one being created and one going live, and takes the
+user's state; the operator sends it to its streams' running ingests, which serve its page."""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from typing import Any
 
 from devtools.catalog import livestream
+from devtools.cluster.local_pods import LocalPods
+from devtools.http_client import http_get
+from devtools.media.peers import Publisher
 from devtools.waits import eventually
 from streamops.api import API_VERSION
 
@@ -53,3 +60,45 @@ def test_a_stream_named_twice_is_refused_by_the_api_server(cluster, namespace):
         check=False,
     )  # fmt: skip
     assert result.returncode != 0 and "Duplicate value" in result.stderr, result.stderr
+
+
+def test_the_operator_sends_the_broadcast_to_its_stream_s_ingest_and_a_state_change_reaches_it_in_seconds(
+    cluster, operator, namespace, local_pods: LocalPods, publishers
+):
+    """A stream whose ingest runs (a local process) and publishes: the Broadcast goes Live with it on air,
+    status.playerUrl is the page beside the stream's player, and the ingest serves the page and the state
+    document the operator sent (POST /player-settings); the user's Paused reaches that document within
+    seconds, the same ingest process throughout (nothing restarts)."""
+    ns = namespace
+    cluster.apply(ns, livestream("main", screenshots={"enabled": False}))
+    ingest = local_pods.start(ns, "main-ingest")
+    key = base64.b64decode(cluster.get("secrets", ns, "main-stream-key")["data"]["streamKey"]).decode()
+    publishers.append(
+        Publisher(f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}", size="320x180").start()
+    )
+    cluster.apply(ns, broadcast("keynote", streams=["main", "backup"], title="Keynote"))
+    live = status_where(
+        cluster, ns, "Live with main on air", lambda s: (s.get("phase"), s.get("onAir")) == ("Live", "main")
+    )
+    player = (cluster.get("livestreams", ns, "main") or {})["status"]["playback"]["playerUrl"]
+    assert live["playerUrl"] == player.removesuffix("/player") + "/broadcasts/keynote/player"
+    http = f"http://127.0.0.1:{ingest.config['ports']['http']}"
+
+    def document(check: Any) -> dict[str, Any] | None:
+        code, body = http_get(f"{http}/broadcasts/keynote/state.json")
+        found = json.loads(body) if code == 200 else None
+        return found if found is not None and check(found) else None
+
+    state = eventually(lambda: document(lambda d: d["onAir"] == "main"), timeout=30, what="state.json on the ingest")
+    assert (state["title"], [m["name"] for m in state["members"]]) == ("Keynote", ["main", "backup"])
+    assert state["members"][0]["hls"] == "hls/cmaf/index.m3u8" and state["members"][1].get("base") is None
+    assert http_get(f"{http}/broadcasts/keynote/player")[0] == 200
+    pid = ingest.process.pid if ingest.process else None
+
+    paused = time.monotonic()
+    cluster.kubectl("patch", "broadcast", "keynote", "-n", ns, "--type=merge", "-p", '{"spec":{"state":"Paused"}}')
+    eventually(
+        lambda: document(lambda d: d["phase"] == "Paused"), timeout=15, interval=0.1, what="Paused on the ingest"
+    )
+    print(f"Broadcast state patched -> the ingest's state.json: {time.monotonic() - paused:.2f} s")
+    assert ingest.process is not None and ingest.process.pid == pid and ingest.process.poll() is None

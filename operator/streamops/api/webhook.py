@@ -37,11 +37,18 @@ EventType = Literal[
     "restream.recovered",
     "clip.ready",
     "clip.failed",
+    "broadcast.live",
+    "broadcast.switched",
+    "broadcast.paused",
+    "broadcast.finished",
+    "broadcast.pending",
 ]
 HTTP_ONLY = "url must start with http:// or https://"
 WEBHOOK_USERINFO_PATTERN = "^https?://[^/?#]*@"
 NO_WEBHOOK_USERINFO = "url must not carry credentials (user@)"
-EventFilter = Literal[EventType, "stream.*", "recording.*", "restream.*", "clip.*"]  # a type, or every type of a kind
+EventFilter = Literal[
+    EventType, "stream.*", "recording.*", "restream.*", "clip.*", "broadcast.*"
+]  # a type, or every type of a kind
 
 
 class LabelSelectorRequirement(KubeModel):

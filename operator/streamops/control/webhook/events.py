@@ -25,7 +25,8 @@ CONNECTING = "Connecting"  # ... and while its pusher connects
 @dataclass(frozen=True)
 class Change:
     """One event before it has a sequence number: its type (without dev.streamops.), the object it is
-    about (`stream`, `recordings/<name>`, `restreams/<name>`, `clips/<name>`) and its data."""
+    about (`stream`, `recordings/<name>`, `restreams/<name>`, `clips/<name>`, `broadcasts/<name>`) and
+    its data."""
 
     type: str
     subject: str
@@ -84,7 +85,18 @@ def clip_facts(status: Mapping[str, Any]) -> Facts:
     }
 
 
-FACTS = {"LiveStream": stream_facts, "Recording": recording_facts, "Restream": restream_facts, "Clip": clip_facts}
+def broadcast_facts(status: Mapping[str, Any]) -> Facts:
+    """What viewers of a Broadcast see: its phase, and the stream on air while Live."""
+    return {"phase": status.get("phase") or "Pending", "onAir": status.get("onAir")}
+
+
+FACTS = {
+    "LiveStream": stream_facts,
+    "Recording": recording_facts,
+    "Restream": restream_facts,
+    "Clip": clip_facts,
+    "Broadcast": broadcast_facts,
+}
 
 
 def facts_of(kind: str, body: Mapping[str, Any]) -> Facts:
@@ -228,6 +240,19 @@ def _clip_changes(name: str, old: Facts, new: Facts, status: Mapping[str, Any]) 
     return []
 
 
+def _broadcast_changes(name: str, old: Facts, new: Facts, status: Mapping[str, Any]) -> list[Change]:
+    """broadcast.<phase> when its phase changes (live, paused, finished, pending), broadcast.switched when
+    another of its streams goes on air while it stays live."""
+    subject = subject_of("Broadcast", name)
+    data = {"phase": new["phase"], "onAir": new["onAir"], "previousPhase": old["phase"]}
+    if new["phase"] != old["phase"]:
+        extra = {"liveSince": status.get("liveSince")} if new["phase"] == "Live" else {}
+        return [Change(f"broadcast.{str(new['phase']).lower()}", subject, data | extra)]
+    if new["phase"] == "Live" and new["onAir"] != old["onAir"]:
+        return [Change("broadcast.switched", subject, {"onAir": new["onAir"], "previous": old["onAir"]})]
+    return []
+
+
 def changes_between(kind: str, name: str, old: Facts | None, new: Facts, status: Mapping[str, Any]) -> list[Change]:
     """The events from `old` facts to `new` ones. An object seen for the first time (`old` None) is
     compared with its kind's quiet facts: a Recording that starts, a Restream that connects."""
@@ -238,4 +263,6 @@ def changes_between(kind: str, name: str, old: Facts | None, new: Facts, status:
         return _recording_changes(name, base, new, status)
     if kind == "Clip":
         return _clip_changes(name, base, new, status)
+    if kind == "Broadcast":
+        return _broadcast_changes(name, base, new, status)
     return _restream_changes(name, base, new, status)

@@ -77,6 +77,17 @@ class StreamSeen:
 WEBHOOK_KINDS = frozenset(FACTS)  # the kinds whose status changes are webhook events
 
 
+def stream_of(kind: str, name: str, spec: Mapping[str, Any]) -> str:
+    """The stream whose outbox an object's events go to: its own, its streamRef's, a Broadcast's first
+    stream's (a broadcast's events are its lead stream's: one copy per subscription, not one per stream)."""
+    if kind == "LiveStream":
+        return name
+    if kind == "Broadcast":
+        streams = spec.get("streams")
+        return str(streams[0]) if isinstance(streams, list) and streams else ""
+    return str((spec.get("streamRef") or {}).get("name"))
+
+
 def written_conditions(status: Mapping[str, Any]) -> list[Condition]:
     try:
         return [Condition.model_validate(c) for c in status.get("conditions") or []]
@@ -109,7 +120,7 @@ class Notifier:
             return
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        stream = name if kind == "LiveStream" else str(((body.get("spec") or {}).get("streamRef") or {}).get("name"))
+        stream = stream_of(kind, name, body.get("spec") or {})
         key = (namespace, stream)
         objects = self.objects.setdefault(key, {})
         if type_ == "DELETED":

@@ -14,7 +14,7 @@ from streamops.contract.webhook_event import body_of, signed_headers, verify
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 from streamops.control.webhook.events import changes_between, facts_of
-from streamops.control.webhook.notifier import Notifier
+from streamops.control.webhook.notifier import Notifier, stream_of
 from streamops.control.webhook.outbox import (
     MAX_EVENTS,
     Outbox,
@@ -276,3 +276,26 @@ def test_backoff_and_secrets() -> None:
     assert OperatorSettings.from_env({"STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS": "2"}).webhook_backoff_cap_seconds == 2
     assert secrets_of({"data": {"secret": "bmV3", "previous": "b2xk"}}, "secret") == [b"new", b"old"]
     assert secrets_of({"data": {}}, "secret") is None and secrets_of(None, "secret") is None
+
+
+def test_broadcast_events_follow_its_phase_and_the_stream_on_air() -> None:
+    pending: dict[str, Any] = {"phase": "Pending"}
+    live = {"phase": "Live", "onAir": "main", "liveSince": "2026-11-28T22:00:00Z"}
+    assert types("Broadcast", "k", {}, pending) == [], "a new pending broadcast is quiet"
+    [went] = changes_between(
+        "Broadcast", "k", facts_of("Broadcast", {"status": pending}), facts_of("Broadcast", {"status": live}), live
+    )
+    assert (went.type, went.subject) == ("broadcast.live", "broadcasts/k")
+    assert went.data == {"phase": "Live", "onAir": "main", "previousPhase": "Pending", "liveSince": live["liveSince"]}
+    assert types("Broadcast", "k", live, {**live, "onAir": "backup"}) == ["broadcast.switched"]
+    assert types("Broadcast", "k", live, live) == []
+    assert types("Broadcast", "k", live, {"phase": "Paused"}) == ["broadcast.paused"]
+    assert types("Broadcast", "k", {"phase": "Paused"}, {"phase": "Finished"}) == ["broadcast.finished"]
+    assert types("Broadcast", "k", live, pending) == ["broadcast.pending"]
+    spec = StreamWebhookSpec.model_validate(
+        {"url": "http://r/x", "secretRef": {"name": "s"}, "events": ["broadcast.*"]}
+    )
+    assert Subscription("u", "ns", "w", 1, spec).wants("broadcast.switched")
+    # Its events go to its first stream's outbox: one copy for a subscription that selects every stream.
+    assert stream_of("Broadcast", "k", {"streams": ["main", "backup"]}) == "main"
+    assert stream_of("Recording", "r", {"streamRef": {"name": "cam"}}) == "cam"

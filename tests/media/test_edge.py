@@ -505,11 +505,25 @@ def test_other_paths_and_methods_are_refused_without_an_origin_request(stand: St
         "whip",
         "publish",
         "player/a/b",
+        "broadcasts/Keynote/state.json",
+        "broadcasts/k/other.json",
+        "broadcasts/k/player/x",
+        "broadcasts/state.json",
     ):
         assert get(stand.edge_url(path))[0] == 404, path  # a token segment never reaches WHIP or publish
     status, headers, _ = http_request("OPTIONS", stand.edge_url(PLAYLIST), timeout=10)
     assert status == 204 and "GET" in headers.get("Access-Control-Allow-Methods", ""), "preflight, from the edge"
     assert origin_requests_total(stand) == before, "no origin request for any of them"
+
+
+def test_a_broadcast_s_page_and_state_pass_to_the_ingest(stand: Stand) -> None:
+    """docs/design/broadcasts.md: the two paths under a stream's prefix go to its ingest, uncached (this
+    ingest was told of no broadcast: its own 404 comes back, and asking again asks it again)."""
+    before = origin_requests_total(stand)
+    for path in ("broadcasts/keynote/state.json", "broadcasts/keynote/player", "broadcasts/keynote/state.json"):
+        status, _, body = get(stand.edge_url(path))
+        assert (status, body) == (404, b"no broadcast 'keynote' on this stream\n"), path
+    assert origin_requests_total(stand)[0] - before[0] == 3
 
 
 def test_blocking_requests_too_far_ahead_are_400_without_an_origin_request(stand: Stand) -> None:

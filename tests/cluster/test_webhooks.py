@@ -365,3 +365,31 @@ def test_a_receiver_at_an_address_outside_the_allow_list_gets_nothing(cluster, o
     failure = status["lastFailure"]
     assert failure["error"] == "refused by policy", failure
     assert failure.get("httpStatus") is None and failure["durationMs"] == 0, failure
+
+
+def test_a_broadcast_s_state_changes_reach_the_receiver_as_its_first_stream_s_events(
+    cluster, operator, namespace, receivers
+):
+    """docs/design/broadcasts.md: the user's Paused and Finished come as broadcast.paused and
+    broadcast.finished, subject broadcasts/<name>, in its first stream's sequence, verified."""
+    ns = namespace
+    hooks = receivers("hooks", [SECRET])
+    cluster.kubectl("create", "secret", "generic", "hook-secret", "-n", ns, f"--from-literal=secret={SECRET}")
+    cluster.allow_reference(ns, "hook-secret")
+    cluster.apply(ns, webhook("all", hooks.url, events=["broadcast.*"]))
+    cluster.apply(
+        ns, livestream("main", screenshots={"enabled": False}), livestream("backup", screenshots={"enabled": False})
+    )
+    eventually(lambda: cluster.get("configmaps", ns, "streamops-events-main"), what="the first stream's outbox")
+    cluster.apply(ns, {"apiVersion": GROUP, "kind": "Broadcast", "metadata": {"name": "keynote"},
+                       "spec": {"streams": ["main", "backup"], "state": "Paused"}})  # fmt: skip
+    received(hooks, "broadcast.paused")
+    cluster.kubectl("patch", "broadcast", "keynote", "-n", ns, "--type=merge", "-p", '{"spec":{"state":"Finished"}}')
+    events = received(hooks, "broadcast.paused", "broadcast.finished")
+    assert types_of(hooks) == ["broadcast.paused", "broadcast.finished"], "each once, in order"
+    paused, finished = events
+    assert paused["subject"] == "broadcasts/keynote" and paused["source"].endswith(f"/namespaces/{ns}/livestreams/main")
+    assert (paused["data"]["phase"], paused["data"]["previousPhase"]) == ("Paused", "Pending")
+    assert finished["data"]["previousPhase"] == "Paused"
+    assert int(finished["data"]["sequence"]) > int(paused["data"]["sequence"])
+    assert all(e["verified"] for e in hooks.entries()), "signed with the subscription's secret"

@@ -1,1 +1,1 @@
-"""Broadcast: its status from its streams' facts (work in progress: issue 41, item 2)."""
+"""Broadcast: its status from the facts of the streams it names (docs/design/broadcasts.md)."""

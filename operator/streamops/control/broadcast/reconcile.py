@@ -1,5 +1,6 @@
-"""A broadcast's reconcile: nothing to make yet (its player page will be served by the namespace's
-edge); the spec parsed, so that status can say when the operator cannot use it."""
+"""A broadcast's reconcile: nothing to make (its streams' ingests serve its page, sent to them by their
+own loops: livestream/player_settings.py); the spec parsed, so that status can say when the operator
+cannot use it."""
 
 from __future__ import annotations
 

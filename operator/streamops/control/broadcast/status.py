@@ -27,10 +27,8 @@ def members(spec: BroadcastSpec, facts: Mapping[str, StreamFacts | None]) -> lis
 
 def page_url(facts: StreamFacts | None, broadcast: str) -> str | None:
     """The broadcast's page beside a stream's player page (None: the stream has no playback URL)."""
-    player = facts.player_url if facts else None
-    if not player or not player.endswith(PLAYER_PAGE):
-        return None
-    return f"{player[: -len(PLAYER_PAGE)]}{BROADCASTS_PATH}/{broadcast}/player"
+    base = facts.playback_base if facts else None
+    return f"{base}{BROADCASTS_PATH}/{broadcast}{PLAYER_PAGE}" if base else None
 
 
 def phase_of(spec: BroadcastSpec, on_air: str | None) -> BroadcastPhase:

@@ -16,7 +16,6 @@ from streamops.api.livestream import Projection
 from streamops.contract.ingest import (
     BROADCAST_MEMBERS_MAX,
     BROADCASTS_PER_STREAM,
-    PLAYER_PAGE,
     PLAYER_SETTINGS_PATH,
     BroadcastMemberView,
     BroadcastView,
@@ -43,8 +42,7 @@ def spec_projection(spec: Mapping[str, Any]) -> Projection:
 def member_view(name: str, facts: StreamFacts | None) -> BroadcastMemberView:
     """Where a broadcast's page finds one of its streams: the base its playback URLs share (the player
     page's URL without /player) and its playlist relative to it."""
-    player = facts.player_url if facts else None
-    base = player[: -len(PLAYER_PAGE)] if player and player.endswith(PLAYER_PAGE) else None
+    base = facts.playback_base if facts else None
     hls = facts.hls_url if facts else None
     relative = hls[len(base) + 1 :] if base and hls and hls.startswith(base + "/") else None
     return BroadcastMemberView(name=name, base=base, hls=relative, signed=bool(facts and facts.signed))

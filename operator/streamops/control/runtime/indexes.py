@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from streamops.api import GROUP
 from streamops.api.common import spec_client_annotations
+from streamops.contract.ingest import PLAYER_PAGE
 from streamops.control.workers.endpoint_slices import EndpointSliceIndex
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Body, Manifest, ObjectIndex
@@ -32,6 +33,13 @@ class StreamFacts:
     player_url: str | None = None  # status.playback.playerUrl: a Broadcast's page sits beside it
     hls_url: str | None = None  # status.playback.hlsCmafUrl, else hlsMpegtsUrl: what a Broadcast's page plays
     signed: bool = False  # spec.playback.access is signed: a Broadcast's page needs its token
+
+    @property
+    def playback_base(self) -> str | None:
+        """Where its playback URLs start: the player page's URL without /player (None: none yet)."""
+        if not self.player_url or not self.player_url.endswith(PLAYER_PAGE):
+            return None
+        return self.player_url[: -len(PLAYER_PAGE)]
 
 
 @dataclass(frozen=True)

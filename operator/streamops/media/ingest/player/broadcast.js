@@ -43,7 +43,7 @@
     if (!member.base) return null;
     if (!member.signed) return member.base;
     const token = tokens[member.name];
-    return token ? `${member.base}/t/${token}` : null;
+    return token ? `${member.base}/t/${encodeURIComponent(token)}` : null;
   }
 
   function withSid(url) {

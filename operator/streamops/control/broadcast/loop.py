@@ -8,8 +8,8 @@ from streamops.api import BROADCAST, Broadcast
 from streamops.api.broadcast import BroadcastStatus
 from streamops.control.broadcast.reconcile import BroadcastOutcome, reconcile_broadcast
 from streamops.control.broadcast.status import broadcast_status
-from streamops.control.runtime.indexes import Indexes, StreamFacts, StreamIndex, index_values
-from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
+from streamops.control.runtime.indexes import Indexes, StreamFacts, index_values
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, run_status_loop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.kube.manifests import Manifest
@@ -19,20 +19,18 @@ BROADCAST_LOOP = KindLoop(
 )
 
 
-def stream_facts(streams: StreamIndex, namespace: str, names: list[str]) -> dict[str, StreamFacts | None]:
-    return {name: next(iter(index_values(streams, (namespace, name))), None) for name in names}
+Facts = tuple[tuple[str, StreamFacts | None], ...]  # each named stream's, in the spec's order
 
 
-def broadcast_update(
-    loop: ObjectLoop[BroadcastOutcome], outcome: BroadcastOutcome, facts: dict[str, StreamFacts | None]
-) -> Manifest:
+def broadcast_update(loop: ObjectLoop[BroadcastOutcome], outcome: BroadcastOutcome, facts: Facts) -> Manifest:
     raw = loop.raw()
     broadcast = loop.valid_object(raw, Broadcast, outcome)
     if broadcast is None:
         return loop.invalid_spec_status(raw, outcome)
-    return broadcast_status(
-        loop.name, broadcast.spec, broadcast.status, broadcast.metadata.generation, facts, utcnow()
-    ).wire()
+    status = broadcast_status(
+        loop.name, broadcast.spec, broadcast.status, broadcast.metadata.generation, dict(facts), utcnow()
+    )
+    return status.wire()
 
 
 def named_streams(loop: ObjectLoop[BroadcastOutcome]) -> list[str]:
@@ -42,19 +40,10 @@ def named_streams(loop: ObjectLoop[BroadcastOutcome]) -> list[str]:
 
 
 async def broadcast_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
-    loop = ObjectLoop(state, BROADCAST_LOOP, obj)
-    try:
-        while loop.running:
-            outcome = await loop.reconciled()
-            if outcome is None:
-                await loop.sleep()
-                continue
-            names = named_streams(loop)
-            for name in names:  # a stream's events wake this loop (once followed, until the loop ends)
-                state.follow(loop.key, loop.namespace, name)
-            facts = stream_facts(indexes.streams, loop.namespace, names)
-            if loop.changed((loop.body.metadata.get("generation"), outcome, tuple(facts.items()))):
-                await loop.write(broadcast_update(loop, outcome, facts), [])
-            await loop.sleep()
-    finally:
-        loop.close()
+    def observe(loop: ObjectLoop[BroadcastOutcome]) -> Facts:
+        names = named_streams(loop)
+        for name in names:  # a stream's events wake this loop (once followed, until the loop ends)
+            state.follow(loop.key, loop.namespace, name)
+        return tuple((name, next(iter(index_values(indexes.streams, (loop.namespace, name))), None)) for name in names)
+
+    await run_status_loop(state, BROADCAST_LOOP, obj, observe, broadcast_update)

@@ -11,7 +11,7 @@ from streamops.api.quality_set import QualitySetStatus
 from streamops.control.qualityset.reconcile import QualitySetOutcome, reconcile_quality_set
 from streamops.control.qualityset.status import quality_set_status
 from streamops.control.runtime.indexes import Indexes, QualitySetUsers, index_values
-from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, run_status_loop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.kube.manifests import Manifest
@@ -39,19 +39,10 @@ def quality_set_update(loop: ObjectLoop[QualitySetOutcome], outcome: QualitySetO
 
 
 async def _loop(kind: KindLoop[QualitySetOutcome], state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
-    loop = ObjectLoop(state, kind, obj)
-    try:
-        while loop.running:
-            outcome = await loop.reconciled()
-            if outcome is None:
-                await loop.sleep()
-                continue
-            streams = users(indexes.quality_set_users, kind.api.kind, loop.namespace, loop.name)
-            if loop.changed((loop.body.metadata.get("generation"), outcome, streams)):
-                await loop.write(quality_set_update(loop, outcome, streams), [])
-            await loop.sleep()
-    finally:
-        loop.close()
+    def observe(loop: ObjectLoop[QualitySetOutcome]) -> int:
+        return users(indexes.quality_set_users, kind.api.kind, loop.namespace, loop.name)
+
+    await run_status_loop(state, kind, obj, observe, quality_set_update)
 
 
 async def quality_set_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:

@@ -405,3 +405,29 @@ async def follow_storing_stream(
     if outcome.storage_refused:
         loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
     return stream, outcome
+
+
+SeenT = TypeVar("SeenT")
+
+
+async def run_status_loop(
+    state: OperatorState,
+    kind: KindLoop[OutcomeT],
+    obj: LiveObject,
+    observe: Callable[[ObjectLoop[OutcomeT]], SeenT],
+    update: Callable[[ObjectLoop[OutcomeT], OutcomeT, SeenT], Manifest],
+) -> None:
+    """The loop of a kind that runs no worker (quality sets, broadcasts): reconciled, then what its
+    status is made of observed (`observe` may follow the objects it names), and the status written
+    when that or the spec changed."""
+    loop = ObjectLoop(state, kind, obj)
+    try:
+        while loop.running:
+            outcome = await loop.reconciled()
+            if outcome is not None:
+                seen = observe(loop)
+                if loop.changed((loop.body.metadata.get("generation"), outcome, seen)):
+                    await loop.write(update(loop, outcome, seen), [])
+            await loop.sleep()
+    finally:
+        loop.close()

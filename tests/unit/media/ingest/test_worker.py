@@ -6,10 +6,11 @@ route group on its own, from its parts: test_routes.py, test_overlay_switch.py, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,18 @@ def test_the_internal_face_asks_for_the_streams_worker_credential(tmp_path):
     with_worker(config, unconfigured)
 
 
+@contextlib.asynccontextmanager
+async def both_faces(tmp_path: Path) -> AsyncIterator[tuple[IngestWorker, TestClient[Any, Any], TestClient[Any, Any]]]:
+    """A worker without overlays, its internal face's client and its public face's."""
+    worker = IngestWorker(ingest_config(tmp_path, overlays=False))
+    public, internal = worker.apps()
+    async with (
+        TestClient(TestServer(internal, host="127.0.0.1", port=0)) as inside,
+        TestClient(TestServer(public, host="127.0.0.1", port=0)) as outside,
+    ):
+        yield worker, inside, outside
+
+
 def test_the_player_page_takes_its_projection_live(tmp_path):
     """POST /player-settings on the internal face (the worker credential, as every route there) sets
     what the next player page renders and what /status reports: the same worker, no restart. The
@@ -153,12 +166,7 @@ def test_the_player_page_takes_its_projection_live(tmp_path):
     options = re.compile(r'<script type="application/json" id="streamops-player-options">(.*?)</script>', re.S)
 
     async def run() -> None:
-        worker = IngestWorker(ingest_config(tmp_path, overlays=False))
-        public, internal = worker.apps()
-        async with (
-            TestClient(TestServer(internal, host="127.0.0.1", port=0)) as inside,
-            TestClient(TestServer(public, host="127.0.0.1", port=0)) as outside,
-        ):
+        async with both_faces(tmp_path) as (worker, inside, outside):
 
             async def page() -> dict[str, Any]:
                 found = options.search(await (await outside.get(PLAYER_PAGE)).text())
@@ -193,12 +201,7 @@ def test_a_broadcast_s_page_and_state_are_served_as_the_operator_last_sent_them(
     absorb the polls for a second; /status reports the settings' digest, so the operator sees them."""
 
     async def run() -> None:
-        worker = IngestWorker(ingest_config(tmp_path, overlays=False))
-        public, internal = worker.apps()
-        async with (
-            TestClient(TestServer(internal, host="127.0.0.1", port=0)) as inside,
-            TestClient(TestServer(public, host="127.0.0.1", port=0)) as outside,
-        ):
+        async with both_faces(tmp_path) as (_, inside, outside):
             state = "/broadcasts/keynote/state.json"
             assert (await outside.get(state)).status == 404
             assert (await outside.get("/broadcasts/keynote/player")).status == 404

@@ -51,6 +51,7 @@
   }
 
   function stop() {
+    if (!hls && view.source === null) return; // nothing loaded: the polls while paused touch nothing
     if (hls) { hls.destroy(); hls = null; }
     video.removeAttribute('src');
     video.load();

@@ -212,6 +212,11 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert c["STREAMOPS_INGEST_LOAD_BALANCER_CLASS"] == "service.k8s.aws/nlb"
     assert c["STREAMOPS_INGEST_EXTERNAL_TRAFFIC_POLICY"] == "Local"
     assert c["STREAMOPS_EXTERNAL_HOST"] == "edge.example.com"
+    assert json.loads(c["STREAMOPS_INGEST_REGIONS"]) == [
+        {"name": "eu-west", "externalHost": "ingest-eu.example.com"},
+        {"name": "us-east", "externalHost": "198.51.100.20"},
+    ]
+    assert e["STREAMOPS_INGEST_REGIONS"] == "[]"
     assert c["STREAMOPS_PLAYBACK_INGRESS_ENABLED"] == "true"
     assert c["STREAMOPS_PLAYBACK_INGRESS_CLASS_NAME"] == "traefik"
     assert c["STREAMOPS_PLAYBACK_INGRESS_HOST"] == "tv.example.com"
@@ -233,6 +238,10 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     settings = OperatorSettings.from_env({k: v for k, v in c.items() if k.startswith(ENV_PREFIX)})
     assert settings.ingest_service_type == "LoadBalancer" and settings.ingest_external_traffic_policy == "Local"
     assert settings.ingest_service_annotations["example.com/team"] == "media"
+    assert [(r.name, r.external_host) for r in settings.ingest_regions] == [
+        ("eu-west", "ingest-eu.example.com"),
+        ("us-east", "198.51.100.20"),
+    ]
     assert settings.playback_ingress_enabled and not settings.playback_http_route_enabled
     assert settings.playback_http_route_parent_refs == [
         {"name": "public", "namespace": "gateways", "sectionName": "https"}
@@ -401,6 +410,7 @@ def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: li
         ("bad-port-order.yaml", "worker.portRange: min (31000) must not be greater than max (30000)"),
         ("bad-network-policy-cidr.yaml", "egressAllowCIDRs/0"),
         ("bad-quality-set-rendition.yaml", "qualitySets.default.renditions.0.height"),
+        ("bad-region.yaml", "ingest.regions.0.externalHost"),
     ],
 )
 def test_bad_values_are_rejected(values_file: str, says: str) -> None:

@@ -442,3 +442,36 @@ def test_node_lost_mid_recording(
     finally:
         cluster.start_node("node-2")
         cluster.wait_ready_nodes(2)
+
+
+def test_an_encoder_pushes_through_the_regional_ingest_point_of_the_node_without_the_ingest(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    """docs/design/exposure.md, "Regional ingest points": the release lists each node as a region.
+    The stream's status shows both regions' URLs beside the default pushUrl (unchanged); an encoder on
+    the LAN pushing to the region of the node that does not run the ingest goes live (kube-proxy there
+    forwards it), and viewers on the LAN get HLS."""
+    ns = namespace
+    here, there = cluster.network.nodes[0], cluster.network.nodes[1]
+    stream = start_stream(cluster, ns, on=here.name)
+    ingest = stream["status"]["ingest"]
+    assert ingest["pushUrl"].startswith(f"rtmp://{here.ip}:"), "the default, unchanged"
+    regions = {r["name"]: r for r in ingest["regions"]}
+    assert list(regions) == [here.name, there.name]
+    port = ingest["pushUrl"].rsplit(":", 1)[1]
+    assert regions[there.name]["pushUrl"] == f"rtmp://{there.ip}:{port}"
+    assert regions[there.name]["pushUrlSrt"].startswith(f"srt://{there.ip}:")
+    key = cluster.stream_key(ns, "cam")
+    assert key not in json.dumps(stream["status"])
+    published = time.monotonic()
+    cluster.publish_from_lan(f"{regions[there.name]['pushUrl']}/{key}", publishers)
+    wait_live(cluster, ns)
+    timing("RTMP publish through the other node's region -> status.live (multi-node)", time.monotonic() - published)
+    assert ingest_node(cluster, ns) == here.name, "the ingest stayed where it was"
+    seg = eventually(
+        lambda: first_segment(stream["status"]["playback"]["hlsCmafUrl"], cluster.lan_get),
+        timeout=30,
+        interval=0.1,
+        what="HLS from the LAN",
+    )
+    assert len(seg[1]) > 1000

@@ -70,9 +70,11 @@ def network_policy_values() -> dict[str, Any]:
 def local_values(cluster: LocalCluster) -> dict[str, Any]:
     """The values a user of this cluster would set: ingest Services on NodePorts, with the first
     node's address as the external host status URLs are built with (any node's works: the
-    Services' externalTrafficPolicy is Cluster); NetworkPolicies for this cluster's addresses."""
+    Services' externalTrafficPolicy is Cluster), and each node as a regional ingest point (a zone of
+    one node); NetworkPolicies for this cluster's addresses."""
+    regions = [{"name": node.name, "externalHost": node.ip} for node in cluster.network.nodes]
     return {
-        "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip},
+        "ingest": {"service": {"type": "NodePort"}, "externalHost": cluster.network.nodes[0].ip, "regions": regions},
         "worker": {"nodeLoss": LOCAL_NODE_LOSS, "telemetry": {"metricsWriteSeconds": LOCAL_METRICS_WRITE_SECONDS}},
         "playback": {"viewerWindowSeconds": LOCAL_VIEWER_WINDOW_SECONDS},
         # Its NodePorts are plain HTTP (no TLS route on the LAN): WHIP and the publish page there.

@@ -1263,6 +1263,25 @@ class LiveStreamSpec(ClientFields):
         return self.transcoding is not None and self.transcoding.has_ladder
 
 
+INGEST_REGIONS_MAX = 8  # the operator's ingest.regions (control/runtime/settings.py)
+
+
+class RegionalIngest(KubeModel):
+    """One regional ingest point: the same ingest reached through one region's nodes."""
+
+    name: str = Field(max_length=NAME_MAX, description="The region, as the operator's ingest.regions names it.")
+    push_url: str | None = Field(
+        default=None, max_length=URL_MAX, description="RTMP server URL through this region (as pushUrl)."
+    )
+    push_url_rtmps: str | None = Field(
+        default=None, max_length=URL_MAX, description="RTMPS server URL through this region (as pushUrlRtmps)."
+    )
+    push_url_srt: str | None = Field(
+        default=None, max_length=URL_MAX, description="SRT URL through this region (as pushUrlSrt)."
+    )
+    reachable_from: str | None = Field(default=None, max_length=1024, description="Where these URLs work from.")
+
+
 class IngestEndpoints(KubeModel):
     """Where encoders push: server URLs plus the name of the Secret with the key (never the key)."""
 
@@ -1320,6 +1339,15 @@ class IngestEndpoints(KubeModel):
         max_length=1024,
         description="Where the push URLs work from, and why not from elsewhere (e.g. a LoadBalancer still "
         "waiting for its address).",
+    )
+    regions: list[RegionalIngest] | None = Field(
+        default=None,
+        max_length=INGEST_REGIONS_MAX,
+        description="Regional ingest points, for manual selection (the hosted multi_region_push_urls): the primary "
+        "ingest's RTMP, RTMPS and SRT URLs through each region the operator lists (chart value ingest.regions: a "
+        "host of each region's nodes), with the Service's nodePorts. One stream, one key, one publisher at a time, "
+        "whichever URL it uses; pushUrl is unchanged. Only for NodePort and LoadBalancer ingest Services; not "
+        "for WHIP nor the backup ingest.",
     )
     stream_key_secret: str | None = Field(
         default=None,

@@ -9,6 +9,8 @@ An ingest Service's URLs are only shown from where they work (docs/design/exposu
    over one address for every worker);
 4. with host networking, the ingest Pod's node address (status.hostIP) and its host ports;
 5. else the Service's cluster DNS name with its ports: inside the cluster only.
+Regional ingest points (the operator's ingest regions) are the primary Service's nodePorts at each
+region's host, beside whichever of these the default URLs use.
 Playback goes through the stream's Ingress or HTTPRoute when it has a host name, else the same way.
 """
 
@@ -127,6 +129,23 @@ def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reac
         )
     ports = service.ports if service is not None and service.ports else (given.host_ports or given.default_ports)
     return Reach(given.in_cluster_host, ports, "ClusterIP", f"{note}inside the cluster only")
+
+
+def region_reaches(service: ServiceObservation | None, regions: Sequence[tuple[str, str]]) -> dict[str, Reach]:
+    """Each regional ingest point (name, the host of its nodes) as a reach of the primary's Service:
+    that host with the Service's nodePorts, which kube-proxy on every node forwards to the ingest
+    wherever it runs. None without nodePorts to use (a ClusterIP Service, or not observed yet)."""
+    if service is None or service.type not in ("NodePort", "LoadBalancer") or not service.node_ports:
+        return {}
+    return {
+        name: Reach(
+            host,
+            service.node_ports,
+            "NodePort",
+            f"outside the cluster through {host} (region {name}'s nodes) and the Service's nodePorts",
+        )
+        for name, host in regions
+    }
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from streamops.contract.ingest import IngestStatus, Role
 from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
-from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach
+from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach, region_reaches
 from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
 from streamops.control.livestream.playability import (
     BROWSER_PLAYABLE,
@@ -332,7 +332,15 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         backup_live=backup_live,
         active_ingest=active_ingest,
         active=active,
-        ingest=ingest_endpoints(stream, reaches, base, observed.settings.publish_over_http),
+        ingest=ingest_endpoints(
+            stream,
+            reaches,
+            base,
+            observed.settings.publish_over_http,
+            region_reaches(
+                observed.services.get("primary"), [(r.name, r.external_host) for r in observed.settings.ingest_regions]
+            ),
+        ),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).
         playback=playback_urls(stream, base, whep_on(stream, observed.settings), main.projection if main else None),
         # Times are history: a worker that restarted (and forgot them) does not erase them.

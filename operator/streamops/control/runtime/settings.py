@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from streamops.api.common import KubeModel
-from streamops.api.livestream import RENDITIONS_MAX, Rendition
+from streamops.api.livestream import ADDRESS_PATTERN, INGEST_REGIONS_MAX, RENDITIONS_MAX, Rendition
 from streamops.api.recording import S3Storage
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
 from streamops.contract.worker import POD_GRACE_SECONDS
@@ -49,6 +49,18 @@ def _default_quality_set() -> DefaultQualitySet:
         name="default",
         renditions=[Rendition(name=n, height=h, video_bitrate_kbps=v, audio_bitrate_kbps=a) for n, h, v, a in ladder],
     )
+
+
+REGION_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$"
+
+
+class IngestRegion(KubeModel):
+    """A regional ingest point (docs/design/exposure.md, "Regional ingest points"): the host name or IP
+    of one region's (zone's) nodes, or of a load balancer in front of them, that encoders there push to
+    with the ingest Services' nodePorts."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=REGION_NAME_PATTERN)
+    external_host: str = Field(min_length=1, max_length=253, pattern=ADDRESS_PATTERN)
 
 
 class OperatorSettings(BaseModel):
@@ -200,6 +212,13 @@ class OperatorSettings(BaseModel):
         description="Host name/IP of the cluster's nodes as encoders and viewers outside reach them: status URLs of "
         "NodePort Services (and of LoadBalancer ones without an address yet) use it with the nodePorts. Empty: "
         "NodePorts are not shown as URLs.",
+    )
+    ingest_regions: list[IngestRegion] = Field(
+        default_factory=list,
+        max_length=INGEST_REGIONS_MAX,
+        description="Regional ingest points (JSON list of {name, externalHost}, names unique): each NodePort or "
+        "LoadBalancer stream shows push URLs for each, the region's host with its Service's nodePorts "
+        "(status.ingest.regions). Empty: none, the default push URLs only.",
     )
     playback_ingress_enabled: bool = Field(
         default=False, description="Give every stream an Ingress for playback (spec.playback.ingress overrides)."
@@ -353,6 +372,7 @@ class OperatorSettings(BaseModel):
         "egress_allow_cidrs",
         "egress_cluster_cidrs",
         "trusted_proxy_cidrs",
+        "ingest_regions",
         mode="before",
     )
     @classmethod
@@ -365,6 +385,15 @@ class OperatorSettings(BaseModel):
                 else cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
             )
         return value
+
+    @field_validator("ingest_regions")
+    @classmethod
+    def _unique_regions(cls, regions: list[IngestRegion]) -> list[IngestRegion]:
+        names = [r.name for r in regions]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"ingest regions named twice: {', '.join(twice)}")
+        return regions
 
     @field_validator("edge_resources", "worker_resources", mode="before")
     @classmethod

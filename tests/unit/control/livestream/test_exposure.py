@@ -22,7 +22,7 @@ from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.route import playback_http_route, playback_ingress, playback_route
 from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.settings import IngestRegion, OperatorSettings
 from streamops.control.workers.children import ensure_service
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
@@ -116,6 +116,42 @@ def test_status_follows_the_observed_service():
     lb = status(service_body("LoadBalancer", NODE_PORTS, {"ip": "198.51.100.9"}))
     assert lb.ingest.push_url == "rtmp://198.51.100.9:1935/live" and lb.ingest.exposure == "LoadBalancer"
     assert "Stalled" not in {c.type for c in lb.conditions}
+
+
+def test_regional_ingest_points_are_each_region_s_host_with_the_service_s_node_ports():
+    """docs/design/exposure.md, "Regional ingest points": the primary's nodePorts at each region's host,
+    in the operator's order, beside the default URLs (unchanged); none for a ClusterIP Service."""
+    s = stream(source={"push": {"protocols": ["rtmp", "srt", "rtmps"], "tls": {"secretName": "t"}}})
+    running = {"metadata": {"name": "cam-ingest"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    regions = [IngestRegion(name="eu-west", external_host="ingest-eu.example.com"),
+               IngestRegion(name="us-east", external_host="198.51.100.20")]  # fmt: skip
+    settings = OperatorSettings(external_host="203.0.113.7", ingest_regions=regions)
+
+    def status(service: dict) -> Any:
+        observed = IngestObservation(
+            {"primary": PodObservation.of("cam-ingest", running)},
+            services={"primary": ServiceObservation.of(service)},  # type: ignore[dict-item]
+            settings=settings,
+        )
+        return livestream_status(s, observed, T0).ingest
+
+    node_ports = {**NODE_PORTS, "rtmps": 31443}
+    ingest = status(service_body("NodePort", node_ports))
+    assert ingest.push_url == "rtmp://203.0.113.7:31935/live", "the default, unchanged"
+    assert [r.name for r in ingest.regions] == ["eu-west", "us-east"]
+    eu, us = ingest.regions
+    assert (eu.push_url, eu.push_url_srt) == (
+        "rtmp://ingest-eu.example.com:31935/live",
+        "srt://ingest-eu.example.com:31998",
+    )
+    assert us.push_url == "rtmp://198.51.100.20:31935/live"
+    assert "region us-east" in us.reachable_from
+    # A LoadBalancer's address is the default; its nodePorts serve the regions.
+    lb = status(service_body("LoadBalancer", node_ports, {"ip": "198.51.100.9"}))
+    assert lb.push_url == "rtmp://198.51.100.9:1935/live" and lb.regions[0].push_url.endswith(":31935/live")
+    assert status(service_body("ClusterIP")).regions is None, "inside the cluster only: no region"
+    assert status(service_body("NodePort")).regions is None, "no nodePorts observed yet"
+    assert "push_url_whip" not in eu.model_dump(), "WHIP is the default URL's only"
 
 
 # --- the ingest Service ---------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from devtools.catalog import stored_livestream
+from pydantic import ValidationError
 from streamops.api.recording import S3Storage
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
@@ -52,3 +54,25 @@ def test_chart_s3_setting_is_json_and_empty_means_none():
     assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": "{}"}).recordings_s3 is None
     assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": ""}).recordings_s3 is None
     assert WITH_CHART_S3.recordings_s3 == S3Storage.model_validate(CHART_S3)
+
+
+def test_ingest_regions_come_as_json_named_once_with_a_host_each():
+    regions = (
+        '[{"name": "eu-west", "externalHost": "ingest-eu.example.com"}, {"name": "b", "externalHost": "10.0.0.2"}]'
+    )
+    settings = OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": regions})
+    assert [(r.name, r.external_host) for r in settings.ingest_regions] == [
+        ("eu-west", "ingest-eu.example.com"),
+        ("b", "10.0.0.2"),
+    ]
+    assert OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": ""}).ingest_regions == []
+    bad = {
+        '[{"name": "a", "externalHost": "h1"}, {"name": "a", "externalHost": "h2"}]': "named twice: a",
+        '[{"name": "a", "externalHost": "rtmp://h"}]': "externalHost",
+        '[{"name": "A_b", "externalHost": "h"}]': "name",
+        '[{"name": "a"}]': "externalHost",
+        json.dumps([{"name": f"r{i}", "externalHost": "h"} for i in range(9)]): "at most 8",
+    }
+    for value, says in bad.items():
+        with pytest.raises(ValidationError, match=says):
+            OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": value})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from streamops.api import LiveStream
@@ -9,6 +10,7 @@ from streamops.api.livestream import (
     IngestEndpoints,
     Playback,
     Projection,
+    RegionalIngest,
 )
 from streamops.contract.ingest import (
     DASH_MANIFEST,
@@ -38,10 +40,12 @@ def ingest_endpoints(
     reaches: dict[Role, Reach],
     playback: PlaybackBase | None = None,
     publish_over_http: bool = False,
+    regions: Mapping[str, Reach] | None = None,
 ) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
     `reaches`: where each role's ingest is reached from (exposure.py), the primary's said; `playback`:
-    where the primary's HTTP face is reached (WHIP's signalling goes there, like WHEP's)."""
+    where the primary's HTTP face is reached (WHIP's signalling goes there, like WHEP's); `regions`:
+    the primary's regional ingest points (exposure.region_reaches), in the operator's order."""
     push = stream.spec.source.push
     if push is None:
         return None
@@ -51,24 +55,36 @@ def ingest_endpoints(
         reach = reaches.get(role)
         if role not in ingest_roles(stream) or reach is None:
             continue
-        if "rtmp" in push.protocols and "rtmp" in reach.ports:
-            urls[f"{prefix}push_url"] = f"rtmp://{reach.url_host}:{reach.ports['rtmp']}/live"
-        if "rtmps" in push.protocols and "rtmps" in reach.ports:
-            urls[f"{prefix}push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
-        if "srt" in push.protocols and "srt" in reach.ports:
-            urls[f"{prefix}push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
+        urls |= {f"{prefix}{field}": url for field, url in push_urls(push.protocols, reach).items()}
     # WHIP's bearer is the stream key: its URL is given only where the ingest takes it (HTTPS, or plain
     # HTTP when the admin allows it: publish_over_http).
     if playback is not None and whip_on(stream, "primary") and (playback.url.startswith("https:") or publish_over_http):
         urls["push_url_whip"] = f"{playback.url}{WHIP_PATH}"
     key_ref = stream_key_ref(stream)
     primary = reaches.get("primary")
+    listed = [
+        RegionalIngest(name=name, reachable_from=reach.reachable_from, **push_urls(push.protocols, reach))
+        for name, reach in (regions or {}).items()
+    ]
     return IngestEndpoints(
         stream_key_secret=key_ref.name if key_ref else None,
         exposure=primary.exposure if primary else None,
         reachable_from=primary.reachable_from if primary else None,
+        regions=listed or None,
         **urls,
     )
+
+
+def push_urls(protocols: Sequence[str], reach: Reach) -> dict[str, str]:
+    """The RTMP, RTMPS and SRT server URLs of `reach` for the protocols taken (by IngestEndpoints field)."""
+    urls: dict[str, str] = {}
+    if "rtmp" in protocols and "rtmp" in reach.ports:
+        urls["push_url"] = f"rtmp://{reach.url_host}:{reach.ports['rtmp']}/live"
+    if "rtmps" in protocols and "rtmps" in reach.ports:
+        urls["push_url_rtmps"] = f"rtmps://{reach.url_host}:{reach.ports['rtmps']}/live"
+    if "srt" in protocols and "srt" in reach.ports:
+        urls["push_url_srt"] = f"srt://{reach.url_host}:{reach.ports['srt']}"
+    return urls
 
 
 def reach_inputs(

@@ -215,6 +215,14 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert json.loads(c["STREAMOPS_INGEST_REGIONS"]) == [
         {"name": "eu-west", "externalHost": "ingest-eu.example.com"},
         {"name": "us-east", "externalHost": "198.51.100.20"},
+        {
+            "name": "ap-south",
+            "service": {
+                "type": "LoadBalancer",
+                "annotations": {"example.com/zone": "ap-south-1"},
+                "loadBalancerClass": "service.k8s.aws/nlb",
+            },
+        },
     ]
     assert e["STREAMOPS_INGEST_REGIONS"] == "[]"
     assert c["STREAMOPS_PLAYBACK_INGRESS_ENABLED"] == "true"
@@ -238,10 +246,12 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     settings = OperatorSettings.from_env({k: v for k, v in c.items() if k.startswith(ENV_PREFIX)})
     assert settings.ingest_service_type == "LoadBalancer" and settings.ingest_external_traffic_policy == "Local"
     assert settings.ingest_service_annotations["example.com/team"] == "media"
-    assert [(r.name, r.external_host) for r in settings.ingest_regions] == [
-        ("eu-west", "ingest-eu.example.com"),
-        ("us-east", "198.51.100.20"),
+    assert [(r.name, r.external_host, r.service.type) for r in settings.ingest_regions] == [
+        ("eu-west", "ingest-eu.example.com", "NodePort"),
+        ("us-east", "198.51.100.20", "NodePort"),
+        ("ap-south", "", "LoadBalancer"),
     ]
+    assert settings.ingest_regions[2].service.load_balancer_class == "service.k8s.aws/nlb"
     assert settings.playback_ingress_enabled and not settings.playback_http_route_enabled
     assert settings.playback_http_route_parent_refs == [
         {"name": "public", "namespace": "gateways", "sectionName": "https"}
@@ -411,6 +421,7 @@ def test_crds_follow_crds_dir_and_keep(default: list[dict[str, Any]], custom: li
         ("bad-network-policy-cidr.yaml", "egressAllowCIDRs/0"),
         ("bad-quality-set-rendition.yaml", "qualitySets.default.renditions.0.height"),
         ("bad-region.yaml", "ingest.regions.0.externalHost"),
+        ("bad-region-node-port-without-host.yaml", "ingest.regions.0"),
     ],
 )
 def test_bad_values_are_rejected(values_file: str, says: str) -> None:

@@ -1267,19 +1267,37 @@ INGEST_REGIONS_MAX = 8  # the operator's ingest.regions (control/runtime/setting
 
 
 class RegionalIngest(KubeModel):
-    """One regional ingest point: the same ingest reached through one region's nodes."""
+    """One regional ingest point: the same primary ingest, reached through one region."""
 
     name: str = Field(max_length=NAME_MAX, description="The region, as the operator's ingest.regions names it.")
     push_url: str | None = Field(
-        default=None, max_length=URL_MAX, description="RTMP server URL through this region (as pushUrl)."
+        default=None,
+        max_length=URL_MAX,
+        description="RTMP server URL through this region (used as pushUrl, same stream key). Set when rtmp is "
+        "enabled and the region has an address.",
     )
     push_url_rtmps: str | None = Field(
-        default=None, max_length=URL_MAX, description="RTMPS server URL through this region (as pushUrlRtmps)."
+        default=None,
+        max_length=URL_MAX,
+        description="RTMPS server URL through this region (used as pushUrlRtmps, same key and certificate: an "
+        "encoder that verifies it needs the region's host name in the certificate). Set when rtmps is enabled.",
     )
     push_url_srt: str | None = Field(
-        default=None, max_length=URL_MAX, description="SRT URL through this region (as pushUrlSrt)."
+        default=None,
+        max_length=URL_MAX,
+        description="SRT URL through this region (used as pushUrlSrt, the key as passphrase). Set when srt is enabled.",
     )
-    reachable_from: str | None = Field(default=None, max_length=1024, description="Where these URLs work from.")
+    exposure: Literal["LoadBalancer", "NodePort"] | None = Field(
+        default=None,
+        description="What this region's URLs go through: LoadBalancer (the region's own load balancer address "
+        "and its Service's ports) or NodePort (the region's host and nodePorts). Unset while none works yet.",
+    )
+    reachable_from: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Where this region's URLs work from, and why there are none yet (e.g. the region's load "
+        "balancer still waiting for its address).",
+    )
 
 
 class IngestEndpoints(KubeModel):
@@ -1345,9 +1363,11 @@ class IngestEndpoints(KubeModel):
         max_length=INGEST_REGIONS_MAX,
         description="Regional ingest points, for manual selection (the hosted multi_region_push_urls): the primary "
         "ingest's RTMP, RTMPS and SRT URLs through each region the operator lists (chart value ingest.regions: a "
-        "host of each region's nodes), with the Service's nodePorts. One stream, one key, one publisher at a time, "
-        "whichever URL it uses; pushUrl is unchanged. Only for NodePort and LoadBalancer ingest Services; not "
-        "for WHIP nor the backup ingest.",
+        "host of each region's nodes with the Service's nodePorts, or a load balancer of the region's own, "
+        "Service <stream>-ingest-region-<name>). One stream, one key, one publisher at a time, whichever URL it "
+        "uses; pushUrl is unchanged. Only for push streams with a NodePort or LoadBalancer ingest Service (a "
+        "ClusterIP stream shows none); not for WHIP (pushUrlWhip only) nor the backup ingest (backupPushUrl* "
+        "only).",
     )
     stream_key_secret: str | None = Field(
         default=None,

@@ -23,6 +23,9 @@ PLAYBACK_ROUTE_ANNOTATION = f"{GROUP}/playback-route"  # on the ingest Service: 
 # On a primary ingest Service: its stream is an owner of the namespace's edge (livestream/edge.py), so
 # a stream that stops wanting the edge is taken off without reading the edge at every reconcile.
 EDGE_OWNER_ANNOTATION = f"{GROUP}/edge-owner"
+# On a primary ingest Service: the LoadBalancer regions whose Services the stream has (JSON list), so
+# that a region the operator no longer lists has its Service deleted (docs/design/exposure.md).
+INGEST_REGIONS_ANNOTATION = f"{GROUP}/ingest-regions"
 ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"

@@ -23,6 +23,7 @@ from streamops.control.livestream.plan import (
     recorded_deactivation,
     wanted_internal_service,
     wanted_pod,
+    wanted_region_services,
     wanted_routes,
     wanted_service,
 )
@@ -58,6 +59,7 @@ class Applied:
     created: dict[Role, PodObservation] = field(default_factory=dict)  # the ingest Pods created, as answered
     deactivation_recorded: bool = False  # a worker's report of its deactivation was recorded now
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)  # replaced, or waiting for an idle ingest
+    region_rejected: dict[str, str] = field(default_factory=dict)  # a region's Service the server refused
 
 
 def refusal(error: ApiError) -> str:
@@ -186,6 +188,30 @@ def _ensure_internal_service(
         api.delete("Service", namespace, name, current["metadata"]["uid"])
 
 
+def ensure_region_services(
+    api: KubeApi, plan: Plan, observed: Observed, wanted: dict[str, Manifest | None], removed: bool
+) -> dict[str, str]:
+    """The LoadBalancer regions' Services (plan.py's wanted_region_services): `removed` True deletes
+    those no longer wanted (before the primary Service stops recording them: a failure leaves the
+    record, and the next reconcile deletes again), False creates or patches the wanted ones (after
+    the primary Service records them: none is ever made unrecorded). Returns the server's refusals
+    by region; a refused region does not hold up the stream (its default URLs work)."""
+    uid, refused = plan.stream.metadata.uid, {}
+    for region, desired in wanted.items():
+        current = observed.region_services.get(region)
+        if desired is None and removed and current is not None and owned_by(current, uid):
+            meta = current["metadata"]
+            api.delete("Service", meta.get("namespace") or "", meta["name"], meta.get("uid"))
+        elif desired is not None and not removed:
+            try:
+                ensure_service(api, desired, current, uid)
+            except ApiError as e:
+                if e.status not in REFUSALS:
+                    raise
+                refused[region] = f"Service {desired['metadata']['name']} refused: {refusal(e)}"
+    return refused
+
+
 def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     api: KubeApi,
     settings: OperatorSettings,
@@ -230,6 +256,9 @@ def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     patch = deactivation_patch(deactivation, observed)
     if patch is not None:
         api.patch_custom(LIVESTREAM, namespace, name, patch)
+    regions = wanted_region_services(plan, settings, allocated.get("primary"))
+    ensure_region_services(api, plan, observed, regions, removed=True)
+    region_rejected: dict[str, str] = {}
     service_rejected: str | None = None
     created: dict[Role, PodObservation] = {}
     pod_changes: dict[Role, PodChange] = {}
@@ -246,6 +275,9 @@ def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
                     raise
                 # The Pod still runs (reached as before, or not at all): other roles and streams go on.
                 service_rejected = f"Service {names.service} refused: {refusal(e)}"
+            else:
+                if role == "primary" and service is not None:  # ours, and it records them: they may follow
+                    region_rejected = ensure_region_services(api, plan, observed, regions, removed=False)
         elif service is not None and owned_by(service, uid):
             api.delete("Service", namespace, names.service, service["metadata"]["uid"])
             if allocator is not None:
@@ -274,4 +306,5 @@ def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         created=created,
         deactivation_recorded=deactivation is not None and plan.deactivation is None,
         pod_changes=pod_changes,
+        region_rejected=region_rejected,
     )

@@ -9,8 +9,9 @@ An ingest Service's URLs are only shown from where they work (docs/design/exposu
    over one address for every worker);
 4. with host networking, the ingest Pod's node address (status.hostIP) and its host ports;
 5. else the Service's cluster DNS name with its ports: inside the cluster only.
-Regional ingest points (the operator's ingest regions) are the primary Service's nodePorts at each
-region's host, beside whichever of these the default URLs use.
+Regional ingest points (the operator's ingest regions), beside whichever of these the default URLs
+use: a NodePort region's host with the primary Service's nodePorts, a LoadBalancer region's own
+Service's address (rows 1-2 for that Service and the region's host).
 Playback goes through the stream's Ingress or HTTPRoute when it has a host name, else the same way.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamops.api.livestream import IngestExposure, PlaybackExposure
+from streamops.control.runtime.settings import IngestRegion
 from streamops.kube.manifests import Body
 
 
@@ -131,21 +133,55 @@ def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reac
     return Reach(given.in_cluster_host, ports, "ClusterIP", f"{note}inside the cluster only")
 
 
-def region_reaches(service: ServiceObservation | None, regions: Sequence[tuple[str, str]]) -> dict[str, Reach]:
-    """Each regional ingest point (name, the host of its nodes) as a reach of the primary's Service:
-    that host with the Service's nodePorts, which kube-proxy on every node forwards to the ingest
-    wherever it runs. None without nodePorts to use (a ClusterIP Service, or not observed yet)."""
-    if service is None or service.type not in ("NodePort", "LoadBalancer") or not service.node_ports:
-        return {}
-    return {
-        name: Reach(
-            host,
-            service.node_ports,
-            "NodePort",
-            f"outside the cluster through {host} (region {name}'s nodes) and the Service's nodePorts",
-        )
-        for name, host in regions
-    }
+@dataclass(frozen=True)
+class RegionReach:
+    """One regional ingest point: where its URLs go (None: none works yet) and a sentence for users."""
+
+    name: str
+    reach: Reach | None
+    reachable_from: str
+
+
+def region_reaches(
+    primary: ServiceObservation | None,
+    regions: Sequence[IngestRegion],
+    region_services: Mapping[str, ServiceObservation] | None = None,
+    refused: Mapping[str, str] | None = None,
+) -> list[RegionReach]:
+    """Each regional ingest point, in the operator's order: a NodePort region is its host with the
+    primary Service's nodePorts, which kube-proxy on every node forwards to the ingest wherever it
+    runs; a LoadBalancer region is its own Service's load balancer address with the Service's ports,
+    else (no address yet) its host with that Service's nodePorts, as ingest_reach does. None without
+    an external primary Service (ClusterIP, or not observed yet): nothing outside reaches it.
+    `refused`: the server's refusal of a region's Service, by region."""
+    if primary is None or primary.type not in ("NodePort", "LoadBalancer"):
+        return []
+    return [
+        _region_reach(primary, r, (region_services or {}).get(r.name), (refused or {}).get(r.name)) for r in regions
+    ]
+
+
+def _region_reach(
+    primary: ServiceObservation, region: IngestRegion, own: ServiceObservation | None, refused: str | None
+) -> RegionReach:
+    name, host = region.name, region.external_host
+    if region.service.type == "NodePort":
+        if not primary.node_ports:
+            return RegionReach(name, None, f"the Service {primary.name} has no nodePorts yet")
+        through = f"outside the cluster through {host} (region {name}'s nodes) and the Service's nodePorts"
+        return RegionReach(name, Reach(host, primary.node_ports, "NodePort", through), through)
+    if own is None:
+        return RegionReach(name, None, refused or f"region {name}'s LoadBalancer Service is not created yet")
+    if own.load_balancer:
+        through = f"anywhere that reaches region {name}'s load balancer address {own.load_balancer}"
+        return RegionReach(name, Reach(own.load_balancer, own.ports, "LoadBalancer", through), through)
+    note = (
+        f"region {name}'s LoadBalancer Service {own.name} has no address yet (its controller sets status.loadBalancer)"
+    )
+    if host and own.node_ports:
+        through = f"{note}; outside the cluster through {host} (region {name}'s nodes) and its nodePorts"
+        return RegionReach(name, Reach(host, own.node_ports, "NodePort", through), through)
+    return RegionReach(name, None, note)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.workers.edge_viewers import Sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
-from streamops.control.workers.ingest_address import ingest_component, ingest_names
+from streamops.control.workers.ingest_address import ingest_component, ingest_names, region_service_name
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader
@@ -71,6 +71,7 @@ def livestream_update(
     endpoints: dict[Role, EndpointObservation],
     primary_before: IngestStatus | None = None,
     edge_sessions: Sessions | None = None,
+    region_services: dict[str, ServiceObservation] | None = None,
 ) -> tuple[Manifest, list[Transition]]:
     """The new status and its Events (`primary_before`: the primary's telemetry at the last write).
     (A function of its own so that nothing it builds — the object as a model, copies of the body —
@@ -88,6 +89,8 @@ def livestream_update(
         recordings=facts,
         host_ports=outcome.host_ports,
         services=services,
+        region_services=region_services or {},
+        region_rejected=outcome.region_rejected,
         endpoints=endpoints,
         settings=loop.state.settings,
         generation=outcome.generation,
@@ -134,6 +137,19 @@ def observed_services(state: OperatorState, namespace: str, stream: str) -> dict
         for role in ROLES
     }
     return {role: service for role, service in found.items() if service is not None}
+
+
+def observed_region_services(state: OperatorState, namespace: str, stream: str) -> dict[str, ServiceObservation]:
+    """The stream's LoadBalancer regions' Services as the service index holds them (their load
+    balancer addresses decide the regions' URLs), by region."""
+    index = state.api.watched.get("Service")
+    if index is None:
+        return {}
+    names = [r.name for r in state.settings.ingest_regions if r.service.type == "LoadBalancer"]
+    found = {
+        r: ServiceObservation.of(watched_object(index, (namespace, region_service_name(stream, r)))) for r in names
+    }
+    return {region: service for region, service in found.items() if service is not None}
 
 
 def observed_endpoints(
@@ -216,6 +232,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 for f in sorted(index_values(indexes.recordings, (loop.namespace, loop.name)), key=lambda f: f.name)
             )
             services = observed_services(state, loop.namespace, loop.name)
+            regions = observed_region_services(state, loop.namespace, loop.name)
             endpoints = observed_endpoints(indexes, loop.namespace, loop.name, observed_pods)
             edge = await state.edge_sessions(loop.namespace, loop.name) if outcome.edge else None
             inputs = (
@@ -225,12 +242,13 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 telemetry,
                 facts,
                 services,
+                regions,
                 endpoints,
                 edge,
             )
             if loop.changed(inputs):
                 update = livestream_update(
-                    loop, outcome, observed_pods, telemetry, facts, services, endpoints, primary_before, edge
+                    loop, outcome, observed_pods, telemetry, facts, services, endpoints, primary_before, edge, regions
                 )
                 await loop.write(*update)
                 primary_before = telemetry.get("primary") or primary_before

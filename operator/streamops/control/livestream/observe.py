@@ -4,6 +4,7 @@ admits, its ingest Services and Pods as they are. Reads only; plan.py decides fr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from streamops.api import LiveStream
@@ -18,9 +19,10 @@ from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
 from streamops.control.shared.spec_checks import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
-from streamops.control.workers.ingest_address import ingest_names
+from streamops.control.workers.ingest_address import ingest_names, region_service_name
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
 
@@ -44,6 +46,9 @@ class Observed:
     services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
     internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
     pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
+    # The LoadBalancer regions' Services by region: those the operator lists, and those the primary
+    # Service records the stream has (a region no longer listed: its Service is deleted).
+    region_services: dict[str, Manifest | None] = field(default_factory=dict)
     deactivation: Deactivation | None = None  # the record on the LiveStream, while it holds
     deactivation_record: str | None = None  # the annotation as it is (held or not)
     # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
@@ -81,6 +86,16 @@ def check_tls_secret(
     return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
+def recorded_regions(service: Manifest | None) -> list[str]:
+    """The LoadBalancer regions a primary ingest Service records its stream has Services for."""
+    value = ((service or {}).get("metadata", {}).get("annotations") or {}).get(INGEST_REGIONS_ANNOTATION)
+    try:
+        names = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
 def observe(
     api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
 ) -> Observed:
@@ -94,15 +109,19 @@ def observe(
     asked_route = playback_route(stream, settings)
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
+    services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
+    regions = [r.name for r in settings.ingest_regions if r.service.type == "LoadBalancer"]
+    regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     return Observed(
         key=key,
         tls_problem=tls_problem,
         tls_refused=tls_refused,
         asked_route=asked_route,
         admission=admission,
-        services={role: api.get("Service", namespace, names[role].service) for role in ROLES},
+        services=services,
         internal_services={role: api.get("Service", namespace, names[role].internal_service) for role in ROLES},
         pods={role: api.get("Pod", namespace, names[role].pod) for role in ROLES},
+        region_services={r: api.get("Service", namespace, region_service_name(name, r)) for r in regions},
         deactivation=in_force(stream),
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
         report=report,

@@ -15,17 +15,18 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation, annotation_patch
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
-from streamops.control.livestream.observe import ROLES, Observed
+from streamops.control.livestream.observe import ROLES, Observed, recorded_regions
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
+from streamops.control.livestream.specs.region_service import region_service
 from streamops.control.livestream.specs.route import (
     PlaybackRoute,
     RouteKind,
     playback_http_route,
     playback_ingress,
 )
-from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service
+from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service, ingest_service_options
 from streamops.control.livestream.specs.urls import reach_inputs
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
@@ -74,6 +75,10 @@ class Plan:
     # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
     report: tuple[str, str] | None = None
     quality_set: QualitySetLookup | None = None  # the set the stream names, as read (missing or not)
+    # The LoadBalancer regions whose Services the stream wants, in the operator's order, and those
+    # the primary Service records it has (any not wanted is deleted).
+    regions: tuple[str, ...] = ()
+    had_regions: tuple[str, ...] = ()
 
 
 def plan_children(
@@ -106,6 +111,14 @@ def plan_children(
     standby_usable = on_default_claim(default_storage(admitted, settings), settings)
     standby = admitted.spec.recording.standby and admitted.spec.active and secrets_usable and standby_usable
     push = stream.spec.source.push
+    # A region is a way into the primary's push ports from outside: only for a push stream whose own
+    # Service is external (a ClusterIP stream is kept inside the cluster).
+    external = ingest_service_options(admitted, settings).type in ("NodePort", "LoadBalancer")
+    regions = tuple(
+        r.name
+        for r in settings.ingest_regions
+        if r.service.type == "LoadBalancer" and external and admitted.spec.source.push is not None
+    )
     return Plan(
         stream=admitted,
         roles={
@@ -132,6 +145,8 @@ def plan_children(
         immediate=immediate,
         report=observed.report,
         quality_set=lookup,
+        regions=regions,
+        had_regions=tuple(recorded_regions(primary or None)),
     )
 
 
@@ -212,8 +227,26 @@ def wanted_service(
     reconcile tries again); an edge it refused is not recorded as owned."""
     route = plan.route
     return ingest_service(
-        plan.stream, role, settings, host_ports, route.kind if route else None, plan.edge and not edge_refused
+        plan.stream,
+        role,
+        settings,
+        host_ports,
+        route.kind if route else None,
+        plan.edge and not edge_refused,
+        plan.regions,
     )
+
+
+def wanted_region_services(
+    plan: Plan, settings: OperatorSettings, host_ports: IngestPortMap | None
+) -> dict[str, Manifest | None]:
+    """Each LoadBalancer region's Service to keep (its manifest) or delete (None: a region the primary
+    Service records that is no longer wanted). `host_ports`: the primary's allocation."""
+    by_name = {r.name: r for r in settings.ingest_regions}
+    out: dict[str, Manifest | None] = {
+        name: region_service(plan.stream, by_name[name], settings, host_ports) for name in plan.regions
+    }
+    return out | {name: None for name in plan.had_regions if name not in out}
 
 
 def wanted_internal_service(plan: Plan, role: Role, host_ports: IngestPortMap | None) -> Manifest | None:

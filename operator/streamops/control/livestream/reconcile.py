@@ -35,6 +35,7 @@ class StreamOutcome:
     key_invalid_for_srt: str | None = None  # why SRT cannot use the referenced key (never the key itself)
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
+    region_rejected: dict[str, str] = field(default_factory=dict)  # ... to a LoadBalancer region's, by region
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
     edge_rejected: str | None = None  # ... to the namespace's edge (Deployment, Service, autoscaler, routes)
     edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
@@ -115,6 +116,7 @@ def _outcome(plan: Plan, observed: Observed, applied: Applied) -> StreamOutcome:
         key_invalid_for_srt=observed.key.invalid_for_srt,
         host_ports=applied.host_ports,
         service_rejected=applied.service_rejected,
+        region_rejected=applied.region_rejected,
         route_rejected=applied.route_rejected,
         edge_rejected=applied.edge_rejected,
         edge=plan.edge,

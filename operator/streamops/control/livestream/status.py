@@ -77,6 +77,8 @@ class IngestObservation:
     recordings: tuple[RecordingFacts, ...] = ()
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)  # hostNetwork allocation
     services: dict[Role, ServiceObservation] = field(default_factory=dict)  # the ingest Services as observed
+    region_services: dict[str, ServiceObservation] = field(default_factory=dict)  # LoadBalancer regions', by region
+    region_rejected: dict[str, str] = field(default_factory=dict)  # the server refused a region's Service
     # The ingest Pods as their Services' EndpointSlices list them (absent: no ready endpoint seen)
     endpoints: dict[Role, EndpointObservation] = field(default_factory=dict)
     settings: OperatorSettings = field(default_factory=OperatorSettings)  # addresses and route defaults
@@ -338,7 +340,10 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
             base,
             observed.settings.publish_over_http,
             region_reaches(
-                observed.services.get("primary"), [(r.name, r.external_host) for r in observed.settings.ingest_regions]
+                observed.services.get("primary"),
+                observed.settings.ingest_regions,
+                observed.region_services,
+                observed.region_rejected,
             ),
         ),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from streamops.api.common import KubeModel
 from streamops.api.livestream import ADDRESS_PATTERN, INGEST_REGIONS_MAX, RENDITIONS_MAX, Rendition
@@ -54,13 +54,44 @@ def _default_quality_set() -> DefaultQualitySet:
 REGION_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$"
 
 
+class RegionService(KubeModel):
+    """How encoders of one region reach the primary ingest: through the region's nodes and the
+    primary Service's nodePorts (NodePort: no Service of its own), or through a load balancer of the
+    region's own, one more Service per stream (LoadBalancer)."""
+
+    type: Literal["NodePort", "LoadBalancer"] = "NodePort"
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the region's LoadBalancer Services (e.g. its zone's)."
+    )
+    load_balancer_class: str = Field(
+        default="", max_length=253, description="loadBalancerClass of the region's LoadBalancer Services."
+    )
+
+    @model_validator(mode="after")
+    def _load_balancer_only(self) -> RegionService:
+        if self.type == "NodePort" and (self.annotations or self.load_balancer_class):
+            raise ValueError(
+                "annotations and loadBalancerClass need service type LoadBalancer (a NodePort region makes no "
+                "Service of its own)"
+            )
+        return self
+
+
 class IngestRegion(KubeModel):
     """A regional ingest point (docs/design/exposure.md, "Regional ingest points"): the host name or IP
     of one region's (zone's) nodes, or of a load balancer in front of them, that encoders there push to
-    with the ingest Services' nodePorts."""
+    with the ingest Services' nodePorts; or a load balancer of the region's own (service.type
+    LoadBalancer), externalHost then the fallback while it has no address."""
 
     name: str = Field(min_length=1, max_length=32, pattern=REGION_NAME_PATTERN)
-    external_host: str = Field(min_length=1, max_length=253, pattern=ADDRESS_PATTERN)
+    external_host: str = Field(default="", max_length=253, pattern=f"^$|{ADDRESS_PATTERN}")
+    service: RegionService = Field(default_factory=RegionService)
+
+    @model_validator(mode="after")
+    def _host_for_node_ports(self) -> IngestRegion:
+        if self.service.type == "NodePort" and not self.external_host:
+            raise ValueError(f"region {self.name}: a NodePort region needs externalHost (its nodes' address)")
+        return self
 
 
 class OperatorSettings(BaseModel):
@@ -216,9 +247,11 @@ class OperatorSettings(BaseModel):
     ingest_regions: list[IngestRegion] = Field(
         default_factory=list,
         max_length=INGEST_REGIONS_MAX,
-        description="Regional ingest points (JSON list of {name, externalHost}, names unique): each NodePort or "
-        "LoadBalancer stream shows push URLs for each, the region's host with its Service's nodePorts "
-        "(status.ingest.regions). Empty: none, the default push URLs only.",
+        description="Regional ingest points (JSON list of {name, externalHost, service: {type NodePort|"
+        "LoadBalancer, annotations, loadBalancerClass}}, names unique): each NodePort or LoadBalancer push stream "
+        "shows push URLs for each (status.ingest.regions): a NodePort region's host with the stream's Service's "
+        "nodePorts; a LoadBalancer region's own Service <stream>-ingest-region-<name> and its address. Empty: "
+        "none, the default push URLs only.",
     )
     playback_ingress_enabled: bool = Field(
         default=False, description="Give every stream an Ingress for playback (spec.playback.ingress overrides)."

@@ -61,6 +61,15 @@ def ingest_names(stream_name: str, role: Role) -> IngestNames:
     )
 
 
+REGION_COMPONENT = "ingest-region"  # a LoadBalancer region's Service (docs/design/exposure.md)
+
+
+def region_service_name(stream_name: str, region: str) -> str:
+    """`<stream>-ingest-region-<region>`: a LoadBalancer region's Service to the primary ingest (the
+    infix keeps a region named backup or internal off the ingests' own Services)."""
+    return child_name(stream_name, f"{REGION_COMPONENT}-{region}")
+
+
 def in_cluster_host(stream: LiveStream, role: Role, internal: bool = False) -> str:
     """The ingest Service's cluster DNS name (`internal`: the internal Service's)."""
     names = ingest_names(stream.metadata.name, role)

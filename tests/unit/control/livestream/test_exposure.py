@@ -150,8 +150,59 @@ def test_regional_ingest_points_are_each_region_s_host_with_the_service_s_node_p
     lb = status(service_body("LoadBalancer", node_ports, {"ip": "198.51.100.9"}))
     assert lb.push_url == "rtmp://198.51.100.9:1935/live" and lb.regions[0].push_url.endswith(":31935/live")
     assert status(service_body("ClusterIP")).regions is None, "inside the cluster only: no region"
-    assert status(service_body("NodePort")).regions is None, "no nodePorts observed yet"
+    (waiting, _) = status(service_body("NodePort")).regions
+    assert waiting.push_url is None and "no nodePorts yet" in waiting.reachable_from, "said, not faked"
     assert "push_url_whip" not in eu.model_dump(), "WHIP is the default URL's only"
+
+
+def lb_region(name: str, host: str = "", **service: Any) -> IngestRegion:
+    return IngestRegion.model_validate(
+        {"name": name, "externalHost": host, "service": {"type": "LoadBalancer", **service}}
+    )
+
+
+def test_a_load_balancer_region_is_its_own_services_address_else_its_host_and_node_ports_else_said():
+    """A LoadBalancer region's URLs: its own Service's load balancer address and ports (RTMPS 443);
+    while it has none, its host with that Service's nodePorts, or only why; none before it exists."""
+    s = stream(source={"push": {"protocols": ["rtmp", "srt", "rtmps"], "tls": {"secretName": "t"}}})
+    settings = OperatorSettings(ingest_regions=[lb_region("eu", "ingest-eu.example.com"), lb_region("us")])
+    region_ports = {"rtmp": 1935, "rtmps": 443, "srt": 9998}
+
+    def region_body(name: str, lb: dict[str, str] | None = None) -> dict:
+        ports = [{"name": n, "port": p, "nodePort": 32000 + i} for i, (n, p) in enumerate(region_ports.items())]
+        return {
+            "metadata": {"name": name},
+            "spec": {"type": "LoadBalancer", "ports": ports},
+            "status": {"loadBalancer": {"ingress": [lb]} if lb else {}},
+        }
+
+    def regions(own: dict[str, dict], refused: dict[str, str] | None = None) -> Any:
+        observed = IngestObservation(
+            {},
+            services={"primary": ServiceObservation.of(service_body("NodePort", NODE_PORTS))},  # type: ignore[dict-item]
+            region_services={r: ServiceObservation.of(b) for r, b in own.items()},  # type: ignore[misc]
+            region_rejected=refused or {},
+            settings=settings,
+        )
+        return livestream_status(s, observed, T0).ingest.regions  # type: ignore[union-attr]
+
+    eu, us = regions({"eu": region_body("cam-ingest-region-eu", {"ip": "198.51.100.30"})})
+    assert (eu.push_url, eu.push_url_rtmps, eu.push_url_srt, eu.exposure) == (
+        "rtmp://198.51.100.30:1935/live",
+        "rtmps://198.51.100.30:443/live",
+        "srt://198.51.100.30:9998",
+        "LoadBalancer",
+    )
+    assert us.push_url is None and us.exposure is None and "not created yet" in us.reachable_from
+    eu, us = regions(
+        {"eu": region_body("cam-ingest-region-eu"), "us": region_body("cam-ingest-region-us")},
+        refused={"us": "Service cam-ingest-region-us refused: forbidden"},
+    )
+    assert (eu.push_url, eu.exposure) == ("rtmp://ingest-eu.example.com:32000/live", "NodePort")
+    assert "no address yet" in eu.reachable_from and "ingest-eu.example.com" in eu.reachable_from
+    assert us.push_url is None and "no address yet" in us.reachable_from, "no host to fall back to: said"
+    (_, refused) = regions({"eu": region_body("cam-ingest-region-eu")}, refused={"us": "Service x refused: no"})
+    assert refused.reachable_from == "Service x refused: no"
 
 
 # --- the ingest Service ---------------------------------------------------------------------------
@@ -332,6 +383,54 @@ def test_a_refused_service_stalls_the_stream_and_the_ingest_still_runs():
     assert status.condition("Ready").status == "False"  # type: ignore[union-attr]
     # Once accepted (the spec or the cluster changed), the next reconcile says nothing more.
     assert reconcile(api).service_rejected is None
+
+
+def test_load_balancer_regions_get_services_to_the_primary_recorded_on_it_and_removed_regions_lose_them():
+    """A LoadBalancer region is one more Service per external push stream, to the primary ingest Pod,
+    public push ports only, recorded on the primary Service; a region the operator no longer lists
+    (or a stream that is no longer external) has its Service deleted; a refused one is said, the
+    stream goes on; NodePort regions and ClusterIP streams make none."""
+    api = watched_api()
+    put(api, source={"push": {"protocols": ["rtmp", "srt"], "backup": True}})
+    two = [lb_region("eu", loadBalancerClass="lb.example/zonal", annotations={"zone": "eu-1"}), lb_region("us")]
+    nodes = IngestRegion(name="lan", external_host="10.0.0.9")
+    settings = OperatorSettings(
+        ingest_service_type="NodePort", external_host="203.0.113.7", ingest_regions=[*two, nodes]
+    )
+    assert reconcile(api, settings).region_rejected == {}
+    regional = sorted(n for n in api.names("Service") if "region" in n)
+    assert regional == ["cam-ingest-region-eu", "cam-ingest-region-us"], "no Service for a NodePort region"
+    eu = api.object("Service", NS, "cam-ingest-region-eu")
+    pod = api.object("Pod", NS, "cam-ingest")
+    assert eu is not None and pod is not None
+    assert eu["spec"]["selector"].items() <= pod["metadata"]["labels"].items(), "the primary ingest Pod"
+    assert eu["spec"]["type"] == "LoadBalancer" and eu["spec"]["loadBalancerClass"] == "lb.example/zonal"
+    assert [(p["name"], p["port"], p["protocol"]) for p in eu["spec"]["ports"]] == [
+        ("rtmp", 1935, "TCP"),
+        ("srt", 9998, "UDP"),
+    ]
+    assert eu["metadata"]["annotations"]["zone"] == "eu-1"
+    assert eu["metadata"]["ownerReferences"][0]["uid"] == api.object("LiveStream", NS, "cam")["metadata"]["uid"]  # type: ignore[index]
+    recorded = api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
+    assert json.loads(recorded["streaming.streamops.dev/ingest-regions"]) == ["eu", "us"]
+
+    # us no longer listed: its Service goes, the record follows; eu's stays.
+    assert reconcile(api, settings.model_copy(update={"ingest_regions": [two[0]]})).region_rejected == {}
+    assert sorted(n for n in api.names("Service") if "region" in n) == ["cam-ingest-region-eu"]
+    recorded = api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
+    assert json.loads(recorded["streaming.streamops.dev/ingest-regions"]) == ["eu"]
+
+    # Refused: said for the region, the stream's own Service and Pod go on.
+    api.fail("create", "Service", "cam-ingest-region-us", status=403, body='{"message": "quota: no more LBs"}')
+    outcome = reconcile(api, settings)
+    assert outcome.region_rejected == {"us": "Service cam-ingest-region-us refused: quota: no more LBs"}
+    assert outcome.service_rejected is None and api.object("Pod", NS, "cam-ingest") is not None
+
+    # A ClusterIP stream has no regions: their Services are deleted.
+    reconcile(api, settings.model_copy(update={"ingest_service_type": "ClusterIP"}))
+    assert [n for n in api.names("Service") if "region" in n] == []
+    recorded = api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
+    assert "streaming.streamops.dev/ingest-regions" not in recorded
 
 
 def test_a_missing_gateway_api_is_a_clear_reason_and_switching_routes_deletes_the_old_one():

@@ -76,3 +76,21 @@ def test_ingest_regions_come_as_json_named_once_with_a_host_each():
     for value, says in bad.items():
         with pytest.raises(ValidationError, match=says):
             OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": value})
+
+
+def test_a_load_balancer_region_needs_no_host_and_only_it_takes_annotations_and_a_class():
+    lb = '[{"name": "eu", "service": {"type": "LoadBalancer", "annotations": {"z": "eu-1"}, "loadBalancerClass": "c"}}]'
+    (region,) = OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": lb}).ingest_regions
+    assert (region.external_host, region.service.annotations, region.service.load_balancer_class) == (
+        "",
+        {"z": "eu-1"},
+        "c",
+    )
+    bad = {
+        '[{"name": "a", "externalHost": "h", "service": {"annotations": {"z": "1"}}}]': "need service type",
+        '[{"name": "a", "externalHost": "h", "service": {"type": "ClusterIP"}}]': "NodePort' or 'LoadBalancer",
+        '[{"name": "a", "service": {"type": "NodePort"}}]': "a NodePort region needs externalHost",
+    }
+    for value, says in bad.items():
+        with pytest.raises(ValidationError, match=says):
+            OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": value})

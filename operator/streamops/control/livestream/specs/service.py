@@ -22,6 +22,7 @@ from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     EDGE_OWNER_ANNOTATION,
     HOST_PORTS_ANNOTATION,
+    INGEST_REGIONS_ANNOTATION,
     PLAYBACK_ROUTE_ANNOTATION,
     child_labels,
 )
@@ -54,12 +55,14 @@ def ingest_service(
     host_ports: IngestPortMap | None = None,
     playback_route_kind: str | None = None,
     edge_owner: bool = False,
+    regions: tuple[str, ...] = (),
 ) -> Manifest:
     """RTMP (TCP), SRT (UDP) and HTTP in one Service of the type the stream (or the operator) asks
     for. With host networking the allocation is recorded here: the Service outlives the Pods.
     `playback_route_kind` (Ingress, HTTPRoute) records which route the stream has, so that a
     removed one is found without reading every kind at every reconcile; `edge_owner` likewise
-    records that the stream is an owner of the namespace's edge."""
+    records that the stream is an owner of the namespace's edge, and `regions` the LoadBalancer regions
+    whose Services it has (a region no longer listed is found and deleted)."""
     names = ingest_names(stream.metadata.name, role)
     options = ingest_service_options(stream, settings)
     # Fixed nodePorts go to the primary: two Services cannot hold the same one.
@@ -85,6 +88,8 @@ def ingest_service(
         annotations[PLAYBACK_ROUTE_ANNOTATION] = playback_route_kind
     if edge_owner and role == "primary":
         annotations[EDGE_OWNER_ANNOTATION] = "true"
+    if regions and role == "primary":
+        annotations[INGEST_REGIONS_ANNOTATION] = json.dumps(list(regions))
     metadata["annotations"] = with_managed_list(annotations)
     spec: Manifest = {"type": options.type, "selector": selector, "ports": ports}
     if options.load_balancer_class:

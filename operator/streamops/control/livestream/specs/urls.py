@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from streamops.api import LiveStream
@@ -22,7 +22,7 @@ from streamops.contract.ingest import (
     WHIP_PATH,
     Role,
 )
-from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs
+from streamops.control.livestream.exposure import PlaybackBase, Reach, ReachInputs, RegionReach
 from streamops.control.livestream.specs.features import ingest_roles, whip_on
 from streamops.control.livestream.specs.route import PlaybackRoute, path_prefix
 from streamops.control.livestream.specs.secret import stream_key_ref
@@ -40,7 +40,7 @@ def ingest_endpoints(
     reaches: dict[Role, Reach],
     playback: PlaybackBase | None = None,
     publish_over_http: bool = False,
-    regions: Mapping[str, Reach] | None = None,
+    regions: Sequence[RegionReach] = (),
 ) -> IngestEndpoints | None:
     """OBS-style: server URL (the key goes in the encoder's key field) and the key's Secret name;
     `reaches`: where each role's ingest is reached from (exposure.py), the primary's said; `playback`:
@@ -63,8 +63,15 @@ def ingest_endpoints(
     key_ref = stream_key_ref(stream)
     primary = reaches.get("primary")
     listed = [
-        RegionalIngest(name=name, reachable_from=reach.reachable_from, **push_urls(push.protocols, reach))
-        for name, reach in (regions or {}).items()
+        RegionalIngest(
+            name=region.name,
+            exposure=("LoadBalancer" if region.reach.exposure == "LoadBalancer" else "NodePort")
+            if region.reach
+            else None,
+            reachable_from=region.reachable_from,
+            **(push_urls(push.protocols, region.reach) if region.reach else {}),
+        )
+        for region in regions
     ]
     return IngestEndpoints(
         stream_key_secret=key_ref.name if key_ref else None,

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
+from streamops.control.livestream.loop import observed_region_services, observed_services
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.specs.pod import ingest_pod
@@ -23,6 +24,7 @@ from streamops.control.livestream.specs.route import playback_http_route, playba
 from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.runtime.settings import IngestRegion, OperatorSettings
+from streamops.control.runtime.state import OperatorState
 from streamops.control.workers.children import ensure_service
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
@@ -425,6 +427,23 @@ def test_load_balancer_regions_get_services_to_the_primary_recorded_on_it_and_re
     outcome = reconcile(api, settings)
     assert outcome.region_rejected == {"us": "Service cam-ingest-region-us refused: quota: no more LBs"}
     assert outcome.service_rejected is None and api.object("Pod", NS, "cam-ingest") is not None
+
+    assert reconcile(api, settings).region_rejected == {}, "accepted the next time: nothing more to say"
+
+    # The loop reads their Services from the watch: a load balancer's address shows as the region's URLs.
+    api.modify("Service", NS, "cam-ingest-region-us", {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.44"}]}}})
+    state = OperatorState(api=api, settings=settings)
+    seen = observed_region_services(state, NS, "cam")
+    assert sorted(seen) == ["eu", "us"] and seen["us"].load_balancer == "192.0.2.44"
+    observed = IngestObservation(
+        {}, services=observed_services(state, NS, "cam"), region_services=seen, settings=settings
+    )
+    status = livestream_status(LiveStream.model_validate(api.object("LiveStream", NS, "cam")), observed, T0)
+    by_name = {r.name: r for r in status.ingest.regions}  # type: ignore[union-attr]
+    assert list(by_name) == ["eu", "us", "lan"], "the operator's order"
+    assert by_name["us"].push_url == "rtmp://192.0.2.44:1935/live" and by_name["us"].exposure == "LoadBalancer"
+    assert by_name["eu"].push_url is None and "no address yet" in by_name["eu"].reachable_from  # type: ignore[operator]
+    assert by_name["lan"].push_url.startswith("rtmp://10.0.0.9:3")  # type: ignore[union-attr]
 
     # A ClusterIP stream has no regions: their Services are deleted.
     reconcile(api, settings.model_copy(update={"ingest_service_type": "ClusterIP"}))

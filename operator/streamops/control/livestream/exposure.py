@@ -34,6 +34,7 @@ class ServiceObservation:
     ports: Mapping[str, int] = field(default_factory=dict)  # port name -> Service port
     node_ports: Mapping[str, int] = field(default_factory=dict)  # port name -> allocated nodePort
     load_balancer: str = ""  # status.loadBalancer.ingress[0]: ip, else hostname
+    local_traffic: bool = False  # externalTrafficPolicy Local: nodes without the Pod drop its nodePorts' traffic
 
     @classmethod
     def of(cls, body: Body | None) -> ServiceObservation | None:
@@ -55,6 +56,7 @@ class ServiceObservation:
             ports=ports,
             node_ports=node_ports,
             load_balancer=str(first.get("ip") or first.get("hostname") or ""),
+            local_traffic=spec.get("externalTrafficPolicy") == "Local",
         )
 
 
@@ -169,6 +171,8 @@ def _region_reach(
         if not primary.node_ports:
             return RegionReach(name, None, f"the Service {primary.name} has no nodePorts yet")
         through = f"outside the cluster through {host} (region {name}'s nodes) and the Service's nodePorts"
+        if primary.local_traffic:  # kube-proxy forwards nothing from a node without the Pod
+            through += ", only while the ingest Pod runs on one of them (externalTrafficPolicy Local)"
         return RegionReach(name, Reach(host, primary.node_ports, "NodePort", through), through)
     if own is None:
         return RegionReach(name, None, refused or f"region {name}'s LoadBalancer Service is not created yet")

@@ -155,6 +155,9 @@ def test_regional_ingest_points_are_each_region_s_host_with_the_service_s_node_p
     (waiting, _) = status(service_body("NodePort")).regions
     assert waiting.push_url is None and "no nodePorts yet" in waiting.reachable_from, "said, not faked"
     assert "push_url_whip" not in eu.model_dump(), "WHIP is the default URL's only"
+    local = service_body("NodePort", node_ports)
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    assert "only while the ingest Pod runs on one of them" in status(local).regions[0].reachable_from
 
 
 def lb_region(name: str, host: str = "", **service: Any) -> IngestRegion:

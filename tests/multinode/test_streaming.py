@@ -450,7 +450,8 @@ def test_an_encoder_pushes_through_the_regional_ingest_point_of_the_node_without
     """docs/design/exposure.md, "Regional ingest points": the release lists each node as a region.
     The stream's status shows both regions' URLs beside the default pushUrl (unchanged); an encoder on
     the LAN pushing to the region of the node that does not run the ingest goes live (kube-proxy there
-    forwards it), and viewers on the LAN get HLS."""
+    forwards it), and viewers on the LAN get HLS; SRT through that region too. NodePort regions make
+    no Service of their own."""
     ns = namespace
     here, there = cluster.network.nodes[0], cluster.network.nodes[1]
     stream = start_stream(cluster, ns, on=here.name)
@@ -461,10 +462,11 @@ def test_an_encoder_pushes_through_the_regional_ingest_point_of_the_node_without
     port = ingest["pushUrl"].rsplit(":", 1)[1]
     assert regions[there.name]["pushUrl"] == f"rtmp://{there.ip}:{port}"
     assert regions[there.name]["pushUrlSrt"].startswith(f"srt://{there.ip}:")
+    assert regions[there.name]["exposure"] == "NodePort", regions
     key = cluster.stream_key(ns, "cam")
     assert key not in json.dumps(stream["status"])
     published = time.monotonic()
-    cluster.publish_from_lan(f"{regions[there.name]['pushUrl']}/{key}", publishers)
+    rtmp = cluster.publish_from_lan(f"{regions[there.name]['pushUrl']}/{key}", publishers)
     wait_live(cluster, ns)
     timing("RTMP publish through the other node's region -> status.live (multi-node)", time.monotonic() - published)
     assert ingest_node(cluster, ns) == here.name, "the ingest stayed where it was"
@@ -475,3 +477,13 @@ def test_an_encoder_pushes_through_the_regional_ingest_point_of_the_node_without
         what="HLS from the LAN",
     )
     assert len(seg[1]) > 1000
+    assert not [s for s in cluster.list("services", ns) if "-region-" in s["metadata"]["name"]], "NodePort: none"
+
+    # SRT (UDP) through the same region: kube-proxy forwards the nodePort's datagrams as well.
+    rtmp.stop()
+    cluster.wait_status("lst", ns, "cam", lambda o: not o["status"]["live"], "offline", 30)
+    srt = regions[there.name]["pushUrlSrt"]
+    published = time.monotonic()
+    cluster.publish_from_lan(f"{srt}{'&' if '?' in srt else '?'}mode=caller&passphrase={key}", publishers)
+    wait_live(cluster, ns)
+    timing("SRT publish through the other node's region -> status.live (multi-node)", time.monotonic() - published)

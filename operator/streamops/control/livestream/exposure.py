@@ -153,9 +153,10 @@ def region_reaches(
     """Each regional ingest point, in the operator's order: a NodePort region is its host with the
     primary Service's nodePorts, which kube-proxy on every node forwards to the ingest wherever it
     runs; a LoadBalancer region is its own Service's load balancer address with the Service's ports,
-    else (no address yet) its host with that Service's nodePorts, as ingest_reach does. None without
-    an external primary Service (ClusterIP, or not observed yet): nothing outside reaches it.
-    `refused`: the server's refusal of a region's Service, by region."""
+    else (no address yet) its host with that Service's nodePorts, as ingest_reach does. None at all
+    without an external primary Service (ClusterIP, or not observed yet): nothing outside reaches it.
+    `refused`: the server's refusal of a region's Service, by region (a create, or a patch of one
+    that exists: a changed loadBalancerClass is immutable), said first."""
     if primary is None or primary.type not in ("NodePort", "LoadBalancer"):
         return []
     return [
@@ -174,13 +175,15 @@ def _region_reach(
         if primary.local_traffic:  # kube-proxy forwards nothing from a node without the Pod
             through += ", only while the ingest Pod runs on one of them (externalTrafficPolicy Local)"
         return RegionReach(name, Reach(host, primary.node_ports, "NodePort", through), through)
+    said = f"{refused}; " if refused else ""
     if own is None:
-        return RegionReach(name, None, refused or f"region {name}'s LoadBalancer Service is not created yet")
+        return RegionReach(name, None, f"{said}region {name}'s LoadBalancer Service is not created yet")
     if own.load_balancer:
-        through = f"anywhere that reaches region {name}'s load balancer address {own.load_balancer}"
+        through = f"{said}anywhere that reaches region {name}'s load balancer address {own.load_balancer}"
         return RegionReach(name, Reach(own.load_balancer, own.ports, "LoadBalancer", through), through)
     note = (
-        f"region {name}'s LoadBalancer Service {own.name} has no address yet (its controller sets status.loadBalancer)"
+        f"{said}region {name}'s LoadBalancer Service {own.name} has no address yet (its controller sets "
+        "status.loadBalancer)"
     )
     if host and own.node_ports:
         through = f"{note}; outside the cluster through {host} (region {name}'s nodes) and its nodePorts"

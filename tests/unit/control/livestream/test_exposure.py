@@ -207,7 +207,12 @@ def test_a_load_balancer_region_is_its_own_services_address_else_its_host_and_no
     assert "no address yet" in eu.reachable_from and "ingest-eu.example.com" in eu.reachable_from
     assert us.push_url is None and "no address yet" in us.reachable_from, "no host to fall back to: said"
     (_, refused) = regions({"eu": region_body("cam-ingest-region-eu")}, refused={"us": "Service x refused: no"})
-    assert refused.reachable_from == "Service x refused: no"
+    assert refused.reachable_from.startswith("Service x refused: no; ") and "not created yet" in refused.reachable_from
+    # A refused patch (an immutable loadBalancerClass changed) is said before the address it still has.
+    (eu, _) = regions(
+        {"eu": region_body("cam-ingest-region-eu", {"ip": "198.51.100.30"})}, refused={"eu": "Service y refused: no"}
+    )
+    assert eu.push_url == "rtmp://198.51.100.30:1935/live" and eu.reachable_from.startswith("Service y refused: no; ")
 
 
 # --- the ingest Service ---------------------------------------------------------------------------

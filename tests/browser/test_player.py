@@ -1,5 +1,5 @@
 """The player page (status.playback.playerUrl) in headless Chromium against a real ingest and FFmpeg:
-standard HLS, LL-HLS (hls.js) and DASH (dash.js) play for 30 s without a stall and seek in the DVR
+standard HLS, LL-HLS (hls.js) and DASH (dash.js) play for 20 s without a stall and seek in the DVR
 window; a page embedded in an iframe on another origin, opened before the stream is live, goes
 offline → live → ended by itself. Glass-to-glass is printed (measured in bench/results/latency.md,
 never asserted as a time here)."""
@@ -18,7 +18,12 @@ from devtools.media.workers import Ingest
 DVR = {"dvr": {"enabled": True, "durationSeconds": 30}}
 
 
-def plays_without_stall(page: Page, seconds: float = 30) -> None:
+# 20 s: ten 2 s segments (forty LL-HLS parts) fetched and shown on time; it was 30 until issue 41's
+# Broadcast and regional tests needed the suite's time (≈25 s of the three pages' 90).
+PLAY_SECONDS = 20
+
+
+def plays_without_stall(page: Page, seconds: float = PLAY_SECONDS) -> None:
     stalls = page.evaluate("window.streamopsPlayer.stalls", await_promise=False)
     sample = glass_to_glass(page, VIDEO, seconds)
     print(f"{page.evaluate('window.streamopsPlayer.format', await_promise=False)}: {sample.summary()}")
@@ -59,7 +64,9 @@ DVR_FILLED = (
 )
 
 
-def plays_and_seeks(page: Page, settings: dict[str, Any], query: str, timeout: float = 60, seconds: float = 30) -> None:
+def plays_and_seeks(
+    page: Page, settings: dict[str, Any], query: str, timeout: float = 60, seconds: float = PLAY_SECONDS
+) -> None:
     """The page plays the format its query asks for (hls.js in low-latency mode exactly when the
     stream is LL-HLS), `seconds` without a stall, and seeks in the DVR window."""
     page.wait_until(PLAYING, timeout=timeout)
@@ -79,7 +86,7 @@ def standard_stream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingest
     so the second opens its page on a stream already live with its DVR window full (≈6 s less: the
     ingest's start, the publisher's, the first segments). LL-HLS is another stream (another FFmpeg
     command), started in its own test before this one, so that no second stream loads the host while
-    a page's 30 s are measured."""
+    a page's seconds are measured."""
     workdir = tmp_path_factory.mktemp("player") / "ingest"
     workdir.mkdir()
     ingest = Ingest(workdir, **DVR, dash=True)

@@ -165,6 +165,8 @@ def worker(tmp_path: Path, **overrides: Any) -> IngestWorker:
 
 PLAYBACK_PATHS = ["player", "player/player.js", "time"]
 NOT_LIVE = ["hls/cmaf/index.m3u8", "hls/cmaf/part-000001.m4s", "hls/ts/seg-000001.ts", "dash/manifest.mpd"]
+# A Broadcast's page and state (docs/design/broadcasts.md): behind the gate; 404 while none was sent.
+BROADCAST_PATHS = ["broadcasts/keynote/player", "broadcasts/keynote/state.json"]
 
 
 def test_a_public_stream_serves_every_path_with_or_without_a_token_segment(tmp_path):
@@ -174,7 +176,7 @@ def test_a_public_stream_serves_every_path_with_or_without_a_token_segment(tmp_p
                 for path in PLAYBACK_PATHS:
                     response = await client.get(f"{base}{token}/{path}")
                     assert response.status == 200, (base, token, path)
-                for path in NOT_LIVE:  # routed (the handler answers: nothing on air yet)
+                for path in [*NOT_LIVE, *BROADCAST_PATHS]:  # routed (the handler answers: nothing on air yet)
                     response = await client.get(f"{base}{token}/{path}")
                     assert response.status == 404 and response.headers["Access-Control-Allow-Origin"] == "*"
         # Under a token segment only playback: no publish page, no worker endpoint, no feed.
@@ -195,7 +197,7 @@ def test_a_signed_stream_refuses_playback_paths_without_a_valid_token(tmp_path):
 
     async def check(client: TestClient[Any, Any]) -> None:
         for base in ("", "/streams/ns/cam"):
-            for path in [*PLAYBACK_PATHS, *NOT_LIVE, "screenshot.jpg"]:
+            for path in [*PLAYBACK_PATHS, *NOT_LIVE, "screenshot.jpg", *BROADCAST_PATHS]:
                 response = await client.get(f"{base}/{path}")
                 assert response.status == 401, (base, path)
                 assert await response.text() == Refusal.MISSING.body + "\n"

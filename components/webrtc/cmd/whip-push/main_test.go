@@ -157,6 +157,9 @@ func TestPublishes(t *testing.T) {
 			waitFor(t, 10*time.Second, "media at the server", func() bool {
 				return srv.videoPackets.Load() >= 5 && srv.audioPackets.Load() >= 5
 			})
+			// pion reports the peer connection's state from its own goroutine: the status file may say
+			// "connecting" for a moment after the server has the first packets (seen over ICE-TCP).
+			waitFor(t, 2*time.Second, "connected in the status file", func() bool { return readStatus(t, statusPath).Connected })
 			st := readStatus(t, statusPath)
 			if st.Status != 201 || st.Location != srv.url[:strings.LastIndex(srv.url, "/")]+"/sessions/1" || !st.Connected {
 				t.Fatalf("status %+v", st)

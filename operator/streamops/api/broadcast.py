@@ -6,8 +6,9 @@ state is the user's, as the hosted broadcast's `status` is (pending, live, pause
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -47,6 +48,13 @@ class BroadcastSpec(KubeModel):
         if seen:
             raise ValueError(f"streams: {seen[0]} is named twice")
         return streams
+
+
+def stream_names(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """spec.streams of a Broadcast as stored, before (or without) the model: the names written, in order
+    (a spec the model refuses may name anything; only strings count)."""
+    names = spec.get("streams")
+    return tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
 
 
 class BroadcastMember(KubeModel):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from streamops.api.broadcast import stream_names
 from streamops.cli.command_error import CommandError
 from streamops.cli.kube_connection import get_stream
 from streamops.contract.ingest import (
@@ -257,7 +258,7 @@ def broadcast_page_url(
     if not parts.path.endswith(tail):
         raise CommandError(f"{page} is not a broadcast page this command knows (it does not end with {tail})")
     prefix = parts.path[: -len(tail)]
-    members = [str(m) for m in (broadcast.get("spec") or {}).get("streams") or []]
+    members = stream_names(broadcast.get("spec") or {})
     # A stream left to the operator's default is signed when the namespace has keys: a token is harmless
     # to a public stream (it ignores one), missing to a signed one.
     signed = [
@@ -291,8 +292,7 @@ def broadcast_url(api: KubeApi, namespace: str, name: str, expires: int, ip: str
     broadcast = api.get_custom(BROADCAST, namespace, name)
     if broadcast is None:
         raise CommandError(f"broadcast {name} not found in namespace {namespace}")
-    members = [str(m) for m in (broadcast.get("spec") or {}).get("streams") or []]
-    streams = {m: api.get_custom(LIVESTREAM, namespace, m) for m in members}
+    streams = {m: api.get_custom(LIVESTREAM, namespace, m) for m in stream_names(broadcast.get("spec") or {})}
     return broadcast_page_url(broadcast, streams, api.get("Secret", namespace, KEYS_SECRET), expires, ip, now)
 
 

@@ -5,7 +5,7 @@ stream going live or away wakes it at once."""
 from __future__ import annotations
 
 from streamops.api import BROADCAST, Broadcast
-from streamops.api.broadcast import BroadcastStatus
+from streamops.api.broadcast import BroadcastStatus, stream_names
 from streamops.control.broadcast.reconcile import BroadcastOutcome, reconcile_broadcast
 from streamops.control.broadcast.status import broadcast_status
 from streamops.control.runtime.indexes import Indexes, StreamFacts, index_values
@@ -33,15 +33,9 @@ def broadcast_update(loop: ObjectLoop[BroadcastOutcome], outcome: BroadcastOutco
     return status.wire()
 
 
-def named_streams(loop: ObjectLoop[BroadcastOutcome]) -> list[str]:
-    """The streams the spec names, as written (a spec the model refuses names none)."""
-    names = loop.body.spec.get("streams") or []
-    return [str(n) for n in names if isinstance(n, str)]
-
-
 async def broadcast_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
     def observe(loop: ObjectLoop[BroadcastOutcome]) -> Facts:
-        names = named_streams(loop)
+        names = stream_names(loop.body.spec)
         for name in names:  # a stream's events wake this loop (once followed, until the loop ends)
             state.follow(loop.key, loop.namespace, name)
         return tuple((name, next(iter(index_values(indexes.streams, (loop.namespace, name))), None)) for name in names)

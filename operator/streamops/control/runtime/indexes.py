@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from streamops.api import GROUP
+from streamops.api.broadcast import stream_names
 from streamops.api.common import spec_client_annotations
 from streamops.contract.ingest import PLAYER_PAGE
 from streamops.control.workers.endpoint_slices import EndpointSliceIndex
@@ -167,8 +168,7 @@ def _text(value: object) -> str | None:
 def broadcast_entry(body: Body) -> dict[ObjectRef, BroadcastFacts]:
     """The Broadcast filed under each stream it names (a stream's page serves each of its broadcasts)."""
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
-    names = spec.get("streams")
-    members = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
+    members = stream_names(spec)
     facts = BroadcastFacts(
         name=meta.get("name") or "",
         title=_text(spec.get("title")) or "",

@@ -18,6 +18,7 @@ import aiohttp
 import kopf
 from pydantic import ValidationError
 
+from streamops.api.broadcast import stream_names
 from streamops.api.common import Condition, client_fields, spec_client
 from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
@@ -83,8 +84,7 @@ def stream_of(kind: str, name: str, spec: Mapping[str, Any]) -> str:
     if kind == "LiveStream":
         return name
     if kind == "Broadcast":
-        streams = spec.get("streams")
-        return str(streams[0]) if isinstance(streams, list) and streams else ""
+        return next(iter(stream_names(spec)), "")
     return str((spec.get("streamRef") or {}).get("name"))
 
 

@@ -145,9 +145,9 @@ def observed_region_services(state: OperatorState, namespace: str, stream: str) 
     index = state.api.watched.get("Service")
     if index is None:
         return {}
-    names = [r.name for r in state.settings.ingest_regions if r.service.type == "LoadBalancer"]
     found = {
-        r: ServiceObservation.of(watched_object(index, (namespace, region_service_name(stream, r)))) for r in names
+        r: ServiceObservation.of(watched_object(index, (namespace, region_service_name(stream, r))))
+        for r in state.settings.load_balancer_regions
     }
     return {region: service for region, service in found.items() if service is not None}
 

@@ -110,7 +110,7 @@ def observe(
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
-    regions = [r.name for r in settings.ingest_regions if r.service.type == "LoadBalancer"]
+    regions = list(settings.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     return Observed(
         key=key,

@@ -114,11 +114,7 @@ def plan_children(
     # A region is a way into the primary's push ports from outside: only for a push stream whose own
     # Service is external (a ClusterIP stream is kept inside the cluster).
     external = ingest_service_options(admitted, settings).type in ("NodePort", "LoadBalancer")
-    regions = tuple(
-        r.name
-        for r in settings.ingest_regions
-        if r.service.type == "LoadBalancer" and external and admitted.spec.source.push is not None
-    )
+    regions = settings.load_balancer_regions if external and admitted.spec.source.push is not None else ()
     return Plan(
         stream=admitted,
         roles={

@@ -428,6 +428,11 @@ class OperatorSettings(BaseModel):
             raise ValueError(f"ingest regions named twice: {', '.join(twice)}")
         return regions
 
+    @property
+    def load_balancer_regions(self) -> tuple[str, ...]:
+        """The regions with a load balancer of their own (a Service per stream), by name, in order."""
+        return tuple(r.name for r in self.ingest_regions if r.service.type == "LoadBalancer")
+
     @field_validator("edge_resources", "worker_resources", mode="before")
     @classmethod
     def _resources_json(cls, value: object, info: ValidationInfo) -> object:

@@ -4,18 +4,16 @@ balancer of the region's own (docs/design/exposure.md, "Regional ingest points")
 from __future__ import annotations
 
 from streamops.api import LiveStream
-from streamops.api.livestream import RTMPS_LOAD_BALANCER_PORT
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.ports import container_ports
+from streamops.control.livestream.specs.service import ingest_selector, load_balancer_rtmps_port
 from streamops.control.runtime.settings import IngestRegion, OperatorSettings
 from streamops.control.workers.ingest_address import (
     REGION_COMPONENT,
     IngestPortMap,
-    ingest_names,
     region_service_name,
 )
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import child_labels
 
 # What publishers use, nothing else: not HTTP (playback has its route), not WebRTC (WHIP signals
 # through the playback route and announces the primary's own ports), never the internal port.
@@ -29,14 +27,13 @@ def region_service(
     443, or the stream's own rtmpsPort: the load balancer's port is what encoders dial). Cluster
     traffic policy: the region's load balancer forwards to the ingest on whatever node it runs."""
     name = region_service_name(stream.metadata.name, region.name)
-    primary = child_labels(stream.metadata.name, ingest_names(stream.metadata.name, "primary").component)
-    selector = {k: primary[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    selector = ingest_selector(stream, "primary")
     ports: list[Manifest] = []
     for port_name, (port, protocol) in container_ports(stream, "primary", settings, host_ports).items():
         if port_name not in REGION_PORT_NAMES:
             continue
         if port_name == "rtmps":
-            port = stream.spec.ingest.service.rtmps_port or RTMPS_LOAD_BALANCER_PORT
+            port = load_balancer_rtmps_port(stream)
         ports.append({"name": port_name, "port": port, "targetPort": port_name, "protocol": protocol})
     metadata = child_metadata(stream, name, REGION_COMPONENT)
     metadata["annotations"] = with_managed_list({**region.service.annotations, **metadata["annotations"]})

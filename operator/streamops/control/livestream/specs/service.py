@@ -28,6 +28,18 @@ from streamops.kube.naming import (
 )
 
 
+def ingest_selector(stream: LiveStream, role: Role) -> dict[str, str]:
+    """The labels that select the role's ingest Pod (its external, internal and region Services')."""
+    labels = child_labels(stream.metadata.name, ingest_names(stream.metadata.name, role).component)
+    return {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+
+
+def load_balancer_rtmps_port(stream: LiveStream) -> int:
+    """The port a load balancer publishes RTMPS on: the stream's rtmpsPort, else 443 (the Service's own
+    port is what encoders dial there, and the one firewalls let through)."""
+    return stream.spec.ingest.service.rtmps_port or RTMPS_LOAD_BALANCER_PORT
+
+
 def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> IngestService:
     """The stream's spec.ingest.service over the operator's defaults."""
     own = stream.spec.ingest.service
@@ -43,8 +55,7 @@ def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> In
         if external
         else None,
         node_ports=own.node_ports if external else None,
-        # 443 where the Service's own port is what encoders use: a load balancer's address.
-        rtmps_port=own.rtmps_port or (RTMPS_LOAD_BALANCER_PORT if type_ == "LoadBalancer" else None),
+        rtmps_port=load_balancer_rtmps_port(stream) if type_ == "LoadBalancer" else own.rtmps_port,
     )
 
 
@@ -78,8 +89,7 @@ def ingest_service(
         if name in fixed:
             entry["nodePort"] = fixed[name]
         ports.append(entry)
-    labels = child_labels(stream.metadata.name, names.component)
-    selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    selector = ingest_selector(stream, role)
     metadata = child_metadata(stream, names.service, names.component)
     annotations = {**options.annotations, **metadata["annotations"]}
     if host_ports is not None:
@@ -105,8 +115,7 @@ def ingest_internal_service(stream: LiveStream, role: Role, host_ports: IngestPo
     carries the feeds, status, metrics, the overlay switch or the backup uplink."""
     names = ingest_names(stream.metadata.name, role)
     port = (host_ports or POD_NETWORK_PORTS)[INTERNAL_PORT_NAME]
-    labels = child_labels(stream.metadata.name, names.component)
-    selector = {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    selector = ingest_selector(stream, role)
     metadata = child_metadata(stream, names.internal_service, names.component)
     entry = {"name": INTERNAL_PORT_NAME, "port": port, "targetPort": INTERNAL_PORT_NAME, "protocol": "TCP"}
     return {

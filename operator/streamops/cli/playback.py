@@ -194,6 +194,14 @@ def describe(secret: Mapping[str, Any]) -> str:
     return f"current {key_id(keys.current)}{previous}"
 
 
+def keys_missing(namespace: str) -> CommandError:
+    """A signed URL asked for where the namespace has no signing keys."""
+    return CommandError(
+        f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
+        "`streamops playback rotate-key` creates one)"
+    )
+
+
 @dataclass(frozen=True)
 class StreamUrl:
     url: str
@@ -218,10 +226,7 @@ def stream_url(api: KubeApi, stream: Mapping[str, Any], fmt: Format, expires: in
                 f"{namespace} has no secret {KEYS_SECRET}: the stream is public, the URL needs no token"
             )
             return StreamUrl(playback_url(stream, fmt), note)
-        raise CommandError(
-            f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
-            "`streamops playback rotate-key` creates one)"
-        )
+        raise keys_missing(namespace)
     return StreamUrl(signed_url(stream, secret, fmt, expires, ip, now))
 
 
@@ -268,10 +273,7 @@ def broadcast_page_url(
     if not signed:
         return StreamUrl(str(page), f"broadcast {name}'s streams are public: the URL needs no token")
     if secret is None:
-        raise CommandError(
-            f"namespace {namespace} has no secret {KEYS_SECRET} (the operator creates it for a signed stream; "
-            "`streamops playback rotate-key` creates one)"
-        )
+        raise keys_missing(namespace)
     key = signing_key(secret_keys(secret), now)
     tokens = {m: sign(key, f"{namespace}/{m}", int(now.timestamp()) + expires, ip) for m in signed}
     # The stream whose ingest serves the page: the one whose player page shares its prefix.

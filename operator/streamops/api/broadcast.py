@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import NAME_MAX, Condition, ConditionedStatus, KubeModel, conditions_field
+from streamops.api.common import NAME_MAX, Condition, ConditionedStatus, KubeModel, conditions_field, named_twice
 
 STREAMS_MAX = 16
 BroadcastState = Literal["Auto", "Pending", "Live", "Paused", "Finished"]
@@ -44,9 +44,9 @@ class BroadcastSpec(KubeModel):
     @field_validator("streams")
     @classmethod
     def _unique(cls, streams: list[str]) -> list[str]:
-        seen = [s for i, s in enumerate(streams) if s in streams[:i]]
-        if seen:
-            raise ValueError(f"streams: {seen[0]} is named twice")
+        twice = named_twice(streams)
+        if twice:
+            raise ValueError(f"streams: {twice[0]} is named twice")
         return streams
 
 

@@ -11,7 +11,7 @@ of examples.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -220,6 +220,12 @@ USERINFO_RE = re.compile(USERINFO_PATTERN)
 RE2_SPACE = "\t\n\f\r "
 SRT_CALLER_ONLY = "srt:// URLs support only mode=caller (streamops dials out); remove mode= or set mode=caller"
 NO_USERINFO = "credentials in the URL are not allowed: put the key in a Secret and reference it"
+
+
+def named_twice(names: Sequence[str]) -> list[str]:
+    """The names that come more than once, each once, in the order their second coming is met."""
+    repeated = [n for i, n in enumerate(names) if n in names[:i]]
+    return list(dict.fromkeys(repeated))
 
 
 def matches(pattern: str) -> str:

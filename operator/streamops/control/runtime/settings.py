@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from streamops.api.common import KubeModel
+from streamops.api.common import KubeModel, named_twice
 from streamops.api.livestream import ADDRESS_PATTERN, INGEST_REGIONS_MAX, RENDITIONS_MAX, Rendition
 from streamops.api.recording import S3Storage
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
@@ -422,8 +422,7 @@ class OperatorSettings(BaseModel):
     @field_validator("ingest_regions")
     @classmethod
     def _unique_regions(cls, regions: list[IngestRegion]) -> list[IngestRegion]:
-        names = [r.name for r in regions]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = sorted(named_twice([r.name for r in regions]))
         if twice:
             raise ValueError(f"ingest regions named twice: {', '.join(twice)}")
         return regions

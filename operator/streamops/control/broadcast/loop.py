@@ -8,7 +8,7 @@ from streamops.api import BROADCAST, Broadcast
 from streamops.api.broadcast import BroadcastStatus, stream_names
 from streamops.control.broadcast.reconcile import BroadcastOutcome, reconcile_broadcast
 from streamops.control.broadcast.status import broadcast_status
-from streamops.control.runtime.indexes import Indexes, StreamFacts, index_values
+from streamops.control.runtime.indexes import Indexes, StreamFacts, indexed_stream
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, run_status_loop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
@@ -38,6 +38,6 @@ async def broadcast_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
         names = stream_names(loop.body.spec)
         for name in names:  # a stream's events wake this loop (once followed, until the loop ends)
             state.follow(loop.key, loop.namespace, name)
-        return tuple((name, next(iter(index_values(indexes.streams, (loop.namespace, name))), None)) for name in names)
+        return tuple((name, indexed_stream(indexes.streams, loop.namespace, name)) for name in names)
 
     await run_status_loop(state, BROADCAST_LOOP, obj, observe, broadcast_update)

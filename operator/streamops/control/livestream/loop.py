@@ -33,7 +33,7 @@ from streamops.control.livestream.status import (
 )
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.conditions import Transition
-from streamops.control.runtime.indexes import Indexes, index_values, worker_pod
+from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
@@ -216,7 +216,7 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
                 projection=spec_projection(loop.body.spec),
                 broadcasts=broadcast_views(
                     index_values(indexes.broadcasts, (loop.namespace, loop.name)),
-                    lambda member: next(iter(index_values(indexes.streams, (loop.namespace, member))), None),
+                    lambda member: indexed_stream(indexes.streams, loop.namespace, member),
                 ),
             )
             await page_settings.send(settings_due(wanted, telemetry), observed_pods)

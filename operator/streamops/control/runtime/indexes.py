@@ -114,6 +114,11 @@ def index_values(index: Mapping[K, Iterable[V]], key: K) -> list[V]:
     return list(index[key]) if key in index else []
 
 
+def indexed_stream(streams: StreamIndex, namespace: str, name: str) -> StreamFacts | None:
+    """The facts of the LiveStream `name` of the namespace (None: no such stream)."""
+    return next(iter(index_values(streams, (namespace, name))), None)
+
+
 def worker_pod(pods: PodIndex, namespace: str, kind: str, owner: str, component: str) -> PodObservation | None:
     """The worker Pod of an object with this component (e.g. a stream's "ingest")."""
     found = index_values(pods, (namespace, kind, owner, component))

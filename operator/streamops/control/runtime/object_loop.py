@@ -34,7 +34,7 @@ from streamops.api.kinds import Kind
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.annotated_events import post_event
 from streamops.control.runtime.conditions import WORKER_REPLACED, Transition
-from streamops.control.runtime.indexes import StreamFacts, StreamIndex, index_values, plain
+from streamops.control.runtime.indexes import StreamFacts, StreamIndex, indexed_stream, plain
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.runtime.status_patch import status_patch
@@ -387,7 +387,7 @@ async def follow_stream(
     once when the stream they wait for appears or was replaced by a new object (another uid)."""
     stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
     loop.state.follow(loop.key, loop.namespace, stream_ref)
-    stream = next(iter(index_values(streams, (loop.namespace, stream_ref))), None)
+    stream = indexed_stream(streams, loop.namespace, stream_ref)
     if stream is not None and (outcome.waiting_for_stream or (outcome.stream_uid and stream.uid != outcome.stream_uid)):
         return stream, await loop.reconcile() or outcome
     return stream, outcome

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streamops.control.runtime import operator_metrics
-from streamops.control.runtime.indexes import Indexes, StoredFacts, StoredIndex, index_values
+from streamops.control.runtime.indexes import Indexes, StoredFacts, StoredIndex, index_values, indexed_stream
 from streamops.control.runtime.state import OperatorState
 
 QuotaLevel = Literal["ok", "almost", "full"]
@@ -110,7 +110,7 @@ class QuotaCheck:
         if now - self.checked_at < QUOTA_CHECK_SECONDS:
             return
         self.checked_at = now
-        facts = next(iter(index_values(indexes.streams, (namespace, stream))), None)
+        facts = indexed_stream(indexes.streams, namespace, stream)
         stream_limit = facts.recording_quota_bytes if facts else None
         uses = quota_uses(
             (indexes.recordings, indexes.clips), namespace, stream, state.settings.recordings_quota_bytes, stream_limit

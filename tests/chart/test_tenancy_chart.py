@@ -38,6 +38,7 @@ def test_the_defaults_are_the_operators_and_closed() -> None:
     )
     assert not settings.tenancy_playback_path_any_prefix
     assert not settings.tenancy_allow_load_balancer
+    assert not settings.tenancy_allow_node_port and not settings.tenancy_allow_fixed_node_ports
     assert settings.tenancy_require_secret_label
 
 
@@ -46,10 +47,13 @@ def test_an_admin_opens_what_they_choose() -> None:
         "tenancy.playbackPathAnyPrefix=true",
         "tenancy.allowedAnnotations={cert-manager.io/*,service.beta.kubernetes.io/aws-load-balancer-*}",
         "tenancy.allowLoadBalancer=true",
+        "tenancy.allowNodePort=true",
+        "tenancy.allowFixedNodePorts=true",
         "tenancy.requireSecretLabel=false",
     )
     settings = settings_of(objects(render(sets=sets)))
     assert settings.tenancy_playback_path_any_prefix and settings.tenancy_allow_load_balancer
+    assert settings.tenancy_allow_node_port and settings.tenancy_allow_fixed_node_ports
     assert settings.tenancy_allowed_annotations == [
         "cert-manager.io/*",
         "service.beta.kubernetes.io/aws-load-balancer-*",
@@ -58,7 +62,14 @@ def test_an_admin_opens_what_they_choose() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["tenancy.allowLoadBalancer=maybe", "tenancy.allowedAnnotations={a b}", "tenancy.other=1"]
+    "bad",
+    [
+        "tenancy.allowLoadBalancer=maybe",
+        "tenancy.allowNodePort=maybe",
+        "tenancy.allowFixedNodePorts=1",
+        "tenancy.allowedAnnotations={a b}",
+        "tenancy.other=1",
+    ],
 )
 def test_the_schema_refuses_bad_tenancy_values(bad: str) -> None:
     refused = helm("template", "streamops", str(CHART), "--set", bad, check=False)

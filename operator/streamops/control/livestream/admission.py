@@ -2,8 +2,9 @@
 any child is made: the stream as its children are built from, the playback route or none, and
 each refusal as status says it. Fail closed, per child: a refused route is not made (one made
 earlier is removed), a refused ingest Service takes the operator's defaults instead of the
-stream's own options, a refused ICE servers Secret is not mounted; the ingest runs on. Why, and
-what stays the admin's: docs/design/tenancy.md."""
+stream's own options (refused nodePorts alone are dropped), a refused ICE servers Secret is not
+mounted, nor one that does not exist yet (the kubelet would mount it unchecked once it appears);
+the ingest runs on. Why, and what stays the admin's: docs/design/tenancy.md."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from streamops.control.livestream.specs.route import PlaybackRoute
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import (
     annotations_refusal,
+    fixed_node_ports_refusal,
     playback_path_refusal,
-    secret_reference_refusal,
+    secret_use_refusal,
+    service_type_refusal,
 )
 from streamops.kube.client import KubeApi
 
@@ -30,16 +33,22 @@ class Admission:
 
 
 def service_refusals(stream: LiveStream, settings: OperatorSettings) -> list[str]:
-    """The stream's own spec.ingest.service options the policy refuses (the operator's defaults are
-    the admin's and never refused)."""
+    """The stream's own spec.ingest.service options the policy refuses and that make the whole
+    Service the operator's defaults: its type, its annotations (the operator's defaults are the
+    admin's and never refused). Chosen nodePorts: node_ports_refusal."""
     own = stream.spec.ingest.service
-    refusals = []
-    if own.type == "LoadBalancer" and not settings.tenancy_allow_load_balancer:
-        refusals.append("spec.ingest.service.type LoadBalancer is not allowed (chart value tenancy.allowLoadBalancer)")
+    refusals = [r for r in [service_type_refusal(own.type, settings)] if r]
     annotations = annotations_refusal("spec.ingest.service.annotations", own.annotations, settings)
     if annotations:
         refusals.append(annotations)
     return refusals
+
+
+def node_ports_refusal(stream: LiveStream, settings: OperatorSettings) -> str | None:
+    """Chosen nodePorts the policy refuses: only they are dropped (the API server allocates others),
+    which narrows nothing else the stream asked for."""
+    chosen = stream.spec.ingest.service.node_ports
+    return fixed_node_ports_refusal(chosen.model_dump(exclude_none=True) if chosen else (), settings)
 
 
 def route_refusals(stream: LiveStream, route: PlaybackRoute, settings: OperatorSettings) -> list[str]:
@@ -70,15 +79,21 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
     refusals: list[str] = []
     spec = stream.spec
     service = service_refusals(stream, settings)
+    ports = node_ports_refusal(stream, settings)
     if service:
         refusals += [f"{r}: the ingest Service has the operator's defaults" for r in service]
+        refusals += [f"{ports}: the API server allocates them"] if ports else []
         spec = spec.model_copy(update={"ingest": spec.ingest.model_copy(update={"service": IngestService()})})
+    elif ports:
+        refusals.append(f"{ports}: the API server allocates them")
+        own = spec.ingest.service.model_copy(update={"node_ports": None})
+        spec = spec.model_copy(update={"ingest": spec.ingest.model_copy(update={"service": own})})
     if route is not None:
         refused = route_refusals(stream, route, settings)
         tls = _own_ingress_tls(stream, route) if settings.tenancy_require_secret_label else None
         if tls is not None:
             secret = api.get("Secret", namespace, tls)
-            refused_tls = secret_reference_refusal("spec.playback.ingress.tlsSecretName", tls, secret, settings)
+            refused_tls = secret_use_refusal("spec.playback.ingress.tlsSecretName", tls, secret, settings)
             refused += [refused_tls] if refused_tls else []
         if refused:
             refusals += [f"{r}: no playback route" for r in refused]
@@ -86,7 +101,7 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
     ice = ice_servers_ref(stream) if settings.tenancy_require_secret_label else None
     if ice is not None:
         field = "spec.playback.webrtc.iceServersSecretRef"
-        refused_ice = secret_reference_refusal(field, ice.name, api.get("Secret", namespace, ice.name), settings)
+        refused_ice = secret_use_refusal(field, ice.name, api.get("Secret", namespace, ice.name), settings)
         if refused_ice:
             refusals.append(f"{refused_ice}: WebRTC clients get no ICE servers from it")
             webrtc = spec.playback.webrtc.model_copy(update={"ice_servers_secret_ref": None})
@@ -96,7 +111,7 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
     if pull is not None and credentials is not None:
         field = "spec.source.pull.credentialsSecretRef"
         secret = api.get("Secret", namespace, credentials.name)
-        refused_credentials = secret_reference_refusal(field, credentials.name, secret, settings)
+        refused_credentials = secret_use_refusal(field, credentials.name, secret, settings)
         if refused_credentials:
             refusals.append(f"{refused_credentials}: the RTSP cameras get no credentials from it")
             pull = pull.model_copy(update={"credentials_secret_ref": None})
@@ -106,7 +121,7 @@ def admit(api: KubeApi, settings: OperatorSettings, stream: LiveStream, route: P
         # The CA decides which origins are trusted: its Secret follows the same rule. Refused, the
         # origins are verified against the system's trust store instead (fail closed).
         field = "spec.source.pull.tls.caSecretRef"
-        refused_ca = secret_reference_refusal(field, ca.name, api.get("Secret", namespace, ca.name), settings)
+        refused_ca = secret_use_refusal(field, ca.name, api.get("Secret", namespace, ca.name), settings)
         if refused_ca:
             refusals.append(f"{refused_ca}: the pull origins are verified against the system's trust store instead")
             pull = pull.model_copy(update={"tls": pull.tls.model_copy(update={"ca_secret_ref": None})})

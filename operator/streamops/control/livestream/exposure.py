@@ -4,7 +4,8 @@ An ingest Service's URLs are only shown from where they work (docs/design/exposu
 1. a LoadBalancer Service's ingress address (status.loadBalancer, written by its controller), with
    the Service ports;
 2. a NodePort (or a LoadBalancer still without an address) with the operator's `external_host` and
-   the nodePorts the API server allocated (read back from the Service);
+   the nodePorts the API server allocated (read back from the Service); with externalTrafficPolicy
+   Local, the running ingest Pod's node (status.hostIP) instead: no other node answers;
 3. the operator's explicit `worker_address` override, when set (a stream's own exposure above wins
    over one address for every worker);
 4. with host networking, the ingest Pod's node address (status.hostIP) and its host ports;
@@ -105,13 +106,27 @@ def ingest_reach(service: ServiceObservation | None, given: ReachInputs) -> Reac
             )
         note = "the LoadBalancer Service has no address yet (its controller sets status.loadBalancer); "
     if service is not None and service.type in ("NodePort", "LoadBalancer") and service.node_ports:
+        if service.local_traffic and given.pod_host_ip:
+            # Only a node running the ingest answers, and it keeps the encoder's own address (no SNAT).
+            return Reach(
+                given.pod_host_ip,
+                service.node_ports,
+                "NodePort",
+                f"{note}outside the cluster through {given.pod_host_ip} (the node the ingest Pod runs on: "
+                "externalTrafficPolicy Local) and the Service's nodePorts",
+            )
         if given.external_host:
+            local = (
+                " (externalTrafficPolicy Local: only while the ingest Pod runs on that node; it runs on none yet)"
+                if service.local_traffic
+                else ""
+            )
             return Reach(
                 given.external_host,
                 service.node_ports,
                 "NodePort",
                 f"{note}outside the cluster through {given.external_host} (the nodes' address) and the "
-                "Service's nodePorts",
+                f"Service's nodePorts{local}",
             )
         note += (
             f"nodePorts {_node_ports_text(service)} on every node's address (set the operator's externalHost to "
@@ -149,6 +164,8 @@ def region_reaches(
     regions: Sequence[IngestRegion],
     region_services: Mapping[str, ServiceObservation] | None = None,
     refused: Mapping[str, str] | None = None,
+    load_balancers: bool = True,
+    pod_host_ip: str = "",
 ) -> list[RegionReach]:
     """Each regional ingest point, in the operator's order: a NodePort region is its host with the
     primary Service's nodePorts, which kube-proxy on every node forwards to the ingest wherever it
@@ -156,16 +173,26 @@ def region_reaches(
     else (no address yet) its host with that Service's nodePorts, as ingest_reach does. None at all
     without an external primary Service (ClusterIP, or not observed yet): nothing outside reaches it.
     `refused`: the server's refusal of a region's Service, by region (a create, or a patch of one
-    that exists: a changed loadBalancerClass is immutable), said first."""
+    that exists: a changed loadBalancerClass is immutable), said first. `load_balancers` False: the
+    stream may not have the LoadBalancer regions' Services (tenancy.regional_load_balancers_allowed);
+    `pod_host_ip`: the running ingest Pod's node, said to NodePort regions under the Local policy."""
     if primary is None or primary.type not in ("NodePort", "LoadBalancer"):
         return []
     return [
-        _region_reach(primary, r, (region_services or {}).get(r.name), (refused or {}).get(r.name)) for r in regions
+        _region_reach(
+            primary, r, (region_services or {}).get(r.name), (refused or {}).get(r.name), load_balancers, pod_host_ip
+        )
+        for r in regions
     ]
 
 
 def _region_reach(
-    primary: ServiceObservation, region: IngestRegion, own: ServiceObservation | None, refused: str | None
+    primary: ServiceObservation,
+    region: IngestRegion,
+    own: ServiceObservation | None,
+    refused: str | None,
+    load_balancers: bool,
+    pod_host_ip: str,
 ) -> RegionReach:
     name, host = region.name, region.external_host
     if region.service.type == "NodePort":
@@ -173,8 +200,16 @@ def _region_reach(
             return RegionReach(name, None, f"the Service {primary.name} has no nodePorts yet")
         through = f"outside the cluster through {host} (region {name}'s nodes) and the Service's nodePorts"
         if primary.local_traffic:  # kube-proxy forwards nothing from a node without the Pod
-            through += ", only while the ingest Pod runs on one of them (externalTrafficPolicy Local)"
+            where = f" (now on {pod_host_ip})" if pod_host_ip else ""
+            through += f", only while the ingest Pod runs on one of them{where} (externalTrafficPolicy Local)"
         return RegionReach(name, Reach(host, primary.node_ports, "NodePort", through), through)
+    if not load_balancers:
+        return RegionReach(
+            name,
+            None,
+            f"region {name}'s load balancer is not made for this stream: its own spec.ingest.service.type is wider "
+            "than the operator's default (chart value tenancy.allowLoadBalancer)",
+        )
     said = f"{refused}; " if refused else ""
     if own is None:
         return RegionReach(name, None, f"{said}region {name}'s LoadBalancer Service is not created yet")

@@ -30,6 +30,7 @@ from streamops.control.livestream.specs.service import ingest_internal_service, 
 from streamops.control.livestream.specs.urls import reach_inputs
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
+from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim
 from streamops.control.workers.children import owned_by
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
@@ -112,9 +113,12 @@ def plan_children(
     standby = admitted.spec.recording.standby and admitted.spec.active and secrets_usable and standby_usable
     push = stream.spec.source.push
     # A region is a way into the primary's push ports from outside: only for a push stream whose own
-    # Service is external (a ClusterIP stream is kept inside the cluster).
+    # Service is external (a ClusterIP stream is kept inside the cluster), and a region's public load
+    # balancer only where the stream may have one (tenancy.py: never by widening its own type).
     external = ingest_service_options(admitted, settings).type in ("NodePort", "LoadBalancer")
-    regions = settings.load_balancer_regions if external and admitted.spec.source.push is not None else ()
+    balanced = regional_load_balancers_allowed(stream.spec.ingest.service.type, settings)
+    pushed = admitted.spec.source.push is not None
+    regions = settings.load_balancer_regions if external and balanced and pushed else ()
     return Plan(
         stream=admitted,
         roles={

@@ -40,6 +40,7 @@ from streamops.control.runtime.conditions import (
 )
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, quality_set_ref
+from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.workers.edge_viewers import Sessions, merge_sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_names
@@ -174,10 +175,15 @@ def _active_ingest(pod: PodObservation | None, telemetry: IngestStatus | None) -
     return telemetry.active_ingest or ("primary" if telemetry.live else None)
 
 
+def _node_of(pod: PodObservation | None) -> str:
+    """The address of the node a running ingest Pod is on (status.hostIP), else ""."""
+    return pod.host_ip if pod is not None and pod.running else ""
+
+
 def _reach(stream: LiveStream, role: Role, observed: IngestObservation) -> Reach:
-    pod = observed.pods.get(role)
-    host_ip = pod.host_ip if pod is not None and pod.running else ""
-    given = reach_inputs(stream, role, observed.settings, observed.host_ports.get(role), host_ip)
+    given = reach_inputs(
+        stream, role, observed.settings, observed.host_ports.get(role), _node_of(observed.pods.get(role))
+    )
     return ingest_reach(observed.services.get(role), given)
 
 
@@ -344,6 +350,8 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
                 observed.settings.ingest_regions,
                 observed.region_services,
                 observed.region_rejected,
+                regional_load_balancers_allowed(stream.spec.ingest.service.type, observed.settings),
+                _node_of(observed.pods.get("primary")),
             ),
         ),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).

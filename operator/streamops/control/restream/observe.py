@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Restream
-from streamops.api.common import SecretKeyRef
 from streamops.control.restream.specs.names import pusher_pod_name
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import read_secret_key, read_stream
+from streamops.control.shared.tenancy import secret_use_refusal
 from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
@@ -42,10 +42,10 @@ def observe(api: KubeApi, restream: Restream, settings: OperatorSettings, host_n
     ref = restream.spec.stream_key_secret_ref
     key = read_secret_key(api, namespace, ref, "streamKeySecretRef", settings) if ref is not None else None
     ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
-    # The CA decides where the key goes: its Secret follows the same tenancy rule (a missing one is
-    # said by the pusher, whose mount is optional).
-    ca = (
-        read_secret_key(api, namespace, SecretKeyRef(name=ca_ref.name, key=ca_ref.key), "tls.caSecretRef", settings)
+    # The CA decides where the key goes: its Secret follows the same tenancy rule, and one that does
+    # not exist yet too (the pusher's mount is optional: the kubelet would fill it in unchecked).
+    ca_refused = (
+        secret_use_refusal("tls.caSecretRef", ca_ref.name, api.get("Secret", namespace, ca_ref.name), settings)
         if ca_ref
         else None
     )
@@ -53,7 +53,7 @@ def observe(api: KubeApi, restream: Restream, settings: OperatorSettings, host_n
         pusher=current,
         stream=stream,
         key_missing=key.missing if key is not None else None,
-        key_refused=(key.refused if key is not None else None) or (ca.refused if ca is not None else None),
+        key_refused=(key.refused if key is not None else None) or ca_refused,
         host_network=host_network,
         ingest_ports=allocated_ingest_ports(api, stream) if host_network else None,
     )

@@ -356,8 +356,20 @@ class OperatorSettings(BaseModel):
     )
     tenancy_allow_load_balancer: bool = Field(
         default=False,
-        description="Let a stream ask for a LoadBalancer ingest Service (spec.ingest.service.type). The operator's "
-        "default type (ingest_service_type) is the admin's and always honoured.",
+        description="Let a stream ask for a LoadBalancer ingest Service (spec.ingest.service.type), and have the "
+        "LoadBalancer regions' Services (ingest_regions) when its own type is wider than the operator's default. "
+        "The operator's default type (ingest_service_type) is the admin's and always honoured.",
+    )
+    tenancy_allow_node_port: bool = Field(
+        default=False,
+        description="Let a stream ask for a NodePort ingest Service (spec.ingest.service.type) where the operator's "
+        "default type is ClusterIP: its ports open on every node's address. Implied by tenancy_allow_load_balancer "
+        "(a LoadBalancer Service has nodePorts too) and by a default type of NodePort or LoadBalancer.",
+    )
+    tenancy_allow_fixed_node_ports: bool = Field(
+        default=False,
+        description="Let a stream choose its nodePorts (spec.ingest.service.nodePorts): each holds that port on "
+        "every node, in the range all namespaces share. false: the API server allocates them.",
     )
     tenancy_require_secret_label: bool = Field(
         default=True,

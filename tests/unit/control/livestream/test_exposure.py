@@ -514,3 +514,51 @@ def test_a_route_event_wakes_its_stream_and_a_route_gone_or_without_its_hash_rec
     http_route = playback_http_route(s, route, POD_NETWORK_PORTS["http"])
     assert playback_route_wake("DELETED", http_route) == (key, True)
     assert playback_route_wake("DELETED", {"metadata": {"name": "cam-playback", "namespace": NS}}) is None
+
+
+def test_with_the_local_policy_the_url_names_the_node_the_ingest_runs_on():
+    """externalTrafficPolicy Local (issue 52): only a node running the ingest Pod answers its nodePorts,
+    and it keeps the encoder's address (no SNAT). The URL is that node's (status.hostIP), not the
+    operator's externalHost (any node), which was right only under Cluster."""
+    local = service_body("NodePort", NODE_PORTS)
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    on_node_2 = ReachInputs(**{**GIVEN.__dict__, "pod_host_ip": "10.0.0.12"})
+    reach = ingest_reach(ServiceObservation.of(local), on_node_2)
+    assert (reach.host, reach.ports, reach.exposure) == ("10.0.0.12", NODE_PORTS, "NodePort")
+    assert "the node the ingest Pod runs on" in reach.reachable_from and "Local" in reach.reachable_from
+    # No node yet: the external host, saying it answers only while the Pod runs there.
+    reach = ingest_reach(ServiceObservation.of(local), GIVEN)
+    assert reach.host == "203.0.113.7" and "runs on none yet" in reach.reachable_from
+    # Without an external host either: the node's address all the same (no other node would answer).
+    bare = ReachInputs("cam-ingest.media.svc", POD_NETWORK_PORTS, pod_host_ip="10.0.0.12")
+    assert ingest_reach(ServiceObservation.of(local), bare).host == "10.0.0.12"
+    # A LoadBalancer without an address yet falls back the same way; Cluster keeps the external host.
+    pending = service_body("LoadBalancer", NODE_PORTS)
+    pending["spec"]["externalTrafficPolicy"] = "Local"
+    assert ingest_reach(ServiceObservation.of(pending), on_node_2).host == "10.0.0.12"
+    assert ingest_reach(ServiceObservation.of(service_body("NodePort", NODE_PORTS)), on_node_2).host == "203.0.113.7"
+
+
+def test_the_status_push_url_follows_the_running_ingest_pods_node_under_the_local_policy():
+    s = stream(ingest={"service": {"type": "NodePort", "externalTrafficPolicy": "Local"}})
+    body = service_body("NodePort", NODE_PORTS)
+    body["spec"]["externalTrafficPolicy"] = "Local"
+    settings = OperatorSettings(
+        external_host="10.0.0.11", ingest_regions=[IngestRegion(name="b", external_host="10.0.0.11")]
+    )
+
+    def ingest(pod: PodObservation | None) -> Any:
+        observed = IngestObservation(
+            {"primary": pod} if pod else {},  # type: ignore[dict-item]
+            services={"primary": ServiceObservation.of(body)},  # type: ignore[dict-item]
+            settings=settings,
+        )
+        return livestream_status(s, observed, T0).ingest
+
+    pod = PodObservation("cam-ingest", exists=True, phase="Running", ready=True, host_ip="10.0.0.12")
+    shown = ingest(pod)
+    assert shown.push_url == "rtmp://10.0.0.12:31935/live" and shown.push_url_srt == "srt://10.0.0.12:31998"
+    (region,) = shown.regions
+    assert region.push_url == "rtmp://10.0.0.11:31935/live"
+    assert "only while the ingest Pod runs on one of them (now on 10.0.0.12)" in region.reachable_from
+    assert ingest(None).push_url == "rtmp://10.0.0.11:31935/live"

@@ -312,3 +312,92 @@ def test_status_says_every_refusal_and_warns_once() -> None:
         assert conditions[kind].message == "; ".join(refusals)
     events = livestream_events(None, status)
     assert [(e.type, e.reason) for e in events] == [("Warning", "RefusedByPolicy")]
+
+
+# --- a Secret that does not exist yet (issue 52, finding 5) -----------------------------------------
+
+# Each Secret a child would pick up by itself once it appears (an optional mount, an Ingress's TLS):
+# (the stream's spec naming it, the Secret's data, where it would be used).
+AWAITED = {
+    "ice": (
+        {"playback": {"webrtc": {"iceServersSecretRef": {"name": "later"}}}},
+        {"iceServers": '[{"urls": ["turn:turn.example:3478"]}]'},
+        "spec.playback.webrtc.iceServersSecretRef",
+    ),
+    "rtsp": (
+        {"source": {"pull": {"urls": ["rtsp://198.51.100.4/cam"], "credentialsSecretRef": {"name": "later"}}}},
+        {"username": "admin", "password": KEY},
+        "spec.source.pull.credentialsSecretRef",
+    ),
+    "pull-ca": (
+        {"source": {"pull": {"urls": ["rtmps://198.51.100.4:1936/live/s"], "tls": {"caSecretRef": {"name": "later"}}}}},
+        {"ca_crt": "PEM"},
+        "spec.source.pull.tls.caSecretRef",
+    ),
+}
+
+
+def uses(pod: dict[str, Any] | None, name: str) -> bool:
+    """Whether the Pod would be given the Secret by the kubelet (a volume or an env reference)."""
+    volumes = [(v.get("secret") or {}).get("secretName") for v in (pod or {}).get("spec", {}).get("volumes", [])]
+    env = [
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for c in (pod or {}).get("spec", {}).get("containers", [])
+        for e in c.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    return name in volumes + env
+
+
+@pytest.mark.parametrize("which", sorted(AWAITED))
+def test_a_secret_that_does_not_exist_yet_is_not_given_to_the_ingest_until_it_is_labelled(
+    api: FakeKubeApi, which: str
+) -> None:
+    """On ec95e86 the Pod mounted it optionally: the kubelet filled it in once it appeared, labelled
+    or not, and the worker offered its values to the spec's server (an RTSP URL of the author's)."""
+    spec, data, field = AWAITED[which]
+    put(api, livestream("cam", **spec))
+    (refusal,) = reconcile(api).policy_refusals
+    assert f"Secret later named in {field} does not exist yet" in refusal, refusal
+    pod = api.object("Pod", NS, "cam-ingest")
+    assert pod is not None and not uses(pod, "later"), "the ingest runs, without the Secret"
+    # It appears unlabelled (cert-manager's output, a rotation): still not given to the Pod.
+    put(api, secret("later", labelled=False, **data))
+    (refusal,) = reconcile(api).policy_refusals
+    assert "is not labelled" in refusal and KEY not in refusal
+    assert not uses(api.object("Pod", NS, "cam-ingest"), "later")
+    # Its owner labels it: used (the Pod rolls: its volumes change).
+    api.modify("Secret", NS, "later", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
+    assert reconcile(api).policy_refusals == ()
+    reconcile(api)
+    assert uses(api.object("Pod", NS, "cam-ingest"), "later")
+    # The upgrade window: without the rule, a missing Secret is mounted optionally as before.
+    api.delete("Secret", NS, "later")
+    assert reconcile(api, OperatorSettings(tenancy_require_secret_label=False)).policy_refusals == ()
+
+
+def test_an_ingress_tls_secret_that_does_not_exist_yet_refuses_the_route(api: FakeKubeApi) -> None:
+    """The Ingress controller would serve whatever Secret of that name appears, labelled or not."""
+    put(api, livestream("cam", playback=routed(tlsSecretName="later-tls")))
+    (refusal,) = reconcile(api).policy_refusals
+    assert "Secret later-tls named in spec.playback.ingress.tlsSecretName does not exist yet" in refusal
+    assert api.names("Ingress") == []
+    put(api, secret("later-tls", labelled=True, tls_crt="x", tls_key="y"))
+    assert reconcile(api).policy_refusals == () and api.names("Ingress") == ["cam-playback"]
+
+
+def test_a_restream_ca_that_does_not_exist_yet_makes_no_pusher(api: FakeKubeApi) -> None:
+    """The CA decides where the key goes; the pusher's mount is optional."""
+    put(api, livestream("cam"))
+    reconcile(api)
+    put(api, secret("key", labelled=True, streamKey=KEY))
+    tls = {"caSecretRef": {"name": "later-ca"}}
+    put(api, restream("out", uri="rtmps://203.0.113.7/live", streamKeySecretRef={"name": "key"}, tls=tls))
+    refused = reconcile_rst(api).key_secret_refused
+    assert refused is not None and "Secret later-ca named in tls.caSecretRef does not exist yet" in refused
+    assert "out-pusher" not in api.names("Pod")
+    put(api, secret("later-ca", labelled=False, ca_crt="PEM"))
+    assert reconcile_rst(api).key_secret_refused is not None and "out-pusher" not in api.names("Pod")
+    api.modify("Secret", NS, "later-ca", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
+    assert reconcile_rst(api).key_secret_refused is None
+    assert uses(api.object("Pod", NS, "out-pusher"), "later-ca")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamops.api import LiveStream
+from streamops.contract.egress_policy import configured_policy
 from streamops.contract.ingest import (
     CONFIG_ENV,
     ICE_SERVERS_DIR,
@@ -107,8 +108,9 @@ def ingest_pod(
     pull = stream.spec.source.pull
     if pull is not None and pull.credentials_secret_ref is not None:
         # Files, read at every connection attempt: a changed password reaches the next one. Optional:
-        # a missing Secret or key must not keep the Pod from starting; the worker says so
-        # (status.pullFailure, the Live condition) and the kubelet fills the files in once it exists.
+        # a missing key must not keep the Pod from starting; the worker says so (status.pullFailure,
+        # the Live condition). A missing Secret is never mounted under tenancy.requireSecretLabel
+        # (admission.py: the kubelet would fill it in unchecked once it appears).
         ref = pull.credentials_secret_ref
         files = {ref.username_key: PULL_USERNAME_FILE, ref.password_key: PULL_PASSWORD_FILE}
         volumes.append(secret_files_volume(PULL_CREDENTIALS_VOLUME, ref.name, files, mode=0o440, optional=True))
@@ -158,6 +160,7 @@ def ingest_pod(
             trusted_proxies=settings.trusted_proxy_cidrs,
             publish_over_http=settings.publish_over_http,
             viewer_window=settings.viewer_window_seconds,
+            egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

@@ -42,9 +42,11 @@ OPERATOR_ENV = {
     "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
     # WHIP at the ingests' loopback HTTP ports (no TLS here): allowed, as an admin would for a test cluster.
     "STREAMOPS_PUBLISH_OVER_HTTP": "true",
-    # The exposure tests ask for LoadBalancer Services, as a cluster's admin may let tenants do
-    # (chart value tenancy.allowLoadBalancer); every other tenancy rule is the product's default.
+    # The exposure tests ask for LoadBalancer Services and chosen nodePorts, as a cluster's admin may
+    # let tenants do (chart values tenancy.allowLoadBalancer, which implies allowNodePort, and
+    # tenancy.allowFixedNodePorts); every other tenancy rule is the product's default.
     "STREAMOPS_TENANCY_ALLOW_LOAD_BALANCER": "true",
+    "STREAMOPS_TENANCY_ALLOW_FIXED_NODE_PORTS": "true",
 }
 OPERATOR_NAMESPACE = "streamops-system"
 

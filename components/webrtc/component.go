@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pion/logging"
@@ -29,6 +31,19 @@ const publisherConnectTimeout = 15 * time.Second
 const (
 	defaultViewerConnectTimeout = 5 * time.Second
 	defaultMaxPendingViewers    = 50
+)
+
+// The WHEP sessions one client may hold (issue 52, finding 4: one address that completed ICE/DTLS
+// over and over filled --max-viewers, 500, in ≈100 s, and every other viewer got 503). An address
+// is a venue's NAT, a carrier's CGNAT or a proxy whose X-Forwarded-For is not believed just as
+// well as one attacker: 100 (a fifth of the default 500) serves a hall of viewers behind one
+// address, and it takes five addresses, not one, to fill the cap. A signed playback token is meant
+// for one viewer: 5 leaves room for a player that reconnects while its old session is still
+// being found dead (ICE fails after seconds) and for a second device or tab. Both are chart values
+// (playback.webrtc.maxViewersPerAddress, maxViewersPerToken).
+const (
+	defaultMaxViewersPerAddress = 100
+	defaultMaxViewersPerToken   = 5
 )
 
 // component is the whole process: the shared ICE ports, the hub, the sessions and the control API.
@@ -51,6 +66,10 @@ type component struct {
 	// pendingViewers + connectedViewers == len(viewers): MaxViewers counts connected ones only,
 	// MaxPendingViewers the offers still waiting for their connection.
 	pendingViewers, connectedViewers int
+	// The sessions (waiting and connected) of each client address and playback token, for
+	// MaxViewersPerAddress/MaxViewersPerToken; an entry goes when its count reaches 0.
+	byAddress map[netip.Prefix]int
+	byToken   map[string]int
 
 	ln        net.Listener
 	srv       *http.Server
@@ -62,7 +81,8 @@ func newComponent(cfg Config, log *slog.Logger) (_ *component, err error) {
 	if cfg.ViewerConnectTimeout <= 0 {
 		cfg.ViewerConnectTimeout = defaultViewerConnectTimeout
 	}
-	c := &component{cfg: cfg, log: log, st: &counters{}, viewers: map[string]*viewer{}}
+	c := &component{cfg: cfg, log: log, st: &counters{}, viewers: map[string]*viewer{},
+		byAddress: map[netip.Prefix]int{}, byToken: map[string]int{}}
 	c.offers = newOfferLimiter(cfg.OfferRate, cfg.OfferBurst)
 	defer func() {
 		if err != nil {
@@ -97,11 +117,43 @@ func newComponent(cfg Config, log *slog.Logger) (_ *component, err error) {
 	if c.rtpIn, err = startRTPInput(cfg.RTPInVideoPort, cfg.RTPInAudioPort, c.hub, log); err != nil {
 		return nil, err
 	}
-	if c.ln, err = net.Listen("tcp", cfg.Control); err != nil {
+	if c.ln, err = listenControl(cfg); err != nil {
 		return nil, fmt.Errorf("--control: %w", err)
 	}
 	c.srv = &http.Server{Handler: c.routes(), ReadHeaderTimeout: 5 * time.Second}
 	return c, nil
+}
+
+// listenControl opens the control API. On unix:PATH the socket is its only guard (issue 52,
+// finding 8: with the host network a loopback port is every node process's), so its directory
+// must be this user's and closed to everyone else, and the socket is 0600.
+func listenControl(cfg Config) (net.Listener, error) {
+	path := cfg.controlSocket()
+	if path == "" {
+		return net.Listen("tcp", cfg.Control)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 || !ok || int(st.Uid) != os.Getuid() {
+		return nil, fmt.Errorf("%s must be a directory of this user closed to others (mode 0700), is %s", dir, fi.Mode())
+	}
+	// A socket left by a run that was killed (never anything else: a file there is refused).
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == os.ModeSocket {
+		_ = os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // serve runs the control API until close.
@@ -144,6 +196,7 @@ func (c *component) closeNow() {
 	pub, viewers := c.pub, c.viewers
 	c.pub, c.viewers = nil, map[string]*viewer{}
 	c.pendingViewers, c.connectedViewers = 0, 0
+	c.byAddress, c.byToken = map[netip.Prefix]int{}, map[string]int{}
 	c.mu.Unlock()
 	if pub != nil {
 		_ = pub.stop()

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 )
 
 // Config is everything the Python ingest worker decides for this process (all from flags).
 type Config struct {
-	// Control is the loopback address of the control API (no auth: the worker in front does it).
+	// Control is where the control API listens (no auth: the worker in front does it):
+	// "unix:PATH", a socket in a directory only this user may enter (what the worker uses: no other
+	// process on the node reaches it, even on the host network), or a loopback host:port (tools and
+	// tests: every process of the network namespace reaches that).
 	Control string
 
 	// ICEUDP is the one UDP address:port every peer connection shares (ICE UDP mux).
@@ -66,6 +70,11 @@ type Config struct {
 	// 429 beyond); OfferRate 0: no limit.
 	OfferRate  float64
 	OfferBurst int
+	// MaxViewersPerAddress/MaxViewersPerToken cap the WHEP sessions (waiting and connected) of one
+	// client address (clientHeader; IPv6 per /64) and of one playback token (tokenHeader), 429
+	// beyond, so that one client cannot take the MaxViewers meant for everyone; 0: no cap.
+	MaxViewersPerAddress int
+	MaxViewersPerToken   int
 
 	LogLevel string
 }
@@ -75,7 +84,7 @@ func parseConfig(args []string) (Config, error) {
 	var c Config
 	var advertise, allowed, ifaces string
 	fs := flag.NewFlagSet("streamops-webrtc", flag.ContinueOnError)
-	fs.StringVar(&c.Control, "control", "127.0.0.1:8190", "control API address (loopback only)")
+	fs.StringVar(&c.Control, "control", "127.0.0.1:8190", "control API: unix:PATH (a socket in a directory of mode 0700) or a loopback host:port")
 	fs.StringVar(&c.ICEUDP, "ice-udp", ":8189", "UDP address:port shared by all peer connections (ICE UDP mux)")
 	fs.StringVar(&c.ICETCP, "ice-tcp", ":8189", "ICE-TCP listener address:port (fallback); empty: off")
 	fs.StringVar(&advertise, "advertise-ip", "", "comma-separated IPs put in the host candidates instead of the local ones")
@@ -96,6 +105,8 @@ func parseConfig(args []string) (Config, error) {
 	fs.DurationVar(&c.ViewerConnectTimeout, "viewer-connect-timeout", defaultViewerConnectTimeout, "a WHEP offer not connected this long after its answer is dropped")
 	fs.Float64Var(&c.OfferRate, "whep-offer-rate", defaultOfferRate, "WHEP offers a second per client address (429 beyond the burst); 0: no limit")
 	fs.IntVar(&c.OfferBurst, "whep-offer-burst", defaultOfferBurst, "WHEP offers a client address may make at once")
+	fs.IntVar(&c.MaxViewersPerAddress, "max-viewers-per-address", defaultMaxViewersPerAddress, "WHEP sessions of one client address (429 beyond); 0: no cap")
+	fs.IntVar(&c.MaxViewersPerToken, "max-viewers-per-token", defaultMaxViewersPerToken, "WHEP sessions of one playback token (429 beyond); 0: no cap")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -115,14 +126,29 @@ func parseConfig(args []string) (Config, error) {
 	return c, c.validate()
 }
 
-func (c Config) validate() error {
-	host, _, err := net.SplitHostPort(c.Control)
-	if err != nil {
-		return fmt.Errorf("--control: %w", err)
+// controlSocket is the path of a unix:PATH control address ("" for host:port).
+func (c Config) controlSocket() string {
+	path, _ := strings.CutPrefix(c.Control, "unix:")
+	if path == c.Control {
+		return ""
 	}
-	// The control API has no auth: it must never be reachable from outside the Pod.
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return errors.New("--control must be a loopback IP address (the API has no authentication)")
+	return path
+}
+
+func (c Config) validate() error {
+	if path := c.controlSocket(); path != "" {
+		if !filepath.IsAbs(path) {
+			return errors.New("--control unix:PATH needs an absolute path")
+		}
+	} else {
+		host, _, err := net.SplitHostPort(c.Control)
+		if err != nil {
+			return fmt.Errorf("--control: %w", err)
+		}
+		// The control API has no auth: it must never be reachable from outside the Pod.
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return errors.New("--control must be unix:PATH or a loopback IP address (the API has no authentication)")
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.ICEUDP); err != nil {
 		return fmt.Errorf("--ice-udp: %w", err)
@@ -151,8 +177,8 @@ func (c Config) validate() error {
 	if c.ViewerConnectTimeout <= 0 {
 		return errors.New("--viewer-connect-timeout must be positive")
 	}
-	if c.OfferRate < 0 || c.OfferBurst < 1 || c.MaxPendingViewers < 0 || c.MaxViewers < 0 {
-		return errors.New("--whep-offer-rate, --max-viewers and --max-pending-viewers must not be negative, --whep-offer-burst at least 1")
+	if c.OfferRate < 0 || c.OfferBurst < 1 || c.MaxPendingViewers < 0 || c.MaxViewers < 0 || c.MaxViewersPerAddress < 0 || c.MaxViewersPerToken < 0 {
+		return errors.New("--whep-offer-rate and the --max-viewers* caps must not be negative, --whep-offer-burst at least 1")
 	}
 	for _, p := range []int{c.AdvertiseUDPPort, c.AdvertiseTCPPort, c.WHIPOutVideoPort, c.WHIPOutAudioPort, c.RTPInVideoPort, c.RTPInAudioPort} {
 		if p < 0 || p > 65535 {

@@ -12,6 +12,8 @@ type counters struct {
 	viewerPacketsDropped           atomic.Uint64 // queued packets dropped for viewers that fell behind
 	// WHEP offers refused and sessions ended by the rules of whep.go.
 	whepRateLimited     atomic.Uint64 // 429: the client address made too many offers
+	whepAddressFull     atomic.Uint64 // 429: MaxViewersPerAddress sessions of the client address
+	whepTokenFull       atomic.Uint64 // 429: MaxViewersPerToken sessions of the playback token
 	whepViewersFull     atomic.Uint64 // 503 (or closed on connecting): MaxViewers connected
 	whepPendingFull     atomic.Uint64 // 503: MaxPendingViewers offers waiting for their connection
 	whepConnectTimeouts atomic.Uint64 // offers dropped: not connected within ViewerConnectTimeout

@@ -28,6 +28,8 @@ type status struct {
 	ViewerKeyframeRequests uint64   `json:"viewerKeyframeRequests"`
 	ViewerPacketsDropped   uint64   `json:"viewerPacketsDropped"`
 	WHEPRateLimited        uint64   `json:"whepRateLimited"`
+	WHEPAddressFull        uint64   `json:"whepAddressFull"`
+	WHEPTokenFull          uint64   `json:"whepTokenFull"`
 	WHEPViewersFull        uint64   `json:"whepViewersFull"`
 	WHEPPendingFull        uint64   `json:"whepPendingFull"`
 	WHEPConnectTimeouts    uint64   `json:"whepConnectTimeouts"`
@@ -56,6 +58,8 @@ func (c *component) status() status {
 		ViewerKeyframeRequests: c.st.viewerKeyframeRequests.Load(),
 		ViewerPacketsDropped:   c.st.viewerPacketsDropped.Load(),
 		WHEPRateLimited:        c.st.whepRateLimited.Load(),
+		WHEPAddressFull:        c.st.whepAddressFull.Load(),
+		WHEPTokenFull:          c.st.whepTokenFull.Load(),
 		WHEPViewersFull:        c.st.whepViewersFull.Load(),
 		WHEPPendingFull:        c.st.whepPendingFull.Load(),
 		WHEPConnectTimeouts:    c.st.whepConnectTimeouts.Load(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type viewer struct {
 	connectDeadline atomic.Pointer[time.Timer]
 	tokenDeadline   atomic.Pointer[time.Timer]
 	admitted        bool // guarded by component.mu: connected and counted against MaxViewers
+	// client and token: the control headers' (MaxViewersPerAddress/PerToken); invalid, "": none.
+	client netip.Addr
+	token  string
 
 	waitKeyframe bool // guarded by hub.mu: video is dropped until a keyframe starts
 

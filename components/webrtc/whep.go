@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -10,29 +11,34 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// The control headers the Python worker adds to a WHEP offer. They are trusted because the control
-// API listens on loopback only (Config.validate), where only the worker in the Pod reaches it; the
+// The control headers the Python worker adds to a WHEP offer. They are trusted because only the
+// worker reaches the control API (Config.validate: its unix socket, or loopback for tools); the
 // worker never passes a client's own headers on.
 const (
-	// clientHeader: the viewer's address, as the worker decided it (the offer rate limit's key).
-	// Without it (a local tool such as whep-load) offers are not rate limited.
+	// clientHeader: the viewer's address, as the worker decided it (the key of the offer rate limit
+	// and of MaxViewersPerAddress). Without it (a local tool such as whep-load) neither applies.
 	clientHeader = "X-Streamops-Client"
 	// sessionExpiresHeader: Unix seconds at which the viewer's playback token stops being honoured
 	// (signed playback); the session ends then. Without it (public playback) it does not expire.
 	sessionExpiresHeader = "X-Streamops-Session-Expires"
+	// tokenHeader: an opaque name of the viewer's playback token (the worker's digest of it, never
+	// the token), the key of MaxViewersPerToken. Without it (public playback) no token cap applies.
+	tokenHeader     = "X-Streamops-Token-Id"
+	maxTokenIDBytes = 64
 )
 
 // whepControl is what the worker's control headers say of an offer.
 type whepControl struct {
-	client  netip.Addr // invalid: no rate limit
+	client  netip.Addr // invalid: no rate limit, no cap per address
 	expires time.Time  // zero: no end
+	token   string     // "": no cap per token
 }
 
 // readWHEPControl reads the control headers; on false the error was answered.
 func readWHEPControl(w http.ResponseWriter, r *http.Request) (whepControl, bool) {
 	var ctl whepControl
-	if !fromLoopback(r) { // cannot happen on a loopback listener; the headers mean nothing elsewhere
-		http.Error(w, "the control API is for the ingest worker on loopback", http.StatusForbidden)
+	if !fromControlClient(r) { // cannot happen on the control listener; the headers mean nothing elsewhere
+		http.Error(w, "the control API is for the ingest worker", http.StatusForbidden)
 		return ctl, false
 	}
 	if v := r.Header.Get(clientHeader); v != "" {
@@ -51,12 +57,52 @@ func readWHEPControl(w http.ResponseWriter, r *http.Request) (whepControl, bool)
 		}
 		ctl.expires = time.Unix(secs, 0)
 	}
+	if v := r.Header.Get(tokenHeader); v != "" {
+		if len(v) > maxTokenIDBytes {
+			http.Error(w, tokenHeader+" is too long", http.StatusBadRequest)
+			return ctl, false
+		}
+		ctl.token = v
+	}
 	return ctl, true
 }
 
-func fromLoopback(r *http.Request) bool {
+// fromControlClient: the request came over the unix socket or from loopback.
+func fromControlClient(r *http.Request) bool {
+	if _, unix := r.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr); unix {
+		return true
+	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// sessionCapsLocked refuses an offer whose address or token holds its cap of sessions already
+// (c.mu held): the reason's counter moves and the answer is written; "" when it may go on.
+func (c *component) sessionCapsLocked(ctl whepControl) string {
+	if ctl.client.IsValid() && c.cfg.MaxViewersPerAddress > 0 && c.byAddress[limitKey(ctl.client)] >= c.cfg.MaxViewersPerAddress {
+		c.st.whepAddressFull.Add(1)
+		return "too many WHEP sessions from this address"
+	}
+	if ctl.token != "" && c.cfg.MaxViewersPerToken > 0 && c.byToken[ctl.token] >= c.cfg.MaxViewersPerToken {
+		c.st.whepTokenFull.Add(1)
+		return "too many WHEP sessions with this playback token"
+	}
+	return ""
+}
+
+// countSessionLocked adds (+1) or removes (-1) v from its address's and token's counts (c.mu held).
+func (c *component) countSessionLocked(v *viewer, delta int) {
+	if v.client.IsValid() {
+		k := limitKey(v.client)
+		if c.byAddress[k] += delta; c.byAddress[k] <= 0 {
+			delete(c.byAddress, k)
+		}
+	}
+	if v.token != "" {
+		if c.byToken[v.token] += delta; c.byToken[v.token] <= 0 {
+			delete(c.byToken, v.token)
+		}
+	}
 }
 
 // postWHEP: POST /whep with an SDP offer adds a viewer of whatever the source is.
@@ -92,6 +138,14 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
+	// The client's own share first: its sessions count from the answer on (a waiting one becomes a
+	// connected one), so no race of concurrent offers can take more. 429: it is this client's.
+	if why := c.sessionCapsLocked(ctl); why != "" {
+		c.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(c.cfg.ViewerConnectTimeout)))
+		http.Error(w, why, http.StatusTooManyRequests)
+		return
+	}
 	if c.cfg.MaxViewers > 0 && c.connectedViewers >= c.cfg.MaxViewers {
 		c.mu.Unlock()
 		c.st.whepViewersFull.Add(1)
@@ -113,8 +167,10 @@ func (c *component) postWHEP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := newViewer(newSessionID(), pc, c.st)
+	v.client, v.token = ctl.client, ctl.token
 	c.viewers[v.id] = v
 	c.pendingViewers++
+	c.countSessionLocked(v, 1)
 	c.mu.Unlock()
 
 	if err := c.addViewerTracks(v, codecs.opus); err != nil {
@@ -222,6 +278,7 @@ func (c *component) endViewer(v *viewer) {
 	c.mu.Lock()
 	if c.viewers[v.id] == v {
 		delete(c.viewers, v.id)
+		c.countSessionLocked(v, -1)
 		if v.admitted {
 			c.connectedViewers--
 		} else {

@@ -6,11 +6,16 @@ and a Warning Event; the refused object is not made; the stream's ingest goes on
 Secrets other kinds name: a Recording's object storage credentials (no recorder) and a
 StreamWebhook's signing secret (nothing sent to its receiver, a real HTTP server); both go on by
 themselves once the Secret is labelled.
+Issue 52: a Secret named before it exists is given to no Pod until it exists with the label (the
+kubelet would fill an optional mount in unchecked the moment it appears), and a tenant's NodePort,
+chosen nodePorts and the admin's regional load balancers only where the admin allows them (an
+operator restarted with the product's defaults for these: the suite's admin allows them otherwise).
 (LoadBalancer refusal: the suite's admin allows it for the exposure tests;
 tests/unit/control/shared/test_tenancy.py.)"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from devtools.catalog import clip, livestream, recording, restream
@@ -157,3 +162,80 @@ def test_a_webhook_never_signs_with_an_unlabelled_secret(cluster, operator, name
         assert condition(cluster.get("streamwebhooks", ns, "hooks"), "Stalled") is None
     finally:
         receiver.stop()
+
+
+def secret_users(pod: dict | None, name: str) -> list[str]:
+    """The Pod's volumes and env entries that would have the kubelet hand it the Secret `name`."""
+    spec = (pod or {}).get("spec") or {}
+    volumes = [v["name"] for v in spec.get("volumes", []) if (v.get("secret") or {}).get("secretName") == name]
+    env = [
+        e["name"]
+        for c in spec.get("containers", [])
+        for e in c.get("env", [])
+        if ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == name
+    ]
+    return volumes + env
+
+
+def test_a_secret_named_before_it_exists_reaches_no_pod_until_labelled(cluster, operator, namespace):
+    """A tenant names a Secret that will appear later (cert-manager's output, a rotation) as the
+    credentials for an RTSP camera URL of their own. On ec95e86 the ingest Pod mounted it optionally
+    at once: when it appeared unlabelled, the kubelet filled the files in and FFmpeg offered them to
+    the tenant's server until the next resync."""
+    ns = namespace
+    pull = {"urls": ["rtsp://198.51.100.4:554/cam"], "credentialsSecretRef": {"name": "nvr-admin"}}
+    cluster.apply(ns, livestream("cam", source={"pull": pull}, screenshots={"enabled": False}))
+    message = refused(cluster, ns)
+    assert "Secret nvr-admin named in spec.source.pull.credentialsSecretRef does not exist yet" in message
+    warned(cluster, ns)
+    pod = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest, which runs on without it")
+    assert secret_users(pod, "nvr-admin") == [], "no mount of a Secret that does not exist yet"
+    # It appears, unlabelled: still refused (the next look says why), still no Pod that mounts it.
+    keys = {"username": "admin", "password": KEY}
+    cluster.apply(ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nvr-admin"}, "stringData": keys})
+    unlabelled = "Secret nvr-admin named in spec.source.pull.credentialsSecretRef is not labelled"
+    eventually(
+        lambda: (
+            unlabelled in ((condition(cluster.get("livestreams", ns, "cam"), "Stalled") or {}).get("message") or "")
+        ),
+        timeout=30,
+        what="the refusal of the unlabelled Secret",
+    )
+    assert secret_users(cluster.get("pods", ns, "cam-ingest"), "nvr-admin") == []
+    assert KEY not in json.dumps(cluster.get("livestreams", ns, "cam"))
+    # Its owner labels it: the ingest is given it (a Pod of the new spec).
+    cluster.allow_reference(ns, "nvr-admin")
+    eventually(lambda: secret_users(cluster.get("pods", ns, "cam-ingest"), "nvr-admin"), timeout=30,
+               what="the ingest Pod mounting the labelled Secret")  # fmt: skip
+    eventually(lambda: condition(cluster.get("livestreams", ns, "cam"), "Stalled") is None, what="Stalled gone")
+
+
+# The product's defaults for what issue 52 gates (the suite's admin opens them for its exposure tests),
+# and one LoadBalancer region of the admin's.
+CLOSED = {
+    "STREAMOPS_TENANCY_ALLOW_LOAD_BALANCER": "false",
+    "STREAMOPS_TENANCY_ALLOW_NODE_PORT": "false",
+    "STREAMOPS_TENANCY_ALLOW_FIXED_NODE_PORTS": "false",
+    "STREAMOPS_INGEST_REGIONS": json.dumps([{"name": "eu", "service": {"type": "LoadBalancer"}}]),
+}
+
+
+def test_a_tenants_node_port_chosen_ports_and_regional_load_balancers_are_refused(cluster, operator, namespace):
+    """On ec95e86, with tenancy.allowLoadBalancer false, `type: NodePort` was made as asked, held the
+    nodePort the tenant chose on every node, and brought a public load balancer per LoadBalancer
+    region (cam-ingest-region-eu)."""
+    ns = namespace
+    with operator.with_env(CLOSED):
+        service = {"type": "NodePort", "nodePorts": {"rtmp": 31935}}
+        cluster.apply(ns, livestream("cam", ingest={"service": service}, screenshots={"enabled": False}))
+        message = refused(cluster, ns)
+        assert "spec.ingest.service.type NodePort is not allowed (chart value tenancy.allowNodePort)" in message
+        assert "spec.ingest.service.nodePorts (rtmp) are not allowed (chart value tenancy.allowFixedNodePorts)" in (
+            message
+        )
+        warned(cluster, ns)
+        made = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
+        assert made["spec"]["type"] == "ClusterIP", "the admin's default type, not the ask"
+        assert not [p for p in made["spec"]["ports"] if p.get("nodePort")]
+        assert cluster.get("services", ns, "cam-ingest-region-eu") is None, "no region load balancer"
+        assert cluster.get("pods", ns, "cam-ingest") is not None, "the stream itself runs on"

@@ -376,8 +376,9 @@ class OperatorSettings(BaseModel):
         description="Use a Secret a spec names (streamKeySecretRef, source.push.tls.secretName, "
         "iceServersSecretRef, playback.ingress.tlsSecretName, storage.s3.credentialsSecret and caSecret, a "
         "StreamWebhook's secretRef) only when it is labelled streaming.streamops.dev/allow-reference=true "
-        "(recordings_s3, the admin's own storage, is not checked). false: any Secret of the namespace (the "
-        "behaviour of 0.1; for an upgrade window only).",
+        "(recordings_s3, the admin's own storage, is not checked); one that does not exist yet is not mounted "
+        "until it exists with the label. false: any Secret of the namespace (the behaviour of 0.1; for an upgrade "
+        "window only).",
     )
     # --- the egress guard of overlay pages and webhook deliveries (docs/design/egress.md) ---
     egress_allow_cidrs: list[str] = Field(

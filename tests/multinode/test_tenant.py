@@ -13,12 +13,13 @@ import pytest
 from devtools.catalog import livestream
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
 from devtools.media.peers import Publisher
 from devtools.waits import eventually
 
 from tests.cluster.test_webhooks import webhook
-from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
+from tests.multinode.test_streaming import ingest_node, rtmp_url, start_stream, wait_live
 
 pytestmark = pytest.mark.timeout(600)
 REFUSED = "refused by policy"
@@ -90,3 +91,40 @@ def test_a_route_under_another_namespaces_prefix_is_refused_at_admission(
     )  # fmt: skip
     assert f"/streams/{namespace}/" in (condition(stalled, "Stalled") or {})["message"], stalled["status"]
     assert cluster.get("ingresses", namespace, "cam-playback") is None, "no route under another tenant's URLs"
+
+
+def test_with_the_local_policy_the_push_url_names_the_ingests_node_and_the_front_sees_the_encoder(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    """externalTrafficPolicy Local (issue 52; docs/design/exposure.md): only a node running the ingest
+    answers its nodePorts, and kube-proxy there keeps the encoder's own address (no SNAT), which the
+    RTMP front's per-source caps need. On ec95e86 status named the operator's externalHost (node-1)
+    wherever the ingest ran: with the ingest on node-2 that URL was refused."""
+    ns = namespace
+    first, second = cluster.nodes[0].name, cluster.nodes[1].name
+    local = {"service": {"type": "NodePort", "externalTrafficPolicy": "Local"}}  # NodePort: the admin's default
+    cluster.kubectl("cordon", first)
+    try:
+        cluster.apply(ns, livestream("cam", ingest=local, screenshots={"enabled": False}))
+        eventually(lambda: ingest_node(cluster, ns), timeout=60, what="ingest Pod scheduled")
+    finally:
+        cluster.kubectl("uncordon", first)
+    assert ingest_node(cluster, ns) == second
+    host = cluster.network.nodes[1].ip
+    assert host != cluster.network.nodes[0].ip, "not the operator's externalHost"
+    stream = cluster.wait_status(
+        "lst", ns, "cam",
+        lambda o: o["status"]["ingest"]["pushUrl"].startswith(f"rtmp://{host}:")
+        and condition(o, "Ready")["status"] == "True",  # type: ignore[index]
+        "Ready with push URLs on the ingest's node", timeout=120,
+    )  # fmt: skip
+    assert "externalTrafficPolicy Local" in stream["status"]["ingest"]["reachableFrom"], stream["status"]["ingest"]
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    wait_live(cluster, ns, timeout=60)
+
+    def accepted() -> str | None:
+        logs = cluster.kubectl("logs", "-n", ns, "cam-ingest", "--tail=200", check=False).stdout
+        return logs if "RTMP publisher" in logs and "accepted" in logs else None
+
+    logs = eventually(accepted, timeout=30, what="the ingest's log of the accepted publisher")
+    assert f"RTMP publisher {OUTSIDE_IP}:" in logs, logs[-2000:]

@@ -65,6 +65,8 @@ OVERLOAD_REFUSAL_REASONS = (
     "blocking_client_cap",
     "blocking_total_cap",
     "public_total_cap",
+    "rate_client_cap",
+    "rate_total_cap",
 )
 PUSHER_STATES = (  # contract.pusher.PUSHER_STATES
     "waiting-for-source",
@@ -203,7 +205,7 @@ INGEST_METRICS: tuple[MetricSpec, ...] = (
         "streamops_ingest_overload_refusals_total",
         "counter",
         "requests refused at once by the ingest's concurrency caps (feed readers, blocking LL-HLS reloads, "
-        "public requests), by reason",
+        "public requests) and request-rate budgets, by reason",
         (*INGEST, "reason"),
         "ingest",
         always=False,

@@ -9,6 +9,7 @@ last request), and expired entries are dropped from its front lazily.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -63,10 +64,17 @@ class ViewerWindow:
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.window, self.clock = window, clock
         self._seen: dict[tuple[str, str], float] = {}  # (protocol, session hash) -> last request, oldest first
+        # Low-latency DASH segments are counted on the public face's loop, the rest on the worker's
+        # (public_thread.py): the dict is changed and read under this.
+        self._lock = threading.Lock()
 
     def saw(self, protocol: str, sid: str | None, client: str, user_agent: str | None) -> None:
         """A successful media request of `protocol` by the session (`_sid`, or client + User-Agent)."""
         key = (protocol, session_hash(session_id(sid, client, user_agent)))
+        with self._lock:
+            self._saw(key)
+
+    def _saw(self, key: tuple[str, str]) -> None:
         seen = self._seen
         seen.pop(key, None)  # re-inserted at the end: the dict stays ordered by last request
         now = self.clock()
@@ -85,10 +93,11 @@ class ViewerWindow:
 
     def sessions(self) -> dict[str, list[str]]:
         """Session hashes by protocol (hls, llhls, dash), a session of both HLS kinds under llhls only."""
-        self._expire(self.clock())
         by: dict[str, list[str]] = {"hls": [], "llhls": [], "dash": []}
-        for protocol, hashed in self._seen:
-            by[protocol].append(hashed)
+        with self._lock:
+            self._expire(self.clock())
+            for protocol, hashed in self._seen:
+                by[protocol].append(hashed)
         if by["hls"] and by["llhls"]:
             low = set(by["llhls"])
             by["hls"] = [h for h in by["hls"] if h not in low]

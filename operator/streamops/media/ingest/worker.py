@@ -51,6 +51,7 @@ from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.player_settings import PageSettings, add_player_settings_route
+from streamops.media.ingest.public_thread import LoopThread, handlers_on
 from streamops.media.ingest.routes import (
     add_feed_routes,
     add_playback_routes,
@@ -601,10 +602,12 @@ class IngestWorker:
                 await asyncio.wait_for(self.stopping.wait(), timeout=interval if self.on_air_live else 0.5)
 
     # --- HTTP and the run ----------------------------------------------------------------------------
-    def apps(self) -> tuple[web.Application, web.Application]:
+    def apps(self, handlers: asyncio.AbstractEventLoop | None = None) -> tuple[web.Application, web.Application]:
         """The public face (playback, WHIP, WHEP, the player) and the internal one (feeds, status,
         metrics, viewers, the overlay switch, the player's settings, the backup uplink): two listeners,
-        docs/design/surfaces.md. Each route group gets the parts it serves (routes.py), wired here once."""
+        docs/design/surfaces.md. Each route group gets the parts it serves (routes.py), wired here once.
+        `handlers`: the loop the public face's route handlers run on when it is served on a loop of
+        its own (public_thread.py); None: where it is served."""
         config, gate = self.config, self.playback
 
         def ready() -> bool:
@@ -613,7 +616,8 @@ class IngestWorker:
         # Every public route goes through the playback gate (signed or public), with CORS for players
         # on other origins; beside them only the probes (a load balancer's health check).
         https = https_only(bool(config.publish_over_http), gate.trusted)
-        public = public_app(ready, self.caps.public_middleware, [https])
+        on_worker = [handlers_on(handlers, self.caps.held)] if handlers is not None else []
+        public = public_app(ready, self.caps.public_middleware, [https, *on_worker])
         add_webrtc_routes(public, media_prefixes(config), self.webrtc, gate.guard, gate.client)
         add_playback_routes(
             public, config, gate, self.served, self.screenshot, self.webrtc.ice_servers, self.page_settings
@@ -642,9 +646,16 @@ class IngestWorker:
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.private_dir, ignore_errors=True)
         self.private_dir.mkdir(mode=0o700, parents=True)
-        public, internal = self.apps()
+        # The public face on a loop of its own: viewers' requests, and floods of them, are read,
+        # refused and answered there, never queued before the feed (public_thread.py).
+        public_loop = LoopThread("public-http")
+        public, internal = self.apps(asyncio.get_running_loop())
         ports = self.config.ports
-        runner = await serve(public, self.config.bind_address, ports.http)
+        try:
+            runner = await public_loop.run(serve(public, self.config.bind_address, ports.http))
+        except BaseException:
+            public_loop.stop()
+            raise
         internal_runner = await serve(internal, self.config.bind_address, ports.internal)
         self.http_port = runner.addresses[0][1] if ports.http == 0 else ports.http
         self.internal_port = internal_runner.addresses[0][1] if ports.internal == 0 else ports.internal
@@ -678,7 +689,8 @@ class IngestWorker:
             for t in tasks:
                 t.cancel()
             self.feed.end_session()
-            await runner.cleanup()
+            await public_loop.run(runner.cleanup())
+            public_loop.stop()
             await internal_runner.cleanup()
 
 

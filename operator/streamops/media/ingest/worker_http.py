@@ -83,7 +83,7 @@ def public_app(
     """The ingest's public face before its media routes: CORS for players on other origins, and the
     probes only (a load balancer's health check may use them); status and metrics are internal.
     `caps` (load_caps.py) comes first: a refused request costs nothing more; `middlewares` run after
-    CORS's (key_bearing.https_only)."""
+    CORS's (key_bearing.https_only; last, public_thread.handlers_on)."""
     app = web.Application(middlewares=[*([caps] if caps is not None else []), _preflight, *middlewares])
     app.on_response_prepare.append(_cors_headers)
 

@@ -7,8 +7,13 @@ own)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from devtools.media.workers import WORKER_AUTH, credential_file
@@ -16,10 +21,20 @@ from prometheus_client import CollectorRegistry, generate_latest
 from streamops.contract.ingest import FEED_PATH, IngestConfig
 from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.feed import FeedHub
-from streamops.media.ingest.load_caps import Limits, LoadCaps, Slots
+from streamops.media.ingest.load_caps import (
+    RATE_PER_CLIENT,
+    RATE_TOTAL,
+    Limits,
+    LoadCaps,
+    RateBudget,
+    Slots,
+    TokenBucket,
+)
+from streamops.media.ingest.public_thread import LoopThread
 from streamops.media.ingest.routes import add_feed_routes
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.worker import IngestWorker
+from streamops.media.ingest.worker_http import serve
 from streamops.media.mpegts import SYNC, TS_PACKET
 
 
@@ -185,5 +200,166 @@ def test_low_latency_dash_segments_hold_a_blocking_slot_per_client():
             assert caps.public.held == 2
             release.set()
             assert [(await t).status for t in [segment, *others]] == [200] * 3
+
+    asyncio.run(run())
+
+
+# --- rates (issue 52) ----------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_bucket_holds_one_burst_and_refills_at_its_rate():
+    bucket = TokenBucket(rate=10, burst=10, now=0.0)
+    assert [bucket.take(0.0) for _ in range(11)] == [True] * 10 + [False]
+    assert bucket.take(0.05) is False, "half a token"
+    assert bucket.take(0.1) is True and bucket.take(0.1) is False
+    assert bucket.full(5.0) and bucket.tokens == 10, "never more than a burst, however long it waited"
+    assert bucket.take(4.0) is True, "a clock that steps back refills nothing and breaks nothing"
+
+
+def test_one_address_past_its_rate_is_refused_and_takes_nothing_from_the_others():
+    clock = Clock()
+    budget = RateBudget(per_key=100, total=250, clock=clock)
+    flood = [budget.take("10.0.0.1") for _ in range(1000)]
+    assert flood.count(None) == 100 and set(flood[100:]) == {"key"}
+    assert [budget.take("10.0.0.2") for _ in range(100)] == [None] * 100, "the total was not spent by refusals"
+    assert [budget.take(f"10.0.1.{n}") for n in range(60)].count("total") == 10
+    clock.now += 0.5  # half a second: half of each bucket back
+    assert [budget.take("10.0.0.1") for _ in range(51)] == [None] * 50 + ["key"]
+
+
+def test_a_nat_of_two_hundred_llhls_players_fits_one_addresss_default_rate():
+    """200 players behind one address, 200 ms parts: ≈ 2 requests per part each (a blocking
+    reload, the part), 2,000 a second, steadily over 10 s. 2,500 a second for 10 s is refused at
+    least its excess past one burst: 5,000 - 2,000."""
+    clock = Clock()
+    budget = RateBudget(per_key=RATE_PER_CLIENT, total=RATE_TOTAL, clock=clock)
+
+    def refused(requests_per_part: int) -> int:
+        count = 0
+        for _ in range(50):  # 10 s in steps of one part (0.2 s)
+            clock.now += 0.2
+            count += [budget.take("192.0.2.1") for _ in range(requests_per_part)].count("key")
+        return count
+
+    assert refused(200 * 2) == 0
+    assert 3000 <= refused(500) <= 3500
+
+
+def test_the_rate_budget_keeps_a_bounded_number_of_addresses():
+    clock = Clock()
+    budget = RateBudget(per_key=10, total=1e9, clock=clock, keys=100)
+    for n in range(1000):
+        budget.take(f"10.{n // 250}.{n % 250}.1")
+    assert len(budget) == 100
+    clock.now += 2  # every bucket full again, as a new one: forgotten one per request
+    for _ in range(50):
+        budget.take("192.0.2.1")
+    assert len(budget) == 50
+
+
+def test_a_flood_from_one_address_gets_429_with_retry_after_and_a_closed_connection(tmp_path):
+    clock = Clock()
+    worker = worker_with(tmp_path, Limits(rate_per_client=20, rate_total=1000))
+    worker.caps.rate = RateBudget(20, 1000, clock)
+    public, _ = worker.apps()
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    public.router.add_get("/ok", ok)
+
+    async def run() -> None:
+        async with TestClient(TestServer(public, host="127.0.0.1", port=0)) as client:
+            flood = {"X-Forwarded-For": "198.51.100.7"}
+            statuses = [(await client.get("/ok", headers=flood)).status for _ in range(20)]
+            assert statuses == [200] * 20
+            refused = await client.get("/ok", headers=flood)
+            assert refused.status == 429 and refused.headers["Retry-After"] == "1"
+            assert refused.headers["Connection"] == "close" and refused.headers["Cache-Control"] == "no-store"
+            assert (await client.get("/ok", headers={"X-Forwarded-For": "198.51.100.8"})).status == 200
+            assert (await client.get("/healthz", headers=flood)).status == 200, "probes are never capped"
+            clock.now += 0.125  # two and a half requests' worth back
+            assert [(await client.get("/ok", headers=flood)).status for _ in range(3)] == [200, 200, 429]
+            assert worker.caps.refused == {"rate_client_cap": 2}
+
+    asyncio.run(run())
+
+
+def test_a_hundred_blocking_reloads_from_one_address_are_all_held():
+    """Issue 52, finding 3: 100 LL-HLS players behind one address (a NodePort's SNAT, a venue's NAT)
+    each hold a blocking reload; issue 37's cap (8 per address) answered 92 of them 429."""
+    caps = LoadCaps(CollectorRegistry(), {"stream": "cam", "role": "primary"})
+    release = asyncio.Event()
+
+    async def reload(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="#EXTM3U\n")
+
+    app = web.Application(middlewares=[caps.public_middleware])
+    app.router.add_get("/hls/cmaf/index.m3u8", reload)
+
+    async def run() -> None:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0), connector=connector) as client:
+            players = [
+                asyncio.create_task(client.get("/hls/cmaf/index.m3u8", params={"_HLS_msn": "7", "_sid": str(n)}))
+                for n in range(100)
+            ]
+            while caps.blocking.held < 100 and not any(p.done() for p in players):
+                await asyncio.sleep(0.01)
+            assert caps.blocking.of("127.0.0.1") == 100, caps.refused
+            release.set()
+            assert [(await p).status for p in players] == [200] * 100
+
+    asyncio.run(run())
+
+
+def test_the_public_face_on_its_own_loop_refuses_while_the_workers_loop_is_stuck(tmp_path):
+    """public_thread.py: a request is read, refused and answered on the face's loop; an accepted one's
+    handler runs on the worker's. While the worker's loop is stuck, a flood's refusals still come
+    back, and a request accepted meanwhile is answered once the loop is free."""
+    worker = worker_with(tmp_path, Limits(rate_per_client=5, rate_total=1000))
+    handled_on: list[threading.Thread] = []
+
+    async def ok(_: web.Request) -> web.Response:
+        handled_on.append(threading.current_thread())
+        return web.Response(text="ok")
+
+    def get(port: int, address: str = "198.51.100.7") -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/ok", headers={"X-Forwarded-For": address})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    async def run() -> None:
+        face = LoopThread("public-test")
+        public, _ = worker.apps(asyncio.get_running_loop())
+        public.router.add_get("/ok", ok)
+        runner = await face.run(serve(public, "127.0.0.1", 0))
+        port = runner.addresses[0][1]
+        try:
+            first = await asyncio.to_thread(lambda: [get(port) for _ in range(5)])
+            assert first == [200] * 5 and set(handled_on) == {threading.current_thread()}
+            pool = concurrent.futures.ThreadPoolExecutor(2)
+            accepted = pool.submit(get, port, "198.51.100.8")
+            refused = pool.submit(lambda: [get(port) for _ in range(40)])
+            # This loop is stuck (a blocking wait) until the flood's answers came back.
+            assert refused.result(timeout=60) == [429] * 40, "refusals waited for the worker's loop"
+            assert not accepted.done(), "its handler waits for this loop"
+            assert await asyncio.wrap_future(accepted) == 200
+            pool.shutdown()
+        finally:
+            await face.run(runner.cleanup())
+            face.stop()
 
     asyncio.run(run())

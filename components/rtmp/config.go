@@ -29,9 +29,9 @@ type Config struct {
 	PreauthDeadline time.Duration
 	// PreauthBytes caps what a client may send before its `publish` is accepted.
 	PreauthBytes int64
-	// PreauthPerSource and PreauthTotal cap the connections in pre-auth at once, per source IP and
-	// overall; over a cap the connection that got least far (then the oldest) is closed for the
-	// newcomer (slots.go).
+	// PreauthPerSource and PreauthTotal cap the connections in each pre-auth pool (bare, early,
+	// connected) at once, per source IP and overall; over a cap the pool's oldest is closed for
+	// the newcomer (slots.go).
 	PreauthPerSource int
 	PreauthTotal     int
 
@@ -61,8 +61,8 @@ func parseConfig(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.CertPoll, "cert-poll", 2*time.Second, "how often the certificate files are checked for a change")
 	fs.DurationVar(&c.PreauthDeadline, "preauth-deadline", 5*time.Second, "total time from accept to an accepted publish")
 	fs.Int64Var(&c.PreauthBytes, "preauth-bytes", 65536, "bytes a client may send before its publish is accepted")
-	fs.IntVar(&c.PreauthPerSource, "preauth-per-source", 32, "connections in pre-auth at once from one source IP (over it, its least advanced is closed)")
-	fs.IntVar(&c.PreauthTotal, "preauth-total", 256, "connections in pre-auth at once overall (over it, the least advanced is closed)")
+	fs.IntVar(&c.PreauthPerSource, "preauth-per-source", 128, "connections at once from one source IP in each pre-auth stage (bare, handshake, connect; over it, that stage's oldest of the source is closed)")
+	fs.IntVar(&c.PreauthTotal, "preauth-total", 256, "connections at once in each pre-auth stage overall (over it, that stage's oldest is closed)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 5*time.Second, "an admitted publisher silent this long (or a FIFO write blocked this long) ends")
 	fs.DurationVar(&c.AdmitTimeout, "admit-timeout", 5*time.Second, "wait for the worker's answer to a publish, then for the FIFO's reader")
 	fs.DurationVar(&c.RecvBatch, "recv-batch", 20*time.Millisecond, "media gathered in the socket per wake-up of an admitted publisher's reads (0: every segment)")

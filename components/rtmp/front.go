@@ -156,6 +156,7 @@ func (f *front) handle(raw net.Conn, isTLS bool) {
 	deadline := start.Add(f.cfg.PreauthDeadline)
 	raw.SetDeadline(deadline) // a total deadline: TLS, RTMP handshake, connect … publish
 	m := newMeter(raw, f.cfg.PreauthBytes, deadline, f.now)
+	m.first = func() { f.preauth.reached(slot, stageReceiving) }
 	mc := meteredConn{Conn: raw, m: m}
 	var conn net.Conn = mc
 	if isTLS {
@@ -180,7 +181,7 @@ func (f *front) handle(raw net.Conn, isTLS bool) {
 	p, err := runPreauth(conn, preauthConfig{
 		key:      func() []byte { return readKey(f.cfg.KeyFile) },
 		maxBytes: f.cfg.PreauthBytes,
-		progress: slot.stage.Store,
+		progress: func(stage int32) { f.preauth.reached(slot, stage) },
 	})
 	if err != nil {
 		if reason := slot.evictedBy(); reason != "" {

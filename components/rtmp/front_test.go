@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -360,7 +361,10 @@ func TestByteCap(t *testing.T) {
 // turned away: the connection that got least far, then the oldest, is closed for it. So tricklers
 // holding every slot (behind a NodePort, every client may share one address) never keep a
 // publisher with the key out.
-func TestPreauthCapsEvictTheLeastAdvanced(t *testing.T) {
+// Each pre-auth stage is a pool of its own whose oldest is closed for a newcomer of that stage:
+// bare connections never close one past `connect`, a newcomer past `connect` closes the oldest
+// there, and a publisher whose releaseStream carried the key is out of reach (issue 52).
+func TestPreauthPoolsEvictTheirOldest(t *testing.T) {
 	t.Parallel()
 	h := startFront(t, "--preauth-per-source", "2", "--preauth-total", "3")
 	dialFrom := func(ip string) net.Conn {
@@ -374,47 +378,69 @@ func TestPreauthCapsEvictTheLeastAdvanced(t *testing.T) {
 	}
 	closedSoon := func(c net.Conn) bool {
 		c.SetReadDeadline(time.Now().Add(time.Second))
-		_, err := c.Read(make([]byte, 1))
+		_, err := io.Copy(io.Discard, c)
 		var ne net.Error
-		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+		return !(errors.As(err, &ne) && ne.Timeout())
 	}
-	// Two tricklers from 127.0.0.1 fill its cap; the first is past the RTMP handshake.
-	advanced := newRTMPClient(t, dialFrom("127.0.0.1"))
-	advanced.handshake()
-	time.Sleep(50 * time.Millisecond)
-	trickler := dialFrom("127.0.0.1")
-	trickler.Write([]byte{0x03})
-	time.Sleep(100 * time.Millisecond)
-	// A publisher from the same address: the trickler (least advanced) goes, not the newcomer.
-	conn := dialFrom("127.0.0.1")
-	ev := h.waitRefused("source-cap", 2*time.Second)
-	if ev.str("peer") != "127.0.0.1" {
-		t.Fatalf("refused event %v", ev)
+	// Two clients of 127.0.0.1 past connect fill its connected pool.
+	older := newRTMPClient(t, dialFrom("127.0.0.1"))
+	older.connect()
+	newer := newRTMPClient(t, dialFrom("127.0.0.1"))
+	newer.connect()
+	// Bare connections from the same address close only each other, oldest first.
+	var bare []net.Conn
+	for range 4 {
+		bare = append(bare, dialFrom("127.0.0.1"))
+		time.Sleep(20 * time.Millisecond)
 	}
-	if !closedSoon(trickler) {
-		t.Fatal("the least advanced connection was not closed for the newcomer")
+	h.waitRefused("source-cap", 2*time.Second)
+	h.waitRefused("source-cap", 2*time.Second)
+	if !closedSoon(bare[0]) || !closedSoon(bare[1]) {
+		t.Fatal("the oldest bare connections were not closed for the newer ones")
 	}
-	c := newRTMPClient(t, conn)
-	c.connect()
-	c.publish(testKey)
+	if closedSoon(older.conn) || closedSoon(newer.conn) {
+		t.Fatal("a bare connection closed one past connect")
+	}
+	// Every connection is bare until its first bytes: this one closes the oldest bare one, then
+	// leaves the bare pool with its handshake.
+	hs := newRTMPClient(t, dialFrom("127.0.0.1"))
+	hs.handshake()
+	if !closedSoon(bare[2]) {
+		t.Fatal("the oldest bare connection was not closed for a new one")
+	}
+	// A newcomer past connect closes the oldest there.
+	hs.mustCommand(0, "connect", connectObject())
+	hs.waitReply("_result")
+	h.waitRefused("source-cap", 2*time.Second)
+	if !closedSoon(older.conn) {
+		t.Fatal("the oldest connection past connect was not closed for the newcomer")
+	}
+	// With the key in releaseStream a publisher is out of the pools: two more past connect do not
+	// close it, and its publish is taken.
+	pub := newRTMPClient(t, dialFrom("127.0.0.1"))
+	pub.connect()
+	pub.mustCommand(0, "releaseStream", nil, testKey)
+	pub.waitReply("_result")
+	for range 2 {
+		newRTMPClient(t, dialFrom("127.0.0.1")).connect()
+	}
+	pub.publish(testKey)
 	h.waitEvent("publish", 5*time.Second)
-	if closedSoon(advanced.conn) {
-		t.Fatal("the connection past its handshake was closed instead of the trickler")
+
+	if closedSoon(bare[3]) {
+		t.Fatal("connections that sent a handshake closed a bare one")
 	}
 
-	// The total cap: 127.0.0.1's handshaken client and two idle ones from other addresses fill it;
-	// a newcomer closes the oldest idle one.
-	first := dialFrom("127.0.0.2")
-	time.Sleep(50 * time.Millisecond)
-	second := dialFrom("127.0.0.3")
-	time.Sleep(100 * time.Millisecond)
-	dialFrom("127.0.0.4")
-	h.waitRefused("total-cap", 2*time.Second)
-	if !closedSoon(first) {
-		t.Fatal("the oldest least advanced connection was not closed at the total cap")
+	// The total cap: with 127.0.0.1's last bare connection, bare ones from three more addresses;
+	// the last closes the oldest of all.
+	var others []net.Conn
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		others = append(others, dialFrom(ip))
+		time.Sleep(20 * time.Millisecond)
 	}
-	if closedSoon(second) {
-		t.Fatal("a newer connection was closed instead of the oldest")
+	h.waitRefused("total-cap", 2*time.Second)
+	if !closedSoon(bare[3]) || closedSoon(others[0]) {
+		t.Fatal("the oldest bare connection was not the one closed at the total cap")
 	}
 }
 

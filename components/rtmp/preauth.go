@@ -71,6 +71,8 @@ type meter struct {
 	// retry, when set, is asked after a read timed out: true re-reads instead of failing (the
 	// media phase's receive low-water mark may hold bytes back from a slowing publisher).
 	retry func() bool
+	// first, when set, runs once when the first bytes were read (the caps' stageReceiving).
+	first func()
 	cause error // errByteCap, errDeadline or the hook's error: sticky
 	ioErr error // the first error of the connection itself
 }
@@ -99,6 +101,9 @@ func (m *meter) Read(p []byte) (int, error) {
 	n, err := m.rw.Read(p)
 	for n == 0 && m.retry != nil && errors.Is(err, os.ErrDeadlineExceeded) && m.retry() {
 		n, err = m.rw.Read(p)
+	}
+	if n > 0 && m.n == 0 && m.first != nil {
+		m.first()
 	}
 	m.n += int64(n)
 	if m.limit > 0 && m.n > m.limit {
@@ -131,16 +136,18 @@ type preauthConfig struct {
 	// maxBytes is the byte cap: the reader's chunk size is clamped to it, so a declared huge
 	// chunk cannot make gortmplib allocate ahead of the bytes actually received.
 	maxBytes int64
-	// progress, when set, is told each stage reached (stageHandshake, stageConnected): the caps
-	// evict the connections that got least far first.
+	// progress, when set, is told each stage reached (stageHandshake, stageConnected, stageKeyed):
+	// the caps keep a pool per stage (slots.go).
 	progress func(stage int32)
 }
 
 // Pre-auth stages, in order.
 const (
-	stageAccepted  int32 = iota // TCP (or TLS) accepted, RTMP handshake not done
+	stageAccepted  int32 = iota // TCP accepted, nothing received
+	stageReceiving              // its first bytes read: TLS or RTMP handshake under way
 	stageHandshake              // RTMP handshake done
 	stageConnected              // `connect` accepted
+	stageKeyed                  // releaseStream or FCPublish carried the key: out of the caps
 )
 
 func (c preauthConfig) reached(stage int32) {
@@ -311,8 +318,13 @@ func (p *publisher) afterConnect(msg *rawmessage.Message, cmd command, cfg preau
 	switch cmd.name {
 	case "releaseStream", "FCPublish":
 		// OBS and FFmpeg send the stream key here too: a wrong one ends the connection now.
-		if name, ok := cmd.arg(1).(string); ok && !keyMatches(name, cfg.key()) {
-			return false, refuse(reasonKey, "wrong stream key in %s", cmd.name)
+		if name, ok := cmd.arg(1).(string); ok {
+			if !keyMatches(name, cfg.key()) {
+				return false, refuse(reasonKey, "wrong stream key in %s", cmd.name)
+			}
+			// It holds the key: nothing a key-less client does may close it for a newcomer now
+			// (FFmpeg and OBS send this one round trip after connect, one before publish).
+			cfg.reached(stageKeyed)
 		}
 		if cmd.name == "releaseStream" {
 			return false, p.w.Write(&message.CommandAMF0{

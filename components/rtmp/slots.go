@@ -1,24 +1,47 @@
 package main
 
 import (
+	"container/list"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
-// slots are the connections in pre-auth, capped per source IP and in all. A newcomer is never
-// turned away for a full cap: the connection that got least far (earliest stage), and of those the
-// oldest, is closed instead. So unauthenticated clients hold nothing a publisher with the key
-// needs: tricklers are the oldest and furthest behind, and a publisher leaves the handshake stage
-// one round trip after it connects. (Behind a NodePort every client may share the node's address,
-// so a cap that refused newcomers would let one attacker keep every encoder out.)
+// slots are the connections in pre-auth, in three pools with caps of their own, per source IP
+// and in all: `bare` (accepted, nothing received yet), `early` (receiving: the TLS or RTMP
+// handshake, until `connect` is accepted) and `connected` (past `connect`, waiting for a
+// `publish` with the key). A connection whose releaseStream, FCPublish or publish carried the key
+// leaves them (it holds the key: nothing a key-less client does may close it).
+//
+// A newcomer is never turned away for a full cap (behind a NodePort every client may share the
+// node's address, so a cap that refused newcomers would let one client keep every encoder out).
+// Instead the pool's oldest member (by the time it entered the pool) is closed for it, and a pool
+// only ever closes its own members:
+//   - a flood of bare connections churns the bare pool only, one that also sends a handshake the
+//     early pool too, and nothing closes a connection past `connect` but newer ones past `connect`;
+//   - a newcomer lives through the pool's cap's worth of later arrivals (first in, first out),
+//     whatever the flood's rate, which is what an encoder needs to get one round trip further;
+//   - a client parked at any stage (trickling, or holding `connect`) is the oldest of its pool
+//     and the first to go;
+//   - a connection whose bytes wait in its socket for this process to read them is passed over:
+//     under a flood the delay is ours, not the client's (an encoder's next message waiting for
+//     its goroutine to run), and a key-less client cannot keep bytes waiting there for long.
+//
+// docs/design/rtmp-front.md ("No slot for the unauthenticated") has the attack and the numbers.
 type slots struct {
+	mu                     sync.Mutex // over the pools and every slot's membership
+	bare, early, connected *pool
+}
+
+// pool is one stage's connections, oldest first, per source IP and in all.
+type pool struct {
 	perSource, total int
 
-	mu       sync.Mutex
-	bySource map[string][]*slot
-	count    int
+	all      *list.List            // of *slot, oldest first
+	bySource map[string]*list.List // of *slot, oldest first
 }
 
 // slot is one connection in pre-auth.
@@ -28,90 +51,151 @@ type slot struct {
 	since   time.Time
 	stage   atomic.Int32
 	evicted atomic.Value // the cap's refusal reason, once it closed this connection for a newcomer
-	held    bool         // still counted (under slots.mu)
+
+	// Under slots.mu: the pool it is in (nil: none) and its places there.
+	in           *pool
+	inAll, inSrc *list.Element
 }
 
 func newSlots(perSource, total int) *slots {
-	return &slots{perSource: perSource, total: total, bySource: map[string][]*slot{}}
+	return &slots{bare: newPool(perSource, total), early: newPool(perSource, total), connected: newPool(perSource, total)}
 }
 
-// take counts a new connection in, evicting one that got least far when a cap is full.
+func newPool(perSource, total int) *pool {
+	return &pool{perSource: perSource, total: total, all: list.New(), bySource: map[string]*list.List{}}
+}
+
+// take counts a new connection into the bare pool, closing the pool's oldest when a cap is full.
 func (t *slots) take(conn net.Conn, ip string, now time.Time) *slot {
-	s := &slot{conn: conn, ip: ip, since: now, held: true}
+	s := &slot{conn: conn, ip: ip, since: now}
+	t.mu.Lock()
+	victims := t.bare.enterLocked(s)
+	t.mu.Unlock()
+	closeAll(victims)
+	return s
+}
+
+// reached moves a connection on: receiving into the early pool, past `connect` into the
+// connected pool (closing that pool's oldest when a cap is full); with the key out of all.
+func (t *slots) reached(s *slot, stage int32) {
+	s.stage.Store(stage)
 	var victims []*slot
 	t.mu.Lock()
-	if len(t.bySource[ip]) >= t.perSource {
-		if v := leastAdvanced(t.bySource[ip]); v != nil {
-			t.dropLocked(v)
-			victims = append(victims, v)
-			v.evicted.Store(reasonSourceCap)
+	switch stage {
+	case stageReceiving:
+		if s.in == t.bare {
+			t.bare.dropLocked(s)
+			victims = t.early.enterLocked(s)
+		}
+	case stageConnected:
+		if s.in == t.early {
+			t.early.dropLocked(s)
+			victims = t.connected.enterLocked(s)
+		}
+	case stageKeyed:
+		if s.in != nil {
+			s.in.dropLocked(s)
 		}
 	}
-	if t.count >= t.total {
-		var all []*slot
-		for _, list := range t.bySource {
-			all = append(all, list...)
-		}
-		if v := leastAdvanced(all); v != nil {
-			t.dropLocked(v)
-			victims = append(victims, v)
-			v.evicted.Store(reasonTotalCap)
-		}
-	}
-	t.bySource[ip] = append(t.bySource[ip], s)
-	t.count++
 	t.mu.Unlock()
-	for _, v := range victims {
-		v.conn.Close() // its handler reports the refusal (evictedBy)
-	}
-	return s
+	closeAll(victims)
 }
 
 // release counts a connection out (authenticated, refused, gone); a no-op once evicted.
 func (t *slots) release(s *slot) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.dropLocked(s)
+	if s.in != nil {
+		s.in.dropLocked(s)
+	}
 }
 
-func (t *slots) dropLocked(s *slot) {
-	if !s.held {
-		return
+// closeAll closes the connections evicted for a newcomer (outside the lock): each one's handler
+// reports the refusal (evictedBy).
+func closeAll(victims []*slot) {
+	for _, v := range victims {
+		v.conn.Close()
 	}
-	s.held = false
-	list := t.bySource[s.ip]
-	for i, other := range list {
-		if other == s {
-			list = append(list[:i], list[i+1:]...)
-			break
+}
+
+// enterLocked adds s as the newest member, first evicting the oldest of its source, then the
+// oldest of all, when a cap is full; it returns the evicted, to be closed.
+func (p *pool) enterLocked(s *slot) (victims []*slot) {
+	if src := p.bySource[s.ip]; src != nil && src.Len() >= p.perSource {
+		v := victim(src)
+		p.dropLocked(v)
+		v.evicted.Store(reasonSourceCap)
+		victims = append(victims, v)
+	}
+	if p.all.Len() >= p.total {
+		v := victim(p.all)
+		p.dropLocked(v)
+		v.evicted.Store(reasonTotalCap)
+		victims = append(victims, v)
+	}
+	src := p.bySource[s.ip]
+	if src == nil {
+		src = list.New()
+		p.bySource[s.ip] = src
+	}
+	s.in, s.inAll, s.inSrc = p, p.all.PushBack(s), src.PushBack(s)
+	return victims
+}
+
+// victimScan bounds how many of the oldest are looked at for one not waiting on us.
+const victimScan = 16
+
+// victim is the oldest of list with no bytes waiting to be read, among its victimScan oldest; the
+// oldest when all of those have some.
+func victim(l *list.List) *slot {
+	e := l.Front()
+	for i := 0; i < victimScan && e != nil; i, e = i+1, e.Next() {
+		if s := e.Value.(*slot); !s.bytesWaiting() {
+			return s
 		}
 	}
-	if len(list) == 0 {
-		delete(t.bySource, s.ip)
-	} else {
-		t.bySource[s.ip] = list
+	return l.Front().Value.(*slot)
+}
+
+// bytesWaiting says whether the client's socket holds bytes not read yet (FIONREAD).
+func (s *slot) bytesWaiting() bool {
+	sc, ok := s.conn.(syscall.Conn)
+	if !ok {
+		return false
 	}
-	t.count--
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int32
+	var errno syscall.Errno
+	if rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+	}) != nil {
+		return false
+	}
+	return errno == 0 && n > 0
+}
+
+func (p *pool) dropLocked(s *slot) {
+	p.all.Remove(s.inAll)
+	src := p.bySource[s.ip]
+	src.Remove(s.inSrc)
+	if src.Len() == 0 {
+		delete(p.bySource, s.ip)
+	}
+	s.in, s.inAll, s.inSrc = nil, nil, nil
+}
+
+// counts are the members of each pool (tests).
+func (t *slots) counts() (bare, early, connected int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.bare.all.Len(), t.early.all.Len(), t.connected.all.Len()
 }
 
 // evictedBy is the cap that closed this connection for a newcomer, or "".
 func (s *slot) evictedBy() string {
 	r, _ := s.evicted.Load().(string)
 	return r
-}
-
-// leastAdvanced is the slot at the earliest stage, the oldest of those.
-func leastAdvanced(list []*slot) *slot {
-	var best *slot
-	for _, s := range list {
-		if best == nil {
-			best = s
-			continue
-		}
-		st, bt := s.stage.Load(), best.stage.Load()
-		if st < bt || (st == bt && s.since.Before(best.since)) {
-			best = s
-		}
-	}
-	return best
 }

@@ -35,6 +35,7 @@ type refusedEvent struct {
 	Type   string `json:"type"`
 	Reason string `json:"reason"`
 	Peer   string `json:"peer"`
+	Count  int    `json:"count"` // refusals of that reason and address since the last event
 }
 
 type endedEvent struct {

@@ -20,6 +20,7 @@ type front struct {
 	certs    *certReloader   // nil without RTMPS
 	tlsConf  *tls.Config
 	refusals *refusalLog
+	batch    refusalBatch // refusals not reported yet
 
 	mu        sync.Mutex
 	closing   bool
@@ -222,13 +223,34 @@ func refusalDetail(err error, m *meter) string {
 	return "malformed chunk stream: " + err.Error() // gortmplib's reader: sizes and types only
 }
 
-// refused reports a connection turned away: always an event, at most one log line per source IP
-// a minute (never the stream name or key).
+// refused reports a connection turned away: counted into the next `refused` event (reportRefusals),
+// at most one log line per source IP a minute (never the stream name or key).
 func (f *front) refused(ip, reason, detail string) {
-	f.ev.emit(refusedEvent{Type: "refused", Reason: reason, Peer: ip})
+	f.batch.add(reason, ip)
 	if ok, suppressed := f.refusals.allow(ip, f.now()); ok {
 		f.log.Warn("refused an RTMP client", "peer", ip, "reason", reason, "detail", detail,
 			"suppressedSinceLastLine", suppressed)
+	}
+}
+
+// reportRefusals emits the refusals gathered since it last ran, one event per reason and address.
+func (f *front) reportRefusals() {
+	for _, e := range f.batch.take() {
+		f.ev.emit(e)
+	}
+}
+
+// reportRefusalsUntil reports the refusals every refusalFlush until ctx ends.
+func (f *front) reportRefusalsUntil(ctx context.Context) {
+	t := time.NewTicker(refusalFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.reportRefusals()
+		}
 	}
 }
 

@@ -126,9 +126,16 @@ func (h *frontHarness) readEvents(r io.Reader) {
 			h.t.Errorf("the front wrote a line that is not JSON: %q", sc.Text())
 			continue
 		}
+		// A `refused` event counts the refusals since the last one: the tests wait for each.
+		n := 1
+		if e.str("type") == "refused" {
+			n = int(e["count"].(float64))
+		}
 		h.mu.Lock()
-		h.events = append(h.events, e)
-		h.consumed = append(h.consumed, false)
+		for range n {
+			h.events = append(h.events, e)
+			h.consumed = append(h.consumed, false)
+		}
 		h.cond.Broadcast()
 		h.mu.Unlock()
 	}

@@ -70,6 +70,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}()
 	}
 	f.serve()
+	reported := make(chan struct{})
+	go func() {
+		f.reportRefusalsUntil(ctx)
+		close(reported)
+	}()
 	go func() {
 		readCommands(stdin, f.command, func(err error) { log.Warn("control channel", "err", err) })
 		if ctx.Err() == nil {
@@ -79,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}()
 	<-ctx.Done()
 	f.shutdown()
+	<-reported
+	f.reportRefusals() // those of the connections closed at shutdown
 	return 0
 }
 

@@ -61,11 +61,11 @@ class RtmpFront:
         self,
         config: IngestConfig,
         admit: Callable[[int, bool], Admission],
-        on_refused: Callable[[str], None],
+        on_refused: Callable[[str, int], None],
         redact: Redactor,
         log: logging.Logger,
     ) -> None:
-        """`on_refused(reason)`: each refusal, for the labelled metric."""
+        """`on_refused(reason, count)`: refusals, for the labelled metric."""
         self.config, self.admit, self.on_refused, self.redact, self.log = config, admit, on_refused, redact, log
         self.process: FfmpegProcess | None = None
         self.listening = asyncio.Event()  # its listeners are bound (readiness waits for it)
@@ -106,8 +106,12 @@ class RtmpFront:
         elif kind == "refused":
             reason = str(event.get("reason", "")).replace("-", "_")
             reason = reason if reason in RTMP_REFUSAL_REASONS else "protocol"
-            self.refusals[reason] += 1
-            self.on_refused(reason)
+            # One event counts a reason's refusals from one address since the last (the front
+            # reports every 200 ms, so a flood costs a line, not a line per connection).
+            count = event.get("count", 1)
+            count = count if isinstance(count, int) and count > 0 else 1
+            self.refusals[reason] += count
+            self.on_refused(reason, count)
         elif kind == "listening":
             self.error = None
             self.listening.set()

@@ -233,8 +233,8 @@ class IngestWorker:
         )
         return status
 
-    def _rtmp_refused(self, reason: str) -> None:
-        self.m_rtmp_refused.labels(**self._labels, reason=reason).inc()
+    def _rtmp_refused(self, reason: str, count: int) -> None:
+        self.m_rtmp_refused.labels(**self._labels, reason=reason).inc(count)
 
     # --- sessions --------------------------------------------------------------------------------
     def session_started(self, session: Session) -> bool:

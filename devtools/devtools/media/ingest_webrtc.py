@@ -16,15 +16,16 @@ in a namespace made elsewhere (bench/webrtc_fanout.py's, shared with Janus).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devtools import netns as netns_module
-from devtools.http_client import http_json
 from devtools.media.browser import Browser, Page
 from devtools.media.clock_source import CLOCK_STRIP_JS, ClockPublisher, strip_layout
 from devtools.media.webrtc_browser import candidates, webrtc_browser_options
@@ -131,25 +132,46 @@ def component_pid(ingest: Ingest) -> int | None:
     return next((pid for pid, role in process_roles(ingest).items() if role == "streamops-webrtc"), None)
 
 
-def component_control_url(ingest: Ingest) -> str | None:
-    """The control API of the worker's streamops-webrtc (its --control, a loopback port the worker
-    picked): its /status has what the worker's own status rounds off (viewerSessions,
-    viewerPacketsDropped, packet counters)."""
+def component_control_socket(ingest: Ingest) -> Path | None:
+    """The control API's unix socket of the worker's streamops-webrtc (its --control unix:PATH, in the
+    worker's private directory): its /status has what the worker's own status rounds off
+    (viewerSessions, viewerPacketsDropped, packet counters)."""
     pid = component_pid(ingest)
     if pid is None:
         return None
     argv = _argv(pid)
     if "--control" not in argv[:-1]:
         return None
-    return f"http://{argv[argv.index('--control') + 1]}"
+    control = argv[argv.index("--control") + 1]
+    return Path(control.removeprefix("unix:")) if control.startswith("unix:") else None
+
+
+def unix_http_json(socket_path: Path, path: str, timeout: float = 3.0) -> dict[str, Any]:
+    """GET path over a unix socket, as JSON (raises on any failure)."""
+
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(socket_path))
+
+    connection = Connection("streamops-webrtc", timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        if response.status != 200:
+            raise OSError(f"GET {path}: {response.status}")
+        return dict(json.loads(response.read()))
+    finally:
+        connection.close()
 
 
 def component_status(ingest: Ingest, ns: str) -> dict[str, Any]:
-    url = component_control_url(ingest)
-    if url is None:
+    control = component_control_socket(ingest)
+    if control is None:
         return {}
     with netns_module.entered(ns):
-        return http_json(f"{url}/status")
+        return unix_http_json(control, "/status")
 
 
 def loopback_candidates(sdp: str | None, what: str) -> list[str]:

@@ -71,6 +71,13 @@ PUBLISHER_TIMEOUT_SECONDS = 5.0
 VIEWER_WINDOW_SECONDS = 30
 # At most this many session hashes per protocol in IngestStatus.viewers and /viewers (≈19 bytes each).
 VIEWER_SESSIONS_LISTED = 5000
+# The WebRTC component's WHEP caps (components/webrtc, docs/design/webrtc.md "WHEP session caps"):
+# connected viewers in all, and sessions of one client address (a venue's NAT holds many viewers) and
+# of one signed playback token (one viewer's, reconnecting or on a second device). The chart's
+# defaults (playback.webrtc.*).
+WHEP_MAX_VIEWERS = 500
+WHEP_MAX_VIEWERS_PER_ADDRESS = 100
+WHEP_MAX_VIEWERS_PER_TOKEN = 5
 
 # What the ingest serves on its internal port (IngestPorts.internal), never on an external Service,
 # beside /status and /metrics:
@@ -142,6 +149,22 @@ class IngestWebRtc(WorkerConfig):
         default_factory=list,
         description="CIDRs whose local addresses gather candidates (and get the UDP port). Empty: the Pod's IP "
         "(env STREAMOPS_POD_IP) when set, else bind_address when it is one address, else every non-loopback one.",
+    )
+    # None at the defaults (WHEP_MAX_*): a value here would change every ingest's Pod spec hash.
+    whep_max_viewers: int | None = Field(
+        default=None, ge=0, description="Connected WHEP viewers (503 beyond; 0: no cap). None: WHEP_MAX_VIEWERS."
+    )
+    whep_max_viewers_per_address: int | None = Field(
+        default=None,
+        ge=0,
+        description="WHEP sessions of one client address, IPv6 per /64 (429 beyond; 0: no cap). None: "
+        "WHEP_MAX_VIEWERS_PER_ADDRESS.",
+    )
+    whep_max_viewers_per_token: int | None = Field(
+        default=None,
+        ge=0,
+        description="WHEP sessions of one signed playback token (429 beyond; 0: no cap). None: "
+        "WHEP_MAX_VIEWERS_PER_TOKEN.",
     )
     # None unless the stream names a Secret: a default here would change every ingest's Pod spec hash.
     ice_servers_file: str | None = Field(

@@ -13,7 +13,12 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_va
 from streamops.api.common import KubeModel, named_twice
 from streamops.api.livestream import ADDRESS_PATTERN, INGEST_REGIONS_MAX, RENDITIONS_MAX, Rendition
 from streamops.api.recording import S3Storage
-from streamops.contract.ingest import VIEWER_WINDOW_SECONDS
+from streamops.contract.ingest import (
+    VIEWER_WINDOW_SECONDS,
+    WHEP_MAX_VIEWERS,
+    WHEP_MAX_VIEWERS_PER_ADDRESS,
+    WHEP_MAX_VIEWERS_PER_TOKEN,
+)
 from streamops.contract.worker import POD_GRACE_SECONDS
 from streamops.control.workers.worker_resources import WorkerResources
 
@@ -223,6 +228,21 @@ class OperatorSettings(BaseModel):
     webrtc_playback: bool = Field(
         default=True,
         description="Serve WebRTC (WHEP) playback for streams whose spec.playback.webrtc.enabled is unset.",
+    )
+    # The WebRTC component's WHEP caps (docs/design/webrtc.md, "WHEP session caps").
+    webrtc_max_viewers: int = Field(
+        default=WHEP_MAX_VIEWERS, ge=0, description="Connected WHEP viewers of one ingest (503 beyond; 0: no cap)."
+    )
+    webrtc_max_viewers_per_address: int = Field(
+        default=WHEP_MAX_VIEWERS_PER_ADDRESS,
+        ge=0,
+        description="WHEP sessions of one client address, IPv6 per /64 (429 beyond; 0: no cap): room for the viewers "
+        "behind one NAT, so that one address cannot take every viewer's place.",
+    )
+    webrtc_max_viewers_per_token: int = Field(
+        default=WHEP_MAX_VIEWERS_PER_TOKEN,
+        ge=0,
+        description="WHEP sessions of one signed playback token (429 beyond; 0: no cap).",
     )
     ingest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="ClusterIP", description="Type of ingest Services whose stream leaves spec.ingest.service.type unset."

@@ -37,7 +37,7 @@ from streamops.control.livestream.specs.overlay_sidecar import (
 from streamops.control.livestream.specs.ports import container_ports
 from streamops.control.livestream.specs.route import path_prefix, playback_path
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
-from streamops.control.livestream.specs.worker_config import ingest_worker_config
+from streamops.control.livestream.specs.worker_config import WhepCaps, ingest_worker_config
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     IngestPortMap,
@@ -160,6 +160,11 @@ def ingest_pod(
             trusted_proxies=settings.trusted_proxy_cidrs,
             publish_over_http=settings.publish_over_http,
             viewer_window=settings.viewer_window_seconds,
+            whep_caps=WhepCaps(
+                settings.webrtc_max_viewers,
+                settings.webrtc_max_viewers_per_address,
+                settings.webrtc_max_viewers_per_token,
+            ),
             egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route

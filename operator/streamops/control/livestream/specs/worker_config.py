@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from streamops.api import LiveStream
 from streamops.contract.ingest import (
     ICE_SERVERS_DIR,
@@ -19,6 +21,9 @@ from streamops.contract.ingest import (
     TLS_DIR,
     TLS_KEY_FILE,
     VIEWER_WINDOW_SECONDS,
+    WHEP_MAX_VIEWERS,
+    WHEP_MAX_VIEWERS_PER_ADDRESS,
+    WHEP_MAX_VIEWERS_PER_TOKEN,
     IngestConfig,
     IngestOverlay,
     IngestPlayback,
@@ -38,12 +43,29 @@ from streamops.control.workers.ingest_address import (
 )
 
 
-def ingest_webrtc(stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | None) -> IngestWebRtc:
-    """The component's settings from the spec and where the exposure says peers reach it."""
+class WhepCaps(NamedTuple):
+    """The operator's WHEP caps (OperatorSettings.webrtc_max_viewers*)."""
+
+    viewers: int = WHEP_MAX_VIEWERS
+    per_address: int = WHEP_MAX_VIEWERS_PER_ADDRESS
+    per_token: int = WHEP_MAX_VIEWERS_PER_TOKEN
+
+
+DEFAULT_WHEP_CAPS = WhepCaps()
+
+
+def ingest_webrtc(
+    stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | None, caps: WhepCaps = DEFAULT_WHEP_CAPS
+) -> IngestWebRtc:
+    """The component's settings from the spec, where the exposure says peers reach it, and the
+    operator's caps (None at a default: the configuration, and Pod hash, of other ingests stays)."""
     own = stream.spec.ingest.webrtc
     advertise = advertise or WebRtcAdvertise()
     return IngestWebRtc(
         whep=whep,
+        whep_max_viewers=None if caps.viewers == WHEP_MAX_VIEWERS else caps.viewers,
+        whep_max_viewers_per_address=None if caps.per_address == WHEP_MAX_VIEWERS_PER_ADDRESS else caps.per_address,
+        whep_max_viewers_per_token=None if caps.per_token == WHEP_MAX_VIEWERS_PER_TOKEN else caps.per_token,
         b_frames=stream.spec.playback.webrtc.b_frames,
         ice_tcp=own.ice_tcp,
         advertise_hosts=list(advertise.hosts),
@@ -66,12 +88,14 @@ def ingest_worker_config(
     trusted_proxies: list[str] | None = None,
     publish_over_http: bool = False,
     viewer_window: float = VIEWER_WINDOW_SECONDS,
+    whep_caps: WhepCaps = DEFAULT_WHEP_CAPS,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
     (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
     `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
-    operator's viewer_window_seconds."""
+    operator's viewer_window_seconds; `whep_caps`: the operator's WHEP caps
+    (OperatorSettings.webrtc_max_viewers*)."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -135,7 +159,7 @@ def ingest_worker_config(
         overlays=[IngestOverlay(name=o.name, x=o.left, y=o.top, width=o.width, height=o.height) for o in overlays]
         or None,
         overlay_dir=OVERLAY_DIR if overlays else None,
-        webrtc=ingest_webrtc(stream, whep, advertise) if webrtc else None,
+        webrtc=ingest_webrtc(stream, whep, advertise, whep_caps) if webrtc else None,
         # None for a public stream counting viewers over the contract's window: its configuration (and
         # Pod hash) stays what it was before signing existed.
         playback=IngestPlayback(

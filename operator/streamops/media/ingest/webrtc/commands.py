@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streamops.contract.ingest import IngestConfig
+from streamops.contract.ingest import (
+    WHEP_MAX_VIEWERS,
+    WHEP_MAX_VIEWERS_PER_ADDRESS,
+    WHEP_MAX_VIEWERS_PER_TOKEN,
+    IngestConfig,
+)
 from streamops.media.ffmpeg import FFMPEG, FFPROBE, RW_TIMEOUT_US
 from streamops.media.ingest.commands import FAST_PROBE
 
@@ -30,11 +35,12 @@ WILDCARDS = ("", "0.0.0.0", "::")
 
 @dataclass(frozen=True)
 class ComponentPorts:
-    """The component's loopback ports (picked at start by the runner): its control API, the WHIP
-    publisher's RTP for FFmpeg (video, audio; each port + 1 is RTCP) and the RTP FFmpeg sends for
-    WHEP viewers (video, audio)."""
+    """Where the worker and the component meet (picked at start by the runner): the control API's
+    unix socket (in the worker's private directory, 0700: with the host network a loopback port would
+    be open to every process of the node), the WHIP publisher's RTP for FFmpeg (video, audio; each
+    port + 1 is RTCP) and the RTP FFmpeg sends for WHEP viewers (video, audio), on loopback."""
 
-    control: int
+    control: Path
     whip_out: tuple[int, int] | None
     rtp_in: tuple[int, int] | None
 
@@ -75,7 +81,7 @@ def component_command(
     webrtc = config.webrtc
     assert webrtc is not None and config.ports.webrtc_udp is not None  # IngestConfig checks
     bind = config.bind_address
-    argv = [WEBRTC, "--control", f"{LOOPBACK}:{ports.control}", "--log-level", "info"]
+    argv = [WEBRTC, "--control", f"unix:{ports.control}", "--log-level", "info"]
     argv += ["--ice-udp", _ice_address(bind, config.ports.webrtc_udp)]
     tcp_port = config.ports.webrtc_tcp
     argv += ["--ice-tcp", _ice_address(bind, tcp_port) if webrtc.ice_tcp and tcp_port is not None else ""]
@@ -94,6 +100,13 @@ def component_command(
     if ports.rtp_in is not None:
         video, audio = ports.rtp_in
         argv += ["--rtp-in-video-port", str(video), "--rtp-in-audio-port", str(audio)]
+    caps = (
+        ("--max-viewers", webrtc.whep_max_viewers, WHEP_MAX_VIEWERS),
+        ("--max-viewers-per-address", webrtc.whep_max_viewers_per_address, WHEP_MAX_VIEWERS_PER_ADDRESS),
+        ("--max-viewers-per-token", webrtc.whep_max_viewers_per_token, WHEP_MAX_VIEWERS_PER_TOKEN),
+    )
+    for name, value, default in caps:
+        argv += [name, str(default if value is None else value)]
     return argv
 
 

@@ -1,7 +1,8 @@
 """The WebRTC component (`streamops-webrtc`, components/webrtc) as the ingest's child process:
 `Component` starts it, waits for its control API, starts it again with backoff when it dies, stops
 it with the worker, and logs its warnings and errors (redacted, as FFmpeg's output). `ComponentClient`
-speaks its control API on loopback (components/webrtc/README.md, "Control API").
+speaks its control API over a unix socket in the worker's private directory (components/webrtc/README.md,
+"Control API"): no other process reaches it, even on the host network.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,11 +24,14 @@ from streamops.redaction import Redactor
 
 SDP = "application/sdp"
 # The component's control headers of a WHEP offer (components/webrtc/whep.go): the client address the
-# worker decided on (the key of the per-address offer rate limit) and, for signed playback, the Unix
-# second the session ends (its token's end). Trusted there because only the worker reaches the
-# control API (loopback).
+# worker decided on (the key of the per-address offer rate limit and session cap) and, for signed
+# playback, the Unix second the session ends (its token's end) and a digest of the token (the key of
+# the per-token session cap; never the token). Trusted there because only the worker reaches the
+# control API (its socket).
 CLIENT_HEADER = "X-Streamops-Client"
 SESSION_EXPIRES_HEADER = "X-Streamops-Session-Expires"
+TOKEN_HEADER = "X-Streamops-Token-Id"
+CONTROL_BASE = "http://streamops-webrtc"  # the host is a name only: the connection is the socket
 # What of the component's answer headers reaches the client (429 and 503 say when to come back).
 PASSED_HEADERS = ("Retry-After",)
 READY_TIMEOUT_SECONDS = 10.0  # start → control API answers (measured ≈20 ms on a quiet machine)
@@ -55,16 +60,18 @@ UNAVAILABLE = ControlReply.text(503, "the WebRTC component is not running", {"Re
 
 
 class ComponentClient:
-    """The control API at `base()` (http://127.0.0.1:<port>: the port may change across restarts)."""
+    """The control API on the unix socket `socket`."""
 
-    def __init__(self, base: Callable[[], str]) -> None:
-        self.base = base
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
         self._session: aiohttp.ClientSession | None = None
         self._closed = False  # the worker stops: no new connection (nobody would close it)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=CONTROL_TIMEOUT, raise_for_status=False)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.UnixConnector(path=str(self.socket)), timeout=CONTROL_TIMEOUT, raise_for_status=False
+            )
         return self._session
 
     async def _request(
@@ -80,7 +87,7 @@ class ComponentClient:
         headers = {"Content-Type": content_type} if content_type else {}
         headers.update(extra or {})
         try:
-            async with self._http().request(method, self.base() + path, data=body, headers=headers) as response:
+            async with self._http().request(method, CONTROL_BASE + path, data=body, headers=headers) as response:
                 return ControlReply(
                     status=response.status,
                     body=await response.read(),
@@ -95,15 +102,23 @@ class ComponentClient:
         return await self._request("POST", "/whip", offer, content_type)
 
     async def post_whep(
-        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+        self,
+        offer: bytes,
+        content_type: str,
+        client: str | None = None,
+        session_end: int | None = None,
+        token_id: str | None = None,
     ) -> ControlReply:
-        """`client`: the viewer's address (rate limited per address); `session_end`: Unix seconds at
-        which the component ends the session (a signed playback token's end; None: never)."""
+        """`client`: the viewer's address (offers rate limited and sessions capped per address);
+        `session_end`: Unix seconds at which the component ends the session (a signed playback token's
+        end; None: never); `token_id`: the token's digest (sessions capped per token; None: public)."""
         extra = {}
         if client:
             extra[CLIENT_HEADER] = client
         if session_end is not None:
             extra[SESSION_EXPIRES_HEADER] = str(session_end)
+        if token_id:
+            extra[TOKEN_HEADER] = token_id
         return await self._request("POST", "/whep", offer, content_type, extra)
 
     async def delete(self, resource: str) -> ControlReply:

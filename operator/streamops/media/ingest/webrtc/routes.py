@@ -7,12 +7,14 @@ mapped onto the public path the offer came in at (a signed offer's session keeps
 STUN/TURN servers for the clients (ice_servers.py), a 201 answer and the endpoints' OPTIONS carry them
 as `Link: <…>; rel="ice-server"` (RFC 9725 §4.6): TURN credentials only to a request that passed the
 playback gate (WHEP) or carries the stream key (WHIP), derived for its session; STUN URIs to anyone.
-A WHEP offer goes to the component with the client's address (its offers are rate limited per
-address) and, on a signed stream, the end of its token (the session ends then).
+A WHEP offer goes to the component with the client's address (its offers are rate limited and its
+sessions capped per address) and, on a signed stream, the end of its token (the session ends then)
+and a digest of the token (its sessions are capped per token; the token itself stays here).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 
@@ -59,6 +61,15 @@ def token_session_end(config: IngestConfig, request: web.Request) -> int | Refus
     if token is None:  # the gate refused it before: never here unless the routes are wired wrong
         return Refusal.INVALID
     return token.expires + CLOCK_SKEW_SECONDS
+
+
+def token_id(config: IngestConfig, request: web.Request) -> str | None:
+    """What names a signed stream's token to the component (its sessions are capped per token): 32 hex
+    characters of its SHA-256, never the token. None for a public stream."""
+    token = request.match_info.get("token")
+    if not config.signed or not token:
+        return None
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def session_of(location: str | None) -> str:
@@ -136,7 +147,9 @@ class WebRtcEndpoints:
         if isinstance(session_end, Refusal):
             return refusal_response(session_end.status, session_end.body)
         content_type = request.headers.get("Content-Type", "")
-        reply = await self.runner.post_whep(offer, content_type, self.client(request), session_end)
+        reply = await self.runner.post_whep(
+            offer, content_type, self.client(request), session_end, token_id(self.runner.config, request)
+        )
         # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
         token = request.match_info.get("token")
         prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.fullmatch(token) else "")

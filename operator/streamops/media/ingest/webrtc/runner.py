@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,13 +25,16 @@ from streamops.media.ingest.webrtc.component import UNAVAILABLE, Component, Comp
 from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.ingest.webrtc.whep_feed import WhepFeeder, WhepFeedHost
 from streamops.media.ingest.webrtc.whip import WhipHost, WhipIngest
-from streamops.media.loopback_ports import free_loopback_port, free_rtp_port
+from streamops.media.loopback_ports import free_rtp_port
 from streamops.media.worker_metrics import counter
 from streamops.redaction import Redactor
 
 STATUS_SECONDS = 2.0
 POD_IP_ENV = "STREAMOPS_POD_IP"
 WHIP_SDP_FILE = "whip.sdp"
+CONTROL_SOCKET = "webrtc.sock"
+# A unix socket's path holds at most 107 bytes (sun_path); a Pod's is ≈40 (/var/lib/streamops/.private/).
+SOCKET_PATH_MAX = 100
 
 
 class WebRtcHost(WhipHost, WhepFeedHost, Protocol):
@@ -55,6 +60,16 @@ async def resolve_ipv4(hosts: list[str]) -> list[str]:
     return list(found)
 
 
+def control_socket_path(private_dir: Path) -> Path:
+    """The component's control socket: in the worker's private directory (0700), or, where that path
+    is too long for a socket (a test's deep temporary directory), in a new 0700 directory of the
+    system's temporary one."""
+    path = private_dir / CONTROL_SOCKET
+    if len(os.fsencode(path)) <= SOCKET_PATH_MAX:
+        return path
+    return Path(tempfile.mkdtemp(prefix="streamops-webrtc-")) / CONTROL_SOCKET
+
+
 class WebRtcRunner:
     def __init__(
         self,
@@ -69,8 +84,10 @@ class WebRtcRunner:
         self.host, self.config, self.log = host, host.config, log
         self.enabled = self.config.webrtc is not None
         self.sdp_path = private_dir / WHIP_SDP_FILE
+        self.private_dir = private_dir
+        self.control_socket = control_socket_path(private_dir) if self.enabled else private_dir / CONTROL_SOCKET
         self.ports = self._pick_ports()
-        self.client = ComponentClient(lambda: f"http://127.0.0.1:{self.ports.control}")
+        self.client = ComponentClient(self.control_socket)
         self.component = Component(self._command, self._repick, self.client, redact, log)
         self.whip = WhipIngest(host, self.component, self.sdp_path, self._refused, log)
         policy = self.config.webrtc.b_frames if self.config.webrtc else "transcode"
@@ -90,11 +107,11 @@ class WebRtcRunner:
     # --- the component's command line -------------------------------------------------------------------
     def _pick_ports(self) -> ComponentPorts:
         if not self.enabled:
-            return ComponentPorts(control=0, whip_out=None, rtp_in=None)
+            return ComponentPorts(control=self.control_socket, whip_out=None, rtp_in=None)
         taken: set[int] = set()
         whip = (free_rtp_port(taken), free_rtp_port(taken)) if takes_whip(self.config) else None
         rtp_in = (free_rtp_port(taken), free_rtp_port(taken)) if serves_whep(self.config) else None
-        return ComponentPorts(control=free_loopback_port(), whip_out=whip, rtp_in=rtp_in)
+        return ComponentPorts(control=self.control_socket, whip_out=whip, rtp_in=rtp_in)
 
     def _repick(self) -> None:
         self.ports = self._pick_ports()
@@ -142,16 +159,21 @@ class WebRtcRunner:
         return int((self._status or {}).get("viewers") or 0) if self.component.running else 0
 
     async def post_whep(
-        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+        self,
+        offer: bytes,
+        content_type: str,
+        client: str | None = None,
+        session_end: int | None = None,
+        token_id: str | None = None,
     ) -> ControlReply:
-        """`client` and `session_end`: ComponentClient.post_whep's."""
+        """`client`, `session_end` and `token_id`: ComponentClient.post_whep's."""
         if not serves_whep(self.config):
             return ControlReply.text(403, "this stream does not serve WHEP (playback.webrtc.enabled is false)")
         if self.feeder.problem is not None:
             return ControlReply.text(409, self.feeder.problem)
         if not self.component.running:
             return UNAVAILABLE
-        return await self.client.post_whep(offer, content_type, client, session_end)
+        return await self.client.post_whep(offer, content_type, client, session_end, token_id)
 
     async def delete_whep(self, resource: str) -> ControlReply:
         if not self.component.running:
@@ -186,3 +208,5 @@ class WebRtcRunner:
         await asyncio.gather(*self._loops, return_exceptions=True)
         if self._component_task is not None:
             await asyncio.gather(self._component_task, return_exceptions=True)
+        if self.control_socket.parent != self.private_dir:  # control_socket_path's own directory
+            shutil.rmtree(self.control_socket.parent, ignore_errors=True)

@@ -37,7 +37,8 @@ from streamops.media.ingest.webrtc.whep_feed import (
 
 KEY = b"test-key-0123456789abcdef"
 SDP_PATH = Path("/m/.private/whip.sdp")
-PORTS = ComponentPorts(control=40000, whip_out=(40010, 40012), rtp_in=(40020, 40022))
+SOCKET = Path("/m/.private/webrtc.sock")
+PORTS = ComponentPorts(control=SOCKET, whip_out=(40010, 40012), rtp_in=(40020, 40022))
 
 
 def config(protocols: list[str] | None = None, webrtc: dict[str, Any] | None = None, **overrides: Any) -> IngestConfig:
@@ -59,7 +60,8 @@ def flag(argv: list[str], name: str) -> str | None:
 
 def test_component_on_a_pod_binds_every_address_and_gathers_on_the_pods_ip_only():
     argv = component_command(config(), PORTS, SDP_PATH, [], pod_ip="10.1.2.3")
-    assert flag(argv, "--control") == "127.0.0.1:40000"
+    # A unix socket in the private directory: with the host network a loopback port is the node's.
+    assert flag(argv, "--control") == "unix:/m/.private/webrtc.sock"
     assert flag(argv, "--ice-udp") == ":8189" and flag(argv, "--ice-tcp") == ":8190"
     assert flag(argv, "--ice-allow-ip") == "10.1.2.3/32"
     assert "--advertise-ip" not in argv and "--advertise-udp-port" not in argv
@@ -96,12 +98,22 @@ def test_whip_ports_only_with_whip_and_rtp_input_only_with_whep():
     assert flag(argv, "--whip-out-video-port") == "40010" and flag(argv, "--whip-out-audio-port") == "40012"
     assert flag(argv, "--whip-out-sdp") == str(SDP_PATH)
     assert flag(argv, "--rtp-in-video-port") == "40020" and flag(argv, "--rtp-in-audio-port") == "40022"
-    whep_only = ComponentPorts(control=40000, whip_out=None, rtp_in=(40020, 40022))
+    whep_only = ComponentPorts(control=SOCKET, whip_out=None, rtp_in=(40020, 40022))
     argv = component_command(config(["rtmp"]), whep_only, SDP_PATH, [], None)
     assert "--whip-out-video-port" not in argv and "--whip-out-sdp" not in argv
-    whip_only = ComponentPorts(control=40000, whip_out=(40010, 40012), rtp_in=None)
+    whip_only = ComponentPorts(control=SOCKET, whip_out=(40010, 40012), rtp_in=None)
     argv = component_command(config(webrtc={"whep": False}), whip_only, SDP_PATH, [], None)
     assert "--rtp-in-video-port" not in argv
+
+
+def test_whep_caps_are_the_configured_ones_or_the_defaults():
+    argv = component_command(config(), PORTS, SDP_PATH, [], None)
+    assert flag(argv, "--max-viewers") == "500"
+    assert flag(argv, "--max-viewers-per-address") == "100" and flag(argv, "--max-viewers-per-token") == "5"
+    caps = {"whepMaxViewers": 50, "whepMaxViewersPerAddress": 0, "whepMaxViewersPerToken": 2}
+    argv = component_command(config(webrtc=caps), PORTS, SDP_PATH, [], None)
+    assert flag(argv, "--max-viewers") == "50"
+    assert flag(argv, "--max-viewers-per-address") == "0" and flag(argv, "--max-viewers-per-token") == "2"
 
 
 # --- FFmpeg: a WHIP session, the WHEP feeder ----------------------------------------------------------------

@@ -283,7 +283,12 @@ class FakeRunner:
         self.whep_status = 201
 
     async def post_whep(
-        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+        self,
+        offer: bytes,
+        content_type: str,
+        client: str | None = None,
+        session_end: int | None = None,
+        token_id: str | None = None,
     ) -> ControlReply:
         if self.whep_status != 201:
             return ControlReply.text(self.whep_status, "the stream is not live")

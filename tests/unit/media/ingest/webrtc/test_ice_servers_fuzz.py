@@ -165,7 +165,9 @@ class FakeRunner:
         self.resources.append(resource)
         return ControlReply.text(200, "ended")
 
-    async def post_whep(self, offer: bytes, content_type: str, client: str, end: int | None) -> ControlReply:
+    async def post_whep(
+        self, offer: bytes, content_type: str, client: str, end: int | None, token_id: str | None = None
+    ) -> ControlReply:
         return ControlReply(201, b"v=0", "application/sdp", location="/whep/s1")
 
 

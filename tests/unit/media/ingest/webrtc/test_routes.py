@@ -88,11 +88,18 @@ class Runner:
         self.ice_servers = IceServersFile(str(ice_file), log)
         self.whip = Whip(config)
         self.offers: list[tuple[str | None, int | None]] = []
+        self.token_ids: list[str | None] = []
 
     async def post_whep(
-        self, offer: bytes, content_type: str, client: str | None = None, session_end: int | None = None
+        self,
+        offer: bytes,
+        content_type: str,
+        client: str | None = None,
+        session_end: int | None = None,
+        token_id: str | None = None,
     ) -> ControlReply:
         self.offers.append((client, session_end))
+        self.token_ids.append(token_id)
         return ControlReply(201, b"v=0\r\n", "application/sdp", "/whep/feedbeef")
 
 
@@ -212,8 +219,10 @@ def test_a_derived_credential_is_coturns_rest_scheme_per_session_and_ends_with_t
         assert page["username"].split(":")[1] != sessions[0][1], "each handing-out its own session"
         seen.append(await player.text())
         seen.append(await (await client.get("/publish")).text())
-        # The component got the viewer's address and the token's end.
+        # The component got the viewer's address, the token's end and its digest (its sessions are
+        # capped per token, issue 52 finding 4), never the token.
         assert runner.offers == [("127.0.0.1", token_expires + CLOCK_SKEW_SECONDS)]
+        assert runner.token_ids == [hashlib.sha256(token.encode()).hexdigest()[:32]]
 
     serve(app_of(runner, gate), check)
     assert seen and not any(AUTH_SECRET in text for text in seen), "the shared secret never leaves the worker"
@@ -229,6 +238,7 @@ def test_a_public_stream_offer_has_no_session_end(tmp_path: Path):
         for path in ("/whep", "/t/v1~abcdefgh~1~~x/whep"):  # a public stream ignores a token segment
             assert (await client.post(path, data=b"v=0")).status == 201
         assert runner.offers == [("127.0.0.1", None)] * 2
+        assert runner.token_ids == [None, None], "no cap per token on a public stream"
 
     serve(app_of(runner, gate), check)
 

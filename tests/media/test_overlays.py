@@ -6,6 +6,7 @@ output shows is read back from decoded frames."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import time
 import urllib.request
@@ -33,6 +34,7 @@ from devtools.media.overlays import (
 from devtools.media.peers import Publisher
 from devtools.media.workers import WORKER_AUTH
 from devtools.ports import free_port
+from devtools.processes import proc_tree
 from devtools.waits import wait_for
 
 HALF_TRANSPARENT = """<!doctype html><html><body style="margin:0">
@@ -42,6 +44,25 @@ fetch('http://127.0.0.2:BLOCKED/from-script').catch(() => {});
 fetch('http://blocked.example:BLOCKED/by-name').catch(() => {});
 fetch('http://127.0.0.3:ALLOWED/allowed').catch(() => {});
 </script><img src="http://127.0.0.2:BLOCKED/img.png"></body></html>"""
+
+
+def tcp_listeners(pids: list[int]) -> set[int]:
+    """The TCP ports the processes `pids` listen on (their sockets' inodes in /proc/net/tcp{,6})."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd.path)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def stable_png(renderer: OverlayRendererProcess, name: str, into: Path) -> Path:
@@ -92,6 +113,12 @@ def test_renderer_draws_transparent_pages_confined_to_allowed_hosts(tmp_path):
                 assert "ERR_CONNECTION_REFUSED" in down["message"], down
                 assert "secret" not in (renderer.directory / "status.json").read_text()
                 assert rgba_pixels(renderer.directory / "down.png", 64, 64) == bytes(64 * 64 * 4), "transparent"
+                # Issue 52, finding 8: with worker.hostNetwork the browser's DevTools port on
+                # loopback was open to the whole node. CDP goes over pipes: Chromium listens on nothing.
+                assert renderer.process is not None
+                browser = proc_tree(renderer.process.pid)[1:]
+                assert any("chromium" in Path(f"/proc/{pid}/comm").read_text() for pid in browser), browser
+                assert tcp_listeners(browser) == set(), "a DevTools (or any) TCP port of the browser"
             except AssertionError as e:
                 raise AssertionError(f"{e}\nrenderer log:\n{renderer.logs()[-3000:]}") from None
 

@@ -1,5 +1,9 @@
-"""A small Chrome DevTools Protocol client on asyncio: one websocket (aiohttp) to the browser, pages
-as flat sessions on it, commands awaited by id and events handed to a per-session callback."""
+"""A small Chrome DevTools Protocol client on asyncio: one connection to the browser, pages as flat
+sessions on it, commands awaited by id and events handed to a per-session callback. The connection
+is a websocket (aiohttp, `connect`: the browser tests' Chromium on a loopback port) or the two pipes
+of `--remote-debugging-pipe` (`connect_pipe`: the overlay renderer's, which listens on no port:
+with worker.hostNetwork the Pod's loopback is the node's, issue 52 finding 8), each message a JSON
+text ended by a NUL byte."""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import asyncio
 import contextlib
 import itertools
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -19,9 +24,13 @@ class CdpError(RuntimeError):
 
 EventListener = Callable[[str, dict[str, Any]], None]
 
+# A message from the browser at most (a screenshot of a large box is several MB of base64).
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
 
 class CdpConnection:
-    """One websocket to the browser's endpoint (ws://127.0.0.1:PORT/devtools/browser/ID)."""
+    """One connection to the browser: its websocket endpoint (ws://127.0.0.1:PORT/devtools/browser/ID)
+    or its DevTools pipes."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -29,39 +38,78 @@ class CdpConnection:
         self._listeners: dict[str, EventListener] = {}
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._commands: asyncio.WriteTransport | None = None
+        self._answers: asyncio.ReadTransport | None = None
+        self._send: Callable[[str], Awaitable[None]] | None = None
         self._reader: asyncio.Task[None] | None = None
         self.closed_because: str | None = None
 
     async def connect(self, ws_url: str) -> None:
         self._session = aiohttp.ClientSession(trust_env=False)  # never an environment proxy
         # max_msg_size=0: no limit (a screenshot of a large box exceeds aiohttp's 4 MB default)
-        self._ws = await self._session.ws_connect(ws_url, max_msg_size=0)
-        self._reader = asyncio.create_task(self._read(self._ws))
+        self._ws = ws = await self._session.ws_connect(ws_url, max_msg_size=0)
+        self._send = ws.send_str
+        self._reader = asyncio.create_task(self._read_ws(ws))
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def connect_pipe(self, commands: int, answers: int) -> None:
+        """`commands`: the end of the pipe the browser reads as its fd 3; `answers`: of the one it
+        writes as its fd 4. Both are ours to close from now on (close)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
+        self._answers, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(answers, "rb", 0)
+        )
+        transport, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(commands, "wb", 0))
+        self._commands = transport
+
+        async def send(text: str) -> None:
+            transport.write(text.encode() + b"\0")
+
+        self._send = send
+        self._reader = asyncio.create_task(self._read_pipe(reader))
+
+    def _dispatch(self, text: str | bytes) -> None:
+        data = json.loads(text)
+        if "id" in data:
+            future = self._pending.pop(data["id"], None)
+            if future is not None and not future.done():
+                future.set_result(data)
+        elif (listener := self._listeners.get(data.get("sessionId", ""))) is not None:
+            listener(data.get("method", ""), data.get("params", {}))
+
+    async def _read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
             async for msg in ws:
-                if msg.type is not aiohttp.WSMsgType.TEXT:
-                    continue
-                data = json.loads(msg.data)
-                if "id" in data:
-                    future = self._pending.pop(data["id"], None)
-                    if future is not None and not future.done():
-                        future.set_result(data)
-                elif (listener := self._listeners.get(data.get("sessionId", ""))) is not None:
-                    listener(data.get("method", ""), data.get("params", {}))
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    self._dispatch(msg.data)
             self.closed_because = f"websocket closed (code {ws.close_code})"
         except Exception as e:  # whatever ends the reader ends the connection
             self.closed_because = f"websocket failed: {e!r}"
         finally:
-            for future in self._pending.values():
-                if not future.done():
-                    future.set_exception(CdpError(f"browser connection lost: {self.closed_because}"))
-            self._pending.clear()
+            self._lost()
+
+    async def _read_pipe(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                self._dispatch((await reader.readuntil(b"\0"))[:-1])
+        except asyncio.IncompleteReadError:
+            self.closed_because = "the browser closed its DevTools pipe"
+        except Exception as e:  # whatever ends the reader ends the connection
+            self.closed_because = f"DevTools pipe failed: {e!r}"
+        finally:
+            self._lost()
+
+    def _lost(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(CdpError(f"browser connection lost: {self.closed_because}"))
+        self._pending.clear()
 
     @property
     def alive(self) -> bool:
-        return self._ws is not None and not self._ws.closed and self.closed_because is None
+        if self._ws is not None and self._ws.closed:
+            return False
+        return self._send is not None and self.closed_because is None
 
     async def call(
         self,
@@ -73,7 +121,7 @@ class CdpConnection:
     ) -> dict[str, Any]:
         """Send one command and wait for its result; CdpError when it answers with an error, or
         after `timeout` seconds (None: the caller bounds the wait)."""
-        if self._ws is None or not self.alive:
+        if self._send is None or not self.alive:
             raise CdpError(f"{method}: browser connection lost: {self.closed_because or 'closed'}")
         message: dict[str, Any] = {"id": next(self._ids), "method": method, "params": params or {}}
         if session_id:
@@ -81,7 +129,7 @@ class CdpConnection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[message["id"]] = future
         try:
-            await self._ws.send_str(json.dumps(message))
+            await self._send(json.dumps(message))
             response = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise CdpError(f"{method}: no answer within {timeout:g}s") from None
@@ -104,6 +152,12 @@ class CdpConnection:
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
+        if self._commands is not None:
+            self._commands.close()  # the browser reads the end of its pipe
+        if self._answers is not None:
+            self._answers.close()
+            if self._reader is not None:
+                self._reader.cancel()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._reader, 2)

@@ -73,9 +73,12 @@ def confined_flags(
     disabled_features: Iterable[str] = (),
     headless: str = "--headless",
     proxy: str | None = None,
+    devtools_pipe: bool = False,
 ) -> list[str]:
     """The flags of a confined headless Chromium listening for CDP on 127.0.0.1 (the port chosen is
-    written to `profile_dir/DevToolsActivePort`). `allowed_hosts`: names or addresses pages may
+    written to `profile_dir/DevToolsActivePort`), or with `devtools_pipe` on its fds 3 and 4 only
+    (--remote-debugging-pipe: no listener anyone on the host could connect to, which loopback
+    is with a Pod's hostNetwork: the overlay renderer's). `allowed_hosts`: names or addresses pages may
     reach (besides loopback when `loopback`); `mapped_hosts`: name → "address:port" it resolves to;
     `extra_flags` come after these; `disabled_features` join DISABLED_FEATURES in the one
     --disable-features (Chromium reads only the last of repeated switches); `proxy`: "127.0.0.1:PORT"
@@ -102,8 +105,12 @@ def confined_flags(
         headless,
         f"--user-data-dir={profile_dir}",
         f"--disk-cache-dir={profile_dir / 'cache'}",
-        "--remote-debugging-port=0",  # the port chosen is written to DevToolsActivePort
-        "--remote-debugging-address=127.0.0.1",
+        *(
+            ["--remote-debugging-pipe"]
+            if devtools_pipe
+            # the port chosen is written to DevToolsActivePort
+            else ["--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"]
+        ),
         f"--window-size={window_size}",
         # no background network use
         "--disable-background-networking",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -23,6 +24,7 @@ import signal
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +42,7 @@ from streamops.contract.overlay import (
 )
 from streamops.egress.proxy import GuardProxy
 from streamops.media.overlay.cdp import CdpConnection, CdpError
-from streamops.media.overlay.chromium import confined_env, confined_flags, devtools_endpoint
+from streamops.media.overlay.chromium import confined_env, confined_flags
 from streamops.media.overlay.png import transparent_png, write_atomically
 from streamops.media.overlay.switch import SwitchWatch
 from streamops.media.worker_process import utc_now, worker_main
@@ -93,6 +95,18 @@ def sandbox_refused(stderr: str) -> bool:
     return "sandbox" in stderr.lower()
 
 
+def devtools_descriptors(commands: int, answers: int) -> Callable[[], None]:
+    """What the browser's child runs between fork and exec: `commands` as its fd 3, `answers` as its
+    fd 4 (--remote-debugging-pipe). Two dup2 calls: nothing that could wait on a lock another thread
+    of ours held when it forked, why preexec_fn is frowned upon."""
+
+    def move() -> None:
+        os.dup2(commands, 3)
+        os.dup2(answers, 4)
+
+    return move
+
+
 class ChromiumProcess:
     """The browser: started with the confined flags in a throwaway profile, its requests through
     the proxy at `proxy`, in its own sandbox when `sandbox`; stopped by its PID."""
@@ -124,27 +138,48 @@ class ChromiumProcess:
             headless="--headless=new",
             extra_flags=[*RENDERING_FLAGS, *([] if self.sandbox else [NO_SANDBOX])],
             proxy=self.proxy,
+            devtools_pipe=True,
         )
-        self.process = await asyncio.create_subprocess_exec(
-            self.config.chromium,
-            *flags,
-            env=confined_env(self.profile_dir),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its helpers (zygote, renderers, GPU) in a group of their own
-        )
+        # CDP on two pipes, the browser's fds 3 (it reads) and 4 (it writes): no DevTools port,
+        # which with worker.hostNetwork anything on the node could drive (issue 52, finding 8).
+        commands_read, commands_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        # Its ends above 4 first, so that moving them to 3 and 4 overwrites neither.
+        theirs = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 5) for fd in (commands_read, answers_write)]
+        for fd in (commands_read, answers_write):
+            os.close(fd)
+        self.connection = CdpConnection()
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                self.config.chromium,
+                *flags,
+                env=confined_env(self.profile_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its helpers (zygote, renderers, GPU) in a group of their own
+                # Only inheritable descriptors reach it (Python makes none): its stdio and 3 and 4.
+                close_fds=False,
+                preexec_fn=devtools_descriptors(*theirs),
+            )
+        except BaseException:
+            for fd in (commands_write, answers_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        await self.connection.connect_pipe(commands_write, answers_read)
         self._stderr_reader = asyncio.create_task(self._read_stderr())
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while (endpoint := devtools_endpoint(self.profile_dir)) is None:
+        try:
+            await self.connection.call("Browser.getVersion", timeout=START_TIMEOUT_SECONDS)
+        except CdpError as e:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 2)
             if self.process.returncode is not None:
                 await asyncio.sleep(0.1)  # its last words, for sandbox_refused()
-                raise PageFailed(f"Chromium exited with {self.process.returncode}: {self.tail()}")
-            if time.monotonic() > deadline:
-                raise PageFailed(f"Chromium did not open its DevTools port within {START_TIMEOUT_SECONDS:g}s")
-            await asyncio.sleep(0.05)
-        self.connection = CdpConnection()
-        await self.connection.connect(endpoint)
+                raise PageFailed(f"Chromium exited with {self.process.returncode}: {self.tail()}") from None
+            raise PageFailed(f"Chromium did not answer on its DevTools pipe: {e}") from None
         return self.connection
 
     async def _read_stderr(self) -> None:
@@ -160,11 +195,6 @@ class ChromiumProcess:
     @property
     def exited(self) -> bool:
         return self.process is not None and self.process.returncode is not None
-
-    @property
-    def devtools_port(self) -> int | None:
-        endpoint = devtools_endpoint(self.profile_dir) if self.profile_dir is not None else None
-        return urlsplit(endpoint).port if endpoint else None
 
     async def stop(self) -> None:
         if self.connection is not None:
@@ -340,8 +370,6 @@ class OverlayRenderer:
                     connection = await browser.start()
                     failures = 0
                     self.sandboxed = self.sandbox
-                    if (port := browser.devtools_port) is not None:
-                        self.proxy.reserved_ports.add(port)  # no page drives the browser
                     self._status_dirty.set()
                     await self._render_all(browser, connection)
                 except PageFailed as e:

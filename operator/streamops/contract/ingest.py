@@ -23,6 +23,7 @@ from streamops.api.livestream import (
     Source,
     Transcoding,
 )
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.http import INTERNAL_HTTP_PORT
 from streamops.contract.overlay import OverlayReport
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
@@ -334,6 +335,12 @@ class IngestConfig(CredentialedConfig):
         default=None,
         description="Mounted PEM file of the CA certificate(s) the rtmps:// and https:// origins' certificates must "
         "chain to, instead of the system's trust store (FFmpeg's ca_file), read at every attempt.",
+    )
+    # None without an admin's allow-list or cluster ranges: the default policy, and the configuration
+    # (and Pod hash) of other ingests stays (docs/design/egress.md, "Media URLs").
+    egress: EgressPolicy | None = Field(
+        default=None,
+        description="Where pull URLs may connect (the egress guard's policy; default: public addresses only).",
     )
     tls_cert_file: str | None = Field(
         default=None, description="Mounted PEM certificate (chain) of the RTMPS listener; reloaded when it changes."

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
 from streamops.api.restream import DEFAULT_VIDEO_CODECS, NoAudioMode, VideoCodec
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
 from streamops.contract.worker import PRIVATE_DIR as PRIVATE_DIR  # re-exported: the pusher's FIFO lives there
 
@@ -72,6 +73,12 @@ class PusherConfig(CredentialedConfig):
         min_length=1,
         description="The video codecs the target takes (the Restream's targetVideoCodecs): a feed whose video is "
         "another known codec is not pushed (state codec-not-accepted); an unknown one is pushed as is.",
+    )
+    # None without an admin's allow-list or cluster ranges: the default policy, and the configuration
+    # (and Pod hash) of other pushers stays (docs/design/egress.md, "Media URLs").
+    egress: EgressPolicy | None = Field(
+        default=None,
+        description="Where the target may be (the egress guard's policy; default: public addresses only).",
     )
     private_dir: str | None = Field(
         default=None,

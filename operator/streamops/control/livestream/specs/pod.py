@@ -165,7 +165,9 @@ def ingest_pod(
                 settings.webrtc_max_viewers_per_address,
                 settings.webrtc_max_viewers_per_token,
             ),
-            egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
+            egress=configured_policy(
+                settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain
+            ),
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from streamops.api import LiveStream
+from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.ingest import (
     ICE_SERVERS_DIR,
     ICE_SERVERS_FILE,
@@ -89,13 +90,15 @@ def ingest_worker_config(
     publish_over_http: bool = False,
     viewer_window: float = VIEWER_WINDOW_SECONDS,
     whep_caps: WhepCaps = DEFAULT_WHEP_CAPS,
+    egress: EgressPolicy | None = None,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
     (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
     `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
-    operator's viewer_window_seconds; `whep_caps`: the operator's WHEP caps
-    (OperatorSettings.webrtc_max_viewers*)."""
+    operator's viewer_window_seconds; `egress`: the admin's egress policy (configured_policy), kept
+    for pull streams only (the pull URLs go through the egress guard); `whep_caps`: the operator's WHEP
+    caps (OperatorSettings.webrtc_max_viewers*)."""
     spec = stream.spec
     source, key_file = spec.source, None
     ports = dict(ports or POD_NETWORK_PORTS)
@@ -149,6 +152,7 @@ def ingest_worker_config(
         pull_password_file=f"{PULL_CREDENTIALS_DIR}/{PULL_PASSWORD_FILE}" if credentials else None,
         pull_tls_ca_file=f"{PULL_CA_DIR}/{PULL_CA_FILE}" if pull_ca else None,
         credential_file=CREDENTIAL_FILE,
+        egress=egress if source.pull else None,  # a push ingest connects nowhere a tenant names
         tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if rtmps_on(stream) else None,
         tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if rtmps_on(stream) else None,
         bind_address=bind_address,

@@ -6,6 +6,7 @@ from typing import get_args
 
 from streamops.api import LiveStream, Restream
 from streamops.api.restream import VideoCodec
+from streamops.contract.egress_policy import configured_policy
 from streamops.contract.pusher import (
     PRIVATE_DIR,
     TARGET_CA_DIR,
@@ -44,6 +45,9 @@ def pusher_config(
         # configuration parts: an operator upgrade restarts no pusher (worker-restarts.md).
         tls_ca_file=f"{TARGET_CA_DIR}/{TARGET_CA_FILE}" if spec.tls and spec.tls.ca_secret_ref else None,
         tls_insecure_skip_verify=bool(spec.tls and spec.tls.insecure_skip_verify),
+        # The admin's egress policy (docs/design/egress.md): None at the default, so the configuration
+        # (and Pod hash) of a pusher stays what it was when the admin set nothing.
+        egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
         private_dir=PRIVATE_DIR,
         credential_file=CREDENTIAL_FILE,
     )

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from streamops.api.livestream import Failback, PullRtsp, PushProtocol
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus, PullFailure
+from streamops.contract.playback_token import is_trusted
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
@@ -44,6 +45,7 @@ from streamops.media.ingest.commands import (
     srt_listen_script,
 )
 from streamops.media.ingest.dash_chunks import may_be_held
+from streamops.media.ingest.early_refusal import serve_public
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.key_bearing import https_only
 from streamops.media.ingest.load_caps import LoadCaps
@@ -130,7 +132,14 @@ class IngestWorker:
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
         self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
         held = may_be_held if config.dash_low_latency else (lambda _: False)
-        self.caps = LoadCaps(self.registry, self._labels, client=self.playback.client, held=held)
+        trusted = self.playback.trusted
+        self.caps = LoadCaps(
+            self.registry,
+            self._labels,
+            client=self.playback.client,
+            held=held,
+            proxy=lambda peer: is_trusted(peer, trusted),
+        )
 
     # --- telemetry -------------------------------------------------------------------------------
     def _metrics(self) -> None:
@@ -652,7 +661,7 @@ class IngestWorker:
         public, internal = self.apps(asyncio.get_running_loop())
         ports = self.config.ports
         try:
-            runner = await public_loop.run(serve(public, self.config.bind_address, ports.http))
+            runner = await public_loop.run(serve_public(public, self.config.bind_address, ports.http, self.caps))
         except BaseException:
             public_loop.stop()
             raise

@@ -63,7 +63,7 @@ func parseConfig(args []string, out io.Writer) (Config, error) {
 	fs.Int64Var(&c.PreauthBytes, "preauth-bytes", 65536, "bytes a client may send before its publish is accepted")
 	fs.IntVar(&c.PreauthPerSource, "preauth-per-source", 128, "connections at once from one source IP in each pre-auth stage (bare, handshake, connect; over it, that stage's oldest of the source is closed)")
 	fs.IntVar(&c.PreauthTotal, "preauth-total", 256, "connections at once in each pre-auth stage overall (over it, that stage's oldest is closed)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 5*time.Second, "an admitted publisher silent this long (or a FIFO write blocked this long) ends")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 10*time.Second, "an admitted publisher silent this long (or a FIFO write blocked this long) ends")
 	fs.DurationVar(&c.AdmitTimeout, "admit-timeout", 5*time.Second, "wait for the worker's answer to a publish, then for the FIFO's reader")
 	fs.DurationVar(&c.RecvBatch, "recv-batch", 20*time.Millisecond, "media gathered in the socket per wake-up of an admitted publisher's reads (0: every segment)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn, error")

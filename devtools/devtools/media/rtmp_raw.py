@@ -8,18 +8,23 @@ well-behaved publisher is FFmpeg (peers.Publisher), never this.
         c.send_flv(attacker_flv(tmp), seconds=5)   # media after `play`
     assert attacker_frames(segment) == 0           # none of its red downstream
 
+    with KeylessFlood("127.0.0.1", port):          # issue 52: past `connect` and bare, from one address
+        ...                                        # the encoder with the key must still go live
+
 Stdlib only; a socket with a timeout, blocking sends. `closed()` tells whether the server hung up.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import socket
 import struct
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -221,3 +226,80 @@ class RawRtmp:
                 self.message(tag_type, body, csid=csid, stream_id=1, timestamp=timestamp)
                 sent += 1
         return sent
+
+
+def blind_connect() -> bytes:
+    """C0, C1, C2 and `connect` in one piece: past `connect` without reading the server's handshake
+    (a server that does not check C2's echo, as none must, takes it)."""
+    body = amf0("connect") + amf0(1) + amf0({"app": "live", "type": "nonprivate", "tcUrl": "rtmp://x/live"})
+    return b"\x03" + bytes(2 * 1536) + chunks(3, TYPE_COMMAND, 0, 0, body, 128)
+
+
+class KeylessFlood:
+    """The key-less client of issue 52, from one address: one thread opens connections that send
+    the handshake and `connect` (blind_connect) and keeps the last `holders` open, another opens bare
+    TCP connections and keeps the last `bare` open, each as fast as it can until stop(). Closed with
+    a reset (SO_LINGER 0), so no TIME_WAIT piles up on the client's ports. `where` is entered by each
+    thread before its first socket (e.g. a network namespace). `past_connect` and `opened` count
+    the connections made."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        holders: int = 160,
+        bare: int = 64,
+        where: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
+        self.address, self.where = (host, port), where
+        self.stopping = threading.Event()
+        self.past_connect = 0
+        self.opened = 0
+        self.threads = [
+            threading.Thread(target=self._run, args=(holders, blind_connect()), name="flood-connect", daemon=True),
+            threading.Thread(target=self._run, args=(bare, b""), name="flood-bare", daemon=True),
+        ]
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    def _run(self, keep: int, hello: bytes) -> None:
+        kept: collections.deque[socket.socket] = collections.deque()
+        reset = struct.pack("ii", 1, 0)
+        with self.where():
+            try:
+                while not self.stopping.is_set():
+                    sock = socket.socket()
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
+                    sock.settimeout(1)
+                    try:
+                        sock.connect(self.address)
+                        if hello:
+                            sock.send(hello)
+                    except OSError:
+                        sock.close()
+                        continue
+                    if hello:
+                        self.past_connect += 1
+                    else:
+                        self.opened += 1
+                    kept.append(sock)
+                    if len(kept) > keep:
+                        kept.popleft().close()
+            finally:
+                for sock in kept:
+                    sock.close()

@@ -63,9 +63,12 @@ ICE_SERVERS_FILE = "ice-servers.json"
 PLAYBACK_KEYS_DIR = "/var/run/secrets/streamops/playback-keys"
 
 # A frozen encoder (its connection open, nothing sent: a dead network path, a laptop asleep) is cut
-# after this long. Above the 2 s after which the stream is no longer live, so a stall that TCP or
-# SRT recovers from is ridden out; a new publisher does not wait for it (it displaces a silent one).
-PUBLISHER_TIMEOUT_SECONDS = 5.0
+# after this long. A stall shorter than that resumes on the same session (a Wi-Fi hand-over, a
+# congested uplink: 8 s was cut at 5 s); 10 s as MediaMTX, and the recorders' default reconnect
+# window, so a stall ridden out here is one video there. Nothing waits for it: the stream is not
+# live after 2 s of silence, a backup takes over then, and a new publisher displaces a silent one
+# at once (docs/design/rtmp-front.md, "The publisher timeout").
+PUBLISHER_TIMEOUT_SECONDS = 10.0
 
 # A viewer session counts while it made a successful media request within this many seconds
 # (docs/design/playback.md, "Viewer sessions").

@@ -144,3 +144,13 @@ def test_a_pull_streams_overlay_switch_needs_the_credential(ingest_factory, tmp_
     assert code == 204, body
     assert status(ingest)["overlaysEnabled"] == ["score"]
     assert WORKER_CREDENTIAL not in exposed(ingest) and os.path.exists(ingest.config["credentialFile"])
+
+
+def test_the_loopback_relay_feed_needs_the_credential_too(ingest_factory):
+    """Issue 52, finding 8: the backup's relayed feed (/backup/feed) answered any loopback client,
+    and with `worker.hostNetwork` loopback is every process of the node. A primary of a push stream
+    serves it (no backup needed: without a backup feed it answers 503 to the credential's holder)."""
+    ingest = ingest_factory(source={"push": {"protocols": ["rtmp"]}}, screenshots={"enabled": False})
+    for headers in STRANGERS:
+        assert request(ingest.internal + "/backup/feed", headers=headers) == 401, headers
+    assert request(ingest.internal + "/backup/feed", headers=WORKER_AUTH) == 503

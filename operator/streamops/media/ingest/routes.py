@@ -105,7 +105,8 @@ class BackupUplink(Protocol):
 def add_relay_routes(app: web.Application, on_air: BackupUplink, loopback_host: str) -> None:
     """On a primary that relays its backup: the backup's uplink (BACKUP_UPLINK_PATH), and its feed as
     it arrives (RELAY_FEED_PATH) for this worker's relay session only, which reads it at
-    `loopback_host`."""
+    `loopback_host` with the worker credential (the internal face's guard asks for it: loopback is
+    the whole node's with worker.hostNetwork, issue 52 finding 8)."""
     uplink = on_air.uplink
 
     async def relay_feed(request: web.Request) -> web.StreamResponse:

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,10 +111,12 @@ class Session:
         audio_codec: str = "copy",
         fifo_input: Path | None = None,
         args_file: Path | None = None,
+        hidden_options: Sequence[str] = (),
     ) -> None:
         """`audio_codec`: session_command's (a WHIP publisher's Opus becomes AAC); `fifo_input`: the
         FIFO FFmpeg reads its input from (made here; the RTMP front writes FLV into it); `args_file`:
-        the FIFO that hands FFmpeg `-i url` (a URL with credentials: rtsp_pull.py), off its command line."""
+        the FIFO that hands FFmpeg `-i url` (a URL with credentials: rtsp_pull.py), off its command line,
+        after `hidden_options` (input options that carry a secret: the feed credential's `-headers`)."""
         self.kind, self.config, self.events = kind, config, events
         self.dir = sessions_dir / f"{int(time.time() * 1000)}-{kind}"
         self.facts = SourceFacts()
@@ -141,7 +143,7 @@ class Session:
         argv = session_command(config, url, options, self.dir, write_fd, ll_write, audio_codec)
         if args_file is not None:
             argv, hidden = input_through_args_file(argv, url, args_file)
-            self.secret_input = (args_file, args_file_text(hidden))
+            self.secret_input = (args_file, args_file_text([*hidden_options, *hidden]))
         self.process = FfmpegProcess(
             name=f"ingest-{kind}",
             argv=argv,

@@ -313,8 +313,11 @@ class IngestWorker:
             self.write_master_playlists(session)
 
     def relay_session(self) -> Session:
-        """A session reading the backup's feed as this primary receives it (on_air.py runs it)."""
+        """A session reading the backup's feed as this primary receives it (on_air.py runs it). It
+        presents the worker credential like every feed reader (with `worker.hostNetwork` loopback is
+        the node's: issue 52, finding 8), through an `-args_file` FIFO, never on the command line."""
         url, options = relay_input(f"http://{self.loopback_host}:{self.internal_port}{RELAY_FEED_PATH}")
+        fifo = self.private_dir / f"relay-{time.monotonic_ns()}.args"
         on_air = self.on_air
         events = SessionEvents(
             on_started=on_air.relay_started,
@@ -332,6 +335,8 @@ class IngestWorker:
             sessions_dir=self.sessions_dir,
             redact=self.redact,
             events=events,
+            args_file=fifo,
+            hidden_options=self.feed_access.header_args(),
         )
 
     @property
@@ -634,8 +639,9 @@ class IngestWorker:
         # What the operator and the stream's own workers read and send: nothing here is playback, so
         # no CORS (a web page never reads it) and no playback gate (none of it is reachable from
         # outside the cluster's pod network: an internal ClusterIP Service carries it). Every route
-        # but the probes, /metrics and the loopback relay asks for the stream's worker credential.
-        guard = credential_required(self.credential, also_open=frozenset({RELAY_FEED_PATH}))
+        # but the probes and /metrics asks for the stream's worker credential, the loopback relay
+        # feed too (loopback is the whole node's with worker.hostNetwork).
+        guard = credential_required(self.credential)
         internal = worker_app(self.status, ready, self.registry, guard)
         add_feed_routes(internal, self.served, self.caps)
         if self.on_air.relays:

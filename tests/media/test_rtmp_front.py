@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from devtools.http_client import http_get
-from devtools.media.peers import Publisher
-from devtools.media.rtmp_raw import TYPE_COMMAND, RawRtmp, attacker_flv, attacker_frames, chunks
+from devtools.media.peers import Publisher, TcpForwarder
+from devtools.media.reconnecting_publisher import Backoff, ReconnectingPublisher
+from devtools.media.rtmp_raw import TYPE_COMMAND, KeylessFlood, RawRtmp, attacker_flv, attacker_frames, chunks
 from devtools.waits import wait_for
 
 ATTACK_SECONDS = 6
@@ -176,3 +177,44 @@ def test_media_before_publish_and_a_wrong_key_leave_the_live_encoder_alone(inges
         wait_for(lambda: len(hls_segments(ingest)) >= 3, timeout=15)
         assert ingest.status()["live"]
         assert red_frames(ingest, tmp_path) == 0
+
+
+def test_a_keyless_flood_from_the_encoders_address_does_not_keep_it_out(ingest, tmp_path):
+    """Issue 52: from 127.0.0.1, the encoder's own address (as every client behind a NodePort's SNAT),
+    connections past `connect` (more than a cap's worth) and bare ones, each as fast as a thread
+    opens them. ec95e86 closed the oldest least advanced connection for each newcomer, which during
+    its first round trip was the encoder: FFmpeg with the key, started again 1 s after each failure
+    as OBS does, never went live. Now each stage only closes its own oldest and a key leaves the
+    caps: it goes live (time to live under the flood: bench/results/rtmp-flood.md)."""
+    with KeylessFlood("127.0.0.1", ingest.ports["rtmp"]) as flood:
+        wait_for(lambda: refusals(ingest, "source_cap") >= 100, timeout=15, what="the flood filling the caps")
+        encoder = ReconnectingPublisher(
+            lambda: Publisher(ingest.rtmp_url(), duration=30, size="640x360", log_path=tmp_path / "encoder.log"),
+            Backoff(first=1, factor=1, ceiling=1),
+        ).start()
+        try:
+            encoder.wait_live(lambda: ingest.status()["live"], timeout=40, what="the keyed encoder under the flood")
+        finally:
+            encoder.stop()
+    print(f"live after {encoder.attempts} attempt(s); flood: {flood.past_connect} past connect, {flood.opened} bare")
+
+
+def test_a_publisher_stalled_8_s_resumes_on_the_same_session(ingest, tmp_path):
+    """Issue 52, finding 11: a link that carries nothing for 8 s (a relay that stops reading: the
+    encoder's bytes wait, its connection stays open) and then recovers. ec95e86 cut the publisher at
+    5 s (publisherTimeoutSeconds), so the encoder's connection was gone when the link came back; now
+    (10 s) the same connection, the same FFmpeg, goes live again."""
+    relay = TcpForwarder(ingest.ports["rtmp"], tmp_path).start()
+    try:
+        with Publisher(f"{relay.url()}/{ingest.KEY}", duration=60, log_path=tmp_path / "encoder.log") as encoder:
+            ingest.wait_live(timeout=15)
+            with relay.frozen() as frozen_at:
+                wait_for(lambda: not ingest.status()["live"], timeout=10, what="the stalled session silent")
+                # The stall's length is the scenario, not a wait for an outcome.
+                time.sleep(max(0.0, frozen_at + 8 - time.monotonic()))
+            ingest.wait_live(timeout=20)
+            assert encoder.running, "the encoder's connection outlived the stall"
+            assert relay.connections == 1, "no reconnect: the same connection carries the media again"
+            assert refusals(ingest, "inactive") == 0
+    finally:
+        relay.stop()

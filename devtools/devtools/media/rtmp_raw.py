@@ -19,10 +19,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import signal
 import socket
 import struct
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -236,12 +237,13 @@ def blind_connect() -> bytes:
 
 
 class KeylessFlood:
-    """The key-less client of issue 52, from one address: one thread opens connections that send
+    """The key-less client of issue 52, from one address: one process opens connections that send
     the handshake and `connect` (blind_connect) and keeps the last `holders` open, another opens bare
-    TCP connections and keeps the last `bare` open, each as fast as it can until stop(). Closed with
-    a reset (SO_LINGER 0), so no TIME_WAIT piles up on the client's ports. `where` is entered by each
-    thread before its first socket (e.g. a network namespace). `past_connect` and `opened` count
-    the connections made."""
+    TCP connections and keeps the last `bare` open, each as fast as it can until stop() (processes,
+    so the two do not share one interpreter's lock). Closed with a reset (SO_LINGER 0), so no
+    TIME_WAIT piles up on the client's ports. The processes are started inside `where` (e.g. a
+    network namespace: they inherit it). After stop(), `past_connect` and `opened` count the
+    connections each made."""
 
     def __init__(
         self,
@@ -252,14 +254,11 @@ class KeylessFlood:
         bare: int = 64,
         where: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
-        self.address, self.where = (host, port), where
-        self.stopping = threading.Event()
+        self.args = {"connect": (host, port, holders), "bare": (host, port, bare)}
+        self.where = where
+        self.processes: dict[str, subprocess.Popen[str]] = {}
         self.past_connect = 0
         self.opened = 0
-        self.threads = [
-            threading.Thread(target=self._run, args=(holders, blind_connect()), name="flood-connect", daemon=True),
-            threading.Thread(target=self._run, args=(bare, b""), name="flood-bare", daemon=True),
-        ]
 
     def __enter__(self) -> Self:
         return self.start()
@@ -268,38 +267,60 @@ class KeylessFlood:
         self.stop()
 
     def start(self) -> Self:
-        for thread in self.threads:
-            thread.start()
+        with self.where():
+            for role, (host, port, keep) in self.args.items():
+                argv = [sys.executable, "-m", "devtools.media.rtmp_raw", role, host, str(port), str(keep)]
+                self.processes[role] = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         return self
 
     def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
-
-    def _run(self, keep: int, hello: bytes) -> None:
-        kept: collections.deque[socket.socket] = collections.deque()
-        reset = struct.pack("ii", 1, 0)
-        with self.where():
+        counts = {}
+        for role, process in self.processes.items():
+            process.send_signal(signal.SIGTERM)
             try:
-                while not self.stopping.is_set():
-                    sock = socket.socket()
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
-                    sock.settimeout(1)
-                    try:
-                        sock.connect(self.address)
-                        if hello:
-                            sock.send(hello)
-                    except OSError:
-                        sock.close()
-                        continue
-                    if hello:
-                        self.past_connect += 1
-                    else:
-                        self.opened += 1
-                    kept.append(sock)
-                    if len(kept) > keep:
-                        kept.popleft().close()
-            finally:
-                for sock in kept:
-                    sock.close()
+                out, _ = process.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+            counts[role] = int(out.strip() or 0)
+        self.processes = {}
+        self.past_connect, self.opened = counts.get("connect", 0), counts.get("bare", 0)
+
+
+def _flood(host: str, port: int, keep: int, hello: bytes) -> int:
+    """Open connections (sending `hello` on each) as fast as possible until SIGTERM, keeping the
+    last `keep` open; how many were made."""
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    kept: collections.deque[socket.socket] = collections.deque()
+    reset = struct.pack("ii", 1, 0)
+    made = 0
+    while not stopping:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
+        try:
+            sock.connect((host, port))
+            if hello:
+                sock.send(hello)
+        except OSError:
+            sock.close()
+            time.sleep(0.001)  # refused or reset: the server is not there (yet, or any more)
+            continue
+        made += 1
+        kept.append(sock)
+        if len(kept) > keep:
+            kept.popleft().close()
+    for sock in kept:
+        sock.close()
+    return made
+
+
+if __name__ == "__main__":
+    # python -m devtools.media.rtmp_raw connect|bare HOST PORT KEEP: one role of KeylessFlood.
+    role, host, port, keep = sys.argv[1:5]
+    print(_flood(host, int(port), int(keep), blind_connect() if role == "connect" else b""), flush=True)

@@ -214,6 +214,9 @@ bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveSt
 bench-clips: deps venv s3server ffmpeg ## a 60 s clip from a live stream's DVR -> downloadable: keyframe copy to the claim and to a bucket, exact (re-encoded) to the claim; wall and CPU seconds -> bench/results/clips.md
 	$(PY) -m bench.clips $(BENCH_ARGS)
 
+bench-rtmp-flood: deps venv ffmpeg rtmp ## a key-less client floods the RTMP port from the encoder's address (past connect and bare, as fast as it can) while FFmpeg with the key retries every 1 s: connections/s the front absorbs and per CPU second, start -> live (target 5 s); BENCH_ARGS="--before PATH" adds another streamops-rtmp build's rows -> bench/results/rtmp-flood.md
+	$(PY) -m bench.rtmp_flood $(BENCH_ARGS)
+
 bench-overlays: deps venv ffmpeg ## an HTML overlay's cost (CPU and memory of the ingest with and without it, of the renderer's Chromium) at 720p30 and 1080p30, and page change -> first frame in the HLS output (decoded) -> bench/results/overlays.md
 	$(PY) -m bench.overlays $(BENCH_ARGS)
 

@@ -9,14 +9,16 @@ ahead of the live edge, or a new cache key per _HLS_msn value or argument spelli
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from devtools.http_client import http_get, http_request
@@ -28,6 +30,7 @@ from devtools.media.workers import Ingest
 from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
+from streamops.media.ingest.viewers import SESSIONS_PER_SOURCE
 
 pytestmark = pytest.mark.skipif(bool(missing_packages()), reason=f"needs {' '.join(missing_packages())}")
 
@@ -116,6 +119,27 @@ def stand(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     return http_request("GET", url, headers=headers, timeout=20)
+
+
+def get_from(
+    source: str, url: str, headers: Sequence[tuple[str, str]] = (), connection: http.client.HTTPConnection | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET from the loopback address `source` (any of 127.0.0.0/8: a viewer of its own), each header
+    line as given (a name twice: two lines); on `connection` (kept alive) when given."""
+    parts = urlsplit(url)
+    conn = connection or http.client.HTTPConnection(
+        parts.hostname or "", parts.port, timeout=20, source_address=(source, 0)
+    )
+    try:
+        conn.putrequest("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        if connection is None:
+            conn.close()
 
 
 def live_position(text: str) -> int:
@@ -377,10 +401,9 @@ def test_a_token_of_the_previous_key_plays_until_that_key_is_dropped(stand: Stan
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=new_token))[0] == 200, timeout=5, what="new key plays")
     finally:
         write_keys(stand.keys, old, os.urandom(32))
-        # The ingest reads the same files (within a second too): until it has them back, it refuses
-        # what the edge lets through, and the edge keeps that 403 a second.
+        # The ingest reads the same files (within a second too): until it has them back, it would
+        # refuse what the edge lets through, and the edge's worker would refuse that token a minute.
         wait_for(lambda: get(stand.origin_url(PLAYLIST))[0] == 200, timeout=5, what="ingest keys back")
-        time.sleep(1.1)
         wait_for(lambda: get(stand.edge_url(PLAYLIST, token=old_token))[0] == 200, timeout=5, what="edge keys back")
 
 
@@ -584,3 +607,104 @@ def test_a_thousand_msn_values_and_any_spelling_make_a_bounded_number_of_origin_
     assert [w[0] for w in ways] == [200] * 3 and len({w[2] for w in ways}) == 1
     assert [w[1].get(CACHE) for w in ways] == ["miss", "hit", "hit"], ways
     assert origin_requests_total(stand)[0] - before[0] == 1
+
+
+def test_a_token_the_ingest_refuses_refuses_no_other_viewer(stand: Stand) -> None:
+    """Issue 52, finding 7: the ingest's 401/403 was kept a second under the key every token holder
+    shares, so one request the edge let through and the ingest refused (keys one side has not read
+    yet during a rotation, an expiry at the second, an address the two see otherwise) refused every
+    viewer of that object for a second, again at each such request. Here the ingest trusts no proxy,
+    so it checks a token bound to 127.0.0.2 against the edge's address: the edge lets the viewer at
+    127.0.0.2 through, the ingest refuses it (the other-viewer 403)."""
+    bound = stand.token(ip="127.0.0.2")
+    live = live_position(get(stand.origin_url(PLAYLIST))[2].decode())
+    # A part listed but never asked for through the edge: the bound viewer's request leads.
+    path = f"hls/cmaf/part-{live - 1}.m4s"
+    status, headers, body = get_from("127.0.0.2", stand.edge_url(path, token=bound))
+    assert (status, body.decode(), headers.get(CACHE)) == (403, Refusal.OTHER_VIEWER.body + "\n", "miss")
+    status, headers, _ = get(stand.edge_url(path))  # another viewer, a good token, right after
+    assert (status, headers.get(CACHE)) == (200, "miss"), "the refusal was not kept for it"
+    assert get(stand.edge_url(path))[1].get(CACHE) == "hit", "the good answer is"
+    # The edge refuses a token the ingest refused itself now (each worker after its own first try):
+    # it leads no more origin requests that others could wait on.
+    before = stand.origin_requests("part")
+    for number in range(live - 7, live - 1):
+        status, _, body = get_from("127.0.0.2", stand.edge_url(f"hls/cmaf/part-{number}.m4s", token=bound))
+        assert (status, body.decode()) == (403, Refusal.OTHER_VIEWER.body + "\n")
+    assert stand.origin_requests("part") - before <= 1, "one worker's first try at most"
+
+
+def test_invented_session_ids_count_as_a_bounded_number_of_viewers(stand: Stand) -> None:
+    """Issue 52, finding 10: every request with a new `_sid` was a viewer (status.viewers at will).
+    One address counts SESSIONS_PER_SOURCE sessions per protocol at most, the ingest's rule; a
+    viewer at another address still counts."""
+    segment = "hls/cmaf/" + SEGMENT.findall(get(stand.origin_url(PLAYLIST))[2].decode())[-1]
+    parts = urlsplit(stand.edge_url(segment))
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=20, source_address=("127.0.0.3", 0))
+    try:
+        for i in range(1000):
+            status = get_from("127.0.0.3", stand.edge_url(segment, query=f"?_sid=invented-{i}"), connection=conn)[0]
+            assert status == 200
+    finally:
+        conn.close()
+    assert get_from("127.0.0.4", stand.edge_url(segment, query="?_sid=elsewhere"))[0] == 200
+    hls = stand.edge.viewers()["streams"][STREAM]["hls"]
+    invented = {session_hash(f"invented-{i}") for i in range(1000)}
+    # Each a slot of its address: all taken, but for one a new session's few tries may miss.
+    assert SESSIONS_PER_SOURCE - 8 <= len(invented & set(hls)) <= SESSIONS_PER_SOURCE, len(invented & set(hls))
+    assert session_hash("elsewhere") in hls
+    assert stand.edge.total("streamops_viewers", stream=NAME, protocol="hls") <= SESSIONS_PER_SOURCE + 10
+    # Gone after the window: the next tests on this stand count from nothing.
+    wait_for(lambda: not stand.edge.viewers()["streams"].get(STREAM, {}).get("hls"), timeout=WINDOW_SECONDS + 3)
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """A public ingest (not on air: the publish page needs no stream) that serves the stream key's
+    routes over HTTPS only, trusting the edge (127.0.0.1) as its proxy, behind an edge that trusts
+    127.0.0.2 (the Ingress that ended TLS in front of it)."""
+    work = tmp_path_factory.mktemp("edge-proto")
+    (work / "ingest").mkdir()
+    ingest = Ingest(
+        work / "ingest",
+        pathPrefix=PREFIX,
+        playback={"namespace": NAMESPACE},
+        publishOverHttp=False,
+        trustedProxies=["127.0.0.1/32"],
+    )
+    edge = Edge(
+        work / "edge",
+        NAMESPACE,
+        f"http://127.0.0.1:{ingest.http_port}",
+        routes={PREFIX: NAME},
+        env={"STREAMOPS_EDGE_TRUSTED_PROXIES": "127.0.0.2/32"},
+    )
+    edge.set_routes({PREFIX: NAME}, public={NAME})
+    try:
+        ingest.start()
+        edge.start()
+        yield edge
+    finally:
+        edge.stop()
+        ingest.stop()
+
+
+@pytest.mark.parametrize(
+    "source, lines, status",
+    [
+        ("127.0.0.1", [], 403),
+        ("127.0.0.1", [("X-Forwarded-Proto", "https")], 403),  # a client's own: 200 before
+        ("127.0.0.2", [("X-Forwarded-Proto", "https")], 200),  # the trusted proxy's
+        ("127.0.0.2", [("X-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "http")], 403),  # its last line
+        ("127.0.0.2", [], 403),
+    ],
+)
+def test_the_edge_passes_on_no_client_s_x_forwarded_proto(
+    proxied: Edge, source: str, lines: list[tuple[str, str]], status: int
+) -> None:
+    """Issue 52, finding 10: the edge passed a client's X-Forwarded-Proto on, and the ingest believes
+    it from the edge (a trusted proxy): a plain-HTTP client that said "https" was served the publish
+    page and WHIP, which carry the stream key and are HTTPS only. The edge sends its own scheme, or
+    what a trusted proxy in front of it said (its last value)."""
+    answer = get_from(source, f"{proxied.http}{PREFIX}/publish", lines)
+    assert answer[0] == status, answer[2][:300]

@@ -6,6 +6,7 @@ User-Agent, by protocol, edge-tagged requests are served but not counted, and se
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from devtools.media.webrtc import watch_whep
 from devtools.media.workers import WORKER_AUTH
 from devtools.waits import wait_for
 from streamops.contract.playback_token import Refusal, sign
+from streamops.media.ingest.viewers import SESSIONS_PER_SOURCE
 
 NAMESPACE = "media"
 STREAM = f"{NAMESPACE}/cam"  # the Ingest harness names its stream "cam"
@@ -245,6 +247,19 @@ def test_viewers_are_counted_by_session_and_protocol_and_expire_after_the_window
         assert metric(ingest, "streamops_viewers", protocol="llhls") == 1
         assert metric(ingest, "streamops_playback_requests_total", via="edge") - edge_before == 5
         assert metric(ingest, "streamops_playback_requests_total", kind="media", via="edge") >= 5
+
+        # Issue 52, finding 10: a client inventing a `_sid` per request was that many viewers. One
+        # address (here one a trusted proxy names) counts SESSIONS_PER_SOURCE per protocol at most.
+        connection = http.client.HTTPConnection("127.0.0.1", ingest.ports["http"], timeout=15)
+        try:
+            for i in range(1000):
+                connection.request("GET", f"/{CMAF}?_sid=invented-{i}", headers={"X-Forwarded-For": "10.0.0.9"})
+                response = connection.getresponse()
+                assert (response.status, response.read()[:7]) == (200, b"#EXTM3U")
+        finally:
+            connection.close()
+        counts = ingest.status()["viewers"]["counts"]
+        assert SESSIONS_PER_SOURCE <= counts["hls"] <= 3 + SESSIONS_PER_SOURCE, counts
 
         expired = wait_for(
             lambda: (v := ingest.status()["viewers"])["counts"] == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0} and v,

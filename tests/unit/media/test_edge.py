@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from devtools.media.edge import NGINX, missing_packages
 from streamops.media import edge
+from streamops.media.ingest.viewers import SESSIONS_PER_SOURCE
 
 ENTRYPOINT = edge.FILES_DIR / edge.ENTRYPOINT
 
@@ -117,6 +118,13 @@ def test_forwarded_addresses_are_believed_from_trusted_proxies_only(tmp_path: Pa
     conf = rendered(tmp_path, **{edge.ENV_TRUSTED_PROXIES: "10.42.0.0/16 fd00::/8"})
     assert "set_real_ip_from 10.42.0.0/16; set_real_ip_from fd00::/8; " in conf
     assert "real_ip_header X-Forwarded-For; real_ip_recursive on;" in conf
+    # Their X-Forwarded-Proto only is passed on (edge.lua), a client's never (issue 52, finding 10).
+    assert "10.42.0.0/16 1; fd00::/8 1;" in conf and "proxy_set_header X-Forwarded-Proto $edge_forwarded_proto;" in conf
+
+
+def test_the_edge_counts_as_many_sessions_per_address_as_the_ingest() -> None:
+    lua = (edge.FILES_DIR / "edge_stats.lua").read_text()
+    assert f"local SESSIONS_PER_SOURCE = {SESSIONS_PER_SOURCE}\n" in lua
 
 
 def test_a_namespace_is_required(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@
 --   -> @pass (not cached).
 -- Origin requests carry the token segment (the ingest verifies too), only the HLS arguments and a
 -- playlist's get_duration_sec=true (never _sid, nor a segment's duration_sec=: a segment is the same
--- object with it), X-Streamops-Edge and X-Forwarded-For. docs/design/playback.md, "The edge".
+-- object with it), X-Streamops-Edge, X-Forwarded-For and, when passed, X-Forwarded-Proto (the
+-- edge's own, or its trusted proxy's). docs/design/playback.md, "The edge".
 -- Everything that follows from the path alone is worked out once per worker and path (a viewer
 -- asks for the same paths as every other), and counting happens here, not in a log phase.
 local answer = require "edge_answer"
@@ -286,13 +287,43 @@ local function preflight()
     end
 end
 
+-- An object through the store (a signed request's refusals are its own: edge_store.lua). A token
+-- the ingest refused on this request's own origin request is refused here too from now on.
+local function fetch(d, key, kind, upstream, log_path)
+    local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, d.label, d.ext, d.tok ~= nil)
+    if cache == "miss" and d.tok and (a.status == 401 or a.status == 403) then
+        token.refused_upstream(d.tok, d.stream, a.body)
+    end
+    return a, cache
+end
+
 -- A playlist through the store; an answer the edge fetched itself tells where the live edge is.
 local function playlist(d, key, kind, upstream, log_path)
-    local a, cache = store.fetch(key, kind, d.origin, upstream, log_path, d.label, d.ext)
+    local a, cache = fetch(d, key, kind, upstream, log_path)
     if cache == "miss" and a.status == 200 then
         live.learn(d.path_key, a.body)
     end
     return a, cache
+end
+
+-- X-Forwarded-Proto of a request passed to the ingest: this connection's scheme ($scheme, which
+-- nginx.conf sets already), or, from a trusted proxy ($edge_peer_trusted), the last value that
+-- proxy sent (every line of the header, in order: a client's own come first), as
+-- key_bearing.over_https reads it. A client's own value is never passed on: a plain-HTTP client
+-- that said "https" was served WHIP and the publish page, which carry the stream key, where the
+-- ingest refuses them (issue 52, finding 10).
+local function forwarded_proto(var)
+    if var.edge_peer_trusted ~= "1" then
+        return
+    end
+    local value = ngx.req.get_headers(100)["X-Forwarded-Proto"]
+    if type(value) == "table" then
+        value = concat(value, ",")
+    end
+    local last = value and value:match("([^,]*)$"):match("^%s*(.-)%s*$")
+    if last == "https" or last == "http" then
+        var.edge_forwarded_proto = last
+    end
 end
 
 -- content_by_lua of `location /`.
@@ -423,6 +454,7 @@ function M.handle()
         other = other:gsub("^&", "")
         var.edge_origin = d.origin
         var.edge_upstream_uri = d.pass_path .. (other ~= "" and "?" .. other or "")
+        forwarded_proto(var)
         stats.request(label, kind, "pass")
         stats.origin_request(label, kind)
         return ngx.exec("@pass")
@@ -444,7 +476,7 @@ function M.handle()
             end
         end
     else
-        a, cache = store.fetch(key, kind, d.origin, upstream, log_path, label, d.ext)
+        a, cache = fetch(d, key, kind, upstream, log_path)
     end
     stats.request(label, kind, cache)
     local status = a.status

@@ -1,5 +1,7 @@
 -- What the edge counts, in shared dicts (all workers): viewer requests, origin requests, refusals
--- (counters), viewer sessions (one key per stream/protocol/session that expires after the window);
+-- (counters), viewer sessions (one key per stream/protocol/session that expires after the window:
+-- one of SESSIONS_PER_SOURCE slots of the client's address, so that invented _sid values count as
+-- a bounded number of viewers);
 -- and the status port's answers, /viewers (JSON, docs/design/playback.md) and /metrics
 -- (Prometheus text). Labels are bounded: kinds and reasons are fixed sets, streams are capped.
 --
@@ -27,6 +29,14 @@ local PROTOCOLS = { "hls", "llhls", "dash" }
 -- Hashes listed per stream and protocol at most (streamops.contract.edge.MAX_SESSIONS): the
 -- operator unions the replicas' lists; the gauge counts them all.
 local MAX_SESSIONS = 5000
+-- streamops.media.ingest.viewers.SESSIONS_PER_SOURCE: sessions counted per stream, protocol and
+-- client address (an IPv6 one: its /64) at once; past them a client's invented _sid (or
+-- User-Agent) is no viewer (issue 52, finding 10). Each holds a slot key of that address.
+local SESSIONS_PER_SOURCE = 256
+-- Slots a new session tries, from one its hash picks: a crowd of half the bound behind one address
+-- finds a free one in all but ~1 try in 300; an invented session costs this many lookups, once
+-- per worker and window/10.
+local SLOT_TRIES = 8
 local FLUSH_SECONDS = 0.1
 local FLUSHED = "#flushed\t" -- .. worker id: when that worker last flushed
 local SCRAPE_WAIT_SECONDS = 0.5
@@ -119,8 +129,59 @@ local function session_hash(sid, client, user_agent)
     return crypto.sha256_hex16(crypto.hex(crypto.sha256(client .. "\n" .. (user_agent or ""))))
 end
 
+-- What SESSIONS_PER_SOURCE counts per (streamops.media.ingest.viewers.viewer_source): an IPv4
+-- address, an IPv6 address's /64, an IPv4-mapped one's IPv4 address.
+local function source_of(address)
+    if not address:find(":", 1, true) then
+        return address
+    end
+    local mapped = address:match("^::[fF][fF][fF][fF]:(%d+%.%d+%.%d+%.%d+)$")
+    if mapped then
+        return mapped
+    end
+    local head, tail = address:match("^(.-)::(.*)$")
+    local groups = {}
+    for g in (head or address):gmatch("[^:]+") do
+        groups[#groups + 1] = g
+    end
+    if head then
+        local after = {}
+        for g in tail:gmatch("[^:]+") do
+            after[#after + 1] = g
+        end
+        for _ = 1, 8 - #groups - #after do
+            groups[#groups + 1] = "0"
+        end
+        for _, g in ipairs(after) do
+            groups[#groups + 1] = g
+        end
+    end
+    local prefix = {}
+    for i = 1, 4 do
+        prefix[i] = ("%x"):format(tonumber(groups[i] or "0", 16) or 0)
+    end
+    return table.concat(prefix, ":") .. "::/64"
+end
+
+-- The slot key (`slots` .. n) that holds session `hash` now, found or taken, or false: the slots
+-- tried are other sessions' (the address has its share).
+local function admit(slots, hash, ttl)
+    local first = tonumber(hash:sub(1, 6), 16)
+    for i = 0, SLOT_TRIES - 1 do
+        local key = slots .. ((first + i) % SESSIONS_PER_SOURCE)
+        local held = viewers:get(key)
+        if held == hash then
+            viewers:set(key, hash, ttl)
+            return key
+        elseif held == nil and (viewers:add(key, hash, ttl) or viewers:get(key) == hash) then
+            return key
+        end
+    end
+    return false
+end
+
 -- A successful media request of a session (`sid`: the _sid argument, or nil: then `client` and
--- `user_agent`, which are functions, called only then, identify it).
+-- `user_agent`, which are functions, identify it; `client` also picks its slots).
 function M.viewer(name, protocol, sid, client, user_agent)
     local by_protocol = seen[name]
     if not by_protocol then
@@ -138,17 +199,22 @@ function M.viewer(name, protocol, sid, client, user_agent)
         id = "\0" .. c .. "\n" .. (ua or "")
     end
     local t = now()
-    local entry = sessions[id]
+    local entry = sessions[id] -- {when this worker wrote it, hash, its slot key or false}
     if entry then
         if t - entry[1] < refresh then
             return
         end
         entry[1] = t
     else
-        entry = { t, session_hash(sid, c, ua) }
+        entry = { t, session_hash(sid, c, ua), false }
         sessions[id] = entry
     end
-    viewers:set(name .. "\t" .. protocol .. "\t" .. entry[2], true, window + refresh)
+    local hash, slot, ttl = entry[2], entry[3], window + refresh
+    if slot and viewers:get(slot) == hash then
+        viewers:set(slot, hash, ttl)
+    else -- new here, not counted yet, or its slot lapsed
+        entry[3] = admit(name .. "\t" .. protocol .. "\t" .. source_of(c or client()) .. "\t", hash, ttl)
+    end
 end
 
 -- The worker's timer: its counts into the shared dict, its old session stamps dropped.
@@ -199,8 +265,9 @@ end
 local function sessions()
     local by_stream = {}
     for _, key in ipairs(viewers:get_keys(0)) do
-        local name, protocol, session = key:match("^([^\t]+)\t([^\t]+)\t([^\t]+)$")
-        if name then
+        local name, protocol = key:match("^([^\t]+)\t([^\t]+)\t")
+        local session = name and viewers:get(key)
+        if session then
             local s = by_stream[name]
             if not s then
                 s = { hls = {}, llhls = {}, dash = {} }

@@ -45,10 +45,19 @@ local BLOCKING_TTL = 6
 local LIVE_TTL_MAX = 0.5
 local LIVE_TTL_MIN = 0.05
 -- Errors live just long enough for the other workers' pollers to pick them up; 404 briefly (a
--- part asked for too early must not stick); refusals of the origin a second (the contract).
+-- part asked for too early must not stick); the origin's 400 (the arguments) and its 401 to a
+-- request without a token (every one of them gets it) a second (the contract).
 local ERROR_TTL = 0.05
 local NOT_FOUND_TTL = 0.1
 local REFUSED_TTL = 1
+-- An answer about who asked, not about the object: the ingest's refusal of a token the edge let
+-- through (another key set during a rotation, an expiry the second the edge checked, an address
+-- the ingest sees otherwise) and its 429 (an address's share of a cap). Never kept, nor handed to
+-- a request collapsed onto it: under a key every token holder shares, one bad request refused
+-- them all for a second (issue 52, finding 7). Those waiting on it ask again, at most this often;
+-- then on their own.
+local PERSONAL = { [401] = true, [403] = true, [429] = true }
+local ASK_AGAIN = 2
 -- A segment file outlives its entry this long before it is removed: a request that read the entry
 -- just before it expired still opens it.
 local FILE_GRACE = 10
@@ -76,7 +85,17 @@ function M.configure(dir, uri, max_bytes)
     files_dir, files_uri, files_max = dir, uri, max_bytes
 end
 
-local function ttl(kind, status, body)
+-- Whether answer `status` to a request (`signed`: with a token) is about that request alone. An
+-- unsigned request's 401 is every unsigned request's: kept like any refusal.
+local function personal(status, signed)
+    return PERSONAL[status] and (signed or status == 429)
+end
+
+-- Seconds answer `status` is kept, or nil: never (a personal answer).
+local function ttl(kind, status, body, signed)
+    if personal(status, signed) then
+        return nil
+    end
     if status == 200 then
         if kind == "part" then
             return PART_TTL
@@ -205,8 +224,8 @@ local function origin_fetch(req)
         status = 502
     end
     local body = status < 500 and res.body or "origin error\n"
-    local t = ttl(req.kind, status, body)
-    local expires = now() + t
+    local t = ttl(req.kind, status, body, req.signed)
+    local expires = t and now() + t or 0 -- 0: expired, for this worker's copies too
     local file = status == 200 and req.kind == "segment" and store_file(body, expires, req.ext)
     return encode(expires, status, res.header, not file and body or nil, file), t
 end
@@ -217,10 +236,12 @@ local function lead(req)
     while true do
         if locks:add(req.key, true, WAIT_SECONDS) then
             local ok, answer, t = pcall(origin_fetch, req)
-            if ok then
+            if ok and t then
                 -- A refused set (no memory) only costs other workers an origin request of their own.
                 objects:set(req.key, answer, t)
             end
+            -- A personal answer is not set: the other workers' pollers see the lock go and ask
+            -- for themselves.
             locks:delete(req.key)
             if not ok then
                 error(answer)
@@ -305,29 +326,45 @@ end
 
 -- The answer for `key` (`a.status`, for the counters) and how it was found (hit, miss, collapsed):
 -- from this worker's copies, the shared dict, or the origin (`origin`, `upstream_uri`, `log_path`,
--- `stream_label`, `ext`: the origin request's), once for all who ask at the same time.
-function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext)
-    local a = decoded[key]
-    if a and a.expires > now() then
-        return a, "hit"
-    end
-    local answer = objects:get(key)
-    if answer then
-        a = decode(answer)
-        keep(key, a)
-        return a, "hit"
-    end
-    local flight = inflight[key]
-    if flight then
+-- `stream_label`, `ext`: the origin request's; `signed`: it carries a token), once for all who ask
+-- at the same time. "miss": this request's own origin answer (a personal one is only ever that).
+function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext, signed)
+    local flight, answer, a
+    for asked = 0, ASK_AGAIN do
+        a = decoded[key]
+        if a and a.expires > now() then
+            return a, "hit"
+        end
+        answer = objects:get(key)
+        if answer then
+            a = decode(answer)
+            keep(key, a)
+            return a, "hit"
+        end
+        flight = inflight[key]
+        if not flight then
+            break
+        elseif asked == ASK_AGAIN then
+            -- Personal answers every time: this request's own, outside the flight.
+            local req = {
+                key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
+                stream_label = stream_label, ext = ext, signed = signed,
+            }
+            return decode((origin_fetch(req))), "miss"
+        end
         flight.waiters = flight.waiters + 1
-        local ok = flight.sema:wait(WAIT_SECONDS)
-        return ok and flight.answer or decode(encode(now(), 504, {}, "origin timed out\n")), "collapsed"
+        a = flight.sema:wait(WAIT_SECONDS) and flight.answer
+        if not a then -- timed out, or the leader's request failed
+            return decode(encode(now(), 504, {}, "origin timed out\n")), "collapsed"
+        elseif not personal(a.status, signed) then
+            return a, "collapsed"
+        end
     end
     flight = { sema = semaphore.new(), waiters = 0 }
     inflight[key] = flight
     local req = {
         key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
-        stream_label = stream_label, ext = ext,
+        stream_label = stream_label, ext = ext, signed = signed,
     }
     local ok, cache
     ok, answer, cache = pcall(lead, req)

@@ -101,6 +101,26 @@ local function check(token, stream)
     return false, ip, expires + CLOCK_SKEW_SECONDS
 end
 
+-- The ingest refused `token` (its answer's `body`) although this worker accepted it: keys one
+-- side has not read yet, an expiry at the second, an address the ingest sees otherwise. This
+-- worker refuses it too for REFUSED_SECONDS (the ingest's reason), so that it leads no more origin
+-- requests: each could be the one other viewers' requests wait on (edge_store.lua asks again then).
+function M.refused_upstream(token, stream, body)
+    local reason = "invalid"
+    for name, refusal in pairs(M.REFUSALS) do
+        if body == refusal[2] .. "\n" then
+            reason = name
+        end
+    end
+    if not verdicts[token] then
+        if verdict_count >= MAX_VERDICTS then
+            verdicts, verdict_count = {}, 0
+        end
+        verdict_count = verdict_count + 1
+    end
+    verdicts[token] = { stream, reason, "", now() + REFUSED_SECONDS }
+end
+
 -- nil when `token` lets the viewer watch `stream` ("<ns>/<name>") now, else the refusal's reason
 -- (missing, invalid, expired, unknown_key, other_viewer). Same order of checks as the Python.
 -- `client` is a function returning the viewer's address, called only for a restricted token.

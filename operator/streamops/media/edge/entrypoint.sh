@@ -66,10 +66,13 @@ error_log_level=${STREAMOPS_EDGE_ERROR_LOG_LEVEL:-crit}
 # nginx's realip: $remote_addr becomes the rightmost X-Forwarded-For entry that is not a trusted
 # proxy, when the peer is one; without trusted proxies X-Forwarded-For is never believed.
 real_ip=""
+trusted_geo=""
 for cidr in ${STREAMOPS_EDGE_TRUSTED_PROXIES:-}; do
     case $cidr in '' | *[!0-9A-Fa-f:./]* | */*/* | [!0-9A-Fa-f:]*) fail "STREAMOPS_EDGE_TRUSTED_PROXIES: not a CIDR: '$cidr'" ;; esac
     real_ip="${real_ip}set_real_ip_from $cidr; "
+    trusted_geo="${trusted_geo}$cidr 1; "
 done
+[ -n "$trusted_geo" ] || trusted_geo="# no trusted proxies"
 [ -z "$real_ip" ] || real_ip="${real_ip}real_ip_header X-Forwarded-For; real_ip_recursive on;"
 case $recordings_dir in
     /*) case $recordings_dir in *[!A-Za-z0-9._/-]* | */../* | */.. | *//*) fail "STREAMOPS_EDGE_RECORDINGS_DIR must be a plain absolute path, not '$recordings_dir'" ;; esac ;;
@@ -122,6 +125,7 @@ sed -e "s|@WORKERS@|$(escape "$workers")|g" \
     -e "s|@RECORDINGS_DIR@|$(escape "$recordings_dir")|g" \
     -e "s|@EDGE_NAME@|$edge_name|g" \
     -e "s|@REAL_IP@|$(escape "$real_ip")|g" \
+    -e "s|@TRUSTED_GEO@|$(escape "$trusted_geo")|g" \
     "$edge_dir/nginx.conf.template" >"$state_dir/nginx.conf.tmp"
 mv "$state_dir/nginx.conf.tmp" "$state_dir/nginx.conf"
 

@@ -5,12 +5,19 @@ that did both in the window (an LL-HLS player fetches whole segments and the ini
 
 Cheap per request: one dict update (the entry moves to the dict's end, so the dict stays ordered by
 last request), and expired entries are dropped from its front lazily.
+
+A `_sid` is the client's own choice, so one client could count as any number of viewers (issue 52,
+finding 10): at most SESSIONS_PER_SOURCE sessions per protocol count per client address (an IPv6
+client: its /64) at once; a session past that is not counted until one of that address's leaves.
+The edge counts by the same rule (edge_stats.lua).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
+from collections import Counter as Tally
 from collections.abc import Callable, Mapping
 from enum import Enum
 
@@ -20,6 +27,10 @@ from streamops.contract.playback_token import session_hash, session_id
 # A client inventing a new `_sid` per request must not grow the table without bound: past this many
 # live entries the oldest go first (≈150 bytes an entry: 15 MB at most).
 MAX_SESSIONS = 100_000
+# Viewers one address stands for at most, per protocol: a venue's or a carrier's NAT with a crowd
+# watching one stream (docs/design/playback.md, "Viewer sessions"). Past it the count understates
+# that crowd rather than believe a client's invented session ids. edge_stats.lua: the same number.
+SESSIONS_PER_SOURCE = 256
 
 
 class RequestKind(Enum):
@@ -58,12 +69,31 @@ def viewer_protocol(kind: RequestKind, query: Mapping[str, str]) -> str | None:
     return "hls"
 
 
-class ViewerWindow:
-    """The sessions seen in the last `window` seconds, per protocol."""
+def viewer_source(client: str) -> str:
+    """What SESSIONS_PER_SOURCE is counted per: the client's address, an IPv6 one's /64 (one host
+    commonly has a whole /64), an IPv4-mapped one as IPv4."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
 
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window, self.clock = window, clock
-        self._seen: dict[tuple[str, str], float] = {}  # (protocol, session hash) -> last request, oldest first
+
+class ViewerWindow:
+    """The sessions seen in the last `window` seconds, per protocol, `per_source` at most per
+    protocol and client address."""
+
+    def __init__(
+        self, window: float, clock: Callable[[], float] = time.monotonic, per_source: int = SESSIONS_PER_SOURCE
+    ) -> None:
+        self.window, self.clock, self.per_source = window, clock, per_source
+        # (protocol, session hash) -> (last request, source), oldest first
+        self._seen: dict[tuple[str, str], tuple[float, str]] = {}
+        self._sources: Tally[tuple[str, str]] = Tally()  # (protocol, source) -> its sessions in _seen
         # Low-latency DASH segments are counted on the public face's loop, the rest on the worker's
         # (public_thread.py): the dict is changed and read under this.
         self._lock = threading.Lock()
@@ -72,24 +102,38 @@ class ViewerWindow:
         """A successful media request of `protocol` by the session (`_sid`, or client + User-Agent)."""
         key = (protocol, session_hash(session_id(sid, client, user_agent)))
         with self._lock:
-            self._saw(key)
+            self._saw(key, client)
 
-    def _saw(self, key: tuple[str, str]) -> None:
+    def _saw(self, key: tuple[str, str], client: str) -> None:
         seen = self._seen
-        seen.pop(key, None)  # re-inserted at the end: the dict stays ordered by last request
         now = self.clock()
-        seen[key] = now
-        if len(seen) > MAX_SESSIONS:
-            del seen[next(iter(seen))]
         self._expire(now)
+        known = seen.pop(key, None)  # re-inserted at the end: the dict stays ordered by last request
+        if known is not None:
+            source = known[1]
+        else:
+            source = viewer_source(client)
+            if self._sources[key[0], source] >= self.per_source:
+                return  # not counted while that address has its share
+            self._sources[key[0], source] += 1
+        seen[key] = (now, source)
+        if len(seen) > MAX_SESSIONS:
+            self._drop(next(iter(seen)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        _, source = self._seen.pop(key)
+        counted = (key[0], source)
+        self._sources[counted] -= 1
+        if self._sources[counted] <= 0:
+            del self._sources[counted]
 
     def _expire(self, now: float) -> None:
         seen, oldest = self._seen, now - self.window
         while seen:
             key = next(iter(seen))
-            if seen[key] > oldest:
+            if seen[key][0] > oldest:
                 return
-            del seen[key]
+            self._drop(key)
 
     def sessions(self) -> dict[str, list[str]]:
         """Session hashes by protocol (hls, llhls, dash), a session of both HLS kinds under llhls only."""

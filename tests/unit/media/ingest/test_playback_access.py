@@ -21,7 +21,13 @@ from streamops.contract.ingest import EDGE_HEADER, VIEWER_SESSIONS_LISTED, Inges
 from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
 from streamops.media.ingest.playback_access import PlaybackGate, PlaybackKeys, TokenPathFilter, mask_token_paths
 from streamops.media.ingest.routes import dash_kind, hls_kind
-from streamops.media.ingest.viewers import RequestKind, ViewerWindow, viewer_protocol
+from streamops.media.ingest.viewers import (
+    SESSIONS_PER_SOURCE,
+    RequestKind,
+    ViewerWindow,
+    viewer_protocol,
+    viewer_source,
+)
 from streamops.media.ingest.worker import IngestWorker
 
 # publishOverHttp: these tests are about the gate; HTTPS-only publishing is test_key_bearing.py's.
@@ -110,11 +116,37 @@ def test_the_lists_are_bounded_the_counts_are_not():
     clock = Clock()
     window = ViewerWindow(30, clock)
     for i in range(VIEWER_SESSIONS_LISTED + 10):
-        window.saw("hls", f"s{i}", "10.0.0.1", None)
+        window.saw("hls", f"s{i}", f"10.0.{i // 200}.{i % 200}", None)
     report = window.report(0)
     assert report.counts.hls == VIEWER_SESSIONS_LISTED + 10
     assert len(report.sessions.hls) == VIEWER_SESSIONS_LISTED and report.truncated
     assert report.sessions.hls[0] == session_hash(f"s{VIEWER_SESSIONS_LISTED + 9}"), "the newest first"
+
+
+def test_one_address_counts_as_at_most_sessions_per_source_viewers_per_protocol():
+    """Issue 52, finding 10: a client inventing a `_sid` (or a User-Agent) per request was a viewer
+    each time. Its sessions past the bound are not counted until some leave; a /64 is one address."""
+    clock = Clock()
+    window = ViewerWindow(30, clock)
+    for i in range(1000):
+        window.saw("hls", f"invented-{i}", "192.0.2.7", None)
+        window.saw("hls", None, "192.0.2.7", f"agent-{i}")
+        window.saw("llhls", f"ll-{i}", f"2001:db8:1:2::{i:x}", None)
+    window.saw("hls", "a-real-viewer", "192.0.2.8", None)
+    assert window.report(0).counts.model_dump() == {
+        "hls": SESSIONS_PER_SOURCE + 1,
+        "llhls": SESSIONS_PER_SOURCE,
+        "dash": 0,
+        "webrtc": 0,
+    }
+    assert viewer_source("::ffff:192.0.2.7") == "192.0.2.7" and viewer_source("2001:db8:1:2::9") == "2001:db8:1:2::/64"
+    window.saw("hls", "invented-0", "192.0.2.7", None)  # a counted session goes on being counted
+    assert session_hash("invented-0") in window.sessions()["hls"]
+    clock.now += 20
+    window.saw("hls", "invented-1", "192.0.2.7", None)
+    clock.now += 11  # every other session of the address left: room for new ones
+    window.saw("hls", "late-viewer", "192.0.2.7", None)
+    assert set(window.sessions()["hls"]) == {session_hash("invented-1"), session_hash("late-viewer")}
 
 
 # --- keys ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from urllib.parse import urlsplit
 
 from devtools.http_client import http_get, http_request
 from devtools.media.peers import Publisher
+from devtools.media.playback_keys import write_playback_keys
 from devtools.media.workers import Ingest
 from devtools.waits import wait_for
+from streamops.contract.playback_token import CLOCK_SKEW_SECONDS, sign
 
 KEY = Ingest.KEY
 SECRET = "s3cr3t-turn-credential"
@@ -158,3 +161,26 @@ def test_whip_and_whep_answers_and_the_pages_carry_the_turn_servers_and_follow_t
     assert "WebRTC clients get no STUN/TURN servers" in logs
     assert SECRET not in logs and ROTATED not in logs and KEY not in logs
     assert ingest.status()["webrtc"]["running"], "the component never needed them"
+
+
+def test_the_player_page_s_turn_credential_ends_with_its_playback_token(
+    ingest_factory: Callable[..., Ingest], tmp_path: Path
+) -> None:
+    """Issue 52, finding 10: the player page of a signed stream handed out a TURN credential for the
+    entry's whole TTL (600 s) whatever its token's expiry: a viewer whose token ran out kept a relay
+    to use. The page's credential now ends when the gate stops honouring the token (as WHEP's does)."""
+    key = os.urandom(32)
+    keys = write_playback_keys(tmp_path / "keys", key, None)
+    ice_file = tmp_path / "ice-servers.json"
+    entry = {"urls": ["turn:turn.example.com:3478?transport=udp"], "authSecret": "a-shared-secret-" + key.hex()}
+    write_atomically(ice_file, json.dumps([{**entry, "ttlSeconds": 600}]))
+    ingest = ingest_factory(
+        webrtc={"iceServersFile": str(ice_file)},
+        playback={"namespace": "media", "access": "signed", "keysDir": str(keys)},
+    )
+    token_end = int(time.time()) + 120
+    token = sign(key, "media/cam", token_end)
+    for page in (f"t/{token}/player", f"t/{token}/player/"):
+        servers = page_servers(ingest, page, "streamops-player-options")
+        expires = int(servers[0]["username"].split(":")[0])
+        assert expires == token_end + CLOCK_SKEW_SECONDS, (expires - int(time.time()), servers[0]["username"])

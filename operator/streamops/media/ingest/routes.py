@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +37,7 @@ from streamops.contract.ingest import (
     IngestConfig,
     PlayerSettings,
 )
+from streamops.contract.playback_token import Refusal
 from streamops.media.ingest import cache_headers
 from streamops.media.ingest.commands import DASH_CLOCK_URL, LL_VARIANT, ll_renditions, renditions
 from streamops.media.ingest.dash_chunks import GrowingSegments
@@ -53,7 +55,8 @@ from streamops.media.ingest.segment_durations import wants_durations, with_durat
 from streamops.media.ingest.served_media import ServedMedia
 from streamops.media.ingest.viewers import RequestKind
 from streamops.media.ingest.webrtc.commands import serves_whep, takes_whip
-from streamops.media.ingest.webrtc.ice_servers import IceServersFile
+from streamops.media.ingest.webrtc.ice_servers import IceServersFile, new_session_id
+from streamops.media.ingest.webrtc.routes import token_session_end
 
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -151,9 +154,7 @@ def add_playback_routes(
     def current_settings() -> PlayerSettings:
         return page_settings.current if page_settings is not None else PlayerSettings()
 
-    def options() -> PlayerOptions:  # at each page request: a rotated TURN credential, a new projection
-        return player_options(config, ice_servers.servers, current_settings())
-
+    options = page_options(config, ice_servers, current_settings)
     for prefix in (p for base in media_prefixes(config) for p in (base, base + TOKEN_ROUTE)):
         app.router.add_get(prefix + "/hls/{variant}/{name}", hls)
         app.router.add_get(prefix + "/hls/{variant}/{rendition}/{name}", hls)
@@ -162,6 +163,23 @@ def add_playback_routes(
         app.router.add_get(prefix + CLOCK_PATH, guard(RequestKind.OTHER, clock))
         add_player_routes(app, prefix, options, guard, publish=TOKEN_ROUTE not in prefix)
         add_broadcast_routes(app, prefix, current_settings, guard)
+
+
+def page_options(
+    config: IngestConfig, ice_servers: IceServersFile, settings: Callable[[], PlayerSettings]
+) -> Callable[[web.Request], PlayerOptions]:
+    """The player and publish pages' options, at each page request: a TURN credential of its own
+    (the file's as it is now), which ends no later than the page's token (issue 52, finding 10: it
+    outlived it; the publish page gets none), and the projection now (`settings`)."""
+
+    def options(request: web.Request) -> PlayerOptions:
+        end = token_session_end(config, request) if "token" in request.match_info else None
+        servers = (
+            ice_servers.public_servers if isinstance(end, Refusal) else ice_servers.servers_for(new_session_id(), end)
+        )
+        return player_options(config, servers, settings())
+
+    return options
 
 
 # Video codecs FFmpeg 7.1 writes into no standard MPEG-TS (AV1: AOM's carriage is not implemented;

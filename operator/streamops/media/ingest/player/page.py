@@ -206,7 +206,7 @@ def render_publish_page(options: PlayerOptions) -> str:
 def add_player_routes(
     app: web.Application,
     prefix: str,
-    options: PlayerOptions | Callable[[], PlayerOptions],
+    options: PlayerOptions | Callable[[web.Request], PlayerOptions],
     guard: Guard = no_guard,
     publish: bool = True,
 ) -> None:
@@ -216,21 +216,22 @@ def add_player_routes(
     False under a token segment (publishing is not playback).
 
     `prefix` is "" or a path without a trailing slash ("/live/cam1"). Relative URLs in `options`
-    resolve against {prefix}/player, i.e. from {prefix}/. `options` may be a function: asked at each
-    page request (the ICE servers' credentials change while the worker runs).
+    resolve against {prefix}/player, i.e. from {prefix}/. `options` may be a function of the request:
+    asked at each page request (the ICE servers' credentials change while the worker runs, and end
+    with the request's token).
     """
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
         raise ValueError(f"path prefix {prefix!r}: empty, or starting with / and not ending with one")
     page_path = prefix + PLAYER_PATH
     publish_path = prefix + PUBLISH_PATH
-    current = options if callable(options) else lambda: options
+    current = options if callable(options) else lambda _: options
 
-    async def page(_: web.Request) -> web.Response:
+    async def page(request: web.Request) -> web.Response:
         return web.Response(
-            body=render_page(current()).encode(), headers={"Content-Type": HTML, "Cache-Control": NO_CACHE}
+            body=render_page(current(request)).encode(), headers={"Content-Type": HTML, "Cache-Control": NO_CACHE}
         )
 
-    async def publish_page(_: web.Request) -> web.Response:
+    async def publish_page(request: web.Request) -> web.Response:
         # The key is typed into this page: it may not be framed by another origin (clickjacking), nor
         # cached, nor send a referrer (no-referrer in the page too).
         headers = {
@@ -240,7 +241,7 @@ def add_player_routes(
             "Content-Security-Policy": "frame-ancestors 'none'",
             "Referrer-Policy": "no-referrer",
         }
-        return web.Response(body=render_publish_page(current()).encode(), headers=headers)
+        return web.Response(body=render_publish_page(current(request)).encode(), headers=headers)
 
     async def slash(request: web.Request) -> web.Response:
         # {prefix}/player/ would resolve the page's relative URLs under player/: send it to the page.

@@ -356,7 +356,7 @@ def test_the_pages_get_the_servers_as_they_are_at_each_request():
     servers: list[tuple[IceServer, ...]] = [issue_servers(parse_ice_servers(json.dumps([*TURN, stun])), "s", 0)]
     app = web.Application()
 
-    def options() -> PlayerOptions:
+    def options(_: web.Request) -> PlayerOptions:
         return player_options(ingest, servers[0])
 
     add_player_routes(app, "", options)

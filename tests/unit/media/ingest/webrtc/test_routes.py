@@ -26,11 +26,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from devtools.media.playback_keys import write_playback_keys
 from prometheus_client import CollectorRegistry
-from streamops.contract.ingest import IngestConfig
+from streamops.contract.ingest import IngestConfig, PlayerSettings
 from streamops.contract.playback_token import CLOCK_SKEW_SECONDS, sign
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import add_player_routes
-from streamops.media.ingest.routes import player_options
+from streamops.media.ingest.routes import page_options
 from streamops.media.ingest.webrtc.admission import not_whip, unauthorized
 from streamops.media.ingest.webrtc.component import ControlReply
 from streamops.media.ingest.webrtc.ice_servers import (
@@ -109,9 +109,7 @@ def app_of(runner: Runner, gate: PlaybackGate) -> web.Application:
     prefixes = ["", PREFIX]
     add_webrtc_routes(app, prefixes, runner, gate.guard)  # type: ignore[arg-type]
 
-    def options() -> Any:
-        return player_options(runner.config, runner.ice_servers.servers)
-
+    options = page_options(runner.config, runner.ice_servers, PlayerSettings)
     for prefix in (p for base in prefixes for p in (base, base + TOKEN_ROUTE)):
         add_player_routes(app, prefix, options, gate.guard, publish=TOKEN_ROUTE not in prefix)
     return app
@@ -217,6 +215,8 @@ def test_a_derived_credential_is_coturns_rest_scheme_per_session_and_ends_with_t
         assert sessions[0][1] not in ("feedbeef", "0123abcd")
         page = page_servers(await player.text())[0]
         assert page["username"].split(":")[1] != sessions[0][1], "each handing-out its own session"
+        # The page's too ends with its token (issue 52, finding 10: it was the entry's 600 s).
+        assert int(page["username"].split(":")[0]) == token_expires + CLOCK_SKEW_SECONDS
         seen.append(await player.text())
         seen.append(await (await client.get("/publish")).text())
         # The component got the viewer's address, the token's end and its digest (its sessions are

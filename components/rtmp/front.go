@@ -223,10 +223,12 @@ func refusalDetail(err error, m *meter) string {
 	return "malformed chunk stream: " + err.Error() // gortmplib's reader: sizes and types only
 }
 
-// refused reports a connection turned away: counted into the next `refused` event (reportRefusals),
-// at most one log line per source IP a minute (never the stream name or key).
+// refused reports a connection turned away: a `refused` event at once or counted into the next
+// (refusalBatch), at most one log line per source IP a minute (never the stream name or key).
 func (f *front) refused(ip, reason, detail string) {
-	f.batch.add(reason, ip)
+	if f.batch.add(reason, ip) {
+		f.ev.emit(refusedEvent{Type: "refused", Reason: reason, Peer: ip, Count: 1})
+	}
 	if ok, suppressed := f.refusals.allow(ip, f.now()); ok {
 		f.log.Warn("refused an RTMP client", "peer", ip, "reason", reason, "detail", detail,
 			"suppressedSinceLastLine", suppressed)
@@ -235,7 +237,7 @@ func (f *front) refused(ip, reason, detail string) {
 
 // reportRefusals emits the refusals gathered since it last ran, one event per reason and address.
 func (f *front) reportRefusals() {
-	for _, e := range f.batch.take() {
+	for _, e := range f.batch.flush() {
 		f.ev.emit(e)
 	}
 }

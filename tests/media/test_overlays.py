@@ -6,13 +6,13 @@ output shows is read back from decoded frames."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 import urllib.request
 from pathlib import Path
 
 from devtools.http_client import http_get
+from devtools.media.browser import inet_sockets
 from devtools.media.overlays import (
     BoxWatch,
     OverlayRendererProcess,
@@ -44,25 +44,6 @@ fetch('http://127.0.0.2:BLOCKED/from-script').catch(() => {});
 fetch('http://blocked.example:BLOCKED/by-name').catch(() => {});
 fetch('http://127.0.0.3:ALLOWED/allowed').catch(() => {});
 </script><img src="http://127.0.0.2:BLOCKED/img.png"></body></html>"""
-
-
-def tcp_listeners(pids: list[int]) -> set[int]:
-    """The TCP ports the processes `pids` listen on (their sockets' inodes in /proc/net/tcp{,6})."""
-    inodes = set()
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for fd in os.scandir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    target = os.readlink(fd.path)
-                    if target.startswith("socket:["):
-                        inodes.add(target[8:-1])
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
 
 
 def stable_png(renderer: OverlayRendererProcess, name: str, into: Path) -> Path:
@@ -118,7 +99,8 @@ def test_renderer_draws_transparent_pages_confined_to_allowed_hosts(tmp_path):
                 assert renderer.process is not None
                 browser = proc_tree(renderer.process.pid)[1:]
                 assert any("chromium" in Path(f"/proc/{pid}/comm").read_text() for pid in browser), browser
-                assert tcp_listeners(browser) == set(), "a DevTools (or any) TCP port of the browser"
+                listening = [s for s in inet_sockets(browser) if s.proto.startswith("tcp") and s.remote[1] == 0]
+                assert listening == [], "a DevTools (or any) TCP port of the browser"
             except AssertionError as e:
                 raise AssertionError(f"{e}\nrenderer log:\n{renderer.logs()[-3000:]}") from None
 

@@ -242,20 +242,6 @@ func (f *front) reportRefusals() {
 	}
 }
 
-// reportRefusalsUntil reports the refusals every refusalFlush until ctx ends.
-func (f *front) reportRefusalsUntil(ctx context.Context) {
-	t := time.NewTicker(refusalFlush)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f.reportRefusals()
-		}
-	}
-}
-
 // command handles one line from the worker.
 func (f *front) command(c controlCommand) {
 	f.mu.Lock()

@@ -56,23 +56,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 1
 	}
 	if f.certs != nil {
-		go func() {
-			t := time.NewTicker(cfg.CertPoll)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					f.certs.check()
-				}
-			}
-		}()
+		go every(ctx, cfg.CertPoll, f.certs.check)
 	}
 	f.serve()
 	reported := make(chan struct{})
 	go func() {
-		f.reportRefusalsUntil(ctx)
+		every(ctx, refusalFlush, f.reportRefusals)
 		close(reported)
 	}()
 	go func() {
@@ -87,6 +76,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	<-reported
 	f.reportRefusals() // those of the connections closed at shutdown
 	return 0
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
 
 func slogLevel(s string) slog.Level {

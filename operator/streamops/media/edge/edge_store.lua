@@ -324,6 +324,15 @@ function M.cached(key)
     return false
 end
 
+-- An origin request's description (made only when one is sent: a hit allocates nothing; and no
+-- closure in M.fetch: LuaJIT 2.1 compiles no function that makes one).
+local function request(key, kind, origin, upstream_uri, log_path, stream_label, ext, signed)
+    return {
+        key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
+        stream_label = stream_label, ext = ext, signed = signed,
+    }
+end
+
 -- The answer for `key` (`a.status`, for the counters) and how it was found (hit, miss, collapsed):
 -- from this worker's copies, the shared dict, or the origin (`origin`, `upstream_uri`, `log_path`,
 -- `stream_label`, `ext`: the origin request's; `signed`: it carries a token), once for all who ask
@@ -346,11 +355,8 @@ function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext, s
             break
         elseif asked == ASK_AGAIN then
             -- Personal answers every time: this request's own, outside the flight.
-            local req = {
-                key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
-                stream_label = stream_label, ext = ext, signed = signed,
-            }
-            return decode((origin_fetch(req))), "miss"
+            local own = origin_fetch(request(key, kind, origin, upstream_uri, log_path, stream_label, ext, signed))
+            return decode(own), "miss"
         end
         flight.waiters = flight.waiters + 1
         a = flight.sema:wait(WAIT_SECONDS) and flight.answer
@@ -362,12 +368,8 @@ function M.fetch(key, kind, origin, upstream_uri, log_path, stream_label, ext, s
     end
     flight = { sema = semaphore.new(), waiters = 0 }
     inflight[key] = flight
-    local req = {
-        key = key, kind = kind, origin = origin, upstream_uri = upstream_uri, log_path = log_path,
-        stream_label = stream_label, ext = ext, signed = signed,
-    }
     local ok, cache
-    ok, answer, cache = pcall(lead, req)
+    ok, answer, cache = pcall(lead, request(key, kind, origin, upstream_uri, log_path, stream_label, ext, signed))
     inflight[key] = nil
     a = ok and decode(answer) or nil
     flight.answer = a

@@ -114,6 +114,13 @@ EDGE_HEADER = "X-Streamops-Edge"
 Role = IngestRole
 
 
+class IngestRequestRates(WorkerConfig):
+    """The public face's request-rate budgets (media/ingest/load_caps.py); None: its defaults."""
+
+    per_client: float | None = Field(default=None, gt=0, description="Requests a second per client address.")
+    total: float | None = Field(default=None, gt=0, description="Requests a second in all.")
+
+
 class IngestPorts(WorkerConfig):
     """Where the ingest listens: the pod network's fixed ports by default, an allocation of host
     ports when workers run on the host network."""
@@ -312,6 +319,11 @@ class IngestConfig(CredentialedConfig):
         default=None,
         description="Serve WHIP and the publish page (they carry the stream key) over plain HTTP too; otherwise only "
         "to requests that came over HTTPS (X-Forwarded-Proto https from a trusted proxy).",
+    )
+    # None (the defaults): the configuration (and Pod hash) of ingests deployed before it existed stays.
+    request_rates: IngestRequestRates | None = Field(
+        default=None,
+        description="The public face's request-rate budgets, per client address and in all (None: load_caps.py's).",
     )
     dvr: DVR = Field(default_factory=DVR)
     hls: HLS = Field(default_factory=HLS)

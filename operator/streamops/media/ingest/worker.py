@@ -48,7 +48,7 @@ from streamops.media.ingest.dash_chunks import may_be_held
 from streamops.media.ingest.early_refusal import serve_public
 from streamops.media.ingest.feed import FeedHub
 from streamops.media.ingest.key_bearing import https_only
-from streamops.media.ingest.load_caps import LoadCaps
+from streamops.media.ingest.load_caps import RATE_PER_CLIENT, RATE_TOTAL, Limits, LoadCaps
 from streamops.media.ingest.on_air import RELAY_FEED_PATH, OnAir
 from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_route
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
@@ -132,10 +132,14 @@ class IngestWorker:
         self.webrtc = WebRtcRunner(self, self.private_dir, self.registry, self._labels, self.redact, log)
         self.playback = PlaybackGate(config, self.registry, self._labels, log, lambda: self.webrtc.whep_viewers)
         held = may_be_held if config.dash_low_latency else (lambda _: False)
-        trusted = self.playback.trusted
+        trusted, rates = self.playback.trusted, config.request_rates
         self.caps = LoadCaps(
             self.registry,
             self._labels,
+            Limits(
+                rate_per_client=(rates and rates.per_client) or RATE_PER_CLIENT,
+                rate_total=(rates and rates.total) or RATE_TOTAL,
+            ),
             client=self.playback.client,
             held=held,
             proxy=lambda peer: is_trusted(peer, trusted),

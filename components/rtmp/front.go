@@ -151,7 +151,7 @@ func (c meteredConn) Write(p []byte) (int, error) { return c.m.Write(p) }
 func (f *front) handle(raw net.Conn, isTLS bool) {
 	ip := peerIP(raw)
 	start := f.now()
-	slot := f.preauth.take(raw, ip, start)
+	slot := f.preauth.take(raw, ip)
 	defer f.preauth.release(slot)
 
 	deadline := start.Add(f.cfg.PreauthDeadline)

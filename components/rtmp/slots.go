@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -30,7 +29,7 @@ import (
 //     under a flood the delay is ours, not the client's (an encoder's next message waiting for
 //     its goroutine to run), and a key-less client cannot keep bytes waiting there for long.
 //
-// docs/design/rtmp-front.md ("No slot for the unauthenticated") has the attack and the numbers.
+// docs/design/rtmp-front.md ("Pre-auth caps under a flood") has the attack and the numbers.
 type slots struct {
 	mu                     sync.Mutex // over the pools and every slot's membership
 	bare, early, connected *pool
@@ -48,8 +47,6 @@ type pool struct {
 type slot struct {
 	conn    net.Conn
 	ip      string
-	since   time.Time
-	stage   atomic.Int32
 	evicted atomic.Value // the cap's refusal reason, once it closed this connection for a newcomer
 
 	// Under slots.mu: the pool it is in (nil: none) and its places there.
@@ -66,8 +63,8 @@ func newPool(perSource, total int) *pool {
 }
 
 // take counts a new connection into the bare pool, closing the pool's oldest when a cap is full.
-func (t *slots) take(conn net.Conn, ip string, now time.Time) *slot {
-	s := &slot{conn: conn, ip: ip, since: now}
+func (t *slots) take(conn net.Conn, ip string) *slot {
+	s := &slot{conn: conn, ip: ip}
 	t.mu.Lock()
 	victims := t.bare.enterLocked(s)
 	t.mu.Unlock()
@@ -78,7 +75,6 @@ func (t *slots) take(conn net.Conn, ip string, now time.Time) *slot {
 // reached moves a connection on: receiving into the early pool, past `connect` into the
 // connected pool (closing that pool's oldest when a cap is full); with the key out of all.
 func (t *slots) reached(s *slot, stage int32) {
-	s.stage.Store(stage)
 	var victims []*slot
 	t.mu.Lock()
 	switch stage {
@@ -185,13 +181,6 @@ func (p *pool) dropLocked(s *slot) {
 		delete(p.bySource, s.ip)
 	}
 	s.in, s.inAll, s.inSrc = nil, nil, nil
-}
-
-// counts are the members of each pool (tests).
-func (t *slots) counts() (bare, early, connected int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.bare.all.Len(), t.early.all.Len(), t.connected.all.Len()
 }
 
 // evictedBy is the cap that closed this connection for a newcomer, or "".

@@ -155,7 +155,7 @@ def test_a_live_publisher_is_never_displaced(ingest):
 
 
 def test_frozen_rtmp_publisher_is_released_after_the_timeout(ingest_factory):
-    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 5 s, only made the test wait longer
+    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 10 s, only made the test wait longer
     first = Publisher(ingest.rtmp_url()).start()
     try:
         ingest.wait_live()
@@ -191,7 +191,7 @@ def test_an_srt_successor_of_a_frozen_srt_session_waits_for_its_timeout(ingest_f
     """SRT cannot match RTMP's displacement (docs/design/ingest-robustness.md): the frozen
     session's FFmpeg holds the UDP port and libsrt answers the newcomer's handshake only once that
     session is released. The newcomer, retrying as encoders do, is live right after the timeout."""
-    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 5 s, only made the test wait longer
+    ingest = ingest_factory(publisherTimeoutSeconds=3)  # the default, 10 s, only made the test wait longer
     first = Publisher(ingest.srt_url()).start()
     try:
         frozen_started = ingest.wait_live()["startedAt"]

@@ -179,7 +179,7 @@ def test_a_silent_rtmp_session_is_displaced_by_a_whip_publisher(
     ingest_factory: Callable[..., Ingest], whip: Any, tmp_path: Path
 ) -> None:
     """RTMP's standby rule for WHIP too: a frozen publisher's session (not live, not yet cut: the
-    default 5 s timeout) does not hold the key; the newcomer's media ends it."""
+    default 10 s timeout) does not hold the key; the newcomer's media ends it."""
     ingest = running(ingest_factory(webrtc={}, source=WHIP_STREAM["source"]))
     with Publisher(ingest.rtmp_url(), log_path=tmp_path / "rtmp.log") as rtmp:
         ingest.wait_live(timeout=10)

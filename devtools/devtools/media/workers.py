@@ -24,6 +24,11 @@ from devtools.waits import wait_for
 WORKER_CREDENTIAL = "media-tests-worker-credential-0123456789abcdef"
 WORKER_AUTH = {"Authorization": f"Bearer {WORKER_CREDENTIAL}"}
 CREDENTIALED_KINDS = ("ingest", "record", "push")
+# The egress guard refuses loopback unless allow-listed (docs/design/egress.md): the pull origins and
+# restream targets of the media tests are on 127.0.0.1, as an admin's allow-list would let them be.
+# 127.0.0.2 stays refused: the tests put what must not be reached there.
+LOOPBACK_PEERS = {"allowCidrs": ["127.0.0.1/32"]}
+GUARDED_KINDS = ("ingest", "push")
 
 
 def credential_file(workdir: Path) -> str:
@@ -53,6 +58,8 @@ class Worker:
         self._credential = workdir / "worker-credential"
         if kind in CREDENTIALED_KINDS and "credentialFile" not in config:
             config["credentialFile"] = str(self._credential)
+        if kind in GUARDED_KINDS and "egress" not in config:
+            config["egress"] = LOOPBACK_PEERS
         self.env = env or {}
         self.config_path = workdir / f"{kind}.json"
         self.log_path = workdir / f"{kind}.log"

@@ -96,22 +96,26 @@ def parsed_head(head: bytes) -> tuple[str, str, int, bytes | None]:
 
 
 class GuardProxy:
-    """The proxy: `start()` listens on 127.0.0.1 (a free port), `address` is "127.0.0.1:PORT"."""
+    """The proxy: `start()` listens on 127.0.0.1 (a free port), `address` is "127.0.0.1:PORT". Also
+    the ingest's, for its http(s) and HLS pulls (FFmpeg's `-http_proxy`), with any host."""
 
     def __init__(
         self,
         policy: EgressPolicy,
-        hosts: Iterable[str],
+        hosts: Iterable[str] | None,
         resolve: Resolve = system_resolve,
         connect: Connect = tcp_connect,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.policy = policy
-        self.hosts = {host_key(h) for h in hosts}
+        # None: any host, each request's address checked (an ingest's http(s) pulls: an HLS origin's
+        # segments may be on hosts its playlist names); else the overlays' hosts only.
+        self.hosts = None if hosts is None else {host_key(h) for h in hosts}
         self.resolve, self.connect = resolve, connect
         self.max_connections = max_connections
         self.notes: OrderedDict[tuple[str, int], str] = OrderedDict()
         self.reserved_ports: set[int] = set()  # loopback ports no page may reach (its own, CDP's)
+        self.refused = 0  # requests refused by the policy so far (an ingest's pull: "refused by policy")
         self.active = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -194,6 +198,8 @@ class GuardProxy:
             except OSError:
                 why = "net::ERR_NAME_NOT_RESOLVED" if ip_literal(host) is None else "net::ERR_CONNECTION_FAILED"
         self._noted(host, port, why)
+        if why == REFUSED:
+            self.refused += 1
         if upstream is None:
             log.info("proxy: %s %s:%s: %s", method, host, port, why)
             refused = why == REFUSED or (why or "").endswith(NOT_ALLOWED)
@@ -210,7 +216,7 @@ class GuardProxy:
             up_writer.close()
 
     def _refusal(self, host: str, port: int) -> str | None:
-        if host not in self.hosts:
+        if self.hosts is not None and host not in self.hosts:
             return f"{host} {NOT_ALLOWED}"
         return None
 

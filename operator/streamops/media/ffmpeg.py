@@ -215,13 +215,20 @@ def stderr_lines(rest: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
 
 
 CREDENTIAL_ENV = frozenset({ACCESS_KEY_ENV, SECRET_KEY_ENV})
+# FFmpeg's http reads these: `no_proxy` would take a host around the egress guard's proxy (an
+# ingest's http pulls go through it: docs/design/egress.md), `http_proxy` send it elsewhere.
+PROXY_ENV = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_proxy"})
 
 
 def child_environment() -> dict[str, str]:
     """The worker's environment without the credentials it holds (the recorder's S3 keys arrive as
     env from a Secret): no FFmpeg or ffprobe child needs them, and a process's /proc/PID/environ is
-    readable by its user and by root on the node."""
-    return {name: value for name, value in os.environ.items() if name not in CREDENTIAL_ENV}
+    readable by its user and by root on the node. Nor the proxy variables (PROXY_ENV)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in CREDENTIAL_ENV and name.lower() not in PROXY_ENV
+    }
 
 
 async def probe_file(path: Path, *args: str) -> str:

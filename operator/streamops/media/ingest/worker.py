@@ -23,11 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
-from streamops.api.livestream import Failback, PullRtsp, PushProtocol
+from streamops.api.livestream import Failback, PullRtsp, PullSource, PushProtocol
+from streamops.contract.egress_policy import REFUSED, EgressPolicy
 from streamops.contract.ingest import CONFIG_ENV, FEED_PATH, IngestConfig, IngestStatus, PullFailure
 from streamops.contract.playback_token import is_trusted
 from streamops.contract.stream_key import srt_passphrase_problem
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.egress.media_destinations import PinnedMedia
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, SourceFacts
 from streamops.media.ingest.backup_link import BackupOffer
@@ -54,6 +56,7 @@ from streamops.media.ingest.overlay_switch import SwitchedOverlays, add_switch_r
 from streamops.media.ingest.playback_access import PlaybackGate, install_token_path_filter
 from streamops.media.ingest.player_settings import PageSettings, add_player_settings_route
 from streamops.media.ingest.public_thread import LoopThread, handlers_on
+from streamops.media.ingest.pull_egress import PullEgress, refusal_message
 from streamops.media.ingest.routes import (
     add_feed_routes,
     add_playback_routes,
@@ -90,6 +93,7 @@ class IngestWorker:
         # own feed readers (screenshot, WHEP) and a backup's uplink present.
         self.credential = CredentialCheck(config.credential_file)
         self.feed_access = FeedAccess(self.credential)
+        self.pull_egress = PullEgress(config.egress or EgressPolicy())  # where pull URLs may connect
         self.feed = FeedHub()  # the own session's feed
         self.transcoded_feed = FeedHub()
         # What the media routes serve: the hubs above, or a relay's of the backup's feed, and that
@@ -531,6 +535,13 @@ class IngestWorker:
     async def pull_loop(self) -> None:
         pull = self.config.source.pull
         assert pull is not None
+        await self.pull_egress.start(pull.urls)
+        try:
+            await self._pull_urls(pull)
+        finally:
+            await self.pull_egress.close()
+
+    async def _pull_urls(self, pull: PullSource) -> None:
         urls = pull.urls
         self.last_media = time.monotonic()
         failures_in_a_row = 0
@@ -541,7 +552,13 @@ class IngestWorker:
                 log.warning("stream deactivated: %s", self.deactivated_reason)
                 return
             index = self.pull_index % len(urls)
-            attempt = self._pull_session(index, urls[index], pull.rtsp)
+            attempt: Session | PullFailure
+            try:  # the egress guard first: nothing is opened that it did not check (pull_egress.py)
+                target = await self.pull_egress.attempt(urls[index])
+            except OSError as e:
+                attempt = PullFailure(url_index=index, url=urls[index], kind="failed", message=refusal_message(e))
+            else:
+                attempt = self._pull_session(index, urls[index], pull.rtsp, target)
             if isinstance(attempt, PullFailure):  # nothing to run: the next URL
                 self.pull_failure = attempt
                 log.warning("pull URL #%d not tried: %s", index, attempt.message)
@@ -564,6 +581,8 @@ class IngestWorker:
             if not flowed:
                 process, credentialed = session.process, session.args_file is not None
                 self.pull_failure = failure(index, urls[index], process.tail, process.last_error(), credentialed)
+                if self.pull_egress.refused_during():  # a redirect or a segment the guard refused
+                    self.pull_failure = PullFailure(url_index=index, url=urls[index], kind="failed", message=REFUSED)
                 log.info("pull URL #%d gave no media: %s", index, self.pull_failure.message)
             else:
                 self.pull_failure = None
@@ -573,8 +592,9 @@ class IngestWorker:
             if failures_in_a_row and failures_in_a_row % len(urls) == 0:
                 await asyncio.sleep(min(5.0, 0.5 * failures_in_a_row / len(urls)))
 
-    def _pull_session(self, index: int, url: str, rtsp: PullRtsp | None) -> Session | PullFailure:
-        """One attempt at pull URL #`index`. An RTSP camera's user name and password are read now
+    def _pull_session(self, index: int, url: str, rtsp: PullRtsp | None, target: PinnedMedia) -> Session | PullFailure:
+        """One attempt at pull URL #`index`, opened as the egress guard let it (`target`: the checked
+        address, or the guard's proxy). An RTSP camera's user name and password are read now
         (a changed Secret reaches the next attempt), join the redactor, and reach FFmpeg inside the
         URL through an `-args_file` FIFO only (rtsp_pull.py)."""
         pull = self.config.source.pull
@@ -582,6 +602,10 @@ class IngestWorker:
         ca_file = self.config.pull_tls_ca_file
         # the spec's URL, checked (scheme, no userinfo); rtmps/https verified (commands.pull_input)
         _, options = pull_input(url, rtsp, ca_file, insecure)
+        pinned = dict(target.options)
+        if is_rtsp(url) and "tls_verify" not in options:
+            pinned.pop("verifyhost", None)  # the rtsp demuxer takes it only to verify
+        options = {**options, **pinned}
         if ca_file and "ca_file" in options and not Path(ca_file).is_file():
             # Fail closed, and say it: FFmpeg would only say the certificate failed verification.
             message = (
@@ -594,11 +618,11 @@ class IngestWorker:
         except CredentialsUnreadable as e:
             return PullFailure(url_index=index, url=url, kind="credentials-unreadable", message=str(e))
         if credentials is None:
-            return self.new_session(f"pull-{index}", url, options)
+            return self.new_session(f"pull-{index}", target.url, options)
         for secret in credentials.secrets():
             self.redact.add(secret)
         fifo = self.private_dir / f"pull-{time.monotonic_ns()}.args"
-        return self.new_session(f"pull-{index}", credentialed_url(url, credentials), options, args_file=fifo)
+        return self.new_session(f"pull-{index}", credentialed_url(target.url, credentials), options, args_file=fifo)
 
     async def screenshot_loop(self) -> None:
         interval = self.config.screenshots.interval_seconds

@@ -20,13 +20,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
 from streamops.contract.metrics import spec
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
 from streamops.contract.worker_credential import CredentialCheck
+from streamops.egress.media_destinations import pinned
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
 from streamops.media.metrics_text import exposition
@@ -127,6 +130,7 @@ class Pusher:
         self._proc: FfmpegProcess | None = None
         self._private_dir = Path(config.private_dir or tempfile.gettempdir())  # run() makes it
         self.feed = FeedAccess(CredentialCheck(config.credential_file))  # presented to the ingest
+        self.policy = config.egress or EgressPolicy()  # where the target may be
 
         self.target_failures = 0  # every target failure since start (the metric; `failures` is the streak)
 
@@ -249,9 +253,17 @@ class Pusher:
                     f"the CA file of tls.caSecretRef is missing in the pusher Pod ({self.config.tls_ca_file}): "
                     "does the Secret exist with that key?"
                 )
-            target = push_target(self.config.uri, key, self.config.tls_ca_file, self.config.tls_insecure_skip_verify)
+            # The egress guard (docs/design/egress.md, "Media URLs"): the target's host resolved and
+            # checked now, FFmpeg given the checked address (the name kept for tcUrl and TLS).
+            destination = await pinned(self.config.uri, self.policy)
+            target = push_target(destination.url, key, self.config.tls_ca_file, self.config.tls_insecure_skip_verify)
+            target = replace(target, options={**target.options, **destination.options})
         except (StreamKeyError, UnsafeUri) as e:
             self._fail(str(e))
+            await self._back_off(0.0)
+            return
+        except OSError as e:  # refused by the policy: said so and nothing else (no port-scan oracle)
+            self._fail(REFUSED if isinstance(e, EgressRefused) else "the target's host name does not resolve")
             await self._back_off(0.0)
             return
         outcome, uptime, error = await self._push_once(target, needs_silence(self.config.no_audio_mode, stream_types))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamops.api.livestream import PullRtsp
 from streamops.contract.ingest import IngestConfig, PullFailure
+from streamops.egress.media_destinations import PinnedMedia
 from streamops.media.ffmpeg import ARGS_FILE_OPTION, UnsafeUri, args_file_text
 from streamops.media.ingest.commands import pull_input, session_command
 from streamops.media.ingest.rtsp_pull import (
@@ -173,7 +174,8 @@ def test_a_missing_ca_file_fails_closed_before_ffmpeg_runs(tmp_path):
             "pullTlsCaFile": str(tmp_path / "absent" / "ca.crt"),
         }
     )
-    attempt = IngestWorker(config)._pull_session(0, "rtmps://10.0.0.5:1936/live/s", None)
+    url = "rtmps://10.0.0.5:1936/live/s"
+    attempt = IngestWorker(config)._pull_session(0, url, None, PinnedMedia(url))
     assert isinstance(attempt, PullFailure) and attempt.kind == "failed"
     assert attempt.message.startswith("the CA file of source.pull.tls.caSecretRef is missing in the ingest Pod")
 

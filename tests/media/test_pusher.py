@@ -12,15 +12,19 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import ipaddress
 import re
 import socket
+import ssl
 import statistics
 import struct
+import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +32,14 @@ import pytest
 from devtools.http_client import http_get
 from devtools.media.peers import NginxRtmp, Publisher, SrtListener, TcpForwarder, TlsForwarder, ffprobe_streams
 from devtools.media.workers import WORKER_AUTH, Ingest
+from devtools.pki import new_ca, sign_server
 from devtools.ports import free_port
 from devtools.processes import proc_cpu_seconds, proc_rss_bytes, proc_tree
+from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
+from streamops.egress.media_destinations import pinned_to
 from streamops.media.mpegts import packet_pid, payload, payload_start, program_streams
+from streamops.media.pusher.commands import push_target
 from streamops.media.pusher.tcp_info import established_tcp
 
 BACKOFF_CAP = 10.0  # the pusher's default backoff maxSeconds
@@ -210,6 +218,78 @@ def test_pushes_to_rtmps_only_once_the_target_is_verified(live_feed, nginx, push
         assert codecs(ffprobe_streams(nginx.rtmp_url(name=key)))["video"] == ("h264", 1280, 720)
         assert key not in pusher.texts()
         assert evil.bytes_in == 0
+
+
+def test_a_target_at_a_refused_address_gets_nothing(live_feed, pushers):
+    """Issue 52, finding 9: a Restream's target at an internal address (127.0.0.2: outside the test's
+    allow-list, as the cluster's Pods, nodes and the metadata address are outside an admin's) was
+    connected to, and its status told a closed port from a silent one. The egress guard refuses it
+    before FFmpeg runs, says only "refused by policy", and the listener there sees no connection."""
+    inside = socket.create_server(("127.0.0.2", 0))
+    inside.setblocking(False)
+    try:
+        port = inside.getsockname()[1]
+        refused = pushers("to-inside", live_feed.url, f"rtmp://127.0.0.2:{port}/live", "inside-KEY-1")
+        srt = pushers("to-inside-srt", live_feed.url, f"srt://127.0.0.2:{port}?mode=caller", "inside-KEY-2")
+        for pusher in (refused, srt):
+            failed = wait_for(lambda p=pusher: (s := p.status())["failures"] >= 1 and s, timeout=15, what="refused")
+            assert failed["lastError"] == "refused by policy" and failed["bytesSent"] == 0, failed
+            assert "inside-KEY" not in pusher.texts()
+        with pytest.raises(BlockingIOError):
+            inside.accept()  # nobody connected
+    finally:
+        inside.close()
+
+
+class NamedTlsForwarder(TlsForwarder):
+    """An rtmps:// target whose certificate names a host (a DNS SAN, from a CA of the test's), noting
+    the name each client asked for in its TLS hello (SNI; None: it named none)."""
+
+    NAME = "stream.test"
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        pki = self.workdir / "pki"
+        self.ca = new_ca(pki, "restream target CA")
+        now = datetime.now(UTC)
+        crt, key = sign_server(pki, "target", (self.NAME,), now - timedelta(hours=1), now + timedelta(days=1))
+        self.server_names: list[str | None] = []
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(crt, key)
+        context.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+        return context
+
+
+def test_a_pinned_rtmps_target_is_verified_named_and_greeted_by_its_host(nginx, tmp_path):
+    """The egress guard hands FFmpeg the address it checked instead of the name (pinned_to, as the
+    pusher does for `rtmps://stream.test:PORT/live`, pinned to 127.0.0.1). FFmpeg then still checks
+    the certificate against the name (`-verifyhost`), names it in its TLS hello (our FFmpeg's tls
+    patch: FFmpeg 7.1 sent no SNI to an address) and in the tcUrl, and nginx-rtmp takes the publish.
+    Pinned the same way under a name the certificate does not carry: refused, nothing published."""
+    clip = tmp_path / "clip.flv"  # made by the host's FFmpeg: the workers' has no test sources
+    source = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "4"]
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", *source, "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "25", str(clip)], check=True)  # fmt: skip
+    with NamedTlsForwarder(nginx.rtmp_port, tmp_path / "tls") as tls:
+
+        def push(name: str, key: str) -> subprocess.Popen[bytes]:
+            pinned = pinned_to(f"rtmps://{name}:{tls.port}/live", ipaddress.ip_address("127.0.0.1"))
+            target = push_target(pinned.url, key, str(tls.ca))
+            options = [a for k, v in {**target.options, **pinned.options}.items() for a in (f"-{k}", v)]
+            argv = [worker_ffmpeg_env()["STREAMOPS_FFMPEG"], "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+                    "-stream_loop", "-1", "-i", str(clip), "-c", "copy", "-f", "flv",
+                    "-protocol_whitelist", target.whitelist, *options, target.url]  # fmt: skip
+            return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        wrong = push("other.test", "wrong-KEY")
+        _, errors = wrong.communicate(timeout=20)
+        assert wrong.returncode != 0 and b"does not match hostname other.test" in errors, errors
+        right = push(tls.NAME, "pinned-KEY")
+        try:
+            wait_for(lambda: nginx.publishing() == {"pinned-KEY"}, timeout=15, what="the pinned publish")
+        finally:
+            right.terminate()
+            right.wait(timeout=10)
+        assert tls.server_names == ["other.test", tls.NAME], "SNI names the host, not the address"
 
 
 # --- 2. SRT -----------------------------------------------------------------------------------------------

@@ -5,9 +5,13 @@ line, log, /status or /metrics of the ingest shows it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,17 +161,30 @@ def test_wrong_credentials_are_a_clear_failure_and_leak_nothing(ingest_factory, 
         assert "the-right-one-5c2a" not in exposed(ingest)
 
 
-def test_an_rtsps_camera(ingest_factory, tmp_path):
-    """RTSPS: GStreamer's server with a certificate (GstRTSPAuth's TLS). FFmpeg 7.1's rtsp demuxer
-    cannot verify the camera's certificate (it opens its TLS with no options), so the API takes an
-    rtsps:// URL only with source.pull.tls.insecureSkipVerify: the stream is encrypted, the camera
-    not authenticated (docs/design/rtsp-pull.md)."""
+def test_an_rtsps_camera_is_verified_before_it_gets_the_credentials(ingest_factory, tmp_path):
+    """RTSPS: GStreamer's server with a certificate of the camera's own CA (GstRTSPAuth's TLS). FFmpeg
+    7.1's rtsp demuxer opened its TLS with no options (verifying nothing: the API asked for
+    insecureSkipVerify, and the credentials went to whoever answered). Our FFmpeg's rtsp patch takes
+    tls_verify and ca_file: verified by default, the camera is refused before any RTSP request (no
+    credentials sent) and the failure names it; given its CA (source.pull.tls.caSecretRef's file), it
+    goes live (its IP SAN names the URL's host)."""
     with RtspCamera(tmp_path / "cam", user=USER, password=PASSWORD, tls=True) as camera:
-        ingest = pulled(ingest_factory, tmp_path, [camera.url], tls={"insecureSkipVerify": True})
-        assert ingest.wait_live(timeout=20)["source"] == "pull-0"
-        (ffmpeg,) = [c for c in ffmpeg_command_lines(ingest) if "-rtsp_transport" in c]
-        assert "-protocol_whitelist tls,tcp " in ffmpeg
-        assert_no_credentials(exposed(ingest))
+        assert camera.ca is not None
+        refused = pulled(ingest_factory, tmp_path / "untrusted", [camera.url])
+        trusted = ingest_factory(
+            "trusted",
+            source={"pull": {"urls": [camera.url]}},
+            hls={"segmentSeconds": 1},
+            pullTlsCaFile=str(camera.ca),
+            **credential_files(tmp_path / "trusted-secret"),
+        )
+        assert trusted.wait_live(timeout=20)["source"] == "pull-0"
+        (ffmpeg,) = [c for c in ffmpeg_command_lines(trusted) if "-rtsp_transport" in c]
+        assert "-protocol_whitelist tls,tcp " in ffmpeg and "-tls_verify 1 " in ffmpeg
+        failed = wait_for(lambda: refused.status()["pullFailure"], timeout=15, what="the untrusted camera refused")
+        assert failed["message"].startswith(f"the certificate of the origin 127.0.0.1:{camera.port} is not trusted")
+        assert not refused.status()["live"]
+        assert_no_credentials(exposed(refused) + exposed(trusted))
 
 
 def test_the_recorder_records_a_camera(ingest_factory, record_workers, tmp_path):
@@ -182,3 +199,74 @@ def test_the_recorder_records_a_camera(ingest_factory, record_workers, tmp_path)
     path = recorder.root / video["path"]
     assert {s["codec_name"] for s in ffprobe_streams(path)} == {"h264", "aac"}
     assert float(ffprobe_json(["-show_entries", "format=duration"], path)["format"]["duration"]) >= 4
+
+
+# --- issue 52, finding 9: the egress guard and FFmpeg's RTSP redirects --------------------------------------
+
+
+class RtspPeer:
+    """A bare RTSP peer on `host` (a thread of this test): answers every request with `answer(head)`
+    and keeps the heads it got. Enough of RTSP for FFmpeg's OPTIONS/DESCRIBE; stands in for a camera
+    that redirects (GStreamer's server has no redirect to offer) and for where it redirects to."""
+
+    def __init__(self, answer: Callable[[str], str], host: str = "127.0.0.1") -> None:
+        self.answer, self.heads = answer, []  # type: list[str]
+        self.server = socket.create_server((host, 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RtspPeer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.close()  # accept() fails: the thread ends
+        self.thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(10)
+            data = b""
+            while chunk := conn.recv(4096):
+                data += chunk
+                while b"\r\n\r\n" in data:
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    text = head.decode("latin-1")
+                    self.heads.append(text)
+                    cseq = re.search(r"^CSeq:\s*(\d+)", text, re.M | re.I)
+                    conn.sendall(self.answer(text).replace("{cseq}", cseq.group(1) if cseq else "0").encode())
+
+
+UNAUTHORIZED = 'RTSP/1.0 401 Unauthorized\r\nCSeq: {cseq}\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n'
+
+
+def test_a_redirect_to_another_origin_is_not_followed_and_gets_no_credentials(ingest_factory, tmp_path):
+    """The camera at the URL asks for the credentials, then answers 302 to another host:port. FFmpeg
+    7.1 followed it and kept the URL's user and password for the new host (measured on ec95e86: the
+    second listener got `Authorization: Basic …` of the camera's account). Our FFmpeg follows no
+    redirect to another origin: the other host gets nothing, not even a connection's request."""
+    with RtspPeer(lambda head: UNAUTHORIZED) as elsewhere:
+
+        def camera_answer(head: str) -> str:
+            if not re.search(r"^Authorization:", head, re.M | re.I):
+                return UNAUTHORIZED
+            return f"RTSP/1.0 302 Found\r\nCSeq: {{cseq}}\r\nLocation: rtsp://127.0.0.1:{elsewhere.port}/cam\r\n\r\n"
+
+        with RtspPeer(camera_answer) as camera:
+            ingest = pulled(ingest_factory, tmp_path, [f"rtsp://127.0.0.1:{camera.port}/cam"])
+
+            def redirected() -> bool:  # and that attempt over: FFmpeg had its chance to follow
+                asked = [h for h in camera.heads if re.search(r"^Authorization:", h, re.M | re.I)]
+                return bool(asked) and ingest.status()["pullFailure"] is not None
+
+            wait_for(redirected, timeout=20, what="the camera's redirect answered")
+            assert elsewhere.heads == [], "nothing reached the other origin, credentials least of all"
+            assert "not following a redirect to another origin" in ingest.logs()
+            assert not ingest.status()["live"]
+            assert_no_credentials(exposed(ingest))

@@ -211,8 +211,8 @@ PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp", "rtsps")
 # The pull URLs that take source.pull.credentialsSecretRef (an IP camera's user and password): the
 # other origins never see them.
 CREDENTIALED_PULL_SCHEMES = ("rtsp", "rtsps")
-# The pull URLs over TLS, whose server's certificate source.pull.tls is about (rtsps: not verifiable
-# by FFmpeg 7.1, so only with insecureSkipVerify).
+# The pull URLs over TLS, whose server's certificate source.pull.tls is about (rtsps: verified by our
+# FFmpeg's rtsp patch, hack/ffmpeg/patches/rtsp-tls-pinning.patch).
 TLS_PULL_SCHEMES = ("rtmps", "https", "rtsps")
 USERINFO_PATTERN = "^[a-z]+://[^/?#]*@"
 USERINFO_RE = re.compile(USERINFO_PATTERN)

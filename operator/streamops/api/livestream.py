@@ -161,12 +161,6 @@ _HAS_RTSP_URL = "self.urls.exists(u, u.startsWith('rtsp://') || u.startsWith('rt
 # The pull URLs whose server's certificate source.pull.tls is about (TLS_PULL_SCHEMES).
 _HAS_TLS_URL = " || ".join(f"u.startsWith('{s}://')" for s in TLS_PULL_SCHEMES)
 PULL_TLS_NEEDS_TLS_URL = "source.pull.tls is for rtmps://, https:// and rtsps:// URLs: list at least one"
-RTSPS_UNVERIFIED = (
-    "an rtsps:// pull URL needs source.pull.tls.insecureSkipVerify: true: this FFmpeg cannot verify an RTSPS "
-    "camera's certificate (its RTSP client opens the TLS connection without options), so the camera's "
-    "credentials would go to, and its media come from, whoever answers at its address"
-)
-_RTSPS_INSECURE = "has(self.tls) && has(self.tls.insecureSkipVerify) && self.tls.insecureSkipVerify"
 
 
 class PullRtsp(KubeModel):
@@ -177,8 +171,7 @@ class PullRtsp(KubeModel):
         description="How the camera sends RTP: tcp (interleaved in the RTSP connection: passes NATs and firewalls, "
         "no loss) or udp (RTP/RTCP on UDP ports the camera sends to: the camera must reach the ingest Pod's "
         "address, and lost packets are lost). Default tcp. rtsps:// URLs always use tcp (RTP inside the TLS "
-        "connection; the media is encrypted, but the camera's certificate cannot be verified by this FFmpeg: "
-        "an rtsps:// URL needs source.pull.tls.insecureSkipVerify).",
+        "connection, whose certificate is verified as source.pull.tls says).",
     )
 
 
@@ -219,7 +212,6 @@ class PullSource(KubeModel):
         json_schema_extra=validations(
             cel(f"!has(self.credentialsSecretRef) || {_HAS_RTSP_URL}", CREDENTIALS_NEED_RTSP),
             cel(f"!has(self.tls) || self.urls.exists(u, {_HAS_TLS_URL})", PULL_TLS_NEEDS_TLS_URL),
-            cel(f"!self.urls.exists(u, u.startsWith('rtsps://')) || ({_RTSPS_INSECURE})", RTSPS_UNVERIFIED),
         )
     )
 
@@ -250,12 +242,13 @@ class PullSource(KubeModel):
     )
     tls: PeerTls | None = Field(
         default=None,
-        description="How the certificates of the rtmps:// and https:// origins are checked: verified by default, "
+        description="How the certificates of the rtmps://, https:// and rtsps:// origins are checked: verified by "
+        "default, "
         "against the system's trust store (public CAs) and the URL's host, before anything is sent (the URL's path, "
         "often a secret stream name) or put on air; caSecretRef for a private CA, insecureSkipVerify to pull "
         "unverified (insecure: whoever answers at the origin's address gets the path and puts any media on air). "
         "An origin whose certificate is not trusted is not pulled from, and the Live condition says so (reason "
-        "PullFailed). rtsps:// URLs need insecureSkipVerify: this FFmpeg cannot verify an RTSPS camera.",
+        "PullFailed). An rtsps:// camera's credentials (credentialsSecretRef) go only to a verified camera.",
     )
     inactivity_timeout_seconds: int = Field(
         default=7200,
@@ -290,11 +283,6 @@ class PullSource(KubeModel):
             raise ValueError(PULL_TLS_NEEDS_TLS_URL)
         return self
 
-    @model_validator(mode="after")
-    def _rtsps_is_unverified(self) -> PullSource:
-        if any(u.startswith("rtsps://") for u in self.urls) and not (self.tls and self.tls.insecure_skip_verify):
-            raise ValueError(RTSPS_UNVERIFIED)
-        return self
 
 
 PUSH_XOR_PULL = (

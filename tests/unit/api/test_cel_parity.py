@@ -49,7 +49,6 @@ from streamops.api.livestream import (
     ROUTE_PATH_DOTS,
     RTMPS_NEEDS_TLS,
     RTMPS_PORT_NOT_NODE_PORT,
-    RTSPS_UNVERIFIED,
     SAME_CREDENTIAL_KEYS,
     STREAM_KEEP_ORIGIN_NEEDS_TRANSCODED,
     TRAFFIC_POLICY_NEEDS_TYPE,
@@ -115,7 +114,6 @@ PYTHON_VALIDATORS: dict[str, tuple[str, ...]] = {
     ),
     "PullSource._credentials_need_rtsp": (CREDENTIALS_NEED_RTSP,),
     "PullSource._tls_needs_a_tls_url": (PULL_TLS_NEEDS_TLS_URL,),
-    "PullSource._rtsps_is_unverified": (RTSPS_UNVERIFIED,),
     "PullCredentialsRef._two_keys": (SAME_CREDENTIAL_KEYS,),
     "Source._push_xor_pull": (PUSH_XOR_PULL,),
     "HLS._one_format": (HLS_NEEDS_A_FORMAT, LOW_LATENCY_NEEDS_CMAF, PART_BELOW_SEGMENT),
@@ -183,7 +181,7 @@ class Example:
         return f"{self.model.__name__}-{verdict}-{self.note or self.message[:40]}"
 
 
-SKIP = {"insecureSkipVerify": True}  # source.pull.tls for an rtsps:// URL (RTSPS_UNVERIFIED)
+SKIP = {"insecureSkipVerify": True}  # source.pull.tls, unverified
 
 
 def ok(model: type[BaseModel], message: str, obj: dict[str, Any], **kw: Any) -> Example:
@@ -365,17 +363,10 @@ LIVESTREAM_EXAMPLES = [
     ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/l", "https://o/l.m3u8"], "tls": SKIP}, note="https"),
     ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/live/s"]}, note="no tls"),
     bad(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtmp://o/live/s", "http://o/s"], "tls": SKIP}),
-    ok(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"], "tls": SKIP}),
-    ok(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsp://cam/1", "rtmps://o/l"]}, note="no rtsps"),
-    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"]}),
-    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtmp://o/l", "rtsps://cam/1"], "tls": {}}, note="empty tls"),
-    bad(
-        PullSource,
-        RTSPS_UNVERIFIED,
-        {"urls": ["rtsps://cam/1"], "tls": {"caSecretRef": {"name": "ca"}}},
-        note="a CA cannot be checked",
-    ),
-    bad(PullSource, RTSPS_UNVERIFIED, {"urls": ["rtsps://cam/1"], "tls": {"insecureSkipVerify": False}}, note="false"),
+    # rtsps:// is verified by default (issue 52, finding 9: our FFmpeg's rtsp patch), with a CA or unverified.
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtsps://cam/1"]}, note="rtsps verified"),
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtsps://cam/1"], "tls": {"caSecretRef": {"name": "ca"}}}),
+    ok(PullSource, PULL_TLS_NEEDS_TLS_URL, {"urls": ["rtsps://cam/1"], "tls": SKIP}, note="rtsps unverified"),
     ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "user", "passwordKey": "pass"}),
     ok(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam"}, note="defaults"),
     bad(PullCredentialsRef, SAME_CREDENTIAL_KEYS, {"name": "cam", "usernameKey": "k", "passwordKey": "k"}),

@@ -435,24 +435,25 @@ def srt_listen_script(bind: str, port: int, key: str, latency_ms: int | None, ti
     return "\n".join(lines) + "\n"
 
 
-# The pull schemes whose TLS connection FFmpeg 7.1 can be told to verify: the rtmp protocol hands its
-# options to its `tls` connection (rtmpproto.c), the http protocol too (http.c). Not rtsps: rtsp.c
-# opens its TLS with no options (docs/design/rtsp-pull.md), so the API asks for insecureSkipVerify.
-VERIFIED_PULL_SCHEMES = ("rtmps", "https")
+# The pull schemes whose TLS connection FFmpeg is told to verify: the rtmp protocol hands its options
+# to its `tls` connection (rtmpproto.c), the http protocol too (http.c), and the rtsp demuxer since our
+# patch (hack/ffmpeg/patches/rtsp-tls-pinning.patch; FFmpeg 7.1's opened its TLS with no options).
+VERIFIED_PULL_SCHEMES = ("rtmps", "https", "rtsps")
 
 
 def pull_input(
     url: str, rtsp: PullRtsp | None = None, ca_file: str | None = None, insecure_skip_verify: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py). An rtmps://
-    or https:// origin's certificate is verified (tls_verify_options: against `ca_file`, else the
-    system's trust store, and the URL's host) before anything is sent to it (the URL's path, often a
-    secret stream name) or taken from it, unless `insecure_skip_verify` (source.pull.tls)."""
-    if is_rtsp(url):
-        return url, {**rtsp_input_options(url, rtsp), **FAST_PROBE}
+    """One pull URL's input; `rtsp`: source.pull.rtsp, for rtsp(s) URLs (rtsp_pull.py). An rtmps://,
+    https:// or rtsps:// origin's certificate is verified (tls_verify_options: against `ca_file`, else
+    the system's trust store, and the URL's host) before anything is sent to it (the URL's path, often
+    a secret stream name; a camera's credentials) or taken from it, unless `insecure_skip_verify`
+    (source.pull.tls)."""
     scheme = url.split("://", 1)[0]
-    probe = RTMP_PULL_PROBE if scheme in ("rtmp", "rtmps") else FAST_PROBE
     tls = tls_verify_options(ca_file, insecure_skip_verify) if scheme in VERIFIED_PULL_SCHEMES else {}
+    if is_rtsp(url):
+        return url, {**rtsp_input_options(url, rtsp), **tls, **FAST_PROBE}
+    probe = RTMP_PULL_PROBE if scheme in ("rtmp", "rtmps") else FAST_PROBE
     return url, {
         "protocol_whitelist": whitelist_for(url, PULL_SOURCE_SCHEMES),
         "rw_timeout": RW_TIMEOUT_US,

@@ -113,11 +113,12 @@ def input_through_args_file(argv: Sequence[str], url: str, args_file: Path) -> t
 
 
 def untrusted_origin(url: str, why: str) -> str:
-    """The clear message for an rtmps:// or https:// origin whose certificate FFmpeg refused (after
-    the TLS handshake, before any byte of RTMP or HTTP: neither the URL's path nor a request was
-    sent), naming its host:port, which is the spec's (never a credential)."""
+    """The clear message for an rtmps://, https:// or rtsps:// origin whose certificate FFmpeg refused
+    (after the TLS handshake, before any byte of RTMP, HTTP or RTSP: neither the URL's path, a request
+    nor a camera's credentials were sent), naming its host:port, which is the spec's (never a credential)."""
     parts = urlsplit(url)
-    host = parts.netloc if parts.port is not None else f"{parts.netloc}:443"  # FFmpeg's port for rtmps and https
+    default = 322 if parts.scheme == "rtsps" else 443  # FFmpeg's port for rtsps, and for rtmps and https
+    host = parts.netloc if parts.port is not None else f"{parts.netloc}:{default}"
     return (
         f"the certificate of the origin {host} is not trusted ({why}): nothing was sent to it and nothing pulled; "
         "set source.pull.tls.caSecretRef to the CA that signed it (or source.pull.tls.insecureSkipVerify, which "

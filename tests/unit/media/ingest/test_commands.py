@@ -252,16 +252,15 @@ def test_pull_whitelists_only_the_schemes_protocols():
 def test_an_rtmps_or_https_origin_is_verified_unless_told_not_to():
     """FFmpeg's tls protocol verifies nothing by default (tls_verify 0): the pull asks for it, against
     the system's trust store or the CA file (source.pull.tls.caSecretRef), before the URL's path is sent."""
-    for url in ("rtmps://o.example/live/secret-name", "https://o.example/live/s.m3u8"):
+    for url in ("rtmps://o.example/live/secret-name", "https://o.example/live/s.m3u8", "rtsps://cam/1"):
         options = pull_input(url)[1]
         assert options["tls_verify"] == "1" and "ca_file" not in options, "the system's trust store"
         options = pull_input(url, ca_file="/ca/ca.crt")[1]
         assert (options["tls_verify"], options["ca_file"]) == ("1", "/ca/ca.crt")
         assert "tls_verify" not in pull_input(url, insecure_skip_verify=True)[1]
-    for url in ("rtmp://o/live/s", "http://o/s.m3u8", "srt://o:1?mode=caller"):
+    for url in ("rtmp://o/live/s", "http://o/s.m3u8", "srt://o:1?mode=caller", "rtsp://cam/1"):
         assert not {"tls_verify", "ca_file"} & set(pull_input(url, ca_file="/ca/ca.crt")[1]), "no TLS"
-    # rtsps: FFmpeg 7.1's rtsp demuxer hands its TLS connection no options (the API asks for insecureSkipVerify).
-    assert "tls_verify" not in pull_input("rtsps://cam/1", ca_file="/ca/ca.crt")[1]
+    # rtsps: our FFmpeg's rtsp demuxer takes tls_verify and ca_file (rtsp-tls-pinning.patch; 7.1 did not).
 
 
 def test_live_values_come_from_deltas_not_averages():

@@ -48,6 +48,9 @@ as a ratio against the no-viewer window of the same run (target: the recorder â‰
 the requests the ingest's caps refused (streamops_ingest_overload_refusals_total) and the
 machine's load.
 
+Row `flood` (`--rows flood`, issue 52 finding 2): the `ingest` row's stand, one client flooding the
+public port (bench/refusal_flood.py says how).
+
 Row `cluster` (`--rows cluster`): the same target on the 2-node pod-network cluster, the edge
 installed by the chart, viewers on the cluster's LAN (bench/playback_cluster.py says how).
 """
@@ -79,14 +82,19 @@ from devtools.versions import hlsload_bin
 from devtools.waits import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import playback_cluster
+from bench import playback_cluster, refusal_flood
 from bench.playback_traffic import MIB, hlsload
 from bench.report_file import commit, loadavg, markdown_table, merged_report
 
-SECTIONS = ("ingest", "edge", "recorder", "cluster")
+SECTIONS = ("ingest", "edge", "recorder", "flood", "cluster")
 EDGE_HEADING = "## Through the edge"
 RECORDER_HEADING = "## The recorder and the pusher under viewer load (edge off)"
-HEADINGS = {"edge": EDGE_HEADING, "recorder": RECORDER_HEADING, "cluster": playback_cluster.HEADING}
+HEADINGS = {
+    "edge": EDGE_HEADING,
+    "recorder": RECORDER_HEADING,
+    "flood": refusal_flood.HEADING,
+    "cluster": playback_cluster.HEADING,
+}
 SATURATED_PCT = 95.0
 
 
@@ -112,12 +120,20 @@ def worker(kind: str, config: dict[str, Any], workdir: Path) -> Worker:
 
 
 @contextlib.contextmanager
-def stand(tmp: Path) -> Iterator[Stand]:
-    """Everything on 127.0.0.1, stopped by PID on the way out (whatever happened)."""
+def stand(
+    tmp: Path, ingest_env: dict[str, str] | None = None, ingest_overrides: dict[str, Any] | None = None
+) -> Iterator[Stand]:
+    """Everything on 127.0.0.1, stopped by PID on the way out (whatever happened); `ingest_env`: added
+    to the ingest's environment, `ingest_overrides` to its configuration (None: left out)."""
     with contextlib.ExitStack() as stack:
         target = stack.enter_context(NginxRtmp(workdir=tmp / "target"))
         (tmp / "ingest").mkdir()
-        ingest = Ingest(tmp / "ingest", screenshots={"enabled": False}, hls={"latencyMode": "low"})
+        ingest = Ingest(
+            tmp / "ingest", screenshots={"enabled": False}, hls={"latencyMode": "low"}, **(ingest_overrides or {})
+        )
+        ingest.env.update(ingest_env or {})
+        for key in [k for k, v in (ingest_overrides or {}).items() if v is None]:
+            ingest.config.pop(key, None)  # a field an older ingest does not know
         stack.callback(ingest.stop)
         ingest.start()
         stack.enter_context(Publisher(ingest.rtmp_url(), log_path=tmp / "publisher.log"))
@@ -601,6 +617,17 @@ def overload_refusals(ingest: Ingest) -> float:
     )
 
 
+def playback_requests(ingest: Ingest) -> float:
+    """The ingest's streamops_playback_requests_total, all kinds."""
+    text = http_get(ingest.internal + "/metrics")[1].decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "streamops_playback_requests_total"
+    )
+
+
 @dataclass
 class RecorderStep:
     viewers: int
@@ -700,6 +727,10 @@ def main() -> int:
     parser.add_argument("--edge-viewers", type=int, default=1000, help="edge row: LL-HLS (and HLS) viewers")
     parser.add_argument("--edge-ramp", type=float, default=10.0, help="edge row: seconds over which viewers join")
     parser.add_argument("--recorder-steps", default="200,800,1600", help="recorder row: HLS viewer counts")
+    parser.add_argument("--flood-connections", type=int, default=64, help="flood row: h2load's connections")
+    parser.add_argument("--flood-path", default="/hls/cmaf/index.m3u8", help="flood row: what the flood asks for")
+    parser.add_argument("--flood-budget", type=float, help="flood row: the ingest's per-address requests/s")
+    parser.add_argument("--ingest-code", type=Path, help="flood row: run the ingest from this checkout's operator/")
     parser.add_argument("--cluster-steps", default="250,500,1000", help="cluster row: LL-HLS viewer counts")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "playback.md")
     parser.add_argument(
@@ -735,6 +766,19 @@ def main() -> int:
             time.sleep(3)
             steps = recorder_row(s, args)
         measured["recorder"] = recorder_section(steps, args, load_before, time.monotonic() - started)
+    if "flood" in wanted:
+        load_before, started = loadavg(), time.monotonic()
+        env = refusal_flood.ingest_env(args.ingest_code)
+        overrides = refusal_flood.ingest_overrides(args.flood_budget, args.ingest_code)
+        with (
+            tempfile.TemporaryDirectory(prefix="streamops-playback-flood-") as d,
+            stand(Path(d), env, overrides) as s,
+        ):
+            time.sleep(3)
+            floods = refusal_flood.flood_row(s.ingest.http, args, lambda seconds: window(s, seconds),
+                                             lambda: overload_refusals(s.ingest),
+                                             lambda: playback_requests(s.ingest))  # fmt: skip
+        measured["flood"] = refusal_flood.flood_section(floods, args, load_before, time.monotonic() - started)
     if "cluster" in wanted:
         measured["cluster"] = playback_cluster.measure(args)
     previous = args.out.read_text() if args.out.exists() else ""

@@ -127,3 +127,23 @@ def test_dns_egress_goes_to_the_ports_the_dns_pods_listen_on() -> None:
     assert dns_ports(()) == {name: {(53, "UDP"), (53, "TCP")} for name in ("streamops-operator", "streamops-ingest")}
     both = {(53, "UDP"), (53, "TCP"), (1053, "UDP"), (1053, "TCP")}
     assert dns_ports(("networkPolicy.dnsPorts={53,1053}",)) == {"streamops-operator": both, "streamops-ingest": both}
+
+
+def test_ingest_egress_to_the_internal_port_goes_to_the_namespace_ingests_only() -> None:
+    """Issue 52, finding 8: the rule for the internal port (a backup's uplink) had no `to`, so the
+    ingest reached port 8081 of any address: other namespaces, nodes, off-cluster. Every egress rule
+    of the ingest now names where it goes, and that one the namespace's ingest Pods only."""
+    spec = policies(objects(render(sets=("watchNamespaces={live}",))))[("live", "streamops-ingest")]
+    assert all(rule.get("to") for rule in spec["egress"]), spec["egress"]
+    (internal,) = [r for r in spec["egress"] if {"port": 8081, "protocol": "TCP"} in r.get("ports", [])]
+    assert internal["ports"] == [{"port": 8081, "protocol": "TCP"}]
+    assert internal["to"] == [
+        {
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": "streamops", "app.kubernetes.io/managed-by": "streamops"},
+                "matchExpressions": [
+                    {"key": "app.kubernetes.io/component", "operator": "In", "values": ["ingest", "ingest-backup"]}
+                ],
+            }
+        }
+    ]

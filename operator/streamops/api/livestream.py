@@ -284,7 +284,6 @@ class PullSource(KubeModel):
         return self
 
 
-
 PUSH_XOR_PULL = (
     "set exactly one of source.push (encoders push to the stream) or source.pull (the stream pulls from urls)"
 )

@@ -8,6 +8,6 @@ cluster's ranges unless the admin allow-lists them, checking the address it conn
 | `contract.egress_policy` | pure: refused addresses, the allow-list, the refusal (the renderer's config carries it) |
 | `resolution` | a host name → the addresses it may connect to (resolved once, each one checked) |
 | `pinning` | an HTTP request pinned to a checked address (the webhook sender's) |
-| `proxy` | a local forward proxy, every request checked: the overlay renderer's Chromium's, the ingest's http(s) pulls' |
-| `media_destinations` | a pull URL or restream target pinned to a checked address, the name kept where the protocol carries it |
+| `proxy` | a local forward proxy checking every request (the overlay renderer's, the ingest's http pulls') |
+| `media_destinations` | a pull URL or restream target pinned to a checked address (the name kept where needed) |
 """

@@ -37,7 +37,7 @@ from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import Refusal
 
 from devtools import netns
-from tests.multinode.test_streaming import start_stream, wait_live
+from tests.multinode.test_streaming import rtmp_url, start_stream, wait_live
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -273,3 +273,37 @@ def test_a_cdn_on_the_lan_in_front_of_traefik_and_the_edge_shares_a_segment_and_
         assert "X-Streamops-Edge-Cache" in first[1], first[1]
     finally:
         cache.stop()
+
+
+ONE_ADDRESS_VIEWERS = 100
+
+
+def test_a_hundred_llhls_viewers_behind_one_lan_address_each_get_their_parts_through_the_node_port(
+    cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher]
+) -> None:
+    """Issue 52, finding 3: 100 LL-HLS players on the LAN, all from its one address (as behind a
+    venue's NAT, a carrier's CGNAT, or an Ingress the gate does not trust), play a stream through its
+    NodePort with the edge off (its default): each gets ≥ 90 % of the parts due. Issue 37's caps (8
+    blocking reloads per address) answered half their playlist requests 429; the slowest player got
+    12 parts of 300."""
+    ns = namespace
+    stream = start_stream(cluster, ns, **LOW_LATENCY)
+    assert stream["status"]["ingest"].get("exposure") == "NodePort", stream["status"]["ingest"]
+    cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
+    wait_live(cluster, ns, timeout=60)
+    service = cluster.get("services", ns, "cam-ingest") or {}
+    port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "http")
+    url = f"http://{cluster.network.nodes[0].ip}:{port}/hls/cmaf/index.m3u8"
+    eventually(
+        lambda: (r := lan_request(url, cluster))[0] == 200 and b"#EXT-X-PART:" in r[2],
+        timeout=60, what="the LL-HLS playlist at the NodePort",
+    )  # fmt: skip
+    with hlsload_on_lan(cluster, url, 30, "-per-viewer", viewers=ONE_ADDRESS_VIEWERS) as load:
+        result = load_result(load, timeout=120)
+    players = result["per_viewer"]
+    share = sorted((v["received"] / max(1, v["expected"]), v["id"]) for v in players)
+    slowest = next(v for v in players if v["id"] == share[0][1])
+    summary = {"slowest": slowest, "requests": result["requests"], "errors": result["errors"]}
+    print(f"{ONE_ADDRESS_VIEWERS} LL-HLS viewers from one address: the slowest got {share[0][0]:.0%}; {summary}")
+    assert len(players) == ONE_ADDRESS_VIEWERS and result["joined"] == ONE_ADDRESS_VIEWERS, summary
+    assert share[0][0] >= 0.9, summary

@@ -185,11 +185,11 @@ def test_a_secret_named_before_it_exists_reaches_no_pod_until_labelled(cluster, 
     ns = namespace
     pull = {"urls": ["rtsp://198.51.100.4:554/cam"], "credentialsSecretRef": {"name": "nvr-admin"}}
     cluster.apply(ns, livestream("cam", source={"pull": pull}, screenshots={"enabled": False}))
+    pod = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest, which runs on without it")
+    assert secret_users(pod, "nvr-admin") == [], "no mount of a Secret that does not exist yet"
     message = refused(cluster, ns)
     assert "Secret nvr-admin named in spec.source.pull.credentialsSecretRef does not exist yet" in message
     warned(cluster, ns)
-    pod = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest, which runs on without it")
-    assert secret_users(pod, "nvr-admin") == [], "no mount of a Secret that does not exist yet"
     # It appears, unlabelled: still refused (the next look says why), still no Pod that mounts it.
     keys = {"username": "admin", "password": KEY}
     cluster.apply(ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "nvr-admin"}, "stringData": keys})
@@ -228,14 +228,14 @@ def test_a_tenants_node_port_chosen_ports_and_regional_load_balancers_are_refuse
     with operator.with_env(CLOSED):
         service = {"type": "NodePort", "nodePorts": {"rtmp": 31935}}
         cluster.apply(ns, livestream("cam", ingest={"service": service}, screenshots={"enabled": False}))
+        made = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
+        assert made["spec"]["type"] == "ClusterIP", "the admin's default type, not the ask"
+        assert not [p for p in made["spec"]["ports"] if p.get("nodePort")]
         message = refused(cluster, ns)
         assert "spec.ingest.service.type NodePort is not allowed (chart value tenancy.allowNodePort)" in message
         assert "spec.ingest.service.nodePorts (rtmp) are not allowed (chart value tenancy.allowFixedNodePorts)" in (
             message
         )
         warned(cluster, ns)
-        made = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
-        assert made["spec"]["type"] == "ClusterIP", "the admin's default type, not the ask"
-        assert not [p for p in made["spec"]["ports"] if p.get("nodePort")]
         assert cluster.get("services", ns, "cam-ingest-region-eu") is None, "no region load balancer"
         assert cluster.get("pods", ns, "cam-ingest") is not None, "the stream itself runs on"

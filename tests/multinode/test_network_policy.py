@@ -40,6 +40,7 @@ except OSError as e:
     print("blocked", e)
 """
 METADATA_ADDRESS = "169.254.169.254"
+INTERNAL_PORT = 8081  # the ingests' internal port (networkPolicy.internalPort's default)
 KUBELET_PORT = 10250
 
 
@@ -58,8 +59,10 @@ def named_port(pod: dict[str, Any], name: str) -> int | None:
     return None
 
 
-def plain_pod(name: str, image: str, labels: dict[str, str], port_name: str = "http") -> dict[str, Any]:
-    """A Pod of the worker image serving HTTP on 8080 (a port named `port_name`): a stand-in for a
+def plain_pod(
+    name: str, image: str, labels: dict[str, str], port_name: str = "http", port: int = 8080
+) -> dict[str, Any]:
+    """A Pod of the worker image serving HTTP on `port` (named `port_name`): a stand-in for a
     tenant's Pod, or for a worker the policies select by its labels."""
     return {
         "apiVersion": "v1",
@@ -69,8 +72,8 @@ def plain_pod(name: str, image: str, labels: dict[str, str], port_name: str = "h
             "terminationGracePeriodSeconds": 0,
             "containers": [{
                 "name": "main", "image": image, "imagePullPolicy": "IfNotPresent",
-                "command": ["python3", "-m", "http.server", "8080"],
-                "ports": [{"name": port_name, "containerPort": 8080, "protocol": "TCP"}],
+                "command": ["python3", "-m", "http.server", str(port)],
+                "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
             }],
         },
     }  # fmt: skip
@@ -98,6 +101,8 @@ def tenants(cluster: LocalCluster, release: Release) -> Iterator[dict[str, Any]]
             "app.kubernetes.io/component": "recorder", "streaming.streamops.dev/stream": "cam",
         }  # fmt: skip
         cluster.apply(streams, plain_pod("recorder-standin", image, worker_labels))
+        # A tenant's Pod listening on the ingests' internal port number, with no policy of its own.
+        cluster.apply(other, plain_pod("tenant-8081", image, {"app": "tenant-8081"}, port=INTERNAL_PORT))
         cluster.apply(other, plain_pod("tenant", image, {"app": "tenant"}), {
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "tenant"},
             "spec": {"selector": {"app": "tenant"}, "ports": [{"port": 8080, "targetPort": 8080}]},
@@ -107,6 +112,7 @@ def tenants(cluster: LocalCluster, release: Release) -> Iterator[dict[str, Any]]
             "other": other,
             "recorder_ip": running_pod_ip(cluster, streams, "recorder-standin"),
             "tenant_ip": running_pod_ip(cluster, other, "tenant"),
+            "tenant_8081_ip": running_pod_ip(cluster, other, "tenant-8081"),
             "tenant_service": cluster.get("services", other, "tenant")["spec"]["clusterIP"],  # type: ignore[index]
         }
     finally:
@@ -207,6 +213,11 @@ def test_egress_of_the_ingest_and_the_operator_stays_off_internal_addresses(
         "tenant -> own Service": reach(cluster, other, "tenant", service, 8080),
         "tenant -> kubelet": reach(cluster, other, "tenant", kubelet, KUBELET_PORT),
         "ingest -> other namespace's Service": reach(cluster, streams, ingest_pod, service, 8080),
+        # Issue 52, finding 8: the rule for the internal port had no `to` (open on ec95e86).
+        "tenant -> other Pod on 8081": reach(cluster, other, "tenant", tenants["tenant_8081_ip"], INTERNAL_PORT),
+        "ingest -> other namespace's Pod on 8081": reach(
+            cluster, streams, ingest_pod, tenants["tenant_8081_ip"], INTERNAL_PORT
+        ),
         "ingest -> kubelet": reach(cluster, streams, ingest_pod, kubelet, KUBELET_PORT),
         "ingest -> allow-listed LAN host": reach(cluster, streams, ingest_pod, OUTSIDE_IP, lan_listener),
         "operator -> other namespace's Service": reach(cluster, OPERATOR_NAMESPACE, operator_pod, service, 8080),
@@ -216,6 +227,8 @@ def test_egress_of_the_ingest_and_the_operator_stays_off_internal_addresses(
         "tenant -> own Service": "open",
         "tenant -> kubelet": "open",
         "ingest -> other namespace's Service": "blocked",
+        "tenant -> other Pod on 8081": "open",
+        "ingest -> other namespace's Pod on 8081": "blocked",
         "ingest -> kubelet": "blocked",
         "ingest -> allow-listed LAN host": "open",
         "operator -> other namespace's Service": "blocked",

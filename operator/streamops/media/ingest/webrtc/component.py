@@ -59,6 +59,24 @@ class ControlReply:
 UNAVAILABLE = ControlReply.text(503, "the WebRTC component is not running", {"Retry-After": "2"})
 
 
+@dataclass(frozen=True)
+class WhepViewer:
+    """What the worker tells the component of a WHEP offer's viewer (the control headers): `client`,
+    its address (offers rate limited and sessions capped per address; None: neither); `session_end`,
+    Unix seconds at which the component ends the session (a signed playback token's end; None: never);
+    `token_id`, the token's digest (sessions capped per token; None: public playback)."""
+
+    client: str | None = None
+    session_end: int | None = None
+    token_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        found = {CLIENT_HEADER: self.client or "", TOKEN_HEADER: self.token_id or ""}
+        if self.session_end is not None:
+            found[SESSION_EXPIRES_HEADER] = str(self.session_end)
+        return {name: value for name, value in found.items() if value}
+
+
 class ComponentClient:
     """The control API on the unix socket `socket`."""
 
@@ -101,25 +119,9 @@ class ComponentClient:
     async def post_whip(self, offer: bytes, content_type: str) -> ControlReply:
         return await self._request("POST", "/whip", offer, content_type)
 
-    async def post_whep(
-        self,
-        offer: bytes,
-        content_type: str,
-        client: str | None = None,
-        session_end: int | None = None,
-        token_id: str | None = None,
-    ) -> ControlReply:
-        """`client`: the viewer's address (offers rate limited and sessions capped per address);
-        `session_end`: Unix seconds at which the component ends the session (a signed playback token's
-        end; None: never); `token_id`: the token's digest (sessions capped per token; None: public)."""
-        extra = {}
-        if client:
-            extra[CLIENT_HEADER] = client
-        if session_end is not None:
-            extra[SESSION_EXPIRES_HEADER] = str(session_end)
-        if token_id:
-            extra[TOKEN_HEADER] = token_id
-        return await self._request("POST", "/whep", offer, content_type, extra)
+    async def post_whep(self, offer: bytes, content_type: str, viewer: WhepViewer | None = None) -> ControlReply:
+        """`viewer`: None for a local caller (no control header)."""
+        return await self._request("POST", "/whep", offer, content_type, viewer.headers() if viewer else None)
 
     async def delete(self, resource: str) -> ControlReply:
         """DELETE a session resource, as the component named it (`/whip/<id>`, `/whep/<id>`)."""

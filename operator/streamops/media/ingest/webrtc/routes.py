@@ -24,7 +24,7 @@ from streamops.contract.ingest import WHEP_PATH, WHIP_PATH, IngestConfig
 from streamops.contract.playback_token import CLOCK_SKEW_SECONDS, TOKEN_SEGMENT, Refusal, parse
 from streamops.media.ingest.playback_access import TOKEN_ROUTE, Guard, no_guard, refusal_response
 from streamops.media.ingest.viewers import RequestKind
-from streamops.media.ingest.webrtc.component import ControlReply
+from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer
 from streamops.media.ingest.webrtc.ice_servers import new_session_id
 from streamops.media.ingest.webrtc.runner import WebRtcRunner
 
@@ -147,9 +147,8 @@ class WebRtcEndpoints:
         if isinstance(session_end, Refusal):
             return refusal_response(session_end.status, session_end.body)
         content_type = request.headers.get("Content-Type", "")
-        reply = await self.runner.post_whep(
-            offer, content_type, self.client(request), session_end, token_id(self.runner.config, request)
-        )
+        viewer = WhepViewer(self.client(request), session_end, token_id(self.runner.config, request))
+        reply = await self.runner.post_whep(offer, content_type, viewer)
         # The path it came in at: the prefix, and a signed URL's token segment (the DELETE needs it too).
         token = request.match_info.get("token")
         prefix = self.prefix + (f"/{TOKEN_SEGMENT}/{token}" if token and URL_SAFE_TOKEN.fullmatch(token) else "")

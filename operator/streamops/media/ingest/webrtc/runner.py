@@ -21,7 +21,13 @@ from prometheus_client import CollectorRegistry
 
 from streamops.contract.ingest import FEED_PATH, WebRtcStatus
 from streamops.media.ingest.webrtc.commands import ComponentPorts, component_command, serves_whep, takes_whip
-from streamops.media.ingest.webrtc.component import UNAVAILABLE, Component, ComponentClient, ControlReply
+from streamops.media.ingest.webrtc.component import (
+    UNAVAILABLE,
+    Component,
+    ComponentClient,
+    ControlReply,
+    WhepViewer,
+)
 from streamops.media.ingest.webrtc.ice_servers import IceServersFile
 from streamops.media.ingest.webrtc.whep_feed import WhepFeeder, WhepFeedHost
 from streamops.media.ingest.webrtc.whip import WhipHost, WhipIngest
@@ -158,22 +164,15 @@ class WebRtcRunner:
         """Connected WHEP viewers, as the component said at its last status poll."""
         return int((self._status or {}).get("viewers") or 0) if self.component.running else 0
 
-    async def post_whep(
-        self,
-        offer: bytes,
-        content_type: str,
-        client: str | None = None,
-        session_end: int | None = None,
-        token_id: str | None = None,
-    ) -> ControlReply:
-        """`client`, `session_end` and `token_id`: ComponentClient.post_whep's."""
+    async def post_whep(self, offer: bytes, content_type: str, viewer: WhepViewer | None = None) -> ControlReply:
+        """`viewer`: ComponentClient.post_whep's."""
         if not serves_whep(self.config):
             return ControlReply.text(403, "this stream does not serve WHEP (playback.webrtc.enabled is false)")
         if self.feeder.problem is not None:
             return ControlReply.text(409, self.feeder.problem)
         if not self.component.running:
             return UNAVAILABLE
-        return await self.client.post_whep(offer, content_type, client, session_end, token_id)
+        return await self.client.post_whep(offer, content_type, viewer)
 
     async def delete_whep(self, resource: str) -> ControlReply:
         if not self.component.running:

@@ -20,6 +20,7 @@ from streamops.media.ingest.webrtc.component import (
     SESSION_EXPIRES_HEADER,
     TOKEN_HEADER,
     ComponentClient,
+    WhepViewer,
 )
 from streamops.media.ingest.webrtc.routes import response
 from streamops.media.ingest.webrtc.runner import SOCKET_PATH_MAX, control_socket_path
@@ -48,9 +49,8 @@ def test_the_offer_carries_the_client_and_the_session_end_and_a_refusal_its_retr
             await web.UnixSite(runner, str(socket)).start()
             client = ComponentClient(socket)
             try:
-                refused = await client.post_whep(
-                    b"v=0", "application/sdp", "203.0.113.9", 1_900_000_005, "0123456789abcdef0123456789abcdef"
-                )
+                viewer = WhepViewer("203.0.113.9", 1_900_000_005, "0123456789abcdef0123456789abcdef")
+                refused = await client.post_whep(b"v=0", "application/sdp", viewer)
                 answered = await client.post_whep(b"v=0", "application/sdp")
             finally:
                 await client.close()

@@ -33,7 +33,7 @@ from streamops.control.livestream.status import ice_servers_events
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.routes import player_options
-from streamops.media.ingest.webrtc.component import ControlReply
+from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer
 from streamops.media.ingest.webrtc.ice_servers import (
     IceServerEntry,
     IceServersError,
@@ -282,14 +282,7 @@ class FakeRunner:
         self.whip = FakeWhip()
         self.whep_status = 201
 
-    async def post_whep(
-        self,
-        offer: bytes,
-        content_type: str,
-        client: str | None = None,
-        session_end: int | None = None,
-        token_id: str | None = None,
-    ) -> ControlReply:
+    async def post_whep(self, offer: bytes, content_type: str, viewer: WhepViewer | None = None) -> ControlReply:
         if self.whep_status != 201:
             return ControlReply.text(self.whep_status, "the stream is not live")
         return ControlReply(201, b"v=0\r\n", "application/sdp", "/whep/xyz")

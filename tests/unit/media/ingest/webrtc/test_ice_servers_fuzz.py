@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from aiohttp.test_utils import make_mocked_request
 from hypothesis import example, given
 from hypothesis import strategies as st
-from streamops.media.ingest.webrtc.component import ControlReply
+from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer
 from streamops.media.ingest.webrtc.ice_servers import (
     MAX_FIELD_CHARS,
     MAX_SERVERS,
@@ -165,9 +165,7 @@ class FakeRunner:
         self.resources.append(resource)
         return ControlReply.text(200, "ended")
 
-    async def post_whep(
-        self, offer: bytes, content_type: str, client: str, end: int | None, token_id: str | None = None
-    ) -> ControlReply:
+    async def post_whep(self, offer: bytes, content_type: str, viewer: WhepViewer) -> ControlReply:
         return ControlReply(201, b"v=0", "application/sdp", location="/whep/s1")
 
 

@@ -32,7 +32,7 @@ from streamops.media.ingest.playback_access import TOKEN_ROUTE, PlaybackGate
 from streamops.media.ingest.player.page import add_player_routes
 from streamops.media.ingest.routes import page_options
 from streamops.media.ingest.webrtc.admission import not_whip, unauthorized
-from streamops.media.ingest.webrtc.component import ControlReply
+from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer
 from streamops.media.ingest.webrtc.ice_servers import (
     IceServerEntry,
     IceServersFile,
@@ -90,16 +90,10 @@ class Runner:
         self.offers: list[tuple[str | None, int | None]] = []
         self.token_ids: list[str | None] = []
 
-    async def post_whep(
-        self,
-        offer: bytes,
-        content_type: str,
-        client: str | None = None,
-        session_end: int | None = None,
-        token_id: str | None = None,
-    ) -> ControlReply:
-        self.offers.append((client, session_end))
-        self.token_ids.append(token_id)
+    async def post_whep(self, offer: bytes, content_type: str, viewer: WhepViewer | None = None) -> ControlReply:
+        viewer = viewer or WhepViewer()
+        self.offers.append((viewer.client, viewer.session_end))
+        self.token_ids.append(viewer.token_id)
         return ControlReply(201, b"v=0\r\n", "application/sdp", "/whep/feedbeef")
 
 

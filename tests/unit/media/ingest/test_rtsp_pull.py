@@ -3,6 +3,7 @@ the URL only the `-args_file` FIFO carries, and what a failed attempt tells (rts
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,29 @@ def test_every_copied_output_keeps_the_cameras_audio(tmp_path):
     argv = session_command(pull_config(), *pull_input(CAMERA), tmp_path / "s")
     assert argv.count("-copyinkf:a") == argv.count("copy") == 3
     assert "-copyinkf:a" not in session_command(pull_config(), *pull_input("rtmp://h/live/a"), tmp_path / "s")
+
+
+@pytest.mark.parametrize("insecure", [False, True])
+def test_a_pinned_rtsps_camera_is_verified_against_its_name(tmp_path, insecure):
+    """The egress guard hands the session the checked address, the name in `verifyhost` (our FFmpeg's
+    rtsp patch takes it with tls_verify); unverified (insecureSkipVerify), the demuxer gets no
+    verifyhost, which only verification uses."""
+    url = "rtsps://cam.example:322/s"
+    tls = {"tls": {"insecureSkipVerify": True}} if insecure else {}
+    config = IngestConfig.model_validate(
+        {"stream": "cam", "source": {"pull": {"urls": [url], **tls}}, "mediaDir": str(tmp_path / "media")}
+    )
+    worker = IngestWorker(config)
+    pinned = PinnedMedia("rtsps://93.184.216.34:322/s", {"verifyhost": "cam.example"})
+    session = worker._pull_session(0, url, None, pinned)
+    assert not isinstance(session, PullFailure)
+    try:
+        argv = session.process.argv
+        assert argv[argv.index("-i") + 1] == "rtsps://93.184.216.34:322/s", "the checked address, not the name"
+        if insecure:
+            assert "-verifyhost" not in argv and "-tls_verify" not in argv
+        else:
+            assert argv[argv.index("-verifyhost") + 1] == "cam.example" and "-tls_verify" in argv
+    finally:
+        for fd in session.feed_pipe:
+            os.close(fd)

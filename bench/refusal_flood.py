@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from devtools.processes import stop_tree
+from devtools.media.request_flood import RequestFlood
 
 from bench.report_file import commit, loadavg, markdown_table
 
@@ -55,12 +54,6 @@ class FloodStep:
     loadavg: str
 
 
-def h2load_flood(url: str, connections: int) -> subprocess.Popen[bytes]:
-    """h2load asking for `url` as fast as it can until stopped."""
-    argv = ["h2load", "--h1", "-c", str(connections), "-n", "1000000000", url]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
 def flood_row(
     ingest_http: str,
     args: argparse.Namespace,
@@ -74,15 +67,12 @@ def flood_row(
     base = measure(args.baseline)
     steps = [FloodStep("none (baseline)", 0.0, 0.0, 0.0, base.recorded_per_second, base.pushed_kbps,
                        base.ingest_own_cpu, base.machine_busy, loadavg())]  # fmt: skip
-    flood = h2load_flood(ingest_http + args.flood_path, args.flood_connections)
-    try:
+    with RequestFlood(ingest_http + args.flood_path, connections=args.flood_connections, bound=args.window + 60):
         time.sleep(1)
         refused_before, served_before, started = refused(), served(), time.monotonic()
         measured = measure(args.window - 1)
         refused_now, served_now = refused() - refused_before, served() - served_before
         elapsed = time.monotonic() - started
-    finally:
-        stop_tree(flood)
     budget = f"budget {args.flood_budget:.0f}/s" if args.flood_budget else "default budget"
     steps.append(FloodStep(f"{args.flood_connections} connections, {args.flood_path}, {budget}",
                            (refused_now + served_now) / elapsed, served_now, refused_now,

@@ -7,7 +7,7 @@ the attacker's media (solid red) reaches the HLS viewers get, the recording or t
 each is decoded and looked at. While the Recording records, the key-less flood goes on and a request
 flood (h2load, as fast as one client asks) hits the stream's public HTTP NodePort from the LAN too:
 the encoder's session stays the one on air throughout, and the Recording's one video has every
-second from its start to its stop.
+second from its start to its stop (within a GOP).
 
 On main at 3627d2a the tricklers kept the encoder out (the relay handed FFmpeg's one-client listener
 to the first connection) and `play` + media or the chunked publish went on air. On ec95e86 the flood

@@ -264,5 +264,8 @@ def test_an_uplink_not_signed_with_the_stream_key_is_refused(pair):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
         assert refused.value.code == code
-    assert http_get(f"{pair.primary.internal}/backup/feed")[0] in (403, 503)
+    # The relay feed: the worker credential first (loopback is the node with host networking), then
+    # only the primary's own relay session.
+    assert http_get(f"{pair.primary.internal}/backup/feed")[0] == 401
+    assert http_get(f"{pair.primary.internal}/backup/feed", headers=WORKER_AUTH)[0] in (403, 503)
     assert pair.status()["activeIngest"] is None

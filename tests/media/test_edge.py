@@ -550,16 +550,22 @@ def test_a_broadcast_s_page_and_state_pass_to_the_ingest(stand: Stand) -> None:
 
 
 def test_blocking_requests_too_far_ahead_are_400_without_an_origin_request(stand: Stand) -> None:
-    get(stand.edge_url(PLAYLIST))  # the edge has seen the live edge
+    text = get(stand.edge_url(PLAYLIST))[2].decode()  # the edge has seen the live edge
+    part = float(re.search(r"#EXT-X-PART-INF:PART-TARGET=([\d.]+)", text)[1])  # type: ignore[index]
     msn, _ = live_edge(stand)
     before = origin_requests_total(stand)
+    started = time.monotonic()
     for query in (f"?_HLS_msn={msn + 3}", f"?_HLS_msn={msn + 3}&_HLS_part=0", "?_HLS_msn=999999999999",
                   f"?_HLS_msn={msn}&_HLS_part=99", "?_HLS_part=1"):  # fmt: skip
         status, headers, _ = get(stand.edge_url(PLAYLIST, query=query))
         assert status == 400 and headers.get("Cache-Control") == "no-store", query
+    elapsed = time.monotonic() - started
     after = origin_requests_total(stand)
-    # Refusing asks at most for the plain playlist again (cached half a part) to be sure it is right.
-    assert after[0] - before[0] <= 2 and after[1] - before[1] <= 2, (before, after)
+    # Refusing asks at most for the plain playlist again to be sure it is right: once per its cache
+    # lifetime (half a part), never once per refused request. Two when the five take a few ms; on a
+    # loaded machine they may span more lifetimes, each allowing one more.
+    allowed = 2 + int(elapsed / (part / 2))
+    assert after[0] - before[0] <= allowed and after[1] - before[1] <= allowed, (before, after, elapsed, part)
 
 
 def test_a_thousand_msn_values_and_any_spelling_make_a_bounded_number_of_origin_requests(stand: Stand) -> None:

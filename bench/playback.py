@@ -606,25 +606,18 @@ def edge_section(steps: list[EdgeStep], args: argparse.Namespace, load_before: s
 # --- the recorder row ----------------------------------------------------------------------------------
 
 
-def overload_refusals(ingest: Ingest) -> float:
-    """The ingest's streamops_ingest_overload_refusals_total, all reasons."""
+REFUSALS = "streamops_ingest_overload_refusals_total"
+REQUESTS = "streamops_playback_requests_total"
+
+
+def ingest_total(ingest: Ingest, name: str) -> float:
+    """The ingest's counter `name` (REFUSALS, REQUESTS), summed over its labels."""
     text = http_get(ingest.internal + "/metrics")[1].decode()
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "streamops_ingest_overload_refusals_total"
-    )
-
-
-def playback_requests(ingest: Ingest) -> float:
-    """The ingest's streamops_playback_requests_total, all kinds."""
-    text = http_get(ingest.internal + "/metrics")[1].decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "streamops_playback_requests_total"
+        if sample.name == name
     )
 
 
@@ -640,10 +633,10 @@ class RecorderStep:
 def recorder_row(s: Stand, args: argparse.Namespace) -> list[RecorderStep]:
     steps = [RecorderStep(0, window(s, args.baseline), None, 0.0, loadavg())]
     for n in parse_counts(args.recorder_steps):
-        before = overload_refusals(s.ingest)
+        before = ingest_total(s.ingest, REFUSALS)
         load, measured = hlsload(s.url("hls"), "hls", n, args.ramp, args.window, f"recorder-hls-{n}",
                                  lambda: window(s, args.window - 2))  # fmt: skip
-        steps.append(RecorderStep(n, measured, load, overload_refusals(s.ingest) - before, loadavg()))
+        steps.append(RecorderStep(n, measured, load, ingest_total(s.ingest, REFUSALS) - before, loadavg()))
         w = measured
         print(f"recorder row, {n} HLS viewers: recorder {w.recorded_per_second:.2f} s/s, pusher "
               f"{w.pushed_kbps:.0f} kbit/s, ingest {w.ingest_own_cpu:.0f} %, machine {w.machine_busy:.0f} %, "
@@ -776,8 +769,8 @@ def main() -> int:
         ):
             time.sleep(3)
             floods = refusal_flood.flood_row(s.ingest.http, args, lambda seconds: window(s, seconds),
-                                             lambda: overload_refusals(s.ingest),
-                                             lambda: playback_requests(s.ingest))  # fmt: skip
+                                             lambda: ingest_total(s.ingest, REFUSALS),
+                                             lambda: ingest_total(s.ingest, REQUESTS))  # fmt: skip
         measured["flood"] = refusal_flood.flood_section(floods, args, load_before, time.monotonic() - started)
     if "cluster" in wanted:
         measured["cluster"] = playback_cluster.measure(args)

@@ -414,8 +414,13 @@ def sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-def broadcast(feed: FeedSource, seconds: float) -> Session:
+def broadcast(feed: FeedSource, seconds: float, recorder: RecorderProcess | None = None) -> Session:
+    """A publisher session of `seconds`; with `recorder`, `seconds` from when it records the session:
+    on a loaded machine its FFmpeg may connect seconds after the publisher started, and a session
+    over before then is never recorded (tests of what a recording holds need one that is)."""
     session = feed.go_online()
+    if recorder is not None:
+        wait_state(recorder, "recording")
     time.sleep(seconds)
     feed.go_offline()
     return session
@@ -460,12 +465,12 @@ def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFacto
     # Short window and sessions: the rule is the same at 10 s. minDurationSeconds 1: a 3 s session
     # that a loaded machine's publisher sends as 2 s of media is a video all the same.
     recorder = recorders(reconnectWindowSeconds=2, minDurationSeconds=1)
-    first = broadcast(feed, 3)
+    first = broadcast(feed, 3, recorder)
     wait_state(recorder, "reconnecting")
     wait_state(recorder, "waiting", timeout=10)  # window over: the video is closed
     wait_for(lambda: len(recorder.status()["videos"]) == 1, 10, POLL, "first video finalised")
     sleep_until(first.ended_at + 4)  # type: ignore[operator]  (gap 4 s > window 2 s)
-    second = broadcast(feed, 3)
+    second = broadcast(feed, 3, recorder)
     final = recorder.post_stop()
     assert final["state"] == "stopped" and final["recording"] is False
     assert recorder.status() == final, "after POST /stop it keeps serving the same status"
@@ -481,14 +486,14 @@ def test_drop_of_15_seconds_with_the_default_10_second_window(feed: FeedSource, 
     # reconnectWindowSeconds defaults to 10; minDurationSeconds 1: a 3 s session that a loaded
     # machine's publisher sends as 2 s of media is a video all the same.
     recorder = recorders(minDurationSeconds=1)
-    first = broadcast(feed, 3)
+    first = broadcast(feed, 3, recorder)
     wait_state(recorder, "reconnecting")
     sleep_until(first.ended_at + 8.5)  # type: ignore[operator]
     assert recorder.status()["state"] == "reconnecting", "still within the window: the video is open"
     assert recorder.status()["videos"] == []
     wait_state(recorder, "waiting", timeout=5)
     sleep_until(first.ended_at + 15)  # type: ignore[operator]
-    second = broadcast(feed, 3)
+    second = broadcast(feed, 3, recorder)
     assert second.first_byte_at - first.ended_at >= 15  # type: ignore[operator]
     final = recorder.post_stop()
     assert len(check_videos(recorder, final)) == 2

@@ -79,6 +79,9 @@ class Stack(Kubectl):
             "STREAMOPS_WORKER_IMAGE": self.node.worker_image,
             "STREAMOPS_WORKER_IMAGE_PULL_POLICY": "Never",
             "STREAMOPS_METRICS_WRITE_SECONDS": "2",
+            # The Restream targets of the node's tests (nginx-rtmp) listen on 127.0.0.1: the one
+            # address the egress guard lets through here, as an admin's allow-list would.
+            "STREAMOPS_EGRESS_ALLOW_CIDRS": '["127.0.0.1/32"]',
         }
 
     def start_operator(self) -> None:

@@ -177,6 +177,12 @@ def test_a_signed_stream_refuses_unsigned_viewers_and_plays_a_signed_url_in_chro
     )
     player = stream["status"]["playback"]["playerUrl"]
     playlist = stream["status"]["playback"]["hlsCmafUrl"]
+    # The route reaches the ingest once Traefik has the Ingress and the edge its upstream: until then
+    # they answer 404 or 502 themselves (a CI run met a 502 from the edge right after edge_ready).
+    eventually(
+        lambda: lan_request(player, cluster, host)[0] not in (404, 502, 503, 504),
+        timeout=60, what="the player page's route through Traefik and the edge to the ingest",
+    )  # fmt: skip
     for unsigned in (player, playlist):
         status, _, body = lan_request(unsigned, cluster, host)
         assert (status, body.decode().strip()) == (401, Refusal.MISSING.body), (unsigned, status, body)

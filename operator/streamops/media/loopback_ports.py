@@ -50,15 +50,6 @@ def _free(port: int, kind: int) -> bool:
         return True
 
 
-def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 now, outside the ephemeral range."""
-    ports = pickable_ports(ephemeral_range())
-    for port in random.sample(ports, min(len(ports), 200)):
-        if _free(port, socket.SOCK_STREAM):
-            return port
-    raise OSError(f"no free TCP port on 127.0.0.1 in {ports.start}-{ports.stop - 1}")
-
-
 def free_rtp_port(taken: set[int]) -> int:
     """A UDP port free on 127.0.0.1 whose next one is free too (RTP's port + 1 is RTCP: FFmpeg and
     the WebRTC component bind both), neither in `taken` nor in the ephemeral range; both are added

@@ -1,5 +1,5 @@
-"""Free ports on 127.0.0.1 for a worker's own children (FFmpeg's internal RTMP listener, the WebRTC
-component's control API and RTP ports). A port is picked now and bound by a child later (a WHIP
+"""Free ports on 127.0.0.1 for a worker's own children (the RTP ports between FFmpeg and the WebRTC
+component; its control API is a unix socket). A port is picked now and bound by a child later (a WHIP
 session's FFmpeg binds the component's RTP ports only when a publisher comes, minutes or hours on),
 so picks come from outside the kernel's ephemeral range (net.ipv4.ip_local_port_range): the kernel
 hands a port in that range to any socket that binds port 0 or connects, a DNS lookup's or an

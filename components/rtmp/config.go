@@ -30,7 +30,7 @@ type Config struct {
 	// PreauthBytes caps what a client may send before its `publish` is accepted.
 	PreauthBytes int64
 	// PreauthPerSource and PreauthTotal cap the connections in each pre-auth pool (bare, early,
-	// connected) at once, per source IP and overall; over a cap the pool's oldest is closed for
+	// connected) at once, per source (IPv4 address, IPv6 /64) and overall; over a cap the pool's oldest is closed for
 	// the newcomer (slots.go).
 	PreauthPerSource int
 	PreauthTotal     int
@@ -49,6 +49,12 @@ type Config struct {
 }
 
 // parseConfig reads the flags; args excludes the program name. Usage and errors go to out.
+// defaultPreauthPerSource: the window an encoder sharing its address with a flood gets for each
+// round trip is this many of the flood's arrivals into the stage (slots.go). Also the default
+// total a stage: a full total closes the largest source's oldest, so one source may fill it. A
+// connection in pre-auth took ≈25-35 KB of the front's RSS under a flood (2,050 held: 51-74 MB).
+const defaultPreauthPerSource = 1024
+
 func parseConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("streamops-rtmp", flag.ContinueOnError)
@@ -61,8 +67,8 @@ func parseConfig(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.CertPoll, "cert-poll", 2*time.Second, "how often the certificate files are checked for a change")
 	fs.DurationVar(&c.PreauthDeadline, "preauth-deadline", 5*time.Second, "total time from accept to an accepted publish")
 	fs.Int64Var(&c.PreauthBytes, "preauth-bytes", 65536, "bytes a client may send before its publish is accepted")
-	fs.IntVar(&c.PreauthPerSource, "preauth-per-source", 128, "connections at once from one source IP in each pre-auth stage (bare, handshake, connect; over it, that stage's oldest of the source is closed)")
-	fs.IntVar(&c.PreauthTotal, "preauth-total", 256, "connections at once in each pre-auth stage overall (over it, that stage's oldest is closed)")
+	fs.IntVar(&c.PreauthPerSource, "preauth-per-source", defaultPreauthPerSource, "connections at once from one source (IPv4 address, IPv6 /64) in each pre-auth stage (bare, handshake, connect; over it, that stage's oldest of the source is closed)")
+	fs.IntVar(&c.PreauthTotal, "preauth-total", defaultPreauthPerSource, "connections at once in each pre-auth stage overall (over it, the oldest of the source with the most in that stage is closed)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 10*time.Second, "an admitted publisher silent this long (or a FIFO write blocked this long) ends")
 	fs.DurationVar(&c.AdmitTimeout, "admit-timeout", 5*time.Second, "wait for the worker's answer to a publish, then for the FIFO's reader")
 	fs.DurationVar(&c.RecvBatch, "recv-batch", 20*time.Millisecond, "media gathered in the socket per wake-up of an admitted publisher's reads (0: every segment)")

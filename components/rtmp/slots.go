@@ -3,14 +3,15 @@ package main
 import (
 	"container/list"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
 
-// slots are the connections in pre-auth, in three pools with caps of their own, per source IP
-// and in all: `bare` (accepted, nothing received yet), `early` (receiving: the TLS or RTMP
+// slots are the connections in pre-auth, in three pools with caps of their own, per source (an
+// IPv4 address, an IPv6 /64) and in all: `bare` (accepted, nothing received yet), `early` (receiving: the TLS or RTMP
 // handshake, until `connect` is accepted) and `connected` (past `connect`, waiting for a
 // `publish` with the key). A connection whose releaseStream, FCPublish or publish carried the key
 // leaves them (it holds the key: nothing a key-less client does may close it).
@@ -21,8 +22,10 @@ import (
 // only ever closes its own members:
 //   - a flood of bare connections churns the bare pool only, one that also sends a handshake the
 //     early pool too, and nothing closes a connection past `connect` but newer ones past `connect`;
-//   - a newcomer lives through the pool's cap's worth of later arrivals (first in, first out),
-//     whatever the flood's rate, which is what an encoder needs to get one round trip further;
+//   - a newcomer lives through the pool's cap's worth of later arrivals from its source (first
+//     in, first out): an encoder sharing its address with a flood gets cap/rate seconds for each
+//     round trip (1,024 at the ≈8,000 a second a loopback client made here: ≈128 ms), and one with
+//     an address of its own is closed by the total cap only after every source holding more;
 //   - a client parked at any stage (trickling, or holding `connect`) is the oldest of its pool
 //     and the first to go;
 //   - a connection whose bytes wait in its socket for this process to read them is passed over:
@@ -35,18 +38,22 @@ type slots struct {
 	bare, early, connected *pool
 }
 
-// pool is one stage's connections, oldest first, per source IP and in all.
+// pool is one stage's connections, oldest first, per source and in all.
 type pool struct {
 	perSource, total int
 
 	all      *list.List            // of *slot, oldest first
 	bySource map[string]*list.List // of *slot, oldest first
+	// The sources by how many members each has (a count's bucket: a set of sources), and the
+	// largest count: the source a full total cap takes its victim from, in constant time.
+	bySize  map[int]map[string]struct{}
+	maxSize int
 }
 
 // slot is one connection in pre-auth.
 type slot struct {
 	conn    net.Conn
-	ip      string
+	ip      string       // its source: sourceOf the peer's address
 	evicted atomic.Value // the cap's refusal reason, once it closed this connection for a newcomer
 
 	// Under slots.mu: the pool it is in (nil: none) and its places there.
@@ -59,12 +66,30 @@ func newSlots(perSource, total int) *slots {
 }
 
 func newPool(perSource, total int) *pool {
-	return &pool{perSource: perSource, total: total, all: list.New(), bySource: map[string]*list.List{}}
+	return &pool{
+		perSource: perSource, total: total,
+		all: list.New(), bySource: map[string]*list.List{}, bySize: map[int]map[string]struct{}{},
+	}
 }
 
-// take counts a new connection into the bare pool, closing the pool's oldest when a cap is full.
+// sourceOf is what the caps count a peer address as: an IPv4 address, or an IPv6 address's /64
+// (one subscriber's prefix: a client holding one has 2^64 addresses to spread over).
+func sourceOf(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// take counts a new connection from peer address ip into the bare pool, closing the pool's oldest
+// when a cap is full.
 func (t *slots) take(conn net.Conn, ip string) *slot {
-	s := &slot{conn: conn, ip: ip}
+	s := &slot{conn: conn, ip: sourceOf(ip)}
 	t.mu.Lock()
 	victims := t.bare.enterLocked(s)
 	t.mu.Unlock()
@@ -114,8 +139,10 @@ func closeAll(victims []*slot) {
 	}
 }
 
-// enterLocked adds s as the newest member, first evicting the oldest of its source, then the
-// oldest of all, when a cap is full; it returns the evicted, to be closed.
+// enterLocked adds s as the newest member, first evicting the oldest of its source when its
+// source's cap is full, then, when the total cap is full, the oldest of the source with the most
+// members (of all when no source has more than one): many sources, one connection each (a
+// publisher's), are not closed for one that holds many. It returns the evicted, to be closed.
 func (p *pool) enterLocked(s *slot) (victims []*slot) {
 	if src := p.bySource[s.ip]; src != nil && src.Len() >= p.perSource {
 		v := victim(src)
@@ -124,7 +151,14 @@ func (p *pool) enterLocked(s *slot) (victims []*slot) {
 		victims = append(victims, v)
 	}
 	if p.all.Len() >= p.total {
-		v := victim(p.all)
+		from := p.all
+		if p.maxSize > 1 {
+			for ip := range p.bySize[p.maxSize] {
+				from = p.bySource[ip]
+				break
+			}
+		}
+		v := victim(from)
 		p.dropLocked(v)
 		v.evicted.Store(reasonTotalCap)
 		victims = append(victims, v)
@@ -135,7 +169,27 @@ func (p *pool) enterLocked(s *slot) (victims []*slot) {
 		p.bySource[s.ip] = src
 	}
 	s.in, s.inAll, s.inSrc = p, p.all.PushBack(s), src.PushBack(s)
+	p.resizedLocked(s.ip, src.Len()-1, src.Len())
 	return victims
+}
+
+// resizedLocked moves source ip from the bucket of its old member count to its new one.
+func (p *pool) resizedLocked(ip string, from, to int) {
+	if from > 0 {
+		delete(p.bySize[from], ip) // an emptied bucket stays (at most perSource of them): no churn
+	}
+	if to > 0 {
+		if p.bySize[to] == nil {
+			p.bySize[to] = map[string]struct{}{}
+		}
+		p.bySize[to][ip] = struct{}{}
+	}
+	switch {
+	case to > p.maxSize:
+		p.maxSize = to
+	case from == p.maxSize && len(p.bySize[from]) == 0:
+		p.maxSize = to // counts move by one: the next largest is one less, or none are left
+	}
 }
 
 // victimScan bounds how many of the oldest are looked at for one not waiting on us.
@@ -177,6 +231,7 @@ func (p *pool) dropLocked(s *slot) {
 	p.all.Remove(s.inAll)
 	src := p.bySource[s.ip]
 	src.Remove(s.inSrc)
+	p.resizedLocked(s.ip, src.Len()+1, src.Len())
 	if src.Len() == 0 {
 		delete(p.bySource, s.ip)
 	}

@@ -236,6 +236,12 @@ def blind_connect() -> bytes:
     return b"\x03" + bytes(2 * 1536) + chunks(3, TYPE_COMMAND, 0, 0, body, 128)
 
 
+# A quarter more than the front's pre-auth cap per source and stage (components/rtmp, 1,024): the
+# flood's own stage churns (each newcomer closes the stage's oldest), which is what threatens an
+# encoder sharing its address; at or under the cap nothing is ever closed.
+FLOOD_KEEPS = 1280
+
+
 class KeylessFlood:
     """The key-less client of issue 52, from one address: one process opens connections that send
     the handshake and `connect` (blind_connect) and keeps the last `holders` open, another opens bare
@@ -250,8 +256,8 @@ class KeylessFlood:
         host: str,
         port: int,
         *,
-        holders: int = 160,
-        bare: int = 64,
+        holders: int = FLOOD_KEEPS,
+        bare: int = FLOOD_KEEPS,
         where: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.args = {"connect": (host, port, holders), "bare": (host, port, bare)}

@@ -9,6 +9,7 @@ WORKERS = {
     "ingest": "streamops.media.ingest.worker",
     "record": "streamops.media.recorder.process",
     "push": "streamops.media.pusher.worker",
+    "pushers": "streamops.media.pusher.station",  # a stream's shared pusher: its targets over PUT /targets
     "overlay": "streamops.media.overlay.renderer",
     "clip": "streamops.media.clipper.process",
     "expire": "streamops.media.expiry.process",  # keepOrigin's originals on a claim, one run (no HTTP)

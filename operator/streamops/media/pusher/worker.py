@@ -203,6 +203,7 @@ class Pusher:
         self.stopping.set()
 
     async def run(self) -> None:
+        """The single-target worker: its HTTP face and the push loop."""
         cfg = self.config
         if cfg.private_dir:
             self._private_dir = Path(cfg.private_dir)
@@ -211,6 +212,19 @@ class Pusher:
             self._private_dir = Path(tempfile.mkdtemp(prefix="streamops-push-"))
         routes = worker_routes(self.status, lambda: self.live, self.metrics)
         server = await serve(routes, cfg.http_host, cfg.http_port, CredentialCheck(cfg.credential_file))
+        try:
+            await self.push()
+        finally:
+            await server.cleanup()
+            if not cfg.private_dir:
+                shutil.rmtree(self._private_dir, ignore_errors=True)
+
+    async def push(self) -> None:
+        """The push loop until stop(): one target's supervisor (a shared pusher runs one per target,
+        media/pusher/station.py). `config.private_dir` exists (the caller made it)."""
+        cfg = self.config
+        if cfg.private_dir:
+            self._private_dir = Path(cfg.private_dir)
         log.info("%s: pushing %s to %s", cfg.name, cfg.feed_url, cfg.uri)
         try:
             while not self.stopping.is_set():
@@ -218,9 +232,14 @@ class Pusher:
         finally:
             if self._proc is not None:
                 await self._proc.stop(grace=2)
-            await server.cleanup()
-            if not cfg.private_dir:
-                shutil.rmtree(self._private_dir, ignore_errors=True)
+
+    def carry_counters(self, previous: Pusher) -> None:
+        """A target restarted for a change of its own goes on counting where its previous run was:
+        bytesSent, reconnects and failures add up (its next connection is a reconnect)."""
+        self.bytes_sent = previous.bytes_sent
+        self.reconnects = previous.reconnects
+        self.target_failures = previous.target_failures
+        self._attempts = previous._attempts
 
     def _refuse_codec(self, why: str) -> None:
         """The feed's video is a codec the target does not take: nothing is sent (not a target failure)."""

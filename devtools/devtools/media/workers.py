@@ -23,12 +23,12 @@ from devtools.waits import wait_for
 # workers of a test reach each other; a test presents WORKER_AUTH where the operator would.
 WORKER_CREDENTIAL = "media-tests-worker-credential-0123456789abcdef"
 WORKER_AUTH = {"Authorization": f"Bearer {WORKER_CREDENTIAL}"}
-CREDENTIALED_KINDS = ("ingest", "record", "push")
+CREDENTIALED_KINDS = ("ingest", "record", "push", "pushers")
 # The egress guard refuses loopback unless allow-listed (docs/design/egress.md): the pull origins and
 # restream targets of the media tests are on 127.0.0.1, as an admin's allow-list would let them be.
 # 127.0.0.2 stays refused: the tests put what must not be reached there.
 LOOPBACK_PEERS = {"allowCidrs": ["127.0.0.1/32"]}
-GUARDED_KINDS = ("ingest", "push")
+GUARDED_KINDS = ("ingest", "push", "pushers")
 
 
 def credential_file(workdir: Path) -> str:

@@ -361,6 +361,10 @@ class FakeKubeApi(KubeApi):
         self._log("list", kind.kind, namespace, "", "")
         return {o["metadata"]["uid"] for o in self.objects(kind.kind, namespace)}
 
+    def list_custom(self, kind: Kind, namespace: str) -> list[Manifest]:
+        self._log("list", kind.kind, namespace, "", "")
+        return self.objects(kind.kind, namespace)
+
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(kind.kind, manifest)
 

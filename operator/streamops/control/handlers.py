@@ -29,6 +29,7 @@ from streamops.api import (
     LIVESTREAM,
     QUALITY_SET,
     RECORDING,
+    RESTREAM,
     STREAM_WEBHOOK,
     VERSION,
 )
@@ -52,6 +53,7 @@ from streamops.control.runtime.indexes import (
     index_values,
     quality_set_user_entry,
     recording_entry,
+    shared_stream_of,
     stream_entry,
     stream_object_entry,
     worker_pod_entry,
@@ -309,6 +311,11 @@ async def _object_event(
         stream = (body.spec.get("streamRef") or {}).get("name")
         if stream:
             state.wake((LIVESTREAM.kind, namespace, stream), reconcile=type == "DELETED")
+    if kind.wakes_siblings and state.spec_changed(key, body.metadata.get("generation"), gone=type == "DELETED"):
+        # A Restream came, changed or went: the stream's others plan the shared pusher's set again.
+        stream = (body.spec.get("streamRef") or {}).get("name")
+        if stream:
+            state.wake_followers(namespace, stream, reconcile=True, kind=kind.api.kind)
     if kind.wakes_users and state.spec_changed(key, body.metadata.get("generation"), gone=type == "DELETED"):
         for stream_namespace, stream in set(index_values(users, (kind.api.kind, key[1], key[2]))):
             state.wake((LIVESTREAM.kind, stream_namespace, stream), reconcile=True)
@@ -387,6 +394,9 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
     namespace = body.metadata.namespace or ""
     if owner is not None and owner.get("kind") in BY_NAME:
         state.wake((str(owner["kind"]), namespace, str(owner.get("name"))), reconcile=gone)
+    shared_by = shared_stream_of(body.metadata)
+    if shared_by is not None:  # a stream's shared pusher: every Restream of the stream looks
+        state.wake_followers(namespace, shared_by, reconcile=gone, kind=RESTREAM.kind)
     annotations = body.metadata.annotations or {}
     if ADOPTED_ANNOTATION in annotations and STREAM_NAME_ANNOTATION in annotations:
         # A Recording took the stream's standby recorder: the stream starts its next one.

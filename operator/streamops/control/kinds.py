@@ -35,6 +35,9 @@ class ControlledKind:
     kind_loop: KindLoop[Outcome]  # its reconcile, status model and metric fields
     wakes_followers: bool = False  # its events wake the loops that follow it (a stream's Recordings, Restreams)
     wakes_stream: bool = False  # its events wake its stream's loop (a stream shows its Recordings)
+    # A change of its spec (or its deletion) reconciles the other objects of its kind that follow its
+    # stream: a Restream's siblings share the stream's pusher (docs/design/shared-pusher.md).
+    wakes_siblings: bool = False
     # A change of its spec reconciles the streams that name it (a quality set: their ladder).
     wakes_users: bool = False
 
@@ -42,7 +45,7 @@ class ControlledKind:
 KINDS = (
     ControlledKind(LIVESTREAM, livestream_loop, LIVESTREAM_LOOP, wakes_followers=True),
     ControlledKind(RECORDING, recording_loop, RECORDING_LOOP, wakes_stream=True),
-    ControlledKind(RESTREAM, restream_loop, RESTREAM_LOOP),
+    ControlledKind(RESTREAM, restream_loop, RESTREAM_LOOP, wakes_siblings=True),
     ControlledKind(CLIP, clip_loop, CLIP_LOOP),
     ControlledKind(QUALITY_SET, quality_set_loop, QUALITY_SET_LOOP, wakes_users=True),
     ControlledKind(CLUSTER_QUALITY_SET, cluster_quality_set_loop, CLUSTER_QUALITY_SET_LOOP, wakes_users=True),

@@ -8,6 +8,7 @@ so the operator does not load the `kubernetes` client library (≈33 MB of RSS o
 from __future__ import annotations
 
 import base64
+import builtins
 import dataclasses
 import http.client
 import json
@@ -338,6 +339,12 @@ class KubeApi:
         """The uids of a kind's objects in a namespace, as the API server has them now."""
         answer = self.request("GET", self._custom(kind, namespace), accept=METADATA_LIST) or {}
         return {uid for item in answer.get("items") or [] if (uid := (item.get("metadata") or {}).get("uid"))}
+
+    def list_custom(self, kind: Kind, namespace: str) -> builtins.list[Manifest]:
+        """A kind's objects in a namespace, as the API server has them now (a stream's Restreams)."""
+        answer = self.request("GET", self._custom(kind, namespace)) or {}
+        items: builtins.list[Manifest] = answer.get("items") or []
+        return items
 
     def create_custom(self, kind: Kind, manifest: Manifest) -> Manifest | None:
         return self._create(self._custom(kind, manifest["metadata"].get("namespace") or ""), manifest)

@@ -1,6 +1,8 @@
 """Carry out a Restream's plan (plan.py) through the actuators of control/workers/children.py, in
-the order the writes must come (docs/design/reconcile-plan.md): the pusher removed or rolled, then
-the owner patch (after the Pod, which is what a new Restream waits for)."""
+the order the writes must come (docs/design/reconcile-plan.md): the Restream's own pusher Pod of an
+older operator removed, the stream's shared pusher removed or rolled and its owners brought up to
+date, then the owner patch (after the Pod, which is what a new Restream waits for). The targets are
+sent by the status loop (PUT /targets): an HTTP call to the worker, not a write."""
 
 from __future__ import annotations
 
@@ -12,6 +14,30 @@ from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import KubeApi
+from streamops.kube.manifests import Manifest
+
+
+def our_owner(pod: Manifest | None, plan: Plan, observed: Observed) -> str | None:
+    """The uid under which the shared Pod is ours: one of its owners that is a Restream of the
+    stream (None: no Pod yet, the first target's; or a Pod that is not ours, left alone)."""
+    ours = {t.restream.metadata.uid for t in observed.targets} | {plan.restream.metadata.uid}
+    if pod is None:
+        return plan.targets[0].restream.metadata.uid if plan.targets else None
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == RESTREAM.kind and ref.get("uid") in ours:
+            return str(ref["uid"])
+    return None
+
+
+def owners_patch(desired: Manifest, current: Manifest | None) -> Manifest | None:
+    """The ownerReferences to write when the Restreams pushed to changed (metadata only: no restart)."""
+    if current is None or current["metadata"].get("deletionTimestamp"):
+        return None
+    wanted = desired["metadata"]["ownerReferences"]
+    have = current["metadata"].get("ownerReferences") or []
+    if sorted(r.get("uid", "") for r in have) == sorted(r["uid"] for r in wanted):
+        return None
+    return {"metadata": {"ownerReferences": wanted}}
 
 
 def apply_plan(
@@ -20,14 +46,21 @@ def apply_plan(
     """The pusher Pod replaced, or kept until it is idle (restarts.py): what only the write tells."""
     restream = plan.restream
     namespace, uid = restream.metadata.namespace or "", restream.metadata.uid
-    if plan.remove:
-        remove_pod(api, observed.pusher, uid, allocator)
+    if plan.remove_legacy:
+        remove_pod(api, observed.legacy_pusher, uid, allocator)
+    current = observed.pusher
+    if plan.remove and current is not None:
+        remove_pod(api, current, our_owner(current, plan, observed), allocator)
     change = KEEP
     if plan.pusher:
-        current = observed.pusher
         host_ports = (ports_of(current) or allocator.allocate(["http"])) if allocator is not None else None
         desired = wanted_pod(plan, settings, observed, host_ports)
-        change = roll_pod(api, desired, current, uid, restream.metadata.generation, plan.busy, plan.immediate).change
+        owner = our_owner(current, plan, observed)
+        rolled = roll_pod(api, desired, current, owner, None, plan.busy, plan.immediate)
+        change = rolled.change
+        patch = owners_patch(desired, rolled.pod) if owner is not None else None
+        if patch is not None and rolled.pod is not None:
+            api.patch("Pod", namespace, rolled.pod["metadata"]["name"], patch)
     if plan.owner_patch is not None:
         api.patch_custom(RESTREAM, namespace, restream.metadata.name, plan.owner_patch)
     return change

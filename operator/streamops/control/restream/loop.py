@@ -1,9 +1,12 @@
-"""A Restream's status loop: its pusher's telemetry and its stream's facts into status (see
-runtime/object_loop.py for what every loop does), and the pusher's failure streak into its one
-aggregated RestreamBackoff Event (restream/backoff_event.py; this loop is that Event's only writer)."""
+"""A Restream's status loop: its target's telemetry in the stream's shared pusher and its stream's
+facts into status (see runtime/object_loop.py for what every loop does), the target's failure streak
+into its one aggregated RestreamBackoff Event (restream/backoff_event.py; this loop is that Event's
+only writer), and the stream's set of targets sent to the pusher (PUT /targets) whenever the
+pusher runs another one: a pusher that starts or restarts has none (docs/design/shared-pusher.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -11,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-from streamops.api import RESTREAM, Restream, RestreamStatus
-from streamops.contract.pusher import PusherStatus
+from streamops.api import LIVESTREAM, RESTREAM, Restream, RestreamStatus
+from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherStatus
 from streamops.control.restream.backoff_event import (
     FailureStreak,
     RestreamRef,
@@ -23,7 +26,7 @@ from streamops.control.restream.backoff_event import (
     next_write,
 )
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.restream.specs.names import PUSHER_COMPONENT, pusher_pod_name
+from streamops.control.restream.specs.names import PUSHER_COMPONENT, shared_pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
 from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
@@ -31,7 +34,7 @@ from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_s
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.worker_client import TelemetryReader
+from streamops.control.workers.worker_client import TelemetryReader, put
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 
@@ -43,6 +46,7 @@ RESTREAM_LOOP = KindLoop(
     carried=lambda outcome: {"owner_patched_at": outcome.owner_patched_at},
 )
 KEY_RETRY_SECONDS = 5.0  # a missing target-key Secret is looked for again this often
+SEND_AGAIN_SECONDS = 2.0  # a pusher that still runs another set after a PUT /targets is sent it again
 log = logging.getLogger("streamops.operator")
 
 
@@ -59,7 +63,8 @@ def restream_update(
     restream = loop.valid_object(raw, Restream, outcome)
     if restream is None:
         return loop.invalid_spec_status(raw, outcome), []
-    pod = pod or PodObservation(name=pusher_pod_name(loop.name))
+    stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
+    pod = pod or PodObservation(name=shared_pusher_pod_name(stream_ref))
     observed = PusherObservation.observe(pod, telemetry, stream, outcome.generation)
     observation = replace(
         observed,
@@ -113,28 +118,43 @@ async def sync_backoff_event(
 
 async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
     loop = ObjectLoop(state, RESTREAM_LOOP, obj)
-    reader = TelemetryReader(PusherStatus)
+    reader = TelemetryReader(PusherSetStatus)
     series = WrittenSeries()
+    sending: asyncio.Task[None] | None = None  # the PUT /targets in flight (a reference keeps it alive)
+    sent_at = 0.0
     try:
         while loop.running:
+            stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
+            pod_name = shared_pusher_pod_name(stream_ref)
             await loop.remove_lost_pods(
-                worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
+                worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT)
             )
             outcome = await loop.reconciled()
             if outcome is None:
                 await loop.sleep()
                 continue
-            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
+            await loop.announce_replaced(outcome, {"pusher": (pod_name, outcome.pod_change)})
             stream, outcome = await follow_stream(loop, indexes.streams, outcome)
-            await loop.announce_replaced(outcome, {"pusher": (pusher_pod_name(loop.name), outcome.pod_change)})
+            await loop.announce_replaced(outcome, {"pusher": (pod_name, outcome.pod_change)})
             # Look again soon: the Secret may be created (or labelled) any time, and Secrets are not watched.
             if outcome.key_secret_missing or outcome.key_secret_refused:
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
-            pod = worker_pod(indexes.pods, loop.namespace, RESTREAM.kind, loop.name, PUSHER_COMPONENT)
-            stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
+            pod = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT)
             loop.report_restarts(stream_ref, {"pusher": [pod]})
-            telemetry = await state.read_worker(reader, pod, loop.namespace, stream_ref)
-            if outcome.pod_change.action == "wait" and telemetry is not None and not telemetry.live:
+            running = await state.read_worker(reader, pod, loop.namespace, stream_ref)
+            wanted = outcome.targets
+            due = time.monotonic() - sent_at > SEND_AGAIN_SECONDS
+            other_set = running is not None and wanted is not None and running.versions() != wanted.versions()
+            if state.client is not None and pod is not None and wanted is not None and other_set and due:
+                # The pusher runs another set (it started, restarted, or a Restream changed): send ours.
+                sent_at = time.monotonic()
+                auth = await state.worker_headers(loop.namespace, stream_ref)
+                sending = asyncio.get_running_loop().create_task(
+                    put(state.client, pod, TARGETS_PATH, wanted.body(), auth)
+                )
+            uid = loop.body.metadata.uid or ""
+            telemetry: PusherStatus | None = running.of(uid) if running is not None else None
+            if outcome.pod_change.action == "wait" and running is not None and not any(t.live for t in running.targets):
                 loop.requested = True  # the pusher that waited for its restart is idle now
             inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream)
             if loop.changed(inputs):
@@ -142,4 +162,6 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             await sync_backoff_event(loop, series, telemetry)
             await loop.sleep(pod)
     finally:
+        if sending is not None:
+            sending.cancel()
         loop.close()

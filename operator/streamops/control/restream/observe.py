@@ -1,59 +1,130 @@
 """What a Restream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
-its pusher Pod, its stream, the target key's Secret it references, the stream's ingest ports.
-Reads only; plan.py decides from what this returns."""
+its stream, the stream's shared pusher Pod (docs/design/shared-pusher.md) and every active Restream
+of the stream with the key and CA Secrets it references (values kept in memory only, as SecretStr),
+the stream's ingest ports, and the Restream's own pusher Pod of an older operator. Reads only;
+plan.py decides from what this returns."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
-from streamops.api import LiveStream, Restream
-from streamops.control.restream.specs.names import pusher_pod_name
+from pydantic import SecretStr
+
+from streamops.api import RESTREAM, LiveStream, Restream
+from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_secret_key, read_stream
-from streamops.control.shared.tenancy import secret_use_refusal
+from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.control.shared.tenancy import secret_reference_refusal, secret_use_refusal
 from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 
 
 @dataclass(frozen=True)
-class Observed:
-    """What exists of a Restream's children and what it names. An inactive Restream reads only its
-    pusher; one whose stream is missing nothing more. The key's value is not kept: the pusher
-    reads it from its mount."""
+class Target:
+    """An active Restream of the stream and what its target needs: the key's and the CA's values
+    (never in a repr), or why it cannot be pushed (a Secret missing, or refused by the policy)."""
 
-    pusher: Manifest | None  # its pusher Pod
+    restream: Restream
+    key: SecretStr | None = None
+    ca: SecretStr | None = None
+    missing: str | None = None
+    refused: str | None = None
+    secret_versions: tuple[str, ...] = ()  # the Secrets' resourceVersions (a rotation is a new version)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What exists of a Restream's stream and its pusher. An inactive Restream still reads the
+    stream's others: their targets stay. One whose stream is missing reads nothing more."""
+
+    pusher: Manifest | None  # the stream's shared pusher Pod
     stream: LiveStream | None = None
-    key_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
+    key_missing: str | None = None  # this Restream's target-key Secret (or its key, or its CA) does not exist
     key_refused: str | None = None  # ... is not labelled for use by specs (tenancy.py): why
     host_network: bool = False  # workers run on the host network: the ingest ports were read
     ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
+    targets: tuple[Target, ...] = ()  # every active Restream of the stream, this one included
+    legacy_pusher: Manifest | None = None  # this Restream's own pusher Pod, made by an older operator
+
+
+def _secret_value(secret: Manifest | None, key: str) -> str | None:
+    data = (secret or {}).get("data") or {}
+    return base64.b64decode(data[key]).decode() if key in data else None
+
+
+def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings) -> Target:
+    namespace = restream.metadata.namespace or ""
+    versions: list[str] = []
+    key: str | None = None
+    ref = restream.spec.stream_key_secret_ref
+    if ref is not None:
+        secret = api.get("Secret", namespace, ref.name)
+        refused = secret_reference_refusal("streamKeySecretRef", ref.name, secret, settings)
+        if refused is not None:
+            return Target(restream, refused=refused)
+        key = _secret_value(secret, ref.key)
+        if key is None:
+            return Target(restream, missing=f"{ref.name} (key {ref.key})" if secret else ref.name)
+        versions.append(str((secret or {}).get("metadata", {}).get("resourceVersion", "")))
+    ca: str | None = None
+    ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
+    if ca_ref is not None:
+        # The CA decides where the key goes: its Secret follows the same tenancy rule.
+        secret = api.get("Secret", namespace, ca_ref.name)
+        refused = secret_use_refusal("tls.caSecretRef", ca_ref.name, secret, settings)
+        if refused is not None:
+            return Target(restream, refused=refused)
+        ca = _secret_value(secret, ca_ref.key)
+        if ca is None:  # fail closed: without it the pusher would trust the system's store instead
+            return Target(restream, missing=f"{ca_ref.name} (key {ca_ref.key}, tls.caSecretRef)")
+        versions.append(str((secret or {}).get("metadata", {}).get("resourceVersion", "")))
+    return Target(
+        restream,
+        key=SecretStr(key) if key is not None else None,
+        ca=SecretStr(ca) if ca is not None else None,
+        secret_versions=tuple(versions),
+    )
+
+
+def _deleting(restream: Restream) -> bool:
+    return bool((restream.metadata.model_extra or {}).get("deletionTimestamp"))
+
+
+def stream_restreams(api: KubeApi, restream: Restream) -> list[Restream]:
+    """The active Restreams of the restream's stream, this one as handed over (the list may lag)."""
+    namespace, stream = restream.metadata.namespace or "", restream.spec.stream_ref.name
+    others = []
+    for raw in api.list_custom(RESTREAM, namespace):
+        other = parse(Restream, raw).obj
+        if other is None or other.metadata.uid == restream.metadata.uid or _deleting(other):
+            continue
+        if other.spec.stream_ref.name == stream and other.spec.active:
+            others.append(other)
+    mine = [restream] if restream.spec.active and not _deleting(restream) else []
+    return sorted([*mine, *others], key=lambda r: r.metadata.name)
 
 
 def observe(api: KubeApi, restream: Restream, settings: OperatorSettings, host_network: bool) -> Observed:
     """`host_network`: an allocator is given (the stream's ingest ports are read)."""
-    namespace = restream.metadata.namespace or ""
-    current = api.get("Pod", namespace, pusher_pod_name(restream.metadata.name))
-    if not restream.spec.active:
-        return Observed(current)
-    stream = read_stream(api, namespace, restream.spec.stream_ref.name)
+    namespace, name = restream.metadata.namespace or "", restream.metadata.name
+    stream_name = restream.spec.stream_ref.name
+    current = api.get("Pod", namespace, shared_pusher_pod_name(stream_name))
+    own_name = pusher_pod_name(name)
+    legacy = api.get("Pod", namespace, own_name) if own_name != shared_pusher_pod_name(stream_name) else None
+    stream = read_stream(api, namespace, stream_name)
     if stream is None:
-        return Observed(current)
-    ref = restream.spec.stream_key_secret_ref
-    key = read_secret_key(api, namespace, ref, "streamKeySecretRef", settings) if ref is not None else None
-    ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
-    # The CA decides where the key goes: its Secret follows the same tenancy rule, and one that does
-    # not exist yet too (the pusher's mount is optional: the kubelet would fill it in unchecked).
-    ca_refused = (
-        secret_use_refusal("tls.caSecretRef", ca_ref.name, api.get("Secret", namespace, ca_ref.name), settings)
-        if ca_ref
-        else None
-    )
+        return Observed(current, legacy_pusher=legacy)
+    targets = tuple(read_target(api, r, settings) for r in stream_restreams(api, restream))
+    mine = next((t for t in targets if t.restream.metadata.uid == restream.metadata.uid), None)
     return Observed(
         pusher=current,
         stream=stream,
-        key_missing=key.missing if key is not None else None,
-        key_refused=(key.refused if key is not None else None) or ca_refused,
+        key_missing=mine.missing if mine is not None else None,
+        key_refused=mine.refused if mine is not None else None,
         host_network=host_network,
         ingest_ports=allocated_ingest_ports(api, stream) if host_network else None,
+        targets=targets,
+        legacy_pusher=legacy,
     )

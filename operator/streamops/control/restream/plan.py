@@ -1,16 +1,23 @@
-"""What a Restream's reconcile wants, decided from the Restream as stored, the settings and what
-observe.py read: pure, no API call (docs/design/reconcile-plan.md). plan_pusher() decides whether
-the pusher goes or runs, the owner patch and what the outcome says; wanted_pod() builds the pusher
-once apply.py has its host port (the allocator is a side effect)."""
+"""What a Restream's reconcile wants, decided without any write (docs/design/reconcile-plan.md):
+the stream's shared pusher (docs/design/shared-pusher.md) wanted or removed, its owners and its set
+of targets planned from every active Restream of the stream, whether this Restream's stream becomes
+its owner, and what its status says (waiting for the stream, a key missing or refused). Pure: no
+API, no allocator, no clock. Every Restream of a stream plans the same Pod and the same set, so
+whichever reconciles first does the writing and the others find nothing to do.
+
+The second phase (`wanted_targets`, `wanted_pod`) needs the operator's settings and the pusher's
+host ports, which apply.py has."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from streamops.api import LiveStream, Restream
-from streamops.control.restream.observe import Observed
+from streamops.contract.pusher import PusherTargets
+from streamops.control.restream.observe import Observed, Target
 from streamops.control.restream.specs.owner_patch import restream_owner_patch
-from streamops.control.restream.specs.pod import pusher_pod
+from streamops.control.restream.specs.pod import shared_pusher_pod
+from streamops.control.restream.specs.worker_config import pusher_target
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 from streamops.kube.manifests import Body, Manifest
@@ -21,48 +28,54 @@ class Plan:
     """What the reconcile wants, before any write; the last fields are what the outcome says."""
 
     restream: Restream
-    remove: bool = False  # the pusher goes (inactive, or its target key is refused)
-    pusher: bool = False  # the pusher runs
+    remove: bool = False  # the stream's pusher goes: no Restream of the stream has a target
+    pusher: bool = False  # the stream's pusher runs
     owner_patch: Manifest | None = None  # send this patch of the Restream's ownerReferences
-    busy: bool = False  # the pusher pushes (status.live): a change that can wait waits
-    immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
+    busy: bool = False  # a target of the pusher is live: a change of the Pod that can wait waits
+    immediate: bool = False  # a Restream of the stream asks for a pending restart now (restarts.py)
     stream: LiveStream | None = None  # the stream the pusher is built for
     waiting_for_stream: bool = False  # the stream (or its ingest ports) is missing
     key_missing: str | None = None
     key_refused: str | None = None
     owner_patched_at: str | None = None  # the body's resourceVersion once the patch is sent (or pending)
+    targets: tuple[Target, ...] = ()  # the Restreams pushed to (the Pod's owners), in name order
+    remove_legacy: bool = False  # this Restream's own pusher Pod of an older operator goes
 
 
 def plan_pusher(restream: Restream, raw: Body, observed: Observed, owner_patched_at: str | None = None) -> Plan:
     """Pure. `raw`: the Restream as handed over (its ownerReferences and resourceVersion);
     `owner_patched_at`: the previous outcome's (reconcile.RestreamOutcome)."""
+    targets = tuple(t for t in observed.targets if t.missing is None and t.refused is None)
+    owners = [t.restream for t in targets]
     base = Plan(
         restream,
-        busy=bool(restream.status and restream.status.live),
-        immediate=restream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE,
+        busy=any(r.status is not None and r.status.live for r in owners),
+        immediate=any(r.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE for r in [restream, *owners]),
+        remove_legacy=observed.legacy_pusher is not None,
     )
     stream = observed.stream
-    if not restream.spec.active:
-        return replace(base, remove=True)
     if stream is None:
-        return replace(base, waiting_for_stream=True)
-    if observed.key_refused is not None:
-        # The target would receive the Secret's value: a running pusher (made before the policy) goes.
-        return replace(base, remove=True, key_refused=observed.key_refused)
-    if observed.key_missing is not None:
-        # A Pod now would hang in ContainerCreating: say so instead, and create it once the key exists.
-        return replace(base, key_missing=observed.key_missing)
-    patch, patched_at = _owner_patch(raw, stream, owner_patched_at)
+        # Nothing to push from; the stream's deletion takes its Restreams, and the Pod with them.
+        return replace(base, waiting_for_stream=restream.spec.active)
     # Without the stream's ports the pusher waits, but the owner patch is sent all the same.
     waiting = observed.host_network and observed.ingest_ports is None
-    return replace(
+    pod = replace(
         base,
-        pusher=not waiting,
-        owner_patch=patch,
-        stream=None if waiting else stream,
-        waiting_for_stream=waiting,
-        owner_patched_at=patched_at,
+        remove=not targets,
+        pusher=bool(targets) and not waiting,
+        stream=None if waiting or not targets else stream,
+        targets=targets,
     )
+    if not restream.spec.active:
+        return pod
+    if observed.key_refused is not None:
+        # The target would receive the Secret's value: it is not sent (a running one stops).
+        return replace(pod, key_refused=observed.key_refused)
+    if observed.key_missing is not None:
+        # Say so instead, and send the target once the key exists.
+        return replace(pod, key_missing=observed.key_missing)
+    patch, patched_at = _owner_patch(raw, stream, owner_patched_at)
+    return replace(pod, owner_patch=patch, waiting_for_stream=waiting, owner_patched_at=patched_at)
 
 
 def _owner_patch(raw: Body, stream: LiveStream, patched_at: str | None) -> tuple[Manifest | None, str | None]:
@@ -79,12 +92,33 @@ def _owner_patch(raw: Body, stream: LiveStream, patched_at: str | None) -> tuple
     return None, patched_at
 
 
-# --- the second phase: what depends on a side effect -------------------------------------------
+# --- the second phase: what depends on the settings or a side effect ----------------------------
+
+
+def wanted_targets(plan: Plan, settings: OperatorSettings, observed: Observed) -> PusherTargets | None:
+    """The set the pusher is to run (None: no pusher planned)."""
+    if plan.stream is None:
+        return None
+    stream = plan.stream
+    return PusherTargets(
+        targets=[
+            pusher_target(
+                t.restream,
+                stream,
+                settings,
+                observed.ingest_ports,
+                t.key.get_secret_value() if t.key is not None else None,
+                t.ca.get_secret_value() if t.ca is not None else None,
+                t.secret_versions,
+            )
+            for t in plan.targets
+        ]
+    )
 
 
 def wanted_pod(
     plan: Plan, settings: OperatorSettings, observed: Observed, host_ports: dict[str, int] | None
 ) -> Manifest:
-    """The pusher Pod; `host_ports`: its own, as kept or allocated."""
+    """The stream's pusher Pod; `host_ports`: its own, as kept or allocated."""
     assert plan.stream is not None, "a pusher is planned for a stream"
-    return pusher_pod(plan.restream, plan.stream, settings, observed.ingest_ports, host_ports)
+    return shared_pusher_pod(plan.stream, [t.restream for t in plan.targets], settings, host_ports)

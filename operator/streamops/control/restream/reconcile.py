@@ -1,16 +1,18 @@
-"""Reconcile one Restream: its owner reference to the stream and the pusher Pod. Thin: the object
-parsed, what exists read (observe.py), what is wanted decided (plan.py, pure), the plan carried
-out (apply.py); docs/design/reconcile-plan.md. Status is written by the status loop from what the
-pusher reports."""
+"""Reconcile one Restream: its owner reference to the stream and the stream's shared pusher Pod, and
+the set of targets the status loop sends it (docs/design/shared-pusher.md). Thin: the object parsed,
+what exists read (observe.py), what is wanted decided (plan.py, pure), the plan carried out
+(apply.py); docs/design/reconcile-plan.md. Status is written by the status loop from what the
+pusher reports of this Restream's target."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from streamops.api import Restream
+from streamops.contract.pusher import PusherTargets
 from streamops.control.restream.apply import apply_plan
 from streamops.control.restream.observe import observe
-from streamops.control.restream.plan import plan_pusher
+from streamops.control.restream.plan import plan_pusher, wanted_targets
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
@@ -31,6 +33,8 @@ class RestreamOutcome:
     # same body again (the watch has not shown the patch yet) does not send it again.
     owner_patched_at: str | None = None
     pod_change: PodChange = KEEP  # the pusher Pod replaced, or kept until it is idle (restarts.py)
+    # The stream's whole set of targets, keys included (SecretStr: never in a repr), for PUT /targets.
+    targets: PusherTargets | None = None
 
 
 def reconcile_restream(
@@ -40,7 +44,8 @@ def reconcile_restream(
     allocator: PortAllocator | None = None,
     owner_patched_at: str | None = None,
 ) -> RestreamOutcome:
-    """Idempotent. The pusher Pod exists while `active` (it waits for the feed by itself).
+    """Idempotent. The stream's pusher Pod exists while a Restream of the stream has a target (it
+    waits for the feed by itself).
     `owner_patched_at` is the previous outcome's (see RestreamOutcome)."""
     parsed = parse(Restream, body)
     generation, restream = parsed.generation, parsed.obj
@@ -50,6 +55,7 @@ def reconcile_restream(
         observed = observe(api, restream, settings, allocator is not None)
         plan = plan_pusher(restream, parsed.raw, observed, owner_patched_at)
         change = apply_plan(api, settings, plan, observed, allocator)
+        targets = wanted_targets(plan, settings, observed)
     except NamespaceTerminating:
         return RestreamOutcome(generation)
     return RestreamOutcome(
@@ -60,4 +66,5 @@ def reconcile_restream(
         stream_uid=plan.stream.metadata.uid if plan.stream is not None else None,
         owner_patched_at=plan.owner_patched_at,
         pod_change=change,
+        targets=targets,
     )

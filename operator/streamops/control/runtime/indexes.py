@@ -15,7 +15,7 @@ from streamops.contract.ingest import PLAYER_PAGE
 from streamops.control.workers.endpoint_slices import EndpointSliceIndex
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Body, Manifest, ObjectIndex
-from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION
+from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION, STREAM_NAME_ANNOTATION
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
 ObjectRef = tuple[str, str]  # namespace, name
@@ -136,12 +136,25 @@ def controller_of(meta: Body) -> Body | None:
     return None
 
 
+def shared_stream_of(meta: Body) -> str | None:
+    """The stream of a worker Pod that several objects own and none controls (a stream's shared
+    pusher, owned by its Restreams: docs/design/shared-pusher.md)."""
+    if controller_of(meta) is not None or not meta.get("ownerReferences"):
+        return None
+    stream = (meta.get("annotations") or {}).get(STREAM_NAME_ANNOTATION)
+    return str(stream) if stream else None
+
+
 def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
+    """Under its controller; a shared Pod under its stream (kind LiveStream)."""
     meta = body.get("metadata") or {}
     owner = controller_of(meta)
-    if owner is None:
-        return {}
     component = (meta.get("labels") or {}).get(COMPONENT_LABEL, "")
+    if owner is None:
+        stream = shared_stream_of(meta)
+        if stream is None:
+            return {}
+        return {(meta.get("namespace") or "", "LiveStream", stream, component): PodObservation.of(meta["name"], body)}
     key = (meta.get("namespace") or "", str(owner.get("kind")), str(owner.get("name")), component)
     return {key: PodObservation.of(meta.get("name") or "", body)}
 

@@ -153,9 +153,11 @@ class OperatorState:
         """A Recording or Restream is woken when its stream (or the stream's ingest Service) changes."""
         self._followers.setdefault((namespace, stream), set()).add(key)
 
-    def wake_followers(self, namespace: str, stream: str, reconcile: bool = False) -> None:
+    def wake_followers(self, namespace: str, stream: str, reconcile: bool = False, kind: str | None = None) -> None:
+        """`kind`: only the followers of that kind (a stream's Restreams)."""
         for key in self._followers.get((namespace, stream), ()):
-            self.wake(key, reconcile)
+            if kind is None or key[0] == kind:
+                self.wake(key, reconcile)
 
     def spec_changed(self, key: ObjectKey, generation: int | None, gone: bool = False) -> bool:
         """Whether `generation` is new for the object since it was last asked (its first sight, or

@@ -1,6 +1,6 @@
 """The operator's side of the worker HTTP API: each worker serves `/status` (JSON) on its HTTP
-port, which the operator reads at the Pod's IP, and the recorder takes `POST /start` and
-`POST /stop`. Every request presents the stream's worker credential (`headers`:
+port, which the operator reads at the Pod's IP, the recorder takes `POST /start` and
+`POST /stop`, a stream's shared pusher `PUT /targets`. Every request presents the stream's worker credential (`headers`:
 worker_credentials.py). One shared HTTP client for the whole operator, short timeouts, no retries
 (the next tick is the retry)."""
 
@@ -101,6 +101,24 @@ async def post(
     sent = {"Content-Type": "application/json", **(headers or {}), **(sign(body) if sign is not None else {})}
     try:
         async with client.post(
+            url, data=body, headers=sent, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
+        ) as response:
+            await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        pass
+
+
+async def put(
+    client: aiohttp.ClientSession, pod: PodObservation, path: str, body: bytes, headers: Mapping[str, str]
+) -> None:
+    """A whole state to the worker (a shared pusher's targets: `body` holds their keys, so it is
+    built by the contract, never logged). Errors are not reported, as for `post`."""
+    url = pod.worker_url(path)
+    if url is None:
+        return
+    sent = {"Content-Type": "application/json", **headers}
+    try:
+        async with client.put(
             url, data=body, headers=sent, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
         ) as response:
             await response.read()

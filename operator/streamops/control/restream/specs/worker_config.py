@@ -1,7 +1,11 @@
-"""The pusher's configuration."""
+"""The pusher's configuration: the stream's shared pusher (`SharedPusherConfig`, what every target
+shares) and each Restream's target (`PusherTarget`, sent over PUT /targets), made from what a single
+pusher's configuration says of its target (`pusher_config`)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import get_args
 
 from streamops.api import LiveStream, Restream
@@ -14,6 +18,8 @@ from streamops.contract.pusher import (
     TARGET_KEY_DIR,
     TARGET_KEY_FILE,
     PusherConfig,
+    PusherTarget,
+    SharedPusherConfig,
 )
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.runtime.settings import OperatorSettings
@@ -51,3 +57,47 @@ def pusher_config(
         private_dir=PRIVATE_DIR,
         credential_file=CREDENTIAL_FILE,
     )
+
+
+def shared_pusher_config(stream_name: str, settings: OperatorSettings, http_port: int) -> SharedPusherConfig:
+    """Nothing of any Restream: adding, changing or removing one changes no part of the Pod."""
+    return SharedPusherConfig(
+        stream=stream_name,
+        egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
+        private_dir=PRIVATE_DIR,
+        http_host=settings.worker_bind_address,
+        http_port=http_port,
+        credential_file=CREDENTIAL_FILE,
+    )
+
+
+def pusher_target(
+    restream: Restream,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    ingest_ports: IngestPortMap | None,
+    key: str | None,
+    ca: str | None,
+    secret_versions: tuple[str, ...] = (),
+) -> PusherTarget:
+    """The Restream's target as the pusher gets it: what its own pusher's configuration said, with
+    the key's and the CA's values instead of their files. `secret_versions`: the resourceVersions of
+    the Secrets they came from, so the version changes when either is rotated (never their values:
+    the version is echoed in the pusher's /status)."""
+    single = pusher_config(restream, stream, settings, ingest_ports, 0)
+    uid = restream.metadata.uid
+    assert uid, "an object read from the API server has a uid"
+    target = PusherTarget(
+        id=uid,
+        name=restream.metadata.name,
+        feed_url=single.feed_url,
+        uri=single.uri,
+        stream_key=key,  # type: ignore[arg-type]  # pydantic makes the SecretStr
+        no_audio_mode=single.no_audio_mode,
+        tls_ca=ca,
+        tls_insecure_skip_verify=single.tls_insecure_skip_verify,
+        video_codecs=single.video_codecs,
+    )
+    what = json.dumps([target.push_config(), list(secret_versions)], sort_keys=True)
+    digest = hashlib.sha256(what.encode()).hexdigest()[:16]
+    return target.model_copy(update={"version": f"{restream.metadata.generation or 0}-{digest}"})

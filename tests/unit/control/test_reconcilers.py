@@ -722,8 +722,13 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
     rst = put(api, restream("out"))
     outcome = reconcile_rst(api)
     patched_at = rst["metadata"]["resourceVersion"]
-    assert outcome == RestreamOutcome(generation=1, stream_uid=stream["metadata"]["uid"], owner_patched_at=patched_at)
-    assert done(api) == [("create", "Pod", "out-pusher"), ("patch", "Restream", "out")], "the pusher first"
+    assert (outcome.generation, outcome.stream_uid, outcome.owner_patched_at) == (
+        1,
+        stream["metadata"]["uid"],
+        patched_at,
+    )
+    assert outcome.targets is not None and [t.name for t in outcome.targets.targets] == ["out"]
+    assert done(api) == [("create", "Pod", "cam-pusher"), ("patch", "Restream", "out")], "the pusher first"
     # The loop's body lags behind the patch until the watch shows it: no second patch meanwhile ...
     api.clear_calls()
     assert reconcile_restream(api, SETTINGS, rst, owner_patched_at=patched_at).owner_patched_at == patched_at
@@ -733,7 +738,7 @@ def test_restream_gets_its_stream_as_owner_once_and_a_pusher(api):
     assert reconcile_restream(api, SETTINGS, newer, owner_patched_at=patched_at).owner_patched_at == "newer"
     assert done(api) == [("patch", "Restream", "out")]
     assert owners(api.object("Restream", NS, "out")) == [("LiveStream", stream["metadata"]["uid"])]
-    assert owners(api.object("Pod", NS, "out-pusher")) == [("Restream", rst["metadata"]["uid"])]
+    assert owners(api.object("Pod", NS, "cam-pusher")) == [("Restream", rst["metadata"]["uid"])]
     assert api.object("Restream", NS, "out")["metadata"]["generation"] == 1, "metadata only: no new generation"
     assert_idempotent(api, lambda: reconcile_rst(api))
 
@@ -754,12 +759,12 @@ def test_inactive_restream_has_no_pusher(api):
     reconcile_rst(api)
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     api.clear_calls()
-    assert reconcile_rst(api) == RestreamOutcome(generation=2)
-    assert done(api) == [("delete", "Pod", "out-pusher")] and api.names("Pod") == []
+    assert reconcile_rst(api) == RestreamOutcome(generation=2), "no target: no set to send"
+    assert done(api) == [("delete", "Pod", "cam-pusher")] and api.names("Pod") == []
     assert_idempotent(api, lambda: reconcile_rst(api))
     api.modify("Restream", NS, "out", {"spec": {"active": True}})
     reconcile_rst(api)
-    assert api.names("Pod") == ["out-pusher"]
+    assert api.names("Pod") == ["cam-pusher"]
 
 
 def test_restream_waits_for_its_stream(api):
@@ -782,8 +787,11 @@ def test_restream_with_a_missing_target_key_reports_it_and_starts_once_it_exists
     assert reconcile_rst(api).key_secret_missing == "yt (key streamKey)"
 
     api.modify("Secret", NS, "yt", {"data": {"streamKey": "eA=="}})
-    assert reconcile_rst(api).key_secret_missing is None
-    assert api.names("Pod") == ["out-pusher"]
+    outcome = reconcile_rst(api)
+    assert outcome.key_secret_missing is None and outcome.targets is not None
+    assert outcome.targets.targets[0].stream_key is not None
+    assert outcome.targets.targets[0].stream_key.get_secret_value() == "x", "the key's value, for PUT /targets"
+    assert api.names("Pod") == ["cam-pusher"]
 
 
 def test_restream_with_host_ports_keeps_its_port(api):
@@ -793,10 +801,50 @@ def test_restream_with_host_ports_keeps_its_port(api):
     assert reconcile_rst(api, allocator=allocator).waiting_for_stream
     reconcile_stream(api, allocator=allocator)
     reconcile_rst(api, allocator=allocator)
-    port = ports_of(api.object("Pod", NS, "out-pusher"))
+    port = ports_of(api.object("Pod", NS, "cam-pusher"))
     assert set(port) == {"http"} and allocator.used == 7
     assert_idempotent(api, lambda: reconcile_rst(api, allocator=allocator))
     assert allocator.used == 7
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     reconcile_rst(api, allocator=allocator)
     assert allocator.used == 6
+
+
+def test_the_restreams_of_a_stream_share_one_pusher_whose_owners_follow_them(api):
+    """docs/design/shared-pusher.md: one Pod per stream, owned by the Restreams with a target (none
+    its controller); a Restream added or removed changes its owners and the set, never its spec."""
+    put(api, livestream("cam"))
+    first = put(api, restream("out"))
+    second = put(api, restream("yt", uri="rtmp://198.51.100.9/live"))
+    reconcile_rst(api)
+    pod = api.object("Pod", NS, "cam-pusher")
+    assert sorted(owners(pod)) == sorted(
+        [("Restream", first["metadata"]["uid"]), ("Restream", second["metadata"]["uid"])]
+    )
+    assert not any(r.get("controller") for r in pod["metadata"]["ownerReferences"])
+    outcome = reconcile_rst(api, "yt")
+    assert outcome.targets is not None and [t.name for t in outcome.targets.targets] == ["out", "yt"]
+    assert api.object("Pod", NS, "cam-pusher")["metadata"]["uid"] == pod["metadata"]["uid"]
+
+    api.modify("Restream", NS, "yt", {"spec": {"active": False}})
+    api.clear_calls()
+    outcome = reconcile_rst(api, "yt")
+    assert outcome.targets is not None and [t.name for t in outcome.targets.targets] == ["out"]
+    assert done(api) == [("patch", "Pod", "cam-pusher")], "its owners only: the Pod stays"
+    assert owners(api.object("Pod", NS, "cam-pusher")) == [("Restream", first["metadata"]["uid"])]
+    assert_idempotent(api, lambda: reconcile_rst(api))
+
+    # A Restream's own Pod of an older operator goes once its Restream is reconciled.
+    legacy = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "out-pusher", "namespace": NS}}
+    legacy["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "streaming.streamops.dev/v1alpha1",
+            "kind": "Restream",
+            "name": "out",
+            "uid": first["metadata"]["uid"],
+            "controller": True,
+        }
+    ]
+    put(api, legacy)
+    reconcile_rst(api)
+    assert api.names("Pod") == ["cam-pusher"]

@@ -288,14 +288,15 @@ def test_a_restream_never_sends_an_unlabelled_secret(api: FakeKubeApi) -> None:
     outcome = reconcile_rst(api)
     assert outcome.key_secret_refused is not None and "db-password" in outcome.key_secret_refused
     assert KEY not in outcome.key_secret_refused
-    assert "out-pusher" not in api.names("Pod")
+    assert "cam-pusher" not in api.names("Pod")
     api.modify("Secret", NS, "db-password", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
-    assert reconcile_rst(api).key_secret_refused is None
-    assert "out-pusher" in api.names("Pod")
+    admitted = reconcile_rst(api)
+    assert admitted.key_secret_refused is None and "cam-pusher" in api.names("Pod")
+    assert admitted.targets is not None and KEY not in repr(admitted), "sent over PUT /targets, never shown"
     # A pusher made before the policy goes once the label is taken away.
     api.modify("Secret", NS, "db-password", {"metadata": {"labels": {ALLOW_REFERENCE_LABEL: None}}})
     assert reconcile_rst(api).key_secret_refused is not None
-    assert "out-pusher" not in api.names("Pod")
+    assert "cam-pusher" not in api.names("Pod")
 
 
 # --- status -----------------------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def test_an_ingress_tls_secret_that_does_not_exist_yet_refuses_the_route(api: Fa
 
 
 def test_a_restream_ca_that_does_not_exist_yet_makes_no_pusher(api: FakeKubeApi) -> None:
-    """The CA decides where the key goes; the pusher's mount is optional."""
+    """The CA decides where the key goes: one that does not exist yet is refused too."""
     put(api, livestream("cam"))
     reconcile(api)
     put(api, secret("key", labelled=True, streamKey=KEY))
@@ -395,9 +396,10 @@ def test_a_restream_ca_that_does_not_exist_yet_makes_no_pusher(api: FakeKubeApi)
     put(api, restream("out", uri="rtmps://203.0.113.7/live", streamKeySecretRef={"name": "key"}, tls=tls))
     refused = reconcile_rst(api).key_secret_refused
     assert refused is not None and "Secret later-ca named in tls.caSecretRef does not exist yet" in refused
-    assert "out-pusher" not in api.names("Pod")
+    assert "cam-pusher" not in api.names("Pod")
     put(api, secret("later-ca", labelled=False, ca_crt="PEM"))
-    assert reconcile_rst(api).key_secret_refused is not None and "out-pusher" not in api.names("Pod")
+    assert reconcile_rst(api).key_secret_refused is not None and "cam-pusher" not in api.names("Pod")
     api.modify("Secret", NS, "later-ca", {"metadata": {"labels": ALLOW_REFERENCE_LABELS}})
-    assert reconcile_rst(api).key_secret_refused is None
-    assert uses(api.object("Pod", NS, "out-pusher"), "later-ca")
+    outcome = reconcile_rst(api)
+    assert outcome.key_secret_refused is None and outcome.targets is not None
+    assert outcome.targets.targets[0].tls_ca == "PEM" and "cam-pusher" in api.names("Pod")

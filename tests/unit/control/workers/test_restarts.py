@@ -190,7 +190,7 @@ def test_a_recording_recorder_and_a_pushing_pusher_wait_too(api: FakeKubeApi) ->
     put(api, restream("out", uri="rtmp://target.example/live/x"))
     reconcile_recording(api, SETTINGS, api.object("Recording", NS, "rec") or {})
     reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
-    assert api.object("Pod", NS, "rec-recorder") and api.object("Pod", NS, "out-pusher")
+    assert api.object("Pod", NS, "rec-recorder") and api.object("Pod", NS, "cam-pusher")
     api.modify("Recording", NS, "rec", {"status": {"recording": True}})
     api.modify("Restream", NS, "out", {"status": {"live": True}})
     api.clear_calls()

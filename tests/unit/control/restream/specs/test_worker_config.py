@@ -1,6 +1,7 @@
-"""The pusher's configuration (specs/worker_config.py): the codecs the target takes, and what a
-change of them does to a running pusher (control/workers/restarts.py), through the real reconciler
-against the in-memory API."""
+"""The pusher's configuration (specs/worker_config.py): the codecs the target takes, the target's
+TLS, and what a change of a Restream does to the stream's running pusher (nothing to its Pod: the
+target's version changes, and the set reaches the pusher over PUT /targets), through the real
+reconciler against the in-memory API."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import pytest
 from devtools.catalog import livestream, restream, stored_livestream, stored_restream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import Restream
-from streamops.contract.pusher import CONFIG_ENV, PusherConfig
+from streamops.contract.pusher import CONFIG_ENV, PusherConfig, PusherTarget
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.restream.reconcile import reconcile_restream
+from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.specs.worker_config import pusher_config
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.restarts import KEEP, SPEC_PARTS_ANNOTATION, PodChange
+from streamops.control.workers.restarts import KEEP
 
 NS = "media"
 SETTINGS = OperatorSettings()
@@ -46,47 +47,50 @@ def api() -> FakeKubeApi:
     return fake
 
 
-def reconcile(api: FakeKubeApi) -> PodChange:
-    return reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {}).pod_change
+def reconcile(api: FakeKubeApi) -> RestreamOutcome:
+    return reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
+
+
+def target(outcome: RestreamOutcome) -> PusherTarget:
+    assert outcome.targets is not None
+    [sent] = outcome.targets.targets
+    return sent
 
 
 def pusher_pod(api: FakeKubeApi) -> dict[str, Any]:
-    return api.object("Pod", NS, "out-pusher") or {}
+    return api.object("Pod", NS, "cam-pusher") or {}
 
 
 def deletes(api: FakeKubeApi) -> list[str]:
     return [c.name for c in api.writes if c.verb == "delete" and c.result == "ok"]
 
 
-def test_a_pusher_built_before_the_field_is_not_replaced(api: FakeKubeApi):
-    """An operator upgrade adds videoCodecs at its default: a running pusher, even an idle one
-    (replaced at once for any difference), differs in nothing."""
-    reconcile(api)
+def test_a_codec_added_reaches_a_live_target_at_once_and_a_reordered_list_changes_nothing(api: FakeKubeApi):
+    first = target(reconcile(api))
     pod = pusher_pod(api)
-    parts = json.loads(pod["metadata"]["annotations"][SPEC_PARTS_ANNOTATION])
-    assert parts["config.videoCodecs"].startswith("d:"), "at its default"
-    # The Pod as the operator before this field made it: neither its parts nor its config have it.
-    del parts["config.videoCodecs"]
-    [container] = pod["spec"]["containers"]
-    env = next(e for e in container["env"] if e["name"] == CONFIG_ENV)
-    older = json.loads(env["value"])
-    del older["videoCodecs"]
-    env["value"] = json.dumps(older)
-    api.modify("Pod", NS, "out-pusher", {"metadata": {"annotations": {SPEC_PARTS_ANNOTATION: json.dumps(parts)}}})
-    api.modify("Pod", NS, "out-pusher", {"spec": pod["spec"]})
-    api.clear_calls()
-    assert reconcile(api) == KEEP and deletes(api) == []
-
-
-def test_a_codec_added_reaches_a_live_pusher_at_once_and_a_reordered_list_changes_nothing(api: FakeKubeApi):
-    reconcile(api)
     api.modify("Restream", NS, "out", {"status": {"live": True}})
     api.modify("Restream", NS, "out", {"spec": {"targetVideoCodecs": ["hevc", "h264"]}})
-    assert reconcile(api) == PodChange("replace", "config.videoCodecs"), "the user's spec change: now"
-    reconcile(api)  # the new Pod
-    api.modify("Restream", NS, "out", {"spec": {"targetVideoCodecs": ["h264", "hevc"]}})
     api.clear_calls()
-    assert reconcile(api) == KEEP and deletes(api) == []
+    outcome = reconcile(api)
+    changed = target(outcome)
+    assert outcome.pod_change == KEEP and deletes(api) == [], "the Pod holds no target: it stays"
+    assert changed.video_codecs == ["h264", "hevc"] and changed.version != first.version, "sent again: now"
+    assert changed.push_config() != first.push_config(), "the pusher restarts this target's FFmpeg alone"
+    api.modify("Restream", NS, "out", {"spec": {"targetVideoCodecs": ["h264", "hevc"]}})
+    reordered = target(reconcile(api))
+    assert (
+        reordered.push_config() == changed.push_config()
+        and reordered.version.split("-")[1] == changed.version.split("-")[1]
+    )
+    assert pusher_pod(api)["metadata"]["uid"] == pod["metadata"]["uid"]
+
+
+def test_the_pods_configuration_names_no_target(api: FakeKubeApi):
+    reconcile(api)
+    [container] = pusher_pod(api)["spec"]["containers"]
+    config = json.loads(next(e for e in container["env"] if e["name"] == CONFIG_ENV)["value"])
+    assert config["stream"] == "cam" and not {"uri", "feedUrl", "streamKeyFile", "tlsCaFile"} & set(config)
+    assert container["args"] == ["worker", "pushers"], "the shared pusher: its targets come over PUT /targets"
 
 
 # --- the target's TLS (tls.caSecretRef, insecureSkipVerify) -----------------------------------------
@@ -100,42 +104,19 @@ def test_the_target_tls_reaches_the_pusher():
     assert skip.tls_ca_file is None and skip.tls_insecure_skip_verify
 
 
-def test_a_pusher_built_before_the_tls_fields_is_not_replaced(api: FakeKubeApi):
-    """An operator upgrade adds tlsCaFile and tlsInsecureSkipVerify at their defaults: nothing differs."""
-    reconcile(api)
-    pod = pusher_pod(api)
-    parts = json.loads(pod["metadata"]["annotations"][SPEC_PARTS_ANNOTATION])
-    [container] = pod["spec"]["containers"]
-    env = next(e for e in container["env"] if e["name"] == CONFIG_ENV)
-    older = json.loads(env["value"])
-    for field in ("tlsCaFile", "tlsInsecureSkipVerify"):
-        parts.pop(f"config.{field}", None)
-        older.pop(field, None)
-    env["value"] = json.dumps(older)
-    api.modify("Pod", NS, "out-pusher", {"metadata": {"annotations": {SPEC_PARTS_ANNOTATION: json.dumps(parts)}}})
-    api.modify("Pod", NS, "out-pusher", {"spec": pod["spec"]})
-    api.clear_calls()
-    assert reconcile(api) == KEEP and deletes(api) == []
-
-
-def test_the_ca_secret_is_mounted_only_when_labelled_for_use(api: FakeKubeApi):
-    """The CA decides where the key goes: an unlabelled Secret is refused (no pusher; the status says RefusedByPolicy);
-    labelled, it is a file of the Pod (an optional volume: a missing Secret is said by the pusher)."""
+def test_the_ca_is_sent_only_when_its_secret_is_labelled_for_use(api: FakeKubeApi):
+    """The CA decides where the key goes: an unlabelled Secret is refused (no target; the status says
+    RefusedByPolicy); labelled, its PEM is the target's `tlsCa` (never a volume of the shared Pod)."""
     api.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ca", "namespace": NS}, "data": {}})
     tls = {"caSecretRef": {"name": "ca"}}
     api.modify("Restream", NS, "out", {"spec": {"uri": "rtmps://10.0.0.5:1936/live", "tls": tls}})
-    outcome = reconcile_restream(api, SETTINGS, api.object("Restream", NS, "out") or {})
-    assert pusher_pod(api) == {}
+    outcome = reconcile(api)
+    assert pusher_pod(api) == {} and outcome.targets is None
     assert "Secret ca named in tls.caSecretRef is not labelled" in (outcome.key_secret_refused or "")
     labels = {"streaming.streamops.dev/allow-reference": "true"}
-    api.modify("Secret", NS, "ca", {"metadata": {"labels": labels}, "data": {"ca.crt": "LS0t"}})
-    reconcile(api)
-    pod = pusher_pod(api)
-    [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == "target-ca"]
-    assert volume["secret"] == {"secretName": "ca", "items": [{"key": "ca.crt", "path": "ca.crt"}], "optional": True}
-    [container] = pod["spec"]["containers"]
-    assert {"name": "target-ca", "mountPath": "/var/run/secrets/streamops/target-ca", "readOnly": True} in container[
-        "volumeMounts"
-    ]
-    config = json.loads(next(e for e in container["env"] if e["name"] == CONFIG_ENV)["value"])
-    assert config["tlsCaFile"] == "/var/run/secrets/streamops/target-ca/ca.crt"
+    api.modify("Secret", NS, "ca", {"metadata": {"labels": labels}})
+    assert "tls.caSecretRef" in (reconcile(api).key_secret_missing or ""), "fail closed: no system trust instead"
+    api.modify("Secret", NS, "ca", {"data": {"ca.crt": "LS0t"}})
+    sent = target(reconcile(api))
+    assert sent.tls_ca == "---" and not sent.tls_insecure_skip_verify
+    assert not [v for v in pusher_pod(api)["spec"]["volumes"] if v["name"] == "target-ca"]

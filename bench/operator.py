@@ -404,7 +404,7 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
                     pod.append(t - sent[name])
                 if (t := ready_seen.times.get(name)) is not None:
                     ready_.append(t - sent[name])
-                if (t := pods_seen.times.get(f"{name}-out-pusher")) is not None:
+                if (t := pods_seen.times.get(f"{name}-pusher")) is not None:
                     pusher.append(t - restream_sent[name])
             return pod, ready_, pusher
 

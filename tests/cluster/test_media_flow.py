@@ -63,12 +63,18 @@ def test_stream_record_restream_with_real_workers(
         restream("dead", uri="rtmp://127.0.0.1:9/live/x"),  # nothing listens: backoff, never hurts the rest
     )
 
-    # Children and owners: the recorder belongs to its Recording, the pusher to its Restream, and
-    # the Restreams to the stream (they go with it); the Recording to nobody.
-    owners = (("cam-ingest", "LiveStream"), ("rec-recorder", "Recording"), ("out-pusher", "Restream"))
-    for pod, owner in (*owners, ("cam-auto-recorder", "Recording")):
-        p = eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
-        assert [r["kind"] for r in p["metadata"]["ownerReferences"]] == [owner]
+    # Children and owners: the recorder belongs to its Recording, the stream's one pusher to both its
+    # Restreams (docs/design/shared-pusher.md), and the Restreams to the stream (they go with it); the
+    # Recording to nobody.
+    owners = (("cam-ingest", ["LiveStream"]), ("rec-recorder", ["Recording"]), ("cam-pusher", ["Restream"] * 2))
+    for pod, kinds in (*owners, ("cam-auto-recorder", ["Recording"])):
+        p = eventually(
+            lambda pod=pod, kinds=kinds: (
+                (p := cluster.get("pods", ns, pod)) and len(p["metadata"]["ownerReferences"]) == len(kinds) and p
+            ),
+            what=pod,
+        )
+        assert [r["kind"] for r in p["metadata"]["ownerReferences"]] == kinds
         assert p["spec"]["hostNetwork"] is True
     stream = cluster.get("livestreams", ns, "cam")
     out = status_of(cluster, "restreams", ns, "out", lambda o: ("LiveStream", "cam") in owner_kinds(o), "owner ref")
@@ -89,8 +95,7 @@ def test_stream_record_restream_with_real_workers(
     recorder = local_pods.start(ns, "rec-recorder")
     local_pods.start(ns, "short-recorder")
     local_pods.start(ns, "cam-auto-recorder")
-    local_pods.start(ns, "out-pusher")
-    local_pods.start(ns, "dead-pusher")
+    local_pods.start(ns, "cam-pusher")  # both targets: the dead one's backoff is its own
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
     rtmp_port = ingest.config["ports"]["rtmp"]
 

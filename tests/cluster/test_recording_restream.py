@@ -31,17 +31,16 @@ def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace)
     r = wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Ready"), "Ready")
     assert (condition(r, "Ready")["status"], condition(r, "Ready")["reason"]) == ("False", "StreamNotFound")
     assert r["status"]["observedGeneration"] == 1 and condition(r, "Ready")["observedGeneration"] == 1
-    assert cluster.get("pods", ns, "out-pusher") is None
+    assert cluster.get("pods", ns, "cam-pusher") is None
 
     cluster.apply(ns, livestream("cam"))
-    pod = eventually(lambda: cluster.get("pods", ns, "out-pusher"), what="pusher Pod once the stream exists")
+    pod = eventually(lambda: cluster.get("pods", ns, "cam-pusher"), what="pusher Pod once the stream exists")
     stream = cluster.get("livestreams", ns, "cam")
-    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
+    rst = cluster.get("restreams", ns, "out")
+    [owner] = pod["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == ("Restream", rst["metadata"]["uid"], False)
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
-    ingest_ports = json.loads(
-        cluster.get("services", ns, "cam-ingest")["metadata"]["annotations"][f"{GROUP}/host-ports"]
-    )
-    assert config["feedUrl"] == f"http://127.0.0.1:{ingest_ports['internal']}/feed", "the internal face's"
+    assert config["stream"] == "cam" and "feedUrl" not in config, "the stream's pusher: targets come over PUT"
     r = wait_status(
         cluster, "restreams", ns, "out", lambda o: condition(o, "Ready")["reason"] == "StreamNotLive", "StreamNotLive"
     )
@@ -50,20 +49,19 @@ def test_restream_waits_for_its_stream_and_toggles(cluster, operator, namespace)
     assert condition(r, "Live")["status"] == "False" and r["status"]["live"] is False
 
     patch(cluster, "rst", "out", ns, {"spec": {"active": False}})
-    eventually(lambda: cluster.get("pods", ns, "out-pusher") is None, what="pusher Pod removed")
+    eventually(lambda: cluster.get("pods", ns, "cam-pusher") is None, what="pusher Pod removed")
     r = wait_status(cluster, "restreams", ns, "out", lambda o: o["status"]["observedGeneration"] == 2, "generation 2")
     assert (condition(r, "Ready")["status"], condition(r, "Ready")["reason"]) == ("True", "Inactive")
     assert condition(r, "Reconciling") is None
 
     patch(cluster, "rst", "out", ns, {"spec": {"active": True}})
-    first = eventually(lambda: cluster.get("pods", ns, "out-pusher"), what="pusher Pod back")
+    first = eventually(lambda: cluster.get("pods", ns, "cam-pusher"), what="pusher Pod back")
     patch(cluster, "rst", "out", ns, {"spec": {"noAudioMode": "silence"}})
-    eventually(
-        lambda: (p := cluster.get("pods", ns, "out-pusher")) and p["metadata"]["uid"] != first["metadata"]["uid"],
-        what="pusher Pod rolled for a spec change it uses",
-    )
     r = wait_status(cluster, "restreams", ns, "out", lambda o: o["status"]["observedGeneration"] == 4, "generation 4")
     assert all(c["observedGeneration"] == 4 for c in r["status"]["conditions"])
+    assert cluster.get("pods", ns, "cam-pusher")["metadata"]["uid"] == first["metadata"]["uid"], (
+        "a target's change is sent to the pusher: its Pod is not rolled (docs/design/shared-pusher.md)"
+    )
 
     cluster.kubectl("delete", "lst", "cam", "-n", ns)
     eventually(lambda: cluster.get("restreams", ns, "out") is None, timeout=60, what="Restream deleted with its stream")
@@ -150,10 +148,10 @@ def test_restream_with_a_missing_key_secret_stalls_until_it_exists(cluster, oper
         cluster, "restreams", ns, "out", lambda o: (c := condition(o, "Stalled")) and c["status"] == "True", "Stalled"
     )
     assert condition(r, "Stalled")["reason"] == "StreamKeySecretNotFound"
-    assert cluster.get("pods", ns, "out-pusher") is None
+    assert cluster.get("pods", ns, "cam-pusher") is None
     cluster.kubectl("create", "secret", "generic", "yt", "-n", ns, "--from-literal=streamKey=k3y-value")
     cluster.allow_reference(ns, "yt")
-    eventually(lambda: cluster.get("pods", ns, "out-pusher"), timeout=20, what="pusher Pod once the key exists")
+    eventually(lambda: cluster.get("pods", ns, "cam-pusher"), timeout=20, what="pusher Pod once the key exists")
     wait_status(cluster, "restreams", ns, "out", lambda o: condition(o, "Stalled") is None, "Stalled gone")
 
 

@@ -30,9 +30,9 @@ def test_a_target_down_for_a_while_yields_one_backoff_event_whose_count_grows(
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}))
     cluster.apply(ns, restream("down", uri="rtmp://127.0.0.1:9/live", streamKeySecretRef={"name": "down-key"}))
     eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="ingest Pod")
-    eventually(lambda: cluster.get("pods", ns, "down-pusher"), what="pusher Pod")
+    eventually(lambda: cluster.get("pods", ns, "cam-pusher"), what="pusher Pod")
     ingest = local_pods.start(ns, "cam-ingest")
-    local_pods.start(ns, "down-pusher")
+    local_pods.start(ns, "cam-pusher")
     key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
     url = f"rtmp://127.0.0.1:{ingest.config['ports']['rtmp']}/live/{key}"
     publishers.append(Publisher(url, size="320x180", rate=15).start())

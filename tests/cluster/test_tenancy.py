@@ -97,7 +97,7 @@ def test_a_restream_never_sends_an_unlabelled_secret(cluster, operator, namespac
     )
     message = refused(cluster, namespace, "out", "restreams")
     assert "Secret db named in streamKeySecretRef is not labelled" in message and KEY not in message
-    assert cluster.get("pods", namespace, "out-pusher") is None
+    assert cluster.get("pods", namespace, "cam-pusher") is None
 
 
 def test_a_recording_never_hands_an_unlabelled_secret_to_its_recorder(cluster, operator, namespace):

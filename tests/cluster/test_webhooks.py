@@ -111,12 +111,12 @@ def test_every_stream_recording_and_restream_event_reaches_the_receiver(
         cluster.apply(ns, livestream("cam", source={"push": push}, screenshots={"enabled": False}, **CLIENT))
         cluster.apply(ns, recording("rec", minDurationSeconds=1, reconnectWindowSeconds=30))
         cluster.apply(ns, restream("out", uri=target.app_url(), clientUserId=7))
-        for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "out-pusher"):
+        for pod in ("cam-ingest", "cam-ingest-backup", "rec-recorder", "cam-pusher"):
             eventually(lambda pod=pod: cluster.get("pods", ns, pod), what=pod)
         primary = local_pods.start(ns, "cam-ingest")
         backup = local_pods.start(ns, "cam-ingest-backup")
         local_pods.start(ns, "rec-recorder")
-        local_pods.start(ns, "out-pusher")
+        local_pods.start(ns, "cam-pusher")
         key = base64.b64decode(cluster.get("secrets", ns, "cam-stream-key")["data"]["streamKey"]).decode()
 
         def publish(ingest) -> Publisher:

@@ -140,13 +140,13 @@ def test_an_operator_only_upgrade_while_live_touches_no_worker(
                 (pod := new.get(name)) is not None
                 and pod["metadata"]["uid"] != pods.get(name)
                 and any(t.get("tolerationSeconds") == WORKER_TOLERATION for t in pod["spec"]["tolerations"])
-                for name in ("cam-ingest", "out-pusher")
+                for name in ("cam-ingest", "cam-pusher")
             )
 
         eventually(replaced, timeout=60, interval=1, what="the ingest and the pusher replaced with the new toleration")
         said = [e["message"] for e in cluster.list("events", ns) if e.get("reason") == "WorkerReplaced"]
         assert any("primary ingest Pod cam-ingest replaced: spec.tolerations" in m for m in said), said
-        assert any("pusher Pod out-pusher replaced: spec.tolerations" in m for m in said), said
+        assert any("pusher Pod cam-pusher replaced: spec.tolerations" in m for m in said), said
 
 
 def test_a_crd_schema_change_with_live_objects_keeps_them(

@@ -282,7 +282,7 @@ def test_restream_delivers_to_nginx_rtmp(
     streams = {s["codec_type"]: s for s in ffprobe_streams(nginx.rtmp_url(name=TARGET_KEY), timeout=30)}
     assert (streams["video"]["codec_name"], streams["video"]["width"], streams["video"]["height"]) == ("h264", 640, 360)
     assert streams["audio"]["codec_name"] == "aac"
-    pusher = e2e.get("pods", ns, "out-pusher")
+    pusher = e2e.get("pods", ns, "cam-pusher")
     assert pusher and pusher["status"]["phase"] == "Running"
     out = e2e.wait_status("rst", ns, "out", lambda o: (o["status"].get("bytesSent") or 0) > 0, "bytesSent", 15)
     # The key never shows in the Restream's status or the pusher Pod's spec.

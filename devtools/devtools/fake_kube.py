@@ -12,6 +12,7 @@ logged. The semantics one by one: docs/design/test-harness.md, "The operator's A
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import itertools
@@ -361,7 +362,7 @@ class FakeKubeApi(KubeApi):
         self._log("list", kind.kind, namespace, "", "")
         return {o["metadata"]["uid"] for o in self.objects(kind.kind, namespace)}
 
-    def list_custom(self, kind: Kind, namespace: str) -> list[Manifest]:
+    def list_custom(self, kind: Kind, namespace: str) -> builtins.list[Manifest]:
         self._log("list", kind.kind, namespace, "", "")
         return self.objects(kind.kind, namespace)
 

@@ -122,6 +122,7 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
     series = WrittenSeries()
     sending: asyncio.Task[None] | None = None  # the PUT /targets in flight (a reference keeps it alive)
     sent_at = 0.0
+    sent_with: RestreamOutcome | None = None  # the outcome whose set was sent last
     try:
         while loop.running:
             stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
@@ -146,12 +147,17 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
             due = time.monotonic() - sent_at > SEND_AGAIN_SECONDS
             other_set = running is not None and wanted is not None and running.versions() != wanted.versions()
             if state.client is not None and pod is not None and wanted is not None and other_set and due:
-                # The pusher runs another set (it started, restarted, or a Restream changed): send ours.
-                sent_at = time.monotonic()
-                auth = await state.worker_headers(loop.namespace, stream_ref)
-                sending = asyncio.get_running_loop().create_task(
-                    put(state.client, pod, TARGETS_PATH, wanted.body(), auth)
-                )
+                if sent_with is outcome:
+                    # Sent, and the pusher runs another set still: a sibling sent a newer one (or the
+                    # pusher restarted). Plan again before sending, so a stale set goes out once at most.
+                    loop.requested = True
+                else:
+                    # The pusher runs another set (it started, or a Restream changed): send ours.
+                    sent_at, sent_with = time.monotonic(), outcome
+                    auth = await state.worker_headers(loop.namespace, stream_ref)
+                    sending = asyncio.get_running_loop().create_task(
+                        put(state.client, pod, TARGETS_PATH, wanted.body(), auth)
+                    )
             uid = loop.body.metadata.uid or ""
             telemetry: PusherStatus | None = running.of(uid) if running is not None else None
             if outcome.pod_change.action == "wait" and running is not None and not any(t.live for t in running.targets):

@@ -34,7 +34,7 @@ from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_s
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.worker_client import TelemetryReader, put
+from streamops.control.workers.worker_client import SharedTelemetry, TelemetryReader, put
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 
@@ -118,7 +118,7 @@ async def sync_backoff_event(
 
 async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> None:
     loop = ObjectLoop(state, RESTREAM_LOOP, obj)
-    reader = TelemetryReader(PusherSetStatus)
+    readers: SharedTelemetry[PusherSetStatus] | None = None  # held: the stream's one reader lives while we do
     series = WrittenSeries()
     sending: asyncio.Task[None] | None = None  # the PUT /targets in flight (a reference keeps it alive)
     sent_at = 0.0
@@ -142,7 +142,10 @@ async def restream_loop(state: OperatorState, obj: LiveObject, indexes: Indexes)
                 loop.next_resync = min(loop.next_resync, time.monotonic() + KEY_RETRY_SECONDS)
             pod = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, PUSHER_COMPONENT)
             loop.report_restarts(stream_ref, {"pusher": [pod]})
-            running = await state.read_worker(reader, pod, loop.namespace, stream_ref)
+            readers = state.shared_telemetry(
+                (loop.namespace, stream_ref), lambda: SharedTelemetry(TelemetryReader(PusherSetStatus))
+            )
+            running = await state.read_worker(readers, pod, loop.namespace, stream_ref)
             wanted = outcome.targets
             due = time.monotonic() - sent_at > SEND_AGAIN_SECONDS
             other_set = running is not None and wanted is not None and running.versions() != wanted.versions()

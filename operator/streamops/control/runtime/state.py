@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import aiohttp
 
@@ -18,7 +19,7 @@ from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of
-from streamops.control.workers.worker_client import S, TelemetryReader
+from streamops.control.workers.worker_client import S, SharedTelemetry, TelemetryReader
 from streamops.control.workers.worker_credentials import WorkerCredentials, read_worker_credential
 from streamops.kube.client import KubeApi
 from streamops.kube.threads import LATER, ApiThreads
@@ -58,6 +59,10 @@ class OperatorState:
     _reconcile_requested: set[ObjectKey] = field(default_factory=set)
     # When a loop was first woken since it last looked (monotonic): its queue latency's start.
     _woken_at: dict[ObjectKey, float] = field(default_factory=dict)
+    # shared_telemetry(): weakly held, so the reader goes with the last loop that follows its Pod.
+    _shared_telemetry: weakref.WeakValueDictionary[tuple[str, str], SharedTelemetry[Any]] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
     # (namespace, stream) → the keys of its Recordings and Restreams
     _followers: dict[tuple[str, str], set[ObjectKey]] = field(default_factory=dict)
     _locks: dict[ObjectKey, threading.Lock] = field(default_factory=dict)
@@ -85,7 +90,7 @@ class OperatorState:
         return await self._credentials.headers(namespace, stream)
 
     async def read_worker(
-        self, reader: TelemetryReader[S], pod: PodObservation | None, namespace: str, stream: str
+        self, reader: TelemetryReader[S] | SharedTelemetry[S], pod: PodObservation | None, namespace: str, stream: str
     ) -> S | None:
         """`reader`'s read of the Pod's /status, presenting the stream's worker credential."""
         if self.client is None:
@@ -95,6 +100,15 @@ class OperatorState:
         if reader.refused:
             self.worker_refused(namespace, stream)
         return data
+
+    def shared_telemetry(self, key: tuple[str, str], make: Callable[[], SharedTelemetry[S]]) -> SharedTelemetry[S]:
+        """The one reader of a Pod several loops follow (a stream's shared pusher: key (namespace,
+        stream)); kept while a loop holds it."""
+        found = self._shared_telemetry.get(key)
+        if found is None:
+            found = make()
+            self._shared_telemetry[key] = found
+        return found  # (one kind of Pod per key)
 
     def worker_refused(self, namespace: str, stream: str) -> None:
         """A worker of the stream refused the credential held (401): it is read again."""

@@ -6,10 +6,11 @@ worker_credentials.py). One shared HTTP client for the whole operator, short tim
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import aiohttp
@@ -81,6 +82,33 @@ class TelemetryReader(Generic[S]):
         elif self.data is not None and now - self.at > STALE_AFTER_SECONDS:
             self.data = None
         return self.data
+
+
+@dataclass
+class SharedTelemetry(Generic[S]):
+    """One worker Pod's /status for every loop that follows it (a stream's shared pusher: the
+    stream's Restream loops take one read a round between them instead of one each). A read less
+    than `fresh_for` old is handed out again; loops asking at once wait for the one read."""
+
+    reader: TelemetryReader[S]
+    fresh_for: float = 0.4  # under the loops' 0.5 s tick: each round still reads once
+    at: float = -1e9
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def refused(self) -> bool:
+        return self.reader.refused
+
+    async def read(
+        self, client: aiohttp.ClientSession, pod: PodObservation | None, headers: Mapping[str, str] | None = None
+    ) -> S | None:
+        async with self.lock:
+            same_pod = pod is not None and pod.uid == self.reader.pod_uid
+            if same_pod and time.monotonic() - self.at < self.fresh_for:
+                return self.reader.data
+            data = await self.reader.read(client, pod, headers)
+            self.at = time.monotonic()
+            return data
 
 
 async def post(

@@ -15,10 +15,10 @@ Measured (median of --runs runs where a run is cheap):
   ingest with LL-HLS on vs off (same publisher, same run), and
   pusher vs nginx-rtmp relaying with push;
 - a standby recorder's RSS while it waits, and a recording recorder's CPU and RSS (issue 15);
-- N Restreams of one stream (--restreams, default 50, Cloudflare's limit): N pusher processes from one
-  ingest to N names on one nginx-rtmp, vs nginx-rtmp relaying the publish with N push directives:
-  all live, the ingest's CPU, the pushers' total CPU and their proportional set size (PSS, from
-  smaps_rollup: shared library pages counted once across all of them);
+- N Restreams of one stream (--restreams, default 50, Cloudflare's limit): the stream's one shared
+  pusher with N targets (one FFmpeg each) from one ingest to N names on one nginx-rtmp, vs nginx-rtmp
+  relaying the publish with N push directives: all live, the ingest's CPU, the pusher's total CPU
+  and its proportional set size (PSS, from smaps_rollup: shared library pages counted once);
 - recordings to object storage (a real S3 server, versitygw, on loopback with TLS): stop_recording →
   the video verified in the bucket and downloadable by a presigned link; the recorder's multipart
   upload of that video (sent and verified, from its log) vs curl PUTting the same file to the same
@@ -447,30 +447,53 @@ def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tupl
 
 
 def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
-    """One ingest, n pushers (one process each, as n Restream Pods) to n stream names on one nginx."""
+    """One ingest, the stream's one shared pusher (`streamops worker pushers`, as the stream's one
+    pusher Pod: docs/design/shared-pusher.md) with n targets sent over PUT /targets, to n stream
+    names on one nginx."""
     with (
         NginxRtmp(workdir=tmp / "target") as target,
         ingest_worker(tmp) as ingest,
         Publisher(ingest.rtmp_url(), duration=seconds + 300),
     ):
         ingest.wait_live()
-        pushers: list[Worker] = []
+        workdir = tmp / "pushers"
+        workdir.mkdir()
+        port = free_port()
+        config = {"stream": "cam", "httpHost": "127.0.0.1", "httpPort": port, "privateDir": str(workdir / "private")}
+        shared = Worker("pushers", config, workdir, port)
+        shared.start()
         try:
-            for i in range(n):
-                workdir = tmp / f"push{i}"
-                workdir.mkdir()
-                pushers.append(pusher(workdir, ingest.feed_url, target.rtmp_url("live", f"r{i}")).start())
-            wait_for(lambda: all(p.status().get("live") for p in pushers), timeout=120, interval=1)
+            targets = [
+                {
+                    "id": f"restream-{i}",
+                    "name": f"r{i}",
+                    "feedUrl": ingest.feed_url,
+                    "uri": target.app_url("live"),
+                    "streamKey": f"r{i}",
+                    "noAudioMode": "drop",
+                }
+                for i in range(n)
+            ]
+            body = json.dumps({"targets": targets}).encode()
+            request = urllib.request.Request(
+                shared.http + "/targets",
+                data=body,
+                method="PUT",
+                headers={"Content-Type": "application/json", **WORKER_AUTH},
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert answer.status == 200
+            wait_for(lambda: all(t["live"] for t in shared.status()["targets"]), timeout=120, interval=1)
             time.sleep(5)
-            pids = [p.process.pid for p in pushers if p.process]
-            ffmpegs = [c for c in proc_trees(pids) if c not in pids]
-            cost = group_window({"ingest": [ingest.process.pid], "pushers": pids}, seconds)
-            split = {"python": pss_bytes(pids), "ffmpeg": pss_bytes(ffmpegs)}
-            live = sum(1 for p in pushers if p.status().get("live"))
+            assert shared.process is not None
+            pid = shared.process.pid
+            ffmpegs = [c for c in proc_trees([pid]) if c != pid]
+            cost = group_window({"ingest": [ingest.process.pid], "pushers": [pid]}, seconds)
+            split = {"python": pss_bytes([pid]), "ffmpeg": pss_bytes(ffmpegs)}
+            live = sum(1 for t in shared.status()["targets"] if t["live"])
             at_target = len(target.publishing())
         finally:
-            for p in pushers:
-                p.stop()
+            shared.stop()
     return {"cost": cost, "split": split, "live": live, "at_target": at_target}
 
 
@@ -511,16 +534,16 @@ def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[
             "—",
         ),
         (
-            f"… total CPU of the {n} pushers (Python + FFmpeg)",
+            f"… total CPU of the shared pusher's {n} targets (Python + FFmpeg)",
             f"{push_cpu:.1f} % ({push_cpu / n:.2f} % each)",
             "— (in nginx's figure above)",
             ratio(ingest_cpu + push_cpu, relay_cpu) + " (ingest + pushers vs nginx)",
             "—",
         ),
         (
-            f"… proportional memory (PSS) of the {n} pushers vs nginx's relay",
-            f"{push_pss / mb:.0f} MiB ({push_pss / n / mb:.1f} MiB each: Python "
-            f"{ours['split']['python'] / n / mb:.1f}, FFmpeg {ours['split']['ffmpeg'] / n / mb:.1f})",
+            f"… proportional memory (PSS) of the shared pusher's {n} targets vs nginx's relay",
+            f"{push_pss / mb:.0f} MiB (Python {ours['split']['python'] / mb:.0f} once, FFmpeg "
+            f"{ours['split']['ffmpeg'] / n / mb:.1f} a target)",
             f"{relay_pss / mb:.0f} MiB",
             ratio(push_pss, relay_pss),
             "—",

@@ -163,3 +163,27 @@ def test_a_stream_is_filed_under_the_quality_set_it_names() -> None:
     cluster = stream({"name": "default", "kind": "ClusterQualitySet"})
     assert quality_set_user_entry(cluster) == {("ClusterQualitySet", "", "default"): ("ns", "cam")}
     assert quality_set_user_entry(stream(None)) == {}
+
+
+def test_a_streams_shared_pusher_is_indexed_under_its_stream():
+    """No controller, owned by its Restreams (docs/design/shared-pusher.md): found as the stream's."""
+    refs = [
+        {"apiVersion": "streaming.streamops.dev/v1alpha1", "kind": "Restream", "name": n, "uid": n, "controller": False}
+        for n in ("a", "b")
+    ]
+    pod = {
+        "metadata": {
+            "name": "cam-pusher",
+            "namespace": "media",
+            "uid": "p2",
+            "labels": {"app.kubernetes.io/component": "pusher"},
+            "annotations": {"streaming.streamops.dev/stream-name": "cam"},
+            "ownerReferences": refs,
+        },
+        "spec": {"containers": [{"ports": [{"name": "http", "containerPort": 8080}]}]},
+        "status": {"phase": "Running", "podIP": "10.1.2.3"},
+    }
+    [(key, observed)] = worker_pod_entry(pod).items()
+    assert key == ("media", "LiveStream", "cam", "pusher") and observed.name == "cam-pusher"
+    pod["metadata"]["ownerReferences"] = []
+    assert worker_pod_entry(pod) == {}, "nobody's Pod: not a worker of ours"

@@ -187,3 +187,25 @@ def test_a_streams_shared_pusher_is_indexed_under_its_stream():
     assert key == ("media", "LiveStream", "cam", "pusher") and observed.name == "cam-pusher"
     pod["metadata"]["ownerReferences"] = []
     assert worker_pod_entry(pod) == {}, "nobody's Pod: not a worker of ours"
+
+
+def test_a_restreams_siblings_are_woken_to_reconcile_and_the_streams_recordings_are_not():
+    """A Restream's change re-plans its stream's shared pusher: its stream's other Restreams reconcile."""
+    import asyncio
+
+    from streamops.control.runtime.settings import OperatorSettings
+    from streamops.control.runtime.state import OperatorState
+
+    async def scenario() -> None:
+        state = OperatorState(api=None, settings=OperatorSettings())  # type: ignore[arg-type]
+        restream, recording = ("Restream", "ns", "yt"), ("Recording", "ns", "rec")
+        woken = {key: state.waker(key) for key in (restream, recording)}
+        for key in woken:
+            state.follow(key, "ns", "cam")
+        state.wake_followers("ns", "cam", reconcile=True, kind="Restream")
+        assert [k for k, e in woken.items() if e.is_set()] == [restream]
+        assert state.take_reconcile_request(restream) and not state.take_reconcile_request(recording)
+        state.executor.shutdown()
+        state.status_executor.shutdown()
+
+    asyncio.run(scenario())

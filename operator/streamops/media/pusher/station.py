@@ -115,23 +115,23 @@ class SharedPusher:
             change = set_change({i: r.target for i, r in self.running.items()}, wanted)
             if change.empty:
                 return
+            # New targets and new keys first: stopping one (its FFmpeg's 2 s grace) holds no other back.
+            for target in change.start:
+                log.info("%s: target added", target.name)
+                self._start(target)
+            for target in change.update:
+                self._write_files(target)  # the key is read again at the next connect
+                self.running[target.id].target = target
             gone = [self.running[i].target for i in change.stop]
-            await asyncio.gather(*(self._stop(i) for i in change.stop))
+            stopped = await asyncio.gather(*(self._stop(i) for i in (*change.stop, *(t.id for t in change.restart))))
             for target in gone:
                 files = self._files(target)
                 files.key.unlink(missing_ok=True)
                 files.ca.unlink(missing_ok=True)
                 log.info("%s: target removed", target.name)
-            restarted = await asyncio.gather(*(self._stop(t.id) for t in change.restart))
-            for target, previous in zip(change.restart, restarted, strict=True):
+            for target, previous in zip(change.restart, stopped[len(change.stop) :], strict=True):
                 log.info("%s: target changed: restarting its push", target.name)
                 self._start(target, previous)
-            for target in change.update:
-                self._write_files(target)  # the key is read again at the next connect
-                self.running[target.id].target = target
-            for target in change.start:
-                log.info("%s: target added", target.name)
-                self._start(target)
 
     # --- the HTTP face ------------------------------------------------------------------------------
     def status(self) -> PusherSetStatus:

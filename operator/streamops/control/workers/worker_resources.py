@@ -36,11 +36,15 @@ class WorkerResources(KubeModel):
     # bench/results/media.md (2026-11-24 06:54, idle, 2.5 Mbit/s copy to nginx-rtmp): one pusher 1.0 %
     # of a core (1.8 % on 2026-11-23; Python 0.1 %), RSS 54 MiB (its Python ≈36); 50 pushers of one
     # stream ≈1 % of a core and 26.1 MiB of PSS each (Python 21.4, FFmpeg 4.4: shared pages count once
-    # per node). Request the CPU it uses and a little over its share of a node's memory; limit ≈4.7x
-    # one pusher's whole RSS: FFmpeg's buffers grow while a target stalls (up to the 8 s watchdog).
+    # per node). Request the CPU it uses and a little over its share of a node's memory. Since issue 53
+    # one pusher Pod carries all of a stream's Restreams (docs/design/shared-pusher.md): 50 targets
+    # measured at 262 MiB of PSS (Python 31 once, FFmpeg 4.6 a target), and each stalled target's
+    # FFmpeg buffers grow until the 8 s watchdog (≈4 MB at 4 Mbit/s, plus its ≈2.7 MB send buffer).
+    # The limit cannot follow the count without replacing the Pod (every target reconnecting), so it
+    # holds 50 targets with a third of them stalled.
     pusher: Resources = Field(
-        default_factory=lambda: _resources("25m", "48Mi", "256Mi"),
-        description="A Restream's pusher.",
+        default_factory=lambda: _resources("25m", "48Mi", "1Gi"),
+        description="A stream's pusher (all its Restreams).",
     )
     # bench/results/media.md (idle, 2.5 Mbit/s copy into fragmented MP4): a recording recorder uses
     # 0.6–1.0 % of a core and 52–53 MiB RSS (its FFmpeg ≈15); finalising runs a second FFmpeg (the

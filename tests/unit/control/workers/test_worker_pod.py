@@ -284,7 +284,7 @@ def test_default_requests_and_limits_are_the_measured_ones():
     assert container_resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == recorder
     ingest = container_resources(ingest_pod(s, "primary", SETTINGS))
     assert ingest == {"requests": {"cpu": "75m", "memory": "96Mi"}, "limits": {"memory": "512Mi"}}
-    assert pusher == {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "256Mi"}}
+    assert pusher == {"requests": {"cpu": "25m", "memory": "48Mi"}, "limits": {"memory": "1Gi"}}
     assert recorder == {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
     for r in (pusher, recorder, ingest):
         assert mi(r["limits"]["memory"]) >= 2 * mi(r["requests"]["memory"])

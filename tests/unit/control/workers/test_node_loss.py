@@ -27,7 +27,7 @@ from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.restream.specs.pod import pusher_pod
+from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status
 from streamops.control.runtime import object_loop
 from streamops.control.runtime.indexes import child_entry, stream_object_entry
@@ -100,7 +100,7 @@ def test_every_worker_pod_tolerates_node_loss_for_the_configured_time():
         ingest_pod(stream(), "primary", settings, None),
         recorder_pod(rec(), stream(), settings),
         recorder_standby_pod(stream(), "cam-recorder-1", settings),
-        pusher_pod(rst(), stream(), settings),
+        shared_pusher_pod(stream(), [rst()], settings),
     ]
     for pod in pods:
         tolerations = {(t["key"], t["effect"]): t for t in pod["spec"]["tolerations"]}

@@ -18,7 +18,7 @@ from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.settings import recording_settings
 from streamops.control.recording.specs.storage import recording_directory
 from streamops.control.restream.specs.owner_patch import restream_owner_patch
-from streamops.control.restream.specs.pod import pusher_pod
+from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.runtime.rbac import cluster_role_rules
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import recordings_claim
@@ -115,19 +115,21 @@ def test_auto_recording_is_owned_by_the_stream():
     assert r["spec"] == {"streamRef": {"name": "cam"}}
 
 
-def test_pusher_mounts_the_key_and_never_inlines_it():
-    pod = pusher_pod(rst(streamKeySecretRef={"name": "yt"}), stream(), SETTINGS)
+def test_the_streams_pusher_mounts_no_key_and_names_no_target():
+    """Its targets, keys and CAs come over PUT /targets (docs/design/shared-pusher.md): nothing of a
+    Restream is in its spec but its owner reference."""
+    pod = shared_pusher_pod(stream(), [rst(streamKeySecretRef={"name": "yt"})], SETTINGS)
     c = config(pod)
-    assert c["uri"] == "rtmp://127.0.0.1/live" and c["streamKeyFile"].endswith("/stream-key")
-    private, key, credential = pod["spec"]["volumes"]
-    assert key["secret"] == {"secretName": "yt", "items": [{"key": "streamKey", "path": "stream-key"}]}
+    assert pod["metadata"]["name"] == "cam-pusher" and c["stream"] == "cam"
+    assert not {"uri", "feedUrl", "streamKeyFile", "tlsCaFile"} & set(c)
+    private, credential = pod["spec"]["volumes"]
     assert_mounts_the_credential(pod, credential, private)
-    # The FIFO that hands FFmpeg the target and its key: in memory, where the worker may write.
+    # The key files and the FIFOs that hand FFmpeg a target and its key: in memory, where the worker may write.
     assert private["emptyDir"]["medium"] == "Memory"
     mounts = {m["name"]: m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["private"] == c["privateDir"]
-    assert pod["metadata"]["ownerReferences"][0]["kind"] == "Restream"
-    assert "streamKeyFile" not in config(pusher_pod(rst(), stream(), SETTINGS))
+    [owner] = pod["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["controller"]) == ("Restream", False)
 
 
 def test_restream_gets_the_stream_as_owner_once():
@@ -279,7 +281,7 @@ def test_default_requests_and_limits_are_the_measured_ones():
         return int(quantity.removesuffix("Mi")) if quantity.endswith("Mi") else int(quantity.removesuffix("Gi")) * 1024
 
     s = stream(recording={"standby": True})
-    pusher = container_resources(pusher_pod(rst(), s, SETTINGS))
+    pusher = container_resources(shared_pusher_pod(s, [rst()], SETTINGS))
     recorder = container_resources(recorder_pod(rec(), s, SETTINGS))
     assert container_resources(recorder_standby_pod(s, "cam-recorder-1", SETTINGS)) == recorder
     ingest = container_resources(ingest_pod(s, "primary", SETTINGS))
@@ -306,7 +308,7 @@ def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_
     env = {"STREAMOPS_WORKER_RESOURCES": json.dumps({"pusher": pusher, "recorder": {"limits": {"memory": "1Gi"}}})}
     settings = SETTINGS.model_copy(update={"worker_resources": OperatorSettings.from_env(env).worker_resources})
     s = stream(recording={"standby": True})
-    assert container_resources(pusher_pod(rst(), s, settings)) == pusher
+    assert container_resources(shared_pusher_pod(s, [rst()], settings)) == pusher
     assert container_resources(recorder_standby_pod(s, "cam-recorder-1", settings)) == {"limits": {"memory": "1Gi"}}
     assert container_resources(ingest_pod(s, "primary", settings)) == container_resources(
         ingest_pod(s, "primary", SETTINGS)

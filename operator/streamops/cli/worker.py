@@ -43,6 +43,22 @@ def import_aiohttp_without_system_certificates() -> None:
                 os.environ[name] = value
 
 
+def add_worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push, clip) around FFmpeg")
+    worker.add_argument("worker", choices=sorted(WORKERS))
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
+    worker.set_defaults(func=run_worker)
+
+
+def worker_command(argv: list[str], prog: str, description: str) -> int:
+    """`streamops worker …` (the workers' images' entry point) parsed without the other verbs: their
+    parsers import their modules (the playback verb alone pulls in pydantic and CRD models), which
+    made a waiting standby recorder 39 MiB instead of 22 (smaps_rollup, docs/design/lean-workers.md)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_worker_parser(parser.add_subparsers(dest="command", required=True))
+    return run_worker(parser.parse_args(argv))
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import importlib
 

@@ -10,7 +10,6 @@ string from the operator's builder to the worker, its state file, `/status` and 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -18,28 +17,15 @@ from pydantic import Field, field_validator, model_validator
 from streamops.api.common import ClientFields, KubeModel, check_uri
 from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
-from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
-from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
+from streamops.contract.recordings_claim import ORIGIN_SUFFIX as ORIGIN_SUFFIX  # re-exported
+from streamops.contract.recordings_claim import RECORDINGS_ROOT as RECORDINGS_ROOT
+from streamops.contract.recordings_claim import relative_directory as relative_directory
+from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV
+from streamops.contract.storage_credentials import ACCESS_KEY_ENV as ACCESS_KEY_ENV
+from streamops.contract.storage_credentials import SECRET_KEY_ENV as SECRET_KEY_ENV
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
-# keepOrigin: `record-….mp4`'s original is `record-…-origin.mp4` beside it (the recorder names it,
-# the origin expiry worker deletes nothing else).
-ORIGIN_SUFFIX = "-origin"
-
-
-def relative_directory(directory: str) -> str:
-    """A directory inside the recordings root: relative, no `..`, not empty."""
-    path = PurePosixPath(directory)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise ValueError("directory must be a directory inside the recordings root (relative, no '..')")
-    return str(path)
-
-
-# The credentials of an upload target reach the recorder as these environment variables (from the
-# Recording's credentials Secret by secretKeyRef), never in its JSON configuration.
-ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
-SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 # A video up to this size goes up in one streaming PUT; a larger one in parallel parts, which a
 # killed recorder resumes. Multipart costs two round trips more (create, complete: the server may
 # copy every part again), which parallel parts win back only on larger files; a file this small is

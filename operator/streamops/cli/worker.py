@@ -15,13 +15,11 @@ WORKERS = {
 }
 
 
-# Workers whose Python opens no verified TLS connection: the ingest's one client (the backup
-# uplink) speaks plain HTTP to its primary inside the cluster, the pusher has none (FFmpeg pushes).
-# The recorder verifies its object storage, so it keeps the system's certificates.
-# Workers whose Python imports aiohttp yet opens no verified TLS connection. The pusher and the
-# recorder do not import aiohttp at all (docs/design/lean-workers.md): importing it for them would
-# cost the pusher ≈6 MiB (bench-media, 2026-11-24: 54 → 63 MiB).
-NO_TLS_CLIENT = {"ingest", "overlay"}
+# Workers whose Python imports aiohttp yet opens no verified TLS connection: the ingest (its one
+# client, the backup uplink, speaks plain HTTP to its primary inside the cluster). No other worker
+# imports aiohttp (docs/design/lean-workers.md; tests/unit/cli/test_worker_imports.py): importing it
+# for them would cost each ≈12 MiB (the pusher: bench-media, 2026-11-24, 54 → 63 MiB with FFmpeg).
+NO_TLS_CLIENT = {"ingest"}
 
 
 def import_aiohttp_without_system_certificates() -> None:

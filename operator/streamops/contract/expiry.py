@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import KubeModel
+from streamops.api.kube_model import KubeModel
 from streamops.contract.recordings_claim import ORIGIN_SUFFIX, RECORDINGS_ROOT, relative_directory
 from streamops.contract.worker import WorkerConfig
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import ffmpeg as ffmpeg_python
 
-from streamops.api.common import check_uri
+from streamops.api.uri_rules import check_uri
 from streamops.contract.storage_credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.redaction import Redactor
 

@@ -113,7 +113,7 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
             "directory": "ns/c",
             "httpPort": 1,
         },
-        ("aiohttp", *crd_models_but("common", "livestream", "recording", "clip")),  # Video, ClipMode
+        ("aiohttp", *crd_models_but("common", "recording", "clip")),  # Video, ClipMode
     ),
     "overlay": ("overlay", {"stream": "cam", "overlays": [], "directory": "{tmp}/overlays"}, ("aiohttp", *CRD_MODELS)),
     "expire": (

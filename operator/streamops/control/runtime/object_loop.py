@@ -171,7 +171,7 @@ class ObjectLoop(Generic[OutcomeT]):
             kind.api,
             self.namespace,
             self.name,
-            plain(body.get("status") or {}),
+            plain(obj.take_status()),
             kind.metric_fields,
             state.settings.metrics_write_seconds,
             kind.priority,

@@ -600,7 +600,10 @@ def report(
     def row(label: str, cells: list[str], target: str = "—") -> None:
         out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
 
-    row("create N LiveStreams + N Restreams (wall)", [f"{r.apply_seconds:.2f} s" for r in rounds])
+    row(
+        f"create N LiveStreams, each with {followers(last.children)} (wall)",
+        [f"{r.apply_seconds:.2f} s" for r in rounds],
+    )
     row("create → ingest Pod, p50", [fmt_s(r.pod, 50) for r in rounds])
     row("create → ingest Pod, p99", [fmt_s(r.pod, 99) for r in rounds])
     row("create → Ready + observedGeneration, p50", [fmt_s(r.ready, 50) for r in rounds])

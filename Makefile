@@ -209,7 +209,7 @@ bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, par
 	$(PY) -m bench.edge_cpu $(BENCH_ARGS)
 	$(PY) -m bench.edge_token
 
-bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
+bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams, each with a Restream and a Recording (Pod, Ready p50/p99, RSS, CPU; BENCH_ARGS="--children restream|recording --before REV") -> bench/results/operator.md
 	$(PY) -m bench.operator $(BENCH_ARGS)
 
 bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveStreams with full statuses, end to end (median, p95; target 2 s) vs `kubectl get lst -A`, and its LIST alone -> bench/results/kubectl.md

@@ -145,24 +145,3 @@ def test_a_loop_keeps_no_managed_fields_last_applied_copy_or_status():
     assert (body.metadata.uid, body.metadata.get("generation"), body.spec["title"]) == ("a", 2, "Camera")
     assert "status" not in body and raw["metadata"]["managedFields"], "the event's body is untouched"
     assert raw["status"] == {"observedGeneration": 2}
-
-
-def test_a_loop_takes_the_status_of_its_first_event_once_and_later_bodies_carry_none():
-    async def scenario() -> None:
-        taken: list[object] = []
-
-        async def loop(obj: LiveObject) -> None:
-            await asyncio.sleep(0.02)  # (a later event comes in before it looks)
-            taken.append(dict(obj.take_status()))
-            taken.append("status" in obj.body)
-            taken.append(dict(obj.take_status()))
-
-        first = kopf.Body({**body("a"), "status": {"observedGeneration": 1}})
-        later = kopf.Body({**body("a", "2"), "status": {"observedGeneration": 2}})
-        tasks = ObjectTasks()
-        tasks.observe("ADDED", KEY, first, loop)
-        tasks.observe("MODIFIED", KEY, later, loop)
-        await asyncio.sleep(0.05)
-        assert taken == [{"observedGeneration": 1}, False, {}], "the writer starts from the first; a body keeps none"
-
-    asyncio.run(scenario())

@@ -171,7 +171,7 @@ class ObjectLoop(Generic[OutcomeT]):
             kind.api,
             self.namespace,
             self.name,
-            plain(obj.take_status()),
+            plain(body.get("status") or {}),
             kind.metric_fields,
             state.settings.metrics_write_seconds,
             kind.priority,

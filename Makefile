@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-workers bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -192,6 +192,10 @@ bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on 
 	$(if $(FANOUT_ONLY),,$(PY) -m bench.media $(BENCH_ARGS))
 	$(PY) -m bench.webrtc_fanout $(FANOUT_ARGS)
 
+bench-workers: venv ffmpeg rtmp ## each `streamops worker <role>` Python supervisor at rest (RSS/PSS, smaps_rollup) and its import chain (-X importtime, heavy modules), this tree vs BEFORE (a checkout of the commit to compare with: git worktree add /tmp/before <commit>) in the same run -> bench/results/workers-rss.md
+	$(if $(BEFORE),,$(error BEFORE=<a checkout of the commit to compare with> is needed))
+	$(PY) -m bench.worker_rss --before $(BEFORE) $(BENCH_ARGS)
+
 bench-e2e: deps venv kube helm coredns traefik s3server ffmpeg player ## end to end on the host-network node and on the 2-node pod-network cluster (start, apply -> Running, publish -> live, first segment, recording start) -> bench/results/e2e.md
 	$(PY) -m bench.e2e $(BENCH_ARGS)
 
@@ -205,7 +209,7 @@ bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, par
 	$(PY) -m bench.edge_cpu $(BENCH_ARGS)
 	$(PY) -m bench.edge_token
 
-bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams+Restreams (Pod, Ready p50/p99, RSS, CPU) -> bench/results/operator.md
+bench-operator: deps venv kube ## operator vs a real API server at 1/100/500 LiveStreams, each with a Restream and a Recording (Pod, Ready p50/p99, RSS, CPU; BENCH_ARGS="--children restream|recording --before REV") -> bench/results/operator.md
 	$(PY) -m bench.operator $(BENCH_ARGS)
 
 bench-kubectl: deps venv kube ## `kubectl streamops status -A` over 1,000 LiveStreams with full statuses, end to end (median, p95; target 2 s) vs `kubectl get lst -A`, and its LIST alone -> bench/results/kubectl.md

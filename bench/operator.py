@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make bench-operator`: the operator against a real API server at 1, 100 and 500 LiveStreams
-(each with a Restream). Writes bench/results/operator.md.
+(each with a Restream and a Recording). Writes bench/results/operator.md.
 
 One local control plane (devtools.cluster.controlplane: etcd + kube-apiserver + kube-controller-manager,
 CRDs from crds/), no kubelet: worker Pods stay Pending, which is all this measures. Per round a
@@ -16,9 +16,15 @@ Restream right after its stream):
 - t0 → the LiveStream seen by a watch with a `Ready` condition and status.observedGeneration ==
   metadata.generation;
 - t(Restream create) → its pusher Pod seen by the Pod watch;
+- t(Recording create) → the Recording seen by a watch with status.observedGeneration ==
+  metadata.generation (its stream is not live: the Recording waits, with its recorder ready);
 - the operator's RSS (/proc/<pid>/status VmRSS, peak = VmHWM) and CPU (utime+stime from
   /proc/<pid>/stat, % of one core) sampled every 0.25 s, over the busy window (first create →
   everything Ready) and an idle window after it.
+
+`--before REV`: each round is run twice in the same run, first with the operator of commit REV
+(its `operator/` tree, `git archive`d into the run's directory and put first on the operator's
+PYTHONPATH), then with this tree's: the before → after of the same machine at the same load.
 """
 
 from __future__ import annotations
@@ -44,14 +50,14 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-from devtools.catalog import livestream, restream
+from devtools.catalog import livestream, recording, restream
 from devtools.cluster.controlplane import ControlPlane
 from devtools.cluster.kubectl import Kubectl
 from devtools.cluster.operator_process import OperatorProcess
 from devtools.cluster.suite import Cluster, operator_kubeconfig
 from devtools.processes import proc_cpu_seconds
 from devtools.versions import REPO as ROOT
-from streamops.api import GROUP, LIVESTREAM, RESTREAM, VERSION
+from streamops.api import GROUP, LIVESTREAM, RECORDING, RESTREAM, VERSION
 
 from bench.operator_replay import Replay, capture, replay
 from bench.report_file import loadavg, write_report
@@ -69,6 +75,8 @@ TARGET_P99 = 1.0  # one pair created at a time, with the N in place
 TARGET_BURST_P99 = 5.0  # issue 15: Ready p99 of the 500 + 500 burst
 TARGET_WRITE_SHARE = 80.0  # issue 15: writes/s during the burst, % of what the API server alone takes
 TARGET_RSS_MB = 150.0
+AIM_RSS_MB = 100.0  # issue 53: 500 streams and 500 Recordings
+CHILDREN = ("restream", "recording")
 SAMPLE_SECONDS = 0.25
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -155,9 +163,20 @@ def api_write_capacity(plane: ControlPlane, kubectl: Kubectl, n: int = 1000, thr
     return rate
 
 
-def operator_process(kubeconfig: Path, namespace: str, log: Path) -> OperatorProcess:
-    """`streamops operator -n <namespace>` as a real process in its own session."""
-    return OperatorProcess(kubeconfig, log, OPERATOR_ENV, args=("-n", namespace))
+def operator_process(kubeconfig: Path, namespace: str, log: Path, source: Path | None = None) -> OperatorProcess:
+    """`streamops operator -n <namespace>` as a real process in its own session; `source`: another
+    tree's `operator/` directory to run instead of this one (first on its PYTHONPATH)."""
+    env = dict(OPERATOR_ENV, PYTHONPATH=str(source)) if source is not None else OPERATOR_ENV
+    return OperatorProcess(kubeconfig, log, env, args=("-n", namespace))
+
+
+def operator_source(rev: str, workdir: Path) -> Path:
+    """The `operator/` tree of commit `rev`, extracted under `workdir` (git archive: read only)."""
+    out = workdir / f"operator-{rev}"
+    out.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "operator"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    return out / "operator"
 
 
 # ------------------------------------------------------------------------------ measurement
@@ -273,10 +292,13 @@ def ready(obj: dict[str, Any]) -> bool:
 @dataclass
 class Round:
     n: int
+    label: str = ""  # the column's heading (the operator's commit with --before)
+    children: tuple[str, ...] = ("restream",)
     apply_seconds: float = 0.0
     pod: list[float] = field(default_factory=list)
     ready: list[float] = field(default_factory=list)
     pusher: list[float] = field(default_factory=list)
+    recorded: list[float] = field(default_factory=list)  # Recording create → its status written
     missing: dict[str, int] = field(default_factory=dict)
     baseline_rss_kb: int = 0
     busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
@@ -301,14 +323,15 @@ class Round:
 def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
+    children: tuple[str, ...] = CHILDREN, source: Path | None = None, label: str = "",
 ) -> Round:  # fmt: skip
-    ns = f"bench-{n}"
+    ns = f"bench-{n}{'-' + label if label else ''}"
     kubectl.kubectl("create", "namespace", ns)
-    result = Round(n, load_before=loadavg())
+    result = Round(n, label=label, children=children, load_before=loadavg())
     api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
     core, custom = kubernetes.client.CoreV1Api(api), kubernetes.client.CustomObjectsApi(api)
 
-    pods_seen, ready_seen = Seen(), Seen()
+    pods_seen, ready_seen, recorded_seen = Seen(), Seen(), Seen()
 
     def on_pod(kind: str, obj: dict[str, Any], at: float) -> None:
         if kind == "ADDED":
@@ -318,8 +341,16 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         if kind in ("ADDED", "MODIFIED") and ready(obj):
             ready_seen.mark(obj["metadata"]["name"], at)
 
+    def on_recording(kind: str, obj: dict[str, Any], at: float) -> None:
+        observed = (obj.get("status") or {}).get("observedGeneration")
+        if kind in ("ADDED", "MODIFIED") and observed == obj["metadata"].get("generation"):
+            recorded_seen.mark(obj["metadata"]["name"], at)
+
     pod_rv = core.list_namespaced_pod(ns, limit=1).metadata.resource_version
     lst_rv = custom.list_namespaced_custom_object(GROUP, VERSION, ns, LIVESTREAM.plural, limit=1)["metadata"][
+        "resourceVersion"
+    ]
+    rec_rv = custom.list_namespaced_custom_object(GROUP, VERSION, ns, RECORDING.plural, limit=1)["metadata"][
         "resourceVersion"
     ]
     watches = [
@@ -336,11 +367,18 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
             ),
             on_stream,
         ),
+        Watch(
+            lambda: custom.list_namespaced_custom_object(
+                GROUP, VERSION, ns, RECORDING.plural, watch=True, resource_version=rec_rv,
+                timeout_seconds=900, _preload_content=False,
+            ),
+            on_recording,
+        ),
     ]  # fmt: skip
     for w in watches:
         w.start()
 
-    operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}.log")
+    operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}{label}.log", source)
     sampler: Sampler | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
@@ -360,6 +398,7 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         names = [f"s{i:04d}" for i in range(n)]
         sent: dict[str, float] = {}
         restream_sent: dict[str, float] = {}
+        recording_sent: dict[str, float] = {}
         local = threading.local()
 
         def create(name: str) -> None:
@@ -369,9 +408,14 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
                 )
             sent[name] = time.monotonic()
             local.custom.create_namespaced_custom_object(GROUP, VERSION, ns, LIVESTREAM.plural, livestream(name))
-            restream_sent[name] = time.monotonic()
-            body = restream(f"{name}-out", streamRef={"name": name}, uri=f"rtmp://127.0.0.1/live/{name}")
-            local.custom.create_namespaced_custom_object(GROUP, VERSION, ns, RESTREAM.plural, body)
+            if "restream" in children:
+                restream_sent[name] = time.monotonic()
+                body = restream(f"{name}-out", streamRef={"name": name}, uri=f"rtmp://127.0.0.1/live/{name}")
+                local.custom.create_namespaced_custom_object(GROUP, VERSION, ns, RESTREAM.plural, body)
+            if "recording" in children:
+                recording_sent[name] = time.monotonic()
+                body = recording(f"{name}-rec", streamRef={"name": name})
+                local.custom.create_namespaced_custom_object(GROUP, VERSION, ns, RECORDING.plural, body)
 
         began = time.monotonic()
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -379,7 +423,13 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         result.apply_seconds = time.monotonic() - began
 
         def wait_until_done(count: int, deadline: float) -> None:
-            while not (ready_seen.count() >= count and pods_seen.count() >= 2 * count) and time.monotonic() < deadline:
+            pods = (2 if "restream" in children else 1) * count
+            recorded = count if "recording" in children else 0
+
+            def done() -> bool:
+                return ready_seen.count() >= count and pods_seen.count() >= pods and recorded_seen.count() >= recorded
+
+            while not done() and time.monotonic() < deadline:
                 if operator.process is not None and operator.process.poll() is not None:
                     raise RuntimeError(f"operator exited with {operator.process.returncode}: see {operator.log}")
                 for w in watches:
@@ -400,6 +450,8 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         def latencies(which: list[str]) -> tuple[list[float], list[float], list[float]]:
             pod, ready_, pusher = [], [], []
             for name in which:
+                if (t := recorded_seen.times.get(f"{name}-rec")) is not None and name in names:
+                    result.recorded.append(t - recording_sent[name])
                 if (t := pods_seen.times.get(f"{name}-ingest")) is not None:
                     pod.append(t - sent[name])
                 if (t := ready_seen.times.get(name)) is not None:
@@ -426,9 +478,15 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         sampler.stop()
 
         result.missing = {
-            k: n - len(v) for k, v in (("pod", result.pod), ("ready", result.ready), ("pusher", result.pusher))
+            k: (n if wanted else 0) - len(v)
+            for k, v, wanted in (
+                ("pod", result.pod, True),
+                ("ready", result.ready, True),
+                ("pusher", result.pusher, "restream" in children),
+                ("recording", result.recorded, "recording" in children),
+            )
         }
-        result.missing["steady"] = 3 * steady - sum(
+        result.missing["steady"] = (3 if "restream" in children else 2) * steady - sum(
             len(v) for v in (result.steady_pod, result.steady_ready, result.steady_pusher)
         )
         result.busy = sampler.window(began, busy_end)
@@ -501,6 +559,15 @@ def disk(path: Path) -> str:
     return " ".join(rows[0].split()) if rows and rows[0] else "unknown"
 
 
+def followers(children: tuple[str, ...]) -> str:
+    return " and ".join({"restream": "a Restream", "recording": "a Recording"}[c] for c in children)
+
+
+def heading(r: Round) -> str:
+    streams = f"{r.n} stream{'s' if r.n > 1 else ''}"
+    return f"{streams} (before: {r.label})" if r.label else streams
+
+
 def report(
     rounds: list[Round], host_text: str, versions_text: str, storage: str, started: str, wall: float, capacity: float
 ) -> str:
@@ -514,10 +581,10 @@ def report(
         "Per round: a fresh namespace and a fresh `streamops operator -n <ns>` (ServiceAccount bound to",
         "the rbac.py ClusterRole, hostNetwork workers, default settings: resync 120 s, idle tick 10 s,",
         "16 API threads + 4 for status), one real kube-apiserver + etcd + kube-controller-manager, no",
-        "kubelet (Pods stay Pending). N LiveStreams, each followed by a Restream, created at once by 4",
-        "client threads (a burst); after an idle window, more pairs applied one by one at a steady rate",
-        "with the N in place (at scale, not in a burst). Times from a client-side clock: create request",
-        "sent → the Pod / the Ready condition seen by a watch.",
+        f"kubelet (Pods stay Pending). N LiveStreams, each followed by {followers(rounds[-1].children)},",
+        "created at once by 4 client threads (a burst); after an idle window, more of them applied one by",
+        "one at a steady rate with the N in place (at scale, not in a burst). Times from a client-side",
+        "clock: create request sent → the Pod / the Ready condition / the status seen by a watch.",
         "RSS: /proc VmRSS sampled every 0.25 s (peak = VmHWM); CPU: % of one core, utime+stime.",
         "API requests: deltas of the API server's own /metrics over the burst (the operator's are its",
         "ServiceAccount's, APF flow schema `service-accounts`).",
@@ -525,7 +592,7 @@ def report(
         f"**Peer: this API server + etcd alone take {capacity:.0f} creates/s** (1000 ConfigMaps from 8",
         "client threads, no operator running): the ceiling for everything below.",
         "",
-        "| | " + " | ".join(f"{r.n} stream{'s' if r.n > 1 else ''}" for r in rounds) + " | target (500) |",
+        "| | " + " | ".join(heading(r) for r in rounds) + " | target (500) |",
         "|---|" + "---|" * len(rounds) + "---|",
     ]
     last = rounds[-1]
@@ -533,7 +600,10 @@ def report(
     def row(label: str, cells: list[str], target: str = "—") -> None:
         out.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
 
-    row("create N LiveStreams + N Restreams (wall)", [f"{r.apply_seconds:.2f} s" for r in rounds])
+    row(
+        f"create N LiveStreams, each with {followers(last.children)} (wall)",
+        [f"{r.apply_seconds:.2f} s" for r in rounds],
+    )
     row("create → ingest Pod, p50", [fmt_s(r.pod, 50) for r in rounds])
     row("create → ingest Pod, p99", [fmt_s(r.pod, 99) for r in rounds])
     row("create → Ready + observedGeneration, p50", [fmt_s(r.ready, 50) for r in rounds])
@@ -545,6 +615,8 @@ def report(
     )
     row("Restream create → pusher Pod, p50", [fmt_s(r.pusher, 50) for r in rounds])
     row("Restream create → pusher Pod, p99", [fmt_s(r.pusher, 99) for r in rounds])
+    row("Recording create → its status (observedGeneration), p50", [fmt_s(r.recorded, 50) for r in rounds])
+    row("Recording create → its status (observedGeneration), p99", [fmt_s(r.recorded, 99) for r in rounds])
     row("first create → everything done", [f"{r.total_seconds:.1f} s" for r in rounds])
     row("objects handled per second (2N / everything done)", [f"{2 * r.n / r.total_seconds:.0f}/s" for r in rounds])
     row("operator API requests per pair during the burst", [f"{r.api_operator / r.n:.1f}" for r in rounds])
@@ -594,13 +666,21 @@ def report(
         row(f"{label}: create → Ready, p99", [fmt_s(r.steady_ready, 99) for r in rounds], f"≤ 1 s {mark(ok)}")
         row(f"{label}: Restream create → pusher Pod, p99", [fmt_s(r.steady_pusher, 99) for r in rounds])
         row(f"{label}: operator CPU, mean", [f"{r.steady_busy[0]:.0f} %" for r in rounds])
-    missing = [f"{r.missing['pod']}/{r.missing['ready']}/{r.missing['pusher']}/{r.missing['steady']}" for r in rounds]
-    row("not reached in time (pod/ready/pusher/steady)", missing)
+    missing = [
+        f"{r.missing['pod']}/{r.missing['ready']}/{r.missing['pusher']}/{r.missing['recording']}/{r.missing['steady']}"
+        for r in rounds
+    ]
+    row("not reached in time (pod/ready/pusher/recording/steady)", missing)
     row("operator RSS before creating (idle)", [f"{r.baseline_rss_kb / 1024:.0f} MB" for r in rounds])
-    ok_rss = last.hwm_kb / 1024 <= TARGET_RSS_MB
-    row(
-        "operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], f"≤ 150 MB (aim 100) {mark(ok_rss)}"
-    )
+    ok_rss = last.hwm_kb / 1024 <= (AIM_RSS_MB if "recording" in last.children else TARGET_RSS_MB)
+    target_rss = f"≤ {AIM_RSS_MB:.0f} MB with Recordings (issue 53), else ≤ {TARGET_RSS_MB:.0f} MB {mark(ok_rss)}"
+    row("operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], target_rss)
+    befores = {r.n: r for r in rounds if r.label}
+    if befores:
+        row(
+            "operator peak RSS, after / before (same N, same run)",
+            [f"{r.hwm_kb / befores[r.n].hwm_kb:.2f}" if not r.label and r.n in befores else "—" for r in rounds],
+        )
     row("operator RSS at the end of the idle window", [f"{r.idle[2] / 1024:.0f} MB" for r in rounds])
     row("operator CPU while busy, mean", [f"{r.busy[0]:.0f} %" for r in rounds])
     row("operator CPU while busy, peak (1 s)", [f"{r.busy[1]:.0f} %" for r in rounds])
@@ -620,6 +700,11 @@ def main() -> int:
     parser.add_argument("--steady", type=int, default=50, help="pairs applied at --rate after each burst (0: none)")
     parser.add_argument("--rate", type=float, default=2.0, help="pairs per second of the steady phase")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--children", default=",".join(CHILDREN), help="what follows each stream: restream, recording (default both)"
+    )
+    parser.add_argument("--before", default=None, help="a commit: each round also run first with its operator")
+    parser.add_argument("--no-replay", action="store_true", help="skip peer 2 (the writes replayed, no operator)")
     parser.add_argument("--etcd-tmpfs", action="store_true", help="etcd's data in /dev/shm instead of on disk")
     parser.add_argument(
         "--py-spy",
@@ -628,6 +713,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
+    children = tuple(c for c in CHILDREN if c in args.children.split(","))
     # SIGTERM (timeout, make interrupted) unwinds like ^C: every finally stops what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -646,27 +732,34 @@ def main() -> int:
             op_kubeconfig = operator_kubeconfig(kubectl, workdir / "operator.kubeconfig", duration="2h")
             capacity = api_write_capacity(plane, kubectl)
             print(f"# peer: the API server alone takes {capacity:.0f} creates/s", file=sys.stderr, flush=True)
-            for n in counts:
-                print(f"# round {n}: load {loadavg()}", file=sys.stderr, flush=True)
+            before = operator_source(args.before, workdir) if args.before else None
+            # (the replay peer writes a Restream's children only: without Recordings in the burst)
+            peer = not args.no_replay and children == ("restream",)
+            for n, source in ((n, source) for n in counts for source in ((before, None) if before else (None,))):
+                label = args.before if source is not None else ""
+                print(
+                    f"# round {n}{' before ' + label if label else ''}: load {loadavg()}", file=sys.stderr, flush=True
+                )
                 r = run_round(
                     n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy,
-                    args.steady, args.rate,
+                    args.steady, args.rate, children, source, label,
                 )  # fmt: skip
                 rounds.append(r)
-                api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
-                try:
-                    burst = [p for p in capture(api, f"bench-{n}") if p.stream["metadata"]["name"].startswith("s")]
-                finally:
-                    api.close()
-                r.replay = replay(
-                    burst, plane, kubectl, f"replay-{n}", args.threads, lambda: api_counts(kubectl), loadavg
-                )
-                print(
-                    f"#   replay with no operator: {r.replay.seconds:.1f}s, ready p99 {fmt_s(r.replay.ready, 99)}, "
-                    f"writes {r.replay.writes / r.replay.seconds:.0f}/s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                if peer and not label:
+                    api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))
+                    try:
+                        burst = [p for p in capture(api, f"bench-{n}") if p.stream["metadata"]["name"].startswith("s")]
+                    finally:
+                        api.close()
+                    r.replay = replay(
+                        burst, plane, kubectl, f"replay-{n}", args.threads, lambda: api_counts(kubectl), loadavg
+                    )
+                    print(
+                        f"#   replay with no operator: {r.replay.seconds:.1f}s, ready p99 {fmt_s(r.replay.ready, 99)}, "
+                        f"writes {r.replay.writes / r.replay.seconds:.0f}/s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 print(
                     f"#   create {r.apply_seconds:.1f}s; pod p50/p99 {fmt_s(r.pod, 50)}/{fmt_s(r.pod, 99)}; "
                     f"ready p50/p99 {fmt_s(r.ready, 50)}/{fmt_s(r.ready, 99)}; missing {r.missing}; "

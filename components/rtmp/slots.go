@@ -53,7 +53,7 @@ type pool struct {
 // slot is one connection in pre-auth.
 type slot struct {
 	conn    net.Conn
-	ip      string       // its source: sourceOf the peer's address
+	source  string       // sourceOf the peer's address: what the caps count
 	evicted atomic.Value // the cap's refusal reason, once it closed this connection for a newcomer
 
 	// Under slots.mu: the pool it is in (nil: none) and its places there.
@@ -89,7 +89,7 @@ func sourceOf(ip string) string {
 // take counts a new connection from peer address ip into the bare pool, closing the pool's oldest
 // when a cap is full.
 func (t *slots) take(conn net.Conn, ip string) *slot {
-	s := &slot{conn: conn, ip: sourceOf(ip)}
+	s := &slot{conn: conn, source: sourceOf(ip)}
 	t.mu.Lock()
 	victims := t.bare.enterLocked(s)
 	t.mu.Unlock()
@@ -144,7 +144,7 @@ func closeAll(victims []*slot) {
 // members (of all when no source has more than one): many sources, one connection each (a
 // publisher's), are not closed for one that holds many. It returns the evicted, to be closed.
 func (p *pool) enterLocked(s *slot) (victims []*slot) {
-	if src := p.bySource[s.ip]; src != nil && src.Len() >= p.perSource {
+	if src := p.bySource[s.source]; src != nil && src.Len() >= p.perSource {
 		v := victim(src)
 		p.dropLocked(v)
 		v.evicted.Store(reasonSourceCap)
@@ -153,8 +153,8 @@ func (p *pool) enterLocked(s *slot) (victims []*slot) {
 	if p.all.Len() >= p.total {
 		from := p.all
 		if p.maxSize > 1 {
-			for ip := range p.bySize[p.maxSize] {
-				from = p.bySource[ip]
+			for source := range p.bySize[p.maxSize] {
+				from = p.bySource[source]
 				break
 			}
 		}
@@ -163,26 +163,26 @@ func (p *pool) enterLocked(s *slot) (victims []*slot) {
 		v.evicted.Store(reasonTotalCap)
 		victims = append(victims, v)
 	}
-	src := p.bySource[s.ip]
+	src := p.bySource[s.source]
 	if src == nil {
 		src = list.New()
-		p.bySource[s.ip] = src
+		p.bySource[s.source] = src
 	}
 	s.in, s.inAll, s.inSrc = p, p.all.PushBack(s), src.PushBack(s)
-	p.resizedLocked(s.ip, src.Len()-1, src.Len())
+	p.resizedLocked(s.source, src.Len()-1, src.Len())
 	return victims
 }
 
-// resizedLocked moves source ip from the bucket of its old member count to its new one.
-func (p *pool) resizedLocked(ip string, from, to int) {
+// resizedLocked moves a source from the bucket of its old member count to its new one.
+func (p *pool) resizedLocked(source string, from, to int) {
 	if from > 0 {
-		delete(p.bySize[from], ip) // an emptied bucket stays (at most perSource of them): no churn
+		delete(p.bySize[from], source) // an emptied bucket stays (at most perSource of them): no churn
 	}
 	if to > 0 {
 		if p.bySize[to] == nil {
 			p.bySize[to] = map[string]struct{}{}
 		}
-		p.bySize[to][ip] = struct{}{}
+		p.bySize[to][source] = struct{}{}
 	}
 	switch {
 	case to > p.maxSize:
@@ -229,11 +229,11 @@ func (s *slot) bytesWaiting() bool {
 
 func (p *pool) dropLocked(s *slot) {
 	p.all.Remove(s.inAll)
-	src := p.bySource[s.ip]
+	src := p.bySource[s.source]
 	src.Remove(s.inSrc)
-	p.resizedLocked(s.ip, src.Len()+1, src.Len())
+	p.resizedLocked(s.source, src.Len()+1, src.Len())
 	if src.Len() == 0 {
-		delete(p.bySource, s.ip)
+		delete(p.bySource, s.source)
 	}
 	s.in, s.inAll, s.inSrc = nil, nil, nil
 }

@@ -36,7 +36,7 @@ func TestTotalCapClosesTheLargestSourcesOldest(t *testing.T) {
 	t.Parallel()
 	p := newPool(8, 6)
 	enter := func(ip string) *slot {
-		s := &slot{conn: pipeConn(t), ip: sourceOf(ip)}
+		s := &slot{conn: pipeConn(t), source: sourceOf(ip)}
 		for _, v := range p.enterLocked(s) {
 			v.conn.Close()
 		}

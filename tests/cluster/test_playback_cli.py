@@ -34,6 +34,7 @@ from streamops.contract.playback_token import (
     split_token_path,
     verify,
 )
+from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 
 STREAMOPS = Path(sys.executable).with_name("streamops")
 
@@ -60,6 +61,15 @@ def live_stream(cluster: Cluster, ns: str, name: str, access: str) -> str:
     # The route in the spec too: an operator of another test of the session, when one runs, writes
     # these same URLs rather than the ingest's (a fresh-clone run lost that race to it).
     route = {"host": "live.example.com", "path": f"/streams/{ns}/{name}", "tlsSecretName": "live-tls"}
+    # The TLS Secret exists and may be referenced: the operator refuses a route whose Secret does not
+    # (tenancy.requireSecretLabel, on by default) and writes the ingest's URLs; when its status write
+    # came after this test's patch below (a CI run at load ≈15), the URLs were not the route's.
+    tls = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "live-tls", "labels": {ALLOW_REFERENCE_LABEL: "true"}},
+    }
+    cluster.apply(ns, tls)
     cluster.apply(ns, livestream(name, hls={"latencyMode": "low"}, playback={"access": access, "ingress": route}))
     playback = {
         "playerUrl": f"{base}/player",

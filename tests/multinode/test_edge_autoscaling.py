@@ -66,9 +66,11 @@ AUDIENCE_SECONDS = (
 )
 
 
-def no_viewer_lost_a_segment(result: dict[str, Any], who: str) -> None:
-    assert result["viewers_gap_over_threshold"] == 0, (who, result["max_gap_ms"])
-    assert result["max_gap_ms"]["max"] <= SEGMENT_SECONDS * 1000, (who, result["max_gap_ms"])
+def no_viewer_lost(result: dict[str, Any], who: str, segments: int = 1) -> None:
+    """Every viewer got ≥ 95 % of what was due and waited at most `segments` segments for any of it."""
+    assert result["max_gap_ms"]["max"] <= segments * SEGMENT_SECONDS * 1000, (who, result["max_gap_ms"])
+    if segments == 1:
+        assert result["viewers_gap_over_threshold"] == 0, (who, result["max_gap_ms"])
     delivery = result["delivery"]
     assert delivery["received"] >= 0.95 * delivery["expected"], (who, delivery)
 
@@ -130,8 +132,12 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         )
         (tmp_path / "load.json").write_text(json.dumps(load_stats, indent=1))
         (tmp_path / "audience.json").write_text(json.dumps(audience_stats, indent=1))
-        no_viewer_lost_a_segment(load_stats, "the load's viewers")
-        no_viewer_lost_a_segment(audience_stats, "the audience, through scale-out and scale-in")
+        # The load is the stimulus, 130 players in one Go process on the 2-core machine that also runs
+        # the cluster: a CI run at load ≈7 had 18 of them wait over 2 s once (their longest waits: p50
+        # 1.46 s, p99 2.43 s) while the edge sat near 60 % of a 100m request. Two segments for them;
+        # one for the audience, which is what the scaling must not disturb.
+        no_viewer_lost(load_stats, "the load's viewers", segments=2)
+        no_viewer_lost(audience_stats, "the audience, through scale-out and scale-in")
         edge_ready(cluster, ns, replicas.last)
     finally:
         # Also after a failure: the replicas and CPU over time are what explains it.

@@ -10,23 +10,34 @@ of examples.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Defined in modules without models, for the workers (docs/design/lean-workers.md); named here as before.
+from streamops.api.kube_model import KubeModel as KubeModel
+from streamops.api.overlay_state import OverlayState as OverlayState
+from streamops.api.uri_rules import NO_USERINFO as NO_USERINFO
+from streamops.api.uri_rules import PUSH_TARGET_SCHEMES as PUSH_TARGET_SCHEMES
+from streamops.api.uri_rules import RE2_SPACE as RE2_SPACE
+from streamops.api.uri_rules import SRT_CALLER_ONLY as SRT_CALLER_ONLY
+from streamops.api.uri_rules import USERINFO_PATTERN as USERINFO_PATTERN
+from streamops.api.uri_rules import USERINFO_RE as USERINFO_RE
+from streamops.api.uri_rules import check_uri as check_uri
+from streamops.api.uri_rules import re2 as re2
+from streamops.api.uri_rules import scheme_message as scheme_message
+from streamops.api.uri_rules import srt_mode_is_caller as srt_mode_is_caller
+from streamops.api.uri_rules import uri_pattern as uri_pattern
 
 GROUP = "streaming.streamops.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 # Named by the LiveStream's API and by the worker contract alike, so defined here, below both
-# (contract/overlay.py and contract/playback_token.py name them too): a LiveStream's
-# status.overlays[].state as the overlay renderer reports it, and the namespace's Secret of playback
-# signing keys (spec.playback.access signed).
-OverlayState = Literal["rendering", "failing", "disabled"]
+# (contract/playback_token.py names it too): the namespace's Secret of playback signing keys
+# (spec.playback.access signed).
 KEYS_SECRET = "streamops-playback-keys"
 
 # Bounded strings keep CEL cost estimates within the API server's budget.
@@ -46,16 +57,6 @@ def cel(rule: str, message: str, reason: str | None = None, field_path: str | No
 
 def validations(*rules: dict[str, str]) -> dict[str, Any]:
     return {"x-kubernetes-validations": list(rules)}
-
-
-class KubeModel(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields are an error."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    def wire(self) -> dict[str, Any]:
-        """The object as the API server stores it (camelCase, no unset optionals)."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 class LocalObjectRef(KubeModel):
@@ -204,9 +205,7 @@ class ConditionedStatus(KubeModel):
         return next((c for c in self.conditions if c.type == type_), None)
 
 
-# Schemes a user may hand to FFmpeg. Everything else (file:, concat:, subfile:, data:, pipe:...)
-# could read the worker's own files, so it is refused here and again by the worker.
-PUSH_TARGET_SCHEMES = ("rtmp", "rtmps", "srt")
+# With PUSH_TARGET_SCHEMES (uri_rules.py): the schemes a user may hand to FFmpeg.
 PULL_SOURCE_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "rtsp", "rtsps")
 # The pull URLs that take source.pull.credentialsSecretRef (an IP camera's user and password): the
 # other origins never see them.
@@ -214,12 +213,6 @@ CREDENTIALED_PULL_SCHEMES = ("rtsp", "rtsps")
 # The pull URLs over TLS, whose server's certificate source.pull.tls is about (rtsps: verified by our
 # FFmpeg's rtsp patch, hack/ffmpeg/patches/rtsp-tls-pinning.patch).
 TLS_PULL_SCHEMES = ("rtmps", "https", "rtsps")
-USERINFO_PATTERN = "^[a-z]+://[^/?#]*@"
-USERINFO_RE = re.compile(USERINFO_PATTERN)
-# What `\s` means in a CEL rule's matches() (RE2): these five; Python's \s also takes \v and Unicode spaces.
-RE2_SPACE = "\t\n\f\r "
-SRT_CALLER_ONLY = "srt:// URLs support only mode=caller (streamops dials out); remove mode= or set mode=caller"
-NO_USERINFO = "credentials in the URL are not allowed: put the key in a Secret and reference it"
 
 
 def named_twice(names: Sequence[str]) -> list[str]:
@@ -232,28 +225,6 @@ def matches(pattern: str) -> str:
     """CEL: `self` matches the RE2 `pattern` (written into a CEL string literal)."""
     literal = pattern.replace("\\", "\\\\")
     return f"self.matches('{literal}')"
-
-
-def re2(pattern: str) -> re.Pattern[str]:
-    """A CEL matches() pattern as Python's re, `\\s` meaning what it means to RE2 (used inside [...] only)."""
-    return re.compile(pattern.replace("\\s", RE2_SPACE))
-
-
-def srt_mode_is_caller(uri: str) -> bool:
-    """SRT URIs may only dial out (mode=caller, FFmpeg's default when absent)."""
-    if not uri.startswith("srt://"):
-        return True
-    _, _, query = uri.partition("?")
-    return all(p == "mode=caller" for p in query.split("&") if p.startswith("mode="))
-
-
-def uri_pattern(schemes: tuple[str, ...]) -> str:
-    """A URL of one of `schemes` with something after `://` and no spaces (a regex for RE2 and, via re2(), re)."""
-    return f"^({'|'.join(schemes)})://[^\\s]+$"
-
-
-def scheme_message(schemes: tuple[str, ...], what: str) -> str:
-    return f"{what} must be a {', '.join(s + '://' for s in schemes)} URL without spaces"
 
 
 def scheme_rule(schemes: tuple[str, ...], what: str) -> dict[str, str]:
@@ -287,17 +258,6 @@ def check_dot_segments(path: str, what: str, segments: tuple[str, ...] = ("..",)
     if any(part in segments for part in path.split("/")):
         raise ValueError(dot_segments_message(what, segments))
     return path
-
-
-def check_uri(uri: str, schemes: tuple[str, ...], what: str) -> str:
-    """Python twin of scheme_rule/SRT_CALLER_RULE/NO_USERINFO_RULE (operator-side parsing)."""
-    if not re2(uri_pattern(schemes)).match(uri):
-        raise ValueError(scheme_message(schemes, what))
-    if not srt_mode_is_caller(uri):
-        raise ValueError(SRT_CALLER_ONLY)
-    if USERINFO_RE.match(uri):
-        raise ValueError(NO_USERINFO)
-    return uri
 
 
 CLIENT_ENTITY_DATA_MAX = 4096

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from streamops.cli.manifests import write_crds, write_rbac
 from streamops.cli.operator import run_operator
-from streamops.cli.worker import WORKERS, run_worker
+from streamops.cli.worker import add_worker_parser, worker_command
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
@@ -110,6 +110,9 @@ def stats(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:  # a worker imports only what its role uses (cli/worker.py)
+        return worker_command(argv, "streamops", DESCRIPTION)
     parser = argparse.ArgumentParser(prog="streamops", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -152,10 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     rbac.add_argument("--name", default="streamops")
     rbac.set_defaults(func=write_rbac)
 
-    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push, clip) around FFmpeg")
-    worker.add_argument("worker", choices=sorted(WORKERS))
-    worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
-    worker.set_defaults(func=run_worker)
+    add_worker_parser(sub)
 
     video = sub.add_parser("video", help="the videos of a Recording").add_subparsers(dest="action", required=True)
     from streamops.cli import video as video_verb

@@ -16,13 +16,11 @@ WORKERS = {
 }
 
 
-# Workers whose Python opens no verified TLS connection: the ingest's one client (the backup
-# uplink) speaks plain HTTP to its primary inside the cluster, the pusher has none (FFmpeg pushes).
-# The recorder verifies its object storage, so it keeps the system's certificates.
-# Workers whose Python imports aiohttp yet opens no verified TLS connection. The pusher and the
-# recorder do not import aiohttp at all (docs/design/lean-workers.md): importing it for them would
-# cost the pusher ≈6 MiB (bench-media, 2026-11-24: 54 → 63 MiB).
-NO_TLS_CLIENT = {"ingest", "overlay"}
+# Workers whose Python imports aiohttp yet opens no verified TLS connection: the ingest (its one
+# client, the backup uplink, speaks plain HTTP to its primary inside the cluster). No other worker
+# imports aiohttp (docs/design/lean-workers.md; tests/unit/cli/test_worker_imports.py): importing it
+# for them would cost each ≈12 MiB (the pusher: bench-media, 2026-11-24, 54 → 63 MiB with FFmpeg).
+NO_TLS_CLIENT = {"ingest"}
 
 
 def import_aiohttp_without_system_certificates() -> None:
@@ -42,6 +40,22 @@ def import_aiohttp_without_system_certificates() -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def add_worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push, clip) around FFmpeg")
+    worker.add_argument("worker", choices=sorted(WORKERS))
+    worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
+    worker.set_defaults(func=run_worker)
+
+
+def worker_command(argv: list[str], prog: str, description: str) -> int:
+    """`streamops worker …` (the workers' images' entry point) parsed without the other verbs: their
+    parsers import their modules (the playback verb alone pulls in pydantic and CRD models), which
+    made a waiting standby recorder 39 MiB instead of 22 (smaps_rollup, docs/design/lean-workers.md)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_worker_parser(parser.add_subparsers(dest="command", required=True))
+    return run_worker(parser.parse_args(argv))
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -6,4 +6,6 @@ port, path and default of the conversation is defined here once.
 
 - `worker`: what every worker shares (HTTP port and paths, config loading, time format).
 - `ingest`, `recorder`, `pusher`: one module per worker: its configuration and its `/status`.
+- `standby`, `recordings_claim`, `storage_credentials`, `upload_target`: what a worker needs of the
+  recorder's contract without building the models it does not use (docs/design/lean-workers.md).
 """

@@ -17,7 +17,8 @@ from pydantic import Field, field_validator, model_validator
 from streamops.api.clip import ClipMode
 from streamops.api.common import ClientFields, check_uri
 from streamops.api.recording import Video
-from streamops.contract.recorder import RECORDINGS_ROOT, StorageProblem, UploadTarget, relative_directory
+from streamops.contract.recordings_claim import RECORDINGS_ROOT, relative_directory
+from streamops.contract.upload_target import StorageProblem, UploadTarget
 from streamops.contract.worker import HTTP_PORT, UtcTime, WorkerConfig, WorkerStatus
 
 CONFIG_ENV = "STREAMOPS_CLIPPER_CONFIG"

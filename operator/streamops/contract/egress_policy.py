@@ -12,7 +12,7 @@ from functools import cached_property
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import KubeModel
+from streamops.api.kube_model import KubeModel
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

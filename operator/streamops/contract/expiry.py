@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from streamops.api.common import KubeModel
-from streamops.contract.recorder import ORIGIN_SUFFIX, RECORDINGS_ROOT, relative_directory
+from streamops.api.kube_model import KubeModel
+from streamops.contract.recordings_claim import ORIGIN_SUFFIX, RECORDINGS_ROOT, relative_directory
 from streamops.contract.worker import WorkerConfig
 
 CONFIG_ENV = "STREAMOPS_EXPIRY_CONFIG"

@@ -8,7 +8,7 @@ import hashlib
 
 from pydantic import Field
 
-from streamops.api.common import OverlayState as OverlayState  # defined with the API that reports it
+from streamops.api.overlay_state import OverlayState as OverlayState  # defined with the API that reports it
 from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.stamped_token import stamped_token, stamped_token_valid
 from streamops.contract.worker import UtcTime, WorkerConfig, WorkerStatus

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, SerializationInfo, field_serializer, field_validator, model_validator
 
-from streamops.api.common import PUSH_TARGET_SCHEMES, check_uri
 from streamops.api.restream import DEFAULT_VIDEO_CODECS, NoAudioMode, VideoCodec
+from streamops.api.uri_rules import PUSH_TARGET_SCHEMES, check_uri
 from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerConfig, WorkerStatus
 from streamops.contract.worker import PRIVATE_DIR as PRIVATE_DIR  # re-exported: the pusher's FIFO lives there

@@ -9,74 +9,29 @@ string from the operator's builder to the worker, its state file, `/status` and 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from streamops.api.common import ClientFields, KubeModel, check_uri
+from streamops.api.common import ClientFields, check_uri
 from streamops.api.livestream import SEGMENT_SECONDS, Rendition
 from streamops.api.recording import DiscardedFragment, Video
-from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV  # re-exported
-from streamops.contract.standby import RECORDINGS_ROOT as RECORDINGS_ROOT
+from streamops.contract.recordings_claim import ORIGIN_SUFFIX as ORIGIN_SUFFIX  # re-exported
+from streamops.contract.recordings_claim import RECORDINGS_ROOT as RECORDINGS_ROOT
+from streamops.contract.recordings_claim import relative_directory as relative_directory
+from streamops.contract.standby import CONFIG_ENV as CONFIG_ENV
+from streamops.contract.storage_credentials import ACCESS_KEY_ENV as ACCESS_KEY_ENV
+from streamops.contract.storage_credentials import SECRET_KEY_ENV as SECRET_KEY_ENV
+from streamops.contract.upload_target import CA_FILE as CA_FILE
+from streamops.contract.upload_target import SINGLE_PUT_MAX_BYTES as SINGLE_PUT_MAX_BYTES
+from streamops.contract.upload_target import StorageProblem as StorageProblem
+from streamops.contract.upload_target import UploadTarget as UploadTarget
+from streamops.contract.upload_target import key_prefix as key_prefix
+from streamops.contract.upload_target import object_key as object_key
+from streamops.contract.upload_target import sidecar_key as sidecar_key
 from streamops.contract.worker import HTTP_PORT, CredentialedConfig, UtcTime, WorkerStatus
 
 Phase = Literal["standby", "waiting", "recording", "reconnecting", "stopped"]
-# keepOrigin: `record-….mp4`'s original is `record-…-origin.mp4` beside it (the recorder names it,
-# the origin expiry worker deletes nothing else).
-ORIGIN_SUFFIX = "-origin"
-
-
-def relative_directory(directory: str) -> str:
-    """A directory inside the recordings root: relative, no `..`, not empty."""
-    path = PurePosixPath(directory)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise ValueError("directory must be a directory inside the recordings root (relative, no '..')")
-    return str(path)
-
-
-# The credentials of an upload target reach the recorder as these environment variables (from the
-# Recording's credentials Secret by secretKeyRef), never in its JSON configuration.
-ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
-SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
-# A video up to this size goes up in one streaming PUT; a larger one in parallel parts, which a
-# killed recorder resumes. Multipart costs two round trips more (create, complete: the server may
-# copy every part again), which parallel parts win back only on larger files; a file this small is
-# sent again whole after a kill (docs/design/object-storage.md, "Upload speed").
-SINGLE_PUT_MAX_BYTES = 32 * 1024 * 1024
-CA_FILE = "/etc/streamops/s3-ca/ca.crt"  # where a ca bundle Secret is mounted in the recorder
-
-StorageProblem = Literal["StorageUnreachable", "StorageAccessDenied", "BucketNotFound", "UploadFailing"]
-
-
-class UploadTarget(KubeModel):
-    """An S3-compatible bucket the recorder uploads finished videos to (api S3Storage, resolved):
-    `key_prefix` has the name placeholders filled in; the recorder fills in the time ones
-    ({year} … {minute}, the video's start in UTC) and appends `/<video file name>`."""
-
-    endpoint: str
-    bucket: str
-    key_prefix: str
-    region: str = "us-east-1"
-    path_style: bool = True
-    ca_file: str | None = Field(default=None, description="CA bundle file to verify the endpoint with.")
-    stream: str = Field(default="", description="The LiveStream's name, for each video's JSON sidecar.")
-    recording: str = Field(default="", description="The Recording's name, for each video's JSON sidecar.")
-    client: ClientFields | None = Field(
-        default=None, description="The stream's client fields, for each video's JSON sidecar (client_fields())."
-    )
-    single_put_max_bytes: int = Field(
-        default=SINGLE_PUT_MAX_BYTES,
-        ge=0,
-        description="A video of at most this many bytes goes up in one streaming PUT (sent again whole if the "
-        "recorder is killed meanwhile); a larger one in parallel parts that a new recorder resumes.",
-    )
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, url: str) -> str:
-        return check_uri(url, ("http", "https"), "endpoint")
 
 
 class RecorderConfig(CredentialedConfig):
@@ -199,27 +154,3 @@ class RecorderStatus(WorkerStatus):
         default=None, description="Why uploads do not go through right now (object storage only)."
     )
     storage_error: str | None = Field(default=None, description="The storage's answer, credentials redacted.")
-
-
-def key_prefix(template: str, namespace: str, stream: str, recording: str, uid: str) -> str:
-    """The operator's half of an object key template: the name placeholders (time ones stay)."""
-    names = {"namespace": namespace, "stream": stream, "recording": recording, "uid": uid[:8]}
-    for name, value in names.items():
-        template = template.replace("{" + name + "}", value)
-    return template
-
-
-def object_key(prefix: str, started_at: datetime, file_name: str) -> str:
-    """The recorder's half: the video's start (UTC) into the time placeholders, then its file name."""
-    t = started_at.astimezone(UTC)
-    times = {"year": f"{t:%Y}", "month": f"{t:%m}", "day": f"{t:%d}", "hour": f"{t:%H}", "minute": f"{t:%M}"}
-    for name, value in times.items():
-        prefix = prefix.replace("{" + name + "}", value)
-    return f"{prefix}/{file_name}"
-
-
-def sidecar_key(video_key: str) -> str:
-    """The JSON sidecar sits next to its video: the same key with .json instead of .mp4 (the
-    recorder writes it, the operator's retention deletes it with the video)."""
-    stem = video_key[: -len(".mp4")] if video_key.endswith(".mp4") else video_key
-    return f"{stem}.json"

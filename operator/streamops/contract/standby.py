@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamops.contract.http import HTTP_PORT
+from streamops.contract.recordings_claim import RECORDINGS_ROOT
 
 CONFIG_ENV = "STREAMOPS_RECORDER_CONFIG"  # a recorder's or a standby's configuration (contract.recorder)
-RECORDINGS_ROOT = "/recordings"  # where the recordings claim is mounted in the recorder
 DEFAULT_HTTP_HOST = "0.0.0.0"
 
 # What a standby answers on GET /status: RecorderStatus(state="standby"), as JSON.

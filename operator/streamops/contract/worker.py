@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from streamops.api.common import KubeModel
+from streamops.api.kube_model import KubeModel
 
 # Re-exported (`as`): the contract's names, importable from here as before.
 from streamops.contract.http import HEALTH_PATH as HEALTH_PATH

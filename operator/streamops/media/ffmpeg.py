@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 import ffmpeg as ffmpeg_python
 
-from streamops.api.common import check_uri
-from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
+from streamops.api.uri_rules import check_uri
+from streamops.contract.storage_credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.redaction import Redactor
 
 FFMPEG = os.environ.get("STREAMOPS_FFMPEG", "ffmpeg")

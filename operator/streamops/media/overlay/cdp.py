@@ -13,9 +13,10 @@ import itertools
 import json
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class CdpError(RuntimeError):
@@ -45,6 +46,10 @@ class CdpConnection:
         self.closed_because: str | None = None
 
     async def connect(self, ws_url: str) -> None:
+        # Imported here: only the browser tests connect by websocket; the renderer's pipes spare it
+        # aiohttp (≈12 MiB of RSS, docs/design/lean-workers.md).
+        import aiohttp
+
         self._session = aiohttp.ClientSession(trust_env=False)  # never an environment proxy
         # max_msg_size=0: no limit (a screenshot of a large box exceeds aiohttp's 4 MB default)
         self._ws = ws = await self._session.ws_connect(ws_url, max_msg_size=0)
@@ -78,6 +83,8 @@ class CdpConnection:
             listener(data.get("method", ""), data.get("params", {}))
 
     async def _read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        import aiohttp  # connect() imported it
+
         try:
             async for msg in ws:
                 if msg.type is aiohttp.WSMsgType.TEXT:

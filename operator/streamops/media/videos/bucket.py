@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, TypeVar, cast
 
-from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV, StorageProblem, UploadTarget
+from streamops.contract.storage_credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV
+from streamops.contract.upload_target import StorageProblem, UploadTarget
 from streamops.media.videos.part_body import PartBody
 from streamops.media.videos.upload_plan import content_md5, metadata_title, storage_problem
 from streamops.media.videos.upload_state import UploadedPart

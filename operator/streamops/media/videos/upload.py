@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from streamops.api.recording import Video, VideoRendition
-from streamops.contract.recorder import StorageProblem, UploadTarget, object_key, sidecar_key
+from streamops.contract.upload_target import StorageProblem, UploadTarget, object_key, sidecar_key
 from streamops.media.videos.bucket import SIDECAR_TYPE, Bucket, StorageFailure, UploadGone
 from streamops.media.videos.part_body import PartBody, part_md5
 from streamops.media.videos.probe import probe_codecs

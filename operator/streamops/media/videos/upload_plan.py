@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streamops.contract.recorder import StorageProblem
+from streamops.contract.upload_target import StorageProblem
 
 MIB = 1024 * 1024
 PART_BYTES = 8 * MIB  # S3 wants ≥ 5 MiB for every part but the last; 8 MiB is what the AWS CLI uses

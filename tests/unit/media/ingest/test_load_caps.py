@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -50,7 +52,7 @@ def test_slots_refuse_past_the_per_key_and_the_total_cap():
 REGISTRIES: dict[int, CollectorRegistry] = {}
 
 
-def worker_with(tmp_path: Path, limits: Limits) -> IngestWorker:
+def worker_with(tmp_path: Path, limits: Limits, clock: Callable[[], float] = time.monotonic) -> IngestWorker:
     # The test client is the proxy in front of the viewers: their X-Forwarded-For counts.
     config = IngestConfig.model_validate(
         {
@@ -63,7 +65,7 @@ def worker_with(tmp_path: Path, limits: Limits) -> IngestWorker:
     )
     worker = IngestWorker(config)
     registry = REGISTRIES[id(worker)] = CollectorRegistry()
-    worker.caps = LoadCaps(registry, {"stream": "cam", "role": "primary"}, limits, worker.playback.client)
+    worker.caps = LoadCaps(registry, {"stream": "cam", "role": "primary"}, limits, worker.playback.client, clock=clock)
     worker.feed.start_session()  # on air, media flowing: /feed answers
     worker.feed.publish(bytes([SYNC]) + bytes(TS_PACKET - 1))
     return worker
@@ -325,8 +327,10 @@ def test_a_hundred_blocking_reloads_from_one_address_are_all_held():
 def test_the_public_face_on_its_own_loop_refuses_while_the_workers_loop_is_stuck(tmp_path):
     """public_thread.py: a request is read, refused and answered on the face's loop; an accepted one's
     handler runs on the worker's. While the worker's loop is stuck, a flood's refusals still come
-    back, and a request accepted meanwhile is answered once the loop is free."""
-    worker = worker_with(tmp_path, Limits(rate_per_client=5, rate_total=1000))
+    back, and a request accepted meanwhile is answered once the loop is free. The budgets' clock
+    stands still: a token refilled during the flood (at load, 40 requests outlast 0.2 s) would be a
+    request accepted, whose handler waits for the stuck loop."""
+    worker = worker_with(tmp_path, Limits(rate_per_client=5, rate_total=1000), clock=lambda: 0.0)
     handled_on: list[threading.Thread] = []
 
     async def ok(_: web.Request) -> web.Response:

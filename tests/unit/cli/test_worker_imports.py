@@ -1,0 +1,149 @@
+"""What each `streamops worker <role>` imports (cli/worker.py, docs/design/lean-workers.md): started
+through the command line the worker image runs, with a valid configuration of the role, the worker
+made but not run, in a fresh interpreter. No role imports the operator, the other verbs or a custom
+resource's model it does not use; only the ingest imports aiohttp; the standby recorder imports
+neither pydantic nor prometheus-client until `POST /start`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamops.cli.worker import WORKERS
+
+# `streamops worker KIND --config FILE` with asyncio.run replaced: the worker is made (its `start`),
+# then the missing running loop ends the coroutine before it runs anything.
+PROBE = """
+import asyncio, json, sys
+def made_only(coroutine):
+    try:
+        coroutine.send(None)
+    except RuntimeError:
+        pass
+    finally:
+        coroutine.close()
+    return 0
+asyncio.run = made_only
+from streamops.cli.streamops_command import main
+code = main(["worker", sys.argv[1], "--config", sys.argv[2]])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+API = "streamops.api."
+CRD_MODELS = tuple(
+    API + name
+    for name in (
+        "common",
+        "livestream",
+        "recording",
+        "restream",
+        "clip",
+        "broadcast",
+        "kinds",
+        "webhook",
+        "quality_set",
+    )
+)
+# Never in a worker: the operator, its Kubernetes client, the other verbs, the CRD generator.
+NEVER = (
+    "kopf",
+    "streamops.control",
+    "streamops.kube",
+    "streamops.cli.playback",
+    "streamops.cli.stats",
+    "streamops.cli.video",
+    "streamops.api.crd",
+)
+
+
+def crd_models_but(*used: str) -> tuple[str, ...]:
+    """Every custom resource's model module except the ones the role's contract uses for a field."""
+    return tuple(m for m in CRD_MODELS if m.removeprefix(API) not in used)
+
+
+# role: (worker kind, configuration (camelCase JSON, paths under {tmp}), modules it must not import)
+ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
+    "ingest": (
+        "ingest",
+        {"stream": "cam", "source": {"push": {"protocols": ["rtmp"]}}, "mediaDir": "{tmp}/media"},
+        crd_models_but("common", "livestream", "recording"),  # its contract is the LiveStream's parts
+    ),
+    "record-standby": (
+        "record",
+        {"standby": True, "recordingsRoot": "{tmp}", "httpPort": 1},
+        (*CRD_MODELS, "aiohttp", "pydantic", "prometheus_client", "streamops.media.recorder.recording"),
+    ),
+    "record": (
+        "record",
+        {
+            "feedUrl": "http://127.0.0.1:1/feed",
+            "recordingsRoot": "{tmp}",
+            "directory": "rec",
+            "reconnectWindowSeconds": 10,
+            "maxSegmentSeconds": 60,
+            "minDurationSeconds": 1,
+            "httpPort": 1,
+        },
+        ("aiohttp", *crd_models_but("common", "livestream", "recording")),  # Video, Rendition
+    ),
+    "push": (
+        "push",
+        {
+            "feedUrl": "http://127.0.0.1:1/feed",
+            "uri": "rtmp://127.0.0.1:1/live/x",
+            "noAudioMode": "drop",
+            "httpPort": 1,
+        },
+        ("aiohttp", *crd_models_but("common", "restream")),  # its codecs and no-audio modes
+    ),
+    "clip": (
+        "clip",
+        {
+            "stream": "cam",
+            "clip": "c",
+            "playlistUrl": "http://127.0.0.1:1/dvr.m3u8",
+            "start": "2026-01-01T00:00:00Z",
+            "end": "2026-01-01T00:00:30Z",
+            "title": "c",
+            "recordingsRoot": "{tmp}",
+            "directory": "ns/c",
+            "httpPort": 1,
+        },
+        ("aiohttp", *crd_models_but("common", "recording", "clip")),  # Video, ClipMode
+    ),
+    "overlay": ("overlay", {"stream": "cam", "overlays": [], "directory": "{tmp}/overlays"}, ("aiohttp", *CRD_MODELS)),
+    "expire": (
+        "expire",
+        {"recordingsRoot": "{tmp}", "origins": [{"path": "rec/v-origin.mp4", "expiredAt": "2026-01-01T00:00:00Z"}]},
+        ("aiohttp", "prometheus_client", *CRD_MODELS),
+    ),
+}
+
+
+def imported(kind: str, config: dict[str, Any], tmp: Path) -> list[str]:
+    path = tmp / f"{kind}.json"
+    path.write_text(json.dumps(config).replace("{tmp}", str(tmp)))
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, kind, str(path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["code"] == 0, out.stderr[-2000:]
+    return list(probe["modules"])
+
+
+def test_every_worker_kind_is_probed():
+    missing = set(WORKERS) - {kind for kind, _, _ in ROLES.values()}
+    assert not missing, f"add {sorted(missing)} to ROLES: a configuration and what it must not import"
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_worker_imports_only_what_its_role_uses(role: str, tmp_path: Path) -> None:
+    kind, config, forbidden = ROLES[role]
+    modules = imported(kind, config, tmp_path)
+    found = sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in (*forbidden, *NEVER)))
+    assert found == [], f"streamops worker {kind} ({role}) imports {found}"
+    assert ("aiohttp" in modules) == (role == "ingest"), "the ingest serves HTTP with aiohttp; no other worker"

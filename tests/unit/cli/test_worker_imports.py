@@ -100,6 +100,11 @@ ROLES: dict[str, tuple[str, dict[str, Any], tuple[str, ...]]] = {
         },
         ("aiohttp", *crd_models_but("common", "restream")),  # its codecs and no-audio modes
     ),
+    "pushers": (
+        "pushers",
+        {"stream": "cam", "privateDir": "{tmp}/private", "httpPort": 1},
+        ("aiohttp", *crd_models_but("common", "restream")),  # its targets' codecs and no-audio modes
+    ),
     "clip": (
         "clip",
         {

@@ -17,6 +17,7 @@ from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStora
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
+from streamops.control.restream.secret_reads import recent_secrets
 from streamops.control.runtime.indexes import recording_entry, worker_pod_entry
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
@@ -808,6 +809,27 @@ def test_restream_with_host_ports_keeps_its_port(api):
     api.modify("Restream", NS, "out", {"spec": {"active": False}})
     reconcile_rst(api, allocator=allocator)
     assert allocator.used == 6
+
+
+def test_the_restreams_of_a_stream_read_each_others_secrets_once_not_once_each(api):
+    """50 Restreams reconciling together (an operator start) read each sibling's key Secret once a
+    moment, not once per sibling: N + N reads, not N² (control/restream/secret_reads.py). Each reads
+    its own Secret fresh."""
+    put(api, livestream("cam"))
+    names = [f"r{i:02d}" for i in range(50)]
+    for name in names:
+        data = {"streamKey": "eA=="}
+        put(
+            api,
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"k-{name}", "labels": LABELS}, "data": data},
+        )
+        put(api, restream(name, streamKeySecretRef={"name": f"k-{name}"}))
+    recent_secrets(api).clock = lambda: 0.0  # one moment, however slow the machine
+    api.clear_calls()
+    for name in names:
+        assert len(reconcile_rst(api, name).targets.targets) == 50  # type: ignore[union-attr]
+    secret_gets = [c for c in api.server_reads if c.kind == "Secret"]
+    assert len(secret_gets) <= 2 * len(names), f"{len(secret_gets)} Secret reads for {len(names)} Restreams"
 
 
 def test_the_restreams_of_a_stream_share_one_pusher_whose_owners_follow_them(api):

@@ -1,6 +1,7 @@
 """What a Restream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its stream, the stream's shared pusher Pod (docs/design/shared-pusher.md) and every active Restream
-of the stream with the key and CA Secrets it references (values kept in memory only, as SecretStr),
+of the stream with the key and CA Secrets it references (values kept in memory only, as SecretStr;
+read once for all the stream's reconciles within a short while, secret_reads.py),
 the stream's ingest ports, and the Restream's own pusher Pod of an older operator. Reads only;
 plan.py decides from what this returns."""
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from streamops.api import RESTREAM, LiveStream, Restream
+from streamops.control.restream.secret_reads import recent_secrets
 from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
@@ -54,13 +56,26 @@ def _secret_value(secret: Manifest | None, key: str) -> str | None:
     return base64.b64decode(data[key]).decode() if key in data else None
 
 
-def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings) -> Target:
+def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fresh: bool = True) -> Target:
+    """`fresh`: read its Secrets now (the reconciled Restream's own); else a sibling's, whose Secrets
+    a sibling's reconcile may have read within the last moments (secret_reads.py)."""
     namespace = restream.metadata.namespace or ""
+    secrets = recent_secrets(api)
+    if fresh:
+        secrets.forget(namespace, *_secret_names(restream))
     versions: list[str] = []
     key: str | None = None
     ref = restream.spec.stream_key_secret_ref
     if ref is not None:
-        secret = api.get("Secret", namespace, ref.name)
+        secret = secrets.get(
+            api,
+            namespace,
+            ref.name,
+            lambda s: (
+                _secret_value(s, ref.key) is not None
+                and secret_reference_refusal("streamKeySecretRef", ref.name, s, settings) is None
+            ),
+        )
         refused = secret_reference_refusal("streamKeySecretRef", ref.name, secret, settings)
         if refused is not None:
             return Target(restream, refused=refused)
@@ -72,7 +87,15 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings) ->
     ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
     if ca_ref is not None:
         # The CA decides where the key goes: its Secret follows the same tenancy rule.
-        secret = api.get("Secret", namespace, ca_ref.name)
+        secret = secrets.get(
+            api,
+            namespace,
+            ca_ref.name,
+            lambda s: (
+                _secret_value(s, ca_ref.key) is not None
+                and secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings) is None
+            ),
+        )
         refused = secret_use_refusal("tls.caSecretRef", ca_ref.name, secret, settings)
         if refused is not None:
             return Target(restream, refused=refused)
@@ -86,6 +109,11 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings) ->
         ca=SecretStr(ca) if ca is not None else None,
         secret_versions=tuple(versions),
     )
+
+
+def _secret_names(restream: Restream) -> list[str]:
+    ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
+    return [r.name for r in (restream.spec.stream_key_secret_ref, ca_ref) if r is not None]
 
 
 def _deleting(restream: Restream) -> bool:
@@ -116,7 +144,10 @@ def observe(api: KubeApi, restream: Restream, settings: OperatorSettings, host_n
     stream = read_stream(api, namespace, stream_name)
     if stream is None:
         return Observed(current, legacy_pusher=legacy)
-    targets = tuple(read_target(api, r, settings) for r in stream_restreams(api, restream))
+    targets = tuple(
+        read_target(api, r, settings, fresh=r.metadata.uid == restream.metadata.uid)
+        for r in stream_restreams(api, restream)
+    )
     mine = next((t for t in targets if t.restream.metadata.uid == restream.metadata.uid), None)
     return Observed(
         pusher=current,

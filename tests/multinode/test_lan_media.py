@@ -1,12 +1,15 @@
 """Media paths that had only run on loopback or a host-network node, on the pod-network cluster as
 users run them (issue 25): a pull source on the LAN, a transcoding ladder's renditions played through
-the Ingress, a restream to an RTMPS server on the LAN, HEVC and AV1 encoders on the LAN (issue 40).
+the Ingress, Restreams to RTMPS and RTMP servers on the LAN sharing one pusher Pod (issue 53), HEVC
+and AV1 encoders on the LAN (issue 40).
 (SRT targets on the LAN: test_secrets.py.)
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devtools.catalog import livestream, pull, restream
@@ -15,7 +18,7 @@ from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
 from devtools.media.browser import Browser
 from devtools.media.hls import first_segment, media_playlist
-from devtools.media.peers import NginxRtmp, Publisher, TlsForwarder, ffprobe_streams
+from devtools.media.peers import NginxRtmp, Publisher, TcpForwarder, TlsForwarder, ffprobe_streams
 from devtools.media.player_page import PLAYING_HLS, assert_decodes
 from devtools.waits import eventually
 
@@ -83,28 +86,58 @@ def test_a_transcoding_ladder_plays_through_the_ingress(
         assert seg and len(seg[1]) > 500, f"{uri}: {playlist} {segments[:3]}"
 
 
-def test_a_restream_to_an_rtmps_server_on_the_lan(
+def test_restreams_to_the_lan_share_one_pusher_and_never_reconnect_each_other(
     cluster: LocalCluster, release: Release, namespace: str, publishers: list[Publisher], tmp_path: Path
 ) -> None:
-    """TLS terminated on the LAN (the target's address), relayed to nginx-rtmp: the pusher Pod
-    speaks RTMPS across the pod network to a server outside the cluster, verifying the target's
-    certificate (an IP SAN of the LAN address) against the CA from tls.caSecretRef."""
+    """A live stream's Restreams to servers on the LAN run in its one pusher Pod (issue 53,
+    docs/design/shared-pusher.md): one RTMPS target (TLS terminated on the LAN address, its
+    certificate verified against the CA from tls.caSecretRef) and two RTMP targets, each behind a
+    relay on the LAN that counts the connections it accepted, in front of nginx-rtmp. With two
+    targets live a third is added, then one deleted: the others' connections are never touched,
+    and the Pod is the same throughout."""
     ns = namespace
     stream = start_stream(cluster, ns)
     cluster.publish_from_lan(rtmp_url(cluster, ns, stream), publishers)
     wait_live(cluster, ns)
-    with (
-        NginxRtmp(workdir=tmp_path / "nginx") as nginx,
-        TlsForwarder(nginx.rtmp_port, tmp_path / "tls", address=OUTSIDE_IP, netns=cluster.network.outside) as tls,
-    ):
+    keys = {"tls": "key-tls-Pq71", "a": "key-a-Hq81", "c": "key-c-Vn55"}
+    for name, key in keys.items():
+        cluster.kubectl("create", "secret", "generic", f"key-{name}", "-n", ns, f"--from-literal=streamKey={key}")
+        cluster.allow_reference(ns, f"key-{name}")
+    with contextlib.ExitStack() as stack:
+        nginx = stack.enter_context(NginxRtmp(workdir=tmp_path / "nginx"))
+        lan = {"address": OUTSIDE_IP, "netns": cluster.network.outside}
+        tls = stack.enter_context(TlsForwarder(nginx.rtmp_port, tmp_path / "tls", **lan))
+        relays = {n: stack.enter_context(TcpForwarder(nginx.rtmp_port, tmp_path / f"relay-{n}", **lan)) for n in "ac"}
         assert tls.url().startswith(f"rtmps://{OUTSIDE_IP}:")
         ca = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "target-ca"}}
         cluster.apply(ns, {**ca, "stringData": {"ca.crt": tls.cert.read_text()}})
         cluster.allow_reference(ns, "target-ca")
-        cluster.apply(ns, restream("out", uri=tls.url(), tls={"caSecretRef": {"name": "target-ca"}}))
-        cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
-        eventually(lambda: nginx.publishing(), timeout=30, what="nginx-rtmp behind TLS on the LAN receives")
-        assert tls.connections >= 1, "through the TLS listener on the LAN"
+
+        def target(name: str) -> dict[str, Any]:
+            if name == "tls":
+                spec = {"uri": tls.url(), "tls": {"caSecretRef": {"name": "target-ca"}}}
+            else:
+                spec = {"uri": relays[name].url()}
+            return restream(name, streamKeySecretRef={"name": f"key-{name}"}, **spec)
+
+        def live(*names: str) -> None:
+            for name in names:
+                cluster.wait_status("rst", ns, name, lambda o: o["status"].get("live"), f"{name} live", 90)
+            want = {keys[n] for n in names}
+            eventually(lambda: nginx.publishing() == want, timeout=30, what=f"nginx-rtmp receives {sorted(want)}")
+
+        cluster.apply(ns, target("tls"), target("a"))
+        live("tls", "a")
+        pod = cluster.get("pods", ns, "cam-pusher")
+        cluster.apply(ns, target("c"))
+        live("tls", "a", "c")
+        cluster.kubectl("delete", "rst", "a", "-n", ns)
+        live("tls", "c")
+        assert tls.connections == 1, "the RTMPS target was never reconnected"
+        assert relays["a"].connections == 1 and relays["c"].connections == 1
+        for name in ("tls", "c"):
+            assert cluster.get("restreams", ns, name)["status"]["reconnects"] == 0
+        assert cluster.get("pods", ns, "cam-pusher")["metadata"]["uid"] == pod["metadata"]["uid"], "one Pod throughout"
 
 
 @pytest.mark.parametrize("codec", ["hevc", "av1"])

@@ -231,7 +231,8 @@ def test_stream_record_restream_with_real_workers(
 
 def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace, local_pods: LocalPods, publishers):
     """`recording.standby`: the stream keeps a warm recorder; a Recording takes it over (no Pod
-    start on the way to the first bytes), and the stream starts its next standby."""
+    start on the way to the first bytes). While it records the stream keeps no other (issue 53:
+    ingest, one recorder per Recording, pusher); when it ends, the stream starts its next standby."""
     ns = namespace
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}, recording={"standby": True}))
     standby = eventually(lambda: cluster.get("pods", ns, "cam-recorder-1"), what="the stream's standby recorder")
@@ -257,17 +258,29 @@ def test_recording_adopts_the_streams_warm_recorder(cluster, operator, namespace
     assert adopted["metadata"]["labels"]["app.kubernetes.io/component"] == "recorder"
     assert adopted["metadata"]["annotations"][f"{GROUP}/adopted-by"] == "rec"
     assert cluster.get("pods", ns, "rec-recorder") is None, "no recorder Pod was created"
-    nxt = eventually(lambda: cluster.get("pods", ns, "cam-recorder-2"), what="the stream's next standby")
-    assert owner_kinds(nxt) == {("LiveStream", "cam")}
 
     time.sleep(2)
+    assert cluster.get("pods", ns, "cam-recorder-2") is None, "no second warm recorder while one records"
     rec = cluster.stop_recording(ns, "rec", timeout=40)
     [video] = rec["status"]["videos"]
     assert video["durationSeconds"] >= 1 and video["path"].startswith(f"{ns}/rec-")
     assert (warm.claim_dir("streamops-recordings") / video["path"]).stat().st_size == video["sizeBytes"]
-    eventually(lambda: cluster.get("pods", ns, "cam-recorder-1") is None, what="the adopted recorder removed")
-    assert cluster.get("pods", ns, "cam-recorder-2") is not None, "the stream's standby stays"
+
+    def standby_now() -> str | None:
+        for pod in cluster.list("pods", ns):
+            if owner_kinds(pod) == {("LiveStream", "cam")} and pod["metadata"]["name"].startswith("cam-recorder-"):
+                return str(pod["metadata"]["name"])
+        return None
+
+    eventually(
+        lambda: (
+            (p := cluster.get("pods", ns, "cam-recorder-1")) is None
+            or p["metadata"]["uid"] != adopted["metadata"]["uid"]
+        ),
+        what="the adopted recorder removed",
+    )
+    nxt = eventually(standby_now, what="the stream's next standby, once the recording ended")
 
     # Switched off: the standby goes, the stream stays.
     cluster.apply(ns, livestream("cam", screenshots={"enabled": False}, recording={"standby": False}))
-    eventually(lambda: cluster.get("pods", ns, "cam-recorder-2") is None, what="standby removed")
+    eventually(lambda: cluster.get("pods", ns, nxt) is None, what="standby removed")

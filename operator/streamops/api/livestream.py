@@ -531,7 +531,8 @@ class RecordingDefaults(KubeModel):
         default=False,
         description="Keep a warm recorder running beside the active stream, so that a Recording (using the "
         "default recordings claim) starts writing within a second instead of after a Pod start. Costs one idle "
-        "recorder process per stream. Default false.",
+        "recorder process per stream; none is kept beside a Recording's recorder (the next starts when it ends). "
+        "Default false.",
     )
     type: RecordType = Field(
         default="origin",

@@ -65,6 +65,7 @@ from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.webhook.notifier import Notifier, webhook_session
 from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
 from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.workers.recorder_pod import RECORDER_COMPONENT
 from streamops.control.workers.worker_client import http_client
 from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
 from streamops.kube.client import login as kube_login
@@ -398,8 +399,11 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
     if shared_by is not None:  # a stream's shared pusher: every Restream of the stream looks
         state.wake_followers(namespace, shared_by, reconcile=gone, kind=RESTREAM.kind)
     annotations = body.metadata.annotations or {}
-    if ADOPTED_ANNOTATION in annotations and STREAM_NAME_ANNOTATION in annotations:
-        # A Recording took the stream's standby recorder: the stream starts its next one.
+    component = (body.metadata.labels or {}).get(COMPONENT_LABEL, "")
+    recorder = component == RECORDER_COMPONENT and owner is not None and owner.get("kind") == RECORDING.kind
+    if STREAM_NAME_ANNOTATION in annotations and (ADOPTED_ANNOTATION in annotations or recorder):
+        # A Recording's recorder came (the stream's standby adopted, or its own) or went: the stream
+        # keeps a warm recorder only while none of its Recordings has one (plan.py), so it looks now.
         state.wake((LIVESTREAM.kind, namespace, annotations[STREAM_NAME_ANNOTATION]), reconcile=True)
 
 

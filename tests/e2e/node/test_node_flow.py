@@ -207,15 +207,31 @@ def test_recording_on_the_streams_warm_recorder(e2e: Stack, namespace: Any, publ
     adopted = e2e.get("pods", ns, "cam-recorder-1")
     assert adopted and {r["kind"] for r in adopted["metadata"]["ownerReferences"]} == {"Recording"}
     assert e2e.get("pods", ns, "rec-recorder") is None, "no recorder Pod was started"
-    eventually(lambda: e2e.pod_running(ns, "cam-recorder-2"), timeout=60, what="the stream's next standby")
 
     time.sleep(3)
+    assert e2e.get("pods", ns, "cam-recorder-2") is None, "no second warm recorder while one records (issue 53)"
     rec = e2e.stop_recording(ns, "rec", timeout=60)
     [video] = rec["status"]["videos"]
     path = volume / video["path"]
     assert path.is_file() and ffprobe_duration(path) == pytest.approx(video["durationSeconds"], abs=0.1)
     assert video["durationSeconds"] >= 3
-    eventually(lambda: e2e.get("pods", ns, "cam-recorder-1") is None, timeout=60, what="adopted recorder removed")
+    eventually(
+        lambda: (
+            (p := e2e.get("pods", ns, "cam-recorder-1")) is None or p["metadata"]["uid"] != adopted["metadata"]["uid"]
+        ),
+        timeout=60,
+        what="adopted recorder removed",
+    )
+    eventually(
+        lambda: [
+            p
+            for p in e2e.list("pods", ns)
+            if p["metadata"]["name"].startswith("cam-recorder-")
+            and {r["kind"] for r in p["metadata"].get("ownerReferences") or []} == {"LiveStream"}
+        ],
+        timeout=60,
+        what="the stream's next standby, once the recording ended",
+    )
 
 
 def test_killing_the_ingest_container_mid_recording_loses_nothing_before_the_kill(

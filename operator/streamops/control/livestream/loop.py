@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from streamops.api import LIVESTREAM, LiveStream, LiveStreamStatus
+from streamops.api import LIVESTREAM, RECORDING, LiveStream, LiveStreamStatus
 from streamops.contract.ingest import IngestStatus, PlayerSettings, Role
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import annotation_value, worker_report
@@ -42,7 +42,7 @@ from streamops.control.workers.edge_viewers import Sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
 from streamops.control.workers.ingest_address import ingest_component, ingest_names, region_service_name
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
+from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader
 from streamops.kube.client import watched_object
 from streamops.kube.manifests import Manifest
@@ -175,9 +175,13 @@ async def livestream_loop(state: OperatorState, obj: LiveObject, indexes: Indexe
     live: dict[Role, bool] = {}  # each ingest's telemetry at the last tick: a restart waits while live
     try:
         while loop.running:
-            auto = any(f.auto for f in index_values(indexes.recordings, (loop.namespace, loop.name)))
+            recordings = index_values(indexes.recordings, (loop.namespace, loop.name))
+            auto = any(f.auto for f in recordings)
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, loop.name, STANDBY_COMPONENT)
-            loop.hints = {"standby": standby.name if standby else None}
+            recorder_running = any(
+                worker_pod(indexes.pods, loop.namespace, RECORDING.kind, f.name, RECORDER_COMPONENT) for f in recordings
+            )
+            loop.hints = {"standby": standby.name if standby else None, "recorder_running": recorder_running}
             if loop.outcome is not None and annotation_value(loop.body) != loop.outcome.deactivation_annotation:
                 loop.requested = True  # the deactivation was recorded, or a user removed it: act now, not at resync
             lives = {f"{role}_live": live.get(role) for role in ROLES}

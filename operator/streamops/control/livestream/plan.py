@@ -89,10 +89,13 @@ def plan_children(
     live: dict[Role, bool],
     immediate: bool,
     auto_recording_exists: bool = True,
+    recorder_running: bool = False,
 ) -> Plan:
     """Pure. `live`: whether each ingest has media (a restart waits while it does, unless
     `immediate`); `auto_recording_exists` False (from the operator's index) spares a read when auto
-    recording is off."""
+    recording is off; `recorder_running`: a Recording of the stream has its recorder Pod (the
+    adopted standby, or its own), so no other warm recorder is kept beside it (issue 53: at most
+    ingest, one recorder per Recording, one pusher; the next standby starts when it ends)."""
     key, admission = observed.key, observed.admission
     lookup = observed.quality_set
     admitted = resolved(admission.stream, lookup)
@@ -110,7 +113,13 @@ def plan_children(
     route = admission.route
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
     standby_usable = on_default_claim(default_storage(admitted, settings), settings)
-    standby = admitted.spec.recording.standby and admitted.spec.active and secrets_usable and standby_usable
+    standby = (
+        admitted.spec.recording.standby
+        and admitted.spec.active
+        and secrets_usable
+        and standby_usable
+        and not recorder_running
+    )
     push = stream.spec.source.push
     # A region is a way into the primary's push ports from outside: only for a push stream whose own
     # Service is external (a ClusterIP stream is kept inside the cluster), and a region's public load

@@ -66,6 +66,7 @@ def reconcile_livestream(
     allocator: PortAllocator | None = None,
     auto_recording_exists: bool = True,
     standby: str | None = None,
+    recorder_running: bool = False,
     deactivated: str | None = None,
     deactivated_pod: str | None = None,
     primary_live: bool | None = None,
@@ -74,8 +75,10 @@ def reconcile_livestream(
     """Idempotent: safe to run from any trigger, any number of times. `allocator` is given when
     workers run on the host network; `auto_recording_exists` False (from the operator's index)
     spares a read when auto recording is off; `standby` is the name of the stream's warm recorder
-    Pod, when the pod index has one; `deactivated` is why the worker of the primary ingest Pod
-    `deactivated_pod` (a uid) says it deactivated itself, when its telemetry says so;
+    Pod, when the pod index has one; `recorder_running` whether a Recording of the stream has its
+    recorder Pod (then no standby is kept: one warm or active recorder per Recording); `deactivated`
+    is why the worker of the primary ingest Pod `deactivated_pod` (a uid) says it deactivated
+    itself, when its telemetry says so;
     `primary_live`/`backup_live` whether each ingest has media, as its telemetry last said (None:
     not read yet; status then tells): a live ingest is not restarted for a change that can wait."""
     parsed = parse(LiveStream, body)
@@ -92,7 +95,7 @@ def reconcile_livestream(
         }
         immediate = stream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
         observed = observe(api, stream, settings, report)
-        plan = plan_children(stream, settings, observed, live, immediate, auto_recording_exists)
+        plan = plan_children(stream, settings, observed, live, immediate, auto_recording_exists, recorder_running)
         applied = apply_plan(api, settings, plan, observed, stream, allocator, standby)
         outcome = _outcome(plan, observed, applied)
     except NamespaceTerminating:

@@ -128,6 +128,15 @@ def test_standby_is_wanted_only_on_the_default_claim_of_an_active_stream():
     assert not plan(stored_livestream(recording={"standby": True}), key=KeyCheck(missing="k")).standby
 
 
+def test_no_standby_beside_a_recordings_recorder():
+    """Issue 53: a stream with one Recording runs ingest, one recorder, one pusher: the standby a
+    Recording adopted is not replaced until that recorder is gone."""
+    stream = stored_livestream(recording={"standby": True})
+    recording = plan_children(stream, SETTINGS, observed(stream, SETTINGS), {}, False, recorder_running=True)
+    assert not recording.standby
+    assert plan_children(stream, SETTINGS, observed(stream, SETTINGS), {}, False, recorder_running=False).standby
+
+
 def test_standby_is_not_wanted_while_deactivated():
     stream = deactivated(stored_livestream(source=PULL, recording={"standby": True}))
     assert not plan(stream).standby

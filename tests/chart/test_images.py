@@ -109,6 +109,19 @@ def test_docker_archive_layout(tmp_path: Path) -> None:
     assert config["os"] == "linux" and config["architecture"] == "amd64"
 
 
+def test_writing_an_archive_leaves_its_shared_layers_untouched(tmp_path: Path) -> None:
+    """Layers live once in the cache and go into several images, built by several trees at once: an
+    archive's writer that changed a layer's ctime (a hard link does) made a tar of the same layer in
+    another build fail with "file changed as we read it"."""
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as tar:
+        tar.add(tmp_path, arcname=".", recursive=False)
+    before = layer.stat()
+    write_docker_archive(tmp_path / "image.tar", "streamops-test:1", [layer], {"Entrypoint": ["/x"]})
+    after = layer.stat()
+    assert (after.st_ctime_ns, after.st_nlink) == (before.st_ctime_ns, before.st_nlink)
+
+
 def test_static_image_holds_only_the_binary(tmp_path: Path) -> None:
     """The add-on images: one file, a numeric non-root uid, a tag that follows the binary's content."""
     binary = tmp_path / "tool"

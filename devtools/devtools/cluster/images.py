@@ -245,9 +245,10 @@ def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: M
         (stage / "manifest.json").write_text(json.dumps(manifest))
         for layer, name in zip(layers, layer_names, strict=True):
             (stage / name).parent.mkdir(parents=True, exist_ok=True)
-            os.link(layer, stage / name) if layer.stat().st_dev == stage.stat().st_dev else shutil.copy(
-                layer, stage / name
-            )
+            # A symlink, read through by --dereference: a hard link would change the shared layer's
+            # ctime (its link count), and another tree's build writing an archive of the same layer
+            # at that moment fails with "file changed as we read it" (GNU tar compares ctimes).
+            (stage / name).symlink_to(layer.resolve())
         tmp_out = out.with_suffix(".tmp")
         _run(["tar", "-C", str(stage), "--dereference", "-cf", str(tmp_out), "."])
         tmp_out.replace(out)

@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -69,6 +69,7 @@ SPEED = 0.98  # below it a stream's output falls behind its real-time publisher
 ROLES = ("ingest", "recorder", "pusher")
 COMPONENT = "app.kubernetes.io/component"
 STREAM_LABEL = "streaming.streamops.dev/stream"
+RECORDING_DIR = re.compile(r"r(\d+)-[0-9a-f]+")  # a Recording's directory on the claim
 PUBLISHER = {"size": "640x360", "video_bitrate": "800k"}
 
 
@@ -126,7 +127,7 @@ class Step:
     busy: float  # % of the machine's cores over the window
     load: str
     restarts: int = 0
-    notes: list[str] = field(default_factory=list)
+    node_pods: dict[str, int] = field(default_factory=dict)  # every Pod on each node (the kubelet's max: 110)
 
     @property
     def min_speed(self) -> float:
@@ -229,18 +230,20 @@ def playlist_url(s: Stand, i: int) -> str:
     return f"http://{s.node_ip}:{ingest_port(s, i, 'http')}/streams/{NAMESPACE}/s{i}/hls/ts/index.m3u8"
 
 
-def start_stream(s: Stand, i: int) -> None:
-    """Stream i live from the LAN, recording and restreaming."""
-    s.cluster.apply(NAMESPACE, *objects(i, s.target))
-    lst = s.cluster.wait_status(
-        "lst", NAMESPACE, f"s{i}", lambda o: o["status"]["ingest"]["pushUrl"].startswith(f"rtmp://{s.node_ip}:"),
-        "push URL on the LAN", timeout=300,
-    )  # fmt: skip
-    url = f"{lst['status']['ingest']['pushUrl']}/{s.cluster.stream_key(NAMESPACE, f's{i}')}"
-    started = s.publishers.setdefault(i, [])
+def start_streams(s: Stand, streams: list[int]) -> None:
+    """Streams live from the LAN, recording and restreaming: every object applied at once (their Pods
+    start together), then each stream's publisher once its push URL is there."""
+    s.cluster.apply(NAMESPACE, *(o for i in streams for o in objects(i, s.target)))
     lan = s.cluster.network.outside
-    s.cluster.publish_from_lan(url, started, make=lambda: Publisher(
-        url, netns=lan, log_path=s.tmp / f"publisher-s{i}-{len(started)}.log", **PUBLISHER))  # fmt: skip
+    for i in streams:
+        lst = s.cluster.wait_status(
+            "lst", NAMESPACE, f"s{i}", lambda o: o["status"]["ingest"]["pushUrl"].startswith(f"rtmp://{s.node_ip}:"),
+            "push URL on the LAN", timeout=300,
+        )  # fmt: skip
+        url = f"{lst['status']['ingest']['pushUrl']}/{s.cluster.stream_key(NAMESPACE, f's{i}')}"
+        started = s.publishers.setdefault(i, [])
+        s.cluster.publish_from_lan(url, started, make=lambda url=url, i=i, started=started: Publisher(  # type: ignore[misc]
+            url, netns=lan, log_path=s.tmp / f"publisher-s{i}-{len(started)}.log", **PUBLISHER))  # fmt: skip
 
 
 def wait_running(s: Stand, streams: range) -> None:
@@ -280,23 +283,24 @@ def role_cgroups(s: Stand, n: int) -> dict[str, list[tuple[str, Path, Path]]]:
 
 def recorded_bytes(s: Stand, n: int) -> dict[int, int]:
     """Bytes of each stream's recording on the recordings volume (the recorder's directory per
-    Recording: the videos and the part being written)."""
+    Recording, <namespace>/r<i>-<hash>: the videos and the parts being written)."""
     root = s.cluster.dir / "recordings" / NAMESPACE
     out = dict.fromkeys(range(1, n + 1), 0)
     for f in root.rglob("*"):
         with contextlib.suppress(OSError):
             if f.is_file():
                 for part in f.relative_to(root).parts[:-1]:
-                    if part.startswith("r") and part[1:].isdigit() and int(part[1:]) in out:
-                        out[int(part[1:])] += f.stat().st_size
+                    if (m := RECORDING_DIR.fullmatch(part)) and int(m[1]) in out:
+                        out[int(m[1])] += f.stat().st_size
     return out
 
 
 def streamops_step(s: Stand, n: int, running: list[int], args: argparse.Namespace) -> Step:
     """Scale to n streams (adding or removing the highest), settle, measure one window."""
-    for i in range(len(running), n):
-        start_stream(s, i + 1)
-        running.append(i + 1)
+    new = list(range(len(running) + 1, n + 1))
+    if new:
+        start_streams(s, new)
+        running += new
     while len(running) > n:
         stop_stream(s, running.pop())
     wait_running(s, range(1, n + 1))
@@ -345,6 +349,7 @@ def measured(
         cpu={k: v / n for k, v in cpu.items()}, pss={k: v / n for k, v in pss.items()}, pods=pods,
         restreams_live=live_at_target, recordings_growing=growing, reported_speed=reported, busy=busy,
         load=f"{load} → {loadavg()}", restarts=restarts,
+        node_pods={node.name: len(s.cluster.pods_on(node.name)) for node in s.cluster.nodes},
     )  # fmt: skip
     print(
         f"{side} N={n}: {'held' if step.held else 'FAILED'}; min speed {step.min_speed:.3f}, missed {step.missed}, "
@@ -442,7 +447,7 @@ def stand(tmp: Path) -> Iterator[Stand]:
             print(f"left behind by the cluster: {left}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int, str]:
+def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int]:
     steps: list[Step] = []
     with stand(tmp) as s:
         running: list[int] = []
@@ -464,8 +469,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int, str]
 
             theirs = search(held_nginx, args.steps, args.most, args.resolution)
             s.stop_publishers()
-        placement = json.dumps({"recorders, nginx-rtmp": s.node})
-    return steps, ours, theirs, placement
+    return steps, ours, theirs
 
 
 # --- the report -------------------------------------------------------------------------------------
@@ -486,7 +490,8 @@ def row(r: Step) -> list[str]:
         " / ".join(f"{r.cpu.get(k, 0):.1f}" for k in roles) + f" = {cpu_total:.1f} %",
         " / ".join(mib(r.pss.get(k, 0)) for k in roles) + f" = {mib(pss_total)} MiB",
         "—" if r.side != "streamops" else f"{pods / r.n:.1f} ({', '.join(f'{k} {v}' for k, v in r.pods.items() if v)})",
-        str(r.restarts) if r.side == "streamops" else "—", f"{r.busy:.0f} %", r.load,
+        str(r.restarts) if r.side == "streamops" else "—", " / ".join(str(v) for v in r.node_pods.values()),
+        f"{r.busy:.0f} %", r.load,
     ]  # fmt: skip
 
 
@@ -494,7 +499,8 @@ HEADER = [
     "server", "N", "held", "HLS speed (slowest stream)", "status.transcodingSpeed (min–max)", "segments missed",
     "restreams at the target", "recordings growing",
     "CPU per stream, % of a core (ingest / recorder / pusher; nginx: all)", "PSS per stream (same roles)",
-    "Pods per stream", "container restarts", "machine busy (2 cores)", "load before → after",
+    "Pods per stream", "container restarts", "Pods on node-1 / node-2 (all)", "machine busy (2 cores)",
+    "load before → after",
 ]  # fmt: skip
 
 
@@ -540,7 +546,7 @@ def report(steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="doubling", help='"doubling" (then bisecting) or a list: "1,2"')
-    parser.add_argument("--most", type=int, default=64, help="the largest N tried")
+    parser.add_argument("--most", type=int, default=128, help="the largest N tried")
     parser.add_argument("--resolution", type=int, default=2, help="bisect until pass and fail are this close")
     parser.add_argument("--window", type=float, default=60, help="seconds measured per step")
     parser.add_argument("--settle", type=float, default=15, help="seconds after the step's streams run")
@@ -548,7 +554,7 @@ def main() -> int:
     args = parser.parse_args()
     load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="streamops-density-") as d:
-        steps, ours, theirs, _ = run(args, Path(d))
+        steps, ours, theirs = run(args, Path(d))
     write_report(args.output, report(steps, ours, theirs, args, load_before))
     print(f"-> {args.output}", file=sys.stderr)
     return 0

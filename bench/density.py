@@ -504,6 +504,23 @@ HEADER = [
 ]  # fmt: skip
 
 
+def cost_bullet(steps: list[Step]) -> list[str]:
+    """Per-stream cost side by side at the largest N that held on both sides."""
+    held = {side: {r.n: r for r in steps if r.held and r.side == side} for side in ("streamops", "nginx-rtmp")}
+    both = held["streamops"].keys() & held["nginx-rtmp"].keys()
+    if not both:
+        return []
+    n = max(both)
+    ours, theirs = held["streamops"][n], held["nginx-rtmp"][n]
+    cpu, pss = sum(ours.cpu.values()), sum(ours.pss.values())
+    cpu_n, pss_n = sum(theirs.cpu.values()), sum(theirs.pss.values())
+    return [
+        f"- Per stream at N = {n} (both held): CPU {cpu:.1f} % vs {cpu_n:.1f} % of a core "
+        f"({cpu / cpu_n if cpu_n else float('nan'):.1f}×), PSS {mib(pss)} vs {mib(pss_n)} MiB "
+        f"({pss / pss_n if pss_n else float('nan'):.0f}×), {sum(ours.pods.values()) / n:.1f} Pods per stream."
+    ]
+
+
 def report(steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, load_before: str) -> str:
     ratio = ours / theirs if theirs else float("nan")
     return "\n".join(
@@ -532,6 +549,7 @@ def report(steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, 
             "",
             f"- **N (streamops) = {ours}, N (nginx-rtmp) = {theirs}: {ratio:.2f}×** (target ≥ 0.5×) "
             f"{'✅' if ratio >= 0.5 else '❌'}.",
+            *cost_bullet(steps),
             "",
             *markdown_table(HEADER, [row(r) for r in steps]),
             "",

@@ -50,9 +50,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devtools.address_plan import OUTSIDE_IP
 from devtools.catalog import livestream, recording, restream
 from devtools.cluster.local_cluster import LocalCluster
-from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.release import Release
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.processes import cpu_seconds, proc_tree, pss_bytes
@@ -70,7 +70,11 @@ ROLES = ("ingest", "recorder", "pusher")
 COMPONENT = "app.kubernetes.io/component"
 STREAM_LABEL = "streaming.streamops.dev/stream"
 RECORDING_DIR = re.compile(r"r(\d+)-[0-9a-f]+")  # a Recording's directory on the claim
-PUBLISHER = {"size": "640x360", "video_bitrate": "800k"}
+
+
+def publisher(url: str, netns: str, log_path: Path) -> Publisher:
+    """A stream's encoder on the LAN: bench/playback_cluster.py's (the cached 640x360 clip, copied)."""
+    return Publisher(url, size="640x360", video_bitrate="800k", netns=netns, log_path=log_path)
 
 
 # --- the search -------------------------------------------------------------------------------------
@@ -128,6 +132,7 @@ class Step:
     load: str
     restarts: int = 0
     node_pods: dict[str, int] = field(default_factory=dict)  # every Pod on each node (the kubelet's max: 110)
+    failure: str = ""  # the step's streams never all ran (nothing measured)
 
     @property
     def min_speed(self) -> float:
@@ -140,13 +145,33 @@ class Step:
 
     @property
     def held(self) -> bool:
-        return (
-            len(self.verdicts) == self.n
-            and self.min_speed >= SPEED
-            and self.missed == 0
-            and self.restreams_live == self.n
-            and self.recordings_growing == self.n
-        )
+        return not self.why
+
+    @property
+    def why(self) -> str:
+        """What failed, empty when the step held."""
+        if self.failure:
+            return self.failure
+        out = []
+        slow = sorted(k for k, v in self.verdicts.items() if not v.speed >= SPEED)
+        if slow:
+            out.append(f"speed < {SPEED}: {', '.join(slow[:4])}{' …' if len(slow) > 4 else ''}")
+        if len(self.verdicts) < self.n:
+            out.append(f"{self.n - len(self.verdicts)} playlists not read")
+        if self.missed:
+            out.append(f"{self.missed} segments missed")
+        if self.restreams_live < self.n:
+            out.append(f"{self.n - self.restreams_live} restreams not at the target")
+        if self.recordings_growing < self.n:
+            out.append(f"{self.n - self.recordings_growing} recordings not growing")
+        return "; ".join(out)
+
+
+def unready(side: str, n: int, error: Exception) -> Step:
+    """A step whose streams did not all run in time: failed, nothing measured."""
+    why = f"not all running: {(str(error).splitlines() or [type(error).__name__])[0][:160]}"
+    print(f"{side} N={n}: FAILED; {why}", file=sys.stderr, flush=True)
+    return Step(side, n, {}, {}, {}, {}, 0, 0, [], float("nan"), loadavg(), failure=why)
 
 
 def window_usage(
@@ -242,8 +267,8 @@ def start_streams(s: Stand, streams: list[int]) -> None:
         )  # fmt: skip
         url = f"{lst['status']['ingest']['pushUrl']}/{s.cluster.stream_key(NAMESPACE, f's{i}')}"
         started = s.publishers.setdefault(i, [])
-        s.cluster.publish_from_lan(url, started, make=lambda url=url, i=i, started=started: Publisher(  # type: ignore[misc]
-            url, netns=lan, log_path=s.tmp / f"publisher-s{i}-{len(started)}.log", **PUBLISHER))  # fmt: skip
+        s.cluster.publish_from_lan(url, started, make=lambda url=url, i=i, started=started: publisher(  # type: ignore[misc]
+            url, lan, s.tmp / f"publisher-s{i}-{len(started)}.log"))  # fmt: skip
 
 
 def wait_running(s: Stand, streams: range) -> None:
@@ -298,13 +323,16 @@ def recorded_bytes(s: Stand, n: int) -> dict[int, int]:
 def streamops_step(s: Stand, n: int, running: list[int], args: argparse.Namespace) -> Step:
     """Scale to n streams (adding or removing the highest), settle, measure one window."""
     new = list(range(len(running) + 1, n + 1))
-    if new:
-        start_streams(s, new)
-        running += new
+    running += new  # before they start: a failed start's streams are removed with the others
     while len(running) > n:
         stop_stream(s, running.pop())
-    wait_running(s, range(1, n + 1))
-    eventually(lambda: len(stream_pods(s)) == len(stream_pods(s, n)), 180, 2, "the removed streams' Pods gone")
+    try:
+        if new:
+            start_streams(s, new)
+        wait_running(s, range(1, n + 1))
+        eventually(lambda: len(stream_pods(s)) == len(stream_pods(s, n)), 180, 2, "the removed streams' Pods gone")
+    except AssertionError as e:  # the cluster did not get them all running in time: this N did not hold
+        return unready("streamops", n, e)
     urls = {f"s{i}": playlist_url(s, i) for i in running}
     return measured("streamops", n, s, urls, args, role_cgroups=lambda: role_cgroups(s, n))
 
@@ -401,13 +429,15 @@ def nginx_step(s: Stand, nginx: NginxRecordPush, n: int, running: list[int], arg
     for i in range(len(running), n):
         url = nginx.rtmp_url(name=f"s{i + 1}")
         started = s.publishers.setdefault(i + 1, [])
-        started.append(Publisher(url, netns=s.cluster.network.outside,
-                                 log_path=s.tmp / f"nginx-publisher-s{i + 1}.log", **PUBLISHER).start())  # fmt: skip
+        started.append(publisher(url, s.cluster.network.outside, s.tmp / f"nginx-publisher-s{i + 1}.log").start())
         running.append(i + 1)
     while len(running) > n:
         s.stop_publisher(running.pop())
     want = {f"s{i}" for i in running}
-    eventually(lambda: want <= nginx.publishing() and want <= s.target.publishing(), 60, 1, "nginx publishing, pushing")
+    try:
+        eventually(lambda: want <= nginx.publishing() and want <= s.target.publishing(), 60, 1, "publishing, pushed")
+    except AssertionError as e:
+        return unready("nginx-rtmp", n, e)
     urls = {f"s{i}": f"http://{s.node_ip}:{nginx.http_port}/hls/s{i}.m3u8" for i in running}
     return measured("nginx-rtmp", n, s, urls, args, nginx=nginx)
 
@@ -480,6 +510,8 @@ def mib(x: float) -> str:
 
 
 def row(r: Step) -> list[str]:
+    if r.failure:
+        return [r.side, str(r.n), "❌", *["—"] * (len(HEADER) - 5), r.load, r.why]
     roles = ROLES if r.side == "streamops" else ("nginx",)
     cpu_total, pss_total = sum(r.cpu.values()), sum(r.pss.values())
     pods = sum(r.pods.values())
@@ -491,7 +523,7 @@ def row(r: Step) -> list[str]:
         " / ".join(mib(r.pss.get(k, 0)) for k in roles) + f" = {mib(pss_total)} MiB",
         "—" if r.side != "streamops" else f"{pods / r.n:.1f} ({', '.join(f'{k} {v}' for k, v in r.pods.items() if v)})",
         str(r.restarts) if r.side == "streamops" else "—", " / ".join(str(v) for v in r.node_pods.values()),
-        f"{r.busy:.0f} %", r.load,
+        f"{r.busy:.0f} %", r.load, r.why or "—",
     ]  # fmt: skip
 
 
@@ -500,7 +532,7 @@ HEADER = [
     "restreams at the target", "recordings growing",
     "CPU per stream, % of a core (ingest / recorder / pusher; nginx: all)", "PSS per stream (same roles)",
     "Pods per stream", "container restarts", "Pods on node-1 / node-2 (all)", "machine busy (2 cores)",
-    "load before → after",
+    "load before → after", "why not held",
 ]  # fmt: skip
 
 

@@ -553,7 +553,9 @@ def cost_bullet(steps: list[Step]) -> list[str]:
     ]
 
 
-def report(steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, load_before: str) -> str:
+def report(
+    steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, load_before: str, minutes: float
+) -> str:
     ratio = ours / theirs if theirs else float("nan")
     return "\n".join(
         [
@@ -561,8 +563,8 @@ def report(steps: list[Step], ours: int, theirs: int, args: argparse.Namespace, 
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}, `python -m bench.density "
             f"{' '.join(sys.argv[1:])}`; /proc/loadavg before: {load_before}, after: {loadavg()}; nice "
-            f"{os.getpriority(os.PRIO_PROCESS, 0)}; {os.cpu_count()} CPUs. A new bench: no before/after (issue 53 asks "
-            "for N against nginx-rtmp's in the same run).",
+            f"{os.getpriority(os.PRIO_PROCESS, 0)}; {os.cpu_count()} CPUs; the run took {minutes:.0f} min. A new "
+            "bench: no before/after (issue 53 asks for N against nginx-rtmp's in the same run).",
             "",
             "Each stream: one RTMP publisher on the cluster's LAN (testsrc2 640x360 30 fps, x264 800 kbit/s + AAC "
             "128 kbit/s, encoded once, looped with -c copy), recorded, restreamed to one nginx-rtmp on the LAN, its "
@@ -602,10 +604,10 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=15, help="seconds after the step's streams run")
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args()
-    load_before = loadavg()
+    load_before, began = loadavg(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="streamops-density-") as d:
         steps, ours, theirs = run(args, Path(d))
-    write_report(args.output, report(steps, ours, theirs, args, load_before))
+    write_report(args.output, report(steps, ours, theirs, args, load_before, (time.monotonic() - began) / 60))
     print(f"-> {args.output}", file=sys.stderr)
     return 0
 

@@ -58,7 +58,7 @@ from devtools.media.peers import NginxRtmp, Publisher
 from devtools.processes import cpu_seconds, proc_tree, pss_bytes
 from devtools.waits import eventually
 
-from bench.hls_watch import Verdict, Watch, watching
+from bench.hls_watch import Verdict, watching
 from bench.playback_cluster import CPUACCT, machine_jiffies, pod_cgroup_dir
 from bench.report_file import ROOT, commit, loadavg, markdown_table, write_report
 
@@ -132,6 +132,7 @@ class Step:
     load: str
     restarts: int = 0
     node_pods: dict[str, int] = field(default_factory=dict)  # every Pod on each node (the kubelet's max: 110)
+    client: float = float("nan")  # the light HLS client's CPU, % of one core
     failure: str = ""  # the step's streams never all ran (nothing measured)
 
     @property
@@ -350,7 +351,7 @@ def measured(
     load = loadavg()
     with watching(urls, s.cluster.network.outside) as watch:
         time.sleep(args.settle)
-        since = time.monotonic()
+        since, client0 = time.monotonic(), watch.cpu_seconds
         bytes0 = recorded_bytes(s, n) if nginx is None else nginx.recorded_bytes(n)
         if role_cgroups is not None:
             cpu, pss, busy = window_usage(role_cgroups, args.window)
@@ -358,7 +359,8 @@ def measured(
             assert nginx is not None
             cpu, pss, busy = nginx_usage(nginx, args.window)
         until = time.monotonic()
-        verdicts = watch_verdicts(watch, since, until)
+        verdicts = watch.verdicts(since, until)
+        client = 100 * (watch.cpu_seconds - client0) / (until - since)
     bytes1 = recorded_bytes(s, n) if nginx is None else nginx.recorded_bytes(n)
     growing = sum(1 for i in range(1, n + 1) if bytes1.get(i, 0) > bytes0.get(i, 0))
     if nginx is None:
@@ -376,7 +378,7 @@ def measured(
         side, n, verdicts,
         cpu={k: v / n for k, v in cpu.items()}, pss={k: v / n for k, v in pss.items()}, pods=pods,
         restreams_live=live_at_target, recordings_growing=growing, reported_speed=reported, busy=busy,
-        load=f"{load} → {loadavg()}", restarts=restarts,
+        load=f"{load} → {loadavg()}", restarts=restarts, client=client,
         node_pods={node.name: len(s.cluster.pods_on(node.name)) for node in s.cluster.nodes},
     )  # fmt: skip
     print(
@@ -387,10 +389,6 @@ def measured(
         file=sys.stderr, flush=True,
     )  # fmt: skip
     return step
-
-
-def watch_verdicts(watch: Watch, since: float, until: float) -> dict[str, Verdict]:
-    return watch.verdicts(since, until)
 
 
 # --- nginx-rtmp -------------------------------------------------------------------------------------
@@ -523,7 +521,7 @@ def row(r: Step) -> list[str]:
         " / ".join(mib(r.pss.get(k, 0)) for k in roles) + f" = {mib(pss_total)} MiB",
         "—" if r.side != "streamops" else f"{pods / r.n:.1f} ({', '.join(f'{k} {v}' for k, v in r.pods.items() if v)})",
         str(r.restarts) if r.side == "streamops" else "—", " / ".join(str(v) for v in r.node_pods.values()),
-        f"{r.busy:.0f} %", r.load, r.why or "—",
+        f"{r.busy:.0f} % ({r.client:.1f} %)", r.load, r.why or "—",
     ]  # fmt: skip
 
 
@@ -531,8 +529,8 @@ HEADER = [
     "server", "N", "held", "HLS speed (slowest stream)", "status.transcodingSpeed (min–max)", "segments missed",
     "restreams at the target", "recordings growing",
     "CPU per stream, % of a core (ingest / recorder / pusher; nginx: all)", "PSS per stream (same roles)",
-    "Pods per stream", "container restarts", "Pods on node-1 / node-2 (all)", "machine busy (2 cores)",
-    "load before → after", "why not held",
+    "Pods per stream", "container restarts", "Pods on node-1 / node-2 (all)",
+    "machine busy (2 cores; the light client's CPU)", "load before → after", "why not held",
 ]  # fmt: skip
 
 

@@ -475,8 +475,8 @@ def stand(tmp: Path) -> Iterator[Stand]:
             print(f"left behind by the cluster: {left}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int]:
-    steps: list[Step] = []
+def run(args: argparse.Namespace, tmp: Path, steps: list[Step]) -> tuple[int, int]:
+    """Both searches, each step appended to `steps` as it ends; (N streamops, N nginx-rtmp)."""
     with stand(tmp) as s:
         running: list[int] = []
 
@@ -487,7 +487,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int]:
         ours = search(held_streamops, args.steps, args.most, args.resolution)
         while running:
             stop_stream(s, running.pop())
-        eventually(lambda: not stream_pods(s), 300, 2, "every stream's Pods gone")
+        eventually(lambda: not stream_pods(s), 300, 2, "every stream's Pods gone")  # nginx-rtmp gets the cores
         with NginxRecordPush(record_dir=tmp / "nginx-recordings", workdir=tmp / "nginx", hls=True,
                              push=s.target.app_url(), address=s.node_ip, netns=s.node_netns) as nginx:  # fmt: skip
 
@@ -497,7 +497,11 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Step], int, int]:
 
             theirs = search(held_nginx, args.steps, args.most, args.resolution)
             s.stop_publishers()
-    return steps, ours, theirs
+    return ours, theirs
+
+
+def largest_held(steps: list[Step], side: str) -> int:
+    return max((r.n for r in steps if r.side == side and r.held), default=0)
 
 
 # --- the report -------------------------------------------------------------------------------------
@@ -603,8 +607,18 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args()
     load_before, began = loadavg(), time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="streamops-density-") as d:
-        steps, ours, theirs = run(args, Path(d))
+    steps: list[Step] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="streamops-density-") as d:
+            ours, theirs = run(args, Path(d), steps)
+    except Exception as e:  # the steps measured so far are still written, saying why the run stopped
+        if steps:
+            text = report(steps, largest_held(steps, "streamops"), largest_held(steps, "nginx-rtmp"), args,
+                          load_before, (time.monotonic() - began) / 60)  # fmt: skip
+            stopped = f"**The run stopped early** ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]})."
+            write_report(args.output, text.replace("\n\n", f"\n\n{stopped}\n\n", 1))
+            print(f"-> {args.output} (partial)", file=sys.stderr)
+        raise
     write_report(args.output, report(steps, ours, theirs, args, load_before, (time.monotonic() - began) / 60))
     print(f"-> {args.output}", file=sys.stderr)
     return 0

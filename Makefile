@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-workers bench-e2e bench-latency bench-operator bench-playback bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -204,6 +204,9 @@ bench-latency: deps venv ffmpeg player ## glass-to-glass latency in headless Chr
 
 bench-playback: deps venv kube helm ffmpeg hlsload test-images ## viewers of one 720p30 stream on one ingest (LL-HLS, HLS) until p99 lag passes 2 parts / 1 segment, vs nginx serving the same HLS statically: ingest CPU/RSS per viewer, recorder and pusher rates, the load client's cost; BENCH_ARGS="--rows edge|cluster|all": 1,000 LL-HLS viewers through the edge on 127.0.0.1 / on the 2-node cluster -> bench/results/playback.md
 	$(PY) -m bench.playback $(BENCH_ARGS)
+
+bench-density: deps venv kube helm ffmpeg test-images ## streams the 2-node pod-network cluster holds, each live from the LAN with a Recording and a Restream to the LAN, N raised until a stream's HLS falls below speed 0.98 or misses a segment, vs nginx-rtmp (record all, hls, push) on one node in the same run: N, CPU and PSS per stream by role, Pods per stream (BENCH_ARGS="--steps doubling|1,2 --window 60 --most 128") -> bench/results/density.md
+	$(PY) -m bench.density $(BENCH_ARGS)
 
 bench-edge: deps venv ffmpeg ## the edge's CPU per request by kind (segment, part, playlist, blocking reload; with and without a token) vs nginx serving the same files, with h2load -> bench/results/edge-cpu.md, edge-token.md
 	$(PY) -m bench.edge_cpu $(BENCH_ARGS)

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -239,19 +241,31 @@ def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: M
     config_name = f"{hashlib.sha256(config_bytes).hexdigest()}.json"
     layer_names = [f"{d.removeprefix('sha256:')}/layer.tar" for d in diff_ids]
     manifest = [{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        stage = Path(tmp)
-        (stage / config_name).write_bytes(config_bytes)
-        (stage / "manifest.json").write_text(json.dumps(manifest))
-        for layer, name in zip(layers, layer_names, strict=True):
-            (stage / name).parent.mkdir(parents=True, exist_ok=True)
-            # A symlink, read through by --dereference: a hard link would change the shared layer's
-            # ctime (its link count), and another tree's build writing an archive of the same layer
-            # at that moment fails with "file changed as we read it" (GNU tar compares ctimes).
-            (stage / name).symlink_to(layer.resolve())
-        tmp_out = out.with_suffix(".tmp")
-        _run(["tar", "-C", str(stage), "--dereference", "-cf", str(tmp_out), "."])
+    # Written with tarfile, not GNU tar: the layers live once in the cache and go into several
+    # images, which several trees build at once; GNU tar fails a file whose ctime changes while it
+    # reads it ("file changed as we read it"), and another build's hard link to a layer does that.
+    # The layers are content-addressed and never rewritten in place, so their bytes are what counts.
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp_out = Path(tmp_name)
+    try:
+        with tarfile.open(tmp_out, "w", format=tarfile.GNU_FORMAT) as tar:
+            _add_bytes(tar, config_name, config_bytes)
+            _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
+            for layer, name in zip(layers, layer_names, strict=True):
+                directory = tarfile.TarInfo(name.rsplit("/", 1)[0])
+                directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(directory)
+                tar.add(layer.resolve(), arcname=name, recursive=False)
         tmp_out.replace(out)
+    finally:
+        tmp_out.unlink(missing_ok=True)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
 
 
 class ImageBuilder:

@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PARALLEL  ?= -n 3 --dist loadscope
 
 .PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
-        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
+        cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-ingest-cycles bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
 help: ## list the targets
@@ -191,6 +191,9 @@ test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node 
 bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, the ingest worker and streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
 	$(if $(FANOUT_ONLY),,$(PY) -m bench.media $(BENCH_ARGS))
 	$(PY) -m bench.webrtc_fanout $(FANOUT_ARGS)
+
+bench-ingest-cycles: deps venv ffmpeg rtmp ## where a passthrough ingest's CPU goes: per process (Python, the RTMP front, FFmpeg) and per FFmpeg output beside nginx-rtmp, wakes and preemptions a second, and HLS muxing in Go (components/hlsmux-proto, a measurement prototype) against FFmpeg's; BENCH_ARGS="--before REV --window 30" -> bench/results/ingest-cycles.md
+	$(PY) -m bench.ingest_cycles $(BENCH_ARGS)
 
 bench-workers: venv ffmpeg rtmp ## each `streamops worker <role>` Python supervisor at rest (RSS/PSS, smaps_rollup) and its import chain (-X importtime, heavy modules), this tree vs BEFORE (a checkout of the commit to compare with: git worktree add /tmp/before <commit>) in the same run -> bench/results/workers-rss.md
 	$(if $(BEFORE),,$(error BEFORE=<a checkout of the commit to compare with> is needed))

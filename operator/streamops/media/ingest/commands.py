@@ -299,17 +299,27 @@ def session_command(
         codecs["copyinkf:a"] = None
     # pes_payload_size 0: one PES per audio frame. The default packs ≈2.9 kB of AAC (≈180 ms) per PES,
     # and every consumer that interleaves (the pusher's FLV) then holds video back by as much.
-    outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, f="mpegts", pes_payload_size=0)]
+    feed = {"f": "mpegts", "pes_payload_size": 0}
     ladder = renditions(config)
     # SRT/TS carries ADTS AAC; fMP4 wants raw AAC (FFmpeg's AAC encoder writes raw AAC already).
     raw_aac = {"bsf:a": "aac_adtstoasc"} if audio_codec == "copy" else {}
     if not ladder:
+        # The feed and the HLS flavours are one tee output: FFmpeg 7 runs a muxer thread per output
+        # and hands every packet to each, so three outputs cost ≈550 futex calls and 200 wakes a
+        # second, one tee ≈100 and 90 (lean-ingest.md, issue 53); a WHIP publisher's Opus becomes
+        # AAC once for them. The tee picks no stream by itself: the map names the first video and
+        # audio, what FFmpeg's default selection took for each output. onfail=abort: a failing
+        # slave ends the session as a failing output did (the tee's default drops it silently).
+        # The LL-HLS pipe and DASH stay outputs of their own: their mp4 muxers refuse the codec
+        # tag a tee passes through from an MPEG-TS input (SRT, pulls), where an output clears it.
+        slaves = [_tee_target({**feed, "onfail": "abort"}, "pipe:1")]
         for variant, segment_type in muxed_hls_variants(config):
             directory = session_dir / variant
-            options = hls_options(config, segment_type, directory)
-            if segment_type == "fmp4":
-                options.update(raw_aac)
-            outputs.append(ffmpeg_python.output(stream, str(directory / "index.m3u8"), **codecs, **options))
+            options = {**hls_options(config, segment_type, directory), "onfail": "abort"}
+            if segment_type == "fmp4" and audio_codec == "copy":
+                options["bsfs/a"] = "aac_adtstoasc"
+            slaves.append(_tee_target(options, str(directory / "index.m3u8")))
+        outputs = [ffmpeg_python.output(stream["v:0?"], stream["a:0?"], "|".join(slaves), **codecs, f="tee")]
         if "" in ll_fds:
             ll = {**fragmented_mp4_options(config.hls), **raw_aac}
             outputs.append(ffmpeg_python.output(stream, f"pipe:{ll_fds['']}", **codecs, **ll))
@@ -317,6 +327,7 @@ def session_command(
             manifest = str(session_dir / "dash" / "manifest.mpd")
             outputs.append(ffmpeg_python.output(stream, manifest, **codecs, **dash_options(config), **raw_aac))
         return command(ffmpeg_python.merge_outputs(*outputs))
+    outputs = [ffmpeg_python.output(stream, "pipe:1", **codecs, **feed)]
     # One output holding every rendition's video (v:i) and AAC encode (a:j), each encoded once, teed
     # to its slaves: each rendition's HLS variants, LL-HLS pipe (and the top one's transcoded feed)
     # select their rendition's pair; DASH takes them all (docs/design/low-latency.md, "DASH").

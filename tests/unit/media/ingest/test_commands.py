@@ -31,10 +31,28 @@ def config(**overrides) -> IngestConfig:
 def test_copy_session_writes_both_hls_flavours_and_the_feed():
     argv = session_command(config(), "rtmp://127.0.0.1:1/live/feed", {"listen": 1}, Path("/m/s"))
     text = " ".join(argv)
-    assert argv.count("copy") == 3 and "libx264" not in text
-    assert "/m/s/cmaf/index.m3u8" in argv and "/m/s/ts/index.m3u8" in argv and "pipe:1" in argv
+    assert argv.count("copy") == 1 and "libx264" not in text
+    by_path = {path: options for options, path in tee_slaves(tee_argument(argv))}
+    assert list(by_path) == ["pipe:1", "/m/s/cmaf/index.m3u8", "/m/s/ts/index.m3u8"]
+    assert by_path["pipe:1"] == {"f": "mpegts", "pes_payload_size": "0", "onfail": "abort"}
     assert "-progress" in argv and argv.index("-progress") < argv.index("-i"), "global options come first"
-    assert "aac_adtstoasc" in text
+    assert by_path["/m/s/cmaf/index.m3u8"]["bsfs/a"] == "aac_adtstoasc" and "bsfs/a" not in by_path["pipe:1"]
+
+
+def test_the_feed_and_hls_are_one_tee_output_of_the_first_video_and_audio():
+    """One muxer thread for the feed and both HLS flavours (FFmpeg 7 runs one per output: issue 53's
+    profile). The tee selects no stream by itself, so the map names what FFmpeg's default selection
+    took; a failing slave still ends the session; the LL-HLS pipe and DASH stay outputs of their own
+    (their mp4 muxers refuse the codec tag a tee passes through from an MPEG-TS input)."""
+    argv = session_command(config(dash=True), "x://", {}, Path("/s"), ll_fds={"": 5})
+    pairs = list(itertools.pairwise(argv))
+    tee = argv[argv.index("tee") + 3]
+    assert [b for a, b in pairs if a == "-map"] == ["0:v:0?", "0:a:0?"]
+    slaves = tee_slaves(tee)
+    assert [path for _, path in slaves] == ["pipe:1", "/s/cmaf/index.m3u8", "/s/ts/index.m3u8"]
+    assert all(options["onfail"] == "abort" for options, _ in slaves)
+    assert "pipe:5" in argv and "/s/dash/manifest.mpd" in argv, "outputs of their own"
+    assert argv.count("copy") == 3 and argv.count("aac_adtstoasc") == 2
 
 
 def test_no_stats_line_on_stderr():

@@ -194,7 +194,7 @@ def test_every_copied_output_keeps_the_cameras_audio(tmp_path):
     """FFmpeg 7.1's stream copy dropped an RTSP camera's AAC (its packets lack the key flag): each
     copying output of an RTSP session copies audio from the first packet; other sources do not."""
     argv = session_command(pull_config(), *pull_input(CAMERA), tmp_path / "s")
-    assert argv.count("-copyinkf:a") == argv.count("copy") == 3
+    assert argv.count("-copyinkf:a") == argv.count("copy") == 1, "on the one output of every copy (a tee)"
     assert "-copyinkf:a" not in session_command(pull_config(), *pull_input("rtmp://h/live/a"), tmp_path / "s")
 
 

@@ -99,11 +99,19 @@ class RelayProcess:
         self.runs.pop(run.run_id, None)
 
     async def _read_events(self, proc: FfmpegProcess) -> None:
+        """Its events until its stdout ends or it exits (whichever shows first: a pipe end inherited
+        elsewhere could hold the end of its stdout back), then every open run ends."""
         assert proc.process is not None and proc.process.stdout is not None
-        stdout = proc.process.stdout
+        stdout, exited = proc.process.stdout, asyncio.ensure_future(proc.process.wait())
         try:
-            while line := await stdout.readline():
-                if len(line) > EVENT_LINE_BYTES:
+            while True:
+                line_read = asyncio.ensure_future(stdout.readline())
+                await asyncio.wait({line_read, exited}, return_when=asyncio.FIRST_COMPLETED)
+                if not line_read.done():
+                    line_read.cancel()
+                    break
+                line = line_read.result()
+                if not line or len(line) > EVENT_LINE_BYTES:
                     break
                 with contextlib.suppress(ValueError):
                     event = json.loads(line)
@@ -112,6 +120,7 @@ class RelayProcess:
         except (ValueError, OSError):  # a line past the stream's limit: a broken child
             pass
         finally:
+            exited.cancel()
             for run in list(self.runs.values()):
                 self._end(run, GONE)
 

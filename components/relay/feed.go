@@ -42,6 +42,7 @@ type streamConfig struct {
 // frame is one RTMP message made once and shared by every target (never mutated after publish).
 type frame struct {
 	msg   message.Message
+	wire  *wire // msg's bytes, chunked once (nil: each target writes msg itself)
 	video bool
 	key   bool
 	dts   time.Duration
@@ -223,6 +224,29 @@ func (f *feed) demux(r io.Reader, initialized func()) error {
 	}
 }
 
+// wireOf chunks a message once, with DTS 0 in a copy (the timestamp is each target's).
+func (f *feed) wireOf(msg message.Message, csid byte) *wire {
+	var zero message.Message
+	switch m := msg.(type) {
+	case *message.Video:
+		c := *m
+		c.DTS = 0
+		zero = &c
+	case *message.Audio:
+		c := *m
+		c.DTS = 0
+		zero = &c
+	default:
+		return nil
+	}
+	w, err := wireOf(zero, csid)
+	if err != nil {
+		f.decodes.Add(1)
+		return nil
+	}
+	return w
+}
+
 func ticks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
 
 func (f *feed) onH264(pts, dts int64, au [][]byte) {
@@ -254,7 +278,7 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 	}
 	key := h264.IsRandomAccess(au)
 	msg := &message.Video{
-		ChunkStreamID:   message.VideoChunkStreamID,
+		ChunkStreamID:   videoStream,
 		MessageStreamID: 0x1000000,
 		Codec:           message.CodecH264,
 		IsKeyFrame:      key,
@@ -270,7 +294,9 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 			close(f.ready)
 		}
 	}
-	f.publish(&frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg})
+	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg}
+	fr.wire = f.wireOf(msg, videoStream)
+	f.publish(fr)
 }
 
 func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
@@ -283,7 +309,7 @@ func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
 			dts += int64(i) * mpeg4audio.SamplesPerAccessUnit * 90000 / rate
 		}
 		msg := &message.Audio{
-			ChunkStreamID:   message.AudioChunkStreamID,
+			ChunkStreamID:   audioStream,
 			MessageStreamID: 0x1000000,
 			Codec:           message.CodecMPEG4Audio,
 			Rate:            message.AudioRate44100,
@@ -293,7 +319,9 @@ func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
 			AU:              bytes.Clone(au),
 			DTS:             ticks(dts),
 		}
-		f.publish(&frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg})
+		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg}
+		fr.wire = f.wireOf(msg, audioStream)
+		f.publish(fr)
 	}
 }
 

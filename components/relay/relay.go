@@ -98,7 +98,12 @@ func (r *relay) report(every time.Duration, stop <-chan struct{}) {
 		}
 		r.mu.Unlock()
 		seen := map[*target]uint64{}
+		at := time.Now()
 		for _, t := range now {
+			if t.stalled(at) {
+				t.stuck.Store(true)
+				t.close() // its connection closes: the blocked write returns
+			}
 			sent := t.sent.Load()
 			seen[t] = sent
 			if sent != last[t] {

@@ -47,6 +47,13 @@ type target struct {
 	skipping bool // under the feed's lock: waiting for a keyframe (the join, or after an overflow)
 	drops    atomic.Uint64
 	sent     atomic.Uint64
+	stuck    atomic.Bool  // closed by the stall check: a target failure, not a close
+	writing  atomic.Int64 // when the write in progress began (unix ns), 0: none (the stall check)
+	raw      uint64       // bytes written past gortmplib (the shared chunks), by the writer only
+	tcp      *net.TCPConn // plain rtmp: one writev per message
+	conn     *peekConn
+	scratch  []byte    // rtmps: header and chunks in one TLS record
+	fallback [256]bool // per chunk stream: past maxTimestamp, gortmplib writes it
 
 	endOnce sync.Once
 	feed    *feed
@@ -117,7 +124,7 @@ func (c *peekConn) Read(p []byte) (int, error) { return c.br.Read(p) }
 func (t *target) dial(ctx context.Context) (*peekConn, *net.TCPConn, error) {
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", t.c.Address)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("connecting to the target: %w", err)
 	}
 	tcp, _ := raw.(*net.TCPConn)
 	var conn net.Conn = raw
@@ -141,7 +148,13 @@ func (t *target) dial(ctx context.Context) (*peekConn, *net.TCPConn, error) {
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, nil, fmt.Errorf("TLS: the target's certificate is not trusted or the handshake failed (nothing was sent to it): %w", err)
+			var untrusted *tls.CertificateVerificationError
+			if errors.As(err, &untrusted) { // as the FFmpeg path says it (pusher/plan.py untrusted_certificate)
+				return nil, nil, fmt.Errorf("the certificate of the target %s is not trusted (%v): nothing was sent to it; "+
+					"set tls.caSecretRef to the CA that signed it (or tls.insecureSkipVerify, which sends the key to whoever answers)",
+					t.c.Host, untrusted.Err)
+			}
+			return nil, nil, fmt.Errorf("the TLS handshake with the target failed (nothing was sent to it): %w", err)
 		}
 		conn = tc
 	}
@@ -192,7 +205,7 @@ func (t *target) run() {
 	conn, tcp, err := t.dial(ctx)
 	if err != nil {
 		cancel()
-		t.endFor(fmt.Errorf("connecting to the target: %w", err))
+		t.endFor(err)
 		return
 	}
 	u := &url.URL{Scheme: t.c.Scheme, Host: t.c.Host, Fragment: t.c.Stream}
@@ -216,6 +229,10 @@ func (t *target) run() {
 	defer client.Close()
 	t.relay.out.emit(event{ID: t.c.ID, Event: "connected", Local: conn.LocalAddr().String(), Peer: conn.RemoteAddr().String(), Inode: socketInode(tcp)})
 
+	if t.c.Scheme == "rtmp" {
+		t.tcp = tcp
+	}
+	t.conn = conn
 	var wmu sync.Mutex // gortmplib's Read answers pings and acks through the same writer
 	readErr := make(chan error, 1)
 	go func() { readErr <- t.readLoop(conn, client, &wmu) }()
@@ -245,6 +262,10 @@ func (t *target) endFor(err error) {
 		} else {
 			t.end("feed-ended", "the feed ended")
 		}
+		return
+	}
+	if t.stuck.Load() {
+		t.end("target-failed", fmt.Sprintf("the target took nothing for %s", writeStall))
 		return
 	}
 	if t.ctx.Err() != nil {
@@ -296,8 +317,9 @@ func (t *target) writeLoop(conn *peekConn, client *gortmplib.Client, wmu *sync.M
 		}
 		t.queued.Add(-int64(fr.size))
 		wmu.Lock()
-		_ = conn.SetWriteDeadline(time.Now().Add(writeStall))
+		t.writing.Store(time.Now().UnixNano())
 		err := t.write(client, fr, &sentCfg, &base, &based)
+		t.writing.Store(0)
 		wmu.Unlock()
 		if err != nil {
 			if t.ctx.Err() != nil {
@@ -305,7 +327,7 @@ func (t *target) writeLoop(conn *peekConn, client *gortmplib.Client, wmu *sync.M
 			}
 			return fmt.Errorf("writing to the target: %w", err)
 		}
-		t.sent.Store(client.BytesSent())
+		t.sent.Store(client.BytesSent() + t.raw)
 	}
 }
 
@@ -324,6 +346,13 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 	if !*based {
 		*base, *based = fr.dts, true
 	}
+	dts := max(fr.dts-*base, 0)
+	if w := fr.wire; w != nil && dts/time.Millisecond < maxTimestamp && !t.fallback[w.csid] {
+		return t.writeWire(w, uint32(dts/time.Millisecond))
+	}
+	if fr.wire != nil {
+		t.fallback[fr.wire.csid] = true // gortmplib starts that chunk stream afresh with a full header
+	}
 	switch m := fr.msg.(type) { // a copy of the header with this target's clock; the body is shared
 	case *message.Video:
 		v := *m
@@ -335,4 +364,33 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 		return client.Write(&a)
 	}
 	return nil
+}
+
+// writeWire writes this target's first header and the shared chunks: one writev on plain TCP, one
+// TLS record (a copy into the target's scratch buffer) on rtmps.
+func (t *target) writeWire(w *wire, ms uint32) error {
+	var hdr [headerLen]byte
+	w.header(&hdr, ms)
+	var n int64
+	var err error
+	if t.tcp != nil {
+		bufs := net.Buffers{hdr[:], w.rest}
+		n, err = bufs.WriteTo(t.tcp)
+	} else {
+		t.scratch = append(append(t.scratch[:0], hdr[:]...), w.rest...)
+		var k int
+		k, err = t.conn.Write(t.scratch)
+		n = int64(k)
+		if cap(t.scratch) > 1<<20 {
+			t.scratch = nil // a big keyframe's buffer is not kept
+		}
+	}
+	t.raw += uint64(n)
+	return err
+}
+
+// stalled: a write has been blocked for longer than writeStall (the Python side is gone or slow).
+func (t *target) stalled(now time.Time) bool {
+	started := t.writing.Load()
+	return started != 0 && now.Sub(time.Unix(0, started)) > writeStall
 }

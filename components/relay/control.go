@@ -114,15 +114,18 @@ func checkOpen(c *command) error {
 
 // event is one line on stdout.
 type event struct {
-	ID     string `json:"id"`
-	Event  string `json:"event"`            // connecting | connected | sent | ended | refused
-	Bytes  uint64 `json:"bytes,omitempty"`  // sent: written to the target's connection so far
-	Drops  uint64 `json:"drops,omitempty"`  // sent: frames skipped to the next keyframe (a slow target)
-	Local  string `json:"local,omitempty"`  // connected: the socket's local ip:port
-	Peer   string `json:"peer,omitempty"`   // connected: its peer
-	Inode  uint64 `json:"inode,omitempty"`  // connected: its inode (the Python side reads its TCP counters)
-	Reason string `json:"reason,omitempty"` // ended: feed-ended | feed-failed | target-failed | closed
-	Error  string `json:"error,omitempty"`  // ended/refused: what went wrong, the key redacted
+	ID      string  `json:"id"`
+	Event   string  `json:"event"`             // connecting | connected | sent | ended | refused
+	Bytes   uint64  `json:"bytes,omitempty"`   // sent: written to the target's connection so far
+	Drops   uint64  `json:"drops,omitempty"`   // sent: batches skipped to the next keyframe (a slow target)
+	Acked   *uint64 `json:"acked,omitempty"`   // sent: the socket's tcpi_bytes_acked (what the target's kernel took)
+	Notsent *uint64 `json:"notsent,omitempty"` // sent: tcpi_notsent_bytes
+	Wnd     *uint64 `json:"wnd,omitempty"`     // sent: tcpi_snd_wnd (the target's receive window: whether it reads)
+	Local   string  `json:"local,omitempty"`   // connected: the socket's local ip:port
+	Peer    string  `json:"peer,omitempty"`    // connected: its peer
+	Inode   uint64  `json:"inode,omitempty"`   // connected: its inode (the Python side reads its TCP counters)
+	Reason  string  `json:"reason,omitempty"`  // ended: feed-ended | feed-failed | target-failed | closed
+	Error   string  `json:"error,omitempty"`   // ended/refused: what went wrong, the key redacted
 }
 
 // events writes event lines, one at a time.

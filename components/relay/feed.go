@@ -39,6 +39,20 @@ type streamConfig struct {
 	audio    *mpeg4audio.AudioSpecificConfig // nil: no audio track
 }
 
+// batch is the frames a target gets in one write: the feed flushes one every batchSpan of media
+// or batchBytes, and before each keyframe (a target joins or resumes at a batch's first frame).
+// As FFmpeg's 32 KiB output buffer did, it saves writes: one system call per target per batch.
+type batch struct {
+	frames []*frame
+	size   int
+	key    bool
+}
+
+const (
+	batchSpan  = 100 * time.Millisecond
+	batchBytes = 32 << 10
+)
+
 // frame is one RTMP message made once and shared by every target (never mutated after publish).
 type frame struct {
 	msg   message.Message
@@ -62,6 +76,7 @@ type feed struct {
 	ready chan struct{} // closed once the first keyframe's configuration is known, or at the end
 
 	cfg     *streamConfig
+	pending batch // frames not offered yet
 	td      mpegts.TimeDecoder
 	decodes atomic.Uint64 // non-fatal decode errors (skipped)
 }
@@ -216,9 +231,7 @@ func (f *feed) demux(r io.Reader, initialized func()) error {
 	}
 	for {
 		if err := rd.Read(); err != nil {
-			if err == io.EOF || f.ctx.Err() != nil {
-				return errFeedEnded
-			}
+			f.flush()
 			return errFeedEnded
 		}
 	}
@@ -296,7 +309,7 @@ func (f *feed) onH264(pts, dts int64, au [][]byte) {
 	}
 	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg}
 	fr.wire = f.wireOf(msg, videoStream)
-	f.publish(fr)
+	f.add(fr)
 }
 
 func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
@@ -321,17 +334,36 @@ func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
 		}
 		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg}
 		fr.wire = f.wireOf(msg, audioStream)
-		f.publish(fr)
+		f.add(fr)
 	}
 }
 
-// publish offers a frame to every target without waiting for any: each has its own bounded queue.
-func (f *feed) publish(fr *frame) {
+// add puts a frame in the pending batch, offering the batch first when it is due.
+func (f *feed) add(fr *frame) {
+	p := &f.pending
+	if len(p.frames) > 0 && (fr.key || fr.dts-p.frames[0].dts >= batchSpan || p.size >= batchBytes) {
+		f.flush()
+	}
+	if len(p.frames) == 0 {
+		p.key = fr.key
+	}
+	p.frames = append(p.frames, fr)
+	p.size += fr.size
+}
+
+// flush offers the pending batch to every target without waiting for any: each has its own
+// bounded queue.
+func (f *feed) flush() {
+	if len(f.pending.frames) == 0 {
+		return
+	}
+	b := &batch{frames: f.pending.frames, size: f.pending.size, key: f.pending.key}
+	f.pending = batch{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for t, joined := range f.subs {
 		if joined {
-			t.offer(fr)
+			t.offer(b)
 		}
 	}
 }

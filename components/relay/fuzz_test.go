@@ -36,7 +36,7 @@ func FuzzFeed(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0x47}, 188*3))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fd := newFeed("http://127.0.0.1:1/", "")
-		sink := &target{queue: make(chan *frame, 1<<16), ended: make(chan struct{})}
+		sink := &target{queue: make(chan *batch, 1<<16), ended: make(chan struct{})}
 		fd.subs[sink] = true
 		sink.skipping = true
 		done := make(chan struct{})

@@ -80,9 +80,11 @@ func (r *relay) forget(t *target) {
 	}
 }
 
+type progress struct{ sent, acked uint64 }
+
 // report sends each target's bytes written so far, when they moved (the Python side's progress).
 func (r *relay) report(every time.Duration, stop <-chan struct{}) {
-	last := map[*target]uint64{}
+	last := map[*target]progress{}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -97,17 +99,22 @@ func (r *relay) report(every time.Duration, stop <-chan struct{}) {
 			now = append(now, t)
 		}
 		r.mu.Unlock()
-		seen := map[*target]uint64{}
+		seen := map[*target]progress{}
 		at := time.Now()
 		for _, t := range now {
 			if t.stalled(at) {
 				t.stuck.Store(true)
 				t.close() // its connection closes: the blocked write returns
 			}
-			sent := t.sent.Load()
-			seen[t] = sent
-			if sent != last[t] {
-				r.out.emit(event{ID: t.c.ID, Event: "sent", Bytes: sent, Drops: t.drops.Load()})
+			p := progress{sent: t.sent.Load()}
+			counters, ok := readTCPInfo(t.socket.Load())
+			if ok && counters.acked != nil {
+				p.acked = *counters.acked
+			}
+			seen[t] = p
+			if p != last[t] { // bytes written or taken: a sample for the supervisor's delivery
+				r.out.emit(event{ID: t.c.ID, Event: "sent", Bytes: p.sent, Drops: t.drops.Load(),
+					Acked: counters.acked, Notsent: counters.notsent, Wnd: counters.wnd})
 			}
 		}
 		last = seen

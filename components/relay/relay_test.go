@@ -285,7 +285,9 @@ func TestOneFeedReaderFansOutToEveryTargetFromAKeyframe(t *testing.T) {
 			t.Fatalf("an event quotes a key: %+v", e)
 		}
 	}
-	log.wait(t, "a's bytes", func(e event) bool { return e.ID == "a" && e.Event == "sent" && e.Bytes > 10_000 }, time.Second)
+	log.wait(t, "a's bytes, acknowledged", func(e event) bool {
+		return e.ID == "a" && e.Event == "sent" && e.Bytes > 10_000 && e.Acked != nil && *e.Acked > 10_000
+	}, time.Second)
 	log.wait(t, "a's socket", func(e event) bool { return e.ID == "a" && e.Event == "connected" && e.Inode != 0 }, time.Second)
 }
 

@@ -27,7 +27,7 @@ import (
 )
 
 const (
-	queueFrames   = 1024    // ≈ 13 s of 30 fps video with its audio
+	queueBatches  = 256     // ≈ 15 s of batches
 	queueBytes    = 8 << 20 // and at most this much media waiting
 	connectTime   = 15 * time.Second
 	writeStall    = 20 * time.Second // the Python watchdog ends a stalled target first (8 s)
@@ -42,18 +42,21 @@ type target struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	queue    chan *frame
+	queue    chan *batch
 	queued   atomic.Int64
 	skipping bool // under the feed's lock: waiting for a keyframe (the join, or after an overflow)
 	drops    atomic.Uint64
 	sent     atomic.Uint64
-	stuck    atomic.Bool  // closed by the stall check: a target failure, not a close
-	writing  atomic.Int64 // when the write in progress began (unix ns), 0: none (the stall check)
-	raw      uint64       // bytes written past gortmplib (the shared chunks), by the writer only
-	tcp      *net.TCPConn // plain rtmp: one writev per message
+	stuck    atomic.Bool                 // closed by the stall check: a target failure, not a close
+	writing  atomic.Int64                // when the write in progress began (unix ns), 0: none (the stall check)
+	raw      uint64                      // bytes written past gortmplib (the shared chunks), by the writer only
+	tcp      *net.TCPConn                // plain rtmp: one writev per batch
+	socket   atomic.Pointer[net.TCPConn] // the TCP socket under it (rtmps too): its counters
 	conn     *peekConn
-	scratch  []byte    // rtmps: header and chunks in one TLS record
-	fallback [256]bool // per chunk stream: past maxTimestamp, gortmplib writes it
+	scratch  []byte      // rtmps: headers and chunks in one TLS write
+	staged   net.Buffers // rtmp: headers and chunks of one batch, one writev
+	headers  []byte      // the batch's first chunk headers (staged points into it)
+	fallback [256]bool   // per chunk stream: past maxTimestamp, gortmplib writes it
 
 	endOnce sync.Once
 	feed    *feed
@@ -63,25 +66,25 @@ type target struct {
 
 func newTarget(c command, r *relay) *target {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &target{c: c, relay: r, ctx: ctx, cancel: cancel, queue: make(chan *frame, queueFrames), skipping: true, ended: make(chan struct{})}
+	return &target{c: c, relay: r, ctx: ctx, cancel: cancel, queue: make(chan *batch, queueBatches), skipping: true, ended: make(chan struct{})}
 }
 
 // offer is called under the feed's lock: never blocks.
-func (t *target) offer(fr *frame) {
+func (t *target) offer(b *batch) {
 	if t.skipping {
-		if !fr.key {
+		if !b.key {
 			return
 		}
 		t.skipping = false
 	}
-	if t.queued.Load()+int64(fr.size) > queueBytes {
+	if t.queued.Load()+int64(b.size) > queueBytes {
 		t.skipping = true
 		t.drops.Add(1)
 		return
 	}
 	select {
-	case t.queue <- fr:
-		t.queued.Add(int64(fr.size))
+	case t.queue <- b:
+		t.queued.Add(int64(b.size))
 	default:
 		t.skipping = true
 		t.drops.Add(1)
@@ -232,6 +235,7 @@ func (t *target) run() {
 	if t.c.Scheme == "rtmp" {
 		t.tcp = tcp
 	}
+	t.socket.Store(tcp)
 	t.conn = conn
 	var wmu sync.Mutex // gortmplib's Read answers pings and acks through the same writer
 	readErr := make(chan error, 1)
@@ -307,18 +311,26 @@ func (t *target) writeLoop(conn *peekConn, client *gortmplib.Client, wmu *sync.M
 	var base time.Duration
 	based := false
 	for {
-		var fr *frame
+		var b *batch
 		select {
 		case <-t.ctx.Done():
 			return nil
 		case err := <-readErr:
 			return err
-		case fr = <-t.queue:
+		case b = <-t.queue:
 		}
-		t.queued.Add(-int64(fr.size))
+		t.queued.Add(-int64(b.size))
 		wmu.Lock()
 		t.writing.Store(time.Now().UnixNano())
-		err := t.write(client, fr, &sentCfg, &base, &based)
+		var err error
+		for _, fr := range b.frames {
+			if err = t.write(client, fr, &sentCfg, &base, &based); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = t.flushStaged()
+		}
 		t.writing.Store(0)
 		wmu.Unlock()
 		if err != nil {
@@ -333,6 +345,9 @@ func (t *target) writeLoop(conn *peekConn, client *gortmplib.Client, wmu *sync.M
 
 func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConfig, base *time.Duration, based *bool) error {
 	if fr.key && fr.cfg != *sentCfg { // the join, or new parameter sets: the sequence headers first
+		if err := t.flushStaged(); err != nil {
+			return err
+		}
 		tracks := []*gortmplib.Track{{Codec: &codecs.H264{SPS: fr.cfg.sps, PPS: fr.cfg.pps}}}
 		if fr.cfg.audio != nil {
 			tracks = append(tracks, &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: fr.cfg.audio}})
@@ -348,10 +363,14 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 	}
 	dts := max(fr.dts-*base, 0)
 	if w := fr.wire; w != nil && dts/time.Millisecond < maxTimestamp && !t.fallback[w.csid] {
-		return t.writeWire(w, uint32(dts/time.Millisecond))
+		t.stage(w, uint32(dts/time.Millisecond))
+		return nil
 	}
 	if fr.wire != nil {
 		t.fallback[fr.wire.csid] = true // gortmplib starts that chunk stream afresh with a full header
+	}
+	if err := t.flushStaged(); err != nil {
+		return err
 	}
 	switch m := fr.msg.(type) { // a copy of the header with this target's clock; the body is shared
 	case *message.Video:
@@ -366,18 +385,35 @@ func (t *target) write(client *gortmplib.Client, fr *frame, sentCfg **streamConf
 	return nil
 }
 
-// writeWire writes this target's first header and the shared chunks: one writev on plain TCP, one
-// TLS record (a copy into the target's scratch buffer) on rtmps.
-func (t *target) writeWire(w *wire, ms uint32) error {
-	var hdr [headerLen]byte
-	w.header(&hdr, ms)
+var noHeader [headerLen]byte
+
+// stage adds this target's first header of w and the shared chunks to the batch's write.
+func (t *target) stage(w *wire, ms uint32) {
+	at := len(t.headers)
+	t.headers = append(t.headers, noHeader[:]...)
+	w.header((*[headerLen]byte)(t.headers[at:at+headerLen]), ms)
+	t.staged = append(t.staged, nil, w.rest) // the header's slice is set at the flush (headers may grow)
+}
+
+// flushStaged writes what stage collected: one writev on plain TCP, one TLS write (a copy into the
+// target's scratch buffer) on rtmps.
+func (t *target) flushStaged() error {
+	if len(t.staged) == 0 {
+		return nil
+	}
+	for i, h := 0, 0; i < len(t.staged); i, h = i+2, h+headerLen {
+		t.staged[i] = t.headers[h : h+headerLen : h+headerLen]
+	}
 	var n int64
 	var err error
 	if t.tcp != nil {
-		bufs := net.Buffers{hdr[:], w.rest}
+		bufs := t.staged // WriteTo consumes its receiver: a copy of the slice header
 		n, err = bufs.WriteTo(t.tcp)
 	} else {
-		t.scratch = append(append(t.scratch[:0], hdr[:]...), w.rest...)
+		t.scratch = t.scratch[:0]
+		for _, b := range t.staged {
+			t.scratch = append(t.scratch, b...)
+		}
 		var k int
 		k, err = t.conn.Write(t.scratch)
 		n = int64(k)
@@ -385,6 +421,9 @@ func (t *target) writeWire(w *wire, ms uint32) error {
 			t.scratch = nil // a big keyframe's buffer is not kept
 		}
 	}
+	clear(t.staged)
+	t.staged = t.staged[:0]
+	t.headers = t.headers[:0]
 	t.raw += uint64(n)
 	return err
 }

@@ -46,7 +46,7 @@ from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket,
 from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, codec_refusal, telling_error
 from streamops.media.pusher.relay_command import ended_outcome, relay_carries, relay_open
 from streamops.media.pusher.relay_process import RelayProcess, RelayRun
-from streamops.media.pusher.tcp_info import TcpCounters, socket_counters
+from streamops.media.pusher.tcp_info import TcpCounters
 from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
 from streamops.media.worker_process import utc_now, worker_main
@@ -135,6 +135,7 @@ class Pusher:
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
         self._run: RelayRun | None = None  # the current run in the relay, if it carries this target
+        self._socket: TcpCounters | None = None  # its target socket, as the relay reported it
         self._private_dir = Path(config.private_dir or tempfile.gettempdir())  # run() makes it
         self.feed = FeedAccess(CredentialCheck(config.credential_file))  # presented to the ingest
         self.policy = config.egress or EgressPolicy()  # where the target may be
@@ -339,8 +340,9 @@ class Pusher:
         return None
 
     async def _relay_once(self, destination: PinnedMedia, key: str | None) -> tuple[Outcome, float, str]:
-        """One run in the shared relay (no FFmpeg): its events are this run's progress, its socket's
-        kernel counters what reached the target, the watchdog the same as FFmpeg's."""
+        """One run in the shared relay (no FFmpeg): its events are this run's progress and its
+        socket's kernel counters (the relay reads them: what reached the target), the watchdog the
+        same as FFmpeg's."""
         assert self.relay is not None
         cfg = self.config
         self._set_state("connecting")
@@ -357,9 +359,9 @@ class Pusher:
         )
         self._run_base = self.bytes_sent
         delivery = self._delivery = Delivery()
+        self._socket = None
         run = self._run = await self.relay.open(command)
         started = time.monotonic()
-        socket: TcpCounters | None = None
         ended: dict[str, object] | None = None
         killed_for: str | None = None
         stop = asyncio.ensure_future(self.stopping.wait())
@@ -375,11 +377,7 @@ class Pusher:
                     return Outcome.STOPPED, 0.0, ""
                 now = time.monotonic()
                 if event.done() and not event.cancelled():
-                    ended, socket = self._relay_event(event.result(), socket, now)
-                if socket is not None:
-                    wrote_media = self.bytes_sent > self._run_base
-                    delivery.sampled(socket_counters(socket), now, wrote_media=wrote_media)
-                    self._note_delivery()
+                    ended = self._relay_event(event.result(), now)
                 if self.live:  # a link that stays up ends the failure streak now, not when it drops
                     self.backoff.link_was_up(delivery.uptime())
                 if ended is None and (killed_for := watchdog(started, delivery.first_at, delivery.last_at, now)):
@@ -395,28 +393,35 @@ class Pusher:
         outcome = ended_outcome(str(ended.get("reason", "")))
         return outcome, delivery.uptime(), self.redact(str(ended.get("error") or "the relay ended the run"))
 
-    def _relay_event(
-        self, event: dict[str, object], socket: TcpCounters | None, now: float
-    ) -> tuple[dict[str, object] | None, TcpCounters | None]:
-        """One event of the run: (the `ended` event or None, the target's socket once known)."""
+    def _relay_event(self, event: dict[str, object], now: float) -> dict[str, object] | None:
+        """One event of the run; the `ended` event, else None."""
         kind = event.get("event")
         if kind == "connecting":
             if self._attempts:
                 self.reconnects += 1
             self._attempts += 1
         elif kind == "connected":
-            socket = _relay_socket(event) or socket
+            self._socket = _relay_socket(event)
         elif kind == "sent" and isinstance(sent := event.get("bytes"), int):
             total = self._run_base + sent
             if total > self.bytes_sent:
                 self.bytes_sent = total
-                self._delivery.written(now)
-                self._note_delivery()
+                self._delivery.written(now)  # (counts until the socket's counters do)
+            if self._socket is not None and isinstance(acked := event.get("acked"), int):
+                wnd, notsent = event.get("wnd"), event.get("notsent")
+                counters = replace(
+                    self._socket,
+                    bytes_acked=acked,
+                    notsent=notsent if isinstance(notsent, int) else None,
+                    snd_wnd=wnd if isinstance(wnd, int) else None,
+                )
+                self._delivery.sampled(counters, now, wrote_media=self.bytes_sent > self._run_base)
+            self._note_delivery()
         elif kind == "ended":
             if isinstance(sent := event.get("bytes"), int):
                 self.bytes_sent = max(self.bytes_sent, self._run_base + sent)
-            return event, socket
-        return None, socket
+            return event
+        return None
 
     async def _push_once(self, target: PushTarget, add_silence: bool) -> tuple[Outcome, float, str]:
         """One FFmpeg run; returns why it ended, how long the link was up, the (redacted) error."""

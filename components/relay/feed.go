@@ -49,8 +49,8 @@ type batch struct {
 }
 
 const (
-	batchSpan  = 100 * time.Millisecond
-	batchBytes = 32 << 10
+	batchSpan  = 200 * time.Millisecond
+	batchBytes = 64 << 10
 )
 
 // frame is one RTMP message made once and shared by every target (never mutated after publish).

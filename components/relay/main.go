@@ -16,7 +16,7 @@ func main() {
 	out := &events{out: os.Stdout}
 	r := newRelay(out)
 	stop := make(chan struct{})
-	go r.report(500*time.Millisecond, stop)
+	go r.report(time.Second, stop) // as often as the supervisor samples an FFmpeg run: live is 2 s
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 64<<10), maxLine)
 	for in.Scan() {

@@ -42,6 +42,7 @@ class RelayProcess:
         self.runs: dict[str, RelayRun] = {}
         self._ids = count(1)
         self._reader: asyncio.Task[None] | None = None
+        self._gone: asyncio.Future[int | None] | None = None  # a process that exited, being reaped
         self._starting = asyncio.Lock()
 
     @property
@@ -121,6 +122,9 @@ class RelayProcess:
             pass
         finally:
             exited.cancel()
+            if self.process is proc:  # gone (its stdout ended first, maybe before it was reaped)
+                self.process = None
+                self._gone = asyncio.ensure_future(proc.stop(grace=1))  # reaped, by its PID
             for run in list(self.runs.values()):
                 self._end(run, GONE)
 
@@ -136,6 +140,9 @@ class RelayProcess:
     async def stop(self) -> None:
         """Close its stdin (it closes every target and exits), then stop it by its PID."""
         proc, self.process = self.process, None
+        if self._gone is not None:
+            with contextlib.suppress(Exception):
+                await self._gone
         if proc is None or proc.process is None:
             return
         if proc.process.stdin is not None:

@@ -368,7 +368,7 @@ class Pusher:
         try:
             while ended is None:
                 event = asyncio.ensure_future(run.events.get())
-                await asyncio.wait({event, stop}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({event, stop}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
                 if not event.done():
                     event.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

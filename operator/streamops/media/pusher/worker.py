@@ -1,5 +1,7 @@
 """The pusher worker: forwards a stream's live feed as is (`-c copy`) to one RTMP(S)/SRT target, one
-FFmpeg per connection, with backoff, a watchdog, `/status` and `/metrics` (docs/design/restream-accounting.md).
+FFmpeg per connection (in a shared pusher, an rtmp(s) connection may be a run in its relay:
+docs/design/shared-pusher.md), with backoff, a watchdog, `/status` and `/metrics`
+(docs/design/restream-accounting.md).
 
     streamops worker push        (config: env STREAMOPS_PUSHER_CONFIG or --config FILE, JSON)
 
@@ -479,7 +481,8 @@ class Pusher:
 
 
 def _relay_socket(event: dict[str, object]) -> TcpCounters | None:
-    """The target's socket as the relay reports it (`connected`): what an exact lookup needs."""
+    """The target's socket as the relay reports it (`connected`): the identity its counters (in
+    each `sent` event) are sampled under."""
     local, peer, inode = event.get("local"), event.get("peer"), event.get("inode")
     if not (isinstance(local, str) and isinstance(peer, str) and isinstance(inode, int)):
         return None

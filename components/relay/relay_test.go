@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,7 @@ func tsFeed(t *testing.T, seconds int) []byte {
 	cmd := exec.Command(tool(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error",
 		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", itoa(seconds),
+		"-t", strconv.Itoa(seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-f", "mpegts", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -53,8 +54,6 @@ func tsFeed(t *testing.T, seconds int) []byte {
 	}
 	return b
 }
-
-func itoa(n int) string { return strings.TrimSpace(string(rune('0'+n/10)) + string(rune('0'+n%10))) }
 
 // feedServer serves the feed once per request to whoever presents the credential, paced so that
 // the whole feed takes `span`.

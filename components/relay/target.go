@@ -127,7 +127,7 @@ func (c *peekConn) Read(p []byte) (int, error) { return c.br.Read(p) }
 func (t *target) dial(ctx context.Context) (*peekConn, *net.TCPConn, error) {
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", t.c.Address)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to the target: %w", err)
+		return nil, nil, fmt.Errorf("connecting to the target %s: %s", t.c.Address, systemError(err))
 	}
 	tcp, _ := raw.(*net.TCPConn)
 	var conn net.Conn = raw
@@ -432,4 +432,20 @@ func (t *target) flushStaged() error {
 func (t *target) stalled(now time.Time) bool {
 	started := t.writing.Load()
 	return started != 0 && now.Sub(time.Unix(0, started)) > writeStall
+}
+
+// systemError says a failed connect as the C library does ("Connection refused", as FFmpeg's
+// messages and the Restream's lastError always said it), else Go's text.
+func systemError(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		text := errno.Error()
+		if text != "" {
+			return strings.ToUpper(text[:1]) + text[1:]
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Connection timed out"
+	}
+	return err.Error()
 }

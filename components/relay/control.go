@@ -103,7 +103,8 @@ func checkOpen(c *command) error {
 	if !printable(c.SNI) || !printable(c.App) || strings.Contains(c.App, "#") {
 		return fmt.Errorf("%w: sni or app", errRefused)
 	}
-	if c.Stream == "" || len(c.Stream) > maxKeyBytes+maxField || !printable(c.Stream) || strings.Contains(c.Stream, "#") {
+	// Empty: a target URI without a key names no stream either; FFmpeg published "" then, as this does.
+	if len(c.Stream) > maxKeyBytes+maxField || !printable(c.Stream) || strings.Contains(c.Stream, "#") {
 		return fmt.Errorf("%w: stream", errRefused)
 	}
 	if len(c.CA) > maxCABytes {

@@ -68,17 +68,18 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload and components/rtmp
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
 	$(PY) -m devtools.import_rules bench
-	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
+	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp components/relay); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && $(GO_VET) ./...
 	cd components/hlsload && $(GO_VET) ./...
 	cd components/rtmp && $(GO_VET) ./...
+	cd components/relay && $(GO_VET) ./...
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks
@@ -90,8 +91,8 @@ format: venv ## ruff format + autofix
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
-	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp hlsload kube-network-policies crane registry addons venv
-	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-hlsload images bytecode
+	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay hlsload kube-network-policies crane registry addons venv
+	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-relay test-hlsload images bytecode
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
 
 # A first run's image layers that need no compiled binary (debootstrap, apt, pip: mostly downloads),
@@ -103,7 +104,7 @@ image-layers: $(DEPS) ## build the image layers that need no compiled binary (ba
 	@$(MAKE) --no-print-directory venv
 	@$(PY) -m devtools.cluster.images layers >/dev/null
 
-test-images: venv ffmpeg webrtc rtmp coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
+test-images: venv ffmpeg webrtc rtmp relay coredns traefik prometheus player metrics-server cert-manager prometheus-operator ## the images the multi-node tests run (pause, worker, operator, CoreDNS, Traefik, Prometheus), from a root filesystem into the cache, and the add-ons' binaries (their images are made by the tests that install them)
 	@$(PY) -m devtools.cluster.images build >/dev/null
 
 # This machine (and its CI) sets PYTHONDONTWRITEBYTECODE=1: no process writes a .pyc, so each one of a
@@ -123,7 +124,7 @@ test-unit: venv ## unit tests only (no cluster)
 test-publish: deps venv crane registry images ## publish tests only: the images and the chart pushed to CNCF Distribution on 127.0.0.1 and read back with crane and helm, the refused pushes
 	$(PY) -m pytest tests/publish $(PYTEST_ARGS)
 
-test-media: deps venv ffmpeg player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
+test-media: deps venv ffmpeg relay player ## media tests only (real FFmpeg workers, nginx-rtmp, srt-live-transmit on 127.0.0.1)
 	$(PY) -m pytest tests/media $(PARALLEL) $(PYTEST_ARGS)
 
 test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
@@ -177,7 +178,7 @@ demo: ## the whole flow on a 2-node pod-network cluster with the chart installed
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 
-demo-images: venv ffmpeg webrtc rtmp coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
+demo-images: venv ffmpeg webrtc rtmp relay coredns player ## the images the demo's cluster runs (pause, worker, operator, CoreDNS; the overlay renderer with KEEP=1; no Traefik or edge: the demo plays through NodePorts), from a root filesystem into the cache, and the OCI layouts it pushes to its registry
 	@$(PY) -m devtools.cluster.images build pause worker operator coredns $(if $(KEEP),overlay) >/dev/null
 	@$(PY) -m devtools.publish layouts operator worker $(if $(KEEP),overlay)
 
@@ -188,7 +189,7 @@ demo-down: ## remove everything a demo left, however it ended (its processes by 
 test-e2e: deps venv kube ffmpeg player ## end-to-end tests on a real local node (containerd + kubelet; needs root)
 	$(PY) -m pytest tests/e2e/node $(PYTEST_ARGS)
 
-bench-media: deps venv s3server ffmpeg player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, the ingest worker and streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
+bench-media: deps venv s3server ffmpeg relay player ## media workers vs nginx-rtmp on this machine (startup, recorder start, push hop, CPU/RSS; S3 upload vs curl, stop -> downloadable) -> bench/results/media.md; WebRTC fan-out, the ingest worker and streamops-webrtc vs Janus at 1/50/200 viewers -> bench/results/webrtc-fanout.md (FANOUT_ONLY=1: only that row; FANOUT_ARGS)
 	$(if $(FANOUT_ONLY),,$(PY) -m bench.media $(BENCH_ARGS))
 	$(PY) -m bench.webrtc_fanout $(FANOUT_ARGS)
 
@@ -241,7 +242,7 @@ clean: ## remove the venv and local cluster state (not the Kubernetes build cach
 helm: $(DEPS) ## build helm from its Go module (pinned, cached by version like the Kubernetes binaries)
 	@bash hack/build-helm.sh
 
-.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp hlsload test-hlsload
+.PHONY: coredns traefik prometheus kube-network-policies crane registry s3server ffmpeg webrtc test-webrtc rtmp test-rtmp relay test-relay hlsload test-hlsload
 .PHONY: addons metrics-server cert-manager prometheus-operator
 ffmpeg: $(DEPS) ## build the workers' FFmpeg from Debian's FFmpeg 7.1 source with only what the workers use (pinned, cached by version and configuration; hack/ffmpeg/configure-flags)
 	@$(if $(DEPS),,bash hack/deps.sh)
@@ -274,13 +275,23 @@ test-webrtc: $(DEPS) ## the WebRTC component's go tests: real pion peers and rea
 # worker is mid-execution (golang/go#75804, fixed in Go 1.27); it failed FuzzFLV so on 2026-11-27,
 # no input written. New-coverage inputs are minimized for 50 runs only: the default 60 s per input
 # stalled the runs.
-FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000
+FUZZ_EXECS ?= FuzzFLV=100000 FuzzPreauth=60000 FuzzCommand=50000 FuzzFeed=10000
 rtmp: ## build streamops-rtmp (components/rtmp: the ingest's RTMP/RTMPS front, the stream key checked before FFmpeg, gortmplib pinned in go.sum) into the cache, keyed by its sources
 	@bash hack/build-rtmp.sh
 
 test-rtmp: $(DEPS) ## the RTMP front's go tests (real FFmpeg publishers, TLS, FIFOs; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions (≈10 s each)
 	cd components/rtmp && $(GO_CHECK) go test -count=1 ./...
 	cd components/rtmp && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
+	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
+	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
+	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
+
+relay: ## build streamops-relay (components/relay: the shared pusher's media relay, one feed read once and written to every RTMP/RTMPS target; gortmplib and mediacommon pinned in go.sum) into the cache, keyed by its sources
+	@bash hack/build-relay.sh
+
+test-relay: $(DEPS) ## the relay's go tests (a real FFmpeg-made feed over HTTP, RTMP targets in the test; 127.0.0.1 only), then each fuzz target for its FUZZ_EXECS executions
+	cd components/relay && $(GO_CHECK) go test -count=1 ./...
+	cd components/relay && export $(GO_CHECK) && for target in $$(go test -list '^Fuzz' . | grep '^Fuzz'); do \
 	  execs=$$(for kv in $(FUZZ_EXECS); do [ "$${kv%%=*}" = "$$target" ] && echo "$${kv#*=}"; done); \
 	  [ -n "$$execs" ] || { echo "FUZZ_EXECS has no count for $$target" >&2; exit 1; }; \
 	  go test -run '^$$' -fuzz "^$$target$$" -fuzztime "$${execs}x" -fuzzminimizetime 50x -parallel 1 . || exit 1; done
@@ -349,7 +360,7 @@ test-cluster-chart-rbac: deps venv kube helm ## the cluster suite with the opera
 
 # The images a cluster runs from the chart, built as test-images are (no Docker engine), then written
 # as OCI image layouts for registries: docs/design/publishing.md.
-images: venv player ffmpeg webrtc rtmp ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
+images: venv player ffmpeg webrtc rtmp relay ## build the operator, worker, overlay-renderer and edge images without Docker, as OCI image layouts tagged with the chart's appVersion and their content hash; prints each one's directory (list in dist/images.json)
 	@$(PY) -m devtools.publish images
 
 # Publishing to any OCI registry (docs/design/publishing.md): REGISTRY=host[:port][/prefix] gets

@@ -52,7 +52,15 @@ from devtools.media.rtmp_raw import RawRtmp
 from devtools.media.s3_server import S3Server, curl_put_seconds
 from devtools.media.workers import WORKER_AUTH, Ingest, Worker
 from devtools.ports import free_port
-from devtools.processes import cpu_seconds, proc_cpu_seconds, proc_rss_bytes, proc_tree, proc_trees, pss_bytes
+from devtools.processes import (
+    command_line,
+    cpu_seconds,
+    proc_cpu_seconds,
+    proc_rss_bytes,
+    proc_tree,
+    proc_trees,
+    pss_bytes,
+)
 from devtools.versions import REPO as ROOT
 from devtools.versions import worker_ffmpeg_env
 from devtools.waits import wait_for
@@ -449,7 +457,8 @@ def group_window(groups: dict[str, list[int]], seconds: float) -> dict[str, tupl
 def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
     """One ingest, the stream's one shared pusher (`streamops worker pushers`, as the stream's one
     pusher Pod: docs/design/shared-pusher.md) with n targets sent over PUT /targets, to n stream
-    names on one nginx."""
+    names on one nginx: its rtmp targets ride its one relay (`streamops-relay`), FFmpeg if any for
+    the others."""
     with (
         NginxRtmp(workdir=tmp / "target") as target,
         ingest_worker(tmp) as ingest,
@@ -487,9 +496,17 @@ def restreams_streamops(tmp: Path, n: int, seconds: float) -> dict[str, Any]:
             time.sleep(5)
             assert shared.process is not None
             pid = shared.process.pid
-            ffmpegs = [c for c in proc_trees([pid]) if c != pid]
-            cost = group_window({"ingest": [ingest.process.pid], "pushers": [pid]}, seconds)
-            split = {"python": pss_bytes([pid]), "ffmpeg": pss_bytes(ffmpegs)}
+            children = [c for c in proc_trees([pid]) if c != pid]
+            relays = [c for c in children if "streamops-relay" in command_line(c)]
+            ffmpegs = [c for c in children if c not in relays]
+            cost = group_window({"ingest": [ingest.process.pid], "pushers": [pid], "relay": relays}, seconds)
+            split = {
+                "relay_cpu": cost.pop("relay")[0],
+                "python": pss_bytes([pid]),
+                "relay": pss_bytes(relays),
+                "ffmpeg": pss_bytes(ffmpegs),
+                "ffmpegs": len(ffmpegs),
+            }
             live = sum(1 for t in shared.status()["targets"] if t["live"])
             at_target = len(target.publishing())
         finally:
@@ -534,16 +551,16 @@ def restream_rows(ours: dict[str, Any], theirs: dict[str, Any], n: int) -> list[
             "—",
         ),
         (
-            f"… total CPU of the shared pusher's {n} targets (Python + FFmpeg)",
-            f"{push_cpu:.1f} % ({push_cpu / n:.2f} % each)",
+            f"… total CPU of the shared pusher's {n} targets (Python + relay + FFmpeg)",
+            f"{push_cpu:.1f} % ({push_cpu / n:.2f} % each; relay {ours['split']['relay_cpu']:.1f} %)",
             "— (in nginx's figure above)",
             ratio(ingest_cpu + push_cpu, relay_cpu) + " (ingest + pushers vs nginx)",
             "—",
         ),
         (
             f"… proportional memory (PSS) of the shared pusher's {n} targets vs nginx's relay",
-            f"{push_pss / mb:.0f} MiB (Python {ours['split']['python'] / mb:.0f} once, FFmpeg "
-            f"{ours['split']['ffmpeg'] / n / mb:.1f} a target)",
+            f"{push_pss / mb:.0f} MiB (Python {ours['split']['python'] / mb:.0f} once, relay "
+            f"{ours['split']['relay'] / mb:.1f}, {ours['split']['ffmpegs']} FFmpeg {ours['split']['ffmpeg'] / mb:.1f})",
             f"{relay_pss / mb:.0f} MiB",
             ratio(push_pss, relay_pss),
             "—",
@@ -678,7 +695,9 @@ def main() -> int:
     parser.add_argument("--restreams", type=int, default=50, help="Restreams of one stream (0: skip that row)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "media.md")
     parser.add_argument(
-        "--only", choices=["s3"], help="run only these rows and print them (the results file is not written)"
+        "--only",
+        choices=["s3", "restreams"],
+        help="run only these rows and print them (the results file is not written)",
     )
     parser.add_argument(
         "--s3-keep-alive", action="store_true", help="the S3 server keeps connections alive (versitygw closes them)"
@@ -698,6 +717,13 @@ def main() -> int:
             rows = s3_rows(fresh, args.runs, args.s3_keep_alive)
             print(f"load average before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, after {loadavg()}")
             print("\n".join(f"| {' | '.join(r)} |" for r in rows))
+            return 0
+        if args.only == "restreams":  # the shared pusher vs nginx's relay, printed
+            before = os.getloadavg()
+            many_ours = restreams_streamops(fresh("m"), args.restreams, args.window)
+            many_theirs = restreams_nginx(fresh("mn"), args.restreams, args.window)
+            print(f"load average before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, after {loadavg()}")
+            print("\n".join(f"| {' | '.join(r)} |" for r in restream_rows(many_ours, many_theirs, args.restreams)))
             return 0
 
         ours = [startup_streamops(fresh("s")) for _ in range(args.runs)]

@@ -144,12 +144,14 @@ def worker_ffmpeg_dir() -> Path:
 def worker_ffmpeg_env() -> dict[str, str]:
     """STREAMOPS_FFMPEG/STREAMOPS_FFPROBE for a worker run as a local process: the FFmpeg its image
     ships (hack/build-ffmpeg.sh), not the host's Debian one, so tests and benchmarks measure it; and
-    STREAMOPS_RTMP, the RTMP front its image ships (components/rtmp; $STREAMOPS_RTMP overrides)."""
+    STREAMOPS_RTMP, the RTMP front its image ships (components/rtmp; $STREAMOPS_RTMP overrides), and
+    STREAMOPS_RELAY, the shared pusher's media relay (components/relay; $STREAMOPS_RELAY overrides)."""
     bin_dir = worker_ffmpeg_dir() / "bin"
     return {
         "STREAMOPS_FFMPEG": str(bin_dir / "ffmpeg"),
         "STREAMOPS_FFPROBE": str(bin_dir / "ffprobe"),
         "STREAMOPS_RTMP": os.environ.get("STREAMOPS_RTMP") or str(rtmp_bin()),
+        "STREAMOPS_RELAY": os.environ.get("STREAMOPS_RELAY") or str(relay_bin()),
     }
 
 
@@ -171,6 +173,11 @@ def webrtc_bin() -> Path:
 def rtmp_bin() -> Path:
     """streamops-rtmp (components/rtmp): the ingest's RTMP(S) front door."""
     return component_bin("rtmp")
+
+
+def relay_bin() -> Path:
+    """streamops-relay (components/relay): the shared pusher's media relay."""
+    return component_bin("relay")
 
 
 def hlsload_bin() -> Path:

@@ -48,6 +48,7 @@ from devtools.versions import (
     metrics_server_bin,
     prometheus_bin,
     prometheus_operator_bin_dir,
+    relay_bin,
     rtmp_bin,
     traefik_bin,
     webrtc_bin,
@@ -515,7 +516,11 @@ class ImageBuilder:
         }
 
         def extra(root: Path, key: str) -> list[Path]:
-            components = [self._component("webrtc", webrtc_bin()), self._component("rtmp", rtmp_bin())]
+            components = [
+                self._component("webrtc", webrtc_bin()),
+                self._component("rtmp", rtmp_bin()),
+                self._component("relay", relay_bin()),
+            ]
             return [self._media(root, key), *components]
 
         return self._python_image("worker", extra, config)

@@ -33,7 +33,14 @@ MULTI = {
     "prometheus-operator": ("PROMETHEUS_OPERATOR_BIN_DIR", ["operator", "prometheus-config-reloader"]),
 }
 # Builds of their own: FFmpeg is not Go; build-component.sh is our components' (keyed by sources).
-NOT_GO_TOOLS = {"build-ffmpeg.sh", "build-component.sh", "build-webrtc.sh", "build-hlsload.sh", "build-rtmp.sh"}
+NOT_GO_TOOLS = {
+    "build-ffmpeg.sh",
+    "build-component.sh",
+    "build-webrtc.sh",
+    "build-hlsload.sh",
+    "build-rtmp.sh",
+    "build-relay.sh",
+}
 
 
 def bash(script: str, *args: str, cache: Path) -> str:

@@ -9,5 +9,7 @@ Modules, one job each:
 | `plan` | pure decisions: how a run ended, the error shown, backoff and the failure streak |
 | `delivery` | what reached the target, when: `live`, the watchdog, the target's socket (`Delivery`, `TargetSocket`) |
 | `tcp_info` | the kernel's TCP counters of a process's sockets (sock_diag netlink) |
-| `worker` | the `Pusher`: feed probe, one FFmpeg per connection, backoff, `/status` and `/metrics`; `main` |
+| `worker` | the `Pusher`: feed probe, one FFmpeg or relay run per connection, backoff, `/status`, `/metrics` |
+| `relay_command` | what the relay is asked, pure: which runs it carries, a run's `open`, its end as an `Outcome` |
+| `relay_process` | the `streamops-relay` child of a shared pusher: commands to its stdin, events back per run |
 """

@@ -1,12 +1,14 @@
-"""A stream's shared pusher: one process, one supervisor (worker.Pusher: the single pusher's state
-machine, unchanged) and one FFmpeg per target; the targets come over `PUT /targets`, asked for with
-the stream's worker credential like the warm recorder's `POST /start` (docs/design/shared-pusher.md).
+"""A stream's shared pusher: one process, one supervisor per target (worker.Pusher: the single
+pusher's state machine, unchanged) and one relay (`streamops-relay`) that carries every rtmp(s)
+target of an H.264/AAC feed on one read of the feed; the others (srt, a silent track to add, other
+codecs) get an FFmpeg each. The targets come over `PUT /targets`, asked for with the stream's worker
+credential like the warm recorder's `POST /start` (docs/design/shared-pusher.md).
 
     streamops worker pushers      (config: env STREAMOPS_PUSHER_CONFIG or --config FILE, JSON)
 
 A set changes only the targets it names differently: a new one starts, one gone stops, one whose
-push configuration changed restarts its own FFmpeg, a new key or version is written in place (used
-at the next connect). No other target's task, FFmpeg or socket is touched."""
+push configuration changed restarts its own run (FFmpeg or relay connection), a new key or version
+is written in place (used at the next connect). No other target's task, FFmpeg or socket is touched."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from streamops.contract.pusher import (
 )
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.metrics_text import Sample, exposition
+from streamops.media.pusher.relay_process import RelayProcess
 from streamops.media.pusher.target_set import CA_DIR, KEYS_DIR, TargetFiles, set_change, target_config
 from streamops.media.pusher.worker import Pusher
 from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, Route, serve, worker_routes
@@ -69,6 +72,7 @@ class SharedPusher:
         self.running: dict[str, Running] = {}
         self._applying = asyncio.Lock()  # one set at a time, in the order they came
         self._private_dir = Path(config.private_dir) if config.private_dir else None
+        self.relay = RelayProcess()  # started at the first run it carries
 
     # --- the set ------------------------------------------------------------------------------------
     def _files(self, target: PusherTarget) -> TargetFiles:
@@ -91,7 +95,7 @@ class SharedPusher:
         files = self._write_files(target)
         assert self._private_dir is not None
         shared = self.config.model_copy(update={"private_dir": str(self._private_dir)})
-        pusher = Pusher(target_config(shared, target, files))
+        pusher = Pusher(target_config(shared, target, files), relay=self.relay)
         if previous is not None:
             pusher.carry_counters(previous)
         task = asyncio.get_running_loop().create_task(pusher.push(), name=f"push {target.name}")
@@ -202,6 +206,7 @@ class SharedPusher:
         finally:
             async with self._applying:
                 await asyncio.gather(*(self._stop(i) for i in list(self.running)))
+            await self.relay.stop()
             await server.cleanup()
             for sub in (KEYS_DIR, CA_DIR):
                 shutil.rmtree(self._private_dir / sub, ignore_errors=True)

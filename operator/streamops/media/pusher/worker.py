@@ -1,5 +1,7 @@
 """The pusher worker: forwards a stream's live feed as is (`-c copy`) to one RTMP(S)/SRT target, one
-FFmpeg per connection, with backoff, a watchdog, `/status` and `/metrics` (docs/design/restream-accounting.md).
+FFmpeg per connection (in a shared pusher, an rtmp(s) connection may be a run in its relay:
+docs/design/shared-pusher.md), with backoff, a watchdog, `/status` and `/metrics`
+(docs/design/restream-accounting.md).
 
     streamops worker push        (config: env STREAMOPS_PUSHER_CONFIG or --config FILE, JSON)
 
@@ -29,7 +31,7 @@ from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefuse
 from streamops.contract.metrics import spec
 from streamops.contract.pusher import CONFIG_ENV, PUSHER_STATES, PusherConfig, PusherState, PusherStatus
 from streamops.contract.worker_credential import CredentialCheck
-from streamops.egress.media_destinations import pinned
+from streamops.egress.media_destinations import PinnedMedia, pinned
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import FfmpegProcess, Progress, UnsafeUri, args_file_text
 from streamops.media.metrics_text import exposition
@@ -44,6 +46,9 @@ from streamops.media.pusher.commands import (
 )
 from streamops.media.pusher.delivery import TCP_SCHEMES, Delivery, TargetSocket, is_live, watchdog
 from streamops.media.pusher.plan import Backoff, Outcome, classify_exit, codec_refusal, telling_error
+from streamops.media.pusher.relay_command import ended_outcome, relay_carries, relay_open
+from streamops.media.pusher.relay_process import RelayProcess, RelayRun
+from streamops.media.pusher.tcp_info import TcpCounters
 from streamops.media.secret_fifo import hand_over, make_fifo
 from streamops.media.small_http import METRICS_CONTENT_TYPE, Reply, serve, worker_routes
 from streamops.media.worker_process import utc_now, worker_main
@@ -112,8 +117,11 @@ def pusher_metrics(
 
 
 class Pusher:
-    def __init__(self, config: PusherConfig, rand: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self, config: PusherConfig, rand: Callable[[], float] = random.random, relay: RelayProcess | None = None
+    ) -> None:
         self.config = config
+        self.relay = relay  # the shared pusher's relay: the rtmp(s) runs it carries skip FFmpeg
         self.redact = Redactor()
         self.backoff = Backoff(config.backoff, rand)
         self.stopping = asyncio.Event()
@@ -128,6 +136,8 @@ class Pusher:
         self._target_socket = TargetSocket()
         self._tcp_target = config.uri.split("://", 1)[0] in TCP_SCHEMES
         self._proc: FfmpegProcess | None = None
+        self._run: RelayRun | None = None  # the current run in the relay, if it carries this target
+        self._socket: TcpCounters | None = None  # its target socket, as the relay reported it
         self._private_dir = Path(config.private_dir or tempfile.gettempdir())  # run() makes it
         self.feed = FeedAccess(CredentialCheck(config.credential_file))  # presented to the ingest
         self.policy = config.egress or EgressPolicy()  # where the target may be
@@ -137,7 +147,8 @@ class Pusher:
     # --- telemetry ---------------------------------------------------------------------------------
     @property
     def live(self) -> bool:
-        return self._proc is not None and self._proc.running and is_live(self._delivery.last_at, time.monotonic())
+        running = (self._proc is not None and self._proc.running) or (self._run is not None and not self._run.ended)
+        return running and is_live(self._delivery.last_at, time.monotonic())
 
     def _set_state(self, state: PusherState) -> None:
         if state != self.state:
@@ -285,7 +296,15 @@ class Pusher:
             self._fail(REFUSED if isinstance(e, EgressRefused) else "the target's host name does not resolve")
             await self._back_off(0.0)
             return
-        outcome, uptime, error = await self._push_once(target, needs_silence(self.config.no_audio_mode, stream_types))
+        add_silence = needs_silence(self.config.no_audio_mode, stream_types)
+        if (
+            self.relay is not None
+            and self.relay.available
+            and relay_carries(self.config.uri, add_silence, stream_types)
+        ):
+            outcome, uptime, error = await self._relay_once(destination, key)
+        else:
+            outcome, uptime, error = await self._push_once(target, add_silence)
         self.started_at = None
         if outcome is Outcome.TARGET_FAILED:
             self._fail(error)
@@ -320,6 +339,90 @@ class Pusher:
                 # 200 and no byte: that session ended while we looked; wait for the next
             self._set_state("waiting-for-source")  # a refused session, if any, is over
             await self._sleep(FEED_POLL_SECONDS)
+        return None
+
+    async def _relay_once(self, destination: PinnedMedia, key: str | None) -> tuple[Outcome, float, str]:
+        """One run in the shared relay (no FFmpeg): its events are this run's progress and its
+        socket's kernel counters (the relay reads them: what reached the target), the watchdog the
+        same as FFmpeg's."""
+        assert self.relay is not None
+        cfg = self.config
+        self._set_state("connecting")
+        ca = Path(cfg.tls_ca_file).read_text(encoding="utf-8") if cfg.tls_ca_file else None
+        command = relay_open(
+            self.relay.new_run_id(cfg.name),
+            cfg.feed_url,
+            self.feed.header().get("Authorization"),
+            cfg.uri,
+            destination,
+            key,
+            ca,
+            cfg.tls_insecure_skip_verify,
+        )
+        self._run_base = self.bytes_sent
+        delivery = self._delivery = Delivery()
+        self._socket = None
+        run = self._run = await self.relay.open(command)
+        started = time.monotonic()
+        ended: dict[str, object] | None = None
+        killed_for: str | None = None
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while ended is None:
+                event = asyncio.ensure_future(run.events.get())
+                await asyncio.wait({event, stop}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                if not event.done():
+                    event.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await event
+                if stop.done():
+                    return Outcome.STOPPED, 0.0, ""
+                now = time.monotonic()
+                if event.done() and not event.cancelled():
+                    ended = self._relay_event(event.result(), now)
+                if self.live:  # a link that stays up ends the failure streak now, not when it drops
+                    self.backoff.link_was_up(delivery.uptime())
+                if ended is None and (killed_for := watchdog(started, delivery.first_at, delivery.last_at, now)):
+                    break
+        finally:
+            stop.cancel()
+            if not run.ended:
+                self.relay.close(run)
+            self._run = None
+        if killed_for:
+            return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
+        assert ended is not None
+        outcome = ended_outcome(str(ended.get("reason", "")))
+        return outcome, delivery.uptime(), self.redact(str(ended.get("error") or "the relay ended the run"))
+
+    def _relay_event(self, event: dict[str, object], now: float) -> dict[str, object] | None:
+        """One event of the run; the `ended` event, else None."""
+        kind = event.get("event")
+        if kind == "connecting":
+            if self._attempts:
+                self.reconnects += 1
+            self._attempts += 1
+        elif kind == "connected":
+            self._socket = _relay_socket(event)
+        elif kind == "sent" and isinstance(sent := event.get("bytes"), int):
+            total = self._run_base + sent
+            if total > self.bytes_sent:
+                self.bytes_sent = total
+                self._delivery.written(now)  # (counts until the socket's counters do)
+            if self._socket is not None and isinstance(acked := event.get("acked"), int):
+                wnd, notsent = event.get("wnd"), event.get("notsent")
+                counters = replace(
+                    self._socket,
+                    bytes_acked=acked,
+                    notsent=notsent if isinstance(notsent, int) else None,
+                    snd_wnd=wnd if isinstance(wnd, int) else None,
+                )
+                self._delivery.sampled(counters, now, wrote_media=self.bytes_sent > self._run_base)
+            self._note_delivery()
+        elif kind == "ended":
+            if isinstance(sent := event.get("bytes"), int):
+                self.bytes_sent = max(self.bytes_sent, self._run_base + sent)
+            return event
         return None
 
     async def _push_once(self, target: PushTarget, add_silence: bool) -> tuple[Outcome, float, str]:
@@ -375,6 +478,26 @@ class Pusher:
             return Outcome.TARGET_FAILED, delivery.uptime(), killed_for
         outcome = classify_exit(rc, proc.tail, self.config.feed_url)
         return outcome, delivery.uptime(), telling_error(list(proc.tail), self.config.uri, rc)
+
+
+def _relay_socket(event: dict[str, object]) -> TcpCounters | None:
+    """The target's socket as the relay reports it (`connected`): the identity its counters (in
+    each `sent` event) are sampled under."""
+    local, peer, inode = event.get("local"), event.get("peer"), event.get("inode")
+    if not (isinstance(local, str) and isinstance(peer, str) and isinstance(inode, int)):
+        return None
+    try:
+        local_host, _, local_port = local.rpartition(":")
+        peer_host, _, peer_port = peer.rpartition(":")
+        return TcpCounters(
+            inode=inode,
+            peer=(peer_host.strip("[]"), int(peer_port)),
+            bytes_acked=None,
+            notsent=None,
+            local=(local_host.strip("[]"), int(local_port)),
+        )
+    except ValueError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,394 @@
+package main
+
+// One reader of one ingest feed (HTTP MPEG-TS), demuxed once, its access units turned into RTMP
+// messages once, offered to every target that rides it. The feed's bytes are untrusted: the
+// program must show within initLimit bytes, decode errors are counted and skipped by the demuxer,
+// and a feed silent for feedIdle ends.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+)
+
+const (
+	initLimit   = 4 << 20 // the PMT and each track's first packet must show within this many bytes
+	feedIdle    = 10 * time.Second
+	feedConnect = 5 * time.Second
+	maxAU       = 8 << 20 // a bigger access unit is dropped (the message length field holds 16 MiB)
+)
+
+var errFeedEnded = errors.New("the feed ended")
+
+// streamConfig is what a target's sequence headers say: set at the keyframe it takes effect.
+type streamConfig struct {
+	sps, pps []byte
+	audio    *mpeg4audio.AudioSpecificConfig // nil: no audio track
+}
+
+// batch is the frames a target gets in one write: the feed flushes one every batchSpan of media
+// or batchBytes, and before each keyframe (a target joins or resumes at a batch's first frame).
+// As FFmpeg's 32 KiB output buffer did, it saves writes: one system call per target per batch.
+type batch struct {
+	frames []*frame
+	size   int
+	key    bool
+}
+
+const (
+	batchSpan  = 200 * time.Millisecond
+	batchBytes = 64 << 10
+)
+
+// frame is one RTMP message made once and shared by every target (never mutated after publish).
+type frame struct {
+	msg   message.Message
+	wire  *wire // msg's bytes, chunked once (nil: each target writes msg itself)
+	video bool
+	key   bool
+	dts   time.Duration
+	size  int
+	cfg   *streamConfig // the configuration in force (keyframes: what a joining target announces)
+}
+
+type feed struct {
+	url, auth string
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	mu    sync.Mutex
+	subs  map[*target]bool // true: joined (offered frames); false: still connecting (keeps the feed)
+	done  bool
+	err   error
+	ready chan struct{} // closed once the first keyframe's configuration is known, or at the end
+
+	cfg     *streamConfig
+	pending batch // frames not offered yet
+	td      mpegts.TimeDecoder
+	decodes atomic.Uint64 // non-fatal decode errors (skipped)
+}
+
+func newFeed(url, auth string) *feed {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &feed{url: url, auth: auth, ctx: ctx, cancel: cancel, subs: map[*target]bool{}, ready: make(chan struct{})}
+}
+
+// idleReader ends the feed when no byte came for feedIdle (a frozen ingest), and bounds the bytes
+// read before the program shows.
+type idleReader struct {
+	r      io.Reader
+	last   atomic.Int64
+	budget int64 // < 0: no bound
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if r.budget >= 0 {
+		if r.budget == 0 {
+			return 0, fmt.Errorf("no MPEG-TS program in the feed's first %d bytes", initLimit)
+		}
+		if int64(len(p)) > r.budget {
+			p = p[:r.budget]
+		}
+	}
+	n, err := r.r.Read(p)
+	if r.budget >= 0 {
+		r.budget -= int64(n)
+	}
+	if n > 0 {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+var feedClient = &http.Client{
+	Transport: &http.Transport{
+		Proxy:                  nil, // the ingest is reached directly, never through an environment's proxy
+		DialContext:            (&net.Dialer{Timeout: feedConnect}).DialContext,
+		ResponseHeaderTimeout:  feedConnect,
+		MaxResponseHeaderBytes: 64 << 10,
+		DisableCompression:     true,
+	},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// run reads the feed until it ends or is no longer wanted; every target riding it then ends.
+func (f *feed) run() {
+	err := f.read()
+	f.mu.Lock()
+	f.done, f.err = true, err
+	subs := make([]*target, 0, len(f.subs))
+	for t := range f.subs {
+		subs = append(subs, t)
+	}
+	f.mu.Unlock()
+	select {
+	case <-f.ready:
+	default:
+		close(f.ready)
+	}
+	for _, t := range subs {
+		t.feedEnded(err)
+	}
+}
+
+func (f *feed) read() error {
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return &feedError{"the feed URL is not usable"}
+	}
+	if f.auth != "" {
+		req.Header.Set("Authorization", f.auth)
+	}
+	resp, err := feedClient.Do(req)
+	if err != nil {
+		return &feedError{"the feed cannot be reached"}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &feedError{fmt.Sprintf("the feed answered %d", resp.StatusCode)}
+	}
+	in := &idleReader{r: resp.Body, budget: initLimit}
+	in.last.Store(time.Now().UnixNano())
+	go f.watchIdle(in)
+	return f.demux(in, func() { in.budget = -1 })
+}
+
+func (f *feed) watchIdle(in *idleReader) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-tick.C:
+			if time.Since(time.Unix(0, in.last.Load())) > feedIdle {
+				f.cancel()
+				return
+			}
+		}
+	}
+}
+
+type feedError struct{ why string }
+
+func (e *feedError) Error() string { return e.why }
+
+// demux reads MPEG-TS from r (untrusted) and publishes its first H.264 and first AAC track.
+// initialized is called once the program is known (the bytes read before it are bounded).
+func (f *feed) demux(r io.Reader, initialized func()) error {
+	rd := &mpegts.Reader{R: r}
+	if err := rd.Initialize(); err != nil {
+		if errors.Is(err, context.Canceled) || f.ctx.Err() != nil {
+			return errFeedEnded
+		}
+		return &feedError{"the feed shows no usable MPEG-TS program: " + err.Error()}
+	}
+	initialized()
+	var video, audio *mpegts.Track
+	var audioCfg *mpeg4audio.AudioSpecificConfig
+	for _, t := range rd.Tracks() {
+		switch c := t.Codec.(type) {
+		case *tscodecs.H264:
+			if video == nil {
+				video = t
+			}
+		case *tscodecs.MPEG4Audio:
+			if audio == nil {
+				audio = t
+				conf := c.Config
+				audioCfg = &conf
+			}
+		}
+	}
+	if video == nil {
+		return &feedError{"the feed has no H.264 video track"}
+	}
+	f.cfg = &streamConfig{audio: audioCfg}
+	rd.OnDecodeError(func(error) { f.decodes.Add(1) })
+	rd.OnDataH264(video, func(pts, dts int64, au [][]byte) error {
+		f.onH264(f.td.Decode(pts), f.td.Decode(dts), au)
+		return nil
+	})
+	if audio != nil {
+		rate := int64(audioCfg.SampleRate)
+		rd.OnDataMPEG4Audio(audio, func(pts int64, aus [][]byte) error {
+			f.onAAC(f.td.Decode(pts), rate, aus)
+			return nil
+		})
+	}
+	for {
+		if err := rd.Read(); err != nil {
+			f.flush()
+			return errFeedEnded
+		}
+	}
+}
+
+// wireOf chunks a message once, with DTS 0 in a copy (the timestamp is each target's).
+func (f *feed) wireOf(msg message.Message, csid byte) *wire {
+	var zero message.Message
+	switch m := msg.(type) {
+	case *message.Video:
+		c := *m
+		c.DTS = 0
+		zero = &c
+	case *message.Audio:
+		c := *m
+		c.DTS = 0
+		zero = &c
+	default:
+		return nil
+	}
+	w, err := wireOf(zero, csid)
+	if err != nil {
+		f.decodes.Add(1)
+		return nil
+	}
+	return w
+}
+
+func ticks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
+
+func (f *feed) onH264(pts, dts int64, au [][]byte) {
+	var sps, pps []byte
+	size := 0
+	for _, nalu := range au {
+		size += len(nalu)
+		if len(nalu) == 0 {
+			continue
+		}
+		switch h264.NALUType(nalu[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = nalu
+		case h264.NALUTypePPS:
+			pps = nalu
+		}
+	}
+	if size > maxAU {
+		f.decodes.Add(1)
+		return
+	}
+	if sps != nil && pps != nil && (!bytes.Equal(sps, f.cfg.sps) || !bytes.Equal(pps, f.cfg.pps)) {
+		f.cfg = &streamConfig{sps: bytes.Clone(sps), pps: bytes.Clone(pps), audio: f.cfg.audio}
+	}
+	avcc, err := h264.AVCC(au).Marshal() // the FLV tag's body, once for every target
+	if err != nil {
+		f.decodes.Add(1)
+		return
+	}
+	key := h264.IsRandomAccess(au)
+	msg := &message.Video{
+		ChunkStreamID:   videoStream,
+		MessageStreamID: 0x1000000,
+		Codec:           message.CodecH264,
+		IsKeyFrame:      key,
+		Type:            message.VideoTypeAU,
+		AU:              avcc,
+		DTS:             ticks(dts),
+		PTSDelta:        ticks(pts) - ticks(dts),
+	}
+	if key && f.cfg.sps != nil {
+		select {
+		case <-f.ready:
+		default:
+			close(f.ready)
+		}
+	}
+	fr := &frame{msg: msg, video: true, key: key && f.cfg.sps != nil, dts: msg.DTS, size: len(avcc), cfg: f.cfg}
+	fr.wire = f.wireOf(msg, videoStream)
+	f.add(fr)
+}
+
+func (f *feed) onAAC(pts, rate int64, aus [][]byte) {
+	for i, au := range aus {
+		if len(au) == 0 || len(au) > maxAU {
+			continue
+		}
+		dts := pts
+		if rate > 0 {
+			dts += int64(i) * mpeg4audio.SamplesPerAccessUnit * 90000 / rate
+		}
+		msg := &message.Audio{
+			ChunkStreamID:   audioStream,
+			MessageStreamID: 0x1000000,
+			Codec:           message.CodecMPEG4Audio,
+			Rate:            message.AudioRate44100,
+			Depth:           message.AudioDepth16,
+			IsStereo:        true,
+			AACType:         message.AudioAACTypeAU,
+			AU:              bytes.Clone(au),
+			DTS:             ticks(dts),
+		}
+		fr := &frame{msg: msg, dts: msg.DTS, size: len(au), cfg: f.cfg}
+		fr.wire = f.wireOf(msg, audioStream)
+		f.add(fr)
+	}
+}
+
+// add puts a frame in the pending batch, offering the batch first when it is due.
+func (f *feed) add(fr *frame) {
+	p := &f.pending
+	if len(p.frames) > 0 && (fr.key || fr.dts-p.frames[0].dts >= batchSpan || p.size >= batchBytes) {
+		f.flush()
+	}
+	if len(p.frames) == 0 {
+		p.key = fr.key
+	}
+	p.frames = append(p.frames, fr)
+	p.size += fr.size
+}
+
+// flush offers the pending batch to every target without waiting for any: each has its own
+// bounded queue.
+func (f *feed) flush() {
+	if len(f.pending.frames) == 0 {
+		return
+	}
+	b := &batch{frames: f.pending.frames, size: f.pending.size, key: f.pending.key}
+	f.pending = batch{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for t, joined := range f.subs {
+		if joined {
+			t.offer(b)
+		}
+	}
+}
+
+// join adds a target; false when the feed already ended (the caller opens a new one).
+func (f *feed) join(t *target) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.done {
+		return false
+	}
+	f.subs[t] = true
+	return true
+}
+
+// leave removes a target; true when it was the last (the caller stops the feed).
+func (f *feed) leave(t *target) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.subs, t)
+	return len(f.subs) == 0
+}
+
+func (f *feed) isDone() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done
+}

@@ -251,16 +251,22 @@ def write_docker_archive(out: Path, repo_tag: str, layers: list[Path], config: M
     tmp_out = Path(tmp_name)
     try:
         with tarfile.open(tmp_out, "w", format=tarfile.GNU_FORMAT) as tar:
-            _add_bytes(tar, config_name, config_bytes)
-            _add_bytes(tar, "manifest.json", json.dumps(manifest).encode())
+            # Entries named as `tar -C stage -cf - .` named them: "./", "./manifest.json", ...
+            _add_directory(tar, ".")
+            _add_bytes(tar, f"./{config_name}", config_bytes)
+            _add_bytes(tar, "./manifest.json", json.dumps(manifest).encode())
             for layer, name in zip(layers, layer_names, strict=True):
-                directory = tarfile.TarInfo(name.rsplit("/", 1)[0])
-                directory.type, directory.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(directory)
-                tar.add(layer.resolve(), arcname=name, recursive=False)
+                _add_directory(tar, "./" + name.rsplit("/", 1)[0])
+                tar.add(layer.resolve(), arcname=f"./{name}", recursive=False)
         tmp_out.replace(out)
     finally:
         tmp_out.unlink(missing_ok=True)
+
+
+def _add_directory(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    tar.addfile(info)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -26,6 +26,7 @@ import kopf
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import Kind
 from streamops.kube.manifests import Manifest, ObjectIndex
+from streamops.kube.trimmed_reads import TrimmedResponse
 
 MERGE_PATCH = "application/merge-patch+json"
 # A list of objects' metadata only (what `kubectl get` uses for tables): no spec, no status.
@@ -116,9 +117,11 @@ def api_connection_limit(namespaces: Sequence[str]) -> int:
 
 
 def kopf_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:
-    """kopf's session as kopf builds it, but with a bounded connection pool."""
+    """kopf's session as kopf builds it, but with a bounded connection pool, and the children it
+    watches decoded trimmed (kube/trimmed_reads.py)."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
+        response_class=TrimmedResponse,
         headers=info.as_http_headers(),
         proxy=info.proxy_url,
         trust_env=bool(info.trust_env),

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import aiohttp
 
+READ_BYTES = 64 * 1024  # what a watch's content is read by
 TRIMMED = frozenset({"pods", "services", "endpointslices"})  # the last segment of the URL's path
 # What the operator reads of a Pod's spec (control/workers/pod_observation.py), and of each container.
 POD_SPEC = ("nodeName", "hostNetwork")
@@ -58,13 +59,17 @@ class TrimmedLines:
         return getattr(self._content, name)
 
     async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        """Each line trimmed as soon as it is whole, and handed on alone: at most READ_BYTES of the
+        stream and one line are held here (kopf asks for 1 MB chunks, hundreds of Pods' lines)."""
         buffer = b""
-        async for data in self._content.iter_chunked(n):
+        async for data in self._content.iter_chunked(min(n, READ_BYTES)):
             buffer += data
-            *lines, buffer = buffer.split(b"\n")
-            trimmed = [trimmed_line(line) for line in lines if line]
-            if trimmed:
-                yield b"\n".join(trimmed) + b"\n"
+            start, end = 0, buffer.find(b"\n")
+            while end >= 0:
+                if end > start:
+                    yield trimmed_line(buffer[start:end]) + b"\n"
+                start, end = end + 1, buffer.find(b"\n", end + 1)
+            buffer = buffer[start:]
         if buffer:
             yield trimmed_line(buffer)
 

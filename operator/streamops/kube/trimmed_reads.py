@@ -7,6 +7,7 @@ managedFields of every writer, a Pod's volumes, env, args, resources …) is dro
 the JSON is decoded, before the next dict is built. docs/design/operator-scale.md.
 
 Done as the aiohttp response class of kopf's session (kube/client.kopf_session): no kopf internals.
+The operator's own LIST of every object's uid (KubeApi.custom_uids) is decoded to the uids alone.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def trimmed_object(value: dict[str, Any]) -> dict[str, Any]:
         containers = [{k: c[k] for k in CONTAINER if k in c} for c in value.get("containers") or []]
         return {k: value[k] for k in POD_SPEC if k in value} | {"containers": containers}
     return value
+
+
+def uid_only(value: dict[str, Any]) -> dict[str, Any]:
+    """json's object_hook for a list of which only the items' uids are read (the operator's sweep of
+    vanished objects, every resync period): each object's metadata decoded to its uid alone, the
+    rest (managedFields, kubectl's last-applied copy) dropped as soon as it is built."""
+    return {"uid": value["uid"]} if "uid" in value and "name" in value else value
 
 
 def trimmed_loads(text: str | bytes) -> Any:

@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import http.server
 import json
+import threading
 from typing import Any
 
 import aiohttp
+import kopf
 from aiohttp import web
 from devtools.catalog import stored_livestream, stored_recording
 from kopf._cogs.clients.api import iter_jsonlines
+from streamops.api.kinds import RECORDING
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.runtime.indexes import child_entry, worker_pod_entry
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.trimmed_reads import TrimmedResponse, trimmed_loads
+from streamops.kube.client import METADATA_LIST, KubeApi
+from streamops.kube.trimmed_reads import TrimmedResponse, trimmed_loads, uid_only
 
 MANAGED = [{"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:status": {"f:phase": {}}}}]
 
@@ -109,3 +114,50 @@ def test_a_service_keeps_its_spec_and_status_and_loses_its_managed_fields():
     whole = copy.deepcopy(service)
     del whole["metadata"]["managedFields"]
     assert trimmed == whole and child_entry(trimmed) == child_entry(service)
+
+
+def test_the_sweeps_listing_is_decoded_to_the_uids_alone():
+    """KubeApi.custom_uids (the vanished-object sweep) against a real HTTP server on 127.0.0.1."""
+    owner = {"apiVersion": "streaming.streamops.dev/v1alpha1", "kind": "LiveStream", "name": "cam", "uid": "s"}
+    items = [
+        {
+            "kind": "PartialObjectMetadata",
+            "metadata": {
+                "name": f"rec-{i}",
+                "uid": f"u{i}",
+                "ownerReferences": [owner],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+                "managedFields": MANAGED,
+            },
+        }
+        for i in range(3)
+    ]
+    listing = json.dumps({"kind": "PartialObjectMetadataList", "items": items}).encode()
+    asked: list[tuple[str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append((self.path, self.headers.get("Accept")))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(listing)))
+            self.end_headers()
+            self.wfile.write(listing)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        api = KubeApi(kopf.ConnectionInfo(server=f"http://127.0.0.1:{server.server_port}"))
+        assert api.custom_uids(RECORDING, "media") == {"u0", "u1", "u2"}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert asked == [("/apis/streaming.streamops.dev/v1alpha1/namespaces/media/recordings", METADATA_LIST)]
+    assert json.loads(listing, object_hook=uid_only)["items"][0] == {
+        "kind": "PartialObjectMetadata",
+        "metadata": {"uid": "u0"},
+    }

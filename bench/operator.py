@@ -520,9 +520,13 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
 
 
 def reconciled_ok(operator: OperatorProcess) -> int:
-    """Successful reconciles so far, all kinds (the operator's own /metrics)."""
-    with urllib.request.urlopen(operator.metrics_url, timeout=5) as answer:
-        text = answer.read().decode()
+    """Successful reconciles so far, all kinds (the operator's own /metrics; 0 while it does not
+    answer: its loop is busy with the listing)."""
+    try:
+        with urllib.request.urlopen(operator.metrics_url, timeout=10) as answer:
+            text = answer.read().decode()
+    except (OSError, TimeoutError):
+        return 0
     pattern = r'^streamops_operator_reconciles_total\{[^}]*result="ok"[^}]*\} ([0-9.e+]+)$'
     return int(sum(float(v) for v in re.findall(pattern, text, re.M)))
 

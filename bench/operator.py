@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -318,12 +319,14 @@ class Round:
     steady_pusher: list[float] = field(default_factory=list)
     replay: Replay | None = None  # the same writes with no operator (bench/operator_replay.py)
     steady_busy: tuple[float, float, int, float] = (0.0, 0.0, 0, 0.0)
+    restart_hwm_kb: int = 0  # --restart: a fresh operator over everything the round made (VmHWM)
+    restart_seconds: float = 0.0  # its start → every object's first reconcile
 
 
 def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
     n: int, plane: ControlPlane, kubectl: Kubectl, op_kubeconfig: Path, workdir: Path, threads: int, idle: float,
     timeout: float, profile: str | None = None, steady: int = 0, rate: float = 2.0,
-    children: tuple[str, ...] = CHILDREN, source: Path | None = None, label: str = "",
+    children: tuple[str, ...] = CHILDREN, source: Path | None = None, label: str = "", restart: bool = False,
 ) -> Round:  # fmt: skip
     ns = f"bench-{n}{'-' + label if label else ''}"
     kubectl.kubectl("create", "namespace", ns)
@@ -493,6 +496,12 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         result.idle = sampler.window(busy_end + 1, idle_end)
         result.idle_seconds = idle_end - busy_end - 1
         result.hwm_kb = sampler.hwm_kb
+        if restart:
+            objects = n + steady
+            objects *= 1 + len(children)
+            operator.stop()
+            operator = operator_process(op_kubeconfig, ns, workdir / f"operator-{n}{label}-restart.log", source)
+            result.restart_seconds, result.restart_hwm_kb = restarted(operator, objects, idle, timeout)
         result.load_after = loadavg()
         return result
     finally:
@@ -508,6 +517,38 @@ def run_round(  # noqa: C901 (listed in ruff.toml: split it when next changed)
         for w in watches:
             w.close()
         api.close()
+
+
+def reconciled_ok(operator: OperatorProcess) -> int:
+    """Successful reconciles so far, all kinds (the operator's own /metrics; 0 while it does not
+    answer: its loop is busy with the listing)."""
+    try:
+        with urllib.request.urlopen(operator.metrics_url, timeout=10) as answer:
+            text = answer.read().decode()
+    except (OSError, TimeoutError):
+        return 0
+    pattern = r'^streamops_operator_reconciles_total\{[^}]*result="ok"[^}]*\} ([0-9.e+]+)$'
+    return int(sum(float(v) for v in re.findall(pattern, text, re.M)))
+
+
+def restarted(operator: OperatorProcess, objects: int, idle: float, timeout: float) -> tuple[float, int]:
+    """A fresh operator over `objects` LiveStreams, Restreams and Recordings already there (kopf
+    lists them all, and their worker Pods, Services and slices, at once): seconds until each has
+    had its first reconcile, and its peak RSS (VmHWM) then and through `idle` seconds more."""
+    began = time.monotonic()
+    operator.start()
+    sampler = Sampler(operator.pid)
+    sampler.start()
+    try:
+        while reconciled_ok(operator) < objects:
+            if time.monotonic() - began > timeout:
+                raise RuntimeError(f"restarted operator: not every object reconciled in {timeout:.0f} s")
+            time.sleep(0.25)
+        seconds = time.monotonic() - began
+        time.sleep(idle)  # (the status loops' first ticks and writes come after the reconciles)
+        return seconds, sampler.hwm_kb
+    finally:
+        sampler.stop()
 
 
 # ---------------------------------------------------------------------------------- report
@@ -675,6 +716,11 @@ def report(
     ok_rss = last.hwm_kb / 1024 <= (AIM_RSS_MB if "recording" in last.children else TARGET_RSS_MB)
     target_rss = f"≤ {AIM_RSS_MB:.0f} MB with Recordings (issue 53), else ≤ {TARGET_RSS_MB:.0f} MB {mark(ok_rss)}"
     row("operator peak RSS (VmHWM)", [f"{r.hwm_kb / 1024:.0f} MB" for r in rounds], target_rss)
+    if any(r.restart_hwm_kb for r in rounds):
+        row(
+            "restarted over them: peak RSS (VmHWM); start → every object reconciled",
+            [f"{r.restart_hwm_kb / 1024:.0f} MB; {r.restart_seconds:.1f} s" for r in rounds],
+        )
     befores = {r.n: r for r in rounds if r.label}
     if befores:
         row(
@@ -704,6 +750,9 @@ def main() -> int:
         "--children", default=",".join(CHILDREN), help="what follows each stream: restream, recording (default both)"
     )
     parser.add_argument("--before", default=None, help="a commit: each round also run first with its operator")
+    parser.add_argument(
+        "--restart", action="store_true", help="after each round, a fresh operator over what it made: its peak RSS"
+    )
     parser.add_argument("--no-replay", action="store_true", help="skip peer 2 (the writes replayed, no operator)")
     parser.add_argument("--etcd-tmpfs", action="store_true", help="etcd's data in /dev/shm instead of on disk")
     parser.add_argument(
@@ -742,7 +791,7 @@ def main() -> int:
                 )
                 r = run_round(
                     n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy,
-                    args.steady, args.rate, children, source, label,
+                    args.steady, args.rate, children, source, label, args.restart,
                 )  # fmt: skip
                 rounds.append(r)
                 if peer and not label:
@@ -765,7 +814,9 @@ def main() -> int:
                     f"ready p50/p99 {fmt_s(r.ready, 50)}/{fmt_s(r.ready, 99)}; missing {r.missing}; "
                     f"RSS peak {r.hwm_kb / 1024:.0f} MB; CPU busy {r.busy[0]:.0f}% idle {r.idle[0]:.1f}%; "
                     f"steady pod/ready p99 {fmt_s(r.steady_pod, 99)}/{fmt_s(r.steady_ready, 99)}; "
-                    f"operator requests/pair {r.api_operator / r.n:.1f}, writes {r.api_writes / r.total_seconds:.0f}/s",
+                    f"operator requests/pair {r.api_operator / r.n:.1f}, "
+                    f"writes {r.api_writes / r.total_seconds:.0f}/s; restarted: RSS peak "
+                    f"{r.restart_hwm_kb / 1024:.0f} MB, all reconciled in {r.restart_seconds:.1f} s",
                     file=sys.stderr,
                     flush=True,
                 )

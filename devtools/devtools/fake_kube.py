@@ -281,6 +281,7 @@ class FakeKubeApi(KubeApi):
         body: Manifest | None = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Manifest | None:
         raise AssertionError(f"FakeKubeApi has no transport: {method} {path} (a method the fake lacks?)")
 

@@ -86,6 +86,7 @@ ENDPOINT_SLICES = ("discovery.k8s.io", "endpointslices")  # the ingest Services'
 UNRESOLVED = "Unresolved resources cannot be served"  # kopf's warning (kopf._core.reactor.observation)
 FINALIZER = f"{GROUP}/finalizer"  # what earlier versions put on every object: kopf removes it
 SETTINGS = OperatorSettings.from_env()
+IDLE_WORKER_SECONDS = 0.5  # docs/design/operator-scale.md
 log = logging.getLogger("streamops.operator")
 
 
@@ -135,6 +136,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # An object's kopf worker waits this long for its next event before it ends, holding the last
+    # one's decoded body (5 s by default; a Pod's is ≈35 KB): in a burst, hundreds of them.
+    settings.queueing.idle_timeout = IDLE_WORKER_SECONDS
     # Only our playback routes and our Services' EndpointSlices cross the wire (a handler's label
     # filter is applied client-side; the EndpointSlice controller copies a Service's labels onto its
     # slices, so the cluster's other slices, which change with every Pod of every Service, do not).

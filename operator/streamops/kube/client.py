@@ -16,8 +16,9 @@ import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
@@ -26,6 +27,7 @@ import kopf
 from streamops.api.common import GROUP, VERSION
 from streamops.api.kinds import Kind
 from streamops.kube.manifests import Manifest, ObjectIndex
+from streamops.kube.trimmed_reads import TrimmedResponse, uid_only
 
 MERGE_PATCH = "application/merge-patch+json"
 # A list of objects' metadata only (what `kubectl get` uses for tables): no spec, no status.
@@ -116,9 +118,11 @@ def api_connection_limit(namespaces: Sequence[str]) -> int:
 
 
 def kopf_session(info: kopf.ConnectionInfo, limit: int) -> kopf.AiohttpSession:
-    """kopf's session as kopf builds it, but with a bounded connection pool."""
+    """kopf's session as kopf builds it, but with a bounded connection pool, and the children it
+    watches decoded trimmed (kube/trimmed_reads.py)."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
+        response_class=TrimmedResponse,
         headers=info.as_http_headers(),
         proxy=info.proxy_url,
         trust_env=bool(info.trust_env),
@@ -218,8 +222,10 @@ class KubeApi:
         body: Manifest | None = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        object_hook: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Manifest | None:
-        """The decoded answer; None for 404. Raises ApiError for other failures."""
+        """The decoded answer (`object_hook`: json's, each dict as it is decoded); None for 404.
+        Raises ApiError for other failures."""
         payload = json.dumps(body).encode() if body is not None else None
         headers = {**self._headers(), "Accept": accept}
         if payload is not None:
@@ -245,7 +251,7 @@ class KubeApi:
                 return None
             if response.status >= 400:
                 raise ApiError(response.status, data.decode(errors="replace"))
-            return json.loads(data) if data else {}
+            return json.loads(data, object_hook=object_hook) if data else {}
         raise AssertionError("unreachable")
 
     # --- core objects (Pod, Service, Secret, PersistentVolumeClaim) and Ingress, HTTPRoute ------------
@@ -337,7 +343,8 @@ class KubeApi:
 
     def custom_uids(self, kind: Kind, namespace: str) -> set[str]:
         """The uids of a kind's objects in a namespace, as the API server has them now."""
-        answer = self.request("GET", self._custom(kind, namespace), accept=METADATA_LIST) or {}
+        # (Every object of the kind at once, at each resync: decoded to the uids alone.)
+        answer = self.request("GET", self._custom(kind, namespace), accept=METADATA_LIST, object_hook=uid_only) or {}
         return {uid for item in answer.get("items") or [] if (uid := (item.get("metadata") or {}).get("uid"))}
 
     def list_custom(self, kind: Kind, namespace: str) -> builtins.list[Manifest]:

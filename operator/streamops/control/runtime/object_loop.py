@@ -171,7 +171,7 @@ class ObjectLoop(Generic[OutcomeT]):
             kind.api,
             self.namespace,
             self.name,
-            plain(body.get("status") or {}),
+            plain(obj.take_status()),
             kind.metric_fields,
             state.settings.metrics_write_seconds,
             kind.priority,
@@ -252,8 +252,10 @@ class ObjectLoop(Generic[OutcomeT]):
         carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
         merged = {**self.hints, **carried, **hints}
         event_at, self._event_at = self._event_at, None
-        body = plain(self.body)
-        return await self.state.call_at(self.kind.priority, self._reconcile_now, body, merged, event_at)
+        # The status it last wrote, not an event's: kept bodies have none (object_tasks.kept), and
+        # reconciles read it (a Recording's final status lets its recorder go, a live stream's
+        # ingest waits to be idle before a restart, RestartPending meanwhile).
+        return await self.state.call_at(self.kind.priority, self._reconcile_now, self.raw(), merged, event_at)
 
     async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
         """The object's reconcile outcome, reconciling first when due: never done yet, the spec

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -28,6 +28,9 @@ class LiveObject:
 
     key: ObjectKey
     body: kopf.Body
+    # The status its first event showed, until its loop takes it (take_status()): a loop compares its
+    # writes with what it last wrote, never with a later event's status, so bodies keep none.
+    status: Mapping[str, object] | None = None
     gone: bool = False
     since: float = field(default_factory=time.monotonic)  # when the operator first saw it
     # That first sight, until a loop's first reconcile answers it (the start of its queue latency;
@@ -37,6 +40,13 @@ class LiveObject:
     def __post_init__(self) -> None:
         self.unanswered_since = self.since
 
+    def take_status(self) -> Mapping[str, object]:
+        """The status its first event showed (once; from the body where it was made with one)."""
+        status, self.status = self.status, None
+        if status is None:
+            status = self.body.get("status") or {}
+        return status
+
 
 Loop = Callable[[LiveObject], Awaitable[None]]
 
@@ -44,13 +54,14 @@ Loop = Callable[[LiveObject], Awaitable[None]]
 def kept(body: kopf.Body) -> kopf.Body:
     """The body a loop keeps: without what no loop reads and what is much of a body, kept for
     every object between events: managedFields (each writer's field sets, the operator's own status
-    writes among them) and kubectl's last-applied copy of the whole object."""
+    writes among them), kubectl's last-applied copy of the whole object, and the status (the loop
+    has its own copy of what it wrote: LiveObject.status)."""
     meta = body.get("metadata") or {}
     trimmed = {k: v for k, v in meta.items() if k != "managedFields"}
     annotations = meta.get("annotations") or {}
     if LAST_APPLIED in annotations:
         trimmed["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
-    return kopf.Body(cast(kopf.RawBody, {**body, "metadata": trimmed}))
+    return kopf.Body(cast(kopf.RawBody, {k: v for k, v in body.items() if k != "status"} | {"metadata": trimmed}))
 
 
 @dataclass
@@ -72,7 +83,7 @@ class ObjectTasks:
         if running is not None:
             running[0].body = kept(body)
             return
-        obj = LiveObject(key, kept(body))
+        obj = LiveObject(key, kept(body), status=body.get("status") or {})
         task = asyncio.get_running_loop().create_task(self._supervised(obj, loop), name=f"{key[0]} {key[1]}/{key[2]}")
         self._running[uid] = (obj, task)
         task.add_done_callback(lambda done: self._finished(uid, done))

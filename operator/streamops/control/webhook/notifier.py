@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from streamops.api.broadcast import stream_names
 from streamops.api.common import Condition, client_fields, spec_client
+from streamops.control.runtime.indexes import plain
 from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.events import (
@@ -130,7 +131,8 @@ class Notifier:
                 self.streams.pop(key, None)
                 self.deleted_streams.add(key)
         else:
-            objects[kind, name] = body.get("status") or {}
+            # (a copy: every object's status is kept, and the event's body, of which it is a part, goes)
+            objects[kind, name] = plain(body.get("status") or {})
             if kind == "LiveStream":
                 self.deleted_streams.discard(key)
                 self.streams[key] = StreamSeen(

@@ -7,6 +7,7 @@ import json
 from streamops.api import GROUP
 from streamops.control.runtime.indexes import (
     child_entry,
+    plain,
     quality_set_user_entry,
     recording_entry,
     stream_entry,
@@ -209,3 +210,12 @@ def test_a_restreams_siblings_are_woken_to_reconcile_and_the_streams_recordings_
         state.status_executor.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_plain_copies_share_keys_and_short_strings_between_objects():
+    text = '{"metadata": {"name": "cam", "uid": "0b8f3c52-0d5a-4bb5-9d1a-6f1de0bd7e3a"}, "spec": {"type": "ClusterIP"}}'
+    one, two = plain(json.loads(text)), plain(json.loads(text))
+    assert one == two == json.loads(text)
+    (key_one,), (key_two,) = one["spec"], two["spec"]
+    assert key_one is key_two and one["spec"]["type"] is two["spec"]["type"], "one copy for every object"
+    assert one["metadata"]["uid"] is not two["metadata"]["uid"], "a uid is each object's own: not interned"

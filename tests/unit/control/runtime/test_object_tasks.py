@@ -125,7 +125,7 @@ def test_two_loops_of_one_name_share_the_waker_until_the_last_goes():
     asyncio.run(scenario())
 
 
-def test_a_loop_keeps_no_managed_fields_or_last_applied_copy():
+def test_a_loop_keeps_no_managed_fields_last_applied_copy_or_status():
     raw = {
         "apiVersion": "streaming.streamops.dev/v1alpha1",
         "kind": "LiveStream",
@@ -143,4 +143,26 @@ def test_a_loop_keeps_no_managed_fields_or_last_applied_copy():
     body = object_tasks.kept(kopf.Body(raw))
     assert body.metadata.get("managedFields") is None and dict(body.metadata.annotations) == {"team": "news"}
     assert (body.metadata.uid, body.metadata.get("generation"), body.spec["title"]) == ("a", 2, "Camera")
-    assert body.status["observedGeneration"] == 2 and raw["metadata"]["managedFields"], "the event's body is untouched"
+    assert "status" not in body and raw["metadata"]["managedFields"], "the event's body is untouched"
+    assert raw["status"] == {"observedGeneration": 2}
+
+
+def test_a_loop_takes_the_status_of_its_first_event_once_and_later_bodies_carry_none():
+    async def scenario() -> None:
+        taken: list[object] = []
+
+        async def loop(obj: LiveObject) -> None:
+            await asyncio.sleep(0.02)  # (a later event comes in before it looks)
+            taken.append(dict(obj.take_status()))
+            taken.append("status" in obj.body)
+            taken.append(dict(obj.take_status()))
+
+        first = kopf.Body({**body("a"), "status": {"observedGeneration": 1}})
+        later = kopf.Body({**body("a", "2"), "status": {"observedGeneration": 2}})
+        tasks = ObjectTasks()
+        tasks.observe("ADDED", KEY, first, loop)
+        tasks.observe("MODIFIED", KEY, later, loop)
+        await asyncio.sleep(0.05)
+        assert taken == [{"observedGeneration": 1}, False, {}], "the writer starts from the first; a body keeps none"
+
+    asyncio.run(scenario())

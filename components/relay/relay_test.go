@@ -23,7 +23,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 )
 
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	if p := os.Getenv("STREAMOPS_" + strings.ToUpper(name)); p != "" {
 		return p
@@ -36,7 +36,7 @@ func tool(t *testing.T, name string) string {
 }
 
 // tsFeed is `seconds` of 25 fps H.264 (a keyframe every second) and AAC, as the ingest's feed is.
-func tsFeed(t *testing.T, seconds int) []byte {
+func tsFeed(t testing.TB, seconds int) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "feed.ts")
 	cmd := exec.Command(tool(t, "ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error",

@@ -8,12 +8,13 @@ plan.py decides from what this returns."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from streamops.api import RESTREAM, LiveStream, Restream
-from streamops.control.restream.secret_reads import recent_secrets
+from streamops.control.restream.secret_reads import RecentSecrets, recent_secrets
 from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse, read_stream
@@ -56,6 +57,20 @@ def _secret_value(secret: Manifest | None, key: str) -> str | None:
     return base64.b64decode(data[key]).decode() if key in data else None
 
 
+def _read_secret(
+    secrets: RecentSecrets,
+    api: KubeApi,
+    namespace: str,
+    name: str,
+    key: str,
+    refusal: Callable[[Manifest | None], str | None],
+) -> tuple[Manifest | None, str | None, str | None]:
+    """(the Secret, the tenancy policy's refusal, the key's value); a recent read is handed out again
+    only when it was usable (admitted, with the key)."""
+    secret = secrets.get(api, namespace, name, lambda s: refusal(s) is None and _secret_value(s, key) is not None)
+    return secret, refusal(secret), _secret_value(secret, key)
+
+
 def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fresh: bool = True) -> Target:
     """`fresh`: read its Secrets now (the reconciled Restream's own); else a sibling's, whose Secrets
     a sibling's reconcile may have read within the last moments (secret_reads.py)."""
@@ -67,19 +82,12 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fr
     key: str | None = None
     ref = restream.spec.stream_key_secret_ref
     if ref is not None:
-        secret = secrets.get(
-            api,
-            namespace,
-            ref.name,
-            lambda s: (
-                _secret_value(s, ref.key) is not None
-                and secret_reference_refusal("streamKeySecretRef", ref.name, s, settings) is None
-            ),
-        )
-        refused = secret_reference_refusal("streamKeySecretRef", ref.name, secret, settings)
+        secret, refused, key = _read_secret(
+            secrets, api, namespace, ref.name, ref.key,
+            lambda s: secret_reference_refusal("streamKeySecretRef", ref.name, s, settings),
+        )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)
-        key = _secret_value(secret, ref.key)
         if key is None:
             return Target(restream, missing=f"{ref.name} (key {ref.key})" if secret else ref.name)
         versions.append(str((secret or {}).get("metadata", {}).get("resourceVersion", "")))
@@ -87,19 +95,12 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fr
     ca_ref = restream.spec.tls.ca_secret_ref if restream.spec.tls else None
     if ca_ref is not None:
         # The CA decides where the key goes: its Secret follows the same tenancy rule.
-        secret = secrets.get(
-            api,
-            namespace,
-            ca_ref.name,
-            lambda s: (
-                _secret_value(s, ca_ref.key) is not None
-                and secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings) is None
-            ),
-        )
-        refused = secret_use_refusal("tls.caSecretRef", ca_ref.name, secret, settings)
+        secret, refused, ca = _read_secret(
+            secrets, api, namespace, ca_ref.name, ca_ref.key,
+            lambda s: secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings),
+        )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)
-        ca = _secret_value(secret, ca_ref.key)
         if ca is None:  # fail closed: without it the pusher would trust the system's store instead
             return Target(restream, missing=f"{ca_ref.name} (key {ca_ref.key}, tls.caSecretRef)")
         versions.append(str((secret or {}).get("metadata", {}).get("resourceVersion", "")))

@@ -130,7 +130,13 @@ test-media: deps venv ffmpeg relay player ## media tests only (real FFmpeg worke
 test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
+# A running `make demo` holds $(CLUSTER)/demo.lock (devtools/devtools/demo_lock.py): a cluster started
+# or stopped under it would remove its etcd data.
+DEMO_FREE = @if [ -f $(CLUSTER)/demo.lock ] && ! flock -n $(CLUSTER)/demo.lock true; then \
+  echo "make $@: a make demo is running in $(CLUSTER) (pid $$(cat $(CLUSTER)/demo.lock)); wait for it or run make demo-down" >&2; exit 1; fi
+
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
+	$(DEMO_FREE)
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
 cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player registry crane
@@ -158,6 +164,7 @@ cluster-up-plane:
 	@echo "  make operator    # run the operator against it (foreground)"
 
 cluster-down: ## stop the local cluster (and a demo operator) started from .cluster/, whichever kind it is
+	$(DEMO_FREE)
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
 	@if [ -d $(CLUSTER)/nodes ]; then $(PY) -m devtools.cluster.local_cluster down --dir $(CLUSTER); fi

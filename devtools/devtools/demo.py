@@ -455,7 +455,13 @@ def main() -> int:
     parser.add_argument("--down", action="store_true", help="stop what a kept demo left running")
     args = parser.parse_args()
     dir = args.dir.resolve()
-    return down(dir) if args.down else run(dir, args.keep)
+    if not args.down:
+        return run(dir, args.keep)
+    try:
+        return down(dir)
+    except KeyboardInterrupt:
+        print("demo down: interrupted; run make demo-down again to finish", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

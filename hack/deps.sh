@@ -37,6 +37,7 @@ mode=${1:-all}
 # GStreamer's RTSP server through PyGObject (gir1.2-gst-rtsp-server-1.0, python3-gi for the system python3): the IP
 # camera of the RTSP pull tests (devtools/devtools/media/rtsp_camera.py); x264enc (ugly), rtph264pay and rtpmp4gpay
 # (good), videotestsrc/audiotestsrc (base), avenc_aac (libav: cameras send AAC). Nothing of it is a service.
+# iproute2 (ip, ss) and procps (pgrep, sysctl, uptime): the harness's, absent from Debian's slim images.
 packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rtmp srt-tools curl lua5.4
           containerd runc containernetworking-plugins debootstrap gcc libc6-dev iptables conntrack chromium
           make nasm pkg-config libx264-dev libsrt-gnutls-dev libgnutls28-dev zlib1g-dev xz-utils libopus-dev libdav1d-dev janus
@@ -48,7 +49,6 @@ packages=(etcd-server openssl ca-certificates ffmpeg nginx-light libnginx-mod-rt
 # install it, its engines ">=20" notwithstanding: docs/design/local-cluster.md) and Go only when their
 # commands are missing: a Node.js or Go installed otherwise (NodeSource, go.dev) is kept.
 tool_packages=(python3-venv)
-# iproute2 (ip, ss) and procps (pgrep, sysctl, uptime): the harness's, absent from Debian's slim images.
 # The Go every build needs: the newest `go` line of GO_TOOLS and of our components' go.mod.
 go_need=$( { awk -F'|' '!/^[[:space:]]*(#|$)/ && NF >= 7 { gsub(/[[:space:]]/, "", $7); print $7 }' <<< "$GO_TOOLS"
              sed -n 's/^go \([0-9.]*\)$/\1/p' "$here"/../components/*/go.mod; } | sort -V | tail -1)
@@ -90,8 +90,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo_cmd[@]}" chmod +x "$policy"
     own_policy=true
   fi
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  installed=true
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || installed=false
   if $own_policy; then "${sudo_cmd[@]}" rm -f "$policy"; fi
+  $installed || { echo "apt-get could not install: ${missing[*]} (Debian 12 and 13 have them all); install them, then run make deps again" >&2; exit 1; }
 fi
 go_ok && exit 0
 # Debian 12's golang-go is Go 1.19, Debian 13's 1.24: older than the builds need, and 1.19 cannot fetch

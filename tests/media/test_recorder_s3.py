@@ -751,12 +751,12 @@ def test_wrong_keys_missing_bucket_and_no_server_are_reported_in_seconds_and_fix
 
 @pytest.fixture
 def small_volume(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB tmpfs as the recordings volume (root only); unmounted whatever happens."""
+    """A 32 MiB tmpfs as the recordings volume (root only); unmounted whatever happens."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
     mountpoint = tmp_path / "small"
     mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", str(mountpoint)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m,mode=0755", "tmpfs", str(mountpoint)], check=True)
     try:
         yield mountpoint
     finally:
@@ -768,7 +768,7 @@ def test_full_volume_closes_the_video_cleanly_and_recording_waits_for_space(
     small_volume: Path, ingest: Ingest, publishers: Callable[..., Publisher], recorders: RecorderFactory
 ) -> None:  # small_volume first: it is unmounted after the recorder has stopped
     recorder = recorders(root=small_volume, upload=None, minFreeBytes=4 * 1024 * 1024, minDurationSeconds=2)
-    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # ≈6.5 s to half the volume (the join's room)
+    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
     status = wait_for(lambda: (s := recorder.status())["noSpace"] and s["videos"] and s, 60, 0.2, "the disk full")
     assert status["lastError"] == "no space left on the recordings volume: the video was closed", status
     assert not status["recording"] and status["state"] == "waiting", "no new video on a full disk"
@@ -828,7 +828,7 @@ def test_full_scratch_space_closes_the_video_and_its_upload_makes_room_again(
     """The emptyDir of an S3 recorder fills up: the video is closed cleanly, uploaded, its local copy
     deleted, and that room lets recording go on by itself."""
     recorder = recorders(root=small_volume, minFreeBytes=4 * 1024 * 1024)
-    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # ≈6.5 s to half the volume (the join's room)
+    publishers(ingest, video_bitrate="14000k", extra_args=CBR_14M)  # closed at ≈6 s (plan.space_short)
     full = wait_for(lambda: (s := recorder.status())["noSpace"] and s, 60, 0.1, "the scratch space full")
     assert full["lastError"] == "no space left on the recordings volume: the video was closed", full
     again = wait_for(lambda: (s := recorder.status())["recording"] and len(s["videos"]) == 1 and s, 30, 0.2)

@@ -117,8 +117,17 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
                 load.send_signal(signal.SIGINT)  # the window ends here; the summary follows
                 load_stats = load_result(load, timeout=60)
             unloaded = time.monotonic()
-            eventually(lambda: MIN_REPLICAS <= replicas.last < replicas.most, timeout=SCALE_IN_TIMEOUT, interval=2,
-                       what="the HPA scaling the edge back in")  # fmt: skip
+            try:
+                eventually(lambda: MIN_REPLICAS <= replicas.last < replicas.most, timeout=SCALE_IN_TIMEOUT,
+                           interval=2, what="the HPA scaling the edge back in")  # fmt: skip
+            except AssertionError as e:
+                # The HPA takes a Pod without metrics as 100 % busy on a scale-in: each Pod's reading
+                # and the HPA's Events say whether it was the CPU or a missing metric.
+                hpa_events = [
+                    (v.get("reason"), v.get("message"))
+                    for v in cluster.events(ns, "HorizontalPodAutoscaler", EDGE_NAME)
+                ]
+                raise AssertionError(f"{e}\nPod metrics: {metrics_server.pod_metrics(ns)}\nEvents: {hpa_events}") from e
             scaled_in = time.monotonic() - unloaded
             time.sleep(WATCHING_AFTER_SCALE_IN)  # still watching while the removed Pods go
             assert audience.poll() is None, "the audience's window ended before the scale-in was watched"
@@ -140,7 +149,8 @@ def test_the_edge_scales_out_under_viewers_and_back_in_without_losing_them(
         no_viewer_lost(audience_stats, "the audience, through scale-out and scale-in")
         edge_ready(cluster, ns, replicas.last)
     finally:
-        # Also after a failure: the replicas and CPU over time are what explains it.
+        # Also after a failure: the replicas, CPU and the HPA's reasons over time are what explains it.
+        print("\nthe edge's replicas (changes):", *replicas.changes(), sep="\n  ")
         (tmp_path / "replicas.json").write_text(json.dumps(replicas.samples, indent=1))
         if out := os.environ.get("STREAMOPS_EDGE_REPLICAS"):
             Path(out).write_text(json.dumps(replicas.samples, indent=1) + "\n")

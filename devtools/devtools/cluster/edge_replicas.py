@@ -16,7 +16,9 @@ from devtools.cluster.kubectl import Kubectl
 
 
 class ReplicaLog:
-    """Samples {"t", "phase", "replicas", "ready", "cpu_percent"} of the edge in `namespace`."""
+    """Samples {"t", "phase", "replicas", "ready", "cpu_percent", "desired", "why"} of the edge in
+    `namespace`: `desired` and `why` are the HPA's own (its last recommendation, and the reasons of its
+    AbleToScale/ScalingActive/ScalingLimited conditions): what explains a scale that did not happen."""
 
     def __init__(self, cluster: Kubectl, namespace: str, interval: float = 2.0) -> None:
         self.cluster, self.namespace, self.interval = cluster, namespace, interval
@@ -37,13 +39,16 @@ class ReplicaLog:
     def sample(self) -> dict[str, Any]:
         deployment = self.cluster.get("deployments", self.namespace, EDGE_NAME) or {}
         hpa = self.cluster.get("horizontalpodautoscalers", self.namespace, EDGE_NAME) or {}
-        metrics = (hpa.get("status") or {}).get("currentMetrics") or [{}]
+        status = hpa.get("status") or {}
+        metrics = status.get("currentMetrics") or [{}]
         return {
             "t": round(time.monotonic() - self._began, 1),
             "phase": self.phase,
             "replicas": (deployment.get("spec") or {}).get("replicas"),
             "ready": (deployment.get("status") or {}).get("readyReplicas", 0),
             "cpu_percent": metrics[0].get("resource", {}).get("current", {}).get("averageUtilization"),
+            "desired": status.get("desiredReplicas"),
+            "why": [f"{c.get('type')}={c.get('reason')}" for c in status.get("conditions") or []],
         }
 
     def _run(self) -> None:

@@ -104,7 +104,7 @@ class CaptureOwner(Protocol):
 class CaptureSpace(Protocol):
     """What capture asks of the disk."""
 
-    def short(self) -> bool: ...
+    def short(self, bytes_per_second: float) -> bool: ...
 
     def stopped_full(self) -> None: ...
 
@@ -281,7 +281,7 @@ class Capture:
                 log.info("recording %s (part %s)", video.name, part.file)
             if owner.seconds_since_save() >= STATE_SAVE_INTERVAL_SECONDS:
                 owner.save()
-            if not self._space_short.is_set() and self.disk.short():
+            if not self._space_short.is_set() and self.disk.short(progress.total_size / seconds):
                 self._space_short.set()  # close the video while finalising it still fits
 
         feed_url = self.config.feed_url

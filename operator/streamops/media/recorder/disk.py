@@ -77,9 +77,10 @@ class Disk:
         except OSError:
             return 0
 
-    def short(self) -> bool:
-        """Must the open video be closed now, while finalising it still fits?"""
-        return space_short(self.free(), self.unjoined_bytes(), self.min_free_bytes)
+    def short(self, bytes_per_second: float) -> bool:
+        """Must the open video be closed now, while finalising it still fits (its part written at
+        `bytes_per_second`)?"""
+        return space_short(self.free(), self.unjoined_bytes(), self.min_free_bytes, bytes_per_second)
 
     def stopped_full(self) -> None:
         """A video was closed for lack of space: none starts until there is room for one as large."""

@@ -19,6 +19,10 @@ SPLIT_TOLERANCE_SECONDS = 0.5  # a part this close to its `-t` ended because it 
 MAX_REPLAY_SECONDS = 10.0
 MIN_REPLAY_OFFSET_SECONDS = 1.0
 JOIN_HEADROOM_BYTES = 1024 * 1024  # a join writes a copy of the parts, plus its moov and the state file
+# What a part's FFmpeg still writes once the disk is found short: the fragment it holds (≤ 1 s,
+# commands.FRAGMENT_US), what came since the file was looked at (a -stats_period, 0.5 s) and its stop.
+# Seen at load 18: 1.2 s of a 14 Mbit/s feed, which overran a 4 MiB reserve (docs/design/recorder.md).
+IN_FLIGHT_SECONDS = 2.0
 NO_SPACE_MESSAGE = "no space left on the recordings volume: the video was closed"
 
 PartOutcome = Literal["stopped", "split", "drop", "no_space"]
@@ -147,10 +151,13 @@ def recorded_seconds(videos: Sequence[Video], open_videos: Sequence[VideoState])
 # --- disk space ---
 
 
-def space_short(free_bytes: int, unjoined_bytes: int, min_free_bytes: int) -> bool:
+def space_short(free_bytes: int, unjoined_bytes: int, min_free_bytes: int, bytes_per_second: float = 0.0) -> bool:
     """Must the open video be closed now? Finalising copies the parts of every video not joined yet
-    (`unjoined_bytes`), and `min_free_bytes` stay free beyond that."""
-    return free_bytes < unjoined_bytes + min_free_bytes
+    (`unjoined_bytes`), and `min_free_bytes` stay free beyond that. What the part's FFmpeg writes after
+    this answer, at `bytes_per_second` (IN_FLIGHT_SECONDS), counts twice: it grows the part the join
+    copies and takes the room the copy needs."""
+    in_flight = 2 * int(bytes_per_second * IN_FLIGHT_SECONDS)
+    return free_bytes < unjoined_bytes + in_flight + min_free_bytes
 
 
 def room_to_record(free_bytes: int, unjoined_bytes: int, min_free_bytes: int, last_full_bytes: int) -> bool:

@@ -50,7 +50,7 @@ class Owner:
 
 
 class Space:
-    def short(self) -> bool:
+    def short(self, bytes_per_second: float) -> bool:
         return False
 
     def stopped_full(self) -> None:

@@ -74,9 +74,11 @@ def test_the_parts_of_open_videos_are_what_finalising_will_copy(
     owner.videos[1].origin_parts.append(original)
     assert disk.unjoined_bytes() == 6 * MIB
     owner.videos[1].origin_parts.clear()
-    assert not disk.short()
+    assert not disk.short(0)
     monkeypatch.setattr(disk_module, "free_bytes", lambda _: 8 * MIB)  # < 5 MiB to copy + 4 MiB kept
-    assert disk.short()
+    assert disk.short(0)
+    monkeypatch.setattr(disk_module, "free_bytes", lambda _: 10 * MIB)  # 5 + 4 fit; not with 2 s of 512 KiB/s twice
+    assert not disk.short(0) and disk.short(512 * 1024)
 
 
 def test_a_video_stopped_full_keeps_recording_waiting_until_there_is_room_again(

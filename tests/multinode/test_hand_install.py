@@ -1,4 +1,4 @@
-"""The README's by-hand install on the local cluster, run as written (issue 25): the block between
+"""The by-hand install (README.md or wherever the block moves) on the local cluster, run as written (issue 25): the block between
 `<!-- hand-install:begin -->` and `<!-- hand-install:end -->`, in bash from the repository's root.
 
 Two lines stand for what the session's cluster already is: `make cluster-up NODES=2` is that cluster
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release, ReleaseError
+from devtools.doc_blocks import documented_block
 from devtools.processes import kill_group
 from devtools.versions import REPO
 
@@ -30,11 +30,6 @@ pytestmark = pytest.mark.timeout(900)
 FIRST, LAST = "make cluster-up NODES=2", "make cluster-down"
 
 
-def documented_block() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    found = re.search(r"<!-- hand-install:begin -->\n```sh\n(.*?)```\n<!-- hand-install:end -->", readme, re.S)
-    assert found, "README.md has the by-hand install block"
-    return found.group(1).splitlines()
 
 
 @pytest.fixture
@@ -58,7 +53,7 @@ def without_the_session_release(cluster: LocalCluster, release: Release) -> Iter
 def test_the_readme_by_hand_install_works_as_written(
     cluster: LocalCluster, without_the_session_release: None, tmp_path: Path
 ) -> None:
-    lines = documented_block()
+    lines = documented_block("hand-install")  # README.md, CONTRIBUTING.md or docs/**
     assert lines[0] == FIRST and lines[-1] == LAST, lines
     # The registry path (issue 38): published with the make targets, installed from oci://.
     block = "\n".join(lines)

@@ -1,5 +1,6 @@
-"""The by-hand install (README.md or wherever the block moves) on the local cluster, run as written (issue 25): the block between
-`<!-- hand-install:begin -->` and `<!-- hand-install:end -->`, in bash from the repository's root.
+"""The by-hand install on the local cluster, run as written (issue 25): the block between
+`<!-- hand-install:begin -->` and `<!-- hand-install:end -->` (in whichever tracked *.md holds it),
+in bash from the repository's root.
 
 Two lines stand for what the session's cluster already is: `make cluster-up NODES=2` is that cluster
 (started by the same LocalCluster code, its LAN registry included) plus cluster-up's own last steps,

@@ -15,28 +15,33 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from devtools.cluster.local_cluster import LocalCluster
+from devtools.cluster.recordings_volume import RECORDINGS_CLAIM, recordings_volume_objects
+from devtools.cluster.release import Release
 from devtools.versions import REPO
 from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
 EXAMPLES = REPO / "examples"
-CELL = re.compile(r"`(\w+)/([\w.-]+)`: `(\w+)`")
+# `kind/name`: `State` (or `Other`…): any of the states is as documented
+CELL = re.compile(r"`(\w+)/([\w.-]+)`: ((?:`\w+`(?: or )?)+)")
 
 
-def documented_states() -> dict[tuple[str, str], str]:
-    """(kind as kubectl takes it, name) → `Ready` or the reason it waits with, from the README's table."""
-    states: dict[tuple[str, str], str] = {}
+def documented_states() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(kind as kubectl takes it, name) → `Ready` or the reasons it waits with, from the README's table."""
+    states: dict[tuple[str, str], tuple[str, ...]] = {}
     for line in (EXAMPLES / "README.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[0].startswith("[`"):
-            states.update({(kind, name): state for kind, name, state in CELL.findall(cells[3])})
+            for kind, name, either in CELL.findall(cells[3]):
+                states[(kind, name)] = tuple(re.findall(r"`(\w+)`", either))
     return states
 
 
@@ -44,11 +49,10 @@ def conditions(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return list((obj.get("status") or {}).get("conditions") or [])
 
 
-def in_state(obj: dict[str, Any], state: str) -> bool:
+def in_state(obj: dict[str, Any], states: tuple[str, ...]) -> bool:
     found = conditions(obj)
-    if state == "Ready":
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in found)
-    return any(c.get("reason") == state and c["status"] in ("True", "False") for c in found)
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in found)
+    return any(ready if state == "Ready" else any(c.get("reason") == state for c in found) for state in states)
 
 
 def summary(obj: dict[str, Any]) -> str:
@@ -56,11 +60,20 @@ def summary(obj: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def examples_namespace(cluster: LocalCluster, namespace: str) -> Iterator[str]:
+def examples_namespace(cluster: LocalCluster, release: Release, namespace: str) -> Iterator[str]:
+    """A fresh namespace under the session's release (its operator reconciles what is applied), with
+    a recordings volume as a default StorageClass would give it (the local cluster has no provisioner)."""
+    directory = cluster.dir / "recordings" / namespace
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o777)  # a local volume gets no fsGroup; the workers run as uid 10001
+    volume = recordings_volume_objects(directory, namespace, RECORDINGS_CLAIM, cluster.nodes[0].name)
+    cluster.apply_objects(volume)
     try:
         yield namespace
-    finally:  # the one cluster-scoped example
+    finally:  # the cluster-scoped example and volume
         cluster.kubectl("delete", "-f", str(EXAMPLES / "clusterqualityset.yaml"), "--ignore-not-found", check=False)
+        cluster.kubectl("delete", "pv", f"recordings-{namespace}", "--ignore-not-found", "--wait=false", check=False)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_the_examples_apply_as_a_batch(cluster: LocalCluster, examples_namespace: str) -> None:

@@ -23,7 +23,7 @@ PARALLEL  ?= -n 3 --dist loadscope
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-deps: ## install Debian packages the tests and demo need (only the missing ones)
+deps: ## install what the tests and demo need on Debian: its packages (only the missing ones), Node.js and npm, Go (the pinned toolchain when the Go found is older than the builds need)
 	@bash hack/deps.sh
 
 # uv (hack/install-uv.sh, pinned, cached outside the repo) installs the venv: 8 s warm where pip took
@@ -90,7 +90,10 @@ format: venv ## ruff format + autofix
 
 # A first run builds side by side, as the demo does: Kubernetes' and Traefik's Go builds beside the
 # images' debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling).
+# Only what those builds start with is installed first (hack/deps.sh tools: Go, python3-venv, npm);
+# FFmpeg's and the image layers' recipes install the rest beside them.
 test: ## everything: lint, the WebRTC component's go tests, unit, publish (images and chart to a real registry), media (real FFmpeg + peers), cluster (real API server), e2e (real node) and multinode (pod-network cluster, chart installed, real add-ons) tests
+	@bash hack/deps.sh tools
 	@$(MAKE) --no-print-directory -j3 DEPS= kube image-layers test-images helm s3server webrtc rtmp relay hlsload kube-network-policies crane registry addons venv
 	@$(MAKE) --no-print-directory -j3 --output-sync=target DEPS= lint crds-check chart-check test-webrtc test-rtmp test-relay test-hlsload images bytecode
 	$(PY) -m pytest tests $(PARALLEL) $(PYTEST_ARGS)
@@ -130,7 +133,13 @@ test-media: deps venv ffmpeg relay player ## media tests only (real FFmpeg worke
 test-cluster: deps venv kube ffmpeg ## cluster tests only (real etcd + kube-apiserver + controller-manager)
 	$(PY) -m pytest tests/cluster $(PYTEST_ARGS)
 
+# A running `make demo` holds $(CLUSTER)/demo.lock (devtools/devtools/demo_lock.py): a cluster started
+# or stopped under it would remove its etcd data.
+DEMO_FREE = @if [ -f $(CLUSTER)/demo.lock ] && ! flock -n $(CLUSTER)/demo.lock true; then \
+  echo "make $@: a make demo is running in $(CLUSTER) (pid $$(cat $(CLUSTER)/demo.lock)); wait for it or run make demo-down" >&2; exit 1; fi
+
 cluster-up: deps venv kube helm ## start a local cluster in .cluster/ with the CRDs: NODES=2 a multi-node cluster with a pod network (kube-proxy, CoreDNS); NODE=1 one host-network node; neither: control plane only
+	$(DEMO_FREE)
 	@if [ -n "$(NODES)" ]; then $(MAKE) --no-print-directory cluster-up-nodes; else $(MAKE) --no-print-directory cluster-up-plane; fi
 
 cluster-up-nodes: coredns traefik kube-network-policies ffmpeg player registry crane
@@ -158,6 +167,7 @@ cluster-up-plane:
 	@echo "  make operator    # run the operator against it (foreground)"
 
 cluster-down: ## stop the local cluster (and a demo operator) started from .cluster/, whichever kind it is
+	$(DEMO_FREE)
 	@if [ -f $(CLUSTER)/operator.pid ]; then kill -TERM -- -$$(cat $(CLUSTER)/operator.pid) 2>/dev/null || true; \
 	  rm -f $(CLUSTER)/operator.pid; fi
 	@if [ -d $(CLUSTER)/nodes ]; then $(PY) -m devtools.cluster.local_cluster down --dir $(CLUSTER); fi
@@ -173,8 +183,9 @@ operator: venv ## run the operator in the foreground against .cluster/ (after ma
 # What the demo needs is built side by side on a first run: Kubernetes' Go build beside the images'
 # debootstrap and FFmpeg's C build (-j3: one job's downloads overlap another's compiling). A run
 # that is torn down at its end goes without the overlay renderer and the NetworkPolicy engine, which
-# its flow does not use (KEEP=1 builds and runs both).
+# its flow does not use (KEEP=1 builds and runs both). First what the builds start with, as `make test`.
 demo: ## the whole flow on a 2-node pod-network cluster with the chart installed: examples applied, a push from the LAN, 20 s recording, restream, status (KEEP=1 keeps it up, with the overlay renderer and NetworkPolicies enforced)
+	@bash hack/deps.sh tools
 	@$(MAKE) --no-print-directory -j3 DEPS= kube demo-images helm s3server registry crane $(if $(KEEP),kube-network-policies)
 	$(PY) -m devtools.demo --dir $(CLUSTER) $(if $(KEEP),--keep)
 

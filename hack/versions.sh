@@ -7,6 +7,10 @@ KUBE_BIN_DIR="$STREAMOPS_CACHE/kube-$KUBE_VERSION/bin"
 # cache 45.5 s instead of 59–60 s, a quarter less CPU (docs/design/local-cluster.md, "A first run").
 # Only the build tools get it: a program built, or a test binary run, keeps Go's defaults.
 GO_BUILD_GC="GOGC=off GOMEMLIMIT=3GiB"
+# The Go toolchain hack/deps.sh installs (as the module golang.org/toolchain, what GOTOOLCHAIN fetches)
+# when the `go` found is older than the newest `go` line of GO_TOOLS and components/*/go.mod: Debian
+# 12's golang-go is 1.19, Debian 13's 1.24. The version the project's builds and measurements ran on.
+GO_TOOLCHAIN="${GO_TOOLCHAIN:-go1.26.8}"
 # uv, the installer of the repo's venv (hack/install-uv.sh; `make venv`), from its PyPI wheel into the cache.
 UV_VERSION="${UV_VERSION:-0.9.5}"
 UV_BIN="$STREAMOPS_CACHE/uv-$UV_VERSION/bin/uv"

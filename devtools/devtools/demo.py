@@ -10,8 +10,10 @@ summary of the video downloaded with it. Everything is stopped at the end unless
 demo KEEP=1`: loopback portals let OBS or ffmpeg here push and play; `make demo-down` stops it).
 
 Run again after anything: each run first removes what an earlier one left in DIR (its processes by
-PID, the cluster, the S3 data, logs), Ctrl-C stops what was started, and `--down` removes it all
-however the last run ended; the encoder retries a refused or dropped push, as OBS does.
+PID, the cluster, the S3 data, logs), Ctrl-C stops what was started (one line, exit status 130),
+and `--down` removes it all however the last run ended; the encoder retries a refused or dropped
+push, as OBS does. One driver at a time per DIR (devtools.demo_lock): a second one refuses, naming
+the first; `--down` stops a running one (SIGTERM) before removing what is left.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import yaml
@@ -36,6 +40,7 @@ from devtools.address_plan import OUTSIDE_IP
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.release import Release
+from devtools.demo_lock import DemoBusy, DemoLock
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
 from devtools.media.s3_server import S3LanRelay, S3Server
@@ -51,6 +56,7 @@ DEMO_PIDS = "demo-pids.json"
 # What a run makes in DIR besides the cluster: removed at the start of the next run and by --down.
 DEMO_FILES = ("demo-s3", "demo-nginx", "demo-video.mp4", "logs/demo-publisher.log", "logs/demo-portal.log")
 LIVE_TIMEOUT = 90  # s from the first push to status.live, retries included (measured: 2-4 s)
+DOWN_WAIT_SECONDS = 180  # `--down` waits this long for a running demo to stop (its teardown: ≈10-30 s)
 
 
 def step(msg: str) -> None:
@@ -173,18 +179,55 @@ def tear_down(dir: Path) -> list[str]:
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: handled as Ctrl-C is (everything started is stopped)."""
+    """Ctrl-C, SIGTERM or SIGHUP: everything started is stopped."""
 
 
-def interrupt(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+class Signals:
+    """The demo driver's own handling of Ctrl-C, SIGTERM and SIGHUP, installed whatever it inherited
+    (a shell's background job starts with SIGINT ignored; the components, in sessions of their own,
+    get none of them); `received` names the first one, for the errors it causes (below)."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._raise)
+
+    def _raise(self, signum: int, frame: FrameType | None) -> None:
+        self.received = self.received or signal.Signals(signum).name
+        raise Interrupted(self.received)
+
+    def caused(self, error: BaseException) -> bool:
+        """`error` is how an interrupt surfaced: the exception itself, or a command (kubectl, helm)
+        that the terminal's Ctrl-C reached too and that failed before our handler ran."""
+        if isinstance(error, KeyboardInterrupt) or self.received:
+            return True
+        return isinstance(error, subprocess.CalledProcessError) and error.returncode in (-signal.SIGINT, 130)
+
+    @staticmethod
+    def ignore() -> None:
+        """While cleaning up: a second Ctrl-C must not leave half of it undone."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
 
 
-def ignore_interrupts() -> None:
-    """While cleaning up: a second Ctrl-C must not leave half of it undone (a rerun would clear it,
-    but a clean exit is better)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+@dataclass
+class Demo:
+    """A run's directory and what it started: the cluster, and the peers stopped (last started
+    first) when it ends unless kept."""
+
+    dir: Path
+    keep: bool
+    state: DemoState
+    cluster: LocalCluster
+    peers: list[Peer] = field(default_factory=list)
+    publisher: ReconnectingPublisher | None = None
+
+
+class Peer(Protocol):
+    def stop(self) -> object: ...
+
+
+Flow = Callable[[Demo], None]
 
 
 def open_portals(dir: Path, lan: str, push_url: str, hls_url: str) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -215,6 +258,197 @@ def start_s3(dir: Path, state: DemoState) -> S3Server:
     return s3
 
 
+def demo_flow(demo: Demo) -> None:
+    """The demo proper, after the clean slate: what `make demo` shows."""
+    dir, cluster, state = demo.dir, demo.cluster, demo.state
+    began = time.monotonic()
+    step("a 2-node cluster with a pod network (the first run builds Kubernetes' images: a few minutes)")
+    cluster.start()
+    print(f"ready in {time.monotonic() - began:.0f}s: " + ", ".join(f"{k} {v}s" for k, v in cluster.timings.items()))
+    print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
+    if not cluster.policy_engine:
+        print("NetworkPolicies are installed but not enforced: no engine in a demo torn down at its end"
+              " (KEEP=1 runs kube-network-policies on every node, as the tests do)")  # fmt: skip
+    step(f"helm install streamops {cluster.chart_ref} --version {cluster.chart_version} (images pulled from it)")
+    print(f"the LAN registry {cluster.registry.lan_address} ({cluster.registry.portal_address} here)")
+    release = Release(cluster).install()
+    print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
+    # The namespace's default claim (the stream's warm standby recorder and examples/recording.yaml
+    # use it; the demo's Recording goes to S3).
+    cluster.recordings_volume("default", "node-1")
+
+    step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
+    nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside)
+    demo.peers.append(nginx)
+    nginx.start()
+    state.record("nginx", nginx.pid)
+    print(f"nginx-rtmp at {nginx.app_url()}")
+
+    step("an S3 server (versitygw) on the cluster's LAN for the recordings")
+    s3 = start_s3(dir, state)
+    demo.peers.append(s3)
+    relay = s3.lan_relay(cluster.network.outside)
+    demo.peers.append(relay)
+    relay.start()
+    state.record("s3-relay", relay.pid)
+    print(f"S3 at {relay.endpoint} (Pods) and {s3.endpoint} (this machine), bucket recordings")
+
+    step("kubectl apply -f examples/livestream-push.yaml -f examples/recording-s3.yaml (+ a Restream to the LAN)")
+    print(cluster.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml")).stdout.strip())
+    cluster.apply("default", *recording_s3_manifests(s3, relay))
+    print(cluster.kubectl("apply", "-f", "-", input=restream_manifest(nginx.app_url())).stdout.strip())
+    ready = lambda o: (condition(o, "Ready") or {}).get("status") == "True"  # noqa: E731
+    stream = cluster.wait_status("lst", "default", STREAM, ready, "LiveStream Ready", 120)
+    push_url = stream["status"]["ingest"]["pushUrl"]
+    key = cluster.stream_key("default", STREAM)
+
+    step(f"an encoder on the LAN pushes a test stream (testsrc2 640x360 30 fps + 440 Hz) to {push_url}/<key>")
+    publisher = ReconnectingPublisher(
+        lambda: Publisher(
+            f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log",
+            netns=cluster.network.outside,
+        ),
+        on_start=lambda p: state.record("publisher", p.pid),
+    )  # fmt: skip
+    demo.peers.append(publisher)
+    demo.publisher = publisher.start()
+    live = lambda: bool(((cluster.get("lst", "default", STREAM) or {}).get("status") or {}).get("live"))  # noqa: E731
+    took = publisher.wait_live(live, LIVE_TIMEOUT, f"LiveStream {STREAM}")
+    print(f"status.live is true ({took:.1f} s after the first push; {publisher.attempts} connection(s))")
+    cluster.wait_status("rec", "default", RECORDING, lambda o: o["status"]["recording"], "recording", 90)
+    print(f"recording for {RECORD_SECONDS} s ...", flush=True)
+    time.sleep(RECORD_SECONDS)
+    cluster.kubectl("patch", "rec", RECORDING, "--type=merge", "-p", '{"spec":{"stopped":true}}')
+    succeeded = lambda o: (condition(o, "Succeeded") or {}).get("status") == "True"  # noqa: E731
+    rec = cluster.wait_status("rec", "default", RECORDING, succeeded, "video", 120)
+    cluster.wait_status("rst", "default", RESTREAM, lambda o: o["status"].get("live"), "restream live", 60)
+
+    step("kubectl get lst,rec,rst")
+    print(cluster.kubectl("get", "lst,rec,rst", "-o", "wide").stdout)
+    print(cluster.kubectl("get", "pods", "-o", "wide").stdout)
+    playback = stream["status"]["playback"]
+    hls = playback["hlsCmafUrl"]
+    print(f"HLS (CMAF): {hls}\nHLS (TS):   {playback.get('hlsMpegtsUrl')}")
+    print(f"restream target: {nginx.rtmp_url(name='demo-restream')} (publishing: {sorted(nginx.publishing())})")
+    step("the recorded video, downloaded from the bucket with the documented command")
+    print(f"$ streamops video url {RECORDING}")
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    streamops = Path(sys.executable).with_name("streamops")
+    link = subprocess.run(
+        [str(streamops), "video", "url", RECORDING], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(link)
+    for video in rec["status"]["videos"]:
+        print(f"{video['title']}: {video['durationSeconds']} s at {video['url']} ({video['upload']})")
+    downloaded = dir / "demo-video.mp4"
+    subprocess.run(["curl", "-fsS", "--cacert", str(s3.ca_file), "-o", str(downloaded), link], check=True)
+    print(ffprobe_summary(downloaded))
+
+    step("push and play yourself")
+    lan = cluster.network.outside
+    print(f"  The URLs in status are on the cluster's LAN; a shell there: nsenter --net=/run/netns/{lan} bash")
+    print(f"  ffmpeg there: nsenter --net=/run/netns/{lan} ffmpeg -re -i in.mp4 -c copy -f flv '{push_url}/{key}'")
+    if demo.keep:
+        portals, local_rtmp, local_http = open_portals(dir, lan, push_url, hls)
+        state.record("portals", portals.pid)
+        print(f"  OBS on this machine: Server rtmp://{LOOPBACK}:{local_rtmp}/live ; Stream Key: {key}")
+        print(f"  (a loopback portal into the LAN: {LOOPBACK}:{local_rtmp} -> {urlsplit(push_url).netloc})")
+        print(f"  watch on this machine: ffplay http://{LOOPBACK}:{local_http}{urlsplit(hls).path}")
+    print(f"  record again: kubectl apply -f examples/recording.yaml (to the PVC) or delete rec {RECORDING} and")
+    print("  apply examples/recording-s3.yaml with your own bucket; download: streamops video url <recording> [n]")
+
+
+def run(dir: Path, keep: bool, flow: Flow = demo_flow) -> int:
+    """A demo in `dir`, holding its lock from the clean slate to the end of its teardown: 0 when the
+    flow ran through, 130 when interrupted (one line on stderr, no traceback), 1 when another demo
+    holds the lock; an error of the flow is raised after the teardown."""
+    signals = Signals()
+    lock = DemoLock(dir)
+    try:
+        lock.acquire()
+    except DemoBusy as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    began = time.monotonic()
+    # The demo plays through NodePorts. A kept cluster has the overlay renderer for HTML overlays and
+    # enforces NetworkPolicies; a run that is torn down at its end builds neither (a cold first run
+    # is CPU-bound: docs/design/local-cluster.md, "A first run").
+    cluster = LocalCluster(dir, nodes=2, ingress_controller=False, overlay=keep, policy_engine=keep)
+    demo = Demo(dir, keep, DemoState(dir), cluster)
+    ok = interrupted = False
+    try:
+        step(f"a clean slate: what an earlier demo left in {dir} (processes, S3 data, cluster) removed")
+        if left := tear_down(dir):
+            raise RuntimeError(f"could not remove what an earlier run left: {left}")
+        print(f"done in {time.monotonic() - began:.1f}s")
+        flow(demo)
+        ok = True
+    except BaseException as e:
+        if not signals.caused(e):
+            raise
+        interrupted = True
+    finally:
+        signals.ignore()
+        try:
+            left = stop_or_keep(demo, ok, quiet=interrupted)
+        finally:
+            lock.release()
+        if not ok and not interrupted:
+            print(f"logs: {dir / 'logs'} (demo-publisher.log, the cluster's components); `make demo` starts afresh")
+    if interrupted:
+        print(f"demo: interrupted ({signals.received or 'SIGINT'}); stopped what it started"
+              f"{f' except {left}' if left else ''} (make demo-down removes anything left)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return 130
+    print(f"demo took {time.monotonic() - began:.0f}s")
+    return 0
+
+
+def stop_or_keep(demo: Demo, ok: bool, quiet: bool) -> list[str]:
+    """The end of a run: a kept one (KEEP=1, ran through) detached and its commands printed; any other
+    stopped, peers first. What could not be stopped."""
+    if demo.keep and ok:
+        demo.cluster.detach()
+        if demo.publisher is not None:
+            demo.publisher.detach()  # from here on it reconnects no more
+        print("\nkept running, the synthetic publisher too: to push yourself, first stop it:")
+        print(f"  kill {demo.publisher.pid if demo.publisher else ''}")
+        print(f"  export KUBECONFIG={demo.cluster.plane.kubeconfig} PATH={demo.cluster.plane.bin_dir}:$PATH")
+        print("  make demo-down    # stops everything the demo started")
+        return []
+    for peer in reversed(demo.peers):
+        with contextlib.suppress(Exception):  # the rest must be stopped whatever this says
+            peer.stop()
+    left = demo.state.clear(files=False) + demo.cluster.stop()
+    if not quiet:
+        print(f"\nstopped everything the demo started{f' (LEFT BEHIND: {left})' if left else ''};"
+              " `make demo KEEP=1` keeps it running")  # fmt: skip
+    return left
+
+
+def down(dir: Path) -> int:
+    """`make demo-down`: a running demo driver is stopped first (SIGTERM, handled as Ctrl-C), then
+    whatever any run left is removed, under the lock."""
+    lock = DemoLock(dir)
+    if not lock.try_acquire():
+        pid = lock.holder()
+        print(f"a make demo is running in {dir} (pid {pid or 'unknown'}): stopping it first", flush=True)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if not lock.wait(DOWN_WAIT_SECONDS):
+            print(f"demo down: the demo in {dir} (pid {pid}) did not stop in {DOWN_WAIT_SECONDS} s", file=sys.stderr)
+            return 1
+    try:
+        left = tear_down(dir)
+    finally:
+        lock.release()
+    print(f"demo down{f'; LEFT BEHIND: {left}' if left else ': nothing of it is left'}")
+    return 1 if left else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dir", type=Path, default=REPO / ".cluster")
@@ -222,147 +456,13 @@ def main() -> int:
     parser.add_argument("--down", action="store_true", help="stop what a kept demo left running")
     args = parser.parse_args()
     dir = args.dir.resolve()
-    if args.down:
-        left = tear_down(dir)
-        print(f"demo down{f'; LEFT BEHIND: {left}' if left else ': nothing of it is left'}")
-        return 1 if left else 0
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
-
-    began = time.monotonic()
-    state = DemoState(dir)
-    # The demo plays through NodePorts. A kept cluster has the overlay renderer for HTML overlays and
-    # enforces NetworkPolicies; a run that is torn down at its end builds neither (a cold first run
-    # is CPU-bound: docs/design/local-cluster.md, "A first run").
-    cluster = LocalCluster(dir, nodes=2, ingress_controller=False, overlay=args.keep, policy_engine=args.keep)
-    nginx: NginxRtmp | None = None
-    publisher: ReconnectingPublisher | None = None
-    portals: subprocess.Popen[bytes] | None = None
-    s3: S3Server | None = None
-    relay: S3LanRelay | None = None
-    ok = interrupted = False
+    if not args.down:
+        return run(dir, args.keep)
     try:
-        step(f"a clean slate: what an earlier demo left in {dir} (processes, S3 data, cluster) removed")
-        if left := tear_down(dir):
-            raise RuntimeError(f"could not remove what an earlier run left: {left}")
-        print(f"done in {time.monotonic() - began:.1f}s")
-        step("a 2-node cluster with a pod network (the first run builds Kubernetes' images: a few minutes)")
-        cluster.start()
-        print(
-            f"ready in {time.monotonic() - began:.0f}s: " + ", ".join(f"{k} {v}s" for k, v in cluster.timings.items())
-        )
-        print(cluster.kubectl("get", "nodes", "-o", "wide").stdout.rstrip())
-        if not cluster.policy_engine:
-            print("NetworkPolicies are installed but not enforced: no engine in a demo torn down at its end"
-                  " (KEEP=1 runs kube-network-policies on every node, as the tests do)")  # fmt: skip
-        step(f"helm install streamops {cluster.chart_ref} --version {cluster.chart_version} (images pulled from it)")
-        print(f"the LAN registry {cluster.registry.lan_address} ({cluster.registry.portal_address} here)")
-        release = Release(cluster).install()
-        print(f"operator Pod available {release.install_seconds:.0f}s after helm install")
-        # The namespace's default claim (the stream's warm standby recorder and examples/recording.yaml
-        # use it; the demo's Recording goes to S3).
-        cluster.recordings_volume("default", "node-1")
-
-        step("an RTMP server (nginx-rtmp) on the cluster's LAN as the restream target")
-        nginx = NginxRtmp(workdir=dir / "demo-nginx", address=OUTSIDE_IP, netns=cluster.network.outside)
-        nginx.start()
-        state.record("nginx", nginx.pid)
-        print(f"nginx-rtmp at {nginx.app_url()}")
-
-        step("an S3 server (versitygw) on the cluster's LAN for the recordings")
-        s3 = start_s3(dir, state)
-        relay = s3.lan_relay(cluster.network.outside)
-        relay.start()
-        state.record("s3-relay", relay.pid)
-        print(f"S3 at {relay.endpoint} (Pods) and {s3.endpoint} (this machine), bucket recordings")
-
-        step("kubectl apply -f examples/livestream-push.yaml -f examples/recording-s3.yaml (+ a Restream to the LAN)")
-        print(cluster.kubectl("apply", "-f", str(REPO / "examples/livestream-push.yaml")).stdout.strip())
-        cluster.apply("default", *recording_s3_manifests(s3, relay))
-        print(cluster.kubectl("apply", "-f", "-", input=restream_manifest(nginx.app_url())).stdout.strip())
-        ready = lambda o: (condition(o, "Ready") or {}).get("status") == "True"  # noqa: E731
-        stream = cluster.wait_status("lst", "default", STREAM, ready, "LiveStream Ready", 120)
-        push_url = stream["status"]["ingest"]["pushUrl"]
-        key = cluster.stream_key("default", STREAM)
-
-        step(f"an encoder on the LAN pushes a test stream (testsrc2 640x360 30 fps + 440 Hz) to {push_url}/<key>")
-        publisher = ReconnectingPublisher(
-            lambda: Publisher(
-                f"{push_url}/{key}", size="640x360", log_path=dir / "logs" / "demo-publisher.log",
-                netns=cluster.network.outside,
-            ),
-            on_start=lambda p: state.record("publisher", p.pid),
-        ).start()  # fmt: skip
-        live = lambda: bool(((cluster.get("lst", "default", STREAM) or {}).get("status") or {}).get("live"))  # noqa: E731
-        took = publisher.wait_live(live, LIVE_TIMEOUT, f"LiveStream {STREAM}")
-        print(f"status.live is true ({took:.1f} s after the first push; {publisher.attempts} connection(s))")
-        cluster.wait_status("rec", "default", RECORDING, lambda o: o["status"]["recording"], "recording", 90)
-        print(f"recording for {RECORD_SECONDS} s ...", flush=True)
-        time.sleep(RECORD_SECONDS)
-        cluster.kubectl("patch", "rec", RECORDING, "--type=merge", "-p", '{"spec":{"stopped":true}}')
-        succeeded = lambda o: (condition(o, "Succeeded") or {}).get("status") == "True"  # noqa: E731
-        rec = cluster.wait_status("rec", "default", RECORDING, succeeded, "video", 120)
-        cluster.wait_status("rst", "default", RESTREAM, lambda o: o["status"].get("live"), "restream live", 60)
-
-        step("kubectl get lst,rec,rst")
-        print(cluster.kubectl("get", "lst,rec,rst", "-o", "wide").stdout)
-        print(cluster.kubectl("get", "pods", "-o", "wide").stdout)
-        playback = stream["status"]["playback"]
-        hls = playback["hlsCmafUrl"]
-        print(f"HLS (CMAF): {hls}\nHLS (TS):   {playback.get('hlsMpegtsUrl')}")
-        print(f"restream target: {nginx.rtmp_url(name='demo-restream')} (publishing: {sorted(nginx.publishing())})")
-        step("the recorded video, downloaded from the bucket with the documented command")
-        print(f"$ streamops video url {RECORDING}")
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-        streamops = Path(sys.executable).with_name("streamops")
-        link = subprocess.run(
-            [str(streamops), "video", "url", RECORDING], env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        print(link)
-        for video in rec["status"]["videos"]:
-            print(f"{video['title']}: {video['durationSeconds']} s at {video['url']} ({video['upload']})")
-        downloaded = dir / "demo-video.mp4"
-        subprocess.run(["curl", "-fsS", "--cacert", str(s3.ca_file), "-o", str(downloaded), link], check=True)
-        print(ffprobe_summary(downloaded))
-
-        step("push and play yourself")
-        lan = cluster.network.outside
-        print(f"  The URLs in status are on the cluster's LAN; a shell there: nsenter --net=/run/netns/{lan} bash")
-        print(f"  ffmpeg there: nsenter --net=/run/netns/{lan} ffmpeg -re -i in.mp4 -c copy -f flv '{push_url}/{key}'")
-        if args.keep:
-            portals, local_rtmp, local_http = open_portals(dir, lan, push_url, hls)
-            state.record("portals", portals.pid)
-            print(f"  OBS on this machine: Server rtmp://{LOOPBACK}:{local_rtmp}/live ; Stream Key: {key}")
-            print(f"  (a loopback portal into the LAN: {LOOPBACK}:{local_rtmp} -> {urlsplit(push_url).netloc})")
-            print(f"  watch on this machine: ffplay http://{LOOPBACK}:{local_http}{urlsplit(hls).path}")
-        print(f"  record again: kubectl apply -f examples/recording.yaml (to the PVC) or delete rec {RECORDING} and")
-        print("  apply examples/recording-s3.yaml with your own bucket; download: streamops video url <recording> [n]")
-        ok = True
-    except KeyboardInterrupt as e:
-        interrupted = True
-        print(f"\ninterrupted ({str(e) or 'Ctrl-C'}): stopping what was started", flush=True)
-    finally:
-        ignore_interrupts()
-        if args.keep and ok:
-            cluster.detach()
-            if publisher is not None:
-                publisher.detach()  # from here on it reconnects no more
-            print("\nkept running, the synthetic publisher too: to push yourself, first stop it:")
-            print(f"  kill {publisher.pid if publisher else ''}")
-            print(f"  export KUBECONFIG={cluster.plane.kubeconfig} PATH={cluster.plane.bin_dir}:$PATH")
-            print("  make demo-down    # stops everything the demo started")
-        else:
-            for peer in (publisher, nginx, relay, s3):
-                if peer is not None:
-                    with contextlib.suppress(Exception):  # the rest must be stopped whatever this says
-                        peer.stop()
-            left = state.clear(files=False) + cluster.stop()
-            print(f"\nstopped everything the demo started{f' (LEFT BEHIND: {left})' if left else ''};"
-                  " `make demo KEEP=1` keeps it running")  # fmt: skip
-    print(f"demo took {time.monotonic() - began:.0f}s")
-    if not ok:
-        print(f"logs: {dir / 'logs'} (demo-publisher.log, the cluster's components); `make demo` starts afresh")
-    return 0 if ok else 130 if interrupted else 1
+        return down(dir)
+    except KeyboardInterrupt:
+        print("demo down: interrupted; run make demo-down again to finish", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

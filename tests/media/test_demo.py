@@ -18,6 +18,7 @@ from devtools.demo import DEMO_PIDS, DemoState, start_s3, tear_down
 from devtools.media.s3_server import S3Server
 from devtools.processes import alive, start_ticks
 from devtools.versions import REPO
+from devtools.waits import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -129,3 +130,108 @@ def test_an_older_demos_bare_pids_are_not_killed_blindly(
     assert tear_down(tmp_path) == []
     assert bystander.poll() is None
     assert not (tmp_path / DEMO_PIDS).exists()
+
+
+# A demo driver whose flow, after the real clean slate, starts a long-lived peer in a session of its
+# own (as every component and peer of the demo is) and then blocks in a command run in the driver's
+# own process group, as kubectl and helm are: where a terminal's Ctrl-C reaches it too.
+DRIVER = """
+import subprocess, sys
+from pathlib import Path
+from devtools import demo
+
+def flow(run):
+    peer = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    run.state.record("peer", peer.pid)
+    (run.dir / "peer.pid").write_text(str(peer.pid))
+    subprocess.run(["sh", "-c", "echo $$ > kubectl.pid.tmp && mv kubectl.pid.tmp kubectl.pid && exec sleep 300"],
+                   cwd=run.dir, check=True)
+
+sys.exit(demo.run(Path(sys.argv[1]), keep=False, flow=flow))
+"""
+
+
+def start_driver(dir: Path) -> subprocess.Popen[str]:
+    """The driver in a process group of its own (a terminal's foreground job), blocked in its
+    "kubectl" once this returns."""
+    dir.mkdir(exist_ok=True)
+    for marker in ("peer.pid", "kubectl.pid"):
+        (dir / marker).unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(dir)], cwd=REPO, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    eventually(lambda: (dir / "kubectl.pid").exists() or proc.poll() is not None, 30, what="the driver blocked")
+    assert proc.poll() is None, proc.communicate()
+    return proc
+
+
+@pytest.fixture
+def drivers() -> Iterator[list[subprocess.Popen[str]]]:
+    """Drivers a failed test leaves: killed by group (theirs), never by name."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def pid_in(path: Path) -> int:
+    return int(path.read_text().strip())
+
+
+@pytest.mark.parametrize("where", ["group", "child"])
+def test_ctrl_c_stops_what_it_started_with_one_line_and_status_130(
+    tmp_path: Path, drivers: list[subprocess.Popen[str]], where: str
+) -> None:
+    """What a user got: a traceback from `kubectl patch` and a failed make. Ctrl-C as a terminal sends
+    it (to the whole foreground group: the driver and its kubectl), or reaching only the command
+    (it fails before the driver hears of it): one line, 130, the peer stopped by PID."""
+    driver = start_driver(tmp_path)
+    drivers.append(driver)
+    peer, kubectl = pid_in(tmp_path / "peer.pid"), pid_in(tmp_path / "kubectl.pid")
+    if where == "group":
+        os.killpg(driver.pid, signal.SIGINT)
+    else:
+        os.kill(kubectl, signal.SIGINT)
+    out, err = driver.communicate(timeout=30)
+    assert driver.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    assert err.splitlines() == [
+        "demo: interrupted (SIGINT); stopped what it started (make demo-down removes anything left)"
+    ], err
+    assert not alive(peer) and not alive(kubectl)
+    assert not (tmp_path / DEMO_PIDS).exists(), "what it started is stopped and forgotten"
+
+
+def test_a_second_demo_refuses_while_one_runs_and_demo_down_stops_it(
+    tmp_path: Path, drivers: list[subprocess.Popen[str]]
+) -> None:
+    """What a user got: a second `make demo` beside a running one cleared the slate under it (its
+    etcd data removed) and both failed. The second now refuses and touches nothing; `make demo-down`
+    stops the running one (SIGTERM, handled as Ctrl-C) before removing what is left."""
+    first = start_driver(tmp_path)
+    drivers.append(first)
+    peer = pid_in(tmp_path / "peer.pid")
+    recorded = (tmp_path / DEMO_PIDS).read_text()
+
+    second = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert second.stderr == (
+        f"another make demo is running in {tmp_path} (pid {first.pid}); wait for it or run make demo-down\n"
+    )
+    assert "clean slate" not in second.stdout
+    assert first.poll() is None and alive(peer), "the running demo is left alone"
+    assert (tmp_path / DEMO_PIDS).read_text() == recorded
+
+    down = demo_down(tmp_path)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert f"a make demo is running in {tmp_path} (pid {first.pid}): stopping it first" in down.stdout
+    assert "nothing of it is left" in down.stdout
+    out, err = first.communicate(timeout=30)
+    assert first.returncode == 130, out + err
+    assert err.startswith("demo: interrupted (SIGTERM)") and "Traceback" not in out + err
+    assert not alive(peer)

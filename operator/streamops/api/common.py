@@ -1,4 +1,4 @@
-"""Types shared by the three custom resources.
+"""Types shared by the custom resources.
 
 The pydantic models in `streamops.api` are the single source of truth: the CRD schemas are
 generated from them (`streamops.api.crd`), the operator parses specs with them and the tests

@@ -160,7 +160,7 @@ class StatusWriter:
 
 
 class ObjectLoop(Generic[OutcomeT]):
-    """Shared by the three kinds: reconciling when due, ticking, input fingerprint, status writing."""
+    """Shared by every kind: reconciling when due, ticking, input fingerprint, status writing."""
 
     def __init__(self, state: OperatorState, kind: KindLoop[OutcomeT], obj: LiveObject) -> None:
         self.state, self.kind, self.obj = state, kind, obj

@@ -20,7 +20,7 @@ from devtools.versions import REPO
 
 def tracked_markdown(repo: Path = REPO) -> list[Path]:
     out = subprocess.run(["git", "ls-files", "-z", "*.md"], cwd=repo, capture_output=True, text=True, check=True)
-    return [repo / name for name in out.stdout.split("\0") if name]
+    return [repo / name for name in sorted(set(out.stdout.split("\0"))) if name]  # once each, even mid-merge
 
 
 def documented_block(name: str, repo: Path = REPO) -> list[str]:

@@ -71,7 +71,9 @@ def examples_namespace(cluster: LocalCluster, release: Release, namespace: str) 
     try:
         yield namespace
     finally:  # the cluster-scoped example and volume
-        cluster.kubectl("delete", "-f", str(EXAMPLES / "clusterqualityset.yaml"), "--ignore-not-found", check=False)
+        cluster.kubectl(
+            "delete", "-f", str(EXAMPLES / "clusterqualityset.yaml"), "--ignore-not-found", "--wait=false", check=False
+        )
         cluster.kubectl("delete", "pv", f"recordings-{namespace}", "--ignore-not-found", "--wait=false", check=False)
         shutil.rmtree(directory, ignore_errors=True)
 

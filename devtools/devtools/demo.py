@@ -111,6 +111,7 @@ def recording_s3_manifests(s3: S3Server, relay: S3LanRelay) -> list[dict[str, An
     secret, rec = yaml.safe_load_all((REPO / "examples/recording-s3.yaml").read_text())
     storage = rec["spec"]["storage"]["s3"]
     storage["endpoint"], storage["publicEndpoint"] = relay.endpoint, s3.endpoint
+    storage["caSecret"] = "recordings-s3-ca"  # the example names none: a public CA's endpoint
     credentials = s3.credentials_secret(secret["metadata"]["name"], "default")
     return [credentials, s3.ca_secret(storage["caSecret"], "default"), rec]
 

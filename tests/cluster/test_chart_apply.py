@@ -17,6 +17,7 @@ import yaml
 from devtools.chart import CHART, VALUES_DIR, find, helm, objects, render
 from devtools.cluster.suite import Cluster
 from devtools.versions import prometheus_operator_crds_dir
+from streamops.api.kinds import LIVESTREAM
 
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -131,6 +132,16 @@ def test_notes_tell_how_to_create_a_first_livestream(cluster: Cluster) -> None:
     assert "kind: LiveStream" in default
     assert "kubectl get lst my-first-stream" in default
     assert "watching every namespace" in default
+    # The printer columns `kubectl get lst` shows (api/kinds.py), and where an encoder pushes.
+    columns = ["NAME"] + [c["name"].upper() for c in LIVESTREAM.printer_columns if not c.get("priority")]
+    assert f"# {'  '.join(columns)}" in default, columns
+    assert "kubectl streamops push-url my-first-stream --show-key --obs" in default
+    # The default ingest is ClusterIP: the NOTES say an encoder outside cannot push, and the two ways.
+    assert "encoders outside the cluster cannot push" in default
+    assert "--set ingest.service.type=NodePort --set ingest.externalHost=<node address>" in default
+    assert "--set ingest.service.type=LoadBalancer" in default
+    nodeport = notes("--set", "ingest.service.type=NodePort", "--set", "ingest.externalHost=203.0.113.10")
+    assert "cannot push" not in nodeport and "push-url my-first-stream" in nodeport
     narrow = notes(
         "-f", str(VALUES_DIR / "custom.yaml"), "--set", "metrics.serviceMonitor.enabled=false",
         "--set", "metrics.prometheusRule.enabled=false", "--set", "metrics.grafanaDashboard.enabled=false",

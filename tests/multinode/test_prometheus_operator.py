@@ -2,7 +2,9 @@
 and 38; devtools.cluster.prometheus_operator): the chart upgraded with its ServiceMonitors, PodMonitor and
 PrometheusRule on, the operator (built from its module, the version of the CRDs) reconciling them into a
 Prometheus it runs (our build). Then: the ingest, the recorder, the pusher and every operator replica are
-`up` targets; the catalogue's always-present series exist with the stream's `namespace` and `stream`;
+`up` targets — with the chart upgraded by the README's Monitoring recipe's values (the block marked
+`monitoring-recipe`) over the session's install, whose NetworkPolicies keep the chart's default
+`metricsFrom: []`; the catalogue's always-present series exist with the stream's `namespace` and `stream`;
 every metric the dashboards query is scraped or may be absent (catalogue `always=False`); an encoder
 stopped by PID fires StreamopsStreamOffline, started again clears it.
 (docs/design/observability.md, "Prometheus on the local cluster".)
@@ -30,8 +32,9 @@ from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
 from devtools.cluster.prometheus import ClusterPrometheus, Unanswered
 from devtools.cluster.prometheus_operator import OperatorPrometheus
+from devtools.cluster.release import MONITORING_NAMESPACE, Release, merged
 from devtools.cluster.release import NAMESPACE as OPERATOR_NAMESPACE
-from devtools.cluster.release import Release
+from devtools.doc_blocks import documented_block, helm_set_values
 from devtools.media.peers import NginxRtmp, Publisher
 from devtools.ports import free_port
 from devtools.versions import REPO
@@ -45,14 +48,19 @@ pytestmark = pytest.mark.timeout(600)
 
 SCRAPE_INTERVAL = "5s"
 OFFLINE_ALERT = "StreamopsStreamOffline"  # active, ingest running, no media: what a stopped encoder is
-# The chart's monitoring, on: scrapes every 5 s and the offline alert (off by default) after 5 s.
-MONITORING = {
-    "metrics": {
-        "serviceMonitor": {"enabled": True, "interval": SCRAPE_INTERVAL},
-        "prometheusRule": {"enabled": True, "alerts": {OFFLINE_ALERT: {"enabled": True, "for": "5s"}}},
-        "grafanaDashboard": {"enabled": True},
-    }
-}
+# The README's Monitoring recipe as written (its values: the monitors, rules and dashboards on, and
+# networkPolicy.metricsFrom, without which the session's default policies admit no scraper), plus
+# what only this test wants: scrapes every 5 s and the offline alert (off by default) after 5 s.
+RECIPE = "\n".join(documented_block("monitoring-recipe"))
+MONITORING = merged(
+    helm_set_values(RECIPE),
+    {
+        "metrics": {
+            "serviceMonitor": {"interval": SCRAPE_INTERVAL},
+            "prometheusRule": {"alerts": {OFFLINE_ALERT: {"enabled": True, "for": "5s"}}},
+        }
+    },
+)
 WORKERS = ("ingest", "recorder", "pusher")
 COMPONENT = "app.kubernetes.io/component"
 DASHBOARDS = REPO / "charts" / "streamops" / "dashboards"
@@ -69,6 +77,11 @@ def operator_prometheus(cluster: LocalCluster, release: Release) -> Iterator[Ope
     the operator and a Prometheus selecting everything, started (the test waits for them once its
     stream runs: their ≈25 s overlap its setup); afterwards the session's install and a cluster
     without any of it."""
+    # The recipe keeps the install's values (an upgrade without them would drop imageRegistry, the
+    # ingest's exposure…) and opens the metrics ports to the namespace this test's Prometheus runs in.
+    assert "--reuse-values" in RECIPE, RECIPE
+    assert release.values["networkPolicy"].get("metricsFrom", []) == [], "the session runs the default policies"
+    assert MONITORING_NAMESPACE in json.dumps(MONITORING["networkPolicy"]["metricsFrom"]), RECIPE
     prom = OperatorPrometheus(cluster)
     try:
         began = time.monotonic()

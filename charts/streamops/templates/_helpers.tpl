@@ -38,18 +38,25 @@ app.kubernetes.io/part-of: streamops
 {{- end }}
 {{- end }}
 
+{{/* An image: its repository, else <imageRegistry (default ghcr.io/streamops)>/streamops-<name>; its tag, else appVersion. */}}
+{{- define "streamops.imageRef" -}}
+{{- $registry := default "ghcr.io/streamops" .root.Values.imageRegistry }}
+{{- $repository := default (printf "%s/streamops-%s" $registry .name) .image.repository }}
+{{- printf "%s:%s" $repository (default .root.Chart.AppVersion .image.tag) }}
+{{- end }}
+
 {{- define "streamops.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "streamops.imageRef" (dict "root" . "image" .Values.image "name" "operator") }}
 {{- end }}
 
 {{- define "streamops.edgeImage" -}}
-{{- printf "%s:%s" .Values.edge.image.repository (default .Chart.AppVersion .Values.edge.image.tag) }}
+{{- include "streamops.imageRef" (dict "root" . "image" .Values.edge.image "name" "edge") }}
 {{- end }}
 
 {{- define "streamops.overlayImage" -}}
-{{- printf "%s:%s" .Values.worker.overlayImage.repository (default .Chart.AppVersion .Values.worker.overlayImage.tag) }}
+{{- include "streamops.imageRef" (dict "root" . "image" .Values.worker.overlayImage "name" "overlay") }}
 {{- end }}
 
 {{- define "streamops.workerImage" -}}
-{{- printf "%s:%s" .Values.worker.image.repository (default .Chart.AppVersion .Values.worker.image.tag) }}
+{{- include "streamops.imageRef" (dict "root" . "image" .Values.worker.image "name" "worker") }}
 {{- end }}

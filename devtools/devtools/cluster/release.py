@@ -49,9 +49,10 @@ MONITORING_NAMESPACE = "monitoring"
 
 def network_policy_values() -> dict[str, Any]:
     """The chart's NetworkPolicies as this cluster needs them (kube-network-policies enforces them
-    on every node): the API server's address, the cluster's ranges, the metrics scraper's namespace,
-    and the LAN's one host (the S3 server's relay, webhook receivers, overlay pages, pull origins
-    and restream targets all listen on OUTSIDE_IP) allowed as a private destination."""
+    on every node): the API server's address, the cluster's ranges, and the LAN's one host (the S3
+    server's relay, webhook receivers, overlay pages, pull origins and restream targets all listen
+    on OUTSIDE_IP) allowed as a private destination. `metricsFrom` keeps the chart's default (no
+    scraper): the monitoring test adds it as the README's Monitoring recipe does."""
     return {
         "networkPolicy": {
             "apiServerCIDRs": [f"{API_IP}/32"],
@@ -60,9 +61,6 @@ def network_policy_values() -> dict[str, Any]:
             "egressAllowCIDRs": [f"{OUTSIDE_IP}/32"],
             # The local CoreDNS listens on 1053 (unprivileged); policies see the Pod's port.
             "dnsPorts": [COREDNS_PORT],
-            "metricsFrom": [
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
-            ],
         }
     }
 

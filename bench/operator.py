@@ -309,6 +309,7 @@ class Round:
     total_seconds: float = 0.0
     load_before: str = ""
     load_after: str = ""
+    after: str = ""  # --after: the commit the second operator ran (else this tree)
     api_operator: float = 0.0  # the operator's API requests during the burst
     api_writes: float = 0.0  # all clients' writes during the burst
     api_by_what: str = ""  # those writes per pair, by verb and resource
@@ -606,7 +607,7 @@ def followers(children: tuple[str, ...]) -> str:
 
 def heading(r: Round) -> str:
     streams = f"{r.n} stream{'s' if r.n > 1 else ''}"
-    return f"{streams} (before: {r.label})" if r.label else streams
+    return f"{streams} (before: {r.label})" if r.label else f"{streams} (after: {r.after})" if r.after else streams
 
 
 def report(
@@ -751,6 +752,9 @@ def main() -> int:
     )
     parser.add_argument("--before", default=None, help="a commit: each round also run first with its operator")
     parser.add_argument(
+        "--after", default=None, help="a commit: the second operator of each round is its, not this tree's"
+    )
+    parser.add_argument(
         "--restart", action="store_true", help="after each round, a fresh operator over what it made: its peak RSS"
     )
     parser.add_argument("--no-replay", action="store_true", help="skip peer 2 (the writes replayed, no operator)")
@@ -782,10 +786,13 @@ def main() -> int:
             capacity = api_write_capacity(plane, kubectl)
             print(f"# peer: the API server alone takes {capacity:.0f} creates/s", file=sys.stderr, flush=True)
             before = operator_source(args.before, workdir) if args.before else None
+            # --after REV: the second operator from a git archive too (not this tree's editable
+            # install), e.g. the two in the other order to see what the order alone does.
+            after = operator_source(args.after, workdir) if args.after else None
             # (the replay peer writes a Restream's children only: without Recordings in the burst)
             peer = not args.no_replay and children == ("restream",)
-            for n, source in ((n, source) for n in counts for source in ((before, None) if before else (None,))):
-                label = args.before if source is not None else ""
+            for n, source in ((n, source) for n in counts for source in ((before, after) if before else (after,))):
+                label = args.before if source is not None and source is before else ""
                 print(
                     f"# round {n}{' before ' + label if label else ''}: load {loadavg()}", file=sys.stderr, flush=True
                 )
@@ -793,6 +800,7 @@ def main() -> int:
                     n, plane, kubectl, op_kubeconfig, workdir, args.threads, args.idle, args.timeout, args.py_spy,
                     args.steady, args.rate, children, source, label, args.restart,
                 )  # fmt: skip
+                r.after = args.after if source is not None and source is after else ""
                 rounds.append(r)
                 if peer and not label:
                     api = kubernetes.config.new_client_from_config(config_file=str(plane.kubeconfig))

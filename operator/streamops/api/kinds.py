@@ -20,7 +20,7 @@ from streamops.api.webhook import StreamWebhookSpec, StreamWebhookStatus
 class ObjectMeta(BaseModel):
     """The parts of metadata the operator reads; the rest is kept as is."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     name: str
     namespace: str | None = None

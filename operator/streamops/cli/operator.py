@@ -32,6 +32,8 @@ def run_operator(args: argparse.Namespace) -> int:
     async def operate(stop_flag: asyncio.Event | None = None) -> None:
         from kopf._cogs.structs.references import Insights
 
+        from streamops.control.runtime.unkept_memories import memories_for
+
         set_leader(True)
         # kopf's view of what is served, shared with the operator's rescans (runtime/discovery_rescan.py).
         insights = Insights()
@@ -44,6 +46,8 @@ def run_operator(args: argparse.Namespace) -> int:
                 # handlers.close() raises the stop flag, whatever stopped kopf (see run_elected()).
                 memo=kopf.Memo(namespaces=tuple(args.namespace or ()), stop_flag=stop_flag, insights=insights),
                 insights=insights,
+                # No memory kept per object: no handler needs one (runtime/unkept_memories.py).
+                memories=memories_for(kopf.get_default_registry()),
                 stop_flag=stop_flag,
             )
         finally:

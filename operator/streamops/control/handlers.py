@@ -51,12 +51,12 @@ from streamops.control.runtime.indexes import (
     clip_entry,
     controller_of,
     index_values,
+    pod_entry,
     quality_set_user_entry,
     recording_entry,
     shared_stream_of,
     stream_entry,
     stream_object_entry,
-    worker_pod_entry,
 )
 from streamops.control.runtime.object_loop import SELECTOR
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
@@ -225,14 +225,10 @@ async def close(memo: kopf.Memo, **_: object) -> None:
 # (The label filters are written out at each decorator: kopf's filter type is not public.)
 
 
+# One index of worker Pods for the loops (by owner and component) and the reconcilers (by name).
 @kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
 async def worker_pods(body: kopf.Body, **_: object) -> object:
-    return worker_pod_entry(body)
-
-
-@kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
-async def pod_objects(body: kopf.Body, **_: object) -> object:
-    return child_entry(body)
+    return pod_entry(body)
 
 
 @kopf.index("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
@@ -430,7 +426,7 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
     the reconcilers' (KubeApi.watched)."""
     state.watch(
         ChildIndexes(
-            pods=cast(ObjectIndex, kwargs["pod_objects"]),
+            pods=cast(ObjectIndex, kwargs["worker_pods"]),
             services=cast(ObjectIndex, kwargs["service_objects"]),
             streams=cast(ObjectIndex, kwargs["stream_objects"]),
             quality_sets=cast(ObjectIndex, kwargs["quality_set_objects"]),

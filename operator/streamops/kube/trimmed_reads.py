@@ -25,8 +25,21 @@ POD_SPEC = ("nodeName", "hostNetwork")
 CONTAINER = ("name", "ports", "readinessProbe")
 
 
+def unmanaged(value: dict[str, Any]) -> dict[str, Any]:
+    """json's object_hook for any object kopf lists: its metadata without managedFields (every
+    writer's field sets, as large as the object's own keys; nothing of the operator's or kopf's
+    reads them)."""
+    if "managedFields" in value and "name" in value:  # an object's metadata
+        del value["managedFields"]
+    return value
+
+
+def unmanaged_loads(text: str | bytes) -> Any:
+    return json.loads(text, object_hook=unmanaged)
+
+
 def trimmed_object(value: dict[str, Any]) -> dict[str, Any]:
-    """json's object_hook: each dict as it is decoded (innermost first)."""
+    """json's object_hook for the TRIMMED kinds: each dict as it is decoded (innermost first)."""
     if "managedFields" in value and "name" in value:  # an object's metadata
         del value["managedFields"]
     elif "containers" in value:  # a Pod's spec (only Pods are trimmed this way: TRIMMED)
@@ -87,7 +100,9 @@ def trimmed_url(method: str, url: Any) -> bool:
 
 
 class TrimmedResponse(aiohttp.ClientResponse):
-    """kopf's responses: a LIST or watch of TRIMMED kinds decoded trimmed, anything else as is."""
+    """kopf's responses: a LIST or watch of TRIMMED kinds decoded trimmed; any other GET's JSON
+    (LISTs of the operator's own kinds) without managedFields; their watches as they come (a
+    watch line trimmed is decoded twice: for the kinds whose events are most of the bytes only)."""
 
     async def start(self, connection: Any) -> TrimmedResponse:
         await super().start(connection)
@@ -104,4 +119,6 @@ class TrimmedResponse(aiohttp.ClientResponse):
     ) -> Any:
         if trimmed_url(self.method, self.url):
             loads = trimmed_loads
+        elif self.method == "GET":  # (a LIST of LiveStreams, Recordings …: at a restart, all at once)
+            loads = unmanaged_loads
         return await super().json(encoding=encoding, loads=loads, content_type=content_type)

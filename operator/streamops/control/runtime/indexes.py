@@ -163,6 +163,19 @@ def worker_pod_entry(body: Body) -> dict[PodKey, PodObservation]:
     return {key: PodObservation.of(meta.get("name") or "", body)}
 
 
+def pod_entry(body: Body) -> dict[ObjectRef | PodKey, Manifest | PodObservation]:
+    """A worker Pod in the operator's one pod index, under two keys: (namespace, name), its trimmed
+    manifest (the reconcilers' reads, `child_entry`); (namespace, owner kind, owner, component), its
+    PodObservation (the status loops', `worker_pod_entry`). A key's length says which: one kopf
+    index, handler call and set of kopf's per-object records per Pod instead of two."""
+    entry: dict[ObjectRef | PodKey, Manifest | PodObservation] = {}
+    for name, manifest in child_entry(body).items():
+        entry[name] = manifest
+    for owner, observed in worker_pod_entry(body).items():
+        entry[owner] = observed
+    return entry
+
+
 def stream_entry(body: Body) -> dict[ObjectRef, StreamFacts]:
     meta, status = body.get("metadata") or {}, body.get("status") or {}
     quota = ((body.get("spec") or {}).get("recording") or {}).get("quotaBytes")

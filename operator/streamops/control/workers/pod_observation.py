@@ -26,7 +26,7 @@ def _waiting_reason(container_status: Body) -> str:
     return str(((container_status.get("state") or {}).get("waiting") or {}).get("reason") or "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per worker Pod in the pod index: no __dict__ each)
 class PodObservation:
     name: str
     exists: bool = False

@@ -8,6 +8,7 @@ from streamops.api import GROUP
 from streamops.control.runtime.indexes import (
     child_entry,
     plain,
+    pod_entry,
     quality_set_user_entry,
     recording_entry,
     stream_entry,
@@ -51,6 +52,21 @@ def test_child_entry_keeps_what_reconcilers_read_and_little_else():
     kept = child_entry(deleting)[("ns", "cam-ingest")]
     assert kept["spec"] == {"ports": [{"name": "http", "port": 8080}]} and kept["status"] == {"loadBalancer": {}}
     assert kept["metadata"]["deletionTimestamp"]
+
+
+def test_one_pod_index_serves_the_reconcilers_by_name_and_the_loops_by_owner():
+    """pod_entry: the trimmed manifest under (namespace, name), the observation under its owner's key."""
+    pod = {**POD, "metadata": {**POD["metadata"], "labels": {"app.kubernetes.io/component": "ingest"}}}
+    owner = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "LiveStream", "name": "cam", "uid": "u", "controller": True}
+    pod["metadata"]["ownerReferences"] = [owner]
+    entry = pod_entry(pod)
+    assert entry[("ns", "cam-ingest")] == child_entry(pod)[("ns", "cam-ingest")]
+    assert entry[("ns", "LiveStream", "cam", "ingest")] == worker_pod_entry(pod)[("ns", "LiveStream", "cam", "ingest")]
+    assert len(entry) == 2
+    index = {key: [value] for key, value in entry.items()}  # kopf's index: key -> the values filed under it
+    assert watched_object(index, ("ns", "cam-ingest")) == entry[("ns", "cam-ingest")]
+    nobodys = {**pod, "metadata": {**pod["metadata"], "ownerReferences": []}}
+    assert list(pod_entry(nobodys)) == [("ns", "cam-ingest")], "not a worker: read by name only"
 
 
 def test_watched_object_reads_an_index_shaped_mapping():

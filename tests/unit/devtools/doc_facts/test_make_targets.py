@@ -1,0 +1,24 @@
+import subprocess
+
+from devtools.doc_facts import make_targets
+from devtools.versions import REPO
+
+
+def test_the_targets_are_what_make_help_prints():
+    printed = subprocess.run(
+        ["make", "--no-print-directory", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    listed = [line.split(None, 2)[1:] for line in printed.splitlines() if line.startswith("  make ")]
+    assert [[name, what] for name, what in make_targets.targets()] == listed
+    assert (
+        "docs-check",
+        "fail when a generated block of the Markdown docs is stale or missing where it is required",
+    ) in (make_targets.targets())
+
+
+def test_the_table_escapes_what_markdown_would_read_as_html():
+    rendered = make_targets.render()
+    assert (
+        "| `make chart-package` | helm package charts/streamops into dist/streamops-&lt;Chart.yaml version&gt;.tgz |"
+        in (rendered)
+    )

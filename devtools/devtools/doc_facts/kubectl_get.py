@@ -11,7 +11,7 @@ from typing import Any
 
 from streamops.api.crd import crd_manifest
 from streamops.api.kinds import LIVESTREAM
-from streamops.api.livestream import LiveStreamStatus
+from streamops.api.livestream import LiveStreamSpec, LiveStreamStatus
 
 from devtools.doc_facts.json_path import first_result
 
@@ -22,11 +22,12 @@ def _ready(since: datetime) -> dict[str, Any]:
     return {"type": "Ready", "status": "True", "reason": "IngestReady", "lastTransitionTime": since.isoformat()}
 
 
-def _sample(name: str, age: timedelta, status: dict[str, Any]) -> dict[str, Any]:
+def _sample(name: str, title: str, age: timedelta, status: dict[str, Any]) -> dict[str, Any]:
     created = NOW - age
     status = {**status, "conditions": [_ready(created + timedelta(seconds=20))]}
     return {
         "metadata": {"name": name, "creationTimestamp": created.isoformat().replace("+00:00", "Z")},
+        "spec": LiveStreamSpec.model_validate({"title": title, "source": {"push": {}}}).wire(),
         "status": LiveStreamStatus.model_validate(status).wire(),
     }
 
@@ -34,10 +35,16 @@ def _sample(name: str, age: timedelta, status: dict[str, Any]) -> dict[str, Any]
 SAMPLES = [
     _sample(
         "match-day",
+        "Match day",
         timedelta(hours=2, minutes=14),
         {"live": True, "activeIngest": "primary", "recording": True, "viewers": {"total": 1284}},
     ),
-    _sample("rehearsal", timedelta(days=3, hours=4), {"live": False, "recording": False, "viewers": {"total": 0}}),
+    _sample(
+        "rehearsal",
+        "Rehearsal",
+        timedelta(days=3, hours=4),
+        {"live": False, "recording": False, "viewers": {"total": 0}},
+    ),
 ]
 
 

@@ -1,3 +1,4 @@
+import re
 import subprocess
 
 from devtools.doc_facts import make_targets
@@ -22,3 +23,12 @@ def test_the_table_escapes_what_markdown_would_read_as_html():
         "| `make chart-package` | helm package charts/streamops into dist/streamops-&lt;Chart.yaml version&gt;.tgz |"
         in (rendered)
     )
+
+
+def test_lint_checks_the_docs_so_make_test_and_make_check_do():
+    makefile = (REPO / "Makefile").read_text()
+    lint = re.search(r"^lint:.*\n(?:\t.*\n)*", makefile, re.M)
+    assert lint and "-m devtools.doc_facts check" in lint.group(0)
+    for rule in ("test", "check"):
+        recipe = re.search(rf"^{rule}:.*\n(?:\t.*\n)*", makefile, re.M)
+        assert recipe and " lint " in recipe.group(0), f"make {rule} runs lint"

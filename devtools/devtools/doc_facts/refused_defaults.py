@@ -1,14 +1,16 @@
 """The "defaults that refuse things" table, from docs/refused-defaults.yaml: a list of {what, message,
-allow}, where `message` is what the user sees (a condition's message, an Event, a log line), with
-<placeholders> where the code puts a name; tests/unit/devtools/doc_facts/test_refused_defaults.py
-checks each message against the strings of operator/streamops and charts/streamops (user_messages)."""
+allow}, where `message` is what the user reads (a condition's message, a status field, an Event),
+copied from the code with <placeholders> where the code puts a value; a row whose user reads no
+message (scrapes that time out) says so in `symptom` instead. tests/unit/devtools/doc_facts/
+test_refused_defaults.py finds each message in the strings of operator/streamops and charts/streamops
+(user_messages), so the table cannot drift from what users see."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from devtools.doc_facts.markdown import code, table
 
@@ -19,8 +21,23 @@ class Refusal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     what: str = Field(min_length=1, description="What is refused by default (Markdown).")
-    message: str = Field(min_length=1, description="The message a user sees, <placeholders> for names.")
+    message: str | None = Field(
+        default=None, min_length=1, description="What the user reads, <placeholders> for values."
+    )
+    symptom: str | None = Field(
+        default=None, min_length=1, description="What happens, where no message says it (Markdown)."
+    )
     allow: str = Field(min_length=1, description="The value or label that allows it (Markdown).")
+
+    @model_validator(mode="after")
+    def message_or_symptom(self) -> Refusal:
+        if (self.message is None) == (self.symptom is None):
+            raise ValueError("give either `message` (what the code says, checked against it) or `symptom`")
+        return self
+
+    @property
+    def seen(self) -> str:
+        return code(self.message) if self.message is not None else str(self.symptom)
 
 
 def refusals(root: Path) -> list[Refusal]:
@@ -32,6 +49,5 @@ def refusals(root: Path) -> list[Refusal]:
 
 def render(root: Path) -> str:
     return table(
-        ["Refused by default", "What you see", "What allows it"],
-        [[r.what, code(r.message), r.allow] for r in refusals(root)],
+        ["Refused by default", "What you see", "What allows it"], [[r.what, r.seen, r.allow] for r in refusals(root)]
     )

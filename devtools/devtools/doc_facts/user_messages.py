@@ -1,7 +1,8 @@
 """The strings a user can see, to check a documented message against: every string literal of the
-operator's Python (f-strings with the module constants they use filled in, any other value a
-placeholder) and the text of the chart's files. A documented message's <placeholders> match anything;
-its fixed parts must occur, in order, in one of those strings."""
+operator's Python (f-strings with the module constants they use filled in, and a call of a module
+function that only returns an f-string expanded; any other value unknown) and the text of the chart's
+files (a template's {{ … }} unknown). A documented message's <placeholders> match anything on one
+line; its fixed parts must occur, in order, in one of those strings."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ PYTHON = REPO / "operator" / "streamops"
 CHART = REPO / "charts" / "streamops"
 UNKNOWN = "\x00"  # a value only known at run time
 PLACEHOLDER = re.compile(r"<[^<>\s][^<>]*>")
+TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}", re.S)
 
 
 def _string_nodes(tree: ast.AST) -> Iterator[ast.Constant | ast.JoinedStr]:
@@ -28,13 +30,18 @@ def _string_nodes(tree: ast.AST) -> Iterator[ast.Constant | ast.JoinedStr]:
             yield node
 
 
-def _text(node: ast.AST, constants: dict[str, str]) -> str:
+def _text(node: ast.AST, constants: dict[str, str], templates: dict[str, ast.JoinedStr] | None = None) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(_text(v, constants) for v in node.values)
-    if isinstance(node, ast.FormattedValue) and isinstance(node.value, ast.Name) and node.format_spec is None:
-        return constants.get(node.value.id, UNKNOWN)
+        return "".join(_text(v, constants, templates) for v in node.values)
+    if isinstance(node, ast.FormattedValue) and node.format_spec is None:
+        value = node.value
+        if isinstance(value, ast.Name):
+            return constants.get(value.id, UNKNOWN)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in (templates or {}):
+            # `namespace_prefix(ns)` → "/streams/\x00/": the function's own parameters are no constants.
+            return _text((templates or {})[value.func.id], constants)
     return UNKNOWN
 
 
@@ -63,16 +70,28 @@ def _module_constants(trees: list[ast.Module]) -> dict[str, str]:
         constants = resolved
 
 
+def _returned_templates(trees: list[ast.Module]) -> dict[str, ast.JoinedStr]:
+    """Module functions whose body (after a docstring) is only `return f"…"`, by name; a name defined
+    twice differently is left out."""
+    found: dict[str, list[ast.JoinedStr]] = {}
+    for tree in trees:
+        for stmt in tree.body:
+            if not isinstance(stmt, ast.FunctionDef):
+                continue
+            body = stmt.body[1:] if ast.get_docstring(stmt) is not None else stmt.body
+            if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.JoinedStr):
+                found.setdefault(stmt.name, []).append(body[0].value)
+    return {name: nodes[0] for name, nodes in found.items() if len({ast.dump(n) for n in nodes}) == 1}
+
+
 @functools.cache
 def strings() -> tuple[str, ...]:
     trees = [ast.parse(path.read_text(), str(path)) for path in sorted(PYTHON.rglob("*.py"))]
-    constants = _module_constants(trees)
-    found = [_text(node, constants) for tree in trees for node in _string_nodes(tree)]
-    found += [
-        path.read_text(errors="replace")
-        for path in sorted(CHART.rglob("*"))
-        if path.is_file() and path.suffix != ".tgz"
-    ]
+    constants, templates = _module_constants(trees), _returned_templates(trees)
+    found = [_text(node, constants, templates) for tree in trees for node in _string_nodes(tree)]
+    for path in sorted(CHART.rglob("*")):
+        if path.is_file() and path.suffix != ".tgz":
+            found.append(TEMPLATE_ACTION.sub(UNKNOWN, path.read_text(errors="replace")))
     return tuple(found)
 
 
@@ -81,6 +100,6 @@ def fixed_parts(message: str) -> list[str]:
 
 
 def occurs(message: str) -> bool:
-    """Whether `message`, its <placeholders> matching anything, is in one of the strings users see."""
-    pattern = re.compile(".*?".join(re.escape(part) for part in fixed_parts(message)), re.S)
+    """Whether `message`, its <placeholders> matching anything on one line, is in a string users see."""
+    pattern = re.compile("[^\n]*?".join(re.escape(part) for part in fixed_parts(message)))
     return any(pattern.search(s) for s in strings())

@@ -46,7 +46,10 @@ class Renderer:
         if name not in self.renderers:
             raise BlockError(f"no renderer for the block {name!r} (known: {', '.join(sorted(self.renderers))})")
         if name not in self.done:
-            self.done[name] = self.renderers[name](self.root)
+            try:
+                self.done[name] = self.renderers[name](self.root)
+            except (ValueError, OSError) as e:  # what the code or docs/refused-defaults.yaml lacks, said once
+                raise BlockError(f"the {name} block cannot be rendered: {e}") from e
         return self.done[name]
 
 

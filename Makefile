@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # cluster's tests, 19.4 min) is the floor: a fourth worker would only load the two cores more.
 PARALLEL  ?= -n 3 --dist loadscope
 
-.PHONY: help deps venv kube crds crds-check lint format check test test-unit test-publish test-media test-cluster \
+.PHONY: help deps venv kube crds crds-check docs docs-check lint format check test test-unit test-publish test-media test-cluster \
         cluster-up cluster-up-nodes cluster-up-plane cluster-down operator demo demo-down test-e2e bench-media bench-ingest-cycles bench-workers bench-e2e bench-latency bench-operator bench-playback bench-density bench-edge bench-kubectl bench-overlays bench-webhooks bench-clips clean
 .PHONY: bytecode image-layers test-images hooks helm chart chart-check images push-images chart-package push-chart registry-login kind-up kind-e2e kind-down test-cluster-chart-rbac
 
@@ -68,18 +68,28 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops
 	cd devtools && ../$(VENV)/bin/mypy devtools
 	$(PY) -m devtools.import_rules operator/streamops
 	$(PY) -m devtools.import_rules bench
+	@$(PY) -m devtools.doc_facts check
 	@unformatted=$$(gofmt -l components/webrtc components/hlsload components/rtmp components/relay); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted" >&2; exit 1; }
 	cd components/webrtc && $(GO_VET) ./...
 	cd components/hlsload && $(GO_VET) ./...
 	cd components/rtmp && $(GO_VET) ./...
 	cd components/relay && $(GO_VET) ./...
+
+# The facts of README.md, CONTRIBUTING.md and the chart's README that the code states (kubectl get's
+# columns, the kinds, webhook events, CLI verbs, worker roles, make targets, the Kubernetes range, the
+# refused defaults): generated into their marked blocks, checked by lint (devtools/doc_facts).
+docs: venv ## rewrite the generated blocks of the Markdown docs (between generated:NAME markers) from the code
+	$(PY) -m devtools.doc_facts write
+
+docs-check: venv ## fail when a generated block of the Markdown docs is stale or missing where it is required
+	$(PY) -m devtools.doc_facts check
 
 hooks: ## use the repository's git hooks (hack/hooks: commit-msg checks the subject is at most 72 characters)
 	git config core.hooksPath hack/hooks

@@ -116,7 +116,8 @@ LIVESTREAM = Kind(
     plural="livestreams",
     short_name="lst",
     model=LiveStream,
-    description="A live stream: RTMP/SRT push or pull ingest, HLS output with DVR, recording and restreaming.",
+    description="A live stream: RTMP(S), SRT or WHIP push, or pull, ingest; HLS, LL-HLS, DASH and WebRTC playback with "
+    "a DVR window; recording and restreaming.",
     printer_columns=[
         {"name": "Title", "type": "string", "jsonPath": ".spec.title", "priority": 1},
         {"name": "Live", "type": "boolean", "jsonPath": ".status.live"},

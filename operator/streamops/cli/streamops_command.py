@@ -109,12 +109,10 @@ def stats(args: argparse.Namespace) -> int:
     return on_cluster(args, answer)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["worker"]:  # a worker imports only what its role uses (cli/worker.py)
-        return worker_command(argv, "streamops", DESCRIPTION)
-    parser = argparse.ArgumentParser(prog="streamops", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """Every verb (the docs' command table is generated from it: devtools/doc_facts)."""
+    top = argparse.ArgumentParser(prog="streamops", description=DESCRIPTION)
+    sub = top.add_subparsers(dest="command", required=True)
 
     op = sub.add_parser("operator", help="run the operator (kopf)")
     op.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
@@ -223,8 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     stats_verb.add_arguments(statistics)
     statistics.set_defaults(func=stats)
+    return top
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:  # a worker imports only what its role uses (cli/worker.py)
+        return worker_command(argv, "streamops", DESCRIPTION)
+    args = parser().parse_args(argv)
     return int(args.func(args))
 
 

@@ -15,6 +15,18 @@ WORKERS = {
     "expire": "streamops.media.expiry.process",  # keepOrigin's originals on a claim, one run (no HTTP)
 }
 
+# One line per role: `streamops worker --help` lists them, and CONTRIBUTING.md's table of roles is
+# generated from this parser (devtools/doc_facts).
+ROLES = {
+    "ingest": "takes one publisher (RTMP(S), SRT, WHIP) or pulls; serves HLS/DASH with the DVR window, "
+    "screenshots, the live feed and WHEP",
+    "record": "records a stream's live feed into crash-safe parts and finalises them as MP4 videos (a Recording)",
+    "push": "forwards a stream's live feed as is to one RTMP(S)/SRT target (a Restream)",
+    "pushers": "a stream's shared pusher: all its Restreams' targets in one process, RTMP(S) ones through one relay",
+    "overlay": "renders a stream's HTML overlays in a confined headless Chromium, as images the ingest draws",
+    "clip": "cuts one Clip from a stream's DVR window into a video",
+    "expire": "deletes a Recording's originals (keepOrigin) past their retention, one run, then exits",
+}
 
 # Workers whose Python imports aiohttp yet opens no verified TLS connection: the ingest (its one
 # client, the backup uplink, speaks plain HTTP to its primary inside the cluster). No other worker
@@ -43,8 +55,13 @@ def import_aiohttp_without_system_certificates() -> None:
 
 
 def add_worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    worker = sub.add_parser("worker", help="run a media worker (ingest, record, push, clip) around FFmpeg")
-    worker.add_argument("worker", choices=sorted(WORKERS))
+    worker = sub.add_parser(
+        "worker",
+        help="run a media worker (the Pods' entry point; its roles: streamops worker --help)",
+        description="roles:\n" + "\n".join(f"  {role:<9} {what}" for role, what in ROLES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    worker.add_argument("worker", metavar="ROLE", choices=sorted(WORKERS), help=", ".join(sorted(WORKERS)))
     worker.add_argument("worker_args", nargs=argparse.REMAINDER, help="the worker's own options (--config ...)")
     worker.set_defaults(func=run_worker)
 

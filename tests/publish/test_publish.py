@@ -217,7 +217,7 @@ def test_the_registry_is_stopped_by_pid_and_leaves_nothing() -> None:
 
 
 def test_the_release_workflow_runs_these_make_targets() -> None:
-    """.github/workflows/release.yml cannot run here: its steps are the targets tested above, on a tag,
+    """.github/workflows/release.yml cannot run here: its steps are `make deps` and the targets tested above, on a tag,
     with RELEASE_TAG set from it, against ghcr.io, actions pinned to a release."""
     import yaml
 
@@ -228,7 +228,7 @@ def test_the_release_workflow_runs_these_make_targets() -> None:
     assert job["env"]["RELEASE_TAG"] == "${{ github.ref_name }}"
     runs = [step["run"] for step in job["steps"] if "run" in step]
     targets = [t for run in runs for t in re.findall(r"^make ([a-z0-9-]+)", run, re.M)]
-    assert targets == ["registry-login", "images", "push-images", "chart-package", "push-chart"]
+    assert targets == ["deps", "registry-login", "images", "push-images", "chart-package", "push-chart"]
     makefile = (REPO / "Makefile").read_text()
     for target in targets:
         assert re.search(rf"^{target}:.*## ", makefile, re.M), f"make {target} is not a documented target"

@@ -18,9 +18,17 @@ from typing import Any
 from devtools.versions import REPO
 
 
-def tracked_markdown(repo: Path = REPO) -> list[Path]:
-    out = subprocess.run(["git", "ls-files", "-z", "*.md"], cwd=repo, capture_output=True, text=True, check=True)
-    return [repo / name for name in sorted(set(out.stdout.split("\0"))) if name]  # once each, even mid-merge
+def markdown_files(root: Path = REPO) -> list[Path]:
+    """The *.md files git tracks or would add (not ignored ones: .venv, node_modules), each once even
+    mid-merge; every *.md under `root` when it is no git checkout (a copy to try the docs on)."""
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.md"],
+        capture_output=True,
+        text=True,
+    )
+    if listed.returncode != 0 or not (root / ".git").exists():
+        return sorted(p for p in root.rglob("*.md") if p.is_file())
+    return sorted({root / name for name in listed.stdout.split("\0") if name and (root / name).is_file()})
 
 
 def documented_block(name: str, repo: Path = REPO) -> list[str]:
@@ -28,7 +36,7 @@ def documented_block(name: str, repo: Path = REPO) -> list[str]:
     pattern = re.compile(
         rf"<!-- {re.escape(name)}:begin -->\n```(?:sh|bash)\n(.*?)```\n<!-- {re.escape(name)}:end -->", re.S
     )
-    found = [(path, m.group(1)) for path in tracked_markdown(repo) for m in pattern.finditer(path.read_text())]
+    found = [(path, m.group(1)) for path in markdown_files(repo) for m in pattern.finditer(path.read_text())]
     if len(found) != 1:
         raise LookupError(f"expected one block marked {name!r} in the tracked *.md, found {[str(p) for p, _ in found]}")
     return found[0][1].splitlines()

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from devtools.doc_facts.documents import markdown_files, outcomes, report, write
+from devtools.doc_blocks import markdown_files
+from devtools.doc_facts.documents import outcomes, report, write
 from devtools.versions import REPO
 
 

@@ -5,7 +5,6 @@ writes them."""
 from __future__ import annotations
 
 import difflib
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +19,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "docs/guide/webhooks.md": ("webhook-events",),
     "CONTRIBUTING.md": ("make-targets", "worker-roles"),
 }
-
-
-def markdown_files(root: Path) -> list[Path]:
-    """The *.md files git tracks or would add (not ignored ones: .venv, node_modules); every *.md
-    under `root` when it is no git checkout (a copy to try the blocks on)."""
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.md"],
-        capture_output=True,
-        text=True,
-    )
-    if listed.returncode != 0 or not (root / ".git").exists():
-        return sorted(p for p in root.rglob("*.md") if p.is_file())
-    return sorted({root / name for name in listed.stdout.split("\0") if name and (root / name).is_file()})
 
 
 @dataclass

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from devtools.doc_blocks import documented_block, helm_set_values
+from devtools.doc_blocks import documented_block, helm_set_values, markdown_files
+from devtools.versions import REPO
 
 
 def repo_with(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -23,9 +24,10 @@ BLOCK = "<!-- demo:begin -->\n```sh\necho one\necho two\n```\n<!-- demo:end -->\
 
 
 def test_a_block_is_found_in_whichever_tracked_page_holds_it(tmp_path: Path) -> None:
-    repo = repo_with(tmp_path, {"README.md": "# x\n", "docs/guide.md": f"text\n{BLOCK}"})
+    repo = repo_with(tmp_path, {"README.md": "# x\n", "docs/guide.md": f"text\n{BLOCK}", ".gitignore": "build/\n"})
     assert documented_block("demo", repo) == ["echo one", "echo two"]
-    (repo / "untracked.md").write_text(BLOCK)  # not in git: not documentation
+    (repo / "build").mkdir()
+    (repo / "build/copy.md").write_text(BLOCK)  # ignored by git: not documentation
     assert documented_block("demo", repo) == ["echo one", "echo two"]
 
 
@@ -46,3 +48,9 @@ def test_helm_set_values() -> None:
         "a": {"b": {"enabled": True}, "n": 3, "s": "prometheus"},
         "p": {"peers": [{"x": {"y": "z"}}]},
     }
+
+
+def test_markdown_files_are_the_tracked_ones_in_a_checkout():
+    found = markdown_files(REPO)
+    assert REPO / "README.md" in found and REPO / "docs/design/README.md" in found
+    assert not [p for p in found if ".venv" in p.parts or "node_modules" in p.parts]

@@ -5,9 +5,9 @@ and the guide link dozens of design notes, examples and results, and moved secti
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from devtools.doc_blocks import markdown_files
 from devtools.versions import REPO
 
 # [text](target) and ![alt](target), not inside inline code; the target ends at the first space or ).
@@ -15,13 +15,6 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"```.*?```", re.S)
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.M)
-
-
-def markdown_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "*.md"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
-    return [REPO / name for name in listed if (REPO / name).is_file()]
 
 
 def anchor(heading: str) -> str:

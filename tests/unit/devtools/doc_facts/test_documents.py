@@ -70,12 +70,6 @@ def test_an_unknown_block_or_a_broken_marker_is_a_problem_of_its_file(docs):
     assert problem.startswith("docs/other.md: no renderer for the block 'no-such-block' (known: cli, kinds,")
 
 
-def test_markdown_files_are_the_tracked_ones_in_a_checkout():
-    found = documents.markdown_files(REPO)
-    assert REPO / "README.md" in found and REPO / "docs/design/README.md" in found
-    assert not [p for p in found if ".venv" in p.parts or "node_modules" in p.parts]
-
-
 def test_a_block_that_cannot_be_rendered_is_said_in_one_line(docs, capsys):
     (docs / "docs/refused-defaults.yaml").write_text("- {what: a, allow: b}\n")
     assert main(["check", "--root", str(docs)]) == 1

@@ -23,16 +23,21 @@ from devtools.waits import eventually
 pytestmark = pytest.mark.timeout(120)
 
 
+def kill_groups_left(started: list[subprocess.Popen[bytes]] | list[subprocess.Popen[str]]) -> None:
+    """What a test leaves running is killed with its group (each runs in a session of its own), by PID."""
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
 @pytest.fixture
 def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Stand-ins for the demo's long-lived peers (each in a session of its own, as they are); any
     the test leaves are killed by PID."""
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    kill_groups_left(started)
 
 
 def sleeper(started: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
@@ -171,10 +176,7 @@ def drivers() -> Iterator[list[subprocess.Popen[str]]]:
     """Drivers a failed test leaves: killed by group (theirs), never by name."""
     started: list[subprocess.Popen[str]] = []
     yield started
-    for proc in started:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    kill_groups_left(started)
 
 
 def pid_in(path: Path) -> int:

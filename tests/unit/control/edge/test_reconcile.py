@@ -1,27 +1,20 @@
-"""The operator's side of the playback plane (docs/design/playback.md): a namespace's edge tier owned
-by the streams that use it, routes pointing at it, the playback keys Secret and its mount for signed
-streams, and viewer counts unioned from the edge replicas and the ingest."""
+"""The edge's controller against the fake API (control/edge/reconcile.py): a namespace's edge tier
+owned by the streams that use it, as their reconciles record it on their primary ingest Services;
+routes pointing at it; its autoscaler and its claim (docs/design/playback.md)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-from functools import partial
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-from devtools.catalog import livestream, stored_livestream
+from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.contract.edge import EDGE_NAME, ROUTES_FILE, STATUS_PORT, ViewerSessions
-from streamops.contract.ingest import CONFIG_ENV, PLAYBACK_KEYS_DIR, IngestConfig, IngestStatus
-from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET
-from streamops.control.livestream.edge import nginx_cache_size
+from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
+from streamops.contract.playback_token import KEYS_SECRET
+from streamops.control.edge.reconcile import EdgeOutcome, reconcile_edge
+from streamops.control.edge.specs import nginx_cache_size
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.livestream.status import stream_viewers
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.edge_viewers import EdgeViewers, merge_sessions, ready_edge_pods
+from streamops.control.shared.edge_refusals import EDGE_REFUSALS
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION
 
 NS = "media"
@@ -35,10 +28,12 @@ def put(api: FakeKubeApi, name: str, **spec: Any) -> None:
     api.add(body)
 
 
-def reconcile(api: FakeKubeApi, name: str, settings: OperatorSettings = EDGE) -> Any:
+def reconcile(api: FakeKubeApi, name: str, settings: OperatorSettings = EDGE) -> EdgeOutcome:
+    """The stream's reconcile, then its namespace's edge's (what the Service event starts)."""
     body = api.object("LiveStream", NS, name)
     assert body is not None
-    return reconcile_livestream(api, settings, body, None, auto_recording_exists=False)
+    assert reconcile_livestream(api, settings, body, None, auto_recording_exists=False).edge_rejected is None
+    return reconcile_edge(api, settings, NS)
 
 
 def owners(api: FakeKubeApi) -> list[str]:
@@ -53,7 +48,7 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     put(api, "stage", playback={"ingress": {"host": "tv.example", "path": "/streams/media/stage-live"}})
     put(api, "direct")  # no route: its viewers reach the ingest, the edge is not for it
     for name in ("cam", "stage", "direct"):
-        assert reconcile(api, name).edge_rejected is None
+        reconcile(api, name)
     assert owners(api) == ["cam", "stage"]
     deployment = api.object("Deployment", NS, EDGE_NAME)
     assert deployment is not None
@@ -75,7 +70,8 @@ def test_the_edge_is_shared_by_its_streams_and_goes_with_the_last_that_wants_it(
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": EDGE_NAME, "port": {"name": "http"}}
     service = api.object("Service", NS, "cam-ingest")
-    assert service is not None and service["metadata"]["annotations"][EDGE_OWNER_ANNOTATION] == "true"
+    recorded = service["metadata"]["annotations"] if service is not None else {}
+    assert recorded[EDGE_OWNER_ANNOTATION] == "/streams/media/cam public", "its path, and that it is public"
     # A second reconcile writes nothing (idempotent).
     api.clear_calls()
     reconcile(api, "cam")
@@ -138,11 +134,59 @@ def test_every_stream_the_edge_serves_has_a_route_line_and_an_upgrade_lists_the_
 
 
 def test_streams_without_the_edge_never_read_it():
+    """Nor does their namespace's edge controller run: no Service records a stream that wants it."""
     api = operator_view()
     put(api, "cam", playback=ROUTED)
-    reconcile(api, "cam", OperatorSettings())
-    reconcile(api, "cam", OperatorSettings())
+    for _ in range(2):
+        body = api.object("LiveStream", NS, "cam")
+        assert body is not None
+        reconcile_livestream(api, OperatorSettings(), body, None, auto_recording_exists=False)
     assert not [c for c in api.calls if c.kind in ("Deployment", "HorizontalPodAutoscaler", "ConfigMap")]
+    service = api.object("Service", NS, "cam-ingest")
+    assert service is not None and EDGE_OWNER_ANNOTATION not in service["metadata"]["annotations"]
+
+
+def test_a_refused_edge_is_said_in_the_status_of_the_streams_that_want_it_and_they_keep_wanting_it():
+    """The server's refusal (a quota, a policy, autoscaling/v2 not served) comes back as the edge's
+    outcome; the edge loop records it (shared/edge_refusals.py) and the streams' reconciles say it."""
+    api = operator_view()
+    put(api, "cam", playback=ROUTED)
+    put(api, "direct")
+    reconcile(api, "direct")
+    body = api.object("LiveStream", NS, "cam")
+    assert body is not None
+    reconcile_livestream(api, EDGE, body, None, auto_recording_exists=False)
+    api.fail("create", "Deployment", EDGE_NAME, status=403, body='{"message": "exceeded quota: pods"}')
+    outcome = reconcile_edge(api, EDGE, NS)
+    assert outcome.streams == ("cam",) and outcome.refused == f"the edge {EDGE_NAME} refused: exceeded quota: pods"
+    assert api.object("Deployment", NS, EDGE_NAME) is None
+    try:
+        EDGE_REFUSALS.record(NS, outcome.refused)
+        for name, said in (("cam", outcome.refused), ("direct", None)):
+            stream = api.object("LiveStream", NS, name)
+            assert stream is not None
+            assert reconcile_livestream(api, EDGE, stream, None, auto_recording_exists=False).edge_rejected == said
+        service = api.object("Service", NS, "cam-ingest")
+        assert service is not None and EDGE_OWNER_ANNOTATION in service["metadata"]["annotations"], "still wanted"
+    finally:
+        EDGE_REFUSALS.record(NS, None)
+    assert reconcile_edge(api, EDGE, NS) == EdgeOutcome(("cam",)), "accepted the next time"
+    assert owners(api) == ["cam"]
+
+
+def test_a_conflict_is_not_forced_and_the_next_look_finishes():
+    api = operator_view()
+    put(api, "cam", playback=ROUTED)
+    reconcile(api, "cam")
+    api.modify("LiveStream", NS, "cam", {"spec": {"playback": {"ingress": {"path": "/streams/media/cam-2"}}}})
+    body = api.object("LiveStream", NS, "cam")
+    assert body is not None
+    reconcile_livestream(api, EDGE, body, None, auto_recording_exists=False)
+    api.fail("replace", "ConfigMap", EDGE_NAME, status=409)
+    assert reconcile_edge(api, EDGE, NS).conflict
+    assert reconcile_edge(api, EDGE, NS) == EdgeOutcome(("cam",))
+    routes = api.object("ConfigMap", NS, EDGE_NAME)
+    assert routes is not None and routes["data"][ROUTES_FILE] == "/streams/media/cam-2 cam public\n"
 
 
 def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
@@ -168,120 +212,6 @@ def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
 def test_nginx_cache_size_leaves_room_in_its_directory():
     assert nginx_cache_size("256Mi") == "235929k"
     assert nginx_cache_size("1Gi") == "943718k"
-
-
-def test_a_signed_stream_gets_the_namespaces_keys_once_and_its_ingest_mounts_them():
-    api = operator_view()
-    put(api, "cam", playback={"access": "signed"})
-    put(api, "other", playback={"access": "signed"})
-    reconcile(api, "cam", OperatorSettings())
-    secret = api.object("Secret", NS, KEYS_SECRET)
-    assert secret is not None
-    first = secret["data"][CURRENT_KEY]
-    assert len(base64.b64decode(first)) == KEY_BYTES
-    assert not secret["metadata"].get("ownerReferences"), "tokens outlive the streams"
-    reconcile(api, "other", OperatorSettings())
-    assert api.object("Secret", NS, KEYS_SECRET)["data"][CURRENT_KEY] == first  # type: ignore[index]
-    pod = api.object("Pod", NS, "cam-ingest")
-    assert pod is not None
-    [container] = pod["spec"]["containers"]
-    config = IngestConfig.model_validate_json(next(e["value"] for e in container["env"] if e["name"] == CONFIG_ENV))
-    assert config.playback is not None and config.playback.access == "signed"
-    assert config.playback.keys_dir == PLAYBACK_KEYS_DIR and config.playback.namespace == NS
-    assert {"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True} in container["volumeMounts"]
-
-
-def test_the_chart_default_signs_and_a_public_stream_keeps_its_configuration():
-    api = operator_view()
-    put(api, "cam")
-    reconcile(api, "cam", OperatorSettings(playback_access="signed"))
-    assert api.object("Secret", NS, KEYS_SECRET) is not None
-    api2 = operator_view()
-    put(api2, "cam")
-    reconcile(api2, "cam", OperatorSettings())
-    assert api2.object("Secret", NS, KEYS_SECRET) is None
-    pod = api2.object("Pod", NS, "cam-ingest")
-    assert pod is not None
-    env = next(e["value"] for e in pod["spec"]["containers"][0]["env"] if e["name"] == CONFIG_ENV)
-    assert "playback" not in json.loads(env), "a public stream's configuration (its Pod's hash) is what it was"
-
-
-stream = partial(stored_livestream, uid="uid-1", generation=1)
-
-
-def ingest_with(sessions: dict[str, list[str]], webrtc: int = 0, truncated_counts: dict[str, int] | None = None):
-    viewers: dict[str, Any] = {
-        "windowSeconds": 30,
-        "counts": {**{p: len(v) for p, v in sessions.items()}, "webrtc": webrtc, **(truncated_counts or {})},
-        "sessions": sessions,
-        "truncated": truncated_counts is not None,
-    }
-    return IngestStatus.model_validate({"live": True, "viewers": viewers})
-
-
-def test_viewers_are_the_union_of_the_edge_replicas_and_the_ingest():
-    edge = merge_sessions([{"llhls": {"a", "b"}, "hls": {"c"}}, {"hls": {"a", "d"}, "dash": {"e"}}])
-    assert edge["llhls"] == {"a", "b"} and edge["hls"] == {"c", "d"}, "LL-HLS anywhere is LL-HLS"
-    viewers = stream_viewers(ingest_with({"hls": ["d", "f"]}, webrtc=2), edge)
-    assert viewers is not None
-    assert (viewers.llhls, viewers.hls, viewers.dash, viewers.webrtc) == (2, 3, 1, 2)
-    assert viewers.total == 8 and viewers.window_seconds == 30
-    # A worker that listed only part of its sessions: its counts are the lower bound.
-    cut = stream_viewers(ingest_with({"hls": ["x"]}, truncated_counts={"hls": 7000}), None)
-    assert cut is not None and cut.hls == 7000
-    assert stream_viewers(None, None).total == 0, "zeros, not nothing: the field does not come and go"
-    assert stream_viewers(IngestStatus(live=True), None).total == 0, "an older worker reports no viewers"
-
-
-def test_only_ready_edge_pods_are_read():
-    pods = [
-        {
-            "metadata": {"uid": "p1"},
-            "status": {"podIP": "10.0.0.1", "conditions": [{"type": "Ready", "status": "True"}]},
-        },
-        {
-            "metadata": {"uid": "p2"},
-            "status": {"podIP": "10.0.0.2", "conditions": [{"type": "Ready", "status": "False"}]},
-        },
-        {"metadata": {"uid": "p3", "deletionTimestamp": "x"}, "status": {"podIP": "10.0.0.3", "conditions": []}},
-    ]
-    assert ready_edge_pods(pods) == [("p1", "10.0.0.1")]
-
-
-def test_edge_viewers_poll_each_replica_and_union_their_sessions() -> None:
-    """EdgeViewers against two tiny real HTTP servers on 127.0.0.1 standing in for edge replicas."""
-    reports = {
-        "127.0.0.11": {"windowSeconds": 30, "streams": {"media/cam": {"llhls": ["a"], "hls": [], "dash": []}}},
-        "127.0.0.12": {"windowSeconds": 30, "streams": {"media/cam": {"llhls": ["b"], "hls": ["a"], "dash": []}}},
-    }
-
-    async def scenario() -> dict[str, set[str]]:
-        runners = []
-        for address, report in reports.items():
-
-            async def answer(_: web.Request, report: dict[str, Any] = report) -> web.Response:
-                return web.json_response(report)
-
-            app = web.Application()
-            app.router.add_get("/viewers", answer)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, address, STATUS_PORT).start()
-            runners.append(runner)
-
-        async def ready(_: str) -> list[tuple[str, str]]:
-            return [("u1", "127.0.0.11"), ("u2", "127.0.0.12")]
-
-        try:
-            async with aiohttp.ClientSession() as client:
-                return await EdgeViewers(client, ready).sessions(NS, "cam")
-        finally:
-            for runner in runners:
-                await runner.cleanup()
-
-    sessions = asyncio.run(scenario())
-    assert sessions["llhls"] == {"a", "b"} and sessions["hls"] == set()
-    ViewerSessions.model_validate(reports["127.0.0.11"])  # the contract's shape
 
 
 def test_the_edge_mounts_the_default_claim_read_only_only_when_videos_are_served_from_it():

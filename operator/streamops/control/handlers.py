@@ -345,6 +345,8 @@ def _wake_on_events(kind: ControlledKind) -> None:
             return kind.loop(state, obj, _indexes(state, kwargs))
 
         memo.tasks.observe(type, _key(kind, body), body, loop)
+        if kind.api is LIVESTREAM and type == "DELETED":  # its edge need not wait for the GC to take its Service
+            memo.edges.wake(body.metadata.namespace or "", start=False)
         await _object_event(kind, type or "", body, state, cast(QualitySetUsers, kwargs["quality_set_users"]))
         memo.notifier.observe(kind.api.kind, type, body)
 

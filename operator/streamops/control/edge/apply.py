@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
 from streamops.contract.edge import EDGE_NAME
-from streamops.control.edge.observed import EdgeObserved
+from streamops.control.edge.observation import EdgeObserved
 from streamops.control.edge.plan import EdgePlan, autoscaler_update, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_routes, edge_service
 from streamops.control.runtime.settings import OperatorSettings

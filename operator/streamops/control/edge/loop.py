@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import kopf
 
 from streamops.api import LIVESTREAM
-from streamops.control.edge.observed import EdgeStream
+from streamops.control.edge.observation import EdgeStream
 from streamops.control.edge.reconcile import EdgeOutcome, reconcile_edge
 from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from streamops.api import LIVESTREAM
 from streamops.contract.edge import EDGE_NAME
-from streamops.control.edge.observed import EdgeObserved, EdgeStream
+from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.kube.client import KubeApi
 from streamops.kube.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
-from streamops.control.edge.observed import EdgeObserved, EdgeStream
+from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.plan import autoscaler_update, plan_edge, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment
 from streamops.control.runtime.settings import OperatorSettings

@@ -44,8 +44,6 @@ UNMIRRORED = frozenset(
         "media/ingest/on_air.py",
         "media/ingest/rtmp_front.py",
         "media/ingest/session.py",
-        "media/ingest/viewers.py",
-        "media/ingest/webrtc/runner.py",
         "media/ingest/webrtc/whep_feed.py",
         "media/ingest/webrtc/whip.py",
         "media/overlay/cdp.py",

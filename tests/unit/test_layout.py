@@ -43,8 +43,6 @@ UNMIRRORED = frozenset(
         "media/ingest/llhls/packager.py",
         "media/ingest/on_air.py",
         "media/ingest/rtmp_front.py",
-        "media/ingest/session.py",
-        "media/ingest/webrtc/whep_feed.py",
         "media/ingest/webrtc/whip.py",
         "media/overlay/cdp.py",
         "media/overlay/chromium.py",

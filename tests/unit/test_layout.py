@@ -28,10 +28,6 @@ UNMIRRORED = frozenset(
         "control/restream/observe.py",
         "control/workers/children.py",
         # not yet tested
-        "api/livestream.py",
-        "api/recording.py",
-        "api/restream.py",
-        "api/webhook.py",
         "cli/streamops_command.py",
         "contract/ingest.py",
         "control/livestream/specs/route.py",

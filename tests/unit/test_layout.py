@@ -29,7 +29,6 @@ UNMIRRORED = frozenset(
         "control/workers/children.py",
         # not yet tested
         "cli/streamops_command.py",
-        "contract/ingest.py",
         "control/livestream/specs/route.py",
         "control/runtime/state.py",
         "control/storage/video_storage.py",

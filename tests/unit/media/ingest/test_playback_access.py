@@ -1,7 +1,8 @@
 """The ingest's playback gate without FFmpeg (streamops.media.ingest.playback_access): the keys'
-reload, the configuration's defaults, and the real worker's HTTP face (its aiohttp app, nothing
+reload and the real worker's HTTP face (its aiohttp app, nothing
 started): every playback path at the root and under the prefix, with and without a token segment,
-publishing and the worker endpoints never behind it. Who counts as a viewer: test_viewers.py.
+publishing and the worker endpoints never behind it. Who counts as a viewer: test_viewers.py; the
+configuration's playback defaults: tests/unit/contract/test_ingest.py.
 With media: tests/media/test_playback_access.py."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from streamops.contract.ingest import EDGE_HEADER, IngestConfig
@@ -33,24 +33,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# --- the configuration -------------------------------------------------------------------------------
-
-
-def test_a_public_stream_keeps_the_configuration_it_had():
-    """No new key in the JSON of a stream without `playback`: its Pod's spec hash does not change."""
-    assert "playback" not in IngestConfig.model_validate(BASE).to_json()
-    config = IngestConfig.model_validate(BASE)
-    assert (config.signed, config.stream_id, config.viewer_window) == (False, "cam", 30)
-
-
-def test_a_signed_stream_needs_its_keys_and_is_named_with_its_namespace():
-    with pytest.raises(ValueError, match="keysDir"):
-        IngestConfig.model_validate({**BASE, "playback": {"namespace": "ns", "access": "signed"}})
-    signed = {"namespace": "ns", "access": "signed", "keysDir": "/k", "viewerWindowSeconds": 2}
-    config = IngestConfig.model_validate({**BASE, "playback": signed})
-    assert (config.signed, config.stream_id, config.viewer_window) == (True, "ns/cam", 2)
 
 
 # --- keys ---------------------------------------------------------------------------------------------

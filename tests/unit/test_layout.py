@@ -31,8 +31,6 @@ UNMIRRORED = frozenset(
         "cli/streamops_command.py",
         "control/livestream/specs/route.py",
         "control/runtime/state.py",
-        "control/storage/video_storage.py",
-        "control/workers/recorder_pod.py",
         "media/clipper/clipper.py",
         "media/ingest/llhls/fragments.py",
         "media/ingest/llhls/packager.py",

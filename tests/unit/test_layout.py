@@ -29,8 +29,6 @@ UNMIRRORED = frozenset(
         "control/workers/children.py",
         # not yet tested
         "cli/streamops_command.py",
-        "control/livestream/specs/route.py",
-        "control/runtime/state.py",
         "media/clipper/clipper.py",
         "media/ingest/llhls/fragments.py",
         "media/ingest/llhls/packager.py",

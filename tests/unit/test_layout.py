@@ -28,7 +28,6 @@ UNMIRRORED = frozenset(
         "control/restream/observe.py",
         "control/workers/children.py",
         # not yet tested
-        "cli/streamops_command.py",
         "media/clipper/clipper.py",
         "media/ingest/llhls/fragments.py",
         "media/ingest/llhls/packager.py",

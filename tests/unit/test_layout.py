@@ -37,7 +37,6 @@ UNMIRRORED = frozenset(
         "media/overlay/cdp.py",
         "media/overlay/chromium.py",
         "media/overlay/renderer.py",
-        "media/pusher/commands.py",
     }
 )
 

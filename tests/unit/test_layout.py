@@ -29,7 +29,6 @@ UNMIRRORED = frozenset(
         "control/workers/children.py",
         # not yet tested
         "media/clipper/clipper.py",
-        "media/ingest/webrtc/whip.py",
         "media/overlay/cdp.py",
         "media/overlay/chromium.py",
         "media/overlay/renderer.py",

@@ -29,9 +29,6 @@ UNMIRRORED = frozenset(
         "control/workers/children.py",
         # not yet tested
         "media/clipper/clipper.py",
-        "media/overlay/cdp.py",
-        "media/overlay/chromium.py",
-        "media/overlay/renderer.py",
     }
 )
 

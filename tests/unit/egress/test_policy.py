@@ -244,17 +244,6 @@ def test_a_receiver_refusing_connections_is_reported_as_before_when_allowed() ->
 # --- the renderer's configuration ---------------------------------------------------------------------
 
 
-def test_the_renderers_chromium_sends_everything_to_its_proxy(tmp_path) -> None:
-    from streamops.media.overlay.chromium import confined_flags
-
-    flags = confined_flags(tmp_path, loopback=False, headless="--headless=new", proxy="127.0.0.1:4321")
-    by_name = dict(f.split("=", 1) for f in flags if f.startswith("--") and "=" in f)
-    assert by_name["--proxy-server"] == "http://127.0.0.1:4321"
-    assert by_name["--proxy-bypass-list"] == "<-loopback>", "nothing direct, loopback included"
-    assert by_name["--host-resolver-rules"] == "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "Chromium resolves nothing"
-    assert by_name["--force-webrtc-ip-handling-policy"] == "disable_non_proxied_udp"
-
-
 def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
     from streamops.contract.egress_policy import configured_policy
     from streamops.contract.overlay import OverlayRendererConfig

@@ -27,8 +27,6 @@ UNMIRRORED = frozenset(
         "control/restream/loop.py",
         "control/restream/observe.py",
         "control/workers/children.py",
-        # not yet tested
-        "media/clipper/clipper.py",
     }
 )
 

@@ -1,7 +1,7 @@
 """The LiveStream's spec model (api/livestream.py), its cross-field rules as Python sees them: one
 source, an HLS format (CMAF for low latency, parts shorter than a segment), a ladder inline or named,
 what needs a ladder, a DVR window of three segments. That each rule says what its CEL twin says at
-admission: test_cel_parity.py; the quality sets: test_quality_set.py."""
+admission: test_crd_cel_parity.py; the quality sets: test_quality_set.py."""
 
 from __future__ import annotations
 

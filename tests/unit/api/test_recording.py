@@ -1,6 +1,6 @@
 """The Recording's models (api/recording.py): storage (one kind, endpoints and key templates refused or
 normalised), keepOrigin only with a transcoded recording, and what a video's files weigh. That each
-Python rule says what its CEL twin says at admission: test_cel_parity.py."""
+Python rule says what its CEL twin says at admission: test_crd_cel_parity.py."""
 
 from __future__ import annotations
 

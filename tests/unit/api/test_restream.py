@@ -1,5 +1,5 @@
 """The Restream's spec model (api/restream.py): its defaults, the targets it refuses and why. That each
-Python rule says what its CEL twin says at admission: test_cel_parity.py."""
+Python rule says what its CEL twin says at admission: test_crd_cel_parity.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The StreamWebhook's spec model (api/webhook.py): its defaults, the URLs it refuses, the event filters
-it takes. That each Python rule says what its CEL twin says at admission: test_cel_parity.py."""
+it takes. That each Python rule says what its CEL twin says at admission: test_crd_cel_parity.py."""
 
 from __future__ import annotations
 

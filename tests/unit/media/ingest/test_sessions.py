@@ -25,6 +25,11 @@ from streamops.redaction import Redactor
 log = logging.getLogger("test")
 
 
+def standing() -> float:
+    """The feeds' clock: media published stays flowing (no silence) however slow the machine."""
+    return 0.0
+
+
 class Process:
     def __init__(self, stopped: Callable[[], None] = lambda: None) -> None:
         self.stops: list[float] = []
@@ -84,7 +89,7 @@ def own(tmp_path: Path, **config: Any) -> Own:
         ingest,
         tmp_path / "sessions",
         Redactor(),
-        (FeedHub(), FeedHub()),
+        (FeedHub(clock=standing), FeedHub(clock=standing)),
         air,
         LiveMeter(),
         Counter("sessions", "sessions", registry=registry),

@@ -9,9 +9,7 @@ from typing import Any
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
-from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.edge.reconcile import EdgeOutcome, reconcile_edge
-from streamops.control.edge.specs import nginx_cache_size
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
@@ -187,31 +185,6 @@ def test_a_conflict_is_not_forced_and_the_next_look_finishes():
     assert reconcile_edge(api, EDGE, NS) == EdgeOutcome(("cam",))
     routes = api.object("ConfigMap", NS, EDGE_NAME)
     assert routes is not None and routes["data"][ROUTES_FILE] == "/streams/media/cam-2 cam public\n"
-
-
-def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
-    api = operator_view()
-    put(api, "cam", playback=ROUTED)
-    reconcile(api, "cam", OperatorSettings(edge_enabled=True, edge_cache_size="512Mi", edge_replicas=3))
-    deployment = api.object("Deployment", NS, EDGE_NAME)
-    assert deployment is not None
-    pod = deployment["spec"]["template"]["spec"]
-    [container] = pod["containers"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["STREAMOPS_EDGE_NAMESPACE"] == NS and env["STREAMOPS_EDGE_CACHE_SIZE"] == "471859k"
-    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert pod["automountServiceAccountToken"] is False, "the edge talks to no API server"
-    keys = next(v for v in pod["volumes"] if v["name"] == "keys")
-    assert keys["secret"] == {"secretName": KEYS_SECRET, "optional": True}
-    assert deployment["spec"]["replicas"] == 3
-    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
-    assert {p["containerPort"] for p in container["ports"]} == {8080, 8081}
-
-
-def test_nginx_cache_size_leaves_room_in_its_directory():
-    assert nginx_cache_size("256Mi") == "235929k"
-    assert nginx_cache_size("1Gi") == "943718k"
 
 
 def test_the_edge_mounts_the_default_claim_read_only_only_when_videos_are_served_from_it():

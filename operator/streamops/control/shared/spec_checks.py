@@ -12,12 +12,11 @@ from pydantic import BaseModel, ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream
 from streamops.api.common import ConditionedStatus, SecretKeyRef
-from streamops.control.runtime.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
-from streamops.control.runtime.indexes import plain
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
-from streamops.kube.client import KubeApi
-from streamops.kube.manifests import Body, Manifest
+from streamops.kube.manifests import Body, Manifest, plain
+from streamops.kube.reads import KubeReads
 
 SPEC_REJECTED = "spec rejected by the operator"
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -60,7 +59,7 @@ def invalid_spec_status(raw: Body, message: str, now: datetime, model: type[Cond
     )
 
 
-def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:
+def read_stream(api: KubeReads, namespace: str, name: str) -> LiveStream | None:
     """The LiveStream a Recording or Restream names; None when there is none or it is invalid (the
     stream's own status says what is wrong with it)."""
     raw = api.get_custom(LIVESTREAM, namespace, name)
@@ -83,7 +82,7 @@ class ReferencedKey:
 
 
 def read_secret_key(
-    api: KubeApi, namespace: str, ref: SecretKeyRef, field: str = "", settings: OperatorSettings | None = None
+    api: KubeReads, namespace: str, ref: SecretKeyRef, field: str = "", settings: OperatorSettings | None = None
 ) -> ReferencedKey:
     """The referenced key's value (decoded; it never leaves the operator's memory). With `settings`
     the Secret a user named (in `field`) must carry the opt-in label (tenancy.py)."""

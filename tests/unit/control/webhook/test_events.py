@@ -11,7 +11,7 @@ from typing import Any
 from devtools.fake_kube import FakeKubeApi
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.webhook_event import body_of, signed_headers, verify
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 from streamops.control.webhook.events import changes_between, facts_of
 from streamops.control.webhook.notifier import Notifier, stream_of

@@ -1,11 +1,11 @@
-"""Retention (retention.py): which stored videos, and which originals (keepOrigin), are due for expiry."""
+"""Retention (video_expiry.py): which stored videos, and which originals (keepOrigin), are due for expiry."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from streamops.api.recording import Video
-from streamops.control.storage.retention import expiry_due, marked_expired, origin_expiry_due, stored_objects
+from streamops.control.storage.video_expiry import expiry_due, marked_expired, origin_expiry_due, stored_objects
 
 VIDEO = {
     "title": "Stream Record: Camera, 2026-11-23 10:00:10 UTC",

@@ -14,7 +14,7 @@ from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.quality_set_reads import read_quality_set
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.workers.ingest_address import ingest_names, region_service_name
 from streamops.kube.reads import KubeReads

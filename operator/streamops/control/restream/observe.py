@@ -17,7 +17,8 @@ from streamops.control.restream.observation import Observed, Target
 from streamops.control.restream.secret_reads import RecentSecrets, recent_secrets
 from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.control.shared.spec_checks import parse
+from streamops.control.shared.spec_reads import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal, secret_use_refusal
 from streamops.control.workers.allocated_ports import allocated_ingest_ports
 from streamops.kube.manifests import Manifest

@@ -7,7 +7,7 @@ from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.control.shared.quality_set_reads import read_quality_set
 from streamops.control.shared.quality_sets import resolved
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.shared.spec_checks import read_stream
+from streamops.control.shared.spec_reads import read_stream
 from streamops.control.storage.video_storage import (
     FollowedStream,
     StorageRefusal,

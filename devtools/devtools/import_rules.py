@@ -28,7 +28,8 @@ client (`streamops.kube.client`), its reading half (`streamops.kube.reads`, the 
 takes) nor the operator's state that holds one (`streamops.control.runtime.state`), directly or
 through any module of the package they import (the transitive closure; imports under
 TYPE_CHECKING and inside functions count: a pure function typed with the client could call it).
-What reads lives in `observe` and the `*_reads` modules, what writes in `apply` and the actuators.
+What reads lives in `observe` and the `*_reads` modules, which take `KubeReads` and never import
+the client itself (a write there is then a mypy error); what writes in `apply` and the actuators.
 
 Usage: `python -m devtools.import_rules operator/streamops` (or `bench`). Map: docs/design/README.md,
 "Package layout".
@@ -55,6 +56,9 @@ PURE_MODULES = frozenset({"plan", "status", "decide", "observation"})
 PURE_FOLDERS = frozenset({"specs", "decide"})
 # What reaches the Kubernetes API: its client, its reading half, and the operator's state, which holds one.
 API_REACHING = ("kube.client", "kube.reads", "control.runtime.state")
+# The reading modules of a kind (its observe, the `*_reads` modules beside a pure one) take the
+# client's reading half, kube.reads' KubeReads, so that mypy refuses a write there: never the client.
+READING_CLIENT = "kube.client"
 # The media folders every worker may use, which import no worker: what the video workers share.
 MEDIA_COMMON = frozenset({"videos"})
 # The worker modules another worker may import, by path under media/: the overlay renderer's files
@@ -326,6 +330,20 @@ def impure_imports(imports: Iterable[Import], package: str) -> list[tuple[Import
     return [(edge, paths[edge.target]) for edge in edges if pure(edge.source, package) and edge.target in paths]
 
 
+def reading(module: str, package: str) -> bool:
+    """A reading module: `observe` or `*_reads` under control/<folder>/."""
+    if not module.startswith(f"{package}.control."):
+        return False
+    parts = module.split(".")[2:]
+    return len(parts) > 1 and (parts[-1] == "observe" or parts[-1].endswith("_reads"))
+
+
+def client_reads(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports of the whole client (a writer) by a reading module."""
+    client = f"{package}.{READING_CLIENT}"
+    return [edge for edge in imports if reading(edge.source, package) and edge.target == client]
+
+
 def problems(root: Path) -> list[str]:
     """What breaks the rules, one readable line each (empty when the package keeps them)."""
     imports = package_imports(root)
@@ -351,6 +369,11 @@ def problems(root: Path) -> list[str]:
             f"{edge.source}:{edge.line} imports {edge.target}: a pure module (specs, plan, status, decide, "
             f"observation) reaches the Kubernetes API ({reach})"
         )
+    for edge in sorted(client_reads(imports, root.name), key=lambda e: (e.source, e.line)):
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: observe and the *_reads modules read through "
+            "kube.reads (KubeReads), never the client that writes"
+        )
     for edge in sorted(worker_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(
             f"{edge.source}:{edge.line} imports {edge.target}: a worker folder imports another worker's folder "
@@ -369,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         kept = (
             "no import cycle, no bare sibling import, its layers kept, no kind or worker folder importing another, "
-            "no folder cycle and no pure module reaching the Kubernetes API"
+            "no folder cycle, no pure module reaching the Kubernetes API and no reading module importing its client"
         )
         print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0

@@ -61,7 +61,7 @@ CLEAN = {
         "from pkg.control.livestream.observation import FEED\nfrom pkg.control.storage import claim\n"
     ),
     "control/livestream/observe.py": (
-        "from pkg.kube.client import GROUP\nfrom pkg.control.livestream.observation import FEED\n"
+        "from pkg.kube.reads import KubeReads\nfrom pkg.control.livestream.observation import FEED\n"
     ),
     "control/livestream/status.py": "from pkg.control.livestream import plan\n",
     "control/handlers.py": "from pkg.control.livestream import builders\nfrom pkg.control.recording import builders\n",
@@ -283,7 +283,7 @@ def test_a_plan_reaching_the_client_through_an_actuator_fails(tmp_path: Path) ->
         (
             "control/livestream/observation.py",
             "from pkg.control.livestream.observe import GROUP\n",
-            "control.livestream.observe -> kube.client",
+            "control.livestream.observe -> kube.reads",
         ),
         ("control/recording/decide.py", "from pkg.control.runtime.state import State\n", "control.runtime.state"),
         # observe's reading half is out of reach too: a decide typed with it could read
@@ -336,4 +336,15 @@ def test_a_plan_importing_an_actuator_in_the_operator_package_fails(
     assert capsys.readouterr().err.splitlines() == [
         f"streamops.control.livestream.plan:{line} imports streamops.control.workers.children: {PURE} "
         "(control.workers.children -> kube.client)"
+    ]
+
+
+@pytest.mark.parametrize("module", ["control/livestream/observe.py", "control/shared/quality_set_reads.py"])
+def test_a_reading_module_importing_the_client_fails(tmp_path: Path, module: str) -> None:
+    """observe and the *_reads modules take the reading half (kube/reads.py), so mypy refuses a write."""
+    root = package(tmp_path, {**CLEAN, module: "from pkg.kube.client import GROUP\n"})
+    name = "pkg." + module.removesuffix(".py").replace("/", ".")
+    assert problems(root) == [
+        f"{name}:1 imports pkg.kube.client: observe and the *_reads modules read through kube.reads (KubeReads), "
+        "never the client that writes"
     ]

@@ -13,9 +13,9 @@ from streamops.contract.edge import EDGE_NAME
 from streamops.control.edge.observation import EdgeObserved
 from streamops.control.edge.plan import EdgePlan, autoscaler_update, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_routes, edge_service
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.api_refusals import REFUSALS, refusal
-from streamops.control.storage.recordings_claim import ensure_recordings_claim
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.claim_creation import ensure_recordings_claim
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 

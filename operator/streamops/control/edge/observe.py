@@ -10,19 +10,19 @@ from urllib.parse import urlencode
 from streamops.api import LIVESTREAM
 from streamops.contract.edge import EDGE_NAME
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
-from streamops.kube.client import KubeApi
 from streamops.kube.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from streamops.kube.reads import KubeReads
 
 # The primary ingest Services (and the internal ones, which share the component and record nothing).
 INGEST_SERVICES = urlencode({"labelSelector": f"{MANAGED_BY_LABEL}={MANAGED_BY},{COMPONENT_LABEL}=ingest"})
 
 
-def _exists(api: KubeApi, namespace: str, stream: EdgeStream) -> bool:
+def _exists(api: KubeReads, namespace: str, stream: EdgeStream) -> bool:
     found = api.get_custom(LIVESTREAM, namespace, stream.name)
     return found is not None and found["metadata"].get("uid") == stream.uid
 
 
-def observe_edge(api: KubeApi, namespace: str) -> EdgeObserved:
+def observe_edge(api: KubeReads, namespace: str) -> EdgeObserved:
     found = (EdgeStream.of(s) for s in api.list_in("Service", namespace, INGEST_SERVICES))
     streams = tuple(sorted(s for s in found if s is not None and _exists(api, namespace, s)))
     deployment = api.get("Deployment", namespace, EDGE_NAME)

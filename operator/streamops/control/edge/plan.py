@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from streamops.contract.edge import ROUTES_FILE
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.specs import edge_deployment, parse_routes, render_routes
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import SPEC_HASH_ANNOTATION

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from streamops.control.edge.apply import apply_edge
 from streamops.control.edge.observe import observe_edge
 from streamops.control.edge.plan import plan_edge
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.client import KubeApi, NamespaceTerminating
 
 

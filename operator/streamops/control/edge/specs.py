@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import KEYS_SECRET
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.manifests import Manifest

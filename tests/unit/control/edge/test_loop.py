@@ -13,9 +13,9 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.edge import EDGE_NAME
 from streamops.control.edge.loop import EdgeLoops
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
+from streamops.control.shared.settings import OperatorSettings
 
 NS = "edge-loop"
 EDGE = OperatorSettings(edge_enabled=True)

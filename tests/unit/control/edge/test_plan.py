@@ -11,7 +11,7 @@ from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.plan import autoscaler_update, plan_edge, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION
 
 NS = "media"

@@ -11,8 +11,8 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
 from streamops.control.edge.reconcile import EdgeOutcome, reconcile_edge
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION
 
 NS = "media"

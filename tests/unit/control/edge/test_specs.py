@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment, edge_routes, edge_service, nginx_cache_size
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"
 OWNER = {"apiVersion": "streaming.streamops.dev/v1alpha1", "kind": "LiveStream", "name": "cam", "uid": "u1"}

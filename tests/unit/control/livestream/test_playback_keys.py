@@ -12,7 +12,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import CONFIG_ENV, PLAYBACK_KEYS_DIR, IngestConfig
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"
 

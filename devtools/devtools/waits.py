@@ -63,6 +63,23 @@ async def eventually_async(
         await asyncio.sleep(interval)
 
 
+def measured_until(
+    measure: Callable[[], T], holds: Callable[[T], bool], timeout: float = 60.0, interval: float = 0.0, what: str = ""
+) -> T:
+    """Measure a live figure again (a rate over a window) until it holds, and return that measurement;
+    WaitTimeout with the last ones seen. One window's figure against a bound fails now and then on a
+    loaded machine; how fast is a benchmark's question, "it gets there" the test's."""
+    deadline = time.monotonic() + timeout
+    seen: list[T] = []
+    while True:
+        seen.append(measure())
+        if holds(seen[-1]):
+            return seen[-1]
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:g}s measuring {what or measure!r}: last {seen[-10:]!r}")
+        time.sleep(interval)
+
+
 def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1, what: str = "") -> T:
     """eventually() with the media peers' shorter default timeout (10 s)."""
     return eventually(probe, timeout, interval, what)

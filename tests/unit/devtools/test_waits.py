@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from devtools.waits import WaitTimeout, eventually, eventually_async
+from devtools.waits import WaitTimeout, eventually, eventually_async, measured_until
 
 
 def test_a_probe_raising_a_missing_key_is_polled_again_until_it_holds() -> None:
@@ -51,3 +51,10 @@ def test_the_event_loop_wait_lets_the_tasks_it_waits_on_run() -> None:
 def test_the_event_loop_wait_that_runs_out_names_the_last_value() -> None:
     with pytest.raises(WaitTimeout, match=r"waiting for 'nothing': last value False"):
         asyncio.run(eventually_async(lambda: False, timeout=0.05, what="nothing"))
+
+
+def test_a_figure_is_measured_again_until_it_holds_and_the_last_are_named_if_it_never_does() -> None:
+    figures = iter([12.0, 18.0, 29.5, 30.0])
+    assert measured_until(lambda: next(figures), lambda fps: fps > 20, timeout=5) == 29.5
+    with pytest.raises(WaitTimeout, match=r"measuring 'fps': last \[12.0(, 12.0)*\]$"):
+        measured_until(lambda: 12.0, lambda fps: fps > 20, timeout=0.05, interval=0.03, what="fps")

@@ -1,30 +1,35 @@
 """What a LiveStream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its referenced key and RTMPS certificate checked, the quality set it names, what the tenancy policy
-admits, its ingest Services and Pods as they are. Reads only; plan.py decides from what this returns."""
+admits, its ingest Services and Pods, its playback route, its auto Recording and its warm recorder as
+they are. Reads only, each object once; plan.py decides from what this returns."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-from streamops.api import LiveStream
+from streamops.api import RECORDING, LiveStream
 from streamops.contract.ingest import Role
 from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
 from streamops.control.livestream.admission import Admission, admit
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.specs.route import PlaybackRoute, playback_route
+from streamops.control.livestream.specs.auto_recording import auto_recording_name
+from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, playback_route, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
 from streamops.control.shared.spec_checks import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.control.workers.children import owned_by
 from streamops.control.workers.ingest_address import ingest_names, region_service_name
+from streamops.control.workers.recorder_pod import standby_pod_name
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
+from streamops.kube.naming import INGEST_REGIONS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
+ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,16 @@ class KeyCheck:
     missing: str | None = None  # a referenced Secret (or its key) that does not exist
     refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
     invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
+
+
+@dataclass(frozen=True)
+class StandbyObserved:
+    """The stream's warm recorder (recording.standby) as it is. The name a new one takes and whether
+    the default claim exists are read only while a standby is asked for and none of the stream's runs."""
+
+    pod: Manifest | None = None  # the one the pod index names (whoever owns it now)
+    free_name: str | None = None  # the first standby name no Pod has
+    claim_exists: bool = True  # the default recordings claim
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,11 @@ class Observed:
     report: tuple[str, str] | None = None
     # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
     quality_set: QualitySetLookup | None = None
+    # The playback route of each kind the stream asks for or its primary Service records it had.
+    routes: dict[RouteKind, Manifest | None] = field(default_factory=dict)
+    # The Recording <stream>-auto, read while auto recording is on or the index shows one.
+    auto_recording: Manifest | None = None
+    standby: StandbyObserved = field(default_factory=StandbyObserved)
 
 
 def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
@@ -96,12 +116,49 @@ def recorded_regions(service: Manifest | None) -> list[str]:
     return [str(n) for n in names] if isinstance(names, list) else []
 
 
+def observe_routes(
+    api: KubeApi, stream: LiveStream, asked: PlaybackRoute | None, primary: Manifest | None
+) -> dict[RouteKind, Manifest | None]:
+    """The playback route of the kind asked for and of the kind the primary Service records (one to
+    delete): server reads (routes are not watched), none for a stream that has neither."""
+    had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
+    kinds: list[RouteKind] = [k for k in ROUTE_KINDS if (asked is not None and asked.kind == k) or had == k]
+    name = playback_route_name(stream.metadata.name)
+    return {kind: api.get(kind, stream.metadata.namespace or "", name) for kind in kinds}
+
+
+def observe_standby(
+    api: KubeApi, stream: LiveStream, settings: OperatorSettings, name: str | None, asked: bool
+) -> StandbyObserved:
+    """The warm recorder the pod index names (`name`); while one is `asked` for and the stream owns
+    none, the next free name (from the index) and whether the default claim exists (a server read)."""
+    namespace = stream.metadata.namespace or ""
+    pod = api.get("Pod", namespace, name) if name else None
+    if not asked or owned_by(pod, stream.metadata.uid):
+        return StandbyObserved(pod)
+    number = 1
+    while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
+        number += 1
+    claim = api.get("PersistentVolumeClaim", namespace, settings.recordings_claim)
+    return StandbyObserved(pod, standby_pod_name(stream.metadata.name, number), claim is not None)
+
+
 def observe(
-    api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
+    api: KubeApi,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    report: tuple[str, str] | None = None,
+    auto_recording_exists: bool = True,
+    standby: str | None = None,
+    recorder_running: bool = False,
 ) -> Observed:
     """Reads in the order the reconcile used to (the Secrets the spec names, the quality set, then
     what the policy admits, then the children): Services, Pods and quality sets come from the watch
-    indexes, no server read."""
+    indexes; routes, the auto Recording and the default claim are server reads, each done only when
+    the stream may have one. `auto_recording_exists` False (from the operator's index) spares the
+    Recording's read when auto recording is off; `standby`: the warm recorder's name, when the pod
+    index has one; `recorder_running`: a Recording of the stream has its recorder (no standby is
+    asked for beside it)."""
     namespace, name = stream.metadata.namespace or "", stream.metadata.name
     key = check_stream_key(api, settings, stream)
     tls_problem, tls_refused = check_tls_secret(api, settings, stream)
@@ -112,6 +169,10 @@ def observe(
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
     regions = list(settings.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
+    admitted = admission.stream
+    auto = admitted.spec.recording.auto or auto_recording_exists
+    auto_name = auto_recording_name(name)
+    asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
     return Observed(
         key=key,
         tls_problem=tls_problem,
@@ -126,4 +187,7 @@ def observe(
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
         report=report,
         quality_set=quality_set,
+        routes=observe_routes(api, stream, admission.route, services["primary"]),
+        auto_recording=api.get_custom(RECORDING, namespace, auto_name) if auto else None,
+        standby=observe_standby(api, admitted, settings, standby, asks_standby),
     )

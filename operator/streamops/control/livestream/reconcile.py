@@ -94,9 +94,9 @@ def reconcile_livestream(
             "backup": backup_live if backup_live is not None else bool(status and status.backup_live),
         }
         immediate = stream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
-        observed = observe(api, stream, settings, report)
+        observed = observe(api, stream, settings, report, auto_recording_exists, standby, recorder_running)
         plan = plan_children(stream, settings, observed, live, immediate, auto_recording_exists, recorder_running)
-        applied = apply_plan(api, settings, plan, observed, stream, allocator, standby)
+        applied = apply_plan(api, settings, plan, observed, stream, allocator)
         outcome = _outcome(plan, observed, applied)
     except NamespaceTerminating:
         outcome = StreamOutcome(generation)

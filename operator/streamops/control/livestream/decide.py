@@ -30,9 +30,9 @@ from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.observe import ROLES
+from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.player_settings import broadcast_views, settings_due, spec_projection
-from streamops.control.livestream.reconcile import StreamOutcome
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.status import (
     IngestObservation,

@@ -11,7 +11,7 @@ from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, RecordingSeen
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.observe import ROLES
-from streamops.control.livestream.reconcile import StreamOutcome
+from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.state import OperatorState

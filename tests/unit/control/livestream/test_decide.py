@@ -25,7 +25,7 @@ from streamops.control.livestream.decide import (
     SwitchOverlays,
     decide,
 )
-from streamops.control.livestream.reconcile import StreamOutcome
+from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
     ForceDelete,

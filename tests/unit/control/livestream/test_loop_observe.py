@@ -18,7 +18,7 @@ from streamops.contract.worker import STATUS_PATH
 from streamops.contract.worker_credential import CREDENTIAL_KEY, credential_secret_name
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, RecordingSeen
 from streamops.control.livestream.loop import LIVESTREAM_LOOP, LiveStreamTick
-from streamops.control.livestream.reconcile import StreamOutcome
+from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.indexes import BroadcastFacts, Indexes, RecordingIndexFacts
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject

@@ -136,11 +136,12 @@ def observe_standby(
     pod = api.get("Pod", namespace, name) if name else None
     if not asked or owned_by(pod, stream.metadata.uid):
         return StandbyObserved(pod)
-    number = 1
-    while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
+    number, free = 1, standby_pod_name(stream.metadata.name, 1)
+    while (pod if free == name else api.get("Pod", namespace, free)) is not None:  # (the named one: read above)
         number += 1
+        free = standby_pod_name(stream.metadata.name, number)
     claim = api.get("PersistentVolumeClaim", namespace, settings.recordings_claim)
-    return StandbyObserved(pod, standby_pod_name(stream.metadata.name, number), claim is not None)
+    return StandbyObserved(pod, free, claim is not None)
 
 
 def observe(

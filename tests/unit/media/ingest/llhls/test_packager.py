@@ -75,14 +75,13 @@ def test_a_blocking_reload_is_answered_when_its_part_arrives_and_refused_too_far
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found writing this test: _complete counts the files to delete among the segments still listed "
-    "(at most window + 1), so none is ever deleted and a session's LL-HLS segments fill the media emptyDir",
-)
 def test_segment_files_beyond_the_window_and_its_grace_are_deleted(tmp_path: Path):
+    """A session's segment files once filled the media emptyDir: the files to delete were counted
+    among the listed segments, which never exceed the window."""
     packager = LlHlsPackager(tmp_path, SETTINGS, first_msn=100)
     packager.feed(init_segment())
     parts(packager, 0, 100)  # 20 segments
-    kept = SETTINGS.window_segments + SEGMENT_FILES_KEPT_BEYOND_WINDOW + 1  # and the one being written
-    assert len([f for f in tmp_path.iterdir() if f.name != INIT_URI]) <= kept
+    files = sorted(f.name for f in tmp_path.iterdir() if f.name != INIT_URI)
+    listed = [s.msn for s in packager.segments if s.complete]
+    assert len(files) == len(listed) + SEGMENT_FILES_KEPT_BEYOND_WINDOW
+    assert files == sorted(segment_uri(n) for n in range(listed[0] - SEGMENT_FILES_KEPT_BEYOND_WINDOW, listed[-1] + 1))

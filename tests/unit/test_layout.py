@@ -22,7 +22,6 @@ UNMIRRORED = frozenset(
     {
         "control/recording/loop.py",
         "control/restream/loop.py",
-        "control/restream/observe.py",
         "control/workers/children.py",
     }
 )

@@ -29,7 +29,7 @@ from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, Player
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
-from streamops.control.livestream.observe import ROLES
+from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.player_settings import broadcast_views, settings_due, spec_projection
@@ -42,7 +42,6 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.decisions import (
     Action,
     HintValue,
@@ -60,6 +59,7 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import BroadcastFacts, StreamFacts
+from streamops.control.shared.conditions import Transition
 from streamops.control.shared.spec_checks import SPEC_REJECTED
 from streamops.control.workers.edge_viewers import Sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation

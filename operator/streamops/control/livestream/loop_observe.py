@@ -10,16 +10,16 @@ from streamops.api import LIVESTREAM, RECORDING
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, RecordingSeen
 from streamops.control.livestream.exposure import ServiceObservation
-from streamops.control.livestream.observe import ROLES
+from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.state import OperatorState
 from streamops.control.runtime.tick import loop_facts
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
 from streamops.control.workers.ingest_address import ingest_component, ingest_names, region_service_name
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader
 from streamops.kube.client import watched_object
 

@@ -5,79 +5,34 @@ they are. Reads only, each object once; plan.py decides from what this returns."
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-
 from streamops.api import RECORDING, LiveStream
-from streamops.contract.ingest import Role
 from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
-from streamops.control.livestream.admission import Admission, admit
-from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
+from streamops.control.livestream.admission_reads import admit
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, in_force
+from streamops.control.livestream.observation import (
+    ROLES,
+    ROUTE_KINDS,
+    KeyCheck,
+    Observed,
+    StandbyObserved,
+    recorded_regions,
+)
 from streamops.control.livestream.specs.auto_recording import auto_recording_name
 from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, playback_route, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.quality_set_reads import read_quality_set
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
-from streamops.control.workers.children import owned_by
+from streamops.control.storage.recorder_pod import standby_pod_name
 from streamops.control.workers.ingest_address import ingest_names, region_service_name
-from streamops.control.workers.recorder_pod import standby_pod_name
-from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import INGEST_REGIONS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
-
-ROLES: tuple[Role, ...] = ("primary", "backup")
-ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
+from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owned_by
+from streamops.kube.reads import KubeReads
 
 
-@dataclass(frozen=True)
-class KeyCheck:
-    missing: str | None = None  # a referenced Secret (or its key) that does not exist
-    refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
-    invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
-
-
-@dataclass(frozen=True)
-class StandbyObserved:
-    """The stream's warm recorder (recording.standby) as it is. The name a new one takes and whether
-    the default claim exists are read only while a standby is asked for and none of the stream's runs."""
-
-    pod: Manifest | None = None  # the one the pod index names (whoever owns it now)
-    free_name: str | None = None  # the first standby name no Pod has
-    claim_exists: bool = True  # the default recordings claim
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What exists of a LiveStream's children, and what the checks of what it names found."""
-
-    key: KeyCheck  # the referenced stream key (a generated one is created blind: nothing to read)
-    tls_problem: tuple[str, str] | None  # (reason, message): the rtmps certificate's Secret is unusable
-    tls_refused: str | None  # the tenancy policy's refusal of that Secret
-    asked_route: PlaybackRoute | None  # the playback route the spec (or the operator's defaults) asks for
-    admission: Admission  # the stream as its children are built from, its route, the policy's refusals
-    services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
-    internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
-    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
-    # The LoadBalancer regions' Services by region: those the operator lists, and those the primary
-    # Service records the stream has (a region no longer listed: its Service is deleted).
-    region_services: dict[str, Manifest | None] = field(default_factory=dict)
-    deactivation: Deactivation | None = None  # the record on the LiveStream, while it holds
-    deactivation_record: str | None = None  # the annotation as it is (held or not)
-    # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
-    report: tuple[str, str] | None = None
-    # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
-    quality_set: QualitySetLookup | None = None
-    # The playback route of each kind the stream asks for or its primary Service records it had.
-    routes: dict[RouteKind, Manifest | None] = field(default_factory=dict)
-    # The Recording <stream>-auto, read while auto recording is on or the index shows one.
-    auto_recording: Manifest | None = None
-    standby: StandbyObserved = field(default_factory=StandbyObserved)
-
-
-def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
+def check_stream_key(api: KubeReads, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
     """A referenced key: it exists, the policy admits it, and with srt its length suits SRT. A bad
     length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
     listener with it, so fixing the Secret needs no restart (the worker re-reads the key). A
@@ -94,7 +49,7 @@ def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStrea
 
 
 def check_tls_secret(
-    api: KubeApi, settings: OperatorSettings, stream: LiveStream
+    api: KubeReads, settings: OperatorSettings, stream: LiveStream
 ) -> tuple[tuple[str, str] | None, str | None]:
     """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
     (an unlabelled Secret is refused before its keys are looked at)."""
@@ -106,18 +61,8 @@ def check_tls_secret(
     return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
-def recorded_regions(service: Manifest | None) -> list[str]:
-    """The LoadBalancer regions a primary ingest Service records its stream has Services for."""
-    value = ((service or {}).get("metadata", {}).get("annotations") or {}).get(INGEST_REGIONS_ANNOTATION)
-    try:
-        names = json.loads(value) if value else []
-    except ValueError:
-        return []
-    return [str(n) for n in names] if isinstance(names, list) else []
-
-
 def observe_routes(
-    api: KubeApi, stream: LiveStream, asked: PlaybackRoute | None, primary: Manifest | None
+    api: KubeReads, stream: LiveStream, asked: PlaybackRoute | None, primary: Manifest | None
 ) -> dict[RouteKind, Manifest | None]:
     """The playback route of the kind asked for and of the kind the primary Service records (one to
     delete): server reads (routes are not watched), none for a stream that has neither."""
@@ -128,7 +73,7 @@ def observe_routes(
 
 
 def observe_standby(
-    api: KubeApi, stream: LiveStream, settings: OperatorSettings, name: str | None, asked: bool
+    api: KubeReads, stream: LiveStream, settings: OperatorSettings, name: str | None, asked: bool
 ) -> StandbyObserved:
     """The warm recorder the pod index names (`name`); while one is `asked` for and the stream owns
     none, the next free name (from the index) and whether the default claim exists (a server read)."""
@@ -145,7 +90,7 @@ def observe_standby(
 
 
 def observe(
-    api: KubeApi,
+    api: KubeReads,
     stream: LiveStream,
     settings: OperatorSettings,
     report: tuple[str, str] | None = None,
@@ -155,8 +100,8 @@ def observe(
 ) -> Observed:
     """Reads in the order the reconcile used to (the Secrets the spec names, the quality set, then
     what the policy admits, then the children): Services, Pods and quality sets come from the watch
-    indexes; routes, the auto Recording and the default claim are server reads, each done only when
-    the stream may have one. `auto_recording_exists` False (from the operator's index) spares the
+    indexes; routes, the auto Recording and the claim are server reads, each done only when the
+    stream may have one. `auto_recording_exists` False (from the operator's index) spares the
     Recording's read when auto recording is off; `standby`: the warm recorder's name, when the pod
     index has one; `recorder_running`: a Recording of the stream has its recorder (no standby is
     asked for beside it)."""
@@ -172,7 +117,6 @@ def observe(
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     admitted = admission.stream
     auto = admitted.spec.recording.auto or auto_recording_exists
-    auto_name = auto_recording_name(name)
     asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
     return Observed(
         key=key,
@@ -189,6 +133,6 @@ def observe(
         report=report,
         quality_set=quality_set,
         routes=observe_routes(api, stream, admission.route, services["primary"]),
-        auto_recording=api.get_custom(RECORDING, namespace, auto_name) if auto else None,
+        auto_recording=api.get_custom(RECORDING, namespace, auto_recording_name(name)) if auto else None,
         standby=observe_standby(api, admitted, settings, standby, asks_standby),
     )

@@ -15,7 +15,7 @@ from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_t
 from streamops.control.livestream.decide import SwitchOverlays
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.workers.worker_client import post
 
 

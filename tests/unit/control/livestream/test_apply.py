@@ -15,7 +15,7 @@ from streamops.control.livestream.observe import observe
 from streamops.control.livestream.plan import AutoRecording, Standby, plan_children
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.route import playback_ingress, playback_route
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.ports import PortAllocator
 

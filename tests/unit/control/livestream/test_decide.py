@@ -26,7 +26,6 @@ from streamops.control.livestream.decide import (
     decide,
 )
 from streamops.control.livestream.outcome import StreamOutcome
-from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
     ForceDelete,
     LoopFacts,
@@ -37,7 +36,8 @@ from streamops.control.runtime.decisions import (
     WorkerRequest,
     WriteStatus,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 

@@ -22,11 +22,11 @@ from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.indexes import BroadcastFacts, Indexes, RecordingIndexFacts
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.ingest_address import ingest_component
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 
 NS = "media"
 STANDBY = PodObservation("cam-recorder-1", exists=True, uid="s1")

@@ -9,10 +9,11 @@ from typing import Any
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api import LiveStream
-from streamops.control.livestream.observe import StandbyObserved, observe
+from streamops.control.livestream.observation import StandbyObserved
+from streamops.control.livestream.observe import observe
 from streamops.control.livestream.specs.auto_recording import auto_recording
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.recorder_pod import recorder_standby_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.kube.naming import owner_reference
 
 NS = "media"

@@ -29,9 +29,9 @@ from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.runtime.decisions import WorkerRequest
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
 from streamops.control.runtime.tick import request
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 
 NS = "media"

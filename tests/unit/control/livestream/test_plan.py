@@ -13,7 +13,7 @@ from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.observe import ROLES, KeyCheck, Observed, StandbyObserved
+from streamops.control.livestream.observation import ROLES, KeyCheck, Observed, StandbyObserved
 from streamops.control.livestream.plan import (
     AutoRecording,
     Plan,
@@ -28,10 +28,10 @@ from streamops.control.livestream.plan import (
 )
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.route import playback_route
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import QualitySetLookup
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import recordings_claim
-from streamops.control.workers.recorder_pod import recorder_standby_pod
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 

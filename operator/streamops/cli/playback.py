@@ -43,6 +43,7 @@ from streamops.contract.playback_token import (
     key_id,
     sign,
 )
+from streamops.control.livestream.playback_keys import playback_keys_secret
 
 if TYPE_CHECKING:
     from streamops.kube.client import KubeApi
@@ -300,8 +301,6 @@ def broadcast_url(api: KubeApi, namespace: str, name: str, expires: int, ip: str
 
 def rotate_playback_key(api: KubeApi, namespace: str, force: bool, now: datetime) -> str:
     """Rotate (or create) the namespace's playback signing keys; what was done, in words."""
-    from streamops.control.livestream.edge import playback_keys_secret
-
     secret = api.get("Secret", namespace, KEYS_SECRET)
     if secret is None:
         created = api.create(playback_keys_secret(namespace, now))

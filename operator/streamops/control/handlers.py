@@ -34,6 +34,7 @@ from streamops.api import (
     STREAM_WEBHOOK,
     VERSION,
 )
+from streamops.control.edge.loop import EdgeLoops
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.qualityset.default_set import ensure_default_quality_set
@@ -157,6 +158,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
         state.seed_ports(SELECTOR)
     memo.state = state
     memo.tasks = ObjectTasks()
+    memo.edges = EdgeLoops(state)  # one per namespace whose streams want the edge (control/edge/)
     memo.notifier = Notifier(state, webhook_session())
     memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
     if memo.get("insights") is not None:  # (given by cli/operator.py: kopf's own is not reachable)
@@ -210,6 +212,8 @@ async def close(memo: kopf.Memo, **_: object) -> None:
             memo[task].cancel()
     if memo.get("tasks") is not None:
         await memo.tasks.close()
+    if memo.get("edges") is not None:
+        await memo.edges.close()
     if memo.get("notifier") is not None:
         await memo.notifier.close()
     if memo.get("state") is not None:
@@ -331,6 +335,8 @@ def _wake_on_events(kind: ControlledKind) -> None:
             return kind.loop(state, obj, _indexes(state, kwargs))
 
         memo.tasks.observe(type, _key(kind, body), body, loop)
+        if kind.api is LIVESTREAM and type == "DELETED":  # its edge need not wait for the GC to take its Service
+            memo.edges.wake(body.metadata.namespace or "", start=False)
         await _object_event(kind, type or "", body, state, cast(QualitySetUsers, kwargs["quality_set_users"]))
         memo.notifier.observe(kind.api.kind, type, body)
 
@@ -342,10 +348,11 @@ async def stream_webhook_event(type: str | None, body: kopf.Body, memo: kopf.Mem
 
 
 @kopf.on.event("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
-async def ingest_service_event(body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
+async def ingest_service_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
     """An ingest Service appeared or changed: its stream's status shows its nodePorts and load
     balancer address (a cloud controller writes status.loadBalancer), and the recorders and pushers
-    of its stream need its ports."""
+    of its stream need its ports; the namespace's edge serves the streams whose Services say so."""
+    memo.edges.observe_service(type, body)
     owner = controller_of(body.metadata)
     if owner is not None and owner.get("kind") == LIVESTREAM.kind:
         namespace = body.metadata.namespace or ""

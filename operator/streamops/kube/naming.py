@@ -20,8 +20,8 @@ HOST_PORTS_ANNOTATION = f"{GROUP}/host-ports"
 # The annotation keys the operator set on a child (JSON list): a key dropped from the spec is removed.
 MANAGED_ANNOTATIONS_ANNOTATION = f"{GROUP}/managed-annotations"
 PLAYBACK_ROUTE_ANNOTATION = f"{GROUP}/playback-route"  # on the ingest Service: the stream's route kind
-# On a primary ingest Service: its stream is an owner of the namespace's edge (livestream/edge.py), so
-# a stream that stops wanting the edge is taken off without reading the edge at every reconcile.
+# On a primary ingest Service: its stream's viewers come through the namespace's edge, and its line in
+# the edge's routes file (edge_owner_value): what the edge's controller (control/edge/) plans from.
 EDGE_OWNER_ANNOTATION = f"{GROUP}/edge-owner"
 # On a primary ingest Service: the LoadBalancer regions whose Services the stream has (JSON list), so
 # that a region the operator no longer lists has its Service deleted (docs/design/exposure.md).
@@ -81,3 +81,18 @@ def owned_by(obj: Body | None, uid: str | None) -> bool:
     if not obj:
         return False
     return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])
+
+
+def edge_owner_value(path: str, public: bool) -> str:
+    """EDGE_OWNER_ANNOTATION's value: the stream's playback path, then ` public` when the edge may strip
+    its tokens unverified (a path has no space: Ingress and HTTPRoute paths are URL paths)."""
+    return f"{path} public" if public else path
+
+
+def edge_owner_route(value: str) -> tuple[str, bool] | None:
+    """(path, public) of an EDGE_OWNER_ANNOTATION value; None for "true", what operators before the
+    edge's own controller wrote (the stream's line is then kept as the routes file has it)."""
+    path, _, rest = value.partition(" ")
+    if not path.startswith("/"):
+        return None
+    return path, rest == "public"

@@ -11,7 +11,7 @@ from devtools.catalog import stored_livestream
 from streamops.contract.edge import ENV_TRUSTED_PROXIES
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.playback_token import client_address, trusted_networks
-from streamops.control.livestream.edge import edge_pod_template
+from streamops.control.edge.specs import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.shared.settings import OperatorSettings
 

@@ -1,21 +1,21 @@
 """Carry out a LiveStream's plan (plan.py) through the actuators of control/workers/children.py, in
 the order the writes must come (docs/design/reconcile-plan.md): the generated key, the host ports,
-the namespace's worker policies, the playback keys, the edge, the route, the deactivation record,
-then per role its Services and Pod, the warm recorder, the auto Recording. Where a manifest depends
-on a write's answer (the host ports allocated, a Service as the server answered it, the edge
-refused), this asks plan.py's second-phase functions for it at that point."""
+the namespace's worker policies, the playback keys, the route, the deactivation record, then per
+role its Services and Pod, the warm recorder, the auto Recording. Where a manifest depends on a
+write's answer (the host ports allocated, a Service as the server answered it), this asks plan.py's
+second-phase functions for it at that point. The namespace's edge is its own controller's
+(control/edge/): the primary Service records that the stream wants it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from streamops.api import LIVESTREAM, RECORDING, LiveStream
-from streamops.contract.edge import EDGE_NAME
 from streamops.contract.ingest import Role
+from streamops.contract.playback_token import KEYS_SECRET
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
-from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
 from streamops.control.livestream.observation import ROLES, Observed
 from streamops.control.livestream.plan import (
     AutoRecording,
@@ -29,10 +29,13 @@ from streamops.control.livestream.plan import (
     wanted_service,
     wanted_standby,
 )
+from streamops.control.livestream.playback_keys import playback_keys_secret
 from streamops.control.livestream.specs.auto_recording import auto_recording_name
 from streamops.control.livestream.specs.ports import BASE_PORT_NAMES
 from streamops.control.livestream.specs.route import RouteKind, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_secret, worker_credential_secret
+from streamops.control.shared.api_refusals import REFUSALS, refusal
+from streamops.control.shared.edge_refusals import EDGE_REFUSALS
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
@@ -44,10 +47,6 @@ from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import owned_by
 
-# The API server refusing what the spec asks for (bad value, forbidden by policy, API not served):
-# said in status (Stalled) instead of retried as if it were a transient failure.
-REFUSALS = frozenset({400, 403, 404, 422})
-
 
 @dataclass(frozen=True)
 class Applied:
@@ -56,21 +55,17 @@ class Applied:
     host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
     service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
     route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
-    edge_rejected: str | None = None  # ... to the namespace's edge
+    edge_rejected: str | None = None  # ... to the namespace's edge (its controller's, control/edge/)
     created: dict[Role, PodObservation] = field(default_factory=dict)  # the ingest Pods created, as answered
     deactivation_recorded: bool = False  # a worker's report of its deactivation was recorded now
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)  # replaced, or waiting for an idle ingest
     region_rejected: dict[str, str] = field(default_factory=dict)  # a region's Service the server refused
 
 
-def refusal(error: ApiError) -> str:
-    """The server's message (a Status object's `message`), bounded. Service and route manifests hold
-    no key material, so nothing secret can be echoed."""
-    try:
-        message = str(json.loads(error.body).get("message") or "")
-    except (ValueError, AttributeError):
-        message = ""
-    return (message or error.body or f"HTTP {error.status}")[:800]
+def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
+    """Create the namespace's keys Secret when missing (never replaced: a 409 means it exists)."""
+    if api.get("Secret", namespace, KEYS_SECRET) is None:
+        api.create(playback_keys_secret(namespace, datetime.now(UTC)))
 
 
 def ensure_worker_credential(api: KubeApi, stream: LiveStream) -> None:
@@ -211,7 +206,7 @@ def apply_plan(
     WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker_network_policies_file)
     if plan.signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
-    edge_rejected = apply_edge(api, settings, plan)  # before the route that sends viewers to it
+    edge_rejected = EDGE_REFUSALS.of(namespace) if plan.edge else None  # (control/edge/ says it)
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
     route_rejected = ensure_playback_route(api, admitted, wanted_routes(plan, http_port), observed)
     deactivation = recorded_deactivation(plan, settings, observed, allocated.get("primary"))
@@ -222,7 +217,7 @@ def apply_plan(
     ensure_region_services(api, plan, observed, regions, removed=True)
     roles = RolesApplied()
     for role in ROLES:
-        apply_role(api, settings, plan, observed, role, allocated, allocator, edge_rejected is not None, regions, roles)
+        apply_role(api, settings, plan, observed, role, allocated, allocator, regions, roles)
     apply_standby(api, settings, plan, allocator, admitted.metadata.uid)
     apply_auto_recording(api, plan.auto_recording, namespace, auto_recording_name(name))
     return Applied(
@@ -251,20 +246,6 @@ def allocate_roles(plan: Plan, observed: Observed, allocator: PortAllocator | No
     return allocated
 
 
-def apply_edge(api: KubeApi, settings: OperatorSettings, plan: Plan) -> str | None:
-    """The namespace's edge, when the stream goes through it or is recorded as its owner; the
-    server's refusal, if any."""
-    route = plan.route
-    try:
-        if plan.edge or plan.edge_owner:
-            ensure_edge(api, plan.stream, settings, plan.edge, route.path if route else "", public=not plan.signed)
-    except ApiError as e:
-        if e.status not in REFUSALS:
-            raise
-        return f"the edge {EDGE_NAME} refused: {refusal(e)}"
-    return None
-
-
 @dataclass
 class RolesApplied:
     """What the roles' writes answered, gathered role by role."""
@@ -283,7 +264,6 @@ def apply_role(
     role: Role,
     allocated: dict[Role, IngestPortMap],
     allocator: PortAllocator | None,
-    edge_refused: bool,
     regions: dict[str, Manifest | None],
     out: RolesApplied,
 ) -> None:
@@ -295,7 +275,7 @@ def apply_role(
     host_ports = allocated.get(role)
     if wants.services:
         try:
-            service = ensure_service(api, wanted_service(plan, role, settings, host_ports, edge_refused), service, uid)
+            service = ensure_service(api, wanted_service(plan, role, settings, host_ports), service, uid)
         except ApiError as e:
             if e.status not in REFUSALS:
                 raise

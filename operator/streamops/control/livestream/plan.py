@@ -4,7 +4,7 @@ that needs no write (which roles run, the ladder of the quality set it names, th
 the standby, the auto Recording, whether a key is generated, which host ports each role needs); the
 functions below it build the manifests
 that depend on what a write returned (the host ports the allocator gave, a Service as the API
-server answered it, the edge refused or not), and apply.py calls them at that point."""
+server answered it), and apply.py calls them at that point."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from streamops.control.workers.ingest_address import IngestPortMap, playback_sig
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, owned_by
+from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, edge_owner_value, owned_by
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,6 @@ class Plan:
     route: PlaybackRoute | None  # the playback route (None: none, or refused)
     had_route: str | None  # the route kind recorded on the primary ingest Service (one to delete)
     edge: bool  # viewers come through the namespace's edge
-    edge_owner: bool  # the stream is (still) recorded as an owner of the namespace's edge
     signed: bool  # playback needs tokens: the keys Secret before the ingest Pod that mounts it
     standby: bool  # a warm recorder is wanted
     auto_recording: AutoRecording  # the auto Recording's writes (none when it is as wanted)
@@ -129,7 +128,7 @@ def plan_children(
     deactivation = observed.deactivation
     roles = ingest_roles(admitted)
     run = admitted.spec.active and deactivation is None and secrets_usable and certificate_usable
-    # What the primary ingest Service records: the route the stream had, whether it owns the edge.
+    # What the primary ingest Service records: the route the stream had.
     primary = _owned(observed.services.get("primary"), admitted) or {}
     annotations = primary.get("metadata", {}).get("annotations") or {}
     route = admission.route
@@ -166,7 +165,6 @@ def plan_children(
         route=route,
         had_route=annotations.get(PLAYBACK_ROUTE_ANNOTATION),
         edge=route is not None and route.edge,
-        edge_owner=annotations.get(EDGE_OWNER_ANNOTATION) == "true",
         signed=playback_signed(admitted, settings),
         standby=standby and deactivation is None,
         auto_recording=plan_auto_recording(admitted, observed.auto_recording, auto_recording_exists),
@@ -289,11 +287,10 @@ def deactivation_patch(wanted: Deactivation | None, observed: Observed) -> Manif
     return None
 
 
-def wanted_service(
-    plan: Plan, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, edge_refused: bool
-) -> Manifest:
+def wanted_service(plan: Plan, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None) -> Manifest:
     """A role's external Service. A route the server refused stays recorded as wanted (the next
-    reconcile tries again); an edge it refused is not recorded as owned."""
+    reconcile tries again); so does the edge, with the stream's line in its routes (control/edge/
+    plans the edge from these records, and says whether the server refused it)."""
     route = plan.route
     return ingest_service(
         plan.stream,
@@ -301,7 +298,7 @@ def wanted_service(
         settings,
         host_ports,
         route.kind if route else None,
-        plan.edge and not edge_refused,
+        edge_owner_value(route.path, public=not plan.signed) if route is not None and plan.edge else None,
         plan.regions,
     )
 

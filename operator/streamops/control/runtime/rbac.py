@@ -53,7 +53,7 @@ def cluster_role_rules() -> list[PolicyRule]:
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "create"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-        # A namespace's edge tier (livestream/edge.py): owners and routes rewritten with PUT (update).
+        # A namespace's edge tier (control/edge/): owners and routes rewritten with PUT (update).
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "create", "update", "delete"]},
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get", "create"]},
         # ... and the webhooks' outboxes, one per stream (webhook/store.py): listed once per namespace,

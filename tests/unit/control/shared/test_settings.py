@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from streamops.api.recording import S3Storage
 from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
-from streamops.control.livestream.edge import edge_pod_template
+from streamops.control.edge.specs import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.shared.settings import OperatorSettings
 

@@ -65,14 +65,15 @@ def ingest_service(
     settings: OperatorSettings,
     host_ports: IngestPortMap | None = None,
     playback_route_kind: str | None = None,
-    edge_owner: bool = False,
+    edge_owner: str | None = None,
     regions: tuple[str, ...] = (),
 ) -> Manifest:
     """RTMP (TCP), SRT (UDP) and HTTP in one Service of the type the stream (or the operator) asks
     for. With host networking the allocation is recorded here: the Service outlives the Pods.
     `playback_route_kind` (Ingress, HTTPRoute) records which route the stream has, so that a
-    removed one is found without reading every kind at every reconcile; `edge_owner` likewise
-    records that the stream is an owner of the namespace's edge, and `regions` the LoadBalancer regions
+    removed one is found without reading every kind at every reconcile; `edge_owner` records
+    that the stream's viewers come through the namespace's edge, and its line in the edge's routes
+    (kube/naming.py's edge_owner_value: what control/edge/ plans the edge from), and `regions` the LoadBalancer regions
     whose Services it has (a region no longer listed is found and deleted)."""
     names = ingest_names(stream.metadata.name, role)
     options = ingest_service_options(stream, settings)
@@ -97,7 +98,7 @@ def ingest_service(
     if playback_route_kind and role == "primary":
         annotations[PLAYBACK_ROUTE_ANNOTATION] = playback_route_kind
     if edge_owner and role == "primary":
-        annotations[EDGE_OWNER_ANNOTATION] = "true"
+        annotations[EDGE_OWNER_ANNOTATION] = edge_owner
     if regions and role == "primary":
         annotations[INGEST_REGIONS_ANNOTATION] = json.dumps(list(regions))
     metadata["annotations"] = with_managed_list(annotations)

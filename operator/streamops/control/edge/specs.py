@@ -1,31 +1,15 @@
-"""A namespace's edge tier and playback keys, as its LiveStreams want them (docs/design/playback.md).
-
-The edge (Deployment, Service, HorizontalPodAutoscaler, routes ConfigMap, all `streamops-edge`) is
-shared by the namespace's streams that serve viewers through it: every such stream is an owner of
-the Deployment (not a controller: one object, many owners), so the garbage collector removes it
-with the last of them and nothing is left when the operator is uninstalled; the Service, the
-autoscaler and the ConfigMap are the Deployment's. A stream that no longer wants the edge takes
-itself off the owners, and the last one deletes it. Owners and routes are rewritten with the
-resourceVersion read (PUT): two streams reconciling at once cannot lose each other's entry; the one
-refused does it again at its next reconcile.
-
-The playback keys Secret is created once per namespace, the first time a signed stream needs it,
-and owned by nothing: tokens handed out must keep working whatever happens to the streams.
-"""
+"""A namespace's edge tier as manifests (docs/design/playback.md, "The edge"): pure builders of the
+Deployment, its Service, autoscaler and routes ConfigMap, all named `streamops-edge`. The Deployment is
+owned by every stream it serves (none is its controller: one object, many owners), so the garbage
+collector takes it with the last of them; the other three are the Deployment's."""
 
 from __future__ import annotations
 
-import secrets
-from base64 import b64encode
-from datetime import UTC, datetime
-
-from streamops.api import LiveStream
 from streamops.contract import edge as contract
-from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET, ROTATED_AT_ANNOTATION
+from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import recordings_claim, videos_claim
+from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.workers.worker_pod import spec_hash
-from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     COMPONENT_LABEL,
@@ -53,21 +37,6 @@ def edge_labels() -> dict[str, str]:
 def edge_selector() -> dict[str, str]:
     labels = edge_labels()
     return {k: labels[k] for k in (INSTANCE_LABEL, COMPONENT_LABEL)}
-
-
-def default_playback_path(stream: LiveStream) -> str:
-    return f"/streams/{stream.metadata.namespace}/{stream.metadata.name}"
-
-
-def _stream_owner(stream: LiveStream) -> Manifest:
-    assert stream.metadata.uid
-    return {
-        "apiVersion": stream.api_version,
-        "kind": stream.kind,
-        "name": stream.metadata.name,
-        "uid": stream.metadata.uid,
-        "blockOwnerDeletion": False,
-    }
 
 
 def _child_metadata(deployment: Manifest) -> Manifest:
@@ -263,118 +232,3 @@ def edge_routes(deployment: Manifest, routes: dict[str, str]) -> Manifest:
         "metadata": _child_metadata(deployment),
         "data": {contract.ROUTES_FILE: render_routes(routes)},
     }
-
-
-def playback_keys_secret(namespace: str, now: datetime) -> Manifest:
-    """A namespace's first signing key (rotation: `streamops playback rotate-key`)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": KEYS_SECRET,
-            "namespace": namespace,
-            "labels": {NAME_LABEL: "streamops", MANAGED_BY_LABEL: MANAGED_BY},
-            "annotations": {ROTATED_AT_ANNOTATION: now.astimezone(UTC).isoformat().replace("+00:00", "Z")},
-        },
-        "data": {CURRENT_KEY: b64encode(secrets.token_bytes(KEY_BYTES)).decode()},
-    }
-
-
-# --- what a reconcile does ---------------------------------------------------------------------------
-
-
-def ensure_playback_keys(api: KubeApi, namespace: str) -> None:
-    """Create the namespace's keys Secret when missing (never replaced: a 409 means it exists)."""
-    if api.get("Secret", namespace, KEYS_SECRET) is None:
-        api.create(playback_keys_secret(namespace, datetime.now(UTC)))
-
-
-def route_line(stream: LiveStream, public: bool) -> str:
-    """The stream's entry in the edge's routes file (the edge's contract: media/edge/__init__.py's
-    routes_file), on its playback path: the edge serves the streams listed there and nothing else;
-    `public` so that the edge strips a token unverified (a public stream ignores one,
-    docs/design/playback.md)."""
-    return f"{stream.metadata.name}{' public' if public else ''}"
-
-
-def ensure_edge(
-    api: KubeApi, stream: LiveStream, settings: OperatorSettings, wanted: bool, path: str, public: bool = True
-) -> None:
-    """The namespace's edge with `stream` among its owners (and its line among the routes when it
-    route_line: every stream it serves has one), or without it."""
-    namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
-    current = api.get("Deployment", namespace, contract.EDGE_NAME)
-    owners: list[Manifest] = list((current or {}).get("metadata", {}).get("ownerReferences") or [])
-    owned = any(o.get("uid") == uid for o in owners)
-    if not wanted:
-        if current is None or not owned:
-            return
-        rest = [o for o in owners if o.get("uid") != uid]
-        if not rest:
-            api.delete("Deployment", namespace, contract.EDGE_NAME, current["metadata"]["uid"])
-            return
-        api.replace({**current, "metadata": {**current["metadata"], "ownerReferences": rest}})
-        _ensure_route(api, current, stream, None)
-        return
-    desired = edge_deployment(namespace, settings, [*owners, _stream_owner(stream)] if not owned else owners)
-    claim = videos_claim(settings)
-    if claim is not None and api.get("PersistentVolumeClaim", namespace, claim) is None:
-        api.create(recordings_claim(namespace, settings))  # before the Pods that mount it
-    if current is None:
-        current = api.create(desired)
-        if current is None:  # another stream's reconcile created it first: next reconcile joins it
-            return
-    else:
-        hash_now = (current["metadata"].get("annotations") or {}).get(SPEC_HASH_ANNOTATION)
-        want_hash = desired["metadata"]["annotations"][SPEC_HASH_ANNOTATION]
-        if not owned or hash_now != want_hash:
-            spec = {**current["spec"], "template": desired["spec"]["template"]}
-            meta = {
-                **current["metadata"],
-                "ownerReferences": desired["metadata"]["ownerReferences"],
-                "annotations": {**(current["metadata"].get("annotations") or {}), SPEC_HASH_ANNOTATION: want_hash},
-            }
-            current = api.replace({**current, "metadata": meta, "spec": spec}) or current
-    if api.get("Service", namespace, contract.EDGE_NAME) is None:
-        api.create(edge_service(current))
-    _ensure_autoscaler(api, current, settings)
-    _ensure_route(api, current, stream, (path, route_line(stream, public)))
-
-
-def _ensure_autoscaler(api: KubeApi, deployment: Manifest, settings: OperatorSettings) -> None:
-    """The autoscaler as the operator's settings want it: a `helm upgrade` that changes the edge's
-    replicas or CPU target reaches every namespace's edge at its next reconcile (a conflict is
-    retried then too). Only the fields set here are compared and written: what the API server
-    defaults (behavior) and the controller's status stay."""
-    namespace = deployment["metadata"]["namespace"]
-    desired = edge_autoscaler(deployment, settings)
-    current = api.get("HorizontalPodAutoscaler", namespace, contract.EDGE_NAME)
-    if current is None:
-        api.create(desired)
-    elif any((current.get("spec") or {}).get(k) != v for k, v in desired["spec"].items()):
-        api.replace({**current, "spec": {**(current.get("spec") or {}), **desired["spec"]}})
-
-
-def _ensure_route(api: KubeApi, deployment: Manifest, stream: LiveStream, entry: tuple[str, str] | None) -> None:
-    """The stream's (prefix, line) in the routes ConfigMap (None: not there)."""
-    namespace, name = deployment["metadata"]["namespace"], stream.metadata.name
-    current = api.get("ConfigMap", namespace, contract.EDGE_NAME)
-    routes = parse_routes(((current or {}).get("data") or {}).get(contract.ROUTES_FILE, ""))
-    wanted = {p: rest for p, rest in routes.items() if rest.split()[0] != name}
-    if entry is not None:
-        wanted[entry[0]] = entry[1]
-    # Written before the edge served only listed streams, a signed stream on its default path had no
-    # line: the other owners get theirs here, so an upgrade does not wait for each one's reconcile.
-    listed = {rest.split()[0] for rest in wanted.values()}
-    for owner in deployment["metadata"].get("ownerReferences") or []:
-        other = owner.get("name")
-        if owner.get("kind") == stream.kind and other and other != name and other not in listed:
-            wanted[f"/streams/{namespace}/{other}"] = other
-    if wanted == routes and current is not None:
-        return
-    if current is None:
-        if entry is not None:
-            api.create(edge_routes(deployment, wanted))
-        return
-    api.replace({**current, "data": {contract.ROUTES_FILE: render_routes(wanted)}})

@@ -1,0 +1,38 @@
+"""Reads only, each once: the namespace's primary ingest Services that record a stream wanting the edge
+(one LIST) and those streams (from the operator's LiveStream index: a deleted stream's Service is
+there until the garbage collector takes it, its stream is not), then the edge's Deployment, and while
+a stream wants it its Service (from the operator's Service index), autoscaler and routes ConfigMap."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from streamops.api import LIVESTREAM
+from streamops.contract.edge import EDGE_NAME
+from streamops.control.edge.observation import EdgeObserved, EdgeStream
+from streamops.kube.naming import COMPONENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from streamops.kube.reads import KubeReads
+
+# The primary ingest Services (and the internal ones, which share the component and record nothing).
+INGEST_SERVICES = urlencode({"labelSelector": f"{MANAGED_BY_LABEL}={MANAGED_BY},{COMPONENT_LABEL}=ingest"})
+
+
+def _exists(api: KubeReads, namespace: str, stream: EdgeStream) -> bool:
+    found = api.get_custom(LIVESTREAM, namespace, stream.name)
+    return found is not None and found["metadata"].get("uid") == stream.uid
+
+
+def observe_edge(api: KubeReads, namespace: str) -> EdgeObserved:
+    found = (EdgeStream.of(s) for s in api.list_in("Service", namespace, INGEST_SERVICES))
+    streams = tuple(sorted(s for s in found if s is not None and _exists(api, namespace, s)))
+    deployment = api.get("Deployment", namespace, EDGE_NAME)
+    if not streams:
+        return EdgeObserved(namespace, streams, deployment)
+    return EdgeObserved(
+        namespace,
+        streams,
+        deployment,
+        service=api.get("Service", namespace, EDGE_NAME),
+        autoscaler=api.get("HorizontalPodAutoscaler", namespace, EDGE_NAME),
+        routes=api.get("ConfigMap", namespace, EDGE_NAME),
+    )

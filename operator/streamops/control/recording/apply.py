@@ -1,16 +1,18 @@
 """Carry out a Recording's plan (plan.py) through the actuators of control/workers/children.py, in
 the order the writes must come (docs/design/reconcile-plan.md): the recorder removed, or the
 default claim, then the stream's standby adopted, then the recorder's own Pod. Whether the
-adoption took decides what follows, so this asks plan.py's second-phase functions then."""
+adoption took decides what follows, so this asks plan.py's second-phase functions then. The origin
+expiry Pod (keepOrigin on a claim) is created or removed apart: it depends on none of them."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.control.recording.observe import Observed
-from streamops.control.recording.plan import Plan, adopted, start_config, wanted_pod
+from streamops.control.recording.plan import OriginExpiryPlan, Plan, adopted, start_config, wanted_pod
 from streamops.control.recording.specs.adoption import adoption_patch
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import ensure_recordings_claim
@@ -19,6 +21,8 @@ from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
+
+log = logging.getLogger("streamops.operator")
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,20 @@ def apply_plan(
     desired = wanted_pod(plan, settings, observed, host_ports)
     rolled = roll_pod(api, desired, pod, uid, recording.metadata.generation, plan.busy, plan.immediate)
     return Applied(pod_change=rolled.change)
+
+
+def apply_origin_expiry(api: KubeApi, recording: Recording, plan: OriginExpiryPlan) -> None:
+    """The ended origin expiry Pod removed (that uid: a new one may have its name), or a new one made
+    (already there: the pod index lagged, and the one there does the work)."""
+    namespace = recording.metadata.namespace or ""
+    if plan.remove is not None:
+        api.delete("Pod", namespace, plan.remove.name, plan.remove.uid or None)
+    if plan.create is not None and api.create(plan.create) is not None:
+        name = plan.create["metadata"]["name"]
+        log.info(
+            "Recording %s/%s: %d original(s) due: Pod %s deletes them",
+            namespace,
+            recording.metadata.name,
+            plan.originals,
+            name,
+        )

@@ -1,7 +1,9 @@
 """What a Recording's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its recorder Pod, its stream, the Secrets and the claim of the storage its videos go to, the
-stream's ingest ports. Reads only; plan.py decides from what this returns. The stream's standby
-recorder is read where it is adopted (apply.py): the adoption is a write whose answer decides."""
+stream's ingest ports; when the status loop asks, the origin expiry Pod (keepOrigin on a claim) and
+the access modes of the claim it would mount. Reads only; plan.py decides from what this returns.
+The stream's standby recorder is read where it is adopted (apply.py): the adoption is a write whose
+answer decides."""
 
 from __future__ import annotations
 
@@ -30,6 +32,16 @@ class Observed:
     host_network: bool = False  # workers run on the host network: the ingest ports were read
     ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
     claim_access_modes: tuple[str, ...] | None = None  # of the claim it names (None: the default, or a bucket)
+    origin_expiry: OriginExpiryObserved | None = None  # read only when the status loop asks
+
+
+@dataclass(frozen=True)
+class OriginExpiryObserved:
+    """The origin expiry Pod (None: there is none) and the access modes of the claim in the status,
+    which a new one mounts (None: the default claim's, or not asked)."""
+
+    pod: Manifest | None = None
+    claim_access_modes: tuple[str, ...] | None = None
 
 
 def claim_access_modes(
@@ -44,18 +56,25 @@ def claim_access_modes(
 
 
 def observe(
-    api: KubeApi, recording: Recording, settings: OperatorSettings, recorder: str | None, host_network: bool
+    api: KubeApi,
+    recording: Recording,
+    settings: OperatorSettings,
+    recorder: str | None,
+    host_network: bool,
+    origin_expiry: OriginExpiryAsk | None = None,
 ) -> Observed:
     """`recorder`: the name of the Pod the pod index says is the Recording's (an adopted standby
-    has its own); `host_network`: an allocator is given (the stream's ingest ports are read)."""
+    has its own); `host_network`: an allocator is given (the stream's ingest ports are read);
+    `origin_expiry`: what the status loop asks of the origin expiry Pod (nothing: not read)."""
     namespace = recording.metadata.namespace or ""
     current = api.get("Pod", namespace, recorder or recorder_pod_name(recording.metadata.name))
     if recording.spec.stopped:
-        return Observed(current)
+        return Observed(current, origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, None))
     stream_name, own = recording.spec.stream_ref.name, recording.spec.storage
     followed = read_followed_stream(api, namespace, stream_name, own, settings, host_network)
     if followed is None:
-        return Observed(current)
+        return Observed(current, origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, None))
+    modes = claim_access_modes(api, namespace, followed.storage, settings)
     return Observed(
         recorder=current,
         stream=followed.stream,
@@ -63,5 +82,37 @@ def observe(
         storage_refused=followed.storage_refused,
         host_network=host_network,
         ingest_ports=followed.ingest_ports,
-        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
+        claim_access_modes=modes,
+        origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, (followed.storage, modes)),
     )
+
+
+@dataclass(frozen=True)
+class OriginExpiryAsk:
+    """What the status loop asks of the origin expiry Pod: the one the pod index shows ended (read
+    it, so its originals are known and it goes), or a new one (originals on the claim are due)."""
+
+    ended: str | None = None  # its name
+    start: bool = False
+
+
+def _origin_expiry(
+    api: KubeApi,
+    recording: Recording,
+    settings: OperatorSettings,
+    ask: OriginExpiryAsk | None,
+    read: tuple[RecordingStorage, tuple[str, ...] | None] | None,
+) -> OriginExpiryObserved | None:
+    """`read`: the storage whose claim was read already, and its access modes (each read once)."""
+    if ask is None or not (ask.ended or ask.start):
+        return None
+    namespace = recording.metadata.namespace or ""
+    if ask.ended:
+        return OriginExpiryObserved(pod=api.get("Pod", namespace, ask.ended))
+    storage = recording.status.storage if recording.status is not None else None
+    if storage is None or storage.s3 is not None:
+        return OriginExpiryObserved()
+    modes = (
+        read[1] if read is not None and read[0] == storage else claim_access_modes(api, namespace, storage, settings)
+    )
+    return OriginExpiryObserved(claim_access_modes=modes)

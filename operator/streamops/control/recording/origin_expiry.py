@@ -17,13 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from streamops.api.recording import RecordingStorage, Video
-from streamops.contract.worker import iso
-from streamops.control.recording.observe import claim_access_modes
-from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.runtime.object_loop import ObjectLoop, utcnow
 from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED, ExpiryFailed, delete_origins, origin_expiry_due
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.client import ApiError, NamespaceTerminating
 
 log = logging.getLogger("streamops.operator")
 
@@ -69,60 +65,30 @@ async def expire_origins(
             await _failed(loop, expiry, str(e))
         _deleted(loop, expiry, done, utcnow())
         return
-    await _start_expiry_pod(loop, storage, due)
-
-
-async def _start_expiry_pod(loop: ObjectLoop[Any], storage: RecordingStorage, due: list[Video]) -> None:
-    """The originals on the claim go to a Pod that mounts it."""
-    meta, spec = loop.body.metadata, loop.body.spec
-    uid = str(meta.get("uid") or "")
-    stream = str((spec.get("streamRef") or {}).get("name") or "")
-    settings, api = loop.state.settings, loop.state.api
-    config = expiry_config(due, iso(utcnow()))
-    if not config.origins or not uid:
-        return
-    modes = await loop.state.call(claim_access_modes, api, loop.namespace, storage, settings)
-    pod = origin_expiry_pod(loop.name, loop.namespace, uid, stream, storage, config, settings, modes)
-    try:
-        await loop.state.call(api.create, pod)
-    except NamespaceTerminating:
-        return
-    except (ApiError, OSError) as e:
-        log.warning("Recording %s/%s: creating %s failed: %s", loop.namespace, loop.name, pod["metadata"]["name"], e)
-        return
-    log.info(
-        "Recording %s/%s: %d original(s) due: Pod %s deletes them",
-        loop.namespace,
-        loop.name,
-        len(config.origins),
-        pod["metadata"]["name"],
-    )
+    await loop.reconcile(expire_origins=True)  # the originals on the claim go to a Pod that mounts it (plan.py)
 
 
 async def _expiry_pod_ended(loop: ObjectLoop[Any], expiry: OriginExpiry, pod: PodObservation) -> None:
     """The expiry Pod Succeeded (its originals are deleted) or Failed (said, tried again at the next
-    round): removed either way. Running or pending: nothing yet (its end wakes the loop), but a Pod
-    that cannot start without someone's help (no node fits it, its claim not mounted, its image not
-    pulled) is said once, and kept: it runs once helped."""
+    round): removed either way, by a reconcile (plan.py). Running or pending: nothing yet (its end
+    wakes the loop), but a Pod that cannot start without someone's help (no node fits it, its claim
+    not mounted, its image not pulled) is said once, and kept: it runs once helped."""
     if pod.phase not in ("Succeeded", "Failed") or pod.deleting:
         if not expiry.failing and (stuck := _stuck(pod, utcnow())):
             await _failed(loop, expiry, f"Pod {pod.name} cannot delete the originals on the claim yet: {stuck}")
         return
-    api = loop.state.api
-    if pod.phase == "Succeeded":
-        found = await loop.state.call(api.get, "Pod", loop.namespace, pod.name)
-        paths = pod_origins(((found or {}).get("metadata") or {}).get("annotations") or {})
+    outcome = await loop.reconcile(origin_expiry_ended=pod.name)
+    ended = getattr(outcome, "origin_expiry_ended", None)
+    if ended is None:
+        return
+    if ended.succeeded:
         expiry.failing = False
-        _deleted(loop, expiry, paths, utcnow())
+        _deleted(loop, expiry, list(ended.origins), utcnow())
     else:
         await _failed(
             loop, expiry, f"Pod {pod.name} failed deleting originals on the claim: {pod.detail or 'see its log'}"
         )
         expiry.checked_at = time.monotonic()  # the next round after the interval
-    try:
-        await loop.state.call(api.delete, "Pod", loop.namespace, pod.name, pod.uid)
-    except (ApiError, OSError) as e:
-        log.warning("Recording %s/%s: removing %s failed: %s", loop.namespace, loop.name, pod.name, e)
 
 
 def _stuck(pod: PodObservation, now: datetime) -> str:

@@ -15,8 +15,9 @@ import kopf
 import pytest
 from devtools.catalog import recording
 from devtools.fake_kube import FakeKubeApi
+from streamops.api import RecordingStatus
 from streamops.api.recording import RecordingStorage, Video
-from streamops.control.recording import origin_expiry
+from streamops.control.recording import origin_expiry, reconcile
 from streamops.control.recording.loop import RECORDING_LOOP
 from streamops.control.recording.origin_expiry import OriginExpiry, expire_origins
 from streamops.control.runtime import object_loop
@@ -70,6 +71,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(DELETE_AT - timedelta(seconds=1))
     monkeypatch.setattr(origin_expiry, "utcnow", fake)
+    monkeypatch.setattr(reconcile, "utcnow", fake)
     return fake
 
 
@@ -94,6 +96,7 @@ def run_steps(api: FakeKubeApi, *steps: Any) -> None:
     async def run() -> None:
         try:
             for expiry, storage, videos, pod_name in steps:
+                loop.writer.written = RecordingStatus(storage=storage, videos=videos).wire()  # what plan.py reads
                 pod = PodObservation.of(pod_name, api.object("Pod", "media", pod_name)) if pod_name else None
                 await asyncio.sleep(0.02)  # (past the test's retention interval)
                 await expire_origins(loop, expiry, storage, videos, pod if pod and pod.exists else None)

@@ -15,9 +15,9 @@ from streamops.control.recording.observe import Observed
 from streamops.control.recording.plan import OriginExpiryPlan, Plan, adopted, start_config, wanted_pod
 from streamops.control.recording.specs.adoption import adoption_patch
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import ensure_recordings_claim
-from streamops.control.workers.children import owned_by, remove_pod, roll_pod
-from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
+from streamops.control.workers.children import owned_by, roll_pod
+from streamops.control.workers.ports import PortAllocator
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
@@ -63,18 +63,16 @@ def apply_plan(
 ) -> Applied:
     recording = plan.recording
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
-    if plan.remove:
-        remove_pod(api, observed.recorder, uid, allocator)
-    if plan.create_claim and plan.storage is not None:
-        ensure_recordings_claim(api, namespace, plan.storage, settings)
+    claim = plan.storage if plan.create_claim else None
+    clear_the_way(api, settings, namespace, uid, observed.worker, plan.remove, claim, allocator)
     if not plan.recorder or plan.stream is None:
         return Applied()
-    pod = observed.recorder
+    pod = observed.worker
     if plan.adopt is not None:
         pod = adopt_standby(api, namespace, plan.adopt, recording, plan.stream)
     if pod is not None and adopted(pod):
         return Applied(start_config=start_config(plan, settings, observed, pod))
-    host_ports = (ports_of(pod) or allocator.allocate(["http"])) if allocator is not None else None
+    host_ports = worker_host_ports(pod, allocator)
     desired = wanted_pod(plan, settings, observed, host_ports)
     rolled = roll_pod(api, desired, pod, uid, recording.metadata.generation, plan.busy, plan.immediate)
     return Applied(pod_change=rolled.change)

@@ -9,28 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamops.api import LiveStream, Recording
+from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
-from streamops.control.workers.ingest_address import IngestPortMap
+from streamops.control.storage.storing_observe import StoringObserved, fields_of, observe_storing
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 
 
 @dataclass(frozen=True)
-class Observed:
-    """What exists of a Recording's children and what it names. A stopped Recording reads only its
-    recorder; one whose stream is missing nothing more (the storage is resolved from the stream)."""
+class Observed(StoringObserved):
+    """What exists of a Recording's children and what it names (its recorder is the worker: an
+    adopted standby under its own name). A stopped Recording reads only its recorder; one whose
+    stream is missing nothing more (the storage is resolved from the stream)."""
 
-    recorder: Manifest | None  # its recorder Pod (an adopted standby under its own name)
-    stream: LiveStream | None = None
-    storage: RecordingStorage | None = None  # where the videos go, resolved from its spec and its stream's
-    storage_refused: StorageRefusal | None = None  # a Secret of the bucket is missing or refused
-    host_network: bool = False  # workers run on the host network: the ingest ports were read
-    ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
     claim_access_modes: tuple[str, ...] | None = None  # of the claim it names (None: the default, or a bucket)
     origin_expiry: OriginExpiryObserved | None = None  # read only when the status loop asks
 
@@ -67,24 +61,13 @@ def observe(
     has its own); `host_network`: an allocator is given (the stream's ingest ports are read);
     `origin_expiry`: what the status loop asks of the origin expiry Pod (nothing: not read)."""
     namespace = recording.metadata.namespace or ""
-    current = api.get("Pod", namespace, recorder or recorder_pod_name(recording.metadata.name))
-    if recording.spec.stopped:
-        return Observed(current, origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, None))
-    stream_name, own = recording.spec.stream_ref.name, recording.spec.storage
-    followed = read_followed_stream(api, namespace, stream_name, own, settings, host_network)
-    if followed is None:
-        return Observed(current, origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, None))
-    modes = claim_access_modes(api, namespace, followed.storage, settings)
-    return Observed(
-        recorder=current,
-        stream=followed.stream,
-        storage=followed.storage,
-        storage_refused=followed.storage_refused,
-        host_network=host_network,
-        ingest_ports=followed.ingest_ports,
-        claim_access_modes=modes,
-        origin_expiry=_origin_expiry(api, recording, settings, origin_expiry, (followed.storage, modes)),
-    )
+    worker = recorder or recorder_pod_name(recording.metadata.name)
+    stream, own, stopped = recording.spec.stream_ref.name, recording.spec.storage, recording.spec.stopped
+    base = observe_storing(api, namespace, worker, stream, own, settings, host_network, stopped)
+    storage = base.storage
+    modes = claim_access_modes(api, namespace, storage, settings) if storage is not None else None
+    expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
+    return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.retention import origin_expiry_due
+from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
@@ -58,7 +59,7 @@ def plan_recorder(
     """Pure. `finalised`: the Recording's status says Succeeded (its videos are final); `standby`:
     the stream's warm recorder Pod, when the pod index has one; `quota_full`: the status loop's
     quota check (a Recording with no recorder yet gets none)."""
-    current = observed.recorder
+    current = observed.worker
     base = Plan(
         recording,
         busy=bool(recording.status and recording.status.recording),
@@ -68,20 +69,18 @@ def plan_recorder(
         running = bool(current and (current.get("status") or {}).get("phase") == "Running")
         # Nothing left to finalise (or no recorder that could): the Pod goes, the videos stay.
         return replace(base, remove=finalised or not running)
-    stream, storage = observed.stream, observed.storage
-    if stream is None or storage is None:
+    found = followed(observed)
+    if found is None:
         return replace(base, waiting_for_stream=True)
+    stream, storage = found.stream, found.storage
     with_stream = replace(base, stream=stream, storage=storage)
     if current is None and quota_full:
         return replace(with_stream, no_space=True)
-    refused = observed.storage_refused
-    if refused is not None and (current is None or refused.by_policy):
-        # A recorder the policy refuses goes (made before the policy, or its Secret's label was
-        # taken away): it finalises and exits, and no new one starts until the label is there.
+    refused = storage_refusal(observed)
+    if refused is not None:
         return replace(with_stream, remove=True, storage_refused=refused)
-    create_claim = current is None
-    if observed.host_network and observed.ingest_ports is None:
-        # The stream has not got its ports yet: come back when it has (the outcome names no stream).
+    create_claim = claim_wanted(observed)
+    if waiting_for_ports(observed):
         return replace(base, create_claim=create_claim, waiting_for_stream=True, storage=storage)
     # A standby writes to the default claim: only a Recording that does too adopts it.
     adoptable = current is None and on_default_claim(storage, settings) and stream.spec.recording.standby

@@ -24,6 +24,7 @@ from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.retention import origin_expiry_due
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 from streamops.kube.manifests import Manifest
@@ -122,7 +123,7 @@ def _ended(pod: Manifest) -> ExpiryPodEnded | None:
     if phase not in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
         return None  # running or pending: its end wakes the status loop
     origins = tuple(pod_origins(meta.get("annotations") or {}))
-    detail = status.get("message") or status.get("reason") or ""
+    detail = PodObservation.of(meta["name"], pod).detail  # (as the pod index tells it)
     return ExpiryPodEnded(meta["name"], meta.get("uid") or "", phase == "Succeeded", origins, detail)
 
 

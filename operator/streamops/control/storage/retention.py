@@ -2,24 +2,25 @@
 itself, on every S3 server alike: versitygw (the tests' server) answers NotImplemented to bucket
 lifecycle calls, and PutBucketLifecycleConfiguration replaces a bucket's whole configuration, which
 would clobber rules its owner set. The status loop of a kind that stores videos (a Recording's, a
-Clip's: issue 29), at most every retention_interval_seconds, deletes each uploaded video (and its
-JSON sidecar) whose end is deleteAfterDays × retention_day_seconds ago; the status function then
-marks it `expiredAt` (one writer of status) and a VideoExpired Event names it. Videos on a claim
+Clip's: issue 29), at most every retention_interval_seconds, decides (retention_policy.py) to delete
+each uploaded video (and its JSON sidecar) whose end is deleteAfterDays × retention_day_seconds ago:
+a DeleteVideos action, run in an API thread; the status function then marks it `expiredAt` (one
+writer of status) and a VideoExpired Event names it. Videos on a claim
 are never deleted (as before: retention is an object storage setting).
 
 keepOrigin's originals (issue 41) have their own deadline, `origin.deleteAt`, on a claim as in a
-bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here, and
-control/recording/origin_expiry.py hands those on a claim to a one-shot Pod that mounts it (the
-operator cannot reach a claim's files). A video deleted by deleteAfterDays takes its original with it."""
+bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here (a
+DeleteOrigins action), and control/recording/origin_expiry.py asks a reconcile for a one-shot Pod
+that mounts the claim for those on a claim (the operator cannot reach a claim's files). A video
+deleted by deleteAfterDays takes its original with it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ from typing import Any
 from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video, VideoOrigin
 from streamops.contract.recorder import sidecar_key
 from streamops.control.runtime.conditions import Transition
-from streamops.control.runtime.object_loop import ObjectLoop, utcnow
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.storage.video_storage import read_storage_secrets, storage_refusal
 from streamops.kube.client import KubeApi
@@ -217,48 +217,40 @@ def origin_expiry_events(before: Sequence[Video], current: Sequence[Video]) -> l
     return events
 
 
-@dataclass
-class Expiry:
-    """A status loop's retention: when it last looked, the videos it deleted (url -> when: the
-    status function marks them), and whether deleting fails (one Warning per failure streak)."""
+@dataclass(frozen=True)
+class Deleted:
+    """What a deletion did: the URLs deleted (a video's, its original's), and why it stopped (None:
+    all went; a message with no credentials in it)."""
 
-    expired: dict[str, datetime] = field(default_factory=dict)
-    checked_at: float = float("-inf")
-    failing: bool = False
+    done: tuple[str, ...] = ()
+    failed: str | None = None
 
 
-async def expire_videos(
-    loop: ObjectLoop[Any], expiry: Expiry, storage: RecordingStorage | None, videos: Sequence[Video]
-) -> None:
-    """Retention, at most every retention_interval_seconds, over the status last written (`storage`
-    and `videos`: a finished object's too: its loop keeps ticking at the idle interval, and this is
-    a scan of its videos until one is due). The deleted ones go into `expiry.expired`."""
-    settings = loop.state.settings
-    now = time.monotonic()
-    if now - expiry.checked_at < settings.retention_interval_seconds:
-        return
-    expiry.checked_at = now
-    s3 = storage.s3 if storage else None
-    if s3 is None or not s3.delete_after_days:
-        return
-    due = [
-        v
-        for v in expiry_due(videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
-        if v.url and v.url not in expiry.expired
-    ]
-    if not due:
-        return
-    try:
-        done = await loop.state.call(delete_videos, loop.state.api, settings, loop.namespace, s3, due)
-        expiry.failing = False
-    except ExpiryFailed as e:
-        done = e.done
-        log.warning("%s %s/%s: deleting expired videos failed: %s", loop.kind.api.kind, loop.namespace, loop.name, e)
-        if not expiry.failing:  # one Warning per failure streak
-            await loop.post_event("Warning", VIDEO_EXPIRY_FAILED, str(e)[:1000])
-        expiry.failing = True
-    deleted_at = utcnow()
-    for url in done:
-        expiry.expired[url] = deleted_at
-    if done:
-        loop.woken.set()  # (the status is written on this tick's way round)
+@dataclass(frozen=True)
+class DeleteVideos:
+    """A status loop's action: delete these expired videos from the bucket of `s3` (delete_videos).
+    Blocking: its loop runs it in an API thread."""
+
+    s3: S3Storage
+    videos: tuple[Video, ...]
+
+    def run(self, api: KubeApi, settings: OperatorSettings, namespace: str) -> Deleted:
+        try:
+            return Deleted(tuple(delete_videos(api, settings, namespace, self.s3, self.videos)))
+        except ExpiryFailed as e:
+            return Deleted(tuple(e.done), str(e)[:1000])
+
+
+@dataclass(frozen=True)
+class DeleteOrigins:
+    """A status loop's action: delete the originals (keepOrigin) of these videos from the bucket of
+    `s3` (delete_origins); the videos stay. Blocking, as DeleteVideos."""
+
+    s3: S3Storage
+    videos: tuple[Video, ...]
+
+    def run(self, api: KubeApi, settings: OperatorSettings, namespace: str) -> Deleted:
+        try:
+            return Deleted(tuple(delete_origins(api, settings, namespace, self.s3, self.videos)))
+        except ExpiryFailed as e:
+            return Deleted(tuple(e.done), str(e)[:1000])

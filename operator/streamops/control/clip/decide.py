@@ -18,7 +18,7 @@ from typing import Any
 
 from streamops.api import Clip, ClipStatus
 from streamops.contract.clipper import ClipperStatus
-from streamops.control.clip.reconcile import ClipOutcome, final_in_status
+from streamops.control.clip.reconcile import ClipOutcome
 from streamops.control.clip.specs.names import clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.runtime.conditions import Transition
@@ -60,10 +60,6 @@ class ClipObserved:
     quota: QuotaUse | None = None
     quota_checked: bool = False  # no clipper, not final: the quota was looked at
     videos_deleted: tuple[Deleted, ...] = ()
-
-    @property
-    def final_written(self) -> bool:
-        return final_in_status({"status": self.written})
 
     @property
     def quota_full(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from streamops.api import Clip, ClipStatus
 from streamops.contract.clipper import ClipperStatus
-from streamops.control.clip.reconcile import ClipOutcome
+from streamops.control.clip.outcome import ClipOutcome
 from streamops.control.clip.specs.names import clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.runtime.conditions import Transition
@@ -35,8 +35,8 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED, Deleted
-from streamops.control.storage.retention_policy import Retention, after_deletion, videos_to_delete
+from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
+from streamops.control.storage.retention_policy import Deleted, Retention, after_deletion, videos_to_delete
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import ClientFields, client_fields, secret_retry, stream_moved
 from streamops.control.workers.pod_observation import PodObservation

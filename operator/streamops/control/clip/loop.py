@@ -10,7 +10,8 @@ from streamops.api import CLIP, ClipStatus
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.decide import ClipMemory, decide
 from streamops.control.clip.loop_observe import observe
-from streamops.control.clip.reconcile import ClipOutcome, reconcile_clip
+from streamops.control.clip.outcome import ClipOutcome
+from streamops.control.clip.reconcile import reconcile_clip
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop
 from streamops.control.runtime.object_tasks import LiveObject

@@ -9,7 +9,8 @@ from __future__ import annotations
 from streamops.api import CLIP
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.decide import ClipObserved
-from streamops.control.clip.reconcile import ClipOutcome, final_in_status
+from streamops.control.clip.outcome import ClipOutcome
+from streamops.control.clip.reconcile import final_in_status
 from streamops.control.clip.specs.names import CLIPPER_COMPONENT
 from streamops.control.runtime.indexes import indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop

@@ -12,6 +12,7 @@ from streamops.api.clip import MAX_FUTURE_END_SECONDS
 from streamops.api.recording import RecordingStorage
 from streamops.control.clip import reasons
 from streamops.control.clip.observe import Observed
+from streamops.control.clip.outcome import Refused
 from streamops.control.clip.specs.pod import clipper_pod
 from streamops.control.clip.specs.time_range import clip_range, created_at
 from streamops.control.clip.specs.worker_config import rendition_problem
@@ -20,14 +21,6 @@ from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The Clip cannot be made: why (a reason of reasons.REFUSALS) and what to do about it."""
-
-    reason: str
-    message: str
 
 
 def refusal(clip: Clip, stream: LiveStream) -> Refused | None:

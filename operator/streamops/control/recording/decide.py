@@ -25,7 +25,7 @@ from streamops.api import Recording, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
-from streamops.control.recording.reconcile import RecordingOutcome
+from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.decisions import (
@@ -43,8 +43,14 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED, Deleted
-from streamops.control.storage.retention_policy import Retention, after_deletion, expired_keys, videos_to_delete
+from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
+from streamops.control.storage.retention_policy import (
+    Deleted,
+    Retention,
+    after_deletion,
+    expired_keys,
+    videos_to_delete,
+)
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import ClientFields, client_fields, secret_retry, stream_moved
 from streamops.control.workers.pod_observation import PodObservation
@@ -143,12 +149,14 @@ def commands(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list
     waiting = telemetry.state == "standby"
     start_due = facts.monotonic - memory.start_sent_at > START_AGAIN_SECONDS
     config = outcome.start_config
-    if waiting and config is not None and not observed.stopped and start_due and not observed.quota_full:
+    # (A slot with a request in flight sends none: the next tick decides again.)
+    start_free, stop_free = "start" not in facts.in_flight, "stop" not in facts.in_flight
+    if waiting and config is not None and not observed.stopped and start_due and not observed.quota_full and start_free:
         body = json.dumps(config.wire()).encode()
         requests.append(WorkerRequest(pod, "POST", START_PATH, observed.stream_ref, "start", body))
         memory = replace(memory, start_sent_at=facts.monotonic)
     finalise = observed.stopped or (observed.quota_full and not waiting)
-    if finalise and telemetry.state != "stopped" and memory.stop_sent_to != pod.uid:
+    if finalise and telemetry.state != "stopped" and memory.stop_sent_to != pod.uid and stop_free:
         requests.append(WorkerRequest(pod, "POST", STOP_PATH, observed.stream_ref, "stop"))
         memory = replace(memory, stop_sent_to=pod.uid)
     return requests, memory

@@ -11,7 +11,8 @@ from streamops.api import RECORDING, RecordingStatus
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.decide import RecordingMemory, decide
 from streamops.control.recording.loop_observe import observe
-from streamops.control.recording.reconcile import RecordingOutcome, reconcile_recording
+from streamops.control.recording.outcome import RecordingOutcome
+from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import KindLoop
 from streamops.control.runtime.object_tasks import LiveObject

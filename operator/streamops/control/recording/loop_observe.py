@@ -8,7 +8,7 @@ from __future__ import annotations
 from streamops.api import LIVESTREAM, RECORDING
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.decide import RecordingObserved
-from streamops.control.recording.reconcile import RecordingOutcome
+from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_COMPONENT
 from streamops.control.runtime.indexes import indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop

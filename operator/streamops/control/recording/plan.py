@@ -16,6 +16,7 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT, iso
 from streamops.control.recording.observe import Observed
+from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
@@ -87,18 +88,6 @@ def plan_recorder(
     adoptable = current is None and on_default_claim(storage, settings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt)
-
-
-@dataclass(frozen=True)
-class ExpiryPodEnded:
-    """The origin expiry Pod has ended (it goes): whether it deleted its originals, which, and why
-    not (its status's words)."""
-
-    name: str
-    uid: str
-    succeeded: bool
-    origins: tuple[str, ...]  # the originals it was made to delete (its annotation)
-    detail: str = ""
 
 
 @dataclass(frozen=True)

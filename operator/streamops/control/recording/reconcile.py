@@ -7,37 +7,18 @@ docs/design/reconcile-plan.md. Status is written by the status loop from what th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import Recording
-from streamops.api.recording import RecordingStorage
-from streamops.contract.recorder import RecorderConfig
 from streamops.control.recording.apply import Applied, apply_origin_expiry, apply_plan
 from streamops.control.recording.observe import OriginExpiryAsk, observe
-from streamops.control.recording.plan import ExpiryPodEnded, OriginExpiryPlan, Plan, plan_origin_expiry, plan_recorder
+from streamops.control.recording.outcome import RecordingOutcome
+from streamops.control.recording.plan import OriginExpiryPlan, Plan, plan_origin_expiry, plan_recorder
 from streamops.control.recording.status import SUCCEEDED
 from streamops.control.runtime.object_loop import utcnow
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
-from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import PortAllocator
-from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-
-
-@dataclass(frozen=True)
-class RecordingOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-    waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
-    stream_uid: str | None = None  # the stream the Pod was built for
-    start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
-    storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
-    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
-    no_space: bool = False  # no Pod: the quota was full before the recorder started
-    pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
-    origin_expiry_ended: ExpiryPodEnded | None = None  # the origin expiry Pod that ended, removed now
 
 
 def finalised_in_status(raw: Body) -> bool:

@@ -9,7 +9,7 @@ writer of status) and a VideoExpired Event names it. Videos on a claim
 are never deleted (as before: retention is an object storage setting).
 
 keepOrigin's originals (issue 41) have their own deadline, `origin.deleteAt`, on a claim as in a
-bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here (a
+bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here (for a
 DeleteOrigins action), and control/recording/origin_expiry.py asks a reconcile for a one-shot Pod
 that mounts the claim for those on a claim (the operator cannot reach a claim's files). A video
 deleted by deleteAfterDays takes its original with it."""
@@ -20,7 +20,6 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,42 +214,3 @@ def origin_expiry_events(before: Sequence[Video], current: Sequence[Video]) -> l
             what = f"original {origin.key()} deleted with its video {v.url or v.path}"
         events.append(Transition("Normal", ORIGIN_EXPIRED, what))
     return events
-
-
-@dataclass(frozen=True)
-class Deleted:
-    """What a deletion did: the URLs deleted (a video's, its original's), and why it stopped (None:
-    all went; a message with no credentials in it)."""
-
-    done: tuple[str, ...] = ()
-    failed: str | None = None
-
-
-@dataclass(frozen=True)
-class DeleteVideos:
-    """A status loop's action: delete these expired videos from the bucket of `s3` (delete_videos).
-    Blocking: its loop runs it in an API thread."""
-
-    s3: S3Storage
-    videos: tuple[Video, ...]
-
-    def run(self, api: KubeApi, settings: OperatorSettings, namespace: str) -> Deleted:
-        try:
-            return Deleted(tuple(delete_videos(api, settings, namespace, self.s3, self.videos)))
-        except ExpiryFailed as e:
-            return Deleted(tuple(e.done), str(e)[:1000])
-
-
-@dataclass(frozen=True)
-class DeleteOrigins:
-    """A status loop's action: delete the originals (keepOrigin) of these videos from the bucket of
-    `s3` (delete_origins); the videos stay. Blocking, as DeleteVideos."""
-
-    s3: S3Storage
-    videos: tuple[Video, ...]
-
-    def run(self, api: KubeApi, settings: OperatorSettings, namespace: str) -> Deleted:
-        try:
-            return Deleted(tuple(delete_origins(api, settings, namespace, self.s3, self.videos)))
-        except ExpiryFailed as e:
-            return Deleted(tuple(e.done), str(e)[:1000])

@@ -11,12 +11,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from streamops.api.recording import RecordingStorage, Video
+from streamops.api.recording import RecordingStorage, S3Storage, Video
 from streamops.control.runtime.decisions import PostEvent
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import Deleted, DeleteVideos, expiry_due
+from streamops.control.storage.retention import expiry_due
 
 NEVER = float("-inf")
+
+
+@dataclass(frozen=True)
+class DeleteVideos:
+    """An action: delete these expired videos from the bucket of `s3` (retention.delete_videos, in an
+    API thread: storing_tick.py)."""
+
+    s3: S3Storage
+    videos: tuple[Video, ...]
+
+
+@dataclass(frozen=True)
+class DeleteOrigins:
+    """An action: delete the originals (keepOrigin) of these videos from the bucket of `s3`
+    (retention.delete_origins); the videos stay."""
+
+    s3: S3Storage
+    videos: tuple[Video, ...]
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a deletion did, as the next observe reads it: the URLs deleted (a video's, its
+    original's), and why it stopped (None: all went; a message with no credentials in it)."""
+
+    done: tuple[str, ...] = ()
+    failed: str | None = None
 
 
 @dataclass(frozen=True)

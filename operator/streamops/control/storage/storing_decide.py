@@ -5,12 +5,26 @@ missing storage Secret looked for again soon, and their own action that carries 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from streamops.control.runtime.decisions import ResyncWithin
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.runtime.object_loop import SECRET_RETRY_SECONDS, StoringOutcome
 
+SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
 ClientFields = tuple[tuple[str, str], ...]
+
+
+class StoringOutcome(Protocol):
+    """What these policies read of a reconcile's outcome (RecordingOutcome, ClipOutcome)."""
+
+    @property
+    def waiting_for_stream(self) -> bool: ...
+
+    @property
+    def stream_uid(self) -> str | None: ...
+
+    @property
+    def storage_refused(self) -> object | None: ...
 
 
 @dataclass(frozen=True)

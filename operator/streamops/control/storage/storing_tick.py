@@ -10,14 +10,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from streamops.api.recording import S3Storage, Video
 from streamops.contract.worker import WorkerStatus
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import ObjectLoop, OutcomeT
+from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.tick import KindTick
-from streamops.control.storage.retention import Deleted, DeleteOrigins, DeleteVideos
+from streamops.control.storage.retention import ExpiryFailed, delete_origins, delete_videos
+from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, DeleteVideos
 from streamops.control.storage.storage_quota import QuotaCheck
 from streamops.control.storage.storing_decide import CarryClientFields
 from streamops.control.workers.worker_client import TelemetryReader
+from streamops.kube.client import KubeApi
 
 log = logging.getLogger("streamops.operator")
 ObservedT = TypeVar("ObservedT")
@@ -70,7 +74,8 @@ class StoringTick(KindTick[OutcomeT, ObservedT, MemoryT], Generic[OutcomeT, S, O
         match action:
             case DeleteVideos() | DeleteOrigins():
                 state = loop.state
-                result = await state.call(action.run, state.api, state.settings, loop.namespace)
+                delete = delete_videos if isinstance(action, DeleteVideos) else delete_origins
+                result = await state.call(_deleted, delete, state.api, state.settings, loop.namespace, action)
                 if result.failed is not None:
                     what = "videos" if isinstance(action, DeleteVideos) else "originals"
                     log.warning("%s %s/%s: deleting expired %s failed: %s", *loop.key, what, result.failed)
@@ -84,3 +89,17 @@ class StoringTick(KindTick[OutcomeT, ObservedT, MemoryT], Generic[OutcomeT, S, O
 
     def close(self, loop: ObjectLoop[OutcomeT]) -> None:
         """Nothing held beside the loop."""
+
+
+def _deleted(
+    delete: Callable[[KubeApi, OperatorSettings, str, S3Storage, Sequence[Video]], list[str]],
+    api: KubeApi,
+    settings: OperatorSettings,
+    namespace: str,
+    action: DeleteVideos | DeleteOrigins,
+) -> Deleted:
+    """What `delete` did (blocking: in an API thread)."""
+    try:
+        return Deleted(tuple(delete(api, settings, namespace, action.s3, action.videos)))
+    except ExpiryFailed as e:
+        return Deleted(tuple(e.done), str(e)[:1000])

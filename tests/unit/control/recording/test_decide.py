@@ -15,7 +15,7 @@ from devtools.catalog import stored_livestream, stored_recording
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
-from streamops.control.recording.reconcile import RecordingOutcome
+from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
@@ -30,8 +30,8 @@ from streamops.control.runtime.decisions import (
 )
 from streamops.control.runtime.indexes import StreamFacts
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED, Deleted, DeleteVideos
-from streamops.control.storage.retention_policy import Retention
+from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
+from streamops.control.storage.retention_policy import Deleted, DeleteVideos, Retention
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import CarryClientFields
 from streamops.control.storage.video_storage import StorageRefusal
@@ -136,6 +136,10 @@ ROWS: dict[str, tuple[RecordingObserved, RecordingMemory, list[object]]] = {
     "sent longer ago and it still waits: again": (
         observed(outcome=ADOPTED, telemetry=telemetry("standby")), replace(SEEN, start_sent_at=97.0),
         [START, WRITE, POLL],
+    ),
+    "a /start still in flight: none sent, none remembered": (
+        observed(outcome=ADOPTED, telemetry=telemetry("standby"), facts=replace(FACTS, in_flight=frozenset({"start"}))),
+        SEEN, [WRITE, POLL],
     ),
     "no /start while the quota is full": (
         observed(outcome=ADOPTED, telemetry=telemetry("standby"), quota=FULL), replace(SEEN, quota_full=True),

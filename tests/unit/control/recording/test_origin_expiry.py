@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from streamops.api.recording import RecordingStorage, Video
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
-from streamops.control.recording.plan import ExpiryPodEnded
+from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.runtime.decisions import LoopFacts, PostEvent
 from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED, Deleted, DeleteOrigins
-from streamops.control.storage.retention_policy import Retention
+from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED
+from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, Retention
 from streamops.control.workers.pod_observation import PodObservation
 
 ENDED = datetime(2026, 11, 23, 10, 0, 10, tzinfo=UTC)

@@ -31,7 +31,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.media.ingest.worker import IngestWorker
 

@@ -4,9 +4,9 @@ claim before the clipper that writes to it (storage/storing_apply.py)."""
 
 from __future__ import annotations
 
-from streamops.control.clip.observe import Observed
+from streamops.control.clip.observation import Observed
 from streamops.control.clip.plan import Plan, wanted_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
 from streamops.control.workers.children import ensure_pod
 from streamops.control.workers.ports import PortAllocator

@@ -21,7 +21,6 @@ from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.outcome import ClipOutcome
 from streamops.control.clip.specs.names import clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.decisions import (
     Action,
     LoopFacts,
@@ -35,10 +34,11 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
+from streamops.control.shared.conditions import Transition
 from streamops.control.storage.retention_policy import Deleted, Retention, after_deletion, videos_to_delete
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import ClientFields, client_fields, secret_retry, stream_moved
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Manifest
 

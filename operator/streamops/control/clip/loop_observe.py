@@ -25,7 +25,7 @@ async def observe(loop: ObjectLoop[ClipOutcome], reads: Reads[ClipperStatus]) ->
     pod = worker_pod(indexes.pods, namespace, CLIP.kind, name, CLIPPER_COMPONENT)
     checked = pod is None and not final_in_status({"status": loop.writer.written})
     if checked:
-        reads.quota.check(state, indexes, namespace, stream_ref)
+        reads.quota.check(state.settings, indexes, namespace, stream_ref)
     state.follow(loop.key, namespace, stream_ref)
     loop.report_restarts(stream_ref, {"clipper": [pod]})
     videos_deleted, _ = reads.take_deleted()

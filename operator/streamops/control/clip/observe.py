@@ -6,15 +6,14 @@ from what this returns."""
 from __future__ import annotations
 
 from streamops.api import Clip
+from streamops.control.clip.observation import Observed
 from streamops.control.clip.specs.names import clipper_pod_name
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.storing_observe import StoringObserved, observe_storing
-from streamops.kube.client import KubeApi
-
-Observed = StoringObserved  # a Clip reads nothing of its own: its clipper is the worker
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.storing_observe import observe_storing
+from streamops.kube.reads import KubeReads
 
 
-def observe(api: KubeApi, clip: Clip, settings: OperatorSettings, final: bool, host_network: bool) -> Observed:
+def observe(api: KubeReads, clip: Clip, settings: OperatorSettings, final: bool, host_network: bool) -> Observed:
     """`final`: the Clip's final status is written (nothing but its clipper matters);
     `host_network`: an allocator is given (the stream's ingest ports are read)."""
     namespace, name = clip.metadata.namespace or "", clip.metadata.name

@@ -12,7 +12,7 @@ from streamops.control.clip.apply import apply_plan
 from streamops.control.clip.observe import observe
 from streamops.control.clip.outcome import ClipOutcome
 from streamops.control.clip.plan import plan_clipper
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
 from streamops.kube.client import KubeApi, NamespaceTerminating

@@ -11,16 +11,17 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
-from streamops.control.recording.observe import Observed
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.plan import OriginExpiryPlan, Plan, adopted, start_config, wanted_pod
 from streamops.control.recording.specs.adoption import adoption_patch
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
-from streamops.control.workers.children import owned_by, roll_pod
+from streamops.control.workers.children import roll_pod
 from streamops.control.workers.ports import PortAllocator
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import owned_by
 
 log = logging.getLogger("streamops.operator")
 

@@ -43,7 +43,6 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
 from streamops.control.storage.retention_policy import (
     Deleted,
     Retention,
@@ -53,6 +52,7 @@ from streamops.control.storage.retention_policy import (
 )
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import ClientFields, client_fields, secret_retry, stream_moved
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Manifest
 

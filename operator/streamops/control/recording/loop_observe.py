@@ -13,9 +13,9 @@ from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_CO
 from streamops.control.runtime.indexes import indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.tick import loop_facts
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.storage.storing_tick import Reads
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 
 
 async def observe(loop: ObjectLoop[RecordingOutcome], reads: Reads[RecorderStatus]) -> RecordingObserved:
@@ -23,7 +23,7 @@ async def observe(loop: ObjectLoop[RecordingOutcome], reads: Reads[RecorderStatu
     namespace, name = loop.namespace, loop.name
     stream_ref = str((loop.body.spec.get("streamRef") or {}).get("name") or "")
     pod = worker_pod(indexes.pods, namespace, RECORDING.kind, name, RECORDER_COMPONENT)
-    reads.quota.check(state, indexes, namespace, stream_ref)
+    reads.quota.check(state.settings, indexes, namespace, stream_ref)
     state.follow(loop.key, namespace, stream_ref)
     loop.report_restarts(stream_ref, {"recorder": [pod]})
     videos_deleted, origins_deleted = reads.take_deleted()

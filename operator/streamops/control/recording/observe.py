@@ -11,35 +11,17 @@ from dataclasses import dataclass
 
 from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
+from streamops.control.recording.observation import Observed, OriginExpiryObserved
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.storing_observe import StoringObserved, fields_of, observe_storing
-from streamops.kube.client import KubeApi
-from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class Observed(StoringObserved):
-    """What exists of a Recording's children and what it names (its recorder is the worker: an
-    adopted standby under its own name). A stopped Recording reads only its recorder; one whose
-    stream is missing nothing more (the storage is resolved from the stream)."""
-
-    claim_access_modes: tuple[str, ...] | None = None  # of the claim it names (None: the default, or a bucket)
-    origin_expiry: OriginExpiryObserved | None = None  # read only when the status loop asks
-
-
-@dataclass(frozen=True)
-class OriginExpiryObserved:
-    """The origin expiry Pod (None: there is none) and the access modes of the claim in the status,
-    which a new one mounts (None: the default claim's, or not asked)."""
-
-    pod: Manifest | None = None
-    claim_access_modes: tuple[str, ...] | None = None
+from streamops.control.storage.storing_observation import fields_of
+from streamops.control.storage.storing_observe import observe_storing
+from streamops.kube.reads import KubeReads
 
 
 def claim_access_modes(
-    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+    api: KubeReads, namespace: str, storage: RecordingStorage, settings: OperatorSettings
 ) -> tuple[str, ...] | None:
     """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
     node's); None for the default claim, whose mode is the operator's setting, and object storage."""
@@ -50,7 +32,7 @@ def claim_access_modes(
 
 
 def observe(
-    api: KubeApi,
+    api: KubeReads,
     recording: Recording,
     settings: OperatorSettings,
     recorder: str | None,
@@ -80,7 +62,7 @@ class OriginExpiryAsk:
 
 
 def _origin_expiry(
-    api: KubeApi,
+    api: KubeReads,
     recording: Recording,
     settings: OperatorSettings,
     ask: OriginExpiryAsk | None,

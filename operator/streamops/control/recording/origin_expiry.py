@@ -18,8 +18,8 @@ from datetime import datetime
 from streamops.api.recording import RecordingStorage, Video
 from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.runtime.decisions import LoopFacts, PostEvent
-from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED, origin_expiry_due
 from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, Retention, after_deletion
+from streamops.control.storage.video_expiry import ORIGIN_EXPIRY_FAILED, origin_expiry_due
 from streamops.control.workers.pod_observation import PodObservation
 
 ENDED = ("Succeeded", "Failed")

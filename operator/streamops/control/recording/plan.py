@@ -15,21 +15,20 @@ from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT, iso
-from streamops.control.recording.observe import Observed
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.retention import origin_expiry_due
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
+from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import ADOPTED_ANNOTATION
+from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.plan import OriginExpiryPlan, Plan, plan_origin_expiry, plan_recorder
 from streamops.control.recording.status import SUCCEEDED
 from streamops.control.runtime.object_loop import utcnow
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
 from streamops.kube.client import KubeApi, NamespaceTerminating

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from streamops.api.recording import RecordingStorage, S3Storage, Video
 from streamops.control.runtime.decisions import PostEvent
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import expiry_due
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.video_expiry import expiry_due
 
 NEVER = float("-inf")
 

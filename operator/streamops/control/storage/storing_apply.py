@@ -5,8 +5,8 @@ host port of the worker's HTTP face (its own, as kept, or allocated)."""
 from __future__ import annotations
 
 from streamops.api.recording import RecordingStorage
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import ensure_recordings_claim
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.claim_creation import ensure_recordings_claim
 from streamops.control.workers.children import remove_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.client import KubeApi

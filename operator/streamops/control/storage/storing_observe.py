@@ -1,38 +1,20 @@
 """What the reconcile of a kind whose worker stores videos (Recording, Clip) reads of its worker and
 its stream (docs/design/reconcile-plan.md): the worker Pod, and, until it is done, the stream it
 follows, the storage resolved from the stream's and its own, the refusal of that storage's Secrets,
-and the stream's ingest ports. Reads only; each kind's plan.py decides from it (storing_plan.py)."""
+and the stream's ingest ports. Reads only (typed with the reading half of the client); each kind's
+plan.py decides from what it found (storing_observation.py) with storing_plan.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
-
-from streamops.api import LiveStream
 from streamops.api.recording import RecordingStorage
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
-from streamops.control.workers.ingest_address import IngestPortMap
-from streamops.kube.client import KubeApi
-from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class StoringObserved:
-    """What exists of the worker and what the object names. A done object (a stopped Recording, a
-    Clip whose final status is written) reads only its worker; one whose stream is missing nothing
-    more (the storage is resolved from the stream)."""
-
-    worker: Manifest | None  # its worker Pod (a Recording's: an adopted standby under its own name)
-    stream: LiveStream | None = None
-    storage: RecordingStorage | None = None  # where the videos go, resolved from its spec and its stream's
-    storage_refused: StorageRefusal | None = None  # a Secret of the bucket is missing or refused
-    host_network: bool = False  # workers run on the host network: the ingest ports were read
-    ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.storage_reads import read_followed_stream
+from streamops.control.storage.storing_observation import StoringObserved
+from streamops.kube.reads import KubeReads
 
 
 def observe_storing(
-    api: KubeApi,
+    api: KubeReads,
     namespace: str,
     worker: str,
     stream_name: str,
@@ -55,8 +37,3 @@ def observe_storing(
         host_network=host_network,
         ingest_ports=followed.ingest_ports,
     )
-
-
-def fields_of(observed: StoringObserved) -> dict[str, Any]:
-    """Its fields by name, to extend it into a kind's own observation (not deep-copied as asdict does)."""
-    return {f.name: getattr(observed, f.name) for f in fields(StoringObserved)}

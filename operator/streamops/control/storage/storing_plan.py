@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream
 from streamops.api.recording import RecordingStorage
-from streamops.control.storage.storing_observe import StoringObserved
+from streamops.control.storage.storing_observation import StoringObserved
 from streamops.control.storage.video_storage import StorageRefusal
 
 

@@ -14,8 +14,8 @@ from streamops.api.recording import S3Storage, Video
 from streamops.contract.worker import WorkerStatus
 from streamops.control.runtime.indexes import Indexes
 from streamops.control.runtime.object_loop import ObjectLoop, OutcomeT
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.tick import KindTick
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention import ExpiryFailed, delete_origins, delete_videos
 from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, DeleteVideos
 from streamops.control.storage.storage_quota import QuotaCheck

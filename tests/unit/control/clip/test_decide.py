@@ -16,7 +16,7 @@ from streamops.control.clip.decide import ClipMemory, ClipObserved, decide
 from streamops.control.clip.outcome import ClipOutcome
 from streamops.control.runtime.decisions import ForceDelete, LoopFacts, Reconcile, ResyncWithin, Wake, WriteStatus
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention_policy import Deleted, DeleteVideos
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.video_storage import StorageRefusal

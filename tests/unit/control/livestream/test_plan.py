@@ -13,7 +13,7 @@ from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.observe import ROLES, KeyCheck, Observed
+from streamops.control.livestream.observation import ROLES, KeyCheck, Observed
 from streamops.control.livestream.plan import (
     Plan,
     deactivation_patch,
@@ -24,8 +24,8 @@ from streamops.control.livestream.plan import (
     wanted_routes,
 )
 from streamops.control.livestream.specs.route import playback_route
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import QualitySetLookup
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 

@@ -10,7 +10,7 @@ from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}

@@ -17,7 +17,6 @@ from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
 from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
     ForceDelete,
     LoopFacts,
@@ -29,11 +28,12 @@ from streamops.control.runtime.decisions import (
     WriteStatus,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED
+from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention_policy import Deleted, DeleteVideos, Retention
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.storage.storing_decide import CarryClientFields
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange

@@ -17,9 +17,9 @@ from streamops.api.recording import RecordingStorage, Video
 from streamops.control.recording.origin_expiry import Origins, OriginsDecided, expire_origins
 from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.runtime.decisions import LoopFacts, PostEvent
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, Retention
+from streamops.control.storage.video_expiry import ORIGIN_EXPIRY_FAILED
 from streamops.control.workers.pod_observation import PodObservation
 
 ENDED = datetime(2026, 11, 23, 10, 0, 10, tzinfo=UTC)

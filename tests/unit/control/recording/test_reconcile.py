@@ -14,7 +14,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.recording import reconcile as reconcile_module
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import StorageRefusal
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 
 NS = "media"

@@ -11,8 +11,8 @@ import kopf
 import pytest
 from streamops.control.runtime import object_tasks
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 
 KEY = ("LiveStream", "ns", "cam")
 

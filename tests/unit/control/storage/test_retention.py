@@ -1,64 +1,40 @@
-"""Retention (retention.py): which stored videos, and which originals (keepOrigin), are due for expiry."""
+"""Retention's deletions (control/storage/retention.py), what a DeleteVideos action runs: with the
+storage's labelled Secret, each video's object, sidecar and VOD page go; without it nothing is sent
+and the failure names the Secret (no credentials in it). Against the fake API (the storage's Secrets)
+and a recording S3 client. When a deletion is due, and what its failure says: test_retention_policy.py;
+which videos are due: test_video_expiry.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from types import SimpleNamespace
 
-from streamops.api.recording import Video
-from streamops.control.storage.retention import expiry_due, marked_expired, origin_expiry_due, stored_objects
+import pytest
+from devtools.catalog import stored_video
+from devtools.fake_kube import operator_view
+from streamops.api.recording import S3Storage, Video
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage import retention
+from streamops.control.storage.retention import ExpiryFailed, delete_videos
 
-VIDEO = {
-    "title": "Stream Record: Camera, 2026-11-23 10:00:10 UTC",
-    "url": "s3://videos/streamops/media/cam/2026/11/23/10/00/rec-01234567/record-1.mp4",
-    "upload": "uploaded",
-    "durationSeconds": 10.0,
-    "sizeBytes": 1000,
-    "startedAt": "2026-11-23T10:00:00Z",
-    "endedAt": "2026-11-23T10:00:10Z",
-}
+from tests.unit.control.shared.test_tenancy import NS, put, secret
 
-
-def test_retention_selects_uploaded_videos_older_than_the_days():
-    old = Video.model_validate(VIDEO)
-    pending = Video.model_validate({**VIDEO, "upload": "pending"})
-    gone = Video.model_validate({**VIDEO, "expiredAt": "2026-11-24T00:00:00Z"})
-    local = Video.model_validate({**VIDEO, "url": None, "upload": None, "path": "media/x.mp4"})
-    new = Video.model_validate({**VIDEO, "endedAt": "2026-11-25T10:00:00Z"})
-    now = datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
-    assert expiry_due([old, pending, gone, local, new], 2, 86400, now) == [old]
-    assert expiry_due([old, new], None, 86400, now) == []
-    assert expiry_due([old, new], 1, 5, now) == [old, new], "a short day (the test knob) expires sooner"
+SETTINGS = OperatorSettings()
+S3 = S3Storage.model_validate({"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"})
+OLD = Video.model_validate(stored_video("media/cam/old.mp4"))
 
 
-ORIGIN = {"width": 1280, "height": 720, "sizeBytes": 3000, "deleteAt": "2026-11-30T10:00:10Z"}
-ORIGIN_URL = VIDEO["url"].replace("record-1", "record-1-origin")  # type: ignore[union-attr]
-
-
-def test_originals_are_due_at_their_delete_at_on_a_claim_and_in_a_bucket():
-    in_bucket = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded"}})
-    uploading = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploading"}})
-    on_claim = Video.model_validate(
-        {**VIDEO, "url": None, "upload": None, "path": "m/r/record-1.mp4", "origin": {**ORIGIN, "path": "m/r/o.mp4"}}
+def test_a_missing_secret_sends_nothing_and_a_labelled_one_deletes_the_video_its_sidecar_and_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deleted: list[str] = []
+    monkeypatch.setattr(
+        retention, "s3_client", lambda _: SimpleNamespace(delete_object=lambda Bucket, Key: deleted.append(Key))
     )
-    gone = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded",
-                                                     "expiredAt": "2026-11-30T10:00:11Z"}})  # fmt: skip
-    video_gone = Video.model_validate({**in_bucket.wire(), "expiredAt": "2026-11-24T00:00:00Z"})
-    plain = Video.model_validate(VIDEO)
-    before = datetime(2026, 11, 30, 10, 0, 9, tzinfo=UTC)
-    at = datetime(2026, 11, 30, 10, 0, 10, tzinfo=UTC)
-    videos = [in_bucket, uploading, on_claim, gone, video_gone, plain]
-    assert origin_expiry_due(videos, before) == []
-    assert origin_expiry_due(videos, at) == [in_bucket, on_claim], "stored, not expired, its video still there"
+    api = operator_view()
+    with pytest.raises(ExpiryFailed, match="s3") as failed:
+        delete_videos(api, SETTINGS, NS, S3, [OLD])
+    assert failed.value.done == [] and deleted == []
 
-
-def test_a_video_deleted_by_delete_after_days_takes_its_original_with_it():
-    video = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded"}})
-    assert stored_objects(video) == [ORIGIN_URL, VIDEO["url"]], "the video's own object last"
-    expired = Video.model_validate(
-        {**video.wire(), "origin": {**video.origin.wire(), "expiredAt": "2026-11-30T10:00:10Z"}}
-    )  # type: ignore[union-attr]
-    assert stored_objects(expired) == [VIDEO["url"]], "an original deleted already is not asked again"
-    at = datetime(2026, 11, 25, tzinfo=UTC)
-    marked = marked_expired(video, None, {VIDEO["url"]: at, ORIGIN_URL: at})  # type: ignore[dict-item]
-    assert marked.expired_at == at and marked.origin is not None and marked.origin.expired_at == at
-    assert marked.stored_size() == 1000, "(expired: the quota no longer counts the original)"
+    put(api, secret("s3", True, accessKeyId="AKIA0000000000000001", secretAccessKey="not-a-real-secret-key"))
+    assert delete_videos(api, SETTINGS, NS, S3, [OLD]) == [OLD.url]
+    assert deleted == ["media/cam/old.mp4", "media/cam/old.json", "media/cam/old.html"]

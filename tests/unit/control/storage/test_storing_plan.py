@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from devtools.catalog import stored_livestream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
 from streamops.control.storage.storing_observe import StoringObserved
 from streamops.control.storage.storing_plan import Followed, claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_storage import STORAGE_CREDENTIALS_MISSING, StorageRefusal

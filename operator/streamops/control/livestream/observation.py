@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from streamops.contract.ingest import Role
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import Deactivation
-from streamops.control.livestream.specs.route import PlaybackRoute
+from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind
 from streamops.control.shared.quality_sets import QualitySetLookup
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
 
 ROLES: tuple[Role, ...] = ("primary", "backup")
+ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,16 @@ class KeyCheck:
     missing: str | None = None  # a referenced Secret (or its key) that does not exist
     refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
     invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
+
+
+@dataclass(frozen=True)
+class StandbyObserved:
+    """The stream's warm recorder (recording.standby) as it is. The name a new one takes and whether
+    the default claim exists are read only while a standby is asked for and none of the stream's runs."""
+
+    pod: Manifest | None = None  # the one the pod index names (whoever owns it now)
+    free_name: str | None = None  # the first standby name no Pod has
+    claim_exists: bool = True  # the default recordings claim
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,11 @@ class Observed:
     report: tuple[str, str] | None = None
     # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
     quality_set: QualitySetLookup | None = None
+    # The playback route of each kind the stream asks for or its primary Service records it had.
+    routes: dict[RouteKind, Manifest | None] = field(default_factory=dict)
+    # The Recording <stream>-auto, read while auto recording is on or the index shows one.
+    auto_recording: Manifest | None = None
+    standby: StandbyObserved = field(default_factory=StandbyObserved)
 
 
 def recorded_regions(service: Manifest | None) -> list[str]:

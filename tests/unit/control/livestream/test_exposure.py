@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
-from streamops.control.livestream.loop import observed_region_services, observed_services
+from streamops.control.livestream.loop_observe import observed_region_services, observed_services
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.specs.pod import ingest_pod

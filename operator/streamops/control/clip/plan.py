@@ -12,21 +12,15 @@ from streamops.api.clip import MAX_FUTURE_END_SECONDS
 from streamops.api.recording import RecordingStorage
 from streamops.control.clip import reasons
 from streamops.control.clip.observation import Observed
+from streamops.control.clip.outcome import Refused
 from streamops.control.clip.specs.pod import clipper_pod
 from streamops.control.clip.specs.time_range import clip_range, created_at
 from streamops.control.clip.specs.worker_config import rendition_problem
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE
+from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class Refused:
-    """The Clip cannot be made: why (a reason of reasons.REFUSALS) and what to do about it."""
-
-    reason: str
-    message: str
 
 
 def refusal(clip: Clip, stream: LiveStream) -> Refused | None:
@@ -70,25 +64,23 @@ class Plan:
 def plan_clipper(clip: Clip, observed: Observed, final: bool, no_space: str | None = None) -> Plan:
     """Pure. `final`: the final status is written (or just was); `no_space`: the quota is full, how
     full (a Clip with no clipper yet is refused, as a Recording gets no recorder)."""
-    current, stream, storage = observed.clipper, observed.stream, observed.storage
     if final:
         return Plan(clip, remove=True)
-    if stream is None or storage is None:
+    found = followed(observed)
+    if found is None:
         return Plan(clip, waiting_for_stream=True)
-    refused = refusal(clip, stream)
-    if refused is None and current is None and no_space:
+    refused = refusal(clip, found.stream)
+    if refused is None and observed.worker is None and no_space:
         refused = Refused(reasons.NO_SPACE, f"{NO_SPACE_MESSAGE}: {no_space}")
     if refused is not None:
-        return Plan(clip, stream=stream, refused=refused)
-    with_storage = Plan(clip, stream=stream, storage=storage)
-    unusable = observed.storage_refused
-    if unusable is not None and (current is None or unusable.by_policy):
-        # A clipper the policy refuses goes (see plan_recorder).
+        return Plan(clip, stream=found.stream, refused=refused)
+    with_storage = Plan(clip, stream=found.stream, storage=found.storage)
+    unusable = storage_refusal(observed)
+    if unusable is not None:
         return replace(with_storage, remove=True, storage_refused=unusable)
-    if observed.host_network and observed.ingest_ports is None:
-        # The stream has not got its ports yet: come back when it has (the outcome names no stream).
-        return Plan(clip, create_claim=current is None, waiting_for_stream=True, storage=storage)
-    return replace(with_storage, create_claim=current is None, clipper=True)
+    if waiting_for_ports(observed):
+        return Plan(clip, create_claim=claim_wanted(observed), waiting_for_stream=True, storage=found.storage)
+    return replace(with_storage, create_claim=claim_wanted(observed), clipper=True)
 
 
 # --- the second phase: what depends on a side effect -------------------------------------------

@@ -6,31 +6,17 @@ plan carried out (apply.py); docs/design/reconcile-plan.md. Status is written by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import Clip
-from streamops.api.recording import RecordingStorage
 from streamops.control.clip import reasons
 from streamops.control.clip.apply import apply_plan
 from streamops.control.clip.observe import observe
-from streamops.control.clip.plan import Refused, plan_clipper
+from streamops.control.clip.outcome import ClipOutcome
+from streamops.control.clip.plan import plan_clipper
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
-from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import PortAllocator
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-
-
-@dataclass(frozen=True)
-class ClipOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-    waiting_for_stream: bool = False  # no Pod: the stream (or its ingest ports) is missing
-    stream_uid: str | None = None
-    refused: Refused | None = None  # no Pod: the Clip is refused before any cut
-    storage: RecordingStorage | None = None
-    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing (or refused)
 
 
 def final_in_status(raw: Body) -> bool:

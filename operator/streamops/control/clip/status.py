@@ -13,7 +13,7 @@ from streamops.api.common import ConditionStatus
 from streamops.api.recording import RecordingStorage
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip import reasons
-from streamops.control.clip.plan import Refused
+from streamops.control.clip.outcome import Refused
 from streamops.control.runtime.follower import FollowerObservation
 from streamops.control.shared.conditions import (
     READY,

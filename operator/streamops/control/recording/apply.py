@@ -1,25 +1,29 @@
 """Carry out a Recording's plan (plan.py) through the actuators of control/workers/children.py, in
 the order the writes must come (docs/design/reconcile-plan.md): the recorder removed, or the
 default claim, then the stream's standby adopted, then the recorder's own Pod. Whether the
-adoption took decides what follows, so this asks plan.py's second-phase functions then."""
+adoption took decides what follows, so this asks plan.py's second-phase functions then. The origin
+expiry Pod (keepOrigin on a claim) is created or removed apart: it depends on none of them."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
 from streamops.control.recording.observation import Observed
-from streamops.control.recording.plan import Plan, adopted, start_config, wanted_pod
+from streamops.control.recording.plan import OriginExpiryPlan, Plan, adopted, start_config, wanted_pod
 from streamops.control.recording.specs.adoption import adoption_patch
 from streamops.control.shared.settings import OperatorSettings
-from streamops.control.storage.claim_creation import ensure_recordings_claim
-from streamops.control.workers.children import remove_pod, roll_pod
-from streamops.control.workers.ports import PortAllocator, ports_of
+from streamops.control.storage.storing_apply import clear_the_way, worker_host_ports
+from streamops.control.workers.children import roll_pod
+from streamops.control.workers.ports import PortAllocator
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import owned_by
+
+log = logging.getLogger("streamops.operator")
 
 
 @dataclass(frozen=True)
@@ -60,18 +64,33 @@ def apply_plan(
 ) -> Applied:
     recording = plan.recording
     namespace, uid = recording.metadata.namespace or "", recording.metadata.uid
-    if plan.remove:
-        remove_pod(api, observed.recorder, uid, allocator)
-    if plan.create_claim and plan.storage is not None:
-        ensure_recordings_claim(api, namespace, plan.storage, settings)
+    claim = plan.storage if plan.create_claim else None
+    clear_the_way(api, settings, namespace, uid, observed.worker, plan.remove, claim, allocator)
     if not plan.recorder or plan.stream is None:
         return Applied()
-    pod = observed.recorder
+    pod = observed.worker
     if plan.adopt is not None:
         pod = adopt_standby(api, namespace, plan.adopt, recording, plan.stream)
     if pod is not None and adopted(pod):
         return Applied(start_config=start_config(plan, settings, observed, pod))
-    host_ports = (ports_of(pod) or allocator.allocate(["http"])) if allocator is not None else None
+    host_ports = worker_host_ports(pod, allocator)
     desired = wanted_pod(plan, settings, observed, host_ports)
     rolled = roll_pod(api, desired, pod, uid, recording.metadata.generation, plan.busy, plan.immediate)
     return Applied(pod_change=rolled.change)
+
+
+def apply_origin_expiry(api: KubeApi, recording: Recording, plan: OriginExpiryPlan) -> None:
+    """The ended origin expiry Pod removed (that uid: a new one may have its name), or a new one made
+    (already there: the pod index lagged, and the one there does the work)."""
+    namespace = recording.metadata.namespace or ""
+    if plan.remove is not None:
+        api.delete("Pod", namespace, plan.remove.name, plan.remove.uid or None)
+    if plan.create is not None and api.create(plan.create) is not None:
+        name = plan.create["metadata"]["name"]
+        log.info(
+            "Recording %s/%s: %d original(s) due: Pod %s deletes them",
+            namespace,
+            recording.metadata.name,
+            plan.originals,
+            name,
+        )

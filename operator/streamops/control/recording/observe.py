@@ -1,17 +1,22 @@
 """What a Recording's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its recorder Pod, its stream, the Secrets and the claim of the storage its videos go to, the
-stream's ingest ports. Reads only; plan.py decides from what this returns. The stream's standby
-recorder is read where it is adopted (apply.py): the adoption is a write whose answer decides."""
+stream's ingest ports; when the status loop asks, the origin expiry Pod (keepOrigin on a claim) and
+the access modes of the claim it would mount. Reads only; plan.py decides from what this returns.
+The stream's standby recorder is read where it is adopted (apply.py): the adoption is a write whose
+answer decides."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
-from streamops.control.recording.observation import Observed
+from streamops.control.recording.observation import Observed, OriginExpiryObserved
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.storage_reads import read_followed_stream
+from streamops.control.storage.storing_observation import fields_of
+from streamops.control.storage.storing_observe import observe_storing
 from streamops.kube.reads import KubeReads
 
 
@@ -27,24 +32,52 @@ def claim_access_modes(
 
 
 def observe(
-    api: KubeReads, recording: Recording, settings: OperatorSettings, recorder: str | None, host_network: bool
+    api: KubeReads,
+    recording: Recording,
+    settings: OperatorSettings,
+    recorder: str | None,
+    host_network: bool,
+    origin_expiry: OriginExpiryAsk | None = None,
 ) -> Observed:
     """`recorder`: the name of the Pod the pod index says is the Recording's (an adopted standby
-    has its own); `host_network`: an allocator is given (the stream's ingest ports are read)."""
+    has its own); `host_network`: an allocator is given (the stream's ingest ports are read);
+    `origin_expiry`: what the status loop asks of the origin expiry Pod (nothing: not read)."""
     namespace = recording.metadata.namespace or ""
-    current = api.get("Pod", namespace, recorder or recorder_pod_name(recording.metadata.name))
-    if recording.spec.stopped:
-        return Observed(current)
-    stream_name, own = recording.spec.stream_ref.name, recording.spec.storage
-    followed = read_followed_stream(api, namespace, stream_name, own, settings, host_network)
-    if followed is None:
-        return Observed(current)
-    return Observed(
-        recorder=current,
-        stream=followed.stream,
-        storage=followed.storage,
-        storage_refused=followed.storage_refused,
-        host_network=host_network,
-        ingest_ports=followed.ingest_ports,
-        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
+    worker = recorder or recorder_pod_name(recording.metadata.name)
+    stream, own, stopped = recording.spec.stream_ref.name, recording.spec.storage, recording.spec.stopped
+    base = observe_storing(api, namespace, worker, stream, own, settings, host_network, stopped)
+    storage = base.storage
+    modes = claim_access_modes(api, namespace, storage, settings) if storage is not None else None
+    expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
+    return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring)
+
+
+@dataclass(frozen=True)
+class OriginExpiryAsk:
+    """What the status loop asks of the origin expiry Pod: the one the pod index shows ended (read
+    it, so its originals are known and it goes), or a new one (originals on the claim are due)."""
+
+    ended: str | None = None  # its name
+    start: bool = False
+
+
+def _origin_expiry(
+    api: KubeReads,
+    recording: Recording,
+    settings: OperatorSettings,
+    ask: OriginExpiryAsk | None,
+    read: tuple[RecordingStorage, tuple[str, ...] | None] | None,
+) -> OriginExpiryObserved | None:
+    """`read`: the storage whose claim was read already, and its access modes (each read once)."""
+    if ask is None or not (ask.ended or ask.start):
+        return None
+    namespace = recording.metadata.namespace or ""
+    if ask.ended:
+        return OriginExpiryObserved(pod=api.get("Pod", namespace, ask.ended))
+    storage = recording.status.storage if recording.status is not None else None
+    if storage is None or storage.s3 is not None:
+        return OriginExpiryObserved()
+    modes = (
+        read[1] if read is not None and read[0] == storage else claim_access_modes(api, namespace, storage, settings)
     )
+    return OriginExpiryObserved(claim_access_modes=modes)

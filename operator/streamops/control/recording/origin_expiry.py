@@ -1,132 +1,69 @@
-"""keepOrigin's retention, a step of a Recording's status loop: the originals whose deleteAt has
-passed (retention.origin_expiry_due, over the status last written) are deleted, at most every
-retention_interval_seconds. In a bucket the operator deletes them itself (the original and its
-sidecar, with the storage's credentials, as retention deletes videos); on a claim, which the operator
-cannot reach, a one-shot Pod mounts it and deletes them (specs/origin_expiry_pod.py, `streamops worker
-expire`), and once that Pod has Succeeded its originals count as deleted and the Pod is removed. The
-status function then marks each `origin.expiredAt` and an OriginExpired Event names it; the video
-stays. A failure (Secret refused, bucket error, the Pod Failed) posts one OriginExpiryFailed Warning
-per streak and is tried again at the next round."""
+"""keepOrigin's retention, a policy of a Recording's decide (decide.py; pure): the originals whose
+deleteAt has passed (retention.origin_expiry_due, over the status last written) are deleted, at most
+every retention_interval_seconds. In a bucket the operator deletes them itself (a DeleteOrigins action:
+the original and its sidecar, with the storage's credentials, as retention deletes videos); on a claim,
+which the operator cannot reach, a reconcile is asked to make a one-shot Pod that mounts it and
+deletes them (plan.plan_origin_expiry, specs/origin_expiry_pod.py, `streamops worker expire`); once the
+pod index shows it ended, a reconcile naming it removes it and its outcome says what it did. The status
+function then marks each `origin.expiredAt` and an OriginExpired Event names it; the video stays. A
+failure (Secret refused, bucket error, the Pod Failed or stuck) posts one OriginExpiryFailed Warning per
+streak and is tried again at the next round."""
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from streamops.api.recording import RecordingStorage, Video
-from streamops.contract.worker import iso
-from streamops.control.recording.observe import claim_access_modes
-from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
-from streamops.control.runtime.object_loop import ObjectLoop, utcnow
-from streamops.control.storage.retention import ExpiryFailed, delete_origins
+from streamops.control.recording.outcome import ExpiryPodEnded
+from streamops.control.runtime.decisions import LoopFacts, PostEvent
+from streamops.control.storage.retention_policy import Deleted, DeleteOrigins, Retention, after_deletion
 from streamops.control.storage.video_expiry import ORIGIN_EXPIRY_FAILED, origin_expiry_due
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.client import ApiError, NamespaceTerminating
 
-log = logging.getLogger("streamops.operator")
-
-
-@dataclass
-class OriginExpiry:
-    """The loop's originals retention: when it last looked, the originals deleted (url or path on
-    the claim -> when: the status function marks them), whether deleting fails (one Warning per
-    streak), and the expiry Pod it made that is not done yet."""
-
-    expired: dict[str, datetime] = field(default_factory=dict)
-    checked_at: float = float("-inf")
-    failing: bool = False
+ENDED = ("Succeeded", "Failed")
 
 
-async def expire_origins(
-    loop: ObjectLoop[Any],
-    expiry: OriginExpiry,
-    storage: RecordingStorage | None,
-    videos: list[Video],
-    pod: PodObservation | None,
-) -> None:
-    """`pod`: the Recording's origin expiry Pod, when the pod index has one."""
-    if pod is not None:
-        await _expiry_pod_ended(loop, expiry, pod)
-        return
-    settings = loop.state.settings
-    now = time.monotonic()
-    if storage is None or now - expiry.checked_at < settings.retention_interval_seconds:
-        return
-    expiry.checked_at = now
-    due = [
-        v for v in origin_expiry_due(videos, utcnow()) if v.origin is not None and v.origin.key() not in expiry.expired
-    ]
-    if not due:
-        return
-    if storage.s3 is not None:
-        try:
-            done = await loop.state.call(delete_origins, loop.state.api, settings, loop.namespace, storage.s3, due)
-            expiry.failing = False
-        except ExpiryFailed as e:
-            done = e.done
-            await _failed(loop, expiry, str(e))
-        _deleted(loop, expiry, done, utcnow())
-        return
-    await _start_expiry_pod(loop, storage, due)
+@dataclass(frozen=True)
+class Origins:
+    """The memory of the originals' retention: the retention's (what was deleted, when it last
+    looked, whether it fails), the ended expiry Pod a reconcile was asked to remove (uid, and the
+    loop's reconcile count then: asked again once a later reconcile gave no word of it, the asked one
+    having failed), and the last one whose end was taken."""
+
+    retention: Retention = field(default_factory=Retention)
+    asked: tuple[str, int] = ("", -1)
+    taken: str = ""
 
 
-async def _start_expiry_pod(loop: ObjectLoop[Any], storage: RecordingStorage, due: list[Video]) -> None:
-    """The originals on the claim go to a Pod that mounts it."""
-    meta, spec = loop.body.metadata, loop.body.spec
-    uid = str(meta.get("uid") or "")
-    stream = str((spec.get("streamRef") or {}).get("name") or "")
-    settings, api = loop.state.settings, loop.state.api
-    config = expiry_config(due, iso(utcnow()))
-    if not config.origins or not uid:
-        return
-    modes = await loop.state.call(claim_access_modes, api, loop.namespace, storage, settings)
-    pod = origin_expiry_pod(loop.name, loop.namespace, uid, stream, storage, config, settings, modes)
-    try:
-        await loop.state.call(api.create, pod)
-    except NamespaceTerminating:
-        return
-    except (ApiError, OSError) as e:
-        log.warning("Recording %s/%s: creating %s failed: %s", loop.namespace, loop.name, pod["metadata"]["name"], e)
-        return
-    log.info(
-        "Recording %s/%s: %d original(s) due: Pod %s deletes them",
-        loop.namespace,
-        loop.name,
-        len(config.origins),
-        pod["metadata"]["name"],
-    )
+@dataclass(frozen=True)
+class OriginsDecided:
+    """What the policy decided: its Events, the bucket's deletion, and what a reconcile is asked."""
+
+    events: tuple[PostEvent, ...] = ()
+    delete: DeleteOrigins | None = None
+    reconcile: tuple[tuple[str, str | bool], ...] = ()  # its one-off hints (none: no reconcile asked)
 
 
-async def _expiry_pod_ended(loop: ObjectLoop[Any], expiry: OriginExpiry, pod: PodObservation) -> None:
-    """The expiry Pod Succeeded (its originals are deleted) or Failed (said, tried again at the next
-    round): removed either way. Running or pending: nothing yet (its end wakes the loop), but a Pod
-    that cannot start without someone's help (no node fits it, its claim not mounted, its image not
-    pulled) is said once, and kept: it runs once helped."""
-    if pod.phase not in ("Succeeded", "Failed") or pod.deleting:
-        if not expiry.failing and (stuck := _stuck(pod, utcnow())):
-            await _failed(loop, expiry, f"Pod {pod.name} cannot delete the originals on the claim yet: {stuck}")
-        return
-    api = loop.state.api
-    if pod.phase == "Succeeded":
-        found = await loop.state.call(api.get, "Pod", loop.namespace, pod.name)
-        paths = pod_origins(((found or {}).get("metadata") or {}).get("annotations") or {})
-        expiry.failing = False
-        _deleted(loop, expiry, paths, utcnow())
-    else:
-        await _failed(
-            loop, expiry, f"Pod {pod.name} failed deleting originals on the claim: {pod.detail or 'see its log'}"
-        )
-        expiry.checked_at = time.monotonic()  # the next round after the interval
-    try:
-        await loop.state.call(api.delete, "Pod", loop.namespace, pod.name, pod.uid)
-    except (ApiError, OSError) as e:
-        log.warning("Recording %s/%s: removing %s failed: %s", loop.namespace, loop.name, pod.name, e)
+def _failed(memory: Origins, message: str) -> tuple[list[PostEvent], Origins]:
+    events = [] if memory.retention.failing else [PostEvent("Warning", ORIGIN_EXPIRY_FAILED, message[:1000])]
+    return events, replace(memory, retention=replace(memory.retention, failing=True))
 
 
-def _stuck(pod: PodObservation, now: datetime) -> str:
+def _taken(memory: Origins, ended: ExpiryPodEnded, facts: LoopFacts) -> tuple[list[PostEvent], Origins]:
+    """An ended Pod's word (the outcome of the reconcile that removed it), once."""
+    memory = replace(memory, taken=ended.uid)
+    if ended.succeeded:
+        retention = replace(memory.retention.with_deleted(ended.origins, facts.stamp), failing=False)
+        return [], replace(memory, retention=retention)
+    detail = ended.detail or "see its log"
+    events, memory = _failed(memory, f"Pod {ended.name} failed deleting originals on the claim: {detail}")
+    # The next round after the interval.
+    return events, replace(memory, retention=replace(memory.retention, checked_at=facts.monotonic))
+
+
+def stuck(pod: PodObservation, now: datetime) -> str:
     """Why a pending expiry Pod cannot start by itself ('' while it is merely on its way)."""
     if pod.deleting or pod.phase != "Pending":
         return ""
@@ -137,15 +74,55 @@ def _stuck(pod: PodObservation, now: datetime) -> str:
     return pod.waiting  # an image not pulled, a config it cannot read
 
 
-async def _failed(loop: ObjectLoop[Any], expiry: OriginExpiry, message: str) -> None:
-    log.warning("Recording %s/%s: deleting expired originals failed: %s", loop.namespace, loop.name, message)
-    if not expiry.failing:  # one Warning per failure streak
-        await loop.post_event("Warning", ORIGIN_EXPIRY_FAILED, message[:1000])
-    expiry.failing = True
+def _running_pod(memory: Origins, pod: PodObservation, facts: LoopFacts) -> tuple[OriginsDecided, Origins]:
+    """The expiry Pod the index shows: ended, a reconcile removes it (asked once, again only once a
+    reconcile gave no word of it); running or pending, nothing yet (its end wakes the loop), but one
+    that cannot start without someone's help (no node fits it, its claim not mounted, its image not
+    pulled) is said once, and kept: it runs once helped."""
+    if pod.phase in ENDED and not pod.deleting:
+        asked_uid, asked_at = memory.asked
+        if pod.uid == memory.taken or (pod.uid == asked_uid and facts.reconciles <= asked_at):
+            return OriginsDecided(), memory
+        asked = replace(memory, asked=(pod.uid, facts.reconciles))
+        return OriginsDecided(reconcile=(("origin_expiry_ended", pod.name),)), asked
+    why = stuck(pod, facts.now)
+    if memory.retention.failing or not why:
+        return OriginsDecided(), memory
+    events, memory = _failed(memory, f"Pod {pod.name} cannot delete the originals on the claim yet: {why}")
+    return OriginsDecided(tuple(events)), memory
 
 
-def _deleted(loop: ObjectLoop[Any], expiry: OriginExpiry, keys: list[str], at: datetime) -> None:
-    for key in keys:
-        expiry.expired[key] = at
-    if keys:
-        loop.woken.set()  # (the status is written on this tick's way round)
+def expire_origins(
+    memory: Origins,
+    facts: LoopFacts,
+    ended: ExpiryPodEnded | None,
+    deleted: Sequence[Deleted],
+    pod: PodObservation | None,
+    storage: RecordingStorage | None,
+    videos: Sequence[Video],
+) -> tuple[OriginsDecided, Origins]:
+    """`ended`: the last outcome's word of an ended expiry Pod; `deleted`: what the bucket's deletions
+    did since the last tick; `pod`: the expiry Pod, when the pod index has one; `storage` and
+    `videos`: the status last written."""
+    events: list[PostEvent] = []
+    if ended is not None and ended.uid != memory.taken:
+        said, memory = _taken(memory, ended, facts)
+        events += said
+    for result in deleted:
+        said, retention = after_deletion(memory.retention, result, facts.stamp, ORIGIN_EXPIRY_FAILED)
+        events += said
+        memory = replace(memory, retention=retention)
+    if pod is not None:
+        decided, memory = _running_pod(memory, pod, facts)
+        return replace(decided, events=(*events, *decided.events)), memory
+    retention = memory.retention
+    if storage is None or not retention.due(facts.monotonic, facts.settings):
+        return OriginsDecided(tuple(events)), memory
+    memory = replace(memory, retention=replace(retention, checked_at=facts.monotonic))
+    known = retention.deleted()
+    due = [v for v in origin_expiry_due(videos, facts.stamp) if v.origin is not None and v.origin.key() not in known]
+    if not due:
+        return OriginsDecided(tuple(events)), memory
+    if storage.s3 is not None:
+        return OriginsDecided(tuple(events), delete=DeleteOrigins(storage.s3, tuple(due))), memory
+    return OriginsDecided(tuple(events), reconcile=(("expire_origins", True),)), memory

@@ -1,23 +1,31 @@
 """What a Recording's reconcile wants, decided from the Recording, the settings and what observe.py
 read: pure, no API call (docs/design/reconcile-plan.md). plan_recorder() decides whether the
-recorder goes or runs, the default claim, the standby to adopt, and what the outcome says; the
-functions below it build what depends on a write's answer (the standby adopted or not, the host
-port the allocator gave), and apply.py calls them at that point."""
+recorder goes or runs, the default claim, the standby to adopt, and what the outcome says;
+plan_origin_expiry() the origin expiry Pod (keepOrigin on a claim: made when the status loop finds
+originals due, removed once it has ended); the functions below them build what depends on a write's
+answer (the standby adopted or not, the host port the allocator gave), and apply.py calls them at
+that point."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
-from streamops.contract.worker import HTTP_PORT
+from streamops.contract.worker import HTTP_PORT, iso
 from streamops.control.recording.observation import Observed
+from streamops.control.recording.outcome import ExpiryPodEnded
+from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
+from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
+from streamops.control.storage.video_expiry import origin_expiry_due
 from streamops.control.storage.video_storage import StorageRefusal
+from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import ports_of
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
@@ -52,7 +60,7 @@ def plan_recorder(
     """Pure. `finalised`: the Recording's status says Succeeded (its videos are final); `standby`:
     the stream's warm recorder Pod, when the pod index has one; `quota_full`: the status loop's
     quota check (a Recording with no recorder yet gets none)."""
-    current = observed.recorder
+    current = observed.worker
     base = Plan(
         recording,
         busy=bool(recording.status and recording.status.recording),
@@ -62,25 +70,72 @@ def plan_recorder(
         running = bool(current and (current.get("status") or {}).get("phase") == "Running")
         # Nothing left to finalise (or no recorder that could): the Pod goes, the videos stay.
         return replace(base, remove=finalised or not running)
-    stream, storage = observed.stream, observed.storage
-    if stream is None or storage is None:
+    found = followed(observed)
+    if found is None:
         return replace(base, waiting_for_stream=True)
+    stream, storage = found.stream, found.storage
     with_stream = replace(base, stream=stream, storage=storage)
     if current is None and quota_full:
         return replace(with_stream, no_space=True)
-    refused = observed.storage_refused
-    if refused is not None and (current is None or refused.by_policy):
-        # A recorder the policy refuses goes (made before the policy, or its Secret's label was
-        # taken away): it finalises and exits, and no new one starts until the label is there.
+    refused = storage_refusal(observed)
+    if refused is not None:
         return replace(with_stream, remove=True, storage_refused=refused)
-    create_claim = current is None
-    if observed.host_network and observed.ingest_ports is None:
-        # The stream has not got its ports yet: come back when it has (the outcome names no stream).
+    create_claim = claim_wanted(observed)
+    if waiting_for_ports(observed):
         return replace(base, create_claim=create_claim, waiting_for_stream=True, storage=storage)
     # A standby writes to the default claim: only a Recording that does too adopts it.
     adoptable = current is None and on_default_claim(storage, settings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt)
+
+
+@dataclass(frozen=True)
+class OriginExpiryPlan:
+    """The origin expiry Pod to create (the originals on the claim that are due), or the ended one
+    to remove; nothing when the status loop asked for neither."""
+
+    create: Manifest | None = None
+    remove: ExpiryPodEnded | None = None
+
+    @property
+    def originals(self) -> int:
+        """How many originals the Pod to create deletes."""
+        if self.create is None:
+            return 0
+        return len(pod_origins(self.create["metadata"]["annotations"]))
+
+
+def _ended(pod: Manifest) -> ExpiryPodEnded | None:
+    meta, status = pod["metadata"], pod.get("status") or {}
+    phase = status.get("phase")
+    if phase not in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
+        return None  # running or pending: its end wakes the status loop
+    origins = tuple(pod_origins(meta.get("annotations") or {}))
+    detail = PodObservation.of(meta["name"], pod).detail  # (as the pod index tells it)
+    return ExpiryPodEnded(meta["name"], meta.get("uid") or "", phase == "Succeeded", origins, detail)
+
+
+def plan_origin_expiry(
+    recording: Recording, settings: OperatorSettings, observed: Observed, now: datetime
+) -> OriginExpiryPlan:
+    """Pure. An ended Pod goes (what it did is the outcome's); a new one deletes the originals on
+    the claim (the status's storage) past their deleteAt at `now`, at most ORIGINS_MAX."""
+    asked = observed.origin_expiry
+    if asked is None:
+        return OriginExpiryPlan()
+    if asked.pod is not None:
+        return OriginExpiryPlan(remove=_ended(asked.pod))
+    status, uid = recording.status, recording.metadata.uid
+    storage = status.storage if status is not None else None
+    if status is None or storage is None or storage.s3 is not None or not uid:
+        return OriginExpiryPlan()
+    config = expiry_config(origin_expiry_due(status.videos, now), iso(now))
+    if not config.origins:
+        return OriginExpiryPlan()
+    name, namespace = recording.metadata.name, recording.metadata.namespace or ""
+    stream = recording.spec.stream_ref.name
+    modes = asked.claim_access_modes
+    return OriginExpiryPlan(create=origin_expiry_pod(name, namespace, uid, stream, storage, config, settings, modes))
 
 
 # --- the second phase: what depends on a write's answer -----------------------------------------

@@ -1,40 +1,24 @@
 """Reconcile one Recording: the recordings PVC and the recorder Pod (a new one, or the stream's
 adopted standby recorder), or no Pod when its storage's Secrets are missing or not labelled for
-use by specs (tenancy.py), or the quota is full. Thin: the object parsed, what exists read
+use by specs (tenancy.py), or the quota is full; and, when its status loop asks, the origin expiry
+Pod (keepOrigin on a claim) made or removed. Thin: the object parsed, what exists read
 (observe.py), what is wanted decided (plan.py, pure), the plan carried out (apply.py);
 docs/design/reconcile-plan.md. Status is written by the status loop from what the recorder reports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import Recording
-from streamops.api.recording import RecordingStorage
-from streamops.contract.recorder import RecorderConfig
-from streamops.control.recording.apply import Applied, apply_plan
-from streamops.control.recording.observe import observe
-from streamops.control.recording.plan import Plan, plan_recorder
+from streamops.control.recording.apply import Applied, apply_origin_expiry, apply_plan
+from streamops.control.recording.observe import OriginExpiryAsk, observe
+from streamops.control.recording.outcome import RecordingOutcome
+from streamops.control.recording.plan import OriginExpiryPlan, Plan, plan_origin_expiry, plan_recorder
 from streamops.control.recording.status import SUCCEEDED
+from streamops.control.runtime.object_loop import utcnow
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
-from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import PortAllocator
-from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-
-
-@dataclass(frozen=True)
-class RecordingOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-    waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
-    stream_uid: str | None = None  # the stream the Pod was built for
-    start_config: RecorderConfig | None = None  # an adopted standby recorder is sent this by POST /start
-    storage: RecordingStorage | None = None  # where the videos go, resolved (None: not looked at this time)
-    storage_refused: StorageRefusal | None = None  # no Pod: a Secret of the storage is missing or refused
-    no_space: bool = False  # no Pod: the quota was full before the recorder started
-    pod_change: PodChange = KEEP  # the recorder Pod replaced, or kept until it is idle (restarts.py)
 
 
 def finalised_in_status(raw: Body) -> bool:
@@ -50,6 +34,8 @@ def reconcile_recording(
     recorder: str | None = None,
     standby: str | None = None,
     quota_full: bool | None = None,
+    origin_expiry_ended: str | None = None,
+    expire_origins: bool | None = None,
 ) -> RecordingOutcome:
     """Idempotent. The recorder Pod exists from the start (it waits for the feed by itself, so it
     starts within a fraction of a second of the stream going live) until the Recording is stopped
@@ -57,21 +43,26 @@ def reconcile_recording(
     Recording's (an adopted standby has its own name); `standby` the stream's warm recorder, which
     a Recording with no recorder yet adopts instead of creating a Pod (only when it records to the
     default claim, the standby's); `quota_full` (from the status loop's quota check): a Recording
-    with no recorder yet gets none (a running one is finalised by its status loop)."""
+    with no recorder yet gets none (a running one is finalised by its status loop);
+    `origin_expiry_ended`: the origin expiry Pod the pod index shows ended (it goes, and the outcome
+    says what it did), `expire_origins`: originals on the claim are due (a Pod is made to delete them)."""
     parsed = parse(Recording, body)
     generation, recording = parsed.generation, parsed.obj
     if recording is None:
         return RecordingOutcome(generation, invalid_spec=parsed.problem)
     try:
-        observed = observe(api, recording, settings, recorder, allocator is not None)
+        ask = OriginExpiryAsk(origin_expiry_ended, bool(expire_origins))
+        observed = observe(api, recording, settings, recorder, allocator is not None, ask)
+        expiring = plan_origin_expiry(recording, settings, observed, utcnow())
         plan = plan_recorder(recording, settings, observed, finalised_in_status(parsed.raw), standby, quota_full)
+        apply_origin_expiry(api, recording, expiring)
         applied = apply_plan(api, settings, plan, observed, allocator)
     except NamespaceTerminating:
         return RecordingOutcome(generation)
-    return _outcome(generation, plan, applied)
+    return _outcome(generation, plan, applied, expiring)
 
 
-def _outcome(generation: int | None, plan: Plan, applied: Applied) -> RecordingOutcome:
+def _outcome(generation: int | None, plan: Plan, applied: Applied, expiring: OriginExpiryPlan) -> RecordingOutcome:
     """What the status loop is told: the plan's decisions, the writes' answers."""
     return RecordingOutcome(
         generation,
@@ -82,4 +73,5 @@ def _outcome(generation: int | None, plan: Plan, applied: Applied) -> RecordingO
         storage_refused=plan.storage_refused,
         no_space=plan.no_space,
         pod_change=applied.pod_change,
+        origin_expiry_ended=expiring.remove,
     )

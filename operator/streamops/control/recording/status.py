@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from streamops.api import Recording, RecordingStatus
 from streamops.api.common import Condition
-from streamops.api.recording import RecordingStorage, Video
+from streamops.api.recording import DiscardedFragment, RecordingStorage, S3Storage, Video
 from streamops.contract import video_link
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
@@ -63,11 +63,6 @@ def is_finalised(recording: Recording, observed: RecorderObservation) -> bool:
     if observed.telemetry is not None:
         return observed.telemetry.state == "stopped"
     return not observed.pod.running
-
-
-def _pod_condition(pod: PodObservation, now: datetime) -> Observed:
-    running = (reasons.RECORDER_STARTING, f"recorder Pod {pod.name} is starting to record")
-    return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running, now)
 
 
 def merged_videos(previous: Sequence[Video], reported: Sequence[Video], expired: Mapping[str, datetime]) -> list[Video]:
@@ -142,12 +137,6 @@ def _uploaded_condition(
     return Observed(UPLOADED, "True", reasons.UPLOADED, f"all {done} video(s) in s3://{bucket}")
 
 
-def _quota_stopped(recording: Recording, t: RecorderStatus | None) -> bool:
-    """The recorder finalised without spec.stopped: only the status loop asks that, when the quota
-    is full."""
-    return not recording.spec.stopped and t is not None and t.state == "stopped"
-
-
 def _with_message(conditions: list[Observed], type_: str, extra: str) -> list[Observed]:
     return [
         c if c.type != type_ else Observed(c.type, c.status, c.reason, f"{c.message}; {extra}"[:4096])
@@ -155,110 +144,251 @@ def _with_message(conditions: list[Observed], type_: str, extra: str) -> list[Ob
     ]
 
 
-def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:  # noqa: C901 (listed in ruff.toml: split it when next changed)
-    previous = recording.status or RecordingStatus()
-    generation = observed.acted_generation(recording.metadata.generation)
-    t = observed.telemetry
-    stream = recording.spec.stream_ref.name
-    storage = observed.storage or previous.storage
-    s3 = storage.s3 if storage is not None else None
+@dataclass(frozen=True)
+class Facts:
+    """What every policy of recording_status reads: the Recording, what was observed, and what is
+    derived from them once (the videos as they will be written, whether it is finalised)."""
 
-    recording_now = bool(t and t.recording)
-    if t is not None:
-        started_at = t.started_at or previous.started_at
-        ended_at = t.ended_at
-        duration = round(t.duration, 0) if t.duration is not None else previous.duration
-        discarded = t.discarded or previous.discarded
-    else:  # the recorder is not there to ask: what it reported last still stands
-        started_at, ended_at, duration = previous.started_at, previous.ended_at, previous.duration
-        discarded = previous.discarded
-    videos = merged_videos(previous.videos, t.videos if t is not None else [], observed.expired)
-    namespace = recording.metadata.namespace or ""
-    videos = claim_links(videos, stream, storage, observed.videos_url, namespace, observed.videos_claim)
+    recording: Recording
+    observed: RecorderObservation
+    now: datetime
+    previous: RecordingStatus
+    storage: RecordingStorage | None
+    videos: list[Video]
+    recording_now: bool  # the recorder says it records
+    finalised: bool
 
-    finalised = is_finalised(recording, observed)
-    quota = observed.quota
-    no_space = no_space_message(quota)
-    conditions: list[Observed]
-    if finalised:
-        ended_at = ended_at or previous.ended_at or now
-        message = f"stopped: {len(videos)} video(s) saved"
-        conditions = [
-            Observed(READY, "True", reasons.FINISHED, message),
-            Observed(SUCCEEDED, "True", reasons.FINISHED, message),
-            Observed(RECORDING, "False", reasons.STOPPED, "spec.stopped is true"),
-        ]
-    elif recording.spec.stopped:
-        conditions = [
-            Observed(READY, "False", reasons.STOPPING, "finalising the videos"),
-            Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
-            Observed(RECORDING, "False", reasons.STOPPING, "finalising the videos"),
-        ]
-    elif observed.storage_refused is not None and (observed.storage_refused.by_policy or not recording_now):
-        refused = observed.storage_refused
-        conditions = [
-            Observed(READY, "False", refused.reason, refused.message),
-            Observed(STALLED, "True", refused.reason, refused.message),
-            Observed(RECORDING, "False", refused.reason, refused.message),
-        ]
-    elif observed.quota_refused or _quota_stopped(recording, t):
-        if _quota_stopped(recording, t):
-            no_space = f"{no_space}; the recording was finalised"
-        conditions = ready_and(RECORDING, "False", "False", reasons.NO_SPACE, no_space)
-    elif recording_now:
-        state = t.state if t is not None else "recording"
-        message = (
-            f"source gone: waiting for {stream} to come back within the reconnect window"
-            if state == "reconnecting"
-            else f"recording {stream}"
-        )
-        conditions = ready_and(RECORDING, "True", "True", reasons.RECORDING, message)
-    elif observed.pod.evicted_from_lost_node:
-        # Said before the stream's state: its ingest may have been on the same node.
-        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
-    elif not observed.stream_exists:
-        conditions = stream_not_found(RECORDING, stream)
-    elif observed.pod.cannot_start(now):
-        # Said while the stream is offline too: a recorder that cannot run would miss the next live
-        # session, and the time to fix its node or claim is before that session starts.
-        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
-    elif not observed.stream_live:
-        conditions = stream_not_live(RECORDING, stream, observed.stream_backup_only)
-    else:
-        conditions = worker_on_its_way(RECORDING, _pod_condition(observed.pod, now))
+    @property
+    def telemetry(self) -> RecorderStatus | None:
+        return self.observed.telemetry
 
-    if t is not None and not finalised:
-        # Recording goes on locally while uploads fail: Ready stays as it is, and says so.
-        if s3 is not None and t.storage_problem:
-            problem = f"uploads to s3://{s3.bucket} fail ({t.storage_problem}): {t.storage_error or ''}".rstrip(": ")
-            conditions = _with_message(conditions, READY, problem)
-        if t.last_error and t.last_error != t.storage_error:
-            conditions = _with_message(conditions, READY, f"last error: {t.last_error}")
+    @property
+    def stream(self) -> str:
+        return self.recording.spec.stream_ref.name
 
-    if s3 is not None:
-        conditions.append(_uploaded_condition(s3.bucket, videos, t, previous.condition(UPLOADED)))
-    if observed.quota_refused or _quota_stopped(recording, t):
-        conditions.append(Observed(NO_SPACE, "True", reasons.NO_SPACE, no_space))
-    elif t is not None and t.no_space and not finalised:
+    @property
+    def s3(self) -> S3Storage | None:
+        return self.storage.s3 if self.storage is not None else None
+
+    @property
+    def quota_stopped(self) -> bool:
+        """The recorder finalised without spec.stopped: only the status loop asks that, when the
+        quota is full."""
+        t = self.telemetry
+        return not self.recording.spec.stopped and t is not None and t.state == "stopped"
+
+    @property
+    def no_space(self) -> str:
+        message = no_space_message(self.observed.quota)
+        # (A storage refusal is said first, and then the finalisation is not.)
+        said = self.quota_stopped and _storage_refused(self) is None
+        return f"{message}; the recording was finalised" if said else message
+
+
+# --- Ready, Recording and Stalled: the first policy that has something to say says it -----------------
+
+Policy = Callable[[Facts], list[Observed] | None]
+
+
+def _finished(f: Facts) -> list[Observed] | None:
+    if not f.finalised:
+        return None
+    message = f"stopped: {len(f.videos)} video(s) saved"
+    return [
+        Observed(READY, "True", reasons.FINISHED, message),
+        Observed(SUCCEEDED, "True", reasons.FINISHED, message),
+        Observed(RECORDING, "False", reasons.STOPPED, "spec.stopped is true"),
+    ]
+
+
+def _stopping(f: Facts) -> list[Observed] | None:
+    if not f.recording.spec.stopped:
+        return None
+    return [
+        Observed(READY, "False", reasons.STOPPING, "finalising the videos"),
+        Observed(RECONCILING, "True", reasons.STOPPING, "finalising the videos"),
+        Observed(RECORDING, "False", reasons.STOPPING, "finalising the videos"),
+    ]
+
+
+def _storage_refused(f: Facts) -> list[Observed] | None:
+    refused = f.observed.storage_refused
+    if refused is None or not (refused.by_policy or not f.recording_now):
+        return None
+    return [
+        Observed(READY, "False", refused.reason, refused.message),
+        Observed(STALLED, "True", refused.reason, refused.message),
+        Observed(RECORDING, "False", refused.reason, refused.message),
+    ]
+
+
+def _out_of_space(f: Facts) -> list[Observed] | None:
+    if not (f.observed.quota_refused or f.quota_stopped):
+        return None
+    return ready_and(RECORDING, "False", "False", reasons.NO_SPACE, f.no_space)
+
+
+def _recording(f: Facts) -> list[Observed] | None:
+    if not f.recording_now:
+        return None
+    state = f.telemetry.state if f.telemetry is not None else "recording"
+    message = (
+        f"source gone: waiting for {f.stream} to come back within the reconnect window"
+        if state == "reconnecting"
+        else f"recording {f.stream}"
+    )
+    return ready_and(RECORDING, "True", "True", reasons.RECORDING, message)
+
+
+def _pod_condition(pod: PodObservation, now: datetime) -> Observed:
+    running = (reasons.RECORDER_STARTING, f"recorder Pod {pod.name} is starting to record")
+    return worker_pod_condition(pod, "recorder", reasons.RECORDER_POD, running, now)
+
+
+def _recorder_on_its_way(f: Facts) -> list[Observed]:
+    return worker_on_its_way(RECORDING, _pod_condition(f.observed.pod, f.now))
+
+
+def _lost_node(f: Facts) -> list[Observed] | None:
+    # Said before the stream's state: its ingest may have been on the same node.
+    return _recorder_on_its_way(f) if f.observed.pod.evicted_from_lost_node else None
+
+
+def _stream_missing(f: Facts) -> list[Observed] | None:
+    return None if f.observed.stream_exists else stream_not_found(RECORDING, f.stream)
+
+
+def _cannot_start(f: Facts) -> list[Observed] | None:
+    # Said while the stream is offline too: a recorder that cannot run would miss the next live
+    # session, and the time to fix its node or claim is before that session starts.
+    return _recorder_on_its_way(f) if f.observed.pod.cannot_start(f.now) else None
+
+
+def _stream_offline(f: Facts) -> list[Observed] | None:
+    return None if f.observed.stream_live else stream_not_live(RECORDING, f.stream, f.observed.stream_backup_only)
+
+
+# Their order is the priority of what Ready says; the recorder on its way when none has a word.
+READY_POLICIES: tuple[Policy, ...] = (
+    _finished,
+    _stopping,
+    _storage_refused,
+    _out_of_space,
+    _recording,
+    _lost_node,
+    _stream_missing,
+    _cannot_start,
+    _stream_offline,
+)
+
+
+def _ready(f: Facts) -> list[Observed]:
+    said = (policy(f) for policy in READY_POLICIES)
+    conditions = next((c for c in said if c is not None), None) or _recorder_on_its_way(f)
+    t = f.telemetry
+    if t is None or f.finalised:
+        return conditions
+    # Recording goes on locally while uploads fail: Ready stays as it is, and says so.
+    if f.s3 is not None and t.storage_problem:
+        problem = f"uploads to s3://{f.s3.bucket} fail ({t.storage_problem}): {t.storage_error or ''}".rstrip(": ")
+        conditions = _with_message(conditions, READY, problem)
+    if t.last_error and t.last_error != t.storage_error:
+        conditions = _with_message(conditions, READY, f"last error: {t.last_error}")
+    return conditions
+
+
+# --- the conditions beside Ready, each said by its own policy --------------------------------------
+
+
+def _uploaded(f: Facts) -> list[Observed]:
+    if f.s3 is None:
+        return []
+    return [_uploaded_condition(f.s3.bucket, f.videos, f.telemetry, f.previous.condition(UPLOADED))]
+
+
+def _space(f: Facts) -> list[Observed]:
+    t = f.telemetry
+    if f.observed.quota_refused or f.quota_stopped:
+        return [Observed(NO_SPACE, "True", reasons.NO_SPACE, f.no_space)]
+    if t is not None and t.no_space and not f.finalised:
         disk = t.last_error or "the recorder's volume is full: the video was closed"
-        conditions.append(Observed(NO_SPACE, "True", reasons.DISK_FULL, disk))
-    if quota is not None and quota.level == "almost" and not finalised:
-        conditions.append(Observed(STORAGE_ALMOST_FULL, "True", reasons.STORAGE_ALMOST_FULL, quota.describe()))
+        return [Observed(NO_SPACE, "True", reasons.DISK_FULL, disk)]
+    return []
 
-    if observed.restart_pending and not finalised:
-        conditions += restart_pending({"recorder": observed.restart_pending})
 
+def _almost_full(f: Facts) -> list[Observed]:
+    quota = f.observed.quota
+    if quota is None or quota.level != "almost" or f.finalised:
+        return []
+    return [Observed(STORAGE_ALMOST_FULL, "True", reasons.STORAGE_ALMOST_FULL, quota.describe())]
+
+
+def _restart(f: Facts) -> list[Observed]:
+    if not f.observed.restart_pending or f.finalised:
+        return []
+    return restart_pending({"recorder": f.observed.restart_pending})
+
+
+BESIDE_READY: tuple[Callable[[Facts], list[Observed]], ...] = (_uploaded, _space, _almost_full, _restart)
+
+
+# --- the rest of the status ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: float | None
+    discarded: list[DiscardedFragment]
+
+
+def _progress(f: Facts) -> Progress:
+    """What the recorder reports of its session; without it, what it reported last still stands."""
+    t, previous = f.telemetry, f.previous
+    if t is not None:
+        duration = round(t.duration, 0) if t.duration is not None else previous.duration
+        progress = Progress(
+            t.started_at or previous.started_at, t.ended_at, duration, t.discarded or previous.discarded
+        )
+    else:
+        progress = Progress(previous.started_at, previous.ended_at, previous.duration, previous.discarded)
+    if f.finalised:
+        return replace(progress, ended_at=progress.ended_at or previous.ended_at or f.now)
+    return progress
+
+
+def _facts(recording: Recording, observed: RecorderObservation, now: datetime) -> Facts:
+    previous = recording.status or RecordingStatus()
+    t = observed.telemetry
+    storage = observed.storage or previous.storage
+    videos = merged_videos(previous.videos, t.videos if t is not None else [], observed.expired)
+    namespace, stream = recording.metadata.namespace or "", recording.spec.stream_ref.name
+    videos = claim_links(videos, stream, storage, observed.videos_url, namespace, observed.videos_claim)
+    recording_now = bool(t and t.recording)
+    return Facts(recording, observed, now, previous, storage, videos, recording_now, is_finalised(recording, observed))
+
+
+def recording_status(recording: Recording, observed: RecorderObservation, now: datetime) -> RecordingStatus:
+    """The status: the facts derived once, Ready's chain of policies, the conditions beside it, and
+    the recorder's progress."""
+    f = _facts(recording, observed, now)
+    generation = observed.acted_generation(recording.metadata.generation)
+    conditions = _ready(f)
+    for policy in BESIDE_READY:
+        conditions += policy(f)
+    progress = _progress(f)
     return RecordingStatus(
         observed_generation=generation,
-        conditions=merge_conditions(previous.conditions, conditions, generation, now),
-        recording=recording_now and not finalised,
-        started_at=started_at,
-        ended_at=ended_at if (finalised or ended_at) else None,
-        duration=duration,
-        videos=videos,
-        discarded=discarded,
-        storage=storage,
-        stored_bytes=stored_bytes(videos, t, previous, finalised),
+        conditions=merge_conditions(f.previous.conditions, conditions, generation, now),
+        recording=f.recording_now and not f.finalised,
+        started_at=progress.started_at,
+        ended_at=progress.ended_at,
+        duration=progress.duration,
+        videos=f.videos,
+        discarded=progress.discarded,
+        storage=f.storage,
+        stored_bytes=stored_bytes(f.videos, f.telemetry, f.previous, f.finalised),
     )
 
 

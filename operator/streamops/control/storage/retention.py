@@ -2,35 +2,33 @@
 itself, on every S3 server alike: versitygw (the tests' server) answers NotImplemented to bucket
 lifecycle calls, and PutBucketLifecycleConfiguration replaces a bucket's whole configuration, which
 would clobber rules its owner set. The status loop of a kind that stores videos (a Recording's, a
-Clip's: issue 29), at most every retention_interval_seconds, deletes each uploaded video (and its
-JSON sidecar) whose end is deleteAfterDays × retention_day_seconds ago; the status function then
+Clip's: issue 29), at most every retention_interval_seconds, decides (retention_policy.py) to delete
+each uploaded video (and its JSON sidecar) whose end is deleteAfterDays × retention_day_seconds ago:
+a DeleteVideos action, run in an API thread with delete_videos() here; the status function then
 marks it `expiredAt` (one writer of status) and a VideoExpired Event names it. Videos on a claim
 are never deleted (as before: retention is an object storage setting).
 
 keepOrigin's originals (issue 41) have their own deadline, `origin.deleteAt`, on a claim as in a
 bucket: origin_expiry_due() picks them (video_expiry.py: what of retention is pure),
-delete_origins() deletes those in a bucket here, and control/recording/origin_expiry.py hands
-those on a claim to a one-shot Pod that mounts it (the operator cannot reach a claim's files). A
-video deleted by deleteAfterDays takes its original with it."""
+delete_origins() deletes those in a bucket here (for a DeleteOrigins action), and
+control/recording/origin_expiry.py asks a reconcile for a one-shot Pod that mounts the claim for
+those on a claim (the operator cannot reach a claim's files). A video deleted by deleteAfterDays
+takes its original with it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video
+from streamops.api.recording import CA_KEY, S3Storage, Video
 from streamops.contract.recorder import sidecar_key
-from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storage_reads import read_storage_secrets
-from streamops.control.storage.video_expiry import expiry_due, stored_objects
+from streamops.control.storage.video_expiry import stored_objects
 from streamops.control.storage.video_storage import storage_refusal
 from streamops.kube.client import KubeApi
 from streamops.redaction import Redactor
@@ -126,64 +124,3 @@ def delete_origins(
             delete_keys(client, redact, origin.url, (key, sidecar_key(key)), done)
             done.append(origin.url)
     return done
-
-
-@dataclass
-class Expiry:
-    """A status loop's retention: when it last looked, the videos it deleted (url -> when: the
-    status function marks them), and whether deleting fails (one Warning per failure streak)."""
-
-    expired: dict[str, datetime] = field(default_factory=dict)
-    checked_at: float = float("-inf")
-    failing: bool = False
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class ExpiryPass:
-    """What one pass of expire_videos did: the URLs it deleted (the caller writes the status at once),
-    and the message of the VideoExpiryFailed Warning to post (the first failure of a streak)."""
-
-    deleted: tuple[str, ...] = ()
-    warning: str | None = None
-
-
-async def expire_videos(
-    state: OperatorState, namespace: str, expiry: Expiry, storage: RecordingStorage | None, videos: Sequence[Video]
-) -> ExpiryPass:
-    """Retention of an object in `namespace`, at most every retention_interval_seconds, over the
-    status last written (`storage` and `videos`: a finished object's too: its loop keeps ticking at
-    the idle interval, and this is a scan of its videos until one is due). The deleted ones go into
-    `expiry.expired`; the caller posts the pass's Warning."""
-    settings = state.settings
-    now = time.monotonic()
-    if now - expiry.checked_at < settings.retention_interval_seconds:
-        return ExpiryPass()
-    expiry.checked_at = now
-    s3 = storage.s3 if storage else None
-    if s3 is None or not s3.delete_after_days:
-        return ExpiryPass()
-    due = [
-        v
-        for v in expiry_due(videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
-        if v.url and v.url not in expiry.expired
-    ]
-    if not due:
-        return ExpiryPass()
-    warning = None
-    try:
-        done = await state.call(delete_videos, state.api, settings, namespace, s3, due)
-        expiry.failing = False
-    except ExpiryFailed as e:
-        done = e.done
-        log.warning("%s: deleting expired videos failed: %s", namespace, e)
-        if not expiry.failing:  # one Warning per failure streak
-            warning = str(e)[:1000]
-        expiry.failing = True
-    deleted_at = utcnow()
-    for url in done:
-        expiry.expired[url] = deleted_at
-    return ExpiryPass(tuple(done), warning)

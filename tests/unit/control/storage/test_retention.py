@@ -1,68 +1,40 @@
-"""Retention's deletions (control/storage/retention.py): expire_videos over the status last written,
-at most every retention_interval_seconds; a pass that fails gives one Warning per failure streak,
-one that deletes says what it deleted (the loop writes the status at once). Against the fake API
-(the storage's Secrets) and a recording S3 client: which videos are due is video_expiry.py's."""
+"""Retention's deletions (control/storage/retention.py), what a DeleteVideos action runs: with the
+storage's labelled Secret, each video's object, sidecar and VOD page go; without it nothing is sent
+and the failure names the Secret (no credentials in it). Against the fake API (the storage's Secrets)
+and a recording S3 client. When a deletion is due, and what its failure says: test_retention_policy.py;
+which videos are due: test_video_expiry.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from devtools.catalog import stored_video
-from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.api.recording import RecordingStorage, Video
+from devtools.fake_kube import operator_view
+from streamops.api.recording import S3Storage, Video
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage import retention
-from streamops.control.storage.retention import Expiry, ExpiryPass, expire_videos
+from streamops.control.storage.retention import ExpiryFailed, delete_videos
 
 from tests.unit.control.shared.test_tenancy import NS, put, secret
 
-SETTINGS = OperatorSettings(retention_interval_seconds=3600)
-STORAGE = RecordingStorage.model_validate(
-    {"s3": {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3", "deleteAfterDays": 1}}
-)
-OLD = Video.model_validate(stored_video("media/cam/old.mp4"))  # ended 2026-11-23: long due
+SETTINGS = OperatorSettings()
+S3 = S3Storage.model_validate({"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"})
+OLD = Video.model_validate(stored_video("media/cam/old.mp4"))
 
 
-def state(api: FakeKubeApi) -> Any:
-    """The operator's state as expire_videos uses it: settings, the API, its threads (here inline)."""
-
-    async def call(function: Callable[..., Any], *args: Any) -> Any:
-        return function(*args)
-
-    return SimpleNamespace(settings=SETTINGS, api=api, call=call)
-
-
-def test_a_failing_pass_warns_once_per_streak_and_a_later_one_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_secret_sends_nothing_and_a_labelled_one_deletes_the_video_its_sidecar_and_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     deleted: list[str] = []
     monkeypatch.setattr(
         retention, "s3_client", lambda _: SimpleNamespace(delete_object=lambda Bucket, Key: deleted.append(Key))
     )
-    api, expiry = operator_view(), Expiry()
-    sweep = lambda: asyncio.run(expire_videos(state(api), NS, expiry, STORAGE, [OLD]))  # noqa: E731
-
-    first = sweep()  # the credentials Secret is missing: nothing sent
-    assert first.deleted == () and first.warning is not None and "s3" in first.warning and deleted == []
-    assert sweep() == ExpiryPass(), "the next pass waits for the interval"
-    expiry.checked_at = float("-inf")
-    assert sweep() == ExpiryPass(), "still failing: no second Warning in the streak"
-    assert expiry.failing
+    api = operator_view()
+    with pytest.raises(ExpiryFailed, match="s3") as failed:
+        delete_videos(api, SETTINGS, NS, S3, [OLD])
+    assert failed.value.done == [] and deleted == []
 
     put(api, secret("s3", True, accessKeyId="AKIA0000000000000001", secretAccessKey="not-a-real-secret-key"))
-    expiry.checked_at = float("-inf")
-    assert sweep() == ExpiryPass(deleted=(OLD.url,)) and not expiry.failing
+    assert delete_videos(api, SETTINGS, NS, S3, [OLD]) == [OLD.url]
     assert deleted == ["media/cam/old.mp4", "media/cam/old.json", "media/cam/old.html"]
-    assert list(expiry.expired) == [OLD.url], "the status function marks it expiredAt"
-
-
-def test_a_storage_without_retention_or_a_claim_deletes_nothing() -> None:
-    api = operator_view()
-    claim = RecordingStorage.model_validate({"pvc": {"claimName": "videos"}})
-    kept = RecordingStorage.model_validate(
-        {"s3": {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"}}
-    )
-    for storage in (None, claim, kept):
-        assert asyncio.run(expire_videos(state(api), NS, Expiry(), storage, [OLD])) == ExpiryPass()

@@ -114,7 +114,7 @@ _OVERLAY = {"name": "score", "url": "https://scores.example.com/", "left": 50, "
     ids=["nbsp-is-not-re2-space", "nothing-after-scheme", "s3-two-slashes", "at-in-query", "clip-offsets", "int-box"],
 )
 def test_server_evaluates_cel_as_the_unit_tier_does(cluster, namespace, manifest, says):
-    """The unit tier evaluates the CRDs' CEL with cel-expr-python (tests/unit/api/test_cel_parity.py);
+    """The unit tier evaluates the CRDs' CEL with cel-expr-python (tests/unit/api/test_crd_cel_parity.py);
     where a verdict rests on how CEL reads a value (RE2's \\s, an integer where the schema says number, a
     date-time string) or where the Python twin was changed to match it, the API server says the same
     (a server-side dry run: nothing is stored)."""

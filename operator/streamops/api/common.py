@@ -4,7 +4,7 @@ The pydantic models in `streamops.api` are the single source of truth: the CRD s
 generated from them (`streamops.api.crd`), the operator parses specs with them and the tests
 build objects with them. Server-side rules that pydantic cannot express as JSON Schema are
 attached as CEL (`x-kubernetes-validations`) next to the matching Python validator, both built
-from one message (and one pattern); tests/unit/api/test_cel_parity.py evaluates the two on one table
+from one message (and one pattern); tests/unit/api/test_crd_cel_parity.py evaluates the two on one table
 of examples.
 """
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Mapping
-from typing import cast
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, cast
 
 import kopf
 
@@ -221,69 +222,58 @@ async def close(memo: kopf.Memo, **_: object) -> None:
 # --- indexes (kopf fills them from its watches before any handler runs) -------------------------
 
 
-# Worker Pods: ours, with a component (ingest, recorder, pusher...); Services: ours.
-# (The label filters are written out at each decorator: kopf's filter type is not public.)
+@dataclass(frozen=True)
+class IndexedResource:
+    """One kopf index: `name` is its id and the keyword argument handlers get it by; `resource` what it
+    watches (kopf.index's positional arguments); `entry` what it files of each object; `objects`
+    which of them: every one, those streamops manages, or its worker Pods' (those with a component)."""
+
+    name: str
+    resource: tuple[str, ...]
+    entry: Callable[[kopf.Body], object]
+    objects: Literal["all", "managed", "components"] = "all"
 
 
-# One index of worker Pods for the loops (by owner and component) and the reconcilers (by name).
-@kopf.index("v1", "pods", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT})
-async def worker_pods(body: kopf.Body, **_: object) -> object:
-    return pod_entry(body)
-
-
-@kopf.index("v1", "services", labels={MANAGED_BY_LABEL: MANAGED_BY})
-async def service_objects(body: kopf.Body, **_: object) -> object:
-    return child_entry(body)
-
-
-@kopf.index(
-    "discovery.k8s.io", "v1", "endpointslices", labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}
+STREAMS = (GROUP, VERSION, LIVESTREAM.plural)
+INDEXES = (
+    # One index of worker Pods for the loops (by owner and component) and the reconcilers (by name).
+    IndexedResource("worker_pods", ("v1", "pods"), pod_entry, "components"),
+    IndexedResource("service_objects", ("v1", "services"), child_entry, "managed"),
+    IndexedResource(
+        "ingest_endpoint_slices", ("discovery.k8s.io", "v1", "endpointslices"), endpoint_slice_entry, "components"
+    ),
+    IndexedResource("stream_objects", STREAMS, stream_object_entry),
+    IndexedResource("streams", STREAMS, stream_entry),
+    IndexedResource("recordings", (GROUP, VERSION, RECORDING.plural), recording_entry),
+    IndexedResource("clips", (GROUP, VERSION, CLIP.plural), clip_entry),
+    # Quality sets as the streams that name them read them (a stream's ladder), and the streams by the
+    # set they name: a set's spec change reconciles exactly those.
+    IndexedResource("quality_set_objects", (GROUP, VERSION, QUALITY_SET.plural), stream_object_entry),
+    IndexedResource("cluster_quality_set_objects", (GROUP, VERSION, CLUSTER_QUALITY_SET.plural), stream_object_entry),
+    IndexedResource("quality_set_users", STREAMS, quality_set_user_entry),
+    # Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
+    IndexedResource("broadcasts", (GROUP, VERSION, BROADCAST.plural), broadcast_entry),
 )
-async def ingest_endpoint_slices(body: kopf.Body, **_: object) -> object:
-    return endpoint_slice_entry(body)
 
 
-@kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def stream_objects(body: kopf.Body, **_: object) -> object:
-    return stream_object_entry(body)
+def _indexer(entry: Callable[[kopf.Body], object]) -> Callable[..., Awaitable[object]]:
+    async def index(body: kopf.Body, **_: object) -> object:
+        return entry(body)
+
+    return index
 
 
-@kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def streams(body: kopf.Body, **_: object) -> object:
-    return stream_entry(body)
-
-
-@kopf.index(GROUP, VERSION, RECORDING.plural)
-async def recordings(body: kopf.Body, **_: object) -> object:
-    return recording_entry(body)
-
-
-@kopf.index(GROUP, VERSION, CLIP.plural)
-async def clips(body: kopf.Body, **_: object) -> object:
-    return clip_entry(body)
-
-
-# Quality sets as the streams that name them read them (a stream's ladder), and the streams by the set
-# they name: a set's spec change reconciles exactly those.
-@kopf.index(GROUP, VERSION, QUALITY_SET.plural)
-async def quality_set_objects(body: kopf.Body, **_: object) -> object:
-    return stream_object_entry(body)
-
-
-@kopf.index(GROUP, VERSION, CLUSTER_QUALITY_SET.plural)
-async def cluster_quality_set_objects(body: kopf.Body, **_: object) -> object:
-    return stream_object_entry(body)
-
-
-@kopf.index(GROUP, VERSION, LIVESTREAM.plural)
-async def quality_set_users(body: kopf.Body, **_: object) -> object:
-    return quality_set_user_entry(body)
-
-
-# Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
-@kopf.index(GROUP, VERSION, BROADCAST.plural)
-async def broadcasts(body: kopf.Body, **_: object) -> object:
-    return broadcast_entry(body)
+for _index in INDEXES:
+    # (The label filters are written out here: kopf's filter type is not public.)
+    kopf.index(
+        *_index.resource,
+        id=_index.name,
+        labels={MANAGED_BY_LABEL: MANAGED_BY, COMPONENT_LABEL: kopf.PRESENT}
+        if _index.objects == "components"
+        else {MANAGED_BY_LABEL: MANAGED_BY}
+        if _index.objects == "managed"
+        else None,
+    )(_indexer(_index.entry))
 
 
 # --- wake-ups (every watch event of an object, of its worker Pods or of its route) -----------

@@ -1,6 +1,9 @@
-"""The one registry of the kinds the operator runs: for each, its API kind, its status loop (which
-reconciles it and writes its status) and how watch events wake loops. handlers.py wires kopf from
-this table; nothing else dispatches on the kind."""
+"""The registry of the kinds the operator runs a status loop for (seven of its eight custom resources:
+a StreamWebhook has none, webhook/notifier.py delivers to it): for each, its API kind, its status
+loop (which reconciles it and writes its status) and which other loops its watch events wake.
+handlers.py wires kopf's event handlers from this table; the wake-ups no flag here says (a
+Broadcast's streams, a stream's quality sets, the default ClusterQualitySet kept) are written out in
+handlers._object_event."""
 
 from __future__ import annotations
 

@@ -4,23 +4,16 @@ cannot use it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import Broadcast
+from streamops.control.runtime.decisions import SpecOutcome
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body
 
 
-@dataclass(frozen=True)
-class BroadcastOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-
-
 def reconcile_broadcast(
     api: KubeApi, settings: OperatorSettings, body: Body, allocator: object = None, **_: object
-) -> BroadcastOutcome:
+) -> SpecOutcome:
     parsed = parse(Broadcast, body)
-    return BroadcastOutcome(parsed.generation, invalid_spec=parsed.problem)
+    return SpecOutcome(parsed.generation, invalid_spec=parsed.problem)

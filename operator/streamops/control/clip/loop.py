@@ -13,8 +13,9 @@ from streamops.control.clip.reconcile import ClipOutcome, final_in_status, recon
 from streamops.control.clip.specs.names import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
 from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.decisions import validated
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.control.storage.retention import Expiry, expire_videos

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -206,163 +206,290 @@ def _pending_part(stream: LiveStream, part: str) -> str:
     return f"{part} (from {ref.kind} {ref.name})" if ref is not None and part.startswith(LADDER_PARTS) else part
 
 
-def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
-    previous = stream.status or LiveStreamStatus()
-    generation = observed.generation if observed.generation is not None else stream.metadata.generation
+# --- the status as an ordered chain of small pure policies (in cert-manager's manner) ------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What every policy reads: the observation, and what it says once read (whose media is on air,
+    which Recording runs), worked out once."""
+
+    observed: IngestObservation
+    now: datetime
+    previous: LiveStreamStatus
+    generation: int | None
+    primary: PodObservation
+    backup: PodObservation | None
+    main: IngestStatus | None  # the primary's report
+    spare: IngestStatus | None  # the backup's
+    # Recorded on the object (no ingest runs), or said by the worker that gave up (not recorded yet).
+    deactivated: bool
+    active: bool  # asked for and not deactivated
+    reaches: dict[Role, Reach]
+    live: bool
+    backup_live: bool
+    active_ingest: Role | None
+    # What is on air: the primary measures the backup's media it relays; else the backup's own media
+    # while the primary is not there to relay it.
+    on_air: IngestStatus | None
+    running: RecordingFacts | None  # the Recording that records now
+
+
+def _seen(stream: LiveStream, observed: IngestObservation, now: datetime) -> Seen:
     primary = observed.pods.get("primary", PodObservation(ingest_names(stream.metadata.name, "primary").pod))
     backup = observed.pods.get("backup")
-    main = observed.telemetry.get("primary")
-    spare = observed.telemetry.get("backup")
-    # Recorded on the object (no ingest runs), or said by the worker that gave up (not recorded yet).
+    main, spare = observed.telemetry.get("primary"), observed.telemetry.get("backup")
     deactivated = observed.deactivation is not None or (main is not None and not main.active)
     active = stream.spec.active and not deactivated
-
-    reaches = {role: _reach(stream, role, observed) for role in ingest_roles(stream)}
-    conditions: list[Observed]
-    ingest_runs = False  # (else Ready gives a reason of the stream, not of its Pods: BackupReady says the same)
-    refused = (
-        (reasons.REFUSED_BY_POLICY, "; ".join(observed.policy_refusals)[:4096])
-        if observed.policy_refusals
-        else (reasons.SERVICE_REJECTED, observed.service_rejected)
-        if observed.service_rejected
-        else (reasons.PLAYBACK_ROUTE_REJECTED, observed.route_rejected)
-        if observed.route_rejected
-        else (reasons.EDGE_REJECTED, observed.edge_rejected)
-        if observed.edge_rejected
-        else None
-    )
-    if refused is not None:
-        # What the spec asks for cannot be had until the spec changes; the ingest keeps running as it is.
-        conditions = [Observed(READY, "False", *refused), Observed(STALLED, "True", *refused)]
-    elif observed.key_secret_missing:
-        reason, message = (
-            reasons.STREAM_KEY_SECRET_NOT_FOUND,
-            f"Secret {observed.key_secret_missing} named in source.push.streamKeySecretRef does not exist",
-        )
-        conditions = [
-            Observed(READY, "False", reason, message),
-            Observed(STALLED, "True", reason, message),
-        ]
-    elif observed.key_invalid_for_srt:
-        # Only the user can fix the key; meanwhile the ingest runs without its SRT listener (RTMP works).
-        message = _srt_key_message(stream, observed.key_invalid_for_srt)
-        conditions = [
-            Observed(READY, "False", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
-            Observed(STALLED, "True", reasons.STREAM_KEY_INVALID_FOR_SRT, message),
-        ]
-    elif observed.tls_secret_problem:
-        # No ingest runs until the certificate's Secret is usable (cert-manager may still be issuing it).
-        reason, message = observed.tls_secret_problem
-        conditions = [Observed(READY, "False", reason, message), Observed(STALLED, "True", reason, message)]
-    elif not stream.spec.active:
-        conditions = [
-            Observed(READY, "True", reasons.INACTIVE, "stream is switched off (spec.active false): pushes are refused")
-        ]
-    elif deactivated:
-        # Not Ready: the spec asks for a running stream, and only the user can have one again. Not
-        # Stalled: nothing failed (GitOps tools would report the stream's whole application degraded).
-        why = observed.deactivation.reason if observed.deactivation else (main and main.deactivated_reason) or NO_DATA
-        conditions = [Observed(READY, "False", reasons.DEACTIVATED, deactivated_message(why))]
-    elif observed.quality_set_problem:
-        # Only the set's author can fix it; meanwhile a running ingest goes on with the ladder it has.
-        reason, message = observed.quality_set_problem
-        conditions = [Observed(READY, "False", reason, message), Observed(STALLED, "True", reason, message)]
-    else:
-        ingest_runs = True
-        ready = _ingest_condition(primary, _through(stream, "primary", reaches["primary"], observed))
-        conditions = [ready]
-        if ready.status != "True":
-            conditions.append(Observed(RECONCILING, "True", ready.reason, ready.message))
-    if "backup" in reaches:
-        # The backup's own condition: a backup that cannot start does not make a stream that plays,
-        # records and restreams from its primary not Ready (GitOps tools would hold its application).
-        said = conditions[0]
-        conditions.append(
-            _ingest_condition(
-                backup or PodObservation(ingest_names(stream.metadata.name, "backup").pod),
-                _through(stream, "backup", reaches["backup"], observed),
-                BACKUP_READY,
-                "backup ingest",
-            )
-            if ingest_runs
-            else Observed(BACKUP_READY, said.status, said.reason, said.message)
-        )
-
-    live = active and _live(primary, main)
     backup_live = bool(active and _live(backup, spare))
     active_ingest = _active_ingest(primary, main) if active else None
-    no_media = "no media is arriving"
-    if active_ingest == "backup":
-        no_media = "the primary ingest receives no media: the backup ingest's media is on air (activeIngest)"
-    conditions.append(
-        Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media")
-        if live
-        else _pull_not_live(main)
-        if active and main is not None and main.pull_failure is not None and active_ingest is None
-        else Observed("Live", "False", _not_live_reason(active, deactivated), no_media)
-    )
-    if "backup" in ingest_roles(stream):
-        conditions.append(
-            Observed("BackupLive", "True", reasons.MEDIA_FLOWING, "the backup ingest receives media")
-            if backup_live
-            else Observed(
-                "BackupLive", "False", reasons.NO_MEDIA if active else reasons.INACTIVE, "no media is arriving"
-            )
-        )
-    running = next((r for r in observed.recordings if r.recording), None)
-    conditions.append(
-        Observed("Recording", "True", reasons.RECORDING, f"Recording {running.name} is recording")
-        if running
-        else Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
-    )
-    # The metrics of what is on air (the primary measures the backup's media it relays), else of
-    # the backup's own media while the primary is not there to relay it.
-    on_air = main if active_ingest is not None else (spare if backup_live else None)
-    route = None if observed.route_refused else playback_route(stream, observed.settings)
-    base = playback_base(route, reaches["primary"])
-    metrics = on_air or IngestStatus()  # live metrics exist only while live
-    # The ingest whose publisher sends what is on air (the primary relays a backup's: the backup).
-    publisher = {"primary": main, "backup": spare}.get(active_ingest) if active_ingest else None
-    conditions.append(browser_playability(on_air, transcoded=stream.spec.has_ladder))
-    if whep_on(stream, observed.settings):
-        conditions.append(webrtc_playability(main if main is not None and main.live else None))
-    overlays = stream_overlays(stream, main if active else None)
-    if (overlays_now := overlays_condition(stream, overlays)) is not None:
-        conditions.append(overlays_now)
-    conditions += restart_pending(
-        {f"{role} ingest": _pending_part(stream, part) for role, part in observed.restart_pending.items()}
-    )
-
-    return LiveStreamStatus(
-        observed_generation=generation,
-        conditions=merge_conditions(previous.conditions, conditions, generation, now),
-        live=live,
+    return Seen(
+        observed=observed,
+        now=now,
+        previous=stream.status or LiveStreamStatus(),
+        generation=observed.generation if observed.generation is not None else stream.metadata.generation,
+        primary=primary,
+        backup=backup,
+        main=main,
+        spare=spare,
+        deactivated=deactivated,
+        active=active,
+        reaches={role: _reach(stream, role, observed) for role in ingest_roles(stream)},
+        live=active and _live(primary, main),
         backup_live=backup_live,
         active_ingest=active_ingest,
-        active=active,
-        ingest=ingest_endpoints(
-            stream,
-            reaches,
-            base,
-            observed.settings.publish_over_http,
-            region_reaches(
-                observed.services.get("primary"),
-                observed.settings.ingest_regions,
-                observed.region_services,
-                observed.region_rejected,
-                regional_load_balancers_allowed(stream.spec.ingest.service.type, observed.settings),
-                _node_of(observed.pods.get("primary")),
-            ),
-        ),
+        on_air=main if active_ingest is not None else (spare if backup_live else None),
+        running=next((r for r in observed.recordings if r.recording), None),
+    )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The status so far: its conditions in their order (before time bookkeeping) and its fields."""
+
+    conditions: tuple[Observed, ...] = ()
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+    def adding(self, *conditions: Observed, **fields: object) -> Draft:
+        return Draft((*self.conditions, *conditions), {**self.fields, **fields})
+
+
+# A status policy: what it decides of the status, added to the status so far.
+Policy = Callable[[LiveStream, Seen, Draft], Draft]
+# A rule of Ready's priority: the Ready (and Stalled) conditions it decides, None when it does not apply.
+ReadyRule = Callable[[LiveStream, Seen], tuple[Observed, ...] | None]
+
+
+def _stalled(reason: str, message: str) -> tuple[Observed, ...]:
+    """Not Ready and Stalled: what the spec asks for cannot be had until the spec (or what it names)
+    changes; meanwhile a running ingest goes on as it is."""
+    return Observed(READY, "False", reason, message), Observed(STALLED, "True", reason, message)
+
+
+def _refused_by_policy(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    refusals = seen.observed.policy_refusals
+    return _stalled(reasons.REFUSED_BY_POLICY, "; ".join(refusals)[:4096]) if refusals else None
+
+
+def _service_rejected(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    rejected = seen.observed.service_rejected
+    return _stalled(reasons.SERVICE_REJECTED, rejected) if rejected else None
+
+
+def _route_rejected(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    rejected = seen.observed.route_rejected
+    return _stalled(reasons.PLAYBACK_ROUTE_REJECTED, rejected) if rejected else None
+
+
+def _edge_rejected(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    rejected = seen.observed.edge_rejected
+    return _stalled(reasons.EDGE_REJECTED, rejected) if rejected else None
+
+
+def _key_secret_missing(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    missing = seen.observed.key_secret_missing
+    if not missing:
+        return None
+    message = f"Secret {missing} named in source.push.streamKeySecretRef does not exist"
+    return _stalled(reasons.STREAM_KEY_SECRET_NOT_FOUND, message)
+
+
+def _key_invalid_for_srt(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    # Only the user can fix the key; meanwhile the ingest runs without its SRT listener (RTMP works).
+    problem = seen.observed.key_invalid_for_srt
+    return _stalled(reasons.STREAM_KEY_INVALID_FOR_SRT, _srt_key_message(stream, problem)) if problem else None
+
+
+def _tls_secret_problem(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    # No ingest runs until the certificate's Secret is usable (cert-manager may still be issuing it).
+    problem = seen.observed.tls_secret_problem
+    return _stalled(*problem) if problem else None
+
+
+def _switched_off(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    if stream.spec.active:
+        return None
+    return (
+        Observed(READY, "True", reasons.INACTIVE, "stream is switched off (spec.active false): pushes are refused"),
+    )
+
+
+def _deactivated(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    # Not Ready: the spec asks for a running stream, and only the user can have one again. Not
+    # Stalled: nothing failed (GitOps tools would report the stream's whole application degraded).
+    if not seen.deactivated:
+        return None
+    recorded = seen.observed.deactivation
+    why = recorded.reason if recorded else (seen.main and seen.main.deactivated_reason) or NO_DATA
+    return (Observed(READY, "False", reasons.DEACTIVATED, deactivated_message(why)),)
+
+
+def _quality_set_problem(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    # Only the set's author can fix it; meanwhile a running ingest goes on with the ladder it has.
+    problem = seen.observed.quality_set_problem
+    return _stalled(*problem) if problem else None
+
+
+# Ready's priority: the first rule that applies decides Ready (and Stalled); when none does, the
+# primary ingest's Pod does (_ingest_ready). What the API server or the admin refused comes first: the
+# spec must change; then what the user must fix; then the stream switched off or given up.
+READY_PRIORITY: tuple[ReadyRule, ...] = (
+    _refused_by_policy,
+    _service_rejected,
+    _route_rejected,
+    _edge_rejected,
+    _key_secret_missing,
+    _key_invalid_for_srt,
+    _tls_secret_problem,
+    _switched_off,
+    _deactivated,
+    _quality_set_problem,
+)
+
+
+def ready_of_the_stream(stream: LiveStream, seen: Seen) -> tuple[Observed, ...] | None:
+    """Ready as a reason of the stream decides it (READY_PRIORITY's first), None: as its Pods do."""
+    return next((said for rule in READY_PRIORITY if (said := rule(stream, seen)) is not None), None)
+
+
+def _identity(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    return draft.adding(
+        observed_generation=seen.generation,
+        live=seen.live,
+        backup_live=seen.backup_live,
+        active_ingest=seen.active_ingest,
+        active=seen.active,
+    )
+
+
+def _ingest_ready(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    said = ready_of_the_stream(stream, seen)
+    if said is not None:
+        return draft.adding(*said)
+    ready = _ingest_condition(seen.primary, _through(stream, "primary", seen.reaches["primary"], seen.observed))
+    if ready.status == "True":
+        return draft.adding(ready)
+    return draft.adding(ready, Observed(RECONCILING, "True", ready.reason, ready.message))
+
+
+def _backup_ready(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    """The backup's own condition: a backup that cannot start does not make a stream that plays,
+    records and restreams from its primary not Ready (GitOps tools would hold its application). A
+    reason of the stream (not of its Pods) is the backup's too."""
+    if "backup" not in seen.reaches:
+        return draft
+    said = ready_of_the_stream(stream, seen)
+    if said is not None:
+        return draft.adding(Observed(BACKUP_READY, said[0].status, said[0].reason, said[0].message))
+    pod = seen.backup or PodObservation(ingest_names(stream.metadata.name, "backup").pod)
+    through = _through(stream, "backup", seen.reaches["backup"], seen.observed)
+    return draft.adding(_ingest_condition(pod, through, BACKUP_READY, "backup ingest"))
+
+
+def _live_condition(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    main = seen.main
+    if seen.live:
+        return draft.adding(Observed("Live", "True", reasons.MEDIA_FLOWING, "the primary ingest receives media"))
+    if seen.active and main is not None and main.pull_failure is not None and seen.active_ingest is None:
+        return draft.adding(_pull_not_live(main))
+    no_media = "no media is arriving"
+    if seen.active_ingest == "backup":
+        no_media = "the primary ingest receives no media: the backup ingest's media is on air (activeIngest)"
+    return draft.adding(Observed("Live", "False", _not_live_reason(seen.active, seen.deactivated), no_media))
+
+
+def _backup_live_condition(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    if "backup" not in ingest_roles(stream):
+        return draft
+    if seen.backup_live:
+        return draft.adding(Observed("BackupLive", "True", reasons.MEDIA_FLOWING, "the backup ingest receives media"))
+    reason = reasons.NO_MEDIA if seen.active else reasons.INACTIVE
+    return draft.adding(Observed("BackupLive", "False", reason, "no media is arriving"))
+
+
+def _recording(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    running = seen.running
+    if running is None:
+        condition = Observed("Recording", "False", reasons.NOT_RECORDING, "no Recording is running")
+        return draft.adding(condition, recording=False, recording_duration=None)
+    condition = Observed("Recording", "True", reasons.RECORDING, f"Recording {running.name} is recording")
+    return draft.adding(condition, recording=True, recording_duration=_rounded(running.duration, 0))
+
+
+def _playability(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    draft = draft.adding(browser_playability(seen.on_air, transcoded=stream.spec.has_ladder))
+    if not whep_on(stream, seen.observed.settings):
+        return draft
+    return draft.adding(webrtc_playability(seen.main if seen.main is not None and seen.main.live else None))
+
+
+def _overlays(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    overlays = stream_overlays(stream, seen.main if seen.active else None)
+    condition = overlays_condition(stream, overlays)
+    return draft.adding(*([condition] if condition is not None else []), overlays=overlays)
+
+
+def _restart_pending(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    waiting = {f"{role} ingest": _pending_part(stream, part) for role, part in seen.observed.restart_pending.items()}
+    return draft.adding(*restart_pending(waiting))
+
+
+def _endpoints(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    observed, settings = seen.observed, seen.observed.settings
+    route = None if observed.route_refused else playback_route(stream, settings)
+    base = playback_base(route, seen.reaches["primary"])
+    regions = region_reaches(
+        observed.services.get("primary"),
+        settings.ingest_regions,
+        observed.region_services,
+        observed.region_rejected,
+        regional_load_balancers_allowed(stream.spec.ingest.service.type, settings),
+        _node_of(observed.pods.get("primary")),
+    )
+    return draft.adding(
+        ingest=ingest_endpoints(stream, seen.reaches, base, settings.publish_over_http, regions),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).
-        playback=playback_urls(stream, base, whep_on(stream, observed.settings), main.projection if main else None),
-        # Times are history: a worker that restarted (and forgot them) does not erase them.
+        playback=playback_urls(stream, base, whep_on(stream, settings), seen.main.projection if seen.main else None),
+    )
+
+
+def _history(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    """Times are history: a worker that restarted (and forgot them) does not erase them."""
+    main, spare, previous = seen.main, seen.spare, seen.previous
+    return draft.adding(
         started_at_primary=(main and main.started_at) or previous.started_at_primary,
         started_at_backup=(spare and spare.started_at) or previous.started_at_backup,
         finished_at_primary=(main and main.finished_at) or previous.finished_at_primary,
-        recording=running is not None,
-        recording_duration=_rounded(running.duration, 0) if running else None,
-        # Live metrics exist only while live (the hosted API's "current FPS ... if transcoding").
+    )
+
+
+def _on_air_metrics(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    """Live metrics exist only while live (the hosted API's "current FPS ... if transcoding"), of
+    what is on air; the protocol of the ingest whose publisher sends it (the primary relays a
+    backup's: the backup)."""
+    metrics = seen.on_air or IngestStatus()
+    publisher = {"primary": seen.main, "backup": seen.spare}.get(seen.active_ingest) if seen.active_ingest else None
+    return draft.adding(
         transcoding_speed=_rounded(metrics.transcoding_speed, 2),
         frame_rate=_rounded(metrics.frame_rate, 1),
         video_width=metrics.video_width,
@@ -374,11 +501,45 @@ def livestream_status(stream: LiveStream, observed: IngestObservation, now: date
         audio_codec=metrics.audio_codec or None,
         protocol=session_protocol(publisher.source if publisher is not None else None),
         bitrate=metrics.bitrate,
-        viewers=stream_viewers(main, observed.edge_sessions),
-        transcoded_qualities=transcoded_qualities(main if active else None),
-        sessions=merged_sessions(previous.sessions, reporting(main, spare), now, active) or None,
-        overlays=overlays,
     )
+
+
+def _audience(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
+    main = seen.main
+    return draft.adding(
+        viewers=stream_viewers(main, seen.observed.edge_sessions),
+        transcoded_qualities=transcoded_qualities(main if seen.active else None),
+        sessions=merged_sessions(seen.previous.sessions, reporting(main, seen.spare), seen.now, seen.active) or None,
+    )
+
+
+# The status, policy by policy; the conditions come out in this order.
+STATUS_POLICIES: tuple[Policy, ...] = (
+    _identity,
+    _ingest_ready,
+    _backup_ready,
+    _live_condition,
+    _backup_live_condition,
+    _recording,
+    _playability,
+    _overlays,
+    _restart_pending,
+    _endpoints,
+    _history,
+    _on_air_metrics,
+    _audience,
+)
+
+
+def livestream_status(stream: LiveStream, observed: IngestObservation, now: datetime) -> LiveStreamStatus:
+    """The observation read once (Seen), then each of STATUS_POLICIES in order adds its conditions
+    and fields; one LiveStreamStatus at the end."""
+    seen = _seen(stream, observed, now)
+    draft = Draft()
+    for policy in STATUS_POLICIES:
+        draft = policy(stream, seen, draft)
+    conditions = merge_conditions(seen.previous.conditions, list(draft.conditions), seen.generation, now)
+    return LiveStreamStatus.model_validate({**draft.fields, "conditions": conditions})
 
 
 def transcoded_qualities(main: IngestStatus | None) -> list[str] | None:

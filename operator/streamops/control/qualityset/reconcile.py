@@ -4,24 +4,17 @@ operator cannot use it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import QualitySet
+from streamops.control.runtime.decisions import SpecOutcome
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body
 
 
-@dataclass(frozen=True)
-class QualitySetOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-
-
 def reconcile_quality_set(
     api: KubeApi, settings: OperatorSettings, body: Body, allocator: object = None, **_: object
-) -> QualitySetOutcome:
+) -> SpecOutcome:
     """A QualitySet's or a ClusterQualitySet's (one model: they differ in scope only)."""
     parsed = parse(QualitySet, body)
-    return QualitySetOutcome(parsed.generation, invalid_spec=parsed.problem)
+    return SpecOutcome(parsed.generation, invalid_spec=parsed.problem)

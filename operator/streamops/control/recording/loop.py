@@ -22,8 +22,9 @@ from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_COMPONENT
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
 from streamops.control.runtime.conditions import Transition
+from streamops.control.runtime.decisions import validated
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
-from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow, validated
+from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
 from streamops.control.storage.recordings_claim import videos_claim

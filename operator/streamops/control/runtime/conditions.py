@@ -14,7 +14,7 @@ from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 READY, STALLED, RECONCILING = "Ready", "Stalled", "Reconciling"
 BACKUP_READY = "BackupReady"  # a LiveStream with a backup ingest: Ready's counterpart for the backup
 # A running worker differs from what it should run in a way that can wait until it is idle
-# (control/shared/restarts.py): present, True, only while one waits.
+# (control/workers/restarts.py): present, True, only while one waits.
 RESTART_PENDING = "RestartPending"
 WAITING_FOR_IDLE = "WaitingForIdle"
 WORKER_REPLACED = "WorkerReplaced"  # the Event of a worker Pod replaced for a difference it needed

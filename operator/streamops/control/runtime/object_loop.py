@@ -11,7 +11,8 @@
 
 The same task reconciles the object: first thing, whenever its spec changed (generation), when
 one of its Pods went away, and every `resync_seconds` (level-based safety net). This module is
-what the three loops share (ObjectLoop); each kind's loop.py is its own tick.
+the loop's state and its writes (ObjectLoop); a tick is observe → decide → act (tick.py,
+decisions.py, docs/design/status-loops.md), and each kind's loop.py wires its own.
 """
 
 from __future__ import annotations
@@ -21,24 +22,24 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import kopf
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.annotated_events import post_event
 from streamops.control.runtime.conditions import WORKER_REPLACED, Transition
+from streamops.control.runtime.decisions import invalid_spec_status, validated, with_status
 from streamops.control.runtime.indexes import StreamFacts, StreamIndex, indexed_stream, plain
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.runtime.status_patch import status_patch
-from streamops.control.shared.spec_checks import invalid_spec_status
 from streamops.control.workers.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortExhausted
@@ -109,13 +110,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def validated(model: type[ModelT], raw: Manifest) -> ModelT | None:
-    try:
-        return model.model_validate(raw)
-    except ValidationError:
-        return None
-
-
 # --- writing status --------------------------------------------------------------------------------
 
 
@@ -183,6 +177,11 @@ class ObjectLoop(Generic[OutcomeT]):
         self.hints: Hints = {}  # what the reconciler is told from the indexes (see the kind's loop)
         self.failures = 0
         self.retry_at = 0.0
+        self.reconciles = 0  # reconciles that gave an outcome: a tick tells a new outcome by it
+        self.write_pending = False  # the last status write was deferred (metrics only, too soon)
+        self.again = False  # an action asks for the next tick at once (tick.py's Wake)
+        self.hurried = False  # the last tick came at once: the next waits, whatever is asked
+        self.sending: dict[str, asyncio.Task[None]] = {}  # worker requests in flight, by slot
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
         self._announced: OutcomeT | None = None  # the outcome whose replaced worker Pods have had their Event
         # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
@@ -208,9 +207,7 @@ class ObjectLoop(Generic[OutcomeT]):
 
     def raw(self) -> Manifest:
         """The object as last seen, with the status this loop last wrote."""
-        raw: Manifest = plain(self.body)
-        raw["status"] = self.writer.written
-        return raw
+        return with_status(self.body, self.writer.written)
 
     def previous_status(self, raw: Manifest, model: type[ModelT]) -> ModelT | None:
         """The status last written, as the kind's model (None on the first visit)."""
@@ -257,19 +254,26 @@ class ObjectLoop(Generic[OutcomeT]):
         # ingest waits to be idle before a restart, RestartPending meanwhile).
         return await self.state.call_at(self.kind.priority, self._reconcile_now, self.raw(), merged, event_at)
 
-    async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
-        """The object's reconcile outcome, reconciling first when due: never done yet, the spec
-        changed (metadata.generation), a Pod of the object went away, or the resync period passed.
-        A failed reconcile is tried again after 1, 2, 4 … 60 s."""
+    def reconcile_due(self) -> bool:
+        """Whether a reconcile is due: never done yet, the spec changed (metadata.generation), a Pod
+        of the object went away (a request), or the resync period passed — and no failed one waits
+        for its retry. (It takes the object's pending request and wake time from the state: a read
+        that consumes, as a watch event is consumed.)"""
         self.requested |= self.state.take_reconcile_request(self.key)
         woken_at = self.state.take_woken_at(self.key)
-        outcome = self.outcome
         now = time.monotonic()
-        stale = outcome is None or outcome.generation != self.body.metadata.get("generation")
+        stale = self.outcome is None or self.outcome.generation != self.body.metadata.get("generation")
         if not (stale or self.requested or now >= self.next_resync) or now < self.retry_at:
-            return outcome
+            return False
         if (stale or self.requested) and self._event_at is None:
             self._event_at = woken_at  # (a resync answers no event: no queue latency)
+        return True
+
+    async def reconcile_now(self, **hints: str | bool | None) -> OutcomeT | None:
+        """Reconcile at once; a failed reconcile keeps the last outcome and is tried again after
+        1, 2, 4 … 60 s (one Warning Event per failure streak)."""
+        now = time.monotonic()
+        stale = self.outcome is None or self.outcome.generation != self.body.metadata.get("generation")
         try:
             outcome = await self.reconcile(**hints)
         except Exception as e:  # the API refused or is unreachable: keep what was, try again later
@@ -284,7 +288,14 @@ class ObjectLoop(Generic[OutcomeT]):
         log.log(level, "%s %s/%s: reconciled (generation %s)", *self.key, outcome.generation if outcome else None)
         self.failures, self.retry_at, self.requested = 0, 0.0, False
         self.next_resync = now + self.state.settings.resync_seconds
+        self.reconciles += 1
         return outcome
+
+    async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
+        """The object's reconcile outcome, reconciling first when due (reconcile_due)."""
+        if not self.reconcile_due():
+            return self.outcome
+        return await self.reconcile_now(**hints)
 
     # --- ticking -----------------------------------------------------------------------------------
 
@@ -318,8 +329,22 @@ class ObjectLoop(Generic[OutcomeT]):
         await post_event(self.state, self.body, type_, reason, message, self.event_annotations, datetime.now(UTC))
 
     async def write(self, new: Manifest, events: list[Transition]) -> None:
-        if not await self.writer.write(self.state, self.body, new, events, self.event_annotations):
+        written = await self.writer.write(self.state, self.body, new, events, self.event_annotations)
+        self.write_pending = not written
+        if not written:
             self.last_inputs = None  # deferred metrics: try again next tick
+
+    def resync_within(self, seconds: float) -> None:
+        """Reconcile again no later than in `seconds`."""
+        self.next_resync = min(self.next_resync, time.monotonic() + seconds)
+
+    def send(self, slot: str, request: Coroutine[Any, Any, None]) -> None:
+        """A worker request in the background, held by its slot until done (tick.py's WorkerRequest)."""
+        self.sending[slot] = asyncio.get_running_loop().create_task(request)
+
+    def in_flight(self) -> frozenset[str]:
+        """The slots whose request is still in flight."""
+        return frozenset(slot for slot, task in self.sending.items() if not task.done())
 
     async def remove_lost_pods(self, *pods: PodObservation | None) -> None:
         """Worker Pods of this object lost with their node (still terminating past their deadline,
@@ -377,6 +402,8 @@ class ObjectLoop(Generic[OutcomeT]):
         operator_metrics.WORKER_RESTARTS.report(self.owner, self.namespace, stream, counts)
 
     def close(self) -> None:
+        for task in self.sending.values():
+            task.cancel()
         self.state.forget(self.key)
         operator_metrics.loop_stopped(self.metric_kind)
         operator_metrics.WORKER_RESTARTS.forget(self.owner)
@@ -407,29 +434,3 @@ async def follow_storing_stream(
     if outcome.storage_refused:
         loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
     return stream, outcome
-
-
-SeenT = TypeVar("SeenT")
-
-
-async def run_status_loop(
-    state: OperatorState,
-    kind: KindLoop[OutcomeT],
-    obj: LiveObject,
-    observe: Callable[[ObjectLoop[OutcomeT]], SeenT],
-    update: Callable[[ObjectLoop[OutcomeT], OutcomeT, SeenT], Manifest],
-) -> None:
-    """The loop of a kind that runs no worker (quality sets, broadcasts): reconciled, then what its
-    status is made of observed (`observe` may follow the objects it names), and the status written
-    when that or the spec changed."""
-    loop = ObjectLoop(state, kind, obj)
-    try:
-        while loop.running:
-            outcome = await loop.reconciled()
-            if outcome is not None:
-                seen = observe(loop)
-                if loop.changed((loop.body.metadata.get("generation"), outcome, seen)):
-                    await loop.write(update(loop, outcome, seen), [])
-            await loop.sleep()
-    finally:
-        loop.close()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from streamops.api import LIVESTREAM, LiveStream
-from streamops.api.common import ConditionedStatus, SecretKeyRef
-from streamops.control.runtime.conditions import INVALID_SPEC, READY, STALLED, Observed, merge_conditions
+from streamops.api.common import SecretKeyRef
 from streamops.control.runtime.indexes import plain
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
@@ -46,18 +44,6 @@ def parse(model: type[ModelT], body: Body) -> Parsed[ModelT]:
         return Parsed(raw, generation, model.model_validate(raw))
     except ValidationError as e:
         return Parsed(raw, generation, problem=spec_problem(e))
-
-
-def invalid_spec_status(raw: Body, message: str, now: datetime, model: type[ConditionedStatus]) -> ConditionedStatus:
-    """A spec the API server let through but the operator cannot use (e.g. a CRD older than the
-    operator): say so instead of retrying forever. Only conditions: nothing else is observed.
-    `model` is the kind's status model, which reads the previous status (and its conditions)."""
-    previous = model.model_validate(raw.get("status") or {})
-    generation = raw.get("metadata", {}).get("generation")
-    observed = [Observed(t, "True" if t == STALLED else "False", INVALID_SPEC, message) for t in (READY, STALLED)]
-    return ConditionedStatus(
-        observed_generation=generation, conditions=merge_conditions(previous.conditions, observed, generation, now)
-    )
 
 
 def read_stream(api: KubeApi, namespace: str, name: str) -> LiveStream | None:

@@ -141,13 +141,26 @@ async def put(
 ) -> None:
     """A whole state to the worker (a shared pusher's targets: `body` holds their keys, so it is
     built by the contract, never logged). Errors are not reported, as for `post`."""
+    await worker_request(client, pod, "PUT", path, body, headers)
+
+
+async def worker_request(
+    client: aiohttp.ClientSession,
+    pod: PodObservation,
+    method: str,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> None:
+    """A request whose body its caller built (tick.py's WorkerRequest, `put`: made by the contract,
+    it may hold keys, so it is never logged). Errors are not reported, as for `post`."""
     url = pod.worker_url(path)
     if url is None:
         return
     sent = {"Content-Type": "application/json", **headers}
     try:
-        async with client.put(
-            url, data=body, headers=sent, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
+        async with client.request(
+            method, url, data=body, headers=sent, timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_SECONDS)
         ) as response:
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError):

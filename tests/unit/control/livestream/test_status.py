@@ -135,7 +135,7 @@ def test_merge_drops_false_reconciling_and_events_follow_transitions():
 
 def test_spec_the_operator_cannot_use_is_stalled_not_retried():
     from streamops.api import LiveStreamStatus
-    from streamops.control.shared.spec_checks import invalid_spec_status
+    from streamops.control.runtime.decisions import invalid_spec_status
 
     raw = livestream("cam")
     raw["metadata"]["generation"] = 4

@@ -1,4 +1,4 @@
-"""A worker Pod's condition on its object (control/shared/pod_observation.py): the reason and
+"""A worker Pod's condition on its object (control/workers/pod_observation.py): the reason and
 message follow the Pod's phase."""
 
 from __future__ import annotations

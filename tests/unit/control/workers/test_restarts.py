@@ -1,4 +1,4 @@
-"""Which difference restarts a running worker, and when (control/shared/restarts.py, children.roll_pod)."""
+"""Which difference restarts a running worker, and when (control/workers/restarts.py, workers/children.py roll_pod)."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from streamops.api import Clip, LiveStream
-from streamops.contract.clipper import CONFIG_ENV, PLAYBACK_KEYS_DIR
-from streamops.contract.playback_token import KEYS_SECRET
+from streamops.contract.clipper import CONFIG_ENV
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.clip.specs.names import CLIP_LABEL, CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.specs.worker_config import clipper_config, resolved_storage
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import IngestPortMap
+from streamops.control.workers.mounts import container_mounts, playback_keys_mount, pod_volumes
 from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.kube.manifests import Manifest
 
@@ -45,12 +45,10 @@ def clipper_pod(
         settings,
     )
     config = clipper_config(clip, stream, settings, ingest_ports, http_port)
-    volumes: list[Manifest] = []
-    mounts: list[Manifest] = []
-    if config.playback_keys_dir:  # a signed stream: the clipper signs its own token, as a viewer's link is
-        volumes.append({"name": "playback-keys", "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
-        mounts.append({"name": "playback-keys", "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
+    # A signed stream: the clipper signs its own token, as a viewer's link is. Mounted where its
+    # configuration says, the one decision (clipper_config).
+    keys = [playback_keys_mount(config.playback_keys_dir)] if config.playback_keys_dir else []
     return video_worker_pod(
         metadata, "clip", config, CONFIG_ENV, http_port, storage, claim, settings, host_ports, claim_access_modes,
-        volumes, mounts,
+        pod_volumes(keys), container_mounts(keys),
     )  # fmt: skip

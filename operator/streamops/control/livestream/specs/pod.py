@@ -4,39 +4,15 @@ from __future__ import annotations
 
 from streamops.api import LiveStream
 from streamops.contract.egress_policy import configured_policy
-from streamops.contract.ingest import (
-    CONFIG_ENV,
-    ICE_SERVERS_DIR,
-    ICE_SERVERS_FILE,
-    MEDIA_DIR,
-    PLAYBACK_KEYS_DIR,
-    PULL_CA_DIR,
-    PULL_CA_FILE,
-    PULL_CREDENTIALS_DIR,
-    PULL_PASSWORD_FILE,
-    PULL_USERNAME_FILE,
-    STREAM_KEY_DIR,
-    STREAM_KEY_FILE,
-    TLS_CERT_FILE,
-    TLS_DIR,
-    TLS_KEY_FILE,
-    Role,
-)
-from streamops.contract.overlay import OVERLAY_DIR
-from streamops.contract.playback_token import KEYS_SECRET
+from streamops.contract.ingest import CONFIG_ENV, Role
 from streamops.contract.worker_credential import credential_secret_name
 from streamops.control.livestream.exposure import WebRtcAdvertise
 from streamops.control.livestream.specs.child_metadata import child_metadata
-from streamops.control.livestream.specs.features import ice_servers_ref, webrtc_on, whep_on
-from streamops.control.livestream.specs.overlay_sidecar import (
-    OVERLAY_TMP_VOLUME,
-    OVERLAY_VOLUME,
-    composited_overlays,
-    overlay_sidecar,
-)
+from streamops.control.livestream.specs.features import webrtc_on, whep_on
+from streamops.control.livestream.specs.mounts import ingest_mounts
+from streamops.control.livestream.specs.overlay_sidecar import overlay_sidecar
 from streamops.control.livestream.specs.ports import container_ports
 from streamops.control.livestream.specs.route import path_prefix, playback_path
-from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.specs.worker_config import WhepCaps, ingest_worker_config
 from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
@@ -46,12 +22,8 @@ from streamops.control.workers.ingest_address import (
     ingest_names,
     playback_signed,
 )
-from streamops.control.workers.worker_pod import (
-    WorkerContainer,
-    secret_file_volume,
-    secret_files_volume,
-    worker_pod,
-)
+from streamops.control.workers.mounts import container_mounts, pod_volumes
+from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     COMPONENT_LABEL,
@@ -59,12 +31,6 @@ from streamops.kube.naming import (
     INSTANCE_LABEL,
     child_labels,
 )
-
-TLS_VOLUME = "rtmps-tls"
-ICE_SERVERS_VOLUME = "ice-servers"
-PULL_CREDENTIALS_VOLUME = "pull-credentials"
-PULL_CA_VOLUME = "pull-ca"
-PLAYBACK_KEYS_VOLUME = "playback-keys"
 
 
 def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
@@ -92,54 +58,8 @@ def ingest_pod(
     the primary's, where a backup sends its feed while the primary asks for it; `advertise`: where
     WebRTC peers reach the primary (exposure.webrtc_advertise)."""
     names = ingest_names(stream.metadata.name, role)
-    key_ref = stream_key_ref(stream)
-    volumes: list[Manifest] = [{"name": "media", "emptyDir": {}}]
-    mounts: list[Manifest] = [{"name": "media", "mountPath": MEDIA_DIR}]
-    if key_ref is not None:
-        volumes.append(secret_file_volume("stream-key", key_ref.name, key_ref.key, STREAM_KEY_FILE))
-        mounts.append({"name": "stream-key", "mountPath": STREAM_KEY_DIR, "readOnly": True})
-    tls_secret = tls_secret_name(stream)
-    if tls_secret is not None:
-        # The whole key pair, not a subPath: the kubelet's updates (a renewal) reach the running
-        # worker, which reloads them. Group-readable only: fsGroup makes the worker's group own it.
-        files = {TLS_CERT_FILE: TLS_CERT_FILE, TLS_KEY_FILE: TLS_KEY_FILE}
-        volumes.append(secret_files_volume(TLS_VOLUME, tls_secret, files, mode=0o440))
-        mounts.append({"name": TLS_VOLUME, "mountPath": TLS_DIR, "readOnly": True})
-    pull = stream.spec.source.pull
-    if pull is not None and pull.credentials_secret_ref is not None:
-        # Files, read at every connection attempt: a changed password reaches the next one. Optional:
-        # a missing key must not keep the Pod from starting; the worker says so (status.pullFailure,
-        # the Live condition). A missing Secret is never mounted under tenancy.requireSecretLabel
-        # (admission.py: the kubelet would fill it in unchecked once it appears).
-        ref = pull.credentials_secret_ref
-        files = {ref.username_key: PULL_USERNAME_FILE, ref.password_key: PULL_PASSWORD_FILE}
-        volumes.append(secret_files_volume(PULL_CREDENTIALS_VOLUME, ref.name, files, mode=0o440, optional=True))
-        mounts.append({"name": PULL_CREDENTIALS_VOLUME, "mountPath": PULL_CREDENTIALS_DIR, "readOnly": True})
-    pull_ca = pull.tls.ca_secret_ref if pull is not None and pull.tls is not None else None
-    if pull_ca is not None:
-        # A file (FFmpeg's ca_file), read at every attempt. Optional: a missing Secret or key lets the
-        # Pod start; the worker pulls from no rtmps/https origin without it and says so (pullFailure).
-        volumes.append(secret_file_volume(PULL_CA_VOLUME, pull_ca.name, pull_ca.key, PULL_CA_FILE, optional=True))
-        mounts.append({"name": PULL_CA_VOLUME, "mountPath": PULL_CA_DIR, "readOnly": True})
-    ice_servers = ice_servers_ref(stream)
-    if ice_servers is not None and webrtc_on(stream, role, settings):
-        # A file, not an env var: a rotated credential reaches the running worker (it reads the file
-        # again when it changes). Optional: a missing Secret or key must not keep the ingest from
-        # starting; the worker reports it (status.webrtc.iceServersProblem) and serves no servers.
-        volumes.append(
-            secret_file_volume(ICE_SERVERS_VOLUME, ice_servers.name, ice_servers.key, ICE_SERVERS_FILE, optional=True)
-        )
-        mounts.append({"name": ICE_SERVERS_VOLUME, "mountPath": ICE_SERVERS_DIR, "readOnly": True})
-    if composited_overlays(stream):
-        volumes += [{"name": OVERLAY_VOLUME, "emptyDir": {}}, {"name": OVERLAY_TMP_VOLUME, "emptyDir": {}}]
-        # Writable: the ingest puts a transparent placeholder there before FFmpeg opens the PNGs.
-        mounts.append({"name": OVERLAY_VOLUME, "mountPath": OVERLAY_DIR})
     signed = playback_signed(stream, settings)
-    if signed:
-        # The directory, not files: a rotation (a new `current`, the old one as `previous`) reaches the
-        # running worker. Not optional: the operator creates the Secret before the Pod.
-        volumes.append({"name": PLAYBACK_KEYS_VOLUME, "secret": {"secretName": KEYS_SECRET, "defaultMode": 0o440}})
-        mounts.append({"name": PLAYBACK_KEYS_VOLUME, "mountPath": PLAYBACK_KEYS_DIR, "readOnly": True})
+    mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings), signed)
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
@@ -168,13 +88,14 @@ def ingest_pod(
             egress=configured_policy(
                 settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain
             ),
+            mounts=mounts,
         ),
         # Ready while it accepts publishers (or pulls), not only while live: the Service must route
         # encoders to it before media flows. `live` comes from the worker's /status.
         ports=container_ports(stream, role, settings, host_ports),
         resources=_resources(stream, settings),
-        volumes=volumes,
-        mounts=mounts,
+        volumes=pod_volumes(mounts.table()),
+        mounts=container_mounts(mounts.table()),
         env=[POD_IP_ENV] if webrtc_on(stream, role, settings) else [],
         credential_secret=credential_secret_name(stream.metadata.name),
     )

@@ -7,19 +7,12 @@ from typing import NamedTuple
 from streamops.api import LiveStream
 from streamops.contract.egress_policy import EgressPolicy
 from streamops.contract.ingest import (
-    ICE_SERVERS_DIR,
     ICE_SERVERS_FILE,
-    MEDIA_DIR,
-    PLAYBACK_KEYS_DIR,
-    PULL_CA_DIR,
     PULL_CA_FILE,
-    PULL_CREDENTIALS_DIR,
     PULL_PASSWORD_FILE,
     PULL_USERNAME_FILE,
-    STREAM_KEY_DIR,
     STREAM_KEY_FILE,
     TLS_CERT_FILE,
-    TLS_DIR,
     TLS_KEY_FILE,
     VIEWER_WINDOW_SECONDS,
     WHEP_MAX_VIEWERS,
@@ -31,10 +24,10 @@ from streamops.contract.ingest import (
     IngestWebRtc,
     Role,
 )
-from streamops.contract.overlay import OVERLAY_DIR
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.livestream.exposure import WebRtcAdvertise
-from streamops.control.livestream.specs.features import ice_servers_ref, rtmps_on, whip_on
+from streamops.control.livestream.specs.features import rtmps_on, whip_on
+from streamops.control.livestream.specs.mounts import IngestMounts, ingest_mounts
 from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
@@ -42,6 +35,7 @@ from streamops.control.workers.ingest_address import (
     IngestPortMap,
     ingest_ports,
 )
+from streamops.control.workers.mounts import directory_of, file_in
 
 
 class WhepCaps(NamedTuple):
@@ -56,10 +50,15 @@ DEFAULT_WHEP_CAPS = WhepCaps()
 
 
 def ingest_webrtc(
-    stream: LiveStream, whep: bool, advertise: WebRtcAdvertise | None, caps: WhepCaps = DEFAULT_WHEP_CAPS
+    stream: LiveStream,
+    whep: bool,
+    advertise: WebRtcAdvertise | None,
+    caps: WhepCaps = DEFAULT_WHEP_CAPS,
+    ice_servers_file: str | None = None,
 ) -> IngestWebRtc:
     """The component's settings from the spec, where the exposure says peers reach it, and the
-    operator's caps (None at a default: the configuration, and Pod hash, of other ingests stays)."""
+    operator's caps (None at a default: the configuration, and Pod hash, of other ingests stays);
+    `ice_servers_file`: where the mounted STUN/TURN servers are (IngestMounts.ice_servers)."""
     own = stream.spec.ingest.webrtc
     advertise = advertise or WebRtcAdvertise()
     return IngestWebRtc(
@@ -72,7 +71,7 @@ def ingest_webrtc(
         advertise_hosts=list(advertise.hosts),
         advertise_udp_port=advertise.udp_port if advertise.hosts else None,
         advertise_tcp_port=advertise.tcp_port if advertise.hosts and own.ice_tcp else None,
-        ice_servers_file=f"{ICE_SERVERS_DIR}/{ICE_SERVERS_FILE}" if ice_servers_ref(stream) else None,
+        ice_servers_file=ice_servers_file,
     )
 
 
@@ -91,6 +90,7 @@ def ingest_worker_config(
     viewer_window: float = VIEWER_WINDOW_SECONDS,
     whep_caps: WhepCaps = DEFAULT_WHEP_CAPS,
     egress: EgressPolicy | None = None,
+    mounts: IngestMounts | None = None,
 ) -> IngestConfig:
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
@@ -98,9 +98,10 @@ def ingest_worker_config(
     `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
     operator's viewer_window_seconds; `egress`: the admin's egress policy (configured_policy), kept
     for pull streams only (the pull URLs go through the egress guard); `whep_caps`: the operator's WHEP
-    caps (OperatorSettings.webrtc_max_viewers*)."""
+    caps (OperatorSettings.webrtc_max_viewers*); `mounts`: the Pod's (specs/mounts.py, by default made
+    from the same arguments), where every file it names is."""
     spec = stream.spec
-    source, key_file = spec.source, None
+    source = spec.source
     ports = dict(ports or POD_NETWORK_PORTS)
     if not rtmps_on(stream):
         ports.pop("rtmps", None)  # unset, so a stream without rtmps keeps the configuration it had
@@ -110,6 +111,7 @@ def ingest_worker_config(
             ports.pop(name, None)
     elif not spec.ingest.webrtc.ice_tcp:
         ports.pop("webrtc-tcp", None)
+    mounts = mounts or ingest_mounts(stream, role, webrtc, signed)
     if source.push:
         # The worker reads the key from the mounted file; the Secret's name is the operator's business.
         # `backup` is the operator's too (it runs a second ingest): in the config it would make adding
@@ -121,10 +123,7 @@ def ingest_worker_config(
         else:  # no backup WHIP (whip_on)
             push = push.model_copy(update={"protocols": [p for p in push.protocols if p != "whip"]})
         source = source.model_copy(update={"push": push})
-        key_file = f"{STREAM_KEY_DIR}/{STREAM_KEY_FILE}"
-    credentials = source.pull.credentials_secret_ref if source.pull else None
-    pull_ca = source.pull.tls.ca_secret_ref if source.pull and source.pull.tls else None
-    if source.pull and (credentials is not None or source.pull.tls is not None):
+    if source.pull and (source.pull.credentials_secret_ref is not None or source.pull.tls is not None):
         # The worker reads the mounted files (pod.py); the Secrets' names and keys are the operator's.
         # tls stays only as insecureSkipVerify (what rtsps:// needs): None at the default (verify
         # against the system's trust store), so the configuration (and Pod hash) of an ingest deployed
@@ -146,15 +145,17 @@ def ingest_worker_config(
         dash=spec.dash or None,  # None, not False: the configuration (and the Pod's hash) of older ingests stays
         dash_latency_mode="low" if spec.dash and spec.dash_latency_mode == "low" else None,  # likewise
         ports=ingest_ports(ports),
-        media_dir=MEDIA_DIR,
-        stream_key_file=key_file,
-        pull_username_file=f"{PULL_CREDENTIALS_DIR}/{PULL_USERNAME_FILE}" if credentials else None,
-        pull_password_file=f"{PULL_CREDENTIALS_DIR}/{PULL_PASSWORD_FILE}" if credentials else None,
-        pull_tls_ca_file=f"{PULL_CA_DIR}/{PULL_CA_FILE}" if pull_ca else None,
+        media_dir=mounts.media.path,
+        # Every file the worker reads is where the Pod mounts it (specs/mounts.py); the Secrets' names
+        # and keys stay the operator's business.
+        stream_key_file=file_in(mounts.stream_key, STREAM_KEY_FILE),
+        pull_username_file=file_in(mounts.pull_credentials, PULL_USERNAME_FILE),
+        pull_password_file=file_in(mounts.pull_credentials, PULL_PASSWORD_FILE),
+        pull_tls_ca_file=file_in(mounts.pull_ca, PULL_CA_FILE),
         credential_file=CREDENTIAL_FILE,
         egress=egress if source.pull else None,  # a push ingest connects nowhere a tenant names
-        tls_cert_file=f"{TLS_DIR}/{TLS_CERT_FILE}" if rtmps_on(stream) else None,
-        tls_key_file=f"{TLS_DIR}/{TLS_KEY_FILE}" if rtmps_on(stream) else None,
+        tls_cert_file=file_in(mounts.tls, TLS_CERT_FILE),
+        tls_key_file=file_in(mounts.tls, TLS_KEY_FILE),
         bind_address=bind_address,
         path_prefix=path_prefix,
         primary_url=primary_url if role == "backup" else None,
@@ -162,14 +163,16 @@ def ingest_worker_config(
         # Every overlay, enabled or not: `enabled` is switched live (POST /overlays), not restarted.
         overlays=[IngestOverlay(name=o.name, x=o.left, y=o.top, width=o.width, height=o.height) for o in overlays]
         or None,
-        overlay_dir=OVERLAY_DIR if overlays else None,
-        webrtc=ingest_webrtc(stream, whep, advertise, whep_caps) if webrtc else None,
+        overlay_dir=directory_of(mounts.overlays),
+        webrtc=ingest_webrtc(stream, whep, advertise, whep_caps, file_in(mounts.ice_servers, ICE_SERVERS_FILE))
+        if webrtc
+        else None,
         # None for a public stream counting viewers over the contract's window: its configuration (and
         # Pod hash) stays what it was before signing existed.
         playback=IngestPlayback(
             namespace=stream.metadata.namespace or "",
             access="signed" if signed else "public",
-            keys_dir=PLAYBACK_KEYS_DIR if signed else None,
+            keys_dir=directory_of(mounts.playback_keys),
             viewer_window_seconds=None if viewer_window == VIEWER_WINDOW_SECONDS else viewer_window,
         )
         if signed or viewer_window != VIEWER_WINDOW_SECONDS

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streamops.api import Restream, RestreamStatus
+from streamops.api.common import spec_client_annotations
 from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherStatus
 from streamops.control.restream.backoff_event import (
     FailureStreak,
@@ -80,7 +81,6 @@ class RestreamObserved:
     stream: StreamFacts | None = None  # the stream (the stream index)
     running: PusherSetStatus | None = None  # the pusher's /status: the set it runs (None: not read)
     event: WrittenSeries = field(default_factory=WrittenSeries)  # what the loop last wrote of the backoff Event
-    annotations: tuple[tuple[str, str], ...] = ()  # the Restream's client fields, for its Events
 
     @property
     def telemetry(self) -> PusherStatus | None:
@@ -202,7 +202,8 @@ def backoff(observed: RestreamObserved, outcome: RestreamOutcome, memory: Restre
     write = next_write(observed.event, name, streak, facts.monotonic, facts.settings.metrics_write_seconds)
     if write is None:
         return [], memory
-    return [WriteBackoffEvent(restream, streak, write, facts.stamp, facts.monotonic, observed.annotations)], memory
+    annotations = tuple(sorted(spec_client_annotations(observed.body.get("spec")).items()))  # its client fields
+    return [WriteBackoffEvent(restream, streak, write, facts.stamp, facts.monotonic, annotations)], memory
 
 
 def restart_when_idle(observed: RestreamObserved, outcome: RestreamOutcome) -> list[Reconcile]:

@@ -40,7 +40,7 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
         reading = loop.outcome is not None and not facts.reconcile_due
         running = await state.read_worker(self.readers, pod, namespace, stream_ref) if reading else None
         stream = indexed_stream(self.indexes.streams, namespace, stream_ref)
-        uid, annotations = loop.body.metadata.uid or "", tuple(sorted(loop.event_annotations.items()))
+        uid = loop.body.metadata.uid or ""
         return RestreamObserved(
             facts,
             loop.outcome,
@@ -52,7 +52,6 @@ class RestreamTick(KindTick[RestreamOutcome, RestreamObserved, RestreamMemory]):
             stream,
             running,
             self.written,
-            annotations,
         )
 
     def decide(self, observed: RestreamObserved, memory: RestreamMemory) -> tuple[list[Any], RestreamMemory]:

@@ -246,10 +246,11 @@ def test_the_backoff_event_is_updated_as_the_streak_grows_at_most_every_period()
 
 
 def test_the_backoff_event_carries_the_restream_s_client_fields() -> None:
-    row = Row("", seen={"running": FAILING, "annotations": (("streaming.streamops.dev/client-user-id", "u7"),)})
-    actions, _ = decide(observed(row), QUIET)
+    row = Row("", seen={"running": FAILING})
+    seen = observed(row)
+    actions, _ = decide(replace(seen, body=stored(restream("out", clientUserId=7), uid=UID, generation=1)), QUIET)
     [event] = [a for a in actions if isinstance(a, WriteBackoffEvent)]
-    assert event.annotations == (("streaming.streamops.dev/client-user-id", "u7"),)
+    assert event.annotations == (("streaming.streamops.dev/client-user-id", "7"),)
     assert event.written() == WrittenSeries(event_name(REF, SINCE), 3, 1000.0)
 
 

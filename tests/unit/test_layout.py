@@ -23,8 +23,6 @@ UNMIRRORED = frozenset(
         "control/livestream/apply.py",
         "control/livestream/loop.py",
         "control/recording/loop.py",
-        "control/restream/loop.py",
-        "control/restream/observe.py",
         "control/workers/children.py",
     }
 )

@@ -4,7 +4,8 @@ memory, the actions of the tick, by an ordered chain of small policies:
 
 1. a lost pusher Pod deleted for good, a reconcile when due (and nothing else: the next tick comes
    at once, with the new outcome);
-2. a reconcile at once when the stream it waits for appears, or was made again (another uid);
+2. a reconcile at once when the stream it waits for appears, or was made again (another uid),
+   unless the outcome is new this tick (its reconcile saw the stream as it is);
 3. the WorkerReplaced Event of a pusher Pod the last reconcile replaced, once per reconcile;
 4. a missing or refused target-key Secret looked for again within KEY_RETRY_SECONDS;
 5. the pusher's container restarts reported (the operator's metrics);
@@ -96,6 +97,7 @@ class RestreamMemory:
     announced: int = 0  # the reconcile (LoopFacts.reconciles) whose replaced Pod was announced
     sent_at: float | None = None  # when the set was last sent (monotonic)
     sent_with: int | None = None  # the reconcile whose set was sent last
+    seen_reconciles: int = 0  # LoopFacts.reconciles at the last tick that had an outcome
 
 
 Decision = tuple[list[Any], RestreamMemory]
@@ -108,7 +110,9 @@ def decide(observed: RestreamObserved, memory: RestreamMemory) -> Decision:
         return [*first, wake(facts, [])], memory
     if first:
         return [*first, wake(facts, [pod])], memory
-    if follows_a_new_stream(observed.stream, outcome):
+    # An outcome the last tick did not have already saw the stream as it is (its reconcile just ran).
+    fresh, memory = facts.reconciles != memory.seen_reconciles, replace(memory, seen_reconciles=facts.reconciles)
+    if not fresh and follows_a_new_stream(observed.stream, outcome):
         return [Reconcile(), wake(facts, [pod])], memory
     actions: list[Any] = []
     for policy in (announce_replaced, look_for_the_key, report_restarts, send_targets, write_status, backoff):

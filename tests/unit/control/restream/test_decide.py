@@ -138,6 +138,7 @@ W = WriteStatus  # any status write (its content: the tests below and test_statu
 def memory(announced: int = 1, telemetry: Any = OURS, **changed: Any) -> RestreamMemory:
     """What the loop remembers after a tick that wrote the status of OUTCOME with `telemetry`."""
     inputs = (1, changed.pop("outcome", OUTCOME), changed.pop("pod", POD), telemetry, STREAM)
+    changed.setdefault("seen_reconciles", announced)  # (the rows' last tick had the same reconcile's outcome)
     return RestreamMemory(status_inputs=inputs, announced=announced, **changed)
 
 
@@ -156,6 +157,8 @@ ROWS = [
         QUIET, [ReportRestarts("cam", LOST), W, POLL]),
     # 2. its stream.
     Row("the-stream-it-waits-for-appears", {}, {"outcome": WAITING, **NO_POD}, QUIET, [Reconcile(), IDLE]),
+    Row("a-new-outcome-that-still-waits-is-not-reconciled-again-at-once", {"reconciles": 2},
+        {"outcome": WAITING, **NO_POD}, QUIET, [ReportRestarts("cam", None), W, IDLE]),
     Row("its-stream-was-made-again", {}, {"stream": replace(STREAM, uid="new")}, QUIET, [Reconcile(), POLL]),
     Row("still-waiting-without-a-stream", {}, {"outcome": WAITING, "stream": None, **NO_POD}, QUIET,
         [ReportRestarts("cam", None), W, IDLE]),
@@ -179,7 +182,7 @@ ROWS = [
     Row("the-same-set-is-not-sent-twice-it-is-planned-again", {"monotonic": 1002.5}, {"running": EMPTY}, SENT,
         [RESTARTS, Reconcile(), POLL], SENT),
     Row("a-new-plan-is-sent", {"monotonic": 1002.5, "reconciles": 2}, {"running": EMPTY}, replace(SENT, announced=2),
-        [RESTARTS, PUT, POLL], replace(SENT, announced=2, sent_at=1002.5, sent_with=2)),
+        [RESTARTS, PUT, POLL], replace(SENT, announced=2, sent_at=1002.5, sent_with=2, seen_reconciles=2)),
     Row("not-while-one-is-in-flight", {"in_flight": frozenset({TARGETS_SLOT})}, {"running": EMPTY},
         memory(telemetry=None), [RESTARTS, POLL]),
     Row("another-version-is-another-set", {}, {"running": running(version="0-old")}, QUIET, [RESTARTS, PUT, W, POLL]),

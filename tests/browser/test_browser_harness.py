@@ -29,6 +29,7 @@ from devtools.media.clock_source import (
 )
 from devtools.media.peers import NginxRtmp, ffprobe_streams
 from devtools.processes import alive, proc_tree
+from devtools.waits import wait_for
 
 from devtools import netns
 
@@ -340,7 +341,8 @@ def test_clock_publisher_drops_frames_rather_than_queueing_them(tmp_path: Path):
     that passed instead of sending them late."""
     rate, frozen_for = 30, 1.5
     with ClockPublisher(tmp_path / "clock.mp4", rate=rate, log_path=tmp_path / "clock.log") as publisher:
-        time.sleep(0.5)
+        # Frames on their schedule before the freeze (waited for: the gaps below need some)
+        wait_for(lambda: len(publisher.frames()) >= 5, timeout=20, interval=0.05, what="frames before the freeze")
         ffmpeg = publisher.ffmpeg_pid
         assert ffmpeg is not None
         os.kill(ffmpeg, signal.SIGSTOP)

@@ -97,17 +97,18 @@ def test_low_latency_dash_of_the_ladder_plays_live_without_a_stall(browser: Brow
                 await_promise=False,
             )
             sample = glass_to_glass(page, VIDEO, LL_SECONDS)
-            latency = page.evaluate(f"{DASHJS}.getCurrentLiveLatency()", await_promise=False)
+            # Held by the catch-up, never long past its seek-back bound: waited for, not one sample of a
+            # live figure (a fresh-clone CI run read 2.20 s once, without a stall; 5 runs at load 8-17:
+            # 0.99-1.08 s); the figure is bench-latency's, over 30 s.
+            latency = page.wait_until(
+                f"(l => l < {TARGET_LATENCY + MAX_DRIFT} && l)({DASHJS}.getCurrentLiveLatency())", timeout=20
+            )
             waits = page.evaluate("waits.push(['sampled', Math.round(performance.now())]), waits", await_promise=False)
             print(f"LL-DASH: {sample.summary()}; dash.js's live latency {latency:.2f} s")
             assert sample.waiting == 0, f"stalled: {sample.summary()}; {waits}\n{page.console_tail()}"
             assert page.evaluate("window.streamopsPlayer.stalls", await_promise=False) == stalls, waits
             assert sample.played_seconds >= 0.8 * sample.elapsed_seconds, sample.summary()
             assert sample.decoded >= 0.5 * sample.presented > 0, "the pictures shown are the publisher's"
-            # Held by the catch-up, never past its seek-back bound. One sample of a live figure is no
-            # bound: a fresh-clone CI run read 2.20 s here once, without a stall (5 runs at load 8-17:
-            # 0.99-1.08 s); the figure is bench-latency's, over 30 s.
-            assert latency < TARGET_LATENCY + MAX_DRIFT, f"dash.js's live latency {latency:.2f} s"
             assert page.evaluate("window.streamopsPlayer.state", await_promise=False) == "live"
         finally:
             page.close()

@@ -100,9 +100,15 @@ def test_a_clip_from_the_dvr_and_refusals(cluster, operator, namespace, local_po
         assert cluster.get("pods", ns, f"{name}-clipper") is None, "a refused Clip gets no Pod"
     full = condition(cluster.get("clips", ns, "full"), "Succeeded")["message"]
     assert full.startswith(f"no space for recording the stream: used {video['sizeBytes']} of 1 bytes "), full
-    time.sleep(1)  # (a second Warning would come with the next status write)
+
+    def warnings_of(name: str) -> list[dict[str, Any]]:
+        return [e for e in cluster.events(ns, "Clip", name) if e["type"] == "Warning"]
+
+    # Each one's Warning, written apart from the status that says it refused: waited for, not assumed.
+    eventually(lambda: all(warnings_of(name) for name, _ in refusals), what="each refused Clip's Warning")
+    time.sleep(1)  # (a window in which a second Warning must NOT come: it would with the next status write)
     for name, reason in refusals:
-        warnings = [e for e in cluster.events(ns, "Clip", name) if e["type"] == "Warning"]
+        warnings = warnings_of(name)
         assert [e["reason"] for e in warnings] == [reason], warnings
         if name == "far":  # a Clip's Events carry its stream's client fields
             assert warnings[0]["metadata"]["annotations"]["streaming.streamops.dev/client-user-id"] == "7"

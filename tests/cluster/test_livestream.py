@@ -121,7 +121,7 @@ def test_status_and_conditions_follow_the_pod(cluster, operator, namespace):
         what="Ready True",
     )
     assert condition(s, "Reconciling") is None, "Reconciling exists only while true"
-    time.sleep(1.5)  # a few status loop ticks
+    time.sleep(1.5)  # (a few status loop ticks, in which it must NOT turn live: no worker answers)
     s = cluster.get("livestreams", namespace, "cam")
     assert s["status"]["live"] is False and condition(s, "Live")["status"] == "False"
     table = cluster.kubectl("get", "lst", "cam", "-n", namespace, "--no-headers").stdout.split()
@@ -263,7 +263,7 @@ def test_delete_garbage_collects_children(cluster, operator, namespace):
     )
     # The deleted stream's loop is gone (it would put its children back); a stream created again
     # under the name is another object with children of its own.
-    time.sleep(2)
+    time.sleep(2)  # (a window in which the children must NOT come back)
     assert not any(children(cluster, namespace, "cam").values())
     again = create_stream(cluster, namespace)
     kids = eventually(lambda: (k := children(cluster, namespace, "cam")) and all(k.values()) and k, what="new children")

@@ -163,10 +163,21 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(live_feed, ngi
     assert received["video"] == source["video"] == ("h264", 1280, 720)
     assert received["audio"][0] == source["audio"][0] == "aac"
 
-    first = pusher.status()["bytesSent"]
+    first, since = pusher.status()["bytesSent"], time.monotonic()
     cpu, ffmpeg_cpu, rss, ffmpeg_rss = measure_usage(pusher.process.pid)
-    second = pusher.status()["bytesSent"]
-    rate = (second - first) * 8 / 5
+
+    sent = [first]
+
+    def rate_so_far() -> float:
+        sent.append(pusher.status()["bytesSent"])
+        return (sent[-1] - first) * 8 / (time.monotonic() - since)
+
+    # The rate over a window that grows until it is the stream's: one sample of 5 s fails now and
+    # then on a loaded machine (a source that stalls for 2 s, or the GOP cache's burst).
+    rate, deadline = rate_so_far(), time.monotonic() + 30
+    while not 1_000_000 < rate < 8_000_000 and time.monotonic() < deadline:
+        time.sleep(1)
+        rate = rate_so_far()
     assert 1_000_000 < rate < 8_000_000, f"≈2.6 Mbit/s of a 2.5 Mbit/s stream, got {rate:.0f} bit/s"
     print(
         f"\nMEASURED pusher 720p30 copy to RTMP: tree {cpu:.1f}% of a core (FFmpeg {ffmpeg_cpu:.1f}%), "
@@ -184,7 +195,7 @@ def test_pushes_the_feed_as_is_to_rtmp_with_the_key_from_the_file(live_feed, ngi
     assert http_get(pusher.http + "/readyz")[0] == 503
     live_feed.publish()
     back = pusher.wait_live()
-    assert back["bytesSent"] > waiting["bytesSent"] >= second, "bytesSent adds up across sessions"
+    assert back["bytesSent"] > waiting["bytesSent"] >= sent[-1], "bytesSent adds up across sessions"
     assert back["reconnects"] == 1, "a new publish on the target is a reconnect ..."
     assert back["failures"] == 0 and back["lastError"] is None, "... not a failure"
 

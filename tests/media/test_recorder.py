@@ -441,7 +441,7 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
     time.sleep(3)
     feed.go_offline()
     wait_state(recorder, "reconnecting")
-    time.sleep(3)
+    sleep_until(first.ended_at + 3)  # type: ignore[operator]  (the wait above is part of the gap)
     second = broadcast(feed, 3)
     gap = second.first_byte_at - first.ended_at  # type: ignore[operator]
     wait_state(recorder, "reconnecting")
@@ -458,7 +458,9 @@ def test_short_drop_continues_the_same_video(feed: FeedSource, recorders: Record
     # 7 s sessions).
     sent = first.media_seconds() + second.media_seconds()
     assert video["durationSeconds"] == pytest.approx(sent, abs=0.5)
-    assert 2.5 < gap < 4.5
+    # A real drop, well inside the 10 s reconnect window: 3 s and the publisher's start-up, which a
+    # loaded machine stretches (an upper bound of 4.5 s was the start-up's timing, not the window's).
+    assert 2.5 < gap < 10 - 2
 
 
 def test_long_drop_starts_a_new_video(feed: FeedSource, recorders: RecorderFactory) -> None:

@@ -214,7 +214,13 @@ def test_transcoded_restream_sends_the_rendition_and_original_the_source(transco
             got, as_original = (codecs(probe.result()) for probe in probes)
         assert got["video"] == ("h264", 640, 360) and got["audio"][0] == "aac", got
         assert as_original["video"] == ("h264", 1280, 720)
+        # The two rates over a window that grows (≥ 4 s) until they are the streams': one sample
+        # fails now and then on a loaded machine (the original's GOP-cache burst, a stalled source).
         rate, original_rate = bitrates(started, 4.0)
+        deadline = time.monotonic() + 30
+        while not rate < 0.6 * original_rate and time.monotonic() < deadline:
+            time.sleep(1)
+            rate, original_rate = bitrates(started, 4.0)
         print(f"\nMEASURED transcoded restream (360p, {RENDITION['videoBitrateKbps']} kbit/s): {rate / 1e6:.2f} Mbit/s")
         assert rate < 0.6 * original_rate, "the rendition, not the 2.5 Mbit/s source"
         assert transcoded.status()["reconnects"] == 0

@@ -113,9 +113,12 @@ def test_a_camera_that_drops_and_comes_back_resumes(ingest_factory, tmp_path):
         ingest.wait_live(timeout=20)
         camera.stop()
         wait_for(lambda: not ingest.status()["live"], timeout=15, what="offline once the camera is gone")
-        time.sleep(3)  # a few failed attempts on the closed port
-        failed = ingest.status()["pullFailure"]
-        assert failed is not None and failed["kind"] == "failed" and failed["url"] == camera.url
+        failed = wait_for(
+            lambda: (f := ingest.status()["pullFailure"]) and f["kind"] == "failed" and f,
+            timeout=20,
+            what="a failed attempt on the closed port in status.pullFailure",
+        )
+        assert failed["url"] == camera.url
         back = time.monotonic()
         camera.restart()  # the same port
         status = ingest.wait_live(timeout=20)

@@ -18,7 +18,7 @@ from devtools.media.peers import Publisher, ffprobe_streams
 from devtools.media.webrtc import watch_whep
 from devtools.media.whip_publisher import FileRtpSender, WhipPublisher, resolution_switch
 from devtools.media.workers import WORKER_AUTH, Ingest
-from devtools.waits import wait_for
+from devtools.waits import measured_until, wait_for
 
 KEY = Ingest.KEY
 WHIP_STREAM = {"source": {"push": {"protocols": ["rtmp", "srt", "whip"]}}, "publisherTimeoutSeconds": 2}
@@ -224,6 +224,19 @@ def test_a_vanished_publisher_frees_the_key_once_its_session_times_out(whip_inge
 # --- (d) WHEP viewers ------------------------------------------------------------------------------------
 
 
+def smooth(watch: Callable[[], dict[str, Any]], viewers: int, fps: float, audio_pps: float = -1) -> dict[str, Any]:
+    """Every viewer connected, each at more than `fps` (and `audio_pps` audio packets a second) over
+    the window: watched again while a rate alone falls short (one window's rate on a loaded machine;
+    the figures are bench-webrtc's)."""
+
+    def rates_hold(s: dict[str, Any]) -> bool:
+        return bool(s["fpsMin"] > fps and s["audioPacketsPerSecondMin"] > audio_pps)
+
+    seen = measured_until(watch, lambda s: s["connected"] != viewers or rates_hold(s), 60, what=f"> {fps} fps")
+    assert seen["connected"] == viewers and rates_hold(seen), seen
+    return seen
+
+
 def whep_live(ingest: Ingest) -> None:
     wait_for(lambda: webrtc_status(ingest)["whepLive"], timeout=15, what="WHEP live")
 
@@ -235,16 +248,13 @@ def test_whep_viewers_of_an_rtmp_stream_and_of_a_whip_stream(whip_ingest: Ingest
     with Publisher(whip_ingest.rtmp_url(), log_path=tmp_path / "rtmp.log"):
         whip_ingest.wait_live(timeout=10)
         whep_live(whip_ingest)
-        seen = watch_whep(whip_ingest.http, viewers=2)
-        assert seen["connected"] == 2 and seen["fpsMin"] > 20, seen
-        assert seen["audioPacketsPerSecondMin"] > 30, seen
+        smooth(lambda: watch_whep(whip_ingest.http, viewers=2), viewers=2, fps=20, audio_pps=30)
         assert not webrtc_status(whip_ingest)["whepTranscoded"]
     wait_for(lambda: not whip_ingest.status()["live"], timeout=10, what="RTMP ended")
     publisher = whip(whip_ingest.whip_url)
     publisher.wait_connected(timeout=15)
     whip_ingest.wait_live(timeout=10)
-    seen = watch_whep(whip_ingest.http)
-    assert seen["connected"] == 1 and seen["fpsMin"] > 20, seen
+    smooth(lambda: watch_whep(whip_ingest.http), viewers=1, fps=20)
 
 
 def test_b_frames_are_encoded_again_for_whep(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> None:
@@ -256,8 +266,7 @@ def test_b_frames_are_encoded_again_for_whep(ingest_factory: Callable[..., Inges
         # The viewer gets the re-encoded video, continuously: how fast a real-time libx264 re-encode
         # keeps up is the benchmark's (bench-media); on 2 cores under the whole suite it gave 18 fps
         # of the 30 (CI of 2026-11-27, 3 workers), so the bar here is "plays", not a frame rate.
-        seen = watch_whep(ingest.http, window=4.0)
-        assert seen["connected"] == 1 and seen["fpsMin"] > 10, seen
+        smooth(lambda: watch_whep(ingest.http, window=4.0), viewers=1, fps=10)
 
 
 def test_b_frames_refused_say_why(ingest_factory: Callable[..., Ingest], tmp_path: Path) -> None:

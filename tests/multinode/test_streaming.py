@@ -158,7 +158,9 @@ def test_recorder_and_ingest_on_different_nodes(
     recorders = [p for p in cluster.pods_on("node-1", ns) if p["metadata"]["name"].startswith("rec")]
     assert recorders, "the recorder runs on node-1, next to its volume"
     assert ingest_node(cluster, ns) == "node-2"
-    time.sleep(5)
+    # 5 s recorded, as the recorder counts them (a fixed 5 s of wall time records less when the
+    # machine is loaded: a recorder that starts late, a source that stalls).
+    cluster.wait_status("lst", ns, "cam", lambda o: (o["status"].get("recordingDuration") or 0) >= 5, "5 s", 60)
     rec = cluster.stop_recording(ns, "rec")
     [video] = rec["status"]["videos"]
     assert ffprobe_duration(volume / video["path"]) >= 4

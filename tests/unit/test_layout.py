@@ -20,8 +20,6 @@ BIG_MODULE_LINES = 150
 # their tests come with the rewrite.
 UNMIRRORED = frozenset(
     {
-        "control/livestream/apply.py",
-        "control/livestream/loop.py",
         "control/recording/loop.py",
         "control/workers/children.py",
     }

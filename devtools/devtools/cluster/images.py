@@ -31,7 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,9 @@ EDGE_PACKAGES = ("nginx-light", "libnginx-mod-http-lua")
 # web fonts of their own; no FFmpeg (the ingest container composites).
 OVERLAY_PACKAGES = ("chromium", "fonts-dejavu-core")
 WORKER_UID = 10001
+# An image archive not used for this long may go when another of the same image is written (they
+# are the size of the base); parallel checkouts share the cache and read their own meanwhile.
+ARCHIVE_KEPT_SECONDS = 3600
 ADDON_UID = 65532  # the add-on images: the conventional "nonroot" uid (a numeric uid needs no passwd)
 VENV = "/opt/streamops"
 # Where the edge image keeps streamops/media/edge's files, and the state directory nginx writes.
@@ -505,10 +508,12 @@ class ImageBuilder:
         key = _hash(key, json.dumps(config, sort_keys=True))
         tag = f"docker.io/library/streamops-{name}:{key}"
         archive = self.cache / f"{name}-{key}.tar"
-        if not archive.exists():
-            for old in self.cache.glob(f"{name}-*.tar"):
-                old.unlink()  # one archive per image at a time: they are the size of the base
-            write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
+        self._archive(
+            name,
+            archive,
+            self.cache.glob(f"{name}-*.tar"),
+            lambda: write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config),
+        )
         return Image(tag, archive)
 
     def worker(self) -> Image:
@@ -630,11 +635,13 @@ class ImageBuilder:
         key = _hash(layers[0].name, files_key, json.dumps(config, sort_keys=True))
         tag = f"docker.io/library/streamops-edge:{key}"
         archive = self.cache / f"edge-{key}.tar"
-        if not archive.exists():
-            for old in self.cache.glob("edge-*.tar"):
-                if re.fullmatch(r"edge-[0-9a-f]{16}\.tar", old.name):  # not the edge-rootfs/edge-files layers
-                    old.unlink()
-            write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config)
+        olds = (old for old in self.cache.glob("edge-*.tar") if re.fullmatch(r"edge-[0-9a-f]{16}\.tar", old.name))
+        self._archive(  # (not the edge-rootfs/edge-files layers)
+            "edge",
+            archive,
+            olds,
+            lambda: write_docker_archive(archive, tag.removeprefix("docker.io/library/"), layers, config),
+        )
         return Image(tag, archive)
 
     # -- add-ons: one static Go binary each -------------------------------------------------
@@ -735,6 +742,22 @@ class ImageBuilder:
     def all(self) -> list[Image]:
         return [self.pause(), self.worker(), self.operator(), self.edge(), self.coredns(), self.traefik(),
                 self.prometheus()]  # fmt: skip
+
+    def _archive(self, name: str, archive: Path, olds: Iterable[Path], write: Callable[[], None]) -> None:
+        """`archive`, written unless it is there. An image's other archives go (they are the size of
+        the base) once none was used for ARCHIVE_KEPT_SECONDS: another checkout's build or run (a CI
+        clone beside a worktree; they share the cache) may still read its own — deleting it at once
+        failed a fresh-clone CI's `make images` while a worktree built another worker."""
+        with self._locked(f"{name}-archive"):
+            if archive.exists():
+                os.utime(archive)  # in use: kept
+                return
+            cutoff = time.time() - ARCHIVE_KEPT_SECONDS
+            for old in olds:
+                with contextlib.suppress(FileNotFoundError):
+                    if old != archive and old.stat().st_mtime < cutoff:
+                        old.unlink()
+            write()
 
     @contextlib.contextmanager
     def _locked(self, what: str) -> Iterator[None]:

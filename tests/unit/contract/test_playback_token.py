@@ -13,7 +13,7 @@ from streamops.contract.ingest import IngestConfig
 from streamops.contract.playback_token import client_address, trusted_networks
 from streamops.control.livestream.edge import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 PROXIES = trusted_networks(["10.42.0.0/16", "fd00::/8"])
 

@@ -19,10 +19,10 @@ from streamops.control.recording.reconcile import RecordingOutcome, reconcile_re
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.secret_reads import recent_secrets
 from streamops.control.runtime.indexes import recording_entry, worker_pod_entry
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
+from streamops.control.storage.recorder_pod import STANDBY_COMPONENT
 from streamops.control.workers.ports import PortAllocator, ports_of
-from streamops.control.workers.recorder_pod import STANDBY_COMPONENT
 from streamops.kube.client import ApiError
 from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH_ANNOTATION, owner_reference
 

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.notifier import webhook_session
 from streamops.control.webhook.outbox import PendingEvent

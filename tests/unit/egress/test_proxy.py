@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from devtools.waits import eventually_async
 from streamops.contract.egress_policy import REFUSED, EgressPolicy
 from streamops.egress.proxy import MAX_HEAD_BYTES, GuardProxy
 
@@ -159,7 +160,7 @@ def test_the_proxy_forwards_only_allowed_hosts_in_origin_form_and_is_bounded() -
         try:
             host, _, port = proxy.address.rpartition(":")
             _, holding = await asyncio.open_connection(host, int(port))  # sends nothing: holds its slot
-            await asyncio.sleep(0.1)
+            await eventually_async(lambda: proxy.active == 1, timeout=10, what="the first connection accepted")
             with contextlib.suppress(ConnectionResetError):  # closed with the request unread
                 assert await ask(proxy, "CONNECT a.example:443 HTTP/1.1\r\n\r\n") == b""
             assert proxy.active == 1

@@ -16,8 +16,9 @@ from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
-from streamops.control.livestream.observe import ROLES, Observed
+from streamops.control.livestream.observation import ROLES, Observed
 from streamops.control.livestream.plan import (
+    AutoRecording,
     Plan,
     deactivation_patch,
     recorded_deactivation,
@@ -26,22 +27,22 @@ from streamops.control.livestream.plan import (
     wanted_region_services,
     wanted_routes,
     wanted_service,
+    wanted_standby,
 )
-from streamops.control.livestream.specs.auto_recording import auto_recording, auto_recording_name
+from streamops.control.livestream.specs.auto_recording import auto_recording_name
 from streamops.control.livestream.specs.ports import BASE_PORT_NAMES
 from streamops.control.livestream.specs.route import RouteKind, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_secret, worker_credential_secret
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import recordings_claim
-from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, owned_by, roll_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of
-from streamops.control.workers.recorder_pod import recorder_standby_pod, standby_pod_name
 from streamops.control.workers.restarts import PodChange
 from streamops.control.workers.worker_network_policies import WORKER_NETWORK_POLICIES
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import owned_by
 
 # The API server refusing what the spec asks for (bad value, forbidden by policy, API not served):
 # said in status (Stalled) instead of retried as if it were a transient failure.
@@ -82,55 +83,33 @@ def ensure_worker_credential(api: KubeApi, stream: LiveStream) -> None:
     api.create(worker_credential_secret(stream, generate_worker_credential()))  # 409 when it exists: fine
 
 
-def ensure_auto_recording(api: KubeApi, stream: LiveStream) -> None:
-    """recording.auto keeps one Recording <stream>-auto (owned by the stream) that records every
-    live session; switching auto off stops it (videos finalised and kept)."""
-    namespace, name = stream.metadata.namespace or "", auto_recording_name(stream.metadata.name)
-    current = api.get_custom(RECORDING, namespace, name)
-    if current is not None and not owned_by(current, stream.metadata.uid):
-        return  # a user's own Recording of that name: leave it alone
-    stopped = bool(current and current.get("spec", {}).get("stopped"))
-    if stream.spec.recording.auto:
-        if current is not None and stopped and not current["metadata"].get("deletionTimestamp"):
-            # Switched off and on again: a fresh Recording (the stopped one's videos stay on the claim).
-            api.delete_custom(RECORDING, namespace, name, current["metadata"]["uid"])
-            current = None
-        if current is None:
-            api.create_custom(RECORDING, auto_recording(stream))
-    elif current is not None and not stopped:
+def apply_auto_recording(api: KubeApi, plan: AutoRecording, namespace: str, name: str) -> None:
+    """The auto Recording's writes (plan.py's plan_auto_recording), in order: the stopped one deleted
+    before the fresh one is created (a create the server refuses with 409 while it goes: the next
+    reconcile creates it)."""
+    if plan.delete is not None:
+        api.delete_custom(RECORDING, namespace, name, plan.delete["metadata"]["uid"])
+    if plan.create is not None:
+        api.create_custom(RECORDING, plan.create)
+    if plan.stop:
         api.patch_custom(RECORDING, namespace, name, {"spec": {"stopped": True}})
 
 
-def ensure_standby(
-    api: KubeApi,
-    settings: OperatorSettings,
-    stream: LiveStream,
-    allocator: PortAllocator | None,
-    current_name: str | None,
-    wanted: bool,
+def apply_standby(
+    api: KubeApi, settings: OperatorSettings, plan: Plan, allocator: PortAllocator | None, uid: str | None
 ) -> None:
-    """`recording.standby`: one warm recorder per active stream. A Recording adopts it (it then
-    belongs to the Recording), and the next reconcile starts another under the next free name."""
-    namespace, uid = stream.metadata.namespace or "", stream.metadata.uid
-    current = api.get("Pod", namespace, current_name) if current_name else None
-    if current is not None and not owned_by(current, uid):
-        current = None  # adopted meanwhile
-    if not wanted:
-        ensure_pod(api, None, current, uid)  # (its host port is released when the Pod is gone)
+    """The warm recorder's writes (plan.py's plan_standby): the running one kept or removed (its host
+    port is released when the Pod is gone), or the claim then a new one on a port allocated now."""
+    standby = plan.standby_recorder
+    if standby.new_name is None:
+        ensure_pod(api, standby.desired, standby.current, uid)
         return
-    if current is not None:
-        desired = recorder_standby_pod(stream, current["metadata"]["name"], settings, ports_of(current) or None)
-        ensure_pod(api, desired, current, uid)
-        return
-    if api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None:
-        api.create(recordings_claim(namespace, settings))
-    number = 1
-    while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
-        number += 1
+    if standby.claim is not None:
+        api.create(standby.claim)
     host_ports = allocator.allocate(["http"]) if allocator is not None else None
-    ensure_worker_credential(api, stream)
-    pod = recorder_standby_pod(stream, standby_pod_name(stream.metadata.name, number), settings, host_ports)
-    if api.create(pod) is None and allocator is not None and host_ports:
+    ensure_worker_credential(api, plan.stream)
+    pod = wanted_standby(plan, settings, host_ports)
+    if pod is not None and api.create(pod) is None and allocator is not None and host_ports:
         allocator.release(host_ports.values())  # it existed already (the index had not seen it yet)
 
 
@@ -151,21 +130,22 @@ def allocate_host_ports(
     return {**{n: ports[n] for n in names if n in ports}, **(allocator.allocate(missing) if missing else {})}
 
 
-def ensure_playback_route(api: KubeApi, stream: LiveStream, wanted: dict[RouteKind, Manifest | None]) -> str | None:
+def ensure_playback_route(
+    api: KubeApi, stream: LiveStream, wanted: dict[RouteKind, Manifest | None], observed: Observed
+) -> str | None:
     """The stream's Ingress or HTTPRoute, and a route of the other kind it had deleted (plan.py's
-    wanted_routes). Returns the server's refusal, if any."""
-    namespace, name, uid = (
-        stream.metadata.namespace or "",
-        playback_route_name(stream.metadata.name),
-        stream.metadata.uid,
-    )
+    wanted_routes), against each as observed. Returns the server's refusal, if any."""
+    name, uid = playback_route_name(stream.metadata.name), stream.metadata.uid
     for kind, desired in wanted.items():
+        current = observed.routes.get(kind)
         try:
-            current = api.get(kind, namespace, name)
-            ensure_owned(api, desired, current, kind, uid)
-            if desired is not None and current is None and api.get(kind, namespace, name) is None:
-                # Neither there nor created: the create's 404 (the adapter's None) — the API is not served.
-                raise ApiError(404, "")
+            if desired is not None and current is None:
+                # Not there when observed, and not created: the create's 404 (the adapter's None) — the
+                # API is not served (a 409 would need another writer of the stream's own route name).
+                if api.create(desired) is None:
+                    raise ApiError(404, "")
+            else:
+                ensure_owned(api, desired, current, kind, uid)
         except ApiError as e:
             if e.status not in REFUSALS:
                 raise
@@ -212,99 +192,132 @@ def ensure_region_services(
     return refused
 
 
-def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
+def apply_plan(
     api: KubeApi,
     settings: OperatorSettings,
     plan: Plan,
     observed: Observed,
     stream: LiveStream,
     allocator: PortAllocator | None,
-    standby: str | None,
 ) -> Applied:
     """`stream`: the object as read (its generated key is made from it; `plan.stream` is what the
-    policy admits); `allocator` is given when workers run on the host network; `standby` is the name
-    of the stream's warm recorder Pod, when the pod index has one."""
+    policy admits); `allocator` is given when workers run on the host network."""
     admitted = plan.stream
-    namespace, name, uid = admitted.metadata.namespace or "", admitted.metadata.name, admitted.metadata.uid
+    namespace, name = admitted.metadata.namespace or "", admitted.metadata.name
     if plan.generate_key:
         api.create(stream_key_secret(stream, generate_stream_key()))  # refused (409) when it exists: fine
-    allocated: dict[Role, IngestPortMap] = {}
-    for role in ROLES:
-        wants = plan.roles[role]
-        if wants.services:
-            service = observed.services[role]
-            owned = service if owned_by(service, uid) else None
-            host_ports = allocate_host_ports(allocator, owned, wants.port_names)
-            if host_ports is not None:
-                allocated[role] = host_ports
+    allocated = allocate_roles(plan, observed, allocator)
     # Before the namespace's first worker: it is never reachable without its policies.
     WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker_network_policies_file)
     if plan.signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
-    edge_rejected: str | None = None
-    route = plan.route
-    try:  # before the route that sends viewers to it
-        if plan.edge or plan.edge_owner:
-            ensure_edge(api, admitted, settings, plan.edge, route.path if route else "", public=not plan.signed)
-    except ApiError as e:
-        if e.status not in REFUSALS:
-            raise
-        edge_rejected = f"the edge {EDGE_NAME} refused: {refusal(e)}"
+    edge_rejected = apply_edge(api, settings, plan)  # before the route that sends viewers to it
     http_port = (allocated.get("primary") or POD_NETWORK_PORTS)["http"]
-    route_rejected = ensure_playback_route(api, admitted, wanted_routes(plan, http_port))
+    route_rejected = ensure_playback_route(api, admitted, wanted_routes(plan, http_port), observed)
     deactivation = recorded_deactivation(plan, settings, observed, allocated.get("primary"))
     patch = deactivation_patch(deactivation, observed)
     if patch is not None:
         api.patch_custom(LIVESTREAM, namespace, name, patch)
     regions = wanted_region_services(plan, settings, allocated.get("primary"))
     ensure_region_services(api, plan, observed, regions, removed=True)
-    region_rejected: dict[str, str] = {}
-    service_rejected: str | None = None
-    created: dict[Role, PodObservation] = {}
-    pod_changes: dict[Role, PodChange] = {}
+    roles = RolesApplied()
     for role in ROLES:
-        wants, names = plan.roles[role], ingest_names(name, role)
-        service = observed.services[role]
-        host_ports = allocated.get(role)
-        if wants.services:
-            desired_service = wanted_service(plan, role, settings, host_ports, edge_rejected is not None)
-            try:
-                service = ensure_service(api, desired_service, service, uid)
-            except ApiError as e:
-                if e.status not in REFUSALS:
-                    raise
-                # The Pod still runs (reached as before, or not at all): other roles and streams go on.
-                service_rejected = f"Service {names.service} refused: {refusal(e)}"
-            else:
-                if role == "primary" and service is not None:  # ours, and it records them: they may follow
-                    region_rejected = ensure_region_services(api, plan, observed, regions, removed=False)
-        elif service is not None and owned_by(service, uid):
-            api.delete("Service", namespace, names.service, service["metadata"]["uid"])
-            if allocator is not None:
-                allocator.release(ports_of(service).values())
-        internal = wanted_internal_service(plan, role, host_ports)
-        _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
-        if wants.hold:
-            continue  # its quality set is missing: the Pod that runs is kept as it is, none is made
-        desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
-        current = observed.pods[role]
-        if desired is not None and current is None:
-            ensure_worker_credential(api, admitted)
-        rolled = roll_pod(api, desired, current, uid, admitted.metadata.generation, wants.live, plan.immediate)
-        if rolled.change.action != "keep":
-            pod_changes[role] = rolled.change
-        if current is None and rolled.pod is not None:
-            created[role] = PodObservation.of(names.pod, rolled.pod)
-    ensure_standby(api, settings, admitted, allocator, standby, plan.standby)
-    if plan.auto_recording:
-        ensure_auto_recording(api, admitted)
+        apply_role(api, settings, plan, observed, role, allocated, allocator, edge_rejected is not None, regions, roles)
+    apply_standby(api, settings, plan, allocator, admitted.metadata.uid)
+    apply_auto_recording(api, plan.auto_recording, namespace, auto_recording_name(name))
     return Applied(
         host_ports=allocated,
-        service_rejected=service_rejected,
+        service_rejected=roles.service_rejected,
         route_rejected=route_rejected,
         edge_rejected=edge_rejected,
-        created=created,
+        created=roles.created,
         deactivation_recorded=deactivation is not None and plan.deactivation is None,
-        pod_changes=pod_changes,
-        region_rejected=region_rejected,
+        pod_changes=roles.pod_changes,
+        region_rejected=roles.region_rejected,
     )
+
+
+def allocate_roles(plan: Plan, observed: Observed, allocator: PortAllocator | None) -> dict[Role, IngestPortMap]:
+    """Each role's host ports (only with an allocator: workers on the host network)."""
+    allocated: dict[Role, IngestPortMap] = {}
+    for role in ROLES:
+        wants = plan.roles[role]
+        if wants.services:
+            service = observed.services[role]
+            owned = service if owned_by(service, plan.stream.metadata.uid) else None
+            host_ports = allocate_host_ports(allocator, owned, wants.port_names)
+            if host_ports is not None:
+                allocated[role] = host_ports
+    return allocated
+
+
+def apply_edge(api: KubeApi, settings: OperatorSettings, plan: Plan) -> str | None:
+    """The namespace's edge, when the stream goes through it or is recorded as its owner; the
+    server's refusal, if any."""
+    route = plan.route
+    try:
+        if plan.edge or plan.edge_owner:
+            ensure_edge(api, plan.stream, settings, plan.edge, route.path if route else "", public=not plan.signed)
+    except ApiError as e:
+        if e.status not in REFUSALS:
+            raise
+        return f"the edge {EDGE_NAME} refused: {refusal(e)}"
+    return None
+
+
+@dataclass
+class RolesApplied:
+    """What the roles' writes answered, gathered role by role."""
+
+    service_rejected: str | None = None
+    region_rejected: dict[str, str] = field(default_factory=dict)
+    created: dict[Role, PodObservation] = field(default_factory=dict)
+    pod_changes: dict[Role, PodChange] = field(default_factory=dict)
+
+
+def apply_role(
+    api: KubeApi,
+    settings: OperatorSettings,
+    plan: Plan,
+    observed: Observed,
+    role: Role,
+    allocated: dict[Role, IngestPortMap],
+    allocator: PortAllocator | None,
+    edge_refused: bool,
+    regions: dict[str, Manifest | None],
+    out: RolesApplied,
+) -> None:
+    """One role's external Service (then, for the primary, the regions' Services it records), its
+    internal Service, its ingest Pod; what the server answered goes into `out`."""
+    admitted = plan.stream
+    wants, names, uid = plan.roles[role], ingest_names(admitted.metadata.name, role), admitted.metadata.uid
+    service = observed.services[role]
+    host_ports = allocated.get(role)
+    if wants.services:
+        try:
+            service = ensure_service(api, wanted_service(plan, role, settings, host_ports, edge_refused), service, uid)
+        except ApiError as e:
+            if e.status not in REFUSALS:
+                raise
+            # The Pod still runs (reached as before, or not at all): other roles and streams go on.
+            out.service_rejected = f"Service {names.service} refused: {refusal(e)}"
+        else:
+            if role == "primary" and service is not None:  # ours, and it records them: they may follow
+                out.region_rejected = ensure_region_services(api, plan, observed, regions, removed=False)
+    elif service is not None and owned_by(service, uid):
+        api.delete("Service", admitted.metadata.namespace or "", names.service, service["metadata"]["uid"])
+        if allocator is not None:
+            allocator.release(ports_of(service).values())
+    internal = wanted_internal_service(plan, role, host_ports)
+    _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
+    if wants.hold:
+        return  # its quality set is missing: the Pod that runs is kept as it is, none is made
+    desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
+    current = observed.pods[role]
+    if desired is not None and current is None:
+        ensure_worker_credential(api, admitted)
+    rolled = roll_pod(api, desired, current, uid, admitted.metadata.generation, wants.live, plan.immediate)
+    if rolled.change.action != "keep":
+        out.pod_changes[role] = rolled.change
+    if current is None and rolled.pod is not None:
+        out.created[role] = PodObservation.of(names.pod, rolled.pod)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from streamops.api import LiveStream
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET, ROTATED_AT_ANNOTATION
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import recordings_claim, videos_claim
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.client import KubeApi

@@ -1,63 +1,38 @@
 """What a LiveStream's reconcile reads before it decides anything (docs/design/reconcile-plan.md):
 its referenced key and RTMPS certificate checked, the quality set it names, what the tenancy policy
-admits, its ingest Services and Pods as they are. Reads only; plan.py decides from what this returns."""
+admits, its ingest Services and Pods, its playback route, its auto Recording and its warm recorder as
+they are. Reads only, each object once; plan.py decides from what this returns."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-
-from streamops.api import LiveStream
-from streamops.contract.ingest import Role
+from streamops.api import RECORDING, LiveStream
 from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
-from streamops.control.livestream.admission import Admission, admit
-from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.specs.route import PlaybackRoute, playback_route
+from streamops.control.livestream.admission_reads import admit
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, in_force
+from streamops.control.livestream.observation import (
+    ROLES,
+    ROUTE_KINDS,
+    KeyCheck,
+    Observed,
+    StandbyObserved,
+    recorded_regions,
+)
+from streamops.control.livestream.specs.auto_recording import auto_recording_name
+from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, playback_route, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.quality_set_reads import read_quality_set
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
+from streamops.control.storage.recorder_pod import standby_pod_name
 from streamops.control.workers.ingest_address import ingest_names, region_service_name
-from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
-
-ROLES: tuple[Role, ...] = ("primary", "backup")
-
-
-@dataclass(frozen=True)
-class KeyCheck:
-    missing: str | None = None  # a referenced Secret (or its key) that does not exist
-    refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
-    invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
+from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owned_by
+from streamops.kube.reads import KubeReads
 
 
-@dataclass(frozen=True)
-class Observed:
-    """What exists of a LiveStream's children, and what the checks of what it names found."""
-
-    key: KeyCheck  # the referenced stream key (a generated one is created blind: nothing to read)
-    tls_problem: tuple[str, str] | None  # (reason, message): the rtmps certificate's Secret is unusable
-    tls_refused: str | None  # the tenancy policy's refusal of that Secret
-    asked_route: PlaybackRoute | None  # the playback route the spec (or the operator's defaults) asks for
-    admission: Admission  # the stream as its children are built from, its route, the policy's refusals
-    services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
-    internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
-    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
-    # The LoadBalancer regions' Services by region: those the operator lists, and those the primary
-    # Service records the stream has (a region no longer listed: its Service is deleted).
-    region_services: dict[str, Manifest | None] = field(default_factory=dict)
-    deactivation: Deactivation | None = None  # the record on the LiveStream, while it holds
-    deactivation_record: str | None = None  # the annotation as it is (held or not)
-    # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
-    report: tuple[str, str] | None = None
-    # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
-    quality_set: QualitySetLookup | None = None
-
-
-def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
+def check_stream_key(api: KubeReads, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
     """A referenced key: it exists, the policy admits it, and with srt its length suits SRT. A bad
     length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
     listener with it, so fixing the Secret needs no restart (the worker re-reads the key). A
@@ -74,7 +49,7 @@ def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStrea
 
 
 def check_tls_secret(
-    api: KubeApi, settings: OperatorSettings, stream: LiveStream
+    api: KubeReads, settings: OperatorSettings, stream: LiveStream
 ) -> tuple[tuple[str, str] | None, str | None]:
     """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
     (an unlabelled Secret is refused before its keys are looked at)."""
@@ -86,22 +61,50 @@ def check_tls_secret(
     return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
-def recorded_regions(service: Manifest | None) -> list[str]:
-    """The LoadBalancer regions a primary ingest Service records its stream has Services for."""
-    value = ((service or {}).get("metadata", {}).get("annotations") or {}).get(INGEST_REGIONS_ANNOTATION)
-    try:
-        names = json.loads(value) if value else []
-    except ValueError:
-        return []
-    return [str(n) for n in names] if isinstance(names, list) else []
+def observe_routes(
+    api: KubeReads, stream: LiveStream, asked: PlaybackRoute | None, primary: Manifest | None
+) -> dict[RouteKind, Manifest | None]:
+    """The playback route of the kind asked for and of the kind the primary Service records (one to
+    delete): server reads (routes are not watched), none for a stream that has neither."""
+    had = ((primary or {}).get("metadata", {}).get("annotations") or {}).get(PLAYBACK_ROUTE_ANNOTATION)
+    kinds: list[RouteKind] = [k for k in ROUTE_KINDS if (asked is not None and asked.kind == k) or had == k]
+    name = playback_route_name(stream.metadata.name)
+    return {kind: api.get(kind, stream.metadata.namespace or "", name) for kind in kinds}
+
+
+def observe_standby(
+    api: KubeReads, stream: LiveStream, settings: OperatorSettings, name: str | None, asked: bool
+) -> StandbyObserved:
+    """The warm recorder the pod index names (`name`); while one is `asked` for and the stream owns
+    none, the next free name (from the index) and whether the default claim exists (a server read)."""
+    namespace = stream.metadata.namespace or ""
+    pod = api.get("Pod", namespace, name) if name else None
+    if not asked or owned_by(pod, stream.metadata.uid):
+        return StandbyObserved(pod)
+    number, free = 1, standby_pod_name(stream.metadata.name, 1)
+    while (pod if free == name else api.get("Pod", namespace, free)) is not None:  # (the named one: read above)
+        number += 1
+        free = standby_pod_name(stream.metadata.name, number)
+    claim = api.get("PersistentVolumeClaim", namespace, settings.recordings_claim)
+    return StandbyObserved(pod, free, claim is not None)
 
 
 def observe(
-    api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
+    api: KubeReads,
+    stream: LiveStream,
+    settings: OperatorSettings,
+    report: tuple[str, str] | None = None,
+    auto_recording_exists: bool = True,
+    standby: str | None = None,
+    recorder_running: bool = False,
 ) -> Observed:
     """Reads in the order the reconcile used to (the Secrets the spec names, the quality set, then
     what the policy admits, then the children): Services, Pods and quality sets come from the watch
-    indexes, no server read."""
+    indexes; routes, the auto Recording and the claim are server reads, each done only when the
+    stream may have one. `auto_recording_exists` False (from the operator's index) spares the
+    Recording's read when auto recording is off; `standby`: the warm recorder's name, when the pod
+    index has one; `recorder_running`: a Recording of the stream has its recorder (no standby is
+    asked for beside it)."""
     namespace, name = stream.metadata.namespace or "", stream.metadata.name
     key = check_stream_key(api, settings, stream)
     tls_problem, tls_refused = check_tls_secret(api, settings, stream)
@@ -112,6 +115,9 @@ def observe(
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
     regions = list(settings.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
+    admitted = admission.stream
+    auto = admitted.spec.recording.auto or auto_recording_exists
+    asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
     return Observed(
         key=key,
         tls_problem=tls_problem,
@@ -126,4 +132,7 @@ def observe(
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),
         report=report,
         quality_set=quality_set,
+        routes=observe_routes(api, stream, admission.route, services["primary"]),
+        auto_recording=api.get_custom(RECORDING, namespace, auto_recording_name(name)) if auto else None,
+        standby=observe_standby(api, admitted, settings, standby, asks_standby),
     )

@@ -1,46 +1,45 @@
 """The actuator that turns overlays on and off in a LiveStream's running ingests: POST /overlays to
-each ingest whose /status shows other overlays on than the spec (the switch is decided, pure, by
-overlays.py's overlay_switch), signed with the stream's key. The status loop (loop.py) decides and
-calls this; ingest_posts.py holds the POSTs in flight so that one stuck ingest never holds up a tick."""
+each ingest decide.py names (SwitchOverlays: its /status shows other overlays on than the spec, the
+switch decided by overlays.py's overlay_switch), signed with the stream's key and presenting its
+worker credential. Sent in the background, one request in flight per ingest (the loop's request
+slots, runtime/tick.py): a stuck ingest holds up no tick, and its next /status shows whether it took."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from streamops.api import LiveStream
-from streamops.contract.ingest import Role
-from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token
-from streamops.control.livestream.ingest_posts import IngestPosts
-from streamops.control.livestream.specs.secret import stream_key_ref
+from streamops.api.common import SecretKeyRef
+from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, switch_token
+from streamops.control.livestream.decide import SwitchOverlays
+from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.spec_checks import read_secret_key
-from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.shared.spec_reads import read_secret_key
+from streamops.control.workers.worker_client import post
 
 
-async def switch_signer(state: OperatorState, stream: LiveStream) -> Callable[[bytes], dict[str, str]] | None:
+async def switch_signer(
+    state: OperatorState, namespace: str, stream: str, key: SecretKeyRef | None
+) -> Callable[[bytes], dict[str, str]] | None:
     """What signs a switch to a push stream's ingests: its key, read from its Secret only when a
     switch is to be sent (it stays in the operator's memory). None for a pull stream (no key)."""
-    ref = stream_key_ref(stream)
-    if ref is None:
+    if key is None:
         return None
-    key = (await state.call(read_secret_key, state.api, stream.metadata.namespace or "", ref)).value
-    if not key or not key.strip():
+    value = (await state.call(read_secret_key, state.api, namespace, key)).value
+    if not value or not value.strip():
         return None
-    name, secret = stream.metadata.name, key.strip()  # as the ingest reads its key file
-    return lambda body: {SWITCH_AUTH_HEADER: switch_token(secret, name, body, time.time())}
+    secret = value.strip()  # as the ingest reads its key file
+    return lambda body: {SWITCH_AUTH_HEADER: switch_token(secret, stream, body, time.time())}
 
 
-class OverlaySwitcher(IngestPosts):
-    """One per stream loop: sends each switch not already in flight to its ingest (ingest_posts.py)."""
-
-    async def send(
-        self, stream: LiveStream | None, switches: dict[Role, OverlaySwitch], pods: dict[Role, PodObservation]
-    ) -> None:
-        """Each switch (by role) to its ingest's Pod, unless one is still in flight there; the key
-        Secret is read only when a POST goes out."""
-        due = self.due(switches, pods)
-        if self.state.client is None or stream is None or not due:
-            return
-        sign = await switch_signer(self.state, stream)  # the Secret read only for a POST that goes out
-        await self.post(due, SWITCH_PATH, sign)
+async def switch_overlays(loop: ObjectLoop[Any], action: SwitchOverlays) -> None:
+    """Each switch whose slot has no request in flight; the key Secret is read only when one goes out."""
+    state = loop.state
+    due = [(slot, pod, switch) for slot, pod, switch in action.switches if slot not in loop.in_flight()]
+    if state.client is None or not due:
+        return
+    sign = await switch_signer(state, loop.namespace, action.stream, action.key)
+    auth = await state.worker_headers(loop.namespace, action.stream)
+    for slot, pod, switch in due:
+        loop.send(slot, post(state.client, pod, SWITCH_PATH, switch, sign, auth))

@@ -15,7 +15,8 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation, annotation_patch
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
-from streamops.control.livestream.observe import ROLES, Observed, recorded_regions
+from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
+from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
@@ -28,17 +29,16 @@ from streamops.control.livestream.specs.route import (
 )
 from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service, ingest_service_options
 from streamops.control.livestream.specs.urls import reach_inputs
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
-from streamops.control.storage.recordings_claim import default_storage, on_default_claim
-from streamops.control.workers.children import owned_by
+from streamops.control.storage.recorder_pod import recorder_standby_pod
+from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
+from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
-
-ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, owned_by
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,27 @@ class RolePlan:
 
 
 @dataclass(frozen=True)
+class AutoRecording:
+    """What becomes of the Recording <stream>-auto (recording.auto keeps one that records every
+    live session; switching auto off stops it, its videos finalised and kept)."""
+
+    delete: Manifest | None = None  # a stopped one, auto switched on again: deleted (its videos stay)
+    create: Manifest | None = None  # a fresh one
+    stop: bool = False  # auto switched off: the running one is stopped (spec.stopped)
+
+
+@dataclass(frozen=True)
+class Standby:
+    """The warm recorder (recording.standby): one per active stream. A Recording adopts it (it then
+    belongs to the Recording), and the next reconcile starts another under the next free name."""
+
+    current: Manifest | None = None  # the stream's own, running
+    desired: Manifest | None = None  # ... as wanted, on its own host port (None: it goes)
+    new_name: str | None = None  # a new one (its manifest once its host port is allocated: wanted_standby)
+    claim: Manifest | None = None  # the default recordings claim a new one needs, created first
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the reconcile wants, before any write. `stream` is the stream as the tenancy policy
     admits it, the renditions of the quality set it names inline: the children are built from it."""
@@ -68,7 +89,7 @@ class Plan:
     edge_owner: bool  # the stream is (still) recorded as an owner of the namespace's edge
     signed: bool  # playback needs tokens: the keys Secret before the ingest Pod that mounts it
     standby: bool  # a warm recorder is wanted
-    auto_recording: bool  # look after the auto Recording (it is on, or one may be left to stop)
+    auto_recording: AutoRecording  # the auto Recording's writes (none when it is as wanted)
     deactivation: Deactivation | None  # the deactivation in force: no ingest runs
     refusals: tuple[str, ...] = ()  # the tenancy policy's, as status says them
     route_refused: bool = False  # the route asked for was refused by the policy
@@ -80,6 +101,7 @@ class Plan:
     # the primary Service records it has (any not wanted is deleted).
     regions: tuple[str, ...] = ()
     had_regions: tuple[str, ...] = ()
+    standby_recorder: Standby = Standby()  # the warm recorder's writes
 
 
 def plan_children(
@@ -92,8 +114,8 @@ def plan_children(
     recorder_running: bool = False,
 ) -> Plan:
     """Pure. `live`: whether each ingest has media (a restart waits while it does, unless
-    `immediate`); `auto_recording_exists` False (from the operator's index) spares a read when auto
-    recording is off; `recorder_running`: a Recording of the stream has its recorder Pod (the
+    `immediate`); `auto_recording_exists` False (from the operator's index): none is left to stop
+    when auto recording is off; `recorder_running`: a Recording of the stream has its recorder Pod (the
     adopted standby, or its own), so no other warm recorder is kept beside it (issue 53: at most
     ingest, one recorder per Recording, one pusher; the next standby starts when it ends)."""
     key, admission = observed.key, observed.admission
@@ -147,7 +169,7 @@ def plan_children(
         edge_owner=annotations.get(EDGE_OWNER_ANNOTATION) == "true",
         signed=playback_signed(admitted, settings),
         standby=standby and deactivation is None,
-        auto_recording=admitted.spec.recording.auto or auto_recording_exists,
+        auto_recording=plan_auto_recording(admitted, observed.auto_recording, auto_recording_exists),
         deactivation=deactivation,
         refusals=tuple(refusals),
         route_refused=observed.asked_route is not None and route is None,
@@ -156,7 +178,39 @@ def plan_children(
         quality_set=lookup,
         regions=regions,
         had_regions=tuple(recorded_regions(primary or None)),
+        standby_recorder=plan_standby(admitted, settings, observed.standby, standby and deactivation is None),
     )
+
+
+def plan_auto_recording(stream: LiveStream, current: Manifest | None, exists: bool) -> AutoRecording:
+    """The auto Recording as observed (`current`; `exists` False: the index has none, none was read)
+    against recording.auto. A user's own Recording of that name is left alone."""
+    if not (stream.spec.recording.auto or exists) or (
+        current is not None and not owned_by(current, stream.metadata.uid)
+    ):
+        return AutoRecording()
+    stopped = bool(current and current.get("spec", {}).get("stopped"))
+    if not stream.spec.recording.auto:
+        return AutoRecording(stop=current is not None and not stopped)
+    if current is None:
+        return AutoRecording(create=auto_recording(stream))
+    if stopped and not current["metadata"].get("deletionTimestamp"):
+        # Switched off and on again: a fresh Recording (the stopped one's videos stay on the claim).
+        return AutoRecording(delete=current, create=auto_recording(stream))
+    return AutoRecording()
+
+
+def plan_standby(stream: LiveStream, settings: OperatorSettings, observed: StandbyObserved, wanted: bool) -> Standby:
+    """The stream's own warm recorder kept (as wanted, on its host port) or removed; a new one under
+    the first free name, after the default claim, when it has none (one adopted meanwhile is not its own)."""
+    current = observed.pod if owned_by(observed.pod, stream.metadata.uid) else None
+    if not wanted or current is not None:
+        name = current["metadata"]["name"] if current is not None else ""
+        desired = recorder_standby_pod(stream, name, settings, ports_of(current) or None) if wanted else None
+        return Standby(current=current, desired=desired)
+    namespace = stream.metadata.namespace or ""
+    claim = None if observed.claim_exists else recordings_claim(namespace, settings)
+    return Standby(new_name=observed.free_name, claim=claim)
 
 
 # --- the second phase: what depends on a write's answer -----------------------------------------
@@ -190,6 +244,12 @@ def advertised(
         return None
     reach = ingest_reach(ServiceObservation.of(service), reach_inputs(stream, role, settings, host_ports))
     return webrtc_advertise(reach, stream.spec.ingest.webrtc.advertise_addresses)
+
+
+def wanted_standby(plan: Plan, settings: OperatorSettings, host_ports: IngestPortMap | None) -> Manifest | None:
+    """A new warm recorder on the host port allocated for it (None: none is made)."""
+    name = plan.standby_recorder.new_name
+    return recorder_standby_pod(plan.stream, name, settings, host_ports) if name else None
 
 
 def recorded_deactivation(

@@ -1,10 +1,10 @@
 """The player page's settings in a LiveStream's running ingests (docs/design/projection.md,
 docs/design/broadcasts.md): spec.playback.projection and the Broadcasts that name the stream reach
 each ingest by POST /player-settings, never through its configuration, so a change restarts nothing.
-Decided pure (`settings_due`: the ingests whose /status shows other settings than these) and sent by
-`PlayerSettingsSender`, one POST in flight per ingest and never awaited by the tick; level-based: sent
-again at each tick until /status shows them (an ingest starts with the defaults, so a new or
-restarted one is set at its first tick)."""
+Decided pure (`settings_due`: the ingests whose /status shows other settings than these; decide.py
+makes each a WorkerRequest, one in flight per ingest and never awaited by the tick, presenting the
+worker credential alone); level-based: sent again at each tick until /status shows them (an ingest
+starts with the defaults, so a new or restarted one is set at its first tick)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,13 @@ from streamops.api.livestream import Projection
 from streamops.contract.ingest import (
     BROADCAST_MEMBERS_MAX,
     BROADCASTS_PER_STREAM,
-    PLAYER_SETTINGS_PATH,
     BroadcastMemberView,
     BroadcastView,
     IngestStatus,
     PlayerSettings,
     Role,
 )
-from streamops.control.livestream.ingest_posts import IngestPosts
 from streamops.control.runtime.indexes import BroadcastFacts, StreamFacts
-from streamops.control.workers.pod_observation import PodObservation
 
 PROJECTIONS: tuple[Projection, ...] = get_args(Projection)
 PHASES: tuple[BroadcastPhase, ...] = get_args(BroadcastPhase)
@@ -79,11 +76,3 @@ def settings_due(wanted: PlayerSettings, telemetry: Mapping[Role, IngestStatus])
         elif report.projection is not None and report.projection != wanted.projection:
             due[role] = PlayerSettings(projection=wanted.projection)
     return due
-
-
-class PlayerSettingsSender(IngestPosts):
-    """One per stream loop: POSTs each role's settings unless one is still in flight there
-    (ingest_posts.py). The internal face's worker credential is all a page setting carries."""
-
-    async def send(self, settings: Mapping[Role, PlayerSettings], pods: Mapping[Role, PodObservation]) -> None:
-        await self.post(self.due(settings, pods), PLAYER_SETTINGS_PATH)

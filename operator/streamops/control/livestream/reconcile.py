@@ -6,57 +6,23 @@ outcome this returns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream import reasons
 from streamops.control.livestream.apply import Applied, apply_plan
-from streamops.control.livestream.deactivation import Deactivation, annotation_value
-from streamops.control.livestream.observe import Observed, observe
+from streamops.control.livestream.deactivation import annotation_value
+from streamops.control.livestream.observation import Observed
+from streamops.control.livestream.observe import observe
+from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.plan import Plan, plan_children
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
-from streamops.control.workers.ingest_address import IngestPortMap
-from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION, PodChange
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-
-
-@dataclass(frozen=True)
-class StreamOutcome:
-    """What reconciling found that only the API can tell (the status loop cannot ask cheaply)."""
-
-    generation: int | None
-    invalid_spec: str | None = None
-    key_secret_missing: str | None = None
-    key_invalid_for_srt: str | None = None  # why SRT cannot use the referenced key (never the key itself)
-    host_ports: dict[Role, IngestPortMap] = field(default_factory=dict)
-    service_rejected: str | None = None  # the API server's answer to an ingest Service it refused
-    region_rejected: dict[str, str] = field(default_factory=dict)  # ... to a LoadBalancer region's, by region
-    route_rejected: str | None = None  # ... to the playback Ingress/HTTPRoute (or: its API is not served)
-    edge_rejected: str | None = None  # ... to the namespace's edge (Deployment, Service, autoscaler, routes)
-    edge: bool = False  # viewers come through the namespace's edge (its viewer sessions count)
-    tls_secret_problem: tuple[str, str] | None = None  # (reason, message): the rtmps certificate's Secret
-    quality_set_problem: tuple[str, str] | None = None  # (reason, message): the quality set it names
-    # What the admin's tenancy policy refused (admission.py), as status says it; and whether that
-    # was the playback route (status then shows no route's URLs).
-    policy_refusals: tuple[str, ...] = ()
-    route_refused: bool = False
-    # The ingest Pods this reconcile created, as the API server answered the create: the status
-    # shows them before the Pod watch does (one status write instead of "creating" then "Pending").
-    created: dict[Role, PodObservation] = field(default_factory=dict)
-    # A pull stream's deactivation in force (deactivation.py): no ingest runs. With the annotation's
-    # value as this reconcile read it (the loop reconciles again when the object shows another), and
-    # whether this reconcile recorded a worker's report (in force once the object shows it).
-    deactivation: Deactivation | None = None
-    deactivation_annotation: str | None = None
-    deactivation_recorded: bool = False
-    # An ingest Pod this reconcile replaced, or keeps until its stream is idle (restarts.py), with
-    # the first difference: the loop posts an Event for each, status says RestartPending for a wait.
-    pod_changes: dict[Role, PodChange] = field(default_factory=dict)
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
 
 def reconcile_livestream(
@@ -94,9 +60,9 @@ def reconcile_livestream(
             "backup": backup_live if backup_live is not None else bool(status and status.backup_live),
         }
         immediate = stream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
-        observed = observe(api, stream, settings, report)
+        observed = observe(api, stream, settings, report, auto_recording_exists, standby, recorder_running)
         plan = plan_children(stream, settings, observed, live, immediate, auto_recording_exists, recorder_running)
-        applied = apply_plan(api, settings, plan, observed, stream, allocator, standby)
+        applied = apply_plan(api, settings, plan, observed, stream, allocator)
         outcome = _outcome(plan, observed, applied)
     except NamespaceTerminating:
         outcome = StreamOutcome(generation)

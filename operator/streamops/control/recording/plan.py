@@ -12,16 +12,15 @@ from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import RecorderConfig
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.recording.observe import Observed
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import ports_of
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import ADOPTED_ANNOTATION
+from streamops.kube.naming import ADOPTED_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from streamops.control.restream.backoff_event import (
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.specs.names import shared_pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.decisions import (
     LoopFacts,
     Reconcile,
@@ -54,6 +53,7 @@ from streamops.control.runtime.decisions import (
     with_status,
 )
 from streamops.control.runtime.indexes import StreamFacts
+from streamops.control.shared.conditions import Transition
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.manifests import Manifest
 

@@ -11,7 +11,7 @@ from streamops.control.restream.apply import apply_plan
 from streamops.control.restream.observe import observe
 from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.plan import plan_pusher, wanted_targets
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
 from streamops.kube.client import KubeApi, NamespaceTerminating

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
 from streamops.api import GROUP
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.manifests import Body
 
 # A Secret's owner opts in to its use by specs of the namespace (the operator reads Secrets with its

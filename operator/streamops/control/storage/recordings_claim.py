@@ -8,8 +8,7 @@ from collections.abc import Sequence
 
 from streamops.api import GROUP, LiveStream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.kube.client import KubeApi
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
 
@@ -70,18 +69,6 @@ def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
         },
         "spec": spec,
     }
-
-
-def ensure_recordings_claim(
-    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
-) -> None:
-    """The namespace's shared claim, created before the first worker that writes to it (a
-    Recording's recorder, a Clip's clipper); a claim the storage names is the user's to create."""
-    if (
-        on_default_claim(storage, settings)
-        and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
-    ):
-        api.create(recordings_claim(namespace, settings))
 
 
 def videos_claim(settings: OperatorSettings) -> str | None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from streamops.api.common import Condition
 from streamops.api.webhook import LabelSelector, StreamWebhookSpec
-from streamops.control.runtime.conditions import (
+from streamops.control.shared.conditions import (
     READY,
     REFUSED_BY_POLICY,
     STALLED,
@@ -21,7 +21,7 @@ from streamops.control.runtime.conditions import (
     Transition,
     merge_conditions,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.kube.manifests import Body
 

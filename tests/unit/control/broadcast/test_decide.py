@@ -14,7 +14,7 @@ from streamops.api import API_VERSION
 from streamops.control.broadcast.decide import BroadcastObserved, decide
 from streamops.control.runtime.decisions import LoopFacts, Reconcile, SpecOutcome, StatusInputs, Wake, WriteStatus
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250000, tzinfo=UTC)
 SETTINGS = OperatorSettings()

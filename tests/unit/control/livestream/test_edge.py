@@ -20,7 +20,7 @@ from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRE
 from streamops.control.livestream.edge import nginx_cache_size
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import stream_viewers
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.edge_viewers import EdgeViewers, merge_sessions, ready_edge_pods
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION
 

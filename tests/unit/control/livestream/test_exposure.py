@@ -16,15 +16,15 @@ from pydantic import ValidationError
 from streamops.api import LiveStream
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.exposure import ReachInputs, ServiceObservation, ingest_reach
-from streamops.control.livestream.loop import observed_region_services, observed_services
+from streamops.control.livestream.loop_observe import observed_region_services, observed_services
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.route import playback_http_route, playback_ingress, playback_route
 from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
-from streamops.control.runtime.settings import IngestRegion, OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import IngestRegion, OperatorSettings
 from streamops.control.workers.children import ensure_service
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION

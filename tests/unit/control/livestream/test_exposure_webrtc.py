@@ -9,7 +9,7 @@ from typing import Any
 from devtools.catalog import stored_livestream
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.specs.urls import reach_inputs
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 
 SETTINGS = OperatorSettings()

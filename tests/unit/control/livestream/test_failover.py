@@ -18,7 +18,7 @@ from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.recording.status import RecorderObservation, recording_status
 from streamops.control.runtime.indexes import StreamFacts, stream_entry
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 

@@ -1,8 +1,8 @@
 """The actuators that POST to a running ingest against a stand-in ingest on 127.0.0.1: the overlay
-switch (what it POSTs, how it signs it, one request in flight per ingest, nothing without a Pod to
-send to, and what close() cancels) and the player page's settings (the worker credential alone).
-(What is due is overlays.py's and player_settings.py's, test_overlays.py and test_player_settings.py;
-the real ingest's answers, media/overlay and tests/unit/media/ingest/test_worker.py.)"""
+switch (what it POSTs, how it signs it, one request in flight per ingest, and what the loop's close()
+cancels) and the player page's settings as a WorkerRequest (the worker credential alone). (What is
+due is decide.py's, test_decide.py; the real ingest's answers, media/overlay and
+tests/unit/media/ingest/test_worker.py.)"""
 
 from __future__ import annotations
 
@@ -13,19 +13,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import kopf
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from devtools.catalog import pull, secret_data, stored_livestream
+from devtools.catalog import livestream, pull, secret_data, stored, stored_livestream
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import LiveStream
 from streamops.contract.ingest import PLAYER_SETTINGS_PATH, PlayerSettings
 from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlaySwitch, switch_token_valid
 from streamops.contract.worker_credential import AUTHORIZATION, CREDENTIAL_KEY, credential_secret_name
-from streamops.control.livestream.overlay_switching import OverlaySwitcher
-from streamops.control.livestream.player_settings import PlayerSettingsSender
+from streamops.control.livestream.decide import SwitchOverlays
+from streamops.control.livestream.loop import LIVESTREAM_LOOP
+from streamops.control.livestream.overlay_switching import switch_overlays
 from streamops.control.livestream.specs.secret import stream_key_ref
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.decisions import WorkerRequest
+from streamops.control.runtime.object_loop import ObjectLoop
+from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.runtime.tick import request
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 
 NS = "media"
@@ -67,11 +73,10 @@ def secrets(stream: LiveStream) -> FakeKubeApi:
 
 def with_ingest(
     stream: LiveStream,
-    check: Callable[[Any, Ingest, PodObservation], Awaitable[None]],
-    actuator: type[OverlaySwitcher | PlayerSettingsSender] = OverlaySwitcher,
+    check: Callable[[ObjectLoop[Any], Ingest, PodObservation], Awaitable[None]],
     path: str = SWITCH_PATH,
 ) -> None:
-    """`check` with the `actuator` of `stream` and a stand-in ingest taking its POSTs at `path`."""
+    """`check` with the loop of `stream` and a stand-in ingest taking its POSTs at `path`."""
 
     async def run() -> None:
         ingest = Ingest()
@@ -81,13 +86,14 @@ def with_ingest(
         await server.start_server()
         state = OperatorState(api=secrets(stream), settings=OperatorSettings())
         pod = PodObservation("cam-ingest", exists=True, phase="Running", ip="127.0.0.1", http_port=server.port)
+        obj = LiveObject(("LiveStream", NS, "cam"), kopf.Body(stored(livestream("cam"))), status={})
+        loop = ObjectLoop(state, LIVESTREAM_LOOP, obj)
         try:
             async with aiohttp.ClientSession() as client:
                 state.client = client
-                switcher = actuator(state, NS, stream.metadata.name)
-                await check(switcher, ingest, pod)
+                await check(loop, ingest, pod)
                 ingest.release.set()
-                switcher.close()
+                loop.close()
         finally:
             await server.close()
             state.executor.shutdown()
@@ -96,11 +102,16 @@ def with_ingest(
     asyncio.run(run())
 
 
+def switch(stream: LiveStream, pod: PodObservation, role: str = "primary") -> SwitchOverlays:
+    """What decide.py asks for (its own tests: test_decide.py)."""
+    return SwitchOverlays("cam", stream_key_ref(stream), ((f"overlays/{role}", pod, SWITCH),))
+
+
 def test_a_switch_is_posted_signed_with_the_stream_key_and_the_worker_credential():
     stream = stored_livestream(namespace=NS)
 
-    async def check(switcher: OverlaySwitcher, ingest: Ingest, pod: PodObservation) -> None:
-        await switcher.send(stream, {"primary": SWITCH}, {"primary": pod})
+    async def check(loop: ObjectLoop[Any], ingest: Ingest, pod: PodObservation) -> None:
+        await switch_overlays(loop, switch(stream, pod))
         await ingest.arrived.wait()
         ((headers, body),) = ingest.requests
         assert json.loads(body) == {"enabled": ["score"]}
@@ -113,30 +124,20 @@ def test_a_switch_is_posted_signed_with_the_stream_key_and_the_worker_credential
 def test_one_switch_in_flight_per_ingest_and_the_next_after_it():
     stream = stored_livestream(namespace=NS)
 
-    async def check(switcher: OverlaySwitcher, ingest: Ingest, pod: PodObservation) -> None:
-        await switcher.send(stream, {"primary": SWITCH}, {"primary": pod})
-        first = switcher.sending["primary"]
+    async def check(loop: ObjectLoop[Any], ingest: Ingest, pod: PodObservation) -> None:
+        await switch_overlays(loop, switch(stream, pod))
+        first = loop.sending["overlays/primary"]
         await ingest.arrived.wait()
-        await switcher.send(stream, {"primary": SWITCH}, {"primary": pod})  # a stuck ingest: not again
-        assert switcher.sending["primary"] is first and len(ingest.requests) == 1
+        await switch_overlays(loop, switch(stream, pod))  # a stuck ingest: not again
+        assert loop.sending["overlays/primary"] is first and len(ingest.requests) == 1
+        assert loop.in_flight() == {"overlays/primary"}
         ingest.release.set()
         await first
         ingest.arrived.clear()
-        await switcher.send(stream, {"primary": SWITCH}, {"primary": pod})
-        assert switcher.sending["primary"] is not first
+        await switch_overlays(loop, switch(stream, pod))
+        assert loop.sending["overlays/primary"] is not first
         await ingest.arrived.wait()
         assert len(ingest.requests) == 2
-
-    with_ingest(stream, check)
-
-
-def test_nothing_is_sent_without_a_pod_or_a_stream():
-    stream = stored_livestream(namespace=NS)
-
-    async def check(switcher: OverlaySwitcher, ingest: Ingest, pod: PodObservation) -> None:
-        await switcher.send(stream, {"backup": SWITCH}, {"primary": pod})
-        await switcher.send(None, {"primary": SWITCH}, {"primary": pod})
-        assert switcher.sending == {} and ingest.requests == []
 
     with_ingest(stream, check)
 
@@ -144,13 +145,13 @@ def test_nothing_is_sent_without_a_pod_or_a_stream():
 def test_a_pull_streams_switch_is_unsigned_and_close_cancels_it():
     stream = stored_livestream(namespace=NS, source=pull("rtmp://127.0.0.1/live/a"))
 
-    async def check(switcher: OverlaySwitcher, ingest: Ingest, pod: PodObservation) -> None:
-        await switcher.send(stream, {"primary": SWITCH}, {"primary": pod})
+    async def check(loop: ObjectLoop[Any], ingest: Ingest, pod: PodObservation) -> None:
+        await switch_overlays(loop, switch(stream, pod))
         await ingest.arrived.wait()
         ((headers, _),) = ingest.requests
         assert SWITCH_AUTH_HEADER not in headers, "a pull stream has no key to sign with"
-        task = switcher.sending["primary"]
-        switcher.close()
+        task = loop.sending["overlays/primary"]
+        loop.close()
         await asyncio.gather(task, return_exceptions=True)
         assert task.cancelled()
 
@@ -161,23 +162,22 @@ def test_player_settings_are_posted_with_the_worker_credential_one_at_a_time():
     """A projection changes only a page: the internal face's worker credential is all it carries (no
     stream key read, no signature); a stuck ingest is not sent another until it answers."""
     stream = stored_livestream(namespace=NS)
-    wanted = {"primary": PlayerSettings(projection="vr180")}
+    body = json.dumps(PlayerSettings(projection="vr180").wire()).encode()
 
-    async def check(sender: PlayerSettingsSender, ingest: Ingest, pod: PodObservation) -> None:
-        await sender.send(wanted, {})  # no Pod to send to: nothing
-        assert not sender.sending
-        await sender.send(wanted, {"primary": pod})
-        first = sender.sending["primary"]
+    async def check(loop: ObjectLoop[Any], ingest: Ingest, pod: PodObservation) -> None:
+        wanted = WorkerRequest(pod, "POST", PLAYER_SETTINGS_PATH, "cam", "player-settings/primary", body)
+        await request(loop, wanted)
+        first = loop.sending["player-settings/primary"]
         await ingest.arrived.wait()
-        ((headers, body),) = ingest.requests
-        assert json.loads(body) == {"projection": "vr180"}
+        ((headers, sent),) = ingest.requests
+        assert json.loads(sent) == {"projection": "vr180"}
         assert headers[AUTHORIZATION] == f"Bearer {CREDENTIAL}" and SWITCH_AUTH_HEADER not in headers
-        await sender.send(wanted, {"primary": pod})  # still in flight: not again
-        assert sender.sending["primary"] is first and len(ingest.requests) == 1
+        await request(loop, wanted)  # still in flight: not again
+        assert loop.sending["player-settings/primary"] is first and len(ingest.requests) == 1
         ingest.release.set()
         await first
-        await sender.send(wanted, {"primary": pod})  # the next tick's, while /status still differs
-        await sender.sending["primary"]
+        await request(loop, wanted)  # the next tick's, while /status still differs
+        await loop.sending["player-settings/primary"]
         assert len(ingest.requests) == 2
 
-    with_ingest(stream, check, PlayerSettingsSender, PLAYER_SETTINGS_PATH)
+    with_ingest(stream, check, PLAYER_SETTINGS_PATH)

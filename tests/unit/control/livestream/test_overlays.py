@@ -26,7 +26,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest.commands import session_command
 from streamops.media.overlay.png import transparent_png
 from streamops.media.overlay.renderer import allowed_hosts, shown_url

@@ -13,19 +13,25 @@ from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
 from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.observe import ROLES, KeyCheck, Observed
+from streamops.control.livestream.observation import ROLES, KeyCheck, Observed, StandbyObserved
 from streamops.control.livestream.plan import (
+    AutoRecording,
     Plan,
+    Standby,
     deactivation_patch,
     plan_children,
     recorded_deactivation,
     wanted_internal_service,
     wanted_pod,
     wanted_routes,
+    wanted_standby,
 )
+from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.route import playback_route
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import QualitySetLookup
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod
+from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 
@@ -142,11 +148,57 @@ def test_standby_is_not_wanted_while_deactivated():
     assert not plan(stream).standby
 
 
-def test_auto_recording_is_looked_after_while_on_or_while_one_may_exist():
-    stream = stored_livestream()
-    assert plan(stored_livestream(recording={"auto": True})).auto_recording
-    none_left = plan_children(stream, SETTINGS, observed(stream), live={}, immediate=False, auto_recording_exists=False)
-    assert not none_left.auto_recording, "off, and the index has none: no read"
+def recording(stream: LiveStream, owner: str | None = None, **spec: Any) -> dict[str, Any]:
+    """The auto Recording as observed: the stream's own unless `owner` says whose."""
+    made = auto_recording(stream)
+    if owner is not None:
+        made["metadata"]["ownerReferences"] = [owner_reference("LiveStream", "other", owner)]
+    made["metadata"]["uid"] = "rec-uid"
+    made["spec"].update(spec)
+    return made
+
+
+def test_the_auto_recording_is_created_stopped_and_replaced_as_observed():
+    on, off = stored_livestream(recording={"auto": True}), stored_livestream()
+    fresh = auto_recording(on)
+    running, stopped = recording(on), recording(on, stopped=True)
+    going = recording(on, stopped=True)
+    going["metadata"]["deletionTimestamp"] = "2026-11-29T00:00:00Z"
+    rows = [
+        (on, None, True, AutoRecording(create=fresh)),
+        (on, running, True, AutoRecording()),
+        (on, stopped, True, AutoRecording(delete=stopped, create=fresh)),
+        (on, going, True, AutoRecording()),  # its replacement waits until it is gone
+        (on, recording(on, owner="someone"), True, AutoRecording()),  # a user's own: left alone
+        (off, running, True, AutoRecording(stop=True)),
+        (off, stopped, True, AutoRecording()),
+        (off, None, False, AutoRecording()),  # off, and the index has none: nothing read, nothing done
+    ]
+    for stream, current, exists, expected in rows:
+        p = plan_children(stream, SETTINGS, observed(stream, auto_recording=current), {}, False, exists)
+        assert p.auto_recording == expected, (stream.spec.recording.auto, current)
+
+
+def test_the_standby_recorder_is_kept_removed_or_made_under_the_free_name():
+    stream = stored_livestream(recording={"standby": True})
+    uid = stream.metadata.uid or ""
+    own = recorder_standby_pod(stream, "cam-recorder-1", SETTINGS)
+    own["metadata"]["uid"] = "pod-uid"
+    adopted = {**own, "metadata": {**own["metadata"], "ownerReferences": [owner_reference("Recording", "r", "r")]}}
+    new = StandbyObserved(None, "cam-recorder-1", claim_exists=False)
+    made = plan(stream, standby=new)
+    assert made.standby_recorder == Standby(new_name="cam-recorder-1", claim=recordings_claim("media", SETTINGS))
+    assert wanted_standby(made, SETTINGS, {"http": 31000}) == recorder_standby_pod(
+        stream, "cam-recorder-1", SETTINGS, {"http": 31000}
+    )
+    kept = plan(stream, standby=StandbyObserved(own)).standby_recorder
+    assert kept == Standby(current=own, desired=recorder_standby_pod(stream, "cam-recorder-1", SETTINGS))
+    assert (
+        plan(stream, standby=StandbyObserved(adopted, "cam-recorder-2")).standby_recorder.new_name == "cam-recorder-2"
+    )
+    inactive = stored_livestream(active=False, recording={"standby": True}, uid=uid)
+    assert plan(inactive, standby=StandbyObserved(own)).standby_recorder == Standby(current=own)
+    assert wanted_standby(plan(stream, standby=StandbyObserved(own)), SETTINGS, None) is None
 
 
 def test_live_and_immediate_reach_the_roles_as_given():

@@ -10,7 +10,7 @@ from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
@@ -56,3 +56,26 @@ def test_no_standby_is_kept_for_a_stream_recording_to_object_storage(api):
     assert body is not None
     reconcile_livestream(api, SETTINGS, body, None, auto_recording_exists=False)
     assert api.names("Pod") == ["cam-ingest"]
+
+
+def test_each_child_is_read_once_and_before_any_write(api):
+    """observe.py reads the route, the auto Recording, the warm recorder, the free standby name and
+    the default claim; apply.py writes without reading them again (the route was read twice)."""
+    settings = OperatorSettings(playback_ingress_enabled=True)
+    put(api, livestream("cam", recording={"auto": True, "standby": True}, playback={"ingress": {"host": "tv.example"}}))
+    for _ in range(2):  # the first pass creates them, the second finds them
+        api.clear_calls()
+        body = api.object("LiveStream", NS, "cam")
+        assert body is not None
+        reconcile_livestream(api, settings, body, None, auto_recording_exists=True, standby="cam-recorder-1")
+        reads = [(c.kind, c.name) for c in api.calls if c.verb == "get"]
+        assert len(reads) == len(set(reads)), f"read twice: {reads}"
+        first_write = next(i for i, c in enumerate(api.calls) if c.verb != "get" and c.kind != "NetworkPolicy")
+        late = [(c.kind, c.name) for c in api.calls[first_write:] if c.verb == "get"]
+        assert not {
+            ("Ingress", "cam-playback"),
+            ("Recording", "cam-auto"),
+            ("PersistentVolumeClaim", "recordings"),
+        } & set(late), late
+    assert api.names("Ingress") == ["cam-playback"] and api.names("Recording") == ["cam-auto"]
+    assert api.names("Pod") == ["cam-ingest", "cam-recorder-1"]

@@ -27,7 +27,7 @@ from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.specs.urls import ingest_endpoints
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host, ingest_ports
 from streamops.control.workers.ports import PortAllocator, ports_of

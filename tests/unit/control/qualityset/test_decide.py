@@ -12,7 +12,7 @@ import pytest
 from devtools.catalog import quality_set, stored
 from streamops.control.qualityset.decide import QualitySetObserved, decide
 from streamops.control.runtime.decisions import LoopFacts, Reconcile, SpecOutcome, StatusInputs, Wake, WriteStatus
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250000, tzinfo=UTC)
 SETTINGS = OperatorSettings()

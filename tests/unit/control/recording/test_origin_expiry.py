@@ -22,8 +22,8 @@ from streamops.control.recording.origin_expiry import OriginExpiry, expire_origi
 from streamops.control.runtime import object_loop
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention import ExpiryFailed
 from streamops.control.workers.pod_observation import PodObservation
 

@@ -29,7 +29,6 @@ from streamops.control.restream.decide import (
     decide,
 )
 from streamops.control.restream.outcome import RestreamOutcome
-from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
     ForceDelete,
     LoopFacts,
@@ -41,7 +40,8 @@ from streamops.control.runtime.decisions import (
     WriteStatus,
 )
 from streamops.control.runtime.indexes import StreamFacts
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 

@@ -20,8 +20,8 @@ from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.runtime.indexes import Indexes, StreamFacts
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject, kept
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 
 POD = PodObservation(name="cam-pusher", exists=True, uid="pod-1", phase="Running", ready=True)

@@ -12,7 +12,7 @@ from devtools.catalog import livestream, restream, secret_data
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import Restream
 from streamops.control.restream.observe import observe, read_target, stream_restreams
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION
 

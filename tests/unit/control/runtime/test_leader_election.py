@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devtools.fake_kube import FakeKubeApi
+from devtools.waits import eventually_async
 from streamops.control.runtime.leader_election import (
     HARD_EXIT_GRACE_SECONDS,
     LOST_LEADERSHIP_EXIT,
@@ -148,7 +149,11 @@ def test_the_watchdog_ends_a_leader_whose_event_loop_is_stuck() -> None:
         try:
             assert await a.acquire(asyncio.Event())
             began = time.monotonic()
-            time.sleep(FAST.renew_deadline_seconds + HARD_EXIT_GRACE_SECONDS + 1.0)  # the loop stalls
+            # The loop stalls (a blocking wait, no await) until the watchdog thread acts; a generous
+            # deadline, not a fixed sleep: the thread runs late on a loaded machine.
+            stalled_until = began + FAST.renew_deadline_seconds + HARD_EXIT_GRACE_SECONDS + 30.0
+            while not exits and time.monotonic() < stalled_until:
+                time.sleep(0.05)
             assert exits, "the watchdog did not end the process"
             code, at = exits[0]
             assert code == LOST_LEADERSHIP_EXIT
@@ -166,7 +171,7 @@ def test_a_leader_whose_lease_was_taken_stops_at_once() -> None:
         try:
             assert await a.acquire(asyncio.Event())
             keeper = asyncio.create_task(a.keep(asyncio.Event()))
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # (a window in which it must NOT stop: it holds the Lease)
             assert not keeper.done() and a.leading
             taken = stored(api)
             taken["spec"]["holderIdentity"] = "intruder"
@@ -220,22 +225,20 @@ def test_run_elected_operates_only_as_leader_and_releases_on_a_clean_stop() -> N
             return run
 
         run_a = asyncio.create_task(run_elected(a, operate("a", stop_a), None))
-        await asyncio.sleep(0.3)
+        await eventually_async(lambda: operating == ["a"], timeout=10, what="a operating")
         run_b = asyncio.create_task(run_elected(b, operate("b", None), None))
-        await asyncio.sleep(0.5)
+        await eventually_async(lambda: b.holder == "op-a", timeout=10, what="b seeing a's Lease")
+        await asyncio.sleep(0.5)  # (a window in which the standby must NOT operate)
         assert operating == ["a"], "the standby operates nothing"
         stop_a.set()  # kopf stopped (SIGTERM): the Lease is released
-        assert await asyncio.wait_for(run_a, 2) == 0
-        for _ in range(30):
-            if operating == ["a", "b"]:
-                break
-            await asyncio.sleep(0.1)
+        assert await asyncio.wait_for(run_a, 10) == 0
+        await eventually_async(lambda: operating == ["a", "b"], timeout=10, what="b taking over")
         assert operating == ["a", "b"], "the standby took over long before the 60 s lease would have expired"
         assert stored(api)["spec"]["holderIdentity"] == "op-b"
         # The Lease taken from b: b stops and says it lost leadership.
         taken = copy.deepcopy(stored(api))
         taken["spec"]["holderIdentity"] = "intruder"
         api.modify("Lease", NS, NAME, {"spec": taken["spec"]})
-        assert await asyncio.wait_for(run_b, 2) == LOST_LEADERSHIP_EXIT
+        assert await asyncio.wait_for(run_b, 10) == LOST_LEADERSHIP_EXIT
 
     asyncio.run(scenario())

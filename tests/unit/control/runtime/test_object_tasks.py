@@ -9,10 +9,11 @@ from typing import Any
 
 import kopf
 import pytest
+from devtools.waits import eventually_async
 from streamops.control.runtime import object_tasks
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 
 KEY = ("LiveStream", "ns", "cam")
 
@@ -45,12 +46,12 @@ def test_events_start_feed_and_stop_one_loop_per_object():
         tasks, loop = ObjectTasks(), Recorder()
         tasks.observe(None, KEY, body("a"), loop)  # listed when the operator starts
         tasks.observe("MODIFIED", KEY, body("a", "2"), loop)
-        await asyncio.sleep(0.05)
+        await eventually_async(lambda: loop.bodies, timeout=10, what="the loop's first look")
         assert loop.started == ["a"], "one loop, however many events"
         assert loop.bodies[-1] == "2", "the loop reads the newest body"
 
         tasks.observe("DELETED", KEY, body("a", "2"), loop)
-        await asyncio.sleep(0.02)
+        await eventually_async(lambda: loop.ended, timeout=10, what="the loop's end")
         assert loop.ended == ["a"] and len(tasks) == 0
 
     asyncio.run(scenario())
@@ -60,11 +61,11 @@ def test_an_object_created_again_under_its_name_has_a_loop_of_its_own():
     async def scenario() -> None:
         tasks, loop = ObjectTasks(), Recorder()
         tasks.observe("ADDED", KEY, body("a"), loop)
-        await asyncio.sleep(0.02)
+        await eventually_async(lambda: loop.started, timeout=10, what="a's loop")
         # Without a finalizer the new object may be seen before the old one's DELETED is handled.
         tasks.observe("ADDED", KEY, body("b"), loop)
         tasks.observe("DELETED", KEY, body("a"), loop)
-        await asyncio.sleep(0.02)
+        await eventually_async(lambda: len(loop.started) == 2 and loop.ended, timeout=10, what="b's loop, a's end")
         assert loop.started == ["a", "b"] and loop.ended == ["a"] and len(tasks) == 1
         await tasks.close()
         assert loop.ended == ["a", "b"]
@@ -164,7 +165,7 @@ def test_a_loop_takes_the_status_of_its_first_event_once_and_later_bodies_carry_
         tasks = ObjectTasks()
         tasks.observe("ADDED", KEY, first, loop)
         tasks.observe("MODIFIED", KEY, later, loop)
-        await asyncio.sleep(0.05)
+        await eventually_async(lambda: len(taken) == 3, timeout=10, what="the loop's three looks")
         assert taken == [{"observedGeneration": 1}, False, {}], "the writer starts from the first; a body keeps none"
 
     asyncio.run(scenario())

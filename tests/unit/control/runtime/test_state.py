@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from devtools.fake_kube import FakeKubeApi
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ports import PortAllocator
 from streamops.kube.naming import HOST_PORTS_ANNOTATION
 from streamops.kube.threads import FIRST

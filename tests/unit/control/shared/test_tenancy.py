@@ -15,7 +15,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.runtime.settings import DEFAULT_ALLOWED_ANNOTATIONS, OperatorSettings
+from streamops.control.shared.settings import DEFAULT_ALLOWED_ANNOTATIONS, OperatorSettings
 from streamops.control.shared.tenancy import (
     ALLOW_REFERENCE_LABEL,
     ALLOW_REFERENCE_LABELS,

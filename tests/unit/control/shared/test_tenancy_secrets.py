@@ -26,7 +26,7 @@ from streamops.control.clip.reconcile import reconcile_clip
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.storage import retention
 from streamops.control.storage.retention import ExpiryFailed, delete_videos

@@ -14,10 +14,10 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity
 from streamops.control.workers.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
-from streamops.control.workers.recorder_pod import recorder_standby_pod
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NS = "media"

@@ -10,8 +10,8 @@ from typing import Any
 
 from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.storage.video_storage import (
     CA_SECRET_MISSING,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from streamops.contract.webhook_event import body_of, signed_headers, verify
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 
 EVENT = {"id": "uid-1", "sequence": "1", "type": "dev.streamops.stream.active", "data": {"live": True}}

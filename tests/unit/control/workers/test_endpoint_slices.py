@@ -18,7 +18,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.endpoint_slices import SliceEndpoint, SliceFacts, endpoint_slice_entry, observe_endpoint
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 

@@ -33,8 +33,9 @@ from streamops.control.runtime import object_loop
 from streamops.control.runtime.indexes import child_entry, stream_object_entry
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.workers.node_loss import (
     LOST_NODE_GRACE_SECONDS,
     NODE_LOST,
@@ -43,7 +44,6 @@ from streamops.control.workers.node_loss import (
     node_lost_event,
 )
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import recorder_standby_pod
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()

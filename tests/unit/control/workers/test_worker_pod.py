@@ -20,7 +20,7 @@ from streamops.control.recording.specs.storage import recording_directory
 from streamops.control.restream.specs.owner_patch import restream_owner_patch
 from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.runtime.rbac import cluster_role_rules
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, ingest_ports
 from streamops.control.workers.pod_observation import PodObservation
@@ -217,7 +217,7 @@ def test_rbac_is_least_privilege():
 
 def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
     from streamops.contract.recorder import RECORDINGS_ROOT
-    from streamops.control.workers.recorder_pod import recorder_standby_pod, standby_pod_name
+    from streamops.control.storage.recorder_pod import recorder_standby_pod, standby_pod_name
 
     s = stream(recording={"standby": True})
     name = standby_pod_name("cam", 2)
@@ -245,8 +245,8 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
 def test_adoption_hands_the_standby_to_the_recording_and_is_never_rolled():
     from streamops.control.recording.specs.adoption import adoption_patch
     from streamops.control.recording.specs.pod import recorder_pod
+    from streamops.control.storage.recorder_pod import recorder_standby_pod
     from streamops.control.workers.children import ensure_pod
-    from streamops.control.workers.recorder_pod import recorder_standby_pod
     from streamops.kube.naming import ADOPTED_ANNOTATION
 
     patch = adoption_patch(rec())
@@ -275,7 +275,7 @@ def test_default_requests_and_limits_are_the_measured_ones():
     beside each default): every worker Pod gets them, requests never above limits, and the memory
     limit leaves at least 2x the request (a pusher's FFmpeg buffers while a target stalls, a
     recorder's join and upload)."""
-    from streamops.control.workers.recorder_pod import recorder_standby_pod
+    from streamops.control.storage.recorder_pod import recorder_standby_pod
 
     def mi(quantity: str) -> int:
         return int(quantity.removesuffix("Mi")) if quantity.endswith("Mi") else int(quantity.removesuffix("Gi")) * 1024
@@ -302,7 +302,7 @@ def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_
     """STREAMOPS_WORKER_RESOURCES (the chart's worker.resources): a worker named there gets exactly
     that, the others keep their measured default; a LiveStream's spec.resources wins for its ingest;
     a misspelt worker is refused when the operator starts."""
-    from streamops.control.workers.recorder_pod import recorder_standby_pod
+    from streamops.control.storage.recorder_pod import recorder_standby_pod
 
     pusher = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
     env = {"STREAMOPS_WORKER_RESOURCES": json.dumps({"pusher": pusher, "recorder": {"limits": {"memory": "1Gi"}}})}

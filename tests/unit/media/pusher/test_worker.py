@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from devtools.waits import eventually_async
 from streamops.contract.pusher import PusherConfig
 from streamops.media.mpegts import PAT_PID, PAT_TABLE_ID, PMT_TABLE_ID, SYNC, TS_PACKET
 from streamops.media.pusher import worker
@@ -129,8 +130,7 @@ def test_a_feed_in_a_codec_the_target_does_not_take_is_not_pushed_until_a_sessio
             ingest.serving = None
             pusher._set_state("codec-not-accepted")
             task = asyncio.ensure_future(pusher._cycle())
-            await asyncio.sleep(0.2)
-            assert pusher.state == "waiting-for-source"
+            await eventually_async(lambda: pusher.state == "waiting-for-source", timeout=10, what="waiting for source")
             pusher.stop()
             await task
 

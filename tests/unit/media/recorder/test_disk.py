@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devtools.waits import eventually_async
 from streamops.api.recording import Video, VideoRendition
 from streamops.contract.recorder import Phase
 from streamops.media.recorder import disk as disk_module
@@ -95,7 +96,7 @@ def test_a_video_stopped_full_keeps_recording_waiting_until_there_is_room_again(
 
     async def scenario() -> bool:
         waiting = asyncio.create_task(disk.wait_for_room())
-        await asyncio.sleep(0.05)
+        await eventually_async(lambda: owner.phases, timeout=10, what="the phase it waits in")
         assert not waiting.done() and owner.phases and set(owner.phases) == {"waiting"}
         free[0] = 24 * MIB  # uploaded or deleted: room for one as large as the last, and the reserve
         return await asyncio.wait_for(waiting, 1)
@@ -113,7 +114,7 @@ def test_waiting_for_room_says_so_once_and_ends_on_a_stop(tmp_path: Path, monkey
 
     async def scenario() -> bool:
         waiting = asyncio.create_task(disk.wait_for_room())
-        await asyncio.sleep(0.05)
+        await eventually_async(lambda: owner.errors, timeout=10, what="the error it waits with")
         owner.stop_requested.set()
         return await asyncio.wait_for(waiting, 1)
 
@@ -137,7 +138,7 @@ def test_a_join_waits_for_room_for_its_copy_until_the_process_exits(
 
 async def _exit_soon(owner: Owner, waiting: Coroutine[Any, Any, bool]) -> bool:
     task = asyncio.ensure_future(waiting)
-    await asyncio.sleep(0.03)
+    await asyncio.sleep(0.03)  # (a few polls with no room; nothing is asserted about them)
     owner.exit_requested.set()
     return await task
 

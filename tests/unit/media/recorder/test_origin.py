@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from devtools.waits import eventually_async
 from streamops.contract.worker_credential import CredentialCheck
 from streamops.media.feed_access import FeedAccess
 from streamops.media.ffmpeg import Progress
@@ -100,7 +101,7 @@ def test_the_originals_part_runs_exactly_as_long_as_the_videos_part(tmp_path: Pa
 
     async def scenario() -> None:
         made.start(video, limit=30.0)
-        await asyncio.sleep(0.05)
+        await eventually_async(lambda: video.origin_ffmpeg_pid, timeout=10, what="the original's FFmpeg")
         assert video.origin_ffmpeg_pid == 4242, "saved while it runs: a restart kills an orphan by it"
         await made.stop()  # the video's part ended
 
@@ -125,10 +126,7 @@ def test_an_origin_feed_that_ends_early_goes_on_in_a_new_part_and_empty_ones_are
 
     async def scenario() -> None:
         made.start(video, limit=10.0)
-        for _ in range(200):
-            if len(fake_ffmpeg.made) == 3:
-                break
-            await asyncio.sleep(0.01)
+        await eventually_async(lambda: len(fake_ffmpeg.made) == 3, timeout=10, what="the third attempt")
         await made.stop()
 
     asyncio.run(scenario())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.api import LiveStream
 from streamops.api.livestream import IceServersSecretRef
 from streamops.contract.ingest import Role
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 
 def ingest_roles(stream: LiveStream) -> list[Role]:

@@ -12,7 +12,7 @@ from streamops.api.livestream import (
 from streamops.contract.ingest import Role
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.ports import INTERNAL_PORT_NAME, container_ports
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     IngestPortMap,

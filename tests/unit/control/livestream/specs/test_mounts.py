@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.worker import PRIVATE_DIR
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 SOURCES: dict[str, dict[str, Any]] = {
     "push": {"push": {"protocols": ["rtmp", "srt"]}},

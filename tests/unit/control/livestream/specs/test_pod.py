@@ -13,7 +13,7 @@ from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.secret import stream_key_ref, stream_key_secret
 from streamops.control.livestream.specs.urls import ingest_endpoints
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()

@@ -19,7 +19,7 @@ from streamops.control.livestream.specs.route import (
     playback_route,
     playback_route_name,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import ingest_names
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 

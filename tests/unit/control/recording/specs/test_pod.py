@@ -10,7 +10,7 @@ from typing import Any
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.control.recording.specs.pod import recorder_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import CLAIM_LABEL
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 

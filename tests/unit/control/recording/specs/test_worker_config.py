@@ -7,7 +7,7 @@ from functools import partial
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.contract.recorder import CA_FILE
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 SETTINGS = OperatorSettings()

@@ -30,7 +30,7 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import ICE_SERVERS_DIR, ICE_SERVERS_FILE, IngestConfig, IngestStatus, WebRtcStatus
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import ice_servers_events
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.routes import player_options
 from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer

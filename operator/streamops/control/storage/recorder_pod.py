@@ -12,7 +12,7 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, POD_GRACE_SECONDS, WorkerConfig
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity, recordings_claim_name
 from streamops.control.storage.video_storage import ca_volume, with_credentials
 from streamops.control.workers.worker_pod import WorkerContainer, worker_pod

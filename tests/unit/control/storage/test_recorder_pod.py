@@ -1,4 +1,4 @@
-"""The recorder's Pod as both kinds make it (control/workers/recorder_pod.py): the warm standby a
+"""The recorder's Pod as both kinds make it (control/storage/recorder_pod.py): the warm standby a
 stream keeps (owned by the stream, on the recordings claim, presenting the stream's worker credential),
 and the Pod of a worker storing an object's videos: on scratch space with the bucket's keys as env, or
 on its claim next to the claim's other users. Claim placement across nodes: tests/unit/control/storage/
@@ -13,9 +13,8 @@ from devtools.catalog import stored_livestream
 from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, StandbyConfig
 from streamops.contract.storage_credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import CLAIM_LABEL
-from streamops.control.workers.recorder_pod import (
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import (
     RECORDER_COMPONENT,
     STANDBY_COMPONENT,
     recorder_standby_pod,
@@ -23,6 +22,7 @@ from streamops.control.workers.recorder_pod import (
     video_worker_metadata,
     video_worker_pod,
 )
+from streamops.control.storage.recordings_claim import CLAIM_LABEL
 from streamops.kube.naming import STREAM_NAME_ANNOTATION
 
 SETTINGS = OperatorSettings()

@@ -1,0 +1,315 @@
+"""A LiveStream loop's decide (control/livestream/decide.py), pure: a row is an observation and a
+memory, and the actions (and memory) expected. The actions' performers: runtime/tick.py and
+test_overlay_switching.py; the whole loop against an API server: tests/cluster."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import kopf
+import pytest
+from devtools.catalog import livestream, pull, stored
+from streamops.api.common import SecretKeyRef
+from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings
+from streamops.contract.overlay import OverlaySwitch
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation
+from streamops.control.livestream.decide import (
+    TLS_SECRET_RETRY_SECONDS,
+    LiveStreamMemory,
+    LiveStreamObserved,
+    RecordingSeen,
+    StreamMetrics,
+    SwitchOverlays,
+    decide,
+)
+from streamops.control.livestream.outcome import StreamOutcome
+from streamops.control.runtime.decisions import (
+    ForceDelete,
+    LoopFacts,
+    PostEvent,
+    Reconcile,
+    ResyncWithin,
+    Wake,
+    WorkerRequest,
+    WriteStatus,
+)
+from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.control.workers.restarts import PodChange
+
+SETTINGS = OperatorSettings()
+NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
+TICK = Wake(SETTINGS.telemetry_interval_seconds)  # a worker runs: its telemetry is read every tick
+IDLE = Wake(SETTINGS.idle_interval_seconds)
+PRIMARY = PodObservation(
+    "cam-ingest", exists=True, uid="p1", phase="Running", ready=True, ip="10.0.0.5", http_port=8081
+)
+STANDBY = PodObservation("cam-recorder-1", exists=True, uid="s1", phase="Running", ready=True)
+WAIT = PodChange("wait", "config")
+REPLACE = PodChange("replace", "image")
+OUTCOME = StreamOutcome(3)
+LIVE = IngestStatus(live=True)
+IDLE_INGEST = IngestStatus(live=False)
+GAVE_UP = IngestStatus(live=False, active=False, deactivated_reason="no data from any pull URL")
+LOST = replace(
+    PRIMARY,
+    deleting=True,
+    node="n1",
+    deletion_deadline=NOW - timedelta(hours=1),
+    deletion_grace_seconds=30,
+    disruption="DeletionByTaintManager",
+)
+
+
+def facts(**changes: Any) -> LoopFacts:
+    base = LoopFacts(
+        namespace="media",
+        name="cam",
+        generation=3,
+        reconcile_due=False,
+        reconciles=1,
+        retry_in=None,
+        write_pending=False,
+        force_deleted=frozenset(),
+        in_flight=frozenset(),
+        now=NOW,
+        monotonic=100.0,
+        settings=SETTINGS,
+    )
+    return replace(base, **changes)
+
+
+def body(annotations: dict[str, str] | None = None, **spec: Any) -> kopf.Body:
+    """The LiveStream "cam" as the watch shows it."""
+    raw = stored(livestream("cam", **spec))
+    raw["metadata"]["annotations"] = annotations or {}
+    return kopf.Body(raw)
+
+
+BODY = body()
+
+
+def seen(outcome: StreamOutcome | None = OUTCOME, loop: LoopFacts | None = None, **changes: Any) -> LiveStreamObserved:
+    """A push stream whose primary ingest runs, its telemetry idle unless `changes` say otherwise."""
+    base = LiveStreamObserved(
+        facts=loop or facts(),
+        outcome=outcome,
+        body=BODY,
+        written={},
+        pods={"primary": PRIMARY},
+        telemetry={"primary": IDLE_INGEST},
+    )
+    return replace(base, **changes)
+
+
+def hints(**changes: Any) -> Reconcile:
+    told = {"standby": None, "recorder_running": False, "auto_recording_exists": False}
+    told |= {"primary_live": None, "backup_live": None}
+    return Reconcile.of(told | changes)
+
+
+def kinds(actions: list[Any]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+def without(actions: list[Any], *types: type) -> list[Any]:
+    """The actions that are not of `types` (every tick reports metrics, most write status)."""
+    return [a for a in actions if not isinstance(a, types)]
+
+
+# --- 1-2: reconciling ---------------------------------------------------------------------------------
+
+RECONCILE_ROWS = [
+    pytest.param(seen(None, facts(reconcile_due=True)), LiveStreamMemory(), [hints(), TICK], id="first-look"),
+    pytest.param(seen(None, facts(retry_in=4.0)), LiveStreamMemory(), [Wake(4.0)], id="first-failed-waits-its-retry"),
+    pytest.param(
+        seen(loop=facts(reconcile_due=True), standby=STANDBY, recorder_running=True),
+        LiveStreamMemory(live={"primary": True}),
+        [hints(standby="cam-recorder-1", recorder_running=True, primary_live=True), TICK],
+        id="due-with-the-indexes-hints-and-last-live",
+    ),
+    pytest.param(
+        seen(recordings=(RecordingSeen("cam-auto", auto=True),), loop=facts(reconcile_due=True)),
+        LiveStreamMemory(),
+        [hints(auto_recording_exists=True), TICK],
+        id="an-auto-recording-in-the-index",
+    ),
+    pytest.param(
+        seen(replace(OUTCOME, deactivation_annotation="x")),
+        LiveStreamMemory(),
+        [hints(), TICK],
+        id="the-deactivation-record-changed",
+    ),
+    pytest.param(
+        seen(outcome=replace(OUTCOME, deactivation_annotation="x"), loop=facts(retry_in=2.0)),
+        LiveStreamMemory(),
+        None,  # no reconcile: the rest of the tick
+        id="record-changed-but-a-failed-reconcile-waits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("observed", "memory", "expected"), RECONCILE_ROWS)
+def test_a_due_reconcile_ends_the_tick(observed: LiveStreamObserved, memory: LiveStreamMemory, expected: Any) -> None:
+    actions, after = decide(observed, memory)
+    if expected is None:
+        assert not any(isinstance(a, Reconcile) for a in actions)
+    else:
+        assert actions == expected and after == memory
+
+
+# --- 3-9: a tick with an outcome -------------------------------------------------------------------
+
+
+def test_replaced_ingests_are_announced_once_per_reconcile():
+    outcome = replace(OUTCOME, pod_changes={"primary": REPLACE, "backup": WAIT})
+    actions, memory = decide(seen(outcome), LiveStreamMemory())
+    events = [a for a in actions if isinstance(a, PostEvent)]
+    assert [(e.type, e.reason) for e in events] == [("Normal", WORKER_REPLACED)] and "cam-ingest" in events[0].message
+    again, _ = decide(seen(outcome), memory)
+    assert not any(isinstance(a, PostEvent) for a in again), "the same outcome: said once"
+    fresh, _ = decide(seen(replace(outcome)), memory)
+    assert any(isinstance(a, PostEvent) for a in fresh), "a new reconcile's outcome"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "resync"),
+    [
+        (OUTCOME, False),
+        (replace(OUTCOME, tls_secret_problem=("TLSSecretMissing", "no Secret")), True),
+        (replace(OUTCOME, policy_refusals=("not labelled",)), True),
+    ],
+)
+def test_a_missing_or_refused_secret_is_looked_at_again_soon(outcome: StreamOutcome, resync: bool) -> None:
+    actions, _ = decide(seen(outcome), LiveStreamMemory())
+    assert (ResyncWithin(TLS_SECRET_RETRY_SECONDS) in actions) is resync
+
+
+def test_a_lost_pod_gets_one_force_delete():
+    observed = seen(pods={"primary": LOST}, telemetry={})
+    actions, _ = decide(observed, LiveStreamMemory())
+    assert [a for a in actions if isinstance(a, ForceDelete)] == [ForceDelete(LOST, NOW)]
+    done = seen(pods={"primary": LOST}, telemetry={}, loop=facts(force_deleted=frozenset({"p1"})))
+    assert not any(isinstance(a, ForceDelete) for a in decide(done, LiveStreamMemory())[0]), "once"
+    standby = seen(standby=replace(LOST, name="cam-recorder-1", uid="s1"), telemetry={})
+    assert [a.pod.uid for a in decide(standby, LiveStreamMemory())[0] if isinstance(a, ForceDelete)] == ["s1"]
+
+
+def test_every_tick_reports_the_streams_metrics():
+    actions, _ = decide(seen(standby=STANDBY), LiveStreamMemory())
+    assert StreamMetrics(True, (("ingest", (PRIMARY,)), ("recorder", (STANDBY,)))) in actions
+    off, _ = decide(seen(body=body(active=False), pods={}, telemetry={}), LiveStreamMemory())
+    assert StreamMetrics(False, (("ingest", ()), ("recorder", (None,)))) in off
+
+
+SCORE = {"name": "score", "url": "https://widgets.example.com/score", "left": 5, "top": 5, "width": 40, "height": 20}
+LADDER = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
+OVERLAY_SPEC = {"overlays": [SCORE], "transcoding": LADDER}
+
+
+def test_an_overlay_switch_goes_to_an_ingest_that_shows_others_signed_with_the_stream_key():
+    shows_none = IngestStatus(live=True, overlays=[], overlays_enabled=[])
+    observed = seen(body=body(**OVERLAY_SPEC), telemetry={"primary": shows_none})
+    actions, _ = decide(observed, LiveStreamMemory())
+    key = SecretKeyRef(name="cam-stream-key", key="streamKey")
+    assert [a for a in actions if isinstance(a, SwitchOverlays)] == [
+        SwitchOverlays("cam", key, (("overlays/primary", PRIMARY, OverlaySwitch(enabled=["score"])),))
+    ]
+    busy = replace(observed, facts=facts(in_flight=frozenset({"overlays/primary"})))
+    assert not any(isinstance(a, SwitchOverlays) for a in decide(busy, LiveStreamMemory())[0]), "one in flight"
+    shows_it = IngestStatus(live=True, overlays=[], overlays_enabled=["score"])
+    done = replace(observed, telemetry={"primary": shows_it})
+    assert not any(isinstance(a, SwitchOverlays) for a in decide(done, LiveStreamMemory())[0])
+    pulled = seen(body=body(source=pull("rtmp://127.0.0.1/live/a"), **OVERLAY_SPEC), telemetry={"primary": shows_none})
+    [switch] = [a for a in decide(pulled, LiveStreamMemory())[0] if isinstance(a, SwitchOverlays)]
+    assert switch.key is None, "a pull stream has no key: unsigned"
+
+
+def test_player_settings_go_to_an_ingest_that_shows_others():
+    wanted = PlayerSettings(projection="vr360")
+    other = IngestStatus(live=True, player_settings="old-digest")
+    observed = seen(body=body(playback={"projection": "vr360"}), telemetry={"primary": other})
+    requests = [a for a in decide(observed, LiveStreamMemory())[0] if isinstance(a, WorkerRequest)]
+    body_sent = json.dumps(wanted.wire()).encode()
+    assert requests == [
+        WorkerRequest(PRIMARY, "POST", PLAYER_SETTINGS_PATH, "cam", "player-settings/primary", body_sent)
+    ]
+    busy = replace(observed, facts=facts(in_flight=frozenset({"player-settings/primary"})))
+    assert not any(isinstance(a, WorkerRequest) for a in decide(busy, LiveStreamMemory())[0])
+    same = replace(observed, telemetry={"primary": IngestStatus(live=True, player_settings=wanted.digest())})
+    assert not any(isinstance(a, WorkerRequest) for a in decide(same, LiveStreamMemory())[0])
+
+
+IDLE_RESTART_ROWS = [
+    pytest.param({"primary": WAIT}, IDLE_INGEST, [hints(primary_live=False)], id="waited-and-idle-now"),
+    pytest.param({"primary": WAIT}, LIVE, [], id="waits-while-live"),
+    pytest.param({"primary": REPLACE}, IDLE_INGEST, [], id="nothing-waits"),
+    pytest.param({"backup": WAIT}, IDLE_INGEST, [], id="the-backup-not-read-yet"),
+]
+
+
+@pytest.mark.parametrize(("changes", "telemetry", "expected"), IDLE_RESTART_ROWS)
+def test_an_idle_ingest_lets_its_pending_restart_happen(
+    changes: dict[str, PodChange], telemetry: IngestStatus, expected: list[Reconcile]
+) -> None:
+    outcome = replace(OUTCOME, pod_changes=changes)
+    actions, memory = decide(seen(outcome, telemetry={"primary": telemetry}), LiveStreamMemory(announced=outcome))
+    assert [a for a in actions if isinstance(a, Reconcile)] == expected
+    assert memory.live == {"primary": telemetry.live}
+    retrying = seen(outcome, telemetry={"primary": telemetry}, loop=facts(retry_in=3.0))
+    assert not any(isinstance(a, Reconcile) for a in decide(retrying, LiveStreamMemory(announced=outcome))[0])
+
+
+def test_a_deactivation_report_reconciles_once_per_pod():
+    pulled = body(source=pull("rtmp://127.0.0.1/live/a"))
+    observed = seen(body=pulled, telemetry={"primary": GAVE_UP})
+    report = hints(primary_live=False, deactivated="no data from any pull URL", deactivated_pod="p1")
+    actions, memory = decide(observed, LiveStreamMemory())
+    assert [a for a in actions if isinstance(a, Reconcile)] == [report]
+    assert memory.reporting == ("p1", 1)
+    # The next tick has the reconcile's outcome: it recorded the report, which is not sent again.
+    answered = replace(observed, outcome=replace(OUTCOME, deactivation_recorded=True), facts=facts(reconciles=2))
+    actions, memory = decide(answered, memory)
+    assert memory.reported == "p1" and memory.reporting is None
+    assert not any(isinstance(a, Reconcile) for a in actions)
+    # Not recorded (the Pod differs from the spec's): asked again at the next tick.
+    unrecorded = replace(observed, facts=facts(reconciles=2))
+    actions, memory = decide(unrecorded, LiveStreamMemory(reporting=("p1", 1)))
+    assert memory.reported is None and [a for a in actions if isinstance(a, Reconcile)] == [report]
+    # In force already: no report.
+    record = Deactivation("u", 3, "no data").annotation()
+    in_force = replace(OUTCOME, deactivation=Deactivation("u", 3, "no data"), deactivation_annotation=record)
+    recorded = body({DEACTIVATED_ANNOTATION: record}, source=pull("rtmp://127.0.0.1/live/a"))
+    held = replace(observed, outcome=in_force, body=recorded)
+    assert not any(isinstance(a, Reconcile) for a in decide(held, LiveStreamMemory())[0])
+
+
+def test_the_status_is_written_when_what_it_is_made_of_changed():
+    actions, memory = decide(seen(), LiveStreamMemory())
+    [write] = [a for a in actions if isinstance(a, WriteStatus)]
+    assert write.status["conditions"] and write.inputs == memory.inputs
+    again, _ = decide(seen(), memory)
+    assert not any(isinstance(a, WriteStatus) for a in again), "nothing changed: nothing written"
+    deferred, _ = decide(seen(loop=facts(write_pending=True)), memory)
+    assert any(isinstance(a, WriteStatus) for a in deferred), "a deferred write is tried again"
+    live, after = decide(seen(telemetry={"primary": LIVE}), memory)
+    assert any(isinstance(a, WriteStatus) for a in live) and after.primary_before == LIVE
+
+
+def test_a_spec_the_operator_cannot_use_gets_conditions_only():
+    actions, _ = decide(seen(replace(OUTCOME, invalid_spec="spec.source: bad")), LiveStreamMemory())
+    [write] = [a for a in actions if isinstance(a, WriteStatus)]
+    assert {c["reason"] for c in write.status["conditions"]} == {"InvalidSpec"} and write.events == ()
+
+
+def test_the_tick_ends_with_its_wake():
+    actions, _ = decide(seen(), LiveStreamMemory())
+    assert actions[-1] == TICK and kinds(actions).count(Wake) == 1
+    nothing, _ = decide(seen(pods={}, telemetry={}), LiveStreamMemory())
+    assert nothing[-1] == IDLE
+    order = kinds(without(decide(seen(replace(OUTCOME, pod_changes={"primary": WAIT})), LiveStreamMemory())[0]))
+    assert order == [StreamMetrics, Reconcile, WriteStatus, Wake], "the reconcile before the status write"

@@ -2,7 +2,8 @@
 of the pusher (its `failures` since `failingSince`), created at the streak's first failure and then
 updated in place (count, lastTimestamp, message), named after the Restream's uid and the streak's
 start so a restarted operator finds it again, updated at most every `metrics_write_seconds`. Pure
-functions: the loop does the writing (restream/loop.py). Why: docs/design/restream-accounting.md."""
+functions and the write as an action: the loop decides it (decide.py), backoff_writes.py performs
+it. Why: docs/design/restream-accounting.md."""
 
 from __future__ import annotations
 
@@ -94,13 +95,31 @@ def backoff_event_update(streak: FailureStreak, now: datetime) -> Manifest:
     return {"count": streak.failures, "lastTimestamp": iso(now), "message": backoff_message(streak)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class WrittenSeries:
     """What this operator last wrote of the current streak's Event (`at`: monotonic seconds)."""
 
     name: str | None = None
     count: int = 0
     at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WriteBackoffEvent:
+    """A status loop's action: create the streak's Event (`write` "create") or bring it up to date
+    ("update"); once written, the loop records it as its WrittenSeries (at `at`, monotonic), which
+    its next observation shows (backoff_writes.py performs it). `annotations`: the Restream's
+    client fields."""
+
+    restream: RestreamRef
+    streak: FailureStreak
+    write: Literal["create", "update"]
+    now: datetime
+    at: float
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    def written(self) -> WrittenSeries:
+        return WrittenSeries(event_name(self.restream, self.streak.since), self.streak.failures, self.at)
 
 
 def next_write(

@@ -6,35 +6,16 @@ pusher reports of this Restream's target."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from streamops.api import Restream
-from streamops.contract.pusher import PusherTargets
 from streamops.control.restream.apply import apply_plan
 from streamops.control.restream.observe import observe
+from streamops.control.restream.outcome import RestreamOutcome
 from streamops.control.restream.plan import plan_pusher, wanted_targets
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
-from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-
-
-@dataclass(frozen=True)
-class RestreamOutcome:
-    generation: int | None
-    invalid_spec: str | None = None
-    waiting_for_stream: bool = False  # no Pod yet: the stream (or its ingest ports) is missing
-    key_secret_missing: str | None = None  # the referenced target-key Secret (or its key) does not exist
-    key_secret_refused: str | None = None  # ... is not labelled for use by specs (tenancy.py): why
-    stream_uid: str | None = None  # the stream the Pod was built for
-    # The resourceVersion of the body the owner patch was sent with: a reconcile that is handed the
-    # same body again (the watch has not shown the patch yet) does not send it again.
-    owner_patched_at: str | None = None
-    pod_change: PodChange = KEEP  # the pusher Pod replaced, or kept until it is idle (restarts.py)
-    # The stream's whole set of targets, keys included (SecretStr: never in a repr), for PUT /targets.
-    targets: PusherTargets | None = None
 
 
 def reconcile_restream(

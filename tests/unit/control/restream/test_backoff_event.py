@@ -1,16 +1,14 @@
 """The RestreamBackoff Warning aggregated per failure streak (control/restream/backoff_event.py):
-the streak from the pusher's telemetry, the Event's name, body and update, when to write, and the
-writes themselves against the in-memory API (devtools.fake_kube)."""
+the streak from the pusher's telemetry, the Event's name, body and update, and when to write (the
+writes themselves: test_backoff_writes.py)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
-from devtools.fake_kube import FakeKubeApi
 from streamops.contract.pusher import PusherStatus
 from streamops.control.restream import backoff_event as B
-from streamops.control.restream.loop import write_backoff_event
 
 T0 = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 22, 8, 3, 30, tzinfo=UTC)
@@ -75,7 +73,7 @@ def test_create_once_per_streak_then_update_at_most_every_period():
     written = B.WrittenSeries()
     name = B.event_name(REF, T0)
     assert B.next_write(written, name, streak(1), now=100.0, every=10) == "create"
-    written.name, written.count, written.at = name, 1, 100.0
+    written = B.WrittenSeries(name, 1, 100.0)
     assert B.next_write(written, name, streak(1), now=130.0, every=10) is None, "nothing new"
     assert B.next_write(written, name, streak(2), now=105.0, every=10) is None, "new failure, too soon"
     assert B.next_write(written, name, streak(2), now=110.0, every=10) == "update"
@@ -92,27 +90,6 @@ def test_an_hour_of_a_dead_target_is_one_event_and_few_writes():
         action = B.next_write(written, name, s, now, every=10)
         if action:
             writes.append(action)
-            written.name, written.count, written.at = name, s.failures, now
+            written = B.WrittenSeries(name, s.failures, now)
     assert writes.count("create") == 1 and writes.count("update") <= 360
     assert written.count >= 600 - 10 / 6, "the count written is at most one period behind the pusher's"
-
-
-def test_writes_create_then_update_and_survive_restart_and_expiry():
-    api = FakeKubeApi()
-    name = B.event_name(REF, T0)
-    write_backoff_event(api, REF, streak(1), "create", T0)
-    assert api.object("Event", "media", name)["count"] == 1
-    write_backoff_event(api, REF, streak(5), "update", T1)
-    stored = api.object("Event", "media", name)
-    assert (stored["count"], stored["lastTimestamp"], stored["firstTimestamp"]) == (
-        5,
-        "2026-11-22T08:03:30Z",
-        "2026-11-22T08:00:00Z",
-    )
-    # An operator restarted mid-streak: its first write is a create, which finds the Event and updates it.
-    write_backoff_event(api, REF, streak(7), "create", T1)
-    assert api.object("Event", "media", name)["count"] == 7 and len(api.objects("Event")) == 1
-    # The API server dropped it (event TTL): the update creates it again, with the streak's whole count.
-    api.store.pop(("Event", "media", name))
-    write_backoff_event(api, REF, streak(8), "update", T1)
-    assert api.object("Event", "media", name)["count"] == 8

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import reduce
 from typing import Any
 
 import pytest
@@ -268,7 +269,7 @@ def test_env_matches_operator_settings(values: str) -> None:
 
     objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
-    fields = {ENV_PREFIX + f.upper() for f in OperatorSettings.model_fields}
+    fields = OperatorSettings.env_names().keys()
     assert fields - ours.keys() == set(), "OperatorSettings fields the chart does not set"
     assert ours.keys() - fields == set(), "env the operator does not read"
     settings = OperatorSettings.from_env(ours)  # raises on a value the operator would refuse
@@ -288,9 +289,17 @@ def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]
     """`helm install` without values behaves like the operator's documented defaults."""
     from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
 
+    def flat(settings: OperatorSettings) -> dict[str, Any]:
+        """By the setting's variable, lower-case and unprefixed (the names of CHART_CHOICES)."""
+        dumped = settings.model_dump()
+        return {
+            name.removeprefix(ENV_PREFIX).lower(): reduce(lambda d, key: d[key], path, dumped)
+            for name, path in OperatorSettings.env_names().items()
+        }
+
     ours = {k: v for k, v in env(default).items() if k.startswith(ENV_PREFIX)}
-    from_chart = OperatorSettings.from_env(ours).model_dump()
-    builtin = OperatorSettings().model_dump()
+    from_chart = flat(OperatorSettings.from_env(ours))
+    builtin = flat(OperatorSettings())
     differ = {k: from_chart[k] for k in builtin if from_chart[k] != builtin[k]}
     assert differ == CHART_CHOICES
 

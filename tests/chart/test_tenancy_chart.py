@@ -33,8 +33,11 @@ def settings_of(objs: list[dict[str, Any]]) -> OperatorSettings:
 def test_the_defaults_are_the_operators_and_closed() -> None:
     settings = settings_of(objects(render()))
     assert settings.tenancy_allowed_annotations == list(DEFAULT_ALLOWED_ANNOTATIONS)
+    default = OperatorSettings()
     assert settings == settings.model_copy(
-        update=OperatorSettings().model_dump(include={"tenancy_allowed_annotations"})
+        update={
+            "tenancy": settings.tenancy.model_copy(update={"allowed_annotations": default.tenancy.allowed_annotations})
+        }
     )
     assert not settings.tenancy_playback_path_any_prefix
     assert not settings.tenancy_allow_load_balancer

@@ -14,7 +14,7 @@ from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
 from streamops.control.livestream.edge import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.settings import EdgeSettings, OperatorSettings
 
 CHART_S3 = {"endpoint": "http://minio.storage:9000", "bucket": "chart-bucket", "credentialsSecret": "chart-creds"}
 WITH_CHART_S3 = OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": json.dumps(CHART_S3)})
@@ -94,3 +94,36 @@ def test_a_load_balancer_region_needs_no_host_and_only_it_takes_annotations_and_
     for value, says in bad.items():
         with pytest.raises(ValidationError, match=says):
             OperatorSettings.from_env({"STREAMOPS_INGEST_REGIONS": value})
+
+
+def test_each_variable_keeps_its_name_and_fills_its_groups_field():
+    settings = OperatorSettings.from_env(
+        {
+            "STREAMOPS_WORKER_IMAGE": "registry.example/worker:1",
+            "STREAMOPS_NODE_LOST_GRACE_SECONDS": "4",
+            "STREAMOPS_WEBRTC_PLAYBACK": "false",
+            "STREAMOPS_TENANCY_ALLOWED_ANNOTATIONS": '["a/*"]',
+            "STREAMOPS_CLUSTER_DOMAIN": "c.example",
+        }
+    )
+    assert settings.worker.image == "registry.example/worker:1" and settings.node_loss.grace_seconds == 4
+    assert settings.playback.webrtc is False and settings.tenancy.allowed_annotations == ["a/*"]
+    assert settings.cluster_domain == "c.example" and settings.edge == EdgeSettings()
+    assert len(OperatorSettings.env_names()) == 69, "one variable per setting, as before the groups"
+
+
+def test_a_refused_variable_is_named_as_before_the_groups():
+    with pytest.raises(ValidationError) as refused:
+        OperatorSettings.from_env({"STREAMOPS_EDGE_REPLICAS": "0", "STREAMOPS_RECORDINGS_S3": '{"bucket": "videos"}'})
+    assert [e["loc"] for e in refused.value.errors()] == [
+        ("recordings_s3", "endpoint"),
+        ("recordings_s3", "credentialsSecret"),
+        ("edge_replicas",),
+    ]
+    assert str(refused.value).startswith("3 validation errors for OperatorSettings\nrecordings_s3.endpoint\n")
+
+
+def test_a_flat_keyword_is_refused_and_a_group_takes_either_name():
+    with pytest.raises(ValidationError, match="edge_replicas"):
+        OperatorSettings.model_validate({"edge_replicas": 3})
+    assert EdgeSettings(edge_replicas=3) == EdgeSettings(replicas=3)  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ from streamops.api import LiveStream
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
-from streamops.control.runtime.settings import IngestRegion, OperatorSettings
+from streamops.control.runtime.settings import IngestRegion, OperatorSettings, TenancySettings
 from streamops.control.shared.tenancy import (
     regional_load_balancers_allowed,
     service_type_refusal,
@@ -65,20 +65,20 @@ def regional(api: FakeKubeApi) -> list[str]:
         (None, "ClusterIP", {}, None),
         ("ClusterIP", "LoadBalancer", {}, None),  # narrower than the default: nothing to allow
         ("NodePort", "ClusterIP", {}, "tenancy.allowNodePort"),
-        ("NodePort", "ClusterIP", {"tenancy_allow_node_port": True}, None),
-        ("NodePort", "ClusterIP", {"tenancy_allow_load_balancer": True}, None),  # an LB holds nodePorts too
+        ("NodePort", "ClusterIP", {"allow_node_port": True}, None),
+        ("NodePort", "ClusterIP", {"allow_load_balancer": True}, None),  # an LB holds nodePorts too
         ("NodePort", "NodePort", {}, None),  # what every stream gets (the multinode cluster's values)
         ("NodePort", "LoadBalancer", {}, None),
-        ("LoadBalancer", "ClusterIP", {"tenancy_allow_node_port": True}, "tenancy.allowLoadBalancer"),
+        ("LoadBalancer", "ClusterIP", {"allow_node_port": True}, "tenancy.allowLoadBalancer"),
         ("LoadBalancer", "NodePort", {}, "tenancy.allowLoadBalancer"),
         ("LoadBalancer", "LoadBalancer", {}, None),
-        ("LoadBalancer", "ClusterIP", {"tenancy_allow_load_balancer": True}, None),
+        ("LoadBalancer", "ClusterIP", {"allow_load_balancer": True}, None),
     ],
 )
 def test_a_type_wider_than_the_default_needs_its_switch(
     own: str | None, default: str, flags: dict[str, bool], refused: str | None
 ) -> None:
-    settings = OperatorSettings(ingest_service_type=default, **flags)  # type: ignore[arg-type]
+    settings = OperatorSettings(tenancy=TenancySettings(**flags), ingest_service_type=default)  # type: ignore[arg-type]
     said = service_type_refusal(own, settings)
     assert (said is None) == (refused is None) and (refused is None or refused in (said or "")), said
     assert regional_load_balancers_allowed(own, settings) == (

@@ -20,7 +20,7 @@ def apply_plan(
     if plan.remove:
         remove_pod(api, observed.clipper, uid, allocator)
     if plan.create_claim and plan.storage is not None:
-        ensure_recordings_claim(api, namespace, plan.storage, settings)
+        ensure_recordings_claim(api, namespace, plan.storage, settings.recordings)
     if plan.clipper:
         current = observed.clipper
         host_ports = (ports_of(current) or allocator.allocate(["http"])) if allocator is not None else None

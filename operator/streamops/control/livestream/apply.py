@@ -122,8 +122,8 @@ def ensure_standby(
         desired = recorder_standby_pod(stream, current["metadata"]["name"], settings, ports_of(current) or None)
         ensure_pod(api, desired, current, uid)
         return
-    if api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None:
-        api.create(recordings_claim(namespace, settings))
+    if api.get("PersistentVolumeClaim", namespace, settings.recordings.claim) is None:
+        api.create(recordings_claim(namespace, settings.recordings))
     number = 1
     while api.get("Pod", namespace, standby_pod_name(stream.metadata.name, number)) is not None:
         number += 1
@@ -238,7 +238,7 @@ def apply_plan(  # noqa: C901 (listed in ruff.toml: split it when next changed)
             if host_ports is not None:
                 allocated[role] = host_ports
     # Before the namespace's first worker: it is never reachable without its policies.
-    WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker_network_policies_file)
+    WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker.network_policies_file)
     if plan.signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
     edge_rejected: str | None = None

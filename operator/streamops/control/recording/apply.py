@@ -62,7 +62,7 @@ def apply_plan(
     if plan.remove:
         remove_pod(api, observed.recorder, uid, allocator)
     if plan.create_claim and plan.storage is not None:
-        ensure_recordings_claim(api, namespace, plan.storage, settings)
+        ensure_recordings_claim(api, namespace, plan.storage, settings.recordings)
     if not plan.recorder or plan.stream is None:
         return Applied()
     pod = observed.recorder

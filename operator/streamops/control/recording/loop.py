@@ -83,8 +83,8 @@ def recording_update(
         quota=extras.quota.quota,
         quota_refused=outcome.no_space and not pod.exists,
         expired=extras.expired(),
-        videos_url=loop.state.settings.recordings_videos_url,
-        videos_claim=videos_claim(loop.state.settings) or "",
+        videos_url=loop.state.settings.recordings.videos_url,
+        videos_claim=videos_claim(loop.state.settings.recordings) or "",
     )
     status = recording_status(recording, observation, utcnow())
     final = status.condition(SUCCEEDED) is not None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from streamops.api import LiveStream, Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
 from streamops.control.workers.ingest_address import IngestPortMap
@@ -33,11 +33,11 @@ class Observed:
 
 
 def claim_access_modes(
-    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+    api: KubeApi, namespace: str, storage: RecordingStorage, recordings: RecordingsSettings
 ) -> tuple[str, ...] | None:
     """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
     node's); None for the default claim, whose mode is the operator's setting, and object storage."""
-    if storage.pvc is None or on_default_claim(storage, settings):
+    if storage.pvc is None or on_default_claim(storage, recordings):
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
@@ -63,5 +63,5 @@ def observe(
         storage_refused=followed.storage_refused,
         host_network=host_network,
         ingest_ports=followed.ingest_ports,
-        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
+        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings.recordings),
     )

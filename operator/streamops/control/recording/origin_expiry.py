@@ -52,7 +52,7 @@ async def expire_origins(
         return
     settings = loop.state.settings
     now = time.monotonic()
-    if storage is None or now - expiry.checked_at < settings.retention_interval_seconds:
+    if storage is None or now - expiry.checked_at < settings.recordings.retention_interval_seconds:
         return
     expiry.checked_at = now
     due = [
@@ -81,7 +81,7 @@ async def _start_expiry_pod(loop: ObjectLoop[Any], storage: RecordingStorage, du
     config = expiry_config(due, iso(utcnow()))
     if not config.origins or not uid:
         return
-    modes = await loop.state.call(claim_access_modes, api, loop.namespace, storage, settings)
+    modes = await loop.state.call(claim_access_modes, api, loop.namespace, storage, settings.recordings)
     pod = origin_expiry_pod(loop.name, loop.namespace, uid, stream, storage, config, settings, modes)
     try:
         await loop.state.call(api.create, pod)

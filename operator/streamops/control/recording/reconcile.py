@@ -64,7 +64,9 @@ def reconcile_recording(
         return RecordingOutcome(generation, invalid_spec=parsed.problem)
     try:
         observed = observe(api, recording, settings, recorder, allocator is not None)
-        plan = plan_recorder(recording, settings, observed, finalised_in_status(parsed.raw), standby, quota_full)
+        plan = plan_recorder(
+            recording, settings.recordings, observed, finalised_in_status(parsed.raw), standby, quota_full
+        )
         applied = apply_plan(api, settings, plan, observed, allocator)
     except NamespaceTerminating:
         return RecordingOutcome(generation)

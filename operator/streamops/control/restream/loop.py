@@ -104,7 +104,7 @@ async def sync_backoff_event(
         return
     restream = RestreamRef(loop.namespace, loop.name, uid)
     name, now = event_name(restream, streak.since), time.monotonic()
-    action = next_write(written, name, streak, now, loop.state.settings.metrics_write_seconds)
+    action = next_write(written, name, streak, now, loop.state.settings.telemetry.metrics_write_seconds)
     if action is None:
         return
     try:

@@ -84,7 +84,7 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fr
     if ref is not None:
         secret, refused, key = _read_secret(
             secrets, api, namespace, ref.name, ref.key,
-            lambda s: secret_reference_refusal("streamKeySecretRef", ref.name, s, settings),
+            lambda s: secret_reference_refusal("streamKeySecretRef", ref.name, s, settings.tenancy),
         )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)
@@ -97,7 +97,7 @@ def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fr
         # The CA decides where the key goes: its Secret follows the same tenancy rule.
         secret, refused, ca = _read_secret(
             secrets, api, namespace, ca_ref.name, ca_ref.key,
-            lambda s: secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings),
+            lambda s: secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings.tenancy),
         )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)

@@ -15,7 +15,7 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.runtime.settings import PlaybackSettings
 from streamops.control.workers.ports import ports_of
 from streamops.kube.client import KubeApi
 from streamops.kube.naming import child_name
@@ -97,10 +97,10 @@ def ingest_internal_url(
     return f"http://{host}:{(ports or POD_NETWORK_PORTS)['internal']}"
 
 
-def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+def playback_signed(stream: LiveStream, playback: PlaybackSettings) -> bool:
     """Whether the ingest's HLS wants a signed token: spec.playback.access, else the operator's
     default (the ingest is configured by it; a clipper reading the HLS signs its own token by it)."""
-    return (stream.spec.playback.access or settings.playback_access) == "signed"
+    return (stream.spec.playback.access or playback.access) == "signed"
 
 
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:

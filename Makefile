@@ -68,7 +68,7 @@ crds: venv ## regenerate crds/ from the pydantic models
 crds-check: venv ## fail when crds/ is stale
 	$(VENV)/bin/streamops crds --out crds --check
 
-lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
+lint: venv ## ruff lint + format check + mypy (strict on the streamops package, default on the devtools harness) + the docs' generated blocks (docs-check) + import rules of operator/streamops and bench (no cycle, no bare sibling import; the layers api <- contract <- control, media <- CLIs; no kind importing another kind, no media worker folder importing another worker's; the common control folders in order, shared <- workers <- runtime <- storage; no specs, plan, status, decide or observation module reaching the Kubernetes API; observe reading through kube.reads) + gofmt and go vet of components/webrtc, components/hlsload, components/rtmp and components/relay
 	$(VENV)/bin/ruff check operator devtools tests bench
 	$(VENV)/bin/ruff format --check operator devtools tests bench
 	cd operator && ../$(VENV)/bin/mypy streamops

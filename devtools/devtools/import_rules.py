@@ -11,8 +11,28 @@ verbs that run or describe the operator itself: `streamops operator`, `crds`, `r
 folders `control/runtime/`, `control/workers/`, `control/storage/` and `control/shared/`, which
 import no kind); and no `media/<worker>/` folder importing another worker's folder (what the
 recorder and the clipper share about videos lives in `media/videos/`, which imports no worker; the
-rest in `media/`'s own modules). Usage: `python -m devtools.import_rules operator/streamops` (or
-`bench`). Map: docs/design/README.md, "Package layout".
+rest in `media/`'s own modules).
+
+No cycle between folders either: the common control folders are ordered, lowest first,
+shared <- workers <- runtime <- storage, and each imports only those below it. `shared` is the
+vocabulary every part uses (the operator's settings, conditions, quality sets, the tenancy
+policy); `workers` the worker Pods, their addresses, restarts and telemetry client; `runtime` the
+engine that runs the kinds (object loops, indexes, the operator's state, the loop tick); `storage`
+what the kinds that store videos share (their storage, claim, recorder Pod, retention), which runs
+on the engine. Any cycle between the top folders of `control/` or `media/` is named too.
+
+And purity, by module boundary as CloudNativePG's `pkg/specs` (builders that cannot reach the
+client): a kind's `specs/` modules, its `plan`, `status`, `decide` (module or folder) and
+`observation` (what observe read, as data) never reach the Kubernetes API: they import neither its
+client (`streamops.kube.client`), its reading half (`streamops.kube.reads`, the type observe
+takes) nor the operator's state that holds one (`streamops.control.runtime.state`), directly or
+through any module of the package they import (the transitive closure; imports under
+TYPE_CHECKING and inside functions count: a pure function typed with the client could call it).
+What reads lives in `observe` and the `*_reads` modules, which take `KubeReads` and never import
+the client itself (a write there is then a mypy error); what writes in `apply` and the actuators.
+
+Usage: `python -m devtools.import_rules operator/streamops` (or `bench`). Map: docs/design/README.md,
+"Package layout".
 """
 
 from __future__ import annotations
@@ -24,9 +44,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-# The control folders every kind may use, which import no kind: the operator's runtime, worker Pods,
-# video storage, and what else the kinds share.
-COMMON = frozenset({"runtime", "workers", "storage", "shared"})
+# The control folders every kind may use, which import no kind, lowest first: each imports only
+# those before it (what the kinds share; worker Pods; the engine; what the video-storing kinds share).
+COMMON_ORDER = ("shared", "workers", "runtime", "storage")
+COMMON = frozenset(COMMON_ORDER)
+# The parts whose top folders must not import each other round in a circle.
+FOLDER_PARTS = ("control", "media")
+# The pure modules of a kind, by name: its builders, its plan, its status and decide functions,
+# what its observe read (as data); and the folders all of whose modules are pure.
+PURE_MODULES = frozenset({"plan", "status", "decide", "observation"})
+PURE_FOLDERS = frozenset({"specs", "decide"})
+# What reaches the Kubernetes API: its client, its reading half, and the operator's state, which holds one.
+API_REACHING = ("kube.client", "kube.reads", "control.runtime.state")
+# The reading modules of a kind (its observe, the `*_reads` modules beside a pure one) take the
+# client's reading half, kube.reads' KubeReads, so that mypy refuses a write there: never the client.
+READING_CLIENT = "kube.client"
 # The media folders every worker may use, which import no worker: what the video workers share.
 MEDIA_COMMON = frozenset({"videos"})
 # The worker modules another worker may import, by path under media/: the overlay renderer's files
@@ -240,6 +272,78 @@ def layer_crossings(imports: Iterable[Import], package: str) -> list[tuple[Impor
     return crossing
 
 
+def common_order_crossings(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports from a common control folder into one after it in COMMON_ORDER (a folder cycle waiting
+    for its other half)."""
+    control = f"{package}.control"
+    crossing: list[Import] = []
+    for edge in imports:
+        source, target = _subfolder(edge.source, control), _subfolder(edge.target, control)
+        if source in COMMON and target in COMMON and COMMON_ORDER.index(target) > COMMON_ORDER.index(source):
+            crossing.append(edge)
+    return crossing
+
+
+def folder_cycles(imports: Iterable[Import], package: str) -> list[list[str]]:
+    """Cycles between the top folders of a part (`control/runtime` -> `control/workers` -> back), a
+    folder's own subfolders (a kind's specs/) counted as the folder."""
+    edges: list[Import] = []
+    for edge in imports:
+        for part in FOLDER_PARTS:
+            parent = f"{package}.{part}"
+            source, target = _subfolder(edge.source, parent), _subfolder(edge.target, parent)
+            if source is not None and target is not None and source != target:
+                edges.append(Import(f"{part}/{source}", f"{part}/{target}", edge.line))
+    return cycles(edges)
+
+
+def pure(module: str, package: str) -> bool:
+    """A kind's pure module: under control/<folder>/, named in PURE_MODULES or in a PURE_FOLDERS folder."""
+    parts = module.removeprefix(f"{package}.control.").split(".") if module.startswith(f"{package}.control.") else []
+    inner = parts[1:]  # below control/<folder>/
+    return bool(inner) and (inner[-1] in PURE_MODULES or any(name in PURE_FOLDERS for name in inner))
+
+
+def api_paths(imports: Iterable[Import], package: str) -> dict[str, list[str]]:
+    """Every module of the package that reaches the API, with one shortest chain of imports to it
+    (the API module last)."""
+    importers: dict[str, set[str]] = {}
+    for edge in imports:
+        importers.setdefault(edge.target, set()).add(edge.source)
+    paths = {name: [name] for name in (f"{package}.{module}" for module in API_REACHING)}
+    frontier = sorted(paths)
+    while frontier:
+        following: list[str] = []
+        for module in frontier:
+            for importer in sorted(importers.get(module, ())):
+                if importer not in paths:
+                    paths[importer] = [importer, *paths[module]]
+                    following.append(importer)
+        frontier = following
+    return paths
+
+
+def impure_imports(imports: Iterable[Import], package: str) -> list[tuple[Import, list[str]]]:
+    """Imports by a pure module of a module that reaches the API, each with its chain to the API."""
+    edges = list(imports)
+    paths = api_paths(edges, package)
+    return [(edge, paths[edge.target]) for edge in edges if pure(edge.source, package) and edge.target in paths]
+
+
+def reading(module: str, package: str) -> bool:
+    """A reading module: `observe` or `*_reads` under control/<folder>/."""
+    if not module.startswith(f"{package}.control."):
+        return False
+    parts = module.split(".")[2:]
+    return len(parts) > 1 and (parts[-1] == "observe" or parts[-1].endswith("_reads"))
+
+
+def client_reads(imports: Iterable[Import], package: str) -> list[Import]:
+    """Imports of the whole client (a writer) by a reading module."""
+    client = f"{package}.{READING_CLIENT}"
+    return [edge for edge in imports if reading(edge.source, package) and edge.target == client]
+
+
 def problems(root: Path) -> list[str]:
     """What breaks the rules, one readable line each (empty when the package keeps them)."""
     imports = package_imports(root)
@@ -251,6 +355,25 @@ def problems(root: Path) -> list[str]:
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: {why}")
     for edge in sorted(kind_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(f"{edge.source}:{edge.line} imports {edge.target}: a kind folder imports another kind's folder")
+    for edge in sorted(common_order_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
+        order = " <- ".join(COMMON_ORDER)
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: a common control folder imports only "
+            f"those below it ({order})"
+        )
+    lines += [f"folder cycle: {' <-> '.join(component)}" for component in folder_cycles(imports, root.name)]
+    short = len(root.name) + 1
+    for edge, chain in sorted(impure_imports(imports, root.name), key=lambda c: (c[0].source, c[0].line)):
+        reach = " -> ".join(name[short:] for name in chain)
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: a pure module (specs, plan, status, decide, "
+            f"observation) reaches the Kubernetes API ({reach})"
+        )
+    for edge in sorted(client_reads(imports, root.name), key=lambda e: (e.source, e.line)):
+        lines.append(
+            f"{edge.source}:{edge.line} imports {edge.target}: observe and the *_reads modules read through "
+            "kube.reads (KubeReads), never the client that writes"
+        )
     for edge in sorted(worker_crossings(imports, root.name), key=lambda e: (e.source, e.line)):
         lines.append(
             f"{edge.source}:{edge.line} imports {edge.target}: a worker folder imports another worker's folder "
@@ -267,7 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in found:
         print(line, file=sys.stderr)
     if not found:
-        kept = "no import cycle, no bare sibling import, its layers kept and no kind or worker folder importing another"
+        kept = (
+            "no import cycle, no bare sibling import, its layers kept, no kind or worker folder importing another, "
+            "no folder cycle, no pure module reaching the Kubernetes API and no reading module importing its client"
+        )
         print(f"import rules: {args.package} has {kept}")
     return 1 if found else 0
 

@@ -193,7 +193,7 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
 ) -> None:
     """ingest.*, playback.* and worker.nodeLoss.* as STREAMOPS_* (maps and lists as JSON), and what
     the operator makes of them."""
-    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     e = env(default)
     assert e["STREAMOPS_INGEST_SERVICE_TYPE"] == "ClusterIP"
@@ -265,7 +265,7 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
 def test_env_matches_operator_settings(values: str) -> None:
     """The chart sets exactly the settings OperatorSettings.from_env reads, and they validate."""
-    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
@@ -287,7 +287,7 @@ CHART_CHOICES = {
 
 def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]) -> None:
     """`helm install` without values behaves like the operator's documented defaults."""
-    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     def flat(settings: OperatorSettings) -> dict[str, Any]:
         """By the setting's variable, lower-case and unprefixed (the names of CHART_CHOICES)."""
@@ -449,7 +449,7 @@ def test_the_default_cluster_quality_set_is_rendered_for_the_operator_to_keep(de
     first install with crds.enabled would refuse it; docs/design/quality-sets.md)."""
     from streamops.api import ClusterQualitySet
     from streamops.control.qualityset.default_set import default_quality_set
-    from streamops.control.runtime.settings import ENV_PREFIX, OperatorSettings
+    from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
     def rendered(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
         ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}

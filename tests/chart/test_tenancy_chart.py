@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from devtools.chart import CHART, find, helm, objects, render
-from streamops.control.runtime.settings import DEFAULT_ALLOWED_ANNOTATIONS, ENV_PREFIX, OperatorSettings
+from streamops.control.shared.settings import DEFAULT_ALLOWED_ANNOTATIONS, ENV_PREFIX, OperatorSettings
 
 # Cluster-scoped reads kopf needs in a namespaced install: the resources it serves (a CRD installed
 # later, such as the Gateway API's, is picked up without a restart) and the namespaces it watches.

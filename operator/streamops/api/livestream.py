@@ -1251,7 +1251,7 @@ class LiveStreamSpec(ClientFields):
         return self.transcoding is not None and self.transcoding.has_ladder
 
 
-INGEST_REGIONS_MAX = 8  # the operator's ingest.regions (control/runtime/settings.py)
+INGEST_REGIONS_MAX = 8  # the operator's ingest.regions (control/shared/settings.py)
 
 
 class RegionalIngest(KubeModel):

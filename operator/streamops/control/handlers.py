@@ -61,12 +61,12 @@ from streamops.control.runtime.indexes import (
 )
 from streamops.control.runtime.object_loop import SELECTOR
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import ObjectKey, OperatorState
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT
 from streamops.control.webhook.notifier import Notifier, webhook_session
 from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
 from streamops.control.workers.ports import PortAllocator, ports_of
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT
 from streamops.control.workers.worker_client import http_client
 from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
 from streamops.kube.client import login as kube_login

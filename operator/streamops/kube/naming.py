@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from streamops.api.common import API_VERSION, GROUP
-from streamops.kube.manifests import Manifest
+from streamops.kube.manifests import Body, Manifest
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "streamops"
@@ -27,6 +27,8 @@ EDGE_OWNER_ANNOTATION = f"{GROUP}/edge-owner"
 # that a region the operator no longer lists has its Service deleted (docs/design/exposure.md).
 INGEST_REGIONS_ANNOTATION = f"{GROUP}/ingest-regions"
 ADOPTED_ANNOTATION = f"{GROUP}/adopted-by"  # a standby recorder taken over by this Recording
+RESTARTS_ANNOTATION = f"{GROUP}/restarts"  # on an owner: "immediate" applies a pending restart now
+IMMEDIATE = "immediate"  # (control/workers/restarts.py)
 RECORDING_LABEL = f"{GROUP}/recording"
 RESTREAM_LABEL = f"{GROUP}/restream"
 HOSTNAME_TOPOLOGY = "kubernetes.io/hostname"  # the well-known node label: one node per value
@@ -72,3 +74,10 @@ def owner_reference(kind: str, name: str, uid: str) -> Manifest:
         "controller": True,
         "blockOwnerDeletion": True,
     }
+
+
+def owned_by(obj: Body | None, uid: str | None) -> bool:
+    """Whether `obj` has the owner `uid` among its ownerReferences (a child this owner made)."""
+    if not obj:
+        return False
+    return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])

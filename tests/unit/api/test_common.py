@@ -41,8 +41,8 @@ from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.restream import backoff_event as B
 from streamops.control.runtime.annotated_events import annotated_event, cut_message, post_event
 from streamops.control.runtime.indexes import stream_entry
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ffmpeg import SourceFacts
 from streamops.media.ingest.session_history import SessionHistory, publish_protocol
 from streamops.media.videos.sidecar import sidecar

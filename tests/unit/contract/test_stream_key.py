@@ -31,7 +31,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.media.ingest.worker import IngestWorker
 
@@ -210,9 +210,9 @@ def worker(tmp_path: Path) -> IngestWorker:
 @pytest.mark.parametrize("key", [SHORT_KEY.encode(), LONG_KEY.encode()])
 def test_the_worker_starts_no_srt_listener_with_a_key_srt_refuses(tmp_path, key):
     # FFmpeg would exit at once ("failed to set option SRTO_PASSPHRASE") and be started again and again.
-    assert worker(tmp_path)._listener("srt", key) is None
+    assert worker(tmp_path).push.listener("srt", key) is None
 
 
 def test_the_worker_listens_on_srt_with_a_valid_key(tmp_path):
-    session = worker(tmp_path)._listener("srt", b"0123456789")
+    session = worker(tmp_path).push.listener("srt", b"0123456789")
     assert session is not None and session.kind == "srt" and session.key == b"0123456789"

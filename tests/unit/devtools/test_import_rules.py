@@ -1,7 +1,8 @@
 """`make lint`'s import rules: no import cycle in the operator's package or in bench/, no module
 importing a sibling by its bare name, the operator's layers (api <- contract <- control, media <- cli, the
 command lines; kube on api), no kind folder importing another kind's, no worker folder importing
-another worker's. Checked on small packages
+another worker's, the common control folders in their order (no folder cycle), no pure module (specs,
+plan, status, decide, observation) reaching the Kubernetes API. Checked on small packages
 written here (each rule breaks once), on the real ones, and on a copy of the operator's package with
 a deliberate bad import."""
 
@@ -22,7 +23,15 @@ def package(tmp_path: Path, files: dict[str, str]) -> Path:
     """A package `pkg` laid out like streamops: control/<kind>/, the common control folders, media/
     with its worker folders and the video workers' common one."""
     root = tmp_path / "pkg"
-    folders = ("control/livestream", "control/recording", "control/runtime", "control/workers", "control/shared")
+    folders = (
+        "control/livestream",
+        "control/livestream/specs",
+        "control/recording",
+        "control/runtime",
+        "control/workers",
+        "control/shared",
+        "control/storage",
+    )
     workers = ("media/recorder", "media/clipper", "media/videos", "media/ingest", "media/overlay")
     for name in ("", "api", "contract", "kube", "cli", "egress", "control", *folders, "media", *workers):
         (root / name).mkdir(parents=True, exist_ok=True)
@@ -38,7 +47,23 @@ CLEAN = {
     "control/recording/builders.py": "from pkg.control.shared import address\n",
     "control/recording/reasons.py": "STALLED = 'Stalled'\n",
     "control/workers/pod.py": "from pkg.control.shared.address import FEED\n",
-    "control/runtime/loop.py": "from pkg.control.workers import pod\n",
+    "control/runtime/loop.py": "from pkg.control.workers import pod\nfrom pkg.control.runtime.state import State\n",
+    "control/runtime/state.py": "from pkg.kube.client import GROUP\nclass State: ...\n",
+    "control/runtime/clock.py": "NOW = 0\n",
+    "control/storage/claim.py": (
+        "from pkg.control.runtime.clock import NOW\nfrom pkg.control.shared.address import FEED\n"
+    ),
+    "control/livestream/specs/pod.py": (
+        "from pkg.control.shared.address import FEED\nfrom pkg.control.workers.pod import FEED\n"
+    ),
+    "control/livestream/observation.py": "from pkg.control.livestream.specs.pod import FEED\n",
+    "control/livestream/plan.py": (
+        "from pkg.control.livestream.observation import FEED\nfrom pkg.control.storage import claim\n"
+    ),
+    "control/livestream/observe.py": (
+        "from pkg.kube.reads import KubeReads\nfrom pkg.control.livestream.observation import FEED\n"
+    ),
+    "control/livestream/status.py": "from pkg.control.livestream import plan\n",
     "control/handlers.py": "from pkg.control.livestream import builders\nfrom pkg.control.recording import builders\n",
     "media/worker.py": "from pkg.media.session import Session\nfrom pkg.contract.ingest import FEED_PATH\n",
     "media/session.py": "class Session: ...\n",
@@ -52,6 +77,7 @@ CLEAN = {
     "api/common.py": "GROUP = 'streaming.streamops.dev'\n",
     "contract/ingest.py": "from pkg.api.common import GROUP\nFEED_PATH = '/feed'\n",
     "kube/client.py": "from pkg.api.common import GROUP\n",
+    "kube/reads.py": "class KubeReads: ...\n",
     "cli/kubectl_plugin.py": "from pkg.kube.client import GROUP\nfrom pkg.control.livestream import builders\n",
     "cli/operator.py": "from pkg.control.runtime import loop\n",
     "cli/manifests.py": "from pkg.control.runtime.loop import pod\n",
@@ -89,7 +115,8 @@ def test_a_kind_importing_another_kind_fails(tmp_path: Path) -> None:
 def test_a_common_folder_importing_a_kind_fails(tmp_path: Path, common: str) -> None:
     root = package(tmp_path, {**CLEAN, common: "import pkg.control.recording.reasons\n"})
     module = "pkg." + common.removesuffix(".py").replace("/", ".")
-    assert [line.split(" imports ")[0] for line in problems(root)] == [f"{module}:1"]
+    crossings = [line for line in problems(root) if not line.startswith("folder cycle: ")]  # (recording imports shared)
+    assert [line.split(" imports ")[0] for line in crossings] == [f"{module}:1"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +134,7 @@ def test_a_worker_importing_another_worker_fails(tmp_path: Path, module: str, so
     ingest reads only the overlay renderer's files."""
     root = package(tmp_path, {**CLEAN, module: source})
     name = "pkg." + module.removesuffix(".py").replace("/", ".")
-    found = problems(root)
+    found = [line for line in problems(root) if not line.startswith("folder cycle: ")]  # (recorder imports videos)
     assert len(found) == 1 and found[0].startswith(f"{name}:"), found
     assert found[0].endswith(
         ": a worker folder imports another worker's folder (what they share lives in media/videos/ or media/)"
@@ -196,11 +223,11 @@ def test_a_deliberate_bad_import_in_the_operator_package_fails(
     copy = tmp_path / "streamops"
     shutil.copytree(OPERATOR_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "assets", "*.js", "*.lua"))
     (copy / "api" / "upward.py").write_text(
-        '"""A deliberate bad import."""\n\nfrom streamops.control.runtime.settings import OperatorSettings\n'
+        '"""A deliberate bad import."""\n\nfrom streamops.control.shared.settings import OperatorSettings\n'
     )
     assert main([str(copy)]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "streamops.api.upward:3 imports streamops.control.runtime.settings: api imports only api"
+        "streamops.api.upward:3 imports streamops.control.shared.settings: api imports only api"
     ]
 
 
@@ -218,4 +245,106 @@ def test_a_clipper_importing_the_recorder_in_the_operator_package_fails(
     assert capsys.readouterr().err.splitlines() == [
         "streamops.media.clipper.borrowed:3 imports streamops.media.recorder.state: a worker folder imports another "
         "worker's folder (what they share lives in media/videos/ or media/)"
+    ]
+
+
+PURE = "a pure module (specs, plan, status, decide, observation) reaches the Kubernetes API"
+
+
+def test_a_plan_reaching_the_client_through_an_actuator_fails(tmp_path: Path) -> None:
+    """What control/livestream/plan.py did before its pure part moved out of workers/children.py: the
+    client is two imports away, and the line names the whole chain."""
+    children = "from pkg.kube.client import GROUP\ndef owned_by(): ...\n"
+    plan = "from pkg.control.workers.children import owned_by\n"
+    root = package(tmp_path, {**CLEAN, "control/workers/children.py": children, "control/livestream/plan.py": plan})
+    assert problems(root) == [
+        f"pkg.control.livestream.plan:1 imports pkg.control.workers.children: {PURE} "
+        "(control.workers.children -> kube.client)",
+        # and what imports the plan (its status), with the chain through it
+        f"pkg.control.livestream.status:1 imports pkg.control.livestream.plan: {PURE} "
+        "(control.livestream.plan -> control.workers.children -> kube.client)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "chain"),
+    [
+        # a builder typed with the client could call it: an import under TYPE_CHECKING counts
+        (
+            "control/livestream/specs/pod.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.kube.client import Api\n",
+            "kube.client",
+        ),
+        (
+            "control/livestream/status.py",
+            "def later():\n    from pkg.control.runtime import loop\n",
+            "control.runtime.loop -> control.runtime.state",
+        ),
+        (
+            "control/livestream/observation.py",
+            "from pkg.control.livestream.observe import GROUP\n",
+            "control.livestream.observe -> kube.reads",
+        ),
+        ("control/recording/decide.py", "from pkg.control.runtime.state import State\n", "control.runtime.state"),
+        # observe's reading half is out of reach too: a decide typed with it could read
+        ("control/recording/decide.py", "from pkg.kube.reads import KubeReads\n", "kube.reads"),
+        ("control/recording/decide/policies.py", "import pkg.control.runtime.state\n", "control.runtime.state"),
+    ],
+)
+def test_a_pure_module_reaching_the_api_fails(tmp_path: Path, module: str, source: str, chain: str) -> None:
+    (tmp_path / "pkg" / "control" / "recording" / "decide").mkdir(parents=True)
+    root = package(tmp_path, {**CLEAN, module: source})
+    name = "pkg." + module.removesuffix(".py").replace("/", ".")
+    found = [line for line in problems(root) if line.startswith(f"{name}:")]
+    assert len(found) == 1 and found[0].endswith(f": {PURE} ({chain})"), problems(root)
+
+
+def test_a_folder_cycle_fails_without_a_module_cycle(tmp_path: Path) -> None:
+    """runtime/loop.py imports workers/pod.py, and workers/pod.py a runtime module that imports no
+    worker (as runtime/state.py and workers/pod_observation.py did): no module cycle, a folder one."""
+    pod = "from pkg.control.shared.address import FEED\nfrom pkg.control.runtime.clock import NOW\n"
+    root = package(tmp_path, {**CLEAN, "control/workers/pod.py": pod})
+    assert problems(root) == [
+        "pkg.control.workers.pod:2 imports pkg.control.runtime.clock: a common control folder imports only "
+        "those below it (shared <- workers <- runtime <- storage)",
+        "folder cycle: control/runtime <-> control/workers",
+    ]
+
+
+def test_a_common_folder_importing_one_above_it_fails(tmp_path: Path) -> None:
+    """No cycle yet, but the order says where the other half would close one: storage/ runs on the
+    engine (runtime/), never the other way (as storage/retention.py imported the object loop)."""
+    root = package(tmp_path, {**CLEAN, "control/runtime/clock.py": "from pkg.control.storage.claim import FEED\n"})
+    found = [line for line in problems(root) if not line.startswith(("folder cycle: ", "import cycle: "))]
+    assert found == [
+        "pkg.control.runtime.clock:1 imports pkg.control.storage.claim: a common control folder imports only "
+        "those below it (shared <- workers <- runtime <- storage)"
+    ]
+
+
+def test_a_plan_importing_an_actuator_in_the_operator_package_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real package, copied, with the LiveStream's plan importing the children's actuator again
+    (as it did before owned_by moved to kube/naming.py): `make lint` fails on it, naming the chain."""
+    copy = tmp_path / "streamops"
+    shutil.copytree(OPERATOR_PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "assets", "*.js", "*.lua"))
+    plan = copy / "control" / "livestream" / "plan.py"
+    plan.write_text(plan.read_text() + "\nfrom streamops.control.workers.children import ensure_pod  # noqa: E402\n")
+    line = len(plan.read_text().splitlines())
+    assert main([str(copy)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"streamops.control.livestream.plan:{line} imports streamops.control.workers.children: {PURE} "
+        "(control.workers.children -> kube.client)"
+    ]
+
+
+@pytest.mark.parametrize("module", ["control/livestream/observe.py", "control/shared/quality_set_reads.py"])
+def test_a_reading_module_importing_the_client_fails(tmp_path: Path, module: str) -> None:
+    """observe and the *_reads modules take the reading half (kube/reads.py), so mypy refuses a write."""
+    root = package(tmp_path, {**CLEAN, module: "from pkg.kube.client import GROUP\n"})
+    name = "pkg." + module.removesuffix(".py").replace("/", ".")
+    assert problems(root) == [
+        f"{name}:1 imports pkg.kube.client: observe and the *_reads modules read through kube.reads (KubeReads), "
+        "never the client that writes"
     ]

@@ -1,13 +1,12 @@
 """The egress guard (streamops.egress, docs/design/egress.md; issue 37 findings 9 and 10): what the
-policy refuses, names resolved once and checked, the overlay renderer's proxy and the webhook sender
-refusing the metadata address, another namespace's Service, a rebound name and a redirect — each
-"refused by policy" and nothing else. The resolvers are the tests' own; nothing is sent anywhere but
+policy refuses, names resolved once and checked, the webhook sender refusing the metadata address,
+another namespace's Service, a rebound name and a redirect — each "refused by policy" and nothing else
+(the overlay renderer's proxy: test_proxy.py). The resolvers are the tests' own; nothing is sent anywhere but
 127.0.0.1 (a connection meant for any other address is recorded and sent to a local server)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
 import socket
@@ -20,13 +19,12 @@ import pytest
 from aiohttp import web
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
-from streamops.control.runtime.settings import EgressSettings, OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.notifier import webhook_session
 from streamops.control.webhook.outbox import PendingEvent
 from streamops.control.webhook.subscription import Subscription
 from streamops.egress.pinning import pinned
-from streamops.egress.proxy import MAX_HEAD_BYTES, GuardProxy
 from streamops.egress.resolution import checked_addresses
 
 METADATA = "169.254.169.254"
@@ -90,8 +88,8 @@ def test_settings_read_the_charts_lists() -> None:
     settings = OperatorSettings.from_env(
         {"STREAMOPS_EGRESS_ALLOW_CIDRS": '["10.241.0.1/32"]', "STREAMOPS_EGRESS_CLUSTER_CIDRS": "[]"}
     )
-    assert settings.egress.allow_cidrs == ["10.241.0.1/32"] and settings.egress.cluster_cidrs == []
-    assert OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": ""}).egress.allow_cidrs == []
+    assert settings.egress_allow_cidrs == ["10.241.0.1/32"] and settings.egress_cluster_cidrs == []
+    assert OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": ""}).egress_allow_cidrs == []
     with pytest.raises(ValueError):
         OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": '["10.0.0.0/33"]'})
 
@@ -133,143 +131,6 @@ def test_a_pinned_request_keeps_the_address_that_was_checked() -> None:
         run(pinned(f"http://{METADATA}/latest/meta-data/", policy, resolve))
 
 
-# --- the overlay renderer's proxy -------------------------------------------------------------------
-
-
-class Upstream:
-    """A local HTTP server standing in for every address the proxy connects to: `connect` records
-    the address asked for and connects to this server on 127.0.0.1 instead."""
-
-    def __init__(self) -> None:
-        self.connected: list[tuple[str, int]] = []
-        self.heads: list[bytes] = []
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> Upstream:
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.heads.append(await reader.readuntil(b"\r\n\r\n"))
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
-            await writer.drain()
-            writer.close()
-
-        self.server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    async def connect(self, address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        assert self.server is not None
-        self.connected.append((address, port))
-        return await asyncio.open_connection("127.0.0.1", self.server.sockets[0].getsockname()[1])
-
-
-async def ask(proxy: GuardProxy, head: str) -> bytes:
-    """One request through the proxy: everything it answers until it closes."""
-    host, _, port = proxy.address.rpartition(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(head.encode())
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    return answer
-
-
-def test_the_proxy_refuses_the_metadata_address_other_services_and_rebound_names() -> None:
-    async def scenario() -> None:
-        resolve, asked = answers([PUBLIC], ["127.0.0.1"])
-
-        async def names(host: str, port: int) -> list[str]:
-            return {f"{OTHER_SERVICE}.": ["10.243.0.15"]}.get(host) or await resolve(host, port)
-
-        hosts = [METADATA, OTHER_SERVICE, "rebind.example", "[::ffff:a9fe:a9fe]"]
-        async with Upstream() as upstream:
-            proxy = GuardProxy(EgressPolicy(), hosts, resolve=names, connect=upstream.connect)
-            await proxy.start()
-            try:
-                metadata = await ask(proxy, f"GET http://{METADATA}/latest/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n")
-                assert metadata.startswith(b"HTTP/1.1 403 ") and metadata.endswith(REFUSED.encode())
-                assert proxy.note(METADATA, 80) == REFUSED
-                mapped = await ask(proxy, "CONNECT [::ffff:a9fe:a9fe]:443 HTTP/1.1\r\n\r\n")
-                assert mapped.startswith(b"HTTP/1.1 403 ")
-                service = await ask(proxy, f"CONNECT {OTHER_SERVICE}:8080 HTTP/1.1\r\n\r\n")
-                assert service.startswith(b"HTTP/1.1 403 ") and proxy.note(OTHER_SERVICE, 8080) == REFUSED
-                assert upstream.connected == []
-
-                # Rebinding: the first answer (public) is where the connection goes...
-                first = await ask(proxy, "GET http://rebind.example/a HTTP/1.1\r\nHost: rebind.example\r\n\r\n")
-                assert first.startswith(b"HTTP/1.1 200 ") and first.endswith(b"hello")
-                assert upstream.connected == [(PUBLIC, 80)] and proxy.note("rebind.example", 80) is None
-                # ...the next asks again, gets loopback, and is refused without connecting.
-                second = await ask(proxy, "GET http://rebind.example/b HTTP/1.1\r\nHost: rebind.example\r\n\r\n")
-                assert second.startswith(b"HTTP/1.1 403 ") and upstream.connected == [(PUBLIC, 80)]
-                assert asked == ["rebind.example.", "rebind.example."]
-            finally:
-                await proxy.close()
-
-    run(scenario())
-
-
-def test_the_proxy_forwards_only_allowed_hosts_in_origin_form_and_is_bounded() -> None:
-    async def scenario() -> None:
-        async with Upstream() as upstream:
-            proxy = GuardProxy(
-                EgressPolicy(), ["pages.example"], resolve=answers([PUBLIC])[0], connect=upstream.connect
-            )
-            await proxy.start()
-            try:
-                head = (
-                    "GET http://pages.example:8080/score.json?t=1 HTTP/1.1\r\nHost: pages.example:8080\r\n"
-                    "Proxy-Connection: keep-alive\r\nProxy-Authorization: x\r\nAccept: */*\r\n\r\n"
-                )
-                assert (await ask(proxy, head)).endswith(b"hello")
-                sent = upstream.heads[-1].decode()
-                assert sent.startswith("GET /score.json?t=1 HTTP/1.1\r\n"), sent
-                assert "Proxy-" not in sent and "Accept: */*" in sent and "Connection: close" in sent
-
-                # A tunnel (https, WebSockets): 200, then bytes both ways until the upstream closes.
-                tunnel = "CONNECT pages.example:443 HTTP/1.1\r\n\r\nGET /in-tls HTTP/1.1\r\nHost: x\r\n\r\n"
-                tunnelled = await ask(proxy, tunnel)
-                assert tunnelled.startswith(b"HTTP/1.1 200 Connection Established\r\n\r\nHTTP/1.1 200 OK")
-                assert upstream.heads[-1].startswith(b"GET /in-tls ") and upstream.connected[-1] == (PUBLIC, 443)
-                upstream.connected.pop()
-
-                other = await ask(proxy, "CONNECT elsewhere.example:443 HTTP/1.1\r\n\r\n")
-                assert other.startswith(b"HTTP/1.1 403 ") and b"not in allowedHosts" in other
-                assert (await ask(proxy, "GET ftp://pages.example/ HTTP/1.1\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
-                # A head longer than the bound is answered 431 and closed (or reset, the rest unread).
-                huge = "GET http://pages.example/ HTTP/1.1\r\nX: " + "a" * MAX_HEAD_BYTES + "\r\n\r\n"
-                with contextlib.suppress(ConnectionResetError):
-                    assert (await ask(proxy, huge)).startswith(b"HTTP/1.1 431 ")
-                assert upstream.connected == [(PUBLIC, 8080)] and proxy.active == 0
-                # Its own port on loopback is never a destination (a loop), whatever the allow-list.
-                port = int(proxy.address.rpartition(":")[2])
-                proxy.hosts.add("127.0.0.1")
-                proxy.policy = EgressPolicy(allow_cidrs=["127.0.0.0/8"])
-                looped = await ask(proxy, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n")
-                assert looped.startswith(b"HTTP/1.1 403 ")
-                assert upstream.connected == [(PUBLIC, 8080)]
-            finally:
-                await proxy.close()
-
-        # Connections at once: one more than the bound is closed unanswered.
-        proxy = GuardProxy(EgressPolicy(), [], max_connections=1)
-        await proxy.start()
-        try:
-            host, _, port = proxy.address.rpartition(":")
-            _, holding = await asyncio.open_connection(host, int(port))  # sends nothing: holds its slot
-            await asyncio.sleep(0.1)
-            with contextlib.suppress(ConnectionResetError):  # closed with the request unread
-                assert await ask(proxy, "CONNECT a.example:443 HTTP/1.1\r\n\r\n") == b""
-            assert proxy.active == 1
-            holding.close()
-        finally:
-            await proxy.close()
-
-    run(scenario())
-
-
 # --- the webhook sender -----------------------------------------------------------------------------
 
 
@@ -286,7 +147,7 @@ class RecordingSession:
 
 def delivery(url: str, session: Any, resolve: Any, allow: list[str] | None = None) -> SubscriptionDelivery:
     spec = StreamWebhookSpec.model_validate({"url": url, "secretRef": {"name": "s"}, "timeoutSeconds": 5})
-    settings = OperatorSettings(egress=EgressSettings(allow_cidrs=allow or []))
+    settings = OperatorSettings(egress_allow_cidrs=allow or [])
     sub = Subscription(uid="u1", namespace="ns", name="hooks", generation=1, spec=spec)
     state = SimpleNamespace(settings=settings)
     return SubscriptionDelivery(sub, None, store=None, state=state, session=session, resolve=resolve)  # type: ignore[arg-type]
@@ -383,17 +244,6 @@ def test_a_receiver_refusing_connections_is_reported_as_before_when_allowed() ->
 # --- the renderer's configuration ---------------------------------------------------------------------
 
 
-def test_the_renderers_chromium_sends_everything_to_its_proxy(tmp_path) -> None:
-    from streamops.media.overlay.chromium import confined_flags
-
-    flags = confined_flags(tmp_path, loopback=False, headless="--headless=new", proxy="127.0.0.1:4321")
-    by_name = dict(f.split("=", 1) for f in flags if f.startswith("--") and "=" in f)
-    assert by_name["--proxy-server"] == "http://127.0.0.1:4321"
-    assert by_name["--proxy-bypass-list"] == "<-loopback>", "nothing direct, loopback included"
-    assert by_name["--host-resolver-rules"] == "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "Chromium resolves nothing"
-    assert by_name["--force-webrtc-ip-handling-policy"] == "disable_non_proxied_udp"
-
-
 def test_the_admins_policy_reaches_the_renderer_only_when_set() -> None:
     from streamops.contract.egress_policy import configured_policy
     from streamops.contract.overlay import OverlayRendererConfig
@@ -415,7 +265,7 @@ def test_the_operators_allow_list_reaches_the_overlay_sidecar() -> None:
     ladder = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
     page = {"name": "score", "url": "http://10.241.0.1/", "left": 5, "top": 5, "width": 40, "height": 20}
     stream = stored_livestream(transcoding=ladder, overlays=[page])
-    settings = OperatorSettings(egress=EgressSettings(allow_cidrs=["10.241.0.1/32"]))
+    settings = OperatorSettings(egress_allow_cidrs=["10.241.0.1/32"])
     sidecar = overlay_sidecar(stream, settings)
     assert sidecar is not None
     config = json.loads(sidecar["env"][0]["value"])

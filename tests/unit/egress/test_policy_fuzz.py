@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.egress_policy import DENIED_NETWORKS, REFUSED, EgressPolicy, EgressRefused, unwrapped
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.outbox import PendingEvent
 from streamops.control.webhook.subscription import Subscription

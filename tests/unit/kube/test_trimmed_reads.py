@@ -19,7 +19,7 @@ from kopf._cogs.clients.api import iter_jsonlines
 from streamops.api.kinds import RECORDING
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.runtime.indexes import child_entry, worker_pod_entry
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.client import METADATA_LIST, KubeApi
 from streamops.kube.trimmed_reads import TrimmedResponse, trimmed_loads, uid_only

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streamops.api import Broadcast
 from streamops.control.runtime.decisions import SpecOutcome
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from streamops.api.broadcast import BroadcastMember, BroadcastPhase, BroadcastSpec, BroadcastStatus
 from streamops.contract.ingest import BROADCASTS_PATH, PLAYER_PAGE
-from streamops.control.runtime.conditions import READY, Observed, merge_conditions
 from streamops.control.runtime.indexes import StreamFacts
+from streamops.control.shared.conditions import READY, Observed, merge_conditions
 
 STREAMS_MISSING = "StreamsMissing"
 STREAMS_FOUND = "StreamsFound"

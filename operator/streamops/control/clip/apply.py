@@ -4,10 +4,10 @@ claim before the clipper that writes to it."""
 
 from __future__ import annotations
 
-from streamops.control.clip.observe import Observed
+from streamops.control.clip.observation import Observed
 from streamops.control.clip.plan import Plan, wanted_pod
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import ensure_recordings_claim
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.claim_creation import ensure_recordings_claim
 from streamops.control.workers.children import ensure_pod, remove_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.client import KubeApi

@@ -12,14 +12,15 @@ from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.reconcile import ClipOutcome, final_in_status, reconcile_clip
 from streamops.control.clip.specs.names import CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status, is_final
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.decisions import validated
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.conditions import Transition
 from streamops.control.storage.retention import Expiry, expire_videos
 from streamops.control.storage.storage_quota import QuotaCheck
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import TelemetryReader
 from streamops.kube.manifests import Manifest
@@ -64,7 +65,7 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
             await loop.remove_lost_pods(pod)
             if pod is None and not final_in_status({"status": loop.writer.written}):  # (a clipper: too late)
                 stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
-                quota.check(state, indexes, loop.namespace, stream_ref)
+                quota.check(state.settings, indexes, loop.namespace, stream_ref)
                 loop.hints = {"no_space": quota.quota.describe() if quota.full and quota.quota else None}
                 if quota.turned():
                     loop.requested = True  # the quota filled up before the clipper started
@@ -78,7 +79,11 @@ async def clip_loop(state: OperatorState, obj: LiveObject, indexes: Indexes) -> 
             telemetry = await reader.read(state.client, pod) if state.client else None
             written = validated(ClipStatus, loop.writer.written)
             if written is not None:
-                await expire_videos(loop, expiry, written.storage, written.videos)
+                swept = await expire_videos(loop.state, loop.namespace, expiry, written.storage, written.videos)
+                if swept.warning is not None:
+                    await loop.post_event("Warning", VIDEO_EXPIRY_FAILED, swept.warning)
+                if swept.deleted:
+                    loop.woken.set()  # (the status is written on this tick's way round)
             expired = tuple(expiry.expired.items())
             inputs = (loop.body.metadata.get("generation"), outcome, pod, telemetry, stream, expired)
             if loop.changed(inputs):

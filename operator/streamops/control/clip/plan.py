@@ -11,11 +11,11 @@ from streamops.api import Clip, LiveStream
 from streamops.api.clip import MAX_FUTURE_END_SECONDS
 from streamops.api.recording import RecordingStorage
 from streamops.control.clip import reasons
-from streamops.control.clip.observe import Observed
+from streamops.control.clip.observation import Observed
 from streamops.control.clip.specs.pod import clipper_pod
 from streamops.control.clip.specs.time_range import clip_range, created_at
 from streamops.control.clip.specs.worker_config import rendition_problem
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.kube.manifests import Manifest

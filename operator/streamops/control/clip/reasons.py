@@ -1,9 +1,9 @@
 """The reasons a Clip's conditions and Events give (the status function, the loop and the tests
 use these names; the strings are what users and their tools read)."""
 
-from streamops.control.runtime.conditions import INVALID_SPEC as INVALID_SPEC
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY  # a storage Secret unlabelled
-from streamops.control.runtime.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
+from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY  # a storage Secret unlabelled
+from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
 from streamops.control.storage.storage_quota import NO_SPACE as NO_SPACE  # the recordings quota is full
 from streamops.control.storage.video_storage import CA_SECRET_MISSING as CA_SECRET_MISSING
 from streamops.control.storage.video_storage import STORAGE_CREDENTIALS_MISSING as STORAGE_CREDENTIALS_MISSING

@@ -14,7 +14,7 @@ from streamops.control.clip import reasons
 from streamops.control.clip.apply import apply_plan
 from streamops.control.clip.observe import observe
 from streamops.control.clip.plan import Refused, plan_clipper
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import PortAllocator

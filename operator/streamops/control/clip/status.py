@@ -14,7 +14,8 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip import reasons
 from streamops.control.clip.plan import Refused
-from streamops.control.runtime.conditions import (
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
     STALLED,
@@ -23,8 +24,7 @@ from streamops.control.runtime.conditions import (
     condition_transitions,
     merge_conditions,
 )
-from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.storage.retention import expiry_events, marked_expired
+from streamops.control.storage.video_expiry import expiry_events, marked_expired
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.pod_observation import pod_problem_events, worker_pod_condition
 

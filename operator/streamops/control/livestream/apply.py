@@ -16,7 +16,7 @@ from streamops.contract.ingest import Role
 from streamops.contract.stream_key import generate_stream_key
 from streamops.contract.worker_credential import generate_worker_credential
 from streamops.control.livestream.edge import ensure_edge, ensure_playback_keys
-from streamops.control.livestream.observe import ROLES, Observed
+from streamops.control.livestream.observation import ROLES, Observed
 from streamops.control.livestream.plan import (
     Plan,
     deactivation_patch,
@@ -31,17 +31,18 @@ from streamops.control.livestream.specs.auto_recording import auto_recording, au
 from streamops.control.livestream.specs.ports import BASE_PORT_NAMES
 from streamops.control.livestream.specs.route import RouteKind, playback_route_name
 from streamops.control.livestream.specs.secret import stream_key_secret, worker_credential_secret
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import recorder_standby_pod, standby_pod_name
 from streamops.control.storage.recordings_claim import recordings_claim
-from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, owned_by, roll_pod
+from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of
-from streamops.control.workers.recorder_pod import recorder_standby_pod, standby_pod_name
 from streamops.control.workers.restarts import PodChange
 from streamops.control.workers.worker_network_policies import WORKER_NETWORK_POLICIES
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import owned_by
 
 # The API server refusing what the spec asks for (bad value, forbidden by policy, API not served):
 # said in status (Stalled) instead of retried as if it were a transient failure.

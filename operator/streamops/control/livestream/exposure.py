@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streamops.api.livestream import IngestExposure, PlaybackExposure
-from streamops.control.runtime.settings import IngestRegion
+from streamops.control.shared.settings import IngestRegion
 from streamops.kube.manifests import Body
 
 

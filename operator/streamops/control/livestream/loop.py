@@ -13,7 +13,7 @@ from streamops.contract.ingest import IngestStatus, PlayerSettings, Role
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
-from streamops.control.livestream.observe import ROLES
+from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.overlay_switching import OverlaySwitcher
 from streamops.control.livestream.overlays import overlay_switch
 from streamops.control.livestream.player_settings import (
@@ -32,17 +32,17 @@ from streamops.control.livestream.status import (
     publisher_refusal_events,
 )
 from streamops.control.runtime import operator_metrics
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, index_values, indexed_stream, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.conditions import Transition
 from streamops.control.shared.spec_checks import SPEC_REJECTED
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.edge_viewers import Sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
 from streamops.control.workers.ingest_address import ingest_component, ingest_names, region_service_name
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader
 from streamops.kube.client import watched_object
 from streamops.kube.manifests import Manifest

@@ -4,60 +4,23 @@ admits, its ingest Services and Pods as they are. Reads only; plan.py decides fr
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-
 from streamops.api import LiveStream
-from streamops.contract.ingest import Role
 from streamops.contract.stream_key import srt_passphrase_problem, stream_key_bytes
-from streamops.control.livestream.admission import Admission, admit
-from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation, in_force
-from streamops.control.livestream.specs.route import PlaybackRoute, playback_route
+from streamops.control.livestream.admission_reads import admit
+from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, in_force
+from streamops.control.livestream.observation import ROLES, KeyCheck, Observed, recorded_regions
+from streamops.control.livestream.specs.route import playback_route
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.runtime.settings import OperatorSettings, TenancySettings
-from streamops.control.shared.quality_sets import QualitySetLookup, read_quality_set
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.quality_set_reads import read_quality_set
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.workers.ingest_address import ingest_names, region_service_name
-from streamops.kube.client import KubeApi
-from streamops.kube.manifests import Manifest
-from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
-
-ROLES: tuple[Role, ...] = ("primary", "backup")
+from streamops.kube.reads import KubeReads
 
 
-@dataclass(frozen=True)
-class KeyCheck:
-    missing: str | None = None  # a referenced Secret (or its key) that does not exist
-    refused: str | None = None  # the tenancy policy's refusal of the referenced Secret
-    invalid_for_srt: str | None = None  # why SRT cannot take the referenced key as its passphrase
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What exists of a LiveStream's children, and what the checks of what it names found."""
-
-    key: KeyCheck  # the referenced stream key (a generated one is created blind: nothing to read)
-    tls_problem: tuple[str, str] | None  # (reason, message): the rtmps certificate's Secret is unusable
-    tls_refused: str | None  # the tenancy policy's refusal of that Secret
-    asked_route: PlaybackRoute | None  # the playback route the spec (or the operator's defaults) asks for
-    admission: Admission  # the stream as its children are built from, its route, the policy's refusals
-    services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
-    internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
-    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
-    # The LoadBalancer regions' Services by region: those the operator lists, and those the primary
-    # Service records the stream has (a region no longer listed: its Service is deleted).
-    region_services: dict[str, Manifest | None] = field(default_factory=dict)
-    deactivation: Deactivation | None = None  # the record on the LiveStream, while it holds
-    deactivation_record: str | None = None  # the annotation as it is (held or not)
-    # A worker's report that it deactivated itself: (reason, the reporting Pod's uid), from telemetry.
-    report: tuple[str, str] | None = None
-    # The quality set spec.transcoding.qualitySetRef names, as the watch holds it (None: it names none).
-    quality_set: QualitySetLookup | None = None
-
-
-def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
+def check_stream_key(api: KubeReads, settings: OperatorSettings, stream: LiveStream) -> KeyCheck:
     """A referenced key: it exists, the policy admits it, and with srt its length suits SRT. A bad
     length does not keep the ingest from running: RTMP takes any key, and the worker starts no SRT
     listener with it, so fixing the Secret needs no restart (the worker re-reads the key). A
@@ -74,7 +37,7 @@ def check_stream_key(api: KubeApi, settings: OperatorSettings, stream: LiveStrea
 
 
 def check_tls_secret(
-    api: KubeApi, tenancy: TenancySettings, stream: LiveStream
+    api: KubeReads, settings: OperatorSettings, stream: LiveStream
 ) -> tuple[tuple[str, str] | None, str | None]:
     """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
     (an unlabelled Secret is refused before its keys are looked at)."""
@@ -82,35 +45,25 @@ def check_tls_secret(
     if name is None:
         return None, None
     secret = api.get("Secret", stream.metadata.namespace or "", name)
-    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, tenancy)
+    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, settings)
     return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
-def recorded_regions(service: Manifest | None) -> list[str]:
-    """The LoadBalancer regions a primary ingest Service records its stream has Services for."""
-    value = ((service or {}).get("metadata", {}).get("annotations") or {}).get(INGEST_REGIONS_ANNOTATION)
-    try:
-        names = json.loads(value) if value else []
-    except ValueError:
-        return []
-    return [str(n) for n in names] if isinstance(names, list) else []
-
-
 def observe(
-    api: KubeApi, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
+    api: KubeReads, stream: LiveStream, settings: OperatorSettings, report: tuple[str, str] | None = None
 ) -> Observed:
     """Reads in the order the reconcile used to (the Secrets the spec names, the quality set, then
     what the policy admits, then the children): Services, Pods and quality sets come from the watch
     indexes, no server read."""
     namespace, name = stream.metadata.namespace or "", stream.metadata.name
     key = check_stream_key(api, settings, stream)
-    tls_problem, tls_refused = check_tls_secret(api, settings.tenancy, stream)
+    tls_problem, tls_refused = check_tls_secret(api, settings, stream)
     quality_set = read_quality_set(api, stream)
     asked_route = playback_route(stream, settings)
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
-    regions = list(settings.ingest.load_balancer_regions)
+    regions = list(settings.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     return Observed(
         key=key,

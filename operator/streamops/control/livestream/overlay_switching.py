@@ -14,7 +14,7 @@ from streamops.contract.overlay import SWITCH_AUTH_HEADER, SWITCH_PATH, OverlayS
 from streamops.control.livestream.ingest_posts import IngestPosts
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.spec_checks import read_secret_key
+from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.workers.pod_observation import PodObservation
 
 

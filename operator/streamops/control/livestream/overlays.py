@@ -11,7 +11,7 @@ from streamops.api.livestream import OverlayStatus
 from streamops.contract.ingest import IngestStatus
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.specs.overlay_sidecar import composited_overlays
-from streamops.control.runtime.conditions import Observed, Transition
+from streamops.control.shared.conditions import Observed, Transition
 
 OVERLAYS = "Overlays"
 OVERLAYS_RENDERING = "OverlaysRendering"

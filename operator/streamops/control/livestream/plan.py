@@ -15,7 +15,7 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import Role
 from streamops.control.livestream.deactivation import Deactivation, annotation_patch
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
-from streamops.control.livestream.observe import ROLES, Observed, recorded_regions
+from streamops.control.livestream.observation import ROLES, Observed, recorded_regions
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
@@ -28,15 +28,14 @@ from streamops.control.livestream.specs.route import (
 )
 from streamops.control.livestream.specs.service import ingest_internal_service, ingest_service, ingest_service_options
 from streamops.control.livestream.specs.urls import reach_inputs
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, QualitySetLookup, resolved
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim
-from streamops.control.workers.children import owned_by
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION
+from streamops.kube.naming import EDGE_OWNER_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, owned_by
 
 ROUTE_KINDS: tuple[RouteKind, ...] = ("Ingress", "HTTPRoute")
 

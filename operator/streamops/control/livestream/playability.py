@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from streamops.contract.ingest import IngestStatus
-from streamops.control.runtime.conditions import Observed
+from streamops.control.shared.conditions import Observed
 
 BROWSER_PLAYABLE = "BrowserPlayable"
 

@@ -1,10 +1,10 @@
 """The reasons a LiveStream's conditions and Events give (the status function, the loop and the
 tests use these names; the strings are what users and their tools read)."""
 
-from streamops.control.runtime.conditions import INACTIVE as INACTIVE
-from streamops.control.runtime.conditions import INVALID_SPEC as INVALID_SPEC
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
-from streamops.control.runtime.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
+from streamops.control.shared.conditions import INACTIVE as INACTIVE
+from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
+from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
 
 # Ready (and BackupReady, for the backup ingest)
 DEACTIVATED = "Deactivated"  # (also Live) a pull stream gave up after its inactivity timeout: deactivation.py

@@ -13,16 +13,18 @@ from streamops.contract.ingest import Role
 from streamops.control.livestream import reasons
 from streamops.control.livestream.apply import Applied, apply_plan
 from streamops.control.livestream.deactivation import Deactivation, annotation_value
-from streamops.control.livestream.observe import Observed, observe
+from streamops.control.livestream.observation import Observed
+from streamops.control.livestream.observe import observe
 from streamops.control.livestream.plan import Plan, plan_children
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION, PodChange
+from streamops.control.workers.restarts import PodChange
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from streamops.control.livestream.specs.features import ingest_roles, whep_on
 from streamops.control.livestream.specs.route import playback_route
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.specs.urls import ingest_endpoints, playback_base, playback_urls, reach_inputs
-from streamops.control.runtime.conditions import (
+from streamops.control.shared.conditions import (
     BACKUP_READY,
     READY,
     RECONCILING,
@@ -38,8 +38,8 @@ from streamops.control.runtime.conditions import (
     merge_conditions,
     restart_pending,
 )
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.shared.quality_sets import LADDER_PARTS, quality_set_ref
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.workers.edge_viewers import Sessions, merge_sessions
 from streamops.control.workers.endpoint_slices import EndpointObservation

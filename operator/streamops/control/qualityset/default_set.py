@@ -6,7 +6,7 @@ docs/design/quality-sets.md."""
 from __future__ import annotations
 
 from streamops.api import API_VERSION, CLUSTER_QUALITY_SET
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL

@@ -7,7 +7,7 @@ from datetime import datetime
 from streamops.api import QualitySet
 from streamops.api.quality_set import QualitySetStatus
 from streamops.control.qualityset import reasons
-from streamops.control.runtime.conditions import READY, Observed, merge_conditions
+from streamops.control.shared.conditions import READY, Observed, merge_conditions
 
 
 def quality_set_status(quality_set: QualitySet, streams: int, now: datetime) -> QualitySetStatus:

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream, Recording
 from streamops.contract.recorder import RecorderConfig
-from streamops.control.recording.observe import Observed
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.plan import Plan, adopted, start_config, wanted_pod
 from streamops.control.recording.specs.adoption import adoption_patch
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.recordings_claim import ensure_recordings_claim
-from streamops.control.workers.children import owned_by, remove_pod, roll_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.claim_creation import ensure_recordings_claim
+from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange
 from streamops.kube.client import ApiError, KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import owned_by
 
 
 @dataclass(frozen=True)

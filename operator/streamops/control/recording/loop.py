@@ -21,17 +21,18 @@ from streamops.control.recording.reconcile import RecordingOutcome, reconcile_re
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.specs.origin_expiry_pod import ORIGIN_EXPIRY_COMPONENT
 from streamops.control.recording.status import SUCCEEDED, RecorderObservation, recording_events, recording_status
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.decisions import validated
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_storing_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.conditions import Transition
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.storage.retention import Expiry, expire_videos
 from streamops.control.storage.storage_quota import QuotaCheck
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.worker_client import TelemetryReader, post
 from streamops.kube.manifests import Manifest
 
@@ -96,7 +97,11 @@ async def expire(loop: ObjectLoop[RecordingOutcome], extras: Extras, indexes: In
     loop that held it while it sleeps kept one for every Recording, ≈3.5 KB each.)"""
     written = validated(RecordingStatus, loop.writer.written)
     if written is not None:
-        await expire_videos(loop, extras.expiry, written.storage, written.videos)
+        swept = await expire_videos(loop.state, loop.namespace, extras.expiry, written.storage, written.videos)
+        if swept.warning is not None:
+            await loop.post_event("Warning", VIDEO_EXPIRY_FAILED, swept.warning)
+        if swept.deleted:
+            loop.woken.set()  # (the status is written on this tick's way round)
         expiring = worker_pod(indexes.pods, loop.namespace, RECORDING.kind, loop.name, ORIGIN_EXPIRY_COMPONENT)
         await expire_origins(loop, extras.origins, written.storage, written.videos, expiring)
 
@@ -115,7 +120,7 @@ async def recording_loop(state: OperatorState, obj: LiveObject, indexes: Indexes
             await loop.remove_lost_pods(pod)
             stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
             standby = worker_pod(indexes.pods, loop.namespace, LIVESTREAM.kind, stream_ref, STANDBY_COMPONENT)
-            extras.quota.check(state, indexes, loop.namespace, stream_ref)
+            extras.quota.check(state.settings, indexes, loop.namespace, stream_ref)
             loop.hints = {
                 "recorder": pod.name if pod else None,
                 "standby": standby.name if standby else None,

@@ -5,46 +5,29 @@ recorder is read where it is adopted (apply.py): the adoption is a write whose a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from streamops.api import LiveStream, Recording
+from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.runtime.settings import OperatorSettings, RecordingsSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recordings_claim import on_default_claim
-from streamops.control.storage.video_storage import StorageRefusal, read_followed_stream
-from streamops.control.workers.ingest_address import IngestPortMap
-from streamops.kube.client import KubeApi
-from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What exists of a Recording's children and what it names. A stopped Recording reads only its
-    recorder; one whose stream is missing nothing more (the storage is resolved from the stream)."""
-
-    recorder: Manifest | None  # its recorder Pod (an adopted standby under its own name)
-    stream: LiveStream | None = None
-    storage: RecordingStorage | None = None  # where the videos go, resolved from its spec and its stream's
-    storage_refused: StorageRefusal | None = None  # a Secret of the bucket is missing or refused
-    host_network: bool = False  # workers run on the host network: the ingest ports were read
-    ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
-    claim_access_modes: tuple[str, ...] | None = None  # of the claim it names (None: the default, or a bucket)
+from streamops.control.storage.storage_reads import read_followed_stream
+from streamops.kube.reads import KubeReads
 
 
 def claim_access_modes(
-    api: KubeApi, namespace: str, storage: RecordingStorage, recordings: RecordingsSettings
+    api: KubeReads, namespace: str, storage: RecordingStorage, settings: OperatorSettings
 ) -> tuple[str, ...] | None:
     """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
     node's); None for the default claim, whose mode is the operator's setting, and object storage."""
-    if storage.pvc is None or on_default_claim(storage, recordings):
+    if storage.pvc is None or on_default_claim(storage, settings):
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
 
 
 def observe(
-    api: KubeApi, recording: Recording, settings: OperatorSettings, recorder: str | None, host_network: bool
+    api: KubeReads, recording: Recording, settings: OperatorSettings, recorder: str | None, host_network: bool
 ) -> Observed:
     """`recorder`: the name of the Pod the pod index says is the Recording's (an adopted standby
     has its own); `host_network`: an allocator is given (the stream's ingest ports are read)."""
@@ -63,5 +46,5 @@ def observe(
         storage_refused=followed.storage_refused,
         host_network=host_network,
         ingest_ports=followed.ingest_ports,
-        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings.recordings),
+        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
     )

@@ -21,7 +21,8 @@ from streamops.contract.worker import iso
 from streamops.control.recording.observe import claim_access_modes
 from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.runtime.object_loop import ObjectLoop, utcnow
-from streamops.control.storage.retention import ORIGIN_EXPIRY_FAILED, ExpiryFailed, delete_origins, origin_expiry_due
+from streamops.control.storage.retention import ExpiryFailed, delete_origins
+from streamops.control.storage.video_expiry import ORIGIN_EXPIRY_FAILED, origin_expiry_due
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.kube.client import ApiError, NamespaceTerminating
 

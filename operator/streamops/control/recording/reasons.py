@@ -1,15 +1,15 @@
 """The reasons a Recording's conditions and Events give (the status function, the loop and the
 tests use these names; the strings are what users and their tools read)."""
 
-from streamops.control.runtime.conditions import INVALID_SPEC as INVALID_SPEC
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY  # a storage Secret unlabelled
-from streamops.control.runtime.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
-from streamops.control.runtime.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
-from streamops.control.storage.retention import VIDEO_EXPIRED as VIDEO_EXPIRED  # deleted by deleteAfterDays
-from streamops.control.storage.retention import VIDEO_EXPIRY_FAILED as VIDEO_EXPIRY_FAILED  # tried again later
+from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY  # a storage Secret unlabelled
+from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
+from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
 from streamops.control.storage.storage_quota import NO_SPACE as NO_SPACE  # the quota is used up (the hosted 422)
 from streamops.control.storage.storage_quota import NO_SPACE_MESSAGE as NO_SPACE_MESSAGE  # the hosted API's words
 from streamops.control.storage.storage_quota import STORAGE_ALMOST_FULL as STORAGE_ALMOST_FULL  # 80 % of a quota
+from streamops.control.storage.video_expiry import VIDEO_EXPIRED as VIDEO_EXPIRED  # deleted by deleteAfterDays
+from streamops.control.storage.video_expiry import VIDEO_EXPIRY_FAILED as VIDEO_EXPIRY_FAILED  # tried again later
 from streamops.control.storage.video_storage import CA_SECRET_MISSING as CA_SECRET_MISSING  # the CA Secret (or ca.crt)
 from streamops.control.storage.video_storage import (
     STORAGE_CREDENTIALS_MISSING as STORAGE_CREDENTIALS_MISSING,  # the credentials Secret (or a key)

@@ -15,7 +15,7 @@ from streamops.control.recording.apply import Applied, apply_plan
 from streamops.control.recording.observe import observe
 from streamops.control.recording.plan import Plan, plan_recorder
 from streamops.control.recording.status import SUCCEEDED
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import PortAllocator

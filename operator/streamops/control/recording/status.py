@@ -13,7 +13,8 @@ from streamops.api.recording import RecordingStorage, Video
 from streamops.contract import video_link
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording import reasons
-from streamops.control.runtime.conditions import (
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.shared.conditions import (
     READY,
     RECONCILING,
     STALLED,
@@ -27,9 +28,8 @@ from streamops.control.runtime.conditions import (
     stream_not_live,
     worker_on_its_way,
 )
-from streamops.control.runtime.follower import FollowerObservation
-from streamops.control.storage.retention import expiry_events, marked_expired, origin_expiry_events
 from streamops.control.storage.storage_quota import QuotaUse, no_space_message
+from streamops.control.storage.video_expiry import expiry_events, marked_expired, origin_expiry_events
 from streamops.control.storage.video_storage import StorageRefusal as StorageRefusal  # (re-exported)
 from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 

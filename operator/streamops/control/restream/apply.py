@@ -7,9 +7,9 @@ sent by the status loop (PUT /targets): an HTTP call to the worker, not a write.
 from __future__ import annotations
 
 from streamops.api import RESTREAM
-from streamops.control.restream.observe import Observed
+from streamops.control.restream.observation import Observed
 from streamops.control.restream.plan import Plan, wanted_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import remove_pod, roll_pod
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import KEEP, PodChange

@@ -28,11 +28,11 @@ from streamops.control.restream.backoff_event import (
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.specs.names import PUSHER_COMPONENT, shared_pusher_pod_name
 from streamops.control.restream.status import PusherObservation, restream_events, restream_status
-from streamops.control.runtime.conditions import Transition
 from streamops.control.runtime.indexes import Indexes, StreamFacts, worker_pod
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop, follow_stream, utcnow
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.conditions import Transition
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import SharedTelemetry, TelemetryReader, put
 from streamops.kube.client import ApiError, KubeApi

@@ -9,47 +9,20 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from streamops.api import RESTREAM, LiveStream, Restream
+from streamops.api import RESTREAM, Restream
+from streamops.control.restream.observation import Observed, Target
 from streamops.control.restream.secret_reads import RecentSecrets, recent_secrets
 from streamops.control.restream.specs.names import pusher_pod_name, shared_pusher_pod_name
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.shared.spec_checks import parse, read_stream
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.spec_checks import parse
+from streamops.control.shared.spec_reads import read_stream
 from streamops.control.shared.tenancy import secret_reference_refusal, secret_use_refusal
-from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
-from streamops.kube.client import KubeApi
+from streamops.control.workers.allocated_ports import allocated_ingest_ports
 from streamops.kube.manifests import Manifest
-
-
-@dataclass(frozen=True)
-class Target:
-    """An active Restream of the stream and what its target needs: the key's and the CA's values
-    (never in a repr), or why it cannot be pushed (a Secret missing, or refused by the policy)."""
-
-    restream: Restream
-    key: SecretStr | None = None
-    ca: SecretStr | None = None
-    missing: str | None = None
-    refused: str | None = None
-    secret_versions: tuple[str, ...] = ()  # the Secrets' resourceVersions (a rotation is a new version)
-
-
-@dataclass(frozen=True)
-class Observed:
-    """What exists of a Restream's stream and its pusher. An inactive Restream still reads the
-    stream's others: their targets stay. One whose stream is missing reads nothing more."""
-
-    pusher: Manifest | None  # the stream's shared pusher Pod
-    stream: LiveStream | None = None
-    key_missing: str | None = None  # this Restream's target-key Secret (or its key, or its CA) does not exist
-    key_refused: str | None = None  # ... is not labelled for use by specs (tenancy.py): why
-    host_network: bool = False  # workers run on the host network: the ingest ports were read
-    ingest_ports: IngestPortMap | None = None  # the stream's primary ingest's (None: not allocated yet)
-    targets: tuple[Target, ...] = ()  # every active Restream of the stream, this one included
-    legacy_pusher: Manifest | None = None  # this Restream's own pusher Pod, made by an older operator
+from streamops.kube.reads import KubeReads
 
 
 def _secret_value(secret: Manifest | None, key: str) -> str | None:
@@ -59,7 +32,7 @@ def _secret_value(secret: Manifest | None, key: str) -> str | None:
 
 def _read_secret(
     secrets: RecentSecrets,
-    api: KubeApi,
+    api: KubeReads,
     namespace: str,
     name: str,
     key: str,
@@ -71,7 +44,7 @@ def _read_secret(
     return secret, refusal(secret), _secret_value(secret, key)
 
 
-def read_target(api: KubeApi, restream: Restream, settings: OperatorSettings, fresh: bool = True) -> Target:
+def read_target(api: KubeReads, restream: Restream, settings: OperatorSettings, fresh: bool = True) -> Target:
     """`fresh`: read its Secrets now (the reconciled Restream's own); else a sibling's, whose Secrets
     a sibling's reconcile may have read within the last moments (secret_reads.py)."""
     namespace = restream.metadata.namespace or ""
@@ -121,7 +94,7 @@ def _deleting(restream: Restream) -> bool:
     return bool((restream.metadata.model_extra or {}).get("deletionTimestamp"))
 
 
-def stream_restreams(api: KubeApi, restream: Restream) -> list[Restream]:
+def stream_restreams(api: KubeReads, restream: Restream) -> list[Restream]:
     """The active Restreams of the restream's stream, this one as handed over (the list may lag)."""
     namespace, stream = restream.metadata.namespace or "", restream.spec.stream_ref.name
     others = []
@@ -135,7 +108,7 @@ def stream_restreams(api: KubeApi, restream: Restream) -> list[Restream]:
     return sorted([*mine, *others], key=lambda r: r.metadata.name)
 
 
-def observe(api: KubeApi, restream: Restream, settings: OperatorSettings, host_network: bool) -> Observed:
+def observe(api: KubeReads, restream: Restream, settings: OperatorSettings, host_network: bool) -> Observed:
     """`host_network`: an allocator is given (the stream's ingest ports are read)."""
     namespace, name = restream.metadata.namespace or "", restream.metadata.name
     stream_name = restream.spec.stream_ref.name

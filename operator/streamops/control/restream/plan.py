@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 
 from streamops.api import LiveStream, Restream
 from streamops.contract.pusher import PusherTargets
-from streamops.control.restream.observe import Observed, Target
+from streamops.control.restream.observation import Observed, Target
 from streamops.control.restream.specs.owner_patch import restream_owner_patch
 from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.restream.specs.worker_config import pusher_target
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.manifests import Body, Manifest
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
 
 @dataclass(frozen=True)

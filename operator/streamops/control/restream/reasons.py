@@ -1,12 +1,12 @@
 """The reasons a Restream's conditions and Events give (the status function, the loop and the
 tests use these names; the strings are what users and their tools read)."""
 
-from streamops.control.runtime.conditions import INACTIVE as INACTIVE
-from streamops.control.runtime.conditions import INVALID_SPEC as INVALID_SPEC
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
-from streamops.control.runtime.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
-from streamops.control.runtime.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
-from streamops.control.runtime.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
+from streamops.control.shared.conditions import INACTIVE as INACTIVE
+from streamops.control.shared.conditions import INVALID_SPEC as INVALID_SPEC
+from streamops.control.shared.conditions import REFUSED_BY_POLICY as REFUSED_BY_POLICY
+from streamops.control.shared.conditions import STREAM_KEY_SECRET_NOT_FOUND as STREAM_KEY_SECRET_NOT_FOUND
+from streamops.control.shared.conditions import STREAM_NOT_FOUND as STREAM_NOT_FOUND
+from streamops.control.shared.conditions import STREAM_NOT_LIVE as STREAM_NOT_LIVE
 from streamops.control.workers.node_loss import NODE_LOST as NODE_LOST  # Event: its Pod force-deleted from a lost node
 from streamops.control.workers.pod_observation import PodReasons
 

@@ -13,7 +13,7 @@ from streamops.contract.pusher import PusherTargets
 from streamops.control.restream.apply import apply_plan
 from streamops.control.restream.observe import observe
 from streamops.control.restream.plan import plan_pusher, wanted_targets
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
 from streamops.control.workers.restarts import KEEP, PodChange

@@ -12,8 +12,8 @@ import time
 import weakref
 from collections.abc import Callable
 
-from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Manifest
+from streamops.kube.reads import KubeReads
 
 MAX_AGE_SECONDS = 2.0  # a rotated key or a new label reaches the plan at most this much later
 
@@ -29,7 +29,7 @@ class RecentSecrets:
         self._swept_at = clock()
 
     def get(
-        self, api: KubeApi, namespace: str, name: str, usable: Callable[[Manifest], bool] = lambda _: True
+        self, api: KubeReads, namespace: str, name: str, usable: Callable[[Manifest], bool] = lambda _: True
     ) -> Manifest | None:
         """`usable`: whether the reader can use the Secret as it is; only such a read is kept."""
         now = self.clock()
@@ -62,11 +62,11 @@ class RecentSecrets:
 
 
 # By the client's identity (clients compare by value, so they cannot be dict keys), weakly held.
-_BY_API: dict[int, tuple[weakref.ref[KubeApi], RecentSecrets]] = {}
+_BY_API: dict[int, tuple[weakref.ref[KubeReads], RecentSecrets]] = {}
 _BY_API_LOCK = threading.Lock()
 
 
-def recent_secrets(api: KubeApi) -> RecentSecrets:
+def recent_secrets(api: KubeReads) -> RecentSecrets:
     """The one view of the API client's reconciles (the operator has one client; a test's own
     client starts with nothing read)."""
     with _BY_API_LOCK:

@@ -11,7 +11,8 @@ from streamops.api import Restream, RestreamStatus
 from streamops.api.common import ConditionStatus
 from streamops.contract.pusher import PusherStatus
 from streamops.control.restream import reasons
-from streamops.control.runtime.conditions import (
+from streamops.control.runtime.follower import FollowerObservation
+from streamops.control.shared.conditions import (
     READY,
     STALLED,
     Observed,
@@ -24,7 +25,6 @@ from streamops.control.runtime.conditions import (
     stream_not_live,
     worker_on_its_way,
 )
-from streamops.control.runtime.follower import FollowerObservation
 from streamops.control.workers.pod_observation import PodObservation, pod_problem_events, worker_pod_condition
 
 LIVE = "Live"  # the Restream's own condition: the target receives the stream

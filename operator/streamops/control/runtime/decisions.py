@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from streamops.api.common import ConditionedStatus
-from streamops.control.runtime.conditions import (
+from streamops.control.shared.conditions import (
     INVALID_SPEC,
     READY,
     STALLED,
@@ -27,12 +27,11 @@ from streamops.control.runtime.conditions import (
     Transition,
     merge_conditions,
 )
-from streamops.control.runtime.indexes import plain
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.node_loss import force_delete_at, force_delete_due
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange, restart_message
-from streamops.kube.manifests import Body, Manifest
+from streamops.kube.manifests import Body, Manifest, plain
 
 HintValue = str | bool | None
 ModelT = TypeVar("ModelT", bound=BaseModel)

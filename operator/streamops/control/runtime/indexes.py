@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from sys import intern
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from streamops.api import GROUP
 from streamops.api.broadcast import stream_names
@@ -15,14 +14,11 @@ from streamops.api.common import spec_client_annotations
 from streamops.contract.ingest import PLAYER_PAGE
 from streamops.control.workers.endpoint_slices import EndpointSliceIndex
 from streamops.control.workers.pod_observation import PodObservation
-from streamops.kube.manifests import Body, Manifest, ObjectIndex
+from streamops.kube.manifests import Body, Manifest, ObjectIndex, plain
 from streamops.kube.naming import COMPONENT_LABEL, MANAGED_ANNOTATIONS_ANNOTATION, STREAM_NAME_ANNOTATION
 
 PodKey = tuple[str, str, str, str]  # namespace, owner kind, owner name, component
 ObjectRef = tuple[str, str]  # namespace, name
-# Strings up to this long that plain() shares between objects (enum values, labels' values, API
-# versions, kinds); longer ones (uids, URLs, messages) are each object's own anyway.
-SHARED_LENGTH = 32
 SetKey = tuple[str, str, str]  # a quality set: kind (QualitySet, ClusterQualitySet), namespace ("": cluster), name
 
 
@@ -299,17 +295,3 @@ def quality_set_user_entry(body: Body) -> dict[SetKey, ObjectRef]:
         return {}
     namespace = meta.get("namespace") or ""
     return {(kind, namespace if kind == "QualitySet" else "", name): (namespace, meta.get("name") or "")}
-
-
-def plain(value: Any) -> Any:
-    """kopf hands out read-only mapping views; pydantic, comparisons and indexes want plain data.
-    Keys are interned: JSON decoding makes every object its own copy of "metadata", "name",
-    "ownerReferences" …, and the copies kept per object (index entries, written statuses) would
-    each hold theirs (≈1.5 MB per 1,000 objects, docs/design/operator-scale.md)."""
-    if isinstance(value, Mapping):
-        return {intern(k) if type(k) is str else k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if type(value) is str and len(value) <= SHARED_LENGTH:
-        return intern(value)  # ("TCP", "ClusterIP", "True", "streaming.streamops.dev/v1alpha1", a label's value …)
-    return value

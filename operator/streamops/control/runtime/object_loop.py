@@ -34,18 +34,18 @@ from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.annotated_events import post_event
-from streamops.control.runtime.conditions import WORKER_REPLACED, Transition
 from streamops.control.runtime.decisions import invalid_spec_status, validated, with_status
-from streamops.control.runtime.indexes import StreamFacts, StreamIndex, indexed_stream, plain
+from streamops.control.runtime.indexes import StreamFacts, StreamIndex, indexed_stream
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.runtime.status_patch import status_patch
+from streamops.control.shared.conditions import WORKER_REPLACED, Transition
 from streamops.control.workers.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortExhausted
 from streamops.control.workers.restarts import PodChange, restart_message
 from streamops.kube.client import ApiError
-from streamops.kube.manifests import Manifest
+from streamops.kube.manifests import Manifest, plain
 from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL
 from streamops.kube.threads import LATER
 

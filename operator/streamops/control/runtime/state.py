@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import aiohttp
 
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.edge_viewers import EDGE_POD_SELECTOR, EdgeViewers, ready_edge_pods
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of

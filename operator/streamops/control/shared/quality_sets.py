@@ -7,13 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from streamops.api import LiveStream
-from streamops.api.kinds import QUALITY_SET_KINDS
 from streamops.api.livestream import QualitySetRef, Rendition, Transcoding
-from streamops.api.quality_set import QualitySetSpec
-from streamops.kube.client import KubeApi
 
 # The configuration parts of an ingest Pod that a quality set decides (workers/restarts.py,
 # BUILT_FROM_ANNOTATION): a change there is the set's, not the stream's spec's.
@@ -51,23 +46,6 @@ class QualitySetLookup:
 def quality_set_ref(stream: LiveStream) -> QualitySetRef | None:
     transcoding = stream.spec.transcoding
     return transcoding.quality_set_ref if transcoding is not None else None
-
-
-def read_quality_set(api: KubeApi, stream: LiveStream) -> QualitySetLookup | None:
-    """The set the stream names (None: it names none). From the operator's watch of the sets when it
-    has one (KubeApi.watched), else a GET."""
-    ref = quality_set_ref(stream)
-    if ref is None:
-        return None
-    kind = QUALITY_SET_KINDS[ref.kind]
-    raw = api.get_custom(kind, stream.metadata.namespace or "" if kind.namespaced else "", ref.name)
-    if raw is None or raw.get("metadata", {}).get("deletionTimestamp"):
-        return QualitySetLookup(ref, None)
-    try:
-        spec = QualitySetSpec.model_validate(raw.get("spec") or {})
-    except ValidationError as e:  # a CRD older or newer than the operator: the set's own status says more
-        return QualitySetLookup(ref, None, f"cannot be used ({e.errors()[0]['msg']})")
-    return QualitySetLookup(ref, tuple(spec.renditions))
 
 
 def resolved(stream: LiveStream, lookup: QualitySetLookup | None) -> LiveStream:

@@ -8,9 +8,10 @@ marks it `expiredAt` (one writer of status) and a VideoExpired Event names it. V
 are never deleted (as before: retention is an object storage setting).
 
 keepOrigin's originals (issue 41) have their own deadline, `origin.deleteAt`, on a claim as in a
-bucket: origin_expiry_due() picks them, delete_origins() deletes those in a bucket here, and
-control/recording/origin_expiry.py hands those on a claim to a one-shot Pod that mounts it (the
-operator cannot reach a claim's files). A video deleted by deleteAfterDays takes its original with it."""
+bucket: origin_expiry_due() picks them (video_expiry.py: what of retention is pure),
+delete_origins() deletes those in a bucket here, and control/recording/origin_expiry.py hands
+those on a claim to a one-shot Pod that mounts it (the operator cannot reach a claim's files). A
+video deleted by deleteAfterDays takes its original with it."""
 
 from __future__ import annotations
 
@@ -18,28 +19,25 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video, VideoOrigin
+from streamops.api.recording import CA_KEY, RecordingStorage, S3Storage, Video
 from streamops.contract.recorder import sidecar_key
-from streamops.control.runtime.conditions import Transition
-from streamops.control.runtime.object_loop import ObjectLoop, utcnow
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.video_storage import read_storage_secrets, storage_refusal
+from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.storage_reads import read_storage_secrets
+from streamops.control.storage.video_expiry import expiry_due, stored_objects
+from streamops.control.storage.video_storage import storage_refusal
 from streamops.kube.client import KubeApi
 from streamops.redaction import Redactor
 from streamops.storage.credentials import StorageSecretMissing, ca_bundle, credentials
 from streamops.storage.s3_client import S3Endpoint, parse_s3_url, s3_client
 from streamops.storage.vod_page import page_key
 
-VIDEO_EXPIRED = "VideoExpired"  # Event: a video (and its sidecar) deleted by deleteAfterDays
-VIDEO_EXPIRY_FAILED = "VideoExpiryFailed"  # Event: deleting expired videos failed (tried again later)
-ORIGIN_EXPIRED = "OriginExpired"  # Event: a video's original (keepOrigin) deleted at its deleteAt
-ORIGIN_EXPIRY_FAILED = "OriginExpiryFailed"  # Event: deleting expired originals failed (tried again later)
 log = logging.getLogger("streamops.operator")
 
 
@@ -50,47 +48,6 @@ class ExpiryFailed(Exception):
     def __init__(self, message: str, done: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.done = list(done)
-
-
-def expiry_due(
-    videos: Iterable[Video], delete_after_days: int | None, day_seconds: float, now: datetime
-) -> list[Video]:
-    """The uploaded videos, not expired yet, that ended deleteAfterDays (of day_seconds) ago or more."""
-    if not delete_after_days:
-        return []
-    age = timedelta(seconds=delete_after_days * day_seconds)
-    return [v for v in videos if v.url and v.upload == "uploaded" and v.expired_at is None and v.ended_at + age <= now]
-
-
-def stored_objects(video: Video) -> list[str]:
-    """The keys' URLs of a video's files: its original (still kept) and other renditions first, its
-    own file last (so a video marked expired has nothing left behind)."""
-    own = [video.url] if video.url else []
-    origin = video.origin
-    kept = [origin.url] if origin is not None and origin.url and origin.expired_at is None else []
-    return kept + [r.url for r in video.renditions if r.url and r.url != video.url] + own
-
-
-def origin_stored(origin: VideoOrigin) -> bool:
-    """The original is there to delete: in the bucket (uploaded), or on the claim (no object: a path)."""
-    if origin.url:
-        return origin.upload == "uploaded"
-    return bool(origin.path)
-
-
-def origin_expiry_due(videos: Iterable[Video], now: datetime) -> list[Video]:
-    """The videos whose original (keepOrigin) is stored, not expired yet, and past its deleteAt.
-    A video that expired itself took its original with it."""
-    return [
-        v
-        for v in videos
-        if (o := v.origin) is not None
-        and v.expired_at is None
-        and o.expired_at is None
-        and o.delete_at is not None
-        and o.delete_at <= now
-        and origin_stored(o)
-    ]
 
 
 @contextlib.contextmanager
@@ -171,52 +128,6 @@ def delete_origins(
     return done
 
 
-def marked_expired(
-    video: Video, at: datetime | None, expired: Mapping[str, datetime], origin_at: datetime | None = None
-) -> Video:
-    """The video with `expiredAt`: `at` (already set) or when it was just deleted (url -> when); its
-    original's likewise: `origin_at` (already set), or when it was just deleted (its url, or its path
-    on a claim -> when)."""
-    at = at or (expired.get(video.url) if video.url else None)
-    update: dict[str, Any] = {"expired_at": at} if at != video.expired_at else {}
-    origin = video.origin
-    if origin is not None:
-        key = origin.key()
-        origin_at = origin_at or origin.expired_at or (expired.get(key) if key else None)
-        if origin_at != origin.expired_at:
-            update["origin"] = origin.model_copy(update={"expired_at": origin_at})
-    return video.model_copy(update=update) if update else video
-
-
-def expiry_events(
-    before: Sequence[Video], current: Sequence[Video], storage: RecordingStorage | None
-) -> list[Transition]:
-    """A VideoExpired Event per video expired since `before`."""
-    expired_before = {v.url for v in before if v.expired_at is not None}
-    days = storage.s3.delete_after_days if storage and storage.s3 else None
-    after = f" after {days} day(s)" if days else ""
-    return [
-        Transition("Normal", VIDEO_EXPIRED, f"video {v.url} expired{after}: deleted")
-        for v in current
-        if v.url and v.expired_at is not None and v.url not in expired_before
-    ]
-
-
-def origin_expiry_events(before: Sequence[Video], current: Sequence[Video]) -> list[Transition]:
-    """An OriginExpired Event per original expired since `before` (the video stays)."""
-    expired_before = {v.origin.key() for v in before if v.origin is not None and v.origin.expired_at is not None}
-    events = []
-    for v in current:
-        origin = v.origin
-        if origin is None or origin.expired_at is None or origin.key() in expired_before:
-            continue
-        what = f"original {origin.key()} of video {v.url or v.path} deleted (keepOrigin, deleteAt {origin.delete_at})"
-        if v.expired_at is not None:
-            what = f"original {origin.key()} deleted with its video {v.url or v.path}"
-        events.append(Transition("Normal", ORIGIN_EXPIRED, what))
-    return events
-
-
 @dataclass
 class Expiry:
     """A status loop's retention: when it last looked, the videos it deleted (url -> when: the
@@ -227,38 +138,52 @@ class Expiry:
     failing: bool = False
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class ExpiryPass:
+    """What one pass of expire_videos did: the URLs it deleted (the caller writes the status at once),
+    and the message of the VideoExpiryFailed Warning to post (the first failure of a streak)."""
+
+    deleted: tuple[str, ...] = ()
+    warning: str | None = None
+
+
 async def expire_videos(
-    loop: ObjectLoop[Any], expiry: Expiry, storage: RecordingStorage | None, videos: Sequence[Video]
-) -> None:
-    """Retention, at most every retention_interval_seconds, over the status last written (`storage`
-    and `videos`: a finished object's too: its loop keeps ticking at the idle interval, and this is
-    a scan of its videos until one is due). The deleted ones go into `expiry.expired`."""
-    settings = loop.state.settings
+    state: OperatorState, namespace: str, expiry: Expiry, storage: RecordingStorage | None, videos: Sequence[Video]
+) -> ExpiryPass:
+    """Retention of an object in `namespace`, at most every retention_interval_seconds, over the
+    status last written (`storage` and `videos`: a finished object's too: its loop keeps ticking at
+    the idle interval, and this is a scan of its videos until one is due). The deleted ones go into
+    `expiry.expired`; the caller posts the pass's Warning."""
+    settings = state.settings
     now = time.monotonic()
-    if now - expiry.checked_at < settings.recordings.retention_interval_seconds:
-        return
+    if now - expiry.checked_at < settings.retention_interval_seconds:
+        return ExpiryPass()
     expiry.checked_at = now
     s3 = storage.s3 if storage else None
     if s3 is None or not s3.delete_after_days:
-        return
+        return ExpiryPass()
     due = [
         v
-        for v in expiry_due(videos, s3.delete_after_days, settings.recordings.retention_day_seconds, utcnow())
+        for v in expiry_due(videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
         if v.url and v.url not in expiry.expired
     ]
     if not due:
-        return
+        return ExpiryPass()
+    warning = None
     try:
-        done = await loop.state.call(delete_videos, loop.state.api, settings, loop.namespace, s3, due)
+        done = await state.call(delete_videos, state.api, settings, namespace, s3, due)
         expiry.failing = False
     except ExpiryFailed as e:
         done = e.done
-        log.warning("%s %s/%s: deleting expired videos failed: %s", loop.kind.api.kind, loop.namespace, loop.name, e)
+        log.warning("%s: deleting expired videos failed: %s", namespace, e)
         if not expiry.failing:  # one Warning per failure streak
-            await loop.post_event("Warning", VIDEO_EXPIRY_FAILED, str(e)[:1000])
+            warning = str(e)[:1000]
         expiry.failing = True
     deleted_at = utcnow()
     for url in done:
         expiry.expired[url] = deleted_at
-    if done:
-        loop.woken.set()  # (the status is written on this tick's way round)
+    return ExpiryPass(tuple(done), warning)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.indexes import Indexes, StoredFacts, StoredIndex, index_values, indexed_stream
-from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 
 QuotaLevel = Literal["ok", "almost", "full"]
 Scope = Literal["namespace", "stream"]
@@ -104,7 +104,7 @@ class QuotaCheck:
     def full(self) -> bool:
         return self.quota is not None and self.quota.level == "full"
 
-    def check(self, state: OperatorState, indexes: Indexes, namespace: str, stream: str) -> None:
+    def check(self, settings: OperatorSettings, indexes: Indexes, namespace: str, stream: str) -> None:
         """Sums the Recordings' and the Clips' stored bytes from the indexes (no API calls)."""
         now = time.monotonic()
         if now - self.checked_at < QUOTA_CHECK_SECONDS:
@@ -113,7 +113,7 @@ class QuotaCheck:
         facts = indexed_stream(indexes.streams, namespace, stream)
         stream_limit = facts.recording_quota_bytes if facts else None
         uses = quota_uses(
-            (indexes.recordings, indexes.clips), namespace, stream, state.settings.recordings.quota_bytes, stream_limit
+            (indexes.recordings, indexes.clips), namespace, stream, settings.recordings_quota_bytes, stream_limit
         )
         self.quota = nearest_limit(uses)
         operator_metrics.storage_quota(namespace, stream, {u.scope: (u.used, u.limit) for u in uses})

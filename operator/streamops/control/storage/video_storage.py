@@ -13,15 +13,12 @@ from streamops.api import LiveStream
 from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY
-from streamops.control.runtime.settings import OperatorSettings, RecordingsSettings
-from streamops.control.shared.quality_sets import read_quality_set, resolved
-from streamops.control.shared.spec_checks import read_stream
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recordings_claim import default_storage
-from streamops.control.workers.ingest_address import IngestPortMap, allocated_ingest_ports
+from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.control.workers.worker_pod import secret_file_volume, spec_hash
-from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 from streamops.storage.credentials import CA_FIELD, CREDENTIALS_FIELD, ca_problem, credentials_problem
@@ -53,13 +50,11 @@ class StorageSecrets:
     ca: Body | None = None
 
 
-def resolve_storage(
-    own: RecordingStorage | None, stream: LiveStream, recordings: RecordingsSettings
-) -> RecordingStorage:
+def resolve_storage(own: RecordingStorage | None, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
     """The object's own storage (exactly one of pvc or s3), else its stream's default."""
     if own is not None and (own.pvc is not None or own.s3 is not None):
         return own
-    return default_storage(stream, recordings)
+    return default_storage(stream, settings)
 
 
 def videos_directory(namespace: str, name: str, uid: str, storage: RecordingStorage) -> str:
@@ -116,16 +111,11 @@ def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
     return pod
 
 
-def read_storage_secrets(api: KubeApi, namespace: str, s3: S3Storage) -> StorageSecrets:
-    credentials = api.get("Secret", namespace, s3.credentials_secret)
-    return StorageSecrets(credentials, api.get("Secret", namespace, s3.ca_secret) if s3.ca_secret else None)
-
-
-def admins_storage(s3: S3Storage, recordings: RecordingsSettings) -> bool:
+def admins_storage(s3: S3Storage, settings: OperatorSettings) -> bool:
     """The chart's own object storage (`recordings_s3`, used when neither the object nor its stream
     names one): the admin's choice, never checked, as the operator's other defaults. A spec naming
     anything else (another endpoint, bucket or key template with the same Secret) is checked."""
-    return recordings.s3 is not None and s3 == recordings.s3
+    return settings.recordings_s3 is not None and s3 == settings.recordings_s3
 
 
 def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSettings) -> StorageRefusal | None:
@@ -133,12 +123,10 @@ def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSe
     a Secret a spec names must carry the opt-in label, or the worker would send its keys to the
     spec's endpoint; then the credentials Secret (both keys) and CA Secret (ca.crt) must exist: a
     Pod without them would hang in CreateContainerConfigError. Names only, never a value."""
-    if not admins_storage(s3, settings.recordings):
-        refused = [
-            secret_reference_refusal(CREDENTIALS_FIELD, s3.credentials_secret, secrets.credentials, settings.tenancy)
-        ]
+    if not admins_storage(s3, settings):
+        refused = [secret_reference_refusal(CREDENTIALS_FIELD, s3.credentials_secret, secrets.credentials, settings)]
         if s3.ca_secret:
-            refused.append(secret_reference_refusal(CA_FIELD, s3.ca_secret, secrets.ca, settings.tenancy))
+            refused.append(secret_reference_refusal(CA_FIELD, s3.ca_secret, secrets.ca, settings))
         messages = [m for m in refused if m is not None]
         if messages:
             return StorageRefusal(REFUSED_BY_POLICY, "; ".join(messages))
@@ -152,13 +140,6 @@ def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSe
     return None
 
 
-def storage_secrets_refusal(
-    api: KubeApi, namespace: str, s3: S3Storage, settings: OperatorSettings
-) -> StorageRefusal | None:
-    """storage_refusal of the storage's Secrets as they are now."""
-    return storage_refusal(s3, read_storage_secrets(api, namespace, s3), settings)
-
-
 @dataclass(frozen=True)
 class FollowedStream:
     """What the owner of a recorder or a clipper reads of the stream it follows: the stream (with the
@@ -170,23 +151,3 @@ class FollowedStream:
     storage: RecordingStorage
     storage_refused: StorageRefusal | None
     ingest_ports: IngestPortMap | None
-
-
-def read_followed_stream(
-    api: KubeApi,
-    namespace: str,
-    stream_name: str,
-    own_storage: RecordingStorage | None,
-    settings: OperatorSettings,
-    host_network: bool,
-) -> FollowedStream | None:
-    """The stream and its storage as a Recording's or a Clip's reconcile reads them (None: no such
-    stream; the storage is resolved from it)."""
-    stream = read_stream(api, namespace, stream_name)
-    if stream is None:
-        return None
-    stream = resolved(stream, read_quality_set(api, stream))
-    storage = resolve_storage(own_storage, stream, settings.recordings)
-    refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
-    ports = allocated_ingest_ports(api, stream) if host_network else None
-    return FollowedStream(stream, storage, refused, ports)

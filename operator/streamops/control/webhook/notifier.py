@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from streamops.api.broadcast import stream_names
 from streamops.api.common import Condition, client_fields, spec_client
-from streamops.control.runtime.indexes import plain
 from streamops.control.runtime.state import OperatorState
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.events import (
@@ -36,6 +35,7 @@ from streamops.control.webhook.outbox import Outbox, pruned, recorded
 from streamops.control.webhook.store import OutboxStore, StreamKey
 from streamops.control.webhook.subscription import DeliveryRecord, subscription_of
 from streamops.kube.client import ApiError
+from streamops.kube.manifests import plain
 
 log = logging.getLogger("streamops.webhook")
 # Connections to receivers: a pool of their own (the workers' telemetry client is another), no

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from streamops.api.common import Condition
 from streamops.api.webhook import LabelSelector, StreamWebhookSpec
-from streamops.control.runtime.conditions import (
+from streamops.control.shared.conditions import (
     READY,
     REFUSED_BY_POLICY,
     STALLED,
@@ -21,7 +21,7 @@ from streamops.control.runtime.conditions import (
     Transition,
     merge_conditions,
 )
-from streamops.control.runtime.settings import TenancySettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.kube.manifests import Body
 
@@ -94,13 +94,13 @@ class DeliveryRecord:
     secret_refused: str | None = None  # why the tenancy policy refuses the signing Secret (nothing is sent)
 
 
-def secret_refusal(sub: Subscription, secret: Body | None, tenancy: TenancySettings) -> str | None:
+def secret_refusal(sub: Subscription, secret: Body | None, settings: OperatorSettings) -> str | None:
     """The signing Secret must carry the opt-in label (docs/design/tenancy.md): a subscription's
     author could otherwise name any key of any Secret of the namespace, and the receiver they choose
     would get HMACs keyed with it over bodies it knows (enough to test guesses of the value offline,
     or to forge what another service checks with the same key). None: it may be used, or it does
     not exist (secret_missing says that)."""
-    return secret_reference_refusal("spec.secretRef", sub.spec.secret_ref.name, secret, tenancy)
+    return secret_reference_refusal("spec.secretRef", sub.spec.secret_ref.name, secret, settings)
 
 
 def _iso(moment: datetime | None) -> str | None:

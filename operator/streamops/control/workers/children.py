@@ -20,13 +20,7 @@ from streamops.control.workers.restarts import (
 )
 from streamops.kube.client import KubeApi
 from streamops.kube.manifests import Body, Manifest
-from streamops.kube.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION
-
-
-def owned_by(obj: Body | None, uid: str | None) -> bool:
-    if not obj:
-        return False
-    return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences") or [])
+from streamops.kube.naming import ADOPTED_ANNOTATION, MANAGED_ANNOTATIONS_ANNOTATION, SPEC_HASH_ANNOTATION, owned_by
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
-from streamops.control.runtime.settings import PlaybackSettings
-from streamops.control.workers.ports import ports_of
-from streamops.kube.client import KubeApi
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.naming import child_name
 
 # Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
@@ -97,10 +95,10 @@ def ingest_internal_url(
     return f"http://{host}:{(ports or POD_NETWORK_PORTS)['internal']}"
 
 
-def playback_signed(stream: LiveStream, playback: PlaybackSettings) -> bool:
+def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
     """Whether the ingest's HLS wants a signed token: spec.playback.access, else the operator's
     default (the ingest is configured by it; a clipper reading the HLS signs its own token by it)."""
-    return (stream.spec.playback.access or playback.access) == "signed"
+    return (stream.spec.playback.access or settings.playback_access) == "signed"
 
 
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:
@@ -108,10 +106,3 @@ def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: 
     transcoded ladder's, else the origin)."""
     base = ingest_internal_url(stream, worker_address, ingest_ports)
     return f"{base}{TRANSCODED_FEED_PATH}" if type_ == "transcoded" else f"{base}{FEED_PATH}"
-
-
-def allocated_ingest_ports(api: KubeApi, stream: LiveStream) -> IngestPortMap | None:
-    """With host networking: the ports of the stream's primary ingest, which its recorders and
-    pushers read their feed from (None until the stream's reconcile allocated them)."""
-    service = api.get("Service", stream.metadata.namespace or "", ingest_names(stream.metadata.name, "primary").service)
-    return ports_of(service) or None

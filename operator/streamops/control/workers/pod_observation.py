@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from streamops.api.common import Condition
 from streamops.contract.worker import STATUS_PATH
-from streamops.control.runtime.conditions import READY, Observed, Transition
+from streamops.control.shared.conditions import READY, Observed, Transition
 from streamops.kube.manifests import Body, timestamp
 
 # The taint eviction controller marks a Pod it deletes for a NoExecute taint (node unreachable or

@@ -25,16 +25,14 @@ from pydantic import BaseModel, TypeAdapter
 
 from streamops.api.common import GROUP
 from streamops.kube.manifests import Manifest
-from streamops.kube.naming import SPEC_HASH_ANNOTATION
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 SPEC_PARTS_ANNOTATION = f"{GROUP}/spec-parts"  # JSON {part: digest}: what a running worker was built with
 BUILT_FOR_ANNOTATION = f"{GROUP}/built-for-generation"  # the owner's metadata.generation it was built for
 REPLACED_FOR_ANNOTATION = f"{GROUP}/replaced-for"  # on a Pod being replaced: the first difference
-RESTARTS_ANNOTATION = f"{GROUP}/restarts"  # on an owner: "immediate" applies a pending restart now
 # JSON {part prefix: reference}: configuration parts built from another object the owner names (an
 # ingest's config.transcoding. from a QualitySet): their changes are that object's, not the owner's.
 BUILT_FROM_ANNOTATION = f"{GROUP}/built-from"
-IMMEDIATE = "immediate"
 CONFIG_PREFIX = "config."
 DEFAULT_MARK = "d:"  # a configuration field at the contract's default: absent from an older Pod's parts
 UNKNOWN_PART = "spec (built by an operator that did not record its parts)"

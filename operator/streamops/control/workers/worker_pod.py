@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from streamops.contract.worker import HEALTH_PATH, POD_GRACE_SECONDS, PRIVATE_DIR, READY_PATH, WorkerConfig
 from streamops.contract.worker_credential import CREDENTIAL_DIR, CREDENTIAL_KEY
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.node_loss import node_loss_tolerations
 from streamops.control.workers.restarts import SPEC_PARTS_ANNOTATION, config_parts, spec_parts
 from streamops.kube.manifests import Manifest

@@ -7,7 +7,14 @@ Modules, one job each:
 |---|---|
 | `commands` | FFmpeg command lines, pure: a session's inputs and outputs (feed, HLS, DASH, LL-HLS), the screenshot |
 | `session` | one publish/pull session: its FFmpeg, pipes and LL-HLS packagers; `SessionEvents`, `LiveMeter` |
-| `worker` | `IngestWorker`: listeners, pull loop, standby, silence watch, screenshots, telemetry, HTTP faces; `main` |
+| `worker` | `IngestWorker`: wires the parts below (and the hosts on_air and webrtc/ ask for), runs them; `main` |
+| `sessions` | the own sessions (`OwnSessions`): which one is live, their events, displacement, the silence watch |
+| `rtmp_sessions` | the RTMP front's sessions: admission, the standby session, the publisher cut when its session ends |
+| `push_loop` | a push stream's idle listeners, one per protocol (RTMP's FIFO, SRT with the key as passphrase) |
+| `pull_loop` | a pull stream's URLs round-robin through the egress guard; the last failure; deactivation |
+| `outputs` | what is served of the session on air: the switch to it, its multivariant playlists, the screenshot |
+| `http_faces` | the public and the internal face: each route group given the parts it serves |
+| `telemetry` | the ingest's metrics, read at each scrape, and its status (`IngestStatus`) |
 | `routes` | media routes (aiohttp) by group, given their parts: feed, HLS, LL-HLS, DASH, screenshot, player, uplink |
 | `served_media` | `ServedMedia`: the feeds, HLS/DASH and LL-HLS packagers of the session on air, for the routes |
 | `overlay_switch` | POST /overlays: the switch checked, kept in switch.json; the overlays on (`SwitchedOverlays`) |

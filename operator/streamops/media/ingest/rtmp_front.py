@@ -1,7 +1,7 @@
 """The RTMP(S) front door: `streamops-rtmp` (components/rtmp) as the ingest's child process. It
 terminates RTMP and RTMPS itself, takes nothing but a publisher's handshake, `connect` and `publish`
 before the stream key matched (deadline, byte cap and per-address caps included), and only then asks
-this worker where the media goes: the FIFO of an FFmpeg session (worker.rtmp_admit), which it writes
+this worker where the media goes: the FIFO of an FFmpeg session (rtmp_sessions.RtmpSessions.admit), which it writes
 FLV into. No client ever reaches a listener of FFmpeg's.
 
 This module starts it (again, with backoff, when it exits), answers its `publish` events, tells it

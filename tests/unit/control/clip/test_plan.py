@@ -11,10 +11,10 @@ from devtools.catalog import stored_clip, stored_livestream
 from streamops.api import Clip
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
 from streamops.control.clip import reasons
-from streamops.control.clip.observe import Observed
+from streamops.control.clip.observation import Observed
 from streamops.control.clip.plan import Plan, plan_clipper, wanted_pod
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.video_storage import STORAGE_CREDENTIALS_MISSING, StorageRefusal
 
 SETTINGS = OperatorSettings()

@@ -24,8 +24,8 @@ from streamops.contract.worker_credential import AUTHORIZATION, CREDENTIAL_KEY, 
 from streamops.control.livestream.overlay_switching import OverlaySwitcher
 from streamops.control.livestream.player_settings import PlayerSettingsSender
 from streamops.control.livestream.specs.secret import stream_key_ref
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 
 NS = "media"

@@ -1,5 +1,5 @@
 """HTML overlays without running anything: the API's rules, the ingest's FFmpeg argv, the renderer's
-Chromium flags, the Pod's sidecar and the status mapping (tests/media/test_overlays.py runs them)."""
+configuration, the Pod's sidecar and the status mapping (tests/media/test_overlays.py runs them)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,8 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.runtime.settings import OperatorSettings, WorkerSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.media.ingest.commands import session_command
-from streamops.media.overlay.chromium import confined_flags
 from streamops.media.overlay.png import transparent_png
 from streamops.media.overlay.renderer import allowed_hosts, shown_url
 
@@ -193,15 +192,6 @@ def test_renderer_viewports_are_the_box_on_the_tallest_rendition():
     assert allowed_hosts(config) == ["logo.example.org", "cdn.example.org", "widgets.example.com"]
 
 
-def test_renderer_chromium_reaches_only_named_hosts_not_even_loopback(tmp_path):
-    flags = confined_flags(tmp_path, allowed_hosts=["widgets.example.com"], loopback=False, headless="--headless=new")
-    by_name = dict(f.split("=", 1) for f in flags if f.startswith("--") and "=" in f)
-    assert by_name["--host-resolver-rules"] == "MAP * ~NOTFOUND, EXCLUDE widgets.example.com"
-    assert by_name["--proxy-server"] == "127.0.0.1:9"
-    assert by_name["--proxy-bypass-list"] == "<-loopback>;widgets.example.com", "loopback through the dead proxy"
-    assert "--headless=new" in flags and "--remote-debugging-address=127.0.0.1" in flags
-
-
 def test_messages_never_show_a_query_and_placeholders_are_transparent():
     assert shown_url("https://widgets.example.com:8443/score?token=t0k3n#x") == "https://widgets.example.com:8443/score"
     png = transparent_png(3, 2)
@@ -217,7 +207,7 @@ def test_messages_never_show_a_query_and_placeholders_are_transparent():
 
 
 def test_pod_runs_the_renderer_beside_the_ingest_sharing_one_volume():
-    settings = OperatorSettings(worker=WorkerSettings(overlay_image="registry.example/streamops-overlay:1.2.3"))
+    settings = OperatorSettings(overlay_image="registry.example/streamops-overlay:1.2.3")
     pod = ingest_pod(stream(transcoding=LADDER, overlays=[SCORE]), "primary", settings)
     ingest, renderer = pod["spec"]["containers"]
     assert renderer["name"] == "overlay" and renderer["image"] == "registry.example/streamops-overlay:1.2.3"

@@ -14,8 +14,8 @@ from streamops.control.livestream.status import (
     PodObservation,
     livestream_status,
 )
-from streamops.control.runtime.conditions import Observed, condition_transitions, merge_conditions
 from streamops.control.runtime.status_patch import status_patch
+from streamops.control.shared.conditions import Observed, condition_transitions, merge_conditions
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from streamops.control.livestream.status import (
     livestream_status,
     publisher_refusal_events,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()

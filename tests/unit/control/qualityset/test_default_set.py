@@ -7,7 +7,7 @@ import json
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import ClusterQualitySet
 from streamops.control.qualityset.default_set import default_quality_set, ensure_default_quality_set
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 
 def test_created_when_missing_with_the_settings_ladder_and_left_alone_after() -> None:

@@ -11,13 +11,12 @@ from typing import Any
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.api import Recording
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.recording.observe import Observed
+from streamops.control.recording.observation import Observed
 from streamops.control.recording.plan import Plan, adopted, plan_recorder, start_config, wanted_pod
-from streamops.control.runtime.conditions import REFUSED_BY_POLICY
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import REFUSED_BY_POLICY
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.video_storage import STORAGE_CREDENTIALS_MISSING, StorageRefusal
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
-from streamops.kube.naming import ADOPTED_ANNOTATION, HOST_PORTS_ANNOTATION
+from streamops.kube.naming import ADOPTED_ANNOTATION, HOST_PORTS_ANNOTATION, IMMEDIATE, RESTARTS_ANNOTATION
 
 SETTINGS = OperatorSettings()
 STREAM = stored_livestream(recording={"standby": True})

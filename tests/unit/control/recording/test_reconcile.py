@@ -12,7 +12,7 @@ from devtools.catalog import livestream, named_ladder, quality_set, recording
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import StorageRefusal
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 
 NS = "media"

@@ -19,7 +19,7 @@ from streamops.contract import video_link
 from streamops.contract.playback_token import verify
 from streamops.contract.recorder import RecorderStatus
 from streamops.control.recording.status import RecorderObservation, claim_links, recording_status
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.storage.download_link import NoLink, claim_download_link, claim_page_link
 

@@ -20,7 +20,7 @@ from streamops.control.recording.status import (
     recording_events,
     recording_status,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.storage_quota import QuotaUse
 from streamops.control.workers.pod_observation import PodObservation
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from devtools.catalog import restream, stored, stored_livestream
 from streamops.api import Restream
-from streamops.control.restream.observe import Observed, Target
+from streamops.control.restream.observation import Observed, Target
 from streamops.control.restream.plan import Plan, plan_pusher, wanted_pod, wanted_targets
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.manifests import Manifest
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
 SETTINGS = OperatorSettings()
 STREAM = stored_livestream(uid="stream-uid")

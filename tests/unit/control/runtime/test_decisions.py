@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from streamops.control.runtime.conditions import WORKER_REPLACED
 from streamops.control.runtime.decisions import (
     ForceDelete,
     LoopFacts,
@@ -22,7 +21,8 @@ from streamops.control.runtime.decisions import (
     status_only,
     wake,
 )
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 

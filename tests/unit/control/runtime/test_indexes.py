@@ -7,7 +7,6 @@ import json
 from streamops.api import GROUP
 from streamops.control.runtime.indexes import (
     child_entry,
-    plain,
     pod_entry,
     quality_set_user_entry,
     recording_entry,
@@ -100,8 +99,8 @@ def test_stream_object_entry_is_a_valid_livestream_without_status():
 def test_wakes_reach_the_object_and_the_followers_of_its_stream():
     import asyncio
 
-    from streamops.control.runtime.settings import OperatorSettings
     from streamops.control.runtime.state import OperatorState
+    from streamops.control.shared.settings import OperatorSettings
 
     async def scenario() -> None:
         state = OperatorState(api=None, settings=OperatorSettings())  # type: ignore[arg-type]
@@ -210,8 +209,8 @@ def test_a_restreams_siblings_are_woken_to_reconcile_and_the_streams_recordings_
     """A Restream's change re-plans its stream's shared pusher: its stream's other Restreams reconcile."""
     import asyncio
 
-    from streamops.control.runtime.settings import OperatorSettings
     from streamops.control.runtime.state import OperatorState
+    from streamops.control.shared.settings import OperatorSettings
 
     async def scenario() -> None:
         state = OperatorState(api=None, settings=OperatorSettings())  # type: ignore[arg-type]
@@ -226,12 +225,3 @@ def test_a_restreams_siblings_are_woken_to_reconcile_and_the_streams_recordings_
         state.status_executor.shutdown()
 
     asyncio.run(scenario())
-
-
-def test_plain_copies_share_keys_and_short_strings_between_objects():
-    text = '{"metadata": {"name": "cam", "uid": "0b8f3c52-0d5a-4bb5-9d1a-6f1de0bd7e3a"}, "spec": {"type": "ClusterIP"}}'
-    one, two = plain(json.loads(text)), plain(json.loads(text))
-    assert one == two == json.loads(text)
-    (key_one,), (key_two,) = one["spec"], two["spec"]
-    assert key_one is key_two and one["spec"]["type"] is two["spec"]["type"], "one copy for every object"
-    assert one["metadata"]["uid"] is not two["metadata"]["uid"], "a uid is each object's own: not interned"

@@ -10,8 +10,8 @@ from streamops.api.kinds import RECORDING
 from streamops.api.recording import RecordingStatus
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject, kept
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 
 FINAL = {"conditions": [{"type": "Succeeded", "status": "True", "reason": "Stopped", "message": ""}]}
 

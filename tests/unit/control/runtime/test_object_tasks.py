@@ -11,8 +11,8 @@ import kopf
 import pytest
 from streamops.control.runtime import object_tasks
 from streamops.control.runtime.object_tasks import LiveObject, ObjectTasks
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 
 KEY = ("LiveStream", "ns", "cam")
 
@@ -91,18 +91,20 @@ def test_a_listing_without_the_object_stops_only_loops_older_than_the_listing():
 def test_a_failing_loop_starts_again(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(object_tasks, "RESTART_SECONDS", 0.01)
     runs: list[int] = []
+    third = asyncio.Event()
 
     async def flaky(obj: LiveObject) -> None:
         runs.append(1)
         if len(runs) < 3:
             raise RuntimeError("boom")
+        third.set()
         while not obj.gone:
             await asyncio.sleep(0.01)
 
     async def scenario() -> None:
         tasks = ObjectTasks()
         tasks.observe("ADDED", KEY, body("a"), flaky)
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(third.wait(), 30)  # (an event, not a fixed sleep: CI is loaded)
         assert len(runs) == 3 and len(tasks) == 1
         await tasks.close()
 

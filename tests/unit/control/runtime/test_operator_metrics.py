@@ -32,8 +32,8 @@ from streamops.control.runtime.operator_metrics import (
     stream_active,
     stream_deleted,
 )
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 
 

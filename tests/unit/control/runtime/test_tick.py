@@ -13,9 +13,9 @@ from streamops.api.kinds import BROADCAST
 from streamops.control.runtime.decisions import Reconcile, ResyncWithin, SpecOutcome, Wake
 from streamops.control.runtime.object_loop import KindLoop, ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject, kept
-from streamops.control.runtime.settings import OperatorSettings
 from streamops.control.runtime.state import OperatorState
 from streamops.control.runtime.tick import KindTick, act
+from streamops.control.shared.settings import OperatorSettings
 
 
 class Own:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from devtools.catalog import named_ladder, quality_set, stored_livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
-from streamops.control.shared.quality_sets import read_quality_set, resolved
+from streamops.control.shared.quality_set_reads import read_quality_set
+from streamops.control.shared.quality_sets import resolved
 
 
 def put(api: FakeKubeApi, body: dict, namespace: str = "media") -> None:

@@ -16,7 +16,7 @@ from streamops.api import LiveStream
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
-from streamops.control.runtime.settings import IngestRegion, IngestSettings, OperatorSettings, TenancySettings
+from streamops.control.shared.settings import IngestRegion, IngestSettings, OperatorSettings, TenancySettings
 from streamops.control.shared.tenancy import (
     regional_load_balancers_allowed,
     service_type_refusal,

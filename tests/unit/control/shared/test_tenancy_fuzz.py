@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from hypothesis import example, given
 from hypothesis import strategies as st
 from streamops.api.livestream import ROUTE_PATH_PATTERN
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import namespace_prefix, playback_path_refusal, refused_annotations
 
 SETTINGS = OperatorSettings()

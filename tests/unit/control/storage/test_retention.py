@@ -1,64 +1,68 @@
-"""Retention (retention.py): which stored videos, and which originals (keepOrigin), are due for expiry."""
+"""Retention's deletions (control/storage/retention.py): expire_videos over the status last written,
+at most every retention_interval_seconds; a pass that fails gives one Warning per failure streak,
+one that deletes says what it deleted (the loop writes the status at once). Against the fake API
+(the storage's Secrets) and a recording S3 client: which videos are due is video_expiry.py's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
-from streamops.api.recording import Video
-from streamops.control.storage.retention import expiry_due, marked_expired, origin_expiry_due, stored_objects
+import pytest
+from devtools.catalog import stored_video
+from devtools.fake_kube import FakeKubeApi, operator_view
+from streamops.api.recording import RecordingStorage, Video
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage import retention
+from streamops.control.storage.retention import Expiry, ExpiryPass, expire_videos
 
-VIDEO = {
-    "title": "Stream Record: Camera, 2026-11-23 10:00:10 UTC",
-    "url": "s3://videos/streamops/media/cam/2026/11/23/10/00/rec-01234567/record-1.mp4",
-    "upload": "uploaded",
-    "durationSeconds": 10.0,
-    "sizeBytes": 1000,
-    "startedAt": "2026-11-23T10:00:00Z",
-    "endedAt": "2026-11-23T10:00:10Z",
-}
+from tests.unit.control.shared.test_tenancy import NS, put, secret
 
-
-def test_retention_selects_uploaded_videos_older_than_the_days():
-    old = Video.model_validate(VIDEO)
-    pending = Video.model_validate({**VIDEO, "upload": "pending"})
-    gone = Video.model_validate({**VIDEO, "expiredAt": "2026-11-24T00:00:00Z"})
-    local = Video.model_validate({**VIDEO, "url": None, "upload": None, "path": "media/x.mp4"})
-    new = Video.model_validate({**VIDEO, "endedAt": "2026-11-25T10:00:00Z"})
-    now = datetime(2026, 11, 25, 10, 0, 15, tzinfo=UTC)
-    assert expiry_due([old, pending, gone, local, new], 2, 86400, now) == [old]
-    assert expiry_due([old, new], None, 86400, now) == []
-    assert expiry_due([old, new], 1, 5, now) == [old, new], "a short day (the test knob) expires sooner"
+SETTINGS = OperatorSettings(retention_interval_seconds=3600)
+STORAGE = RecordingStorage.model_validate(
+    {"s3": {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3", "deleteAfterDays": 1}}
+)
+OLD = Video.model_validate(stored_video("media/cam/old.mp4"))  # ended 2026-11-23: long due
 
 
-ORIGIN = {"width": 1280, "height": 720, "sizeBytes": 3000, "deleteAt": "2026-11-30T10:00:10Z"}
-ORIGIN_URL = VIDEO["url"].replace("record-1", "record-1-origin")  # type: ignore[union-attr]
+def state(api: FakeKubeApi) -> Any:
+    """The operator's state as expire_videos uses it: settings, the API, its threads (here inline)."""
+
+    async def call(function: Callable[..., Any], *args: Any) -> Any:
+        return function(*args)
+
+    return SimpleNamespace(settings=SETTINGS, api=api, call=call)
 
 
-def test_originals_are_due_at_their_delete_at_on_a_claim_and_in_a_bucket():
-    in_bucket = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded"}})
-    uploading = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploading"}})
-    on_claim = Video.model_validate(
-        {**VIDEO, "url": None, "upload": None, "path": "m/r/record-1.mp4", "origin": {**ORIGIN, "path": "m/r/o.mp4"}}
+def test_a_failing_pass_warns_once_per_streak_and_a_later_one_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
+    deleted: list[str] = []
+    monkeypatch.setattr(
+        retention, "s3_client", lambda _: SimpleNamespace(delete_object=lambda Bucket, Key: deleted.append(Key))
     )
-    gone = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded",
-                                                     "expiredAt": "2026-11-30T10:00:11Z"}})  # fmt: skip
-    video_gone = Video.model_validate({**in_bucket.wire(), "expiredAt": "2026-11-24T00:00:00Z"})
-    plain = Video.model_validate(VIDEO)
-    before = datetime(2026, 11, 30, 10, 0, 9, tzinfo=UTC)
-    at = datetime(2026, 11, 30, 10, 0, 10, tzinfo=UTC)
-    videos = [in_bucket, uploading, on_claim, gone, video_gone, plain]
-    assert origin_expiry_due(videos, before) == []
-    assert origin_expiry_due(videos, at) == [in_bucket, on_claim], "stored, not expired, its video still there"
+    api, expiry = operator_view(), Expiry()
+    sweep = lambda: asyncio.run(expire_videos(state(api), NS, expiry, STORAGE, [OLD]))  # noqa: E731
+
+    first = sweep()  # the credentials Secret is missing: nothing sent
+    assert first.deleted == () and first.warning is not None and "s3" in first.warning and deleted == []
+    assert sweep() == ExpiryPass(), "the next pass waits for the interval"
+    expiry.checked_at = float("-inf")
+    assert sweep() == ExpiryPass(), "still failing: no second Warning in the streak"
+    assert expiry.failing
+
+    put(api, secret("s3", True, accessKeyId="AKIA0000000000000001", secretAccessKey="not-a-real-secret-key"))
+    expiry.checked_at = float("-inf")
+    assert sweep() == ExpiryPass(deleted=(OLD.url,)) and not expiry.failing
+    assert deleted == ["media/cam/old.mp4", "media/cam/old.json", "media/cam/old.html"]
+    assert list(expiry.expired) == [OLD.url], "the status function marks it expiredAt"
 
 
-def test_a_video_deleted_by_delete_after_days_takes_its_original_with_it():
-    video = Video.model_validate({**VIDEO, "origin": {**ORIGIN, "url": ORIGIN_URL, "upload": "uploaded"}})
-    assert stored_objects(video) == [ORIGIN_URL, VIDEO["url"]], "the video's own object last"
-    expired = Video.model_validate(
-        {**video.wire(), "origin": {**video.origin.wire(), "expiredAt": "2026-11-30T10:00:10Z"}}
-    )  # type: ignore[union-attr]
-    assert stored_objects(expired) == [VIDEO["url"]], "an original deleted already is not asked again"
-    at = datetime(2026, 11, 25, tzinfo=UTC)
-    marked = marked_expired(video, None, {VIDEO["url"]: at, ORIGIN_URL: at})  # type: ignore[dict-item]
-    assert marked.expired_at == at and marked.origin is not None and marked.origin.expired_at == at
-    assert marked.stored_size() == 1000, "(expired: the quota no longer counts the original)"
+def test_a_storage_without_retention_or_a_claim_deletes_nothing() -> None:
+    api = operator_view()
+    claim = RecordingStorage.model_validate({"pvc": {"claimName": "videos"}})
+    kept = RecordingStorage.model_validate(
+        {"s3": {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"}}
+    )
+    for storage in (None, claim, kept):
+        assert asyncio.run(expire_videos(state(api), NS, Expiry(), storage, [OLD])) == ExpiryPass()

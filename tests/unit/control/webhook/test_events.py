@@ -1,31 +1,14 @@
-"""Webhooks, the pure parts: events from status changes, the outbox, subscriptions, signatures."""
+"""Webhook events from status changes (control/webhook/events.py): which change of which kind makes
+which event, in which order."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
-from devtools.fake_kube import FakeKubeApi
 from streamops.api.webhook import StreamWebhookSpec
-from streamops.contract.webhook_event import body_of, signed_headers, verify
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.webhook.delivery import backoff_seconds, secrets_of
 from streamops.control.webhook.events import changes_between, facts_of
-from streamops.control.webhook.notifier import Notifier, stream_of
-from streamops.control.webhook.outbox import (
-    MAX_EVENTS,
-    Outbox,
-    acknowledged,
-    outbox_manifest,
-    outbox_name,
-    outbox_of,
-    pruned,
-    recorded,
-)
-from streamops.control.webhook.subscription import Subscription, selector_matches
+from streamops.control.webhook.subscription import Subscription
 
 NOW = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
 
@@ -95,88 +78,6 @@ def test_a_recording_stopped_and_its_video_ready_in_one_observation_come_stopped
     ]
 
 
-NS = "ns"
-STREAM = {"metadata": {"namespace": NS, "name": "cam", "uid": "cam-uid"}, "spec": {"title": "Camera"}}
-VIDEO = {"title": "Stream Record: Camera, 2026-11-26 05:00:30", "path": "ns/rec-1.mp4", "durationSeconds": 30.0}
-
-
-def a_recording(status: dict[str, Any]) -> dict[str, Any]:
-    return {"metadata": {"namespace": NS, "name": "rec"}, "spec": {"streamRef": {"name": "cam"}}, "status": status}
-
-
-def a_notifier(api: FakeKubeApi) -> Notifier:
-    """The operator's notifier on the fake API server, with one subscription to every event (its
-    delivery is not run: what is recorded is read from the outbox ConfigMap)."""
-
-    async def call(function: Any, *args: Any) -> Any:
-        return function(*args)
-
-    notifier = Notifier(state=SimpleNamespace(api=api, call=call), session=None)  # type: ignore[arg-type]
-    spec = StreamWebhookSpec.model_validate({"url": "http://receiver/x", "secretRef": {"name": "s"}})
-    delivery = SimpleNamespace(sub=Subscription("sub-uid", NS, "w", 1, spec), wake=asyncio.Event())
-    notifier.deliveries["sub-uid"] = delivery  # type: ignore[assignment]
-    return notifier
-
-
-async def observed(notifier: Notifier, kind: str, body: dict[str, Any]) -> None:
-    """A watch event, and the comparison it schedules run to the end."""
-    notifier.observe(kind, "MODIFIED", body)
-    while notifier._syncs:
-        await asyncio.gather(*list(notifier._syncs.values()))
-
-
-def recorded_types(api: FakeKubeApi) -> list[str]:
-    outbox = outbox_of(api.object("ConfigMap", NS, outbox_name("cam")) or {})
-    assert outbox is not None
-    return [e.event["type"].removeprefix("dev.streamops.") for e in outbox.events]
-
-
-def test_a_stopping_recordings_last_video_is_ready_after_it_stopped_across_an_operator_restart() -> None:
-    """spec.stopped: the recorder lists its last video while it still says it is recording, and says
-    stopped only once done. The status written in between (recording, Recording False/Stopping, the
-    video) made `recording.video_ready` (sequence 4) before `recording.stopped` (5). The video waits
-    for the observation that sees the Recording stopped, also when the operator restarts meanwhile."""
-    api = FakeKubeApi()
-    live = {"status": {"live": True, "activeIngest": "primary", "startedAtPrimary": "2026-11-26T05:00:00Z"}}
-    recording = {"recording": True, "startedAt": "2026-11-26T05:00:00Z"}
-    stopping = {
-        **recording,
-        "conditions": [{"type": "Recording", "status": "False", "reason": "Stopping"}],
-        "videos": [VIDEO],
-    }
-    stopped = {
-        **stopping,
-        "recording": False,
-        "endedAt": "2026-11-26T05:00:31Z",
-        "duration": 30.0,
-        "conditions": [{"type": "Recording", "status": "False", "reason": "Stopped"}],
-    }
-
-    async def before_the_restart() -> None:
-        notifier = a_notifier(api)
-        await observed(notifier, "LiveStream", {**STREAM, **live})  # the outbox's baseline
-        await observed(notifier, "Recording", a_recording(recording))
-        await observed(notifier, "Recording", a_recording(stopping))
-
-    async def after_it() -> None:
-        notifier = a_notifier(api)  # reads the outbox (its facts) from the ConfigMap
-        await observed(notifier, "LiveStream", {**STREAM, **live})
-        await observed(notifier, "Recording", a_recording(stopping))
-        assert recorded_types(api) == ["recording.started"], "the video waits for the stop"
-        await observed(notifier, "Recording", a_recording(stopped))
-
-    asyncio.run(before_the_restart())
-    assert recorded_types(api) == ["recording.started"]
-    asyncio.run(after_it())
-    assert recorded_types(api) == ["recording.started", "recording.stopped", "recording.video_ready"]
-    outbox = outbox_of(api.object("ConfigMap", NS, outbox_name("cam")) or {})
-    assert outbox is not None
-    stop, ready = (e.event for e in outbox.events[1:])
-    assert (stop["data"]["endedAt"], stop["data"]["videos"]) == ("2026-11-26T05:00:31Z", 1)
-    assert ready["data"]["number"] == 1 and ready["data"]["location"] == "ns/rec-1.mp4"
-    assert [int(e.event["sequence"]) for e in outbox.events] == [1, 2, 3]
-
-
 def test_clip_events_say_ready_with_the_download_or_failed_with_why() -> None:
     video = {"title": "goal", "url": "s3://b/clip.mp4", "upload": "uploaded", "durationSeconds": 30.1, "sizeBytes": 9}
     waiting = {"conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Waiting"}]}
@@ -210,74 +111,6 @@ def test_restream_events_tell_connected_from_recovered() -> None:
     assert types("Restream", "x", {}, {"conditions": [{"type": "Live", "reason": "Connecting"}]}) == []
 
 
-def _outbox_with(n: int, uids: list[str]) -> Outbox:
-    box = Outbox(stream="s", facts={"stream": facts_of("LiveStream", {})})
-    for i in range(n):
-        status = {"live": i % 2 == 0, "activeIngest": "primary" if i % 2 == 0 else None}
-        old = box.facts["stream"]
-        new = facts_of("LiveStream", {"status": status})
-        changes = {"stream": (new, changes_between("LiveStream", "s", old, new, status))}
-        box = recorded(box, "ns", "uid", changes, {t: uids for t in ("stream.active", "stream.idle")}, NOW, {})
-    return box
-
-
-def test_outbox_sequences_acknowledgements_and_bounds() -> None:
-    box = _outbox_with(3, ["a", "b"])
-    assert [e.seq for e in box.events] == [1, 2, 3]
-    assert box.events[0].event["id"] == "uid-1" and box.events[0].event["sequence"] == "1"
-    assert box.events[0].event["type"] == "dev.streamops.stream.active"
-    box = acknowledged(box, "a", 1)
-    assert box.next_for("a").seq == 2 and box.next_for("b").seq == 1
-    box = acknowledged(box, "b", 1)
-    assert [e.seq for e in box.events] == [2, 3]  # an event no one waits for goes
-    # Round trip through the ConfigMap, and the bound.
-    assert outbox_of(outbox_manifest("ns", box, "7")) == box
-    big = _outbox_with(MAX_EVENTS + 5, ["a"])
-    kept, lost = pruned(big, NOW.timestamp(), {"a"})
-    assert len(kept.events) == MAX_EVENTS and lost == {"a": 5} and kept.events[0].seq == 6
-    # 24 h later everything left expires; a subscription that is gone no longer holds events.
-    assert pruned(box, NOW.timestamp() + 24 * 3600 + 1, {"a", "b"})[1] == {"a": 2, "b": 2}
-    assert pruned(box, NOW.timestamp(), {"a"})[0].backlog("b") == 0
-
-
-def test_subscription_filters_and_selectors() -> None:
-    spec = StreamWebhookSpec.model_validate(
-        {
-            "url": "http://receiver/x",
-            "secretRef": {"name": "s"},
-            "events": ["recording.*", "stream.active"],
-            "streamSelector": {"matchLabels": {"tier": "gold"}},
-        }
-    )
-    sub = Subscription("u", "ns", "w", 1, spec)
-    assert sub.wants("recording.video_ready") and sub.wants("stream.active") and not sub.wants("stream.idle")
-    assert sub.selects({"tier": "gold"}) and not sub.selects({})
-    assert selector_matches(spec.stream_selector.model_copy(update={"match_labels": {}, "match_expressions": []}), {})
-
-
-def test_signatures_verify_rotate_and_expire() -> None:
-    event = _outbox_with(1, ["a"]).events[0].event
-    body = body_of(event)
-    now = int(time.time())
-    headers = signed_headers(event["id"], now, body, [b"new", b"old"])
-    assert verify(headers, body, b"new") and verify(headers, body, b"old")
-    assert not verify(headers, body, b"wrong")
-    assert not verify(headers, body + b" ", b"new")
-    assert not verify(headers, body, b"new", now=now + 301)
-    assert not verify({**headers, "webhook-id": "other"}, body, b"new")
-
-
-def test_backoff_and_secrets() -> None:
-    cap = OperatorSettings().webhooks.backoff_cap_seconds
-    assert cap == 30.0, "the default cap: a receiver back after 60 s gets its backlog within 30 s"
-    assert backoff_seconds(1, 0.5, cap) == 1.0 and backoff_seconds(3, 0.5, cap) == 4.0
-    assert backoff_seconds(20, 0.5, cap) == 30.0
-    assert [backoff_seconds(n, 0.5, 2.0) for n in (1, 2, 3, 20)] == [1.0, 2.0, 2.0, 2.0]  # a short cap
-    assert OperatorSettings.from_env({"STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS": "2"}).webhooks.backoff_cap_seconds == 2
-    assert secrets_of({"data": {"secret": "bmV3", "previous": "b2xk"}}, "secret") == [b"new", b"old"]
-    assert secrets_of({"data": {}}, "secret") is None and secrets_of(None, "secret") is None
-
-
 def test_broadcast_events_follow_its_phase_and_the_stream_on_air() -> None:
     pending: dict[str, Any] = {"phase": "Pending"}
     live = {"phase": "Live", "onAir": "main", "liveSince": "2026-11-28T22:00:00Z"}
@@ -296,6 +129,3 @@ def test_broadcast_events_follow_its_phase_and_the_stream_on_air() -> None:
         {"url": "http://r/x", "secretRef": {"name": "s"}, "events": ["broadcast.*"]}
     )
     assert Subscription("u", "ns", "w", 1, spec).wants("broadcast.switched")
-    # Its events go to its first stream's outbox: one copy for a subscription that selects every stream.
-    assert stream_of("Broadcast", "k", {"streams": ["main", "backup"]}) == "main"
-    assert stream_of("Recording", "r", {"streamRef": {"name": "cam"}}) == "cam"

@@ -1,4 +1,4 @@
-"""Pure parts of the ingest worker: FFmpeg command lines, playlists, live values from deltas."""
+"""Pure parts of the ingest worker: FFmpeg command lines, playlists, what FFmpeg says of its source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamops.contract.ingest import IngestConfig
-from streamops.media.ffmpeg import Progress, SourceFacts, UnsafeUri, protocol_whitelist
+from streamops.media.ffmpeg import SourceFacts, UnsafeUri, protocol_whitelist
 from streamops.media.ingest.commands import (
     _tee_target,
     master_playlist,
@@ -18,7 +18,6 @@ from streamops.media.ingest.commands import (
     srt_listen_input,
     srt_listen_script,
 )
-from streamops.media.ingest.session import LiveMeter, LiveRates
 from streamops.redaction import Redactor
 
 BASE = {"stream": "cam", "source": {"push": {}}}
@@ -279,26 +278,6 @@ def test_an_rtmps_or_https_origin_is_verified_unless_told_not_to():
     for url in ("rtmp://o/live/s", "http://o/s.m3u8", "srt://o:1?mode=caller", "rtsp://cam/1"):
         assert not {"tls_verify", "ca_file"} & set(pull_input(url, ca_file="/ca/ca.crt")[1]), "no TLS"
     # rtsps: our FFmpeg's rtsp demuxer takes tls_verify and ca_file (rtsp-tls-pinning.patch; 7.1 did not).
-
-
-def test_live_values_come_from_deltas_not_averages():
-    meter = LiveMeter()
-    # A slow start (cumulative average would say 15 fps) followed by steady 30 fps.
-    meter.add(0.0, Progress(frame=0, out_time_us=0), 0)
-    meter.add(10.0, Progress(frame=150, out_time_us=10_000_000), 1_000_000)
-    meter.add(11.0, Progress(frame=180, out_time_us=11_000_000), 1_375_000)
-    meter.add(12.0, Progress(frame=210, out_time_us=12_000_000), 1_750_000)
-    rates = meter.rates()
-    assert rates == LiveRates(frame_rate=30.0, transcoding_speed=1.0, bitrate=3_000_000)
-
-
-def test_live_values_wait_for_a_meaningful_span():
-    meter = LiveMeter()
-    meter.add(0.0, Progress(frame=0, out_time_us=0), 0)
-    meter.add(0.5, Progress(frame=40, out_time_us=500_000), 200_000)  # a start-up burst
-    assert meter.rates().frame_rate is None, "half a second of start-up burst says nothing"
-    meter.add(2.0, Progress(frame=85, out_time_us=2_000_000), 600_000)
-    assert meter.rates().frame_rate == 42.5
 
 
 def test_source_facts_from_ffmpeg_dump():

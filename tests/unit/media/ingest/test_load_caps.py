@@ -66,7 +66,10 @@ def worker_with(tmp_path: Path, limits: Limits, clock: Callable[[], float] = tim
     worker = IngestWorker(config)
     registry = REGISTRIES[id(worker)] = CollectorRegistry()
     worker.caps = LoadCaps(registry, {"stream": "cam", "role": "primary"}, limits, worker.playback.client, clock=clock)
-    worker.feed.start_session()  # on air, media flowing: /feed answers
+    # On air, media flowing: /feed answers, for as long as the test lasts (its clock stands still: a
+    # loaded machine's requests could outlast the silence rule's 2 s after this one chunk).
+    worker.feed.clock = lambda: 0.0
+    worker.feed.start_session()
     worker.feed.publish(bytes([SYNC]) + bytes(TS_PACKET - 1))
     return worker
 

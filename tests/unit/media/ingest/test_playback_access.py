@@ -1,7 +1,8 @@
-"""The ingest's playback gate without FFmpeg (streamops.media.ingest.playback_access, viewers.py): the
-viewer window and protocol detection, the keys' reload, the configuration's defaults, and the real
-worker's HTTP face (its aiohttp app, nothing started): every playback path at the root and under the
-prefix, with and without a token segment, publishing and the worker endpoints never behind it.
+"""The ingest's playback gate without FFmpeg (streamops.media.ingest.playback_access): the keys'
+reload and the real worker's HTTP face (its aiohttp app, nothing
+started): every playback path at the root and under the prefix, with and without a token segment,
+publishing and the worker endpoints never behind it. Who counts as a viewer: test_viewers.py; the
+configuration's playback defaults: tests/unit/contract/test_ingest.py.
 With media: tests/media/test_playback_access.py."""
 
 from __future__ import annotations
@@ -14,20 +15,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
-from streamops.contract.ingest import EDGE_HEADER, VIEWER_SESSIONS_LISTED, IngestConfig
-from streamops.contract.playback_token import Refusal, session_hash, session_id, sign
+from streamops.contract.ingest import EDGE_HEADER, IngestConfig
+from streamops.contract.playback_token import Refusal, sign
 from streamops.media.ingest.playback_access import PlaybackGate, PlaybackKeys, TokenPathFilter, mask_token_paths
-from streamops.media.ingest.routes import dash_kind, hls_kind
-from streamops.media.ingest.viewers import (
-    SESSIONS_PER_SOURCE,
-    RequestKind,
-    ViewerWindow,
-    viewer_protocol,
-    viewer_source,
-)
 from streamops.media.ingest.worker import IngestWorker
 
 # publishOverHttp: these tests are about the gate; HTTPS-only publishing is test_key_bearing.py's.
@@ -41,112 +33,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# --- the configuration -------------------------------------------------------------------------------
-
-
-def test_a_public_stream_keeps_the_configuration_it_had():
-    """No new key in the JSON of a stream without `playback`: its Pod's spec hash does not change."""
-    assert "playback" not in IngestConfig.model_validate(BASE).to_json()
-    config = IngestConfig.model_validate(BASE)
-    assert (config.signed, config.stream_id, config.viewer_window) == (False, "cam", 30)
-
-
-def test_a_signed_stream_needs_its_keys_and_is_named_with_its_namespace():
-    with pytest.raises(ValueError, match="keysDir"):
-        IngestConfig.model_validate({**BASE, "playback": {"namespace": "ns", "access": "signed"}})
-    signed = {"namespace": "ns", "access": "signed", "keysDir": "/k", "viewerWindowSeconds": 2}
-    config = IngestConfig.model_validate({**BASE, "playback": signed})
-    assert (config.signed, config.stream_id, config.viewer_window) == (True, "ns/cam", 2)
-
-
-# --- viewers -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "kind"),
-    [
-        ("index.m3u8", RequestKind.PLAYLIST),
-        ("part-000012.m4s", RequestKind.PART),
-        ("seg-000003.m4s", RequestKind.SEGMENT),
-        ("seg-000003.ts", RequestKind.SEGMENT),
-        ("init.mp4", RequestKind.INIT),
-    ],
-)
-def test_hls_request_kinds(name, kind):
-    assert hls_kind(name) is kind
-
-
-def test_ll_hls_is_told_by_its_blocking_arguments_or_a_part():
-    assert viewer_protocol(RequestKind.PLAYLIST, {}) == "hls"
-    assert viewer_protocol(RequestKind.PLAYLIST, {"_HLS_msn": "4"}) == "llhls"
-    assert viewer_protocol(RequestKind.PLAYLIST, {"_HLS_part": "1", "_HLS_msn": "4"}) == "llhls"
-    assert viewer_protocol(RequestKind.PART, {}) == "llhls"
-    assert viewer_protocol(RequestKind.SEGMENT, {"_HLS_skip": "YES"}) == "hls"
-    assert viewer_protocol(RequestKind.DASH, {}) == viewer_protocol(RequestKind.MANIFEST, {}) == "dash"
-    assert viewer_protocol(RequestKind.OTHER, {"_HLS_msn": "1"}) is None
-
-
-def test_sessions_are_per_sid_else_per_address_and_user_agent_and_expire_after_the_window():
-    clock = Clock()
-    window = ViewerWindow(30, clock)
-    window.saw("llhls", "page-1", "10.0.0.1", "Chrome")
-    window.saw("hls", "page-1", "10.0.0.1", "Chrome")  # the same page's segment: still one LL-HLS viewer
-    window.saw("hls", "page-2", "10.0.0.1", "Chrome")
-    window.saw("hls", None, "10.0.0.2", "VLC")
-    window.saw("hls", None, "10.0.0.2", "VLC")
-    window.saw("hls", None, "10.0.0.2", "ffplay")
-    window.saw("dash", None, "10.0.0.3", "VLC")
-    report = window.report(webrtc=2)
-    assert report.counts.model_dump() == {"hls": 3, "llhls": 1, "dash": 1, "webrtc": 2}
-    assert report.sessions.llhls == [session_hash("page-1")]
-    assert session_hash(session_id(None, "10.0.0.2", "VLC")) in report.sessions.hls
-    assert not report.truncated
-
-    clock.now += 20
-    window.saw("hls", "page-2", "10.0.0.1", "Chrome")
-    clock.now += 10.5  # the others' last request was 30.5 s ago
-    assert window.sessions() == {"hls": [session_hash("page-2")], "llhls": [], "dash": []}
-    clock.now += 20
-    assert window.report(0).counts.model_dump() == {"hls": 0, "llhls": 0, "dash": 0, "webrtc": 0}
-
-
-def test_the_lists_are_bounded_the_counts_are_not():
-    clock = Clock()
-    window = ViewerWindow(30, clock)
-    for i in range(VIEWER_SESSIONS_LISTED + 10):
-        window.saw("hls", f"s{i}", f"10.0.{i // 200}.{i % 200}", None)
-    report = window.report(0)
-    assert report.counts.hls == VIEWER_SESSIONS_LISTED + 10
-    assert len(report.sessions.hls) == VIEWER_SESSIONS_LISTED and report.truncated
-    assert report.sessions.hls[0] == session_hash(f"s{VIEWER_SESSIONS_LISTED + 9}"), "the newest first"
-
-
-def test_one_address_counts_as_at_most_sessions_per_source_viewers_per_protocol():
-    """Issue 52, finding 10: a client inventing a `_sid` (or a User-Agent) per request was a viewer
-    each time. Its sessions past the bound are not counted until some leave; a /64 is one address."""
-    clock = Clock()
-    window = ViewerWindow(30, clock)
-    for i in range(1000):
-        window.saw("hls", f"invented-{i}", "192.0.2.7", None)
-        window.saw("hls", None, "192.0.2.7", f"agent-{i}")
-        window.saw("llhls", f"ll-{i}", f"2001:db8:1:2::{i:x}", None)
-    window.saw("hls", "a-real-viewer", "192.0.2.8", None)
-    assert window.report(0).counts.model_dump() == {
-        "hls": SESSIONS_PER_SOURCE + 1,
-        "llhls": SESSIONS_PER_SOURCE,
-        "dash": 0,
-        "webrtc": 0,
-    }
-    assert viewer_source("::ffff:192.0.2.7") == "192.0.2.7" and viewer_source("2001:db8:1:2::9") == "2001:db8:1:2::/64"
-    window.saw("hls", "invented-0", "192.0.2.7", None)  # a counted session goes on being counted
-    assert session_hash("invented-0") in window.sessions()["hls"]
-    clock.now += 20
-    window.saw("hls", "invented-1", "192.0.2.7", None)
-    clock.now += 11  # every other session of the address left: room for new ones
-    window.saw("hls", "late-viewer", "192.0.2.7", None)
-    assert set(window.sessions()["hls"]) == {session_hash("invented-1"), session_hash("late-viewer")}
 
 
 # --- keys ---------------------------------------------------------------------------------------------
@@ -266,23 +152,6 @@ def test_refusals_and_requests_are_counted_with_the_ingest_labels(tmp_path):
     for name in ("streamops_playback_requests_total", "streamops_playback_refusals_total"):
         assert not [s for m in registry.collect() for s in m.samples if s.name == name], name
     assert registry.get_sample_value("streamops_viewers", {**labels, "protocol": "llhls"}) is None
-
-
-@pytest.mark.parametrize(
-    ("kind", "metric_kind"),
-    [
-        (RequestKind.PLAYLIST, "playlist"),
-        (RequestKind.MANIFEST, "playlist"),
-        (RequestKind.PART, "media"),
-        (RequestKind.SEGMENT, "media"),
-        (RequestKind.INIT, "media"),
-        (RequestKind.DASH, "media"),
-        (RequestKind.OTHER, "other"),
-    ],
-)
-def test_request_kinds_count_as_playlist_media_or_other(kind, metric_kind):
-    assert kind.metric_kind == metric_kind
-    assert dash_kind("manifest.mpd") is RequestKind.MANIFEST and dash_kind("chunk-0-00001.m4s") is RequestKind.DASH
 
 
 def test_the_worker_counts_each_request_by_kind_and_via_and_each_refusal_by_reason(tmp_path):

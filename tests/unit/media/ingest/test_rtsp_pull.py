@@ -176,7 +176,7 @@ def test_a_missing_ca_file_fails_closed_before_ffmpeg_runs(tmp_path):
         }
     )
     url = "rtmps://10.0.0.5:1936/live/s"
-    attempt = IngestWorker(config)._pull_session(0, url, None, PinnedMedia(url))
+    attempt = IngestWorker(config).pull.session(0, url, None, PinnedMedia(url))
     assert isinstance(attempt, PullFailure) and attempt.kind == "failed"
     assert attempt.message.startswith("the CA file of source.pull.tls.caSecretRef is missing in the ingest Pod")
 
@@ -210,7 +210,7 @@ def test_a_pinned_rtsps_camera_is_verified_against_its_name(tmp_path, insecure):
     )
     worker = IngestWorker(config)
     pinned = PinnedMedia("rtsps://93.184.216.34:322/s", {"verifyhost": "cam.example"})
-    session = worker._pull_session(0, url, None, pinned)
+    session = worker.pull.session(0, url, None, pinned)
     assert not isinstance(session, PullFailure)
     try:
         argv = session.process.argv

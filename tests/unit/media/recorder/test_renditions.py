@@ -18,8 +18,8 @@ from streamops.api.recording import Video
 from streamops.cli.kubectl_plugin import parser as kubectl_parser
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorded_renditions
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.storage.retention import stored_objects
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.video_expiry import stored_objects
 from streamops.media.ingest.commands import rendition_encode
 from streamops.media.recorder.renditions import derive_command, derived, rendition_file
 from streamops.storage.download_link import NoLink, download_link, page_link

@@ -9,10 +9,10 @@ from streamops.contract.clipper import CONFIG_ENV
 from streamops.contract.worker import HTTP_PORT
 from streamops.control.clip.specs.names import CLIP_LABEL, CLIPPER_COMPONENT, clipper_pod_name
 from streamops.control.clip.specs.worker_config import clipper_config, resolved_storage
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.control.workers.ingest_address import IngestPortMap
 from streamops.control.workers.mounts import container_mounts, playback_keys_mount, pod_volumes
-from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.kube.manifests import Manifest
 
 

@@ -8,7 +8,7 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.clipper import PLAYBACK_KEYS_DIR, ClipperConfig
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.control.clip.specs.time_range import clip_range
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.video_storage import resolve_storage, upload_target, videos_directory
 from streamops.control.workers.ingest_address import IngestPortMap, ingest_http_url, playback_signed
 

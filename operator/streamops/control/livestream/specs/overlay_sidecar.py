@@ -8,7 +8,7 @@ from streamops.api.livestream import Overlay
 from streamops.contract.egress_policy import configured_policy
 from streamops.contract.overlay import CONFIG_ENV as OVERLAY_CONFIG_ENV
 from streamops.contract.overlay import OVERLAY_DIR, OverlayRendererConfig, RenderedOverlay, box_pixels
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.kube.manifests import Manifest
 
 OVERLAY_VOLUME = "overlays"

@@ -14,7 +14,7 @@ from streamops.control.livestream.specs.overlay_sidecar import overlay_sidecar
 from streamops.control.livestream.specs.ports import container_ports
 from streamops.control.livestream.specs.route import path_prefix, playback_path
 from streamops.control.livestream.specs.worker_config import WhepCaps, ingest_worker_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     IngestPortMap,
     ingest_component,

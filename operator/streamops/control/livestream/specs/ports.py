@@ -8,7 +8,7 @@ from streamops.contract.ingest import (
     Role,
 )
 from streamops.control.livestream.specs.features import rtmps_on, webrtc_on
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     IngestPortMap,

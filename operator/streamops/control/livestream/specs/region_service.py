@@ -7,7 +7,7 @@ from streamops.api import LiveStream
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.ports import container_ports
 from streamops.control.livestream.specs.service import ingest_selector, load_balancer_rtmps_port
-from streamops.control.runtime.settings import IngestRegion, OperatorSettings
+from streamops.control.shared.settings import IngestRegion, OperatorSettings
 from streamops.control.workers.ingest_address import (
     REGION_COMPONENT,
     IngestPortMap,

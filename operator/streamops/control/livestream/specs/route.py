@@ -14,7 +14,7 @@ from streamops.contract.edge import EDGE_NAME
 from streamops.contract.edge import HTTP_PORT as EDGE_HTTP_PORT
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.features import edge_on
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import ingest_names
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.manifests import Manifest

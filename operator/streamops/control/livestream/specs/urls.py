@@ -27,7 +27,7 @@ from streamops.control.livestream.specs.features import ingest_roles, whip_on
 from streamops.control.livestream.specs.route import PlaybackRoute, path_prefix
 from streamops.control.livestream.specs.secret import stream_key_ref
 from streamops.control.livestream.specs.service import ingest_service_options
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     IngestPortMap,

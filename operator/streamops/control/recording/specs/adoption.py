@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streamops.api import Recording
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, RECORDING_LABEL, label_value, owner_reference
 

@@ -14,8 +14,8 @@ from streamops.api.recording import RecordingStorage, Video
 from streamops.contract.expiry import CONFIG_ENV, ORIGINS_MAX, ExpiredOrigin, ExpiryConfig
 from streamops.contract.recorder import RECORDINGS_ROOT
 from streamops.contract.worker import HTTP_PORT
-from streamops.control.runtime.settings import OperatorSettings
-from streamops.control.workers.recorder_pod import video_worker_metadata, video_worker_pod
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import video_worker_metadata, video_worker_pod
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import RECORDING_LABEL, SPEC_HASH_ANNOTATION, child_name

@@ -11,9 +11,9 @@ from streamops.contract.worker_credential import credential_secret_name
 from streamops.control.recording.specs.names import recorder_pod_name
 from streamops.control.recording.specs.storage import resolved_storage
 from streamops.control.recording.specs.worker_config import UPLOADER_GRACE_SECONDS, recorder_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
+from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
 from streamops.control.workers.ingest_address import IngestPortMap
-from streamops.control.workers.recorder_pod import RECORDER_COMPONENT, video_worker_metadata, video_worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import RECORDING_LABEL
 

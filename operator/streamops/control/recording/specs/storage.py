@@ -7,7 +7,7 @@ from streamops.api import LiveStream, Recording
 from streamops.api.common import ClientFields
 from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import UploadTarget
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.video_storage import resolve_storage
 from streamops.control.storage.video_storage import upload_target as shared_upload_target
 

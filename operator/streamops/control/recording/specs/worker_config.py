@@ -10,7 +10,7 @@ from streamops.contract.recorder import RECORDINGS_ROOT, RecorderConfig
 from streamops.contract.worker_credential import CREDENTIAL_FILE
 from streamops.control.recording.specs.settings import recording_settings
 from streamops.control.recording.specs.storage import recording_directory, resolved_storage, upload_target
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import IngestPortMap, feed_url
 
 # An uploading recorder's Pod may take this long to exit: its scratch emptyDir (the videos not

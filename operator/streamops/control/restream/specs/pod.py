@@ -10,7 +10,7 @@ from streamops.contract.worker import HTTP_PORT
 from streamops.contract.worker_credential import credential_secret_name
 from streamops.control.restream.specs.names import PUSHER_COMPONENT, shared_pusher_pod_name
 from streamops.control.restream.specs.worker_config import shared_pusher_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import STREAM_NAME_ANNOTATION, child_labels, owner_reference

@@ -22,7 +22,7 @@ from streamops.contract.pusher import (
     SharedPusherConfig,
 )
 from streamops.contract.worker_credential import CREDENTIAL_FILE
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.ingest_address import IngestPortMap, feed_url
 
 

@@ -59,6 +59,7 @@ class LlHlsPackager:
         # Media sequence numbers from the wall clock, like the standard playlists (ingest.hls_options):
         # a later session's playlist goes on with higher numbers.
         self.next_msn = int(time.time()) if first_msn is None else first_msn
+        self._files_from = self.next_msn  # the oldest segment whose file may still be on disk
         self.next_part = 0
         self.ended = False
         self._pending: list[bytes] = []  # the current segment's parts
@@ -106,9 +107,12 @@ class LlHlsPackager:
         complete = [s for s in self.segments if s.complete]
         for old in complete[: max(0, len(complete) - window)]:
             self.segments.remove(old)
-        gone = complete[: max(0, len(complete) - window - SEGMENT_FILES_KEPT_BEYOND_WINDOW)]
-        for old in gone:
-            (self.dir / segment_uri(old.msn)).unlink(missing_ok=True)
+        # Files by sequence number, not among the listed segments (the list holds the window only):
+        # a player that loaded the playlist just before still fetches the few before it.
+        keep_from = self.segments[0].msn - SEGMENT_FILES_KEPT_BEYOND_WINDOW
+        for msn in range(self._files_from, keep_from):
+            (self.dir / segment_uri(msn)).unlink(missing_ok=True)
+        self._files_from = max(self._files_from, keep_from)
         # Parts are served for the segments the playlist lists them for, and one more.
         target = target_duration(self.segments, self.settings.segment_seconds)
         keep_seconds = (PARTS_KEPT_TARGET_DURATIONS + 1) * target

@@ -1,7 +1,7 @@
 """WHIP publishers (RFC 9725): the worker's side of `POST /whip` and `DELETE /whip/<id>`. An offer
 that admission.py lets through goes to the component; once it is answered, a session (session.py,
 kind "whip") reads the component's SDP file (the publisher's RTP on loopback, Opus → AAC) and is a
-publish session like RTMP's and SRT's from its first media byte on (the worker's session_started).
+publish session like RTMP's and SRT's from its first media byte on (sessions.OwnSessions.started).
 One WHIP session at a time: the SDP's ports are FFmpeg's. When its FFmpeg ends (silence watch,
 refused, displaced, DELETE), the component's session is deleted too, so the publisher may POST again.
 Why: docs/design/webrtc.md ("The ingest worker").

@@ -7,7 +7,7 @@ from functools import partial
 from devtools.catalog import stored_livestream
 from streamops.control.livestream.specs.region_service import region_service
 from streamops.control.livestream.specs.service import ingest_service
-from streamops.control.runtime.settings import IngestRegion, OperatorSettings
+from streamops.control.shared.settings import IngestRegion, OperatorSettings
 
 SETTINGS = OperatorSettings()
 REGION = IngestRegion.model_validate({"name": "eu-west", "service": {"type": "LoadBalancer"}})

@@ -7,7 +7,7 @@ from functools import partial
 from devtools.catalog import stored_livestream
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.service import ingest_service
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 

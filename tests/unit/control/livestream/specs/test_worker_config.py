@@ -8,7 +8,7 @@ from typing import Any
 from devtools.catalog import stored_livestream
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 SETTINGS = OperatorSettings()
 

@@ -8,7 +8,7 @@ from functools import partial
 
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.control.recording.specs.storage import resolved_storage
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 CHART_S3 = {"endpoint": "http://minio.storage:9000", "bucket": "chart-bucket", "credentialsSecret": "chart-creds"}

@@ -16,7 +16,7 @@ from streamops.contract.pusher import CONFIG_ENV, PusherConfig, PusherTarget
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.specs.worker_config import pusher_config
-from streamops.control.runtime.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.restarts import KEEP
 
 NS = "media"

@@ -1,5 +1,6 @@
 """Pure parts of the ingest's WebRTC (media/ingest/webrtc): the component's and the WHEP feeder's
-command lines, a WHIP session's FFmpeg, who may publish over WHIP, and what the feed probe decides."""
+command lines, a WHIP session's FFmpeg and who may publish over WHIP; what the feed probe decides is
+test_whep_feed.py."""
 
 from __future__ import annotations
 
@@ -27,12 +28,6 @@ from streamops.media.ingest.webrtc.commands import (
     feed_probe_command,
     whep_feed_command,
     whip_input,
-)
-from streamops.media.ingest.webrtc.whep_feed import (
-    B_FRAMES_REFUSED,
-    FeedFacts,
-    playability_problem,
-    transcode_for,
 )
 
 KEY = b"test-key-0123456789abcdef"
@@ -182,37 +177,6 @@ def test_the_feed_probe_presents_the_credential_from_an_ffconcat_script(tmp_path
     lines = script.read_text().splitlines()
     assert lines[:3] == ["ffconcat version 1.0", f"file '{feed}'", "option headers 'Authorization: Bearer cred-xyz'"]
     assert "option rw_timeout '5000000'" in lines
-
-
-# --- what the probe decides --------------------------------------------------------------------------------
-
-X264_DEFAULT = {
-    "streams": [
-        {"codec_type": "video", "codec_name": "h264", "has_b_frames": 2},
-        {"codec_type": "audio", "codec_name": "aac", "bit_rate": "128000"},
-    ]
-}
-ZEROLATENCY = {"streams": [{"codec_type": "video", "codec_name": "h264", "has_b_frames": 0}]}
-
-
-def test_feed_facts_from_ffprobe():
-    assert FeedFacts.parse(X264_DEFAULT) == FeedFacts("h264", b_frames=True, audio=True, audio_bps=128000)
-    assert FeedFacts.parse(ZEROLATENCY) == FeedFacts("h264", b_frames=False, audio=False)
-
-
-def test_b_frames_are_encoded_again_at_about_the_sources_video_bitrate():
-    facts = FeedFacts.parse(X264_DEFAULT)
-    assert playability_problem(facts, "transcode") is None
-    assert transcode_for(facts, feed_bps=2_628_000) == WhepTranscode(2500)
-    assert transcode_for(facts, feed_bps=None) == WhepTranscode(2500)
-    assert transcode_for(FeedFacts.parse(ZEROLATENCY), feed_bps=2_500_000) is None
-
-
-def test_b_frames_refused_say_why():
-    assert playability_problem(FeedFacts.parse(X264_DEFAULT), "refuse") == B_FRAMES_REFUSED
-    assert playability_problem(FeedFacts.parse(ZEROLATENCY), "refuse") is None
-    assert "hevc" in (playability_problem(FeedFacts("hevc"), "refuse") or "")
-    assert transcode_for(FeedFacts("hevc"), 3_000_000) is not None
 
 
 # --- who may publish over WHIP -------------------------------------------------------------------------------

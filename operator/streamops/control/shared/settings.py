@@ -26,7 +26,7 @@ from streamops.contract.ingest import (
     WHEP_MAX_VIEWERS_PER_TOKEN,
 )
 from streamops.contract.worker import POD_GRACE_SECONDS
-from streamops.control.workers.worker_resources import WorkerResources
+from streamops.control.shared.worker_resources import WorkerResources
 
 ENV_PREFIX = "STREAMOPS_"
 # Annotations a stream may set unless the admin says otherwise: each changes only how the stream's

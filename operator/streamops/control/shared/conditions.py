@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from streamops.api.common import Condition, ConditionStatus
-from streamops.control.workers.restarts import IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
 
 READY, STALLED, RECONCILING = "Ready", "Stalled", "Reconciling"
 BACKUP_READY = "BackupReady"  # a LiveStream with a backup ingest: Ready's counterpart for the backup

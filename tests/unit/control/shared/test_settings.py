@@ -14,7 +14,7 @@ from streamops.contract.edge import ENV_VIEWER_WINDOW_SECONDS
 from streamops.contract.ingest import VIEWER_WINDOW_SECONDS, IngestConfig
 from streamops.control.livestream.edge import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.runtime.settings import EdgeSettings, OperatorSettings, PlaybackSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings, PlaybackSettings
 
 CHART_S3 = {"endpoint": "http://minio.storage:9000", "bucket": "chart-bucket", "credentialsSecret": "chart-creds"}
 WITH_CHART_S3 = OperatorSettings.from_env({"STREAMOPS_RECORDINGS_S3": json.dumps(CHART_S3)})

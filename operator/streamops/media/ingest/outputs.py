@@ -1,0 +1,107 @@
+"""What the worker serves of the session on air (on_air.py picks it): the switch to it (the feeds,
+its HLS and DASH, its LL-HLS packagers), its multivariant playlists, and the screenshot taken of
+the feed every N s. The routes read it all from `ServedMedia` per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from streamops.contract.ingest import IngestConfig
+from streamops.media.feed_access import FeedAccess
+from streamops.media.ffmpeg import FfmpegProcess
+from streamops.media.ingest.commands import hls_variants, master_playlist, renditions, screenshot_command
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.served_media import ServedMedia
+from streamops.media.ingest.session import LiveMeter, Session
+from streamops.redaction import Redactor
+
+
+class Outputs:
+    def __init__(
+        self,
+        config: IngestConfig,
+        served: ServedMedia,
+        meter: LiveMeter,
+        sessions_dir: Path,
+        running: Callable[[], Iterable[Session | None]],
+        on_air_changed: Callable[[], None],
+        log: logging.Logger,
+    ) -> None:
+        """`running`: the sessions whose directories are in use (the others' are removed on a switch);
+        `on_air_changed`: what is served changed (WebRTC's feeder follows it)."""
+        self.config, self.served, self.meter, self.sessions_dir = config, served, meter, sessions_dir
+        self.running, self.on_air_changed, self.log = running, on_air_changed, log
+        self.screenshot = Path(config.media_dir) / "screenshot.jpg"
+
+    def go_on_air(self, session: Session, feed: FeedHub, transcoded: FeedHub) -> None:
+        """`session`'s media becomes what the feed, HLS and the screenshot serve (on_air.py decides)."""
+        served = self.served
+        for old, new in ((served.feed, feed), (served.transcoded_feed, transcoded)):
+            if old is not new and old.live:
+                # Its consumers come back for the new source (EOF, as on a publisher's reconnect);
+                # it goes on caching, for a switch back.
+                old.end_session()
+                old.start_session()
+        served.feed, served.transcoded_feed = feed, transcoded
+        self.write_master_playlists(session)
+        self.meter.reset()
+        served.dir, served.packagers, served.facts = session.dir, session.packagers, session.facts
+        self.on_air_changed()
+        in_use = {s.dir for s in (session, *self.running()) if s is not None}
+        for directory in self.sessions_dir.iterdir():
+            if directory not in in_use:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def write_master_playlists(self, session: Session) -> None:
+        """The multivariant playlist of each HLS flavour of a transcoded `session` (none without
+        renditions: FFmpeg's media playlist is the stream's). Renamed into place: players may be
+        reading the old one."""
+        if not renditions(self.config):
+            return
+        facts = session.facts
+        master = master_playlist(self.config, facts.width, facts.height, closed_captions=session.closed_captions)
+        for variant, _ in hls_variants(self.config):
+            path = session.dir / variant / "index.m3u8"
+            partial = path.with_name(".index.m3u8.tmp")
+            partial.write_text(master)
+            partial.replace(path)
+
+    def captions(self, session: Session) -> None:
+        """Captions that came after the session started: declared from now on, for players that load
+        the multivariant playlist from now on (docs/design/captions.md)."""
+        self.log.info("%s session carries closed captions", session.kind)
+        if self.served.dir == session.dir:
+            self.write_master_playlists(session)
+
+    async def screenshot_loop(
+        self,
+        feed: str,
+        feed_access: FeedAccess,
+        on_air_live: Callable[[], bool],
+        redact: Redactor,
+        stopping: asyncio.Event,
+    ) -> None:
+        """A frame of `feed` (the internal face's, read with the worker credential) every interval
+        while what is on air flows, renamed into place."""
+        interval = self.config.screenshots.interval_seconds
+        while not stopping.is_set():
+            if on_air_live():
+                tmp = self.screenshot.with_name("screenshot.tmp.jpg")
+                argv = feed_access.ffmpeg_argv(screenshot_command(feed, tmp), feed)
+                shot = FfmpegProcess("screenshot", argv, redact, self.log)
+                await shot.start()
+                rc: int | None
+                try:
+                    rc = await asyncio.wait_for(shot.wait(), timeout=10)
+                except TimeoutError:
+                    rc = await shot.stop()
+                if rc == 0 and tmp.exists():
+                    tmp.replace(self.screenshot)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=interval if on_air_live() else 0.5)

@@ -1,0 +1,105 @@
+"""Whose media the ingest serves (media/ingest/on_air.py), driven by the clock given: the primary's own
+session on air as it starts, the backup's relayed feed when the own media stops (and asked for before
+that), the own media back once steady for the failback's stable seconds, and the backup's uplink
+refused unless signed with the stream key and wanted. The host is a stand-in for the worker (our own
+protocol, OnAirHost); with FFmpeg and two ingests: tests/media/test_failover.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from aiohttp.test_utils import make_mocked_request
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ingest.backup_link import AUTH_HEADER, FAILBACK_HEADER, uplink_token
+from streamops.media.ingest.failover import Flow
+from streamops.media.ingest.feed import FeedHub
+from streamops.media.ingest.on_air import OnAir
+
+KEY = b"stream-key-0123456789"
+CONFIG = {"stream": "cam", "source": {"push": {}}}
+log = logging.getLogger("test.on_air")
+
+
+@dataclass
+class Host:
+    """The worker as OnAir sees it: its own session, feeds, the stream key; what went on air."""
+
+    config: IngestConfig = field(
+        default_factory=lambda: IngestConfig.model_validate({"stream": "cam", "source": {"push": {}}})
+    )
+    current: Any = None
+    feed: FeedHub = field(default_factory=FeedHub)
+    transcoded_feed: FeedHub = field(default_factory=FeedHub)
+    meter: Any = None
+    key: bytes | None = KEY
+    aired: list[tuple[Any, FeedHub]] = field(default_factory=list)
+
+    def read_key(self) -> bytes | None:
+        return self.key
+
+    def relay_session(self) -> Any:
+        raise AssertionError("no relay in these tests")
+
+    def go_on_air(self, session: Any, feed: FeedHub, transcoded: FeedHub) -> None:
+        self.aired.append((session, feed))
+
+
+def session() -> Any:
+    return SimpleNamespace(started=True)
+
+
+def test_the_own_session_goes_on_air_as_it_starts_and_the_backup_is_asked_for_when_it_stops():
+    host = Host(current=session())
+    on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+    assert not on_air.sending(100.0) and on_air.active_ingest("primary", 100.0) is None
+    on_air.own_started(100.0)
+    assert host.aired == [(host.current, host.feed)] and on_air.serves(host.current) and on_air.role == "primary"
+    assert on_air.sending(101.0) and on_air.active_ingest("primary", 101.0) == "primary" and not on_air.wanted
+    on_air.update(101.5)  # no media for 1.5 s: prepare the backup
+    assert on_air.wanted and not OnAir(host, relays=False, log=log).wanted  # type: ignore[arg-type]
+    on_air.own_ended(102.0)
+    assert not on_air.sending(102.0) and on_air.serves(host.current), "what was on air stays: its feed ended"
+
+
+def test_the_backup_takes_over_and_the_own_media_comes_back_once_steady():
+    host = Host(current=session())
+    on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+    on_air.own_started(100.0)
+    on_air.relay = session()
+    on_air.backup = Flow.started(100.0).media(102.5)
+    on_air.update(102.5)  # own silent for 2.5 s, the backup sends
+    assert on_air.role == "backup" and host.aired[-1] == (on_air.relay, on_air.relay_feed) and on_air.switches == 1
+    assert on_air.active_ingest("primary", 102.6) == "backup"
+    for now in (103.0, 103.5, 104.0):
+        on_air.own_media(now)
+        on_air.backup = on_air.backup.media(now)
+    on_air.update(104.0)
+    assert on_air.role == "backup", "the own media is not steady for the stable seconds yet"
+    on_air.stable_seconds = 1
+    on_air.update(104.0)
+    assert on_air.role == "primary" and host.aired[-1] == (host.current, host.feed) and on_air.switches == 2
+
+
+def test_an_uplink_is_refused_unless_signed_with_the_stream_key_and_wanted():
+    host = Host(current=session())
+    on_air = OnAir(host, relays=True, log=log)  # type: ignore[arg-type]
+    on_air.own_started(time.monotonic())
+    signed = {FAILBACK_HEADER: "30", AUTH_HEADER: uplink_token(KEY, "cam", 30, time.time())}
+
+    def answer(headers: dict[str, str]) -> tuple[int, str]:
+        response = asyncio.run(on_air.receive_uplink(make_mocked_request("POST", "/backup/uplink", headers=headers)))
+        return response.status, response.text  # type: ignore[attr-defined]
+
+    assert answer({}) == (403, "not signed with the stream's key")
+    assert answer({**signed, AUTH_HEADER: uplink_token(b"another-key", "cam", 30, time.time())})[0] == 403
+    assert answer({**signed, FAILBACK_HEADER: "0"})[0] == 403
+    assert answer(signed) == (409, "the primary does not want the backup's feed now")
+    on_air.wanted, on_air.receiving = True, True
+    assert answer(signed) == (409, "the primary receives another backup feed")
+    host.key = None
+    assert answer(signed)[0] == 403

@@ -1,0 +1,98 @@
+"""The RTMP(S) front door's worker side (media/ingest/rtmp_front.py) without the process: its command
+line (paths and limits, never the key), the answers to its `publish` events on the control channel,
+refusals counted by reason, readiness, and the RTMPS certificate's fingerprint and error. The front
+itself: components/rtmp's Go tests; through the worker: tests/media/test_rtmp_front.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from streamops.contract.ingest import IngestConfig
+from streamops.media.ingest.rtmp_front import RTMP_FRONT, RtmpFront, front_command
+from streamops.redaction import Redactor
+
+log = logging.getLogger("test.rtmp_front")
+KEY_FILE = "/var/run/secrets/streamops/stream-key/stream-key"
+
+
+def config(**overrides: Any) -> IngestConfig:
+    return IngestConfig.model_validate(
+        {"stream": "cam", "source": {"push": {}}, "streamKeyFile": KEY_FILE, "publisherTimeoutSeconds": 7, **overrides}
+    )
+
+
+class Stdin:
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self.lines.append(json.loads(data))
+
+
+def front(admission: Path | str = Path("/m/.private/session.flv")) -> tuple[RtmpFront, Stdin, list[tuple[str, int]]]:
+    """A front whose process is a stand-in for our FfmpegProcess: what is written to its stdin is kept."""
+    refused: list[tuple[str, int]] = []
+    made = RtmpFront(config(), lambda session, tls: admission, lambda r, n: refused.append((r, n)), Redactor(), log)
+    stdin = Stdin()
+    made.process = SimpleNamespace(process=SimpleNamespace(stdin=stdin, returncode=None))  # type: ignore[assignment]
+    return made, stdin, refused
+
+
+def test_the_command_names_the_key_file_and_the_listeners_never_the_key():
+    argv = front_command(config())
+    assert argv == [RTMP_FRONT, "--key-file", KEY_FILE, "--rtmp", "0.0.0.0:1935", "--idle-timeout", "7s"]
+    tls = {"secretName": "tls"}
+    rtmps = config(
+        source={"push": {"protocols": ["rtmps"], "tls": tls}},
+        ports={"rtmps": 1936},
+        tlsCertFile="/tls/tls.crt",
+        tlsKeyFile="/tls/tls.key",
+    )
+    assert front_command(rtmps)[3:] == [
+        "--rtmps", "0.0.0.0:1936", "--cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key", "--idle-timeout", "7s",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("admission", "answer"), [
+    (Path("/m/.private/session.flv"), {"type": "admit", "id": 4, "fifo": "/m/.private/session.flv"}),
+    ("busy", {"type": "refuse", "id": 4, "reason": "busy"}),
+])  # fmt: skip
+def test_a_publish_is_admitted_to_a_sessions_fifo_or_refused_with_the_reason(admission, answer):
+    made, stdin, _ = front(admission)
+    made.on_event({"type": "publish", "id": 4, "peer": "203.0.113.9:50000", "tls": False})
+    made.close(4)
+    assert stdin.lines == [answer, {"type": "close", "id": 4}]
+    made.on_event({"type": "ended", "id": 4, "reason": "idle"})
+    made.process.process.returncode = 0  # type: ignore[union-attr]
+    made.close(5)  # an exited front is told nothing
+    assert len(stdin.lines) == 2
+
+
+def test_refusals_count_by_known_reason_and_their_reported_count():
+    made, _, refused = front()
+    for event in (
+        {"reason": "key", "count": 3},
+        {"reason": "source-cap"},
+        {"reason": "something-new", "count": 2},
+        {"reason": "key", "count": -5},
+    ):
+        made.on_event({"type": "refused", **event})
+    assert refused == [("key", 3), ("source_cap", 1), ("protocol", 2), ("key", 1)]
+    assert made.refusals == {"key": 4, "source_cap": 1, "protocol": 2} and made.refused == 7
+
+
+def test_listening_and_the_certificate_say_so():
+    made, _, _ = front()
+    assert made.error == "not started yet" and not made.listening.is_set()
+    made.on_event({"type": "listening"})
+    assert made.error is None and made.listening.is_set()
+    made.on_event({"type": "certificate", "sha256": "ab" * 32})
+    made.on_event({"type": "certificate", "error": "cannot load /tls/tls.crt: expired"})
+    assert made.fingerprint == "ab" * 32 and made.tls_error == "cannot load /tls/tls.crt: expired"
+    made.on_event({"type": "certificate", "sha256": "cd" * 32})
+    assert (made.fingerprint, made.tls_error) == ("cd" * 32, None)

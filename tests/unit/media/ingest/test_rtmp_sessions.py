@@ -1,0 +1,138 @@
+"""The RTMP front's sessions (rtmp_sessions.RtmpSessions) without FFmpeg or the front: which
+session an admitted publisher goes to (the idle listener, else one standby), when none does, and
+the publisher cut when its session ends. The sessions are stand-ins whose run() ends when told;
+with the front and FFmpeg: tests/media/test_rtmp_front.py, test_ingest_robustness.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, cast
+
+from streamops.media.ingest.rtmp_front import RtmpFront
+from streamops.media.ingest.rtmp_sessions import RtmpSessions
+from streamops.media.ingest.session import Session
+from streamops.media.ingest.sessions import OwnSessions
+from streamops.redaction import Redactor
+
+
+class Process:
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+
+    async def stop(self, grace: float = 5) -> int:
+        self.publisher.done.set()
+        return 0
+
+
+class Publisher:
+    """What RtmpSessions reads of a Session: its FIFO, the front's id, and run()."""
+
+    def __init__(self, kind: str, fifo_input: Path | None) -> None:
+        self.kind, self.fifo_input = kind, fifo_input
+        self.front_id: int | None = None
+        self.tls = self.started = self.ended = False
+        self.done = asyncio.Event()
+        self.process = Process(self)
+
+    @property
+    def takes_publisher(self) -> bool:
+        return self.fifo_input is not None and self.front_id is None and not self.ended
+
+    async def run(self) -> bool:
+        await self.done.wait()
+        self.ended = True
+        return self.started
+
+
+class Own:
+    """What RtmpSessions uses of OwnSessions."""
+
+    def __init__(self) -> None:
+        self.live = False
+        self.listeners: list[Session] = []
+        self.made: list[Publisher] = []
+
+    def new_session(self, kind: str, url: str, options: dict[str, Any], fifo_input: Path | None = None) -> Session:
+        self.made.append(made := Publisher(kind, fifo_input))
+        return cast(Session, made)
+
+
+class Front:
+    def __init__(self) -> None:
+        self.closed: list[int] = []
+
+    def close(self, front_id: int) -> None:
+        self.closed.append(front_id)
+
+
+def rtmp_sessions(tmp_path: Path, own: Own, active: bool = True, front: Front | None = None) -> RtmpSessions:
+    sessions = cast(OwnSessions, own)
+    return RtmpSessions(
+        sessions, tmp_path, lambda: cast(RtmpFront, front), lambda: active, Redactor(), logging.getLogger("test")
+    )
+
+
+def running(check: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(check())
+
+
+def test_a_session_reads_flv_from_a_fifo_of_its_own(tmp_path):
+    own = Own()
+    first, second = rtmp_sessions(tmp_path, own).session(), rtmp_sessions(tmp_path, own).session()
+    assert first.kind == "rtmp" and first.fifo_input is not None and first.fifo_input.parent == tmp_path
+    assert first.fifo_input != second.fifo_input and first.fifo_input.suffix == ".flv"
+
+
+def test_an_inactive_stream_or_a_live_one_admits_nobody(tmp_path):
+    own = Own()
+    assert rtmp_sessions(tmp_path, own, active=False).admit(1, tls=False) == "inactive"
+    own.live = True
+    assert rtmp_sessions(tmp_path, own).admit(1, tls=False) == "busy"
+    assert own.made == [], "no session made for a refusal"
+
+
+def test_the_idle_listener_takes_the_publisher(tmp_path):
+    own = Own()
+    admission = rtmp_sessions(tmp_path, own)
+    srt, idle = cast(Session, Publisher("srt", None)), admission.session()
+    own.listeners = [srt, idle]
+    assert admission.admit(7, tls=True) == idle.fifo_input
+    assert (idle.front_id, idle.tls) == (7, True) and admission.standby is None
+
+
+def test_a_taken_listener_leaves_the_newcomer_to_one_standby(tmp_path):
+    async def check() -> None:
+        own = Own()
+        admission = rtmp_sessions(tmp_path, own, front=Front())
+        taken = admission.session()
+        taken.front_id = 1
+        own.listeners = [taken]
+        fifo = admission.admit(2, tls=False)
+        standby = admission.standby
+        assert standby is not None and fifo == standby.fifo_input and standby.front_id == 2
+        assert admission.admit(3, tls=False) == "busy", "one newcomer at a time beside the idle listener"
+        await standby.process.stop()  # its publisher sent nothing, or went away
+        await asyncio.wait_for(asyncio.gather(*admission._standby_tasks), timeout=30)
+        assert admission.standby is None
+        assert admission.admit(4, tls=False) != "busy", "the next newcomer gets a standby again"
+        await cast(Session, own.made[-1]).process.stop()
+        await asyncio.wait_for(asyncio.gather(*admission._standby_tasks), timeout=30)
+
+    running(check)
+
+
+def test_a_session_that_ends_cuts_its_publisher_at_the_front(tmp_path):
+    async def check() -> None:
+        own, front = Own(), Front()
+        admission = rtmp_sessions(tmp_path, own, front=front)
+        admitted, listener = admission.session(), admission.session()
+        admitted.front_id = 9
+        for session in (admitted, listener):
+            await session.process.stop()
+            assert await admission.run_session(session) is False
+        assert front.closed == [9], "only a session the front handed a publisher to"
+
+    running(check)

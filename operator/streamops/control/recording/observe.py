@@ -9,18 +9,18 @@ from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.observation import Observed
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storage_reads import read_followed_stream
 from streamops.kube.reads import KubeReads
 
 
 def claim_access_modes(
-    api: KubeReads, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+    api: KubeReads, namespace: str, storage: RecordingStorage, recordings: RecordingsSettings
 ) -> tuple[str, ...] | None:
     """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
     node's); None for the default claim, whose mode is the operator's setting, and object storage."""
-    if storage.pvc is None or on_default_claim(storage, settings):
+    if storage.pvc is None or on_default_claim(storage, recordings):
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
@@ -46,5 +46,5 @@ def observe(
         storage_refused=followed.storage_refused,
         host_network=host_network,
         ingest_ports=followed.ingest_ports,
-        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings),
+        claim_access_modes=claim_access_modes(api, namespace, followed.storage, settings.recordings),
     )

@@ -15,7 +15,7 @@ from streamops.contract.worker import HTTP_PORT
 from streamops.control.recording.observation import Observed
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.video_storage import StorageRefusal
 from streamops.control.workers.ports import ports_of
@@ -43,7 +43,7 @@ class Plan:
 
 def plan_recorder(
     recording: Recording,
-    settings: OperatorSettings,
+    recordings: RecordingsSettings,
     observed: Observed,
     finalised: bool,
     standby: str | None = None,
@@ -78,7 +78,7 @@ def plan_recorder(
         # The stream has not got its ports yet: come back when it has (the outcome names no stream).
         return replace(base, create_claim=create_claim, waiting_for_stream=True, storage=storage)
     # A standby writes to the default claim: only a Recording that does too adopts it.
-    adoptable = current is None and on_default_claim(storage, settings) and stream.spec.recording.standby
+    adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt)
 

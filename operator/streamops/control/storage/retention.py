@@ -160,7 +160,7 @@ async def expire_videos(
     `expiry.expired`; the caller posts the pass's Warning."""
     settings = state.settings
     now = time.monotonic()
-    if now - expiry.checked_at < settings.retention_interval_seconds:
+    if now - expiry.checked_at < settings.recordings.retention_interval_seconds:
         return ExpiryPass()
     expiry.checked_at = now
     s3 = storage.s3 if storage else None
@@ -168,7 +168,7 @@ async def expire_videos(
         return ExpiryPass()
     due = [
         v
-        for v in expiry_due(videos, s3.delete_after_days, settings.retention_day_seconds, utcnow())
+        for v in expiry_due(videos, s3.delete_after_days, settings.recordings.retention_day_seconds, utcnow())
         if v.url and v.url not in expiry.expired
     ]
     if not due:

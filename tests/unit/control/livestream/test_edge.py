@@ -20,13 +20,13 @@ from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRE
 from streamops.control.livestream.edge import nginx_cache_size
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.livestream.status import stream_viewers
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings, PlaybackSettings, RecordingsSettings
 from streamops.control.workers.edge_viewers import EdgeViewers, merge_sessions, ready_edge_pods
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION
 
 NS = "media"
 ROUTED = {"ingress": {"host": "tv.example"}}
-EDGE = OperatorSettings(edge_enabled=True)
+EDGE = OperatorSettings(edge=EdgeSettings(enabled=True))
 
 
 def put(api: FakeKubeApi, name: str, **spec: Any) -> None:
@@ -102,10 +102,10 @@ def test_an_upgrade_that_changes_the_edges_autoscaling_reaches_an_existing_edge(
     put(api, "cam", playback=ROUTED)
     reconcile(api, "cam")
     hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
-    assert hpa is not None and hpa["spec"]["maxReplicas"] == EDGE.edge_max_replicas
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == EDGE.edge.max_replicas
     # What the API server adds to the spec is not ours to remove.
     api.modify("HorizontalPodAutoscaler", NS, EDGE_NAME, {"spec": {"behavior": {"scaleDown": {"policies": []}}}})
-    upgraded = OperatorSettings(edge_enabled=True, edge_max_replicas=4, edge_target_cpu_percent=40)
+    upgraded = OperatorSettings(edge=EdgeSettings(enabled=True, max_replicas=4, target_cpu_percent=40))
     reconcile(api, "cam", upgraded)
     hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
     assert hpa is not None and hpa["spec"]["maxReplicas"] == 4
@@ -148,7 +148,7 @@ def test_streams_without_the_edge_never_read_it():
 def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
     api = operator_view()
     put(api, "cam", playback=ROUTED)
-    reconcile(api, "cam", OperatorSettings(edge_enabled=True, edge_cache_size="512Mi", edge_replicas=3))
+    reconcile(api, "cam", OperatorSettings(edge=EdgeSettings(enabled=True, cache_size="512Mi", replicas=3)))
     deployment = api.object("Deployment", NS, EDGE_NAME)
     assert deployment is not None
     pod = deployment["spec"]["template"]["spec"]
@@ -194,7 +194,7 @@ def test_a_signed_stream_gets_the_namespaces_keys_once_and_its_ingest_mounts_the
 def test_the_chart_default_signs_and_a_public_stream_keeps_its_configuration():
     api = operator_view()
     put(api, "cam")
-    reconcile(api, "cam", OperatorSettings(playback_access="signed"))
+    reconcile(api, "cam", OperatorSettings(playback=PlaybackSettings(access="signed")))
     assert api.object("Secret", NS, KEYS_SECRET) is not None
     api2 = operator_view()
     put(api2, "cam")
@@ -288,11 +288,17 @@ def test_the_edge_mounts_the_default_claim_read_only_only_when_videos_are_served
     """docs/design/claim-videos.md: an edge URL for videos and a ReadWriteMany default claim; a
     ReadWriteOnce claim would hold the replicas on other nodes, and live playback with them."""
     serving = OperatorSettings(
-        edge_enabled=True, recordings_videos_url="https://play.example", recordings_access_mode="ReadWriteMany"
+        edge=EdgeSettings(enabled=True),
+        recordings=RecordingsSettings(videos_url="https://play.example", access_mode="ReadWriteMany"),
     )
     for settings, mounted in (
         (EDGE, False),
-        (OperatorSettings(edge_enabled=True, recordings_videos_url="https://play.example"), False),  # RWO
+        (
+            OperatorSettings(
+                edge=EdgeSettings(enabled=True), recordings=RecordingsSettings(videos_url="https://play.example")
+            ),
+            False,
+        ),  # RWO
         (serving, True),
     ):
         api = operator_view()

@@ -25,7 +25,7 @@ from streamops.control.livestream.plan import (
 )
 from streamops.control.livestream.specs.route import playback_route
 from streamops.control.shared.quality_sets import QualitySetLookup
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 
@@ -156,7 +156,7 @@ def test_live_and_immediate_reach_the_roles_as_given():
 
 
 def test_a_route_the_policy_refused_is_none_and_said():
-    settings = OperatorSettings(playback_ingress_enabled=True)
+    settings = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
     stream = stored_livestream()
     o = observed(stream, settings)
     assert o.asked_route is not None

@@ -10,12 +10,12 @@ from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import IngestSettings, OperatorSettings
 
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 SETTINGS = OperatorSettings()
-NODE_PORT = OperatorSettings(ingest_service_type="NodePort", external_host="203.0.113.7")
+NODE_PORT = OperatorSettings(ingest=IngestSettings(service_type="NodePort", external_host="203.0.113.7"))
 
 
 def config(pod: dict[str, Any]) -> IngestConfig:

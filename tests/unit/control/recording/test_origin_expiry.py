@@ -23,13 +23,13 @@ from streamops.control.runtime import object_loop
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.retention import ExpiryFailed
 from streamops.control.workers.pod_observation import PodObservation
 
 ENDED = datetime(2026, 11, 23, 10, 0, 10, tzinfo=UTC)
 DELETE_AT = ENDED + timedelta(days=7)
-SETTINGS = OperatorSettings(retention_interval_seconds=0.01)
+SETTINGS = OperatorSettings(recordings=RecordingsSettings(retention_interval_seconds=0.01))
 CLAIM = RecordingStorage.model_validate({"pvc": {"claimName": "videos"}})
 BUCKET = RecordingStorage.model_validate(
     {"s3": {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}}

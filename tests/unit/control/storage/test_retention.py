@@ -14,13 +14,13 @@ import pytest
 from devtools.catalog import stored_video
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.api.recording import RecordingStorage, Video
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage import retention
 from streamops.control.storage.retention import Expiry, ExpiryPass, expire_videos
 
 from tests.unit.control.shared.test_tenancy import NS, put, secret
 
-SETTINGS = OperatorSettings(retention_interval_seconds=3600)
+SETTINGS = OperatorSettings(recordings=RecordingsSettings(retention_interval_seconds=3600))
 STORAGE = RecordingStorage.model_validate(
     {"s3": {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3", "deleteAfterDays": 1}}
 )

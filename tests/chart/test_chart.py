@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import reduce
 from typing import Any
 
 import pytest
@@ -244,21 +245,21 @@ def test_exposure_and_node_loss_values_reach_the_operator_as_env(
     assert c["STREAMOPS_VIEWER_WINDOW_SECONDS"] == "12.5"
 
     settings = OperatorSettings.from_env({k: v for k, v in c.items() if k.startswith(ENV_PREFIX)})
-    assert settings.ingest_service_type == "LoadBalancer" and settings.ingest_external_traffic_policy == "Local"
-    assert settings.ingest_service_annotations["example.com/team"] == "media"
-    assert [(r.name, r.external_host, r.service.type) for r in settings.ingest_regions] == [
+    assert settings.ingest.service_type == "LoadBalancer" and settings.ingest.external_traffic_policy == "Local"
+    assert settings.ingest.service_annotations["example.com/team"] == "media"
+    assert [(r.name, r.external_host, r.service.type) for r in settings.ingest.regions] == [
         ("eu-west", "ingest-eu.example.com", "NodePort"),
         ("us-east", "198.51.100.20", "NodePort"),
         ("ap-south", "", "LoadBalancer"),
     ]
-    assert settings.ingest_regions[2].service.load_balancer_class == "service.k8s.aws/nlb"
-    assert settings.playback_ingress_enabled and not settings.playback_http_route_enabled
-    assert settings.playback_http_route_parent_refs == [
+    assert settings.ingest.regions[2].service.load_balancer_class == "service.k8s.aws/nlb"
+    assert settings.playback.ingress_enabled and not settings.playback.http_route_enabled
+    assert settings.playback.http_route_parent_refs == [
         {"name": "public", "namespace": "gateways", "sectionName": "https"}
     ]
-    assert settings.playback_http_route_https is True
-    assert (settings.node_lost_toleration_seconds, settings.node_lost_force_delete_seconds) == (45, 12.5)
-    assert settings.node_lost_grace_seconds == 4 and settings.viewer_window_seconds == 12.5
+    assert settings.playback.http_route_https is True
+    assert (settings.node_loss.toleration_seconds, settings.node_loss.force_delete_seconds) == (45, 12.5)
+    assert settings.node_loss.grace_seconds == 4 and settings.playback.viewer_window_seconds == 12.5
 
 
 @pytest.mark.parametrize("values", ["default", "custom.yaml"])
@@ -268,11 +269,11 @@ def test_env_matches_operator_settings(values: str) -> None:
 
     objs = objects(render(*([] if values == "default" else [VALUES_DIR / values])))
     ours = {k: v for k, v in env(objs).items() if k.startswith(ENV_PREFIX)}
-    fields = {ENV_PREFIX + f.upper() for f in OperatorSettings.model_fields}
+    fields = OperatorSettings.env_names().keys()
     assert fields - ours.keys() == set(), "OperatorSettings fields the chart does not set"
     assert ours.keys() - fields == set(), "env the operator does not read"
     settings = OperatorSettings.from_env(ours)  # raises on a value the operator would refuse
-    assert settings.worker_image == ours["STREAMOPS_WORKER_IMAGE"]
+    assert settings.worker.image == ours["STREAMOPS_WORKER_IMAGE"]
 
 
 # Chart defaults that differ from the operator's own on purpose.
@@ -288,9 +289,17 @@ def test_chart_defaults_are_the_operators_defaults(default: list[dict[str, Any]]
     """`helm install` without values behaves like the operator's documented defaults."""
     from streamops.control.shared.settings import ENV_PREFIX, OperatorSettings
 
+    def flat(settings: OperatorSettings) -> dict[str, Any]:
+        """By the setting's variable, lower-case and unprefixed (the names of CHART_CHOICES)."""
+        dumped = settings.model_dump()
+        return {
+            name.removeprefix(ENV_PREFIX).lower(): reduce(lambda d, key: d[key], path, dumped)
+            for name, path in OperatorSettings.env_names().items()
+        }
+
     ours = {k: v for k, v in env(default).items() if k.startswith(ENV_PREFIX)}
-    from_chart = OperatorSettings.from_env(ours).model_dump()
-    builtin = OperatorSettings().model_dump()
+    from_chart = flat(OperatorSettings.from_env(ours))
+    builtin = flat(OperatorSettings())
     differ = {k: from_chart[k] for k in builtin if from_chart[k] != builtin[k]}
     assert differ == CHART_CHOICES
 

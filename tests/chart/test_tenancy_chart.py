@@ -32,14 +32,17 @@ def settings_of(objs: list[dict[str, Any]]) -> OperatorSettings:
 
 def test_the_defaults_are_the_operators_and_closed() -> None:
     settings = settings_of(objects(render()))
-    assert settings.tenancy_allowed_annotations == list(DEFAULT_ALLOWED_ANNOTATIONS)
+    assert settings.tenancy.allowed_annotations == list(DEFAULT_ALLOWED_ANNOTATIONS)
+    default = OperatorSettings()
     assert settings == settings.model_copy(
-        update=OperatorSettings().model_dump(include={"tenancy_allowed_annotations"})
+        update={
+            "tenancy": settings.tenancy.model_copy(update={"allowed_annotations": default.tenancy.allowed_annotations})
+        }
     )
-    assert not settings.tenancy_playback_path_any_prefix
-    assert not settings.tenancy_allow_load_balancer
-    assert not settings.tenancy_allow_node_port and not settings.tenancy_allow_fixed_node_ports
-    assert settings.tenancy_require_secret_label
+    assert not settings.tenancy.playback_path_any_prefix
+    assert not settings.tenancy.allow_load_balancer
+    assert not settings.tenancy.allow_node_port and not settings.tenancy.allow_fixed_node_ports
+    assert settings.tenancy.require_secret_label
 
 
 def test_an_admin_opens_what_they_choose() -> None:
@@ -52,13 +55,13 @@ def test_an_admin_opens_what_they_choose() -> None:
         "tenancy.requireSecretLabel=false",
     )
     settings = settings_of(objects(render(sets=sets)))
-    assert settings.tenancy_playback_path_any_prefix and settings.tenancy_allow_load_balancer
-    assert settings.tenancy_allow_node_port and settings.tenancy_allow_fixed_node_ports
-    assert settings.tenancy_allowed_annotations == [
+    assert settings.tenancy.playback_path_any_prefix and settings.tenancy.allow_load_balancer
+    assert settings.tenancy.allow_node_port and settings.tenancy.allow_fixed_node_ports
+    assert settings.tenancy.allowed_annotations == [
         "cert-manager.io/*",
         "service.beta.kubernetes.io/aws-load-balancer-*",
     ]
-    assert not settings.tenancy_require_secret_label
+    assert not settings.tenancy.require_secret_label
 
 
 @pytest.mark.parametrize(

@@ -153,8 +153,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.peering.standalone = True
     settings.execution.max_workers = 1  # every handler is async; API calls go to state.executor
     state = OperatorState(api=KubeApi.from_environment(), settings=SETTINGS, client=http_client())
-    if SETTINGS.host_network:
-        state.allocator = PortAllocator(SETTINGS.ports)
+    if SETTINGS.worker.host_network:
+        state.allocator = PortAllocator(SETTINGS.worker.ports)
         state.seed_ports(SELECTOR)
     memo.state = state
     memo.tasks = ObjectTasks()
@@ -184,7 +184,7 @@ async def sweep_vanished(state: OperatorState, tasks: ObjectTasks) -> None:
     loop left running would recreate the children the garbage collector removes.) One request per
     kind and namespace with loops, object metadata only."""
     while True:
-        await asyncio.sleep(state.settings.resync_seconds)
+        await asyncio.sleep(state.settings.telemetry.resync_seconds)
         for kind in KINDS:
             for namespace in sorted(tasks.namespaces(kind.api.kind)):
                 asked = time.monotonic()

@@ -13,7 +13,7 @@ from streamops.contract.ingest import IngestConfig
 from streamops.contract.playback_token import client_address, trusted_networks
 from streamops.control.edge.specs import edge_pod_template
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 
 PROXIES = trusted_networks(["10.42.0.0/16", "fd00::/8"])
 
@@ -51,7 +51,9 @@ def test_the_ingest_configuration_refuses_what_is_not_a_cidr() -> None:
 
 
 def test_the_operator_hands_its_trusted_proxies_to_the_ingest_and_the_edge() -> None:
-    settings = OperatorSettings(trusted_proxy_cidrs='["10.42.0.0/16"]')  # as the chart writes it
+    settings = OperatorSettings(
+        playback=PlaybackSettings(trusted_proxy_cidrs='["10.42.0.0/16"]')
+    )  # as the chart writes it
     pod = ingest_pod(stored_livestream(), "primary", settings)
     config = json.loads(pod["spec"]["containers"][0]["env"][0]["value"])
     assert config["trustedProxies"] == ["10.42.0.0/16"]
@@ -62,4 +64,4 @@ def test_the_operator_hands_its_trusted_proxies_to_the_ingest_and_the_edge() -> 
     assert "trustedProxies" not in plain["spec"]["containers"][0]["env"][0]["value"]
     assert ENV_TRUSTED_PROXIES not in json.dumps(edge_pod_template("media", OperatorSettings()))
     with pytest.raises(ValueError):
-        OperatorSettings(trusted_proxy_cidrs='["10.42.0.0/33"]')
+        OperatorSettings(playback=PlaybackSettings(trusted_proxy_cidrs='["10.42.0.0/33"]'))

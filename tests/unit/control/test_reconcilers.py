@@ -19,7 +19,7 @@ from streamops.control.recording.reconcile import RecordingOutcome, reconcile_re
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
 from streamops.control.restream.secret_reads import recent_secrets
 from streamops.control.runtime.indexes import recording_entry, worker_pod_entry
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, WorkerSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 from streamops.control.storage.recorder_pod import STANDBY_COMPONENT
 from streamops.control.workers.ports import PortAllocator, ports_of
@@ -29,7 +29,7 @@ from streamops.kube.naming import ADOPTED_ANNOTATION, COMPONENT_LABEL, SPEC_HASH
 REPLACED_FOR = "streaming.streamops.dev/replaced-for"
 NS = "media"
 SETTINGS = OperatorSettings()
-HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
+HOST = OperatorSettings(worker=WorkerSettings(host_network=True, port_range="30000-30099", address="127.0.0.1"))
 KOPF_FINALIZER = "streaming.streamops.dev/finalizer"
 
 
@@ -410,7 +410,7 @@ def test_standby_recorder_is_kept_and_replaced_once_adopted(api):
     assert owners(standby) == [("LiveStream", stream["metadata"]["uid"])]
     assert standby["metadata"]["labels"][COMPONENT_LABEL] == STANDBY_COMPONENT
     [claim] = api.objects("PersistentVolumeClaim")
-    assert claim["metadata"]["name"] == SETTINGS.recordings_claim and owners(claim) == [], "videos outlive streams"
+    assert claim["metadata"]["name"] == SETTINGS.recordings.claim and owners(claim) == [], "videos outlive streams"
     assert_idempotent(api, lambda: reconcile_stream(api))
 
     # A Recording took it over (see test_recording_adopts_a_running_standby): the stream starts the next one.
@@ -486,7 +486,7 @@ def test_a_users_recording_named_like_the_auto_one_is_never_touched(api):
 
 
 def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
-    allocator = PortAllocator(HOST.ports)
+    allocator = PortAllocator(HOST.worker.ports)
     put(api, livestream("cam"))
     outcome = reconcile_stream(api, allocator=allocator)
     service = api.object("Service", NS, "cam-ingest")
@@ -508,12 +508,12 @@ def test_host_ports_are_allocated_once_and_kept_on_the_service(api):
     assert allocator.used == 6
 
     # A restarted operator (an empty allocator) takes the ports the Service holds: no new allocation.
-    fresh = PortAllocator(HOST.ports)
+    fresh = PortAllocator(HOST.worker.ports)
     assert reconcile_stream(api, allocator=fresh).host_ports == {"primary": ports} and fresh.used == 0
 
 
 def test_removed_backup_gives_its_ports_back(api):
-    allocator = PortAllocator(HOST.ports)
+    allocator = PortAllocator(HOST.worker.ports)
     put(api, livestream("cam", source={"push": {"protocols": ["rtmp"], "backup": True}}))
     reconcile_stream(api, allocator=allocator)
     assert allocator.used == 10  # the primary's WebRTC ports too, each role's internal one
@@ -562,13 +562,13 @@ def test_recording_creates_the_default_claim_and_its_recorder(api):
     stream = put(api, livestream("cam"))
     rec = put(api, recording("rec"))
     outcome = reconcile_rec(api)
-    storage = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings_claim))
+    storage = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings.claim))
     assert outcome == RecordingOutcome(generation=1, stream_uid=stream["metadata"]["uid"], storage=storage)
     assert done(api) == [
-        ("create", "PersistentVolumeClaim", SETTINGS.recordings_claim),
+        ("create", "PersistentVolumeClaim", SETTINGS.recordings.claim),
         ("create", "Pod", "rec-recorder"),
     ]
-    assert owners(api.object("PersistentVolumeClaim", NS, SETTINGS.recordings_claim)) == []
+    assert owners(api.object("PersistentVolumeClaim", NS, SETTINGS.recordings.claim)) == []
     assert owners(api.object("Pod", NS, "rec-recorder")) == [("Recording", rec["metadata"]["uid"])]
     assert_idempotent(api, lambda: reconcile_rec(api))
     assert api.server_reads == [], "with its recorder running, nothing is asked of the API server"
@@ -674,7 +674,7 @@ def test_stopped_recording_keeps_its_running_recorder_until_finalised(api):
     reconcile_rec(api)
     assert done(api) == [("delete", "Pod", "rec-recorder")]
     assert api.writes[0].body == {"preconditions": {"uid": pod["metadata"]["uid"]}}
-    assert api.names("Pod") == [] and api.names("PersistentVolumeClaim") == [SETTINGS.recordings_claim]
+    assert api.names("Pod") == [] and api.names("PersistentVolumeClaim") == [SETTINGS.recordings.claim]
     assert_idempotent(api, lambda: reconcile_rec(api))
 
 
@@ -695,7 +695,7 @@ def test_invalid_recording_spec_is_an_outcome(api):
 
 
 def test_host_network_recorder_waits_for_the_streams_ports_and_gives_its_own_back(api):
-    allocator = PortAllocator(HOST.ports)
+    allocator = PortAllocator(HOST.worker.ports)
     put(api, livestream("cam"))
     put(api, recording("rec"))
     assert reconcile_rec(api, allocator=allocator).waiting_for_stream, "no ingest Service with ports yet"
@@ -796,7 +796,7 @@ def test_restream_with_a_missing_target_key_reports_it_and_starts_once_it_exists
 
 
 def test_restream_with_host_ports_keeps_its_port(api):
-    allocator = PortAllocator(HOST.ports)
+    allocator = PortAllocator(HOST.worker.ports)
     put(api, livestream("cam"))
     put(api, restream("out"))
     assert reconcile_rst(api, allocator=allocator).waiting_for_stream

@@ -219,9 +219,9 @@ def test_the_operators_policy_reaches_pull_ingests_and_pushers_only_when_set() -
     from streamops.api import LiveStream, Restream
     from streamops.control.livestream.specs.pod import ingest_pod
     from streamops.control.restream.specs.worker_config import pusher_config
-    from streamops.control.shared.settings import OperatorSettings
+    from streamops.control.shared.settings import EgressSettings, OperatorSettings
 
-    admin = OperatorSettings(egress_allow_cidrs=["192.168.1.0/24"], egress_cluster_cidrs=["10.96.0.0/12"])
+    admin = OperatorSettings(egress=EgressSettings(allow_cidrs=["192.168.1.0/24"], cluster_cidrs=["10.96.0.0/12"]))
     pull = LiveStream.model_validate(stored_livestream(source={"pull": {"urls": ["rtsp://192.168.1.20/ch1"]}}))
     push = LiveStream.model_validate(stored_livestream())
 

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from streamops.api.webhook import StreamWebhookSpec
 from streamops.contract.egress_policy import REFUSED, EgressPolicy, EgressRefused
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EgressSettings, OperatorSettings
 from streamops.control.webhook.delivery import SubscriptionDelivery
 from streamops.control.webhook.notifier import webhook_session
 from streamops.control.webhook.outbox import PendingEvent
@@ -88,8 +88,8 @@ def test_settings_read_the_charts_lists() -> None:
     settings = OperatorSettings.from_env(
         {"STREAMOPS_EGRESS_ALLOW_CIDRS": '["10.241.0.1/32"]', "STREAMOPS_EGRESS_CLUSTER_CIDRS": "[]"}
     )
-    assert settings.egress_allow_cidrs == ["10.241.0.1/32"] and settings.egress_cluster_cidrs == []
-    assert OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": ""}).egress_allow_cidrs == []
+    assert settings.egress.allow_cidrs == ["10.241.0.1/32"] and settings.egress.cluster_cidrs == []
+    assert OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": ""}).egress.allow_cidrs == []
     with pytest.raises(ValueError):
         OperatorSettings.from_env({"STREAMOPS_EGRESS_ALLOW_CIDRS": '["10.0.0.0/33"]'})
 
@@ -147,7 +147,7 @@ class RecordingSession:
 
 def delivery(url: str, session: Any, resolve: Any, allow: list[str] | None = None) -> SubscriptionDelivery:
     spec = StreamWebhookSpec.model_validate({"url": url, "secretRef": {"name": "s"}, "timeoutSeconds": 5})
-    settings = OperatorSettings(egress_allow_cidrs=allow or [])
+    settings = OperatorSettings(egress=EgressSettings(allow_cidrs=allow or []))
     sub = Subscription(uid="u1", namespace="ns", name="hooks", generation=1, spec=spec)
     state = SimpleNamespace(settings=settings)
     return SubscriptionDelivery(sub, None, store=None, state=state, session=session, resolve=resolve)  # type: ignore[arg-type]
@@ -265,7 +265,7 @@ def test_the_operators_allow_list_reaches_the_overlay_sidecar() -> None:
     ladder = {"renditions": [{"name": "360p", "height": 360, "videoBitrateKbps": 800}]}
     page = {"name": "score", "url": "http://10.241.0.1/", "left": 5, "top": 5, "width": 40, "height": 20}
     stream = stored_livestream(transcoding=ladder, overlays=[page])
-    settings = OperatorSettings(egress_allow_cidrs=["10.241.0.1/32"])
+    settings = OperatorSettings(egress=EgressSettings(allow_cidrs=["10.241.0.1/32"]))
     sidecar = overlay_sidecar(stream, settings)
     assert sidecar is not None
     config = json.loads(sidecar["env"][0]["value"])

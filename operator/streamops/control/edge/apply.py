@@ -44,7 +44,7 @@ def _apply(api: KubeApi, settings: OperatorSettings, plan: EdgePlan, observed: E
         return EdgeApplied()
     if plan.claim is not None:  # before the Pods that mount it
         storage = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=plan.claim))
-        ensure_recordings_claim(api, namespace, storage, settings)
+        ensure_recordings_claim(api, namespace, storage, settings.recordings)
     if plan.deployment is not None:
         written = api.create(plan.deployment) if current is None else api.replace(plan.deployment)
         if written is None:  # created or changed meanwhile
@@ -53,7 +53,7 @@ def _apply(api: KubeApi, settings: OperatorSettings, plan: EdgePlan, observed: E
     assert current is not None  # (plan_edge wants one created when none was read)
     if observed.service is None:
         api.create(edge_service(current))
-    autoscaler, routes = edge_autoscaler(current, settings), edge_routes(current, plan.routes)
+    autoscaler, routes = edge_autoscaler(current, settings.edge), edge_routes(current, plan.routes)
     writes = (
         (
             observed.autoscaler,

@@ -86,7 +86,7 @@ class EdgeLoops:
                 if not outcome.streams and not outcome.conflict and not waker.is_set():
                     self._finished(namespace, self._tasks[namespace])  # now: a wake from here on starts another
                     return  # the edge is gone with the last stream that wanted it
-                timeout = CONFLICT_RETRY_SECONDS if outcome.conflict else state.settings.resync_seconds
+                timeout = CONFLICT_RETRY_SECONDS if outcome.conflict else state.settings.telemetry.resync_seconds
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await waker.wait()

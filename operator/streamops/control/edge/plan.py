@@ -40,7 +40,7 @@ def plan_edge(observed: EdgeObserved, settings: OperatorSettings) -> EdgePlan:
         names,
         deployment=desired if current is None else deployment_update(current, desired),
         routes=route_lines(observed),
-        claim=videos_claim(settings),
+        claim=videos_claim(settings.recordings),
     )
 
 

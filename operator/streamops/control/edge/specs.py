@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from streamops.contract import edge as contract
 from streamops.contract.playback_token import KEYS_SECRET
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings
 from streamops.control.storage.recordings_claim import videos_claim
 from streamops.control.workers.worker_pod import spec_hash
 from streamops.kube.manifests import Manifest
@@ -76,19 +76,21 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
     env = [
         {"name": contract.ENV_NAMESPACE, "value": namespace},
         {"name": contract.ENV_CLUSTER_DOMAIN, "value": settings.cluster_domain},
-        {"name": contract.ENV_CACHE_SIZE, "value": nginx_cache_size(settings.edge_cache_size)},
+        {"name": contract.ENV_CACHE_SIZE, "value": nginx_cache_size(settings.edge.cache_size)},
         # Sent to the ingest with every origin request (EDGE_HEADER): whose request it was.
         {"name": contract.ENV_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
-    if settings.trusted_proxy_cidrs:  # unset otherwise: an edge deployed before it existed stays as it was
-        env.append({"name": contract.ENV_TRUSTED_PROXIES, "value": " ".join(settings.trusted_proxy_cidrs)})
-    if settings.viewer_window_seconds != contract.VIEWER_WINDOW_SECONDS:  # likewise
-        env.append({"name": contract.ENV_VIEWER_WINDOW_SECONDS, "value": f"{settings.viewer_window_seconds:g}"})
+    if settings.playback.trusted_proxy_cidrs:  # unset otherwise: an edge deployed before it existed stays as it was
+        env.append({"name": contract.ENV_TRUSTED_PROXIES, "value": " ".join(settings.playback.trusted_proxy_cidrs)})
+    if settings.playback.viewer_window_seconds != contract.VIEWER_WINDOW_SECONDS:  # likewise
+        env.append(
+            {"name": contract.ENV_VIEWER_WINDOW_SECONDS, "value": f"{settings.playback.viewer_window_seconds:g}"}
+        )
     probe = {"httpGet": {"path": contract.HEALTH_PATH, "port": "status"}, "periodSeconds": 5}
     container: Manifest = {
         "name": "edge",
-        "image": settings.edge_image,
-        "imagePullPolicy": settings.edge_image_pull_policy,
+        "image": settings.edge.image,
+        "imagePullPolicy": settings.edge.image_pull_policy,
         "env": env,
         "ports": [
             {"name": "http", "containerPort": contract.HTTP_PORT, "protocol": "TCP"},
@@ -99,7 +101,7 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
         # next request goes to another replica instead of a closed port.
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
         "livenessProbe": {**probe, "failureThreshold": 6},
-        "resources": settings.edge_resources,
+        "resources": settings.edge.resources,
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -126,7 +128,7 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
         },
         "containers": [container],
         "volumes": [
-            {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": settings.edge_cache_size}},
+            {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": settings.edge.cache_size}},
             {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE}},
             {"name": "keys", "secret": {"secretName": KEYS_SECRET, "optional": True}},
             {"name": "routes", "configMap": {"name": contract.EDGE_NAME, "optional": True}},
@@ -141,7 +143,7 @@ def edge_pod_template(namespace: str, settings: OperatorSettings) -> Manifest:
             }
         ],
     }
-    claim = videos_claim(settings)
+    claim = videos_claim(settings.recordings)
     if claim is not None:  # unset otherwise: an edge deployed before it existed stays as it was
         mount = {"name": "recordings", "mountPath": f"{contract.RECORDINGS_DIR}/{claim}", "readOnly": True}
         container["volumeMounts"].append(mount)
@@ -163,7 +165,7 @@ def edge_deployment(namespace: str, settings: OperatorSettings, owners: list[Man
         },
         "spec": {
             # The autoscaler owns the number after creation: a patch of the template leaves it alone.
-            "replicas": settings.edge_replicas,
+            "replicas": settings.edge.replicas,
             "selector": {"matchLabels": edge_selector()},
             # A rollout never takes a replica away before its successor serves.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
@@ -188,7 +190,7 @@ def edge_service(deployment: Manifest) -> Manifest:
     }
 
 
-def edge_autoscaler(deployment: Manifest, settings: OperatorSettings) -> Manifest:
+def edge_autoscaler(deployment: Manifest, edge: EdgeSettings) -> Manifest:
     """CPU-based, as the edge's work is proportional to requests served (bench/results/playback.md)."""
     return {
         "apiVersion": "autoscaling/v2",
@@ -196,14 +198,14 @@ def edge_autoscaler(deployment: Manifest, settings: OperatorSettings) -> Manifes
         "metadata": _child_metadata(deployment),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": contract.EDGE_NAME},
-            "minReplicas": settings.edge_replicas,
-            "maxReplicas": max(settings.edge_max_replicas, settings.edge_replicas),
+            "minReplicas": edge.replicas,
+            "maxReplicas": max(edge.max_replicas, edge.replicas),
             "metrics": [
                 {
                     "type": "Resource",
                     "resource": {
                         "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": settings.edge_target_cpu_percent},
+                        "target": {"type": "Utilization", "averageUtilization": edge.target_cpu_percent},
                     },
                 }
             ],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from streamops.api import LiveStream
 from streamops.control.livestream.specs.route import PlaybackRoute
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.tenancy import (
     annotations_refusal,
     fixed_node_ports_refusal,
@@ -35,27 +35,27 @@ def service_refusals(stream: LiveStream, settings: OperatorSettings) -> list[str
     admin's and never refused). Chosen nodePorts: node_ports_refusal."""
     own = stream.spec.ingest.service
     refusals = [r for r in [service_type_refusal(own.type, settings)] if r]
-    annotations = annotations_refusal("spec.ingest.service.annotations", own.annotations, settings)
+    annotations = annotations_refusal("spec.ingest.service.annotations", own.annotations, settings.tenancy)
     if annotations:
         refusals.append(annotations)
     return refusals
 
 
-def node_ports_refusal(stream: LiveStream, settings: OperatorSettings) -> str | None:
+def node_ports_refusal(stream: LiveStream, tenancy: TenancySettings) -> str | None:
     """Chosen nodePorts the policy refuses: only they are dropped (the API server allocates others),
     which narrows nothing else the stream asked for."""
     chosen = stream.spec.ingest.service.node_ports
-    return fixed_node_ports_refusal(chosen.model_dump(exclude_none=True) if chosen else (), settings)
+    return fixed_node_ports_refusal(chosen.model_dump(exclude_none=True) if chosen else (), tenancy)
 
 
-def route_refusals(stream: LiveStream, route: PlaybackRoute, settings: OperatorSettings) -> list[str]:
+def route_refusals(stream: LiveStream, route: PlaybackRoute, tenancy: TenancySettings) -> list[str]:
     """What of the stream's own route the policy refuses: its path, its annotations (Ingress only:
     the HTTPRoute has none of the stream's). A Secret is checked by admit(), which reads it."""
     playback, namespace = stream.spec.playback, stream.metadata.namespace or ""
     field = "spec.playback.ingress.path" if route.kind == "Ingress" else "spec.playback.httpRoute.path"
-    refusals = [p for p in [playback_path_refusal(field, route.path, namespace, settings)] if p]
+    refusals = [p for p in [playback_path_refusal(field, route.path, namespace, tenancy)] if p]
     if route.kind == "Ingress" and playback.ingress is not None:
-        annotations = annotations_refusal("spec.playback.ingress.annotations", playback.ingress.annotations, settings)
+        annotations = annotations_refusal("spec.playback.ingress.annotations", playback.ingress.annotations, tenancy)
         refusals += [annotations] if annotations else []
     return refusals
 

@@ -27,7 +27,7 @@ def admit(api: KubeReads, settings: OperatorSettings, stream: LiveStream, route:
     refusals: list[str] = []
     spec = stream.spec
     service = service_refusals(stream, settings)
-    ports = node_ports_refusal(stream, settings)
+    ports = node_ports_refusal(stream, settings.tenancy)
     if service:
         refusals += [f"{r}: the ingest Service has the operator's defaults" for r in service]
         refusals += [f"{ports}: the API server allocates them"] if ports else []
@@ -37,39 +37,39 @@ def admit(api: KubeReads, settings: OperatorSettings, stream: LiveStream, route:
         own = spec.ingest.service.model_copy(update={"node_ports": None})
         spec = spec.model_copy(update={"ingest": spec.ingest.model_copy(update={"service": own})})
     if route is not None:
-        refused = route_refusals(stream, route, settings)
-        tls = own_ingress_tls(stream, route) if settings.tenancy_require_secret_label else None
+        refused = route_refusals(stream, route, settings.tenancy)
+        tls = own_ingress_tls(stream, route) if settings.tenancy.require_secret_label else None
         if tls is not None:
             secret = api.get("Secret", namespace, tls)
-            refused_tls = secret_use_refusal("spec.playback.ingress.tlsSecretName", tls, secret, settings)
+            refused_tls = secret_use_refusal("spec.playback.ingress.tlsSecretName", tls, secret, settings.tenancy)
             refused += [refused_tls] if refused_tls else []
         if refused:
             refusals += [f"{r}: no playback route" for r in refused]
             route = None
-    ice = ice_servers_ref(stream) if settings.tenancy_require_secret_label else None
+    ice = ice_servers_ref(stream) if settings.tenancy.require_secret_label else None
     if ice is not None:
         field = "spec.playback.webrtc.iceServersSecretRef"
-        refused_ice = secret_use_refusal(field, ice.name, api.get("Secret", namespace, ice.name), settings)
+        refused_ice = secret_use_refusal(field, ice.name, api.get("Secret", namespace, ice.name), settings.tenancy)
         if refused_ice:
             refusals.append(f"{refused_ice}: WebRTC clients get no ICE servers from it")
             webrtc = spec.playback.webrtc.model_copy(update={"ice_servers_secret_ref": None})
             spec = spec.model_copy(update={"playback": spec.playback.model_copy(update={"webrtc": webrtc})})
     pull = spec.source.pull
-    credentials = pull.credentials_secret_ref if pull is not None and settings.tenancy_require_secret_label else None
+    credentials = pull.credentials_secret_ref if pull is not None and settings.tenancy.require_secret_label else None
     if pull is not None and credentials is not None:
         field = "spec.source.pull.credentialsSecretRef"
         secret = api.get("Secret", namespace, credentials.name)
-        refused_credentials = secret_use_refusal(field, credentials.name, secret, settings)
+        refused_credentials = secret_use_refusal(field, credentials.name, secret, settings.tenancy)
         if refused_credentials:
             refusals.append(f"{refused_credentials}: the RTSP cameras get no credentials from it")
             pull = pull.model_copy(update={"credentials_secret_ref": None})
             spec = spec.model_copy(update={"source": spec.source.model_copy(update={"pull": pull})})
     ca = pull.tls.ca_secret_ref if pull is not None and pull.tls is not None else None
-    if pull is not None and pull.tls is not None and ca is not None and settings.tenancy_require_secret_label:
+    if pull is not None and pull.tls is not None and ca is not None and settings.tenancy.require_secret_label:
         # The CA decides which origins are trusted: its Secret follows the same rule. Refused, the
         # origins are verified against the system's trust store instead (fail closed).
         field = "spec.source.pull.tls.caSecretRef"
-        refused_ca = secret_use_refusal(field, ca.name, api.get("Secret", namespace, ca.name), settings)
+        refused_ca = secret_use_refusal(field, ca.name, api.get("Secret", namespace, ca.name), settings.tenancy)
         if refused_ca:
             refusals.append(f"{refused_ca}: the pull origins are verified against the system's trust store instead")
             pull = pull.model_copy(update={"tls": pull.tls.model_copy(update={"ca_secret_ref": None})})

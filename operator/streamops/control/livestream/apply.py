@@ -203,7 +203,7 @@ def apply_plan(
         api.create(stream_key_secret(stream, generate_stream_key()))  # refused (409) when it exists: fine
     allocated = allocate_roles(plan, observed, allocator)
     # Before the namespace's first worker: it is never reachable without its policies.
-    WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker_network_policies_file)
+    WORKER_NETWORK_POLICIES.ensure(api, namespace, settings.worker.network_policies_file)
     if plan.signed:
         ensure_playback_keys(api, namespace)  # before the ingest Pod that mounts it
     edge_rejected = EDGE_REFUSALS.of(namespace) if plan.edge else None  # (control/edge/ says it)

@@ -105,7 +105,7 @@ def observed_region_services(state: OperatorState, namespace: str, stream: str) 
         return {}
     found = {
         r: ServiceObservation.of(watched_object(index, (namespace, region_service_name(stream, r))))
-        for r in state.settings.load_balancer_regions
+        for r in state.settings.ingest.load_balancer_regions
     }
     return {region: service for region, service in found.items() if service is not None}
 

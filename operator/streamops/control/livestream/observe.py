@@ -22,7 +22,7 @@ from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind, p
 from streamops.control.livestream.specs.secret import stream_key_ref, tls_secret_name
 from streamops.control.livestream.tls_secret import tls_secret_problem
 from streamops.control.shared.quality_set_reads import read_quality_set
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recorder_pod import standby_pod_name
@@ -49,7 +49,7 @@ def check_stream_key(api: KubeReads, settings: OperatorSettings, stream: LiveStr
 
 
 def check_tls_secret(
-    api: KubeReads, settings: OperatorSettings, stream: LiveStream
+    api: KubeReads, tenancy: TenancySettings, stream: LiveStream
 ) -> tuple[tuple[str, str] | None, str | None]:
     """(reason, message) of a Secret the ingest cannot use, or the tenancy policy's refusal of it
     (an unlabelled Secret is refused before its keys are looked at)."""
@@ -57,7 +57,7 @@ def check_tls_secret(
     if name is None:
         return None, None
     secret = api.get("Secret", stream.metadata.namespace or "", name)
-    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, settings)
+    refused = secret_reference_refusal("source.push.tls.secretName", name, secret, tenancy)
     return (None, refused) if refused is not None else (tls_secret_problem(name, secret), None)
 
 
@@ -85,7 +85,7 @@ def observe_standby(
     while (pod if free == name else api.get("Pod", namespace, free)) is not None:  # (the named one: read above)
         number += 1
         free = standby_pod_name(stream.metadata.name, number)
-    claim = api.get("PersistentVolumeClaim", namespace, settings.recordings_claim)
+    claim = api.get("PersistentVolumeClaim", namespace, settings.recordings.claim)
     return StandbyObserved(pod, free, claim is not None)
 
 
@@ -107,13 +107,13 @@ def observe(
     asked for beside it)."""
     namespace, name = stream.metadata.namespace or "", stream.metadata.name
     key = check_stream_key(api, settings, stream)
-    tls_problem, tls_refused = check_tls_secret(api, settings, stream)
+    tls_problem, tls_refused = check_tls_secret(api, settings.tenancy, stream)
     quality_set = read_quality_set(api, stream)
     asked_route = playback_route(stream, settings)
     admission = admit(api, settings, stream, asked_route)
     names = {role: ingest_names(name, role) for role in ROLES}
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
-    regions = list(settings.load_balancer_regions)
+    regions = list(settings.ingest.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     admitted = admission.stream
     auto = admitted.spec.recording.auto or auto_recording_exists

@@ -133,7 +133,7 @@ def plan_children(
     annotations = primary.get("metadata", {}).get("annotations") or {}
     route = admission.route
     # A standby writes to the default claim: kept only while the stream's Recordings go there.
-    standby_usable = on_default_claim(default_storage(admitted, settings), settings)
+    standby_usable = on_default_claim(default_storage(admitted, settings.recordings), settings.recordings)
     standby = (
         admitted.spec.recording.standby
         and admitted.spec.active
@@ -145,10 +145,10 @@ def plan_children(
     # A region is a way into the primary's push ports from outside: only for a push stream whose own
     # Service is external (a ClusterIP stream is kept inside the cluster), and a region's public load
     # balancer only where the stream may have one (tenancy.py: never by widening its own type).
-    external = ingest_service_options(admitted, settings).type in ("NodePort", "LoadBalancer")
+    external = ingest_service_options(admitted, settings.ingest).type in ("NodePort", "LoadBalancer")
     balanced = regional_load_balancers_allowed(stream.spec.ingest.service.type, settings)
     pushed = admitted.spec.source.push is not None
-    regions = settings.load_balancer_regions if external and balanced and pushed else ()
+    regions = settings.ingest.load_balancer_regions if external and balanced and pushed else ()
     return Plan(
         stream=admitted,
         roles={
@@ -165,7 +165,7 @@ def plan_children(
         route=route,
         had_route=annotations.get(PLAYBACK_ROUTE_ANNOTATION),
         edge=route is not None and route.edge,
-        signed=playback_signed(admitted, settings),
+        signed=playback_signed(admitted, settings.playback),
         standby=standby and deactivation is None,
         auto_recording=plan_auto_recording(admitted, observed.auto_recording, auto_recording_exists),
         deactivation=deactivation,
@@ -207,7 +207,7 @@ def plan_standby(stream: LiveStream, settings: OperatorSettings, observed: Stand
         desired = recorder_standby_pod(stream, name, settings, ports_of(current) or None) if wanted else None
         return Standby(current=current, desired=desired)
     namespace = stream.metadata.namespace or ""
-    claim = None if observed.claim_exists else recordings_claim(namespace, settings)
+    claim = None if observed.claim_exists else recordings_claim(namespace, settings.recordings)
     return Standby(new_name=observed.free_name, claim=claim)
 
 
@@ -238,7 +238,7 @@ def advertised(
     """Where WebRTC peers reach the primary: read from its Service as just created or observed, so
     a new stream's ingest starts with its nodePorts announced."""
     stream = plan.stream
-    if not webrtc_on(stream, role, settings):
+    if not webrtc_on(stream, role, settings.playback):
         return None
     reach = ingest_reach(ServiceObservation.of(service), reach_inputs(stream, role, settings, host_ports))
     return webrtc_advertise(reach, stream.spec.ingest.webrtc.advertise_addresses)
@@ -308,7 +308,7 @@ def wanted_region_services(
 ) -> dict[str, Manifest | None]:
     """Each LoadBalancer region's Service to keep (its manifest) or delete (None: a region the primary
     Service records that is no longer wanted). `host_ports`: the primary's allocation."""
-    by_name = {r.name: r for r in settings.ingest_regions}
+    by_name = {r.name: r for r in settings.ingest.regions}
     out: dict[str, Manifest | None] = {
         name: region_service(plan.stream, by_name[name], settings, host_ports) for name in plan.regions
     }

@@ -438,7 +438,7 @@ def _recording(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
 
 def _playability(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
     draft = draft.adding(browser_playability(seen.on_air, transcoded=stream.spec.has_ladder))
-    if not whep_on(stream, seen.observed.settings):
+    if not whep_on(stream, seen.observed.settings.playback):
         return draft
     return draft.adding(webrtc_playability(seen.main if seen.main is not None and seen.main.live else None))
 
@@ -460,16 +460,18 @@ def _endpoints(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
     base = playback_base(route, seen.reaches["primary"])
     regions = region_reaches(
         observed.services.get("primary"),
-        settings.ingest_regions,
+        settings.ingest.regions,
         observed.region_services,
         observed.region_rejected,
         regional_load_balancers_allowed(stream.spec.ingest.service.type, settings),
         _node_of(observed.pods.get("primary")),
     )
     return draft.adding(
-        ingest=ingest_endpoints(stream, seen.reaches, base, settings.publish_over_http, regions),
+        ingest=ingest_endpoints(stream, seen.reaches, base, settings.ingest.publish_over_http, regions),
         # What the player page renders now: the primary's report (spec.playback.projection once applied).
-        playback=playback_urls(stream, base, whep_on(stream, settings), seen.main.projection if seen.main else None),
+        playback=playback_urls(
+            stream, base, whep_on(stream, settings.playback), seen.main.projection if seen.main else None
+        ),
     )
 
 

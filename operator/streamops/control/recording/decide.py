@@ -208,7 +208,7 @@ def recording_update(
         quota=observed.quota,
         quota_refused=outcome.no_space and not pod.exists,
         expired=expired_keys(memory.videos, memory.origins.retention),
-        videos_url=observed.facts.settings.recordings_videos_url,
+        videos_url=observed.facts.settings.recordings.videos_url,
         videos_claim=observed.videos_claim,
     )
     status = recording_status(recording, observation, now)

@@ -40,5 +40,5 @@ async def observe(loop: ObjectLoop[RecordingOutcome], reads: Reads[RecorderStatu
         quota=reads.quota.quota,
         videos_deleted=videos_deleted,
         origins_deleted=origins_deleted,
-        videos_claim=videos_claim(state.settings) or "",
+        videos_claim=videos_claim(state.settings.recordings) or "",
     )

@@ -13,7 +13,7 @@ from streamops.api import Recording
 from streamops.api.recording import RecordingStorage
 from streamops.control.recording.observation import Observed, OriginExpiryObserved
 from streamops.control.recording.specs.names import recorder_pod_name
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_observation import fields_of
 from streamops.control.storage.storing_observe import observe_storing
@@ -21,11 +21,11 @@ from streamops.kube.reads import KubeReads
 
 
 def claim_access_modes(
-    api: KubeReads, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+    api: KubeReads, namespace: str, storage: RecordingStorage, recordings: RecordingsSettings
 ) -> tuple[str, ...] | None:
     """A claim's access modes, as the claim says (none when it does not exist yet: treated as one
     node's); None for the default claim, whose mode is the operator's setting, and object storage."""
-    if storage.pvc is None or on_default_claim(storage, settings):
+    if storage.pvc is None or on_default_claim(storage, recordings):
         return None
     claim = api.get("PersistentVolumeClaim", namespace, storage.pvc.claim_name)
     return tuple(((claim or {}).get("spec") or {}).get("accessModes") or ())
@@ -47,7 +47,7 @@ def observe(
     stream, own, stopped = recording.spec.stream_ref.name, recording.spec.storage, recording.spec.stopped
     base = observe_storing(api, namespace, worker, stream, own, settings, host_network, stopped)
     storage = base.storage
-    modes = claim_access_modes(api, namespace, storage, settings) if storage is not None else None
+    modes = claim_access_modes(api, namespace, storage, settings.recordings) if storage is not None else None
     expiring = _origin_expiry(api, recording, settings, origin_expiry, (storage, modes) if storage else None)
     return Observed(**fields_of(base), claim_access_modes=modes, origin_expiry=expiring)
 
@@ -78,6 +78,8 @@ def _origin_expiry(
     if storage is None or storage.s3 is not None:
         return OriginExpiryObserved()
     modes = (
-        read[1] if read is not None and read[0] == storage else claim_access_modes(api, namespace, storage, settings)
+        read[1]
+        if read is not None and read[0] == storage
+        else claim_access_modes(api, namespace, storage, settings.recordings)
     )
     return OriginExpiryObserved(claim_access_modes=modes)

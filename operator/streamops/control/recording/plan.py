@@ -20,7 +20,7 @@ from streamops.control.recording.outcome import ExpiryPodEnded
 from streamops.control.recording.specs.origin_expiry_pod import expiry_config, origin_expiry_pod, pod_origins
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim
 from streamops.control.storage.storing_plan import claim_wanted, followed, storage_refusal, waiting_for_ports
 from streamops.control.storage.video_expiry import origin_expiry_due
@@ -51,7 +51,7 @@ class Plan:
 
 def plan_recorder(
     recording: Recording,
-    settings: OperatorSettings,
+    recordings: RecordingsSettings,
     observed: Observed,
     finalised: bool,
     standby: str | None = None,
@@ -84,7 +84,7 @@ def plan_recorder(
     if waiting_for_ports(observed):
         return replace(base, create_claim=create_claim, waiting_for_stream=True, storage=storage)
     # A standby writes to the default claim: only a Recording that does too adopts it.
-    adoptable = current is None and on_default_claim(storage, settings) and stream.spec.recording.standby
+    adoptable = current is None and on_default_claim(storage, recordings) and stream.spec.recording.standby
     adopt = standby if standby and adoptable else None
     return replace(with_stream, create_claim=create_claim, recorder=True, adopt=adopt)
 

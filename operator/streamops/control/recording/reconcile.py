@@ -54,7 +54,9 @@ def reconcile_recording(
         ask = OriginExpiryAsk(origin_expiry_ended, bool(expire_origins))
         observed = observe(api, recording, settings, recorder, allocator is not None, ask)
         expiring = plan_origin_expiry(recording, settings, observed, utcnow())
-        plan = plan_recorder(recording, settings, observed, finalised_in_status(parsed.raw), standby, quota_full)
+        plan = plan_recorder(
+            recording, settings.recordings, observed, finalised_in_status(parsed.raw), standby, quota_full
+        )
         apply_origin_expiry(api, recording, expiring)
         applied = apply_plan(api, settings, plan, observed, allocator)
     except NamespaceTerminating:

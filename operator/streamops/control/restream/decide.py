@@ -203,7 +203,7 @@ def backoff(observed: RestreamObserved, outcome: RestreamOutcome, memory: Restre
         return [], memory
     restream = RestreamRef(facts.namespace, facts.name, observed.uid)
     name = event_name(restream, streak.since)
-    write = next_write(observed.event, name, streak, facts.monotonic, facts.settings.metrics_write_seconds)
+    write = next_write(observed.event, name, streak, facts.monotonic, facts.settings.telemetry.metrics_write_seconds)
     if write is None:
         return [], memory
     annotations = tuple(sorted(spec_client_annotations(observed.body.get("spec")).items()))  # its client fields

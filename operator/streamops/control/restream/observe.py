@@ -57,7 +57,7 @@ def read_target(api: KubeReads, restream: Restream, settings: OperatorSettings, 
     if ref is not None:
         secret, refused, key = _read_secret(
             secrets, api, namespace, ref.name, ref.key,
-            lambda s: secret_reference_refusal("streamKeySecretRef", ref.name, s, settings),
+            lambda s: secret_reference_refusal("streamKeySecretRef", ref.name, s, settings.tenancy),
         )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)
@@ -70,7 +70,7 @@ def read_target(api: KubeReads, restream: Restream, settings: OperatorSettings, 
         # The CA decides where the key goes: its Secret follows the same tenancy rule.
         secret, refused, ca = _read_secret(
             secrets, api, namespace, ca_ref.name, ca_ref.key,
-            lambda s: secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings),
+            lambda s: secret_use_refusal("tls.caSecretRef", ca_ref.name, s, settings.tenancy),
         )  # fmt: skip
         if refused is not None:
             return Target(restream, refused=refused)

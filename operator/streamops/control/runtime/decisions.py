@@ -196,8 +196,8 @@ def reconcile_if_due(facts: LoopFacts, hints: Mapping[str, HintValue]) -> list[R
 
 def lost_pods(facts: LoopFacts, pods: Iterable[PodObservation | None]) -> list[ForceDelete]:
     """One force-delete for each worker Pod lost with its node and not deleted yet."""
-    margin = facts.settings.node_lost_force_delete_seconds
-    grace = facts.settings.node_lost_grace_seconds
+    margin = facts.settings.node_loss.force_delete_seconds
+    grace = facts.settings.node_loss.grace_seconds
     return [
         ForceDelete(pod, facts.now)
         for pod in pods
@@ -248,11 +248,11 @@ def wake(facts: LoopFacts, pods: Iterable[PodObservation | None]) -> Wake:
     settings = facts.settings
     observed = [pod for pod in pods if pod is not None]
     polling = any(pod.status_url for pod in observed)
-    timeout = settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds
+    timeout = settings.telemetry.interval_seconds if polling else settings.telemetry.idle_interval_seconds
     if facts.retry_in is not None:
         timeout = max(0.0, min(timeout, facts.retry_in))
     for pod in observed:
-        lost_at = force_delete_at(pod, settings.node_lost_force_delete_seconds, settings.node_lost_grace_seconds)
+        lost_at = force_delete_at(pod, settings.node_loss.force_delete_seconds, settings.node_loss.grace_seconds)
         if lost_at is not None and lost_at > facts.now:  # (one already due is deleted this tick)
             timeout = min(timeout, (lost_at - facts.now).total_seconds() + 0.1)
     return Wake(timeout)

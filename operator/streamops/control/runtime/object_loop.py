@@ -167,7 +167,7 @@ class ObjectLoop(Generic[OutcomeT]):
             self.name,
             plain(obj.take_status()),
             kind.metric_fields,
-            state.settings.metrics_write_seconds,
+            state.settings.telemetry.metrics_write_seconds,
             kind.priority,
         )
         self.outcome: OutcomeT | None = None  # the last reconcile's
@@ -187,7 +187,7 @@ class ObjectLoop(Generic[OutcomeT]):
         # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
         # or what its loop sets (a Recording: its stream's).
         self.client_annotations: dict[str, str] | None = None
-        period = state.settings.resync_seconds
+        period = state.settings.telemetry.resync_seconds
         self.next_resync = time.monotonic() + period * (0.5 + random.random())  # spread the load
         self.metric_kind = kind.api.singular  # the `kind` label of the operator's metrics
         self.owner = body.metadata.uid or "/".join(self.key)  # whose worker restarts it reports
@@ -287,7 +287,7 @@ class ObjectLoop(Generic[OutcomeT]):
         level = logging.INFO if stale else logging.DEBUG  # first look (created, operator restarted) or spec changed
         log.log(level, "%s %s/%s: reconciled (generation %s)", *self.key, outcome.generation if outcome else None)
         self.failures, self.retry_at, self.requested = 0, 0.0, False
-        self.next_resync = now + self.state.settings.resync_seconds
+        self.next_resync = now + self.state.settings.telemetry.resync_seconds
         self.reconciles += 1
         return outcome
 
@@ -351,8 +351,8 @@ class ObjectLoop(Generic[OutcomeT]):
         workers/node_loss.py) are deleted for good, only that uid, and a Warning NodeLost Event
         names the node; the object reconciles next, which creates them again where they can run."""
         now = datetime.now(UTC)
-        margin = self.state.settings.node_lost_force_delete_seconds
-        grace = self.state.settings.node_lost_grace_seconds
+        margin = self.state.settings.node_loss.force_delete_seconds
+        grace = self.state.settings.node_loss.grace_seconds
         for pod in pods:
             if pod is None or pod.uid in self.force_deleted or not force_delete_due(pod, now, margin, grace):
                 continue
@@ -374,13 +374,13 @@ class ObjectLoop(Generic[OutcomeT]):
         checked by the loop, and a deleted object's task is cancelled anyway (object_tasks.py)."""
         settings = self.state.settings
         polling = any(pod is not None and pod.status_url for pod in pods)
-        timeout = settings.telemetry_interval_seconds if polling else settings.idle_interval_seconds
+        timeout = settings.telemetry.interval_seconds if polling else settings.telemetry.idle_interval_seconds
         if self.retry_at:
             timeout = max(0.0, min(timeout, self.retry_at - time.monotonic()))
         now = datetime.now(UTC)
         for pod in pods:
             lost_at = (
-                force_delete_at(pod, settings.node_lost_force_delete_seconds, settings.node_lost_grace_seconds)
+                force_delete_at(pod, settings.node_loss.force_delete_seconds, settings.node_loss.grace_seconds)
                 if pod is not None
                 else None
             )

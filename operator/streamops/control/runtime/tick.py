@@ -113,7 +113,7 @@ async def act(loop: ObjectLoop[OutcomeT], actions: Sequence[object], tick: KindT
             case _:
                 await tick.perform(loop, action)
     if not woke:
-        await wait(loop, loop.state.settings.idle_interval_seconds)
+        await wait(loop, loop.state.settings.telemetry.idle_interval_seconds)
 
 
 async def request(loop: ObjectLoop[Any], action: WorkerRequest) -> None:

@@ -43,7 +43,7 @@ def read_secret_key(
     """The referenced key's value (decoded; it never leaves the operator's memory). With `settings`
     the Secret a user named (in `field`) must carry the opt-in label (tenancy.py)."""
     secret = api.get("Secret", namespace, ref.name)
-    refused = secret_reference_refusal(field, ref.name, secret, settings) if settings is not None else None
+    refused = secret_reference_refusal(field, ref.name, secret, settings.tenancy) if settings is not None else None
     if refused is not None:
         return ReferencedKey(refused=refused)
     data = (secret or {}).get("data") or {}

@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 from streamops.api.recording import RecordingStorage
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import RecordingsSettings
 from streamops.control.storage.recordings_claim import on_default_claim, recordings_claim
 from streamops.kube.client import KubeApi
 
 
 def ensure_recordings_claim(
-    api: KubeApi, namespace: str, storage: RecordingStorage, settings: OperatorSettings
+    api: KubeApi, namespace: str, storage: RecordingStorage, recordings: RecordingsSettings
 ) -> None:
     """The namespace's shared claim, created before the first worker that writes to it (a
     Recording's recorder, a Clip's clipper); a claim the storage names is the user's to create."""
-    if (
-        on_default_claim(storage, settings)
-        and api.get("PersistentVolumeClaim", namespace, settings.recordings_claim) is None
-    ):
-        api.create(recordings_claim(namespace, settings))
+    if on_default_claim(storage, recordings) and api.get("PersistentVolumeClaim", namespace, recordings.claim) is None:
+        api.create(recordings_claim(namespace, recordings))

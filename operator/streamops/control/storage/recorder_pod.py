@@ -12,7 +12,7 @@ from streamops.api.recording import RecordingStorage
 from streamops.contract.recorder import CONFIG_ENV, RECORDINGS_ROOT, StandbyConfig
 from streamops.contract.worker import HTTP_PORT, POD_GRACE_SECONDS, WorkerConfig
 from streamops.contract.worker_credential import CREDENTIAL_FILE, credential_secret_name
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings, WorkerSettings
 from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity, recordings_claim_name
 from streamops.control.storage.video_storage import ca_volume, with_credentials
 from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
@@ -33,7 +33,7 @@ def recorder_container(
     config: WorkerConfig,
     http_port: int,
     recordings: Manifest,
-    settings: OperatorSettings,
+    worker: WorkerSettings,
     volumes: Sequence[Manifest] = (),
     mounts: Sequence[Manifest] = (),
     name: str = "record",
@@ -48,7 +48,7 @@ def recorder_container(
         config_env=config_env,
         config=config,
         ports={"http": (http_port, "TCP")},
-        resources=settings.worker_resources.recorder.wire(),  # measured: worker_resources.py
+        resources=worker.resources.recorder.wire(),  # measured: worker_resources.py
         volumes=[{"name": "recordings", **recordings}, *volumes],
         mounts=[{"name": "recordings", "mountPath": RECORDINGS_ROOT}, *mounts],
         credential_secret=credential_secret,
@@ -56,10 +56,10 @@ def recorder_container(
 
 
 def claim_recorder_container(
-    config: WorkerConfig, http_port: int, claim: str, settings: OperatorSettings, credential_secret: str | None = None
+    config: WorkerConfig, http_port: int, claim: str, worker: WorkerSettings, credential_secret: str | None = None
 ) -> WorkerContainer:
     claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
-    return recorder_container(config, http_port, claim_volume, settings, credential_secret=credential_secret)
+    return recorder_container(config, http_port, claim_volume, worker, credential_secret=credential_secret)
 
 
 def standby_pod_name(stream_name: str, number: int) -> str:
@@ -81,7 +81,7 @@ def recorder_standby_pod(
         "namespace": stream.metadata.namespace,
         "labels": {
             **child_labels(stream.metadata.name, STANDBY_COMPONENT),
-            CLAIM_LABEL: label_value(settings.recordings_claim),
+            CLAIM_LABEL: label_value(settings.recordings.claim),
         },
         "annotations": {STREAM_NAME_ANNOTATION: stream.metadata.name},
         "ownerReferences": [owner_reference("LiveStream", stream.metadata.name, stream.metadata.uid)],
@@ -89,13 +89,13 @@ def recorder_standby_pod(
     config = StandbyConfig(
         standby=True,
         recordings_root=RECORDINGS_ROOT,
-        http_host=settings.worker_bind_address,
+        http_host=settings.worker.bind_address,
         http_port=http_port,
         credential_file=CREDENTIAL_FILE,
     )
     credential = credential_secret_name(stream.metadata.name)
-    worker = claim_recorder_container(config, http_port, settings.recordings_claim, settings, credential)
-    affinity = claim_affinity(settings.recordings_claim, (settings.recordings_access_mode,))
+    worker = claim_recorder_container(config, http_port, settings.recordings.claim, settings.worker, credential)
+    affinity = claim_affinity(settings.recordings.claim, (settings.recordings.access_mode,))
     return worker_pod(metadata, worker, settings, host_ports, affinity)
 
 
@@ -109,12 +109,12 @@ def video_worker_metadata(
     object_label: str,
     pod_name: str,
     storage: RecordingStorage,
-    settings: OperatorSettings,
+    recordings: RecordingsSettings,
 ) -> tuple[Manifest, str | None]:
     """The metadata of a worker Pod that stores an object's videos, owned by the object (deleting
     the stream must not cut its work short), and the claim it writes to (None: a bucket)."""
     labels = {**child_labels(stream, component), object_label: label_value(owner)}
-    claim = recordings_claim_name(storage, settings) if storage.s3 is None else None
+    claim = recordings_claim_name(storage, recordings) if storage.s3 is None else None
     if claim is not None:
         labels[CLAIM_LABEL] = label_value(claim)
     metadata = {
@@ -148,13 +148,13 @@ def video_worker_pod(
     (its uploads finish first); on a claim, next to it where the claim's access modes (default: the
     default claim's, from the settings) tie it to a node. `credential_secret`: a recorder's."""
     if storage.s3 is not None:
-        scratch = {"emptyDir": {"sizeLimit": settings.recordings_scratch_size}}
+        scratch = {"emptyDir": {"sizeLimit": settings.recordings.scratch_size}}
         ca_volumes, ca_mounts = ca_volume(storage.s3)
         worker = recorder_container(
             config,
             http_port,
             scratch,
-            settings,
+            settings.worker,
             [*volumes, *ca_volumes],
             [*mounts, *ca_mounts],
             container,
@@ -166,7 +166,7 @@ def video_worker_pod(
     assert claim is not None, "a claim when not a bucket"
     claim_volume = {"persistentVolumeClaim": {"claimName": claim}}
     worker = recorder_container(
-        config, http_port, claim_volume, settings, volumes, mounts, container, config_env, credential_secret
+        config, http_port, claim_volume, settings.worker, volumes, mounts, container, config_env, credential_secret
     )
-    modes = claim_access_modes if claim_access_modes is not None else (settings.recordings_access_mode,)
+    modes = claim_access_modes if claim_access_modes is not None else (settings.recordings.access_mode,)
     return worker_pod(metadata, worker, settings, host_ports, claim_affinity(claim, modes))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from streamops.api import GROUP, LiveStream
 from streamops.api.recording import PersistentVolumeClaimStorage, RecordingStorage
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import RecordingsSettings
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import HOSTNAME_TOPOLOGY, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, label_value
 
@@ -16,24 +16,24 @@ CLAIM_LABEL = f"{GROUP}/recordings-claim"  # on every recorder Pod: the claim it
 SHARED_ACCESS_MODES = frozenset({"ReadWriteMany"})  # mountable on many nodes at once
 
 
-def default_storage(stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+def default_storage(stream: LiveStream, recordings: RecordingsSettings) -> RecordingStorage:
     """Where a Recording of the stream that names no storage writes: the stream's recording
     default, else the chart's object storage, else the namespace's default claim."""
     own = stream.spec.recording.storage
     if own is not None and (own.pvc is not None or own.s3 is not None):
         return own
-    if settings.recordings_s3 is not None:
-        return RecordingStorage(s3=settings.recordings_s3)
-    return RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=settings.recordings_claim))
+    if recordings.s3 is not None:
+        return RecordingStorage(s3=recordings.s3)
+    return RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=recordings.claim))
 
 
-def on_default_claim(storage: RecordingStorage, settings: OperatorSettings) -> bool:
+def on_default_claim(storage: RecordingStorage, recordings: RecordingsSettings) -> bool:
     """The namespace's default claim: the one the operator creates, and the standby recorders' one."""
-    return storage.pvc is not None and storage.pvc.claim_name == settings.recordings_claim
+    return storage.pvc is not None and storage.pvc.claim_name == recordings.claim
 
 
-def recordings_claim_name(storage: RecordingStorage, settings: OperatorSettings) -> str:
-    return storage.pvc.claim_name if storage.pvc else settings.recordings_claim
+def recordings_claim_name(storage: RecordingStorage, recordings: RecordingsSettings) -> str:
+    return storage.pvc.claim_name if storage.pvc else recordings.claim
 
 
 def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
@@ -47,19 +47,19 @@ def claim_affinity(claim: str, access_modes: Sequence[str]) -> Manifest | None:
     return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
 
 
-def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
+def recordings_claim(namespace: str, recordings: RecordingsSettings) -> Manifest:
     """The default recordings PVC: owned by nothing, so videos outlive every stream and Recording."""
     spec: Manifest = {
-        "accessModes": [settings.recordings_access_mode],
-        "resources": {"requests": {"storage": settings.recordings_claim_size}},
+        "accessModes": [recordings.access_mode],
+        "resources": {"requests": {"storage": recordings.claim_size}},
     }
-    if settings.recordings_storage_class:
-        spec["storageClassName"] = settings.recordings_storage_class
+    if recordings.storage_class:
+        spec["storageClassName"] = recordings.storage_class
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": {
-            "name": settings.recordings_claim,
+            "name": recordings.claim,
             "namespace": namespace,
             "labels": {
                 NAME_LABEL: "streamops",
@@ -71,11 +71,11 @@ def recordings_claim(namespace: str, settings: OperatorSettings) -> Manifest:
     }
 
 
-def videos_claim(settings: OperatorSettings) -> str | None:
+def videos_claim(recordings: RecordingsSettings) -> str | None:
     """The recordings claim the edge serves under /videos/ (docs/design/claim-videos.md): the
     namespace's default claim, when the operator's recordingsVideosUrl is set and the claim can be
     mounted on every node the replicas run on (ReadWriteMany). A ReadWriteOnce claim would hold the
     replicas on other nodes in ContainerCreating, and live playback with them: none then."""
-    if settings.recordings_videos_url and settings.recordings_access_mode == "ReadWriteMany":
-        return settings.recordings_claim
+    if recordings.videos_url and recordings.access_mode == "ReadWriteMany":
+        return recordings.claim
     return None

@@ -59,7 +59,7 @@ class Retention:
         return dict(self.expired)
 
     def due(self, monotonic: float, settings: OperatorSettings) -> bool:
-        return monotonic - self.checked_at >= settings.retention_interval_seconds
+        return monotonic - self.checked_at >= settings.recordings.retention_interval_seconds
 
     def with_deleted(self, keys: Sequence[str], at: datetime) -> Retention:
         known = self.deleted()
@@ -87,7 +87,7 @@ def videos_to_delete(
     known = memory.deleted()
     due = [
         v
-        for v in expiry_due(videos, s3.delete_after_days, settings.retention_day_seconds, now)
+        for v in expiry_due(videos, s3.delete_after_days, settings.recordings.retention_day_seconds, now)
         if v.url and v.url not in known
     ]
     return (DeleteVideos(s3, tuple(due)) if due else None), memory

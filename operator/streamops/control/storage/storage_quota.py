@@ -113,7 +113,7 @@ class QuotaCheck:
         facts = indexed_stream(indexes.streams, namespace, stream)
         stream_limit = facts.recording_quota_bytes if facts else None
         uses = quota_uses(
-            (indexes.recordings, indexes.clips), namespace, stream, settings.recordings_quota_bytes, stream_limit
+            (indexes.recordings, indexes.clips), namespace, stream, settings.recordings.quota_bytes, stream_limit
         )
         self.quota = nearest_limit(uses)
         operator_metrics.storage_quota(namespace, stream, {u.scope: (u.used, u.limit) for u in uses})

@@ -45,7 +45,7 @@ def read_followed_stream(
     if stream is None:
         return None
     stream = resolved(stream, read_quality_set(api, stream))
-    storage = resolve_storage(own_storage, stream, settings)
+    storage = resolve_storage(own_storage, stream, settings.recordings)
     refused = storage_secrets_refusal(api, namespace, storage.s3, settings) if storage.s3 is not None else None
     ports = allocated_ingest_ports(api, stream) if host_network else None
     return FollowedStream(stream, storage, refused, ports)

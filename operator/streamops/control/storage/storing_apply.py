@@ -28,7 +28,7 @@ def clear_the_way(
     if remove:
         remove_pod(api, worker, uid, allocator)
     if claim is not None:
-        ensure_recordings_claim(api, namespace, claim, settings)
+        ensure_recordings_claim(api, namespace, claim, settings.recordings)
 
 
 def worker_host_ports(worker: Manifest | None, allocator: PortAllocator | None) -> dict[str, int] | None:

@@ -14,7 +14,7 @@ from streamops.api.common import ClientFields
 from streamops.api.recording import CA_KEY, CREDENTIAL_KEYS, RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV, UploadTarget, key_prefix
 from streamops.control.shared.conditions import REFUSED_BY_POLICY
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recordings_claim import default_storage
 from streamops.control.workers.ingest_address import IngestPortMap
@@ -50,11 +50,13 @@ class StorageSecrets:
     ca: Body | None = None
 
 
-def resolve_storage(own: RecordingStorage | None, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
+def resolve_storage(
+    own: RecordingStorage | None, stream: LiveStream, recordings: RecordingsSettings
+) -> RecordingStorage:
     """The object's own storage (exactly one of pvc or s3), else its stream's default."""
     if own is not None and (own.pvc is not None or own.s3 is not None):
         return own
-    return default_storage(stream, settings)
+    return default_storage(stream, recordings)
 
 
 def videos_directory(namespace: str, name: str, uid: str, storage: RecordingStorage) -> str:
@@ -111,11 +113,11 @@ def with_credentials(pod: Manifest, s3: S3Storage) -> Manifest:
     return pod
 
 
-def admins_storage(s3: S3Storage, settings: OperatorSettings) -> bool:
+def admins_storage(s3: S3Storage, recordings: RecordingsSettings) -> bool:
     """The chart's own object storage (`recordings_s3`, used when neither the object nor its stream
     names one): the admin's choice, never checked, as the operator's other defaults. A spec naming
     anything else (another endpoint, bucket or key template with the same Secret) is checked."""
-    return settings.recordings_s3 is not None and s3 == settings.recordings_s3
+    return recordings.s3 is not None and s3 == recordings.s3
 
 
 def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSettings) -> StorageRefusal | None:
@@ -123,10 +125,12 @@ def storage_refusal(s3: S3Storage, secrets: StorageSecrets, settings: OperatorSe
     a Secret a spec names must carry the opt-in label, or the worker would send its keys to the
     spec's endpoint; then the credentials Secret (both keys) and CA Secret (ca.crt) must exist: a
     Pod without them would hang in CreateContainerConfigError. Names only, never a value."""
-    if not admins_storage(s3, settings):
-        refused = [secret_reference_refusal(CREDENTIALS_FIELD, s3.credentials_secret, secrets.credentials, settings)]
+    if not admins_storage(s3, settings.recordings):
+        refused = [
+            secret_reference_refusal(CREDENTIALS_FIELD, s3.credentials_secret, secrets.credentials, settings.tenancy)
+        ]
         if s3.ca_secret:
-            refused.append(secret_reference_refusal(CA_FIELD, s3.ca_secret, secrets.ca, settings))
+            refused.append(secret_reference_refusal(CA_FIELD, s3.ca_secret, secrets.ca, settings.tenancy))
         messages = [m for m in refused if m is not None]
         if messages:
             return StorageRefusal(REFUSED_BY_POLICY, "; ".join(messages))

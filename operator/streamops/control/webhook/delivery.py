@@ -111,7 +111,7 @@ class SubscriptionDelivery:
     @property
     def policy(self) -> EgressPolicy:
         s = self.state.settings
-        return configured_policy(s.egress_allow_cidrs, s.egress_cluster_cidrs, s.cluster_domain) or EgressPolicy()
+        return configured_policy(s.egress.allow_cidrs, s.egress.cluster_cidrs, s.cluster_domain) or EgressPolicy()
 
     # --- the task -------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -227,7 +227,7 @@ class SubscriptionDelivery:
         self.record.consecutive_failures += 1
         self.record.last_failure = {**attempt, "error": error}
         failures = self.record.consecutive_failures
-        cap = self.state.settings.webhook_backoff_cap_seconds
+        cap = self.state.settings.webhooks.backoff_cap_seconds
         self._retry_at = time.monotonic() + backoff_seconds(failures, random.random(), cap)
         if failures >= FAILING_AFTER and not self._warned:
             self._warned = True
@@ -264,7 +264,7 @@ class SubscriptionDelivery:
         except (ApiError, OSError) as e:
             log.warning("webhook %s/%s: reading its Secret failed: %s", self.sub.namespace, self.sub.name, e)
             return None
-        refused = secret_refusal(self.sub, secret, self.state.settings)
+        refused = secret_refusal(self.sub, secret, self.state.settings.tenancy)
         secrets = secrets_of(secret, ref.key) if refused is None else None
         self.record.secret_refused = refused
         self.record.secret_missing = refused is None and secrets is None
@@ -272,7 +272,7 @@ class SubscriptionDelivery:
         if refused is not None:
             self._retry_at = time.monotonic() + REFUSED_RETRY_SECONDS
         elif secrets is None:
-            self._retry_at = time.monotonic() + self.state.settings.webhook_backoff_cap_seconds
+            self._retry_at = time.monotonic() + self.state.settings.webhooks.backoff_cap_seconds
         return secrets
 
     # --- bookkeeping ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from streamops.control.shared.conditions import (
     Transition,
     merge_conditions,
 )
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import TenancySettings
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.kube.manifests import Body
 
@@ -94,13 +94,13 @@ class DeliveryRecord:
     secret_refused: str | None = None  # why the tenancy policy refuses the signing Secret (nothing is sent)
 
 
-def secret_refusal(sub: Subscription, secret: Body | None, settings: OperatorSettings) -> str | None:
+def secret_refusal(sub: Subscription, secret: Body | None, tenancy: TenancySettings) -> str | None:
     """The signing Secret must carry the opt-in label (docs/design/tenancy.md): a subscription's
     author could otherwise name any key of any Secret of the namespace, and the receiver they choose
     would get HMACs keyed with it over bodies it knows (enough to test guesses of the value offline,
     or to forge what another service checks with the same key). None: it may be used, or it does
     not exist (secret_missing says that)."""
-    return secret_reference_refusal("spec.secretRef", sub.spec.secret_ref.name, secret, settings)
+    return secret_reference_refusal("spec.secretRef", sub.spec.secret_ref.name, secret, tenancy)
 
 
 def _iso(moment: datetime | None) -> str | None:

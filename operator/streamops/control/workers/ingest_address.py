@@ -15,7 +15,7 @@ from streamops.contract.ingest import (
     IngestPorts,
     Role,
 )
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import PlaybackSettings
 from streamops.kube.naming import child_name
 
 # Port name ("http", "rtmp", "srt", "rtmps", "webrtc-udp", "webrtc-tcp": the Service's and the container's
@@ -95,10 +95,10 @@ def ingest_internal_url(
     return f"http://{host}:{(ports or POD_NETWORK_PORTS)['internal']}"
 
 
-def playback_signed(stream: LiveStream, settings: OperatorSettings) -> bool:
+def playback_signed(stream: LiveStream, playback: PlaybackSettings) -> bool:
     """Whether the ingest's HLS wants a signed token: spec.playback.access, else the operator's
     default (the ingest is configured by it; a clipper reading the HLS signs its own token by it)."""
-    return (stream.spec.playback.access or settings.playback_access) == "signed"
+    return (stream.spec.playback.access or playback.access) == "signed"
 
 
 def feed_url(stream: LiveStream, type_: str, worker_address: str, ingest_ports: IngestPortMap | None) -> str:

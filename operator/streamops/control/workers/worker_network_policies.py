@@ -1,7 +1,7 @@
 """The workers' NetworkPolicies in each namespace where the operator runs workers. A cluster-wide
 install cannot template them there (the chart does not know the namespaces of LiveStreams): it
 ships them, without a namespace, in the ConfigMap <release>-worker-network-policies, mounted into
-the operator (OperatorSettings.worker_network_policies_file). Before a stream's first worker the
+the operator (OperatorSettings.worker.network_policies_file). Before a stream's first worker the
 operator creates them in its namespace, and patches one whose spec differs from the chart's; once
 a namespace has the current set it is not read again (an operator restart checks once more). With
 `watchNamespaces` the chart renders them itself and mounts no file. docs/design/network-policy.md.

@@ -113,8 +113,8 @@ def worker_pod(
         "containers": [
             {
                 "name": worker.name,
-                "image": settings.worker_image,
-                "imagePullPolicy": settings.worker_image_pull_policy,
+                "image": settings.worker.image,
+                "imagePullPolicy": settings.worker.image_pull_policy,
                 "args": ["worker", worker.name],
                 "env": [{"name": worker.config_env, "value": worker.config.to_json()}, *worker.env],
                 "ports": [
@@ -142,7 +142,7 @@ def worker_pod(
         ],
         "volumes": volumes,
         # Evicted soon from a lost node (not after Kubernetes' default 300 s): see node_loss.py.
-        "tolerations": node_loss_tolerations(settings.node_lost_toleration_seconds),
+        "tolerations": node_loss_tolerations(settings.node_loss.toleration_seconds),
     }
     for sidecar in sidecars or []:
         spec["containers"].append({**sidecar, "securityContext": dict(spec["containers"][0]["securityContext"])})
@@ -151,11 +151,11 @@ def worker_pod(
     if host_ports is not None:
         spec["hostNetwork"] = True
         spec["dnsPolicy"] = "ClusterFirstWithHostNet"
-        if settings.worker_bind_address not in ("", "0.0.0.0", "::"):
+        if settings.worker.bind_address not in ("", "0.0.0.0", "::"):
             # The kubelet probes the Pod IP, which on the host network is the node's address; a
             # worker bound to one address (e.g. 127.0.0.1) is only reachable there.
             for probe in ("readinessProbe", "livenessProbe"):
-                spec["containers"][0][probe]["httpGet"]["host"] = settings.worker_bind_address
+                spec["containers"][0][probe]["httpGet"]["host"] = settings.worker.bind_address
     meta = {**metadata, "annotations": dict(metadata.get("annotations") or {})}
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
     parts = {**config_parts(worker.config), **spec_parts(spec, worker.config_env)}

@@ -18,7 +18,7 @@ from streamops.control.shared.settings import OperatorSettings
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-IDLE = Wake(SETTINGS.idle_interval_seconds)
+IDLE = Wake(SETTINGS.telemetry.idle_interval_seconds)
 OK = SpecOutcome(generation=1)
 MAIN, BACKUP = StreamFacts(uid="m", live=False, backup_live=False), StreamFacts(uid="b", live=False, backup_live=False)
 BOTH = (("main", MAIN), ("backup", BACKUP))

@@ -62,10 +62,10 @@ FINAL = {
     "storage": {"s3": S3},
     "videos": [VIDEO],
 }
-POLL = Wake(SETTINGS.telemetry_interval_seconds)
-IDLE = Wake(SETTINGS.idle_interval_seconds)
+POLL = Wake(SETTINGS.telemetry.interval_seconds)
+IDLE = Wake(SETTINGS.telemetry.idle_interval_seconds)
 RECONCILE = Reconcile.of({"no_space": None})
-LOST = replace(POD, deletion_deadline=NOW - timedelta(seconds=SETTINGS.node_lost_force_delete_seconds + 1), node="n2")
+LOST = replace(POD, deletion_deadline=NOW - timedelta(seconds=SETTINGS.node_loss.force_delete_seconds + 1), node="n2")
 SEEN = ClipMemory(client_fields=(), status_inputs="seen")
 WRITE = "WriteStatus"
 

@@ -19,7 +19,7 @@ from streamops.control.storage.video_storage import STORAGE_CREDENTIALS_MISSING,
 
 SETTINGS = OperatorSettings()
 STREAM = stored_livestream(uid="stream-uid", dvr={"enabled": True, "durationSeconds": 600})
-CLAIM = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings_claim))
+CLAIM = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings.claim))
 MISSING = StorageRefusal(STORAGE_CREDENTIALS_MISSING, "Secret s3-creds does not exist")
 BY_POLICY = StorageRefusal(REFUSED_BY_POLICY, "Secret s3-creds is not labelled")
 RUNNING: dict[str, Any] = {"metadata": {"name": "best-clipper"}, "status": {"phase": "Running"}}

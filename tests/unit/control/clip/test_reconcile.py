@@ -17,7 +17,7 @@ from streamops.control.clip.plan import refusal
 from streamops.control.clip.specs.pod import clipper_pod
 from streamops.control.clip.specs.worker_config import clip_title, playlist_url
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.media.clipper.playlist import parse_media_playlist
 
@@ -64,7 +64,7 @@ def test_clipper_pod_on_the_default_claim():
     pod = clipper_pod(a_clip(lastSeconds=60), stream(title="Keynote"), SETTINGS)
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Clip"
     assert pod["spec"]["containers"][0]["args"] == ["worker", "clip"]
-    assert {"persistentVolumeClaim": {"claimName": SETTINGS.recordings_claim}}.items() <= pod["spec"]["volumes"][
+    assert {"persistentVolumeClaim": {"claimName": SETTINGS.recordings.claim}}.items() <= pod["spec"]["volumes"][
         0
     ].items()
     config = config_of(pod)
@@ -163,7 +163,7 @@ def test_a_full_recordings_quota_refuses_a_clip_before_any_pod():
         pods={}, streams={}, recordings={(NS, "cam"): [recorded]}, clips={(NS, "cam"): [ClipIndexFacts("old", 400)]}
     )
     check = QuotaCheck()
-    check.check(OperatorSettings(recordings_quota_bytes=1000), indexes, NS, "cam")
+    check.check(OperatorSettings(recordings=RecordingsSettings(quota_bytes=1000)), indexes, NS, "cam")
     assert check.full and check.quota is not None and check.quota.used == 1000
     describe = check.quota.describe()
 

@@ -15,10 +15,10 @@ from streamops.control.edge.loop import EdgeLoops
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings
 
 NS = "edge-loop"
-EDGE = OperatorSettings(edge_enabled=True)
+EDGE = OperatorSettings(edge=EdgeSettings(enabled=True))
 
 
 def stream_reconciled(api: FakeKubeApi, name: str) -> kopf.Body:

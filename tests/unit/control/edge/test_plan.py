@@ -11,11 +11,11 @@ from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
 from streamops.control.edge.observation import EdgeObserved, EdgeStream
 from streamops.control.edge.plan import autoscaler_update, plan_edge, routes_update
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings, RecordingsSettings
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION, SPEC_HASH_ANNOTATION
 
 NS = "media"
-EDGE = OperatorSettings(edge_enabled=True)
+EDGE = OperatorSettings(edge=EdgeSettings(enabled=True))
 
 
 def stream(name: str, path: str | None = None, public: bool = True, legacy: bool = False) -> EdgeStream:
@@ -73,8 +73,10 @@ ROWS = (
     Row("recorded by an older operator, no line yet: its default path", (stream("cam", legacy=True),),
         current=deployment("cam"), routes_read=routes(""), lines={"/streams/media/cam": "cam"}),
     Row("videos served from a shared claim: made before the Pods that mount it", (stream("cam"),),
-        settings=OperatorSettings(edge_enabled=True, recordings_videos_url="https://play.example",
-                                  recordings_access_mode="ReadWriteMany"),
+        settings=OperatorSettings(
+            edge=EdgeSettings(enabled=True),
+            recordings=RecordingsSettings(videos_url="https://play.example", access_mode="ReadWriteMany"),
+        ),
         owners=("cam",), lines={"/streams/media/cam": "cam public"}, claim="streamops-recordings"),
 )  # fmt: skip
 
@@ -109,10 +111,10 @@ def test_a_stream_records_the_edge_on_its_primary_service() -> None:
 
 
 def test_only_what_the_operator_sets_of_the_autoscaler_is_compared_and_written() -> None:
-    desired = edge_autoscaler(deployment("cam"), EDGE)
+    desired = edge_autoscaler(deployment("cam"), EDGE.edge)
     current = {**desired, "spec": {**desired["spec"], "behavior": {"scaleDown": {"policies": []}}}}
     assert autoscaler_update(current, desired) is None, "what the API server adds is not ours to remove"
-    upgraded = edge_autoscaler(deployment("cam"), OperatorSettings(edge_enabled=True, edge_max_replicas=4))
+    upgraded = edge_autoscaler(deployment("cam"), EdgeSettings(enabled=True, max_replicas=4))
     update = autoscaler_update(current, upgraded)
     assert update is not None and update["spec"]["maxReplicas"] == 4 and "behavior" in update["spec"]
     assert routes_update(routes("/a a\n"), {"/a": "a"}) is None

@@ -12,12 +12,12 @@ from streamops.contract.edge import EDGE_NAME, ROUTES_FILE
 from streamops.control.edge.reconcile import EdgeOutcome, reconcile_edge
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings, RecordingsSettings
 from streamops.kube.naming import EDGE_OWNER_ANNOTATION
 
 NS = "media"
 ROUTED = {"ingress": {"host": "tv.example"}}
-EDGE = OperatorSettings(edge_enabled=True)
+EDGE = OperatorSettings(edge=EdgeSettings(enabled=True))
 
 
 def put(api: FakeKubeApi, name: str, **spec: Any) -> None:
@@ -96,10 +96,10 @@ def test_an_upgrade_that_changes_the_edges_autoscaling_reaches_an_existing_edge(
     put(api, "cam", playback=ROUTED)
     reconcile(api, "cam")
     hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
-    assert hpa is not None and hpa["spec"]["maxReplicas"] == EDGE.edge_max_replicas
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == EDGE.edge.max_replicas
     # What the API server adds to the spec is not ours to remove.
     api.modify("HorizontalPodAutoscaler", NS, EDGE_NAME, {"spec": {"behavior": {"scaleDown": {"policies": []}}}})
-    upgraded = OperatorSettings(edge_enabled=True, edge_max_replicas=4, edge_target_cpu_percent=40)
+    upgraded = OperatorSettings(edge=EdgeSettings(enabled=True, max_replicas=4, target_cpu_percent=40))
     reconcile(api, "cam", upgraded)
     hpa = api.object("HorizontalPodAutoscaler", NS, EDGE_NAME)
     assert hpa is not None and hpa["spec"]["maxReplicas"] == 4
@@ -191,11 +191,17 @@ def test_the_edge_mounts_the_default_claim_read_only_only_when_videos_are_served
     """docs/design/claim-videos.md: an edge URL for videos and a ReadWriteMany default claim; a
     ReadWriteOnce claim would hold the replicas on other nodes, and live playback with them."""
     serving = OperatorSettings(
-        edge_enabled=True, recordings_videos_url="https://play.example", recordings_access_mode="ReadWriteMany"
+        edge=EdgeSettings(enabled=True),
+        recordings=RecordingsSettings(videos_url="https://play.example", access_mode="ReadWriteMany"),
     )
     for settings, mounted in (
         (EDGE, False),
-        (OperatorSettings(edge_enabled=True, recordings_videos_url="https://play.example"), False),  # RWO
+        (
+            OperatorSettings(
+                edge=EdgeSettings(enabled=True), recordings=RecordingsSettings(videos_url="https://play.example")
+            ),
+            False,
+        ),  # RWO
         (serving, True),
     ):
         api = operator_view()

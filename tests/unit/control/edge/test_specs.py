@@ -6,14 +6,14 @@ from __future__ import annotations
 from streamops.contract.edge import EDGE_NAME
 from streamops.contract.playback_token import KEYS_SECRET
 from streamops.control.edge.specs import edge_autoscaler, edge_deployment, edge_routes, edge_service, nginx_cache_size
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, OperatorSettings
 
 NS = "media"
 OWNER = {"apiVersion": "streaming.streamops.dev/v1alpha1", "kind": "LiveStream", "name": "cam", "uid": "u1"}
 
 
 def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
-    settings = OperatorSettings(edge_enabled=True, edge_cache_size="512Mi", edge_replicas=3)
+    settings = OperatorSettings(edge=EdgeSettings(enabled=True, cache_size="512Mi", replicas=3))
     deployment = edge_deployment(NS, settings, [OWNER])
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
@@ -31,11 +31,11 @@ def test_the_edge_pod_is_restricted_and_carries_what_the_edge_reads():
 
 
 def test_the_service_autoscaler_and_routes_are_the_deployments():
-    deployment = edge_deployment(NS, OperatorSettings(edge_enabled=True), [OWNER])
+    deployment = edge_deployment(NS, OperatorSettings(edge=EdgeSettings(enabled=True)), [OWNER])
     deployment["metadata"]["uid"] = "d1"
     children = (
         edge_service(deployment),
-        edge_autoscaler(deployment, OperatorSettings(edge_replicas=3, edge_max_replicas=2)),
+        edge_autoscaler(deployment, EdgeSettings(replicas=3, max_replicas=2)),
         edge_routes(deployment, {"/b": "b", "/a": "a public"}),
     )
     for child in children:

@@ -15,7 +15,7 @@ from streamops.control.livestream.observe import observe
 from streamops.control.livestream.plan import AutoRecording, Standby, plan_children
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.route import playback_ingress, playback_route
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.ports import PortAllocator
 
@@ -52,12 +52,12 @@ def test_a_new_standby_gets_the_claim_its_credential_then_its_pod_on_an_allocate
     api = operator_view()
     cam = stream(api, recording={"standby": True})
     plan = plan_children(cam, SETTINGS, observe(api, cam, SETTINGS, auto_recording_exists=False), {}, False, False)
-    assert plan.standby_recorder == Standby(new_name="cam-recorder-1", claim=recordings_claim(NS, SETTINGS))
+    assert plan.standby_recorder == Standby(new_name="cam-recorder-1", claim=recordings_claim(NS, SETTINGS.recordings))
     allocator = PortAllocator(range(31000, 31010))
     api.clear_calls()
     apply_standby(api, SETTINGS, plan, allocator, cam.metadata.uid)
     assert writes(api) == [
-        ("create", "PersistentVolumeClaim", SETTINGS.recordings_claim),
+        ("create", "PersistentVolumeClaim", SETTINGS.recordings.claim),
         ("create", "Secret", "cam-worker-credential"),
         ("create", "Pod", "cam-recorder-1"),
     ]
@@ -74,7 +74,7 @@ def test_a_new_standby_gets_the_claim_its_credential_then_its_pod_on_an_allocate
 
 def test_a_route_whose_api_is_not_served_or_that_is_refused_is_said():
     api = operator_view()
-    settings = OperatorSettings(playback_ingress_enabled=True)
+    settings = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
     cam = stream(api)
     route = playback_route(cam, settings)
     assert route is not None

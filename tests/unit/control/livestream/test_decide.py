@@ -43,8 +43,8 @@ from streamops.control.workers.restarts import PodChange
 
 SETTINGS = OperatorSettings()
 NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
-TICK = Wake(SETTINGS.telemetry_interval_seconds)  # a worker runs: its telemetry is read every tick
-IDLE = Wake(SETTINGS.idle_interval_seconds)
+TICK = Wake(SETTINGS.telemetry.interval_seconds)  # a worker runs: its telemetry is read every tick
+IDLE = Wake(SETTINGS.telemetry.idle_interval_seconds)
 PRIMARY = PodObservation(
     "cam-ingest", exists=True, uid="p1", phase="Running", ready=True, ip="10.0.0.5", http_port=8081
 )

@@ -24,7 +24,7 @@ from streamops.control.livestream.specs.route import playback_http_route, playba
 from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_status
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.settings import IngestRegion, OperatorSettings
+from streamops.control.shared.settings import IngestRegion, IngestSettings, OperatorSettings, PlaybackSettings
 from streamops.control.workers.children import ensure_service
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, PLAYBACK_ROUTE_ANNOTATION, SPEC_HASH_ANNOTATION
@@ -100,7 +100,7 @@ def test_host_network_uses_the_ingest_pods_node_and_the_override_stays_an_overri
 def test_status_follows_the_observed_service():
     s = stream()
     running = {"metadata": {"name": "cam-ingest"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
-    settings = OperatorSettings(external_host="203.0.113.7")
+    settings = OperatorSettings(ingest=IngestSettings(external_host="203.0.113.7"))
 
     def status(service: dict) -> Any:
         observed = IngestObservation(
@@ -127,7 +127,7 @@ def test_regional_ingest_points_are_each_region_s_host_with_the_service_s_node_p
     running = {"metadata": {"name": "cam-ingest"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
     regions = [IngestRegion(name="eu-west", external_host="ingest-eu.example.com"),
                IngestRegion(name="us-east", external_host="198.51.100.20")]  # fmt: skip
-    settings = OperatorSettings(external_host="203.0.113.7", ingest_regions=regions)
+    settings = OperatorSettings(ingest=IngestSettings(external_host="203.0.113.7", regions=regions))
 
     def status(service: dict) -> Any:
         observed = IngestObservation(
@@ -170,7 +170,9 @@ def test_a_load_balancer_region_is_its_own_services_address_else_its_host_and_no
     """A LoadBalancer region's URLs: its own Service's load balancer address and ports (RTMPS 443);
     while it has none, its host with that Service's nodePorts, or only why; none before it exists."""
     s = stream(source={"push": {"protocols": ["rtmp", "srt", "rtmps"], "tls": {"secretName": "t"}}})
-    settings = OperatorSettings(ingest_regions=[lb_region("eu", "ingest-eu.example.com"), lb_region("us")])
+    settings = OperatorSettings(
+        ingest=IngestSettings(regions=[lb_region("eu", "ingest-eu.example.com"), lb_region("us")])
+    )
     region_ports = {"rtmp": 1935, "rtmps": 443, "srt": 9998}
 
     def region_body(name: str, lb: dict[str, str] | None = None) -> dict:
@@ -220,7 +222,7 @@ def test_a_load_balancer_region_is_its_own_services_address_else_its_host_and_no
 
 def test_service_type_and_options_from_the_stream_over_the_operators_defaults():
     defaults = OperatorSettings(
-        ingest_service_type="NodePort", ingest_service_annotations={"a": "operator", "b": "operator"}
+        ingest=IngestSettings(service_type="NodePort", service_annotations={"a": "operator", "b": "operator"})
     )
     svc = ingest_service(stream(), "primary", defaults)
     assert svc["spec"]["type"] == "NodePort" and svc["spec"]["externalTrafficPolicy"] == "Cluster"
@@ -330,9 +332,11 @@ def test_ingress_is_a_prefix_route_to_the_primary_ingest_and_status_shows_https(
 
 def test_chart_defaults_give_every_stream_a_route_and_a_stream_can_opt_out():
     settings = OperatorSettings(
-        playback_http_route_enabled=True,
-        playback_http_route_parent_refs=[{"name": "web", "namespace": "gateways"}],
-        playback_http_route_hostnames=["tv.example"],
+        playback=PlaybackSettings(
+            http_route_enabled=True,
+            http_route_parent_refs=[{"name": "web", "namespace": "gateways"}],
+            http_route_hostnames=["tv.example"],
+        )
     )
     route = playback_route(stream(), settings)
     assert route is not None and route.kind == "HTTPRoute" and route.host == "tv.example"
@@ -353,9 +357,9 @@ def test_settings_read_maps_and_lists_as_json():
             "STREAMOPS_PLAYBACK_HTTP_ROUTE_HOSTNAMES": "",
         }
     )
-    assert settings.ingest_service_annotations == {"a": "b"}
-    assert settings.playback_http_route_parent_refs == [{"name": "web"}]
-    assert settings.playback_http_route_hostnames == []
+    assert settings.ingest.service_annotations == {"a": "b"}
+    assert settings.playback.http_route_parent_refs == [{"name": "web"}]
+    assert settings.playback.http_route_hostnames == []
 
 
 # --- refusals -------------------------------------------------------------------------------------
@@ -405,7 +409,7 @@ def test_load_balancer_regions_get_services_to_the_primary_recorded_on_it_and_re
     two = [lb_region("eu", loadBalancerClass="lb.example/zonal", annotations={"zone": "eu-1"}), lb_region("us")]
     nodes = IngestRegion(name="lan", external_host="10.0.0.9")
     settings = OperatorSettings(
-        ingest_service_type="NodePort", external_host="203.0.113.7", ingest_regions=[*two, nodes]
+        ingest=IngestSettings(service_type="NodePort", external_host="203.0.113.7", regions=[*two, nodes])
     )
     assert reconcile(api, settings).region_rejected == {}
     regional = sorted(n for n in api.names("Service") if "region" in n)
@@ -425,7 +429,12 @@ def test_load_balancer_regions_get_services_to_the_primary_recorded_on_it_and_re
     assert json.loads(recorded["streaming.streamops.dev/ingest-regions"]) == ["eu", "us"]
 
     # us no longer listed: its Service goes, the record follows; eu's stays.
-    assert reconcile(api, settings.model_copy(update={"ingest_regions": [two[0]]})).region_rejected == {}
+    assert (
+        reconcile(
+            api, settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"regions": [two[0]]})})
+        ).region_rejected
+        == {}
+    )
     assert sorted(n for n in api.names("Service") if "region" in n) == ["cam-ingest-region-eu"]
     recorded = api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
     assert json.loads(recorded["streaming.streamops.dev/ingest-regions"]) == ["eu"]
@@ -454,7 +463,9 @@ def test_load_balancer_regions_get_services_to_the_primary_recorded_on_it_and_re
     assert by_name["lan"].push_url.startswith("rtmp://10.0.0.9:3")  # type: ignore[union-attr]
 
     # A ClusterIP stream has no regions: their Services are deleted.
-    reconcile(api, settings.model_copy(update={"ingest_service_type": "ClusterIP"}))
+    reconcile(
+        api, settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"service_type": "ClusterIP"})})
+    )
     assert [n for n in api.names("Service") if "region" in n] == []
     recorded = api.object("Service", NS, "cam-ingest")["metadata"]["annotations"]  # type: ignore[index]
     assert "streaming.streamops.dev/ingest-regions" not in recorded
@@ -544,7 +555,7 @@ def test_the_status_push_url_follows_the_running_ingest_pods_node_under_the_loca
     body = service_body("NodePort", NODE_PORTS)
     body["spec"]["externalTrafficPolicy"] = "Local"
     settings = OperatorSettings(
-        external_host="10.0.0.11", ingest_regions=[IngestRegion(name="b", external_host="10.0.0.11")]
+        ingest=IngestSettings(external_host="10.0.0.11", regions=[IngestRegion(name="b", external_host="10.0.0.11")])
     )
 
     def ingest(pod: PodObservation | None) -> Any:

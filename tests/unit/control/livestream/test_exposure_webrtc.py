@@ -9,11 +9,11 @@ from typing import Any
 from devtools.catalog import stored_livestream
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.specs.urls import reach_inputs
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import IngestSettings, OperatorSettings, WorkerSettings
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 
 SETTINGS = OperatorSettings()
-NODE_PORT = OperatorSettings(ingest_service_type="NodePort", external_host="203.0.113.7")
+NODE_PORT = OperatorSettings(ingest=IngestSettings(service_type="NodePort", external_host="203.0.113.7"))
 
 
 stream = partial(stored_livestream, uid="uid-1", generation=1)
@@ -44,7 +44,7 @@ def test_a_load_balancer_announces_its_address_and_the_service_ports():
 
 def test_cluster_ip_and_host_network_announce_the_pods_own_address():
     assert webrtc_advertise(reach(service_body("ClusterIP"), SETTINGS)) == WebRtcAdvertise()
-    host = OperatorSettings(host_network=True)
+    host = OperatorSettings(worker=WorkerSettings(host_network=True))
     assert webrtc_advertise(reach(None, host, {"http": 30001, "webrtc-udp": 30002})) == WebRtcAdvertise()
 
 

@@ -18,14 +18,14 @@ from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import IngestObservation, PodObservation, livestream_events, livestream_status
 from streamops.control.recording.status import RecorderObservation, recording_status
 from streamops.control.runtime.indexes import StreamFacts, stream_entry
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, WorkerSettings
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NS = "media"
 SETTINGS = OperatorSettings()
-HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
+HOST = OperatorSettings(worker=WorkerSettings(host_network=True, port_range="30000-30099", address="127.0.0.1"))
 BACKUP = {"push": {"protocols": ["rtmp"], "backup": True, "failback": {"stableSeconds": 20}}}
 
 
@@ -77,7 +77,7 @@ def test_reconcile_hands_the_backup_the_primary_host_ports():
     body = livestream("cam", source=BACKUP)
     body["metadata"]["namespace"] = NS
     api.add(body)
-    outcome = reconcile_livestream(api, HOST, api.object("LiveStream", NS, "cam"), PortAllocator(HOST.ports))
+    outcome = reconcile_livestream(api, HOST, api.object("LiveStream", NS, "cam"), PortAllocator(HOST.worker.ports))
     primary_internal = ports_of(api.object("Service", NS, "cam-ingest"))["internal"]
     assert outcome.host_ports["primary"]["internal"] == primary_internal
     backup = config_of(api.object("Pod", NS, "cam-ingest-backup"))

@@ -12,13 +12,13 @@ from streamops.api import LiveStream
 from streamops.control.livestream.observation import StandbyObserved
 from streamops.control.livestream.observe import observe
 from streamops.control.livestream.specs.auto_recording import auto_recording
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.kube.naming import owner_reference
 
 NS = "media"
 SETTINGS = OperatorSettings()
-INGRESS = OperatorSettings(playback_ingress_enabled=True)
+INGRESS = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
 
 
 def stream(api: FakeKubeApi, **spec: Any) -> LiveStream:
@@ -56,7 +56,7 @@ def test_a_standby_asked_for_finds_the_free_name_and_the_claim_only_while_it_has
     cam = stream(api, recording={"standby": True})
     observed = observe(api, cam, SETTINGS, auto_recording_exists=False)
     assert observed.standby == StandbyObserved(None, "cam-recorder-1", claim_exists=False)
-    assert server_reads(api) == [("PersistentVolumeClaim", SETTINGS.recordings_claim)]
+    assert server_reads(api) == [("PersistentVolumeClaim", SETTINGS.recordings.claim)]
     # Its own standby runs: nothing more is read.
     own = recorder_standby_pod(cam, "cam-recorder-1", SETTINGS)
     api.add(own)

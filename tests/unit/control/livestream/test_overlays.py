@@ -26,7 +26,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, WorkerSettings
 from streamops.media.ingest.commands import session_command
 from streamops.media.overlay.png import transparent_png
 from streamops.media.overlay.renderer import allowed_hosts, shown_url
@@ -207,7 +207,7 @@ def test_messages_never_show_a_query_and_placeholders_are_transparent():
 
 
 def test_pod_runs_the_renderer_beside_the_ingest_sharing_one_volume():
-    settings = OperatorSettings(overlay_image="registry.example/streamops-overlay:1.2.3")
+    settings = OperatorSettings(worker=WorkerSettings(overlay_image="registry.example/streamops-overlay:1.2.3"))
     pod = ingest_pod(stream(transcoding=LADDER, overlays=[SCORE]), "primary", settings)
     ingest, renderer = pod["spec"]["containers"]
     assert renderer["name"] == "overlay" and renderer["image"] == "registry.example/streamops-overlay:1.2.3"

@@ -29,7 +29,7 @@ from streamops.control.livestream.plan import (
 from streamops.control.livestream.specs.auto_recording import auto_recording
 from streamops.control.livestream.specs.route import playback_route
 from streamops.control.shared.quality_sets import QualitySetLookup
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
@@ -187,7 +187,9 @@ def test_the_standby_recorder_is_kept_removed_or_made_under_the_free_name():
     adopted = {**own, "metadata": {**own["metadata"], "ownerReferences": [owner_reference("Recording", "r", "r")]}}
     new = StandbyObserved(None, "cam-recorder-1", claim_exists=False)
     made = plan(stream, standby=new)
-    assert made.standby_recorder == Standby(new_name="cam-recorder-1", claim=recordings_claim("media", SETTINGS))
+    assert made.standby_recorder == Standby(
+        new_name="cam-recorder-1", claim=recordings_claim("media", SETTINGS.recordings)
+    )
     assert wanted_standby(made, SETTINGS, {"http": 31000}) == recorder_standby_pod(
         stream, "cam-recorder-1", SETTINGS, {"http": 31000}
     )
@@ -208,7 +210,7 @@ def test_live_and_immediate_reach_the_roles_as_given():
 
 
 def test_a_route_the_policy_refused_is_none_and_said():
-    settings = OperatorSettings(playback_ingress_enabled=True)
+    settings = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
     stream = stored_livestream()
     o = observed(stream, settings)
     assert o.asked_route is not None

@@ -12,7 +12,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import CONFIG_ENV, PLAYBACK_KEYS_DIR, IngestConfig
 from streamops.contract.playback_token import CURRENT_KEY, KEY_BYTES, KEYS_SECRET
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 
 NS = "media"
 
@@ -53,7 +53,7 @@ def test_a_signed_stream_gets_the_namespaces_keys_once_and_its_ingest_mounts_the
 def test_the_chart_default_signs_and_a_public_stream_keeps_its_configuration():
     api = operator_view()
     put(api, "cam")
-    reconcile(api, "cam", OperatorSettings(playback_access="signed"))
+    reconcile(api, "cam", OperatorSettings(playback=PlaybackSettings(access="signed")))
     assert api.object("Secret", NS, KEYS_SECRET) is not None
     api2 = operator_view()
     put(api2, "cam")

@@ -10,12 +10,12 @@ from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import IngestSettings, OperatorSettings, PlaybackSettings
 
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 SETTINGS = OperatorSettings()
-NODE_PORT = OperatorSettings(ingest_service_type="NodePort", external_host="203.0.113.7")
+NODE_PORT = OperatorSettings(ingest=IngestSettings(service_type="NodePort", external_host="203.0.113.7"))
 
 
 def config(pod: dict[str, Any]) -> IngestConfig:
@@ -61,7 +61,7 @@ def test_no_standby_is_kept_for_a_stream_recording_to_object_storage(api):
 def test_each_child_is_read_once_and_before_any_write(api):
     """observe.py reads the route, the auto Recording, the warm recorder, the free standby name and
     the default claim; apply.py writes without reading them again (the route was read twice)."""
-    settings = OperatorSettings(playback_ingress_enabled=True)
+    settings = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
     put(api, livestream("cam", recording={"auto": True, "standby": True}, playback={"ingress": {"host": "tv.example"}}))
     for _ in range(2):  # the first pass creates them, the second finds them
         api.clear_calls()

@@ -38,7 +38,15 @@ def test_status_shows_whip_and_whep_urls_where_the_http_face_is_reached():
     # WHIP's bearer is the key: an http:// WHIP URL only where the admin allows plain HTTP (issue 37).
     https_only = livestream_status(s, observed(), T0)
     assert https_only.ingest is not None and https_only.ingest.push_url_whip is None
-    status = livestream_status(s, observed(settings=SETTINGS.model_copy(update={"publish_over_http": True})), T0)
+    status = livestream_status(
+        s,
+        observed(
+            settings=SETTINGS.model_copy(
+                update={"ingest": SETTINGS.ingest.model_copy(update={"publish_over_http": True})}
+            )
+        ),
+        T0,
+    )
     assert status.ingest is not None and status.ingest.push_url_whip == "http://cam-ingest.media.svc:8080/whip"
     assert status.playback is not None and status.playback.whep_url == "http://cam-ingest.media.svc:8080/whep"
     assert "key" not in status.ingest.push_url_whip.lower()

@@ -27,7 +27,7 @@ from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.livestream.specs.urls import ingest_endpoints
 from streamops.control.livestream.status import IngestObservation, livestream_status
 from streamops.control.livestream.tls_secret import tls_secret_problem
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings, WorkerSettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, in_cluster_host, ingest_ports
 from streamops.control.workers.ports import PortAllocator, ports_of
@@ -35,8 +35,8 @@ from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 NS = "media"
 SETTINGS = OperatorSettings()
-NO_WEBRTC = OperatorSettings(webrtc_playback=False)
-HOST = OperatorSettings(host_network=True, port_range="30000-30099", worker_address="127.0.0.1")
+NO_WEBRTC = OperatorSettings(playback=PlaybackSettings(webrtc=False))
+HOST = OperatorSettings(worker=WorkerSettings(host_network=True, port_range="30000-30099", address="127.0.0.1"))
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CRDS = REPO / "crds"
 PEM_CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -277,7 +277,7 @@ def test_stalled_reason_and_message_in_status():
 
 
 def test_host_ports_gain_and_give_back_the_rtmps_port(api):
-    allocator = PortAllocator(HOST.ports)
+    allocator = PortAllocator(HOST.worker.ports)
     api.add(stream_body(source={"push": {"protocols": ["rtmp", "srt"]}}))
     reconcile(api, allocator)
     before = ports_of(api.object("Service", NS, "cam-ingest"))

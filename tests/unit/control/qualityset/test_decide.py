@@ -16,7 +16,7 @@ from streamops.control.shared.settings import OperatorSettings
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-IDLE = Wake(SETTINGS.idle_interval_seconds)
+IDLE = Wake(SETTINGS.telemetry.idle_interval_seconds)
 OK = SpecOutcome(generation=1)
 BODY = stored(quality_set("hd"), uid="qs", generation=1)
 CLUSTER_BODY = stored(quality_set("hd", cluster=True), namespace="", uid="cqs", generation=1)

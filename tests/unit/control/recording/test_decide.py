@@ -76,11 +76,11 @@ def telemetry(state: str) -> RecorderStatus:
 
 HINTS = {"recorder": "rec-recorder", "standby": None, "quota_full": False}
 RECONCILE = Reconcile.of(HINTS)
-POLL = Wake(SETTINGS.telemetry_interval_seconds)
-IDLE = Wake(SETTINGS.idle_interval_seconds)
+POLL = Wake(SETTINGS.telemetry.interval_seconds)
+IDLE = Wake(SETTINGS.telemetry.idle_interval_seconds)
 START = WorkerRequest(POD, "POST", START_PATH, "cam", "start", json.dumps(CONFIG.wire()).encode())
 STOP = WorkerRequest(POD, "POST", STOP_PATH, "cam", "stop")
-LOST = replace(POD, deletion_deadline=NOW - timedelta(seconds=SETTINGS.node_lost_force_delete_seconds + 1), node="n2")
+LOST = replace(POD, deletion_deadline=NOW - timedelta(seconds=SETTINGS.node_loss.force_delete_seconds + 1), node="n2")
 WRITE = "WriteStatus"
 NO_FIELDS = CarryClientFields(())
 SEEN = RecordingMemory(client_fields=(), status_inputs="seen")  # (a status written before: see `written`)
@@ -208,7 +208,7 @@ def test_retention_deletes_expired_videos_then_marks_them_or_says_why_not_once()
     [delete] = [a for a in actions if isinstance(a, DeleteVideos)]
     assert [v.url for v in delete.videos] == [OLD["url"]] and memory.videos.checked_at == FACTS.monotonic
     failed = Deleted((), "deleting s3://videos/k/record-1.mp4: AccessDenied")
-    later = replace(FACTS, monotonic=100.0 + SETTINGS.retention_interval_seconds)
+    later = replace(FACTS, monotonic=100.0 + SETTINGS.recordings.retention_interval_seconds)
     actions, memory = decide(observed(written=WRITTEN, videos_deleted=(failed,), facts=later), memory)
     assert PostEvent("Warning", VIDEO_EXPIRY_FAILED, failed.failed or "") in actions
     assert any(isinstance(a, DeleteVideos) for a in actions), "tried again at the next round"

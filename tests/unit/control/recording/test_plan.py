@@ -20,7 +20,7 @@ from streamops.kube.naming import ADOPTED_ANNOTATION, HOST_PORTS_ANNOTATION, IMM
 
 SETTINGS = OperatorSettings()
 STREAM = stored_livestream(recording={"standby": True})
-DEFAULT_CLAIM = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings_claim))
+DEFAULT_CLAIM = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name=SETTINGS.recordings.claim))
 OWN_CLAIM = RecordingStorage(pvc=PersistentVolumeClaimStorage(claim_name="archive"))
 MISSING = StorageRefusal(STORAGE_CREDENTIALS_MISSING, "Secret s3-creds does not exist")
 BY_POLICY = StorageRefusal(REFUSED_BY_POLICY, "Secret s3-creds is not labelled")
@@ -37,7 +37,7 @@ def observed(recorder: dict[str, Any] | None = None, **changes: Any) -> Observed
 
 def plan(recording: Recording | None = None, seen: Observed | None = None, **inputs: Any) -> Plan:
     args = {"finalised": False, **inputs}
-    return plan_recorder(recording or stored_recording(), SETTINGS, seen or observed(), **args)
+    return plan_recorder(recording or stored_recording(), SETTINGS.recordings, seen or observed(), **args)
 
 
 def writes(p: Plan) -> tuple[bool, bool, bool, str | None]:

@@ -88,7 +88,7 @@ def test_the_status_maps_the_recorders_videos_with_the_settings_edge() -> None:
     assert shown.stream == "cam" and shown.download_url == f"{EDGE}/videos/streamops-recordings/{PATH}"
     wire = status.wire()["videos"][0]
     assert (wire["stream"], wire["downloadUrl"], wire["pageUrl"]) == ("cam", shown.download_url, shown.page_url)
-    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_VIDEOS_URL": EDGE}).recordings_videos_url == EDGE
+    assert OperatorSettings.from_env({"STREAMOPS_RECORDINGS_VIDEOS_URL": EDGE}).recordings.videos_url == EDGE
     with pytest.raises(ValueError):
         OperatorSettings.from_env({"STREAMOPS_RECORDINGS_VIDEOS_URL": "play.example.com"})
 

@@ -47,7 +47,7 @@ from streamops.control.workers.restarts import PodChange
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-POLL, IDLE = Wake(SETTINGS.telemetry_interval_seconds), Wake(SETTINGS.idle_interval_seconds)
+POLL, IDLE = Wake(SETTINGS.telemetry.interval_seconds), Wake(SETTINGS.telemetry.idle_interval_seconds)
 UID = "restream-uid"
 POD = PodObservation(
     name="cam-pusher", exists=True, uid="pod-1", phase="Running", ready=True, ip="10.0.0.9", http_port=8080
@@ -235,7 +235,7 @@ def test_a_spec_the_operator_cannot_use_gets_conditions_only() -> None:
 
 def test_the_backoff_event_is_updated_as_the_streak_grows_at_most_every_period() -> None:
     streak_name = event_name(REF, SINCE)
-    every = SETTINGS.metrics_write_seconds
+    every = SETTINGS.telemetry.metrics_write_seconds
     for written, at, expected in [
         (WrittenSeries(streak_name, 3, 995.0), 1000.0, None),  # no new failure
         (WrittenSeries(streak_name, 2, 1000.0 - every / 2), 1000.0, None),  # one more, too soon

@@ -12,7 +12,7 @@ from devtools.catalog import livestream, restream, secret_data
 from devtools.fake_kube import FakeKubeApi
 from streamops.api import Restream
 from streamops.control.restream.observe import observe, read_target, stream_restreams
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABELS as LABELS
 from streamops.kube.naming import HOST_PORTS_ANNOTATION
 
@@ -126,7 +126,7 @@ def test_a_target_that_cannot_be_pushed_says_why(api, secrets, missing, refused)
 def test_without_the_label_rule_an_unlabelled_key_is_used_and_a_missing_ca_still_fails_closed(api):
     put(api, restream("out", streamKeySecretRef={"name": "yt"}, **WITH_CA))
     secret(api, "yt", labelled=False, streamKey="x")
-    settings = OperatorSettings(tenancy_require_secret_label=False)
+    settings = OperatorSettings(tenancy=TenancySettings(require_secret_label=False))
     target = read_target(api, mine(api), settings)
     assert target.refused is None and target.key is None, "no key sent without its CA: not the system's store"
     assert target.missing == "ca (key ca.crt, tls.caSecretRef)"

@@ -43,7 +43,7 @@ FACTS = LoopFacts(
     settings=SETTINGS,
 )
 RUNNING = PodObservation(name="cam-ingest", exists=True, uid="u1", phase="Running", ip="10.0.0.5", http_port=8080)
-LOST_DEADLINE = NOW - timedelta(seconds=SETTINGS.node_lost_force_delete_seconds + 1)
+LOST_DEADLINE = NOW - timedelta(seconds=SETTINGS.node_loss.force_delete_seconds + 1)
 LOST = replace(RUNNING, deletion_deadline=LOST_DEADLINE, deletion_grace_seconds=0, node="n2")
 
 
@@ -82,8 +82,8 @@ def test_only_a_replaced_worker_has_its_event():
 @pytest.mark.parametrize(
     ("facts", "pods", "timeout"),
     [
-        (FACTS, [], SETTINGS.idle_interval_seconds),
-        (FACTS, [RUNNING], SETTINGS.telemetry_interval_seconds),
+        (FACTS, [], SETTINGS.telemetry.idle_interval_seconds),
+        (FACTS, [RUNNING], SETTINGS.telemetry.interval_seconds),
         (replace(FACTS, retry_in=0.2), [], 0.2),
         (replace(FACTS, retry_in=-1.0), [], 0.0),
     ],
@@ -94,7 +94,7 @@ def test_the_next_tick(facts, pods, timeout):
 
 
 def test_the_next_tick_comes_no_later_than_a_terminating_pod_counts_as_lost():
-    deadline = NOW + timedelta(seconds=1) - timedelta(seconds=SETTINGS.node_lost_force_delete_seconds)
+    deadline = NOW + timedelta(seconds=1) - timedelta(seconds=SETTINGS.node_loss.force_delete_seconds)
     terminating = replace(RUNNING, ip=None, deletion_deadline=deadline, deletion_grace_seconds=0)
     assert wake(FACTS, [terminating]).timeout == pytest.approx(1.1)
 

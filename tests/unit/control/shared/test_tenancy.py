@@ -15,7 +15,13 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_events, livestream_status
 from streamops.control.restream.reconcile import RestreamOutcome, reconcile_restream
-from streamops.control.shared.settings import DEFAULT_ALLOWED_ANNOTATIONS, OperatorSettings
+from streamops.control.shared.settings import (
+    DEFAULT_ALLOWED_ANNOTATIONS,
+    IngestSettings,
+    OperatorSettings,
+    PlaybackSettings,
+    TenancySettings,
+)
 from streamops.control.shared.tenancy import (
     ALLOW_REFERENCE_LABEL,
     ALLOW_REFERENCE_LABELS,
@@ -89,12 +95,12 @@ def test_annotation_patterns_match_whole_keys() -> None:
     ],
 )
 def test_a_playback_path_stays_under_its_namespace(path: str, refused: bool) -> None:
-    problem = playback_path_refusal("spec.playback.ingress.path", path, NS, SETTINGS)
+    problem = playback_path_refusal("spec.playback.ingress.path", path, NS, SETTINGS.tenancy)
     assert (problem is not None) == refused
     if problem:
         assert path in problem and f"/streams/{NS}/" in problem
-    opted_out = OperatorSettings(tenancy_playback_path_any_prefix=True)
-    assert playback_path_refusal("spec.playback.ingress.path", path, NS, opted_out) is None
+    opted_out = OperatorSettings(tenancy=TenancySettings(playback_path_any_prefix=True))
+    assert playback_path_refusal("spec.playback.ingress.path", path, NS, opted_out.tenancy) is None
 
 
 # --- playback routes ------------------------------------------------------------------------------
@@ -116,7 +122,7 @@ def test_a_route_made_before_the_policy_is_removed(api: FakeKubeApi) -> None:
     """An upgrade: the route a stream got under the old rules goes (it could shadow another
     namespace's URLs); the stream's own prefix brings it back."""
     put(api, livestream("cam", playback=routed(path="/")))
-    reconcile(api, OperatorSettings(tenancy_playback_path_any_prefix=True))
+    reconcile(api, OperatorSettings(tenancy=TenancySettings(playback_path_any_prefix=True)))
     assert api.names("Ingress") == ["cam-playback"]
     reconcile(api)
     assert api.names("Ingress") == []
@@ -134,7 +140,9 @@ def test_ingress_annotations_off_the_list_refuse_the_route(api: FakeKubeApi) -> 
     assert "nginx.ingress.kubernetes.io/configuration-snippet" in refusal and "cert-manager.io/issuer" not in refusal
     assert "tenancy.allowedAnnotations" in refusal
     # Allowed keys go through; the operator's own defaults are the admin's and never checked.
-    admin = OperatorSettings(playback_ingress_annotations={"nginx.ingress.kubernetes.io/server-snippet": "x"})
+    admin = OperatorSettings(
+        playback=PlaybackSettings(ingress_annotations={"nginx.ingress.kubernetes.io/server-snippet": "x"})
+    )
     allowed_only = {**snippet, "nginx.ingress.kubernetes.io/configuration-snippet": None}  # (a merge patch)
     api.modify("LiveStream", NS, "cam", {"spec": {"playback": routed(annotations=allowed_only)}})
     assert reconcile(api, admin).policy_refusals == ()
@@ -158,7 +166,7 @@ def test_loadbalancer_only_when_allowed(api: FakeKubeApi) -> None:
     assert "spec.ingest.service.type LoadBalancer is not allowed" in refusal and "tenancy.allowLoadBalancer" in refusal
     assert api.names("Pod") == ["cam-ingest"]
 
-    allowed = OperatorSettings(tenancy_allow_load_balancer=True)
+    allowed = OperatorSettings(tenancy=TenancySettings(allow_load_balancer=True))
     assert reconcile(api, allowed).policy_refusals == ()
     service = api.object("Service", NS, "cam-ingest")
     assert service is not None and service["spec"]["type"] == "LoadBalancer"
@@ -170,7 +178,7 @@ def test_loadbalancer_only_when_allowed(api: FakeKubeApi) -> None:
 
 def test_the_admins_default_loadbalancer_is_honoured(api: FakeKubeApi) -> None:
     put(api, livestream("cam"))
-    outcome = reconcile(api, OperatorSettings(ingest_service_type="LoadBalancer"))
+    outcome = reconcile(api, OperatorSettings(ingest=IngestSettings(service_type="LoadBalancer")))
     service = api.object("Service", NS, "cam-ingest")
     assert outcome.policy_refusals == () and service is not None and service["spec"]["type"] == "LoadBalancer"
 
@@ -201,7 +209,7 @@ def test_an_unlabelled_stream_key_secret_is_not_used(api: FakeKubeApi) -> None:
     assert api.names("Pod") == ["cam-ingest"]
     # The upgrade window: the admin may turn the requirement off.
     api.modify("Secret", NS, "mine", {"metadata": {"labels": {ALLOW_REFERENCE_LABEL: None}}})
-    assert reconcile(api, OperatorSettings(tenancy_require_secret_label=False)).policy_refusals == ()
+    assert reconcile(api, OperatorSettings(tenancy=TenancySettings(require_secret_label=False))).policy_refusals == ()
 
 
 def test_the_generated_key_secret_is_labelled(api: FakeKubeApi) -> None:
@@ -268,7 +276,7 @@ def test_an_unlabelled_ingress_tls_secret_refuses_the_route(api: FakeKubeApi) ->
     (refusal,) = outcome.policy_refusals
     assert "Secret wildcard-tls named in spec.playback.ingress.tlsSecretName" in refusal
     # The operator's default TLS Secret is the admin's: not checked.
-    admin = OperatorSettings(playback_ingress_tls_secret_name="wildcard-tls")
+    admin = OperatorSettings(playback=PlaybackSettings(ingress_tls_secret_name="wildcard-tls"))
     api.modify("LiveStream", NS, "cam", {"spec": {"playback": routed(tlsSecretName=None)}})
     assert reconcile(api, admin).policy_refusals == () and api.names("Ingress") == ["cam-playback"]
 
@@ -374,7 +382,7 @@ def test_a_secret_that_does_not_exist_yet_is_not_given_to_the_ingest_until_it_is
     assert uses(api.object("Pod", NS, "cam-ingest"), "later")
     # The upgrade window: without the rule, a missing Secret is mounted optionally as before.
     api.delete("Secret", NS, "later")
-    assert reconcile(api, OperatorSettings(tenancy_require_secret_label=False)).policy_refusals == ()
+    assert reconcile(api, OperatorSettings(tenancy=TenancySettings(require_secret_label=False))).policy_refusals == ()
 
 
 def test_an_ingress_tls_secret_that_does_not_exist_yet_refuses_the_route(api: FakeKubeApi) -> None:

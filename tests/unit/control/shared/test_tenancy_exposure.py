@@ -16,7 +16,7 @@ from streamops.api import LiveStream
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.reconcile import StreamOutcome, reconcile_livestream
 from streamops.control.livestream.status import IngestObservation, livestream_status
-from streamops.control.shared.settings import IngestRegion, OperatorSettings
+from streamops.control.shared.settings import IngestRegion, IngestSettings, OperatorSettings, TenancySettings
 from streamops.control.shared.tenancy import (
     regional_load_balancers_allowed,
     service_type_refusal,
@@ -65,24 +65,24 @@ def regional(api: FakeKubeApi) -> list[str]:
         (None, "ClusterIP", {}, None),
         ("ClusterIP", "LoadBalancer", {}, None),  # narrower than the default: nothing to allow
         ("NodePort", "ClusterIP", {}, "tenancy.allowNodePort"),
-        ("NodePort", "ClusterIP", {"tenancy_allow_node_port": True}, None),
-        ("NodePort", "ClusterIP", {"tenancy_allow_load_balancer": True}, None),  # an LB holds nodePorts too
+        ("NodePort", "ClusterIP", {"allow_node_port": True}, None),
+        ("NodePort", "ClusterIP", {"allow_load_balancer": True}, None),  # an LB holds nodePorts too
         ("NodePort", "NodePort", {}, None),  # what every stream gets (the multinode cluster's values)
         ("NodePort", "LoadBalancer", {}, None),
-        ("LoadBalancer", "ClusterIP", {"tenancy_allow_node_port": True}, "tenancy.allowLoadBalancer"),
+        ("LoadBalancer", "ClusterIP", {"allow_node_port": True}, "tenancy.allowLoadBalancer"),
         ("LoadBalancer", "NodePort", {}, "tenancy.allowLoadBalancer"),
         ("LoadBalancer", "LoadBalancer", {}, None),
-        ("LoadBalancer", "ClusterIP", {"tenancy_allow_load_balancer": True}, None),
+        ("LoadBalancer", "ClusterIP", {"allow_load_balancer": True}, None),
     ],
 )
 def test_a_type_wider_than_the_default_needs_its_switch(
     own: str | None, default: str, flags: dict[str, bool], refused: str | None
 ) -> None:
-    settings = OperatorSettings(ingest_service_type=default, **flags)  # type: ignore[arg-type]
+    settings = OperatorSettings(ingest=IngestSettings(service_type=default), tenancy=TenancySettings(**flags))  # type: ignore[arg-type]
     said = service_type_refusal(own, settings)
     assert (said is None) == (refused is None) and (refused is None or refused in (said or "")), said
     assert regional_load_balancers_allowed(own, settings) == (
-        settings.tenancy_allow_load_balancer or not wider_than_default(own, settings)
+        settings.tenancy.allow_load_balancer or not wider_than_default(own, settings.ingest)
     )
 
 
@@ -97,7 +97,7 @@ def test_a_node_port_is_not_made_unless_allowed(api: FakeKubeApi) -> None:
     (refusal,) = outcome.policy_refusals
     assert "spec.ingest.service.type NodePort is not allowed (chart value tenancy.allowNodePort)" in refusal
     assert api.names("Pod") == ["cam-ingest"], "the ingest runs on"
-    assert reconcile(api, OperatorSettings(tenancy_allow_node_port=True)).policy_refusals == ()
+    assert reconcile(api, OperatorSettings(tenancy=TenancySettings(allow_node_port=True))).policy_refusals == ()
     assert service(api)["spec"]["type"] == "NodePort"
     # Taken back (patched to the default) when the admin stops allowing it.
     reconcile(api, OperatorSettings())
@@ -106,7 +106,7 @@ def test_a_node_port_is_not_made_unless_allowed(api: FakeKubeApi) -> None:
 
 def test_chosen_node_ports_are_dropped_unless_allowed(api: FakeKubeApi) -> None:
     put(api, type="NodePort", nodePorts={"rtmp": 31935, "srt": 31998})
-    opened = OperatorSettings(tenancy_allow_node_port=True)
+    opened = OperatorSettings(tenancy=TenancySettings(allow_node_port=True))
     (refusal,) = reconcile(api, opened).policy_refusals
     assert "spec.ingest.service.nodePorts (rtmp, srt) are not allowed (chart value tenancy.allowFixedNodePorts)" in (
         refusal
@@ -118,7 +118,13 @@ def test_chosen_node_ports_are_dropped_unless_allowed(api: FakeKubeApi) -> None:
     assert 31935 not in [p["nodePort"] for p in spec["ports"]] and 31998 not in [p["nodePort"] for p in spec["ports"]]
     # Allowed: the Service is made again with them (a fixed port is only given at creation here).
     api.delete("Service", NS, "cam-ingest")
-    assert reconcile(api, opened.model_copy(update={"tenancy_allow_fixed_node_ports": True})).policy_refusals == ()
+    assert (
+        reconcile(
+            api,
+            opened.model_copy(update={"tenancy": opened.tenancy.model_copy(update={"allow_fixed_node_ports": True})}),
+        ).policy_refusals
+        == ()
+    )
     assert {p["name"]: p["nodePort"] for p in service(api)["spec"]["ports"]}.items() >= {"rtmp": 31935}.items()
 
 
@@ -134,7 +140,8 @@ def test_load_balancer_regions_come_only_with_a_stream_that_may_have_a_load_bala
     for a LoadBalancer; its status says so. The admin's own NodePort streams keep theirs."""
     put(api, type="NodePort")
     settings = OperatorSettings(
-        tenancy_allow_node_port=True, external_host="203.0.113.7", ingest_regions=[LB_REGION, NODE_REGION]
+        tenancy=TenancySettings(allow_node_port=True),
+        ingest=IngestSettings(external_host="203.0.113.7", regions=[LB_REGION, NODE_REGION]),
     )
     assert reconcile(api, settings).policy_refusals == ()
     assert service(api)["spec"]["type"] == "NodePort" and regional(api) == []
@@ -149,12 +156,22 @@ def test_load_balancer_regions_come_only_with_a_stream_that_may_have_a_load_bala
     assert "tenancy.allowLoadBalancer" in (eu.reachable_from or "")
     assert (lan.push_url or "").startswith("rtmp://10.0.0.9:"), "a NodePort region makes nothing: still listed"
     # May ask for a load balancer: the region's Service is made.
-    reconcile(api, settings.model_copy(update={"tenancy_allow_load_balancer": True}))
+    reconcile(
+        api, settings.model_copy(update={"tenancy": settings.tenancy.model_copy(update={"allow_load_balancer": True})})
+    )
     assert regional(api) == ["cam-ingest-region-eu"]
     # ... and goes again when the admin closes it.
     reconcile(api, settings)
     assert regional(api) == []
     # The admin's own NodePort (the stream asks nothing of its own): the region's Service is made.
     api.modify("LiveStream", NS, "cam", {"spec": {"ingest": {"service": {"type": None}}}})
-    reconcile(api, settings.model_copy(update={"ingest_service_type": "NodePort", "tenancy_allow_node_port": False}))
+    reconcile(
+        api,
+        settings.model_copy(
+            update={
+                "ingest": settings.ingest.model_copy(update={"service_type": "NodePort"}),
+                "tenancy": settings.tenancy.model_copy(update={"allow_node_port": False}),
+            }
+        ),
+    )
     assert regional(api) == ["cam-ingest-region-eu"]

@@ -35,7 +35,7 @@ paths = st.one_of(
 @example("/streams/media/..", "media")  # a proxy resolves it to /streams/: every namespace's URLs
 @example("/streams/media/../other/cam", "media")
 def test_a_path_let_through_lies_under_the_namespaces_prefix_once_resolved(path: str, namespace: str) -> None:
-    if playback_path_refusal("spec.playback.path", path, namespace, SETTINGS) is not None:
+    if playback_path_refusal("spec.playback.path", path, namespace, SETTINGS.tenancy) is not None:
         return
     prefix = namespace_prefix(namespace)
     assert path.startswith(prefix)

@@ -26,7 +26,7 @@ from streamops.control.clip.reconcile import reconcile_clip
 from streamops.control.clip.status import ClipperObservation, clip_events, clip_status
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings, TenancySettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.storage import retention
 from streamops.control.storage.retention import ExpiryFailed, delete_videos
@@ -46,7 +46,7 @@ from tests.unit.control.shared.test_tenancy import put, secret
 NS = "media"  # test_tenancy.put's
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-UPGRADE_WINDOW = OperatorSettings(tenancy_require_secret_label=False)
+UPGRADE_WINDOW = OperatorSettings(tenancy=TenancySettings(require_secret_label=False))
 ACCESS, SECRET_KEY = "AKIAPRODUCTION000001", "production-secret-access-key-value"
 HOOK_KEY = "another-services-hmac-key-7f3a"
 # The author's endpoint, the namespace's production credentials.
@@ -97,7 +97,7 @@ def test_storage_secrets_need_the_label_unless_the_storage_is_the_admins() -> No
     # The upgrade window.
     assert storage_refusal(s3, unlabelled, UPGRADE_WINDOW) is None
     # The chart's recordings.s3 is the admin's: not checked. The same Secret with another endpoint is.
-    admin = OperatorSettings(recordings_s3=s3)
+    admin = OperatorSettings(recordings=RecordingsSettings(s3=s3))
     assert storage_refusal(s3, unlabelled, admin) is None
     elsewhere = s3.model_copy(update={"endpoint": "https://s3.other.example"})
     assert (refused := storage_refusal(elsewhere, unlabelled, admin)) is not None and refused.by_policy
@@ -221,14 +221,14 @@ def subscription(**spec: Any) -> Subscription:
 
 def test_a_webhook_secret_needs_the_label() -> None:
     sub = subscription()
-    refusal = secret_refusal(sub, secret("db", False, password=HOOK_KEY), SETTINGS)
+    refusal = secret_refusal(sub, secret("db", False, password=HOOK_KEY), SETTINGS.tenancy)
     assert refusal == (
         f"Secret db named in spec.secretRef {NOT_LABELLED} (a spec may use a Secret only when the Secret's owner "
         "labels it so)"
     )
-    assert secret_refusal(sub, secret("db", True, password=HOOK_KEY), SETTINGS) is None
-    assert secret_refusal(sub, None, SETTINGS) is None, "a missing Secret is said as missing"
-    assert secret_refusal(sub, secret("db", False, password=HOOK_KEY), UPGRADE_WINDOW) is None
+    assert secret_refusal(sub, secret("db", True, password=HOOK_KEY), SETTINGS.tenancy) is None
+    assert secret_refusal(sub, None, SETTINGS.tenancy) is None, "a missing Secret is said as missing"
+    assert secret_refusal(sub, secret("db", False, password=HOOK_KEY), UPGRADE_WINDOW.tenancy) is None
 
 
 def conditions_of(status: dict[str, Any]) -> list[Condition]:
@@ -237,7 +237,7 @@ def conditions_of(status: dict[str, Any]) -> list[Condition]:
 
 def test_a_refused_webhook_secret_is_ready_false_stalled_and_one_warning() -> None:
     sub = subscription()
-    refusal = secret_refusal(sub, secret("db", False, password=HOOK_KEY), SETTINGS)
+    refusal = secret_refusal(sub, secret("db", False, password=HOOK_KEY), SETTINGS.tenancy)
     status = subscription_status(sub, DeliveryRecord(secret_refused=refusal), [], NOW)
     by_type = {c["type"]: c for c in status["conditions"]}
     for type_, value in (("Ready", "False"), ("Stalled", "True")):

@@ -44,12 +44,12 @@ def test_a_standby_is_the_streams_recorder_on_the_claim_waiting_for_a_recording(
     meta = pod["metadata"]
     assert meta["name"] == "cam-recorder-2" and meta["annotations"][STREAM_NAME_ANNOTATION] == "cam"
     assert meta["labels"]["app.kubernetes.io/component"] == STANDBY_COMPONENT
-    assert meta["labels"][CLAIM_LABEL] == SETTINGS.recordings_claim
+    assert meta["labels"][CLAIM_LABEL] == SETTINGS.recordings.claim
     assert [(o["kind"], o["uid"]) for o in meta["ownerReferences"]] == [("LiveStream", "stream-uid")]
     [config] = [e["value"] for e in container(pod)["env"] if e["name"] == CONFIG_ENV]
     standby = StandbyConfig.model_validate_json(config)
     assert standby.standby and standby.recordings_root == RECORDINGS_ROOT and standby.credential_file
-    assert volume_sources(pod)["recordings"] == {"persistentVolumeClaim": {"claimName": SETTINGS.recordings_claim}}
+    assert volume_sources(pod)["recordings"] == {"persistentVolumeClaim": {"claimName": SETTINGS.recordings.claim}}
     assert {"name": "recordings", "mountPath": RECORDINGS_ROOT} in container(pod)["volumeMounts"]
 
 
@@ -70,7 +70,7 @@ def test_a_video_worker_on_a_claim_or_on_scratch_space_with_the_buckets_keys():
         "x/recording",
         "cam-rec",
         claim_storage,
-        SETTINGS,
+        SETTINGS.recordings,
     )
     assert claim == "team-videos" and meta["labels"][CLAIM_LABEL] == "team-videos"
     assert meta["labels"]["x/recording"] == "rec" and meta["ownerReferences"][0]["kind"] == "Recording"
@@ -81,7 +81,7 @@ def test_a_video_worker_on_a_claim_or_on_scratch_space_with_the_buckets_keys():
 
     bucket = RecordingStorage.model_validate(S3)
     meta, claim = video_worker_metadata(
-        "Clip", "goal", "ns", "clip-uid", "cam", "clipper", "x/clip", "cam-goal", bucket, SETTINGS
+        "Clip", "goal", "ns", "clip-uid", "cam", "clipper", "x/clip", "cam-goal", bucket, SETTINGS.recordings
     )
     assert claim is None and CLAIM_LABEL not in meta["labels"]
     on_bucket = video_worker_pod(

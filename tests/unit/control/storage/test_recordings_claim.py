@@ -14,7 +14,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.recording.specs.pod import recorder_pod
 from streamops.control.recording.status import RecorderObservation, recording_events, recording_status
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import CLAIM_LABEL, claim_affinity
 from streamops.control.workers.pod_observation import STORAGE_WAIT_SECONDS, PodObservation
@@ -43,7 +43,7 @@ def affinity_term(pod: dict[str, Any]) -> dict[str, Any] | None:
 
 @pytest.mark.parametrize("mode", ["ReadWriteOnce", "ReadWriteOncePod"])
 def test_recorders_of_a_one_node_claim_require_each_others_node(mode: str):
-    settings = OperatorSettings(recordings_access_mode=mode)
+    settings = OperatorSettings(recordings=RecordingsSettings(access_mode=mode))
     for pod in (recorder_pod(rec(), stream(), settings), recorder_standby_pod(stream(), "cam-recorder-1", settings)):
         assert pod["metadata"]["labels"][CLAIM_LABEL] == "streamops-recordings"
         term = affinity_term(pod)
@@ -56,7 +56,7 @@ def test_recorders_of_a_one_node_claim_require_each_others_node(mode: str):
 
 
 def test_recorders_of_a_many_node_claim_go_anywhere():
-    settings = OperatorSettings(recordings_access_mode="ReadWriteMany")
+    settings = OperatorSettings(recordings=RecordingsSettings(access_mode="ReadWriteMany"))
     assert affinity_term(recorder_pod(rec(), stream(), settings)) is None
     assert affinity_term(recorder_standby_pod(stream(), "cam-recorder-1", settings)) is None
     assert recorder_pod(rec(), stream(), settings)["metadata"]["labels"][CLAIM_LABEL] == "streamops-recordings"

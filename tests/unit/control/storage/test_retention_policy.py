@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from devtools.catalog import stored_video
 from streamops.api.recording import RecordingStorage, Video
 from streamops.control.runtime.decisions import PostEvent
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.retention_policy import (
     Deleted,
     DeleteVideos,
@@ -20,7 +20,7 @@ from streamops.control.storage.retention_policy import (
     videos_to_delete,
 )
 
-SETTINGS = OperatorSettings(retention_interval_seconds=600)
+SETTINGS = OperatorSettings(recordings=RecordingsSettings(retention_interval_seconds=600))
 NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
 S3 = {"endpoint": "https://s3.example", "bucket": "videos", "credentialsSecret": "s3"}
 RETAINED = RecordingStorage.model_validate({"s3": {**S3, "deleteAfterDays": 1}})

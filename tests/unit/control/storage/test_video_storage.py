@@ -11,7 +11,7 @@ from typing import Any
 from streamops.api.recording import RecordingStorage, S3Storage
 from streamops.contract.recorder import ACCESS_KEY_ENV, CA_FILE, SECRET_KEY_ENV
 from streamops.control.shared.conditions import REFUSED_BY_POLICY
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings, TenancySettings
 from streamops.control.shared.tenancy import ALLOW_REFERENCE_LABEL
 from streamops.control.storage.video_storage import (
     CA_SECRET_MISSING,
@@ -106,10 +106,10 @@ def test_a_storage_is_refused_by_policy_first_then_for_a_missing_secret_or_key()
 
 
 def test_the_admins_own_storage_is_not_checked_for_the_label():
-    admins = OperatorSettings(recordings_s3=S3)
+    admins = OperatorSettings(recordings=RecordingsSettings(s3=S3))
     unlabelled = secret({"accessKeyId": "a", "secretAccessKey": "b"}, labelled=False)
     assert storage_refusal(S3, StorageSecrets(unlabelled), admins) is None
     elsewhere = S3.model_copy(update={"bucket": "other"})
     assert storage_refusal(elsewhere, StorageSecrets(unlabelled), admins) is not None
-    relaxed = OperatorSettings(tenancy_require_secret_label=False)
+    relaxed = OperatorSettings(tenancy=TenancySettings(require_secret_label=False))
     assert storage_refusal(S3, StorageSecrets(unlabelled), relaxed) is None

@@ -25,11 +25,11 @@ def test_signatures_verify_rotate_and_expire() -> None:
 
 
 def test_backoff_and_secrets() -> None:
-    cap = OperatorSettings().webhook_backoff_cap_seconds
+    cap = OperatorSettings().webhooks.backoff_cap_seconds
     assert cap == 30.0, "the default cap: a receiver back after 60 s gets its backlog within 30 s"
     assert backoff_seconds(1, 0.5, cap) == 1.0 and backoff_seconds(3, 0.5, cap) == 4.0
     assert backoff_seconds(20, 0.5, cap) == 30.0
     assert [backoff_seconds(n, 0.5, 2.0) for n in (1, 2, 3, 20)] == [1.0, 2.0, 2.0, 2.0]  # a short cap
-    assert OperatorSettings.from_env({"STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS": "2"}).webhook_backoff_cap_seconds == 2
+    assert OperatorSettings.from_env({"STREAMOPS_WEBHOOK_BACKOFF_CAP_SECONDS": "2"}).webhooks.backoff_cap_seconds == 2
     assert secrets_of({"data": {"secret": "bmV3", "previous": "b2xk"}}, "secret") == [b"new", b"old"]
     assert secrets_of({"data": {}}, "secret") is None and secrets_of(None, "secret") is None

@@ -18,7 +18,7 @@ from streamops.control.livestream.status import (
     livestream_events,
     livestream_status,
 )
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import IngestSettings, OperatorSettings, WorkerSettings
 from streamops.control.workers.endpoint_slices import SliceEndpoint, SliceFacts, endpoint_slice_entry, observe_endpoint
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS
 
@@ -198,7 +198,7 @@ def test_every_service_exposure_waits_for_the_endpoint():
         observed = IngestObservation(
             {"primary": running()},
             services={"primary": ServiceObservation.of(body)},  # type: ignore[dict-item]
-            settings=OperatorSettings(external_host="203.0.113.7"),
+            settings=OperatorSettings(ingest=IngestSettings(external_host="203.0.113.7")),
         )
         status = livestream_status(stored_livestream(), observed, T0)
         assert status.ingest.exposure in ("NodePort", "LoadBalancer")
@@ -218,7 +218,7 @@ def test_a_host_network_ingest_reached_at_its_host_ports_keeps_the_pod_rule():
     override = IngestObservation(
         {"primary": running(host_network=True)},
         host_ports={"primary": ports},
-        settings=OperatorSettings(worker_address="127.0.0.1"),
+        settings=OperatorSettings(worker=WorkerSettings(address="127.0.0.1")),
     )
     assert conditions(livestream_status(stored_livestream(), override, T0))["Ready"] == ("True", reasons.INGEST_RUNNING)
 
@@ -232,7 +232,7 @@ def test_a_host_network_ingest_behind_a_node_port_waits_for_the_endpoint():
         {"primary": running(host_network=True, ip="192.0.2.4")},
         host_ports={"primary": ports},
         services={"primary": ServiceObservation.of({"metadata": {"name": "cam-ingest"}, "spec": spec})},  # type: ignore[dict-item]
-        settings=OperatorSettings(external_host="203.0.113.7"),
+        settings=OperatorSettings(ingest=IngestSettings(external_host="203.0.113.7")),
     )
     status = livestream_status(stored_livestream(), observed, T0)
     assert status.ingest.exposure == "NodePort"

@@ -34,7 +34,7 @@ from streamops.control.runtime.indexes import child_entry, stream_object_entry
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import NodeLossSettings, OperatorSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.workers.node_loss import (
     LOST_NODE_GRACE_SECONDS,
@@ -95,7 +95,7 @@ def evicted_pod(deadline: datetime, node: str = "node-b", taint_eviction: bool =
 
 
 def test_every_worker_pod_tolerates_node_loss_for_the_configured_time():
-    settings = OperatorSettings(node_lost_toleration_seconds=45)
+    settings = OperatorSettings(node_loss=NodeLossSettings(toleration_seconds=45))
     pods = [
         ingest_pod(stream(), "primary", settings, None),
         recorder_pod(rec(), stream(), settings),
@@ -114,7 +114,9 @@ def test_every_worker_pod_tolerates_node_loss_for_the_configured_time():
 
 def test_the_toleration_is_part_of_the_spec_hash():
     a = recorder_pod(rec(), stream(), SETTINGS)["metadata"]["annotations"]
-    b = recorder_pod(rec(), stream(), OperatorSettings(node_lost_toleration_seconds=60))["metadata"]["annotations"]
+    b = recorder_pod(rec(), stream(), OperatorSettings(node_loss=NodeLossSettings(toleration_seconds=60)))["metadata"][
+        "annotations"
+    ]
     assert a["streaming.streamops.dev/spec-hash"] != b["streaming.streamops.dev/spec-hash"]
 
 
@@ -387,7 +389,7 @@ def test_the_stream_reconcile_leaves_an_evicted_ingest_alone_and_replaces_it_onc
 def test_the_grace_counted_on_a_lost_node_is_a_setting():
     """node_lost_grace_seconds caps the grace an evicted Pod waits for (its default: the workers'
     15 s, so nothing changes unless it is set); a Pod deleted otherwise keeps its whole grace."""
-    assert OperatorSettings().node_lost_grace_seconds == LOST_NODE_GRACE_SECONDS
+    assert OperatorSettings().node_loss.grace_seconds == LOST_NODE_GRACE_SECONDS
     deadline = T0 + timedelta(seconds=15)
     pod = PodObservation.of("cam-ingest", evicted_pod(deadline))
     assert pod.deletion_grace_seconds == 15

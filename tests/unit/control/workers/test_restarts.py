@@ -18,7 +18,7 @@ from streamops.control.livestream.status import IngestObservation, livestream_st
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.restream.reconcile import reconcile_restream
 from streamops.control.shared.conditions import RESTART_PENDING, WAITING_FOR_IDLE
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import NodeLossSettings, OperatorSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import (
     BUILT_FOR_ANNOTATION,
@@ -41,7 +41,7 @@ from streamops.kube.naming import SPEC_HASH_ANNOTATION
 NS = "media"
 SETTINGS = OperatorSettings()
 # A chart-wide worker setting a helm upgrade may change (worker.nodeLoss.tolerationSeconds).
-UPGRADED = OperatorSettings(node_lost_toleration_seconds=SETTINGS.node_lost_toleration_seconds + 7)
+UPGRADED = OperatorSettings(node_loss=NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7))
 
 
 # --- the parts and their first difference ---------------------------------------------------------

@@ -20,7 +20,7 @@ from streamops.control.recording.specs.storage import recording_directory
 from streamops.control.restream.specs.owner_patch import restream_owner_patch
 from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.runtime.rbac import cluster_role_rules
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings, WorkerSettings
 from streamops.control.storage.recordings_claim import recordings_claim
 from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, ingest_ports
 from streamops.control.workers.pod_observation import PodObservation
@@ -28,7 +28,7 @@ from streamops.control.workers.ports import PortAllocator, PortExhausted, ports_
 from streamops.kube.naming import HOST_PORTS_ANNOTATION, SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()
-HOST = OperatorSettings(host_network=True, worker_address="127.0.0.1", worker_bind_address="127.0.0.1")
+HOST = OperatorSettings(worker=WorkerSettings(host_network=True, address="127.0.0.1", bind_address="127.0.0.1"))
 INGEST_PORTS = {
     "http": 30001,
     "rtmp": 30002,
@@ -102,7 +102,7 @@ def test_recording_directory_and_claim_can_be_chosen():
 
 
 def test_recordings_claim_is_owned_by_nothing():
-    claim = recordings_claim("media", OperatorSettings(recordings_storage_class="fast"))
+    claim = recordings_claim("media", RecordingsSettings(storage_class="fast"))
     assert "ownerReferences" not in claim["metadata"]
     assert claim["spec"]["storageClassName"] == "fast"
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
@@ -234,7 +234,7 @@ def test_standby_recorder_pod_belongs_to_the_stream_and_waits_for_work():
         "credentialFile": "/var/run/secrets/streamops/worker-credential/credential",
     }
     volume, credential, private = pod["spec"]["volumes"]
-    assert volume["persistentVolumeClaim"]["claimName"] == HOST.recordings_claim
+    assert volume["persistentVolumeClaim"]["claimName"] == HOST.recordings.claim
     assert pod["spec"]["containers"][0]["volumeMounts"][0] == {"name": "recordings", "mountPath": RECORDINGS_ROOT}
     assert_mounts_the_credential(pod, credential, private)
     assert pod["spec"]["hostNetwork"] is True and json.loads(meta["annotations"][HOST_PORTS_ANNOTATION]) == {
@@ -306,7 +306,11 @@ def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_
 
     pusher = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}
     env = {"STREAMOPS_WORKER_RESOURCES": json.dumps({"pusher": pusher, "recorder": {"limits": {"memory": "1Gi"}}})}
-    settings = SETTINGS.model_copy(update={"worker_resources": OperatorSettings.from_env(env).worker_resources})
+    settings = SETTINGS.model_copy(
+        update={
+            "worker": SETTINGS.worker.model_copy(update={"resources": OperatorSettings.from_env(env).worker.resources})
+        }
+    )
     s = stream(recording={"standby": True})
     assert container_resources(shared_pusher_pod(s, [rst()], settings)) == pusher
     assert container_resources(recorder_standby_pod(s, "cam-recorder-1", settings)) == {"limits": {"memory": "1Gi"}}
@@ -315,7 +319,7 @@ def test_the_admin_replaces_a_workers_default_from_the_environment_and_a_stream_
     )
     own = {"requests": {"cpu": "200m"}}
     assert container_resources(ingest_pod(stream(resources=own), "primary", settings)) == own
-    assert OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": "{}"}).worker_resources == SETTINGS.worker_resources
+    assert OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": "{}"}).worker.resources == SETTINGS.worker.resources
     with pytest.raises(ValidationError, match="pushers"):
         OperatorSettings.from_env({"STREAMOPS_WORKER_RESOURCES": json.dumps({"pushers": pusher})})
 

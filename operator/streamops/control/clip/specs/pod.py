@@ -42,7 +42,7 @@ def clipper_pod(
         CLIP_LABEL,
         pod_name,
         storage,
-        settings,
+        settings.recordings,
     )
     config = clipper_config(clip, stream, settings, ingest_ports, http_port)
     # A signed stream: the clipper signs its own token, as a viewer's link is. Mounted where its

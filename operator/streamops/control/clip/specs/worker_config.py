@@ -50,7 +50,7 @@ def playlist_url(
 
 
 def resolved_storage(clip: Clip, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
-    return resolve_storage(clip.spec.storage, stream, settings)
+    return resolve_storage(clip.spec.storage, stream, settings.recordings)
 
 
 def clip_directory(clip: Clip, storage: RecordingStorage) -> str:
@@ -69,7 +69,7 @@ def clipper_config(
     return ClipperConfig(
         stream=stream_name,
         clip=meta.name,
-        playlist_url=playlist_url(clip, stream, settings.worker_address, ingest_ports),
+        playlist_url=playlist_url(clip, stream, settings.worker.address, ingest_ports),
         start=span.start,
         end=span.end,
         mode=clip.spec.mode,
@@ -83,8 +83,8 @@ def clipper_config(
             else None
         ),
         client=stream.spec.client(),
-        playback_keys_dir=PLAYBACK_KEYS_DIR if playback_signed(stream, settings) else None,
+        playback_keys_dir=PLAYBACK_KEYS_DIR if playback_signed(stream, settings.playback) else None,
         playback_stream=f"{meta.namespace}/{stream_name}",
-        http_host=settings.worker_bind_address,
+        http_host=settings.worker.bind_address,
         http_port=http_port,
     )

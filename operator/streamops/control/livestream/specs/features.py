@@ -6,7 +6,7 @@ from __future__ import annotations
 from streamops.api import LiveStream
 from streamops.api.livestream import IceServersSecretRef
 from streamops.contract.ingest import Role
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import EdgeSettings, PlaybackSettings
 
 
 def ingest_roles(stream: LiveStream) -> list[Role]:
@@ -14,10 +14,10 @@ def ingest_roles(stream: LiveStream) -> list[Role]:
     return ["primary", "backup"] if push and push.backup else ["primary"]
 
 
-def edge_on(stream: LiveStream, settings: OperatorSettings) -> bool:
+def edge_on(stream: LiveStream, edge: EdgeSettings) -> bool:
     """spec.playback.edge.enabled, else the operator's default; only for a stream with a route."""
     enabled = stream.spec.playback.edge.enabled
-    return settings.edge_enabled if enabled is None else enabled
+    return edge.enabled if enabled is None else enabled
 
 
 def whip_on(stream: LiveStream, role: Role) -> bool:
@@ -26,15 +26,15 @@ def whip_on(stream: LiveStream, role: Role) -> bool:
     return role == "primary" and push is not None and "whip" in push.protocols
 
 
-def whep_on(stream: LiveStream, settings: OperatorSettings) -> bool:
+def whep_on(stream: LiveStream, playback: PlaybackSettings) -> bool:
     """WebRTC playback: the stream's choice, else the operator's default."""
     own = stream.spec.playback.webrtc.enabled
-    return settings.webrtc_playback if own is None else own
+    return playback.webrtc if own is None else own
 
 
-def webrtc_on(stream: LiveStream, role: Role, settings: OperatorSettings) -> bool:
+def webrtc_on(stream: LiveStream, role: Role, playback: PlaybackSettings) -> bool:
     """The primary ingest runs the WebRTC component when it takes WHIP or serves WHEP."""
-    return role == "primary" and (whip_on(stream, role) or whep_on(stream, settings))
+    return role == "primary" and (whip_on(stream, role) or whep_on(stream, playback))
 
 
 def ice_servers_ref(stream: LiveStream) -> IceServersSecretRef | None:

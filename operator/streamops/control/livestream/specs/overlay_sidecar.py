@@ -59,12 +59,12 @@ def overlay_sidecar(stream: LiveStream, settings: OperatorSettings) -> Manifest 
         return None
     # Where the renderer's Chromium may go (docs/design/egress.md): unchanged when the admin set nothing.
     config.egress = configured_policy(
-        settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain
+        settings.egress.allow_cidrs, settings.egress.cluster_cidrs, settings.cluster_domain
     )
     return {
         "name": "overlay",
-        "image": settings.overlay_image,
-        "imagePullPolicy": settings.overlay_image_pull_policy,
+        "image": settings.worker.overlay_image,
+        "imagePullPolicy": settings.worker.overlay_image_pull_policy,
         "args": ["worker", "overlay"],
         "env": [{"name": OVERLAY_CONFIG_ENV, "value": config.to_json()}],
         "resources": OVERLAY_RESOURCES,

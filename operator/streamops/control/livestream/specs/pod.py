@@ -37,7 +37,7 @@ def _resources(stream: LiveStream, settings: OperatorSettings) -> Manifest:
     """The stream's own, else the operator's default for its kind of ingest (worker_resources.py)."""
     if stream.spec.resources:
         return stream.spec.resources.wire()
-    defaults = settings.worker_resources
+    defaults = settings.worker.resources
     return (defaults.transcoding if stream.spec.has_ladder else defaults.ingest).wire()
 
 
@@ -58,8 +58,8 @@ def ingest_pod(
     the primary's, where a backup sends its feed while the primary asks for it; `advertise`: where
     WebRTC peers reach the primary (exposure.webrtc_advertise)."""
     names = ingest_names(stream.metadata.name, role)
-    signed = playback_signed(stream, settings)
-    mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings), signed)
+    signed = playback_signed(stream, settings.playback)
+    mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings.playback), signed)
     worker = WorkerContainer(
         name="ingest",
         config_env=CONFIG_ENV,
@@ -69,24 +69,24 @@ def ingest_pod(
             stream,
             role,
             host_ports,
-            settings.worker_bind_address,
+            settings.worker.bind_address,
             path_prefix(playback_path(stream, settings)),
-            primary_url=ingest_internal_url(stream, settings.worker_address, primary_ports)
+            primary_url=ingest_internal_url(stream, settings.worker.address, primary_ports)
             if role == "backup"
             else None,
             advertise=advertise,
-            whep=whep_on(stream, settings),
+            whep=whep_on(stream, settings.playback),
             signed=signed,
-            trusted_proxies=settings.trusted_proxy_cidrs,
-            publish_over_http=settings.publish_over_http,
-            viewer_window=settings.viewer_window_seconds,
+            trusted_proxies=settings.playback.trusted_proxy_cidrs,
+            publish_over_http=settings.ingest.publish_over_http,
+            viewer_window=settings.playback.viewer_window_seconds,
             whep_caps=WhepCaps(
-                settings.webrtc_max_viewers,
-                settings.webrtc_max_viewers_per_address,
-                settings.webrtc_max_viewers_per_token,
+                settings.playback.webrtc_max_viewers,
+                settings.playback.webrtc_max_viewers_per_address,
+                settings.playback.webrtc_max_viewers_per_token,
             ),
             egress=configured_policy(
-                settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain
+                settings.egress.allow_cidrs, settings.egress.cluster_cidrs, settings.cluster_domain
             ),
             mounts=mounts,
         ),
@@ -96,7 +96,7 @@ def ingest_pod(
         resources=_resources(stream, settings),
         volumes=pod_volumes(mounts.table()),
         mounts=container_mounts(mounts.table()),
-        env=[POD_IP_ENV] if webrtc_on(stream, role, settings) else [],
+        env=[POD_IP_ENV] if webrtc_on(stream, role, settings.playback) else [],
         credential_secret=credential_secret_name(stream.metadata.name),
     )
     affinity = backup_anti_affinity(stream) if role == "backup" else None

@@ -26,7 +26,7 @@ def ingest_port_names(stream: LiveStream, role: Role, settings: OperatorSettings
     """The ports a role's ingest is given on the host network. The internal one is not a base
     port: an allocation made before it existed keeps its ports and gains that one (reconcile.py's _host_ports)."""
     names = (*BASE_PORT_NAMES, "rtmps") if rtmps_on(stream) else BASE_PORT_NAMES
-    if webrtc_on(stream, role, settings):
+    if webrtc_on(stream, role, settings.playback):
         names = (*names, "webrtc-udp", "webrtc-tcp") if stream.spec.ingest.webrtc.ice_tcp else (*names, "webrtc-udp")
     return (*names, INTERNAL_PORT_NAME)
 
@@ -43,7 +43,7 @@ def container_ports(
         out["rtmps"] = (ports.get("rtmps", RTMPS_PORT), "TCP")
     if push and "srt" in push.protocols:
         out["srt"] = (ports["srt"], "UDP")
-    if webrtc_on(stream, role, settings):
+    if webrtc_on(stream, role, settings.playback):
         out["webrtc-udp"] = (ports.get("webrtc-udp", POD_NETWORK_PORTS["webrtc-udp"]), "UDP")
         if stream.spec.ingest.webrtc.ice_tcp:
             out["webrtc-tcp"] = (ports.get("webrtc-tcp", POD_NETWORK_PORTS["webrtc-tcp"]), "TCP")

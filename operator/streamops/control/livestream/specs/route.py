@@ -64,35 +64,35 @@ def playback_route(stream: LiveStream, settings: OperatorSettings) -> PlaybackRo
     own = stream.spec.playback
     path = playback_path(stream, settings)
     ingress = (
-        own.ingress if own.ingress is not None else (PlaybackIngress() if settings.playback_ingress_enabled else None)
+        own.ingress if own.ingress is not None else (PlaybackIngress() if settings.playback.ingress_enabled else None)
     )
     if ingress is not None and ingress.enabled and not (own.http_route and own.http_route.enabled):
-        host = ingress.host or settings.playback_ingress_host
-        tls = ingress.tls_secret_name or settings.playback_ingress_tls_secret_name
+        host = ingress.host or settings.playback.ingress_host
+        tls = ingress.tls_secret_name or settings.playback.ingress_tls_secret_name
         return PlaybackRoute(
             kind="Ingress",
-            edge=edge_on(stream, settings),
+            edge=edge_on(stream, settings.edge),
             path=path,
             host=host,
             https=bool(tls and host),
-            class_name=ingress.class_name or settings.playback_ingress_class_name,
+            class_name=ingress.class_name or settings.playback.ingress_class_name,
             tls_secret_name=tls if host else "",
-            annotations={**settings.playback_ingress_annotations, **ingress.annotations},
+            annotations={**settings.playback.ingress_annotations, **ingress.annotations},
         )
     route = own.http_route
-    if route is None and settings.playback_http_route_enabled:
+    if route is None and settings.playback.http_route_enabled:
         route = PlaybackHttpRoute()
     if route is not None and route.enabled:
-        hostnames = tuple(route.hostnames or settings.playback_http_route_hostnames)
+        hostnames = tuple(route.hostnames or settings.playback.http_route_hostnames)
         parents = (
-            [p.wire() for p in route.parent_refs] if route.parent_refs else settings.playback_http_route_parent_refs
+            [p.wire() for p in route.parent_refs] if route.parent_refs else settings.playback.http_route_parent_refs
         )
         return PlaybackRoute(
             kind="HTTPRoute",
-            edge=edge_on(stream, settings),
+            edge=edge_on(stream, settings.edge),
             path=path,
             host=hostnames[0].removeprefix("*.") if hostnames and not hostnames[0].startswith("*") else "",
-            https=route.https if route.https is not None else settings.playback_http_route_https,
+            https=route.https if route.https is not None else settings.playback.http_route_https,
             hostnames=hostnames,
             parent_refs=tuple(tuple(sorted(p.items())) for p in parents),
         )

@@ -12,7 +12,7 @@ from streamops.api.livestream import (
 from streamops.contract.ingest import Role
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.ports import INTERNAL_PORT_NAME, container_ports
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import IngestSettings, OperatorSettings
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     IngestPortMap,
@@ -40,18 +40,18 @@ def load_balancer_rtmps_port(stream: LiveStream) -> int:
     return stream.spec.ingest.service.rtmps_port or RTMPS_LOAD_BALANCER_PORT
 
 
-def ingest_service_options(stream: LiveStream, settings: OperatorSettings) -> IngestService:
+def ingest_service_options(stream: LiveStream, ingest: IngestSettings) -> IngestService:
     """The stream's spec.ingest.service over the operator's defaults."""
     own = stream.spec.ingest.service
-    type_ = own.type or settings.ingest_service_type
+    type_ = own.type or ingest.service_type
     external = type_ in ("NodePort", "LoadBalancer")
     return IngestService.model_construct(
         type=type_,
-        annotations={**settings.ingest_service_annotations, **own.annotations},
-        load_balancer_class=(own.load_balancer_class or settings.ingest_load_balancer_class or None)
+        annotations={**ingest.service_annotations, **own.annotations},
+        load_balancer_class=(own.load_balancer_class or ingest.load_balancer_class or None)
         if type_ == "LoadBalancer"
         else None,
-        external_traffic_policy=(own.external_traffic_policy or settings.ingest_external_traffic_policy or "Cluster")
+        external_traffic_policy=(own.external_traffic_policy or ingest.external_traffic_policy or "Cluster")
         if external
         else None,
         node_ports=own.node_ports if external else None,
@@ -76,7 +76,7 @@ def ingest_service(
     (kube/naming.py's edge_owner_value: what control/edge/ plans the edge from), and `regions` the LoadBalancer regions
     whose Services it has (a region no longer listed is found and deleted)."""
     names = ingest_names(stream.metadata.name, role)
-    options = ingest_service_options(stream, settings)
+    options = ingest_service_options(stream, settings.ingest)
     # Fixed nodePorts go to the primary: two Services cannot hold the same one.
     fixed = options.node_ports.model_dump(exclude_none=True) if options.node_ports and role == "primary" else {}
     fixed = {name.replace("_", "-"): port for name, port in fixed.items()}  # webrtc_udp -> port webrtc-udp

@@ -98,12 +98,12 @@ def reach_inputs(
     stream: LiveStream, role: Role, settings: OperatorSettings, host_ports: IngestPortMap | None, pod_host_ip: str = ""
 ) -> ReachInputs:
     """What decides where a role's ingest is reached, besides its Service (exposure.ingest_reach)."""
-    rtmps_port = ingest_service_options(stream, settings).rtmps_port
+    rtmps_port = ingest_service_options(stream, settings.ingest).rtmps_port
     return ReachInputs(
         in_cluster_host=in_cluster_host(stream, role),
         default_ports={**POD_NETWORK_PORTS, "rtmps": rtmps_port} if rtmps_port else POD_NETWORK_PORTS,
-        worker_address=settings.worker_address,
-        external_host=settings.external_host,
+        worker_address=settings.worker.address,
+        external_host=settings.ingest.external_host,
         host_network=host_ports is not None,
         host_ports=host_ports,
         pod_host_ip=pod_host_ip,

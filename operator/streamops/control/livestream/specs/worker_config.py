@@ -39,7 +39,7 @@ from streamops.control.workers.mounts import directory_of, file_in
 
 
 class WhepCaps(NamedTuple):
-    """The operator's WHEP caps (OperatorSettings.webrtc_max_viewers*)."""
+    """The operator's WHEP caps (OperatorSettings.playback.webrtc_max_viewers*)."""
 
     viewers: int = WHEP_MAX_VIEWERS
     per_address: int = WHEP_MAX_VIEWERS_PER_ADDRESS
@@ -95,10 +95,10 @@ def ingest_worker_config(
     """What the ingest worker needs from the spec (see IngestConfig); `primary_url`: a backup's primary;
     `advertise`: the primary's WebRTC address as the exposure gives it; `whep`: WebRTC playback on
     (whep_on); `signed`: playback needs tokens (the keys mounted at PLAYBACK_KEYS_DIR);
-    `trusted_proxies`: the operator's (OperatorSettings.trusted_proxy_cidrs); `viewer_window`: the
+    `trusted_proxies`: the operator's (OperatorSettings.playback.trusted_proxy_cidrs); `viewer_window`: the
     operator's viewer_window_seconds; `egress`: the admin's egress policy (configured_policy), kept
     for pull streams only (the pull URLs go through the egress guard); `whep_caps`: the operator's WHEP
-    caps (OperatorSettings.webrtc_max_viewers*); `mounts`: the Pod's (specs/mounts.py, by default made
+    caps (OperatorSettings.playback.webrtc_max_viewers*); `mounts`: the Pod's (specs/mounts.py, by default made
     from the same arguments), where every file it names is."""
     spec = stream.spec
     source = spec.source

@@ -63,7 +63,16 @@ def origin_expiry_pod(
     assert storage.s3 is None, "originals in a bucket are deleted by the operator itself"
     pod_name = origin_expiry_pod_name(name)
     metadata, claim = video_worker_metadata(
-        "Recording", name, namespace, uid, stream, ORIGIN_EXPIRY_COMPONENT, RECORDING_LABEL, pod_name, storage, settings
+        "Recording",
+        name,
+        namespace,
+        uid,
+        stream,
+        ORIGIN_EXPIRY_COMPONENT,
+        RECORDING_LABEL,
+        pod_name,
+        storage,
+        settings.recordings,
     )
     pod = video_worker_pod(
         metadata, "expire", config, CONFIG_ENV, HTTP_PORT, storage, claim, settings, None, claim_access_modes

@@ -36,7 +36,16 @@ def recorder_pod(
     storage = resolved_storage(recording, stream, settings)
     stream_name, pod_name = recording.spec.stream_ref.name, recorder_pod_name(name)
     metadata, claim = video_worker_metadata(
-        "Recording", name, namespace, uid, stream_name, RECORDER_COMPONENT, RECORDING_LABEL, pod_name, storage, settings
+        "Recording",
+        name,
+        namespace,
+        uid,
+        stream_name,
+        RECORDER_COMPONENT,
+        RECORDING_LABEL,
+        pod_name,
+        storage,
+        settings.recordings,
     )
     config = recorder_config(recording, stream, settings, ingest_ports, http_port)
     return video_worker_pod(

@@ -14,7 +14,7 @@ from streamops.control.storage.video_storage import upload_target as shared_uplo
 
 def resolved_storage(recording: Recording, stream: LiveStream, settings: OperatorSettings) -> RecordingStorage:
     """The Recording's storage (exactly one of pvc or s3): its own, else its stream's default."""
-    return resolve_storage(recording.spec.storage, stream, settings)
+    return resolve_storage(recording.spec.storage, stream, settings.recordings)
 
 
 def upload_target(s3: S3Storage, recording: Recording, client: ClientFields | None = None) -> UploadTarget:

@@ -35,8 +35,8 @@ def origin_fields(
     configuration, and so the Pod, of a recorder without it is unchanged)."""
     if keep_origin is None:
         return None, None
-    url = feed_url(stream, "origin", settings.worker_address, ingest_ports)
-    return url, keep_origin.delete_after_days * settings.retention_day_seconds
+    url = feed_url(stream, "origin", settings.worker.address, ingest_ports)
+    return url, keep_origin.delete_after_days * settings.recordings.retention_day_seconds
 
 
 def recorder_config(
@@ -52,7 +52,7 @@ def recorder_config(
     return RecorderConfig(
         stream=recording.spec.stream_ref.name,
         recording=recording.metadata.name,
-        feed_url=feed_url(stream, effective.type, settings.worker_address, ingest_ports),
+        feed_url=feed_url(stream, effective.type, settings.worker.address, ingest_ports),
         recordings_root=RECORDINGS_ROOT,
         directory=recording_directory(recording, storage),
         upload=upload_target(storage.s3, recording, stream.spec.client()) if storage.s3 is not None else None,
@@ -66,7 +66,7 @@ def recorder_config(
         origin_feed_url=origin_feed_url,
         origin_keep_seconds=origin_keep_seconds,
         segment_seconds=stream.spec.hls.segment_seconds,
-        http_host=settings.worker_bind_address,
+        http_host=settings.worker.bind_address,
         http_port=http_port,
         credential_file=CREDENTIAL_FILE,
     )

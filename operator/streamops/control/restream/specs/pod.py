@@ -42,7 +42,7 @@ def shared_pusher_pod(
         config_env=CONFIG_ENV,
         config=shared_pusher_config(name, settings, http_port),
         ports={"http": (http_port, "TCP")},
-        resources=settings.worker_resources.pusher.wire(),
+        resources=settings.worker.resources.pusher.wire(),
         volumes=volumes,
         mounts=mounts,
         credential_secret=credential_secret_name(name),

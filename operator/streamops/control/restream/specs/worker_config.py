@@ -38,13 +38,13 @@ def pusher_config(
     return PusherConfig(
         name=restream.metadata.name,
         stream=spec.stream_ref.name,
-        feed_url=feed_url(stream, source, settings.worker_address, ingest_ports),
+        feed_url=feed_url(stream, source, settings.worker.address, ingest_ports),
         uri=spec.uri,
         no_audio_mode=spec.no_audio_mode,
         # In one order (a set: listing the same codecs in another order changes nothing the pusher does,
         # so it restarts no pusher).
         video_codecs=[c for c in get_args(VideoCodec) if c in spec.target_video_codecs],
-        http_host=settings.worker_bind_address,
+        http_host=settings.worker.bind_address,
         http_port=http_port,
         stream_key_file=f"{TARGET_KEY_DIR}/{TARGET_KEY_FILE}" if spec.stream_key_secret_ref is not None else None,
         # At their defaults (verify against the system's trust) these are left out of the Pod's
@@ -53,7 +53,7 @@ def pusher_config(
         tls_insecure_skip_verify=bool(spec.tls and spec.tls.insecure_skip_verify),
         # The admin's egress policy (docs/design/egress.md): None at the default, so the configuration
         # (and Pod hash) of a pusher stays what it was when the admin set nothing.
-        egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
+        egress=configured_policy(settings.egress.allow_cidrs, settings.egress.cluster_cidrs, settings.cluster_domain),
         private_dir=PRIVATE_DIR,
         credential_file=CREDENTIAL_FILE,
     )
@@ -63,9 +63,9 @@ def shared_pusher_config(stream_name: str, settings: OperatorSettings, http_port
     """Nothing of any Restream: adding, changing or removing one changes no part of the Pod."""
     return SharedPusherConfig(
         stream=stream_name,
-        egress=configured_policy(settings.egress_allow_cidrs, settings.egress_cluster_cidrs, settings.cluster_domain),
+        egress=configured_policy(settings.egress.allow_cidrs, settings.egress.cluster_cidrs, settings.cluster_domain),
         private_dir=PRIVATE_DIR,
-        http_host=settings.worker_bind_address,
+        http_host=settings.worker.bind_address,
         http_port=http_port,
         credential_file=CREDENTIAL_FILE,
     )

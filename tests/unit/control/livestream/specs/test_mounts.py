@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from streamops.contract.ingest import IngestConfig
 from streamops.contract.worker import PRIVATE_DIR
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 
 SOURCES: dict[str, dict[str, Any]] = {
     "push": {"push": {"protocols": ["rtmp", "srt"]}},
@@ -43,7 +43,7 @@ EXTRAS: dict[str, dict[str, Any]] = {
         ],
     },
 }
-SETTINGS = {"default": OperatorSettings(), "whep": OperatorSettings(webrtc_playback=True)}
+SETTINGS = {"default": OperatorSettings(), "whep": OperatorSettings(playback=PlaybackSettings(webrtc=True))}
 
 
 def named_paths(value: object) -> list[str]:

@@ -13,7 +13,7 @@ from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.secret import stream_key_ref, stream_key_secret
 from streamops.control.livestream.specs.urls import ingest_endpoints
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 SETTINGS = OperatorSettings()
@@ -208,7 +208,7 @@ def test_whep_is_on_by_default_for_every_source_and_the_primary_only():
 
 
 def test_the_operator_default_and_the_streams_choice():
-    off = OperatorSettings(webrtc_playback=False)
+    off = OperatorSettings(playback=PlaybackSettings(webrtc=False))
     assert config(ingest_pod(stream(), "primary", off)).webrtc is None
     pod = ingest_pod(stream(), "primary", off)
     assert "STREAMOPS_POD_IP" not in json.dumps(pod), "no WebRTC: the Pod is what it was before WebRTC existed"

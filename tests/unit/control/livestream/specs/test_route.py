@@ -19,7 +19,7 @@ from streamops.control.livestream.specs.route import (
     playback_route,
     playback_route_name,
 )
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.workers.ingest_address import ingest_names
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
@@ -39,10 +39,12 @@ def test_no_route_unless_asked_and_the_default_path_names_the_stream():
 
 def test_an_ingress_of_the_operators_defaults_with_tls_only_with_a_host():
     defaults = OperatorSettings(
-        playback_ingress_enabled=True,
-        playback_ingress_class_name="nginx",
-        playback_ingress_tls_secret_name="wildcard-tls",
-        playback_ingress_annotations={"a": "default", "b": "default"},
+        playback=PlaybackSettings(
+            ingress_enabled=True,
+            ingress_class_name="nginx",
+            ingress_tls_secret_name="wildcard-tls",
+            ingress_annotations={"a": "default", "b": "default"},
+        )
     )
     bare = playback_route(stream(), defaults)
     assert bare is not None and (bare.kind, bare.host, bare.https, bare.tls_secret_name) == ("Ingress", "", False, "")
@@ -67,8 +69,9 @@ def test_an_ingress_of_the_operators_defaults_with_tls_only_with_a_host():
 
 def test_a_streams_http_route_wins_over_a_default_ingress_and_names_its_port():
     defaults = OperatorSettings(
-        playback_ingress_enabled=True,
-        playback_http_route_parent_refs=[{"name": "gateway", "namespace": "infra"}],
+        playback=PlaybackSettings(
+            ingress_enabled=True, http_route_parent_refs=[{"name": "gateway", "namespace": "infra"}]
+        )
     )
     own = {"httpRoute": {"enabled": True, "hostnames": ["tv.example.com", "*.tv.example.com"], "https": True}}
     route = playback_route(stream(own), defaults)
@@ -85,7 +88,7 @@ def test_a_streams_http_route_wins_over_a_default_ingress_and_names_its_port():
 
 
 def test_the_hash_follows_what_was_asked():
-    defaults = OperatorSettings(playback_ingress_enabled=True)
+    defaults = OperatorSettings(playback=PlaybackSettings(ingress_enabled=True))
     first = playback_route(stream(), defaults)
     moved = playback_route(stream({"ingress": {"path": "/elsewhere"}}), defaults)
     assert first is not None and moved is not None

@@ -10,7 +10,7 @@ from typing import Any
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.contract.recorder import ACCESS_KEY_ENV, SECRET_KEY_ENV
 from streamops.control.recording.specs.pod import recorder_pod
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 from streamops.control.storage.recordings_claim import CLAIM_LABEL
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
@@ -50,7 +50,7 @@ def test_s3_recorder_pod_uses_scratch_space_env_credentials_and_the_ca_and_runs_
     assert spec["terminationGracePeriodSeconds"] == 300 and config(pod)["exitUploadSeconds"] == 295
     # The upload backoff cap stays unset (the recorder's 30 s): a value would change every recorder's Pod hash.
     assert "uploadBackoffMaxSeconds" not in config(pod)
-    small = OperatorSettings(recordings_scratch_size="2Gi")
+    small = OperatorSettings(recordings=RecordingsSettings(scratch_size="2Gi"))
     assert (
         recorder_pod(rec(storage={"s3": S3}), stream(), small)["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == "2Gi"
     )

@@ -31,7 +31,7 @@ def test_storage_resolution_precedence():
     by_chart = resolved_storage(rec(), stream(), WITH_CHART_S3)
     assert by_chart.s3 is not None and by_chart.s3.bucket == "chart-bucket"
     default = resolved_storage(rec(), stream(), SETTINGS)
-    assert default.s3 is None and default.pvc is not None and default.pvc.claim_name == SETTINGS.recordings_claim
+    assert default.s3 is None and default.pvc is not None and default.pvc.claim_name == SETTINGS.recordings.claim
     # A stream default of a claim wins over the chart's S3, and a Recording's S3 over everything.
     assert resolved_storage(rec(), stream(recording={"storage": own_pvc}), WITH_CHART_S3).pvc is not None
     assert resolved_storage(rec(storage={"s3": S3}), stream(), SETTINGS).s3 is not None

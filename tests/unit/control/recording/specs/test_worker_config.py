@@ -7,7 +7,7 @@ from functools import partial
 from devtools.catalog import stored_livestream, stored_recording
 from streamops.contract.recorder import CA_FILE
 from streamops.control.recording.specs.worker_config import recorder_config
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, RecordingsSettings
 
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
 SETTINGS = OperatorSettings()
@@ -46,7 +46,9 @@ def test_keep_origin_records_the_origin_feed_beside_the_transcoded_one_for_its_d
     assert config.feed_url.endswith("/feed/transcoded") and config.origin_feed_url is not None
     assert config.origin_feed_url.endswith("/feed") and config.origin_feed_url.rsplit("/feed", 1)[0] in config.feed_url
     assert config.origin_keep_seconds == 3 * 86400
-    short_days = OperatorSettings(retention_day_seconds=20)  # the tests' day: the recorder is told seconds
+    short_days = OperatorSettings(
+        recordings=RecordingsSettings(retention_day_seconds=20)
+    )  # the tests' day: the recorder is told seconds
     assert recorder_config(rec(keepOrigin=KEEP), transcoded, short_days, None, 8080).origin_keep_seconds == 60
 
 

@@ -30,7 +30,7 @@ from streamops.api import LiveStream
 from streamops.contract.ingest import ICE_SERVERS_DIR, ICE_SERVERS_FILE, IngestConfig, IngestStatus, WebRtcStatus
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.status import ice_servers_events
-from streamops.control.shared.settings import OperatorSettings
+from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.media.ingest.player.page import IceServer, PlayerOptions, add_player_routes
 from streamops.media.ingest.routes import player_options
 from streamops.media.ingest.webrtc.component import ControlReply, WhepViewer
@@ -108,7 +108,7 @@ def test_no_reference_no_webrtc_or_the_backup_leave_the_pod_as_it_was():
     assert [v["name"] for v in plain["spec"]["volumes"]] == [
         v["name"] for v in ingest_pod(with_turn(), "primary", SETTINGS)["spec"]["volumes"] if v["name"] != "ice-servers"
     ]
-    off = ingest_pod(with_turn(), "primary", OperatorSettings(webrtc_playback=False))
+    off = ingest_pod(with_turn(), "primary", OperatorSettings(playback=PlaybackSettings(webrtc=False)))
     assert "ice-servers" not in json.dumps(off), "no WebRTC component: nothing to give clients"
     backup = ingest_pod(with_turn(source={"push": {"protocols": ["rtmp"], "backup": True}}), "backup", SETTINGS)
     assert "ice-servers" not in json.dumps(backup), "the backup serves no WebRTC"

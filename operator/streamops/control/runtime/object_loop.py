@@ -18,7 +18,6 @@ decisions.py, docs/design/status-loops.md), and each kind's loop.py wires its ow
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -34,24 +33,19 @@ from streamops.api.common import ConditionedStatus, spec_client_annotations
 from streamops.api.kinds import Kind
 from streamops.control.runtime import operator_metrics
 from streamops.control.runtime.annotated_events import post_event
-from streamops.control.runtime.decisions import invalid_spec_status, validated, with_status
-from streamops.control.runtime.indexes import StreamFacts, StreamIndex, indexed_stream
+from streamops.control.runtime.decisions import with_status
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.runtime.status_patch import status_patch
-from streamops.control.shared.conditions import WORKER_REPLACED, Transition
-from streamops.control.workers.node_loss import NODE_LOST, force_delete_at, force_delete_due, node_lost_event
+from streamops.control.shared.conditions import Transition
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortExhausted
-from streamops.control.workers.restarts import PodChange, restart_message
-from streamops.kube.client import ApiError
 from streamops.kube.manifests import Manifest, plain
 from streamops.kube.naming import MANAGED_BY, MANAGED_BY_LABEL
 from streamops.kube.threads import LATER
 
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 RETRY_MAX_SECONDS = 60.0
-SECRET_RETRY_SECONDS = 5.0  # a missing storage Secret is looked for again this often
 RECONCILE_FAILED = "ReconcileFailed"  # the Warning Event of a failed reconcile (one per failure streak)
 log = logging.getLogger("streamops.operator")
 
@@ -67,27 +61,8 @@ class Outcome(Protocol):
     def invalid_spec(self) -> str | None: ...
 
 
-class FollowerOutcome(Outcome, Protocol):
-    """The outcome of a kind that follows a stream (RecordingOutcome, RestreamOutcome)."""
-
-    @property
-    def waiting_for_stream(self) -> bool: ...
-
-    @property
-    def stream_uid(self) -> str | None: ...
-
-
-class StoringOutcome(FollowerOutcome, Protocol):
-    """The outcome of a kind whose worker stores videos (RecordingOutcome, ClipOutcome)."""
-
-    @property
-    def storage_refused(self) -> object | None: ...
-
-
 OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 OutcomeT_co = TypeVar("OutcomeT_co", bound=Outcome, covariant=True)
-FollowerT = TypeVar("FollowerT", bound=FollowerOutcome)
-StoringT = TypeVar("StoringT", bound=StoringOutcome)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Hints = Mapping[str, str | bool | None]  # what a reconcile is told from the indexes (see each kind's loop)
 
@@ -171,10 +146,8 @@ class ObjectLoop(Generic[OutcomeT]):
             kind.priority,
         )
         self.outcome: OutcomeT | None = None  # the last reconcile's
-        self.last_inputs: object = None
         self.woken = state.waker(self.key)
         self.requested = False  # a reconcile was asked for (a Pod of the object went away)
-        self.hints: Hints = {}  # what the reconciler is told from the indexes (see the kind's loop)
         self.failures = 0
         self.retry_at = 0.0
         self.reconciles = 0  # reconciles that gave an outcome: a tick tells a new outcome by it
@@ -183,7 +156,6 @@ class ObjectLoop(Generic[OutcomeT]):
         self.hurried = False  # the last tick came at once: the next waits, whatever is asked
         self.sending: dict[str, asyncio.Task[None]] = {}  # worker requests in flight, by slot
         self.force_deleted: set[str] = set()  # uids of lost Pods deleted for good (the index may lag)
-        self._announced: OutcomeT | None = None  # the outcome whose replaced worker Pods have had their Event
         # The client fields its Events carry as annotations: its own spec's (LiveStream, Restream),
         # or what its loop sets (a Recording: its stream's).
         self.client_annotations: dict[str, str] | None = None
@@ -209,20 +181,6 @@ class ObjectLoop(Generic[OutcomeT]):
         """The object as last seen, with the status this loop last wrote."""
         return with_status(self.body, self.writer.written)
 
-    def previous_status(self, raw: Manifest, model: type[ModelT]) -> ModelT | None:
-        """The status last written, as the kind's model (None on the first visit)."""
-        previous = validated(model, raw["status"])
-        return previous if raw["status"] else None
-
-    def valid_object(self, raw: Manifest, model: type[ModelT], outcome: Outcome) -> ModelT | None:
-        """The object as its model; None when the reconcile or the model rejects its spec."""
-        return None if outcome.invalid_spec else validated(model, raw)
-
-    def invalid_spec_status(self, raw: Manifest, outcome: Outcome, fallback: str = "") -> Manifest:
-        """The status of an object whose spec the operator cannot use (conditions only)."""
-        message = outcome.invalid_spec or fallback
-        return invalid_spec_status(raw, message, utcnow(), self.kind.status_model).wire()
-
     # --- reconciling (sync, in an API thread; serialised per object) ------------------------------
 
     def _reconcile_now(self, raw: Manifest, hints: Hints, event_at: float | None) -> OutcomeT | None:
@@ -247,7 +205,7 @@ class ObjectLoop(Generic[OutcomeT]):
 
     async def reconcile(self, **hints: str | bool | None) -> OutcomeT | None:
         carried = self.kind.carried(self.outcome) if self.kind.carried and self.outcome is not None else {}
-        merged = {**self.hints, **carried, **hints}
+        merged = {**carried, **hints}
         event_at, self._event_at = self._event_at, None
         # The status it last wrote, not an event's: kept bodies have none (object_tasks.kept), and
         # reconciles read it (a Recording's final status lets its recorder go, a live stream's
@@ -299,30 +257,11 @@ class ObjectLoop(Generic[OutcomeT]):
 
     # --- ticking -----------------------------------------------------------------------------------
 
-    def changed(self, inputs: object) -> bool:
-        """Whether the status inputs differ from the last tick's. They name the object by its
-        generation, not its resourceVersion: the watch event of the loop's own status write (and of
-        any metadata change) would otherwise recompute an unchanged status."""
-        if inputs == self.last_inputs:
-            return False
-        self.last_inputs = inputs
-        return True
-
     @property
     def event_annotations(self) -> dict[str, str]:
         if self.client_annotations is not None:
             return self.client_annotations
         return spec_client_annotations(self.body.get("spec"))
-
-    async def announce_replaced(self, outcome: OutcomeT, changes: Mapping[str, tuple[str, PodChange]]) -> None:
-        """A Normal Event for each worker Pod `outcome`'s reconcile replaced (`changes`: worker →
-        (Pod name, change)), once per reconcile: a tick that reuses the outcome says nothing again."""
-        if outcome is self._announced:
-            return
-        self._announced = outcome
-        for worker, (pod, change) in changes.items():
-            if change.action == "replace":
-                await self.post_event("Normal", WORKER_REPLACED, restart_message(worker, pod, change))
 
     async def post_event(self, type_: str, reason: str, message: str) -> None:
         """One Event about the object (with its client fields as annotations)."""
@@ -331,8 +270,6 @@ class ObjectLoop(Generic[OutcomeT]):
     async def write(self, new: Manifest, events: list[Transition]) -> None:
         written = await self.writer.write(self.state, self.body, new, events, self.event_annotations)
         self.write_pending = not written
-        if not written:
-            self.last_inputs = None  # deferred metrics: try again next tick
 
     def resync_within(self, seconds: float) -> None:
         """Reconcile again no later than in `seconds`."""
@@ -345,51 +282,6 @@ class ObjectLoop(Generic[OutcomeT]):
     def in_flight(self) -> frozenset[str]:
         """The slots whose request is still in flight."""
         return frozenset(slot for slot, task in self.sending.items() if not task.done())
-
-    async def remove_lost_pods(self, *pods: PodObservation | None) -> None:
-        """Worker Pods of this object lost with their node (still terminating past their deadline,
-        workers/node_loss.py) are deleted for good, only that uid, and a Warning NodeLost Event
-        names the node; the object reconciles next, which creates them again where they can run."""
-        now = datetime.now(UTC)
-        margin = self.state.settings.node_loss.force_delete_seconds
-        grace = self.state.settings.node_loss.grace_seconds
-        for pod in pods:
-            if pod is None or pod.uid in self.force_deleted or not force_delete_due(pod, now, margin, grace):
-                continue
-            try:
-                await self.state.call(self.state.api.delete, "Pod", self.namespace, pod.name, pod.uid, 0)
-            except (ApiError, OSError) as e:
-                log.warning("%s %s/%s: force-deleting lost Pod %s failed: %s", *self.key, pod.name, e)
-                continue
-            log.warning("%s %s/%s: Pod %s lost with node %s: deleted for good", *self.key, pod.name, pod.node)
-            self.force_deleted = {*list(self.force_deleted)[-7:], pod.uid}  # a few are enough: uids never repeat
-            await self.post_event("Warning", NODE_LOST, node_lost_event(pod, now))
-            self.requested = True
-            self.woken.set()
-
-    async def sleep(self, *pods: PodObservation | None) -> None:
-        """Until the next tick, or until woken (the object or one of its Pods changed): short while
-        a worker runs (its telemetry is read every tick), longer while there is nothing to read, and
-        no later than when a terminating Pod counts as lost with its node. `running` is
-        checked by the loop, and a deleted object's task is cancelled anyway (object_tasks.py)."""
-        settings = self.state.settings
-        polling = any(pod is not None and pod.status_url for pod in pods)
-        timeout = settings.telemetry.interval_seconds if polling else settings.telemetry.idle_interval_seconds
-        if self.retry_at:
-            timeout = max(0.0, min(timeout, self.retry_at - time.monotonic()))
-        now = datetime.now(UTC)
-        for pod in pods:
-            lost_at = (
-                force_delete_at(pod, settings.node_loss.force_delete_seconds, settings.node_loss.grace_seconds)
-                if pod is not None
-                else None
-            )
-            if lost_at is not None and lost_at > now:  # (one already due was handled by remove_lost_pods)
-                timeout = min(timeout, (lost_at - now).total_seconds() + 0.1)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):  # (not wait_for: no task of its own per tick)
-                await self.woken.wait()
-        self.woken.clear()
 
     def report_restarts(self, stream: str, pods: Mapping[str, Iterable[PodObservation | None]]) -> None:
         """The container restarts of the object's worker Pods, by worker (ingest, recorder, pusher);
@@ -407,30 +299,3 @@ class ObjectLoop(Generic[OutcomeT]):
         self.state.forget(self.key)
         operator_metrics.loop_stopped(self.metric_kind)
         operator_metrics.WORKER_RESTARTS.forget(self.owner)
-
-
-async def follow_stream(
-    loop: ObjectLoop[FollowerT], streams: StreamIndex, outcome: FollowerT
-) -> tuple[StreamFacts | None, FollowerT]:
-    """Recording and Restream: their stream from the index, and the outcome, reconciled again at
-    once when the stream they wait for appears or was replaced by a new object (another uid)."""
-    stream_ref = (loop.body.spec.get("streamRef") or {}).get("name", "")
-    loop.state.follow(loop.key, loop.namespace, stream_ref)
-    stream = indexed_stream(streams, loop.namespace, stream_ref)
-    if stream is not None and (outcome.waiting_for_stream or (outcome.stream_uid and stream.uid != outcome.stream_uid)):
-        return stream, await loop.reconcile() or outcome
-    return stream, outcome
-
-
-async def follow_storing_stream(
-    loop: ObjectLoop[StoringT], streams: StreamIndex, outcome: StoringT
-) -> tuple[StreamFacts | None, StoringT]:
-    """follow_stream, for a kind whose worker stores videos (Recording, Clip): its Events carry its
-    stream's client fields (kept once the stream is gone), and a missing storage Secret is looked
-    for again every SECRET_RETRY_SECONDS (it may be created any time)."""
-    stream, outcome = await follow_stream(loop, streams, outcome)
-    if stream is not None:
-        loop.client_annotations = dict(stream.client_annotations)
-    if outcome.storage_refused:
-        loop.next_resync = min(loop.next_resync, time.monotonic() + SECRET_RETRY_SECONDS)
-    return stream, outcome

@@ -30,10 +30,12 @@ from streamops.control.recording.status import RecorderObservation, recording_ev
 from streamops.control.restream.specs.pod import shared_pusher_pod
 from streamops.control.restream.status import PusherObservation, restream_status
 from streamops.control.runtime import object_loop
+from streamops.control.runtime.decisions import lost_pods
 from streamops.control.runtime.indexes import child_entry, stream_object_entry
 from streamops.control.runtime.object_loop import ObjectLoop
 from streamops.control.runtime.object_tasks import LiveObject
 from streamops.control.runtime.state import OperatorState
+from streamops.control.runtime.tick import force_delete, loop_facts
 from streamops.control.shared.settings import NodeLossSettings, OperatorSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.workers.node_loss import (
@@ -173,6 +175,12 @@ def test_node_lost_event_names_the_pod_and_node():
 # --- the loop step ---------------------------------------------------------------------------------
 
 
+async def remove_lost_pods(loop: ObjectLoop[Any], *pods: PodObservation | None) -> None:
+    """What a tick does with lost Pods: decisions.lost_pods decides, tick.force_delete acts."""
+    for lost in lost_pods(loop_facts(loop), pods):
+        await force_delete(loop, lost.pod.name, lost.pod.uid, lost.pod.node, node_lost_event(lost.pod, lost.now))
+
+
 def _loop_with(api: FakeKubeApi, settings: OperatorSettings) -> ObjectLoop[Any]:
     body = recording("rec")
     body["metadata"].update(namespace="media", uid="r", generation=1)
@@ -194,8 +202,8 @@ def test_loop_force_deletes_a_lost_pod_once_with_a_uid_precondition(monkeypatch:
 
     async def run() -> ObjectLoop[Any]:
         loop = _loop_with(api, SETTINGS)
-        await loop.remove_lost_pods(pod, None)
-        await loop.remove_lost_pods(pod)  # the index still shows it (lag): not again
+        await remove_lost_pods(loop, pod, None)
+        await remove_lost_pods(loop, pod)  # the index still shows it (lag): not again
         loop.state.executor.shutdown()
         loop.state.status_executor.shutdown()
         return loop
@@ -218,7 +226,7 @@ def test_loop_leaves_a_pod_within_its_grace_alone(monkeypatch: pytest.MonkeyPatc
 
     async def run() -> None:
         loop = _loop_with(api, SETTINGS)
-        await loop.remove_lost_pods(pod)
+        await remove_lost_pods(loop, pod)
         assert not loop.requested
         loop.state.executor.shutdown()
         loop.state.status_executor.shutdown()
@@ -345,7 +353,7 @@ def test_the_reconcile_waits_for_a_terminating_pod_and_replaces_it_once_gone(mon
 
     async def run() -> None:
         loop = _loop_with(api, SETTINGS)
-        await loop.remove_lost_pods(PodObservation.of("rec-recorder", stuck))
+        await remove_lost_pods(loop, PodObservation.of("rec-recorder", stuck))
         loop.state.executor.shutdown()
         loop.state.status_executor.shutdown()
 

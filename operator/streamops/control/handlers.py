@@ -34,7 +34,7 @@ from streamops.api import (
     STREAM_WEBHOOK,
     VERSION,
 )
-from streamops.control.edge.loop import EdgeLoops
+from streamops.control.edge.tasks import EdgeLoops
 from streamops.control.kinds import BY_NAME, KINDS, ControlledKind
 from streamops.control.livestream.route_events import playback_route_wake
 from streamops.control.qualityset.default_set import ensure_default_quality_set

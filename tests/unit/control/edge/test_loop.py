@@ -1,4 +1,4 @@
-"""The namespace's edge loop (control/edge/loop.py) against the fake API: started by the first ingest
+"""The namespace's edge loops (control/edge/tasks.py, loop.py) against the fake API: started by the first ingest
 Service that records a stream wanting the edge, not woken by Service events that change nothing of
 that record, telling its streams when the server's answer changed, ended once the edge is gone."""
 
@@ -11,7 +11,7 @@ import kopf
 from devtools.catalog import livestream
 from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.edge import EDGE_NAME
-from streamops.control.edge.loop import EdgeLoops
+from streamops.control.edge.tasks import EdgeLoops
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.runtime.state import OperatorState
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS

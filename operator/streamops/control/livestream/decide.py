@@ -147,11 +147,13 @@ class LiveStreamMemory:
 def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list[LiveStreamAction], LiveStreamMemory]:
     memory = remember_report(observed, memory)
     outcome, next_tick = observed.outcome, wake(observed.facts, observed.pods.values())
+    # The replaced Pods of the last outcome are said first: a reconcile due at once (the replaced
+    # Pod's DELETED event asks for one) must not pass over them.
+    actions, memory = announce(observed.facts.name, outcome, memory) if outcome is not None else ([], memory)
     if reconcile_due(observed):
-        return [Reconcile.of(hints(observed, memory.live)), next_tick], memory
+        return [*actions, Reconcile.of(hints(observed, memory.live)), next_tick], memory
     if outcome is None:  # never reconciled yet: the failed first one waits for its retry
         return [wake(observed.facts, ())], memory
-    actions, memory = announce(observed.facts.name, outcome, memory)
     if outcome.tls_secret_problem or outcome.policy_refusals:
         # cert-manager writes the Secret when it is issued; a label added to one shows at a look too.
         actions.append(ResyncWithin(TLS_SECRET_RETRY_SECONDS))

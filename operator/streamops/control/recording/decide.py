@@ -236,6 +236,10 @@ def status(
 def decide(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list[object], RecordingMemory]:
     facts, outcome = observed.facts, observed.outcome
     actions: list[object] = [*lost_pods(facts, [observed.pod])]
+    if outcome is not None and memory.announced != facts.reconciles:
+        # Said before a reconcile due at once (the replaced Pod's DELETED event asks for one) passes over it.
+        actions += replaced_events({"recorder": (recorder_pod_name(facts.name), outcome.pod_change)})
+        memory = replace(memory, announced=facts.reconciles)
     deletions, asked, memory = retention(observed, memory)
     if _reconcile(observed, memory, asked):
         memory = replace(memory, quota_full=observed.quota_full)
@@ -244,9 +248,6 @@ def decide(observed: RecordingObserved, memory: RecordingMemory) -> tuple[list[o
     memory = replace(memory, quota_full=observed.quota_full)
     if outcome is None:
         return [*actions, *deletions, wake(facts, [observed.pod])], memory
-    if memory.announced != facts.reconciles:
-        actions += replaced_events({"recorder": (recorder_pod_name(facts.name), outcome.pod_change)})
-        memory = replace(memory, announced=facts.reconciles)
     carried, fields = client_fields(observed.stream, memory.client_fields)
     actions += [*carried, *secret_retry(outcome)]
     requests, memory = commands(observed, replace(memory, client_fields=fields))

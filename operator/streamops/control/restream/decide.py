@@ -108,14 +108,16 @@ def decide(observed: RestreamObserved, memory: RestreamMemory) -> Decision:
     first: list[Any] = [*lost_pods(facts, [pod]), *reconcile_if_due(facts, {})]
     if outcome is None:
         return [*first, wake(facts, [])], memory
+    # Said first: a reconcile due at once (the replaced Pod's DELETED event asks for one) must not pass over it.
+    announced, memory = announce_replaced(observed, outcome, memory)
     if first:
-        return [*first, wake(facts, [pod])], memory
+        return [*announced, *first, wake(facts, [pod])], memory
     # An outcome the last tick did not have already saw the stream as it is (its reconcile just ran).
     fresh, memory = facts.reconciles != memory.seen_reconciles, replace(memory, seen_reconciles=facts.reconciles)
     if not fresh and follows_a_new_stream(observed.stream, outcome):
-        return [Reconcile(), wake(facts, [pod])], memory
-    actions: list[Any] = []
-    for policy in (announce_replaced, look_for_the_key, report_restarts, send_targets, write_status, backoff):
+        return [*announced, Reconcile(), wake(facts, [pod])], memory
+    actions: list[Any] = [*announced]
+    for policy in (look_for_the_key, report_restarts, send_targets, write_status, backoff):
         more, memory = policy(observed, outcome, memory)
         actions += more
     # A reconcile asked for goes last (once): this tick's status and Event are written first, as

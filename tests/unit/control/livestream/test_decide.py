@@ -158,8 +158,19 @@ def test_a_due_reconcile_ends_the_tick(observed: LiveStreamObserved, memory: Liv
     actions, after = decide(observed, memory)
     if expected is None:
         assert not any(isinstance(a, Reconcile) for a in actions)
-    else:
-        assert actions == expected and after == memory
+    else:  # (the outcome at hand is remembered as announced: it replaced nothing here)
+        assert actions == expected and replace(after, announced=None) == memory
+
+
+def test_a_replaced_ingest_is_announced_even_when_a_reconcile_is_due_at_once():
+    """The replaced Pod's DELETED event asks for a reconcile at once: the tick that sees the
+    replacing outcome says it before that reconcile, which gives an outcome without it (a cluster
+    test waited for WorkerReplaced in vain)."""
+    outcome = replace(OUTCOME, pod_changes={"primary": REPLACE})
+    actions, memory = decide(seen(outcome, facts(reconcile_due=True)), LiveStreamMemory())
+    kinds = [type(a) for a in actions]
+    assert kinds == [PostEvent, Reconcile, Wake] and actions[0].reason == WORKER_REPLACED
+    assert memory.announced is outcome
 
 
 # --- 3-9: a tick with an outcome -------------------------------------------------------------------

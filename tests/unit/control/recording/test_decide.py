@@ -216,3 +216,11 @@ def test_retention_deletes_expired_videos_then_marks_them_or_says_why_not_once()
     actions, memory = decide(observed(written=WRITTEN, videos_deleted=(done,)), memory)
     assert memory.videos == Retention(((str(OLD["url"]), FACTS.stamp),), later.monotonic)
     assert WRITE in shown(actions), "the status marks it (expiredAt)"
+
+
+def test_a_replaced_recorder_is_announced_even_when_a_reconcile_is_due_at_once() -> None:
+    """The replaced Pod's DELETED event asks for a reconcile at once: its Event comes first, or the
+    next outcome (without the replacement) passes over it."""
+    seen = observed(outcome=REPLACED, facts=replace(FACTS, reconciles=2, reconcile_due=True))
+    actions, memory = decide(seen, replace(SEEN, announced=1))
+    assert [type(a).__name__ for a in actions][:2] == ["PostEvent", "Reconcile"] and memory.announced == 2

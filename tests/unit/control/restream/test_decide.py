@@ -259,3 +259,10 @@ def test_the_backoff_event_carries_the_restream_s_client_fields() -> None:
 
 def test_the_targets_body_holds_the_key_never_its_repr() -> None:
     assert b"live_123" in PUT.body and "live_123" not in repr(PUT)
+
+
+def test_a_replaced_pusher_is_announced_even_when_a_reconcile_is_due_at_once() -> None:
+    """As for the stream and the recorder: the Event before the reconcile that would pass over it."""
+    row = Row("due", {"reconciles": 2, "reconcile_due": True}, {"outcome": REPLACED}, QUIET, [], memory())
+    actions, after = decide(observed(row), row.memory)
+    assert [type(a).__name__ for a in actions][:2] == ["PostEvent", "Reconcile"] and after.announced == 2

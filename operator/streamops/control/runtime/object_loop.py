@@ -249,12 +249,6 @@ class ObjectLoop(Generic[OutcomeT]):
         self.reconciles += 1
         return outcome
 
-    async def reconciled(self, **hints: str | bool | None) -> OutcomeT | None:
-        """The object's reconcile outcome, reconciling first when due (reconcile_due)."""
-        if not self.reconcile_due():
-            return self.outcome
-        return await self.reconcile_now(**hints)
-
     # --- ticking -----------------------------------------------------------------------------------
 
     @property

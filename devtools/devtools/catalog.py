@@ -13,6 +13,8 @@ import yaml
 from streamops.api import API_VERSION, Clip, LiveStream, Recording, Restream
 from streamops.api.common import KubeModel
 from streamops.api.recording import Video
+from streamops.control.runtime.decisions import LoopFacts
+from streamops.control.shared.settings import OperatorSettings
 
 from devtools.versions import REPO
 
@@ -521,3 +523,24 @@ def example_documents() -> list[dict[str, Any]]:
     for path in sorted(EXAMPLES.glob("*.yaml")):
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     return docs
+
+
+def quiet_loop(name: str, now: datetime, settings: OperatorSettings, **changes: Any) -> LoopFacts:
+    """A status loop's facts (control/runtime/decisions.py's LoopFacts) on a quiet tick: one
+    reconcile done, none due or failed, nothing deleted, pending or in flight — what each kind's
+    decide tests start from, `changes` on top."""
+    quiet = dict(
+        namespace="media",
+        name=name,
+        generation=1,
+        reconcile_due=False,
+        reconciles=1,
+        retry_in=None,
+        write_pending=False,
+        force_deleted=frozenset(),
+        in_flight=frozenset(),
+        now=now,
+        monotonic=100.0,
+        settings=settings,
+    )
+    return LoopFacts(**{**quiet, **changes})

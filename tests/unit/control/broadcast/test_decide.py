@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from devtools.catalog import stored
+from devtools.catalog import quiet_loop, stored
 from streamops.api import API_VERSION
 from streamops.control.broadcast.decide import BroadcastObserved, decide
 from streamops.control.runtime.decisions import LoopFacts, Reconcile, SpecOutcome, StatusInputs, Wake, WriteStatus
@@ -35,20 +35,7 @@ BODY = stored(
 
 
 def facts(**changed: Any) -> LoopFacts:
-    base = LoopFacts(
-        namespace="media",
-        name="keynote",
-        generation=1,
-        reconcile_due=False,
-        reconciles=1,
-        retry_in=None,
-        write_pending=False,
-        force_deleted=frozenset(),
-        in_flight=frozenset(),
-        now=NOW,
-        monotonic=1000.0,
-        settings=SETTINGS,
-    )
+    base = quiet_loop("keynote", NOW, SETTINGS, monotonic=1000.0)
     return replace(base, **changed)
 
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from devtools.catalog import stored_clip
+from devtools.catalog import quiet_loop, stored_clip
 from streamops.contract.clipper import ClipperStatus
 from streamops.control.clip.decide import ClipMemory, ClipObserved, decide
 from streamops.control.clip.outcome import ClipOutcome
-from streamops.control.runtime.decisions import ForceDelete, LoopFacts, Reconcile, ResyncWithin, Wake, WriteStatus
+from streamops.control.runtime.decisions import ForceDelete, Reconcile, ResyncWithin, Wake, WriteStatus
 from streamops.control.runtime.indexes import StreamFacts
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.retention_policy import Deleted, DeleteVideos
@@ -24,20 +24,7 @@ from streamops.control.workers.pod_observation import PodObservation
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250_000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-FACTS = LoopFacts(
-    namespace="media",
-    name="clip",
-    generation=1,
-    reconcile_due=False,
-    reconciles=1,
-    retry_in=None,
-    write_pending=False,
-    force_deleted=frozenset(),
-    in_flight=frozenset(),
-    now=NOW,
-    monotonic=100.0,
-    settings=SETTINGS,
-)
+FACTS = quiet_loop("clip", NOW, SETTINGS)
 BODY = stored_clip(lastSeconds=30).wire()
 POD = PodObservation(name="clip-clipper", exists=True, uid="u1", phase="Running", ip="10.0.0.5", http_port=8080)
 STREAM = StreamFacts(uid="stream-uid", live=True, backup_live=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 import pytest
-from devtools.catalog import livestream, pull, stored
+from devtools.catalog import livestream, pull, quiet_loop, stored
 from streamops.api.common import SecretKeyRef
 from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings
 from streamops.contract.overlay import OverlaySwitch
@@ -66,20 +66,7 @@ LOST = replace(
 
 
 def facts(**changes: Any) -> LoopFacts:
-    base = LoopFacts(
-        namespace="media",
-        name="cam",
-        generation=3,
-        reconcile_due=False,
-        reconciles=1,
-        retry_in=None,
-        write_pending=False,
-        force_deleted=frozenset(),
-        in_flight=frozenset(),
-        now=NOW,
-        monotonic=100.0,
-        settings=SETTINGS,
-    )
+    base = quiet_loop("cam", NOW, SETTINGS, generation=3)
     return replace(base, **changes)
 
 

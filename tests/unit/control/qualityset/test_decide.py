@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from devtools.catalog import quality_set, stored
+from devtools.catalog import quality_set, quiet_loop, stored
 from streamops.control.qualityset.decide import QualitySetObserved, decide
 from streamops.control.runtime.decisions import LoopFacts, Reconcile, SpecOutcome, StatusInputs, Wake, WriteStatus
 from streamops.control.shared.settings import OperatorSettings
@@ -23,20 +23,7 @@ CLUSTER_BODY = stored(quality_set("hd", cluster=True), namespace="", uid="cqs", 
 
 
 def facts(**changed: Any) -> LoopFacts:
-    base = LoopFacts(
-        namespace="media",
-        name="hd",
-        generation=1,
-        reconcile_due=False,
-        reconciles=1,
-        retry_in=None,
-        write_pending=False,
-        force_deleted=frozenset(),
-        in_flight=frozenset(),
-        now=NOW,
-        monotonic=1000.0,
-        settings=SETTINGS,
-    )
+    base = quiet_loop("hd", NOW, SETTINGS, monotonic=1000.0)
     return replace(base, **changed)
 
 

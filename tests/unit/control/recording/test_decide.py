@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from devtools.catalog import stored_livestream, stored_recording
+from devtools.catalog import quiet_loop, stored_livestream, stored_recording
 from streamops.contract.recorder import RecorderStatus
 from streamops.contract.worker import START_PATH, STOP_PATH
 from streamops.control.recording.decide import RecordingMemory, RecordingObserved, decide
@@ -19,7 +19,6 @@ from streamops.control.recording.outcome import RecordingOutcome
 from streamops.control.recording.specs.worker_config import recorder_config
 from streamops.control.runtime.decisions import (
     ForceDelete,
-    LoopFacts,
     PostEvent,
     Reconcile,
     ResyncWithin,
@@ -40,20 +39,7 @@ from streamops.control.workers.restarts import PodChange
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250_000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-FACTS = LoopFacts(
-    namespace="media",
-    name="rec",
-    generation=1,
-    reconcile_due=False,
-    reconciles=1,
-    retry_in=None,
-    write_pending=False,
-    force_deleted=frozenset(),
-    in_flight=frozenset(),
-    now=NOW,
-    monotonic=100.0,
-    settings=SETTINGS,
-)
+FACTS = quiet_loop("rec", NOW, SETTINGS)
 RECORDING = stored_recording()
 BODY = RECORDING.wire()
 STOPPED = stored_recording(stopped=True).wire()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from devtools.catalog import restream, stored
+from devtools.catalog import quiet_loop, restream, stored
 from streamops.contract.pusher import TARGETS_PATH, PusherSetStatus, PusherTargets
 from streamops.control.restream import reasons
 from streamops.control.restream.backoff_event import (
@@ -89,20 +89,7 @@ STREAK = FailureStreak(SINCE, 3, "refused")
 
 
 def facts(**changed: Any) -> LoopFacts:
-    base = LoopFacts(
-        namespace="media",
-        name="out",
-        generation=1,
-        reconcile_due=False,
-        reconciles=1,
-        retry_in=None,
-        write_pending=False,
-        force_deleted=frozenset(),
-        in_flight=frozenset(),
-        now=NOW,
-        monotonic=1000.0,
-        settings=SETTINGS,
-    )
+    base = quiet_loop("out", NOW, SETTINGS, monotonic=1000.0)
     return replace(base, **changed)
 
 

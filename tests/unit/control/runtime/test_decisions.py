@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from devtools.catalog import quiet_loop
 from streamops.control.runtime.decisions import (
     ForceDelete,
-    LoopFacts,
     PostEvent,
     Reconcile,
     SpecOutcome,
@@ -28,20 +28,7 @@ from streamops.control.workers.restarts import PodChange
 
 NOW = datetime(2026, 11, 29, 18, 0, 0, 250_000, tzinfo=UTC)
 SETTINGS = OperatorSettings()
-FACTS = LoopFacts(
-    namespace="media",
-    name="cam",
-    generation=3,
-    reconcile_due=False,
-    reconciles=1,
-    retry_in=None,
-    write_pending=False,
-    force_deleted=frozenset(),
-    in_flight=frozenset(),
-    now=NOW,
-    monotonic=100.0,
-    settings=SETTINGS,
-)
+FACTS = quiet_loop("cam", NOW, SETTINGS, generation=3)
 RUNNING = PodObservation(name="cam-ingest", exists=True, uid="u1", phase="Running", ip="10.0.0.5", http_port=8080)
 LOST_DEADLINE = NOW - timedelta(seconds=SETTINGS.node_loss.force_delete_seconds + 1)
 LOST = replace(RUNNING, deletion_deadline=LOST_DEADLINE, deletion_grace_seconds=0, node="n2")

@@ -25,22 +25,30 @@ def _last_seen(value: Any) -> str:
     return f"last error {value!r}" if isinstance(value, NOT_YET) else f"last value {value!r}"
 
 
+def _probed(probe: Callable[[], Any]) -> Any:
+    """probe()'s value, or the NOT_YET error it raised."""
+    try:
+        return probe()
+    except NOT_YET as e:
+        return e
+
+
+def _held(value: Any, probe: Callable[[], Any], deadline: float, timeout: float, what: str) -> bool:
+    """Whether the wait is over (a truthy value that is no NOT_YET error); WaitTimeout past the deadline."""
+    if value and not isinstance(value, NOT_YET):
+        return True
+    if time.monotonic() >= deadline:
+        raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: {_last_seen(value)}")
+    return False
+
+
 def eventually(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
     """Poll until probe() is truthy and return that value; WaitTimeout with the last value seen (or
     the last NOT_YET error the probe raised)."""
     deadline = time.monotonic() + timeout
-    while True:
-        value: Any
-        try:
-            value = probe()
-        except NOT_YET as e:
-            value = e
-        else:
-            if value:
-                return value  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: {_last_seen(value)}")
+    while not _held(value := _probed(probe), probe, deadline, timeout, what):
         time.sleep(interval)
+    return value  # type: ignore[return-value]
 
 
 async def eventually_async(
@@ -49,18 +57,9 @@ async def eventually_async(
     """eventually() inside an event loop: the tasks under test run while it waits (asyncio.sleep),
     where a fixed sleep then an assertion would fail on a loaded machine."""
     deadline = time.monotonic() + timeout
-    while True:
-        value: Any
-        try:
-            value = probe()
-        except NOT_YET as e:
-            value = e
-        else:
-            if value:
-                return value  # type: ignore[no-any-return]
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what or probe!r}: {_last_seen(value)}")
+    while not _held(value := _probed(probe), probe, deadline, timeout, what):
         await asyncio.sleep(interval)
+    return value  # type: ignore[return-value]
 
 
 def measured_until(

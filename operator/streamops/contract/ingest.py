@@ -108,6 +108,12 @@ BROADCAST_STATE = "state.json"
 PUBLISH_PAGE = "/publish"  # publish from this browser (WHIP with a pasted key), at the path prefix too
 WHIP_PATH = "/whip"  # POST an offer (Authorization: Bearer <stream key>); the session resource below it
 WHEP_PATH = "/whep"  # POST an offer; the session resource below it
+# Make-before-break handover of a live ingest (docs/design/handover.md), on the internal face with
+# the stream's worker credential: the operator asks the successor to follow its predecessor, the
+# successor reads the predecessor's state, then the operator asks the predecessor to release.
+HANDOVER_FOLLOW_PATH = "/handover/follow"  # POST HandoverFollow to the successor
+HANDOVER_STATE_PATH = "/handover/state"  # GET on the predecessor: HandoverState (the successor reads it)
+HANDOVER_RELEASE_PATH = "/handover/release"  # POST to the predecessor: stop taking media, keep serving
 # A request sent by an edge to its origin carries this header (the edge's Pod name): served, not a viewer.
 EDGE_HEADER = "X-Streamops-Edge"
 
@@ -514,6 +520,41 @@ class PullFailure(WorkerStatus):
     message: str = Field(max_length=1024, description="What went wrong, for people.")
 
 
+class HandoverFollow(WorkerConfig):
+    """POSTed by the operator to a successor ingest: whose media and HLS window to continue."""
+
+    predecessor_url: str = Field(
+        description="Base URL of the predecessor's internal face (http://<Pod IP>:<internal port>).", max_length=256
+    )
+    predecessor_pod: str = Field(description="The predecessor Pod's name (logs, status).", max_length=253)
+
+
+HandoverPhase = Literal["following", "caught-up", "on-air", "failed"]
+ReleasePhase = Literal["releasing", "released"]
+
+
+class HandoverReport(WorkerStatus):
+    """An ingest's part in a handover, in its /status: as successor (`phase`) or predecessor
+    (`release`); None in IngestStatus when it takes part in none."""
+
+    predecessor_pod: str | None = Field(default=None, description="As successor: whom it follows.")
+    phase: HandoverPhase | None = Field(
+        default=None,
+        description="As successor: following (mirroring the predecessor's window), caught-up (it serves the same "
+        "playlists: ready to take the Service), on-air (its own media or the predecessor's final segments are "
+        "what it serves), failed (see error).",
+    )
+    last_media_sequence: int | None = Field(
+        default=None, description="The newest media sequence number it serves (the primary HLS variant's)."
+    )
+    release: ReleasePhase | None = Field(
+        default=None,
+        description="As predecessor: releasing (publishers closed, the last segment being written) or released "
+        "(nothing more will be written; the successor may take the last segments).",
+    )
+    error: str | None = Field(default=None, max_length=512)
+
+
 class IngestStatus(WorkerStatus):
     """What the ingest reports: whether media flows, the source's facts and live rates (rates only
     while live)."""
@@ -583,6 +624,9 @@ class IngestStatus(WorkerStatus):
         max_length=64,
         description="PlayerSettings.digest() of the settings in use (the defaults' before any POST); None from "
         "workers older than broadcasts.",
+    )
+    handover: HandoverReport | None = Field(
+        default=None, description="Its part in a make-before-break handover (docs/design/handover.md), if any."
     )
     sessions: list[PublishSession] = Field(
         default_factory=list,

@@ -35,7 +35,8 @@ def _annotations(pod: Body | None) -> Body:
 
 
 def is_serving(pod: Body | None) -> bool:
-    return ((pod or {}).get("metadata") or {}).get("labels", {}).get(SERVING_LABEL) == SERVING
+    labels = ((pod or {}).get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(SERVING_LABEL) == SERVING)
 
 
 def successor_of(pod: Body | None) -> str:

@@ -7,9 +7,9 @@ from functools import partial
 from devtools.catalog import stored_livestream
 from streamops.control.livestream.plan import in_slot
 from streamops.control.livestream.specs.pod import ingest_pod
-from streamops.control.workers.handover_marks import SERVING_LABEL
 from streamops.control.livestream.specs.service import ingest_service
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.workers.handover_marks import SERVING_LABEL
 
 SETTINGS = OperatorSettings()
 

@@ -319,8 +319,10 @@ def label_serving(api: KubeApi, current: Manifest | None, uid: str | None) -> No
     if current is None or not owned_by(current, uid) or is_serving(current):
         return
     meta = current["metadata"]
-    if not meta.get("deletionTimestamp"):
-        api.patch("Pod", meta.get("namespace") or "", meta["name"], serve_patch())
+    if not meta.get("deletionTimestamp"):  # (the uid: never another Pod of the name)
+        patch = serve_patch()
+        patch["metadata"]["uid"] = meta.get("uid")
+        api.patch("Pod", meta.get("namespace") or "", meta["name"], patch)
 
 
 def apply_successor(

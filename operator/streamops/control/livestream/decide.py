@@ -175,7 +175,7 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
     actions.append(metrics(observed))
     steps, states, memory = handover_steps(observed, memory)
     actions += steps
-    live = {role: data.live for role, data in observed.telemetry.items()}
+    live = {role: data.live for role, data in on_air(observed).items()}
     actions += overlay_requests(observed, outcome)
     actions += player_settings_requests(observed)
     reconcile, memory = reconcile_now(observed, outcome, replace(memory, live=live))
@@ -183,6 +183,20 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
     status, memory = status_write(observed, outcome, memory, states)
     actions += status
     return [*actions, next_tick], memory
+
+
+def on_air(observed: LiveStreamObserved) -> dict[Role, IngestStatus]:
+    """Each role's /status as status and the restart rules read it: the serving Pod's, unless it has
+    no media while the Pod in the other slot has (a handover's moment between the Services moving
+    and the publisher reconnecting): the stream stays live, and busy, through it."""
+    if not observed.other_telemetry:
+        return observed.telemetry
+    air = dict(observed.telemetry)
+    for role, other in observed.other_telemetry.items():
+        serving = air.get(role)
+        if other.live and (serving is None or not serving.live) and role in observed.pods:
+            air[role] = other
+    return air
 
 
 def handover_steps(
@@ -347,7 +361,7 @@ def status_write(
         observed.facts.generation,
         outcome,
         observed.pods,
-        observed.telemetry,
+        on_air(observed),
         recording_facts(observed),
         observed.services,
         observed.region_services,
@@ -357,7 +371,7 @@ def status_write(
     if not status_due(observed.facts, inputs, memory.inputs):
         return [], memory
     status, events = livestream_update(observed, outcome, memory.primary_before, states)
-    primary = observed.telemetry.get("primary") or memory.primary_before
+    primary = on_air(observed).get("primary") or memory.primary_before
     return [WriteStatus(status, tuple(events), inputs)], replace(memory, inputs=inputs, primary_before=primary)
 
 
@@ -391,7 +405,7 @@ def livestream_update(
         pods=observed.pods,
         key_secret_missing=outcome.key_secret_missing,
         key_invalid_for_srt=outcome.key_invalid_for_srt,
-        telemetry=observed.telemetry,
+        telemetry=on_air(observed),
         recordings=recording_facts(observed),
         host_ports=outcome.host_ports,
         services=observed.services,
@@ -414,7 +428,7 @@ def livestream_update(
         handover_failures=handover_failures(observed, outcome, states or {}),
     )
     status = livestream_status(stream, observation, facts.stamp)
-    primary = observed.telemetry.get("primary")
+    primary = on_air(observed).get("primary")
     worker_news = publisher_refusal_events(primary_before, primary) + ice_servers_events(primary_before, primary)
     return status.wire(), livestream_events(previous, status) + worker_news
 

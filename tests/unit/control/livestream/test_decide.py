@@ -365,3 +365,19 @@ def test_a_failed_handover_leaves_restart_pending_saying_why():
         seen(held, loop=later, pods={"primary": primary}, telemetry={"primary": LIVE}), LiveStreamMemory()
     )
     assert any(isinstance(a, Reconcile) for a in actions)
+
+
+def test_a_stream_stays_live_while_its_publisher_moves_to_the_successor():
+    """The Services moved, the encoder not yet reconnected: the predecessor's media is what is on air."""
+    serving = replace(SUCCESSOR, serving=True)
+    predecessor = replace(PRIMARY, serving=False, handed_over_at=NOW - timedelta(seconds=1))
+    observed = seen(
+        OUTCOME,
+        pods={"primary": serving},
+        telemetry={"primary": IDLE_INGEST},
+        others={"primary": predecessor},
+        other_telemetry={"primary": LIVE},
+    )
+    actions, memory = decide(observed, LiveStreamMemory())
+    assert memory.live == {"primary": True}, "busy: no other change replaces it meanwhile"
+    assert conditions_of(actions)["Live"]["status"] == "True"

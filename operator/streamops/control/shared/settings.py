@@ -193,7 +193,8 @@ class WorkerSettings(SettingsGroup):
         "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services, then it goes: "
         "docs/design/handover.md), idle (it keeps running until it has no publisher: RestartPending), immediate "
         "(replaced now, cutting the broadcast). A LiveStream's annotation streaming.streamops.dev/restarts "
-        "overrides it. Recorders and pushers wait for idle under handover and idle.",
+        "overrides it. Ingests only: recorders and pushers keep waiting for idle (their own annotation immediate "
+        "restarts them now).",
     )
     network_policies_file: str = Field(
         default="",

@@ -152,8 +152,10 @@ def _ingest_condition(
 
 def _through(stream: LiveStream, role: Role, reach: Reach, observed: IngestObservation) -> EndpointObservation | None:
     """The Service in the publishers' way and how its EndpointSlices list the role's Pod; None when
-    publishers reach the Pod's own host ports (host networking, exposure HostNetwork)."""
-    if reach.exposure == "HostNetwork":
+    publishers reach the Pod's own host ports (host networking, exposure HostNetwork), or while a
+    handover of the role is under way (the Services list both Pods, the slices catch up with the
+    label's move a moment later: Ready does not flap meanwhile)."""
+    if reach.exposure == "HostNetwork" or role in observed.handovers:
         return None
     service = ingest_names(stream.metadata.name, role).service
     return observed.endpoints.get(role) or EndpointObservation(service)

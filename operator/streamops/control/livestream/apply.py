@@ -302,9 +302,8 @@ def apply_role(
         desired = in_slot(desired, current["metadata"]["name"] if current is not None else names.pod, serving=True)
     if desired is not None and current is None:
         ensure_worker_credential(api, admitted)
-    rolled = roll_pod(
-        api, desired, current, uid, admitted.metadata.generation, wants.live, plan.immediate, plan.handover
-    )
+    generation = admitted.metadata.generation
+    rolled = roll_pod(api, desired, current, uid, generation, wants.live, plan.immediate, handover=plan.handover)
     change = apply_successor(api, admitted, role, desired, current, observed.others.get(role), rolled.change)
     if change.action != "keep":
         out.pod_changes[role] = change

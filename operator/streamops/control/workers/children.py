@@ -39,6 +39,7 @@ def roll_pod(
     generation: int | None = None,
     busy: bool = False,
     immediate: bool = False,
+    *,
     handover: bool = False,
 ) -> PodRoll:
     """`current` is the Pod as just read. A Pod that differs from `desired` in a part its worker

@@ -124,7 +124,8 @@ def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(c
         assert json.loads(successor["spec"]["containers"][0]["env"][0]["value"])["dvr"]["durationSeconds"] == 60
 
         # Ready: asked to follow its predecessor's internal face.
-        [follow] = eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")
+        # (sent again every 2 s until the successor's report shows it took: the first is looked at)
+        follow = eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")[0]
         assert follow == {"predecessorUrl": f"http://127.0.0.1:{internal_port(first)}", "predecessorPod": "cam-ingest"}
         handing = eventually(lambda: stream_condition(cluster, ns, "HandingOver"), what="HandingOver")
         assert handing["status"] == "True" and "from cam-ingest to cam-ingest-b" in handing["message"]
@@ -151,7 +152,7 @@ def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(c
         again = running(cluster, ns, "cam-ingest")
         assert again["metadata"]["annotations"]["streaming.streamops.dev/successor-of"] == successor["metadata"]["uid"]
         eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the failed successor deleted")
-        [failed] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverFailed"), what="HandoverFailed")
+        failed = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverFailed"), what="HandoverFailed")[0]
         assert "predecessor unreachable" in failed["message"] and "cam-ingest-b keeps running" in failed["message"]
         pending = eventually(lambda: stream_condition(cluster, ns, "RestartPending"), what="RestartPending")
         assert (pending["status"], pending["reason"]) == ("True", "HandoverFailed")

@@ -18,8 +18,9 @@ ALLOW_REFERENCE_LABELS = {ALLOW_REFERENCE_LABEL: "true"}
 
 
 def refused_annotations(keys: Iterable[str], allowed: Sequence[str]) -> list[str]:
-    """The keys no pattern of `allowed` matches (fnmatch: `*` matches any characters, `/` too)."""
-    return sorted(key for key in keys if not any(fnmatchcase(key, pattern) for pattern in allowed))
+    """The keys no pattern of `allowed` matches (fnmatch: `*` matches any characters, `/` too). A key
+    the list names as it is passes too: `[a]` as a pattern matches only `a`."""
+    return sorted(key for key in keys if key not in allowed and not any(fnmatchcase(key, p) for p in allowed))
 
 
 def annotations_refusal(field: str, keys: Iterable[str], tenancy: TenancySettings) -> str | None:

@@ -186,6 +186,13 @@ class WorkerSettings(SettingsGroup):
     bind_address: str = Field(
         default="0.0.0.0", validation_alias="worker_bind_address", description="Address the workers listen on."
     )
+    restart_policy: Literal["handover", "idle", "immediate"] = Field(
+        default="idle",
+        validation_alias="worker_restart_policy",
+        description="How a busy worker takes a change it needs (docs/design/worker-restarts.md): idle waits until "
+        "it is idle, immediate replaces it at once, handover starts the replacement beside it first (and gives "
+        "each serving ingest a PodDisruptionBudget, so that a node drain waits for the handover).",
+    )
     network_policies_file: str = Field(
         default="",
         validation_alias="worker_network_policies_file",

@@ -22,6 +22,7 @@ from streamops.control.livestream.plan import (
     Plan,
     deactivation_patch,
     recorded_deactivation,
+    wanted_budget,
     wanted_internal_service,
     wanted_pod,
     wanted_region_services,
@@ -290,13 +291,16 @@ def apply_role(
             allocator.release(ports_of(service).values())
     internal = wanted_internal_service(plan, role, host_ports)
     _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
+    budget = wanted_budget(plan, role)
+    ensure_owned(api, budget, observed.budgets.get(role), "PodDisruptionBudget", uid)
     if wants.hold:
         return  # its quality set is missing: the Pod that runs is kept as it is, none is made
     desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
     current = observed.pods[role]
     if desired is not None and current is None:
         ensure_worker_credential(api, admitted)
-    rolled = roll_pod(api, desired, current, uid, admitted.metadata.generation, wants.live, plan.immediate)
+    generation = admitted.metadata.generation
+    rolled = roll_pod(api, desired, current, uid, generation, wants.live, plan.immediate, wants.drain)
     if rolled.change.action != "keep":
         out.pod_changes[role] = rolled.change
     if current is None and rolled.pod is not None:

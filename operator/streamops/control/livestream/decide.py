@@ -7,7 +7,7 @@ what it decided before (`LiveStreamMemory`): pure, an ordered chain of small pol
    reconcile read: the tick ends there (the next comes at once, with the new outcome);
 3. the Events of the ingest Pods that reconcile replaced, once per reconcile;
 4. a missing or refused Secret is looked at again soon (ResyncWithin: Secrets are not watched);
-5. a lost worker Pod deleted for good, once;
+5. a lost worker Pod deleted for good, once; a backup that shares its primary's node said, once;
 6. the stream's metrics;
 7. the overlay switch and the player page's settings to each ingest that shows others than the spec;
 8. a reconcile now when an ingest that waited for its restart is idle, or when the primary's worker
@@ -27,6 +27,7 @@ from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import SecretKeyRef
 from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings, Role
 from streamops.contract.overlay import OverlaySwitch
+from streamops.control.livestream.backup_spread import shared_node_event
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.observation import ROLES
@@ -139,6 +140,7 @@ class LiveStreamMemory:
     reporting: tuple[str, int] | None = None  # a report's reconcile asked for: (Pod uid, reconciles then)
     announced: StreamOutcome | None = None  # the outcome whose replaced Pods have had their Events
     inputs: object = None  # what the status was last computed from
+    spread_said: str | None = None  # the backup Pod (uid) said to share its primary's node
 
 
 # --- the chain ----------------------------------------------------------------------------------------
@@ -158,6 +160,9 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
         # cert-manager writes the Secret when it is issued; a label added to one shows at a look too.
         actions.append(ResyncWithin(TLS_SECRET_RETRY_SECONDS))
     actions += lost_pods(observed.facts, [observed.standby, *observed.pods.values()])
+    shared, said = shared_node_event(observed.pods, outcome.backup_spread, memory.spread_said)
+    actions += shared
+    memory = replace(memory, spread_said=said)
     actions.append(metrics(observed))
     live = {role: data.live for role, data in observed.telemetry.items()}
     actions += overlay_requests(observed, outcome)

@@ -17,6 +17,7 @@ from streamops.control.livestream.deactivation import Deactivation, annotation_p
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
 from streamops.control.livestream.specs.auto_recording import auto_recording
+from streamops.control.livestream.specs.disruption_budget import ingest_disruption_budget
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
@@ -35,6 +36,7 @@ from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
+from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
 from streamops.kube.manifests import Manifest
@@ -52,6 +54,7 @@ class RolePlan:
     # Its ingest would run, but the quality set it names is missing: a running Pod is kept as it is
     # (its ladder included), none is made, none is deleted.
     hold: bool = False
+    drain: str | None = None  # its ingest Pod's node is cordoned: why it moves (workers/drain.py)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class Plan:
     regions: tuple[str, ...] = ()
     had_regions: tuple[str, ...] = ()
     standby_recorder: Standby = Standby()  # the warm recorder's writes
+    spread: Spread = UNSEEN  # how far the backup keeps from its primary (workers/placement.py)
+    budgets: bool = False  # each running ingest has its PodDisruptionBudget (restart policy handover)
 
 
 def plan_children(
@@ -158,6 +163,7 @@ def plan_children(
                 port_names=ingest_port_names(admitted, role, settings) if role in roles else (),
                 live=live.get(role, False),
                 hold=role in roles and run and ladder_missing,
+                drain=observed.drains.get(role),
             )
             for role in ROLES
         },
@@ -177,6 +183,8 @@ def plan_children(
         regions=regions,
         had_regions=tuple(recorded_regions(primary or None)),
         standby_recorder=plan_standby(admitted, settings, observed.standby, standby and deactivation is None),
+        spread=observed.spread,
+        budgets=settings.worker.restart_policy == "handover",
     )
 
 
@@ -337,10 +345,17 @@ def wanted_pod(
     if not plan.roles[role].ingest:
         return None
     advertise = advertised(plan, role, settings, service, host_ports)
-    pod = ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise)
+    pod = ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise, plan.spread)
     lookup = plan.quality_set
     if lookup is not None and not lookup.missing:
         # Which set its ladder came from: a change of that set waits for an idle ingest even when the
         # stream's spec changed meanwhile in a way the ingest does not see (restarts.owner_difference).
         pod["metadata"]["annotations"][BUILT_FROM_ANNOTATION] = json.dumps({LADDER_PARTS: lookup.reference})
     return pod
+
+
+def wanted_budget(plan: Plan, role: Role) -> Manifest | None:
+    """The role's PodDisruptionBudget while its ingest runs (or is held) under the restart policy
+    handover; None: an owned one is deleted (a drain then evicts the ingest as any Pod)."""
+    wants = plan.roles[role]
+    return ingest_disruption_budget(plan.stream, role) if plan.budgets and (wants.ingest or wants.hold) else None

@@ -55,16 +55,17 @@ def measure(cluster: LocalCluster, timeout: int) -> list[str]:
         cluster.publish_from_lan(url, publishers)
         cluster.wait_status("lst", NS, "cam", lambda o: o["status"].get("live"), "live", 60)
         cluster.kubectl("label", "pod", "-n", NS, "cam-ingest", f"{SERVING_LABEL}=true", "--overwrite")
-        budget = cluster.get("poddisruptionbudgets", NS, "cam-ingest") or {}
-        eventually(
-            lambda: (
-                (cluster.get("poddisruptionbudgets", NS, "cam-ingest") or {}).get("status", {}).get("expectedPods") == 1
-            ),
-            timeout=30,
-            what="the budget counts the serving ingest",
-        )
+        try:
+            eventually(
+                lambda: ((cluster.get("pdb", NS, "cam-ingest") or {}).get("status") or {}).get("expectedPods") == 1,
+                timeout=60,
+                what="the budget counts the serving ingest",
+            )
+        finally:
+            budget = cluster.get("pdb", NS, "cam-ingest") or {}
+            rows.append(f"budget: spec {budget.get('spec')}, status {budget.get('status')}")
+            print(cluster.kubectl("describe", "pdb", "-n", NS, check=False).stdout[-3000:])
         node = ingest_node(cluster)
-        rows.append(f"budget: {budget.get('spec')}")
         began = time.monotonic()
         drained = cluster.kubectl(
             "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={timeout}s", check=False
@@ -108,6 +109,9 @@ def measure(cluster: LocalCluster, timeout: int) -> list[str]:
             f"{took:.1f} s; the new ingest Ready on the other node {ready:.1f} s after the drain began; a new "
             f"encoder live {again:.1f} s after it (the broadcast was cut: no handover yet)"
         )
+    except Exception:
+        print(cluster.diagnose(NS))
+        raise
     finally:
         for p in publishers:
             p.stop()

@@ -21,16 +21,18 @@ SERVING_LABEL = f"{GROUP}/serving"
 
 
 def ingest_disruption_budget(stream: LiveStream, role: Role) -> Manifest:
-    """`maxUnavailable: 0` over the role's serving ingest Pod (instance, component, serving): every
+    """`minAvailable: 1` of the role's serving ingest Pod (instance, component, serving): every
     eviction of it while it is Ready is refused (429) until it no longer serves. Named as the Pod,
     owned by the stream."""
     names = ingest_names(stream.metadata.name, role)
     labels = child_labels(stream.metadata.name, names.component)
     selector = {INSTANCE_LABEL: labels[INSTANCE_LABEL], COMPONENT_LABEL: labels[COMPONENT_LABEL], SERVING_LABEL: "true"}
+    # minAvailable 1, not maxUnavailable 0: the disruption controller computes maxUnavailable from the
+    # Pods' controller's scale subresource, which a LiveStream has not (its budget would never sync).
     # AlwaysAllow: an ingest that is not Ready serves no one, and must not hold a drain up (beta and on
     # by default since Kubernetes 1.27, GA in 1.31; the chart needs 1.30).
     spec: Manifest = {
-        "maxUnavailable": 0,
+        "minAvailable": 1,
         "selector": {"matchLabels": selector},
         "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }

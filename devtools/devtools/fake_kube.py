@@ -315,6 +315,14 @@ class FakeKubeApi(KubeApi):
                 o for o in self.objects(kind) if matches_selector(o["metadata"].get("labels") or {}, label_selector)
             ]
 
+    def nodes(self) -> builtins.list[Manifest] | None:
+        """From the live index `watch("Node", node_entry)` made (None without one), as the operator's."""
+        index = self.watched.get("Node")
+        if index is None:
+            return None
+        self._log("list", "Node", "", "", source="index")
+        return [node for key in index for node in index[key]]
+
     def create(self, manifest: Manifest) -> Manifest | None:
         return self._create(manifest["kind"], manifest)
 
@@ -574,6 +582,7 @@ def operator_view() -> FakeKubeApi:
     api.watch("LiveStream", stream_object_entry)
     api.watch("QualitySet", stream_object_entry)
     api.watch("ClusterQualitySet", stream_object_entry)
+    api.watch("PodDisruptionBudget", child_entry)
     api.index("Pod", worker_pod_entry)
     api.index("Recording", recording_entry)
     return api

@@ -375,7 +375,13 @@ def test_namespaced_rbac(default: list[dict[str, Any]], custom: list[dict[str, A
 
     no_host = objects(render(sets=("watchNamespaces[0]=studio-a",)))
     (narrow,) = find(no_host, "ClusterRole")
-    cluster_scoped = {"customresourcedefinitions", "namespaces", "clusterqualitysets", "clusterqualitysets/status"}
+    cluster_scoped = {
+        "customresourcedefinitions",
+        "namespaces",
+        "nodes",  # placement and the drain signal (handover-placement.md)
+        "clusterqualitysets",
+        "clusterqualitysets/status",
+    }
     assert {r for rule in narrow["rules"] for r in rule["resources"]} == cluster_scoped
     # custom.yaml also sets worker.hostNetwork: host ports are per node, so the operator lists its
     # Pods and Services in all namespaces to know which are taken (list only, nothing else).

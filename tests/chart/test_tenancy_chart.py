@@ -1,6 +1,6 @@
 """The chart's tenancy values (docs/design/tenancy.md) reach the operator, and a namespaced install
 (`watchNamespaces`) grants nothing of a namespace cluster-wide: every rule on a namespaced resource
-is a Role's, the ClusterRole keeps kopf's discovery, the cluster-scoped ClusterQualitySets (and, with
+is a Role's, the ClusterRole keeps kopf's discovery, the nodes, the cluster-scoped ClusterQualitySets (and, with
 hostNetwork only, the host-port list)."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from devtools.chart import CHART, find, helm, objects, render
 from streamops.control.shared.settings import DEFAULT_ALLOWED_ANNOTATIONS, ENV_PREFIX, OperatorSettings
 
 # Cluster-scoped reads kopf needs in a namespaced install: the resources it serves (a CRD installed
-# later, such as the Gateway API's, is picked up without a restart) and the namespaces it watches.
-DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
+# later, such as the Gateway API's, is picked up without a restart) and the namespaces it watches;
+# and the nodes (list, watch), which placement and the drain signal read (handover-placement.md).
+DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces"), ("", "nodes")}
 HOST_PORTS = {("", "pods"), ("", "services")}  # list only, with worker.hostNetwork: host ports are per node
 # Cluster-scoped, of no namespace: the sets every stream may name, the default one created when missing.
 CLUSTER_SETS = {

@@ -7,6 +7,9 @@
 - apiGroups: [streaming.streamops.dev]
   resources: [clusterqualitysets/status]
   verbs: [patch]
+- apiGroups: ['']
+  resources: [nodes]
+  verbs: [list, watch]
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]
@@ -77,6 +80,9 @@
 - apiGroups: ['']
   resources: [configmaps]
   verbs: [get, list, create, update, delete]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [list, watch, create, patch, delete]
 {{- end }}
 {{- define "streamops.rbac.leaderElectionRules" }}
 - apiGroups: [coordination.k8s.io]

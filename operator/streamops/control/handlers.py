@@ -66,7 +66,9 @@ from streamops.control.runtime.state import ObjectKey, OperatorState
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.storage.recorder_pod import RECORDER_COMPONENT
 from streamops.control.webhook.notifier import Notifier, webhook_session
+from streamops.control.workers.cluster_nodes import node_entry
 from streamops.control.workers.endpoint_slices import SERVICE_NAME_LABEL, EndpointSliceIndex, endpoint_slice_entry
+from streamops.control.workers.node_changes import NodeMemory, streams_to_reconcile
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.worker_client import http_client
 from streamops.kube.client import KubeApi, api_connection_limit, kopf_session, watched_object
@@ -159,6 +161,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     memo.state = state
     memo.tasks = ObjectTasks()
     memo.edges = EdgeLoops(state)  # one per namespace whose streams want the edge (control/edge/)
+    memo.nodes = NodeMemory()  # what each node was: its events that matter to the streams (node_event)
     memo.notifier = Notifier(state, webhook_session())
     memo.sweeper = asyncio.get_running_loop().create_task(sweep_vanished(state, memo.tasks), name="sweep")
     if memo.get("insights") is not None:  # (given by cli/operator.py: kopf's own is not reachable)
@@ -257,6 +260,10 @@ INDEXES = (
     IndexedResource("quality_set_users", STREAMS, quality_set_user_entry),
     # Broadcasts by the streams they name: each stream's pages serve its broadcasts (player_settings.py).
     IndexedResource("broadcasts", (GROUP, VERSION, BROADCAST.plural), broadcast_entry),
+    # The cluster's nodes, trimmed: the backups' spread and the drain signal (docs/design/handover-placement.md).
+    IndexedResource("nodes", ("v1", "nodes"), node_entry),
+    # The ingests' PodDisruptionBudgets (restart policy handover), as the reconcilers read them.
+    IndexedResource("disruption_budgets", ("policy", "v1", "poddisruptionbudgets"), child_entry, "managed"),
 )
 
 
@@ -404,6 +411,17 @@ async def worker_pod_event(type: str, body: kopf.Body, memo: kopf.Memo, **_: obj
         state.wake((LIVESTREAM.kind, namespace, annotations[STREAM_NAME_ANNOTATION]), reconcile=True)
 
 
+@kopf.on.event("v1", "nodes")
+async def node_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **kwargs: object) -> None:
+    """A node cordoned or uncordoned: the streams whose ingest runs there reconcile (it moves, or stops
+    waiting to: workers/drain.py). A change of what placement looks at: the streams with a backup
+    reconcile (workers/placement.py; a running backup takes it by the restart rules)."""
+    change = memo.nodes.observe(type, body)
+    pods = cast(PodIndex, kwargs["worker_pods"])
+    for namespace, name in streams_to_reconcile(change, pods):
+        memo.state.wake((LIVESTREAM.kind, namespace, name), reconcile=True)
+
+
 @kopf.on.event("networking.k8s.io", "v1", "ingresses", labels={MANAGED_BY_LABEL: MANAGED_BY})
 @kopf.on.event("gateway.networking.k8s.io", "v1", "httproutes", labels={MANAGED_BY_LABEL: MANAGED_BY})
 async def playback_route_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: object) -> None:
@@ -428,6 +446,8 @@ def _indexes(state: OperatorState, kwargs: Mapping[str, object]) -> Indexes:
             streams=cast(ObjectIndex, kwargs["stream_objects"]),
             quality_sets=cast(ObjectIndex, kwargs["quality_set_objects"]),
             cluster_quality_sets=cast(ObjectIndex, kwargs["cluster_quality_set_objects"]),
+            nodes=cast(ObjectIndex, kwargs["nodes"]),
+            budgets=cast(ObjectIndex, kwargs["disruption_budgets"]),
         )
     )
     return Indexes(

@@ -50,6 +50,7 @@ GROUP_KINDS = {
     "Deployment": ("/apis/apps/v1", "deployments"),  # a namespace's edge tier (control/edge/)
     "HorizontalPodAutoscaler": ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
     "NetworkPolicy": ("/apis/networking.k8s.io/v1", "networkpolicies"),  # worker_network_policies.py
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets"),  # an ingest's (specs/disruption_budget.py)
 }
 TIMEOUT_SECONDS = 30
 
@@ -103,11 +104,11 @@ def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
 
 
 # LiveStreams, Recordings, Restreams, StreamWebhooks, QualitySets, Pods, Services, Ingresses, HTTPRoutes (where
-# served): one long-lived watch each per namespace.
-WATCHED_KINDS = 9
-# kopf's CRD and Namespace observers, and the cluster-scoped kinds (ClusterQualitySets: one watch whatever
-# the namespaces).
-DISCOVERY_WATCHES = 3
+# served), PodDisruptionBudgets: one long-lived watch each per namespace.
+WATCHED_KINDS = 10
+# kopf's CRD and Namespace observers, and the cluster-scoped kinds (ClusterQualitySets, Nodes: one watch each
+# whatever the namespaces).
+DISCOVERY_WATCHES = 4
 REQUEST_CONNECTIONS = 12  # kopf's own requests (finalizers, Events) in flight at once
 
 
@@ -328,6 +329,19 @@ class KubeApi:
         self, kind: str, namespace: str, name: str, uid: str | None = None, grace_seconds: int | None = None
     ) -> None:
         self._delete(self._core(kind, namespace, name), uid, grace_seconds)
+
+    def nodes(self) -> builtins.list[Manifest] | None:
+        """The cluster's nodes as the operator's node index holds them (workers/cluster_nodes.py's
+        trimmed form, never a request); None when it does not watch them."""
+        index = self.watched.get("Node")
+        if index is None:
+            return None
+        for _ in range(3):  # (read from an API thread while the event loop may update it)
+            try:
+                return [node for key in builtins.list(index) for node in index[key]]
+            except (KeyError, RuntimeError):
+                continue
+        return None
 
     # --- custom resources ------------------------------------------------------------------------
     @staticmethod

@@ -131,6 +131,7 @@ def test_new_stream_gets_key_secret_service_and_pod_with_no_server_reads(api):
         ("create", "Secret", "cam-stream-key"),
         ("create", "Service", "cam-ingest"),
         ("create", "Service", "cam-ingest-internal"),
+        ("create", "PodDisruptionBudget", "cam-ingest"),  # the restart policy handover (the default)
         ("create", "Secret", "cam-worker-credential"),  # before the Pod that mounts it
         ("create", "Pod", "cam-ingest"),
     ]
@@ -243,7 +244,9 @@ def test_inactive_stream_removes_its_pods_and_keeps_service_and_secret(api):
     outcome = reconcile_stream(api)
     assert outcome.generation == 2
     assert api.objects("Pod") == []
-    assert {c.body["preconditions"]["uid"] for c in api.writes if c.verb == "delete"} == pod_uids
+    deleted = {c.body["preconditions"]["uid"] for c in api.writes if c.verb == "delete" and c.kind == "Pod"}
+    assert deleted == pod_uids
+    assert api.objects("PodDisruptionBudget") == [], "no ingest runs: nothing to keep from a drain"
     assert api.names("Service") == [
         "cam-ingest",
         "cam-ingest-backup",

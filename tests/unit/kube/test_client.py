@@ -178,7 +178,7 @@ def test_watched_kinds_are_read_from_the_index_not_the_server(server: ApiServer)
 
 
 def test_the_connection_pool_and_the_in_cluster_address() -> None:
-    assert api_connection_limit(["a", "b"]) == 9 * 2 + 3 + 12 and api_connection_limit([]) == 9 + 3 + 12
+    assert api_connection_limit(["a", "b"]) == 10 * 2 + 4 + 12 and api_connection_limit([]) == 10 + 4 + 12
     assert api_connection_limit(["team-*"]) == 0, "a pattern matches any number of namespaces"
     env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}
     assert in_cluster_server(env) == "https://10.96.0.1:443"

@@ -24,6 +24,7 @@ from streamops.control.livestream.plan import (
     in_slot,
     plan_successor,
     recorded_deactivation,
+    wanted_budget,
     wanted_internal_service,
     wanted_pod,
     wanted_region_services,
@@ -295,6 +296,8 @@ def apply_role(
             allocator.release(ports_of(service).values())
     internal = wanted_internal_service(plan, role, host_ports)
     _ensure_internal_service(api, admitted, role, internal, observed.internal_services[role])
+    budget = wanted_budget(plan, role)
+    ensure_owned(api, budget, observed.budgets.get(role), "PodDisruptionBudget", uid)
     if wants.hold:
         return  # its quality set is missing: the Pod that runs is kept as it is, none is made
     desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
@@ -303,7 +306,9 @@ def apply_role(
     if desired is not None and current is None:
         ensure_worker_credential(api, admitted)
     generation = admitted.metadata.generation
-    rolled = roll_pod(api, desired, current, uid, generation, wants.live, plan.immediate, handover=plan.handover)
+    rolled = roll_pod(
+        api, desired, current, uid, generation, wants.live, plan.immediate, wants.drain, handover=plan.handover
+    )
     change = apply_successor(api, admitted, role, desired, current, observed.others.get(role), rolled.change)
     if change.action != "keep":
         out.pod_changes[role] = change

@@ -7,7 +7,7 @@ what it decided before (`LiveStreamMemory`): pure, an ordered chain of small pol
    reconcile read: the tick ends there (the next comes at once, with the new outcome);
 3. the Events of the ingest Pods that reconcile replaced, once per reconcile;
 4. a missing or refused Secret is looked at again soon (ResyncWithin: Secrets are not watched);
-5. a lost worker Pod deleted for good, once;
+5. a lost worker Pod deleted for good, once; a backup that shares its primary's node said, once;
 6. the stream's metrics;
 6b. each role's handover step (handover.py: follow, move the serving label, release, delete);
 7. the overlay switch and the player page's settings to each ingest that shows others than the spec;
@@ -28,6 +28,7 @@ from streamops.api import LiveStream, LiveStreamStatus
 from streamops.api.common import SecretKeyRef
 from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings, Role
 from streamops.contract.overlay import OverlaySwitch
+from streamops.control.livestream.backup_spread import shared_node_event
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
 from streamops.control.livestream.handover import (
@@ -153,6 +154,7 @@ class LiveStreamMemory:
     announced: StreamOutcome | None = None  # the outcome whose replaced Pods have had their Events
     inputs: object = None  # what the status was last computed from
     handover: HandoverMemory = field(default_factory=HandoverMemory)  # the handovers' steps taken
+    spread_said: str | None = None  # the backup Pod (uid) said to share its primary's node
 
 
 # --- the chain ----------------------------------------------------------------------------------------
@@ -172,6 +174,9 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
         # cert-manager writes the Secret when it is issued; a label added to one shows at a look too.
         actions.append(ResyncWithin(TLS_SECRET_RETRY_SECONDS))
     actions += lost_pods(observed.facts, [observed.standby, *observed.pods.values(), *observed.others.values()])
+    shared, said = shared_node_event(observed.pods, outcome.backup_spread, memory.spread_said)
+    actions += shared
+    memory = replace(memory, spread_said=said)
     actions.append(metrics(observed))
     steps, states, memory = handover_steps(observed, memory)
     actions += steps

@@ -11,6 +11,7 @@ from streamops.control.livestream.admission import Admission
 from streamops.control.livestream.deactivation import Deactivation
 from streamops.control.livestream.specs.route import PlaybackRoute, RouteKind
 from streamops.control.shared.quality_sets import QualitySetLookup
+from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import INGEST_REGIONS_ANNOTATION
 
@@ -64,6 +65,9 @@ class Observed:
     # The Recording <stream>-auto, read while auto recording is on or the index shows one.
     auto_recording: Manifest | None = None
     standby: StandbyObserved = field(default_factory=StandbyObserved)
+    spread: Spread = UNSEEN  # how far the backup keeps from its primary, from the cluster's nodes
+    drains: dict[Role, str] = field(default_factory=dict)  # an ingest Pod whose node is cordoned: why it moves
+    budgets: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingests' PodDisruptionBudgets
 
 
 def recorded_regions(service: Manifest | None) -> list[str]:

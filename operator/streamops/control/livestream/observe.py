@@ -26,8 +26,11 @@ from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recorder_pod import standby_pod_name
+from streamops.control.workers.cluster_nodes import by_name
+from streamops.control.workers.drain import drain_reason, pod_node
 from streamops.control.workers.handover_marks import marks_of, serving_index
 from streamops.control.workers.ingest_address import ingest_names, ingest_slots, region_service_name
+from streamops.control.workers.placement import spread
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owned_by
 from streamops.kube.reads import KubeReads
@@ -130,6 +133,9 @@ def observe(
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
     slots = {role: serving_and_other(api, namespace, ingest_slots(name, role)) for role in ROLES}
     admitted = admission.stream
+    pods = {role: slots[role][0] for role in ROLES}  # the serving Pod of each role
+    nodes = api.nodes()
+    on = by_name(nodes or [])
     auto = admitted.spec.recording.auto or auto_recording_exists
     asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
     return Observed(
@@ -140,7 +146,7 @@ def observe(
         admission=admission,
         services=services,
         internal_services={role: api.get("Service", namespace, names[role].internal_service) for role in ROLES},
-        pods={role: slots[role][0] for role in ROLES},
+        pods=pods,
         others={role: slots[role][1] for role in ROLES},
         region_services={r: api.get("Service", namespace, region_service_name(name, r)) for r in regions},
         deactivation=in_force(stream),
@@ -150,4 +156,7 @@ def observe(
         routes=observe_routes(api, stream, admission.route, services["primary"]),
         auto_recording=api.get_custom(RECORDING, namespace, auto_recording_name(name)) if auto else None,
         standby=observe_standby(api, admitted, settings, standby, asks_standby),
+        spread=spread(nodes),
+        drains={r: why for r in ROLES if (why := drain_reason(pods[r], on.get(pod_node(pods[r])))) is not None},
+        budgets={r: api.get("PodDisruptionBudget", namespace, names[r].pod) for r in ROLES},
     )

@@ -44,3 +44,6 @@ class StreamOutcome:
     # An ingest Pod this reconcile replaced, or keeps until its stream is idle (restarts.py), with
     # the first difference: the loop posts an Event for each, status says RestartPending for a wait.
     pod_changes: dict[Role, PodChange] = field(default_factory=dict)
+    # Why the running backup's spread from its primary could only be preferred (placement.py; None:
+    # required, or no backup): the loop says it when the two share a node (backup_spread.py).
+    backup_spread: str | None = None

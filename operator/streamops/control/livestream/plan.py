@@ -18,6 +18,7 @@ from streamops.control.livestream.deactivation import Deactivation, annotation_p
 from streamops.control.livestream.exposure import ServiceObservation, WebRtcAdvertise, ingest_reach, webrtc_advertise
 from streamops.control.livestream.observation import ROLES, ROUTE_KINDS, Observed, StandbyObserved, recorded_regions
 from streamops.control.livestream.specs.auto_recording import auto_recording
+from streamops.control.livestream.specs.disruption_budget import ingest_disruption_budget
 from streamops.control.livestream.specs.features import ingest_roles, webrtc_on
 from streamops.control.livestream.specs.pod import ingest_pod
 from streamops.control.livestream.specs.ports import ingest_port_names
@@ -45,6 +46,7 @@ from streamops.control.workers.handover_marks import (
     successor_of,
 )
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
+from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.control.workers.ports import ports_of
 from streamops.control.workers.restarts import BUILT_FOR_ANNOTATION, BUILT_FROM_ANNOTATION, PodChange, pod_difference
 from streamops.kube.manifests import Manifest
@@ -62,6 +64,7 @@ class RolePlan:
     # Its ingest would run, but the quality set it names is missing: a running Pod is kept as it is
     # (its ladder included), none is made, none is deleted.
     hold: bool = False
+    drain: str | None = None  # its ingest Pod's node is cordoned: why it moves (workers/drain.py)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class Plan:
     regions: tuple[str, ...] = ()
     had_regions: tuple[str, ...] = ()
     standby_recorder: Standby = Standby()  # the warm recorder's writes
+    spread: Spread = UNSEEN  # how far the backup keeps from its primary (workers/placement.py)
+    budgets: bool = False  # each running ingest has its PodDisruptionBudget (restart policy handover)
 
 
 def plan_children(
@@ -170,6 +175,7 @@ def plan_children(
                 port_names=ingest_port_names(admitted, role, settings) if role in roles else (),
                 live=live.get(role, False),
                 hold=role in roles and run and ladder_missing,
+                drain=observed.drains.get(role),
             )
             for role in ROLES
         },
@@ -190,6 +196,8 @@ def plan_children(
         regions=regions,
         had_regions=tuple(recorded_regions(primary or None)),
         standby_recorder=plan_standby(admitted, settings, observed.standby, standby and deactivation is None),
+        spread=observed.spread,
+        budgets=handover,  # the stream's restart policy (its annotation, else the setting)
     )
 
 
@@ -350,7 +358,7 @@ def wanted_pod(
     if not plan.roles[role].ingest:
         return None
     advertise = advertised(plan, role, settings, service, host_ports)
-    pod = ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise)
+    pod = ingest_pod(plan.stream, role, settings, host_ports, primary_ports, advertise, plan.spread)
     lookup = plan.quality_set
     if lookup is not None and not lookup.missing:
         # Which set its ladder came from: a change of that set waits for an idle ingest even when the
@@ -416,3 +424,10 @@ def plan_successor(
     if generation is not None:
         pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] = str(generation)
     return Successor(change, create=pod)
+
+
+def wanted_budget(plan: Plan, role: Role) -> Manifest | None:
+    """The role's PodDisruptionBudget while its ingest runs (or is held) under the restart policy
+    handover; None: an owned one is deleted (a drain then evicts the ingest as any Pod)."""
+    wants = plan.roles[role]
+    return ingest_disruption_budget(plan.stream, role) if plan.budgets and (wants.ingest or wants.hold) else None

@@ -104,6 +104,8 @@ class ChildIndexes:
     streams: ObjectIndex
     quality_sets: ObjectIndex = field(default_factory=dict)
     cluster_quality_sets: ObjectIndex = field(default_factory=dict)  # keyed ("", name)
+    nodes: ObjectIndex | None = None  # keyed ("", name): workers/cluster_nodes.py (None: not watched)
+    budgets: ObjectIndex | None = None  # the ingests' PodDisruptionBudgets (None: not watched)
 
 
 K = TypeVar("K")
@@ -269,6 +271,8 @@ def child_entry(body: Body) -> dict[ObjectRef, Manifest]:
         trimmed["status"] = {"loadBalancer": plain((body.get("status") or {}).get("loadBalancer") or {})}
     else:
         trimmed["status"] = {"phase": (body.get("status") or {}).get("phase")}
+        if body.get("kind") == "Pod":  # where it runs: a cordoned node moves it (workers/drain.py)
+            trimmed["spec"] = {"nodeName": (body.get("spec") or {}).get("nodeName")}
     return {(meta.get("namespace") or "", meta.get("name") or ""): trimmed}
 
 

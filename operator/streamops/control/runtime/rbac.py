@@ -59,6 +59,15 @@ def cluster_role_rules() -> list[PolicyRule]:
         # ... and the webhooks' outboxes, one per stream (webhook/store.py): listed once per namespace,
         # deleted once drained.
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "update", "delete"]},
+        # The ingests' PodDisruptionBudgets (restart policy handover): read from the index of a watch.
+        {
+            "apiGroups": ["policy"],
+            "resources": ["poddisruptionbudgets"],
+            "verbs": [*WATCH, "create", "patch", "delete"],
+        },
+        # Nodes, cluster-scoped: the backups' spread by zone and node, and cordoned nodes (a drain), from
+        # the index of a watch; never written.
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": [*WATCH]},
         {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
     ]

@@ -146,6 +146,10 @@ class OperatorState:
             QualitySet=indexes.quality_sets,
             ClusterQualitySet=indexes.cluster_quality_sets,
         )
+        if indexes.nodes is not None:
+            self.api.watched["Node"] = indexes.nodes
+        if indexes.budgets is not None:
+            self.api.watched["PodDisruptionBudget"] = indexes.budgets
 
     # --- waking status loops (from the event loop's thread only) -----------------------------
     def waker(self, key: ObjectKey) -> asyncio.Event:

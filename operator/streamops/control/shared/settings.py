@@ -194,7 +194,8 @@ class WorkerSettings(SettingsGroup):
         "docs/design/handover.md), idle (it keeps running until it has no publisher: RestartPending), immediate "
         "(replaced now, cutting the broadcast). A LiveStream's annotation streaming.streamops.dev/restarts "
         "overrides it. Ingests only: recorders and pushers keep waiting for idle (their own annotation immediate "
-        "restarts them now).",
+        "restarts them now). With handover each serving ingest has a PodDisruptionBudget, so that a node "
+        "drain waits for the handover.",
     )
     network_policies_file: str = Field(
         default="",

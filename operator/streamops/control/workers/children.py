@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from streamops.control.workers.drain import NODE_PART
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import (
     BUILT_FOR_ANNOTATION,
@@ -39,6 +40,7 @@ def roll_pod(
     generation: int | None = None,
     busy: bool = False,
     immediate: bool = False,
+    moved: str | None = None,
     *,
     handover: bool = False,
 ) -> PodRoll:
@@ -46,8 +48,9 @@ def roll_pod(
     needs is replaced, or kept until it is idle (restarts.py: which, and why); a replaced Pod is
     annotated with the part, then deleted, not re-created here: its DELETED event brings the owner
     back. `generation` is the owner's (recorded on a new Pod); `busy`: the worker has a publisher,
-    records or pushes; `immediate`: the owner asks for a pending restart now; `handover`: a busy
-    worker is handed over rather than kept (the change says so; the caller makes the successor)."""
+    records or pushes; `immediate`: the owner asks for a pending restart now; `moved`: why the Pod
+    must leave its node (drain.py), a difference named NODE_PART when its spec has none; `handover`:
+    a busy worker is handed over rather than kept (the change says so; the caller makes the successor)."""
     if current is not None and not owned_by(current, uid):
         return PodRoll(current)
     if desired is None:
@@ -64,7 +67,7 @@ def roll_pod(
     annotations = current["metadata"].get("annotations") or {}
     if ADOPTED_ANNOTATION in annotations or current["metadata"].get("deletionTimestamp"):
         return PodRoll(current)  # an adopted standby recorder: built for no Recording, configured by POST /start
-    part = pod_difference(desired, current)
+    part = pod_difference(desired, current) or (NODE_PART if moved else None)
     referenced = bool(built_from(desired))
     owner_part = owner_difference(desired, current) if referenced and part is not None else part
     built_for = annotations.get(BUILT_FOR_ANNOTATION)

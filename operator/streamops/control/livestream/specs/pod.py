@@ -23,11 +23,11 @@ from streamops.control.workers.ingest_address import (
     playback_signed,
 )
 from streamops.control.workers.mounts import container_mounts, pod_volumes
+from streamops.control.workers.placement import UNSEEN, Spread
 from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import (
     COMPONENT_LABEL,
-    HOSTNAME_TOPOLOGY,
     INSTANCE_LABEL,
     child_labels,
 )
@@ -53,10 +53,12 @@ def ingest_pod(
     host_ports: IngestPortMap | None = None,
     primary_ports: IngestPortMap | None = None,
     advertise: WebRtcAdvertise | None = None,
+    spread: Spread = UNSEEN,
 ) -> Manifest:
     """`host_ports`: the role's allocation when workers run on the host network; `primary_ports`:
     the primary's, where a backup sends its feed while the primary asks for it; `advertise`: where
-    WebRTC peers reach the primary (exposure.webrtc_advertise)."""
+    WebRTC peers reach the primary (exposure.webrtc_advertise); `spread`: how far a backup keeps
+    from its primary (workers/placement.py)."""
     names = ingest_names(stream.metadata.name, role)
     signed = playback_signed(stream, settings.playback)
     mounts = ingest_mounts(stream, role, webrtc_on(stream, role, settings.playback), signed)
@@ -99,7 +101,7 @@ def ingest_pod(
         env=[POD_IP_ENV] if webrtc_on(stream, role, settings.playback) else [],
         credential_secret=credential_secret_name(stream.metadata.name),
     )
-    affinity = backup_anti_affinity(stream) if role == "backup" else None
+    affinity = backup_anti_affinity(stream, spread) if role == "backup" else None
     sidecar = overlay_sidecar(stream, settings)
     return worker_pod(
         child_metadata(stream, names.pod, names.component),
@@ -111,15 +113,19 @@ def ingest_pod(
     )
 
 
-def backup_anti_affinity(stream: LiveStream) -> Manifest:
-    """The backup ingest prefers a node its primary does not run on, so that one lost node takes only
-    one of them. Preferred, not required: on one node both still run. Only the backup carries it,
-    so adding a backup leaves the live primary's Pod (its spec hash) untouched."""
+def backup_anti_affinity(stream: LiveStream, spread: Spread = UNSEEN) -> Manifest:
+    """The backup ingest keeps off its primary's zone or node, as `spread` says (workers/placement.py):
+    required where the cluster allows it, else preferred (on one node both still run). Only the
+    backup carries it: the scheduler applies it both ways (a required term keeps a new primary out of
+    the backup's zone too, a preferred one scores against it), so adding a backup, or a change of the
+    cluster's zones, leaves the live primary's Pod (its spec parts) untouched."""
     primary = child_labels(stream.metadata.name, ingest_component("primary"))
     term = {
         "labelSelector": {"matchLabels": {k: primary[k] for k in (INSTANCE_LABEL, COMPONENT_LABEL)}},
-        "topologyKey": HOSTNAME_TOPOLOGY,
+        "topologyKey": spread.topology,
     }
+    if spread.required:
+        return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
     return {
         "podAntiAffinity": {
             "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]

@@ -1,0 +1,41 @@
+"""A LiveStream's PodDisruptionBudget per ingest role (docs/design/handover-placement.md): with the
+restart policy `handover`, `kubectl drain` (any eviction) cannot take the role's serving ingest Pod;
+the operator moves it by a handover when it sees the node cordoned (workers/drain.py), and deletes
+the old Pod itself (a deletion is no eviction: the budget does not hold it)."""
+
+from __future__ import annotations
+
+from streamops.api import LiveStream
+from streamops.contract.ingest import Role
+from streamops.control.livestream.specs.child_metadata import child_metadata
+from streamops.control.workers.handover_marks import SERVING, SERVING_LABEL
+from streamops.control.workers.ingest_address import ingest_names
+from streamops.control.workers.worker_pod import spec_hash
+from streamops.kube.manifests import Manifest
+from streamops.kube.naming import COMPONENT_LABEL, INSTANCE_LABEL, SPEC_HASH_ANNOTATION, child_labels
+
+
+def ingest_disruption_budget(stream: LiveStream, role: Role) -> Manifest:
+    """`minAvailable: 1` of the role's serving ingest Pod (instance, component, serving): every
+    eviction of it while it is Ready is refused (429) until it no longer serves. Named as the Pod,
+    owned by the stream. It selects by the serving label (handover_marks.py), so that the successor
+    being made ready is never the one a drain has to wait for."""
+    names = ingest_names(stream.metadata.name, role)
+    labels = child_labels(stream.metadata.name, names.component)
+    selector = {
+        INSTANCE_LABEL: labels[INSTANCE_LABEL],
+        COMPONENT_LABEL: labels[COMPONENT_LABEL],
+        SERVING_LABEL: SERVING,
+    }
+    # minAvailable 1, not maxUnavailable 0: the disruption controller computes maxUnavailable from the
+    # Pods' controller's scale subresource, which a LiveStream has not (its budget would never sync).
+    # AlwaysAllow: an ingest that is not Ready serves no one, and must not hold a drain up (beta and on
+    # by default since Kubernetes 1.27, GA in 1.31; the chart needs 1.30).
+    spec: Manifest = {
+        "minAvailable": 1,
+        "selector": {"matchLabels": selector},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    }
+    metadata = child_metadata(stream, names.pod, names.component)
+    metadata["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(spec)
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata, "spec": spec}

@@ -77,14 +77,16 @@ func (l *requestLog) close() {
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
 
-// position is the furthest a viewer's media playlists have been: a playlist behind it in any of
-// these is a sequence reset (a restarted packager, an ingest that did not continue the numbers).
+// position is a viewer's previous media playlist's numbers: a playlist lower in any of them is a
+// sequence reset (a restarted packager, an ingest that did not continue the numbers, an old server
+// answering after a new one). Counted once each time the sequence goes back, not for every playlist
+// until the new numbers pass the old ones.
 type position struct {
 	seen                                        bool
 	mediaSequence, discontinuity, nextMSN, hint int64
 }
 
-// advance takes a media playlist's numbers and says whether any went back from the furthest seen.
+// advance takes a media playlist's numbers and says whether any went back from the previous one's.
 func (p *position) advance(pl *Playlist) bool {
 	msn, _ := pl.NextPosition()
 	hint := int64(-1)
@@ -92,13 +94,7 @@ func (p *position) advance(pl *Playlist) bool {
 		hint = uriNumber(pl.PreloadHint)
 	}
 	back := p.seen && (pl.MediaSequence < p.mediaSequence || pl.Discontinuity < p.discontinuity ||
-		msn < p.nextMSN || (hint >= 0 && hint < p.hint))
-	if !p.seen {
-		p.seen, p.hint = true, -1
-	}
-	p.mediaSequence = max(p.mediaSequence, pl.MediaSequence)
-	p.discontinuity = max(p.discontinuity, pl.Discontinuity)
-	p.nextMSN = max(p.nextMSN, msn)
-	p.hint = max(p.hint, hint)
+		msn < p.nextMSN || (hint >= 0 && p.hint >= 0 && hint < p.hint))
+	*p = position{seen: true, mediaSequence: pl.MediaSequence, discontinuity: pl.Discontinuity, nextMSN: msn, hint: hint}
 	return back
 }

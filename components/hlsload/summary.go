@@ -31,7 +31,7 @@ type Summary struct {
 	LagMs             Distribution              `json:"lag_ms"`
 	GapMs             Distribution              `json:"max_gap_ms"`
 	Non200            map[string]int            `json:"non_200"` // answers other than 200 by status ("error": none), every kind
-	Resets            int                       `json:"resets"`  // media playlists whose numbers went back (position.advance)
+	Resets            int                       `json:"resets"`  // times a media playlist's numbers went back (position.advance)
 	GapThresholdMs    float64                   `json:"gap_threshold_ms,omitempty"`
 	ViewersGapOver    *int                      `json:"viewers_gap_over_threshold,omitempty"`
 	Bytes             int64                     `json:"bytes"`

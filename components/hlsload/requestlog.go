@@ -28,6 +28,7 @@ type logEntry struct {
 	NextMSN               *int64 `json:"next_msn,omitempty"`
 	NextPart              *int   `json:"next_part,omitempty"`
 	Hint                  *int64 `json:"hint,omitempty"`
+	EndList               bool   `json:"endlist,omitempty"` // EXT-X-ENDLIST: a player stops here
 	// A part (LL-HLS: its segment's msn and its own number) or a segment (msn).
 	MSN  *int64 `json:"msn,omitempty"`
 	Part *int64 `json:"part,omitempty"`

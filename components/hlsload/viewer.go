@@ -180,7 +180,7 @@ func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, tim
 	if !pl.Multivariant {
 		msn, part := pl.NextPosition()
 		entry.MediaSequence, entry.DiscontinuitySequence = &pl.MediaSequence, &pl.Discontinuity
-		entry.NextMSN, entry.NextPart = &msn, &part
+		entry.NextMSN, entry.NextPart, entry.EndList = &msn, &part, pl.EndList
 		if pl.PreloadHint != "" {
 			hint := uriNumber(pl.PreloadHint)
 			entry.Hint = &hint

@@ -8,7 +8,8 @@ scenario and asks, per scenario's window, what issue 56's "Done when" counts:
   the sequence goes back counts once, not every playlist until the new numbers pass the old ones;
   the rule hlsload's own summary counts by;
 - the longest stall: the longest stretch in the window without a new part or segment received
-  (a URL answered 200 for the first time), in seconds and in segments.
+  (a URL answered 200 for the first time), in seconds and in segments;
+- playlists that ended the stream (EXT-X-ENDLIST): a player, and hlsload, stops there.
 
     figures = Figures.of(read_log(path.read_text()), start, end, segment_seconds=2)
     print(figures.line())
@@ -39,6 +40,7 @@ class Request:
     url: str
     status: int
     numbers: dict[str, int] = field(default_factory=dict)  # a playlist's NUMBERS that it had
+    endlist: bool = False
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Request:
@@ -49,6 +51,7 @@ class Request:
             url=str(raw["url"]).split("?", 1)[0],
             status=int(raw["status"]),
             numbers={k: int(raw[k]) for k in NUMBERS if raw.get(k) is not None},
+            endlist=bool(raw.get("endlist")),
         )
 
 
@@ -114,6 +117,7 @@ class Figures:
     non_200: dict[int, int]  # status -> answers (0: none)
     resets: int
     longest_stall_s: float
+    ended: int = 0  # playlists with EXT-X-ENDLIST
 
     @classmethod
     def of(cls, requests: Sequence[Request], start: float, end: float, segment_seconds: float) -> Figures:
@@ -133,6 +137,7 @@ class Figures:
             non_200=dict(sorted(non_200.items())),
             resets=len(resets(requests, start, end)),
             longest_stall_s=round(stall, 3),
+            ended=sum(1 for r in inside if r.status == 200 and r.endlist),
         )
 
     @property
@@ -150,6 +155,8 @@ class Figures:
             out.append(f"{self.not_found} answers 404")
         if self.resets:
             out.append(f"{self.resets} media-sequence resets")
+        if self.ended:
+            out.append("the playlist ended the stream (EXT-X-ENDLIST): the player stopped")
         if self.longest_stall_s > self.segment_seconds:
             out.append(f"a stall of {self.longest_stall_s:.1f} s ({self.stall_segments:g} segments)")
         return out
@@ -159,4 +166,5 @@ class Figures:
         return (
             f"{self.end - self.start:.1f} s window, {self.requests} requests; non-200: {failed}; "
             f"resets: {self.resets}; longest stall {self.longest_stall_s:.2f} s = {self.stall_segments:g} segments"
+            + ("; ENDLIST: the player stopped" if self.ended else "")
         )

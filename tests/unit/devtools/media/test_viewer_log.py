@@ -108,3 +108,11 @@ def test_a_line_cut_short_at_the_end_is_left_out_any_other_bad_line_fails() -> N
     assert len(read_log(text)) == 4
     with pytest.raises(ValueError):
         read_log('{"t": 1\n' + log(steady(100.0, 101.0, 400)))
+
+
+def test_a_playlist_that_ends_the_stream_is_a_breach() -> None:
+    ended = json.loads(playlist(110.0, 20, 110, 440))
+    lines = [*steady(100.0, 110.0, 400), json.dumps(ended | {"endlist": True})]
+    figures = Figures.of(read_log(log(lines)), 105.0, 112.0, segment_seconds=2)
+    assert figures.ended == 1 and figures.breaches()[0].startswith("the playlist ended the stream")
+    assert "ENDLIST: the player stopped" in figures.line()

@@ -42,7 +42,7 @@ from devtools.publish import check, crane
 from devtools.waits import WaitTimeout, eventually
 
 from tests.multinode.test_playback_plane import hlsload_on_lan
-from tests.multinode.test_streaming import ingest_node, rtmp_url, start_stream
+from tests.multinode.test_streaming import ingest_node, rtmp_url, start_stream, timing
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -355,6 +355,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             )
             cluster.kubectl("taint", "node", there.name, STEER)
             try:
+                applied = time.monotonic()
                 cluster.apply(ns, recording("rec", minDurationSeconds=1), restream("out", uri=target.app_url()))
                 eventually(
                     lambda: (cluster.get("pods", ns, "cam-pusher") or {}).get("spec", {}).get("nodeName"),
@@ -362,12 +363,24 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
                 )  # fmt: skip
             finally:
                 cluster.kubectl("taint", "node", there.name, f"{STEER.split('=')[0]}-")
+            eventually(target.publishing, timeout=90, what="nginx-rtmp on the LAN receives the restream")
+            timing("Restream apply (stream live) -> target receiving (multi-node)", time.monotonic() - applied)
+            eventually(
+                lambda: any(p.stat().st_size > 0 for p in volume.rglob("*") if p.is_file() and p.suffix != ".json"),
+                timeout=90, what=f"recorded bytes on {here.name}'s volume",
+            )  # fmt: skip
+            timing(
+                "Recording apply (stream live) -> first bytes, cold recorder Pod (multi-node)",
+                time.monotonic() - applied,
+            )
             cluster.wait_status("rec", ns, "rec", lambda o: o["status"].get("recording"), "recording", 90)
             cluster.wait_status("rst", ns, "out", lambda o: o["status"].get("live"), "restream live", 90)
             service = cluster.get("services", ns, "cam-ingest") or {}
             port = next(p["nodePort"] for p in service["spec"]["ports"] if p["name"] == "http")
             playlist = f"http://{here.ip}:{port}/hls/cmaf/index.m3u8"
             placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in cluster.list("pods", ns)}
+            recorders = [name for name, node in placed.items() if name.startswith("rec") and node == here.name]
+            assert recorders, f"the recorder runs on {here.name}, beside its volume: {placed}"
             assert ingest_node(cluster, ns) == there.name and placed["cam-pusher"] == here.name, placed
             log = tmp_path / "viewer.jsonl"
             with hlsload_on_lan(cluster, playlist, 900, "-log", str(log), "-per-viewer", viewers=1) as viewer:
@@ -375,7 +388,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
                 stand = Stand(cluster, ns, log, sampler, encoder, viewer)
                 eventually(lambda: log.exists() and stand.viewer_media_after(time.time() - 1), timeout=60,
                            what="the viewer playing")  # fmt: skip
-                scenarios(stand, restored, there.name, playlist)
+                tag = scenarios(stand, restored, there.name, playlist)
                 if viewer.poll() is None:
                     viewer.send_signal(signal.SIGINT)  # hlsload ends its window there and prints its summary
                 out, _ = viewer.communicate(timeout=60)
@@ -384,10 +397,23 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))
 
             rec = cluster.stop_recording(ns, "rec", timeout=120)
+            # The pusher takes the upgrade's new image as today's rules say (worker-restarts.md): it
+            # waits while it pushes and is replaced once idle (here, or in a scenario that left its
+            # target without media a moment), with an Event.
+            sampler.stop()
+            encoder.stop()
+            eventually(
+                lambda: (p := cluster.get("pods", ns, "cam-pusher"))
+                and any(c["image"].endswith(f":{tag}") for c in p["spec"]["containers"]),
+                timeout=90, interval=1, what="the idle pusher replaced with the upgrade's image",
+            )  # fmt: skip
+            said = [e["message"] for e in cluster.events(ns, reason="WorkerReplaced")]
+            assert any("pusher Pod cam-pusher replaced: " in m for m in said), said
         finally:
             sampler.stop()
             encoder.stop()
     videos = rec["status"]["videos"]
+    assert videos and all((volume / v["path"]).is_file() for v in videos), videos
     problems = [b for s in stand.scenarios for b in s.breaches()]
     if len(videos) != 1:
         problems.append(f"{len(videos)} videos, not one: {[v['durationSeconds'] for v in videos]}")
@@ -406,9 +432,9 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
         raise HandoverNotMet("; ".join(problems))
 
 
-def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> None:
+def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> str:
     """(b), (a), (c) in turn on the live channel: the drain first, while the ingest is on `node` and
-    the recorder and the pusher are not."""
+    the recorder and the pusher are not. Returns the upgrade's worker image tag."""
     cluster, ns = stand.cluster, stand.ns
 
     # (b) `kubectl drain` of the ingest's node: with a PodDisruptionBudget the eviction waits for a
@@ -448,3 +474,4 @@ def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> None:
     scenario.notes["DVR window"] = f"{listed} segments from #{sequence}; #{edge} was being written at the edit"
     if sequence >= edge:
         scenario.missed.append(f"the DVR window was not kept: it begins at #{sequence}, after #{edge - 1}")
+    return tag

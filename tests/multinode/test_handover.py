@@ -1,9 +1,10 @@
 """Issue 56's "Done when" on the 2-node cluster: a 24/7 channel taken through (b) `kubectl drain` of
-its ingest's node, (a) `helm upgrade` to a new worker image and (c) an edit of its DVR window, while
-an encoder on the LAN that reconnects as OBS does pushes to it, a Recording records it (on the other
-node, beside its volume), a Restream pushes it to nginx-rtmp on the LAN and an LL-HLS viewer on the
-LAN (hlsload, every request logged) reads it through the other node's NodePort, as the issue's
-platform team did.
+its ingest's node, (a) `helm upgrade` to the chart's next version (a new worker image, a new optional
+field in the LiveStream CRD: the live objects stay and go on being reconciled) and (c) an edit of
+its DVR window, while an encoder on the LAN that reconnects as OBS does pushes to it, a Recording
+records it (on the other node, beside its volume), a Restream pushes it to nginx-rtmp on the LAN
+and an LL-HLS viewer on the LAN (hlsload, every request logged) reads it through the other node's
+NodePort, as the issue's platform team did.
 
 One stream for the three scenarios: the multinode tier is the suite's critical path. Each scenario's
 figures come from its window (the action until the ingest is replaced, plus two segments): the
@@ -18,6 +19,7 @@ three scenarios ran, so that one run shows every figure, before and after the fe
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import threading
@@ -33,7 +35,7 @@ from devtools.catalog import recording, restream
 from devtools.cluster.kubectl import condition
 from devtools.cluster.local_cluster import LocalCluster
 from devtools.cluster.network import OUTSIDE_IP
-from devtools.cluster.release import Release
+from devtools.cluster.release import CHART, Release
 from devtools.media.clock_source import ClockPublisher, read_strip
 from devtools.media.peers import NginxRtmp, ffprobe_duration
 from devtools.media.reconnecting_publisher import ReconnectingPublisher
@@ -62,6 +64,7 @@ SETTLE_SECONDS = 120  # the longest a scenario may take to replace the ingest (o
 # cordon would be the drain signal itself); NoSchedule: nothing running is evicted.
 STEER = "streamops.test/handover=steer:NoSchedule"
 CLOCK_SIZE = (640, 360)
+NEXT_FIELD = "nextVersionNote"  # the next chart version's new optional LiveStream field (next_chart)
 
 
 class HandoverNotMet(AssertionError):
@@ -284,6 +287,25 @@ def drain(cluster: LocalCluster, node: str, timeout: float = SETTLE_SECONDS) -> 
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def next_chart(tmp_path: Path) -> Path:
+    """The chart as its next version would be: the LiveStream CRD (a template of the chart) has a new
+    optional field, which the upgrade applies over the live objects."""
+    chart = tmp_path / "streamops"
+    shutil.copytree(CHART, chart)
+    crd_file = chart / "templates" / "crds" / "livestreams.streaming.streamops.dev.yaml"
+    text = crd_file.read_text()
+    # The spec's properties: the first `properties:` under `spec:` (indented as the schema's fields).
+    anchor = "            properties:\n"
+    at = text.index(anchor, text.index("\n          spec:\n")) + len(anchor)
+    new_field = (
+        f"              {NEXT_FIELD}:\n"
+        "                type: string\n"
+        "                description: A field the next chart version adds (test).\n"
+    )
+    crd_file.write_text(text[:at] + new_field + text[at:])
+    return chart
+
+
 def new_worker_tag(cluster: LocalCluster) -> str:
     """The worker image under a tag of its own in the cluster's registry: a "new" worker image for the
     upgrade without a build or a push (crane tags the manifest; every node already has the layers)."""
@@ -455,12 +477,24 @@ def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> str:
             drained.wait(timeout=10)
         cluster.kubectl("uncordon", node)
 
-    # (a) `helm upgrade` to a new worker image.
-    tag = new_worker_tag(cluster)
+    # (a) `helm upgrade` to the next version: a new worker image, and a LiveStream CRD with a new
+    # optional field, applied over the live objects, which stay as they were and go on being
+    # reconciled (the edit in (c) is observed).
+    tag, chart = new_worker_tag(cluster), next_chart(stand.log.parent)
+    stream = cluster.get("lst", ns, "cam") or {}
     scenario, before = stand.begin("a: helm upgrade, new worker image")
-    release.upgrade({"worker": {"image": {"tag": tag}}})
+    release.upgrade({"worker": {"image": {"tag": tag}}}, chart=chart)
     scenario.notes["helm upgrade"] = f"{time.time() - scenario.began:.1f} s"
+    crd = cluster.get("crd", "default", "livestreams.streaming.streamops.dev") or {}
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert NEXT_FIELD in spec_schema["properties"], "the upgrade applied the new schema"
+    after = cluster.get("lst", ns, "cam") or {}
+    assert after["metadata"]["uid"] == stream["metadata"]["uid"] and after["spec"] == stream["spec"]
     stand.settle(scenario, before)
+    scenario.notes["RestartPending"] = {
+        kind: (condition(cluster.get(kind, ns, name), "RestartPending") or {}).get("status", "-")
+        for kind, name in (("rec", "rec"), ("rst", "out"))
+    }
     images = [c["image"] for p in ingest_pods(cluster, ns) for c in p["spec"]["containers"] if c["name"] == "ingest"]
     scenario.notes["ingest image"] = [i.rsplit(":", 1)[1] for i in images]
     if not all(i.endswith(f":{tag}") for i in images):
@@ -471,7 +505,12 @@ def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> str:
     edge = stand.last_media_sequence(scenario.began)
     patch = {"spec": {"dvr": {"durationSeconds": DVR_EDITED}}}
     cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", json.dumps(patch))
+    generation = (cluster.get("lst", ns, "cam") or {})["metadata"]["generation"]
     stand.settle(scenario, before)
+    cluster.wait_status(
+        "lst", ns, "cam", lambda o: o["status"].get("observedGeneration") == generation and o["status"]["live"],
+        "the edit observed, live", 60,
+    )  # fmt: skip
     if (window := playlist_window(cluster, playlist)) is None:
         scenario.missed.append("the playlist did not answer 200 after the edit")
         return tag

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,7 +128,7 @@ class Sampler:
                 self.encoder_down.append(now)
             try:
                 sessions = self._bytes()
-            except OSError:
+            except (OSError, ET.ParseError):  # nginx busy or restarting: this sample saw nothing
                 continue
             if any(n > last.get(key, 0) for key, n in sessions.items()):
                 self.received.append(now)

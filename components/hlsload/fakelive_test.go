@@ -26,6 +26,7 @@ type fakeLive struct {
 	next    int           // the part being written (the preload hint)
 	paused  bool
 	gone    bool // every request answered 404 (an ingest Pod gone, its Service without endpoints yet)
+	ended   bool // the playlist says EXT-X-ENDLIST (a publisher gone, endListOnStop)
 	session int  // sessions before the current one: the current one's segments follow a discontinuity
 	since   int  // the first segment of the current session
 	sids    map[string]int
@@ -77,6 +78,20 @@ func (f *fakeLive) restart(down time.Duration) {
 	time.Sleep(down)
 	f.mu.Lock()
 	f.gone, f.next = false, f.partsPerSegment
+	f.mu.Unlock()
+}
+
+// endThenRestart is an ingest whose publisher went: for `down` its playlist says EXT-X-ENDLIST,
+// then a new session numbers its parts from the start again.
+func (f *fakeLive) endThenRestart(down time.Duration) {
+	f.mu.Lock()
+	f.ended, f.paused = true, true
+	close(f.changed) // blocked reloads answer the ENDLIST at once
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	time.Sleep(down)
+	f.mu.Lock()
+	f.ended, f.paused, f.next = false, false, f.partsPerSegment
 	f.mu.Unlock()
 }
 
@@ -151,7 +166,7 @@ func (f *fakeLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if !f.until(func() bool { return f.next > want }) {
+		if !f.until(func() bool { return f.next > want || f.ended }) {
 			f.mu.Unlock()
 			http.Error(w, "blocked too long", http.StatusServiceUnavailable)
 			return
@@ -221,6 +236,10 @@ func (f *fakeLive) lowLatency(skip bool) string {
 		if msn < complete {
 			fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg-%d.m4s\n", partTarget*float64(f.partsPerSegment), msn)
 		}
+	}
+	if f.ended {
+		fmt.Fprintf(&b, "#EXT-X-ENDLIST\n")
+		return b.String()
 	}
 	fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-%d.m4s\"\n", f.next)
 	return b.String()

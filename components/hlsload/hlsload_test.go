@@ -233,3 +233,51 @@ func TestANewSessionContinuingTheNumbersIsNoReset(t *testing.T) {
 		t.Fatalf("each viewer fetches the new session's init segment too: %v", f.kinds)
 	}
 }
+
+// A publisher gone and back (EXT-X-ENDLIST for a while, then parts numbered from the start): a viewer
+// stops at the ENDLIST as a player does; with -rejoin it joins again at the new live edge, as a user
+// reloading the page, and gets the new session's parts.
+func TestRejoinAfterAnEndListAndANumberingFromTheStart(t *testing.T) {
+	for _, rejoin := range []bool{false, true} {
+		f, server := newFakeLive(t, 50*time.Millisecond, 4)
+		go func() {
+			time.Sleep(600 * time.Millisecond)
+			f.endThenRestart(400 * time.Millisecond)
+		}()
+		cfg := config(server.URL+"/ll/index.m3u8", "llhls", 1, 2*time.Second)
+		cfg.PerViewer, cfg.Rejoin = true, rejoin
+		path := t.TempDir() + "/requests.jsonl"
+		var err error
+		if cfg.log, err = openRequestLog(path); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		s := Run(cfg)
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended, partsAfter := 0.0, 0
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var e logEntry
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.EndList && ended == 0 {
+				ended = e.T
+			}
+			if ended > 0 && e.T > ended && e.Status == 200 && e.Part != nil {
+				partsAfter++
+			}
+		}
+		if ended == 0 {
+			t.Fatalf("rejoin=%v: no EXT-X-ENDLIST in the log", rejoin)
+		}
+		if !rejoin && (partsAfter != 0 || time.Since(began) >= cfg.Ramp+cfg.Duration) {
+			t.Fatalf("without -rejoin the viewer stops at the ENDLIST: %d parts after it, ran %v", partsAfter, time.Since(began))
+		}
+		if rejoin && (partsAfter < 10 || s.PerViewer[0].Rejoins != 1) {
+			t.Fatalf("with -rejoin the viewer plays the new session: %d parts after the ENDLIST, %+v", partsAfter, s.PerViewer[0])
+		}
+	}
+}

@@ -33,6 +33,7 @@ type Config struct {
 	GapThreshold time.Duration
 	PerViewer    bool
 	LogPath      string
+	Rejoin       bool
 
 	log *requestLog // opened from LogPath by main (or a test); Run closes it
 
@@ -57,6 +58,7 @@ func main() {
 	flag.BoolVar(&cfg.Delta, "delta", true, "ask for delta updates (_HLS_skip=YES) when the server offers CAN-SKIP-UNTIL, as hls.js does")
 	flag.DurationVar(&cfg.GapThreshold, "gap-threshold", 0, "stop-gap detection: count viewers whose longest stretch without a new part/segment exceeds this (0: off)")
 	flag.BoolVar(&cfg.PerViewer, "per-viewer", false, "add each viewer's figures to the output")
+	flag.BoolVar(&cfg.Rejoin, "rejoin", false, "llhls: after a sequence reset or an EXT-X-ENDLIST, join again at the live edge (a user reloading), instead of waiting for the old numbers or stopping")
 	flag.StringVar(&cfg.LogPath, "log", "", "write every request as a JSON line to this file: time, viewer, URL, status, bytes, a playlist's sequence numbers, a part's or segment's")
 	flag.Parse()
 	if cfg.URL == "" || (cfg.Mode != "llhls" && cfg.Mode != "hls") || cfg.Viewers < 1 {

@@ -80,6 +80,7 @@ type ViewerFigures struct {
 	Errors     map[string]int `json:"errors,omitempty"`
 	Non200     map[string]int `json:"non_200,omitempty"`
 	Resets     int            `json:"resets"`
+	Rejoins    int            `json:"rejoins,omitempty"`
 	LagP99Ms   float64        `json:"lag_p99_ms"`
 	BytesTotal int64          `json:"bytes"`
 }
@@ -145,7 +146,7 @@ func summarise(cfg *Config, viewers []*viewer, elapsed time.Duration) *Summary {
 		s.Bytes += v.bytes
 		lags = append(lags, v.lags...)
 		f := ViewerFigures{ID: v.id, Errors: v.errs, BytesTotal: v.bytes, LagP99Ms: distribution(v.lags).P99,
-			Non200: v.non200(), Resets: v.resets}
+			Non200: v.non200(), Resets: v.resets, Rejoins: v.rejoins}
 		for status, n := range f.Non200 {
 			s.Non200[status] += n
 		}

@@ -52,6 +52,8 @@ type viewer struct {
 	log       *requestLog
 	furthest  position
 	resets    int
+	reset     bool // the last playlist was a reset (rejoinIfReset takes it)
+	rejoins   int
 }
 
 func newViewer(id int, cfg *Config) *viewer {
@@ -188,6 +190,7 @@ func (v *viewer) playlist(ctx context.Context, kind, raw string) (*Playlist, tim
 		v.mu.Lock()
 		if v.furthest.advance(pl) {
 			v.resets++
+			v.reset = true
 		}
 		v.mu.Unlock()
 	}
@@ -326,14 +329,24 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 	}
 	v.mu.Lock()
 	v.joined, v.partTgt, v.targetDur = at, pl.PartTarget, pl.TargetDuration
-	if pl.PreloadHint != "" {
-		v.first = uriNumber(pl.PreloadHint)
-	} else if len(pl.TailParts) > 0 {
-		v.first = uriNumber(pl.TailParts[len(pl.TailParts)-1].URI) + 1
-	}
+	v.joinAt(pl)
+	v.reset = false
 	v.mu.Unlock()
 	v.announceParts(fetchCtx, pl, at)
-	for ctx.Err() == nil && !pl.EndList {
+	for ctx.Err() == nil {
+		if pl.EndList {
+			if !v.cfg.Rejoin {
+				break
+			}
+			// -rejoin: as a user reloading the page, until the stream is live again.
+			sleep(ctx, time.Duration(pl.PartTarget*float64(time.Second)))
+			if next, t, err := v.playlist(ctx, "playlist", v.url); err == nil {
+				pl, at = next, t
+				v.rejoinIfReset(pl, true)
+				v.announceParts(fetchCtx, pl, at)
+			}
+			continue
+		}
 		msn, part := pl.NextPosition()
 		query := fmt.Sprintf("_HLS_msn=%d&_HLS_part=%d", msn, part)
 		if v.cfg.Delta && pl.CanSkipUntil > 0 {
@@ -354,8 +367,41 @@ func (v *viewer) runLowLatency(ctx, fetchCtx context.Context) {
 			v.fail("empty_delta")
 		}
 		pl = next
+		v.rejoinIfReset(pl, false)
 		v.announceParts(fetchCtx, pl, at)
 	}
+}
+
+// joinAt makes the playlist's live edge the first part tracked (v.mu held): its preload hint, else
+// the part after its last one.
+func (v *viewer) joinAt(pl *Playlist) {
+	if pl.PreloadHint != "" {
+		v.first = uriNumber(pl.PreloadHint)
+	} else if len(pl.TailParts) > 0 {
+		v.first = uriNumber(pl.TailParts[len(pl.TailParts)-1].URI) + 1
+	}
+}
+
+// rejoinIfReset (-rejoin): after a sequence reset, or a playlist live again after an ENDLIST, the
+// viewer joins again at the live edge, as a player that reloads: parts numbered from the new first
+// are fetched even if the old numbering had them, and the init segment again. Without it a viewer
+// whose numbers went back would wait until the new numbers pass its first part.
+func (v *viewer) rejoinIfReset(pl *Playlist, afterEnd bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	reset := v.reset
+	v.reset = false
+	if !v.cfg.Rejoin || pl.EndList || !(reset || afterEnd) {
+		return
+	}
+	v.joinAt(pl)
+	for n := range v.items {
+		if n >= v.first {
+			delete(v.items, n)
+		}
+	}
+	v.initURI = ""
+	v.rejoins++
 }
 
 func (v *viewer) announceParts(fetchCtx context.Context, pl *Playlist, at time.Time) {

@@ -3,8 +3,9 @@ its ingest's node, (a) `helm upgrade` to the chart's next version (a new worker 
 field in the LiveStream CRD: the live objects stay and go on being reconciled) and (c) an edit of
 its DVR window, while an encoder on the LAN that reconnects as OBS does pushes to it, a Recording
 records it (on the other node, beside its volume), a Restream pushes it to nginx-rtmp on the LAN
-and an LL-HLS viewer on the LAN (hlsload, every request logged) reads it through the other node's
-NodePort, as the issue's platform team did.
+and an LL-HLS viewer on the LAN (hlsload, every request logged; after an EXT-X-ENDLIST or a sequence
+reset it joins again, as a user reloading the page) reads it through the other node's NodePort, as
+the issue's platform team did.
 
 One stream for the three scenarios: the multinode tier is the suite's critical path. Each scenario's
 figures come from its window (the action until the ingest is replaced, plus two segments): the
@@ -162,6 +163,7 @@ class Scenario:
     encoder_attempts: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
     missed: list[str] = field(default_factory=list)  # what else the scenario asks, not met
+    pending_before: dict[str, Any] | None = None  # the stream's RestartPending as the scenario began
 
     def report(self) -> str:
         viewer = self.viewer.line() if self.viewer else "no viewer figures"
@@ -200,13 +202,15 @@ def said_since(cluster: LocalCluster, ns: str, reason: str, since: float) -> lis
     return out
 
 
-def outcome(cluster: LocalCluster, ns: str, before: set[str], since: float) -> str | None:
-    """What became of the ingest Pods `before` (uids) since `since`, once it is settled: replaced (one
-    ingest Pod left, another one, Ready, the stream live), or the operator saying it will not replace
-    it now (RestartPending, HandoverFailed); None while under way."""
+def outcome(cluster: LocalCluster, ns: str, before: set[str], scenario: Scenario) -> str | None:
+    """What became of the ingest Pods `before` (uids) since the scenario began, once it is settled:
+    replaced (one ingest Pod left, another one, Ready, the stream live), or the operator saying it
+    will not replace it now (a RestartPending other than the one there was, HandoverFailed); None
+    while under way."""
+    since = scenario.began
     stream = cluster.get("lst", ns, "cam") or {}
     pending = condition(stream, "RestartPending")
-    if pending and pending["status"] == "True":
+    if pending and pending["status"] == "True" and pending != scenario.pending_before:
         return f"not applied: RestartPending ({pending['message']})"
     if failed := said_since(cluster, ns, "HandoverFailed", since):
         return f"handover failed: {failed[-1]}"
@@ -229,11 +233,12 @@ class Stand:
     log: Path
     sampler: Sampler
     encoder: ReconnectingPublisher
-    viewer: subprocess.Popen[bytes]  # hlsload: it exits when its one viewer stops (an EXT-X-ENDLIST)
+    viewer: subprocess.Popen[bytes]  # hlsload
     scenarios: list[Scenario] = field(default_factory=list)
 
     def begin(self, name: str) -> tuple[Scenario, set[str]]:
         scenario = Scenario(name, time.time())
+        scenario.pending_before = condition(self.cluster.get("lst", self.ns, "cam"), "RestartPending")
         scenario.encoder_attempts = -self.encoder.attempts
         self.scenarios.append(scenario)
         return scenario, {p["metadata"]["uid"] for p in ingest_pods(self.cluster, self.ns)}
@@ -244,7 +249,7 @@ class Stand:
         a figure, not an error here)."""
         try:
             scenario.outcome = str(
-                eventually(lambda: outcome(self.cluster, self.ns, before, scenario.began), timeout=SETTLE_SECONDS,
+                eventually(lambda: outcome(self.cluster, self.ns, before, scenario), timeout=SETTLE_SECONDS,
                            interval=0.5, what=f"({scenario.name}) the ingest replaced or refused")
             )  # fmt: skip
         except WaitTimeout:
@@ -260,12 +265,16 @@ class Stand:
             )  # fmt: skip
         except WaitTimeout:
             scenario.ended = time.time()
-        requests = read_log(self.log.read_text())
-        scenario.viewer = Figures.of(requests, scenario.began, scenario.ended, SEGMENT_SECONDS)
-        scenario.target_silence = self.sampler.silence(scenario.began, scenario.ended)
-        scenario.encoder_off = self.sampler.encoder_off(scenario.began, scenario.ended)
         scenario.encoder_attempts += self.encoder.attempts
-        print(scenario.report())
+        print(f"({scenario.name}) {scenario.outcome} after {scenario.settled - scenario.began:.1f} s")
+
+    def finish(self) -> None:
+        """Every scenario's figures, from the whole log once the viewer has ended."""
+        requests = read_log(self.log.read_text())
+        for scenario in self.scenarios:
+            scenario.viewer = Figures.of(requests, scenario.began, scenario.ended, SEGMENT_SECONDS)
+            scenario.target_silence = self.sampler.silence(scenario.began, scenario.ended)
+            scenario.encoder_off = self.sampler.encoder_off(scenario.began, scenario.ended)
 
     def viewer_media_after(self, moment: float) -> bool:
         return any(
@@ -408,7 +417,9 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             assert recorders, f"the recorder runs on {here.name}, beside its volume: {placed}"
             assert ingest_node(cluster, ns) == there.name and placed["cam-pusher"] == here.name, placed
             log = tmp_path / "viewer.jsonl"
-            with hlsload_on_lan(cluster, playlist, 900, "-log", str(log), "-per-viewer", viewers=1) as viewer:
+            with hlsload_on_lan(
+                cluster, playlist, 900, "-log", str(log), "-per-viewer", "-rejoin", viewers=1
+            ) as viewer:
                 sampler.start()
                 stand = Stand(cluster, ns, log, sampler, encoder, viewer)
                 eventually(lambda: log.exists() and stand.viewer_media_after(time.time() - 1), timeout=60,
@@ -417,6 +428,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
                 if viewer.poll() is None:
                     viewer.send_signal(signal.SIGINT)  # hlsload ends its window there and prints its summary
                 out, _ = viewer.communicate(timeout=60)
+            stand.finish()
             summary = json.loads(out)
             print(f"hlsload over the whole run: {json.dumps(summary['per_viewer'])}")
             (tmp_path / "hlsload.json").write_text(json.dumps(summary, indent=1))

@@ -316,6 +316,12 @@ def next_chart(tmp_path: Path) -> Path:
     return chart
 
 
+def exit_time(proc: subprocess.Popen[str], into: list[float]) -> None:
+    """Append the moment `proc` exits (a thread's target)."""
+    proc.wait()
+    into.append(time.time())
+
+
 def new_worker_tag(cluster: LocalCluster) -> str:
     """The worker image under a tag of its own in the cluster's registry: a "new" worker image for the
     upgrade without a build or a push (crane tags the manifest; every node already has the layers)."""
@@ -478,10 +484,13 @@ def scenarios(stand: Stand, release: Release, node: str, playlist: str) -> str:
     # handover onto the other node.
     scenario, before = stand.begin("b: kubectl drain")
     drained = drain(cluster, node)
+    exited: list[float] = []  # when kubectl drain ended: it returns once every Pod is evicted
+    threading.Thread(target=exit_time, args=(drained, exited), daemon=True).start()
     try:
         stand.settle(scenario, before)
         out, _ = drained.communicate(timeout=SETTLE_SECONDS + 30)
-        scenario.notes["drain"] = f"exit {drained.returncode} after {time.time() - scenario.began:.1f} s"
+        took = (exited[0] if exited else time.time()) - scenario.began
+        scenario.notes["drain"] = f"exit {drained.returncode} after {took:.1f} s"
         if drained.returncode != 0:
             scenario.notes["drain said"] = out.strip().splitlines()[-1:]
     finally:

@@ -459,7 +459,8 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
     assert videos and all((volume / v["path"]).is_file() for v in videos), videos
     problems = [b for s in stand.scenarios for b in s.breaches()]
     if len(videos) != 1:
-        problems.append(f"{len(videos)} videos, not one: {[v['durationSeconds'] for v in videos]}")
+        spans = [(v["durationSeconds"], v["startedAt"], v["endedAt"]) for v in videos]
+        problems.append(f"{len(videos)} videos, not one (duration, from, to): {spans}")
     else:
         # The broadcast the video covers: from its first frame's clock to its last one's, plus that
         # frame. Its duration is what status says (the container's, as ffprobe reads it).
@@ -472,6 +473,7 @@ def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_no
             problems.append(f"the video lasts {duration:.2f} s for a broadcast of {broadcast:.2f} s")
     print("\n".join(["issue 56 figures:", *(s.report() for s in stand.scenarios)]))
     if problems:
+        print("\n".join(["issue 56 bounds broken:", *problems]))
         raise HandoverNotMet("; ".join(problems))
 
 

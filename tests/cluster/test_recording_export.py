@@ -68,6 +68,13 @@ def fetch(s3: S3Server, url: str) -> tuple[bytes, dict[str, str]]:
         return r.read(), {k.lower(): v for k, v in r.headers.items()}
 
 
+def idle_restarts(stream: dict[str, Any]) -> dict[str, Any]:
+    """The restart policy idle for this stream: its ingest waits for the session's end (a handover is
+    tests/cluster/test_handover.py's)."""
+    stream["metadata"]["annotations"] = {"streaming.streamops.dev/restarts": "idle"}
+    return stream
+
+
 def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
     cluster: Any, operator: Any, namespace: str, local_pods: LocalPods, s3: S3Server, tmp_path: Path
 ) -> None:
@@ -78,12 +85,14 @@ def test_a_transcoded_recording_keeps_every_rendition_and_each_is_downloadable(
         s3.credentials_secret("s3-creds", ns),
         s3.ca_secret("s3-ca", ns),
         quality_set("export", *LADDER),
-        livestream(
-            "cam",
-            screenshots={"enabled": False},
-            transcoding=named_ladder("export"),
-            hls={"segmentSeconds": 2},
-            recording={"type": "transcoded"},
+        idle_restarts(
+            livestream(
+                "cam",
+                screenshots={"enabled": False},
+                transcoding=named_ladder("export"),
+                hls={"segmentSeconds": 2},
+                recording={"type": "transcoded"},
+            )
         ),
     )
     ingest = local_pods.start(ns, "cam-ingest")

@@ -117,7 +117,10 @@ def test_an_operator_only_upgrade_while_live_touches_no_worker(
 
         # A chart-wide worker value (issue 39): every worker would need it, none needs it now. While
         # live, recording and pushing, each waits, and its object says which field.
-        restored.upgrade({**OPERATOR_ONLY, "worker": {"nodeLoss": {"tolerationSeconds": WORKER_TOLERATION}}})
+        # (restartPolicy idle: the busy ingest waits as the recorder and the pusher do; its handover is
+        # test_handover.py's)
+        worker = {"nodeLoss": {"tolerationSeconds": WORKER_TOLERATION}, "restartPolicy": "idle"}
+        restored.upgrade({**OPERATOR_ONLY, "worker": worker})
         for kind, name in (("lst", "cam"), ("rec", "rec"), ("rst", "out")):
             cluster.wait_status(kind, ns, name, restart_pending, f"{kind}/{name} RestartPending", 60)
         assert worker_pods(cluster, ns) == pods, "no worker Pod was replaced"

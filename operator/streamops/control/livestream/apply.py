@@ -21,6 +21,8 @@ from streamops.control.livestream.plan import (
     AutoRecording,
     Plan,
     deactivation_patch,
+    in_slot,
+    plan_successor,
     recorded_deactivation,
     wanted_internal_service,
     wanted_pod,
@@ -38,7 +40,8 @@ from streamops.control.shared.api_refusals import REFUSALS, refusal
 from streamops.control.shared.edge_refusals import EDGE_REFUSALS
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.workers.children import ensure_owned, ensure_pod, ensure_service, roll_pod
-from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names
+from streamops.control.workers.handover_marks import is_serving, serve_patch
+from streamops.control.workers.ingest_address import POD_NETWORK_PORTS, IngestPortMap, ingest_names, ingest_slots
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.ports import PortAllocator, ports_of
 from streamops.control.workers.restarts import PodChange
@@ -273,6 +276,8 @@ def apply_role(
     wants, names, uid = plan.roles[role], ingest_names(admitted.metadata.name, role), admitted.metadata.uid
     service = observed.services[role]
     host_ports = allocated.get(role)
+    current = observed.pods[role]
+    label_serving(api, current, uid)  # before any Service selects by it
     if wants.services:
         try:
             service = ensure_service(api, wanted_service(plan, role, settings, host_ports), service, uid)
@@ -293,11 +298,53 @@ def apply_role(
     if wants.hold:
         return  # its quality set is missing: the Pod that runs is kept as it is, none is made
     desired = wanted_pod(plan, role, settings, host_ports, allocated.get("primary"), service)
-    current = observed.pods[role]
+    if desired is not None:  # under the serving Pod's name (either slot), labelled serving
+        desired = in_slot(desired, current["metadata"]["name"] if current is not None else names.pod, serving=True)
     if desired is not None and current is None:
         ensure_worker_credential(api, admitted)
-    rolled = roll_pod(api, desired, current, uid, admitted.metadata.generation, wants.live, plan.immediate)
-    if rolled.change.action != "keep":
-        out.pod_changes[role] = rolled.change
+    generation = admitted.metadata.generation
+    rolled = roll_pod(api, desired, current, uid, generation, wants.live, plan.immediate, handover=plan.handover)
+    change = apply_successor(api, admitted, role, desired, current, observed.others.get(role), rolled.change)
+    if change.action != "keep":
+        out.pod_changes[role] = change
     if current is None and rolled.pod is not None:
         out.created[role] = PodObservation.of(names.pod, rolled.pod)
+
+
+def label_serving(api: KubeApi, current: Manifest | None, uid: str | None) -> None:
+    """A serving Pod without the label (one from an operator before handovers, or a successor
+    whose predecessor is gone) is labelled (no restart), before its Services select by the label:
+    the selector's new label cuts nothing."""
+    if current is None or not owned_by(current, uid) or is_serving(current):
+        return
+    meta = current["metadata"]
+    if not meta.get("deletionTimestamp"):  # (the uid: never another Pod of the name)
+        patch = serve_patch()
+        patch["metadata"]["uid"] = meta.get("uid")
+        api.patch("Pod", meta.get("namespace") or "", meta["name"], patch)
+
+
+def apply_successor(
+    api: KubeApi,
+    stream: LiveStream,
+    role: Role,
+    desired: Manifest | None,
+    current: Manifest | None,
+    other: Manifest | None,
+    change: PodChange,
+) -> PodChange:
+    """The role's other slot (plan.py's plan_successor): a stale Pod there deleted, a handover's
+    successor created. Returns the change as status tells it."""
+    if other is not None and not owned_by(other, stream.metadata.uid):
+        other = None  # someone else's Pod by that name: never touched
+    slots = ingest_slots(stream.metadata.name, role)
+    generation = stream.metadata.generation
+    successor = plan_successor(desired, current, other, change, slots, generation, datetime.now(UTC))
+    namespace = stream.metadata.namespace or ""
+    if successor.delete is not None:
+        meta = successor.delete["metadata"]
+        api.delete("Pod", namespace, meta["name"], meta.get("uid"))
+    if successor.create is not None:
+        ensure_worker_credential(api, stream)
+        api.create(successor.create)  # a 409 (the index had not seen it yet): the next reconcile sees it
+    return successor.change

@@ -9,9 +9,10 @@ what it decided before (`LiveStreamMemory`): pure, an ordered chain of small pol
 4. a missing or refused Secret is looked at again soon (ResyncWithin: Secrets are not watched);
 5. a lost worker Pod deleted for good, once;
 6. the stream's metrics;
+6b. each role's handover step (handover.py: follow, move the serving label, release, delete);
 7. the overlay switch and the player page's settings to each ingest that shows others than the spec;
-8. a reconcile now when an ingest that waited for its restart is idle, or when the primary's worker
-   says it deactivated itself;
+8. a reconcile now when an ingest that waited for its restart is idle, a failed handover's next try
+   is due, or the primary's worker says it deactivated itself;
 9. the status, when what it is made of changed (with the Events it implies: transitions, publisher
    refusals, ICE servers);
 10. the next tick.
@@ -29,6 +30,15 @@ from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, Player
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import WorkerReport, annotation_value, worker_report
 from streamops.control.livestream.exposure import ServiceObservation
+from streamops.control.livestream.handover import (
+    DeletePod,
+    HandoverAction,
+    HandoverMemory,
+    HandoverState,
+    PatchPod,
+    failed_handover,
+    handovers,
+)
 from streamops.control.livestream.observation import ROLES
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlays import overlay_switch
@@ -91,7 +101,7 @@ class StreamMetrics:
     restarts: tuple[tuple[str, tuple[PodObservation | None, ...]], ...]
 
 
-LiveStreamAction = Action | SwitchOverlays | StreamMetrics
+LiveStreamAction = Action | SwitchOverlays | StreamMetrics | PatchPod | DeletePod
 
 
 # --- what decide reads ------------------------------------------------------------------------------
@@ -119,14 +129,17 @@ class LiveStreamObserved:
     recordings: tuple[RecordingSeen, ...] = ()
     standby: PodObservation | None = None  # the warm recorder
     recorder_running: bool = False  # a Recording of the stream has its recorder Pod
-    pods: dict[Role, PodObservation] = field(default_factory=dict)  # the ingest Pods (or as just created)
-    telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # each ingest's /status
+    pods: dict[Role, PodObservation] = field(default_factory=dict)  # the serving ingest Pods (or as just created)
+    telemetry: dict[Role, IngestStatus] = field(default_factory=dict)  # each serving ingest's /status
     services: dict[Role, ServiceObservation] = field(default_factory=dict)
     region_services: dict[str, ServiceObservation] = field(default_factory=dict)
     endpoints: dict[Role, EndpointObservation] = field(default_factory=dict)
     edge_sessions: Sessions | None = None  # read only while viewers come through the edge
     broadcasts: tuple[BroadcastFacts, ...] = ()  # the Broadcasts that name the stream
     members: dict[str, StreamFacts | None] = field(default_factory=dict)  # their streams, by name
+    # The Pod in each role's other slot (a handover's successor or predecessor) and its /status.
+    others: dict[Role, PodObservation] = field(default_factory=dict)
+    other_telemetry: dict[Role, IngestStatus] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,7 @@ class LiveStreamMemory:
     reporting: tuple[str, int] | None = None  # a report's reconcile asked for: (Pod uid, reconciles then)
     announced: StreamOutcome | None = None  # the outcome whose replaced Pods have had their Events
     inputs: object = None  # what the status was last computed from
+    handover: HandoverMemory = field(default_factory=HandoverMemory)  # the handovers' steps taken
 
 
 # --- the chain ----------------------------------------------------------------------------------------
@@ -157,16 +171,55 @@ def decide(observed: LiveStreamObserved, memory: LiveStreamMemory) -> tuple[list
     if outcome.tls_secret_problem or outcome.policy_refusals:
         # cert-manager writes the Secret when it is issued; a label added to one shows at a look too.
         actions.append(ResyncWithin(TLS_SECRET_RETRY_SECONDS))
-    actions += lost_pods(observed.facts, [observed.standby, *observed.pods.values()])
+    actions += lost_pods(observed.facts, [observed.standby, *observed.pods.values(), *observed.others.values()])
     actions.append(metrics(observed))
-    live = {role: data.live for role, data in observed.telemetry.items()}
+    steps, states, memory = handover_steps(observed, memory)
+    actions += steps
+    live = {role: data.live for role, data in on_air(observed).items()}
     actions += overlay_requests(observed, outcome)
     actions += player_settings_requests(observed)
     reconcile, memory = reconcile_now(observed, outcome, replace(memory, live=live))
     actions += reconcile
-    status, memory = status_write(observed, outcome, memory)
+    status, memory = status_write(observed, outcome, memory, states)
     actions += status
     return [*actions, next_tick], memory
+
+
+def on_air(observed: LiveStreamObserved) -> dict[Role, IngestStatus]:
+    """Each role's /status as status and the restart rules read it: the serving Pod's, unless it has
+    no media while the Pod in the other slot has (a handover's moment between the Services moving
+    and the publisher reconnecting): the stream stays live, and busy, through it."""
+    if not observed.other_telemetry:
+        return observed.telemetry
+    air = dict(observed.telemetry)
+    for role, other in observed.other_telemetry.items():
+        serving = air.get(role)
+        if other.live and (serving is None or not serving.live) and role in observed.pods:
+            air[role] = other
+    return air
+
+
+def handover_steps(
+    observed: LiveStreamObserved, memory: LiveStreamMemory
+) -> tuple[list[HandoverAction], dict[Role, HandoverState], LiveStreamMemory]:
+    """Each role's handover step (handover.py), from its two Pods and their reports."""
+    if not observed.others:
+        return [], {}, memory
+    facts = observed.facts
+    serving = {role: t.handover for role, t in observed.telemetry.items()}
+    other = {role: t.handover for role, t in observed.other_telemetry.items()}
+    steps, states, kept = handovers(
+        observed.pods,
+        observed.others,
+        serving,
+        other,
+        facts.name,
+        facts.now,
+        facts.monotonic,
+        facts.in_flight,
+        memory.handover,
+    )
+    return steps, states, replace(memory, handover=kept)
 
 
 def remember_report(observed: LiveStreamObserved, memory: LiveStreamMemory) -> LiveStreamMemory:
@@ -223,7 +276,7 @@ def announce(
 
 def metrics(observed: LiveStreamObserved) -> StreamMetrics:
     active = observed.body.get("spec", {}).get("active") is not False
-    pods = (("ingest", tuple(observed.pods.values())), ("recorder", (observed.standby,)))
+    pods = (("ingest", (*observed.pods.values(), *observed.others.values())), ("recorder", (observed.standby,)))
     return StreamMetrics(active, pods)
 
 
@@ -271,6 +324,11 @@ def reconcile_now(
     if retrying(observed.facts):
         return [], memory
     idle = any(c.action == "wait" and memory.live.get(role) is False for role, c in outcome.pod_changes.items())
+    # A handover held after a failed one, whose next try is due (the reconcile makes the successor).
+    idle = idle or any(
+        c.action == "handover" and c.retry_at is not None and c.retry_at <= observed.facts.now
+        for c in outcome.pod_changes.values()
+    )
     report = new_report(observed, outcome, memory)
     if not idle and report is None:
         return [], memory
@@ -290,14 +348,20 @@ def new_report(observed: LiveStreamObserved, outcome: StreamOutcome, memory: Liv
 
 
 def status_write(
-    observed: LiveStreamObserved, outcome: StreamOutcome, memory: LiveStreamMemory
+    observed: LiveStreamObserved,
+    outcome: StreamOutcome,
+    memory: LiveStreamMemory,
+    states: Mapping[Role, HandoverState] | None = None,
 ) -> tuple[list[WriteStatus], LiveStreamMemory]:
-    """The status and its Events when what it is made of changed (or the last write was deferred)."""
+    """The status and its Events when what it is made of changed (or the last write was deferred);
+    `states`: the handovers under way."""
+    states = dict(states or {})
     inputs = (
+        states,
         observed.facts.generation,
         outcome,
         observed.pods,
-        observed.telemetry,
+        on_air(observed),
         recording_facts(observed),
         observed.services,
         observed.region_services,
@@ -306,8 +370,8 @@ def status_write(
     )
     if not status_due(observed.facts, inputs, memory.inputs):
         return [], memory
-    status, events = livestream_update(observed, outcome, memory.primary_before)
-    primary = observed.telemetry.get("primary") or memory.primary_before
+    status, events = livestream_update(observed, outcome, memory.primary_before, states)
+    primary = on_air(observed).get("primary") or memory.primary_before
     return [WriteStatus(status, tuple(events), inputs)], replace(memory, inputs=inputs, primary_before=primary)
 
 
@@ -324,7 +388,10 @@ def stream_model(observed: LiveStreamObserved, outcome: StreamOutcome) -> LiveSt
 
 
 def livestream_update(
-    observed: LiveStreamObserved, outcome: StreamOutcome, primary_before: IngestStatus | None
+    observed: LiveStreamObserved,
+    outcome: StreamOutcome,
+    primary_before: IngestStatus | None,
+    states: Mapping[Role, HandoverState] | None = None,
 ) -> tuple[Manifest, list[Transition]]:
     """The new status and its Events (`primary_before`: the primary's telemetry at the last write)."""
     raw = with_status(observed.body, observed.written)
@@ -338,7 +405,7 @@ def livestream_update(
         pods=observed.pods,
         key_secret_missing=outcome.key_secret_missing,
         key_invalid_for_srt=outcome.key_invalid_for_srt,
-        telemetry=observed.telemetry,
+        telemetry=on_air(observed),
         recordings=recording_facts(observed),
         host_ports=outcome.host_ports,
         services=observed.services,
@@ -357,8 +424,28 @@ def livestream_update(
         route_refused=outcome.route_refused,
         deactivation=outcome.deactivation,
         restart_pending={role: c.part for role, c in outcome.pod_changes.items() if c.action == "wait" and c.part},
+        handovers=dict(states or {}),
+        handover_failures=handover_failures(observed, outcome, states or {}),
     )
     status = livestream_status(stream, observation, facts.stamp)
-    primary = observed.telemetry.get("primary")
+    primary = on_air(observed).get("primary")
     worker_news = publisher_refusal_events(primary_before, primary) + ice_servers_events(primary_before, primary)
     return status.wire(), livestream_events(previous, status) + worker_news
+
+
+def handover_failures(
+    observed: LiveStreamObserved, outcome: StreamOutcome, states: Mapping[Role, HandoverState]
+) -> dict[Role, str]:
+    """The roles whose handover is still wanted but whose last one failed (none under way): what
+    their serving Pod records, and when the next is tried."""
+    failed: dict[Role, str] = {}
+    for role, change in outcome.pod_changes.items():
+        failure = failed_handover(observed.pods.get(role))
+        if change.action != "handover" or role in states or failure is None:
+            continue
+        pod = observed.pods[role].name
+        failed[role] = (
+            f"{role} ingest: {change.part} changed; the handover of {pod} failed {failure.count} time(s), last: "
+            f"{failure.why}; tried again at {failure.retry_at:%H:%M:%S} UTC ({pod} keeps running)"
+        )
+    return failed

@@ -1,11 +1,14 @@
 """A LiveStream's status loop (runtime/tick.py): loop_observe.py reads, decide.py decides (status,
-reconciles, the overlay switch, the player page's settings), tick.py and the actuators below act."""
+reconciles, the overlay switch, the player page's settings, handovers), tick.py and the actuators
+below act."""
 
 from __future__ import annotations
 
 from streamops.api import LIVESTREAM, LiveStreamStatus
 from streamops.control.livestream import decide as chain
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, StreamMetrics, SwitchOverlays
+from streamops.control.livestream.handover import DeletePod, PatchPod
+from streamops.control.livestream.handover_writes import delete_pod, patch_pod
 from streamops.control.livestream.loop_observe import LiveStreamReads
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.livestream.overlay_switching import switch_overlays
@@ -45,6 +48,10 @@ class LiveStreamTick(LiveStreamReads, KindTick[StreamOutcome, LiveStreamObserved
         match action:
             case SwitchOverlays():
                 await switch_overlays(loop, action)
+            case PatchPod():
+                await patch_pod(loop, action)
+            case DeletePod():
+                await delete_pod(loop, action)
             case StreamMetrics(active=active, restarts=restarts):
                 operator_metrics.stream_active(loop.namespace, loop.name, active)
                 loop.report_restarts(loop.name, dict(restarts))

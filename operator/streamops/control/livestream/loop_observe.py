@@ -6,6 +6,8 @@ outcome."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from streamops.api import LIVESTREAM, RECORDING
 from streamops.contract.ingest import IngestStatus, Role
 from streamops.control.livestream.decide import LiveStreamMemory, LiveStreamObserved, RecordingSeen
@@ -18,6 +20,7 @@ from streamops.control.runtime.state import OperatorState
 from streamops.control.runtime.tick import loop_facts
 from streamops.control.storage.recorder_pod import RECORDER_COMPONENT, STANDBY_COMPONENT
 from streamops.control.workers.endpoint_slices import EndpointObservation, observe_endpoint
+from streamops.control.workers.handover_marks import Marks, serving_index
 from streamops.control.workers.ingest_address import ingest_component, ingest_names, region_service_name
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.worker_client import TelemetryReader
@@ -29,9 +32,15 @@ class LiveStreamReads:
 
     def __init__(self, indexes: Indexes) -> None:
         self.indexes = indexes
-        self.readers: dict[Role, TelemetryReader[IngestStatus]] = {
-            role: TelemetryReader(IngestStatus) for role in ROLES
-        }
+        # One per slot, by the slot's name (ingest_slots): a handover's Pods are read side by side,
+        # and the serving one keeps its last read when the label moves (no tick without `live`).
+        self.readers: dict[str, TelemetryReader[IngestStatus]] = {}
+
+    def reader(self, pod: str) -> TelemetryReader[IngestStatus]:
+        found = self.readers.get(pod)
+        if found is None:
+            found = self.readers[pod] = TelemetryReader(IngestStatus)
+        return found
 
     async def observe(self, loop: ObjectLoop[StreamOutcome], memory: LiveStreamMemory) -> LiveStreamObserved:
         indexes, state, namespace, name = self.indexes, loop.state, loop.namespace, loop.name
@@ -45,24 +54,33 @@ class LiveStreamReads:
         recorder_running = any(
             worker_pod(indexes.pods, namespace, RECORDING.kind, r.name, RECORDER_COMPONENT) for r in recordings
         )
-        pods = {
-            role: pod
-            for role in ROLES
-            if (
-                pod := worker_pod(indexes.pods, namespace, LIVESTREAM.kind, name, ingest_component(role))
-                or (outcome.created.get(role) if outcome else None)  # (until the Pod watch shows it)
-            )
-        }
+        pods: dict[Role, PodObservation] = {}
+        others: dict[Role, PodObservation] = {}
+        for role in ROLES:
+            found = index_values(indexes.pods, (namespace, LIVESTREAM.kind, name, ingest_component(role)))
+            serving, other = serving_and_other(found)
+            pod = serving or (outcome.created.get(role) if outcome else None)  # (until the Pod watch shows it)
+            if pod is not None:
+                pods[role] = pod
+            if other is not None:
+                others[role] = other
         observed = LiveStreamObserved(
-            facts, outcome, loop.body, loop.writer.written, recordings, standby, recorder_running, pods
+            facts, outcome, loop.body, loop.writer.written, recordings, standby, recorder_running, pods, others=others
         )
         if facts.reconcile_due or outcome is None:
             return observed
         telemetry: dict[Role, IngestStatus] = {}
-        for role, reader in self.readers.items():
-            data = await state.read_worker(reader, pods.get(role), namespace, name)
-            if data is not None:
-                telemetry[role] = data
+        other_telemetry: dict[Role, IngestStatus] = {}
+        for role in ROLES:
+            for seen, into in ((pods, telemetry), (others, other_telemetry)):
+                pod = seen.get(role)
+                if pod is None:
+                    continue
+                data = await state.read_worker(self.reader(pod.name), pod, namespace, name)
+                if data is not None:
+                    into[role] = data
+        for slot in [n for n in self.readers if n not in {p.name for p in (*pods.values(), *others.values())}]:
+            del self.readers[slot]  # (a slot with no Pod: its reader starts afresh with the next)
         broadcasts = tuple(index_values(indexes.broadcasts, (namespace, name)))
         members = {m: indexed_stream(indexes.streams, namespace, m) for b in broadcasts for m in b.members}
         return LiveStreamObserved(
@@ -81,7 +99,19 @@ class LiveStreamReads:
             await state.edge_sessions(namespace, name) if outcome.edge else None,
             broadcasts,
             members,
+            others,
+            other_telemetry,
         )
+
+
+def serving_and_other(found: Sequence[PodObservation]) -> tuple[PodObservation | None, PodObservation | None]:
+    """A role's ingest Pods as the pod index holds them: the one that serves
+    (handover_marks.serving_index) and the other, if any."""
+    pods = sorted(found, key=lambda p: p.name)[:2]  # (slot order: `<stream>-ingest` before `-ingest-b`)
+    index = serving_index([Marks(p.name, p.uid, p.exists, p.deleting, p.serving, p.successor_of) for p in pods])
+    if index is None:
+        return None, None
+    return pods[index], (pods[1 - index] if len(pods) == 2 else None)
 
 
 def observed_services(state: OperatorState, namespace: str, stream: str) -> dict[Role, ServiceObservation]:

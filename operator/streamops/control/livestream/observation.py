@@ -46,7 +46,10 @@ class Observed:
     admission: Admission  # the stream as its children are built from, its route, the policy's refusals
     services: dict[Role, Manifest | None] = field(default_factory=dict)  # the external ingest Services
     internal_services: dict[Role, Manifest | None] = field(default_factory=dict)
-    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the ingest Pods
+    pods: dict[Role, Manifest | None] = field(default_factory=dict)  # the serving ingest Pods
+    # The role's Pod in the other slot (ingest_address.ingest_slots): a handover's successor or
+    # predecessor, or nothing (None).
+    others: dict[Role, Manifest | None] = field(default_factory=dict)
     # The LoadBalancer regions' Services by region: those the operator lists, and those the primary
     # Service records the stream has (a region no longer listed: its Service is deleted).
     region_services: dict[str, Manifest | None] = field(default_factory=dict)

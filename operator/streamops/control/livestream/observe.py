@@ -26,7 +26,8 @@ from streamops.control.shared.settings import OperatorSettings, TenancySettings
 from streamops.control.shared.spec_reads import read_secret_key
 from streamops.control.shared.tenancy import secret_reference_refusal
 from streamops.control.storage.recorder_pod import standby_pod_name
-from streamops.control.workers.ingest_address import ingest_names, region_service_name
+from streamops.control.workers.handover_marks import marks_of, serving_index
+from streamops.control.workers.ingest_address import ingest_names, ingest_slots, region_service_name
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owned_by
 from streamops.kube.reads import KubeReads
@@ -89,6 +90,18 @@ def observe_standby(
     return StandbyObserved(pod, free, claim is not None)
 
 
+def serving_and_other(
+    api: KubeReads, namespace: str, slots: tuple[str, str]
+) -> tuple[Manifest | None, Manifest | None]:
+    """A role's two ingest Pods (each slot read once): the one that serves (handover_marks.serving_index)
+    and the other."""
+    found = [api.get("Pod", namespace, slot) for slot in slots]
+    index = serving_index([marks_of(slot, pod) for slot, pod in zip(slots, found, strict=True)])
+    if index is None:
+        return None, None
+    return found[index], found[1 - index]
+
+
 def observe(
     api: KubeReads,
     stream: LiveStream,
@@ -115,6 +128,7 @@ def observe(
     services = {role: api.get("Service", namespace, names[role].service) for role in ROLES}
     regions = list(settings.ingest.load_balancer_regions)
     regions += [r for r in recorded_regions(services["primary"]) if r not in regions]
+    slots = {role: serving_and_other(api, namespace, ingest_slots(name, role)) for role in ROLES}
     admitted = admission.stream
     auto = admitted.spec.recording.auto or auto_recording_exists
     asks_standby = admitted.spec.recording.standby and admitted.spec.active and not recorder_running
@@ -126,7 +140,8 @@ def observe(
         admission=admission,
         services=services,
         internal_services={role: api.get("Service", namespace, names[role].internal_service) for role in ROLES},
-        pods={role: api.get("Pod", namespace, names[role].pod) for role in ROLES},
+        pods={role: slots[role][0] for role in ROLES},
+        others={role: slots[role][1] for role in ROLES},
         region_services={r: api.get("Service", namespace, region_service_name(name, r)) for r in regions},
         deactivation=in_force(stream),
         deactivation_record=stream.metadata.annotations.get(DEACTIVATED_ANNOTATION),

@@ -9,7 +9,8 @@ server answered it), and apply.py calls them at that point."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from streamops.api import LiveStream
 from streamops.contract.ingest import Role
@@ -34,9 +35,18 @@ from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.tenancy import regional_load_balancers_allowed
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import default_storage, on_default_claim, recordings_claim
+from streamops.control.workers.handover_marks import (
+    HANDOVER_FOR_ANNOTATION,
+    SERVING,
+    SERVING_LABEL,
+    SUCCESSOR_OF_ANNOTATION,
+    handed_over_at,
+    handover_failure,
+    successor_of,
+)
 from streamops.control.workers.ingest_address import IngestPortMap, playback_signed
 from streamops.control.workers.ports import ports_of
-from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION, pod_difference
+from streamops.control.workers.restarts import BUILT_FOR_ANNOTATION, BUILT_FROM_ANNOTATION, PodChange, pod_difference
 from streamops.kube.manifests import Manifest
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, edge_owner_value, owned_by
 
@@ -93,6 +103,7 @@ class Plan:
     refusals: tuple[str, ...] = ()  # the tenancy policy's, as status says them
     route_refused: bool = False  # the route asked for was refused by the policy
     immediate: bool = False  # the owner asks for a pending restart now (restarts.py)
+    handover: bool = False  # a busy ingest that differs is handed over (the restart policy handover)
     # A worker's report of its deactivation, worth checking against the running Pod (recorded_deactivation).
     report: tuple[str, str] | None = None
     quality_set: QualitySetLookup | None = None  # the set the stream names, as read (missing or not)
@@ -111,6 +122,7 @@ def plan_children(
     immediate: bool,
     auto_recording_exists: bool = True,
     recorder_running: bool = False,
+    handover: bool = False,
 ) -> Plan:
     """Pure. `live`: whether each ingest has media (a restart waits while it does, unless
     `immediate`); `auto_recording_exists` False (from the operator's index): none is left to stop
@@ -172,6 +184,7 @@ def plan_children(
         refusals=tuple(refusals),
         route_refused=observed.asked_route is not None and route is None,
         immediate=immediate,
+        handover=handover,
         report=observed.report,
         quality_set=lookup,
         regions=regions,
@@ -344,3 +357,62 @@ def wanted_pod(
         # stream's spec changed meanwhile in a way the ingest does not see (restarts.owner_difference).
         pod["metadata"]["annotations"][BUILT_FROM_ANNOTATION] = json.dumps({LADDER_PARTS: lookup.reference})
     return pod
+
+
+# --- the two slots of a role's ingest (docs/design/handover.md) -----------------------------------
+
+
+def in_slot(pod: Manifest, name: str, serving: bool) -> Manifest:
+    """The desired ingest Pod under a slot's name, labelled serving or not (a copy)."""
+    meta = {**pod["metadata"], "name": name, "labels": dict(pod["metadata"].get("labels") or {})}
+    meta["annotations"] = dict(meta.get("annotations") or {})
+    if serving:
+        meta["labels"][SERVING_LABEL] = SERVING
+    else:
+        meta["labels"].pop(SERVING_LABEL, None)
+    return {**pod, "metadata": meta}
+
+
+@dataclass(frozen=True)
+class Successor:
+    """A role's second slot while its serving Pod is to be handed over, or after: the successor to
+    create (not serving), a stale Pod there to delete, and the change as status tells it (a
+    handover held after a failed one carries when it is tried again)."""
+
+    change: PodChange
+    create: Manifest | None = None
+    delete: Manifest | None = None
+
+
+def plan_successor(
+    desired: Manifest | None,
+    current: Manifest | None,
+    other: Manifest | None,
+    change: PodChange,
+    slots: tuple[str, str],
+    generation: int | None,
+    now: datetime,
+) -> Successor:
+    """Pure. `current`: the serving Pod; `other`: the Pod in the other slot; `change`: what
+    roll_pod decided for `current`. A predecessor still being released (handed over) is the
+    status loop's to delete; any other Pod there that is not the successor the change wants (a
+    successor of an older spec, one left when no handover is wanted any more) goes."""
+    other_meta = (other or {}).get("metadata") or {}
+    leaving = other is None or bool(other_meta.get("deletionTimestamp")) or handed_over_at(other) is not None
+    if change.action != "handover" or desired is None or current is None:
+        return Successor(change, delete=None if leaving else other)
+    if other is not None:
+        under_way = successor_of(other) == current["metadata"].get("uid") and pod_difference(desired, other) is None
+        return Successor(change, delete=None if leaving or under_way else other)
+    failure = handover_failure(current)
+    if failure is not None and now < failure.retry_at:
+        return Successor(replace(change, retry_at=failure.retry_at))
+    name = slots[1] if current["metadata"]["name"] == slots[0] else slots[0]
+    pod = in_slot(desired, name, serving=False)
+    pod["metadata"]["annotations"] |= {
+        SUCCESSOR_OF_ANNOTATION: current["metadata"].get("uid") or "",
+        HANDOVER_FOR_ANNOTATION: change.part or "",
+    }
+    if generation is not None:
+        pod["metadata"]["annotations"][BUILT_FOR_ANNOTATION] = str(generation)
+    return Successor(change, create=pod)

@@ -20,9 +20,10 @@ from streamops.control.livestream.plan import Plan, plan_children
 from streamops.control.shared.settings import OperatorSettings
 from streamops.control.shared.spec_checks import parse
 from streamops.control.workers.ports import PortAllocator
+from streamops.control.workers.restarts import restart_policy
 from streamops.kube.client import KubeApi, NamespaceTerminating
 from streamops.kube.manifests import Body
-from streamops.kube.naming import IMMEDIATE, RESTARTS_ANNOTATION
+from streamops.kube.naming import RESTARTS_ANNOTATION
 
 
 def reconcile_livestream(
@@ -59,9 +60,18 @@ def reconcile_livestream(
             "primary": primary_live if primary_live is not None else bool(status and status.live),
             "backup": backup_live if backup_live is not None else bool(status and status.backup_live),
         }
-        immediate = stream.metadata.annotations.get(RESTARTS_ANNOTATION) == IMMEDIATE
+        policy = restart_policy(stream.metadata.annotations.get(RESTARTS_ANNOTATION), settings.worker.restart_policy)
         observed = observe(api, stream, settings, report, auto_recording_exists, standby, recorder_running)
-        plan = plan_children(stream, settings, observed, live, immediate, auto_recording_exists, recorder_running)
+        plan = plan_children(
+            stream,
+            settings,
+            observed,
+            live,
+            policy == "immediate",
+            auto_recording_exists,
+            recorder_running,
+            handover=policy == "handover",
+        )
         applied = apply_plan(api, settings, plan, observed, stream, allocator)
         outcome = _outcome(plan, observed, applied)
     except NamespaceTerminating:

@@ -15,6 +15,7 @@ from streamops.contract.stream_key import SRT_PASSPHRASE_MAX, SRT_PASSPHRASE_MIN
 from streamops.control.livestream import reasons
 from streamops.control.livestream.deactivation import NO_DATA, Deactivation, deactivated_message
 from streamops.control.livestream.exposure import Reach, ServiceObservation, ingest_reach, region_reaches
+from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED, HandoverState
 from streamops.control.livestream.overlays import overlay_events, overlays_condition, stream_overlays
 from streamops.control.livestream.playability import (
     BROWSER_PLAYABLE,
@@ -31,6 +32,7 @@ from streamops.control.shared.conditions import (
     BACKUP_READY,
     READY,
     RECONCILING,
+    RESTART_PENDING,
     STALLED,
     Observed,
     Transition,
@@ -94,6 +96,9 @@ class IngestObservation:
     route_refused: bool = False  # ... among them the playback route: none is there
     deactivation: Deactivation | None = None  # recorded on the LiveStream, in force (deactivation.py)
     restart_pending: dict[Role, str] = field(default_factory=dict)  # ingests waiting to be idle: the difference
+    handovers: dict[Role, HandoverState] = field(default_factory=dict)  # handovers under way (handover.py)
+    # Roles whose handover is wanted but whose last one failed (none under way): what status says.
+    handover_failures: dict[Role, str] = field(default_factory=dict)
 
 
 def _ingest_condition(
@@ -147,8 +152,10 @@ def _ingest_condition(
 
 def _through(stream: LiveStream, role: Role, reach: Reach, observed: IngestObservation) -> EndpointObservation | None:
     """The Service in the publishers' way and how its EndpointSlices list the role's Pod; None when
-    publishers reach the Pod's own host ports (host networking, exposure HostNetwork)."""
-    if reach.exposure == "HostNetwork":
+    publishers reach the Pod's own host ports (host networking, exposure HostNetwork), or while a
+    handover of the role is under way (the Services list both Pods, the slices catch up with the
+    label's move a moment later: Ready does not flap meanwhile)."""
+    if reach.exposure == "HostNetwork" or role in observed.handovers:
         return None
     service = ingest_names(stream.metadata.name, role).service
     return observed.endpoints.get(role) or EndpointObservation(service)
@@ -451,7 +458,18 @@ def _overlays(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
 
 def _restart_pending(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:
     waiting = {f"{role} ingest": _pending_part(stream, part) for role, part in seen.observed.restart_pending.items()}
-    return draft.adding(*restart_pending(waiting))
+    pending = restart_pending(waiting)
+    failures = seen.observed.handover_failures
+    if not pending and failures:
+        # Still pending (the difference is there, the next try is due later): why the last one failed.
+        message = "; ".join(failures[role] for role in sorted(failures))
+        pending = [Observed(RESTART_PENDING, "True", HANDOVER_FAILED, message[:4096])]
+    under_way = seen.observed.handovers
+    if under_way:
+        states = [under_way[role] for role in sorted(under_way)]
+        message = "; ".join(s.message for s in states)
+        pending.append(Observed(HANDING_OVER, "True", states[0].step, message[:4096]))
+    return draft.adding(*pending)
 
 
 def _endpoints(stream: LiveStream, seen: Seen, draft: Draft) -> Draft:

@@ -186,6 +186,16 @@ class WorkerSettings(SettingsGroup):
     bind_address: str = Field(
         default="0.0.0.0", validation_alias="worker_bind_address", description="Address the workers listen on."
     )
+    restart_policy: Literal["handover", "idle", "immediate"] = Field(
+        default="handover",
+        validation_alias="worker_restart_policy",
+        description="What becomes of a busy ingest that differs from what it should run (a new image, a setting, "
+        "a spec edit): handover (a successor Pod starts beside it, catches up, takes the Services, then it goes: "
+        "docs/design/handover.md), idle (it keeps running until it has no publisher: RestartPending), immediate "
+        "(replaced now, cutting the broadcast). A LiveStream's annotation streaming.streamops.dev/restarts "
+        "overrides it. Ingests only: recorders and pushers keep waiting for idle (their own annotation immediate "
+        "restarts them now).",
+    )
     network_policies_file: str = Field(
         default="",
         validation_alias="worker_network_policies_file",

@@ -39,12 +39,15 @@ def roll_pod(
     generation: int | None = None,
     busy: bool = False,
     immediate: bool = False,
+    *,
+    handover: bool = False,
 ) -> PodRoll:
     """`current` is the Pod as just read. A Pod that differs from `desired` in a part its worker
     needs is replaced, or kept until it is idle (restarts.py: which, and why); a replaced Pod is
     annotated with the part, then deleted, not re-created here: its DELETED event brings the owner
     back. `generation` is the owner's (recorded on a new Pod); `busy`: the worker has a publisher,
-    records or pushes; `immediate`: the owner asks for a pending restart now."""
+    records or pushes; `immediate`: the owner asks for a pending restart now; `handover`: a busy
+    worker is handed over rather than kept (the change says so; the caller makes the successor)."""
     if current is not None and not owned_by(current, uid):
         return PodRoll(current)
     if desired is None:
@@ -65,7 +68,7 @@ def roll_pod(
     referenced = bool(built_from(desired))
     owner_part = owner_difference(desired, current) if referenced and part is not None else part
     built_for = annotations.get(BUILT_FOR_ANNOTATION)
-    change = pod_change(part, built_for, generation, busy, immediate, owner_part, referenced)
+    change = pod_change(part, built_for, generation, busy, immediate, owner_part, referenced, handover)
     if change.action != "replace":
         return PodRoll(current, change)
     name, pod_uid = meta["name"], current["metadata"]["uid"]

@@ -51,6 +51,17 @@ def ingest_component(role: Role) -> str:
     return "ingest" if role == "primary" else "ingest-backup"
 
 
+SECOND_SLOT_SUFFIX = "b"  # `<ingest Pod>-b`: the second slot, where a successor starts beside the running Pod
+
+
+def ingest_slots(stream_name: str, role: Role) -> tuple[str, str]:
+    """The two names a role's ingest Pod takes in turn (a handover's successor takes the free one):
+    `<stream>-ingest` and `<stream>-ingest-b` (the backup's: `-ingest-backup`, `-ingest-backup-b`).
+    No other child is named so: the Services add -internal and -region-<name>, recorders -recorder."""
+    first = ingest_names(stream_name, role).pod
+    return first, child_name(first, SECOND_SLOT_SUFFIX)
+
+
 def ingest_names(stream_name: str, role: Role) -> IngestNames:
     component = ingest_component(role)
     name = child_name(stream_name, component)

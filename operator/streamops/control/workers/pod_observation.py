@@ -11,6 +11,7 @@ from typing import NamedTuple
 from streamops.api.common import Condition
 from streamops.contract.worker import STATUS_PATH
 from streamops.control.shared.conditions import READY, Observed, Transition
+from streamops.control.workers import handover_marks as marks
 from streamops.kube.manifests import Body, timestamp
 
 # The taint eviction controller marks a Pod it deletes for a NoExecute taint (node unreachable or
@@ -47,6 +48,15 @@ class PodObservation:
     mounting_since: datetime | None = None  # scheduled, sandbox not started yet (volumes first)
     waiting: str = ""  # "reason: message" of a container that waits (ContainerCreating, ImagePullBackOff...)
     restarts: int = 0  # restartCount of its containers, summed (streamops_worker_restarts)
+    created_at: datetime | None = None  # metadata.creationTimestamp (a handover's bounds count from it)
+    # An ingest's part in a handover (handover_marks.py): it serves its role's Services; whose
+    # successor it is (a uid) and for what difference; since when it no longer serves; its last
+    # successor's failure (the annotation as it is).
+    serving: bool = False
+    successor_of: str = ""
+    handover_for: str = ""
+    handed_over_at: datetime | None = None
+    handover_failed: str = ""
 
     @classmethod
     def of(cls, name: str, pod: Body | None) -> PodObservation:
@@ -113,6 +123,12 @@ class PodObservation:
             mounting_since=mounting_since,
             waiting=waiting,
             restarts=sum(int(c.get("restartCount") or 0) for c in statuses),
+            created_at=timestamp(meta.get("creationTimestamp")),
+            serving=marks.is_serving(pod),
+            successor_of=marks.successor_of(pod),
+            handover_for=marks.handover_for(pod),
+            handed_over_at=marks.handed_over_at(pod),
+            handover_failed=str((meta.get("annotations") or {}).get(marks.HANDOVER_FAILED_ANNOTATION) or ""),
         )
 
     @property

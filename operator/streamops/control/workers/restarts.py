@@ -11,7 +11,9 @@ not the one the Pod was built for, and the worker's configuration differs in a p
 spec decides: not one built from an object it references, a quality set, while it references the
 same one, `BUILT_FROM_ANNOTATION`), when the worker is idle
 (no publisher, no recording, no push), or when the owner asks (`RESTARTS_ANNOTATION: immediate`).
-Otherwise it waits for the worker to be idle, and the owner's status says so (RestartPending)."""
+Otherwise a busy ingest is handed over (make-before-break, docs/design/handover.md: `handover`,
+the restart policy by default), and any other busy worker waits for it to be idle, and the owner's
+status says so (RestartPending); the restart policy `idle` makes a busy ingest wait too."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
@@ -37,7 +40,18 @@ CONFIG_PREFIX = "config."
 DEFAULT_MARK = "d:"  # a configuration field at the contract's default: absent from an older Pod's parts
 UNKNOWN_PART = "spec (built by an operator that did not record its parts)"
 
-Action = Literal["keep", "replace", "wait"]
+Action = Literal["keep", "replace", "wait", "handover"]
+# The restart policy (chart worker.restartPolicy; a stream's RESTARTS_ANNOTATION overrides it): what
+# becomes of a busy ingest that differs from what it should run.
+RestartPolicy = Literal["handover", "idle", "immediate"]
+RESTART_POLICIES: tuple[RestartPolicy, ...] = ("handover", "idle", "immediate")
+
+
+def restart_policy(annotation: str | None, default: RestartPolicy) -> RestartPolicy:
+    """The owner's annotation when it names a policy, else the operator's."""
+    return next((p for p in RESTART_POLICIES if p == annotation), default)
+
+
 _ANY: TypeAdapter[Any] = TypeAdapter(Any)
 
 
@@ -140,11 +154,13 @@ def pod_difference(desired: Manifest, current: Manifest) -> str | None:
 
 @dataclass(frozen=True)
 class PodChange:
-    """What to do with a running worker Pod: keep it, replace it now, or wait until it is idle;
-    `part` is the first difference (None when kept for having none)."""
+    """What to do with a running worker Pod: keep it, replace it now, wait until it is idle, or hand
+    it over to a successor; `part` is the first difference (None when kept for having none).
+    `retry_at`: a handover held after its last successor failed (handover_marks.HandoverFailure)."""
 
     action: Action
     part: str | None = None
+    retry_at: datetime | None = None
 
 
 KEEP = PodChange("keep")
@@ -158,17 +174,23 @@ def pod_change(
     immediate: bool,
     owner_part: str | None = None,
     referenced: bool = False,
+    handover: bool = False,
 ) -> PodChange:
     """The decision for a running Pod whose first difference is `part` (docstring of the module).
     `referenced`: some parts were built from objects the owner references; `owner_part` is then the
-    first difference of the others (owner_difference), the one the owner's generation can explain."""
+    first difference of the others (owner_difference), the one the owner's generation can explain.
+    `handover`: the worker can be handed over (a busy ingest under the policy `handover`): any
+    difference, the owner's spec edits included, is applied that way instead of waiting or cutting."""
     if part is None:
         return KEEP
     owner_changed = generation is not None and built_for is not None and built_for != str(generation)
     owners = owner_part if referenced else part
     if not busy or immediate:
         return PodChange("replace", part)
-    if owner_changed and owners is not None and owners.startswith(CONFIG_PREFIX):
+    owners_config = owner_changed and owners is not None and owners.startswith(CONFIG_PREFIX)
+    if handover:
+        return PodChange("handover", owners if owners_config else part)
+    if owners_config:
         return PodChange("replace", owners)
     return PodChange("wait", part)
 

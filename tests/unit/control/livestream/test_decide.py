@@ -13,7 +13,7 @@ import kopf
 import pytest
 from devtools.catalog import livestream, pull, quiet_loop, stored
 from streamops.api.common import SecretKeyRef
-from streamops.contract.ingest import PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings
+from streamops.contract.ingest import HANDOVER_FOLLOW_PATH, PLAYER_SETTINGS_PATH, IngestStatus, PlayerSettings
 from streamops.contract.overlay import OverlaySwitch
 from streamops.control.livestream.deactivation import DEACTIVATED_ANNOTATION, Deactivation
 from streamops.control.livestream.decide import (
@@ -25,6 +25,7 @@ from streamops.control.livestream.decide import (
     SwitchOverlays,
     decide,
 )
+from streamops.control.livestream.handover import HANDING_OVER, HANDOVER_FAILED
 from streamops.control.livestream.outcome import StreamOutcome
 from streamops.control.runtime.decisions import (
     ForceDelete,
@@ -36,8 +37,9 @@ from streamops.control.runtime.decisions import (
     WorkerRequest,
     WriteStatus,
 )
-from streamops.control.shared.conditions import WORKER_REPLACED
+from streamops.control.shared.conditions import RESTART_PENDING, WORKER_REPLACED
 from streamops.control.shared.settings import OperatorSettings
+from streamops.control.workers.handover_marks import HandoverFailure
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import PodChange
 
@@ -311,3 +313,71 @@ def test_the_tick_ends_with_its_wake():
     assert nothing[-1] == IDLE
     order = kinds(without(decide(seen(replace(OUTCOME, pod_changes={"primary": WAIT})), LiveStreamMemory())[0]))
     assert order == [StreamMetrics, Reconcile, WriteStatus, Wake], "the reconcile before the status write"
+
+
+# --- a handover (handover.py's steps; their table: test_handover.py) ------------------------------
+
+SUCCESSOR = PodObservation(
+    "cam-ingest-b",
+    exists=True,
+    uid="p2",
+    phase="Running",
+    ready=True,
+    ip="10.0.0.6",
+    http_port=8081,
+    successor_of="p1",
+    handover_for="containers[ingest].image",
+    created_at=NOW - timedelta(seconds=5),
+)
+HANDING = replace(OUTCOME, pod_changes={"primary": PodChange("handover", "containers[ingest].image")})
+
+
+def conditions_of(actions: list[Any]) -> dict[str, dict[str, str]]:
+    [write] = [a for a in actions if isinstance(a, WriteStatus)]
+    return {c["type"]: c for c in write.status["conditions"]}
+
+
+def test_a_handover_step_is_taken_and_status_says_handing_over():
+    observed = seen(HANDING, telemetry={"primary": LIVE}, others={"primary": SUCCESSOR}, other_telemetry={})
+    actions, memory = decide(observed, LiveStreamMemory())
+    [follow] = [a for a in actions if isinstance(a, WorkerRequest)]
+    assert (follow.pod, follow.path) == (SUCCESSOR, HANDOVER_FOLLOW_PATH)
+    handing = conditions_of(actions)[HANDING_OVER]
+    assert (handing["status"], handing["reason"]) == ("True", "Following")
+    assert "handing over from cam-ingest to cam-ingest-b because containers[ingest].image changed" in handing["message"]
+    assert memory.handover.sent, "remembered: not sent again next tick"
+    # No WorkerReplaced Event for a handover (HandedOver says it when it is done).
+    assert not [a for a in actions if isinstance(a, PostEvent) and a.reason == WORKER_REPLACED]
+
+
+def test_a_failed_handover_leaves_restart_pending_saying_why():
+    failure = HandoverFailure(NOW - timedelta(seconds=5), 1, "cam-ingest-b was not Ready within 60 s")
+    primary = replace(PRIMARY, handover_failed=failure.record())
+    held = replace(HANDING, pod_changes={"primary": replace(HANDING.pod_changes["primary"], retry_at=failure.retry_at)})
+    actions, _ = decide(seen(held, pods={"primary": primary}, telemetry={"primary": LIVE}), LiveStreamMemory())
+    pending = conditions_of(actions)[RESTART_PENDING]
+    assert (pending["status"], pending["reason"]) == ("True", HANDOVER_FAILED)
+    assert "was not Ready within 60 s" in pending["message"] and "cam-ingest keeps running" in pending["message"]
+    assert HANDING_OVER not in conditions_of(actions)
+    # Its retry is due: a reconcile makes the next successor.
+    later = facts(now=failure.retry_at)
+    actions, _ = decide(
+        seen(held, loop=later, pods={"primary": primary}, telemetry={"primary": LIVE}), LiveStreamMemory()
+    )
+    assert any(isinstance(a, Reconcile) for a in actions)
+
+
+def test_a_stream_stays_live_while_its_publisher_moves_to_the_successor():
+    """The Services moved, the encoder not yet reconnected: the predecessor's media is what is on air."""
+    serving = replace(SUCCESSOR, serving=True)
+    predecessor = replace(PRIMARY, serving=False, handed_over_at=NOW - timedelta(seconds=1))
+    observed = seen(
+        OUTCOME,
+        pods={"primary": serving},
+        telemetry={"primary": IDLE_INGEST},
+        others={"primary": predecessor},
+        other_telemetry={"primary": LIVE},
+    )
+    actions, memory = decide(observed, LiveStreamMemory())
+    assert memory.live == {"primary": True}, "busy: no other change replaces it meanwhile"
+    assert conditions_of(actions)["Live"]["status"] == "True"

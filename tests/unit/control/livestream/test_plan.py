@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from devtools.catalog import named_ladder, pull, stored_livestream
 from streamops.api import LiveStream
 from streamops.api.livestream import QualitySetRef, Rendition
@@ -19,7 +21,9 @@ from streamops.control.livestream.plan import (
     Plan,
     Standby,
     deactivation_patch,
+    in_slot,
     plan_children,
+    plan_successor,
     recorded_deactivation,
     wanted_internal_service,
     wanted_pod,
@@ -32,7 +36,14 @@ from streamops.control.shared.quality_sets import QualitySetLookup
 from streamops.control.shared.settings import OperatorSettings, PlaybackSettings
 from streamops.control.storage.recorder_pod import recorder_standby_pod
 from streamops.control.storage.recordings_claim import recordings_claim
-from streamops.control.workers.restarts import BUILT_FROM_ANNOTATION
+from streamops.control.workers.handover_marks import (
+    HANDED_OVER_AT_ANNOTATION,
+    HANDOVER_FAILED_ANNOTATION,
+    SERVING_LABEL,
+    SUCCESSOR_OF_ANNOTATION,
+    HandoverFailure,
+)
+from streamops.control.workers.restarts import BUILT_FOR_ANNOTATION, BUILT_FROM_ANNOTATION, PodChange
 from streamops.kube.naming import PLAYBACK_ROUTE_ANNOTATION, owner_reference
 
 SETTINGS = OperatorSettings()
@@ -299,3 +310,62 @@ def test_a_pull_ingest_held_for_a_missing_set_still_records_its_deactivation() -
     assert p.roles["primary"].hold
     found = recorded_deactivation(p, SETTINGS, o, None)
     assert found is not None and found.reason == "no data", "the Pod that reported it is the one kept"
+
+
+# --- the role's second slot: plan_successor --------------------------------------------------------
+
+SLOTS = ("cam-ingest", "cam-ingest-b")
+NOW = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
+HANDOVER = PodChange("handover", "containers[ingest].image")
+
+
+def slot_pod(name: str, uid: str, **annotations: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": uid, "labels": {}, "annotations": dict(annotations)}, "spec": {}}
+
+
+DESIRED = slot_pod("cam-ingest", "")
+RUNNING = slot_pod("cam-ingest", "a")
+SUCCESSOR = slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "a"})
+PREDECESSOR = slot_pod("cam-ingest-b", "b", **{HANDED_OVER_AT_ANNOTATION: "2026-11-29T17:59:50Z"})
+
+
+@pytest.mark.parametrize(
+    ("change", "current", "other", "creates", "deletes"),
+    [
+        (PodChange("keep"), RUNNING, None, None, None),
+        (PodChange("keep"), RUNNING, SUCCESSOR, None, "cam-ingest-b"),  # no handover wanted: a stale successor goes
+        (PodChange("keep"), RUNNING, PREDECESSOR, None, None),  # the loop deletes a released predecessor
+        (HANDOVER, RUNNING, None, "cam-ingest-b", None),
+        (HANDOVER, slot_pod("cam-ingest-b", "a"), None, "cam-ingest", None),  # the slots take turns
+        (HANDOVER, RUNNING, SUCCESSOR, None, None),  # under way
+        (HANDOVER, RUNNING, slot_pod("cam-ingest-b", "b", **{SUCCESSOR_OF_ANNOTATION: "z"}), None, "cam-ingest-b"),
+        (HANDOVER, RUNNING, PREDECESSOR, None, None),  # the last one still releasing: the next waits
+    ],
+)
+def test_the_second_slot(
+    change: PodChange, current: dict[str, Any], other: dict[str, Any] | None, creates: str | None, deletes: str | None
+) -> None:
+    successor = plan_successor(DESIRED, current, other, change, SLOTS, 4, NOW)
+    assert (successor.create or {}).get("metadata", {}).get("name") == creates
+    assert (successor.delete or {}).get("metadata", {}).get("name") == deletes
+    if successor.create is not None:
+        meta = successor.create["metadata"]
+        assert SERVING_LABEL not in meta["labels"], "not serving until it has caught up"
+        assert meta["annotations"][SUCCESSOR_OF_ANNOTATION] == current["metadata"]["uid"]
+        assert meta["annotations"][BUILT_FOR_ANNOTATION] == "4"
+
+
+def test_a_failed_handover_holds_the_next_until_its_retry() -> None:
+    failure = HandoverFailure(NOW - timedelta(seconds=10), 1, "not Ready")
+    running = slot_pod("cam-ingest", "a", **{HANDOVER_FAILED_ANNOTATION: failure.record()})
+    held = plan_successor(DESIRED, running, None, HANDOVER, SLOTS, 4, NOW)
+    assert held.create is None and held.change.retry_at == NOW + timedelta(seconds=20)
+    later = plan_successor(DESIRED, running, None, HANDOVER, SLOTS, 4, NOW + timedelta(seconds=20))
+    assert later.create is not None
+
+
+def test_in_slot_names_and_labels_a_copy() -> None:
+    serving = in_slot(DESIRED, "cam-ingest-b", serving=True)
+    assert serving["metadata"]["name"] == "cam-ingest-b" and serving["metadata"]["labels"][SERVING_LABEL] == "true"
+    assert DESIRED["metadata"] == {"name": "cam-ingest", "uid": "", "labels": {}, "annotations": {}}
+    assert SERVING_LABEL not in in_slot(serving, "cam-ingest", serving=False)["metadata"]["labels"]

@@ -3,6 +3,7 @@ creates, and in which order."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from devtools.fake_kube import FakeKubeApi, operator_view
 from streamops.contract.ingest import IngestConfig
 from streamops.control.livestream.reconcile import reconcile_livestream
 from streamops.control.shared.settings import IngestSettings, OperatorSettings, PlaybackSettings
+from streamops.control.workers.handover_marks import HANDOVER_FAILED_ANNOTATION, HandoverFailure
 
 NS = "media"
 S3 = {"endpoint": "https://s3.example.com", "bucket": "videos", "credentialsSecret": "s3-creds"}
@@ -79,3 +81,116 @@ def test_each_child_is_read_once_and_before_any_write(api):
         } & set(late), late
     assert api.names("Ingress") == ["cam-playback"] and api.names("Recording") == ["cam-auto"]
     assert api.names("Pod") == ["cam-ingest", "cam-recorder-1"]
+
+
+# --- the two slots and the serving label (docs/design/handover.md) --------------------------------
+
+SERVING_LABEL = "streaming.streamops.dev/serving"
+
+
+def stream(api: FakeKubeApi) -> dict[str, Any]:
+    body = api.object("LiveStream", NS, "cam")
+    assert body is not None
+    return body
+
+
+def test_a_pod_from_before_handovers_is_labelled_before_its_services_select_by_the_label(api):
+    """The upgrade path: no Service ever selects by a label its running Pod lacks (no cut)."""
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    # As an operator before this one left them: no serving label, selectors without it.
+    pod = api.modify("Pod", NS, "cam-ingest", {"metadata": {"labels": {SERVING_LABEL: None}}})
+    for name in ("cam-ingest", "cam-ingest-internal"):
+        api.modify("Service", NS, name, {"spec": {"selector": {SERVING_LABEL: None}}})
+    uid = pod["metadata"]["uid"]
+    api.clear_calls()
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    writes = [(c.verb, c.kind, c.name) for c in api.writes if c.result == "ok"]
+    assert writes[:3] == [
+        ("patch", "Pod", "cam-ingest"),
+        ("patch", "Service", "cam-ingest"),
+        ("patch", "Service", "cam-ingest-internal"),
+    ]
+    pod = api.object("Pod", NS, "cam-ingest") or {}
+    assert pod["metadata"]["uid"] == uid and pod["metadata"]["labels"][SERVING_LABEL] == "true", "no restart"
+
+
+def test_a_live_ingest_edited_gets_a_successor_in_the_free_slot_not_serving(api):
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    running = api.object("Pod", NS, "cam-ingest") or {}
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert outcome.pod_changes["primary"].action == "handover"
+    assert outcome.pod_changes["primary"].part == "config.hls.segmentSeconds"
+    assert [(c.verb, c.kind, c.name) for c in api.writes if c.kind == "Pod"] == [("create", "Pod", "cam-ingest-b")]
+    successor = api.object("Pod", NS, "cam-ingest-b") or {}
+    assert SERVING_LABEL not in successor["metadata"]["labels"]
+    annotations = successor["metadata"]["annotations"]
+    assert annotations["streaming.streamops.dev/successor-of"] == running["metadata"]["uid"]
+    assert annotations["streaming.streamops.dev/handover-for"] == "config.hls.segmentSeconds"
+    assert config(successor).hls.segment_seconds == 4 and config(running).hls.segment_seconds != 4
+    # Again: under way, nothing written.
+    api.clear_calls()
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert not [c for c in api.writes if c.kind == "Pod"]
+    # Edited again meanwhile: that successor is stale, it goes (the next reconcile makes the new one).
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 6}}})
+    api.clear_calls()
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert [(c.verb, c.name) for c in api.writes if c.kind == "Pod"] == [("delete", "cam-ingest-b")]
+
+
+def test_once_handed_over_the_successor_serves_and_the_predecessor_is_left_to_the_loop(api):
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
+    reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    # The loop moved the label (handover.py): the successor serves, the predecessor released.
+    api.modify("Pod", NS, "cam-ingest-b", {"metadata": {"labels": {SERVING_LABEL: "true"}}})
+    api.modify(
+        "Pod",
+        NS,
+        "cam-ingest",
+        {
+            "metadata": {
+                "labels": {SERVING_LABEL: None},
+                "annotations": {"streaming.streamops.dev/handed-over-at": "2026-11-29T18:00:00Z"},
+            }
+        },
+    )
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert outcome.pod_changes == {} and not [c for c in api.writes if c.kind == "Pod"]
+
+
+def test_after_a_failed_handover_the_next_successor_waits_for_its_retry(api):
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    failure = HandoverFailure(datetime.now(UTC).replace(microsecond=0), 1, "not Ready")
+    api.modify("Pod", NS, "cam-ingest", {"metadata": {"annotations": {HANDOVER_FAILED_ANNOTATION: failure.record()}}})
+    api.modify("LiveStream", NS, "cam", {"spec": {"hls": {"segmentSeconds": 4}}})
+    api.clear_calls()
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert outcome.pod_changes["primary"].retry_at == failure.retry_at
+    assert not [c for c in api.writes if c.kind == "Pod"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "action"), [("idle", "replace"), ("immediate", "replace"), ("handover", "handover")]
+)
+def test_the_streams_annotation_overrides_the_restart_policy_for_a_spec_edit(api, policy, action):
+    put(api, livestream("cam"))
+    reconcile_livestream(api, SETTINGS, stream(api))
+    api.modify(
+        "LiveStream",
+        NS,
+        "cam",
+        {
+            "metadata": {"annotations": {"streaming.streamops.dev/restarts": policy}},
+            "spec": {"hls": {"segmentSeconds": 4}},
+        },
+    )
+    outcome = reconcile_livestream(api, SETTINGS, stream(api), primary_live=True)
+    assert outcome.pod_changes["primary"].action == action

@@ -12,6 +12,7 @@ import pytest
 from devtools.catalog import stored_livestream
 from streamops.contract.ingest import IngestStatus
 from streamops.control.livestream.deactivation import Deactivation
+from streamops.control.livestream.handover import HandoverState
 from streamops.control.livestream.status import (
     EndpointObservation,
     IngestObservation,
@@ -114,3 +115,12 @@ def test_ready_stalled_and_backup_ready(spec, observed, want_ready, want_stalled
     assert got["Ready"] == want_ready
     assert got.get("Stalled", (None,))[0] == want_stalled
     assert got.get("BackupReady") == want_backup
+
+
+def test_ready_does_not_wait_for_the_slices_while_the_services_move_in_a_handover() -> None:
+    successor = replace(RUNNING, name="cam-ingest-b", uid="u2", serving=True)
+    not_listed = {"primary": EndpointObservation("cam-ingest", served=False)}
+    moving = HandoverState("primary", "MovingService", "cam-ingest", "cam-ingest-b", "containers[ingest].image")
+    observed = IngestObservation({"primary": successor}, endpoints=not_listed, handovers={"primary": moving})
+    assert ready({}, observed)["Ready"] == ("True", "IngestRunning")
+    assert ready({}, replace(observed, handovers={}))["Ready"][0] == "False", "otherwise the slices decide"

@@ -18,7 +18,7 @@ from streamops.control.livestream.status import IngestObservation, livestream_st
 from streamops.control.recording.reconcile import reconcile_recording
 from streamops.control.restream.reconcile import reconcile_restream
 from streamops.control.shared.conditions import RESTART_PENDING, WAITING_FOR_IDLE
-from streamops.control.shared.settings import NodeLossSettings, OperatorSettings
+from streamops.control.shared.settings import NodeLossSettings, OperatorSettings, WorkerSettings
 from streamops.control.workers.pod_observation import PodObservation
 from streamops.control.workers.restarts import (
     BUILT_FOR_ANNOTATION,
@@ -34,14 +34,18 @@ from streamops.control.workers.restarts import (
     parts_of,
     pod_change,
     pod_difference,
+    restart_policy,
 )
 from streamops.control.workers.worker_pod import WorkerContainer, worker_pod
 from streamops.kube.naming import SPEC_HASH_ANNOTATION
 
 NS = "media"
-SETTINGS = OperatorSettings()
+# The restart policy idle (today's rules: a busy ingest waits); handover's rows are below.
+SETTINGS = OperatorSettings(worker=WorkerSettings(restart_policy="idle"))
 # A chart-wide worker setting a helm upgrade may change (worker.nodeLoss.tolerationSeconds).
-UPGRADED = OperatorSettings(node_loss=NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7))
+UPGRADED = SETTINGS.model_copy(
+    update={"node_loss": NodeLossSettings(toleration_seconds=SETTINGS.node_loss.toleration_seconds + 7)}
+)
 
 
 # --- the parts and their first difference ---------------------------------------------------------
@@ -117,6 +121,41 @@ def test_when_a_difference_restarts(
     part: str | None, built_for: str | None, busy: bool, immediate: bool, action: str
 ) -> None:
     assert pod_change(part, built_for, 3, busy, immediate) == PodChange(action, part)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("part", "built_for", "busy", "action"),
+    [
+        (None, "3", True, "keep"),
+        ("spec.tolerations", "3", False, "replace"),  # idle: now, no successor needed
+        ("spec.tolerations", "3", True, "handover"),  # a chart-wide setting while live
+        ("containers[ingest].image", "3", True, "handover"),  # a new worker image while live
+        ("config.hls.segmentSeconds", "2", True, "handover"),  # the user's spec edit the worker needs
+        ("config.hls.segmentSeconds", "3", True, "handover"),  # the operator's doing
+        ("config.hls.segmentSeconds", None, True, "handover"),  # built by an older operator
+    ],
+)
+def test_a_busy_ingest_under_the_handover_policy_is_handed_over(
+    part: str | None, built_for: str | None, busy: bool, action: str
+) -> None:
+    change = pod_change(part, built_for, 3, busy, immediate=False, handover=True)
+    assert change == PodChange(action, part)  # type: ignore[arg-type]
+    # immediate still wins: the owner asks for the cut
+    assert pod_change(part, built_for, 3, busy, immediate=True, handover=True).action in ("keep", "replace")
+
+
+@pytest.mark.parametrize(
+    ("annotation", "default", "policy"),
+    [
+        (None, "handover", "handover"),
+        ("immediate", "handover", "immediate"),
+        ("idle", "handover", "idle"),
+        ("handover", "idle", "handover"),
+        ("soon", "idle", "idle"),  # not a policy: the operator's
+    ],
+)
+def test_the_owners_annotation_overrides_the_restart_policy(annotation: str | None, default: str, policy: str) -> None:
+    assert restart_policy(annotation, default) == policy  # type: ignore[arg-type]
 
 
 # --- reconciles against the fake API server ------------------------------------------------------

@@ -13,6 +13,7 @@ from streamops.contract.ingest import Role
 from streamops.control.livestream.specs.child_metadata import child_metadata, with_managed_list
 from streamops.control.livestream.specs.ports import INTERNAL_PORT_NAME, container_ports
 from streamops.control.shared.settings import IngestSettings, OperatorSettings
+from streamops.control.workers.handover_marks import SERVING, SERVING_LABEL
 from streamops.control.workers.ingest_address import (
     POD_NETWORK_PORTS,
     IngestPortMap,
@@ -29,9 +30,12 @@ from streamops.kube.naming import (
 
 
 def ingest_selector(stream: LiveStream, role: Role) -> dict[str, str]:
-    """The labels that select the role's ingest Pod (its external, internal and region Services')."""
+    """The labels that select the role's serving ingest Pod (its external, internal and region
+    Services'): of the two a handover runs at once, the one labelled serving (handover_marks.py)."""
     labels = child_labels(stream.metadata.name, ingest_names(stream.metadata.name, role).component)
-    return {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}
+    return {k: labels[k] for k in ("app.kubernetes.io/instance", "app.kubernetes.io/component")} | {
+        SERVING_LABEL: SERVING
+    }
 
 
 def load_balancer_rtmps_port(stream: LiveStream) -> int:

@@ -1,0 +1,285 @@
+"""A live ingest's make-before-break handover, one step a tick (docs/design/handover.md): pure, from
+what the status loop observed of a role's two Pods (ingest_address.ingest_slots) and of their
+workers' /status `handover` reports. The reconcile creates the successor (plan.py's
+plan_successor); from there on:
+
+1. the successor is Ready: POST HandoverFollow to it (its predecessor's internal face);
+2. it says caught-up: it is labelled serving (the Services then have both: never none);
+3. the predecessor loses the label, records when (handed-over-at), and is asked to release;
+4. it says released and the successor on-air, or RELEASE_SECONDS passed: it is deleted, and a
+   Normal Event HandedOver names both Pods and the difference.
+
+A successor that is not Ready within READY_SECONDS of its creation, not caught up within
+CATCH_UP_SECONDS, or that reports failed, is deleted: its predecessor keeps running, records the
+failure (the next successor waits 30 s, doubling to 10 min) and a Warning Event HandoverFailed says
+why. Every step is decided from what is observed, so an operator restarted mid-handover resumes it;
+the memory only keeps a request or an Event from being repeated before the watch shows its effect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from streamops.contract.ingest import (
+    HANDOVER_FOLLOW_PATH,
+    HANDOVER_RELEASE_PATH,
+    HandoverFollow,
+    HandoverReport,
+    Role,
+)
+from streamops.control.runtime.decisions import PostEvent, WorkerRequest
+from streamops.control.workers.handover_marks import (
+    HandoverFailure,
+    failure_patch,
+    release_patch,
+    serve_patch,
+)
+from streamops.control.workers.pod_observation import PodObservation
+from streamops.kube.manifests import Manifest
+
+READY_SECONDS = 60.0  # a successor is Ready within this long of its creation (image pulled, started)
+CATCH_UP_SECONDS = 120.0  # ... and caught up within this long of its creation
+RELEASE_SECONDS = 30.0  # a predecessor goes this long after it stopped serving, released or not
+RESEND_SECONDS = 2.0  # a request or label patch whose effect is not observed yet is sent again after this
+HANDED_OVER, HANDOVER_FAILED = "HandedOver", "HandoverFailed"  # the Events' reasons
+HANDING_OVER = "HandingOver"  # the condition, True only while a handover is under way
+
+Step = Literal["Starting", "Following", "MovingService", "Releasing"]
+
+
+@dataclass(frozen=True)
+class PatchPod:
+    """A label or annotation patch of one ingest Pod (handover_marks.py's patches)."""
+
+    pod: PodObservation
+    patch: Manifest = field(hash=False)
+
+
+@dataclass(frozen=True)
+class DeletePod:
+    """One ingest Pod deleted (that uid only), with its grace period: a released predecessor, a failed
+    successor."""
+
+    pod: PodObservation
+
+
+HandoverAction = PatchPod | DeletePod | PostEvent | WorkerRequest
+
+
+@dataclass(frozen=True)
+class HandoverState:
+    """A handover under way, as status says it (condition HandingOver, the step as its reason)."""
+
+    role: Role
+    step: Step
+    predecessor: str
+    successor: str
+    part: str
+
+    @property
+    def message(self) -> str:
+        doing = {
+            "Starting": f"{self.successor} is starting",
+            "Following": f"{self.successor} follows {self.predecessor}'s media until it has caught up",
+            "MovingService": f"the Services move from {self.predecessor} to {self.successor}",
+            "Releasing": f"{self.predecessor} is releasing its publishers; {self.successor} is on air",
+        }[self.step]
+        because = f" because {self.part} changed" if self.part else ""
+        return f"{self.role} ingest handing over from {self.predecessor} to {self.successor}{because}: {doing}"
+
+
+@dataclass(frozen=True)
+class RoleView:
+    """One role as the loop observed it: its serving Pod, the Pod in its other slot, and each one's
+    /status handover report (None: not read, or in no handover)."""
+
+    role: Role
+    serving: PodObservation | None
+    other: PodObservation | None
+    serving_report: HandoverReport | None = None
+    other_report: HandoverReport | None = None
+
+
+@dataclass(frozen=True)
+class HandoverMemory:
+    """What was sent and when (monotonic), by key, so a step is not repeated before it shows; the
+    terminal steps (a deletion and its Event) taken, by key."""
+
+    sent: Mapping[str, float] = field(default_factory=dict)
+    done: tuple[str, ...] = ()
+
+
+def handover(
+    view: RoleView, stream: str, now: datetime, monotonic: float, in_flight: frozenset[str], memory: HandoverMemory
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    """The step of a role's handover now (the module's docstring), its state for status, the memory."""
+    serving, other = view.serving, view.other
+    if serving is None or other is None or not other.exists or other.deleting or not serving.exists:
+        return [], None, memory
+    if other.successor_of and other.successor_of == serving.uid:
+        return _successor_step(view, serving, other, stream, now, monotonic, in_flight, memory)
+    if serving.successor_of and serving.successor_of == other.uid:
+        return _predecessor_step(view, other, serving, stream, now, monotonic, in_flight, memory)
+    return [], None, memory  # not part of a handover: the reconcile deletes it
+
+
+def _due(memory: HandoverMemory, key: str, monotonic: float) -> bool:
+    at = memory.sent.get(key)
+    return at is None or monotonic - at >= RESEND_SECONDS
+
+
+def _sent(memory: HandoverMemory, keys: Sequence[str], monotonic: float) -> HandoverMemory:
+    # Only the keys of Pods still in a handover matter: a handful; the oldest are dropped.
+    kept = dict(list(memory.sent.items())[-16:])
+    return replace(memory, sent=kept | dict.fromkeys(keys, monotonic))
+
+
+def _done(memory: HandoverMemory, key: str) -> HandoverMemory:
+    return replace(memory, done=(*memory.done[-7:], key))
+
+
+def _successor_step(
+    view: RoleView,
+    predecessor: PodObservation,
+    successor: PodObservation,
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    """The successor is not serving yet: starting, following, or caught up (then it takes the label)."""
+    state = HandoverState(view.role, "Starting", predecessor.name, successor.name, successor.handover_for)
+    report = view.other_report
+    age = (now - successor.created_at).total_seconds() if successor.created_at else 0.0
+    why = None
+    if successor.phase in ("Failed", "Succeeded"):
+        why = f"Pod {successor.name} is {successor.phase}: {successor.detail or 'its worker ended'}"
+    elif report is not None and report.phase == "failed":
+        why = f"{successor.name} could not follow {predecessor.name}: {report.error or 'no reason given'}"
+    elif not successor.ready and age > READY_SECONDS:
+        waiting = successor.unschedulable or successor.waiting or successor.detail or "not Ready"
+        why = f"{successor.name} was not Ready within {READY_SECONDS:.0f} s ({waiting})"
+    elif successor.ready and age > CATCH_UP_SECONDS and (report is None or report.phase in (None, "following")):
+        why = f"{successor.name} had not caught up with {predecessor.name} within {CATCH_UP_SECONDS:.0f} s"
+    if why is not None:
+        return _fail(view.role, predecessor, successor, why, now, memory)
+    if not successor.ready:
+        return [], state, memory
+    state = replace(state, step="Following")
+    if report is None or report.phase is None:
+        base = predecessor.worker_url("")
+        key, slot = f"follow/{successor.uid}", f"handover/{view.role}"
+        if base is None or slot in in_flight or not _due(memory, key, monotonic):
+            return [], state, memory
+        follow = HandoverFollow(predecessor_url=base, predecessor_pod=predecessor.name)
+        body = json.dumps(follow.wire()).encode()
+        request = WorkerRequest(successor, "POST", HANDOVER_FOLLOW_PATH, stream, slot, body)
+        return [request], state, _sent(memory, [key], monotonic)
+    if report.phase == "following":
+        return [], state, memory
+    # caught-up (or on-air already): the successor takes the Services, its predecessor next tick
+    state = replace(state, step="MovingService")
+    key = f"serve/{successor.uid}"
+    if not _due(memory, key, monotonic):
+        return [], state, memory
+    return [PatchPod(successor, serve_patch())], state, _sent(memory, [key], monotonic)
+
+
+def _predecessor_step(
+    view: RoleView,
+    predecessor: PodObservation,
+    successor: PodObservation,
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    """The successor serves: the predecessor leaves the Services, releases, and goes."""
+    state = HandoverState(view.role, "MovingService", predecessor.name, successor.name, successor.handover_for)
+    actions: list[HandoverAction] = []
+    keys: list[str] = []
+    report = view.other_report
+    if predecessor.handed_over_at is None:
+        key = f"unserve/{predecessor.uid}"
+        if _due(memory, key, monotonic):
+            actions.append(PatchPod(predecessor, release_patch(now)))
+            keys.append(key)
+    else:
+        state = replace(state, step="Releasing")
+        released = report is not None and report.release == "released"
+        on_air = view.serving_report is not None and view.serving_report.phase == "on-air"
+        waited = (now - predecessor.handed_over_at).total_seconds()
+        if (released and on_air) or waited >= RELEASE_SECONDS:
+            return _finish(view.role, predecessor, successor, released and on_air, memory)
+    slot, key = f"handover/{view.role}", f"release/{predecessor.uid}"
+    if (report is None or report.release is None) and slot not in in_flight and _due(memory, key, monotonic):
+        actions.append(WorkerRequest(predecessor, "POST", HANDOVER_RELEASE_PATH, stream, slot))
+        keys.append(key)
+    return actions, state, _sent(memory, keys, monotonic) if keys else memory
+
+
+def _finish(
+    role: Role, predecessor: PodObservation, successor: PodObservation, released: bool, memory: HandoverMemory
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    key = f"done/{predecessor.uid}"
+    if key in memory.done:
+        return [], None, memory
+    because = f" because {successor.handover_for} changed" if successor.handover_for else ""
+    after = "" if released else f" ({predecessor.name} did not say it released within {RELEASE_SECONDS:.0f} s)"
+    message = f"{role} ingest handed over from {predecessor.name} to {successor.name}{because}{after}"
+    return [DeletePod(predecessor), PostEvent("Normal", HANDED_OVER, message)], None, _done(memory, key)
+
+
+def _fail(
+    role: Role, predecessor: PodObservation, successor: PodObservation, why: str, now: datetime, memory: HandoverMemory
+) -> tuple[list[HandoverAction], HandoverState | None, HandoverMemory]:
+    key = f"failed/{successor.uid}"
+    if key in memory.done:
+        return [], None, memory
+    before = HandoverFailure.parse(predecessor.handover_failed)
+    failure = HandoverFailure(now.replace(microsecond=0), (before.count if before else 0) + 1, why[:400])
+    wait = (failure.retry_at - failure.at).total_seconds()
+    message = f"{role} ingest handover from {predecessor.name} to {successor.name} failed: {why}; "
+    message += f"{predecessor.name} keeps running, tried again in {wait:.0f} s"
+    # The record first: the successor's DELETED event brings a reconcile, which must see it (one
+    # watch, in order) and not make the next successor at once.
+    actions: list[HandoverAction] = [
+        PatchPod(predecessor, failure_patch(failure)),
+        DeletePod(successor),
+        PostEvent("Warning", HANDOVER_FAILED, message),
+    ]
+    return actions, None, _done(memory, key)
+
+
+def failed_handover(serving: PodObservation | None) -> HandoverFailure | None:
+    """The serving Pod's last failed handover, as recorded on it."""
+    return HandoverFailure.parse(serving.handover_failed) if serving is not None else None
+
+
+def handovers(
+    pods: Mapping[Role, PodObservation],
+    others: Mapping[Role, PodObservation],
+    serving_reports: Mapping[Role, HandoverReport | None],
+    other_reports: Mapping[Role, HandoverReport | None],
+    stream: str,
+    now: datetime,
+    monotonic: float,
+    in_flight: frozenset[str],
+    memory: HandoverMemory,
+) -> tuple[list[HandoverAction], dict[Role, HandoverState], HandoverMemory]:
+    """Each role with a Pod in its other slot: its step, its state."""
+    actions: list[HandoverAction] = []
+    states: dict[Role, HandoverState] = {}
+    for role, other in others.items():
+        view = RoleView(role, pods.get(role), other, serving_reports.get(role), other_reports.get(role))
+        done, state, memory = handover(view, stream, now, monotonic, in_flight, memory)
+        actions += done
+        if state is not None:
+            states[role] = state
+    return actions, states, memory

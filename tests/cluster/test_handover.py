@@ -1,0 +1,161 @@
+"""A live ingest handed over make-before-break (docs/design/handover.md) against the real API server
+and the real operator: a spec edit the worker needs (the DVR window) while live makes a successor
+Pod in the second slot, not serving; once Ready it is asked to follow; once caught up it takes the
+serving label, the predecessor loses it and is asked to release; once released it is deleted, with
+the Event HandedOver. A successor that fails is deleted, the predecessor keeps serving and records
+why (RestartPending, reason HandoverFailed, Event HandoverFailed).
+
+No kubelet runs here: the test sets the Pods' status, and its `FakeIngest` answers the workers'
+/status and records the operator's POSTs. The tier's workers are hostNetwork Pods bound to
+127.0.0.1 with the role's allocated ports, so both slots' Pods are reached at one address: the one
+fake answers for both, its handover report holding the successor's `phase` and the predecessor's
+`release` (the operator reads each from the Pod whose part it is).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from devtools.catalog import livestream
+from devtools.cluster.kubectl import condition
+from devtools.cluster.local_pods import set_pod_status
+from devtools.waits import eventually
+
+SERVING = "streaming.streamops.dev/serving"
+
+
+class FakeIngest:
+    """/status from `status`, every POST's path and JSON body in `posts`."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, Any] = {"live": True}
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(fake.status).encode() if self.path == "/status" else b"{}"
+                self.send_response(200 if self.path == "/status" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.posts.append((self.path, json.loads(raw) if raw else {}))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def posted(self, path: str) -> list[dict[str, Any]]:
+        return [body for p, body in list(self.posts) if p == path]
+
+
+@contextmanager
+def fake_ingest(port: int) -> Iterator[FakeIngest]:
+    fake = FakeIngest()
+    server = ThreadingHTTPServer(("127.0.0.1", port), fake.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def internal_port(pod: dict[str, Any]) -> int:
+    ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+    return int(ports["internal"])
+
+
+def running(cluster: Any, ns: str, name: str) -> dict[str, Any]:
+    pod = eventually(lambda: cluster.get("pods", ns, name), what=f"Pod {name}")
+    set_pod_status(cluster, ns, name, "Running", True, ip="127.0.0.1")
+    return pod
+
+
+def labelled(cluster: Any, ns: str, name: str) -> bool:
+    pod = cluster.get("pods", ns, name)
+    return bool(pod) and (pod["metadata"].get("labels") or {}).get(SERVING) == "true"
+
+
+def edit_dvr(cluster: Any, ns: str, seconds: int) -> None:
+    patch = json.dumps({"spec": {"dvr": {"enabled": True, "durationSeconds": seconds}}})
+    cluster.kubectl("patch", "lst", "cam", "-n", ns, "--type=merge", "-p", patch)
+
+
+def stream_condition(cluster: Any, ns: str, type_: str) -> dict[str, Any] | None:
+    return condition(cluster.get("livestreams", ns, "cam"), type_)
+
+
+def test_a_live_ingest_is_handed_over_and_a_failed_successor_leaves_it_serving(cluster, operator, namespace):
+    ns = namespace
+    cluster.apply(ns, livestream("cam"))
+    first = eventually(lambda: cluster.get("pods", ns, "cam-ingest"), what="the ingest Pod")
+    assert first["metadata"]["labels"][SERVING] == "true", "a new ingest serves"
+    service = eventually(lambda: cluster.get("services", ns, "cam-ingest"), what="the ingest Service")
+    assert service["spec"]["selector"][SERVING] == "true"
+    with fake_ingest(internal_port(first)) as worker:
+        running(cluster, ns, "cam-ingest")
+        eventually(lambda: cluster.get("livestreams", ns, "cam")["status"].get("live"), what="live")
+
+        # The DVR window edited while live: a successor, not serving, the old Pod untouched.
+        edit_dvr(cluster, ns, 60)
+        successor = running(cluster, ns, "cam-ingest-b")
+        annotations = successor["metadata"]["annotations"]
+        assert annotations["streaming.streamops.dev/successor-of"] == first["metadata"]["uid"]
+        assert annotations["streaming.streamops.dev/handover-for"].startswith("config.dvr")
+        assert SERVING not in successor["metadata"]["labels"]
+        assert json.loads(successor["spec"]["containers"][0]["env"][0]["value"])["dvr"]["durationSeconds"] == 60
+
+        # Ready: asked to follow its predecessor's internal face.
+        # (sent again every 2 s until the successor's report shows it took: the first is looked at)
+        follow = eventually(lambda: worker.posted("/handover/follow"), what="POST /handover/follow")[0]
+        assert follow == {"predecessorUrl": f"http://127.0.0.1:{internal_port(first)}", "predecessorPod": "cam-ingest"}
+        handing = eventually(lambda: stream_condition(cluster, ns, "HandingOver"), what="HandingOver")
+        assert handing["status"] == "True" and "from cam-ingest to cam-ingest-b" in handing["message"]
+
+        # Caught up: the label moves (the successor first), the predecessor is asked to release.
+        worker.status = {"live": True, "handover": {"predecessorPod": "cam-ingest", "phase": "caught-up"}}
+        eventually(lambda: labelled(cluster, ns, "cam-ingest-b"), what="the successor serving")
+        eventually(lambda: not labelled(cluster, ns, "cam-ingest"), what="the predecessor no longer serving")
+        eventually(lambda: worker.posted("/handover/release"), what="POST /handover/release")
+        assert cluster.get("pods", ns, "cam-ingest")["metadata"]["uid"] == first["metadata"]["uid"], "still there"
+
+        # Released, the successor on air: the predecessor goes, and the Event says why.
+        worker.status = {"live": True, "handover": {"phase": "on-air", "release": "released"}}
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the predecessor deleted")
+        [event] = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandedOver"), what="HandedOver")
+        assert event["message"].startswith(
+            "primary ingest handed over from cam-ingest to cam-ingest-b because config.dvr"
+        )
+        eventually(lambda: stream_condition(cluster, ns, "HandingOver") is None, what="HandingOver gone")
+
+        # Edited again: the next successor takes the first slot, and fails.
+        worker.status = {"live": True, "handover": {"phase": "failed", "error": "predecessor unreachable"}}
+        edit_dvr(cluster, ns, 90)
+        again = running(cluster, ns, "cam-ingest")
+        assert again["metadata"]["annotations"]["streaming.streamops.dev/successor-of"] == successor["metadata"]["uid"]
+        eventually(lambda: cluster.get("pods", ns, "cam-ingest") is None, what="the failed successor deleted")
+        failed = eventually(lambda: cluster.events(ns, "LiveStream", "cam", "HandoverFailed"), what="HandoverFailed")[0]
+        assert "predecessor unreachable" in failed["message"] and "cam-ingest-b keeps running" in failed["message"]
+        pending = eventually(lambda: stream_condition(cluster, ns, "RestartPending"), what="RestartPending")
+        assert (pending["status"], pending["reason"]) == ("True", "HandoverFailed")
+        kept = cluster.get("pods", ns, "cam-ingest-b")
+        assert kept["metadata"]["uid"] == successor["metadata"]["uid"] and labelled(cluster, ns, "cam-ingest-b")
+        assert "streaming.streamops.dev/handover-failed" in kept["metadata"]["annotations"]

@@ -371,8 +371,8 @@ def restored(release: Release) -> Iterator[Release]:
 @pytest.mark.xfail(
     strict=True,
     raises=HandoverNotMet,
-    reason="issue 56: make-before-break handover (branches ho-media, ho-ctl, ho-place) is not on main yet; "
-    "remove this mark when it lands",
+    reason="issue 56: make-before-break handover needs the worker's endpoints (ho-media) and the drain's "
+    "PodDisruptionBudget (ho-place), not on main yet; remove this mark when they land",
 )
 def test_drain_upgrade_and_dvr_edit_hand_a_live_channel_over_without_a_viewer_noticing(
     cluster: LocalCluster, restored: Release, namespace: str, tmp_path: Path
